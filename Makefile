@@ -1,0 +1,108 @@
+# tern — top-level build.
+#
+#   make          vendor libraries (once), then build/tern (static, stripped)
+#   make run      build, then serve with data in ./data
+#   make test     install test tools, unit tests under ASan/UBSan, protocol tests
+#   make fuzz     build and run each libFuzzer target for FUZZ_SECONDS
+#   make bench    benchmarks against Postfix/Dovecot (not tests)
+#   make image    docker build (where a Docker engine exists)
+
+VENDOR      := vendor/out
+MUSL        := $(VENDOR)/musl
+HOST        := $(VENDOR)/host
+CC_MUSL     ?= musl-gcc
+CC_HOST     ?= gcc
+CLANG       ?= clang
+WARN        := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Iapp $(WARN) -g
+CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
+LIBS_MUSL   := -L$(MUSL)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lpthread
+CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
+LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lpthread
+
+APP_SRCS    := $(sort $(wildcard app/*/*.c))
+MAIN_SRC    := app/cli/main.c
+LIB_SRCS    := $(filter-out $(MAIN_SRC),$(APP_SRCS))
+OBJS        := $(APP_SRCS:%.c=build/obj/%.o)
+TEST_OBJS   := $(LIB_SRCS:%.c=build/test-obj/%.o)
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
+FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJS   := $(LIB_SRCS:%.c=build/fuzz-obj/%.o)
+FUZZ_SECONDS ?= 30
+VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: all vendor run test unit proto fuzz bench image clean
+
+all: build/tern
+
+vendor: $(VENDOR)/.done
+
+# The vendor script is idempotent and fast when nothing changed; the stamp
+# only saves make from calling it at all.
+$(VENDOR)/.done: vendor/manifest vendor/build.sh
+	vendor/build.sh
+	touch $@
+
+build/obj/%.o: %.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	$(CC_MUSL) $(CFLAGS_MUSL) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+build/tern: $(OBJS)
+	$(CC_MUSL) -static -o $@ $(OBJS) $(LIBS_MUSL)
+	strip $@
+	@printf 'build/tern: %s bytes, %s\n' "$$(stat -c %s $@)" "$$(file -b $@ | cut -d, -f1-2,5)"
+
+build/test-obj/%.o: %.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	$(CC_HOST) $(CFLAGS_TEST) -DTERN_VERSION='"test"' -MMD -MP -c $< -o $@
+
+build/unit/%: tests/unit/%.c $(TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+proto: build/tern
+	python3 tests/proto/run.py
+
+test: vendor
+	scripts/install-test-deps
+	$(MAKE) unit
+	$(MAKE) proto
+
+build/fuzz-obj/%.o: %.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  dict=""; [ -f tests/fuzz/$$n.dict ] && dict="-dict=tests/fuzz/$$n.dict"; \
+	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$dict build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$n.log | tail -1; done
+
+run: build/tern
+	@mkdir -p data
+	TERN_DATA_DIR=$${TERN_DATA_DIR:-./data} build/tern serve
+
+bench: build/tern
+	@set -e; for b in scripts/bench-*; do echo "== $$b"; $$b; done
+
+image:
+	docker build -t tern .
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d)

@@ -1,0 +1,139 @@
+/*
+ * buf.c — bounded growable buffers. See buf.h.
+ */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->p = NULL;
+	b->off = b->len = b->cap = 0;
+	b->max = max;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->off = b->len = b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
+{
+	if (n > b->max - b->len)
+		return NULL;
+	/* +1 keeps room for the NUL terminator. */
+	if (b->off + b->len + n + 1 > b->cap) {
+		if (b->off) {
+			/* Reclaim consumed space before growing. */
+			memmove(b->p, b->p + b->off, b->len);
+			b->off = 0;
+		}
+		if (b->len + n + 1 > b->cap) {
+			size_t cap = b->cap ? b->cap : 256;
+			while (cap < b->len + n + 1)
+				cap *= 2;
+			if (cap > b->max + 1)
+				cap = b->max + 1;
+			b->p = xrealloc(b->p, cap);
+			b->cap = cap;
+		}
+	}
+	if (avail_r) {
+		size_t avail = b->cap - b->off - b->len - 1;
+		if (avail > b->max - b->len)
+			avail = b->max - b->len;
+		*avail_r = avail;
+	}
+	return b->p + b->off + b->len;
+}
+
+void buf_commit(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->p[b->off + b->len] = '\0';
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	char *dst = buf_reserve(b, n, NULL);
+	if (!dst)
+		return -1;
+	if (n)
+		memcpy(dst, p, n);
+	buf_commit(b, n);
+	return 0;
+}
+
+int buf_append_str(struct buf *b, struct str s)
+{
+	return buf_append(b, s.p, s.len);
+}
+
+int buf_append_c(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	size_t avail;
+	char *dst;
+	int n;
+
+	va_copy(ap2, ap);
+	dst = buf_reserve(b, 64, &avail);
+	n = dst ? vsnprintf(dst, avail + 1, fmt, ap2) : -1;
+	va_end(ap2);
+	if (n < 0) {
+		/* Less than 64 bytes of room: measure first. */
+		va_copy(ap2, ap);
+		n = vsnprintf(NULL, 0, fmt, ap2);
+		va_end(ap2);
+		if (n < 0 || !(dst = buf_reserve(b, (size_t)n, &avail)))
+			return -1;
+		vsnprintf(dst, (size_t)n + 1, fmt, ap);
+	} else if ((size_t)n > avail) {
+		if (!(dst = buf_reserve(b, (size_t)n, &avail)))
+			return -1;
+		vsnprintf(dst, (size_t)n + 1, fmt, ap);
+	}
+	buf_commit(b, (size_t)n);
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->off = b->len = 0;
+	} else {
+		b->off += n;
+		b->len -= n;
+	}
+	if (b->p)
+		b->p[b->off + b->len] = '\0';
+}

@@ -1,0 +1,59 @@
+/*
+ * buf.h — owning byte buffers with a hard ceiling.
+ *
+ * A buf grows on demand up to the maximum given at creation; an append that
+ * would pass it fails with -1 and leaves the buffer unchanged, so no peer can
+ * make us allocate without bound (curl's dynbuf "toobig"). Storage is
+ * NUL-terminated for convenience but may hold NULs.
+ *
+ * Consumed bytes at the front are dropped lazily: buf_consume() advances an
+ * offset, and the space is reclaimed on the next append that needs it.
+ */
+#ifndef TERN_CORE_BUF_H
+#define TERN_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "str.h"
+
+struct buf {
+	char *p;    /* storage, or NULL before first append */
+	size_t off; /* consumed bytes at the front */
+	size_t len; /* bytes in use after off */
+	size_t cap; /* allocated bytes */
+	size_t max; /* hard ceiling on len */
+};
+
+/* Initializes an empty buffer that may hold at most max bytes. No allocation. */
+void buf_init(struct buf *b, size_t max);
+/* Frees storage; the buffer is empty and reusable with the same max. */
+void buf_free(struct buf *b);
+/* Drops content, keeps storage. */
+void buf_reset(struct buf *b);
+
+/* Data start and length. */
+static inline char *buf_data(const struct buf *b) { return b->p ? b->p + b->off : (char *)""; }
+static inline size_t buf_len(const struct buf *b) { return b->len; }
+static inline struct str buf_str(const struct buf *b) { return (struct str){ buf_data(b), b->len }; }
+/* Room before hitting max. */
+static inline size_t buf_room(const struct buf *b) { return b->max - b->len; }
+
+/* Appends n bytes. Returns 0, or -1 when the result would exceed max. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, struct str s);
+int buf_append_c(struct buf *b, const char *s);
+/* printf-style append; -1 when the result would exceed max. */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/*
+ * Makes room for at least n more bytes and returns a pointer to the free
+ * tail, writing its usable size to *avail_r (>= n). Returns NULL when n more
+ * bytes would exceed max. Follow with buf_commit(b, used).
+ */
+char *buf_reserve(struct buf *b, size_t n, size_t *avail_r);
+void buf_commit(struct buf *b, size_t n);
+/* Drops n bytes from the front (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * config.c — TERN_* environment variables into struct config. See config.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "str.h"
+
+static const struct {
+	const char *var;
+	uint16_t port, fallback;
+} listen_defaults[LISTEN_COUNT] = {
+	[LISTEN_SMTP] = { "TERN_LISTEN_SMTP", 25, 2525 },
+	[LISTEN_SUBMISSION] = { "TERN_LISTEN_SUBMISSION", 587, 2587 },
+	[LISTEN_SUBMISSIONS] = { "TERN_LISTEN_SUBMISSIONS", 465, 2465 },
+	[LISTEN_IMAP] = { "TERN_LISTEN_IMAP", 143, 2143 },
+	[LISTEN_IMAPS] = { "TERN_LISTEN_IMAPS", 993, 2993 },
+	[LISTEN_POP3] = { "TERN_LISTEN_POP3", 110, 2110 },
+	[LISTEN_POP3S] = { "TERN_LISTEN_POP3S", 995, 2995 },
+	[LISTEN_SIEVE] = { "TERN_LISTEN_SIEVE", 4190, 4190 },
+	[LISTEN_HTTP] = { "TERN_LISTEN_HTTP", 80, 8080 },
+	[LISTEN_HTTPS] = { "TERN_LISTEN_HTTPS", 443, 8443 },
+};
+
+const char *config_listen_var(enum listen_kind k)
+{
+	return listen_defaults[k].var;
+}
+
+static int bad(char *err, size_t errsz, const char *var, const char *val, const char *expected)
+{
+	snprintf(err, errsz, "config: %s=\"%s\" is invalid: expected %s", var, val, expected);
+	return -1;
+}
+
+int config_parse_listen(const char *s, struct listen_addr *a)
+{
+	const char *colon;
+	size_t hostlen;
+	uint64_t port;
+
+	memset(a->host, 0, sizeof(a->host));
+	a->port = 0;
+	if (*s == '\0')
+		return 0; /* disabled */
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -1;
+		hostlen = (size_t)(end - s - 1);
+		if (hostlen == 0 || hostlen >= sizeof(a->host))
+			return -1;
+		memcpy(a->host, s + 1, hostlen);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hostlen = (size_t)(colon - s);
+		if (hostlen >= sizeof(a->host) || memchr(s, ':', hostlen))
+			return -1; /* bare IPv6 needs brackets */
+		memcpy(a->host, s, hostlen);
+	}
+	if (str_to_u64(str_c(colon + 1), 65535, &port) < 0 || port == 0)
+		return -1;
+	a->port = (uint16_t)port;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *v_r)
+{
+	size_t n = strlen(s);
+	uint64_t mult = 1, v;
+
+	if (n == 0)
+		return -1;
+	switch (s[n - 1]) {
+	case 'k': case 'K': mult = 1024; n--; break;
+	case 'm': case 'M': mult = 1024 * 1024; n--; break;
+	case 'g': case 'G': mult = 1024ull * 1024 * 1024; n--; break;
+	default: break;
+	}
+	if (str_to_u64(str_make(s, n), UINT64_MAX / mult, &v) < 0)
+		return -1;
+	*v_r = v * mult;
+	return 0;
+}
+
+/* Copies the variable's value into dst when set; -1 when it does not fit. */
+static int get_str(const char *var, char *dst, size_t dstsz, char *err, size_t errsz)
+{
+	const char *v = getenv(var);
+	if (!v)
+		return 0;
+	if (strlen(v) >= dstsz) {
+		snprintf(err, errsz, "config: %s is too long: at most %zu characters expected", var,
+			 dstsz - 1);
+		return -1;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int get_uint(const char *var, unsigned *dst, unsigned min, unsigned max, char *err,
+		    size_t errsz)
+{
+	const char *v = getenv(var);
+	uint64_t x;
+	char expect[96];
+
+	if (!v)
+		return 0;
+	snprintf(expect, sizeof(expect), "a whole number from %u to %u", min, max);
+	if (str_to_u64(str_c(v), max, &x) < 0 || x < min)
+		return bad(err, errsz, var, v, expect);
+	*dst = (unsigned)x;
+	return 0;
+}
+
+/* Host names: letters, digits, '-', '.', at most 253. */
+static int valid_hostname(const char *h)
+{
+	size_t n = strlen(h);
+	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int config_load(struct config *cfg, char *err, size_t errsz)
+{
+	const char *v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
+	cfg->max_message_size = 50ull * 1024 * 1024;
+	cfg->log_level = LOG_INFO;
+	cfg->max_connections = 1000;
+	cfg->max_connections_per_ip = 20;
+	cfg->max_recipients = 100;
+	cfg->smtp_timeout_s = 300;
+	cfg->smtp_session_max_s = 3600;
+	cfg->smtp_max_errors = 10;
+
+	if (get_str("TERN_DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), err, errsz) < 0)
+		return -1;
+	if (cfg->data_dir[0] == '\0')
+		return bad(err, errsz, "TERN_DATA_DIR", "", "a directory path");
+
+	struct utsname u;
+	if (uname(&u) == 0)
+		snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", u.nodename);
+	if (get_str("TERN_HOSTNAME", cfg->hostname, sizeof(cfg->hostname), err, errsz) < 0)
+		return -1;
+	if (!valid_hostname(cfg->hostname))
+		return bad(err, errsz, "TERN_HOSTNAME", cfg->hostname,
+			   "a host name such as mail.example.com");
+
+	if (get_str("TERN_DOMAIN", cfg->domain, sizeof(cfg->domain), err, errsz) < 0)
+		return -1;
+	if (cfg->domain[0] && !valid_hostname(cfg->domain))
+		return bad(err, errsz, "TERN_DOMAIN", cfg->domain, "a domain such as example.com");
+	if (get_str("TERN_ADMIN_PASSWORD", cfg->admin_password, sizeof(cfg->admin_password), err,
+		    errsz) < 0)
+		return -1;
+
+	for (int k = 0; k < LISTEN_COUNT; k++) {
+		struct listen_addr *a = &cfg->listen[k];
+		v = getenv(listen_defaults[k].var);
+		if (v) {
+			if (config_parse_listen(v, a) < 0)
+				return bad(err, errsz, listen_defaults[k].var, v,
+					   "[address]:port, address:port, :port, or empty to disable");
+			a->explicit_ = 1;
+		} else {
+			a->port = listen_defaults[k].port;
+			a->fallback_port = listen_defaults[k].fallback;
+		}
+	}
+
+	if (get_str("TERN_TLS_CERT", cfg->tls_cert, sizeof(cfg->tls_cert), err, errsz) < 0 ||
+	    get_str("TERN_TLS_KEY", cfg->tls_key, sizeof(cfg->tls_key), err, errsz) < 0)
+		return -1;
+	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+		return bad(err, errsz, cfg->tls_cert[0] ? "TERN_TLS_KEY" : "TERN_TLS_CERT", "",
+			   "a PEM file path (TERN_TLS_CERT and TERN_TLS_KEY go together)");
+	if (get_str("TERN_ACME_EMAIL", cfg->acme_email, sizeof(cfg->acme_email), err, errsz) < 0)
+		return -1;
+	if (cfg->acme_email[0] && !strchr(cfg->acme_email, '@'))
+		return bad(err, errsz, "TERN_ACME_EMAIL", cfg->acme_email, "an e-mail address");
+	snprintf(cfg->acme_directory, sizeof(cfg->acme_directory),
+		 "https://acme-v02.api.letsencrypt.org/directory");
+	if (get_str("TERN_ACME_DIRECTORY", cfg->acme_directory, sizeof(cfg->acme_directory), err,
+		    errsz) < 0)
+		return -1;
+	if (strncmp(cfg->acme_directory, "https://", 8) != 0 &&
+	    strncmp(cfg->acme_directory, "http://", 7) != 0)
+		return bad(err, errsz, "TERN_ACME_DIRECTORY", cfg->acme_directory, "an https:// URL");
+	if (get_str("TERN_DNS_SERVERS", cfg->dns_servers, sizeof(cfg->dns_servers), err, errsz) < 0 ||
+	    get_str("TERN_RELAY_HOST", cfg->relay_host, sizeof(cfg->relay_host), err, errsz) < 0 ||
+	    get_str("TERN_RELAY_USER", cfg->relay_user, sizeof(cfg->relay_user), err, errsz) < 0 ||
+	    get_str("TERN_RELAY_PASSWORD", cfg->relay_password, sizeof(cfg->relay_password), err,
+		    errsz) < 0)
+		return -1;
+
+	if ((v = getenv("TERN_MAX_MESSAGE_SIZE")) != NULL) {
+		if (config_parse_size(v, &cfg->max_message_size) < 0 ||
+		    cfg->max_message_size < 1024 || cfg->max_message_size > (1ull << 31))
+			return bad(err, errsz, "TERN_MAX_MESSAGE_SIZE", v,
+				   "a size from 1K to 2G such as 52428800, 50M or 1G");
+	}
+	if ((v = getenv("TERN_LOG_FORMAT")) != NULL) {
+		if (strcmp(v, "json") == 0)
+			cfg->log_json = 1;
+		else if (strcmp(v, "text") != 0)
+			return bad(err, errsz, "TERN_LOG_FORMAT", v, "text or json");
+	}
+	if ((v = getenv("TERN_LOG_LEVEL")) != NULL && log_level_parse(v, &cfg->log_level) < 0)
+		return bad(err, errsz, "TERN_LOG_LEVEL", v, "debug, info, warn or error");
+
+	if (get_uint("TERN_SMTP_MAX_CONNECTIONS", &cfg->max_connections, 1, 100000, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_MAX_CONNECTIONS_PER_IP", &cfg->max_connections_per_ip, 1, 100000, err,
+		     errsz) < 0 ||
+	    get_uint("TERN_SMTP_MAX_RECIPIENTS", &cfg->max_recipients, 1, 10000, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_TIMEOUT", &cfg->smtp_timeout_s, 1, 86400, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_MAX_SESSION_TIME", &cfg->smtp_session_max_s, 1, 86400, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||
+	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * config.h — run-time configuration from TERN_* environment variables.
+ *
+ * The environment is read once at start-up into one struct config. A bad
+ * value stops start-up with exactly one line naming the variable, the value
+ * and what is expected (exit status 2): a mail server that starts with half
+ * its settings ignored is worse than one that does not start.
+ *
+ * Later, settings stored by the wizard are merged in under the environment:
+ * the environment always wins (cfg->locked records which ones came from it).
+ */
+#ifndef TERN_CORE_CONFIG_H
+#define TERN_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+/* A listening address; port 0 means "disabled". */
+struct listen_addr {
+	char host[64]; /* "" for all addresses, else a literal IPv4/IPv6 */
+	uint16_t port;
+	uint16_t fallback_port; /* used when binding port is refused (non-root) */
+	int explicit_;          /* 1 when set from the environment */
+};
+
+enum listen_kind {
+	LISTEN_SMTP,
+	LISTEN_SUBMISSION,
+	LISTEN_SUBMISSIONS,
+	LISTEN_IMAP,
+	LISTEN_IMAPS,
+	LISTEN_POP3,
+	LISTEN_POP3S,
+	LISTEN_SIEVE,
+	LISTEN_HTTP,
+	LISTEN_HTTPS,
+	LISTEN_COUNT
+};
+
+struct config {
+	char data_dir[512];
+	char hostname[256];
+	char domain[256];
+	char admin_password[256]; /* "" when unset; never logged */
+	struct listen_addr listen[LISTEN_COUNT];
+	char tls_cert[512];
+	char tls_key[512];
+	char acme_email[256];
+	char acme_directory[512];
+	char dns_servers[512];
+	char relay_host[256];
+	char relay_user[256];
+	char relay_password[256];
+	uint64_t max_message_size;
+	enum log_level log_level;
+	int log_json;
+
+	/* Limits (TERN_SMTP_*): see README. */
+	unsigned max_connections;        /* all SMTP connections */
+	unsigned max_connections_per_ip;
+	unsigned max_recipients;
+	unsigned smtp_timeout_s;      /* idle time between commands */
+	unsigned smtp_session_max_s;  /* total session time */
+	unsigned smtp_max_errors;
+	unsigned loops; /* event loop threads; 0 = one per core */
+};
+
+/* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */
+const char *config_listen_var(enum listen_kind k);
+
+/*
+ * Fills cfg from the environment. On a bad value writes one line to err
+ * (size errsz) and returns -1; the caller prints it and exits 2.
+ */
+int config_load(struct config *cfg, char *err, size_t errsz);
+
+/*
+ * Parses "[addr]:port", "addr:port", ":port" or "" (disabled) into *a.
+ * Returns 0 or -1.
+ */
+int config_parse_listen(const char *s, struct listen_addr *a);
+
+/* Parses a size "50M", "10k", "1048576", "2G". Returns 0 or -1. */
+int config_parse_size(const char *s, uint64_t *v_r);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * log.c — key=value log records, optionally re-encoded as JSON lines.
+ *
+ * The caller's pairs are formatted first; the JSON encoder then splits them
+ * on spaces, honouring "..." quoting, so both formats come from one printf.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_fd = 2;
+static enum log_level log_min = LOG_INFO;
+static int log_json;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void log_init(int fd, enum log_level min, int json)
+{
+	log_fd = fd;
+	log_min = min;
+	log_json = json;
+}
+
+int log_level_parse(const char *s, enum log_level *lvl_r)
+{
+	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*lvl_r = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int needs_quote(const char *s, size_t n)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c == '"' || c == '\\' || c == '=' || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+const char *log_qn(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (!needs_quote(s, n) && n < outsz) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return out;
+	}
+	if (outsz < 3)
+		return "\"\"";
+	out[o++] = '"';
+	for (size_t i = 0; i < n && o + 5 < outsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < ' ' || c == 0x7f) {
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+const char *log_q(const char *s, char *out, size_t outsz)
+{
+	if (!s)
+		return "\"\"";
+	size_t n = strlen(s);
+	if (!needs_quote(s, n))
+		return s;
+	return log_qn(s, n, out, outsz);
+}
+
+/* Appends s as a JSON string body (without quotes). */
+static size_t json_escape(char *out, size_t o, size_t cap, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && o + 7 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < ' ') {
+			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	return o;
+}
+
+/* Re-encodes "k=v k=\"v w\"" pairs as JSON members appended at out+o. */
+static size_t pairs_to_json(char *out, size_t o, size_t cap, const char *p)
+{
+	while (*p && o + 16 < cap) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		const char *k = p;
+		while (*p && *p != '=' && *p != ' ')
+			p++;
+		size_t klen = (size_t)(p - k);
+		const char *v = "";
+		size_t vlen = 0;
+		char unq[2048];
+		if (*p == '=') {
+			p++;
+			if (*p == '"') {
+				/* Undo log_qn's quoting; \xHH stays literal text. */
+				size_t u = 0;
+				p++;
+				while (*p && *p != '"' && u + 1 < sizeof(unq)) {
+					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+						p++;
+					unq[u++] = *p++;
+				}
+				if (*p == '"')
+					p++;
+				v = unq;
+				vlen = u;
+			} else {
+				v = p;
+				while (*p && *p != ' ')
+					p++;
+				vlen = (size_t)(p - v);
+			}
+		}
+		out[o++] = ',';
+		out[o++] = '"';
+		o = json_escape(out, o, cap, k, klen);
+		out[o++] = '"';
+		out[o++] = ':';
+		out[o++] = '"';
+		o = json_escape(out, o, cap, v, vlen);
+		out[o++] = '"';
+	}
+	return o;
+}
+
+void log_msg(enum log_level lvl, const char *module, const char *session, const char *fmt, ...)
+{
+	char pairs[4096], line[8192];
+	struct timespec ts;
+	struct tm tm;
+	char when[96];
+	size_t o;
+	va_list ap;
+
+	if (lvl < log_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(pairs, sizeof(pairs), fmt, ap);
+	va_end(ap);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+
+	if (log_json) {
+		int n = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"module\":\"%s\"",
+				 when, level_names[lvl], module);
+		o = (size_t)n;
+		if (session)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"session\":\"%s\"", session);
+		o = pairs_to_json(line, o, sizeof(line) - 3, pairs);
+		line[o++] = '}';
+	} else {
+		int n = snprintf(line, sizeof(line), "time=%s level=%s module=%s%s%s %s", when,
+				 level_names[lvl], module, session ? " session=" : "",
+				 session ? session : "", pairs);
+		o = n < 0 ? 0 : (size_t)n;
+		if (o > sizeof(line) - 2)
+			o = sizeof(line) - 2;
+	}
+	line[o++] = '\n';
+	/* One write per record: lines from several threads never interleave. */
+	ssize_t w = write(log_fd, line, o);
+	(void)w;
+}

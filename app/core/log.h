@@ -1,0 +1,44 @@
+/*
+ * log.h — structured logging.
+ *
+ * Every record is one line of key=value pairs: time, level, module, the
+ * session id when there is one, then the caller's pairs. The caller writes
+ * its pairs printf-style ("event=connect ip=%s"); a value with spaces or
+ * quotes must be written with log_q() or the %s of a quoted string. With
+ * TERN_LOG_FORMAT=json the same pairs are re-encoded as one JSON object per
+ * line. Each record is emitted with one write(2) so threads never interleave.
+ *
+ * Secrets never go to the log: callers log user names, never passwords or
+ * AUTH payloads.
+ */
+#ifndef TERN_CORE_LOG_H
+#define TERN_CORE_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Called once at start-up; json selects JSON lines. fd is usually 2. */
+void log_init(int fd, enum log_level min, int json);
+/* Parses "debug|info|warn|error"; -1 on anything else. */
+int log_level_parse(const char *s, enum log_level *lvl_r);
+
+/* session may be NULL. fmt is key=value pairs separated by single spaces. */
+void log_msg(enum log_level lvl, const char *module, const char *session, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define log_debug(mod, sid, ...) log_msg(LOG_DEBUG, mod, sid, __VA_ARGS__)
+#define log_info(mod, sid, ...) log_msg(LOG_INFO, mod, sid, __VA_ARGS__)
+#define log_warn(mod, sid, ...) log_msg(LOG_WARN, mod, sid, __VA_ARGS__)
+#define log_error(mod, sid, ...) log_msg(LOG_ERROR, mod, sid, __VA_ARGS__)
+
+/*
+ * Quotes s for a key=value record: returns s itself when it has no space,
+ * quote, backslash, '=' or control byte, else a "..."-quoted copy in out
+ * (control bytes as \xHH), truncated to outsz. Returns out or s.
+ */
+const char *log_q(const char *s, char *out, size_t outsz);
+/* Same for a slice that need not be NUL-terminated. */
+const char *log_qn(const char *s, size_t n, char *out, size_t outsz);
+
+#endif

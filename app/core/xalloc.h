@@ -1,0 +1,25 @@
+/*
+ * xalloc.h — allocation that cannot fail, and fatal errors.
+ *
+ * Running out of memory is an environment failure we do not try to survive
+ * half-way: the wrappers abort with a log line instead of returning NULL, so
+ * callers never carry NULL checks for allocation (Dovecot's i_malloc).
+ * fatal() is for broken invariants and start-up failures.
+ */
+#ifndef TERN_CORE_XALLOC_H
+#define TERN_CORE_XALLOC_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Logs "fatal ..." and exits with status 1 (or 2 when code is 2). */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Like fatal(), for broken invariants: aborts so a core dump exists. */
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

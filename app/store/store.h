@@ -1,0 +1,232 @@
+/*
+ * store.h — the mail store: one LMDB environment in TERN_DATA_DIR.
+ *
+ * Design. Everything durable lives in one LMDB environment (schema in
+ * SCHEMA.md). Readers open read transactions directly on whatever thread
+ * they run (cheap, mmap). Writes that sessions make go through ONE writer
+ * thread that takes every pending request, applies the whole batch in one
+ * write transaction and commits once — group commit: many deliveries share
+ * one fsync. A request's completion callback runs on the requesting
+ * session's loop (loop_post) only after the commit returned, so a session
+ * replies "250" only for durable data.
+ *
+ * Administrative changes (accounts, domains, aliases) are rare and come from
+ * the CLI (another process) or the admin API: they use their own write
+ * transaction synchronously. LMDB serialises writers across threads and
+ * processes, so the CLI works while the server runs.
+ *
+ * The map grows by itself: when a write hits MDB_MAP_FULL the batch is
+ * aborted, the map doubled and the batch retried. A disk that is really full
+ * fails the batch (every request gets result STORE_ETEMP) and leaves the
+ * environment as it was at the last commit.
+ *
+ * Caveats: all names (domains, addresses) are stored lowercase; callers may
+ * pass any case. Functions that take err/errsz write a one-line human
+ * message there on failure.
+ */
+#ifndef TERN_STORE_STORE_H
+#define TERN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct store;
+
+/* Result codes (negative, never colliding with errno values we pass on). */
+#define STORE_OK 0
+#define STORE_ENOTFOUND (-30900) /* no such domain/account/alias/mailbox/email */
+#define STORE_EEXIST (-30901)    /* already exists */
+#define STORE_EINVAL (-30902)    /* malformed name or argument */
+#define STORE_ETEMP (-30903)     /* temporary: I/O error, disk full; retry later */
+#define STORE_EQUOTA (-30904)    /* over quota */
+
+/* Open flags. */
+#define STORE_SERVER 1u   /* start the writer thread (tern serve) */
+#define STORE_READONLY 2u /* open read-only (tern fetch, list commands) */
+
+/*
+ * Opens (creating if needed) the environment in dir: sets up the schema or
+ * runs migrations up to the current version; refuses a newer schema.
+ * Returns STORE_OK and *st_r, or an error with err filled.
+ */
+int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz);
+/*
+ * Stops the writer after it has committed everything queued (each queued
+ * request gets its completion), closes the environment, sets *st to NULL.
+ */
+void store_close(struct store **st);
+
+/* Schema version this build writes. */
+uint32_t store_schema_version(void);
+
+/* ---- Domains ---- */
+int store_domain_add(struct store *st, const char *domain, char *err, size_t errsz);
+/* Refuses (STORE_EEXIST) while accounts of the domain exist. */
+int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz);
+/* 1 when domain is local, 0 when not, STORE_ETEMP on error. */
+int store_domain_is_local(struct store *st, const char *domain);
+typedef void store_domain_cb(void *arg, const char *domain);
+int store_domain_list(struct store *st, store_domain_cb *cb, void *arg);
+
+/* ---- Accounts ---- */
+/*
+ * Creates an account: its domain must exist; hashes password with argon2id;
+ * creates INBOX, Sent, Drafts, Trash, Junk, Archive with their roles.
+ * quota is in bytes, 0 = unlimited. *id_r may be NULL.
+ */
+int store_account_add(struct store *st, const char *email, const char *password, uint64_t quota,
+		      uint32_t *id_r, char *err, size_t errsz);
+int store_account_passwd(struct store *st, const char *email, const char *password, char *err,
+			 size_t errsz);
+/* Deletes the account, its mailboxes, emails (dropping blob references), changes. */
+int store_account_del(struct store *st, const char *email, char *err, size_t errsz);
+int store_account_set_quota(struct store *st, const char *email, uint64_t quota, char *err,
+			    size_t errsz);
+/* Account id for an exact (lowercased) address. STORE_OK or STORE_ENOTFOUND. */
+int store_account_id(struct store *st, const char *email, uint32_t *id_r);
+/*
+ * Verifies a password in constant time with respect to the stored hash; an
+ * unknown account still costs one hash so timing does not reveal it.
+ * Returns 1 valid, 0 invalid, STORE_ETEMP on error.
+ */
+int store_account_check_password(struct store *st, const char *email, const char *password);
+struct store_account_info {
+	uint32_t id;
+	const char *email;
+	uint64_t quota;  /* 0 = unlimited */
+	uint64_t used;   /* bytes of stored messages */
+	uint32_t emails; /* number of emails */
+};
+typedef void store_account_cb(void *arg, const struct store_account_info *info);
+int store_account_list(struct store *st, store_account_cb *cb, void *arg);
+
+/* ---- Aliases ---- */
+/*
+ * alias is "local@domain" or "@domain" (catch-all for that domain); target is
+ * a full address of a local account or another alias (resolution follows up
+ * to 8 levels). The alias's domain must be local. Several targets per alias
+ * are allowed (one call per target).
+ */
+int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
+		    size_t errsz);
+/* target NULL removes every target of the alias. */
+int store_alias_del(struct store *st, const char *alias, const char *target, char *err,
+		    size_t errsz);
+typedef void store_alias_cb(void *arg, const char *alias, const char *target);
+int store_alias_list(struct store *st, store_alias_cb *cb, void *arg);
+
+/* ---- Recipient resolution (read-only, any thread) ---- */
+enum store_rcpt {
+	STORE_RCPT_OK,           /* accounts filled */
+	STORE_RCPT_NOT_LOCAL,    /* domain is not ours: relaying denied */
+	STORE_RCPT_UNKNOWN,      /* local domain, no such user */
+	STORE_RCPT_OVER_QUOTA,   /* every resolved account is over quota */
+	STORE_RCPT_TEMPFAIL,     /* store error */
+};
+/*
+ * Resolves an envelope address to local accounts: lowercases it; tries an
+ * alias on the full address, then "user+tag" without the tag, then an
+ * account (with and without the tag), then the domain's catch-all "@domain".
+ * Writes up to max distinct account ids to accounts_r and their count to
+ * *n_r.
+ */
+enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
+				   size_t max, size_t *n_r);
+
+/* ---- Delivery (group commit through the writer thread) ---- */
+struct store_delivery {
+	/* Input, owned by the caller until done() runs. */
+	const char *data; /* the whole message as stored (with Return-Path/Received) */
+	size_t len;
+	uint8_t blob_id[32];   /* SHA-256 of data, computed by the caller */
+	const void *meta;      /* cached summary (mime/summary.h encoding), may be NULL */
+	size_t metalen;
+	const uint32_t *accounts; /* deliver one copy into each account's INBOX */
+	size_t naccounts;
+	int64_t received_at; /* seconds since the epoch */
+
+	/* Output, valid in done(). */
+	int result;                /* STORE_OK or STORE_ETEMP */
+	uint32_t *email_ids;       /* optional, caller-provided, naccounts entries */
+
+	/* Completion: runs on loop via loop_post after commit (or failure). */
+	struct loop *loop;
+	void (*done)(struct store_delivery *d, void *arg);
+	void *arg;
+
+	struct store_delivery *next_; /* private: writer queue link */
+};
+/*
+ * Queues d for the writer thread (requires STORE_SERVER). Thread-safe. The
+ * blob is stored once however many accounts and deliveries share it. done()
+ * is always called exactly once.
+ */
+void store_deliver(struct store *st, struct store_delivery *d);
+/*
+ * Synchronous delivery in the calling thread's own write transaction (CLI,
+ * tests, a store opened without STORE_SERVER). Returns STORE_OK or an error;
+ * fills d->email_ids when set. done/loop are ignored.
+ */
+int store_deliver_sync(struct store *st, struct store_delivery *d);
+
+/* ---- Change feed ---- */
+/*
+ * A subscription for one account's changes. After each commit that changed
+ * the account, cb(arg, account, modseq) runs on loop (via loop_post). The
+ * struct is owned by the caller and must stay put while subscribed.
+ * store_unsubscribe(), called on the subscriber's loop thread, guarantees cb
+ * does not run afterwards.
+ */
+struct store_sub {
+	uint32_t account;
+	struct loop *loop;
+	void (*cb)(void *arg, uint32_t account, uint64_t modseq);
+	void *arg;
+	/* private */
+	uint64_t gen_;
+	struct store_sub *next_;
+};
+void store_subscribe(struct store *st, struct store_sub *sub);
+void store_unsubscribe(struct store *st, struct store_sub *sub);
+
+/* ---- Reading mail ---- */
+/* Mailbox id by name ("INBOX" case-insensitive, others exact). */
+int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r);
+struct store_mailbox_info {
+	uint32_t id;
+	const char *name;
+	const char *role; /* "inbox", "sent", ... or "" */
+	uint32_t uidvalidity, uidnext;
+	uint64_t highest_modseq;
+	uint32_t messages;
+};
+typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
+int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
+struct store_email_info {
+	uint32_t email_id;
+	uint32_t uid;
+	int64_t received_at;
+	uint64_t size;
+	const void *meta; /* as given at delivery; valid during the callback */
+	size_t metalen;
+	uint8_t blob_id[32];
+};
+typedef void store_email_cb(void *arg, const struct store_email_info *info);
+/* Emails of a mailbox in UID order. */
+int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store_email_cb *cb,
+		     void *arg);
+/*
+ * Calls cb with the raw bytes of an email (valid only during the callback:
+ * they point into the map). STORE_ENOTFOUND when there is no such email.
+ */
+typedef void store_raw_cb(void *arg, const char *data, size_t len);
+int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
+		    void *arg);
+/* Account's current highest modseq (0 before any change). */
+int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
+
+/* Bytes the map may use now (for tests of growth) and bytes in use. */
+int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);
+
+#endif

@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# vendor/build.sh - fetch, verify, patch and build tern's third-party libraries.
+#
+# Sources come from Debian bookworm via `apt-get source`, pinned and hashed in
+# vendor/manifest. Output (git-ignored) goes to vendor/out/:
+#   out/musl/{include,lib}  static libs built with musl-gcc (the real binary)
+#   out/host/{include,lib}  static libs built with the system gcc/glibc
+#                           (unit tests and fuzzers only)
+#   out/log/NAME-FLAVOUR.log, out/log/NAME-src.log   build logs
+#   out/stamp/              one stamp per package+flavour
+# Idempotent: when every stamp matches the manifest block (and this script)
+# it does nothing. Safe to call from make on every build.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
+MANIFEST="$HERE/manifest"
+OUT="$HERE/out"
+
+# What gets built, per flavour.
+FLAVOURS=(musl host)
+declare -A FLAVOUR_PKGS=(
+    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium"
+    [host]="bearssl lmdb libsodium"
+)
+# The library each package installs (used to check the output exists).
+declare -A LIBNAME=(
+    [bearssl]=libbearssl.a [lmdb]=liblmdb.a [libmicrohttpd]=libmicrohttpd.a
+    [c-ares]=libcares.a [libsodium]=libsodium.a
+)
+# Packages whose Debian build runs autoreconf and needs it for us too:
+# libsodium ships no configure script; c-ares carries a Debian patch to
+# configure.ac (disable-cflags-rewrite.diff) that only takes effect that way.
+declare -A AUTORECONF=([c-ares]=1 [libsodium]=1)
+
+DEBSRC_FILE=/etc/apt/sources.list.d/tern-deb-src.sources
+
+# Never inherit a parent make's jobserver or flags, nor stray compiler env.
+unset MAKEFLAGS MFLAGS MAKELEVEL GNUMAKEFLAGS MAKEFILES \
+      CC CXX CPP CFLAGS CPPFLAGS CXXFLAGS LDFLAGS LIBS AR RANLIB CONFIG_SITE
+export LC_ALL=C
+
+say() { printf 'vendor: %s\n' "$*"; }
+die() { printf 'vendor: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- manifest
+
+# Print the non-comment lines of one package's block.
+manifest_block() {
+    awk -v p="$1" '
+        /^[[:space:]]*(#|$)/ { next }
+        $1 == "package"      { inblk = ($2 == p) }
+        inblk                { print }
+    ' "$MANIFEST"
+}
+
+[[ -r $MANIFEST ]] || die "missing $MANIFEST"
+
+SCRIPT_HASH=$(sha256sum <"$SELF")
+SCRIPT_HASH=${SCRIPT_HASH%% *}
+
+declare -A VERSION=() KEY=()
+ALL_PKGS=()
+for fl in "${FLAVOURS[@]}"; do
+    for pkg in ${FLAVOUR_PKGS[$fl]}; do
+        [[ -n ${VERSION[$pkg]+x} ]] && continue
+        block=$(manifest_block "$pkg")
+        [[ -n $block ]] || die "package $pkg is not in $MANIFEST"
+        read -r _ _ ver _ <<<"$block"
+        [[ -n $ver ]] || die "no version for $pkg in $MANIFEST"
+        VERSION[$pkg]=$ver
+        k=$(printf '%s\nbuild.sh %s\n' "$block" "$SCRIPT_HASH" | sha256sum)
+        KEY[$pkg]=${k%% *}
+        ALL_PKGS+=("$pkg")
+    done
+done
+
+stamp_ok() { # name key
+    local f="$OUT/stamp/$1" have=""
+    [[ -f $f ]] && read -r have <"$f"
+    [[ $have == "$2" ]]
+}
+
+# Which package+flavour pairs are out of date?
+compute_todo() {
+    TODO_PKGS=()
+    declare -gA TODO_FL=()
+    local pkg fl
+    for pkg in "${ALL_PKGS[@]}"; do
+        TODO_FL[$pkg]=""
+        for fl in "${FLAVOURS[@]}"; do
+            [[ " ${FLAVOUR_PKGS[$fl]} " == *" $pkg "* ]] || continue
+            if ! stamp_ok "$pkg-$fl" "${KEY[$pkg]}" ||
+               [[ ! -f $OUT/$fl/lib/${LIBNAME[$pkg]} ]]; then
+                TODO_FL[$pkg]+="$fl "
+            fi
+        done
+        [[ -n ${TODO_FL[$pkg]} ]] && TODO_PKGS+=("$pkg")
+    done
+    return 0
+}
+
+compute_todo
+(( ${#TODO_PKGS[@]} == 0 )) && exit 0     # the fast path: nothing to do
+
+# ---------------------------------------------------------------- slow path
+
+T0=$SECONDS
+mkdir -p "$OUT"/{src,tree,build,log,stamp,musl/include,musl/lib,host/include,host/lib}
+
+# One build at a time (make -j may start us twice).
+exec 9>"$OUT/.lock"
+flock 9
+compute_todo
+(( ${#TODO_PKGS[@]} == 0 )) && exit 0
+
+as_root() {
+    if (( EUID == 0 )); then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root for: $* (run once as root, or install sudo)"
+    fi
+}
+
+APT_UPDATED=0
+apt_update() {
+    say "apt-get update"
+    as_root apt-get update -q >>"$OUT/log/apt.log" 2>&1 ||
+        { tail -n 20 "$OUT/log/apt.log" >&2; die "apt-get update failed (log: $OUT/log/apt.log)"; }
+    APT_UPDATED=1
+}
+
+# Tools: command -> Debian package. Only what is missing gets installed.
+ensure_tools() {
+    local -A need=(
+        [dpkg-source]=dpkg-dev [make]=make [gcc]=gcc [ar]=binutils
+        [xz]=xz-utils [patch]=patch
+    )
+    local pkg fl want_musl=0 want_autotools=0
+    for pkg in "${TODO_PKGS[@]}"; do
+        [[ ${TODO_FL[$pkg]} == *musl* ]] && want_musl=1
+        [[ -n ${AUTORECONF[$pkg]:-} ]] && want_autotools=1
+    done
+    (( want_musl )) && need[musl-gcc]=musl-tools
+    (( want_autotools )) && need+=([autoreconf]=autoconf [automake]=automake [libtoolize]=libtool)
+    local cmd missing=()
+    for cmd in "${!need[@]}"; do
+        command -v "$cmd" >/dev/null || missing+=("${need[$cmd]}")
+    done
+    (( ${#missing[@]} == 0 )) && return 0
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    say "installing: ${missing[*]}"
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
+    if ! as_root "${apt[@]}" "${missing[@]}" >>"$OUT/log/apt.log" 2>&1; then
+        (( APT_UPDATED )) && { tail -n 20 "$OUT/log/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+        apt_update
+        as_root "${apt[@]}" "${missing[@]}" >>"$OUT/log/apt.log" 2>&1 ||
+            { tail -n 20 "$OUT/log/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+    fi
+}
+
+# deb-src for bookworm, written only if absent or different.
+ensure_debsrc() {
+    local want
+    want=$(cat <<'EOF'
+# Written by tern's vendor/build.sh: source packages for `apt-get source`.
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+)
+    if [[ -f $DEBSRC_FILE ]] && [[ $(<"$DEBSRC_FILE") == "$want" ]]; then
+        return 0
+    fi
+    say "enabling deb-src in $DEBSRC_FILE"
+    printf '%s\n' "$want" | as_root tee "$DEBSRC_FILE" >/dev/null
+    apt_update
+}
+
+# Source versions apt knows for a package, one per line.
+src_versions() {
+    local out
+    out=$(apt-cache showsrc --only-source "$1" 2>/dev/null) || true
+    awk '$1 == "Version:" { print $2 }' <<<"$out" | sort -u
+}
+src_known() { # pkg ver: does apt know this exact source version?
+    local v
+    v=$(src_versions "$1")
+    [[ $'\n'$v$'\n' == *$'\n'"$2"$'\n'* ]]
+}
+
+# Manifest files of a package: lines "HASH FILENAME".
+manifest_files() { manifest_block "$1" | awk '$1 == "sha256" { print $2, $3 }'; }
+
+# Are all of pkg's files present in out/src with the manifest hash?
+# With "report", print each mismatch.
+verify_files() { # pkg [report]
+    local pkg=$1 report=${2:-} ok=0 hash file got
+    while read -r hash file; do
+        if [[ ! -f $OUT/src/$file ]]; then
+            [[ -n $report ]] && printf 'vendor:   missing %s\n' "$file" >&2
+            ok=1; continue
+        fi
+        got=$(sha256sum <"$OUT/src/$file"); got=${got%% *}
+        if [[ $got != "$hash" ]]; then
+            [[ -n $report ]] && printf 'vendor:   sha256 mismatch for %s\nvendor:     manifest %s\nvendor:     got      %s\n' "$file" "$hash" "$got" >&2
+            ok=1
+        fi
+    done < <(manifest_files "$pkg")
+    return $ok
+}
+
+fetch() { # pkg
+    local pkg=$1 ver=${VERSION[$1]} hash file log="$OUT/log/$1-src.log"
+    [[ -n $(manifest_files "$pkg") ]] || die "$pkg: no sha256 lines in the manifest"
+    verify_files "$pkg" && return 0
+    # Drop stale or partial files so apt fetches them again.
+    while read -r hash file; do rm -f "$OUT/src/$file"; done < <(manifest_files "$pkg")
+
+    if ! src_known "$pkg" "$ver"; then
+        (( APT_UPDATED )) || apt_update
+        if ! src_known "$pkg" "$ver"; then
+            local have
+            have=$(src_versions "$pkg")
+            have=${have//$'\n'/ }
+            die "$pkg=$ver is not on the Debian mirror any more (apt-cache showsrc offers: ${have:-nothing}). Bump it in vendor/manifest, see vendor/README.md"
+        fi
+    fi
+    say "fetching $pkg $ver"
+    if ! (cd "$OUT/src" && apt-get source --download-only -q "$pkg=$ver") >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "apt-get source $pkg=$ver failed (log: $log). If the version is gone from the mirror, bump it in vendor/manifest"
+    fi
+    if ! verify_files "$pkg" report; then
+        die "$pkg $ver: downloaded files do not match vendor/manifest; refusing to build"
+    fi
+    # Completeness: every file the .dsc names must be pinned in the manifest.
+    local dsc pinned
+    pinned=$(manifest_files "$pkg")
+    dsc=$(awk '$2 ~ /\.dsc$/ { print $2 }' <<<"$pinned")
+    [[ -n $dsc ]] || die "$pkg: the manifest pins no .dsc"
+    while read -r hash _ file; do
+        [[ $'\n'$pinned$'\n' == *$'\n'"$hash $file"$'\n'* ]] ||
+            die "$pkg: $file (listed in $dsc) is not pinned in vendor/manifest"
+    done < <(awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on' "$OUT/src/$dsc")
+}
+
+# ---------------------------------------------------------------- building
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+declare -A CFG_CC=([musl]=musl-gcc [host]=gcc)
+# musl has no _FORTIFY_SOURCE support, so it is only set for the glibc flavour.
+declare -A CFG_CFLAGS=(
+    [musl]="-O2 -g -fstack-protector-strong"
+    [host]="-O2 -g -fPIC -fstack-protector-strong"
+)
+declare -A CFG_CPPFLAGS=([musl]="" [host]="-D_FORTIFY_SOURCE=2")
+
+# Unpack (dpkg-source -x applies the Debian patch series) into out/tree/PKG.
+prepare_tree() { # pkg
+    local pkg=$1 tree="$OUT/tree/$1" dsc
+    stamp_ok "$pkg-src" "${KEY[$pkg]}" && [[ -d $tree ]] && return 0
+    rm -f "$OUT/stamp/$pkg-src"
+    rm -rf "$tree"
+    verify_files "$pkg" report || { echo "sha256 mismatch, see above"; return 1; }
+    dsc=$(manifest_files "$pkg" | awk '$2 ~ /\.dsc$/ { print $2 }')
+    dpkg-source -x "$OUT/src/$dsc" "$tree"
+    if [[ -n ${AUTORECONF[$pkg]:-} ]]; then
+        (cd "$tree" && autoreconf -f -i)
+    fi
+    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-src"
+}
+
+# Build one flavour of one package in a private copy of the tree and install
+# headers + static library into out/FLAVOUR/.
+build_one() { # pkg flavour
+    local pkg=$1 fl=$2
+    local cc=${CFG_CC[$fl]} cflags=${CFG_CFLAGS[$fl]} cppflags=${CFG_CPPFLAGS[$fl]}
+    local bld="$OUT/build/$pkg-$fl" stage="$OUT/build/$pkg-$fl.stage"
+    local inc="$OUT/$fl/include" lib="$OUT/$fl/lib"
+    rm -f "$OUT/stamp/$pkg-$fl"
+    rm -rf "$bld" "$stage"
+    cp -a "$OUT/tree/$pkg" "$bld"
+    echo "== $pkg ${VERSION[$pkg]} ($fl): CC=$cc CFLAGS=$cflags CPPFLAGS=$cppflags"
+
+    local conf=(--prefix="$stage" --disable-shared --enable-static
+                --disable-dependency-tracking)
+    case $pkg in
+    bearssl)
+        make -C "$bld" -j"$JOBS" lib CONF=Unix BUILD=build \
+            CC="$cc" CFLAGS="-W -Wall $cflags $cppflags" AR=ar
+        install -m 644 "$bld"/inc/bearssl*.h "$inc/"
+        install -m 644 "$bld/build/libbearssl.a" "$lib/"
+        ;;
+    lmdb)
+        make -C "$bld/libraries/liblmdb" -j"$JOBS" liblmdb.a \
+            CC="$cc" OPT="$cflags $cppflags" AR=ar
+        install -m 644 "$bld/libraries/liblmdb/lmdb.h" "$inc/"
+        install -m 644 "$bld/libraries/liblmdb/liblmdb.a" "$lib/"
+        ;;
+    libmicrohttpd)
+        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
+            --disable-https --without-gnutls --disable-doc --disable-examples \
+            --disable-curl --disable-nls --disable-rpath --with-threads=posix)
+        make -C "$bld" -j"$JOBS"
+        make -C "$bld" install
+        cp -R "$stage/include/." "$inc/"
+        install -m 644 "$stage/lib/libmicrohttpd.a" "$lib/"
+        ;;
+    c-ares)
+        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
+            --disable-tests --disable-debug)
+        make -C "$bld" -j"$JOBS"
+        make -C "$bld" install
+        cp -R "$stage/include/." "$inc/"
+        install -m 644 "$stage/lib/libcares.a" "$lib/"
+        ;;
+    libsodium)
+        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags")
+        make -C "$bld" -j"$JOBS"
+        make -C "$bld" install
+        cp -R "$stage/include/." "$inc/"
+        install -m 644 "$stage/lib/libsodium.a" "$lib/"
+        ;;
+    *)
+        echo "no build recipe for $pkg"; return 1 ;;
+    esac
+    rm -rf "$bld" "$stage"
+    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-$fl"
+}
+
+# One background job per package: prepare the tree, then each stale flavour.
+# Each step logs to its own file; the log being written is noted in
+# out/log/.PKG.current so a failure can show its tail.
+package_job() { # pkg
+    local pkg=$1 fl cur="$OUT/log/.$1.current"
+    echo "$OUT/log/$pkg-src.log" >"$cur"
+    prepare_tree "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1
+    for fl in ${TODO_FL[$pkg]}; do
+        echo "$OUT/log/$pkg-$fl.log" >"$cur"
+        build_one "$pkg" "$fl" >"$OUT/log/$pkg-$fl.log" 2>&1
+    done
+    rm -f "$cur"
+}
+
+if (( BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1) )); then
+    die "bash >= 5.1 needed (have $BASH_VERSION)"
+fi
+
+# Fetch first (serial: apt), then build packages in parallel.
+NEED_FETCH=0
+for pkg in "${TODO_PKGS[@]}"; do
+    verify_files "$pkg" || NEED_FETCH=1
+done
+(( NEED_FETCH )) && ensure_debsrc
+ensure_tools
+for pkg in "${TODO_PKGS[@]}"; do
+    : >"$OUT/log/$pkg-src.log"
+    fetch "$pkg"
+done
+
+declare -A PID_PKG=() PKG_T0=()
+trap 'kill "${!PID_PKG[@]}" 2>/dev/null; exit 130' INT TERM
+for pkg in "${TODO_PKGS[@]}"; do
+    PKG_T0[$pkg]=$SECONDS
+    package_job "$pkg" &
+    PID_PKG[$!]=$pkg
+done
+
+FAILED=0
+while (( ${#PID_PKG[@]} > 0 )); do
+    pid=""
+    if wait -n -p pid "${!PID_PKG[@]}"; then rc=0; else rc=$?; fi
+    [[ -n $pid ]] || break
+    pkg=${PID_PKG[$pid]}; unset "PID_PKG[$pid]"
+    dt=$(( SECONDS - PKG_T0[$pkg] ))
+    if (( rc == 0 )); then
+        say "$pkg ${VERSION[$pkg]}: built ${TODO_FL[$pkg]% } (${dt}s)"
+    else
+        FAILED=1
+        log=$(cat "$OUT/log/.$pkg.current" 2>/dev/null || echo "$OUT/log/$pkg-src.log")
+        say "$pkg ${VERSION[$pkg]}: FAILED after ${dt}s, last lines of $log:"
+        tail -n 25 "$log" | sed 's/^/    /'
+    fi
+done
+trap - INT TERM
+
+(( FAILED )) && die "build failed (logs in $OUT/log/)"
+say "done in $(( SECONDS - T0 ))s"
