@@ -35,6 +35,23 @@ declare -A AUTORECONF=([c-ares]=1 [libsodium]=1)
 
 DEBSRC_FILE=/etc/apt/sources.list.d/tern-deb-src.sources
 
+usage() {
+    cat <<'EOF'
+usage: vendor/build.sh                  fetch, verify and build whatever is stale
+       vendor/build.sh --hashes NAME VERSION
+                                        download a Debian source package into a
+                                        temporary directory and print its
+                                        manifest block (for bumping a version)
+EOF
+}
+MODE=build
+case ${1:-} in
+    "") ;;
+    --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+esac
+
 # Never inherit a parent make's jobserver or flags, nor stray compiler env.
 unset MAKEFLAGS MFLAGS MAKELEVEL GNUMAKEFLAGS MAKEFILES \
       CC CXX CPP CFLAGS CPPFLAGS CXXFLAGS LDFLAGS LIBS AR RANLIB CONFIG_SITE
@@ -101,18 +118,14 @@ compute_todo() {
 }
 
 compute_todo
-(( ${#TODO_PKGS[@]} == 0 )) && exit 0     # the fast path: nothing to do
+if [[ $MODE == build ]] && (( ${#TODO_PKGS[@]} == 0 )); then
+    exit 0                                 # the fast path: nothing to do
+fi
 
 # ---------------------------------------------------------------- slow path
 
 T0=$SECONDS
 mkdir -p "$OUT"/{src,tree,build,log,stamp,musl/include,musl/lib,host/include,host/lib}
-
-# One build at a time (make -j may start us twice).
-exec 9>"$OUT/.lock"
-flock 9
-compute_todo
-(( ${#TODO_PKGS[@]} == 0 )) && exit 0
 
 as_root() {
     if (( EUID == 0 )); then "$@"
@@ -217,35 +230,50 @@ verify_files() { # pkg [report]
     return $ok
 }
 
-fetch() { # pkg
-    local pkg=$1 ver=${VERSION[$1]} hash file log="$OUT/log/$1-src.log"
-    [[ -n $(manifest_files "$pkg") ]] || die "$pkg: no sha256 lines in the manifest"
-    verify_files "$pkg" && return 0
-    # Drop stale or partial files so apt fetches them again.
-    while read -r hash file; do rm -f "$OUT/src/$file"; done < <(manifest_files "$pkg")
+# The .dsc a block pins; it must be NAME_VERSION.dsc (epoch dropped).
+pinned_dsc() { # pkg
+    local pkg=$1 ver=${VERSION[$1]} dscs
+    dscs=$(manifest_files "$pkg" | awk '$2 ~ /\.dsc$/ { print $2 }')
+    [[ -n $dscs ]] || die "$pkg: vendor/manifest pins no .dsc"
+    [[ $dscs == "${pkg}_${ver#*:}.dsc" ]] ||
+        die "$pkg: vendor/manifest says version $ver but pins ${dscs//$'\n'/ }; update the sha256 lines too (vendor/build.sh --hashes $pkg $ver)"
+    echo "$dscs"
+}
 
-    if ! src_known "$pkg" "$ver"; then
-        (( APT_UPDATED )) || apt_update
-        if ! src_known "$pkg" "$ver"; then
-            local have
-            have=$(src_versions "$pkg")
-            have=${have//$'\n'/ }
-            die "$pkg=$ver is not on the Debian mirror any more (apt-cache showsrc offers: ${have:-nothing}). Bump it in vendor/manifest, see vendor/README.md"
-        fi
-    fi
-    say "fetching $pkg $ver"
-    if ! (cd "$OUT/src" && apt-get source --download-only -q "$pkg=$ver") >"$log" 2>&1; then
-        tail -n 20 "$log" >&2
-        die "apt-get source $pkg=$ver failed (log: $log). If the version is gone from the mirror, bump it in vendor/manifest"
-    fi
-    if ! verify_files "$pkg" report; then
-        die "$pkg $ver: downloaded files do not match vendor/manifest; refusing to build"
-    fi
-    # Completeness: every file the .dsc names must be pinned in the manifest.
-    local dsc pinned
+# Is a package's version known to apt (after one apt-get update if not)?
+require_src_version() { # pkg ver
+    src_known "$1" "$2" && return 0
+    (( APT_UPDATED )) || apt_update
+    src_known "$1" "$2" && return 0
+    local have
+    have=$(src_versions "$1")
+    have=${have//$'\n'/ }
+    die "$1=$2 is not on the Debian mirror any more (apt-cache showsrc offers: ${have:-nothing}). Bump it in vendor/manifest, see vendor/README.md"
+}
+
+fetch() { # pkg
+    local pkg=$1 ver=${VERSION[$1]} hash file dsc pinned log="$OUT/log/$1-src.log"
+    dsc=$(pinned_dsc "$pkg")
     pinned=$(manifest_files "$pkg")
-    dsc=$(awk '$2 ~ /\.dsc$/ { print $2 }' <<<"$pinned")
-    [[ -n $dsc ]] || die "$pkg: the manifest pins no .dsc"
+    if ! verify_files "$pkg"; then
+        # Drop stale or partial files so apt fetches them again.
+        while read -r hash file; do rm -f "$OUT/src/$file"; done <<<"$pinned"
+        require_src_version "$pkg" "$ver"
+        say "fetching $pkg $ver"
+        if ! (cd "$OUT/src" && apt-get source --download-only -q "$pkg=$ver") >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            die "apt-get source $pkg=$ver failed (log: $log). If the version is gone from the mirror, bump it in vendor/manifest"
+        fi
+        verify_files "$pkg" report ||
+            die "$pkg $ver: downloaded files do not match vendor/manifest; refusing to build"
+    fi
+    # The .dsc (now trusted by hash) must describe this package and version,
+    # and every file it names must be pinned in the manifest.
+    local src dver
+    src=$(awk '$1 == "Source:" { print $2; exit }' "$OUT/src/$dsc")
+    dver=$(awk '$1 == "Version:" { print $2; exit }' "$OUT/src/$dsc")
+    [[ $src == "$pkg" && $dver == "$ver" ]] ||
+        die "$pkg: $dsc is source '$src' version '$dver', but vendor/manifest says $pkg $ver"
     while read -r hash _ file; do
         [[ $'\n'$pinned$'\n' == *$'\n'"$hash $file"$'\n'* ]] ||
             die "$pkg: $file (listed in $dsc) is not pinned in vendor/manifest"
@@ -350,6 +378,31 @@ package_job() { # pkg
     done
     rm -f "$cur"
 }
+
+# --hashes NAME VERSION: print a manifest block for a version to pin.
+if [[ $MODE == hashes ]]; then
+    name=$2 ver=$3
+    exec 3>&1 1>&2                 # progress on stderr, the block on stdout
+    ensure_debsrc
+    require_src_version "$name" "$ver"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get source --download-only -q "$name=$ver") >"$OUT/log/hashes.log" 2>&1 ||
+        { tail -n 20 "$OUT/log/hashes.log" >&2; die "apt-get source $name=$ver failed"; }
+    {
+        echo "package $name $ver"
+        echo "why TODO: one line saying what tern needs it for"
+        (cd "$tmp" && sha256sum ./*.dsc && sha256sum $(ls | grep -v '\.dsc$')) |
+            awk '{ sub(/^\.\//, "", $2); print "sha256", $1, $2 }'
+    } >&3
+    exit 0
+fi
+
+# One build at a time (make -j may start us twice).
+exec 9>"$OUT/.lock"
+flock 9
+compute_todo
+(( ${#TODO_PKGS[@]} == 0 )) && exit 0
 
 if (( BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1) )); then
     die "bash >= 5.1 needed (have $BASH_VERSION)"

@@ -117,6 +117,8 @@ static uint32_t to_epoll(unsigned events)
 		e |= EPOLLIN;
 	if (events & LOOP_WRITE)
 		e |= EPOLLOUT;
+	if (events & LOOP_EXCLUSIVE)
+		e = (e & ~(uint32_t)EPOLLRDHUP) | EPOLLEXCLUSIVE;
 	return e;
 }
 

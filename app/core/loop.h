@@ -24,6 +24,8 @@ struct loop;
 #define LOOP_WRITE 2u
 /* Delivered to the callback together with READ on hang-up or error. */
 #define LOOP_HUP 4u
+/* loop_add_fd only: wake one of the loops sharing this fd (listening sockets). */
+#define LOOP_EXCLUSIVE 8u
 
 typedef void loop_fd_cb(struct loop *loop, int fd, unsigned events, void *arg);
 typedef void loop_timer_cb(struct loop *loop, void *arg);

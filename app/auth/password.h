@@ -1,0 +1,52 @@
+/*
+ * password.h — password hashing with argon2id (libsodium).
+ *
+ * Design. Stored password hashes are PHC-format strings
+ * ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash") produced by libsodium's
+ * crypto_pwhash_str_alg with a random salt. The parameters travel inside the
+ * string, so hashes made with other costs still verify, and
+ * password_needs_rehash() tells when one should be replaced at the next
+ * successful login. libsodium is initialised once, on first use, whatever
+ * thread gets there first.
+ *
+ * Caveats. Each hash or verification allocates the full memory cost
+ * (19 MiB) and burns tens of milliseconds of CPU: run it off the I/O loops
+ * and bound how many run at once. Nothing here logs; callers must never log
+ * a password either.
+ */
+#ifndef TERN_AUTH_PASSWORD_H
+#define TERN_AUTH_PASSWORD_H
+
+#include <stddef.h>
+
+/* Bytes a hash string may need, NUL included (crypto_pwhash_STRBYTES). */
+#define PASSWORD_HASH_MAX 128
+
+/*
+ * Hashes password (NUL-terminated, any bytes) with argon2id and a fresh salt
+ * into out (size outsz, at least PASSWORD_HASH_MAX), NUL-terminated.
+ * Returns 0, or -1 when outsz is too small or memory could not be had.
+ */
+int password_hash(const char *password, char *out, size_t outsz);
+
+/*
+ * Checks password against a hash string made by password_hash() (or any
+ * argon2i/argon2id PHC string). The comparison inside libsodium is constant
+ * time. Returns 1 when it matches, 0 otherwise (including a malformed hash).
+ */
+int password_verify(const char *hash, const char *password);
+
+/*
+ * Spends the same time as a password_verify() against a real hash, for an
+ * unknown user, so that response time does not reveal which user names
+ * exist. Always "fails" (returns 0).
+ */
+int password_verify_dummy(const char *password);
+
+/*
+ * 1 when hash was made with parameters other than the current ones (or is
+ * not an argon2id hash) and should be replaced after a successful login.
+ */
+int password_needs_rehash(const char *hash);
+
+#endif

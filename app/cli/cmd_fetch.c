@@ -1,0 +1,101 @@
+/*
+ * cmd_fetch.c — tern fetch EMAIL [--mailbox NAME] [--id ID].
+ *
+ * Without --id lists the mailbox (id, date, from, subject from the summary
+ * cached at delivery); with --id writes the raw message to stdout.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/str.h"
+#include "mime/summary.h"
+#include "store/store.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: tern fetch EMAIL [--mailbox NAME] [--id ID]\n");
+	return 2;
+}
+
+/* Prints a header value on one line, control bytes replaced, capped. */
+static void print_field(struct str s, int width)
+{
+	int n = 0;
+	for (size_t i = 0; i < s.len && n < width; i++, n++) {
+		unsigned char c = (unsigned char)s.p[i];
+		putchar(c < ' ' || c == 0x7f ? ' ' : c);
+	}
+	for (; n < width; n++)
+		putchar(' ');
+}
+
+static void list_one(void *arg, const struct store_email_info *e)
+{
+	struct msg_summary s;
+	char when[32];
+	time_t t = (time_t)e->received_at;
+	struct tm tm;
+
+	memset(&s, 0, sizeof(s));
+	if (e->meta)
+		msg_summary_decode(e->meta, e->metalen, &s);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%-8u %s  ", e->email_id, when);
+	print_field(s.from, 32);
+	printf("  ");
+	print_field(s.subject, 60);
+	putchar('\n');
+	(*(int *)arg)++;
+}
+
+static void write_raw(void *arg, const char *data, size_t len)
+{
+	(void)arg;
+	fwrite(data, 1, len, stdout);
+}
+
+int cli_fetch(const struct config *cfg, int argc, char **argv)
+{
+	const char *mailbox = "INBOX";
+	uint64_t id = 0;
+	int have_id = 0, rc = 1;
+
+	if (argc < 1)
+		return usage();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--mailbox") == 0 && i + 1 < argc) {
+			mailbox = argv[++i];
+		} else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc &&
+			   str_to_u64(str_c(argv[i + 1]), UINT32_MAX, &id) == 0) {
+			have_id = 1;
+			i++;
+		} else {
+			return usage();
+		}
+	}
+	struct store *st = cli_store_open(cfg, 1);
+	if (!st)
+		return 1;
+	uint32_t account, mbox;
+	if (store_account_id(st, argv[0], &account) != STORE_OK) {
+		fprintf(stderr, "tern: no such account: %s\n", argv[0]);
+	} else if (have_id) {
+		if (store_email_raw(st, account, (uint32_t)id, write_raw, NULL) == STORE_OK)
+			rc = 0;
+		else
+			fprintf(stderr, "tern: no message %llu in %s\n", (unsigned long long)id, argv[0]);
+	} else if (store_mailbox_find(st, account, mailbox, &mbox) != STORE_OK) {
+		fprintf(stderr, "tern: no mailbox %s in %s\n", mailbox, argv[0]);
+	} else {
+		int n = 0;
+		if (store_email_list(st, account, mbox, list_one, &n) == STORE_OK) {
+			fprintf(stderr, "%d message%s in %s\n", n, n == 1 ? "" : "s", mailbox);
+			rc = 0;
+		}
+	}
+	store_close(&st);
+	return rc;
+}

@@ -1,0 +1,17 @@
+/*
+ * cmd_serve.c — tern serve.
+ */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+int cli_serve(const struct config *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0) {
+		fprintf(stderr, "usage: tern serve   (configuration from TERN_* variables)\n");
+		return 2;
+	}
+	return server_run(cfg);
+}

@@ -1,0 +1,59 @@
+/*
+ * main.c — the tern binary: dispatches to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "dev"
+#endif
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: tern serve                         run the server\n"
+		"       tern version | tern health\n"
+		"       tern account add|list|passwd|del EMAIL  (password on stdin)\n"
+		"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
+		"       tern alias add|list|del ALIAS TARGET\n"
+		"       tern fetch EMAIL [--mailbox NAME] [--id ID]\n"
+		"configuration comes from TERN_* environment variables (see README)\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[600];
+
+	if (argc < 2)
+		return usage();
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("tern %s\n", TERN_VERSION);
+		return 0;
+	}
+	if (config_load(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	/* Subcommands log only warnings, to stderr; serve logs at the configured level. */
+	log_init(2, strcmp(cmd, "serve") == 0 ? cfg.log_level : LOG_WARN, cfg.log_json);
+	if (strcmp(cmd, "serve") == 0)
+		return cli_serve(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "health") == 0)
+		return cli_health(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "account") == 0)
+		return cli_account(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "domain") == 0)
+		return cli_domain(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "alias") == 0)
+		return cli_alias(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "fetch") == 0)
+		return cli_fetch(&cfg, argc - 2, argv + 2);
+	return usage();
+}

@@ -1,0 +1,509 @@
+/*
+ * rfc5322.c — header section parser, unfolding and encoded-word decoding
+ * (see rfc5322.h).
+ */
+#include "mime/rfc5322.h"
+
+#include <string.h>
+
+enum {
+	ST_LINE_START, /* at the start of a line */
+	ST_VALUE,      /* inside a field line, after the colon or a fold */
+	ST_DONE,
+	ST_ERROR,
+};
+
+void rfc5322_init(struct rfc5322_parser *p)
+{
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->pending, RFC5322_FIELD_MAX);
+	p->state = ST_LINE_START;
+}
+
+void rfc5322_clear(struct rfc5322_parser *p)
+{
+	buf_free(&p->pending);
+}
+
+static int is_ftext(unsigned char c)
+{
+	return c >= 33 && c <= 126 && c != ':';
+}
+
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int fail(struct rfc5322_parser *p, int err, size_t *consumed_r)
+{
+	p->state = ST_ERROR;
+	p->err = err;
+	*consumed_r = 0;
+	return err;
+}
+
+static int more(struct rfc5322_parser *p, size_t used, size_t *consumed_r)
+{
+	p->offset += used;
+	*consumed_r = used;
+	return RFC5322_MORE;
+}
+
+/* The header section ends before in[at - skip .. at) — skip is the empty line. */
+static int finish_header(struct rfc5322_parser *p, size_t at, int no_separator, size_t *consumed_r)
+{
+	if (p->offset + at > RFC5322_HEADER_MAX)
+		return fail(p, RFC5322_ERR_HEADER_TOO_LONG, consumed_r);
+	p->body_offset = p->offset + at;
+	p->no_separator = no_separator ? 1 : 0;
+	p->state = ST_DONE;
+	p->offset += at;
+	*consumed_r = at;
+	return RFC5322_END;
+}
+
+/* Saves in[0..n) of the current field to the internal buffer. */
+static int save(struct rfc5322_parser *p, const char *in, size_t n)
+{
+	return buf_append(&p->pending, in, n);
+}
+
+/* The current field is complete at in[end); its unsaved bytes start at seg. */
+static int finish_field(struct rfc5322_parser *p, const char *in, size_t seg, size_t end,
+			size_t *consumed_r, struct rfc5322_field *f)
+{
+	const char *d;
+	size_t flen, vend;
+
+	if (buf_len(&p->pending)) {
+		if (save(p, in + seg, end - seg) < 0)
+			return fail(p, RFC5322_ERR_FIELD_TOO_LONG, consumed_r);
+		d = buf_data(&p->pending);
+		flen = buf_len(&p->pending);
+		p->reset_pending = 1;
+	} else {
+		d = in + seg;
+		flen = end - seg;
+	}
+	vend = flen;
+	if (vend > p->value_off && d[vend - 1] == '\n') {
+		vend--;
+		if (vend > p->value_off && d[vend - 1] == '\r')
+			vend--;
+	}
+	f->raw = str_make(d, flen);
+	f->name = str_make(d, p->name_len);
+	f->value = str_make(d + p->value_off, vend - p->value_off);
+	p->state = ST_LINE_START;
+	p->have_field = 0;
+	p->offset += end;
+	*consumed_r = end;
+	return RFC5322_FIELD;
+}
+
+int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
+		  size_t *consumed_r, struct rfc5322_field *f)
+{
+	size_t i = 0, seg = 0, j, k;
+
+	*consumed_r = 0;
+	if (p->state == ST_ERROR)
+		return p->err;
+	if (p->state == ST_DONE)
+		return RFC5322_END;
+	if (p->reset_pending) {
+		buf_reset(&p->pending);
+		p->reset_pending = 0;
+	}
+
+	for (;;) {
+		if (p->state == ST_VALUE) {
+			const char *lf = i < len ? memchr(in + i, '\n', len - i) : NULL;
+			size_t end = lf ? (size_t)(lf - in) + 1 : len;
+
+			/* Limits first, so nothing is buffered past them. */
+			if (buf_len(&p->pending) + (end - seg) > RFC5322_FIELD_MAX)
+				return fail(p, RFC5322_ERR_FIELD_TOO_LONG, consumed_r);
+			if (p->offset + end > RFC5322_HEADER_MAX)
+				return fail(p, RFC5322_ERR_HEADER_TOO_LONG, consumed_r);
+			if (lf) {
+				size_t e = end - 1;
+				char prev = e > seg			 ? in[e - 1]
+					    : buf_len(&p->pending) ? buf_data(&p->pending)[buf_len(&p->pending) - 1]
+								   : 0;
+
+				if (prev != '\r')
+					p->bare_lf = 1;
+				i = end;
+				p->state = ST_LINE_START;
+				p->have_field = 1;
+				continue;
+			}
+			if (eof)
+				return finish_field(p, in, seg, len, consumed_r, f);
+			if (save(p, in + seg, len - seg) < 0)
+				return fail(p, RFC5322_ERR_FIELD_TOO_LONG, consumed_r);
+			return more(p, len, consumed_r);
+		}
+
+		/* ST_LINE_START */
+		if (i == len) {
+			if (p->have_field) {
+				if (eof)
+					return finish_field(p, in, seg, i, consumed_r, f);
+				if (save(p, in + seg, i - seg) < 0)
+					return fail(p, RFC5322_ERR_FIELD_TOO_LONG, consumed_r);
+				return more(p, i, consumed_r);
+			}
+			if (eof)
+				return finish_header(p, i, 1, consumed_r);
+			return more(p, i, consumed_r);
+		}
+		if (p->have_field) {
+			if (is_wsp(in[i])) {
+				/* A fold: the field goes on. */
+				p->have_field = 0;
+				p->state = ST_VALUE;
+				continue;
+			}
+			return finish_field(p, in, seg, i, consumed_r, f);
+		}
+
+		/* A new line with no field pending: empty line, field, or body. */
+		if (in[i] == '\n') {
+			p->bare_lf = 1;
+			return finish_header(p, i + 1, 0, consumed_r);
+		}
+		if (in[i] == '\r') {
+			if (i + 1 == len)
+				return eof ? finish_header(p, i, 1, consumed_r) : more(p, i, consumed_r);
+			if (in[i + 1] == '\n')
+				return finish_header(p, i + 2, 0, consumed_r);
+			return finish_header(p, i, 1, consumed_r);
+		}
+		j = i;
+		while (j < len && j - i <= RFC5322_NAME_MAX && is_ftext((unsigned char)in[j]))
+			j++;
+		k = j;
+		while (k < len && k - i <= RFC5322_NAME_MAX && is_wsp(in[k]))
+			k++;
+		if (k - i > RFC5322_NAME_MAX)
+			return fail(p, RFC5322_ERR_NAME_TOO_LONG, consumed_r);
+		if (k == len) {
+			/* Not known yet whether this line is a field: leave it
+			 * unconsumed until its colon (or something else) shows. */
+			return eof ? finish_header(p, i, 1, consumed_r) : more(p, i, consumed_r);
+		}
+		if (in[k] != ':' || j == i)
+			return finish_header(p, i, 1, consumed_r);
+		seg = i;
+		p->name_len = j - i;
+		p->value_off = k + 1 - i;
+		i = k + 1;
+		p->state = ST_VALUE;
+	}
+}
+
+size_t rfc5322_unfold(struct str value, char *dst)
+{
+	size_t i, n = 0, s = 0;
+
+	for (i = 0; i < value.len; i++) {
+		char c = value.p[i];
+
+		if (c == '\n')
+			continue;
+		if (c == '\r' && i + 1 < value.len && value.p[i + 1] == '\n')
+			continue;
+		dst[n++] = c;
+	}
+	while (n > 0 && is_wsp(dst[n - 1]))
+		n--;
+	while (s < n && is_wsp(dst[s]))
+		s++;
+	if (s)
+		memmove(dst, dst + s, n - s);
+	return n - s;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (n octets available), or 0.
+ * The same rules as smtp_utf8_valid(); kept here so mime does not depend
+ * on smtp.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0)
+		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c < 0xF0) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+			return 0;
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+enum charset {
+	CS_NONE,
+	CS_ASCII,
+	CS_UTF8,
+	CS_LATIN1,
+};
+
+/* Longest encoded-word text we decode. */
+#define EWORD_TEXT_MAX 1000
+
+struct eword {
+	enum charset cs;
+	char enc;       /* 'B' or 'Q' */
+	struct str text;
+	size_t len;     /* of the whole "=?...?=" */
+};
+
+/* Parses an encoded-word at s. Returns 1 and fills *w, or 0. */
+static int eword_parse(struct str s, struct eword *w)
+{
+	size_t i = 2, cs_start, cs_end, t_start;
+	struct str cs;
+	ptrdiff_t star;
+
+	if (s.len < 8 || s.p[0] != '=' || s.p[1] != '?')
+		return 0;
+	cs_start = i;
+	while (i < s.len && s.p[i] != '?' && !is_wsp(s.p[i]) && i - cs_start < 64)
+		i++;
+	if (i >= s.len || s.p[i] != '?' || i == cs_start)
+		return 0;
+	cs_end = i++;
+	if (i + 2 > s.len || s.p[i + 1] != '?')
+		return 0;
+	w->enc = (char)(s.p[i] & ~0x20);
+	if (w->enc != 'B' && w->enc != 'Q')
+		return 0;
+	i += 2;
+	t_start = i;
+	while (i + 1 < s.len && !(s.p[i] == '?' && s.p[i + 1] == '=')) {
+		/* RFC 2047 allows 75 octets; real mailers exceed it, but a cap
+		 * keeps a line full of "=?" from being scanned quadratically. */
+		if (is_wsp(s.p[i]) || s.p[i] == '\r' || s.p[i] == '\n' ||
+		    i - t_start >= EWORD_TEXT_MAX)
+			return 0;
+		i++;
+	}
+	if (i + 1 >= s.len)
+		return 0;
+	w->text = str_make(s.p + t_start, i - t_start);
+	w->len = i + 2;
+	cs = str_make(s.p + cs_start, cs_end - cs_start);
+	star = str_chr(cs, '*'); /* RFC 2231 §5 language suffix */
+	if (star >= 0)
+		cs.len = (size_t)star;
+	if (str_eq_ci_c(cs, "utf-8") || str_eq_ci_c(cs, "utf8"))
+		w->cs = CS_UTF8;
+	else if (str_eq_ci_c(cs, "us-ascii"))
+		w->cs = CS_ASCII;
+	else if (str_eq_ci_c(cs, "iso-8859-1") || str_eq_ci_c(cs, "latin1"))
+		w->cs = CS_LATIN1;
+	else
+		w->cs = CS_NONE;
+	return 1;
+}
+
+static int b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes the text of w into dst (room for w->text.len). Returns length or -1. */
+static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
+{
+	size_t i, n = 0;
+
+	if (w->enc == 'Q') {
+		for (i = 0; i < w->text.len; i++) {
+			char c = w->text.p[i];
+
+			if (c == '_') {
+				dst[n++] = ' ';
+			} else if (c == '=' && i + 2 < w->text.len && hexv(w->text.p[i + 1]) >= 0 && hexv(w->text.p[i + 2]) >= 0) {
+				dst[n++] = (unsigned char)(hexv(w->text.p[i + 1]) * 16 +
+							   hexv(w->text.p[i + 2]));
+				i += 2;
+			} else {
+				dst[n++] = (unsigned char)c;
+			}
+		}
+		return (ptrdiff_t)n;
+	}
+	{
+		unsigned acc = 0;
+		int bits = 0, v;
+
+		for (i = 0; i < w->text.len; i++) {
+			if (w->text.p[i] == '=')
+				break;
+			v = b64_val(w->text.p[i]);
+			if (v < 0)
+				return -1;
+			acc = (acc << 6) | (unsigned)v;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				dst[n++] = (unsigned char)(acc >> bits);
+				acc &= (1u << bits) - 1;
+			}
+		}
+		for (; i < w->text.len; i++)
+			if (w->text.p[i] != '=')
+				return -1;
+		if (bits >= 6) /* a single leftover sextet cannot be */
+			return -1;
+	}
+	return (ptrdiff_t)n;
+}
+
+/* Appends decoded octets d[0..n) of charset cs as printable UTF-8. */
+static int append_decoded(struct buf *out, enum charset cs, const unsigned char *d, size_t n)
+{
+	static const char repl[] = "\xEF\xBF\xBD";
+	size_t i = 0, k;
+	char two[2];
+
+	while (i < n) {
+		unsigned char c = d[i];
+
+		if (c < 0x20 || c == 0x7F) {
+			if (buf_append(out, c == '\t' ? "\t" : " ", 1) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (c < 0x80) {
+			if (buf_append(out, &d[i], 1) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (cs == CS_LATIN1) {
+			if (c < 0xA0) {
+				if (buf_append(out, " ", 1) < 0)
+					return -1;
+			} else {
+				two[0] = (char)(0xC0 | (c >> 6));
+				two[1] = (char)(0x80 | (c & 0x3F));
+				if (buf_append(out, two, 2) < 0)
+					return -1;
+			}
+			i++;
+			continue;
+		}
+		k = cs == CS_UTF8 ? utf8_seq(d + i, n - i) : 0;
+		if (k == 0) {
+			if (buf_append(out, repl, 3) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		if (buf_append(out, &d[i], k) < 0)
+			return -1;
+		i += k;
+	}
+	return 0;
+}
+
+int rfc5322_decode_words(struct str in, struct buf *out)
+{
+	struct buf run; /* decoded octets of adjacent words in one charset */
+	enum charset run_cs = CS_NONE;
+	struct eword w;
+	size_t i = 0, j, avail;
+	int last_word = 0, r = 0;
+	unsigned char *dst;
+	ptrdiff_t n;
+
+	/* Adjacent encoded-words may split one UTF-8 character, so their
+	 * octets are gathered and converted together. */
+	buf_init(&run, in.len + 1);
+	while (i < in.len && r == 0) {
+		if (last_word && is_wsp(in.p[i])) {
+			/* White space between two encoded-words is dropped. */
+			j = i;
+			while (j < in.len && is_wsp(in.p[j]))
+				j++;
+			if (j < in.len && eword_parse(str_make(in.p + j, in.len - j), &w) &&
+			    w.cs != CS_NONE) {
+				i = j;
+				continue;
+			}
+		}
+		if (in.p[i] == '=' && eword_parse(str_make(in.p + i, in.len - i), &w) &&
+		    w.cs != CS_NONE) {
+			dst = (unsigned char *)buf_reserve(&run, w.text.len, &avail);
+			n = dst ? eword_decode(&w, dst) : -1;
+			if (n >= 0) {
+				if (buf_len(&run) && w.cs != run_cs) {
+					r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run),
+							   buf_len(&run));
+					buf_reset(&run);
+					dst = (unsigned char *)buf_reserve(&run, w.text.len, &avail);
+					n = eword_decode(&w, dst);
+				}
+				buf_commit(&run, (size_t)n);
+				run_cs = w.cs;
+				i += w.len;
+				last_word = 1;
+				continue;
+			}
+		}
+		if (buf_len(&run)) {
+			r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run), buf_len(&run));
+			buf_reset(&run);
+			if (r < 0)
+				break;
+		}
+		last_word = 0;
+		r = buf_append(out, in.p + i, 1);
+		i++;
+	}
+	if (r == 0 && buf_len(&run))
+		r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run), buf_len(&run));
+	buf_free(&run);
+	return r;
+}

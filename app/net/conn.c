@@ -1,0 +1,442 @@
+/*
+ * conn.c — connection I/O and the one TLS pump. See conn.h.
+ *
+ * Every socket event runs conn_io(): pump bytes (through BearSSL when TLS is
+ * on), hand new plaintext to the session, pump again to send what the
+ * session wrote, then recompute the epoll interest set. Destruction is
+ * deferred while a callback is on the stack (busy_ > 0).
+ */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "net/tls.h"
+
+#define IO_CHUNK 16384
+#define CLOSE_GRACE_MS 5000
+
+static void conn_io(struct loop *loop, int fd, unsigned events, void *arg);
+static void conn_settle(struct conn *c);
+
+static void addr_to_str(const struct sockaddr_storage *ss, char *ip, size_t ipsz, uint16_t *port)
+{
+	ip[0] = '\0';
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)ipsz);
+		*port = ntohs(s4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, (socklen_t)ipsz);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)ipsz);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+static int tls_begin(struct conn *c)
+{
+	struct tls_conf *conf = tls_current();
+	if (!conf)
+		return -1;
+	c->tls = xmalloc(sizeof(*c->tls));
+	int r = tls_server_init(c->tls, conf);
+	tls_conf_unref(&conf);
+	if (r < 0) {
+		free(c->tls);
+		c->tls = NULL;
+		return -1;
+	}
+	c->tls_done_ = 0;
+	return 0;
+}
+
+struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t out_max,
+		      const struct conn_ops *ops, void *arg)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	c->fd = fd;
+	c->loop = loop;
+	buf_init(&c->in, in_max);
+	buf_init(&c->out, out_max);
+	c->ops_ = ops;
+	c->arg_ = arg;
+	sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_to_str(&ss, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_to_str(&ss, c->local_ip, sizeof(c->local_ip), &c->local_port);
+	if (tls && tls_begin(c) < 0) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->want_ = LOOP_READ;
+	if (loop_add_fd(loop, fd, c->want_, conn_io, c) < 0) {
+		if (c->tls) {
+			tls_server_finish(c->tls);
+			free(c->tls);
+		}
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void conn_destroy(struct conn *c)
+{
+	loop_del_fd(c->loop, c->fd);
+	close(c->fd);
+	if (c->close_timer_)
+		loop_timer_del(c->loop, c->close_timer_);
+	if (c->ops_->on_close)
+		c->ops_->on_close(c, c->arg_, c->close_reason_ ? c->close_reason_ : "closed");
+	if (c->tls) {
+		tls_server_finish(c->tls);
+		free(c->tls);
+	}
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+static void mark_dead(struct conn *c, const char *reason)
+{
+	if (c->dead_)
+		return;
+	c->dead_ = 1;
+	c->close_reason_ = reason;
+}
+
+enum { PUMP_GOT_DATA = 1 };
+
+/* Plaintext: read what fits, write what is queued. */
+static int pump_plain(struct conn *c, unsigned events)
+{
+	int flags = 0;
+
+	if ((events & LOOP_READ) && !c->paused_ && !c->eof_ && buf_room(&c->in) > 0) {
+		size_t avail;
+		char *dst = buf_reserve(&c->in, 1, &avail);
+		if (avail > IO_CHUNK)
+			avail = IO_CHUNK;
+		ssize_t r = read(c->fd, dst, avail);
+		if (r > 0) {
+			buf_commit(&c->in, (size_t)r);
+			c->bytes_in += (uint64_t)r;
+			flags |= PUMP_GOT_DATA;
+		} else if (r == 0) {
+			c->eof_ = 1;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			mark_dead(c, "read_error");
+		}
+	}
+	while (!c->dead_ && buf_len(&c->out) > 0) {
+		ssize_t w = write(c->fd, buf_data(&c->out), buf_len(&c->out));
+		if (w > 0) {
+			buf_consume(&c->out, (size_t)w);
+			c->bytes_out += (uint64_t)w;
+		} else {
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				mark_dead(c, "write_error");
+			break;
+		}
+	}
+	return flags;
+}
+
+/*
+ * TLS: drive the engine until no step makes progress. Each state bit says
+ * what the engine can do now; we feed it, drain it, and stop when it waits
+ * for the socket or for the session.
+ */
+static int pump_tls(struct conn *c, unsigned events)
+{
+	br_ssl_engine_context *eng = tls_server_engine(c->tls);
+	int flags = 0, read_blocked = !(events & LOOP_READ), write_blocked = 0;
+
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		int progress = 0;
+		unsigned char *p;
+		size_t len;
+
+		if (st == BR_SSL_CLOSED) {
+			int err = br_ssl_engine_last_error(eng);
+			if (err != BR_ERR_OK) {
+				char reason[48];
+				snprintf(reason, sizeof(reason), "tls_error_%d", err);
+				log_info("net", NULL, "event=tls_failed peer=%s error=%d handshake=%s",
+					 c->peer_ip, err, c->tls_done_ ? "done" : "incomplete");
+				mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
+			} else {
+				mark_dead(c, c->close_after_flush_ ? c->close_reason_ : "tls_closed");
+			}
+			return flags;
+		}
+		if ((st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) && !c->tls_done_)
+			c->tls_done_ = 1;
+		if ((st & BR_SSL_SENDREC) && !write_blocked) {
+			p = br_ssl_engine_sendrec_buf(eng, &len);
+			ssize_t w = write(c->fd, p, len);
+			if (w > 0) {
+				br_ssl_engine_sendrec_ack(eng, (size_t)w);
+				c->bytes_out += (uint64_t)w;
+				progress = 1;
+			} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				mark_dead(c, "write_error");
+				return flags;
+			} else {
+				write_blocked = 1;
+			}
+		}
+		if ((st & BR_SSL_RECVAPP) && buf_room(&c->in) > 0 && !c->paused_) {
+			p = br_ssl_engine_recvapp_buf(eng, &len);
+			if (len > buf_room(&c->in))
+				len = buf_room(&c->in);
+			buf_append(&c->in, p, len);
+			br_ssl_engine_recvapp_ack(eng, len);
+			flags |= PUMP_GOT_DATA;
+			progress = 1;
+		}
+		if ((st & BR_SSL_SENDAPP) && buf_len(&c->out) > 0) {
+			p = br_ssl_engine_sendapp_buf(eng, &len);
+			if (len > buf_len(&c->out))
+				len = buf_len(&c->out);
+			memcpy(p, buf_data(&c->out), len);
+			buf_consume(&c->out, len);
+			br_ssl_engine_sendapp_ack(eng, len);
+			if (buf_len(&c->out) == 0)
+				br_ssl_engine_flush(eng, 0);
+			progress = 1;
+		}
+		if ((st & BR_SSL_RECVREC) && !read_blocked && !c->eof_) {
+			p = br_ssl_engine_recvrec_buf(eng, &len);
+			ssize_t r = read(c->fd, p, len);
+			if (r > 0) {
+				br_ssl_engine_recvrec_ack(eng, (size_t)r);
+				c->bytes_in += (uint64_t)r;
+				progress = 1;
+			} else if (r == 0) {
+				c->eof_ = 1;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				mark_dead(c, "read_error");
+				return flags;
+			} else {
+				read_blocked = 1;
+			}
+		}
+		if (!progress)
+			return flags;
+	}
+}
+
+static int pump(struct conn *c, unsigned events)
+{
+	int flags;
+
+	if (c->dead_)
+		return 0;
+	if (!c->tls) {
+		flags = pump_plain(c, events);
+		if (c->starttls_pending_ && !c->dead_ && buf_len(&c->out) == 0) {
+			/* The 220 went out in plaintext; everything after is TLS.
+			 * Pipelined plaintext must not survive the switch. */
+			c->starttls_pending_ = 0;
+			buf_reset(&c->in);
+			flags &= ~PUMP_GOT_DATA;
+			if (tls_begin(c) < 0)
+				mark_dead(c, "tls_unavailable");
+			else
+				flags |= pump_tls(c, events);
+		}
+		return flags;
+	}
+	return pump_tls(c, events);
+}
+
+/* Bytes still waiting to go to the socket (queued or inside the engine). */
+static int output_pending(struct conn *c)
+{
+	if (buf_len(&c->out) > 0)
+		return 1;
+	if (c->tls) {
+		unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
+		return st != BR_SSL_CLOSED && (st & BR_SSL_SENDREC);
+	}
+	return 0;
+}
+
+static void conn_settle(struct conn *c)
+{
+	if (c->busy_ > 0)
+		return;
+	if (!c->dead_ && c->close_after_flush_ && !output_pending(c)) {
+		if (c->tls && !c->closing_) {
+			/* Send close_notify, then close once it has left. */
+			c->closing_ = 1;
+			br_ssl_engine_close(tls_server_engine(c->tls));
+			pump(c, 0);
+			if (!c->dead_ && output_pending(c))
+				goto interest;
+		}
+		mark_dead(c, c->close_reason_);
+	}
+	if (!c->dead_ && c->eof_ && !c->paused_ && !output_pending(c)) {
+		/* The peer stopped sending and every answer has left (a session
+		 * waiting for the store keeps the conn until it replied). */
+		mark_dead(c, c->close_after_flush_ ? c->close_reason_ : "peer_closed");
+	}
+	if (c->dead_) {
+		conn_destroy(c);
+		return;
+	}
+interest:;
+	unsigned want = 0;
+	if (!c->paused_ && !c->eof_ && buf_room(&c->in) > 0 && !c->closing_)
+		want |= LOOP_READ;
+	if (output_pending(c))
+		want |= LOOP_WRITE;
+	if (c->tls) {
+		/* The engine may need to read (handshake, or to make room) even
+		 * while the session does not want input. */
+		unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
+		if ((st & BR_SSL_RECVREC) && !c->eof_ && !c->paused_)
+			want |= LOOP_READ;
+	}
+	if (want != c->want_) {
+		c->want_ = want;
+		loop_mod_fd(c->loop, c->fd, want);
+	}
+}
+
+static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	int flags;
+
+	c->busy_++;
+	flags = pump(c, events);
+	if (!c->dead_ && (flags & PUMP_GOT_DATA) && c->ops_->on_data)
+		c->ops_->on_data(c, c->arg_);
+	if (!c->dead_)
+		pump(c, LOOP_WRITE);
+	if (!c->dead_ && !output_pending(c) && c->ops_->on_drained)
+		c->ops_->on_drained(c, c->arg_);
+	c->busy_--;
+	conn_settle(c);
+}
+
+int conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->dead_ || c->close_after_flush_)
+		return -1;
+	return buf_append(&c->out, p, n);
+}
+
+int conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (c->dead_ || c->close_after_flush_)
+		return -1;
+	va_start(ap, fmt);
+	r = buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void conn_flush(struct conn *c)
+{
+	c->busy_++;
+	pump(c, LOOP_WRITE);
+	c->busy_--;
+	conn_settle(c);
+}
+
+int conn_starttls(struct conn *c)
+{
+	if (c->tls || c->starttls_pending_)
+		return -1;
+	struct tls_conf *conf = tls_current();
+	if (!conf)
+		return -1;
+	tls_conf_unref(&conf);
+	c->starttls_pending_ = 1;
+	return 0;
+}
+
+int conn_tls_established(const struct conn *c)
+{
+	return c->tls && c->tls_done_;
+}
+
+const char *conn_tls_version(const struct conn *c)
+{
+	return conn_tls_established(c) ? tls_server_version(c->tls) : NULL;
+}
+
+const char *conn_tls_cipher(const struct conn *c)
+{
+	return conn_tls_established(c) ? tls_server_cipher(c->tls) : NULL;
+}
+
+int conn_tls_bits(const struct conn *c)
+{
+	return conn_tls_established(c) ? tls_server_cipher_bits(c->tls) : 0;
+}
+
+void conn_pause_read(struct conn *c, int pause)
+{
+	if (c->paused_ == (unsigned)!!pause)
+		return;
+	c->paused_ = !!pause;
+	if (c->busy_ == 0)
+		conn_settle(c);
+}
+
+static void close_timeout(struct loop *loop, void *arg)
+{
+	struct conn *c = arg;
+	c->close_timer_ = 0;
+	mark_dead(c, c->close_reason_);
+	if (c->busy_ == 0)
+		conn_destroy(c);
+}
+
+void conn_close_after_flush(struct conn *c, const char *reason)
+{
+	if (c->dead_ || c->close_after_flush_)
+		return;
+	c->close_after_flush_ = 1;
+	c->close_reason_ = reason;
+	c->close_timer_ = loop_timer_add(c->loop, CLOSE_GRACE_MS, close_timeout, c);
+	if (c->busy_ == 0)
+		conn_settle(c);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	mark_dead(c, reason);
+	if (c->busy_ == 0)
+		conn_destroy(c);
+}

@@ -1,0 +1,105 @@
+/*
+ * conn.h — a client connection on one loop: socket, optional TLS, buffers.
+ *
+ * The connection owns the socket, a bounded plaintext input buffer and a
+ * bounded output buffer. When TLS is on, bytes flow socket -> BearSSL engine
+ * -> c->in and c->out -> engine -> socket; that pump is in conn.c and
+ * nowhere else, so protocol code never knows whether TLS is on.
+ *
+ * The protocol session is told about new input with ops->on_data and about
+ * the end with ops->on_close, exactly once, after which the conn is freed.
+ * Closing from inside a callback is safe: destruction is deferred until the
+ * callback returns.
+ *
+ * Backpressure: reading stops while c->in is full or conn_pause_read() is in
+ * effect (a session waiting for the store); the kernel buffer and TCP window
+ * then hold the peer back.
+ *
+ * Caveats: struct conn never moves (BearSSL keeps pointers into it). Writes
+ * beyond out's maximum fail: the session must not produce unbounded output.
+ */
+#ifndef TERN_NET_CONN_H
+#define TERN_NET_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct loop;
+struct conn;
+struct tls_server;
+
+struct conn_ops {
+	/* New bytes are in c->in (also called right after TLS input arrives). */
+	void (*on_data)(struct conn *c, void *arg);
+	/* The output buffer was flushed completely (optional). */
+	void (*on_drained)(struct conn *c, void *arg);
+	/* The connection is gone; reason is a short token for the log. The
+	 * session frees its own state here; the conn is freed after. */
+	void (*on_close)(struct conn *c, void *arg, const char *reason);
+};
+
+struct conn {
+	int fd;
+	struct loop *loop;
+	struct buf in;  /* plaintext from the peer */
+	struct buf out; /* plaintext to the peer */
+	struct tls_server *tls; /* NULL while plaintext */
+	char peer_ip[48];
+	uint16_t peer_port;
+	char local_ip[48];
+	uint16_t local_port;
+	uint64_t bytes_in, bytes_out;
+
+	/* private */
+	const struct conn_ops *ops_;
+	void *arg_;
+	unsigned want_; /* LOOP_* interest currently registered */
+	unsigned paused_ : 1, starttls_pending_ : 1, closing_ : 1, dead_ : 1, eof_ : 1,
+		tls_done_ : 1, close_after_flush_ : 1;
+	int busy_; /* callback nesting depth */
+	const char *close_reason_;
+	uint64_t close_timer_;
+};
+
+/*
+ * Wraps an accepted, non-blocking socket. in_max/out_max bound the buffers.
+ * tls: 1 to start TLS immediately (implicit TLS ports). Returns NULL (and
+ * closes fd) when TLS cannot start.
+ */
+struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t out_max,
+		      const struct conn_ops *ops, void *arg);
+
+/* Queues bytes for the peer. 0, or -1 when the output buffer is full. */
+int conn_write(struct conn *c, const void *p, size_t n);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Tries to send queued output now (also done after every callback). */
+void conn_flush(struct conn *c);
+
+/*
+ * STARTTLS: once everything queued so far has been sent in plaintext, the
+ * connection switches to TLS. Input buffered before the switch is discarded
+ * (it was sent before the handshake and must not be trusted: RFC 3207 §5).
+ * Returns -1 when TLS is already on or no certificate is available.
+ */
+int conn_starttls(struct conn *c);
+/* 1 once the TLS handshake completed. */
+int conn_tls_established(const struct conn *c);
+/* "TLSv1.2", cipher name and bits for Received headers; NULL when plaintext. */
+const char *conn_tls_version(const struct conn *c);
+const char *conn_tls_cipher(const struct conn *c);
+int conn_tls_bits(const struct conn *c);
+
+/* Stops (1) or resumes (0) reading from the peer. */
+void conn_pause_read(struct conn *c, int pause);
+
+/*
+ * Closes after the queued output was sent (with TLS close_notify), or after
+ * 5 s at most. on_close runs with reason.
+ */
+void conn_close_after_flush(struct conn *c, const char *reason);
+/* Closes now, dropping unsent output. on_close runs with reason. */
+void conn_close(struct conn *c, const char *reason);
+
+#endif

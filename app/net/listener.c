@@ -1,0 +1,219 @@
+/*
+ * listener.c — listening sockets and process-wide connection limits.
+ */
+#include "net/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+
+static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, int *errno_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, family;
+
+	memset(&ss, 0, sizeof(ss));
+	if (host[0] == '\0' || strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		family = AF_INET6;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (host[0] && inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
+			snprintf(err, errsz, "not an IPv6 address: %s", host);
+			*errno_r = EINVAL;
+			return -1;
+		}
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		family = AF_INET;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+			snprintf(err, errsz, "not an IP address: %s", host);
+			*errno_r = EINVAL;
+			return -1;
+		}
+		sl = sizeof(*s4);
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && family == AF_INET6 && host[0] == '\0') {
+		/* No IPv6 in this network namespace: all IPv4 addresses. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memset(&ss, 0, sizeof(ss));
+		family = AF_INET;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0) {
+		*errno_r = errno;
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6) {
+		int zero = 0; /* dual stack for the wildcard */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+		*errno_r = errno;
+		snprintf(err, errsz, "cannot listen on [%s]:%u: %s", host, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int listener_open(struct listener *ls, const struct listen_addr *a, const char *name,
+		  listener_accept_cb *cb, void *arg, char *err, size_t errsz)
+{
+	int e = 0;
+	int fd = bind_port(a->host, a->port, err, errsz, &e);
+
+	if (fd < 0 && e == EACCES && !a->explicit_ && a->fallback_port &&
+	    a->fallback_port != a->port) {
+		log_info("net", NULL, "event=port_fallback listener=%s port=%u fallback=%u reason=%s",
+			 name, a->port, a->fallback_port, "not_permitted");
+		fd = bind_port(a->host, a->fallback_port, err, errsz, &e);
+		if (fd >= 0)
+			ls->port = a->fallback_port;
+	} else {
+		ls->port = a->port;
+	}
+	if (fd < 0)
+		return -1;
+	ls->fd = fd;
+	ls->name = name;
+	ls->cb = cb;
+	ls->arg = arg;
+	return 0;
+}
+
+static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct listener *ls = arg;
+
+	/* A bounded batch per wake-up keeps one loop from starving others. */
+	for (int i = 0; i < 64; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("net", NULL, "event=accept_failed listener=%s error=%s",
+					 ls->name, strerror(errno));
+			return;
+		}
+		ls->cb(loop, c, ls->arg);
+	}
+}
+
+int listener_attach(struct listener *ls, struct loop *loop)
+{
+	return loop_add_fd(loop, ls->fd, LOOP_READ | LOOP_EXCLUSIVE, on_accept, ls);
+}
+
+void listener_detach(struct listener *ls, struct loop *loop)
+{
+	loop_del_fd(loop, ls->fd);
+}
+
+void listener_close(struct listener *ls)
+{
+	if (ls->fd >= 0)
+		close(ls->fd);
+	ls->fd = -1;
+}
+
+/* Per-IP counts: a small chained hash under one mutex. Accepts are rare
+ * compared with the I/O they start, so the lock is not contended. */
+struct ip_count {
+	char ip[48];
+	unsigned n;
+	struct ip_count *next;
+};
+
+#define IP_BUCKETS 1024
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ip_count *ip_table[IP_BUCKETS];
+static unsigned limit_total = 1000, limit_per_ip = 20, count_total;
+
+static unsigned ip_hash(const char *ip)
+{
+	unsigned h = 2166136261u;
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+void limits_init(unsigned max_total, unsigned max_per_ip)
+{
+	limit_total = max_total;
+	limit_per_ip = max_per_ip;
+}
+
+int limits_acquire(const char *ip)
+{
+	int r = 0;
+	unsigned h = ip_hash(ip);
+	struct ip_count *e;
+
+	pthread_mutex_lock(&limits_lock);
+	for (e = ip_table[h]; e; e = e->next)
+		if (strcmp(e->ip, ip) == 0)
+			break;
+	if (count_total >= limit_total) {
+		r = -1;
+	} else if (e && e->n >= limit_per_ip) {
+		r = -2;
+	} else {
+		if (!e) {
+			e = xcalloc(1, sizeof(*e));
+			snprintf(e->ip, sizeof(e->ip), "%s", ip);
+			e->next = ip_table[h];
+			ip_table[h] = e;
+		}
+		e->n++;
+		count_total++;
+	}
+	pthread_mutex_unlock(&limits_lock);
+	return r;
+}
+
+void limits_release(const char *ip)
+{
+	unsigned h = ip_hash(ip);
+
+	pthread_mutex_lock(&limits_lock);
+	for (struct ip_count **pp = &ip_table[h]; *pp; pp = &(*pp)->next) {
+		struct ip_count *e = *pp;
+		if (strcmp(e->ip, ip) != 0)
+			continue;
+		count_total--;
+		if (--e->n == 0) {
+			*pp = e->next;
+			free(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&limits_lock);
+}
+
+unsigned limits_current(void)
+{
+	pthread_mutex_lock(&limits_lock);
+	unsigned n = count_total;
+	pthread_mutex_unlock(&limits_lock);
+	return n;
+}

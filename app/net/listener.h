@@ -1,0 +1,58 @@
+/*
+ * listener.h — listening sockets shared by every loop, and connection limits.
+ *
+ * One socket per configured address, registered on every loop with
+ * EPOLLEXCLUSIVE so one loop wakes per incoming connection and the kernel
+ * spreads connections over the loops. (SO_REUSEPORT would do the same but
+ * silently shares the port with a second server started by mistake.)
+ *
+ * Connection limits are process-wide: a total and a per-IP count, taken at
+ * accept time and given back when the session ends.
+ */
+#ifndef TERN_NET_LISTENER_H
+#define TERN_NET_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct loop;
+
+/*
+ * Called on the accepting loop with a non-blocking, close-on-exec socket the
+ * callee now owns.
+ */
+typedef void listener_accept_cb(struct loop *loop, int fd, void *arg);
+
+struct listener {
+	int fd;
+	uint16_t port; /* the port actually bound */
+	const char *name;
+	listener_accept_cb *cb;
+	void *arg;
+};
+
+/*
+ * Binds and listens on a. When a->fallback_port is set and binding the
+ * default port is refused (EACCES: not root), binds the fallback port
+ * instead and logs it. Returns 0, or -1 with err filled.
+ */
+int listener_open(struct listener *ls, const struct listen_addr *a, const char *name,
+		  listener_accept_cb *cb, void *arg, char *err, size_t errsz);
+/* Registers the socket on a loop (call once per loop). */
+int listener_attach(struct listener *ls, struct loop *loop);
+/* Unregisters from a loop; call on that loop's thread. */
+void listener_detach(struct listener *ls, struct loop *loop);
+/* Closes the socket (after every loop detached). */
+void listener_close(struct listener *ls);
+
+/* Limits. */
+void limits_init(unsigned max_total, unsigned max_per_ip);
+/* 0 when taken, -1 when the total is reached, -2 when this IP's share is. */
+int limits_acquire(const char *ip);
+void limits_release(const char *ip);
+/* Connections currently counted. */
+unsigned limits_current(void);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+ * tls.c — the current conf, the session cache, and per-connection servers.
+ */
+#include "net/tls_private.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+/* Self-signed pairs are renewed this long before they expire. */
+#define TLS_RENEW_MARGIN (30 * 86400)
+
+/*
+ * The current conf and where it comes from. tls_lock guards all of it;
+ * holders of a reference need no lock.
+ */
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_conf *tls_cur;
+static struct {
+	char data_dir[sizeof ((struct config *)0)->data_dir];
+	char hostname[sizeof ((struct config *)0)->hostname];
+	char cert[sizeof ((struct config *)0)->tls_cert];
+	char key[sizeof ((struct config *)0)->tls_key];
+} tls_src;
+
+/*
+ * Shared session cache: BearSSL's LRU behind a mutex, so a client resumes
+ * whichever loop thread its next connection lands on.
+ */
+static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static br_ssl_session_cache_lru tls_lru;
+static unsigned char *tls_lru_store;
+
+static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
+		       const br_ssl_session_parameters *params)
+{
+	pthread_mutex_lock(&tls_cache_lock);
+	if (tls_lru_store != NULL)
+		tls_lru.vtable->save(&tls_lru.vtable, sc, params);
+	pthread_mutex_unlock(&tls_cache_lock);
+}
+
+static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
+		      br_ssl_session_parameters *params)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&tls_cache_lock);
+	if (tls_lru_store != NULL)
+		found = tls_lru.vtable->load(&tls_lru.vtable, sc, params);
+	pthread_mutex_unlock(&tls_cache_lock);
+	return found;
+}
+
+static const br_ssl_session_cache_class tls_cache_class = {
+	sizeof(const br_ssl_session_cache_class *), cache_save, cache_load
+};
+/* What BearSSL holds a pointer to: a "context" that is just the vtable. */
+static const br_ssl_session_cache_class *tls_cache_ctx = &tls_cache_class;
+
+/* Starts the cache, or empties it (new conf: old sessions must not resume). */
+static void cache_reset(void)
+{
+	size_t size = (size_t)TLS_SESSION_CACHE_ENTRIES * 100;
+
+	pthread_mutex_lock(&tls_cache_lock);
+	if (tls_lru_store == NULL)
+		tls_lru_store = xmalloc(size);
+	explicit_bzero(tls_lru_store, size);
+	br_ssl_session_cache_lru_init(&tls_lru, tls_lru_store, size);
+	pthread_mutex_unlock(&tls_cache_lock);
+}
+
+int tls_random(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void log_conf(const char *event, const struct tls_conf *conf)
+{
+	char q1[600], q2[200];
+	int64_t days = (conf->not_after - (int64_t)time(NULL)) / 86400;
+
+	log_info("tls", NULL, "event=%s source=%s subject=%s key=%s chain=%zu expires_in_days=%lld",
+		 event, log_q(conf->source, q1, sizeof q1),
+		 log_q(conf->subject[0] ? conf->subject : "-", q2, sizeof q2), conf->key_desc,
+		 conf->chain_len, (long long)days);
+	if (days < 0)
+		log_warn("tls", NULL, "event=cert_expired source=%s", log_q(conf->source, q1, sizeof q1));
+	if (conf->key_type == BR_KEYTYPE_RSA && conf->key.rsa.n_bitlen < 2048)
+		log_warn("tls", NULL, "event=weak_key key=%s", conf->key_desc);
+}
+
+/* Builds a conf from the remembered source. Caller holds no lock. */
+static struct tls_conf *load_source(char *err, size_t errsz)
+{
+	if (tls_src.cert[0] != '\0' || tls_src.key[0] != '\0') {
+		if (tls_src.cert[0] == '\0' || tls_src.key[0] == '\0') {
+			snprintf(err, errsz, "TERN_TLS_CERT and TERN_TLS_KEY must be set together");
+			return NULL;
+		}
+		return tls_conf_load(tls_src.cert, tls_src.key, err, errsz);
+	}
+	return tls_selfsigned_load(tls_src.data_dir, tls_src.hostname, err, errsz);
+}
+
+void tls_install(struct tls_conf *conf)
+{
+	struct tls_conf *old;
+
+	tls_conf_ref(conf);
+	pthread_mutex_lock(&tls_lock);
+	old = tls_cur;
+	tls_cur = conf;
+	pthread_mutex_unlock(&tls_lock);
+	tls_conf_unref(&old);
+	cache_reset();
+}
+
+int tls_init(const struct config *cfg, char *err, size_t errsz)
+{
+	struct tls_conf *conf;
+
+	pthread_mutex_lock(&tls_lock);
+	snprintf(tls_src.data_dir, sizeof tls_src.data_dir, "%s", cfg->data_dir);
+	snprintf(tls_src.hostname, sizeof tls_src.hostname, "%s", cfg->hostname);
+	snprintf(tls_src.cert, sizeof tls_src.cert, "%s", cfg->tls_cert);
+	snprintf(tls_src.key, sizeof tls_src.key, "%s", cfg->tls_key);
+	pthread_mutex_unlock(&tls_lock);
+
+	conf = load_source(err, errsz);
+	if (conf == NULL)
+		return -1;
+	tls_install(conf);
+	log_conf("loaded", conf);
+	tls_conf_unref(&conf);
+	return 0;
+}
+
+int tls_reload(char *err, size_t errsz)
+{
+	struct tls_conf *conf = load_source(err, errsz);
+
+	if (conf == NULL) {
+		char q[600];
+		log_warn("tls", NULL, "event=reload_failed error=%s", log_q(err, q, sizeof q));
+		return -1;
+	}
+	tls_install(conf);
+	log_conf("reloaded", conf);
+	tls_conf_unref(&conf);
+	return 0;
+}
+
+struct tls_conf *tls_current(void)
+{
+	struct tls_conf *conf = NULL;
+
+	pthread_mutex_lock(&tls_lock);
+	if (tls_cur != NULL)
+		conf = tls_conf_ref(tls_cur);
+	pthread_mutex_unlock(&tls_lock);
+	return conf;
+}
+
+void tls_shutdown(void)
+{
+	struct tls_conf *old;
+
+	pthread_mutex_lock(&tls_lock);
+	old = tls_cur;
+	tls_cur = NULL;
+	pthread_mutex_unlock(&tls_lock);
+	tls_conf_unref(&old);
+
+	pthread_mutex_lock(&tls_cache_lock);
+	if (tls_lru_store != NULL) {
+		explicit_bzero(tls_lru_store, (size_t)TLS_SESSION_CACHE_ENTRIES * 100);
+		free(tls_lru_store);
+		tls_lru_store = NULL;
+	}
+	explicit_bzero(&tls_lru, sizeof tls_lru);
+	pthread_mutex_unlock(&tls_cache_lock);
+}
+
+/*
+ * Suite order. With AES-NI and PCLMUL, AES-GCM is the fastest AEAD BearSSL
+ * has; without them its constant-time AES/GHASH is several times slower
+ * than ChaCha20-Poly1305, which then goes first. AES-128 before AES-256:
+ * 128 bits is plenty and 256 costs 40% more rounds.
+ */
+static const uint16_t suites_ec_aesni[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+static const uint16_t suites_ec_soft[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+};
+static const uint16_t suites_rsa_aesni[] = {
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+static const uint16_t suites_rsa_soft[] = {
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+};
+
+static int have_fast_aes(void)
+{
+	/* Every thread computes the same value; atomic only to make that race defined. */
+	static atomic_int fast = -1;
+	int f = atomic_load_explicit(&fast, memory_order_relaxed);
+
+	if (f < 0) {
+		f = br_aes_x86ni_ctr_get_vtable() != NULL && br_ghash_pclmul_get() != 0;
+		atomic_store_explicit(&fast, f, memory_order_relaxed);
+	}
+	return f;
+}
+
+int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
+{
+	br_ssl_server_context *sc = &ts->sc;
+	br_ssl_engine_context *eng = &sc->eng;
+	unsigned char seed[32];
+	const uint16_t *suites;
+	int fast = have_fast_aes();
+
+	/*
+	 * Step 1: the parts of br_ssl_server_init_full_* we want, and only
+	 * those, so CBC, CCM, 3DES and static RSA/ECDH are not even linked.
+	 */
+	br_ssl_server_zero(sc);
+	ts->conf = tls_conf_ref(conf);
+	ts->handshake_done = 0;
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	if (conf->key_type == BR_KEYTYPE_EC)
+		suites = fast ? suites_ec_aesni : suites_ec_soft;
+	else
+		suites = fast ? suites_rsa_aesni : suites_rsa_soft;
+	br_ssl_engine_set_suites(eng, suites, 3);
+	/* SHA-1 and SHA-224 only for clients that sign nothing better. */
+	br_ssl_engine_set_hash(eng, br_sha1_ID, &br_sha1_vtable);
+	br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable);
+	br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
+	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
+	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	/* These pick aes_x86ni/ghash_pclmul, chacha20_sse2 and ctmulq at run time. */
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+	br_ssl_engine_set_default_ec(eng);
+
+	/* Step 2: the key signs ECDHE parameters; no static key exchange. */
+	if (conf->key_type == BR_KEYTYPE_EC)
+		br_ssl_server_set_single_ec(sc, conf->chain, conf->chain_len, &conf->key.ec,
+					    BR_KEYTYPE_SIGN, conf->issuer_key_type,
+					    br_ssl_engine_get_ec(eng),
+					    br_ecdsa_sign_asn1_get_default());
+	else
+		br_ssl_server_set_single_rsa(sc, conf->chain, conf->chain_len, &conf->key.rsa,
+					     BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
+					     br_rsa_pkcs1_sign_get_default());
+	br_ssl_engine_set_all_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES |
+						 BR_OPT_NO_RENEGOTIATION);
+	br_ssl_engine_set_buffer(eng, ts->iobuf, sizeof ts->iobuf, 1);
+	pthread_mutex_lock(&tls_cache_lock);
+	if (tls_lru_store != NULL)
+		br_ssl_server_set_cache(sc, &tls_cache_ctx);
+	pthread_mutex_unlock(&tls_cache_lock);
+
+	/* Step 3: seed from the kernel (no /dev in a chroot), then reset. */
+	if (tls_random(seed, sizeof seed) < 0) {
+		log_error("tls", NULL, "event=no_entropy error=%s", strerror(errno));
+		tls_server_finish(ts);
+		return -1;
+	}
+	br_ssl_engine_inject_entropy(eng, seed, sizeof seed);
+	explicit_bzero(seed, sizeof seed);
+	if (!br_ssl_server_reset(sc)) {
+		log_error("tls", NULL, "event=engine_reset_failed error=%d",
+			  br_ssl_engine_last_error(eng));
+		tls_server_finish(ts);
+		return -1;
+	}
+	return 0;
+}
+
+void tls_server_finish(struct tls_server *ts)
+{
+	tls_conf_unref(&ts->conf);
+	/* The context holds the master secret and record keys; the buffer only ciphertext or already-delivered plaintext. */
+	explicit_bzero(&ts->sc, sizeof ts->sc);
+	ts->handshake_done = 0;
+}
+
+int tls_server_handshake_done(struct tls_server *ts)
+{
+	if (!ts->handshake_done &&
+	    (br_ssl_engine_current_state(&ts->sc.eng) & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0)
+		ts->handshake_done = 1;
+	return ts->handshake_done;
+}
+
+const char *tls_server_version(const struct tls_server *ts)
+{
+	switch (br_ssl_engine_get_version(&ts->sc.eng)) {
+	case BR_TLS12:
+		return "TLSv1.2";
+	case BR_TLS11:
+		return "TLSv1.1";
+	case BR_TLS10:
+		return "TLSv1";
+	default:
+		return NULL;
+	}
+}
+
+static unsigned server_suite(const struct tls_server *ts)
+{
+	br_ssl_session_parameters sp;
+	unsigned suite;
+
+	/* The copy carries the master secret: take the one field and wipe it. */
+	br_ssl_engine_get_session_parameters(&ts->sc.eng, &sp);
+	suite = sp.cipher_suite;
+	explicit_bzero(&sp, sizeof sp);
+	return suite;
+}
+
+const char *tls_server_cipher(const struct tls_server *ts)
+{
+	switch (server_suite(ts)) {
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+		return "ECDHE-ECDSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
+		return "ECDHE-ECDSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+		return "ECDHE-ECDSA-CHACHA20-POLY1305";
+	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:
+		return "ECDHE-RSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+		return "ECDHE-RSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+		return "ECDHE-RSA-CHACHA20-POLY1305";
+	default:
+		return NULL;
+	}
+}
+
+int tls_server_cipher_bits(const struct tls_server *ts)
+{
+	switch (server_suite(ts)) {
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:
+		return 128;
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
+	case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+	case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+	case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+		return 256;
+	default:
+		return 0;
+	}
+}
+
+const char *tls_server_name(const struct tls_server *ts)
+{
+	const char *name = br_ssl_engine_get_server_name(&ts->sc.eng);
+
+	return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
+static const char *alert_name(unsigned a)
+{
+	switch (a) {
+	case 0: return "close_notify";
+	case 10: return "unexpected_message";
+	case 20: return "bad_record_mac";
+	case 22: return "record_overflow";
+	case 40: return "handshake_failure";
+	case 42: return "bad_certificate";
+	case 43: return "unsupported_certificate";
+	case 44: return "certificate_revoked";
+	case 45: return "certificate_expired";
+	case 46: return "certificate_unknown";
+	case 47: return "illegal_parameter";
+	case 48: return "unknown_ca";
+	case 49: return "access_denied";
+	case 50: return "decode_error";
+	case 51: return "decrypt_error";
+	case 70: return "protocol_version";
+	case 71: return "insufficient_security";
+	case 80: return "internal_error";
+	case 86: return "inappropriate_fallback";
+	case 90: return "user_canceled";
+	case 100: return "no_renegotiation";
+	case 109: return "missing_extension";
+	case 110: return "unsupported_extension";
+	case 112: return "unrecognized_name";
+	case 120: return "no_application_protocol";
+	default: return NULL;
+	}
+}
+
+const char *tls_error_text(int err, char *buf, size_t bufsz)
+{
+	static const char *const names[] = {
+		[BR_ERR_OK] = "ok",
+		[BR_ERR_BAD_PARAM] = "bad_param",
+		[BR_ERR_BAD_STATE] = "bad_state",
+		[BR_ERR_UNSUPPORTED_VERSION] = "unsupported_version",
+		[BR_ERR_BAD_VERSION] = "bad_version",
+		[BR_ERR_BAD_LENGTH] = "bad_length",
+		[BR_ERR_TOO_LARGE] = "too_large",
+		[BR_ERR_BAD_MAC] = "bad_mac",
+		[BR_ERR_NO_RANDOM] = "no_random",
+		[BR_ERR_UNKNOWN_TYPE] = "unknown_type",
+		[BR_ERR_UNEXPECTED] = "unexpected",
+		[BR_ERR_BAD_CCS] = "bad_ccs",
+		[BR_ERR_BAD_ALERT] = "bad_alert",
+		[BR_ERR_BAD_HANDSHAKE] = "bad_handshake",
+		[BR_ERR_OVERSIZED_ID] = "oversized_id",
+		[BR_ERR_BAD_CIPHER_SUITE] = "no_shared_cipher",
+		[BR_ERR_BAD_COMPRESSION] = "bad_compression",
+		[BR_ERR_BAD_FRAGLEN] = "bad_fraglen",
+		[BR_ERR_BAD_SECRENEG] = "bad_secreneg",
+		[BR_ERR_EXTRA_EXTENSION] = "extra_extension",
+		[BR_ERR_BAD_SNI] = "bad_sni",
+		[BR_ERR_BAD_HELLO_DONE] = "bad_hello_done",
+		[BR_ERR_LIMIT_EXCEEDED] = "limit_exceeded",
+		[BR_ERR_BAD_FINISHED] = "bad_finished",
+		[BR_ERR_RESUME_MISMATCH] = "resume_mismatch",
+		[BR_ERR_INVALID_ALGORITHM] = "invalid_algorithm",
+		[BR_ERR_BAD_SIGNATURE] = "bad_signature",
+		[BR_ERR_WRONG_KEY_USAGE] = "wrong_key_usage",
+		[BR_ERR_NO_CLIENT_AUTH] = "no_client_auth",
+		[BR_ERR_IO] = "io",
+	};
+
+	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_RECV_FATAL_ALERT + 256) {
+		const char *a = alert_name((unsigned)(err - BR_ERR_RECV_FATAL_ALERT));
+		if (a != NULL)
+			snprintf(buf, bufsz, "peer_alert_%s", a);
+		else
+			snprintf(buf, bufsz, "peer_alert_%d", err - BR_ERR_RECV_FATAL_ALERT);
+	} else if (err >= BR_ERR_SEND_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT + 256) {
+		const char *a = alert_name((unsigned)(err - BR_ERR_SEND_FATAL_ALERT));
+		if (a != NULL)
+			snprintf(buf, bufsz, "sent_alert_%s", a);
+		else
+			snprintf(buf, bufsz, "sent_alert_%d", err - BR_ERR_SEND_FATAL_ALERT);
+	} else if (err >= 0 && (size_t)err < sizeof names / sizeof names[0] && names[err]) {
+		snprintf(buf, bufsz, "%s", names[err]);
+	} else if (err >= 32 && err < 64) {
+		snprintf(buf, bufsz, "x509_%d", err);
+	} else {
+		snprintf(buf, bufsz, "error_%d", err);
+	}
+	return buf;
+}

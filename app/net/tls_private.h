@@ -1,0 +1,63 @@
+/*
+ * tls_private.h — what tls.c, tls_pem.c and tls_selfsigned.c share.
+ *
+ * struct tls_conf is defined here so the three files (and the unit test)
+ * can see inside; everyone else uses the accessors in tls.h.
+ */
+#ifndef TERN_NET_TLS_PRIVATE_H
+#define TERN_NET_TLS_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/tls.h"
+
+struct tls_conf {
+	atomic_uint refs;
+	int key_type;                 /* BR_KEYTYPE_EC or BR_KEYTYPE_RSA */
+	unsigned issuer_key_type;     /* signer of the leaf: BR_KEYTYPE_* */
+	size_t chain_len;
+	br_x509_certificate *chain;   /* chain_len entries; data in cert_data */
+	unsigned char *cert_data;     /* all certificates, back to back */
+	union {
+		br_rsa_private_key rsa;
+		br_ec_private_key ec;
+	} key;                        /* element pointers into key_data */
+	unsigned char *key_data;      /* wiped before free */
+	size_t key_data_len;
+	int64_t not_before, not_after;
+	char subject[256];
+	char key_desc[16];
+	char source[512];
+};
+
+/*
+ * Fills buf with n bytes from getrandom(2), retrying on EINTR and short
+ * reads. Returns 0, or -1 (errno set) when the kernel refuses.
+ */
+int tls_random(void *buf, size_t n);
+
+/*
+ * Returns the self-signed conf for hostname from <data_dir>/tls, creating
+ * or regenerating the pair when it is missing, names another host, or
+ * expires within 30 days. Files: self-signed.key (0600) and
+ * self-signed.crt (0644), each written to a temporary file, fsynced and
+ * renamed. Returns a new conf or NULL with err set (naming the file).
+ */
+struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname, char *err,
+				     size_t errsz);
+
+/*
+ * Builds the DER certificate and the "EC PRIVATE KEY" DER for a fresh P-256
+ * key, self-signed for hostname, valid from now-1h for 10 years. Writes at
+ * most certsz / keysz bytes; returns 0 and the lengths, or -1 (no entropy,
+ * buffer too small). Exposed for the unit test.
+ */
+int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, size_t certsz,
+			size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r);
+
+/* Days since 1970-01-01 for a proleptic Gregorian date (any year >= 0). */
+int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif

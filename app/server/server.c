@@ -1,0 +1,191 @@
+/*
+ * server.c — tern serve. See server.h.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "net/listener.h"
+#include "net/tls.h"
+#include "smtp/smtp_server.h"
+#include "store/store.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "dev"
+#endif
+
+#define MAX_LOOPS 64
+#define DRAIN_SECONDS 10
+
+struct worker {
+	struct loop *loop;
+	pthread_t thread;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	loop_run(w->loop);
+	return NULL;
+}
+
+struct drain_req {
+	struct listener *listeners;
+	int nlisteners;
+	struct loop *loop;
+};
+
+/* Runs on each loop: stop accepting there, then close idle sessions. */
+static void drain_on_loop(void *arg)
+{
+	struct drain_req *d = arg;
+	for (int i = 0; i < d->nlisteners; i++)
+		if (d->listeners[i].fd >= 0)
+			listener_detach(&d->listeners[i], d->loop);
+	smtp_server_drain();
+	free(d);
+}
+
+static void close_all_on_loop(void *arg)
+{
+	(void)arg;
+	smtp_server_close_all();
+}
+
+/* Creates the primary domain named by TERN_DOMAIN on first start. */
+static void seed_domain(const struct config *cfg, struct store *st)
+{
+	char err[256];
+	if (!cfg->domain[0] || store_domain_is_local(st, cfg->domain) == 1)
+		return;
+	if (store_domain_add(st, cfg->domain, err, sizeof(err)) == STORE_OK)
+		log_info("server", NULL, "event=domain_added domain=%s source=TERN_DOMAIN", cfg->domain);
+	else
+		log_warn("server", NULL, "event=domain_add_failed domain=%s error=\"%s\"", cfg->domain, err);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int server_run(const struct config *cfg)
+{
+	struct worker workers[MAX_LOOPS];
+	struct listener listeners[1];
+	int nlisteners = 0, nloops;
+	struct store *st;
+	char err[512];
+	sigset_t sigs;
+
+	/* Signals are taken synchronously by the main thread only. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+		log_error("server", NULL, "event=start_failed error=\"cannot create %s: %s\"",
+			  cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (store_open(cfg->data_dir, STORE_SERVER, &st, err, sizeof(err)) != STORE_OK) {
+		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
+		return 1;
+	}
+	seed_domain(cfg, st);
+	if (tls_init(cfg, err, sizeof(err)) < 0) {
+		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
+		store_close(&st);
+		return 1;
+	}
+	limits_init(cfg->max_connections, cfg->max_connections_per_ip);
+	smtp_server_init(cfg, st);
+
+	if (cfg->listen[LISTEN_SMTP].port) {
+		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
+				  smtp_server_accept, NULL, err, sizeof(err)) < 0) {
+			log_error("server", NULL, "event=start_failed listener=smtp error=\"%s\"", err);
+			store_close(&st);
+			return 1;
+		}
+		nlisteners++;
+	}
+
+	nloops = cfg->loops ? (int)cfg->loops : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nloops < 1)
+		nloops = 1;
+	if (nloops > MAX_LOOPS)
+		nloops = MAX_LOOPS;
+	for (int i = 0; i < nloops; i++) {
+		workers[i].loop = loop_new();
+		for (int j = 0; j < nlisteners; j++)
+			if (listener_attach(&listeners[j], workers[i].loop) < 0)
+				fatal("cannot attach listener: %s", strerror(errno));
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+			fatal("pthread_create failed");
+	}
+	for (int j = 0; j < nlisteners; j++)
+		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
+			 listeners[j].port);
+	log_info("server", NULL, "event=started version=%s hostname=%s loops=%d data=%s",
+		 TERN_VERSION, cfg->hostname, nloops, cfg->data_dir);
+
+	for (;;) {
+		int sig = sigwaitinfo(&sigs, NULL);
+		if (sig == SIGHUP) {
+			if (tls_reload(err, sizeof(err)) == 0)
+				log_info("server", NULL, "event=tls_reloaded");
+			else
+				log_error("server", NULL, "event=tls_reload_failed error=\"%s\"", err);
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+
+	log_info("server", NULL, "event=stopping sessions=%u", smtp_server_sessions());
+	for (int i = 0; i < nloops; i++) {
+		struct drain_req *d = xmalloc(sizeof(*d));
+		d->listeners = listeners;
+		d->nlisteners = nlisteners;
+		d->loop = workers[i].loop;
+		loop_post(workers[i].loop, drain_on_loop, d);
+	}
+	for (int ms = 0; ms < DRAIN_SECONDS * 1000 && smtp_server_sessions() > 0; ms += 50)
+		sleep_ms(50);
+	if (smtp_server_sessions() > 0) {
+		log_warn("server", NULL, "event=drain_timeout sessions=%u", smtp_server_sessions());
+		for (int i = 0; i < nloops; i++)
+			loop_post(workers[i].loop, close_all_on_loop, NULL);
+		/* Sessions waiting for the store finish when the writer answers. */
+		for (int ms = 0; ms < 2000 && smtp_server_sessions() > 0; ms += 50)
+			sleep_ms(50);
+	}
+	for (int i = 0; i < nloops; i++)
+		loop_stop(workers[i].loop);
+	for (int i = 0; i < nloops; i++) {
+		pthread_join(workers[i].thread, NULL);
+		loop_free(&workers[i].loop);
+	}
+	for (int j = 0; j < nlisteners; j++)
+		listener_close(&listeners[j]);
+	store_close(&st); /* commits what is queued */
+	log_info("server", NULL, "event=stopped");
+	return 0;
+}

@@ -1,0 +1,695 @@
+/*
+ * smtp_session.c — inbound SMTP sessions: accept, commands, state, limits.
+ *
+ * Each command goes check -> policy -> proceed in its handler below; the
+ * table at the end says in which states a verb is allowed at all. Message
+ * content (DATA/BDAT) and delivery are in smtp_tx.c.
+ */
+#include "smtp/smtp_session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "smtp/smtp_server.h"
+
+#define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
+#define SMTP_IN_MAX 65536
+#define SMTP_OUT_MAX 65536
+
+const struct config *smtp_cfg;
+struct store *smtp_store;
+static unsigned sessions_alive;
+static uint64_t session_base;
+static uint64_t session_counter;
+static unsigned greet_delay_ms;
+static _Thread_local struct smtp_session *loop_sessions;
+static _Thread_local int loop_draining;
+
+static void session_data(struct conn *c, void *arg);
+static void session_closed(struct conn *c, void *arg, const char *reason);
+static void session_drained(struct conn *c, void *arg);
+static const struct conn_ops smtp_conn_ops = {
+	.on_data = session_data,
+	.on_drained = session_drained,
+	.on_close = session_closed,
+};
+
+void smtp_server_init(const struct config *cfg, struct store *st)
+{
+	const char *v = getenv("TERN_SMTP_GREET_DELAY");
+	smtp_cfg = cfg;
+	smtp_store = st;
+	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
+		session_base = (uint64_t)time_wall() << 20;
+	/* A pause before the greeting catches clients that talk first (spam
+	 * bots); off by default like Postfix's smtpd, see README. */
+	if (v) {
+		uint64_t ms;
+		if (str_to_u64(str_c(v), 60000, &ms) == 0)
+			greet_delay_ms = (unsigned)ms;
+	}
+}
+
+unsigned smtp_server_sessions(void)
+{
+	return __atomic_load_n(&sessions_alive, __ATOMIC_SEQ_CST);
+}
+
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (s->conn_gone)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (conn_write(s->conn, line, (size_t)n) < 0) {
+		/* Output buffer full: a client that pipelines without reading. */
+		conn_close(s->conn, "output_overflow");
+	}
+}
+
+static void close_with(struct smtp_session *s, const char *reason)
+{
+	s->state = SMTP_S_CLOSING;
+	if (!s->conn_gone)
+		conn_close_after_flush(s->conn, reason);
+}
+
+int smtp_session_error(struct smtp_session *s)
+{
+	if (++s->errors < smtp_cfg->smtp_max_errors)
+		return 0;
+	smtp_reply(s, "421 4.7.0 %s Error: too many errors", smtp_cfg->hostname);
+	log_info("smtp", s->id, "event=too_many_errors errors=%u", s->errors);
+	close_with(s, "too_many_errors");
+	return 1;
+}
+
+void smtp_tx_end(struct smtp_session *s)
+{
+	if (!s->in_tx)
+		return;
+	buf_free(&s->tx.msg);
+	buf_free(&s->tx.meta);
+	arena_free(&s->tx.arena);
+	memset(&s->tx, 0, sizeof(s->tx));
+	s->in_tx = 0;
+	if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_WAIT_STORE)
+		s->state = SMTP_S_HELO;
+}
+
+void smtp_session_free(struct smtp_session *s)
+{
+	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
+		return; /* the store still holds pointers into the tx; done() frees */
+	smtp_tx_end(s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (loop_sessions == s)
+		loop_sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- timers ---- */
+
+static void idle_timeout(struct loop *loop, void *arg)
+{
+	struct smtp_session *s = arg;
+	s->idle_timer = 0;
+	if (s->state == SMTP_S_WAIT_STORE)
+		return; /* our side is working; the store answers soon */
+	log_info("smtp", s->id, "event=timeout kind=idle state=%d", s->state);
+	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtp_cfg->hostname);
+	close_with(s, "idle_timeout");
+}
+
+static void life_timeout(struct loop *loop, void *arg)
+{
+	struct smtp_session *s = arg;
+	s->life_timer = 0;
+	log_info("smtp", s->id, "event=timeout kind=session");
+	smtp_reply(s, "421 4.4.2 %s Error: session time limit exceeded", smtp_cfg->hostname);
+	close_with(s, "session_timeout");
+}
+
+static void idle_rearm(struct smtp_session *s)
+{
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	s->idle_timer = loop_timer_add(s->loop, (uint64_t)smtp_cfg->smtp_timeout_s * 1000,
+				       idle_timeout, s);
+}
+
+/* ---- commands ---- */
+
+static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
+{
+	if (s->in_tx)
+		smtp_tx_end(s); /* RFC 5321 4.1.4: HELO/EHLO resets the transaction */
+	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)cmd->helo.len, cmd->helo.p);
+	s->esmtp = esmtp;
+	s->state = SMTP_S_HELO;
+	if (!esmtp) {
+		smtp_reply(s, "250 %s", smtp_cfg->hostname);
+		return;
+	}
+	smtp_reply(s, "250-%s Hello %s [%s]", smtp_cfg->hostname, s->helo, s->conn->peer_ip);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu", (unsigned long long)smtp_cfg->max_message_size);
+	if (!s->conn->tls)
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-DSN");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250 CHUNKING");
+}
+
+static char *xtext_copy(struct arena *a, struct str xt)
+{
+	char tmp[SMTP_ORCPT_MAX + 1];
+	if (smtp_xtext_decode(xt, tmp, sizeof(tmp)) < 0)
+		return NULL;
+	return arena_strdup(a, tmp);
+}
+
+static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	char addr[SMTP_ADDRESS_BUF];
+	const struct smtp_params *p = &cmd->params;
+
+	if (s->draining) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		close_with(s, "shutdown");
+		return;
+	}
+	if ((p->seen & SMTP_PARAM_SIZE) && p->size > smtp_cfg->max_message_size) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		smtp_session_error(s);
+		return;
+	}
+	if (p->body == SMTP_BODY_BINARYMIME) {
+		smtp_reply(s, "555 5.5.4 BODY=BINARYMIME is not supported");
+		smtp_session_error(s);
+		return;
+	}
+	if (p->seen & SMTP_PARAM_AUTH && 0) {
+		/* AUTH= from an unauthenticated client is ignored (RFC 4954 5). */
+	}
+	if (cmd->path.utf8 && !(p->seen & SMTP_PARAM_SMTPUTF8)) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter");
+		smtp_session_error(s);
+		return;
+	}
+	if ((p->seen & SMTP_PARAM_SMTPUTF8) && !s->esmtp) {
+		smtp_reply(s, "555 5.5.4 SMTPUTF8 requires EHLO");
+		smtp_session_error(s);
+		return;
+	}
+	if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
+		smtp_reply(s, "501 5.1.7 Bad sender address syntax");
+		smtp_session_error(s);
+		return;
+	}
+	memset(&s->tx, 0, sizeof(s->tx));
+	s->tx.arena = arena_new(2048);
+	s->tx.mail_from = arena_strdup(s->tx.arena, addr);
+	s->tx.ret = p->ret;
+	s->tx.body = p->body;
+	s->tx.smtputf8 = !!(p->seen & SMTP_PARAM_SMTPUTF8);
+	if (p->seen & SMTP_PARAM_ENVID)
+		s->tx.envid = xtext_copy(s->tx.arena, p->envid);
+	s->tx.rcpts = arena_alloc(s->tx.arena, sizeof(*s->tx.rcpts) * smtp_cfg->max_recipients);
+	s->tx.accounts = arena_alloc(s->tx.arena, sizeof(uint32_t) * smtp_cfg->max_recipients * 4);
+	s->tx.seq = ++s->tx_count;
+	s->in_tx = 1;
+	s->state = SMTP_S_MAIL;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	char addr[SMTP_ADDRESS_BUF], q[600];
+	uint32_t ids[16];
+	size_t n = 0;
+	struct smtp_tx *tx = &s->tx;
+
+	if (tx->nrcpts >= smtp_cfg->max_recipients) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (cmd->path.utf8 && !tx->smtputf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter");
+		smtp_session_error(s);
+		return;
+	}
+	if (cmd->path.is_postmaster) {
+		/* RFC 5321 4.5.1: <postmaster> with no domain is ours. */
+		snprintf(addr, sizeof(addr), "postmaster@%s",
+			 smtp_cfg->domain[0] ? smtp_cfg->domain : smtp_cfg->hostname);
+	} else if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
+		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
+		smtp_session_error(s);
+		return;
+	}
+	enum store_rcpt r = store_resolve_rcpt(smtp_store, addr, ids, 16, &n);
+	const char *qa = log_q(addr, q, sizeof(q));
+	switch (r) {
+	case STORE_RCPT_OK:
+		break;
+	case STORE_RCPT_NOT_LOCAL:
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=relay_denied", qa);
+		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
+		smtp_session_error(s);
+		return;
+	case STORE_RCPT_UNKNOWN:
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=unknown_user", qa);
+		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+		smtp_session_error(s);
+		return;
+	case STORE_RCPT_OVER_QUOTA:
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=over_quota", qa);
+		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", addr);
+		return;
+	case STORE_RCPT_TEMPFAIL:
+	default:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		return;
+	}
+	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
+	rc->address = arena_strdup(tx->arena, addr);
+	rc->notify = cmd->params.notify;
+	rc->orcpt = NULL;
+	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
+		char *v = xtext_copy(tx->arena, cmd->params.orcpt_addr);
+		if (v)
+			rc->orcpt = arena_printf(tx->arena, "%.*s;%s", (int)cmd->params.orcpt_type.len,
+						 cmd->params.orcpt_type.p, v);
+	}
+	/* One copy per account, however many addresses lead to it. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned j;
+		for (j = 0; j < tx->naccounts && tx->accounts[j] != ids[i]; j++)
+			;
+		if (j == tx->naccounts && tx->naccounts < smtp_cfg->max_recipients * 4)
+			tx->accounts[tx->naccounts++] = ids[i];
+	}
+	s->state = SMTP_S_RCPT;
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
+static void cmd_data(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	if (s->tx.used_bdat) {
+		smtp_reply(s, "503 5.5.1 Error: DATA after BDAT");
+		smtp_session_error(s);
+		return;
+	}
+	if (smtp_tx_begin_data(s, 0) < 0)
+		return;
+	s->state = SMTP_S_DATA;
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void cmd_bdat(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	if (!s->tx.used_bdat && smtp_tx_begin_data(s, 1) < 0) {
+		/* Not even started: the chunk still has to be read and thrown away. */
+		s->tx.data_failed = 1;
+	}
+	s->tx.used_bdat = 1;
+	s->tx.bdat_left = cmd->bdat_size;
+	s->tx.bdat_last = cmd->bdat_last;
+	s->state = SMTP_S_BDAT;
+}
+
+static void cmd_starttls(struct smtp_session *s)
+{
+	if (s->conn->tls) {
+		smtp_reply(s, "554 5.5.1 Error: TLS already active");
+		smtp_session_error(s);
+		return;
+	}
+	if (conn_starttls(s->conn) < 0) {
+		smtp_reply(s, "454 4.7.0 TLS not available");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	/* RFC 3207 4.2: forget everything learned before TLS. */
+	smtp_tx_end(s);
+	s->state = SMTP_S_CONNECTED;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+}
+
+/* Verbs and the states they are valid in. */
+struct smtp_verb_rule {
+	enum smtp_verb verb;
+	unsigned states; /* bit per enum smtp_state */
+	const char *wrong_state; /* reply when not allowed */
+};
+
+#define ST(x) (1u << (x))
+#define ANY_CMD (ST(SMTP_S_CONNECTED) | ST(SMTP_S_HELO) | ST(SMTP_S_MAIL) | ST(SMTP_S_RCPT))
+static const struct smtp_verb_rule verb_rules[] = {
+	{ SMTP_VERB_HELO, ANY_CMD, NULL },
+	{ SMTP_VERB_EHLO, ANY_CMD, NULL },
+	{ SMTP_VERB_MAIL, ST(SMTP_S_HELO), "503 5.5.1 Error: send HELO/EHLO first" },
+	{ SMTP_VERB_RCPT, ST(SMTP_S_MAIL) | ST(SMTP_S_RCPT), "503 5.5.1 Error: need MAIL command" },
+	{ SMTP_VERB_DATA, ST(SMTP_S_RCPT), "503 5.5.1 Error: need RCPT command" },
+	{ SMTP_VERB_BDAT, ST(SMTP_S_RCPT), "503 5.5.1 Error: need RCPT command" },
+	{ SMTP_VERB_RSET, ANY_CMD, NULL },
+	{ SMTP_VERB_NOOP, ANY_CMD, NULL },
+	{ SMTP_VERB_QUIT, ANY_CMD, NULL },
+	{ SMTP_VERB_VRFY, ANY_CMD, NULL },
+	{ SMTP_VERB_EXPN, ANY_CMD, NULL },
+	{ SMTP_VERB_HELP, ANY_CMD, NULL },
+	{ SMTP_VERB_STARTTLS, ST(SMTP_S_HELO), "503 5.5.1 Error: send EHLO first" },
+	{ SMTP_VERB_AUTH, ANY_CMD, NULL },
+};
+
+static void bad_syntax(struct smtp_session *s, struct smtp_cmd *cmd, int r)
+{
+	const char *why = cmd->err ? cmd->err : "syntax error";
+	switch (r) {
+	case SMTP_PARSE_BAD_PATH:
+		smtp_reply(s, "501 %s Error: %s", cmd->verb == SMTP_VERB_MAIL ? "5.1.7" : "5.1.3", why);
+		break;
+	case SMTP_PARSE_UNKNOWN_PARAM:
+		smtp_reply(s, "555 5.5.4 Error: %s", why);
+		break;
+	default:
+		smtp_reply(s, "501 5.5.4 Error: %s", why);
+		break;
+	}
+	smtp_session_error(s);
+}
+
+static void dispatch(struct smtp_session *s, struct str line)
+{
+	struct smtp_cmd cmd;
+	int r = smtp_cmd_parse(line, &cmd);
+	const struct smtp_verb_rule *rule = NULL;
+
+	if (cmd.verb == SMTP_VERB_UNKNOWN) {
+		char q[80];
+		log_debug("smtp", s->id, "event=unknown_command verb=%s",
+			  log_qn(cmd.verb_str.p, cmd.verb_str.len > 32 ? 32 : cmd.verb_str.len, q, sizeof(q)));
+		smtp_reply(s, "500 5.5.2 Error: command not recognized");
+		smtp_session_error(s);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(verb_rules) / sizeof(verb_rules[0]); i++)
+		if (verb_rules[i].verb == cmd.verb)
+			rule = &verb_rules[i];
+	if (!rule || !(rule->states & ST(s->state))) {
+		/* A refused BDAT still sends its chunk: skip those bytes, or
+		 * they would be read as commands. */
+		if (cmd.verb == SMTP_VERB_BDAT && r == SMTP_PARSE_OK)
+			s->skip_bytes = cmd.bdat_size;
+		smtp_reply(s, "%s", rule && rule->wrong_state ? rule->wrong_state
+							     : "503 5.5.1 Error: bad sequence of commands");
+		smtp_session_error(s);
+		return;
+	}
+	if (r != SMTP_PARSE_OK) {
+		bad_syntax(s, &cmd, r);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		cmd_helo(s, &cmd, cmd.verb == SMTP_VERB_EHLO);
+		break;
+	case SMTP_VERB_MAIL:
+		cmd_mail(s, &cmd);
+		break;
+	case SMTP_VERB_RCPT:
+		cmd_rcpt(s, &cmd);
+		break;
+	case SMTP_VERB_DATA:
+		cmd_data(s, &cmd);
+		break;
+	case SMTP_VERB_BDAT:
+		cmd_bdat(s, &cmd);
+		break;
+	case SMTP_VERB_RSET:
+		smtp_tx_end(s);
+		if (s->state != SMTP_S_CONNECTED)
+			s->state = SMTP_S_HELO;
+		smtp_reply(s, "250 2.0.0 Ok");
+		if (s->draining) {
+			smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+			close_with(s, "shutdown");
+		}
+		break;
+	case SMTP_VERB_NOOP:
+		smtp_reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_VERB_QUIT:
+		smtp_reply(s, "221 2.0.0 Bye");
+		close_with(s, "quit");
+		break;
+	case SMTP_VERB_VRFY:
+		smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		break;
+	case SMTP_VERB_EXPN:
+		smtp_reply(s, "502 5.5.1 Error: EXPN not available");
+		break;
+	case SMTP_VERB_HELP:
+		smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+		break;
+	case SMTP_VERB_STARTTLS:
+		cmd_starttls(s);
+		break;
+	case SMTP_VERB_AUTH:
+		smtp_reply(s, "503 5.5.1 Error: authentication not enabled on this port (use submission)");
+		smtp_session_error(s);
+		break;
+	default:
+		smtp_reply(s, "500 5.5.2 Error: command not recognized");
+		smtp_session_error(s);
+		break;
+	}
+}
+
+/* Reads and runs command lines until input runs out or the state changes to content. */
+void smtp_session_input(struct smtp_session *s)
+{
+	struct buf *in = &s->conn->in;
+
+	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE) {
+		if (s->state == SMTP_S_DATA) {
+			if (!smtp_tx_feed_data(s))
+				return;
+			smtp_tx_finish(s);
+			continue;
+		}
+		if (s->state == SMTP_S_BDAT) {
+			if (!smtp_tx_feed_bdat(s))
+				return;
+			continue;
+		}
+		if (buf_len(in) == 0)
+			return;
+		/* A client that pipelines faster than it reads replies waits
+		 * until our output drained (session_drained resumes). */
+		if (buf_len(&s->conn->out) > SMTP_OUT_MAX / 2)
+			return;
+		if (s->skip_bytes) {
+			size_t k = buf_len(in) < s->skip_bytes ? buf_len(in) : (size_t)s->skip_bytes;
+			buf_consume(in, k);
+			s->skip_bytes -= k;
+			continue;
+		}
+		size_t linelen = 0, consumed = 0;
+		if (s->discarding) {
+			int found = smtp_line_discard(buf_data(in), buf_len(in), &consumed);
+			buf_consume(in, consumed);
+			if (found)
+				s->discarding = 0;
+			continue;
+		}
+		int r = smtp_line_find(buf_data(in), buf_len(in), SMTP_LINE_MAX, &linelen, &consumed);
+		if (r == SMTP_LINE_MORE)
+			return;
+		if (r == SMTP_LINE_FOUND) {
+			struct str line = str_make(buf_data(in), linelen);
+			/* Dispatch before consuming: the line points into the buffer,
+			 * and replies never touch the input buffer. */
+			dispatch(s, line);
+			buf_consume(in, consumed);
+			continue;
+		}
+		buf_consume(in, consumed);
+		switch (r) {
+		case SMTP_LINE_TOO_LONG:
+			s->discarding = 1;
+			smtp_reply(s, "500 5.5.6 Error: line too long");
+			break;
+		case SMTP_LINE_BARE_LF:
+			smtp_reply(s, "500 5.5.2 Error: bare <LF> received; lines must end with <CR><LF>");
+			break;
+		case SMTP_LINE_BARE_CR:
+			smtp_reply(s, "500 5.5.2 Error: bare <CR> received");
+			break;
+		default:
+			smtp_reply(s, "500 5.5.2 Error: NUL octet in command");
+			break;
+		}
+		smtp_session_error(s);
+	}
+}
+
+static void session_data(struct conn *c, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_S_GREETING) {
+		/* Bytes before our greeting: a client that does not wait. */
+		log_info("smtp", s->id, "event=pregreet peer=%s", c->peer_ip);
+		smtp_reply(s, "554 5.5.1 %s Error: SMTP protocol violation (talked before greeting)",
+			   smtp_cfg->hostname);
+		close_with(s, "pregreet");
+		return;
+	}
+	idle_rearm(s);
+	smtp_session_input(s);
+}
+
+static void session_drained(struct conn *c, void *arg)
+{
+	struct smtp_session *s = arg;
+	if (buf_len(&c->in) > 0 && s->state != SMTP_S_GREETING)
+		smtp_session_input(s);
+}
+
+static void session_closed(struct conn *c, void *arg, const char *reason)
+{
+	struct smtp_session *s = arg;
+
+	log_info("smtp", s->id, "event=disconnect reason=%s in=%llu out=%llu messages=%u", reason,
+		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+		 s->tx_count);
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	if (s->life_timer)
+		loop_timer_del(s->loop, s->life_timer);
+	if (s->greet_timer)
+		loop_timer_del(s->loop, s->greet_timer);
+	s->idle_timer = s->life_timer = s->greet_timer = 0;
+	if (s->limited)
+		limits_release(c->peer_ip);
+	s->limited = 0;
+	s->conn_gone = 1;
+	s->conn = NULL;
+	smtp_session_free(s);
+}
+
+static void send_greeting(struct smtp_session *s)
+{
+	s->state = SMTP_S_CONNECTED;
+	smtp_reply(s, "220 %s ESMTP tern", smtp_cfg->hostname);
+}
+
+static void greet_timeout(struct loop *loop, void *arg)
+{
+	struct smtp_session *s = arg;
+	s->greet_timer = 0;
+	send_greeting(s);
+	conn_flush(s->conn);
+}
+
+void smtp_server_accept(struct loop *loop, int fd, void *arg)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
+
+	snprintf(s->id, sizeof(s->id), "%012llx",
+		 (unsigned long long)((session_base + n) & 0xffffffffffffull));
+	s->loop = loop;
+	s->conn = conn_new(loop, fd, 0, SMTP_IN_MAX, SMTP_OUT_MAX, &smtp_conn_ops, s);
+	if (!s->conn) {
+		free(s);
+		return;
+	}
+	__atomic_add_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+	s->next = loop_sessions;
+	if (loop_sessions)
+		loop_sessions->prev = s;
+	loop_sessions = s;
+	log_info("smtp", s->id, "event=connect peer=%s port=%u", s->conn->peer_ip, s->conn->peer_port);
+
+	int lim = limits_acquire(s->conn->peer_ip);
+	if (lim < 0 || loop_draining) {
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections%s", smtp_cfg->hostname,
+			   lim == -2 ? " from your address" : "");
+		if (loop_draining)
+			log_info("smtp", s->id, "event=refused reason=shutdown");
+		else
+			log_info("smtp", s->id, "event=refused reason=%s",
+				 lim == -2 ? "per_ip_limit" : "connection_limit");
+		close_with(s, "connection_limit");
+		conn_flush(s->conn);
+		return;
+	}
+	s->limited = 1;
+	s->life_timer = loop_timer_add(loop, (uint64_t)smtp_cfg->smtp_session_max_s * 1000,
+				       life_timeout, s);
+	idle_rearm(s);
+	if (greet_delay_ms) {
+		s->state = SMTP_S_GREETING;
+		s->greet_timer = loop_timer_add(loop, greet_delay_ms, greet_timeout, s);
+		return;
+	}
+	send_greeting(s);
+	conn_flush(s->conn);
+}
+
+void smtp_server_drain(void)
+{
+	loop_draining = 1;
+	for (struct smtp_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		s->draining = 1;
+		if (s->conn_gone || s->in_tx || s->state == SMTP_S_CLOSING)
+			continue; /* mid-transaction: finishes first */
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		close_with(s, "shutdown");
+		conn_flush(s->conn);
+	}
+}
+
+void smtp_server_close_all(void)
+{
+	for (struct smtp_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		if (!s->conn_gone && s->state != SMTP_S_WAIT_STORE)
+			conn_close(s->conn, "shutdown");
+	}
+}

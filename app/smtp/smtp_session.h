@@ -1,0 +1,111 @@
+/*
+ * smtp_session.h — the inbound SMTP session, shared by smtp_session.c
+ * (commands and state) and smtp_tx.c (message data and delivery).
+ *
+ * A session is an explicit state plus a transaction. The transaction (MAIL
+ * to end of data) owns an arena freed in one call when it ends, and the
+ * message buffer, bounded by TERN_MAX_MESSAGE_SIZE plus room for the
+ * headers we add.
+ */
+#ifndef TERN_SMTP_SMTP_SESSION_H
+#define TERN_SMTP_SMTP_SESSION_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "store/store.h"
+
+struct arena;
+struct config;
+struct conn;
+struct loop;
+
+enum smtp_state {
+	SMTP_S_GREETING, /* connected, greeting not sent yet */
+	SMTP_S_CONNECTED, /* greeting sent, no HELO/EHLO yet */
+	SMTP_S_HELO,      /* HELO/EHLO done, no transaction */
+	SMTP_S_MAIL,      /* MAIL accepted */
+	SMTP_S_RCPT,      /* at least one RCPT accepted */
+	SMTP_S_DATA,      /* reading DATA content */
+	SMTP_S_BDAT,      /* reading a BDAT chunk */
+	SMTP_S_WAIT_STORE, /* message handed to the store, waiting for commit */
+	SMTP_S_CLOSING,   /* final reply queued */
+};
+
+struct smtp_rcpt {
+	char *address; /* as given, domain lowercased */
+	unsigned notify;
+	char *orcpt;   /* "type;xtext" or NULL */
+};
+
+struct smtp_tx {
+	struct arena *arena;
+	char *mail_from; /* "" for the null sender */
+	char *envid;
+	enum smtp_ret ret;
+	enum smtp_body body;
+	int smtputf8;
+	struct smtp_rcpt *rcpts;
+	unsigned nrcpts;
+	uint32_t *accounts; /* distinct accounts, one copy each */
+	unsigned naccounts;
+	struct buf msg;     /* added headers + message */
+	size_t header_len;  /* bytes of added headers at the front of msg */
+	int data_failed;    /* BDAT: a chunk failed; consume and refuse the rest */
+	int too_big;
+	uint64_t bdat_left; /* bytes of the current chunk still to read */
+	int bdat_last;
+	int used_bdat;
+	struct smtp_data_reader reader;
+	struct store_delivery delivery;
+	struct buf meta;
+	unsigned seq; /* transaction number within the session, for the id */
+};
+
+struct smtp_session {
+	char id[20];
+	struct conn *conn;
+	struct loop *loop;
+	enum smtp_state state;
+	int esmtp;
+	char helo[256];
+	unsigned errors;
+	unsigned tx_count;
+	int discarding;  /* dropping the rest of an over-long line */
+	uint64_t skip_bytes; /* chunk bytes of a refused BDAT still to drop */
+	int conn_gone;   /* conn closed while the store still works for us */
+	int draining;
+	int limited;     /* holds a connection-limit slot */
+	uint64_t idle_timer, life_timer, greet_timer;
+	struct smtp_tx tx; /* valid in MAIL..WAIT_STORE */
+	int in_tx;
+	struct smtp_session *prev, *next; /* per-loop list */
+};
+
+extern const struct config *smtp_cfg;
+extern struct store *smtp_store;
+
+/* Queues a reply line (with CRLF added). */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Counts a client error; after too many, queues 421 and closes. Returns 1 when closing. */
+int smtp_session_error(struct smtp_session *s);
+/* Processes buffered input until it runs out or the session waits. */
+void smtp_session_input(struct smtp_session *s);
+/* Frees the session once the conn is gone and the store no longer needs it. */
+void smtp_session_free(struct smtp_session *s);
+/* Ends the transaction and frees its memory. */
+void smtp_tx_end(struct smtp_session *s);
+
+/* smtp_tx.c */
+/* DATA command accepted: prepares the message buffer and reader. */
+int smtp_tx_begin_data(struct smtp_session *s, int bdat);
+/* Feeds DATA content from the conn's input; returns 1 when the message is complete. */
+int smtp_tx_feed_data(struct smtp_session *s);
+/* Feeds BDAT chunk bytes; returns 1 when the chunk is complete. */
+int smtp_tx_feed_bdat(struct smtp_session *s);
+/* The message is complete: checks it and hands it to the store, or replies an error. */
+void smtp_tx_finish(struct smtp_session *s);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * smtp_tx.c — message content (DATA and BDAT) and hand-off to the store.
+ *
+ * The headers we add (Return-Path, Received) are written into the message
+ * buffer first and the content is appended behind them, so the stored blob
+ * is built without a second copy. The same bytes go to every recipient:
+ * the Received header names the recipient only when there is one, so a
+ * message to many local users is one blob in the store.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <bearssl_hash.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "mime/summary.h"
+#include "net/conn.h"
+#include "smtp/smtp_session.h"
+
+#define ADDED_HEADERS_MAX 4096
+#define META_MAX 8192
+
+static void rfc5322_date(char *out, size_t outsz, time_t t)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Keeps header-unsafe bytes (CR, LF, NUL, parentheses) out of the HELO we echo. */
+static void sanitize(char *dst, size_t dstsz, const char *src)
+{
+	size_t o = 0;
+	for (; *src && o + 1 < dstsz; src++) {
+		unsigned char c = (unsigned char)*src;
+		dst[o++] = (c < ' ' || c == 0x7f || c == '(' || c == ')' || c == '\\') ? '?' : (char)c;
+	}
+	dst[o] = '\0';
+}
+
+static int add_headers(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct conn *c = s->conn;
+	char date[64], helo[260];
+	const char *proto;
+	int tls = conn_tls_established(c);
+
+	if (tx->smtputf8)
+		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->esmtp)
+		proto = tls ? "ESMTPS" : "ESMTP";
+	else
+		proto = tls ? "SMTPS" : "SMTP";
+	rfc5322_date(date, sizeof(date), (time_t)time_wall());
+	sanitize(helo, sizeof(helo), s->helo);
+
+	struct buf *m = &tx->msg;
+	int r = buf_printf(m, "Return-Path: <%s>\r\n", tx->mail_from);
+	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s.%u", helo,
+			c->peer_ip, smtp_cfg->hostname, proto, s->id, tx->seq);
+	if (tls)
+		r |= buf_printf(m, "\r\n\t(using %s with cipher %s (%d/%d bits))", conn_tls_version(c),
+				conn_tls_cipher(c), conn_tls_bits(c), conn_tls_bits(c));
+	if (tx->nrcpts == 1)
+		r |= buf_printf(m, "\r\n\tfor <%s>", tx->rcpts[0].address);
+	r |= buf_printf(m, ";\r\n\t%s\r\n", date);
+	tx->header_len = buf_len(m);
+	return r ? -1 : 0;
+}
+
+int smtp_tx_begin_data(struct smtp_session *s, int bdat)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	if (s->draining && 0)
+		return -1;
+	buf_init(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size);
+	if (add_headers(s) < 0) {
+		smtp_reply(s, "451 4.3.0 Error: cannot build headers");
+		return -1;
+	}
+	smtp_data_init(&tx->reader, smtp_cfg->max_message_size);
+	(void)bdat;
+	return 0;
+}
+
+int smtp_tx_feed_data(struct smtp_session *s)
+{
+	struct buf *in = &s->conn->in;
+	size_t n = smtp_data_feed(&s->tx.reader, buf_data(in), buf_len(in), &s->tx.msg);
+	buf_consume(in, n);
+	return s->tx.reader.done;
+}
+
+static void deliver(struct smtp_session *s);
+
+int smtp_tx_feed_bdat(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct buf *in = &s->conn->in;
+	size_t n = buf_len(in);
+
+	if (n > tx->bdat_left)
+		n = (size_t)tx->bdat_left;
+	if (n && !tx->data_failed && !tx->too_big &&
+	    buf_append(&tx->msg, buf_data(in), n) < 0)
+		tx->too_big = 1; /* keep reading the chunk to stay in step */
+	buf_consume(in, n);
+	tx->bdat_left -= n;
+	if (tx->bdat_left > 0)
+		return 0;
+
+	/* Chunk complete. */
+	if (tx->data_failed) {
+		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
+		s->state = SMTP_S_RCPT;
+		smtp_session_error(s);
+		return 1;
+	}
+	if (tx->too_big) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		tx->data_failed = 1;
+		s->state = SMTP_S_RCPT;
+		return 1;
+	}
+	if (!tx->bdat_last) {
+		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
+			   (uint64_t)(buf_len(&tx->msg) - tx->header_len));
+		s->state = SMTP_S_RCPT;
+		return 1;
+	}
+	deliver(s);
+	return 1;
+}
+
+void smtp_tx_finish(struct smtp_session *s)
+{
+	struct smtp_data_reader *r = &s->tx.reader;
+	const char *why = NULL;
+
+	if (r->too_big) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		why = "too_big";
+	} else if (r->saw_bare_lf || r->saw_bare_cr) {
+		/* Refusing the whole message is what defeats SMTP smuggling: a
+		 * hidden "<LF>.<LF>" can never split one message into two. */
+		smtp_reply(s, "554 5.6.0 Error: message contains bare <CR> or <LF>; "
+			      "lines must end with <CR><LF>");
+		why = "bare_line_end";
+	} else if (r->saw_nul) {
+		smtp_reply(s, "554 5.6.0 Error: message contains NUL octets");
+		why = "nul";
+	}
+	if (why) {
+		log_info("smtp", s->id, "event=message_rejected reason=%s size=%" PRIu64, why, r->size);
+		smtp_tx_end(s);
+		smtp_session_error(s);
+		return;
+	}
+	deliver(s);
+}
+
+static void delivered(struct store_delivery *d, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_tx *tx = &s->tx;
+
+	s->state = SMTP_S_HELO; /* lets the tx and session be freed */
+	if (s->conn_gone) {
+		log_info("smtp", s->id, "event=delivered_after_disconnect result=%d", d->result);
+		smtp_session_free(s);
+		return;
+	}
+	if (d->result == STORE_OK) {
+		char q[600];
+		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu",
+			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
+			 d->len);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+	} else {
+		log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
+		smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
+	}
+	smtp_tx_end(s);
+	if (s->draining) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		s->state = SMTP_S_CLOSING;
+		conn_close_after_flush(s->conn, "shutdown");
+	} else {
+		conn_pause_read(s->conn, 0);
+		smtp_session_input(s); /* commands pipelined behind the data */
+	}
+	conn_flush(s->conn);
+}
+
+static void deliver(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct store_delivery *d = &tx->delivery;
+	br_sha256_context h;
+	struct msg_summary sum;
+
+	buf_init(&tx->meta, META_MAX);
+	/* A header section over the parser's limits still gets the fields
+	 * found before the limit; the message itself is stored whole. */
+	msg_summary_parse(buf_data(&tx->msg) + tx->header_len, buf_len(&tx->msg) - tx->header_len,
+			  tx->arena, &sum);
+	if (msg_summary_encode(&sum, &tx->meta) < 0)
+		buf_reset(&tx->meta);
+
+	memset(d, 0, sizeof(*d));
+	d->data = buf_data(&tx->msg);
+	d->len = buf_len(&tx->msg);
+	br_sha256_init(&h);
+	br_sha256_update(&h, d->data, d->len);
+	br_sha256_out(&h, d->blob_id);
+	d->meta = buf_len(&tx->meta) ? buf_data(&tx->meta) : NULL;
+	d->metalen = buf_len(&tx->meta);
+	d->accounts = tx->accounts;
+	d->naccounts = tx->naccounts;
+	d->received_at = time_wall();
+	d->loop = s->loop;
+	d->done = delivered;
+	d->arg = s;
+	s->state = SMTP_S_WAIT_STORE;
+	/* Nothing more is read until the store answered: the reply to this
+	 * message must come before any reply to what is pipelined behind it. */
+	conn_pause_read(s->conn, 1);
+	store_deliver(smtp_store, d);
+}

@@ -1,0 +1,472 @@
+/*
+ * store.c — the environment: open and close, schema version and
+ * migrations, the map lock, map growth and the write-transaction runner
+ * every writer in the store uses.
+ *
+ * Environment flags. MDB_NOTLS: a reader slot belongs to the transaction,
+ * not to the thread, so a read callback may open a nested read (another
+ * store read function) and any thread — a loop, an HTTP pool thread — can
+ * read without leaving a slot tied to it. Sync stays LMDB's default (no
+ * MDB_NOSYNC / MDB_NOMETASYNC): a commit returned means the data is on
+ * disk, which is what lets SMTP answer 250; group commit is how we pay for
+ * that fsync only once per batch.
+ *
+ * Map size. LMDB needs the map to be at least as large as the data file and
+ * cannot grow it by itself. We start at 64 MiB, or the next power of two
+ * above the file size, and double on MDB_MAP_FULL: store_write() aborts the
+ * transaction, takes maplock exclusive (no transaction of ours may be live
+ * during mdb_env_set_mapsize), doubles, and runs the write again from
+ * scratch. Another process (the CLI) may grow the map too; we notice when a
+ * transaction begins with MDB_MAP_RESIZED and adopt the new size the same
+ * way. LMDB persists the larger size, so the next open starts there.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+/*
+ * Read transactions (and write ones) this thread holds on maplock. A thread
+ * that holds it shared must not wait for it exclusive: growth then reports
+ * an error instead of deadlocking on itself.
+ */
+static _Thread_local int maplock_depth;
+
+static atomic_ullong test_initial_map;
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} db_defs[DB_COUNT] = {
+	[DB_META] = { "meta", 0 },
+	[DB_DOMAIN] = { "domain", 0 },
+	[DB_PRINCIPAL] = { "principal", 0 },
+	[DB_PRINCIPAL_NAME] = { "principal_name", 0 },
+	[DB_ALIAS] = { "alias", MDB_DUPSORT },
+	[DB_MAILBOX] = { "mailbox", 0 },
+	[DB_EMAIL] = { "email", 0 },
+	[DB_UID] = { "uid", 0 },
+	[DB_CHANGE] = { "change", 0 },
+	[DB_BLOB] = { "blob", 0 },
+	[DB_BLOBREF] = { "blobref", 0 },
+};
+
+uint32_t store_schema_version(void)
+{
+	return STORE_SCHEMA_VERSION;
+}
+
+int store_err(char *err, size_t errsz, int code, const char *fmt, ...)
+{
+	if (err && errsz) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errsz, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static int is_store_code(int rc)
+{
+	return rc <= STORE_ENOTFOUND && rc > STORE_ENOTFOUND - 100;
+}
+
+int store_mdb_code(int rc)
+{
+	if (rc == 0)
+		return STORE_OK;
+	if (is_store_code(rc))
+		return rc;
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	if (rc == MDB_KEYEXIST)
+		return STORE_EEXIST;
+	return STORE_ETEMP;
+}
+
+/* ---- maplock, growth ---- */
+
+static uint64_t map_size(struct store *st)
+{
+	MDB_envinfo info;
+	mdb_env_info(st->env, &info);
+	return info.me_mapsize;
+}
+
+/* Doubles the map unless someone already grew it past seen. */
+static int map_grow(struct store *st, uint64_t seen)
+{
+	int rc = 0;
+
+	if (maplock_depth > 0) {
+		log_error("store", NULL, "event=map_grow_refused reason=txn_held_by_caller");
+		return EDEADLK;
+	}
+	pthread_rwlock_wrlock(&st->maplock);
+	uint64_t cur = map_size(st);
+	if (cur <= seen) {
+		uint64_t to = seen * 2;
+		rc = mdb_env_set_mapsize(st->env, (size_t)to);
+		if (rc == 0) {
+			atomic_fetch_add(&st->grows, 1);
+			log_info("store", NULL, "event=map_grow from=%llu to=%llu",
+				 (unsigned long long)cur, (unsigned long long)to);
+		} else {
+			log_error("store", NULL, "event=map_grow_failed to=%llu error=\"%s\"",
+				  (unsigned long long)to, mdb_strerror(rc));
+		}
+	}
+	pthread_rwlock_unlock(&st->maplock);
+	return rc;
+}
+
+/* Another process grew the map: adopt the size it recorded. */
+static int map_adopt(struct store *st)
+{
+	if (maplock_depth > 0)
+		return EDEADLK;
+	pthread_rwlock_wrlock(&st->maplock);
+	uint64_t before = map_size(st);
+	int rc = mdb_env_set_mapsize(st->env, 0);
+	/* The recorded size may be below ours (we may have asked for more). */
+	if (rc == 0 && map_size(st) < before)
+		rc = mdb_env_set_mapsize(st->env, (size_t)before);
+	pthread_rwlock_unlock(&st->maplock);
+	if (rc == 0)
+		log_info("store", NULL, "event=map_adopt size=%llu",
+			 (unsigned long long)map_size(st));
+	return rc;
+}
+
+int store_rd_begin(struct store *st, MDB_txn **txn_r)
+{
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_rdlock(&st->maplock);
+		int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn_r);
+		if (rc == 0) {
+			maplock_depth++;
+			return 0;
+		}
+		pthread_rwlock_unlock(&st->maplock);
+		if (rc != MDB_MAP_RESIZED || tries >= 4)
+			return rc;
+		rc = map_adopt(st);
+		if (rc)
+			return rc;
+	}
+}
+
+void store_rd_end(struct store *st, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	maplock_depth--;
+	pthread_rwlock_unlock(&st->maplock);
+}
+
+int store_write(struct store *st, store_write_fn *fn, void *ctx)
+{
+	if (st->flags & STORE_READONLY)
+		return STORE_EINVAL;
+	/* 40 doublings is far beyond any disk; it only stops a runaway. */
+	for (int attempt = 0; attempt < 40; attempt++) {
+		MDB_txn *txn;
+		int rc;
+
+		pthread_rwlock_rdlock(&st->maplock);
+		rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+		if (rc) {
+			pthread_rwlock_unlock(&st->maplock);
+			if (rc == MDB_MAP_RESIZED && map_adopt(st) == 0)
+				continue;
+			log_error("store", NULL, "event=txn_begin_failed error=\"%s\"",
+				  mdb_strerror(rc));
+			return STORE_ETEMP;
+		}
+		maplock_depth++;
+		uint64_t seen = map_size(st);
+		rc = fn(st, txn, ctx);
+		if (rc == 0) {
+			int fail = atomic_load(&st->fail_commit);
+			if (fail) {
+				mdb_txn_abort(txn);
+				rc = fail;
+			} else {
+				rc = mdb_txn_commit(txn); /* frees txn even when it fails */
+			}
+		} else {
+			mdb_txn_abort(txn);
+		}
+		maplock_depth--;
+		pthread_rwlock_unlock(&st->maplock);
+
+		if (rc == 0) {
+			atomic_fetch_add(&st->commits, 1);
+			return STORE_OK;
+		}
+		if (rc == MDB_MAP_FULL) {
+			if (map_grow(st, seen) != 0)
+				return STORE_ETEMP;
+			continue;
+		}
+		if (is_store_code(rc))
+			return rc;
+		log_error("store", NULL, "event=commit_failed error=\"%s\"", mdb_strerror(rc));
+		return STORE_ETEMP;
+	}
+	log_error("store", NULL, "event=commit_failed error=\"map growth did not help\"");
+	return STORE_ETEMP;
+}
+
+/* ---- schema and migrations ---- */
+
+/*
+ * Migration from version N to N+1 is migrations[N]. They all run in the one
+ * write transaction of store_open, so an upgrade either completes or leaves
+ * the environment as it was. To change the schema: bump
+ * STORE_SCHEMA_VERSION, append a function here, teach the codecs the new
+ * record version, and describe both in SCHEMA.md.
+ */
+typedef int migrate_fn(struct store *st, MDB_txn *txn);
+
+/* 0 -> 1: a fresh environment; the databases were just created. */
+static int migrate_initial(struct store *st, MDB_txn *txn)
+{
+	int rc = meta_put_u32(txn, st, "next_principal_id", 1);
+	if (rc == 0)
+		rc = meta_put_u32(txn, st, "last_uidvalidity", 0);
+	return rc;
+}
+
+static migrate_fn *const migrations[] = {
+	migrate_initial,
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+struct open_ctx {
+	char *err;
+	size_t errsz;
+	uint32_t from; /* version found, for the log */
+};
+
+static int open_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct open_ctx *c = ctx;
+	uint32_t ver = 0;
+	int rc;
+
+	for (int i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_defs[i].name, MDB_CREATE | db_defs[i].flags, &st->db[i]);
+		if (rc)
+			return store_err(c->err, c->errsz, STORE_ETEMP, "cannot open database %s: %s",
+					 db_defs[i].name, mdb_strerror(rc));
+	}
+	rc = meta_get_u32(txn, st, "schema_version", &ver);
+	if (rc == MDB_NOTFOUND)
+		ver = 0;
+	else if (rc)
+		return store_err(c->err, c->errsz, STORE_ETEMP, "cannot read schema version: %s",
+				 mdb_strerror(rc));
+	c->from = ver;
+	if (ver > STORE_SCHEMA_VERSION)
+		return store_err(c->err, c->errsz, STORE_EINVAL,
+				 "store schema version %u is newer than this build's %u: "
+				 "run a newer tern or restore a backup",
+				 ver, STORE_SCHEMA_VERSION);
+	if (ver == STORE_SCHEMA_VERSION)
+		return 0;
+	for (; ver < STORE_SCHEMA_VERSION; ver++) {
+		rc = migrations[ver](st, txn);
+		if (rc)
+			return rc;
+	}
+	return meta_put_u32(txn, st, "schema_version", STORE_SCHEMA_VERSION);
+}
+
+/* Read-only open: the databases must exist and the schema be current. */
+static int open_readonly(struct store *st, char *err, size_t errsz)
+{
+	MDB_txn *txn;
+	uint32_t ver = 0;
+	int rc = store_rd_begin(st, &txn);
+
+	if (rc)
+		return store_err(err, errsz, STORE_ETEMP, "cannot read store: %s", mdb_strerror(rc));
+	for (int i = 0; i < DB_COUNT && rc == 0; i++)
+		rc = mdb_dbi_open(txn, db_defs[i].name, db_defs[i].flags, &st->db[i]);
+	if (rc == 0)
+		rc = meta_get_u32(txn, st, "schema_version", &ver);
+	if (rc) {
+		store_rd_end(st, txn);
+		return store_err(err, errsz, rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP,
+				 "store is not initialised (%s): run tern serve once",
+				 mdb_strerror(rc));
+	}
+	if (ver != STORE_SCHEMA_VERSION) {
+		store_rd_end(st, txn);
+		return store_err(err, errsz, STORE_EINVAL,
+				 "store schema version %u, this build reads %u: %s", ver,
+				 STORE_SCHEMA_VERSION,
+				 ver > STORE_SCHEMA_VERSION ? "run a newer tern"
+							    : "run tern serve once to migrate");
+	}
+	/* Handles opened in a read transaction survive only if it commits. */
+	rc = mdb_txn_commit(txn);
+	maplock_depth--;
+	pthread_rwlock_unlock(&st->maplock);
+	if (rc)
+		return store_err(err, errsz, STORE_ETEMP, "cannot open databases: %s",
+				 mdb_strerror(rc));
+	return STORE_OK;
+}
+
+/* First map size: the default or the test override, at least the file's. */
+static uint64_t initial_map(const char *dir)
+{
+	uint64_t map = atomic_load(&test_initial_map);
+	char path[4096];
+	struct stat sb;
+
+	if (map == 0)
+		map = STORE_MAP_MIN;
+	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) < sizeof path &&
+	    stat(path, &sb) == 0 && sb.st_size > 0) {
+		uint64_t p = 1u << 20;
+		while (p <= (uint64_t)sb.st_size)
+			p <<= 1;
+		if (p > map)
+			map = p;
+	}
+	return map;
+}
+
+int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz)
+{
+	struct store *st;
+	int rc;
+
+	*st_r = NULL;
+	if ((flags & STORE_SERVER) && (flags & STORE_READONLY))
+		return store_err(err, errsz, STORE_EINVAL, "a read-only store cannot serve");
+	if (!(flags & STORE_READONLY) && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return store_err(err, errsz, STORE_ETEMP, "cannot create %s: %s", dir,
+				 strerror(errno));
+
+	st = xcalloc(1, sizeof *st);
+	st->flags = flags;
+	pthread_rwlock_init(&st->maplock, NULL);
+	pthread_mutex_init(&st->qlock, NULL);
+	pthread_cond_init(&st->qcond, NULL);
+	st->feed = store_feed_new();
+
+	rc = mdb_env_create(&st->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(st->env, 32); /* ours plus room for queue, kv, fts... */
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(st->env, 510);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(st->env, (size_t)initial_map(dir));
+	if (rc == 0)
+		rc = mdb_env_open(st->env, dir,
+				  MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0), 0600);
+	if (rc) {
+		store_err(err, errsz, STORE_ETEMP, "cannot open store in %s: %s", dir,
+			  mdb_strerror(rc));
+		goto fail;
+	}
+
+	if (flags & STORE_READONLY) {
+		rc = open_readonly(st, err, errsz);
+	} else {
+		struct open_ctx c = { err, errsz, 0 };
+		rc = store_write(st, open_fn, &c);
+		if (rc == STORE_ETEMP && err && errsz && err[0] == '\0')
+			store_err(err, errsz, rc, "cannot initialise store in %s", dir);
+		if (rc == STORE_OK && c.from != STORE_SCHEMA_VERSION)
+			log_info("store", NULL, "event=schema_migrated from=%u to=%u", c.from,
+				 STORE_SCHEMA_VERSION);
+	}
+	if (rc != STORE_OK)
+		goto fail;
+
+	if ((flags & STORE_SERVER) && (rc = store_writer_start(st, err, errsz)) != STORE_OK)
+		goto fail;
+	log_debug("store", NULL, "event=open mapsize=%llu", (unsigned long long)map_size(st));
+	*st_r = st;
+	return STORE_OK;
+
+fail:
+	if (st->env)
+		mdb_env_close(st->env);
+	store_feed_unref(&st->feed);
+	pthread_cond_destroy(&st->qcond);
+	pthread_mutex_destroy(&st->qlock);
+	pthread_rwlock_destroy(&st->maplock);
+	free(st);
+	return rc ? (is_store_code(rc) ? rc : STORE_ETEMP) : STORE_ETEMP;
+}
+
+void store_close(struct store **stp)
+{
+	struct store *st;
+
+	if (stp == NULL || (st = *stp) == NULL)
+		return;
+	if (st->writer_started)
+		store_writer_stop(st);
+	mdb_env_close(st->env);
+	store_feed_unref(&st->feed);
+	pthread_cond_destroy(&st->qcond);
+	pthread_mutex_destroy(&st->qlock);
+	pthread_rwlock_destroy(&st->maplock);
+	free(st);
+	*stp = NULL;
+}
+
+int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r)
+{
+	MDB_envinfo info;
+	MDB_stat stat;
+
+	/* The meta pages live in the map: no remap while we look. */
+	pthread_rwlock_rdlock(&st->maplock);
+	mdb_env_info(st->env, &info);
+	int rc = mdb_env_stat(st->env, &stat);
+	pthread_rwlock_unlock(&st->maplock);
+	if (rc)
+		return STORE_ETEMP;
+	if (mapsize_r)
+		*mapsize_r = info.me_mapsize;
+	if (used_r)
+		*used_r = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+	return STORE_OK;
+}
+
+/* ---- test hooks ---- */
+
+void store_test_set_initial_map(uint64_t bytes)
+{
+	atomic_store(&test_initial_map, bytes);
+}
+
+void store_test_fail_commits(struct store *st, int e)
+{
+	atomic_store(&st->fail_commit, e);
+}
+
+static int set_schema_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	return meta_put_u32(txn, st, "schema_version", *(uint32_t *)ctx);
+}
+
+int store_test_set_schema(struct store *st, uint32_t version)
+{
+	return store_write(st, set_schema_fn, &version);
+}

@@ -1,0 +1,655 @@
+/*
+ * store_admin.c — domains, accounts and aliases.
+ *
+ * These changes are rare and come from the CLI or the admin API, so each is
+ * its own synchronous write transaction through store_write() (which grows
+ * the map when needed and serialises with the writer thread and with other
+ * processes through LMDB's writer lock). Password hashing — tens of
+ * milliseconds of argon2id — happens before the transaction begins, never
+ * while holding LMDB's single writer slot.
+ *
+ * Invariants kept here (see SCHEMA.md): an account's domain exists; the
+ * name index and the principal record agree; account ids are never reused
+ * (counter in meta); every account has mailboxes 1..6 with the six roles,
+ * mailbox 1 being INBOX; an alias's domain exists.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "core/log.h"
+#include "store/store_private.h"
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Key of the domain part of a canonical address. */
+static MDB_val domain_key(const char *addr, size_t at)
+{
+	return (MDB_val){ strlen(addr + at + 1), (void *)(addr + at + 1) };
+}
+
+/* 1 when the canonical address s ends with "@" domain. */
+static int in_domain(const void *s, size_t n, const char *domain, size_t dn)
+{
+	const char *p = s;
+	return n > dn && p[n - dn - 1] == '@' && memcmp(p + n - dn, domain, dn) == 0;
+}
+
+/* Account id of a canonical address through the name index. */
+static int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r)
+{
+	MDB_val k = { strlen(addr), (void *)addr }, v;
+	int rc = mdb_get(txn, st->db[DB_PRINCIPAL_NAME], &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size < 6 || ((uint8_t *)v.mv_data)[0] != REC_V1)
+		return MDB_CORRUPTED;
+	*id_r = be32_get((uint8_t *)v.mv_data + 2);
+	return 0;
+}
+
+/* ---- domains ---- */
+
+struct domain_ctx {
+	char name[STORE_DOMAIN_MAX + 1];
+	char *err;
+	size_t errsz;
+};
+
+static int domain_add_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct domain_ctx *c = ctx;
+	uint8_t rec[9];
+	MDB_val k = { strlen(c->name), c->name }, v = { sizeof rec, rec };
+
+	rec[0] = REC_V1;
+	be64_put(rec + 1, (uint64_t)now_s());
+	int rc = mdb_put(txn, st->db[DB_DOMAIN], &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return store_err(c->err, c->errsz, STORE_EEXIST, "domain %s already exists",
+				 c->name);
+	return rc;
+}
+
+int store_domain_add(struct store *st, const char *domain, char *err, size_t errsz)
+{
+	struct domain_ctx c = { .err = err, .errsz = errsz };
+
+	if (name_domain(domain, c.name, sizeof c.name) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
+	int rc = store_write(st, domain_add_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=domain_add domain=%s", c.name);
+	return rc;
+}
+
+static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct domain_ctx *c = ctx;
+	size_t dn = strlen(c->name);
+	MDB_val k = { dn, c->name }, key, val;
+	MDB_cursor *cur;
+	int rc;
+
+	rc = mdb_get(txn, st->db[DB_DOMAIN], &k, &val);
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s", c->name);
+	if (rc)
+		return rc;
+
+	/* Accounts of the domain: a full scan of the name index (few accounts). */
+	rc = mdb_cursor_open(txn, st->db[DB_PRINCIPAL_NAME], &cur);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (in_domain(key.mv_data, key.mv_size, c->name, dn)) {
+			mdb_cursor_close(cur);
+			return store_err(c->err, c->errsz, STORE_EEXIST,
+					 "domain %s still has accounts", c->name);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+
+	/* Its aliases (and catch-all) would dangle: they go with it. */
+	rc = mdb_cursor_open(txn, st->db[DB_ALIAS], &cur);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	while (rc == 0) {
+		if (in_domain(key.mv_data, key.mv_size, c->name, dn)) {
+			char kb[STORE_ADDR_MAX + 1];
+			MDB_val again = { key.mv_size, kb };
+			if (key.mv_size > sizeof kb) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			memcpy(kb, key.mv_data, key.mv_size);
+			if ((rc = mdb_cursor_del(cur, MDB_NODUPDATA)) != 0)
+				break;
+			/* Re-seek rather than trust the cursor's position after a delete. */
+			rc = mdb_cursor_get(cur, &again, &val, MDB_SET_RANGE);
+			key = again;
+			continue;
+		}
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_NODUP);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	return mdb_del(txn, st->db[DB_DOMAIN], &k, NULL);
+}
+
+int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz)
+{
+	struct domain_ctx c = { .err = err, .errsz = errsz };
+
+	if (name_domain(domain, c.name, sizeof c.name) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
+	int rc = store_write(st, domain_del_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=domain_del domain=%s", c.name);
+	return rc;
+}
+
+int store_domain_is_local(struct store *st, const char *domain)
+{
+	char name[STORE_DOMAIN_MAX + 1];
+	MDB_txn *txn;
+	MDB_val v;
+
+	if (name_domain(domain, name, sizeof name) != 0)
+		return 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	MDB_val k = { strlen(name), name };
+	int rc = mdb_get(txn, st->db[DB_DOMAIN], &k, &v);
+	store_rd_end(st, txn);
+	if (rc == 0)
+		return 1;
+	return rc == MDB_NOTFOUND ? 0 : STORE_ETEMP;
+}
+
+int store_domain_list(struct store *st, store_domain_cb *cb, void *arg)
+{
+	char name[STORE_DOMAIN_MAX + 1];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_cursor_open(txn, st->db[DB_DOMAIN], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size >= sizeof name)
+				continue;
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+			cb(arg, name);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}
+
+/* ---- accounts ---- */
+
+struct acct_ctx {
+	char addr[STORE_ADDR_MAX + 1];
+	size_t at;
+	char hash[STORE_HASH_MAX];
+	uint64_t quota;
+	uint32_t id;
+	char *err;
+	size_t errsz;
+};
+
+static const struct {
+	const char *name;
+	uint8_t role;
+} default_mailboxes[] = {
+	{ "INBOX", ROLE_INBOX }, { "Sent", ROLE_SENT },   { "Drafts", ROLE_DRAFTS },
+	{ "Trash", ROLE_TRASH }, { "Junk", ROLE_JUNK },   { "Archive", ROLE_ARCHIVE },
+};
+
+static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct acct_ctx *c = ctx;
+	MDB_val dk = domain_key(c->addr, c->at), v;
+	uint32_t id, last_uv;
+	int rc;
+
+	rc = mdb_get(txn, st->db[DB_DOMAIN], &dk, &v);
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s",
+				 c->addr + c->at + 1);
+	if (rc)
+		return rc;
+	rc = name_lookup(txn, st, c->addr, &id);
+	if (rc == 0)
+		return store_err(c->err, c->errsz, STORE_EEXIST, "account %s already exists",
+				 c->addr);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+
+	/* Ids are never reused: a stale reference can never hit a new account. */
+	if ((rc = meta_get_u32(txn, st, "next_principal_id", &id)) != 0)
+		return rc;
+	if (id == 0 || id == UINT32_MAX)
+		return store_err(c->err, c->errsz, STORE_EINVAL, "account ids exhausted");
+	if ((rc = meta_put_u32(txn, st, "next_principal_id", id + 1)) != 0)
+		return rc;
+
+	/*
+	 * UIDVALIDITY: the creation time, but strictly above any value handed
+	 * out before, so an account deleted and re-created within a second
+	 * still tells IMAP clients to drop their cache.
+	 */
+	if ((rc = meta_get_u32(txn, st, "last_uidvalidity", &last_uv)) != 0)
+		return rc;
+	uint32_t uv = (uint32_t)now_s();
+	if (uv <= last_uv)
+		uv = last_uv + 1;
+	if (uv == 0)
+		uv = 1;
+	if ((rc = meta_put_u32(txn, st, "last_uidvalidity", uv)) != 0)
+		return rc;
+
+	struct acct_rec a = { .quota = c->quota,
+			      .next_email_id = 1,
+			      .next_mailbox_id = 1 + sizeof default_mailboxes / sizeof default_mailboxes[0],
+			      .created_at = now_s() };
+	memcpy(a.email, c->addr, strlen(c->addr) + 1);
+	memcpy(a.hash, c->hash, strlen(c->hash) + 1);
+	if ((rc = acct_put(txn, st, id, &a)) != 0)
+		return rc;
+
+	uint8_t nrec[6] = { REC_V1, 1 };
+	be32_put(nrec + 2, id);
+	MDB_val nk = { strlen(c->addr), c->addr }, nv = { sizeof nrec, nrec };
+	if ((rc = mdb_put(txn, st->db[DB_PRINCIPAL_NAME], &nk, &nv, MDB_NOOVERWRITE)) != 0)
+		return rc;
+
+	for (uint32_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
+		struct mbox_rec m = { .uidvalidity = uv,
+				      .uidnext = 1,
+				      .role = default_mailboxes[i].role,
+				      .subscribed = 1 };
+		memcpy(m.name, default_mailboxes[i].name, strlen(default_mailboxes[i].name) + 1);
+		if ((rc = mbox_put(txn, st, id, i + 1, &m)) != 0)
+			return rc;
+	}
+	c->id = id;
+	return 0;
+}
+
+int store_account_add(struct store *st, const char *email, const char *password, uint64_t quota,
+		      uint32_t *id_r, char *err, size_t errsz)
+{
+	struct acct_ctx c = { .quota = quota, .err = err, .errsz = errsz };
+
+	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	if (password && password[0] && password_hash(password, c.hash, sizeof c.hash) != 0)
+		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
+	int rc = store_write(st, account_add_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	if (rc != STORE_OK)
+		return rc;
+	log_info("store", NULL, "event=account_add account=%s id=%u", c.addr, c.id);
+	if (id_r)
+		*id_r = c.id;
+	return STORE_OK;
+}
+
+/* Deletes every key of db starting with prefix; each() sees a record first. */
+static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+		      int (*each)(void *arg, const MDB_val *v), void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+		if (each && (rc = each(arg, &v)) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		/* The first key left with the prefix is again the first >= prefix. */
+		k = (MDB_val){ plen, (void *)prefix };
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+struct unref_arg {
+	struct store *st;
+	MDB_txn *txn;
+};
+
+static int unref_email_blob(void *arg, const MDB_val *v)
+{
+	struct unref_arg *u = arg;
+	struct email_rec e;
+	int rc = email_dec(v, &e);
+	return rc ? rc : blob_unref(u->txn, u->st, e.blob_id);
+}
+
+static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct acct_ctx *c = ctx;
+	uint8_t pfx[4];
+	uint32_t id;
+	int rc = name_lookup(txn, st, c->addr, &id);
+
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no account %s", c->addr);
+	if (rc)
+		return rc;
+	MDB_val nk = { strlen(c->addr), c->addr };
+	MDB_val pk = key_u32(pfx, id);
+	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL_NAME], &nk, NULL)) != 0)
+		return rc;
+	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL], &pk, NULL)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	struct unref_arg u = { st, txn };
+	if ((rc = del_prefix(txn, st->db[DB_EMAIL], pfx, 4, unref_email_blob, &u)) != 0)
+		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_UID], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_MAILBOX], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	c->id = id;
+	return 0;
+}
+
+int store_account_del(struct store *st, const char *email, char *err, size_t errsz)
+{
+	struct acct_ctx c = { .err = err, .errsz = errsz };
+
+	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	int rc = store_write(st, account_del_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=account_del account=%s id=%u", c.addr, c.id);
+	return rc;
+}
+
+/* Rewrites one account record: password hash (hash[0] != 0) or quota. */
+struct acct_update {
+	struct acct_ctx c;
+	int set_hash, set_quota;
+};
+
+static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct acct_update *u = ctx;
+	struct acct_rec a;
+	uint32_t id;
+	int rc = name_lookup(txn, st, u->c.addr, &id);
+
+	if (rc == MDB_NOTFOUND)
+		return store_err(u->c.err, u->c.errsz, STORE_ENOTFOUND, "no account %s", u->c.addr);
+	if (rc || (rc = acct_get(txn, st, id, &a)) != 0)
+		return rc;
+	if (u->set_hash)
+		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
+	if (u->set_quota)
+		a.quota = u->c.quota;
+	return acct_put(txn, st, id, &a);
+}
+
+int store_account_passwd(struct store *st, const char *email, const char *password, char *err,
+			 size_t errsz)
+{
+	struct acct_update u = { .c = { .err = err, .errsz = errsz }, .set_hash = 1 };
+
+	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	if (password && password[0] && password_hash(password, u.c.hash, sizeof u.c.hash) != 0)
+		return store_err(err, errsz, STORE_ETEMP, "cannot hash password (out of memory)");
+	int rc = store_write(st, account_update_fn, &u);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=account_passwd account=%s", u.c.addr);
+	return rc;
+}
+
+int store_account_set_quota(struct store *st, const char *email, uint64_t quota, char *err,
+			    size_t errsz)
+{
+	struct acct_update u = { .c = { .quota = quota, .err = err, .errsz = errsz },
+				 .set_quota = 1 };
+
+	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	int rc = store_write(st, account_update_fn, &u);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	return rc;
+}
+
+int store_account_id(struct store *st, const char *email, uint32_t *id_r)
+{
+	char addr[STORE_ADDR_MAX + 1];
+	size_t at;
+	MDB_txn *txn;
+
+	if (name_address(email, 0, addr, sizeof addr, &at) != 0)
+		return STORE_ENOTFOUND;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = name_lookup(txn, st, addr, id_r);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+int store_account_check_password(struct store *st, const char *email, const char *password)
+{
+	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
+	struct acct_rec a;
+	size_t at;
+	uint32_t id;
+	MDB_txn *txn;
+	int rc;
+
+	hash[0] = '\0';
+	if (name_address(email, 0, addr, sizeof addr, &at) == 0) {
+		if (store_rd_begin(st, &txn) != 0)
+			return STORE_ETEMP;
+		rc = name_lookup(txn, st, addr, &id);
+		if (rc == 0)
+			rc = acct_get(txn, st, id, &a);
+		if (rc == 0)
+			memcpy(hash, a.hash, sizeof hash);
+		store_rd_end(st, txn);
+		if (rc && rc != MDB_NOTFOUND)
+			return STORE_ETEMP;
+	}
+	/* Verify outside the transaction: argon2id takes far longer than a read. */
+	if (hash[0] == '\0')
+		return password_verify_dummy(password);
+	return password_verify(hash, password);
+}
+
+int store_account_list(struct store *st, store_account_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct acct_rec a;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_cursor_open(txn, st->db[DB_PRINCIPAL], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 4 || acct_dec(&v, &a) != 0) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			struct store_account_info info = {
+				.id = be32_get(k.mv_data),
+				.email = a.email,
+				.quota = a.quota,
+				.used = a.used,
+				.emails = a.emails,
+			};
+			cb(arg, &info);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}
+
+/* ---- aliases ---- */
+
+struct alias_ctx {
+	char alias[STORE_ADDR_MAX + 1];
+	size_t at;
+	uint8_t target[1 + STORE_ADDR_MAX]; /* the record: version byte + address */
+	size_t tlen;                        /* record length; 0 = every target */
+	char *err;
+	size_t errsz;
+};
+
+static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct alias_ctx *c = ctx;
+	MDB_val dk = domain_key(c->alias, c->at), v;
+	int rc = mdb_get(txn, st->db[DB_DOMAIN], &dk, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s",
+				 c->alias + c->at + 1);
+	if (rc)
+		return rc;
+	MDB_val k = { strlen(c->alias), c->alias };
+	v = (MDB_val){ c->tlen, c->target };
+	rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);
+	if (rc == MDB_KEYEXIST)
+		return store_err(c->err, c->errsz, STORE_EEXIST, "alias %s -> %.*s already exists",
+				 c->alias, (int)c->tlen - 1, (char *)c->target + 1);
+	return rc;
+}
+
+static int alias_args(struct alias_ctx *c, const char *alias, const char *target)
+{
+	char t[STORE_ADDR_MAX + 1];
+	size_t tat;
+
+	if (name_address(alias, 1, c->alias, sizeof c->alias, &c->at) != 0)
+		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid alias");
+	c->tlen = 0;
+	if (target == NULL)
+		return STORE_OK;
+	if (name_address(target, 0, t, sizeof t, &tat) != 0)
+		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid target address");
+	c->target[0] = REC_V1;
+	memcpy(c->target + 1, t, strlen(t));
+	c->tlen = 1 + strlen(t);
+	return STORE_OK;
+}
+
+int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
+		    size_t errsz)
+{
+	struct alias_ctx c = { .err = err, .errsz = errsz };
+	int rc;
+
+	if (target == NULL)
+		return store_err(err, errsz, STORE_EINVAL, "missing target");
+	if ((rc = alias_args(&c, alias, target)) != STORE_OK)
+		return rc;
+	rc = store_write(st, alias_add_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=alias_add alias=%s target=%.*s", c.alias,
+			 (int)c.tlen - 1, (char *)c.target + 1);
+	return rc;
+}
+
+static int alias_del_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct alias_ctx *c = ctx;
+	MDB_val k = { strlen(c->alias), c->alias }, v = { c->tlen, c->target };
+	int rc = mdb_del(txn, st->db[DB_ALIAS], &k, c->tlen ? &v : NULL);
+
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no such alias");
+	return rc;
+}
+
+int store_alias_del(struct store *st, const char *alias, const char *target, char *err,
+		    size_t errsz)
+{
+	struct alias_ctx c = { .err = err, .errsz = errsz };
+	int rc;
+
+	if ((rc = alias_args(&c, alias, target)) != STORE_OK)
+		return rc;
+	rc = store_write(st, alias_del_fn, &c);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=alias_del alias=%s", c.alias);
+	return rc;
+}
+
+int store_alias_list(struct store *st, store_alias_cb *cb, void *arg)
+{
+	char alias[STORE_ADDR_MAX + 1], target[STORE_ADDR_MAX + 1];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_cursor_open(txn, st->db[DB_ALIAS], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size >= sizeof alias || v.mv_size < 2 ||
+			    v.mv_size - 1 >= sizeof target || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			memcpy(alias, k.mv_data, k.mv_size);
+			alias[k.mv_size] = '\0';
+			memcpy(target, (char *)v.mv_data + 1, v.mv_size - 1);
+			target[v.mv_size - 1] = '\0';
+			cb(arg, alias, target);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}

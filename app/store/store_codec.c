@@ -1,0 +1,432 @@
+/*
+ * store_codec.c — byte layouts of keys and records (SCHEMA.md in code).
+ *
+ * Integers in keys are big-endian so LMDB's bytewise order is numeric
+ * order and an account's records form one contiguous range. Values use
+ * big-endian too, for one rule everywhere. Every value starts with a
+ * version byte: a decoder refuses a version it does not know, which turns a
+ * half-finished migration or a newer writer into a clean error instead of
+ * garbage. Readers are bounds-checked; a short record is "corrupt", never a
+ * read past the end.
+ */
+#include <string.h>
+
+#include "store/store_private.h"
+
+void be16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+void be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void be64_put(uint8_t *p, uint64_t v)
+{
+	be32_put(p, (uint32_t)(v >> 32));
+	be32_put(p + 4, (uint32_t)v);
+}
+
+uint16_t be16_get(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+uint32_t be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+uint64_t be64_get(const uint8_t *p)
+{
+	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+
+MDB_val key_u32(uint8_t b[4], uint32_t a)
+{
+	be32_put(b, a);
+	return (MDB_val){ 4, b };
+}
+
+MDB_val key_u32_u32(uint8_t b[8], uint32_t a, uint32_t c)
+{
+	be32_put(b, a);
+	be32_put(b + 4, c);
+	return (MDB_val){ 8, b };
+}
+
+MDB_val key_u32_u32_u32(uint8_t b[12], uint32_t a, uint32_t c, uint32_t d)
+{
+	be32_put(b, a);
+	be32_put(b + 4, c);
+	be32_put(b + 8, d);
+	return (MDB_val){ 12, b };
+}
+
+MDB_val key_u32_u64(uint8_t b[12], uint32_t a, uint64_t c)
+{
+	be32_put(b, a);
+	be64_put(b + 4, c);
+	return (MDB_val){ 12, b };
+}
+
+/* ---- writer / reader ---- */
+
+void rw_bytes(struct rec_w *w, const void *p, size_t n)
+{
+	if (w->p && n) {
+		if (w->len + n > w->cap)
+			return; /* cannot happen: sized by a counting pass */
+		memcpy(w->p + w->len, p, n);
+	}
+	w->len += n;
+}
+
+void rw_u8(struct rec_w *w, uint8_t v)
+{
+	rw_bytes(w, &v, 1);
+}
+
+void rw_u16(struct rec_w *w, uint16_t v)
+{
+	uint8_t b[2];
+	be16_put(b, v);
+	rw_bytes(w, b, 2);
+}
+
+void rw_u32(struct rec_w *w, uint32_t v)
+{
+	uint8_t b[4];
+	be32_put(b, v);
+	rw_bytes(w, b, 4);
+}
+
+void rw_u64(struct rec_w *w, uint64_t v)
+{
+	uint8_t b[8];
+	be64_put(b, v);
+	rw_bytes(w, b, 8);
+}
+
+void rw_str16(struct rec_w *w, const char *s, size_t n)
+{
+	rw_u16(w, (uint16_t)n);
+	rw_bytes(w, s, n);
+}
+
+struct rec_r rr_init(const MDB_val *v)
+{
+	return (struct rec_r){ v->mv_data, v->mv_size, 0, 0 };
+}
+
+const uint8_t *rr_bytes(struct rec_r *r, size_t n)
+{
+	static const uint8_t zeros[8];
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = 1;
+		r->off = r->len;
+		return n <= sizeof zeros ? zeros : NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+uint8_t rr_u8(struct rec_r *r)
+{
+	return *rr_bytes(r, 1);
+}
+
+uint16_t rr_u16(struct rec_r *r)
+{
+	return be16_get(rr_bytes(r, 2));
+}
+
+uint32_t rr_u32(struct rec_r *r)
+{
+	return be32_get(rr_bytes(r, 4));
+}
+
+uint64_t rr_u64(struct rec_r *r)
+{
+	return be64_get(rr_bytes(r, 8));
+}
+
+void rr_str16(struct rec_r *r, char *dst, size_t dstsz)
+{
+	size_t n = rr_u16(r);
+	const uint8_t *p = rr_bytes(r, n);
+
+	if (r->bad || n >= dstsz) {
+		r->bad = 1;
+		dst[0] = '\0';
+		return;
+	}
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+int rec_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, size_t reclen,
+	    void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags)
+{
+	MDB_val v = { reclen, NULL };
+	int rc = mdb_put(txn, dbi, key, &v, flags | MDB_RESERVE);
+	if (rc)
+		return rc;
+	struct rec_w w = { v.mv_data, 0, reclen };
+	enc(&w, rec);
+	return 0;
+}
+
+/* Size of a record: a counting pass of its encoder. */
+static size_t rec_size(void (*enc)(struct rec_w *w, const void *rec), const void *rec)
+{
+	struct rec_w w = { NULL, 0, 0 };
+	enc(&w, rec);
+	return w.len;
+}
+
+/* Version byte check shared by decoders: MDB_CORRUPTED on anything else. */
+static int rec_version_ok(struct rec_r *r)
+{
+	return rr_u8(r) == REC_V1 && !r->bad;
+}
+
+/* ---- account ---- */
+
+void acct_enc(struct rec_w *w, const void *rec)
+{
+	const struct acct_rec *a = rec;
+
+	rw_u8(w, REC_V1);
+	rw_u8(w, 1); /* principal kind: account (groups later) */
+	rw_u64(w, a->quota);
+	rw_u64(w, a->used);
+	rw_u32(w, a->emails);
+	rw_u64(w, a->modseq);
+	rw_u32(w, a->next_email_id);
+	rw_u32(w, a->next_mailbox_id);
+	rw_u64(w, (uint64_t)a->created_at);
+	rw_str16(w, a->email, strlen(a->email));
+	rw_str16(w, a->hash, strlen(a->hash));
+}
+
+int acct_dec(const MDB_val *v, struct acct_rec *a)
+{
+	struct rec_r r = rr_init(v);
+
+	if (!rec_version_ok(&r) || rr_u8(&r) != 1)
+		return MDB_CORRUPTED;
+	a->quota = rr_u64(&r);
+	a->used = rr_u64(&r);
+	a->emails = rr_u32(&r);
+	a->modseq = rr_u64(&r);
+	a->next_email_id = rr_u32(&r);
+	a->next_mailbox_id = rr_u32(&r);
+	a->created_at = (int64_t)rr_u64(&r);
+	rr_str16(&r, a->email, sizeof a->email);
+	rr_str16(&r, a->hash, sizeof a->hash);
+	return r.bad ? MDB_CORRUPTED : 0;
+}
+
+int acct_get(MDB_txn *txn, struct store *st, uint32_t id, struct acct_rec *a)
+{
+	uint8_t kb[4];
+	MDB_val k = key_u32(kb, id), v;
+	int rc = mdb_get(txn, st->db[DB_PRINCIPAL], &k, &v);
+	return rc ? rc : acct_dec(&v, a);
+}
+
+int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec *a)
+{
+	uint8_t kb[4];
+	MDB_val k = key_u32(kb, id);
+	return rec_put(txn, st->db[DB_PRINCIPAL], &k, rec_size(acct_enc, a), acct_enc, a, 0);
+}
+
+/* ---- mailbox ---- */
+
+static const char *const role_names[ROLE_COUNT] = {
+	"", "inbox", "sent", "drafts", "trash", "junk", "archive",
+};
+
+const char *mbox_role_name(unsigned role)
+{
+	return role < ROLE_COUNT ? role_names[role] : "";
+}
+
+void mbox_enc(struct rec_w *w, const void *rec)
+{
+	const struct mbox_rec *m = rec;
+
+	rw_u8(w, REC_V1);
+	rw_u32(w, m->uidvalidity);
+	rw_u32(w, m->uidnext);
+	rw_u64(w, m->highest_modseq);
+	rw_u32(w, m->messages);
+	rw_u32(w, m->parent);
+	rw_u8(w, m->role);
+	rw_u8(w, m->subscribed);
+	rw_str16(w, m->name, strlen(m->name));
+}
+
+int mbox_dec(const MDB_val *v, struct mbox_rec *m)
+{
+	struct rec_r r = rr_init(v);
+
+	if (!rec_version_ok(&r))
+		return MDB_CORRUPTED;
+	m->uidvalidity = rr_u32(&r);
+	m->uidnext = rr_u32(&r);
+	m->highest_modseq = rr_u64(&r);
+	m->messages = rr_u32(&r);
+	m->parent = rr_u32(&r);
+	m->role = rr_u8(&r);
+	m->subscribed = rr_u8(&r);
+	rr_str16(&r, m->name, sizeof m->name);
+	return r.bad ? MDB_CORRUPTED : 0;
+}
+
+int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, struct mbox_rec *m)
+{
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, account, id), v;
+	int rc = mdb_get(txn, st->db[DB_MAILBOX], &k, &v);
+	return rc ? rc : mbox_dec(&v, m);
+}
+
+int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
+	     const struct mbox_rec *m)
+{
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, account, id);
+	return rec_put(txn, st->db[DB_MAILBOX], &k, rec_size(mbox_enc, m), mbox_enc, m, 0);
+}
+
+/* ---- email ---- */
+
+void email_enc(struct rec_w *w, const void *rec)
+{
+	const struct email_rec *e = rec;
+
+	rw_u8(w, REC_V1);
+	rw_bytes(w, e->blob_id, 32);
+	rw_u64(w, e->size);
+	rw_u64(w, (uint64_t)e->received_at);
+	rw_u64(w, e->modseq);
+	rw_u32(w, e->thread_id);
+	rw_u16(w, e->keywords_len);
+	rw_bytes(w, e->keywords, e->keywords_len);
+	rw_u16(w, e->nmembers);
+	rw_bytes(w, e->members, (size_t)e->nmembers * 8);
+	rw_u32(w, e->metalen);
+	rw_bytes(w, e->meta, e->metalen);
+}
+
+int email_dec(const MDB_val *v, struct email_rec *e)
+{
+	struct rec_r r = rr_init(v);
+
+	if (!rec_version_ok(&r))
+		return MDB_CORRUPTED;
+	const uint8_t *blob = rr_bytes(&r, 32);
+	if (r.bad)
+		return MDB_CORRUPTED;
+	memcpy(e->blob_id, blob, 32);
+	e->size = rr_u64(&r);
+	e->received_at = (int64_t)rr_u64(&r);
+	e->modseq = rr_u64(&r);
+	e->thread_id = rr_u32(&r);
+	e->keywords_len = rr_u16(&r);
+	e->keywords = (const char *)rr_bytes(&r, e->keywords_len);
+	e->nmembers = rr_u16(&r);
+	e->members = rr_bytes(&r, (size_t)e->nmembers * 8);
+	e->metalen = rr_u32(&r);
+	e->meta = rr_bytes(&r, e->metalen);
+	return r.bad ? MDB_CORRUPTED : 0;
+}
+
+size_t email_size(const struct email_rec *e)
+{
+	return rec_size(email_enc, e);
+}
+
+/* ---- blobs ---- */
+
+int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blobref_rec *b)
+{
+	MDB_val k = { 32, (void *)id }, v;
+	int rc = mdb_get(txn, st->db[DB_BLOBREF], &k, &v);
+	if (rc)
+		return rc;
+	struct rec_r r = rr_init(&v);
+	if (!rec_version_ok(&r))
+		return MDB_CORRUPTED;
+	b->refs = rr_u64(&r);
+	b->size = rr_u64(&r);
+	return r.bad ? MDB_CORRUPTED : 0;
+}
+
+int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const struct blobref_rec *b)
+{
+	uint8_t buf[17];
+	MDB_val k = { 32, (void *)id }, v = { sizeof buf, buf };
+
+	buf[0] = REC_V1;
+	be64_put(buf + 1, b->refs);
+	be64_put(buf + 9, b->size);
+	return mdb_put(txn, st->db[DB_BLOBREF], &k, &v, 0);
+}
+
+int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
+{
+	struct blobref_rec b;
+	int rc = blobref_get(txn, st, id, &b);
+
+	if (rc == MDB_NOTFOUND)
+		return 0; /* already gone: nothing references it */
+	if (rc)
+		return rc;
+	if (b.refs > 1) {
+		b.refs--;
+		return blobref_put(txn, st, id, &b);
+	}
+	MDB_val k = { 32, (void *)id };
+	rc = mdb_del(txn, st->db[DB_BLOBREF], &k, NULL);
+	if (rc)
+		return rc;
+	rc = mdb_del(txn, st->db[DB_BLOB], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- meta ---- */
+
+int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r)
+{
+	MDB_val k = { strlen(name), (void *)name }, v;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+	if (rc)
+		return rc;
+	struct rec_r r = rr_init(&v);
+	if (!rec_version_ok(&r))
+		return MDB_CORRUPTED;
+	*v_r = rr_u32(&r);
+	return r.bad ? MDB_CORRUPTED : 0;
+}
+
+int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v)
+{
+	uint8_t buf[5];
+	MDB_val k = { strlen(name), (void *)name }, val = { sizeof buf, buf };
+
+	buf[0] = REC_V1;
+	be32_put(buf + 1, v);
+	return mdb_put(txn, st->db[DB_META], &k, &val, 0);
+}

@@ -1,0 +1,161 @@
+/*
+ * store_names.c — validation and canonical form of domains and addresses.
+ *
+ * Names are stored in one canonical form so that lookups are exact byte
+ * matches: ASCII letters lowercased, everything else kept as is. Non-ASCII
+ * must be well-formed UTF-8 (internationalised domains and local parts,
+ * RFC 6531/6532, stored as UTF-8 rather than punycode); we do not apply
+ * Unicode case folding or normalisation — two spellings of a non-ASCII name
+ * are two names, as in most MTAs.
+ *
+ * Domains: labels of 1..63 octets, total <= 253, ASCII labels are
+ * letters/digits/hyphens not starting or ending with a hyphen, and a label
+ * may also hold non-ASCII characters as valid UTF-8 (its ASCII bytes still
+ * follow the LDH rule). Local parts:
+ * 1..64 octets, no space, control or the RFC 5322 specials that would need
+ * quoting; no leading, trailing or doubled dot.
+ */
+#include <string.h>
+
+#include "store/store_private.h"
+
+/* Length of the UTF-8 sequence at p (n bytes left), or 0 when malformed. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	unsigned min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	unsigned cp = c & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static int ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int label_ok(const unsigned char *p, size_t n)
+{
+	if (n == 0 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		if (p[i] >= 0x80) {
+			size_t l = utf8_seq(p + i, n - i);
+			if (l == 0)
+				return 0;
+			i += l;
+			continue;
+		}
+		if (!ascii_alnum(p[i]) && p[i] != '-')
+			return 0;
+		i++;
+	}
+	if (p[0] == '-' || p[n - 1] == '-')
+		return 0;
+	return 1;
+}
+
+static int domain_ok(const unsigned char *p, size_t n)
+{
+	if (n == 0 || n > STORE_DOMAIN_MAX)
+		return 0;
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || p[i] == '.') {
+			if (!label_ok(p + start, i - start))
+				return 0;
+			start = i + 1;
+		}
+	}
+	return 1;
+}
+
+static void lower_into(const char *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n] = '\0';
+}
+
+int name_domain(const char *in, char *out, size_t outsz)
+{
+	size_t n = strlen(in);
+
+	if (n >= outsz || !domain_ok((const unsigned char *)in, n))
+		return -1;
+	lower_into(in, n, out);
+	return 0;
+}
+
+int name_local_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (n == 0 || n > STORE_LOCAL_MAX)
+		return -1;
+	if (p[0] == '.' || p[n - 1] == '.')
+		return -1;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
+		if (c >= 0x80) {
+			size_t l = utf8_seq(p + i, n - i);
+			if (l == 0)
+				return -1;
+			i += l;
+			continue;
+		}
+		if (c <= ' ' || c == 0x7f || strchr("\"(),:;<>@[\\]", c) != NULL)
+			return -1;
+		if (c == '.' && p[i + 1] == '.')
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+int name_address(const char *in, int allow_catchall, char *out, size_t outsz, size_t *at_r)
+{
+	const char *at = strrchr(in, '@');
+	size_t n = strlen(in);
+
+	if (at == NULL || n >= outsz || n > STORE_ADDR_MAX)
+		return -1;
+	size_t local = (size_t)(at - in);
+	if (local == 0) {
+		if (!allow_catchall)
+			return -1;
+	} else if (name_local_ok(in, local) != 0) {
+		return -1;
+	}
+	if (!domain_ok((const unsigned char *)at + 1, n - local - 1))
+		return -1;
+	lower_into(in, n, out);
+	*at_r = local;
+	return 0;
+}

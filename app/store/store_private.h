@@ -1,0 +1,285 @@
+/*
+ * store_private.h — what the store's own files share: the struct behind the
+ * opaque handle, the named databases, transaction helpers, record codecs,
+ * name validation, and the hooks the unit tests use.
+ *
+ * Transactions. Every transaction this process opens, read or write, runs
+ * with st->maplock held shared; only growing (or re-adopting) the map takes
+ * it exclusive, because mdb_env_set_mapsize() requires that no transaction
+ * of this process is live. The lock is a plain pthread rwlock, which on
+ * glibc and musl lets a new reader in while a writer waits: that makes a
+ * read callback that calls another store read function safe (no
+ * self-deadlock), at the price that a resize can wait for a gap between
+ * readers — reads are short, callback-style, so gaps come quickly. Never
+ * call a writing function from inside a read callback: a map growth there
+ * would wait for the lock its own thread holds.
+ *
+ * The layouts of keys and values are documented in SCHEMA.md; the codecs
+ * below are the only code that knows them.
+ */
+#ifndef TERN_STORE_STORE_PRIVATE_H
+#define TERN_STORE_STORE_PRIVATE_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Schema version this build writes (see migrations in store.c). */
+#define STORE_SCHEMA_VERSION 1u
+
+/* Named databases, in the order store.c opens them. */
+enum store_db {
+	DB_META,
+	DB_DOMAIN,
+	DB_PRINCIPAL,
+	DB_PRINCIPAL_NAME,
+	DB_ALIAS,
+	DB_MAILBOX,
+	DB_EMAIL,
+	DB_UID,
+	DB_CHANGE,
+	DB_BLOB,
+	DB_BLOBREF,
+	DB_COUNT
+};
+
+/* Version byte that starts every record this build writes. */
+#define REC_V1 1u
+
+/* Name limits (octets). */
+#define STORE_LOCAL_MAX 64
+#define STORE_DOMAIN_MAX 253
+#define STORE_ADDR_MAX (STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
+#define STORE_MAILBOX_NAME_MAX 1000
+#define STORE_HASH_MAX 128 /* == PASSWORD_HASH_MAX */
+
+/* Mailbox 1 of every account is its INBOX (created first, never deleted). */
+#define STORE_INBOX_ID 1u
+
+/* Group-commit batch limits: whichever is reached first closes a batch. */
+#define STORE_BATCH_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define STORE_BATCH_MAX_REQUESTS 1000
+
+/* Default first map size; the file's size wins when larger. */
+#define STORE_MAP_MIN ((uint64_t)64 * 1024 * 1024)
+
+enum mailbox_role {
+	ROLE_NONE,
+	ROLE_INBOX,
+	ROLE_SENT,
+	ROLE_DRAFTS,
+	ROLE_TRASH,
+	ROLE_JUNK,
+	ROLE_ARCHIVE,
+	ROLE_COUNT
+};
+
+/* Kinds of entries in a change record. */
+enum change_kind {
+	CHANGE_EMAIL_CREATED = 1,
+	CHANGE_EMAIL_UPDATED = 2,
+	CHANGE_EMAIL_DESTROYED = 3,
+	CHANGE_MAILBOX_CREATED = 4,
+	CHANGE_MAILBOX_UPDATED = 5,
+	CHANGE_MAILBOX_DESTROYED = 6,
+};
+
+struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
+
+struct store {
+	MDB_env *env;
+	unsigned flags;
+	MDB_dbi db[DB_COUNT];
+	pthread_rwlock_t maplock;
+
+	/* Writer queue (store_writer.c), all under qlock. */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct store_delivery *qhead, *qtail;
+	int stopping;
+	int paused; /* test hook: the writer leaves the queue alone */
+	int writer_started;
+	pthread_t writer;
+
+	struct store_feed *feed;
+
+	/* Counters for tests and metrics. */
+	atomic_ullong commits;    /* successful write commits (batches and admin) */
+	atomic_ullong batches;    /* group-commit batches attempted */
+	atomic_ullong grows;      /* map growths performed by this process */
+	atomic_int fail_commit;   /* test hook: errno the next commits fail with */
+};
+
+/* ---- Transactions and map growth (store.c) ---- */
+
+/*
+ * Begins a read transaction with maplock held shared; adopts a map grown by
+ * another process (MDB_MAP_RESIZED) on the way. Returns 0 or an LMDB error
+ * (the lock is not held then).
+ */
+int store_rd_begin(struct store *st, MDB_txn **txn_r);
+/* Aborts the read transaction and releases maplock. */
+void store_rd_end(struct store *st, MDB_txn *txn);
+
+/*
+ * A unit of writing: called inside a fresh write transaction, possibly
+ * several times (after a map growth the whole function runs again from
+ * scratch), so it must keep no state between calls except what it resets.
+ * Returns 0 to commit, a STORE_* code to abort and return that code, or an
+ * LMDB/errno code: MDB_MAP_FULL grows the map and retries, anything else
+ * aborts and becomes STORE_ETEMP.
+ */
+typedef int store_write_fn(struct store *st, MDB_txn *txn, void *ctx);
+/*
+ * Runs fn in a write transaction and commits, growing the map as needed.
+ * Returns STORE_OK, fn's STORE_* code, or STORE_ETEMP (logged as
+ * event=commit_failed when the commit itself failed).
+ */
+int store_write(struct store *st, store_write_fn *fn, void *ctx);
+
+/* Maps an LMDB result to a STORE_* code (MDB_NOTFOUND -> ENOTFOUND, ...). */
+int store_mdb_code(int rc);
+/* err helper: formats into err (may be NULL) and returns code. */
+int store_err(char *err, size_t errsz, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- Big-endian helpers and keys (store_codec.c) ---- */
+void be16_put(uint8_t *p, uint16_t v);
+void be32_put(uint8_t *p, uint32_t v);
+void be64_put(uint8_t *p, uint64_t v);
+uint16_t be16_get(const uint8_t *p);
+uint32_t be32_get(const uint8_t *p);
+uint64_t be64_get(const uint8_t *p);
+
+/* Keys (u32 a [, u32 b [, u32 c]]) and (u32 a, u64 b) built in caller's buffer. */
+MDB_val key_u32(uint8_t b[4], uint32_t a);
+MDB_val key_u32_u32(uint8_t b[8], uint32_t a, uint32_t c);
+MDB_val key_u32_u32_u32(uint8_t b[12], uint32_t a, uint32_t c, uint32_t d);
+MDB_val key_u32_u64(uint8_t b[12], uint32_t a, uint64_t c);
+
+/*
+ * Record writer: with p == NULL it only counts (first pass to size an
+ * MDB_RESERVE), otherwise it writes into p and never past cap.
+ */
+struct rec_w {
+	uint8_t *p;
+	size_t len, cap;
+};
+void rw_u8(struct rec_w *w, uint8_t v);
+void rw_u16(struct rec_w *w, uint16_t v);
+void rw_u32(struct rec_w *w, uint32_t v);
+void rw_u64(struct rec_w *w, uint64_t v);
+void rw_bytes(struct rec_w *w, const void *p, size_t n);
+/* u16 length then bytes. */
+void rw_str16(struct rec_w *w, const char *s, size_t n);
+
+/* Record reader: any read past the end sets bad and yields zeros. */
+struct rec_r {
+	const uint8_t *p;
+	size_t len, off;
+	int bad;
+};
+struct rec_r rr_init(const MDB_val *v);
+uint8_t rr_u8(struct rec_r *r);
+uint16_t rr_u16(struct rec_r *r);
+uint32_t rr_u32(struct rec_r *r);
+uint64_t rr_u64(struct rec_r *r);
+const uint8_t *rr_bytes(struct rec_r *r, size_t n);
+/* u16 length then bytes; copies into dst (NUL-terminated); bad if too long. */
+void rr_str16(struct rec_r *r, char *dst, size_t dstsz);
+
+/* Encodes a record of reclen bytes via rec_w into a DB with MDB_RESERVE. */
+int rec_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, size_t reclen,
+	    void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags);
+
+/* Account (DB_PRINCIPAL value). */
+struct acct_rec {
+	uint64_t quota, used, modseq;
+	uint32_t emails, next_email_id, next_mailbox_id;
+	int64_t created_at;
+	char email[STORE_ADDR_MAX + 1];
+	char hash[STORE_HASH_MAX];
+};
+void acct_enc(struct rec_w *w, const void *rec);
+int acct_dec(const MDB_val *v, struct acct_rec *a);
+int acct_get(MDB_txn *txn, struct store *st, uint32_t id, struct acct_rec *a);
+int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec *a);
+
+/* Mailbox (DB_MAILBOX value). */
+struct mbox_rec {
+	uint32_t uidvalidity, uidnext, messages, parent;
+	uint64_t highest_modseq;
+	uint8_t role, subscribed;
+	char name[STORE_MAILBOX_NAME_MAX + 1];
+};
+void mbox_enc(struct rec_w *w, const void *rec);
+int mbox_dec(const MDB_val *v, struct mbox_rec *m);
+int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, struct mbox_rec *m);
+int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
+	     const struct mbox_rec *m);
+const char *mbox_role_name(unsigned role);
+
+/* Email (DB_EMAIL value); pointers point into the record (txn lifetime). */
+struct email_rec {
+	uint8_t blob_id[32];
+	uint64_t size, modseq;
+	int64_t received_at;
+	uint32_t thread_id;
+	const char *keywords; /* space-separated, not NUL-terminated */
+	uint16_t keywords_len;
+	uint16_t nmembers;
+	const uint8_t *members; /* nmembers x (u32 mailbox, u32 uid) */
+	const uint8_t *meta;
+	uint32_t metalen;
+};
+void email_enc(struct rec_w *w, const void *rec);
+int email_dec(const MDB_val *v, struct email_rec *e);
+size_t email_size(const struct email_rec *e);
+
+/* Blob refcount (DB_BLOBREF value). */
+struct blobref_rec {
+	uint64_t refs, size;
+};
+int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blobref_rec *b);
+int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const struct blobref_rec *b);
+/* Drops one reference; deletes blob and refcount at zero. */
+int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
+
+/* Small u32 record in DB_META (counters, schema version). */
+int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r);
+int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v);
+
+/* ---- Names (store_names.c) ---- */
+/* Lowercases (ASCII) and validates a domain into out. 0 or -1. */
+int name_domain(const char *in, char *out, size_t outsz);
+/* Validates a local part (not NUL-terminated), 0 or -1. */
+int name_local_ok(const char *p, size_t n);
+/*
+ * Lowercases and validates "local@domain" into out (size >= STORE_ADDR_MAX+1);
+ * *at_r gets the '@' offset. With allow_catchall, "@domain" is accepted too
+ * (local part empty). 0 or -1.
+ */
+int name_address(const char *in, int allow_catchall, char *out, size_t outsz, size_t *at_r);
+
+/* ---- Writer and change feed (store_writer.c) ---- */
+int store_writer_start(struct store *st, char *err, size_t errsz);
+/* Drains the queue, stops and joins the writer thread. */
+void store_writer_stop(struct store *st);
+struct store_feed *store_feed_new(void);
+void store_feed_unref(struct store_feed **f);
+
+/* ---- Test hooks ---- */
+/* First map size for stores opened afterwards (0 = default). Process-wide. */
+void store_test_set_initial_map(uint64_t bytes);
+/* Pauses (1) or resumes (0) the writer's taking of queued requests. */
+void store_test_pause_writer(struct store *st, int paused);
+/* Makes every following commit fail as if with errno e (0 to stop). */
+void store_test_fail_commits(struct store *st, int e);
+/* Overwrites the stored schema version (to test refusing a newer one). */
+int store_test_set_schema(struct store *st, uint32_t version);
+
+#endif

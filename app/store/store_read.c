@@ -1,0 +1,190 @@
+/*
+ * store_read.c — reading mailboxes and emails.
+ *
+ * Each function is one short read transaction under maplock (shared) and
+ * hands records to a callback while it is open, so data can point straight
+ * into the map (zero copy for message bodies) and the transaction never
+ * outlives the call. A callback may call other store read functions; it
+ * must not write (see store_private.h).
+ */
+#include <string.h>
+
+#include "core/str.h"
+#include "store/store_private.h"
+
+/* 1 when key k starts with the prefix. */
+static int has_prefix(const MDB_val *k, const uint8_t *p, size_t n)
+{
+	return k->mv_size >= n && memcmp(k->mv_data, p, n) == 0;
+}
+
+static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	uint8_t kb[4];
+	MDB_val k = key_u32(kb, account), v;
+	return mdb_get(txn, st->db[DB_PRINCIPAL], &k, &v);
+}
+
+int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
+{
+	int inbox = str_eq_ci_c(str_c(name), "INBOX");
+	struct mbox_rec m;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	MDB_val k = key_u32_u32(pfx, account, 0), v;
+	int rc, found = 0;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		     rc == 0 && has_prefix(&k, pfx, 4);
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if ((rc = mbox_dec(&v, &m)) != 0)
+				break;
+			if (inbox ? m.role == ROLE_INBOX : strcmp(m.name, name) == 0) {
+				*mailbox_r = be32_get((uint8_t *)k.mv_data + 4);
+				found = 1;
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	if (found)
+		return STORE_OK;
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP;
+}
+
+int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg)
+{
+	struct mbox_rec m;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	MDB_val k = key_u32_u32(pfx, account, 0), v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = account_exists(txn, st, account);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		     rc == 0 && has_prefix(&k, pfx, 4);
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if ((rc = mbox_dec(&v, &m)) != 0)
+				break;
+			struct store_mailbox_info info = {
+				.id = be32_get((uint8_t *)k.mv_data + 4),
+				.name = m.name,
+				.role = mbox_role_name(m.role),
+				.uidvalidity = m.uidvalidity,
+				.uidnext = m.uidnext,
+				.highest_modseq = m.highest_modseq,
+				.messages = m.messages,
+			};
+			cb(arg, &info);
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store_email_cb *cb,
+		     void *arg)
+{
+	struct mbox_rec m;
+	struct email_rec e;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t pfx[12], ek[8];
+	MDB_val k = key_u32_u32_u32(pfx, account, mailbox, 0), v, ekey, ev;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mbox_get(txn, st, account, mailbox, &m);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, st->db[DB_UID], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		     rc == 0 && has_prefix(&k, pfx, 8);
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 12 || v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+			ekey = key_u32_u32(ek, account, email_id);
+			if ((rc = mdb_get(txn, st->db[DB_EMAIL], &ekey, &ev)) != 0 ||
+			    (rc = email_dec(&ev, &e)) != 0) {
+				rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+				break;
+			}
+			struct store_email_info info = {
+				.email_id = email_id,
+				.uid = be32_get((uint8_t *)k.mv_data + 8),
+				.received_at = e.received_at,
+				.size = e.size,
+				.meta = e.meta,
+				.metalen = e.metalen,
+			};
+			memcpy(info.blob_id, e.blob_id, 32);
+			cb(arg, &info);
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
+		    void *arg)
+{
+	struct email_rec e;
+	MDB_txn *txn;
+	uint8_t ek[8];
+	MDB_val k = key_u32_u32(ek, account, email_id), v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	if (rc == 0)
+		rc = email_dec(&v, &e);
+	if (rc == 0) {
+		MDB_val bk = { 32, e.blob_id };
+		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &v);
+		if (rc == MDB_NOTFOUND)
+			rc = MDB_CORRUPTED; /* an email always has its blob */
+		else if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
+			rc = MDB_CORRUPTED;
+	}
+	if (rc == 0)
+		cb(arg, (const char *)v.mv_data + 1, v.mv_size - 1);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, account, &a);
+	store_rd_end(st, txn);
+	if (rc == 0)
+		*modseq_r = a.modseq;
+	return store_mdb_code(rc);
+}

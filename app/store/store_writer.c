@@ -1,0 +1,480 @@
+/*
+ * store_writer.c — deliveries: the writer thread with group commit, the
+ * synchronous path, and the change feed.
+ *
+ * Group commit. Sessions queue requests (store_deliver) under qlock and
+ * signal qcond. The writer sleeps on qcond; when woken it takes everything
+ * queued, up to STORE_BATCH_MAX_REQUESTS requests or STORE_BATCH_MAX_BYTES
+ * of message data (at least one request, however big), applies the batch
+ * in one write transaction and commits once. While it commits, new
+ * requests pile up and form the next batch: under load the batch size
+ * grows by itself and the fsync cost is shared; idle, a lone delivery is
+ * committed at once (no timer, no added latency). The caps keep one
+ * transaction's dirty pages well under LMDB's per-transaction limit and the
+ * latency of the first request in a batch bounded.
+ *
+ * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
+ * grows the map and runs the whole batch again; on any other failure (disk
+ * full, I/O error) nothing of it is committed and every request gets
+ * STORE_ETEMP. Completions run only after the commit returned.
+ *
+ * Change feed. Subscriptions live in a feed object that is reference
+ * counted apart from the store, because a notification posted to a loop
+ * may run after store_close(). A notification carries the subscription's
+ * generation; when it runs on the subscriber's loop it checks, under the
+ * feed lock, that this very subscription (pointer and generation) is still
+ * registered. store_unsubscribe() runs on that same loop thread, so once
+ * it returned no callback can pass the check.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+#define FEED_BUCKETS 64
+
+struct store_feed {
+	pthread_mutex_t lock;
+	atomic_int refs;
+	uint64_t gen;
+	struct store_sub *bucket[FEED_BUCKETS];
+};
+
+struct feed_note {
+	struct store_feed *feed;
+	struct store_sub *sub; /* compared, never dereferenced unless registered */
+	uint64_t gen;
+	uint32_t account;
+	uint64_t modseq;
+};
+
+/* (account, new highest modseq) pairs touched by one transaction. */
+struct changed {
+	uint32_t account;
+	uint64_t modseq;
+};
+
+struct batch {
+	struct store_delivery *head;
+	struct changed *chg;
+	size_t nchg, capchg;
+};
+
+/* ---- feed ---- */
+
+struct store_feed *store_feed_new(void)
+{
+	struct store_feed *f = xcalloc(1, sizeof *f);
+	pthread_mutex_init(&f->lock, NULL);
+	atomic_init(&f->refs, 1);
+	return f;
+}
+
+void store_feed_unref(struct store_feed **fp)
+{
+	struct store_feed *f = *fp;
+
+	*fp = NULL;
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+	}
+}
+
+static struct store_sub **feed_bucket(struct store_feed *f, uint32_t account)
+{
+	return &f->bucket[(account * 2654435761u) >> 26 & (FEED_BUCKETS - 1)];
+}
+
+void store_subscribe(struct store *st, struct store_sub *sub)
+{
+	struct store_feed *f = st->feed;
+
+	if (sub->loop == NULL || sub->cb == NULL)
+		fatalx("store_subscribe: loop and cb are required");
+	pthread_mutex_lock(&f->lock);
+	struct store_sub **b = feed_bucket(f, sub->account);
+	sub->gen_ = ++f->gen;
+	sub->next_ = *b;
+	*b = sub;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void store_unsubscribe(struct store *st, struct store_sub *sub)
+{
+	struct store_feed *f = st->feed;
+
+	pthread_mutex_lock(&f->lock);
+	for (struct store_sub **pp = feed_bucket(f, sub->account); *pp; pp = &(*pp)->next_) {
+		if (*pp == sub) {
+			*pp = sub->next_;
+			break;
+		}
+	}
+	sub->gen_ = 0;
+	sub->next_ = NULL;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Runs on the subscriber's loop. */
+static void feed_note_run(void *arg)
+{
+	struct feed_note *n = arg;
+	struct store_feed *f = n->feed;
+	void (*cb)(void *, uint32_t, uint64_t) = NULL;
+	void *cbarg = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	for (struct store_sub *s = *feed_bucket(f, n->account); s; s = s->next_) {
+		if (s == n->sub && s->gen_ == n->gen) {
+			cb = s->cb;
+			cbarg = s->arg;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	/*
+	 * Unlocked: the callback may unsubscribe. Only this loop's thread may
+	 * unsubscribe this sub, and it is busy here, so it stays valid.
+	 */
+	if (cb)
+		cb(cbarg, n->account, n->modseq);
+	store_feed_unref(&n->feed);
+	free(n);
+}
+
+static void feed_publish(struct store *st, const struct changed *chg, size_t nchg)
+{
+	struct store_feed *f = st->feed;
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < nchg; i++) {
+		for (struct store_sub *s = *feed_bucket(f, chg[i].account); s; s = s->next_) {
+			if (s->account != chg[i].account)
+				continue;
+			struct feed_note *n = xmalloc(sizeof *n);
+			*n = (struct feed_note){ f, s, s->gen_, chg[i].account, chg[i].modseq };
+			atomic_fetch_add(&f->refs, 1);
+			loop_post(s->loop, feed_note_run, n);
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- applying deliveries ---- */
+
+static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
+{
+	for (size_t i = 0; i < b->nchg; i++) {
+		if (b->chg[i].account == account) {
+			b->chg[i].modseq = modseq;
+			return;
+		}
+	}
+	if (b->nchg == b->capchg) {
+		b->capchg = b->capchg ? b->capchg * 2 : 16;
+		b->chg = xrealloc(b->chg, b->capchg * sizeof *b->chg);
+	}
+	b->chg[b->nchg++] = (struct changed){ account, modseq };
+}
+
+/*
+ * One copy of d into account's INBOX. MDB_NOTFOUND means the account is
+ * gone (deleted since resolution); other errors fail the batch.
+ */
+static int deliver_account(struct store *st, MDB_txn *txn, const struct store_delivery *d,
+			   uint32_t account, uint32_t *email_id_r, uint64_t *modseq_r)
+{
+	struct acct_rec a;
+	struct mbox_rec m;
+	uint8_t kb[12], member[8], urec[5], crec[16];
+	int rc;
+
+	if ((rc = acct_get(txn, st, account, &a)) != 0)
+		return rc;
+	if ((rc = mbox_get(txn, st, account, STORE_INBOX_ID, &m)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+
+	uint32_t email_id = a.next_email_id++;
+	uint32_t uid = m.uidnext++;
+	uint64_t modseq = ++a.modseq;
+	m.highest_modseq = modseq;
+	m.messages++;
+	a.used += d->len;
+	a.emails++;
+
+	be32_put(member, STORE_INBOX_ID);
+	be32_put(member + 4, uid);
+	struct email_rec e = {
+		.size = d->len,
+		.modseq = modseq,
+		.received_at = d->received_at,
+		.thread_id = email_id, /* its own thread until threading exists */
+		.nmembers = 1,
+		.members = member,
+		.meta = d->meta,
+		.metalen = (uint32_t)d->metalen,
+	};
+	memcpy(e.blob_id, d->blob_id, 32);
+	MDB_val k = key_u32_u32(kb, account, email_id);
+	if ((rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0)) != 0)
+		return rc;
+
+	urec[0] = REC_V1;
+	be32_put(urec + 1, email_id);
+	k = key_u32_u32_u32(kb, account, STORE_INBOX_ID, uid);
+	MDB_val v = { sizeof urec, urec };
+	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, 0)) != 0)
+		return rc;
+
+	/* Change record: one entry, "email created in mailbox with uid". */
+	crec[0] = REC_V1;
+	be16_put(crec + 1, 1);
+	crec[3] = CHANGE_EMAIL_CREATED;
+	be32_put(crec + 4, email_id);
+	be32_put(crec + 8, STORE_INBOX_ID);
+	be32_put(crec + 12, uid);
+	k = key_u32_u64(kb, account, modseq);
+	v = (MDB_val){ sizeof crec, crec };
+	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
+		return rc;
+
+	if ((rc = mbox_put(txn, st, account, STORE_INBOX_ID, &m)) != 0)
+		return rc;
+	if ((rc = acct_put(txn, st, account, &a)) != 0)
+		return rc;
+	*email_id_r = email_id;
+	*modseq_r = modseq;
+	return 0;
+}
+
+static int delivery_valid(const struct store_delivery *d)
+{
+	return (d->data || d->len == 0) && (d->accounts || d->naccounts == 0) &&
+	       (d->meta || d->metalen == 0) && d->metalen <= UINT32_MAX;
+}
+
+static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
+{
+	struct blobref_rec br;
+	size_t delivered = 0;
+	int rc;
+
+	d->result = STORE_OK;
+	if (d->email_ids)
+		memset(d->email_ids, 0, d->naccounts * sizeof *d->email_ids);
+	if (!delivery_valid(d)) {
+		d->result = STORE_EINVAL;
+		return 0;
+	}
+
+	rc = blobref_get(txn, st, d->blob_id, &br);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	int exists = rc == 0;
+	if (exists && br.size != d->len) {
+		/* Same id, other length: the caller's hash is wrong. Refuse it alone. */
+		log_error("store", NULL, "event=blob_mismatch stored=%llu given=%zu",
+			  (unsigned long long)br.size, d->len);
+		d->result = STORE_EINVAL;
+		return 0;
+	}
+
+	for (size_t i = 0; i < d->naccounts; i++) {
+		uint32_t email_id;
+		uint64_t modseq;
+		rc = deliver_account(st, txn, d, d->accounts[i], &email_id, &modseq);
+		if (rc == MDB_NOTFOUND) {
+			log_warn("store", NULL, "event=deliver_skipped account=%u reason=no_account",
+				 d->accounts[i]);
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (d->email_ids)
+			d->email_ids[i] = email_id;
+		note_change(b, d->accounts[i], modseq);
+		delivered++;
+	}
+	if (delivered == 0)
+		return 0;
+
+	/* One blob whatever the number of copies; the count lives apart. */
+	if (exists) {
+		br.refs += delivered;
+	} else {
+		MDB_val k = { 32, d->blob_id }, v = { d->len + 1, NULL };
+		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
+			return rc;
+		((uint8_t *)v.mv_data)[0] = REC_V1;
+		if (d->len)
+			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
+		br = (struct blobref_rec){ delivered, d->len };
+	}
+	return blobref_put(txn, st, d->blob_id, &br);
+}
+
+static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct batch *b = ctx;
+
+	b->nchg = 0; /* a retry after map growth starts over */
+	for (struct store_delivery *d = b->head; d; d = d->next_) {
+		int rc = deliver_one(st, txn, d, b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Applies a NULL-terminated list in one transaction. On failure every
+ * request gets STORE_ETEMP and nothing is left to publish.
+ */
+static int batch_apply(struct store *st, struct batch *b)
+{
+	int rc = store_write(st, batch_fn, b);
+
+	if (rc != STORE_OK) {
+		for (struct store_delivery *d = b->head; d; d = d->next_) {
+			d->result = STORE_ETEMP;
+			if (d->email_ids)
+				memset(d->email_ids, 0, d->naccounts * sizeof *d->email_ids);
+		}
+		b->nchg = 0;
+	}
+	return rc;
+}
+
+static void done_run(void *arg)
+{
+	struct store_delivery *d = arg;
+	d->done(d, d->arg);
+}
+
+static void complete(struct store_delivery *d)
+{
+	if (d->done == NULL)
+		return;
+	if (d->loop)
+		loop_post(d->loop, done_run, d);
+	else
+		d->done(d, d->arg);
+}
+
+int store_deliver_sync(struct store *st, struct store_delivery *d)
+{
+	struct batch b = { .head = d };
+
+	d->next_ = NULL;
+	batch_apply(st, &b);
+	feed_publish(st, b.chg, b.nchg);
+	free(b.chg);
+	return d->result;
+}
+
+/* ---- writer thread ---- */
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->qlock);
+	for (;;) {
+		while ((st->qhead == NULL || st->paused) && !st->stopping)
+			pthread_cond_wait(&st->qcond, &st->qlock);
+		if (st->qhead == NULL)
+			break; /* stopping, and everything is drained */
+
+		struct store_delivery *head = st->qhead, *last = NULL, *d;
+		size_t n = 0, bytes = 0;
+		for (d = head; d && n < STORE_BATCH_MAX_REQUESTS; d = d->next_) {
+			if (n > 0 && bytes + d->len > STORE_BATCH_MAX_BYTES)
+				break;
+			bytes += d->len;
+			n++;
+			last = d;
+		}
+		st->qhead = last->next_;
+		if (st->qhead == NULL)
+			st->qtail = NULL;
+		last->next_ = NULL;
+		pthread_mutex_unlock(&st->qlock);
+
+		struct batch b = { .head = head };
+		atomic_fetch_add(&st->batches, 1);
+		if (batch_apply(st, &b) != STORE_OK)
+			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
+				  bytes);
+		/* Completions first: they are what sessions wait for. */
+		for (d = head; d;) {
+			struct store_delivery *next = d->next_;
+			complete(d); /* d may be freed from here on */
+			d = next;
+		}
+		feed_publish(st, b.chg, b.nchg);
+		free(b.chg);
+
+		pthread_mutex_lock(&st->qlock);
+	}
+	pthread_mutex_unlock(&st->qlock);
+	return NULL;
+}
+
+int store_writer_start(struct store *st, char *err, size_t errsz)
+{
+	sigset_t all, old;
+
+	/* The writer takes no signals: they belong to the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&st->writer, NULL, writer_main, st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return store_err(err, errsz, STORE_ETEMP, "cannot start the store writer: %s",
+				 strerror(rc));
+	st->writer_started = 1;
+	return STORE_OK;
+}
+
+void store_writer_stop(struct store *st)
+{
+	pthread_mutex_lock(&st->qlock);
+	st->stopping = 1;
+	st->paused = 0;
+	pthread_cond_signal(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+	pthread_join(st->writer, NULL);
+	st->writer_started = 0;
+}
+
+void store_deliver(struct store *st, struct store_delivery *d)
+{
+	d->next_ = NULL;
+	if (!st->writer_started) {
+		/* No writer (CLI, tests): same semantics, in this thread. */
+		store_deliver_sync(st, d);
+		complete(d);
+		return;
+	}
+	pthread_mutex_lock(&st->qlock);
+	if (st->qtail)
+		st->qtail->next_ = d;
+	else
+		st->qhead = d;
+	st->qtail = d;
+	pthread_cond_signal(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+void store_test_pause_writer(struct store *st, int paused)
+{
+	pthread_mutex_lock(&st->qlock);
+	st->paused = paused;
+	pthread_cond_signal(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+}

@@ -1,0 +1,224 @@
+"""harness.py — start the real tern binary on loopback and drive it.
+
+Each test gets a fresh data directory and free high ports. The server's log
+(stderr) is kept in memory and in DATA_DIR/../server.log so a failing test
+can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
+"""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, "build", "tern")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A tern serve process with its own data dir and ports."""
+
+    def __init__(self, env=None, data_dir=None, domains=("example.test",), accounts=(),
+                 start=True, binary=TERN, wrap=None):
+        self.tmp = tempfile.mkdtemp(prefix="tern-test-")
+        self.data = data_dir or os.path.join(self.tmp, "data")
+        self.smtp_port = free_port()
+        self.binary = binary
+        self.wrap = wrap or []
+        self.env = {
+            "PATH": "/usr/bin:/bin",
+            "TERN_DATA_DIR": self.data,
+            "TERN_HOSTNAME": "mx.example.test",
+            "TERN_LISTEN_SMTP": "127.0.0.1:%d" % self.smtp_port,
+            "TERN_LISTEN_SUBMISSION": "", "TERN_LISTEN_SUBMISSIONS": "",
+            "TERN_LISTEN_IMAP": "", "TERN_LISTEN_IMAPS": "",
+            "TERN_LISTEN_POP3": "", "TERN_LISTEN_POP3S": "",
+            "TERN_LISTEN_SIEVE": "", "TERN_LISTEN_HTTP": "", "TERN_LISTEN_HTTPS": "",
+            "TERN_LOG_LEVEL": "debug",
+        }
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.log = []
+        self.log_lock = threading.Lock()
+        for d in domains:
+            self.cli("domain", "add", d)
+        for addr, pw in accounts:
+            self.cli("account", "add", addr, input=pw + "\n")
+        if start:
+            self.start()
+
+    # ---- process control ----
+    def start(self, timeout=10):
+        self.log_file = open(os.path.join(self.tmp, "server.log"), "a")
+        self.proc = subprocess.Popen(self.wrap + [self.binary, "serve"], env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.reader = threading.Thread(target=self._read_log, daemon=True)
+        self.reader.start()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tern exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
+            if "event=started" in self.log_text():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("tern did not start:\n" + self.log_text())
+
+    def _read_log(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            with self.log_lock:
+                self.log.append(line)
+            self.log_file.write(line)
+            self.log_file.flush()
+
+    def log_text(self):
+        with self.log_lock:
+            return "".join(self.log)
+
+    def wait_log(self, needle, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if needle in self.log_text():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("tern did not stop within %ss" % timeout)
+        self.reader.join(2)
+        return self.proc.returncode
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.reader.join(2)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    # ---- admin commands ----
+    def cli(self, *args, input=None, check=True):
+        r = subprocess.run(self.wrap + [self.binary] + list(args), env=self.env, input=(input or "").encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError("tern %s failed (%d): %s" % (" ".join(args), r.returncode,
+                                                              r.stderr.decode(errors="replace")))
+        return r
+
+    def messages(self, account, mailbox="INBOX"):
+        """[(id, from+subject line)] listed by `tern fetch`."""
+        r = self.cli("fetch", account, "--mailbox", mailbox)
+        out = []
+        for line in r.stdout.decode("utf-8", "replace").splitlines():
+            parts = line.split(None, 1)
+            if parts and parts[0].isdigit():
+                out.append((int(parts[0]), line))
+        return out
+
+    def raw(self, account, msg_id):
+        return self.cli("fetch", account, "--id", str(msg_id)).stdout
+
+    def cleanup(self):
+        try:
+            self.stop(signal.SIGKILL)
+        except Exception:
+            pass
+        subprocess.run(["rm", "-rf", self.tmp])
+
+
+class Raw:
+    """A raw line-oriented SMTP client for what smtplib will not send."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, greet=True):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        if greet:
+            self.greeting = self.reply()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        """One full (possibly multi-line) reply: (code, [texts])."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True when the server closes the connection (reads drain to EOF)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, TimeoutError):
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def message(subject="test", body="Hello.\r\n", sender="alice@remote.test", to="bob@example.test",
+            extra=""):
+    return ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@remote.test>\r\n"
+            "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n%s\r\n%s") % (
+                sender, to, subject, "%x" % int(time.time() * 1e6), extra, body)
+
+
+def _enter(self):
+    return self
+
+
+def _exit(self, *exc):
+    if exc[0] is not None:
+        print("---- server log (last 60 lines) ----")
+        print("".join(self.log_text().splitlines(True)[-60:]))
+    self.cleanup()
+    return False
+
+
+Server.__enter__ = _enter
+Server.__exit__ = _exit

@@ -1,0 +1,279 @@
+"""The appliance: configuration errors, signals, admin commands while the
+server runs, the empty chroot, durability across kill -9, a full disk."""
+import os
+import random
+import shutil
+import signal
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import Server, Raw, message, TERN, free_port
+
+ACCOUNTS = [("bob@example.test", "bob-pw-1")]
+
+
+def test_bad_config_value_stops_startup():
+    cases = {
+        "TERN_LISTEN_SMTP": "nonsense",
+        "TERN_MAX_MESSAGE_SIZE": "12 parsecs",
+        "TERN_LOG_FORMAT": "xml",
+        "TERN_HOSTNAME": "bad host name",
+        "TERN_SMTP_MAX_RECIPIENTS": "-4",
+    }
+    for var, val in cases.items():
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": tempfile.mkdtemp(), var: val}
+        r = subprocess.run([TERN, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=10)
+        err = r.stderr.decode().strip()
+        assert r.returncode == 2, (var, r.returncode, err)
+        assert len(err.splitlines()) == 1 and var in err and val in err and "expected" in err, err
+
+
+def test_version_and_health():
+    r = subprocess.run([TERN, "version"], stdout=subprocess.PIPE, timeout=5)
+    assert r.returncode == 0 and r.stdout.startswith(b"tern ")
+    with Server(accounts=ACCOUNTS) as s:
+        assert s.cli("health").returncode == 0
+        s.stop()
+        assert s.cli("health", check=False).returncode == 1
+
+
+def test_static_binary():
+    out = subprocess.run(["file", TERN], stdout=subprocess.PIPE).stdout.decode()
+    assert "statically linked" in out or "static-pie linked" in out, out
+    assert "not stripped" not in out, out
+
+
+def test_admin_commands_while_running():
+    with Server(accounts=ACCOUNTS) as s:
+        s.cli("domain", "add", "late.test")
+        s.cli("account", "add", "eve@late.test", input="eve-pw\n")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["eve@late.test"], message(subject="added live"))
+        assert "added live" in s.messages("eve@late.test")[0][1]
+        listing = s.cli("account", "list").stdout.decode()
+        assert "eve@late.test" in listing and "bob@example.test" in listing
+        assert "late.test" in s.cli("domain", "list").stdout.decode()
+        s.cli("account", "passwd", "eve@late.test", input="new-pw\n")
+        s.cli("alias", "add", "boss@late.test", "eve@late.test")
+        assert "boss@late.test -> eve@late.test" in s.cli("alias", "list").stdout.decode()
+        s.cli("alias", "del", "boss@late.test")
+        s.cli("account", "del", "eve@late.test")
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO x.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        assert r.cmd("RCPT TO:<eve@late.test>")[0] == 550
+        dns = s.cli("domain", "dns", "example.test").stdout.decode()
+        assert "MX" in dns and "v=spf1" in dns and "_dmarc" in dns
+        # errors are clear and non-zero
+        r = s.cli("account", "add", "x@unknown-domain.test", input="pw\n", check=False)
+        assert r.returncode != 0 and r.stderr
+
+
+def test_sigterm_drains_in_flight_transaction():
+    with Server(accounts=ACCOUNTS) as s:
+        idle = Raw(s.smtp_port)
+        busy = Raw(s.smtp_port)
+        busy.cmd("EHLO busy.test")
+        busy.cmd("MAIL FROM:<a@remote.test>")
+        busy.cmd("RCPT TO:<bob@example.test>")
+        assert busy.cmd("DATA")[0] == 354
+        busy.send("Subject: in flight\r\n\r\nfirst part\r\n")
+        s.proc.send_signal(signal.SIGTERM)
+        code, lines = idle.reply()
+        assert code == 421, lines
+        time.sleep(0.5)
+        busy.send("second part\r\n.\r\n")
+        code, lines = busy.reply()
+        assert code == 250, lines
+        code, lines = busy.reply()
+        assert code == 421, lines
+        assert s.proc.wait(15) == 0
+        assert "in flight" in s.messages("bob@example.test")[0][1]
+
+
+def test_sigterm_gives_up_after_ten_seconds():
+    with Server(accounts=ACCOUNTS) as s:
+        stuck = Raw(s.smtp_port)
+        stuck.cmd("EHLO slow.test")
+        stuck.cmd("MAIL FROM:<a@remote.test>")
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(20) == 0
+        took = time.time() - t0
+        assert 9 <= took <= 14, took
+
+
+def make_cert(d, name, kind):
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
+    algo = ["-newkey", "rsa:2048"] if kind == "rsa" else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=" + name] + algo +
+                   ["-keyout", key, "-out", crt], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+def peer_cert(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+        c.starttls(context=ctx)
+        return c.sock.getpeercert(binary_form=True), c.sock.cipher()[0]
+
+
+def test_configured_certificates_and_sighup_reload():
+    d = tempfile.mkdtemp()
+    rsa_crt, rsa_key = make_cert(d, "rsa.example.test", "rsa")
+    ec_crt, ec_key = make_cert(d, "ec.example.test", "ec")
+    live_crt, live_key = os.path.join(d, "live.crt"), os.path.join(d, "live.key")
+    shutil.copy(rsa_crt, live_crt)
+    shutil.copy(rsa_key, live_key)
+    with Server(accounts=ACCOUNTS, env={"TERN_TLS_CERT": live_crt, "TERN_TLS_KEY": live_key}) as s:
+        der, cipher = peer_cert(s.smtp_port)
+        assert der == ssl.PEM_cert_to_DER_cert(open(rsa_crt).read()) and "RSA" in cipher, cipher
+        shutil.copy(ec_crt, live_crt)
+        shutil.copy(ec_key, live_key)
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=tls_reloaded")
+        der, cipher = peer_cert(s.smtp_port)
+        assert der == ssl.PEM_cert_to_DER_cert(open(ec_crt).read()) and "ECDSA" in cipher, cipher
+        # A broken file on reload keeps the working certificate.
+        open(live_key, "w").write("garbage")
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=tls_reload_failed")
+        assert peer_cert(s.smtp_port)[0] == der
+    shutil.rmtree(d)
+
+
+def test_self_signed_certificate_generated_and_kept():
+    with Server(accounts=ACCOUNTS) as s:
+        first = peer_cert(s.smtp_port)[0]
+        s.stop()
+        s.start()
+        assert peer_cert(s.smtp_port)[0] == first
+        assert os.path.exists(os.path.join(s.data, "tls"))
+
+
+def test_empty_chroot():
+    if os.geteuid() != 0:
+        print("  (needs root for chroot)")
+        return "skip"
+    root = tempfile.mkdtemp(prefix="tern-chroot-")
+    try:
+        shutil.copy(TERN, os.path.join(root, "tern"))
+        os.mkdir(os.path.join(root, "data"))
+        assert sorted(os.listdir(root)) == ["data", "tern"]
+        port = free_port()
+        env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test",
+               "TERN_LISTEN_SMTP": "127.0.0.1:%d" % port}
+        for k in ("SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE", "HTTP", "HTTPS"):
+            env["TERN_LISTEN_" + k] = ""
+        run = lambda *a, **kw: subprocess.run(["chroot", root, "/tern"] + list(a), env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, **kw)
+        assert run("domain", "add", "example.test").returncode == 0
+        assert run("account", "add", "bob@example.test", input=b"pw\n").returncode == 0
+        proc = subprocess.Popen(["chroot", root, "/tern", "serve"], env=env, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    r = Raw(port)
+                    r.close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                c.starttls(context=ctx)
+                c.sendmail("a@remote.test", ["bob@example.test"], message(subject="from the chroot"))
+            assert run("health").returncode == 0
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        out = run("fetch", "bob@example.test").stdout.decode()
+        assert "from the chroot" in out, out
+    finally:
+        shutil.rmtree(root)
+
+
+def test_kill9_durability_under_load():
+    with Server(accounts=ACCOUNTS) as s:
+        acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+        def body(tag):
+            rnd = random.Random(tag)
+            lines = ["%s line %d %s" % (tag, i, rnd.getrandbits(64)) for i in range(rnd.randint(5, 400))]
+            return "\r\n".join(lines) + "\r\nEND " + tag + "\r\n"
+
+        def sender(n):
+            i = 0
+            while not stop.is_set():
+                try:
+                    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+                        while not stop.is_set():
+                            tag = "t%d-%d" % (n, i)
+                            i += 1
+                            c.sendmail("a@remote.test", ["bob@example.test"],
+                                       message(subject=tag, body=body(tag)))
+                            with lock:
+                                acked[tag] = True
+                except Exception:
+                    return
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(2.5)
+        s.kill9()
+        stop.set()
+        for t in threads:
+            t.join(15)
+        assert len(acked) > 50, len(acked)
+        s.start()
+        stored = {}
+        for mid, line in s.messages("bob@example.test"):
+            raw = s.raw("bob@example.test", mid).decode()
+            subject = raw.split("Subject: ", 1)[1].split("\r\n", 1)[0]
+            stored[subject] = raw
+        missing = [t for t in acked if t not in stored]
+        assert not missing, "acknowledged but lost: %s" % missing[:10]
+        for tag, raw in stored.items():
+            assert raw.endswith(body(tag)), "stored message %s is not whole" % tag
+        print("  %d acknowledged, %d stored, all whole" % (len(acked), len(stored)))
+
+
+def test_disk_full_gives_temporary_failure():
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    mnt = tempfile.mkdtemp(prefix="tern-full-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt], check=True)
+    try:
+        with Server(accounts=ACCOUNTS, data_dir=os.path.join(mnt, "data")) as s:
+            big = "x" * 998 + "\r\n"
+            codes = []
+            with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20) as c:
+                for i in range(12):
+                    try:
+                        c.sendmail("a@remote.test", ["bob@example.test"],
+                                   message(subject="fill %d" % i, body=big * (300 + i)))
+                        codes.append(250)
+                    except smtplib.SMTPDataError as e:
+                        codes.append(e.smtp_code)
+                    except smtplib.SMTPRecipientsRefused as e:
+                        codes.append(list(e.recipients.values())[0][0])
+            assert 250 in codes and any(400 <= c < 500 for c in codes), codes
+            assert not any(c >= 500 for c in codes), codes
+            assert s.proc.poll() is None
+            stored = len(s.messages("bob@example.test"))
+            assert stored == codes.count(250), (stored, codes)
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)

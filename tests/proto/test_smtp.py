@@ -1,0 +1,248 @@
+"""Inbound SMTP with Python's smtplib and raw sockets: the happy paths,
+extensions, address resolution and recipient policy."""
+import smtplib
+import ssl
+
+from harness import Server, Raw, message
+
+ACCOUNTS = [("bob@example.test", "bob-pw-1"), ("carol@example.test", "carol-pw-1"),
+            ("dave@other.test", "dave-pw-1")]
+
+
+def srv(**kw):
+    return Server(domains=("example.test", "other.test"), accounts=ACCOUNTS, **kw)
+
+
+def test_plain_delivery_and_headers():
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            code, caps = c.ehlo("client.remote.test")
+            assert code == 250
+            text = caps.decode()
+            for ext in ("PIPELINING", "SIZE 52428800", "8BITMIME", "SMTPUTF8",
+                        "ENHANCEDSTATUSCODES", "STARTTLS", "CHUNKING", "DSN"):
+                assert ext in text, (ext, text)
+            refused = c.sendmail("alice@remote.test", ["bob@example.test"],
+                                 message(subject="plain one"))
+            assert refused == {}
+        msgs = s.messages("bob@example.test")
+        assert len(msgs) == 1 and "plain one" in msgs[0][1], msgs
+        raw = s.raw("bob@example.test", msgs[0][0])
+        assert raw.startswith(b"Return-Path: <alice@remote.test>\r\nReceived: from client.remote.test ([127.0.0.1])"), raw[:200]
+        assert b"with ESMTP id" in raw and b"for <bob@example.test>" in raw
+        assert raw.endswith(b"Hello.\r\n"), raw[-50:]
+
+
+def test_starttls_session():
+    with srv() as s:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.ehlo("tls.remote.test")
+            c.starttls(context=ctx)
+            code, caps = c.ehlo("tls.remote.test")
+            assert code == 250 and b"STARTTLS" not in caps
+            assert c.sock.version() == "TLSv1.2"
+            cipher = c.sock.cipher()[0]
+            assert "GCM" in cipher or "CHACHA20" in cipher, cipher
+            c.sendmail("alice@remote.test", ["bob@example.test"], message(subject="over tls"))
+        raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
+        assert b"with ESMTPS id" in raw and b"(using TLSv1.2 with cipher" in raw, raw[:400]
+
+
+def test_starttls_discards_pipelined_plaintext():
+    # RFC 3207 5: commands sent with STARTTLS before the handshake are dropped.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO x.test")
+        r.send("STARTTLS\r\nMAIL FROM:<evil@remote.test>\r\n")
+        code, _ = r.reply()
+        assert code == 220
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
+        t.sendall(b"RCPT TO:<bob@example.test>\r\n")
+        reply = t.recv(4096).decode()
+        assert reply.startswith("503"), reply  # no MAIL survived the switch
+        t.close()
+
+
+def test_pipelining_many_messages_one_session():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO pipe.test")
+        batch = ""
+        for i in range(5):
+            body = message(subject="pipe %d" % i)
+            batch += "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+            batch += body + ".\r\n"
+        batch += "QUIT\r\n"
+        r.send(batch)
+        codes = [r.reply()[0] for _ in range(5 * 4 + 1)]
+        assert codes == [250, 250, 354, 250] * 5 + [221], codes
+        assert len(s.messages("bob@example.test")) == 5
+
+
+def test_bdat_chunking():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO chunk.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        part1 = "Subject: chunked\r\nFrom: a@remote.test\r\n\r\nfirst half "
+        part2 = "second half\r\n.not stuffed\r\n"
+        r.send("BDAT %d\r\n%s" % (len(part1), part1))
+        code, lines = r.reply()
+        assert code == 250 and "octets" in lines[0], lines
+        r.send("BDAT %d LAST\r\n%s" % (len(part2), part2))
+        assert r.reply()[0] == 250
+        # BDAT 0 LAST with an empty message is valid too
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<carol@example.test>")
+        assert r.cmd("BDAT 0 LAST")[0] == 250
+        assert r.cmd("QUIT")[0] == 221
+        msgs = s.messages("bob@example.test")
+        raw = s.raw("bob@example.test", msgs[0][0])
+        assert raw.endswith((part1 + part2).encode()), raw
+        assert len(s.messages("carol@example.test")) == 1
+
+
+def test_bdat_refused_chunk_is_skipped():
+    # A BDAT without recipients is refused, and its bytes must not be read as commands.
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO chunk.test")
+        payload = "RSET\r\nQUIT\r\n"
+        r.send("BDAT %d\r\n%s" % (len(payload), payload))
+        assert r.reply()[0] == 503
+        assert r.cmd("NOOP")[0] == 250
+
+
+def test_utf8_addresses():
+    with srv() as s:
+        s.cli("account", "add", "jörg@example.test", input="pw-jörg\n")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.ehlo("utf8.test")
+            msg = message(subject="grüße", sender="señor@remote.test", to="jörg@example.test")
+            c.sendmail("señor@remote.test", ["jörg@example.test"], msg.encode("utf-8"),
+                       mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+        msgs = s.messages("jörg@example.test")
+        assert len(msgs) == 1
+        raw = s.raw("jörg@example.test", msgs[0][0])
+        assert "Return-Path: <señor@remote.test>".encode() in raw
+        assert b"with UTF8SMTP id" in raw
+        # Without SMTPUTF8 the same address is refused.
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO x.test")
+        code, _ = r.cmd("MAIL FROM:<señor@remote.test>")
+        assert code == 553, code
+
+
+def test_aliases_catchall_plus_addressing():
+    with srv() as s:
+        s.cli("alias", "add", "info@example.test", "bob@example.test")
+        s.cli("alias", "add", "team@example.test", "bob@example.test")
+        s.cli("alias", "add", "team@example.test", "carol@example.test")
+        s.cli("alias", "add", "@other.test", "carol@example.test")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["info@example.test"], message(subject="via alias"))
+            c.sendmail("a@remote.test", ["team@example.test"], message(subject="to team"))
+            c.sendmail("a@remote.test", ["nobody@other.test"], message(subject="catch all"))
+            c.sendmail("a@remote.test", ["dave@other.test"], message(subject="real user wins"))
+            c.sendmail("a@remote.test", ["Bob+lists@Example.TEST"], message(subject="plus tag"))
+        bob = [m[1] for m in s.messages("bob@example.test")]
+        carol = [m[1] for m in s.messages("carol@example.test")]
+        dave = [m[1] for m in s.messages("dave@other.test")]
+        assert any("via alias" in m for m in bob) and any("plus tag" in m for m in bob), bob
+        assert any("to team" in m for m in bob) and any("to team" in m for m in carol)
+        assert any("catch all" in m for m in carol), carol
+        assert any("real user wins" in m for m in dave) and not any("real user wins" in m for m in carol)
+
+
+def test_one_blob_many_recipients_and_dedup():
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["bob@example.test", "carol@example.test", "bob+x@example.test"],
+                       message(subject="to many"))
+        assert len(s.messages("bob@example.test")) == 1  # bob and bob+x are one account
+        assert len(s.messages("carol@example.test")) == 1
+        rb = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
+        rc = s.raw("carol@example.test", s.messages("carol@example.test")[0][0])
+        assert rb == rc and b"\tfor <" not in rb
+
+
+def test_recipient_policy():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO policy.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        code, lines = r.cmd("RCPT TO:<nobody@example.test>")
+        assert code == 550 and "5.1.1" in lines[0], lines
+        code, lines = r.cmd("RCPT TO:<someone@elsewhere.test>")
+        assert code == 554 and "5.7.1" in lines[0], lines
+        code, lines = r.cmd("DATA")
+        assert code == 503, lines
+        r.close()
+
+
+def test_too_many_recipients():
+    with srv() as s:
+        s.cli("alias", "add", "@example.test", "bob@example.test")
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO many.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        batch = "".join("RCPT TO:<u%d@example.test>\r\n" % i for i in range(101))
+        r.send(batch)
+        replies = [r.reply() for _ in range(101)]
+        assert all(c == 250 for c, _ in replies[:100])
+        assert replies[100][0] == 452 and "4.5.3" in replies[100][1][0], replies[100]
+
+
+def test_size_limit():
+    with srv(env={"TERN_MAX_MESSAGE_SIZE": "64K"}) as s:
+        r = Raw(s.smtp_port)
+        code, lines = r.cmd("EHLO size.test")
+        assert "250-SIZE 65536" in lines
+        code, lines = r.cmd("MAIL FROM:<a@remote.test> SIZE=100000")
+        assert code == 552 and "5.3.4" in lines[0]
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send(("x" * 998 + "\r\n") * 100 + ".\r\n")
+        code, lines = r.reply()
+        assert code == 552 and "5.3.4" in lines[0], lines
+        assert r.cmd("NOOP")[0] == 250  # still in step
+        assert s.messages("bob@example.test") == []
+
+
+def test_dsn_parameters_accepted():
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.ehlo("dsn.test")
+            c.sendmail("a@remote.test", ["bob@example.test"], message(subject="dsn"),
+                       mail_options=["RET=HDRS", "ENVID=QQ314159"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.test"])
+        assert len(s.messages("bob@example.test")) == 1
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO dsn.test")
+        assert r.cmd("MAIL FROM:<a@remote.test> RET=BOGUS")[0] == 501
+        assert r.cmd("MAIL FROM:<a@remote.test> FOO=BAR")[0] == 555
+
+
+def test_misc_commands():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        assert r.greeting[0] == 220 and "ESMTP" in r.greeting[1][0]
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 503  # before EHLO
+        assert r.cmd("HELO old.test")[0] == 250
+        assert r.cmd("VRFY bob")[0] == 252
+        assert r.cmd("EXPN staff")[0] == 502
+        assert r.cmd("HELP")[0] == 214
+        assert r.cmd("NOOP")[0] == 250
+        assert r.cmd("RSET")[0] == 250
+        assert r.cmd("AUTH PLAIN AGJvYgBib2I=")[0] == 503  # no AUTH on port 25
+        assert r.cmd("FOO bar")[0] == 500
+        assert r.cmd("QUIT")[0] == 221
+        assert r.closed()

@@ -1,0 +1,210 @@
+"""Bad input on inbound SMTP: each gets a clear reply, none crashes the
+server, none stores a half message."""
+import socket
+import time
+
+from harness import Server, Raw, message
+
+ACCOUNTS = [("bob@example.test", "bob-pw-1")]
+
+
+def srv(**kw):
+    return Server(accounts=ACCOUNTS, **kw)
+
+
+def alive(s):
+    r = Raw(s.smtp_port)
+    ok = r.greeting[0] == 220 and r.cmd("NOOP")[0] == 250
+    r.close()
+    return ok and s.proc.poll() is None
+
+
+def test_long_command_line():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO long.test")
+        r.send("NOOP " + "a" * 5000 + "\r\n")
+        code, lines = r.reply()
+        assert code == 500 and "5.5.6" in lines[0], lines
+        assert r.cmd("NOOP")[0] == 250  # resynchronised after the long line
+        r.send("MAIL FROM:<" + "x" * 100000)  # never ends
+        assert r.reply()[0] == 500
+        r.close()
+        assert alive(s)
+
+
+def test_nul_and_bare_line_ends_in_commands():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO nul.test")
+        r.send(b"NOOP\x00x\r\n")
+        assert r.reply()[0] == 500
+        r.send(b"NOOP\n")
+        code, lines = r.reply()
+        assert code == 500 and "LF" in lines[0], lines
+        r.send(b"NO\rOP\r\n")
+        assert r.reply()[0] == 500
+        assert r.cmd("NOOP")[0] == 250
+        r.close()
+
+
+def test_bare_lf_in_data_refused():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO lf.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<bob@example.test>")
+        assert r.cmd("DATA")[0] == 354
+        r.send("Subject: x\r\n\r\nline one\nline two\r\n.\r\n")
+        code, lines = r.reply()
+        assert code == 554 and "5.6.0" in lines[0], lines
+        assert r.cmd("NOOP")[0] == 250
+        assert s.messages("bob@example.test") == []
+
+
+def test_smtp_smuggling_is_not_possible():
+    # A hidden "<LF>.<LF>" (or <CR>.<CR>, <LF>.<CR><LF>) must not end the
+    # message, so the smuggled MAIL/RCPT/DATA never becomes a second message.
+    for sep in (b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r"):
+        with srv() as s:
+            r = Raw(s.smtp_port)
+            r.cmd("EHLO smuggle.test")
+            r.cmd("MAIL FROM:<a@remote.test>")
+            r.cmd("RCPT TO:<bob@example.test>")
+            assert r.cmd("DATA")[0] == 354
+            payload = (b"Subject: first\r\n\r\nhello" + sep +
+                       b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+                       b"Subject: smuggled\r\n\r\nevil\r\n.\r\n")
+            r.send(payload)
+            code, lines = r.reply()
+            # Whatever the verdict on the first message, nothing was smuggled.
+            assert code in (250, 554), (sep, lines)
+            assert r.cmd("NOOP")[0] == 250
+            r.close()
+            listing = " ".join(m[1] for m in s.messages("bob@example.test"))
+            assert "smuggled" not in listing, (sep, listing)
+
+
+def test_nul_in_data_refused():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO nul.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<bob@example.test>")
+        r.cmd("DATA")
+        r.send(b"Subject: x\r\n\r\nnul \x00 here\r\n.\r\n")
+        assert r.reply()[0] == 554
+        assert s.messages("bob@example.test") == []
+
+
+def test_pregreet_talker_rejected():
+    with srv(env={"TERN_SMTP_GREET_DELAY": "700"}) as s:
+        sock = socket.create_connection(("127.0.0.1", s.smtp_port))
+        sock.sendall(b"EHLO hasty.test\r\n")
+        data = b""
+        sock.settimeout(5)
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"554 5.5.1") and b"greeting" in data, data
+        # A patient client gets the greeting after the delay.
+        r = Raw(s.smtp_port)
+        assert r.greeting[0] == 220
+
+
+def test_too_many_errors_disconnects():
+    with srv(env={"TERN_SMTP_MAX_ERRORS": "5"}) as s:
+        r = Raw(s.smtp_port)
+        codes = [r.cmd("BOGUS %d" % i)[0] for i in range(4)]
+        assert codes == [500] * 4
+        code, lines = r.cmd("BOGUS 5")
+        assert code == 500
+        code, lines = r.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert r.closed()
+
+
+def test_idle_timeout():
+    with srv(env={"TERN_SMTP_TIMEOUT": "1"}) as s:
+        r = Raw(s.smtp_port)
+        time.sleep(1.6)
+        code, lines = r.reply()
+        assert code == 421 and "timeout" in lines[0], lines
+        assert r.closed()
+
+
+def test_session_time_limit():
+    with srv(env={"TERN_SMTP_MAX_SESSION_TIME": "2"}) as s:
+        r = Raw(s.smtp_port)
+        deadline = time.time() + 5
+        code = None
+        while time.time() < deadline:
+            code, lines = r.cmd("NOOP")
+            if code != 250:
+                break
+            time.sleep(0.3)
+        assert code == 421, code
+        assert r.closed()
+
+
+def test_connection_limits():
+    with srv(env={"TERN_SMTP_MAX_CONNECTIONS_PER_IP": "3", "TERN_SMTP_MAX_CONNECTIONS": "5"}) as s:
+        held = [Raw(s.smtp_port) for _ in range(3)]
+        extra = Raw(s.smtp_port, greet=False)
+        code, lines = extra.reply()
+        assert code == 421 and "your address" in lines[0], lines
+        assert extra.closed()
+        # Another loopback address has its own share, until the total.
+        more = [Raw(s.smtp_port, host="127.0.0.2") for _ in range(2)]
+        last = Raw(s.smtp_port, host="127.0.0.3", greet=False)
+        code, lines = last.reply()
+        assert code == 421 and "too many connections" in lines[0], lines
+        for r in held + more:
+            r.close()
+        time.sleep(0.3)
+        assert alive(s)
+
+
+def test_disconnect_mid_data_leaves_nothing():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO cut.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<bob@example.test>")
+        r.cmd("DATA")
+        r.send("Subject: half\r\n\r\n" + "data line\r\n" * 1000)
+        r.sock.close()
+        time.sleep(0.5)
+        assert alive(s)
+        assert s.messages("bob@example.test") == []
+
+
+def test_garbage_tls_handshake_closes_only_that_connection():
+    with srv() as s:
+        good = Raw(s.smtp_port)
+        good.cmd("EHLO good.test")
+        bad = Raw(s.smtp_port)
+        bad.cmd("EHLO bad.test")
+        assert bad.cmd("STARTTLS")[0] == 220
+        bad.send(b"\x16\x03\x01\x00\x05hello-this-is-not-tls\r\n" * 20)
+        assert bad.closed()
+        assert good.cmd("NOOP")[0] == 250
+        assert alive(s)
+
+
+def test_flood_of_pipelined_commands():
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO flood.test")
+        r.send("NOOP\r\n" * 20000)
+        n = 0
+        try:
+            while n < 20000:
+                code, _ = r.reply()
+                assert code == 250
+                n += 1
+        except EOFError:
+            pass  # closing a client that never reads is allowed
+        assert alive(s)
