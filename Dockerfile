@@ -32,6 +32,7 @@ COPY . .
 ARG TERN_VERSION=unknown
 RUN make -j"$(nproc)" build/tern VERSION="$TERN_VERSION" \
  && file build/tern | grep -Eq 'statically linked|static-pie linked' \
+ && build/tern version \
  && mkdir -p /out \
  && cp build/tern /out/tern \
  && install -d -m 0700 -o 10025 -g 10025 /out/data

@@ -48,7 +48,8 @@ $(VENDOR)/.done: vendor/manifest vendor/build.sh
 
 build/obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
-	$(CC_MUSL) $(CFLAGS_MUSL) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+	@echo "CC $<"
+	@$(CC_MUSL) $(CFLAGS_MUSL) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
 build/tern: $(OBJS)
 	$(CC_MUSL) -static -o $@ $(OBJS) $(LIBS_MUSL)
@@ -57,7 +58,8 @@ build/tern: $(OBJS)
 
 build/test-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
-	$(CC_HOST) $(CFLAGS_TEST) -DTERN_VERSION='"test"' -MMD -MP -c $< -o $@
+	@echo "CC (test) $<"
+	@$(CC_HOST) $(CFLAGS_TEST) -DTERN_VERSION='"test"' -MMD -MP -c $< -o $@
 
 build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@mkdir -p $(dir $@)
@@ -77,7 +79,8 @@ test: vendor
 
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -c $< -o $@
+	@echo "CC (fuzz) $<"
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)

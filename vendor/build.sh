@@ -11,6 +11,7 @@
 # Idempotent: when every stamp matches the manifest block (and this script)
 # it does nothing. Safe to call from make on every build.
 set -euo pipefail
+shopt -s inherit_errexit
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
@@ -256,9 +257,9 @@ fetch() { # pkg
     dsc=$(pinned_dsc "$pkg")
     pinned=$(manifest_files "$pkg")
     if ! verify_files "$pkg"; then
+        require_src_version "$pkg" "$ver"
         # Drop stale or partial files so apt fetches them again.
         while read -r hash file; do rm -f "$OUT/src/$file"; done <<<"$pinned"
-        require_src_version "$pkg" "$ver"
         say "fetching $pkg $ver"
         if ! (cd "$OUT/src" && apt-get source --download-only -q "$pkg=$ver") >"$log" 2>&1; then
             tail -n 20 "$log" >&2
@@ -365,18 +366,28 @@ build_one() { # pkg flavour
     echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-$fl"
 }
 
-# One background job per package: prepare the tree, then each stale flavour.
-# Each step logs to its own file; the log being written is noted in
-# out/log/.PKG.current so a failure can show its tail.
+# One background job per package: prepare the tree, then build the stale
+# flavours side by side. Each step logs to its own file; the logs of failed
+# steps are listed in out/log/.PKG.failed so their tails can be shown.
+# Steps run as plain background jobs and are checked with wait: inside an
+# `if` or `||` bash would silently ignore set -e in them.
 package_job() { # pkg
-    local pkg=$1 fl cur="$OUT/log/.$1.current"
-    echo "$OUT/log/$pkg-src.log" >"$cur"
-    prepare_tree "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1
+    local pkg=$1 fl pid rc=0 failed="$OUT/log/.$1.failed"
+    local -A pid_log=()
+    rm -f "$failed"
+    prepare_tree "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1 &
+    if ! wait $!; then
+        echo "$OUT/log/$pkg-src.log" >>"$failed"
+        return 1
+    fi
     for fl in ${TODO_FL[$pkg]}; do
-        echo "$OUT/log/$pkg-$fl.log" >"$cur"
-        build_one "$pkg" "$fl" >"$OUT/log/$pkg-$fl.log" 2>&1
+        build_one "$pkg" "$fl" >"$OUT/log/$pkg-$fl.log" 2>&1 &
+        pid_log[$!]="$OUT/log/$pkg-$fl.log"
     done
-    rm -f "$cur"
+    for pid in "${!pid_log[@]}"; do
+        wait "$pid" || { echo "${pid_log[$pid]}" >>"$failed"; rc=1; }
+    done
+    return $rc
 }
 
 # --hashes NAME VERSION: print a manifest block for a version to pin.
@@ -439,9 +450,12 @@ while (( ${#PID_PKG[@]} > 0 )); do
         say "$pkg ${VERSION[$pkg]}: built ${TODO_FL[$pkg]% } (${dt}s)"
     else
         FAILED=1
-        log=$(cat "$OUT/log/.$pkg.current" 2>/dev/null || echo "$OUT/log/$pkg-src.log")
-        say "$pkg ${VERSION[$pkg]}: FAILED after ${dt}s, last lines of $log:"
-        tail -n 25 "$log" | sed 's/^/    /'
+        say "$pkg ${VERSION[$pkg]}: FAILED after ${dt}s"
+        logs=$(cat "$OUT/log/.$pkg.failed" 2>/dev/null || echo "$OUT/log/$pkg-src.log")
+        for log in $logs; do
+            say "  last lines of $log:"
+            tail -n 25 "$log" | sed 's/^/    /'
+        done
     fi
 done
 trap - INT TERM

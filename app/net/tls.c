@@ -15,9 +15,6 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 
-/* Self-signed pairs are renewed this long before they expire. */
-#define TLS_RENEW_MARGIN (30 * 86400)
-
 /*
  * The current conf and where it comes from. tls_lock guards all of it;
  * holders of a reference need no lock.
@@ -25,10 +22,10 @@
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tls_conf *tls_cur;
 static struct {
-	char data_dir[sizeof ((struct config *)0)->data_dir];
-	char hostname[sizeof ((struct config *)0)->hostname];
-	char cert[sizeof ((struct config *)0)->tls_cert];
-	char key[sizeof ((struct config *)0)->tls_key];
+	char data_dir[sizeof((struct config *)0)->data_dir];
+	char hostname[sizeof((struct config *)0)->hostname];
+	char cert[sizeof((struct config *)0)->tls_cert];
+	char key[sizeof((struct config *)0)->tls_key];
 } tls_src;
 
 /*
@@ -40,7 +37,7 @@ static br_ssl_session_cache_lru tls_lru;
 static unsigned char *tls_lru_store;
 
 static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
-		       const br_ssl_session_parameters *params)
+                       const br_ssl_session_parameters *params)
 {
 	pthread_mutex_lock(&tls_cache_lock);
 	if (tls_lru_store != NULL)
@@ -49,7 +46,7 @@ static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_con
 }
 
 static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
-		      br_ssl_session_parameters *params)
+                      br_ssl_session_parameters *params)
 {
 	int found = 0;
 
@@ -61,8 +58,7 @@ static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_cont
 }
 
 static const br_ssl_session_cache_class tls_cache_class = {
-	sizeof(const br_ssl_session_cache_class *), cache_save, cache_load
-};
+    sizeof(const br_ssl_session_cache_class *), cache_save, cache_load};
 /* What BearSSL holds a pointer to: a "context" that is just the vtable. */
 static const br_ssl_session_cache_class *tls_cache_ctx = &tls_cache_class;
 
@@ -102,11 +98,12 @@ static void log_conf(const char *event, const struct tls_conf *conf)
 	int64_t days = (conf->not_after - (int64_t)time(NULL)) / 86400;
 
 	log_info("tls", NULL, "event=%s source=%s subject=%s key=%s chain=%zu expires_in_days=%lld",
-		 event, log_q(conf->source, q1, sizeof q1),
-		 log_q(conf->subject[0] ? conf->subject : "-", q2, sizeof q2), conf->key_desc,
-		 conf->chain_len, (long long)days);
+	         event, log_q(conf->source, q1, sizeof q1),
+	         log_q(conf->subject[0] ? conf->subject : "-", q2, sizeof q2), conf->key_desc,
+	         conf->chain_len, (long long)days);
 	if (days < 0)
-		log_warn("tls", NULL, "event=cert_expired source=%s", log_q(conf->source, q1, sizeof q1));
+		log_warn("tls", NULL, "event=cert_expired source=%s",
+		         log_q(conf->source, q1, sizeof q1));
 	if (conf->key_type == BR_KEYTYPE_RSA && conf->key.rsa.n_bitlen < 2048)
 		log_warn("tls", NULL, "event=weak_key key=%s", conf->key_desc);
 }
@@ -210,24 +207,24 @@ void tls_shutdown(void)
  * 128 bits is plenty and 256 costs 40% more rounds.
  */
 static const uint16_t suites_ec_aesni[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 };
 static const uint16_t suites_ec_soft[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 };
 static const uint16_t suites_rsa_aesni[] = {
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 };
 static const uint16_t suites_rsa_soft[] = {
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 };
 
 static int have_fast_aes(void)
@@ -280,15 +277,15 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	/* Step 2: the key signs ECDHE parameters; no static key exchange. */
 	if (conf->key_type == BR_KEYTYPE_EC)
 		br_ssl_server_set_single_ec(sc, conf->chain, conf->chain_len, &conf->key.ec,
-					    BR_KEYTYPE_SIGN, conf->issuer_key_type,
-					    br_ssl_engine_get_ec(eng),
-					    br_ecdsa_sign_asn1_get_default());
+		                            BR_KEYTYPE_SIGN, conf->issuer_key_type,
+		                            br_ssl_engine_get_ec(eng),
+		                            br_ecdsa_sign_asn1_get_default());
 	else
 		br_ssl_server_set_single_rsa(sc, conf->chain, conf->chain_len, &conf->key.rsa,
-					     BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
-					     br_rsa_pkcs1_sign_get_default());
-	br_ssl_engine_set_all_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES |
-						 BR_OPT_NO_RENEGOTIATION);
+		                             BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
+		                             br_rsa_pkcs1_sign_get_default());
+	br_ssl_engine_set_all_flags(eng,
+	                            BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(eng, ts->iobuf, sizeof ts->iobuf, 1);
 	pthread_mutex_lock(&tls_cache_lock);
 	if (tls_lru_store != NULL)
@@ -305,7 +302,7 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	explicit_bzero(seed, sizeof seed);
 	if (!br_ssl_server_reset(sc)) {
 		log_error("tls", NULL, "event=engine_reset_failed error=%d",
-			  br_ssl_engine_last_error(eng));
+		          br_ssl_engine_last_error(eng));
 		tls_server_finish(ts);
 		return -1;
 	}
@@ -315,7 +312,8 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 void tls_server_finish(struct tls_server *ts)
 {
 	tls_conf_unref(&ts->conf);
-	/* The context holds the master secret and record keys; the buffer only ciphertext or already-delivered plaintext. */
+	/* The context holds the master secret and record keys; the buffer only ciphertext or
+	 * already-delivered plaintext. */
 	explicit_bzero(&ts->sc, sizeof ts->sc);
 	ts->handshake_done = 0;
 }
@@ -399,69 +397,77 @@ const char *tls_server_name(const struct tls_server *ts)
 
 static const char *alert_name(unsigned a)
 {
-	switch (a) {
-	case 0: return "close_notify";
-	case 10: return "unexpected_message";
-	case 20: return "bad_record_mac";
-	case 22: return "record_overflow";
-	case 40: return "handshake_failure";
-	case 42: return "bad_certificate";
-	case 43: return "unsupported_certificate";
-	case 44: return "certificate_revoked";
-	case 45: return "certificate_expired";
-	case 46: return "certificate_unknown";
-	case 47: return "illegal_parameter";
-	case 48: return "unknown_ca";
-	case 49: return "access_denied";
-	case 50: return "decode_error";
-	case 51: return "decrypt_error";
-	case 70: return "protocol_version";
-	case 71: return "insufficient_security";
-	case 80: return "internal_error";
-	case 86: return "inappropriate_fallback";
-	case 90: return "user_canceled";
-	case 100: return "no_renegotiation";
-	case 109: return "missing_extension";
-	case 110: return "unsupported_extension";
-	case 112: return "unrecognized_name";
-	case 120: return "no_application_protocol";
-	default: return NULL;
-	}
+	static const struct {
+		unsigned char code;
+		const char *name;
+	} alerts[] = {
+	    {0, "close_notify"},
+	    {10, "unexpected_message"},
+	    {20, "bad_record_mac"},
+	    {22, "record_overflow"},
+	    {40, "handshake_failure"},
+	    {42, "bad_certificate"},
+	    {43, "unsupported_certificate"},
+	    {44, "certificate_revoked"},
+	    {45, "certificate_expired"},
+	    {46, "certificate_unknown"},
+	    {47, "illegal_parameter"},
+	    {48, "unknown_ca"},
+	    {49, "access_denied"},
+	    {50, "decode_error"},
+	    {51, "decrypt_error"},
+	    {70, "protocol_version"},
+	    {71, "insufficient_security"},
+	    {80, "internal_error"},
+	    {86, "inappropriate_fallback"},
+	    {90, "user_canceled"},
+	    {100, "no_renegotiation"},
+	    {109, "missing_extension"},
+	    {110, "unsupported_extension"},
+	    {112, "unrecognized_name"},
+	    {120, "no_application_protocol"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
+		if (alerts[i].code == a)
+			return alerts[i].name;
+	return NULL;
 }
 
 const char *tls_error_text(int err, char *buf, size_t bufsz)
 {
 	static const char *const names[] = {
-		[BR_ERR_OK] = "ok",
-		[BR_ERR_BAD_PARAM] = "bad_param",
-		[BR_ERR_BAD_STATE] = "bad_state",
-		[BR_ERR_UNSUPPORTED_VERSION] = "unsupported_version",
-		[BR_ERR_BAD_VERSION] = "bad_version",
-		[BR_ERR_BAD_LENGTH] = "bad_length",
-		[BR_ERR_TOO_LARGE] = "too_large",
-		[BR_ERR_BAD_MAC] = "bad_mac",
-		[BR_ERR_NO_RANDOM] = "no_random",
-		[BR_ERR_UNKNOWN_TYPE] = "unknown_type",
-		[BR_ERR_UNEXPECTED] = "unexpected",
-		[BR_ERR_BAD_CCS] = "bad_ccs",
-		[BR_ERR_BAD_ALERT] = "bad_alert",
-		[BR_ERR_BAD_HANDSHAKE] = "bad_handshake",
-		[BR_ERR_OVERSIZED_ID] = "oversized_id",
-		[BR_ERR_BAD_CIPHER_SUITE] = "no_shared_cipher",
-		[BR_ERR_BAD_COMPRESSION] = "bad_compression",
-		[BR_ERR_BAD_FRAGLEN] = "bad_fraglen",
-		[BR_ERR_BAD_SECRENEG] = "bad_secreneg",
-		[BR_ERR_EXTRA_EXTENSION] = "extra_extension",
-		[BR_ERR_BAD_SNI] = "bad_sni",
-		[BR_ERR_BAD_HELLO_DONE] = "bad_hello_done",
-		[BR_ERR_LIMIT_EXCEEDED] = "limit_exceeded",
-		[BR_ERR_BAD_FINISHED] = "bad_finished",
-		[BR_ERR_RESUME_MISMATCH] = "resume_mismatch",
-		[BR_ERR_INVALID_ALGORITHM] = "invalid_algorithm",
-		[BR_ERR_BAD_SIGNATURE] = "bad_signature",
-		[BR_ERR_WRONG_KEY_USAGE] = "wrong_key_usage",
-		[BR_ERR_NO_CLIENT_AUTH] = "no_client_auth",
-		[BR_ERR_IO] = "io",
+	    [BR_ERR_OK] = "ok",
+	    [BR_ERR_BAD_PARAM] = "bad_param",
+	    [BR_ERR_BAD_STATE] = "bad_state",
+	    [BR_ERR_UNSUPPORTED_VERSION] = "unsupported_version",
+	    [BR_ERR_BAD_VERSION] = "bad_version",
+	    [BR_ERR_BAD_LENGTH] = "bad_length",
+	    [BR_ERR_TOO_LARGE] = "too_large",
+	    [BR_ERR_BAD_MAC] = "bad_mac",
+	    [BR_ERR_NO_RANDOM] = "no_random",
+	    [BR_ERR_UNKNOWN_TYPE] = "unknown_type",
+	    [BR_ERR_UNEXPECTED] = "unexpected",
+	    [BR_ERR_BAD_CCS] = "bad_ccs",
+	    [BR_ERR_BAD_ALERT] = "bad_alert",
+	    [BR_ERR_BAD_HANDSHAKE] = "bad_handshake",
+	    [BR_ERR_OVERSIZED_ID] = "oversized_id",
+	    [BR_ERR_BAD_CIPHER_SUITE] = "no_shared_cipher",
+	    [BR_ERR_BAD_COMPRESSION] = "bad_compression",
+	    [BR_ERR_BAD_FRAGLEN] = "bad_fraglen",
+	    [BR_ERR_BAD_SECRENEG] = "bad_secreneg",
+	    [BR_ERR_EXTRA_EXTENSION] = "extra_extension",
+	    [BR_ERR_BAD_SNI] = "bad_sni",
+	    [BR_ERR_BAD_HELLO_DONE] = "bad_hello_done",
+	    [BR_ERR_LIMIT_EXCEEDED] = "limit_exceeded",
+	    [BR_ERR_BAD_FINISHED] = "bad_finished",
+	    [BR_ERR_RESUME_MISMATCH] = "resume_mismatch",
+	    [BR_ERR_INVALID_ALGORITHM] = "invalid_algorithm",
+	    [BR_ERR_BAD_SIGNATURE] = "bad_signature",
+	    [BR_ERR_WRONG_KEY_USAGE] = "wrong_key_usage",
+	    [BR_ERR_NO_CLIENT_AUTH] = "no_client_auth",
+	    [BR_ERR_IO] = "io",
 	};
 
 	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_RECV_FATAL_ALERT + 256) {

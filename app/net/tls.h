@@ -124,7 +124,7 @@ void tls_shutdown(void);
  * set. Reads the files only during the call.
  */
 struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char *err,
-			       size_t errsz);
+                               size_t errsz);
 
 /*
  * Same from memory: cert/cert_len hold the chain, key/key_len the key, in
@@ -132,8 +132,8 @@ struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char
  * The buffers are not kept. Returns a new conf or NULL with err set.
  */
 struct tls_conf *tls_conf_from_pem(const void *cert, size_t cert_len, const char *cert_name,
-				   const void *key, size_t key_len, const char *key_name,
-				   char *err, size_t errsz);
+                                   const void *key, size_t key_len, const char *key_name, char *err,
+                                   size_t errsz);
 
 /* Takes another reference to conf (not NULL) and returns conf. Thread-safe. */
 struct tls_conf *tls_conf_ref(struct tls_conf *conf);

@@ -99,7 +99,7 @@ static void pem_sink_append(void *ctx, const void *data, size_t len)
 
 /* Returns the number of objects seen (>= 0), or -1 with err set. */
 static int pem_each(const unsigned char *data, size_t len, const char *label, pem_obj_fn *fn,
-		    void *ctx, char *err, size_t errsz)
+                    void *ctx, char *err, size_t errsz)
 {
 	br_pem_decoder_context pc;
 	struct pem_sink sink;
@@ -107,6 +107,11 @@ static int pem_each(const unsigned char *data, size_t len, const char *label, pe
 	int inobj = 0, count = 0, rc = 0, tail = 0;
 
 	buf_init(&sink.der, TLS_OBJ_MAX);
+	/*
+	 * One allocation big enough for any key (RSA-4096 is about 2.4 KB of
+	 * DER), so growing never leaves copies of key bytes in freed memory.
+	 */
+	buf_reserve(&sink.der, 8192, NULL);
 	sink.overflow = 0;
 	br_pem_decoder_init(&pc);
 	/*
@@ -136,7 +141,7 @@ static int pem_each(const unsigned char *data, size_t len, const char *label, pe
 			inobj = 0;
 			if (sink.overflow) {
 				snprintf(err, errsz, "%s: PEM block %s larger than %d bytes", label,
-					 name, TLS_OBJ_MAX);
+				         name, TLS_OBJ_MAX);
 				rc = -1;
 				break;
 			}
@@ -271,7 +276,7 @@ static int der_time(unsigned tag, struct der v, int64_t *t_r)
 /* The last CN of a DN, as printable ASCII. */
 static void dn_cn(struct der dn, char *out, size_t outsz)
 {
-	static const unsigned char oid_cn[] = { 0x55, 0x04, 0x03 };
+	static const unsigned char oid_cn[] = {0x55, 0x04, 0x03};
 
 	out[0] = '\0';
 	while (dn.len > 0) {
@@ -305,7 +310,7 @@ static void dn_cn(struct der dn, char *out, size_t outsz)
 /* Subject CN and validity of a certificate. */
 static int cert_info(const unsigned char *data, size_t len, struct tls_conf *conf)
 {
-	struct der in = { data, len }, cert, tbs, v, validity;
+	struct der in = {data, len}, cert, tbs, v, validity;
 	unsigned tag;
 
 	if (der_next(&in, &tag, &cert) || tag != 0x30)
@@ -348,7 +353,7 @@ static int chain_add(struct chain_acc *acc, const unsigned char *der, size_t len
 {
 	if (acc->n == TLS_MAX_CHAIN) {
 		snprintf(acc->err, acc->errsz, "%s: more than %d certificates", acc->label,
-			 TLS_MAX_CHAIN);
+		         TLS_MAX_CHAIN);
 		return -1;
 	}
 	if (buf_append(&acc->der, der, len) < 0) {
@@ -382,7 +387,7 @@ static int key_obj(void *ctx, const char *name, const unsigned char *der, size_t
 
 	if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0) {
 		snprintf(acc->err, acc->errsz, "%s: encrypted private keys are not supported",
-			 acc->label);
+		         acc->label);
 		return -1;
 	}
 	if (strcmp(name, "RSA PRIVATE KEY") != 0 && strcmp(name, "EC PRIVATE KEY") != 0 &&
@@ -397,8 +402,8 @@ static int key_obj(void *ctx, const char *name, const unsigned char *der, size_t
 	e = br_skey_decoder_last_error(&acc->dc);
 	if (e != 0) {
 		snprintf(acc->err, acc->errsz,
-			 "%s: unsupported or malformed private key (BearSSL error %d)", acc->label,
-			 e);
+		         "%s: unsupported or malformed private key (BearSSL error %d)", acc->label,
+		         e);
 		return -1;
 	}
 	acc->found = 1;
@@ -442,12 +447,12 @@ static void conf_set_key(struct tls_conf *conf, const br_skey_decoder_context *d
 		conf->key_data_len = sk->plen + sk->qlen + sk->dplen + sk->dqlen + sk->iqlen;
 		p = conf->key_data = xmalloc(conf->key_data_len);
 		k->n_bitlen = sk->n_bitlen;
-#define COPY(f)                                   \
-	do {                                      \
-		memcpy(p, sk->f, sk->f##len);     \
-		k->f = p;                         \
-		k->f##len = sk->f##len;           \
-		p += sk->f##len;                  \
+#define COPY(f)                                                                                    \
+	do {                                                                                       \
+		memcpy(p, sk->f, sk->f##len);                                                      \
+		k->f = p;                                                                          \
+		k->f##len = sk->f##len;                                                            \
+		p += sk->f##len;                                                                   \
 	} while (0)
 		COPY(p);
 		COPY(q);
@@ -486,12 +491,12 @@ static void strip_zeros(const unsigned char **p, size_t *len)
  * decoder extracted. Both must be of one type and describe one key.
  */
 static int key_matches(const struct tls_conf *conf, const br_x509_pkey *pk, const char *cert_label,
-		       const char *key_label, char *err, size_t errsz)
+                       const char *key_label, char *err, size_t errsz)
 {
 	if (pk->key_type != conf->key_type) {
-		snprintf(err, errsz, "%s: %s key does not match the %s certificate in %s", key_label,
-			 conf->key_type == BR_KEYTYPE_EC ? "EC" : "RSA",
-			 pk->key_type == BR_KEYTYPE_EC ? "EC" : "RSA", cert_label);
+		snprintf(err, errsz, "%s: %s key does not match the %s certificate in %s",
+		         key_label, conf->key_type == BR_KEYTYPE_EC ? "EC" : "RSA",
+		         pk->key_type == BR_KEYTYPE_EC ? "EC" : "RSA", cert_label);
 		return -1;
 	}
 	if (conf->key_type == BR_KEYTYPE_EC) {
@@ -502,14 +507,14 @@ static int key_matches(const struct tls_conf *conf, const br_x509_pkey *pk, cons
 		if (curve_name(conf->key.ec.curve) == NULL ||
 		    !((ec->supported_curves >> conf->key.ec.curve) & 1)) {
 			snprintf(err, errsz, "%s: unsupported EC curve %d", key_label,
-				 conf->key.ec.curve);
+			         conf->key.ec.curve);
 			return -1;
 		}
 		qlen = br_ec_compute_pub(ec, NULL, q, &conf->key.ec);
-		if (qlen == 0 || pk->key.ec.curve != conf->key.ec.curve || qlen != pk->key.ec.qlen ||
-		    memcmp(q, pk->key.ec.q, qlen) != 0) {
+		if (qlen == 0 || pk->key.ec.curve != conf->key.ec.curve ||
+		    qlen != pk->key.ec.qlen || memcmp(q, pk->key.ec.q, qlen) != 0) {
 			snprintf(err, errsz, "%s: private key does not match the certificate in %s",
-				 key_label, cert_label);
+			         key_label, cert_label);
 			return -1;
 		}
 	} else {
@@ -527,7 +532,7 @@ static int key_matches(const struct tls_conf *conf, const br_x509_pkey *pk, cons
 		strip_zeros(&b, &blen);
 		if (alen != blen || memcmp(a, b, alen) != 0) {
 			snprintf(err, errsz, "%s: private key does not match the certificate in %s",
-				 key_label, cert_label);
+			         key_label, cert_label);
 			return -1;
 		}
 	}
@@ -536,7 +541,7 @@ static int key_matches(const struct tls_conf *conf, const br_x509_pkey *pk, cons
 
 /* Decodes every certificate; fills in the leaf's details; checks the key. */
 static int conf_check(struct tls_conf *conf, const char *cert_label, const char *key_label,
-		      char *err, size_t errsz)
+                      char *err, size_t errsz)
 {
 	br_x509_decoder_context *xd = xmalloc(sizeof *xd);
 	int rc = -1;
@@ -549,8 +554,9 @@ static int conf_check(struct tls_conf *conf, const char *cert_label, const char 
 		br_x509_decoder_push(xd, conf->chain[i].data, conf->chain[i].data_len);
 		e = br_x509_decoder_last_error(xd);
 		if (e != 0) {
-			snprintf(err, errsz, "%s: certificate %zu does not parse (BearSSL error %d)",
-				 cert_label, i + 1, e);
+			snprintf(err, errsz,
+			         "%s: certificate %zu does not parse (BearSSL error %d)",
+			         cert_label, i + 1, e);
 			goto out;
 		}
 		if (i > 0)
@@ -558,11 +564,11 @@ static int conf_check(struct tls_conf *conf, const char *cert_label, const char 
 		/* The leaf: its key must be ours. */
 		conf->issuer_key_type = (unsigned)br_x509_decoder_get_signer_key_type(xd);
 		if (key_matches(conf, br_x509_decoder_get_pkey(xd), cert_label, key_label, err,
-				errsz) < 0)
+		                errsz) < 0)
 			goto out;
 		if (cert_info(conf->chain[0].data, conf->chain[0].data_len, conf) < 0) {
 			snprintf(err, errsz, "%s: cannot read the certificate's subject or dates",
-				 cert_label);
+			         cert_label);
 			goto out;
 		}
 	}
@@ -570,10 +576,10 @@ static int conf_check(struct tls_conf *conf, const char *cert_label, const char 
 		conf->issuer_key_type = (unsigned)conf->key_type; /* only matters for static ECDH */
 	if (conf->key_type == BR_KEYTYPE_EC)
 		snprintf(conf->key_desc, sizeof conf->key_desc, "ec-%s",
-			 curve_name(conf->key.ec.curve));
+		         curve_name(conf->key.ec.curve));
 	else
 		snprintf(conf->key_desc, sizeof conf->key_desc, "rsa-%u",
-			 (unsigned)conf->key.rsa.n_bitlen);
+		         (unsigned)conf->key.rsa.n_bitlen);
 	rc = 0;
 out:
 	free(xd); /* public data only */
@@ -581,10 +587,10 @@ out:
 }
 
 struct tls_conf *tls_conf_from_pem(const void *cert, size_t cert_len, const char *cert_name,
-				   const void *key, size_t key_len, const char *key_name,
-				   char *err, size_t errsz)
+                                   const void *key, size_t key_len, const char *key_name, char *err,
+                                   size_t errsz)
 {
-	struct chain_acc chain = { .label = cert_name, .err = err, .errsz = errsz };
+	struct chain_acc chain = {.label = cert_name, .err = err, .errsz = errsz};
 	struct key_acc *ka = xcalloc(1, sizeof *ka);
 	struct tls_conf *conf = xcalloc(1, sizeof *conf);
 	size_t i, off;
@@ -658,8 +664,7 @@ fail:
 	return NULL;
 }
 
-struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char *err,
-			       size_t errsz)
+struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char *err, size_t errsz)
 {
 	struct buf cert, key;
 	struct tls_conf *conf = NULL;
@@ -669,7 +674,7 @@ struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char
 	if (read_file(cert_path, &cert, err, errsz) == 0 &&
 	    read_file(key_path, &key, err, errsz) == 0)
 		conf = tls_conf_from_pem(buf_data(&cert), buf_len(&cert), cert_path, buf_data(&key),
-					 buf_len(&key), key_path, err, errsz);
+		                         buf_len(&key), key_path, err, errsz);
 	buf_free(&cert);
 	buf_wipe_free(&key);
 	return conf;

@@ -15,16 +15,16 @@
 
 struct tls_conf {
 	atomic_uint refs;
-	int key_type;                 /* BR_KEYTYPE_EC or BR_KEYTYPE_RSA */
-	unsigned issuer_key_type;     /* signer of the leaf: BR_KEYTYPE_* */
+	int key_type;             /* BR_KEYTYPE_EC or BR_KEYTYPE_RSA */
+	unsigned issuer_key_type; /* signer of the leaf: BR_KEYTYPE_* */
 	size_t chain_len;
-	br_x509_certificate *chain;   /* chain_len entries; data in cert_data */
-	unsigned char *cert_data;     /* all certificates, back to back */
+	br_x509_certificate *chain; /* chain_len entries; data in cert_data */
+	unsigned char *cert_data;   /* all certificates, back to back */
 	union {
 		br_rsa_private_key rsa;
 		br_ec_private_key ec;
-	} key;                        /* element pointers into key_data */
-	unsigned char *key_data;      /* wiped before free */
+	} key;                   /* element pointers into key_data */
+	unsigned char *key_data; /* wiped before free */
 	size_t key_data_len;
 	int64_t not_before, not_after;
 	char subject[256];
@@ -46,7 +46,7 @@ int tls_random(void *buf, size_t n);
  * renamed. Returns a new conf or NULL with err set (naming the file).
  */
 struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname, char *err,
-				     size_t errsz);
+                                     size_t errsz);
 
 /*
  * Builds the DER certificate and the "EC PRIVATE KEY" DER for a fresh P-256
@@ -55,7 +55,7 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
  * buffer too small). Exposed for the unit test.
  */
 int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, size_t certsz,
-			size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r);
+                        size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (any year >= 0). */
 int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -114,16 +114,16 @@ static void dw_end(struct der_w *w)
 }
 
 /* Object identifiers, content octets only. */
-static const unsigned char OID_ECDSA_SHA256[] = { 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02 };
-static const unsigned char OID_EC_PUBKEY[] = { 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01 };
-static const unsigned char OID_P256[] = { 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07 };
-static const unsigned char OID_CN[] = { 0x55, 0x04, 0x03 };
-static const unsigned char OID_SKI[] = { 0x55, 0x1D, 0x0E };
-static const unsigned char OID_KEY_USAGE[] = { 0x55, 0x1D, 0x0F };
-static const unsigned char OID_SAN[] = { 0x55, 0x1D, 0x11 };
-static const unsigned char OID_BASIC[] = { 0x55, 0x1D, 0x13 };
-static const unsigned char OID_EKU[] = { 0x55, 0x1D, 0x25 };
-static const unsigned char OID_SERVER_AUTH[] = { 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+static const unsigned char OID_ECDSA_SHA256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
+static const unsigned char OID_EC_PUBKEY[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+static const unsigned char OID_P256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+static const unsigned char OID_CN[] = {0x55, 0x04, 0x03};
+static const unsigned char OID_SKI[] = {0x55, 0x1D, 0x0E};
+static const unsigned char OID_KEY_USAGE[] = {0x55, 0x1D, 0x0F};
+static const unsigned char OID_SAN[] = {0x55, 0x1D, 0x11};
+static const unsigned char OID_BASIC[] = {0x55, 0x1D, 0x13};
+static const unsigned char OID_EKU[] = {0x55, 0x1D, 0x25};
+static const unsigned char OID_SERVER_AUTH[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
 static void dw_alg_ecdsa_sha256(struct der_w *w)
 {
@@ -168,17 +168,18 @@ static void dw_time(struct der_w *w, int64_t t)
 {
 	int64_t y, days = t / 86400, secs = t % 86400;
 	unsigned m, d, hh = (unsigned)(secs / 3600), mm = (unsigned)(secs / 60 % 60),
-		       ss = (unsigned)(secs % 60);
+	               ss = (unsigned)(secs % 60);
 	char s[32];
 	int n;
 
 	civil_from_days(days, &y, &m, &d);
 	if (y >= 1950 && y < 2050) {
-		n = snprintf(s, sizeof s, "%02u%02u%02u%02u%02u%02uZ", (unsigned)(y % 100), m, d, hh,
-			     mm, ss);
+		n = snprintf(s, sizeof s, "%02u%02u%02u%02u%02u%02uZ", (unsigned)(y % 100), m, d,
+		             hh, mm, ss);
 		dw_prim(w, 0x17, s, (size_t)n);
 	} else {
-		n = snprintf(s, sizeof s, "%04u%02u%02u%02u%02u%02uZ", (unsigned)y, m, d, hh, mm, ss);
+		n = snprintf(s, sizeof s, "%04u%02u%02u%02u%02u%02uZ", (unsigned)y, m, d, hh, mm,
+		             ss);
 		dw_prim(w, 0x18, s, (size_t)n);
 	}
 }
@@ -213,7 +214,7 @@ static void dw_ext_end(struct der_w *w)
 }
 
 static void dw_tbs(struct der_w *w, const char *host, int64_t now, const unsigned char serial[16],
-		   const br_ec_public_key *pk)
+                   const br_ec_public_key *pk)
 {
 	unsigned char addr[16], ski[br_sha1_SIZE];
 	br_sha1_context sha1;
@@ -288,7 +289,7 @@ static void dw_tbs(struct der_w *w, const char *host, int64_t now, const unsigne
 }
 
 int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, size_t certsz,
-			size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r)
+                        size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r)
 {
 	const br_ec_impl *ec = br_ec_get_default();
 	br_hmac_drbg_context rng;
@@ -297,8 +298,8 @@ int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, 
 	br_ec_public_key pk;
 	unsigned char seed[48], kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], qbuf[BR_EC_KBUF_PUB_MAX_SIZE];
 	unsigned char serial[16], hash[br_sha256_SIZE], sig[160], tbsbuf[DER_MAX];
-	struct der_w tbs = { .buf = tbsbuf, .cap = sizeof tbsbuf };
-	struct der_w crt = { .buf = cert, .cap = certsz };
+	struct der_w tbs = {.buf = tbsbuf, .cap = sizeof tbsbuf};
+	struct der_w crt = {.buf = cert, .cap = certsz};
 	size_t siglen, klen;
 	int rc = -1;
 
@@ -355,7 +356,7 @@ out:
 
 /* Writes path through path.tmp + fsync + rename, so a crash leaves old or new, never half. */
 static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
-			size_t errsz)
+                        size_t errsz)
 {
 	char tmp[1100];
 	const unsigned char *p = data;
@@ -401,7 +402,7 @@ fail:
 
 /* PEM-encodes der under banner and writes it atomically. */
 static int write_pem(const char *path, const unsigned char *der, size_t len, const char *banner,
-		     mode_t mode, char *err, size_t errsz)
+                     mode_t mode, char *err, size_t errsz)
 {
 	char pem[4096];
 	size_t n = br_pem_encode(NULL, der, len, banner, BR_PEM_LINE64);
@@ -437,7 +438,7 @@ static void sync_dir(const char *path)
 }
 
 struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname, char *err,
-				     size_t errsz)
+                                     size_t errsz)
 {
 	const char *host = hostname[0] != '\0' ? hostname : "localhost";
 	char dir[1024], crt[1100], key[1100], q[300], qp[1200];
@@ -448,6 +449,10 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
 	int64_t now = (int64_t)time(NULL);
 	const char *reason = "missing";
 
+	if (data_dir[0] == '\0') {
+		snprintf(err, errsz, "no data directory for the self-signed certificate");
+		return NULL;
+	}
 	if (snprintf(dir, sizeof dir, "%s/tls", data_dir) >= (int)sizeof dir ||
 	    snprintf(crt, sizeof crt, "%s/self-signed.crt", dir) >= (int)sizeof crt ||
 	    snprintf(key, sizeof key, "%s/self-signed.key", dir) >= (int)sizeof key) {
@@ -473,9 +478,9 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
 	/* Step 2: a new pair; key first, so a crash in between regenerates both. */
 	errno = 0;
 	if (tls_selfsigned_make(host, now, certder, sizeof certder, &certlen, keyder, sizeof keyder,
-				&keylen) < 0) {
+	                        &keylen) < 0) {
 		snprintf(err, errsz, "%s: cannot generate a key pair: %s", crt,
-			 errno ? strerror(errno) : "internal error");
+		         errno ? strerror(errno) : "internal error");
 		return NULL;
 	}
 	if (make_dir(data_dir, err, errsz) < 0 || make_dir(dir, err, errsz) < 0 ||
@@ -487,7 +492,7 @@ struct tls_conf *tls_selfsigned_load(const char *data_dir, const char *hostname,
 	explicit_bzero(keyder, sizeof keyder);
 	sync_dir(dir);
 	log_info("tls", NULL, "event=selfsigned_generated reason=%s subject=%s path=%s", reason,
-		 log_q(host, q, sizeof q), log_q(crt, qp, sizeof qp));
+	         log_q(host, q, sizeof q), log_q(crt, qp, sizeof qp));
 
 	/* Step 3: load what is on disk, so first start and restart run the same code. */
 	return tls_conf_load(crt, key, err, errsz);

@@ -18,17 +18,25 @@ enum {
 
 static void emit(struct smtp_data_reader *r, struct buf *out, const char *p, size_t n)
 {
+	size_t take = n;
+
 	/* line_len counts the CRLF too, and not the stuffing dot (§4.5.3.1.6). */
 	if (r->line_len + n > SMTP_DATA_LINE_MAX)
 		r->long_line = 1;
 	r->line_len += n;
-	if (r->size + n > r->max_size)
-		r->too_big = 1;
+	if (!r->too_big) {
+		/* Keep exactly the first max_size octets whatever the chunking,
+		 * so the result never depends on how the input arrived. */
+		if (r->size + take > r->max_size)
+			take = (size_t)(r->max_size - r->size);
+		if (take > buf_room(out))
+			take = buf_room(out);
+		if (take && buf_append(out, p, take) < 0)
+			take = 0;
+		if (take < n)
+			r->too_big = 1;
+	}
 	r->size += n;
-	if (r->too_big)
-		return;
-	if (buf_append(out, p, n) < 0)
-		r->too_big = 1;
 }
 
 /* Length of the run at p of octets that need no state change in ST_TEXT. */

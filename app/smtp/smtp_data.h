@@ -22,7 +22,8 @@
  *
  * Caveats: the output is the message exactly as received minus the
  * stuffing dots; no line end is converted. After too_big the output holds
- * an unspecified prefix of the message and is meant to be thrown away.
+ * the first max_size octets (or as many as out took) whatever the
+ * chunking, and is meant to be thrown away.
  * The reader does no hashing: that is the caller's.
  */
 #ifndef TERN_SMTP_SMTP_DATA_H

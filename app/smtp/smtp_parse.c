@@ -332,7 +332,7 @@ static const char *parse_local(struct pp *x, struct smtp_path *path)
 	} else {
 		int need_atom = 1;
 
-		while (x->i < x->len && p[x->i] != '@') {
+		while (x->i < x->len && p[x->i] != '@' && p[x->i] != '>') {
 			if (p[x->i] == '.') {
 				if (need_atom)
 					return "empty atom in local part";

@@ -150,8 +150,9 @@ class Server:
 class Raw:
     """A raw line-oriented SMTP client for what smtplib will not send."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10, greet=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10, greet=True, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
         if greet:
             self.greeting = self.reply()

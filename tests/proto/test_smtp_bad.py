@@ -157,8 +157,8 @@ def test_connection_limits():
         assert code == 421 and "your address" in lines[0], lines
         assert extra.closed()
         # Another loopback address has its own share, until the total.
-        more = [Raw(s.smtp_port, host="127.0.0.2") for _ in range(2)]
-        last = Raw(s.smtp_port, host="127.0.0.3", greet=False)
+        more = [Raw(s.smtp_port, source="127.0.0.2") for _ in range(2)]
+        last = Raw(s.smtp_port, source="127.0.0.3", greet=False)
         code, lines = last.reply()
         assert code == 421 and "too many connections" in lines[0], lines
         for r in held + more:

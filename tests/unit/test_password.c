@@ -1,0 +1,66 @@
+/*
+ * test_password.c — argon2id hashing and verification.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "unit.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int main(void)
+{
+	char h1[PASSWORD_HASH_MAX], h2[PASSWORD_HASH_MAX], small[16];
+
+	double t0 = now_ms();
+	CHECK_EQ_INT(password_hash("correct horse battery staple", h1, sizeof h1), 0);
+	double t1 = now_ms();
+	CHECK(strncmp(h1, "$argon2id$", 10) == 0);
+	CHECK(strstr(h1, "m=19456,t=2,p=1") != NULL);
+	CHECK_EQ_INT(password_verify(h1, "correct horse battery staple"), 1);
+	CHECK_EQ_INT(password_verify(h1, "correct horse battery stapl"), 0);
+	CHECK_EQ_INT(password_verify(h1, ""), 0);
+
+	/* A fresh salt each time: same password, different strings, both verify. */
+	CHECK_EQ_INT(password_hash("correct horse battery staple", h2, sizeof h2), 0);
+	CHECK(strcmp(h1, h2) != 0);
+	CHECK_EQ_INT(password_verify(h2, "correct horse battery staple"), 1);
+
+	/* Non-ASCII and empty passwords are just bytes. */
+	CHECK_EQ_INT(password_hash("pässwörd", h2, sizeof h2), 0);
+	CHECK_EQ_INT(password_verify(h2, "pässwörd"), 1);
+	CHECK_EQ_INT(password_verify(h2, "passwort"), 0);
+	CHECK_EQ_INT(password_hash("", h2, sizeof h2), 0);
+	CHECK_EQ_INT(password_verify(h2, ""), 1);
+
+	/* Malformed hashes never match. */
+	CHECK_EQ_INT(password_verify("", "x"), 0);
+	CHECK_EQ_INT(password_verify("$argon2id$garbage", "x"), 0);
+	CHECK_EQ_INT(password_verify("plaintext", "plaintext"), 0);
+	CHECK_EQ_INT(password_verify(NULL, "x"), 0);
+
+	/* Output buffer too small. */
+	CHECK_EQ_INT(password_hash("x", small, sizeof small), -1);
+
+	/* The dummy costs about what a real verification costs. */
+	double t2 = now_ms();
+	CHECK_EQ_INT(password_verify(h1, "wrong"), 0);
+	double t3 = now_ms();
+	CHECK_EQ_INT(password_verify_dummy("wrong"), 0);
+	double t4 = now_ms();
+	CHECK(t4 - t3 > (t3 - t2) / 3);
+
+	CHECK_EQ_INT(password_needs_rehash(h1), 0);
+	CHECK_EQ_INT(password_needs_rehash("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"), 1);
+	CHECK_EQ_INT(password_needs_rehash("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"), 1);
+
+	fprintf(stderr, "test_password: hash %.1f ms, verify %.1f ms, dummy %.1f ms\n", t1 - t0,
+		t3 - t2, t4 - t3);
+	return unit_done("test_password");
+}

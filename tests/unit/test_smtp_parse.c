@@ -1,0 +1,758 @@
+/*
+ * test_smtp_parse.c — smtp_line_find(), smtp_cmd_parse() and helpers.
+ *
+ * Line finding is incremental, so each line case is run through a small
+ * simulated session (buffer, find, consume, discard after TOO_LONG) with the
+ * input given whole, one byte at a time and in random chunks; the event
+ * logs must match each other and the expected one. Every command case is
+ * also sent as "line\r\n" through that session before being parsed.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp/smtp_parse.h"
+#include "unit.h"
+
+/* ---- line finding ---- */
+
+struct log {
+	char s[8192];
+	size_t n;
+};
+
+static void log_add(struct log *l, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && l->n + 5 < sizeof(l->s); i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == 0) {
+			memcpy(l->s + l->n, "\\0", 2);
+			l->n += 2;
+		} else if (c == '\r') {
+			memcpy(l->s + l->n, "\\r", 2);
+			l->n += 2;
+		} else {
+			l->s[l->n++] = (char)c;
+		}
+	}
+	l->s[l->n] = '\0';
+}
+
+static void log_str(struct log *l, const char *s)
+{
+	log_add(l, s, strlen(s));
+}
+
+static unsigned rng_state;
+
+static unsigned rng(void)
+{
+	rng_state = rng_state * 1103515245u + 12345u;
+	return (rng_state >> 16) & 0x7fff;
+}
+
+/*
+ * Feeds input in chunks (chunk 0: whole; 1: bytes; else random sizes with
+ * that seed) to a session that finds lines; returns the event log.
+ */
+static void run_lines(const char *in, size_t len, size_t max, unsigned chunk, struct log *l)
+{
+	char *acc = malloc(len + 1);
+	size_t have = 0, pos = 0, got = 0, ll, c;
+	int discarding = 0, r;
+	char tmp[32];
+
+	l->n = 0;
+	l->s[0] = '\0';
+	rng_state = chunk;
+	while (got < len) {
+		size_t step = chunk == 0 ? len : chunk == 1 ? 1 : 1 + rng() % 13;
+
+		if (step > len - got)
+			step = len - got;
+		memcpy(acc + have, in + got, step);
+		have += step;
+		got += step;
+		for (;;) {
+			if (discarding) {
+				r = smtp_line_discard(acc + pos, have - pos, &c);
+				pos += c;
+				if (r == 0)
+					break;
+				log_str(l, "~");
+				discarding = 0;
+				continue;
+			}
+			r = smtp_line_find(acc + pos, have - pos, max, &ll, &c);
+			if (r == SMTP_LINE_MORE) {
+				CHECK(c == 0 && ll == 0);
+				break;
+			}
+			CHECK(c > 0 && c <= max + 2 && c <= have - pos);
+			switch (r) {
+			case SMTP_LINE_FOUND:
+				CHECK(c == ll + 2);
+				log_str(l, "<");
+				break;
+			case SMTP_LINE_BARE_LF:
+				log_str(l, "LF<");
+				break;
+			case SMTP_LINE_BARE_CR:
+				log_str(l, "CR<");
+				break;
+			case SMTP_LINE_NUL:
+				log_str(l, "NUL<");
+				break;
+			case SMTP_LINE_TOO_LONG:
+				CHECK(ll == 0);
+				log_str(l, "LONG");
+				discarding = 1;
+				break;
+			default:
+				CHECK(!"bad return");
+			}
+			if (r != SMTP_LINE_TOO_LONG) {
+				log_add(l, acc + pos, ll);
+				log_str(l, ">");
+			}
+			pos += c;
+		}
+	}
+	snprintf(tmp, sizeof(tmp), "|%zu", have - pos);
+	log_str(l, tmp);
+	free(acc);
+}
+
+static void check_lines(const char *in, size_t len, size_t max, const char *expect, int line)
+{
+	struct log whole, other;
+	unsigned seed;
+
+	run_lines(in, len, max, 0, &whole);
+	unit_checks++;
+	if (strcmp(whole.s, expect) != 0) {
+		unit_failures++;
+		fprintf(stderr, "%s:%d: lines \"%s\", expected \"%s\"\n", __FILE__, line, whole.s,
+			expect);
+	}
+	for (seed = 1; seed < 12; seed++) {
+		run_lines(in, len, max, seed, &other);
+		unit_checks++;
+		if (strcmp(whole.s, other.s) != 0) {
+			unit_failures++;
+			fprintf(stderr, "%s:%d: chunking %u gives \"%s\", whole \"%s\"\n", __FILE__,
+				line, seed, other.s, whole.s);
+		}
+	}
+}
+
+#define LINES(in, max, expect) check_lines(in, sizeof(in) - 1, max, expect, __LINE__)
+
+static void test_line_find(void)
+{
+	size_t ll, c;
+
+	LINES("", 10, "|0");
+	LINES("HELO x\r\n", 510, "<HELO x>|0");
+	LINES("HELO x\r\nQUIT\r\n", 510, "<HELO x><QUIT>|0");
+	LINES("\r\n", 510, "<>|0");
+	LINES("NOOP", 510, "|4");
+	LINES("NOOP\r", 510, "|5"); /* CR at the end: need more */
+	LINES("NOOP\r\nRS", 510, "<NOOP>|2");
+	/* exactly max, max+1, max+2 */
+	LINES("0123456789\r\n", 10, "<0123456789>|0");
+	LINES("01234567890\r\nQUIT\r\n", 10, "LONG~<QUIT>|0");
+	LINES("012345678901\r\nQUIT\r\n", 10, "LONG~<QUIT>|0");
+	LINES("0123456789012345678901234\r\nQUIT\r\n", 10, "LONG~<QUIT>|0");
+	LINES("0123456789\n", 10, "LF<0123456789>|0");
+	LINES("01234567890\nQUIT\r\n", 10, "LONG~<QUIT>|0");
+	LINES("0123456789\r", 10, "|11");
+	LINES("01234567890\r", 10, "LONG|0");
+	LINES("0123456789a", 10, "|11");
+	LINES("0123456789ab", 10, "LONG|0");
+	LINES("0123456789abcdef", 10, "LONG|0");
+	LINES("\r\n", 0, "<>|0");
+	LINES("a\r\n", 0, "LONG~|0");
+	/* defects */
+	LINES("HELO x\n", 510, "LF<HELO x>|0");
+	LINES("\n", 510, "LF<>|0");
+	LINES("HELO\rx\r\n", 510, "CR<HELO\\rx>|0");
+	LINES("HELO x\r\r\n", 510, "CR<HELO x\\r>|0");
+	LINES("\r\r\n", 510, "CR<\\r>|0");
+	LINES("HE\0LO\r\n", 510, "NUL<HE\\0LO>|0");
+	LINES("HE\0L\rO\n", 510, "LF<HE\\0L\\rO>|0");
+	LINES("HE\0L\rO\r\n", 510, "CR<HE\\0L\\rO>|0");
+	LINES("MAIL FROM:<a>\rRCPT TO:<b>\r\nDATA\r\n", 510,
+	      "CR<MAIL FROM:<a>\\rRCPT TO:<b>><DATA>|0");
+	LINES("a\nb\r\nc\n", 510, "LF<a><b>LF<c>|0");
+
+	/* Never reads past max+2 even when len is bigger. */
+	CHECK_EQ_INT(smtp_line_find("abcdefgh\r\n", 10, 3, &ll, &c), SMTP_LINE_TOO_LONG);
+	CHECK_EQ_INT(c, 5);
+	CHECK_EQ_INT(smtp_line_find("abc\r\n", 5, 3, &ll, &c), SMTP_LINE_FOUND);
+	CHECK_EQ_INT(ll, 3);
+	CHECK_EQ_INT(c, 5);
+	CHECK_EQ_INT(smtp_line_find("abcd\n", 5, 3, &ll, &c), SMTP_LINE_TOO_LONG);
+	CHECK_EQ_INT(c, 4);
+	CHECK_EQ_INT(smtp_line_discard("xyz", 3, &c), 0);
+	CHECK_EQ_INT(c, 3);
+	CHECK_EQ_INT(smtp_line_discard("x\nyz", 4, &c), 1);
+	CHECK_EQ_INT(c, 2);
+	CHECK_EQ_INT(smtp_line_discard("", 0, &c), 0);
+	CHECK_EQ_INT(c, 0);
+	CHECK_EQ_INT(smtp_line_find("", 0, 510, &ll, &c), SMTP_LINE_MORE);
+	CHECK_EQ_INT(smtp_line_find("ab", 2, SIZE_MAX, &ll, &c), SMTP_LINE_MORE);
+}
+
+/* ---- commands ---- */
+
+static const char *verb_name(enum smtp_verb v)
+{
+	static const char *names[] = { "UNKNOWN", "HELO", "EHLO", "MAIL", "RCPT",
+				       "DATA",    "BDAT", "RSET", "NOOP", "QUIT",
+				       "VRFY",    "EXPN", "HELP", "STARTTLS", "AUTH" };
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+static void desc_add(char *d, size_t dsz, const char *prefix, struct str s)
+{
+	size_t n = strlen(d);
+
+	snprintf(d + n, dsz - n, "%s%.*s", prefix, (int)s.len, s.p ? s.p : "");
+}
+
+/* A canonical text for everything smtp_cmd_parse() set. */
+static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
+{
+	const struct smtp_path *p = &c->path;
+	const struct smtp_params *m = &c->params;
+	size_t n;
+
+	snprintf(d, dsz, "%s", verb_name(c->verb));
+	switch (c->verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		desc_add(d, dsz, " helo=", c->helo);
+		if (c->helo_invalid)
+			desc_add(d, dsz, " invalid", STR_LIT(""));
+		return;
+	case SMTP_VERB_MAIL:
+	case SMTP_VERB_RCPT:
+		if (p->is_null)
+			desc_add(d, dsz, " path=<>", STR_LIT(""));
+		else if (p->is_postmaster)
+			desc_add(d, dsz, " path=", p->local);
+		else {
+			desc_add(d, dsz, " path=", p->local);
+			desc_add(d, dsz, "@", p->domain);
+		}
+		if (p->quoted)
+			desc_add(d, dsz, " quoted", STR_LIT(""));
+		if (p->domain_literal)
+			desc_add(d, dsz, " literal", STR_LIT(""));
+		if (p->had_route)
+			desc_add(d, dsz, " route", STR_LIT(""));
+		if (p->utf8)
+			desc_add(d, dsz, " utf8", STR_LIT(""));
+		n = strlen(d);
+		if (m->seen & SMTP_PARAM_SIZE)
+			n += (size_t)snprintf(d + n, dsz - n, " size=%llu", (unsigned long long)m->size);
+		if (m->seen & SMTP_PARAM_BODY)
+			n += (size_t)snprintf(d + n, dsz - n, " body=%d", (int)m->body);
+		if (m->seen & SMTP_PARAM_SMTPUTF8)
+			n += (size_t)snprintf(d + n, dsz - n, " smtputf8");
+		if (m->seen & SMTP_PARAM_RET)
+			n += (size_t)snprintf(d + n, dsz - n, " ret=%d", (int)m->ret);
+		if (m->seen & SMTP_PARAM_NOTIFY)
+			n += (size_t)snprintf(d + n, dsz - n, " notify=%x", m->notify);
+		(void)n;
+		if (m->seen & SMTP_PARAM_ENVID)
+			desc_add(d, dsz, " envid=", m->envid);
+		if (m->seen & SMTP_PARAM_AUTH)
+			desc_add(d, dsz, " auth=", m->auth);
+		if (m->seen & SMTP_PARAM_ORCPT) {
+			desc_add(d, dsz, " orcpt=", m->orcpt_type);
+			desc_add(d, dsz, ";", m->orcpt_addr);
+		}
+		return;
+	case SMTP_VERB_BDAT:
+		n = strlen(d);
+		snprintf(d + n, dsz - n, " size=%llu%s", (unsigned long long)c->bdat_size,
+			 c->bdat_last ? " last" : "");
+		return;
+	case SMTP_VERB_AUTH:
+		desc_add(d, dsz, " mech=", c->auth_mech);
+		if (c->auth_initial.len)
+			desc_add(d, dsz, " ir=", c->auth_initial);
+		return;
+	default:
+		if (c->arg.len)
+			desc_add(d, dsz, " arg=", c->arg);
+		return;
+	}
+}
+
+struct cmd_case {
+	const char *line;
+	int rc;
+	const char *desc; /* for rc 0: describe(); else the expected cmd->err */
+};
+
+static const struct cmd_case cmd_cases[] = {
+	/* verbs and arguments */
+	{ "", 0, "UNKNOWN" },
+	{ "FOO bar", 0, "UNKNOWN arg=bar" },
+	{ "MAILX FROM:<>", 0, "UNKNOWN arg=FROM:<>" },
+	{ " HELO x", 0, "UNKNOWN arg=HELO x" },
+	{ "QUIT", 0, "QUIT" },
+	{ "quit", 0, "QUIT" },
+	{ "QuIt  ", 0, "QUIT" },
+	{ "QUIT now", SMTP_PARSE_SYNTAX, "no argument allowed" },
+	{ "DATA", 0, "DATA" },
+	{ "DATA x", SMTP_PARSE_SYNTAX, "no argument allowed" },
+	{ "RSET", 0, "RSET" },
+	{ "RSET\t", 0, "RSET" },
+	{ "STARTTLS", 0, "STARTTLS" },
+	{ "STARTTLS x", SMTP_PARSE_SYNTAX, "no argument allowed" },
+	{ "NOOP", 0, "NOOP" },
+	{ "NOOP hello there", 0, "NOOP arg=hello there" },
+	{ "HELP", 0, "HELP" },
+	{ "HELP MAIL", 0, "HELP arg=MAIL" },
+	{ "VRFY", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "VRFY postmaster", 0, "VRFY arg=postmaster" },
+	{ "EXPN list", 0, "EXPN arg=list" },
+	{ "EXPN  ", SMTP_PARSE_SYNTAX, "argument required" },
+
+	/* HELO / EHLO */
+	{ "EHLO", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "EHLO   ", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "EHLO mail.example.com", 0, "EHLO helo=mail.example.com" },
+	{ "ehlo localhost", 0, "EHLO helo=localhost" },
+	{ "HELO a-b.c9", 0, "HELO helo=a-b.c9" },
+	{ "EHLO [192.0.2.1]", 0, "EHLO helo=[192.0.2.1]" },
+	{ "EHLO [IPv6:2001:db8::1]", 0, "EHLO helo=[IPv6:2001:db8::1]" },
+	{ "EHLO [ipv6:::1]", 0, "EHLO helo=[ipv6:::1]" },
+	{ "EHLO [IPv6:::ffff:192.0.2.1]", 0, "EHLO helo=[IPv6:::ffff:192.0.2.1]" },
+	{ "EHLO bücher.example", 0, "EHLO helo=bücher.example" },
+	{ "EHLO 192.0.2.1", 0, "EHLO helo=192.0.2.1 invalid" },
+	{ "EHLO [192.0.2.256]", 0, "EHLO helo=[192.0.2.256] invalid" },
+	{ "EHLO [192.0.2]", 0, "EHLO helo=[192.0.2] invalid" },
+	{ "EHLO [IPv6:2001:db8::g]", 0, "EHLO helo=[IPv6:2001:db8::g] invalid" },
+	{ "EHLO [tag:stuff]", 0, "EHLO helo=[tag:stuff] invalid" },
+	{ "EHLO -bad.example", 0, "EHLO helo=-bad.example invalid" },
+	{ "EHLO bad-.example", 0, "EHLO helo=bad-.example invalid" },
+	{ "EHLO a..b", 0, "EHLO helo=a..b invalid" },
+	{ "EHLO example.com.", 0, "EHLO helo=example.com. invalid" },
+	{ "EHLO under_score.example", 0, "EHLO helo=under_score.example invalid" },
+	{ "EHLO two words", 0, "EHLO helo=two words invalid" },
+	{ "EHLO \xC3\x28.example", 0, "EHLO helo=\xC3\x28.example invalid" },
+	{ "HELO  spaced.example  ", 0, "HELO helo=spaced.example" },
+
+	/* MAIL paths */
+	{ "MAIL FROM:<>", 0, "MAIL path=<>" },
+	{ "mail from:<>", 0, "MAIL path=<>" },
+	{ "MAIL FROM: <>", 0, "MAIL path=<>" },
+	{ "MAIL FROM:<a@b.example>", 0, "MAIL path=a@b.example" },
+	{ "MAIL FROM: <a@b.example>", 0, "MAIL path=a@b.example" },
+	{ "MAIL FROM:\t<a@b.example>", 0, "MAIL path=a@b.example" },
+	{ "MAIL   FROM:<a@b.example>  ", 0, "MAIL path=a@b.example" },
+	{ "MAIL FROM:<First.Last+tag@Example.COM>", 0, "MAIL path=First.Last+tag@Example.COM" },
+	{ "MAIL FROM:<!#$%&'*+-/=?^_`{|}~@x.example>", 0,
+	  "MAIL path=!#$%&'*+-/=?^_`{|}~@x.example" },
+	{ "MAIL FROM:<\"john doe\"@x.example>", 0, "MAIL path=\"john doe\"@x.example quoted" },
+	{ "MAIL FROM:<\"a\\\"b\"@x.example>", 0, "MAIL path=\"a\\\"b\"@x.example quoted" },
+	{ "MAIL FROM:<\"a>b\"@x.example>", 0, "MAIL path=\"a>b\"@x.example quoted" },
+	{ "MAIL FROM:<\"\"@x.example>", 0, "MAIL path=\"\"@x.example quoted" },
+	{ "MAIL FROM:<a@[192.0.2.1]>", 0, "MAIL path=a@[192.0.2.1] literal" },
+	{ "MAIL FROM:<a@[IPv6:::1]>", 0, "MAIL path=a@[IPv6:::1] literal" },
+	{ "MAIL FROM:<@r1.example,@r2.example:a@b.example>", 0, "MAIL path=a@b.example route" },
+	{ "MAIL FROM:<@r1.example:a@b.example>", 0, "MAIL path=a@b.example route" },
+	{ "MAIL FROM:<@[192.0.2.1]:a@b.example>", 0, "MAIL path=a@b.example route" },
+	{ "MAIL FROM:<a@localhost>", 0, "MAIL path=a@localhost" },
+	{ "MAIL", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "MAIL FROM:", SMTP_PARSE_SYNTAX, "expected MAIL FROM:<address>" },
+	{ "MAIL FROM", SMTP_PARSE_SYNTAX, "expected MAIL FROM:<address>" },
+	{ "MAIL TO:<a@b.example>", SMTP_PARSE_SYNTAX, "expected MAIL FROM:<address>" },
+	{ "MAIL FROM :<a@b.example>", SMTP_PARSE_SYNTAX, "expected MAIL FROM:<address>" },
+	{ "MAIL FROM:a@b.example", SMTP_PARSE_BAD_PATH, "address must be in angle brackets" },
+	{ "MAIL FROM:<a@b.example", SMTP_PARSE_BAD_PATH, "missing \">\"" },
+	{ "MAIL FROM:<a@b.example>x", SMTP_PARSE_SYNTAX, "garbage after address" },
+	{ "MAIL FROM:<a@b.example>SIZE=1", SMTP_PARSE_SYNTAX, "garbage after address" },
+	{ "MAIL FROM:<a>", SMTP_PARSE_BAD_PATH, "address has no domain" },
+	{ "MAIL FROM:<postmaster>", SMTP_PARSE_BAD_PATH, "address has no domain" },
+	{ "MAIL FROM:<a@>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<@b.example>", SMTP_PARSE_BAD_PATH, "bad source route" },
+	{ "MAIL FROM:<a@@b.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@b@c.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a..b@x.example>", SMTP_PARSE_BAD_PATH, "empty atom in local part" },
+	{ "MAIL FROM:<.a@x.example>", SMTP_PARSE_BAD_PATH, "empty atom in local part" },
+	{ "MAIL FROM:<a.@x.example>", SMTP_PARSE_BAD_PATH, "empty atom in local part" },
+	{ "MAIL FROM:<a b@x.example>", SMTP_PARSE_BAD_PATH, "bad character in local part" },
+	{ "MAIL FROM:<a(b)@x.example>", SMTP_PARSE_BAD_PATH, "bad character in local part" },
+	{ "MAIL FROM:<\"ab@x.example>", SMTP_PARSE_BAD_PATH, "unterminated quoted local part" },
+	{ "MAIL FROM:<\"a\tb\"@x.example>", SMTP_PARSE_BAD_PATH, "bad character in local part" },
+	{ "MAIL FROM:<\"a\\", SMTP_PARSE_BAD_PATH, "bad quoted-pair in local part" },
+	{ "MAIL FROM:<\"a\"b@x.example>", SMTP_PARSE_BAD_PATH, "address has no domain" },
+	{ "MAIL FROM:<a@b..example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@example.>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@-x.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@x_y.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@192.0.2.1>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@[192.0.2.1>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@[300.0.2.1]>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@[1.2.3.4.5]>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@[1.2.3.4]x>", SMTP_PARSE_BAD_PATH, "missing \">\"" },
+	{ "MAIL FROM:<a@[IPv6:1:2:3:4:5:6:7:8:9]>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@[x:y]>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<@r1.example,a@b.example>", SMTP_PARSE_BAD_PATH, "bad source route" },
+	{ "MAIL FROM:<@r1.example;a@b.example>", SMTP_PARSE_BAD_PATH, "bad source route" },
+	{ "MAIL FROM:<<a@b.example>>", SMTP_PARSE_BAD_PATH, "bad character in local part" },
+
+	/* SMTPUTF8 addresses */
+	{ "MAIL FROM:<josé@example.com> SMTPUTF8", 0, "MAIL path=josé@example.com utf8 smtputf8" },
+	{ "MAIL FROM:<用户@例子.广告>", 0, "MAIL path=用户@例子.广告 utf8" },
+	{ "MAIL FROM:<a@bücher.example>", 0, "MAIL path=a@bücher.example utf8" },
+	{ "MAIL FROM:<\"jö e\"@x.example>", 0, "MAIL path=\"jö e\"@x.example quoted utf8" },
+	{ "MAIL FROM:<\xF0\x9F\x98\x80@x.example>", 0, "MAIL path=\xF0\x9F\x98\x80@x.example utf8" },
+	{ "MAIL FROM:<\xF4\x8F\xBF\xBF@x.example>", 0, "MAIL path=\xF4\x8F\xBF\xBF@x.example utf8" },
+	{ "MAIL FROM:<\xC2\x80@x.example>", 0, "MAIL path=\xC2\x80@x.example utf8" },
+	{ "MAIL FROM:<\xC0\xAF@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xC1\xBF@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xE0\x80\xAF@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xF0\x80\x80\xAF@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xED\xA0\x80@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xF4\x90\x80\x80@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xF5\x80\x80\x80@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\xFF@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\x80@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<a\xC3@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<a\xE2\x82@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<\"\xC0\xAF\"@x.example>", SMTP_PARSE_BAD_PATH, "bad UTF-8 in local part" },
+	{ "MAIL FROM:<a@b\xC3\x28.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@\xED\xBF\xBF.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+	{ "MAIL FROM:<a@b\xC3\xBC_.example>", SMTP_PARSE_BAD_PATH, "bad domain" },
+
+	/* MAIL parameters */
+	{ "MAIL FROM:<> SIZE=0", 0, "MAIL path=<> size=0" },
+	{ "MAIL FROM:<a@b.example> SIZE=12345", 0, "MAIL path=a@b.example size=12345" },
+	{ "MAIL FROM:<a@b.example> size=18446744073709551615", 0,
+	  "MAIL path=a@b.example size=18446744073709551615" },
+	{ "MAIL FROM:<a@b.example> SIZE=18446744073709551616", SMTP_PARSE_BAD_PARAM,
+	  "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE=99999999999999999999999", SMTP_PARSE_BAD_PARAM,
+	  "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE=-1", SMTP_PARSE_BAD_PARAM, "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE=+1", SMTP_PARSE_BAD_PARAM, "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE=1k", SMTP_PARSE_BAD_PARAM, "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE", SMTP_PARSE_BAD_PARAM, "bad SIZE value" },
+	{ "MAIL FROM:<a@b.example> SIZE=", SMTP_PARSE_BAD_PARAM, "empty parameter value" },
+	{ "MAIL FROM:<a@b.example> SIZE=1 SIZE=2", SMTP_PARSE_BAD_PARAM, "duplicate parameter" },
+	{ "MAIL FROM:<a@b.example> SIZE=1 size=1", SMTP_PARSE_BAD_PARAM, "duplicate parameter" },
+	{ "MAIL FROM:<a@b.example> BODY=8BITMIME", 0, "MAIL path=a@b.example body=2" },
+	{ "MAIL FROM:<a@b.example> body=7bit", 0, "MAIL path=a@b.example body=1" },
+	{ "MAIL FROM:<a@b.example> BODY=BINARYMIME", 0, "MAIL path=a@b.example body=3" },
+	{ "MAIL FROM:<a@b.example> BODY=8BIT", SMTP_PARSE_BAD_PARAM, "bad BODY value" },
+	{ "MAIL FROM:<a@b.example> BODY", SMTP_PARSE_BAD_PARAM, "bad BODY value" },
+	{ "MAIL FROM:<a@b.example> SMTPUTF8", 0, "MAIL path=a@b.example smtputf8" },
+	{ "MAIL FROM:<a@b.example> smtputf8", 0, "MAIL path=a@b.example smtputf8" },
+	{ "MAIL FROM:<a@b.example> SMTPUTF8=yes", SMTP_PARSE_BAD_PARAM,
+	  "SMTPUTF8 takes no value" },
+	{ "MAIL FROM:<a@b.example> RET=FULL", 0, "MAIL path=a@b.example ret=1" },
+	{ "MAIL FROM:<a@b.example> RET=hdrs", 0, "MAIL path=a@b.example ret=2" },
+	{ "MAIL FROM:<a@b.example> RET=NONE", SMTP_PARSE_BAD_PARAM, "bad RET value" },
+	{ "MAIL FROM:<a@b.example> ENVID=QQ314159", 0, "MAIL path=a@b.example envid=QQ314159" },
+	{ "MAIL FROM:<a@b.example> ENVID=a+2Bb+3d", 0, "MAIL path=a@b.example envid=a+2Bb+3d" },
+	{ "MAIL FROM:<a@b.example> ENVID=a+2", SMTP_PARSE_BAD_PARAM, "bad ENVID value" },
+	{ "MAIL FROM:<a@b.example> ENVID=a+zz", SMTP_PARSE_BAD_PARAM, "bad ENVID value" },
+	{ "MAIL FROM:<a@b.example> ENVID=a=b", SMTP_PARSE_BAD_PARAM, "bad parameter value" },
+	{ "MAIL FROM:<a@b.example> ENVID=\xC3\xA9", SMTP_PARSE_BAD_PARAM, "bad parameter value" },
+	{ "MAIL FROM:<a@b.example> AUTH=<>", 0, "MAIL path=a@b.example auth=<>" },
+	{ "MAIL FROM:<a@b.example> AUTH=e+3Dmc2@example.com", 0,
+	  "MAIL path=a@b.example auth=e+3Dmc2@example.com" },
+	{ "MAIL FROM:<a@b.example> AUTH=a+", SMTP_PARSE_BAD_PARAM, "bad AUTH value" },
+	{ "MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=x AUTH=<>", 0,
+	  "MAIL path=a@b.example size=10 body=2 smtputf8 ret=2 envid=x auth=<>" },
+	{ "MAIL FROM:<a@b.example>   SIZE=10\t\tBODY=7BIT  ", 0,
+	  "MAIL path=a@b.example size=10 body=1" },
+	{ "MAIL FROM:<a@b.example> NOTIFY=NEVER", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter" },
+	{ "MAIL FROM:<a@b.example> X-FOO", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter" },
+	{ "MAIL FROM:<a@b.example> X-FOO=1", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter" },
+	{ "MAIL FROM:<a@b.example> -X", SMTP_PARSE_BAD_PARAM, "bad parameter syntax" },
+	{ "MAIL FROM:<a@b.example> =1", SMTP_PARSE_BAD_PARAM, "bad parameter syntax" },
+	{ "MAIL FROM:<a@b.example> S_Z=1", SMTP_PARSE_BAD_PARAM, "bad parameter syntax" },
+
+	/* RCPT */
+	{ "RCPT TO:<b@c.example>", 0, "RCPT path=b@c.example" },
+	{ "rcpt to: <b@c.example>", 0, "RCPT path=b@c.example" },
+	{ "RCPT TO:<postmaster>", 0, "RCPT path=postmaster" },
+	{ "RCPT TO:<PostMaster>", 0, "RCPT path=PostMaster" },
+	{ "RCPT TO:<postmaster@c.example>", 0, "RCPT path=postmaster@c.example" },
+	{ "RCPT TO:<postmaster> NOTIFY=NEVER", 0, "RCPT path=postmaster notify=1" },
+	{ "RCPT TO:<postmasterx>", SMTP_PARSE_BAD_PATH, "address has no domain" },
+	{ "RCPT TO:<>", SMTP_PARSE_BAD_PATH, "null path not allowed here" },
+	{ "RCPT TO:<b@c.example> NOTIFY=SUCCESS,FAILURE,DELAY", 0,
+	  "RCPT path=b@c.example notify=e" },
+	{ "RCPT TO:<b@c.example> notify=failure", 0, "RCPT path=b@c.example notify=4" },
+	{ "RCPT TO:<b@c.example> NOTIFY=NEVER,SUCCESS", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> NOTIFY=SUCCESS,SUCCESS", SMTP_PARSE_BAD_PARAM,
+	  "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> NOTIFY=SUCCESS,", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> NOTIFY=,SUCCESS", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> NOTIFY=ALWAYS", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> NOTIFY", SMTP_PARSE_BAD_PARAM, "bad NOTIFY value" },
+	{ "RCPT TO:<b@c.example> ORCPT=rfc822;b@c.example", 0,
+	  "RCPT path=b@c.example orcpt=rfc822;b@c.example" },
+	{ "RCPT TO:<b@c.example> ORCPT=utf-8;b+2Bx@c.example", 0,
+	  "RCPT path=b@c.example orcpt=utf-8;b+2Bx@c.example" },
+	{ "RCPT TO:<b@c.example> ORCPT=rfc822", SMTP_PARSE_BAD_PARAM, "bad ORCPT value" },
+	{ "RCPT TO:<b@c.example> ORCPT=;b@c", SMTP_PARSE_BAD_PARAM, "bad ORCPT value" },
+	{ "RCPT TO:<b@c.example> ORCPT=rfc822;", SMTP_PARSE_BAD_PARAM, "bad ORCPT value" },
+	{ "RCPT TO:<b@c.example> ORCPT=rf(c;b", SMTP_PARSE_BAD_PARAM, "bad ORCPT value" },
+	{ "RCPT TO:<b@c.example> ORCPT=rfc822;a+", SMTP_PARSE_BAD_PARAM, "bad ORCPT value" },
+	{ "RCPT TO:<b@c.example> NOTIFY=DELAY ORCPT=rfc822;b@c.example", 0,
+	  "RCPT path=b@c.example notify=8 orcpt=rfc822;b@c.example" },
+	{ "RCPT TO:<b@c.example> SIZE=1", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter" },
+	{ "RCPT TO:<b@c.example> NOTIFY=NEVER NOTIFY=NEVER", SMTP_PARSE_BAD_PARAM,
+	  "duplicate parameter" },
+	{ "RCPT FROM:<b@c.example>", SMTP_PARSE_SYNTAX, "expected RCPT TO:<address>" },
+	{ "RCPT TO:", SMTP_PARSE_SYNTAX, "expected RCPT TO:<address>" },
+	{ "RCPT TO:b@c.example", SMTP_PARSE_BAD_PATH, "address must be in angle brackets" },
+	{ "RCPT TO:<@x.example:b@c.example>", 0, "RCPT path=b@c.example route" },
+	{ "RCPT TO:<ü@c.example>", 0, "RCPT path=ü@c.example utf8" },
+
+	/* BDAT */
+	{ "BDAT 0", 0, "BDAT size=0" },
+	{ "BDAT 1000", 0, "BDAT size=1000" },
+	{ "BDAT 1000 LAST", 0, "BDAT size=1000 last" },
+	{ "bdat 1000   last  ", 0, "BDAT size=1000 last" },
+	{ "BDAT 0 LAST", 0, "BDAT size=0 last" },
+	{ "BDAT 18446744073709551615", 0, "BDAT size=18446744073709551615" },
+	{ "BDAT 18446744073709551616", SMTP_PARSE_SYNTAX, "bad BDAT chunk size" },
+	{ "BDAT", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "BDAT -1", SMTP_PARSE_SYNTAX, "bad BDAT chunk size" },
+	{ "BDAT +1", SMTP_PARSE_SYNTAX, "bad BDAT chunk size" },
+	{ "BDAT 1x", SMTP_PARSE_SYNTAX, "bad BDAT chunk size" },
+	{ "BDAT LAST", SMTP_PARSE_SYNTAX, "bad BDAT chunk size" },
+	{ "BDAT 10 LAST x", SMTP_PARSE_SYNTAX, "expected BDAT size [LAST]" },
+	{ "BDAT 10 FIRST", SMTP_PARSE_SYNTAX, "expected BDAT size [LAST]" },
+
+	/* AUTH */
+	{ "AUTH PLAIN", 0, "AUTH mech=PLAIN" },
+	{ "AUTH plain AGZvbwBiYXI=", 0, "AUTH mech=plain ir=AGZvbwBiYXI=" },
+	{ "AUTH PLAIN =", 0, "AUTH mech=PLAIN ir==" },
+	{ "AUTH SCRAM-SHA-256", 0, "AUTH mech=SCRAM-SHA-256" },
+	{ "AUTH X_Y", 0, "AUTH mech=X_Y" },
+	{ "AUTH", SMTP_PARSE_SYNTAX, "argument required" },
+	{ "AUTH PLAIN a b", SMTP_PARSE_SYNTAX, "extra argument after AUTH" },
+	{ "AUTH PL/AIN", SMTP_PARSE_SYNTAX, "bad SASL mechanism name" },
+	{ "AUTH ABCDEFGHIJKLMNOPQRSTU", SMTP_PARSE_SYNTAX, "bad SASL mechanism name" },
+};
+
+/* Sends "line\r\n" through run_lines() whole and bytewise; checks it survives. */
+static void check_line_roundtrip(const char *line, int lineno)
+{
+	size_t n = strlen(line);
+	char *in = malloc(n + 3);
+	struct log a, b;
+	char expect[2048];
+
+	memcpy(in, line, n);
+	memcpy(in + n, "\r\n", 2);
+	run_lines(in, n + 2, 2048, 0, &a);
+	run_lines(in, n + 2, 2048, 1, &b);
+	snprintf(expect, sizeof(expect), "<%s>|0", line);
+	unit_checks++;
+	if (strcmp(a.s, b.s) != 0 || strcmp(a.s, expect) != 0) {
+		unit_failures++;
+		fprintf(stderr, "%s:%d: line \"%s\" framed as \"%s\" / \"%s\"\n", __FILE__, lineno,
+			line, a.s, b.s);
+	}
+	free(in);
+}
+
+static void test_cmd_table(void)
+{
+	size_t k;
+	char d[1024];
+
+	for (k = 0; k < sizeof(cmd_cases) / sizeof(cmd_cases[0]); k++) {
+		const struct cmd_case *t = &cmd_cases[k];
+		struct smtp_cmd cmd;
+		int rc;
+
+		/* A copy of exactly the line's length, so ASan sees any over-read. */
+		size_t n = strlen(t->line);
+		char *line = malloc(n ? n : 1);
+
+		memcpy(line, t->line, n);
+		check_line_roundtrip(t->line, (int)k);
+		rc = smtp_cmd_parse(str_make(line, n), &cmd);
+		unit_checks++;
+		if (rc != t->rc) {
+			unit_failures++;
+			fprintf(stderr, "%s: case %zu \"%s\": rc %d, expected %d (err %s)\n", __FILE__, k,
+				t->line, rc, t->rc, cmd.err ? cmd.err : "-");
+			free(line);
+			continue;
+		}
+		if (rc == 0) {
+			describe(&cmd, d, sizeof(d));
+			CHECK(cmd.err == NULL);
+		} else {
+			snprintf(d, sizeof(d), "%s", cmd.err ? cmd.err : "(none)");
+			/* bad points into the line */
+			CHECK(cmd.bad.p == NULL ||
+			      (cmd.bad.p >= line && cmd.bad.p + cmd.bad.len <= line + n));
+		}
+		unit_checks++;
+		if (strcmp(d, t->desc) != 0) {
+			unit_failures++;
+			fprintf(stderr, "%s: case %zu \"%s\": \"%s\", expected \"%s\"\n", __FILE__, k,
+				t->line, d, t->desc);
+		}
+		free(line);
+	}
+}
+
+/* Local part, domain and path length limits. */
+static void test_cmd_limits(void)
+{
+	char line[1024], l64[80], d[300];
+	struct smtp_cmd cmd;
+	size_t i;
+
+	memset(l64, 'a', 64);
+	l64[64] = '\0';
+	snprintf(line, sizeof(line), "MAIL FROM:<%s@x.example>", l64);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), 0);
+	snprintf(line, sizeof(line), "MAIL FROM:<%sa@x.example>", l64);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), SMTP_PARSE_BAD_PATH);
+	CHECK_EQ_STR(cmd.err, "local part too long");
+	/* A 64-octet quoted local part counts its quotes. */
+	snprintf(line, sizeof(line), "MAIL FROM:<\"%.62s\"@x.example>", l64);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), 0);
+	snprintf(line, sizeof(line), "MAIL FROM:<\"%.63s\"@x.example>", l64);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), SMTP_PARSE_BAD_PATH);
+
+	/* 63-octet label fine, 64 not */
+	memset(d, 'b', 63);
+	d[63] = '\0';
+	snprintf(line, sizeof(line), "RCPT TO:<a@%s.example>", d);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), 0);
+	snprintf(line, sizeof(line), "RCPT TO:<a@%sb.example>", d);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), SMTP_PARSE_BAD_PATH);
+
+	/* Domain of exactly 255 octets: "x." * 127 + "z" = 255. */
+	for (i = 0; i < 254; i += 2)
+		memcpy(d + i, "x.", 2);
+	d[254] = 'z';
+	d[255] = '\0';
+	CHECK(smtp_domain_valid(str_make(d, 255), NULL));
+	d[255] = 'z';
+	d[256] = '\0';
+	CHECK(!smtp_domain_valid(str_make(d, 256), NULL));
+	/* ... but the whole path may be 256 octets at most: "<a@" + 255 + ">" = 259. */
+	d[255] = '\0';
+	snprintf(line, sizeof(line), "RCPT TO:<a@%s>", d);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), SMTP_PARSE_BAD_PATH);
+	CHECK_EQ_STR(cmd.err, "path too long");
+	/* "<" + 64 + "@" + 189 + ">" = 256 */
+	snprintf(line, sizeof(line), "RCPT TO:<%s@%s>", l64, d + 255 - 189);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), 0);
+	snprintf(line, sizeof(line), "RCPT TO:<%s@%s>", l64, d + 255 - 191);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c(line), &cmd), SMTP_PARSE_BAD_PATH);
+	CHECK_EQ_STR(cmd.err, "path too long");
+}
+
+static void test_helpers(void)
+{
+	struct smtp_cmd cmd;
+	char buf[SMTP_ADDRESS_BUF], small[8];
+	int utf8;
+
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("RCPT TO:<Joe.Smith@Mail.EXAMPLE.com>"), &cmd), 0);
+	CHECK_EQ_INT(smtp_path_address(&cmd.path, buf, sizeof(buf)), 26);
+	CHECK_EQ_STR(buf, "Joe.Smith@mail.example.com");
+	CHECK_EQ_INT(smtp_path_address(&cmd.path, small, sizeof(small)), -1);
+	CHECK_EQ_STR(small, "");
+	CHECK_EQ_INT(smtp_path_address(&cmd.path, small, 0), -1);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("RCPT TO:<PostMaster>"), &cmd), 0);
+	CHECK_EQ_INT(smtp_path_address(&cmd.path, buf, sizeof(buf)), 10);
+	CHECK_EQ_STR(buf, "postmaster");
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<>"), &cmd), 0);
+	CHECK_EQ_INT(smtp_path_address(&cmd.path, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "");
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<\"A B\"@[IPv6:ABCD::1]>"), &cmd), 0);
+	smtp_path_address(&cmd.path, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "\"A B\"@[ipv6:abcd::1]");
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<Ü@BÜCHER.Example>"), &cmd), 0);
+	smtp_path_address(&cmd.path, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "Ü@bÜcher.example");
+
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("a+2Bb+3Dc"), buf, sizeof(buf)), 5);
+	CHECK_EQ_STR(buf, "a+b=c");
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("+2b"), buf, sizeof(buf)), 1);
+	CHECK_EQ_STR(buf, "+");
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT(""), buf, sizeof(buf)), 0);
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("a+2"), buf, sizeof(buf)), -1);
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("a b"), buf, sizeof(buf)), -1);
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("abcd"), small, 4), -1);
+	CHECK_EQ_INT(smtp_xtext_decode(STR_LIT("abc"), small, 4), 3);
+
+	CHECK(smtp_utf8_valid(STR_LIT("")));
+	CHECK(smtp_utf8_valid(STR_LIT("plain")));
+	CHECK(smtp_utf8_valid(STR_LIT("\xC2\x80\xDF\xBF\xE0\xA0\x80\xEF\xBF\xBF")));
+	CHECK(smtp_utf8_valid(STR_LIT("\xF0\x90\x80\x80\xF4\x8F\xBF\xBF")));
+	CHECK(smtp_utf8_valid(STR_LIT("\xED\x9F\xBF\xEE\x80\x80")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xC0\x80")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xE0\x9F\xBF")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xED\xA0\x80")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xED\xBF\xBF")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xF0\x8F\xBF\xBF")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xF4\x90\x80\x80")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xF8\x88\x80\x80\x80")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xE2\x82")));
+	CHECK(!smtp_utf8_valid(STR_LIT("\xE2\x28\xA1")));
+	CHECK(!smtp_utf8_valid(STR_LIT("a\xBF")));
+
+	CHECK(smtp_domain_valid(STR_LIT("xn--bcher-kva.example"), &utf8));
+	CHECK_EQ_INT(utf8, 0);
+	CHECK(smtp_domain_valid(STR_LIT("bücher.example"), &utf8));
+	CHECK_EQ_INT(utf8, 1);
+	CHECK(smtp_domain_valid(STR_LIT("a"), NULL));
+	CHECK(smtp_domain_valid(STR_LIT("1a.example"), NULL));
+	CHECK(smtp_domain_valid(STR_LIT("example.1a"), NULL));
+	CHECK(!smtp_domain_valid(STR_LIT("example.123"), NULL));
+	CHECK(!smtp_domain_valid(STR_LIT(""), NULL));
+	CHECK(!smtp_domain_valid(STR_LIT("."), NULL));
+	CHECK(!smtp_domain_valid(STR_LIT("a b"), NULL));
+	CHECK(!smtp_domain_valid(STR_LIT("ü-"), NULL));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[0.0.0.0]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[255.255.255.255]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:::]")));
+	CHECK(smtp_addr_literal_valid(STR_LIT("[IPv6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[1.2.3.4")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[1.2.3.0004]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[1.2.3.]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[.1.2.3]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:1.2.3.4]")));
+	CHECK(!smtp_addr_literal_valid(STR_LIT("[IPv6:::1\0]")));
+}
+
+int main(void)
+{
+	test_line_find();
+	test_cmd_table();
+	test_cmd_limits();
+	test_helpers();
+	return unit_done("test_smtp_parse");
+}

@@ -1,0 +1,1227 @@
+/*
+ * test_store.c — the store: names, domains, accounts, aliases, recipient
+ * resolution, delivery (sync and through the writer thread with group
+ * commit), blob de-duplication, map growth, commit failures, the change
+ * feed, reopening, schema versions.
+ *
+ * Uses store_private.h to look at counters and raw records (blob refcounts,
+ * schema version) that the public API does not expose.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+
+static char base[256];
+static int dirno;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void rmrf(const char *p)
+{
+	nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh, not yet existing data dir under base. */
+static const char *new_dir(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/d%d", base, ++dirno);
+	return buf;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Waits until *v >= want (30 s at most). */
+static int wait_for(atomic_int *v, int want)
+{
+	for (int i = 0; i < 30000; i++) {
+		if (atomic_load(v) >= want)
+			return 1;
+		sleep_ms(1);
+	}
+	return 0;
+}
+
+static struct store *open_ok(const char *dir, unsigned flags)
+{
+	struct store *st = NULL;
+	char err[256] = "";
+	int rc = store_open(dir, flags, &st, err, sizeof err);
+	if (rc != STORE_OK)
+		fprintf(stderr, "store_open(%s): %d %s\n", dir, rc, err);
+	CHECK_EQ_INT(rc, STORE_OK);
+	return st;
+}
+
+static void msg_init(struct store_delivery *d, const char *data, size_t len,
+		     const uint32_t *acc, size_t nacc, uint32_t *ids)
+{
+	memset(d, 0, sizeof *d);
+	d->data = data;
+	d->len = len;
+	crypto_hash_sha256(d->blob_id, (const unsigned char *)data, len);
+	d->accounts = acc;
+	d->naccounts = nacc;
+	d->email_ids = ids;
+	d->received_at = 1700000000;
+	d->meta = "META";
+	d->metalen = 4;
+}
+
+/* ---- collectors ---- */
+
+struct strs {
+	char v[32][400];
+	int n;
+};
+
+static void collect_domain(void *arg, const char *d)
+{
+	struct strs *s = arg;
+	if (s->n < 32)
+		snprintf(s->v[s->n++], sizeof s->v[0], "%s", d);
+}
+
+static void collect_alias(void *arg, const char *a, const char *t)
+{
+	struct strs *s = arg;
+	if (s->n < 32)
+		snprintf(s->v[s->n++], sizeof s->v[0], "%s>%s", a, t);
+}
+
+static void collect_account(void *arg, const struct store_account_info *i)
+{
+	struct strs *s = arg;
+	if (s->n < 32)
+		snprintf(s->v[s->n++], sizeof s->v[0], "%u %s %llu %llu %u", i->id, i->email,
+			 (unsigned long long)i->quota, (unsigned long long)i->used, i->emails);
+}
+
+static void collect_mailbox(void *arg, const struct store_mailbox_info *i)
+{
+	struct strs *s = arg;
+	if (s->n < 32)
+		snprintf(s->v[s->n++], sizeof s->v[0], "%u %s %s %u %llu %u %s", i->id, i->name,
+			 i->role, i->uidnext, (unsigned long long)i->highest_modseq, i->messages,
+			 i->uidvalidity ? "uv" : "nouv");
+}
+
+struct emails {
+	uint32_t uid[512], id[512];
+	uint64_t size[512];
+	int n, meta_ok;
+};
+
+static void collect_email(void *arg, const struct store_email_info *i)
+{
+	struct emails *e = arg;
+	if (e->n < 512) {
+		e->uid[e->n] = i->uid;
+		e->id[e->n] = i->email_id;
+		e->size[e->n] = i->size;
+		e->n++;
+	}
+	if (i->metalen == 4 && memcmp(i->meta, "META", 4) == 0)
+		e->meta_ok++;
+}
+
+struct raw {
+	char buf[256];
+	size_t len;
+};
+
+static void collect_raw(void *arg, const char *data, size_t len)
+{
+	struct raw *r = arg;
+	r->len = len;
+	memcpy(r->buf, data, len < sizeof r->buf ? len : sizeof r->buf);
+}
+
+static uint64_t blob_refs(struct store *st, const uint8_t id[32])
+{
+	MDB_txn *txn;
+	struct blobref_rec b = { 0, 0 };
+	if (store_rd_begin(st, &txn) != 0)
+		return (uint64_t)-1;
+	int rc = blobref_get(txn, st, id, &b);
+	store_rd_end(st, txn);
+	return rc ? 0 : b.refs;
+}
+
+static size_t db_entries(struct store *st, enum store_db db)
+{
+	MDB_txn *txn;
+	MDB_stat s;
+	if (store_rd_begin(st, &txn) != 0)
+		return (size_t)-1;
+	mdb_stat(txn, st->db[db], &s);
+	store_rd_end(st, txn);
+	return s.ms_entries;
+}
+
+static uint32_t stored_schema(struct store *st)
+{
+	MDB_txn *txn;
+	uint32_t v = 0;
+	if (store_rd_begin(st, &txn) == 0) {
+		meta_get_u32(txn, st, "schema_version", &v);
+		store_rd_end(st, txn);
+	}
+	return v;
+}
+
+/* ---- loops on threads ---- */
+
+struct loop_thread {
+	struct loop *loop;
+	pthread_t t;
+};
+
+static void *loop_main(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+static void lt_start(struct loop_thread *lt)
+{
+	lt->loop = loop_new();
+	pthread_create(&lt->t, NULL, loop_main, lt->loop);
+}
+
+static void lt_stop(struct loop_thread *lt)
+{
+	loop_stop(lt->loop);
+	pthread_join(lt->t, NULL);
+	loop_free(&lt->loop);
+}
+
+/* Posts a marker and waits for it: every earlier post has run. */
+static void mark_cb(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void lt_sync(struct loop_thread *lt)
+{
+	atomic_int m = 0;
+	loop_post(lt->loop, mark_cb, &m);
+	CHECK(wait_for(&m, 1));
+}
+
+/* ================================================================ tests */
+
+static void test_names(void)
+{
+	char out[400];
+	size_t at;
+
+	CHECK_EQ_INT(name_domain("Example.COM", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "example.com");
+	CHECK_EQ_INT(name_domain("bücher.Example", out, sizeof out), 0);
+	CHECK_EQ_STR(out, "bücher.example");
+	CHECK_EQ_INT(name_domain("localhost", out, sizeof out), 0);
+	CHECK_EQ_INT(name_domain("a-b.c0", out, sizeof out), 0);
+	CHECK_EQ_INT(name_domain("", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("-a.com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("a-.com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("a..com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("a.com.", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain(".a.com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("a b.com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("a_b.com", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("[1.2.3.4]", out, sizeof out), -1);
+	CHECK_EQ_INT(name_domain("\xff.com", out, sizeof out), -1);     /* not UTF-8 */
+	CHECK_EQ_INT(name_domain("\xc0\xaf.com", out, sizeof out), -1); /* overlong */
+	char lab[80];
+	memset(lab, 'a', 63);
+	strcpy(lab + 63, ".com");
+	CHECK_EQ_INT(name_domain(lab, out, sizeof out), 0);
+	memset(lab, 'a', 64);
+	strcpy(lab + 64, ".com");
+	CHECK_EQ_INT(name_domain(lab, out, sizeof out), -1);
+	char big[300];
+	for (int i = 0; i < 300; i += 2) {
+		big[i] = 'a';
+		big[i + 1] = '.';
+	}
+	big[253] = '\0'; /* 127 labels "a", 253 octets: fits */
+	CHECK_EQ_INT(name_domain(big, out, sizeof out), 0);
+	big[253] = 'a';
+	big[254] = '\0';
+	CHECK_EQ_INT(name_domain(big, out, sizeof out), -1);
+
+	CHECK_EQ_INT(name_address("John.Doe+Tag@Example.COM", 0, out, sizeof out, &at), 0);
+	CHECK_EQ_STR(out, "john.doe+tag@example.com");
+	CHECK_EQ_INT((int)at, 12);
+	CHECK_EQ_INT(name_address("Jürgen@Example.com", 0, out, sizeof out, &at), 0);
+	CHECK_EQ_STR(out, "jürgen@example.com");
+	CHECK_EQ_INT(name_address("@example.com", 1, out, sizeof out, &at), 0);
+	CHECK_EQ_INT((int)at, 0);
+	CHECK_EQ_INT(name_address("@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("a b@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("a\tb@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("a\"b@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address(".ab@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("a..b@example.com", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("noat", 0, out, sizeof out, &at), -1);
+	CHECK_EQ_INT(name_address("a@", 0, out, sizeof out, &at), -1);
+	char lp[100];
+	memset(lp, 'x', 64);
+	strcpy(lp + 64, "@e.com");
+	CHECK_EQ_INT(name_address(lp, 0, out, sizeof out, &at), 0);
+	memset(lp, 'x', 65);
+	strcpy(lp + 65, "@e.com");
+	CHECK_EQ_INT(name_address(lp, 0, out, sizeof out, &at), -1);
+}
+
+static void test_open_schema(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	struct stat sb;
+
+	new_dir(dir, sizeof dir);
+	st = open_ok(dir, 0);
+	if (!st)
+		return;
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	CHECK_EQ_INT(store_schema_version(), 1);
+	CHECK_EQ_INT(stored_schema(st), store_schema_version());
+	uint64_t map = 0, used = 0;
+	CHECK_EQ_INT(store_map_info(st, &map, &used), STORE_OK);
+	CHECK(map >= 64u << 20);
+	CHECK(used > 0 && used < map);
+	store_close(&st);
+	CHECK(st == NULL);
+	store_close(&st); /* NULL is fine */
+
+	/* Reopen: nothing to migrate, same version. */
+	st = open_ok(dir, 0);
+	CHECK_EQ_INT(stored_schema(st), 1);
+
+	/* A newer schema is refused, read-write and read-only. */
+	CHECK_EQ_INT(store_test_set_schema(st, 99), STORE_OK);
+	store_close(&st);
+	err[0] = '\0';
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_EINVAL);
+	CHECK(st == NULL);
+	CHECK(strstr(err, "newer") != NULL);
+	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &st, err, sizeof err), STORE_EINVAL);
+	CHECK(st == NULL);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_EINVAL);
+	CHECK(st == NULL);
+
+	/* Read-only on a directory with no store fails cleanly. */
+	char dir2[300];
+	new_dir(dir2, sizeof dir2);
+	CHECK(store_open(dir2, STORE_READONLY, &st, err, sizeof err) != STORE_OK);
+	CHECK(st == NULL);
+	CHECK(store_open(dir2, STORE_READONLY | STORE_SERVER, &st, err, sizeof err) != STORE_OK);
+}
+
+static void test_domains_accounts_aliases(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	struct strs s;
+	uint32_t id, id2, id3, mb;
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+
+	/* Domains */
+	CHECK_EQ_INT(store_domain_add(st, "Example.COM", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_EEXIST);
+	CHECK(strstr(err, "already") != NULL);
+	CHECK_EQ_INT(store_domain_add(st, "bad..com", err, sizeof err), STORE_EINVAL);
+	CHECK_EQ_INT(store_domain_add(st, "other.org", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "bücher.example", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_is_local(st, "EXAMPLE.com"), 1);
+	CHECK_EQ_INT(store_domain_is_local(st, "nope.com"), 0);
+	CHECK_EQ_INT(store_domain_is_local(st, "not a domain"), 0);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_domain_list(st, collect_domain, &s), STORE_OK);
+	CHECK_EQ_INT(s.n, 3);
+	CHECK_EQ_STR(s.v[0], "bücher.example");
+	CHECK_EQ_STR(s.v[1], "example.com");
+	CHECK_EQ_STR(s.v[2], "other.org");
+	CHECK_EQ_INT(store_domain_del(st, "nope.com", err, sizeof err), STORE_ENOTFOUND);
+
+	/* Accounts */
+	CHECK_EQ_INT(store_account_add(st, "Alice@Example.com", "s3cret", 0, &id, err, sizeof err),
+		     STORE_OK);
+	CHECK(id > 0);
+	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, NULL, err, sizeof err),
+		     STORE_EEXIST);
+	CHECK_EQ_INT(store_account_add(st, "x@unknown.com", NULL, 0, NULL, err, sizeof err),
+		     STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_account_add(st, "a b@example.com", NULL, 0, NULL, err, sizeof err),
+		     STORE_EINVAL);
+	CHECK_EQ_INT(store_account_add(st, "bob@example.com", NULL, 1000, &id2, err, sizeof err),
+		     STORE_OK);
+	CHECK(id2 != id);
+	CHECK_EQ_INT(store_account_id(st, "ALICE@EXAMPLE.COM", &id3), STORE_OK);
+	CHECK_EQ_INT(id3, id);
+	CHECK_EQ_INT(store_account_id(st, "nobody@example.com", &id3), STORE_ENOTFOUND);
+
+	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "s3cret"), 1);
+	CHECK_EQ_INT(store_account_check_password(st, "ALICE@example.com", "s3cret"), 1);
+	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "wrong"), 0);
+	CHECK_EQ_INT(store_account_check_password(st, "nobody@example.com", "s3cret"), 0);
+	CHECK_EQ_INT(store_account_check_password(st, "bob@example.com", ""), 0); /* no password */
+	CHECK_EQ_INT(store_account_passwd(st, "alice@example.com", "n3w", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "s3cret"), 0);
+	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "n3w"), 1);
+	CHECK_EQ_INT(store_account_passwd(st, "zed@example.com", "x", err, sizeof err),
+		     STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_account_set_quota(st, "alice@example.com", 5000, err, sizeof err),
+		     STORE_OK);
+
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_account_list(st, collect_account, &s), STORE_OK);
+	CHECK_EQ_INT(s.n, 2);
+	char want[200];
+	snprintf(want, sizeof want, "%u alice@example.com 5000 0 0", id);
+	CHECK_EQ_STR(s.v[0], want);
+	snprintf(want, sizeof want, "%u bob@example.com 1000 0 0", id2);
+	CHECK_EQ_STR(s.v[1], want);
+
+	/* Default mailboxes */
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_list(st, id, collect_mailbox, &s), STORE_OK);
+	CHECK_EQ_INT(s.n, 6);
+	CHECK_EQ_STR(s.v[0], "1 INBOX inbox 1 0 0 uv");
+	CHECK_EQ_STR(s.v[1], "2 Sent sent 1 0 0 uv");
+	CHECK_EQ_STR(s.v[2], "3 Drafts drafts 1 0 0 uv");
+	CHECK_EQ_STR(s.v[3], "4 Trash trash 1 0 0 uv");
+	CHECK_EQ_STR(s.v[4], "5 Junk junk 1 0 0 uv");
+	CHECK_EQ_STR(s.v[5], "6 Archive archive 1 0 0 uv");
+	CHECK_EQ_INT(store_mailbox_list(st, 9999, collect_mailbox, &s), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_find(st, id, "inbox", &mb), STORE_OK);
+	CHECK_EQ_INT(mb, 1);
+	CHECK_EQ_INT(store_mailbox_find(st, id, "Archive", &mb), STORE_OK);
+	CHECK_EQ_INT(mb, 6);
+	CHECK_EQ_INT(store_mailbox_find(st, id, "archive", &mb), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_find(st, 9999, "INBOX", &mb), STORE_ENOTFOUND);
+	uint64_t ms = 99;
+	CHECK_EQ_INT(store_account_modseq(st, id, &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 0);
+
+	/* Aliases */
+	CHECK_EQ_INT(store_alias_add(st, "Team@example.com", "alice@example.com", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "BOB@example.com", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "bob@example.com", err, sizeof err),
+		     STORE_EEXIST);
+	CHECK_EQ_INT(store_alias_add(st, "x@nope.com", "bob@example.com", err, sizeof err),
+		     STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_alias_add(st, "x@example.com", "not an address", err, sizeof err),
+		     STORE_EINVAL);
+	CHECK_EQ_INT(store_alias_add(st, "@other.org", "alice@example.com", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_add(st, "info@other.org", "alice@example.com", err, sizeof err),
+		     STORE_OK);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_alias_list(st, collect_alias, &s), STORE_OK);
+	CHECK_EQ_INT(s.n, 4);
+	CHECK_EQ_STR(s.v[0], "@other.org>alice@example.com");
+	CHECK_EQ_STR(s.v[1], "info@other.org>alice@example.com");
+	CHECK_EQ_STR(s.v[2], "team@example.com>alice@example.com");
+	CHECK_EQ_STR(s.v[3], "team@example.com>bob@example.com");
+	CHECK_EQ_INT(store_alias_del(st, "team@example.com", "alice@example.com", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_del(st, "team@example.com", "alice@example.com", err, sizeof err),
+		     STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "carol@example.com", err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_del(st, "team@example.com", NULL, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_alias_del(st, "team@example.com", NULL, err, sizeof err),
+		     STORE_ENOTFOUND);
+
+	/* A domain with accounts stays; one with only aliases goes, aliases too. */
+	CHECK_EQ_INT(store_domain_del(st, "example.com", err, sizeof err), STORE_EEXIST);
+	CHECK_EQ_INT(store_domain_del(st, "other.org", err, sizeof err), STORE_OK);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_alias_list(st, collect_alias, &s), STORE_OK);
+	CHECK_EQ_INT(s.n, 0);
+
+	/* Deleting accounts; ids are not reused. */
+	CHECK_EQ_INT(store_account_del(st, "Alice@example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "alice@example.com", err, sizeof err), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_account_id(st, "alice@example.com", &id3), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_list(st, id, collect_mailbox, &s), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, &id3, err, sizeof err),
+		     STORE_OK);
+	CHECK(id3 > id2);
+	CHECK_EQ_INT(store_account_del(st, "alice@example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "bob@example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(db_entries(st, DB_MAILBOX), 0);
+	CHECK_EQ_INT(db_entries(st, DB_PRINCIPAL), 0);
+	CHECK_EQ_INT(store_domain_del(st, "example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_is_local(st, "example.com"), 0);
+	store_close(&st);
+}
+
+static enum store_rcpt resolve(struct store *st, const char *a, uint32_t *acc, size_t *n)
+{
+	return store_resolve_rcpt(st, a, acc, 16, n);
+}
+
+static int has(const uint32_t *acc, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (acc[i] == id)
+			return 1;
+	return 0;
+}
+
+static void test_resolve(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t alice, bob, carol, davex, full, selfid, acc[16];
+	size_t n;
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "catch.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, &alice, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "bob@example.com", NULL, 0, &bob, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "carol@example.com", NULL, 0, &carol, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "dave+x@example.com", NULL, 0, &davex, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "full@example.com", NULL, 10, &full, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "self@example.com", NULL, 0, &selfid, err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "alice@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "bob@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "team2@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "team2@example.com", "bob@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "chain1@example.com", "chain2@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "chain2@example.com", "chain3@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "chain3@example.com", "Alice+x@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "chain3@example.com", "alice@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "loop1@example.com", "loop2@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "loop2@example.com", "loop1@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "self@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "carol@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "carol@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "onlyext@example.com", "x@elsewhere.org", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "bob+sales@example.com", "carol@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "@catch.test", "carol@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "full@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "alice@example.com", err, sizeof err), 0);
+	/* A chain of 10 levels: deeper than the 8 allowed. */
+	for (int i = 0; i < 10; i++) {
+		char a[64], t[64];
+		snprintf(a, sizeof a, "deep%d@example.com", i);
+		snprintf(t, sizeof t, i == 9 ? "alice@example.com" : "deep%d@example.com", i + 1);
+		CHECK_EQ_INT(store_alias_add(st, a, t, err, sizeof err), 0);
+	}
+
+	CHECK_EQ_INT(resolve(st, "alice@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice);
+	CHECK_EQ_INT(resolve(st, "ALICE@Example.COM", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice);
+	CHECK_EQ_INT(resolve(st, "alice+news@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice);
+	CHECK_EQ_INT(resolve(st, "alice+a+b@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice);
+	/* Literal '+' names win over plus-addressing. */
+	CHECK_EQ_INT(resolve(st, "dave+x@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == davex);
+	CHECK_EQ_INT(resolve(st, "dave+y@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(resolve(st, "bob+sales@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == carol);
+	CHECK_EQ_INT(resolve(st, "bob+other@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == bob);
+	CHECK_EQ_INT(resolve(st, "+tag@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	/* Multiple targets, de-duplicated (bob twice through team2). */
+	CHECK_EQ_INT(resolve(st, "team@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 2 && has(acc, n, alice) && has(acc, n, bob));
+	CHECK_EQ_INT(resolve(st, "team+x@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(store_resolve_rcpt(st, "team@example.com", acc, 1, &n), STORE_RCPT_OK);
+	CHECK_EQ_INT(n, 1);
+	/* Chains, loops, depth. */
+	CHECK_EQ_INT(resolve(st, "chain1@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice); /* Alice+x is not plus-stripped as a target */
+	CHECK_EQ_INT(resolve(st, "loop1@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	CHECK_EQ_INT(resolve(st, "deep0@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	CHECK_EQ_INT(resolve(st, "deep2@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == alice);
+	CHECK_EQ_INT(resolve(st, "self@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 2 && has(acc, n, selfid) && has(acc, n, carol));
+	/* Non-local targets are ignored. */
+	CHECK_EQ_INT(resolve(st, "ext@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == carol);
+	CHECK_EQ_INT(resolve(st, "onlyext@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	/* Catch-all only for its domain, only for unknown names. */
+	CHECK_EQ_INT(resolve(st, "Anything@Catch.Test", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 1 && acc[0] == carol);
+	CHECK_EQ_INT(resolve(st, "nobody@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	/* Not ours / malformed. */
+	CHECK_EQ_INT(resolve(st, "alice@elsewhere.org", acc, &n), STORE_RCPT_NOT_LOCAL);
+	CHECK_EQ_INT(resolve(st, "postmaster", acc, &n), STORE_RCPT_NOT_LOCAL);
+	CHECK_EQ_INT(resolve(st, "x@bad..domain", acc, &n), STORE_RCPT_NOT_LOCAL);
+	CHECK_EQ_INT(resolve(st, "a b@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+
+	/* Quota: full@ gets over its 10 bytes; mixed still resolves for alice. */
+	CHECK_EQ_INT(resolve(st, "full@example.com", acc, &n), STORE_RCPT_OK);
+	struct store_delivery d;
+	static const char m[] = "Subject: quota\r\n\r\nthis is more than ten bytes\r\n";
+	msg_init(&d, m, sizeof m - 1, &full, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(resolve(st, "full@example.com", acc, &n), STORE_RCPT_OVER_QUOTA);
+	CHECK_EQ_INT(resolve(st, "mixed@example.com", acc, &n), STORE_RCPT_OK);
+	CHECK(n == 2 && has(acc, n, alice) && has(acc, n, full));
+	CHECK_EQ_INT(store_account_set_quota(st, "full@example.com", 0, err, sizeof err), 0);
+	CHECK_EQ_INT(resolve(st, "full@example.com", acc, &n), STORE_RCPT_OK);
+	store_close(&st);
+}
+
+static void test_delivery(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc[3], ids[3];
+	struct store_delivery d;
+	struct emails e;
+	struct strs s;
+	struct raw raw;
+	uint64_t ms;
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc[0], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc[1], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "c@example.com", NULL, 0, &acc[2], err, sizeof err), 0);
+
+	static const char m1[] = "From: x@y\r\nSubject: one\r\n\r\nbody one\r\n";
+	static const char m2[] = "From: x@y\r\nSubject: two\r\n\r\nbody two\r\n";
+	msg_init(&d, m1, sizeof m1 - 1, acc, 3, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(d.result, STORE_OK);
+	CHECK(ids[0] == 1 && ids[1] == 1 && ids[2] == 1);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(blob_refs(st, d.blob_id), 3);
+	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 1);
+
+	/* The same message again: still one blob, six references, UID 2. */
+	msg_init(&d, m1, sizeof m1 - 1, acc, 3, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK(ids[0] == 2 && ids[1] == 2 && ids[2] == 2);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(blob_refs(st, d.blob_id), 6);
+	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 2);
+
+	/* Another message to one account. */
+	msg_init(&d, m2, sizeof m2 - 1, &acc[0], 1, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(ids[0], 3);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 2);
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 3);
+	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 2);
+	CHECK_EQ_INT(db_entries(st, DB_CHANGE), 7);
+
+	for (int i = 0; i < 3; i++) {
+		memset(&e, 0, sizeof e);
+		CHECK_EQ_INT(store_email_list(st, acc[i], STORE_INBOX_ID, collect_email, &e), STORE_OK);
+		CHECK_EQ_INT(e.n, i == 0 ? 3 : 2);
+		CHECK(e.uid[0] == 1 && e.uid[1] == 2);
+		CHECK(e.id[0] == 1 && e.id[1] == 2);
+		CHECK_EQ_INT(e.size[0], sizeof m1 - 1);
+		CHECK_EQ_INT(e.meta_ok, e.n);
+	}
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[0], 2, collect_email, &e), STORE_OK); /* Sent */
+	CHECK_EQ_INT(e.n, 0);
+	CHECK_EQ_INT(store_email_list(st, acc[0], 99, collect_email, &e), STORE_ENOTFOUND);
+
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_list(st, acc[0], collect_mailbox, &s), STORE_OK);
+	CHECK_EQ_STR(s.v[0], "1 INBOX inbox 4 3 3 uv");
+	CHECK_EQ_STR(s.v[1], "2 Sent sent 1 0 0 uv");
+
+	memset(&raw, 0, sizeof raw);
+	CHECK_EQ_INT(store_email_raw(st, acc[0], 3, collect_raw, &raw), STORE_OK);
+	CHECK(raw.len == sizeof m2 - 1 && memcmp(raw.buf, m2, raw.len) == 0);
+	CHECK_EQ_INT(store_email_raw(st, acc[0], 4, collect_raw, &raw), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_email_raw(st, 999, 1, collect_raw, &raw), STORE_ENOTFOUND);
+
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_account_list(st, collect_account, &s), STORE_OK);
+	char want[200];
+	snprintf(want, sizeof want, "%u a@example.com 0 %zu 3", acc[0], 2 * (sizeof m1 - 1) + sizeof m2 - 1);
+	CHECK_EQ_STR(s.v[0], want);
+
+	/* A delivery to an account deleted meanwhile skips it. */
+	uint32_t gone[2] = { acc[1], 4242 };
+	msg_init(&d, m2, sizeof m2 - 1, gone, 2, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK(ids[0] == 3 && ids[1] == 0);
+	CHECK_EQ_INT(blob_refs(st, d.blob_id), 2);
+
+	/* A blob id that does not match the length is refused alone. */
+	msg_init(&d, m2, sizeof m2 - 2, acc, 1, ids);
+	crypto_hash_sha256(d.blob_id, (const unsigned char *)m2, sizeof m2 - 1);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EINVAL);
+
+	/* Deleting accounts drops their references; the last one drops the blob. */
+	uint8_t b1[32];
+	crypto_hash_sha256(b1, (const unsigned char *)m1, sizeof m1 - 1);
+	CHECK_EQ_INT(store_account_del(st, "c@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(blob_refs(st, b1), 4);
+	CHECK_EQ_INT(store_account_del(st, "b@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(blob_refs(st, b1), 2);
+	CHECK_EQ_INT(store_account_del(st, "a@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(blob_refs(st, b1), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBREF), 0);
+	CHECK_EQ_INT(db_entries(st, DB_EMAIL), 0);
+	CHECK_EQ_INT(db_entries(st, DB_UID), 0);
+	CHECK_EQ_INT(db_entries(st, DB_CHANGE), 0);
+	store_close(&st);
+}
+
+/* ---- writer thread ---- */
+
+struct wctx {
+	struct store *st;
+	struct loop *loop;
+	const uint32_t *acc;
+	size_t nacc;
+	int first, count;
+	struct store_delivery *d;
+	char (*msg)[64];
+};
+
+static atomic_int done_ok, done_bad, done_n, done_target;
+static struct loop *done_loop;
+
+static void on_done(struct store_delivery *d, void *arg)
+{
+	(void)arg;
+	if (d->result == STORE_OK)
+		atomic_fetch_add(&done_ok, 1);
+	else
+		atomic_fetch_add(&done_bad, 1);
+	if (atomic_fetch_add(&done_n, 1) + 1 == atomic_load(&done_target) && done_loop)
+		loop_stop(done_loop);
+}
+
+static void *producer(void *arg)
+{
+	struct wctx *w = arg;
+	for (int i = w->first; i < w->first + w->count; i++) {
+		int len = snprintf(w->msg[i], sizeof w->msg[i], "Subject: m%d\r\n\r\nbody %d\r\n", i, i);
+		msg_init(&w->d[i], w->msg[i], (size_t)len, w->acc, w->nacc, NULL);
+		w->d[i].loop = w->loop;
+		w->d[i].done = on_done;
+		store_deliver(w->st, &w->d[i]);
+	}
+	return NULL;
+}
+
+static void reset_done(int target, struct loop *l)
+{
+	atomic_store(&done_ok, 0);
+	atomic_store(&done_bad, 0);
+	atomic_store(&done_n, 0);
+	atomic_store(&done_target, target);
+	done_loop = l;
+}
+
+static void test_writer(void)
+{
+	enum { NPROD = 4, PER = 50, N = NPROD * PER, NPAUSE = 1500 };
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc[2];
+	struct emails e;
+
+	st = open_ok(new_dir(dir, sizeof dir), STORE_SERVER);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc[0], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc[1], err, sizeof err), 0);
+
+	/* 200 deliveries from 4 threads; done() runs on a loop that main runs. */
+	struct store_delivery *d = calloc(NPAUSE, sizeof *d);
+	char(*msg)[64] = calloc(NPAUSE, sizeof *msg);
+	struct loop *loop = loop_new();
+	struct wctx w[NPROD];
+	pthread_t t[NPROD];
+	unsigned long long c0 = atomic_load(&st->commits), b0 = atomic_load(&st->batches);
+	reset_done(N, loop);
+	double t0 = now_ms();
+	for (int i = 0; i < NPROD; i++) {
+		w[i] = (struct wctx){ st, loop, acc, 2, i * PER, PER, d, msg };
+		pthread_create(&t[i], NULL, producer, &w[i]);
+	}
+	loop_run(loop); /* until the last done() stops it */
+	double t1 = now_ms();
+	for (int i = 0; i < NPROD; i++)
+		pthread_join(t[i], NULL);
+	loop_free(&loop);
+	CHECK_EQ_INT(atomic_load(&done_ok), N);
+	CHECK_EQ_INT(atomic_load(&done_bad), 0);
+	unsigned long long commits = atomic_load(&st->commits) - c0;
+	unsigned long long batches = atomic_load(&st->batches) - b0;
+	CHECK(commits < N);
+	CHECK_EQ_INT(commits, batches);
+	fprintf(stderr,
+		"test_store: writer: %d deliveries x 2 accounts from %d threads in %.1f ms "
+		"(%.0f deliveries/s), %llu commits (%.1f per commit)\n",
+		N, NPROD, t1 - t0, N / ((t1 - t0) / 1e3), commits, (double)N / (double)commits);
+	for (int a = 0; a < 2; a++) {
+		memset(&e, 0, sizeof e);
+		CHECK_EQ_INT(store_email_list(st, acc[a], STORE_INBOX_ID, collect_email, &e), 0);
+		CHECK_EQ_INT(e.n, N);
+		int inorder = 1;
+		for (int i = 0; i < e.n; i++)
+			inorder &= e.uid[i] == (uint32_t)i + 1;
+		CHECK(inorder);
+	}
+	uint64_t ms;
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
+	CHECK_EQ_INT(ms, N);
+
+	/* Paused writer, 1500 queued: exactly two batches (1000 + 500). */
+	struct loop_thread lt;
+	lt_start(&lt);
+	store_test_pause_writer(st, 1);
+	reset_done(NPAUSE, NULL);
+	b0 = atomic_load(&st->batches);
+	w[0] = (struct wctx){ st, lt.loop, acc, 1, 0, NPAUSE, d, msg };
+	producer(&w[0]);
+	sleep_ms(20);
+	CHECK_EQ_INT(atomic_load(&done_n), 0);
+	t0 = now_ms();
+	store_test_pause_writer(st, 0);
+	CHECK(wait_for(&done_n, NPAUSE));
+	t1 = now_ms();
+	CHECK_EQ_INT(atomic_load(&done_ok), NPAUSE);
+	CHECK_EQ_INT(atomic_load(&st->batches) - b0, 2);
+	fprintf(stderr, "test_store: writer: %d queued deliveries committed in %.1f ms (%.0f/s)\n",
+		NPAUSE, t1 - t0, NPAUSE / ((t1 - t0) / 1e3));
+
+	/* The byte cap: 7 x 10 MiB (one shared blob) make 2 batches (6 + 1). */
+	size_t big = 10u << 20;
+	char *bigmsg = malloc(big);
+	memset(bigmsg, 'x', big);
+	store_test_pause_writer(st, 1);
+	reset_done(7, NULL);
+	b0 = atomic_load(&st->batches);
+	for (int i = 0; i < 7; i++) {
+		msg_init(&d[i], bigmsg, big, acc, 1, NULL);
+		d[i].loop = lt.loop;
+		d[i].done = on_done;
+		store_deliver(st, &d[i]);
+	}
+	store_test_pause_writer(st, 0);
+	CHECK(wait_for(&done_n, 7));
+	CHECK_EQ_INT(atomic_load(&done_ok), 7);
+	CHECK_EQ_INT(atomic_load(&st->batches) - b0, 2);
+	CHECK_EQ_INT(blob_refs(st, d[0].blob_id), 7);
+
+	/* A failing commit: every request of the batch gets ETEMP, nothing stays. */
+	uint64_t before;
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &before), 0);
+	size_t blobs = db_entries(st, DB_BLOB);
+	store_test_pause_writer(st, 1);
+	store_test_fail_commits(st, EIO);
+	reset_done(10, NULL);
+	w[0] = (struct wctx){ st, lt.loop, acc, 2, 0, 10, d, msg };
+	producer(&w[0]);
+	store_test_pause_writer(st, 0);
+	CHECK(wait_for(&done_n, 10));
+	CHECK_EQ_INT(atomic_load(&done_bad), 10);
+	CHECK_EQ_INT(d[0].result, STORE_ETEMP);
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
+	CHECK_EQ_INT(ms, before);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), blobs);
+	uint32_t one = acc[0];
+	msg_init(&d[0], "x", 1, &one, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d[0]), STORE_ETEMP);
+	store_test_fail_commits(st, 0);
+	CHECK_EQ_INT(store_deliver_sync(st, &d[0]), STORE_OK);
+
+	/* store_close drains what is queued, each request completed. */
+	store_test_pause_writer(st, 1);
+	reset_done(20, NULL);
+	w[0] = (struct wctx){ st, lt.loop, acc, 1, 0, 20, d, msg };
+	producer(&w[0]);
+	store_close(&st);
+	CHECK(wait_for(&done_n, 20));
+	CHECK_EQ_INT(atomic_load(&done_ok), 20);
+	lt_sync(&lt);
+	lt_stop(&lt);
+
+	st = open_ok(dir, STORE_READONLY);
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[0], STORE_INBOX_ID, collect_email, &e), 0);
+	CHECK_EQ_INT(e.n, 512); /* collector cap; there are more */
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
+	CHECK_EQ_INT(ms, N + NPAUSE + 7 + 1 + 20);
+	/* Writes are refused on a read-only store. */
+	CHECK_EQ_INT(store_domain_add(st, "x.com", err, sizeof err), STORE_EINVAL);
+	store_close(&st);
+	free(bigmsg);
+	free(msg);
+	free(d);
+}
+
+/* ---- map growth ---- */
+
+static void test_growth(void)
+{
+	enum { NMSG = 48, SZ = 64 * 1024 };
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc[2];
+	struct emails e;
+	uint64_t map0, map1, used;
+
+	store_test_set_initial_map(256 * 1024);
+	st = open_ok(new_dir(dir, sizeof dir), STORE_SERVER);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_map_info(st, &map0, &used), 0);
+	CHECK_EQ_INT(map0, 256 * 1024);
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc[0], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc[1], err, sizeof err), 0);
+
+	char *buf = malloc((size_t)NMSG * SZ);
+	struct store_delivery *d = calloc(NMSG, sizeof *d);
+	for (int i = 0; i < NMSG; i++) {
+		char *m = buf + (size_t)i * SZ;
+		memset(m, 'a' + i % 26, SZ);
+		memcpy(m, &i, sizeof i); /* all distinct */
+	}
+	/* Half synchronously (admin-style path), half through the writer. */
+	for (int i = 0; i < NMSG / 2; i++) {
+		msg_init(&d[i], buf + (size_t)i * SZ, SZ, acc, 2, NULL);
+		CHECK_EQ_INT(store_deliver_sync(st, &d[i]), STORE_OK);
+	}
+	struct loop_thread lt;
+	lt_start(&lt);
+	reset_done(NMSG / 2, NULL);
+	store_test_pause_writer(st, 1);
+	for (int i = NMSG / 2; i < NMSG; i++) {
+		msg_init(&d[i], buf + (size_t)i * SZ, SZ, acc, 2, NULL);
+		d[i].loop = lt.loop;
+		d[i].done = on_done;
+		store_deliver(st, &d[i]);
+	}
+	store_test_pause_writer(st, 0);
+	CHECK(wait_for(&done_n, NMSG / 2));
+	CHECK_EQ_INT(atomic_load(&done_ok), NMSG / 2);
+	CHECK_EQ_INT(store_map_info(st, &map1, &used), 0);
+	unsigned long long grows = atomic_load(&st->grows);
+	CHECK(grows >= 3);
+	CHECK(map1 >= (uint64_t)NMSG * SZ);
+	CHECK(used <= map1);
+	fprintf(stderr, "test_store: growth: map %llu -> %llu bytes in %llu doublings, %llu used\n",
+		(unsigned long long)map0, (unsigned long long)map1, grows,
+		(unsigned long long)used);
+	lt_sync(&lt);
+	lt_stop(&lt);
+	store_close(&st);
+
+	/* Reopen: the map starts at least at the file's size, all data there. */
+	st = open_ok(dir, 0);
+	CHECK_EQ_INT(store_map_info(st, &map1, &used), 0);
+	CHECK(map1 > used);
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[1], STORE_INBOX_ID, collect_email, &e), 0);
+	CHECK_EQ_INT(e.n, NMSG);
+	struct raw raw;
+	CHECK_EQ_INT(store_email_raw(st, acc[1], NMSG, collect_raw, &raw), 0);
+	CHECK_EQ_INT(raw.len, SZ);
+	CHECK(memcmp(raw.buf, buf + (size_t)(NMSG - 1) * SZ, sizeof raw.buf) == 0);
+	/* Admin writes grow too: fill the map with accounts and mail again. */
+	uint64_t m2;
+	CHECK_EQ_INT(store_map_info(st, &m2, NULL), 0);
+	for (int i = 0; i < NMSG; i++) {
+		msg_init(&d[i], buf + (size_t)i * SZ, SZ - 1, acc, 1, NULL);
+		CHECK_EQ_INT(store_deliver_sync(st, &d[i]), STORE_OK);
+	}
+	for (int i = 0; i < 300; i++) {
+		char a[64];
+		snprintf(a, sizeof a, "user%d@example.com", i);
+		CHECK_EQ_INT(store_account_add(st, a, NULL, 0, NULL, err, sizeof err), 0);
+	}
+	uint64_t m3;
+	CHECK_EQ_INT(store_map_info(st, &m3, NULL), 0);
+	CHECK(m3 > m2);
+	store_close(&st);
+	store_test_set_initial_map(0);
+	free(buf);
+	free(d);
+}
+
+/* A real I/O error: the file may not grow (RLIMIT_FSIZE -> EFBIG). */
+static void test_io_error(void)
+{
+	char dir[300], err[256], path[400];
+	struct store *st;
+	uint32_t acc;
+	struct stat sb;
+	struct rlimit old, lim;
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	CHECK(stat(path, &sb) == 0);
+
+	size_t sz = 1u << 20;
+	char *m = malloc(sz);
+	memset(m, 'q', sz);
+	struct store_delivery d;
+	msg_init(&d, m, sz, &acc, 1, NULL);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	int rc = store_deliver_sync(st, &d);
+	setrlimit(RLIMIT_FSIZE, &old);
+	CHECK_EQ_INT(rc, STORE_ETEMP);
+	uint64_t ms = 9;
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), 0);
+	CHECK_EQ_INT(ms, 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
+	/* The environment still works once the disk has room again. */
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), 0);
+	CHECK_EQ_INT(ms, 1);
+	store_close(&st);
+	free(m);
+}
+
+/* ---- change feed ---- */
+
+static atomic_int feed_calls;
+static atomic_ullong feed_modseq;
+
+static void on_change(void *arg, uint32_t account, uint64_t modseq)
+{
+	uint32_t *want = arg;
+	if (account == *want) {
+		atomic_store(&feed_modseq, modseq);
+		atomic_fetch_add(&feed_calls, 1);
+	}
+}
+
+struct unsub_job {
+	struct store *st;
+	struct store_sub *sub;
+	atomic_int done;
+};
+
+static void unsub_on_loop(void *arg)
+{
+	struct unsub_job *j = arg;
+	store_unsubscribe(j->st, j->sub);
+	atomic_store(&j->done, 1);
+}
+
+static void stop_cb(void *arg)
+{
+	loop_stop(arg);
+}
+
+static void test_feed(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc[2];
+	struct store_delivery d;
+
+	st = open_ok(new_dir(dir, sizeof dir), STORE_SERVER);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc[0], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc[1], err, sizeof err), 0);
+
+	struct loop_thread lt;
+	lt_start(&lt);
+	struct store_sub sub = { .account = acc[0], .loop = lt.loop, .cb = on_change, .arg = &acc[0] };
+	struct store_sub subb = { .account = acc[1], .loop = lt.loop, .cb = on_change, .arg = &acc[0] };
+	store_subscribe(st, &sub);
+	store_subscribe(st, &subb);
+
+	/* Through the writer thread. */
+	reset_done(1, NULL);
+	msg_init(&d, "hello", 5, acc, 1, NULL);
+	d.loop = lt.loop;
+	d.done = on_done;
+	store_deliver(st, &d);
+	CHECK(wait_for(&done_n, 1));
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 1);
+	CHECK_EQ_INT(atomic_load(&feed_modseq), 1);
+
+	/* Synchronous delivery publishes too; b's change is not a's. */
+	msg_init(&d, "hello", 5, acc, 2, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 2);
+	CHECK_EQ_INT(atomic_load(&feed_modseq), 2);
+
+	/* After unsubscribe (on the loop thread) nothing arrives. */
+	struct unsub_job j = { st, &sub, 0 };
+	loop_post(lt.loop, unsub_on_loop, &j);
+	CHECK(wait_for(&j.done, 1));
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	lt_sync(&lt);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 2);
+	store_unsubscribe(st, &subb);
+	lt_stop(&lt);
+
+	/*
+	 * A notification already posted when the subscriber unsubscribes must
+	 * not run its callback: the loop is idle (not running), so this thread
+	 * stands for its thread.
+	 */
+	struct loop *l = loop_new();
+	atomic_store(&feed_calls, 0);
+	sub.loop = l;
+	store_subscribe(st, &sub);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0); /* posts to l */
+	store_unsubscribe(st, &sub);
+	store_subscribe(st, &sub); /* same address, new generation */
+	loop_post(l, stop_cb, l);
+	loop_run(l);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 0);
+
+	/* A notification may outlive the store: it must still run safely. */
+	loop_free(&l);
+	l = loop_new();
+	sub.loop = l;
+	atomic_store(&feed_calls, 0);
+	store_subscribe(st, &sub);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	store_close(&st);
+	loop_post(l, stop_cb, l);
+	loop_run(l);
+	CHECK_EQ_INT(atomic_load(&feed_calls), 1);
+	loop_free(&l);
+}
+
+/* Nested reads from a callback (MDB_NOTLS, reader-preferring lock). */
+struct nest {
+	struct store *st;
+	uint32_t acc;
+	int raw_ok;
+};
+
+static void nest_email(void *arg, const struct store_email_info *i)
+{
+	struct nest *n = arg;
+	struct raw raw;
+	if (store_email_raw(n->st, n->acc, i->email_id, collect_raw, &raw) == STORE_OK &&
+	    raw.len == 5)
+		n->raw_ok++;
+}
+
+static void test_nested_reads(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc;
+	struct store_delivery d;
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	msg_init(&d, "hello", 5, &acc, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	struct nest n = { st, acc, 0 };
+	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, nest_email, &n), 0);
+	CHECK_EQ_INT(n.raw_ok, 2);
+	store_close(&st);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(base, sizeof base, "%s/tern-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	/* Failures are provoked on purpose; their log lines only on request. */
+	if (getenv("TEST_LOG"))
+		log_init(2, LOG_DEBUG, 0);
+	else
+		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+
+	test_names();
+	test_open_schema();
+	test_domains_accounts_aliases();
+	test_resolve();
+	test_delivery();
+	test_writer();
+	test_growth();
+	test_io_error();
+	test_feed();
+	test_nested_reads();
+
+	rmrf(base);
+	return unit_done("test_store");
+}
