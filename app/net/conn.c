@@ -182,10 +182,10 @@ static int pump_tls(struct conn *c, unsigned events)
 		if (st == BR_SSL_CLOSED) {
 			int err = br_ssl_engine_last_error(eng);
 			if (err != BR_ERR_OK) {
-				char reason[48];
-				snprintf(reason, sizeof(reason), "tls_error_%d", err);
-				log_info("net", NULL, "event=tls_failed peer=%s error=%d handshake=%s",
-					 c->peer_ip, err, c->tls_done_ ? "done" : "incomplete");
+				char why[64];
+				log_info("net", NULL, "event=tls_failed peer=%s error=%s handshake=%s",
+					 c->peer_ip, tls_error_text(err, why, sizeof(why)),
+					 c->tls_done_ ? "done" : "incomplete");
 				mark_dead(c, c->tls_done_ ? "tls_error" : "tls_handshake_failed");
 			} else {
 				mark_dead(c, c->close_after_flush_ ? c->close_reason_ : "tls_closed");
