@@ -52,9 +52,10 @@ build/obj/%.o: %.c $(VENDOR)/.done
 	@$(CC_MUSL) $(CFLAGS_MUSL) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
 build/tern: $(OBJS)
-	$(CC_MUSL) -static -o $@ $(OBJS) $(LIBS_MUSL)
-	strip $@
-	@printf 'build/tern: %s bytes, %s\n' "$$(stat -c %s $@)" "$$(file -b $@ | cut -d, -f1-2,5)"
+	@echo "LD $@"
+	@$(CC_MUSL) -static -o $@ $(OBJS) $(LIBS_MUSL)
+	@strip $@
+	@printf 'build/tern: %s bytes, %s\n' "$$(stat -c %s $@)" "$$(file -b $@ | grep -o 'statically linked' || echo 'NOT STATIC')"
 
 build/test-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
@@ -63,7 +64,8 @@ build/test-obj/%.o: %.c $(VENDOR)/.done
 
 build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
+	@echo "LD $@"
+	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \

@@ -71,7 +71,7 @@ static int save(struct rfc5322_parser *p, const char *in, size_t n)
 
 /* The current field is complete at in[end); its unsaved bytes start at seg. */
 static int finish_field(struct rfc5322_parser *p, const char *in, size_t seg, size_t end,
-			size_t *consumed_r, struct rfc5322_field *f)
+                        size_t *consumed_r, struct rfc5322_field *f)
 {
 	const char *d;
 	size_t flen, vend;
@@ -102,8 +102,8 @@ static int finish_field(struct rfc5322_parser *p, const char *in, size_t seg, si
 	return RFC5322_FIELD;
 }
 
-int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
-		  size_t *consumed_r, struct rfc5322_field *f)
+int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof, size_t *consumed_r,
+                  struct rfc5322_field *f)
 {
 	size_t i = 0, seg = 0, j, k;
 
@@ -129,9 +129,10 @@ int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
 				return fail(p, RFC5322_ERR_HEADER_TOO_LONG, consumed_r);
 			if (lf) {
 				size_t e = end - 1;
-				char prev = e > seg			 ? in[e - 1]
-					    : buf_len(&p->pending) ? buf_data(&p->pending)[buf_len(&p->pending) - 1]
-								   : 0;
+				char prev = e > seg ? in[e - 1]
+				            : buf_len(&p->pending)
+				                ? buf_data(&p->pending)[buf_len(&p->pending) - 1]
+				                : 0;
 
 				if (prev != '\r')
 					p->bare_lf = 1;
@@ -177,7 +178,8 @@ int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
 		}
 		if (in[i] == '\r') {
 			if (i + 1 == len)
-				return eof ? finish_header(p, i, 1, consumed_r) : more(p, i, consumed_r);
+				return eof ? finish_header(p, i, 1, consumed_r)
+				           : more(p, i, consumed_r);
 			if (in[i + 1] == '\n')
 				return finish_header(p, i + 2, 0, consumed_r);
 			return finish_header(p, i, 1, consumed_r);
@@ -272,9 +274,9 @@ enum charset {
 
 struct eword {
 	enum charset cs;
-	char enc;       /* 'B' or 'Q' */
+	char enc; /* 'B' or 'Q' */
 	struct str text;
-	size_t len;     /* of the whole "=?...?=" */
+	size_t len; /* of the whole "=?...?=" */
 };
 
 /* Parses an encoded-word at s. Returns 1 and fills *w, or 0. */
@@ -362,9 +364,10 @@ static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 
 			if (c == '_') {
 				dst[n++] = ' ';
-			} else if (c == '=' && i + 2 < w->text.len && hexv(w->text.p[i + 1]) >= 0 && hexv(w->text.p[i + 2]) >= 0) {
+			} else if (c == '=' && i + 2 < w->text.len && hexv(w->text.p[i + 1]) >= 0 &&
+			           hexv(w->text.p[i + 2]) >= 0) {
 				dst[n++] = (unsigned char)(hexv(w->text.p[i + 1]) * 16 +
-							   hexv(w->text.p[i + 2]));
+				                           hexv(w->text.p[i + 2]));
 				i += 2;
 			} else {
 				dst[n++] = (unsigned char)c;
@@ -479,10 +482,12 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 			n = dst ? eword_decode(&w, dst) : -1;
 			if (n >= 0) {
 				if (buf_len(&run) && w.cs != run_cs) {
-					r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run),
-							   buf_len(&run));
+					r = append_decoded(out, run_cs,
+					                   (unsigned char *)buf_data(&run),
+					                   buf_len(&run));
 					buf_reset(&run);
-					dst = (unsigned char *)buf_reserve(&run, w.text.len, &avail);
+					dst =
+					    (unsigned char *)buf_reserve(&run, w.text.len, &avail);
 					n = eword_decode(&w, dst);
 				}
 				buf_commit(&run, (size_t)n);
@@ -493,7 +498,8 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 			}
 		}
 		if (buf_len(&run)) {
-			r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run), buf_len(&run));
+			r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run),
+			                   buf_len(&run));
 			buf_reset(&run);
 			if (r < 0)
 				break;

@@ -63,28 +63,28 @@ enum rfc5322_result {
 struct rfc5322_field {
 	struct str name;  /* without white space before the colon */
 	struct str value; /* after the colon to the end of its last line, folds
-			   * kept, the final line end removed */
+	                   * kept, the final line end removed */
 	struct str raw;   /* the whole field as it appeared, final line end
-			   * included when there was one (for DKIM) */
+	                   * included when there was one (for DKIM) */
 };
 
 struct rfc5322_parser {
 	/* public, read-only */
-	uint64_t offset;      /* octets consumed so far */
-	uint64_t body_offset; /* where the body starts, once RFC5322_END was returned */
+	uint64_t offset;           /* octets consumed so far */
+	uint64_t body_offset;      /* where the body starts, once RFC5322_END was returned */
 	unsigned no_separator : 1; /* the header ended at a malformed line or at
-				    * eof, not at an empty line */
+	                            * eof, not at an empty line */
 	unsigned bare_lf : 1;      /* some line ended with LF alone */
 
 	/* private */
 	int state;
 	int err;
-	unsigned have_field : 1;  /* a field went through a line end; waiting for
-				   * the next line's first octet */
+	unsigned have_field : 1; /* a field went through a line end; waiting for
+	                          * the next line's first octet */
 	unsigned reset_pending : 1;
-	struct buf pending;       /* field assembled across calls */
-	size_t name_len;          /* of the current field */
-	size_t value_off;         /* offset of the value inside the field */
+	struct buf pending; /* field assembled across calls */
+	size_t name_len;    /* of the current field */
+	size_t value_off;   /* offset of the value inside the field */
 };
 
 /* Prepares p for a new header section. No allocation. */
@@ -110,8 +110,8 @@ void rfc5322_clear(struct rfc5322_parser *p);
  *   RFC5322_ERR_*  a limit was passed; sticky.
  * *consumed_r is always set.
  */
-int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
-		  size_t *consumed_r, struct rfc5322_field *f);
+int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof, size_t *consumed_r,
+                  struct rfc5322_field *f);
 
 /*
  * Unfolds a raw value: removes the line ends of folds (CRLF or LF), and

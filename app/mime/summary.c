@@ -13,13 +13,13 @@ static const struct {
 	const char *name;
 	size_t off;
 } fields[] = {
-	{ 1, "From", offsetof(struct msg_summary, from) },
-	{ 2, "To", offsetof(struct msg_summary, to) },
-	{ 3, "Cc", offsetof(struct msg_summary, cc) },
-	{ 4, "Subject", offsetof(struct msg_summary, subject) },
-	{ 5, "Date", offsetof(struct msg_summary, date) },
-	{ 6, "Message-ID", offsetof(struct msg_summary, message_id) },
-	{ 7, "In-Reply-To", offsetof(struct msg_summary, in_reply_to) },
+    {1, "From", offsetof(struct msg_summary, from)},
+    {2, "To", offsetof(struct msg_summary, to)},
+    {3, "Cc", offsetof(struct msg_summary, cc)},
+    {4, "Subject", offsetof(struct msg_summary, subject)},
+    {5, "Date", offsetof(struct msg_summary, date)},
+    {6, "Message-ID", offsetof(struct msg_summary, message_id)},
+    {7, "In-Reply-To", offsetof(struct msg_summary, in_reply_to)},
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -8,11 +8,11 @@
 #include "smtp/smtp_data.h"
 
 enum {
-	ST_BOL,     /* at the start of a CRLF line (or of the data) */
-	ST_DOT,     /* "." at the start of a line, held back */
-	ST_DOT_CR,  /* "." CR at the start of a line, held back */
-	ST_TEXT,    /* inside a line */
-	ST_CR,      /* inside a line, after a CR */
+	ST_BOL,    /* at the start of a CRLF line (or of the data) */
+	ST_DOT,    /* "." at the start of a line, held back */
+	ST_DOT_CR, /* "." CR at the start of a line, held back */
+	ST_TEXT,   /* inside a line */
+	ST_CR,     /* inside a line, after a CR */
 	ST_DONE,
 };
 

@@ -38,10 +38,10 @@
 #define SMTP_DATA_LINE_MAX 1000
 
 struct smtp_data_reader {
-	int state;          /* private */
-	size_t line_len;    /* private: octets of the current line so far */
-	size_t max_size;    /* as given to smtp_data_init() */
-	uint64_t size;      /* message octets seen after unstuffing, also past max_size */
+	int state;                /* private */
+	size_t line_len;          /* private: octets of the current line so far */
+	size_t max_size;          /* as given to smtp_data_init() */
+	uint64_t size;            /* message octets seen after unstuffing, also past max_size */
 	unsigned done : 1;        /* the end marker was consumed */
 	unsigned too_big : 1;     /* size passed max_size, or out refused an append */
 	unsigned saw_bare_lf : 1; /* an LF not preceded by CR */

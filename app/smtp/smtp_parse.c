@@ -263,7 +263,7 @@ static int fail(struct smtp_cmd *cmd, int code, const char *err, struct str bad)
 
 /* Domain or address literal at x->i ending right before one of stops. */
 static int parse_domain(struct pp *x, const char *stops, struct str *dom_r, int *literal_r,
-			int *utf8_r)
+                        int *utf8_r)
 {
 	size_t start = x->i;
 	struct str d;
@@ -380,7 +380,7 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 	if (x->i < x->len && x->p[x->i] == '>') {
 		if (!is_mail)
 			return fail(cmd, SMTP_PARSE_BAD_PATH, "null path not allowed here",
-				    str_make(x->p + start, 2));
+			            str_make(x->p + start, 2));
 		path->is_null = 1;
 		path->raw = str_make(x->p + raw_start, 0);
 		x->i++;
@@ -401,7 +401,7 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 			x->i++; /* "@" */
 			if (parse_domain(x, ",:>", &dummy, &lit, &utf8) < 0)
 				return fail(cmd, SMTP_PARSE_BAD_PATH, "bad source route",
-					    str_make(x->p + start, x->len - start));
+				            str_make(x->p + start, x->len - start));
 			if (x->i < x->len && x->p[x->i] == ',' && x->i + 1 < x->len &&
 			    x->p[x->i + 1] == '@') {
 				x->i++;
@@ -410,7 +410,7 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 			if (x->i < x->len && x->p[x->i] == ':')
 				break;
 			return fail(cmd, SMTP_PARSE_BAD_PATH, "bad source route",
-				    str_make(x->p + start, x->len - start));
+			            str_make(x->p + start, x->len - start));
 		}
 		x->i++; /* ":" */
 		path->had_route = 1;
@@ -421,22 +421,22 @@ static int parse_path(struct pp *x, struct smtp_path *path, int is_mail)
 		return fail(cmd, SMTP_PARSE_BAD_PATH, err, str_make(x->p + start, x->len - start));
 	if (x->i >= x->len || x->p[x->i] != '@')
 		return fail(cmd, SMTP_PARSE_BAD_PATH, "address has no domain",
-			    str_make(x->p + start, x->len - start));
+		            str_make(x->p + start, x->len - start));
 	x->i++;
 	if (parse_domain(x, ">", &path->domain, &lit, &utf8) < 0)
 		return fail(cmd, SMTP_PARSE_BAD_PATH, "bad domain",
-			    str_make(x->p + start, x->len - start));
+		            str_make(x->p + start, x->len - start));
 	path->domain_literal = lit ? 1 : 0;
 	if (utf8)
 		path->utf8 = 1;
 	if (x->i >= x->len || x->p[x->i] != '>')
 		return fail(cmd, SMTP_PARSE_BAD_PATH, "missing \">\"",
-			    str_make(x->p + start, x->len - start));
+		            str_make(x->p + start, x->len - start));
 	path->raw = str_make(x->p + raw_start, x->i - raw_start);
 	x->i++;
 	if (x->i - start > SMTP_PATH_MAX)
 		return fail(cmd, SMTP_PARSE_BAD_PATH, "path too long",
-			    str_make(x->p + start, x->i - start));
+		            str_make(x->p + start, x->i - start));
 	return 0;
 }
 
@@ -477,7 +477,7 @@ int smtp_xtext_decode(struct str s, char *dst, size_t dstsz)
 	while (i < s.len) {
 		if (s.p[i] == '+') {
 			dst[n++] = (char)(hex_val((unsigned char)s.p[i + 1]) * 16 +
-					  hex_val((unsigned char)s.p[i + 2]));
+			                  hex_val((unsigned char)s.p[i + 2]));
 			i += 3;
 		} else {
 			dst[n++] = s.p[i++];
@@ -493,10 +493,10 @@ static int param_notify(struct str v, unsigned *bits_r)
 		const char *name;
 		unsigned bit;
 	} kw[] = {
-		{ "NEVER", SMTP_NOTIFY_NEVER },
-		{ "SUCCESS", SMTP_NOTIFY_SUCCESS },
-		{ "FAILURE", SMTP_NOTIFY_FAILURE },
-		{ "DELAY", SMTP_NOTIFY_DELAY },
+	    {"NEVER", SMTP_NOTIFY_NEVER},
+	    {"SUCCESS", SMTP_NOTIFY_SUCCESS},
+	    {"FAILURE", SMTP_NOTIFY_FAILURE},
+	    {"DELAY", SMTP_NOTIFY_DELAY},
 	};
 	unsigned bits = 0;
 	size_t start = 0, i, k;
@@ -622,8 +622,8 @@ static int parse_mail_rcpt(struct smtp_cmd *cmd, int is_mail)
 
 	if (!str_has_prefix_ci(arg, kw))
 		return fail(cmd, SMTP_PARSE_SYNTAX,
-			    is_mail ? "expected MAIL FROM:<address>" : "expected RCPT TO:<address>",
-			    arg);
+		            is_mail ? "expected MAIL FROM:<address>" : "expected RCPT TO:<address>",
+		            arg);
 	x.p = arg.p;
 	x.len = arg.len;
 	x.i = strlen(kw);
@@ -633,17 +633,17 @@ static int parse_mail_rcpt(struct smtp_cmd *cmd, int is_mail)
 		x.i++;
 	if (x.i == x.len)
 		return fail(cmd, SMTP_PARSE_SYNTAX,
-			    is_mail ? "expected MAIL FROM:<address>" : "expected RCPT TO:<address>",
-			    arg);
+		            is_mail ? "expected MAIL FROM:<address>" : "expected RCPT TO:<address>",
+		            arg);
 	if (x.p[x.i] != '<')
 		return fail(cmd, SMTP_PARSE_BAD_PATH, "address must be in angle brackets",
-			    str_make(x.p + x.i, x.len - x.i));
+		            str_make(x.p + x.i, x.len - x.i));
 	r = parse_path(&x, &cmd->path, is_mail);
 	if (r < 0)
 		return r;
 	if (x.i < x.len && !is_wsp(x.p[x.i]))
 		return fail(cmd, SMTP_PARSE_SYNTAX, "garbage after address",
-			    str_make(x.p + x.i, x.len - x.i));
+		            str_make(x.p + x.i, x.len - x.i));
 	for (;;) {
 		while (x.i < x.len && is_wsp(x.p[x.i]))
 			x.i++;
@@ -696,14 +696,14 @@ static int parse_auth(struct smtp_cmd *cmd)
 	for (j = 0; j < i; j++)
 		if (!is_alnum((unsigned char)arg.p[j]) && arg.p[j] != '-' && arg.p[j] != '_')
 			return fail(cmd, SMTP_PARSE_SYNTAX, "bad SASL mechanism name",
-				    cmd->auth_mech);
+			            cmd->auth_mech);
 	while (i < arg.len && is_wsp(arg.p[i]))
 		i++;
 	cmd->auth_initial = str_make(arg.p + i, arg.len - i);
 	for (j = 0; j < cmd->auth_initial.len; j++)
 		if (is_wsp(cmd->auth_initial.p[j]))
 			return fail(cmd, SMTP_PARSE_SYNTAX, "extra argument after AUTH",
-				    cmd->auth_initial);
+			            cmd->auth_initial);
 	return 0;
 }
 
@@ -725,20 +725,13 @@ static const struct {
 	enum smtp_verb verb;
 	enum arg_rule rule;
 } verbs[] = {
-	{ "HELO", SMTP_VERB_HELO, ARG_REQUIRED },
-	{ "EHLO", SMTP_VERB_EHLO, ARG_REQUIRED },
-	{ "MAIL", SMTP_VERB_MAIL, ARG_REQUIRED },
-	{ "RCPT", SMTP_VERB_RCPT, ARG_REQUIRED },
-	{ "DATA", SMTP_VERB_DATA, ARG_NONE },
-	{ "BDAT", SMTP_VERB_BDAT, ARG_REQUIRED },
-	{ "RSET", SMTP_VERB_RSET, ARG_NONE },
-	{ "NOOP", SMTP_VERB_NOOP, ARG_ANY },
-	{ "QUIT", SMTP_VERB_QUIT, ARG_NONE },
-	{ "VRFY", SMTP_VERB_VRFY, ARG_REQUIRED },
-	{ "EXPN", SMTP_VERB_EXPN, ARG_REQUIRED },
-	{ "HELP", SMTP_VERB_HELP, ARG_ANY },
-	{ "STARTTLS", SMTP_VERB_STARTTLS, ARG_NONE },
-	{ "AUTH", SMTP_VERB_AUTH, ARG_REQUIRED },
+    {"HELO", SMTP_VERB_HELO, ARG_REQUIRED},     {"EHLO", SMTP_VERB_EHLO, ARG_REQUIRED},
+    {"MAIL", SMTP_VERB_MAIL, ARG_REQUIRED},     {"RCPT", SMTP_VERB_RCPT, ARG_REQUIRED},
+    {"DATA", SMTP_VERB_DATA, ARG_NONE},         {"BDAT", SMTP_VERB_BDAT, ARG_REQUIRED},
+    {"RSET", SMTP_VERB_RSET, ARG_NONE},         {"NOOP", SMTP_VERB_NOOP, ARG_ANY},
+    {"QUIT", SMTP_VERB_QUIT, ARG_NONE},         {"VRFY", SMTP_VERB_VRFY, ARG_REQUIRED},
+    {"EXPN", SMTP_VERB_EXPN, ARG_REQUIRED},     {"HELP", SMTP_VERB_HELP, ARG_ANY},
+    {"STARTTLS", SMTP_VERB_STARTTLS, ARG_NONE}, {"AUTH", SMTP_VERB_AUTH, ARG_REQUIRED},
 };
 
 int smtp_cmd_parse(struct str line, struct smtp_cmd *cmd)

@@ -129,9 +129,9 @@ enum smtp_parse_result {
 
 /* A reverse-path or forward-path. All slices point into the command line. */
 struct smtp_path {
-	struct str raw;    /* between "<" and ">", source route included */
-	struct str local;  /* local part as written (a quoted one keeps its quotes) */
-	struct str domain; /* domain or "[literal]"; empty for <> and <postmaster> */
+	struct str raw;              /* between "<" and ">", source route included */
+	struct str local;            /* local part as written (a quoted one keeps its quotes) */
+	struct str domain;           /* domain or "[literal]"; empty for <> and <postmaster> */
 	unsigned is_null : 1;        /* "<>" (MAIL only) */
 	unsigned is_postmaster : 1;  /* "<postmaster>" without domain (RCPT only) */
 	unsigned quoted : 1;         /* local part is a quoted-string */

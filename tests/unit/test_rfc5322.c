@@ -126,8 +126,8 @@ static void run(const char *in, size_t len, unsigned mode, int verbose, struct l
 			if (r == RFC5322_END) {
 				CHECK_EQ_INT(p.body_offset, pos);
 				snprintf(tmp, sizeof(tmp), "END@%llu%s%s",
-					 (unsigned long long)p.body_offset,
-					 p.no_separator ? " nosep" : "", p.bare_lf ? " lf" : "");
+				         (unsigned long long)p.body_offset,
+				         p.no_separator ? " nosep" : "", p.bare_lf ? " lf" : "");
 				/* sticky */
 				CHECK_EQ_INT(rfc5322_parse(&p, "x", 1, 1, &c, &f), RFC5322_END);
 				CHECK_EQ_INT(c, 0);
@@ -146,7 +146,7 @@ static void run(const char *in, size_t len, unsigned mode, int verbose, struct l
 
 static void check_hdr(const char *in, size_t len, int verbose, const char *expect, int line)
 {
-	struct log whole = { 0 }, other = { 0 };
+	struct log whole = {0}, other = {0};
 	unsigned mode;
 
 	run(in, len, 0, verbose, &whole);
@@ -154,7 +154,7 @@ static void check_hdr(const char *in, size_t len, int verbose, const char *expec
 	if (expect && strcmp(whole.s, expect) != 0) {
 		unit_failures++;
 		fprintf(stderr, "%s:%d: got\n  %s\nexpected\n  %s\n", __FILE__, line, whole.s,
-			expect);
+		        expect);
 	}
 	for (mode = 1; mode < (len > 100000 ? 4u : 14u); mode++) {
 		run(in, len, mode, verbose, &other);
@@ -162,7 +162,7 @@ static void check_hdr(const char *in, size_t len, int verbose, const char *expec
 		if (strcmp(whole.s, other.s) != 0) {
 			unit_failures++;
 			fprintf(stderr, "%s:%d: chunk mode %u gives\n  %s\nwhole gives\n  %s\n",
-				__FILE__, line, mode, other.s, whole.s);
+			        __FILE__, line, mode, other.s, whole.s);
 		}
 	}
 	free(whole.s);
@@ -176,8 +176,7 @@ static void test_fields(void)
 	HDR("From: a\r\nTo: b\r\n\r\nbody", "From=[ a](9) To=[ b](7) END@18");
 	HDR("From: a\nTo: b\n\nbody\n", "From=[ a](8) To=[ b](6) END@15 lf");
 	HDR("From: a\r\nTo: b\n\r\n", "From=[ a](9) To=[ b](6) END@17 lf");
-	HDR("Subject: a\r\n b\r\n\tc\r\n\r\n",
-	    "Subject=[ a\\r\\n b\\r\\n\tc](20) END@22");
+	HDR("Subject: a\r\n b\r\n\tc\r\n\r\n", "Subject=[ a\\r\\n b\\r\\n\tc](20) END@22");
 	HDR("Subject: a\n b\n\n", "Subject=[ a\\n b](14) END@15 lf");
 	HDR("A:\r\n\r\n", "A=[](4) END@6");
 	HDR("A:b\r\n\r\n", "A=[b](5) END@7");
@@ -232,7 +231,7 @@ static void test_limits(void)
 	memcpy(m + 256, ": v\r\n\r\n", 7);
 	check_hdr(m, 263, 0, NULL, __LINE__);
 	{
-		struct log l = { 0 };
+		struct log l = {0};
 
 		run(m, 263, 0, 0, &l);
 		CHECK(strstr(l.s, "END@263") != NULL);
@@ -283,7 +282,7 @@ static void test_limits(void)
 	memcpy(m + n, "\r\nbody", 6);
 	snprintf(expect, sizeof(expect), "END@%d", RFC5322_HEADER_MAX);
 	{
-		struct log l = { 0 };
+		struct log l = {0};
 
 		run(m, n + 6, 0, 0, &l);
 		CHECK(l.n > 10 && strcmp(l.s + l.n - strlen(expect), expect) == 0);
@@ -295,7 +294,7 @@ static void test_limits(void)
 	memmove(m + 1, m, n + 6);
 	m[0] = 'H';
 	{
-		struct log l = { 0 };
+		struct log l = {0};
 
 		run(m, n + 7, 0, 0, &l);
 		CHECK(strcmp(l.s + l.n - 5, "ERR-3") == 0);
@@ -319,7 +318,7 @@ static void check_unfold(const char *in, const char *expect, int line)
 	if (n != strlen(expect) || memcmp(dst, expect, n) != 0) {
 		unit_failures++;
 		fprintf(stderr, "%s:%d: unfold gives \"%.*s\", expected \"%s\"\n", __FILE__, line,
-			(int)n, dst, expect);
+		        (int)n, dst, expect);
 	}
 }
 
@@ -348,8 +347,8 @@ static void check_words(const char *in, const char *expect, int line)
 	unit_checks++;
 	if (r != 0 || strcmp(buf_data(&out), expect) != 0) {
 		unit_failures++;
-		fprintf(stderr, "%s:%d: decode gives %d \"%s\", expected \"%s\"\n", __FILE__, line, r,
-			buf_data(&out), expect);
+		fprintf(stderr, "%s:%d: decode gives %d \"%s\", expected \"%s\"\n", __FILE__, line,
+		        r, buf_data(&out), expect);
 	}
 	buf_free(&out);
 }
@@ -410,15 +409,15 @@ static void test_words(void)
 static void test_summary(void)
 {
 	static const char msg[] = "Received: from x\r\n"
-				  "From: =?utf-8?q?J=C3=B6?= <jo@example.com>\r\n"
-				  "To: a@example.com,\r\n b@example.com\r\n"
-				  "Subject:   Hello\r\n   world  \r\n"
-				  "subject: second wins not\r\n"
-				  "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-				  "Message-Id: <1@example.com>\r\n"
-				  "In-Reply-To:\r\n"
-				  "\r\n"
-				  "Cc: in the body\r\n";
+	                          "From: =?utf-8?q?J=C3=B6?= <jo@example.com>\r\n"
+	                          "To: a@example.com,\r\n b@example.com\r\n"
+	                          "Subject:   Hello\r\n   world  \r\n"
+	                          "subject: second wins not\r\n"
+	                          "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+	                          "Message-Id: <1@example.com>\r\n"
+	                          "In-Reply-To:\r\n"
+	                          "\r\n"
+	                          "Cc: in the body\r\n";
 	struct arena *a = arena_new(0);
 	struct msg_summary s, d;
 	struct buf out;

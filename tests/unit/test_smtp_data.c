@@ -29,8 +29,7 @@ struct result {
 static unsigned flags_of(const struct smtp_data_reader *r)
 {
 	return (r->done ? F_DONE : 0) | (r->too_big ? F_BIG : 0) | (r->saw_bare_lf ? F_LF : 0) |
-	       (r->saw_bare_cr ? F_CR : 0) | (r->saw_nul ? F_NUL : 0) |
-	       (r->long_line ? F_LONG : 0);
+	       (r->saw_bare_cr ? F_CR : 0) | (r->saw_nul ? F_NUL : 0) | (r->long_line ? F_LONG : 0);
 }
 
 static unsigned rng_state;
@@ -46,7 +45,7 @@ static unsigned rng(void)
  * split != 0: two feeds, in[0..split) and the rest.
  */
 static void run(const char *in, size_t len, size_t max, size_t outmax, unsigned mode, size_t split,
-		struct result *res)
+                struct result *res)
 {
 	struct smtp_data_reader r;
 	size_t got = 0;
@@ -99,7 +98,7 @@ static int same(const struct result *a, const struct result *b)
  * is where the reader must stop (len when it never finds the end).
  */
 static void check(const char *in, size_t len, size_t max, const char *expect_out, size_t out_len,
-		  size_t expect_consumed, unsigned expect_flags, int line)
+                  size_t expect_consumed, unsigned expect_flags, int line)
 {
 	struct result whole, other;
 	unsigned mode;
@@ -109,13 +108,13 @@ static void check(const char *in, size_t len, size_t max, const char *expect_out
 	unit_checks++;
 	if (whole.consumed != expect_consumed || whole.flags != expect_flags ||
 	    (expect_out && (buf_len(&whole.out) != out_len ||
-			    memcmp(buf_data(&whole.out), expect_out, out_len) != 0))) {
+	                    memcmp(buf_data(&whole.out), expect_out, out_len) != 0))) {
 		unit_failures++;
 		fprintf(stderr,
-			"%s:%d: consumed %zu flags %#x out \"%.*s\"; expected %zu %#x \"%.*s\"\n",
-			__FILE__, line, whole.consumed, whole.flags, (int)buf_len(&whole.out),
-			buf_data(&whole.out), expect_consumed, expect_flags, (int)out_len,
-			expect_out ? expect_out : "");
+		        "%s:%d: consumed %zu flags %#x out \"%.*s\"; expected %zu %#x \"%.*s\"\n",
+		        __FILE__, line, whole.consumed, whole.flags, (int)buf_len(&whole.out),
+		        buf_data(&whole.out), expect_consumed, expect_flags, (int)out_len,
+		        expect_out ? expect_out : "");
 	}
 	for (mode = 1; mode < 10; mode++) {
 		run(in, len, max, (size_t)-1 / 2, mode, 0, &other);
@@ -140,7 +139,7 @@ static void check(const char *in, size_t len, size_t max, const char *expect_out
 
 #define BIG ((size_t)1 << 30)
 /* Ends at the marker: out is expected output, stop is how much is consumed. */
-#define CASE(in, max, out, stop, flags)                                                      \
+#define CASE(in, max, out, stop, flags)                                                            \
 	check(in, sizeof(in) - 1, max, out, sizeof(out) - 1, stop, flags, __LINE__)
 #define ALL(in) (sizeof(in) - 1)
 
@@ -241,8 +240,8 @@ static void test_size(void)
 	CASE("abc\r\n.\r\n", 5, "abc\r\n", 8, F_DONE);
 	/* one over: flagged, but read to the end marker and no further */
 	check("abcd\r\n.\r\nQUIT\r\n", 15, 5, "abcd\r", 5, 9, F_DONE | F_BIG, __LINE__);
-	check("abcd\r\nmore\r\n..\r\n.\r\nQUIT\r\n", 25, 5, "abcd\r", 5, 19,
-	      F_DONE | F_BIG, __LINE__);
+	check("abcd\r\nmore\r\n..\r\n.\r\nQUIT\r\n", 25, 5, "abcd\r", 5, 19, F_DONE | F_BIG,
+	      __LINE__);
 	check("abcd\r\nmore\r\n..\r\n.\r\nQUIT\r\n", 25, 13, "abcd\r\nmore\r\n.", 13, 19,
 	      F_DONE | F_BIG, __LINE__);
 	CASE(".\r\n", 0, "", 3, F_DONE);
@@ -266,13 +265,13 @@ static void test_size(void)
 /* The end marker split across two feeds at every position, after long data. */
 static void test_marker_splits(void)
 {
-	static const char *bodies[] = { "", "x", "line\r\n..dot\r\nend", "\r\n\r\n" };
+	static const char *bodies[] = {"", "x", "line\r\n..dot\r\nend", "\r\n\r\n"};
 	char in[256];
 	size_t k, n, m;
 
 	for (k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
 		n = (size_t)snprintf(in, sizeof(in), "%s%s.\r\nNOOP\r\n", bodies[k],
-				     bodies[k][0] ? "\r\n" : "");
+		                     bodies[k][0] ? "\r\n" : "");
 		m = n - 6; /* where NOOP starts */
 		/* check() already splits at every position; run explicitly too. */
 		check(in, n, BIG, NULL, 0, m, F_DONE, __LINE__);

@@ -1,0 +1,261 @@
+/*
+ * test_core.c — buffers, slices, arenas, the loop, configuration, logging.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/str.h"
+#include "unit.h"
+
+static void test_buf(void)
+{
+	struct buf b;
+	buf_init(&b, 10);
+	CHECK_EQ_INT(buf_append_c(&b, "hello"), 0);
+	CHECK_EQ_INT(buf_append_c(&b, "world"), 0);
+	CHECK_EQ_INT(buf_len(&b), 10);
+	CHECK_EQ_INT(buf_append_c(&b, "!"), -1); /* ceiling holds */
+	CHECK_EQ_STR(buf_data(&b), "helloworld");
+	buf_consume(&b, 5);
+	CHECK_EQ_STR(buf_data(&b), "world");
+	CHECK_EQ_INT(buf_append_c(&b, "12345"), 0); /* consumed space reclaimed */
+	CHECK_EQ_STR(buf_data(&b), "world12345");
+	CHECK_EQ_INT(buf_printf(&b, "x"), -1);
+	buf_reset(&b);
+	CHECK_EQ_INT(buf_printf(&b, "%d-%s", 42, "ab"), 0);
+	CHECK_EQ_STR(buf_data(&b), "42-ab");
+	CHECK_EQ_INT(buf_printf(&b, "%s", "toolong"), -1);
+	CHECK_EQ_STR(buf_data(&b), "42-ab"); /* unchanged on failure */
+	buf_free(&b);
+
+	/* Growth across many appends and a large printf. */
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 10000; i++)
+		CHECK(buf_append(&b, "abcdefgh", 8) == 0 || i >= 131072);
+	CHECK_EQ_INT(buf_len(&b), 80000);
+	char big[5000];
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_EQ_INT(buf_printf(&b, "%s", big), 0);
+	CHECK_EQ_INT(buf_len(&b), 80000 + 4999);
+	size_t avail;
+	char *p = buf_reserve(&b, 100, &avail);
+	CHECK(p != NULL && avail >= 100);
+	CHECK(buf_reserve(&b, 1 << 20, &avail) == NULL);
+	buf_free(&b);
+}
+
+static void test_str(void)
+{
+	uint64_t v;
+	CHECK(str_eq_ci(STR_LIT("MaIl"), STR_LIT("mail")));
+	CHECK(!str_eq_ci(STR_LIT("mail"), STR_LIT("mails")));
+	CHECK(str_has_prefix_ci(STR_LIT("FROM:<a>"), "from:"));
+	CHECK_EQ_INT(str_to_u64(STR_LIT("18446744073709551615"), UINT64_MAX, &v), 0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ_INT(str_to_u64(STR_LIT("18446744073709551616"), UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(str_to_u64(STR_LIT("100"), 99, &v), -1);
+	CHECK_EQ_INT(str_to_u64(STR_LIT("-1"), 99, &v), -1);
+	CHECK_EQ_INT(str_to_u64(STR_LIT(""), 99, &v), -1);
+	CHECK_EQ_SLICE(str_trim(STR_LIT("  a b \t")), "a b");
+	CHECK_EQ_INT(str_chr(STR_LIT("a@b@c"), '@'), 1);
+	CHECK_EQ_INT(str_rchr(STR_LIT("a@b@c"), '@'), 3);
+	CHECK_EQ_SLICE(str_sub(STR_LIT("abcdef"), 4, 10), "ef");
+	char low[8];
+	CHECK_EQ_INT(str_lower_into(STR_LIT("AbC"), low, sizeof(low)), 0);
+	CHECK_EQ_STR(low, "abc");
+	CHECK_EQ_INT(str_lower_into(STR_LIT("12345678"), low, sizeof(low)), -1);
+}
+
+static void test_arena(void)
+{
+	struct arena *a = arena_new(256);
+	char *s = arena_strdup(a, "hello");
+	void *big = arena_alloc(a, 10000); /* larger than a block */
+	memset(big, 1, 10000);
+	for (int i = 0; i < 1000; i++) {
+		char *p = arena_printf(a, "n=%d", i);
+		CHECK(((uintptr_t)p & 15) == 0);
+	}
+	CHECK_EQ_STR(s, "hello");
+	CHECK(arena_used(a) > 10000);
+	arena_reset(a);
+	CHECK_EQ_INT(arena_used(a), 0);
+	CHECK_EQ_STR(str_dup(a, STR_LIT("xyz")), "xyz");
+	arena_free(&a);
+	CHECK(a == NULL);
+	arena_free(&a); /* NULL is fine */
+}
+
+struct loop_test {
+	struct loop *loop;
+	int order[8], n;
+	int fired_cancelled;
+	int pipe_reads;
+	int posts;
+};
+
+static void timer_cb(struct loop *l, void *arg)
+{
+	struct loop_test *t = arg;
+	t->order[t->n++] = 1;
+}
+
+static void timer_cb2(struct loop *l, void *arg)
+{
+	struct loop_test *t = arg;
+	t->order[t->n++] = 2;
+}
+
+static void cancelled_cb(struct loop *l, void *arg)
+{
+	((struct loop_test *)arg)->fired_cancelled = 1;
+}
+
+static void stop_cb(struct loop *l, void *arg)
+{
+	loop_stop(l);
+}
+
+static void pipe_cb(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct loop_test *t = arg;
+	char c;
+	if (read(fd, &c, 1) == 1)
+		t->pipe_reads++;
+	loop_del_fd(l, fd); /* deleting itself inside the callback */
+}
+
+static void post_cb(void *arg)
+{
+	struct loop_test *t = arg;
+	__atomic_add_fetch(&t->posts, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *poster(void *arg)
+{
+	struct loop_test *t = arg;
+	for (int i = 0; i < 1000; i++)
+		loop_post(t->loop, post_cb, t);
+	return NULL;
+}
+
+static void test_loop(void)
+{
+	struct loop_test t = { 0 };
+	int fds[2];
+	pthread_t th[4];
+
+	t.loop = loop_new();
+	CHECK(pipe(fds) == 0);
+	CHECK_EQ_INT(loop_add_fd(t.loop, fds[0], LOOP_READ, pipe_cb, &t), 0);
+	CHECK(write(fds[1], "x", 1) == 1);
+	loop_timer_add(t.loop, 30, timer_cb2, &t);
+	loop_timer_add(t.loop, 10, timer_cb, &t);
+	uint64_t id = loop_timer_add(t.loop, 20, cancelled_cb, &t);
+	loop_timer_del(t.loop, id);
+	loop_timer_add(t.loop, 200, stop_cb, &t);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, poster, &t);
+	uint64_t t0 = loop_now_ms();
+	loop_run(t.loop);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK(loop_now_ms() - t0 >= 190);
+	CHECK_EQ_INT(t.n, 2);
+	CHECK_EQ_INT(t.order[0], 1);
+	CHECK_EQ_INT(t.order[1], 2);
+	CHECK_EQ_INT(t.fired_cancelled, 0);
+	CHECK_EQ_INT(t.pipe_reads, 1);
+	/* Posts made before stop all ran (posters finished within 200 ms). */
+	CHECK_EQ_INT(t.posts, 4000);
+	close(fds[0]);
+	close(fds[1]);
+	loop_free(&t.loop);
+}
+
+static void test_config(void)
+{
+	struct config cfg;
+	char err[300];
+	struct listen_addr a;
+	uint64_t v;
+
+	CHECK_EQ_INT(config_parse_listen("[::1]:25", &a), 0);
+	CHECK_EQ_STR(a.host, "::1");
+	CHECK_EQ_INT(a.port, 25);
+	CHECK_EQ_INT(config_parse_listen("127.0.0.1:2525", &a), 0);
+	CHECK_EQ_STR(a.host, "127.0.0.1");
+	CHECK_EQ_INT(config_parse_listen(":587", &a), 0);
+	CHECK_EQ_STR(a.host, "");
+	CHECK_EQ_INT(config_parse_listen("", &a), 0);
+	CHECK_EQ_INT(a.port, 0);
+	CHECK_EQ_INT(config_parse_listen("::1:25", &a), -1);
+	CHECK_EQ_INT(config_parse_listen("host:99999", &a), -1);
+	CHECK_EQ_INT(config_parse_listen("25", &a), -1);
+	CHECK_EQ_INT(config_parse_size("50M", &v), 0);
+	CHECK(v == 50u * 1024 * 1024);
+	CHECK_EQ_INT(config_parse_size("7k", &v), 0);
+	CHECK(v == 7168);
+	CHECK_EQ_INT(config_parse_size("M", &v), -1);
+	CHECK_EQ_INT(config_parse_size("99999999999999999999G", &v), -1);
+
+	setenv("TERN_HOSTNAME", "mx.example.test", 1);
+	setenv("TERN_LISTEN_SMTP", "127.0.0.1:2525", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.listen[LISTEN_SMTP].port, 2525);
+	CHECK_EQ_INT(cfg.listen[LISTEN_IMAP].port, 143);
+	CHECK_EQ_INT(cfg.listen[LISTEN_IMAP].fallback_port, 2143);
+	setenv("TERN_LOG_LEVEL", "loud", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_LOG_LEVEL") && strstr(err, "loud") && strstr(err, "expected"));
+	unsetenv("TERN_LOG_LEVEL");
+	setenv("TERN_TLS_CERT", "/x.pem", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_TLS_KEY") != NULL);
+	unsetenv("TERN_TLS_CERT");
+}
+
+static void test_log(void)
+{
+	char path[] = "/tmp/tern-log-XXXXXX";
+	int fd = mkstemp(path);
+	char q[64], got[2048];
+
+	CHECK(fd >= 0);
+	log_init(fd, LOG_INFO, 0);
+	log_debug("t", NULL, "event=hidden");
+	log_info("t", "s1", "event=shown who=%s", log_q("two words", q, sizeof(q)));
+	log_init(fd, LOG_INFO, 1);
+	log_warn("t", "s2", "event=json who=%s n=3", log_q("a \"b\"", q, sizeof(q)));
+	log_init(2, LOG_WARN, 0);
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	CHECK(strstr(got, "hidden") == NULL);
+	CHECK(strstr(got, "level=info module=t session=s1 event=shown who=\"two words\"") != NULL);
+	CHECK(strstr(got, "\"session\":\"s2\",\"event\":\"json\",\"who\":\"a \\\"b\\\"\",\"n\":\"3\"}") != NULL);
+	CHECK_EQ_STR(log_q("plain", q, sizeof(q)), "plain");
+	CHECK_EQ_STR(log_q("new\nline", q, sizeof(q)), "\"new\\x0aline\"");
+	close(fd);
+	unlink(path);
+}
+
+int main(void)
+{
+	test_buf();
+	test_str();
+	test_arena();
+	test_loop();
+	test_config();
+	test_log();
+	return unit_done("test_core");
+}
