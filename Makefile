@@ -86,7 +86,8 @@ build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
+	@echo "LD $@"
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
