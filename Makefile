@@ -106,7 +106,7 @@ bench: build/tern
 	@set -e; for b in scripts/bench-*; do echo "== $$b"; $$b; done
 
 image:
-	docker build -t tern .
+	docker build --build-arg TERN_VERSION=$(VERSION) -t tern .
 
 clean:
 	rm -rf build

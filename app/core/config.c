@@ -147,7 +147,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->max_message_size = 50ull * 1024 * 1024;
 	cfg->log_level = LOG_INFO;
 	cfg->max_connections = 1000;
-	cfg->max_connections_per_ip = 20;
+	cfg->max_connections_per_ip = 50; /* Postfix smtpd_client_connection_count_limit */
 	cfg->max_recipients = 100;
 	cfg->smtp_timeout_s = 300;
 	cfg->smtp_session_max_s = 3600;
