@@ -93,6 +93,12 @@ for fl in "${FLAVOURS[@]}"; do
     done
 done
 
+# A block without a recipe here would otherwise be silently ignored.
+for pkg in $(awk '$1 == "package" { print $2 }' "$MANIFEST"); do
+    [[ -n ${VERSION[$pkg]+x} ]] ||
+        die "vendor/manifest lists $pkg but vendor/build.sh has no recipe for it (add it to FLAVOUR_PKGS, LIBNAME and build_one)"
+done
+
 stamp_ok() { # name key
     local f="$OUT/stamp/$1" have=""
     [[ -f $f ]] && read -r have <"$f"

@@ -50,7 +50,7 @@ static int more(struct rfc5322_parser *p, size_t used, size_t *consumed_r)
 	return RFC5322_MORE;
 }
 
-/* The header section ends before in[at - skip .. at) — skip is the empty line. */
+/* Ends the header section at in[at): the body starts there (after any empty line). */
 static int finish_header(struct rfc5322_parser *p, size_t at, int no_separator, size_t *consumed_r)
 {
 	if (p->offset + at > RFC5322_HEADER_MAX)

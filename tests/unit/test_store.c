@@ -1148,6 +1148,7 @@ static void test_feed(void)
 
 	/* A notification may outlive the store: it must still run safely. */
 	loop_free(&l);
+	store_unsubscribe(st, &sub);
 	l = loop_new();
 	sub.loop = l;
 	atomic_store(&feed_calls, 0);
