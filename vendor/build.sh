@@ -314,6 +314,25 @@ prepare_tree() { # pkg
     echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-src"
 }
 
+# Copy files or directory trees into DEST atomically per file (temp + rename),
+# so a compiler or linker running meanwhile never sees a half-written file.
+put() { # SRC... DEST
+    local dest=${!#} src f rel
+    for src in "${@:1:$#-1}"; do
+        if [[ -d $src ]]; then
+            while IFS= read -r -d '' f; do
+                rel=${f#"$src"/}
+                mkdir -p "$dest/$(basename "$src")/$(dirname "$rel")"
+                put "$f" "$dest/$(basename "$src")/$(dirname "$rel")"
+            done < <(find "$src" -type f -print0)
+        else
+            f="$dest/.$(basename "$src").tmp.$BASHPID"
+            install -m 644 "$src" "$f"
+            mv -f "$f" "$dest/$(basename "$src")"
+        fi
+    done
+}
+
 # Build one flavour of one package in a private copy of the tree and install
 # headers + static library into out/FLAVOUR/.
 build_one() { # pkg flavour
@@ -332,14 +351,14 @@ build_one() { # pkg flavour
     bearssl)
         make -C "$bld" -j"$JOBS" lib CONF=Unix BUILD=build \
             CC="$cc" CFLAGS="-W -Wall $cflags $cppflags" AR=ar
-        install -m 644 "$bld"/inc/bearssl*.h "$inc/"
-        install -m 644 "$bld/build/libbearssl.a" "$lib/"
+        put "$bld"/inc/bearssl*.h "$inc"
+        put "$bld/build/libbearssl.a" "$lib"
         ;;
     lmdb)
         make -C "$bld/libraries/liblmdb" -j"$JOBS" liblmdb.a \
             CC="$cc" OPT="$cflags $cppflags" AR=ar
-        install -m 644 "$bld/libraries/liblmdb/lmdb.h" "$inc/"
-        install -m 644 "$bld/libraries/liblmdb/liblmdb.a" "$lib/"
+        put "$bld/libraries/liblmdb/lmdb.h" "$inc"
+        put "$bld/libraries/liblmdb/liblmdb.a" "$lib"
         ;;
     libmicrohttpd)
         (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
@@ -347,23 +366,23 @@ build_one() { # pkg flavour
             --disable-curl --disable-nls --disable-rpath --with-threads=posix)
         make -C "$bld" -j"$JOBS"
         make -C "$bld" install
-        cp -R "$stage/include/." "$inc/"
-        install -m 644 "$stage/lib/libmicrohttpd.a" "$lib/"
+        put "$stage"/include/* "$inc"
+        put "$stage/lib/libmicrohttpd.a" "$lib"
         ;;
     c-ares)
         (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
             --disable-tests --disable-debug)
         make -C "$bld" -j"$JOBS"
         make -C "$bld" install
-        cp -R "$stage/include/." "$inc/"
-        install -m 644 "$stage/lib/libcares.a" "$lib/"
+        put "$stage"/include/* "$inc"
+        put "$stage/lib/libcares.a" "$lib"
         ;;
     libsodium)
         (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags")
         make -C "$bld" -j"$JOBS"
         make -C "$bld" install
-        cp -R "$stage/include/." "$inc/"
-        install -m 644 "$stage/lib/libsodium.a" "$lib/"
+        put "$stage"/include/* "$inc"
+        put "$stage/lib/libsodium.a" "$lib"
         ;;
     *)
         echo "no build recipe for $pkg"; return 1 ;;

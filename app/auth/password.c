@@ -41,8 +41,8 @@ static void sodium_setup(void)
 	 */
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(pw, sizeof pw, rnd, sizeof rnd);
-	if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), PASSWORD_OPSLIMIT,
-				  PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
+	if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), PASSWORD_OPSLIMIT, PASSWORD_MEMLIMIT,
+	                          crypto_pwhash_ALG_ARGON2ID13) != 0)
 		fatal("auth event=dummy_hash_failed reason=out_of_memory");
 	sodium_memzero(pw, sizeof pw);
 }
@@ -59,7 +59,7 @@ int password_hash(const char *password, char *out, size_t outsz)
 	if (outsz < crypto_pwhash_STRBYTES)
 		return -1;
 	if (crypto_pwhash_str_alg(out, password, strlen(password), PASSWORD_OPSLIMIT,
-				  PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
+	                          PASSWORD_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return -1;
 	return 0;
 }

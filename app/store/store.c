@@ -44,17 +44,17 @@ static const struct {
 	const char *name;
 	unsigned flags;
 } db_defs[DB_COUNT] = {
-	[DB_META] = { "meta", 0 },
-	[DB_DOMAIN] = { "domain", 0 },
-	[DB_PRINCIPAL] = { "principal", 0 },
-	[DB_PRINCIPAL_NAME] = { "principal_name", 0 },
-	[DB_ALIAS] = { "alias", MDB_DUPSORT },
-	[DB_MAILBOX] = { "mailbox", 0 },
-	[DB_EMAIL] = { "email", 0 },
-	[DB_UID] = { "uid", 0 },
-	[DB_CHANGE] = { "change", 0 },
-	[DB_BLOB] = { "blob", 0 },
-	[DB_BLOBREF] = { "blobref", 0 },
+    [DB_META] = {"meta", 0},
+    [DB_DOMAIN] = {"domain", 0},
+    [DB_PRINCIPAL] = {"principal", 0},
+    [DB_PRINCIPAL_NAME] = {"principal_name", 0},
+    [DB_ALIAS] = {"alias", MDB_DUPSORT},
+    [DB_MAILBOX] = {"mailbox", 0},
+    [DB_EMAIL] = {"email", 0},
+    [DB_UID] = {"uid", 0},
+    [DB_CHANGE] = {"change", 0},
+    [DB_BLOB] = {"blob", 0},
+    [DB_BLOBREF] = {"blobref", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -117,10 +117,10 @@ static int map_grow(struct store *st, uint64_t seen)
 		if (rc == 0) {
 			atomic_fetch_add(&st->grows, 1);
 			log_info("store", NULL, "event=map_grow from=%llu to=%llu",
-				 (unsigned long long)cur, (unsigned long long)to);
+			         (unsigned long long)cur, (unsigned long long)to);
 		} else {
 			log_error("store", NULL, "event=map_grow_failed to=%llu error=\"%s\"",
-				  (unsigned long long)to, mdb_strerror(rc));
+			          (unsigned long long)to, mdb_strerror(rc));
 		}
 	}
 	pthread_rwlock_unlock(&st->maplock);
@@ -141,7 +141,7 @@ static int map_adopt(struct store *st)
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc == 0)
 		log_info("store", NULL, "event=map_adopt size=%llu",
-			 (unsigned long long)map_size(st));
+		         (unsigned long long)map_size(st));
 	return rc;
 }
 
@@ -186,7 +186,7 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx)
 			if (rc == MDB_MAP_RESIZED && map_adopt(st) == 0)
 				continue;
 			log_error("store", NULL, "event=txn_begin_failed error=\"%s\"",
-				  mdb_strerror(rc));
+			          mdb_strerror(rc));
 			return STORE_ETEMP;
 		}
 		maplock_depth++;
@@ -245,10 +245,10 @@ static int migrate_initial(struct store *st, MDB_txn *txn)
 }
 
 static migrate_fn *const migrations[] = {
-	migrate_initial,
+    migrate_initial,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
-	       "one migration per schema version");
+               "one migration per schema version");
 
 struct open_ctx {
 	char *err;
@@ -265,21 +265,22 @@ static int open_fn(struct store *st, MDB_txn *txn, void *ctx)
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_defs[i].name, MDB_CREATE | db_defs[i].flags, &st->db[i]);
 		if (rc)
-			return store_err(c->err, c->errsz, STORE_ETEMP, "cannot open database %s: %s",
-					 db_defs[i].name, mdb_strerror(rc));
+			return store_err(c->err, c->errsz, STORE_ETEMP,
+			                 "cannot open database %s: %s", db_defs[i].name,
+			                 mdb_strerror(rc));
 	}
 	rc = meta_get_u32(txn, st, "schema_version", &ver);
 	if (rc == MDB_NOTFOUND)
 		ver = 0;
 	else if (rc)
 		return store_err(c->err, c->errsz, STORE_ETEMP, "cannot read schema version: %s",
-				 mdb_strerror(rc));
+		                 mdb_strerror(rc));
 	c->from = ver;
 	if (ver > STORE_SCHEMA_VERSION)
 		return store_err(c->err, c->errsz, STORE_EINVAL,
-				 "store schema version %u is newer than this build's %u: "
-				 "run a newer tern or restore a backup",
-				 ver, STORE_SCHEMA_VERSION);
+		                 "store schema version %u is newer than this build's %u: "
+		                 "run a newer tern or restore a backup",
+		                 ver, STORE_SCHEMA_VERSION);
 	if (ver == STORE_SCHEMA_VERSION)
 		return 0;
 	for (; ver < STORE_SCHEMA_VERSION; ver++) {
@@ -298,7 +299,8 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
 	int rc = store_rd_begin(st, &txn);
 
 	if (rc)
-		return store_err(err, errsz, STORE_ETEMP, "cannot read store: %s", mdb_strerror(rc));
+		return store_err(err, errsz, STORE_ETEMP, "cannot read store: %s",
+		                 mdb_strerror(rc));
 	for (int i = 0; i < DB_COUNT && rc == 0; i++)
 		rc = mdb_dbi_open(txn, db_defs[i].name, db_defs[i].flags, &st->db[i]);
 	if (rc == 0)
@@ -306,16 +308,16 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
 	if (rc) {
 		store_rd_end(st, txn);
 		return store_err(err, errsz, rc == MDB_NOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP,
-				 "store is not initialised (%s): run tern serve once",
-				 mdb_strerror(rc));
+		                 "store is not initialised (%s): run tern serve once",
+		                 mdb_strerror(rc));
 	}
 	if (ver != STORE_SCHEMA_VERSION) {
 		store_rd_end(st, txn);
 		return store_err(err, errsz, STORE_EINVAL,
-				 "store schema version %u, this build reads %u: %s", ver,
-				 STORE_SCHEMA_VERSION,
-				 ver > STORE_SCHEMA_VERSION ? "run a newer tern"
-							    : "run tern serve once to migrate");
+		                 "store schema version %u, this build reads %u: %s", ver,
+		                 STORE_SCHEMA_VERSION,
+		                 ver > STORE_SCHEMA_VERSION ? "run a newer tern"
+		                                            : "run tern serve once to migrate");
 	}
 	/* Handles opened in a read transaction survive only if it commits. */
 	rc = mdb_txn_commit(txn);
@@ -323,7 +325,7 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
 	pthread_rwlock_unlock(&st->maplock);
 	if (rc)
 		return store_err(err, errsz, STORE_ETEMP, "cannot open databases: %s",
-				 mdb_strerror(rc));
+		                 mdb_strerror(rc));
 	return STORE_OK;
 }
 
@@ -357,7 +359,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		return store_err(err, errsz, STORE_EINVAL, "a read-only store cannot serve");
 	if (!(flags & STORE_READONLY) && mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return store_err(err, errsz, STORE_ETEMP, "cannot create %s: %s", dir,
-				 strerror(errno));
+		                 strerror(errno));
 
 	st = xcalloc(1, sizeof *st);
 	st->flags = flags;
@@ -375,23 +377,23 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		rc = mdb_env_set_mapsize(st->env, (size_t)initial_map(dir));
 	if (rc == 0)
 		rc = mdb_env_open(st->env, dir,
-				  MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0), 0600);
+		                  MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0), 0600);
 	if (rc) {
 		store_err(err, errsz, STORE_ETEMP, "cannot open store in %s: %s", dir,
-			  mdb_strerror(rc));
+		          mdb_strerror(rc));
 		goto fail;
 	}
 
 	if (flags & STORE_READONLY) {
 		rc = open_readonly(st, err, errsz);
 	} else {
-		struct open_ctx c = { err, errsz, 0 };
+		struct open_ctx c = {err, errsz, 0};
 		rc = store_write(st, open_fn, &c);
 		if (rc == STORE_ETEMP && err && errsz && err[0] == '\0')
 			store_err(err, errsz, rc, "cannot initialise store in %s", dir);
 		if (rc == STORE_OK && c.from != STORE_SCHEMA_VERSION)
 			log_info("store", NULL, "event=schema_migrated from=%u to=%u", c.from,
-				 STORE_SCHEMA_VERSION);
+			         STORE_SCHEMA_VERSION);
 	}
 	if (rc != STORE_OK)
 		goto fail;

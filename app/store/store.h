@@ -126,10 +126,13 @@ enum store_rcpt {
 };
 /*
  * Resolves an envelope address to local accounts: lowercases it; tries an
- * alias on the full address, then "user+tag" without the tag, then an
- * account (with and without the tag), then the domain's catch-all "@domain".
- * Writes up to max distinct account ids to accounts_r and their count to
- * *n_r.
+ * alias, then an account, on the full address (so a name that literally
+ * contains '+' wins), then both again on "user" without the "+tag", then
+ * the domain's catch-all "@domain". Alias targets chain up to 8 levels;
+ * cycles and non-local targets are dropped. Writes up to max distinct
+ * account ids to accounts_r and their count to *n_r (also for
+ * STORE_RCPT_OVER_QUOTA). When only some accounts are over quota the
+ * result is STORE_RCPT_OK with all of them (a soft limit for those).
  */
 enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
 				   size_t max, size_t *n_r);
@@ -147,7 +150,7 @@ struct store_delivery {
 	int64_t received_at; /* seconds since the epoch */
 
 	/* Output, valid in done(). */
-	int result;                /* STORE_OK or STORE_ETEMP */
+	int result;                /* STORE_OK, STORE_ETEMP (retry) or STORE_EINVAL */
 	uint32_t *email_ids;       /* optional, caller-provided, naccounts entries */
 
 	/* Completion: runs on loop via loop_post after commit (or failure). */
@@ -158,9 +161,13 @@ struct store_delivery {
 	struct store_delivery *next_; /* private: writer queue link */
 };
 /*
- * Queues d for the writer thread (requires STORE_SERVER). Thread-safe. The
- * blob is stored once however many accounts and deliveries share it. done()
- * is always called exactly once.
+ * Queues d for the writer thread. Thread-safe. The blob is stored once
+ * however many accounts and deliveries share it. done() is always called
+ * exactly once; with loop NULL it runs on the writer thread. Without
+ * STORE_SERVER the delivery is made synchronously before this returns.
+ * An account deleted since resolution is skipped (its email_ids entry 0);
+ * a malformed request, or a blob_id already stored with another length,
+ * gets STORE_EINVAL.
  */
 void store_deliver(struct store *st, struct store_delivery *d);
 /*
@@ -187,10 +194,14 @@ struct store_sub {
 	uint64_t gen_;
 	struct store_sub *next_;
 };
-void store_subscribe(struct store *st, struct store_sub *sub);
+void store_subscribe(struct store *st, struct store_sub *sub); /* loop, cb required */
 void store_unsubscribe(struct store *st, struct store_sub *sub);
 
-/* ---- Reading mail ---- */
+/*
+ * ---- Reading mail ----
+ * Callbacks run inside a read transaction: they may call other read
+ * functions of the store, never a writing one.
+ */
 /* Mailbox id by name ("INBOX" case-insensitive, others exact). */
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r);
 struct store_mailbox_info {

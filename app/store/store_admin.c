@@ -20,6 +20,8 @@
 #include "core/log.h"
 #include "store/store_private.h"
 
+_Static_assert(STORE_HASH_MAX == PASSWORD_HASH_MAX, "hash buffer sizes agree");
+
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
@@ -28,7 +30,7 @@ static int64_t now_s(void)
 /* Key of the domain part of a canonical address. */
 static MDB_val domain_key(const char *addr, size_t at)
 {
-	return (MDB_val){ strlen(addr + at + 1), (void *)(addr + at + 1) };
+	return (MDB_val){strlen(addr + at + 1), (void *)(addr + at + 1)};
 }
 
 /* 1 when the canonical address s ends with "@" domain. */
@@ -41,7 +43,7 @@ static int in_domain(const void *s, size_t n, const char *domain, size_t dn)
 /* Account id of a canonical address through the name index. */
 static int name_lookup(MDB_txn *txn, struct store *st, const char *addr, uint32_t *id_r)
 {
-	MDB_val k = { strlen(addr), (void *)addr }, v;
+	MDB_val k = {strlen(addr), (void *)addr}, v;
 	int rc = mdb_get(txn, st->db[DB_PRINCIPAL_NAME], &k, &v);
 	if (rc)
 		return rc;
@@ -63,20 +65,20 @@ static int domain_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct domain_ctx *c = ctx;
 	uint8_t rec[9];
-	MDB_val k = { strlen(c->name), c->name }, v = { sizeof rec, rec };
+	MDB_val k = {strlen(c->name), c->name}, v = {sizeof rec, rec};
 
 	rec[0] = REC_V1;
 	be64_put(rec + 1, (uint64_t)now_s());
 	int rc = mdb_put(txn, st->db[DB_DOMAIN], &k, &v, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "domain %s already exists",
-				 c->name);
+		                 c->name);
 	return rc;
 }
 
 int store_domain_add(struct store *st, const char *domain, char *err, size_t errsz)
 {
-	struct domain_ctx c = { .err = err, .errsz = errsz };
+	struct domain_ctx c = {.err = err, .errsz = errsz};
 
 	if (name_domain(domain, c.name, sizeof c.name) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
@@ -92,7 +94,7 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct domain_ctx *c = ctx;
 	size_t dn = strlen(c->name);
-	MDB_val k = { dn, c->name }, key, val;
+	MDB_val k = {dn, c->name}, key, val;
 	MDB_cursor *cur;
 	int rc;
 
@@ -111,7 +113,7 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		if (in_domain(key.mv_data, key.mv_size, c->name, dn)) {
 			mdb_cursor_close(cur);
 			return store_err(c->err, c->errsz, STORE_EEXIST,
-					 "domain %s still has accounts", c->name);
+			                 "domain %s still has accounts", c->name);
 		}
 	}
 	mdb_cursor_close(cur);
@@ -126,7 +128,7 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	while (rc == 0) {
 		if (in_domain(key.mv_data, key.mv_size, c->name, dn)) {
 			char kb[STORE_ADDR_MAX + 1];
-			MDB_val again = { key.mv_size, kb };
+			MDB_val again = {key.mv_size, kb};
 			if (key.mv_size > sizeof kb) {
 				rc = MDB_CORRUPTED;
 				break;
@@ -149,7 +151,7 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 int store_domain_del(struct store *st, const char *domain, char *err, size_t errsz)
 {
-	struct domain_ctx c = { .err = err, .errsz = errsz };
+	struct domain_ctx c = {.err = err, .errsz = errsz};
 
 	if (name_domain(domain, c.name, sizeof c.name) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
@@ -171,7 +173,7 @@ int store_domain_is_local(struct store *st, const char *domain)
 		return 0;
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	MDB_val k = { strlen(name), name };
+	MDB_val k = {strlen(name), name};
 	int rc = mdb_get(txn, st->db[DB_DOMAIN], &k, &v);
 	store_rd_end(st, txn);
 	if (rc == 0)
@@ -221,8 +223,8 @@ static const struct {
 	const char *name;
 	uint8_t role;
 } default_mailboxes[] = {
-	{ "INBOX", ROLE_INBOX }, { "Sent", ROLE_SENT },   { "Drafts", ROLE_DRAFTS },
-	{ "Trash", ROLE_TRASH }, { "Junk", ROLE_JUNK },   { "Archive", ROLE_ARCHIVE },
+    {"INBOX", ROLE_INBOX}, {"Sent", ROLE_SENT}, {"Drafts", ROLE_DRAFTS},
+    {"Trash", ROLE_TRASH}, {"Junk", ROLE_JUNK}, {"Archive", ROLE_ARCHIVE},
 };
 
 static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
@@ -235,13 +237,13 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	rc = mdb_get(txn, st->db[DB_DOMAIN], &dk, &v);
 	if (rc == MDB_NOTFOUND)
 		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s",
-				 c->addr + c->at + 1);
+		                 c->addr + c->at + 1);
 	if (rc)
 		return rc;
 	rc = name_lookup(txn, st, c->addr, &id);
 	if (rc == 0)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "account %s already exists",
-				 c->addr);
+		                 c->addr);
 	if (rc != MDB_NOTFOUND)
 		return rc;
 
@@ -268,26 +270,27 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = meta_put_u32(txn, st, "last_uidvalidity", uv)) != 0)
 		return rc;
 
-	struct acct_rec a = { .quota = c->quota,
-			      .next_email_id = 1,
-			      .next_mailbox_id = 1 + sizeof default_mailboxes / sizeof default_mailboxes[0],
-			      .created_at = now_s() };
+	struct acct_rec a = {.quota = c->quota,
+	                     .next_email_id = 1,
+	                     .next_mailbox_id =
+	                         1 + sizeof default_mailboxes / sizeof default_mailboxes[0],
+	                     .created_at = now_s()};
 	memcpy(a.email, c->addr, strlen(c->addr) + 1);
 	memcpy(a.hash, c->hash, strlen(c->hash) + 1);
 	if ((rc = acct_put(txn, st, id, &a)) != 0)
 		return rc;
 
-	uint8_t nrec[6] = { REC_V1, 1 };
+	uint8_t nrec[6] = {REC_V1, 1};
 	be32_put(nrec + 2, id);
-	MDB_val nk = { strlen(c->addr), c->addr }, nv = { sizeof nrec, nrec };
+	MDB_val nk = {strlen(c->addr), c->addr}, nv = {sizeof nrec, nrec};
 	if ((rc = mdb_put(txn, st->db[DB_PRINCIPAL_NAME], &nk, &nv, MDB_NOOVERWRITE)) != 0)
 		return rc;
 
 	for (uint32_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
-		struct mbox_rec m = { .uidvalidity = uv,
-				      .uidnext = 1,
-				      .role = default_mailboxes[i].role,
-				      .subscribed = 1 };
+		struct mbox_rec m = {.uidvalidity = uv,
+		                     .uidnext = 1,
+		                     .role = default_mailboxes[i].role,
+		                     .subscribed = 1};
 		memcpy(m.name, default_mailboxes[i].name, strlen(default_mailboxes[i].name) + 1);
 		if ((rc = mbox_put(txn, st, id, i + 1, &m)) != 0)
 			return rc;
@@ -297,9 +300,9 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 }
 
 int store_account_add(struct store *st, const char *email, const char *password, uint64_t quota,
-		      uint32_t *id_r, char *err, size_t errsz)
+                      uint32_t *id_r, char *err, size_t errsz)
 {
-	struct acct_ctx c = { .quota = quota, .err = err, .errsz = errsz };
+	struct acct_ctx c = {.quota = quota, .err = err, .errsz = errsz};
 
 	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
@@ -318,10 +321,10 @@ int store_account_add(struct store *st, const char *email, const char *password,
 
 /* Deletes every key of db starting with prefix; each() sees a record first. */
 static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-		      int (*each)(void *arg, const MDB_val *v), void *arg)
+                      int (*each)(void *arg, const MDB_val *v), void *arg)
 {
 	MDB_cursor *cur;
-	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_val k = {plen, (void *)prefix}, v;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
 
 	if (rc)
@@ -333,7 +336,7 @@ static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t p
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		/* The first key left with the prefix is again the first >= prefix. */
-		k = (MDB_val){ plen, (void *)prefix };
+		k = (MDB_val){plen, (void *)prefix};
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	}
 	mdb_cursor_close(cur);
@@ -364,13 +367,13 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no account %s", c->addr);
 	if (rc)
 		return rc;
-	MDB_val nk = { strlen(c->addr), c->addr };
+	MDB_val nk = {strlen(c->addr), c->addr};
 	MDB_val pk = key_u32(pfx, id);
 	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL_NAME], &nk, NULL)) != 0)
 		return rc;
 	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL], &pk, NULL)) != 0 && rc != MDB_NOTFOUND)
 		return rc;
-	struct unref_arg u = { st, txn };
+	struct unref_arg u = {st, txn};
 	if ((rc = del_prefix(txn, st->db[DB_EMAIL], pfx, 4, unref_email_blob, &u)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_UID], pfx, 4, NULL, NULL)) != 0)
@@ -385,7 +388,7 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 int store_account_del(struct store *st, const char *email, char *err, size_t errsz)
 {
-	struct acct_ctx c = { .err = err, .errsz = errsz };
+	struct acct_ctx c = {.err = err, .errsz = errsz};
 
 	if (name_address(email, 0, c.addr, sizeof c.addr, &c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
@@ -422,9 +425,9 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 }
 
 int store_account_passwd(struct store *st, const char *email, const char *password, char *err,
-			 size_t errsz)
+                         size_t errsz)
 {
-	struct acct_update u = { .c = { .err = err, .errsz = errsz }, .set_hash = 1 };
+	struct acct_update u = {.c = {.err = err, .errsz = errsz}, .set_hash = 1};
 
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
@@ -439,10 +442,9 @@ int store_account_passwd(struct store *st, const char *email, const char *passwo
 }
 
 int store_account_set_quota(struct store *st, const char *email, uint64_t quota, char *err,
-			    size_t errsz)
+                            size_t errsz)
 {
-	struct acct_update u = { .c = { .quota = quota, .err = err, .errsz = errsz },
-				 .set_quota = 1 };
+	struct acct_update u = {.c = {.quota = quota, .err = err, .errsz = errsz}, .set_quota = 1};
 
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
@@ -514,11 +516,11 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg)
 				break;
 			}
 			struct store_account_info info = {
-				.id = be32_get(k.mv_data),
-				.email = a.email,
-				.quota = a.quota,
-				.used = a.used,
-				.emails = a.emails,
+			    .id = be32_get(k.mv_data),
+			    .email = a.email,
+			    .quota = a.quota,
+			    .used = a.used,
+			    .emails = a.emails,
 			};
 			cb(arg, &info);
 		}
@@ -547,15 +549,15 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 	if (rc == MDB_NOTFOUND)
 		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s",
-				 c->alias + c->at + 1);
+		                 c->alias + c->at + 1);
 	if (rc)
 		return rc;
-	MDB_val k = { strlen(c->alias), c->alias };
-	v = (MDB_val){ c->tlen, c->target };
+	MDB_val k = {strlen(c->alias), c->alias};
+	v = (MDB_val){c->tlen, c->target};
 	rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);
 	if (rc == MDB_KEYEXIST)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "alias %s -> %.*s already exists",
-				 c->alias, (int)c->tlen - 1, (char *)c->target + 1);
+		                 c->alias, (int)c->tlen - 1, (char *)c->target + 1);
 	return rc;
 }
 
@@ -578,9 +580,9 @@ static int alias_args(struct alias_ctx *c, const char *alias, const char *target
 }
 
 int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
-		    size_t errsz)
+                    size_t errsz)
 {
-	struct alias_ctx c = { .err = err, .errsz = errsz };
+	struct alias_ctx c = {.err = err, .errsz = errsz};
 	int rc;
 
 	if (target == NULL)
@@ -592,14 +594,14 @@ int store_alias_add(struct store *st, const char *alias, const char *target, cha
 		store_err(err, errsz, rc, "store error, see the log");
 	else if (rc == STORE_OK)
 		log_info("store", NULL, "event=alias_add alias=%s target=%.*s", c.alias,
-			 (int)c.tlen - 1, (char *)c.target + 1);
+		         (int)c.tlen - 1, (char *)c.target + 1);
 	return rc;
 }
 
 static int alias_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct alias_ctx *c = ctx;
-	MDB_val k = { strlen(c->alias), c->alias }, v = { c->tlen, c->target };
+	MDB_val k = {strlen(c->alias), c->alias}, v = {c->tlen, c->target};
 	int rc = mdb_del(txn, st->db[DB_ALIAS], &k, c->tlen ? &v : NULL);
 
 	if (rc == MDB_NOTFOUND)
@@ -608,9 +610,9 @@ static int alias_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 }
 
 int store_alias_del(struct store *st, const char *alias, const char *target, char *err,
-		    size_t errsz)
+                    size_t errsz)
 {
-	struct alias_ctx c = { .err = err, .errsz = errsz };
+	struct alias_ctx c = {.err = err, .errsz = errsz};
 	int rc;
 
 	if ((rc = alias_args(&c, alias, target)) != STORE_OK)

@@ -51,14 +51,14 @@ uint64_t be64_get(const uint8_t *p)
 MDB_val key_u32(uint8_t b[4], uint32_t a)
 {
 	be32_put(b, a);
-	return (MDB_val){ 4, b };
+	return (MDB_val){4, b};
 }
 
 MDB_val key_u32_u32(uint8_t b[8], uint32_t a, uint32_t c)
 {
 	be32_put(b, a);
 	be32_put(b + 4, c);
-	return (MDB_val){ 8, b };
+	return (MDB_val){8, b};
 }
 
 MDB_val key_u32_u32_u32(uint8_t b[12], uint32_t a, uint32_t c, uint32_t d)
@@ -66,14 +66,14 @@ MDB_val key_u32_u32_u32(uint8_t b[12], uint32_t a, uint32_t c, uint32_t d)
 	be32_put(b, a);
 	be32_put(b + 4, c);
 	be32_put(b + 8, d);
-	return (MDB_val){ 12, b };
+	return (MDB_val){12, b};
 }
 
 MDB_val key_u32_u64(uint8_t b[12], uint32_t a, uint64_t c)
 {
 	be32_put(b, a);
 	be64_put(b + 4, c);
-	return (MDB_val){ 12, b };
+	return (MDB_val){12, b};
 }
 
 /* ---- writer / reader ---- */
@@ -122,7 +122,7 @@ void rw_str16(struct rec_w *w, const char *s, size_t n)
 
 struct rec_r rr_init(const MDB_val *v)
 {
-	return (struct rec_r){ v->mv_data, v->mv_size, 0, 0 };
+	return (struct rec_r){v->mv_data, v->mv_size, 0, 0};
 }
 
 const uint8_t *rr_bytes(struct rec_r *r, size_t n)
@@ -174,13 +174,13 @@ void rr_str16(struct rec_r *r, char *dst, size_t dstsz)
 }
 
 int rec_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, size_t reclen,
-	    void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags)
+            void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags)
 {
-	MDB_val v = { reclen, NULL };
+	MDB_val v = {reclen, NULL};
 	int rc = mdb_put(txn, dbi, key, &v, flags | MDB_RESERVE);
 	if (rc)
 		return rc;
-	struct rec_w w = { v.mv_data, 0, reclen };
+	struct rec_w w = {v.mv_data, 0, reclen};
 	enc(&w, rec);
 	return 0;
 }
@@ -188,7 +188,7 @@ int rec_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, size_t reclen,
 /* Size of a record: a counting pass of its encoder. */
 static size_t rec_size(void (*enc)(struct rec_w *w, const void *rec), const void *rec)
 {
-	struct rec_w w = { NULL, 0, 0 };
+	struct rec_w w = {NULL, 0, 0};
 	enc(&w, rec);
 	return w.len;
 }
@@ -254,7 +254,7 @@ int acct_put(MDB_txn *txn, struct store *st, uint32_t id, const struct acct_rec 
 /* ---- mailbox ---- */
 
 static const char *const role_names[ROLE_COUNT] = {
-	"", "inbox", "sent", "drafts", "trash", "junk", "archive",
+    "", "inbox", "sent", "drafts", "trash", "junk", "archive",
 };
 
 const char *mbox_role_name(unsigned role)
@@ -303,7 +303,7 @@ int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, stru
 }
 
 int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
-	     const struct mbox_rec *m)
+             const struct mbox_rec *m)
 {
 	uint8_t kb[8];
 	MDB_val k = key_u32_u32(kb, account, id);
@@ -362,7 +362,7 @@ size_t email_size(const struct email_rec *e)
 
 int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blobref_rec *b)
 {
-	MDB_val k = { 32, (void *)id }, v;
+	MDB_val k = {32, (void *)id}, v;
 	int rc = mdb_get(txn, st->db[DB_BLOBREF], &k, &v);
 	if (rc)
 		return rc;
@@ -377,7 +377,7 @@ int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blo
 int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const struct blobref_rec *b)
 {
 	uint8_t buf[17];
-	MDB_val k = { 32, (void *)id }, v = { sizeof buf, buf };
+	MDB_val k = {32, (void *)id}, v = {sizeof buf, buf};
 
 	buf[0] = REC_V1;
 	be64_put(buf + 1, b->refs);
@@ -398,7 +398,7 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 		b.refs--;
 		return blobref_put(txn, st, id, &b);
 	}
-	MDB_val k = { 32, (void *)id };
+	MDB_val k = {32, (void *)id};
 	rc = mdb_del(txn, st->db[DB_BLOBREF], &k, NULL);
 	if (rc)
 		return rc;
@@ -410,7 +410,7 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 
 int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r)
 {
-	MDB_val k = { strlen(name), (void *)name }, v;
+	MDB_val k = {strlen(name), (void *)name}, v;
 	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
 	if (rc)
 		return rc;
@@ -424,7 +424,7 @@ int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r
 int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v)
 {
 	uint8_t buf[5];
-	MDB_val k = { strlen(name), (void *)name }, val = { sizeof buf, buf };
+	MDB_val k = {strlen(name), (void *)name}, val = {sizeof buf, buf};
 
 	buf[0] = REC_V1;
 	be32_put(buf + 1, v);

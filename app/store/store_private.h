@@ -108,10 +108,10 @@ struct store {
 	struct store_feed *feed;
 
 	/* Counters for tests and metrics. */
-	atomic_ullong commits;    /* successful write commits (batches and admin) */
-	atomic_ullong batches;    /* group-commit batches attempted */
-	atomic_ullong grows;      /* map growths performed by this process */
-	atomic_int fail_commit;   /* test hook: errno the next commits fail with */
+	atomic_ullong commits;  /* successful write commits (batches and admin) */
+	atomic_ullong batches;  /* group-commit batches attempted */
+	atomic_ullong grows;    /* map growths performed by this process */
+	atomic_int fail_commit; /* test hook: errno the next commits fail with */
 };
 
 /* ---- Transactions and map growth (store.c) ---- */
@@ -145,7 +145,7 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx);
 int store_mdb_code(int rc);
 /* err helper: formats into err (may be NULL) and returns code. */
 int store_err(char *err, size_t errsz, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- Big-endian helpers and keys (store_codec.c) ---- */
 void be16_put(uint8_t *p, uint16_t v);
@@ -194,7 +194,7 @@ void rr_str16(struct rec_r *r, char *dst, size_t dstsz);
 
 /* Encodes a record of reclen bytes via rec_w into a DB with MDB_RESERVE. */
 int rec_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, size_t reclen,
-	    void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags);
+            void (*enc)(struct rec_w *w, const void *rec), const void *rec, unsigned flags);
 
 /* Account (DB_PRINCIPAL value). */
 struct acct_rec {
@@ -220,7 +220,7 @@ void mbox_enc(struct rec_w *w, const void *rec);
 int mbox_dec(const MDB_val *v, struct mbox_rec *m);
 int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, struct mbox_rec *m);
 int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
-	     const struct mbox_rec *m);
+             const struct mbox_rec *m);
 const char *mbox_role_name(unsigned role);
 
 /* Email (DB_EMAIL value); pointers point into the record (txn lifetime). */

@@ -79,13 +79,13 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			if ((rc = mbox_dec(&v, &m)) != 0)
 				break;
 			struct store_mailbox_info info = {
-				.id = be32_get((uint8_t *)k.mv_data + 4),
-				.name = m.name,
-				.role = mbox_role_name(m.role),
-				.uidvalidity = m.uidvalidity,
-				.uidnext = m.uidnext,
-				.highest_modseq = m.highest_modseq,
-				.messages = m.messages,
+			    .id = be32_get((uint8_t *)k.mv_data + 4),
+			    .name = m.name,
+			    .role = mbox_role_name(m.role),
+			    .uidvalidity = m.uidvalidity,
+			    .uidnext = m.uidnext,
+			    .highest_modseq = m.highest_modseq,
+			    .messages = m.messages,
 			};
 			cb(arg, &info);
 		}
@@ -98,7 +98,7 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 }
 
 int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store_email_cb *cb,
-		     void *arg)
+                     void *arg)
 {
 	struct mbox_rec m;
 	struct email_rec e;
@@ -117,7 +117,8 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 		     rc == 0 && has_prefix(&k, pfx, 8);
 		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			if (k.mv_size != 12 || v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+			if (k.mv_size != 12 || v.mv_size < 5 ||
+			    ((uint8_t *)v.mv_data)[0] != REC_V1) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
@@ -129,12 +130,12 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 				break;
 			}
 			struct store_email_info info = {
-				.email_id = email_id,
-				.uid = be32_get((uint8_t *)k.mv_data + 8),
-				.received_at = e.received_at,
-				.size = e.size,
-				.meta = e.meta,
-				.metalen = e.metalen,
+			    .email_id = email_id,
+			    .uid = be32_get((uint8_t *)k.mv_data + 8),
+			    .received_at = e.received_at,
+			    .size = e.size,
+			    .meta = e.meta,
+			    .metalen = e.metalen,
 			};
 			memcpy(info.blob_id, e.blob_id, 32);
 			cb(arg, &info);
@@ -148,7 +149,7 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 }
 
 int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
-		    void *arg)
+                    void *arg)
 {
 	struct email_rec e;
 	MDB_txn *txn;
@@ -162,7 +163,7 @@ int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store
 	if (rc == 0)
 		rc = email_dec(&v, &e);
 	if (rc == 0) {
-		MDB_val bk = { 32, e.blob_id };
+		MDB_val bk = {32, e.blob_id};
 		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &v);
 		if (rc == MDB_NOTFOUND)
 			rc = MDB_CORRUPTED; /* an email always has its blob */

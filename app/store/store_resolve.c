@@ -33,7 +33,7 @@ struct resolve {
 	MDB_txn *txn;
 	uint32_t acc[RESOLVE_ACCOUNTS_MAX];
 	size_t n;
-	int err; /* first LMDB error; the answer is then TEMPFAIL */
+	int err;                                 /* first LMDB error; the answer is then TEMPFAIL */
 	const char *path[RESOLVE_DEPTH_MAX + 1]; /* aliases being expanded */
 	int depth;
 };
@@ -53,7 +53,7 @@ static void add_account(struct resolve *r, uint32_t id)
 /* Account of an exact canonical address: 1 found (added), 0 not, -1 error. */
 static int try_account(struct resolve *r, const char *addr, size_t len)
 {
-	MDB_val k = { len, (void *)addr }, v;
+	MDB_val k = {len, (void *)addr}, v;
 	int rc = mdb_get(r->txn, r->st->db[DB_PRINCIPAL_NAME], &k, &v);
 
 	if (rc == MDB_NOTFOUND)
@@ -86,7 +86,7 @@ static int try_alias(struct resolve *r, const char *addr, size_t len)
 {
 	char key[STORE_ADDR_MAX + 1];
 	MDB_cursor *cur;
-	MDB_val k = { len, (void *)addr }, v;
+	MDB_val k = {len, (void *)addr}, v;
 	int rc;
 
 	if (len > STORE_ADDR_MAX)
@@ -104,7 +104,7 @@ static int try_alias(struct resolve *r, const char *addr, size_t len)
 	if (r->depth >= RESOLVE_DEPTH_MAX) {
 		mdb_cursor_close(cur);
 		log_warn("store", NULL, "event=alias_too_deep alias=%.*s max=%d", (int)len, addr,
-			 RESOLVE_DEPTH_MAX);
+		         RESOLVE_DEPTH_MAX);
 		return 1;
 	}
 	memcpy(key, addr, len);
@@ -141,10 +141,11 @@ static void resolve_target(struct resolve *r, const char *t)
 
 	if (at == NULL)
 		return;
-	MDB_val dk = { len - (size_t)(at + 1 - t), (void *)(at + 1) };
+	MDB_val dk = {len - (size_t)(at + 1 - t), (void *)(at + 1)};
 	int rc = mdb_get(r->txn, r->st->db[DB_DOMAIN], &dk, &v);
 	if (rc == MDB_NOTFOUND) {
-		log_debug("store", NULL, "event=alias_target_ignored target=%s reason=not_local", t);
+		log_debug("store", NULL, "event=alias_target_ignored target=%s reason=not_local",
+		          t);
 		return;
 	}
 	if (rc) {
@@ -178,17 +179,18 @@ static int resolve_steps(struct resolve *r, const char *addr, size_t at)
 		memcpy(stripped, addr, l);
 		memcpy(stripped + l, addr + at, len - at + 1);
 		size_t sl = strlen(stripped);
-		if ((rc = try_alias(r, stripped, sl)) != 0 || (rc = try_account(r, stripped, sl)) != 0)
+		if ((rc = try_alias(r, stripped, sl)) != 0 ||
+		    (rc = try_account(r, stripped, sl)) != 0)
 			return rc;
 	}
 	return try_alias(r, addr + at, len - at);
 }
 
 enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
-				   size_t max, size_t *n_r)
+                                   size_t max, size_t *n_r)
 {
 	char addr[STORE_ADDR_MAX + 1], domain[STORE_DOMAIN_MAX + 1];
-	struct resolve rs = { .st = st }, *r = &rs;
+	struct resolve rs = {.st = st}, *r = &rs;
 	const char *at = strrchr(address, '@');
 	size_t aat;
 	enum store_rcpt res;
@@ -200,7 +202,7 @@ enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32
 
 	if (store_rd_begin(st, &r->txn) != 0)
 		return STORE_RCPT_TEMPFAIL;
-	MDB_val dk = { strlen(domain), domain };
+	MDB_val dk = {strlen(domain), domain};
 	int rc = mdb_get(r->txn, st->db[DB_DOMAIN], &dk, &v);
 	if (rc) {
 		res = rc == MDB_NOTFOUND ? STORE_RCPT_NOT_LOCAL : STORE_RCPT_TEMPFAIL;

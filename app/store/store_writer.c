@@ -157,7 +157,7 @@ static void feed_publish(struct store *st, const struct changed *chg, size_t nch
 			if (s->account != chg[i].account)
 				continue;
 			struct feed_note *n = xmalloc(sizeof *n);
-			*n = (struct feed_note){ f, s, s->gen_, chg[i].account, chg[i].modseq };
+			*n = (struct feed_note){f, s, s->gen_, chg[i].account, chg[i].modseq};
 			atomic_fetch_add(&f->refs, 1);
 			loop_post(s->loop, feed_note_run, n);
 		}
@@ -179,7 +179,7 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
 		b->capchg = b->capchg ? b->capchg * 2 : 16;
 		b->chg = xrealloc(b->chg, b->capchg * sizeof *b->chg);
 	}
-	b->chg[b->nchg++] = (struct changed){ account, modseq };
+	b->chg[b->nchg++] = (struct changed){account, modseq};
 }
 
 /*
@@ -187,7 +187,7 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
  * gone (deleted since resolution); other errors fail the batch.
  */
 static int deliver_account(struct store *st, MDB_txn *txn, const struct store_delivery *d,
-			   uint32_t account, uint32_t *email_id_r, uint64_t *modseq_r)
+                           uint32_t account, uint32_t *email_id_r, uint64_t *modseq_r)
 {
 	struct acct_rec a;
 	struct mbox_rec m;
@@ -210,14 +210,14 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	be32_put(member, STORE_INBOX_ID);
 	be32_put(member + 4, uid);
 	struct email_rec e = {
-		.size = d->len,
-		.modseq = modseq,
-		.received_at = d->received_at,
-		.thread_id = email_id, /* its own thread until threading exists */
-		.nmembers = 1,
-		.members = member,
-		.meta = d->meta,
-		.metalen = (uint32_t)d->metalen,
+	    .size = d->len,
+	    .modseq = modseq,
+	    .received_at = d->received_at,
+	    .thread_id = email_id, /* its own thread until threading exists */
+	    .nmembers = 1,
+	    .members = member,
+	    .meta = d->meta,
+	    .metalen = (uint32_t)d->metalen,
 	};
 	memcpy(e.blob_id, d->blob_id, 32);
 	MDB_val k = key_u32_u32(kb, account, email_id);
@@ -227,7 +227,7 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	urec[0] = REC_V1;
 	be32_put(urec + 1, email_id);
 	k = key_u32_u32_u32(kb, account, STORE_INBOX_ID, uid);
-	MDB_val v = { sizeof urec, urec };
+	MDB_val v = {sizeof urec, urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, 0)) != 0)
 		return rc;
 
@@ -239,7 +239,7 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	be32_put(crec + 8, STORE_INBOX_ID);
 	be32_put(crec + 12, uid);
 	k = key_u32_u64(kb, account, modseq);
-	v = (MDB_val){ sizeof crec, crec };
+	v = (MDB_val){sizeof crec, crec};
 	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
 		return rc;
 
@@ -254,8 +254,10 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 
 static int delivery_valid(const struct store_delivery *d)
 {
+	/* LMDB values are at most 4 GiB - 1; the blob adds its version byte. */
 	return (d->data || d->len == 0) && (d->accounts || d->naccounts == 0) &&
-	       (d->meta || d->metalen == 0) && d->metalen <= UINT32_MAX;
+	       (d->meta || d->metalen == 0) && d->metalen < UINT32_MAX / 2 &&
+	       d->len < UINT32_MAX - 1;
 }
 
 static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
@@ -279,7 +281,7 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	if (exists && br.size != d->len) {
 		/* Same id, other length: the caller's hash is wrong. Refuse it alone. */
 		log_error("store", NULL, "event=blob_mismatch stored=%llu given=%zu",
-			  (unsigned long long)br.size, d->len);
+		          (unsigned long long)br.size, d->len);
 		d->result = STORE_EINVAL;
 		return 0;
 	}
@@ -289,8 +291,9 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 		uint64_t modseq;
 		rc = deliver_account(st, txn, d, d->accounts[i], &email_id, &modseq);
 		if (rc == MDB_NOTFOUND) {
-			log_warn("store", NULL, "event=deliver_skipped account=%u reason=no_account",
-				 d->accounts[i]);
+			log_warn("store", NULL,
+			         "event=deliver_skipped account=%u reason=no_account",
+			         d->accounts[i]);
 			continue;
 		}
 		if (rc)
@@ -307,13 +310,13 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	if (exists) {
 		br.refs += delivered;
 	} else {
-		MDB_val k = { 32, d->blob_id }, v = { d->len + 1, NULL };
+		MDB_val k = {32, d->blob_id}, v = {d->len + 1, NULL};
 		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
 			return rc;
 		((uint8_t *)v.mv_data)[0] = REC_V1;
 		if (d->len)
 			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
-		br = (struct blobref_rec){ delivered, d->len };
+		br = (struct blobref_rec){delivered, d->len};
 	}
 	return blobref_put(txn, st, d->blob_id, &br);
 }
@@ -368,7 +371,7 @@ static void complete(struct store_delivery *d)
 
 int store_deliver_sync(struct store *st, struct store_delivery *d)
 {
-	struct batch b = { .head = d };
+	struct batch b = {.head = d};
 
 	d->next_ = NULL;
 	batch_apply(st, &b);
@@ -405,11 +408,11 @@ static void *writer_main(void *arg)
 		last->next_ = NULL;
 		pthread_mutex_unlock(&st->qlock);
 
-		struct batch b = { .head = head };
+		struct batch b = {.head = head};
 		atomic_fetch_add(&st->batches, 1);
 		if (batch_apply(st, &b) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
-				  bytes);
+			          bytes);
 		/* Completions first: they are what sessions wait for. */
 		for (d = head; d;) {
 			struct store_delivery *next = d->next_;
@@ -436,7 +439,7 @@ int store_writer_start(struct store *st, char *err, size_t errsz)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return store_err(err, errsz, STORE_ETEMP, "cannot start the store writer: %s",
-				 strerror(rc));
+		                 strerror(rc));
 	st->writer_started = 1;
 	return STORE_OK;
 }

@@ -48,19 +48,23 @@ int main(void)
 	/* Output buffer too small. */
 	CHECK_EQ_INT(password_hash("x", small, sizeof small), -1);
 
-	/* The dummy costs about what a real verification costs. */
+	/*
+	 * The dummy costs what a real verification costs: printed, not
+	 * asserted (no timing assertions in tests).
+	 */
 	double t2 = now_ms();
 	CHECK_EQ_INT(password_verify(h1, "wrong"), 0);
 	double t3 = now_ms();
 	CHECK_EQ_INT(password_verify_dummy("wrong"), 0);
 	double t4 = now_ms();
-	CHECK(t4 - t3 > (t3 - t2) / 3);
 
 	CHECK_EQ_INT(password_needs_rehash(h1), 0);
-	CHECK_EQ_INT(password_needs_rehash("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"), 1);
-	CHECK_EQ_INT(password_needs_rehash("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"), 1);
+	CHECK_EQ_INT(password_needs_rehash("$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+	             1);
+	CHECK_EQ_INT(
+	    password_needs_rehash("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"), 1);
 
 	fprintf(stderr, "test_password: hash %.1f ms, verify %.1f ms, dummy %.1f ms\n", t1 - t0,
-		t3 - t2, t4 - t3);
+	        t3 - t2, t4 - t3);
 	return unit_done("test_password");
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,7 +60,7 @@ static double now_ms(void)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -85,8 +86,8 @@ static struct store *open_ok(const char *dir, unsigned flags)
 	return st;
 }
 
-static void msg_init(struct store_delivery *d, const char *data, size_t len,
-		     const uint32_t *acc, size_t nacc, uint32_t *ids)
+static void msg_init(struct store_delivery *d, const char *data, size_t len, const uint32_t *acc,
+                     size_t nacc, uint32_t *ids)
 {
 	memset(d, 0, sizeof *d);
 	d->data = data;
@@ -126,7 +127,7 @@ static void collect_account(void *arg, const struct store_account_info *i)
 	struct strs *s = arg;
 	if (s->n < 32)
 		snprintf(s->v[s->n++], sizeof s->v[0], "%u %s %llu %llu %u", i->id, i->email,
-			 (unsigned long long)i->quota, (unsigned long long)i->used, i->emails);
+		         (unsigned long long)i->quota, (unsigned long long)i->used, i->emails);
 }
 
 static void collect_mailbox(void *arg, const struct store_mailbox_info *i)
@@ -134,8 +135,8 @@ static void collect_mailbox(void *arg, const struct store_mailbox_info *i)
 	struct strs *s = arg;
 	if (s->n < 32)
 		snprintf(s->v[s->n++], sizeof s->v[0], "%u %s %s %u %llu %u %s", i->id, i->name,
-			 i->role, i->uidnext, (unsigned long long)i->highest_modseq, i->messages,
-			 i->uidvalidity ? "uv" : "nouv");
+		         i->role, i->uidnext, (unsigned long long)i->highest_modseq, i->messages,
+		         i->uidvalidity ? "uv" : "nouv");
 }
 
 struct emails {
@@ -172,7 +173,7 @@ static void collect_raw(void *arg, const char *data, size_t len)
 static uint64_t blob_refs(struct store *st, const uint8_t id[32])
 {
 	MDB_txn *txn;
-	struct blobref_rec b = { 0, 0 };
+	struct blobref_rec b = {0, 0};
 	if (store_rd_begin(st, &txn) != 0)
 		return (uint64_t)-1;
 	int rc = blobref_get(txn, st, id, &b);
@@ -383,16 +384,16 @@ static void test_domains_accounts_aliases(void)
 
 	/* Accounts */
 	CHECK_EQ_INT(store_account_add(st, "Alice@Example.com", "s3cret", 0, &id, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK(id > 0);
 	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, NULL, err, sizeof err),
-		     STORE_EEXIST);
+	             STORE_EEXIST);
 	CHECK_EQ_INT(store_account_add(st, "x@unknown.com", NULL, 0, NULL, err, sizeof err),
-		     STORE_ENOTFOUND);
+	             STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_account_add(st, "a b@example.com", NULL, 0, NULL, err, sizeof err),
-		     STORE_EINVAL);
+	             STORE_EINVAL);
 	CHECK_EQ_INT(store_account_add(st, "bob@example.com", NULL, 1000, &id2, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK(id2 != id);
 	CHECK_EQ_INT(store_account_id(st, "ALICE@EXAMPLE.COM", &id3), STORE_OK);
 	CHECK_EQ_INT(id3, id);
@@ -404,13 +405,13 @@ static void test_domains_accounts_aliases(void)
 	CHECK_EQ_INT(store_account_check_password(st, "nobody@example.com", "s3cret"), 0);
 	CHECK_EQ_INT(store_account_check_password(st, "bob@example.com", ""), 0); /* no password */
 	CHECK_EQ_INT(store_account_passwd(st, "alice@example.com", "n3w", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "s3cret"), 0);
 	CHECK_EQ_INT(store_account_check_password(st, "alice@example.com", "n3w"), 1);
 	CHECK_EQ_INT(store_account_passwd(st, "zed@example.com", "x", err, sizeof err),
-		     STORE_ENOTFOUND);
+	             STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_account_set_quota(st, "alice@example.com", 5000, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 
 	memset(&s, 0, sizeof s);
 	CHECK_EQ_INT(store_account_list(st, collect_account, &s), STORE_OK);
@@ -444,19 +445,19 @@ static void test_domains_accounts_aliases(void)
 
 	/* Aliases */
 	CHECK_EQ_INT(store_alias_add(st, "Team@example.com", "alice@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "BOB@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "bob@example.com", err, sizeof err),
-		     STORE_EEXIST);
+	             STORE_EEXIST);
 	CHECK_EQ_INT(store_alias_add(st, "x@nope.com", "bob@example.com", err, sizeof err),
-		     STORE_ENOTFOUND);
+	             STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_alias_add(st, "x@example.com", "not an address", err, sizeof err),
-		     STORE_EINVAL);
+	             STORE_EINVAL);
 	CHECK_EQ_INT(store_alias_add(st, "@other.org", "alice@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_alias_add(st, "info@other.org", "alice@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	memset(&s, 0, sizeof s);
 	CHECK_EQ_INT(store_alias_list(st, collect_alias, &s), STORE_OK);
 	CHECK_EQ_INT(s.n, 4);
@@ -465,14 +466,14 @@ static void test_domains_accounts_aliases(void)
 	CHECK_EQ_STR(s.v[2], "team@example.com>alice@example.com");
 	CHECK_EQ_STR(s.v[3], "team@example.com>bob@example.com");
 	CHECK_EQ_INT(store_alias_del(st, "team@example.com", "alice@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_alias_del(st, "team@example.com", "alice@example.com", err, sizeof err),
-		     STORE_ENOTFOUND);
+	             STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "carol@example.com", err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK_EQ_INT(store_alias_del(st, "team@example.com", NULL, err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_alias_del(st, "team@example.com", NULL, err, sizeof err),
-		     STORE_ENOTFOUND);
+	             STORE_ENOTFOUND);
 
 	/* A domain with accounts stays; one with only aliases goes, aliases too. */
 	CHECK_EQ_INT(store_domain_del(st, "example.com", err, sizeof err), STORE_EEXIST);
@@ -487,7 +488,7 @@ static void test_domains_accounts_aliases(void)
 	CHECK_EQ_INT(store_account_id(st, "alice@example.com", &id3), STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_mailbox_list(st, id, collect_mailbox, &s), STORE_ENOTFOUND);
 	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, &id3, err, sizeof err),
-		     STORE_OK);
+	             STORE_OK);
 	CHECK(id3 > id2);
 	CHECK_EQ_INT(store_account_del(st, "alice@example.com", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_account_del(st, "bob@example.com", err, sizeof err), STORE_OK);
@@ -523,31 +524,54 @@ static void test_resolve(void)
 		return;
 	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_domain_add(st, "catch.test", err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, &alice, err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "alice@example.com", NULL, 0, &alice, err, sizeof err),
+	             0);
 	CHECK_EQ_INT(store_account_add(st, "bob@example.com", NULL, 0, &bob, err, sizeof err), 0);
-	CHECK_EQ_INT(store_account_add(st, "carol@example.com", NULL, 0, &carol, err, sizeof err), 0);
-	CHECK_EQ_INT(store_account_add(st, "dave+x@example.com", NULL, 0, &davex, err, sizeof err), 0);
-	CHECK_EQ_INT(store_account_add(st, "full@example.com", NULL, 10, &full, err, sizeof err), 0);
-	CHECK_EQ_INT(store_account_add(st, "self@example.com", NULL, 0, &selfid, err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "alice@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "bob@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "team2@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "team2@example.com", "bob@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "chain1@example.com", "chain2@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "chain2@example.com", "chain3@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "chain3@example.com", "Alice+x@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "chain3@example.com", "alice@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "loop1@example.com", "loop2@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "loop2@example.com", "loop1@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "self@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "carol@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "carol@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "onlyext@example.com", "x@elsewhere.org", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "bob+sales@example.com", "carol@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "carol@example.com", NULL, 0, &carol, err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_account_add(st, "dave+x@example.com", NULL, 0, &davex, err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_account_add(st, "full@example.com", NULL, 10, &full, err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_account_add(st, "self@example.com", NULL, 0, &selfid, err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "alice@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "bob@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.com", "team2@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "team2@example.com", "bob@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "chain1@example.com", "chain2@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "chain2@example.com", "chain3@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "chain3@example.com", "Alice+x@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "chain3@example.com", "alice@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "loop1@example.com", "loop2@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "loop2@example.com", "loop1@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "self@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "carol@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "carol@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "onlyext@example.com", "x@elsewhere.org", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(
+	    store_alias_add(st, "bob+sales@example.com", "carol@example.com", err, sizeof err), 0);
 	CHECK_EQ_INT(store_alias_add(st, "@catch.test", "carol@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "full@example.com", err, sizeof err), 0);
-	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "alice@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "full@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "mixed@example.com", "alice@example.com", err, sizeof err),
+	             0);
 	/* A chain of 10 levels: deeper than the 8 allowed. */
 	for (int i = 0; i < 10; i++) {
 		char a[64], t[64];
@@ -670,7 +694,8 @@ static void test_delivery(void)
 
 	for (int i = 0; i < 3; i++) {
 		memset(&e, 0, sizeof e);
-		CHECK_EQ_INT(store_email_list(st, acc[i], STORE_INBOX_ID, collect_email, &e), STORE_OK);
+		CHECK_EQ_INT(store_email_list(st, acc[i], STORE_INBOX_ID, collect_email, &e),
+		             STORE_OK);
 		CHECK_EQ_INT(e.n, i == 0 ? 3 : 2);
 		CHECK(e.uid[0] == 1 && e.uid[1] == 2);
 		CHECK(e.id[0] == 1 && e.id[1] == 2);
@@ -696,11 +721,12 @@ static void test_delivery(void)
 	memset(&s, 0, sizeof s);
 	CHECK_EQ_INT(store_account_list(st, collect_account, &s), STORE_OK);
 	char want[200];
-	snprintf(want, sizeof want, "%u a@example.com 0 %zu 3", acc[0], 2 * (sizeof m1 - 1) + sizeof m2 - 1);
+	snprintf(want, sizeof want, "%u a@example.com 0 %zu 3", acc[0],
+	         2 * (sizeof m1 - 1) + sizeof m2 - 1);
 	CHECK_EQ_STR(s.v[0], want);
 
 	/* A delivery to an account deleted meanwhile skips it. */
-	uint32_t gone[2] = { acc[1], 4242 };
+	uint32_t gone[2] = {acc[1], 4242};
 	msg_init(&d, m2, sizeof m2 - 1, gone, 2, ids);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK(ids[0] == 3 && ids[1] == 0);
@@ -741,7 +767,7 @@ struct wctx {
 };
 
 static atomic_int done_ok, done_bad, done_n, done_target;
-static struct loop *done_loop;
+static struct loop *_Atomic done_loop;
 
 static void on_done(struct store_delivery *d, void *arg)
 {
@@ -758,7 +784,8 @@ static void *producer(void *arg)
 {
 	struct wctx *w = arg;
 	for (int i = w->first; i < w->first + w->count; i++) {
-		int len = snprintf(w->msg[i], sizeof w->msg[i], "Subject: m%d\r\n\r\nbody %d\r\n", i, i);
+		int len =
+		    snprintf(w->msg[i], sizeof w->msg[i], "Subject: m%d\r\n\r\nbody %d\r\n", i, i);
 		msg_init(&w->d[i], w->msg[i], (size_t)len, w->acc, w->nacc, NULL);
 		w->d[i].loop = w->loop;
 		w->d[i].done = on_done;
@@ -774,6 +801,73 @@ static void reset_done(int target, struct loop *l)
 	atomic_store(&done_n, 0);
 	atomic_store(&done_target, target);
 	done_loop = l;
+}
+
+/*
+ * Closed loop, like SMTP sessions: each of NSESS sessions sends its next
+ * message only when the previous one is committed (done() on the loop).
+ */
+enum { NSESS = 16, PERSESS = 25 };
+struct sess {
+	struct store *st;
+	struct loop *loop;
+	const uint32_t *acc;
+	int sent;
+	struct store_delivery d;
+	char msg[64];
+};
+static atomic_int sess_done;
+
+static void sess_send(struct sess *s);
+
+static void sess_on_done(struct store_delivery *d, void *arg)
+{
+	struct sess *s = arg;
+	if (d->result != STORE_OK)
+		atomic_fetch_add(&done_bad, 1);
+	if (s->sent < PERSESS)
+		sess_send(s);
+	else if (atomic_fetch_add(&sess_done, 1) + 1 == NSESS)
+		loop_stop(s->loop);
+}
+
+static void sess_send(struct sess *s)
+{
+	int len =
+	    snprintf(s->msg, sizeof s->msg, "Subject: %p %d\r\n\r\nx\r\n", (void *)s, s->sent++);
+	msg_init(&s->d, s->msg, (size_t)len, s->acc, 1, NULL);
+	s->d.loop = s->loop;
+	s->d.done = sess_on_done;
+	s->d.arg = s;
+	store_deliver(s->st, &s->d);
+}
+
+static void test_writer_sessions(struct store *st, const uint32_t *acc)
+{
+	struct sess *s = calloc(NSESS, sizeof *s);
+	struct loop *loop = loop_new();
+	unsigned long long c0 = atomic_load(&st->commits);
+
+	atomic_store(&sess_done, 0);
+	atomic_store(&done_bad, 0);
+	double t0 = now_ms();
+	for (int i = 0; i < NSESS; i++) {
+		s[i] = (struct sess){.st = st, .loop = loop, .acc = acc};
+		sess_send(&s[i]);
+	}
+	loop_run(loop);
+	double t1 = now_ms();
+	unsigned long long commits = atomic_load(&st->commits) - c0;
+	CHECK_EQ_INT(atomic_load(&sess_done), NSESS);
+	CHECK_EQ_INT(atomic_load(&done_bad), 0);
+	CHECK(commits < NSESS * PERSESS);
+	fprintf(stderr,
+	        "test_store: writer: %d sessions x %d waiting deliveries in %.1f ms (%.0f/s), "
+	        "%llu commits (%.1f per commit)\n",
+	        NSESS, PERSESS, t1 - t0, NSESS * PERSESS / ((t1 - t0) / 1e3), commits,
+	        (double)(NSESS * PERSESS) / (double)commits);
+	loop_free(&loop);
+	free(s);
 }
 
 static void test_writer(void)
@@ -801,7 +895,7 @@ static void test_writer(void)
 	reset_done(N, loop);
 	double t0 = now_ms();
 	for (int i = 0; i < NPROD; i++) {
-		w[i] = (struct wctx){ st, loop, acc, 2, i * PER, PER, d, msg };
+		w[i] = (struct wctx){st, loop, acc, 2, i * PER, PER, d, msg};
 		pthread_create(&t[i], NULL, producer, &w[i]);
 	}
 	loop_run(loop); /* until the last done() stops it */
@@ -816,9 +910,9 @@ static void test_writer(void)
 	CHECK(commits < N);
 	CHECK_EQ_INT(commits, batches);
 	fprintf(stderr,
-		"test_store: writer: %d deliveries x 2 accounts from %d threads in %.1f ms "
-		"(%.0f deliveries/s), %llu commits (%.1f per commit)\n",
-		N, NPROD, t1 - t0, N / ((t1 - t0) / 1e3), commits, (double)N / (double)commits);
+	        "test_store: writer: %d deliveries x 2 accounts from %d threads in %.1f ms "
+	        "(%.0f deliveries/s), %llu commits (%.1f per commit)\n",
+	        N, NPROD, t1 - t0, N / ((t1 - t0) / 1e3), commits, (double)N / (double)commits);
 	for (int a = 0; a < 2; a++) {
 		memset(&e, 0, sizeof e);
 		CHECK_EQ_INT(store_email_list(st, acc[a], STORE_INBOX_ID, collect_email, &e), 0);
@@ -832,13 +926,25 @@ static void test_writer(void)
 	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
 	CHECK_EQ_INT(ms, N);
 
+	test_writer_sessions(st, acc);
+
+	/* Baseline without group commit: one transaction and fsync each. */
+	t0 = now_ms();
+	for (int i = 0; i < 50; i++) {
+		msg_init(&d[i], msg[i], strlen(msg[i]), acc, 2, NULL);
+		CHECK_EQ_INT(store_deliver_sync(st, &d[i]), STORE_OK);
+	}
+	t1 = now_ms();
+	fprintf(stderr, "test_store: sync: 50 deliveries one commit each in %.1f ms (%.0f/s)\n",
+	        t1 - t0, 50 / ((t1 - t0) / 1e3));
+
 	/* Paused writer, 1500 queued: exactly two batches (1000 + 500). */
 	struct loop_thread lt;
 	lt_start(&lt);
 	store_test_pause_writer(st, 1);
 	reset_done(NPAUSE, NULL);
 	b0 = atomic_load(&st->batches);
-	w[0] = (struct wctx){ st, lt.loop, acc, 1, 0, NPAUSE, d, msg };
+	w[0] = (struct wctx){st, lt.loop, acc, 1, 0, NPAUSE, d, msg};
 	producer(&w[0]);
 	sleep_ms(20);
 	CHECK_EQ_INT(atomic_load(&done_n), 0);
@@ -849,7 +955,7 @@ static void test_writer(void)
 	CHECK_EQ_INT(atomic_load(&done_ok), NPAUSE);
 	CHECK_EQ_INT(atomic_load(&st->batches) - b0, 2);
 	fprintf(stderr, "test_store: writer: %d queued deliveries committed in %.1f ms (%.0f/s)\n",
-		NPAUSE, t1 - t0, NPAUSE / ((t1 - t0) / 1e3));
+	        NPAUSE, t1 - t0, NPAUSE / ((t1 - t0) / 1e3));
 
 	/* The byte cap: 7 x 10 MiB (one shared blob) make 2 batches (6 + 1). */
 	size_t big = 10u << 20;
@@ -877,7 +983,7 @@ static void test_writer(void)
 	store_test_pause_writer(st, 1);
 	store_test_fail_commits(st, EIO);
 	reset_done(10, NULL);
-	w[0] = (struct wctx){ st, lt.loop, acc, 2, 0, 10, d, msg };
+	w[0] = (struct wctx){st, lt.loop, acc, 2, 0, 10, d, msg};
 	producer(&w[0]);
 	store_test_pause_writer(st, 0);
 	CHECK(wait_for(&done_n, 10));
@@ -895,7 +1001,7 @@ static void test_writer(void)
 	/* store_close drains what is queued, each request completed. */
 	store_test_pause_writer(st, 1);
 	reset_done(20, NULL);
-	w[0] = (struct wctx){ st, lt.loop, acc, 1, 0, 20, d, msg };
+	w[0] = (struct wctx){st, lt.loop, acc, 1, 0, 20, d, msg};
 	producer(&w[0]);
 	store_close(&st);
 	CHECK(wait_for(&done_n, 20));
@@ -908,7 +1014,7 @@ static void test_writer(void)
 	CHECK_EQ_INT(store_email_list(st, acc[0], STORE_INBOX_ID, collect_email, &e), 0);
 	CHECK_EQ_INT(e.n, 512); /* collector cap; there are more */
 	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
-	CHECK_EQ_INT(ms, N + NPAUSE + 7 + 1 + 20);
+	CHECK_EQ_INT(ms, N + NSESS * PERSESS + 50 + NPAUSE + 7 + 1 + 20);
 	/* Writes are refused on a read-only store. */
 	CHECK_EQ_INT(store_domain_add(st, "x.com", err, sizeof err), STORE_EINVAL);
 	store_close(&st);
@@ -969,8 +1075,8 @@ static void test_growth(void)
 	CHECK(map1 >= (uint64_t)NMSG * SZ);
 	CHECK(used <= map1);
 	fprintf(stderr, "test_store: growth: map %llu -> %llu bytes in %llu doublings, %llu used\n",
-		(unsigned long long)map0, (unsigned long long)map1, grows,
-		(unsigned long long)used);
+	        (unsigned long long)map0, (unsigned long long)map1, grows,
+	        (unsigned long long)used);
 	lt_sync(&lt);
 	lt_stop(&lt);
 	store_close(&st);
@@ -1049,6 +1155,81 @@ static void test_io_error(void)
 	free(m);
 }
 
+/*
+ * Another process (the CLI) grows the map behind our back: our next
+ * transaction gets MDB_MAP_RESIZED and must adopt the new size.
+ */
+static void test_other_process_grows(void)
+{
+	enum { NMSG = 40, SZ = 64 * 1024 };
+	char dir[300], err[256], c = 'g';
+	struct store *st;
+	uint32_t acc;
+	int p2c[2], c2p[2], status = -1;
+
+	new_dir(dir, sizeof dir);
+	if (pipe(p2c) != 0 || pipe(c2p) != 0)
+		return;
+	/* Fork before this process opens the environment (LMDB forbids after). */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		close(p2c[1]);
+		close(c2p[0]);
+		if (read(p2c[0], &c, 1) != 1)
+			_exit(2);
+		st = NULL;
+		if (store_open(dir, 0, &st, err, sizeof err) != STORE_OK)
+			_exit(3);
+		char *m = malloc(SZ);
+		uint32_t one = 1;
+		for (int i = 0; i < NMSG; i++) {
+			struct store_delivery d;
+			memset(m, 'a' + i, SZ);
+			msg_init(&d, m, SZ, &one, 1, NULL);
+			bad |= store_deliver_sync(st, &d) != STORE_OK;
+		}
+		free(m);
+		store_close(&st);
+		bad |= write(c2p[1], "k", 1) != 1;
+		_exit(bad);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	store_test_set_initial_map(256 * 1024);
+	st = open_ok(dir, STORE_SERVER);
+	store_test_set_initial_map(0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	CHECK_EQ_INT(acc, 1);
+	uint64_t map0, map1;
+	CHECK_EQ_INT(store_map_info(st, &map0, NULL), 0);
+	CHECK(write(p2c[1], &c, 1) == 1);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(status, 0);
+
+	struct emails e;
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, collect_email, &e), 0);
+	CHECK_EQ_INT(e.n, NMSG);
+	CHECK_EQ_INT(store_map_info(st, &map1, NULL), 0);
+	CHECK(map1 > map0);
+	struct store_delivery d;
+	msg_init(&d, "after", 5, &acc, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
+	uint64_t ms;
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), 0);
+	CHECK_EQ_INT(ms, NMSG + 1);
+	fprintf(stderr, "test_store: another process grew the map: ours %llu -> %llu\n",
+	        (unsigned long long)map0, (unsigned long long)map1);
+	store_close(&st);
+	close(p2c[1]);
+	close(c2p[0]);
+}
+
 /* ---- change feed ---- */
 
 static atomic_int feed_calls;
@@ -1097,8 +1278,10 @@ static void test_feed(void)
 
 	struct loop_thread lt;
 	lt_start(&lt);
-	struct store_sub sub = { .account = acc[0], .loop = lt.loop, .cb = on_change, .arg = &acc[0] };
-	struct store_sub subb = { .account = acc[1], .loop = lt.loop, .cb = on_change, .arg = &acc[0] };
+	struct store_sub sub = {
+	    .account = acc[0], .loop = lt.loop, .cb = on_change, .arg = &acc[0]};
+	struct store_sub subb = {
+	    .account = acc[1], .loop = lt.loop, .cb = on_change, .arg = &acc[0]};
 	store_subscribe(st, &sub);
 	store_subscribe(st, &subb);
 
@@ -1121,7 +1304,7 @@ static void test_feed(void)
 	CHECK_EQ_INT(atomic_load(&feed_modseq), 2);
 
 	/* After unsubscribe (on the loop thread) nothing arrives. */
-	struct unsub_job j = { st, &sub, 0 };
+	struct unsub_job j = {st, &sub, 0};
 	loop_post(lt.loop, unsub_on_loop, &j);
 	CHECK(wait_for(&j.done, 1));
 	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
@@ -1192,7 +1375,7 @@ static void test_nested_reads(void)
 	msg_init(&d, "hello", 5, &acc, 1, NULL);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), 0);
-	struct nest n = { st, acc, 0 };
+	struct nest n = {st, acc, 0};
 	CHECK_EQ_INT(store_email_list(st, acc, STORE_INBOX_ID, nest_email, &n), 0);
 	CHECK_EQ_INT(n.raw_ok, 2);
 	store_close(&st);
@@ -1220,6 +1403,7 @@ int main(void)
 	test_writer();
 	test_growth();
 	test_io_error();
+	test_other_process_grows();
 	test_feed();
 	test_nested_reads();
 
