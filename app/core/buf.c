@@ -9,6 +9,53 @@
 
 #include "xalloc.h"
 
+/*
+ * A small per-thread cache of buffer storage in power-of-two sizes from
+ * 4 KiB to 256 KiB. Connections and messages allocate and free buffers of
+ * these sizes all the time; musl's allocator hands such blocks back to the
+ * kernel at once, and the munmap/TLB-shootdown churn cost several percent
+ * of CPU under load. The cache is bounded (CACHE_BYTES per thread).
+ */
+#define CACHE_MIN_SHIFT 12
+#define CACHE_MAX_SHIFT 18
+#define CACHE_SLOTS 8
+#define CACHE_BYTES (2u << 20)
+
+static _Thread_local struct {
+	void *slot[CACHE_MAX_SHIFT - CACHE_MIN_SHIFT + 1][CACHE_SLOTS];
+	unsigned n[CACHE_MAX_SHIFT - CACHE_MIN_SHIFT + 1];
+	size_t bytes;
+} cache;
+
+static int cache_class(size_t cap)
+{
+	for (int i = CACHE_MIN_SHIFT; i <= CACHE_MAX_SHIFT; i++)
+		if (cap == ((size_t)1 << i))
+			return i - CACHE_MIN_SHIFT;
+	return -1;
+}
+
+static void *storage_get(size_t cap)
+{
+	int c = cache_class(cap);
+	if (c >= 0 && cache.n[c] > 0) {
+		cache.bytes -= cap;
+		return cache.slot[c][--cache.n[c]];
+	}
+	return xmalloc(cap);
+}
+
+static void storage_put(void *p, size_t cap)
+{
+	int c = cache_class(cap);
+	if (p && c >= 0 && cache.n[c] < CACHE_SLOTS && cache.bytes + cap <= CACHE_BYTES) {
+		cache.slot[c][cache.n[c]++] = p;
+		cache.bytes += cap;
+		return;
+	}
+	free(p);
+}
+
 void buf_init(struct buf *b, size_t max)
 {
 	b->p = NULL;
@@ -18,7 +65,7 @@ void buf_init(struct buf *b, size_t max)
 
 void buf_free(struct buf *b)
 {
-	free(b->p);
+	storage_put(b->p, b->cap);
 	b->p = NULL;
 	b->off = b->len = b->cap = 0;
 }
@@ -47,7 +94,15 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 				cap *= 2;
 			if (cap > b->max + 1)
 				cap = b->max + 1;
-			b->p = xrealloc(b->p, cap);
+			if (cap < ((size_t)1 << CACHE_MIN_SHIFT)) {
+				b->p = xrealloc(b->p, cap);
+			} else {
+				char *np = storage_get(cap);
+				if (b->len)
+					memcpy(np, b->p, b->len);
+				storage_put(b->p, b->cap);
+				b->p = np;
+			}
 			b->cap = cap;
 		}
 	}

@@ -134,8 +134,10 @@ static int pump_plain(struct conn *c, unsigned events)
 	int flags = 0;
 
 	if ((events & LOOP_READ) && !c->paused_ && !c->eof_ && buf_room(&c->in) > 0) {
-		size_t avail;
-		char *dst = buf_reserve(&c->in, 1, &avail);
+		/* Ask for a whole chunk so the buffer grows to a useful size
+		 * at once instead of reading a few hundred bytes per call. */
+		size_t avail, want = buf_room(&c->in) < IO_CHUNK ? buf_room(&c->in) : IO_CHUNK;
+		char *dst = buf_reserve(&c->in, want, &avail);
 		if (avail > IO_CHUNK)
 			avail = IO_CHUNK;
 		ssize_t r = read(c->fd, dst, avail);
