@@ -12,8 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <bearssl_hash.h>
-
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -211,7 +209,6 @@ static void deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct store_delivery *d = &tx->delivery;
-	br_sha256_context h;
 	struct msg_summary sum;
 
 	buf_init(&tx->meta, META_MAX);
@@ -225,9 +222,7 @@ static void deliver(struct smtp_session *s)
 	memset(d, 0, sizeof(*d));
 	d->data = buf_data(&tx->msg);
 	d->len = buf_len(&tx->msg);
-	br_sha256_init(&h);
-	br_sha256_update(&h, d->data, d->len);
-	br_sha256_out(&h, d->blob_id);
+	store_blob_id(d->data, d->len, d->blob_id);
 	d->meta = buf_len(&tx->meta) ? buf_data(&tx->meta) : NULL;
 	d->metalen = buf_len(&tx->meta);
 	d->accounts = tx->accounts;

@@ -138,11 +138,14 @@ enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32
 				   size_t max, size_t *n_r);
 
 /* ---- Delivery (group commit through the writer thread) ---- */
+/* Content id of a blob: BLAKE2b-256 of its bytes (see store_blob.c). */
+void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);
+
 struct store_delivery {
 	/* Input, owned by the caller until done() runs. */
 	const char *data; /* the whole message as stored (with Return-Path/Received) */
 	size_t len;
-	uint8_t blob_id[32];   /* SHA-256 of data, computed by the caller */
+	uint8_t blob_id[32];   /* store_blob_id(data), computed by the caller */
 	const void *meta;      /* cached summary (mime/summary.h encoding), may be NULL */
 	size_t metalen;
 	const uint32_t *accounts; /* deliver one copy into each account's INBOX */

@@ -92,7 +92,7 @@ static void msg_init(struct store_delivery *d, const char *data, size_t len, con
 	memset(d, 0, sizeof *d);
 	d->data = data;
 	d->len = len;
-	crypto_hash_sha256(d->blob_id, (const unsigned char *)data, len);
+	store_blob_id(data, len, d->blob_id);
 	d->accounts = acc;
 	d->naccounts = nacc;
 	d->email_ids = ids;
@@ -734,12 +734,12 @@ static void test_delivery(void)
 
 	/* A blob id that does not match the length is refused alone. */
 	msg_init(&d, m2, sizeof m2 - 2, acc, 1, ids);
-	crypto_hash_sha256(d.blob_id, (const unsigned char *)m2, sizeof m2 - 1);
+	store_blob_id(m2, sizeof m2 - 1, d.blob_id);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EINVAL);
 
 	/* Deleting accounts drops their references; the last one drops the blob. */
 	uint8_t b1[32];
-	crypto_hash_sha256(b1, (const unsigned char *)m1, sizeof m1 - 1);
+	store_blob_id(m1, sizeof m1 - 1, b1);
 	CHECK_EQ_INT(store_account_del(st, "c@example.com", err, sizeof err), 0);
 	CHECK_EQ_INT(blob_refs(st, b1), 4);
 	CHECK_EQ_INT(store_account_del(st, "b@example.com", err, sizeof err), 0);
