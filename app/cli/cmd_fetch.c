@@ -2,7 +2,8 @@
  * cmd_fetch.c — tern fetch EMAIL [--mailbox NAME] [--id ID].
  *
  * Without --id lists the mailbox (id, date, from, subject from the summary
- * cached at delivery); with --id writes the raw message to stdout.
+ * cached at delivery); with --id writes the raw message to stdout, and with
+ * --envelope the SMTP envelope kept with it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern fetch EMAIL [--mailbox NAME] [--id ID]\n");
+	fprintf(stderr, "usage: tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n");
 	return 2;
 }
 
@@ -61,13 +62,15 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 {
 	const char *mailbox = "INBOX";
 	uint64_t id = 0;
-	int have_id = 0, rc = 1;
+	int have_id = 0, envelope = 0, rc = 1;
 
 	if (argc < 1)
 		return usage();
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--mailbox") == 0 && i + 1 < argc) {
 			mailbox = argv[++i];
+		} else if (strcmp(argv[i], "--envelope") == 0) {
+			envelope = 1;
 		} else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc &&
 			   str_to_u64(str_c(argv[i + 1]), UINT32_MAX, &id) == 0) {
 			have_id = 1;
@@ -76,6 +79,8 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 			return usage();
 		}
 	}
+	if (envelope && !have_id)
+		return usage();
 	struct store *st = cli_store_open(cfg, 1);
 	if (!st)
 		return 1;
@@ -83,10 +88,13 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 	if (store_account_id(st, argv[0], &account) != STORE_OK) {
 		fprintf(stderr, "tern: no such account: %s\n", argv[0]);
 	} else if (have_id) {
-		if (store_email_raw(st, account, (uint32_t)id, write_raw, NULL) == STORE_OK)
+		int r = envelope ? store_email_envelope(st, account, (uint32_t)id, write_raw, NULL)
+				 : store_email_raw(st, account, (uint32_t)id, write_raw, NULL);
+		if (r == STORE_OK)
 			rc = 0;
 		else
-			fprintf(stderr, "tern: no message %llu in %s\n", (unsigned long long)id, argv[0]);
+			fprintf(stderr, "tern: no %s %llu in %s\n", envelope ? "envelope for message" : "message",
+				(unsigned long long)id, argv[0]);
 	} else if (store_mailbox_find(st, account, mailbox, &mbox) != STORE_OK) {
 		fprintf(stderr, "tern: no mailbox %s in %s\n", mailbox, argv[0]);
 	} else {

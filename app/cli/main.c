@@ -20,7 +20,7 @@ static int usage(void)
 		"       tern account add|list|passwd|del EMAIL  (password on stdin)\n"
 		"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
 		"       tern alias add|list|del ALIAS TARGET\n"
-		"       tern fetch EMAIL [--mailbox NAME] [--id ID]\n"
+		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }

@@ -190,12 +190,38 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250 CHUNKING");
 }
 
-static char *xtext_copy(struct arena *a, struct str xt)
+/* The parameters of MAIL worth keeping with the message, in SMTP syntax. */
+static char *mail_params_text(struct arena *a, const struct smtp_params *p)
 {
-	char tmp[SMTP_ORCPT_MAX + 1];
-	if (smtp_xtext_decode(xt, tmp, sizeof(tmp)) < 0)
-		return NULL;
-	return arena_strdup(a, tmp);
+	static const char *const body[] = { "", " BODY=7BIT", " BODY=8BITMIME", " BODY=BINARYMIME" };
+	return arena_printf(a, "%s%s%.*s%s%s",
+			    p->ret == SMTP_RET_FULL ? " RET=FULL" : p->ret == SMTP_RET_HDRS ? " RET=HDRS" : "",
+			    (p->seen & SMTP_PARAM_ENVID) ? " ENVID=" : "",
+			    (p->seen & SMTP_PARAM_ENVID) ? (int)p->envid.len : 0,
+			    (p->seen & SMTP_PARAM_ENVID) ? p->envid.p : "", body[p->body],
+			    (p->seen & SMTP_PARAM_SMTPUTF8) ? " SMTPUTF8" : "");
+}
+
+/* NOTIFY and ORCPT as given (ORCPT stays xtext-encoded, as on the wire). */
+static char *rcpt_params_text(struct arena *a, const struct smtp_params *p)
+{
+	char notify[40] = "";
+	if (p->seen & SMTP_PARAM_NOTIFY) {
+		if (p->notify & SMTP_NOTIFY_NEVER)
+			snprintf(notify, sizeof(notify), " NOTIFY=NEVER");
+		else
+			snprintf(notify, sizeof(notify), " NOTIFY=%s%s%s",
+				 (p->notify & SMTP_NOTIFY_SUCCESS) ? "SUCCESS," : "",
+				 (p->notify & SMTP_NOTIFY_FAILURE) ? "FAILURE," : "",
+				 (p->notify & SMTP_NOTIFY_DELAY) ? "DELAY," : "");
+		size_t n = strlen(notify);
+		if (notify[n - 1] == ',')
+			notify[n - 1] = '\0';
+	}
+	if (!(p->seen & SMTP_PARAM_ORCPT))
+		return arena_strdup(a, notify);
+	return arena_printf(a, "%s ORCPT=%.*s;%.*s", notify, (int)p->orcpt_type.len, p->orcpt_type.p,
+			    (int)p->orcpt_addr.len, p->orcpt_addr.p);
 }
 
 static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
@@ -239,11 +265,8 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	memset(&s->tx, 0, sizeof(s->tx));
 	s->tx.arena = arena_new(2048);
 	s->tx.mail_from = arena_strdup(s->tx.arena, addr);
-	s->tx.ret = p->ret;
-	s->tx.body = p->body;
 	s->tx.smtputf8 = !!(p->seen & SMTP_PARAM_SMTPUTF8);
-	if (p->seen & SMTP_PARAM_ENVID)
-		s->tx.envid = xtext_copy(s->tx.arena, p->envid);
+	s->tx.mail_params = mail_params_text(s->tx.arena, p);
 	s->tx.rcpts = arena_alloc(s->tx.arena, sizeof(*s->tx.rcpts) * smtp_cfg->max_recipients);
 	s->tx.accounts = arena_alloc(s->tx.arena, sizeof(uint32_t) * smtp_cfg->max_recipients * 4);
 	s->tx.seq = ++s->tx_count;
@@ -303,14 +326,9 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
 	rc->address = arena_strdup(tx->arena, addr);
-	rc->notify = cmd->params.notify;
-	rc->orcpt = NULL;
-	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
-		char *v = xtext_copy(tx->arena, cmd->params.orcpt_addr);
-		if (v)
-			rc->orcpt = arena_printf(tx->arena, "%.*s;%s", (int)cmd->params.orcpt_type.len,
-						 cmd->params.orcpt_type.p, v);
-	}
+	rc->params = rcpt_params_text(tx->arena, &cmd->params);
+	rc->naccounts = (unsigned)n;
+	memcpy(rc->accounts, ids, n * sizeof(ids[0]));
 	/* One copy per account, however many addresses lead to it. */
 	for (size_t i = 0; i < n; i++) {
 		unsigned j;

@@ -36,16 +36,15 @@ enum smtp_state {
 
 struct smtp_rcpt {
 	char *address; /* as given, domain lowercased */
-	unsigned notify;
-	char *orcpt;   /* "type;xtext" or NULL */
+	char *params;  /* DSN parameters as kept in the envelope ("NOTIFY=.. ORCPT=..") */
+	uint32_t accounts[16]; /* the accounts this address resolved to */
+	unsigned naccounts;
 };
 
 struct smtp_tx {
 	struct arena *arena;
 	char *mail_from; /* "" for the null sender */
-	char *envid;
-	enum smtp_ret ret;
-	enum smtp_body body;
+	char *mail_params; /* RET/ENVID/BODY/SMTPUTF8 as kept in the envelope */
 	int smtputf8;
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
@@ -61,6 +60,7 @@ struct smtp_tx {
 	struct smtp_data_reader reader;
 	struct store_delivery delivery;
 	struct buf meta;
+	const char **envelopes; /* per account, for the store */
 	unsigned seq; /* transaction number within the session, for the id */
 };
 

@@ -219,6 +219,23 @@ static void deliver(struct smtp_session *s)
 	if (msg_summary_encode(&sum, &tx->meta) < 0)
 		buf_reset(&tx->meta);
 
+	/* Each account keeps the envelope lines that concern it only. */
+	tx->envelopes = arena_alloc(tx->arena, tx->naccounts * sizeof(*tx->envelopes));
+	for (unsigned i = 0; i < tx->naccounts; i++) {
+		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
+		for (unsigned r = 0; r < tx->nrcpts; r++) {
+			const struct smtp_rcpt *rc = &tx->rcpts[r];
+			for (unsigned j = 0; j < rc->naccounts; j++) {
+				if (rc->accounts[j] == tx->accounts[i]) {
+					env = arena_printf(tx->arena, "%sRCPT TO:<%s>%s\r\n", env,
+							   rc->address, rc->params);
+					break;
+				}
+			}
+		}
+		tx->envelopes[i] = env;
+	}
+
 	memset(d, 0, sizeof(*d));
 	d->data = buf_data(&tx->msg);
 	d->len = buf_len(&tx->msg);
@@ -227,6 +244,7 @@ static void deliver(struct smtp_session *s)
 	d->metalen = buf_len(&tx->meta);
 	d->accounts = tx->accounts;
 	d->naccounts = tx->naccounts;
+	d->envelopes = tx->envelopes;
 	d->received_at = time_wall();
 	d->loop = s->loop;
 	d->done = delivered;

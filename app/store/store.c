@@ -55,6 +55,7 @@ static const struct {
     [DB_CHANGE] = {"change", 0},
     [DB_BLOB] = {"blob", 0},
     [DB_BLOBREF] = {"blobref", 0},
+    [DB_ENVELOPE] = {"envelope", 0},
 };
 
 uint32_t store_schema_version(void)

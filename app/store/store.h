@@ -150,6 +150,10 @@ struct store_delivery {
 	size_t metalen;
 	const uint32_t *accounts; /* deliver one copy into each account's INBOX */
 	size_t naccounts;
+	/* Optional, parallel to accounts: the SMTP envelope that led to each
+	 * account (MAIL FROM and the RCPT TO lines with their DSN
+	 * parameters, as text), kept with the email. May be NULL. */
+	const char *const *envelopes;
 	int64_t received_at; /* seconds since the epoch */
 
 	/* Output, valid in done(). */
@@ -237,6 +241,9 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 typedef void store_raw_cb(void *arg, const char *data, size_t len);
 int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
 		    void *arg);
+/* The SMTP envelope kept with an email at delivery; STORE_ENOTFOUND when none. */
+int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
+			 void *arg);
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
 

@@ -44,6 +44,7 @@ enum store_db {
 	DB_CHANGE,
 	DB_BLOB,
 	DB_BLOBREF,
+	DB_ENVELOPE,
 	DB_COUNT
 };
 

@@ -176,6 +176,25 @@ int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store
 	return store_mdb_code(rc);
 }
 
+int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
+                         void *arg)
+{
+	MDB_txn *txn;
+	uint8_t ek[8];
+	MDB_val k = key_u32_u32(ek, account, email_id), v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_get(txn, st->db[DB_ENVELOPE], &k, &v);
+	if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
+		cb(arg, (const char *)v.mv_data + 1, v.mv_size - 1);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
 {
 	struct acct_rec a;

@@ -187,7 +187,8 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
  * gone (deleted since resolution); other errors fail the batch.
  */
 static int deliver_account(struct store *st, MDB_txn *txn, const struct store_delivery *d,
-                           uint32_t account, uint32_t *email_id_r, uint64_t *modseq_r)
+                           uint32_t account, const char *envelope, uint32_t *email_id_r,
+                           uint64_t *modseq_r)
 {
 	struct acct_rec a;
 	struct mbox_rec m;
@@ -223,6 +224,16 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	MDB_val k = key_u32_u32(kb, account, email_id);
 	if ((rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0)) != 0)
 		return rc;
+	if (envelope && *envelope) {
+		/* The envelope is kept apart: it is read only by DSN and
+		 * delivery reports, never by FETCH. */
+		MDB_val ev;
+		ev.mv_size = 1 + strlen(envelope);
+		if ((rc = mdb_put(txn, st->db[DB_ENVELOPE], &k, &ev, MDB_RESERVE)) != 0)
+			return rc;
+		((uint8_t *)ev.mv_data)[0] = REC_V1;
+		memcpy((uint8_t *)ev.mv_data + 1, envelope, ev.mv_size - 1);
+	}
 
 	urec[0] = REC_V1;
 	be32_put(urec + 1, email_id);
@@ -289,7 +300,8 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	for (size_t i = 0; i < d->naccounts; i++) {
 		uint32_t email_id;
 		uint64_t modseq;
-		rc = deliver_account(st, txn, d, d->accounts[i], &email_id, &modseq);
+		rc = deliver_account(st, txn, d, d->accounts[i], d->envelopes ? d->envelopes[i] : NULL,
+		                     &email_id, &modseq);
 		if (rc == MDB_NOTFOUND) {
 			log_warn("store", NULL,
 			         "event=deliver_skipped account=%u reason=no_account",

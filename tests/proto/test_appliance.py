@@ -273,6 +273,7 @@ def test_disk_full_gives_temporary_failure():
                         codes.append(e.smtp_code)
                     except smtplib.SMTPRecipientsRefused as e:
                         codes.append(list(e.recipients.values())[0][0])
+            print("  replies while filling a 3 MiB disk: %s" % codes)
             assert 250 in codes and any(400 <= c < 500 for c in codes), codes
             assert not any(c >= 500 for c in codes), codes
             assert s.proc.poll() is None

@@ -171,6 +171,11 @@ def test_one_blob_many_recipients_and_dedup():
         rb = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
         rc = s.raw("carol@example.test", s.messages("carol@example.test")[0][0])
         assert rb == rc and b"\tfor <" not in rb
+        # Each account keeps only its own envelope recipients (no Bcc leak).
+        env = s.cli("fetch", "carol@example.test", "--id", "1", "--envelope").stdout.decode()
+        assert "RCPT TO:<carol@example.test>" in env and "bob" not in env, env
+        env = s.cli("fetch", "bob@example.test", "--id", "1", "--envelope").stdout.decode()
+        assert "RCPT TO:<bob@example.test>" in env and "RCPT TO:<bob+x@example.test>" in env, env
 
 
 def test_recipient_policy():
@@ -224,7 +229,11 @@ def test_dsn_parameters_accepted():
             c.sendmail("a@remote.test", ["bob@example.test"], message(subject="dsn"),
                        mail_options=["RET=HDRS", "ENVID=QQ314159"],
                        rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.test"])
-        assert len(s.messages("bob@example.test")) == 1
+        msgs = s.messages("bob@example.test")
+        assert len(msgs) == 1
+        env = s.cli("fetch", "bob@example.test", "--id", str(msgs[0][0]), "--envelope").stdout
+        assert env == (b"MAIL FROM:<a@remote.test> RET=HDRS ENVID=QQ314159\r\n"
+                       b"RCPT TO:<bob@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.test\r\n"), env
         r = Raw(s.smtp_port)
         r.cmd("EHLO dsn.test")
         assert r.cmd("MAIL FROM:<a@remote.test> RET=BOGUS")[0] == 501
