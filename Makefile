@@ -35,6 +35,8 @@ FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: all vendor run test unit proto fuzz bench image clean
+# Keep objects that pattern chains would treat as intermediate.
+.SECONDARY:
 
 all: build/tern
 

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -115,6 +116,8 @@ int server_run(const struct config *cfg)
 		return 1;
 	}
 	limits_init(cfg->max_connections, cfg->max_connections_per_ip);
+	/* Password hashing and other CPU-heavy work stay off the loops. */
+	worker_pool_start(2);
 	smtp_server_init(cfg, st);
 
 	if (cfg->listen[LISTEN_SMTP].port) {
@@ -185,6 +188,7 @@ int server_run(const struct config *cfg)
 	}
 	for (int j = 0; j < nlisteners; j++)
 		listener_close(&listeners[j]);
+	worker_pool_stop();
 	store_close(&st); /* commits what is queued */
 	log_info("server", NULL, "event=stopped");
 	return 0;

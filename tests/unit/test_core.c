@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/str.h"
+#include "core/worker.h"
 #include "unit.h"
 
 static void test_buf(void)
@@ -249,8 +250,52 @@ static void test_log(void)
 	unlink(path);
 }
 
+struct job_test {
+	struct worker_job job;
+	struct loop *loop;
+	int value, done_on_loop;
+	pthread_t loop_thread;
+};
+
+static int jobs_done;
+
+static void job_fn(void *arg)
+{
+	struct job_test *t = arg;
+	t->value *= 2;
+}
+
+static void job_done(void *arg)
+{
+	struct job_test *t = arg;
+	t->done_on_loop = pthread_equal(pthread_self(), t->loop_thread);
+	if (++jobs_done == 50)
+		loop_stop(t->loop);
+}
+
+static void test_worker(void)
+{
+	struct job_test t[50];
+	struct loop *l = loop_new();
+
+	worker_pool_start(3);
+	for (int i = 0; i < 50; i++) {
+		t[i] = (struct job_test){ .loop = l, .value = i, .loop_thread = pthread_self() };
+		t[i].job = (struct worker_job){ .fn = job_fn, .done = job_done, .arg = &t[i], .loop = l };
+		worker_submit(&t[i].job);
+	}
+	loop_run(l);
+	worker_pool_stop();
+	for (int i = 0; i < 50; i++) {
+		CHECK_EQ_INT(t[i].value, 2 * i);
+		CHECK(t[i].done_on_loop);
+	}
+	loop_free(&l);
+}
+
 int main(void)
 {
+	test_worker();
 	test_buf();
 	test_str();
 	test_arena();
