@@ -180,6 +180,7 @@ int server_run(const struct config *cfg)
 		for (int ms = 0; ms < 2000 && smtp_server_sessions() > 0; ms += 50)
 			sleep_ms(50);
 	}
+	worker_pool_stop(); /* before the loops go: jobs post their results to them */
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);
 	for (int i = 0; i < nloops; i++) {
@@ -188,7 +189,6 @@ int server_run(const struct config *cfg)
 	}
 	for (int j = 0; j < nlisteners; j++)
 		listener_close(&listeners[j]);
-	worker_pool_stop();
 	store_close(&st); /* commits what is queued */
 	log_info("server", NULL, "event=stopped");
 	return 0;
