@@ -67,7 +67,7 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("tern exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
-            if "event=started" in self.log_text():
+            if "event=started" in self.log_text() or "\"event\":\"started\"" in self.log_text():
                 return
             time.sleep(0.02)
         raise RuntimeError("tern did not start:\n" + self.log_text())

@@ -282,3 +282,34 @@ def test_disk_full_gives_temporary_failure():
     finally:
         subprocess.run(["umount", "-l", mnt])
         os.rmdir(mnt)
+
+
+def test_json_logs_with_session_ids():
+    import json
+    with Server(accounts=ACCOUNTS, env={"TERN_LOG_FORMAT": "json", "TERN_LOG_LEVEL": "info"}) as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["bob@example.test"], message(subject="json log"))
+        assert s.wait_log('"event":"disconnect"')
+        records = [json.loads(line) for line in s.log_text().splitlines()]
+        delivered = [r for r in records if r.get("event") == "delivered"]
+        assert len(delivered) == 1 and delivered[0]["module"] == "smtp", delivered
+        sid = delivered[0]["session"]
+        assert any(r.get("event") == "connect" and r.get("session") == sid for r in records)
+        assert all("time" in r and "level" in r for r in records)
+
+
+def test_ipv6_listener():
+    import socket as _s
+    try:
+        probe = _s.socket(_s.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        print("  (no IPv6 loopback here)")
+        return "skip"
+    port = free_port()
+    with Server(accounts=ACCOUNTS, env={"TERN_LISTEN_SMTP": "[::1]:%d" % port}) as s:
+        with smtplib.SMTP("::1", port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["bob@example.test"], message(subject="over v6"))
+        raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
+        assert b"([::1])" in raw, raw[:200]
