@@ -65,6 +65,7 @@ struct config {
 	unsigned smtp_session_max_s;  /* total session time */
 	unsigned smtp_max_errors;
 	unsigned loops; /* event loop threads; 0 = one per core */
+	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
 };
 
 /* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */

@@ -244,9 +244,6 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if (p->seen & SMTP_PARAM_AUTH && 0) {
-		/* AUTH= from an unauthenticated client is ignored (RFC 4954 5). */
-	}
 	if (cmd->path.utf8 && !(p->seen & SMTP_PARAM_SMTPUTF8)) {
 		smtp_reply(s, "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter");
 		smtp_session_error(s);

@@ -81,8 +81,6 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	if (s->draining && 0)
-		return -1;
 	buf_init(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size);
 	/* A fixed head start (never the client's SIZE=) saves the first
 	 * few doublings for typical messages. */
@@ -91,8 +89,8 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 		smtp_reply(s, "451 4.3.0 Error: cannot build headers");
 		return -1;
 	}
-	smtp_data_init(&tx->reader, smtp_cfg->max_message_size);
-	(void)bdat;
+	if (!bdat)
+		smtp_data_init(&tx->reader, smtp_cfg->max_message_size);
 	return 0;
 }
 

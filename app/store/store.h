@@ -247,6 +247,34 @@ int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, 
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
 
+/*
+ * ---- Changing mail ----
+ * Synchronous writes in the calling thread's own write transaction: they
+ * return after the commit (fsync), so call them from a worker thread or the
+ * CLI, never from an event loop.
+ */
+/*
+ * Expunges from mailbox the messages with the given UIDs, as IMAP EXPUNGE
+ * does: each uid entry is removed; the email loses that membership and,
+ * when it was its last, is destroyed (record, envelope, one blob
+ * reference; the account's used and emails drop); the mailbox's message
+ * count drops; one change record at one new modseq (a further one per
+ * 65535 entries) lists the memberships removed — kind "email destroyed"
+ * for a last membership, "email updated" otherwise — and mailbox and
+ * account take that modseq as their highest. UIDs not (or no longer) in
+ * the mailbox are skipped; when none is left, nothing is written.
+ * uidvalidity is the mailbox's UIDVALIDITY the UIDs belong to.
+ * Subscribers of the change feed are not notified (the feed is published
+ * by the writer thread only).
+ * Returns STORE_OK with *removed_r (memberships removed) and *modseq_r (the
+ * last modseq used, 0 when nothing was removed), both may be NULL;
+ * STORE_ENOTFOUND when the account or mailbox does not exist or its
+ * UIDVALIDITY differs (nothing removed); STORE_EINVAL for uids NULL with
+ * n > 0; STORE_ETEMP on a store error (nothing removed).
+ */
+int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
+		  const uint32_t *uids, size_t n, size_t *removed_r, uint64_t *modseq_r);
+
 /* Bytes the map may use now (for tests of growth) and bytes in use. */
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);
 
