@@ -369,10 +369,12 @@ int conn_printf(struct conn *c, const char *fmt, ...)
 
 void conn_flush(struct conn *c)
 {
-	c->busy_++;
-	pump(c, LOOP_WRITE);
-	c->busy_--;
-	conn_settle(c);
+	if (c->busy_ > 0)
+		return; /* inside a callback: conn_io pumps when it returns */
+	/* A full pass: sending may let the TLS engine hand over input it
+	 * already holds (pipelined behind what the session waited for), and
+	 * no socket event will announce those bytes. */
+	conn_io(c->loop, c->fd, LOOP_WRITE, c);
 }
 
 int conn_starttls(struct conn *c)

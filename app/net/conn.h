@@ -74,7 +74,12 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 /* Queues bytes for the peer. 0, or -1 when the output buffer is full. */
 int conn_write(struct conn *c, const void *p, size_t n);
 int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Tries to send queued output now (also done after every callback). */
+/*
+ * Sends queued output now and hands the session any input that became
+ * available meanwhile (on_data may run). Does nothing inside a conn
+ * callback, where it happens anyway when the callback returns. The conn
+ * may be gone afterwards if it was closing.
+ */
 void conn_flush(struct conn *c);
 
 /*

@@ -69,6 +69,28 @@ def test_starttls_discards_pipelined_plaintext():
         t.close()
 
 
+def test_pipelining_over_tls():
+    # Commands pipelined behind the data must be answered once the store
+    # commits, even when TLS already decrypted them (no socket event follows).
+    with srv() as s:
+        r = Raw(s.smtp_port)
+        r.cmd("EHLO pipe.test")
+        assert r.cmd("STARTTLS")[0] == 220
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        r.sock = ctx.wrap_socket(r.sock, server_hostname="mx.example.test")
+        r.cmd("EHLO pipe.test")
+        batch = ""
+        for i in range(3):
+            batch += "MAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+            batch += message(subject="tls pipe %d" % i) + ".\r\n"
+        r.send(batch + "QUIT\r\n")
+        codes = [r.reply()[0] for _ in range(3 * 4 + 1)]
+        assert codes == [250, 250, 354, 250] * 3 + [221], codes
+        assert len(s.messages("bob@example.test")) == 3
+
+
 def test_pipelining_many_messages_one_session():
     with srv() as s:
         r = Raw(s.smtp_port)
