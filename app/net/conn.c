@@ -287,6 +287,22 @@ static int output_pending(struct conn *c)
 	return 0;
 }
 
+/*
+ * Whether waiting for the socket to become writable makes sense: plaintext
+ * with bytes queued, or an engine with a record to send. Application bytes
+ * queued while the TLS handshake is still running cannot move until the
+ * peer speaks, so they must not make us poll for writability (that spins).
+ */
+static int socket_write_wanted(struct conn *c)
+{
+	if (!c->tls)
+		return buf_len(&c->out) > 0;
+	unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
+	if (st == BR_SSL_CLOSED)
+		return 0;
+	return (st & BR_SSL_SENDREC) || (buf_len(&c->out) > 0 && (st & BR_SSL_SENDAPP));
+}
+
 static void conn_settle(struct conn *c)
 {
 	if (c->busy_ > 0)
@@ -315,7 +331,7 @@ interest:;
 	unsigned want = 0;
 	if (!c->paused_ && !c->eof_ && buf_room(&c->in) > 0 && !c->closing_)
 		want |= LOOP_READ;
-	if (output_pending(c))
+	if (socket_write_wanted(c))
 		want |= LOOP_WRITE;
 	if (c->tls) {
 		/* The engine may need to read (handshake, or to make room) even

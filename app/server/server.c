@@ -19,6 +19,7 @@
 #include "core/xalloc.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "pop3/pop3_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -55,6 +56,7 @@ static void drain_on_loop(void *arg)
 		if (d->listeners[i].fd >= 0)
 			listener_detach(&d->listeners[i], d->loop);
 	smtp_server_drain();
+	pop3_server_drain();
 	free(d);
 }
 
@@ -62,6 +64,7 @@ static void close_all_on_loop(void *arg)
 {
 	(void)arg;
 	smtp_server_close_all();
+	pop3_server_close_all();
 }
 
 /* Creates the primary domain named by TERN_DOMAIN on first start. */
@@ -76,6 +79,12 @@ static void seed_domain(const struct config *cfg, struct store *st)
 		log_warn("server", NULL, "event=domain_add_failed domain=%s error=\"%s\"", cfg->domain, err);
 }
 
+/* Sessions of every protocol, for the shutdown wait. */
+static unsigned sessions_alive(void)
+{
+	return smtp_server_sessions() + pop3_server_sessions();
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -86,7 +95,7 @@ static void sleep_ms(long ms)
 int server_run(const struct config *cfg)
 {
 	struct worker workers[MAX_LOOPS];
-	struct listener listeners[1];
+	struct listener listeners[3];
 	int nlisteners = 0, nloops;
 	struct store *st;
 	char err[512];
@@ -119,11 +128,35 @@ int server_run(const struct config *cfg)
 	/* Password hashing and other CPU-heavy work stay off the loops. */
 	worker_pool_start(2);
 	smtp_server_init(cfg, st);
+	pop3_server_init(cfg, st);
 
 	if (cfg->listen[LISTEN_SMTP].port) {
 		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
 				  smtp_server_accept, NULL, err, sizeof(err)) < 0) {
 			log_error("server", NULL, "event=start_failed listener=smtp error=\"%s\"", err);
+			store_close(&st);
+			return 1;
+		}
+		nlisteners++;
+	}
+	static const struct {
+		enum listen_kind kind;
+		const char *name;
+		void *arg;
+	} pop3_listeners[] = {
+		{ LISTEN_POP3, "pop3", NULL },
+		{ LISTEN_POP3S, "pop3s", POP3_IMPLICIT_TLS },
+	};
+	for (size_t i = 0; i < sizeof(pop3_listeners) / sizeof(pop3_listeners[0]); i++) {
+		if (!cfg->listen[pop3_listeners[i].kind].port)
+			continue;
+		if (listener_open(&listeners[nlisteners], &cfg->listen[pop3_listeners[i].kind],
+				  pop3_listeners[i].name, pop3_server_accept, pop3_listeners[i].arg,
+				  err, sizeof(err)) < 0) {
+			log_error("server", NULL, "event=start_failed listener=%s error=\"%s\"",
+				  pop3_listeners[i].name, err);
+			for (int j = 0; j < nlisteners; j++)
+				listener_close(&listeners[j]);
 			store_close(&st);
 			return 1;
 		}
@@ -162,7 +195,7 @@ int server_run(const struct config *cfg)
 			break;
 	}
 
-	log_info("server", NULL, "event=stopping sessions=%u", smtp_server_sessions());
+	log_info("server", NULL, "event=stopping sessions=%u", sessions_alive());
 	for (int i = 0; i < nloops; i++) {
 		struct drain_req *d = xmalloc(sizeof(*d));
 		d->listeners = listeners;
@@ -170,14 +203,14 @@ int server_run(const struct config *cfg)
 		d->loop = workers[i].loop;
 		loop_post(workers[i].loop, drain_on_loop, d);
 	}
-	for (int ms = 0; ms < DRAIN_SECONDS * 1000 && smtp_server_sessions() > 0; ms += 50)
+	for (int ms = 0; ms < DRAIN_SECONDS * 1000 && sessions_alive() > 0; ms += 50)
 		sleep_ms(50);
-	if (smtp_server_sessions() > 0) {
-		log_warn("server", NULL, "event=drain_timeout sessions=%u", smtp_server_sessions());
+	if (sessions_alive() > 0) {
+		log_warn("server", NULL, "event=drain_timeout sessions=%u", sessions_alive());
 		for (int i = 0; i < nloops; i++)
 			loop_post(workers[i].loop, close_all_on_loop, NULL);
 		/* Sessions waiting for the store finish when the writer answers. */
-		for (int ms = 0; ms < 2000 && smtp_server_sessions() > 0; ms += 50)
+		for (int ms = 0; ms < 2000 && sessions_alive() > 0; ms += 50)
 			sleep_ms(50);
 	}
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */

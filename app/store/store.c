@@ -56,6 +56,7 @@ static const struct {
     [DB_BLOB] = {"blob", 0},
     [DB_BLOBREF] = {"blobref", 0},
     [DB_ENVELOPE] = {"envelope", 0},
+    [DB_DKIM] = {"dkim", 0},
 };
 
 uint32_t store_schema_version(void)

@@ -278,4 +278,26 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
 /* Bytes the map may use now (for tests of growth) and bytes in use. */
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);
 
+/* ---- DKIM keys ---- */
+struct dkim_keys; /* dkim/dkim.h */
+/*
+ * Stores the DKIM key set of a local domain (lowercased like every name).
+ * With replace 0 an existing set is kept and STORE_EEXIST returned (two
+ * processes creating keys at once: the first one wins, the other reads
+ * it); with 1 it is replaced (rotation). Deleting the domain deletes its
+ * keys. Returns STORE_OK; STORE_ENOTFOUND when the domain does not exist;
+ * STORE_EINVAL for a bad domain name or a set that is empty or has a
+ * damaged key; STORE_EEXIST; STORE_ETEMP.
+ */
+int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys *keys,
+		   int replace, char *err, size_t errsz);
+/*
+ * Reads the key set of domain into *keys_r, which holds private keys: the
+ * caller wipes it (dkim_keys_wipe) when done. Returns STORE_OK;
+ * STORE_ENOTFOUND when the domain has no keys (an unknown domain, or one
+ * added by a build without DKIM); STORE_ETEMP on a store error or a record
+ * this build cannot read (logged). *keys_r is zeroed on any error.
+ */
+int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r);
+
 #endif

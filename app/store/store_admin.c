@@ -146,6 +146,9 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return rc;
+	/* Its DKIM keys: a domain added again gets new ones. */
+	if ((rc = mdb_del(txn, st->db[DB_DKIM], &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
 	return mdb_del(txn, st->db[DB_DOMAIN], &k, NULL);
 }
 

@@ -45,6 +45,7 @@ enum store_db {
 	DB_BLOB,
 	DB_BLOBREF,
 	DB_ENVELOPE,
+	DB_DKIM,
 	DB_COUNT
 };
 
@@ -282,5 +283,9 @@ void store_test_pause_writer(struct store *st, int paused);
 void store_test_fail_commits(struct store *st, int e);
 /* Overwrites the stored schema version (to test refusing a newer one). */
 int store_test_set_schema(struct store *st, uint32_t version);
+
+/* Tells subscribers of account about a commit made outside the writer
+ * (synchronous writes such as expunge). Call after the commit returned. */
+void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
 
 #endif

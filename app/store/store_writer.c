@@ -165,6 +165,13 @@ static void feed_publish(struct store *st, const struct changed *chg, size_t nch
 	pthread_mutex_unlock(&f->lock);
 }
 
+void store_publish_change(struct store *st, uint32_t account, uint64_t modseq)
+{
+	struct changed c = {account, modseq};
+	if (st->feed)
+		feed_publish(st, &c, 1);
+}
+
 /* ---- applying deliveries ---- */
 
 static void note_change(struct batch *b, uint32_t account, uint64_t modseq)

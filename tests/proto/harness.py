@@ -26,10 +26,13 @@ class Server:
     """A tern serve process with its own data dir and ports."""
 
     def __init__(self, env=None, data_dir=None, domains=("example.test",), accounts=(),
-                 start=True, binary=TERN, wrap=None):
+                 start=True, binary=TERN, wrap=None, pop3=False):
         self.tmp = tempfile.mkdtemp(prefix="tern-test-")
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.smtp_port = free_port()
+        # pop3=True also listens for POP3 (STLS) and POP3S on free ports.
+        self.pop3_port = free_port() if pop3 else None
+        self.pop3s_port = free_port() if pop3 else None
         self.binary = binary
         self.wrap = wrap or []
         self.env = {
@@ -43,6 +46,9 @@ class Server:
             "TERN_LISTEN_SIEVE": "", "TERN_LISTEN_HTTP": "", "TERN_LISTEN_HTTPS": "",
             "TERN_LOG_LEVEL": "debug",
         }
+        if pop3:
+            self.env["TERN_LISTEN_POP3"] = "127.0.0.1:%d" % self.pop3_port
+            self.env["TERN_LISTEN_POP3S"] = "127.0.0.1:%d" % self.pop3s_port
         if env:
             self.env.update(env)
         self.proc = None

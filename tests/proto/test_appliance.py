@@ -69,6 +69,7 @@ def test_admin_commands_while_running():
         assert r.cmd("RCPT TO:<eve@late.test>")[0] == 550
         dns = s.cli("domain", "dns", "example.test").stdout.decode()
         assert "MX" in dns and "v=spf1" in dns and "_dmarc" in dns
+        assert "k=rsa; p=" in dns and "k=ed25519; p=" in dns and "_submission._tcp" in dns
         # errors are clear and non-zero
         r = s.cli("account", "add", "x@unknown-domain.test", input="pw\n", check=False)
         assert r.returncode != 0 and r.stderr
@@ -313,3 +314,101 @@ def test_ipv6_listener():
             c.sendmail("a@remote.test", ["bob@example.test"], message(subject="over v6"))
         raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
         assert b"([::1])" in raw, raw[:200]
+
+
+def _dkim_records(dns, domain):
+    """{selector: TXT value} of the DKIM records in `tern domain dns` output."""
+    import re
+    out = {}
+    for line in dns.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0].endswith("._domainkey.%s." % domain) and parts[2] == "TXT":
+            strings = re.findall(r'"([^"]*)"', parts[3])
+            assert strings and all(len(x) <= 255 for x in strings), line
+            out[parts[0].split(".")[0]] = "".join(strings)
+    return out
+
+
+def _check_dkim_records(recs, domain):
+    """Both keys present with this month's selectors; the values are what
+    RFC 6376 / RFC 8463 say and what dkimpy (Debian python3-dkim) reads."""
+    import base64
+    month = time.strftime("%Y%m", time.gmtime())
+    rsa, ed = recs.get("tern-rsa-" + month), recs.get("tern-ed-" + month)
+    assert rsa and ed and len(recs) == 2, recs
+    assert rsa.startswith("v=DKIM1; k=rsa; p="), rsa
+    der = base64.b64decode(rsa.split("p=", 1)[1], validate=True)
+    # SubjectPublicKeyInfo, rsaEncryption, 2048-bit modulus, e = 65537
+    assert der.startswith(bytes.fromhex("30820122300d06092a864886f70d01010105000382010f00"
+                                        "3082010a0282010100")), der.hex()
+    assert len(der) == 294 and der.endswith(bytes.fromhex("0203010001")), der.hex()
+    assert ed.startswith("v=DKIM1; k=ed25519; p="), ed
+    assert len(base64.b64decode(ed.split("p=", 1)[1], validate=True)) == 32, ed
+    code = ("import dkim, sys\n"
+            "for name, val in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+            "    pk, size, ktag, _ = dkim.evaluate_pk(name.encode(), val.encode())\n"
+            "    print(ktag.decode(), size)\n")
+    args = []
+    for sel in ("tern-rsa-" + month, "tern-ed-" + month):
+        args += ["%s._domainkey.%s." % (sel, domain), recs[sel]]
+    r = subprocess.run(["/usr/bin/python3", "-c", code] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    assert r.returncode == 0, "dkimpy (run scripts/install-test-deps): " + r.stderr.decode()
+    assert r.stdout.decode().split() == ["rsa", "2048", "ed25519", "256"], r.stdout
+
+
+def test_domain_dns_dkim_records():
+    """domain add makes the DKIM keys, domain dns prints them with the SRV
+    and autoconfig records; the keys persist, go with the domain, and are
+    made in an empty chroot too (getrandom only)."""
+    with Server(accounts=ACCOUNTS) as s:
+        month = time.strftime("%Y%m", time.gmtime())
+        out = s.cli("domain", "add", "keys.test").stdout.decode()
+        assert "tern-rsa-%s" % month in out and "tern-ed-%s" % month in out, out
+        dns = s.cli("domain", "dns", "Keys.Test").stdout.decode()
+        recs = _dkim_records(dns, "keys.test")
+        _check_dkim_records(recs, "keys.test")
+        for line in ("keys.test.\tIN\tMX\t10 mx.example.test.",
+                     'keys.test.\tIN\tTXT\t"v=spf1 mx -all"',
+                     "_submissions._tcp.keys.test.\tIN\tSRV\t0 0 0 .",  # disabled here
+                     "_imaps._tcp.keys.test.\tIN\tSRV\t0 0 0 .",
+                     "autoconfig.keys.test.\tIN\tCNAME\tmx.example.test.",
+                     "autodiscover.keys.test.\tIN\tCNAME\tmx.example.test."):
+            assert line in dns.splitlines(), (line, dns)
+        assert any(l.startswith("_dmarc.keys.test.\tIN\tTXT") for l in dns.splitlines()), dns
+        # The same keys every time; new ones for a domain added again.
+        assert s.cli("domain", "dns", "keys.test").stdout.decode() == dns
+        s.cli("domain", "del", "keys.test")
+        r = s.cli("domain", "dns", "keys.test", check=False)
+        assert r.returncode != 0 and b"no domain keys.test" in r.stderr, r
+        s.cli("domain", "add", "keys.test")
+        again = _dkim_records(s.cli("domain", "dns", "keys.test").stdout.decode(), "keys.test")
+        assert again.keys() == recs.keys() and all(again[k] != recs[k] for k in recs), again
+        # Mail still flows for the domains the harness added.
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("a@remote.test", ["bob@example.test"], message(subject="after dkim"))
+        assert "after dkim" in s.messages("bob@example.test")[0][1]
+
+    if os.geteuid() != 0:
+        print("  (chroot part needs root)")
+        return
+    root = tempfile.mkdtemp(prefix="tern-chroot-")
+    try:
+        shutil.copy(TERN, os.path.join(root, "tern"))
+        os.mkdir(os.path.join(root, "data"))
+        env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test"}
+
+        def jail():
+            os.chroot(root)
+            os.chdir("/")
+
+        run = lambda *a: subprocess.run(["/tern"] + list(a), env=env, preexec_fn=jail,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        r = run("domain", "add", "jail.test")
+        assert r.returncode == 0, r.stderr
+        r = run("domain", "dns", "jail.test")
+        assert r.returncode == 0, r.stderr
+        _check_dkim_records(_dkim_records(r.stdout.decode(), "jail.test"), "jail.test")
+        assert "_submission._tcp.jail.test.\tIN\tSRV\t10 1 587 chroot.example.test." in r.stdout.decode()
+    finally:
+        shutil.rmtree(root)

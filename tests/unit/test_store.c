@@ -1381,6 +1381,219 @@ static void test_nested_reads(void)
 	store_close(&st);
 }
 
+/* ---- expunge (POP3 QUIT today, IMAP EXPUNGE later) ---- */
+
+struct add_member_ctx {
+	uint32_t account, email_id, mailbox, uid;
+};
+
+/* Test-only: gives an email a second membership, as IMAP COPY will. */
+static int add_member_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct add_member_ctx *c = arg;
+	struct mbox_rec m;
+	struct email_rec e;
+	uint8_t kb[12], members[16], urec[5];
+	MDB_val k = key_u32_u32(kb, c->account, c->email_id), v;
+	int rc;
+
+	if ((rc = mbox_get(txn, st, c->account, c->mailbox, &m)) != 0)
+		return rc;
+	c->uid = m.uidnext++;
+	m.messages++;
+	if ((rc = mbox_put(txn, st, c->account, c->mailbox, &m)) != 0)
+		return rc;
+	if ((rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v)) != 0)
+		return rc;
+	uint8_t copy[4096];
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = {v.mv_size, copy};
+	if ((rc = email_dec(&cv, &e)) != 0 || e.nmembers != 1)
+		return rc ? rc : MDB_CORRUPTED;
+	memcpy(members, e.members, 8);
+	be32_put(members + 8, c->mailbox);
+	be32_put(members + 12, c->uid);
+	e.members = members;
+	e.nmembers = 2;
+	if ((rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0)) != 0)
+		return rc;
+	urec[0] = REC_V1;
+	be32_put(urec + 1, c->email_id);
+	k = key_u32_u32_u32(kb, c->account, c->mailbox, c->uid);
+	v = (MDB_val){sizeof urec, urec};
+	return mdb_put(txn, st->db[DB_UID], &k, &v, 0);
+}
+
+static void uidvalidity_of(void *arg, const struct store_mailbox_info *i)
+{
+	if (i->id == STORE_INBOX_ID)
+		*(uint32_t *)arg = i->uidvalidity;
+}
+
+/* Raw change record (account, modseq) into buf; its length, or 0. */
+static size_t change_record(struct store *st, uint32_t account, uint64_t modseq, uint8_t *buf,
+                            size_t bufsz)
+{
+	MDB_txn *txn;
+	uint8_t kb[12];
+	MDB_val k = key_u32_u64(kb, account, modseq), v;
+	size_t n = 0;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return 0;
+	if (mdb_get(txn, st->db[DB_CHANGE], &k, &v) == 0 && v.mv_size <= bufsz) {
+		memcpy(buf, v.mv_data, v.mv_size);
+		n = v.mv_size;
+	}
+	store_rd_end(st, txn);
+	return n;
+}
+
+static int email_members(struct store *st, uint32_t account, uint32_t email_id,
+                         uint64_t *modseq_r)
+{
+	MDB_txn *txn;
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, account, email_id), v;
+	struct email_rec e;
+	int n = -1;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return -1;
+	if (mdb_get(txn, st->db[DB_EMAIL], &k, &v) == 0 && email_dec(&v, &e) == 0) {
+		n = e.nmembers;
+		*modseq_r = e.modseq;
+	}
+	store_rd_end(st, txn);
+	return n;
+}
+
+static void test_expunge(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc[2], ids[2], uv = 0;
+	struct store_delivery d;
+	struct emails e;
+	struct strs s;
+	struct raw raw;
+	uint64_t ms = 0;
+	uint8_t crec[256];
+	size_t removed = 99;
+	static const char m1[] = "Subject: shared\r\n\r\nboth accounts\r\n";
+	static const char m2[] = "Subject: two\r\n\r\nalso in Sent\r\n";
+	static const char m3[] = "Subject: three\r\n\r\nwith an envelope\r\n";
+	const char *env[] = {"MAIL FROM:<x@y>\r\nRCPT TO:<a@example.com>\r\n"};
+	uint8_t b1[32], b3[32];
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc[0], err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc[1], err, sizeof err), 0);
+	msg_init(&d, m1, sizeof m1 - 1, acc, 2, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	memcpy(b1, d.blob_id, 32);
+	msg_init(&d, m2, sizeof m2 - 1, acc, 1, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	msg_init(&d, m3, sizeof m3 - 1, acc, 1, ids);
+	d.envelopes = env;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	memcpy(b3, d.blob_id, 32);
+	struct add_member_ctx am = {acc[0], 2, 2 /* Sent */, 0};
+	CHECK_EQ_INT(store_write(st, add_member_fn, &am), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_list(st, acc[0], uidvalidity_of, &uv), STORE_OK);
+	CHECK(uv != 0);
+	CHECK_EQ_INT(db_entries(st, DB_ENVELOPE), 1);
+	CHECK_EQ_INT(blob_refs(st, b1), 2);
+
+	/* Wrong UIDVALIDITY, mailbox or account: nothing happens. */
+	uint32_t uids[] = {1, 2, 3, 99};
+	CHECK_EQ_INT(store_expunge(st, acc[0], STORE_INBOX_ID, uv + 1, uids, 4, &removed, &ms),
+	             STORE_ENOTFOUND);
+	CHECK_EQ_INT(removed, 0);
+	CHECK_EQ_INT(store_expunge(st, acc[0], 77, uv, uids, 4, NULL, NULL), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_expunge(st, 999, STORE_INBOX_ID, uv, uids, 4, NULL, NULL),
+	             STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_expunge(st, acc[0], STORE_INBOX_ID, uv, NULL, 1, NULL, NULL),
+	             STORE_EINVAL);
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 3);
+
+	/* The expunge: UIDs 1-3 go, 99 never existed. */
+	CHECK_EQ_INT(store_expunge(st, acc[0], STORE_INBOX_ID, uv, uids, 4, &removed, &ms),
+	             STORE_OK);
+	CHECK_EQ_INT(removed, 3);
+	CHECK_EQ_INT(ms, 4);
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[0], STORE_INBOX_ID, collect_email, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, 0);
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[0], 2, collect_email, &e), STORE_OK);
+	CHECK(e.n == 1 && e.id[0] == 2);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_mailbox_list(st, acc[0], collect_mailbox, &s), STORE_OK);
+	CHECK_EQ_STR(s.v[0], "1 INBOX inbox 4 4 0 uv");
+	CHECK_EQ_STR(s.v[1], "2 Sent sent 2 0 1 uv");
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 4);
+	memset(&s, 0, sizeof s);
+	CHECK_EQ_INT(store_account_list(st, collect_account, &s), STORE_OK);
+	char want[128];
+	snprintf(want, sizeof want, "%u a@example.com 0 %zu 1", acc[0], sizeof m2 - 1);
+	CHECK_EQ_STR(s.v[0], want);
+	/* The email still in Sent kept its blob and got the new modseq. */
+	CHECK_EQ_INT(email_members(st, acc[0], 2, &ms), 1);
+	CHECK_EQ_INT(ms, 4);
+	CHECK_EQ_INT(email_members(st, acc[0], 1, &ms), -1);
+	CHECK_EQ_INT(store_email_raw(st, acc[0], 1, collect_raw, &raw), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_email_raw(st, acc[0], 2, collect_raw, &raw), STORE_OK);
+	CHECK_EQ_INT(blob_refs(st, b1), 1); /* b still has it */
+	CHECK_EQ_INT(blob_refs(st, b3), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 2);
+	CHECK_EQ_INT(db_entries(st, DB_ENVELOPE), 0);
+	/* One change record at modseq 4 with one entry per membership removed. */
+	size_t n = change_record(st, acc[0], 4, crec, sizeof crec);
+	CHECK_EQ_INT(n, 3 + 3 * 13);
+	if (n == 3 + 3 * 13) {
+		CHECK_EQ_INT(crec[0], REC_V1);
+		CHECK_EQ_INT(be16_get(crec + 1), 3);
+		static const uint8_t kinds[3] = {CHANGE_EMAIL_DESTROYED, CHANGE_EMAIL_UPDATED,
+		                                 CHANGE_EMAIL_DESTROYED};
+		for (int i = 0; i < 3; i++) {
+			const uint8_t *en = crec + 3 + i * 13;
+			CHECK_EQ_INT(en[0], kinds[i]);
+			CHECK_EQ_INT(be32_get(en + 1), i + 1);             /* email id */
+			CHECK_EQ_INT(be32_get(en + 5), STORE_INBOX_ID);    /* mailbox */
+			CHECK_EQ_INT(be32_get(en + 9), i + 1);             /* uid */
+		}
+	}
+	/* The other account is untouched. */
+	memset(&e, 0, sizeof e);
+	CHECK_EQ_INT(store_email_list(st, acc[1], STORE_INBOX_ID, collect_email, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, 1);
+
+	/* Again: nothing left to remove, no modseq spent. */
+	CHECK_EQ_INT(store_expunge(st, acc[0], STORE_INBOX_ID, uv, uids, 4, &removed, &ms),
+	             STORE_OK);
+	CHECK_EQ_INT(removed, 0);
+	CHECK_EQ_INT(ms, 0);
+	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), STORE_OK);
+	CHECK_EQ_INT(ms, 4);
+	CHECK_EQ_INT(store_expunge(st, acc[1], STORE_INBOX_ID, uv, NULL, 0, &removed, NULL),
+	             STORE_ENOTFOUND); /* b's INBOX has its own UIDVALIDITY */
+
+	/* A store opened read-only cannot expunge. */
+	store_close(&st);
+	st = open_ok(dir, STORE_READONLY);
+	if (st) {
+		CHECK_EQ_INT(store_expunge(st, acc[1], STORE_INBOX_ID, 0, uids, 1, NULL, NULL),
+		             STORE_EINVAL);
+		store_close(&st);
+	}
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1406,6 +1619,7 @@ int main(void)
 	test_other_process_grows();
 	test_feed();
 	test_nested_reads();
+	test_expunge();
 
 	rmrf(base);
 	return unit_done("test_store");

@@ -1,0 +1,305 @@
+/*
+ * pop3_mail.c — the TRANSACTION state: STAT, LIST, UIDL, RETR, TOP, DELE,
+ * RSET, the streamed multi-line responses, and the UPDATE state at QUIT.
+ *
+ * Message numbers index the snapshot taken at login (pop3_auth.c): mail
+ * delivered during the session is not shown, and numbers never shift.
+ * Sizes are the stored octet counts, which is what RETR sends before
+ * dot-stuffing (RFC 1939 does not count the stuffed dots, and Dovecot
+ * reports the same). Messages are stored with CRLF line ends, so the count
+ * is exact; a message whose last line lacks its CRLF gets one added, as
+ * Dovecot does.
+ *
+ * UIDLs are Dovecot's default format, "%08x%08x" of the IMAP UID and the
+ * INBOX's UIDVALIDITY: stable across sessions, and the same pair IMAP will
+ * show, so a client moving from POP3 to IMAP can match messages up.
+ *
+ * Streaming: RETR and TOP copy the message from the store chunk by chunk,
+ * each chunk in its own short read transaction, whenever the output buffer
+ * drained below POP3_OUT_HIGH; a 50 MiB message never sits in memory
+ * whole. Should the message vanish mid-way (expunged by another protocol),
+ * the connection is closed: a half-sent body cannot be answered "-ERR".
+ *
+ * QUIT with messages marked runs the expunge on a worker thread as one
+ * synchronous store write (it fsyncs; a loop must not), and "+OK" is sent
+ * only after it committed. The account stays locked until then.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "net/conn.h"
+#include "pop3/pop3_session.h"
+#include "store/store.h"
+
+struct pop3_expunge_job {
+	struct worker_job wj;
+	struct pop3_session *s;
+	uint32_t account, mailbox, uidvalidity;
+	uint32_t *uids;
+	size_t n;
+	int result;
+	size_t removed;
+};
+
+/* The message numbered num, or NULL after replying why not. */
+static struct pop3_msg *get_msg(struct pop3_session *s, uint32_t num)
+{
+	if (num == 0 || num > s->nmsgs) {
+		pop3_reply(s, "-ERR There's no message %u.", num);
+		return NULL;
+	}
+	struct pop3_msg *m = &s->msgs[num - 1];
+	if (m->deleted) {
+		pop3_reply(s, "-ERR Message is deleted.");
+		return NULL;
+	}
+	return m;
+}
+
+void pop3_cmd_stat(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	pop3_reply(s, "+OK %u %llu", s->nmsgs - s->ndeleted,
+		   (unsigned long long)(s->total_size - s->deleted_size));
+}
+
+void pop3_cmd_list(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	if (cmd->has_msg) {
+		struct pop3_msg *m = get_msg(s, cmd->msg);
+		if (m)
+			pop3_reply(s, "+OK %u %u", cmd->msg, m->size);
+		return;
+	}
+	pop3_reply(s, "+OK %u messages:", s->nmsgs - s->ndeleted);
+	s->send = (struct pop3_send){ .kind = POP3_SEND_LIST };
+	pop3_send_refill(s);
+}
+
+void pop3_cmd_uidl(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	if (cmd->has_msg) {
+		struct pop3_msg *m = get_msg(s, cmd->msg);
+		if (m)
+			pop3_reply(s, "+OK %u %08x%08x", cmd->msg, m->uid, s->uidvalidity);
+		return;
+	}
+	pop3_reply(s, "+OK");
+	s->send = (struct pop3_send){ .kind = POP3_SEND_UIDL };
+	pop3_send_refill(s);
+}
+
+static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t lines)
+{
+	s->send = (struct pop3_send){ .kind = POP3_SEND_BODY, .index = num - 1 };
+	s->send.stuff.top = top;
+	s->send.stuff.lines = lines;
+	pop3_send_refill(s);
+}
+
+void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	struct pop3_msg *m = get_msg(s, cmd->msg);
+
+	if (!m)
+		return;
+	pop3_reply(s, "+OK %u octets", m->size);
+	s->retrieved++;
+	start_body(s, cmd->msg, 0, 0);
+}
+
+void pop3_cmd_top(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	if (!get_msg(s, cmd->msg))
+		return;
+	pop3_reply(s, "+OK");
+	start_body(s, cmd->msg, 1, cmd->lines);
+}
+
+void pop3_cmd_dele(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	struct pop3_msg *m = get_msg(s, cmd->msg);
+
+	if (!m)
+		return;
+	m->deleted = 1;
+	s->ndeleted++;
+	s->deleted_size += m->size;
+	pop3_reply(s, "+OK Marked to be deleted.");
+}
+
+void pop3_cmd_rset(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	for (uint32_t i = 0; i < s->nmsgs; i++)
+		s->msgs[i].deleted = 0;
+	s->ndeleted = 0;
+	s->deleted_size = 0;
+	pop3_reply(s, "+OK");
+}
+
+/* ---- streamed responses ---- */
+
+static void refill_lines(struct pop3_session *s)
+{
+	struct pop3_send *sd = &s->send;
+	char line[48];
+
+	while (sd->index < s->nmsgs && buf_len(&s->conn->out) < POP3_OUT_HIGH) {
+		const struct pop3_msg *m = &s->msgs[sd->index++];
+		if (m->deleted)
+			continue;
+		int n = sd->kind == POP3_SEND_LIST
+				? snprintf(line, sizeof(line), "%u %u\r\n", sd->index, m->size)
+				: snprintf(line, sizeof(line), "%u %08x%08x\r\n", sd->index, m->uid,
+					   s->uidvalidity);
+		pop3_write(s, line, (size_t)n);
+	}
+	if (sd->index >= s->nmsgs) {
+		pop3_write(s, ".\r\n", 3);
+		sd->kind = POP3_SEND_NONE;
+	}
+}
+
+struct body_ctx {
+	struct pop3_session *s;
+	int complete, bad;
+};
+
+/* Runs inside the store's read transaction: copy, stuff, nothing else. */
+static void body_chunk(void *arg, const char *data, size_t len)
+{
+	struct body_ctx *ctx = arg;
+	struct pop3_send *sd = &ctx->s->send;
+	struct buf *out = &ctx->s->conn->out;
+	size_t room = buf_room(out), avail, written;
+
+	if (sd->off > len) {
+		ctx->bad = 1;
+		return;
+	}
+	/* Keep 5 octets for the end ("\r\n.\r\n") and 1 for buf's NUL (so
+	 * the storage stays a power of two its cache recycles); ask no more
+	 * than this chunk can become (a stuffed line grows by at most half),
+	 * so a small message does not grow the buffer to its maximum. */
+	size_t want = (size_t)(len - sd->off) + (size_t)(len - sd->off) / 2 + 2;
+	if (room < 8)
+		return;
+	room -= 6;
+	if (room > want)
+		room = want;
+	char *dst = buf_reserve(out, room, &avail);
+	if (!dst) {
+		ctx->bad = 1;
+		return;
+	}
+	size_t used = pop3_stuff(&sd->stuff, data + sd->off, len - sd->off, dst, room, &written);
+	buf_commit(out, written);
+	sd->off += used;
+	ctx->complete = sd->off == len || sd->stuff.done;
+}
+
+static void refill_body(struct pop3_session *s)
+{
+	struct pop3_send *sd = &s->send;
+	const struct pop3_msg *m = &s->msgs[sd->index];
+	struct body_ctx ctx = { .s = s };
+	int rc = store_email_raw(pop3_store, s->account, m->email_id, body_chunk, &ctx);
+
+	if (rc != STORE_OK || ctx.bad) {
+		log_warn("pop3", s->id, "event=message_unavailable uid=%u error=%d", m->uid, rc);
+		sd->kind = POP3_SEND_NONE;
+		pop3_close_with(s, "message_unavailable");
+		return;
+	}
+	if (!ctx.complete)
+		return;
+	if (sd->stuff.mid_line)
+		pop3_write(s, "\r\n.\r\n", 5);
+	else
+		pop3_write(s, ".\r\n", 3);
+	sd->kind = POP3_SEND_NONE;
+}
+
+void pop3_send_refill(struct pop3_session *s)
+{
+	while (s->send.kind != POP3_SEND_NONE && !s->conn_gone && s->state != POP3_S_CLOSING &&
+	       buf_len(&s->conn->out) < POP3_OUT_HIGH) {
+		size_t before = buf_len(&s->conn->out);
+		if (s->send.kind == POP3_SEND_BODY)
+			refill_body(s);
+		else
+			refill_lines(s);
+		if (buf_len(&s->conn->out) == before)
+			break; /* no room for progress: wait for the output to drain */
+	}
+}
+
+/* ---- UPDATE: the expunge at QUIT ---- */
+
+static void expunge_run(void *arg)
+{
+	struct pop3_expunge_job *j = arg;
+	j->result = store_expunge(pop3_store, j->account, j->mailbox, j->uidvalidity, j->uids, j->n,
+				  &j->removed, NULL);
+}
+
+static void expunge_done(void *arg)
+{
+	struct pop3_expunge_job *j = arg;
+	struct pop3_session *s = j->s;
+	char q[POP3_USER_MAX * 2 + 8];
+
+	s->expunge = NULL;
+	if (j->result == STORE_OK) {
+		s->expunged = (unsigned)j->removed;
+		log_info("pop3", s->id, "event=expunged user=%s marked=%zu removed=%zu",
+			 log_q(s->login, q, sizeof(q)), j->n, j->removed);
+	} else {
+		log_error("pop3", s->id, "event=expunge_failed user=%s marked=%zu error=%d",
+			  log_q(s->login, q, sizeof(q)), j->n, j->result);
+	}
+	/* A client that hung up after QUIT still had its deletions made. */
+	if (s->conn_gone) {
+		free(j->uids);
+		free(j);
+		pop3_session_free(s);
+		return;
+	}
+	if (j->result == STORE_OK)
+		pop3_reply(s, "+OK Logging out, messages deleted.");
+	else
+		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
+	free(j->uids);
+	free(j);
+	pop3_close_with(s, "quit");
+	pop3_flush(s);
+}
+
+void pop3_quit_transaction(struct pop3_session *s)
+{
+	if (s->ndeleted == 0) {
+		pop3_reply(s, "+OK Logging out.");
+		pop3_close_with(s, "quit");
+		return;
+	}
+	struct pop3_expunge_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->account = s->account;
+	j->mailbox = s->mailbox;
+	j->uidvalidity = s->uidvalidity;
+	j->uids = xmalloc((size_t)s->ndeleted * sizeof(*j->uids));
+	for (uint32_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].deleted)
+			j->uids[j->n++] = s->msgs[i].uid;
+	j->wj.fn = expunge_run;
+	j->wj.done = expunge_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	s->expunge = j;
+	s->state = POP3_S_UPDATE;
+	/* Anything pipelined behind QUIT is never read. */
+	conn_pause_read(s->conn, 1);
+	worker_submit(&j->wj);
+}

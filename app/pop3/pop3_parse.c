@@ -1,0 +1,350 @@
+/*
+ * pop3_parse.c — POP3 line framing, command parsing, base64, SASL PLAIN
+ * and dot-stuffing. See pop3_parse.h.
+ */
+#include "pop3/pop3_parse.h"
+
+#include <string.h>
+
+int pop3_line_find(const char *p, size_t len, size_t max, size_t *linelen_r, size_t *consumed_r)
+{
+	size_t scan = len < max + 2 ? len : max + 2;
+	const char *lf = memchr(p, '\n', scan);
+
+	*linelen_r = 0;
+	*consumed_r = 0;
+	if (!lf) {
+		if (len < max + 2)
+			return POP3_LINE_MORE;
+		*consumed_r = max + 2;
+		return POP3_LINE_TOO_LONG;
+	}
+	size_t end = (size_t)(lf - p), ll = end;
+	if (ll > 0 && p[ll - 1] == '\r')
+		ll--;
+	*consumed_r = end + 1;
+	if (ll > max)
+		return POP3_LINE_TOO_LONG_END;
+	if (memchr(p, '\0', ll))
+		return POP3_LINE_NUL;
+	*linelen_r = ll;
+	return POP3_LINE_FOUND;
+}
+
+int pop3_line_discard(const char *p, size_t len, size_t *consumed_r)
+{
+	const char *lf = memchr(p, '\n', len);
+
+	if (!lf) {
+		*consumed_r = len;
+		return 0;
+	}
+	*consumed_r = (size_t)(lf - p) + 1;
+	return 1;
+}
+
+static const struct {
+	const char *name;
+	enum pop3_verb verb;
+} verbs[] = {
+	{ "USER", POP3_VERB_USER }, { "PASS", POP3_VERB_PASS }, { "APOP", POP3_VERB_APOP },
+	{ "AUTH", POP3_VERB_AUTH }, { "STLS", POP3_VERB_STLS }, { "CAPA", POP3_VERB_CAPA },
+	{ "UTF8", POP3_VERB_UTF8 }, { "QUIT", POP3_VERB_QUIT }, { "STAT", POP3_VERB_STAT },
+	{ "LIST", POP3_VERB_LIST }, { "RETR", POP3_VERB_RETR }, { "DELE", POP3_VERB_DELE },
+	{ "NOOP", POP3_VERB_NOOP }, { "RSET", POP3_VERB_RSET }, { "TOP", POP3_VERB_TOP },
+	{ "UIDL", POP3_VERB_UIDL },
+};
+
+/* Next space-separated word of s from *pos, skipping leading spaces. */
+static struct str next_word(struct str s, size_t *pos)
+{
+	size_t i = *pos, start;
+
+	while (i < s.len && s.p[i] == ' ')
+		i++;
+	start = i;
+	while (i < s.len && s.p[i] != ' ')
+		i++;
+	*pos = i;
+	return str_make(s.p + start, i - start);
+}
+
+static int rest_is_empty(struct str s, size_t pos)
+{
+	while (pos < s.len && s.p[pos] == ' ')
+		pos++;
+	return pos == s.len;
+}
+
+static int syntax(struct pop3_cmd *cmd, const char *err)
+{
+	cmd->err = err;
+	return POP3_PARSE_SYNTAX;
+}
+
+/* A message number: digits only, 1..10 of them, at most UINT32_MAX. */
+static int parse_msgnum(struct str w, uint32_t *v_r)
+{
+	uint64_t v;
+
+	if (str_to_u64(w, UINT32_MAX, &v) < 0)
+		return -1;
+	*v_r = (uint32_t)v;
+	return 0;
+}
+
+/* A line count: digits only; a huge count is as good as "everything". */
+static int parse_lines(struct str w, uint64_t *v_r)
+{
+	uint64_t v = 0;
+
+	if (w.len == 0)
+		return -1;
+	for (size_t i = 0; i < w.len; i++) {
+		if (w.p[i] < '0' || w.p[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(w.p[i] - '0');
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+	}
+	*v_r = v;
+	return 0;
+}
+
+int pop3_cmd_parse(struct str line, struct pop3_cmd *cmd)
+{
+	size_t pos = 0;
+	struct str w;
+
+	memset(cmd, 0, sizeof(*cmd));
+	/* The verb is whatever precedes the first space, no leading spaces. */
+	while (pos < line.len && line.p[pos] != ' ')
+		pos++;
+	cmd->verb_str = str_make(line.p, pos);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (str_eq_ci_c(cmd->verb_str, verbs[i].name)) {
+			cmd->verb = verbs[i].verb;
+			break;
+		}
+	}
+
+	switch (cmd->verb) {
+	case POP3_VERB_USER: {
+		struct str rest = str_trim(str_sub(line, pos, line.len));
+		if (rest.len == 0)
+			return syntax(cmd, "No username given.");
+		cmd->arg = rest;
+		return POP3_PARSE_OK;
+	}
+	case POP3_VERB_PASS:
+		/* Exactly one separating space: a password may start with one. */
+		cmd->arg = pos < line.len ? str_sub(line, pos + 1, line.len)
+					  : str_make(line.p + line.len, 0);
+		return POP3_PARSE_OK;
+	case POP3_VERB_AUTH:
+		cmd->arg = next_word(line, &pos);
+		if (cmd->arg.len == 0)
+			return POP3_PARSE_OK;
+		w = next_word(line, &pos);
+		if (w.len) {
+			cmd->initial = w;
+			cmd->has_initial = 1;
+		}
+		if (!rest_is_empty(line, pos))
+			return syntax(cmd, "Invalid parameters.");
+		return POP3_PARSE_OK;
+	case POP3_VERB_LIST:
+	case POP3_VERB_UIDL:
+		w = next_word(line, &pos);
+		if (w.len == 0)
+			return POP3_PARSE_OK;
+		cmd->has_msg = 1;
+		if (parse_msgnum(w, &cmd->msg) < 0)
+			return syntax(cmd, "Invalid message number.");
+		if (!rest_is_empty(line, pos))
+			return syntax(cmd, "Noise after message number.");
+		return POP3_PARSE_OK;
+	case POP3_VERB_RETR:
+	case POP3_VERB_DELE:
+	case POP3_VERB_TOP:
+		w = next_word(line, &pos);
+		cmd->has_msg = 1;
+		if (parse_msgnum(w, &cmd->msg) < 0)
+			return syntax(cmd, "Invalid message number.");
+		if (cmd->verb == POP3_VERB_TOP) {
+			w = next_word(line, &pos);
+			if (parse_lines(w, &cmd->lines) < 0)
+				return syntax(cmd, "Invalid number of lines.");
+		}
+		if (!rest_is_empty(line, pos))
+			return syntax(cmd, "Noise after message number.");
+		return POP3_PARSE_OK;
+	default:
+		/* No arguments: extra words are ignored, as Dovecot does. */
+		return POP3_PARSE_OK;
+	}
+}
+
+/* ---- base64 ---- */
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int pop3_base64_decode(struct str in, char *out, size_t outsz, size_t *len_r)
+{
+	size_t o = 0;
+
+	if (in.len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < in.len; i += 4) {
+		int v[4], pad = 0;
+		for (int j = 0; j < 4; j++) {
+			unsigned char c = (unsigned char)in.p[i + j];
+			if (c == '=' && i + 4 == in.len && j >= 2) {
+				v[j] = 0;
+				pad++;
+				continue;
+			}
+			if (pad) /* data after '=' */
+				return -1;
+			if ((v[j] = b64val(c)) < 0)
+				return -1;
+		}
+		uint32_t n = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+			     (uint32_t)v[3];
+		size_t k = 3 - (size_t)pad;
+		/* Canonical encodings only: the bits padding hides must be 0. */
+		if ((pad == 1 && (n & 0xff)) || (pad == 2 && (n & 0xffff)))
+			return -1;
+		if (o + k > outsz)
+			return -1;
+		out[o++] = (char)(n >> 16);
+		if (k > 1)
+			out[o++] = (char)(n >> 8);
+		if (k > 2)
+			out[o++] = (char)n;
+	}
+	*len_r = o;
+	return 0;
+}
+
+int pop3_base64_encode(const void *p, size_t n, char *out, size_t outsz)
+{
+	const unsigned char *s = p;
+	size_t o = 0;
+
+	if (outsz < (n + 2) / 3 * 4 + 1)
+		return -1;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int pop3_sasl_plain(struct str msg, struct str *authzid_r, struct str *authcid_r,
+		    struct str *passwd_r)
+{
+	const char *nul1 = memchr(msg.p, '\0', msg.len);
+	if (!nul1)
+		return -1;
+	size_t a = (size_t)(nul1 - msg.p);
+	const char *nul2 = memchr(nul1 + 1, '\0', msg.len - a - 1);
+	if (!nul2)
+		return -1;
+	size_t b = (size_t)(nul2 - msg.p);
+	if (memchr(nul2 + 1, '\0', msg.len - b - 1) || b == a + 1)
+		return -1;
+	*authzid_r = str_make(msg.p, a);
+	*authcid_r = str_make(nul1 + 1, b - a - 1);
+	*passwd_r = str_make(nul2 + 1, msg.len - b - 1);
+	return 0;
+}
+
+/* ---- dot-stuffing ---- */
+
+/* A line ended (its LF was copied): advance TOP's header/body accounting. */
+static void line_ended(struct pop3_stuff *st, int blank)
+{
+	st->mid_line = 0;
+	st->line_len = 0;
+	if (!st->top)
+		return;
+	if (!st->in_body) {
+		if (blank) {
+			st->in_body = 1;
+			if (st->lines == 0)
+				st->done = 1;
+		}
+		return;
+	}
+	if (--st->lines == 0)
+		st->done = 1;
+}
+
+size_t pop3_stuff(struct pop3_stuff *st, const char *src, size_t n, char *dst, size_t cap,
+		  size_t *written_r)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n && !st->done) {
+		if (!st->mid_line && src[i] == '.') {
+			if (cap - o < 2)
+				break;
+			dst[o++] = '.';
+			dst[o++] = '.';
+			i++;
+			st->mid_line = 1;
+			st->line_len = 1;
+			st->last = '.';
+			continue;
+		}
+		/* Copy through the next LF (one memcpy per line, not per octet). */
+		const char *lf = memchr(src + i, '\n', n - i);
+		size_t end = lf ? (size_t)(lf - src) + 1 : n;
+		size_t k = end - i;
+		if (k > cap - o)
+			k = cap - o;
+		if (k == 0)
+			break;
+		memcpy(dst + o, src + i, k);
+		o += k;
+		if (lf && i + k == end) {
+			/* The line is blank when it held nothing but a CR. */
+			char before = k >= 2 ? src[end - 2] : st->last;
+			size_t content = st->line_len + k - 1;
+			int blank = content == 0 || (content == 1 && before == '\r');
+			st->last = '\n';
+			i += k;
+			line_ended(st, blank);
+		} else {
+			st->line_len += k;
+			st->last = src[i + k - 1];
+			st->mid_line = 1;
+			i += k;
+		}
+	}
+	*written_r = o;
+	return i;
+}

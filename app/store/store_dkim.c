@@ -1,0 +1,174 @@
+/*
+ * store_dkim.c — each domain's DKIM key set in the "dkim" database.
+ *
+ * Key: the domain (canonical, like the "domain" database). Value: a version
+ * byte and the keys with their selectors (layout in SCHEMA.md, "dkim
+ * record"); the private key material itself is the byte form of
+ * dkim_key_export(), so this file knows the framing and dkim/ knows the
+ * keys. Records are encoded and decoded outside the transaction: decoding
+ * an RSA key checks it (a few modular operations), which has no business
+ * holding a reader slot or the writer lock.
+ *
+ * Private keys sit in the environment like everything else; the data dir
+ * is 0700 and the file 0600. Buffers that held them are wiped.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "dkim/dkim.h"
+#include "store/store_private.h"
+
+/* Largest record: every key at its largest. */
+#define DKIM_REC_MAX (2 + DKIM_KEYS_MAX * (1 + 8 + 2 + DKIM_SELECTOR_MAX + 2 + DKIM_KEY_EXPORT_MAX))
+
+struct dkim_ctx {
+	char name[STORE_DOMAIN_MAX + 1];
+	uint8_t rec[DKIM_REC_MAX];
+	size_t len;
+	int replace;
+	char *err;
+	size_t errsz;
+};
+
+static int dkim_encode(const struct dkim_keys *keys, uint8_t *out, size_t outsz, size_t *len_r)
+{
+	struct rec_w w = {out, 0, outsz};
+	uint8_t kb[DKIM_KEY_EXPORT_MAX];
+	int rc = 0;
+
+	if (keys->n == 0 || keys->n > DKIM_KEYS_MAX)
+		return -1;
+	rw_u8(&w, REC_V1);
+	rw_u8(&w, (uint8_t)keys->n);
+	for (unsigned i = 0; i < keys->n && rc == 0; i++) {
+		const struct dkim_key *k = &keys->key[i];
+		size_t klen;
+
+		if (!dkim_selector_ok(k->selector) ||
+		    dkim_key_export(k, kb, sizeof kb, &klen) != DKIM_OK) {
+			rc = -1;
+			break;
+		}
+		rw_u8(&w, (uint8_t)k->alg);
+		rw_u64(&w, (uint64_t)k->created_at);
+		rw_str16(&w, k->selector, strlen(k->selector));
+		rw_str16(&w, (const char *)kb, klen);
+	}
+	sodium_memzero(kb, sizeof kb);
+	if (rc == 0 && w.len > outsz)
+		rc = -1; /* cannot happen: DKIM_REC_MAX is the largest record */
+	*len_r = w.len;
+	return rc;
+}
+
+static int dkim_decode(const uint8_t *p, size_t len, struct dkim_keys *keys)
+{
+	MDB_val v = {len, (void *)p};
+	struct rec_r r = rr_init(&v);
+
+	memset(keys, 0, sizeof *keys);
+	if (rr_u8(&r) != REC_V1)
+		return -1;
+	unsigned n = rr_u8(&r);
+	if (r.bad || n == 0 || n > DKIM_KEYS_MAX)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		char sel[DKIM_SELECTOR_MAX + 1];
+		uint8_t alg = rr_u8(&r);
+		int64_t created = (int64_t)rr_u64(&r);
+		rr_str16(&r, sel, sizeof sel);
+		size_t klen = rr_u16(&r);
+		const uint8_t *kp = rr_bytes(&r, klen);
+		if (r.bad || kp == NULL ||
+		    dkim_key_import(&keys->key[i], (enum dkim_alg)alg, sel, created, kp, klen) !=
+		        DKIM_OK) {
+			dkim_keys_wipe(keys);
+			return -1;
+		}
+	}
+	if (r.off != r.len) {
+		dkim_keys_wipe(keys);
+		return -1;
+	}
+	keys->n = n;
+	return 0;
+}
+
+static int dkim_put_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct dkim_ctx *c = ctx;
+	MDB_val k = {strlen(c->name), c->name}, v;
+	int rc = mdb_get(txn, st->db[DB_DOMAIN], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s", c->name);
+	if (rc)
+		return rc;
+	v = (MDB_val){c->len, c->rec};
+	rc = mdb_put(txn, st->db[DB_DKIM], &k, &v, c->replace ? 0 : MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		return store_err(c->err, c->errsz, STORE_EEXIST, "domain %s already has DKIM keys",
+		                 c->name);
+	return rc;
+}
+
+int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys *keys, int replace,
+                   char *err, size_t errsz)
+{
+	struct dkim_ctx c = {.replace = replace, .err = err, .errsz = errsz};
+	int rc;
+
+	if (name_domain(domain, c.name, sizeof c.name) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid domain name");
+	if (dkim_encode(keys, c.rec, sizeof c.rec, &c.len) != 0) {
+		sodium_memzero(c.rec, sizeof c.rec);
+		return store_err(err, errsz, STORE_EINVAL, "invalid DKIM key set");
+	}
+	rc = store_write(st, dkim_put_fn, &c);
+	sodium_memzero(c.rec, sizeof c.rec);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=dkim_keys_stored domain=%s keys=%u replaced=%d",
+		         c.name, keys->n, replace ? 1 : 0);
+	return rc;
+}
+
+int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r)
+{
+	char name[STORE_DOMAIN_MAX + 1];
+	uint8_t rec[DKIM_REC_MAX];
+	size_t len = 0;
+	MDB_txn *txn;
+	MDB_val v;
+	int rc;
+
+	memset(keys_r, 0, sizeof *keys_r);
+	if (name_domain(domain, name, sizeof name) != 0)
+		return STORE_ENOTFOUND;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	MDB_val k = {strlen(name), name};
+	rc = mdb_get(txn, st->db[DB_DKIM], &k, &v);
+	if (rc == 0) {
+		if (v.mv_size <= sizeof rec) {
+			len = v.mv_size;
+			memcpy(rec, v.mv_data, len);
+		} else {
+			rc = MDB_CORRUPTED;
+		}
+	}
+	store_rd_end(st, txn);
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	if (rc == 0 && dkim_decode(rec, len, keys_r) != 0)
+		rc = MDB_CORRUPTED;
+	sodium_memzero(rec, sizeof rec);
+	if (rc) {
+		log_error("store", NULL, "event=dkim_read_failed domain=%s error=\"%s\"", name,
+		          mdb_strerror(rc));
+		return STORE_ETEMP;
+	}
+	return STORE_OK;
+}

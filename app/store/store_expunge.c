@@ -1,0 +1,201 @@
+/*
+ * store_expunge.c — removing messages from a mailbox (POP3 QUIT in the
+ * UPDATE state today; IMAP EXPUNGE and JMAP Email/set later).
+ *
+ * One synchronous write transaction through store_write(): POP3 must not
+ * answer "+OK" to QUIT before the deletion is on disk, and a caller runs
+ * this on a worker thread (never a loop: it fsyncs). LMDB serialises this
+ * transaction with the writer thread's batches, so deliveries and
+ * expunges of the same account never interleave inside a transaction.
+ *
+ * What an expunge writes is what an IMAP EXPUNGE will: for each UID the
+ * uid entry goes; the email loses that membership and, when it was the
+ * last one, the email record, its envelope and one blob reference go too
+ * and the account's used/emails drop; the mailbox's message count drops;
+ * one change record at one new modseq lists every membership removed
+ * ("email destroyed" for the last membership, "email updated" otherwise),
+ * and mailbox and account carry that modseq as their highest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+/* A change record holds at most this many entries (its count is a u16). */
+#define CHANGE_ENTRIES_MAX 65535u
+#define CHANGE_ENTRY_SIZE 13u
+
+struct expunge_ctx {
+	uint32_t account, mailbox, uidvalidity;
+	const uint32_t *uids;
+	size_t n;
+	/* Per run (reset at the start: store_write may run us again). */
+	size_t removed;
+	uint64_t modseq;
+	uint8_t *crec; /* change record being built */
+	size_t nentries;
+};
+
+/* Writes the change record built so far at the current modseq. */
+static int flush_changes(struct store *st, MDB_txn *txn, struct expunge_ctx *c)
+{
+	uint8_t kb[12];
+
+	if (c->nentries == 0)
+		return 0;
+	c->crec[0] = REC_V1;
+	be16_put(c->crec + 1, (uint16_t)c->nentries);
+	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
+	MDB_val v = { 3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec };
+	c->nentries = 0;
+	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+}
+
+/*
+ * Drops the membership (mailbox, uid) from email_id. *size_r gets the
+ * email's size and *destroyed_r 1 when it was the last membership and the
+ * email is gone. The email record is copied before rewriting it: its
+ * decoded pointers point into a page the rewrite may reuse.
+ */
+static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c,
+			   uint32_t email_id, uint32_t uid, struct acct_rec *a, int *destroyed_r)
+{
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, c->account, email_id), v;
+	struct email_rec e;
+	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* invariant 4 */
+	uint8_t *copy = xmalloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = { v.mv_size, copy };
+	if ((rc = email_dec(&cv, &e)) != 0)
+		goto out;
+
+	/* Keep every membership but this one. */
+	uint8_t *kept = xmalloc((size_t)e.nmembers * 8 + 1);
+	uint16_t nkept = 0;
+	for (uint16_t i = 0; i < e.nmembers; i++) {
+		const uint8_t *mp = e.members + (size_t)i * 8;
+		if (be32_get(mp) == c->mailbox && be32_get(mp + 4) == uid)
+			continue;
+		memcpy(kept + (size_t)nkept * 8, mp, 8);
+		nkept++;
+	}
+	if (nkept > 0) {
+		e.nmembers = nkept;
+		e.members = kept;
+		e.modseq = c->modseq;
+		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+		*destroyed_r = 0;
+	} else {
+		rc = mdb_del(txn, st->db[DB_EMAIL], &k, NULL);
+		if (rc == 0) {
+			rc = mdb_del(txn, st->db[DB_ENVELOPE], &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0; /* only SMTP deliveries have one */
+		}
+		if (rc == 0)
+			rc = blob_unref(txn, st, e.blob_id);
+		a->used = a->used >= e.size ? a->used - e.size : 0;
+		if (a->emails > 0)
+			a->emails--;
+		*destroyed_r = 1;
+	}
+	free(kept);
+out:
+	free(copy);
+	return rc;
+}
+
+static int expunge_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct expunge_ctx *c = arg;
+	struct acct_rec a;
+	struct mbox_rec m;
+	uint8_t kb[12];
+	int rc;
+
+	c->removed = 0;
+	c->modseq = 0;
+	c->nentries = 0;
+	if ((rc = acct_get(txn, st, c->account, &a)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	if ((rc = mbox_get(txn, st, c->account, c->mailbox, &m)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	/* UIDs mean nothing under another UIDVALIDITY: refuse, remove nothing. */
+	if (m.uidvalidity != c->uidvalidity)
+		return STORE_ENOTFOUND;
+
+	for (size_t i = 0; i < c->n; i++) {
+		MDB_val k = key_u32_u32_u32(kb, c->account, c->mailbox, c->uids[i]), v;
+		rc = mdb_get(txn, st->db[DB_UID], &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue; /* already gone (another session expunged it) */
+		if (rc)
+			return rc;
+		if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
+			return MDB_CORRUPTED;
+		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+		if ((rc = mdb_del(txn, st->db[DB_UID], &k, NULL)) != 0)
+			return rc;
+
+		/* A new record (and modseq) first, and again when one is full. */
+		if (c->nentries == 0)
+			c->modseq = ++a.modseq;
+		int destroyed = 0;
+		if ((rc = drop_membership(st, txn, c, email_id, c->uids[i], &a, &destroyed)) != 0)
+			return rc;
+		uint8_t *ent = c->crec + 3 + c->nentries * CHANGE_ENTRY_SIZE;
+		ent[0] = destroyed ? CHANGE_EMAIL_DESTROYED : CHANGE_EMAIL_UPDATED;
+		be32_put(ent + 1, email_id);
+		be32_put(ent + 5, c->mailbox);
+		be32_put(ent + 9, c->uids[i]);
+		c->nentries++;
+		c->removed++;
+		if (m.messages > 0)
+			m.messages--;
+		if (c->nentries == CHANGE_ENTRIES_MAX && (rc = flush_changes(st, txn, c)) != 0)
+			return rc;
+	}
+	if (c->removed == 0)
+		return 0; /* nothing changed: no modseq spent, nothing rewritten */
+	if ((rc = flush_changes(st, txn, c)) != 0)
+		return rc;
+	m.highest_modseq = a.modseq;
+	if ((rc = mbox_put(txn, st, c->account, c->mailbox, &m)) != 0)
+		return rc;
+	return acct_put(txn, st, c->account, &a);
+}
+
+int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
+		  const uint32_t *uids, size_t n, size_t *removed_r, uint64_t *modseq_r)
+{
+	struct expunge_ctx c = {
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = uidvalidity,
+		.uids = uids,
+		.n = n,
+	};
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+
+	if (removed_r)
+		*removed_r = 0;
+	if (n > 0 && !uids)
+		return STORE_EINVAL;
+	c.crec = xmalloc(3 + per * CHANGE_ENTRY_SIZE);
+	int rc = store_write(st, expunge_fn, &c);
+	free(c.crec);
+	if (rc != STORE_OK)
+		return rc;
+	if (removed_r)
+		*removed_r = c.removed;
+	if (modseq_r)
+		*modseq_r = c.modseq;
+	if (c.removed)
+		store_publish_change(st, account, c.modseq); /* IDLE sessions see it */
+	return STORE_OK;
+}
