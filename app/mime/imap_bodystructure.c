@@ -1,0 +1,422 @@
+/*
+ * imap_bodystructure.c — BODY, BODYSTRUCTURE and ENVELOPE writers (see
+ * imap_bodystructure.h).
+ */
+#include "mime/imap_bodystructure.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "mime/mime_decode.h"
+
+struct w {
+	struct buf *out;
+	const struct mime_tree *t;
+	unsigned flags;
+	int err;
+};
+
+static void put(struct w *w, const char *s, size_t n)
+{
+	if (!w->err && buf_append(w->out, s, n) < 0)
+		w->err = 1;
+}
+
+static void putc_(struct w *w, char c)
+{
+	put(w, &c, 1);
+}
+
+static void puts_(struct w *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void put_u64(struct w *w, uint64_t v)
+{
+	if (!w->err && buf_printf(w->out, "%" PRIu64, v) < 0)
+		w->err = 1;
+}
+
+/* 1 when s must go as a literal. */
+static int needs_literal(struct str s, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i = 0, k;
+
+	while (i < s.len) {
+		if (p[i] == '\r' || p[i] == '\n')
+			return 1;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!(flags & IMAP_BS_UTF8))
+			return 1;
+		k = mime_utf8_seq(p + i, s.len - i);
+		if (k == 0)
+			return 1;
+		i += k;
+	}
+	return 0;
+}
+
+static void string(struct w *w, struct str s)
+{
+	size_t i, start;
+
+	if (needs_literal(s, w->flags)) {
+		if (!w->err && buf_printf(w->out, "{%zu}\r\n", s.len) < 0)
+			w->err = 1;
+		for (i = start = 0; i < s.len; i++) {
+			if (s.p[i] != '\0')
+				continue;
+			put(w, s.p + start, i - start);
+			putc_(w, ' ');
+			start = i + 1;
+		}
+		put(w, s.p + start, s.len - start);
+		return;
+	}
+	putc_(w, '"');
+	for (i = start = 0; i < s.len; i++) {
+		char c = s.p[i];
+
+		if (c != '"' && c != '\\' && c != '\0')
+			continue;
+		put(w, s.p + start, i - start);
+		if (c == '\0') {
+			putc_(w, ' ');
+		} else {
+			putc_(w, '\\');
+			putc_(w, c);
+		}
+		start = i + 1;
+	}
+	put(w, s.p + start, s.len - start);
+	putc_(w, '"');
+}
+
+static void nstring(struct w *w, struct str s)
+{
+	if (s.p == NULL)
+		puts_(w, "NIL");
+	else
+		string(w, s);
+}
+
+int imap_string_write(struct buf *out, struct str s, unsigned flags)
+{
+	struct w w = {out, NULL, flags, 0};
+
+	if (s.p == NULL)
+		s = str_make("", 0);
+	string(&w, s);
+	return w.err ? -1 : 0;
+}
+
+int imap_nstring_write(struct buf *out, struct str s, unsigned flags)
+{
+	struct w w = {out, NULL, flags, 0};
+
+	nstring(&w, s);
+	return w.err ? -1 : 0;
+}
+
+static int is_ascii_text(struct str s)
+{
+	size_t i;
+
+	for (i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] >= 0x7F || (unsigned char)s.p[i] < 0x20)
+			return 0;
+	return 1;
+}
+
+/* How an RFC 2231 parameter goes out: decoded under its name, or
+ * re-encoded as name*. */
+static int send_decoded(const struct mime_param *p, unsigned flags)
+{
+	if (!(p->flags & MIME_PARAM_EXTENDED))
+		return 1;
+	if (!(p->flags & MIME_PARAM_UTF8))
+		return 0;
+	return is_ascii_text(p->value) ||
+	       ((flags & IMAP_BS_UTF8) && !needs_literal(p->value, flags));
+}
+
+/* RFC 2231 attribute-char: what may stay unencoded in name*=. */
+static int is_attr_char(unsigned char c)
+{
+	return c > 32 && c < 127 && strchr("*'%()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+static void param_2231(struct w *w, const struct mime_param *p)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char tmp[3];
+	size_t i, n = 0;
+	struct str cs = (p->flags & MIME_PARAM_UTF8) ? STR_LIT("utf-8") : p->charset;
+	struct buf enc;
+
+	/* Built apart first: its length decides quoting, and it is bounded
+	 * by three times the value. */
+	buf_init(&enc, cs.len + p->language.len + 3 * p->value.len + 2);
+	if (buf_append_str(&enc, cs) < 0 || buf_append(&enc, "'", 1) < 0 ||
+	    buf_append_str(&enc, p->language) < 0 || buf_append(&enc, "'", 1) < 0)
+		w->err = 1;
+	for (i = 0; i < p->value.len && !w->err; i++) {
+		unsigned char c = (unsigned char)p->value.p[i];
+
+		n = 0;
+		if (is_attr_char(c)) {
+			tmp[n++] = (char)c;
+		} else {
+			tmp[n++] = '%';
+			tmp[n++] = hex[c >> 4];
+			tmp[n++] = hex[c & 15];
+		}
+		if (buf_append(&enc, tmp, n) < 0)
+			w->err = 1;
+	}
+	if (!w->err) {
+		struct buf name;
+
+		buf_init(&name, p->name.len + 1);
+		if (buf_append_str(&name, p->name) < 0 || buf_append(&name, "*", 1) < 0)
+			w->err = 1;
+		string(w, buf_str(&name));
+		putc_(w, ' ');
+		string(w, buf_str(&enc));
+		buf_free(&name);
+	}
+	buf_free(&enc);
+}
+
+static void params(struct w *w, const struct mime_param *v, uint32_t n, int text_default)
+{
+	uint32_t i, k, written = 0;
+
+	if (n == 0) {
+		puts_(w, text_default ? "(\"charset\" \"us-ascii\")" : "NIL");
+		return;
+	}
+	putc_(w, '(');
+	for (i = 0; i < n; i++) {
+		const struct mime_param *p = &v[i];
+
+		if (!(p->flags & MIME_PARAM_EXTENDED)) {
+			/* A plain fallback next to an RFC 2231 value that goes
+			 * out decoded under the same name would say it twice. */
+			for (k = 0; k < n; k++)
+				if (k != i && (v[k].flags & MIME_PARAM_EXTENDED) &&
+				    send_decoded(&v[k], w->flags) && str_eq_ci(v[k].name, p->name))
+					break;
+			if (k < n)
+				continue;
+		}
+		if (written++)
+			putc_(w, ' ');
+		if (send_decoded(p, w->flags)) {
+			string(w, p->name);
+			putc_(w, ' ');
+			string(w, p->value);
+		} else {
+			param_2231(w, p);
+		}
+	}
+	putc_(w, ')');
+}
+
+static void disposition(struct w *w, const struct mime_part *p)
+{
+	if (p->disposition.p == NULL) {
+		puts_(w, "NIL");
+		return;
+	}
+	putc_(w, '(');
+	string(w, p->disposition);
+	putc_(w, ' ');
+	params(w, p->disp_params, p->ndisp_params, 0);
+	putc_(w, ')');
+}
+
+static void languages(struct w *w, const struct mime_part *p)
+{
+	uint32_t i;
+
+	if (p->nlanguages == 0) {
+		puts_(w, "NIL");
+		return;
+	}
+	if (p->nlanguages == 1) {
+		string(w, p->languages[0]);
+		return;
+	}
+	putc_(w, '(');
+	for (i = 0; i < p->nlanguages; i++) {
+		if (i)
+			putc_(w, ' ');
+		string(w, p->languages[i]);
+	}
+	putc_(w, ')');
+}
+
+/* " md5 dsp lang loc" / " params dsp lang loc" tails */
+static void extension_tail(struct w *w, const struct mime_part *p)
+{
+	putc_(w, ' ');
+	disposition(w, p);
+	putc_(w, ' ');
+	languages(w, p);
+	putc_(w, ' ');
+	nstring(w, p->location);
+}
+
+static void empty_body(struct w *w)
+{
+	puts_(w, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+	if (w->flags & IMAP_BS_EXTENDED)
+		puts_(w, " NIL NIL NIL NIL");
+	putc_(w, ')');
+}
+
+static void addresses(struct w *w, const struct mime_addrs *l)
+{
+	uint32_t i;
+
+	if (l->n == 0) {
+		puts_(w, "NIL");
+		return;
+	}
+	putc_(w, '(');
+	for (i = 0; i < l->n && !w->err; i++) {
+		const struct mime_address *a = &l->v[i];
+
+		putc_(w, '(');
+		nstring(w, a->name);
+		putc_(w, ' ');
+		nstring(w, a->adl);
+		putc_(w, ' ');
+		nstring(w, a->mailbox);
+		putc_(w, ' ');
+		nstring(w, a->host);
+		putc_(w, ')');
+	}
+	putc_(w, ')');
+}
+
+static void envelope(struct w *w, const struct mime_envelope *e)
+{
+	if (e == NULL) {
+		puts_(w, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+		return;
+	}
+	putc_(w, '(');
+	nstring(w, e->date);
+	putc_(w, ' ');
+	nstring(w, e->subject);
+	putc_(w, ' ');
+	addresses(w, &e->from);
+	putc_(w, ' ');
+	addresses(w, e->sender.n ? &e->sender : &e->from);
+	putc_(w, ' ');
+	addresses(w, e->reply_to.n ? &e->reply_to : &e->from);
+	putc_(w, ' ');
+	addresses(w, &e->to);
+	putc_(w, ' ');
+	addresses(w, &e->cc);
+	putc_(w, ' ');
+	addresses(w, &e->bcc);
+	putc_(w, ' ');
+	nstring(w, e->in_reply_to);
+	putc_(w, ' ');
+	nstring(w, e->message_id);
+	putc_(w, ')');
+}
+
+static void part(struct w *w, uint32_t i)
+{
+	const struct mime_part *p = &w->t->parts[i];
+	int ext = (w->flags & IMAP_BS_EXTENDED) != 0;
+	int is_text = str_eq_ci_c(p->type, "text");
+	uint32_t c;
+
+	if (w->err)
+		return;
+	putc_(w, '(');
+	if (p->flags & MIME_PART_MULTIPART) {
+		if (p->nchildren == 0)
+			empty_body(w);
+		for (c = p->nchildren ? i + 1 : MIME_NONE; c != MIME_NONE && !w->err;
+		     c = w->t->parts[c].next)
+			part(w, c);
+		putc_(w, ' ');
+		string(w, p->subtype);
+		if (ext) {
+			putc_(w, ' ');
+			params(w, p->params, p->nparams, 0);
+			extension_tail(w, p);
+		}
+		putc_(w, ')');
+		return;
+	}
+	string(w, p->type);
+	putc_(w, ' ');
+	string(w, p->subtype);
+	putc_(w, ' ');
+	params(w, p->params, p->nparams, is_text);
+	putc_(w, ' ');
+	nstring(w, p->id);
+	putc_(w, ' ');
+	nstring(w, p->description);
+	putc_(w, ' ');
+	if (p->encoding.p && p->encoding.len)
+		string(w, p->encoding);
+	else
+		puts_(w, "\"7bit\"");
+	putc_(w, ' ');
+	put_u64(w, p->body_end - p->body_off + ((w->flags & IMAP_BS_CRLF) ? p->body_bare_lf : 0));
+	if (str_eq_ci_c(p->type, "message") &&
+	    (str_eq_ci_c(p->subtype, "rfc822") || str_eq_ci_c(p->subtype, "global"))) {
+		putc_(w, ' ');
+		if ((p->flags & MIME_PART_MESSAGE) && p->nchildren == 1) {
+			envelope(w, w->t->parts[i + 1].env);
+			putc_(w, ' ');
+			part(w, i + 1);
+		} else {
+			envelope(w, NULL);
+			putc_(w, ' ');
+			empty_body(w);
+		}
+		putc_(w, ' ');
+		put_u64(w, p->lines);
+	} else if (is_text) {
+		putc_(w, ' ');
+		put_u64(w, p->lines);
+	}
+	if (ext) {
+		putc_(w, ' ');
+		nstring(w, p->md5);
+		extension_tail(w, p);
+	}
+	putc_(w, ')');
+}
+
+int imap_bodystructure_write(struct buf *out, const struct mime_tree *t, uint32_t i, unsigned flags)
+{
+	struct w w = {out, t, flags, 0};
+
+	if (i >= t->nparts)
+		return -1;
+	part(&w, i);
+	return w.err ? -1 : 0;
+}
+
+int imap_envelope_write(struct buf *out, const struct mime_envelope *env, unsigned flags)
+{
+	struct w w = {out, NULL, flags, 0};
+
+	envelope(&w, env);
+	return w.err ? -1 : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * mime_cache.h — compact, versioned binary form of a struct mime_tree
+ * (part structure, Content-* fields and the envelopes), stored with every
+ * email so FETCH and Email/get never parse the message again.
+ *
+ * Design: varints and a fixed dictionary of common strings keep a typical
+ * record at a few hundred octets (a Thunderbird multipart/alternative with
+ * a usual envelope takes 230, most of it the envelope's own text; 10,000
+ * parts about 80 KB). Decoding
+ * allocates only arrays from the caller's arena; every string slice points
+ * into the record (or into the static dictionary), so a record read from
+ * an LMDB read transaction is used where it lies. Decoding checks every
+ * length against the record and every structural rule the users of the
+ * tree rely on (part offsets within the message and nested in their
+ * parents, pre-order, depth and counts within the mime_tree.h limits, one
+ * child per message part, envelopes exactly on messages), so a corrupt or
+ * hostile record is rejected, never followed.
+ *
+ * Record, version 1 (all integers unsigned LEB128 varints, "str" is a
+ * varint c: odd c is dictionary entry c >> 1, even c is c >> 1 literal
+ * octets that follow):
+ *   u8 version (1), tree flags, size, nparts, then per part in pre-order:
+ *   bits          MIME_PART_* flags in bits 0..7, and which optional items
+ *                 follow in bits 8.. (lines, bare-LF counts, params, id,
+ *                 description, encoding, md5, location, disposition,
+ *                 languages, envelope)
+ *   parent delta  (index - parent index; not for the root)
+ *   hdr_off delta (from the previous part's hdr_off), header length,
+ *   body length, [lines], [hdr_bare_lf, body_bare_lf], str type,
+ *   str subtype, [n, n * param], [str id] [str description]
+ *   [str encoding] [str md5] [str location], [str disposition, n,
+ *   n * param], [n, n * str language], [envelope]
+ *   param: flags, str name, str value, [str charset, str language] with
+ *   MIME_PARAM_EXTENDED.
+ *   envelope: bits (1 date, 2 subject, 4 in-reply-to, 8 message-id,
+ *   16 from, 32 sender, 64 reply-to, 128 to, 256 cc, 512 bcc), the present
+ *   strings in that order, then each present list: n, n * address.
+ *   address: bits (1 name, 2 adl, 4 mailbox, 8 host), the present strings.
+ * The dictionary is append-only; a record naming an entry this build does
+ * not know is rejected (and the caller parses the message again).
+ *
+ * Caveats: the record does not hold the message, only its size; a caller
+ * must check that the blob it cuts sections from has that size. The bytes
+ * of a decoded tree live as long as the record.
+ */
+#ifndef TERN_MIME_CACHE_H
+#define TERN_MIME_CACHE_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "mime/mime_tree.h"
+
+#define MIME_CACHE_VERSION 1
+
+/*
+ * Appends the record for t to out. The encoding is deterministic: the
+ * same tree always gives the same octets. Returns 0, or -1 when out's
+ * ceiling was reached (out may then hold part of a record).
+ */
+int mime_cache_encode(const struct mime_tree *t, struct buf *out);
+
+/*
+ * Reads a record into *t, allocating arrays from a; strings point into
+ * p[0..len) or static storage. Returns 0, or -1 when the record is not a
+ * valid version-1 record (*t is then a single empty text/plain part of
+ * size 0, safe to render).
+ */
+int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tree *t);
+
+#endif

@@ -1,0 +1,499 @@
+/*
+ * mime_decode.c — base64 and quoted-printable decoders, charset conversion
+ * (see mime_decode.h).
+ */
+#include "mime/mime_decode.h"
+
+#include <string.h>
+
+#define CTE_NAMES 6
+
+static const struct {
+	const char *name;
+	enum mime_cte cte;
+} cte_names[CTE_NAMES] = {
+    {"7bit", MIME_CTE_7BIT},     {"8bit", MIME_CTE_8BIT},           {"binary", MIME_CTE_BINARY},
+    {"base64", MIME_CTE_BASE64}, {"quoted-printable", MIME_CTE_QP}, {"", MIME_CTE_7BIT},
+};
+
+enum mime_cte mime_cte_parse(struct str value)
+{
+	size_t k;
+
+	if (value.p == NULL)
+		return MIME_CTE_7BIT;
+	value = str_trim(value);
+	for (k = 0; k < CTE_NAMES; k++)
+		if (str_eq_ci_c(value, cte_names[k].name))
+			return cte_names[k].cte;
+	return MIME_CTE_UNKNOWN;
+}
+
+enum {
+	QP_TEXT,
+	QP_CR,     /* a CR in text: a line end if LF follows */
+	QP_EQ,     /* "=" */
+	QP_EQ_HEX, /* "=" and one hex digit (in hex1) */
+	QP_EQ_WS,  /* "=" then white space: a soft break if the line ends */
+	QP_EQ_CR,  /* "=" [white space] CR */
+};
+
+void mime_decoder_init(struct mime_decoder *d, enum mime_cte cte)
+{
+	memset(d, 0, sizeof(*d));
+	d->cte = cte;
+	d->state = QP_TEXT;
+}
+
+/* Sextet value of c, -1 for white space, -2 for padding, -3 for garbage. */
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	if (c == '=')
+		return -2;
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+		return -1;
+	return -3;
+}
+
+/* Emits the octets of a partial quantum (2 or 3 sextets) and resets it. */
+static size_t b64_flush(struct mime_decoder *d, char *out)
+{
+	size_t n = 0;
+
+	if (d->nsext == 2) {
+		out[n++] = (char)(d->acc >> 4);
+	} else if (d->nsext == 3) {
+		out[n++] = (char)(d->acc >> 10);
+		out[n++] = (char)(d->acc >> 2);
+	} else if (d->nsext == 1) {
+		d->errors++; /* six bits cannot make an octet */
+	}
+	d->acc = 0;
+	d->nsext = 0;
+	return n;
+}
+
+static size_t b64_feed(struct mime_decoder *d, const unsigned char *in, size_t len, char *out)
+{
+	size_t i, n = 0;
+	int v;
+
+	for (i = 0; i < len; i++) {
+		/* The fast path: whole quanta of alphabet octets. */
+		if (d->nsext == 0) {
+			while (i + 4 <= len) {
+				int a = b64_value(in[i]), b = b64_value(in[i + 1]);
+				int c = b64_value(in[i + 2]), e = b64_value(in[i + 3]);
+
+				if ((a | b | c | e) < 0)
+					break;
+				out[n++] = (char)(a << 2 | b >> 4);
+				out[n++] = (char)((b & 15) << 4 | c >> 2);
+				out[n++] = (char)((c & 3) << 6 | e);
+				i += 4;
+			}
+			if (i == len)
+				break;
+		}
+		v = b64_value(in[i]);
+		if (v >= 0) {
+			d->acc = d->acc << 6 | (uint32_t)v;
+			if (++d->nsext == 4) {
+				out[n++] = (char)(d->acc >> 16);
+				out[n++] = (char)(d->acc >> 8);
+				out[n++] = (char)d->acc;
+				d->acc = 0;
+				d->nsext = 0;
+			}
+		} else if (v == -2) {
+			n += b64_flush(d, out + n);
+		} else if (v == -3) {
+			d->errors++;
+		}
+	}
+	return n;
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static size_t qp_flush_ws(struct mime_decoder *d, char *out)
+{
+	size_t n = d->nws;
+
+	if (n)
+		memcpy(out, d->ws, n);
+	d->nws = 0;
+	return n;
+}
+
+static size_t qp_feed(struct mime_decoder *d, const unsigned char *in, size_t len, char *out)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		unsigned char c = in[i];
+
+		switch (d->state) {
+		case QP_TEXT:
+			if (c == ' ' || c == '\t') {
+				if (d->nws == MIME_QP_WS_MAX)
+					n += qp_flush_ws(d, out + n);
+				d->ws[d->nws++] = (char)c;
+			} else if (c == '\n') {
+				d->nws = 0; /* white space at a line end is padding */
+				out[n++] = '\n';
+			} else if (c == '\r') {
+				d->state = QP_CR;
+			} else if (c == '=') {
+				n += qp_flush_ws(d, out + n);
+				d->state = QP_EQ;
+			} else {
+				n += qp_flush_ws(d, out + n);
+				/* Copy the run of plain octets in one go. */
+				size_t j = i + 1;
+
+				while (j < len && in[j] != '=' && in[j] != '\r' && in[j] != '\n' &&
+				       in[j] != ' ' && in[j] != '\t')
+					j++;
+				memcpy(out + n, in + i, j - i);
+				n += j - i;
+				i = j;
+				continue;
+			}
+			i++;
+			break;
+		case QP_CR:
+			d->state = QP_TEXT;
+			if (c == '\n') {
+				d->nws = 0;
+				out[n++] = '\r';
+				out[n++] = '\n';
+				i++;
+			} else {
+				/* A bare CR is an ordinary octet. */
+				n += qp_flush_ws(d, out + n);
+				out[n++] = '\r';
+			}
+			break;
+		case QP_EQ:
+			if (hexval(c) >= 0) {
+				d->hex1 = (char)c;
+				d->state = QP_EQ_HEX;
+				i++;
+			} else if (c == '\n') {
+				d->state = QP_TEXT; /* soft line break */
+				i++;
+			} else if (c == '\r') {
+				d->state = QP_EQ_CR;
+				i++;
+			} else if (c == ' ' || c == '\t') {
+				d->state = QP_EQ_WS;
+				d->ws[d->nws++] = (char)c;
+				i++;
+			} else {
+				d->errors++;
+				out[n++] = '=';
+				d->state = QP_TEXT;
+			}
+			break;
+		case QP_EQ_HEX:
+			d->state = QP_TEXT;
+			if (hexval(c) >= 0) {
+				out[n++] = (char)(hexval((unsigned char)d->hex1) << 4 | hexval(c));
+				i++;
+			} else {
+				d->errors++;
+				out[n++] = '=';
+				out[n++] = d->hex1;
+			}
+			break;
+		case QP_EQ_WS:
+			if (c == ' ' || c == '\t') {
+				if (d->nws < MIME_QP_WS_MAX)
+					d->ws[d->nws++] = (char)c;
+				else
+					d->errors++;
+				i++;
+			} else if (c == '\n') {
+				d->nws = 0;
+				d->state = QP_TEXT;
+				i++;
+			} else if (c == '\r') {
+				d->state = QP_EQ_CR;
+				i++;
+			} else {
+				/* "=" and spaces inside a line: not a soft break. */
+				d->errors++;
+				out[n++] = '=';
+				n += qp_flush_ws(d, out + n);
+				d->state = QP_TEXT;
+			}
+			break;
+		case QP_EQ_CR:
+			/* "=" CR LF is a soft break; "=" CR alone is taken as one
+			 * too (old Mac line ends). */
+			d->nws = 0;
+			d->state = QP_TEXT;
+			if (c == '\n')
+				i++;
+			break;
+		}
+	}
+	return n;
+}
+
+size_t mime_decoder_feed(struct mime_decoder *d, const char *in, size_t len, char *out)
+{
+	switch (d->cte) {
+	case MIME_CTE_BASE64:
+		return b64_feed(d, (const unsigned char *)in, len, out);
+	case MIME_CTE_QP:
+		return qp_feed(d, (const unsigned char *)in, len, out);
+	default:
+		if (len)
+			memcpy(out, in, len);
+		return len;
+	}
+}
+
+size_t mime_decoder_finish(struct mime_decoder *d, char *out)
+{
+	size_t n = 0;
+
+	if (d->cte == MIME_CTE_BASE64)
+		n = b64_flush(d, out);
+	else if (d->cte == MIME_CTE_QP) {
+		switch (d->state) {
+		case QP_CR:
+			out[n++] = '\r'; /* white space before it was at the end */
+			break;
+		case QP_EQ_HEX:
+			d->errors++;
+			out[n++] = '=';
+			out[n++] = d->hex1;
+			break;
+		default:
+			/* Trailing white space and a final soft break vanish. */
+			break;
+		}
+		d->nws = 0;
+		d->state = QP_TEXT;
+	}
+	return n;
+}
+
+/* Chunk size for the whole-input helpers. */
+#define DECODE_CHUNK 4096
+
+int mime_decode_all(enum mime_cte cte, struct str in, struct buf *out)
+{
+	struct mime_decoder d;
+	char tmp[MIME_DECODE_OUT_MAX(DECODE_CHUNK)];
+	size_t off = 0, n, k;
+
+	mime_decoder_init(&d, cte);
+	if (cte != MIME_CTE_BASE64 && cte != MIME_CTE_QP)
+		return buf_append(out, in.p, in.len);
+	while (off < in.len) {
+		k = in.len - off < DECODE_CHUNK ? in.len - off : DECODE_CHUNK;
+		n = mime_decoder_feed(&d, in.p + off, k, tmp);
+		if (buf_append(out, tmp, n) < 0)
+			return -1;
+		off += k;
+	}
+	n = mime_decoder_finish(&d, tmp);
+	return buf_append(out, tmp, n);
+}
+
+uint64_t mime_decoded_size(enum mime_cte cte, struct str in)
+{
+	struct mime_decoder d;
+	char tmp[MIME_DECODE_OUT_MAX(DECODE_CHUNK)];
+	size_t off = 0, k;
+	uint64_t total = 0;
+
+	if (cte != MIME_CTE_BASE64 && cte != MIME_CTE_QP)
+		return in.len;
+	mime_decoder_init(&d, cte);
+	while (off < in.len) {
+		k = in.len - off < DECODE_CHUNK ? in.len - off : DECODE_CHUNK;
+		total += mime_decoder_feed(&d, in.p + off, k, tmp);
+		off += k;
+	}
+	return total + mime_decoder_finish(&d, tmp);
+}
+
+size_t mime_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0)
+		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c < 0xF0) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+			return 0;
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+enum charset {
+	CS_UNKNOWN,
+	CS_UTF8,
+	CS_LATIN1,
+	CS_LATIN9,
+	CS_CP1252,
+};
+
+static enum charset charset_of(struct str cs)
+{
+	static const struct {
+		const char *name;
+		enum charset cs;
+	} names[] = {
+	    {"utf-8", CS_UTF8},          {"utf8", CS_UTF8},         {"us-ascii", CS_UTF8},
+	    {"ascii", CS_UTF8},          {"iso-8859-1", CS_LATIN1}, {"iso8859-1", CS_LATIN1},
+	    {"iso_8859-1", CS_LATIN1},   {"latin1", CS_LATIN1},     {"l1", CS_LATIN1},
+	    {"iso-8859-15", CS_LATIN9},  {"iso8859-15", CS_LATIN9}, {"latin9", CS_LATIN9},
+	    {"windows-1252", CS_CP1252}, {"cp1252", CS_CP1252},
+	};
+	size_t k;
+
+	if (cs.p == NULL || cs.len == 0)
+		return CS_UTF8;
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (str_eq_ci_c(cs, names[k].name))
+			return names[k].cs;
+	return CS_UNKNOWN;
+}
+
+int mime_charset_known(struct str charset)
+{
+	return charset_of(charset) != CS_UNKNOWN;
+}
+
+/* windows-1252 0x80..0x9F; the five holes map to the C1 code point, as
+ * browsers do. */
+static const uint16_t cp1252_hi[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+};
+
+static unsigned latin9_cp(unsigned char c)
+{
+	switch (c) {
+	case 0xA4:
+		return 0x20AC;
+	case 0xA6:
+		return 0x0160;
+	case 0xA8:
+		return 0x0161;
+	case 0xB4:
+		return 0x017D;
+	case 0xB8:
+		return 0x017E;
+	case 0xBC:
+		return 0x0152;
+	case 0xBD:
+		return 0x0153;
+	case 0xBE:
+		return 0x0178;
+	default:
+		return c;
+	}
+}
+
+static size_t put_cp(char *out, unsigned cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	out[0] = (char)(0xE0 | cp >> 12);
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[2] = (char)(0x80 | (cp & 0x3F));
+	return 3;
+}
+
+ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	enum charset cs = charset_of(charset);
+	size_t i = 0, n = 0, k;
+
+	if (cs == CS_UNKNOWN)
+		return -1;
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c < 0x80) {
+			out[n++] = (char)c;
+			i++;
+			continue;
+		}
+		switch (cs) {
+		case CS_UTF8:
+			k = mime_utf8_seq(s + i, len - i);
+			if (k == 0) {
+				n += put_cp(out + n, 0xFFFD);
+				i++;
+			} else {
+				memcpy(out + n, s + i, k);
+				n += k;
+				i += k;
+			}
+			continue;
+		case CS_LATIN1:
+			n += put_cp(out + n, c);
+			break;
+		case CS_LATIN9:
+			n += put_cp(out + n, latin9_cp(c));
+			break;
+		case CS_CP1252:
+			n += put_cp(out + n, c < 0xA0 ? cp1252_hi[c - 0x80] : c);
+			break;
+		default:
+			break;
+		}
+		i++;
+	}
+	return (ptrdiff_t)n;
+}

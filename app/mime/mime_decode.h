@@ -1,0 +1,121 @@
+/*
+ * mime_decode.h — content transfer decoding (base64, quoted-printable) and
+ * the few charset conversions to UTF-8 that need no tables beyond a page.
+ *
+ * Design: a struct mime_decoder is a resumable state machine. The caller
+ * feeds the encoded body in chunks of any size (one octet at a time works)
+ * and gets the decoded octets in a caller-owned output area; state that
+ * spans chunks (an incomplete base64 quantum, "=" and one hex digit, white
+ * space that is only dropped if the line ends) lives in the struct, bounded
+ * by a small constant. Nothing allocates. This serves IMAP BINARY[] (stream
+ * a part out decoded), BINARY.SIZE (count without keeping) and search text
+ * extraction.
+ *
+ * Leniency, as Dovecot's decoders: nothing is ever an error that stops
+ * decoding. Base64 skips white space silently and any other octet outside
+ * its alphabet counting it in `errors`; "=" padding ends a quantum, and
+ * decoding resumes afterwards (concatenated base64 blocks exist); a final
+ * incomplete quantum of two or three sextets still yields its octets.
+ * Quoted-printable keeps an "=" that does not start "=XX" or a soft line
+ * break as a literal "=" (counted in errors), accepts lowercase hex,
+ * removes white space at the end of a line (RFC 2045 §6.7 rule 3) and after
+ * a soft-break "=", and passes line ends through as they came (CRLF or LF).
+ *
+ * Caveats: 7bit, 8bit, binary and unknown encodings are passed through
+ * unchanged; it is the caller's business to refuse an unknown one
+ * (IMAP BINARY answers NO [UNKNOWN-CTE]). Charset conversion covers
+ * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15 and windows-1252 only.
+ */
+#ifndef TERN_MIME_DECODE_H
+#define TERN_MIME_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+
+enum mime_cte {
+	MIME_CTE_7BIT = 0,
+	MIME_CTE_8BIT,
+	MIME_CTE_BINARY,
+	MIME_CTE_BASE64,
+	MIME_CTE_QP,
+	MIME_CTE_UNKNOWN, /* x-uuencode and friends: passed through */
+};
+
+/* Longest run of white space quoted-printable holds back, waiting to see
+ * whether the line ends; a longer run is partly emitted as is. */
+#define MIME_QP_WS_MAX 64
+
+/* Room the output of one mime_decoder_feed() of n input octets may need;
+ * mime_decoder_finish() needs MIME_DECODE_OUT_MAX(0). */
+#define MIME_DECODE_OUT_MAX(n) ((n) + MIME_QP_WS_MAX + 8)
+
+struct mime_decoder {
+	enum mime_cte cte;
+	uint64_t errors; /* octets that were garbage (skipped or kept literally) */
+
+	/* private */
+	uint32_t acc;   /* base64: sextets of the current quantum */
+	unsigned nsext; /* base64: how many */
+	int state;      /* quoted-printable */
+	char hex1;      /* quoted-printable: first digit after "=" */
+	size_t nws;
+	char ws[MIME_QP_WS_MAX];
+};
+
+/*
+ * Maps a Content-Transfer-Encoding value (trimmed token, any case) to its
+ * enum. An absent value (p == NULL) or an empty one is 7bit.
+ */
+enum mime_cte mime_cte_parse(struct str value);
+
+/* Prepares d to decode a body in encoding cte. */
+void mime_decoder_init(struct mime_decoder *d, enum mime_cte cte);
+
+/*
+ * Decodes in[0..len) and writes the result to out, which must have room
+ * for MIME_DECODE_OUT_MAX(len) octets. All of in is always consumed.
+ * Returns the number of octets written.
+ */
+size_t mime_decoder_feed(struct mime_decoder *d, const char *in, size_t len, char *out);
+
+/*
+ * Ends the input: writes what the state still holds (the octets of a final
+ * base64 quantum without padding, a dangling "=X") to out, which must have
+ * room for MIME_DECODE_OUT_MAX(0) octets. Returns the number written. d may
+ * then be given to mime_decoder_init() again.
+ */
+size_t mime_decoder_finish(struct mime_decoder *d, char *out);
+
+/*
+ * Decodes all of in and appends the result to out. Returns 0, or -1 when
+ * out's ceiling was reached (out then holds a prefix of the result).
+ */
+int mime_decode_all(enum mime_cte cte, struct str in, struct buf *out);
+
+/* The size of in once decoded (what IMAP BINARY.SIZE reports). */
+uint64_t mime_decoded_size(enum mime_cte cte, struct str in);
+
+/*
+ * Converts in[0..len) in the named charset (any case; p == NULL or empty
+ * means US-ASCII) to UTF-8 in out, which needs room for 3 * len octets.
+ * Octets that are not valid in the charset (invalid UTF-8) become U+FFFD;
+ * US-ASCII with 8-bit octets is read as UTF-8, as mail in the wild means.
+ * Returns the length written, or -1 when the charset is not one of those
+ * listed in the Caveats (out is then untouched).
+ */
+ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out);
+
+/* 1 when mime_charset_to_utf8() knows the charset. */
+int mime_charset_known(struct str charset);
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (n octets available): 1..4,
+ * or 0 when s does not start one (overlongs, surrogates and code points
+ * past U+10FFFF are not well formed).
+ */
+size_t mime_utf8_seq(const unsigned char *s, size_t n);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * test_mime_decode.c — base64 and quoted-printable decoders, charset
+ * conversion.
+ *
+ * Each decoding is done three ways: the input whole, one octet at a time,
+ * and in random chunks; the outputs and error counts must agree.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "mime/mime_decode.h"
+#include "unit.h"
+
+struct result {
+	char out[8192];
+	size_t n;
+	uint64_t errors;
+};
+
+/* chunk 0: all at once; 1: octet by octet; other: random chunks. */
+static void run(enum mime_cte cte, const char *in, size_t len, size_t chunk, struct result *r)
+{
+	struct mime_decoder d;
+	char tmp[MIME_DECODE_OUT_MAX(8192)];
+	size_t off = 0, k, n;
+
+	mime_decoder_init(&d, cte);
+	r->n = 0;
+	while (off < len) {
+		k = chunk == 0 ? len - off : chunk == 1 ? 1 : 1 + (size_t)rand() % 7;
+		if (k > len - off)
+			k = len - off;
+		n = mime_decoder_feed(&d, in + off, k, tmp);
+		memcpy(r->out + r->n, tmp, n);
+		r->n += n;
+		off += k;
+	}
+	n = mime_decoder_finish(&d, tmp);
+	memcpy(r->out + r->n, tmp, n);
+	r->n += n;
+	r->errors = d.errors;
+}
+
+static void check_dec(enum mime_cte cte, const char *in, const char *want, size_t want_len,
+                      uint64_t want_errors)
+{
+	struct result a, b, c;
+	struct buf out;
+	size_t len = strlen(in);
+	int i;
+
+	run(cte, in, len, 0, &a);
+	if (a.n != want_len || memcmp(a.out, want, want_len) != 0) {
+		unit_failures++;
+		fprintf(stderr, "decode of \"%s\": got \"%.*s\" (%zu), want %zu octets\n", in,
+		        (int)a.n, a.out, a.n, want_len);
+	}
+	CHECK_EQ_INT(a.errors, want_errors);
+	run(cte, in, len, 1, &b);
+	CHECK(b.n == a.n && memcmp(a.out, b.out, a.n) == 0 && b.errors == a.errors);
+	for (i = 0; i < 20; i++) {
+		run(cte, in, len, 2, &c);
+		CHECK(c.n == a.n && memcmp(a.out, c.out, a.n) == 0 && c.errors == a.errors);
+	}
+	buf_init(&out, 1 << 16);
+	CHECK(mime_decode_all(cte, str_make(in, len), &out) == 0);
+	CHECK(buf_len(&out) == a.n && memcmp(buf_data(&out), a.out, a.n) == 0);
+	CHECK_EQ_INT(mime_decoded_size(cte, str_make(in, len)), a.n);
+	buf_free(&out);
+}
+
+#define DEC(cte, in, want, errs) check_dec(cte, in, want, sizeof(want) - 1, errs)
+
+static void test_base64(void)
+{
+	/* RFC 4648 §10 vectors. */
+	DEC(MIME_CTE_BASE64, "", "", 0);
+	DEC(MIME_CTE_BASE64, "Zg==", "f", 0);
+	DEC(MIME_CTE_BASE64, "Zm8=", "fo", 0);
+	DEC(MIME_CTE_BASE64, "Zm9v", "foo", 0);
+	DEC(MIME_CTE_BASE64, "Zm9vYg==", "foob", 0);
+	DEC(MIME_CTE_BASE64, "Zm9vYmE=", "fooba", 0);
+	DEC(MIME_CTE_BASE64, "Zm9vYmFy", "foobar", 0);
+	/* Line breaks anywhere, CRLF or LF. */
+	DEC(MIME_CTE_BASE64, "Zm9v\r\nYmFy\r\n", "foobar", 0);
+	DEC(MIME_CTE_BASE64, "Z\nm 9\tv Y\r\nm\nFy\n", "foobar", 0);
+	/* Garbage is skipped and counted; missing padding is forgiven. */
+	DEC(MIME_CTE_BASE64, "Zm9v!Ym*Fy", "foobar", 2);
+	DEC(MIME_CTE_BASE64, "Zm9vYg", "foob", 0);
+	DEC(MIME_CTE_BASE64, "Zm9vYmE", "fooba", 0);
+	/* A lone sextet makes no octet. */
+	DEC(MIME_CTE_BASE64, "Zm9vY", "foo", 1);
+	DEC(MIME_CTE_BASE64, "Zm9vY=", "foo", 1);
+	/* Concatenated blocks, extra padding. */
+	DEC(MIME_CTE_BASE64, "Zg==Zm8=\r\nZm9v", "ffofoo", 0);
+	DEC(MIME_CTE_BASE64, "Zg======", "f", 0);
+	DEC(MIME_CTE_BASE64, "====", "", 0);
+	/* All 256 octet values. */
+	{
+		static const char all[] =
+		    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\r"
+		    "\n"
+		    "OTo7PD0+"
+		    "P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3Bx\r\n"
+		    "cnN0dXZ3eHl6e3x9fn+"
+		    "AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmq\r\n"
+		    "q6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/"
+		    "g4eLj\r\n"
+		    "5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==\r\n";
+		char want[256];
+		struct result r;
+		int i;
+
+		for (i = 0; i < 256; i++)
+			want[i] = (char)i;
+		run(MIME_CTE_BASE64, all, strlen(all), 1, &r);
+		CHECK(r.n == 256 && memcmp(r.out, want, 256) == 0);
+		CHECK_EQ_INT(r.errors, 0);
+	}
+}
+
+static void test_qp(void)
+{
+	/* RFC 2045 §6.7 rule 5 soft breaks. */
+	DEC(MIME_CTE_QP,
+	    "Now's the time =\r\nfor all folk to come=\r\n to the aid of their country.",
+	    "Now's the time for all folk to come to the aid of their country.", 0);
+	DEC(MIME_CTE_QP, "a=3Db =E9=e9", "a=b \xE9\xE9", 0);
+	DEC(MIME_CTE_QP, "Caf=C3=A9 ouvert.\r\n", "Caf\xC3\xA9 ouvert.\r\n", 0);
+	/* Rule 3: white space at a line end is padding, not text. */
+	DEC(MIME_CTE_QP, "trailing   \r\nx\t \nend  ", "trailing\r\nx\nend", 0);
+	DEC(MIME_CTE_QP, "keep  inner  space\r\n", "keep  inner  space\r\n", 0);
+	/* Spaces after a soft-break "=" are transport padding too. */
+	DEC(MIME_CTE_QP, "a= \t\r\nb=  \nc", "abc", 0);
+	/* Bad escapes stay as they were, counted. */
+	DEC(MIME_CTE_QP, "=ZZ x=4 =\x01", "=ZZ x=4 =\x01", 3);
+	DEC(MIME_CTE_QP, "x = y", "x = y", 1);
+	DEC(MIME_CTE_QP, "ab=4", "ab=4", 1);
+	DEC(MIME_CTE_QP, "abc=", "abc", 0);
+	DEC(MIME_CTE_QP, "abc= ", "abc", 0);
+	/* Line ends pass through as they came; a bare CR is an octet. */
+	DEC(MIME_CTE_QP, "a\r\nb\nc\rd\r", "a\r\nb\nc\rd\r", 0);
+	DEC(MIME_CTE_QP, "a \rb", "a \rb", 0);
+	DEC(MIME_CTE_QP, "x=\ry", "xy", 0);
+	/* More white space than is held back: the excess is emitted. */
+	{
+		char in[300], want[300];
+
+		memset(in, ' ', 200);
+		strcpy(in + 200, "x");
+		memcpy(want, in, 201);
+		check_dec(MIME_CTE_QP, in, want, 201, 0);
+	}
+}
+
+static void test_qp_long_ws(void)
+{
+	/* 200 spaces then a line end: everything beyond the held-back window
+	 * was already emitted, the rest is dropped as padding. */
+	char in[300];
+	struct result r;
+	size_t k;
+
+	memset(in, ' ', 200);
+	strcpy(in + 200, "\r\n");
+	run(MIME_CTE_QP, in, strlen(in), 0, &r);
+	CHECK(r.n >= 2 && r.n <= 200 + 2);
+	CHECK(r.out[r.n - 2] == '\r' && r.out[r.n - 1] == '\n');
+	for (k = 0; k + 2 < r.n; k++)
+		CHECK(r.out[k] == ' ');
+}
+
+static void test_passthrough(void)
+{
+	DEC(MIME_CTE_7BIT, "a=3D\r\n", "a=3D\r\n", 0);
+	DEC(MIME_CTE_8BIT, "\xE9", "\xE9", 0);
+	DEC(MIME_CTE_BINARY, "Zg==", "Zg==", 0);
+	DEC(MIME_CTE_UNKNOWN, "begin 644 x", "begin 644 x", 0);
+	CHECK_EQ_INT(mime_cte_parse(STR_NULL), MIME_CTE_7BIT);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT("")), MIME_CTE_7BIT);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT(" BASE64 ")), MIME_CTE_BASE64);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT("Quoted-Printable")), MIME_CTE_QP);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT("8bit")), MIME_CTE_8BIT);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT("binary")), MIME_CTE_BINARY);
+	CHECK_EQ_INT(mime_cte_parse(STR_LIT("x-uuencode")), MIME_CTE_UNKNOWN);
+}
+
+static void test_decode_all_ceiling(void)
+{
+	struct buf out;
+
+	buf_init(&out, 3);
+	CHECK(mime_decode_all(MIME_CTE_BASE64, STR_LIT("Zm9vYmFy"), &out) == -1);
+	buf_free(&out);
+	buf_init(&out, 3);
+	CHECK(mime_decode_all(MIME_CTE_7BIT, STR_LIT("abcd"), &out) == -1);
+	buf_free(&out);
+	buf_init(&out, 3);
+	CHECK(mime_decode_all(MIME_CTE_BASE64, STR_LIT("Zm9v"), &out) == 0);
+	CHECK_EQ_SLICE(buf_str(&out), "foo");
+	buf_free(&out);
+}
+
+static void check_cs(const char *cs, const char *in, size_t len, const char *want)
+{
+	char out[256];
+	ptrdiff_t n = mime_charset_to_utf8(str_c(cs), in, len, out);
+
+	CHECK(n >= 0);
+	if (n >= 0)
+		CHECK_EQ_SLICE(str_make(out, (size_t)n), want);
+}
+
+static void test_charsets(void)
+{
+	char out[16];
+
+	check_cs("ISO-8859-1", "caf\xE9", 4, "caf\xC3\xA9");
+	check_cs("latin1", "\xA4\x80", 2, "\xC2\xA4\xC2\x80");
+	check_cs("iso-8859-15", "\xA4", 1, "\xE2\x82\xAC");
+	check_cs("windows-1252", "\x80\x93x\x94\x81\xFF", 6,
+	         "\xE2\x82\xAC\xE2\x80\x9Cx\xE2\x80\x9D\xC2\x81\xC3\xBF");
+	check_cs("UTF-8", "ok \xC3\xA9 \xFF \xED\xA0\x80 \xF0\x9F\x98\x80", 16,
+	         "ok \xC3\xA9 \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xF0\x9F\x98\x80");
+	check_cs("us-ascii", "plain", 5, "plain");
+	check_cs("", "a\xC3\xA9", 3, "a\xC3\xA9");
+	CHECK(mime_charset_to_utf8(STR_LIT("koi8-r"), "x", 1, out) == -1);
+	CHECK(mime_charset_known(STR_LIT("Windows-1252")));
+	CHECK(!mime_charset_known(STR_LIT("gb2312")));
+	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xC0\x80", 2), 0);
+	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
+	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xE2\x82", 2), 0);
+	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xE2\x82\xAC", 3), 3);
+}
+
+/* Garbage of every kind decodes without complaint, in bounds. */
+static void test_garbage(void)
+{
+	char in[4096];
+	struct result a, b;
+	int round, i;
+
+	srand(7);
+	for (round = 0; round < 200; round++) {
+		size_t len = (size_t)rand() % sizeof(in);
+
+		for (i = 0; i < (int)len; i++)
+			in[i] = (char)(round & 1 ? rand() : "=\r\n \tAZ09+/aF"[rand() % 14]);
+		run(MIME_CTE_QP, in, len, 0, &a);
+		run(MIME_CTE_QP, in, len, 2, &b);
+		CHECK(a.n == b.n && memcmp(a.out, b.out, a.n) == 0 && a.n <= len);
+		run(MIME_CTE_BASE64, in, len, 0, &a);
+		run(MIME_CTE_BASE64, in, len, 1, &b);
+		CHECK(a.n == b.n && memcmp(a.out, b.out, a.n) == 0 && a.n <= len);
+	}
+}
+
+int main(void)
+{
+	test_base64();
+	test_qp();
+	test_qp_long_ws();
+	test_passthrough();
+	test_decode_all_ceiling();
+	test_charsets();
+	test_garbage();
+	return unit_done("test_mime_decode");
+}
