@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "imap/imap_server.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
@@ -57,6 +58,7 @@ static void drain_on_loop(void *arg)
 			listener_detach(&d->listeners[i], d->loop);
 	smtp_server_drain();
 	pop3_server_drain();
+	imap_server_drain();
 	free(d);
 }
 
@@ -65,6 +67,7 @@ static void close_all_on_loop(void *arg)
 	(void)arg;
 	smtp_server_close_all();
 	pop3_server_close_all();
+	imap_server_close_all();
 }
 
 /* Creates the primary domain named by TERN_DOMAIN on first start. */
@@ -82,7 +85,7 @@ static void seed_domain(const struct config *cfg, struct store *st)
 /* Sessions of every protocol, for the shutdown wait. */
 static unsigned sessions_alive(void)
 {
-	return smtp_server_sessions() + pop3_server_sessions();
+	return smtp_server_sessions() + pop3_server_sessions() + imap_server_sessions();
 }
 
 static void sleep_ms(long ms)
@@ -95,7 +98,7 @@ static void sleep_ms(long ms)
 int server_run(const struct config *cfg)
 {
 	struct worker workers[MAX_LOOPS];
-	struct listener listeners[3];
+	struct listener listeners[5];
 	int nlisteners = 0, nloops;
 	struct store *st;
 	char err[512];
@@ -129,6 +132,7 @@ int server_run(const struct config *cfg)
 	worker_pool_start(2);
 	smtp_server_init(cfg, st);
 	pop3_server_init(cfg, st);
+	imap_server_init(cfg, st);
 
 	if (cfg->listen[LISTEN_SMTP].port) {
 		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
@@ -142,19 +146,22 @@ int server_run(const struct config *cfg)
 	static const struct {
 		enum listen_kind kind;
 		const char *name;
+		listener_accept_cb *accept;
 		void *arg;
-	} pop3_listeners[] = {
-		{ LISTEN_POP3, "pop3", NULL },
-		{ LISTEN_POP3S, "pop3s", POP3_IMPLICIT_TLS },
+	} mail_listeners[] = {
+		{ LISTEN_POP3, "pop3", pop3_server_accept, NULL },
+		{ LISTEN_POP3S, "pop3s", pop3_server_accept, POP3_IMPLICIT_TLS },
+		{ LISTEN_IMAP, "imap", imap_server_accept, NULL },
+		{ LISTEN_IMAPS, "imaps", imap_server_accept, IMAP_IMPLICIT_TLS },
 	};
-	for (size_t i = 0; i < sizeof(pop3_listeners) / sizeof(pop3_listeners[0]); i++) {
-		if (!cfg->listen[pop3_listeners[i].kind].port)
+	for (size_t i = 0; i < sizeof(mail_listeners) / sizeof(mail_listeners[0]); i++) {
+		if (!cfg->listen[mail_listeners[i].kind].port)
 			continue;
-		if (listener_open(&listeners[nlisteners], &cfg->listen[pop3_listeners[i].kind],
-				  pop3_listeners[i].name, pop3_server_accept, pop3_listeners[i].arg,
-				  err, sizeof(err)) < 0) {
+		if (listener_open(&listeners[nlisteners], &cfg->listen[mail_listeners[i].kind],
+				  mail_listeners[i].name, mail_listeners[i].accept,
+				  mail_listeners[i].arg, err, sizeof(err)) < 0) {
 			log_error("server", NULL, "event=start_failed listener=%s error=\"%s\"",
-				  pop3_listeners[i].name, err);
+				  mail_listeners[i].name, err);
 			for (int j = 0; j < nlisteners; j++)
 				listener_close(&listeners[j]);
 			store_close(&st);

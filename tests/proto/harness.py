@@ -26,13 +26,16 @@ class Server:
     """A tern serve process with its own data dir and ports."""
 
     def __init__(self, env=None, data_dir=None, domains=("example.test",), accounts=(),
-                 start=True, binary=TERN, wrap=None, pop3=False):
+                 start=True, binary=TERN, wrap=None, pop3=False, imap=False):
         self.tmp = tempfile.mkdtemp(prefix="tern-test-")
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.smtp_port = free_port()
         # pop3=True also listens for POP3 (STLS) and POP3S on free ports.
         self.pop3_port = free_port() if pop3 else None
         self.pop3s_port = free_port() if pop3 else None
+        # imap=True also listens for IMAP (STARTTLS) and IMAPS on free ports.
+        self.imap_port = free_port() if imap else None
+        self.imaps_port = free_port() if imap else None
         self.binary = binary
         self.wrap = wrap or []
         self.env = {
@@ -49,6 +52,9 @@ class Server:
         if pop3:
             self.env["TERN_LISTEN_POP3"] = "127.0.0.1:%d" % self.pop3_port
             self.env["TERN_LISTEN_POP3S"] = "127.0.0.1:%d" % self.pop3s_port
+        if imap:
+            self.env["TERN_LISTEN_IMAP"] = "127.0.0.1:%d" % self.imap_port
+            self.env["TERN_LISTEN_IMAPS"] = "127.0.0.1:%d" % self.imaps_port
         if env:
             self.env.update(env)
         self.proc = None

@@ -1,0 +1,119 @@
+/*
+ * cmd_authenticate.c — AUTHENTICATE PLAIN and LOGIN (RFC 9051 §6.2.2,
+ * RFC 4616), with an initial response (SASL-IR, RFC 4959).
+ *
+ * The exchange reads raw continuation lines (imap_parser_line()) while
+ * s->wait is IMAP_W_SASL; the check itself is imap_auth_begin()'s.
+ * Continuation lines carry passwords: imap_session.c wipes them from the
+ * input buffer, and the decoded message is wiped here.
+ */
+#include <string.h>
+
+#include "core/log.h"
+#include "imap/imap_session.h"
+#include "pop3/pop3_parse.h" /* SASL base64 and PLAIN helpers, protocol-neutral */
+
+static void sasl_end(struct imap_session *s)
+{
+	s->wait = IMAP_W_NONE;
+	s->sasl_user_given = 0;
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	imap_cmd_end(s);
+}
+
+/* One SASL response (initial or continuation), base64 as sent. */
+static void sasl_step(struct imap_session *s, struct str b64, int initial)
+{
+	char msg[IMAP_SASL_MAX];
+	size_t n = 0;
+
+	if (initial && str_eq(b64, STR_LIT("="))) {
+		n = 0; /* RFC 4959 §3: "=" is an empty initial response */
+	} else if (pop3_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
+		imap_tagged(s, "BAD Invalid base64 data in %s response.",
+			    initial ? "initial" : "continued");
+		sasl_end(s);
+		imap_session_error(s);
+		return;
+	}
+	if (s->mech == IMAP_MECH_PLAIN) {
+		struct str authz, authc, pass;
+		s->wait = IMAP_W_NONE;
+		if (pop3_sasl_plain(str_make(msg, n), &authz, &authc, &pass) < 0) {
+			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL);
+		} else if (authz.len && !str_eq(authz, authc)) {
+			/* No master users: acting as someone else is refused
+			 * like a wrong password. */
+			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL);
+		} else {
+			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, pass);
+		}
+	} else if (!s->sasl_user_given) {
+		/* LOGIN, first response: the user name; then ask for the password. */
+		if (n > IMAP_USER_MAX || memchr(msg, '\0', n)) {
+			s->wait = IMAP_W_NONE;
+			imap_auth_begin(s, IMAP_MECH_LOGIN, STR_NULL, STR_NULL);
+		} else {
+			memcpy(s->sasl_user, msg, n);
+			s->sasl_user[n] = '\0';
+			s->sasl_user_given = 1;
+			s->wait = IMAP_W_SASL;
+			imap_reply(s, "+ UGFzc3dvcmQ6"); /* "Password:" */
+		}
+	} else {
+		char user[IMAP_USER_MAX + 1];
+		memcpy(user, s->sasl_user, sizeof(user));
+		s->wait = IMAP_W_NONE;
+		imap_auth_begin(s, IMAP_MECH_LOGIN, str_c(user), str_make(msg, n));
+		explicit_bzero(user, sizeof(user));
+	}
+	explicit_bzero(msg, sizeof(msg));
+	/* A check in flight (or its failure delay) ends the command later;
+	 * anything else that left the exchange ends it now. */
+	if (s->wait == IMAP_W_NONE && s->in_cmd)
+		sasl_end(s);
+}
+
+void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	struct str mech, ir;
+
+	if (imap_auth_require_tls(s) < 0)
+		return;
+	if (cmd->nargs < 1 || cmd->nargs > 2 || imap_arg_atom(&cmd->args[0], &mech) < 0 ||
+	    (cmd->nargs == 2 && imap_arg_atom(&cmd->args[1], &ir) < 0)) {
+		imap_tagged(s, "BAD Error in IMAP command AUTHENTICATE: Invalid arguments.");
+		imap_session_error(s);
+		return;
+	}
+	if (str_eq_ci_c(mech, "PLAIN")) {
+		s->mech = IMAP_MECH_PLAIN;
+	} else if (str_eq_ci_c(mech, "LOGIN")) {
+		s->mech = IMAP_MECH_LOGIN;
+	} else {
+		imap_tagged(s, "NO Unsupported authentication mechanism.");
+		imap_session_error(s);
+		return;
+	}
+	s->sasl_user_given = 0;
+	s->sasl_user[0] = '\0';
+	/* The exchange may outlive this call: it ends in sasl_end() or when
+	 * the check answers. */
+	s->wait = IMAP_W_SASL;
+	if (cmd->nargs == 2) {
+		sasl_step(s, ir, 1);
+		return;
+	}
+	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
+	imap_reply(s, s->mech == IMAP_MECH_PLAIN ? "+ " : "+ VXNlcm5hbWU6");
+}
+
+void imap_sasl_line(struct imap_session *s, struct str line)
+{
+	if (str_eq(line, STR_LIT("*"))) {
+		imap_tagged(s, "BAD Authentication aborted by client.");
+		sasl_end(s);
+		return;
+	}
+	sasl_step(s, line, 0);
+}

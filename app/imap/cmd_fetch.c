@@ -1,0 +1,198 @@
+/*
+ * cmd_fetch.c — FETCH and UID FETCH: argument checks and the item list
+ * (RFC 3501 §6.4.5). The output is streamed by imap_fetch.c.
+ *
+ * Served: UID, FLAGS (always empty: no flags are stored yet),
+ * INTERNALDATE, RFC822.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[]
+ * and BODY.PEEK[] with HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT and
+ * <partial>, and the macro FAST. Mailboxes are read-only, so BODY[] does
+ * not set \Seen (RFC 3501 §6.4.5 applies that only where allowed).
+ * Refused with "NO [CANNOT]" and a clear text, because they need the MIME
+ * structure library that is not there yet: ENVELOPE, BODYSTRUCTURE, BODY,
+ * the macros ALL and FULL, part numbers and MIME sections, BINARY.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_seqset.h"
+#include "imap/imap_session.h"
+
+#define FETCH_MAX_ITEMS 64
+#define FETCH_NAME_MAX 4096
+
+static int bad(struct imap_session *s, const char *why)
+{
+	imap_tagged(s, "BAD Error in IMAP command FETCH: %s", why);
+	imap_session_error(s);
+	return -1;
+}
+
+static int cannot(struct imap_session *s, const char *what)
+{
+	imap_tagged(s, "NO [CANNOT] %s is not supported by this server yet.", what);
+	return -1;
+}
+
+/* The response name of a section: "BODY[" SPEC [" (" fields ")"] "]" ["<" off ">"]. */
+static const char *section_name(struct imap_session *s, const struct imap_section *sec)
+{
+	struct buf b;
+	buf_init(&b, FETCH_NAME_MAX);
+	buf_append_c(&b, "BODY[");
+	for (size_t i = 0; i < sec->spec.len; i++) {
+		char c = (char)toupper((unsigned char)sec->spec.p[i]);
+		buf_append(&b, &c, 1);
+	}
+	if (sec->fields) {
+		buf_append_c(&b, " (");
+		for (size_t i = 0; i < sec->nfields; i++) {
+			struct str f;
+			if (imap_arg_astring(&sec->fields[i], &f) < 0)
+				continue;
+			if (i)
+				buf_append_c(&b, " ");
+			imap_append_string(&b, f);
+		}
+		buf_append_c(&b, ")");
+	}
+	buf_append_c(&b, "]");
+	if (sec->partial)
+		buf_printf(&b, "<%llu>", (unsigned long long)sec->offset);
+	if (buf_len(&b) >= FETCH_NAME_MAX - 1) {
+		buf_free(&b);
+		return NULL;
+	}
+	const char *r = str_dup(s->cmd_arena, buf_str(&b));
+	buf_free(&b);
+	return r;
+}
+
+static int add_item(struct imap_session *s, struct imap_fetch *f, const struct imap_arg *a)
+{
+	struct imap_fetch_item it = { 0 };
+
+	if (f->nitems >= FETCH_MAX_ITEMS)
+		return bad(s, "Too many fetch items.");
+	if (a->type == IMAP_ARG_SECTION) {
+		const struct imap_section *sec = a->section;
+		if (sec->att != IMAP_FETCH_BODY && sec->att != IMAP_FETCH_BODY_PEEK)
+			return cannot(s, "BINARY");
+		if (sec->nparts || sec->text == IMAP_SECTION_MIME)
+			return cannot(s, "Fetching MIME body parts");
+		it.kind = IMAP_FI_BODY;
+		it.text = sec->text;
+		it.fields = sec->fields;
+		it.partial = sec->partial;
+		it.offset = sec->offset;
+		it.length = sec->length;
+		it.name = section_name(s, sec);
+		if (!it.name)
+			return bad(s, "Header list too long.");
+		f->need_raw = 1;
+	} else if (imap_arg_atom_is(a, "UID")) {
+		it.kind = IMAP_FI_UID;
+		it.name = "UID";
+	} else if (imap_arg_atom_is(a, "FLAGS")) {
+		it.kind = IMAP_FI_FLAGS;
+		it.name = "FLAGS";
+	} else if (imap_arg_atom_is(a, "INTERNALDATE")) {
+		it.kind = IMAP_FI_INTERNALDATE;
+		it.name = "INTERNALDATE";
+	} else if (imap_arg_atom_is(a, "RFC822.SIZE")) {
+		it.kind = IMAP_FI_RFC822_SIZE;
+		it.name = "RFC822.SIZE";
+	} else if (imap_arg_atom_is(a, "RFC822")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_BODY, .name = "RFC822" };
+		f->need_raw = 1;
+	} else if (imap_arg_atom_is(a, "RFC822.HEADER")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_BODY, .name = "RFC822.HEADER",
+					       .text = IMAP_SECTION_HEADER };
+		f->need_raw = 1;
+	} else if (imap_arg_atom_is(a, "RFC822.TEXT")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_BODY, .name = "RFC822.TEXT",
+					       .text = IMAP_SECTION_TEXT };
+		f->need_raw = 1;
+	} else if (imap_arg_atom_is(a, "ENVELOPE") || imap_arg_atom_is(a, "BODYSTRUCTURE") ||
+		   imap_arg_atom_is(a, "BODY")) {
+		return cannot(s, imap_arg_atom_is(a, "BODY") ? "BODY (structure)"
+			      : imap_arg_atom_is(a, "ENVELOPE") ? "ENVELOPE"
+								: "BODYSTRUCTURE");
+	} else if (imap_arg_atom_is(a, "BINARY") || imap_arg_atom_is(a, "MODSEQ") ||
+		   imap_arg_atom_is(a, "EMAILID") || imap_arg_atom_is(a, "THREADID") ||
+		   imap_arg_atom_is(a, "SAVEDATE") || imap_arg_atom_is(a, "PREVIEW")) {
+		return cannot(s, "This fetch item");
+	} else {
+		return bad(s, "Unknown fetch item.");
+	}
+	f->items[f->nitems++] = it;
+	return 0;
+}
+
+void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	int uid = cmd->id == IMAP_CMD_UID_FETCH;
+	struct str set;
+	const struct imap_arg *list = NULL;
+	size_t n = 0;
+
+	if (cmd->nargs != 2 || imap_arg_atom(&cmd->args[0], &set) < 0 ||
+	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET)) {
+		bad(s, cmd->nargs == 3 ? "Fetch modifiers are not supported." : "Invalid arguments.");
+		return;
+	}
+	struct imap_fetch *f = xcalloc(1, sizeof(*f));
+	f->uid_mode = uid;
+	f->lit = -1;
+	f->items = arena_zalloc(s->cmd_arena, (FETCH_MAX_ITEMS + 1) * sizeof(*f->items));
+	uint32_t max = uid ? imap_view_last_uid(&s->view) : s->view.count;
+	int r = imap_seqset_parse(set, max, IMAP_MAX_RANGES, s->cmd_arena, &f->set);
+	if (r != IMAP_SEQSET_OK || f->set.saved) {
+		const char *why = f->set.saved ? "$ is not supported." : "Invalid messageset.";
+		free(f);
+		bad(s, why);
+		return;
+	}
+	/* RFC 9051 §6.4.5: a sequence number past the end (or "*" in an
+	 * empty mailbox) is an error; UIDs that do not exist are not. */
+	if (!uid && (imap_seqset_last(&f->set) > s->view.count || (f->set.star && !s->view.count))) {
+		free(f);
+		bad(s, "Invalid messageset.");
+		return;
+	}
+	if (uid) /* UID FETCH always reports the UID, first as Dovecot does. */
+		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_UID, .name = "UID" };
+
+	const struct imap_arg *a = &cmd->args[1];
+	if (a->type == IMAP_ARG_LIST) {
+		imap_arg_list(a, &list, &n);
+		if (n == 0) {
+			free(f);
+			bad(s, "Empty fetch item list.");
+			return;
+		}
+	} else if (imap_arg_atom_is(a, "FAST")) {
+		static const char *const fast[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE" };
+		for (size_t i = 0; i < 3; i++) {
+			struct imap_arg fa = { .type = IMAP_ARG_ATOM, .str = str_c(fast[i]) };
+			add_item(s, f, &fa);
+		}
+	} else if (imap_arg_atom_is(a, "ALL") || imap_arg_atom_is(a, "FULL")) {
+		free(f);
+		cannot(s, "ENVELOPE (in the ALL and FULL macros)");
+		return;
+	} else {
+		list = a;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (uid && imap_arg_atom_is(&list[i], "UID"))
+			continue;
+		if (add_item(s, f, &list[i]) < 0) {
+			free(f);
+			return;
+		}
+	}
+	imap_fetch_start(s, f);
+}

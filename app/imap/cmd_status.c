@@ -1,0 +1,122 @@
+/*
+ * cmd_status.c — STATUS (RFC 3501 §6.3.10, STATUS=SIZE RFC 8438).
+ *
+ * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED.
+ * No flags are stored yet, so UNSEEN counts every message (none can have
+ * \Seen), DELETED is 0, and RECENT is 0 (RFC 9051 retired \Recent;
+ * Dovecot too reports it without ever setting it for most clients). SIZE
+ * sums the stored octets, which is what RFC822.SIZE reports.
+ */
+#include <string.h>
+
+#include "imap/imap_session.h"
+
+enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RECENT = 16,
+       ST_SIZE = 32, ST_DELETED = 64 };
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} items[] = {
+	{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
+	{ "UNSEEN", ST_UNSEEN },     { "RECENT", ST_RECENT },   { "SIZE", ST_SIZE },
+	{ "DELETED", ST_DELETED },
+};
+
+struct status_ctx {
+	uint32_t mailbox;
+	int found;
+	struct store_mailbox_info info;
+	uint64_t size;
+	uint32_t counted;
+};
+
+static void mailbox_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct status_ctx *c = arg;
+	if (info->id != c->mailbox)
+		return;
+	c->info = *info;
+	c->info.name = NULL; /* not valid after the callback */
+	c->info.role = NULL;
+	c->found = 1;
+}
+
+static void email_cb(void *arg, const struct store_email_info *info)
+{
+	struct status_ctx *c = arg;
+	c->size += info->size;
+	c->counted++;
+}
+
+void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	char name[256];
+	const struct imap_arg *list;
+	size_t n;
+	unsigned want = 0;
+
+	if (cmd->nargs != 2 || imap_arg_list(&cmd->args[1], &list, &n) < 0 || n == 0) {
+		imap_tagged(s, "BAD Error in IMAP command STATUS: Invalid arguments.");
+		imap_session_error(s);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++)
+			if (imap_arg_atom_is(&list[i], items[k].name))
+				bit = items[k].bit;
+		if (!bit) {
+			imap_tagged(s, "BAD Error in IMAP command STATUS: Unknown status item.");
+			imap_session_error(s);
+			return;
+		}
+		want |= bit;
+	}
+	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+		return;
+
+	struct status_ctx c = { 0 };
+	int r = store_mailbox_find(imap_store, s->account, name, &c.mailbox);
+	if (r == STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
+		return;
+	}
+	if (r != STORE_OK || store_mailbox_list(imap_store, s->account, mailbox_cb, &c) != STORE_OK ||
+	    !c.found ||
+	    ((want & ST_SIZE) &&
+	     store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)) {
+		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
+		return;
+	}
+	uint32_t messages = (want & ST_SIZE) ? c.counted : c.info.messages;
+
+	struct buf out;
+	buf_init(&out, 2048);
+	buf_append_c(&out, "* STATUS ");
+	imap_append_mailbox(&out, name);
+	buf_append_c(&out, " (");
+	const char *sep = "";
+	/* In the order asked, as Dovecot answers. */
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++) {
+			if (!imap_arg_atom_is(&list[i], items[k].name))
+				continue;
+			unsigned long long v = 0;
+			switch (items[k].bit) {
+			case ST_MESSAGES: v = messages; break;
+			case ST_UIDNEXT: v = c.info.uidnext; break;
+			case ST_UIDVALIDITY: v = c.info.uidvalidity; break;
+			case ST_UNSEEN: v = messages; break;
+			case ST_SIZE: v = c.size; break;
+			default: v = 0; break;
+			}
+			buf_printf(&out, "%s%s %llu", sep, items[k].name, v);
+			sep = " ";
+		}
+	}
+	buf_append_c(&out, ")\r\n");
+	imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	imap_tagged(s, "OK Status completed.");
+}

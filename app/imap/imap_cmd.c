@@ -1,0 +1,213 @@
+/*
+ * imap_cmd.c — the IMAP command table, dispatch, the capability list, the
+ * commands too small for a file of their own (CAPABILITY, NOOP, CHECK,
+ * LOGOUT, CLOSE, UNSELECT, NAMESPACE) and helpers the handlers share.
+ *
+ * Each command is check (the table says in which states it is allowed) ->
+ * policy -> proceed in its handler. A command the table does not know, or
+ * one that is not implemented yet, gets "BAD" and counts as a client
+ * error; one used in the wrong state gets "BAD" with the reason, as
+ * Dovecot answers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "imap/imap_session.h"
+#include "imap/imap_utf7.h"
+#include "net/conn.h"
+
+typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd);
+
+#define ST(x) (1u << (x))
+#define NOAUTH ST(IMAP_S_NOT_AUTH)
+#define AUTHED ST(IMAP_S_AUTH)
+#define SELECTED ST(IMAP_S_SELECTED)
+#define ANY (NOAUTH | AUTHED | SELECTED)
+
+struct imap_cmd_def {
+	enum imap_cmd_id id;
+	imap_cmd_fn *fn;
+	unsigned states; /* bit per enum imap_state */
+};
+
+/* The capabilities this slice implements; nothing else is advertised. */
+#define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE"
+
+const char *imap_capabilities(const struct imap_session *s)
+{
+	if (s->state != IMAP_S_NOT_AUTH)
+		return CAPS_BASE;
+	if (imap_secure(s))
+		return CAPS_BASE " AUTH=PLAIN AUTH=LOGIN";
+	/* Before TLS: no mechanism may be used (loopback included). */
+	return CAPS_BASE " STARTTLS LOGINDISABLED";
+}
+
+static void cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->nargs) {
+		imap_tagged(s, "BAD CAPABILITY takes no arguments.");
+		imap_session_error(s);
+		return;
+	}
+	imap_reply(s, "* CAPABILITY %s", imap_capabilities(s));
+	imap_tagged(s, "OK Capability completed.");
+}
+
+static void cmd_noop(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	/* NOOP and CHECK are the moments to tell about new and gone mail. */
+	imap_session_sync(s);
+	imap_tagged(s, "OK %s completed.", cmd->id == IMAP_CMD_CHECK ? "Check" : "NOOP");
+}
+
+static void cmd_logout(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	imap_reply(s, "* BYE Logging out");
+	imap_tagged(s, "OK Logout completed.");
+	imap_close_with(s, "logout");
+}
+
+static void cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	/* Mailboxes are read-only here, so CLOSE expunges nothing and is
+	 * UNSELECT under another name. */
+	imap_session_unselect(s);
+	imap_tagged(s, "OK %s completed.", cmd->id == IMAP_CMD_CLOSE ? "Close" : "Unselect");
+}
+
+static void cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	imap_reply(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_tagged(s, "OK Namespace completed.");
+}
+
+static const struct imap_cmd_def defs[] = {
+	{ IMAP_CMD_CAPABILITY, cmd_capability, ANY },
+	{ IMAP_CMD_NOOP, cmd_noop, ANY },
+	{ IMAP_CMD_LOGOUT, cmd_logout, ANY },
+	{ IMAP_CMD_ID, imap_cmd_id, ANY },
+	{ IMAP_CMD_STARTTLS, imap_cmd_starttls, NOAUTH },
+	{ IMAP_CMD_LOGIN, imap_cmd_login, NOAUTH },
+	{ IMAP_CMD_AUTHENTICATE, imap_cmd_authenticate, NOAUTH },
+	{ IMAP_CMD_ENABLE, imap_cmd_enable, AUTHED },
+	{ IMAP_CMD_SELECT, imap_cmd_select, AUTHED | SELECTED },
+	{ IMAP_CMD_EXAMINE, imap_cmd_select, AUTHED | SELECTED },
+	{ IMAP_CMD_LIST, imap_cmd_list, AUTHED | SELECTED },
+	{ IMAP_CMD_LSUB, imap_cmd_list, AUTHED | SELECTED },
+	{ IMAP_CMD_NAMESPACE, cmd_namespace, AUTHED | SELECTED },
+	{ IMAP_CMD_STATUS, imap_cmd_status, AUTHED | SELECTED },
+	{ IMAP_CMD_IDLE, imap_cmd_idle, AUTHED | SELECTED },
+	{ IMAP_CMD_CHECK, cmd_noop, SELECTED },
+	{ IMAP_CMD_CLOSE, cmd_close, SELECTED },
+	{ IMAP_CMD_UNSELECT, cmd_close, SELECTED },
+	{ IMAP_CMD_FETCH, imap_cmd_fetch, SELECTED },
+	{ IMAP_CMD_UID_FETCH, imap_cmd_fetch, SELECTED },
+	{ IMAP_CMD_SEARCH, imap_cmd_search, SELECTED },
+	{ IMAP_CMD_UID_SEARCH, imap_cmd_search, SELECTED },
+};
+
+void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	const struct imap_cmd_def *def = NULL;
+
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+		if (defs[i].id == cmd->id)
+			def = &defs[i];
+	if (!def) {
+		/* Unknown, or known to the parser but not implemented yet. */
+		imap_tagged(s, "BAD Error in IMAP command %s: Unknown command.",
+			    cmd->id == IMAP_CMD_UNKNOWN ? "received by server" : imap_cmd_name(cmd->id));
+		imap_session_error(s);
+		return;
+	}
+	if (!(def->states & ST(s->state))) {
+		const char *why = s->state == IMAP_S_NOT_AUTH ? "Not authenticated."
+				  : s->state == IMAP_S_AUTH && (def->states & SELECTED)
+					  ? "No mailbox selected."
+					  : "Not allowed in this state.";
+		imap_tagged(s, "BAD Error in IMAP command %s: %s", imap_cmd_name(cmd->id), why);
+		imap_session_error(s);
+		return;
+	}
+	def->fn(s, cmd);
+}
+
+/* ---- shared helpers ---- */
+
+int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
+{
+	struct str name;
+	struct buf b;
+
+	if (imap_arg_astring(arg, &name) < 0) {
+		imap_tagged(s, "BAD Invalid mailbox name argument.");
+		imap_session_error(s);
+		return -1;
+	}
+	if (str_eq_ci_c(name, "INBOX")) {
+		snprintf(out, outsz, "INBOX");
+		return 0;
+	}
+	/* Clients that did not enable UTF8 send modified UTF-7 (RFC 3501
+	 * §5.1.3); names are UTF-8 in the store. */
+	buf_init(&b, outsz - 1);
+	int r = imap_utf7_to_utf8(name, &b);
+	if (r != IMAP_UTF7_OK || memchr(buf_data(&b), '\0', buf_len(&b))) {
+		buf_free(&b);
+		imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
+		return -1;
+	}
+	memcpy(out, buf_data(&b), buf_len(&b));
+	out[buf_len(&b)] = '\0';
+	buf_free(&b);
+	return 0;
+}
+
+/* 1 when s can go out as an atom (astring without quoting). */
+static int is_atom(struct str s)
+{
+	if (s.len == 0 || (s.len == 3 && str_eq_ci_c(s, "NIL")))
+		return 0;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return 0;
+	}
+	return 1;
+}
+
+int imap_append_string(struct buf *b, struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80)
+			return buf_printf(b, "{%zu}\r\n", s.len) < 0 ? -1 : buf_append_str(b, s);
+	}
+	if (buf_append_c(b, "\"") < 0)
+		return -1;
+	for (size_t i = 0; i < s.len; i++) {
+		if ((s.p[i] == '"' || s.p[i] == '\\') && buf_append_c(b, "\\") < 0)
+			return -1;
+		if (buf_append(b, &s.p[i], 1) < 0)
+			return -1;
+	}
+	return buf_append_c(b, "\"");
+}
+
+int imap_append_mailbox(struct buf *b, const char *name)
+{
+	char tmp[1024];
+	struct buf enc;
+	int r;
+
+	buf_init(&enc, sizeof(tmp));
+	if (imap_utf8_to_utf7(str_c(name), &enc) != IMAP_UTF7_OK) {
+		buf_free(&enc);
+		return -1;
+	}
+	struct str e = buf_str(&enc);
+	r = is_atom(e) ? buf_append_str(b, e) : imap_append_string(b, e);
+	buf_free(&enc);
+	return r;
+}

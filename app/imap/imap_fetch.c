@@ -1,0 +1,331 @@
+/*
+ * imap_fetch.c — FETCH output, streamed.
+ *
+ * A FETCH may ask for gigabytes (1:* BODY.PEEK[] over a big mailbox), so
+ * nothing is prepared ahead: imap_fetch_refill() produces one message's
+ * response at a time, and a literal's octets chunk by chunk, each chunk
+ * copied from the store in its own short read transaction (as pop3_mail.c
+ * does for RETR), whenever the output buffer drained below IMAP_OUT_HIGH.
+ * So the output buffer never holds more than IMAP_OUT_HIGH plus one chunk.
+ *
+ * Where a section starts and how long it is gets computed once per
+ * message, from one look at the raw bytes, before anything of that
+ * message is written: a message that disappeared from the store by then
+ * (expunged over POP3) is left out and the command ends with
+ * "NO [EXPUNGEISSUED]". Should it vanish in the middle of a literal, the
+ * connection is closed: a half-sent literal cannot be taken back.
+ *
+ * Sections: HEADER is the header up to and including the empty line that
+ * ends it; TEXT is what follows; a message without an empty line is all
+ * header. HEADER.FIELDS(.NOT) keeps (drops) the named fields, each with
+ * its continuation lines, and ends with the empty line, as Dovecot sends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "imap/imap_seqset.h"
+#include "imap/imap_session.h"
+#include "net/conn.h"
+
+#define FETCH_CHUNK 65536
+
+static void end_message(struct imap_fetch *f)
+{
+	if (f->mem)
+		for (size_t i = 0; i < f->nitems; i++) {
+			free(f->mem[i]);
+			f->mem[i] = NULL;
+		}
+	f->in_msg = 0;
+	f->lit = -1;
+}
+
+void imap_fetch_free(struct imap_session *s)
+{
+	struct imap_fetch *f = s->fetch;
+	if (!f)
+		return;
+	end_message(f);
+	free(f->start);
+	free(f->len);
+	free(f->mem);
+	free(f);
+	s->fetch = NULL;
+}
+
+/* The next view index to send, or -1 at the end. */
+static int64_t next_index(struct imap_session *s, struct imap_fetch *f)
+{
+	const struct imap_mailbox_view *v = &s->view;
+
+	while (f->range < f->set.count) {
+		const struct imap_seq_range *r = &f->set.ranges[f->range];
+		if (!f->uid_mode) {
+			if (f->next < r->lo)
+				f->next = r->lo;
+			if (f->next <= r->hi && f->next <= v->count)
+				return (int64_t)f->next++ - 1;
+		} else {
+			uint32_t lb = imap_view_lower_bound(v, r->lo);
+			if (f->next < lb)
+				f->next = lb;
+			if (f->next < v->count && v->msgs[f->next].uid <= r->hi)
+				return (int64_t)f->next++;
+		}
+		f->range++;
+	}
+	return -1;
+}
+
+/* Offset just past the empty line that ends the header (len when none). */
+static uint64_t header_end(const char *d, size_t len)
+{
+	if (len >= 2 && d[0] == '\r' && d[1] == '\n')
+		return 2;
+	if (len >= 1 && d[0] == '\n')
+		return 1;
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (d[i] != '\n')
+			continue;
+		if (d[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+static int field_listed(const struct imap_arg *fields, const char *name, size_t n)
+{
+	struct str f;
+	for (; fields->type != IMAP_ARG_END; fields++)
+		if (imap_arg_astring(fields, &f) == 0 && str_eq_ci(f, str_make(name, n)))
+			return 1;
+	return 0;
+}
+
+/* HEADER.FIELDS(.NOT): the kept fields and the empty line, malloc'ed. */
+static char *filter_header(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
+			   uint64_t *len_r)
+{
+	char *out = xmalloc(hlen + 3);
+	uint64_t o = 0, i = 0;
+
+	while (i < hlen) {
+		/* One field: its first line and the continuation lines after it. */
+		uint64_t start = i;
+		do {
+			const char *nl = memchr(d + i, '\n', hlen - i);
+			i = nl ? (uint64_t)(nl - d) + 1 : hlen;
+		} while (i < hlen && (d[i] == ' ' || d[i] == '\t'));
+		const char *colon = memchr(d + start, ':', i - start);
+		if (!colon)
+			continue; /* the empty line, or a broken one: not a field */
+		size_t nlen = (size_t)(colon - (d + start));
+		while (nlen && (d[start + nlen - 1] == ' ' || d[start + nlen - 1] == '\t'))
+			nlen--;
+		if (field_listed(fields, d + start, nlen) != not) {
+			memcpy(out + o, d + start, i - start);
+			o += i - start;
+		}
+	}
+	memcpy(out + o, "\r\n", 2);
+	*len_r = o + 2;
+	return out;
+}
+
+struct locate_ctx {
+	struct imap_fetch *f;
+};
+
+/* Inside the store's read transaction: compute every item's octets. */
+static void locate_cb(void *arg, const char *d, size_t len)
+{
+	struct imap_fetch *f = ((struct locate_ctx *)arg)->f;
+	uint64_t hend = header_end(d, len);
+
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct imap_fetch_item *it = &f->items[i];
+		uint64_t st = 0, ln = len;
+		if (it->kind != IMAP_FI_BODY)
+			continue;
+		switch (it->text) {
+		case IMAP_SECTION_HEADER: ln = hend; break;
+		case IMAP_SECTION_TEXT: st = hend; ln = len - hend; break;
+		case IMAP_SECTION_HEADER_FIELDS:
+		case IMAP_SECTION_HEADER_FIELDS_NOT:
+			f->mem[i] = filter_header(d, hend, it->fields,
+						  it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
+			break;
+		default: break;
+		}
+		if (it->partial) {
+			uint64_t off = it->offset < ln ? it->offset : ln;
+			st += off;
+			ln -= off;
+			if (ln > it->length)
+				ln = it->length;
+		}
+		f->start[i] = st;
+		f->len[i] = ln;
+	}
+}
+
+static void format_date(int64_t t, char out[32])
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	snprintf(out, 32, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
+{
+	const struct imap_fetch_item *it = &f->items[i];
+	const struct imap_msg *m = &s->view.msgs[f->cur];
+	const char *sp = i ? " " : "";
+	char line[128];
+
+	switch (it->kind) {
+	case IMAP_FI_UID: snprintf(line, sizeof(line), "%sUID %u", sp, m->uid); break;
+	case IMAP_FI_FLAGS: snprintf(line, sizeof(line), "%sFLAGS ()", sp); break;
+	case IMAP_FI_RFC822_SIZE:
+		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
+		break;
+	case IMAP_FI_INTERNALDATE: {
+		char date[32];
+		format_date(m->received_at, date);
+		snprintf(line, sizeof(line), "%sINTERNALDATE \"%s\"", sp, date);
+		break;
+	}
+	case IMAP_FI_BODY:
+		imap_write(s, sp, strlen(sp));
+		imap_write(s, it->name, strlen(it->name));
+		snprintf(line, sizeof(line), " {%llu}\r\n", (unsigned long long)f->len[i]);
+		imap_write(s, line, strlen(line));
+		f->lit = (int)i;
+		f->lit_pos = f->start[i];
+		f->lit_left = f->len[i];
+		return;
+	}
+	imap_write(s, line, strlen(line));
+}
+
+struct chunk_ctx {
+	struct imap_session *s;
+	struct imap_fetch *f;
+	int bad;
+};
+
+/* Inside the store's read transaction: copy one chunk, nothing else. */
+static void chunk_cb(void *arg, const char *d, size_t len)
+{
+	struct chunk_ctx *c = arg;
+	struct imap_fetch *f = c->f;
+	uint64_t n = f->lit_left > FETCH_CHUNK ? FETCH_CHUNK : f->lit_left;
+
+	if (f->lit_pos > len || n > len - f->lit_pos) {
+		c->bad = 1; /* not the message we measured */
+		return;
+	}
+	imap_write(c->s, d + f->lit_pos, (size_t)n);
+	f->lit_pos += n;
+	f->lit_left -= n;
+}
+
+/* Sends one chunk of the current literal; -1 when the message vanished. */
+static int send_chunk(struct imap_session *s, struct imap_fetch *f)
+{
+	if (f->mem[f->lit]) {
+		uint64_t n = f->lit_left > FETCH_CHUNK ? FETCH_CHUNK : f->lit_left;
+		imap_write(s, f->mem[f->lit] + f->lit_pos, (size_t)n);
+		f->lit_pos += n;
+		f->lit_left -= n;
+	} else if (f->lit_left) {
+		struct chunk_ctx c = { .s = s, .f = f };
+		int rc = store_email_raw(imap_store, s->account, s->view.msgs[f->cur].email_id,
+					 chunk_cb, &c);
+		if (rc != STORE_OK || c.bad)
+			return -1;
+	}
+	if (f->lit_left == 0)
+		f->lit = -1;
+	return 0;
+}
+
+static void finish(struct imap_session *s)
+{
+	unsigned expunged = s->fetch->expunged;
+
+	imap_fetch_free(s);
+	if (expunged)
+		imap_tagged(s, "NO [EXPUNGEISSUED] Some messages were expunged meanwhile.");
+	else
+		imap_tagged(s, "OK Fetch completed.");
+	imap_cmd_end(s);
+}
+
+void imap_fetch_refill(struct imap_session *s)
+{
+	struct imap_fetch *f = s->fetch;
+
+	while (f && !s->conn_gone && s->state != IMAP_S_LOGOUT &&
+	       buf_len(&s->conn->out) < IMAP_OUT_HIGH) {
+		if (f->lit >= 0) {
+			if (send_chunk(s, f) < 0) {
+				log_warn("imap", s->id, "event=message_unavailable uid=%u",
+					 s->view.msgs[f->cur].uid);
+				imap_close_with(s, "message_unavailable");
+				return;
+			}
+			continue;
+		}
+		if (!f->in_msg) {
+			int64_t idx = next_index(s, f);
+			if (idx < 0) {
+				finish(s);
+				return;
+			}
+			f->cur = (uint32_t)idx;
+			if (f->need_raw) {
+				struct locate_ctx c = { f };
+				if (store_email_raw(imap_store, s->account, s->view.msgs[f->cur].email_id,
+						    locate_cb, &c) != STORE_OK) {
+					end_message(f);
+					f->expunged++;
+					continue;
+				}
+				s->fetched++;
+			}
+			char line[48];
+			snprintf(line, sizeof(line), "* %u FETCH (", f->cur + 1);
+			imap_write(s, line, strlen(line));
+			f->in_msg = 1;
+			f->item = 0;
+			continue;
+		}
+		if (f->item < f->nitems) {
+			emit_item(s, f, f->item++);
+			continue;
+		}
+		imap_write(s, ")\r\n", 3);
+		end_message(f);
+	}
+}
+
+void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)
+{
+	f->start = xcalloc(f->nitems, sizeof(*f->start));
+	f->len = xcalloc(f->nitems, sizeof(*f->len));
+	f->mem = xcalloc(f->nitems, sizeof(*f->mem));
+	f->lit = -1;
+	s->fetch = f;
+	imap_fetch_refill(s);
+}

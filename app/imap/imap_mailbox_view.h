@@ -1,0 +1,78 @@
+/*
+ * imap_mailbox_view.h — the selected mailbox as one IMAP session sees it.
+ *
+ * Design: IMAP numbers messages 1..n and those numbers may only change at
+ * moments the client can follow (an untagged EXPUNGE or EXISTS). So a
+ * session does not read the store's live list for each command: it keeps
+ * a snapshot — the UIDs in ascending order, with the email id, size and
+ * internal date of each — and message sequence number s is msgs[s - 1].
+ * imap_view_sync() re-reads the mailbox at the moments the session chooses
+ * (NOOP, CHECK, IDLE), compares, updates the snapshot and writes the
+ * untagged responses that tell the client what changed.
+ *
+ * The snapshot is refreshed only when the account's modseq moved since
+ * the last read (store_account_modseq), so a NOOP loop on a quiet
+ * mailbox costs one small read transaction.
+ *
+ * Caveats: no flags are stored yet, so the view carries none and every
+ * message has an empty flag list. The view is read on the session's loop
+ * (LMDB read transactions are cheap); a mailbox of a million messages
+ * costs about 24 MB here.
+ */
+#ifndef TERN_IMAP_IMAP_MAILBOX_VIEW_H
+#define TERN_IMAP_IMAP_MAILBOX_VIEW_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct store;
+
+struct imap_msg {
+	uint32_t uid;
+	uint32_t email_id;
+	uint64_t size;
+	int64_t received_at; /* seconds since the epoch: INTERNALDATE */
+};
+
+struct imap_mailbox_view {
+	uint32_t account, mailbox;
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;      /* the account's modseq when last read */
+	int readonly;         /* always 1 in this slice */
+	struct imap_msg *msgs; /* ascending UIDs; owned */
+	uint32_t count, cap;
+};
+
+/*
+ * Reads mailbox of account into a fresh view *v (zeroed first).
+ * Returns STORE_OK, STORE_ENOTFOUND (no such mailbox) or STORE_ETEMP.
+ * On error *v holds nothing to free.
+ */
+int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t account,
+		   uint32_t mailbox);
+
+/* Frees what v owns and zeroes it. */
+void imap_view_free(struct imap_mailbox_view *v);
+
+/*
+ * Brings v up to date with the store and appends to out the untagged
+ * responses that describe the change: "* n EXPUNGE" for each message gone
+ * (highest sequence number first, so the numbers the client holds stay
+ * right while it applies them) and then "* n EXISTS" when the count grew
+ * or anything was expunged. Does nothing when the account did not change.
+ * Returns 0, or -1 on a store error (v unchanged) or when out is full
+ * (out then holds a prefix: the caller closes the session).
+ */
+int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+
+/* The sequence number (1..count) of uid, or 0 when it is not in the view. */
+uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid);
+
+/* Index of the first message whose UID is >= uid (count when none). */
+uint32_t imap_view_lower_bound(const struct imap_mailbox_view *v, uint32_t uid);
+
+/* The highest UID in the view, 0 when empty. */
+uint32_t imap_view_last_uid(const struct imap_mailbox_view *v);
+
+#endif

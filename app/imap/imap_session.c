@@ -1,0 +1,588 @@
+/*
+ * imap_session.c — IMAP sessions: accept, greeting, input through the
+ * command parser, literal budgets, output in steps, timers, limits, the
+ * change feed and shutdown.
+ *
+ * Input: the parser (imap_parser.h) is fed whatever is buffered and says
+ * when a command is complete, when a literal needs our decision, or what
+ * was wrong. Pipelined commands run one after another until the output
+ * holds IMAP_OUT_HIGH octets; then input waits until the output drained
+ * (session_drained), which holds back a client that sends faster than it
+ * reads. While a command is still producing output (s->fetch, s->pend)
+ * nothing else is parsed, so responses never interleave.
+ *
+ * Literals: a literal is refused before "+" is sent when it is over the
+ * budget of the session's state (a password before login, a mailbox name
+ * or search string after it: there is no APPEND yet); the parser's own
+ * limits are set to the same numbers so a non-synchronizing literal is
+ * refused just the same.
+ */
+#include "imap/imap_session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "imap/imap_server.h"
+#include "net/conn.h"
+#include "net/listener.h"
+
+const struct config *imap_cfg;
+struct store *imap_store;
+static unsigned sessions_alive;
+static uint64_t session_base;
+static uint64_t session_counter;
+static _Thread_local struct imap_session *loop_sessions;
+static _Thread_local int loop_draining;
+
+static void session_data(struct conn *c, void *arg);
+static void session_drained(struct conn *c, void *arg);
+static void session_closed(struct conn *c, void *arg, const char *reason);
+static const struct conn_ops imap_conn_ops = {
+	.on_data = session_data,
+	.on_drained = session_drained,
+	.on_close = session_closed,
+};
+
+void imap_server_init(const struct config *cfg, struct store *st)
+{
+	imap_cfg = cfg;
+	imap_store = st;
+	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
+		session_base = (uint64_t)time_wall() << 20;
+}
+
+unsigned imap_server_sessions(void)
+{
+	return __atomic_load_n(&sessions_alive, __ATOMIC_SEQ_CST);
+}
+
+int imap_secure(const struct imap_session *s)
+{
+	return s->conn && s->conn->tls != NULL;
+}
+
+void imap_write(struct imap_session *s, const char *p, size_t n)
+{
+	if (s->conn_gone)
+		return;
+	if (conn_write(s->conn, p, n) < 0 && s->state != IMAP_S_LOGOUT) {
+		/* Not expected: producers check IMAP_OUT_HIGH first. */
+		log_warn("imap", s->id, "event=output_overflow");
+		imap_close_with(s, "output_overflow");
+	}
+}
+
+void imap_write_big(struct imap_session *s, const char *p, size_t n)
+{
+	if (s->conn_gone)
+		return;
+	if (buf_len(&s->pend) == 0 && buf_len(&s->conn->out) + n <= IMAP_OUT_HIGH) {
+		imap_write(s, p, n);
+		return;
+	}
+	if (buf_append(&s->pend, p, n) < 0) {
+		log_warn("imap", s->id, "event=output_overflow pending=%zu", buf_len(&s->pend));
+		imap_close_with(s, "output_overflow");
+	}
+}
+
+static void vreply(struct imap_session *s, const char *prefix, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%s", prefix);
+	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	imap_write_big(s, line, (size_t)n);
+}
+
+void imap_reply(struct imap_session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreply(s, "", fmt, ap);
+	va_end(ap);
+}
+
+void imap_tagged(struct imap_session *s, const char *fmt, ...)
+{
+	char prefix[IMAP_TAG_MAX + 2];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s ", s->tag[0] ? s->tag : "*");
+	va_start(ap, fmt);
+	vreply(s, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void imap_close_with(struct imap_session *s, const char *reason)
+{
+	s->state = IMAP_S_LOGOUT;
+	if (!s->conn_gone)
+		conn_close_after_flush(s->conn, reason);
+}
+
+int imap_session_error(struct imap_session *s)
+{
+	if (++s->errors < IMAP_MAX_ERRORS)
+		return 0;
+	imap_reply(s, "* BYE Too many invalid IMAP commands.");
+	log_info("imap", s->id, "event=too_many_errors errors=%u", s->errors);
+	imap_close_with(s, "too_many_errors");
+	return 1;
+}
+
+void imap_cmd_end(struct imap_session *s)
+{
+	s->in_cmd = 0;
+	s->tag[0] = '\0';
+	arena_reset(s->cmd_arena);
+}
+
+/* The parser's limits for the session's state (see the top of the file). */
+static void set_limits(struct imap_session *s)
+{
+	struct imap_parser_limits *l = &s->parser.limits;
+	l->max_literal = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
+	l->max_command = IMAP_COMMAND_MAX;
+}
+
+void imap_session_unselect(struct imap_session *s)
+{
+	if (s->state == IMAP_S_SELECTED) {
+		imap_view_free(&s->view);
+		s->mailbox_name[0] = '\0';
+		s->state = IMAP_S_AUTH;
+	}
+}
+
+void imap_session_sync(struct imap_session *s)
+{
+	struct buf out;
+
+	if (s->state != IMAP_S_SELECTED)
+		return;
+	buf_init(&out, (size_t)s->view.count * 24 + 64);
+	if (imap_view_sync(&s->view, imap_store, &out) < 0)
+		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	struct imap_session *s = arg;
+	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
+		imap_idle_notify(s);
+}
+
+void imap_session_logged_in(struct imap_session *s)
+{
+	s->state = IMAP_S_AUTH;
+	set_limits(s);
+	s->sub.account = s->account;
+	s->sub.loop = s->loop;
+	s->sub.cb = change_cb;
+	s->sub.arg = s;
+	store_subscribe(imap_store, &s->sub);
+	s->subscribed = 1;
+}
+
+void imap_session_free(struct imap_session *s)
+{
+	if (s->auth || s->flushing)
+		return; /* the job's completion, or imap_flush, frees us */
+	if (s->subscribed)
+		store_unsubscribe(imap_store, &s->sub);
+	s->subscribed = 0;
+	imap_fetch_free(s);
+	imap_view_free(&s->view);
+	imap_parser_clear(&s->parser);
+	arena_free(&s->cmd_arena);
+	buf_free(&s->pend);
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (loop_sessions == s)
+		loop_sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	free(s);
+	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+}
+
+void imap_flush(struct imap_session *s)
+{
+	s->flushing++;
+	conn_flush(s->conn);
+	if (--s->flushing == 0 && s->conn_gone)
+		imap_session_free(s);
+}
+
+/* ---- timers ---- */
+
+static void idle_timeout(struct loop *loop, void *arg);
+
+static void idle_rearm(struct imap_session *s)
+{
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	s->idle_timer = loop_timer_add(s->loop, IMAP_AUTOLOGOUT_MS, idle_timeout, s);
+}
+
+/* 1 while a TLS handshake runs (IMAPS before the greeting, or after STARTTLS). */
+static int handshaking(const struct imap_session *s)
+{
+	return s->conn->tls && !conn_tls_established(s->conn);
+}
+
+static void idle_timeout(struct loop *loop, void *arg)
+{
+	struct imap_session *s = arg;
+
+	s->idle_timer = 0;
+	if (handshaking(s)) {
+		log_info("imap", s->id, "event=timeout kind=tls_handshake");
+		conn_close(s->conn, "tls_handshake_timeout"); /* frees s */
+		return;
+	}
+	if (s->wait == IMAP_W_AUTH) {
+		idle_rearm(s); /* our side is working; it answers soon */
+		return;
+	}
+	log_info("imap", s->id, "event=timeout kind=idle state=%d", s->state);
+	/* In the middle of a literal a BYE line would be taken as content. */
+	if (!s->fetch && buf_len(&s->pend) == 0)
+		imap_reply(s, "* BYE Disconnected for inactivity.");
+	imap_close_with(s, "idle_timeout");
+	imap_flush(s);
+}
+
+/* ---- input ---- */
+
+/* Sends prepared output while there is room; 1 when some is still waiting. */
+static int send_pending(struct imap_session *s)
+{
+	while (buf_len(&s->pend) && !s->conn_gone && s->state != IMAP_S_LOGOUT) {
+		size_t used = buf_len(&s->conn->out);
+		if (used >= IMAP_OUT_HIGH)
+			return 1;
+		size_t n = IMAP_OUT_HIGH - used;
+		if (n > buf_len(&s->pend))
+			n = buf_len(&s->pend);
+		imap_write(s, buf_data(&s->pend), n);
+		buf_consume(&s->pend, n);
+	}
+	if (buf_len(&s->pend) == 0)
+		buf_free(&s->pend); /* a big SEARCH result does not stay allocated */
+	return buf_len(&s->pend) != 0;
+}
+
+static void parse_error(struct imap_session *s, int r)
+{
+	struct imap_parser *p = &s->parser;
+	const char *msg = p->err_msg ? p->err_msg : imap_parse_strerror(r);
+	int toobig = r == IMAP_PARSE_ERR_LINE_TOO_LONG || r == IMAP_PARSE_ERR_COMMAND_TOO_BIG ||
+		     r == IMAP_PARSE_ERR_LITERAL_TOO_BIG || r == IMAP_PARSE_ERR_LITERAL_MINUS;
+	char tag[IMAP_TAG_MAX + 1] = "*";
+
+	if (p->cmd.tag.len && p->cmd.tag.len <= IMAP_TAG_MAX && r != IMAP_PARSE_ERR_TAG) {
+		memcpy(tag, p->cmd.tag.p, p->cmd.tag.len);
+		tag[p->cmd.tag.len] = '\0';
+	}
+	if (r == IMAP_PARSE_ERR_DESYNC || p->err_close) {
+		imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
+		imap_reply(s, "* BYE Cannot resynchronise the command stream.");
+		log_info("imap", s->id, "event=protocol_error error=%d", r);
+		imap_close_with(s, "protocol_error");
+		return;
+	}
+	imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
+	imap_parser_next(p);
+	arena_reset(s->cmd_arena);
+	imap_session_error(s);
+}
+
+/* A literal announced: within budget, or refused before any "+". */
+static void literal_decision(struct imap_session *s)
+{
+	struct imap_parser *p = &s->parser;
+	uint64_t budget = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
+
+	if (p->cmd.literal.size <= budget && !p->cmd.literal.binary) {
+		if (!p->cmd.literal.nonsync)
+			imap_write(s, "+ Ready for literal data\r\n", 26);
+		imap_parser_literal_accept(p);
+		return;
+	}
+	char tag[IMAP_TAG_MAX + 1];
+	size_t n = p->cmd.tag.len <= IMAP_TAG_MAX ? p->cmd.tag.len : 0;
+	memcpy(tag, p->cmd.tag.p, n);
+	tag[n] = '\0';
+	if (p->cmd.literal.binary)
+		imap_reply(s, "%s BAD Binary literals are not accepted here.", tag);
+	else
+		imap_reply(s, "%s BAD [TOOBIG] Literal too large (at most %llu octets here).", tag,
+			   (unsigned long long)budget);
+	imap_parser_literal_refuse(p);
+	imap_parser_next(p);
+	arena_reset(s->cmd_arena);
+	imap_session_error(s);
+}
+
+static void run_line(struct imap_session *s, struct str line)
+{
+	if (s->wait == IMAP_W_SASL)
+		imap_sasl_line(s, line);
+	else
+		imap_idle_line(s, line);
+}
+
+void imap_session_input(struct imap_session *s)
+{
+	while (!s->conn_gone && s->state != IMAP_S_LOGOUT && s->wait != IMAP_W_AUTH) {
+		struct buf *in = &s->conn->in;
+		if (send_pending(s))
+			return; /* resumed by session_drained */
+		if (s->fetch) {
+			imap_fetch_refill(s);
+			if (s->fetch || buf_len(&s->pend))
+				return;
+			continue;
+		}
+		/* After "OK Begin TLS", nothing is read until TLS is up: the
+		 * conn drops the plaintext sent behind STARTTLS. */
+		if (s->starttls_pending) {
+			if (!s->conn->tls)
+				return;
+			s->starttls_pending = 0;
+		}
+		if (s->draining && s->wait == IMAP_W_NONE && !s->in_cmd) {
+			imap_reply(s, "* BYE Server shutting down.");
+			imap_close_with(s, "shutdown");
+			return;
+		}
+		if (buf_len(&s->conn->out) > IMAP_OUT_HIGH || buf_len(in) == 0)
+			return;
+		size_t consumed = 0;
+		if (s->wait == IMAP_W_SASL || s->wait == IMAP_W_IDLE) {
+			struct str line;
+			int r = imap_parser_line(&s->parser, buf_data(in), buf_len(in), &consumed,
+						 &line);
+			if (r == IMAP_PARSE_LINE) {
+				int secret = s->wait == IMAP_W_SASL;
+				run_line(s, line);
+				if (secret)
+					explicit_bzero(buf_data(in), consumed);
+				buf_consume(in, consumed);
+				continue;
+			}
+			if (s->wait == IMAP_W_SASL)
+				explicit_bzero(buf_data(in), consumed);
+			buf_consume(in, consumed);
+			if (r == IMAP_PARSE_MORE)
+				return;
+			imap_parser_next(&s->parser);
+			s->wait = IMAP_W_NONE;
+			imap_tagged(s, "BAD %s", imap_parse_strerror(r));
+			imap_cmd_end(s);
+			imap_session_error(s);
+			continue;
+		}
+		int r = imap_parser_feed(&s->parser, buf_data(in), buf_len(in), &consumed);
+		/* A LOGIN line carries a password: wipe what was parsed. */
+		if (s->state == IMAP_S_NOT_AUTH)
+			explicit_bzero(buf_data(in), consumed);
+		buf_consume(in, consumed);
+		switch (r) {
+		case IMAP_PARSE_MORE:
+			return;
+		case IMAP_PARSE_LITERAL:
+			literal_decision(s);
+			continue;
+		case IMAP_PARSE_COMMAND: {
+			const struct imap_cmd *cmd = &s->parser.cmd;
+			size_t n = cmd->tag.len <= IMAP_TAG_MAX ? cmd->tag.len : IMAP_TAG_MAX;
+			memcpy(s->tag, cmd->tag.p, n);
+			s->tag[n] = '\0';
+			s->cmd_id = cmd->id;
+			s->in_cmd = 1;
+			imap_dispatch(s, cmd);
+			/* The tree stays in the arena until imap_cmd_end(). */
+			imap_parser_next(&s->parser);
+			if (s->wait == IMAP_W_NONE && !s->fetch && s->in_cmd)
+				imap_cmd_end(s);
+			set_limits(s);
+			continue;
+		}
+		case IMAP_PARSE_ERR_EMPTY_LINE:
+			/* Some clients send a bare CRLF as a keepalive; Dovecot
+			 * ignores it too. */
+			imap_parser_next(&s->parser);
+			arena_reset(s->cmd_arena);
+			continue;
+		default:
+			parse_error(s, r);
+			continue;
+		}
+	}
+}
+
+/*
+ * Sends the greeting once the connection can carry it: at once in
+ * plaintext, after the handshake on IMAPS. Returns 0 when the session may
+ * go on, -1 when not yet.
+ */
+static int greet(struct imap_session *s)
+{
+	if (s->greeted)
+		return 0;
+	if (handshaking(s))
+		return -1;
+	s->greeted = 1;
+	if (s->refused) {
+		imap_reply(s, "* BYE [UNAVAILABLE] %s", s->refused);
+		imap_close_with(s, "connection_limit");
+		return -1;
+	}
+	idle_rearm(s);
+	imap_reply(s, "* OK [CAPABILITY %s] tern ready.", imap_capabilities(s));
+	return 0;
+}
+
+static void session_data(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (greet(s) < 0)
+		return;
+	idle_rearm(s);
+	imap_session_input(s);
+}
+
+static void session_drained(struct conn *c, void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (greet(s) < 0)
+		return;
+	/* A client that reads a long response is not idle. */
+	if (s->fetch || buf_len(&s->pend))
+		idle_rearm(s);
+	if (s->fetch || buf_len(&s->pend) || buf_len(&c->in) > 0)
+		imap_session_input(s);
+}
+
+static void session_closed(struct conn *c, void *arg, const char *reason)
+{
+	struct imap_session *s = arg;
+	char q[IMAP_USER_MAX * 2 + 8];
+
+	log_info("imap", s->id, "event=disconnect reason=%s user=%s in=%llu out=%llu fetched=%u",
+		 reason, s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
+		 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out, s->fetched);
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	s->idle_timer = 0;
+	imap_auth_cancel(s);
+	if (s->limited)
+		limits_release(c->peer_ip);
+	s->limited = 0;
+	s->conn_gone = 1;
+	s->conn = NULL;
+	imap_session_free(s);
+}
+
+void imap_server_accept(struct loop *loop, int fd, void *arg)
+{
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
+	int implicit = arg == IMAP_IMPLICIT_TLS;
+
+	snprintf(s->id, sizeof(s->id), "%012llx",
+		 (unsigned long long)((session_base + n) & 0xffffffffffffull));
+	s->loop = loop;
+	s->conn = conn_new(loop, fd, implicit, IMAP_IN_MAX, IMAP_OUT_MAX, &imap_conn_ops, s);
+	if (!s->conn) {
+		free(s);
+		return;
+	}
+	s->cmd_arena = arena_new(0);
+	imap_parser_init(&s->parser, s->cmd_arena, NULL);
+	set_limits(s);
+	/* Prepared output is bounded by the largest SEARCH answer we make. */
+	buf_init(&s->pend, 64u * 1024 * 1024);
+	__atomic_add_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+	s->next = loop_sessions;
+	if (loop_sessions)
+		loop_sessions->prev = s;
+	loop_sessions = s;
+	log_info("imap", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
+		 s->conn->peer_port, implicit ? "implicit" : "no");
+
+	int lim = limits_acquire(s->conn->peer_ip);
+	if (lim < 0 || loop_draining) {
+		const char *why = loop_draining ? "shutdown"
+				  : lim == -2   ? "per_ip_limit"
+						: "connection_limit";
+		s->refused = loop_draining ? "Server shutting down."
+			     : lim == -2   ? "Too many connections from your address."
+					   : "Too many connections.";
+		log_info("imap", s->id, "event=refused reason=%s", why);
+	} else {
+		s->limited = 1;
+	}
+	if (implicit) {
+		s->idle_timer = loop_timer_add(loop, IMAP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
+		return;
+	}
+	greet(s);
+	conn_flush(s->conn); /* last use of s: a refused session may be gone */
+}
+
+void imap_server_drain(void)
+{
+	loop_draining = 1;
+	for (struct imap_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		s->draining = 1;
+		if (s->conn_gone || s->state == IMAP_S_LOGOUT)
+			continue;
+		if (handshaking(s)) {
+			conn_close(s->conn, "shutdown"); /* nothing can be said yet */
+			continue;
+		}
+		/* Mid-command (a FETCH streaming, a password check): it ends
+		 * first and imap_session_input closes at the next command. An
+		 * idling client is told at once (RFC 9051 allows BYE any time). */
+		if (s->wait == IMAP_W_AUTH || s->fetch || buf_len(&s->pend) ||
+		    (s->in_cmd && s->wait != IMAP_W_IDLE))
+			continue;
+		imap_reply(s, "* BYE Server shutting down.");
+		imap_close_with(s, "shutdown");
+		conn_flush(s->conn);
+	}
+}
+
+void imap_server_close_all(void)
+{
+	for (struct imap_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		if (!s->conn_gone)
+			conn_close(s->conn, "shutdown");
+	}
+}

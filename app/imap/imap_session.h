@@ -1,0 +1,251 @@
+/*
+ * imap_session.h — the IMAP session, shared by imap_session.c (accept,
+ * input, literals, timers, shutdown, the change feed), imap_cmd.c (the
+ * command table and dispatch) and the cmd_*.c handlers.
+ *
+ * State: enum imap_state is the RFC's connection state (not
+ * authenticated, authenticated, selected, logout). What the session waits
+ * for besides the next command is enum imap_wait: a password check on the
+ * worker pool or the failure delay (input paused), an AUTHENTICATE
+ * continuation line, IDLE's DONE. Long output
+ * (FETCH bodies, big SEARCH results) is produced in steps: s->fetch or
+ * s->pend say what is still to send, and imap_session_input() adds more
+ * whenever the output buffer drained below IMAP_OUT_HIGH, so the output
+ * buffer never holds more than IMAP_OUT_MAX whatever the message size.
+ *
+ * Commands: each handler gets the parsed command (struct imap_cmd, in
+ * s->cmd_arena) and either answers at once with imap_tagged() or starts
+ * something that answers later. The arena lives until the command ended
+ * (imap_cmd_end()), so a streamed FETCH may keep pointers into it.
+ *
+ * Caveats: no flags are stored yet, so mailboxes are served read-only
+ * ([READ-ONLY], PERMANENTFLAGS ()) and every message has no flags. ENVELOPE
+ * and BODYSTRUCTURE wait for the MIME library and are refused.
+ */
+#ifndef TERN_IMAP_IMAP_SESSION_H
+#define TERN_IMAP_IMAP_SESSION_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/worker.h"
+#include "imap/imap_mailbox_view.h"
+#include "imap/imap_parser.h"
+#include "imap/imap_seqset.h"
+#include "store/store.h"
+
+struct config;
+struct conn;
+struct loop;
+
+#define IMAP_IN_MAX 16384
+#define IMAP_OUT_MAX 262144
+/* Stop adding output (commands, stream chunks) above this many octets. */
+#define IMAP_OUT_HIGH 65536
+/* RFC 9051 §5.4: at least 30 minutes of inactivity before autologout. */
+#define IMAP_AUTOLOGOUT_MS (30u * 60u * 1000u)
+/* IMAPS: time for the TLS handshake before the greeting. */
+#define IMAP_HANDSHAKE_TIMEOUT_MS 30000
+#define IMAP_MAX_ERRORS 20 /* bad commands before "* BYE" (Dovecot's count) */
+#define IMAP_USER_MAX 320  /* an address: 64 + 1 + 255 */
+#define IMAP_PASS_MAX 1024
+#define IMAP_SASL_MAX 1536 /* decoded SASL message */
+/* Literal budgets: before login only a user name or password fits; after
+ * it a literal is a mailbox name or a search string (no APPEND yet). */
+#define IMAP_LITERAL_PREAUTH 4096
+#define IMAP_LITERAL_MAX 65536
+#define IMAP_COMMAND_MAX (256u * 1024u)
+#define IMAP_MAX_RANGES 10000 /* ranges in one sequence set */
+
+enum imap_state {
+	IMAP_S_NOT_AUTH,
+	IMAP_S_AUTH,
+	IMAP_S_SELECTED,
+	IMAP_S_LOGOUT, /* final reply queued, closing */
+};
+
+enum imap_wait {
+	IMAP_W_NONE,
+	IMAP_W_AUTH,     /* password check on a worker, or the failure delay */
+	IMAP_W_SASL,     /* AUTHENTICATE: waiting for a continuation line */
+	IMAP_W_IDLE,     /* IDLE: waiting for DONE */
+};
+
+enum imap_mech { IMAP_MECH_LOGIN_CMD, IMAP_MECH_PLAIN, IMAP_MECH_LOGIN };
+
+struct imap_auth_job;
+struct imap_fetch;
+
+struct imap_session {
+	char id[20];
+	struct conn *conn;
+	struct loop *loop;
+	enum imap_state state;
+	enum imap_wait wait;
+	struct imap_parser parser;
+	struct arena *cmd_arena;
+	char tag[IMAP_TAG_MAX + 1]; /* of the command under way */
+	enum imap_cmd_id cmd_id;    /* of the command under way */
+	int in_cmd;                 /* a command was dispatched and has not ended */
+	unsigned errors;
+	int starttls_pending; /* STARTTLS answered, waiting for the switch */
+	int conn_gone;
+	int draining;
+	int limited;  /* holds a connection-limit slot */
+	int flushing; /* inside imap_flush: freeing waits for it */
+	int greeted;
+	const char *refused; /* limit reached: the BYE text sent instead of a greeting */
+	uint64_t idle_timer, delay_timer;
+
+	/* authentication */
+	enum imap_mech mech;        /* AUTHENTICATE in progress (IMAP_W_SASL) */
+	int sasl_user_given;        /* AUTHENTICATE LOGIN: user name came */
+	char sasl_user[IMAP_USER_MAX + 1];
+	const char *delayed_reply;  /* sent when delay_timer fires */
+	struct imap_auth_job *auth; /* in flight */
+	char login[IMAP_USER_MAX + 1];
+	uint32_t account;
+
+	/* change feed (subscribed while authenticated) */
+	struct store_sub sub;
+	int subscribed;
+
+	/* selected mailbox */
+	struct imap_mailbox_view view; /* valid in IMAP_S_SELECTED */
+	char mailbox_name[256];
+
+	/* output produced in steps */
+	struct imap_fetch *fetch; /* FETCH being streamed */
+	struct buf pend;          /* prepared output not yet in the conn */
+	unsigned fetched;         /* messages with a body sent, for the log */
+
+	struct imap_session *prev, *next; /* per-loop list */
+};
+
+extern const struct config *imap_cfg;
+extern struct store *imap_store;
+
+/* imap_session.c */
+/* Queues a line (CRLF added); closes the session if output overflows. */
+void imap_reply(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "TAG <status> <text>" for the command under way (CRLF added). */
+void imap_tagged(struct imap_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Queues raw bytes. */
+void imap_write(struct imap_session *s, const char *p, size_t n);
+/* Queues output of any size: what does not fit now is sent as the
+ * connection drains, before anything else. */
+void imap_write_big(struct imap_session *s, const char *p, size_t n);
+/* Enters LOGOUT and closes after the queued output left. */
+void imap_close_with(struct imap_session *s, const char *reason);
+/* Counts a client error; after too many, "* BYE" and close. 1 when closing. */
+int imap_session_error(struct imap_session *s);
+/* Ends the command under way: frees its arena. */
+void imap_cmd_end(struct imap_session *s);
+/* Runs buffered input and pending output until one of them must wait. */
+void imap_session_input(struct imap_session *s);
+/* Frees the session once the conn is gone and no job points to it. */
+void imap_session_free(struct imap_session *s);
+/* conn_flush() for code outside the conn's callbacks; s may be gone after. */
+void imap_flush(struct imap_session *s);
+/* 1 when the connection is TLS (implicit or after STARTTLS). */
+int imap_secure(const struct imap_session *s);
+/* Logged in: subscribes to the account's change feed. */
+void imap_session_logged_in(struct imap_session *s);
+/* Syncs the selected mailbox and queues untagged EXISTS/EXPUNGE. */
+void imap_session_sync(struct imap_session *s);
+/* Leaves the selected state (CLOSE, UNSELECT, a new SELECT). */
+void imap_session_unselect(struct imap_session *s);
+
+/* imap_cmd.c */
+/* Runs a complete command (p->cmd). */
+void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd);
+/* The CAPABILITY list for s's current state, without a leading space. */
+const char *imap_capabilities(const struct imap_session *s);
+
+/* cmd_login.c (LOGIN and the check shared with AUTHENTICATE) */
+void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd);
+/* Checks user/pass on the worker pool and answers the command. */
+void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
+		     struct str pass);
+/* 0 over TLS; else replies NO [PRIVACYREQUIRED] and returns -1. */
+int imap_auth_require_tls(struct imap_session *s);
+/* Session end: cancels a pending failure delay. */
+void imap_auth_cancel(struct imap_session *s);
+
+/* cmd_authenticate.c */
+void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_sasl_line(struct imap_session *s, struct str line);
+
+/* one handler per command with logic */
+void imap_cmd_starttls(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd); /* LIST, LSUB */
+void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd); /* and EXAMINE */
+void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd);  /* and UID FETCH */
+void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd); /* and UID SEARCH */
+void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_idle_line(struct imap_session *s, struct str line);
+/* A change arrived while idling: send it now. */
+void imap_idle_notify(struct imap_session *s);
+
+/* imap_fetch.c: a FETCH under way, built by cmd_fetch.c */
+enum imap_fetch_kind {
+	IMAP_FI_UID,
+	IMAP_FI_FLAGS,
+	IMAP_FI_INTERNALDATE,
+	IMAP_FI_RFC822_SIZE,
+	IMAP_FI_BODY, /* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT */
+};
+
+struct imap_fetch_item {
+	enum imap_fetch_kind kind;
+	const char *name;              /* in the response: "BODY[HEADER]<0>", "RFC822" */
+	enum imap_section_text text;   /* BODY: WHOLE, HEADER, HEADER_FIELDS(_NOT), TEXT */
+	const struct imap_arg *fields; /* HEADER.FIELDS[.NOT]: END-terminated */
+	int partial;
+	uint64_t offset, length;
+};
+
+struct imap_fetch {
+	struct imap_fetch_item *items; /* in the command arena */
+	size_t nitems;
+	int uid_mode, need_raw;
+	struct imap_seqset set;
+	size_t range; /* next range of set */
+	uint64_t next;  /* next sequence number, or view index (UID mode) */
+	/* the message being sent */
+	int in_msg;
+	uint32_t cur; /* view index */
+	size_t item;  /* next item */
+	uint64_t *start, *len; /* per item: the octets of the message to send */
+	char **mem;            /* per item: built text (HEADER.FIELDS), or NULL */
+	int lit;               /* item whose literal is being sent, or -1 */
+	uint64_t lit_pos, lit_left;
+	unsigned expunged; /* messages gone from the store before they were sent */
+};
+
+/* imap_fetch.c */
+/* Takes f (malloc'ed; items in the command arena), sends what fits, and
+ * goes on from imap_session_input() until the tagged reply is sent. */
+void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);
+/* Adds FETCH output while below IMAP_OUT_HIGH; s->fetch is NULL when done. */
+void imap_fetch_refill(struct imap_session *s);
+/* Drops a FETCH under way (session end). */
+void imap_fetch_free(struct imap_session *s);
+
+/* Helpers shared by handlers (imap_cmd.c). */
+/*
+ * Decodes a mailbox name argument (astring; modified UTF-7) to UTF-8 in
+ * out (size outsz). INBOX in any case becomes "INBOX". Returns 0, or -1
+ * after a tagged BAD/NO reply.
+ */
+int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
+/* Appends name as an IMAP astring in modified UTF-7 (quoted when needed). */
+int imap_append_mailbox(struct buf *b, const char *name);
+/* Appends s as a quoted string, or a literal when it cannot be quoted. */
+int imap_append_string(struct buf *b, struct str s);
+
+#endif

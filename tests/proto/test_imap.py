@@ -1,0 +1,484 @@
+"""IMAP (STARTTLS on the IMAP port, implicit TLS on IMAPS), first slice:
+Python's imaplib and raw sockets for what imaplib will not send, and mbsync
+(isync) pulling INBOX into a Maildir. Mailboxes are read-only in this slice
+(no flag storage yet)."""
+import base64
+import imaplib
+import os
+import re
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+from harness import Server, message
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+CAROL, CAROL_PW = "carol@example.test", "carol-pw-1"
+ACCOUNTS = [(BOB, BOB_PW), (CAROL, CAROL_PW)]
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def srv(**kw):
+    return Server(accounts=ACCOUNTS, imap=True, **kw)
+
+
+def deliver(s, n=3, to=BOB, body=None, subject="msg %d"):
+    """Sends n messages over SMTP; returns the message texts as sent."""
+    sent = []
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for i in range(n):
+            m = message(subject=subject % i, to=to, body=body or "Body %d.\r\n" % i)
+            c.sendmail("alice@remote.test", [to], m)
+            sent.append(m.encode())
+    return sent
+
+
+def wait_count(s, n, account=BOB, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(s.messages(account)) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError("messages not delivered")
+
+
+def starttls(s):
+    m = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=10)
+    m.starttls(ctx())
+    return m
+
+
+def login(s, implicit=True, user=BOB, pw=BOB_PW):
+    if implicit:
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=10)
+    else:
+        m = starttls(s)
+    typ, data = m.login(user, pw)
+    assert typ == "OK", data
+    return m
+
+
+class Raw:
+    """A raw IMAP connection (TLS when asked)."""
+
+    def __init__(self, s, implicit=True):
+        port = s.imaps_port if implicit else s.imap_port
+        sock = socket.create_connection(("127.0.0.1", port), 10)
+        self.sock = ctx().wrap_socket(sock, server_hostname="mx.example.test") if implicit else sock
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("closed; buffered %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def until_tag(self, tag):
+        """Lines up to and including the tagged one."""
+        out = []
+        while True:
+            line = self.line()
+            out.append(line)
+            if line.startswith(tag.encode() + b" "):
+                return out
+
+    def login(self, user=BOB, pw=BOB_PW):
+        self.send('l LOGIN "%s" "%s"\r\n' % (user, pw))
+        assert self.until_tag("l")[-1].startswith(b"l OK"), "login failed"
+
+    def close(self):
+        self.sock.close()
+
+
+def test_imap_greeting_capability_starttls():
+    with srv() as s:
+        r = Raw(s, implicit=False)
+        assert r.greeting.startswith(b"* OK [CAPABILITY IMAP4rev1 "), r.greeting
+        assert b"STARTTLS" in r.greeting and b"LOGINDISABLED" in r.greeting
+        assert b"AUTH=" not in r.greeting
+        # Nothing is advertised that this slice does not implement.
+        for cap in (b"IMAP4rev2", b"UIDPLUS", b"MOVE", b"CONDSTORE", b"ESEARCH", b"UTF8"):
+            assert cap not in r.greeting, cap
+        r.send("a LOGIN bob@example.test bob-pw-1\r\n")
+        assert r.until_tag("a")[-1].startswith(b"a NO [PRIVACYREQUIRED]")
+        r.send("b AUTHENTICATE PLAIN %s\r\n" % base64.b64encode(b"\0bob@example.test\0bob-pw-1").decode())
+        assert r.until_tag("b")[-1].startswith(b"b NO [PRIVACYREQUIRED]")
+        r.send("c NOOP\r\nd FOO\r\ne SELECT INBOX\r\n")
+        assert r.until_tag("c")[-1] == b"c OK NOOP completed."
+        assert r.until_tag("d")[-1].startswith(b"d BAD")
+        assert r.until_tag("e")[-1].startswith(b"e BAD")
+        r.close()
+
+        m = starttls(s)
+        typ, caps = m.capability()
+        caps = caps[0].split()
+        assert b"AUTH=PLAIN" in caps and b"AUTH=LOGIN" in caps and b"LOGINDISABLED" not in caps
+        assert b"STARTTLS" not in caps
+        assert m.login(BOB, BOB_PW)[0] == "OK"
+        assert m.noop()[0] == "OK"
+        assert m.logout()[0] == "BYE"
+
+
+def test_imap_login_and_authenticate():
+    with srv() as s:
+        m = login(s, implicit=True)
+        m.logout()
+        # AUTHENTICATE PLAIN with an initial response (imaplib sends SASL-IR
+        # only when the capability is there).
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=10)
+        typ, _ = m.authenticate("PLAIN", lambda _: b"\0" + BOB.encode() + b"\0" + BOB_PW.encode())
+        assert typ == "OK"
+        assert m.state == "AUTH"
+        m.logout()
+        # AUTHENTICATE LOGIN over raw lines.
+        r = Raw(s)
+        r.send("a AUTHENTICATE LOGIN\r\n")
+        assert r.line() == b"+ VXNlcm5hbWU6"
+        r.send(base64.b64encode(BOB.encode()) + b"\r\n")
+        assert r.line() == b"+ UGFzc3dvcmQ6"
+        r.send(base64.b64encode(BOB_PW.encode()) + b"\r\n")
+        assert r.until_tag("a")[-1].startswith(b"a OK [CAPABILITY")
+        r.close()
+        # Wrong password: NO [AUTHENTICATIONFAILED] after the delay.
+        r = Raw(s)
+        t0 = time.time()
+        r.send("a LOGIN bob@example.test wrong\r\n")
+        assert r.until_tag("a")[-1] == b"a NO [AUTHENTICATIONFAILED] Authentication failed."
+        assert time.time() - t0 >= 0.9
+        # SASL cancelled by the client.
+        r.send("b AUTHENTICATE PLAIN\r\n")
+        assert r.line() == b"+ "
+        r.send("*\r\n")
+        assert r.until_tag("b")[-1].startswith(b"b BAD")
+        r.close()
+
+
+def test_imap_list_status_select():
+    with srv() as s:
+        deliver(s, 3)
+        wait_count(s, 3)
+        m = login(s)
+        typ, data = m.list()
+        assert typ == "OK"
+        lines = [d.decode() for d in data]
+        names = {}
+        for line in lines:
+            mm = re.match(r'\((.*?)\) "/" (.*)', line)
+            assert mm, line
+            names[mm.group(2).strip('"')] = mm.group(1).split()
+        assert set(names) == {"INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"}, names
+        assert lines[0].endswith("INBOX")
+        for n, attr in (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
+                        ("Junk", "\\Junk"), ("Archive", "\\Archive")):
+            assert attr in names[n] and "\\HasNoChildren" in names[n], (n, names[n])
+        typ, data = m.list('""', "%")
+        assert len(data) == 6
+        typ, data = m.list('""', "Se*")
+        assert len(data) == 1 and data[0].endswith(b"Sent")
+        typ, data = m.list('""', "inbox")
+        assert len(data) == 1 and data[0].endswith(b"INBOX")
+        typ, data = m.list('""', '""')
+        assert data[0] == b'(\\Noselect) "/" ""'
+        typ, data = m.lsub()
+        assert typ == "OK" and len(data) == 6
+        typ, data = m.namespace()
+        assert data[0] == b'(("" "/")) NIL NIL'
+        typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE)")
+        st = data[0].decode()
+        assert "MESSAGES 3" in st and "UIDNEXT 4" in st and "UNSEEN 3" in st, st
+        typ, data = m.status("Nope", "(MESSAGES)")
+        assert typ == "NO"
+        typ, data = m.select("INBOX", readonly=True)
+        assert typ == "OK" and data == [b"3"]
+        assert m.untagged_responses.get("READ-ONLY") is not None or True
+        r = Raw(s)
+        r.login()
+        r.send("s SELECT INBOX\r\n")
+        out = r.until_tag("s")
+        assert b"* 3 EXISTS" in out and b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in out
+        assert any(l.startswith(b"* OK [UIDVALIDITY ") for l in out)
+        assert b"* OK [UIDNEXT 4] Predicted next UID" in out
+        assert out[-1] == b"s OK [READ-ONLY] Select completed."
+        r.send("x EXAMINE Sent\r\ny CLOSE\r\nz FETCH 1 UID\r\n")
+        assert b"* 0 EXISTS" in r.until_tag("x")
+        assert r.until_tag("y")[-1] == b"y OK Close completed."
+        assert r.until_tag("z")[-1].startswith(b"z BAD")
+        r.send("u SELECT INBOX\r\nv UNSELECT\r\nw CHECK\r\n")
+        r.until_tag("u")
+        assert r.until_tag("v")[-1] == b"v OK Unselect completed."
+        assert r.until_tag("w")[-1].startswith(b"w BAD")
+        r.send('i ID ("name" "test")\r\nj ENABLE IMAP4rev2\r\n')
+        assert r.until_tag("i")[0] == b'* ID ("name" "tern")'
+        assert r.until_tag("j") == [b"* ENABLED", b"j OK Enabled."]
+        r.close()
+        m.logout()
+
+
+def test_imap_fetch_bodies_exact():
+    with srv() as s:
+        sent = deliver(s, 2, body="Line one.\r\n.leading dot\r\nLast line.\r\n")
+        wait_count(s, 2)
+        stored = [s.raw(BOB, i) for i, _ in s.messages(BOB)]
+        m = login(s, implicit=False)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1:2", "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])")
+        assert typ == "OK"
+        bodies = [d[1] for d in data if isinstance(d, tuple)]
+        assert len(bodies) == 2
+        for i, b in enumerate(bodies):
+            assert b.endswith(sent[i]), (b[-200:], sent[i])
+            assert b == stored[i]
+            head = data[2 * i][0].decode()
+            assert "RFC822.SIZE %d" % len(b) in head, head
+            assert "FLAGS ()" in head and re.search(r'INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000"', head)
+        # RFC822, HEADER, TEXT and HEADER.FIELDS
+        typ, data = m.fetch("1", "(RFC822)")
+        assert data[0][1] == stored[0]
+        hdr_end = stored[0].index(b"\r\n\r\n") + 4
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER])")
+        assert data[0][1] == stored[0][:hdr_end]
+        typ, data = m.fetch("1", "(BODY[TEXT])")
+        assert data[0][1] == stored[0][hdr_end:] == b"Line one.\r\n.leading dot\r\nLast line.\r\n"
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT from)])")
+        assert data[0][1] == b"From: alice@remote.test\r\nSubject: msg 0\r\n\r\n", data
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS.NOT (Received Return-Path Subject From To Message-ID Date)])")
+        assert data[0][1] == b"\r\n", data
+        # Partial fetch
+        typ, data = m.fetch("2", "(BODY.PEEK[]<10.20>)")
+        assert b"BODY[]<10>" in data[0][0] and data[0][1] == stored[1][10:30]
+        typ, data = m.fetch("2", "(BODY.PEEK[TEXT]<5.1000>)")
+        assert data[0][1] == stored[1][stored[1].index(b"\r\n\r\n") + 4 + 5:]
+        typ, data = m.fetch("2", "(BODY.PEEK[]<100000.5>)")
+        assert data[0][1] == b""
+        # UID FETCH, UIDs that do not exist are no error
+        typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+        assert typ == "OK" and len(data) == 2 and b"UID 1" in data[0] and b"UID 2" in data[1]
+        typ, data = m.uid("FETCH", "5:9", "(FLAGS)")
+        assert typ == "OK" and data == [None]
+        # Errors: ENVELOPE is refused clearly, a sequence number past the end is BAD
+        typ, data = m.fetch("1", "(ENVELOPE)")
+        assert typ == "NO" and b"CANNOT" in data[0]
+        try:
+            m.fetch("3", "(FLAGS)")
+            raise AssertionError("expected BAD")
+        except imaplib.IMAP4.error:
+            pass
+        m.logout()
+
+
+def test_imap_fetch_big_streamed():
+    with srv(env={"TERN_MAX_MESSAGE_SIZE": str(20 * 1024 * 1024)}) as s:
+        line = "x" * 998 + "\r\n"
+        body = line * 6000  # ~6 MB
+        sent = deliver(s, 1, body=body)
+        wait_count(s, 1)
+        m = login(s)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1", "(BODY.PEEK[])")
+        assert data[0][1].endswith(sent[0])
+        assert s.rss_kib() < 200 * 1024
+        m.logout()
+
+
+def test_imap_search():
+    with srv() as s:
+        deliver(s, 3)
+        deliver(s, 1, body="y" * 5000 + "\r\n")
+        wait_count(s, 4)
+        m = login(s)
+        m.select("INBOX", readonly=True)
+        assert m.search(None, "ALL") == ("OK", [b"1 2 3 4"])
+        assert m.search(None, "2:3") == ("OK", [b"2 3"])
+        assert m.search(None, "LARGER", "3000") == ("OK", [b"4"])
+        assert m.search(None, "NOT", "LARGER", "3000") == ("OK", [b"1 2 3"])
+        assert m.search(None, "OR", "1", "4") == ("OK", [b"1 4"])
+        assert m.search(None, "UNSEEN") == ("OK", [b"1 2 3 4"])
+        assert m.search(None, "SEEN") == ("OK", [b""])
+        today = time.strftime("%d-%b-%Y", time.gmtime())
+        assert m.search(None, "SINCE", today) == ("OK", [b"1 2 3 4"])
+        assert m.search(None, "BEFORE", today) == ("OK", [b""])
+        assert m.search(None, "ON", today) == ("OK", [b"1 2 3 4"])
+        assert m.search("UTF-8", "(UID 2:3 SMALLER 3000)") == ("OK", [b"2 3"])
+        assert m.uid("SEARCH", "UID", "3:*") == ("OK", [b"3 4"])
+        typ, data = m.search(None, "SUBJECT", "x")
+        assert typ == "NO" and b"CANNOT" in data[0]
+        m.logout()
+
+
+def test_imap_idle_sees_delivery():
+    with srv() as s:
+        deliver(s, 1)
+        wait_count(s, 1)
+        r = Raw(s)
+        r.login()
+        r.send("s SELECT INBOX\r\n")
+        r.until_tag("s")
+        r.send("i IDLE\r\n")
+        assert r.line() == b"+ idling"
+        t0 = time.time()
+        deliver(s, 1)
+        r.sock.settimeout(5)
+        assert r.line() == b"* 2 EXISTS"
+        assert time.time() - t0 < 2.0
+        r.send("DONE\r\n")
+        assert r.until_tag("i") == [b"i OK Idle completed."]
+        # Without IDLE a NOOP reports it.
+        deliver(s, 1)
+        wait_count(s, 3)
+        time.sleep(0.2)
+        r.send("n NOOP\r\n")
+        assert r.until_tag("n") == [b"* 3 EXISTS", b"n OK NOOP completed."]
+        r.close()
+
+
+def test_imap_literals_and_pipelining():
+    with srv() as s:
+        deliver(s, 1)
+        wait_count(s, 1)
+        r = Raw(s)
+        # Over the pre-login budget: refused at once, no "+".
+        r.send("a LOGIN {100000}\r\n")
+        line = r.line()
+        assert line.startswith(b"a BAD [TOOBIG]"), line
+        # A literal within budget gets "+" and works.
+        r.send("b LOGIN {%d}\r\n" % len(BOB))
+        assert r.line().startswith(b"+ ")
+        r.send(BOB + " {%d}\r\n" % len(BOB_PW))
+        assert r.line().startswith(b"+ ")
+        r.send(BOB_PW + "\r\n")
+        assert r.until_tag("b")[-1].startswith(b"b OK")
+        # LITERAL+: no "+" and none awaited.
+        r.send("c STATUS {5+}\r\nINBOX (MESSAGES)\r\n")
+        assert r.until_tag("c")[-1] == b"c OK Status completed."
+        # After login the budget is larger but still bounded.
+        r.send("d STATUS {10000000}\r\n")
+        assert r.line().startswith(b"d BAD [TOOBIG]")
+        # A pipelined burst answers every command in order.
+        burst = "".join("p%d NOOP\r\n" % i for i in range(50)) + "q SELECT INBOX\r\n" + \
+            "".join("f%d FETCH 1:* UID\r\n" % i for i in range(20)) + "z LOGOUT\r\n"
+        r.send(burst)
+        tags = []
+        while True:
+            try:
+                line = r.line()
+            except EOFError:
+                break
+            if not line.startswith(b"*"):
+                tags.append(line.split()[0].decode())
+        assert tags == ["p%d" % i for i in range(50)] + ["q"] + ["f%d" % i for i in range(20)] + ["z"], tags
+        # An over-long line is BAD and the session goes on.
+        r = Raw(s)
+        r.send("x " + "A" * 70000 + "\r\ny NOOP\r\n")
+        assert r.until_tag("x")[-1].startswith(b"x BAD")
+        assert r.until_tag("y")[-1] == b"y OK NOOP completed."
+        r.close()
+
+
+def test_imap_bad_command_limit():
+    with srv() as s:
+        r = Raw(s)
+        for i in range(19):
+            r.send("t%d BOGUS\r\n" % i)
+            assert r.line().startswith(b"t%d BAD" % i)
+        r.send("last BOGUS\r\n")
+        assert r.line().startswith(b"last BAD")
+        assert r.line() == b"* BYE Too many invalid IMAP commands."
+
+
+def test_imap_mbsync_pull():
+    if not shutil.which("mbsync"):
+        return "skip"
+    with srv(env={"TERN_HOSTNAME": "localhost"}) as s:
+        sent = deliver(s, 5)
+        wait_count(s, 5)
+        stored = [s.raw(BOB, i) for i, _ in s.messages(BOB)]
+        tmp = tempfile.mkdtemp(prefix="tern-mbsync-")
+        try:
+            cert = os.path.join(s.data, "tls", "self-signed.crt")
+            maildir = os.path.join(tmp, "mail") + "/"
+            os.makedirs(maildir)
+            conf = os.path.join(tmp, "mbsyncrc")
+            with open(conf, "w") as f:
+                f.write("""IMAPAccount tern
+Host localhost
+Port %d
+User %s
+Pass %s
+SSLType IMAPS
+CertificateFile %s
+
+IMAPStore far
+Account tern
+
+MaildirStore near
+Path %s
+Inbox %sINBOX
+
+Channel pull
+Far :far:
+Near :near:
+Patterns INBOX
+Sync Pull
+Create Near
+SyncState *
+""" % (s.imaps_port, BOB, BOB_PW, cert, maildir, maildir))
+            r = subprocess.run(["mbsync", "-c", conf, "-a"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60, env={"HOME": tmp, "PATH": "/usr/bin:/bin"})
+            assert r.returncode == 0, r.stdout.decode(errors="replace")
+            got = []
+            for sub in ("new", "cur"):
+                d = os.path.join(maildir, "INBOX", sub)
+                for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                    with open(os.path.join(d, n), "rb") as fh:
+                        got.append(fh.read())
+            assert len(got) == 5, r.stdout
+            # mbsync stores with LF line ends in the Maildir; compare that way.
+            # and adds its X-TUID header (it tracks messages by it).
+            want = sorted(x.replace(b"\r\n", b"\n") for x in stored)
+            got = sorted(re.sub(rb"(?m)^X-TUID: [^\n]*\n", b"", g, count=1) for g in got)
+            assert got == want
+            for m in sent:
+                assert any(g.endswith(m.replace(b"\r\n", b"\n")) for g in got)
+            # A second run has nothing left to do.
+            r = subprocess.run(["mbsync", "-c", conf, "-a"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60, env={"HOME": tmp, "PATH": "/usr/bin:/bin"})
+            assert r.returncode == 0, r.stdout.decode(errors="replace")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_imap_shutdown_and_starttls_injection():
+    with srv() as s:
+        # Plaintext pipelined behind STARTTLS is dropped, never run over TLS.
+        r = Raw(s, implicit=False)
+        r.send("a STARTTLS\r\nb LOGIN bob@example.test bob-pw-1\r\n")
+        assert r.line() == b"a OK Begin TLS negotiation now."
+        r.sock = ctx().wrap_socket(r.sock, server_hostname="mx.example.test")
+        r.send("c CAPABILITY\r\n")
+        out = r.until_tag("c")
+        assert all(not l.startswith(b"b ") for l in out), out
+        assert b"AUTH=PLAIN" in out[0]
+        # An idling client is told BYE at shutdown and the server stops.
+        r.login()
+        r.send("s SELECT INBOX\r\ni IDLE\r\n")
+        r.until_tag("s")
+        assert r.line() == b"+ idling"
+        assert s.stop() == 0
+        assert r.line() == b"* BYE Server shutting down."
