@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "core/log.h"
 #include "imap/imap_session.h"
 #include "pop3/pop3_parse.h" /* SASL base64 and PLAIN helpers, protocol-neutral */
@@ -29,7 +30,7 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 
 	if (initial && str_eq(b64, STR_LIT("="))) {
 		n = 0; /* RFC 4959 §3: "=" is an empty initial response */
-	} else if (pop3_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
+	} else if (sasl_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
 		imap_tagged(s, "BAD Invalid base64 data in %s response.",
 			    initial ? "initial" : "continued");
 		sasl_end(s);
@@ -39,7 +40,7 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 	if (s->mech == IMAP_MECH_PLAIN) {
 		struct str authz, authc, pass;
 		s->wait = IMAP_W_NONE;
-		if (pop3_sasl_plain(str_make(msg, n), &authz, &authc, &pass) < 0) {
+		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
 			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL);
 		} else if (authz.len && !str_eq(authz, authc)) {
 			/* No master users: acting as someone else is refused

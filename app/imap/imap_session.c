@@ -93,6 +93,7 @@ void imap_write_big(struct imap_session *s, const char *p, size_t n)
 	}
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vreply(struct imap_session *s, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];

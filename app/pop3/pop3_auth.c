@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "auth/authfail.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -372,7 +373,7 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 
 	if (initial && str_eq(b64, STR_LIT("="))) {
 		n = 0; /* RFC 5034 §4: "=" is an empty initial response */
-	} else if (pop3_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
+	} else if (sasl_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
 		s->state = POP3_S_AUTHORIZATION;
 		s->mech = POP3_MECH_NONE;
 		pop3_reply(s, "-ERR Invalid base64 data in %s response.",
@@ -382,7 +383,7 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 	}
 	if (s->mech == POP3_MECH_PLAIN) {
 		struct str authz, authc, pass;
-		if (pop3_sasl_plain(str_make(msg, n), &authz, &authc, &pass) < 0) {
+		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
 			fail_later(s, "", POP3_MECH_PLAIN, "malformed");
 		} else if (authz.len && !str_eq(authz, authc)) {
 			/* No master users: acting as someone else is refused. */

@@ -6,9 +6,9 @@
  * its line end) to pop3_cmd_parse(), which fills a struct pop3_cmd whose
  * fields are slices into the line: nothing is allocated or copied, so the
  * result lives exactly as long as the line's bytes. The same file holds the
- * other byte-level pieces the session needs and that deserve unit tests
- * and a fuzz target of their own: base64 for SASL (RFC 4648), the SASL
- * PLAIN message (RFC 4616), and the dot-stuffer that turns a stored message
+ * other byte-level piece the session needs and that deserves unit tests
+ * and a fuzz target of its own (SASL base64 and PLAIN are in auth/sasl.h):
+ * the dot-stuffer that turns a stored message
  * into a RETR or TOP response body (RFC 1939 §3), resumable chunk by chunk
  * so a large message is streamed rather than copied whole.
  *
@@ -132,23 +132,6 @@ struct pop3_cmd {
  * POP3_PARSE_SYNTAX with cmd->err set.
  */
 int pop3_cmd_parse(struct str line, struct pop3_cmd *cmd);
-
-/*
- * Decodes standard base64 with padding (RFC 4648 §4), no white space, into
- * out (size outsz). Returns 0 and *len_r, or -1 on a bad character, bad
- * padding, non-zero trailing bits, or when the result would exceed outsz.
- */
-int pop3_base64_decode(struct str in, char *out, size_t outsz, size_t *len_r);
-/* Encodes n octets into out (NUL-terminated); -1 when outsz is too small. */
-int pop3_base64_encode(const void *p, size_t n, char *out, size_t outsz);
-
-/*
- * Splits a SASL PLAIN message "authzid NUL authcid NUL passwd" (RFC 4616).
- * Returns 0 with the three slices (into msg), or -1 when the NUL count is
- * not exactly two or authcid is empty.
- */
-int pop3_sasl_plain(struct str msg, struct str *authzid_r, struct str *authcid_r,
-		    struct str *passwd_r);
 
 /*
  * The dot-stuffer for RETR and TOP. State between chunks; zero it and set

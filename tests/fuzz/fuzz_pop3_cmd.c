@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "pop3/pop3_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct str a, b, d, line = str_make(p + pos, ll);
 			int rc = pop3_cmd_parse(line, &cmd);
 			assert(rc == POP3_PARSE_OK || (rc == POP3_PARSE_SYNTAX && cmd.err));
-			if (pop3_base64_decode(line, dec, sizeof(dec), &n) == 0) {
+			if (sasl_base64_decode(line, dec, sizeof(dec), &n) == 0) {
 				assert(n <= ll / 4 * 3);
-				assert(pop3_sasl_plain(str_make(dec, n), &a, &b, &d) <= 0);
+				assert(sasl_plain_split(str_make(dec, n), &a, &b, &d) <= 0);
 			}
 		}
 		pos += c;

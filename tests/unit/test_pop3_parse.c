@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "pop3/pop3_parse.h"
 #include "unit.h"
 
@@ -227,22 +228,22 @@ static void test_base64(void)
 	size_t n;
 
 	for (size_t i = 0; i < 7; i++) {
-		CHECK_EQ_INT(pop3_base64_decode(str_c(enc[i]), out, sizeof(out), &n), 0);
+		CHECK_EQ_INT(sasl_base64_decode(str_c(enc[i]), out, sizeof(out), &n), 0);
 		CHECK_EQ_INT(n, strlen(plain[i]));
 		CHECK(memcmp(out, plain[i], n) == 0);
-		CHECK_EQ_INT(pop3_base64_encode(plain[i], strlen(plain[i]), out, sizeof(out)), 0);
+		CHECK_EQ_INT(sasl_base64_encode(plain[i], strlen(plain[i]), out, sizeof(out)), 0);
 		CHECK_EQ_STR(out, enc[i]);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_EQ_INT(pop3_base64_decode(str_c(bad[i]), out, sizeof(out), &n), -1);
+		CHECK_EQ_INT(sasl_base64_decode(str_c(bad[i]), out, sizeof(out), &n), -1);
 	/* Output capacity is respected. */
-	CHECK_EQ_INT(pop3_base64_decode(str_c("Zm9vYmFy"), out, 5, &n), -1);
-	CHECK_EQ_INT(pop3_base64_decode(str_c("Zm9vYmFy"), out, 6, &n), 0);
-	CHECK_EQ_INT(pop3_base64_encode("foo", 3, out, 4), -1);
+	CHECK_EQ_INT(sasl_base64_decode(str_c("Zm9vYmFy"), out, 5, &n), -1);
+	CHECK_EQ_INT(sasl_base64_decode(str_c("Zm9vYmFy"), out, 6, &n), 0);
+	CHECK_EQ_INT(sasl_base64_encode("foo", 3, out, 4), -1);
 	/* The challenges the session sends. */
-	CHECK_EQ_INT(pop3_base64_encode("Username:", 9, out, sizeof(out)), 0);
+	CHECK_EQ_INT(sasl_base64_encode("Username:", 9, out, sizeof(out)), 0);
 	CHECK_EQ_STR(out, "VXNlcm5hbWU6");
-	CHECK_EQ_INT(pop3_base64_encode("Password:", 9, out, sizeof(out)), 0);
+	CHECK_EQ_INT(sasl_base64_encode("Password:", 9, out, sizeof(out)), 0);
 	CHECK_EQ_STR(out, "UGFzc3dvcmQ6");
 }
 
@@ -250,17 +251,17 @@ static void test_sasl_plain(void)
 {
 	struct str z, c, p;
 
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("\0bob\0pw", 7), &z, &c, &p), 0);
+	CHECK_EQ_INT(sasl_plain_split(str_make("\0bob\0pw", 7), &z, &c, &p), 0);
 	CHECK_EQ_SLICE(z, "");
 	CHECK_EQ_SLICE(c, "bob");
 	CHECK_EQ_SLICE(p, "pw");
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("adm\0bob\0", 8), &z, &c, &p), 0);
+	CHECK_EQ_INT(sasl_plain_split(str_make("adm\0bob\0", 8), &z, &c, &p), 0);
 	CHECK_EQ_SLICE(z, "adm");
 	CHECK_EQ_SLICE(p, "");
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("bob\0pw", 6), &z, &c, &p), -1);
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("\0\0pw", 4), &z, &c, &p), -1);
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("\0a\0b\0c", 6), &z, &c, &p), -1);
-	CHECK_EQ_INT(pop3_sasl_plain(str_make("", 0), &z, &c, &p), -1);
+	CHECK_EQ_INT(sasl_plain_split(str_make("bob\0pw", 6), &z, &c, &p), -1);
+	CHECK_EQ_INT(sasl_plain_split(str_make("\0\0pw", 4), &z, &c, &p), -1);
+	CHECK_EQ_INT(sasl_plain_split(str_make("\0a\0b\0c", 6), &z, &c, &p), -1);
+	CHECK_EQ_INT(sasl_plain_split(str_make("", 0), &z, &c, &p), -1);
 }
 
 /* ---- dot-stuffing ---- */
