@@ -1,8 +1,9 @@
 /*
  * cmd_fetch.c — tern fetch EMAIL [--mailbox NAME] [--id ID].
  *
- * Without --id lists the mailbox (id, date, from, subject from the summary
- * cached at delivery); with --id writes the raw message to stdout, and with
+ * Without --id lists the mailbox (id, date, from, subject from the envelope
+ * in the MIME structure cached at delivery, mime_cache.h; emails stored by
+ * earlier builds carry a mime/summary.h record instead, read as a fallback); with --id writes the raw message to stdout, and with
  * --envelope the SMTP envelope kept with it.
  */
 #include <stdio.h>
@@ -10,7 +11,11 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "core/arena.h"
+#include "core/buf.h"
 #include "core/str.h"
+#include "mime/mime_cache.h"
+#include "mime/rfc5322.h"
 #include "mime/summary.h"
 #include "store/store.h"
 
@@ -32,23 +37,69 @@ static void print_field(struct str s, int width)
 		putchar(' ');
 }
 
+#define LIST_FIELD_MAX 4096
+
+/* From (first address, display name decoded) and Subject (decoded) of the
+ * envelope in a mime cache record; 0, or -1 when meta is not one. */
+static int from_cache(const struct store_email_info *e, struct arena *a, struct buf *from,
+		      struct buf *subject)
+{
+	struct mime_tree t;
+
+	if (!e->meta || mime_cache_decode(e->meta, e->metalen, a, &t) < 0 || t.size != e->size)
+		return -1;
+	const struct mime_envelope *env = t.parts[0].env;
+	if (!env)
+		return 0;
+	if (env->subject.p)
+		rfc5322_decode_words(env->subject, subject);
+	for (uint32_t i = 0; i < env->from.n; i++) {
+		const struct mime_address *ad = &env->from.v[i];
+		if (!ad->mailbox.p || !ad->host.p)
+			continue; /* a group marker */
+		if (ad->name.p && ad->name.len) {
+			rfc5322_decode_words(ad->name, from);
+			buf_append_c(from, " <");
+		}
+		buf_append_str(from, ad->mailbox);
+		buf_append_c(from, "@");
+		buf_append_str(from, ad->host);
+		if (ad->name.p && ad->name.len)
+			buf_append_c(from, ">");
+		break;
+	}
+	return 0;
+}
+
 static void list_one(void *arg, const struct store_email_info *e)
 {
 	struct msg_summary s;
+	struct buf from, subject;
 	char when[32];
 	time_t t = (time_t)e->received_at;
 	struct tm tm;
+	struct arena *a = arena_new(16384);
 
-	memset(&s, 0, sizeof(s));
-	if (e->meta)
-		msg_summary_decode(e->meta, e->metalen, &s);
+	buf_init(&from, LIST_FIELD_MAX);
+	buf_init(&subject, LIST_FIELD_MAX);
+	if (from_cache(e, a, &from, &subject) < 0) {
+		/* Stored by an earlier build: the msg_summary record. */
+		memset(&s, 0, sizeof(s));
+		if (e->meta)
+			msg_summary_decode(e->meta, e->metalen, &s);
+		buf_append_str(&from, s.from.p ? s.from : str_c(""));
+		buf_append_str(&subject, s.subject.p ? s.subject : str_c(""));
+	}
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	printf("%-8u %s  ", e->email_id, when);
-	print_field(s.from, 32);
+	print_field(buf_str(&from), 32);
 	printf("  ");
-	print_field(s.subject, 60);
+	print_field(buf_str(&subject), 60);
 	putchar('\n');
+	buf_free(&from);
+	buf_free(&subject);
+	arena_free(&a);
 	(*(int *)arg)++;
 }
 

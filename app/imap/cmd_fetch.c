@@ -3,13 +3,13 @@
  * (RFC 3501 §6.4.5). The output is streamed by imap_fetch.c.
  *
  * Served: UID, FLAGS (always empty: no flags are stored yet),
- * INTERNALDATE, RFC822.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[]
- * and BODY.PEEK[] with HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT and
- * <partial>, and the macro FAST. Mailboxes are read-only, so BODY[] does
- * not set \Seen (RFC 3501 §6.4.5 applies that only where allowed).
- * Refused with "NO [CANNOT]" and a clear text, because they need the MIME
- * structure library that is not there yet: ENVELOPE, BODYSTRUCTURE, BODY,
- * the macros ALL and FULL, part numbers and MIME sections, BINARY.
+ * INTERNALDATE, RFC822.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT,
+ * ENVELOPE, BODYSTRUCTURE, BODY, BODY[] and BODY.PEEK[] with part numbers,
+ * HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME and <partial>,
+ * BINARY[], BINARY.PEEK[] and BINARY.SIZE[] (RFC 3516), and the macros
+ * FAST, ALL and FULL. A body item without .PEEK on a read-write mailbox
+ * stores \Seen first (imap_fetch_mark_seen(), imap_job.c). Refused with
+ * "NO [CANNOT]": MODSEQ, EMAILID, THREADID, SAVEDATE, PREVIEW.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -35,12 +35,16 @@ static int cannot(struct imap_session *s, const char *what)
 	return -1;
 }
 
-/* The response name of a section: "BODY[" SPEC [" (" fields ")"] "]" ["<" off ">"]. */
+/* The response name of a section: "BODY[" SPEC [" (" fields ")"] "]" ["<" off ">"],
+ * or "BINARY[" / "BINARY.SIZE[" with part numbers. */
 static const char *section_name(struct imap_session *s, const struct imap_section *sec)
 {
 	struct buf b;
 	buf_init(&b, FETCH_NAME_MAX);
-	buf_append_c(&b, "BODY[");
+	buf_append_c(&b, sec->att == IMAP_FETCH_BINARY_SIZE ? "BINARY.SIZE["
+			 : sec->att == IMAP_FETCH_BINARY || sec->att == IMAP_FETCH_BINARY_PEEK
+			     ? "BINARY["
+			     : "BODY[");
 	for (size_t i = 0; i < sec->spec.len; i++) {
 		char c = (char)toupper((unsigned char)sec->spec.p[i]);
 		buf_append(&b, &c, 1);
@@ -77,13 +81,16 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 		return bad(s, "Too many fetch items.");
 	if (a->type == IMAP_ARG_SECTION) {
 		const struct imap_section *sec = a->section;
-		if (sec->att != IMAP_FETCH_BODY && sec->att != IMAP_FETCH_BODY_PEEK)
-			return cannot(s, "BINARY");
-		if (sec->nparts || sec->text == IMAP_SECTION_MIME)
-			return cannot(s, "Fetching MIME body parts");
-		it.kind = IMAP_FI_BODY;
+		it.kind = sec->att == IMAP_FETCH_BINARY_SIZE ? IMAP_FI_BINARY_SIZE
+			  : sec->att == IMAP_FETCH_BINARY || sec->att == IMAP_FETCH_BINARY_PEEK
+			      ? IMAP_FI_BINARY
+			      : IMAP_FI_BODY;
 		it.text = sec->text;
 		it.fields = sec->fields;
+		it.part = sec->part;
+		it.nparts = sec->nparts;
+		if (sec->nparts || sec->text == IMAP_SECTION_MIME || it.kind != IMAP_FI_BODY)
+			f->need_tree = 1;
 		it.partial = sec->partial;
 		it.offset = sec->offset;
 		it.length = sec->length;
@@ -116,10 +123,15 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 		f->need_raw = 1;
 	} else if (imap_arg_atom_is(a, "ENVELOPE") || imap_arg_atom_is(a, "BODYSTRUCTURE") ||
 		   imap_arg_atom_is(a, "BODY")) {
-		return cannot(s, imap_arg_atom_is(a, "BODY") ? "BODY (structure)"
-			      : imap_arg_atom_is(a, "ENVELOPE") ? "ENVELOPE"
-								: "BODYSTRUCTURE");
-	} else if (imap_arg_atom_is(a, "BINARY") || imap_arg_atom_is(a, "MODSEQ") ||
+		it.kind = imap_arg_atom_is(a, "ENVELOPE")	 ? IMAP_FI_ENVELOPE
+			  : imap_arg_atom_is(a, "BODYSTRUCTURE") ? IMAP_FI_BODYSTRUCTURE
+								 : IMAP_FI_BODY_STRUCT;
+		it.name = it.kind == IMAP_FI_ENVELOPE	     ? "ENVELOPE"
+			  : it.kind == IMAP_FI_BODYSTRUCTURE ? "BODYSTRUCTURE"
+							     : "BODY";
+		f->need_raw = 1;
+		f->need_tree = 1;
+	} else if (imap_arg_atom_is(a, "MODSEQ") ||
 		   imap_arg_atom_is(a, "EMAILID") || imap_arg_atom_is(a, "THREADID") ||
 		   imap_arg_atom_is(a, "SAVEDATE") || imap_arg_atom_is(a, "PREVIEW")) {
 		return cannot(s, "This fetch item");
@@ -179,9 +191,13 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 			add_item(s, f, &fa);
 		}
 	} else if (imap_arg_atom_is(a, "ALL") || imap_arg_atom_is(a, "FULL")) {
-		free(f);
-		cannot(s, "ENVELOPE (in the ALL and FULL macros)");
-		return;
+		static const char *const all[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
+						   "BODY" };
+		size_t k = imap_arg_atom_is(a, "FULL") ? 5 : 4;
+		for (size_t i = 0; i < k; i++) {
+			struct imap_arg fa = { .type = IMAP_ARG_ATOM, .str = str_c(all[i]) };
+			add_item(s, f, &fa);
+		}
 	} else {
 		list = a;
 		n = 1;
@@ -194,5 +210,8 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 			return;
 		}
 	}
-	imap_fetch_start(s, f);
+	if (imap_fetch_sets_seen(list, n))
+		imap_fetch_mark_seen(s, f); /* stores \Seen, then starts f */
+	else
+		imap_fetch_start(s, f);
 }

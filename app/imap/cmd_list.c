@@ -9,9 +9,8 @@
  * \Trash \Junk \Archive. LIST-EXTENDED (selection and RETURN options) is
  * not implemented and not advertised: a list in the first argument is BAD.
  *
- * LSUB: subscriptions cannot be changed yet (no SUBSCRIBE) and the store
- * does not report the flag, so every mailbox is listed as subscribed, as
- * Dovecot's autosubscribe does for an account's default mailboxes.
+ * LSUB lists the subscribed mailboxes (the default ones start subscribed,
+ * as with Dovecot's autosubscribe; CREATE does not subscribe).
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 struct mbx {
 	const char *name;
 	const char *role;
+	int subscribed;
 };
 
 struct collect {
@@ -47,6 +47,7 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 	}
 	c->v[c->n].name = arena_strdup(c->a, info->name);
 	c->v[c->n].role = arena_strdup(c->a, info->role ? info->role : "");
+	c->v[c->n].subscribed = info->subscribed;
 	c->n++;
 }
 
@@ -142,6 +143,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		for (size_t i = 0; i < c.n; i++) {
 			int inbox = strcmp(c.v[i].name, "INBOX") == 0;
 			if (inbox != (pass == 0) || !match(full, c.v[i].name, inbox))
+				continue;
+			if (lsub && !c.v[i].subscribed)
 				continue;
 			const char *attr = lsub ? NULL : role_attr(c.v[i].role);
 			buf_printf(&out, "* %s (", word);

@@ -4,13 +4,16 @@
  * The keys are compiled once into a small tree in the command arena, then
  * evaluated for every message of the snapshot. Served: ALL, sequence
  * sets, UID sets, LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by
- * day in UTC), NOT, OR, parenthesised lists, and the flag keys. No flags
- * are stored yet, so every message is unflagged: SEEN, ANSWERED, DELETED,
- * DRAFT, FLAGGED, RECENT, NEW and KEYWORD match nothing, their UN-
- * counterparts and OLD match everything — the same answer FETCH FLAGS
- * gives. Keys that need the message text (FROM, SUBJECT, HEADER, BODY,
- * TEXT, SENT*...) get "NO [CANNOT]": the MIME library is not there yet.
- * CHARSET UTF-8 and US-ASCII are accepted.
+ * day in UTC), NOT, OR, parenthesised lists, and the flag keys: SEEN,
+ * ANSWERED, DELETED, DRAFT, FLAGGED, KEYWORD and their UN- forms test the
+ * flags of the session's view (what FETCH FLAGS shows); \Recent is never
+ * set, so RECENT and NEW match nothing and OLD everything. FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
+ * the message (mime_search.h: case-insensitive substring over decoded
+ * header values and decoded text parts, bounded per message), using the
+ * MIME structure cached at delivery; each message is read in one short
+ * read transaction, only when the keys need it. SENTBEFORE, SENTON and
+ * SENTSINCE get "NO [CANNOT]" for now. CHARSET UTF-8 and US-ASCII are
+ * accepted (search strings are UTF-8 either way).
  *
  * The result may be long (one number per message): it goes out through
  * imap_write_big(), which streams what does not fit.
@@ -20,27 +23,34 @@
 
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_search.h"
+#include "mime/mime_tree.h"
 
 #define SEARCH_MAX_DEPTH 32
 
-enum node_kind { N_CONST, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
-		 N_OR, N_AND };
+enum node_kind { N_FLAG, N_KW, N_CONST, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
+		 N_OR, N_AND, N_HEADER, N_BODY, N_TEXT };
 
 struct node {
 	enum node_kind kind;
-	int value;                /* N_CONST */
+	int value;                /* N_CONST; N_FLAG/N_KW: 1 = must be set */
+	unsigned bit;             /* N_FLAG: IMAP_F_* */
+	struct str kw;            /* N_KW: lowercase keyword */
 	uint64_t num;             /* sizes; days for dates */
 	int64_t day;
 	struct imap_seqset set;   /* N_SEQ, N_UID */
 	struct node *a, *b;       /* NOT (a), OR (a, b) */
 	struct node **list;       /* AND */
 	size_t n;
+	struct str name, needle;  /* N_HEADER (name), N_BODY, N_TEXT: needle folded */
 };
 
 struct compiler {
 	struct imap_session *s;
 	const char *err; /* BAD text */
 	int cannot;      /* the error is "NO [CANNOT]" */
+	int text;        /* some key needs the message's content */
 };
 
 static struct node *node_new(struct compiler *c, enum node_kind k)
@@ -74,18 +84,66 @@ static struct node *compile_list(struct compiler *c, const struct imap_arg *args
 	return and;
 }
 
+/* Flag keys: bit 0 is a constant (value), else the flag must be set (value
+ * 1) or clear (0). \Recent is never set (RFC 9051 retired it), so RECENT
+ * matches nothing, OLD everything and NEW is RECENT UNSEEN: nothing. */
 static const struct {
 	const char *name;
+	unsigned bit;
 	int value;
 } flag_keys[] = {
-	{ "ANSWERED", 0 },   { "DELETED", 0 },   { "DRAFT", 0 },    { "FLAGGED", 0 },
-	{ "SEEN", 0 },       { "RECENT", 0 },    { "NEW", 0 },      { "UNANSWERED", 1 },
-	{ "UNDELETED", 1 },  { "UNDRAFT", 1 },   { "UNFLAGGED", 1 }, { "UNSEEN", 1 },
-	{ "OLD", 1 },        { "ALL", 1 },
+	{ "ANSWERED", IMAP_F_ANSWERED, 1 },   { "DELETED", IMAP_F_DELETED, 1 },
+	{ "DRAFT", IMAP_F_DRAFT, 1 },         { "FLAGGED", IMAP_F_FLAGGED, 1 },
+	{ "SEEN", IMAP_F_SEEN, 1 },           { "RECENT", 0, 0 },
+	{ "NEW", 0, 0 },                      { "UNANSWERED", IMAP_F_ANSWERED, 0 },
+	{ "UNDELETED", IMAP_F_DELETED, 0 },   { "UNDRAFT", IMAP_F_DRAFT, 0 },
+	{ "UNFLAGGED", IMAP_F_FLAGGED, 0 },   { "UNSEEN", IMAP_F_SEEN, 0 },
+	{ "OLD", 0, 1 },                      { "ALL", 0, 1 },
 };
 
 static const char *const text_keys[] = { "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT",
-					  "TO", "SENTBEFORE", "SENTON", "SENTSINCE" };
+					  "TO" };
+static const char *const sent_keys[] = { "SENTBEFORE", "SENTON", "SENTSINCE" };
+
+/* A search string argument, folded for mime_search.h, in the command arena. */
+static int needle_arg(struct compiler *c, const struct imap_arg *a, struct str *r)
+{
+	struct str v;
+	if (imap_arg_astring(a, &v) < 0) {
+		c->err = "Invalid search string.";
+		return -1;
+	}
+	char *p = str_dup(c->s->cmd_arena, v);
+	mime_search_fold(p, v.len);
+	*r = str_make(p, v.len);
+	return 0;
+}
+
+/* FROM, TO, CC, BCC, SUBJECT, HEADER, BODY, TEXT and their arguments. */
+static struct node *compile_text(struct compiler *c, struct str w, const struct imap_arg *args,
+				 size_t *i, size_t count)
+{
+	int header = str_eq_ci_c(w, "HEADER");
+	struct node *n;
+
+	if (*i + (header ? 2 : 1) > count) {
+		c->err = "Missing search key argument.";
+		return NULL;
+	}
+	n = node_new(c, str_eq_ci_c(w, "BODY") ? N_BODY : str_eq_ci_c(w, "TEXT") ? N_TEXT : N_HEADER);
+	if (header) {
+		if (imap_arg_astring(&args[(*i)++], &n->name) < 0) {
+			c->err = "Invalid header name.";
+			return NULL;
+		}
+	} else if (n->kind == N_HEADER) {
+		n->name = w;
+	}
+	if (needle_arg(c, &args[(*i)++], &n->needle) < 0)
+		return NULL;
+	c->text = 1;
+	return n;
+}
 
 static struct node *compile_key(struct compiler *c, const struct imap_arg *args, size_t *i,
 				size_t count, unsigned depth)
@@ -106,15 +164,18 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	}
 	for (size_t k = 0; k < sizeof(flag_keys) / sizeof(flag_keys[0]); k++) {
 		if (str_eq_ci_c(w, flag_keys[k].name)) {
-			n = node_new(c, N_CONST);
+			n = node_new(c, flag_keys[k].bit ? N_FLAG : N_CONST);
+			n->bit = flag_keys[k].bit;
 			n->value = flag_keys[k].value;
 			return n;
 		}
 	}
-	for (size_t k = 0; k < sizeof(text_keys) / sizeof(text_keys[0]); k++) {
-		if (str_eq_ci_c(w, text_keys[k])) {
-			c->err = "Searching message text and headers is not supported by this "
-				 "server yet.";
+	for (size_t k = 0; k < sizeof(text_keys) / sizeof(text_keys[0]); k++)
+		if (str_eq_ci_c(w, text_keys[k]))
+			return compile_text(c, w, args, i, count);
+	for (size_t k = 0; k < sizeof(sent_keys) / sizeof(sent_keys[0]); k++) {
+		if (str_eq_ci_c(w, sent_keys[k])) {
+			c->err = "Searching by the Date header is not supported by this server yet.";
 			c->cannot = 1;
 			return NULL;
 		}
@@ -163,8 +224,23 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 			c->err = "Invalid keyword.";
 			return NULL;
 		}
-		n = node_new(c, N_CONST);
-		n->value = str_eq_ci_c(w, "UNKEYWORD");
+		const char *sys = imap_flag_keyword(v);
+		n = node_new(c, N_KW);
+		n->value = !str_eq_ci_c(w, "UNKEYWORD");
+		if (sys) {
+			n->kind = N_FLAG;
+			n->bit = str_eq_ci_c(v, "\\Seen")       ? IMAP_F_SEEN
+				 : str_eq_ci_c(v, "\\Answered") ? IMAP_F_ANSWERED
+				 : str_eq_ci_c(v, "\\Flagged")  ? IMAP_F_FLAGGED
+				 : str_eq_ci_c(v, "\\Deleted")  ? IMAP_F_DELETED
+								: IMAP_F_DRAFT;
+			return n;
+		}
+		char *lc = arena_alloc(c->s->cmd_arena, v.len + 1);
+		for (size_t k = 0; k < v.len; k++)
+			lc[k] = v.p[k] >= 'A' && v.p[k] <= 'Z' ? (char)(v.p[k] + 32) : v.p[k];
+		lc[v.len] = '\0';
+		n->kw = str_make(lc, v.len);
 		return n;
 	}
 	if (str_eq_ci_c(w, "UID")) {
@@ -194,12 +270,30 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	return n;
 }
 
-static int eval(const struct node *n, const struct imap_msg *m, uint32_t seq)
+/* ms: the message's content when some key needs it, NULL when it could
+ * not be read (then no text key matches). */
+/* 1 when the space-separated list kw holds w. */
+static int has_keyword(const char *kw, struct str w)
+{
+	for (const char *p = kw; p && *p;) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == w.len && memcmp(p, w.p, l) == 0)
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static int eval(const struct node *n, const struct imap_msg *m, uint32_t seq,
+		struct mime_search *ms)
 {
 	int64_t day;
 
 	switch (n->kind) {
 	case N_CONST: return n->value;
+	case N_FLAG: return ((m->flags & n->bit) != 0) == n->value;
+	case N_KW: return has_keyword(m->kw, n->kw) == n->value;
 	case N_SEQ: return imap_seqset_contains(&n->set, seq);
 	case N_UID: return imap_seqset_contains(&n->set, m->uid);
 	case N_LARGER: return m->size > n->num;
@@ -210,15 +304,54 @@ static int eval(const struct node *n, const struct imap_msg *m, uint32_t seq)
 		/* Floor division: dates before 1970 stay right. */
 		day = m->received_at >= 0 ? m->received_at / 86400 : -((-m->received_at + 86399) / 86400);
 		return n->kind == N_BEFORE ? day < n->day : n->kind == N_ON ? day == n->day : day >= n->day;
-	case N_NOT: return !eval(n->a, m, seq);
-	case N_OR: return eval(n->a, m, seq) || eval(n->b, m, seq);
+	case N_HEADER: return ms && mime_search_header(ms, n->name, n->needle);
+	case N_BODY: return ms && mime_search_body(ms, n->needle);
+	case N_TEXT:
+		return ms && (mime_search_header(ms, STR_NULL, n->needle) ||
+			      mime_search_body(ms, n->needle));
+	case N_NOT: return !eval(n->a, m, seq, ms);
+	case N_OR: return eval(n->a, m, seq, ms) || eval(n->b, m, seq, ms);
 	case N_AND:
 		for (size_t i = 0; i < n->n; i++)
-			if (!eval(n->list[i], m, seq))
+			if (!eval(n->list[i], m, seq, ms))
 				return 0;
 		return 1;
 	}
 	return 0;
+}
+
+struct search_run {
+	const struct node *root;
+	const struct imap_msg *m;
+	uint32_t seq;
+	struct arena *a;
+	int hit;
+};
+
+/* Inside the store's read transaction: evaluate with the message at hand. */
+static void search_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
+{
+	struct search_run *r = arg;
+	struct mime_tree t;
+	struct mime_search ms;
+
+	arena_reset(r->a);
+	mime_cache_load(meta, metalen, d, len, r->a, &t);
+	mime_search_init(&ms, d, len, &t);
+	r->hit = eval(r->root, r->m, r->seq, &ms);
+	mime_search_clear(&ms);
+}
+
+/* One message: from the snapshot alone, or with its content when needed. */
+static int search_one(struct imap_session *s, const struct node *root, int text,
+		      struct arena *a, const struct imap_msg *m, uint32_t seq)
+{
+	if (!text)
+		return eval(root, m, seq, NULL);
+	struct search_run r = { .root = root, .m = m, .seq = seq, .a = a };
+	if (store_email_content(imap_store, s->account, m->email_id, search_cb, &r) != STORE_OK)
+		return eval(root, m, seq, NULL); /* gone meanwhile: text keys fail */
+	return r.hit;
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
@@ -257,11 +390,16 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	struct buf out;
 	buf_init(&out, (size_t)s->view.count * 11 + 16);
 	buf_append_c(&out, "* SEARCH");
+	/* Text keys read every message on the loop: bounded per message
+	 * (MIME_SEARCH_TEXT_MAX), but a big mailbox should move this to the
+	 * worker pool, or to an index. */
+	struct arena *ta = c.text ? arena_new(65536) : NULL;
 	for (uint32_t i = 0; i < s->view.count; i++) {
 		const struct imap_msg *m = &s->view.msgs[i];
-		if (eval(root, m, i + 1))
+		if (search_one(s, root, c.text, ta, m, i + 1))
 			buf_printf(&out, " %u", uid ? m->uid : i + 1);
 	}
+	arena_free(&ta);
 	buf_append_c(&out, "\r\n");
 	imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);

@@ -2,10 +2,10 @@
  * cmd_select.c — SELECT and EXAMINE (RFC 3501 §6.3.1-2).
  *
  * Both load the mailbox snapshot (imap_mailbox_view.h) and answer with
- * FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS. There is
- * no flag storage yet, so SELECT opens the mailbox read-only as EXAMINE
- * does: PERMANENTFLAGS () and [READ-ONLY]. A client then knows it cannot
- * set \Seen or delete, instead of believing changes that would be lost.
+ * FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS.
+ * SELECT opens the mailbox read-write (PERMANENTFLAGS with the system
+ * flags and \* for keywords, [READ-WRITE]); EXAMINE read-only
+ * (PERMANENTFLAGS (), [READ-ONLY]): no STORE, EXPUNGE or implicit \Seen.
  * Selecting while a mailbox is selected deselects it first, and a failed
  * SELECT leaves the session in the authenticated state (RFC 3501).
  */
@@ -45,14 +45,21 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	s->state = IMAP_S_SELECTED;
 	snprintf(s->mailbox_name, sizeof(s->mailbox_name), "%s", name);
 	imap_reply(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-	imap_reply(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox.");
+	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE;
+	if (s->view.readonly)
+		imap_reply(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox.");
+	else
+		imap_reply(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+			      "\\Draft \\*)] Flags permitted.");
 	imap_reply(s, "* %u EXISTS", s->view.count);
 	imap_reply(s, "* 0 RECENT");
-	/* Nothing can carry \Seen yet: the first message is the first unseen. */
-	if (s->view.count)
-		imap_reply(s, "* OK [UNSEEN 1] First unseen.");
+	for (uint32_t i = 0; i < s->view.count; i++)
+		if (!(s->view.msgs[i].flags & IMAP_F_SEEN)) {
+			imap_reply(s, "* OK [UNSEEN %u] First unseen.", i + 1);
+			break;
+		}
 	imap_reply(s, "* OK [UIDVALIDITY %u] UIDs valid", s->view.uidvalidity);
 	imap_reply(s, "* OK [UIDNEXT %u] Predicted next UID", s->view.uidnext);
-	imap_tagged(s, "OK [READ-ONLY] %s completed.",
+	imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
 		    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
 }

@@ -2,8 +2,8 @@
  * cmd_status.c — STATUS (RFC 3501 §6.3.10, STATUS=SIZE RFC 8438).
  *
  * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED.
- * No flags are stored yet, so UNSEEN counts every message (none can have
- * \Seen), DELETED is 0, and RECENT is 0 (RFC 9051 retired \Recent;
+ * UNSEEN and DELETED count the messages without $seen / with $deleted;
+ * RECENT is 0 (RFC 9051 retired \Recent;
  * Dovecot too reports it without ever setting it for most clients). SIZE
  * sums the stored octets, which is what RFC822.SIZE reports.
  */
@@ -28,7 +28,7 @@ struct status_ctx {
 	int found;
 	struct store_mailbox_info info;
 	uint64_t size;
-	uint32_t counted;
+	uint32_t counted, unseen, deleted;
 };
 
 static void mailbox_cb(void *arg, const struct store_mailbox_info *info)
@@ -47,6 +47,20 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	struct status_ctx *c = arg;
 	c->size += info->size;
 	c->counted++;
+	/* Keywords are lowercase in the store. */
+	struct str kw = str_make(info->keywords, info->keywords_len);
+	int seen = 0, deleted = 0;
+	for (size_t i = 0; i < kw.len;) {
+		size_t st = i;
+		while (i < kw.len && kw.p[i] != ' ')
+			i++;
+		struct str w = str_make(kw.p + st, i - st);
+		seen |= str_eq_ci_c(w, "$seen");
+		deleted |= str_eq_ci_c(w, "$deleted");
+		i++;
+	}
+	c->unseen += !seen;
+	c->deleted += deleted;
 }
 
 void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
@@ -84,12 +98,12 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (r != STORE_OK || store_mailbox_list(imap_store, s->account, mailbox_cb, &c) != STORE_OK ||
 	    !c.found ||
-	    ((want & ST_SIZE) &&
+	    ((want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) &&
 	     store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
 		return;
 	}
-	uint32_t messages = (want & ST_SIZE) ? c.counted : c.info.messages;
+	uint32_t messages = (want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) ? c.counted : c.info.messages;
 
 	struct buf out;
 	buf_init(&out, 2048);
@@ -107,7 +121,8 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 			case ST_MESSAGES: v = messages; break;
 			case ST_UIDNEXT: v = c.info.uidnext; break;
 			case ST_UIDVALIDITY: v = c.info.uidvalidity; break;
-			case ST_UNSEEN: v = messages; break;
+			case ST_UNSEEN: v = c.unseen; break;
+			case ST_DELETED: v = c.deleted; break;
 			case ST_SIZE: v = c.size; break;
 			default: v = 0; break;
 			}

@@ -31,7 +31,7 @@ struct imap_cmd_def {
 };
 
 /* The capabilities this slice implements; nothing else is advertised. */
-#define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE"
+#define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY"
 
 const char *imap_capabilities(const struct imap_session *s)
 {
@@ -70,10 +70,9 @@ static void cmd_logout(struct imap_session *s, const struct imap_cmd *cmd)
 
 static void cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	/* Mailboxes are read-only here, so CLOSE expunges nothing and is
-	 * UNSELECT under another name. */
+	/* UNSELECT: leave without expunging (CLOSE is in cmd_expunge.c). */
 	imap_session_unselect(s);
-	imap_tagged(s, "OK %s completed.", cmd->id == IMAP_CMD_CLOSE ? "Close" : "Unselect");
+	imap_tagged(s, "OK Unselect completed.");
 }
 
 static void cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
@@ -99,12 +98,21 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_STATUS, imap_cmd_status, AUTHED | SELECTED },
 	{ IMAP_CMD_IDLE, imap_cmd_idle, AUTHED | SELECTED },
 	{ IMAP_CMD_CHECK, cmd_noop, SELECTED },
-	{ IMAP_CMD_CLOSE, cmd_close, SELECTED },
+	{ IMAP_CMD_CLOSE, imap_cmd_close, SELECTED },
 	{ IMAP_CMD_UNSELECT, cmd_close, SELECTED },
 	{ IMAP_CMD_FETCH, imap_cmd_fetch, SELECTED },
 	{ IMAP_CMD_UID_FETCH, imap_cmd_fetch, SELECTED },
 	{ IMAP_CMD_SEARCH, imap_cmd_search, SELECTED },
 	{ IMAP_CMD_UID_SEARCH, imap_cmd_search, SELECTED },
+	{ IMAP_CMD_STORE, imap_cmd_store, SELECTED },
+	{ IMAP_CMD_UID_STORE, imap_cmd_store, SELECTED },
+	{ IMAP_CMD_EXPUNGE, imap_cmd_expunge, SELECTED },
+	{ IMAP_CMD_UID_EXPUNGE, imap_cmd_expunge, SELECTED },
+	{ IMAP_CMD_CREATE, imap_cmd_mailbox, AUTHED | SELECTED },
+	{ IMAP_CMD_DELETE, imap_cmd_mailbox, AUTHED | SELECTED },
+	{ IMAP_CMD_RENAME, imap_cmd_mailbox, AUTHED | SELECTED },
+	{ IMAP_CMD_SUBSCRIBE, imap_cmd_mailbox, AUTHED | SELECTED },
+	{ IMAP_CMD_UNSUBSCRIBE, imap_cmd_mailbox, AUTHED | SELECTED },
 };
 
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)

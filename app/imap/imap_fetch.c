@@ -19,6 +19,17 @@
  * ends it; TEXT is what follows; a message without an empty line is all
  * header. HEADER.FIELDS(.NOT) keeps (drops) the named fields, each with
  * its continuation lines, and ends with the empty line, as Dovecot sends.
+ *
+ * Structure: ENVELOPE, BODY, BODYSTRUCTURE, sections with part numbers
+ * and BINARY read the MIME tree cached with the email at delivery
+ * (mime_cache_load(): decoded from the record, or the message parsed once
+ * when an older build stored none), in the same read transaction as the
+ * message. Sizes are given as if line ends were CRLF (IMAP_BS_CRLF); mail
+ * arriving over SMTP always has CRLF, so they equal the octets sent. A
+ * part that does not exist, or HEADER/TEXT of a part that is not a
+ * message, is NIL. BINARY decodes base64 and quoted-printable into memory
+ * (at most the part's size); a part in an encoding we do not know leaves
+ * its message out and ends the command with NO [UNKNOWN-CTE].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +40,20 @@
 #include "core/xalloc.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
+#include "mime/imap_bodystructure.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
 #include "net/conn.h"
 
 #define FETCH_CHUNK 65536
+/* Ceiling of one ENVELOPE or BODYSTRUCTURE; past it the structure of the
+ * root part only is sent. */
+#define FETCH_STRUCT_MAX (4u * 1024 * 1024)
+#define FETCH_DEGRADED_ADDRS 100
+
+/* f->how[i]: how item i's octets go out. */
+enum { HOW_LITERAL, HOW_LITERAL8, HOW_INLINE, HOW_NIL, HOW_NUMBER };
 
 static void end_message(struct imap_fetch *f)
 {
@@ -42,6 +64,7 @@ static void end_message(struct imap_fetch *f)
 		}
 	f->in_msg = 0;
 	f->lit = -1;
+	f->msg_unknown_cte = 0;
 }
 
 void imap_fetch_free(struct imap_session *s)
@@ -53,6 +76,8 @@ void imap_fetch_free(struct imap_session *s)
 	free(f->start);
 	free(f->len);
 	free(f->mem);
+	free(f->how);
+	arena_free(&f->arena);
 	free(f);
 	s->fetch = NULL;
 }
@@ -142,34 +167,188 @@ struct locate_ctx {
 	struct imap_fetch *f;
 };
 
+/* A malloc'ed copy of b's octets (b is freed). */
+static char *buf_take(struct buf *b, uint64_t *len_r)
+{
+	char *m = xmalloc(buf_len(b) + 1);
+	memcpy(m, buf_data(b), buf_len(b));
+	*len_r = buf_len(b);
+	buf_free(b);
+	return m;
+}
+
+/* ENVELOPE, BODY or BODYSTRUCTURE of the message, malloc'ed. */
+static char *render_structure(const struct imap_fetch_item *it, const struct mime_tree *t,
+			      struct arena *a, const char *d, size_t len, uint64_t *len_r)
+{
+	unsigned flags = IMAP_BS_CRLF | (it->kind == IMAP_FI_BODYSTRUCTURE ? IMAP_BS_EXTENDED : 0);
+	struct buf b;
+	int r = -1;
+
+	buf_init(&b, FETCH_STRUCT_MAX);
+	for (int pass = 0; pass < 2; pass++) {
+		if (it->kind == IMAP_FI_ENVELOPE)
+			r = imap_envelope_write(&b, t->parts[0].env, flags);
+		else
+			r = imap_bodystructure_write(&b, t, 0, flags);
+		if (r == 0 || pass)
+			break;
+		/* Too big (a hostile message): describe the root part only, on a
+		 * copy so the other items still see the whole tree. */
+		struct mime_tree *c = arena_alloc(a, sizeof(*c));
+		struct mime_part *root = arena_alloc(a, sizeof(*root));
+		*c = *t;
+		*root = t->parts[0];
+		if (root->env) {
+			struct mime_envelope *env = arena_alloc(a, sizeof(*env));
+			*env = *root->env;
+			root->env = env;
+		}
+		c->parts = root;
+		mime_tree_keep_root(c, d, len, FETCH_DEGRADED_ADDRS);
+		t = c;
+		buf_reset(&b);
+	}
+	if (r < 0) {
+		buf_reset(&b);
+		buf_append_c(&b, it->kind == IMAP_FI_ENVELOPE
+					 ? "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+					 : "(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)");
+	}
+	return buf_take(&b, len_r);
+}
+
+static enum mime_section section_kind(enum imap_section_text text)
+{
+	switch (text) {
+	case IMAP_SECTION_HEADER:
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT: return MIME_SECTION_HEADER;
+	case IMAP_SECTION_TEXT: return MIME_SECTION_TEXT;
+	case IMAP_SECTION_MIME: return MIME_SECTION_MIME;
+	default: return MIME_SECTION_WHOLE;
+	}
+}
+
+/*
+ * BINARY[part] and BINARY.SIZE[part]: the part's body decoded. Sets
+ * *st and *ln (raw octets) or f->mem[i] (decoded), and f->how[i]. Returns -1
+ * when the encoding is unknown.
+ */
+static int locate_binary(struct imap_fetch *f, size_t i, const struct mime_tree *t,
+			 const char *d, uint64_t *st, uint64_t *ln)
+{
+	const struct imap_fetch_item *it = &f->items[i];
+	uint32_t pi;
+	uint64_t off, plen;
+
+	if (it->nparts == 0)
+		return 0; /* BINARY[]: the message as it is */
+	if (mime_tree_section(t, it->part, it->nparts, MIME_SECTION_WHOLE, &pi, &off, &plen) != 0) {
+		f->how[i] = HOW_NIL;
+		return 0;
+	}
+	const struct mime_part *p = &t->parts[pi];
+	enum mime_cte cte = (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+				    ? MIME_CTE_7BIT
+				    : mime_cte_parse(p->encoding);
+	struct str in = str_make(d + off, (size_t)plen);
+	*st = off;
+	*ln = plen;
+	if (cte == MIME_CTE_UNKNOWN)
+		return -1;
+	if (cte != MIME_CTE_BASE64 && cte != MIME_CTE_QP)
+		return 0;
+	if (it->kind == IMAP_FI_BINARY_SIZE) {
+		*ln = mime_decoded_size(cte, in);
+		return 0;
+	}
+	/* Decoded is never longer than encoded (plus a final quantum). */
+	struct buf b;
+	buf_init(&b, (size_t)plen + MIME_DECODE_OUT_MAX(0));
+	mime_decode_all(cte, in, &b);
+	*st = 0;
+	f->mem[i] = buf_take(&b, ln);
+	return 0;
+}
+
 /* Inside the store's read transaction: compute every item's octets. */
-static void locate_cb(void *arg, const char *d, size_t len)
+static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
 {
 	struct imap_fetch *f = ((struct locate_ctx *)arg)->f;
 	uint64_t hend = header_end(d, len);
+	struct mime_tree t;
 
+	memset(&t, 0, sizeof(t));
+	if (f->need_tree) {
+		arena_reset(f->arena);
+		mime_cache_load(meta, metalen, d, len, f->arena, &t);
+	}
 	for (size_t i = 0; i < f->nitems; i++) {
 		const struct imap_fetch_item *it = &f->items[i];
 		uint64_t st = 0, ln = len;
-		if (it->kind != IMAP_FI_BODY)
+		f->how[i] = HOW_LITERAL;
+		switch (it->kind) {
+		case IMAP_FI_ENVELOPE:
+		case IMAP_FI_BODYSTRUCTURE:
+		case IMAP_FI_BODY_STRUCT:
+			f->mem[i] = render_structure(it, &t, f->arena, d, len, &f->len[i]);
+			f->start[i] = 0;
+			f->how[i] = HOW_INLINE;
 			continue;
-		switch (it->text) {
-		case IMAP_SECTION_HEADER: ln = hend; break;
-		case IMAP_SECTION_TEXT: st = hend; ln = len - hend; break;
-		case IMAP_SECTION_HEADER_FIELDS:
-		case IMAP_SECTION_HEADER_FIELDS_NOT:
-			f->mem[i] = filter_header(d, hend, it->fields,
-						  it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
+		case IMAP_FI_BINARY:
+		case IMAP_FI_BINARY_SIZE:
+			if (locate_binary(f, i, &t, d, &st, &ln) < 0) {
+				f->msg_unknown_cte = 1;
+				return;
+			}
+			if (it->kind == IMAP_FI_BINARY_SIZE)
+				f->how[i] = HOW_NUMBER;
 			break;
-		default: break;
+		case IMAP_FI_BODY:
+			if (it->nparts == 0 && it->text != IMAP_SECTION_MIME) {
+				switch (it->text) {
+				case IMAP_SECTION_HEADER: ln = hend; break;
+				case IMAP_SECTION_TEXT:
+					st = hend;
+					ln = len - hend;
+					break;
+				case IMAP_SECTION_HEADER_FIELDS:
+				case IMAP_SECTION_HEADER_FIELDS_NOT:
+					f->mem[i] = filter_header(
+					    d, hend, it->fields,
+					    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
+					break;
+				default: break;
+				}
+				break;
+			}
+			if (mime_tree_section(&t, it->part, it->nparts, section_kind(it->text), NULL,
+					      &st, &ln) != 0) {
+				f->how[i] = HOW_NIL;
+				break;
+			}
+			if (it->text == IMAP_SECTION_HEADER_FIELDS ||
+			    it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+				f->mem[i] = filter_header(d + st, ln, it->fields,
+							  it->text == IMAP_SECTION_HEADER_FIELDS_NOT,
+							  &ln);
+				st = 0;
+			}
+			break;
+		default: continue;
 		}
-		if (it->partial) {
+		if (it->partial && f->how[i] != HOW_NIL) {
 			uint64_t off = it->offset < ln ? it->offset : ln;
 			st += off;
 			ln -= off;
 			if (ln > it->length)
 				ln = it->length;
 		}
+		/* RFC 3516: octets with NUL go out as literal8. */
+		if (it->kind == IMAP_FI_BINARY && f->how[i] == HOW_LITERAL && ln &&
+		    memchr((f->mem[i] ? f->mem[i] : d) + st, 0, (size_t)ln))
+			f->how[i] = HOW_LITERAL8;
 		f->start[i] = st;
 		f->len[i] = ln;
 	}
@@ -195,7 +374,7 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 
 	switch (it->kind) {
 	case IMAP_FI_UID: snprintf(line, sizeof(line), "%sUID %u", sp, m->uid); break;
-	case IMAP_FI_FLAGS: snprintf(line, sizeof(line), "%sFLAGS ()", sp); break;
+	case IMAP_FI_FLAGS: imap_fetch_write_flags(s, sp, m); return;
 	case IMAP_FI_RFC822_SIZE:
 		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
 		break;
@@ -206,9 +385,26 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		break;
 	}
 	case IMAP_FI_BODY:
+	case IMAP_FI_BINARY:
+	case IMAP_FI_BINARY_SIZE:
+	case IMAP_FI_ENVELOPE:
+	case IMAP_FI_BODYSTRUCTURE:
+	case IMAP_FI_BODY_STRUCT:
 		imap_write(s, sp, strlen(sp));
 		imap_write(s, it->name, strlen(it->name));
-		snprintf(line, sizeof(line), " {%llu}\r\n", (unsigned long long)f->len[i]);
+		if (f->how[i] == HOW_NIL || f->how[i] == HOW_NUMBER) {
+			if (f->how[i] == HOW_NIL)
+				snprintf(line, sizeof(line), " NIL");
+			else
+				snprintf(line, sizeof(line), " %llu", (unsigned long long)f->len[i]);
+			imap_write(s, line, strlen(line));
+			return;
+		}
+		if (f->how[i] == HOW_INLINE)
+			snprintf(line, sizeof(line), " ");
+		else
+			snprintf(line, sizeof(line), " %s{%llu}\r\n",
+				 f->how[i] == HOW_LITERAL8 ? "~" : "", (unsigned long long)f->len[i]);
 		imap_write(s, line, strlen(line));
 		f->lit = (int)i;
 		f->lit_pos = f->start[i];
@@ -263,9 +459,13 @@ static int send_chunk(struct imap_session *s, struct imap_fetch *f)
 static void finish(struct imap_session *s)
 {
 	unsigned expunged = s->fetch->expunged;
+	unsigned unknown_cte = s->fetch->unknown_cte;
 
 	imap_fetch_free(s);
-	if (expunged)
+	if (unknown_cte)
+		imap_tagged(s, "NO [UNKNOWN-CTE] Cannot decode the content transfer encoding of "
+			       "a requested part.");
+	else if (expunged)
 		imap_tagged(s, "NO [EXPUNGEISSUED] Some messages were expunged meanwhile.");
 	else
 		imap_tagged(s, "OK Fetch completed.");
@@ -296,10 +496,16 @@ void imap_fetch_refill(struct imap_session *s)
 			f->cur = (uint32_t)idx;
 			if (f->need_raw) {
 				struct locate_ctx c = { f };
-				if (store_email_raw(imap_store, s->account, s->view.msgs[f->cur].email_id,
-						    locate_cb, &c) != STORE_OK) {
+				if (store_email_content(imap_store, s->account,
+							s->view.msgs[f->cur].email_id, locate_cb,
+							&c) != STORE_OK) {
 					end_message(f);
 					f->expunged++;
+					continue;
+				}
+				if (f->msg_unknown_cte) {
+					end_message(f);
+					f->unknown_cte++;
 					continue;
 				}
 				s->fetched++;
@@ -325,6 +531,9 @@ void imap_fetch_start(struct imap_session *s, struct imap_fetch *f)
 	f->start = xcalloc(f->nitems, sizeof(*f->start));
 	f->len = xcalloc(f->nitems, sizeof(*f->len));
 	f->mem = xcalloc(f->nitems, sizeof(*f->mem));
+	f->how = xcalloc(f->nitems, sizeof(*f->how));
+	if (f->need_tree)
+		f->arena = arena_new(65536);
 	f->lit = -1;
 	s->fetch = f;
 	imap_fetch_refill(s);

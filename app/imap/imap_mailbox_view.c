@@ -12,8 +12,83 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "core/xalloc.h"
 #include "store/store.h"
+
+static const struct {
+	const char *name, *kw;
+	uint8_t bit;
+} sysflags[] = {
+	{ "\\Answered", "$answered", IMAP_F_ANSWERED }, { "\\Flagged", "$flagged", IMAP_F_FLAGGED },
+	{ "\\Deleted", "$deleted", IMAP_F_DELETED },    { "\\Seen", "$seen", IMAP_F_SEEN },
+	{ "\\Draft", "$draft", IMAP_F_DRAFT },
+};
+
+const char *imap_flag_keyword(struct str flag)
+{
+	for (size_t i = 0; i < sizeof(sysflags) / sizeof(sysflags[0]); i++)
+		if (str_eq_ci_c(flag, sysflags[i].name))
+			return sysflags[i].kw;
+	return NULL;
+}
+
+void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len)
+{
+	char *other = NULL;
+	size_t olen = 0;
+
+	m->flags = 0;
+	free(m->kw);
+	m->kw = NULL;
+	for (size_t i = 0; i < len;) {
+		while (i < len && kw[i] == ' ')
+			i++;
+		size_t st = i;
+		while (i < len && kw[i] != ' ')
+			i++;
+		if (i == st)
+			break;
+		struct str w = str_make(kw + st, i - st);
+		int sys = 0;
+		for (size_t k = 0; k < sizeof(sysflags) / sizeof(sysflags[0]); k++)
+			if (str_eq_ci_c(w, sysflags[k].kw)) {
+				m->flags |= sysflags[k].bit;
+				sys = 1;
+			}
+		if (sys)
+			continue;
+		other = xrealloc(other, olen + w.len + 2);
+		if (olen)
+			other[olen++] = ' ';
+		memcpy(other + olen, w.p, w.len);
+		olen += w.len;
+		other[olen] = '\0';
+	}
+	m->kw = other;
+}
+
+int imap_msg_flags_append(const struct imap_msg *m, struct buf *out)
+{
+	const char *sep = "";
+	int r = buf_append_c(out, "(");
+	for (size_t k = 0; k < sizeof(sysflags) / sizeof(sysflags[0]); k++)
+		if (m->flags & sysflags[k].bit) {
+			r |= buf_printf(out, "%s%s", sep, sysflags[k].name);
+			sep = " ";
+		}
+	if (m->kw)
+		r |= buf_printf(out, "%s%s", sep, m->kw);
+	r |= buf_append_c(out, ")");
+	return r < 0 ? -1 : 0;
+}
+
+static void msgs_free(struct imap_msg *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(v[i].kw);
+	free(v);
+}
 
 struct load_ctx {
 	struct imap_mailbox_view *v;
@@ -40,10 +115,13 @@ static void load_email(void *arg, const struct store_email_info *info)
 		v->cap = v->cap ? (v->cap > UINT32_MAX / 2 ? UINT32_MAX : v->cap * 2) : 64;
 		v->msgs = xrealloc(v->msgs, (size_t)v->cap * sizeof(*v->msgs));
 	}
-	v->msgs[v->count++] = (struct imap_msg){ .uid = info->uid,
-						 .email_id = info->email_id,
-						 .size = info->size,
-						 .received_at = info->received_at };
+	struct imap_msg *m = &v->msgs[v->count++];
+	*m = (struct imap_msg){ .uid = info->uid,
+				.email_id = info->email_id,
+				.size = info->size,
+				.received_at = info->received_at,
+				.modseq = info->modseq };
+	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
 }
 
 /* Reads mailbox state and message list into v (account/mailbox set). */
@@ -73,7 +151,6 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 	memset(v, 0, sizeof(*v));
 	v->account = account;
 	v->mailbox = mailbox;
-	v->readonly = 1;
 	int r = read_view(v, st);
 	if (r != STORE_OK)
 		imap_view_free(v);
@@ -82,7 +159,7 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 
 void imap_view_free(struct imap_mailbox_view *v)
 {
-	free(v->msgs);
+	msgs_free(v->msgs, v->count);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -100,7 +177,7 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	nv.mailbox = v->mailbox;
 	nv.readonly = v->readonly;
 	if (read_view(&nv, st) != STORE_OK) {
-		free(nv.msgs);
+		msgs_free(nv.msgs, nv.count);
 		return -1;
 	}
 
@@ -122,10 +199,30 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 		expunged++;
 		i--;
 	}
+	/* Flags changed by others: the new numbering, ascending. */
+	for (i = 0, j = 0; i < v->count && j < nv.count;) {
+		const struct imap_msg *o = &v->msgs[i], *n = &nv.msgs[j];
+		if (o->uid < n->uid) {
+			i++;
+			continue;
+		}
+		if (o->uid > n->uid) {
+			j++;
+			continue;
+		}
+		if (o->flags != n->flags || (o->kw == NULL) != (n->kw == NULL) ||
+		    (o->kw && strcmp(o->kw, n->kw) != 0)) {
+			if (buf_printf(out, "* %u FETCH (FLAGS ", j + 1) < 0 ||
+			    imap_msg_flags_append(n, out) < 0 || buf_append_c(out, ")\r\n") < 0)
+				rc = -1;
+		}
+		i++;
+		j++;
+	}
 	if (nv.count != v->count || expunged)
 		if (buf_printf(out, "* %u EXISTS\r\n", nv.count) < 0)
 			rc = -1;
-	free(v->msgs);
+	msgs_free(v->msgs, v->count);
 	*v = nv;
 	return rc;
 }

@@ -14,8 +14,8 @@
  * the last read (store_account_modseq), so a NOOP loop on a quiet
  * mailbox costs one small read transaction.
  *
- * Caveats: no flags are stored yet, so the view carries none and every
- * message has an empty flag list. The view is read on the session's loop
+ * Each message carries its flags (the email's keywords) as last read or
+ * as set by this session's own STORE. Caveats: the view is read on the session's loop
  * (LMDB read transactions are cheap); a mailbox of a million messages
  * costs about 24 MB here.
  */
@@ -33,13 +33,24 @@ struct imap_msg {
 	uint32_t email_id;
 	uint64_t size;
 	int64_t received_at; /* seconds since the epoch: INTERNALDATE */
+	uint64_t modseq;     /* the email's last change */
+	char *kw;            /* keywords other than the system flags, space-separated,
+			      * malloc'ed; NULL when none */
+	uint8_t flags;       /* IMAP_F_* */
 };
+
+/* System flags, stored as the keywords $seen $answered ... (store.h). */
+#define IMAP_F_ANSWERED 1u
+#define IMAP_F_FLAGGED 2u
+#define IMAP_F_DELETED 4u
+#define IMAP_F_SEEN 8u
+#define IMAP_F_DRAFT 16u
 
 struct imap_mailbox_view {
 	uint32_t account, mailbox;
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;      /* the account's modseq when last read */
-	int readonly;         /* always 1 in this slice */
+	int readonly;         /* EXAMINE: no flag changes, no expunge */
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
 };
@@ -65,6 +76,13 @@ void imap_view_free(struct imap_mailbox_view *v);
  * (out then holds a prefix: the caller closes the session).
  */
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+
+/* Sets m's flags and keywords from the store's keyword text. */
+void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len);
+/* Appends "(\\Seen kw ...)" for m to out. -1 when out is full. */
+int imap_msg_flags_append(const struct imap_msg *m, struct buf *out);
+/* The store keyword of a system flag name ("\\Seen" -> "$seen"), or NULL. */
+const char *imap_flag_keyword(struct str flag);
 
 /* The sequence number (1..count) of uid, or 0 when it is not in the view. */
 uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid);

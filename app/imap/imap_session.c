@@ -176,7 +176,8 @@ void imap_session_sync(struct imap_session *s)
 
 	if (s->state != IMAP_S_SELECTED)
 		return;
-	buf_init(&out, (size_t)s->view.count * 24 + 64);
+	/* An EXPUNGE or a FETCH FLAGS line per message at most. */
+	buf_init(&out, (size_t)s->view.count * 1024 + 4096);
 	if (imap_view_sync(&s->view, imap_store, &out) < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	if (buf_len(&out))
@@ -205,7 +206,7 @@ void imap_session_logged_in(struct imap_session *s)
 
 void imap_session_free(struct imap_session *s)
 {
-	if (s->auth || s->flushing)
+	if (s->auth || s->job || s->flushing)
 		return; /* the job's completion, or imap_flush, frees us */
 	if (s->subscribed)
 		store_unsubscribe(imap_store, &s->sub);
@@ -261,7 +262,7 @@ static void idle_timeout(struct loop *loop, void *arg)
 		conn_close(s->conn, "tls_handshake_timeout"); /* frees s */
 		return;
 	}
-	if (s->wait == IMAP_W_AUTH) {
+	if (s->wait == IMAP_W_AUTH || s->wait == IMAP_W_STORE) {
 		idle_rearm(s); /* our side is working; it answers soon */
 		return;
 	}
@@ -355,7 +356,8 @@ static void run_line(struct imap_session *s, struct str line)
 
 void imap_session_input(struct imap_session *s)
 {
-	while (!s->conn_gone && s->state != IMAP_S_LOGOUT && s->wait != IMAP_W_AUTH) {
+	while (!s->conn_gone && s->state != IMAP_S_LOGOUT && s->wait != IMAP_W_AUTH &&
+	       s->wait != IMAP_W_STORE) {
 		struct buf *in = &s->conn->in;
 		if (send_pending(s))
 			return; /* resumed by session_drained */
@@ -570,7 +572,8 @@ void imap_server_drain(void)
 		/* Mid-command (a FETCH streaming, a password check): it ends
 		 * first and imap_session_input closes at the next command. An
 		 * idling client is told at once (RFC 9051 allows BYE any time). */
-		if (s->wait == IMAP_W_AUTH || s->fetch || buf_len(&s->pend) ||
+		if (s->wait == IMAP_W_AUTH || s->wait == IMAP_W_STORE || s->fetch ||
+		    buf_len(&s->pend) ||
 		    (s->in_cmd && s->wait != IMAP_W_IDLE))
 			continue;
 		imap_reply(s, "* BYE Server shutting down.");

@@ -18,9 +18,10 @@
  * something that answers later. The arena lives until the command ended
  * (imap_cmd_end()), so a streamed FETCH may keep pointers into it.
  *
- * Caveats: no flags are stored yet, so mailboxes are served read-only
- * ([READ-ONLY], PERMANENTFLAGS ()) and every message has no flags. ENVELOPE
- * and BODYSTRUCTURE wait for the MIME library and are refused.
+ * Store writes (STORE, EXPUNGE, CLOSE, mailbox management, FETCH's
+ * implicit \Seen) run on the worker pool as a struct imap_job
+ * (imap_job.c) while the session waits in IMAP_W_STORE. ENVELOPE, BODYSTRUCTURE, part sections, BINARY and text SEARCH read the
+ * MIME structure cached with each email (mime/mime_cache.h).
  */
 #ifndef TERN_IMAP_IMAP_SESSION_H
 #define TERN_IMAP_IMAP_SESSION_H
@@ -70,12 +71,14 @@ enum imap_wait {
 	IMAP_W_AUTH,     /* password check on a worker, or the failure delay */
 	IMAP_W_SASL,     /* AUTHENTICATE: waiting for a continuation line */
 	IMAP_W_IDLE,     /* IDLE: waiting for DONE */
+	IMAP_W_STORE,    /* a store write on the worker pool (imap_job.c) */
 };
 
 enum imap_mech { IMAP_MECH_LOGIN_CMD, IMAP_MECH_PLAIN, IMAP_MECH_LOGIN };
 
 struct imap_auth_job;
 struct imap_fetch;
+struct imap_job;
 
 struct imap_session {
 	char id[20];
@@ -104,6 +107,7 @@ struct imap_session {
 	char sasl_user[IMAP_USER_MAX + 1];
 	const char *delayed_reply;  /* sent when delay_timer fires */
 	struct imap_auth_job *auth; /* in flight */
+	struct imap_job *job;       /* store write in flight (imap_job.c) */
 	char login[IMAP_USER_MAX + 1];
 	uint32_t account;
 
@@ -198,6 +202,11 @@ enum imap_fetch_kind {
 	IMAP_FI_INTERNALDATE,
 	IMAP_FI_RFC822_SIZE,
 	IMAP_FI_BODY, /* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT */
+	IMAP_FI_ENVELOPE,
+	IMAP_FI_BODYSTRUCTURE,
+	IMAP_FI_BODY_STRUCT, /* BODY without a section: non-extensible BODYSTRUCTURE */
+	IMAP_FI_BINARY,      /* BINARY[...], BINARY.PEEK[...]: decoded part */
+	IMAP_FI_BINARY_SIZE, /* BINARY.SIZE[...] */
 };
 
 struct imap_fetch_item {
@@ -205,6 +214,8 @@ struct imap_fetch_item {
 	const char *name;              /* in the response: "BODY[HEADER]<0>", "RFC822" */
 	enum imap_section_text text;   /* BODY: WHOLE, HEADER, HEADER_FIELDS(_NOT), TEXT */
 	const struct imap_arg *fields; /* HEADER.FIELDS[.NOT]: END-terminated */
+	const uint32_t *part;          /* section part numbers (command arena) */
+	size_t nparts;
 	int partial;
 	uint64_t offset, length;
 };
@@ -213,6 +224,11 @@ struct imap_fetch {
 	struct imap_fetch_item *items; /* in the command arena */
 	size_t nitems;
 	int uid_mode, need_raw;
+	int need_tree;         /* some item needs the MIME structure */
+	struct arena *arena;   /* the current message's MIME tree (need_tree) */
+	unsigned char *how;    /* per item: how its octets are sent (imap_fetch.c) */
+	int msg_unknown_cte;   /* current message: a BINARY part we cannot decode */
+	unsigned unknown_cte;  /* messages left out for that */
 	struct imap_seqset set;
 	size_t range; /* next range of set */
 	uint64_t next;  /* next sequence number, or view index (UID mode) */
@@ -235,6 +251,50 @@ void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);
 void imap_fetch_refill(struct imap_session *s);
 /* Drops a FETCH under way (session end). */
 void imap_fetch_free(struct imap_session *s);
+
+/* imap_job.c: store writes on the worker pool */
+struct imap_job {
+	struct worker_job wj;
+	struct imap_session *s;
+	void (*run)(struct imap_job *j);                          /* on a worker */
+	void (*done)(struct imap_session *s, struct imap_job *j); /* on the loop */
+	int result;
+	uint32_t account, mailbox, uidvalidity;
+	uint32_t *uids; /* malloc'ed, freed with the job */
+	size_t n;
+	int op, silent, uid_mode;
+	char *keywords; /* malloc'ed */
+	uint64_t unchangedsince;
+	struct store_kw_result *res; /* malloc'ed, n entries */
+	size_t removed;
+	uint64_t modseq;
+	char name[1024], name2[1024];
+	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
+};
+/* A zeroed job for s (malloc'ed). */
+struct imap_job *imap_job_new(struct imap_session *s);
+/* Runs j->run on the worker pool with the session's input paused, then
+ * j->done on the loop; the command ends after done unless done started
+ * a FETCH. Takes j (freed after done, or when the session is gone). */
+void imap_job_submit(struct imap_session *s, struct imap_job *j);
+/* UIDs of the view messages in set (UIDs when uid_mode, else sequence
+ * numbers), malloc'ed; *n_r their count. */
+uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, int uid_mode,
+			size_t *n_r);
+/* FETCH with a non-peek body item on a read-write mailbox: stores \Seen
+ * for the messages first, then starts f (imap_fetch_start). */
+void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f);
+/* 1 when a FETCH item list (n args) has a body item without .PEEK. */
+int imap_fetch_sets_seen(const struct imap_arg *list, size_t n);
+/* Writes "<sp>FLAGS (...)" of m (a FETCH item). */
+void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m);
+
+/* cmd_store.c, cmd_expunge.c, cmd_mailbox.c */
+void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd);   /* and UID STORE */
+void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd); /* and UID EXPUNGE */
+void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd);
+/* CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE */
+void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* Helpers shared by handlers (imap_cmd.c). */
 /*

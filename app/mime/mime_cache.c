@@ -606,3 +606,12 @@ bad:
 	empty_tree(a, t);
 	return -1;
 }
+
+int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t len,
+                    struct arena *a, struct mime_tree *t)
+{
+	if (meta && metalen && mime_cache_decode(meta, metalen, a, t) == 0 && t->size == len)
+		return 1;
+	mime_tree_parse(msg, len, a, t);
+	return 0;
+}

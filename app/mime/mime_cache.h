@@ -69,4 +69,16 @@ int mime_cache_encode(const struct mime_tree *t, struct buf *out);
  */
 int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tree *t);
 
+/*
+ * The tree of a stored message msg[0..len): decodes meta[0..metalen) when
+ * it is a valid record for a message of exactly len octets, and parses msg
+ * otherwise (no record, a record this build cannot read, or the
+ * mime/summary.h record earlier builds stored as an email's meta: both
+ * formats start with version byte 1, and the size check tells them
+ * apart). Strings point into meta, into a or static storage. Returns 1
+ * when the tree came from the record, 0 when msg was parsed.
+ */
+int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t len,
+                    struct arena *a, struct mime_tree *t);
+
 #endif

@@ -799,3 +799,37 @@ int mime_header_filter(struct str header, const struct str *names, size_t n, int
 		ret = -1;
 	return ret;
 }
+
+void mime_tree_keep_root(struct mime_tree *t, const char *msg, size_t len, uint32_t addrs_max)
+{
+	struct mime_part *p = &t->parts[0];
+	uint64_t lines = 0, bare = 0;
+
+	t->nparts = 1;
+	t->flags |= MIME_TREE_LIMITED;
+	p->nchildren = 0;
+	p->next = MIME_NONE;
+	p->flags = (uint16_t)((p->flags & ~(MIME_PART_MULTIPART | MIME_PART_MESSAGE)) |
+	                      MIME_PART_TRUNCATED);
+	p->type = s_text;
+	p->subtype = s_plain;
+	p->params = NULL;
+	p->nparams = 0;
+	/* A multipart root had no line count of its own: count the body now. */
+	for (uint64_t i = p->body_off; i < p->body_end && i < len; i++) {
+		if (msg[i] != '\n')
+			continue;
+		lines++;
+		if (i == 0 || msg[i - 1] != '\r')
+			bare++;
+	}
+	p->lines = lines;
+	p->body_bare_lf = bare;
+	if (p->env) {
+		struct mime_addrs *l[] = { &p->env->from, &p->env->sender, &p->env->reply_to,
+			                   &p->env->to,   &p->env->cc,     &p->env->bcc };
+		for (size_t k = 0; k < sizeof(l) / sizeof(l[0]); k++)
+			if (l[k]->n > addrs_max)
+				l[k]->n = addrs_max;
+	}
+}

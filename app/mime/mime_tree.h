@@ -144,6 +144,15 @@ struct mime_tree {
  */
 void mime_tree_parse(const char *msg, size_t len, struct arena *a, struct mime_tree *t);
 
+/*
+ * Degrades t to its root only, for a structure too big to keep: the root
+ * becomes a text/plain leaf with MIME_PART_TRUNCATED (its envelope and
+ * other Content-* fields kept), its lines and bare-LF counts recounted
+ * from msg[0..len), the message t was parsed from, and MIME_TREE_LIMITED
+ * is set. Address lists of the envelope are cut to addrs_max entries each.
+ */
+void mime_tree_keep_root(struct mime_tree *t, const char *msg, size_t len, uint32_t addrs_max);
+
 /* What a section names (RFC 9051 §6.4.5). */
 enum mime_section {
 	MIME_SECTION_WHOLE,  /* BODY[] the message; BODY[1.2] the part's body */

@@ -16,12 +16,17 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "mime/summary.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_tree.h"
 #include "net/conn.h"
 #include "smtp/smtp_session.h"
 
 #define ADDED_HEADERS_MAX 4096
-#define META_MAX 8192
+/* The cached MIME structure of one message: a typical record is a few
+ * hundred octets; 10,000 parts take about 80 KB. Past this the record is
+ * degraded (see cache_structure), never the delivery refused. */
+#define META_MAX (256 * 1024)
+#define META_ADDRS_DEGRADED 100
 #define MSG_PREALLOC 32768
 
 static void rfc5322_date(char *out, size_t outsz, time_t t)
@@ -203,19 +208,38 @@ static void delivered(struct store_delivery *d, void *arg)
 	conn_flush(s->conn);
 }
 
+/*
+ * Parses the stored message once and keeps its MIME structure (parts,
+ * Content-* fields, envelope) as the email's meta record (mime_cache.h),
+ * so IMAP FETCH and SEARCH and `tern fetch` never parse it again. A
+ * structure whose record passes META_MAX is kept as the root part only
+ * (with short address lists); should even that not fit, the email gets
+ * no record and readers parse the message. Linear in the message size:
+ * it runs on the loop for now, big messages should move to the worker
+ * pool (DESIGN.md §3) together with spam scoring.
+ */
+static void cache_structure(struct smtp_tx *tx)
+{
+	const char *msg = buf_data(&tx->msg);
+	size_t len = buf_len(&tx->msg);
+	struct mime_tree t;
+
+	buf_init(&tx->meta, META_MAX);
+	mime_tree_parse(msg, len, tx->arena, &t);
+	if (mime_cache_encode(&t, &tx->meta) == 0)
+		return;
+	buf_reset(&tx->meta);
+	mime_tree_keep_root(&t, msg, len, META_ADDRS_DEGRADED);
+	if (mime_cache_encode(&t, &tx->meta) < 0)
+		buf_reset(&tx->meta);
+}
+
 static void deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct store_delivery *d = &tx->delivery;
-	struct msg_summary sum;
 
-	buf_init(&tx->meta, META_MAX);
-	/* A header section over the parser's limits still gets the fields
-	 * found before the limit; the message itself is stored whole. */
-	msg_summary_parse(buf_data(&tx->msg) + tx->header_len, buf_len(&tx->msg) - tx->header_len,
-			  tx->arena, &sum);
-	if (msg_summary_encode(&sum, &tx->meta) < 0)
-		buf_reset(&tx->meta);
+	cache_structure(tx);
 
 	/* Each account keeps the envelope lines that concern it only. */
 	tx->envelopes = arena_alloc(tx->arena, tx->naccounts * sizeof(*tx->envelopes));

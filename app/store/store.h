@@ -146,7 +146,7 @@ struct store_delivery {
 	const char *data; /* the whole message as stored (with Return-Path/Received) */
 	size_t len;
 	uint8_t blob_id[32];   /* store_blob_id(data), computed by the caller */
-	const void *meta;      /* cached summary (mime/summary.h encoding), may be NULL */
+	const void *meta;      /* cached MIME structure (mime/mime_cache.h record), may be NULL */
 	size_t metalen;
 	const uint32_t *accounts; /* deliver one copy into each account's INBOX */
 	size_t naccounts;
@@ -218,6 +218,8 @@ struct store_mailbox_info {
 	uint32_t uidvalidity, uidnext;
 	uint64_t highest_modseq;
 	uint32_t messages;
+	uint32_t parent; /* mailbox id, 0 = top level */
+	int subscribed;  /* 0/1 */
 };
 typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
@@ -229,6 +231,11 @@ struct store_email_info {
 	const void *meta; /* as given at delivery; valid during the callback */
 	size_t metalen;
 	uint8_t blob_id[32];
+	/* Keywords of the email, lowercase, space-separated ("$seen $flagged"),
+	 * not NUL-terminated; valid during the callback. */
+	const char *keywords;
+	size_t keywords_len;
+	uint64_t modseq; /* the email's last change (CONDSTORE MODSEQ) */
 };
 typedef void store_email_cb(void *arg, const struct store_email_info *info);
 /* Emails of a mailbox in UID order. */
@@ -241,6 +248,16 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 typedef void store_raw_cb(void *arg, const char *data, size_t len);
 int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
 		    void *arg);
+/*
+ * Calls cb with an email's cached meta record (as given at delivery, may be
+ * NULL with length 0) and its raw bytes, both from one read transaction and
+ * valid only during the callback. STORE_ENOTFOUND when there is no such
+ * email.
+ */
+typedef void store_content_cb(void *arg, const void *meta, size_t metalen, const char *data,
+			      size_t len);
+int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
+			store_content_cb *cb, void *arg);
 /* The SMTP envelope kept with an email at delivery; STORE_ENOTFOUND when none. */
 int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
 			 void *arg);
@@ -299,5 +316,87 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
  * this build cannot read (logged). *keys_r is zeroed on any error.
  */
 int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r);
+
+/*
+ * ---- Keywords and mailbox management (store_flags.c, store_mailbox_ops.c) ----
+ * Synchronous writes like store_expunge(): each is one write transaction
+ * that returns after the commit (call them from a worker thread or the
+ * CLI, never an event loop) and tells the change feed's subscribers after
+ * the commit.
+ */
+#define STORE_KEYWORD_MAX 255 /* octets of one keyword */
+#define STORE_KEYWORDS_MAX 64 /* keywords on one email */
+
+/* 1 when kw (n octets) is a valid keyword: IMAP atom characters only. */
+int store_keyword_valid(const char *kw, size_t n);
+
+enum store_kw_op { STORE_KW_SET, STORE_KW_ADD, STORE_KW_REMOVE };
+enum store_kw_status {
+	STORE_KW_GONE = 0, /* no such uid in the mailbox (expunged): nothing done */
+	STORE_KW_CHANGED,  /* keywords changed; modseq is the new one */
+	STORE_KW_SAME,     /* the operation changed nothing; modseq unchanged */
+	STORE_KW_MODIFIED, /* modified after unchangedsince: left alone (RFC 7162) */
+};
+struct store_kw_result {
+	uint32_t uid;
+	enum store_kw_status status;
+	uint64_t modseq; /* the email's modseq after the call (0 when gone) */
+	char *keywords;  /* malloc'ed, NUL-terminated, lowercase, space-separated;
+			  * NULL when gone. Free with store_kw_results_free(). */
+};
+/*
+ * Sets (replaces), adds or removes keywords of the emails at uids in
+ * mailbox. keywords is a space-separated list (any case, stored
+ * lowercase; "$seen" etc. for IMAP's system flags; "" is allowed, e.g.
+ * to clear with STORE_KW_SET). Every email whose keywords change takes one
+ * new modseq (one per 65535 emails), listed in one change record as "email
+ * updated"; the account and every mailbox the email is in take it as
+ * their highest. unchangedsince, when not 0, leaves alone an email whose
+ * modseq is above it (STORE_KW_MODIFIED). uidvalidity 0 skips the
+ * UIDVALIDITY check. res has n entries (the caller's), filled per uid.
+ * Returns STORE_OK and *modseq_r (the last modseq used, 0 when nothing
+ * changed; may be NULL); STORE_ENOTFOUND (no such account/mailbox or
+ * another UIDVALIDITY); STORE_EINVAL (a bad keyword, more than
+ * STORE_KEYWORDS_MAX on an email, bad arguments; nothing changed);
+ * STORE_ETEMP. res holds nothing to free after an error.
+ */
+int store_email_keywords(struct store *st, uint32_t account, uint32_t mailbox,
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n, enum store_kw_op op,
+			 const char *keywords, uint64_t unchangedsince,
+			 struct store_kw_result *res, uint64_t *modseq_r);
+/* Frees the keyword strings of n results (the array stays the caller's). */
+void store_kw_results_free(struct store_kw_result *res, size_t n);
+
+/*
+ * Mailbox names below are full UTF-8 paths with "/" between levels, at
+ * most 1000 octets, without control characters, "*", "%", empty levels or
+ * a leading/trailing "/"; a first level "INBOX" matches in any case.
+ *
+ * Creates name with a new UIDVALIDITY (and its missing parents), not
+ * subscribed. Returns STORE_OK and *mailbox_r (may be NULL), STORE_EEXIST,
+ * STORE_EINVAL (bad name, too many mailboxes), STORE_ENOTFOUND (account),
+ * STORE_ETEMP.
+ */
+int store_mailbox_create(struct store *st, uint32_t account, const char *name,
+			 uint32_t *mailbox_r);
+/*
+ * Renames from to to; its children follow (their names change, ids and
+ * UIDVALIDITY stay); missing parents of to are created. Renaming INBOX
+ * creates to and moves INBOX's messages there with new UIDs (RFC 3501
+ * §6.3.5); INBOX stays, empty, and its children stay. Returns STORE_OK,
+ * STORE_ENOTFOUND (no mailbox from), STORE_EEXIST (to exists),
+ * STORE_EINVAL (bad name, into itself, too long), STORE_ETEMP.
+ */
+int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to);
+/*
+ * Deletes a mailbox: its messages are expunged as store_expunge() does
+ * (an email in other mailboxes stays), then the mailbox goes. INBOX cannot
+ * be deleted (STORE_EINVAL); nor a mailbox with children (STORE_EEXIST:
+ * delete them first, as Dovecot says). Special-use mailboxes can.
+ * Returns STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_EEXIST, STORE_ETEMP.
+ */
+int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
+/* Sets (on 1) or clears the subscribed flag. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
 
 #endif

@@ -199,3 +199,25 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
 		store_publish_change(st, account, c.modseq); /* IDLE sessions see it */
 	return STORE_OK;
 }
+
+int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
+		      const uint32_t *uids, size_t n)
+{
+	struct mbox_rec m;
+	int rc = mbox_get(txn, st, account, mailbox, &m);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	struct expunge_ctx c = {
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = m.uidvalidity,
+		.uids = uids,
+		.n = n,
+	};
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	rc = expunge_fn(st, txn, &c);
+	free(c.crec);
+	return rc;
+}

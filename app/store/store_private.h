@@ -284,6 +284,14 @@ void store_test_fail_commits(struct store *st, int e);
 /* Overwrites the stored schema version (to test refusing a newer one). */
 int store_test_set_schema(struct store *st, uint32_t version);
 
+/*
+ * Expunges uids of mailbox inside the caller's write transaction (what
+ * store_expunge() does, minus the UIDVALIDITY check and the commit): used
+ * by DELETE of a mailbox. 0, a STORE_* code or an LMDB error.
+ */
+int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
+		      const uint32_t *uids, size_t n);
+
 /* Tells subscribers of account about a commit made outside the writer
  * (synchronous writes such as expunge). Call after the commit returned. */
 void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);

@@ -86,6 +86,8 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			    .uidnext = m.uidnext,
 			    .highest_modseq = m.highest_modseq,
 			    .messages = m.messages,
+			    .parent = m.parent,
+			    .subscribed = m.subscribed,
 			};
 			cb(arg, &info);
 		}
@@ -136,6 +138,9 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 			    .size = e.size,
 			    .meta = e.meta,
 			    .metalen = e.metalen,
+			    .keywords = e.keywords,
+			    .keywords_len = e.keywords_len,
+			    .modseq = e.modseq,
 			};
 			memcpy(info.blob_id, e.blob_id, 32);
 			cb(arg, &info);
@@ -172,6 +177,35 @@ int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store
 	}
 	if (rc == 0)
 		cb(arg, (const char *)v.mv_data + 1, v.mv_size - 1);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
+
+int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
+			store_content_cb *cb, void *arg)
+{
+	struct email_rec e;
+	MDB_txn *txn;
+	uint8_t ek[8];
+	MDB_val k = key_u32_u32(ek, account, email_id), v;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	if (rc == 0)
+		rc = email_dec(&v, &e);
+	if (rc == 0) {
+		MDB_val bk = {32, e.blob_id};
+		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &v);
+		if (rc == MDB_NOTFOUND)
+			rc = MDB_CORRUPTED; /* an email always has its blob */
+		else if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
+			rc = MDB_CORRUPTED;
+	}
+	if (rc == 0)
+		cb(arg, e.metalen ? e.meta : NULL, e.metalen, (const char *)v.mv_data + 1,
+		   v.mv_size - 1);
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
 }

@@ -19,7 +19,9 @@
 #include "mime/imap_bodystructure.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_search.h"
 #include "mime/mime_tree.h"
+#include "mime/summary.h"
 #include "unit.h"
 
 static struct arena *A;
@@ -1123,6 +1125,100 @@ static void test_cache_corrupt(void)
 	buf_free(&rec);
 }
 
+/* The email meta record: mime cache, or the summary record of earlier
+ * builds (same version byte), which must make readers parse instead. */
+static void test_cache_load(void)
+{
+	struct mime_tree t, d;
+	struct msg_summary sum;
+	struct buf rec;
+	size_t len = strlen(m_forward);
+
+	mime_tree_parse(m_forward, len, A, &t);
+	buf_init(&rec, 1 << 16);
+	CHECK(mime_cache_encode(&t, &rec) == 0);
+	CHECK_EQ_INT(mime_cache_load(buf_data(&rec), buf_len(&rec), m_forward, len, A, &d), 1);
+	CHECK_EQ_INT(d.nparts, t.nparts);
+	/* A record for another size is not this message's. */
+	CHECK_EQ_INT(mime_cache_load(buf_data(&rec), buf_len(&rec), m_forward, len - 1, A, &d), 0);
+	CHECK_EQ_INT(d.size, len - 1);
+	buf_reset(&rec);
+	CHECK(msg_summary_parse(m_forward, len, A, &sum) == 0);
+	CHECK(msg_summary_encode(&sum, &rec) == 0);
+	CHECK_EQ_INT(mime_cache_load(buf_data(&rec), buf_len(&rec), m_forward, len, A, &d), 0);
+	CHECK_EQ_INT(d.nparts, t.nparts);
+	CHECK_EQ_INT(mime_cache_load(NULL, 0, m_forward, len, A, &d), 0);
+
+	/* Degraded to the root: a text/plain leaf that still encodes. */
+	mime_tree_keep_root(&t, m_forward, len, 1);
+	CHECK_EQ_INT(t.nparts, 1);
+	CHECK(t.parts[0].flags & MIME_PART_TRUNCATED);
+	CHECK(!(t.parts[0].flags & MIME_PART_MULTIPART));
+	CHECK(t.flags & MIME_TREE_LIMITED);
+	buf_reset(&rec);
+	CHECK(mime_cache_encode(&t, &rec) == 0);
+	CHECK(mime_cache_decode(buf_data(&rec), buf_len(&rec), A, &d) == 0);
+	CHECK(tree_ok(&d));
+	CHECK(d.parts[0].env != NULL);
+	buf_free(&rec);
+}
+
+static int search_has(const char *msg, int body, const char *name, const char *needle)
+{
+	struct mime_tree t;
+	struct mime_search sm;
+	char fold[256];
+	size_t n = strlen(needle);
+
+	memcpy(fold, needle, n);
+	mime_search_fold(fold, n);
+	mime_tree_parse(msg, strlen(msg), A, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	int r = body ? mime_search_body(&sm, str_make(fold, n))
+		     : mime_search_header(&sm, name ? str_c(name) : STR_NULL, str_make(fold, n));
+	mime_search_clear(&sm);
+	return r;
+}
+
+static void test_search(void)
+{
+	static const char m[] = "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.org>\r\n"
+				"Subject: Quarterly\r\n"
+				" numbers\r\n"
+				"MIME-Version: 1.0\r\n"
+				"Content-Type: multipart/mixed; boundary=b\r\n"
+				"\r\n"
+				"--b\r\n"
+				"Content-Type: text/plain; charset=iso-8859-1\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n"
+				"\r\n"
+				"Caf=E9 at ten, sof=\r\nt line break.\r\n"
+				"--b\r\n"
+				"Content-Type: text/plain\r\n"
+				"Content-Transfer-Encoding: base64\r\n"
+				"\r\n"
+				"SGlkZGVuIFdvcmQ=\r\n"
+				"--b\r\n"
+				"Content-Type: application/pdf\r\n"
+				"\r\n"
+				"pdfonly\r\n"
+				"--b--\r\n";
+
+	CHECK(search_has(m, 0, "from", "ANDRÉ") == 0); /* no Unicode folding */
+	CHECK(search_has(m, 0, "from", "andré"));
+	CHECK(search_has(m, 0, "FROM", "example.ORG"));
+	CHECK(search_has(m, 0, "subject", "quarterly numbers"));
+	CHECK(search_has(m, 0, "subject", "andre") == 0);
+	CHECK(search_has(m, 0, NULL, "andre@"));
+	CHECK(search_has(m, 0, "X-None", "") == 0);
+	CHECK(search_has(m, 0, "Subject", ""));
+	CHECK(search_has(m, 1, NULL, "café at ten"));
+	CHECK(search_has(m, 1, NULL, "soft line"));
+	CHECK(search_has(m, 1, NULL, "hidden word"));
+	CHECK(search_has(m, 1, NULL, "pdfonly") == 0);
+	CHECK(search_has(m, 1, NULL, "quarterly") == 0);
+}
+
 static void test_header_filter(void)
 {
 	struct mime_tree t = parse_cached(m_forward, strlen(m_forward), NULL);
@@ -1219,6 +1315,8 @@ int main(void)
 	test_nested_messages();
 	test_limits();
 	test_cache_corrupt();
+	test_cache_load();
+	test_search();
 	test_header_filter();
 	test_params();
 	arena_free(&A);

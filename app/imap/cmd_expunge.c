@@ -1,0 +1,112 @@
+/*
+ * cmd_expunge.c — EXPUNGE, UID EXPUNGE (UIDPLUS, RFC 4315) and CLOSE
+ * (RFC 9051 §6.4.3, §6.4.2).
+ *
+ * The messages with \Deleted in the session's view (and, for UID
+ * EXPUNGE, in the UID set) are expunged by store_expunge() on the worker
+ * pool. After the commit the session syncs its view: "* n EXPUNGE" for
+ * every message gone — its own and any other session's — then the tagged
+ * OK. CLOSE expunges the same way but says nothing and leaves the
+ * selected state; on a read-only mailbox it only deselects.
+ */
+#include <stdlib.h>
+
+#include "imap/imap_seqset.h"
+#include "imap/imap_session.h"
+
+static void expunge_run(struct imap_job *j)
+{
+	j->result = store_expunge(imap_store, j->account, j->mailbox, j->uidvalidity, j->uids, j->n,
+				  &j->removed, &j->modseq);
+}
+
+static void expunge_done(struct imap_session *s, struct imap_job *j)
+{
+	if (j->op) { /* CLOSE: silently */
+		imap_session_unselect(s);
+		imap_tagged(s, "OK Close completed.");
+		return;
+	}
+	if (j->result != STORE_OK && j->result != STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [SERVERBUG] Internal error expunging.");
+		return;
+	}
+	imap_session_sync(s);
+	imap_tagged(s, "OK Expunge completed.");
+}
+
+/* The \Deleted messages of the view (within set when given). */
+static uint32_t *deleted_uids(struct imap_session *s, const struct imap_seqset *set, size_t *n_r)
+{
+	uint32_t *u = malloc(((size_t)s->view.count + 1) * sizeof(*u));
+	size_t n = 0;
+	if (!u)
+		abort();
+	for (uint32_t i = 0; i < s->view.count; i++) {
+		const struct imap_msg *m = &s->view.msgs[i];
+		if ((m->flags & IMAP_F_DELETED) && (!set || imap_seqset_contains(set, m->uid)))
+			u[n++] = m->uid;
+	}
+	*n_r = n;
+	return u;
+}
+
+static void start(struct imap_session *s, const struct imap_seqset *set, int close)
+{
+	struct imap_job *j = imap_job_new(s);
+	j->mailbox = s->view.mailbox;
+	j->uidvalidity = s->view.uidvalidity;
+	j->uids = deleted_uids(s, set, &j->n);
+	j->op = close;
+	j->run = expunge_run;
+	j->done = expunge_done;
+	if (j->n == 0) {
+		/* Nothing to remove: answer now, no write. */
+		expunge_done(s, j);
+		free(j->uids);
+		free(j);
+		return;
+	}
+	imap_job_submit(s, j);
+}
+
+void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	struct imap_seqset set;
+	struct str v;
+
+	if (cmd->id == IMAP_CMD_UID_EXPUNGE) {
+		if (cmd->nargs != 1 || imap_arg_atom(&cmd->args[0], &v) < 0 ||
+		    imap_seqset_parse(v, imap_view_last_uid(&s->view), IMAP_MAX_RANGES, s->cmd_arena,
+				      &set) != IMAP_SEQSET_OK ||
+		    set.saved) {
+			imap_tagged(s, "BAD Error in IMAP command UID EXPUNGE: Invalid arguments.");
+			imap_session_error(s);
+			return;
+		}
+	} else if (cmd->nargs) {
+		imap_tagged(s, "BAD Error in IMAP command EXPUNGE: Invalid arguments.");
+		imap_session_error(s);
+		return;
+	}
+	if (s->view.readonly) {
+		imap_tagged(s, "NO Mailbox is read-only.");
+		return;
+	}
+	start(s, cmd->id == IMAP_CMD_UID_EXPUNGE ? &set : NULL, 0);
+}
+
+void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->nargs) {
+		imap_tagged(s, "BAD Error in IMAP command CLOSE: Invalid arguments.");
+		imap_session_error(s);
+		return;
+	}
+	if (s->view.readonly) {
+		imap_session_unselect(s);
+		imap_tagged(s, "OK Close completed.");
+		return;
+	}
+	start(s, NULL, 1);
+}

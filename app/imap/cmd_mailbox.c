@@ -1,0 +1,97 @@
+/*
+ * cmd_mailbox.c — CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
+ * (RFC 9051 §6.3.4-8).
+ *
+ * Names come in as astrings (modified UTF-7 decoded to UTF-8 by
+ * imap_mailbox_arg()); the store checks and normalises them
+ * (store_mailbox_create() and friends). A trailing "/" on CREATE only
+ * says that children will follow (RFC 9051 §6.3.4) and is dropped. The
+ * writes run on the worker pool; the answers use Dovecot's texts and
+ * response codes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_session.h"
+
+static void mailbox_run(struct imap_job *j)
+{
+	switch (j->op) {
+	case IMAP_CMD_CREATE:
+		j->result = store_mailbox_create(imap_store, j->account, j->name, NULL);
+		break;
+	case IMAP_CMD_DELETE:
+		j->result = store_mailbox_delete(imap_store, j->account, j->name);
+		break;
+	case IMAP_CMD_RENAME:
+		j->result = store_mailbox_rename(imap_store, j->account, j->name, j->name2);
+		break;
+	default:
+		j->result = store_mailbox_subscribe(imap_store, j->account, j->name,
+						    j->op == IMAP_CMD_SUBSCRIBE);
+		break;
+	}
+}
+
+static void mailbox_done(struct imap_session *s, struct imap_job *j)
+{
+	static const char *const done_word[] = {
+		[IMAP_CMD_CREATE] = "Create",       [IMAP_CMD_DELETE] = "Delete",
+		[IMAP_CMD_RENAME] = "Rename",       [IMAP_CMD_SUBSCRIBE] = "Subscribe",
+		[IMAP_CMD_UNSUBSCRIBE] = "Unsubscribe",
+	};
+	switch (j->result) {
+	case STORE_OK:
+		imap_tagged(s, "OK %s completed.", done_word[j->op]);
+		return;
+	case STORE_EEXIST:
+		if (j->op == IMAP_CMD_DELETE)
+			imap_tagged(s, "NO [INUSE] Mailbox has children, delete them first");
+		else if (j->op == IMAP_CMD_RENAME)
+			imap_tagged(s, "NO [ALREADYEXISTS] Target mailbox already exists");
+		else
+			imap_tagged(s, "NO [ALREADYEXISTS] Mailbox already exists");
+		return;
+	case STORE_ENOTFOUND:
+		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
+		return;
+	case STORE_EINVAL:
+		if (j->op == IMAP_CMD_DELETE)
+			imap_tagged(s, "NO INBOX can't be deleted.");
+		else
+			imap_tagged(s, "NO [CANNOT] Invalid mailbox name");
+		return;
+	default:
+		imap_tagged(s, "NO [SERVERBUG] Internal error changing the mailbox.");
+		return;
+	}
+}
+
+void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	size_t want = cmd->id == IMAP_CMD_RENAME ? 2 : 1;
+	struct imap_job *j;
+
+	if (cmd->nargs != want) {
+		imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.",
+			    imap_cmd_name(cmd->id));
+		imap_session_error(s);
+		return;
+	}
+	j = imap_job_new(s);
+	if (imap_mailbox_arg(s, &cmd->args[0], j->name, sizeof(j->name)) < 0 ||
+	    (want == 2 && imap_mailbox_arg(s, &cmd->args[1], j->name2, sizeof(j->name2)) < 0)) {
+		free(j);
+		return;
+	}
+	if (cmd->id == IMAP_CMD_CREATE) {
+		size_t n = strlen(j->name);
+		while (n > 1 && j->name[n - 1] == '/')
+			j->name[--n] = '\0';
+	}
+	j->op = cmd->id;
+	j->run = mailbox_run;
+	j->done = mailbox_done;
+	imap_job_submit(s, j);
+}

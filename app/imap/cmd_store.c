@@ -1,0 +1,222 @@
+/*
+ * cmd_store.c — STORE and UID STORE (RFC 9051 §6.4.6; UNCHANGEDSINCE from
+ * RFC 7162 is parsed and honoured, though CONDSTORE is not advertised yet).
+ *
+ * FLAGS replaces, +FLAGS adds, -FLAGS removes; .SILENT drops the untagged
+ * FETCH answers. System flags map to the store's keywords ($seen ...);
+ * other flags are keywords (atoms, stored lowercase). \Recent cannot be
+ * stored. The write runs on the worker pool (imap_job.c); after the
+ * commit the view takes the new flags, so this session's next sync does
+ * not announce its own change again, and each message in the set gets
+ * "* n FETCH (FLAGS ...)" (with UID for UID STORE, as Dovecot sends).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_seqset.h"
+#include "imap/imap_session.h"
+
+#define STORE_KW_TEXT_MAX 8192
+
+static void bad(struct imap_session *s, const char *why)
+{
+	imap_tagged(s, "BAD Error in IMAP command STORE: %s", why);
+	imap_session_error(s);
+}
+
+/* Appends one flag as a store keyword to b; -1 with *why on a bad flag. */
+static int add_flag(const struct imap_arg *a, struct buf *b, const char **why)
+{
+	struct str f;
+	if (imap_arg_atom(a, &f) < 0) {
+		*why = "Invalid flag.";
+		return -1;
+	}
+	const char *kw = NULL;
+	if (f.len && f.p[0] == '\\') {
+		kw = imap_flag_keyword(f);
+		if (!kw) {
+			*why = str_eq_ci_c(f, "\\Recent") ? "\\Recent can't be set."
+							 : "Invalid system flag.";
+			return -1;
+		}
+		return buf_printf(b, "%s%s", buf_len(b) ? " " : "", kw) < 0 ? (*why = "Too many flags.", -1) : 0;
+	}
+	if (!store_keyword_valid(f.p, f.len)) {
+		*why = "Invalid keyword.";
+		return -1;
+	}
+	if ((buf_len(b) && buf_append_c(b, " ") < 0) || buf_append_str(b, f) < 0) {
+		*why = "Too many flags.";
+		return -1;
+	}
+	return 0;
+}
+
+static void store_run(struct imap_job *j)
+{
+	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
+	j->result = store_email_keywords(imap_store, j->account, j->mailbox, j->uidvalidity,
+					 j->uids, j->n, (enum store_kw_op)j->op, j->keywords,
+					 j->unchangedsince, j->res, &j->modseq);
+}
+
+static void store_done(struct imap_session *s, struct imap_job *j)
+{
+	if (j->result == STORE_EINVAL) {
+		imap_tagged(s, "NO Too many keywords on a message.");
+		return;
+	}
+	if (j->result == STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [EXPUNGEISSUED] The mailbox was deleted or recreated.");
+		return;
+	}
+	if (j->result != STORE_OK) {
+		imap_tagged(s, "NO [SERVERBUG] Internal error storing flags.");
+		return;
+	}
+	struct buf out, modified;
+	buf_init(&out, (size_t)j->n * 1024 + 4096);
+	buf_init(&modified, (size_t)j->n * 24 + 64);
+	for (size_t i = 0; i < j->n; i++) {
+		const struct store_kw_result *r = &j->res[i];
+		uint32_t seq = imap_view_seq(&s->view, r->uid);
+		if (!seq || r->status == STORE_KW_GONE)
+			continue;
+		struct imap_msg *m = &s->view.msgs[seq - 1];
+		imap_msg_set_keywords(m, r->keywords, strlen(r->keywords));
+		m->modseq = r->modseq;
+		if (r->status == STORE_KW_MODIFIED) {
+			buf_printf(&modified, "%s%u", buf_len(&modified) ? "," : "",
+				   j->uid_mode ? r->uid : seq);
+			continue;
+		}
+		if (j->silent)
+			continue;
+		buf_printf(&out, "* %u FETCH (", seq);
+		if (j->uid_mode)
+			buf_printf(&out, "UID %u ", r->uid);
+		buf_append_c(&out, "FLAGS ");
+		imap_msg_flags_append(m, &out);
+		buf_append_c(&out, ")\r\n");
+	}
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	if (buf_len(&modified))
+		imap_tagged(s, "OK [MODIFIED %.*s] Conditional store failed.", (int)buf_len(&modified),
+			    buf_data(&modified));
+	else
+		imap_tagged(s, "OK Store completed.");
+	buf_free(&out);
+	buf_free(&modified);
+}
+
+void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	int uid = cmd->id == IMAP_CMD_UID_STORE;
+	struct str set, item;
+	struct imap_seqset ss;
+	uint64_t unchangedsince = 0;
+	size_t ai = 1;
+	const char *why = NULL;
+
+	if (cmd->nargs < 3 || imap_arg_atom(&cmd->args[0], &set) < 0 ||
+	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET)) {
+		bad(s, "Invalid arguments.");
+		return;
+	}
+	/* (UNCHANGEDSINCE n) */
+	if (cmd->args[1].type == IMAP_ARG_LIST) {
+		const struct imap_arg *l;
+		size_t ln;
+		imap_arg_list(&cmd->args[1], &l, &ln);
+		if (ln != 2 || !imap_arg_atom_is(&l[0], "UNCHANGEDSINCE") ||
+		    imap_arg_number64(&l[1], &unchangedsince) < 0) {
+			bad(s, "Invalid STORE modifiers.");
+			return;
+		}
+		if (unchangedsince == 0)
+			unchangedsince = 1; /* RFC 7162: 0 fails for every message with a modseq */
+		ai = 2;
+	}
+	if (ai + 1 >= cmd->nargs + 1 || imap_arg_atom(&cmd->args[ai], &item) < 0) {
+		bad(s, "Invalid arguments.");
+		return;
+	}
+	int op, silent = 0;
+	struct str base = item;
+	if (base.len > 7 && str_eq_ci_c(str_make(base.p + base.len - 7, 7), ".SILENT")) {
+		silent = 1;
+		base.len -= 7;
+	}
+	if (str_eq_ci_c(base, "FLAGS"))
+		op = STORE_KW_SET;
+	else if (str_eq_ci_c(base, "+FLAGS"))
+		op = STORE_KW_ADD;
+	else if (str_eq_ci_c(base, "-FLAGS"))
+		op = STORE_KW_REMOVE;
+	else {
+		bad(s, "Invalid STORE item.");
+		return;
+	}
+	ai++;
+	if (ai >= cmd->nargs) {
+		bad(s, "Missing flags.");
+		return;
+	}
+	struct buf kw;
+	buf_init(&kw, STORE_KW_TEXT_MAX);
+	if (cmd->args[ai].type == IMAP_ARG_LIST) {
+		const struct imap_arg *l;
+		size_t ln;
+		imap_arg_list(&cmd->args[ai], &l, &ln);
+		for (size_t i = 0; i < ln && !why; i++)
+			add_flag(&l[i], &kw, &why);
+		if (ai + 1 != cmd->nargs)
+			why = "Invalid arguments.";
+	} else {
+		for (size_t i = ai; i < cmd->nargs && !why; i++)
+			add_flag(&cmd->args[i], &kw, &why);
+	}
+	if (!why && imap_seqset_parse(set, uid ? imap_view_last_uid(&s->view) : s->view.count,
+				      IMAP_MAX_RANGES, s->cmd_arena, &ss) != IMAP_SEQSET_OK)
+		why = "Invalid messageset.";
+	if (!why && ss.saved)
+		why = "$ is not supported.";
+	if (!why && !uid && (imap_seqset_last(&ss) > s->view.count || (ss.star && !s->view.count)))
+		why = "Invalid messageset.";
+	if (why) {
+		buf_free(&kw);
+		bad(s, why);
+		return;
+	}
+	if (s->view.readonly) {
+		buf_free(&kw);
+		imap_tagged(s, "NO Mailbox is read-only.");
+		return;
+	}
+	struct imap_job *j = imap_job_new(s);
+	j->mailbox = s->view.mailbox;
+	j->uidvalidity = s->view.uidvalidity;
+	j->uids = imap_set_uids(s, &ss, uid, &j->n);
+	j->op = op;
+	j->silent = silent;
+	j->uid_mode = uid;
+	j->unchangedsince = unchangedsince;
+	j->keywords = xmalloc(buf_len(&kw) + 1);
+	if (buf_len(&kw))
+		memcpy(j->keywords, buf_data(&kw), buf_len(&kw));
+	j->keywords[buf_len(&kw)] = '\0';
+	buf_free(&kw);
+	if (j->n == 0) {
+		free(j->uids);
+		free(j->keywords);
+		free(j);
+		imap_tagged(s, "OK Store completed.");
+		return;
+	}
+	j->run = store_run;
+	j->done = store_done;
+	imap_job_submit(s, j);
+}

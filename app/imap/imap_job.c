@@ -1,0 +1,180 @@
+/*
+ * imap_job.c — store writes of IMAP commands (STORE, EXPUNGE, CLOSE,
+ * CREATE/DELETE/RENAME/SUBSCRIBE, the implicit \Seen of FETCH) run on the
+ * worker pool: the store's writing functions commit with an fsync, which
+ * must never block a loop.
+ *
+ * While a job runs the session waits in IMAP_W_STORE with reading paused,
+ * so pipelined commands queue behind the answer, as after LOGIN. The
+ * job's done() runs on the session's loop after the commit and writes the
+ * untagged and tagged responses; a session whose connection went away
+ * meanwhile is freed then (imap_session_free() waits for s->job).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_session.h"
+#include "net/conn.h"
+
+struct imap_job *imap_job_new(struct imap_session *s)
+{
+	struct imap_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->account = s->account;
+	return j;
+}
+
+static void job_free(struct imap_job *j)
+{
+	if (j->res)
+		store_kw_results_free(j->res, j->n);
+	free(j->res);
+	free(j->uids);
+	free(j->keywords);
+	free(j);
+}
+
+static void job_run(void *arg)
+{
+	struct imap_job *j = arg;
+	j->run(j);
+}
+
+static void job_done(void *arg)
+{
+	struct imap_job *j = arg;
+	struct imap_session *s = j->s;
+
+	s->job = NULL;
+	if (s->conn_gone) {
+		if (j->fetch) {
+			s->fetch = j->fetch; /* freed with the session */
+			j->fetch = NULL;
+		}
+		job_free(j);
+		imap_session_free(s);
+		return;
+	}
+	s->wait = IMAP_W_NONE;
+	j->done(s, j);
+	job_free(j);
+	if (s->in_cmd && !s->fetch && s->wait == IMAP_W_NONE)
+		imap_cmd_end(s);
+	conn_pause_read(s->conn, 0);
+	imap_session_input(s);
+	imap_flush(s);
+}
+
+void imap_job_submit(struct imap_session *s, struct imap_job *j)
+{
+	j->wj.fn = job_run;
+	j->wj.done = job_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	s->job = j;
+	s->wait = IMAP_W_STORE;
+	conn_pause_read(s->conn, 1);
+	worker_submit(&j->wj);
+}
+
+uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, int uid_mode,
+			size_t *n_r)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t *u = NULL;
+	size_t n = 0;
+
+	u = xmalloc(((size_t)v->count + 1) * sizeof(*u));
+	for (uint32_t i = 0; i < v->count; i++) {
+		uint32_t key = uid_mode ? v->msgs[i].uid : i + 1;
+		if (imap_seqset_contains(set, key))
+			u[n++] = v->msgs[i].uid;
+	}
+	*n_r = n;
+	return u;
+}
+
+/* ---- FETCH's implicit \Seen ---- */
+
+static void seen_run(struct imap_job *j)
+{
+	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
+	j->result = store_email_keywords(imap_store, j->account, j->mailbox, j->uidvalidity,
+					 j->uids, j->n, STORE_KW_ADD, "$seen", 0, j->res,
+					 &j->modseq);
+}
+
+static void seen_done(struct imap_session *s, struct imap_job *j)
+{
+	if (j->result == STORE_OK)
+		for (size_t i = 0; i < j->n; i++) {
+			uint32_t seq = imap_view_seq(&s->view, j->res[i].uid);
+			if (!seq || j->res[i].status != STORE_KW_CHANGED)
+				continue;
+			struct imap_msg *m = &s->view.msgs[seq - 1];
+			imap_msg_set_keywords(m, j->res[i].keywords, strlen(j->res[i].keywords));
+			m->modseq = j->res[i].modseq;
+		}
+	struct imap_fetch *f = j->fetch;
+	j->fetch = NULL;
+	/* RFC 3501 §6.4.5: the changed flags go out with the FETCH. */
+	int has_flags = 0;
+	for (size_t i = 0; i < f->nitems; i++)
+		if (f->items[i].kind == IMAP_FI_FLAGS)
+			has_flags = 1;
+	if (!has_flags && j->modseq)
+		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_FLAGS,
+								  .name = "FLAGS" };
+	imap_fetch_start(s, f);
+}
+
+void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f)
+{
+	size_t n;
+	uint32_t *uids = imap_set_uids(s, &f->set, f->uid_mode, &n);
+	int need = 0;
+
+	for (size_t i = 0; i < n && !need; i++) {
+		uint32_t seq = imap_view_seq(&s->view, uids[i]);
+		need = seq && !(s->view.msgs[seq - 1].flags & IMAP_F_SEEN);
+	}
+	if (s->view.readonly || !need) {
+		free(uids);
+		imap_fetch_start(s, f);
+		return;
+	}
+	struct imap_job *j = imap_job_new(s);
+	j->mailbox = s->view.mailbox;
+	j->uidvalidity = s->view.uidvalidity;
+	j->uids = uids;
+	j->n = n;
+	j->fetch = f;
+	j->run = seen_run;
+	j->done = seen_done;
+	imap_job_submit(s, j);
+}
+
+int imap_fetch_sets_seen(const struct imap_arg *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_arg *a = &list[i];
+		if (a->type == IMAP_ARG_SECTION) {
+			if (a->section->att == IMAP_FETCH_BODY || a->section->att == IMAP_FETCH_BINARY)
+				return 1;
+		} else if (imap_arg_atom_is(a, "RFC822") || imap_arg_atom_is(a, "RFC822.TEXT")) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m)
+{
+	struct buf b;
+	buf_init(&b, 16384);
+	buf_printf(&b, "%sFLAGS ", sp);
+	imap_msg_flags_append(m, &b);
+	imap_write(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
+}

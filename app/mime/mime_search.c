@@ -1,0 +1,121 @@
+/*
+ * mime_search.c — see mime_search.h.
+ */
+#include "mime/mime_search.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "mime/mime_decode.h"
+#include "mime/rfc5322.h"
+
+/* One decoded header value. */
+#define SEARCH_VALUE_MAX (256u * 1024)
+
+void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
+                      const struct mime_tree *t)
+{
+	memset(sm, 0, sizeof(*sm));
+	sm->msg = msg;
+	sm->len = len;
+	sm->t = t;
+	buf_init(&sm->body, MIME_SEARCH_TEXT_MAX * 3 + MIME_PARTS_MAX + 64);
+}
+
+void mime_search_clear(struct mime_search *sm)
+{
+	buf_free(&sm->body);
+	sm->body_done = 0;
+}
+
+void mime_search_fold(char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] >= 'A' && p[i] <= 'Z')
+			p[i] = (char)(p[i] + ('a' - 'A'));
+}
+
+static int contains(struct str hay, struct str needle)
+{
+	if (needle.len == 0)
+		return 1;
+	return hay.len >= needle.len && memmem(hay.p, hay.len, needle.p, needle.len) != NULL;
+}
+
+int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	struct buf dec;
+	size_t off = 0, used;
+	int hit = 0;
+
+	rfc5322_init(&p);
+	buf_init(&dec, SEARCH_VALUE_MAX);
+	while (!hit && rfc5322_parse(&p, sm->msg + off, sm->len - off, 1, &used, &f) ==
+	                   RFC5322_FIELD) {
+		off += used;
+		if (name.p && !str_eq_ci(f.name, name))
+			continue;
+		if (needle.len == 0) {
+			hit = 1;
+			break;
+		}
+		char *un = xmalloc(f.value.len + 1);
+		size_t n = rfc5322_unfold(f.value, un);
+		buf_reset(&dec);
+		rfc5322_decode_words(str_make(un, n), &dec); /* a prefix past the cap */
+		free(un);
+		mime_search_fold(buf_data(&dec), buf_len(&dec));
+		hit = contains(buf_str(&dec), needle);
+	}
+	buf_free(&dec);
+	rfc5322_clear(&p);
+	return hit;
+}
+
+/* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left. */
+static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *budget)
+{
+	size_t n = (size_t)(p->body_end - p->body_off);
+	struct buf dec;
+
+	if (n > *budget)
+		n = *budget;
+	*budget -= n;
+	buf_init(&dec, n + MIME_DECODE_OUT_MAX(0));
+	mime_decode_all(mime_cte_parse(p->encoding), str_make(sm->msg + p->body_off, n), &dec);
+	struct str cs = mime_param_get(p->params, p->nparams, "charset");
+	char *u = xmalloc(buf_len(&dec) * 3 + 1);
+	ptrdiff_t ul = mime_charset_to_utf8(cs, buf_data(&dec), buf_len(&dec), u);
+	if (ul < 0) /* a charset we cannot convert: its octets as they are */
+		buf_append(&sm->body, buf_data(&dec), buf_len(&dec));
+	else
+		buf_append(&sm->body, u, (size_t)ul);
+	/* Parts are joined with a line end so no match spans two of them. */
+	buf_append(&sm->body, "\n", 1);
+	free(u);
+	buf_free(&dec);
+}
+
+int mime_search_body(struct mime_search *sm, struct str needle)
+{
+	if (needle.len == 0)
+		return 1;
+	if (!sm->body_done) {
+		size_t budget = MIME_SEARCH_TEXT_MAX;
+		for (uint32_t i = 0; i < sm->t->nparts && budget; i++) {
+			const struct mime_part *p = &sm->t->parts[i];
+			if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+				continue;
+			if (!mime_part_is(p, "text", NULL) || p->body_end > sm->len)
+				continue;
+			add_part(sm, p, &budget);
+		}
+		mime_search_fold(buf_data(&sm->body), buf_len(&sm->body));
+		sm->body_done = 1;
+	}
+	return contains(buf_str(&sm->body), needle);
+}

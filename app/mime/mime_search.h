@@ -1,0 +1,63 @@
+/*
+ * mime_search.h — text search in one message for IMAP SEARCH (FROM, TO,
+ * CC, BCC, SUBJECT, HEADER, BODY, TEXT) and later JMAP Email/query.
+ *
+ * Design: a struct mime_search holds one message (its bytes and its MIME
+ * tree, normally decoded from the cache record) while any number of
+ * needles are looked for in it. Matching is a case-insensitive substring
+ * test (ASCII letters fold; other octets compare as they are) on UTF-8
+ * text: header values are unfolded and their RFC 2047 encoded-words
+ * decoded; the body is the text of its text/ leaves, transfer-decoded
+ * (base64, quoted-printable) and converted to UTF-8 from their charset
+ * when mime_decode.h knows it. The body text is built once, on the first
+ * body search, and kept until mime_search_clear().
+ *
+ * Limits: at most MIME_SEARCH_TEXT_MAX octets of encoded body text are
+ * read per message (the first text parts win), so one message costs a
+ * bounded amount of work and memory whatever its size. The header
+ * section is read up to rfc5322.h's limits.
+ *
+ * Caveats: no Unicode case folding beyond ASCII ("É" does not match "é");
+ * parts in unknown charsets are searched as raw octets.
+ */
+#ifndef TERN_MIME_SEARCH_H
+#define TERN_MIME_SEARCH_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+#include "mime/mime_tree.h"
+
+#define MIME_SEARCH_TEXT_MAX (4u * 1024 * 1024)
+
+struct mime_search {
+	const char *msg; /* the message, not owned */
+	size_t len;
+	const struct mime_tree *t; /* its tree, not owned */
+	int body_done;
+	struct buf body; /* folded UTF-8 text of the text parts */
+};
+
+/* Prepares sm for msg[0..len) and its tree t; both must outlive sm's use. */
+void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
+                      const struct mime_tree *t);
+/* Frees what sm built. */
+void mime_search_clear(struct mime_search *sm);
+
+/* Folds p[0..n) in place for matching (ASCII upper case to lower case);
+ * needles must be folded before they are given to the functions below. */
+void mime_search_fold(char *p, size_t n);
+
+/*
+ * 1 when a field of the message's header named name (any case; p == NULL:
+ * any field) has a decoded value containing needle. An empty needle
+ * matches when such a field exists.
+ */
+int mime_search_header(struct mime_search *sm, struct str name, struct str needle);
+
+/* 1 when the decoded body text contains needle (an empty needle always
+ * matches). */
+int mime_search_body(struct mime_search *sm, struct str needle);
+
+#endif

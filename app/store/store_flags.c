@@ -1,0 +1,377 @@
+/*
+ * store_flags.c — keywords of emails (IMAP flags, JMAP keywords).
+ *
+ * Keywords belong to the email, not to a membership: an email in two
+ * mailboxes shows the same flags in both. IMAP's system flags are stored
+ * under their JMAP names ($seen $answered $flagged $deleted $draft); the
+ * mapping is the IMAP layer's business. Keywords are stored lowercase
+ * (both protocols compare them case-insensitively), separated by single
+ * spaces, each at most STORE_KEYWORD_MAX octets of atom characters.
+ *
+ * One synchronous write transaction through store_write(), as
+ * store_expunge.c does: the caller (an IMAP session's worker job) answers
+ * after the commit. Every email whose keywords really change takes the
+ * call's new modseq; one change record at that modseq lists each changed
+ * (email, mailbox, uid) as "email updated"; every mailbox the email is in
+ * and the account carry the modseq as their highest. An email whose
+ * keywords would not change is left alone (no modseq spent), as is one
+ * modified after the caller's UNCHANGEDSINCE value (RFC 7162).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+#define CHANGE_ENTRIES_MAX 65535u
+#define CHANGE_ENTRY_SIZE 13u
+
+/* 1 when c may be part of a keyword (IMAP atom without the list-wildcards). */
+static int kw_char_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
+}
+
+int store_keyword_valid(const char *kw, size_t n)
+{
+	if (n == 0 || n > STORE_KEYWORD_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!kw_char_ok((unsigned char)kw[i]))
+			return 0;
+	return 1;
+}
+
+/* A list of keyword slices (lowercased copies in one buffer). */
+struct kwset {
+	char *buf;
+	size_t len;
+	const char *w[STORE_KEYWORDS_MAX];
+	size_t wl[STORE_KEYWORDS_MAX];
+	size_t n;
+};
+
+static int kwset_has(const struct kwset *s, const char *w, size_t n)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->wl[i] == n && memcmp(s->w[i], w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Splits space-separated text into s (lowercased, duplicates dropped).
+ * -1 for an invalid keyword or too many. */
+static int kwset_parse(struct kwset *s, const char *text, size_t len)
+{
+	s->buf = xmalloc(len + 1);
+	s->len = len;
+	s->n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		s->buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+	}
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && s->buf[i] == ' ')
+			i++;
+		size_t st = i;
+		while (i < len && s->buf[i] != ' ')
+			i++;
+		if (i == st)
+			break;
+		if (!store_keyword_valid(s->buf + st, i - st))
+			return -1;
+		if (kwset_has(s, s->buf + st, i - st))
+			continue;
+		if (s->n == STORE_KEYWORDS_MAX)
+			return -1;
+		s->w[s->n] = s->buf + st;
+		s->wl[s->n++] = i - st;
+	}
+	return 0;
+}
+
+static void kwset_free(struct kwset *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->n = 0;
+}
+
+/* Joins s with single spaces into a malloc'ed NUL-terminated string. */
+static char *kwset_join(const struct kwset *s, size_t *len_r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->wl[i] + 1;
+	char *out = xmalloc(n + 1), *p = out;
+	for (size_t i = 0; i < s->n; i++) {
+		if (i)
+			*p++ = ' ';
+		memcpy(p, s->w[i], s->wl[i]);
+		p += s->wl[i];
+	}
+	*p = '\0';
+	*len_r = (size_t)(p - out);
+	return out;
+}
+
+/* 1 when a and b hold the same keywords (any order). */
+static int kwset_same(const struct kwset *a, const struct kwset *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (!kwset_has(b, a->w[i], a->wl[i]))
+			return 0;
+	return 1;
+}
+
+void store_kw_results_free(struct store_kw_result *res, size_t n)
+{
+	if (!res)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].keywords);
+		res[i].keywords = NULL;
+	}
+}
+
+struct kw_ctx {
+	uint32_t account, mailbox, uidvalidity;
+	const uint32_t *uids;
+	size_t n;
+	enum store_kw_op op;
+	struct kwset arg;
+	uint64_t unchangedsince;
+	struct store_kw_result *res;
+	/* per run */
+	uint64_t modseq;
+	size_t changed;
+	uint8_t *crec;
+	size_t nentries;
+	uint32_t *touched; /* mailboxes of the changed emails */
+	size_t ntouched, touched_cap;
+};
+
+static int flush_changes(struct store *st, MDB_txn *txn, struct kw_ctx *c)
+{
+	uint8_t kb[12];
+
+	if (c->nentries == 0)
+		return 0;
+	c->crec[0] = REC_V1;
+	be16_put(c->crec + 1, (uint16_t)c->nentries);
+	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
+	MDB_val v = { 3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec };
+	c->nentries = 0;
+	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+}
+
+static void touch(struct kw_ctx *c, uint32_t mailbox)
+{
+	for (size_t i = 0; i < c->ntouched; i++)
+		if (c->touched[i] == mailbox)
+			return;
+	if (c->ntouched == c->touched_cap) {
+		c->touched_cap = c->touched_cap ? c->touched_cap * 2 : 8;
+		c->touched = xrealloc(c->touched, c->touched_cap * sizeof(*c->touched));
+	}
+	c->touched[c->ntouched++] = mailbox;
+}
+
+/* Sets highest_modseq of every mailbox a changed email is in. */
+static int bump_mailboxes(struct store *st, MDB_txn *txn, struct kw_ctx *c, uint64_t modseq)
+{
+	struct mbox_rec m;
+	int rc;
+
+	for (size_t i = 0; i < c->ntouched; i++) {
+		rc = mbox_get(txn, st, c->account, c->touched[i], &m);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		m.highest_modseq = modseq;
+		if ((rc = mbox_put(txn, st, c->account, c->touched[i], &m)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Applies the operation to one email; fills r. */
+static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct acct_rec *a,
+		      uint32_t email_id, uint32_t uid, struct store_kw_result *r)
+{
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, c->account, email_id), v;
+	struct email_rec e;
+	struct kwset cur = { 0 }, out = { 0 };
+	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	uint8_t *copy = xmalloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = { v.mv_size, copy };
+	if ((rc = email_dec(&cv, &e)) != 0)
+		goto out;
+	if (kwset_parse(&cur, e.keywords, e.keywords_len) < 0) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	r->modseq = e.modseq;
+	if (c->unchangedsince && e.modseq > c->unchangedsince) {
+		r->status = STORE_KW_MODIFIED;
+		r->keywords = kwset_join(&cur, &(size_t){ 0 });
+		goto out;
+	}
+	/* The new set: pointers into cur's and the argument's buffers. */
+	out.n = 0;
+	if (c->op != STORE_KW_SET)
+		for (size_t i = 0; i < cur.n; i++) {
+			if (c->op == STORE_KW_REMOVE && kwset_has(&c->arg, cur.w[i], cur.wl[i]))
+				continue;
+			out.w[out.n] = cur.w[i];
+			out.wl[out.n++] = cur.wl[i];
+		}
+	if (c->op != STORE_KW_REMOVE)
+		for (size_t i = 0; i < c->arg.n; i++) {
+			if (kwset_has(&out, c->arg.w[i], c->arg.wl[i]))
+				continue;
+			if (out.n == STORE_KEYWORDS_MAX) {
+				rc = STORE_EINVAL;
+				goto out;
+			}
+			out.w[out.n] = c->arg.w[i];
+			out.wl[out.n++] = c->arg.wl[i];
+		}
+	size_t klen;
+	char *joined = kwset_join(&out, &klen);
+	if (kwset_same(&cur, &out)) {
+		r->status = STORE_KW_SAME;
+		r->keywords = joined;
+		goto out;
+	}
+	if (klen > UINT16_MAX) {
+		free(joined);
+		rc = STORE_EINVAL;
+		goto out;
+	}
+	if (c->nentries == 0)
+		c->modseq = ++a->modseq;
+	e.keywords = joined;
+	e.keywords_len = (uint16_t)klen;
+	e.modseq = c->modseq;
+	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	if (rc) {
+		free(joined);
+		goto out;
+	}
+	for (uint16_t i = 0; i < e.nmembers; i++)
+		touch(c, be32_get(e.members + (size_t)i * 8));
+	uint8_t *ent = c->crec + 3 + c->nentries * CHANGE_ENTRY_SIZE;
+	ent[0] = CHANGE_EMAIL_UPDATED;
+	be32_put(ent + 1, email_id);
+	be32_put(ent + 5, c->mailbox);
+	be32_put(ent + 9, uid);
+	c->nentries++;
+	c->changed++;
+	r->status = STORE_KW_CHANGED;
+	r->modseq = c->modseq;
+	r->keywords = joined;
+	if (c->nentries == CHANGE_ENTRIES_MAX)
+		rc = flush_changes(st, txn, c);
+out:
+	kwset_free(&cur);
+	free(copy);
+	return rc;
+}
+
+static int kw_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct kw_ctx *c = arg;
+	struct acct_rec a;
+	struct mbox_rec m;
+	uint8_t kb[12];
+	int rc;
+
+	/* store_write may run us again: start from scratch. */
+	c->modseq = 0;
+	c->changed = 0;
+	c->nentries = 0;
+	c->ntouched = 0;
+	store_kw_results_free(c->res, c->n);
+	for (size_t i = 0; i < c->n; i++)
+		c->res[i] = (struct store_kw_result){ .uid = c->uids[i], .status = STORE_KW_GONE };
+	if ((rc = acct_get(txn, st, c->account, &a)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	if ((rc = mbox_get(txn, st, c->account, c->mailbox, &m)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	if (c->uidvalidity && m.uidvalidity != c->uidvalidity)
+		return STORE_ENOTFOUND;
+
+	for (size_t i = 0; i < c->n; i++) {
+		MDB_val k = key_u32_u32_u32(kb, c->account, c->mailbox, c->uids[i]), v;
+		rc = mdb_get(txn, st->db[DB_UID], &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue; /* expunged meanwhile */
+		if (rc)
+			return rc;
+		if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
+			return MDB_CORRUPTED;
+		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+		if ((rc = change_one(st, txn, c, &a, email_id, c->uids[i], &c->res[i])) != 0)
+			return rc;
+	}
+	if (c->changed == 0)
+		return 0;
+	if ((rc = flush_changes(st, txn, c)) != 0)
+		return rc;
+	if ((rc = bump_mailboxes(st, txn, c, a.modseq)) != 0)
+		return rc;
+	return acct_put(txn, st, c->account, &a);
+}
+
+int store_email_keywords(struct store *st, uint32_t account, uint32_t mailbox,
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n, enum store_kw_op op,
+			 const char *keywords, uint64_t unchangedsince,
+			 struct store_kw_result *res, uint64_t *modseq_r)
+{
+	struct kw_ctx c = {
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = uidvalidity,
+		.uids = uids,
+		.n = n,
+		.op = op,
+		.unchangedsince = unchangedsince,
+		.res = res,
+	};
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+
+	if (modseq_r)
+		*modseq_r = 0;
+	if ((n > 0 && (!uids || !res)) || op > STORE_KW_REMOVE || !keywords)
+		return STORE_EINVAL;
+	if (res)
+		memset(res, 0, n * sizeof(*res));
+	if (kwset_parse(&c.arg, keywords, strlen(keywords)) < 0) {
+		kwset_free(&c.arg);
+		return STORE_EINVAL;
+	}
+	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	int rc = store_write(st, kw_fn, &c);
+	free(c.crec);
+	free(c.touched);
+	kwset_free(&c.arg);
+	if (rc != STORE_OK) {
+		store_kw_results_free(res, n);
+		return rc;
+	}
+	if (modseq_r)
+		*modseq_r = c.modseq;
+	if (c.changed)
+		store_publish_change(st, account, c.modseq);
+	return STORE_OK;
+}

@@ -1,0 +1,509 @@
+/*
+ * store_mailbox_ops.c — creating, renaming, deleting and subscribing
+ * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, later JMAP Mailbox/set).
+ *
+ * Names are full paths with "/" as the hierarchy delimiter, UTF-8, at
+ * most STORE_MAILBOX_NAME_MAX octets; the first level "INBOX" is matched
+ * in any case and stored as "INBOX". Missing parents are created as real
+ * mailboxes (RFC 3501 §6.3.3 lets a server create the superior
+ * hierarchy), so every mailbox's parent field names an existing one.
+ *
+ * Each call is one synchronous write transaction through store_write();
+ * each writes one change record at one new modseq (mailbox created /
+ * updated / destroyed entries; a delete also expunges the mailbox's
+ * messages first, at its own modseq, as store_expunge does) and the
+ * change feed is told after the commit.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+#define CHANGE_ENTRY_SIZE 13u
+#define OPS_MAX_MAILBOXES 65535u /* per account: one change record must hold a rename */
+
+/* Validates and normalises a mailbox name into out (STORE_MAILBOX_NAME_MAX + 1). */
+static int name_norm(const char *in, char *out)
+{
+	size_t n = strlen(in);
+
+	if (n == 0 || n > STORE_MAILBOX_NAME_MAX || in[0] == '/' || in[n - 1] == '/')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c < 0x20 || c == 0x7f || c == '*' || c == '%')
+			return -1;
+		if (c == '/' && in[i + 1] == '/')
+			return -1;
+	}
+	memcpy(out, in, n + 1);
+	if (n >= 5 && strncasecmp(in, "INBOX", 5) == 0 && (in[5] == '\0' || in[5] == '/'))
+		memcpy(out, "INBOX", 5);
+	return 0;
+}
+
+/* One mailbox of the account, as found by a walk. */
+struct mbx {
+	uint32_t id;
+	struct mbox_rec m;
+};
+
+/* Reads every mailbox of the account (malloc'ed array). */
+static int load_all(struct store *st, MDB_txn *txn, uint32_t account, struct mbx **v_r, size_t *n_r)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[8];
+	MDB_val k = key_u32_u32(pfx, account, 0), v;
+	struct mbx *arr = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, pfx, 4) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			arr = xrealloc(arr, cap * sizeof(*arr));
+		}
+		arr[n].id = be32_get((uint8_t *)k.mv_data + 4);
+		if ((rc = mbox_dec(&v, &arr[n].m)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc) {
+		free(arr);
+		return rc;
+	}
+	*v_r = arr;
+	*n_r = n;
+	return 0;
+}
+
+static struct mbx *find(struct mbx *v, size_t n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(v[i].m.name) == len && memcmp(v[i].m.name, name, len) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static int new_uidvalidity(struct store *st, MDB_txn *txn, uint32_t *uv_r)
+{
+	uint32_t last;
+	int rc = meta_get_u32(txn, st, "last_uidvalidity", &last);
+	if (rc)
+		return rc;
+	uint32_t uv = (uint32_t)time(NULL);
+	if (uv <= last)
+		uv = last + 1;
+	if (uv == 0)
+		uv = 1;
+	*uv_r = uv;
+	return meta_put_u32(txn, st, "last_uidvalidity", uv);
+}
+
+/* Change records under construction: one per call (several modseqs only
+ * past 65535 entries, which OPS_MAX_MAILBOXES rules out for mailboxes). */
+struct changes {
+	uint32_t account;
+	uint8_t *rec;
+	size_t n, cap;
+};
+
+static void change_add(struct changes *c, unsigned kind, uint32_t id, uint32_t mailbox, uint32_t uid)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->rec = xrealloc(c->rec, 3 + c->cap * CHANGE_ENTRY_SIZE);
+	}
+	uint8_t *e = c->rec + 3 + c->n * CHANGE_ENTRY_SIZE;
+	e[0] = (uint8_t)kind;
+	be32_put(e + 1, id);
+	be32_put(e + 5, mailbox);
+	be32_put(e + 9, uid);
+	c->n++;
+}
+
+/* Writes the entries at ++a->modseq (in chunks of 65535). */
+static int change_flush(struct store *st, MDB_txn *txn, struct changes *c, struct acct_rec *a)
+{
+	uint8_t kb[12];
+	size_t done = 0;
+
+	while (done < c->n) {
+		size_t k = c->n - done > 65535 ? 65535 : c->n - done;
+		uint8_t *p = c->rec + done * CHANGE_ENTRY_SIZE; /* header overwrites the tail before */
+		uint8_t save[3];
+		memcpy(save, p, 3);
+		p[0] = REC_V1;
+		be16_put(p + 1, (uint16_t)k);
+		a->modseq++;
+		MDB_val key = key_u32_u64(kb, c->account, a->modseq);
+		MDB_val v = { 3 + k * CHANGE_ENTRY_SIZE, p };
+		int rc = mdb_put(txn, st->db[DB_CHANGE], &key, &v, 0);
+		memcpy(p, save, 3);
+		if (rc)
+			return rc;
+		done += k;
+	}
+	c->n = 0;
+	return 0;
+}
+
+/* Creates name's missing parents and name itself; *id_r the last one.
+ * v/n are the account's mailboxes (grown with the new ones). */
+static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct acct_rec *a,
+		       struct mbx **v, size_t *n, const char *name, struct changes *ch,
+		       int leaf_exists_ok, uint32_t *id_r)
+{
+	size_t len = strlen(name);
+	uint32_t parent = 0;
+	int rc;
+
+	for (size_t end = 0; end <= len; end++) {
+		if (end < len && name[end] != '/')
+			continue;
+		struct mbx *f = find(*v, *n, name, end);
+		if (f) {
+			if (end == len && !leaf_exists_ok)
+				return STORE_EEXIST;
+			parent = f->id;
+			continue;
+		}
+		if (*n >= OPS_MAX_MAILBOXES || a->next_mailbox_id == UINT32_MAX)
+			return STORE_EINVAL;
+		struct mbx nm = { .id = a->next_mailbox_id++ };
+		if ((rc = new_uidvalidity(st, txn, &nm.m.uidvalidity)) != 0)
+			return rc;
+		nm.m.uidnext = 1;
+		nm.m.parent = parent;
+		memcpy(nm.m.name, name, end);
+		nm.m.name[end] = '\0';
+		if ((rc = mbox_put(txn, st, account, nm.id, &nm.m)) != 0)
+			return rc;
+		change_add(ch, CHANGE_MAILBOX_CREATED, nm.id, 0, 0);
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = nm;
+		parent = nm.id;
+	}
+	*id_r = parent;
+	return 0;
+}
+
+enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE };
+
+struct op_ctx {
+	enum op_kind kind;
+	uint32_t account;
+	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
+	int on;
+	/* out */
+	uint32_t id;
+	uint64_t modseq;
+};
+
+/* RENAME INBOX: its messages move to the (new) mailbox dst with new UIDs. */
+static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx *inbox,
+		      struct mbx *dst, struct changes *ch, uint64_t a_modseq)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[12], kb[12], ek[8];
+	MDB_val k = key_u32_u32_u32(pfx, c->account, inbox->id, 0), v;
+	int rc = mdb_cursor_open(txn, st->db[DB_UID], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, 8) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+		if (v.mv_size < 5)
+			return MDB_CORRUPTED;
+		uint32_t old_uid = be32_get((uint8_t *)k.mv_data + 8);
+		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+		uint8_t urec[5];
+		memcpy(urec, v.mv_data, 5);
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		uint32_t new_uid = dst->m.uidnext++;
+		MDB_val nk = key_u32_u32_u32(kb, c->account, dst->id, new_uid), nv = { 5, urec };
+		if ((rc = mdb_put(txn, st->db[DB_UID], &nk, &nv, 0)) != 0)
+			break;
+		/* The email's membership changes mailbox and uid. */
+		MDB_val ekey = key_u32_u32(ek, c->account, email_id), ev;
+		struct email_rec e;
+		if ((rc = mdb_get(txn, st->db[DB_EMAIL], &ekey, &ev)) != 0)
+			break;
+		uint8_t *copy = xmalloc(ev.mv_size);
+		memcpy(copy, ev.mv_data, ev.mv_size);
+		MDB_val cv = { ev.mv_size, copy };
+		if ((rc = email_dec(&cv, &e)) == 0) {
+			for (uint16_t i = 0; i < e.nmembers; i++) {
+				uint8_t *mp = (uint8_t *)e.members + (size_t)i * 8;
+				if (be32_get(mp) == inbox->id && be32_get(mp + 4) == old_uid) {
+					be32_put(mp, dst->id);
+					be32_put(mp + 4, new_uid);
+				}
+			}
+			e.modseq = a_modseq + 1; /* the modseq change_flush writes at */
+			rc = rec_put(txn, st->db[DB_EMAIL], &ekey, email_size(&e), email_enc, &e, 0);
+		}
+		free(copy);
+		if (rc)
+			break;
+		change_add(ch, CHANGE_EMAIL_UPDATED, email_id, inbox->id, old_uid);
+		change_add(ch, CHANGE_EMAIL_UPDATED, email_id, dst->id, new_uid);
+		dst->m.messages++;
+		if (inbox->m.messages)
+			inbox->m.messages--;
+		k = key_u32_u32_u32(pfx, c->account, inbox->id, 0);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Collects the UIDs of a mailbox (malloc'ed). */
+static int mailbox_uids(struct store *st, MDB_txn *txn, uint32_t account, uint32_t mailbox,
+			uint32_t **uids_r, size_t *n_r)
+{
+	MDB_cursor *cur;
+	uint8_t pfx[12];
+	MDB_val k = key_u32_u32_u32(pfx, account, mailbox, 0), v;
+	uint32_t *u = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_UID], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, pfx, 8) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			u = xrealloc(u, cap * sizeof(*u));
+		}
+		u[n++] = be32_get((uint8_t *)k.mv_data + 8);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND && rc != 0) {
+		free(u);
+		return rc;
+	}
+	*uids_r = u;
+	*n_r = n;
+	return 0;
+}
+
+static int op_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct op_ctx *c = arg;
+	struct changes ch = { .account = c->account };
+	struct acct_rec a;
+	struct mbx *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	c->id = 0;
+	c->modseq = 0;
+	if ((rc = acct_get(txn, st, c->account, &a)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	if ((rc = load_all(st, txn, c->account, &v, &n)) != 0)
+		return rc;
+	struct mbx *f = c->kind == OP_CREATE ? NULL : find(v, n, c->name, strlen(c->name));
+	if (c->kind != OP_CREATE && !f) {
+		rc = STORE_ENOTFOUND;
+		goto out;
+	}
+
+	switch (c->kind) {
+	case OP_CREATE:
+		rc = create_path(st, txn, c->account, &a, &v, &n, c->name, &ch, 0, &c->id);
+		break;
+	case OP_SUBSCRIBE:
+		c->id = f->id;
+		if (f->m.subscribed == (c->on ? 1 : 0))
+			goto out; /* nothing to change */
+		f->m.subscribed = c->on ? 1 : 0;
+		rc = mbox_put(txn, st, c->account, f->id, &f->m);
+		change_add(&ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+		break;
+	case OP_DELETE: {
+		size_t len = strlen(c->name);
+		c->id = f->id;
+		if (f->m.role == ROLE_INBOX) {
+			rc = STORE_EINVAL;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(v[i].m.name, c->name, len) == 0 && v[i].m.name[len] == '/') {
+				rc = STORE_EEXIST; /* has children */
+				goto out;
+			}
+		uint32_t *uids;
+		size_t nu;
+		if ((rc = mailbox_uids(st, txn, c->account, f->id, &uids, &nu)) != 0)
+			break;
+		rc = store_expunge_txn(st, txn, c->account, f->id, uids, nu);
+		free(uids);
+		if (rc)
+			break;
+		/* The expunge rewrote the account record: read it again. */
+		if ((rc = acct_get(txn, st, c->account, &a)) != 0)
+			break;
+		uint8_t kb[8];
+		MDB_val k = key_u32_u32(kb, c->account, f->id);
+		if ((rc = mdb_del(txn, st->db[DB_MAILBOX], &k, NULL)) != 0)
+			break;
+		change_add(&ch, CHANGE_MAILBOX_DESTROYED, f->id, 0, 0);
+		break;
+	}
+	case OP_RENAME: {
+		size_t flen = strlen(c->name), tlen = strlen(c->to);
+		c->id = f->id;
+		if (find(v, n, c->to, tlen)) {
+			rc = STORE_EEXIST;
+			break;
+		}
+		if (f->m.role == ROLE_INBOX) {
+			/* RFC 3501 §6.3.5: a new mailbox takes INBOX's messages;
+			 * INBOX stays, empty; its children do not move. */
+			uint32_t id;
+			if ((rc = create_path(st, txn, c->account, &a, &v, &n, c->to, &ch, 0, &id)) != 0)
+				break;
+			struct mbx *dst = find(v, n, c->to, tlen), *inbox = find(v, n, "INBOX", 5);
+			if ((rc = move_inbox(st, txn, c, inbox, dst, &ch, a.modseq)) != 0)
+				break;
+			c->id = dst->id;
+			if ((rc = mbox_put(txn, st, c->account, inbox->id, &inbox->m)) != 0 ||
+			    (rc = mbox_put(txn, st, c->account, dst->id, &dst->m)) != 0)
+				break;
+			break;
+		}
+		if (tlen > flen && strncmp(c->to, c->name, flen) == 0 && c->to[flen] == '/') {
+			rc = STORE_EINVAL; /* into itself */
+			break;
+		}
+		/* The new names, checked before anything is written. */
+		for (size_t i = 0; i < n; i++) {
+			const char *nm = v[i].m.name;
+			if (strncmp(nm, c->name, flen) != 0 || (nm[flen] != '\0' && nm[flen] != '/'))
+				continue;
+			if (tlen + strlen(nm + flen) > STORE_MAILBOX_NAME_MAX) {
+				rc = STORE_EINVAL;
+				goto out;
+			}
+		}
+		/* The new parent chain first (it may create mailboxes). */
+		uint32_t parent = 0;
+		const char *slash = strrchr(c->to, '/');
+		if (slash) {
+			char pname[STORE_MAILBOX_NAME_MAX + 1];
+			memcpy(pname, c->to, (size_t)(slash - c->to));
+			pname[slash - c->to] = '\0';
+			if ((rc = create_path(st, txn, c->account, &a, &v, &n, pname, &ch, 1, &parent)) != 0)
+				break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct mbox_rec *m = &v[i].m;
+			if (strncmp(m->name, c->name, flen) != 0 ||
+			    (m->name[flen] != '\0' && m->name[flen] != '/'))
+				continue;
+			char nn[STORE_MAILBOX_NAME_MAX + 1];
+			size_t rest = strlen(m->name + flen);
+			memcpy(nn, c->to, tlen);
+			memcpy(nn + tlen, m->name + flen, rest + 1);
+			memcpy(m->name, nn, tlen + rest + 1);
+			if (m->name[tlen] == '\0')
+				m->parent = parent;
+			if ((rc = mbox_put(txn, st, c->account, v[i].id, m)) != 0)
+				goto out;
+			change_add(&ch, CHANGE_MAILBOX_UPDATED, v[i].id, 0, 0);
+		}
+		break;
+	}
+	}
+	if (rc || ch.n == 0)
+		goto out;
+	size_t nentries = ch.n;
+	if ((rc = change_flush(st, txn, &ch, &a)) != 0)
+		goto out;
+	c->modseq = a.modseq;
+	/* Every mailbox this call wrote takes the modseq as its highest. */
+	for (size_t i = 0; i < nentries; i++) {
+		const uint8_t *e = ch.rec + 3 + i * CHANGE_ENTRY_SIZE;
+		if (e[0] == CHANGE_MAILBOX_DESTROYED)
+			continue;
+		uint32_t id = e[0] == CHANGE_EMAIL_UPDATED ? be32_get(e + 5) : be32_get(e + 1);
+		struct mbox_rec m;
+		if ((rc = mbox_get(txn, st, c->account, id, &m)) != 0) {
+			if (rc == MDB_NOTFOUND)
+				continue;
+			goto out;
+		}
+		m.highest_modseq = a.modseq;
+		if ((rc = mbox_put(txn, st, c->account, id, &m)) != 0)
+			goto out;
+	}
+	rc = acct_put(txn, st, c->account, &a);
+out:
+	free(v);
+	free(ch.rec);
+	return rc;
+}
+
+static int run_op(struct store *st, struct op_ctx *c, uint32_t *id_r)
+{
+	int rc = store_write(st, op_fn, c);
+	if (rc != STORE_OK)
+		return rc;
+	if (id_r)
+		*id_r = c->id;
+	if (c->modseq)
+		store_publish_change(st, c->account, c->modseq);
+	return STORE_OK;
+}
+
+int store_mailbox_create(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
+{
+	struct op_ctx c = { .kind = OP_CREATE, .account = account };
+	if (name_norm(name, c.name) < 0)
+		return STORE_EINVAL;
+	return run_op(st, &c, mailbox_r);
+}
+
+int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to)
+{
+	struct op_ctx c = { .kind = OP_RENAME, .account = account };
+	if (name_norm(from, c.name) < 0)
+		return STORE_ENOTFOUND;
+	if (name_norm(to, c.to) < 0)
+		return STORE_EINVAL;
+	if (strcmp(c.to, "INBOX") == 0)
+		return STORE_EEXIST;
+	if (strcmp(c.name, "INBOX") == 0 && strncmp(c.to, "INBOX/", 6) == 0)
+		return STORE_EINVAL; /* INBOX's messages into its own child: Dovecot refuses too */
+	return run_op(st, &c, NULL);
+}
+
+int store_mailbox_delete(struct store *st, uint32_t account, const char *name)
+{
+	struct op_ctx c = { .kind = OP_DELETE, .account = account };
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
+	return run_op(st, &c, NULL);
+}
+
+int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on)
+{
+	struct op_ctx c = { .kind = OP_SUBSCRIBE, .account = account, .on = on };
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
+	return run_op(st, &c, NULL);
+}

@@ -1,0 +1,341 @@
+"""IMAP FETCH of the MIME structure cached at delivery (ENVELOPE, BODY,
+BODYSTRUCTURE, part sections, BINARY) and SEARCH over headers and decoded
+text parts, with real-world-shaped messages delivered over SMTP. Expected
+strings are written from RFC 9051 / RFC 3516 and the MIME library's rules
+(sizes and line counts exclude the line end before a boundary)."""
+import base64
+import email
+import email.policy
+import imaplib
+import smtplib
+
+from harness import Server
+from test_imap import ACCOUNTS, BOB, Raw, login
+
+CRLF = "\r\n"
+
+
+def crlf(text):
+    return text.replace("\n", CRLF)
+
+
+SUBJ_A = "Grüße aus München"
+TEXT_A = "Hallo Bob,\r\nschöne Grüße."
+HTML_A = "<p>Hallo Bob, sch=C3=B6ne Gr=C3=BC=C3=9Fe.</p>"
+MSG_A = crlf("""From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <juergen@remote.test>
+To: Bob <bob@example.test>, "Carol, C." <carol@example.test>
+Cc: dave@remote.test
+Subject: %s
+Date: Mon, 3 Jun 2024 12:00:00 +0200
+Message-ID: <alt-1@remote.test>
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="b1"
+
+--b1
+Content-Type: text/plain; charset=UTF-8
+Content-Transfer-Encoding: 8bit
+
+%s
+--b1
+Content-Type: text/html; charset=UTF-8
+Content-Transfer-Encoding: quoted-printable
+
+%s
+--b1--
+""" % (SUBJ_A, TEXT_A.replace(CRLF, "\n"), HTML_A))
+
+ATTACH = bytes(range(256)) + b"\0secretword\0" + b"x" * 32
+ATTACH_B64 = CRLF.join(base64.encodebytes(ATTACH).decode().split())
+MSG_B = crlf("""From: Alice <alice@remote.test>
+To: bob@example.test
+Subject: Report attached
+Date: Tue, 4 Jun 2024 09:30:00 +0000
+Message-ID: <mixed-1@remote.test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="=_outer"
+
+This is a multi-part message in MIME format.
+--=_outer
+Content-Type: text/plain; charset=us-ascii
+
+See attached.
+--=_outer
+Content-Type: application/octet-stream; name*0="report"; name*1=".bin"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment;
+ filename*=utf-8''r%C3%A9sum%C3%A9.bin
+
+""") + ATTACH_B64 + crlf("""
+--=_outer--
+""")
+MIME_B2 = crlf("""Content-Type: application/octet-stream; name*0="report"; name*1=".bin"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment;
+ filename*=utf-8''r%C3%A9sum%C3%A9.bin
+
+""")
+
+INNER_TEXT = b"We fly to Zanzibar on Friday.\r\n"
+INNER_B64 = base64.b64encode(INNER_TEXT).decode()
+INNER_HDR = crlf("""From: Ivan <ivan@remote.test>
+To: Carol <carol@remote.test>
+Subject: Travel
+Date: Wed, 5 Jun 2024 18:00:00 +0000
+Message-ID: <orig@remote.test>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: base64
+
+""")
+MSG_C = crlf("""From: Carol <carol@remote.test>
+To: bob@example.test
+Subject: Fwd: Travel
+Date: Thu, 6 Jun 2024 08:00:00 +0000
+Message-ID: <fwd-1@remote.test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: text/plain
+
+FYI
+--outer
+Content-Type: message/rfc822
+Content-Disposition: inline
+
+""") + INNER_HDR + INNER_B64 + crlf("""
+--outer--
+""")
+
+
+def deliver_all(s):
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for m in (MSG_A, MSG_B, MSG_C):
+            c.sendmail("alice@remote.test", [BOB], m.encode(), mail_options=["BODY=8BITMIME"])
+
+
+def wait_three(s):
+    import time
+    for _ in range(200):
+        if len(s.messages(BOB)) >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError("not delivered")
+
+
+def raw_cmd(r, tag, cmd):
+    """Sends one command; returns the whole response as bytes (lines joined by CRLF)."""
+    r.send("%s %s\r\n" % (tag, cmd))
+    lines = r.until_tag(tag)
+    assert lines[-1].startswith(tag.encode() + b" OK"), lines[-1]
+    return b"\r\n".join(lines[:-1])
+
+
+def q(s):
+    return '"%s"' % s
+
+
+def test_imap_fetch_structure():
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        deliver_all(s)
+        wait_three(s)
+        # tern fetch still lists from and subject, from the new meta record
+        listing = [line for _, line in s.messages(BOB)]
+        assert "Jürgen Müller" in listing[0] and "Grüße aus München" in listing[0], listing
+        assert "Alice <alice@remote.test>" in listing[1] and "Report attached" in listing[1], listing
+        assert "Fwd: Travel" in listing[2], listing
+
+        r = Raw(s)
+        r.login()
+        r.send("s SELECT INBOX\r\n")
+        r.until_tag("s")
+        caps = raw_cmd(r, "c", "CAPABILITY")
+        assert b" BINARY" in caps, caps
+
+        # ENVELOPE: 8-bit subject is a literal (no UTF8=ACCEPT), words raw
+        juergen = '("=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?=" NIL "juergen" "remote.test")'
+        subj = SUBJ_A.encode()
+        want = ('* 1 FETCH (ENVELOPE ("Mon, 3 Jun 2024 12:00:00 +0200" {%d}\r\n' % len(subj)).encode() + subj + (
+            ' (%s) (%s) (%s) (("Bob" NIL "bob" "example.test")("Carol, C." NIL "carol" "example.test")) '
+            '((NIL NIL "dave" "remote.test")) NIL NIL "<alt-1@remote.test>"))' % (juergen, juergen, juergen)).encode()
+        got = raw_cmd(r, "e1", "FETCH 1 (ENVELOPE)")
+        assert got == want, (got, want)
+
+        # BODYSTRUCTURE and BODY of multipart/alternative
+        html = HTML_A.encode()
+        text = TEXT_A.encode()
+        part1 = '("text" "plain" ("charset" "UTF-8") NIL NIL "8bit" %d 1' % len(text)
+        part2 = '("text" "html" ("charset" "UTF-8") NIL NIL "quoted-printable" %d 0' % len(html)
+        got = raw_cmd(r, "b1", "FETCH 1 (BODYSTRUCTURE)").decode()
+        want = ('* 1 FETCH (BODYSTRUCTURE (%s NIL NIL NIL NIL)%s NIL NIL NIL NIL) "alternative" '
+                '("boundary" "b1") NIL NIL NIL))' % (part1, part2))
+        assert got == want, (got, want)
+        got = raw_cmd(r, "b2", "FETCH 1 (BODY)").decode()
+        assert got == '* 1 FETCH (BODY (%s)%s) "alternative"))' % (part1, part2), got
+
+        # mixed with a base64 attachment, RFC 2231 parameters
+        got = raw_cmd(r, "b3", "FETCH 2 (BODYSTRUCTURE)").decode()
+        b64 = ATTACH_B64.encode()
+        want = ('* 2 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 13 0 '
+                'NIL NIL NIL NIL)("application" "octet-stream" ("name" "report.bin") NIL NIL "base64" %d '
+                'NIL ("attachment" ("filename*" "utf-8\'\'r%%C3%%A9sum%%C3%%A9.bin")) NIL NIL) "mixed" '
+                '("boundary" "=_outer") NIL NIL NIL))' % len(b64))
+        assert got == want, (got, want)
+
+        # forwarded message/rfc822 with its envelope and structure
+        inner = (INNER_HDR + INNER_B64).encode()
+        ivan = '(("Ivan" NIL "ivan" "remote.test"))'
+        inner_env = ('("Wed, 5 Jun 2024 18:00:00 +0000" "Travel" %s %s %s (("Carol" NIL "carol" "remote.test")) '
+                     'NIL NIL NIL "<orig@remote.test>")' % (ivan, ivan, ivan))
+        want = ('* 3 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 3 0 NIL NIL NIL '
+                'NIL)("message" "rfc822" NIL NIL NIL "7bit" %d %s ("text" "plain" ("charset" "utf-8") NIL NIL '
+                '"base64" %d 0 NIL NIL NIL NIL) %d NIL ("inline" NIL) NIL NIL) "mixed" ("boundary" "outer") '
+                'NIL NIL NIL))' % (len(inner), inner_env, len(INNER_B64), inner.count(b"\n")))
+        got = raw_cmd(r, "b4", "FETCH 3 (BODYSTRUCTURE)").decode()
+        assert got == want, (got, want)
+
+        # ALL and FULL macros
+        got = raw_cmd(r, "m1", "FETCH 3 ALL").decode()
+        assert got.startswith("* 3 FETCH (FLAGS () INTERNALDATE ") and " ENVELOPE (" in got, got
+        got = raw_cmd(r, "m2", "FETCH 3 FULL").decode()
+        assert ' BODY (("text" "plain"' in got, got
+        # a part that does not exist is NIL
+        got = raw_cmd(r, "n1", "FETCH 2 (BODY.PEEK[7] BODY.PEEK[1.TEXT])").decode()
+        assert got == "* 2 FETCH (BODY[7] NIL BODY[1.TEXT] NIL)", got
+        r.close()
+
+        # Sections through imaplib
+        m = login(s)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1", "(BODY.PEEK[1] BODY.PEEK[2])")
+        assert typ == "OK" and data[0][1] == text, data
+        assert data[1][1] == html, data
+        typ, data = m.fetch("2", "(BODY.PEEK[2.MIME])")
+        assert data[0][1] == MIME_B2.encode(), data
+        typ, data = m.fetch("2", "(BODY.PEEK[2])")
+        assert data[0][1] == b64
+        typ, data = m.fetch("2", "(BODY.PEEK[2]<4.10>)")
+        assert b"BODY[2]<4>" in data[0][0] and data[0][1] == b64[4:14]
+        typ, data = m.fetch("2", "(BINARY.PEEK[2])")
+        assert typ == "OK" and data[0][1] == ATTACH, data
+        assert b"~{%d}" % len(ATTACH) in data[0][0], data[0][0]  # NUL inside: literal8
+        typ, data = m.fetch("2", "(BINARY.SIZE[2] BINARY.SIZE[1])")
+        assert b"BINARY.SIZE[2] %d" % len(ATTACH) in data[0] and b"BINARY.SIZE[1] 13" in data[0], data
+        typ, data = m.fetch("2", "(BINARY.PEEK[2]<256.12>)")
+        assert data[0][1] == b"\0secretword\0", data
+        typ, data = m.fetch("1", "(BINARY.PEEK[2])")
+        assert data[0][1] == "<p>Hallo Bob, schöne Grüße.</p>".encode(), data
+        # message/rfc822: HEADER, TEXT, the inner body decoded
+        typ, data = m.fetch("3", "(BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BINARY.PEEK[2.1])")
+        assert data[0][1] == INNER_HDR.encode(), data
+        assert data[1][1] == INNER_B64.encode(), data
+        assert data[2][1] == INNER_TEXT, data
+        typ, data = m.fetch("3", "(BODY.PEEK[2.HEADER.FIELDS (Subject)])")
+        assert data[0][1] == b"Subject: Travel\r\n\r\n", data
+        typ, data = m.fetch("3", "(BODY.PEEK[2.1.MIME])")
+        assert typ == "OK"
+
+        # Python's email parser agrees with BODY[n] for a multipart
+        typ, data = m.fetch("2", "(BODY.PEEK[])")
+        whole = data[0][1]
+        py = email.message_from_bytes(whole, policy=email.policy.compat32)
+        parts = py.get_payload()
+        assert len(parts) == 2
+        for n, part in enumerate(parts, 1):
+            typ, data = m.fetch("2", "(BODY.PEEK[%d])" % n)
+            assert data[0][1] == part.get_payload().encode(), (n, data[0][1][:60])
+        assert parts[1].get_payload(decode=True) == ATTACH
+        assert parts[1].get_filename() == "résumé.bin"
+        m.logout()
+
+
+def test_imap_binary_unknown_cte():
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        msg = crlf("""From: a@remote.test
+To: bob@example.test
+Subject: uu
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="x"
+
+--x
+Content-Type: application/octet-stream
+Content-Transfer-Encoding: x-uuencode
+
+begin 644 f
+`
+end
+--x--
+""")
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("a@remote.test", [BOB], msg)
+        for _ in range(200):
+            if s.messages(BOB):
+                break
+        m = login(s)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1", "(BINARY.PEEK[1])")
+        assert typ == "NO" and b"UNKNOWN-CTE" in data[0], (typ, data)
+        typ, data = m.fetch("1", "(BODY.PEEK[1])")
+        assert typ == "OK" and data[0][1] == b"begin 644 f\r\n`\r\nend"
+        m.logout()
+
+
+def search_literal(r, tag, key, value):
+    """SEARCH CHARSET UTF-8 <key> {n} value (a UTF-8 literal); returns the hits."""
+    v = value.encode()
+    r.send("%s SEARCH CHARSET UTF-8 %s {%d}\r\n" % (tag, key, len(v)))
+    assert r.line().startswith(b"+")
+    r.send(v + b"\r\n")
+    lines = r.until_tag(tag)
+    assert lines[-1].startswith(tag.encode() + b" OK"), lines
+    return [l for l in lines if l.startswith(b"* SEARCH")][0]
+
+
+def test_imap_search_text():
+    with Server(accounts=ACCOUNTS, imap=True) as s:
+        deliver_all(s)
+        wait_three(s)
+        m = login(s)
+        m.select("INBOX", readonly=True)
+
+        def hits(*keys, charset=None):
+            typ, data = m.search(charset, *keys)
+            assert typ == "OK", (keys, data)
+            return data[0].decode()
+
+        assert hits("SUBJECT", "aus") == "1"
+        assert hits("SUBJECT", "REPORT") == "2"
+        assert hits("SUBJECT", "nothing") == ""
+        assert hits("FROM", "juergen") == "1"
+        assert hits("FROM", "alice") == "2"
+        assert hits("TO", "carol") == "1"
+        assert hits("CC", "dave") == "1"
+        assert hits("BCC", "dave") == ""
+        assert hits("HEADER", "Message-ID", "mixed-1") == "2"
+        assert hits("HEADER", "MIME-Version", '""') == "1 2 3"
+        assert hits("HEADER", "X-Nothing", '""') == ""
+        # a word only inside a base64 text part of a forwarded message
+        assert hits("BODY", "zanzibar") == "3"
+        assert hits("TEXT", "ZANZIBAR") == "3"
+        assert hits("BODY", '"see attached"') == "2"
+        assert hits("BODY", '"Report attached"') == ""  # only in the header
+        assert hits("TEXT", '"Report attached"') == "2"
+        assert hits("BODY", "secretword") == ""  # attachment, not a text part
+        assert hits("OR", "BODY", "zanzibar", "FROM", "alice") == "2 3"
+        assert hits("NOT", "BODY", "zanzibar") == "1 2"
+        assert hits("BODY", "fyi", charset="US-ASCII") == "3"
+        typ, data = m.search("ISO-8859-1", "BODY", "x")
+        assert typ == "NO" and b"[BADCHARSET (UTF-8 US-ASCII)]" in data[0]
+        m.logout()
+
+        r = Raw(s)
+        r.login()
+        r.send("s SELECT INBOX\r\n")
+        r.until_tag("s")
+        # 8-bit header, RFC 2047 word in From, 8bit text part, QP html part
+        assert search_literal(r, "a", "SUBJECT", "münchen") == b"* SEARCH 1"
+        assert search_literal(r, "b", "FROM", "Müller") == b"* SEARCH 1"
+        assert search_literal(r, "c", "BODY", "schöne") == b"* SEARCH 1"
+        assert search_literal(r, "d", "BODY", "<p>Hallo Bob, schöne") == b"* SEARCH 1"
+        assert search_literal(r, "e", "BODY", "Grüßli") == b"* SEARCH"
+        r.close()

@@ -1,0 +1,316 @@
+/*
+ * test_store_flags.c — keywords of emails (set/add/remove, modseqs, change
+ * records, UNCHANGEDSINCE) and mailbox management (create with parents,
+ * rename with children, RENAME INBOX, delete with its messages,
+ * subscribe).
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+
+static char base[256];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+struct em {
+	uint32_t uid, email_id;
+	char kw[256];
+	uint64_t modseq;
+};
+struct ems {
+	struct em v[16];
+	int n;
+};
+
+static void collect(void *arg, const struct store_email_info *i)
+{
+	struct ems *e = arg;
+	if (e->n == 16)
+		return;
+	struct em *m = &e->v[e->n++];
+	m->uid = i->uid;
+	m->email_id = i->email_id;
+	m->modseq = i->modseq;
+	snprintf(m->kw, sizeof m->kw, "%.*s", (int)i->keywords_len, i->keywords);
+}
+
+struct mbs {
+	char name[16][64];
+	uint32_t id[16], parent[16], uidvalidity[16], messages[16];
+	int sub[16];
+	uint64_t hms[16];
+	int n;
+};
+
+static void collect_mb(void *arg, const struct store_mailbox_info *i)
+{
+	struct mbs *m = arg;
+	if (m->n == 16)
+		return;
+	snprintf(m->name[m->n], 64, "%s", i->name);
+	m->id[m->n] = i->id;
+	m->parent[m->n] = i->parent;
+	m->uidvalidity[m->n] = i->uidvalidity;
+	m->messages[m->n] = i->messages;
+	m->sub[m->n] = i->subscribed;
+	m->hms[m->n] = i->highest_modseq;
+	m->n++;
+}
+
+static int mb_index(const struct mbs *m, const char *name)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->name[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void deliver(struct store *st, uint32_t acc, const char *text)
+{
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = strlen(text);
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1700000000;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+}
+
+/* Number of entries of the change record at modseq and the first kind. */
+static int change_at(struct store *st, uint32_t acc, uint64_t modseq, int *kind_r)
+{
+	MDB_txn *txn;
+	uint8_t kb[12];
+	MDB_val k = key_u32_u64(kb, acc, modseq), v;
+	int n = -1;
+	if (store_rd_begin(st, &txn) != 0)
+		return -1;
+	if (mdb_get(txn, st->db[DB_CHANGE], &k, &v) == 0 && v.mv_size >= 3) {
+		n = be16_get((uint8_t *)v.mv_data + 1);
+		if (kind_r && n > 0)
+			*kind_r = ((uint8_t *)v.mv_data)[3];
+	}
+	store_rd_end(st, txn);
+	return n;
+}
+
+static void test_keywords(struct store *st, uint32_t acc)
+{
+	struct ems e = { 0 };
+	struct store_kw_result res[4];
+	uint64_t ms0, ms;
+
+	for (int i = 0; i < 3; i++)
+		deliver(st, acc, i == 0 ? "Subject: a\r\n\r\nA\r\n" : i == 1 ? "Subject: b\r\n\r\nB\r\n"
+									    : "Subject: c\r\n\r\nC\r\n");
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms0), STORE_OK);
+	uint32_t uids[4] = { 1, 2, 99, 3 };
+
+	/* Add to 1, 2 and a missing uid. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, uids, 3, STORE_KW_ADD, "$Seen $flagged",
+					  0, res, &ms),
+		     STORE_OK);
+	CHECK_EQ_INT(ms, ms0 + 1);
+	CHECK_EQ_INT(res[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(res[0].keywords, "$seen $flagged");
+	CHECK_EQ_INT(res[0].modseq, ms0 + 1);
+	CHECK_EQ_INT(res[2].status, STORE_KW_GONE);
+	CHECK(res[2].keywords == NULL);
+	store_kw_results_free(res, 3);
+	int kind = 0;
+	CHECK_EQ_INT(change_at(st, acc, ms0 + 1, &kind), 2);
+	CHECK_EQ_INT(kind, 2);
+
+	CHECK_EQ_INT(store_email_list(st, acc, 1, collect, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, 3);
+	CHECK_EQ_STR(e.v[0].kw, "$seen $flagged");
+	CHECK_EQ_STR(e.v[2].kw, "");
+	CHECK_EQ_INT(e.v[0].modseq, ms0 + 1);
+
+	/* Adding again changes nothing and spends no modseq. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, uids, 1, STORE_KW_ADD, "$seen", 0, res,
+					  &ms),
+		     STORE_OK);
+	CHECK_EQ_INT(ms, 0);
+	CHECK_EQ_INT(res[0].status, STORE_KW_SAME);
+	store_kw_results_free(res, 1);
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), STORE_OK);
+	CHECK_EQ_INT(ms, ms0 + 1);
+
+	/* Remove, then set. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, uids, 2, STORE_KW_REMOVE, "$FLAGGED", 0,
+					  res, &ms),
+		     STORE_OK);
+	CHECK_EQ_STR(res[0].keywords, "$seen");
+	CHECK_EQ_STR(res[1].keywords, "$seen");
+	store_kw_results_free(res, 2);
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, &uids[3], 1, STORE_KW_SET,
+					  "$deleted work", 0, res, &ms),
+		     STORE_OK);
+	CHECK_EQ_STR(res[0].keywords, "$deleted work");
+	store_kw_results_free(res, 1);
+
+	/* UNCHANGEDSINCE below the email's modseq: left alone. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, uids, 1, STORE_KW_SET, "", ms0, res, &ms),
+		     STORE_OK);
+	CHECK_EQ_INT(res[0].status, STORE_KW_MODIFIED);
+	CHECK_EQ_STR(res[0].keywords, "$seen");
+	store_kw_results_free(res, 1);
+
+	/* Bad keywords and a wrong UIDVALIDITY change nothing. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 0, uids, 1, STORE_KW_ADD, "a(b", 0, res, &ms),
+		     STORE_EINVAL);
+	CHECK_EQ_INT(store_email_keywords(st, acc, 1, 12345, uids, 1, STORE_KW_ADD, "x", 0, res,
+					  &ms),
+		     STORE_ENOTFOUND);
+
+	/* Expunge of \Deleted: uid 3 goes, the others stay. */
+	size_t removed = 0;
+	struct mbs m = { 0 };
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK_EQ_INT(store_expunge(st, acc, 1, m.uidvalidity[0], &uids[3], 1, &removed, NULL),
+		     STORE_OK);
+	CHECK_EQ_INT(removed, 1);
+}
+
+static void noop_raw(void *arg, const char *d, size_t n)
+{
+	(void)arg;
+	(void)d;
+	(void)n;
+}
+
+static void test_mailboxes(struct store *st, uint32_t acc)
+{
+	struct mbs m = { 0 };
+	uint32_t id = 0;
+	uint64_t ms0, ms;
+
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms0), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Work/2024/Q1", &id), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Work", NULL), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "inbox", NULL), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "a//b", NULL), STORE_EINVAL);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "/a", NULL), STORE_EINVAL);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "a*", NULL), STORE_EINVAL);
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), STORE_OK);
+	CHECK_EQ_INT(ms, ms0 + 1);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	int w = mb_index(&m, "Work"), y = mb_index(&m, "Work/2024"), q = mb_index(&m, "Work/2024/Q1");
+	CHECK(w >= 0 && y >= 0 && q >= 0);
+	if (w < 0 || y < 0 || q < 0)
+		return;
+	CHECK_EQ_INT(m.id[q], id);
+	CHECK_EQ_INT(m.parent[q], m.id[y]);
+	CHECK_EQ_INT(m.parent[y], m.id[w]);
+	CHECK_EQ_INT(m.parent[w], 0);
+	CHECK_EQ_INT(m.sub[w], 0);
+	CHECK(m.uidvalidity[w] > m.uidvalidity[0]);
+
+	/* Rename with children, into a new parent. */
+	uint32_t q_uv = m.uidvalidity[q];
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Work", "Old/Job"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Nope", "X"), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Sent", "Trash"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Old", "Old/Job/x"), STORE_EINVAL);
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK(mb_index(&m, "Work") < 0);
+	int o = mb_index(&m, "Old"), j = mb_index(&m, "Old/Job"), q2 = mb_index(&m, "Old/Job/2024/Q1");
+	CHECK(o >= 0 && j >= 0 && q2 >= 0);
+	if (o < 0 || j < 0 || q2 < 0)
+		return;
+	CHECK_EQ_INT(m.parent[j], m.id[o]);
+	CHECK_EQ_INT(m.uidvalidity[q2], q_uv);
+	CHECK_EQ_INT(m.id[q2], id);
+
+	/* Subscribe. */
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Old/Job", 1), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 1), STORE_ENOTFOUND);
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Old/Job")], 1);
+
+	/* RENAME INBOX: its two messages move with new UIDs, INBOX stays. */
+	struct ems e = { 0 };
+	store_email_list(st, acc, 1, collect, &e);
+	CHECK_EQ_INT(e.n, 2);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "INBOX", "Saved"), STORE_OK);
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	int in = mb_index(&m, "INBOX"), sv = mb_index(&m, "Saved");
+	CHECK(in >= 0 && sv >= 0);
+	if (in < 0 || sv < 0)
+		return;
+	CHECK_EQ_INT(m.messages[in], 0);
+	CHECK_EQ_INT(m.messages[sv], 2);
+	struct ems e2 = { 0 };
+	store_email_list(st, acc, m.id[sv], collect, &e2);
+	CHECK_EQ_INT(e2.n, 2);
+	CHECK_EQ_INT(e2.v[0].uid, 1);
+	CHECK_EQ_INT(e2.v[0].email_id, e.v[0].email_id);
+	CHECK_EQ_STR(e2.v[0].kw, "$seen");
+	struct ems e3 = { 0 };
+	store_email_list(st, acc, 1, collect, &e3);
+	CHECK_EQ_INT(e3.n, 0);
+
+	/* Delete: INBOX no, a parent no, a leaf with messages yes. */
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "INBOX"), STORE_EINVAL);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Old/Job"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Nope"), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Old/Job/2024/Q1"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Saved"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Trash"), STORE_OK); /* special-use: allowed */
+	int kind = 0;
+	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), STORE_OK);
+	CHECK_EQ_INT(change_at(st, acc, ms, &kind), 1);
+	CHECK_EQ_INT(kind, 6);
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK(mb_index(&m, "Saved") < 0);
+	CHECK(mb_index(&m, "Old/Job/2024/Q1") < 0);
+	/* The emails of Saved are gone with it. */
+	CHECK_EQ_INT(store_email_raw(st, acc, e.v[0].email_id, noop_raw, NULL), STORE_ENOTFOUND);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char err[256];
+	struct store *st = NULL;
+	uint32_t acc = 0;
+
+	snprintf(base, sizeof base, "%s/tern-flags-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
+			     STORE_OK);
+		test_keywords(st, acc);
+		test_mailboxes(st, acc);
+		store_close(&st);
+	}
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_done("test_store_flags");
+}
