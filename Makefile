@@ -16,7 +16,10 @@ CLANG       ?= clang
 WARN        := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Iapp $(WARN) -g
 CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
-LIBS_MUSL   := -L$(MUSL)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lpthread
+# mimalloc replaces musl's malloc family (vendor/manifest says why): whole
+# archive, so it is linked even if only a library calls malloc.
+LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archive \
+               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lpthread
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
 LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lpthread
@@ -34,7 +37,7 @@ FUZZ_OBJS   := $(LIB_SRCS:%.c=build/fuzz-obj/%.o)
 FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all vendor run test unit proto fuzz bench image clean
+.PHONY: all vendor run test unit proto fuzz fuzz-check bench image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -79,6 +82,7 @@ proto: build/tern
 test: vendor
 	scripts/install-test-deps
 	$(MAKE) unit
+	$(MAKE) fuzz-check
 	$(MAKE) proto
 
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
@@ -99,6 +103,14 @@ fuzz: $(FUZZ_BINS)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$dict build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 	  grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$n.log | tail -1; done
+
+# Every fuzz target builds (clang catches what gcc lets through) and replays
+# its committed corpus once: a regression check, not a fuzzing run.
+fuzz-check: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  $$f -runs=0 tests/fuzz/corpus/$$n >build/fuzz/$$n.check.log 2>&1 \
+	    || { tail -40 build/fuzz/$$n.check.log; exit 1; }; \
+	  echo "fuzz-check $$n: corpus replayed"; done
 
 run: build/tern
 	@mkdir -p data
