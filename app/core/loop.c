@@ -253,11 +253,17 @@ void loop_post(struct loop *l, loop_post_cb *cb, void *arg)
 	p->arg = arg;
 	p->next = NULL;
 	pthread_mutex_lock(&l->post_lock);
+	int was_empty = l->posts == NULL;
 	*l->posts_tail = p;
 	l->posts_tail = &p->next;
 	pthread_mutex_unlock(&l->post_lock);
-	ssize_t w = write(l->wakefd, &one, sizeof(one));
-	(void)w; /* EAGAIN means the counter is already non-zero: awake anyway */
+	/* Only the first post of a batch wakes the loop: it takes the whole
+	 * list at once, so a writer finishing many deliveries for one loop
+	 * costs one eventfd write, not one per delivery. */
+	if (was_empty) {
+		ssize_t w = write(l->wakefd, &one, sizeof(one));
+		(void)w; /* EAGAIN: the counter is already non-zero, awake anyway */
+	}
 }
 
 void loop_stop(struct loop *l)
