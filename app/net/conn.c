@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,10 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	buf_init(&c->out, out_max);
 	c->ops_ = ops;
 	c->arg_ = arg;
+	/* Replies are whole protocol lines written at once; Nagle would only
+	 * hold the last one back waiting for an ACK. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sl = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_str(&ss, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
