@@ -82,6 +82,10 @@ class Server:
             if "event=started" in self.log_text() or "\"event\":\"started\"" in self.log_text():
                 return
             time.sleep(0.02)
+        # Do not leave a half-started server behind: the caller never gets
+        # an object to clean up when the constructor raises.
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("tern did not start:\n" + self.log_text())
 
     def _read_log(self):
