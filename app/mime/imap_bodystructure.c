@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mime/mime_decode.h"
+#include "core/utf8.h"
 
 struct w {
 	struct buf *out;
@@ -53,7 +54,7 @@ static int needs_literal(struct str s, unsigned flags)
 		}
 		if (!(flags & IMAP_BS_UTF8))
 			return 1;
-		k = mime_utf8_seq(p + i, s.len - i);
+		k = utf8_seq(p + i, s.len - i);
 		if (k == 0)
 			return 1;
 		i += k;

@@ -3,6 +3,7 @@
  * (see mime_decode.h).
  */
 #include "mime/mime_decode.h"
+#include "core/utf8.h"
 
 #include <string.h>
 
@@ -341,34 +342,6 @@ uint64_t mime_decoded_size(enum mime_cte cte, struct str in)
 	return total + mime_decoder_finish(&d, tmp);
 }
 
-size_t mime_utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0)
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c < 0xF0) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-			return 0;
-		return 3;
-	}
-	if (c < 0xF5) {
-		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 enum charset {
 	CS_UNKNOWN,
 	CS_UTF8,
@@ -471,7 +444,7 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 		}
 		switch (cs) {
 		case CS_UTF8:
-			k = mime_utf8_seq(s + i, len - i);
+			k = utf8_seq(s + i, len - i);
 			if (k == 0) {
 				n += put_cp(out + n, 0xFFFD);
 				i++;

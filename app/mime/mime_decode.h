@@ -111,11 +111,5 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 /* 1 when mime_charset_to_utf8() knows the charset. */
 int mime_charset_known(struct str charset);
 
-/*
- * Length of the well-formed UTF-8 sequence at s (n octets available): 1..4,
- * or 0 when s does not start one (overlongs, surrogates and code points
- * past U+10FFFF are not well formed).
- */
-size_t mime_utf8_seq(const unsigned char *s, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
  * (see rfc5322.h).
  */
 #include "mime/rfc5322.h"
+#include "core/utf8.h"
 
 #include <string.h>
 
@@ -227,39 +228,6 @@ size_t rfc5322_unfold(struct str value, char *dst)
 	if (s)
 		memmove(dst, dst + s, n - s);
 	return n - s;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (n octets available), or 0.
- * The same rules as smtp_utf8_valid(); kept here so mime does not depend
- * on smtp.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0)
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c < 0xF0) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-			return 0;
-		return 3;
-	}
-	if (c < 0xF5) {
-		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-			return 0;
-		return 4;
-	}
-	return 0;
 }
 
 enum charset {

@@ -6,6 +6,7 @@
  * searching for ">" (a quoted local part may contain one).
  */
 #include "smtp/smtp_parse.h"
+#include "core/utf8.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -46,54 +47,9 @@ static int is_atext(unsigned char c)
 	return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (n octets available), or 0
- * when it is not one. ASCII octets count as sequences of one.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2) /* continuation octet, or overlong 2-octet lead */
-		return 0;
-	if (c < 0xE0)
-		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c < 0xF0) {
-		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xE0 && s[1] < 0xA0) /* overlong */
-			return 0;
-		if (c == 0xED && s[1] > 0x9F) /* UTF-16 surrogates */
-			return 0;
-		return 3;
-	}
-	if (c < 0xF5) {
-		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xF0 && s[1] < 0x90) /* overlong */
-			return 0;
-		if (c == 0xF4 && s[1] > 0x8F) /* above U+10FFFF */
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 int smtp_utf8_valid(struct str s)
 {
-	const unsigned char *p = (const unsigned char *)s.p;
-	size_t i = 0, n;
-
-	while (i < s.len) {
-		n = utf8_seq(p + i, s.len - i);
-		if (n == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
+	return utf8_valid(s);
 }
 
 int smtp_line_find(const char *p, size_t len, size_t max, size_t *linelen_r, size_t *consumed_r)

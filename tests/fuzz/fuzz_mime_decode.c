@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "mime/mime_decode.h"
 
 static size_t run(enum mime_cte cte, const char *in, size_t len, size_t chunk, char *out,
@@ -65,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		assert(r >= 0 && (size_t)r <= 3 * len);
 		while (i < (size_t)r) {
-			k = mime_utf8_seq((const unsigned char *)o2 + i, (size_t)r - i);
+			k = utf8_seq((const unsigned char *)o2 + i, (size_t)r - i);
 			assert(k > 0);
 			i += k;
 		}

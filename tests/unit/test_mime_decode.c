@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "core/buf.h"
 #include "mime/mime_decode.h"
 #include "unit.h"
@@ -229,10 +230,10 @@ static void test_charsets(void)
 	CHECK(mime_charset_to_utf8(STR_LIT("koi8-r"), "x", 1, out) == -1);
 	CHECK(mime_charset_known(STR_LIT("Windows-1252")));
 	CHECK(!mime_charset_known(STR_LIT("gb2312")));
-	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xC0\x80", 2), 0);
-	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
-	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xE2\x82", 2), 0);
-	CHECK_EQ_INT(mime_utf8_seq((const unsigned char *)"\xE2\x82\xAC", 3), 3);
+	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xC0\x80", 2), 0);
+	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
+	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xE2\x82", 2), 0);
+	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xE2\x82\xAC", 3), 3);
 }
 
 /* Garbage of every kind decodes without complaint, in bounds. */

@@ -1,0 +1,50 @@
+/*
+ * utf8.c — UTF-8 well-formedness. See utf8.h.
+ */
+#include "core/utf8.h"
+
+size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2) /* continuation octet, or overlong 2-octet lead */
+		return 0;
+	if (c < 0xE0)
+		return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c < 0xF0) {
+		if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && s[1] < 0xA0) /* overlong */
+			return 0;
+		if (c == 0xED && s[1] > 0x9F) /* UTF-16 surrogates */
+			return 0;
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && s[1] < 0x90) /* overlong */
+			return 0;
+		if (c == 0xF4 && s[1] > 0x8F) /* above U+10FFFF */
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int utf8_valid(struct str s)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i = 0, n;
+
+	while (i < s.len) {
+		n = utf8_seq(p + i, s.len - i);
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}

@@ -1,0 +1,20 @@
+/*
+ * utf8.h — well-formed UTF-8 (RFC 3629), the one validator every parser uses.
+ *
+ * Well formed means: no overlong forms, no UTF-16 surrogates, nothing past
+ * U+10FFFF. ASCII octets are sequences of one. Pure functions on caller
+ * memory.
+ */
+#ifndef TERN_CORE_UTF8_H
+#define TERN_CORE_UTF8_H
+
+#include <stddef.h>
+
+#include "core/str.h"
+
+/* Length (1..4) of the well-formed sequence at s (n >= 1 octets available), or 0. */
+size_t utf8_seq(const unsigned char *s, size_t n);
+/* 1 when all of s is well-formed UTF-8, else 0. */
+int utf8_valid(struct str s);
+
+#endif
