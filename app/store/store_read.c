@@ -153,30 +153,46 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 	return store_mdb_code(rc);
 }
 
+/*
+ * An email's record and its blob's bytes, in txn. The blob value starts
+ * with its version byte; *blob_r is left pointing past it.
+ */
+static int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
+                           struct email_rec *e, MDB_val *blob_r)
+{
+	uint8_t ek[8];
+	MDB_val k = key_u32_u32(ek, account, email_id), v;
+	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+
+	if (rc == 0)
+		rc = email_dec(&v, e);
+	if (rc != 0)
+		return rc;
+	MDB_val bk = {32, e->blob_id};
+	rc = mdb_get(txn, st->db[DB_BLOB], &bk, blob_r);
+	if (rc == MDB_NOTFOUND)
+		return MDB_CORRUPTED; /* an email always has its blob */
+	if (rc == 0 && (blob_r->mv_size < 1 || ((uint8_t *)blob_r->mv_data)[0] != REC_V1))
+		return MDB_CORRUPTED;
+	if (rc == 0) {
+		blob_r->mv_data = (uint8_t *)blob_r->mv_data + 1;
+		blob_r->mv_size--;
+	}
+	return rc;
+}
+
 int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
                     void *arg)
 {
 	struct email_rec e;
 	MDB_txn *txn;
-	uint8_t ek[8];
-	MDB_val k = key_u32_u32(ek, account, email_id), v;
-	int rc;
+	MDB_val v;
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	int rc = email_with_blob(st, txn, account, email_id, &e, &v);
 	if (rc == 0)
-		rc = email_dec(&v, &e);
-	if (rc == 0) {
-		MDB_val bk = {32, e.blob_id};
-		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &v);
-		if (rc == MDB_NOTFOUND)
-			rc = MDB_CORRUPTED; /* an email always has its blob */
-		else if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
-			rc = MDB_CORRUPTED;
-	}
-	if (rc == 0)
-		cb(arg, (const char *)v.mv_data + 1, v.mv_size - 1);
+		cb(arg, (const char *)v.mv_data, v.mv_size);
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
 }
@@ -186,26 +202,13 @@ int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
 {
 	struct email_rec e;
 	MDB_txn *txn;
-	uint8_t ek[8];
-	MDB_val k = key_u32_u32(ek, account, email_id), v;
-	int rc;
+	MDB_val v;
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	int rc = email_with_blob(st, txn, account, email_id, &e, &v);
 	if (rc == 0)
-		rc = email_dec(&v, &e);
-	if (rc == 0) {
-		MDB_val bk = {32, e.blob_id};
-		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &v);
-		if (rc == MDB_NOTFOUND)
-			rc = MDB_CORRUPTED; /* an email always has its blob */
-		else if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
-			rc = MDB_CORRUPTED;
-	}
-	if (rc == 0)
-		cb(arg, e.metalen ? e.meta : NULL, e.metalen, (const char *)v.mv_data + 1,
-		   v.mv_size - 1);
+		cb(arg, e.metalen ? e.meta : NULL, e.metalen, (const char *)v.mv_data, v.mv_size);
 	store_rd_end(st, txn);
 	return store_mdb_code(rc);
 }
