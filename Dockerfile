@@ -12,10 +12,12 @@ FROM debian:bookworm AS build
 
 # Build tools. vendor/build.sh installs whatever it misses itself; listing
 # them here keeps them in a cached layer. deb-src is enabled by build.sh.
+# nodejs and npm build the web UI (web/, `npm ci` + Vite), which is embedded
+# in the binary; the runtime image has no node.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential make binutils musl-tools dpkg-dev patch xz-utils \
-        autoconf automake libtool file ca-certificates \
+        autoconf automake libtool file ca-certificates nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -27,13 +27,17 @@ LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lpthread
 APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c
 LIB_SRCS    := $(filter-out $(MAIN_SRC),$(APP_SRCS))
-OBJS        := $(APP_SRCS:%.c=build/obj/%.o)
-TEST_OBJS   := $(LIB_SRCS:%.c=build/test-obj/%.o)
+# build/tern embeds the UI bundle (generated table); unit and fuzz builds link
+# a small fixed table instead, so they need no npm (app/web/web_assets_table.h).
+WEB_GEN_OBJ := build/obj/build/gen/web_assets.o
+WEB_FIXTURE := tests/web_assets_fixture.c
+OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ)
+TEST_OBJS   := $(LIB_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJS   := $(LIB_SRCS:%.c=build/fuzz-obj/%.o)
+FUZZ_OBJS   := $(LIB_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o)
 FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -55,6 +59,24 @@ build/obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC_MUSL) $(CFLAGS_MUSL) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+# ---- web UI (web/, Vite) -> build/web/ -> build/gen/web_assets.c
+# npm runs only when the lockfile changed (npm writes the hidden lockfile
+# node_modules/.package-lock.json); vite only when a UI source changed.
+WEB_SRCS := web/package.json web/package-lock.json web/index.html web/vite.config.js \
+            $(shell find web/src web/public -type f 2>/dev/null)
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+build/web.stamp: $(WEB_SRCS) web/node_modules/.package-lock.json
+	@mkdir -p build
+	cd web && node_modules/.bin/vite build --logLevel warn
+	@touch $@
+
+build/gen/web_assets.c: build/web.stamp scripts/gen-web-assets.mjs
+	node scripts/gen-web-assets.mjs build/web $@
 
 build/tern: $(OBJS)
 	@echo "LD $@"
