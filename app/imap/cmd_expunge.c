@@ -77,9 +77,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (cmd->id == IMAP_CMD_UID_EXPUNGE) {
 		if (cmd->nargs != 1 || imap_arg_atom(&cmd->args[0], &v) < 0 ||
-		    imap_seqset_parse(v, imap_view_last_uid(&s->view), IMAP_MAX_RANGES, s->cmd_arena,
-				      &set) != IMAP_SEQSET_OK ||
-		    set.saved) {
+		    imap_set_parse(s, v, 1, &set) != IMAP_SEQSET_OK) {
 			imap_tagged(s, "BAD Error in IMAP command UID EXPUNGE: Invalid arguments.");
 			imap_session_error(s);
 			return;

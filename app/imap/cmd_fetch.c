@@ -158,12 +158,9 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	f->uid_mode = uid;
 	f->lit = -1;
 	f->items = arena_zalloc(s->cmd_arena, (FETCH_MAX_ITEMS + 1) * sizeof(*f->items));
-	uint32_t max = uid ? imap_view_last_uid(&s->view) : s->view.count;
-	int r = imap_seqset_parse(set, max, IMAP_MAX_RANGES, s->cmd_arena, &f->set);
-	if (r != IMAP_SEQSET_OK || f->set.saved) {
-		const char *why = f->set.saved ? "$ is not supported." : "Invalid messageset.";
+	if (imap_set_parse(s, set, uid, &f->set) != IMAP_SEQSET_OK) {
 		free(f);
-		bad(s, why);
+		bad(s, "Invalid messageset.");
 		return;
 	}
 	/* RFC 9051 §6.4.5: a sequence number past the end (or "*" in an

@@ -1,36 +1,58 @@
 /*
- * cmd_search.c — SEARCH and UID SEARCH (RFC 3501 §6.4.4), first slice.
+ * cmd_search.c — SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH
+ * (RFC 4731), SEARCHRES (RFC 5182), WITHIN (RFC 5032) and the CONDSTORE
+ * MODSEQ key (RFC 7162 §3.1.5).
  *
  * The keys are compiled once into a small tree in the command arena, then
  * evaluated for every message of the snapshot. Served: ALL, sequence
- * sets, UID sets, LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by
- * day in UTC), NOT, OR, parenthesised lists, and the flag keys: SEEN,
- * ANSWERED, DELETED, DRAFT, FLAGGED, KEYWORD and their UN- forms test the
- * flags of the session's view (what FETCH FLAGS shows); \Recent is never
- * set, so RECENT and NEW match nothing and OLD everything. FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
+ * sets and UID sets (both may be "$", the saved result: imap_set_parse),
+ * LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by day in UTC),
+ * OLDER and YOUNGER (internal date against the clock, in seconds),
+ * SENTBEFORE, SENTON, SENTSINCE (the Date header's calendar day as
+ * written, mime_date.h; a message without a readable Date falls back to
+ * its internal date, as Dovecot does), MODSEQ (the message's modseq; the
+ * optional entry name and type are accepted and not distinguished: a
+ * flag's modseq is the message's), NOT, OR, parenthesised lists, and the
+ * flag keys: SEEN, ANSWERED, DELETED, DRAFT, FLAGGED, KEYWORD and their
+ * UN- forms test the flags of the session's view (what FETCH FLAGS
+ * shows); \Recent is never set, so RECENT and NEW match nothing and OLD
+ * everything. FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
  * the message (mime_search.h: case-insensitive substring over decoded
  * header values and decoded text parts, bounded per message), using the
  * MIME structure cached at delivery; each message is read in one short
- * read transaction, only when the keys need it. SENTBEFORE, SENTON and
- * SENTSINCE get "NO [CANNOT]" for now. CHARSET UTF-8 and US-ASCII are
- * accepted (search strings are UTF-8 either way).
+ * read transaction, only when the keys need it. CHARSET UTF-8 and
+ * US-ASCII are accepted (search strings are UTF-8 either way); any other
+ * gets NO [BADCHARSET].
+ *
+ * Results: "* SEARCH n..." (with "(MODSEQ m)" after a MODSEQ key), or,
+ * with RETURN (...) or after ENABLE IMAP4rev2, one
+ * "* ESEARCH (TAG "t") [UID] [MIN n] [MAX n] [COUNT n] [ALL set]
+ * [MODSEQ m]". RETURN (SAVE) keeps the result for "$" (only MIN and/or
+ * MAX when those are asked without ALL or COUNT, RFC 5182 §2.4) and sends
+ * no ESEARCH when SAVE is the only option. A SEARCH ... SAVE that fails
+ * empties the saved result.
  *
  * The result may be long (one number per message): it goes out through
  * imap_write_big(), which streams what does not fit.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
+#include "core/xalloc.h"
 #include "mime/mime_cache.h"
+#include "mime/mime_date.h"
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
 
 #define SEARCH_MAX_DEPTH 32
 
 enum node_kind { N_FLAG, N_KW, N_CONST, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
-		 N_OR, N_AND, N_HEADER, N_BODY, N_TEXT };
+		 N_OR, N_AND, N_HEADER, N_BODY, N_TEXT, N_OLDER, N_YOUNGER, N_SENTBEFORE, N_SENTON,
+		 N_SENTSINCE, N_MODSEQ };
 
 struct node {
 	enum node_kind kind;
@@ -51,6 +73,8 @@ struct compiler {
 	const char *err; /* BAD text */
 	int cannot;      /* the error is "NO [CANNOT]" */
 	int text;        /* some key needs the message's content */
+	int modseq;      /* a MODSEQ key was given: report the highest */
+	int64_t now;     /* OLDER, YOUNGER */
 };
 
 static struct node *node_new(struct compiler *c, enum node_kind k)
@@ -103,7 +127,6 @@ static const struct {
 
 static const char *const text_keys[] = { "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT",
 					  "TO" };
-static const char *const sent_keys[] = { "SENTBEFORE", "SENTON", "SENTSINCE" };
 
 /* A search string argument, folded for mime_search.h, in the command arena. */
 static int needle_arg(struct compiler *c, const struct imap_arg *a, struct str *r)
@@ -173,17 +196,10 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	for (size_t k = 0; k < sizeof(text_keys) / sizeof(text_keys[0]); k++)
 		if (str_eq_ci_c(w, text_keys[k]))
 			return compile_text(c, w, args, i, count);
-	for (size_t k = 0; k < sizeof(sent_keys) / sizeof(sent_keys[0]); k++) {
-		if (str_eq_ci_c(w, sent_keys[k])) {
-			c->err = "Searching by the Date header is not supported by this server yet.";
-			c->cannot = 1;
-			return NULL;
-		}
-	}
 	if (a->flags & IMAP_ARGF_SEQSET) {
 		n = node_new(c, N_SEQ);
-		if (imap_seqset_parse(w, c->s->view.count, IMAP_MAX_RANGES, c->s->cmd_arena,
-				      &n->set) != IMAP_SEQSET_OK || n->set.saved) {
+		/* RFC 9051: numbers past the end match nothing in SEARCH. */
+		if (imap_set_parse(c->s, w, 0, &n->set) != IMAP_SEQSET_OK) {
 			c->err = "Invalid messageset.";
 			return NULL;
 		}
@@ -192,7 +208,10 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	int needs_arg = str_eq_ci_c(w, "NOT") || str_eq_ci_c(w, "OR") || str_eq_ci_c(w, "UID") ||
 			str_eq_ci_c(w, "LARGER") || str_eq_ci_c(w, "SMALLER") ||
 			str_eq_ci_c(w, "BEFORE") || str_eq_ci_c(w, "ON") || str_eq_ci_c(w, "SINCE") ||
-			str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD");
+			str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD") ||
+			str_eq_ci_c(w, "OLDER") || str_eq_ci_c(w, "YOUNGER") ||
+			str_eq_ci_c(w, "SENTBEFORE") || str_eq_ci_c(w, "SENTON") ||
+			str_eq_ci_c(w, "SENTSINCE") || str_eq_ci_c(w, "MODSEQ");
 	if (!needs_arg) {
 		c->err = "Unknown search key.";
 		return NULL;
@@ -218,7 +237,39 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		n->b = compile_key(c, args, i, count, depth + 1);
 		return n->b ? n : NULL;
 	}
+	if (str_eq_ci_c(w, "MODSEQ")) {
+		/* [entry-name entry-type-req] mod-sequence-valzer: per-flag
+		 * modseqs are the message's, so the entry is only checked. */
+		n = node_new(c, N_MODSEQ);
+		if (!(args[*i].flags & IMAP_ARGF_NUMBER)) {
+			struct str en, et;
+			if (*i + 3 > count || imap_arg_string(&args[*i], &en) < 0 ||
+			    imap_arg_atom(&args[*i + 1], &et) < 0 ||
+			    !(str_eq_ci_c(et, "priv") || str_eq_ci_c(et, "shared") ||
+			      str_eq_ci_c(et, "all"))) {
+				c->err = "Invalid MODSEQ arguments.";
+				return NULL;
+			}
+			*i += 2;
+		}
+		if (imap_arg_number64(&args[(*i)++], &n->num) < 0) {
+			c->err = "Invalid modseq.";
+			return NULL;
+		}
+		c->modseq = 1;
+		return n;
+	}
 	a = &args[(*i)++];
+	if (str_eq_ci_c(w, "OLDER") || str_eq_ci_c(w, "YOUNGER")) {
+		uint32_t secs;
+		n = node_new(c, str_eq_ci_c(w, "OLDER") ? N_OLDER : N_YOUNGER);
+		if (imap_arg_number32(a, &secs) < 0 || secs == 0) {
+			c->err = "Invalid interval.";
+			return NULL;
+		}
+		n->day = c->now - secs; /* the boundary instant */
+		return n;
+	}
 	if (str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD")) {
 		if (imap_arg_atom(a, &v) < 0) {
 			c->err = "Invalid keyword.";
@@ -245,10 +296,7 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	}
 	if (str_eq_ci_c(w, "UID")) {
 		n = node_new(c, N_UID);
-		if (imap_arg_atom(a, &v) < 0 ||
-		    imap_seqset_parse(v, imap_view_last_uid(&c->s->view), IMAP_MAX_RANGES,
-				      c->s->cmd_arena, &n->set) != IMAP_SEQSET_OK ||
-		    n->set.saved) {
+		if (imap_arg_atom(a, &v) < 0 || imap_set_parse(c->s, v, 1, &n->set) != IMAP_SEQSET_OK) {
 			c->err = "Invalid UID set.";
 			return NULL;
 		}
@@ -262,16 +310,21 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		}
 		return n;
 	}
-	n = node_new(c, str_eq_ci_c(w, "BEFORE") ? N_BEFORE : str_eq_ci_c(w, "ON") ? N_ON : N_SINCE);
+	n = node_new(c, str_eq_ci_c(w, "BEFORE")       ? N_BEFORE
+			: str_eq_ci_c(w, "ON")         ? N_ON
+			: str_eq_ci_c(w, "SINCE")      ? N_SINCE
+			: str_eq_ci_c(w, "SENTBEFORE") ? N_SENTBEFORE
+			: str_eq_ci_c(w, "SENTON")     ? N_SENTON
+						       : N_SENTSINCE);
 	if (imap_arg_astring(a, &v) < 0 || imap_date_parse(v, &n->day) < 0) {
 		c->err = "Invalid date.";
 		return NULL;
 	}
+	if (n->kind >= N_SENTBEFORE)
+		c->text = 1; /* the Date header is in the cached envelope */
 	return n;
 }
 
-/* ms: the message's content when some key needs it, NULL when it could
- * not be read (then no text key matches). */
 /* 1 when the space-separated list kw holds w. */
 static int has_keyword(const char *kw, struct str w)
 {
@@ -285,35 +338,55 @@ static int has_keyword(const char *kw, struct str w)
 	return 0;
 }
 
-static int eval(const struct node *n, const struct imap_msg *m, uint32_t seq,
-		struct mime_search *ms)
+/* The message at hand. ms is its content when some key needs it, NULL
+ * when it could not be read (then no text key matches). */
+struct msg_ctx {
+	const struct imap_msg *m;
+	uint32_t seq;
+	struct mime_search *ms;
+	int64_t sent_day; /* the Date header's day, or the internal date's */
+};
+
+/* Floor division: dates before 1970 stay right. */
+static int64_t day_of(int64_t t)
 {
+	return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+}
+
+static int eval(const struct node *n, const struct msg_ctx *x)
+{
+	const struct imap_msg *m = x->m;
 	int64_t day;
 
 	switch (n->kind) {
 	case N_CONST: return n->value;
 	case N_FLAG: return ((m->flags & n->bit) != 0) == n->value;
 	case N_KW: return has_keyword(m->kw, n->kw) == n->value;
-	case N_SEQ: return imap_seqset_contains(&n->set, seq);
+	case N_SEQ: return imap_seqset_contains(&n->set, x->seq);
 	case N_UID: return imap_seqset_contains(&n->set, m->uid);
 	case N_LARGER: return m->size > n->num;
 	case N_SMALLER: return m->size < n->num;
+	case N_MODSEQ: return m->modseq >= n->num;
+	case N_OLDER: return m->received_at <= n->day;
+	case N_YOUNGER: return m->received_at > n->day;
 	case N_BEFORE:
 	case N_ON:
 	case N_SINCE:
-		/* Floor division: dates before 1970 stay right. */
-		day = m->received_at >= 0 ? m->received_at / 86400 : -((-m->received_at + 86399) / 86400);
+		day = day_of(m->received_at);
 		return n->kind == N_BEFORE ? day < n->day : n->kind == N_ON ? day == n->day : day >= n->day;
-	case N_HEADER: return ms && mime_search_header(ms, n->name, n->needle);
-	case N_BODY: return ms && mime_search_body(ms, n->needle);
+	case N_SENTBEFORE: return x->sent_day < n->day;
+	case N_SENTON: return x->sent_day == n->day;
+	case N_SENTSINCE: return x->sent_day >= n->day;
+	case N_HEADER: return x->ms && mime_search_header(x->ms, n->name, n->needle);
+	case N_BODY: return x->ms && mime_search_body(x->ms, n->needle);
 	case N_TEXT:
-		return ms && (mime_search_header(ms, STR_NULL, n->needle) ||
-			      mime_search_body(ms, n->needle));
-	case N_NOT: return !eval(n->a, m, seq, ms);
-	case N_OR: return eval(n->a, m, seq, ms) || eval(n->b, m, seq, ms);
+		return x->ms && (mime_search_header(x->ms, STR_NULL, n->needle) ||
+				 mime_search_body(x->ms, n->needle));
+	case N_NOT: return !eval(n->a, x);
+	case N_OR: return eval(n->a, x) || eval(n->b, x);
 	case N_AND:
 		for (size_t i = 0; i < n->n; i++)
-			if (!eval(n->list[i], m, seq, ms))
+			if (!eval(n->list[i], x))
 				return 0;
 		return 1;
 	}
@@ -322,8 +395,7 @@ static int eval(const struct node *n, const struct imap_msg *m, uint32_t seq,
 
 struct search_run {
 	const struct node *root;
-	const struct imap_msg *m;
-	uint32_t seq;
+	struct msg_ctx x;
 	struct arena *a;
 	int hit;
 };
@@ -334,11 +406,15 @@ static void search_cb(void *arg, const void *meta, size_t metalen, const char *d
 	struct search_run *r = arg;
 	struct mime_tree t;
 	struct mime_search ms;
+	int64_t day;
 
 	arena_reset(r->a);
 	mime_cache_load(meta, metalen, d, len, r->a, &t);
 	mime_search_init(&ms, d, len, &t);
-	r->hit = eval(r->root, r->m, r->seq, &ms);
+	if (t.nparts && t.parts[0].env && mime_date_parse(t.parts[0].env->date, NULL, &day) == 0)
+		r->x.sent_day = day;
+	r->x.ms = &ms;
+	r->hit = eval(r->root, &r->x);
 	mime_search_clear(&ms);
 }
 
@@ -346,12 +422,124 @@ static void search_cb(void *arg, const void *meta, size_t metalen, const char *d
 static int search_one(struct imap_session *s, const struct node *root, int text,
 		      struct arena *a, const struct imap_msg *m, uint32_t seq)
 {
+	struct search_run r = { .root = root, .a = a };
+	r.x = (struct msg_ctx){ .m = m, .seq = seq, .sent_day = day_of(m->received_at) };
 	if (!text)
-		return eval(root, m, seq, NULL);
-	struct search_run r = { .root = root, .m = m, .seq = seq, .a = a };
-	if (store_email_content(imap_store, s->account, m->email_id, search_cb, &r) != STORE_OK)
-		return eval(root, m, seq, NULL); /* gone meanwhile: text keys fail */
+		return eval(root, &r.x);
+	if (store_email_content(imap_store, s->account, m->email_id, search_cb, &r) != STORE_OK) {
+		r.x.ms = NULL;
+		return eval(root, &r.x); /* gone meanwhile: text keys fail */
+	}
 	return r.hit;
+}
+
+/* RETURN options (RFC 4731, RFC 5182). */
+#define RET_MIN 1u
+#define RET_MAX 2u
+#define RET_ALL 4u
+#define RET_COUNT 8u
+#define RET_SAVE 16u
+
+/* Parses "RETURN (...)" at args[0]; returns the args it used (2), or -1
+ * with *why_r. An empty list means ALL (RFC 4731 §3.1). */
+static int parse_return(const struct imap_arg *args, size_t count, unsigned *ret_r,
+			const char **why_r)
+{
+	const struct imap_arg *l;
+	size_t n;
+	unsigned ret = 0;
+
+	if (count < 2 || imap_arg_list(&args[1], &l, &n) < 0) {
+		*why_r = "Invalid RETURN options.";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = imap_arg_atom_is(&l[i], "MIN")     ? RET_MIN
+			       : imap_arg_atom_is(&l[i], "MAX")   ? RET_MAX
+			       : imap_arg_atom_is(&l[i], "ALL")   ? RET_ALL
+			       : imap_arg_atom_is(&l[i], "COUNT") ? RET_COUNT
+			       : imap_arg_atom_is(&l[i], "SAVE")  ? RET_SAVE
+								  : 0;
+		if (!bit) {
+			*why_r = "Unknown RETURN option.";
+			return -1;
+		}
+		ret |= bit;
+	}
+	*ret_r = ret ? ret : RET_ALL;
+	return 2;
+}
+
+/* Writes the untagged result and saves what SAVE asks for. hits are
+ * sequence numbers, ascending. */
+static void search_answer(struct imap_session *s, int uid, int esearch, unsigned ret,
+			  const uint32_t *hits, size_t nhits, int modseq)
+{
+	uint64_t high = 0;
+	struct buf out;
+
+	for (size_t i = 0; modseq && i < nhits; i++)
+		if (s->view.msgs[hits[i] - 1].modseq > high)
+			high = s->view.msgs[hits[i] - 1].modseq;
+	/* The values the client sees: UIDs or sequence numbers, ascending. */
+	uint32_t *v = xmalloc((nhits ? nhits : 1) * sizeof(*v));
+	for (size_t i = 0; i < nhits; i++)
+		v[i] = uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
+
+	if (ret & RET_SAVE) {
+		uint32_t *u = xmalloc((nhits ? nhits : 1) * sizeof(*u));
+		size_t nu = 0;
+		for (size_t i = 0; i < nhits; i++)
+			u[i] = s->view.msgs[hits[i] - 1].uid;
+		nu = nhits;
+		if (nhits && !(ret & (RET_ALL | RET_COUNT)) && (ret & (RET_MIN | RET_MAX))) {
+			/* RFC 5182 §2.4: only what MIN and MAX return. */
+			uint32_t lo = u[0], hi = u[nhits - 1];
+			nu = 0;
+			if (ret & RET_MIN)
+				u[nu++] = lo;
+			if ((ret & RET_MAX) && !(nu && hi == lo))
+				u[nu++] = hi;
+		}
+		imap_searchres_save(s, u, nu);
+		free(u);
+	}
+
+	buf_init(&out, nhits * 11 + 128);
+	if (!esearch) {
+		buf_append_c(&out, "* SEARCH");
+		for (size_t i = 0; i < nhits; i++)
+			buf_printf(&out, " %u", v[i]);
+		if (modseq && nhits)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)high);
+		buf_append_c(&out, "\r\n");
+	} else if (ret & ~RET_SAVE) {
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
+		if (nhits && (ret & RET_MIN))
+			buf_printf(&out, " MIN %u", v[0]);
+		if (nhits && (ret & RET_MAX))
+			buf_printf(&out, " MAX %u", v[nhits - 1]);
+		if (ret & RET_COUNT)
+			buf_printf(&out, " COUNT %zu", nhits);
+		if (nhits && (ret & RET_ALL)) {
+			struct imap_seqset set;
+			imap_seqset_from_sorted(v, nhits, s->cmd_arena, &set);
+			buf_append_c(&out, " ALL ");
+			imap_seqset_format(&set, &out);
+		}
+		if (modseq && nhits)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)high);
+		buf_append_c(&out, "\r\n");
+	}
+	free(v);
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+void imap_search_rev2(struct imap_session *s)
+{
+	s->search_esearch = 1;
 }
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
@@ -359,17 +547,29 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	int uid = cmd->id == IMAP_CMD_UID_SEARCH;
 	const struct imap_arg *args = cmd->args;
 	size_t count = cmd->nargs;
-	struct compiler c = { .s = s };
+	struct compiler c = { .s = s, .now = (int64_t)time(NULL) };
+	unsigned ret = RET_ALL;
+	int esearch = s->search_esearch;
 	struct str cs;
 
 	if (count && imap_arg_atom_is(&args[0], "RETURN")) {
-		imap_tagged(s, "BAD Error in IMAP command SEARCH: RETURN options (ESEARCH) are not supported.");
-		imap_session_error(s);
-		return;
+		const char *why = NULL;
+		int used = parse_return(args, count, &ret, &why);
+		if (used < 0) {
+			imap_searchres_clear(s); /* a failed SEARCH may have meant SAVE */
+			imap_tagged(s, "BAD Error in IMAP command SEARCH: %s", why);
+			imap_session_error(s);
+			return;
+		}
+		args += used;
+		count -= (size_t)used;
+		esearch = 1;
 	}
 	if (count >= 2 && imap_arg_atom_is(&args[0], "CHARSET")) {
 		if (imap_arg_astring(&args[1], &cs) < 0 ||
 		    !(str_eq_ci_c(cs, "UTF-8") || str_eq_ci_c(cs, "US-ASCII"))) {
+			if (ret & RET_SAVE)
+				imap_searchres_clear(s);
 			imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
 			return;
 		}
@@ -378,6 +578,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
 	if (!root) {
+		if (ret & RET_SAVE)
+			imap_searchres_clear(s);
 		if (c.cannot) {
 			imap_tagged(s, "NO [CANNOT] %s", c.err);
 		} else {
@@ -387,9 +589,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		return;
 	}
-	struct buf out;
-	buf_init(&out, (size_t)s->view.count * 11 + 16);
-	buf_append_c(&out, "* SEARCH");
+	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
+	size_t nhits = 0;
 	/* Text keys read every message on the loop: bounded per message
 	 * (MIME_SEARCH_TEXT_MAX), but a big mailbox should move this to the
 	 * worker pool, or to an index. */
@@ -397,11 +598,10 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	for (uint32_t i = 0; i < s->view.count; i++) {
 		const struct imap_msg *m = &s->view.msgs[i];
 		if (search_one(s, root, c.text, ta, m, i + 1))
-			buf_printf(&out, " %u", uid ? m->uid : i + 1);
+			hits[nhits++] = i + 1;
 	}
 	arena_free(&ta);
-	buf_append_c(&out, "\r\n");
-	imap_write_big(s, buf_data(&out), buf_len(&out));
-	buf_free(&out);
+	search_answer(s, uid, esearch, ret, hits, nhits, c.modseq);
+	free(hits);
 	imap_tagged(s, "OK Search completed.");
 }

@@ -179,11 +179,8 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		for (size_t i = ai; i < cmd->nargs && !why; i++)
 			add_flag(&cmd->args[i], &kw, &why);
 	}
-	if (!why && imap_seqset_parse(set, uid ? imap_view_last_uid(&s->view) : s->view.count,
-				      IMAP_MAX_RANGES, s->cmd_arena, &ss) != IMAP_SEQSET_OK)
+	if (!why && imap_set_parse(s, set, uid, &ss) != IMAP_SEQSET_OK)
 		why = "Invalid messageset.";
-	if (!why && ss.saved)
-		why = "$ is not supported.";
 	if (!why && !uid && (imap_seqset_last(&ss) > s->view.count || (ss.star && !s->view.count)))
 		why = "Invalid messageset.";
 	if (why) {

@@ -31,7 +31,9 @@ struct imap_cmd_def {
 };
 
 /* The capabilities this slice implements; nothing else is advertised. */
-#define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY"
+/* Search, list, sort and thread extensions (one line: the imap2 branch's). */
+#define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN"
+#define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY" CAPS_IMAP2
 
 const char *imap_capabilities(const struct imap_session *s)
 {

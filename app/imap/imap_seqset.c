@@ -194,3 +194,36 @@ int imap_seqset_iter_next(struct imap_seqset_iter *it, uint32_t *v_r)
 	}
 	return 1;
 }
+
+void imap_seqset_from_sorted(const uint32_t *v, size_t n, struct arena *a,
+                             struct imap_seqset *set_r)
+{
+	struct imap_seq_range *r;
+	size_t out = 0;
+
+	memset(set_r, 0, sizeof(*set_r));
+	if (n == 0)
+		return;
+	r = arena_alloc(a, n * sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		if (out && (uint64_t)r[out - 1].hi + 1 == v[i])
+			r[out - 1].hi = v[i];
+		else
+			r[out++] = (struct imap_seq_range){ v[i], v[i] };
+	}
+	set_r->ranges = r;
+	set_r->count = out;
+	set_r->total = n;
+}
+
+int imap_seqset_format(const struct imap_seqset *set, struct buf *out)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		const struct imap_seq_range *r = &set->ranges[i];
+		int rc = r->lo == r->hi ? buf_printf(out, "%s%u", i ? "," : "", r->lo)
+					: buf_printf(out, "%s%u:%u", i ? "," : "", r->lo, r->hi);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}

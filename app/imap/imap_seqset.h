@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/str.h"
 
 /* Results of imap_seqset_check() and imap_seqset_parse(). */
@@ -81,6 +82,20 @@ int imap_seqset_check(struct str s, size_t max_ranges);
  */
 int imap_seqset_parse(struct str s, uint32_t max, size_t max_ranges, struct arena *a,
                       struct imap_seqset *set_r);
+
+/*
+ * Builds *set_r from v[0..n), ascending and without duplicates (a saved
+ * search result, RFC 5182): runs of consecutive values become one range.
+ * At most n ranges come from a. Values must be >= 1.
+ */
+void imap_seqset_from_sorted(const uint32_t *v, size_t n, struct arena *a,
+                             struct imap_seqset *set_r);
+
+/*
+ * Appends set to out in its shortest sequence-set form ("2,10:11,13"),
+ * nothing for an empty set. Returns 0, or -1 when out is full.
+ */
+int imap_seqset_format(const struct imap_seqset *set, struct buf *out);
 
 /* 1 when v is in set, else 0 (a "$" set contains nothing). O(log count). */
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t v);

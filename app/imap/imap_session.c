@@ -165,6 +165,7 @@ void imap_session_unselect(struct imap_session *s)
 {
 	if (s->state == IMAP_S_SELECTED) {
 		imap_view_free(&s->view);
+		imap_searchres_clear(s);
 		s->mailbox_name[0] = '\0';
 		s->state = IMAP_S_AUTH;
 	}
@@ -213,6 +214,7 @@ void imap_session_free(struct imap_session *s)
 	s->subscribed = 0;
 	imap_fetch_free(s);
 	imap_view_free(&s->view);
+	imap_searchres_clear(s);
 	imap_parser_clear(&s->parser);
 	arena_free(&s->cmd_arena);
 	buf_free(&s->pend);

@@ -118,6 +118,11 @@ struct imap_session {
 	/* selected mailbox */
 	struct imap_mailbox_view view; /* valid in IMAP_S_SELECTED */
 	char mailbox_name[256];
+	/* SEARCHRES (RFC 5182): the saved result "$" as UIDs, ascending,
+	 * malloc'ed; expunged ones simply no longer map to a message */
+	uint32_t *saved_uids;
+	size_t saved_n;
+	int search_esearch; /* IMAP4rev2: plain SEARCH answers ESEARCH */
 
 	/* output produced in steps */
 	struct imap_fetch *fetch; /* FETCH being streamed */
@@ -295,6 +300,31 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd); /* an
 void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd);
 /* CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE */
 void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* imap_searchres.c: sequence sets with "$" (SEARCHRES, RFC 5182) */
+/*
+ * Parses a sequence-set argument of a command in the selected state:
+ * "*" resolves against the view (message count, or highest UID when uid),
+ * and "$" becomes the saved search result, as UIDs (uid) or as the
+ * current sequence numbers of the saved messages still in the view. The
+ * set lives in the command arena. Every command taking a set (FETCH,
+ * STORE, SEARCH, COPY, MOVE, UID EXPUNGE...) goes through here, so "$"
+ * works everywhere. Returns an imap_seqset_result. For sequence numbers
+ * the caller still refuses numbers past the count (see imap_seqset.h).
+ */
+int imap_set_parse(struct imap_session *s, struct str text, int uid, struct imap_seqset *set_r);
+/* Replaces the saved result with uids[0..n) (ascending; copied). */
+void imap_searchres_save(struct imap_session *s, const uint32_t *uids, size_t n);
+/* Empties the saved result (SELECT, CLOSE, a failed SEARCH ... SAVE). */
+void imap_searchres_clear(struct imap_session *s);
+
+/* cmd_search.c */
+/*
+ * From ENABLE IMAP4rev2 on: SEARCH and UID SEARCH without RETURN answer
+ * with "* ESEARCH (TAG ...) [UID] ALL ..." as RFC 9051 §6.4.4 requires,
+ * instead of "* SEARCH".
+ */
+void imap_search_rev2(struct imap_session *s);
 
 /* Helpers shared by handlers (imap_cmd.c). */
 /*

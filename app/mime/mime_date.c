@@ -1,0 +1,185 @@
+/*
+ * mime_date.c — RFC 5322 date-time parsing (see mime_date.h).
+ */
+#include "mime/mime_date.h"
+
+#include <string.h>
+
+int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+struct cur {
+	const char *p, *end;
+};
+
+/* Skips white space and (nested) comments, quoted pairs inside them. */
+static void skip_cfws(struct cur *c)
+{
+	unsigned depth = 0;
+
+	while (c->p < c->end) {
+		char ch = *c->p;
+		if (depth) {
+			if (ch == '\\' && c->p + 1 < c->end)
+				c->p++;
+			else if (ch == '(')
+				depth++;
+			else if (ch == ')')
+				depth--;
+		} else if (ch == '(') {
+			depth = 1;
+		} else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+			return;
+		}
+		c->p++;
+	}
+}
+
+/* 1..max digits; -1 when none. */
+static int64_t number(struct cur *c, unsigned max, unsigned *ndigits_r)
+{
+	int64_t v = 0;
+	unsigned n = 0;
+
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && n < max) {
+		v = v * 10 + (*c->p - '0');
+		c->p++;
+		n++;
+	}
+	if (ndigits_r)
+		*ndigits_r = n;
+	return n ? v : -1;
+}
+
+/* Letters only: the length of the word at c (not consumed). */
+static size_t word_len(const struct cur *c)
+{
+	size_t n = 0;
+
+	while (c->p + n < c->end && ((c->p[n] | 0x20) >= 'a' && (c->p[n] | 0x20) <= 'z'))
+		n++;
+	return n;
+}
+
+static int word_is(const struct cur *c, size_t n, const char *w)
+{
+	if (strlen(w) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((c->p[i] | 0x20) != (w[i] | 0x20))
+			return 0;
+	return 1;
+}
+
+static const char *const month_names[12] = { "jan", "feb", "mar", "apr", "may", "jun",
+					     "jul", "aug", "sep", "oct", "nov", "dec" };
+
+/* The zone in minutes east of UTC (0 when absent or unknown). */
+static int zone(struct cur *c)
+{
+	static const struct {
+		const char *name;
+		int min;
+	} names[] = { { "ut", 0 },       { "utc", 0 },     { "gmt", 0 },     { "z", 0 },
+		      { "est", -300 },   { "edt", -240 },  { "cst", -360 },  { "cdt", -300 },
+		      { "mst", -420 },   { "mdt", -360 },  { "pst", -480 },  { "pdt", -420 } };
+
+	skip_cfws(c);
+	if (c->p < c->end && (*c->p == '+' || *c->p == '-')) {
+		int sign = *c->p == '-' ? -1 : 1;
+		unsigned nd;
+		struct cur d = { c->p + 1, c->end };
+		int64_t v = number(&d, 4, &nd);
+		if (nd != 4 || v % 100 > 59)
+			return 0;
+		c->p = d.p;
+		return sign * (int)(v / 100 * 60 + v % 100);
+	}
+	size_t n = word_len(c);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (word_is(c, n, names[i].name))
+			return names[i].min;
+	return 0; /* military letters and the unknown: +0000 (RFC 5322 §4.3) */
+}
+
+int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r)
+{
+	static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct cur c = { value.p, value.p + value.len };
+	int64_t day, year, hh, mm, ss = 0;
+	unsigned m, nd;
+
+	if (!value.p)
+		return -1;
+	skip_cfws(&c);
+	/* Optional day name and comma. */
+	size_t n = word_len(&c);
+	if (n) {
+		c.p += n;
+		skip_cfws(&c);
+		if (c.p < c.end && *c.p == ',')
+			c.p++;
+		skip_cfws(&c);
+	}
+	day = number(&c, 2, NULL);
+	if (day < 1)
+		return -1;
+	skip_cfws(&c);
+	if (c.p < c.end && *c.p == '-') /* "20-Nov-2026", seen from some gateways */
+		c.p++;
+	n = word_len(&c);
+	for (m = 0; m < 12; m++)
+		if (n >= 3 && word_is(&c, 3, month_names[m]))
+			break;
+	if (m == 12)
+		return -1;
+	c.p += n; /* "Sept", "September" */
+	skip_cfws(&c);
+	if (c.p < c.end && *c.p == '-')
+		c.p++;
+	year = number(&c, 4, &nd);
+	if (year < 0 || (c.p < c.end && *c.p >= '0' && *c.p <= '9'))
+		return -1;
+	if (nd == 2)
+		year += year < 50 ? 2000 : 1900;
+	else if (nd == 3)
+		year += 1900;
+	if (day > mdays[m] ||
+	    (m == 1 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))))
+		return -1;
+	skip_cfws(&c);
+	hh = number(&c, 2, NULL);
+	skip_cfws(&c);
+	if (hh < 0 || hh > 23 || c.p >= c.end || *c.p != ':')
+		return -1;
+	c.p++;
+	skip_cfws(&c);
+	mm = number(&c, 2, NULL);
+	if (mm < 0 || mm > 59)
+		return -1;
+	skip_cfws(&c);
+	if (c.p < c.end && *c.p == ':') {
+		c.p++;
+		skip_cfws(&c);
+		ss = number(&c, 2, NULL);
+		if (ss < 0 || ss > 60) /* 60: a leap second */
+			return -1;
+	}
+	int z = zone(&c);
+	int64_t days = mime_days_from_civil(year, m + 1, (unsigned)day);
+	if (day_r)
+		*day_r = days;
+	if (t_r)
+		*t_r = days * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)z * 60;
+	return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * mime_date.h — the Date: header of a message (RFC 5322 §3.3 date-time,
+ * with the obsolete forms of §4.3), for IMAP SEARCH SENTBEFORE/SENTON/
+ * SENTSINCE and SORT DATE.
+ *
+ * Design: one pure function over the unfolded or raw field value; no
+ * allocation, no locale, no libc time functions (the musl build and the
+ * host build must agree). It is lenient where mail in the wild is: the
+ * day name is optional and not checked against the date, comments and
+ * runs of white space are skipped anywhere between tokens, seconds may be
+ * missing, month names are matched in any case, two-digit years mean
+ * 1950..2049 and three-digit years 1900 + n (RFC 5322 §4.3), the zone may
+ * be numeric, one of the obsolete names (UT, GMT, EST...), a military
+ * letter (taken as +0000, as §4.3 says) or missing (+0000).
+ *
+ * Caveats: anything after the zone is ignored; a value that does not
+ * parse gives -1 and the caller decides on a fallback (IMAP uses the
+ * internal date, as Dovecot does).
+ */
+#ifndef TERN_MIME_DATE_H
+#define TERN_MIME_DATE_H
+
+#include <stdint.h>
+
+#include "core/str.h"
+
+/*
+ * Parses value. Returns 0 and sets *t_r (seconds since the Unix epoch,
+ * UTC, the zone applied) and *day_r (the calendar day as written, days
+ * since 1970-01-01, time and zone disregarded: what RFC 3501 SENTON
+ * compares); either may be NULL. Returns -1 when value is not a date.
+ */
+int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r);
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12). */
+int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif
