@@ -57,6 +57,8 @@ static const struct {
     [DB_BLOBREF] = {"blobref", 0},
     [DB_ENVELOPE] = {"envelope", 0},
     [DB_DKIM] = {"dkim", 0},
+    [DB_QUEUE] = {"queue", 0},
+    [DB_QUEUE_DUE] = {"queue_due", 0},
 };
 
 uint32_t store_schema_version(void)

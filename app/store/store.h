@@ -165,6 +165,18 @@ struct store_delivery {
 	void (*done)(struct store_delivery *d, void *arg);
 	void *arg;
 
+	/*
+	 * Optional: runs in the same write transaction right after the
+	 * copies above (txn is the MDB_txn *), e.g. the outbound queue adding
+	 * or updating its entry (store/store_queue.h). It may run more than
+	 * once (a map growth retries the whole batch) and must derive what it
+	 * writes from its inputs only. Returns 0, or an LMDB error that fails
+	 * the whole batch (every request then gets STORE_ETEMP). A request
+	 * with no accounts and a hook touches nothing but what the hook does.
+	 */
+	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
+	void *hook_arg;
+
 	struct store_delivery *next_; /* private: writer queue link */
 };
 /*

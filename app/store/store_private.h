@@ -46,6 +46,8 @@ enum store_db {
 	DB_BLOBREF,
 	DB_ENVELOPE,
 	DB_DKIM,
+	DB_QUEUE,     /* outbound queue entries (store_queue.c) */
+	DB_QUEUE_DUE, /* (next attempt, entry id) schedule index */
 	DB_COUNT
 };
 

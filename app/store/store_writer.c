@@ -291,6 +291,8 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 		d->result = STORE_EINVAL;
 		return 0;
 	}
+	if (d->txn_hook && d->naccounts == 0)
+		return d->txn_hook(st, txn, d);
 
 	rc = blobref_get(txn, st, d->blob_id, &br);
 	if (rc && rc != MDB_NOTFOUND)
@@ -323,7 +325,7 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 		delivered++;
 	}
 	if (delivered == 0)
-		return 0;
+		return d->txn_hook ? d->txn_hook(st, txn, d) : 0;
 
 	/* One blob whatever the number of copies; the count lives apart. */
 	if (exists) {
@@ -337,7 +339,9 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
 		br = (struct blobref_rec){delivered, d->len};
 	}
-	return blobref_put(txn, st, d->blob_id, &br);
+	if ((rc = blobref_put(txn, st, d->blob_id, &br)) != 0)
+		return rc;
+	return d->txn_hook ? d->txn_hook(st, txn, d) : 0;
 }
 
 static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)

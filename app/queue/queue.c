@@ -1,0 +1,207 @@
+/*
+ * queue.c — queue_submit(): resolve recipients, copy local ones into their
+ * INBOX and record remote ones as a queue entry, in one writer commit.
+ * See queue.h.
+ */
+#include "queue/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+#include "store/store_queue.h"
+
+#define LOCAL_MAX_PER_RCPT 64
+
+struct submit_job {
+	struct store_delivery d;
+	struct queue_request *r;
+	struct store_queue_entry e; /* remote recipients; nrcpts 0 when none */
+	char *local_data;           /* Return-Path + message for INBOX copies */
+	uint32_t *accounts;
+	size_t naccounts;
+};
+
+static void job_free(struct submit_job *j)
+{
+	store_queue_entry_free(&j->e);
+	free(j->local_data);
+	free(j->accounts);
+	free(j);
+}
+
+static void call_done(void *arg)
+{
+	struct queue_request *r = arg;
+	r->done(r, r->arg);
+}
+
+/* Completion for requests refused before reaching the store. */
+static void complete_now(struct queue_request *r, int result)
+{
+	r->result = result;
+	r->queue_id = 0;
+	if (r->loop)
+		loop_post(r->loop, call_done, r);
+	else
+		r->done(r, r->arg);
+}
+
+static int enqueue_hook(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct submit_job *j = d->hook_arg;
+	return store_queue_add_txn(st, txn, &j->e, j->r->data, j->r->len);
+}
+
+/* Runs on r->loop (or the writer thread) after the commit. */
+static void stored(struct store_delivery *d, void *arg)
+{
+	struct submit_job *j = arg;
+	struct queue_request *r = j->r;
+
+	r->result = d->result;
+	r->queue_id = d->result == STORE_OK && j->e.nrcpts ? j->e.id : 0;
+	if (r->result == STORE_OK && j->e.nrcpts) {
+		log_info("queue", NULL, "event=queued id=%llu rcpts=%zu local=%zu size=%zu",
+			 (unsigned long long)j->e.id, j->e.nrcpts, j->naccounts, r->len);
+		queue_sched_kick();
+	}
+	job_free(j);
+	r->done(r, r->arg);
+}
+
+static void add_account(struct submit_job *j, uint32_t id)
+{
+	for (size_t i = 0; i < j->naccounts; i++)
+		if (j->accounts[i] == id)
+			return;
+	j->accounts = xrealloc(j->accounts, (j->naccounts + 1) * sizeof *j->accounts);
+	j->accounts[j->naccounts++] = id;
+}
+
+static int request_valid(const struct queue_request *r)
+{
+	if (!r->data || r->len == 0 || !r->rcpts || r->nrcpts == 0 || r->nrcpts > SQ_RCPTS_MAX)
+		return 0;
+	if (!r->sender || strlen(r->sender) > SQ_ADDR_MAX)
+		return 0;
+	if (r->envid && strlen(r->envid) > SQ_ENVID_MAX)
+		return 0;
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		const char *a = r->rcpts[i].addr;
+		if (!a || !*a || strlen(a) > SQ_ADDR_MAX || !strchr(a, '@'))
+			return 0;
+		if (r->rcpts[i].orcpt && strlen(r->rcpts[i].orcpt) > SQ_ADDR_MAX + 16)
+			return 0;
+	}
+	return 1;
+}
+
+static uint8_t notify_bits(unsigned n)
+{
+	uint8_t b = 0;
+	if (n & QUEUE_NOTIFY_NEVER)
+		return SQ_NOTIFY_NEVER;
+	if (n & QUEUE_NOTIFY_SUCCESS)
+		b |= SQ_NOTIFY_SUCCESS;
+	if (n & QUEUE_NOTIFY_FAILURE)
+		b |= SQ_NOTIFY_FAILURE;
+	if (n & QUEUE_NOTIFY_DELAY)
+		b |= SQ_NOTIFY_DELAY;
+	return b;
+}
+
+void queue_submit(struct store *st, struct queue_request *r)
+{
+	r->queue_id = 0;
+	r->nlocal = r->nremote = 0;
+	r->priv_ = NULL;
+	if (!request_valid(r)) {
+		complete_now(r, STORE_EINVAL);
+		return;
+	}
+	int64_t now = r->received_at ? r->received_at : time_wall();
+	struct submit_job *j = xcalloc(1, sizeof *j);
+	j->r = r;
+	j->e.rcpts = xcalloc(r->nrcpts, sizeof *j->e.rcpts);
+
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		uint32_t acc[LOCAL_MAX_PER_RCPT];
+		size_t n = 0;
+		enum store_rcpt res = store_resolve_rcpt(st, r->rcpts[i].addr, acc,
+							 LOCAL_MAX_PER_RCPT, &n);
+		switch (res) {
+		case STORE_RCPT_OK:
+		case STORE_RCPT_OVER_QUOTA: /* submitted mail: soft limit, as for aliases */
+			for (size_t k = 0; k < n; k++)
+				add_account(j, acc[k]);
+			r->nlocal++;
+			break;
+		case STORE_RCPT_NOT_LOCAL: {
+			struct store_queue_rcpt *q = &j->e.rcpts[j->e.nrcpts++];
+			q->addr = xstrdup(r->rcpts[i].addr);
+			q->orcpt = xstrdup(r->rcpts[i].orcpt ? r->rcpts[i].orcpt : "");
+			q->status = xstrdup("");
+			q->remote = xstrdup("");
+			q->notify = notify_bits(r->rcpts[i].notify);
+			q->state = SQ_PENDING;
+			/* Only a failure or delay ever needs a notice until sent. */
+			q->dsn_done = 0;
+			r->nremote++;
+			break;
+		}
+		case STORE_RCPT_UNKNOWN: {
+			char q[SQ_ADDR_MAX * 2 + 8];
+			log_warn("queue", NULL, "event=rcpt_dropped reason=unknown_local rcpt=%s",
+				 log_q(r->rcpts[i].addr, q, sizeof q));
+			break;
+		}
+		case STORE_RCPT_TEMPFAIL:
+			job_free(j);
+			complete_now(r, STORE_ETEMP);
+			return;
+		}
+	}
+	if (j->naccounts == 0 && j->e.nrcpts == 0) {
+		job_free(j);
+		complete_now(r, STORE_EINVAL);
+		return;
+	}
+
+	struct store_delivery *d = &j->d;
+	if (j->naccounts) {
+		size_t hl = strlen(r->sender) + 32;
+		j->local_data = xmalloc(hl + r->len);
+		int w = snprintf(j->local_data, hl, "Return-Path: <%s>\r\n", r->sender);
+		memcpy(j->local_data + w, r->data, r->len);
+		d->data = j->local_data;
+		d->len = (size_t)w + r->len;
+		store_blob_id(d->data, d->len, d->blob_id);
+		d->accounts = j->accounts;
+		d->naccounts = j->naccounts;
+	}
+	d->received_at = now;
+	if (j->e.nrcpts) {
+		j->e.created_at = now;
+		j->e.next_attempt = now;
+		j->e.account = r->account;
+		j->e.flags = ((r->flags & QUEUE_8BITMIME) ? SQ_8BITMIME : 0) |
+			     ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
+			     ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0);
+		j->e.size = r->len;
+		store_blob_id(r->data, r->len, j->e.blob_id);
+		j->e.sender = xstrdup(r->sender);
+		j->e.envid = xstrdup(r->envid ? r->envid : "");
+		d->txn_hook = enqueue_hook;
+		d->hook_arg = j;
+	}
+	d->loop = r->loop;
+	d->done = stored;
+	d->arg = j;
+	r->priv_ = j;
+	store_deliver(st, d);
+}

@@ -1,0 +1,101 @@
+/*
+ * queue.h — the outbound queue: enqueueing a message, and the scheduler
+ * that delivers it.
+ *
+ * Design. queue_submit() takes a finished message (the bytes exactly as
+ * they go out: signed, with our Received field) and its envelope. Each
+ * recipient is resolved against the store (aliases, catch-all, +tag):
+ * local ones get a copy in their INBOX (with a Return-Path field), remote
+ * ones become one queue entry with a state per recipient. Both happen in
+ * the store writer's group commit (a struct store_delivery with a
+ * transaction hook, store/store_queue.h), so when done() runs with
+ * STORE_OK everything is durable and the caller may answer 250.
+ *
+ * The scheduler (queue_sched_*) runs on one event loop: it wakes entries
+ * whose next attempt is due, delivers them (MX lookup or the relay host,
+ * SMTP client, opportunistic TLS), marks recipients in a commit right
+ * after the remote's 250, retries with backoff for TERN_QUEUE_LIFETIME,
+ * and sends RFC 3464 notices. All its state is in LMDB: a restart resumes.
+ *
+ * Caveats: recipients in a local domain that resolve to no account
+ * (STORE_RCPT_UNKNOWN) should have been refused at RCPT time; any that
+ * reach queue_submit() are dropped with a log line. Mail to the null
+ * sender never produces a notice.
+ */
+#ifndef TERN_QUEUE_QUEUE_H
+#define TERN_QUEUE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct store;
+struct config;
+
+/* NOTIFY bits (RFC 3461) for struct queue_rcpt.notify; 0 = not given. */
+#define QUEUE_NOTIFY_NEVER 1u
+#define QUEUE_NOTIFY_SUCCESS 2u
+#define QUEUE_NOTIFY_FAILURE 4u
+#define QUEUE_NOTIFY_DELAY 8u
+
+/* struct queue_request.flags */
+#define QUEUE_8BITMIME 1u /* MAIL FROM had BODY=8BITMIME */
+#define QUEUE_SMTPUTF8 2u /* MAIL FROM had SMTPUTF8 */
+#define QUEUE_RET_FULL 4u /* RET=FULL (default: RET=HDRS) */
+
+struct queue_rcpt {
+	const char *addr;  /* envelope recipient, without angle brackets */
+	const char *orcpt; /* ORCPT decoded to "rfc822;user@example.com", or NULL */
+	unsigned notify;   /* QUEUE_NOTIFY_* or 0 (= FAILURE,DELAY) */
+};
+
+struct queue_request {
+	/* Input: owned by the caller, unchanged until done() runs. */
+	const char *data; /* the message as it will be sent (CRLF lines) */
+	size_t len;
+	const char *sender; /* envelope sender; "" = null sender <> */
+	const char *envid;  /* ENVID decoded (xtext undone), or NULL */
+	unsigned flags;     /* QUEUE_8BITMIME | QUEUE_SMTPUTF8 | QUEUE_RET_FULL */
+	const struct queue_rcpt *rcpts;
+	size_t nrcpts; /* 1 .. 1000 */
+	uint32_t account; /* submitting account id (0 = internal) */
+	int64_t received_at; /* seconds since the epoch; 0 = now */
+
+	/* Output, valid in done(). */
+	int result;        /* STORE_OK, STORE_ETEMP (say 451) or STORE_EINVAL (say 554) */
+	uint64_t queue_id; /* entry id for the log / 250 reply; 0 when all local */
+	size_t nlocal, nremote; /* recipients delivered locally / queued */
+
+	/* Completion: runs once on loop (loop_post) after the commit; with
+	 * loop NULL on the store writer thread. */
+	struct loop *loop;
+	void (*done)(struct queue_request *r, void *arg);
+	void *arg;
+
+	void *priv_; /* private */
+};
+
+/*
+ * Resolves, stores and queues r (see the design paragraph). Thread-safe,
+ * non-blocking (one read transaction for the resolution). done() is always
+ * called exactly once, also for bad input (STORE_EINVAL: no recipient,
+ * more than 1000, an address over 320 octets, no data) and for store
+ * errors (STORE_ETEMP). Without a writer thread (CLI, tests) the work is
+ * done synchronously before this returns.
+ */
+void queue_submit(struct store *st, struct queue_request *r);
+
+/*
+ * Starts the scheduler on loop (the server's first loop): reads the
+ * TERN_QUEUE_* settings from cfg, sets up DNS, and begins a 1 s tick.
+ * 0, or -1 with a logged reason (the server then runs without sending).
+ */
+int queue_sched_start(const struct config *cfg, struct store *st, struct loop *loop);
+/* Thread-safe: an entry was added; look for due work now. */
+void queue_sched_kick(void);
+/* On the scheduler's loop: stop starting deliveries, close connections. */
+void queue_sched_stop(void);
+/* Deliveries in progress (for the shutdown wait). */
+unsigned queue_sched_active(void);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * store_queue.h — the outbound queue's records in the store: entries with
+ * per-recipient state, their schedule index, and the message blobs they
+ * reference.
+ *
+ * Design. A queue entry is one message (a content-addressed blob shared
+ * with any mailbox copies, reference counted like theirs) with its
+ * envelope and one state per recipient. DB "queue" maps the entry id to
+ * the record; DB "queue_due" indexes (next attempt, id) so the scheduler
+ * finds due entries with one cursor walk (layouts in SCHEMA.md). Entries
+ * are added and updated inside a writer-thread transaction through a
+ * struct store_delivery hook (queue/queue.c, queue/queue_sched.c), so an
+ * entry is durable before the submitting client sees 250 and a recipient
+ * is marked delivered in the commit right after the remote's 250. The CLI
+ * (another process) changes entries with synchronous transactions; LMDB
+ * serialises the two.
+ *
+ * An entry whose recipients are all final (sent or failed, notices done)
+ * is deleted together with its blob reference.
+ *
+ * Caveats: strings in a decoded entry are malloc'ed and freed by
+ * store_queue_entry_free(). Every function returns STORE_OK or a STORE_*
+ * code; the *_txn ones return 0 or an LMDB error for the writer's batch.
+ */
+#ifndef TERN_STORE_STORE_QUEUE_H
+#define TERN_STORE_STORE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Recipient states. */
+#define SQ_PENDING 0 /* not yet delivered: will be tried again */
+#define SQ_SENT 1    /* a remote (or the local store) accepted it */
+#define SQ_FAILED 2  /* permanently failed */
+
+/* NOTIFY bits (RFC 3461); 0 means "not given": FAILURE and DELAY. */
+#define SQ_NOTIFY_NEVER 1u
+#define SQ_NOTIFY_SUCCESS 2u
+#define SQ_NOTIFY_FAILURE 4u
+#define SQ_NOTIFY_DELAY 8u
+
+/* Entry flags. */
+#define SQ_8BITMIME 1u /* BODY=8BITMIME was given */
+#define SQ_SMTPUTF8 2u /* SMTPUTF8 was given */
+#define SQ_RET_FULL 4u /* RET=FULL (else headers only) */
+#define SQ_DELAY_SENT 8u /* the one delay notice went out */
+
+/* Limits (octets) kept per field; longer input is refused or cut. */
+#define SQ_ADDR_MAX 320
+#define SQ_ENVID_MAX 100
+#define SQ_STATUS_MAX 512
+#define SQ_RCPTS_MAX 1000
+
+struct store_queue_rcpt {
+	char *addr;    /* envelope recipient */
+	char *orcpt;   /* ORCPT as "type;address" decoded, or "" */
+	char *status;  /* last reply or reason ("550 5.1.1 no such user"), or "" */
+	char *remote;  /* host that gave status ("mx.example.net"), or "" */
+	uint8_t state; /* SQ_* */
+	uint8_t notify;
+	uint8_t dsn_done; /* the notice this state calls for was made (or none needed) */
+};
+
+struct store_queue_entry {
+	uint64_t id;
+	int64_t created_at;   /* seconds since the epoch */
+	int64_t next_attempt; /* seconds since the epoch */
+	uint32_t account;     /* submitting account, 0 = internal (DSN) */
+	uint32_t attempts;
+	uint32_t flags; /* SQ_8BITMIME ... */
+	uint64_t size;
+	uint8_t blob_id[32];
+	char *sender; /* "" for the null sender */
+	char *envid;  /* "" when not given */
+	size_t nrcpts;
+	struct store_queue_rcpt *rcpts;
+};
+
+/* Frees the strings and recipient array of e (not e itself). */
+void store_queue_entry_free(struct store_queue_entry *e);
+
+/*
+ * Inside a write transaction (txn is an MDB_txn *): gives e a new id
+ * (e->id), stores data as a blob (or takes one more reference to the same
+ * bytes) and writes the record and its schedule key. e->blob_id and
+ * e->size must match data. 0 or an LMDB error.
+ */
+int store_queue_add_txn(struct store *st, void *txn, struct store_queue_entry *e,
+			const char *data, size_t len);
+
+/*
+ * Inside a write transaction: reads entry id into *e (MDB_NOTFOUND when
+ * it is gone, e.g. deleted by `tern queue del`). 0 or an LMDB error.
+ */
+int store_queue_get_txn(struct store *st, void *txn, uint64_t id, struct store_queue_entry *e);
+
+/*
+ * Inside a write transaction: writes e back (old is the record as read,
+ * for its schedule key). When every recipient is final and dsn_done, the
+ * entry, its schedule key and its blob reference are deleted instead.
+ * 0 or an LMDB error.
+ */
+int store_queue_put_txn(struct store *st, void *txn, const struct store_queue_entry *old,
+			const struct store_queue_entry *e);
+
+/* Reads one entry (read transaction). STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_queue_get(struct store *st, uint64_t id, struct store_queue_entry *e);
+
+/*
+ * Ids of entries due at or before now, in due order, at most max of them,
+ * into ids_r (*n_r); *next_r gets the earliest due time after those (or
+ * INT64_MAX when none). STORE_OK or STORE_ETEMP.
+ */
+int store_queue_due(struct store *st, int64_t now, uint64_t *ids_r, size_t max, size_t *n_r,
+		    int64_t *next_r);
+
+/* Calls cb for every entry in id order (read transaction). */
+typedef void store_queue_cb(void *arg, const struct store_queue_entry *e);
+int store_queue_list(struct store *st, store_queue_cb *cb, void *arg);
+
+/*
+ * Copies the message bytes of blob_id into a malloc'ed buffer (*data_r,
+ * *len_r; the caller frees). STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
+ */
+int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r, size_t *len_r);
+
+/*
+ * Synchronous (CLI): makes entry id (0 = every entry) due now.
+ * *n_r gets how many entries changed. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
+ */
+int store_queue_flush(struct store *st, uint64_t id, size_t *n_r);
+/*
+ * Synchronous (CLI): deletes entry id (0 = every entry) without notices.
+ * STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
+ */
+int store_queue_del(struct store *st, uint64_t id, size_t *n_r);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * test_queue.c — the outbound queue's store side: queue_submit() splits
+ * local and remote recipients (INBOX copy with Return-Path, queue entry
+ * with per-recipient state), synchronously and through the writer thread;
+ * the schedule index, updates, flush/del and blob references.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "queue/queue.h"
+#include "store/store.h"
+#include "store/store_private.h"
+#include "store/store_queue.h"
+#include "unit.h"
+
+static char base[256];
+static int dirno;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static const char *new_dir(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/q%d", base, ++dirno);
+	return buf;
+}
+
+static struct store *setup(const char *dir, unsigned flags, uint32_t *bob_r)
+{
+	struct store *st = NULL;
+	char err[256];
+	CHECK_EQ_INT(store_open(dir, flags, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw-bob-123456", 0, bob_r, err,
+				       sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_alias_add(st, "team@example.test", "bob@example.test", err, sizeof err),
+		     STORE_OK);
+	return st;
+}
+
+static atomic_int done_calls;
+
+static void on_done(struct queue_request *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	atomic_fetch_add(&done_calls, 1);
+}
+
+static uint64_t blob_refs(struct store *st, const uint8_t id[32])
+{
+	MDB_txn *txn;
+	struct blobref_rec b = {0, 0};
+	if (store_rd_begin(st, &txn) != 0)
+		return (uint64_t)-1;
+	int rc = blobref_get(txn, st, id, &b);
+	store_rd_end(st, txn);
+	return rc ? 0 : b.refs;
+}
+
+struct raw {
+	char buf[512];
+	size_t len;
+};
+
+static void collect_raw(void *arg, const char *data, size_t len)
+{
+	struct raw *r = arg;
+	r->len = len;
+	memcpy(r->buf, data, len < sizeof r->buf - 1 ? len : sizeof r->buf - 1);
+}
+
+static const char MSG[] = "From: bob@example.test\r\nTo: carol@remote.test\r\n"
+			  "Subject: hi\r\n\r\nHello.\r\n";
+
+static void test_submit_sync(void)
+{
+	char dir[300];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), 0, &bob);
+	struct queue_rcpt rc[] = {
+	    {"carol@remote.test", "rfc822;carol@remote.test", QUEUE_NOTIFY_FAILURE},
+	    {"Team@example.test", NULL, 0},
+	    {"dave@remote.test", NULL, QUEUE_NOTIFY_NEVER},
+	    {"nobody@example.test", NULL, 0}, /* dropped: unknown local */
+	};
+	struct queue_request r = {
+	    .data = MSG, .len = sizeof MSG - 1, .sender = "bob@example.test", .envid = "ENV1",
+	    .flags = QUEUE_8BITMIME, .rcpts = rc, .nrcpts = 4, .account = bob,
+	    .received_at = 1700000000, .done = on_done,
+	};
+	atomic_store(&done_calls, 0);
+	queue_submit(st, &r);
+	CHECK_EQ_INT(atomic_load(&done_calls), 1);
+	CHECK_EQ_INT(r.result, STORE_OK);
+	CHECK(r.queue_id != 0);
+	CHECK_EQ_INT(r.nlocal, 1);
+	CHECK_EQ_INT(r.nremote, 2);
+
+	/* The local copy: INBOX, with Return-Path. */
+	struct raw raw = {{0}, 0};
+	CHECK_EQ_INT(store_email_raw(st, bob, 1, collect_raw, &raw), STORE_OK);
+	CHECK(strncmp(raw.buf, "Return-Path: <bob@example.test>\r\nFrom:", 38) == 0);
+	CHECK_EQ_INT(raw.len, sizeof MSG - 1 + strlen("Return-Path: <bob@example.test>\r\n"));
+
+	/* The queue entry. */
+	struct store_queue_entry e;
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_OK);
+	CHECK_EQ_INT(e.nrcpts, 2);
+	CHECK_EQ_STR(e.sender, "bob@example.test");
+	CHECK_EQ_STR(e.envid, "ENV1");
+	CHECK_EQ_INT(e.account, bob);
+	CHECK_EQ_INT(e.flags, SQ_8BITMIME);
+	CHECK_EQ_INT(e.size, sizeof MSG - 1);
+	CHECK_EQ_INT(e.next_attempt, 1700000000);
+	CHECK_EQ_STR(e.rcpts[0].addr, "carol@remote.test");
+	CHECK_EQ_STR(e.rcpts[0].orcpt, "rfc822;carol@remote.test");
+	CHECK_EQ_INT(e.rcpts[0].notify, SQ_NOTIFY_FAILURE);
+	CHECK_EQ_INT(e.rcpts[0].state, SQ_PENDING);
+	CHECK_EQ_INT(e.rcpts[1].notify, SQ_NOTIFY_NEVER);
+	CHECK_EQ_INT(blob_refs(st, e.blob_id), 1);
+
+	char *data = NULL;
+	size_t len = 0;
+	CHECK_EQ_INT(store_queue_blob(st, e.blob_id, &data, &len), STORE_OK);
+	CHECK(len == sizeof MSG - 1 && data && memcmp(data, MSG, len) == 0);
+	free(data);
+
+	/* Due now, not before. */
+	uint64_t ids[4];
+	size_t n = 0;
+	int64_t next = 0;
+	CHECK_EQ_INT(store_queue_due(st, 1699999999, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(next, 1700000000);
+	CHECK_EQ_INT(store_queue_due(st, 1700000000, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK(ids[0] == r.queue_id);
+
+	/* flush moves it to now (later than 1700000000). */
+	size_t changed = 0;
+	CHECK_EQ_INT(store_queue_flush(st, 0, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 1);
+	CHECK_EQ_INT(store_queue_due(st, 1700000000, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 0);
+	CHECK(next > 1700000000);
+
+	/* del drops entry, index and the blob reference. */
+	uint8_t blob[32];
+	memcpy(blob, e.blob_id, 32);
+	store_queue_entry_free(&e);
+	CHECK_EQ_INT(store_queue_del(st, r.queue_id, &changed), STORE_OK);
+	CHECK_EQ_INT(changed, 1);
+	CHECK_EQ_INT(store_queue_get(st, r.queue_id, &e), STORE_ENOTFOUND);
+	CHECK_EQ_INT(blob_refs(st, blob), 0);
+	CHECK_EQ_INT(store_queue_due(st, INT64_MAX - 1, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(store_queue_del(st, r.queue_id, &changed), STORE_ENOTFOUND);
+
+	/* Bad input: done() still runs, EINVAL. */
+	struct queue_request bad = {.data = MSG, .len = sizeof MSG - 1, .sender = "x@y",
+				    .rcpts = rc, .nrcpts = 0, .done = on_done};
+	queue_submit(st, &bad);
+	CHECK_EQ_INT(bad.result, STORE_EINVAL);
+	struct queue_rcpt only_unknown = {"nobody@example.test", NULL, 0};
+	bad.rcpts = &only_unknown;
+	bad.nrcpts = 1;
+	queue_submit(st, &bad);
+	CHECK_EQ_INT(bad.result, STORE_EINVAL);
+	CHECK_EQ_INT(atomic_load(&done_calls), 3);
+	store_close(&st);
+}
+
+/* Updates through the transaction API, as the scheduler makes them. */
+struct upd {
+	uint64_t id;
+	int64_t next;
+	int final;
+};
+
+static int upd_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct upd *u = ctx;
+	struct store_queue_entry old, e;
+	int rc = store_queue_get_txn(st, txn, u->id, &old);
+	if (rc)
+		return rc;
+	rc = store_queue_get_txn(st, txn, u->id, &e);
+	if (rc == 0) {
+		e.next_attempt = u->next;
+		for (size_t i = 0; i < e.nrcpts && u->final; i++) {
+			e.rcpts[i].state = SQ_SENT;
+			e.rcpts[i].dsn_done = 1;
+		}
+		rc = store_queue_put_txn(st, txn, &old, &e);
+		store_queue_entry_free(&e);
+	}
+	store_queue_entry_free(&old);
+	return rc;
+}
+
+static void test_writer_and_updates(void)
+{
+	char dir[300];
+	uint32_t bob = 0;
+	struct store *st = setup(new_dir(dir, sizeof dir), STORE_SERVER, &bob);
+	struct loop *lp = loop_new();
+	struct queue_rcpt rc[] = {{"carol@remote.test", NULL, 0}};
+	struct queue_request r[3];
+
+	atomic_store(&done_calls, 0);
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct queue_request){.data = MSG, .len = sizeof MSG - 1, .sender = "",
+					      .rcpts = rc, .nrcpts = 1, .received_at = 1000 + i,
+					      .done = on_done};
+		queue_submit(st, &r[i]); /* loop NULL: done on the writer thread */
+	}
+	for (int i = 0; i < 2000 && atomic_load(&done_calls) < 3; i++)
+		usleep(1000);
+	CHECK_EQ_INT(atomic_load(&done_calls), 3);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(r[i].result, STORE_OK);
+	CHECK(r[0].queue_id != r[1].queue_id && r[1].queue_id != r[2].queue_id);
+
+	struct store_queue_entry e;
+	CHECK_EQ_INT(store_queue_get(st, r[0].queue_id, &e), STORE_OK);
+	CHECK_EQ_INT(blob_refs(st, e.blob_id), 3); /* three entries, one blob */
+	uint8_t blob[32];
+	memcpy(blob, e.blob_id, 32);
+	store_queue_entry_free(&e);
+
+	/* Reschedule the first, finish the second. */
+	struct upd u1 = {r[0].queue_id, 5000, 0}, u2 = {r[1].queue_id, 1001, 1};
+	CHECK_EQ_INT(store_write(st, upd_fn, &u1), STORE_OK);
+	CHECK_EQ_INT(store_write(st, upd_fn, &u2), STORE_OK);
+	uint64_t ids[4];
+	size_t n = 0;
+	int64_t next = 0;
+	CHECK_EQ_INT(store_queue_due(st, 4999, ids, 4, &n, &next), STORE_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK(ids[0] == r[2].queue_id);
+	CHECK_EQ_INT(next, 5000);
+	CHECK_EQ_INT(store_queue_get(st, r[1].queue_id, &e), STORE_ENOTFOUND);
+	CHECK_EQ_INT(blob_refs(st, blob), 2);
+	loop_free(&lp);
+	store_close(&st);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(base, sizeof base, "%s/tern-queue-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (getenv("TEST_LOG"))
+		log_init(2, LOG_DEBUG, 0);
+	else
+		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+	test_submit_sync();
+	test_writer_and_updates();
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_done("test_queue");
+}
