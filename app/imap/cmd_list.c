@@ -1,13 +1,27 @@
 /*
- * cmd_list.c — LIST and LSUB (RFC 3501 §6.3.8-9, SPECIAL-USE RFC 6154,
- * CHILDREN RFC 3348).
+ * cmd_list.c — LIST and LSUB (RFC 3501 §6.3.8-9), with LIST-EXTENDED
+ * (RFC 5258), LIST-STATUS (RFC 5819), SPECIAL-USE (RFC 6154) and CHILDREN
+ * (RFC 3348).
  *
  * One namespace, personal, hierarchy delimiter "/". The reference is
- * joined to the pattern as RFC 3501 describes for the simple case;
+ * joined to each pattern as RFC 3501 describes for the simple case;
  * "*" matches anything, "%" anything but the delimiter; "INBOX" matches in
  * any case. Mailbox roles become the special-use attributes \Sent \Drafts
- * \Trash \Junk \Archive. LIST-EXTENDED (selection and RETURN options) is
- * not implemented and not advertised: a list in the first argument is BAD.
+ * \Trash \Junk \Archive, and \HasChildren/\HasNoChildren are always
+ * given (RFC 5258 lets a server send both without being asked).
+ *
+ * LIST-EXTENDED: selection options SUBSCRIBED, REMOTE (no remote
+ * mailboxes here: accepted, changes nothing), RECURSIVEMATCH (with
+ * SUBSCRIBED only, as §3 requires a base option) and SPECIAL-USE; a list
+ * of patterns; return options SUBSCRIBED (\Subscribed), CHILDREN,
+ * SPECIAL-USE and STATUS (items) — an untagged STATUS follows the LIST
+ * line of each selectable mailbox. With RECURSIVEMATCH a mailbox that
+ * matches a pattern but not the selection is listed when a descendant
+ * meets the selection, and a listed mailbox gets ("CHILDINFO"
+ * ("SUBSCRIBED")) when a descendant the patterns do not reach is
+ * subscribed. The store creates every parent of a mailbox and the
+ * subscription is a flag of an existing mailbox, so \NonExistent never
+ * applies: every listed name exists.
  *
  * LSUB lists the subscribed mailboxes (the default ones start subscribed,
  * as with Dovecot's autosubscribe; CREATE does not subscribe).
@@ -24,6 +38,7 @@ struct mbx {
 	const char *name;
 	const char *role;
 	int subscribed;
+	struct store_mailbox_info info; /* name and role point above */
 };
 
 struct collect {
@@ -48,6 +63,9 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 	c->v[c->n].name = arena_strdup(c->a, info->name);
 	c->v[c->n].role = arena_strdup(c->a, info->role ? info->role : "");
 	c->v[c->n].subscribed = info->subscribed;
+	c->v[c->n].info = *info;
+	c->v[c->n].info.name = c->v[c->n].name;
+	c->v[c->n].info.role = c->v[c->n].role;
 	c->n++;
 }
 
@@ -106,30 +124,164 @@ static const char *pattern_utf8(struct imap_session *s, struct str in)
 	return r;
 }
 
+/* Selection (SEL_) and return (RET_) options. */
+#define SEL_SUBSCRIBED 1u
+#define SEL_RECURSIVE 2u
+#define SEL_SPECIAL 4u
+#define RET_SUBSCRIBED 8u
+#define RET_STATUS 16u
+
+#define LIST_MAX_PATTERNS 64
+
+struct list_req {
+	unsigned opt;
+	const char *pats[LIST_MAX_PATTERNS]; /* reference joined, UTF-8 */
+	size_t npats;
+	const struct imap_arg *status; /* RET_STATUS items */
+	size_t nstatus;
+	unsigned want;
+};
+
+static int matches(const struct list_req *q, const char *name)
+{
+	int inbox = strcmp(name, "INBOX") == 0;
+	for (size_t i = 0; i < q->npats; i++)
+		if (match(q->pats[i], name, inbox))
+			return 1;
+	return 0;
+}
+
+static int selected(const struct list_req *q, const struct mbx *m)
+{
+	if ((q->opt & SEL_SUBSCRIBED) && !m->subscribed)
+		return 0;
+	if ((q->opt & SEL_SPECIAL) && !role_attr(m->role))
+		return 0;
+	return 1;
+}
+
+/* RECURSIVEMATCH: does a descendant of m meet the selection (reached by
+ * the patterns or not, per unreached)? */
+static int descendant_selected(const struct list_req *q, const struct collect *c,
+			       const struct mbx *m, int unreached)
+{
+	size_t n = strlen(m->name);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct mbx *d = &c->v[i];
+		if (strncmp(d->name, m->name, n) == 0 && d->name[n] == '/' && selected(q, d) &&
+		    (!unreached || !matches(q, d->name)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Parses the LIST-EXTENDED options around the reference and patterns. 0,
+ * or -1 with *why_r (BAD). */
+static int list_parse(struct imap_session *s, const struct imap_cmd *cmd, struct list_req *q,
+		      const char **why_r)
+{
+	const struct imap_arg *a = cmd->args, *l;
+	size_t n = cmd->nargs, i = 0, ln;
+	struct str ref, pat;
+
+	*why_r = "Invalid arguments.";
+	if (n && a[0].type == IMAP_ARG_LIST) {
+		imap_arg_list(&a[0], &l, &ln);
+		for (size_t k = 0; k < ln; k++) {
+			if (imap_arg_atom_is(&l[k], "SUBSCRIBED"))
+				q->opt |= SEL_SUBSCRIBED | RET_SUBSCRIBED;
+			else if (imap_arg_atom_is(&l[k], "RECURSIVEMATCH"))
+				q->opt |= SEL_RECURSIVE;
+			else if (imap_arg_atom_is(&l[k], "SPECIAL-USE"))
+				q->opt |= SEL_SPECIAL;
+			else if (!imap_arg_atom_is(&l[k], "REMOTE")) {
+				*why_r = "Unknown selection option.";
+				return -1;
+			}
+		}
+		if ((q->opt & SEL_RECURSIVE) && !(q->opt & SEL_SUBSCRIBED)) {
+			*why_r = "RECURSIVEMATCH needs another selection option.";
+			return -1;
+		}
+		i = 1;
+	}
+	if (i + 2 > n || imap_arg_astring(&a[i], &ref) < 0)
+		return -1;
+	const char *r8 = pattern_utf8(s, ref);
+	const struct imap_arg *pl = &a[i + 1];
+	size_t np = 1;
+	if (pl->type == IMAP_ARG_LIST) {
+		imap_arg_list(pl, &pl, &np);
+		if (np == 0 || np > LIST_MAX_PATTERNS)
+			return -1;
+	}
+	for (size_t k = 0; k < np; k++) {
+		if (imap_arg_astring(&pl[k], &pat) < 0 && imap_arg_atom(&pl[k], &pat) < 0)
+			return -1;
+		const char *p8 = pattern_utf8(s, pat);
+		q->pats[q->npats++] = pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8);
+	}
+	i += 2;
+	if (i == n)
+		return 0;
+	if (i + 2 != n || !imap_arg_atom_is(&a[i], "RETURN") || imap_arg_list(&a[i + 1], &l, &ln) < 0)
+		return -1;
+	for (size_t k = 0; k < ln; k++) {
+		if (imap_arg_atom_is(&l[k], "SUBSCRIBED")) {
+			q->opt |= RET_SUBSCRIBED;
+		} else if (imap_arg_atom_is(&l[k], "CHILDREN") || imap_arg_atom_is(&l[k], "SPECIAL-USE")) {
+			/* always given */
+		} else if (imap_arg_atom_is(&l[k], "STATUS") && k + 1 < ln &&
+			   imap_arg_list(&l[k + 1], &q->status, &q->nstatus) == 0 && q->nstatus) {
+			if (imap_status_items(q->status, q->nstatus, &q->want) < 0) {
+				*why_r = "Unknown status item.";
+				return -1;
+			}
+			q->opt |= RET_STATUS;
+			k++;
+		} else {
+			*why_r = "Unknown return option.";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int lsub = cmd->id == IMAP_CMD_LSUB;
 	const char *word = lsub ? "LSUB" : "LIST";
+	struct list_req q = { 0 };
 	struct str ref, pat;
+	const char *why;
 
-	if (cmd->nargs != 2 || imap_arg_astring(&cmd->args[0], &ref) < 0 ||
-	    (imap_arg_astring(&cmd->args[1], &pat) < 0 && imap_arg_atom(&cmd->args[1], &pat) < 0)) {
-		imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments%s.", word,
-			    cmd->nargs && cmd->args[0].type == IMAP_ARG_LIST
-				    ? " (LIST-EXTENDED is not supported)"
-				    : "");
+	if (lsub) {
+		if (cmd->nargs != 2 || imap_arg_astring(&cmd->args[0], &ref) < 0 ||
+		    (imap_arg_astring(&cmd->args[1], &pat) < 0 &&
+		     imap_arg_atom(&cmd->args[1], &pat) < 0)) {
+			imap_tagged(s, "BAD Error in IMAP command LSUB: Invalid arguments.");
+			imap_session_error(s);
+			return;
+		}
+		const char *r8 = pattern_utf8(s, ref), *p8 = pattern_utf8(s, pat);
+		q.pats[q.npats++] = pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8);
+		q.opt = SEL_SUBSCRIBED;
+	} else if (list_parse(s, cmd, &q, &why) < 0) {
+		imap_tagged(s, "BAD Error in IMAP command LIST: %s", why);
 		imap_session_error(s);
 		return;
 	}
-	if (pat.len == 0) {
+	int basic = !lsub && cmd->nargs == 2 && cmd->args[1].type != IMAP_ARG_LIST;
+	if (basic && imap_arg_astring(&cmd->args[1], &pat) == 0 && pat.len == 0) {
 		/* RFC 3501: the hierarchy delimiter and the root of the reference. */
-		if (!lsub)
-			imap_reply(s, "* LIST (\\Noselect) \"/\" \"\"");
-		imap_tagged(s, "OK %s completed.", lsub ? "Lsub" : "List");
+		imap_reply(s, "* LIST (\\Noselect) \"/\" \"\"");
+		imap_tagged(s, "OK List completed.");
 		return;
 	}
-	const char *r8 = pattern_utf8(s, ref), *p8 = pattern_utf8(s, pat);
-	const char *full = pat.p[0] == '/' || !r8[0] ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8);
+	if (lsub && pat.len == 0) {
+		imap_tagged(s, "OK Lsub completed.");
+		return;
+	}
 
 	struct collect c = { .a = s->cmd_arena };
 	if (store_mailbox_list(imap_store, s->account, collect_cb, &c) != STORE_OK) {
@@ -141,20 +293,30 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	/* INBOX first, as clients expect and Dovecot does. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < c.n; i++) {
-			int inbox = strcmp(c.v[i].name, "INBOX") == 0;
-			if (inbox != (pass == 0) || !match(full, c.v[i].name, inbox))
+			const struct mbx *m = &c.v[i];
+			int inbox = strcmp(m->name, "INBOX") == 0;
+			if (inbox != (pass == 0) || !matches(&q, m->name))
 				continue;
-			if (lsub && !c.v[i].subscribed)
+			int sel = selected(&q, m);
+			int childinfo = !lsub && (q.opt & SEL_RECURSIVE) && descendant_selected(&q, &c, m, 1);
+			if (!sel && !((q.opt & SEL_RECURSIVE) && descendant_selected(&q, &c, m, 0)))
 				continue;
-			const char *attr = lsub ? NULL : role_attr(c.v[i].role);
+			const char *attr = lsub ? NULL : role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
 			if (!lsub)
-				buf_printf(&out, "%s%s%s", has_children(&c, c.v[i].name) ? "\\HasChildren" : "\\HasNoChildren",
-					   attr ? " " : "", attr ? attr : "");
+				buf_printf(&out, "%s%s%s%s", has_children(&c, m->name) ? "\\HasChildren" : "\\HasNoChildren",
+					   attr ? " " : "", attr ? attr : "",
+					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
 			buf_append_c(&out, ") \"/\" ");
-			if (imap_append_mailbox(&out, c.v[i].name) < 0)
+			if (imap_append_mailbox(&out, m->name) < 0)
 				buf_append_c(&out, "\"\"");
+			if (childinfo)
+				buf_append_c(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 			buf_append_c(&out, "\r\n");
+			/* RFC 5819: STATUS right after the mailbox's LIST line. A
+			 * mailbox that vanished meanwhile just has none. */
+			if (q.opt & RET_STATUS)
+				imap_status_append(s, m->name, &m->info, q.status, q.nstatus, q.want, &out);
 		}
 	}
 	imap_write_big(s, buf_data(&out), buf_len(&out));

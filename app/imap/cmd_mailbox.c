@@ -1,6 +1,8 @@
 /*
  * cmd_mailbox.c — CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
- * (RFC 9051 §6.3.4-8).
+ * (RFC 9051 §6.3.4-8), and CREATE's USE (RFC 6154 CREATE-SPECIAL-USE:
+ * one of \Sent \Drafts \Trash \Junk \Archive, which becomes the new
+ * mailbox's role; \All, \Flagged and several at once get NO [USEATTR]).
  *
  * Names come in as astrings (modified UTF-7 decoded to UTF-8 by
  * imap_mailbox_arg()); the store checks and normalises them
@@ -19,7 +21,10 @@ static void mailbox_run(struct imap_job *j)
 {
 	switch (j->op) {
 	case IMAP_CMD_CREATE:
-		j->result = store_mailbox_create(imap_store, j->account, j->name, NULL);
+		/* name2: the special-use role asked with CREATE ... (USE (...)) */
+		j->result = j->name2[0] ? store_mailbox_create_role(imap_store, j->account, j->name,
+								     j->name2, NULL)
+					: store_mailbox_create(imap_store, j->account, j->name, NULL);
 		break;
 	case IMAP_CMD_DELETE:
 		j->result = store_mailbox_delete(imap_store, j->account, j->name);
@@ -68,18 +73,54 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 	}
 }
 
+/* The role for CREATE's "(USE (attr))"; -1 after a tagged reply. One
+ * attribute at most: a mailbox has one role in the store. */
+static int create_use(struct imap_session *s, const struct imap_arg *arg, const char **role_r)
+{
+	static const char *const map[][2] = {
+		{ "\\Sent", "sent" },   { "\\Drafts", "drafts" }, { "\\Trash", "trash" },
+		{ "\\Junk", "junk" },   { "\\Archive", "archive" },
+	};
+	const struct imap_arg *l, *u;
+	size_t ln, un;
+
+	if (imap_arg_list(arg, &l, &ln) < 0 || ln != 2 || !imap_arg_atom_is(&l[0], "USE") ||
+	    imap_arg_list(&l[1], &u, &un) < 0) {
+		imap_tagged(s, "BAD Error in IMAP command CREATE: Invalid arguments.");
+		imap_session_error(s);
+		return -1;
+	}
+	if (un == 0)
+		return 0;
+	if (un == 1)
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (imap_arg_atom_is(&u[0], map[i][0])) {
+				*role_r = map[i][1];
+				return 0;
+			}
+	imap_tagged(s, "NO [USEATTR] Unsupported special-use attribute.");
+	return -1;
+}
+
 void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	size_t want = cmd->id == IMAP_CMD_RENAME ? 2 : 1;
 	struct imap_job *j;
+	const char *role = NULL;
+	/* CREATE-SPECIAL-USE (RFC 6154 §3): CREATE name (USE (\Sent)). */
+	size_t use = cmd->id == IMAP_CMD_CREATE && cmd->nargs == 2;
 
-	if (cmd->nargs != want) {
+	if (use && create_use(s, &cmd->args[1], &role) < 0)
+		return;
+	if (cmd->nargs != want + use) {
 		imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.",
 			    imap_cmd_name(cmd->id));
 		imap_session_error(s);
 		return;
 	}
 	j = imap_job_new(s);
+	if (role)
+		snprintf(j->name2, sizeof(j->name2), "%s", role);
 	if (imap_mailbox_arg(s, &cmd->args[0], j->name, sizeof(j->name)) < 0 ||
 	    (want == 2 && imap_mailbox_arg(s, &cmd->args[1], j->name2, sizeof(j->name2)) < 0)) {
 		free(j);

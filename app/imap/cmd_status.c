@@ -63,6 +63,23 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	c->deleted += deleted;
 }
 
+int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r)
+{
+	unsigned want = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++)
+			if (imap_arg_atom_is(&list[i], items[k].name))
+				bit = items[k].bit;
+		if (!bit)
+			return -1;
+		want |= bit;
+	}
+	*want_r = want;
+	return 0;
+}
+
 void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	char name[256];
@@ -75,17 +92,10 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned bit = 0;
-		for (size_t k = 0; k < sizeof(items) / sizeof(items[0]); k++)
-			if (imap_arg_atom_is(&list[i], items[k].name))
-				bit = items[k].bit;
-		if (!bit) {
-			imap_tagged(s, "BAD Error in IMAP command STATUS: Unknown status item.");
-			imap_session_error(s);
-			return;
-		}
-		want |= bit;
+	if (imap_status_items(list, n, &want) < 0) {
+		imap_tagged(s, "BAD Error in IMAP command STATUS: Unknown status item.");
+		imap_session_error(s);
+		return;
 	}
 	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
 		return;
@@ -97,19 +107,35 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	if (r != STORE_OK || store_mailbox_list(imap_store, s->account, mailbox_cb, &c) != STORE_OK ||
-	    !c.found ||
-	    ((want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) &&
-	     store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)) {
+	    !c.found) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
 		return;
 	}
-	uint32_t messages = (want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) ? c.counted : c.info.messages;
-
 	struct buf out;
 	buf_init(&out, 2048);
-	buf_append_c(&out, "* STATUS ");
-	imap_append_mailbox(&out, name);
-	buf_append_c(&out, " (");
+	if (imap_status_append(s, name, &c.info, list, n, want, &out) < 0) {
+		buf_free(&out);
+		imap_tagged(s, "NO [SERVERBUG] Internal error reading the mailbox.");
+		return;
+	}
+	imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	imap_tagged(s, "OK Status completed.");
+}
+
+int imap_status_append(struct imap_session *s, const char *name,
+		       const struct store_mailbox_info *info, const struct imap_arg *list, size_t n,
+		       unsigned want, struct buf *out)
+{
+	struct status_ctx c = { .mailbox = info->id, .info = *info };
+	if ((want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) &&
+	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)
+		return -1;
+	uint32_t messages = (want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) ? c.counted : c.info.messages;
+
+	buf_append_c(out, "* STATUS ");
+	imap_append_mailbox(out, name);
+	buf_append_c(out, " (");
 	const char *sep = "";
 	/* In the order asked, as Dovecot answers. */
 	for (size_t i = 0; i < n; i++) {
@@ -126,12 +152,10 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 			case ST_SIZE: v = c.size; break;
 			default: v = 0; break;
 			}
-			buf_printf(&out, "%s%s %llu", sep, items[k].name, v);
+			buf_printf(out, "%s%s %llu", sep, items[k].name, v);
 			sep = " ";
 		}
 	}
-	buf_append_c(&out, ")\r\n");
-	imap_write_big(s, buf_data(&out), buf_len(&out));
-	buf_free(&out);
-	imap_tagged(s, "OK Status completed.");
+	buf_append_c(out, ")\r\n");
+	return 0;
 }

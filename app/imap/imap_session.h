@@ -318,6 +318,16 @@ void imap_searchres_save(struct imap_session *s, const uint32_t *uids, size_t n)
 /* Empties the saved result (SELECT, CLOSE, a failed SEARCH ... SAVE). */
 void imap_searchres_clear(struct imap_session *s);
 
+/* cmd_status.c, shared with LIST-STATUS (cmd_list.c) */
+/* Checks a STATUS item list (n items); 0 and *want_r, or -1 for an unknown item. */
+int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r);
+/* Appends "* STATUS name (...)" and CRLF to out for the mailbox info
+ * describes (its id, counters; name and role unused), the items in the
+ * order of list. 0, or -1 on a store error. */
+int imap_status_append(struct imap_session *s, const char *name,
+		       const struct store_mailbox_info *info, const struct imap_arg *list, size_t n,
+		       unsigned want, struct buf *out);
+
 /* cmd_search.c */
 /*
  * From ENABLE IMAP4rev2 on: SEARCH and UID SEARCH without RETURN answer

@@ -408,6 +408,13 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
  * Returns STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_EEXIST, STORE_ETEMP.
  */
 int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
+/*
+ * As store_mailbox_create(), and the new mailbox takes role ("sent",
+ * "drafts", "trash", "junk" or "archive"; IMAP CREATE-SPECIAL-USE). Other
+ * mailboxes may hold the same role. STORE_EINVAL for another role.
+ */
+int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
+			      const char *role, uint32_t *mailbox_r);
 /* Sets (on 1) or clears the subscribed flag. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
 

@@ -205,6 +205,7 @@ struct op_ctx {
 	uint32_t account;
 	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
 	int on;
+	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox */
 	/* out */
 	uint32_t id;
 	uint64_t modseq;
@@ -325,6 +326,11 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	switch (c->kind) {
 	case OP_CREATE:
 		rc = create_path(st, txn, c->account, &a, &v, &n, c->name, &ch, 0, &c->id);
+		if (rc == 0 && c->role) {
+			/* The leaf is the last one create_path() added. */
+			v[n - 1].m.role = (uint8_t)c->role;
+			rc = mbox_put(txn, st, c->account, v[n - 1].id, &v[n - 1].m);
+		}
 		break;
 	case OP_SUBSCRIBE:
 		c->id = f->id;
@@ -506,4 +512,18 @@ int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name
 	if (name_norm(name, c.name) < 0)
 		return STORE_ENOTFOUND;
 	return run_op(st, &c, NULL);
+}
+
+int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
+			      const char *role, uint32_t *mailbox_r)
+{
+	struct op_ctx c = { .kind = OP_CREATE, .account = account };
+	for (unsigned r = ROLE_SENT; r < ROLE_COUNT; r++)
+		if (strcmp(role, mbox_role_name(r)) == 0)
+			c.role = r;
+	if (!c.role)
+		return STORE_EINVAL;
+	if (name_norm(name, c.name) < 0)
+		return STORE_EINVAL;
+	return run_op(st, &c, mailbox_r);
 }

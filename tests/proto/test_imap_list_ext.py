@@ -1,0 +1,137 @@
+"""IMAP LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) and
+CREATE-SPECIAL-USE / the SPECIAL-USE selection option (RFC 6154), exact
+responses over a raw connection; imaplib's LIST with a RETURN clause for
+what a real client library sends."""
+import imaplib
+
+from test_imap import BOB, BOB_PW, Raw, deliver, login, srv, wait_count
+
+DEFAULTS = [
+    b'* LIST (\\HasNoChildren) "/" INBOX',
+    b'* LIST (\\HasNoChildren \\Sent) "/" Sent',
+    b'* LIST (\\HasNoChildren \\Drafts) "/" Drafts',
+    b'* LIST (\\HasNoChildren \\Trash) "/" Trash',
+    b'* LIST (\\HasNoChildren \\Junk) "/" Junk',
+    b'* LIST (\\HasNoChildren \\Archive) "/" Archive',
+]
+
+
+def cmd(r, tag, text):
+    r.send("%s %s\r\n" % (tag, text))
+    lines = r.until_tag(tag)
+    return lines[:-1], lines[-1]
+
+
+def ok(r, tag, text):
+    u, t = cmd(r, tag, text)
+    assert t.startswith(tag.encode() + b" OK"), (text, t)
+    return u
+
+
+def test_imap_list_extended_selection_and_return():
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        caps = ok(r, "c", "CAPABILITY")[0]
+        for cap in (b"LIST-EXTENDED", b"LIST-STATUS", b"CREATE-SPECIAL-USE", b"SPECIAL-USE"):
+            assert b" " + cap in caps, caps
+        ok(r, "a1", "CREATE Work/Projects/Old")
+        ok(r, "a2", "CREATE Play")
+        ok(r, "a3", "SUBSCRIBE Work/Projects")
+        ok(r, "a4", "UNSUBSCRIBE Junk")
+        # The basic form is unchanged, and () selects nothing special.
+        basic = ok(r, "b", 'LIST "" %')
+        assert ok(r, "b2", 'LIST () "" %') == basic
+        assert sorted(basic) == sorted(DEFAULTS[:4] + DEFAULTS[5:] + [
+            DEFAULTS[4], b'* LIST (\\HasChildren) "/" Work', b'* LIST (\\HasNoChildren) "/" Play']), basic
+        # SUBSCRIBED selection implies the \Subscribed attribute.
+        u = ok(r, "d", 'LIST (SUBSCRIBED) "" *')
+        assert u == [
+            b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX',
+            b'* LIST (\\HasNoChildren \\Sent \\Subscribed) "/" Sent',
+            b'* LIST (\\HasNoChildren \\Drafts \\Subscribed) "/" Drafts',
+            b'* LIST (\\HasNoChildren \\Trash \\Subscribed) "/" Trash',
+            b'* LIST (\\HasNoChildren \\Archive \\Subscribed) "/" Archive',
+            b'* LIST (\\HasChildren \\Subscribed) "/" Work/Projects',
+        ], u
+        # RECURSIVEMATCH: Work is not subscribed but a child below "%" is.
+        u = ok(r, "e", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" % RETURN (CHILDREN)')
+        assert u[-1] == b'* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))', u
+        assert len(u) == 6 and b"Junk" not in b"".join(u) and b"Play" not in b"".join(u), u
+        u = ok(r, "e2", 'LIST (SUBSCRIBED RECURSIVEMATCH) "Work/" %')
+        assert u == [b'* LIST (\\HasChildren \\Subscribed) "/" Work/Projects'], u
+        u, t = cmd(r, "e3", 'LIST (RECURSIVEMATCH) "" %')
+        assert t.startswith(b"e3 BAD"), t
+        # RETURN (SUBSCRIBED) without the selection: every mailbox, marked.
+        u = ok(r, "f", 'LIST "" (Work* Play) RETURN (SUBSCRIBED)')
+        assert len(u) == 4 and u[0] == b'* LIST (\\HasChildren) "/" Work', u
+        assert b'* LIST (\\HasChildren \\Subscribed) "/" Work/Projects' in u, u
+        assert b'* LIST (\\HasNoChildren) "/" Work/Projects/Old' in u, u
+        assert b'* LIST (\\HasNoChildren) "/" Play' in u, u
+        # SPECIAL-USE selection.
+        u = ok(r, "g", 'LIST (SPECIAL-USE) "" * RETURN (SPECIAL-USE)')
+        assert u == DEFAULTS[1:], u
+        # Multiple patterns, one of them matching nothing.
+        u = ok(r, "h", 'LIST "" (INBOX Nope Dr%)')
+        assert u == [DEFAULTS[0], DEFAULTS[2]], u
+        for bad in ('LIST (BOGUS) "" *', 'LIST "" * RETURN (BOGUS)', 'LIST "" * RETURN',
+                    'LIST "" () RETURN ()', 'LIST "" * RETURN (STATUS (FOO))'):
+            u, t = cmd(r, "x", bad)
+            assert t.startswith(b"x BAD"), (bad, t)
+        # The delimiter query still works.
+        assert ok(r, "i", 'LIST "" ""') == [b'* LIST (\\Noselect) "/" ""']
+        r.close()
+
+
+def test_imap_list_status():
+    with srv() as s:
+        deliver(s, 3)
+        wait_count(s, 3)
+        r = Raw(s)
+        r.login()
+        ok(r, "s", "SELECT INBOX")
+        ok(r, "f", "STORE 1 +FLAGS.SILENT (\\Seen)")
+        ok(r, "c", "CREATE Lists/Tern")
+        u = ok(r, "l", 'LIST "" (INBOX Lists*) RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))')
+        assert u[0] == b'* LIST (\\HasNoChildren) "/" INBOX', u
+        assert u[1] == b'* STATUS INBOX (MESSAGES 3 UNSEEN 2 UIDNEXT 4)', u
+        assert u[2] == b'* LIST (\\HasChildren) "/" Lists', u
+        assert u[3] == b'* STATUS Lists (MESSAGES 0 UNSEEN 0 UIDNEXT 1)', u
+        assert u[4] == b'* LIST (\\HasNoChildren) "/" Lists/Tern', u
+        assert u[5] == b'* STATUS Lists/Tern (MESSAGES 0 UNSEEN 0 UIDNEXT 1)', u
+        assert len(u) == 6, u
+        # STATUS SIZE and a selection option together.
+        u = ok(r, "m", 'LIST (SUBSCRIBED) "" INBOX RETURN (STATUS (SIZE DELETED) SUBSCRIBED)')
+        assert u[0] == b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX', u
+        assert u[1].startswith(b"* STATUS INBOX (SIZE ") and u[1].endswith(b" DELETED 0)"), u
+        r.close()
+        # imaplib sends the extended form as arguments of list().
+        m = login(s)
+        typ, data = m.list('""', '"INBOX" RETURN (STATUS (MESSAGES))')
+        assert typ == "OK" and data == [b'(\\HasNoChildren) "/" INBOX'], data
+        assert m.untagged_responses.get("STATUS") == [b"INBOX (MESSAGES 3)"], m.untagged_responses
+        m.logout()
+
+
+def test_imap_create_special_use():
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        ok(r, "a", "CREATE MySent (USE (\\Sent))")
+        ok(r, "b", 'CREATE "Old/Archive 2020" (USE (\\Archive))')
+        ok(r, "c", "CREATE Plain (USE ())")
+        u, t = cmd(r, "d", "CREATE Everything (USE (\\All))")
+        assert t.startswith(b"d NO [USEATTR]"), t
+        u, t = cmd(r, "e", "CREATE Two (USE (\\Sent \\Drafts))")
+        assert t.startswith(b"e NO [USEATTR]"), t
+        u, t = cmd(r, "f", "CREATE Bad (FOO (\\Sent))")
+        assert t.startswith(b"f BAD"), t
+        u, t = cmd(r, "g", "CREATE MySent (USE (\\Junk))")
+        assert t.startswith(b"g NO [ALREADYEXISTS]"), t
+        u = ok(r, "h", 'LIST (SPECIAL-USE) "" *')
+        assert b'* LIST (\\HasNoChildren \\Sent) "/" MySent' in u, u
+        assert b'* LIST (\\HasNoChildren \\Archive) "/" "Old/Archive 2020"' in u, u
+        assert b"Plain" not in b"".join(u) and b"Everything" not in b"".join(u), u
+        assert b"Two" not in b"".join(ok(r, "i", 'LIST "" *'))
+        assert ok(r, "j", 'LIST "" Old') == [b'* LIST (\\HasChildren) "/" Old']
+        r.close()
