@@ -1,5 +1,165 @@
-// The app shell: decides between the first-run wizard, the login page and
-// the admin pages from what the server says (GET /setup, GET /session).
+// app.jsx - the app shell: asks the server where we are (GET /setup,
+// GET /session) and shows the first-run wizard, the login page or the
+// admin pages.
+import { useEffect, useState } from 'preact/hooks';
+import { del, get, post, setCsrf, setUnauthorizedHandler, errorText } from './api.js';
+import { Link, navigate, usePath } from './router.jsx';
+import { ErrorBox, Field, useAction } from './components.jsx';
+import { Wizard } from './wizard.jsx';
+import { Dashboard } from './pages/dashboard.jsx';
+import { Domains, DomainDetail } from './pages/domains.jsx';
+import { Accounts } from './pages/accounts.jsx';
+import { Aliases } from './pages/aliases.jsx';
+import { Queue } from './pages/queue.jsx';
+import { Logs } from './pages/logs.jsx';
+import { Settings } from './pages/settings.jsx';
+
 export function App() {
-	return <main><h1>tern</h1></main>;
+	const [mode, setMode] = useState('loading');
+	const [setup, setSetup] = useState(null);
+	const [authed, setAuthed] = useState(false);
+	const [error, setError] = useState(null);
+
+	const boot = async () => {
+		setError(null);
+		try {
+			const st = await get('/setup');
+			let session = null;
+			try {
+				session = await get('/session');
+			} catch (e) {
+				if (e.status !== 401)
+					throw e;
+			}
+			setCsrf(session && session.csrf);
+			setAuthed(!!session);
+			setSetup(st);
+			setMode(!st.completed ? 'wizard' : session ? 'admin' : 'login');
+		} catch (e) {
+			setError(e);
+			setMode('error');
+		}
+	};
+	useEffect(() => {
+		setUnauthorizedHandler(() => {
+			setCsrf(null);
+			setMode((m) => (m === 'admin' ? 'login' : m));
+		});
+		boot();
+	}, []);
+
+	if (mode === 'loading')
+		return <main class="center"><p class="muted" aria-busy="true">Loading…</p></main>;
+	if (mode === 'error')
+		return (
+			<main class="center">
+				<h1>tern admin</h1>
+				<p class="alert alert-error" role="alert">{errorText(error)}</p>
+				<button class="btn" onClick={boot}>Try again</button>
+			</main>
+		);
+	if (mode === 'wizard')
+		return <main class="center-wide"><Wizard initial={setup} authed={authed} onDone={() => { navigate('/', true); setMode('admin'); }} /></main>;
+	if (mode === 'login')
+		return <Login onLogin={() => setMode('admin')} />;
+	return <Admin onLogout={() => setMode('login')} />;
+}
+
+function Login({ onLogin }) {
+	const [pw, setPw] = useState('');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			const r = await post('/session', { password: pw });
+			setCsrf(r.csrf);
+			onLogin();
+		});
+	};
+	return (
+		<main class="center">
+			<form class="card login" onSubmit={submit} data-testid="login">
+				<p class="brand">tern</p>
+				<h1>Sign in</h1>
+				<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="login-password"
+					autoComplete="current-password" required autoFocus />
+				<ErrorBox error={a.error && a.error.status === 401 ? 'Wrong password.' : a.error} />
+				<div class="buttons">
+					<button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="login-submit">Sign in</button>
+				</div>
+			</form>
+		</main>
+	);
+}
+
+const NAV = [
+	['/', 'Dashboard'],
+	['/domains', 'Domains'],
+	['/accounts', 'Accounts'],
+	['/aliases', 'Aliases'],
+	['/queue', 'Queue'],
+	['/logs', 'Logs'],
+	['/settings', 'Settings'],
+];
+
+function Admin({ onLogout }) {
+	const path = usePath();
+	const logout = async () => {
+		try {
+			await del('/session');
+		} catch (e) {
+			/* gone already: the login page is right either way */
+		}
+		setCsrf(null);
+		onLogout();
+	};
+	let page;
+	const dm = path.match(/^\/domains\/([^/]+)$/);
+	if (path === '/')
+		page = <Dashboard />;
+	else if (path === '/domains')
+		page = <Domains />;
+	else if (dm)
+		page = <DomainDetail name={decodeURIComponent(dm[1])} />;
+	else if (path === '/accounts')
+		page = <Accounts />;
+	else if (path === '/aliases')
+		page = <Aliases />;
+	else if (path === '/queue')
+		page = <Queue />;
+	else if (path === '/logs')
+		page = <Logs />;
+	else if (path === '/settings')
+		page = <Settings />;
+	else
+		page = <NotFound />;
+	const section = '/' + (path.split('/')[1] || '');
+	return (
+		<div class="admin">
+			<a class="skip" href="#content">Skip to content</a>
+			<header class="topbar">
+				<span class="brand">tern</span>
+				<nav aria-label="Main">
+					<ul>
+						{NAV.map(([href, label]) => (
+							<li key={href}>
+								<Link href={href} aria-current={section === href ? 'page' : undefined} data-testid={`nav-${label.toLowerCase()}`}>{label}</Link>
+							</li>
+						))}
+					</ul>
+				</nav>
+				<button class="btn btn-small" onClick={logout} data-testid="logout">Sign out</button>
+			</header>
+			<main id="content" key={path}>{page}</main>
+		</div>
+	);
+}
+
+function NotFound() {
+	return (
+		<>
+			<h1>Not found</h1>
+			<p>There is no page here. <Link href="/">Back to the dashboard</Link>.</p>
+		</>
+	);
 }

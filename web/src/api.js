@@ -1,0 +1,89 @@
+// api.js - the only way the UI talks to the server: JSON over /api/v1
+// (app/http/API.md). Keeps the CSRF token of the session (from POST or GET
+// /session) in memory only - the session cookie itself is HttpOnly and
+// never visible here - and the wizard's one-time setup code.
+
+let csrf = null;
+let setupCode = null;
+let onUnauthorized = null;
+
+export class ApiError extends Error {
+	constructor(status, problem) {
+		const p = problem || {};
+		super(p.detail || p.title || `HTTP ${status}`);
+		this.status = status;
+		this.code = p.code || '';
+		this.field = p.field || '';
+		this.retryAfter = 0;
+	}
+}
+
+export function setCsrf(token) {
+	csrf = token || null;
+}
+
+export function setSetupCode(code) {
+	setupCode = code || null;
+}
+
+// Called (once per failing request) when the session is gone: the app
+// shows the login page again.
+export function setUnauthorizedHandler(fn) {
+	onUnauthorized = fn;
+}
+
+export async function api(method, path, body) {
+	const headers = { Accept: 'application/json, application/problem+json' };
+	if (body !== undefined)
+		headers['Content-Type'] = 'application/json';
+	if (method !== 'GET' && method !== 'HEAD' && csrf)
+		headers['X-CSRF-Token'] = csrf;
+	if (setupCode && path.startsWith('/setup'))
+		headers['X-Setup-Code'] = setupCode;
+	let r;
+	try {
+		r = await fetch('/api/v1' + path, {
+			method,
+			headers,
+			body: body === undefined ? undefined : JSON.stringify(body),
+			credentials: 'same-origin',
+			cache: 'no-store',
+		});
+	} catch (e) {
+		throw new ApiError(0, { detail: 'The server cannot be reached.' });
+	}
+	if (r.status === 204)
+		return null;
+	const type = r.headers.get('Content-Type') || '';
+	const data = type.includes('json') ? await r.json().catch(() => null) : null;
+	if (!r.ok) {
+		const err = new ApiError(r.status, data);
+		err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
+		if (r.status === 401 && onUnauthorized && path !== '/session')
+			onUnauthorized();
+		throw err;
+	}
+	return data;
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body = {}) => api('POST', path, body);
+export const put = (path, body) => api('PUT', path, body);
+export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);
+
+// Path segment for a name (domain, address, alias, id).
+export const seg = (s) => encodeURIComponent(s);
+
+// Text for an error shown to the user.
+export function errorText(e) {
+	if (!(e instanceof ApiError))
+		return String(e && e.message ? e.message : e);
+	if (e.code === 'rate_limited')
+		return `Too many failed attempts. Try again in ${Math.ceil((e.retryAfter || 900) / 60)} minutes.`;
+	if (e.code === 'not_implemented')
+		return 'Not available in this build of tern.';
+	if (e.status === 404 && !e.code)
+		return 'This server does not offer that API yet.';
+	return e.message;
+}

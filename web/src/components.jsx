@@ -1,0 +1,157 @@
+// components.jsx - small building blocks shared by the pages: form fields,
+// error and status messages, copy buttons, inline confirmation.
+import { useState, useEffect, useRef } from 'preact/hooks';
+import { errorText } from './api.js';
+
+let nextId = 0;
+function useId(prefix) {
+	const ref = useRef(null);
+	if (ref.current === null)
+		ref.current = `${prefix}-${++nextId}`;
+	return ref.current;
+}
+
+// A labelled input. `error` is shown under it and tied to it for screen
+// readers; `locked` shows the value read-only with the variable that set it.
+export function Field({ label, value, onInput, type = 'text', error, hint, locked, lockedBy, testid, ...rest }) {
+	const id = useId('f');
+	const hintId = hint || error || locked ? `${id}-hint` : undefined;
+	return (
+		<div class={'field' + (error ? ' field-error' : '')}>
+			<label for={id}>{label}</label>
+			<input
+				id={id}
+				type={type}
+				value={value}
+				onInput={(e) => onInput && onInput(e.currentTarget.value)}
+				readOnly={locked}
+				aria-invalid={error ? 'true' : undefined}
+				aria-describedby={hintId}
+				data-testid={testid}
+				{...rest}
+			/>
+			{locked ? (
+				<p class="hint locked" id={hintId}><Lock /> Set by {lockedBy || 'an environment variable'}; change it there.</p>
+			) : error ? (
+				<p class="hint error-text" id={hintId}>{error}</p>
+			) : hint ? (
+				<p class="hint" id={hintId}>{hint}</p>
+			) : null}
+		</div>
+	);
+}
+
+export function Lock() {
+	return (
+		<svg class="icon" viewBox="0 0 16 16" aria-hidden="true" width="14" height="14">
+			<path d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7zm2 0h4V5a2 2 0 0 0-4 0z" fill="currentColor" />
+		</svg>
+	);
+}
+
+// An error from the API (or a string), announced to screen readers.
+export function ErrorBox({ error }) {
+	if (!error)
+		return null;
+	return <p class="alert alert-error" role="alert" data-testid="error">{typeof error === 'string' ? error : errorText(error)}</p>;
+}
+
+export function Notice({ children, kind = 'ok' }) {
+	if (!children)
+		return null;
+	return <p class={`alert alert-${kind}`} role="status">{children}</p>;
+}
+
+// Copies text to the clipboard. navigator.clipboard needs a secure context
+// (HTTPS or localhost); elsewhere fall back to a selected textarea.
+export function CopyButton({ text, label = 'Copy', testid }) {
+	const [done, setDone] = useState(false);
+	useEffect(() => {
+		if (!done)
+			return undefined;
+		const t = setTimeout(() => setDone(false), 1500);
+		return () => clearTimeout(t);
+	}, [done]);
+	const copy = async () => {
+		try {
+			await navigator.clipboard.writeText(text);
+		} catch (e) {
+			const ta = document.createElement('textarea');
+			ta.value = text;
+			ta.setAttribute('readonly', '');
+			ta.className = 'offscreen';
+			document.body.appendChild(ta);
+			ta.select();
+			document.execCommand('copy');
+			ta.remove();
+		}
+		setDone(true);
+	};
+	return (
+		<button type="button" class="btn btn-small" onClick={copy} data-testid={testid} aria-label={`${label}: ${text.length > 40 ? text.slice(0, 40) + '…' : text}`}>
+			{done ? 'Copied' : label}
+		</button>
+	);
+}
+
+// A button that asks "sure?" in place instead of a modal dialog.
+export function ConfirmButton({ label, confirm = 'Really?', onConfirm, testid, danger = true }) {
+	const [asking, setAsking] = useState(false);
+	if (!asking)
+		return <button type="button" class={'btn btn-small' + (danger ? ' btn-danger' : '')} onClick={() => setAsking(true)} data-testid={testid}>{label}</button>;
+	return (
+		<span class="confirm" role="group" aria-label={confirm}>
+			<span>{confirm}</span>
+			<button type="button" class="btn btn-small btn-danger" data-testid={testid && `${testid}-yes`}
+				onClick={() => { setAsking(false); onConfirm(); }}>Yes</button>
+			<button type="button" class="btn btn-small" onClick={() => setAsking(false)}>No</button>
+		</span>
+	);
+}
+
+// Runs an async action, tracking busy state and the error.
+export function useAction() {
+	const [busy, setBusy] = useState(false);
+	const [error, setError] = useState(null);
+	const run = async (fn) => {
+		setBusy(true);
+		setError(null);
+		try {
+			return await fn();
+		} catch (e) {
+			setError(e);
+			return undefined;
+		} finally {
+			setBusy(false);
+		}
+	};
+	return { busy, error, setError, run };
+}
+
+// Loads data from the API; reload() fetches again.
+export function useLoad(fn, deps = []) {
+	const [state, setState] = useState({ data: null, error: null, loading: true });
+	const [tick, setTick] = useState(0);
+	useEffect(() => {
+		let live = true;
+		setState((s) => ({ ...s, loading: true }));
+		fn().then(
+			(data) => live && setState({ data, error: null, loading: false }),
+			(error) => live && setState({ data: null, error, loading: false }),
+		);
+		return () => { live = false; };
+	}, [...deps, tick]);
+	return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+export function Loading({ what = 'Loading' }) {
+	return <p class="muted" aria-busy="true">{what}…</p>;
+}
+
+// A page section heading that is focused on navigation so screen readers
+// announce the new page.
+export function PageTitle({ children }) {
+	const ref = useRef(null);
+	useEffect(() => { ref.current && ref.current.focus(); }, []);
+	return <h1 tabIndex={-1} ref={ref}>{children}</h1>;
+}

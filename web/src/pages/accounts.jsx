@@ -1,0 +1,161 @@
+// accounts.jsx - mail accounts: add, disable/enable, delete, password
+// reset, quota and usage, the aliases that point at each.
+import { useState } from 'preact/hooks';
+import { del, get, patch, post, seg } from '../api.js';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { Link } from '../router.jsx';
+import { bytes } from '../format.js';
+
+const MIB = 1024 * 1024;
+
+function Usage({ used, quota }) {
+	if (!quota)
+		return <span>{bytes(used)} <span class="muted">(no limit)</span></span>;
+	const pct = Math.min(100, Math.round((used / quota) * 100));
+	return (
+		<span class="usage">
+			<meter min={0} max={quota} value={used} high={quota * 0.9} aria-label={`${pct}% of quota used`} />
+			{bytes(used)} of {bytes(quota)}
+		</span>
+	);
+}
+
+export function Accounts() {
+	const list = useLoad(() => get('/accounts'));
+	const [open, setOpen] = useState(null);
+	const rowAction = useAction();
+	const accounts = (list.data && list.data.accounts) || [];
+
+	const toggle = (a) => rowAction.run(async () => {
+		await patch(`/accounts/${seg(a.email)}`, { disabled: !a.disabled });
+		list.reload();
+	});
+	const remove = (a) => rowAction.run(async () => {
+		await del(`/accounts/${seg(a.email)}`);
+		if (open === a.email)
+			setOpen(null);
+		list.reload();
+	});
+	return (
+		<>
+			<PageTitle>Accounts</PageTitle>
+			<ErrorBox error={list.error || rowAction.error} />
+			{list.loading && !list.data ? <Loading /> : null}
+			{list.data ? (
+				<div class="table-wrap">
+					<table data-testid="accounts-table">
+						<thead><tr><th scope="col">Address</th><th scope="col">Storage</th><th scope="col">Messages</th><th scope="col">Aliases</th><th scope="col">Status</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<tbody>
+							{accounts.map((a) => [
+								<tr key={a.email} data-testid="account-row" data-email={a.email}>
+									<td>{a.email}</td>
+									<td><Usage used={a.used} quota={a.quota} /></td>
+									<td>{a.emails}</td>
+									<td>{(a.aliases || []).join(', ') || <span class="muted">none</span>}</td>
+									<td>{a.disabled ? <span class="badge badge-missing">disabled</span> : <span class="badge badge-found">active</span>}</td>
+									<td class="actions">
+										<button class="btn btn-small" aria-expanded={open === a.email ? 'true' : 'false'}
+											onClick={() => setOpen(open === a.email ? null : a.email)} data-testid="account-edit">Manage</button>
+										<button class="btn btn-small" onClick={() => toggle(a)} data-testid="account-toggle">{a.disabled ? 'Enable' : 'Disable'}</button>
+										<ConfirmButton label="Delete" confirm={`Delete ${a.email} and all its mail?`} onConfirm={() => remove(a)} testid="account-delete" />
+									</td>
+								</tr>,
+								open === a.email ? (
+									<tr key={a.email + '/edit'} class="row-panel">
+										<td colSpan={6}><AccountPanel account={a} onChange={list.reload} /></td>
+									</tr>
+								) : null,
+							])}
+							{accounts.length === 0 ? <tr><td colSpan={6} class="muted">No accounts yet.</td></tr> : null}
+						</tbody>
+					</table>
+				</div>
+			) : null}
+			<AddAccount onAdded={list.reload} />
+		</>
+	);
+}
+
+function AddAccount({ onAdded }) {
+	const [email, setEmail] = useState('');
+	const [pw, setPw] = useState('');
+	const [quota, setQuota] = useState('');
+	const [done, setDone] = useState('');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		setDone('');
+		a.run(async () => {
+			const body = { email: email.trim().toLowerCase(), password: pw };
+			if (quota.trim())
+				body.quota = Math.round(Number(quota) * MIB);
+			const r = await post('/accounts', body);
+			setDone(`Account ${r && r.email ? r.email : body.email} created.`);
+			setEmail('');
+			setPw('');
+			setQuota('');
+			onAdded();
+		});
+	};
+	return (
+		<form class="card inline-form" onSubmit={submit} data-testid="account-add-form">
+			<h2>Add an account</h2>
+			<Field label="Email address" type="email" value={email} onInput={setEmail} required testid="new-account-email"
+				autoComplete="off" error={a.error && a.error.field === 'email' ? a.error.message : undefined} />
+			<Field label="Password" type="password" value={pw} onInput={setPw} required minLength={8} maxLength={256}
+				testid="new-account-password" autoComplete="new-password"
+				error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+			<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota}
+				testid="new-account-quota" error={a.error && a.error.field === 'quota' ? a.error.message : undefined} />
+			<ErrorBox error={a.error && !a.error.field ? (a.error.status === 404 ? 'That domain is not one of this server\'s domains.' : a.error) : null} />
+			<Notice>{done}</Notice>
+			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="account-add">Add account</button></div>
+		</form>
+	);
+}
+
+function AccountPanel({ account, onChange }) {
+	const [pw, setPw] = useState('');
+	const [quota, setQuota] = useState(account.quota ? String(+(account.quota / MIB).toFixed(2)) : '');
+	const [msg, setMsg] = useState('');
+	const pwAction = useAction();
+	const qAction = useAction();
+	const setPassword = (e) => {
+		e.preventDefault();
+		setMsg('');
+		pwAction.run(async () => {
+			await post(`/accounts/${seg(account.email)}/password`, { password: pw });
+			setPw('');
+			setMsg('Password changed.');
+		});
+	};
+	const setQuotaValue = (e) => {
+		e.preventDefault();
+		setMsg('');
+		qAction.run(async () => {
+			await patch(`/accounts/${seg(account.email)}`, { quota: quota.trim() ? Math.round(Number(quota) * MIB) : 0 });
+			setMsg('Quota saved.');
+			onChange();
+		});
+	};
+	return (
+		<div class="panel">
+			<form onSubmit={setPassword} class="inline-form">
+				<Field label={`New password for ${account.email}`} type="password" value={pw} onInput={setPw} required
+					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" />
+				<ErrorBox error={pwAction.error} />
+				<button class="btn" type="submit" disabled={pwAction.busy} data-testid="reset-password-submit">Set password</button>
+			</form>
+			<form onSubmit={setQuotaValue} class="inline-form">
+				<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota} testid="quota" />
+				<ErrorBox error={qAction.error} />
+				<button class="btn" type="submit" disabled={qAction.busy}>Save quota</button>
+			</form>
+			<Notice>{msg}</Notice>
+			<p>
+				Aliases pointing here: {(account.aliases || []).join(', ') || 'none'} (<Link href="/aliases">manage aliases</Link>).
+				{' '}<a href={`/api/v1/accounts/${seg(account.email)}/mobileconfig`} download>Apple configuration profile</a>
+			</p>
+		</div>
+	);
+}

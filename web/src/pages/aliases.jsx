@@ -1,0 +1,79 @@
+// aliases.jsx - aliases and catch-alls (an alias "@domain" catches every
+// address of the domain that has no account or alias of its own).
+import { useState } from 'preact/hooks';
+import { del, get, post, seg } from '../api.js';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+
+export function Aliases() {
+	const list = useLoad(() => get('/aliases'));
+	const [alias, setAlias] = useState('');
+	const [target, setTarget] = useState('');
+	const [catchAll, setCatchAll] = useState(false);
+	const [done, setDone] = useState('');
+	const add = useAction();
+	const remove = useAction();
+	const aliases = (list.data && list.data.aliases) || [];
+
+	const submit = (e) => {
+		e.preventDefault();
+		setDone('');
+		let a = alias.trim().toLowerCase();
+		if (catchAll)
+			a = '@' + a.replace(/^.*@/, '');
+		add.run(async () => {
+			await post('/aliases', { alias: a, target: target.trim().toLowerCase() });
+			setDone(`${a} now delivers to ${target.trim()}.`);
+			setAlias('');
+			setTarget('');
+			list.reload();
+		});
+	};
+	const drop = (a, t) => remove.run(async () => {
+		await del(`/aliases/${seg(a)}` + (t ? `?target=${encodeURIComponent(t)}` : ''));
+		list.reload();
+	});
+	return (
+		<>
+			<PageTitle>Aliases</PageTitle>
+			<ErrorBox error={list.error || remove.error} />
+			{list.loading && !list.data ? <Loading /> : null}
+			{list.data ? (
+				<div class="table-wrap">
+					<table data-testid="aliases-table">
+						<thead><tr><th scope="col">Alias</th><th scope="col">Delivers to</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<tbody>
+							{aliases.map((a) => (
+								<tr key={a.alias} data-testid="alias-row">
+									<td>{a.catch_all ? <>Everything at <strong>{a.alias.slice(1)}</strong> <span class="badge badge-info">catch-all</span></> : a.alias}</td>
+									<td>
+										<ul class="plain">
+											{(a.targets || []).map((t) => (
+												<li key={t}>{t} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} onConfirm={() => drop(a.alias, t)} /> : null}</li>
+											))}
+										</ul>
+									</td>
+									<td class="actions"><ConfirmButton label="Delete" confirm={`Delete ${a.alias}?`} onConfirm={() => drop(a.alias)} /></td>
+								</tr>
+							))}
+							{aliases.length === 0 ? <tr><td colSpan={3} class="muted">No aliases yet.</td></tr> : null}
+						</tbody>
+					</table>
+				</div>
+			) : null}
+			<form class="card inline-form" onSubmit={submit}>
+				<h2>Add an alias</h2>
+				<div class="field checkbox">
+					<input type="checkbox" id="catch-all" checked={catchAll} onChange={(e) => setCatchAll(e.currentTarget.checked)} />
+					<label for="catch-all">Catch-all for a whole domain</label>
+				</div>
+				<Field label={catchAll ? 'Domain' : 'Alias address'} value={alias} onInput={setAlias} required
+					placeholder={catchAll ? 'example.com' : 'info@example.com'} testid="alias-address" />
+				<Field label="Deliver to" type="email" value={target} onInput={setTarget} required placeholder="you@example.com" testid="alias-target"
+					hint="An account here or any external address. Add the alias again with another target to deliver to several." />
+				<ErrorBox error={add.error && add.error.status === 404 ? 'The alias must be at one of this server\'s domains.' : add.error} />
+				<Notice>{done}</Notice>
+				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={add.busy} data-testid="alias-add">Add alias</button></div>
+			</form>
+		</>
+	);
+}

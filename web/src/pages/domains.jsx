@@ -1,0 +1,118 @@
+// domains.jsx - mail domains: list, add, remove; per domain its DNS
+// records with a live check, and its DKIM keys (rotation).
+import { useState } from 'preact/hooks';
+import { del, get, post, seg } from '../api.js';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { DnsRecords } from '../dns.jsx';
+import { Link } from '../router.jsx';
+import { dateTime } from '../format.js';
+
+export function Domains() {
+	const list = useLoad(() => get('/domains'));
+	const [name, setName] = useState('');
+	const add = useAction();
+	const remove = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		add.run(async () => {
+			await post('/domains', { name: name.trim().toLowerCase() });
+			setName('');
+			list.reload();
+		});
+	};
+	const drop = (n) => remove.run(async () => {
+		await del(`/domains/${seg(n)}`);
+		list.reload();
+	});
+	const domains = (list.data && list.data.domains) || [];
+	return (
+		<>
+			<PageTitle>Domains</PageTitle>
+			<ErrorBox error={list.error || remove.error} />
+			{list.loading && !list.data ? <Loading /> : null}
+			{list.data ? (
+				<div class="table-wrap">
+					<table data-testid="domains-table">
+						<thead><tr><th scope="col">Domain</th><th scope="col">Accounts</th><th scope="col">Aliases</th><th scope="col">DKIM selectors</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<tbody>
+							{domains.map((d) => (
+								<tr key={d.name} data-testid="domain-row">
+									<td><Link href={`/domains/${seg(d.name)}`}>{d.name}</Link>{d.primary ? <span class="badge badge-info">primary</span> : null}</td>
+									<td>{d.accounts}</td>
+									<td>{d.aliases}</td>
+									<td>{(d.dkim || []).join(', ')}</td>
+									<td class="actions">
+										<Link class="btn btn-small" href={`/domains/${seg(d.name)}`}>DNS &amp; DKIM</Link>
+										{d.primary ? null : <ConfirmButton label="Remove" confirm={`Remove ${d.name}?`} onConfirm={() => drop(d.name)} />}
+									</td>
+								</tr>
+							))}
+							{domains.length === 0 ? <tr><td colSpan={5} class="muted">No domains yet.</td></tr> : null}
+						</tbody>
+					</table>
+				</div>
+			) : null}
+			<form class="card inline-form" onSubmit={submit}>
+				<h2>Add a domain</h2>
+				<Field label="Domain name" value={name} onInput={setName} placeholder="example.org" required testid="domain-name" />
+				<ErrorBox error={add.error} />
+				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={add.busy} data-testid="domain-add">Add domain</button></div>
+			</form>
+		</>
+	);
+}
+
+export function DomainDetail({ name }) {
+	const dns = useLoad(() => get(`/domains/${seg(name)}/dns`), [name]);
+	const dkim = useLoad(() => get(`/domains/${seg(name)}/dkim`), [name]);
+	const [checked, setChecked] = useState(null);
+	const check = useAction();
+	const rotate = useAction();
+	const runCheck = () => check.run(async () => setChecked(await get(`/domains/${seg(name)}/dns/check`)));
+	const doRotate = () => rotate.run(async () => {
+		await post(`/domains/${seg(name)}/dkim/rotate`, {});
+		dkim.reload();
+		dns.reload();
+		setChecked(null);
+	});
+	const shown = checked || dns.data;
+	return (
+		<>
+			<p class="crumbs"><Link href="/domains">Domains</Link> /</p>
+			<PageTitle>{name}</PageTitle>
+			<section class="card">
+				<h2>DNS records</h2>
+				<div class="buttons left">
+					<button class="btn" onClick={runCheck} disabled={check.busy} data-testid="dns-check">{check.busy ? 'Checking…' : 'Check DNS now'}</button>
+				</div>
+				<ErrorBox error={dns.error || check.error} />
+				{shown ? <DnsRecords dns={shown} checking={check.busy} /> : dns.loading ? <Loading /> : null}
+			</section>
+			<section class="card">
+				<h2>DKIM keys</h2>
+				<ErrorBox error={dkim.error || rotate.error} />
+				{dkim.data ? (
+					<div class="table-wrap">
+						<table data-testid="dkim-table">
+							<thead><tr><th scope="col">Selector</th><th scope="col">Algorithm</th><th scope="col">Created</th><th scope="col">Record</th></tr></thead>
+							<tbody>
+								{(dkim.data.keys || []).map((k) => (
+									<tr key={k.selector}>
+										<td><code>{k.selector}</code></td>
+										<td>{k.algorithm}</td>
+										<td>{dateTime(k.created)}</td>
+										<td class="dns-value"><code>{k.record_name}</code> <CopyButton text={k.record_name} label="Copy name" /><br />
+											<code class="long">{k.record_value}</code> <CopyButton text={k.record_value} label="Copy value" /></td>
+									</tr>
+								))}
+							</tbody>
+						</table>
+					</div>
+				) : dkim.loading ? <Loading /> : null}
+				<p>Rotating makes new keys. Publish their records before mail signed with them reaches anyone who checks.</p>
+				{rotate.busy ? <Notice kind="info">Making new keys…</Notice> : null}
+				<ConfirmButton label="Rotate DKIM keys" confirm="Make new DKIM keys?" onConfirm={doRotate} danger={false} />
+			</section>
+		</>
+	);
+}

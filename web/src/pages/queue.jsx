@@ -1,0 +1,49 @@
+// queue.jsx - outgoing messages waiting for delivery: retry now, delete.
+import { del, get, post, seg } from '../api.js';
+import { ConfirmButton, ErrorBox, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
+import { bytes, dateTime } from '../format.js';
+
+export function Queue() {
+	const list = useLoad(() => get('/queue'));
+	const act = useAction();
+	const unavailable = list.error && list.error.code === 'not_implemented';
+	const messages = (list.data && list.data.messages) || [];
+	const retry = (id) => act.run(async () => { await post(`/queue/${seg(id)}/retry`, {}); list.reload(); });
+	const drop = (id) => act.run(async () => { await del(`/queue/${seg(id)}`); list.reload(); });
+	return (
+		<>
+			<PageTitle>Queue</PageTitle>
+			{unavailable ? <p class="alert alert-info" role="status">The outbound queue is not part of this build of tern.</p> : <ErrorBox error={list.error} />}
+			<ErrorBox error={act.error} />
+			{list.loading && !list.data ? <Loading /> : null}
+			{list.data ? (
+				<>
+					<p>{messages.length ? `${messages.length} message${messages.length > 1 ? 's' : ''} waiting.` : 'The queue is empty.'}</p>
+					<div class="table-wrap">
+						<table data-testid="queue-table">
+							<thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Size</th><th scope="col">Queued</th><th scope="col">Attempts</th><th scope="col">Next attempt</th><th scope="col">Last error</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+							<tbody>
+								{messages.map((m) => (
+									<tr key={m.id} data-testid="queue-row">
+										<td>{m.from || <span class="muted">&lt;&gt;</span>}</td>
+										<td>{(m.to || []).join(', ')}</td>
+										<td>{bytes(m.size)}</td>
+										<td>{dateTime(m.created)}</td>
+										<td>{m.attempts}</td>
+										<td>{dateTime(m.next_attempt)}</td>
+										<td class="wrap">{m.last_error}</td>
+										<td class="actions">
+											<button class="btn btn-small" onClick={() => retry(m.id)} disabled={act.busy}>Retry now</button>
+											<ConfirmButton label="Delete" confirm="Delete without delivering?" onConfirm={() => drop(m.id)} />
+										</td>
+									</tr>
+								))}
+							</tbody>
+						</table>
+					</div>
+				</>
+			) : null}
+			<button class="btn btn-small" onClick={list.reload}>Refresh</button>
+		</>
+	);
+}

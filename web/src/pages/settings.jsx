@@ -1,0 +1,169 @@
+// settings.jsx - host name and relay (stored, applied at the next start),
+// limits and listeners (environment, read-only), the TLS certificate, and
+// API tokens for scripts.
+import { useEffect, useState } from 'preact/hooks';
+import { del, get, post, put, seg } from '../api.js';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { bytes, dateTime } from '../format.js';
+
+export function Settings() {
+	const s = useLoad(() => get('/settings'));
+	const d = s.data;
+	return (
+		<>
+			<PageTitle>Settings</PageTitle>
+			<ErrorBox error={s.error} />
+			{s.loading && !d ? <Loading /> : null}
+			{d ? (
+				<>
+					{d.restart_required ? <Notice kind="info">Some stored settings differ from the running ones: they take effect when tern restarts.</Notice> : null}
+					<ServerForm settings={d} onSaved={s.reload} />
+					<Certificate tls={d.tls} />
+					<Limits limits={d.limits} listeners={d.listeners} />
+				</>
+			) : null}
+			<Tokens />
+		</>
+	);
+}
+
+function ServerForm({ settings, onSaved }) {
+	const h = settings.hostname || {};
+	const r = settings.relay || {};
+	const [hostname, setHostname] = useState(h.stored || h.value || '');
+	const [relayHost, setRelayHost] = useState(r.host || '');
+	const [relayUser, setRelayUser] = useState(r.user || '');
+	const [relayPw, setRelayPw] = useState('');
+	const [done, setDone] = useState('');
+	const a = useAction();
+	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw]);
+	const submit = (e) => {
+		e.preventDefault();
+		const body = {};
+		if (!h.locked && hostname.trim() !== (h.stored || h.value || ''))
+			body.hostname = hostname.trim();
+		if (!r.locked) {
+			if (relayHost.trim() !== (r.host || ''))
+				body.relay_host = relayHost.trim();
+			if (relayUser.trim() !== (r.user || ''))
+				body.relay_user = relayUser.trim();
+			if (relayPw)
+				body.relay_password = relayPw;
+		}
+		a.run(async () => {
+			await put('/settings', body);
+			setRelayPw('');
+			onSaved();
+			setDone('Saved. Changes take effect when tern restarts.');
+		});
+	};
+	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
+	return (
+		<form class="card" onSubmit={submit} data-testid="settings-form">
+			<h2>Server</h2>
+			<Field label="Host name" value={hostname} onInput={setHostname} locked={h.locked} lockedBy="TERN_HOSTNAME"
+				hint={h.value && h.stored && h.value !== h.stored ? `Running as ${h.value}.` : undefined} error={fe('hostname')} testid="settings-hostname" />
+			<p>Primary domain: <strong>{settings.domain && settings.domain.value}</strong>{settings.domain && settings.domain.locked ? ' (set by TERN_DOMAIN)' : ''}</p>
+			<h3>Relay host</h3>
+			<Field label="Relay host and port (empty: deliver directly)" value={relayHost} onInput={setRelayHost} locked={r.locked}
+				lockedBy="TERN_RELAY_HOST" placeholder="smtp.provider.net:587" error={fe('relay_host')} testid="settings-relay-host" />
+			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={fe('relay_user')} />
+			<Field label="Relay password" type="password" value={relayPw} onInput={setRelayPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
+				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={fe('relay_password')} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Notice>{done}</Notice>
+			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy}>Save</button></div>
+		</form>
+	);
+}
+
+function Certificate({ tls }) {
+	if (!tls)
+		return null;
+	const soon = tls.days_left !== undefined && tls.days_left < 14;
+	return (
+		<section class="card" data-testid="certificate">
+			<h2>TLS certificate</h2>
+			<dl class="pairs">
+				<dt>Subject</dt><dd>{tls.subject}</dd>
+				<dt>Key</dt><dd>{tls.key}</dd>
+				<dt>Source</dt><dd>{tls.source}</dd>
+				<dt>Chain length</dt><dd>{tls.chain}</dd>
+				<dt>Valid from</dt><dd>{dateTime(tls.not_before)}</dd>
+				<dt>Expires</dt><dd class={soon ? 'error-text' : ''}>{dateTime(tls.not_after)} ({tls.days_left} days left)</dd>
+			</dl>
+		</section>
+	);
+}
+
+const LIMIT_LABELS = {
+	max_message_size: ['Largest message', true],
+	smtp_max_connections: ['SMTP connections', false],
+	smtp_max_connections_per_ip: ['SMTP connections per IP', false],
+	smtp_max_recipients: ['Recipients per message', false],
+};
+
+function Limits({ limits, listeners }) {
+	return (
+		<section class="card">
+			<h2>Limits and listeners</h2>
+			<p class="muted">Set by environment variables (see the README); shown here read-only.</p>
+			<dl class="pairs">
+				{Object.entries(limits || {}).map(([k, v]) => {
+					const [label, size] = LIMIT_LABELS[k] || [k, false];
+					return [<dt key={k}>{label}</dt>, <dd key={k + 'v'}>{size ? bytes(v) : v}</dd>];
+				})}
+			</dl>
+			<dl class="pairs">
+				{Object.entries(listeners || {}).map(([k, v]) => [<dt key={k}>{k.toUpperCase()}</dt>, <dd key={k + 'v'}>{v ? `port ${v}` : 'off'}</dd>])}
+			</dl>
+		</section>
+	);
+}
+
+function Tokens() {
+	const list = useLoad(() => get('/tokens'));
+	const [name, setName] = useState('');
+	const [made, setMade] = useState(null);
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			setMade(await post('/tokens', { name: name.trim() }));
+			setName('');
+			list.reload();
+		});
+	};
+	const drop = (id) => a.run(async () => { await del(`/tokens/${seg(id)}`); list.reload(); });
+	const tokens = (list.data && list.data.tokens) || [];
+	return (
+		<section class="card">
+			<h2>API tokens</h2>
+			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>.</p>
+			<ErrorBox error={list.error || a.error} />
+			{tokens.length ? (
+				<div class="table-wrap">
+					<table>
+						<thead><tr><th scope="col">Name</th><th scope="col">ID</th><th scope="col">Created</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<tbody>
+							{tokens.map((t) => (
+								<tr key={t.id}><td>{t.name}</td><td><code>{t.id}</code></td><td>{dateTime(t.created)}</td>
+									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${t.name}?`} onConfirm={() => drop(t.id)} /></td></tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			) : list.data ? <p class="muted">No tokens.</p> : null}
+			{made ? (
+				<div class="alert alert-ok" role="status">
+					Token <strong>{made.name}</strong>: <code class="long">{made.token}</code> <CopyButton text={made.token} />
+					<br />Copy it now: it is not shown again.
+				</div>
+			) : null}
+			<form class="inline-form" onSubmit={submit}>
+				<Field label="New token name" value={name} onInput={setName} required maxLength={64} placeholder="backup" />
+				<button class="btn" type="submit" disabled={a.busy}>Create token</button>
+			</form>
+		</section>
+	);
+}

@@ -1,0 +1,349 @@
+// wizard.jsx - the first-run wizard (API.md "Setup wizard"): setup code,
+// admin password, host name, primary domain, first account, optional relay,
+// then the DNS records to publish with a live check. Answers given by
+// environment variables arrive as `locked` and are shown read-only.
+import { useEffect, useState } from 'preact/hooks';
+import { get, post, put, seg, setCsrf, setSetupCode } from './api.js';
+import { DnsRecords } from './dns.jsx';
+import { ErrorBox, Field, Notice, useAction } from './components.jsx';
+
+const STEPS = [
+	['code', 'Setup code'],
+	['admin', 'Admin password'],
+	['hostname', 'Host name'],
+	['domain', 'Mail domain'],
+	['account', 'First account'],
+	['relay', 'Relay host'],
+	['dns', 'DNS records'],
+];
+
+function firstStep(st, authed) {
+	if (authed)
+		return 'hostname';
+	if (st.admin_exists || (st.admin && st.admin.done))
+		return 'admin'; // sign in with the existing admin password
+	return st.code_required ? 'code' : 'admin';
+}
+
+function fieldError(error, name) {
+	return error && error.field === name ? error.message : undefined;
+}
+
+export function Wizard({ initial, authed: authedAtStart, onDone }) {
+	const [st, setSt] = useState(initial);
+	const [authed, setAuthed] = useState(authedAtStart);
+	const [step, setStep] = useState(firstStep(initial, authedAtStart));
+	const pos = STEPS.findIndex(([k]) => k === step);
+	const go = (k) => setStep(k);
+	const next = () => setStep(STEPS[Math.min(pos + 1, STEPS.length - 1)][0]);
+	const back = pos > 2 ? () => setStep(STEPS[pos - 1][0]) : null;
+
+	useEffect(() => {
+		const h = document.querySelector('.wizard h2');
+		h && h.focus();
+	}, [step]);
+
+	let body;
+	if (step === 'code')
+		body = <CodeStep onNext={() => go('admin')} />;
+	else if (step === 'admin')
+		body = <AdminStep st={st} onNext={() => { setAuthed(true); go('hostname'); }} />;
+	else if (step === 'hostname')
+		body = <HostnameStep st={st} setSt={setSt} onNext={next} back={back} />;
+	else if (step === 'domain')
+		body = <DomainStep st={st} setSt={setSt} onNext={next} back={back} />;
+	else if (step === 'account')
+		body = <AccountStep st={st} setSt={setSt} onNext={next} back={back} />;
+	else if (step === 'relay')
+		body = <RelayStep st={st} setSt={setSt} onNext={next} back={back} />;
+	else
+		body = <DnsStep st={st} onDone={onDone} back={back} />;
+
+	return (
+		<div class="wizard">
+			<header class="wizard-head">
+				<p class="brand">tern</p>
+				<p class="muted">First-run setup</p>
+			</header>
+			<nav aria-label="Setup steps">
+				<ol class="steps">
+					{STEPS.map(([k, label], i) => (
+						<li key={k} class={i < pos ? 'done' : i === pos ? 'current' : ''} aria-current={i === pos ? 'step' : undefined}>
+							{label}
+						</li>
+					))}
+				</ol>
+			</nav>
+			<section class="card" data-testid={`wizard-step-${step}`} aria-labelledby="wizard-title">
+				{body}
+			</section>
+		</div>
+	);
+}
+
+function StepTitle({ children }) {
+	return <h2 id="wizard-title" tabIndex={-1}>{children}</h2>;
+}
+
+function Buttons({ busy, back, nextLabel = 'Continue', extra }) {
+	return (
+		<div class="buttons">
+			{back ? <button type="button" class="btn" onClick={back}>Back</button> : null}
+			{extra}
+			<button type="submit" class="btn btn-primary" disabled={busy} data-testid="wizard-next">{busy ? 'Working…' : nextLabel}</button>
+		</div>
+	);
+}
+
+function CodeStep({ onNext }) {
+	const [code, setCode] = useState('');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		const c = code.trim().toUpperCase();
+		a.run(async () => {
+			await post('/setup/code', { code: c });
+			setSetupCode(c);
+			onNext();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Enter the setup code</StepTitle>
+			<p>
+				tern wrote a one-time setup code to its log when it started (a line like
+				<code> setup code=XXXX-XXXX-XXXX</code>). <code>tern setup-code</code> prints it too.
+			</p>
+			<Field label="Setup code" value={code} onInput={setCode} testid="setup-code" autoComplete="off"
+				spellcheck={false} required placeholder="XXXX-XXXX-XXXX" />
+			<ErrorBox error={a.error} />
+			<Buttons busy={a.busy} />
+		</form>
+	);
+}
+
+function AdminStep({ st, onNext }) {
+	const exists = st.admin_exists || (st.admin && st.admin.done);
+	const locked = st.admin && st.admin.locked;
+	const [pw, setPw] = useState('');
+	const [pw2, setPw2] = useState('');
+	const [mismatch, setMismatch] = useState(false);
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		if (!exists && pw !== pw2) {
+			setMismatch(true);
+			return;
+		}
+		setMismatch(false);
+		a.run(async () => {
+			const r = exists ? await post('/session', { password: pw }) : await post('/setup/admin', { password: pw });
+			setCsrf(r.csrf);
+			setSetupCode(null);
+			onNext();
+		});
+	};
+	if (exists) {
+		return (
+			<form onSubmit={submit}>
+				<StepTitle>Sign in as admin</StepTitle>
+				<p>
+					{locked ? <>The admin password is set by <code>TERN_ADMIN_PASSWORD</code>. </> : <>The admin account exists already. </>}
+					Sign in with it to continue the setup.
+				</p>
+				<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="admin-password"
+					autoComplete="current-password" required />
+				<ErrorBox error={a.error} />
+				<Buttons busy={a.busy} nextLabel="Sign in" />
+			</form>
+		);
+	}
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Choose the admin password</StepTitle>
+			<p>This password signs you in to this admin page. Use at least 8 characters; a long passphrase is best.</p>
+			<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="admin-password"
+				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+			<Field label="Repeat the password" type="password" value={pw2} onInput={setPw2} testid="admin-password2"
+				autoComplete="new-password" required error={mismatch ? 'The passwords differ.' : undefined} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Buttons busy={a.busy} />
+		</form>
+	);
+}
+
+function HostnameStep({ st, setSt, onNext, back }) {
+	const h = st.hostname || {};
+	const [value, setValue] = useState(h.value || '');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		if (h.locked || value === h.value && h.value)
+			return onNext();
+		a.run(async () => {
+			setSt(await put('/setup/hostname', { hostname: value.trim() }));
+			onNext();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Host name</StepTitle>
+			<p>The public name of this server: mail clients connect to it, other servers see it in greetings, and the TLS certificate is made for it. It needs an A (and AAAA) record pointing here.</p>
+			<Field label="Host name" value={value} onInput={setValue} locked={h.locked} lockedBy="TERN_HOSTNAME"
+				testid="hostname" placeholder="mail.example.com" required error={fieldError(a.error, 'hostname')} />
+			{st.restart_required ? <Notice kind="info">The new host name takes effect when tern restarts.</Notice> : null}
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Buttons busy={a.busy} back={back} />
+		</form>
+	);
+}
+
+function DomainStep({ st, setSt, onNext, back }) {
+	const d = st.domain || {};
+	const [value, setValue] = useState(d.value || '');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		if (d.locked || (d.done && value === d.value))
+			return onNext();
+		a.run(async () => {
+			setSt(await put('/setup/domain', { domain: value.trim().toLowerCase() }));
+			onNext();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Primary mail domain</StepTitle>
+			<p>The domain in your addresses (the part after @). tern makes its DKIM signing keys now; you can add more domains later.</p>
+			<Field label="Mail domain" value={value} onInput={setValue} locked={d.locked} lockedBy="TERN_DOMAIN"
+				testid="domain" placeholder="example.com" required error={fieldError(a.error, 'domain')} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Buttons busy={a.busy} back={back} />
+		</form>
+	);
+}
+
+function AccountStep({ st, setSt, onNext, back }) {
+	const domain = (st.domain && st.domain.value) || 'example.com';
+	const count = (st.account && st.account.count) || 0;
+	const [email, setEmail] = useState('');
+	const [pw, setPw] = useState('');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			await post('/setup/account', { email: email.trim().toLowerCase(), password: pw });
+			setSt({ ...st, account: { done: true, count: count + 1 } });
+			onNext();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>First mail account</StepTitle>
+			<p>The mailbox you will read with your mail app. Its password is separate from the admin password.</p>
+			{count ? <Notice kind="info">{count} account{count > 1 ? 's exist' : ' exists'} already; you may skip this step.</Notice> : null}
+			<Field label="Email address" type="email" value={email} onInput={setEmail} testid="account-email"
+				placeholder={`you@${domain}`} required autoComplete="off" error={fieldError(a.error, 'email')} />
+			<Field label="Password" type="password" value={pw} onInput={setPw} testid="account-password"
+				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Buttons busy={a.busy} back={back} nextLabel="Create account"
+				extra={count ? <button type="button" class="btn" onClick={onNext} data-testid="wizard-skip">Skip</button> : null} />
+		</form>
+	);
+}
+
+function RelayStep({ st, setSt, onNext, back }) {
+	const r = st.relay || {};
+	const [host, setHost] = useState(r.host || '');
+	const [user, setUser] = useState(r.user || '');
+	const [pw, setPw] = useState('');
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		if (r.locked)
+			return onNext();
+		a.run(async () => {
+			const body = { host: host.trim() };
+			if (host.trim() && user.trim())
+				body.user = user.trim();
+			if (host.trim() && pw)
+				body.password = pw;
+			setSt(await put('/setup/relay', body));
+			onNext();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Relay host (optional)</StepTitle>
+			<p>
+				Many home and cloud providers block outgoing port 25. Then tern must hand outgoing mail to your
+				provider's SMTP server (a "smarthost"). Leave the host empty to deliver directly.
+			</p>
+			<Field label="Relay host and port" value={host} onInput={setHost} locked={r.locked} lockedBy="TERN_RELAY_HOST"
+				testid="relay-host" placeholder="smtp.provider.net:587" error={fieldError(a.error, 'host')} />
+			<Field label="User name" value={user} onInput={setUser} locked={r.locked} lockedBy="TERN_RELAY_USER"
+				testid="relay-user" autoComplete="off" error={fieldError(a.error, 'user')} />
+			<Field label="Password" type="password" value={pw} onInput={setPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
+				testid="relay-password" autoComplete="new-password"
+				placeholder={r.password_set ? '(unchanged)' : ''} error={fieldError(a.error, 'password')} />
+			{st.restart_required ? <Notice kind="info">Relay settings take effect when tern restarts.</Notice> : null}
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Buttons busy={a.busy} back={back} nextLabel={r.locked ? 'Continue' : host.trim() ? 'Save relay' : 'Continue without relay'} />
+		</form>
+	);
+}
+
+function DnsStep({ st, onDone, back }) {
+	const domain = st.domain && st.domain.value;
+	const [dns, setDns] = useState(null);
+	const [checking, setChecking] = useState(false);
+	const load = useAction();
+	const check = useAction();
+	const finish = useAction();
+
+	const runCheck = () => {
+		setChecking(true);
+		check.run(async () => {
+			try {
+				setDns(await get('/setup/dns'));
+			} finally {
+				setChecking(false);
+			}
+		});
+	};
+	useEffect(() => {
+		// The records first (fast), then the live check (up to 10 s).
+		load.run(async () => {
+			if (domain)
+				setDns(await get(`/domains/${seg(domain)}/dns`));
+		});
+		runCheck();
+	}, []);
+
+	const submit = (e) => {
+		e.preventDefault();
+		finish.run(async () => {
+			await post('/setup/complete', {});
+			onDone();
+		});
+	};
+	return (
+		<form onSubmit={submit}>
+			<StepTitle>Publish these DNS records</StepTitle>
+			<p>
+				Add these records at your DNS provider for <strong>{domain}</strong>. The check looks them up now;
+				new records can take a while to appear. You can finish now and check again later on the Domains page.
+			</p>
+			<div class="buttons left">
+				<button type="button" class="btn" onClick={runCheck} disabled={checking} data-testid="dns-check">
+					{checking ? 'Checking…' : 'Check again'}
+				</button>
+			</div>
+			<ErrorBox error={load.error || check.error} />
+			{dns ? <DnsRecords dns={dns} checking={checking} /> : <p class="muted" aria-busy="true">Loading records…</p>}
+			<ErrorBox error={finish.error} />
+			<Buttons busy={finish.busy} back={back} nextLabel="Finish setup" />
+		</form>
+	);
+}
