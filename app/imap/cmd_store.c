@@ -26,7 +26,7 @@ static void bad(struct imap_session *s, const char *why)
 }
 
 /* Appends one flag as a store keyword to b; -1 with *why on a bad flag. */
-static int add_flag(const struct imap_arg *a, struct buf *b, const char **why)
+int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why)
 {
 	struct str f;
 	if (imap_arg_atom(a, &f) < 0) {
@@ -172,12 +172,12 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		size_t ln;
 		imap_arg_list(&cmd->args[ai], &l, &ln);
 		for (size_t i = 0; i < ln && !why; i++)
-			add_flag(&l[i], &kw, &why);
+			imap_flags_add(&l[i], &kw, &why);
 		if (ai + 1 != cmd->nargs)
 			why = "Invalid arguments.";
 	} else {
 		for (size_t i = ai; i < cmd->nargs && !why; i++)
-			add_flag(&cmd->args[i], &kw, &why);
+			imap_flags_add(&cmd->args[i], &kw, &why);
 	}
 	if (!why && imap_set_parse(s, set, uid, &ss) != IMAP_SEQSET_OK)
 		why = "Invalid messageset.";

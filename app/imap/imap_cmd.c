@@ -35,14 +35,24 @@ struct imap_cmd_def {
 #define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE"
 #define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY" CAPS_IMAP2
 
+/* Added by later slices, one line each so that their merges stay apart. */
+#define CAPS_MORE \
+	" MULTIAPPEND" \
+	" MOVE" \
+	""
+
 const char *imap_capabilities(const struct imap_session *s)
 {
-	if (s->state != IMAP_S_NOT_AUTH)
-		return CAPS_BASE;
-	if (imap_secure(s))
-		return CAPS_BASE " AUTH=PLAIN AUTH=LOGIN";
-	/* Before TLS: no mechanism may be used (loopback included). */
-	return CAPS_BASE " STARTTLS LOGINDISABLED";
+	/* APPENDLIMIT carries the configured size; one buffer per loop thread. */
+	static __thread char caps[1024];
+	const char *tail = s->state != IMAP_S_NOT_AUTH ? ""
+			   : imap_secure(s)            ? " AUTH=PLAIN AUTH=LOGIN"
+							/* Before TLS: no mechanism may be used
+							 * (loopback included). */
+							: " STARTTLS LOGINDISABLED";
+	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu%s", CAPS_BASE, CAPS_MORE,
+		 (unsigned long long)imap_append_limit(), tail);
+	return caps;
 }
 
 static void cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
@@ -115,6 +125,11 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_RENAME, imap_cmd_mailbox, AUTHED | SELECTED },
 	{ IMAP_CMD_SUBSCRIBE, imap_cmd_mailbox, AUTHED | SELECTED },
 	{ IMAP_CMD_UNSUBSCRIBE, imap_cmd_mailbox, AUTHED | SELECTED },
+	{ IMAP_CMD_APPEND, imap_cmd_append, AUTHED | SELECTED },
+	{ IMAP_CMD_COPY, imap_cmd_copy, SELECTED },
+	{ IMAP_CMD_UID_COPY, imap_cmd_copy, SELECTED },
+	{ IMAP_CMD_MOVE, imap_cmd_copy, SELECTED },
+	{ IMAP_CMD_UID_MOVE, imap_cmd_copy, SELECTED },
 };
 
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)

@@ -255,6 +255,27 @@ static void free_lits(struct imap_parser *p)
 	p->lit_dst = NULL;
 }
 
+struct imap_lit *imap_parser_take_literals(struct imap_parser *p)
+{
+	struct imap_lit *l = p->lits;
+
+	p->lits = NULL;
+	p->lit_cur = NULL;
+	p->lit_dst = NULL;
+	return l;
+}
+
+void imap_literals_free(struct imap_lit **lp)
+{
+	while (*lp) {
+		struct imap_lit *l = *lp;
+
+		*lp = l->next;
+		buf_free(&l->b);
+		free(l);
+	}
+}
+
 void imap_parser_clear(struct imap_parser *p)
 {
 	free_lits(p);

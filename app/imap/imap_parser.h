@@ -404,6 +404,15 @@ void imap_parser_literal_refuse(struct imap_parser *p);
 void imap_parser_next(struct imap_parser *p);
 
 /*
+ * After IMAP_PARSE_COMMAND: takes ownership of the command's big literals
+ * (over 4 KiB) so that the argument slices pointing into them stay valid
+ * after imap_parser_next() (APPEND hands the message to a worker). Free
+ * with imap_literals_free(), which sets *l to NULL. NULL when none.
+ */
+struct imap_lit *imap_parser_take_literals(struct imap_parser *p);
+void imap_literals_free(struct imap_lit **l);
+
+/*
  * Reads one raw line (the AUTHENTICATE responses, IDLE's "DONE"): no tag,
  * no literals, no quoting; any octets but NUL and a bare CR, at most
  * limits.max_line. Only between commands (after imap_parser_next() or

@@ -13,9 +13,11 @@
  *
  * Literals: a literal is refused before "+" is sent when it is over the
  * budget of the session's state (a password before login, a mailbox name
- * or search string after it: there is no APPEND yet); the parser's own
- * limits are set to the same numbers so a non-synchronizing literal is
- * refused just the same.
+ * or search string after it) or, in APPEND, over the APPENDLIMIT or the
+ * quota left (cmd_append.c). The parser's own limits are set to the
+ * largest of these numbers so a non-synchronizing literal is refused
+ * just the same; a literal is read as it arrives, never in one blocking
+ * read.
  */
 #include "imap/imap_session.h"
 
@@ -159,6 +161,12 @@ static void set_limits(struct imap_session *s)
 	struct imap_parser_limits *l = &s->parser.limits;
 	l->max_literal = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
 	l->max_command = IMAP_COMMAND_MAX;
+	if (s->state != IMAP_S_NOT_AUTH) {
+		/* APPEND: a message per literal (literal_decision() keeps every
+		 * other command at IMAP_LITERAL_MAX), a few per MULTIAPPEND. */
+		l->max_command = IMAP_APPEND_COMMAND_FACTOR * imap_append_limit() + IMAP_COMMAND_MAX;
+		l->max_literal = l->max_command; /* NO [TOOBIG] is ours to say */
+	}
 }
 
 void imap_session_unselect(struct imap_session *s)
@@ -207,7 +215,7 @@ void imap_session_logged_in(struct imap_session *s)
 
 void imap_session_free(struct imap_session *s)
 {
-	if (s->auth || s->job || s->flushing)
+	if (s->auth || s->job || s->append || s->flushing)
 		return; /* the job's completion, or imap_flush, frees us */
 	if (s->subscribed)
 		store_unsubscribe(imap_store, &s->sub);
@@ -316,6 +324,7 @@ static void parse_error(struct imap_session *s, int r)
 		return;
 	}
 	imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
+	s->append_bytes = 0;
 	imap_parser_next(p);
 	arena_reset(s->cmd_arena);
 	imap_session_error(s);
@@ -326,8 +335,17 @@ static void literal_decision(struct imap_session *s)
 {
 	struct imap_parser *p = &s->parser;
 	uint64_t budget = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
+	const char *no = NULL;
 
-	if (p->cmd.literal.size <= budget && !p->cmd.literal.binary) {
+	if (p->cmd.id == IMAP_CMD_APPEND && s->state != IMAP_S_NOT_AUTH) {
+		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208). */
+		if (imap_append_literal_ok(s, p->cmd.literal.size, &no)) {
+			if (!p->cmd.literal.nonsync)
+				imap_write(s, "+ Ready for literal data\r\n", 26);
+			imap_parser_literal_accept(p);
+			return;
+		}
+	} else if (p->cmd.literal.size <= budget && !p->cmd.literal.binary) {
 		if (!p->cmd.literal.nonsync)
 			imap_write(s, "+ Ready for literal data\r\n", 26);
 		imap_parser_literal_accept(p);
@@ -337,7 +355,9 @@ static void literal_decision(struct imap_session *s)
 	size_t n = p->cmd.tag.len <= IMAP_TAG_MAX ? p->cmd.tag.len : 0;
 	memcpy(tag, p->cmd.tag.p, n);
 	tag[n] = '\0';
-	if (p->cmd.literal.binary)
+	if (no)
+		imap_reply(s, "%s %s", tag, no);
+	else if (p->cmd.literal.binary)
 		imap_reply(s, "%s BAD Binary literals are not accepted here.", tag);
 	else
 		imap_reply(s, "%s BAD [TOOBIG] Literal too large (at most %llu octets here).", tag,
@@ -345,7 +365,9 @@ static void literal_decision(struct imap_session *s)
 	imap_parser_literal_refuse(p);
 	imap_parser_next(p);
 	arena_reset(s->cmd_arena);
-	imap_session_error(s);
+	s->append_bytes = 0;
+	if (!no)
+		imap_session_error(s);
 }
 
 static void run_line(struct imap_session *s, struct str line)
@@ -426,6 +448,7 @@ void imap_session_input(struct imap_session *s)
 			s->tag[n] = '\0';
 			s->cmd_id = cmd->id;
 			s->in_cmd = 1;
+			s->append_bytes = 0;
 			imap_dispatch(s, cmd);
 			/* The tree stays in the arena until imap_cmd_end(). */
 			imap_parser_next(&s->parser);

@@ -58,6 +58,8 @@ struct loop;
 #define IMAP_LITERAL_MAX 65536
 #define IMAP_COMMAND_MAX (256u * 1024u)
 #define IMAP_MAX_RANGES 10000 /* ranges in one sequence set */
+/* A command may carry this many APPENDLIMITs of literals (MULTIAPPEND). */
+#define IMAP_APPEND_COMMAND_FACTOR 4
 
 enum imap_state {
 	IMAP_S_NOT_AUTH,
@@ -76,6 +78,7 @@ enum imap_wait {
 
 enum imap_mech { IMAP_MECH_LOGIN_CMD, IMAP_MECH_PLAIN, IMAP_MECH_LOGIN };
 
+struct imap_append;
 struct imap_auth_job;
 struct imap_fetch;
 struct imap_job;
@@ -108,6 +111,8 @@ struct imap_session {
 	const char *delayed_reply;  /* sent when delay_timer fires */
 	struct imap_auth_job *auth; /* in flight */
 	struct imap_job *job;       /* store write in flight (imap_job.c) */
+	struct imap_append *append; /* APPEND in flight (cmd_append.c) */
+	uint64_t append_bytes;      /* literal octets of the APPEND being read */
 	char login[IMAP_USER_MAX + 1];
 	uint32_t account;
 
@@ -275,6 +280,8 @@ struct imap_job {
 	uint64_t modseq;
 	char name[1024], name2[1024];
 	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
+	uint32_t target;                /* COPY/MOVE: the target mailbox */
+	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 };
 /* A zeroed job for s (malloc'ed). */
 struct imap_job *imap_job_new(struct imap_session *s);
@@ -293,6 +300,20 @@ void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f);
 int imap_fetch_sets_seen(const struct imap_arg *list, size_t n);
 /* Writes "<sp>FLAGS (...)" of m (a FETCH item). */
 void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m);
+
+/* cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE */
+void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* cmd_append.c */
+void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd);
+/* The APPENDLIMIT: TERN_MAX_MESSAGE_SIZE. */
+uint64_t imap_append_limit(void);
+/* A literal of size octets announced in APPEND: 1 to accept it, 0 with
+ * the tagged reply's text (after the tag) in *reply_r (TOOBIG, OVERQUOTA). */
+int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **reply_r);
+/* cmd_store.c: appends one flag argument as a store keyword to b ("\\Seen"
+ * -> "$seen"); -1 with a BAD reason in *why. */
+int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why);
 
 /* cmd_store.c, cmd_expunge.c, cmd_mailbox.c */
 void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd);   /* and UID STORE */

@@ -615,3 +615,20 @@ int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t le
 	mime_tree_parse(msg, len, a, t);
 	return 0;
 }
+
+int mime_cache_build(const char *msg, size_t len, struct buf *out)
+{
+	struct arena *a = arena_new(0);
+	struct mime_tree t;
+
+	buf_init(out, MIME_CACHE_META_MAX);
+	mime_tree_parse(msg, len, a, &t);
+	if (mime_cache_encode(&t, out) < 0) {
+		buf_reset(out);
+		mime_tree_keep_root(&t, msg, len, MIME_CACHE_ADDRS_DEGRADED);
+		if (mime_cache_encode(&t, out) < 0)
+			buf_reset(out);
+	}
+	arena_free(&a);
+	return buf_len(out) ? 0 : -1;
+}

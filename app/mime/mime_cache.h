@@ -81,4 +81,17 @@ int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tr
 int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t len,
                     struct arena *a, struct mime_tree *t);
 
+/* The store's ceiling for one record, and the address-list cut of the
+ * degraded (root part only) record used when the full one does not fit. */
+#define MIME_CACHE_META_MAX (256 * 1024)
+#define MIME_CACHE_ADDRS_DEGRADED 100
+/*
+ * Parses msg[0..len) and writes its record into out (initialised here with
+ * the MIME_CACHE_META_MAX ceiling; the caller frees it), falling back to
+ * the degraded record as SMTP delivery does. Returns 0, or -1 when not even
+ * that fits (out is empty: store the email without a record). Linear in
+ * len: call it off the event loop for big messages.
+ */
+int mime_cache_build(const char *msg, size_t len, struct buf *out);
+
 #endif

@@ -177,6 +177,23 @@ struct store_delivery {
 	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
 	void *hook_arg;
 
+	/*
+	 * IMAP APPEND (optional; all zero for an SMTP delivery). With mailbox
+	 * set, naccounts must be 1 and the message goes into that mailbox of
+	 * the account instead of its INBOX, with keywords (space-separated,
+	 * any case; NULL = none). The quota is enforced: a message that
+	 * would take the account past it gets STORE_EQUOTA. also chains
+	 * further messages (MULTIAPPEND) for the same account and mailbox:
+	 * the head and its chain are stored in one transaction or not at all
+	 * (result, on the head only: STORE_ENOTFOUND for a missing mailbox,
+	 * STORE_EQUOTA, STORE_EINVAL for a bad keyword). Only the head's
+	 * done() runs. Output per message: uidvalidity_r, uid_r.
+	 */
+	uint32_t mailbox;
+	const char *keywords;
+	struct store_delivery *also;
+	uint32_t uidvalidity_r, uid_r;
+
 	struct store_delivery *next_; /* private: writer queue link */
 };
 /*
@@ -275,6 +292,8 @@ int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, 
 			 void *arg);
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
+/* Account's quota (0 = unlimited) and bytes used. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, uint64_t *used_r);
 
 /*
  * ---- Changing mail ----
@@ -415,6 +434,30 @@ int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
  */
 int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
 			      const char *role, uint32_t *mailbox_r);
+/*
+ * COPY (move 0) or MOVE (move 1) of the messages at uids (ascending) of
+ * mailbox from, under UIDVALIDITY uidvalidity, into mailbox to
+ * (store_copy.c): each email gets a membership with a new UID in to (and,
+ * for a move, loses the one in from) in one transaction. Keywords are the
+ * email's, so copies share them; no bytes are added to the quota. UIDs no
+ * longer in from are skipped. r (the caller's) gets the target's
+ * UIDVALIDITY, the pairs copied (src_uids[i] -> dst_uids[i], malloc'ed;
+ * free with store_copy_result_free() whatever the result) and the modseq.
+ * Returns STORE_OK (r->n may be 0), STORE_ENOTFOUND (no mailbox to),
+ * STORE_EINVAL (no account or mailbox from, another UIDVALIDITY, an email
+ * in 65535 mailboxes), STORE_ETEMP.
+ */
+struct store_copy_result {
+	uint32_t uidvalidity;
+	uint32_t *src_uids, *dst_uids;
+	size_t n;
+	uint64_t modseq;
+};
+int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
+		     const uint32_t *uids, size_t n, uint32_t to, int move,
+		     struct store_copy_result *r);
+void store_copy_result_free(struct store_copy_result *r);
+
 /* Sets (on 1) or clears the subscribed flag. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
 

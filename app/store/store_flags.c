@@ -375,3 +375,17 @@ int store_email_keywords(struct store *st, uint32_t account, uint32_t mailbox,
 		store_publish_change(st, account, c.modseq);
 	return STORE_OK;
 }
+
+char *store_keywords_normalize(const char *text, size_t len)
+{
+	struct kwset s;
+	size_t n;
+
+	if (kwset_parse(&s, text, len) < 0) {
+		kwset_free(&s);
+		return NULL;
+	}
+	char *out = kwset_join(&s, &n);
+	kwset_free(&s);
+	return out;
+}

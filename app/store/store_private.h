@@ -298,4 +298,8 @@ int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t
  * (synchronous writes such as expunge). Call after the commit returned. */
 void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
 
+/* Lowercased, deduplicated, single-space-joined copy of a keyword list
+ * (malloc'ed), or NULL when a keyword is invalid or there are too many. */
+char *store_keywords_normalize(const char *text, size_t len);
+
 #endif

@@ -245,3 +245,19 @@ int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r)
 		*modseq_r = a.modseq;
 	return store_mdb_code(rc);
 }
+
+int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, uint64_t *used_r)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, account, &a);
+	store_rd_end(st, txn);
+	if (rc == 0) {
+		*quota_r = a.quota;
+		*used_r = a.used;
+	}
+	return store_mdb_code(rc);
+}

@@ -189,6 +189,10 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
 	b->chg[b->nchg++] = (struct changed){account, modseq};
 }
 
+static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
+                     uint32_t account, uint32_t mailbox, const char *keywords,
+                     const char *envelope, uint32_t *email_id_r, uint64_t *modseq_r);
+
 /*
  * One copy of d into account's INBOX. MDB_NOTFOUND means the account is
  * gone (deleted since resolution); other errors fail the batch.
@@ -197,6 +201,18 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
                            uint32_t account, const char *envelope, uint32_t *email_id_r,
                            uint64_t *modseq_r)
 {
+	return put_email(st, txn, d, account, STORE_INBOX_ID, NULL, envelope, email_id_r, modseq_r);
+}
+
+/*
+ * Stores d as a new email of account in mailbox with keywords (normalized,
+ * may be NULL); fills d's uidvalidity_r/uid_r (d is the caller's, so it may
+ * be written even though it is const for SMTP deliveries: see below).
+ */
+static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
+                     uint32_t account, uint32_t mailbox, const char *keywords,
+                     const char *envelope, uint32_t *email_id_r, uint64_t *modseq_r)
+{
 	struct acct_rec a;
 	struct mbox_rec m;
 	uint8_t kb[12], member[8], urec[5], crec[16];
@@ -204,7 +220,7 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 
 	if ((rc = acct_get(txn, st, account, &a)) != 0)
 		return rc;
-	if ((rc = mbox_get(txn, st, account, STORE_INBOX_ID, &m)) != 0)
+	if ((rc = mbox_get(txn, st, account, mailbox, &m)) != 0)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 
 	uint32_t email_id = a.next_email_id++;
@@ -215,7 +231,7 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	a.used += d->len;
 	a.emails++;
 
-	be32_put(member, STORE_INBOX_ID);
+	be32_put(member, mailbox);
 	be32_put(member + 4, uid);
 	struct email_rec e = {
 	    .size = d->len,
@@ -226,6 +242,8 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	    .members = member,
 	    .meta = d->meta,
 	    .metalen = (uint32_t)d->metalen,
+	    .keywords = keywords,
+	    .keywords_len = keywords ? (uint16_t)strlen(keywords) : 0,
 	};
 	memcpy(e.blob_id, d->blob_id, 32);
 	MDB_val k = key_u32_u32(kb, account, email_id);
@@ -244,7 +262,7 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 
 	urec[0] = REC_V1;
 	be32_put(urec + 1, email_id);
-	k = key_u32_u32_u32(kb, account, STORE_INBOX_ID, uid);
+	k = key_u32_u32_u32(kb, account, mailbox, uid);
 	MDB_val v = {sizeof urec, urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, 0)) != 0)
 		return rc;
@@ -254,17 +272,20 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	be16_put(crec + 1, 1);
 	crec[3] = CHANGE_EMAIL_CREATED;
 	be32_put(crec + 4, email_id);
-	be32_put(crec + 8, STORE_INBOX_ID);
+	be32_put(crec + 8, mailbox);
 	be32_put(crec + 12, uid);
 	k = key_u32_u64(kb, account, modseq);
 	v = (MDB_val){sizeof crec, crec};
 	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
 		return rc;
 
-	if ((rc = mbox_put(txn, st, account, STORE_INBOX_ID, &m)) != 0)
+	if ((rc = mbox_put(txn, st, account, mailbox, &m)) != 0)
 		return rc;
 	if ((rc = acct_put(txn, st, account, &a)) != 0)
 		return rc;
+	/* The request is the caller's and only the writer touches it now. */
+	((struct store_delivery *)d)->uidvalidity_r = m.uidvalidity;
+	((struct store_delivery *)d)->uid_r = uid;
 	*email_id_r = email_id;
 	*modseq_r = modseq;
 	return 0;
@@ -278,8 +299,93 @@ static int delivery_valid(const struct store_delivery *d)
 	       d->len < UINT32_MAX - 1;
 }
 
+/* Adds n references to d's blob, storing the bytes when they are new. */
+static int blob_add(struct store *st, MDB_txn *txn, const struct store_delivery *d, uint64_t n)
+{
+	struct blobref_rec br;
+	int rc = blobref_get(txn, st, d->blob_id, &br);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0) {
+		br.refs += n;
+	} else {
+		MDB_val k = {32, (void *)d->blob_id}, v = {d->len + 1, NULL};
+		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
+			return rc;
+		((uint8_t *)v.mv_data)[0] = REC_V1;
+		if (d->len)
+			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
+		br = (struct blobref_rec){n, d->len};
+	}
+	return blobref_put(txn, st, d->blob_id, &br);
+}
+
+/*
+ * IMAP APPEND: d and its chain (d->also) into one mailbox of one account,
+ * all or nothing. Everything that can refuse the request (mailbox, quota,
+ * keywords, blob ids) is checked before the first write, so a refusal
+ * leaves the transaction untouched for the other requests of the batch.
+ */
+static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
+{
+	struct acct_rec a;
+	struct mbox_rec m;
+	struct blobref_rec br;
+	uint64_t total = 0, modseq = 0;
+	char *kw = NULL;
+	int rc;
+
+	if (d->naccounts != 1 || !d->accounts)
+		return d->result = STORE_EINVAL, 0;
+	uint32_t account = d->accounts[0];
+	if ((rc = acct_get(txn, st, account, &a)) != 0 ||
+	    (rc = mbox_get(txn, st, account, d->mailbox, &m)) != 0) {
+		if (rc != MDB_NOTFOUND)
+			return rc;
+		d->result = STORE_ENOTFOUND;
+		return 0;
+	}
+	for (struct store_delivery *x = d; x; x = x->also) {
+		if (!delivery_valid(x))
+			return d->result = STORE_EINVAL, 0;
+		rc = blobref_get(txn, st, x->blob_id, &br);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		if (rc == 0 && br.size != x->len)
+			return d->result = STORE_EINVAL, 0;
+		if (x->keywords && *x->keywords) {
+			char *k = store_keywords_normalize(x->keywords, strlen(x->keywords));
+			if (!k)
+				return d->result = STORE_EINVAL, 0;
+			free(k);
+		}
+		total += x->len;
+	}
+	if (a.quota && a.used + total > a.quota)
+		return d->result = STORE_EQUOTA, 0;
+	for (struct store_delivery *x = d; x; x = x->also) {
+		uint32_t email_id;
+		kw = x->keywords && *x->keywords
+		         ? store_keywords_normalize(x->keywords, strlen(x->keywords))
+		         : NULL;
+		rc = put_email(st, txn, x, account, d->mailbox, kw, NULL, &email_id, &modseq);
+		free(kw);
+		if (rc)
+			return rc;
+		if ((rc = blob_add(st, txn, x, 1)) != 0)
+			return rc;
+	}
+	note_change(b, account, modseq);
+	d->result = STORE_OK;
+	return 0;
+}
+
 static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
+	if (d->mailbox)
+		return append_one(st, txn, d, b);
+
 	struct blobref_rec br;
 	size_t delivered = 0;
 	int rc;
@@ -419,9 +525,12 @@ static void *writer_main(void *arg)
 		struct store_delivery *head = st->qhead, *last = NULL, *d;
 		size_t n = 0, bytes = 0;
 		for (d = head; d && n < STORE_BATCH_MAX_REQUESTS; d = d->next_) {
-			if (n > 0 && bytes + d->len > STORE_BATCH_MAX_BYTES)
+			size_t len = 0;
+			for (struct store_delivery *x = d; x; x = x->also)
+				len += x->len;
+			if (n > 0 && bytes + len > STORE_BATCH_MAX_BYTES)
 				break;
-			bytes += d->len;
+			bytes += len;
 			n++;
 			last = d;
 		}

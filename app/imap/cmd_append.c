@@ -1,0 +1,307 @@
+/*
+ * cmd_append.c — APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502),
+ * UIDPLUS's APPENDUID (RFC 4315), literal8 data (RFC 3516) and the UTF8
+ * data item (RFC 6855).
+ *
+ * Budget first: every literal of an APPEND is checked in
+ * imap_append_literal_ok() before "+" is sent (or, for {N+}, before a
+ * single octet is kept): at most the APPENDLIMIT (TERN_MAX_MESSAGE_SIZE)
+ * per message and, with the literals of the command so far, at most what
+ * the account's quota leaves. The store checks the quota again at commit
+ * (another session may have used it meanwhile).
+ *
+ * Then: the whole command is parsed (the parser held the literals,
+ * reading them as they arrived without blocking the loop); the messages'
+ * BLAKE2b ids and MIME structures (mime_cache.h, as SMTP delivery builds
+ * them) are computed on the worker pool, and the messages go to the
+ * store's writer as one request chain (store_delivery.also): group commit
+ * with the deliveries, all of MULTIAPPEND's messages or none. The tagged
+ * OK with APPENDUID is sent from the writer's completion, after the
+ * commit. The session waits in IMAP_W_STORE with input paused meanwhile;
+ * s->append keeps it alive if the client goes away.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "imap/imap_session.h"
+#include "mime/mime_cache.h"
+#include "net/conn.h"
+
+/* Messages in one MULTIAPPEND (Dovecot has no fixed cap; ours keeps a
+ * command's memory bounded together with the command size limit). */
+#define APPEND_MSGS_MAX 1000
+
+struct append_msg {
+	struct store_delivery d;
+	struct buf meta;
+	char *keywords; /* store keywords, space-separated, malloc'ed; NULL = none */
+};
+
+struct imap_append {
+	struct worker_job wj;
+	struct imap_session *s;
+	struct imap_lit *lits; /* the command's big literals, kept past the parser */
+	struct append_msg *msgs;
+	size_t n;
+	uint32_t account, mailbox;
+};
+
+uint64_t imap_append_limit(void)
+{
+	return imap_cfg->max_message_size;
+}
+
+int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **reply_r)
+{
+	uint64_t quota = 0, used = 0;
+
+	if (size > imap_append_limit()) {
+		*reply_r = "NO [TOOBIG] Message is larger than the APPENDLIMIT.";
+		return 0;
+	}
+	if (store_account_usage(imap_store, s->account, &quota, &used) != STORE_OK) {
+		*reply_r = "NO [UNAVAILABLE] Internal error reading the quota.";
+		return 0;
+	}
+	s->append_bytes += size;
+	if (quota && used + s->append_bytes > quota) {
+		*reply_r = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).";
+		return 0;
+	}
+	return 1;
+}
+
+static void append_free(struct imap_append *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		buf_free(&a->msgs[i].meta);
+		free(a->msgs[i].keywords);
+	}
+	free(a->msgs);
+	imap_literals_free(&a->lits);
+	free(a);
+}
+
+static void bad(struct imap_session *s, const char *why)
+{
+	imap_tagged(s, "BAD Error in IMAP command APPEND: %s", why);
+	imap_session_error(s);
+}
+
+/* After the commit (or its failure), on the loop. */
+static void append_stored(struct store_delivery *d, void *arg)
+{
+	struct imap_append *a = arg;
+	struct imap_session *s = a->s;
+
+	s->append = NULL;
+	if (s->conn_gone) {
+		append_free(a);
+		imap_session_free(s);
+		return;
+	}
+	s->wait = IMAP_W_NONE;
+	switch (d->result) {
+	case STORE_OK:
+		if (s->state == IMAP_S_SELECTED && s->view.mailbox == a->mailbox)
+			imap_session_sync(s); /* our own message: "* n EXISTS" */
+		if (a->n == 1)
+			imap_tagged(s, "OK [APPENDUID %u %u] Append completed.", d->uidvalidity_r,
+				    d->uid_r);
+		else /* one transaction: the UIDs are consecutive */
+			imap_tagged(s, "OK [APPENDUID %u %u:%u] Append completed.",
+				    d->uidvalidity_r, d->uid_r, a->msgs[a->n - 1].d.uid_r);
+		break;
+	case STORE_ENOTFOUND:
+		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist.");
+		break;
+	case STORE_EQUOTA:
+		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).");
+		break;
+	case STORE_EINVAL:
+		imap_tagged(s, "NO Too many keywords on a message.");
+		break;
+	default:
+		imap_tagged(s, "NO [UNAVAILABLE] Temporary failure storing the message.");
+		break;
+	}
+	log_info("imap", s->id, "event=append mailbox=%u messages=%zu result=%d", a->mailbox, a->n,
+		 d->result);
+	append_free(a);
+	imap_cmd_end(s);
+	conn_pause_read(s->conn, 0);
+	imap_session_input(s);
+	imap_flush(s);
+}
+
+/* On a worker: ids and MIME structures, linear in the message sizes. */
+static void append_prepare(void *arg)
+{
+	struct imap_append *a = arg;
+
+	for (size_t i = 0; i < a->n; i++) {
+		struct append_msg *m = &a->msgs[i];
+		store_blob_id(m->d.data, m->d.len, m->d.blob_id);
+		if (mime_cache_build(m->d.data, m->d.len, &m->meta) == 0) {
+			m->d.meta = buf_data(&m->meta);
+			m->d.metalen = buf_len(&m->meta);
+		}
+	}
+}
+
+/* Back on the loop: hand the chain to the writer. */
+static void append_prepared(void *arg)
+{
+	struct imap_append *a = arg;
+	struct imap_session *s = a->s;
+
+	if (s->conn_gone) {
+		s->append = NULL;
+		append_free(a);
+		imap_session_free(s);
+		return;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		struct store_delivery *d = &a->msgs[i].d;
+		d->accounts = &a->account;
+		d->naccounts = 1;
+		d->mailbox = a->mailbox;
+		d->keywords = a->msgs[i].keywords;
+		d->also = i + 1 < a->n ? &a->msgs[i + 1].d : NULL;
+	}
+	struct store_delivery *d = &a->msgs[0].d;
+	d->loop = s->loop;
+	d->done = append_stored;
+	d->arg = a;
+	store_deliver(imap_store, d);
+}
+
+/* The flag list of one message into a malloc'ed keyword string. */
+static int parse_flags(struct imap_session *s, const struct imap_arg *arg, char **kw_r)
+{
+	const struct imap_arg *l;
+	size_t n;
+	const char *why = NULL;
+	struct buf b;
+
+	imap_arg_list(arg, &l, &n);
+	buf_init(&b, 8192);
+	for (size_t i = 0; i < n; i++) {
+		if (imap_flags_add(&l[i], &b, &why) < 0) {
+			buf_free(&b);
+			bad(s, why);
+			return -1;
+		}
+	}
+	*kw_r = buf_len(&b) ? xstrndup(buf_data(&b), buf_len(&b)) : NULL;
+	buf_free(&b);
+	return 0;
+}
+
+/* The message data: a literal (literal8 allowed), or UTF8 (literal8). */
+static int message_arg(const struct imap_arg *args, size_t nargs, size_t *i, struct str *data_r)
+{
+	const struct imap_arg *a = &args[*i];
+
+	if (a->type == IMAP_ARG_LITERAL) {
+		*data_r = a->str;
+		(*i)++;
+		return 0;
+	}
+	/* RFC 6855 §4: UTF8 (~{n}...) carries a message with UTF-8 headers. */
+	if (imap_arg_atom_is(a, "UTF8") && *i + 1 < nargs && args[*i + 1].type == IMAP_ARG_LIST &&
+	    args[*i + 1].list_count == 1 && args[*i + 1].list[0].type == IMAP_ARG_LITERAL &&
+	    (args[*i + 1].list[0].flags & IMAP_ARGF_LITERAL8)) {
+		*data_r = args[*i + 1].list[0].str;
+		*i += 2;
+		return 0;
+	}
+	return -1;
+}
+
+void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	char name[1024];
+	uint32_t mailbox;
+
+	if (cmd->nargs < 2) {
+		bad(s, "Missing arguments.");
+		return;
+	}
+	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+		return;
+
+	struct imap_append *a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	a->account = s->account;
+	a->msgs = xcalloc(APPEND_MSGS_MAX, sizeof(*a->msgs));
+	int64_t now = (int64_t)time(NULL);
+	size_t i = 1;
+	while (i < cmd->nargs) {
+		struct append_msg *m = &a->msgs[a->n];
+		const struct imap_arg *arg = &cmd->args[i];
+		struct str date, data;
+
+		if (a->n == APPEND_MSGS_MAX) {
+			bad(s, "Too many messages.");
+			goto fail;
+		}
+		a->n++;
+		m->d.received_at = now;
+		if (arg->type == IMAP_ARG_LIST) {
+			if (parse_flags(s, arg, &m->keywords) < 0)
+				goto fail;
+			arg = &cmd->args[++i];
+		}
+		if (arg->type == IMAP_ARG_STRING) {
+			date = arg->str;
+			if (imap_datetime_parse(date, &m->d.received_at, NULL) < 0) {
+				bad(s, "Invalid internal date.");
+				goto fail;
+			}
+			i++;
+		}
+		if (i >= cmd->nargs || message_arg(cmd->args, cmd->nargs, &i, &data) < 0) {
+			bad(s, "Invalid arguments.");
+			goto fail;
+		}
+		if (data.len == 0) {
+			imap_tagged(s, "NO Can't save a zero byte message.");
+			goto fail;
+		}
+		m->d.data = data.p;
+		m->d.len = data.len;
+	}
+	if (a->n == 0) {
+		bad(s, "Missing message.");
+		goto fail;
+	}
+
+	int rc = store_mailbox_find(imap_store, s->account, name, &mailbox);
+	if (rc == STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+		goto fail;
+	}
+	if (rc != STORE_OK) {
+		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
+		goto fail;
+	}
+	a->mailbox = mailbox;
+	/* The data of big literals must outlive the parser's next command. */
+	a->lits = imap_parser_take_literals(&s->parser);
+	a->wj.fn = append_prepare;
+	a->wj.done = append_prepared;
+	a->wj.arg = a;
+	a->wj.loop = s->loop;
+	s->append = a;
+	s->wait = IMAP_W_STORE;
+	conn_pause_read(s->conn, 1);
+	worker_submit(&a->wj);
+	return;
+fail:
+	append_free(a);
+}
