@@ -32,6 +32,10 @@ static void job_free(struct imap_job *j)
 	free(j->res);
 	free(j->uids);
 	free(j->keywords);
+	if (j->copy) {
+		store_copy_result_free(j->copy);
+		free(j->copy);
+	}
 	free(j);
 }
 

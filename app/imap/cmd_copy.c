@@ -1,0 +1,145 @@
+/*
+ * cmd_copy.c — COPY, MOVE and their UID forms (RFC 9051 §6.4.7, RFC 6851,
+ * UIDPLUS COPYUID of RFC 4315).
+ *
+ * store_email_copy() (store_copy.c) does the work on the worker pool in
+ * one transaction: a new membership with a new UID per message in the
+ * target, and for MOVE the end of the old one. Then, on the loop:
+ * COPY answers "OK [COPYUID v src dst]"; MOVE sends the COPYUID in an
+ * untagged OK first (RFC 6851 §4.3), then the view sync reports the moved
+ * messages as EXPUNGE (VANISHED with QRESYNC), then the tagged OK. A
+ * COPY into the selected mailbox is announced by the same sync (EXISTS).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_seqset.h"
+#include "imap/imap_session.h"
+
+/* Appends uids (ascending or not) as a sequence set, runs compressed. */
+static void append_uid_set(struct buf *b, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		if (j > i)
+			buf_printf(b, "%s%u:%u", i ? "," : "", u[i], u[j]);
+		else
+			buf_printf(b, "%s%u", i ? "," : "", u[i]);
+		i = j + 1;
+	}
+}
+
+static void copy_run(struct imap_job *j)
+{
+	struct store_copy_result *r = xcalloc(1, sizeof(*r));
+	j->result = store_email_copy(imap_store, j->account, j->mailbox, j->uidvalidity, j->uids,
+				     j->n, j->target, j->op, r);
+	j->copy = r;
+}
+
+static void copy_done(struct imap_session *s, struct imap_job *j)
+{
+	struct store_copy_result *r = j->copy;
+	int move = j->op;
+
+	if (j->result == STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist.");
+	} else if (j->result != STORE_OK) {
+		imap_tagged(s, "NO [SERVERBUG] Internal error copying messages.");
+	} else {
+		struct buf b;
+		buf_init(&b, 1u << 24);
+		if (r->n) {
+			buf_printf(&b, "[COPYUID %u ", r->uidvalidity);
+			append_uid_set(&b, r->src_uids, r->n);
+			buf_append_c(&b, " ");
+			append_uid_set(&b, r->dst_uids, r->n);
+			buf_append_c(&b, "] ");
+		}
+		if (move) {
+			if (r->n) {
+				imap_write_big(s, "* OK ", 5);
+				imap_write_big(s, buf_data(&b), buf_len(&b));
+				imap_write_big(s, "Moved UIDs.\r\n", 13);
+			}
+			imap_session_sync(s);
+			imap_tagged(s, "OK %s", r->n ? "Move completed." : "No messages found.");
+		} else {
+			imap_session_sync(s); /* EXISTS when copying into the selected mailbox */
+			if (buf_len(&b) < 900)
+				imap_tagged(s, "OK %.*sCopy completed.", (int)buf_len(&b), buf_data(&b));
+			else { /* too long for one imap_tagged line */
+				imap_write_big(s, s->tag, strlen(s->tag));
+				imap_write_big(s, " OK ", 4);
+				imap_write_big(s, buf_data(&b), buf_len(&b));
+				imap_write_big(s, "Copy completed.\r\n", 17);
+			}
+		}
+		buf_free(&b);
+	}
+	if (r) {
+		store_copy_result_free(r);
+		free(r);
+		j->copy = NULL;
+	}
+}
+
+void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	int uid = cmd->id == IMAP_CMD_UID_COPY || cmd->id == IMAP_CMD_UID_MOVE;
+	int move = cmd->id == IMAP_CMD_MOVE || cmd->id == IMAP_CMD_UID_MOVE;
+	struct imap_seqset set;
+	struct str v;
+	char name[1024];
+	uint32_t target;
+
+	if (cmd->nargs != 2 || imap_arg_atom(&cmd->args[0], &v) < 0 ||
+	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
+	    imap_seqset_parse(v, uid ? imap_view_last_uid(&s->view) : s->view.count,
+			      IMAP_MAX_RANGES, s->cmd_arena, &set) != IMAP_SEQSET_OK || set.saved) {
+		imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.",
+			    imap_cmd_name(cmd->id));
+		imap_session_error(s);
+		return;
+	}
+	if (imap_mailbox_arg(s, &cmd->args[1], name, sizeof(name)) < 0)
+		return;
+	/* RFC 9051 §6.4.5: a sequence number past the end is an error. */
+	if (!uid && (imap_seqset_last(&set) > s->view.count || (set.star && !s->view.count))) {
+		imap_tagged(s, "BAD Error in IMAP command %s: Invalid messageset.",
+			    imap_cmd_name(cmd->id));
+		imap_session_error(s);
+		return;
+	}
+	int rc = store_mailbox_find(imap_store, s->account, name, &target);
+	if (rc == STORE_ENOTFOUND) {
+		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+		return;
+	}
+	if (rc != STORE_OK) {
+		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
+		return;
+	}
+	if (move && s->view.readonly) {
+		imap_tagged(s, "NO [READ-ONLY] Mailbox is read-only.");
+		return;
+	}
+	struct imap_job *j = imap_job_new(s);
+	j->mailbox = s->view.mailbox;
+	j->uidvalidity = s->view.uidvalidity;
+	j->uids = imap_set_uids(s, &set, uid, &j->n);
+	j->target = target;
+	j->op = move;
+	j->run = copy_run;
+	j->done = copy_done;
+	if (j->n == 0) {
+		imap_tagged(s, "OK No messages found.");
+		free(j->uids);
+		free(j);
+		return;
+	}
+	imap_job_submit(s, j);
+}

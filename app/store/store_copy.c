@@ -1,0 +1,266 @@
+/*
+ * store_copy.c — IMAP COPY and MOVE (RFC 9051 §6.4.7, RFC 6851) in the
+ * data model of DESIGN.md §4: an email may sit in several mailboxes, so a
+ * copy is a new membership (target mailbox, new UID) of the same email,
+ * not a new email. Keywords belong to the email and are therefore shared
+ * by its copies, as JMAP's mailboxIds/keywords are.
+ *
+ * Quota: a copy stores no new bytes (one email, one blob), so it costs
+ * nothing against the quota and COPY is never refused for it. Dovecot
+ * counts each copy because each is a file of its own; here the account's
+ * used is what the disk holds. Documented in SCHEMA.md.
+ *
+ * One synchronous write transaction through store_write() (call it from a
+ * worker, never a loop): the new memberships and, for a move, the removal
+ * of the old ones commit together, so a client never sees a moved message
+ * in both mailboxes or in neither. One change record at one new modseq
+ * (another per 65535 entries) lists a kind "email updated" entry per new
+ * membership and, for a move, one per removed membership; each email
+ * takes that modseq, and so does every mailbox it is in (CONDSTORE's
+ * HIGHESTMODSEQ stays above the MODSEQ of every message).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+#define CHANGE_ENTRIES_MAX 65535u
+#define CHANGE_ENTRY_SIZE 13u
+
+struct touched {
+	uint32_t id;
+	struct mbox_rec m;
+};
+
+struct copy_ctx {
+	uint32_t account, from, uidvalidity, to;
+	int move;
+	const uint32_t *uids;
+	size_t n;
+	struct store_copy_result *r;
+	/* per run */
+	struct acct_rec a;
+	struct touched *t;
+	size_t nt, capt;
+	uint8_t *crec;
+	size_t nentries;
+	uint64_t modseq;
+};
+
+/* The mailbox record of id, read once per run and written at the end. */
+static int touch(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t id,
+		 struct mbox_rec **m_r)
+{
+	for (size_t i = 0; i < c->nt; i++)
+		if (c->t[i].id == id)
+			return *m_r = &c->t[i].m, 0;
+	if (c->nt == c->capt) {
+		c->capt = c->capt ? c->capt * 2 : 8;
+		c->t = xrealloc(c->t, c->capt * sizeof(*c->t));
+	}
+	int rc = mbox_get(txn, st, c->account, id, &c->t[c->nt].m);
+	if (rc)
+		return rc;
+	c->t[c->nt].id = id;
+	*m_r = &c->t[c->nt++].m;
+	return 0;
+}
+
+static int flush_changes(struct store *st, MDB_txn *txn, struct copy_ctx *c)
+{
+	uint8_t kb[12];
+
+	if (c->nentries == 0)
+		return 0;
+	c->crec[0] = REC_V1;
+	be16_put(c->crec + 1, (uint16_t)c->nentries);
+	MDB_val k = key_u32_u64(kb, c->account, c->modseq);
+	MDB_val v = {3 + c->nentries * CHANGE_ENTRY_SIZE, c->crec};
+	c->nentries = 0;
+	return mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+}
+
+static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t email_id,
+		     uint32_t mailbox, uint32_t uid)
+{
+	uint8_t *e = c->crec + 3 + c->nentries * CHANGE_ENTRY_SIZE;
+	e[0] = CHANGE_EMAIL_UPDATED;
+	be32_put(e + 1, email_id);
+	be32_put(e + 5, mailbox);
+	be32_put(e + 9, uid);
+	if (++c->nentries == CHANGE_ENTRIES_MAX) {
+		int rc = flush_changes(st, txn, c);
+		c->modseq = ++c->a.modseq;
+		return rc;
+	}
+	return 0;
+}
+
+/* Copies (moves) one membership; *new_uid_r 0 when the uid is gone. */
+static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t uid,
+		    uint32_t *new_uid_r)
+{
+	uint8_t kb[12], urec[5];
+	MDB_val k = key_u32_u32_u32(kb, c->account, c->from, uid), v;
+	struct mbox_rec *from, *to;
+	int rc = mdb_get(txn, st->db[DB_UID], &k, &v);
+
+	*new_uid_r = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0; /* expunged meanwhile */
+	if (rc)
+		return rc;
+	if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
+		return MDB_CORRUPTED;
+	uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+	if (c->move && (rc = mdb_del(txn, st->db[DB_UID], &k, NULL)) != 0)
+		return rc;
+	if ((rc = touch(st, txn, c, c->to, &to)) != 0)
+		return rc;
+	uint32_t nuid = to->uidnext++;
+	to->messages++;
+	urec[0] = REC_V1;
+	be32_put(urec + 1, email_id);
+	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
+	v = (MDB_val){sizeof(urec), urec};
+	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
+		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
+	if ((rc = add_entry(st, txn, c, email_id, c->to, nuid)) != 0)
+		return rc;
+	if (c->move) {
+		if ((rc = touch(st, txn, c, c->from, &from)) != 0)
+			return rc;
+		if (from->messages)
+			from->messages--;
+		if ((rc = add_entry(st, txn, c, email_id, c->from, uid)) != 0)
+			return rc;
+	}
+
+	/* The email record: memberships and modseq. Copied before the
+	 * rewrite, which may reuse the page its decoded pointers point to. */
+	k = key_u32_u32(kb, c->account, email_id);
+	if ((rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	uint8_t *copy = xmalloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = {v.mv_size, copy};
+	struct email_rec e;
+	if ((rc = email_dec(&cv, &e)) != 0) {
+		free(copy);
+		return rc;
+	}
+	if (e.nmembers == UINT16_MAX) {
+		free(copy);
+		return STORE_EINVAL;
+	}
+	uint8_t *mem = xmalloc(((size_t)e.nmembers + 1) * 8);
+	uint16_t nm = 0;
+	for (uint16_t i = 0; i < e.nmembers; i++) {
+		const uint8_t *mp = e.members + (size_t)i * 8;
+		if (c->move && be32_get(mp) == c->from && be32_get(mp + 4) == uid)
+			continue;
+		memcpy(mem + (size_t)nm * 8, mp, 8);
+		nm++;
+		/* Every mailbox holding the email shows its new modseq. */
+		if ((rc = touch(st, txn, c, be32_get(mp), &from)) != 0 && rc != MDB_NOTFOUND)
+			break;
+		rc = 0;
+	}
+	if (rc == 0) {
+		be32_put(mem + (size_t)nm * 8, c->to);
+		be32_put(mem + (size_t)nm * 8 + 4, nuid);
+		e.members = mem;
+		e.nmembers = (uint16_t)(nm + 1);
+		e.modseq = c->modseq;
+		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	}
+	free(mem);
+	free(copy);
+	if (rc == 0)
+		*new_uid_r = nuid;
+	return rc;
+}
+
+static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct copy_ctx *c = arg;
+	struct mbox_rec *from, *to;
+	int rc;
+
+	c->nt = 0;
+	c->nentries = 0;
+	c->r->n = 0;
+	if ((rc = acct_get(txn, st, c->account, &c->a)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
+	if ((rc = touch(st, txn, c, c->from, &from)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_EINVAL : rc;
+	if (from->uidvalidity != c->uidvalidity)
+		return STORE_EINVAL;
+	if ((rc = touch(st, txn, c, c->to, &to)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	c->r->uidvalidity = to->uidvalidity;
+	c->modseq = ++c->a.modseq;
+	for (size_t i = 0; i < c->n; i++) {
+		uint32_t nuid;
+		if ((rc = copy_one(st, txn, c, c->uids[i], &nuid)) != 0)
+			return rc;
+		if (nuid) {
+			c->r->src_uids[c->r->n] = c->uids[i];
+			c->r->dst_uids[c->r->n++] = nuid;
+		}
+	}
+	if (c->r->n == 0)
+		return 0; /* every uid was gone: nothing was written */
+	if ((rc = flush_changes(st, txn, c)) != 0)
+		return rc;
+	for (size_t i = 0; i < c->nt; i++) {
+		c->t[i].m.highest_modseq = c->a.modseq;
+		if ((rc = mbox_put(txn, st, c->account, c->t[i].id, &c->t[i].m)) != 0)
+			return rc;
+	}
+	c->r->modseq = c->a.modseq;
+	return acct_put(txn, st, c->account, &c->a);
+}
+
+int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
+		     const uint32_t *uids, size_t n, uint32_t to, int move,
+		     struct store_copy_result *r)
+{
+	struct copy_ctx c = {
+	    .account = account,
+	    .from = from,
+	    .uidvalidity = uidvalidity,
+	    .to = to,
+	    .move = move,
+	    .uids = uids,
+	    .n = n,
+	    .r = r,
+	};
+	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX;
+
+	memset(r, 0, sizeof(*r));
+	if (n > 0 && !uids)
+		return STORE_EINVAL;
+	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
+	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
+	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	int rc = n ? store_write(st, copy_fn, &c) : STORE_OK;
+	free(c.crec);
+	free(c.t);
+	if (rc != STORE_OK) {
+		r->n = 0;
+		return rc;
+	}
+	if (r->n)
+		store_publish_change(st, account, r->modseq);
+	return STORE_OK;
+}
+
+void store_copy_result_free(struct store_copy_result *r)
+{
+	free(r->src_uids);
+	free(r->dst_uids);
+	r->src_uids = r->dst_uids = NULL;
+	r->n = 0;
+}

@@ -1,0 +1,111 @@
+"""IMAP COPY / MOVE / UID COPY / UID MOVE: COPYUID (UIDPLUS), the copy is
+the same email with a new UID in the target (content, internal date and
+the email's keywords), MOVE expunges from the source (the moving session
+gets COPYUID then EXPUNGE, a second session on the source sees EXPUNGE at
+its next NOOP and one on the target sees EXISTS), [TRYCREATE], and the
+quota (a copy adds no bytes)."""
+import re
+
+from test_imap import BOB, deliver, login, srv, wait_count
+
+
+def copyuid(text):
+    m = re.search(rb"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", text)
+    assert m, text
+    return int(m.group(1)), m.group(2).decode(), m.group(3).decode()
+
+
+def used(s):
+    r = s.cli("account", "list").stdout.decode()
+    m = re.search(r"bob@example.test\s+emails=(\d+) used=(\d+)", r)
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_imap_copy_copyuid_and_content():
+    with srv() as s:
+        sent = deliver(s, 4)
+        wait_count(s, 4)
+        m = login(s)
+        m.create("Archive2")
+        m.select("INBOX")
+        m.store("2", "+FLAGS", "(\\Flagged)")
+        before = used(s)
+        typ, data = m.copy("2:3", "Archive2")
+        assert typ == "OK", data
+        v, src, dst = copyuid(data[0])
+        assert src == "2:3" and dst == "1:2", data
+        typ, st = m.status("Archive2", "(MESSAGES UIDVALIDITY UIDNEXT)")
+        assert b"MESSAGES 2" in st[0] and b"UIDVALIDITY %d" % v in st[0] and b"UIDNEXT 3" in st[0]
+        # One email, two memberships: no new bytes.
+        assert used(s) == before, (used(s), before)
+        # UID COPY, non-contiguous, with a UID that does not exist.
+        typ, data = m._simple_command("UID", "COPY", "1,4,99", "Archive2")
+        assert typ == "OK"
+        v2, src, dst = copyuid(data[0])
+        assert v2 == v and src == "1,4" and dst == "3:4", data
+        typ, data = m.copy("1", "NoSuch")
+        assert typ == "NO" and b"[TRYCREATE]" in data[0], data
+        # The copies carry the content and keywords of the email.
+        orig_date = m.fetch("2", "(INTERNALDATE)")[1][0]
+        m.select("Archive2")
+        typ, data = m.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])")
+        assert b"\\Flagged" in data[0][0] and data[0][1].endswith(sent[1]), data
+        assert orig_date.split(b"INTERNALDATE")[1].rstrip(b")") in data[0][0], (orig_date, data)
+        # Copy into the selected mailbox: new UID, EXISTS.
+        typ, data = m.copy("1", "Archive2")
+        assert typ == "OK" and copyuid(data[0])[2] == "5", data
+        assert m.untagged_responses.get("EXISTS", [b""])[-1] == b"5", m.untagged_responses
+        # Expunging a copy leaves the email in INBOX.
+        m.store("1:5", "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        assert m.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 4)")
+        assert len(s.messages(BOB)) == 4
+
+
+def test_imap_move_expunges_and_other_sessions():
+    with srv() as s:
+        deliver(s, 5)
+        wait_count(s, 5)
+        a = login(s)
+        b = login(s)
+        c = login(s)
+        a.select("INBOX")
+        b.select("INBOX")
+        c.select("Trash")
+        before = used(s)
+        a.uid("STORE", "2", "+FLAGS", "(\\Seen)")
+        typ, data = a.uid("MOVE", "2:3", "Trash")
+        assert typ == "OK", data
+        # COPYUID comes as an untagged OK, then the EXPUNGEs.
+        assert b"[COPYUID" in b" ".join(x for x in a.untagged_responses.get("OK", []) if x) \
+            or a.untagged_responses.get("COPYUID"), a.untagged_responses
+        exp = a.untagged_responses.get("EXPUNGE", [])
+        assert exp == [b"3", b"2"], exp  # highest first: the numbers stay right
+        typ, data = a.search(None, "ALL")
+        assert data == [b"1 2 3"], data
+        typ, data = a.fetch("1:3", "(UID)")
+        assert [re.search(rb"UID (\d+)", d).group(1) for d in data] == [b"1", b"4", b"5"]
+        assert used(s) == before
+        # The other session on INBOX hears EXPUNGE at NOOP; Trash EXISTS.
+        b.noop()
+        assert b.untagged_responses.get("EXPUNGE", []) == [b"3", b"2"], b.untagged_responses
+        c.noop()
+        assert c.untagged_responses.get("EXISTS", [b""])[-1] == b"2", c.untagged_responses
+        typ, data = c.fetch("1:2", "(UID FLAGS)")
+        assert b"UID 1" in data[0] and b"\\Seen" in data[0], data
+        # MOVE by sequence number; to a missing mailbox: TRYCREATE, nothing moved.
+        typ, data = a.copy("1", "Missing")  # COPY shares the check
+        assert typ == "NO"
+        typ, data = a._simple_command("MOVE", "1", "Missing")
+        assert typ == "NO"
+        typ, data = a._simple_command("MOVE", "1:*", "Trash")
+        assert typ == "OK", data
+        assert a.search(None, "ALL")[1] == [b""]
+        assert c.status("Trash", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 5)")
+        assert len(s.messages(BOB, "Trash")) == 5 and len(s.messages(BOB)) == 0
+        # EXAMINE: MOVE refused, COPY allowed.
+        a.select("Trash", readonly=True)
+        typ, data = a._simple_command("MOVE", "1", "INBOX")
+        assert typ == "NO"
+        typ, data = a.copy("1", "INBOX")
+        assert typ == "OK"
