@@ -98,8 +98,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (cmd->nargs != 2 || imap_arg_atom(&cmd->args[0], &v) < 0 ||
 	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
-	    imap_seqset_parse(v, uid ? imap_view_last_uid(&s->view) : s->view.count,
-			      IMAP_MAX_RANGES, s->cmd_arena, &set) != IMAP_SEQSET_OK || set.saved) {
+	    imap_set_parse(s, v, uid, &set) != IMAP_SEQSET_OK) {
 		imap_tagged(s, "BAD Error in IMAP command %s: Invalid arguments.",
 			    imap_cmd_name(cmd->id));
 		imap_session_error(s);
