@@ -1,0 +1,249 @@
+/*
+ * smtp_headers.c — the header facts the submission policy checks: From
+ * addresses (strictly parsed, see smtp_headers.h), Date and Message-ID.
+ */
+#include "smtp/smtp_headers.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "mime/rfc5322.h"
+
+int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_headers *h)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0;
+	int r, ret = 0;
+
+	memset(h, 0, sizeof(*h));
+	rfc5322_init(&p);
+	for (;;) {
+		size_t used = 0;
+		r = rfc5322_parse(&p, msg + off, len - off, 1, &used, &f);
+		off += used;
+		if (r == RFC5322_FIELD) {
+			if (str_eq_ci_c(f.name, "From")) {
+				if (h->from_fields++ == 0) {
+					char *v = arena_alloc(a, f.value.len + 1);
+					size_t n = rfc5322_unfold(f.value, v);
+					v[n] = '\0';
+					h->from = str_make(v, n);
+				}
+			} else if (str_eq_ci_c(f.name, "Sender")) {
+				h->sender_fields++;
+			} else if (str_eq_ci_c(f.name, "Date")) {
+				h->date_fields++;
+			} else if (str_eq_ci_c(f.name, "Message-ID")) {
+				h->msgid_fields++;
+			}
+			continue;
+		}
+		if (r == RFC5322_END) {
+			h->header_end = p.body_offset;
+			h->no_separator = p.no_separator;
+			break;
+		}
+		if (r == RFC5322_MORE) {
+			/* eof was given: nothing more can come; the whole input
+			 * was header. */
+			h->header_end = len;
+			h->no_separator = 1;
+			break;
+		}
+		ret = -1;
+		break;
+	}
+	rfc5322_clear(&p);
+	return ret;
+}
+
+/* ---- the strict From parser ---- */
+
+enum tok_kind { TK_END, TK_ATOM, TK_QSTR, TK_SPECIAL, TK_BAD };
+
+struct tok {
+	enum tok_kind kind;
+	char c; /* TK_SPECIAL: the character */
+	struct str text;
+};
+
+struct lexer {
+	struct str v;
+	size_t pos;
+};
+
+static int is_atext(unsigned char c)
+{
+	if (c >= 0x80)
+		return 1; /* RFC 6532: UTF-8 in headers */
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return 1;
+	return strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL && c != '\0';
+}
+
+/* Skips white space and (nested) comments. Returns -1 on an unclosed comment. */
+static int skip_cfws(struct lexer *l)
+{
+	while (l->pos < l->v.len) {
+		char c = l->v.p[l->pos];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			l->pos++;
+			continue;
+		}
+		if (c != '(')
+			return 0;
+		unsigned depth = 0;
+		do {
+			c = l->v.p[l->pos++];
+			if (c == '\\') {
+				if (l->pos >= l->v.len)
+					return -1;
+				l->pos++;
+			} else if (c == '(') {
+				depth++;
+			} else if (c == ')') {
+				depth--;
+			}
+		} while (depth > 0 && l->pos < l->v.len);
+		if (depth > 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void lex_next(struct lexer *l, struct tok *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (skip_cfws(l) < 0) {
+		t->kind = TK_BAD;
+		return;
+	}
+	if (l->pos >= l->v.len) {
+		t->kind = TK_END;
+		return;
+	}
+	size_t start = l->pos;
+	unsigned char c = (unsigned char)l->v.p[l->pos];
+	if (c == '"') {
+		l->pos++;
+		while (l->pos < l->v.len && l->v.p[l->pos] != '"') {
+			if (l->v.p[l->pos] == '\\')
+				l->pos++;
+			l->pos++;
+		}
+		if (l->pos >= l->v.len) {
+			t->kind = TK_BAD;
+			return;
+		}
+		l->pos++;
+		t->kind = TK_QSTR;
+		t->text = str_make(l->v.p + start, l->pos - start);
+		return;
+	}
+	if (is_atext(c)) {
+		while (l->pos < l->v.len && is_atext((unsigned char)l->v.p[l->pos]))
+			l->pos++;
+		t->kind = TK_ATOM;
+		t->text = str_make(l->v.p + start, l->pos - start);
+		return;
+	}
+	l->pos++;
+	t->kind = TK_SPECIAL;
+	t->c = (char)c;
+	t->text = str_make(l->v.p + start, 1);
+}
+
+static int is_special(const struct tok *t, char c)
+{
+	return t->kind == TK_SPECIAL && t->c == c;
+}
+
+/* A dot-atom: no leading, trailing or doubled dot. */
+static int dot_atom_ok(struct str s)
+{
+	if (s.len == 0 || s.p[0] == '.' || s.p[s.len - 1] == '.')
+		return 0;
+	for (size_t i = 1; i < s.len; i++)
+		if (s.p[i] == '.' && s.p[i - 1] == '.')
+			return 0;
+	return 1;
+}
+
+/*
+ * Reads addr-spec (local "@" domain) starting with token *t; leaves the
+ * token after the domain in *t. Writes the address to *out_r.
+ */
+static int read_addr_spec(struct arena *a, struct lexer *l, struct tok *t, char **out_r)
+{
+	struct str local, domain;
+
+	if (t->kind == TK_QSTR)
+		local = t->text;
+	else if (t->kind == TK_ATOM && dot_atom_ok(t->text))
+		local = t->text;
+	else
+		return -1;
+	lex_next(l, t);
+	if (!is_special(t, '@'))
+		return -1;
+	lex_next(l, t);
+	if (t->kind != TK_ATOM || !dot_atom_ok(t->text))
+		return -1;
+	domain = t->text;
+	char *o = arena_alloc(a, local.len + domain.len + 2);
+	memcpy(o, local.p, local.len);
+	o[local.len] = '@';
+	for (size_t i = 0; i < domain.len; i++) {
+		char c = domain.p[i];
+		o[local.len + 1 + i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	o[local.len + 1 + domain.len] = '\0';
+	*out_r = o;
+	lex_next(l, t);
+	return 0;
+}
+
+int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsigned max)
+{
+	struct lexer l = { value, 0 };
+	struct tok t;
+	unsigned n = 0;
+
+	if (memchr(value.p, '\0', value.len))
+		return -1;
+	lex_next(&l, &t);
+	for (;;) {
+		/* One mailbox: either addr-spec, or [phrase] "<" addr-spec ">".
+		 * Which one is known only after the words: a lone word
+		 * followed by "@" is a local part. */
+		struct lexer save = l;
+		struct tok first = t;
+		unsigned words = 0;
+		while (t.kind == TK_ATOM || t.kind == TK_QSTR) {
+			words++;
+			lex_next(&l, &t);
+		}
+		if (n == max)
+			return -1;
+		if (is_special(&t, '<')) {
+			lex_next(&l, &t);
+			if (read_addr_spec(a, &l, &t, &addrs_r[n]) < 0 || !is_special(&t, '>'))
+				return -1;
+			lex_next(&l, &t);
+		} else if (words == 1 && is_special(&t, '@')) {
+			l = save;
+			t = first;
+			if (read_addr_spec(a, &l, &t, &addrs_r[n]) < 0)
+				return -1;
+		} else {
+			return -1;
+		}
+		n++;
+		if (t.kind == TK_END)
+			return (int)n;
+		if (!is_special(&t, ','))
+			return -1;
+		lex_next(&l, &t);
+	}
+}

@@ -1,0 +1,58 @@
+/*
+ * smtp_headers.h — what the submission policy needs from a message's header
+ * section: the From field's addresses, and whether Date and Message-ID are
+ * there.
+ *
+ * Design. smtp_headers_scan() walks the header section once with the
+ * rfc5322 parser and counts the fields submission cares about, keeping the
+ * unfolded value of From. smtp_from_addresses() turns that value into
+ * plain "local@domain" strings for the ownership check.
+ *
+ * The From parser is deliberately strict where mime_field_addresses() (which
+ * serves IMAP and must answer something for any message) is lenient: the
+ * check exists to stop a user from sending as someone else, so a value that
+ * a mail reader could show differently from what we checked is refused.
+ * Every top-level list item must be exactly one mailbox with a local part
+ * and a domain; groups, empty or unparsable items, and values with more
+ * than max mailboxes are refused.
+ *
+ * Caveats: quoted local parts keep their quotes (they then match no
+ * account, which refuses them: fine for a sender check). Encoded-words in
+ * display names are not decoded; they cannot hide an address.
+ */
+#ifndef TERN_SMTP_SMTP_HEADERS_H
+#define TERN_SMTP_SMTP_HEADERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+struct arena;
+
+struct smtp_headers {
+	unsigned from_fields;   /* From: fields seen */
+	unsigned sender_fields; /* Sender: */
+	unsigned date_fields;   /* Date: */
+	unsigned msgid_fields;  /* Message-ID: */
+	struct str from;        /* unfolded value of the first From (arena), or empty */
+	uint64_t header_end;    /* offset just after the header section (and its empty line) */
+	unsigned no_separator : 1; /* the header section did not end with an empty line */
+};
+
+/*
+ * Scans the header section at msg[0..len). Copies of values live in a.
+ * Returns 0, or -1 when a header limit of rfc5322.h was passed (the
+ * message is then refused: its header cannot be checked).
+ */
+int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_headers *h_r);
+
+/*
+ * Parses an unfolded From (or Sender) value into at most max addresses,
+ * each "local@domain" NUL-terminated in a, domain lowercased. Returns the
+ * number of addresses (>= 1), or -1 when the value is not a plain list of
+ * mailboxes (see the design note above) or holds more than max.
+ */
+int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsigned max);
+
+#endif

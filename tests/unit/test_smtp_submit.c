@@ -1,0 +1,164 @@
+/*
+ * test_smtp_submit.c — the pieces of the submission policy that need no
+ * network: the strict From address parser, the header scan (From, Date,
+ * Message-ID counts), and the per-account sliding-window rate limit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "smtp/smtp_headers.h"
+#include "smtp/smtp_rate.h"
+#include "unit.h"
+
+/* Parses v; checks the result count and, when >= 1, the addresses joined by " ". */
+static void from_case(const char *v, int want_n, const char *want)
+{
+	struct arena *a = arena_new(1024);
+	char *addrs[4];
+	int n = smtp_from_addresses(a, str_c(v), addrs, 4);
+
+	CHECK_EQ_INT(n, want_n);
+	if (n != want_n)
+		fprintf(stderr, "  for From: %s\n", v);
+	if (n > 0 && n == want_n) {
+		char joined[512] = "";
+		for (int i = 0; i < n; i++) {
+			if (i)
+				strcat(joined, " ");
+			strncat(joined, addrs[i], sizeof(joined) - strlen(joined) - 1);
+		}
+		CHECK_EQ_STR(joined, want);
+	}
+	arena_free(&a);
+}
+
+static void test_from(void)
+{
+	/* Accepted shapes. */
+	from_case("alice@example.test", 1, "alice@example.test");
+	from_case("Alice@EXAMPLE.Test", 1, "Alice@example.test");
+	from_case("<alice@example.test>", 1, "alice@example.test");
+	from_case("Alice Doe <alice@example.test>", 1, "alice@example.test");
+	from_case("\"Doe, Alice\" <alice@example.test>", 1, "alice@example.test");
+	from_case("John Q. Public <jqp@example.test>", 1, "jqp@example.test");
+	from_case("alice@example.test (Alice (the) Doe)", 1, "alice@example.test");
+	from_case("(c) alice (x) @ (y) example.test (z)", 1, "alice@example.test");
+	from_case("=?utf-8?q?Al=C3=AFce?= <alice@example.test>", 1, "alice@example.test");
+	from_case("a@x.test, B <b@y.test>", 2, "a@x.test b@y.test");
+	from_case("\"quoted local\"@example.test", 1, "\"quoted local\"@example.test");
+	from_case("J\xc3\xbcrgen <j\xc3\xbc@example.test>", 1, "j\xc3\xbc@example.test");
+	from_case("first.last+tag@sub.example.test", 1, "first.last+tag@sub.example.test");
+
+	/* Refused: anything a reader could show differently from what we checked. */
+	static const char *const bad[] = {
+		"",
+		"   ",
+		"alice",
+		"alice@",
+		"@example.test",
+		"alice@example.test,",
+		",alice@example.test",
+		"alice@example.test,,b@x.test",
+		"alice@example.test, <evil@remote.test",
+		"alice@example.test <evil@remote.test>",
+		"Alice <alice@example.test> evil@remote.test",
+		"Alice <alice@example.test",
+		"undisclosed-recipients:;",
+		"group: alice@example.test;",
+		"alice@[127.0.0.1]",
+		"alice@example..test",
+		".alice@example.test",
+		"alice.@example.test",
+		"alice@example.test.",
+		"alice@example.test (unclosed",
+		"\"unclosed@example.test",
+		"<@route:alice@example.test>",
+		"alice@@example.test",
+		"Alice <<alice@example.test>>",
+		"a@x.test, b@x.test, c@x.test, d@x.test, e@x.test",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		from_case(bad[i], -1, NULL);
+
+	/* A NUL inside the value is refused too. */
+	struct arena *a = arena_new(256);
+	char *addrs[2];
+	CHECK_EQ_INT(smtp_from_addresses(a, str_make("a@x.test\0b", 10), addrs, 2), -1);
+	arena_free(&a);
+}
+
+static void test_scan(void)
+{
+	struct arena *a = arena_new(1024);
+	struct smtp_headers h;
+	const char *m = "Subject: x\r\nFROM: Alice\r\n <alice@example.test>\r\ndate: now\r\n"
+			"Sender: s@x.test\r\n\r\nFrom: body@x.test\r\nMessage-ID: <b@x>\r\n";
+
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK_EQ_INT(h.from_fields, 1);
+	CHECK_EQ_INT(h.date_fields, 1);
+	CHECK_EQ_INT(h.msgid_fields, 0); /* the body's does not count */
+	CHECK_EQ_INT(h.sender_fields, 1);
+	CHECK_EQ_SLICE(h.from, "Alice <alice@example.test>");
+	CHECK_EQ_INT(h.header_end, strstr(m, "\r\n\r\n") + 4 - m);
+	CHECK(!h.no_separator);
+
+	m = "From: a@x.test\r\nFrom: b@x.test\r\nMessage-Id: <1@x>\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK_EQ_INT(h.from_fields, 2);
+	CHECK_EQ_SLICE(h.from, "a@x.test");
+	CHECK_EQ_INT(h.msgid_fields, 1);
+	CHECK(h.no_separator);
+
+	/* A header section past RFC5322_HEADER_MAX cannot be checked. */
+	size_t big = 2 * 1024 * 1024;
+	char *p = malloc(big);
+	for (size_t i = 0; i < big; i += 20)
+		memcpy(p + i, "X-Pad: 01234567890\r\n", 20 <= big - i ? 20 : big - i);
+	CHECK_EQ_INT(smtp_headers_scan(a, p, big - big % 20, &h), -1);
+	free(p);
+	arena_free(&a);
+}
+
+static void test_rate(void)
+{
+	const uint64_t hour = SMTP_RATE_WINDOW_MS;
+
+	smtp_rate_init(3);
+	for (int i = 0; i < 3; i++) {
+		CHECK(smtp_rate_allowed(7, 1000 + (uint64_t)i));
+		smtp_rate_record(7, 1000 + (uint64_t)i);
+	}
+	CHECK(!smtp_rate_allowed(7, 2000));
+	CHECK(smtp_rate_allowed(8, 2000)); /* per account */
+	/* The window slides: one hour after the first send, one slot frees. */
+	CHECK(!smtp_rate_allowed(7, 1000 + hour - 1));
+	CHECK(smtp_rate_allowed(7, 1000 + hour));
+	smtp_rate_record(7, 1000 + hour);
+	CHECK(!smtp_rate_allowed(7, 1000 + hour)); /* sends 2 and 3 are still young */
+	CHECK(smtp_rate_allowed(7, 1002 + hour));
+
+	/* 0 = unlimited. */
+	smtp_rate_init(0);
+	for (int i = 0; i < 1000; i++)
+		smtp_rate_record(9, 5);
+	CHECK(smtp_rate_allowed(9, 5));
+
+	/* Many accounts share buckets without mixing up. */
+	smtp_rate_init(1);
+	for (uint32_t acc = 1; acc <= 5000; acc++)
+		smtp_rate_record(acc * 1024, 10);
+	CHECK(!smtp_rate_allowed(1024, 11));
+	CHECK(!smtp_rate_allowed(5000 * 1024, 11));
+	CHECK(smtp_rate_allowed(5001 * 1024, 11));
+	smtp_rate_free();
+}
+
+int main(void)
+{
+	test_from();
+	test_scan();
+	test_rate();
+	return unit_done("test_smtp_submit");
+}
