@@ -153,6 +153,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_session_max_s = 3600;
 	cfg->smtp_max_errors = 10;
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
+	cfg->send_rate = 500; /* submission, per account and hour */
 
 	if (get_str("TERN_DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), err, errsz) < 0)
 		return -1;
@@ -238,7 +239,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_SMTP_MAX_SESSION_TIME", &cfg->smtp_session_max_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||
 	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0 ||
-	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0)
+	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
+	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0)
 		return -1;
 	return 0;
 }

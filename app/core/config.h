@@ -66,6 +66,7 @@ struct config {
 	unsigned smtp_max_errors;
 	unsigned loops; /* event loop threads; 0 = one per core */
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
+	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */
 };
 
 /* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */

@@ -98,7 +98,7 @@ static void sleep_ms(long ms)
 int server_run(const struct config *cfg)
 {
 	struct worker workers[MAX_LOOPS];
-	struct listener listeners[5];
+	struct listener listeners[LISTEN_COUNT];
 	int nlisteners = 0, nloops;
 	struct store *st;
 	char err[512];
@@ -153,6 +153,8 @@ int server_run(const struct config *cfg)
 		{ LISTEN_POP3S, "pop3s", pop3_server_accept, POP3_IMPLICIT_TLS },
 		{ LISTEN_IMAP, "imap", imap_server_accept, NULL },
 		{ LISTEN_IMAPS, "imaps", imap_server_accept, IMAP_IMPLICIT_TLS },
+		{ LISTEN_SUBMISSION, "submission", smtp_server_accept, SMTP_SUBMISSION },
+		{ LISTEN_SUBMISSIONS, "submissions", smtp_server_accept, SMTP_SUBMISSIONS },
 	};
 	for (size_t i = 0; i < sizeof(mail_listeners) / sizeof(mail_listeners[0]); i++) {
 		if (!cfg->listen[mail_listeners[i].kind].port)

@@ -1,9 +1,11 @@
 /*
- * smtp_server.h — inbound SMTP (RFC 5321) on TERN_LISTEN_SMTP.
+ * smtp_server.h — SMTP (RFC 5321) on TERN_LISTEN_SMTP, and submission
+ * (RFC 6409) on TERN_LISTEN_SUBMISSION and TERN_LISTEN_SUBMISSIONS.
  *
- * Accepts mail for local recipients only (never an open relay) and replies
- * 250 to the end of DATA/BDAT LAST only after the store's writer committed
- * the message. Sessions live on the loop that accepted them; every loop
+ * On port 25 accepts mail for local recipients only (never an open relay);
+ * on the submission ports (RFC 6409) authenticated users send anywhere
+ * through the outbound queue. Either way it replies 250 to the end of
+ * DATA/BDAT LAST only after the message is committed (store or queue). Sessions live on the loop that accepted them; every loop
  * keeps its own list of sessions so shutdown can be done per loop.
  */
 #ifndef TERN_SMTP_SMTP_SERVER_H
@@ -14,9 +16,14 @@
 struct loop;
 struct store;
 
+/* Pass as the listener's arg for submission (587, STARTTLS) and
+ * submissions (465, implicit TLS); NULL is port 25. */
+#define SMTP_SUBMISSION ((void *)1)
+#define SMTP_SUBMISSIONS ((void *)2)
+
 /* Called once before any accept; cfg and st outlive the server. */
 void smtp_server_init(const struct config *cfg, struct store *st);
-/* listener_accept_cb for the SMTP listener. */
+/* listener_accept_cb for the SMTP and both submission listeners (arg above). */
 void smtp_server_accept(struct loop *loop, int fd, void *arg);
 /*
  * On a loop's thread: from now on no new transaction starts there; idle

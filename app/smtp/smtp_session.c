@@ -3,7 +3,9 @@
  *
  * Each command goes check -> policy -> proceed in its handler below; the
  * table at the end says in which states a verb is allowed at all. Message
- * content (DATA/BDAT) and delivery are in smtp_tx.c.
+ * content (DATA/BDAT) and delivery are in smtp_tx.c; what submission adds
+ * (AUTH, sender ownership, signing, the queue) in smtp_auth.c and
+ * smtp_submit.c.
  */
 #include "smtp/smtp_session.h"
 
@@ -22,11 +24,13 @@
 #include "core/xalloc.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "smtp/smtp_rate.h"
 #include "smtp/smtp_server.h"
 
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
+#define SMTP_HANDSHAKE_TIMEOUT_MS 30000 /* 465: TLS handshake before the greeting */
 
 const struct config *smtp_cfg;
 struct store *smtp_store;
@@ -51,6 +55,7 @@ void smtp_server_init(const struct config *cfg, struct store *st)
 	const char *v = getenv("TERN_SMTP_GREET_DELAY");
 	smtp_cfg = cfg;
 	smtp_store = st;
+	smtp_rate_init(cfg->send_rate);
 	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
 		session_base = (uint64_t)time_wall() << 20;
 	/* A pause before the greeting catches clients that talk first (spam
@@ -124,6 +129,8 @@ void smtp_session_free(struct smtp_session *s)
 {
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
+	if (s->auth_job)
+		return; /* a worker still checks a password for us; its done() frees */
 	smtp_tx_end(s);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -137,12 +144,24 @@ void smtp_session_free(struct smtp_session *s)
 
 /* ---- timers ---- */
 
+static void idle_rearm(struct smtp_session *s);
+
 static void idle_timeout(struct loop *loop, void *arg)
 {
 	struct smtp_session *s = arg;
 	s->idle_timer = 0;
+	if (s->conn->tls && !conn_tls_established(s->conn)) {
+		/* Nothing can be said before the handshake ends. */
+		log_info("smtp", s->id, "event=timeout kind=tls_handshake");
+		conn_close(s->conn, "tls_handshake_timeout");
+		return;
+	}
 	if (s->state == SMTP_S_WAIT_STORE)
 		return; /* our side is working; the store answers soon */
+	if (s->state == SMTP_S_WAIT_AUTH) {
+		idle_rearm(s); /* our side is working, or delaying on purpose */
+		return;
+	}
 	log_info("smtp", s->id, "event=timeout kind=idle state=%d", s->state);
 	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtp_cfg->hostname);
 	close_with(s, "idle_timeout");
@@ -183,6 +202,8 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)smtp_cfg->max_message_size);
 	if (!s->conn->tls)
 		smtp_reply(s, "250-STARTTLS");
+	if (s->mode != SMTP_MODE_MX)
+		smtp_submit_ehlo(s);
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
@@ -234,6 +255,8 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		close_with(s, "shutdown");
 		return;
 	}
+	if (s->mode != SMTP_MODE_MX && smtp_submit_may_mail(s) < 0)
+		return;
 	if ((p->seen & SMTP_PARAM_SIZE) && p->size > smtp_cfg->max_message_size) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		smtp_session_error(s);
@@ -259,11 +282,20 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
+	if (s->mode != SMTP_MODE_MX && smtp_submit_check_sender(s, addr) < 0)
+		return;
 	memset(&s->tx, 0, sizeof(s->tx));
 	s->tx.arena = arena_new(2048);
 	s->tx.mail_from = arena_strdup(s->tx.arena, addr);
 	s->tx.smtputf8 = !!(p->seen & SMTP_PARAM_SMTPUTF8);
 	s->tx.mail_params = mail_params_text(s->tx.arena, p);
+	s->tx.body = p->body;
+	s->tx.ret = p->ret;
+	if (p->seen & SMTP_PARAM_ENVID) {
+		char envid[SMTP_ENVID_MAX + 1];
+		if (smtp_xtext_decode(p->envid, envid, sizeof(envid)) >= 0)
+			s->tx.envid = arena_strdup(s->tx.arena, envid);
+	}
 	s->tx.rcpts = arena_alloc(s->tx.arena, sizeof(*s->tx.rcpts) * smtp_cfg->max_recipients);
 	s->tx.accounts = arena_alloc(s->tx.arena, sizeof(uint32_t) * smtp_cfg->max_recipients * 4);
 	s->tx.seq = ++s->tx_count;
@@ -303,6 +335,10 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	case STORE_RCPT_OK:
 		break;
 	case STORE_RCPT_NOT_LOCAL:
+		if (s->mode != SMTP_MODE_MX && s->authenticated) {
+			n = 0; /* submission relays for its users: the queue sends it */
+			break;
+		}
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=relay_denied", qa);
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
 		smtp_session_error(s);
@@ -324,6 +360,13 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
 	rc->address = arena_strdup(tx->arena, addr);
 	rc->params = rcpt_params_text(tx->arena, &cmd->params);
+	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
+	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
+		char orcpt[SMTP_ORCPT_MAX + 1];
+		if (smtp_xtext_decode(cmd->params.orcpt_addr, orcpt, sizeof(orcpt)) >= 0)
+			rc->orcpt = arena_printf(tx->arena, "%.*s;%s", (int)cmd->params.orcpt_type.len,
+						 cmd->params.orcpt_type.p, orcpt);
+	}
 	rc->naccounts = (unsigned)n;
 	memcpy(rc->accounts, ids, n * sizeof(ids[0]));
 	/* One copy per account, however many addresses lead to it. */
@@ -503,6 +546,10 @@ static void dispatch(struct smtp_session *s, struct str line)
 		cmd_starttls(s);
 		break;
 	case SMTP_VERB_AUTH:
+		if (s->mode != SMTP_MODE_MX) {
+			smtp_auth_cmd(s, &cmd);
+			break;
+		}
 		smtp_reply(s, "503 5.5.1 Error: authentication not enabled on this port (use submission)");
 		smtp_session_error(s);
 		break;
@@ -518,7 +565,8 @@ void smtp_session_input(struct smtp_session *s)
 {
 	struct buf *in = &s->conn->in;
 
-	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE) {
+	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE &&
+	       s->state != SMTP_S_WAIT_AUTH) {
 		if (s->state == SMTP_S_DATA) {
 			if (!smtp_tx_feed_data(s))
 				return;
@@ -557,11 +605,16 @@ void smtp_session_input(struct smtp_session *s)
 			struct str line = str_make(buf_data(in), linelen);
 			/* Dispatch before consuming: the line points into the buffer,
 			 * and replies never touch the input buffer. */
-			dispatch(s, line);
+			if (s->state == SMTP_S_AUTH)
+				smtp_auth_line(s, line); /* a SASL response, not a command */
+			else
+				dispatch(s, line);
 			buf_consume(in, consumed);
 			continue;
 		}
 		buf_consume(in, consumed);
+		if (s->state == SMTP_S_AUTH)
+			s->state = SMTP_S_HELO; /* a broken SASL response ends the exchange */
 		switch (r) {
 		case SMTP_LINE_TOO_LONG:
 			s->discarding = 1;
@@ -581,10 +634,26 @@ void smtp_session_input(struct smtp_session *s)
 	}
 }
 
+static void send_greeting(struct smtp_session *s);
+
+/* 465: the greeting waits until the TLS handshake is done. */
+static int greet_after_handshake(struct smtp_session *s)
+{
+	if (s->mode != SMTP_MODE_SUBMISSIONS || s->state != SMTP_S_GREETING)
+		return 0;
+	if (!conn_tls_established(s->conn))
+		return -1;
+	send_greeting(s);
+	idle_rearm(s); /* the handshake timer becomes the idle timer */
+	return 0;
+}
+
 static void session_data(struct conn *c, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (greet_after_handshake(s) < 0)
+		return;
 	if (s->state == SMTP_S_GREETING) {
 		/* Bytes before our greeting: a client that does not wait. */
 		log_info("smtp", s->id, "event=pregreet peer=%s", c->peer_ip);
@@ -600,6 +669,8 @@ static void session_data(struct conn *c, void *arg)
 static void session_drained(struct conn *c, void *arg)
 {
 	struct smtp_session *s = arg;
+	if (greet_after_handshake(s) < 0)
+		return;
 	if (buf_len(&c->in) > 0 && s->state != SMTP_S_GREETING)
 		smtp_session_input(s);
 }
@@ -618,6 +689,7 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	if (s->greet_timer)
 		loop_timer_del(s->loop, s->greet_timer);
 	s->idle_timer = s->life_timer = s->greet_timer = 0;
+	smtp_auth_closed(s);
 	if (s->limited)
 		limits_release(c->peer_ip);
 	s->limited = 0;
@@ -648,7 +720,11 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 	snprintf(s->id, sizeof(s->id), "%012llx",
 		 (unsigned long long)((session_base + n) & 0xffffffffffffull));
 	s->loop = loop;
-	s->conn = conn_new(loop, fd, 0, SMTP_IN_MAX, SMTP_OUT_MAX, &smtp_conn_ops, s);
+	s->mode = arg == SMTP_SUBMISSIONS ? SMTP_MODE_SUBMISSIONS
+		  : arg == SMTP_SUBMISSION ? SMTP_MODE_SUBMISSION
+					   : SMTP_MODE_MX;
+	s->conn = conn_new(loop, fd, s->mode == SMTP_MODE_SUBMISSIONS, SMTP_IN_MAX, SMTP_OUT_MAX,
+			   &smtp_conn_ops, s);
 	if (!s->conn) {
 		free(s);
 		return;
@@ -658,9 +734,18 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 	if (loop_sessions)
 		loop_sessions->prev = s;
 	loop_sessions = s;
-	log_info("smtp", s->id, "event=connect peer=%s port=%u", s->conn->peer_ip, s->conn->peer_port);
+	static const char *const mode_names[] = { "mx", "submission", "submissions" };
+	log_info("smtp", s->id, "event=connect peer=%s port=%u service=%s", s->conn->peer_ip,
+		 s->conn->peer_port, mode_names[s->mode]);
 
 	int lim = limits_acquire(s->conn->peer_ip);
+	if ((lim < 0 || loop_draining) && s->mode == SMTP_MODE_SUBMISSIONS) {
+		/* Nothing can be said before the handshake: just close. */
+		log_info("smtp", s->id, "event=refused reason=%s",
+			 loop_draining ? "shutdown" : lim == -2 ? "per_ip_limit" : "connection_limit");
+		conn_close(s->conn, "connection_limit");
+		return;
+	}
 	if (lim < 0 || loop_draining) {
 		smtp_reply(s, "421 4.7.0 %s Error: too many connections%s", smtp_cfg->hostname,
 			   lim == -2 ? " from your address" : "");
@@ -676,8 +761,15 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 	s->limited = 1;
 	s->life_timer = loop_timer_add(loop, (uint64_t)smtp_cfg->smtp_session_max_s * 1000,
 				       life_timeout, s);
+	if (s->mode == SMTP_MODE_SUBMISSIONS) {
+		/* greet_after_handshake() greets; the handshake gets less time
+		 * than an idle client. */
+		s->state = SMTP_S_GREETING;
+		s->idle_timer = loop_timer_add(loop, SMTP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
+		return;
+	}
 	idle_rearm(s);
-	if (greet_delay_ms) {
+	if (greet_delay_ms && s->mode == SMTP_MODE_MX) {
 		s->state = SMTP_S_GREETING;
 		s->greet_timer = loop_timer_add(loop, greet_delay_ms, greet_timeout, s);
 		return;
@@ -692,8 +784,13 @@ void smtp_server_drain(void)
 	for (struct smtp_session *s = loop_sessions, *n; s; s = n) {
 		n = s->next;
 		s->draining = 1;
-		if (s->conn_gone || s->in_tx || s->state == SMTP_S_CLOSING)
-			continue; /* mid-transaction: finishes first */
+		if (s->conn_gone || s->in_tx || s->state == SMTP_S_CLOSING ||
+		    s->state == SMTP_S_WAIT_AUTH)
+			continue; /* mid-transaction or mid-AUTH: finishes first */
+		if (s->conn->tls && !conn_tls_established(s->conn)) {
+			conn_close(s->conn, "shutdown"); /* nothing can be said yet */
+			continue;
+		}
 		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
 		close_with(s, "shutdown");
 		conn_flush(s->conn);

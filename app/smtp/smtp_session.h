@@ -6,6 +6,13 @@
  * to end of data) owns an arena freed in one call when it ends, and the
  * message buffer, bounded by TERN_MAX_MESSAGE_SIZE plus room for the
  * headers we add.
+ *
+ * The same session serves port 25 (mode SMTP_MODE_MX: mail for local
+ * recipients only) and submission (587 with STARTTLS, 465 with implicit
+ * TLS): the submission policy — AUTH, sender ownership, the rate limit,
+ * DKIM signing and the hand-off to the outbound queue — is in
+ * smtp_auth.c and smtp_submit.c, called from the shared command handlers
+ * where the mode matters.
  */
 #ifndef TERN_SMTP_SMTP_SESSION_H
 #define TERN_SMTP_SMTP_SESSION_H
@@ -32,6 +39,14 @@ enum smtp_state {
 	SMTP_S_BDAT,      /* reading a BDAT chunk */
 	SMTP_S_WAIT_STORE, /* message handed to the store, waiting for commit */
 	SMTP_S_CLOSING,   /* final reply queued */
+	SMTP_S_AUTH,      /* submission: reading a SASL response line */
+	SMTP_S_WAIT_AUTH, /* submission: password check running, or failure delay */
+};
+
+enum smtp_mode {
+	SMTP_MODE_MX,          /* port 25: local recipients only, no AUTH */
+	SMTP_MODE_SUBMISSION,  /* 587: STARTTLS, then AUTH, then anything */
+	SMTP_MODE_SUBMISSIONS, /* 465: implicit TLS, greeting after the handshake */
 };
 
 struct smtp_rcpt {
@@ -39,6 +54,8 @@ struct smtp_rcpt {
 	char *params;  /* DSN parameters as kept in the envelope ("NOTIFY=.. ORCPT=..") */
 	uint32_t accounts[16]; /* the accounts this address resolved to */
 	unsigned naccounts;
+	unsigned notify;      /* SMTP_NOTIFY_* as given, 0 when absent */
+	char *orcpt;          /* ORCPT decoded ("rfc822;user@host"), or NULL */
 };
 
 struct smtp_tx {
@@ -46,6 +63,9 @@ struct smtp_tx {
 	char *mail_from; /* "" for the null sender */
 	char *mail_params; /* RET/ENVID/BODY/SMTPUTF8 as kept in the envelope */
 	int smtputf8;
+	enum smtp_body body;  /* BODY= of MAIL */
+	enum smtp_ret ret;    /* RET= of MAIL */
+	char *envid;          /* ENVID decoded, or NULL */
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
 	uint32_t *accounts; /* distinct accounts, one copy each */
@@ -62,6 +82,7 @@ struct smtp_tx {
 	struct buf meta;
 	const char **envelopes; /* per account, for the store */
 	unsigned seq; /* transaction number within the session, for the id */
+	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 };
 
 struct smtp_session {
@@ -82,6 +103,18 @@ struct smtp_session {
 	struct smtp_tx tx; /* valid in MAIL..WAIT_STORE */
 	int in_tx;
 	struct smtp_session *prev, *next; /* per-loop list */
+
+	/* Submission only (smtp_auth.c, smtp_submit.c). */
+	enum smtp_mode mode;
+	int authenticated;
+	uint32_t account;     /* once authenticated */
+	char login[256];      /* the account's address, once authenticated */
+	int sasl_mech;        /* during AUTH: SMTP_SASL_* of smtp_auth.c */
+	int sasl_user_given;  /* LOGIN: the user name step is done */
+	char sasl_user[256];
+	void *auth_job;       /* password check in flight: the session waits */
+	uint64_t delay_timer; /* failed AUTH: the reply waits for authfail's delay */
+	const char *delayed_reply;
 };
 
 extern const struct config *smtp_cfg;
@@ -98,6 +131,25 @@ void smtp_session_free(struct smtp_session *s);
 /* Ends the transaction and frees its memory. */
 void smtp_tx_end(struct smtp_session *s);
 
+/* smtp_auth.c (submission) */
+/* AUTH command: PLAIN or LOGIN, only over TLS. */
+void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd);
+/* A SASL response line while in SMTP_S_AUTH. */
+void smtp_auth_line(struct smtp_session *s, struct str line);
+/* The conn is gone: stops the failure-delay timer. */
+void smtp_auth_closed(struct smtp_session *s);
+
+/* smtp_submit.c (submission) */
+/* EHLO: the extension lines only submission offers. */
+void smtp_submit_ehlo(struct smtp_session *s);
+/* MAIL before anything is set up: TLS and AUTH done, rate not exceeded.
+ * Returns 0, or -1 after replying. */
+int smtp_submit_may_mail(struct smtp_session *s);
+/* MAIL: the envelope sender belongs to the account. 0, or -1 after replying. */
+int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
+/* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */
+void smtp_submit_deliver(struct smtp_session *s);
+
 /* smtp_tx.c */
 /* DATA command accepted: prepares the message buffer and reader. */
 int smtp_tx_begin_data(struct smtp_session *s, int bdat);
@@ -107,5 +159,8 @@ int smtp_tx_feed_data(struct smtp_session *s);
 int smtp_tx_feed_bdat(struct smtp_session *s);
 /* The message is complete: checks it and hands it to the store, or replies an error. */
 void smtp_tx_finish(struct smtp_session *s);
+/* The store or the queue answered (after the reply was queued): ends the
+ * transaction and resumes reading, or frees the session when it is gone. */
+void smtp_tx_committed(struct smtp_session *s);
 
 #endif

@@ -69,12 +69,23 @@ static int add_headers(struct smtp_session *s)
 	sanitize(helo, sizeof(helo), s->helo);
 
 	struct buf *m = &tx->msg;
-	int r = buf_printf(m, "Return-Path: <%s>\r\n", tx->mail_from);
-	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s.%u", helo,
-			c->peer_ip, smtp_cfg->hostname, proto, s->id, tx->seq);
+	int r = 0;
+	/* Submitted mail is on its way out: the Return-Path belongs to the
+	 * final delivery (RFC 5321 §4.4), which the queue does. */
+	if (s->mode == SMTP_MODE_MX)
+		r |= buf_printf(m, "Return-Path: <%s>\r\n", tx->mail_from);
+	/* RFC 3848: an "A" for authenticated (ESMTPSA). */
+	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s%s id %s.%u", helo,
+			c->peer_ip, smtp_cfg->hostname, proto, s->authenticated ? "A" : "", s->id,
+			tx->seq);
 	if (tls)
 		r |= buf_printf(m, "\r\n\t(using %s with cipher %s (%d/%d bits))", conn_tls_version(c),
 				conn_tls_cipher(c), conn_tls_bits(c), conn_tls_bits(c));
+	if (s->authenticated) {
+		char login[sizeof(s->login)];
+		sanitize(login, sizeof(login), s->login);
+		r |= buf_printf(m, "\r\n\t(Authenticated sender: %s)", login);
+	}
 	if (tx->nrcpts == 1)
 		r |= buf_printf(m, "\r\n\tfor <%s>", tx->rcpts[0].address);
 	r |= buf_printf(m, ";\r\n\t%s\r\n", date);
@@ -175,15 +186,33 @@ void smtp_tx_finish(struct smtp_session *s)
 	deliver(s);
 }
 
+void smtp_tx_committed(struct smtp_session *s)
+{
+	s->state = SMTP_S_HELO; /* lets the tx and session be freed */
+	if (s->conn_gone) {
+		smtp_session_free(s);
+		return;
+	}
+	smtp_tx_end(s);
+	if (s->draining) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		s->state = SMTP_S_CLOSING;
+		conn_close_after_flush(s->conn, "shutdown");
+	} else {
+		conn_pause_read(s->conn, 0);
+		smtp_session_input(s); /* commands pipelined behind the data */
+	}
+	conn_flush(s->conn);
+}
+
 static void delivered(struct store_delivery *d, void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_tx *tx = &s->tx;
 
-	s->state = SMTP_S_HELO; /* lets the tx and session be freed */
 	if (s->conn_gone) {
 		log_info("smtp", s->id, "event=delivered_after_disconnect result=%d", d->result);
-		smtp_session_free(s);
+		smtp_tx_committed(s);
 		return;
 	}
 	if (d->result == STORE_OK) {
@@ -196,16 +225,7 @@ static void delivered(struct store_delivery *d, void *arg)
 		log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
 		smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
 	}
-	smtp_tx_end(s);
-	if (s->draining) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
-		s->state = SMTP_S_CLOSING;
-		conn_close_after_flush(s->conn, "shutdown");
-	} else {
-		conn_pause_read(s->conn, 0);
-		smtp_session_input(s); /* commands pipelined behind the data */
-	}
-	conn_flush(s->conn);
+	smtp_tx_committed(s);
 }
 
 /*
@@ -239,6 +259,10 @@ static void deliver(struct smtp_session *s)
 	struct smtp_tx *tx = &s->tx;
 	struct store_delivery *d = &tx->delivery;
 
+	if (s->mode != SMTP_MODE_MX) {
+		smtp_submit_deliver(s); /* signed and queued instead */
+		return;
+	}
 	cache_structure(tx);
 
 	/* Each account keeps the envelope lines that concern it only. */

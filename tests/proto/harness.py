@@ -26,7 +26,8 @@ class Server:
     """A tern serve process with its own data dir and ports."""
 
     def __init__(self, env=None, data_dir=None, domains=("example.test",), accounts=(),
-                 start=True, binary=TERN, wrap=None, pop3=False, imap=False):
+                 start=True, binary=TERN, wrap=None, pop3=False, imap=False,
+                 submission=False):
         self.tmp = tempfile.mkdtemp(prefix="tern-test-")
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.smtp_port = free_port()
@@ -36,6 +37,10 @@ class Server:
         # imap=True also listens for IMAP (STARTTLS) and IMAPS on free ports.
         self.imap_port = free_port() if imap else None
         self.imaps_port = free_port() if imap else None
+        # submission=True also listens for submission (STARTTLS) and
+        # submissions (implicit TLS) on free ports.
+        self.submission_port = free_port() if submission else None
+        self.submissions_port = free_port() if submission else None
         self.binary = binary
         self.wrap = wrap or []
         self.env = {
@@ -55,6 +60,9 @@ class Server:
         if imap:
             self.env["TERN_LISTEN_IMAP"] = "127.0.0.1:%d" % self.imap_port
             self.env["TERN_LISTEN_IMAPS"] = "127.0.0.1:%d" % self.imaps_port
+        if submission:
+            self.env["TERN_LISTEN_SUBMISSION"] = "127.0.0.1:%d" % self.submission_port
+            self.env["TERN_LISTEN_SUBMISSIONS"] = "127.0.0.1:%d" % self.submissions_port
         if env:
             self.env.update(env)
         self.proc = None

@@ -1,0 +1,343 @@
+/*
+ * smtp_submit.c — the submission policy (RFC 6409) on top of the shared
+ * SMTP session: who may send, as whom, how much, and the way out through
+ * DKIM signing and the outbound queue.
+ *
+ * Order of checks, each with Postfix's reply:
+ *   MAIL  — TLS first (530 5.7.0 Must issue a STARTTLS command first),
+ *           then AUTH (530 5.7.0 Authentication required), then the
+ *           account's hourly rate (450 4.7.1), then the envelope sender
+ *           must be an address of the account (553 5.7.1).
+ *   RCPT  — anything once authenticated (smtp_session.c); local addresses
+ *           that do not exist are still refused there.
+ *   end of data — the From field must hold only addresses of the account
+ *           (553 5.7.1); missing Date and Message-ID are added; the message
+ *           is signed with the keys of the From domain on the worker pool;
+ *           then queue_submit() commits it, and 250 goes out only from
+ *           its done callback.
+ *
+ * "An address of the account" is what recipient resolution says: an
+ * address is the account's when mail to it would reach the account — its
+ * own address (and +tags), an alias that targets it, or an address of a
+ * domain whose catch-all targets it, unless that address is an account
+ * or alias of its own (nobody sends as another user through a catch-all).
+ * The null sender is refused: a user does not send bounces.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "dkim/dkim.h"
+#include "net/conn.h"
+#include "queue/queue.h"
+#include "smtp/smtp_headers.h"
+#include "smtp/smtp_rate.h"
+#include "smtp/smtp_session.h"
+#include "store/store.h"
+
+#define FROM_ADDRS_MAX 16
+#define ADDED_MAX 512  /* Date and Message-ID fields we may add */
+#define SIGS_MAX 8192  /* room for the DKIM-Signature fields */
+
+/* The signing job and the queue request of one message. */
+struct submit_job {
+	struct worker_job wj;
+	struct smtp_session *s;
+	char domain[DKIM_DOMAIN_MAX + 1]; /* "" = do not sign */
+	const char *added;                /* Date/Message-ID fields we add */
+	struct buf out;                   /* the final message */
+	int sign_rc;                      /* DKIM_OK, STORE_ENOTFOUND, ... for the log */
+	unsigned nsigs;
+	struct queue_request req;
+};
+
+void smtp_submit_ehlo(struct smtp_session *s)
+{
+	/* RFC 4954 §4 and RFC 3207 §4: no mechanism in clear text. */
+	if (conn_tls_established(s->conn))
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
+}
+
+int smtp_submit_may_mail(struct smtp_session *s)
+{
+	char q[600];
+
+	if (!conn_tls_established(s->conn)) {
+		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		smtp_session_error(s);
+		return -1;
+	}
+	if (!s->authenticated) {
+		smtp_reply(s, "530 5.7.0 Authentication required");
+		smtp_session_error(s);
+		return -1;
+	}
+	if (!smtp_rate_allowed(s->account, loop_now_ms())) {
+		log_info("smtp", s->id, "event=rate_limited user=%s limit=%u",
+			 log_q(s->login, q, sizeof(q)), smtp_cfg->send_rate);
+		smtp_reply(s, "450 4.7.1 Error: too much mail from %s; try again later", s->login);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 when mail to addr reaches s's account (see the top comment). */
+static int owned(struct smtp_session *s, const char *addr)
+{
+	uint32_t ids[16];
+	size_t n = 0;
+	enum store_rcpt r = store_resolve_rcpt(smtp_store, addr, ids, 16, &n);
+
+	if (r != STORE_RCPT_OK && r != STORE_RCPT_OVER_QUOTA)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == s->account)
+			return 1;
+	return 0;
+}
+
+int smtp_submit_check_sender(struct smtp_session *s, const char *addr)
+{
+	char q[600], u[600];
+
+	if (addr[0] && owned(s, addr))
+		return 0;
+	log_info("smtp", s->id, "event=sender_rejected user=%s from=%s reason=not_owned",
+		 log_q(s->login, u, sizeof(u)), log_q(addr, q, sizeof(q)));
+	smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s", addr,
+		   s->login);
+	smtp_session_error(s);
+	return -1;
+}
+
+/* ---- end of data ---- */
+
+static void rfc5322_now(char *out, size_t outsz)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = (time_t)time_wall();
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The fields RFC 6409 §8.2/8.3 lets us add, as one string. */
+static const char *added_fields(struct smtp_session *s, const struct smtp_headers *h)
+{
+	char date[64], id[33];
+	const char *out = "";
+
+	if (h->date_fields == 0) {
+		rfc5322_now(date, sizeof(date));
+		out = arena_printf(s->tx.arena, "Date: %s\r\n", date);
+	}
+	if (h->msgid_fields == 0) {
+		uint8_t rnd[16];
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			/* Unique enough: the session id and transaction number. */
+			snprintf(id, sizeof(id), "%s.%u.%" PRIu64, s->id, s->tx.seq, time_wall());
+		} else {
+			for (size_t i = 0; i < sizeof(rnd); i++)
+				snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+		}
+		out = arena_printf(s->tx.arena, "%sMessage-ID: <%s@%s>\r\n", out, id,
+				   smtp_cfg->hostname);
+	}
+	return out;
+}
+
+static void refuse(struct smtp_session *s, const char *why, const char *reply)
+{
+	log_info("smtp", s->id, "event=message_rejected reason=%s", why);
+	smtp_reply(s, "%s", reply);
+	smtp_tx_end(s);
+	smtp_session_error(s);
+}
+
+/*
+ * Checks the From field. Returns 0 with the domain to sign for in
+ * domain_r (size DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1
+ * after replying.
+ */
+static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r)
+{
+	char *addrs[FROM_ADDRS_MAX];
+	char q[600], u[600];
+
+	domain_r[0] = '\0';
+	if (h->from_fields != 1) {
+		refuse(s, h->from_fields ? "several_from" : "no_from",
+		       "554 5.6.0 Error: the message must have exactly one From header field");
+		return -1;
+	}
+	int n = smtp_from_addresses(s->tx.arena, h->from, addrs, FROM_ADDRS_MAX);
+	if (n < 0) {
+		refuse(s, "from_unparsable",
+		       "553 5.7.1 Error: From header field not understood; it must be a list of "
+		       "plain addresses");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (owned(s, addrs[i]))
+			continue;
+		log_info("smtp", s->id, "event=from_rejected user=%s from=%s reason=not_owned",
+			 log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)));
+		smtp_reply(s, "553 5.7.1 <%s>: From address rejected: not owned by user %s", addrs[i],
+			   s->login);
+		smtp_tx_end(s);
+		smtp_session_error(s);
+		return -1;
+	}
+	/* DKIM d= is the (first) author's domain, the one DMARC aligns with. */
+	const char *at = strrchr(addrs[0], '@');
+	if (at && dkim_domain_ok(at + 1))
+		snprintf(domain_r, DKIM_DOMAIN_MAX + 1, "%s", at + 1);
+	return 0;
+}
+
+/* On the worker: sign (when there is a domain) and assemble the final bytes. */
+static void sign_run(void *arg)
+{
+	struct submit_job *j = arg;
+	struct smtp_tx *tx = &j->s->tx;
+	const char *msg = buf_data(&tx->msg);
+	size_t len = buf_len(&tx->msg), hl = tx->header_len, alen = strlen(j->added);
+
+	buf_init(&j->out, len + alen + SIGS_MAX);
+	j->sign_rc = DKIM_EINVAL;
+	if (j->domain[0]) {
+		struct dkim_keys *keys = xmalloc(sizeof(*keys));
+		int rc = store_dkim_get(smtp_store, j->domain, keys);
+		if (rc == STORE_OK) {
+			struct dkim_signer sg;
+			rc = dkim_signer_init(&sg, keys, j->domain, time_wall());
+			if (rc == DKIM_OK) {
+				/* What goes out, in order: our Received, the added
+				 * fields, the client's message. */
+				dkim_signer_update(&sg, msg, hl);
+				dkim_signer_update(&sg, j->added, alen);
+				dkim_signer_update(&sg, msg + hl, len - hl);
+				rc = dkim_signer_final(&sg, &j->out);
+				if (rc == DKIM_OK)
+					j->nsigs = keys->n;
+				dkim_signer_clear(&sg);
+			}
+		}
+		j->sign_rc = rc;
+		dkim_keys_wipe(keys);
+		free(keys);
+	}
+	/* The output has room for all of it (buf_init above). */
+	buf_append(&j->out, msg, hl);
+	buf_append(&j->out, j->added, alen);
+	buf_append(&j->out, msg + hl, len - hl);
+}
+
+static void enqueued(struct queue_request *r, void *arg);
+
+/* Back on the loop: hand the final message to the queue. */
+static void sign_done(void *arg)
+{
+	struct submit_job *j = arg;
+	struct smtp_session *s = j->s;
+	struct smtp_tx *tx = &s->tx;
+	struct queue_request *r = &j->req;
+
+	if (j->domain[0] && j->sign_rc != DKIM_OK)
+		log_warn("smtp", s->id, "event=dkim_unsigned domain=%s result=%d", j->domain,
+			 j->sign_rc);
+	struct queue_rcpt *rc = arena_alloc(tx->arena, tx->nrcpts * sizeof(*rc));
+	for (unsigned i = 0; i < tx->nrcpts; i++) {
+		unsigned nf = tx->rcpts[i].notify;
+		rc[i].addr = tx->rcpts[i].address;
+		rc[i].orcpt = tx->rcpts[i].orcpt;
+		rc[i].notify = ((nf & SMTP_NOTIFY_NEVER) ? QUEUE_NOTIFY_NEVER : 0) |
+			       ((nf & SMTP_NOTIFY_SUCCESS) ? QUEUE_NOTIFY_SUCCESS : 0) |
+			       ((nf & SMTP_NOTIFY_FAILURE) ? QUEUE_NOTIFY_FAILURE : 0) |
+			       ((nf & SMTP_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
+	}
+	memset(r, 0, sizeof(*r));
+	r->data = buf_data(&j->out);
+	r->len = buf_len(&j->out);
+	r->sender = tx->mail_from;
+	r->envid = tx->envid;
+	r->flags = (tx->body == SMTP_BODY_8BITMIME ? QUEUE_8BITMIME : 0) |
+		   (tx->smtputf8 ? QUEUE_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL : 0);
+	r->rcpts = rc;
+	r->nrcpts = tx->nrcpts;
+	r->account = s->account;
+	r->received_at = (int64_t)time_wall();
+	r->loop = s->loop;
+	r->done = enqueued;
+	r->arg = j;
+	queue_submit(smtp_store, r);
+}
+
+static void enqueued(struct queue_request *r, void *arg)
+{
+	struct submit_job *j = arg;
+	struct smtp_session *s = j->s;
+	struct smtp_tx *tx = &s->tx;
+	char q[600], u[600];
+
+	tx->submit_job = NULL;
+	if (r->result == STORE_OK) {
+		/* Counted even when the client has gone: the message will go. */
+		smtp_rate_record(s->account, loop_now_ms());
+		log_info("smtp", s->id, "event=submitted id=%s.%u queue_id=%" PRIu64 " user=%s from=%s "
+			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u", s->id, tx->seq, r->queue_id,
+			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,
+			 r->len, j->nsigs);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+	} else if (r->result == STORE_EINVAL) {
+		log_warn("smtp", s->id, "event=submit_refused result=%d", r->result);
+		smtp_reply(s, "554 5.3.0 Error: the queue refused the message");
+	} else {
+		log_error("smtp", s->id, "event=submit_failed result=%d", r->result);
+		smtp_reply(s, "451 4.3.0 Error: queue failure, try again later");
+	}
+	buf_free(&j->out);
+	free(j);
+	smtp_tx_committed(s);
+}
+
+void smtp_submit_deliver(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtp_headers h;
+
+	if (smtp_headers_scan(tx->arena, buf_data(&tx->msg) + tx->header_len,
+			      buf_len(&tx->msg) - tx->header_len, &h) < 0) {
+		refuse(s, "header_too_long", "552 5.3.4 Error: message header section too long");
+		return;
+	}
+	struct submit_job *j = xcalloc(1, sizeof(*j));
+	if (check_from(s, &h, j->domain) < 0) {
+		free(j);
+		return;
+	}
+	j->s = s;
+	j->added = added_fields(s, &h);
+	j->wj.fn = sign_run;
+	j->wj.done = sign_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	tx->submit_job = j;
+	s->state = SMTP_S_WAIT_STORE;
+	/* Nothing more is read until the queue answered: the reply to this
+	 * message must come before any reply to what is pipelined behind it. */
+	conn_pause_read(s->conn, 1);
+	worker_submit(&j->wj);
+}

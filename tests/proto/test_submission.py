@@ -1,0 +1,441 @@
+"""Submission (RFC 6409) on 587 (STARTTLS) and 465 (implicit TLS) with
+Python's smtplib and swaks: AUTH PLAIN/LOGIN only over TLS, sending only
+when authenticated and only as the account's own addresses, Date and
+Message-ID added, the hourly rate limit, and a message to a local
+recipient that arrives in the INBOX signed with both DKIM keys (checked by
+dkimpy, Debian python3-dkim). Remote delivery is tested with the queue."""
+import base64
+import re
+import smtplib
+import ssl
+import subprocess
+import time
+
+from harness import Raw, Server, message
+
+ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+ACCOUNTS = [(ALICE, ALICE_PW), (BOB, BOB_PW)]
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def srv(**kw):
+    kw.setdefault("accounts", ACCOUNTS)
+    return Server(submission=True, **kw)
+
+
+def smtp587(s, login=None):
+    c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
+    c.starttls(context=ctx())
+    c.ehlo()
+    if login:
+        c.login(*login)
+    return c
+
+
+def smtp465(s, login=None):
+    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, timeout=20, context=ctx())
+    c.ehlo()
+    if login:
+        c.login(*login)
+    return c
+
+
+def msg(frm=ALICE, to=BOB, subject="submitted", extra="", date=True, msgid=True,
+        body="Hello from submission.\r\n"):
+    h = "From: %s\r\nTo: %s\r\nSubject: %s\r\n" % (frm, to, subject)
+    if date:
+        h += "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n"
+    if msgid:
+        h += "Message-ID: <%x.%s@client.test>\r\n" % (int(time.time() * 1e6), subject.replace(" ", "-"))
+    return h + extra + "\r\n" + body
+
+
+def refused(fn, code):
+    try:
+        fn()
+    except smtplib.SMTPResponseException as e:
+        assert e.smtp_code == code, (e.smtp_code, e.smtp_error)
+        return e.smtp_error.decode()
+    except smtplib.SMTPRecipientsRefused as e:
+        codes = [v[0] for v in e.recipients.values()]
+        assert codes == [code] * len(codes), e.recipients
+        return str(e.recipients)
+    except smtplib.SMTPSenderRefused as e:
+        assert e.smtp_code == code, (e.smtp_code, e.smtp_error)
+        return e.smtp_error.decode()
+    raise AssertionError("expected %d" % code)
+
+
+def inbox(s, account, n, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = s.messages(account)
+        if len(m) >= n:
+            return m
+        time.sleep(0.1)
+    raise AssertionError("%s has %d messages, expected %d" % (account, len(s.messages(account)), n))
+
+
+def header(raw, name):
+    """Values of header field name (unfolded) in raw bytes."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    out = []
+    for m in re.finditer(r"^%s:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)" % re.escape(name), head, re.M | re.I):
+        out.append(re.sub(r"\r\n[ \t]", " ", m.group(1)))
+    return out
+
+
+# ---- AUTH and TLS ----
+
+def test_plaintext_587_offers_no_auth_and_refuses_it():
+    with srv() as s:
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10)
+        code, text = c.ehlo()
+        assert code == 250 and b"STARTTLS" in text and b"AUTH" not in text, text
+        # Forced AUTH over plaintext, both mechanisms, with a real password.
+        plain = base64.b64encode(b"\0" + ALICE.encode() + b"\0" + ALICE_PW.encode()).decode()
+        code, text = c.docmd("AUTH PLAIN " + plain)
+        assert code == 530 and b"STARTTLS" in text, (code, text)
+        code, text = c.docmd("AUTH LOGIN")
+        assert code == 530, (code, text)
+        # Nothing is sent without TLS either.
+        code, text = c.docmd("MAIL FROM:<%s>" % ALICE)
+        assert code == 530, (code, text)
+        c.quit()
+        assert ALICE_PW not in s.log_text() and plain not in s.log_text()
+
+
+def test_starttls_plain_login_and_send_587():
+    with srv() as s:
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10)
+        c.starttls(context=ctx())
+        code, text = c.ehlo()
+        assert b"AUTH PLAIN LOGIN" in text and b"STARTTLS" not in text, text
+        # Before AUTH: no MAIL.
+        code, text = c.docmd("MAIL FROM:<%s>" % ALICE)
+        assert (code, text) == (530, b"5.7.0 Authentication required"), (code, text)
+        code, text = c.login(ALICE, ALICE_PW)
+        assert code == 235, (code, text)
+        code, text = c.docmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdy0x")
+        assert code == 503, (code, text)
+        c.sendmail(ALICE, [BOB], msg(subject="via 587"))
+        c.quit()
+        raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
+        assert b"Subject: via 587" in raw
+        rec = header(raw, "Received")[0]
+        assert "with ESMTPSA" in rec and "(Authenticated sender: %s)" % ALICE in rec, rec
+        assert ALICE_PW not in s.log_text() and ALICE_PW.encode() not in raw
+
+
+def test_login_mechanism_465_and_case_insensitive_user():
+    with srv() as s:
+        c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, timeout=10, context=ctx())
+        code, text = c.ehlo()
+        assert b"AUTH PLAIN LOGIN" in text and b"STARTTLS" not in text, text
+        c.user, c.password = ALICE.upper(), ALICE_PW
+        code, text = c.auth("LOGIN", c.auth_login, initial_response_ok=False)
+        assert code == 235, (code, text)
+        c.sendmail(ALICE, [BOB], msg(subject="via 465"))
+        c.quit()
+        raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
+        assert b"Subject: via 465" in raw
+        # STARTTLS on 465 makes no sense: TLS is already on.
+        r = smtp465(s)
+        code, _ = r.docmd("STARTTLS")
+        assert code == 554, code
+        r.close()
+
+
+def test_sasl_protocol_errors():
+    with srv() as s:
+        c = smtp587(s)
+        assert c.docmd("AUTH CRAM-MD5")[0] == 504
+        assert c.docmd("AUTH PLAIN")[0] == 334          # empty challenge
+        assert c.docmd("*")[0] == 501                   # client cancels
+        assert c.docmd("AUTH PLAIN !!notbase64")[0] == 501
+        assert c.docmd("AUTH LOGIN")[0] == 334
+        code, text = c.docmd(base64.b64encode(ALICE.encode()).decode())
+        assert (code, text) == (334, b"UGFzc3dvcmQ6"), (code, text)
+        code, text = c.docmd(base64.b64encode(ALICE_PW.encode()).decode())
+        assert code == 235, (code, text)
+        c.quit()
+        # authzid must be empty or the user itself: no acting as someone else.
+        c = smtp587(s)
+        forged = base64.b64encode(BOB.encode() + b"\0" + ALICE.encode() + b"\0" + ALICE_PW.encode())
+        code, text = c.docmd("AUTH PLAIN " + forged.decode())
+        assert (code, text[:5]) == (535, b"5.7.8"), (code, text)
+        c.close()
+
+
+def test_bad_password_delayed_and_counted():
+    with srv() as s:
+        c = smtp587(s)
+
+        def plain(user, pw):
+            return "AUTH PLAIN " + base64.b64encode(b"\0%s\0%s" % (user.encode(), pw.encode())).decode()
+        for i in range(2):
+            code, text = c.docmd(plain(ALICE, "wrong-%d" % i))
+            assert (code, text[:5]) == (535, b"5.7.8"), (code, text)
+        # An unknown user looks exactly the same.
+        code, text = c.docmd(plain("nobody@example.test", "wrong-2"))
+        assert (code, text[:5]) == (535, b"5.7.8"), (code, text)
+        # The failures were counted per address, each with a growing delay.
+        log = s.log_text()
+        delays = re.findall(r"event=auth_failed .*failures=(\d+) delay_ms=(\d+)", log)
+        assert delays == [("1", "1000"), ("2", "2000"), ("3", "4000")], delays
+        assert "wrong-0" not in log and "wrong-2" not in log
+        # The right password still works afterwards (and resets the count).
+        c.login(ALICE, ALICE_PW)
+        c.quit()
+
+
+# ---- relaying ----
+
+def test_no_unauthenticated_relay_on_25_587_465():
+    with srv() as s:
+        # 25: a remote recipient is refused for everyone; AUTH is not there.
+        c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10)
+        c.ehlo()
+        assert c.docmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdy0x")[0] == 503
+        code, text = c.docmd("MAIL FROM:<%s>" % ALICE)
+        assert code == 250
+        code, text = c.docmd("RCPT TO:<victim@remote.test>")
+        assert code == 554 and b"Relay access denied" in text, (code, text)
+        c.docmd("RSET")
+        c.docmd("STARTTLS")
+        c.sock = ctx().wrap_socket(c.sock)
+        c.file = None
+        c.ehlo()
+        c.docmd("MAIL FROM:<%s>" % ALICE)
+        code, text = c.docmd("RCPT TO:<victim@remote.test>")
+        assert code == 554, (code, text)
+        c.close()
+        # 587 and 465 with TLS but without AUTH.
+        for conn in (smtp587(s), smtp465(s)):
+            code, text = conn.docmd("MAIL FROM:<%s>" % ALICE)
+            assert code == 530, (code, text)
+            code, text = conn.docmd("RCPT TO:<victim@remote.test>")
+            assert code == 503, (code, text)
+            conn.close()
+        # Raw 587 in plaintext, pipelined.
+        r = Raw(s.submission_port)
+        r.cmd("EHLO relay.test")
+        r.send("MAIL FROM:<a@remote.test>\r\nRCPT TO:<victim@remote.test>\r\nDATA\r\n")
+        assert r.reply()[0] == 530 and r.reply()[0] == 503 and r.reply()[0] == 503
+        r.close()
+        assert s.messages(BOB) == []
+
+
+def test_authenticated_remote_recipient_accepted():
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.mail(ALICE)
+        code, text = c.rcpt("someone@remote.test")
+        assert code == 250, (code, text)
+        # Local addresses that do not exist are still refused at once.
+        code, text = c.rcpt("nobody@example.test")
+        assert code == 550, (code, text)
+        c.rset()
+        c.quit()
+
+
+# ---- sender policy ----
+
+def test_forged_envelope_sender_refused():
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        for frm in (BOB, "alice@remote.test", "ALICE@other.test", ""):
+            text = refused(lambda: c.sendmail(frm, [BOB], msg(frm=ALICE)), 553)
+            assert text.startswith("5.7.1"), text
+        c.quit()
+        assert s.messages(BOB) == []
+
+
+def test_forged_from_header_refused():
+    with srv() as s:
+        c = smtp465(s, (ALICE, ALICE_PW))
+        for frm in (BOB, "Alice <bob@example.test>", "alice@example.test, bob@example.test",
+                    "\"alice@example.test\" <evil@remote.test>",
+                    "alice@example.test (comment), <evil@remote.test",
+                    "undisclosed:;", "alice@example.test,"):
+            text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm=frm)), 553)
+            assert text.startswith("5.7.1"), (frm, text)
+        # No From, or two, is not a message we sign and send.
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm=ALICE).replace("From: alice@example.test\r\n", "")), 554)
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm=ALICE, extra="From: %s\r\n" % ALICE)), 554)
+        # A display name, a comment and folding are fine.
+        c.sendmail(ALICE, [BOB], msg(frm="\"Alice, A.\" (home)\r\n <Alice@EXAMPLE.test>"))
+        c.quit()
+        assert len(inbox(s, BOB, 1)) == 1
+        assert "event=from_rejected" in s.log_text()
+
+
+def test_alias_and_catchall_are_the_accounts():
+    with srv(domains=("example.test", "alice.test")) as s:
+        s.cli("alias", "add", "sales@example.test", ALICE)
+        s.cli("alias", "add", "@alice.test", ALICE)
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail("sales@example.test", [BOB], msg(frm="Sales <sales@example.test>", subject="alias"))
+        c.sendmail("anything@alice.test", [BOB], msg(frm="anything@alice.test", subject="catchall"))
+        c.sendmail("alice+tag@example.test", [BOB], msg(frm="alice+tag@example.test", subject="tag"))
+        c.quit()
+        assert len(inbox(s, BOB, 3)) == 3
+        # Bob owns none of them.
+        c = smtp587(s, (BOB, BOB_PW))
+        for frm in ("sales@example.test", "x@alice.test"):
+            refused(lambda: c.sendmail(frm, [ALICE], msg(frm=frm)), 553)
+            refused(lambda: c.sendmail(BOB, [ALICE], msg(frm=frm)), 553)
+        c.quit()
+
+
+def test_date_and_message_id_added_only_when_missing():
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="bare", date=False, msgid=False))
+        c.sendmail(ALICE, [BOB], msg(subject="complete"))
+        c.quit()
+        by_subject = {}
+        for mid, _ in inbox(s, BOB, 2):
+            raw = s.raw(BOB, mid)
+            by_subject[header(raw, "Subject")[0]] = raw
+        bare, full = by_subject["bare"], by_subject["complete"]
+        ids = header(bare, "Message-ID")
+        assert len(ids) == 1 and re.fullmatch(r"<[0-9a-f]{32}@mx\.example\.test>", ids[0]), ids
+        dates = header(bare, "Date")
+        assert len(dates) == 1 and re.fullmatch(r"\w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d \+0000",
+                                                dates[0]), dates
+        assert header(full, "Date") == ["Fri, 20 Nov 2026 12:00:00 +0000"], header(full, "Date")
+        assert len(header(full, "Message-ID")) == 1
+        assert header(full, "Message-ID")[0].endswith("@client.test>")
+
+
+def test_rate_limit():
+    with srv(env={"TERN_SEND_RATE": "2"}) as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="one"))
+        c.sendmail(ALICE, [BOB], msg(subject="two"))
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(subject="three")), 450)
+        assert text.startswith("4.7.1"), text
+        c.quit()
+        # Per account: Bob still may send.
+        c = smtp465(s, (BOB, BOB_PW))
+        c.sendmail(BOB, [ALICE], msg(frm=BOB, to=ALICE, subject="bob"))
+        c.quit()
+        assert len(inbox(s, BOB, 2)) == 2 and len(inbox(s, ALICE, 1)) == 1
+        assert "event=rate_limited" in s.log_text()
+
+
+def test_bad_send_rate_stops_startup():
+    s = srv(start=False)
+    try:
+        r = subprocess.run([s.binary, "serve"], env=dict(s.env, TERN_SEND_RATE="lots"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        assert r.returncode == 2 and b"TERN_SEND_RATE" in r.stderr, r
+    finally:
+        s.cleanup()
+
+
+def test_bdat_submission():
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        body = msg(subject="chunked").encode()
+        c.docmd("MAIL FROM:<%s>" % ALICE)
+        c.docmd("RCPT TO:<%s>" % BOB)
+        c.send(b"BDAT %d\r\n" % 20 + body[:20])
+        assert c.getreply()[0] == 250
+        c.send(b"BDAT %d LAST\r\n" % (len(body) - 20) + body[20:])
+        code, text = c.getreply()
+        assert code == 250, (code, text)
+        c.quit()
+        raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
+        assert b"Subject: chunked" in raw and b"DKIM-Signature:" in raw
+
+
+# ---- DKIM, checked by dkimpy ----
+
+VERIFY = r"""
+import sys, dkim
+keys = {}
+for line in sys.argv[2:]:
+    name, val = line.split("=", 1)
+    keys[name.encode()] = val.encode()
+def dnsfunc(name, timeout=5):
+    if isinstance(name, str):
+        name = name.encode()
+    return keys.get(name)
+msg = open(sys.argv[1], "rb").read()
+algs = []
+for i in range(2):
+    v = dkim.DKIM(msg)
+    ok = v.verify(idx=i, dnsfunc=dnsfunc)
+    algs.append("%s=%s" % (v.signature_fields.get(b"a", b"?").decode(), ok))
+print(" ".join(algs))
+"""
+
+
+def dkim_keys(s, domain):
+    out = s.cli("domain", "dns", domain).stdout.decode()
+    keys = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and "._domainkey." in parts[0] and parts[2] == "TXT":
+            keys.append("%s=%s" % (parts[0], "".join(re.findall(r'"([^"]*)"', parts[3]))))
+    assert len(keys) == 2, out
+    return keys
+
+
+def dkimpy(s, raw, domain="example.test"):
+    path = s.tmp + "/signed.eml"
+    with open(path, "wb") as f:
+        f.write(raw)
+    r = subprocess.run(["/usr/bin/python3", "-c", VERIFY, path] + dkim_keys(s, domain),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, "dkimpy (scripts/install-test-deps): " + r.stderr.decode()
+    return r.stdout.decode().split()
+
+
+def test_local_delivery_signed_with_both_keys():
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="signed", date=False, msgid=False,
+                                     body="Line one.  \r\n\r\nLine  three\t\r\n\r\n\r\n"))
+        c.quit()
+        raw = s.raw(BOB, inbox(s, BOB, 1)[0][0])
+        sigs = header(raw, "DKIM-Signature")
+        assert len(sigs) == 2, sigs
+        assert "a=rsa-sha256" in sigs[0] and "a=ed25519-sha256" in sigs[1], sigs
+        assert all("d=example.test" in x and "c=relaxed/relaxed" in x for x in sigs), sigs
+        assert dkimpy(s, raw) == ["rsa-sha256=True", "ed25519-sha256=True"]
+        # The signature covers what we added and what the client wrote.
+        tampered = raw.replace(b"Subject: signed", b"Subject: signeD")
+        assert dkimpy(s, tampered) == ["rsa-sha256=False", "ed25519-sha256=False"]
+
+
+def test_swaks_tls_and_tlsc_auth():
+    with srv() as s:
+        for args, port in ((["--tls", "--auth", "PLAIN"], s.submission_port),
+                           (["--tlsc", "--auth", "LOGIN"], s.submissions_port)):
+            r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(port),
+                                "--from", ALICE, "--to", BOB, "--auth-user", ALICE,
+                                "--auth-password", ALICE_PW, "--header", "From: " + ALICE,
+                                "--header", "Subject: swaks " + args[0]] + args,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            out = r.stdout.decode()
+            assert r.returncode == 0, out + r.stderr.decode()
+            assert "235 2.7.0" in out and re.search(r"<~\s+250 2\.0\.0 Ok: queued", out), out
+        # And a wrong password through swaks: 535, non-zero exit.
+        r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(s.submission_port),
+                            "--tls", "--auth", "PLAIN", "--from", ALICE, "--to", BOB,
+                            "--auth-user", ALICE, "--auth-password", "nope"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode != 0 and "535 5.7.8" in r.stdout.decode(), r.stdout.decode()
+        msgs = inbox(s, BOB, 2)
+        for mid, _ in msgs:
+            assert dkimpy(s, s.raw(BOB, mid)) == ["rsa-sha256=True", "ed25519-sha256=True"]
