@@ -14,12 +14,12 @@ function Status({ check, checking }) {
 		return <span class="badge badge-none">{checking ? 'Checking…' : 'Not checked'}</span>;
 	const st = check.status in STATUS_TEXT ? check.status : 'error';
 	return (
-		<span class={`badge badge-${st}`} data-testid="dns-status" data-status={st}>
-			{STATUS_TEXT[st]}
+		<>
+			<span class={`badge badge-${st}`} data-testid="dns-status" data-status={st}>{STATUS_TEXT[st]}</span>
 			{st === 'different' && check.found && check.found.length ? (
-				<span class="found-values">Published: {check.found.join(' | ')}</span>
+				<span class="found-values">Published now: <code>{check.found.join(' | ')}</code></span>
 			) : null}
-		</span>
+		</>
 	);
 }
 

@@ -313,10 +313,13 @@ function DnsStep({ st, onDone, back }) {
 		});
 	};
 	useEffect(() => {
-		// The records first (fast), then the live check (up to 10 s).
+		// The records first (fast) while the live check runs (up to 10 s).
+		// Whichever answers last must not hide the check's verdicts.
 		load.run(async () => {
-			if (domain)
-				setDns(await get(`/domains/${seg(domain)}/dns`));
+			if (!domain)
+				return;
+			const plain = await get(`/domains/${seg(domain)}/dns`);
+			setDns((cur) => cur || plain);
 		});
 		runCheck();
 	}, []);

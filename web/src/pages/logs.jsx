@@ -33,7 +33,7 @@ export function Logs() {
 		<>
 			<PageTitle>Logs</PageTitle>
 			<form class="filters" onSubmit={submit} role="search">
-				<label>Filter <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} data-testid="log-filter" placeholder="text, e.g. session=… or auth" /></label>
+				<label>Filter <input type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} data-testid="log-filter" placeholder="e.g. auth or session=" /></label>
 				<label>Level <select value={level} onChange={(e) => setLevel(e.currentTarget.value)} data-testid="log-level">
 					<option value="info">info and above</option>
 					<option value="warn">warnings and errors</option>
