@@ -18,7 +18,7 @@
 #include "imap/imap_session.h"
 
 /* Appends uids (ascending or not) as a sequence set, runs compressed. */
-static void append_uid_set(struct buf *b, const uint32_t *u, size_t n)
+void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -54,9 +54,9 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 		buf_init(&b, 1u << 24);
 		if (r->n) {
 			buf_printf(&b, "[COPYUID %u ", r->uidvalidity);
-			append_uid_set(&b, r->src_uids, r->n);
+			imap_append_uid_set(&b, r->src_uids, r->n);
 			buf_append_c(&b, " ");
-			append_uid_set(&b, r->dst_uids, r->n);
+			imap_append_uid_set(&b, r->dst_uids, r->n);
 			buf_append_c(&b, "] ");
 		}
 		if (move) {

@@ -1,16 +1,29 @@
 /*
- * cmd_enable.c — ENABLE (RFC 5161).
+ * cmd_enable.c — ENABLE (RFC 5161): CONDSTORE and QRESYNC (RFC 7162;
+ * QRESYNC implies CONDSTORE). Other names are accepted and ignored, as
+ * RFC 5161 §3.1 asks for names the server does not know; the ENABLED
+ * response lists only what this command newly turned on.
  *
- * This slice has no extension that ENABLE can turn on (IMAP4rev2 and
- * UTF8=ACCEPT come with the rest of RFC 9051), so every name is accepted
- * and ignored, as RFC 5161 §3.1 asks for names the server does not know,
- * and the ENABLED response lists none.
+ * IMAP4rev2 and UTF8=ACCEPT are not enabled here yet: they come with the
+ * rest of RFC 9051's behaviour (LIST and STATUS in UTF-8, no RECENT,
+ * ESEARCH answers) and are not advertised until then.
  */
+#include <string.h>
+
 #include "imap/imap_session.h"
+
+void imap_session_condstore(struct imap_session *s)
+{
+	s->condstore = 1;
+	if (s->state == IMAP_S_SELECTED)
+		s->view.condstore = 1;
+}
 
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	struct str name;
+	char enabled[128] = "";
+	size_t n = 0;
 
 	if (cmd->nargs == 0) {
 		imap_tagged(s, "BAD Error in IMAP command ENABLE: Missing capabilities.");
@@ -24,6 +37,22 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			return;
 		}
 	}
-	imap_reply(s, "* ENABLED");
+	for (size_t i = 0; i < cmd->nargs; i++) {
+		imap_arg_atom(&cmd->args[i], &name);
+		const char *add = NULL;
+		if (str_eq_ci_c(name, "CONDSTORE") && !s->condstore) {
+			imap_session_condstore(s);
+			add = " CONDSTORE";
+		} else if (str_eq_ci_c(name, "QRESYNC") && !s->qresync) {
+			imap_session_condstore(s);
+			s->qresync = 1;
+			add = " QRESYNC";
+		}
+		if (add && n + strlen(add) < sizeof(enabled)) {
+			memcpy(enabled + n, add, strlen(add) + 1);
+			n += strlen(add);
+		}
+	}
+	imap_reply(s, "* ENABLED%s", enabled);
 	imap_tagged(s, "OK Enabled.");
 }

@@ -8,8 +8,11 @@
  * HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME and <partial>,
  * BINARY[], BINARY.PEEK[] and BINARY.SIZE[] (RFC 3516), and the macros
  * FAST, ALL and FULL. A body item without .PEEK on a read-write mailbox
- * stores \Seen first (imap_fetch_mark_seen(), imap_job.c). Refused with
- * "NO [CANNOT]": MODSEQ, EMAILID, THREADID, SAVEDATE, PREVIEW.
+ * stores \Seen first (imap_fetch_mark_seen(), imap_job.c). MODSEQ and
+ * the (CHANGEDSINCE n [VANISHED]) modifiers of RFC 7162. Refused with
+ * "NO [CANNOT]": EMAILID, THREADID, SAVEDATE, PREVIEW. Room is kept past
+ * FETCH_MAX_ITEMS for the items added implicitly (MODSEQ of CHANGEDSINCE,
+ * FLAGS and MODSEQ of the implicit \Seen).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -131,6 +134,15 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 							     : "BODY";
 		f->need_raw = 1;
 		f->need_tree = 1;
+	} else if (imap_arg_atom_is(a, "MODSEQ")) {
+		imap_session_condstore(s); /* RFC 7162 §3.1: using it enables it */
+		if (!f->has_modseq) {
+			it.kind = IMAP_FI_MODSEQ;
+			it.name = "MODSEQ";
+			f->has_modseq = 1;
+		} else {
+			return 0;
+		}
 	} else if (imap_arg_atom_is(a, "MODSEQ") ||
 		   imap_arg_atom_is(a, "EMAILID") || imap_arg_atom_is(a, "THREADID") ||
 		   imap_arg_atom_is(a, "SAVEDATE") || imap_arg_atom_is(a, "PREVIEW")) {
@@ -142,6 +154,53 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 	return 0;
 }
 
+/* (CHANGEDSINCE n [VANISHED]) of RFC 7162 §3.1.4 and §3.2.6. */
+static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uint64_t *since,
+			   int *vanished)
+{
+	const struct imap_arg *l;
+	size_t n;
+
+	if (imap_arg_list(a, &l, &n) < 0 || n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (imap_arg_atom_is(&l[i], "CHANGEDSINCE") && i + 1 < n &&
+		    imap_arg_number64(&l[i + 1], since) == 0 && *since > 0) {
+			imap_session_condstore(s);
+			i++;
+		} else if (imap_arg_atom_is(&l[i], "VANISHED")) {
+			*vanished = 1;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): the UIDs of set expunged since m. */
+static void fetch_vanished(struct imap_session *s, const struct imap_seqset *set, uint64_t since)
+{
+	uint32_t *gone;
+	size_t n, w = 0;
+
+	if (store_mailbox_vanished(imap_store, s->account, s->view.mailbox, since, &gone, &n) !=
+	    STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (imap_seqset_contains(set, gone[i]))
+			gone[w++] = gone[i];
+	if (w) {
+		struct buf b;
+		buf_init(&b, 1u << 24);
+		buf_append_c(&b, "* VANISHED (EARLIER) ");
+		imap_append_uid_set(&b, gone, w);
+		buf_append_c(&b, "\r\n");
+		imap_write_big(s, buf_data(&b), buf_len(&b));
+		buf_free(&b);
+	}
+	free(gone);
+}
+
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_FETCH;
@@ -149,15 +208,24 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	const struct imap_arg *list = NULL;
 	size_t n = 0;
 
-	if (cmd->nargs != 2 || imap_arg_atom(&cmd->args[0], &set) < 0 ||
-	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET)) {
-		bad(s, cmd->nargs == 3 ? "Fetch modifiers are not supported." : "Invalid arguments.");
+	uint64_t changedsince = 0;
+	int vanished = 0;
+
+	if ((cmd->nargs != 2 && cmd->nargs != 3) || imap_arg_atom(&cmd->args[0], &set) < 0 ||
+	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
+	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &vanished) < 0)) {
+		bad(s, "Invalid arguments.");
+		return;
+	}
+	if (vanished && (!uid || !s->qresync || !changedsince)) {
+		bad(s, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE.");
 		return;
 	}
 	struct imap_fetch *f = xcalloc(1, sizeof(*f));
+	f->changedsince = changedsince;
 	f->uid_mode = uid;
 	f->lit = -1;
-	f->items = arena_zalloc(s->cmd_arena, (FETCH_MAX_ITEMS + 1) * sizeof(*f->items));
+	f->items = arena_zalloc(s->cmd_arena, (FETCH_MAX_ITEMS + 4) * sizeof(*f->items));
 	if (imap_set_parse(s, set, uid, &f->set) != IMAP_SEQSET_OK) {
 		free(f);
 		bad(s, "Invalid messageset.");
@@ -206,6 +274,15 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 			free(f);
 			return;
 		}
+	}
+	if (changedsince) {
+		/* CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1); room is kept. */
+		if (!f->has_modseq)
+			f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_MODSEQ,
+									  .name = "MODSEQ" };
+		f->has_modseq = 1;
+		if (vanished)
+			fetch_vanished(s, &f->set, changedsince);
 	}
 	if (imap_fetch_sets_seen(list, n))
 		imap_fetch_mark_seen(s, f); /* stores \Seen, then starts f */

@@ -13,6 +13,7 @@
 
 enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RECENT = 16,
        ST_SIZE = 32, ST_DELETED = 64 };
+enum { ST_HIGHESTMODSEQ = 128 }; /* CONDSTORE (RFC 7162 §3.1.9) */
 
 static const struct {
 	const char *name;
@@ -21,6 +22,7 @@ static const struct {
 	{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT }, { "UIDVALIDITY", ST_UIDVALIDITY },
 	{ "UNSEEN", ST_UNSEEN },     { "RECENT", ST_RECENT },   { "SIZE", ST_SIZE },
 	{ "DELETED", ST_DELETED },
+	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 };
 
 struct status_ctx {
@@ -99,6 +101,8 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
 		return;
+	if (want & ST_HIGHESTMODSEQ)
+		imap_session_condstore(s);
 
 	struct status_ctx c = { 0 };
 	int r = store_mailbox_find(imap_store, s->account, name, &c.mailbox);
@@ -150,6 +154,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 			case ST_UNSEEN: v = c.unseen; break;
 			case ST_DELETED: v = c.deleted; break;
 			case ST_SIZE: v = c.size; break;
+			case ST_HIGHESTMODSEQ: v = imap_highest_modseq(c.info.highest_modseq); break;
 			default: v = 0; break;
 			}
 			buf_printf(out, "%s%s %llu", sep, items[k].name, v);

@@ -92,13 +92,20 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 				   j->uid_mode ? r->uid : seq);
 			continue;
 		}
-		if (j->silent)
+		/* RFC 7162 §3.1.3: a conditional STORE reports the new MODSEQ
+		 * even when .SILENT. */
+		if (j->silent && !(j->unchangedsince && r->status == STORE_KW_CHANGED))
 			continue;
 		buf_printf(&out, "* %u FETCH (", seq);
-		if (j->uid_mode)
+		if (j->uid_mode || s->qresync)
 			buf_printf(&out, "UID %u ", r->uid);
-		buf_append_c(&out, "FLAGS ");
-		imap_msg_flags_append(m, &out);
+		if (!j->silent) {
+			buf_append_c(&out, "FLAGS ");
+			imap_msg_flags_append(m, &out);
+		}
+		if (s->condstore)
+			buf_printf(&out, "%sMODSEQ (%llu)", j->silent ? "" : " ",
+				   (unsigned long long)m->modseq);
 		buf_append_c(&out, ")\r\n");
 	}
 	if (buf_len(&out))
@@ -138,6 +145,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		if (unchangedsince == 0)
 			unchangedsince = 1; /* RFC 7162: 0 fails for every message with a modseq */
+		imap_session_condstore(s);
 		ai = 2;
 	}
 	if (ai + 1 >= cmd->nargs + 1 || imap_arg_atom(&cmd->args[ai], &item) < 0) {

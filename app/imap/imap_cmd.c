@@ -39,6 +39,8 @@ struct imap_cmd_def {
 #define CAPS_MORE \
 	" MULTIAPPEND" \
 	" MOVE" \
+	" CONDSTORE" \
+	" QRESYNC" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)

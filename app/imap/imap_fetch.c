@@ -77,6 +77,7 @@ void imap_fetch_free(struct imap_session *s)
 	free(f->len);
 	free(f->mem);
 	free(f->how);
+	free(f->seen_uids);
 	arena_free(&f->arena);
 	free(f);
 	s->fetch = NULL;
@@ -372,8 +373,25 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 	const char *sp = i ? " " : "";
 	char line[128];
 
+	if (it->implicit) {
+		/* seen_uids is in UID order, as the job's uids were. */
+		size_t lo = 0, hi = f->nseen;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (f->seen_uids[mid] < m->uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == f->nseen || f->seen_uids[lo] != m->uid)
+			return;
+	}
+
 	switch (it->kind) {
 	case IMAP_FI_UID: snprintf(line, sizeof(line), "%sUID %u", sp, m->uid); break;
+	case IMAP_FI_MODSEQ:
+		snprintf(line, sizeof(line), "%sMODSEQ (%llu)", sp, (unsigned long long)m->modseq);
+		break;
 	case IMAP_FI_FLAGS: imap_fetch_write_flags(s, sp, m); return;
 	case IMAP_FI_RFC822_SIZE:
 		snprintf(line, sizeof(line), "%sRFC822.SIZE %llu", sp, (unsigned long long)m->size);
@@ -493,6 +511,8 @@ void imap_fetch_refill(struct imap_session *s)
 				finish(s);
 				return;
 			}
+			if (f->changedsince && s->view.msgs[idx].modseq <= f->changedsince)
+				continue; /* RFC 7162 §3.1.4.1 */
 			f->cur = (uint32_t)idx;
 			if (f->need_raw) {
 				struct locate_ctx c = { f };

@@ -127,9 +127,19 @@ static void seen_done(struct imap_session *s, struct imap_job *j)
 	for (size_t i = 0; i < f->nitems; i++)
 		if (f->items[i].kind == IMAP_FI_FLAGS)
 			has_flags = 1;
-	if (!has_flags && j->modseq)
-		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_FLAGS,
-								  .name = "FLAGS" };
+	/* Only the messages whose flags changed get FLAGS (and, under
+	 * CONDSTORE, MODSEQ) added: the others did not change. */
+	if (!has_flags && j->modseq) {
+		f->seen_uids = xmalloc((j->n + 1) * sizeof(*f->seen_uids));
+		for (size_t i = 0; i < j->n; i++)
+			if (j->res[i].status == STORE_KW_CHANGED)
+				f->seen_uids[f->nseen++] = j->res[i].uid;
+		f->items[f->nitems++] = (struct imap_fetch_item){
+		    .kind = IMAP_FI_FLAGS, .name = "FLAGS", .implicit = 1};
+		if (s->condstore && !f->has_modseq)
+			f->items[f->nitems++] = (struct imap_fetch_item){
+			    .kind = IMAP_FI_MODSEQ, .name = "MODSEQ", .implicit = 1};
+	}
 	imap_fetch_start(s, f);
 }
 

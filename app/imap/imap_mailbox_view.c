@@ -102,6 +102,7 @@ static void load_mailbox(void *arg, const struct store_mailbox_info *info)
 		return;
 	ctx->v->uidvalidity = info->uidvalidity;
 	ctx->v->uidnext = info->uidnext;
+	ctx->v->highest_modseq = info->highest_modseq;
 	ctx->found = 1;
 }
 
@@ -176,6 +177,8 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	nv.account = v->account;
 	nv.mailbox = v->mailbox;
 	nv.readonly = v->readonly;
+	nv.condstore = v->condstore;
+	nv.qresync = v->qresync;
 	if (read_view(&nv, st) != STORE_OK) {
 		msgs_free(nv.msgs, nv.count);
 		return -1;
@@ -185,6 +188,7 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	 * each EXPUNGE names the number the client still holds. */
 	uint32_t i = v->count, j = nv.count, expunged = 0;
 	int rc = 0;
+	uint32_t *gone = v->qresync ? xmalloc(((size_t)v->count + 1) * sizeof(*gone)) : NULL;
 	while (i > 0) {
 		uint32_t ou = v->msgs[i - 1].uid;
 		while (j > 0 && nv.msgs[j - 1].uid > ou)
@@ -194,11 +198,30 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 			j--;
 			continue;
 		}
-		if (buf_printf(out, "* %u EXPUNGE\r\n", i) < 0)
+		if (gone)
+			gone[expunged] = ou; /* descending */
+		else if (buf_printf(out, "* %u EXPUNGE\r\n", i) < 0)
 			rc = -1;
 		expunged++;
 		i--;
 	}
+	if (gone && expunged) {
+		/* RFC 7162 §3.2.10: one VANISHED with the UIDs, runs compressed. */
+		if (buf_append_c(out, "* VANISHED ") < 0)
+			rc = -1;
+		for (uint32_t k = expunged; k > 0;) {
+			uint32_t lo = gone[k - 1], hi = lo, e = k - 1;
+			while (e > 0 && gone[e - 1] == hi + 1)
+				hi = gone[--e];
+			if (buf_printf(out, "%s%u", k == expunged ? "" : ",", lo) < 0 ||
+			    (hi != lo && buf_printf(out, ":%u", hi) < 0))
+				rc = -1;
+			k = e;
+		}
+		if (buf_append_c(out, "\r\n") < 0)
+			rc = -1;
+	}
+	free(gone);
 	/* Flags changed by others: the new numbering, ascending. */
 	for (i = 0, j = 0; i < v->count && j < nv.count;) {
 		const struct imap_msg *o = &v->msgs[i], *n = &nv.msgs[j];
@@ -212,8 +235,12 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 		}
 		if (o->flags != n->flags || (o->kw == NULL) != (n->kw == NULL) ||
 		    (o->kw && strcmp(o->kw, n->kw) != 0)) {
-			if (buf_printf(out, "* %u FETCH (FLAGS ", j + 1) < 0 ||
-			    imap_msg_flags_append(n, out) < 0 || buf_append_c(out, ")\r\n") < 0)
+			if (buf_printf(out, "* %u FETCH (", j + 1) < 0 ||
+			    (v->qresync && buf_printf(out, "UID %u ", n->uid) < 0) ||
+			    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(n, out) < 0 ||
+			    (v->condstore &&
+			     buf_printf(out, " MODSEQ (%llu)", (unsigned long long)n->modseq) < 0) ||
+			    buf_append_c(out, ")\r\n") < 0)
 				rc = -1;
 		}
 		i++;

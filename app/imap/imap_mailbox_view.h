@@ -51,6 +51,9 @@ struct imap_mailbox_view {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;      /* the account's modseq when last read */
 	int readonly;         /* EXAMINE: no flag changes, no expunge */
+	uint64_t highest_modseq; /* the mailbox's, as last read (CONDSTORE) */
+	unsigned condstore : 1;  /* sync: MODSEQ in FETCH FLAGS lines (RFC 7162) */
+	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
 };

@@ -116,6 +116,9 @@ struct imap_session {
 	char login[IMAP_USER_MAX + 1];
 	uint32_t account;
 
+	/* ENABLEd or implied extensions (cmd_enable.c) */
+	unsigned condstore : 1, qresync : 1;
+
 	/* change feed (subscribed while authenticated) */
 	struct store_sub sub;
 	int subscribed;
@@ -191,6 +194,12 @@ void imap_auth_cancel(struct imap_session *s);
 void imap_cmd_authenticate(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_sasl_line(struct imap_session *s, struct str line);
 
+/* cmd_enable.c: turns CONDSTORE on (ENABLE, or a command that uses it). */
+void imap_session_condstore(struct imap_session *s);
+/* A mailbox's highest modseq as CONDSTORE shows it: at least 1 (RFC 7162
+ * mod-sequence-value; accounts start at modseq 1, see SCHEMA.md). */
+static inline uint64_t imap_highest_modseq(uint64_t m) { return m ? m : 1; }
+
 /* one handler per command with logic */
 void imap_cmd_starttls(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd);
@@ -209,6 +218,7 @@ void imap_idle_notify(struct imap_session *s);
 enum imap_fetch_kind {
 	IMAP_FI_UID,
 	IMAP_FI_FLAGS,
+	IMAP_FI_MODSEQ, /* CONDSTORE: "MODSEQ (n)" */
 	IMAP_FI_INTERNALDATE,
 	IMAP_FI_RFC822_SIZE,
 	IMAP_FI_BODY, /* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT */
@@ -228,12 +238,14 @@ struct imap_fetch_item {
 	size_t nparts;
 	int partial;
 	uint64_t offset, length;
+	int implicit; /* FLAGS added for the implicit \Seen: only where it changed */
 };
 
 struct imap_fetch {
 	struct imap_fetch_item *items; /* in the command arena */
 	size_t nitems;
 	int uid_mode, need_raw;
+	int has_modseq; /* MODSEQ is among the items already */
 	int need_tree;         /* some item needs the MIME structure */
 	struct arena *arena;   /* the current message's MIME tree (need_tree) */
 	unsigned char *how;    /* per item: how its octets are sent (imap_fetch.c) */
@@ -251,6 +263,9 @@ struct imap_fetch {
 	int lit;               /* item whose literal is being sent, or -1 */
 	uint64_t lit_pos, lit_left;
 	unsigned expunged; /* messages gone from the store before they were sent */
+	uint64_t changedsince; /* CHANGEDSINCE: only messages with a higher modseq */
+	uint32_t *seen_uids;   /* UIDs the implicit \Seen changed, ascending (malloc'ed) */
+	size_t nseen;
 };
 
 /* imap_fetch.c */
@@ -303,6 +318,8 @@ void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct
 
 /* cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE */
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd);
+/* Appends ascending uids as a sequence set with runs as ranges ("1:3,7"). */
+void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n);
 
 /* cmd_append.c */
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd);

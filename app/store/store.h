@@ -292,6 +292,13 @@ int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, 
 			 void *arg);
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
+/*
+ * UIDs of mailbox expunged after modseq since (QRESYNC VANISHED), from the
+ * change log (store_changes.c): ascending, each once, malloc'ed into
+ * *uids_r (NULL when none; the caller frees). STORE_OK or STORE_ETEMP.
+ */
+int store_mailbox_vanished(struct store *st, uint32_t account, uint32_t mailbox, uint64_t since,
+			   uint32_t **uids_r, size_t *n_r);
 /* Account's quota (0 = unlimited) and bytes used. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, uint64_t *used_r);
 

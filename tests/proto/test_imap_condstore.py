@@ -1,0 +1,133 @@
+"""IMAP CONDSTORE and QRESYNC (RFC 7162): ENABLE, HIGHESTMODSEQ in SELECT
+and STATUS, FETCH MODSEQ and CHANGEDSINCE, STORE UNCHANGEDSINCE with
+MODIFIED and MODSEQ in the answers, a second session's flag change seen
+with its MODSEQ, SELECT (QRESYNC ...) giving VANISHED (EARLIER) and the
+changed messages, UID FETCH (CHANGEDSINCE VANISHED), and VANISHED
+instead of EXPUNGE once QRESYNC is on (EXPUNGE and MOVE)."""
+import re
+
+from test_imap import Raw, deliver, srv, wait_count
+
+
+def hms(lines):
+    for l in lines:
+        m = re.search(rb"\[HIGHESTMODSEQ (\d+)\]", l)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("no HIGHESTMODSEQ in %r" % lines)
+
+
+def cmd(r, tag, text):
+    r.send("%s %s\r\n" % (tag, text))
+    return r.until_tag(tag)
+
+
+def modseqs(lines):
+    """{uid: modseq} from FETCH lines."""
+    out = {}
+    for l in lines:
+        u = re.search(rb"UID (\d+)", l)
+        m = re.search(rb"MODSEQ \((\d+)\)", l)
+        if u and m:
+            out[int(u.group(1))] = int(m.group(1))
+    return out
+
+
+def test_imap_condstore_fetch_store_status():
+    with srv() as s:
+        deliver(s, 3)
+        wait_count(s, 3)
+        r = Raw(s)
+        assert b"CONDSTORE" in r.greeting and b"QRESYNC" in r.greeting
+        r.login()
+        out = cmd(r, "a", "ENABLE CONDSTORE")
+        assert out[0] == b"* ENABLED CONDSTORE" and out[-1].startswith(b"a OK"), out
+        out = cmd(r, "b", "SELECT INBOX")
+        h0 = hms(out)
+        out = cmd(r, "c", "UID FETCH 1:* (MODSEQ FLAGS)")
+        ms = modseqs(out)
+        assert sorted(ms) == [1, 2, 3] and max(ms.values()) == h0, (out, h0)
+        # STORE reports the new MODSEQ; HIGHESTMODSEQ follows.
+        out = cmd(r, "d", "UID STORE 2 +FLAGS (\\Flagged)")
+        ms2 = modseqs(out)
+        assert ms2[2] > h0, out
+        out = cmd(r, "e", "STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+        assert b"HIGHESTMODSEQ %d" % ms2[2] in out[0], out
+        # CHANGEDSINCE: only message 2.
+        out = cmd(r, "f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % h0)
+        assert len([l for l in out if b"FETCH" in l]) == 1 and b"UID 2" in out[0], out
+        assert b"MODSEQ (%d)" % ms2[2] in out[0], out
+        # UNCHANGEDSINCE: message 2 changed after h0, so it is MODIFIED and
+        # left alone; 1 and 3 are stored.
+        out = cmd(r, "g", "UID STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % h0)
+        assert re.match(rb"g OK \[MODIFIED 2\]", out[-1]), out
+        ms3 = modseqs(out)
+        assert sorted(ms3) == [1, 3], out
+        out = cmd(r, "h", "UID FETCH 2 (FLAGS)")
+        assert b"\\Seen" not in out[0], out
+        # SEARCH MODSEQ.
+        out = cmd(r, "i", "SEARCH MODSEQ %d" % (ms2[2] + 1))
+        assert re.match(rb"\* SEARCH 1 3 \(MODSEQ %d\)" % max(ms3.values()), out[0]), out
+        # A second session's change arrives with its MODSEQ.
+        r2 = Raw(s)
+        r2.login()
+        cmd(r2, "a", "SELECT INBOX")
+        cmd(r2, "b", "STORE 3 +FLAGS (\\Answered)")
+        out = cmd(r, "j", "NOOP")
+        line = [l for l in out if b"FETCH" in l]
+        assert line and b"\\Answered" in line[0] and b"MODSEQ (" in line[0], out
+        r2.close()
+        r.close()
+
+
+def test_imap_qresync_select_and_vanished():
+    with srv() as s:
+        deliver(s, 6)
+        wait_count(s, 6)
+        r = Raw(s)
+        r.login()
+        cmd(r, "a", "ENABLE QRESYNC")
+        out = cmd(r, "b", "SELECT INBOX")
+        uv = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(out)).group(1))
+        h0 = hms(out)
+        # Meanwhile another session changes a flag, expunges 2 and 4, and
+        # moves 5 away.
+        r2 = Raw(s)
+        r2.login()
+        cmd(r2, "a", "SELECT INBOX")
+        cmd(r2, "b", "UID STORE 3 +FLAGS (\\Flagged)")
+        cmd(r2, "c", "UID STORE 2,4 +FLAGS (\\Deleted)")
+        cmd(r2, "d", "EXPUNGE")
+        cmd(r2, "e", "UID MOVE 5 Trash")
+        r2.close()
+        # The QRESYNC session, re-selecting with what it knew.
+        out = cmd(r, "c", "SELECT INBOX (QRESYNC (%d %d 1:6))" % (uv, h0))
+        assert out[0] == b"* OK [CLOSED] Previous mailbox closed.", out
+        van = [l for l in out if l.startswith(b"* VANISHED (EARLIER)")]
+        assert van == [b"* VANISHED (EARLIER) 2,4:5"], out
+        fetches = [l for l in out if b"FETCH" in l]
+        assert len(fetches) == 1 and b"UID 3" in fetches[0] and b"\\Flagged" in fetches[0], out
+        assert out[-1].startswith(b"c OK"), out
+        # Known UIDs limit VANISHED; another UIDVALIDITY gets none.
+        out = cmd(r, "d", "SELECT INBOX (QRESYNC (%d %d 1:3))" % (uv, h0))
+        assert [l for l in out if b"VANISHED" in l] == [b"* VANISHED (EARLIER) 2"], out
+        out = cmd(r, "e", "SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, h0))
+        assert not [l for l in out if b"VANISHED" in l or b"FETCH" in l], out
+        # UID FETCH (CHANGEDSINCE m VANISHED).
+        out = cmd(r, "f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % h0)
+        assert out[0] == b"* VANISHED (EARLIER) 2,4:5", out
+        assert len([l for l in out if b"FETCH (" in l]) == 1, out
+        # Own EXPUNGE and MOVE answer VANISHED, not EXPUNGE.
+        cmd(r, "g", "UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+        out = cmd(r, "h", "EXPUNGE")
+        assert out[0] == b"* VANISHED 1" and not [l for l in out if b"EXPUNGE" in l[:20]], out
+        out = cmd(r, "i", "UID MOVE 3 Trash")
+        assert [l for l in out if l.startswith(b"* VANISHED")] == [b"* VANISHED 3"], out
+        assert any(b"[COPYUID" in l for l in out), out
+        # Without QRESYNC the parameter is refused.
+        r3 = Raw(s)
+        r3.login()
+        out = cmd(r3, "a", "SELECT INBOX (QRESYNC (%d %d))" % (uv, h0))
+        assert out[-1].startswith(b"a BAD"), out
+        r3.close()
+        r.close()
