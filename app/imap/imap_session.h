@@ -197,7 +197,7 @@ void imap_sasl_line(struct imap_session *s, struct str line);
 /* cmd_enable.c: turns CONDSTORE on (ENABLE, or a command that uses it). */
 void imap_session_condstore(struct imap_session *s);
 /* A mailbox's highest modseq as CONDSTORE shows it: at least 1 (RFC 7162
- * mod-sequence-value; accounts start at modseq 1, see SCHEMA.md). */
+ * mod-sequence-value; see SCHEMA.md for the one case where 1 is not exact). */
 static inline uint64_t imap_highest_modseq(uint64_t m) { return m ? m : 1; }
 
 /* one handler per command with logic */

@@ -277,12 +277,7 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	                     .next_email_id = 1,
 	                     .next_mailbox_id =
 	                         1 + sizeof default_mailboxes / sizeof default_mailboxes[0],
-	                     .created_at = now_s(),
-	                     /* Creating the mailboxes is change 1, so that no
-	                      * message ever has modseq 1 and CONDSTORE's
-	                      * HIGHESTMODSEQ (at least 1) of a fresh mailbox
-	                      * is below every future change. */
-	                     .modseq = 1};
+	                     .created_at = now_s()};
 	memcpy(a.email, c->addr, strlen(c->addr) + 1);
 	memcpy(a.hash, c->hash, strlen(c->hash) + 1);
 	if ((rc = acct_put(txn, st, id, &a)) != 0)
@@ -297,24 +292,12 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	for (uint32_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
 		struct mbox_rec m = {.uidvalidity = uv,
 		                     .uidnext = 1,
-		                     .highest_modseq = 1,
 		                     .role = default_mailboxes[i].role,
 		                     .subscribed = 1};
 		memcpy(m.name, default_mailboxes[i].name, strlen(default_mailboxes[i].name) + 1);
 		if ((rc = mbox_put(txn, st, id, i + 1, &m)) != 0)
 			return rc;
 	}
-	/* The change record of modseq 1: one "mailbox created" per mailbox. */
-	enum { NDEF = sizeof default_mailboxes / sizeof default_mailboxes[0] };
-	uint8_t crec[3 + NDEF * 13] = {REC_V1}, kb[12];
-	be16_put(crec + 1, NDEF);
-	for (uint32_t i = 0; i < NDEF; i++) {
-		crec[3 + i * 13] = CHANGE_MAILBOX_CREATED;
-		be32_put(crec + 3 + i * 13 + 1, i + 1);
-	}
-	MDB_val ck = key_u32_u64(kb, id, 1), cv = {sizeof crec, crec};
-	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &ck, &cv, 0)) != 0)
-		return rc;
 	c->id = id;
 	return 0;
 }
