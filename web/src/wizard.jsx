@@ -286,7 +286,7 @@ function RelayStep({ st, setSt, onNext, back }) {
 				testid="relay-user" autoComplete="off" error={fieldError(a.error, 'user')} />
 			<Field label="Password" type="password" value={pw} onInput={setPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				testid="relay-password" autoComplete="new-password"
-				placeholder={r.password_set ? '(unchanged)' : ''} error={fieldError(a.error, 'password')} />
+				placeholder={r.password_set ? (r.locked ? '(set)' : '(unchanged)') : ''} error={fieldError(a.error, 'password')} />
 			{st.restart_required ? <Notice kind="info">Relay settings take effect when tern restarts.</Notice> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel={r.locked ? 'Continue' : host.trim() ? 'Save relay' : 'Continue without relay'} />
