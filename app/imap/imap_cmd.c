@@ -41,6 +41,7 @@ struct imap_cmd_def {
 	" MOVE" \
 	" CONDSTORE" \
 	" QRESYNC" \
+	" QUOTA QUOTA=RES-STORAGE" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -132,6 +133,9 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_UID_COPY, imap_cmd_copy, SELECTED },
 	{ IMAP_CMD_MOVE, imap_cmd_copy, SELECTED },
 	{ IMAP_CMD_UID_MOVE, imap_cmd_copy, SELECTED },
+	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
+	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
+	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 };
 
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)

@@ -316,6 +316,9 @@ int imap_fetch_sets_seen(const struct imap_arg *list, size_t n);
 /* Writes "<sp>FLAGS (...)" of m (a FETCH item). */
 void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m);
 
+/* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (refused) */
+void imap_cmd_quota(struct imap_session *s, const struct imap_cmd *cmd);
+
 /* cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE */
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd);
 /* Appends ascending uids as a sequence set with runs as ranges ("1:3,7"). */

@@ -1,0 +1,42 @@
+"""IMAP QUOTA (RFC 9208, STORAGE): GETQUOTAROOT and GETQUOTA follow what
+APPEND and expunge do to the account's usage, SETQUOTA is refused, an
+account without a limit has no quota root, and APPEND past the limit is
+refused with [OVERQUOTA] without storing anything."""
+from harness import Server
+from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, login
+
+
+def test_imap_quota_roots_and_usage():
+    with Server(accounts=[(CAROL, CAROL_PW)], imap=True, start=False) as s:
+        s.cli("account", "add", BOB, "--quota", "10240", input=BOB_PW + "\n")
+        s.start()
+        m = login(s)
+        typ, data = m.getquotaroot("INBOX")
+        assert typ == "OK", data
+        assert data[0] == [b'INBOX "User quota"'] and data[1] == [b'"User quota" (STORAGE 0 10)'], data
+        msg = b"Subject: q\r\n\r\n" + b"x" * 3000 + b"\r\n"
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+        typ, data = m.getquota('"User quota"')
+        kib = (len(msg) + 1023) // 1024
+        assert typ == "OK" and data == [b'"User quota" (STORAGE %d 10)' % kib], data
+        typ, data = m.getquota("nosuch")
+        assert typ == "NO", data
+        typ, data = m.setquota('"User quota"', "(STORAGE 99999)")
+        assert typ == "NO" and b"NOPERM" in data[0], data
+        # Over the limit: refused, usage unchanged.
+        big = b"Subject: big\r\n\r\n" + b"y" * 8000 + b"\r\n"
+        typ, data = m.append("INBOX", None, None, big)
+        assert typ == "NO" and b"OVERQUOTA" in data[0], data
+        typ, data = m.getquota('"User quota"')
+        assert data == [b'"User quota" (STORAGE %d 10)' % kib], data
+        # Expunge frees it.
+        m.select("INBOX")
+        m.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+        m.expunge()
+        assert m.getquota('"User quota"')[1] == [b'"User quota" (STORAGE 0 10)']
+        m.logout()
+        # No limit: no root.
+        c = login(s, user=CAROL, pw=CAROL_PW)
+        typ, data = c.getquotaroot("INBOX")
+        assert typ == "OK" and data[0] == [b"INBOX"] and data[1] == [None], data
+        c.logout()
