@@ -179,9 +179,10 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	nv.readonly = v->readonly;
 	nv.condstore = v->condstore;
 	nv.qresync = v->qresync;
-	if (read_view(&nv, st) != STORE_OK) {
+	int r = read_view(&nv, st);
+	if (r != STORE_OK) {
 		msgs_free(nv.msgs, nv.count);
-		return -1;
+		return r == STORE_ENOTFOUND ? -2 : -1;
 	}
 
 	/* Expunged: in the old list, not in the new. Walk from the end so

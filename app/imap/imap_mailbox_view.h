@@ -76,7 +76,8 @@ void imap_view_free(struct imap_mailbox_view *v);
  * right while it applies them) and then "* n EXISTS" when the count grew
  * or anything was expunged. Does nothing when the account did not change.
  * Returns 0, or -1 on a store error (v unchanged) or when out is full
- * (out then holds a prefix: the caller closes the session).
+ * (out then holds a prefix: the caller closes the session), or -2 when
+ * the mailbox no longer exists (deleted by another session; v unchanged).
  */
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
 

@@ -187,7 +187,19 @@ void imap_session_sync(struct imap_session *s)
 		return;
 	/* An EXPUNGE or a FETCH FLAGS line per message at most. */
 	buf_init(&out, (size_t)s->view.count * 1024 + 4096);
-	if (imap_view_sync(&s->view, imap_store, &out) < 0)
+	int r = imap_view_sync(&s->view, imap_store, &out);
+	if (r == -2) {
+		/* Deleted under us: its messages and UIDs mean nothing any more
+		 * and no response can say so, so end the session as Dovecot
+		 * does (RFC 9051 §7.1.5 allows BYE at any time). */
+		buf_free(&out);
+		log_info("imap", s->id, "event=selected_mailbox_deleted mailbox=%u", s->view.mailbox);
+		imap_reply(s, "* BYE Selected mailbox was deleted, have to disconnect.");
+		imap_session_unselect(s);
+		imap_close_with(s, "mailbox_deleted");
+		return;
+	}
+	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));

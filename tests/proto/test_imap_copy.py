@@ -4,6 +4,7 @@ the email's keywords), MOVE expunges from the source (the moving session
 gets COPYUID then EXPUNGE, a second session on the source sees EXPUNGE at
 its next NOOP and one on the target sees EXISTS), [TRYCREATE], and the
 quota (a copy adds no bytes)."""
+import imaplib
 import re
 
 from test_imap import BOB, deliver, login, srv, wait_count
@@ -109,3 +110,25 @@ def test_imap_move_expunges_and_other_sessions():
         assert typ == "NO"
         typ, data = a.copy("1", "INBOX")
         assert typ == "OK"
+
+
+def test_imap_selected_mailbox_deleted_and_check():
+    """A session whose selected mailbox another session deletes is told
+    BYE at its next command that syncs, instead of going on with a stale
+    view; CHECK syncs like NOOP."""
+    with srv() as s:
+        a, b = login(s), login(s)
+        a.create("Doomed")
+        a.append("Doomed", None, None, b"Subject: x\r\n\r\nx\r\n")
+        b.select("Doomed")
+        assert b.check()[0] == "OK"
+        a.append("Doomed", None, None, b"Subject: y\r\n\r\ny\r\n")
+        typ, data = b.check()
+        assert typ == "OK" and b.untagged_responses.get("EXISTS", [b""])[-1] == b"2"
+        assert a.delete("Doomed")[0] == "OK"
+        try:
+            b.noop()
+            b.noop()
+            assert False, "session went on after its mailbox was deleted"
+        except (imaplib.IMAP4.abort, OSError, EOFError) as e:
+            assert "deleted" in str(e).lower() or "BYE" in str(e) or isinstance(e, OSError), e
