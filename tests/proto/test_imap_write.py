@@ -270,5 +270,36 @@ SyncState *
             # Nothing left to do the second time.
             run()
             assert len(local()) == 3
+            # New local messages are pushed up (APPEND, with their flags).
+            for i in range(3):
+                name = "1700000000.%d_%d.local:2,%s" % (i, os.getpid(), "S" if i == 0 else "")
+                sub = "cur" if i == 0 else "new"
+                with open(os.path.join(maildir, "INBOX", sub, name.split(":")[0] if sub == "new" else name), "wb") as fh:
+                    fh.write(b"From: me@example.test\r\nSubject: local %d\r\n\r\nup %d\r\n" % (i, i))
+            out = run()
+            m = login(s)
+            m.select("INBOX")
+            typ, data = m.search(None, "SUBJECT", "local")
+            assert len(data[0].split()) == 3, (data, out)
+            typ, data = m.search(None, "SUBJECT", "local", "SEEN")
+            assert len(data[0].split()) == 1, data
+            m.logout()
+            assert len(local()) == 6
+            # Twice more: the second time nothing moves either way (same
+            # local files, same server state and HIGHESTMODSEQ: no write).
+            run()
+
+            def server_state():
+                m = login(s)
+                st = m.status("INBOX", "(HIGHESTMODSEQ MESSAGES UIDNEXT)")[1][0]
+                m.select("INBOX", readonly=True)
+                fl = m.fetch("1:*", "(UID FLAGS)")[1]
+                m.logout()
+                return st, fl
+
+            before = (sorted(local()), server_state())
+            run()
+            assert (sorted(local()), server_state()) == before
+            assert len(local()) == 6 and len(s.messages(BOB)) == 6
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
