@@ -104,3 +104,64 @@ int sasl_plain_split(struct str msg, struct str *authzid_r, struct str *authcid_
 	*passwd_r = str_make(nul2 + 1, msg.len - b - 1);
 	return 0;
 }
+
+/* ---- The server side of PLAIN and LOGIN ---- */
+
+int sasl_login_start(struct sasl_login *x, struct str mech)
+{
+	sasl_login_end(x);
+	if (str_eq_ci_c(mech, "PLAIN"))
+		x->mech = SASL_MECH_PLAIN;
+	else if (str_eq_ci_c(mech, "LOGIN"))
+		x->mech = SASL_MECH_LOGIN;
+	else
+		return -1;
+	return 0;
+}
+
+void sasl_login_end(struct sasl_login *x)
+{
+	explicit_bzero(x, sizeof(*x));
+	x->mech = SASL_MECH_NONE;
+}
+
+enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial,
+			       char buf[SASL_RESPONSE_MAX], struct str *user_r, struct str *pass_r)
+{
+	size_t n = 0;
+
+	*user_r = *pass_r = str_make("", 0);
+	if (initial && str_eq(b64, STR_LIT("="))) {
+		n = 0;
+	} else if (sasl_base64_decode(b64, buf, SASL_RESPONSE_MAX, &n) < 0) {
+		return SASL_STEP_BAD_BASE64;
+	}
+	if (x->mech == SASL_MECH_PLAIN) {
+		struct str authz, authc;
+		if (sasl_plain_split(str_make(buf, n), &authz, &authc, pass_r) < 0) {
+			*pass_r = str_make("", 0);
+			return SASL_STEP_MALFORMED;
+		}
+		*user_r = authc;
+		if (authz.len && !str_eq_ci(authz, authc)) {
+			/* No master users: acting as someone else is refused. */
+			*pass_r = str_make("", 0);
+			return SASL_STEP_AUTHZID;
+		}
+		return SASL_STEP_DONE;
+	}
+	if (x->mech != SASL_MECH_LOGIN)
+		return SASL_STEP_MALFORMED;
+	if (!x->user_given) {
+		/* LOGIN, first response: the user name; then the password. */
+		if (n > SASL_USER_MAX || memchr(buf, '\0', n))
+			return SASL_STEP_MALFORMED;
+		memcpy(x->user, buf, n);
+		x->user[n] = '\0';
+		x->user_given = 1;
+		return SASL_STEP_PASSWORD;
+	}
+	*user_r = str_c(x->user);
+	*pass_r = str_make(buf, n);
+	return SASL_STEP_DONE;
+}

@@ -1,5 +1,7 @@
 /*
- * sasl.h — shared SASL helpers: strict base64 and the PLAIN message split.
+ * sasl.h — shared SASL helpers: strict base64, the PLAIN message split, and
+ * the server side of a PLAIN or LOGIN exchange (sasl_login_*), which POP3
+ * AUTH and SMTP submission AUTH drive the same way.
  *
  * Everything works on caller memory: decoded output goes to a caller
  * buffer with a size, slices point into the caller's message. Nothing
@@ -28,5 +30,53 @@ int sasl_base64_encode(const void *p, size_t n, char *out, size_t outsz);
  */
 int sasl_plain_split(struct str msg, struct str *authzid_r, struct str *authcid_r,
 		    struct str *passwd_r);
+
+/* ---- The server side of PLAIN (RFC 4616) and LOGIN ---- */
+
+#define SASL_USER_MAX 320      /* an address: 64 + 1 + 255 */
+#define SASL_RESPONSE_MAX 1536 /* a decoded response: authzid, user, password */
+
+enum sasl_mech { SASL_MECH_NONE, SASL_MECH_PLAIN, SASL_MECH_LOGIN };
+
+/* What a session keeps between a challenge and the client's response. */
+struct sasl_login {
+	enum sasl_mech mech;          /* SASL_MECH_NONE: no exchange running */
+	int user_given;               /* LOGIN: the user name came, password next */
+	char user[SASL_USER_MAX + 1]; /* LOGIN: the user name */
+};
+
+enum sasl_step {
+	SASL_STEP_DONE,       /* the credentials are in *user_r and *pass_r */
+	SASL_STEP_PASSWORD,   /* LOGIN: send the "Password:" challenge (SASL_LOGIN_PASSWORD) */
+	SASL_STEP_BAD_BASE64, /* not base64: a protocol error, the exchange is over */
+	SASL_STEP_MALFORMED,  /* a shape no password check can pass: a failed attempt */
+	SASL_STEP_AUTHZID,    /* PLAIN asked to act as someone else: a failed attempt */
+};
+
+#define SASL_LOGIN_USERNAME "VXNlcm5hbWU6" /* base64 "Username:" */
+#define SASL_LOGIN_PASSWORD "UGFzc3dvcmQ6" /* base64 "Password:" */
+
+/*
+ * Starts an exchange for the mechanism named mech (PLAIN or LOGIN, any
+ * case). Returns 0, or -1 when it is not one of them (x->mech is then
+ * SASL_MECH_NONE).
+ */
+int sasl_login_start(struct sasl_login *x, struct str mech);
+
+/*
+ * Takes one client response, base64 as sent; initial says it came with the
+ * command (where "=" is an empty response, RFC 4954 §4 / RFC 5034 §4).
+ * buf receives the decoded response and must stay alive while *user_r and
+ * *pass_r (slices into buf or x->user) are used; the caller wipes buf
+ * (explicit_bzero) and calls sasl_login_end() after the check. On
+ * SASL_STEP_MALFORMED and SASL_STEP_AUTHZID, *user_r is the user name for
+ * the log (possibly empty) and *pass_r is empty. The exchange is over after
+ * anything but SASL_STEP_PASSWORD.
+ */
+enum sasl_step sasl_login_step(struct sasl_login *x, struct str b64, int initial,
+			       char buf[SASL_RESPONSE_MAX], struct str *user_r, struct str *pass_r);
+
+/* Ends the exchange and wipes the user name. */
+void sasl_login_end(struct sasl_login *x);
 
 #endif

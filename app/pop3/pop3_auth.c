@@ -139,17 +139,11 @@ static void snapshot_email(void *arg, const struct store_email_info *info)
 static void auth_run(void *arg)
 {
 	struct pop3_auth_job *j = arg;
-	int r = store_account_check_password(pop3_store, j->user, j->pass);
+	int r = store_account_login(pop3_store, j->user, j->pass, &j->account);
 
 	explicit_bzero(j->pass, sizeof(j->pass));
 	if (r != 1) {
 		j->result = r == 0 ? AUTH_FAILED_R : AUTH_TEMP_R;
-		return;
-	}
-	r = store_account_id(pop3_store, j->user, &j->account);
-	if (r != STORE_OK) {
-		/* Deleted between the two reads: as good as a wrong password. */
-		j->result = r == STORE_ENOTFOUND ? AUTH_FAILED_R : AUTH_TEMP_R;
 		return;
 	}
 	if (pop3_lock_acquire(j->account) < 0) {
@@ -212,7 +206,7 @@ static void fail_later(struct pop3_session *s, const char *user, enum pop3_mech 
 		 authfail_count(s->conn->peer_ip, loop_now_ms()), delay);
 	s->state = POP3_S_WAIT_AUTH;
 	s->delayed_reply = AUTH_FAILED;
-	s->mech = POP3_MECH_NONE;
+	sasl_login_end(&s->sasl);
 	explicit_bzero(s->user, sizeof(s->user));
 	conn_pause_read(s->conn, 1);
 	s->delay_timer = loop_timer_add(s->loop, delay, delayed_reply, s);
@@ -288,7 +282,7 @@ static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str u
 
 	name_for_log(shown, user);
 	s->user[0] = '\0';
-	s->mech = POP3_MECH_NONE;
+	sasl_login_end(&s->sasl);
 	if (authfail_blocked(s->conn->peer_ip, loop_now_ms())) {
 		log_info("pop3", s->id, "event=auth_refused reason=too_many_failures peer=%s",
 			 s->conn->peer_ip);
@@ -368,46 +362,38 @@ void pop3_cmd_apop(struct pop3_session *s, struct pop3_cmd *cmd)
 /* One SASL response (initial or continuation), base64 as sent. */
 static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 {
-	char msg[POP3_SASL_MAX];
-	size_t n = 0;
+	char msg[SASL_RESPONSE_MAX], shown[POP3_USER_MAX + 1];
+	struct str user, pass;
+	enum pop3_mech mech = s->sasl.mech == SASL_MECH_PLAIN ? POP3_MECH_PLAIN : POP3_MECH_LOGIN;
+	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
 
-	if (initial && str_eq(b64, STR_LIT("="))) {
-		n = 0; /* RFC 5034 §4: "=" is an empty initial response */
-	} else if (sasl_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
+	switch (step) {
+	case SASL_STEP_PASSWORD:
+		s->state = POP3_S_SASL;
+		pop3_reply(s, "+ " SASL_LOGIN_PASSWORD);
+		break;
+	case SASL_STEP_DONE:
+		/* user may point into s->sasl, which auth_begin wipes. */
+		name_for_log(shown, user);
+		if (user.len > POP3_USER_MAX)
+			fail_later(s, shown, mech, "malformed");
+		else
+			auth_begin(s, mech, str_make(shown, user.len), pass);
+		explicit_bzero(shown, sizeof(shown));
+		break;
+	case SASL_STEP_BAD_BASE64:
 		s->state = POP3_S_AUTHORIZATION;
-		s->mech = POP3_MECH_NONE;
+		sasl_login_end(&s->sasl);
 		pop3_reply(s, "-ERR Invalid base64 data in %s response.",
 			   initial ? "initial" : "continued");
 		pop3_session_error(s);
-		return;
-	}
-	if (s->mech == POP3_MECH_PLAIN) {
-		struct str authz, authc, pass;
-		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
-			fail_later(s, "", POP3_MECH_PLAIN, "malformed");
-		} else if (authz.len && !str_eq(authz, authc)) {
-			/* No master users: acting as someone else is refused. */
-			char user[POP3_USER_MAX + 1];
-			name_for_log(user, authc);
-			fail_later(s, user, POP3_MECH_PLAIN, "authzid");
-		} else {
-			auth_begin(s, POP3_MECH_PLAIN, authc, pass);
-		}
-	} else if (!s->sasl_user_given) {
-		/* LOGIN, first response: the user name; then ask for the password. */
-		if (n > POP3_USER_MAX || memchr(msg, '\0', n)) {
-			fail_later(s, "", POP3_MECH_LOGIN, "malformed");
-		} else {
-			memcpy(s->user, msg, n);
-			s->user[n] = '\0';
-			s->sasl_user_given = 1;
-			s->state = POP3_S_SASL;
-			pop3_reply(s, "+ UGFzc3dvcmQ6"); /* "Password:" */
-		}
-	} else {
-		char user[POP3_USER_MAX + 1];
-		memcpy(user, s->user, sizeof(user));
-		auth_begin(s, POP3_MECH_LOGIN, str_c(user), str_make(msg, n));
+		break;
+	case SASL_STEP_AUTHZID:
+	case SASL_STEP_MALFORMED:
+	default:
+		name_for_log(shown, user);
+		fail_later(s, shown, mech, step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
 }
@@ -424,24 +410,19 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_cmd *cmd)
 	}
 	if (require_tls(s) < 0)
 		return;
-	if (str_eq_ci_c(cmd->arg, "PLAIN")) {
-		s->mech = POP3_MECH_PLAIN;
-	} else if (str_eq_ci_c(cmd->arg, "LOGIN")) {
-		s->mech = POP3_MECH_LOGIN;
-	} else {
+	if (sasl_login_start(&s->sasl, cmd->arg) < 0) {
 		pop3_reply(s, "-ERR Unsupported authentication mechanism.");
 		pop3_session_error(s);
 		return;
 	}
 	s->user[0] = '\0';
-	s->sasl_user_given = 0;
 	if (cmd->has_initial) {
 		sasl_step(s, cmd->initial, 1);
 		return;
 	}
 	s->state = POP3_S_SASL;
 	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
-	pop3_reply(s, s->mech == POP3_MECH_PLAIN ? "+ " : "+ VXNlcm5hbWU6");
+	pop3_reply(s, s->sasl.mech == SASL_MECH_PLAIN ? "+ " : "+ " SASL_LOGIN_USERNAME);
 }
 
 void pop3_sasl_line(struct pop3_session *s, struct str line)
@@ -449,8 +430,7 @@ void pop3_sasl_line(struct pop3_session *s, struct str line)
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 5034 §4: the client cancels; the AUTH command fails. */
 		s->state = POP3_S_AUTHORIZATION;
-		s->mech = POP3_MECH_NONE;
-		s->user[0] = '\0';
+		sasl_login_end(&s->sasl);
 		pop3_reply(s, "-ERR Authentication aborted by client.");
 		return;
 	}

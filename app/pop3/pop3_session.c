@@ -366,7 +366,7 @@ void pop3_session_input(struct pop3_session *s)
 		if (s->state == POP3_S_SASL) {
 			/* The exchange is over. */
 			s->state = POP3_S_AUTHORIZATION;
-			s->mech = POP3_MECH_NONE;
+			sasl_login_end(&s->sasl);
 			explicit_bzero(s->user, sizeof(s->user));
 		}
 		if (r == POP3_LINE_TOO_LONG)

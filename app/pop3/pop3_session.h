@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "auth/sasl.h"
 #include "core/worker.h"
 #include "pop3/pop3_parse.h"
 
@@ -87,9 +88,8 @@ struct pop3_session {
 	uint64_t idle_timer, delay_timer;
 
 	/* AUTHORIZATION */
-	char user[POP3_USER_MAX + 1]; /* from USER or AUTH LOGIN, "" when none */
-	enum pop3_mech mech;          /* AUTH in progress (POP3_S_SASL) */
-	int sasl_user_given;          /* AUTH LOGIN: the user name came, password next */
+	char user[POP3_USER_MAX + 1]; /* from USER, "" when none */
+	struct sasl_login sasl;       /* AUTH in progress (POP3_S_SASL) */
 	const char *delayed_reply;    /* sent when delay_timer fires (a failed login) */
 	struct pop3_auth_job *auth;   /* in flight (POP3_S_WAIT_AUTH) */
 

@@ -28,10 +28,9 @@
 #include "smtp/smtp_session.h"
 #include "store/store.h"
 
-#define SASL_MAX 1024 /* decoded SASL response: user + password + authzid */
-#define USER_MAX 255  /* sizeof(s->sasl_user) - 1 */
+#define USER_MAX SASL_USER_MAX
 
-enum { SMTP_SASL_NONE, SMTP_SASL_PLAIN, SMTP_SASL_LOGIN };
+/* Indexed by enum sasl_mech. */
 static const char *const mech_names[] = { "none", "plain", "login" };
 
 #define REPLY_FAILED "535 5.7.8 Error: authentication failed"
@@ -43,9 +42,9 @@ enum auth_result { AUTH_FAILED_R, AUTH_OK_R, AUTH_TEMP_R };
 struct smtp_auth_job {
 	struct worker_job wj;
 	struct smtp_session *s;
-	int mech;
+	enum sasl_mech mech;
 	char user[USER_MAX + 1]; /* lowercased */
-	char pass[SASL_MAX + 1];
+	char pass[SASL_RESPONSE_MAX + 1];
 	enum auth_result result; /* written on the worker, read after done */
 	uint32_t account;
 };
@@ -62,20 +61,10 @@ void smtp_auth_closed(struct smtp_session *s)
 static void auth_run(void *arg)
 {
 	struct smtp_auth_job *j = arg;
-	int r = store_account_check_password(smtp_store, j->user, j->pass);
+	int r = store_account_login(smtp_store, j->user, j->pass, &j->account);
 
 	explicit_bzero(j->pass, sizeof(j->pass));
-	if (r != 1) {
-		j->result = r == 0 ? AUTH_FAILED_R : AUTH_TEMP_R;
-		return;
-	}
-	r = store_account_id(smtp_store, j->user, &j->account);
-	if (r != STORE_OK) {
-		/* Deleted between the two reads: as good as a wrong password. */
-		j->result = r == STORE_ENOTFOUND ? AUTH_FAILED_R : AUTH_TEMP_R;
-		return;
-	}
-	j->result = AUTH_OK_R;
+	j->result = r == 1 ? AUTH_OK_R : r == 0 ? AUTH_FAILED_R : AUTH_TEMP_R;
 }
 
 /* ---- back on the loop ---- */
@@ -102,7 +91,8 @@ static void delayed_reply(struct loop *loop, void *arg)
 }
 
 /* Answers a failed attempt after authfail's delay. */
-static void fail_later(struct smtp_session *s, const char *user, int mech, const char *why)
+static void fail_later(struct smtp_session *s, const char *user, enum sasl_mech mech,
+		       const char *why)
 {
 	char q[USER_MAX * 2 + 8];
 	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
@@ -112,8 +102,7 @@ static void fail_later(struct smtp_session *s, const char *user, int mech, const
 		 authfail_count(s->conn->peer_ip, loop_now_ms()), delay);
 	s->state = SMTP_S_WAIT_AUTH;
 	s->delayed_reply = REPLY_FAILED;
-	s->sasl_mech = SMTP_SASL_NONE;
-	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	sasl_login_end(&s->sasl);
 	conn_pause_read(s->conn, 1);
 	s->delay_timer = loop_timer_add(s->loop, delay, delayed_reply, s);
 }
@@ -172,12 +161,13 @@ static void name_for_log(char out[USER_MAX + 1], struct str name)
  * like a wrong password, delay included: the reply must not tell them
  * apart.
  */
-static void auth_begin(struct smtp_session *s, int mech, struct str user, struct str pass)
+static void auth_begin(struct smtp_session *s, enum sasl_mech mech, struct str user,
+		       struct str pass)
 {
 	char shown[USER_MAX + 1];
 
 	name_for_log(shown, user);
-	s->sasl_mech = SMTP_SASL_NONE;
+	sasl_login_end(&s->sasl);
 	if (authfail_blocked(s->conn->peer_ip, loop_now_ms())) {
 		log_info("smtp", s->id, "event=auth_refused reason=too_many_failures peer=%s",
 			 s->conn->peer_ip);
@@ -188,7 +178,7 @@ static void auth_begin(struct smtp_session *s, int mech, struct str user, struct
 		return;
 	}
 	if (user.len == 0 || user.len > USER_MAX || memchr(user.p, '\0', user.len) ||
-	    pass.len > SASL_MAX || (pass.len && memchr(pass.p, '\0', pass.len))) {
+	    pass.len > SASL_RESPONSE_MAX || (pass.len && memchr(pass.p, '\0', pass.len))) {
 		fail_later(s, shown, mech, "malformed");
 		return;
 	}
@@ -215,46 +205,38 @@ static void auth_begin(struct smtp_session *s, int mech, struct str user, struct
 /* One SASL response (initial or continuation), base64 as sent. */
 static void sasl_step(struct smtp_session *s, struct str b64, int initial)
 {
-	char msg[SASL_MAX];
-	size_t n = 0;
+	char msg[SASL_RESPONSE_MAX], shown[USER_MAX + 1];
+	struct str user, pass;
+	enum sasl_mech mech = s->sasl.mech;
 
-	if (initial && str_eq(b64, STR_LIT("="))) {
-		n = 0; /* RFC 4954 §4: "=" is an empty initial response */
-	} else if (sasl_base64_decode(b64, msg, sizeof(msg), &n) < 0) {
+	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
+
+	switch (step) {
+	case SASL_STEP_PASSWORD:
+		s->state = SMTP_S_AUTH;
+		smtp_reply(s, "334 " SASL_LOGIN_PASSWORD);
+		break;
+	case SASL_STEP_DONE:
+		/* user may point into s->sasl, which auth_begin wipes. */
+		name_for_log(shown, user);
+		if (user.len > USER_MAX)
+			fail_later(s, shown, mech, "malformed");
+		else
+			auth_begin(s, mech, str_make(shown, user.len), pass);
+		explicit_bzero(shown, sizeof(shown));
+		break;
+	case SASL_STEP_BAD_BASE64:
 		s->state = SMTP_S_HELO;
-		s->sasl_mech = SMTP_SASL_NONE;
+		sasl_login_end(&s->sasl);
 		smtp_reply(s, "501 5.5.2 Error: cannot decode response");
 		smtp_session_error(s);
-		return;
-	}
-	if (s->sasl_mech == SMTP_SASL_PLAIN) {
-		struct str authz, authc, pass;
-		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
-			fail_later(s, "", SMTP_SASL_PLAIN, "malformed");
-		} else if (authz.len && !str_eq_ci(authz, authc)) {
-			/* No master users: acting as someone else is refused. */
-			char user[USER_MAX + 1];
-			name_for_log(user, authc);
-			fail_later(s, user, SMTP_SASL_PLAIN, "authzid");
-		} else {
-			auth_begin(s, SMTP_SASL_PLAIN, authc, pass);
-		}
-	} else if (!s->sasl_user_given) {
-		/* LOGIN, first response: the user name; then ask for the password. */
-		if (n > USER_MAX || memchr(msg, '\0', n)) {
-			fail_later(s, "", SMTP_SASL_LOGIN, "malformed");
-		} else {
-			memcpy(s->sasl_user, msg, n);
-			s->sasl_user[n] = '\0';
-			s->sasl_user_given = 1;
-			s->state = SMTP_S_AUTH;
-			smtp_reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
-		}
-	} else {
-		char user[USER_MAX + 1];
-		memcpy(user, s->sasl_user, sizeof(user));
-		auth_begin(s, SMTP_SASL_LOGIN, str_c(user), str_make(msg, n));
-		explicit_bzero(user, sizeof(user));
+		break;
+	case SASL_STEP_AUTHZID:
+	case SASL_STEP_MALFORMED:
+	default:
+		name_for_log(shown, user);
+		fail_later(s, shown, mech, step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		break;
 	}
 	explicit_bzero(msg, sizeof(msg));
 }
@@ -277,24 +259,18 @@ void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	if (str_eq_ci_c(cmd->auth_mech, "PLAIN")) {
-		s->sasl_mech = SMTP_SASL_PLAIN;
-	} else if (str_eq_ci_c(cmd->auth_mech, "LOGIN")) {
-		s->sasl_mech = SMTP_SASL_LOGIN;
-	} else {
+	if (sasl_login_start(&s->sasl, cmd->auth_mech) < 0) {
 		smtp_reply(s, "504 5.5.4 Error: unsupported authentication mechanism");
 		smtp_session_error(s);
 		return;
 	}
-	s->sasl_user[0] = '\0';
-	s->sasl_user_given = 0;
 	if (cmd->auth_initial.len) {
 		sasl_step(s, cmd->auth_initial, 1);
 		return;
 	}
 	s->state = SMTP_S_AUTH;
 	/* PLAIN has an empty challenge; LOGIN asks "Username:". */
-	smtp_reply(s, s->sasl_mech == SMTP_SASL_PLAIN ? "334 " : "334 VXNlcm5hbWU6");
+	smtp_reply(s, s->sasl.mech == SASL_MECH_PLAIN ? "334 " : "334 " SASL_LOGIN_USERNAME);
 }
 
 void smtp_auth_line(struct smtp_session *s, struct str line)
@@ -302,8 +278,7 @@ void smtp_auth_line(struct smtp_session *s, struct str line)
 	if (str_eq(line, STR_LIT("*"))) {
 		/* RFC 4954 §4: the client cancels; the AUTH command fails. */
 		s->state = SMTP_S_HELO;
-		s->sasl_mech = SMTP_SASL_NONE;
-		explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+		sasl_login_end(&s->sasl);
 		smtp_reply(s, "501 5.7.0 Error: authentication aborted");
 		return;
 	}

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "auth/sasl.h"
 #include "core/buf.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
@@ -108,10 +109,8 @@ struct smtp_session {
 	enum smtp_mode mode;
 	int authenticated;
 	uint32_t account;     /* once authenticated */
-	char login[256];      /* the account's address, once authenticated */
-	int sasl_mech;        /* during AUTH: SMTP_SASL_* of smtp_auth.c */
-	int sasl_user_given;  /* LOGIN: the user name step is done */
-	char sasl_user[256];
+	char login[SASL_USER_MAX + 1]; /* the account's address, once authenticated */
+	struct sasl_login sasl; /* the AUTH exchange in progress (SMTP_S_AUTH) */
 	void *auth_job;       /* password check in flight: the session waits */
 	uint64_t delay_timer; /* failed AUTH: the reply waits for authfail's delay */
 	const char *delayed_reply;

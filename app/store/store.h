@@ -91,6 +91,14 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r);
  * Returns 1 valid, 0 invalid, STORE_ETEMP on error.
  */
 int store_account_check_password(struct store *st, const char *email, const char *password);
+/*
+ * A login: store_account_check_password(), then the account's id into
+ * *id_r. email may be in any case. Returns 1 (and *id_r) when the password
+ * matches, 0 when not (an unknown account costs the same, and an account
+ * deleted between the two reads counts as unknown), STORE_ETEMP on error.
+ */
+int store_account_login(struct store *st, const char *email, const char *password,
+			uint32_t *id_r);
 struct store_account_info {
 	uint32_t id;
 	const char *email;

@@ -502,6 +502,24 @@ int store_account_check_password(struct store *st, const char *email, const char
 	return password_verify(hash, password);
 }
 
+int store_account_login(struct store *st, const char *email, const char *password,
+			uint32_t *id_r)
+{
+	char addr[STORE_ADDR_MAX + 1];
+	size_t n = 0;
+	int r = store_account_check_password(st, email, password);
+
+	if (r != 1)
+		return r;
+	for (; email[n] && n < STORE_ADDR_MAX; n++)
+		addr[n] = (email[n] >= 'A' && email[n] <= 'Z') ? (char)(email[n] + 32) : email[n];
+	addr[n] = '\0';
+	r = store_account_id(st, addr, id_r);
+	if (r == STORE_OK)
+		return 1;
+	return r == STORE_ENOTFOUND ? 0 : STORE_ETEMP;
+}
+
 int store_account_list(struct store *st, store_account_cb *cb, void *arg)
 {
 	MDB_txn *txn;

@@ -1,11 +1,13 @@
 /*
  * test_smtp_submit.c — the pieces of the submission policy that need no
  * network: the strict From address parser, the header scan (From, Date,
- * Message-ID counts), and the per-account sliding-window rate limit.
+ * Message-ID counts), the per-account sliding-window rate limit, and the
+ * server side of SASL PLAIN/LOGIN shared with POP3 (auth/sasl.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "core/arena.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_rate.h"
@@ -155,8 +157,52 @@ static void test_rate(void)
 	smtp_rate_free();
 }
 
+static void test_sasl_login(void)
+{
+	struct sasl_login x;
+	char buf[SASL_RESPONSE_MAX];
+	struct str u, p;
+
+	memset(&x, 0, sizeof(x));
+	CHECK_EQ_INT(sasl_login_start(&x, str_c("cram-md5")), -1);
+	CHECK_EQ_INT(x.mech, SASL_MECH_NONE);
+
+	/* PLAIN: "\0alice@x.test\0pw", with and without a matching authzid. */
+	CHECK_EQ_INT(sasl_login_start(&x, str_c("plain")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("AGFsaWNlQHgudGVzdABwdw=="), 1, buf, &u, &p),
+		     SASL_STEP_DONE);
+	CHECK_EQ_SLICE(u, "alice@x.test");
+	CHECK_EQ_SLICE(p, "pw");
+	/* "ALICE@x.test\0alice@x.test\0pw": the same user in another case. */
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("QUxJQ0VAeC50ZXN0AGFsaWNlQHgudGVzdABwdw=="), 1, buf,
+				     &u, &p), SASL_STEP_DONE);
+	/* "bob@x.test\0alice@x.test\0pw": acting as someone else. */
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("Ym9iQHgudGVzdABhbGljZUB4LnRlc3QAcHc="), 1, buf, &u,
+				     &p), SASL_STEP_AUTHZID);
+	CHECK_EQ_SLICE(u, "alice@x.test");
+	CHECK_EQ_INT(p.len, 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("="), 1, buf, &u, &p), SASL_STEP_MALFORMED);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("="), 0, buf, &u, &p), SASL_STEP_BAD_BASE64);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("a b"), 0, buf, &u, &p), SASL_STEP_BAD_BASE64);
+
+	/* LOGIN: user name, then password. */
+	CHECK_EQ_INT(sasl_login_start(&x, str_c("LOGIN")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("YWxpY2VAeC50ZXN0"), 0, buf, &u, &p),
+		     SASL_STEP_PASSWORD);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("cHc="), 0, buf, &u, &p), SASL_STEP_DONE);
+	CHECK_EQ_SLICE(u, "alice@x.test");
+	CHECK_EQ_SLICE(p, "pw");
+	sasl_login_end(&x);
+	CHECK_EQ_INT(x.mech, SASL_MECH_NONE);
+	CHECK_EQ_INT(x.user[0], 0);
+	/* A user name with a NUL is refused before any password. */
+	CHECK_EQ_INT(sasl_login_start(&x, str_c("LOGIN")), 0);
+	CHECK_EQ_INT(sasl_login_step(&x, str_c("YQBi"), 0, buf, &u, &p), SASL_STEP_MALFORMED);
+}
+
 int main(void)
 {
+	test_sasl_login();
 	test_from();
 	test_scan();
 	test_rate();
