@@ -4,9 +4,11 @@
  * RFC 5161 §3.1 asks for names the server does not know; the ENABLED
  * response lists only what this command newly turned on.
  *
- * IMAP4rev2 and UTF8=ACCEPT are not enabled here yet: they come with the
- * rest of RFC 9051's behaviour (LIST and STATUS in UTF-8, no RECENT,
- * ESEARCH answers) and are not advertised until then.
+ * IMAP4rev2 (RFC 9051 §6.3.1) switches the session to rev2 behaviour:
+ * mailbox names in UTF-8 (as UTF8=ACCEPT, RFC 6855, does alone), no
+ * RECENT or UNSEEN in SELECT, "[CLOSED]" when a SELECT closes the previous
+ * mailbox, and SEARCH answered with ESEARCH (imap_search_rev2()). The rest
+ * of rev2 is what this server does in either mode.
  */
 #include <string.h>
 
@@ -47,6 +49,15 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			imap_session_condstore(s);
 			s->qresync = 1;
 			add = " QRESYNC";
+		} else if (str_eq_ci_c(name, "IMAP4rev2") && !s->rev2) {
+			s->rev2 = 1;
+			s->utf8 = 1;
+			imap_search_rev2(s); /* SEARCH answers ESEARCH (cmd_search.c) */
+			add = " IMAP4rev2";
+		} else if (str_eq_ci_c(name, "UTF8=ACCEPT") && !s->utf8_enabled) {
+			s->utf8 = 1;
+			s->utf8_enabled = 1;
+			add = " UTF8=ACCEPT";
 		}
 		if (add && n + strlen(add) < sizeof(enabled)) {
 			memcpy(enabled + n, add, strlen(add) + 1);

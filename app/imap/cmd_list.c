@@ -117,6 +117,8 @@ static int has_children(const struct collect *c, const char *name)
 static const char *pattern_utf8(struct imap_session *s, struct str in)
 {
 	struct buf b;
+	if (s->utf8) /* UTF8=ACCEPT / IMAP4rev2: patterns are UTF-8 already */
+		return str_dup(s->cmd_arena, in);
 	buf_init(&b, in.len * 4 + 16);
 	const char *r = imap_utf7_to_utf8(in, &b) == IMAP_UTF7_OK ? str_dup(s->cmd_arena, buf_str(&b))
 								     : str_dup(s->cmd_arena, in);

@@ -52,7 +52,8 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		return;
 	case STORE_EEXIST:
 		if (j->op == IMAP_CMD_DELETE)
-			imap_tagged(s, "NO [INUSE] Mailbox has children, delete them first");
+			imap_tagged(s, "NO [%s] Mailbox has children, delete them first",
+				    s->rev2 ? "HASCHILDREN" : "INUSE"); /* RFC 9051 §7.1 */
 		else if (j->op == IMAP_CMD_RENAME)
 			imap_tagged(s, "NO [ALREADYEXISTS] Target mailbox already exists");
 		else

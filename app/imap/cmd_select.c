@@ -123,7 +123,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (select_params(s, cmd, &q) < 0)
 		return;
-	if (s->state == IMAP_S_SELECTED && s->qresync)
+	if (s->state == IMAP_S_SELECTED && (s->qresync || s->rev2))
 		imap_reply(s, "* OK [CLOSED] Previous mailbox closed.");
 	imap_session_unselect(s);
 	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
@@ -150,8 +150,10 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_reply(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
 			      "\\Draft \\*)] Flags permitted.");
 	imap_reply(s, "* %u EXISTS", s->view.count);
-	imap_reply(s, "* 0 RECENT");
-	for (uint32_t i = 0; i < s->view.count; i++)
+	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2). */
+	if (!s->rev2)
+		imap_reply(s, "* 0 RECENT");
+	for (uint32_t i = 0; i < s->view.count && !s->rev2; i++)
 		if (!(s->view.msgs[i].flags & IMAP_F_SEEN)) {
 			imap_reply(s, "* OK [UNSEEN %u] First unseen.", i + 1);
 			break;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "imap/imap_session.h"
+#include "core/utf8.h"
 #include "imap/imap_utf7.h"
 #include "net/conn.h"
 
@@ -42,6 +43,7 @@ struct imap_cmd_def {
 	" CONDSTORE" \
 	" QRESYNC" \
 	" QUOTA QUOTA=RES-STORAGE" \
+	" IMAP4rev2 UTF8=ACCEPT" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -161,10 +163,13 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
+	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);
 }
 
 /* ---- shared helpers ---- */
+
+__thread int imap_names_utf8;
 
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {
@@ -178,6 +183,17 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 	}
 	if (str_eq_ci_c(name, "INBOX")) {
 		snprintf(out, outsz, "INBOX");
+		return 0;
+	}
+	/* After ENABLE UTF8=ACCEPT or IMAP4rev2 names are UTF-8 (RFC 6855
+	 * §3, RFC 9051 §5.1): taken as sent. */
+	if (s->utf8) {
+		if (name.len >= outsz || !utf8_valid(name) || memchr(name.p, '\0', name.len)) {
+			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
+			return -1;
+		}
+		memcpy(out, name.p, name.len);
+		out[name.len] = '\0';
 		return 0;
 	}
 	/* Clients that did not enable UTF8 send modified UTF-7 (RFC 3501
@@ -232,6 +248,20 @@ int imap_append_mailbox(struct buf *b, const char *name)
 	struct buf enc;
 	int r;
 
+	if (imap_names_utf8) {
+		/* UTF-8 as is: an atom, or a quoted string (which may carry
+		 * UTF-8 once UTF8=ACCEPT or IMAP4rev2 is on). */
+		struct str n = str_c(name);
+		if (is_atom(n))
+			return buf_append_str(b, n);
+		if (buf_append_c(b, "\"") < 0)
+			return -1;
+		for (size_t i = 0; i < n.len; i++)
+			if (((n.p[i] == '"' || n.p[i] == '\\') && buf_append_c(b, "\\") < 0) ||
+			    buf_append(b, &n.p[i], 1) < 0)
+				return -1;
+		return buf_append_c(b, "\"");
+	}
 	buf_init(&enc, sizeof(tmp));
 	if (imap_utf8_to_utf7(str_c(name), &enc) != IMAP_UTF7_OK) {
 		buf_free(&enc);

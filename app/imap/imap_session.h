@@ -118,6 +118,9 @@ struct imap_session {
 
 	/* ENABLEd or implied extensions (cmd_enable.c) */
 	unsigned condstore : 1, qresync : 1;
+	unsigned rev2 : 1; /* ENABLE IMAP4rev2: no RECENT, ESEARCH answers, [CLOSED] */
+	unsigned utf8 : 1; /* ENABLE UTF8=ACCEPT or IMAP4rev2: UTF-8 mailbox names */
+	unsigned utf8_enabled : 1; /* UTF8=ACCEPT itself was enabled */
 
 	/* change feed (subscribed while authenticated) */
 	struct store_sub sub;
@@ -384,7 +387,12 @@ void imap_search_rev2(struct imap_session *s);
  * after a tagged BAD/NO reply.
  */
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
-/* Appends name as an IMAP astring in modified UTF-7 (quoted when needed). */
+/* Set by imap_dispatch() to the session's utf8 before each handler runs:
+ * imap_append_mailbox() then writes UTF-8 names instead of modified
+ * UTF-7. One loop thread runs one handler at a time. */
+extern __thread int imap_names_utf8;
+/* Appends name as an IMAP astring in modified UTF-7 (quoted when needed),
+ * or in UTF-8 when imap_names_utf8 is set. */
 int imap_append_mailbox(struct buf *b, const char *name);
 /* Appends s as a quoted string, or a literal when it cannot be quoted. */
 int imap_append_string(struct buf *b, struct str s);
