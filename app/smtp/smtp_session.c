@@ -361,6 +361,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	rc->address = arena_strdup(tx->arena, addr);
 	rc->params = rcpt_params_text(tx->arena, &cmd->params);
 	rc->notify = (cmd->params.seen & SMTP_PARAM_NOTIFY) ? cmd->params.notify : 0;
+	rc->orcpt = NULL; /* the slot may hold a pointer from an earlier transaction */
 	if (cmd->params.seen & SMTP_PARAM_ORCPT) {
 		char orcpt[SMTP_ORCPT_MAX + 1];
 		if (smtp_xtext_decode(cmd->params.orcpt_addr, orcpt, sizeof(orcpt)) >= 0)
