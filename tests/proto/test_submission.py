@@ -439,3 +439,17 @@ def test_swaks_tls_and_tlsc_auth():
         msgs = inbox(s, BOB, 2)
         for mid, _ in msgs:
             assert dkimpy(s, s.raw(BOB, mid)) == ["rsa-sha256=True", "ed25519-sha256=True"]
+
+
+def test_dsn_parameters_pass_through_and_reset():
+    """RET/ENVID/NOTIFY/ORCPT are accepted on submission and handed to the
+    queue; a later transaction without them carries none (the queue reads
+    them per recipient)."""
+    with srv() as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB], msg(subject="with dsn"), mail_options=["RET=HDRS", "ENVID=abc+2Bdef"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob+2Bx@example.test"])
+        c.sendmail(ALICE, [BOB, ALICE], msg(subject="without dsn"))
+        c.sendmail(ALICE, [BOB], msg(subject="never"), rcpt_options=["NOTIFY=NEVER"])
+        c.quit()
+        assert len(inbox(s, BOB, 3)) == 3 and len(inbox(s, ALICE, 1)) == 1
