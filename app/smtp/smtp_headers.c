@@ -9,6 +9,14 @@
 #include "core/arena.h"
 #include "mime/rfc5322.h"
 
+static struct str unfold(struct arena *a, struct str value)
+{
+	char *v = arena_alloc(a, value.len + 1);
+	size_t n = rfc5322_unfold(value, v);
+	v[n] = '\0';
+	return str_make(v, n);
+}
+
 int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_headers *h)
 {
 	struct rfc5322_parser p;
@@ -24,14 +32,11 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 		off += used;
 		if (r == RFC5322_FIELD) {
 			if (str_eq_ci_c(f.name, "From")) {
-				if (h->from_fields++ == 0) {
-					char *v = arena_alloc(a, f.value.len + 1);
-					size_t n = rfc5322_unfold(f.value, v);
-					v[n] = '\0';
-					h->from = str_make(v, n);
-				}
+				if (h->from_fields++ == 0)
+					h->from = unfold(a, f.value);
 			} else if (str_eq_ci_c(f.name, "Sender")) {
-				h->sender_fields++;
+				if (h->sender_fields++ == 0)
+					h->sender = unfold(a, f.value);
 			} else if (str_eq_ci_c(f.name, "Date")) {
 				h->date_fields++;
 			} else if (str_eq_ci_c(f.name, "Message-ID")) {
@@ -42,6 +47,7 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 		if (r == RFC5322_END) {
 			h->header_end = p.body_offset;
 			h->no_separator = p.no_separator;
+			h->malformed = p.no_separator && p.body_offset < len;
 			break;
 		}
 		if (r == RFC5322_MORE) {

@@ -36,8 +36,10 @@ struct smtp_headers {
 	unsigned date_fields;   /* Date: */
 	unsigned msgid_fields;  /* Message-ID: */
 	struct str from;        /* unfolded value of the first From (arena), or empty */
+	struct str sender;      /* unfolded value of the first Sender (arena), or empty */
 	uint64_t header_end;    /* offset just after the header section (and its empty line) */
 	unsigned no_separator : 1; /* the header section did not end with an empty line */
+	unsigned malformed : 1;    /* it ended at a line that is not a field (not at the end) */
 };
 
 /*

@@ -10,8 +10,10 @@
  *           must be an address of the account (553 5.7.1).
  *   RCPT  — anything once authenticated (smtp_session.c); local addresses
  *           that do not exist are still refused there.
- *   end of data — the From field must hold only addresses of the account
- *           (553 5.7.1); missing Date and Message-ID are added; the message
+ *   end of data — the From field (and Sender, when there is one) must
+ *           hold only addresses of the account (553 5.7.1), in a header
+ *           section without broken lines (554 5.6.0); missing Date and
+ *           Message-ID are added; the message
  *           is signed with the keys of the From domain on the worker pool;
  *           then queue_submit() commits it, and 250 goes out only from
  *           its done callback.
@@ -166,17 +168,43 @@ static void refuse(struct smtp_session *s, const char *why, const char *reply)
 	smtp_session_error(s);
 }
 
+/* Refuses (553) the first address of addrs[0..n) the account does not own. */
+static int check_owned(struct smtp_session *s, const char *field, char **addrs, int n)
+{
+	char q[600], u[600];
+
+	for (int i = 0; i < n; i++) {
+		if (owned(s, addrs[i]))
+			continue;
+		log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=not_owned",
+			 field, log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)));
+		smtp_reply(s, "553 5.7.1 <%s>: %s address rejected: not owned by user %s", addrs[i],
+			   field, s->login);
+		smtp_tx_end(s);
+		smtp_session_error(s);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Checks the From field. Returns 0 with the domain to sign for in
- * domain_r (size DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1
- * after replying.
+ * Checks the author fields: From, and Sender when present (a reader shows
+ * it as "on behalf of"). Returns 0 with the domain to sign for in domain_r
+ * (size DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1 after
+ * replying.
  */
 static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r)
 {
-	char *addrs[FROM_ADDRS_MAX];
-	char q[600], u[600];
+	char *addrs[FROM_ADDRS_MAX], *sender[1];
 
 	domain_r[0] = '\0';
+	if (h->malformed) {
+		/* Readers disagree about what follows a broken header line; a
+		 * From there could be shown although we never checked it. */
+		refuse(s, "malformed_header",
+		       "554 5.6.0 Error: malformed header line; header fields are \"Name: value\"");
+		return -1;
+	}
 	if (h->from_fields != 1) {
 		refuse(s, h->from_fields ? "several_from" : "no_from",
 		       "554 5.6.0 Error: the message must have exactly one From header field");
@@ -189,17 +217,16 @@ static int check_from(struct smtp_session *s, const struct smtp_headers *h, char
 		       "plain addresses");
 		return -1;
 	}
-	for (int i = 0; i < n; i++) {
-		if (owned(s, addrs[i]))
-			continue;
-		log_info("smtp", s->id, "event=from_rejected user=%s from=%s reason=not_owned",
-			 log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)));
-		smtp_reply(s, "553 5.7.1 <%s>: From address rejected: not owned by user %s", addrs[i],
-			   s->login);
-		smtp_tx_end(s);
-		smtp_session_error(s);
+	if (check_owned(s, "From", addrs, n) < 0)
+		return -1;
+	if (h->sender_fields > 1 ||
+	    (h->sender_fields && smtp_from_addresses(s->tx.arena, h->sender, sender, 1) != 1)) {
+		refuse(s, "sender_unparsable",
+		       "553 5.7.1 Error: Sender header field must be one plain address");
 		return -1;
 	}
+	if (h->sender_fields && check_owned(s, "Sender", sender, 1) < 0)
+		return -1;
 	/* DKIM d= is the (first) author's domain, the one DMARC aligns with. */
 	const char *at = strrchr(addrs[0], '@');
 	if (at && dkim_domain_ok(at + 1))

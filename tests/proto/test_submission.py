@@ -270,8 +270,18 @@ def test_forged_from_header_refused():
         # No From, or two, is not a message we sign and send.
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm=ALICE).replace("From: alice@example.test\r\n", "")), 554)
         text = refused(lambda: c.sendmail(ALICE, [BOB], msg(frm=ALICE, extra="From: %s\r\n" % ALICE)), 554)
-        # A display name, a comment and folding are fine.
-        c.sendmail(ALICE, [BOB], msg(frm="\"Alice, A.\" (home)\r\n <Alice@EXAMPLE.test>"))
+        c.quit()
+        # (A new session: each refusal counts towards TERN_SMTP_MAX_ERRORS.)
+        c = smtp465(s, (ALICE, ALICE_PW))
+        # Sender is shown as "on behalf of": it must be the account's too.
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(extra="Sender: %s\r\n" % BOB)), 553)
+        assert text.startswith("5.7.1") and "Sender" in text, text
+        # A From hidden behind a broken header line is not let through.
+        text = refused(lambda: c.sendmail(ALICE, [BOB], msg(extra="not a field\r\nFrom: %s\r\n" % BOB)),
+                       554)
+        # A display name, a comment and folding are fine, and so is our own Sender.
+        c.sendmail(ALICE, [BOB], msg(frm="\"Alice, A.\" (home)\r\n <Alice@EXAMPLE.test>",
+                                     extra="Sender: <alice@example.test>\r\n"))
         c.quit()
         assert len(inbox(s, BOB, 1)) == 1
         assert "event=from_rejected" in s.log_text()

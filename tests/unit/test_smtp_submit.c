@@ -103,6 +103,8 @@ static void test_scan(void)
 	CHECK_EQ_INT(h.msgid_fields, 0); /* the body's does not count */
 	CHECK_EQ_INT(h.sender_fields, 1);
 	CHECK_EQ_SLICE(h.from, "Alice <alice@example.test>");
+	CHECK_EQ_SLICE(h.sender, "s@x.test");
+	CHECK(!h.malformed);
 	CHECK_EQ_INT(h.header_end, strstr(m, "\r\n\r\n") + 4 - m);
 	CHECK(!h.no_separator);
 
@@ -112,6 +114,13 @@ static void test_scan(void)
 	CHECK_EQ_SLICE(h.from, "a@x.test");
 	CHECK_EQ_INT(h.msgid_fields, 1);
 	CHECK(h.no_separator);
+	CHECK(!h.malformed); /* all header up to the end */
+
+	/* A line that is not a field ends the header section early. */
+	m = "From: a@x.test\r\nnot a field\r\nFrom: b@x.test\r\n\r\nbody\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK_EQ_INT(h.from_fields, 1);
+	CHECK(h.no_separator && h.malformed);
 
 	/* A header section past RFC5322_HEADER_MAX cannot be checked. */
 	size_t big = 2 * 1024 * 1024;
