@@ -32,12 +32,16 @@ LIB_SRCS    := $(filter-out $(MAIN_SRC),$(APP_SRCS))
 WEB_GEN_OBJ := build/obj/build/gen/web_assets.o
 WEB_FIXTURE := tests/web_assets_fixture.c
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ)
-TEST_OBJS   := $(LIB_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
+# The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
+# the HTTP layer's pure parts (json.c) and tests/http_stub.c for the rest.
+HOST_SKIP   := $(filter-out app/http/json.c,$(wildcard app/http/*.c))
+HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c
+TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJS   := $(LIB_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o)
+FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o)
 FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 

@@ -21,6 +21,8 @@ static int usage(void)
 		"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
 		"       tern alias add|list|del ALIAS TARGET\n"
 		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
+		"       tern setup-code                   the web wizard's one-time code\n"
+		"       tern token add NAME | list | del ID   API tokens\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }
@@ -53,6 +55,10 @@ int main(int argc, char **argv)
 		return cli_domain(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "alias") == 0)
 		return cli_alias(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "setup-code") == 0)
+		return cli_setup_code(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "token") == 0)
+		return cli_token(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "fetch") == 0)
 		return cli_fetch(&cfg, argc - 2, argv + 2);
 	return usage();

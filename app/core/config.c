@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "cidr.h"
 #include "str.h"
 
 static const struct {
@@ -242,5 +243,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0)
 		return -1;
+	snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow), "127.0.0.0/8,::1/128");
+	if (get_str("TERN_METRICS_ALLOW", cfg->metrics_allow, sizeof(cfg->metrics_allow), err,
+		    errsz) < 0)
+		return -1;
+	if (!cidr_list_valid(cfg->metrics_allow))
+		return bad(err, errsz, "TERN_METRICS_ALLOW", cfg->metrics_allow,
+			   "a comma-separated list of networks such as 127.0.0.0/8,10.0.0.0/8,::1/128");
 	return 0;
 }

@@ -67,6 +67,7 @@ struct config {
 	unsigned loops; /* event loop threads; 0 = one per core */
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
 	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */
+	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
 };
 
 /* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */

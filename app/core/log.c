@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,61 @@ static enum log_level log_min = LOG_INFO;
 static int log_json;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* The most recent records, for the admin API's log page (log_ring_walk). */
+struct ring_rec {
+	double time;
+	enum log_level level;
+	char module[16];
+	char text[LOG_RING_TEXT];
+};
+static struct ring_rec ring[LOG_RING_SIZE];
+static size_t ring_next, ring_count;
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void ring_add(const struct timespec *ts, enum log_level lvl, const char *module,
+		     const char *session, const char *pairs)
+{
+	pthread_mutex_lock(&ring_lock);
+	struct ring_rec *r = &ring[ring_next];
+	r->time = (double)ts->tv_sec + (double)(ts->tv_nsec / 1000000) / 1000.0;
+	r->level = lvl;
+	size_t m = strlen(module), o = 0, n;
+	if (m >= sizeof(r->module))
+		m = sizeof(r->module) - 1;
+	memcpy(r->module, module, m);
+	r->module[m] = '\0';
+	/* Truncating copies: a long record keeps its beginning. */
+	if (session) {
+		int k = snprintf(r->text, sizeof(r->text), "session=%.64s ", session);
+		o = k > 0 ? (size_t)k : 0;
+	}
+	n = strlen(pairs);
+	if (n > sizeof(r->text) - 1 - o)
+		n = sizeof(r->text) - 1 - o;
+	memcpy(r->text + o, pairs, n);
+	r->text[o + n] = '\0';
+	ring_next = (ring_next + 1) % LOG_RING_SIZE;
+	if (ring_count < LOG_RING_SIZE)
+		ring_count++;
+	pthread_mutex_unlock(&ring_lock);
+}
+
+void log_ring_walk(log_ring_cb *cb, void *arg)
+{
+	pthread_mutex_lock(&ring_lock);
+	size_t first = (ring_next + LOG_RING_SIZE - ring_count) % LOG_RING_SIZE;
+	for (size_t i = 0; i < ring_count; i++) {
+		const struct ring_rec *r = &ring[(first + i) % LOG_RING_SIZE];
+		cb(arg, r->time, r->level, r->module, r->text);
+	}
+	pthread_mutex_unlock(&ring_lock);
+}
+
+const char *log_level_name(enum log_level lvl)
+{
+	return (unsigned)lvl < 4 ? level_names[lvl] : "?";
+}
 
 void log_init(int fd, enum log_level min, int json)
 {
@@ -168,6 +224,7 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 	va_end(ap);
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	ring_add(&ts, lvl, module, session, pairs);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);

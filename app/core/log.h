@@ -33,6 +33,20 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 #define log_error(mod, sid, ...) log_msg(LOG_ERROR, mod, sid, __VA_ARGS__)
 
 /*
+ * The last LOG_RING_SIZE records emitted (level at or above the minimum)
+ * are also kept in memory for the admin API. log_ring_walk calls cb for
+ * each, oldest first, under a lock: cb must not log. text is the session
+ * and the caller's pairs (at most LOG_RING_TEXT-1 bytes), valid during cb.
+ */
+#define LOG_RING_SIZE 1000
+#define LOG_RING_TEXT 512
+typedef void log_ring_cb(void *arg, double time, enum log_level lvl, const char *module,
+			 const char *text);
+void log_ring_walk(log_ring_cb *cb, void *arg);
+/* "debug", "info", "warn", "error". */
+const char *log_level_name(enum log_level lvl);
+
+/*
  * Quotes s for a key=value record: returns s itself when it has no space,
  * quote, backslash, '=' or control byte, else a "..."-quoted copy in out
  * (control bytes as \xHH), truncated to outsz. Returns out or s.

@@ -17,6 +17,7 @@
 
 #include "auth/authfail.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
@@ -116,6 +117,7 @@ static void fail_later(struct imap_session *s, const char *user, enum imap_mech 
 {
 	char q[IMAP_USER_MAX * 2 + 8];
 	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
+	metrics_inc(METRIC_AUTHFAIL_IMAP);
 
 	log_info("imap", s->id, "event=login_failed user=%s mech=%s reason=%s peer=%s delay_ms=%u",
 		 log_q(user, q, sizeof(q)), mech_names[mech], reason, s->conn->peer_ip, delay);

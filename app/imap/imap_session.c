@@ -29,6 +29,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "imap/imap_server.h"
@@ -571,6 +572,7 @@ void imap_server_accept(struct loop *loop, int fd, void *arg)
 	if (loop_sessions)
 		loop_sessions->prev = s;
 	loop_sessions = s;
+	metrics_inc(METRIC_CONN_IMAP);
 	log_info("imap", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
 		 s->conn->peer_port, implicit ? "implicit" : "no");
 

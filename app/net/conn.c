@@ -398,6 +398,17 @@ void conn_flush(struct conn *c)
 	conn_io(c->loop, c->fd, LOOP_WRITE, c);
 }
 
+void conn_hold(struct conn *c)
+{
+	c->busy_++;
+}
+
+void conn_release(struct conn *c)
+{
+	c->busy_--;
+	conn_flush(c);
+}
+
 int conn_starttls(struct conn *c)
 {
 	if (c->tls || c->starttls_pending_)

@@ -96,6 +96,17 @@ const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
 int conn_tls_bits(const struct conn *c);
 
+/*
+ * For code that drives a conn from another event source (a socketpair, a
+ * timer): between conn_hold() and conn_release() the conn is never freed
+ * and calls such as conn_pause_read() or conn_close_after_flush() only
+ * record what to do. conn_release() then runs a full pass like
+ * conn_flush(), after which the conn (and whatever its on_close frees) may
+ * be gone.
+ */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
+
 /* Stops (1) or resumes (0) reading from the peer. */
 void conn_pause_read(struct conn *c, int pause);
 

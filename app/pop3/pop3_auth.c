@@ -24,6 +24,7 @@
 #include "auth/sasl.h"
 #include "auth/authfail.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
@@ -200,6 +201,7 @@ static void fail_later(struct pop3_session *s, const char *user, enum pop3_mech 
 {
 	char q[POP3_USER_MAX * 2 + 8];
 	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
+	metrics_inc(METRIC_AUTHFAIL_POP3);
 
 	log_info("pop3", s->id, "event=auth_failed user=%s mech=%s reason=%s peer=%s failures=%u "
 		 "delay_ms=%u", log_q(user, q, sizeof(q)), mech_names[mech], why, s->conn->peer_ip,

@@ -23,6 +23,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
@@ -467,6 +468,7 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 	if (loop_sessions)
 		loop_sessions->prev = s;
 	loop_sessions = s;
+	metrics_inc(METRIC_CONN_POP3);
 	log_info("pop3", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
 		 s->conn->peer_port, implicit ? "implicit" : "no");
 

@@ -13,10 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin_domain.h"
+#include "admin/admin_meta.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -59,6 +62,7 @@ static void drain_on_loop(void *arg)
 	smtp_server_drain();
 	pop3_server_drain();
 	imap_server_drain();
+	http_server_close_all();
 	free(d);
 }
 
@@ -68,6 +72,7 @@ static void close_all_on_loop(void *arg)
 	smtp_server_close_all();
 	pop3_server_close_all();
 	imap_server_close_all();
+	http_server_close_all();
 }
 
 /* Creates the primary domain named by TERN_DOMAIN on first start. */
@@ -76,7 +81,10 @@ static void seed_domain(const struct config *cfg, struct store *st)
 	char err[256];
 	if (!cfg->domain[0] || store_domain_is_local(st, cfg->domain) == 1)
 		return;
-	if (store_domain_add(st, cfg->domain, err, sizeof(err)) == STORE_OK)
+	struct dkim_keys keys;
+	int rc = admin_domain_add(st, cfg->domain, &keys, err, sizeof(err));
+	dkim_keys_wipe(&keys);
+	if (rc == STORE_OK)
 		log_info("server", NULL, "event=domain_added domain=%s source=TERN_DOMAIN", cfg->domain);
 	else
 		log_warn("server", NULL, "event=domain_add_failed domain=%s error=\"%s\"", cfg->domain, err);
@@ -85,7 +93,8 @@ static void seed_domain(const struct config *cfg, struct store *st)
 /* Sessions of every protocol, for the shutdown wait. */
 static unsigned sessions_alive(void)
 {
-	return smtp_server_sessions() + pop3_server_sessions() + imap_server_sessions();
+	return smtp_server_sessions() + pop3_server_sessions() + imap_server_sessions() +
+	       http_server_sessions();
 }
 
 static void sleep_ms(long ms)
@@ -95,8 +104,11 @@ static void sleep_ms(long ms)
 		;
 }
 
-int server_run(const struct config *cfg)
+int server_run(const struct config *cfg_env)
 {
+	/* The environment's settings, completed by those the wizard stored. */
+	static struct config merged;
+	const struct config *cfg = &merged;
 	struct worker workers[MAX_LOOPS];
 	struct listener listeners[LISTEN_COUNT];
 	int nlisteners = 0, nloops;
@@ -112,6 +124,7 @@ int server_run(const struct config *cfg)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	merged = *cfg_env;
 	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
 		log_error("server", NULL, "event=start_failed error=\"cannot create %s: %s\"",
 			  cfg->data_dir, strerror(errno));
@@ -121,6 +134,7 @@ int server_run(const struct config *cfg)
 		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
 		return 1;
 	}
+	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
 	if (tls_init(cfg, err, sizeof(err)) < 0) {
 		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
@@ -172,6 +186,18 @@ int server_run(const struct config *cfg)
 		nlisteners++;
 	}
 
+	{
+		int has_https = 0;
+		if (http_server_start(cfg, st, &listeners[nlisteners], &has_https, err, sizeof(err)) < 0) {
+			log_error("server", NULL, "event=start_failed listener=http error=\"%s\"", err);
+			for (int j = 0; j < nlisteners; j++)
+				listener_close(&listeners[j]);
+			store_close(&st);
+			return 1;
+		}
+		nlisteners += has_https;
+	}
+
 	nloops = cfg->loops ? (int)cfg->loops : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nloops < 1)
 		nloops = 1;
@@ -188,6 +214,7 @@ int server_run(const struct config *cfg)
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
+	http_server_ready();
 	log_info("server", NULL, "event=started version=%s hostname=%s loops=%d data=%s",
 		 TERN_VERSION, cfg->hostname, nloops, cfg->data_dir);
 
@@ -222,6 +249,7 @@ int server_run(const struct config *cfg)
 		for (int ms = 0; ms < 2000 && sessions_alive() > 0; ms += 50)
 			sleep_ms(50);
 	}
+	http_server_stop(); /* no handler runs past here */
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);

@@ -20,6 +20,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
@@ -340,16 +341,19 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			break;
 		}
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=relay_denied", qa);
+		metrics_inc(METRIC_REJECTED);
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
 		smtp_session_error(s);
 		return;
 	case STORE_RCPT_UNKNOWN:
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=unknown_user", qa);
+		metrics_inc(METRIC_REJECTED);
 		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 		smtp_session_error(s);
 		return;
 	case STORE_RCPT_OVER_QUOTA:
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=over_quota", qa);
+		metrics_inc(METRIC_REJECTED);
 		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", addr);
 		return;
 	case STORE_RCPT_TEMPFAIL:
@@ -738,6 +742,7 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 	static const char *const mode_names[] = { "mx", "submission", "submissions" };
 	log_info("smtp", s->id, "event=connect peer=%s port=%u service=%s", s->conn->peer_ip,
 		 s->conn->peer_port, mode_names[s->mode]);
+	metrics_inc(s->mode == SMTP_MODE_MX ? METRIC_CONN_SMTP : METRIC_CONN_SUBMISSION);
 
 	int lim = limits_acquire(s->conn->peer_ip);
 	if ((lim < 0 || loop_draining) && s->mode == SMTP_MODE_SUBMISSIONS) {

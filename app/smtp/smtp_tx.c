@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_tree.h"
@@ -179,6 +180,7 @@ void smtp_tx_finish(struct smtp_session *s)
 	}
 	if (why) {
 		log_info("smtp", s->id, "event=message_rejected reason=%s size=%" PRIu64, why, r->size);
+		metrics_inc(METRIC_REJECTED);
 		smtp_tx_end(s);
 		smtp_session_error(s);
 		return;
@@ -217,6 +219,7 @@ static void delivered(struct store_delivery *d, void *arg)
 	}
 	if (d->result == STORE_OK) {
 		char q[600];
+		metrics_inc(s->mode == SMTP_MODE_MX ? METRIC_RECEIVED : METRIC_SENT);
 		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu",
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len);

@@ -105,6 +105,7 @@ struct store_account_info {
 	uint64_t quota;  /* 0 = unlimited */
 	uint64_t used;   /* bytes of stored messages */
 	uint32_t emails; /* number of emails */
+	int disabled;    /* 1 when logins are disabled (store_account_set_disabled) */
 };
 typedef void store_account_cb(void *arg, const struct store_account_info *info);
 int store_account_list(struct store *st, store_account_cb *cb, void *arg);
@@ -337,6 +338,33 @@ int store_account_usage(struct store *st, uint32_t account, uint64_t *quota_r, u
  */
 int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
 		  const uint32_t *uids, size_t n, size_t *removed_r, uint64_t *modseq_r);
+
+/*
+ * ---- Named settings in meta (store_meta.c; layouts in SCHEMA.md) ----
+ * Names must contain a '/' ("setting/hostname"): the store's own meta keys
+ * are out of reach. Values are opaque bytes (at most 64 KiB).
+ * store_meta_get copies the value into val (size valsz) and its length to
+ * *len_r: STORE_OK, STORE_ENOTFOUND, STORE_EINVAL (bad name), STORE_ETEMP
+ * (store error, or the value does not fit). store_meta_put writes it in its
+ * own write transaction; with excl 1 an existing value is kept and
+ * STORE_EEXIST returned. store_meta_del: STORE_OK or STORE_ENOTFOUND.
+ * store_meta_list calls cb for every name starting with prefix, in order,
+ * inside a read transaction (value valid during cb only).
+ */
+int store_meta_get(struct store *st, const char *name, void *val, size_t valsz, size_t *len_r);
+int store_meta_put(struct store *st, const char *name, const void *val, size_t len, int excl);
+int store_meta_del(struct store *st, const char *name);
+typedef void store_meta_cb(void *arg, const char *name, const void *val, size_t len);
+int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg);
+
+/*
+ * Disables (on 1) or re-enables (0) logins of an account: its password hash
+ * is kept behind a '!' marker, so every password check fails while the
+ * account still receives mail. Changing the password keeps the state.
+ * STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_ETEMP.
+ */
+int store_account_set_disabled(struct store *st, const char *email, int on, char *err,
+			       size_t errsz);
 
 /* Bytes the map may use now (for tests of growth) and bytes in use. */
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);

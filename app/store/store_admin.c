@@ -408,7 +408,7 @@ int store_account_del(struct store *st, const char *email, char *err, size_t err
 /* Rewrites one account record: password hash (hash[0] != 0) or quota. */
 struct acct_update {
 	struct acct_ctx c;
-	int set_hash, set_quota;
+	int set_hash, set_quota, set_disabled, disabled;
 };
 
 static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
@@ -422,8 +422,26 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return store_err(u->c.err, u->c.errsz, STORE_ENOTFOUND, "no account %s", u->c.addr);
 	if (rc || (rc = acct_get(txn, st, id, &a)) != 0)
 		return rc;
-	if (u->set_hash)
-		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
+	if (u->set_hash) {
+		/* A disabled account stays disabled under its new password. */
+		int was_disabled = a.hash[0] == '!';
+		size_t n = strlen(u->c.hash);
+		if (was_disabled && n + 2 <= sizeof a.hash) {
+			a.hash[0] = '!';
+			memcpy(a.hash + 1, u->c.hash, n + 1);
+		} else {
+			memcpy(a.hash, u->c.hash, n + 1);
+		}
+	}
+	if (u->set_disabled) {
+		size_t n = strlen(a.hash);
+		if (u->disabled && a.hash[0] != '!' && n + 2 <= sizeof a.hash) {
+			memmove(a.hash + 1, a.hash, n + 1);
+			a.hash[0] = '!';
+		} else if (!u->disabled && a.hash[0] == '!') {
+			memmove(a.hash, a.hash + 1, n);
+		}
+	}
 	if (u->set_quota)
 		a.quota = u->c.quota;
 	return acct_put(txn, st, id, &a);
@@ -456,6 +474,22 @@ int store_account_set_quota(struct store *st, const char *email, uint64_t quota,
 	int rc = store_write(st, account_update_fn, &u);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
+	return rc;
+}
+
+int store_account_set_disabled(struct store *st, const char *email, int on, char *err,
+                               size_t errsz)
+{
+	struct acct_update u = {.c = {.err = err, .errsz = errsz}, .set_disabled = 1, .disabled = !!on};
+
+	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	int rc = store_write(st, account_update_fn, &u);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	else if (rc == STORE_OK)
+		log_info("store", NULL, "event=account_%s account=%s", on ? "disabled" : "enabled",
+		         u.c.addr);
 	return rc;
 }
 
@@ -497,7 +531,7 @@ int store_account_check_password(struct store *st, const char *email, const char
 			return STORE_ETEMP;
 	}
 	/* Verify outside the transaction: argon2id takes far longer than a read. */
-	if (hash[0] == '\0')
+	if (hash[0] == '\0' || hash[0] == '!') /* no password, or disabled */
 		return password_verify_dummy(password);
 	return password_verify(hash, password);
 }
@@ -544,6 +578,7 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg)
 			    .quota = a.quota,
 			    .used = a.used,
 			    .emails = a.emails,
+			    .disabled = a.hash[0] == '!',
 			};
 			cb(arg, &info);
 		}

@@ -27,7 +27,7 @@ class Server:
 
     def __init__(self, env=None, data_dir=None, domains=("example.test",), accounts=(),
                  start=True, binary=TERN, wrap=None, pop3=False, imap=False,
-                 submission=False):
+                 submission=False, http=False):
         self.tmp = tempfile.mkdtemp(prefix="tern-test-")
         self.data = data_dir or os.path.join(self.tmp, "data")
         self.smtp_port = free_port()
@@ -41,6 +41,9 @@ class Server:
         # submissions (implicit TLS) on free ports.
         self.submission_port = free_port() if submission else None
         self.submissions_port = free_port() if submission else None
+        # http=True also listens for HTTP and HTTPS (web admin, API) on free ports.
+        self.http_port = free_port() if http else None
+        self.https_port = free_port() if http else None
         self.binary = binary
         self.wrap = wrap or []
         self.env = {
@@ -63,6 +66,9 @@ class Server:
         if submission:
             self.env["TERN_LISTEN_SUBMISSION"] = "127.0.0.1:%d" % self.submission_port
             self.env["TERN_LISTEN_SUBMISSIONS"] = "127.0.0.1:%d" % self.submissions_port
+        if http:
+            self.env["TERN_LISTEN_HTTP"] = "127.0.0.1:%d" % self.http_port
+            self.env["TERN_LISTEN_HTTPS"] = "127.0.0.1:%d" % self.https_port
         if env:
             self.env.update(env)
         self.proc = None

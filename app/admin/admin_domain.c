@@ -1,0 +1,132 @@
+/*
+ * admin_domain.c — domain keys and the DNS records to publish. See
+ * admin_domain.h.
+ */
+#include "admin/admin_domain.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
+		      size_t errsz)
+{
+	int rc = store_dkim_get(st, domain, k);
+
+	if (rc == STORE_ETEMP)
+		snprintf(err, errsz, "cannot read the DKIM keys of %s, see the log", domain);
+	if (rc != STORE_ENOTFOUND)
+		return rc;
+	if (store_domain_is_local(st, domain) != 1) {
+		snprintf(err, errsz, "no domain %s (add it with: tern domain add %s)", domain,
+			 domain);
+		return STORE_ENOTFOUND;
+	}
+	if (dkim_keys_generate(k, (int64_t)time(NULL)) != DKIM_OK) {
+		snprintf(err, errsz, "cannot generate DKIM keys (no entropy from getrandom)");
+		return STORE_ETEMP;
+	}
+	rc = store_dkim_put(st, domain, k, 0, err, errsz);
+	if (rc == STORE_EEXIST) {
+		dkim_keys_wipe(k);
+		rc = store_dkim_get(st, domain, k);
+		if (rc != STORE_OK)
+			snprintf(err, errsz, "cannot read the DKIM keys of %s, see the log",
+				 domain);
+	}
+	return rc;
+}
+
+int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
+		     size_t errsz)
+{
+	int rc = store_domain_add(st, domain, err, errsz);
+	if (rc != STORE_OK)
+		return rc;
+	return admin_domain_keys(st, domain, k, err, errsz);
+}
+
+static struct admin_dns_record *add(struct admin_dns *d, const char *type, const char *purpose,
+				    const char *comment)
+{
+	struct admin_dns_record *r = &d->rec[d->n++];
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->purpose = purpose;
+	r->comment = comment;
+	return r;
+}
+
+/* An SRV record of RFC 6186 / RFC 8314; a disabled listener is published
+ * as "not offered" (target "."). */
+static void srv(struct admin_dns *d, const struct config *cfg, const char *host,
+		const char *domain, const char *service, unsigned prio, enum listen_kind k, const char *purpose, const char *comment)
+{
+	struct admin_dns_record *r = add(d, "SRV", purpose, comment);
+	uint16_t port = cfg->listen[k].port;
+
+	snprintf(r->name, sizeof(r->name), "_%s._tcp.%s.", service, domain);
+	if (port == 0)
+		snprintf(r->value, sizeof(r->value), "0 0 0 .");
+	else
+		snprintf(r->value, sizeof(r->value), "%u 1 %u %s.", prio, (unsigned)port, host);
+}
+
+void admin_dns_records(const struct config *cfg, const char *hostname, const char *domain,
+		       const struct dkim_keys *k, struct admin_dns *d)
+{
+	struct admin_dns_record *r;
+	struct buf txt;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->domain, sizeof(d->domain), "%s", domain);
+	snprintf(d->hostname, sizeof(d->hostname), "%s", hostname);
+	snprintf(d->note_first, sizeof(d->note_first),
+		 "%s needs an A (and AAAA) record with the server's public address", hostname);
+	snprintf(d->note_last, sizeof(d->note_last),
+		 "PTR: ask your provider to point the server's address back to %s", hostname);
+
+	r = add(d, "MX", "incoming mail", NULL);
+	snprintf(r->name, sizeof(r->name), "%s.", domain);
+	snprintf(r->value, sizeof(r->value), "10 %s.", hostname);
+	r = add(d, "TXT", "SPF", NULL);
+	snprintf(r->name, sizeof(r->name), "%s.", domain);
+	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
+
+	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
+	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 11; i++) {
+		buf_reset(&txt);
+		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
+			continue; /* damaged key: nothing true to publish */
+		r = add(d, "TXT", k->key[i].alg == DKIM_ALG_RSA_SHA256 ? "DKIM (RSA)" : "DKIM (Ed25519)",
+			i == 0 ? "DKIM (RFC 6376, RFC 8463): every message is signed with both keys"
+			       : NULL);
+		snprintf(r->name, sizeof(r->name), "%s._domainkey.%s.", k->key[i].selector, domain);
+		snprintf(r->value, sizeof(r->value), "%s", buf_data(&txt));
+	}
+	buf_free(&txt);
+
+	r = add(d, "TXT", "DMARC", NULL);
+	snprintf(r->name, sizeof(r->name), "_dmarc.%s.", domain);
+	snprintf(r->value, sizeof(r->value), "v=DMARC1; p=quarantine; rua=mailto:postmaster@%s",
+		 domain);
+
+	/* RFC 6186 §3.4: one priority order across IMAP and POP3; RFC 8314
+	 * §5.1: implicit TLS before STARTTLS. */
+	srv(d, cfg, hostname, domain, "submissions", 0, LISTEN_SUBMISSIONS, "mail clients: sending (TLS)",
+	    "mail client set-up (RFC 6186, RFC 8314)");
+	srv(d, cfg, hostname, domain, "submission", 10, LISTEN_SUBMISSION, "mail clients: sending (STARTTLS)", NULL);
+	srv(d, cfg, hostname, domain, "imaps", 0, LISTEN_IMAPS, "mail clients: IMAP (TLS)", NULL);
+	srv(d, cfg, hostname, domain, "imap", 10, LISTEN_IMAP, "mail clients: IMAP (STARTTLS)", NULL);
+	srv(d, cfg, hostname, domain, "pop3s", 20, LISTEN_POP3S, "mail clients: POP3 (TLS)", NULL);
+	srv(d, cfg, hostname, domain, "pop3", 30, LISTEN_POP3, "mail clients: POP3 (STARTTLS)", NULL);
+	r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
+	snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
+	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	r = add(d, "CNAME", "Outlook autodiscover", NULL);
+	snprintf(r->name, sizeof(r->name), "autodiscover.%s.", domain);
+	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+}

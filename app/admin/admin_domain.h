@@ -1,0 +1,60 @@
+/*
+ * admin_domain.h — what adding a domain and publishing it involve, shared
+ * by the CLI (`tern domain add|dns`) and the admin API.
+ *
+ * A domain gets its DKIM keys right after it is added; the DNS records a
+ * user must publish (MX, SPF, the DKIM keys, DMARC, client SRV records,
+ * autoconfig/autodiscover names) are computed here from the configuration
+ * and the keys, so the CLI prints and the API returns the same list.
+ */
+#ifndef TERN_ADMIN_ADMIN_DOMAIN_H
+#define TERN_ADMIN_ADMIN_DOMAIN_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "dkim/dkim.h"
+
+struct store;
+
+/*
+ * The domain's DKIM keys into *k, made and stored first when it has none
+ * (a domain added by a build without DKIM). Two processes racing: the first
+ * stored set wins and both return it. The caller wipes *k
+ * (dkim_keys_wipe). Returns STORE_OK or a STORE_* error with err filled
+ * (STORE_ENOTFOUND: no such local domain).
+ */
+int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
+		      size_t errsz);
+
+/* Adds a domain and makes its keys. STORE_OK, or the error of either step
+ * (the domain stays when only the keys failed: `domain dns` retries). */
+int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
+		     size_t errsz);
+
+#define ADMIN_DNS_MAX 20
+#define ADMIN_DNS_VALUE_MAX 1200
+
+struct admin_dns_record {
+	const char *comment; /* a "; ..." line printed before it by the CLI, or NULL */
+	const char *type;    /* "MX", "TXT", "SRV", "CNAME" */
+	const char *purpose; /* short words for the UI */
+	char name[DKIM_SELECTOR_MAX + DKIM_DOMAIN_MAX + 32]; /* absolute, trailing dot */
+	char value[ADMIN_DNS_VALUE_MAX]; /* TXT: the unquoted text */
+};
+
+struct admin_dns {
+	char domain[DKIM_DOMAIN_MAX + 1];
+	char hostname[256];
+	struct admin_dns_record rec[ADMIN_DNS_MAX];
+	size_t n;
+	char note_first[400]; /* A/AAAA of the host name */
+	char note_last[400];  /* PTR */
+};
+
+/* Fills *out (about 25 KB: allocate it, do not put it on a thread's stack)
+ * with every record to publish for domain served by hostname. */
+void admin_dns_records(const struct config *cfg, const char *hostname, const char *domain,
+		       const struct dkim_keys *k, struct admin_dns *out);
+
+#endif

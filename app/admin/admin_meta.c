@@ -1,0 +1,325 @@
+/*
+ * admin_meta.c — setup code, admin password, settings and API tokens in
+ * meta. See admin_meta.h.
+ */
+#include "admin/admin_meta.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "store/store.h"
+
+/* No 0/O, 1/I/L: the code is read off a log and typed. */
+static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"; /* 31 */
+
+static void randbytes(void *p, size_t n)
+{
+	/* randombytes_buf never fails (libsodium aborts when it cannot). */
+	randombytes_buf(p, n);
+}
+
+int admin_setup_code_get(struct store *st, char *code, size_t codesz)
+{
+	size_t len;
+	if (codesz < ADMIN_SETUP_CODE_LEN + 1)
+		return STORE_EINVAL;
+	int rc = store_meta_get(st, "setup/code", code, codesz - 1, &len);
+	if (rc == STORE_OK)
+		code[len] = '\0';
+	return rc;
+}
+
+int admin_setup_code_ensure(struct store *st, char *code, size_t codesz)
+{
+	char c[ADMIN_SETUP_CODE_LEN + 1];
+	uint8_t r[12];
+
+	int rc = admin_setup_code_get(st, code, codesz);
+	if (rc != STORE_ENOTFOUND)
+		return rc;
+	if (sodium_init() < 0)
+		return STORE_ETEMP;
+	randbytes(r, sizeof(r));
+	for (int i = 0, o = 0; i < 12; i++) {
+		if (i && i % 4 == 0)
+			c[o++] = '-';
+		/* 31 symbols from a byte: a slight bias is fine for a
+		 * one-time code that is also rate limited. */
+		c[o++] = code_alphabet[r[i] % (sizeof(code_alphabet) - 1)];
+	}
+	c[ADMIN_SETUP_CODE_LEN] = '\0';
+	rc = store_meta_put(st, "setup/code", c, ADMIN_SETUP_CODE_LEN, 1);
+	if (rc != STORE_OK && rc != STORE_EEXIST)
+		return rc;
+	/* Another process may have stored one first: that one counts. */
+	return admin_setup_code_get(st, code, codesz);
+}
+
+int admin_setup_code_check(struct store *st, const char *given)
+{
+	char code[ADMIN_SETUP_CODE_LEN + 1], norm[ADMIN_SETUP_CODE_LEN + 1];
+	size_t o = 0;
+
+	if (admin_setup_code_get(st, code, sizeof(code)) != STORE_OK)
+		return 0;
+	memset(norm, 0, sizeof(norm));
+	for (const char *p = given; *p && o < ADMIN_SETUP_CODE_LEN; p++) {
+		char ch = *p;
+		if (ch == '-' || ch == ' ')
+			continue;
+		if (ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		if (o == 4 || o == 9)
+			norm[o++] = '-';
+		norm[o++] = ch;
+	}
+	return o == ADMIN_SETUP_CODE_LEN && sodium_memcmp(norm, code, ADMIN_SETUP_CODE_LEN) == 0;
+}
+
+void admin_setup_code_clear(struct store *st)
+{
+	store_meta_del(st, "setup/code");
+}
+
+int admin_exists(struct store *st)
+{
+	char hash[PASSWORD_HASH_MAX];
+	size_t len;
+	const char *env = getenv("TERN_ADMIN_PASSWORD");
+
+	if (env && *env)
+		return 1;
+	return store_meta_get(st, "admin/password", hash, sizeof(hash), &len) == STORE_OK;
+}
+
+int admin_password_set(struct store *st, const char *password, int excl)
+{
+	char hash[PASSWORD_HASH_MAX];
+
+	if (password_hash(password, hash, sizeof(hash)) != 0)
+		return STORE_ETEMP;
+	int rc = store_meta_put(st, "admin/password", hash, strlen(hash), excl);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc == STORE_OK)
+		admin_setup_code_clear(st);
+	return rc;
+}
+
+int admin_password_check(struct store *st, const char *env_hash, const char *password)
+{
+	char hash[PASSWORD_HASH_MAX];
+	size_t len;
+
+	if (env_hash && *env_hash)
+		return password_verify(env_hash, password);
+	if (store_meta_get(st, "admin/password", hash, sizeof(hash) - 1, &len) != STORE_OK)
+		return password_verify_dummy(password);
+	hash[len] = '\0';
+	return password_verify(hash, password);
+}
+
+int admin_setup_completed(struct store *st)
+{
+	char v[4];
+	size_t len;
+	return store_meta_get(st, "setup/completed", v, sizeof(v), &len) == STORE_OK;
+}
+
+int admin_setup_complete(struct store *st)
+{
+	return store_meta_put(st, "setup/completed", "1", 1, 0);
+}
+
+/* ---- settings ---- */
+
+static const struct {
+	const char *var, *key;
+} settings[SETTING_COUNT] = {
+	[SETTING_HOSTNAME] = { "TERN_HOSTNAME", "setting/hostname" },
+	[SETTING_DOMAIN] = { "TERN_DOMAIN", "setting/domain" },
+	[SETTING_RELAY_HOST] = { "TERN_RELAY_HOST", "setting/relay_host" },
+	[SETTING_RELAY_USER] = { "TERN_RELAY_USER", "setting/relay_user" },
+	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password" },
+};
+
+const char *admin_setting_var(enum admin_setting s)
+{
+	return settings[s].var;
+}
+
+int admin_setting_locked(enum admin_setting s)
+{
+	/* Relay user and password go with the host: a relay given by the
+	 * environment is all the environment's. */
+	if (s == SETTING_RELAY_USER || s == SETTING_RELAY_PASSWORD)
+		return admin_setting_locked(SETTING_RELAY_HOST) || getenv(settings[s].var) != NULL;
+	return getenv(settings[s].var) != NULL;
+}
+
+int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz)
+{
+	size_t len;
+	int rc = store_meta_get(st, settings[s].key, out, outsz - 1, &len);
+	if (rc == STORE_ENOTFOUND) {
+		out[0] = '\0';
+		return STORE_OK;
+	}
+	if (rc == STORE_OK)
+		out[len] = '\0';
+	else
+		out[0] = '\0';
+	return rc;
+}
+
+int admin_setting_set(struct store *st, enum admin_setting s, const char *value)
+{
+	if (!*value) {
+		int rc = store_meta_del(st, settings[s].key);
+		return rc == STORE_ENOTFOUND ? STORE_OK : rc;
+	}
+	return store_meta_put(st, settings[s].key, value, strlen(value), 0);
+}
+
+static void merge_one(struct store *st, enum admin_setting s, char *dst, size_t dstsz)
+{
+	char v[512];
+	if (admin_setting_locked(s))
+		return;
+	if (admin_setting_get(st, s, v, sizeof(v)) == STORE_OK && v[0] && strlen(v) < dstsz)
+		memcpy(dst, v, strlen(v) + 1);
+}
+
+void admin_settings_merge(struct config *cfg, struct store *st)
+{
+	merge_one(st, SETTING_HOSTNAME, cfg->hostname, sizeof(cfg->hostname));
+	merge_one(st, SETTING_DOMAIN, cfg->domain, sizeof(cfg->domain));
+	merge_one(st, SETTING_RELAY_HOST, cfg->relay_host, sizeof(cfg->relay_host));
+	merge_one(st, SETTING_RELAY_USER, cfg->relay_user, sizeof(cfg->relay_user));
+	merge_one(st, SETTING_RELAY_PASSWORD, cfg->relay_password, sizeof(cfg->relay_password));
+}
+
+/* ---- tokens ---- */
+
+#define TOKEN_SECRET_BYTES 32
+
+static void hexify(const uint8_t *p, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[p[i] >> 4];
+		out[2 * i + 1] = hx[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int is_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void secret_hash(const char *secret_hex, uint8_t out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)secret_hex, 2 * TOKEN_SECRET_BYTES, NULL,
+			   0);
+}
+
+int admin_token_add(struct store *st, const char *name, char *token, char *id)
+{
+	uint8_t idb[4], sec[TOKEN_SECRET_BYTES], rec[8 + 32 + ADMIN_TOKEN_NAME_MAX];
+	char sechex[2 * TOKEN_SECRET_BYTES + 1], key[16];
+	size_t nlen = strlen(name);
+
+	if (nlen == 0 || nlen > ADMIN_TOKEN_NAME_MAX)
+		return STORE_EINVAL;
+	for (size_t i = 0; i < nlen; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return STORE_EINVAL;
+	if (sodium_init() < 0)
+		return STORE_ETEMP;
+	for (int tries = 0; tries < 8; tries++) {
+		randbytes(idb, sizeof(idb));
+		randbytes(sec, sizeof(sec));
+		hexify(idb, sizeof(idb), id);
+		hexify(sec, sizeof(sec), sechex);
+		uint64_t now = (uint64_t)time(NULL);
+		for (int i = 0; i < 8; i++)
+			rec[i] = (uint8_t)(now >> (56 - 8 * i));
+		secret_hash(sechex, rec + 8);
+		memcpy(rec + 40, name, nlen);
+		snprintf(key, sizeof(key), "token/%s", id);
+		int rc = store_meta_put(st, key, rec, 40 + nlen, 1);
+		if (rc == STORE_EEXIST)
+			continue;
+		if (rc == STORE_OK)
+			snprintf(token, ADMIN_TOKEN_MAX, "tern_%s_%s", id, sechex);
+		sodium_memzero(sechex, sizeof(sechex));
+		sodium_memzero(sec, sizeof(sec));
+		return rc;
+	}
+	return STORE_ETEMP;
+}
+
+int admin_token_del(struct store *st, const char *id)
+{
+	char key[32];
+	if (strlen(id) != 8 || !is_hex(id, 8))
+		return STORE_ENOTFOUND;
+	snprintf(key, sizeof(key), "token/%s", id);
+	return store_meta_del(st, key);
+}
+
+struct list_ctx {
+	admin_token_cb *cb;
+	void *arg;
+};
+
+static void list_one(void *arg, const char *name, const void *val, size_t len)
+{
+	struct list_ctx *c = arg;
+	const uint8_t *p = val;
+	char tname[ADMIN_TOKEN_NAME_MAX + 1];
+	uint64_t created = 0;
+
+	if (len < 41 || len > 40 + ADMIN_TOKEN_NAME_MAX)
+		return;
+	for (int i = 0; i < 8; i++)
+		created = created << 8 | p[i];
+	memcpy(tname, p + 40, len - 40);
+	tname[len - 40] = '\0';
+	c->cb(c->arg, name + 6, tname, (int64_t)created);
+}
+
+int admin_token_list(struct store *st, admin_token_cb *cb, void *arg)
+{
+	struct list_ctx c = { cb, arg };
+	return store_meta_list(st, "token/", list_one, &c);
+}
+
+int admin_token_check(struct store *st, const char *token, char *id_r)
+{
+	uint8_t rec[8 + 32 + ADMIN_TOKEN_NAME_MAX], h[32];
+	char key[32];
+	size_t len;
+
+	/* "tern_" + 8 hex + "_" + 64 hex */
+	if (strlen(token) != 5 + 8 + 1 + 2 * TOKEN_SECRET_BYTES || memcmp(token, "tern_", 5) != 0 ||
+	    token[13] != '_' || !is_hex(token + 5, 8) || !is_hex(token + 14, 2 * TOKEN_SECRET_BYTES))
+		return 0;
+	snprintf(key, sizeof(key), "token/%.8s", token + 5);
+	if (store_meta_get(st, key, rec, sizeof(rec), &len) != STORE_OK || len < 40)
+		return 0;
+	secret_hash(token + 14, h);
+	if (sodium_memcmp(h, rec + 8, 32) != 0)
+		return 0;
+	if (id_r)
+		snprintf(id_r, 9, "%.8s", token + 5);
+	return 1;
+}

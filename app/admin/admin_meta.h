@@ -1,0 +1,97 @@
+/*
+ * admin_meta.h — the admin's own state in the store's meta database: the
+ * one-time setup code, the admin password, API tokens and the settings the
+ * wizard stores (host name, primary domain, relay). Shared by `tern serve`
+ * (HTTP API) and the CLI (`tern setup-code`, `tern token`).
+ *
+ * Names in meta (values after the version byte; SCHEMA.md has the table):
+ *   setup/code        the setup code text ("ABCD-EFGH-JKLM")
+ *   setup/completed   "1" once the wizard finished
+ *   admin/password    argon2id PHC string of the admin password
+ *   token/<id>        u64 created, 32-byte BLAKE2b of the secret, name
+ *   setting/<name>    the text of a stored setting
+ *
+ * Settings: the environment beats the store. admin_setting_locked() says
+ * whether a setting came from a TERN_* variable; admin_settings_merge()
+ * copies stored values into a config where the environment said nothing
+ * (done once at start: stored host name and relay apply at the next start).
+ *
+ * Caveats: the relay password is stored in the clear (it must be replayed
+ * to the relay), like the DKIM keys, until encryption at rest exists.
+ */
+#ifndef TERN_ADMIN_ADMIN_META_H
+#define TERN_ADMIN_ADMIN_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct store;
+
+/* ---- setup code ---- */
+#define ADMIN_SETUP_CODE_LEN 14 /* "XXXX-XXXX-XXXX" */
+/*
+ * Returns the stored setup code in code (size >= 15), making and storing
+ * one first when there is none. STORE_OK or a STORE_* error.
+ */
+int admin_setup_code_ensure(struct store *st, char *code, size_t codesz);
+/* The stored code, STORE_ENOTFOUND when there is none. */
+int admin_setup_code_get(struct store *st, char *code, size_t codesz);
+/* 1 when given matches the stored code (case and hyphens ignored, constant
+ * time), else 0. */
+int admin_setup_code_check(struct store *st, const char *given);
+void admin_setup_code_clear(struct store *st);
+
+/* ---- admin password ---- */
+/* 1 when an admin exists: TERN_ADMIN_PASSWORD is set or a hash is stored. */
+int admin_exists(struct store *st);
+/* Stores a new admin password (argon2id). STORE_OK / STORE_EEXIST with
+ * excl when one is stored / STORE_ETEMP. Clears the setup code. */
+int admin_password_set(struct store *st, const char *password, int excl);
+/* 1 valid, 0 not (argon2id; tens of ms: off the loops). With
+ * TERN_ADMIN_PASSWORD set, env_hash (made at start) is checked instead. */
+int admin_password_check(struct store *st, const char *env_hash, const char *password);
+
+/* ---- wizard completion ---- */
+int admin_setup_completed(struct store *st);
+int admin_setup_complete(struct store *st);
+
+/* ---- settings ---- */
+enum admin_setting {
+	SETTING_HOSTNAME,
+	SETTING_DOMAIN,
+	SETTING_RELAY_HOST,
+	SETTING_RELAY_USER,
+	SETTING_RELAY_PASSWORD,
+	SETTING_COUNT
+};
+/* The TERN_* variable of a setting. */
+const char *admin_setting_var(enum admin_setting s);
+/* 1 when the setting's variable is set in the environment. */
+int admin_setting_locked(enum admin_setting s);
+/* Stored value into out ("" when none). STORE_OK or STORE_ETEMP. */
+int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz);
+/* Stores value ("" deletes). STORE_OK, STORE_ETEMP. */
+int admin_setting_set(struct store *st, enum admin_setting s, const char *value);
+/* Copies stored settings into cfg where the environment did not set them. */
+void admin_settings_merge(struct config *cfg, struct store *st);
+
+/* ---- API tokens ---- */
+#define ADMIN_TOKEN_NAME_MAX 64
+#define ADMIN_TOKEN_MAX 80 /* "tern_" 8 hex "_" 64 hex, NUL */
+/*
+ * Creates a token named name (1..64 printable characters): writes the
+ * whole token (shown once) into token (size >= ADMIN_TOKEN_MAX) and its id
+ * (8 hex digits) into id (size >= 9). STORE_OK, STORE_EINVAL, STORE_ETEMP.
+ */
+int admin_token_add(struct store *st, const char *name, char *token, char *id);
+/* STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int admin_token_del(struct store *st, const char *id);
+typedef void admin_token_cb(void *arg, const char *id, const char *name, int64_t created);
+int admin_token_list(struct store *st, admin_token_cb *cb, void *arg);
+/* 1 when token is a stored token (constant-time hash comparison), with its
+ * id in id_r (size >= 9) when not NULL; else 0. */
+int admin_token_check(struct store *st, const char *token, char *id_r);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * metrics.h — process-wide counters for /metrics and the dashboard.
+ *
+ * Design. A fixed set of counters (enum metric), each one relaxed atomic
+ * 64-bit integer, so any thread (loops, the store writer, the queue, the
+ * HTTP threads) counts with one instruction and no lock. Three of them
+ * (received, sent, rejected) are also kept per hour for the last
+ * METRICS_HOURS hours, for the dashboard chart; that table is under a
+ * mutex (a few hundred increments a second at most).
+ *
+ * Who counts what: SMTP inbound counts connections, messages received
+ * (accepted after DATA) and rejected (a refused recipient or message); POP3
+ * and IMAP count connections and failed logins; the outbound queue counts
+ * delivered / deferred / bounced / sent (metrics_inc(METRIC_DELIVERED) etc.);
+ * submission counts its connections and failed logins.
+ *
+ * Caveats: counters start at zero with the process (Prometheus counters do).
+ */
+#ifndef TERN_CORE_METRICS_H
+#define TERN_CORE_METRICS_H
+
+#include <stdint.h>
+
+enum metric {
+	METRIC_RECEIVED,  /* messages accepted by inbound SMTP */
+	METRIC_REJECTED,  /* recipients or messages refused by inbound SMTP */
+	METRIC_SENT,      /* messages accepted by submission for delivery */
+	METRIC_DELIVERED, /* outbound deliveries that succeeded */
+	METRIC_DEFERRED,  /* outbound attempts that failed temporarily */
+	METRIC_BOUNCED,   /* outbound messages given up (DSN sent) */
+	METRIC_CONN_SMTP,
+	METRIC_CONN_SUBMISSION,
+	METRIC_CONN_IMAP,
+	METRIC_CONN_POP3,
+	METRIC_CONN_HTTP,
+	METRIC_AUTHFAIL_SUBMISSION,
+	METRIC_AUTHFAIL_IMAP,
+	METRIC_AUTHFAIL_POP3,
+	METRIC_AUTHFAIL_HTTP,
+	METRIC_COUNT
+};
+
+#define METRICS_HOURS 24
+
+/* Adds one (or n). Thread-safe, lock-free. RECEIVED, SENT and REJECTED
+ * are also added to the current hour. */
+void metrics_inc(enum metric m);
+void metrics_add(enum metric m, uint64_t n);
+/* Current value. */
+uint64_t metrics_get(enum metric m);
+
+struct metrics_hour {
+	int64_t start; /* Unix time of the hour's start */
+	uint64_t received, sent, rejected;
+};
+/* Fills out[METRICS_HOURS] for the hours ending with the current one,
+ * oldest first (hours with no traffic are zero). */
+void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS]);
+
+/*
+ * Optional gauge for the outbound queue's size: the queue module registers
+ * a function returning the number of queued messages (-1: unknown). NULL
+ * until it does.
+ */
+typedef long metrics_gauge_fn(void);
+void metrics_set_queue_gauge(metrics_gauge_fn *fn);
+/* The queue size, or -1 when no queue registered. */
+long metrics_queue_size(void);
+
+#endif

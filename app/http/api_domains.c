@@ -1,0 +1,303 @@
+/*
+ * api_domains.c — /api/v1/domains: list, add (with DKIM keys), remove,
+ * the DNS records to publish and their live check, the DKIM keys.
+ * Adding and the records reuse admin/admin_domain.c, as `tern domain` does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_domain.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "http/dns_check.h"
+#include "http/http_internal.h"
+#include "store/store.h"
+
+struct names {
+	struct arena *a;
+	const char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *ns, const char *s)
+{
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 16;
+		const char **v = arena_alloc(ns->a, cap * sizeof(*v));
+		if (ns->n)
+			memcpy(v, ns->v, ns->n * sizeof(*v));
+		ns->v = v;
+		ns->cap = cap;
+	}
+	ns->v[ns->n++] = arena_strdup(ns->a, s);
+}
+
+static void domain_cb(void *arg, const char *d)
+{
+	names_add(arg, d);
+}
+
+static void account_cb(void *arg, const struct store_account_info *info)
+{
+	names_add(arg, info->email);
+}
+
+static void alias_cb(void *arg, const char *alias, const char *target)
+{
+	(void)target;
+	names_add(arg, alias);
+}
+
+static unsigned in_domain(const struct names *ns, const char *domain)
+{
+	unsigned c = 0;
+	size_t dn = strlen(domain);
+	for (size_t i = 0; i < ns->n; i++) {
+		const char *at = strrchr(ns->v[i], '@');
+		if (at && strlen(at + 1) == dn && strcmp(at + 1, domain) == 0)
+			c++;
+	}
+	return c;
+}
+
+/* Lowercased domain parameter, or NULL after a 404. */
+static const char *domain_param(struct http_ctx *x)
+{
+	char *d = arena_alloc(x->arena, 256);
+	if (!x->param[0] || str_lower_into(str_c(x->param[0]), d, 256) != 0 ||
+	    store_domain_is_local(http_store, d) != 1) {
+		http_problem(x, 404, "not_found", NULL, "no domain %.100s", x->param[0] ? x->param[0] : "");
+		return NULL;
+	}
+	return d;
+}
+
+static void write_domain(struct jw *w, const char *d, const char *primary,
+			 const struct names *accounts, const struct names *aliases)
+{
+	struct dkim_keys k;
+
+	jw_obj_begin(w);
+	jw_kstr(w, "name", d);
+	jw_kbool(w, "primary", strcmp(d, primary) == 0);
+	jw_kuint(w, "accounts", in_domain(accounts, d));
+	jw_kuint(w, "aliases", in_domain(aliases, d));
+	jw_key(w, "dkim");
+	jw_arr_begin(w);
+	if (store_dkim_get(http_store, d, &k) == STORE_OK) {
+		for (unsigned i = 0; i < k.n; i++)
+			jw_str(w, k.key[i].selector);
+		dkim_keys_wipe(&k);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+static void gather(struct http_ctx *x, struct names *accounts, struct names *aliases)
+{
+	*accounts = (struct names){ .a = x->arena };
+	*aliases = (struct names){ .a = x->arena };
+	store_account_list(http_store, account_cb, accounts);
+	store_alias_list(http_store, alias_cb, aliases);
+}
+
+void api_domains_list(struct http_ctx *x)
+{
+	struct names domains = { .a = x->arena }, accounts, aliases;
+	char primary[256];
+	struct jw w;
+
+	if (store_domain_list(http_store, domain_cb, &domains) != STORE_OK) {
+		http_store_problem(x, STORE_ETEMP, "cannot list domains");
+		return;
+	}
+	gather(x, &accounts, &aliases);
+	api_primary_domain(primary, sizeof(primary));
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "domains");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < domains.n; i++)
+		write_domain(&w, domains.v[i], primary, &accounts, &aliases);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+static void one_domain(struct http_ctx *x, const char *d, int status)
+{
+	struct names accounts, aliases;
+	char primary[256];
+	struct jw w;
+
+	gather(x, &accounts, &aliases);
+	api_primary_domain(primary, sizeof(primary));
+	http_json_begin(x, &w, status);
+	write_domain(&w, d, primary, &accounts, &aliases);
+}
+
+void api_domains_add(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "name", JK_STRING, 1 } };
+	char err[256], d[256];
+	struct dkim_keys k;
+
+	if (http_body_check(x, f, 1) < 0)
+		return;
+	if (str_lower_into(str_c(http_body_str(x, "name")), d, sizeof(d)) != 0) {
+		http_problem(x, 400, "invalid_field", "name", "field 'name' is too long");
+		return;
+	}
+	int rc = admin_domain_add(http_store, d, &k, err, sizeof(err));
+	dkim_keys_wipe(&k);
+	if (rc == STORE_EINVAL) {
+		http_problem(x, 400, "invalid_field", "name", "field 'name' must be a domain name (%s)", err);
+		return;
+	}
+	if (rc != STORE_OK && !(rc != STORE_EEXIST && store_domain_is_local(http_store, d) == 1)) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	log_info("http", NULL, "event=domain_added domain=%s ip=%s", d, x->ip);
+	one_domain(x, d, 201);
+}
+
+void api_domain_get(struct http_ctx *x)
+{
+	const char *d = domain_param(x);
+	if (d)
+		one_domain(x, d, 200);
+}
+
+void api_domain_del(struct http_ctx *x)
+{
+	char err[256];
+	const char *d = domain_param(x);
+	if (!d)
+		return;
+	int rc = store_domain_del(http_store, d, err, sizeof(err));
+	if (rc == STORE_EEXIST) {
+		http_problem(x, 409, "in_use", NULL, "%s", err);
+		return;
+	}
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	log_info("http", NULL, "event=domain_deleted domain=%s ip=%s", d, x->ip);
+	http_no_content(x);
+}
+
+void api_dns_object(struct http_ctx *x, const char *domain, int check)
+{
+	struct dkim_keys k;
+	char err[256], host[256];
+	struct jw w;
+
+	int rc = admin_domain_keys(http_store, domain, &k, err, sizeof(err));
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	api_effective(SETTING_HOSTNAME, http_cfg->hostname, host, sizeof(host));
+	struct admin_dns *d = xmalloc(sizeof(*d));
+	admin_dns_records(http_cfg, host, domain, &k, d);
+	dkim_keys_wipe(&k);
+	struct dns_result *res = NULL;
+	if (check) {
+		res = xcalloc(d->n ? d->n : 1, sizeof(*res));
+		dns_check(d, http_cfg->dns_servers, res);
+	}
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "domain", domain);
+	jw_kstr(&w, "hostname", host);
+	jw_key(&w, "records");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < d->n; i++) {
+		jw_obj_begin(&w);
+		jw_kstr(&w, "type", d->rec[i].type);
+		jw_kstr(&w, "name", d->rec[i].name);
+		jw_kstr(&w, "value", d->rec[i].value);
+		jw_kstr(&w, "purpose", d->rec[i].purpose);
+		if (res) {
+			jw_key(&w, "check");
+			jw_obj_begin(&w);
+			jw_kstr(&w, "status", dns_status_name(res[i].status));
+			jw_key(&w, "found");
+			jw_arr_begin(&w);
+			for (int j = 0; j < res[i].nfound; j++)
+				jw_str(&w, res[i].found[j]);
+			jw_arr_end(&w);
+			jw_obj_end(&w);
+		}
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "notes");
+	jw_arr_begin(&w);
+	jw_str(&w, d->note_first);
+	jw_str(&w, d->note_last);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	free(res);
+	free(d);
+}
+
+void api_domain_dns(struct http_ctx *x)
+{
+	const char *d = domain_param(x);
+	if (d)
+		api_dns_object(x, d, 0);
+}
+
+void api_domain_dns_check(struct http_ctx *x)
+{
+	const char *d = domain_param(x);
+	if (d)
+		api_dns_object(x, d, 1);
+}
+
+static void write_keys(struct http_ctx *x, const char *domain, const struct dkim_keys *k)
+{
+	struct jw w;
+	struct buf txt;
+
+	buf_init(&txt, ADMIN_DNS_VALUE_MAX);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "keys");
+	jw_arr_begin(&w);
+	for (unsigned i = 0; i < k->n; i++) {
+		buf_reset(&txt);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "selector", k->key[i].selector);
+		jw_kstr(&w, "algorithm", dkim_alg_name(k->key[i].alg));
+		jw_kint(&w, "created", k->key[i].created_at);
+		jw_kstr(&w, "record_name",
+			arena_printf(x->arena, "%s._domainkey.%s.", k->key[i].selector, domain));
+		jw_kstr(&w, "record_value", dkim_key_txt(&k->key[i], &txt) == DKIM_OK ? buf_data(&txt) : "");
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	buf_free(&txt);
+}
+
+void api_domain_dkim(struct http_ctx *x)
+{
+	struct dkim_keys k;
+	char err[256];
+	const char *d = domain_param(x);
+
+	if (!d)
+		return;
+	int rc = admin_domain_keys(http_store, d, &k, err, sizeof(err));
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	write_keys(x, d, &k);
+	dkim_keys_wipe(&k);
+}

@@ -1,0 +1,391 @@
+/*
+ * api_setup.c — the first-run wizard's endpoints (/api/v1/setup/...).
+ *
+ * Gate: until an admin exists (and TERN_ADMIN_PASSWORD is unset) every
+ * wizard call needs the one-time setup code in X-Setup-Code; a wrong code
+ * counts as a failed login for the client's address. Once the admin exists
+ * the same calls need a session or token instead, and after
+ * POST /setup/complete the wizard's writes are closed (409 setup_done):
+ * the admin pages take over.
+ *
+ * Answers given by environment variables are reported as locked and
+ * refused (409 locked). Host name and relay are stored in meta and apply
+ * at the next start (restart_required); domain and account are live.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/admin_domain.h"
+#include "admin/admin_meta.h"
+#include "core/log.h"
+#include "http/http_internal.h"
+#include "store/store.h"
+
+/* Host names: letters, digits, '-', '.', a dot inside, at most 253. */
+static int valid_name(const char *h)
+{
+	size_t n = strlen(h);
+	if (n < 3 || n > 253 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.' || !strchr(h, '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return 0;
+		if (c == '.' && h[i + 1] == '.')
+			return 0;
+	}
+	return 1;
+}
+
+void api_primary_domain(char *out, size_t outsz)
+{
+	if (admin_setting_locked(SETTING_DOMAIN) ||
+	    admin_setting_get(http_store, SETTING_DOMAIN, out, outsz) != STORE_OK || !out[0])
+		snprintf(out, outsz, "%s", http_cfg->domain);
+}
+
+void api_effective(enum admin_setting s, const char *running, char *out, size_t outsz)
+{
+	if (admin_setting_locked(s) || admin_setting_get(http_store, s, out, outsz) != STORE_OK ||
+	    !out[0])
+		snprintf(out, outsz, "%s", running);
+}
+
+static void count_account(void *arg, const struct store_account_info *info)
+{
+	(void)info;
+	(*(unsigned *)arg)++;
+}
+
+int api_restart_required(void)
+{
+	char v[256];
+	api_effective(SETTING_HOSTNAME, http_cfg->hostname, v, sizeof(v));
+	if (strcmp(v, http_cfg->hostname) != 0)
+		return 1;
+	api_effective(SETTING_RELAY_HOST, http_cfg->relay_host, v, sizeof(v));
+	if (strcmp(v, http_cfg->relay_host) != 0)
+		return 1;
+	api_effective(SETTING_RELAY_USER, http_cfg->relay_user, v, sizeof(v));
+	return strcmp(v, http_cfg->relay_user) != 0;
+}
+
+static void write_state(struct http_ctx *x, int status)
+{
+	struct jw w;
+	char v[256], dom[256];
+	unsigned accounts = 0;
+	int admin = admin_exists(http_store), completed = admin_setup_completed(http_store);
+
+	store_account_list(http_store, count_account, &accounts);
+	http_json_begin(x, &w, status);
+	jw_obj_begin(&w);
+	jw_kbool(&w, "completed", completed);
+	jw_kbool(&w, "admin_exists", admin);
+	jw_kbool(&w, "code_required", !admin && !completed);
+	jw_kbool(&w, "restart_required", api_restart_required());
+
+	jw_key(&w, "admin");
+	jw_obj_begin(&w);
+	jw_kbool(&w, "done", admin);
+	jw_kbool(&w, "locked", http_cfg->admin_password[0] != 0);
+	jw_obj_end(&w);
+
+	jw_key(&w, "hostname");
+	jw_obj_begin(&w);
+	api_effective(SETTING_HOSTNAME, http_cfg->hostname, v, sizeof(v));
+	jw_kstr(&w, "value", v);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_HOSTNAME));
+	jw_obj_end(&w);
+
+	jw_key(&w, "domain");
+	jw_obj_begin(&w);
+	api_primary_domain(dom, sizeof(dom));
+	jw_kstr(&w, "value", dom);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_DOMAIN));
+	jw_kbool(&w, "done", dom[0] && store_domain_is_local(http_store, dom) == 1);
+	jw_obj_end(&w);
+
+	jw_key(&w, "account");
+	jw_obj_begin(&w);
+	jw_kbool(&w, "done", accounts > 0);
+	jw_kuint(&w, "count", accounts);
+	jw_obj_end(&w);
+
+	jw_key(&w, "relay");
+	jw_obj_begin(&w);
+	api_effective(SETTING_RELAY_HOST, http_cfg->relay_host, v, sizeof(v));
+	jw_kstr(&w, "host", v);
+	api_effective(SETTING_RELAY_USER, http_cfg->relay_user, v, sizeof(v));
+	jw_kstr(&w, "user", v);
+	api_effective(SETTING_RELAY_PASSWORD, http_cfg->relay_password, v, sizeof(v));
+	jw_kbool(&w, "password_set", v[0] != 0);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_RELAY_HOST));
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+}
+
+/*
+ * The wizard's gate for a call. write: the call changes something (closed
+ * after completion). Returns 0 to proceed, -1 after answering.
+ */
+static int gate(struct http_ctx *x, int write)
+{
+	if (admin_exists(http_store)) {
+		if (http_auth_require(x) < 0)
+			return -1;
+		if (write && admin_setup_completed(http_store)) {
+			http_problem(x, 409, "setup_done", NULL,
+				     "the setup is complete: use the admin pages instead");
+			return -1;
+		}
+		return 0;
+	}
+	if (http_auth_blocked(x))
+		return -1;
+	const char *code = http_req_header(x, "X-Setup-Code");
+	if (!code || !admin_setup_code_check(http_store, code)) {
+		http_auth_failed(x, "setup_code");
+		http_problem(x, 403, "setup_code", NULL,
+			     "the X-Setup-Code header must carry the setup code from the log "
+			     "(or from: tern setup-code)");
+		return -1;
+	}
+	return 0;
+}
+
+void api_setup_get(struct http_ctx *x)
+{
+	write_state(x, 200);
+}
+
+void api_setup_code(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
+
+	if (http_body_check(x, f, 1) < 0 || http_auth_blocked(x))
+		return;
+	if (admin_exists(http_store)) {
+		http_problem(x, 409, "exists", NULL, "an admin exists already: log in instead");
+		return;
+	}
+	if (!admin_setup_code_check(http_store, http_body_str(x, "code"))) {
+		http_auth_failed(x, "setup_code");
+		http_problem(x, 403, "setup_code", "code", "wrong setup code");
+		return;
+	}
+	http_no_content(x);
+}
+
+void api_setup_admin(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+
+	if (http_cfg->admin_password[0]) {
+		http_problem(x, 409, "locked", "password", "the admin password is set by TERN_ADMIN_PASSWORD");
+		return;
+	}
+	if (gate(x, 1) < 0)
+		return;
+	if (admin_exists(http_store)) {
+		http_problem(x, 409, "exists", NULL, "an admin exists already: log in instead");
+		return;
+	}
+	if (http_body_check(x, f, 1) < 0)
+		return;
+	const char *pw = http_body_str(x, "password");
+	if (http_password_ok(x, "password", pw) < 0)
+		return;
+	http_hash_enter();
+	int rc = admin_password_set(http_store, pw, 1);
+	http_hash_leave();
+	if (rc == STORE_EEXIST) {
+		http_problem(x, 409, "exists", NULL, "an admin exists already: log in instead");
+		return;
+	}
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the admin password");
+		return;
+	}
+	log_info("http", NULL, "event=admin_created ip=%s", x->ip);
+	http_session_start(x, 201);
+}
+
+void api_setup_hostname(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "hostname", JK_STRING, 1 } };
+
+	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+		return;
+	if (admin_setting_locked(SETTING_HOSTNAME)) {
+		http_problem(x, 409, "locked", "hostname", "the host name is set by TERN_HOSTNAME");
+		return;
+	}
+	const char *h = http_body_str(x, "hostname");
+	if (!valid_name(h)) {
+		http_problem(x, 400, "invalid_field", "hostname",
+			     "field 'hostname' must be a host name such as mail.example.com");
+		return;
+	}
+	char low[256];
+	str_lower_into(str_c(h), low, sizeof(low));
+	int rc = admin_setting_set(http_store, SETTING_HOSTNAME, low);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the host name");
+		return;
+	}
+	write_state(x, 200);
+}
+
+void api_setup_domain(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "domain", JK_STRING, 1 } };
+	char err[256], dom[256];
+	struct dkim_keys keys;
+
+	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+		return;
+	if (admin_setting_locked(SETTING_DOMAIN)) {
+		http_problem(x, 409, "locked", "domain", "the primary domain is set by TERN_DOMAIN");
+		return;
+	}
+	const char *d = http_body_str(x, "domain");
+	if (!valid_name(d) || str_lower_into(str_c(d), dom, sizeof(dom)) != 0) {
+		http_problem(x, 400, "invalid_field", "domain",
+			     "field 'domain' must be a domain such as example.com");
+		return;
+	}
+	int rc = store_domain_is_local(http_store, dom) == 1
+			 ? admin_domain_keys(http_store, dom, &keys, err, sizeof(err))
+			 : admin_domain_add(http_store, dom, &keys, err, sizeof(err));
+	dkim_keys_wipe(&keys);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	if ((rc = admin_setting_set(http_store, SETTING_DOMAIN, dom)) != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the primary domain");
+		return;
+	}
+	log_info("http", NULL, "event=setup_domain domain=%s", dom);
+	write_state(x, 200);
+}
+
+void api_setup_account(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "email", JK_STRING, 1 },
+		{ "password", JK_STRING, 1 },
+		{ "quota", JK_INT, 0 },
+	};
+
+	if (gate(x, 1) < 0 || http_body_check(x, f, 3) < 0)
+		return;
+	const struct json_value *q = json_get(x->json, "quota");
+	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
+			   q ? (uint64_t)q->integer : 0);
+}
+
+/* host[:port] with a host name or IP literal. */
+static int valid_relay(const char *h)
+{
+	size_t n = strlen(h);
+	if (n == 0)
+		return 1;
+	if (n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == ':' || c == '[' || c == ']'))
+			return 0;
+	}
+	return 1;
+}
+
+static int printable(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass)
+{
+	const char *host = http_body_str(x, fhost), *user = http_body_str(x, fuser),
+		   *pass = http_body_str(x, fpass);
+
+	if ((host || user || pass) && admin_setting_locked(SETTING_RELAY_HOST)) {
+		http_problem(x, 409, "locked", fhost, "the relay is set by TERN_RELAY_HOST");
+		return -1;
+	}
+	if (host && !valid_relay(host)) {
+		http_problem(x, 400, "invalid_field", fhost,
+			     "field '%s' must be host[:port], e.g. smtp.provider.net:587", fhost);
+		return -1;
+	}
+	if ((user && !printable(user, 255)) || (pass && !printable(pass, 255))) {
+		http_problem(x, 400, "invalid_field", user && !printable(user, 255) ? fuser : fpass,
+			     "relay user and password must be printable, at most 255 characters");
+		return -1;
+	}
+	int rc = STORE_OK;
+	if (host)
+		rc = admin_setting_set(http_store, SETTING_RELAY_HOST, host);
+	if (rc == STORE_OK && (user || (host && !host[0])))
+		rc = admin_setting_set(http_store, SETTING_RELAY_USER, user ? user : "");
+	if (rc == STORE_OK && (pass || (host && !host[0])))
+		rc = admin_setting_set(http_store, SETTING_RELAY_PASSWORD, pass ? pass : "");
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the relay settings");
+		return -1;
+	}
+	return 0;
+}
+
+void api_setup_relay(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "host", JK_STRING, 1 },
+		{ "user", JK_STRING, 0 },
+		{ "password", JK_STRING, 0 },
+	};
+
+	if (gate(x, 1) < 0 || http_body_check(x, f, 3) < 0)
+		return;
+	if (api_store_relay(x, "host", "user", "password") < 0)
+		return;
+	write_state(x, 200);
+}
+
+void api_setup_dns(struct http_ctx *x)
+{
+	char dom[256];
+
+	if (gate(x, 0) < 0)
+		return;
+	api_primary_domain(dom, sizeof(dom));
+	if (!dom[0]) {
+		http_problem(x, 404, "not_found", NULL, "no primary domain yet (PUT /api/v1/setup/domain)");
+		return;
+	}
+	api_dns_object(x, dom, 1);
+}
+
+void api_setup_complete(struct http_ctx *x)
+{
+	if (!admin_setup_completed(http_store)) {
+		int rc = admin_setup_complete(http_store);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the wizard's state");
+			return;
+		}
+		log_info("http", NULL, "event=setup_completed ip=%s", x->ip);
+	}
+	write_state(x, 200);
+}

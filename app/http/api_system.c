@@ -1,0 +1,364 @@
+/*
+ * api_system.c — dashboard stats, recent log lines, settings, API tokens
+ * and the outbound queue endpoints (501 until a queue is in the build).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "admin/admin_meta.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "http/http_internal.h"
+#include "net/tls.h"
+#include "store/store.h"
+
+#ifndef TERN_VERSION
+#define TERN_VERSION "dev"
+#endif
+
+static void count_domain(void *arg, const char *d)
+{
+	(void)d;
+	(*(uint64_t *)arg)++;
+}
+
+static void count_account(void *arg, const struct store_account_info *info)
+{
+	(void)info;
+	(*(uint64_t *)arg)++;
+}
+
+void api_stats(struct http_ctx *x)
+{
+	uint64_t domains = 0, accounts = 0, mapsize = 0, used = 0;
+	struct metrics_hour hours[METRICS_HOURS];
+	int64_t now = (int64_t)time(NULL);
+	long q = metrics_queue_size();
+	struct jw w;
+
+	store_domain_list(http_store, count_domain, &domains);
+	store_account_list(http_store, count_account, &accounts);
+	store_map_info(http_store, &mapsize, &used);
+	metrics_hours(now, hours);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kuint(&w, "accounts", accounts);
+	jw_kuint(&w, "domains", domains);
+	jw_key(&w, "queue");
+	jw_obj_begin(&w);
+	jw_kint(&w, "size", q < 0 ? 0 : q);
+	jw_kbool(&w, "available", q >= 0);
+	jw_obj_end(&w);
+	jw_key(&w, "storage");
+	jw_obj_begin(&w);
+	jw_kuint(&w, "used", used);
+	jw_kuint(&w, "map", mapsize);
+	jw_obj_end(&w);
+	jw_kint(&w, "uptime", now - http_started_at);
+	jw_kstr(&w, "version", TERN_VERSION);
+	jw_key(&w, "hours");
+	jw_arr_begin(&w);
+	for (int i = 0; i < METRICS_HOURS; i++) {
+		jw_obj_begin(&w);
+		jw_kint(&w, "start", hours[i].start);
+		jw_kuint(&w, "received", hours[i].received);
+		jw_kuint(&w, "sent", hours[i].sent);
+		jw_kuint(&w, "rejected", hours[i].rejected);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+/* ---- logs ---- */
+
+struct log_line {
+	double time;
+	enum log_level level;
+	const char *module, *text;
+};
+
+struct log_filter {
+	struct arena *a;
+	const char *q;
+	enum log_level min;
+	struct log_line *v;
+	size_t n;
+};
+
+static int contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	if (n == 0)
+		return 1;
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+static void log_cb(void *arg, double t, enum log_level lvl, const char *module, const char *text)
+{
+	struct log_filter *f = arg;
+	if (lvl < f->min || (!contains_ci(text, f->q) && !contains_ci(module, f->q)))
+		return;
+	/* Copy: the ring's memory is only ours under its lock. */
+	f->v[f->n++] = (struct log_line){ t, lvl, arena_strdup(f->a, module), arena_strdup(f->a, text) };
+}
+
+void api_logs(struct http_ctx *x)
+{
+	const char *q = http_query(x, "q"), *level = http_query(x, "level"),
+		   *limit = http_query(x, "limit");
+	struct log_filter f = { .a = x->arena, .q = q ? q : "", .min = LOG_DEBUG };
+	uint64_t lim = 200;
+	struct jw w;
+
+	if (level && log_level_parse(level, &f.min) < 0) {
+		http_problem(x, 400, "invalid_field", "level", "level must be debug, info, warn or error");
+		return;
+	}
+	if (limit && (str_to_u64(str_c(limit), LOG_RING_SIZE, &lim) < 0 || lim == 0)) {
+		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", LOG_RING_SIZE);
+		return;
+	}
+	if (strlen(f.q) > 200) {
+		http_problem(x, 400, "invalid_field", "q", "q is at most 200 characters");
+		return;
+	}
+	f.v = arena_alloc(x->arena, LOG_RING_SIZE * sizeof(*f.v));
+	log_ring_walk(log_cb, &f);
+	size_t from = f.n > lim ? f.n - lim : 0;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "lines");
+	jw_arr_begin(&w);
+	for (size_t i = from; i < f.n; i++) {
+		jw_obj_begin(&w);
+		jw_key(&w, "time");
+		jw_double(&w, f.v[i].time);
+		jw_kstr(&w, "level", log_level_name(f.v[i].level));
+		jw_kstr(&w, "module", f.v[i].module);
+		jw_kstr(&w, "text", f.v[i].text);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+/* ---- settings ---- */
+
+static void setting_obj(struct jw *w, const char *key, enum admin_setting s, const char *running)
+{
+	char v[256], stored[256];
+	api_effective(s, running, v, sizeof(v));
+	admin_setting_get(http_store, s, stored, sizeof(stored));
+	jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "value", v);
+	jw_kstr(w, "stored", stored);
+	jw_kstr(w, "running", running);
+	jw_kbool(w, "locked", admin_setting_locked(s));
+	jw_obj_end(w);
+}
+
+static void write_settings(struct http_ctx *x)
+{
+	static const struct {
+		const char *name;
+		enum listen_kind k;
+	} ls[] = {
+		{ "smtp", LISTEN_SMTP }, { "submission", LISTEN_SUBMISSION },
+		{ "submissions", LISTEN_SUBMISSIONS }, { "imap", LISTEN_IMAP },
+		{ "imaps", LISTEN_IMAPS }, { "pop3", LISTEN_POP3 },
+		{ "pop3s", LISTEN_POP3S }, { "http", LISTEN_HTTP },
+		{ "https", LISTEN_HTTPS },
+	};
+	const struct config *c = http_cfg;
+	char v[256], dom[256];
+	struct jw w;
+
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	setting_obj(&w, "hostname", SETTING_HOSTNAME, c->hostname);
+	jw_key(&w, "domain");
+	jw_obj_begin(&w);
+	api_primary_domain(dom, sizeof(dom));
+	jw_kstr(&w, "value", dom);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_DOMAIN));
+	jw_obj_end(&w);
+	jw_key(&w, "relay");
+	jw_obj_begin(&w);
+	api_effective(SETTING_RELAY_HOST, c->relay_host, v, sizeof(v));
+	jw_kstr(&w, "host", v);
+	api_effective(SETTING_RELAY_USER, c->relay_user, v, sizeof(v));
+	jw_kstr(&w, "user", v);
+	api_effective(SETTING_RELAY_PASSWORD, c->relay_password, v, sizeof(v));
+	jw_kbool(&w, "password_set", v[0] != 0);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_RELAY_HOST));
+	jw_obj_end(&w);
+	jw_key(&w, "limits");
+	jw_obj_begin(&w);
+	jw_kuint(&w, "max_message_size", c->max_message_size);
+	jw_kuint(&w, "smtp_max_connections", c->max_connections);
+	jw_kuint(&w, "smtp_max_connections_per_ip", c->max_connections_per_ip);
+	jw_kuint(&w, "smtp_max_recipients", c->max_recipients);
+	jw_obj_end(&w);
+	jw_key(&w, "listeners");
+	jw_obj_begin(&w);
+	for (size_t i = 0; i < sizeof(ls) / sizeof(ls[0]); i++) {
+		uint16_t port = c->listen[ls[i].k].port;
+		if (ls[i].k == LISTEN_HTTP && http_http_port())
+			port = http_http_port();
+		if (ls[i].k == LISTEN_HTTPS && http_https_port())
+			port = http_https_port();
+		jw_kuint(&w, ls[i].name, port);
+	}
+	jw_obj_end(&w);
+	jw_key(&w, "tls");
+	struct tls_conf *tc = tls_current();
+	if (tc) {
+		int64_t now = (int64_t)time(NULL), na = tls_conf_not_after(tc);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "subject", tls_conf_subject(tc));
+		jw_kstr(&w, "key", tls_conf_key_desc(tc));
+		jw_kstr(&w, "source", tls_conf_source(tc));
+		jw_kuint(&w, "chain", tls_conf_chain_len(tc));
+		jw_kint(&w, "not_before", tls_conf_not_before(tc));
+		jw_kint(&w, "not_after", na);
+		jw_kint(&w, "days_left", (na - now) / 86400);
+		jw_obj_end(&w);
+		tls_conf_unref(&tc);
+	} else {
+		jw_null(&w);
+	}
+	jw_kbool(&w, "restart_required", api_restart_required());
+	jw_obj_end(&w);
+}
+
+void api_settings_get(struct http_ctx *x)
+{
+	write_settings(x);
+}
+
+void api_settings_put(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "hostname", JK_STRING, 0 },
+		{ "relay_host", JK_STRING, 0 },
+		{ "relay_user", JK_STRING, 0 },
+		{ "relay_password", JK_STRING, 0 },
+	};
+	if (http_body_check(x, f, 4) < 0)
+		return;
+	const char *h = http_body_str(x, "hostname");
+	if (h) {
+		if (admin_setting_locked(SETTING_HOSTNAME)) {
+			http_problem(x, 409, "locked", "hostname", "the host name is set by TERN_HOSTNAME");
+			return;
+		}
+		size_t n = strlen(h);
+		int ok = n >= 3 && n <= 253 && strchr(h, '.') && h[0] != '.' && h[0] != '-' &&
+			 h[n - 1] != '.';
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+			     (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '.';
+		if (!ok) {
+			http_problem(x, 400, "invalid_field", "hostname",
+				     "field 'hostname' must be a host name such as mail.example.com");
+			return;
+		}
+	}
+	if (api_store_relay(x, "relay_host", "relay_user", "relay_password") < 0)
+		return;
+	if (h) {
+		char low[256];
+		str_lower_into(str_c(h), low, sizeof(low));
+		int rc = admin_setting_set(http_store, SETTING_HOSTNAME, low);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the host name");
+			return;
+		}
+	}
+	log_info("http", NULL, "event=settings_changed ip=%s", x->ip);
+	write_settings(x);
+}
+
+/* ---- tokens ---- */
+
+static void token_cb(void *arg, const char *id, const char *name, int64_t created)
+{
+	struct jw *w = arg;
+	jw_obj_begin(w);
+	jw_kstr(w, "id", id);
+	jw_kstr(w, "name", name);
+	jw_kint(w, "created", created);
+	jw_obj_end(w);
+}
+
+void api_tokens_list(struct http_ctx *x)
+{
+	struct jw w;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "tokens");
+	jw_arr_begin(&w);
+	admin_token_list(http_store, token_cb, &w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+void api_tokens_add(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "name", JK_STRING, 1 } };
+	char token[ADMIN_TOKEN_MAX], id[16];
+	struct jw w;
+
+	if (http_body_check(x, f, 1) < 0)
+		return;
+	const char *name = http_body_str(x, "name");
+	int rc = admin_token_add(http_store, name, token, id);
+	if (rc == STORE_EINVAL) {
+		http_problem(x, 400, "invalid_field", "name",
+			     "field 'name' must be 1 to %d printable characters", ADMIN_TOKEN_NAME_MAX);
+		return;
+	}
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the token");
+		return;
+	}
+	log_info("http", NULL, "event=token_added id=%s ip=%s", id, x->ip);
+	http_json_begin(x, &w, 201);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", id);
+	jw_kstr(&w, "name", name);
+	jw_kint(&w, "created", (int64_t)time(NULL));
+	jw_kstr(&w, "token", token);
+	jw_obj_end(&w);
+}
+
+void api_token_del(struct http_ctx *x)
+{
+	int rc = admin_token_del(http_store, x->param[0]);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "no such token");
+		return;
+	}
+	log_info("http", NULL, "event=token_deleted id=%s ip=%s", x->param[0], x->ip);
+	http_no_content(x);
+}
+
+/* ---- queue ---- */
+
+static void no_queue(struct http_ctx *x)
+{
+	http_problem(x, 501, "not_implemented", NULL,
+		     "the outbound queue is not part of this build yet");
+}
+
+void api_queue_list(struct http_ctx *x) { no_queue(x); }
+void api_queue_retry(struct http_ctx *x) { no_queue(x); }
+void api_queue_del(struct http_ctx *x) { no_queue(x); }

@@ -1,0 +1,240 @@
+/*
+ * autoconfig.c — mail client autoconfiguration: Thunderbird's autoconfig
+ * XML (clientConfig v1.1), Outlook's POX autodiscover, and an Apple
+ * configuration profile (.mobileconfig) per account.
+ *
+ * All three describe the same thing: IMAP and POP3 with implicit TLS
+ * first, STARTTLS as the alternative, and submission, on the ports this
+ * server listens on, with the full address as the user name. Only
+ * listeners that are enabled are offered. The Apple profile is unsigned
+ * (iOS shows it as "Not Verified"; signing needs a code-signing key this
+ * server does not have).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/http_internal.h"
+#include "store/store.h"
+
+static void xml_esc(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': buf_append_c(b, "&lt;"); break;
+		case '>': buf_append_c(b, "&gt;"); break;
+		case '&': buf_append_c(b, "&amp;"); break;
+		case '"': buf_append_c(b, "&quot;"); break;
+		case '\'': buf_append_c(b, "&apos;"); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\t')
+				buf_append(b, s, 1);
+		}
+	}
+}
+
+/* A plausible address or "" (used only to fill templates, never trusted). */
+static const char *safe_email(struct arena *a, const char *e)
+{
+	if (!e)
+		return "";
+	size_t n = strlen(e);
+	if (n == 0 || n > 254 || !strchr(e, '@'))
+		return "";
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)e[i] <= 0x20 || e[i] == '<' || e[i] == '>' || e[i] == '"')
+			return "";
+	return arena_strdup(a, e);
+}
+
+static uint16_t port(enum listen_kind k)
+{
+	return http_cfg->listen[k].port;
+}
+
+static void tb_server(struct buf *b, const char *kind, const char *type, uint16_t p,
+		      const char *sock)
+{
+	buf_printf(b, "    <%s type=\"%s\">\n      <hostname>", kind, type);
+	xml_esc(b, http_cfg->hostname);
+	buf_printf(b, "</hostname>\n      <port>%u</port>\n      <socketType>%s</socketType>\n"
+		      "      <authentication>password-cleartext</authentication>\n"
+		      "      <username>%%EMAILADDRESS%%</username>\n    </%s>\n",
+		   (unsigned)p, sock, kind);
+}
+
+void http_autoconfig(struct http_ctx *x)
+{
+	const char *email = safe_email(x->arena, http_query(x, "emailaddress"));
+	const char *at = strchr(email, '@');
+	char domain[256];
+	struct buf *b = &x->out;
+
+	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : (http_cfg->domain[0] ? http_cfg->domain : http_cfg->hostname));
+	buf_reset(b);
+	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<clientConfig version=\"1.1\">\n"
+			"  <emailProvider id=\"");
+	xml_esc(b, domain);
+	buf_append_c(b, "\">\n    <domain>");
+	xml_esc(b, domain);
+	buf_append_c(b, "</domain>\n    <displayName>");
+	xml_esc(b, domain);
+	buf_append_c(b, " mail</displayName>\n    <displayShortName>");
+	xml_esc(b, domain);
+	buf_append_c(b, "</displayShortName>\n");
+	if (port(LISTEN_IMAPS))
+		tb_server(b, "incomingServer", "imap", port(LISTEN_IMAPS), "SSL");
+	if (port(LISTEN_IMAP))
+		tb_server(b, "incomingServer", "imap", port(LISTEN_IMAP), "STARTTLS");
+	if (port(LISTEN_POP3S))
+		tb_server(b, "incomingServer", "pop3", port(LISTEN_POP3S), "SSL");
+	if (port(LISTEN_POP3))
+		tb_server(b, "incomingServer", "pop3", port(LISTEN_POP3), "STARTTLS");
+	if (port(LISTEN_SUBMISSIONS))
+		tb_server(b, "outgoingServer", "smtp", port(LISTEN_SUBMISSIONS), "SSL");
+	if (port(LISTEN_SUBMISSION))
+		tb_server(b, "outgoingServer", "smtp", port(LISTEN_SUBMISSION), "STARTTLS");
+	buf_append_c(b, "  </emailProvider>\n</clientConfig>\n");
+	x->status = 200;
+	x->type = "application/xml; charset=utf-8";
+}
+
+/* The <EMailAddress> of an autodiscover request, or "". */
+static const char *pox_email(struct http_ctx *x)
+{
+	const char *s = x->body ? strstr(x->body, "<EMailAddress>") : NULL;
+	if (!s)
+		return "";
+	s += 14;
+	const char *e = strstr(s, "</EMailAddress>");
+	if (!e || e - s > 254)
+		return "";
+	return safe_email(x->arena, arena_strndup(x->arena, s, (size_t)(e - s)));
+}
+
+static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char *user, int ssl,
+			 const char *encryption)
+{
+	buf_printf(b, "      <Protocol>\n        <Type>%s</Type>\n        <Server>", type);
+	xml_esc(b, http_cfg->hostname);
+	buf_printf(b, "</Server>\n        <Port>%u</Port>\n        <LoginName>", (unsigned)p);
+	xml_esc(b, user);
+	buf_printf(b, "</LoginName>\n        <DomainRequired>off</DomainRequired>\n"
+		      "        <SPA>off</SPA>\n        <SSL>%s</SSL>\n",
+		   ssl ? "on" : "off");
+	if (encryption)
+		buf_printf(b, "        <Encryption>%s</Encryption>\n", encryption);
+	buf_append_c(b, "        <AuthRequired>on</AuthRequired>\n      </Protocol>\n");
+}
+
+void http_autodiscover(struct http_ctx *x)
+{
+	const char *email = pox_email(x);
+	struct buf *b = &x->out;
+
+	buf_reset(b);
+	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+			"<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
+			"  <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
+			"    <Account>\n      <AccountType>email</AccountType>\n      <Action>settings</Action>\n");
+	if (port(LISTEN_IMAPS))
+		pox_protocol(b, "IMAP", port(LISTEN_IMAPS), email, 1, "SSL");
+	else if (port(LISTEN_IMAP))
+		pox_protocol(b, "IMAP", port(LISTEN_IMAP), email, 1, "TLS");
+	if (port(LISTEN_POP3S))
+		pox_protocol(b, "POP3", port(LISTEN_POP3S), email, 1, "SSL");
+	if (port(LISTEN_SUBMISSIONS))
+		pox_protocol(b, "SMTP", port(LISTEN_SUBMISSIONS), email, 1, "SSL");
+	else if (port(LISTEN_SUBMISSION))
+		pox_protocol(b, "SMTP", port(LISTEN_SUBMISSION), email, 1, "TLS");
+	buf_append_c(b, "    </Account>\n  </Response>\n</Autodiscover>\n");
+	x->status = 200;
+	x->type = "application/xml; charset=utf-8";
+}
+
+static void uuid(char out[37])
+{
+	uint8_t r[16];
+	randombytes_buf(r, sizeof(r));
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+		 r[13], r[14], r[15]);
+}
+
+static void plist_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, "      <key>%s</key>\n      <string>", key);
+	xml_esc(b, v);
+	buf_append_c(b, "</string>\n");
+}
+
+void api_account_mobileconfig(struct http_ctx *x)
+{
+	char email[320], u1[37], u2[37];
+	uint32_t id;
+	struct buf *b = &x->out;
+
+	if (str_lower_into(str_c(x->param[0]), email, sizeof(email)) != 0 ||
+	    store_account_id(http_store, email, &id) != STORE_OK) {
+		http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
+		return;
+	}
+	int imaps = port(LISTEN_IMAPS) != 0, smtps = port(LISTEN_SUBMISSIONS) != 0;
+	uint16_t in = imaps ? port(LISTEN_IMAPS) : port(LISTEN_IMAP);
+	uint16_t out = smtps ? port(LISTEN_SUBMISSIONS) : port(LISTEN_SUBMISSION);
+	uuid(u1);
+	uuid(u2);
+	buf_reset(b);
+	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			"<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+			"\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+			"<plist version=\"1.0\">\n<dict>\n  <key>PayloadContent</key>\n  <array>\n"
+			"    <dict>\n");
+	plist_str(b, "EmailAccountDescription", email);
+	plist_str(b, "EmailAccountName", email);
+	plist_str(b, "EmailAccountType", "EmailTypeIMAP");
+	plist_str(b, "EmailAddress", email);
+	plist_str(b, "IncomingMailServerAuthentication", "EmailAuthPassword");
+	plist_str(b, "IncomingMailServerHostName", http_cfg->hostname);
+	buf_printf(b, "      <key>IncomingMailServerPortNumber</key>\n      <integer>%u</integer>\n"
+		      "      <key>IncomingMailServerUseSSL</key>\n      <%s/>\n",
+		   (unsigned)in, imaps ? "true" : "false");
+	plist_str(b, "IncomingMailServerUsername", email);
+	plist_str(b, "OutgoingMailServerAuthentication", "EmailAuthPassword");
+	plist_str(b, "OutgoingMailServerHostName", http_cfg->hostname);
+	buf_printf(b, "      <key>OutgoingMailServerPortNumber</key>\n      <integer>%u</integer>\n"
+		      "      <key>OutgoingMailServerUseSSL</key>\n      <%s/>\n"
+		      "      <key>OutgoingPasswordSameAsIncomingPassword</key>\n      <true/>\n",
+		   (unsigned)out, smtps ? "true" : "false");
+	plist_str(b, "OutgoingMailServerUsername", email);
+	plist_str(b, "PayloadDescription", "Mail account");
+	plist_str(b, "PayloadDisplayName", email);
+	buf_append_c(b, "      <key>PayloadIdentifier</key>\n      <string>");
+	xml_esc(b, http_cfg->hostname);
+	buf_append_c(b, ".mail.");
+	xml_esc(b, u1);
+	buf_append_c(b, "</string>\n");
+	plist_str(b, "PayloadType", "com.apple.mail.managed");
+	plist_str(b, "PayloadUUID", u1);
+	buf_append_c(b, "      <key>PayloadVersion</key>\n      <integer>1</integer>\n    </dict>\n"
+			"  </array>\n");
+	buf_append_c(b, "  <key>PayloadDisplayName</key>\n  <string>");
+	xml_esc(b, email);
+	buf_append_c(b, "</string>\n  <key>PayloadIdentifier</key>\n  <string>");
+	xml_esc(b, http_cfg->hostname);
+	buf_append_c(b, ".profile.");
+	xml_esc(b, u2);
+	buf_printf(b, "</string>\n  <key>PayloadRemovalDisallowed</key>\n  <false/>\n"
+		      "  <key>PayloadType</key>\n  <string>Configuration</string>\n"
+		      "  <key>PayloadUUID</key>\n  <string>%s</string>\n"
+		      "  <key>PayloadVersion</key>\n  <integer>1</integer>\n</dict>\n</plist>\n",
+		   u2);
+	x->status = 200;
+	x->type = "application/x-apple-aspen-config";
+	http_header(x, "Content-Disposition",
+		    arena_printf(x->arena, "attachment; filename=\"%s.mobileconfig\"", email));
+	http_header(x, "Cache-Control", "no-store");
+}

@@ -1,0 +1,30 @@
+/*
+ * dns_check.h — live check of the records a domain should publish, through
+ * c-ares (TERN_DNS_SERVERS, else /etc/resolv.conf).
+ *
+ * Blocking: runs every query of the list in parallel on one c-ares channel
+ * and waits (poll) until all answered or DNS_CHECK_TIMEOUT_MS passed. Call
+ * it from an HTTP thread, never from a mail loop.
+ */
+#ifndef TERN_HTTP_DNS_CHECK_H
+#define TERN_HTTP_DNS_CHECK_H
+
+#include "admin/admin_domain.h"
+
+#define DNS_CHECK_TIMEOUT_MS 8000
+#define DNS_CHECK_FOUND_MAX 4
+
+enum dns_status { DNS_FOUND, DNS_MISSING, DNS_DIFFERENT, DNS_ERROR };
+
+struct dns_result {
+	enum dns_status status;
+	int nfound;
+	char found[DNS_CHECK_FOUND_MAX][ADMIN_DNS_VALUE_MAX]; /* values seen (other than expected) */
+};
+
+/* Checks each record of d; res has d->n entries. servers may be "" . */
+void dns_check(const struct admin_dns *d, const char *servers, struct dns_result *res);
+
+const char *dns_status_name(enum dns_status s);
+
+#endif

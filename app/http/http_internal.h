@@ -1,0 +1,184 @@
+/*
+ * http_internal.h — what the files of app/http share: the request context
+ * handed to every handler, response building, the route table's handler
+ * signature, and the module-wide state (config, store, sessions).
+ *
+ * A handler gets a struct http_ctx with the method, the decoded path, its
+ * path parameters, the parsed JSON body (when the route takes one) and a
+ * response under construction; it sets status, content type and body and
+ * returns. http_server.c turns that into a libmicrohttpd response with the
+ * security headers. Everything a handler allocates comes from x->arena.
+ */
+#ifndef TERN_HTTP_HTTP_INTERNAL_H
+#define TERN_HTTP_HTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "http/json.h"
+
+struct MHD_Connection;
+struct arena;
+struct store;
+
+#define HTTP_BODY_MAX (64 * 1024)
+#define HTTP_DISCARD_MAX (8 * 1024 * 1024) /* over this, 413 before reading the body */
+#define HTTP_RESP_MAX (4 * 1024 * 1024)
+#define HTTP_HEADERS_MAX 8
+
+extern const struct config *http_cfg;
+extern struct store *http_store;
+extern int64_t http_started_at;
+
+enum http_auth { AUTH_NONE, AUTH_SESSION, AUTH_TOKEN };
+
+struct http_ctx {
+	struct MHD_Connection *mc;
+	const char *method; /* "GET", ... */
+	const char *path;   /* decoded, without query */
+	const char *host;   /* Host header without port, lowercase, "" when none */
+	const char *ip;     /* client address */
+	int https;          /* arrived over the TLS bridge */
+	int loopback;       /* client address is loopback */
+	struct arena *arena;
+	const char *body;   /* request body (NUL-terminated), may be NULL */
+	size_t body_len;
+	const struct json_value *json; /* parsed body for JSON routes, else NULL */
+	const char *param[3];          /* path segments matched by '*' */
+
+	/* Authentication found by http_auth_check(). */
+	enum http_auth auth;
+	char session_id[65];
+
+	/* Response. */
+	int status;
+	const char *type; /* Content-Type */
+	struct buf out;
+	const char *hname[HTTP_HEADERS_MAX], *hvalue[HTTP_HEADERS_MAX];
+	int nheaders;
+	/* Static bytes to send instead of out (assets), not copied. */
+	const void *static_body;
+	size_t static_len;
+	int no_security_headers_; /* private */
+};
+
+/* ---- responses (http_resp.c) ---- */
+void http_header(struct http_ctx *x, const char *name, const char *value);
+/* Starts a JSON body: returns a writer on x->out, status and type set. */
+void http_json_begin(struct http_ctx *x, struct jw *w, int status);
+/* RFC 9457 problem: code is the stable token, field may be NULL. */
+void http_problem(struct http_ctx *x, int status, const char *code, const char *field,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void http_text(struct http_ctx *x, int status, const char *type, const char *text);
+void http_no_content(struct http_ctx *x);
+/* Query parameter, or NULL. */
+const char *http_query(struct http_ctx *x, const char *name);
+/* Request header, or NULL. */
+const char *http_req_header(struct http_ctx *x, const char *name);
+/* Maps a STORE_* result to a problem response (err is the store's text). */
+void http_store_problem(struct http_ctx *x, int rc, const char *err);
+/* Checks the JSON body against fields; on failure answers 400 and returns -1. */
+int http_body_check(struct http_ctx *x, const struct json_field *fields, size_t n);
+/* String member of the body or NULL. */
+const char *http_body_str(struct http_ctx *x, const char *name);
+
+/* ---- routing (http_router.c) ---- */
+void http_route(struct http_ctx *x);
+
+/* ---- auth (api_session.c) ---- */
+/* Fills x->auth from the cookie or bearer token; checks CSRF for unsafe
+ * methods with a session. Returns 0, or -1 after answering 401/403. */
+int http_auth_require(struct http_ctx *x);
+/* 1 when the request carries valid credentials (no response written). */
+int http_auth_present(struct http_ctx *x);
+/* Starts a session for x's client: sets the cookie, writes {"csrf","expires"}. */
+void http_session_start(struct http_ctx *x, int status);
+/* Records a failed login from x->ip (log line, counters). */
+void http_auth_failed(struct http_ctx *x, const char *what);
+/* 1 when x->ip is blocked for too many failures (answers 429). */
+int http_auth_blocked(struct http_ctx *x);
+/* Admin password hash made from TERN_ADMIN_PASSWORD at start ("" when unset). */
+extern char http_env_admin_hash[];
+/* Bounds concurrent argon2id computations on the HTTP threads. */
+void http_hash_enter(void);
+void http_hash_leave(void);
+
+/* ---- handlers ---- */
+void api_session_post(struct http_ctx *x);
+void api_session_get(struct http_ctx *x);
+void api_session_delete(struct http_ctx *x);
+void api_setup_get(struct http_ctx *x);
+void api_setup_code(struct http_ctx *x);
+void api_setup_admin(struct http_ctx *x);
+void api_setup_hostname(struct http_ctx *x);
+void api_setup_domain(struct http_ctx *x);
+void api_setup_account(struct http_ctx *x);
+void api_setup_relay(struct http_ctx *x);
+void api_setup_dns(struct http_ctx *x);
+void api_setup_complete(struct http_ctx *x);
+void api_domains_list(struct http_ctx *x);
+void api_domains_add(struct http_ctx *x);
+void api_domain_get(struct http_ctx *x);
+void api_domain_del(struct http_ctx *x);
+void api_domain_dns(struct http_ctx *x);
+void api_domain_dns_check(struct http_ctx *x);
+void api_domain_dkim(struct http_ctx *x);
+/* Writes the DNS object of domain (with live checks when check). */
+void api_dns_object(struct http_ctx *x, const char *domain, int check);
+void api_accounts_list(struct http_ctx *x);
+void api_accounts_add(struct http_ctx *x);
+void api_account_get(struct http_ctx *x);
+void api_account_patch(struct http_ctx *x);
+void api_account_del(struct http_ctx *x);
+void api_account_password(struct http_ctx *x);
+void api_account_mobileconfig(struct http_ctx *x);
+/* Creates an account from {"email","password","quota"?}; answers 201. */
+void api_account_create(struct http_ctx *x, const char *email, const char *password,
+			uint64_t quota);
+void api_aliases_list(struct http_ctx *x);
+void api_aliases_add(struct http_ctx *x);
+void api_alias_del(struct http_ctx *x);
+void api_stats(struct http_ctx *x);
+void api_logs(struct http_ctx *x);
+void api_settings_get(struct http_ctx *x);
+void api_settings_put(struct http_ctx *x);
+void api_tokens_list(struct http_ctx *x);
+void api_tokens_add(struct http_ctx *x);
+void api_token_del(struct http_ctx *x);
+void api_queue_list(struct http_ctx *x);
+void api_queue_retry(struct http_ctx *x);
+void api_queue_del(struct http_ctx *x);
+void api_openapi(struct http_ctx *x);
+void http_healthz(struct http_ctx *x);
+void http_metrics(struct http_ctx *x);
+void http_autoconfig(struct http_ctx *x);
+void http_autodiscover(struct http_ctx *x);
+/* GET of a UI path: the asset or the SPA index. */
+void http_static(struct http_ctx *x);
+
+/* The daemon (the TLS bridge adds connections to it) and the bound ports. */
+struct MHD_Daemon *http_daemon(void);
+uint16_t http_https_port(void);
+uint16_t http_http_port(void);
+
+/* Wizard state shared with the settings page (api_setup.c). */
+/* The primary domain now: the environment's, else the stored one, else "". */
+void api_primary_domain(char *out, size_t outsz);
+/* A setting as it will be after a restart: env, else stored, else running. */
+#include "admin/admin_meta.h"
+void api_effective(enum admin_setting s, const char *running, char *out, size_t outsz);
+/* 1 when stored settings differ from what the server runs with. */
+int api_restart_required(void);
+/* Stores the relay fields present in the body (names given); answers on
+ * error and returns -1, else 0. */
+int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass);
+
+/* 1 when the server finished starting (listeners up). */
+int http_is_ready(void);
+
+/* Password policy shared by every endpoint that sets one. -1 after 400. */
+int http_password_ok(struct http_ctx *x, const char *field, const char *pw);
+
+#endif

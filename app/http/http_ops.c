@@ -1,0 +1,121 @@
+/*
+ * http_ops.c — /healthz and /metrics (Prometheus text format 0.0.4).
+ *
+ * /metrics is readable with an API token or from the networks in
+ * TERN_METRICS_ALLOW (default loopback only): counters say how busy the
+ * server is and which protocols are attacked, which is worth keeping from
+ * strangers.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/admin_meta.h"
+#include "core/cidr.h"
+#include "core/metrics.h"
+#include "http/http_internal.h"
+#include "imap/imap_server.h"
+#include "pop3/pop3_server.h"
+#include "smtp/smtp_server.h"
+#include "store/store.h"
+
+void http_healthz(struct http_ctx *x)
+{
+	uint64_t mapsize, used;
+	int store_ok = store_map_info(http_store, &mapsize, &used) == STORE_OK;
+
+	http_header(x, "Cache-Control", "no-store");
+	if (store_ok && http_is_ready())
+		http_text(x, 200, "text/plain; charset=utf-8", "ok\n");
+	else
+		http_text(x, 503, "text/plain; charset=utf-8",
+			  store_ok ? "starting\n" : "store unavailable\n");
+}
+
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, rss = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct buf *b, const char *name, const char *help, enum metric m)
+{
+	family(b, name, "counter", help);
+	buf_printf(b, "%s %llu\n", name, (unsigned long long)metrics_get(m));
+}
+
+void http_metrics(struct http_ctx *x)
+{
+	const char *authz = http_req_header(x, "Authorization");
+	int allowed = cidr_list_match(http_cfg->metrics_allow, x->ip);
+
+	if (!allowed && authz && strncasecmp(authz, "Bearer ", 7) == 0)
+		allowed = admin_token_check(http_store, authz + 7, NULL);
+	if (!allowed) {
+		http_problem(x, 403, "forbidden", NULL,
+			     "send an API token, or list this network in TERN_METRICS_ALLOW");
+		return;
+	}
+	struct buf *b = &x->out;
+	uint64_t mapsize = 0, used = 0;
+	long q = metrics_queue_size();
+	static const struct {
+		const char *proto;
+		enum metric m;
+	} conns[] = {
+		{ "smtp", METRIC_CONN_SMTP }, { "submission", METRIC_CONN_SUBMISSION },
+		{ "imap", METRIC_CONN_IMAP }, { "pop3", METRIC_CONN_POP3 },
+		{ "http", METRIC_CONN_HTTP },
+	}, fails[] = {
+		{ "submission", METRIC_AUTHFAIL_SUBMISSION }, { "imap", METRIC_AUTHFAIL_IMAP },
+		{ "pop3", METRIC_AUTHFAIL_POP3 }, { "http", METRIC_AUTHFAIL_HTTP },
+	};
+
+	buf_reset(b);
+	counter(b, "tern_messages_received_total", "Messages accepted by inbound SMTP.", METRIC_RECEIVED);
+	counter(b, "tern_messages_rejected_total", "Recipients or messages refused by inbound SMTP.",
+		METRIC_REJECTED);
+	counter(b, "tern_messages_sent_total", "Messages accepted by submission for delivery.", METRIC_SENT);
+	counter(b, "tern_messages_delivered_total", "Outbound deliveries that succeeded.",
+		METRIC_DELIVERED);
+	counter(b, "tern_messages_deferred_total", "Outbound delivery attempts that failed temporarily.",
+		METRIC_DEFERRED);
+	counter(b, "tern_messages_bounced_total", "Outbound messages given up.", METRIC_BOUNCED);
+	family(b, "tern_connections_total", "counter", "Client connections accepted, per protocol.");
+	for (size_t i = 0; i < sizeof(conns) / sizeof(conns[0]); i++)
+		buf_printf(b, "tern_connections_total{protocol=\"%s\"} %llu\n", conns[i].proto,
+			   (unsigned long long)metrics_get(conns[i].m));
+	family(b, "tern_auth_failures_total", "counter", "Failed logins, per protocol.");
+	for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
+		buf_printf(b, "tern_auth_failures_total{protocol=\"%s\"} %llu\n", fails[i].proto,
+			   (unsigned long long)metrics_get(fails[i].m));
+	family(b, "tern_sessions", "gauge", "Sessions open now, per protocol.");
+	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_server_sessions());
+	buf_printf(b, "tern_sessions{protocol=\"imap\"} %u\n", imap_server_sessions());
+	buf_printf(b, "tern_sessions{protocol=\"pop3\"} %u\n", pop3_server_sessions());
+	family(b, "tern_queue_size", "gauge", "Messages in the outbound queue (0 when no queue).");
+	buf_printf(b, "tern_queue_size %ld\n", q < 0 ? 0 : q);
+	store_map_info(http_store, &mapsize, &used);
+	family(b, "tern_store_bytes", "gauge", "Bytes of the store in use.");
+	buf_printf(b, "tern_store_bytes %llu\n", (unsigned long long)used);
+	family(b, "tern_store_map_bytes", "gauge", "Size of the store's memory map.");
+	buf_printf(b, "tern_store_map_bytes %llu\n", (unsigned long long)mapsize);
+	family(b, "tern_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
+	buf_printf(b, "tern_process_resident_memory_bytes %llu\n", (unsigned long long)rss_bytes());
+	family(b, "tern_start_time_seconds", "gauge", "Unix time the server started.");
+	buf_printf(b, "tern_start_time_seconds %lld\n", (long long)http_started_at);
+	x->status = 200;
+	x->type = "text/plain; version=0.0.4; charset=utf-8";
+	http_header(x, "Cache-Control", "no-store");
+}

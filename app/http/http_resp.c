@@ -1,0 +1,143 @@
+/*
+ * http_resp.c — building responses: JSON bodies, RFC 9457 problems, text,
+ * headers; reading query parameters, request headers and JSON bodies.
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/http_internal.h"
+#include "store/store.h"
+
+void http_header(struct http_ctx *x, const char *name, const char *value)
+{
+	if (x->nheaders < HTTP_HEADERS_MAX) {
+		x->hname[x->nheaders] = name;
+		x->hvalue[x->nheaders] = value;
+		x->nheaders++;
+	}
+}
+
+void http_json_begin(struct http_ctx *x, struct jw *w, int status)
+{
+	buf_reset(&x->out);
+	x->status = status;
+	x->type = "application/json";
+	http_header(x, "Cache-Control", "no-store");
+	jw_init(w, &x->out);
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+void http_problem(struct http_ctx *x, int status, const char *code, const char *field,
+		  const char *fmt, ...)
+{
+	char detail[512];
+	struct jw w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	x->nheaders = 0;
+	http_json_begin(x, &w, status);
+	x->type = "application/problem+json";
+	jw_obj_begin(&w);
+	jw_kstr(&w, "type", "about:blank");
+	jw_kstr(&w, "title", reason(status));
+	jw_kint(&w, "status", status);
+	jw_kstr(&w, "detail", detail);
+	jw_kstr(&w, "code", code);
+	if (field)
+		jw_kstr(&w, "field", field);
+	jw_obj_end(&w);
+}
+
+void http_text(struct http_ctx *x, int status, const char *type, const char *text)
+{
+	buf_reset(&x->out);
+	buf_append_c(&x->out, text);
+	x->status = status;
+	x->type = type;
+}
+
+void http_no_content(struct http_ctx *x)
+{
+	buf_reset(&x->out);
+	x->status = 204;
+	x->type = NULL;
+	http_header(x, "Cache-Control", "no-store");
+}
+
+const char *http_query(struct http_ctx *x, const char *name)
+{
+	return MHD_lookup_connection_value(x->mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_req_header(struct http_ctx *x, const char *name)
+{
+	return MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, name);
+}
+
+void http_store_problem(struct http_ctx *x, int rc, const char *err)
+{
+	switch (rc) {
+	case STORE_ENOTFOUND: http_problem(x, 404, "not_found", NULL, "%s", err); break;
+	case STORE_EEXIST: http_problem(x, 409, "exists", NULL, "%s", err); break;
+	case STORE_EINVAL: http_problem(x, 400, "invalid_field", NULL, "%s", err); break;
+	default: http_problem(x, 503, "temporary", NULL, "store error, try again (%s)", err); break;
+	}
+}
+
+int http_body_check(struct http_ctx *x, const struct json_field *fields, size_t n)
+{
+	const char *field, *code;
+	char detail[200];
+
+	if (!x->json) {
+		http_problem(x, 400, "bad_json", NULL, "a JSON object body is required");
+		return -1;
+	}
+	if (json_check_object(x->json, fields, n, &field, &code, detail, sizeof(detail)) < 0) {
+		http_problem(x, 400, code, field[0] ? field : NULL, "%s", detail);
+		return -1;
+	}
+	return 0;
+}
+
+const char *http_body_str(struct http_ctx *x, const char *name)
+{
+	const struct json_value *v = json_get(x->json, name);
+	return v && v->type == JSON_STRING ? v->str : NULL;
+}
+
+int http_password_ok(struct http_ctx *x, const char *field, const char *pw)
+{
+	size_t n = strlen(pw);
+	if (n < 8 || n > 256) {
+		http_problem(x, 400, "invalid_field", field, "field '%s' must be 8 to 256 characters",
+			     field);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,189 @@
+/*
+ * http_router.c — the route table: method + path pattern -> handler, with
+ * what each route needs (authentication, a JSON body). Patterns are
+ * segment lists where "*" matches one non-empty segment and becomes a path
+ * parameter. A path that exists with another method gets 405 and Allow.
+ */
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "http/http_internal.h"
+
+#define R_AUTH 1u      /* session (with CSRF for writes) or bearer token */
+#define R_JSON 2u      /* body parsed as JSON (400 when malformed) */
+#define R_JSON_OPT 4u  /* as R_JSON, an empty body counts as {} */
+
+struct route {
+	const char *method;
+	const char *pattern;
+	void (*fn)(struct http_ctx *x);
+	unsigned flags;
+};
+
+static const struct route api_routes[] = {
+	{ "GET", "/api/v1/openapi.json", api_openapi, 0 },
+	{ "GET", "/api/v1/setup", api_setup_get, 0 },
+	{ "POST", "/api/v1/setup/code", api_setup_code, R_JSON },
+	{ "POST", "/api/v1/setup/admin", api_setup_admin, R_JSON },
+	{ "PUT", "/api/v1/setup/hostname", api_setup_hostname, R_JSON },
+	{ "PUT", "/api/v1/setup/domain", api_setup_domain, R_JSON },
+	{ "POST", "/api/v1/setup/account", api_setup_account, R_JSON },
+	{ "PUT", "/api/v1/setup/relay", api_setup_relay, R_JSON },
+	{ "GET", "/api/v1/setup/dns", api_setup_dns, 0 },
+	{ "POST", "/api/v1/setup/complete", api_setup_complete, R_AUTH | R_JSON_OPT },
+	{ "POST", "/api/v1/session", api_session_post, R_JSON },
+	{ "GET", "/api/v1/session", api_session_get, R_AUTH },
+	{ "DELETE", "/api/v1/session", api_session_delete, R_AUTH },
+	{ "GET", "/api/v1/stats", api_stats, R_AUTH },
+	{ "GET", "/api/v1/domains", api_domains_list, R_AUTH },
+	{ "POST", "/api/v1/domains", api_domains_add, R_AUTH | R_JSON },
+	{ "GET", "/api/v1/domains/*", api_domain_get, R_AUTH },
+	{ "DELETE", "/api/v1/domains/*", api_domain_del, R_AUTH },
+	{ "GET", "/api/v1/domains/*/dns", api_domain_dns, R_AUTH },
+	{ "GET", "/api/v1/domains/*/dns/check", api_domain_dns_check, R_AUTH },
+	{ "GET", "/api/v1/domains/*/dkim", api_domain_dkim, R_AUTH },
+	{ "GET", "/api/v1/accounts", api_accounts_list, R_AUTH },
+	{ "POST", "/api/v1/accounts", api_accounts_add, R_AUTH | R_JSON },
+	{ "GET", "/api/v1/accounts/*", api_account_get, R_AUTH },
+	{ "PATCH", "/api/v1/accounts/*", api_account_patch, R_AUTH | R_JSON },
+	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH },
+	{ "POST", "/api/v1/accounts/*/password", api_account_password, R_AUTH | R_JSON },
+	{ "GET", "/api/v1/accounts/*/mobileconfig", api_account_mobileconfig, R_AUTH },
+	{ "GET", "/api/v1/aliases", api_aliases_list, R_AUTH },
+	{ "POST", "/api/v1/aliases", api_aliases_add, R_AUTH | R_JSON },
+	{ "DELETE", "/api/v1/aliases/*", api_alias_del, R_AUTH },
+	{ "GET", "/api/v1/queue", api_queue_list, R_AUTH },
+	{ "POST", "/api/v1/queue/*/retry", api_queue_retry, R_AUTH | R_JSON_OPT },
+	{ "DELETE", "/api/v1/queue/*", api_queue_del, R_AUTH },
+	{ "GET", "/api/v1/logs", api_logs, R_AUTH },
+	{ "GET", "/api/v1/settings", api_settings_get, R_AUTH },
+	{ "PUT", "/api/v1/settings", api_settings_put, R_AUTH | R_JSON },
+	{ "GET", "/api/v1/tokens", api_tokens_list, R_AUTH },
+	{ "POST", "/api/v1/tokens", api_tokens_add, R_AUTH | R_JSON },
+	{ "DELETE", "/api/v1/tokens/*", api_token_del, R_AUTH },
+};
+
+/* Matches path against pattern; fills params. 1 on a match. */
+static int match(const char *pattern, const char *path, const char *params[3], struct arena *a)
+{
+	int np = 0;
+	const char *p = pattern, *s = path;
+
+	while (*p && *s) {
+		if (*p == '*') {
+			const char *e = strchr(s, '/');
+			size_t n = e ? (size_t)(e - s) : strlen(s);
+			if (n == 0 || np >= 3)
+				return 0;
+			params[np++] = arena_strndup(a, s, n);
+			p++;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static int content_type_json(struct http_ctx *x)
+{
+	const char *ct = http_req_header(x, "Content-Type");
+	if (!ct)
+		return x->body_len == 0;
+	return strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+static void api(struct http_ctx *x)
+{
+	const char *method = strcmp(x->method, "HEAD") == 0 ? "GET" : x->method;
+	char allow[64] = "";
+	const struct route *hit = NULL;
+
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		const char *params[3] = { NULL, NULL, NULL };
+		if (!match(api_routes[i].pattern, x->path, params, x->arena))
+			continue;
+		if (strcmp(api_routes[i].method, method) == 0) {
+			hit = &api_routes[i];
+			memcpy(x->param, params, sizeof(params));
+			break;
+		}
+		size_t n = strlen(allow);
+		snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", api_routes[i].method);
+	}
+	if (!hit) {
+		if (allow[0]) {
+			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+			http_header(x, "Allow", arena_strdup(x->arena, allow));
+		} else {
+			http_problem(x, 404, "not_found", NULL, "no such endpoint");
+		}
+		return;
+	}
+	/* Credentials first: an anonymous client learns nothing from the body checks. */
+	if ((hit->flags & R_AUTH) && http_auth_require(x) < 0)
+		return;
+	if (hit->flags & (R_JSON | R_JSON_OPT)) {
+		char err[128];
+		if (x->body_len == 0 && (hit->flags & R_JSON_OPT)) {
+			x->json = json_parse("{}", 2, x->arena, err, sizeof(err));
+		} else if (!content_type_json(x)) {
+			http_problem(x, 415, "bad_json", NULL, "Content-Type must be application/json");
+			return;
+		} else if (x->body_len == 0) {
+			http_problem(x, 400, "bad_json", NULL, "a JSON object body is required");
+			return;
+		} else if (!(x->json = json_parse(x->body, x->body_len, x->arena, err, sizeof(err)))) {
+			http_problem(x, 400, "bad_json", NULL, "malformed JSON: %s", err);
+			return;
+		}
+	}
+	hit->fn(x);
+}
+
+void http_route(struct http_ctx *x)
+{
+	const char *p = x->path;
+	int get = strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0;
+
+	if (strncmp(p, "/api/", 5) == 0) {
+		api(x);
+		return;
+	}
+	if (strcmp(p, "/healthz") == 0 && get) {
+		http_healthz(x);
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0 && get) {
+		http_metrics(x);
+		return;
+	}
+	if ((strcmp(p, "/.well-known/autoconfig/mail/config-v1.1.xml") == 0 ||
+	     strcmp(p, "/mail/config-v1.1.xml") == 0) &&
+	    get) {
+		http_autoconfig(x);
+		return;
+	}
+	if (strcasecmp(p, "/autodiscover/autodiscover.xml") == 0 &&
+	    (strcmp(x->method, "POST") == 0 || get)) {
+		http_autodiscover(x);
+		return;
+	}
+	if (strncmp(p, "/.well-known/acme-challenge/", 28) == 0) {
+		http_text(x, 404, "text/plain; charset=utf-8", "no such challenge\n");
+		return;
+	}
+	if (!get) {
+		http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+		http_header(x, "Allow", "GET, HEAD");
+		return;
+	}
+	http_static(x);
+}

@@ -1,0 +1,457 @@
+/*
+ * http_server.c — the libmicrohttpd daemon: start/stop, per-request
+ * context and body limits, the plain-HTTP redirect policy, and turning a
+ * handler's response into an MHD response with the security headers.
+ * See http_server.h.
+ */
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin/admin_meta.h"
+#include "auth/password.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/xalloc.h"
+#include "http/http_internal.h"
+#include "net/listener.h"
+#include "store/store.h"
+
+const struct config *http_cfg;
+struct store *http_store;
+int64_t http_started_at;
+char http_env_admin_hash[PASSWORD_HASH_MAX];
+
+static struct MHD_Daemon *daemon_;
+static struct listener http_listener;
+static int have_http_listener;
+static uint16_t https_port;
+static int ready;
+static sem_t hash_sem;
+
+/* Marks a connection that came through the TLS bridge (socket context). */
+static char https_marker;
+
+int http_is_ready(void)
+{
+	return __atomic_load_n(&ready, __ATOMIC_ACQUIRE);
+}
+
+void http_server_ready(void)
+{
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+void http_hash_enter(void)
+{
+	while (sem_wait(&hash_sem) < 0 && errno == EINTR)
+		;
+}
+
+void http_hash_leave(void)
+{
+	sem_post(&hash_sem);
+}
+
+struct http_req {
+	struct arena *arena;
+	struct buf body;
+	int too_big;
+	int answered; /* a response was queued on the first call */
+};
+
+static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+			  "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+			  "object-src 'none'; base-uri 'none'; form-action 'self'; "
+			  "frame-ancestors 'none'";
+
+static void add_security_headers(struct MHD_Response *resp, int https)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+	if (https)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+}
+
+static enum MHD_Result send_ctx(struct http_ctx *x)
+{
+	struct MHD_Response *resp;
+
+	if (x->static_body)
+		resp = MHD_create_response_from_buffer(x->static_len, (void *)x->static_body,
+						       MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_buffer(buf_len(&x->out), buf_data(&x->out),
+						       MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	add_security_headers(resp, x->https);
+	if (x->type)
+		MHD_add_response_header(resp, "Content-Type", x->type);
+	for (int i = 0; i < x->nheaders; i++)
+		MHD_add_response_header(resp, x->hname[i], x->hvalue[i]);
+	enum MHD_Result r = MHD_queue_response(x->mc, (unsigned)x->status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return 0;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)outsz);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)outsz);
+	}
+}
+
+/* Host header without port, lowercased; "" when absent or not a plain name. */
+static const char *host_of(struct http_ctx *x)
+{
+	const char *h = MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, "Host");
+	if (!h)
+		return "";
+	size_t n = strlen(h);
+	if (n == 0 || n > 255)
+		return "";
+	char *o = arena_alloc(x->arena, n + 1);
+	size_t k = 0;
+	if (h[0] == '[') { /* IPv6 literal: keep the brackets, drop the port */
+		const char *e = strchr(h, ']');
+		if (!e)
+			return "";
+		k = (size_t)(e - h + 1);
+		memcpy(o, h, k);
+	} else {
+		for (; k < n && h[k] != ':'; k++)
+			o[k] = h[k];
+	}
+	o[k] = '\0';
+	for (size_t i = 0; i < k; i++) {
+		char c = o[i];
+		if (c >= 'A' && c <= 'Z')
+			o[i] = (char)(c - 'A' + 'a');
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+			   c == '.' || c == '[' || c == ']' || c == ':'))
+			return "";
+	}
+	return o;
+}
+
+/* Paths plain HTTP serves itself: ACME, health, client autoconfiguration. */
+static int plain_allowed(const struct http_ctx *x)
+{
+	const char *p = x->path;
+	/* /metrics has its own access rule (TERN_METRICS_ALLOW or a token), and
+	 * Prometheus scrapes plain HTTP inside a compose network. */
+	if (strncmp(p, "/.well-known/acme-challenge/", 28) == 0 || strcmp(p, "/healthz") == 0 ||
+	    strcmp(p, "/metrics") == 0 ||
+	    strncmp(p, "/.well-known/autoconfig/", 24) == 0 ||
+	    strcmp(p, "/mail/config-v1.1.xml") == 0 || strncasecmp(p, "/autodiscover/", 14) == 0)
+		return 1;
+	/* Scripts on the host itself may use the API or metrics with a token. */
+	if (x->loopback && strncmp(p, "/api/", 5) == 0) {
+		const char *a = MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, "Authorization");
+		return a && strncasecmp(a, "Bearer ", 7) == 0;
+	}
+	return 0;
+}
+
+static void redirect_https(struct http_ctx *x)
+{
+	const char *host = x->host[0] ? x->host : http_cfg->hostname;
+	char port[16] = "";
+	const char *q = NULL;
+
+	if (https_port && https_port != 443)
+		snprintf(port, sizeof(port), ":%u", (unsigned)https_port);
+	/* The query string is not kept by MHD in raw form; rebuild nothing
+	 * but the path: a redirect target must never carry injected bytes. */
+	(void)q;
+	char *loc = arena_printf(x->arena, "https://%s%s%s", host, port, x->path);
+	for (char *c = loc; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f)
+			*c = '_';
+	int get = strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0;
+	x->status = get ? 301 : 308;
+	http_header(x, "Location", loc);
+	http_text(x, x->status, "text/plain; charset=utf-8", "Use HTTPS.\n");
+}
+
+static void handle(struct http_ctx *x)
+{
+	if (!x->https && !plain_allowed(x)) {
+		if (!https_port) {
+			/* No HTTPS listener: plain HTTP is all there is. */
+			http_route(x);
+			return;
+		}
+		redirect_https(x);
+		return;
+	}
+	http_route(x);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_req *r = *con_cls;
+	(void)cls;
+	(void)version;
+
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->arena = arena_new(16384);
+		buf_init(&r->body, HTTP_BODY_MAX);
+		*con_cls = r;
+		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+		uint64_t n;
+		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > HTTP_BODY_MAX)
+			r->too_big = 1;
+		/*
+		 * A body somewhat over the limit is read and dropped, then
+		 * refused: a client that sends its whole body before reading
+		 * (most do, without Expect: 100-continue) would otherwise block
+		 * on a full socket and never see the 413. A huge one is refused
+		 * at once and the connection closed after the answer.
+		 */
+		if (!r->too_big || n <= HTTP_DISCARD_MAX)
+			return MHD_YES;
+	} else if (*upload_data_size) {
+		if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
+			r->too_big = 1;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->answered)
+		return MHD_YES;
+	r->answered = 1;
+
+	struct http_ctx *x = arena_zalloc(r->arena, sizeof(*x));
+	const union MHD_ConnectionInfo *ci;
+	x->mc = mc;
+	x->method = method;
+	x->path = url;
+	x->arena = r->arena;
+	buf_init(&x->out, HTTP_RESP_MAX);
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	x->https = ci && ci->socket_context == &https_marker;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char *ip = arena_alloc(r->arena, 48);
+	addr_text(ci ? ci->client_addr : NULL, ip, 48);
+	x->ip = ip;
+	x->loopback = ci && is_loopback(ci->client_addr);
+	x->host = host_of(x);
+	x->body = buf_data(&r->body);
+	x->body_len = buf_len(&r->body);
+
+	if (r->too_big)
+		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
+			     HTTP_BODY_MAX);
+	else
+		handle(x);
+	if (!x->status)
+		http_problem(x, 500, "temporary", NULL, "no response");
+	if (x->status >= 500 || strncmp(url, "/api/", 5) == 0)
+		log_debug("http", NULL, "event=request ip=%s https=%d method=%s status=%d", x->ip,
+			  x->https, method, x->status);
+	enum MHD_Result res = send_ctx(x);
+	buf_free(&x->out);
+	return res;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *r = *con_cls;
+	(void)cls;
+	(void)mc;
+	(void)toe;
+	if (!r)
+		return;
+	buf_free(&r->body);
+	arena_free(&r->arena);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int domain = 0;
+	socklen_t sl = sizeof(domain);
+	if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) == 0 &&
+	    domain == AF_UNIX)
+		*socket_context = &https_marker;
+	metrics_inc(METRIC_CONN_HTTP);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512], q[600];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	/* Bridged HTTPS arrives on a unix socket: TCP options cannot apply
+	 * there, and the data is in the socket already. Not worth a line. */
+	if (strstr(msg, "TCP_NODELAY") || strstr(msg, "TCP_CORK") ||
+	    strstr(msg, "Failed to push the data"))
+		return;
+	log_debug("http", NULL, "event=mhd message=%s", log_q(msg, q, sizeof(q)));
+}
+
+struct MHD_Daemon *http_daemon(void)
+{
+	return daemon_;
+}
+
+static void setup_admin(struct store *st)
+{
+	char code[ADMIN_SETUP_CODE_LEN + 1];
+
+	if (http_cfg->admin_password[0]) {
+		/* Hashed once: logins then cost what a stored hash costs. */
+		if (password_hash(http_cfg->admin_password, http_env_admin_hash, PASSWORD_HASH_MAX) != 0)
+			fatal("cannot hash TERN_ADMIN_PASSWORD");
+		admin_setup_code_clear(st);
+		return;
+	}
+	if (admin_exists(st))
+		return;
+	if (admin_setup_code_ensure(st, code, sizeof(code)) != STORE_OK) {
+		log_error("http", NULL, "event=setup_code_failed");
+		return;
+	}
+	/* One clear line: the only way into a fresh server. */
+	log_info("http", NULL, "event=setup_code code=%s hint=\"open the web admin and enter this code, or run: tern setup-code\"",
+		 code);
+}
+
+int http_server_start(const struct config *cfg, struct store *st, struct listener *https_r,
+		      int *has_https_r, char *err, size_t errsz)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	int listen_fd = -1;
+
+	http_cfg = cfg;
+	http_store = st;
+	http_started_at = (int64_t)time(NULL);
+	*has_https_r = 0;
+	sem_init(&hash_sem, 0, 2);
+	if (!cfg->listen[LISTEN_HTTP].port && !cfg->listen[LISTEN_HTTPS].port)
+		return 0;
+	setup_admin(st);
+
+	if (cfg->listen[LISTEN_HTTPS].port) {
+		if (listener_open(https_r, &cfg->listen[LISTEN_HTTPS], "https", http_tls_accept, NULL,
+				  err, errsz) < 0)
+			return -1;
+		https_port = https_r->port;
+		*has_https_r = 1;
+	}
+	if (cfg->listen[LISTEN_HTTP].port) {
+		if (listener_open(&http_listener, &cfg->listen[LISTEN_HTTP], "http", NULL, NULL, err,
+				  errsz) < 0)
+			goto fail;
+		have_http_listener = 1;
+		listen_fd = http_listener.fd;
+	} else {
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
+	}
+
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, 1000, NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
+		{ MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL },
+		{ listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, listen_fd, NULL },
+		{ listen_fd >= 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, 4, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, opts,
+				   MHD_OPTION_END);
+	if (!daemon_) {
+		snprintf(err, errsz, "cannot start the HTTP daemon (libmicrohttpd)");
+		goto fail;
+	}
+	if (have_http_listener)
+		log_info("server", NULL, "event=listening service=http port=%u",
+			 (unsigned)http_listener.port);
+	return 0;
+fail:
+	if (have_http_listener)
+		listener_close(&http_listener);
+	have_http_listener = 0;
+	if (*has_https_r)
+		listener_close(https_r);
+	*has_https_r = 0;
+	return -1;
+}
+
+void http_server_stop(void)
+{
+	if (daemon_) {
+		/* MHD closes the listening socket it was given. */
+		MHD_stop_daemon(daemon_);
+		daemon_ = NULL;
+		have_http_listener = 0;
+	}
+}
+
+uint16_t http_https_port(void)
+{
+	return https_port;
+}
+
+uint16_t http_http_port(void)
+{
+	return have_http_listener ? http_listener.port : 0;
+}

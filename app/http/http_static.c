@@ -1,0 +1,107 @@
+/*
+ * http_static.c — the embedded web UI (web/web_assets.h).
+ *
+ * Assets are stored gzip-compressed and sent as they are: to a client
+ * whose Accept-Encoding allows gzip, or that sends no Accept-Encoding
+ * (RFC 9110 §12.5.3: then any coding is acceptable). A client that
+ * explicitly refuses gzip gets 406 — every browser accepts it, and the
+ * binary carries no inflater. Hashed file names are cached for a year;
+ * the index page revalidates by ETag (304). Unknown paths that look like
+ * files are 404; other paths are single-page-app routes and get the index.
+ * The asset table is matched exactly, so no path can reach anything else.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_internal.h"
+#include "web/web_assets.h"
+
+/* 1 when Accept-Encoding admits gzip (absent header: yes). */
+static int gzip_ok(const char *ae)
+{
+	if (!ae)
+		return 1;
+	const char *p = ae;
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *tok = p;
+		while (*p && *p != ',' && *p != ';' && *p != ' ')
+			p++;
+		size_t n = (size_t)(p - tok);
+		int match = (n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+			    (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0) || (n == 1 && *tok == '*');
+		/* q=0 refuses. */
+		int refused = 0;
+		while (*p && *p != ',') {
+			if (*p == 'q' && p[1] == '=') {
+				const char *q = p + 2;
+				refused = q[0] == '0' && (q[1] != '.' || strspn(q + 2, "0") ==
+							  strcspn(q + 2, ", "));
+			}
+			p++;
+		}
+		if (match && !refused)
+			return 1;
+	}
+	return 0;
+}
+
+static int etag_match(const char *inm, const char *etag)
+{
+	if (!inm)
+		return 0;
+	if (strcmp(inm, "*") == 0)
+		return 1;
+	size_t n = strlen(etag);
+	for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
+		char after = p[n];
+		if (after == '\0' || after == ',' || after == ' ')
+			return 1;
+	}
+	return 0;
+}
+
+void http_static(struct http_ctx *x)
+{
+	const char *p = x->path;
+	const char *last = strrchr(p, '/');
+
+	/* Dot segments, backslashes and control bytes never name an asset. */
+	if (p[0] != '/' || strstr(p, "/.") || strchr(p, '\\') || strchr(p, '%')) {
+		http_text(x, 404, "text/plain; charset=utf-8", "not found\n");
+		return;
+	}
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20) {
+			http_text(x, 404, "text/plain; charset=utf-8", "not found\n");
+			return;
+		}
+	const struct web_asset *a = web_asset_find(p);
+	if (!a && !(last && strchr(last, '.')))
+		a = web_asset_index();
+	if (!a) {
+		http_text(x, 404, "text/plain; charset=utf-8", "not found\n");
+		return;
+	}
+	http_header(x, "ETag", a->etag);
+	http_header(x, "Vary", "Accept-Encoding");
+	http_header(x, "Cache-Control",
+		    a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+	if (etag_match(http_req_header(x, "If-None-Match"), a->etag)) {
+		buf_reset(&x->out);
+		x->status = 304;
+		x->type = NULL;
+		return;
+	}
+	if (!gzip_ok(http_req_header(x, "Accept-Encoding"))) {
+		http_text(x, 406, "text/plain; charset=utf-8",
+			  "this server sends its pages gzip-compressed only\n");
+		return;
+	}
+	http_header(x, "Content-Encoding", "gzip");
+	x->status = 200;
+	x->type = a->type;
+	x->static_body = a->gz;
+	x->static_len = a->gzlen;
+}

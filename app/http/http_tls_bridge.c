@@ -1,0 +1,258 @@
+/*
+ * http_tls_bridge.c — HTTPS: TLS on our loops, HTTP in libmicrohttpd.
+ *
+ * libmicrohttpd speaks TLS only through GnuTLS, which we do not ship. So
+ * the HTTPS listener is a loop listener like the mail ones: each accepted
+ * connection is a struct conn with implicit TLS (BearSSL, the same
+ * certificate as the mail services, reloaded on SIGHUP). Its plaintext is
+ * spliced to one end of a socketpair; the other end goes to the daemon
+ * with MHD_add_connection() and the client's real address, so per-IP
+ * limits and logs see the client, not the socketpair.
+ *
+ * Flow control both ways: when the socketpair will not take more request
+ * bytes, the conn stops reading the client (conn_pause_read) until it
+ * drains; when the conn's output buffer is nearly full, we stop reading
+ * the socketpair until the conn reports it drained. Either side closing
+ * closes the other: the daemon closing its end (keep-alive over, timeout,
+ * error) makes us flush and close the TLS connection with close_notify;
+ * the client going away closes our end, which the daemon sees as EOF.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "http/http_internal.h"
+#include "http/http_server.h"
+#include "net/conn.h"
+
+#define BRIDGE_IN_MAX (64 * 1024)
+#define BRIDGE_OUT_MAX (256 * 1024)
+#define BRIDGE_CHUNK (16 * 1024)
+
+struct bridge {
+	struct conn *c;
+	struct loop *loop;
+	int sp;          /* our end of the socketpair */
+	unsigned sp_want;
+	struct bridge *prev, *next;
+};
+
+static _Thread_local struct bridge *loop_bridges;
+static unsigned bridges_alive;
+static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void bridge_data(struct conn *c, void *arg);
+static void bridge_drained(struct conn *c, void *arg);
+static void bridge_closed(struct conn *c, void *arg, const char *reason);
+static const struct conn_ops bridge_ops = {
+	.on_data = bridge_data,
+	.on_drained = bridge_drained,
+	.on_close = bridge_closed,
+};
+
+unsigned http_server_sessions(void)
+{
+	return __atomic_load_n(&bridges_alive, __ATOMIC_SEQ_CST);
+}
+
+static void sp_interest(struct bridge *b, unsigned want)
+{
+	if (b->sp >= 0 && want != b->sp_want) {
+		b->sp_want = want;
+		loop_mod_fd(b->loop, b->sp, want);
+	}
+}
+
+/* Moves request bytes from the conn to the daemon. 1 when all went. */
+static int push_request(struct bridge *b)
+{
+	struct conn *c = b->c;
+	while (buf_len(&c->in) > 0) {
+		ssize_t w = send(b->sp, buf_data(&c->in), buf_len(&c->in), MSG_NOSIGNAL);
+		if (w > 0) {
+			buf_consume(&c->in, (size_t)w);
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		/* The daemon is gone: nothing more will be answered. */
+		buf_consume(&c->in, buf_len(&c->in));
+		return 1;
+	}
+	return 1;
+}
+
+static void bridge_data(struct conn *c, void *arg)
+{
+	struct bridge *b = arg;
+	if (b->sp < 0) {
+		buf_consume(&c->in, buf_len(&c->in));
+		return;
+	}
+	if (!push_request(b)) {
+		conn_pause_read(c, 1);
+		sp_interest(b, b->sp_want | LOOP_WRITE);
+	}
+}
+
+static void bridge_drained(struct conn *c, void *arg)
+{
+	struct bridge *b = arg;
+	(void)c;
+	if (b->sp >= 0 && !(b->sp_want & LOOP_READ))
+		sp_interest(b, b->sp_want | LOOP_READ);
+}
+
+static void sp_close(struct bridge *b)
+{
+	if (b->sp < 0)
+		return;
+	loop_del_fd(b->loop, b->sp);
+	close(b->sp);
+	b->sp = -1;
+}
+
+static void bridge_closed(struct conn *c, void *arg, const char *reason)
+{
+	struct bridge *b = arg;
+	(void)c;
+	(void)reason;
+	sp_close(b);
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		loop_bridges = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	__atomic_sub_fetch(&bridges_alive, 1, __ATOMIC_SEQ_CST);
+	free(b);
+}
+
+static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct bridge *b = arg;
+	struct conn *c = b->c;
+	int eof = 0;
+	(void)loop;
+	(void)fd;
+
+	/* Nothing below frees c (or b) until conn_release(). */
+	conn_hold(c);
+	/* The loop reports a hang-up as writable too: push only when we
+	 * were waiting to, and always look for the answer and the EOF. */
+	if ((events & LOOP_WRITE) && (b->sp_want & LOOP_WRITE) && push_request(b)) {
+		sp_interest(b, b->sp_want & ~LOOP_WRITE);
+		conn_pause_read(c, 0);
+	}
+	if (events & (LOOP_READ | LOOP_HUP)) {
+		while (buf_room(&c->out) >= BRIDGE_CHUNK) {
+			char tmp[BRIDGE_CHUNK];
+			ssize_t r = recv(b->sp, tmp, sizeof(tmp), 0);
+			if (r > 0) {
+				if (conn_write(c, tmp, (size_t)r) < 0) {
+					eof = 1;
+					break;
+				}
+				continue;
+			}
+			if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				eof = 1;
+			break;
+		}
+		if (!eof && buf_room(&c->out) < BRIDGE_CHUNK)
+			/* Wait for the client to take what is queued. */
+			sp_interest(b, b->sp_want & ~LOOP_READ);
+	}
+	if (eof) {
+		sp_close(b);
+		conn_pause_read(c, 0);
+		conn_close_after_flush(c, "http_done");
+	}
+	/* Sends what was queued and hands over input the TLS engine already
+	 * holds; b and c may be gone afterwards. */
+	conn_release(c);
+}
+
+static socklen_t peer_sockaddr(const struct conn *c, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, c->peer_ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->peer_port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, c->peer_ip, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->peer_port);
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+void http_tls_accept(struct loop *loop, int fd, void *arg)
+{
+	struct bridge *b = xcalloc(1, sizeof(*b));
+	int sp[2];
+	(void)arg;
+
+	b->loop = loop;
+	b->sp = -1;
+	b->c = conn_new(loop, fd, 1, BRIDGE_IN_MAX, BRIDGE_OUT_MAX, &bridge_ops, b);
+	if (!b->c) {
+		free(b);
+		return;
+	}
+	__atomic_add_fetch(&bridges_alive, 1, __ATOMIC_SEQ_CST);
+	b->next = loop_bridges;
+	if (loop_bridges)
+		loop_bridges->prev = b;
+	loop_bridges = b;
+
+	struct MHD_Daemon *d = http_daemon();
+	if (!d || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_warn("http", NULL, "event=bridge_failed error=\"%s\"",
+			 d ? strerror(errno) : "no daemon");
+		conn_close(b->c, "bridge_failed");
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = peer_sockaddr(b->c, &ss);
+	pthread_mutex_lock(&add_lock);
+	enum MHD_Result ok = MHD_add_connection(d, sp[1], sl ? (struct sockaddr *)&ss : NULL, sl);
+	pthread_mutex_unlock(&add_lock);
+	if (ok != MHD_YES) {
+		/* MHD closed sp[1] already. */
+		close(sp[0]);
+		log_info("http", NULL, "event=refused peer=%s reason=http_limit", b->c->peer_ip);
+		conn_close(b->c, "http_limit");
+		return;
+	}
+	b->sp = sp[0];
+	b->sp_want = LOOP_READ;
+	if (loop_add_fd(loop, b->sp, b->sp_want, sp_event, b) < 0) {
+		close(b->sp);
+		b->sp = -1;
+		conn_close(b->c, "bridge_failed");
+	}
+}
+
+void http_server_close_all(void)
+{
+	while (loop_bridges) {
+		struct bridge *b = loop_bridges;
+		conn_close(b->c, "shutdown"); /* unlinks b */
+		if (loop_bridges == b) /* defensive: never loop forever */
+			break;
+	}
+}

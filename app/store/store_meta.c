@@ -1,0 +1,120 @@
+/*
+ * store_meta.c — named settings in the meta database (wizard, API tokens,
+ * setup code, admin password hash).
+ *
+ * Each value is the version byte then opaque bytes the caller defines (see
+ * SCHEMA.md, "meta"). Names used by the store itself (schema_version, the
+ * counters) are refused here so a caller can never clobber them: settings
+ * live under names containing a '/' ("setting/hostname", "token/1a2b3c4d").
+ */
+#include <string.h>
+
+#include "store/store_private.h"
+
+#define META_NAME_MAX 128
+
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n <= META_NAME_MAX && strchr(name, '/') != NULL;
+}
+
+int store_meta_get(struct store *st, const char *name, void *val, size_t valsz, size_t *len_r)
+{
+	MDB_txn *txn;
+	MDB_val k = {strlen(name), (void *)name}, v;
+
+	if (!name_ok(name))
+		return STORE_EINVAL;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+	if (rc == 0) {
+		const uint8_t *p = v.mv_data;
+		if (v.mv_size < 1 || p[0] != REC_V1 || v.mv_size - 1 > valsz) {
+			rc = STORE_ETEMP;
+		} else {
+			memcpy(val, p + 1, v.mv_size - 1);
+			*len_r = v.mv_size - 1;
+		}
+	} else {
+		rc = store_mdb_code(rc);
+	}
+	store_rd_end(st, txn);
+	return rc;
+}
+
+struct meta_put {
+	const char *name;
+	const void *val;
+	size_t len;
+	int del, excl;
+};
+
+static int meta_put_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct meta_put *m = ctx;
+	MDB_val k = {strlen(m->name), (void *)m->name}, v;
+
+	if (m->del) {
+		int rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	}
+	v.mv_size = m->len + 1;
+	int rc = mdb_put(txn, st->db[DB_META], &k, &v, MDB_RESERVE | (m->excl ? MDB_NOOVERWRITE : 0));
+	if (rc == MDB_KEYEXIST)
+		return STORE_EEXIST;
+	if (rc)
+		return rc;
+	((uint8_t *)v.mv_data)[0] = REC_V1;
+	if (m->len)
+		memcpy((uint8_t *)v.mv_data + 1, m->val, m->len);
+	return 0;
+}
+
+int store_meta_put(struct store *st, const char *name, const void *val, size_t len, int excl)
+{
+	struct meta_put m = {.name = name, .val = val, .len = len, .excl = excl};
+	if (!name_ok(name) || len > 65536)
+		return STORE_EINVAL;
+	return store_write(st, meta_put_fn, &m);
+}
+
+int store_meta_del(struct store *st, const char *name)
+{
+	struct meta_put m = {.name = name, .del = 1};
+	if (!name_ok(name))
+		return STORE_EINVAL;
+	return store_write(st, meta_put_fn, &m);
+}
+
+int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	size_t plen = strlen(prefix);
+	MDB_val k = {plen, (void *)prefix}, v;
+	char name[META_NAME_MAX + 1];
+
+	if (!name_ok(prefix))
+		return STORE_EINVAL;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+				break;
+			const uint8_t *p = v.mv_data;
+			if (k.mv_size > META_NAME_MAX || v.mv_size < 1 || p[0] != REC_V1)
+				continue;
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+			cb(arg, name, p + 1, v.mv_size - 1);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}

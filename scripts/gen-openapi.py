@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""gen-openapi.py — writes app/http/openapi.c, the OpenAPI 3 document served
+at /api/v1/openapi.json. Edit the API here and in app/http/API.md together,
+then run: python3 scripts/gen-openapi.py"""
+import json, os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def ref(n): return {"$ref": "#/components/schemas/" + n}
+def obj(props, required=()):
+    o = {"type": "object", "additionalProperties": False, "properties": props}
+    if required: o["required"] = list(required)
+    return o
+S = {"type": "string"}; I = {"type": "integer", "minimum": 0}; B = {"type": "boolean"}
+def arr(x): return {"type": "array", "items": x}
+
+schemas = {
+    "Problem": {"type": "object", "properties": {"type": S, "title": S, "status": I, "detail": S, "code": S, "field": S},
+                "required": ["type", "title", "status", "detail", "code"]},
+    "SessionInfo": {"type": "object", "properties": {"csrf": S, "expires": I, "via": {"enum": ["session", "token"]}}},
+    "SetupState": {"type": "object", "properties": {
+        "completed": B, "admin_exists": B, "code_required": B, "restart_required": B,
+        "admin": {"type": "object", "properties": {"done": B, "locked": B}},
+        "hostname": {"type": "object", "properties": {"value": S, "locked": B}},
+        "domain": {"type": "object", "properties": {"value": S, "locked": B, "done": B}},
+        "account": {"type": "object", "properties": {"done": B, "count": I}},
+        "relay": {"type": "object", "properties": {"host": S, "user": S, "password_set": B, "locked": B}}}},
+    "Domain": {"type": "object", "properties": {"name": S, "primary": B, "accounts": I, "aliases": I, "dkim": arr(S)}},
+    "DnsRecord": {"type": "object", "properties": {"type": {"enum": ["MX", "TXT", "SRV", "CNAME"]}, "name": S, "value": S, "purpose": S,
+                  "check": {"type": "object", "properties": {"status": {"enum": ["found", "missing", "different", "error"]}, "found": arr(S)}}}},
+    "Dns": {"type": "object", "properties": {"domain": S, "hostname": S, "records": arr(ref("DnsRecord")), "notes": arr(S)}},
+    "DkimKeys": {"type": "object", "properties": {"keys": arr({"type": "object", "properties": {
+        "selector": S, "algorithm": {"enum": ["rsa-sha256", "ed25519-sha256"]}, "created": I, "record_name": S, "record_value": S}})}},
+    "Account": {"type": "object", "properties": {"email": S, "quota": I, "used": I, "emails": I, "disabled": B, "aliases": arr(S)}},
+    "Alias": {"type": "object", "properties": {"alias": S, "targets": arr(S), "catch_all": B}},
+    "Stats": {"type": "object", "properties": {"accounts": I, "domains": I,
+        "queue": {"type": "object", "properties": {"size": I, "available": B}},
+        "storage": {"type": "object", "properties": {"used": I, "map": I}}, "uptime": I, "version": S,
+        "hours": arr({"type": "object", "properties": {"start": I, "received": I, "sent": I, "rejected": I}})}},
+    "Logs": {"type": "object", "properties": {"lines": arr({"type": "object", "properties": {
+        "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}})}},
+    "Settings": {"type": "object", "properties": {
+        "hostname": {"type": "object", "properties": {"value": S, "stored": S, "running": S, "locked": B}},
+        "domain": {"type": "object", "properties": {"value": S, "locked": B}},
+        "relay": {"type": "object", "properties": {"host": S, "user": S, "password_set": B, "locked": B}},
+        "limits": {"type": "object", "additionalProperties": I},
+        "listeners": {"type": "object", "additionalProperties": I},
+        "tls": {"type": "object", "nullable": True, "properties": {"subject": S, "key": S, "source": S, "chain": I, "not_before": I, "not_after": I, "days_left": {"type": "integer"}}},
+        "restart_required": B}},
+    "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I, "token": S}},
+    "QueueMessage": {"type": "object", "properties": {"id": S, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I}},
+}
+
+def resp(code, desc, schema=None, ctype="application/json"):
+    r = {"description": desc}
+    if schema is not None: r["content"] = {ctype: {"schema": schema}}
+    return {str(code): r}
+
+def problem(*codes):
+    out = {}
+    for c in codes: out.update(resp(c, "error", ref("Problem"), "application/problem+json"))
+    return out
+
+def op(summary, responses, body=None, auth=True, params=(), setup=False):
+    o = {"summary": summary, "responses": {}}
+    for r in responses: o["responses"].update(r)
+    if body is not None:
+        o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if setup:
+        o["security"] = [{"setupCode": []}, {"session": [], "csrf": []}, {"bearer": []}]
+    elif not auth:
+        o["security"] = []
+    if params: o["parameters"] = list(params)
+    return o
+
+def pp(name): return {"name": name, "in": "path", "required": True, "schema": S}
+def qp(name, schema=S): return {"name": name, "in": "query", "required": False, "schema": schema}
+
+ERR = problem(400, 401, 403)
+paths = {
+    "/setup": {"get": op("Wizard state", [resp(200, "state", ref("SetupState"))], auth=False)},
+    "/setup/code": {"post": op("Check the setup code", [resp(204, "right code"), problem(403, 409, 429)], obj({"code": S}, ["code"]), auth=False)},
+    "/setup/admin": {"post": op("Create the admin (logs in)", [resp(201, "session", ref("SessionInfo")), problem(400, 403, 409)], obj({"password": S}, ["password"]), setup=True)},
+    "/setup/hostname": {"put": op("Store the host name", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"hostname": S}, ["hostname"]), setup=True)},
+    "/setup/domain": {"put": op("Create and store the primary domain", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"domain": S}, ["domain"]), setup=True)},
+    "/setup/account": {"post": op("Create the first account", [resp(201, "account", ref("Account")), problem(400, 403, 404, 409)], obj({"email": S, "password": S, "quota": I}, ["email", "password"]), setup=True)},
+    "/setup/relay": {"put": op("Store the relay host", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"host": S, "user": S, "password": S}, ["host"]), setup=True)},
+    "/setup/dns": {"get": op("DNS records of the primary domain, checked", [resp(200, "records", ref("Dns")), problem(403, 404)], setup=True)},
+    "/setup/complete": {"post": op("Finish the wizard", [resp(200, "state", ref("SetupState")), ERR], obj({}))},
+    "/session": {"post": op("Log in", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429)], obj({"password": S}, ["password"]), auth=False),
+                 "get": op("Current session", [resp(200, "session", ref("SessionInfo")), ERR]),
+                 "delete": op("Log out", [resp(204, "logged out"), ERR])},
+    "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
+    "/domains": {"get": op("List domains", [resp(200, "domains", obj({"domains": arr(ref("Domain"))})), ERR]),
+                 "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S}, ["name"]))},
+    "/domains/{name}": {"get": op("One domain", [resp(200, "domain", ref("Domain")), problem(404)], params=[pp("name")]),
+                        "delete": op("Remove a domain", [resp(204, "removed"), problem(404, 409)], params=[pp("name")])},
+    "/domains/{name}/dns": {"get": op("Records to publish", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
+    "/domains/{name}/dns/check": {"get": op("Records to publish, checked live", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
+    "/domains/{name}/dkim": {"get": op("DKIM keys", [resp(200, "keys", ref("DkimKeys")), problem(404)], params=[pp("name")])},
+    "/accounts": {"get": op("List accounts", [resp(200, "accounts", obj({"accounts": arr(ref("Account"))})), ERR]),
+                  "post": op("Add an account", [resp(201, "account", ref("Account")), problem(400, 404, 409)], obj({"email": S, "password": S, "quota": I}, ["email", "password"]))},
+    "/accounts/{email}": {"get": op("One account", [resp(200, "account", ref("Account")), problem(404)], params=[pp("email")]),
+                          "patch": op("Change quota or disable", [resp(200, "account", ref("Account")), problem(400, 404)], obj({"quota": I, "disabled": B}), params=[pp("email")]),
+                          "delete": op("Delete the account and its mail", [resp(204, "deleted"), problem(404)], params=[pp("email")])},
+    "/accounts/{email}/password": {"post": op("Reset the password", [resp(204, "changed"), problem(400, 404)], obj({"password": S}, ["password"]), params=[pp("email")])},
+    "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
+    "/aliases": {"get": op("List aliases", [resp(200, "aliases", obj({"aliases": arr(ref("Alias"))})), ERR]),
+                 "post": op("Add an alias target (\"@domain\" is a catch-all)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409)], obj({"alias": S, "target": S}, ["alias", "target"]))},
+    "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},
+    "/queue": {"get": op("Outbound queue", [resp(200, "messages", obj({"messages": arr(ref("QueueMessage"))})), problem(501)])},
+    "/queue/{id}/retry": {"post": op("Retry now", [resp(204, "scheduled"), problem(404, 501)], params=[pp("id")])},
+    "/queue/{id}": {"delete": op("Delete from the queue", [resp(204, "deleted"), problem(404, 501)], params=[pp("id")])},
+    "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],
+                        params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000})])},
+    "/settings": {"get": op("Settings", [resp(200, "settings", ref("Settings")), ERR]),
+                  "put": op("Change stored settings (apply at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
+                            obj({"hostname": S, "relay_host": S, "relay_user": S, "relay_password": S}))},
+    "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),
+                "post": op("Create a token (secret shown once)", [resp(201, "token", ref("Token")), problem(400)], obj({"name": S}, ["name"]))},
+    "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},
+    "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},
+}
+
+doc = {
+    "openapi": "3.0.3",
+    "info": {"title": "tern admin API", "version": "1",
+             "description": "Errors are RFC 9457 problem+json. Sessions need X-CSRF-Token on writes. See app/http/API.md."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"session": [], "csrf": []}, {"bearer": []}],
+    "components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "session": {"type": "apiKey", "in": "cookie", "name": "tern_session"},
+        "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+        "setupCode": {"type": "apiKey", "in": "header", "name": "X-Setup-Code"}},
+        "schemas": schemas},
+    "paths": paths,
+}
+
+text = json.dumps(doc, separators=(",", ":"), sort_keys=False)
+lines = [text[i:i + 100] for i in range(0, len(text), 100)]
+out = ['/*', ' * openapi.c — the OpenAPI 3 document of the REST API, served at',
+       ' * /api/v1/openapi.json. GENERATED by scripts/gen-openapi.py: edit that',
+       ' * script (and app/http/API.md) and run it again.', ' */',
+       '#include "http/http_internal.h"', '', 'static const char openapi_json[] =']
+for l in lines:
+    out.append('\t"' + l.replace('\\', '\\\\').replace('"', '\\"') + '"')
+out[-1] += ';'
+out += ['', 'void api_openapi(struct http_ctx *x)', '{',
+        '\tx->status = 200;', '\tx->type = "application/json";',
+        '\tx->static_body = openapi_json;', '\tx->static_len = sizeof(openapi_json) - 1;', '}', '']
+open(os.path.join(ROOT, "app/http/openapi.c"), "w").write("\n".join(out))

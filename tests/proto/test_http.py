@@ -1,0 +1,393 @@
+"""REST API over HTTPS (BearSSL bridge -> libmicrohttpd) with Python's
+http.client: the first-run wizard, sessions with CSRF, bearer tokens,
+every endpoint's authentication, bad input (malformed JSON, wrong types,
+unknown fields, oversized bodies and headers), accounts/domains/aliases,
+settings, logs, stats, and an account disabled through the API refused by
+a real IMAP client."""
+import imaplib
+import json
+import re
+import smtplib
+import socket
+import ssl
+import time
+
+from harness import Server, message
+from httpc import Api, admin_server, setup_code_from_log, tls_ctx
+
+ADMIN_PW = "admin-password-1"
+
+
+def test_wizard_flow():
+    with Server(http=True, domains=()) as s:
+        a = Api(s)
+        st, _, state = a.call("GET", "/setup")
+        assert st == 200 and state["code_required"] and not state["admin_exists"], state
+        # TERN_HOSTNAME is set by the harness: reported as set and locked.
+        assert state["hostname"] == {"value": "mx.example.test", "locked": True}
+        code = setup_code_from_log(s)
+        assert code and s.cli("setup-code").stdout.decode().strip() == code
+        # Without the code nothing moves; a wrong code is refused.
+        st, _, p = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
+        assert st == 403 and p["code"] == "setup_code", p
+        assert a.call("POST", "/setup/code", {"code": "AAAA-BBBB-CCCC"})[0] == 403
+        assert a.call("POST", "/setup/code", {"code": code.lower()})[0] == 204
+        a.setup_code = code
+        st, _, p = a.call("PUT", "/setup/hostname", {"hostname": "mail.example.test"})
+        assert st == 409 and p["code"] == "locked" and p["field"] == "hostname", p
+        st, _, p = a.call("POST", "/setup/admin", {"password": "short"})
+        assert st == 400 and p["field"] == "password", p
+        st, hd, body = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
+        assert st == 201 and len(body["csrf"]) == 64, body
+        cookie = hd["set-cookie"]
+        for attr in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age="):
+            assert attr in cookie, cookie
+        a.setup_code = None
+        # The code is spent: the CLI says so, and a second admin is refused.
+        assert s.cli("setup-code", check=False).returncode == 1
+        assert a.call("POST", "/setup/admin", {"password": ADMIN_PW})[0] == 409
+        st, _, state = a.call("PUT", "/setup/domain", {"domain": "Example.TEST"})
+        assert st == 200 and state["domain"] == {"value": "example.test", "locked": False,
+                                                 "done": True}, state
+        st, _, acct = a.call("POST", "/setup/account", {"email": "bob@example.test",
+                                                        "password": "bob-password-1"})
+        assert st == 201 and acct["email"] == "bob@example.test" and acct["quota"] == 0, acct
+        st, _, state = a.call("PUT", "/setup/relay", {"host": "smtp.relay.test:587",
+                                                      "user": "u1", "password": "p1"})
+        assert st == 200 and state["relay"] == {"host": "smtp.relay.test:587", "user": "u1",
+                                                "password_set": True, "locked": False}, state
+        assert state["restart_required"] is True
+        st, _, dns = a.call("GET", "/setup/dns")
+        assert st == 200 and dns["domain"] == "example.test", dns
+        types = sorted({r["type"] for r in dns["records"]})
+        assert types == ["CNAME", "MX", "SRV", "TXT"], types
+        names = [r["name"] for r in dns["records"]]
+        assert "_dmarc.example.test." in names and "example.test." in names
+        assert sum(1 for n in names if "._domainkey.example.test." in n) == 2
+        for r in dns["records"]:
+            assert r["check"]["status"] in ("found", "missing", "different", "error"), r
+        # The same records as `tern domain dns` prints.
+        cli = s.cli("domain", "dns", "example.test").stdout.decode()
+        for r in dns["records"]:
+            assert r["name"] in cli and r["value"][:40] in cli, r
+        st, _, state = a.call("POST", "/setup/complete")
+        assert st == 200 and state["completed"], state
+        st, _, p = a.call("PUT", "/setup/relay", {"host": ""})
+        assert st == 409 and p["code"] == "setup_done", p
+        # Stored settings are used at the next start (env still beats them).
+        s.stop()
+        s.start()
+        a2 = Api(s)
+        assert a2.login(ADMIN_PW)[0] == 200
+        st, _, st2 = a2.call("GET", "/settings")
+        assert st2["relay"]["host"] == "smtp.relay.test:587" and not st2["restart_required"], st2
+        assert st2["hostname"]["value"] == "mx.example.test", st2
+
+
+def test_admin_password_from_env_locks_wizard():
+    with Server(http=True, env={"TERN_ADMIN_PASSWORD": "env-admin-pw", "TERN_DOMAIN": "env.test",
+                                "TERN_RELAY_HOST": "relay.env.test"}) as s:
+        assert "event=setup_code" not in s.log_text()
+        assert s.cli("setup-code", check=False).returncode == 1
+        a = Api(s)
+        st, _, state = a.call("GET", "/setup")
+        assert state["admin"] == {"done": True, "locked": True} and not state["code_required"]
+        assert state["domain"]["locked"] and state["domain"]["value"] == "env.test", state
+        assert state["domain"]["done"], state
+        assert state["relay"]["locked"] and state["relay"]["host"] == "relay.env.test", state
+        assert a.login("wrong-password")[0] == 401
+        assert a.login("env-admin-pw")[0] == 200
+        st, _, p = a.call("PUT", "/setup/domain", {"domain": "other.test"})
+        assert st == 409 and p["code"] == "locked", p
+        st, _, p = a.call("PUT", "/settings", {"relay_host": "x.test"})
+        assert st == 409 and p["field"] == "relay_host", p
+        # TERN_DOMAIN's domain got its DKIM keys at start.
+        st, _, k = a.call("GET", "/domains/env.test/dkim")
+        assert st == 200 and len(k["keys"]) == 2, k
+
+
+def openapi_ops(a):
+    st, _, doc = a.call("GET", "/openapi.json", auth=False)
+    assert st == 200 and doc["openapi"].startswith("3."), doc
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            yield path, method.upper(), op, doc
+
+
+def concrete(path):
+    return (path.replace("{name}", "example.test").replace("{email}", "bob@example.test")
+            .replace("{alias}", "info@example.test").replace("{id}", "00000000"))
+
+
+def test_authentication_required_everywhere():
+    s, a = admin_server(accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        anon = Api(s)
+        checked = 0
+        for path, method, op, doc in openapi_ops(a):
+            sec = op.get("security", doc["security"])
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+            st, hd, p = anon.call(method, concrete(path), body)
+            if sec == []:
+                assert st != 401, (method, path, st)
+                continue
+            # Every protected operation refuses an anonymous client.
+            assert st in (401, 403), (method, path, st, p)
+            assert hd["content-type"] == "application/problem+json", (method, path)
+            checked += 1
+            # A wrong bearer token is no better.
+            bad = Api(s)
+            bad.token = "tern_00000000_" + "0" * 64
+            assert bad.call(method, concrete(path), body)[0] in (401, 403), (method, path)
+        assert checked >= 30, checked
+        # With the session every documented route exists (never 404 for the
+        # route itself, never 405).
+        for path, method, op, doc in openapi_ops(a):
+            if method in ("DELETE",) or path.startswith("/setup") or path == "/session":
+                continue
+            st, _, p = a.call(method, concrete(path), {} if method in ("POST", "PUT", "PATCH") else None)
+            assert st != 405 and not (st == 404 and p.get("detail") == "no such endpoint"), (method, path, st, p)
+
+
+def test_csrf_and_sessions():
+    s, a = admin_server()
+    with s:
+        st, _, p = a.call("POST", "/domains", {"name": "csrf.test"}, csrf=False)
+        assert st == 403 and p["code"] == "csrf", p
+        good = a.csrf
+        a.csrf = "0" * 64
+        assert a.call("POST", "/domains", {"name": "csrf.test"})[0] == 403
+        a.csrf = good
+        # Reads need no CSRF header; writes with it go through.
+        assert a.call("GET", "/domains", csrf=False)[0] == 200
+        assert a.call("POST", "/domains", {"name": "csrf.test"})[0] == 201
+        st, _, info = a.call("GET", "/session")
+        assert st == 200 and info["csrf"] == good and info["via"] == "session"
+        # A cookie from another origin's form cannot set a session either:
+        # an unknown session id is just unauthorized.
+        other = Api(s)
+        other.cookie, other.csrf = "f" * 64, good
+        assert other.call("GET", "/stats")[0] == 401
+        st, hd, _ = a.call("DELETE", "/session")
+        assert st == 204 and "Max-Age=0" in hd["set-cookie"]
+        a.cookie = good_cookie = None
+        assert a.call("GET", "/stats")[0] == 401
+        del good_cookie
+
+
+def test_login_rate_limit_and_fail2ban_line():
+    s, a = admin_server()
+    with s:
+        b = Api(s)
+        codes = [b.login("wrong-%d" % i)[0] for i in range(12)]
+        assert codes[:10] == [401] * 10 and codes[10:] == [429, 429], codes
+        st, hd, p = b.login(ADMIN_PW)
+        assert st == 429 and p["code"] == "rate_limited" and hd["retry-after"], p
+        assert len(re.findall(r"level=warn module=http event=auth_failed ip=127\.0\.0\.1 ",
+                              s.log_text())) == 10
+        assert ADMIN_PW not in s.log_text() and "wrong-3" not in s.log_text()
+        # The existing session is unaffected by the block.
+        assert a.call("GET", "/stats")[0] == 200
+
+
+def test_bad_requests():
+    s, a = admin_server()
+    with s:
+        for raw, field in [('{"name":', None), ("[1,2]", None), ('{"name":"a",}', None),
+                           ('{"name":"\\ud800"}', None), ("\xff", None)]:
+            st, hd, p = a.call("POST", "/domains", raw)
+            assert st == 400 and p["code"] in ("bad_json", "invalid_field"), (raw, p)
+            assert hd["content-type"] == "application/problem+json"
+            assert p["status"] == 400 and p["type"] == "about:blank" and p["title"]
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+                                                 "quota": "10"})
+        assert st == 400 and p["field"] == "quota" and p["code"] == "invalid_field", p
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+                                                 "quota": -5})
+        assert st == 400 and p["field"] == "quota", p
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+                                                 "admin": True})
+        assert st == 400 and p["field"] == "admin" and p["code"] == "unknown_field", p
+        st, _, p = a.call("POST", "/accounts", {"password": "long-enough"})
+        assert st == 400 and p["field"] == "email" and p["code"] == "missing_field", p
+        st, _, p = a.call("PATCH", "/accounts/x@example.test", {"disabled": "yes"})
+        assert st == 400 and p["field"] == "disabled", p
+        st, _, p = a.call("POST", "/domains", "name=x", ctype="application/x-www-form-urlencoded")
+        assert st == 415, p
+        # Over the 64 KiB body limit: 413, with and without Content-Length.
+        big = json.dumps({"name": "x" * 70000})
+        st, _, p = a.call("POST", "/domains", big)
+        assert st == 413 and p["code"] == "too_large", p
+        st, _, _ = raw_https(s, b"POST /api/v1/domains HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                             b"Content-Type: application/json\r\nX-CSRF-Token: " + a.csrf.encode() +
+                             b"\r\nCookie: tern_session=" + a.cookie.encode() + b"\r\nConnection: close\r\n\r\n" +
+                             b"".join(b"%x\r\n%s\r\n" % (10000, b"y" * 10000) for _ in range(8)) + b"0\r\n\r\n")
+        assert st == 413, st
+        # Oversized header block: 431; a huge URL: 414 or 431; garbage: 400.
+        st, _, _ = raw_https(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+        assert st == 431, st
+        st, _, _ = raw_https(s, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert st in (414, 431), st
+        st, _, _ = raw_https(s, b"THIS IS NOT HTTP\r\n\r\n")
+        assert st == 400, st
+        st, _, p = a.call("GET", "/nope")
+        assert st == 404 and p["code"] == "not_found"
+        st, hd, p = a.call("PUT", "/domains")
+        assert st == 405 and "GET" in hd["allow"] and "POST" in hd["allow"], (hd, p)
+        # Still serving.
+        assert a.call("GET", "/stats")[0] == 200
+
+
+def raw_https(s, data):
+    """Sends raw bytes over TLS; returns (status, head, body) of the first response."""
+    sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+    t = tls_ctx().wrap_socket(sock, server_hostname="mx.example.test")
+    try:
+        try:
+            t.sendall(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = t.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+        return (int(m.group(1)) if m else 0), head, body
+    finally:
+        t.close()
+
+
+def test_domains_accounts_aliases():
+    s, a = admin_server(imap=True)
+    with s:
+        # The harness added example.test through the CLI.
+        st, _, d = a.call("GET", "/domains")
+        assert [x["name"] for x in d["domains"]] == ["example.test"], d
+        st, _, dom = a.call("POST", "/domains", {"name": "Second.Test"})
+        assert st == 201 and dom["name"] == "second.test" and len(dom["dkim"]) == 2, dom
+        assert a.call("POST", "/domains", {"name": "second.test"})[0] == 409
+        assert a.call("POST", "/domains", {"name": "bad domain!"})[0] == 400
+        st, _, k = a.call("GET", "/domains/second.test/dkim")
+        assert {x["algorithm"] for x in k["keys"]} == {"rsa-sha256", "ed25519-sha256"}, k
+        assert all(x["record_value"].startswith("v=DKIM1;") for x in k["keys"])
+        st, _, dns = a.call("GET", "/domains/second.test/dns")
+        assert st == 200 and all("check" not in r for r in dns["records"])
+        assert a.call("GET", "/domains/none.test")[0] == 404
+
+        st, _, acct = a.call("POST", "/accounts", {"email": "Carol@Second.test",
+                                                   "password": "carol-pw-123", "quota": 1000000})
+        assert st == 201 and acct == {"email": "carol@second.test", "quota": 1000000, "used": 0,
+                                      "emails": 0, "disabled": False, "aliases": []}, acct
+        assert a.call("POST", "/accounts", {"email": "carol@second.test", "password": "carol-pw-123"})[0] == 409
+        st, _, p = a.call("POST", "/accounts", {"email": "x@nowhere.test", "password": "carol-pw-123"})
+        assert st == 404 and p["field"] == "email", p
+        st, _, p = a.call("DELETE", "/domains/second.test")
+        assert st == 409 and p["code"] == "in_use", p
+
+        st, _, al = a.call("POST", "/aliases", {"alias": "info@second.test", "target": "carol@second.test"})
+        assert st == 201 and al == {"alias": "info@second.test", "targets": ["carol@second.test"],
+                                    "catch_all": False}, al
+        st, _, al = a.call("POST", "/aliases", {"alias": "@second.test", "target": "carol@second.test"})
+        assert st == 201 and al["catch_all"], al
+        assert a.call("POST", "/aliases", {"alias": "x@nowhere.test", "target": "carol@second.test"})[0] in (400, 404)
+        st, _, acct = a.call("GET", "/accounts/carol@second.test")
+        assert sorted(acct["aliases"]) == ["@second.test", "info@second.test"], acct
+        st, _, d = a.call("GET", "/domains/second.test")
+        assert d["accounts"] == 1 and d["aliases"] == 2, d
+
+        # Mail to the catch-all lands in carol's mailbox; usage shows it.
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("alice@remote.test", ["anything@second.test"], message(to="anything@second.test"))
+        st, _, acct = a.call("GET", "/accounts/carol%40second.test")
+        assert acct["emails"] == 1 and acct["used"] > 100, acct
+        st, _, stats = a.call("GET", "/stats")
+        assert stats["accounts"] == 1 and stats["domains"] == 2 and len(stats["hours"]) == 24, stats
+        assert stats["hours"][-1]["received"] == 1 and stats["queue"]["available"] is False, stats
+
+        # Disable: a real IMAP client cannot log in; enable again: it can.
+        st, _, acct = a.call("PATCH", "/accounts/carol@second.test", {"disabled": True, "quota": 5})
+        assert st == 200 and acct["disabled"] and acct["quota"] == 5, acct
+        try:
+            m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=tls_ctx(), timeout=20)
+            m.login("carol@second.test", "carol-pw-123")
+            raise AssertionError("disabled account logged in")
+        except imaplib.IMAP4.error:
+            pass
+        # A password reset keeps it disabled.
+        assert a.call("POST", "/accounts/carol@second.test/password", {"password": "new-carol-pw"})[0] == 204
+        assert a.call("GET", "/accounts/carol@second.test")[2]["disabled"] is True
+        assert a.call("PATCH", "/accounts/carol@second.test", {"disabled": False})[0] == 200
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=tls_ctx(), timeout=20)
+        m.login("carol@second.test", "new-carol-pw")
+        m.logout()
+
+        assert a.call("DELETE", "/aliases/info@second.test", headers={})[0] == 204
+        assert a.call("DELETE", "/aliases/@second.test?target=carol%40second.test")[0] == 204
+        assert a.call("DELETE", "/aliases/@second.test")[0] == 404
+        assert a.call("GET", "/aliases")[2] == {"aliases": []}
+        assert a.call("DELETE", "/accounts/carol@second.test")[0] == 204
+        assert a.call("GET", "/accounts/carol@second.test")[0] == 404
+        assert a.call("DELETE", "/domains/second.test")[0] == 204
+        assert "second.test" not in s.cli("domain", "list").stdout.decode()
+
+
+def test_tokens_api_and_cli():
+    s, a = admin_server()
+    with s:
+        r = s.cli("token", "add", "backup script")
+        tok = r.stdout.decode().strip()
+        assert re.fullmatch(r"tern_[0-9a-f]{8}_[0-9a-f]{64}", tok), tok
+        assert "backup script" in s.cli("token", "list").stdout.decode()
+        b = Api(s)
+        b.token = tok
+        assert b.call("GET", "/stats")[0] == 200
+        # No CSRF header is needed with a token.
+        assert b.call("POST", "/domains", {"name": "tok.test"})[0] == 201
+        st, _, info = b.call("GET", "/session")
+        assert info == {"via": "token"}, info
+        # Over plain HTTP from loopback a token works too (scripts on the host).
+        plain = Api(s, https=False)
+        plain.token = tok
+        assert plain.call("GET", "/stats")[0] == 200
+        st, _, t = a.call("POST", "/tokens", {"name": "ui token"})
+        assert st == 201 and t["token"].startswith("tern_" + t["id"] + "_"), t
+        st, _, lst = a.call("GET", "/tokens")
+        assert sorted(x["name"] for x in lst["tokens"]) == ["backup script", "ui token"], lst
+        assert all("token" not in x for x in lst["tokens"])
+        assert a.call("POST", "/tokens", {"name": ""})[0] == 400
+        tid = tok.split("_")[1]
+        assert a.call("DELETE", "/tokens/" + tid)[0] == 204
+        assert b.call("GET", "/stats")[0] == 401
+        assert a.call("DELETE", "/tokens/" + tid)[0] == 404
+        # A tampered secret with a valid id is refused.
+        c = Api(s)
+        c.token = t["token"][:-1] + ("0" if t["token"][-1] != "0" else "1")
+        assert c.call("GET", "/stats")[0] == 401
+
+
+def test_settings_logs_queue():
+    s, a = admin_server()
+    with s:
+        st, _, cfg = a.call("GET", "/settings")
+        assert st == 200 and cfg["tls"]["subject"] == "mx.example.test", cfg
+        assert cfg["tls"]["days_left"] > 300 and cfg["listeners"]["https"] == s.https_port, cfg
+        assert cfg["hostname"]["locked"] and cfg["limits"]["max_message_size"] == 50 * 1024 * 1024
+        st, _, p = a.call("PUT", "/settings", {"hostname": "other.example.test"})
+        assert st == 409 and p["field"] == "hostname", p
+        st, _, cfg = a.call("PUT", "/settings", {"relay_host": "relay.test:2525", "relay_user": "me"})
+        assert st == 200 and cfg["relay"]["host"] == "relay.test:2525" and cfg["restart_required"], cfg
+        assert a.call("PUT", "/settings", {"relay_host": "bad host"})[0] == 400
+        st, _, logs = a.call("GET", "/logs?q=settings_changed&limit=5")
+        assert st == 200 and len(logs["lines"]) == 1 and logs["lines"][0]["module"] == "http", logs
+        st, _, logs = a.call("GET", "/logs?level=error")
+        assert all(x["level"] == "error" for x in logs["lines"])
+        assert a.call("GET", "/logs?level=loud")[0] == 400
+        assert a.call("GET", "/logs?limit=0")[0] == 400
+        for method, path in [("GET", "/queue"), ("POST", "/queue/abc/retry"), ("DELETE", "/queue/abc")]:
+            st, _, p = a.call(method, path, {} if method == "POST" else None)
+            assert st == 501 and p["code"] == "not_implemented", (method, path, p)
+        st, _, doc = a.call("GET", "/openapi.json")
+        assert "/domains/{name}/dns/check" in doc["paths"]

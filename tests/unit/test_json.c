@@ -1,0 +1,102 @@
+/*
+ * test_json.c — the REST API's JSON parser, writer and field checks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/json.h"
+#include "unit.h"
+
+static struct json_value *parse(struct arena *a, const char *s)
+{
+	char err[128];
+	return json_parse(s, strlen(s), a, err, sizeof(err));
+}
+
+int main(void)
+{
+	struct arena *a = arena_new(0);
+	struct json_value *v;
+
+	v = parse(a, " {\"email\":\"b@x.org\",\"quota\":10,\"on\":true,\"n\":null,\"l\":[1,2.5,\"\\u00e9\\ud83d\\ude00\"]} ");
+	CHECK(v && v->type == JSON_OBJECT && v->count == 5);
+	CHECK(strcmp(json_get(v, "email")->str, "b@x.org") == 0);
+	CHECK(json_get(v, "quota")->is_int && json_get(v, "quota")->integer == 10);
+	CHECK(json_get(v, "on")->boolean == 1 && json_get(v, "n")->type == JSON_NULL);
+	const struct json_value *l = json_get(v, "l");
+	CHECK(l->count == 3 && !l->first->next->is_int && l->first->next->number == 2.5);
+	CHECK(strcmp(l->first->next->next->str, "\xc3\xa9\xf0\x9f\x98\x80") == 0);
+
+	/* Refused. */
+	const char *bad[] = { "", "{", "{\"a\":1,}", "[1,]", "{\"a\":1,\"a\":2}", "01", "1.", "-",
+			      "\"\\ud800\"", "\"\\x\"", "\"a\nb\"", "{} x", "\"\xc0\xaf\"", "nul",
+			      "{\"a\" 1}", "[1 2]", "1e", "\"\\u12\"" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[128] = "";
+		CHECK(!json_parse(bad[i], strlen(bad[i]), a, err, sizeof(err)) && err[0]);
+	}
+	char deep[200];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	CHECK(!json_parse(deep, 200, a, (char[64]){ 0 }, 64));
+	CHECK(parse(a, "[[[[]]]]") != NULL);
+
+	/* Integers: int64 range exactly, beyond is a double only. */
+	v = parse(a, "[-9223372036854775808,9223372036854775807,9223372036854775808]");
+	CHECK(v->first->is_int && v->first->integer == INT64_MIN);
+	CHECK(v->first->next->is_int && v->first->next->integer == INT64_MAX);
+	CHECK(!v->first->next->next->is_int);
+
+	/* Field checks name the field. */
+	static const struct json_field f[] = { { "email", JK_STRING, 1 }, { "quota", JK_INT, 0 } };
+	const char *field, *code;
+	char detail[128];
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\"}"), f, 2, &field, &code, detail, sizeof detail) == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":\"1\"}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "quota") == 0 && strcmp(code, "invalid_field") == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"quota\":-1}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "quota") == 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"x\",\"zz\":1}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "zz") == 0 && strcmp(code, "unknown_field") == 0);
+	CHECK(json_check_object(parse(a, "{}"), f, 2, &field, &code, detail, sizeof detail) < 0 &&
+	      strcmp(field, "email") == 0 && strcmp(code, "missing_field") == 0);
+	CHECK(json_check_object(parse(a, "[]"), f, 2, &field, &code, detail, sizeof detail) < 0);
+	CHECK(json_check_object(parse(a, "{\"email\":\"a\\u0000b\"}"), f, 2, &field, &code, detail, sizeof detail) < 0);
+
+	/* Writer: commas, escapes, invalid UTF-8 replaced, bound respected. */
+	struct buf b;
+	struct jw w;
+	buf_init(&b, 1024);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "s", "a\"b\\c\n\x01\xff\xe2\x80\xa8");
+	jw_key(&w, "l");
+	jw_arr_begin(&w);
+	jw_int(&w, -1);
+	jw_bool(&w, 0);
+	jw_null(&w);
+	jw_arr_end(&w);
+	jw_kuint(&w, "u", 18446744073709551615ull);
+	jw_obj_end(&w);
+	CHECK(!jw_failed(&w));
+	CHECK(strcmp(buf_data(&b), "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\\ufffd\\u2028\",\"l\":[-1,false,null],"
+				   "\"u\":18446744073709551615}") == 0);
+	CHECK(parse(a, buf_data(&b)) != NULL);
+	buf_free(&b);
+	buf_init(&b, 8);
+	jw_init(&w, &b);
+	jw_str(&w, "longer than eight");
+	CHECK(jw_failed(&w));
+	buf_free(&b);
+
+	/* Byte at a time: every prefix of a valid document is refused, never read past. */
+	const char *doc = "{\"a\":[1,{\"b\":\"c\\u0041\"}],\"d\":-1.5e3}";
+	for (size_t n = 0; n < strlen(doc); n++) {
+		char *copy = arena_strndup(a, doc, n);
+		CHECK(!json_parse(copy, n, a, (char[64]){ 0 }, 64));
+	}
+	CHECK(parse(a, doc) != NULL);
+	arena_free(&a);
+	return unit_done("test_json");
+}
