@@ -32,12 +32,11 @@ void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n)
 	}
 }
 
-static void copy_run(struct imap_job *j)
+static void copy_start(struct imap_job *j)
 {
-	struct store_copy_result *r = xcalloc(1, sizeof(*r));
-	j->result = store_email_copy(imap_store, j->account, j->mailbox, j->uidvalidity, j->uids,
-				     j->n, j->target, j->op, r);
-	j->copy = r;
+	j->copy = xcalloc(1, sizeof(*j->copy));
+	store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
+			       j->uids, j->n, j->target, j->op, j->copy, imap_job_store_done, j);
 }
 
 static void copy_done(struct imap_session *s, struct imap_job *j)
@@ -132,7 +131,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 	j->uids = imap_set_uids(s, &set, uid, &j->n);
 	j->target = target;
 	j->op = move;
-	j->run = copy_run;
+	j->start = copy_start;
 	j->done = copy_done;
 	if (j->n == 0) {
 		imap_tagged(s, "OK No messages found.");

@@ -14,10 +14,10 @@
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
-static void expunge_run(struct imap_job *j)
+static void expunge_start(struct imap_job *j)
 {
-	j->result = store_expunge(imap_store, j->account, j->mailbox, j->uidvalidity, j->uids, j->n,
-				  &j->removed, &j->modseq);
+	store_expunge_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity, j->uids,
+			    j->n, &j->removed, &j->modseq, imap_job_store_done, j);
 }
 
 static void expunge_done(struct imap_session *s, struct imap_job *j)
@@ -58,7 +58,7 @@ static void start(struct imap_session *s, const struct imap_seqset *set, int clo
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = deleted_uids(s, set, &j->n);
 	j->op = close;
-	j->run = expunge_run;
+	j->start = expunge_start;
 	j->done = expunge_done;
 	if (j->n == 0) {
 		/* Nothing to remove: answer now, no write. */

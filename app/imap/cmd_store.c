@@ -54,12 +54,12 @@ int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why)
 	return 0;
 }
 
-static void store_run(struct imap_job *j)
+static void store_start(struct imap_job *j)
 {
 	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
-	j->result = store_email_keywords(imap_store, j->account, j->mailbox, j->uidvalidity,
-					 j->uids, j->n, (enum store_kw_op)j->op, j->keywords,
-					 j->unchangedsince, j->res, &j->modseq);
+	store_email_keywords_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
+				   j->uids, j->n, (enum store_kw_op)j->op, j->keywords,
+				   j->unchangedsince, j->res, &j->modseq, imap_job_store_done, j);
 }
 
 static void store_done(struct imap_session *s, struct imap_job *j)
@@ -221,7 +221,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "OK Store completed.");
 		return;
 	}
-	j->run = store_run;
+	j->start = store_start;
 	j->done = store_done;
 	imap_job_submit(s, j);
 }

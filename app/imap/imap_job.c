@@ -2,7 +2,10 @@
  * imap_job.c — store writes of IMAP commands (STORE, EXPUNGE, CLOSE,
  * CREATE/DELETE/RENAME/SUBSCRIBE, the implicit \Seen of FETCH) run on the
  * worker pool: the store's writing functions commit with an fsync, which
- * must never block a loop.
+ * must never block a loop. The frequent ones (flags, expunge, copy/move)
+ * instead start an asynchronous store write (j->start) that joins the
+ * writer thread's group commit, so concurrent sessions share an fsync and
+ * no worker thread waits for one.
  *
  * While a job runs the session waits in IMAP_W_STORE with reading paused,
  * so pipelined commands queue behind the answer, as after LOGIN. The
@@ -70,8 +73,24 @@ static void job_done(void *arg)
 	imap_flush(s);
 }
 
+void imap_job_store_done(void *arg, int result)
+{
+	struct imap_job *j = arg;
+	j->result = result;
+	job_done(j);
+}
+
 void imap_job_submit(struct imap_session *s, struct imap_job *j)
 {
+	if (j->start) {
+		/* A store write that joins the writer's group commit: nothing
+		 * blocks, imap_job_store_done() comes back on this loop. */
+		s->job = j;
+		s->wait = IMAP_W_STORE;
+		conn_pause_read(s->conn, 1);
+		j->start(j);
+		return;
+	}
 	j->wj.fn = job_run;
 	j->wj.done = job_done;
 	j->wj.arg = j;
@@ -101,12 +120,12 @@ uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, i
 
 /* ---- FETCH's implicit \Seen ---- */
 
-static void seen_run(struct imap_job *j)
+static void seen_start(struct imap_job *j)
 {
 	j->res = xcalloc(j->n ? j->n : 1, sizeof(*j->res));
-	j->result = store_email_keywords(imap_store, j->account, j->mailbox, j->uidvalidity,
-					 j->uids, j->n, STORE_KW_ADD, "$seen", 0, j->res,
-					 &j->modseq);
+	store_email_keywords_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
+				   j->uids, j->n, STORE_KW_ADD, "$seen", 0, j->res, &j->modseq,
+				   imap_job_store_done, j);
 }
 
 static void seen_done(struct imap_session *s, struct imap_job *j)
@@ -164,7 +183,7 @@ void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f)
 	j->uids = uids;
 	j->n = n;
 	j->fetch = f;
-	j->run = seen_run;
+	j->start = seen_start;
 	j->done = seen_done;
 	imap_job_submit(s, j);
 }

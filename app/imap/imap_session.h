@@ -285,6 +285,9 @@ struct imap_job {
 	struct worker_job wj;
 	struct imap_session *s;
 	void (*run)(struct imap_job *j);                          /* on a worker */
+	void (*start)(struct imap_job *j); /* instead of run: on the loop, starts an
+					    * async store write whose callback is
+					    * imap_job_store_done(j) */
 	void (*done)(struct imap_session *s, struct imap_job *j); /* on the loop */
 	int result;
 	uint32_t account, mailbox, uidvalidity;
@@ -301,6 +304,9 @@ struct imap_job {
 	uint32_t target;                /* COPY/MOVE: the target mailbox */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
 };
+/* Completion of a j->start store write (store_async_cb): sets j->result
+ * and finishes the job as a worker's completion would. */
+void imap_job_store_done(void *arg, int result);
 /* A zeroed job for s (malloc'ed). */
 struct imap_job *imap_job_new(struct imap_session *s);
 /* Runs j->run on the worker pool with the session's input paused, then

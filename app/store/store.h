@@ -501,6 +501,28 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 		     struct store_copy_result *r);
 void store_copy_result_free(struct store_copy_result *r);
 
+/*
+ * Asynchronous forms for event loops (store_group.c): the work of
+ * store_email_keywords(), store_expunge() and store_email_copy(), done
+ * inside the writer thread's group commit, so concurrent sessions share
+ * one commit and no thread waits for the fsync. done(arg, result) runs on
+ * loop after the commit, with the outputs filled as by the synchronous
+ * form (res, removed_r, modseq_r, r: the caller's, valid until then;
+ * uids too). Same results, and subscribers are told the same way.
+ */
+typedef void store_async_cb(void *arg, int result);
+void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t account,
+				uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				size_t n, enum store_kw_op op, const char *keywords,
+				uint64_t unchangedsince, struct store_kw_result *res,
+				uint64_t *modseq_r, store_async_cb *done, void *arg);
+void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
+			 uint64_t *modseq_r, store_async_cb *done, void *arg);
+void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
+			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
+			    int move, struct store_copy_result *r, store_async_cb *done, void *arg);
+
 /* Sets (on 1) or clears the subscribed flag. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
 

@@ -264,3 +264,66 @@ void store_copy_result_free(struct store_copy_result *r)
 	r->src_uids = r->dst_uids = NULL;
 	r->n = 0;
 }
+
+/* ---- the same inside the writer's group commit (store_group.c) ---- */
+
+struct copy_async {
+	struct store_async a;
+	struct copy_ctx c;
+	struct store *st;
+	int code;
+	store_async_cb *done;
+	void *arg;
+};
+
+static void copy_finish(struct store_async *as)
+{
+	struct copy_async *x = (struct copy_async *)as;
+	int rc = as->result;
+
+	free(x->c.crec);
+	free(x->c.t);
+	if (rc != STORE_OK)
+		x->c.r->n = 0;
+	else if (x->c.r->n)
+		store_publish_change(x->st, x->c.account, x->c.r->modseq);
+	store_async_cb *done = x->done;
+	void *arg = x->arg;
+	free(x);
+	done(arg, rc);
+}
+
+void store_email_copy_async(struct store *st, struct loop *loop, uint32_t account, uint32_t from,
+			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
+			    int move, struct store_copy_result *r, store_async_cb *done, void *arg)
+{
+	struct copy_async *x = xcalloc(1, sizeof(*x));
+	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX;
+
+	x->c = (struct copy_ctx){
+	    .account = account,
+	    .from = from,
+	    .uidvalidity = uidvalidity,
+	    .to = to,
+	    .move = move,
+	    .uids = uids,
+	    .n = n,
+	    .r = r,
+	};
+	x->st = st;
+	x->done = done;
+	x->arg = arg;
+	x->a.finish = copy_finish;
+	memset(r, 0, sizeof(*r));
+	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
+	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
+	if (n > 0 && !uids) {
+		x->code = STORE_EINVAL;
+		store_async_fail(st, &x->a, loop, &x->code);
+		return;
+	}
+	x->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	x->a.fn = copy_fn;
+	x->a.ctx = &x->c;
+	store_async_submit(st, &x->a, loop);
+}

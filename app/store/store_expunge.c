@@ -221,3 +221,71 @@ int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t
 	free(c.crec);
 	return rc;
 }
+
+/* ---- the same inside the writer's group commit (store_group.c) ---- */
+
+struct expunge_async {
+	struct store_async a;
+	struct expunge_ctx c;
+	struct store *st;
+	int code;
+	size_t *removed_r;
+	uint64_t *modseq_r;
+	store_async_cb *done;
+	void *arg;
+};
+
+static void expunge_finish(struct store_async *as)
+{
+	struct expunge_async *x = (struct expunge_async *)as;
+	int rc = as->result;
+
+	free(x->c.crec);
+	if (rc == STORE_OK) {
+		if (x->removed_r)
+			*x->removed_r = x->c.removed;
+		if (x->modseq_r)
+			*x->modseq_r = x->c.modseq;
+		if (x->c.removed)
+			store_publish_change(x->st, x->c.account, x->c.modseq);
+	}
+	store_async_cb *done = x->done;
+	void *arg = x->arg;
+	free(x);
+	done(arg, rc);
+}
+
+void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
+			 uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
+	struct expunge_async *x = xcalloc(1, sizeof(*x));
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+
+	x->c = (struct expunge_ctx){
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = uidvalidity,
+		.uids = uids,
+		.n = n,
+	};
+	x->st = st;
+	x->removed_r = removed_r;
+	x->modseq_r = modseq_r;
+	x->done = done;
+	x->arg = arg;
+	x->a.finish = expunge_finish;
+	if (removed_r)
+		*removed_r = 0;
+	if (modseq_r)
+		*modseq_r = 0;
+	if (n > 0 && !uids) {
+		x->code = STORE_EINVAL;
+		store_async_fail(st, &x->a, loop, &x->code);
+		return;
+	}
+	x->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	x->a.fn = expunge_fn;
+	x->a.ctx = &x->c;
+	store_async_submit(st, &x->a, loop);
+}

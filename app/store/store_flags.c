@@ -389,3 +389,78 @@ char *store_keywords_normalize(const char *text, size_t len)
 	kwset_free(&s);
 	return out;
 }
+
+/* ---- the same inside the writer's group commit (store_group.c) ---- */
+
+struct kw_async {
+	struct store_async a;
+	struct kw_ctx c;
+	struct store *st;
+	int code;
+	uint64_t *modseq_r;
+	store_async_cb *done;
+	void *arg;
+};
+
+static void kw_finish(struct store_async *as)
+{
+	struct kw_async *k = (struct kw_async *)as;
+	int rc = as->result;
+
+	free(k->c.crec);
+	free(k->c.touched);
+	kwset_free(&k->c.arg);
+	if (rc != STORE_OK) {
+		store_kw_results_free(k->c.res, k->c.n);
+	} else {
+		if (k->modseq_r)
+			*k->modseq_r = k->c.modseq;
+		if (k->c.changed)
+			store_publish_change(k->st, k->c.account, k->c.modseq);
+	}
+	store_async_cb *done = k->done;
+	void *arg = k->arg;
+	free(k);
+	done(arg, rc);
+}
+
+void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t account,
+				uint32_t mailbox, uint32_t uidvalidity, const uint32_t *uids,
+				size_t n, enum store_kw_op op, const char *keywords,
+				uint64_t unchangedsince, struct store_kw_result *res,
+				uint64_t *modseq_r, store_async_cb *done, void *arg)
+{
+	struct kw_async *k = xcalloc(1, sizeof(*k));
+	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+
+	k->c = (struct kw_ctx){
+		.account = account,
+		.mailbox = mailbox,
+		.uidvalidity = uidvalidity,
+		.uids = uids,
+		.n = n,
+		.op = op,
+		.unchangedsince = unchangedsince,
+		.res = res,
+	};
+	k->st = st;
+	k->modseq_r = modseq_r;
+	k->done = done;
+	k->arg = arg;
+	k->a.finish = kw_finish;
+	if (modseq_r)
+		*modseq_r = 0;
+	if (res)
+		memset(res, 0, n * sizeof(*res));
+	if ((n > 0 && (!uids || !res)) || op > STORE_KW_REMOVE || !keywords ||
+	    kwset_parse(&k->c.arg, keywords, strlen(keywords)) < 0) {
+		k->code = STORE_EINVAL;
+		k->c.n = 0; /* nothing in res to free */
+		store_async_fail(st, &k->a, loop, &k->code);
+		return;
+	}
+	k->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	k->a.fn = kw_fn;
+	k->a.ctx = &k->c;
+	store_async_submit(st, &k->a, loop);
+}

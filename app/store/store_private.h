@@ -298,6 +298,24 @@ int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t
  * (synchronous writes such as expunge). Call after the commit returned. */
 void store_publish_change(struct store *st, uint32_t account, uint64_t modseq);
 
+/*
+ * Group commit for transaction functions (store_group.c): fn(st, txn, ctx)
+ * runs in a nested transaction inside the writer's next batch; then
+ * finish(a) runs on loop with a->result (STORE_OK, fn's STORE_* code, or
+ * STORE_ETEMP when the batch failed). a is the caller's until finish.
+ * Subscribers are not told: finish publishes what changed.
+ */
+struct store_async {
+	struct store_delivery d; /* private: the hook-only writer request */
+	store_write_fn *fn;
+	void *ctx;
+	int result;
+	void (*finish)(struct store_async *a);
+};
+void store_async_submit(struct store *st, struct store_async *a, struct loop *loop);
+/* Completes a with *code (a STORE_* error; must live until finish). */
+void store_async_fail(struct store *st, struct store_async *a, struct loop *loop, int *code);
+
 /* Lowercased, deduplicated, single-space-joined copy of a keyword list
  * (malloc'ed), or NULL when a keyword is invalid or there are too many. */
 char *store_keywords_normalize(const char *text, size_t len);
