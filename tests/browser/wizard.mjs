@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+// wizard.mjs - drives the web UI in headless Chromium (Debian's
+// /usr/bin/chromium through playwright-core): first-run wizard from the
+// setup code to the DNS records, then the admin pages: add a second
+// account, sign out and in again, add an alias, find it in the log.
+//
+//   node tests/browser/wizard.mjs '{"url":"https://127.0.0.1:PORT", "code":"...", ...}'
+//
+// Called by tests/proto/test_webui.py, which starts tern on a fresh data
+// folder, passes the setup code from its log and afterwards checks over SMTP
+// and IMAP that the account made here really works. Screenshots of every
+// wizard step go to `artifacts`. Fails (exit 1) on any step that does not
+// show what it should, on a console error or CSP violation, and on any
+// request to a host other than the server (the UI must work offline).
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const cfg = JSON.parse(process.argv[2] || '{}');
+for (const k of ['url', 'code', 'admin_password', 'domain', 'first_email', 'first_password', 'second_email', 'second_password', 'alias', 'artifacts'])
+	if (!cfg[k])
+		throw new Error(`missing config ${k}`);
+mkdirSync(cfg.artifacts, { recursive: true });
+
+const TIMEOUT = 15000;
+const problems = [];
+let shot = 0;
+const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
+
+const browser = await chromium.launch({
+	executablePath: cfg.chromium || '/usr/bin/chromium',
+	headless: true,
+	// Root in a container: Chromium's sandbox cannot start there.
+	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+	timeout: 30000,
+});
+const origin = new URL(cfg.url).origin;
+const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } });
+context.setDefaultTimeout(TIMEOUT);
+await context.route('**/*', (route) => {
+	const u = route.request().url();
+	if (u.startsWith(origin + '/') || u === origin) {
+		route.continue();
+	} else {
+		problems.push(`request to another origin: ${u}`);
+		route.abort();
+	}
+});
+const page = await context.newPage();
+page.on('console', (m) => {
+	// Chromium logs every non-2xx fetch as a console error; expected ones
+	// (401 on GET /session before signing in, the wrong setup code) are
+	// checked by the steps themselves.
+	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+		problems.push(`console error: ${m.text()}`);
+});
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('response', (r) => {
+	const h = r.headers();
+	if (r.url().startsWith(origin) && r.status() >= 500)
+		problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
+	if (cfg.require_csp !== false && r.url() === cfg.url + '/' && !h['content-security-policy'])
+		problems.push('index page without Content-Security-Policy');
+});
+
+const byId = (id) => page.getByTestId(id);
+async function screenshot(name) {
+	const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
+	await page.screenshot({ path: file, fullPage: true });
+	log(`screenshot ${file}`);
+}
+async function step(name) {
+	await byId(`wizard-step-${name}`).waitFor();
+	log(`wizard step ${name}`);
+}
+
+try {
+	await page.goto(cfg.url + '/', { waitUntil: 'domcontentloaded' });
+
+	// 1. The setup code: a wrong one is refused, the right one opens the wizard.
+	await step('code');
+	await screenshot('setup-code');
+	await byId('setup-code').fill('WRONG-CODE-0000');
+	await byId('wizard-next').click();
+	await byId('error').waitFor();
+	await byId('setup-code').fill(cfg.code);
+	await byId('wizard-next').click();
+
+	// 2. Admin password (typed twice).
+	await step('admin');
+	await byId('admin-password').fill(cfg.admin_password);
+	await byId('admin-password2').fill(cfg.admin_password);
+	await screenshot('admin-password');
+	await byId('wizard-next').click();
+
+	// 3. Host name: given by TERN_HOSTNAME, so shown set and locked.
+	await step('hostname');
+	const host = byId('hostname');
+	if (cfg.hostname_locked) {
+		if (!(await host.evaluate((el) => el.readOnly)))
+			throw new Error('host name set by TERN_HOSTNAME is not shown locked');
+		if ((await host.inputValue()) !== cfg.hostname_locked)
+			throw new Error(`locked host name shows ${await host.inputValue()}`);
+		await page.getByText('Set by TERN_HOSTNAME').waitFor();
+	}
+	await screenshot('hostname');
+	await byId('wizard-next').click();
+
+	// 4. Primary domain.
+	await step('domain');
+	await byId('domain').fill(cfg.domain);
+	await screenshot('domain');
+	await byId('wizard-next').click();
+
+	// 5. First account.
+	await step('account');
+	await byId('account-email').fill(cfg.first_email);
+	await byId('account-password').fill(cfg.first_password);
+	await screenshot('first-account');
+	await byId('wizard-next').click();
+
+	// 6. Relay: none (deliver directly).
+	await step('relay');
+	await screenshot('relay');
+	await byId('wizard-next').click();
+
+	// 7. DNS records with copy buttons, then the live check's verdicts.
+	await step('dns');
+	await byId('dns-records').waitFor();
+	const types = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => r.dataset.type));
+	for (const t of ['MX', 'TXT'])
+		if (!types.includes(t))
+			throw new Error(`no ${t} record among ${types.join(',')}`);
+	if ((await byId('copy-value').count()) !== types.length)
+		throw new Error('not every DNS record has a copy button');
+	await byId('dns-summary').waitFor({ timeout: 30000 });
+	const checked = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => {
+		const st = r.querySelector('[data-testid=dns-status]');
+		return { type: r.dataset.type, name: r.querySelector('.dns-name code').textContent, status: st ? st.dataset.status : null };
+	}));
+	// The caller checks the verdicts against the records its DNS server has.
+	process.stdout.write(`DNS ${JSON.stringify(checked)}\n`);
+	if (checked.some((c) => !c.status))
+		throw new Error('not every DNS record was checked');
+	await screenshot('dns-records');
+	await byId('wizard-next').click();
+
+	// The dashboard after setup.
+	await byId('stat-accounts').waitFor();
+	await page.waitForFunction(() => document.querySelector('[data-testid=stat-accounts] dd')?.textContent === '1');
+	await byId('hour-chart').waitFor();
+	await screenshot('dashboard');
+
+	// A second account through the admin pages.
+	await byId('nav-accounts').click();
+	await byId('accounts-table').waitFor();
+	await page.locator(`[data-testid=account-row][data-email="${cfg.first_email}"]`).waitFor();
+	await byId('new-account-email').fill(cfg.second_email);
+	await byId('new-account-password').fill(cfg.second_password);
+	await byId('account-add').click();
+	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"]`).waitFor();
+	await screenshot('accounts');
+
+	// The session survives a reload (cookie), ends at sign-out, and the
+	// admin password signs in again.
+	await page.reload({ waitUntil: 'domcontentloaded' });
+	await byId('accounts-table').waitFor();
+	await byId('logout').click();
+	await byId('login').waitFor();
+	await byId('login-password').fill(cfg.admin_password + 'x');
+	await byId('login-submit').click();
+	await byId('error').waitFor();
+	await byId('login-password').fill(cfg.admin_password);
+	await byId('login-submit').click();
+	await byId('accounts-table').waitFor();
+	log('signed out and in again');
+
+	// An alias for the second account on the Aliases page (the caller sends
+	// mail to it), and the server's log lines about it on the Logs page.
+	await byId('nav-aliases').click();
+	await byId('aliases-table').waitFor();
+	await byId('alias-address').fill(cfg.alias);
+	await byId('alias-target').fill(cfg.second_email);
+	await byId('alias-add').click();
+	await page.locator('[data-testid=alias-row]', { hasText: cfg.alias }).waitFor();
+	await screenshot('aliases');
+	await byId('nav-logs').click();
+	await byId('log-filter').fill('alias');
+	await byId('log-filter').press('Enter');
+	await byId('log-lines').getByText(cfg.alias).first().waitFor();
+	await screenshot('logs');
+
+	if (problems.length)
+		throw new Error(problems.join('\n'));
+	log('ok');
+} catch (e) {
+	try {
+		await screenshot('failure');
+	} catch (e2) {
+		/* the page may be gone */
+	}
+	process.stderr.write(`browser test failed: ${e.message}\n`);
+	if (problems.length)
+		process.stderr.write(`also seen:\n${problems.join('\n')}\n`);
+	process.exitCode = 1;
+} finally {
+	await browser.close();
+}

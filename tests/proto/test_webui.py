@@ -1,0 +1,225 @@
+"""test_webui.py — the web admin end to end in a real browser.
+
+From a fresh data folder, tern starts with HTTPS, SMTP and IMAP listeners
+and no admin: it logs a one-time setup code. tests/browser/wizard.mjs drives
+headless Chromium (Debian's /usr/bin/chromium through playwright-core from
+npm) through the first-run wizard with that code — screenshots of every step
+land in build/artifacts/webui/ — and adds a second account in the admin
+pages, and an alias for it. Then Python's smtplib sends a message to that
+account and one to the alias, and imaplib reads both back, so what was made
+in the browser is real.
+
+The wizard's live DNS check asks a small DNS server run here (TERN_DNS_SERVERS)
+that publishes the MX record, a different SPF record and nothing else, so
+each verdict (found, different, missing) is checked against a known answer.
+"""
+import imaplib
+import json
+import os
+import re
+import shutil
+import smtplib
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+import time
+from email.message import EmailMessage
+
+from harness import ROOT, Server
+
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui")
+CHROMIUM = "/usr/bin/chromium"
+
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+SPF_PUBLISHED = "v=spf1 ip4:192.0.2.99 -all"   # not what tern asks for: "different"
+
+
+class FakeDns:
+    """A UDP DNS server on 127.0.0.1 answering from a fixed table.
+
+    records: {(name, qtype): [rdata bytes]} with names lowercase, no
+    trailing dot. A name with no records at all is NXDOMAIN; a known name
+    asked for another type is an empty NOERROR answer.
+    """
+
+    def __init__(self, records):
+        self.records = records
+        self.names = {n for n, _ in records}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            try:
+                reply = self._answer(data)
+            except (IndexError, struct.error, UnicodeDecodeError):
+                continue  # not a query we understand: no answer, as a real server might
+            self.sock.sendto(reply, peer)
+
+    def _answer(self, q):
+        qid, flags, qdcount = struct.unpack("!HHH", q[:6])
+        if qdcount != 1:
+            raise IndexError("one question only")
+        pos, labels = 12, []
+        while q[pos]:
+            n = q[pos]
+            labels.append(q[pos + 1:pos + 1 + n].decode("ascii"))
+            pos += 1 + n
+        qtype, _qclass = struct.unpack("!HH", q[pos + 1:pos + 5])
+        question = q[12:pos + 5]
+        name = ".".join(labels).lower()
+        self.queries.append((name, qtype))
+        answers = self.records.get((name, qtype), [])
+        rcode = 0 if name in self.names else 3
+        hdr = struct.pack("!HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1, len(answers), 0, 0)
+        body = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, 60, len(r)) + r for r in answers)
+        return hdr + question + body
+
+    def close(self):
+        self.sock.close()
+
+
+def dns_name(name):
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+
+
+def dns_txt(text):
+    raw = text.encode()
+    return b"".join(bytes([len(raw[i:i + 255])]) + raw[i:i + 255] for i in range(0, len(raw), 255))
+
+
+def npm_install():
+    """npm ci into tests/browser/node_modules when the lockfile changed."""
+    have = os.path.join(BROWSER_DIR, "node_modules", ".package-lock.json")
+    lock = os.path.join(BROWSER_DIR, "package-lock.json")
+    if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=BROWSER_DIR,
+                   check=True, timeout=300)
+
+
+def setup_code(srv):
+    """The one-time code from the server log (`event=setup_code code=XXXX-XXXX-XXXX`)."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        m = re.search(r'setup[ _]code(?:=| code=)"?([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})', srv.log_text())
+        if m:
+            return m.group(1)
+        time.sleep(0.05)
+    raise AssertionError("no setup code in the log:\n" + srv.log_text())
+
+
+def test_webui_wizard_accounts_mail():
+    for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm")):
+        assert tool and os.path.exists(tool), "browser test needs chromium, node and npm (scripts/install-test-deps)"
+    npm_install()
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+    dns = FakeDns({
+        (DOMAIN, 15): [struct.pack("!H", 10) + dns_name(HOSTNAME)],   # MX, as tern asks
+        (DOMAIN, 16): [dns_txt(SPF_PUBLISHED)],                       # TXT: SPF differs
+    })
+    # Fresh data folder: no domain, no account, no admin. TERN_HOSTNAME is
+    # set (the harness sets it), so the wizard must show it locked.
+    srv = Server(domains=(), http=True, imap=True,
+                 env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port})
+    try:
+        code = setup_code(srv)
+        cfg = {
+            "url": "https://127.0.0.1:%d" % srv.https_port,
+            "code": code,
+            "admin_password": "correct horse battery",
+            "hostname_locked": HOSTNAME,
+            "domain": DOMAIN,
+            "first_email": "alice@" + DOMAIN,
+            "first_password": "alice-password-1",
+            "second_email": "bob@" + DOMAIN,
+            "second_password": "bob-password-22",
+            "alias": "info@" + DOMAIN,
+            "artifacts": ARTIFACTS,
+            "chromium": CHROMIUM,
+        }
+        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        out = r.stdout.decode("utf-8", "replace")
+        err = r.stderr.decode("utf-8", "replace")
+        assert r.returncode == 0, "browser test failed:\n%s\n%s\n--- server log (tail)\n%s" % (
+            out, err, srv.log_text()[-4000:])
+        shots = sorted(os.listdir(ARTIFACTS))
+        for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records"):
+            assert any(step in s for s in shots), "no screenshot of wizard step %s in %s" % (step, shots)
+
+        # The live DNS check's verdicts match what the fake DNS server has.
+        m = re.search(r"^DNS (.*)$", out, re.M)
+        assert m, out
+        checked = json.loads(m.group(1))
+        by = {}
+        for c in checked:
+            by.setdefault((c["type"], c["name"].rstrip(".").lower()), []).append(c["status"])
+        assert by.get(("MX", DOMAIN)) == ["found"], checked
+        assert "different" in by.get(("TXT", DOMAIN), []), checked          # SPF
+        assert by.get(("TXT", "_dmarc." + DOMAIN)) == ["missing"], checked
+        assert any(t == "SRV" for t, _ in by), checked
+        assert any(name == DOMAIN for name, _ in dns.queries), dns.queries
+
+        # The second account, made on the Accounts page, receives mail, also
+        # through the alias made on the Aliases page ...
+        with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20) as s:
+            s.ehlo("client.elsewhere.test")
+            for to, subject in ((cfg["second_email"], "hello from the browser test"),
+                                (cfg["alias"], "via the alias")):
+                msg = EmailMessage()
+                msg["From"] = "someone@elsewhere.test"
+                msg["To"] = to
+                msg["Subject"] = subject
+                msg.set_content("Made in the web admin, delivered over SMTP.\n")
+                refused = s.send_message(msg)
+                assert not refused, refused
+
+        # ... and its owner reads it over IMAP with the password set there.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        deadline = time.time() + 10
+        with imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20) as im:
+            im.login(cfg["second_email"], cfg["second_password"])
+            while True:
+                typ, data = im.select("INBOX")
+                assert typ == "OK", data
+                if int(data[0]) >= 2 or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            typ, data = im.search(None, "SUBJECT", '"hello from the browser test"')
+            ids = data[0].split()
+            assert typ == "OK" and len(ids) == 1, data
+            typ, data = im.fetch(ids[0], "(BODY.PEEK[TEXT])")
+            assert typ == "OK" and b"Made in the web admin" in data[0][1], data
+            typ, data = im.search(None, "SUBJECT", '"via the alias"')
+            assert typ == "OK" and len(data[0].split()) == 1, data
+            im.logout()
+
+        # The wizard's first account logs in too; a wrong password does not.
+        with imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20) as im:
+            im.login(cfg["first_email"], cfg["first_password"])
+            im.logout()
+        with imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20) as im:
+            try:
+                im.login(cfg["second_email"], "not-the-password")
+                raise AssertionError("wrong password accepted")
+            except imaplib.IMAP4.error:
+                pass
+    finally:
+        srv.cleanup()
+        dns.close()
