@@ -17,7 +17,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
-for (const k of ['url', 'code', 'admin_password', 'domain', 'first_email', 'first_password', 'second_email', 'second_password', 'alias', 'artifacts'])
+for (const k of cfg.setup_only ? ['url', 'admin_password', 'domain', 'first_email', 'first_password', 'artifacts']
+	: ['url', 'code', 'admin_password', 'domain', 'first_email', 'first_password', 'second_email', 'second_password', 'alias', 'artifacts'])
 	if (!cfg[k])
 		throw new Error(`missing config ${k}`);
 mkdirSync(cfg.artifacts, { recursive: true });
@@ -69,88 +70,22 @@ async function screenshot(name) {
 	await page.screenshot({ path: file, fullPage: true });
 	log(`screenshot ${file}`);
 }
+// An answer given by an environment variable: shown, read-only, and named.
+async function expectLocked(testid, value, variable) {
+	const el = byId(testid);
+	if (!(await el.evaluate((e) => e.readOnly)))
+		throw new Error(`${testid} set by ${variable} is not shown locked`);
+	if ((await el.inputValue()) !== value)
+		throw new Error(`locked ${testid} shows ${await el.inputValue()}, not ${value}`);
+	await page.getByText(`Set by ${variable}`).first().waitFor();
+}
 async function step(name) {
 	await byId(`wizard-step-${name}`).waitFor();
 	log(`wizard step ${name}`);
 }
 
-try {
-	await page.goto(cfg.url + '/', { waitUntil: 'domcontentloaded' });
-
-	// 1. The setup code: a wrong one is refused, the right one opens the wizard.
-	await step('code');
-	await screenshot('setup-code');
-	await byId('setup-code').fill('WRONG-CODE-0000');
-	await byId('wizard-next').click();
-	await byId('error').waitFor();
-	await byId('setup-code').fill(cfg.code);
-	await byId('wizard-next').click();
-
-	// 2. Admin password (typed twice).
-	await step('admin');
-	await byId('admin-password').fill(cfg.admin_password);
-	await byId('admin-password2').fill(cfg.admin_password);
-	await screenshot('admin-password');
-	await byId('wizard-next').click();
-
-	// 3. Host name: given by TERN_HOSTNAME, so shown set and locked.
-	await step('hostname');
-	const host = byId('hostname');
-	if (cfg.hostname_locked) {
-		if (!(await host.evaluate((el) => el.readOnly)))
-			throw new Error('host name set by TERN_HOSTNAME is not shown locked');
-		if ((await host.inputValue()) !== cfg.hostname_locked)
-			throw new Error(`locked host name shows ${await host.inputValue()}`);
-		await page.getByText('Set by TERN_HOSTNAME').waitFor();
-	}
-	await screenshot('hostname');
-	await byId('wizard-next').click();
-
-	// 4. Primary domain.
-	await step('domain');
-	await byId('domain').fill(cfg.domain);
-	await screenshot('domain');
-	await byId('wizard-next').click();
-
-	// 5. First account.
-	await step('account');
-	await byId('account-email').fill(cfg.first_email);
-	await byId('account-password').fill(cfg.first_password);
-	await screenshot('first-account');
-	await byId('wizard-next').click();
-
-	// 6. Relay: none (deliver directly).
-	await step('relay');
-	await screenshot('relay');
-	await byId('wizard-next').click();
-
-	// 7. DNS records with copy buttons, then the live check's verdicts.
-	await step('dns');
-	await byId('dns-records').waitFor();
-	const types = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => r.dataset.type));
-	for (const t of ['MX', 'TXT'])
-		if (!types.includes(t))
-			throw new Error(`no ${t} record among ${types.join(',')}`);
-	if ((await byId('copy-value').count()) !== types.length)
-		throw new Error('not every DNS record has a copy button');
-	await byId('dns-summary').waitFor({ timeout: 30000 });
-	const checked = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => {
-		const st = r.querySelector('[data-testid=dns-status]');
-		return { type: r.dataset.type, name: r.querySelector('.dns-name code').textContent, status: st ? st.dataset.status : null };
-	}));
-	// The caller checks the verdicts against the records its DNS server has.
-	process.stdout.write(`DNS ${JSON.stringify(checked)}\n`);
-	if (checked.some((c) => !c.status))
-		throw new Error('not every DNS record was checked');
-	await screenshot('dns-records');
-	await byId('wizard-next').click();
-
-	// The dashboard after setup.
-	await byId('stat-accounts').waitFor();
-	await page.waitForFunction(() => document.querySelector('[data-testid=stat-accounts] dd')?.textContent === '1');
-	await byId('hour-chart').waitFor();
-	await screenshot('dashboard');
-
+// After setup: a second account, the session, an alias and the log page.
+async function adminPages() {
 	// A second account through the admin pages.
 	await byId('nav-accounts').click();
 	await byId('accounts-table').waitFor();
@@ -189,6 +124,95 @@ try {
 	await byId('log-filter').press('Enter');
 	await byId('log-lines').getByText(cfg.alias).first().waitFor();
 	await screenshot('logs');
+
+}
+
+try {
+	await page.goto(cfg.url + '/', { waitUntil: 'domcontentloaded' });
+
+	if (cfg.admin_locked) {
+		// TERN_ADMIN_PASSWORD: no setup code; sign in with that password.
+		await step('admin');
+		await page.getByText('TERN_ADMIN_PASSWORD').waitFor();
+		await screenshot('admin-locked');
+		await byId('admin-password').fill(cfg.admin_password);
+		await byId('wizard-next').click();
+	} else {
+		// 1. The setup code: a wrong one is refused, the right one opens the wizard.
+		await step('code');
+		await screenshot('setup-code');
+		await byId('setup-code').fill('WRONG-CODE-0000');
+		await byId('wizard-next').click();
+		await byId('error').waitFor();
+		await byId('setup-code').fill(cfg.code);
+		await byId('wizard-next').click();
+
+		// 2. Admin password (typed twice).
+		await step('admin');
+		await byId('admin-password').fill(cfg.admin_password);
+		await byId('admin-password2').fill(cfg.admin_password);
+		await screenshot('admin-password');
+		await byId('wizard-next').click();
+	}
+
+	// 3. Host name: given by TERN_HOSTNAME, so shown set and locked.
+	await step('hostname');
+	if (cfg.hostname_locked)
+		await expectLocked('hostname', cfg.hostname_locked, 'TERN_HOSTNAME');
+	await screenshot('hostname');
+	await byId('wizard-next').click();
+
+	// 4. Primary domain (or TERN_DOMAIN's, locked).
+	await step('domain');
+	if (cfg.domain_locked)
+		await expectLocked('domain', cfg.domain, 'TERN_DOMAIN');
+	else
+		await byId('domain').fill(cfg.domain);
+	await screenshot('domain');
+	await byId('wizard-next').click();
+
+	// 5. First account.
+	await step('account');
+	await byId('account-email').fill(cfg.first_email);
+	await byId('account-password').fill(cfg.first_password);
+	await screenshot('first-account');
+	await byId('wizard-next').click();
+
+	// 6. Relay: none (deliver directly), or TERN_RELAY_HOST's, locked.
+	await step('relay');
+	if (cfg.relay_locked)
+		await expectLocked('relay-host', cfg.relay_locked, 'TERN_RELAY_HOST');
+	await screenshot('relay');
+	await byId('wizard-next').click();
+
+	// 7. DNS records with copy buttons, then the live check's verdicts.
+	await step('dns');
+	await byId('dns-records').waitFor();
+	const types = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => r.dataset.type));
+	for (const t of ['MX', 'TXT'])
+		if (!types.includes(t))
+			throw new Error(`no ${t} record among ${types.join(',')}`);
+	if ((await byId('copy-value').count()) !== types.length)
+		throw new Error('not every DNS record has a copy button');
+	await byId('dns-summary').waitFor({ timeout: 30000 });
+	const checked = await page.locator('[data-testid=dns-record]').evaluateAll((rows) => rows.map((r) => {
+		const st = r.querySelector('[data-testid=dns-status]');
+		return { type: r.dataset.type, name: r.querySelector('.dns-name code').textContent, status: st ? st.dataset.status : null };
+	}));
+	// The caller checks the verdicts against the records its DNS server has.
+	process.stdout.write(`DNS ${JSON.stringify(checked)}\n`);
+	if (checked.some((c) => !c.status))
+		throw new Error('not every DNS record was checked');
+	await screenshot('dns-records');
+	await byId('wizard-next').click();
+
+	// The dashboard after setup.
+	await byId('stat-accounts').waitFor();
+	await page.waitForFunction(() => document.querySelector('[data-testid=stat-accounts] dd')?.textContent === '1');
+	await byId('hour-chart').waitFor();
+	await screenshot('dashboard');
+	if (!cfg.setup_only)
+		await adminPages();
 
 	if (problems.length)
 		throw new Error(problems.join('\n'));

@@ -121,6 +121,17 @@ def setup_code(srv):
     raise AssertionError("no setup code in the log:\n" + srv.log_text())
 
 
+def run_browser(cfg, srv):
+    """Runs tests/browser/wizard.mjs with cfg; its stdout, or fails with both logs."""
+    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    out = r.stdout.decode("utf-8", "replace")
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 0, "browser test failed:\n%s\n%s\n--- server log (tail)\n%s" % (
+        out, err, "".join(l for l in srv.log_text().splitlines(True) if "event=mhd" not in l)[-6000:])
+    return out
+
+
 def test_webui_wizard_accounts_mail():
     for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm")):
         assert tool and os.path.exists(tool), "browser test needs chromium, node and npm (scripts/install-test-deps)"
@@ -151,12 +162,7 @@ def test_webui_wizard_accounts_mail():
             "artifacts": ARTIFACTS,
             "chromium": CHROMIUM,
         }
-        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-        out = r.stdout.decode("utf-8", "replace")
-        err = r.stderr.decode("utf-8", "replace")
-        assert r.returncode == 0, "browser test failed:\n%s\n%s\n--- server log (tail)\n%s" % (
-            out, err, srv.log_text()[-4000:])
+        out = run_browser(cfg, srv)
         shots = sorted(os.listdir(ARTIFACTS))
         for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records"):
             assert any(step in s for s in shots), "no screenshot of wizard step %s in %s" % (step, shots)
@@ -220,6 +226,50 @@ def test_webui_wizard_accounts_mail():
                 raise AssertionError("wrong password accepted")
             except imaplib.IMAP4.error:
                 pass
+    finally:
+        srv.cleanup()
+        dns.close()
+
+
+def test_webui_env_locked():
+    """Answers given by environment variables are shown set and locked.
+
+    With TERN_ADMIN_PASSWORD there is no setup code (none in the log): the
+    wizard asks to sign in with that password; TERN_HOSTNAME, TERN_DOMAIN and
+    TERN_RELAY_HOST appear read-only with their variable named.
+    """
+    npm_install()
+    artifacts = ARTIFACTS + "-locked"
+    shutil.rmtree(artifacts, ignore_errors=True)
+    dns = FakeDns({})
+    srv = Server(domains=(), http=True, env={
+        "TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port,
+        "TERN_ADMIN_PASSWORD": "admin from the environment",
+        "TERN_DOMAIN": "example.net",
+        "TERN_RELAY_HOST": "smtp.relay.test:587",
+        "TERN_RELAY_USER": "relayuser",
+        "TERN_RELAY_PASSWORD": "relay password",
+    })
+    try:
+        assert "setup_code" not in srv.log_text() and "setup code" not in srv.log_text(), srv.log_text()
+        out = run_browser({
+            "url": "https://127.0.0.1:%d" % srv.https_port,
+            "admin_locked": True,
+            "admin_password": "admin from the environment",
+            "hostname_locked": HOSTNAME,
+            "domain": "example.net",
+            "domain_locked": True,
+            "relay_locked": "smtp.relay.test:587",
+            "first_email": "me@example.net",
+            "first_password": "my-password-1",
+            "artifacts": artifacts,
+            "chromium": CHROMIUM,
+            "setup_only": True,
+        }, srv)
+        checked = json.loads(re.search(r"^DNS (.*)$", out, re.M).group(1))
+        # The fake DNS server knows no name: every record is missing.
+        assert checked and all(c["status"] == "missing" for c in checked), checked
+        assert "relay password" not in srv.log_text()
     finally:
         srv.cleanup()
         dns.close()
