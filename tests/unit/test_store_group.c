@@ -1,0 +1,249 @@
+/*
+ * test_store_group.c — keyword changes, expunges and moves joined to the
+ * writer's group commit (store_group.c): requests queued together commit
+ * in one batch; one that fails (a bad keyword, a missing target mailbox)
+ * leaves the others and the batch alone; completions run on the loop
+ * with the same outputs as the synchronous forms; subscribers are told.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+
+static char base[256];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static struct loop *lp;
+static pthread_t lt;
+
+static void *loop_main(void *arg)
+{
+	loop_run(arg);
+	return NULL;
+}
+
+struct res {
+	atomic_int done;
+	int result;
+	int on_loop;
+};
+
+static pthread_t loop_thread_id;
+
+static void note_thread(void *arg)
+{
+	(void)arg;
+	loop_thread_id = pthread_self();
+}
+
+static void cb(void *arg, int result)
+{
+	struct res *r = arg;
+	r->result = result;
+	r->on_loop = pthread_equal(pthread_self(), loop_thread_id);
+	atomic_store(&r->done, 1);
+}
+
+static atomic_ullong fed;
+
+static void feed_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	(void)arg;
+	(void)account;
+	atomic_store(&fed, modseq);
+}
+
+static int wait_done(struct res *r)
+{
+	for (int i = 0; i < 5000 && !atomic_load(&r->done); i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&r->done);
+}
+
+struct em {
+	uint32_t uid[8];
+	char kw[8][64];
+	int n;
+};
+
+static void collect(void *arg, const struct store_email_info *i)
+{
+	struct em *e = arg;
+	if (e->n == 8)
+		return;
+	e->uid[e->n] = i->uid;
+	snprintf(e->kw[e->n++], 64, "%.*s", (int)i->keywords_len, i->keywords);
+}
+
+static void deliver(struct store *st, uint32_t acc, const char *text)
+{
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = strlen(text);
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1700000000;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+}
+
+struct uvq {
+	uint32_t id, uv;
+};
+
+static void uv_cb(void *arg, const struct store_mailbox_info *i)
+{
+	struct uvq *q = arg;
+	if (i->id == q->id)
+		q->uv = i->uidvalidity;
+}
+
+static uint32_t uidvalidity_of(struct store *st, uint32_t acc, uint32_t mailbox)
+{
+	struct uvq q = {mailbox, 0};
+	store_mailbox_list(st, acc, uv_cb, &q);
+	return q.uv;
+}
+
+static void unsub_cb(void *arg)
+{
+	struct store_sub *sub = arg;
+	store_unsubscribe(sub->arg, sub);
+	atomic_store(&fed, UINT64_MAX);
+}
+
+static void run(struct store *st, uint32_t acc)
+{
+	uint32_t inbox, trash;
+	struct em e = {0};
+	uint32_t u12[2] = {1, 2}, u3[1] = {3}, u1[1] = {1};
+	struct store_kw_result kres[2], bad[2];
+	struct store_copy_result cr, cr2;
+	uint64_t kms = 0, xms = 0;
+	size_t removed = 0;
+	struct res r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0}, r6 = {0};
+	struct store_sub sub = {.account = acc, .loop = lp, .cb = feed_cb, .arg = st};
+
+	deliver(st, acc, "Subject: a\r\n\r\na\r\n");
+	deliver(st, acc, "Subject: b\r\n\r\nb\r\n");
+	deliver(st, acc, "Subject: c\r\n\r\nc\r\n");
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Trash", &trash), STORE_OK);
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &e), STORE_OK);
+	CHECK_EQ_INT(e.n, 3);
+	store_subscribe(st, &sub);
+
+	/* Everything queued while the writer waits: one batch, and the two
+	 * failures (a bad keyword, a missing target; a wrong UIDVALIDITY)
+	 * leave the good request alone. */
+	unsigned long long batches0 = atomic_load(&st->batches);
+	store_test_pause_writer(st, 1);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u12, 2, STORE_KW_ADD, "$seen Work", 0,
+				   kres, &kms, cb, &r1);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u12, 2, STORE_KW_ADD, "bad(kw", 0, bad,
+				   NULL, cb, &r2);
+	store_expunge_async(st, lp, acc, inbox, 12345, u3, 1, &removed, &xms, cb, &r3);
+	store_email_copy_async(st, lp, acc, inbox, uidvalidity_of(st, acc, inbox), u1, 1, 999, 1,
+			       &cr, cb, &r4);
+	store_test_pause_writer(st, 0);
+	CHECK(wait_done(&r1) && wait_done(&r2) && wait_done(&r3) && wait_done(&r4));
+	CHECK_EQ_INT((int)(atomic_load(&st->batches) - batches0), 1);
+	CHECK_EQ_INT(r1.result, STORE_OK);
+	CHECK(r1.on_loop);
+	CHECK_EQ_INT(kres[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(kres[1].keywords, "$seen work");
+	CHECK(kms > 0);
+	CHECK_EQ_INT(r2.result, STORE_EINVAL);
+	CHECK_EQ_INT(r3.result, STORE_ENOTFOUND);
+	CHECK_EQ_INT((int)removed, 0);
+	CHECK_EQ_INT(r4.result, STORE_ENOTFOUND); /* no mailbox 999 */
+	CHECK_EQ_INT((int)cr.n, 0);
+	store_kw_results_free(kres, 2);
+	store_copy_result_free(&cr);
+
+	/* With the right UIDVALIDITY: expunge 3, then move 1 to Trash. */
+	uint32_t uv = uidvalidity_of(st, acc, inbox);
+	store_expunge_async(st, lp, acc, inbox, uv, u3, 1, &removed, &xms, cb, &r5);
+	CHECK(wait_done(&r5));
+	CHECK_EQ_INT(r5.result, STORE_OK);
+	CHECK_EQ_INT((int)removed, 1);
+	CHECK(xms > kms);
+	store_email_copy_async(st, lp, acc, inbox, uv, u1, 1, trash, 1, &cr2, cb, &r6);
+	CHECK(wait_done(&r6));
+	CHECK_EQ_INT(r6.result, STORE_OK);
+	CHECK_EQ_INT((int)cr2.n, 1);
+	CHECK_EQ_INT((int)cr2.src_uids[0], 1);
+	CHECK_EQ_INT((int)cr2.dst_uids[0], 1);
+	uint64_t last = cr2.modseq;
+	store_copy_result_free(&cr2);
+	struct em in = {0}, tr = {0};
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &in), STORE_OK);
+	CHECK_EQ_INT(store_email_list(st, acc, trash, collect, &tr), STORE_OK);
+	CHECK_EQ_INT(in.n, 1);
+	CHECK_EQ_INT((int)in.uid[0], 2);
+	CHECK_EQ_INT(tr.n, 1);
+	CHECK_EQ_STR(tr.kw[0], "$seen work"); /* keywords are the email's */
+	/* The feed heard of the last change. */
+	for (int i = 0; i < 5000 && atomic_load(&fed) != last; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK_EQ_INT((int)atomic_load(&fed), (int)last);
+	loop_post(lp, unsub_cb, &sub);
+	for (int i = 0; i < 5000 && atomic_load(&fed) != UINT64_MAX; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char err[256];
+	struct store *st = NULL;
+	uint32_t acc = 0;
+
+	snprintf(base, sizeof base, "%s/tern-group-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+	lp = loop_new();
+	pthread_create(&lt, NULL, loop_main, lp);
+	loop_post(lp, note_thread, NULL);
+	CHECK_EQ_INT(store_open(base, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
+			     STORE_OK);
+		run(st, acc);
+		store_close(&st);
+	}
+	loop_stop(lp);
+	pthread_join(lt, NULL);
+	loop_free(&lp);
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_done("test_store_group");
+}
