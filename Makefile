@@ -26,7 +26,11 @@ LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lpthread
 
 APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c
-LIB_SRCS    := $(filter-out $(MAIN_SRC),$(APP_SRCS))
+# c-ares is built for musl only (vendor/out/host has none): unit and fuzz
+# builds link tests/dns_stub.c in place of app/dns/dns.c.
+ARES_SRCS   := app/dns/dns.c
+DNS_STUB    := tests/dns_stub.c
+LIB_SRCS    := $(filter-out $(MAIN_SRC) $(ARES_SRCS),$(APP_SRCS))
 # build/tern embeds the UI bundle (generated table); unit and fuzz builds link
 # a small fixed table instead, so they need no npm (app/web/web_assets_table.h).
 WEB_GEN_OBJ := build/obj/build/gen/web_assets.o
@@ -35,7 +39,7 @@ OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c) and tests/http_stub.c for the rest.
 HOST_SKIP   := $(filter-out app/http/json.c,$(wildcard app/http/*.c))
-HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c
+HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
 TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)

@@ -18,6 +18,7 @@ int cli_fetch(const struct config *cfg, int argc, char **argv);
 int cli_health(const struct config *cfg, int argc, char **argv);
 int cli_setup_code(const struct config *cfg, int argc, char **argv);
 int cli_token(const struct config *cfg, int argc, char **argv);
+int cli_queue(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

@@ -23,6 +23,7 @@ static int usage(void)
 		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
 		"       tern setup-code                   the web wizard's one-time code\n"
 		"       tern token add NAME | list | del ID   API tokens\n"
+		"       tern queue list|flush [ID]|del ID|all\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }
@@ -61,5 +62,7 @@ int main(int argc, char **argv)
 		return cli_token(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "fetch") == 0)
 		return cli_fetch(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "queue") == 0)
+		return cli_queue(&cfg, argc - 2, argv + 2);
 	return usage();
 }

@@ -74,6 +74,91 @@ int config_parse_listen(const char *s, struct listen_addr *a)
 	return 0;
 }
 
+int config_parse_duration(const char *s, unsigned *secs_r)
+{
+	size_t n = strlen(s);
+	uint64_t mult = 1, v;
+
+	if (n == 0)
+		return -1;
+	switch (s[n - 1]) {
+	case 's': n--; break;
+	case 'm': mult = 60; n--; break;
+	case 'h': mult = 3600; n--; break;
+	case 'd': mult = 86400; n--; break;
+	default: break;
+	}
+	if (str_to_u64(str_make(s, n), UINT32_MAX / mult, &v) < 0)
+		return -1;
+	*secs_r = (unsigned)(v * mult);
+	return 0;
+}
+
+static int valid_hostname(const char *h);
+
+/* The outbound queue's settings (TERN_QUEUE_*, TERN_RELAY_HOST's form). */
+static int load_queue(struct config *cfg, char *err, size_t errsz)
+{
+	const char *v;
+
+	cfg->queue_lifetime_s = 5 * 86400;
+	cfg->queue_delay_notice_s = 4 * 3600;
+	cfg->queue_timeout_s = 300;
+	cfg->queue_mx_port = 25;
+	if ((v = getenv("TERN_QUEUE_LIFETIME")) != NULL &&
+	    (config_parse_duration(v, &cfg->queue_lifetime_s) < 0 || cfg->queue_lifetime_s < 1))
+		return bad(err, errsz, "TERN_QUEUE_LIFETIME", v, "a duration such as 5d, 12h or 3600");
+	if ((v = getenv("TERN_QUEUE_DELAY_NOTICE")) != NULL &&
+	    (config_parse_duration(v, &cfg->queue_delay_notice_s) < 0 ||
+	     cfg->queue_delay_notice_s < 1))
+		return bad(err, errsz, "TERN_QUEUE_DELAY_NOTICE", v, "a duration such as 4h or 600");
+	if ((v = getenv("TERN_QUEUE_TIMEOUT")) != NULL &&
+	    (config_parse_duration(v, &cfg->queue_timeout_s) < 0 || cfg->queue_timeout_s < 1 ||
+	     cfg->queue_timeout_s > 3600))
+		return bad(err, errsz, "TERN_QUEUE_TIMEOUT", v, "a duration from 1s to 1h");
+	if ((v = getenv("TERN_QUEUE_MX_PORT")) != NULL) {
+		uint64_t port;
+		if (str_to_u64(str_c(v), 65535, &port) < 0 || port == 0)
+			return bad(err, errsz, "TERN_QUEUE_MX_PORT", v, "a port from 1 to 65535");
+		cfg->queue_mx_port = (uint16_t)port;
+	}
+	if ((v = getenv("TERN_QUEUE_RETRY_SCHEDULE")) != NULL) {
+		/* "1,2,5": seconds between attempts, the last one repeating. */
+		const char *p = v;
+		cfg->queue_nretry = 0;
+		while (*p) {
+			char one[32];
+			size_t n = strcspn(p, ",");
+			if (n == 0 || n >= sizeof one || cfg->queue_nretry == 16)
+				return bad(err, errsz, "TERN_QUEUE_RETRY_SCHEDULE", v,
+					   "up to 16 durations separated by commas, such as 1,2,5");
+			memcpy(one, p, n);
+			one[n] = '\0';
+			if (config_parse_duration(one, &cfg->queue_retry_s[cfg->queue_nretry]) < 0 ||
+			    cfg->queue_retry_s[cfg->queue_nretry] == 0)
+				return bad(err, errsz, "TERN_QUEUE_RETRY_SCHEDULE", v,
+					   "up to 16 durations separated by commas, such as 1,2,5");
+			cfg->queue_nretry++;
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (cfg->relay_host[0]) {
+		struct listen_addr a;
+		const char *rh = cfg->relay_host;
+		int has_port = rh[0] == '[' ? strstr(rh, "]:") != NULL : strchr(rh, ':') != NULL;
+		if ((has_port && (config_parse_listen(rh, &a) < 0 || a.host[0] == '\0')) ||
+		    (!has_port && !valid_hostname(rh)))
+			return bad(err, errsz, "TERN_RELAY_HOST", rh,
+				   "host:port such as smtp.example.net:587 ([v6]:port for IPv6)");
+	}
+	if (cfg->relay_user[0] && !cfg->relay_host[0])
+		return bad(err, errsz, "TERN_RELAY_USER", cfg->relay_user,
+			   "to be set together with TERN_RELAY_HOST");
+	return 0;
+}
+
 int config_parse_size(const char *s, uint64_t *v_r)
 {
 	size_t n = strlen(s);
@@ -250,5 +335,5 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if (!cidr_list_valid(cfg->metrics_allow))
 		return bad(err, errsz, "TERN_METRICS_ALLOW", cfg->metrics_allow,
 			   "a comma-separated list of networks such as 127.0.0.0/8,10.0.0.0/8,::1/128");
-	return 0;
+	return load_queue(cfg, err, errsz);
 }

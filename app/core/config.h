@@ -68,6 +68,14 @@ struct config {
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
 	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
+
+	/* Outbound queue (TERN_QUEUE_*): see README. */
+	unsigned queue_lifetime_s;     /* TERN_QUEUE_LIFETIME: give up after (5d) */
+	unsigned queue_delay_notice_s; /* TERN_QUEUE_DELAY_NOTICE: the delay DSN after (4h) */
+	unsigned queue_timeout_s;      /* TERN_QUEUE_TIMEOUT: each remote reply (300 s) */
+	unsigned queue_retry_s[16];    /* TERN_QUEUE_RETRY_SCHEDULE (tests): seconds */
+	unsigned queue_nretry;         /* 0 = the default 1m,5m,15m,30m,1h */
+	uint16_t queue_mx_port;        /* TERN_QUEUE_MX_PORT (tests): 25 */
 };
 
 /* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */
@@ -84,6 +92,9 @@ int config_load(struct config *cfg, char *err, size_t errsz);
  * Returns 0 or -1.
  */
 int config_parse_listen(const char *s, struct listen_addr *a);
+
+/* Parses a duration "5d", "4h", "30m", "90s" or "120" (seconds). Returns 0 or -1. */
+int config_parse_duration(const char *s, unsigned *secs_r);
 
 /* Parses a size "50M", "10k", "1048576", "2G". Returns 0 or -1. */
 int config_parse_size(const char *s, uint64_t *v_r);

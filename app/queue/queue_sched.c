@@ -1,31 +1,753 @@
 /*
- * queue_sched.c — the scheduler of the outbound queue. See queue.h.
- * (First slice: the entry points; delivery follows.)
+ * queue_sched.c — the outbound queue's scheduler and delivery jobs.
+ * See queue.h for the design.
+ *
+ * One job per queue entry being worked on, all on the scheduler's loop.
+ * A job loads the entry and its message, groups the pending recipients by
+ * domain (or puts them all in one group for the relay host), and for each
+ * group: looks up the route (dns/), tries the addresses in order with an
+ * SMTP session (smtp_client.c) until one gives a verdict, and commits the
+ * verdict at once (a writer request whose hook rewrites the recipients'
+ * states) — so a recipient the remote accepted is never tried again, even
+ * after a crash. When every group is done the job's last commit sets the
+ * next attempt (backoff) or deletes the entry, gives up on recipients past
+ * TERN_QUEUE_LIFETIME, and carries the one notice (DSN) the outcome calls
+ * for: into the sender's INBOX when the sender is local, else queued for
+ * the sender's domain with the null sender.
+ *
+ * The scheduler wakes every second (and at once when an entry is added):
+ * `tern queue flush` in another process changes next_attempt in the store,
+ * and this tick is how the server notices.
  */
 #include "queue/queue.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-static atomic_int kicked;
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "queue/dsn.h"
+#include "queue/smtp_client.h"
+#include "store/store.h"
+#include "store/store_queue.h"
 
-int queue_sched_start(const struct config *cfg, struct store *st, struct loop *loop)
+#define MAX_JOBS 64
+#define TICK_MS 1000
+#define CONNECT_TIMEOUT_S 30
+#define DSN_MAX (64 * 1024 * 1024)
+
+struct sched {
+	struct store *st;
+	struct loop *loop;
+	struct dns *dns;
+	char hostname[256];
+	char relay_host[256];
+	uint16_t relay_port;
+	char relay_user[256], relay_pass[256];
+	unsigned lifetime_s, delay_notice_s, timeout_s;
+	unsigned retry[16], nretry;
+	uint16_t mx_port;
+	char dns_servers[512];
+	uint64_t timer;
+	int stopping;
+	struct job *jobs;
+};
+
+struct group {
+	char domain[256];
+	size_t *idx; /* indexes into the entry's rcpts */
+	size_t n;
+};
+
+struct job {
+	struct sched *s;
+	struct store_queue_entry e;
+	char *data;
+	size_t len;
+	struct group *groups;
+	size_t ngroups, cur;
+	/* The group being delivered. */
+	struct smtp_client_rcpt *crcpts;
+	struct smtp_client_msg cmsg;
+	struct dns_addr addrs[DNS_ADDRS_MAX];
+	size_t naddrs, cur_addr;
+	struct dns_lookup *lookup;
+	struct smtp_client *client;
+	char last_why[SQ_STATUS_MAX + 1];
+	int finished;      /* the final commit was sent */
+	int store_pending; /* writer requests not yet completed */
+	struct job *next;
+};
+
+static struct sched *sched;
+static atomic_int kick_pending;
+static atomic_uint active_jobs;
+static struct loop *sched_loop;
+
+/* ---- store updates (run in the writer's transaction) ---- */
+
+struct upd_rcpt {
+	size_t idx;
+	uint8_t state, dsn_done;
+	char *status, *remote;
+};
+
+struct upd {
+	struct store_delivery d;
+	struct job *job;
+	uint64_t id;
+	struct upd_rcpt *r;
+	size_t nr;
+	/* Final commit only. */
+	int final;
+	int64_t next_attempt;
+	uint32_t add_flags;
+	int all_dsn_done; /* mark every final recipient's notice as made */
+	/* A notice for a remote sender, queued in the same transaction. */
+	struct store_queue_entry dsn;
+	char *dsn_data;
+	size_t dsn_len;
+	char *local_data; /* notice for a local sender (INBOX copy) */
+	uint32_t *accounts;
+};
+
+static void upd_free(struct upd *u)
 {
-	(void)cfg;
-	(void)st;
-	(void)loop;
+	for (size_t i = 0; i < u->nr; i++) {
+		free(u->r[i].status);
+		free(u->r[i].remote);
+	}
+	free(u->r);
+	store_queue_entry_free(&u->dsn);
+	free(u->dsn_data);
+	free(u->local_data);
+	free(u->accounts);
+	free(u);
+}
+
+static int upd_hook(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct upd *u = d->hook_arg;
+	struct store_queue_entry old, e;
+	int rc;
+
+	if (u->dsn_data && u->dsn.nrcpts) {
+		struct store_queue_entry dsn = u->dsn; /* add_txn sets the id */
+		if ((rc = store_queue_add_txn(st, txn, &dsn, u->dsn_data, u->dsn_len)) != 0)
+			return rc;
+	}
+	rc = store_queue_get_txn(st, txn, u->id, &old);
+	if (rc == STORE_ENOTFOUND)
+		return 0; /* deleted meanwhile (tern queue del) */
+	if (rc)
+		return rc;
+	rc = store_queue_get_txn(st, txn, u->id, &e);
+	if (rc == 0) {
+		for (size_t i = 0; i < u->nr; i++) {
+			struct upd_rcpt *x = &u->r[i];
+			if (x->idx >= e.nrcpts)
+				continue;
+			struct store_queue_rcpt *q = &e.rcpts[x->idx];
+			q->state = x->state;
+			q->dsn_done = x->dsn_done;
+			free(q->status);
+			free(q->remote);
+			q->status = xstrdup(x->status ? x->status : "");
+			q->remote = xstrdup(x->remote ? x->remote : "");
+		}
+		if (u->final) {
+			e.attempts++;
+			e.next_attempt = u->next_attempt;
+			e.flags |= u->add_flags;
+			if (u->all_dsn_done)
+				for (size_t i = 0; i < e.nrcpts; i++)
+					if (e.rcpts[i].state != SQ_PENDING)
+						e.rcpts[i].dsn_done = 1;
+		}
+		rc = store_queue_put_txn(st, txn, &old, &e);
+		store_queue_entry_free(&e);
+	}
+	store_queue_entry_free(&old);
+	return rc;
+}
+
+static void job_maybe_free(struct job *j);
+
+static void upd_done(struct store_delivery *d, void *arg)
+{
+	struct upd *u = arg;
+	struct job *j = u->job;
+	if (d->result != STORE_OK)
+		log_error("queue", NULL, "event=queue_update_failed id=%llu result=%d",
+			  (unsigned long long)u->id, d->result);
+	else if (u->dsn_data && u->dsn.nrcpts)
+		queue_sched_kick();
+	upd_free(u);
+	j->store_pending--;
+	job_maybe_free(j);
+}
+
+static void upd_submit(struct job *j, struct upd *u)
+{
+	u->job = j;
+	u->id = j->e.id;
+	u->d.loop = j->s->loop;
+	u->d.done = upd_done;
+	u->d.arg = u;
+	u->d.txn_hook = upd_hook;
+	u->d.hook_arg = u;
+	u->d.received_at = time_wall();
+	j->store_pending++;
+	store_deliver(j->s->st, &u->d);
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct job *j)
+{
+	struct job **pp;
+	for (pp = &j->s->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	for (size_t g = 0; g < j->ngroups; g++)
+		free(j->groups[g].idx);
+	free(j->groups);
+	free(j->crcpts);
+	free(j->data);
+	store_queue_entry_free(&j->e);
+	free(j);
+	atomic_fetch_sub(&active_jobs, 1);
+}
+
+static void job_maybe_free(struct job *j)
+{
+	if (j->finished && j->store_pending == 0)
+		job_free(j);
+}
+
+static int wants_notice(const struct store_queue_entry *e, const struct store_queue_rcpt *r,
+			uint8_t bit)
+{
+	if (e->sender[0] == '\0' || (r->notify & SQ_NOTIFY_NEVER))
+		return 0;
+	if (r->notify == 0) /* not given: failures and delays (RFC 3461 §4.1) */
+		return bit == SQ_NOTIFY_FAILURE || bit == SQ_NOTIFY_DELAY;
+	return (r->notify & bit) != 0;
+}
+
+/* Whether a recipient's new state needs no (further) notice. */
+static uint8_t notice_done(const struct store_queue_entry *e, const struct store_queue_rcpt *r,
+			   uint8_t state, int remote_dsn)
+{
+	if (state == SQ_FAILED)
+		return !wants_notice(e, r, SQ_NOTIFY_FAILURE);
+	if (state == SQ_SENT)
+		return remote_dsn || !wants_notice(e, r, SQ_NOTIFY_SUCCESS);
 	return 0;
+}
+
+static void start_group(struct job *j);
+
+static void next_group(struct job *j)
+{
+	j->cur++;
+	start_group(j);
+}
+
+/* Records the group's verdicts in the job and commits them. */
+static void commit_group(struct job *j, int remote_dsn, const char *remote)
+{
+	struct group *g = &j->groups[j->cur];
+	struct upd *u = xcalloc(1, sizeof *u);
+	u->r = xcalloc(g->n, sizeof *u->r);
+	u->nr = g->n;
+	for (size_t i = 0; i < g->n; i++) {
+		struct store_queue_rcpt *q = &j->e.rcpts[g->idx[i]];
+		struct smtp_client_rcpt *c = &j->crcpts[i];
+		q->state = c->verdict;
+		q->dsn_done = notice_done(&j->e, q, c->verdict, remote_dsn);
+		free(q->status);
+		free(q->remote);
+		q->status = xstrdup(c->status);
+		q->remote = xstrdup(remote ? remote : "");
+		u->r[i] = (struct upd_rcpt){g->idx[i], q->state, q->dsn_done, xstrdup(q->status),
+					    xstrdup(q->remote)};
+		char qa[2 * SQ_ADDR_MAX + 8], qs[2 * SQ_STATUS_MAX + 8];
+		log_info("queue", NULL, "event=%s id=%llu rcpt=%s relay=%s status=%s",
+			 c->verdict == SQ_SENT ? "sent" : c->verdict == SQ_FAILED ? "bounced" : "deferred",
+			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa),
+			 remote && *remote ? remote : "none", log_q(c->status, qs, sizeof qs));
+	}
+	upd_submit(j, u);
+}
+
+/* The whole group gets one outcome without talking to anyone. */
+static void group_outcome(struct job *j, uint8_t verdict, const char *status)
+{
+	struct group *g = &j->groups[j->cur];
+	for (size_t i = 0; i < g->n; i++) {
+		j->crcpts[i].verdict = verdict;
+		snprintf(j->crcpts[i].status, sizeof j->crcpts[i].status, "%s", status);
+	}
+	commit_group(j, 0, "");
+	next_group(j);
+}
+
+static void try_addr(struct job *j);
+
+static void client_done(void *arg, enum smtp_client_result res, const char *why)
+{
+	struct job *j = arg;
+	j->client = NULL;
+	if (res == SMTPC_NEXT) {
+		snprintf(j->last_why, sizeof j->last_why, "%s", why);
+		char qw[2 * SQ_STATUS_MAX + 8];
+		log_info("queue", NULL, "event=attempt_failed id=%llu host=%s why=%s",
+			 (unsigned long long)j->e.id, j->addrs[j->cur_addr].host,
+			 log_q(why, qw, sizeof qw));
+		j->cur_addr++;
+		try_addr(j);
+		return;
+	}
+	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
+	next_group(j);
+}
+
+static void try_addr(struct job *j)
+{
+	struct sched *s = j->s;
+	if (s->stopping)
+		return;
+	if (j->cur_addr >= j->naddrs) {
+		group_outcome(j, SQ_PENDING, j->last_why[0] ? j->last_why : "4.4.1 no host answered");
+		return;
+	}
+	struct smtp_client_cfg cfg = {
+	    .helo = s->hostname,
+	    .server_name = j->addrs[j->cur_addr].host,
+	    .connect_timeout_s = CONNECT_TIMEOUT_S < s->timeout_s ? CONNECT_TIMEOUT_S : s->timeout_s,
+	    .timeout_s = s->timeout_s,
+	};
+	if (s->relay_host[0]) {
+		cfg.implicit_tls = s->relay_port == 465;
+		cfg.require_tls = 1;
+		cfg.auth_user = s->relay_user;
+		cfg.auth_pass = s->relay_pass;
+	}
+	struct group *g = &j->groups[j->cur];
+	for (size_t i = 0; i < g->n; i++) {
+		j->crcpts[i].verdict = SQ_PENDING;
+		j->crcpts[i].status[0] = '\0';
+	}
+	/* A session that fails at once reports before returning (and may have
+	 * moved the job on): keep only a session that is still running. */
+	struct smtp_client *c = smtp_client_start(s->loop, &j->addrs[j->cur_addr], &cfg, &j->cmsg,
+						  client_done, j);
+	if (c)
+		j->client = c;
+}
+
+static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, size_t n,
+		       const char *why)
+{
+	struct job *j = arg;
+	char status[SQ_STATUS_MAX];
+
+	j->lookup = NULL;
+	switch (st) {
+	case DNS_OK:
+		memcpy(j->addrs, a, n * sizeof *a);
+		j->naddrs = n;
+		j->cur_addr = 0;
+		j->last_why[0] = '\0';
+		try_addr(j);
+		return;
+	case DNS_NULL_MX:
+		snprintf(status, sizeof status, "5.1.10 %s", why);
+		group_outcome(j, SQ_FAILED, status);
+		return;
+	case DNS_NOTFOUND:
+		snprintf(status, sizeof status, "5.1.2 %s", why);
+		group_outcome(j, SQ_FAILED, status);
+		return;
+	case DNS_TEMP:
+		snprintf(status, sizeof status, "4.4.3 %s", why);
+		group_outcome(j, SQ_PENDING, status);
+		return;
+	}
+}
+
+static void finish_job(struct job *j);
+
+static void start_group(struct job *j)
+{
+	struct sched *s = j->s;
+	if (s->stopping)
+		return;
+	if (j->cur >= j->ngroups) {
+		finish_job(j);
+		return;
+	}
+	struct group *g = &j->groups[j->cur];
+	free(j->crcpts);
+	j->crcpts = xcalloc(g->n, sizeof *j->crcpts);
+	for (size_t i = 0; i < g->n; i++) {
+		struct store_queue_rcpt *q = &j->e.rcpts[g->idx[i]];
+		j->crcpts[i].addr = q->addr;
+		j->crcpts[i].orcpt = q->orcpt;
+		j->crcpts[i].notify = q->notify;
+	}
+	j->cmsg = (struct smtp_client_msg){
+	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
+	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
+	};
+	/* A lookup answered at once returns NULL after its callback ran. */
+	struct dns_lookup *l;
+	if (s->relay_host[0])
+		l = dns_route(s->dns, s->relay_host, 0, s->relay_port, route_done, j);
+	else
+		l = dns_route(s->dns, g->domain, 1, s->mx_port, route_done, j);
+	if (l)
+		j->lookup = l;
+}
+
+static void group_rcpts(struct job *j)
+{
+	int relay = j->s->relay_host[0] != '\0';
+	for (size_t i = 0; i < j->e.nrcpts; i++) {
+		struct store_queue_rcpt *q = &j->e.rcpts[i];
+		if (q->state != SQ_PENDING)
+			continue;
+		const char *at = strrchr(q->addr, '@');
+		char dom[256];
+		snprintf(dom, sizeof dom, "%s", relay ? "" : at ? at + 1 : "");
+		for (char *p = dom; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p + 32);
+		size_t g;
+		for (g = 0; g < j->ngroups; g++)
+			if (strcmp(j->groups[g].domain, dom) == 0)
+				break;
+		if (g == j->ngroups) {
+			j->groups = xrealloc(j->groups, (j->ngroups + 1) * sizeof *j->groups);
+			memset(&j->groups[g], 0, sizeof j->groups[g]);
+			snprintf(j->groups[g].domain, sizeof j->groups[g].domain, "%s", dom);
+			j->ngroups++;
+		}
+		struct group *gp = &j->groups[g];
+		gp->idx = xrealloc(gp->idx, (gp->n + 1) * sizeof *gp->idx);
+		gp->idx[gp->n++] = i;
+	}
+}
+
+/* ---- the last commit: backoff, expiry, notices ---- */
+
+static int64_t backoff(const struct sched *s, uint32_t attempts)
+{
+	size_t i = attempts == 0 ? 0 : attempts - 1;
+	if (i >= s->nretry)
+		i = s->nretry - 1;
+	return s->retry[i];
+}
+
+/* Builds the one notice for this round into u (local or queued). */
+static void build_notice(struct job *j, struct upd *u, int64_t now)
+{
+	struct sched *s = j->s;
+	struct store_queue_entry *e = &j->e;
+	struct dsn_rcpt *dr = xcalloc(e->nrcpts, sizeof *dr);
+	size_t n = 0;
+
+	/* Failures first: the subject follows the first recipient's action. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < e->nrcpts; i++) {
+			struct store_queue_rcpt *q = &e->rcpts[i];
+			int take = 0;
+			enum dsn_action act = DSN_FAILED;
+			if (pass == 0 && q->state == SQ_FAILED && !q->dsn_done)
+				take = wants_notice(e, q, SQ_NOTIFY_FAILURE);
+			else if (pass == 1 && q->state == SQ_PENDING && (u->add_flags & SQ_DELAY_SENT)) {
+				take = wants_notice(e, q, SQ_NOTIFY_DELAY);
+				act = DSN_DELAYED;
+			} else if (pass == 2 && q->state == SQ_SENT && !q->dsn_done) {
+				take = wants_notice(e, q, SQ_NOTIFY_SUCCESS);
+				act = DSN_RELAYED;
+			}
+			if (take)
+				dr[n++] = (struct dsn_rcpt){q->addr, q->orcpt, q->status, q->remote, act};
+		}
+	}
+	if (n == 0) {
+		free(dr);
+		return;
+	}
+	struct dsn_info in = {
+	    .hostname = s->hostname, .to = e->sender, .envid = e->envid, .arrival = e->created_at,
+	    .now = now, .retry_until = e->created_at + s->lifetime_s,
+	    .ret_full = (e->flags & SQ_RET_FULL) != 0, .msg = j->data, .msglen = j->len, .id = e->id,
+	    .rcpts = dr, .nrcpts = n,
+	};
+	struct buf b;
+	buf_init(&b, DSN_MAX);
+	if (dsn_build(&in, &b) < 0) {
+		/* Too big even for the limit: headers only. */
+		buf_reset(&b);
+		in.ret_full = 0;
+		dsn_build(&in, &b);
+	}
+	free(dr);
+
+	uint32_t acc[16];
+	size_t nacc = 0;
+	enum store_rcpt res = store_resolve_rcpt(s->st, e->sender, acc, 16, &nacc);
+	if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc) {
+		/* A local sender: straight into the INBOX. */
+		static const char rp[] = "Return-Path: <>\r\n";
+		u->local_data = xmalloc(sizeof rp - 1 + buf_len(&b));
+		memcpy(u->local_data, rp, sizeof rp - 1);
+		memcpy(u->local_data + sizeof rp - 1, buf_data(&b), buf_len(&b));
+		u->accounts = xmalloc(nacc * sizeof *u->accounts);
+		memcpy(u->accounts, acc, nacc * sizeof *acc);
+		u->d.data = u->local_data;
+		u->d.len = sizeof rp - 1 + buf_len(&b);
+		store_blob_id(u->d.data, u->d.len, u->d.blob_id);
+		u->d.accounts = u->accounts;
+		u->d.naccounts = nacc;
+		log_info("queue", NULL, "event=notice id=%llu to=local rcpts=%zu", (unsigned long long)e->id, n);
+	} else if (res == STORE_RCPT_NOT_LOCAL) {
+		u->dsn_len = buf_len(&b);
+		u->dsn_data = xmalloc(u->dsn_len ? u->dsn_len : 1);
+		memcpy(u->dsn_data, buf_data(&b), u->dsn_len);
+		u->dsn.created_at = u->dsn.next_attempt = now;
+		u->dsn.sender = xstrdup("");
+		u->dsn.envid = xstrdup("");
+		u->dsn.size = u->dsn_len;
+		store_blob_id(u->dsn_data, u->dsn_len, u->dsn.blob_id);
+		u->dsn.nrcpts = 1;
+		u->dsn.rcpts = xcalloc(1, sizeof *u->dsn.rcpts);
+		u->dsn.rcpts[0] = (struct store_queue_rcpt){xstrdup(e->sender), xstrdup(""), xstrdup(""),
+							    xstrdup(""), SQ_PENDING, SQ_NOTIFY_NEVER, 1};
+		log_info("queue", NULL, "event=notice id=%llu to=remote rcpts=%zu", (unsigned long long)e->id, n);
+	} else {
+		log_warn("queue", NULL, "event=notice_dropped id=%llu reason=sender_unknown",
+			 (unsigned long long)e->id);
+	}
+	buf_free(&b);
+}
+
+static void finish_job(struct job *j)
+{
+	struct sched *s = j->s;
+	struct store_queue_entry *e = &j->e;
+	int64_t now = time_wall();
+	struct upd *u = xcalloc(1, sizeof *u);
+	size_t pending = 0;
+
+	/* Past the lifetime, what is still pending fails for good. */
+	int expired = now - e->created_at >= (int64_t)s->lifetime_s;
+	u->r = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof *u->r);
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		struct store_queue_rcpt *q = &e->rcpts[i];
+		if (q->state == SQ_PENDING && expired) {
+			char st[SQ_STATUS_MAX + 64];
+			snprintf(st, sizeof st, "5.4.7 delivery time expired%s%s",
+				 q->status[0] ? "; last error: " : "", q->status);
+			st[SQ_STATUS_MAX] = '\0';
+			free(q->status);
+			q->status = xstrdup(st);
+			q->state = SQ_FAILED;
+			q->dsn_done = 0;
+			u->r[u->nr++] = (struct upd_rcpt){i, SQ_FAILED, 0, xstrdup(q->status),
+							  xstrdup(q->remote)};
+		}
+		if (q->state == SQ_PENDING)
+			pending++;
+	}
+	if (pending && !(e->flags & SQ_DELAY_SENT) &&
+	    now - e->created_at >= (int64_t)s->delay_notice_s) {
+		int any = 0;
+		for (size_t i = 0; i < e->nrcpts; i++)
+			if (e->rcpts[i].state == SQ_PENDING &&
+			    wants_notice(e, &e->rcpts[i], SQ_NOTIFY_DELAY))
+				any = 1;
+		if (any)
+			u->add_flags |= SQ_DELAY_SENT;
+	}
+	build_notice(j, u, now);
+	u->final = 1;
+	u->all_dsn_done = 1;
+	u->next_attempt = now + backoff(s, e->attempts + 1);
+	log_info("queue", NULL, "event=%s id=%llu pending=%zu attempts=%u",
+		 pending ? "retry_later" : "done", (unsigned long long)e->id, pending,
+		 e->attempts + 1);
+	j->finished = 1;
+	upd_submit(j, u);
+}
+
+static int job_active(struct sched *s, uint64_t id)
+{
+	for (struct job *j = s->jobs; j; j = j->next)
+		if (j->e.id == id)
+			return 1;
+	return 0;
+}
+
+static void start_job(struct sched *s, uint64_t id)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	j->s = s;
+	if (store_queue_get(s->st, id, &j->e) != STORE_OK) {
+		free(j);
+		return;
+	}
+	if (store_queue_blob(s->st, j->e.blob_id, &j->data, &j->len) != STORE_OK) {
+		log_error("queue", NULL, "event=queue_blob_missing id=%llu", (unsigned long long)id);
+		store_queue_entry_free(&j->e);
+		free(j);
+		return;
+	}
+	j->next = s->jobs;
+	s->jobs = j;
+	atomic_fetch_add(&active_jobs, 1);
+	group_rcpts(j);
+	j->cur = 0;
+	start_group(j);
+}
+
+/* ---- tick ---- */
+
+static void tick(struct sched *s)
+{
+	uint64_t ids[MAX_JOBS];
+	size_t n = 0;
+	int64_t next;
+
+	if (s->stopping)
+		return;
+	if (store_queue_due(s->st, time_wall(), ids, MAX_JOBS, &n, &next) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (atomic_load(&active_jobs) >= MAX_JOBS)
+			break;
+		if (!job_active(s, ids[i]))
+			start_job(s, ids[i]);
+	}
+}
+
+static void tick_timer(struct loop *loop, void *arg)
+{
+	struct sched *s = arg;
+	s->timer = loop_timer_add(loop, TICK_MS, tick_timer, s);
+	tick(s);
+}
+
+static void kick_run(void *arg)
+{
+	(void)arg;
+	atomic_store(&kick_pending, 0);
+	if (sched)
+		tick(sched);
 }
 
 void queue_sched_kick(void)
 {
-	atomic_store(&kicked, 1);
+	if (sched_loop && !atomic_exchange(&kick_pending, 1))
+		loop_post(sched_loop, kick_run, NULL);
+}
+
+static void start_on_loop(void *arg)
+{
+	struct sched *s = arg;
+	char err[256];
+	s->dns = dns_new(s->loop, s->dns_servers, err, sizeof err);
+	if (!s->dns)
+		log_error("queue", NULL, "event=dns_unavailable error=\"%s\"", err);
+	sched = s;
+	s->timer = loop_timer_add(s->loop, 10, tick_timer, s);
+}
+
+/* Splits "host:port", "[v6]:port" or "host" (port 25). */
+static void relay_parse(const char *v, char *host, size_t hostsz, uint16_t *port)
+{
+	const char *colon = strrchr(v, ':');
+	*port = 25;
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		size_t n = close ? (size_t)(close - v - 1) : strlen(v + 1);
+		snprintf(host, hostsz, "%.*s", (int)n, v + 1);
+		if (close && close[1] == ':')
+			*port = (uint16_t)atoi(close + 2);
+		return;
+	}
+	if (colon && strchr(v, ':') == colon) {
+		snprintf(host, hostsz, "%.*s", (int)(colon - v), v);
+		*port = (uint16_t)atoi(colon + 1);
+		return;
+	}
+	snprintf(host, hostsz, "%s", v);
+}
+
+int queue_sched_start(const struct config *cfg, struct store *st, struct loop *loop)
+{
+	struct sched *s = xcalloc(1, sizeof *s);
+	s->st = st;
+	s->loop = loop;
+	snprintf(s->hostname, sizeof s->hostname, "%s", cfg->hostname);
+	snprintf(s->dns_servers, sizeof s->dns_servers, "%s", cfg->dns_servers);
+	if (cfg->relay_host[0])
+		relay_parse(cfg->relay_host, s->relay_host, sizeof s->relay_host, &s->relay_port);
+	snprintf(s->relay_user, sizeof s->relay_user, "%s", cfg->relay_user);
+	snprintf(s->relay_pass, sizeof s->relay_pass, "%s", cfg->relay_password);
+	s->lifetime_s = cfg->queue_lifetime_s;
+	s->delay_notice_s = cfg->queue_delay_notice_s;
+	s->timeout_s = cfg->queue_timeout_s;
+	s->mx_port = cfg->queue_mx_port;
+	s->nretry = cfg->queue_nretry;
+	memcpy(s->retry, cfg->queue_retry_s, sizeof s->retry);
+	if (s->nretry == 0) {
+		static const unsigned def[] = {60, 300, 900, 1800, 3600};
+		memcpy(s->retry, def, sizeof def);
+		s->nretry = 5;
+	}
+	sched_loop = loop;
+	loop_post(loop, start_on_loop, s);
+	log_info("queue", NULL, "event=scheduler_started relay=%s lifetime=%u",
+		 s->relay_host[0] ? s->relay_host : "none", s->lifetime_s);
+	return 0;
 }
 
 void queue_sched_stop(void)
 {
+	struct sched *s = sched;
+	if (!s || s->stopping)
+		return;
+	s->stopping = 1;
+	if (s->timer)
+		loop_timer_del(s->loop, s->timer);
+	s->timer = 0;
+	for (struct job *j = s->jobs, *next; j; j = next) {
+		next = j->next;
+		if (j->lookup)
+			dns_cancel(j->lookup);
+		j->lookup = NULL;
+		if (j->client)
+			smtp_client_abort(j->client);
+		j->client = NULL;
+		j->finished = 1;
+		job_maybe_free(j);
+	}
+	dns_free(&s->dns);
 }
 
 unsigned queue_sched_active(void)
 {
-	return 0;
+	return atomic_load(&active_jobs);
 }

@@ -24,6 +24,7 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
+#include "queue/queue.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -64,6 +65,12 @@ static void drain_on_loop(void *arg)
 	imap_server_drain();
 	http_server_close_all();
 	free(d);
+}
+
+static void queue_stop_on_loop(void *arg)
+{
+	(void)arg;
+	queue_sched_stop();
 }
 
 static void close_all_on_loop(void *arg)
@@ -211,6 +218,8 @@ int server_run(const struct config *cfg_env)
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			fatal("pthread_create failed");
 	}
+	/* The outbound queue's scheduler and its SMTP clients live on loop 0. */
+	queue_sched_start(cfg, st, workers[0].loop);
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
@@ -250,6 +259,10 @@ int server_run(const struct config *cfg_env)
 			sleep_ms(50);
 	}
 	http_server_stop(); /* no handler runs past here */
+	/* Outbound deliveries stop where they are: entries stay due in the store. */
+	loop_post(workers[0].loop, queue_stop_on_loop, NULL);
+	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)
+		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);

@@ -210,7 +210,8 @@ static int get_in(struct store *st, MDB_txn *txn, uint64_t id, struct store_queu
 
 int store_queue_get_txn(struct store *st, void *txn, uint64_t id, struct store_queue_entry *e)
 {
-	return get_in(st, txn, id, e);
+	int rc = get_in(st, txn, id, e);
+	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 }
 
 static int entry_finished(const struct store_queue_entry *e)

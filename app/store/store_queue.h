@@ -91,8 +91,8 @@ int store_queue_add_txn(struct store *st, void *txn, struct store_queue_entry *e
 			const char *data, size_t len);
 
 /*
- * Inside a write transaction: reads entry id into *e (MDB_NOTFOUND when
- * it is gone, e.g. deleted by `tern queue del`). 0 or an LMDB error.
+ * Inside a write transaction: reads entry id into *e. 0, STORE_ENOTFOUND
+ * when it is gone (e.g. deleted by `tern queue del`), or an LMDB error.
  */
 int store_queue_get_txn(struct store *st, void *txn, uint64_t id, struct store_queue_entry *e);
 

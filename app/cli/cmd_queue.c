@@ -1,0 +1,109 @@
+/*
+ * cmd_queue.c — tern queue list|flush|del [ID]: the outbound queue, from
+ * another process while the server runs (LMDB serialises the writers).
+ *
+ * flush makes entries due now; the server's scheduler reads the due index
+ * every second, so it starts on them within about a second. del drops
+ * entries without any notice to their senders (Postfix's postsuper -d).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+#include "store/store_queue.h"
+
+static const char *state_name(uint8_t s)
+{
+	return s == SQ_SENT ? "sent" : s == SQ_FAILED ? "failed" : "pending";
+}
+
+static void print_entry(void *arg, const struct store_queue_entry *e)
+{
+	size_t *n = arg;
+	char when[32], next[32];
+	struct tm tm;
+	time_t t = (time_t)e->created_at;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	t = (time_t)e->next_attempt;
+	gmtime_r(&t, &tm);
+	strftime(next, sizeof next, "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%llu  %llu bytes  queued %s  next %s  attempts %u  from <%s>\n",
+	       (unsigned long long)e->id, (unsigned long long)e->size, when, next, e->attempts,
+	       e->sender);
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		const struct store_queue_rcpt *r = &e->rcpts[i];
+		printf("    <%s> %s%s%s\n", r->addr, state_name(r->state), r->status[0] ? ": " : "",
+		       r->status);
+	}
+	(*n)++;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: tern queue list\n"
+			"       tern queue flush [ID]   try now (all entries without ID)\n"
+			"       tern queue del ID|all   delete without notice\n");
+	return 2;
+}
+
+static int parse_id(const char *s, uint64_t *id)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s < '1' || *s > '9' || *end)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+int cli_queue(const struct config *cfg, int argc, char **argv)
+{
+	struct store *st;
+	uint64_t id = 0;
+	size_t n = 0;
+	int r;
+
+	if (argc < 1)
+		return usage();
+	if (strcmp(argv[0], "list") == 0 && argc == 1) {
+		if (!(st = cli_store_open(cfg, 1)))
+			return 1;
+		r = store_queue_list(st, print_entry, &n);
+		store_close(&st);
+		if (r != STORE_OK) {
+			fprintf(stderr, "tern: cannot read the queue\n");
+			return 1;
+		}
+		if (n == 0)
+			printf("queue is empty\n");
+		return 0;
+	}
+	int flush = strcmp(argv[0], "flush") == 0;
+	if (!flush && strcmp(argv[0], "del") != 0)
+		return usage();
+	if (flush && argc == 2 && parse_id(argv[1], &id) < 0)
+		return usage();
+	if (!flush && (argc != 2 || (strcmp(argv[1], "all") != 0 && parse_id(argv[1], &id) < 0)))
+		return usage();
+	if (argc > 2)
+		return usage();
+	if (!(st = cli_store_open(cfg, 0)))
+		return 1;
+	r = flush ? store_queue_flush(st, id, &n) : store_queue_del(st, id, &n);
+	store_close(&st);
+	if (r == STORE_ENOTFOUND) {
+		fprintf(stderr, "tern: no queue entry %llu\n", (unsigned long long)id);
+		return 1;
+	}
+	if (r != STORE_OK) {
+		fprintf(stderr, "tern: cannot change the queue\n");
+		return 1;
+	}
+	printf("%zu %s\n", n, flush ? "flushed" : "deleted");
+	return 0;
+}

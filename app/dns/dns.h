@@ -1,0 +1,77 @@
+/*
+ * dns.h — asynchronous DNS on an event loop (c-ares): the route to a mail
+ * domain (MX, then A/AAAA of each exchanger) or to one host.
+ *
+ * Design. One struct dns per loop wraps a c-ares channel whose sockets
+ * are registered with the loop's epoll (c-ares' socket-state callback) and
+ * whose retransmissions run on one loop timer re-armed from
+ * ares_timeout(). Nothing blocks. Servers come from TERN_DNS_SERVERS
+ * ("ip[:port],...", IPv6 as "[ip]:port") or else /etc/resolv.conf; when
+ * that file is missing (a FROM-scratch container) dns_new() logs it and
+ * c-ares falls back to a resolver on 127.0.0.1.
+ *
+ * dns_route() in MX mode follows RFC 5321 §5.1: MX records in preference
+ * order, random order among equal preferences; no MX records means the
+ * domain itself is the exchanger (implicit MX); a single MX "." is a null
+ * MX (RFC 7505): the domain accepts no mail. Each exchanger's A and AAAA
+ * records (IPv4 first) become the list of addresses to try, in order.
+ *
+ * Caveats: callbacks run on the loop's thread. A lookup may complete
+ * synchronously inside dns_route() (an immediate failure). After
+ * dns_cancel() its callback never runs.
+ */
+#ifndef TERN_DNS_DNS_H
+#define TERN_DNS_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct loop;
+struct dns;
+struct dns_lookup;
+
+#define DNS_ADDRS_MAX 16
+#define DNS_MX_MAX 10
+
+struct dns_addr {
+	char host[256]; /* the exchanger (or host) name the address belongs to */
+	struct sockaddr_storage sa; /* with the port filled in */
+	socklen_t salen;
+};
+
+enum dns_status {
+	DNS_OK,       /* addresses follow, at least one */
+	DNS_NULL_MX,  /* the domain publishes a null MX: it takes no mail */
+	DNS_NOTFOUND, /* the domain or every exchanger has no address: permanent */
+	DNS_TEMP,     /* timeout, SERVFAIL, no resolver: try later */
+};
+
+/*
+ * Creates the resolver for loop. servers is TERN_DNS_SERVERS or "" for
+ * /etc/resolv.conf. Returns NULL with err filled when c-ares cannot start
+ * or servers is malformed.
+ */
+struct dns *dns_new(struct loop *loop, const char *servers, char *err, size_t errsz);
+/* Cancels every lookup (their callbacks do not run) and frees *d (NULL after). */
+void dns_free(struct dns **d);
+
+/*
+ * cb(arg, status, addrs, n, why): addrs (n <= DNS_ADDRS_MAX) is valid during
+ * the call only; why is a short reason for logs and DSNs ("no MX or A
+ * records for example.net", "DNS timeout").
+ */
+typedef void dns_route_cb(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
+			  const char *why);
+/*
+ * Starts a lookup of name: with mx 1 the mail route of a domain, with mx
+ * 0 the addresses of one host (an IP literal is returned as is). port is
+ * put into every address. Returns a handle for dns_cancel(), or NULL when
+ * the lookup already completed (cb has run).
+ */
+struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
+			     dns_route_cb *cb, void *arg);
+/* Stops a lookup: its callback will not run. */
+void dns_cancel(struct dns_lookup *l);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * dsn.c — RFC 3464 delivery status notifications. See dsn.h.
+ */
+#include "queue/dsn.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "queue/smtp_reply.h"
+
+void dsn_date(char *out, size_t outsz, int64_t t)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Appends s with CR/LF/control characters turned into spaces. */
+static int put_clean(struct buf *b, const char *s)
+{
+	char tmp[600];
+	size_t n = 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+		if (n == sizeof tmp) {
+			if (buf_append(b, tmp, n) < 0)
+				return -1;
+			n = 0;
+		}
+	}
+	return buf_append(b, tmp, n);
+}
+
+static int has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+/* Length of the header section (through the empty line), or n when none. */
+static size_t header_len(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (p[i] == '\n' && p[i + 1] == '\n')
+			return i + 2;
+		if (p[i] == '\n' && p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return n;
+}
+
+static const char *action_name(enum dsn_action a)
+{
+	switch (a) {
+	case DSN_FAILED:
+		return "failed";
+	case DSN_DELAYED:
+		return "delayed";
+	case DSN_DELIVERED:
+		return "delivered";
+	case DSN_RELAYED:
+		return "relayed";
+	}
+	return "failed";
+}
+
+/* Appends the original with bare LFs made CRLF, as a MIME body must be. */
+static int put_original(struct buf *b, const char *p, size_t n)
+{
+	size_t s = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
+			if (buf_append(b, p + s, i - s) < 0 || buf_append(b, "\r\n", 2) < 0)
+				return -1;
+			s = i + 1;
+		}
+	}
+	if (buf_append(b, p + s, n - s) < 0)
+		return -1;
+	if (n && p[n - 1] != '\n')
+		return buf_append(b, "\r\n", 2);
+	return 0;
+}
+
+int dsn_build(const struct dsn_info *in, struct buf *b)
+{
+	char date[64], arrival[64], boundary[96], code[16];
+	enum dsn_action kind = in->nrcpts ? in->rcpts[0].action : DSN_FAILED;
+	const char *subject = kind == DSN_FAILED    ? "Undelivered Mail Returned to Sender"
+			      : kind == DSN_DELAYED ? "Delayed Mail (still being retried)"
+						    : "Successful Mail Delivery Report";
+	int r = 0;
+
+	dsn_date(date, sizeof date, in->now);
+	dsn_date(arrival, sizeof arrival, in->arrival);
+	snprintf(boundary, sizeof boundary, "%llu.%lld/%s", (unsigned long long)in->id,
+		 (long long)in->now, in->hostname);
+
+	r |= buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", in->hostname);
+	r |= buf_append_c(b, "To: <");
+	r |= put_clean(b, in->to);
+	r |= buf_printf(b, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
+	r |= buf_printf(b, "Message-ID: <dsn.%llu.%lld@%s>\r\n", (unsigned long long)in->id,
+			(long long)in->now, in->hostname);
+	r |= buf_printf(b, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+			   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+			   "\tboundary=\"%s\"\r\n\r\n"
+			   "This is a MIME-encapsulated message.\r\n\r\n",
+			boundary);
+
+	/* 1. Human-readable part. */
+	r |= buf_printf(b, "--%s\r\nContent-Description: Notification\r\n"
+			   "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+			boundary);
+	r |= buf_printf(b, "This is the mail system at host %s.\r\n\r\n", in->hostname);
+	if (kind == DSN_FAILED)
+		r |= buf_append_c(b, "I'm sorry to have to inform you that your message could not\r\n"
+				     "be delivered to one or more recipients. It's attached below.\r\n");
+	else if (kind == DSN_DELAYED)
+		r |= buf_append_c(b, "Your message could not be delivered for some time. The mail\r\n"
+				     "system will keep trying; you do not have to resend it.\r\n");
+	else
+		r |= buf_append_c(b, "Your message was successfully delivered to the destination(s)\r\n"
+				     "listed below.\r\n");
+	r |= buf_append_c(b, "\r\n");
+	for (size_t i = 0; i < in->nrcpts; i++) {
+		const struct dsn_rcpt *x = &in->rcpts[i];
+		r |= buf_append_c(b, "<");
+		r |= put_clean(b, x->addr);
+		r |= buf_append_c(b, ">: ");
+		if (x->remote && *x->remote) {
+			r |= buf_append_c(b, "host ");
+			r |= put_clean(b, x->remote);
+			r |= buf_append_c(b, " said: ");
+		}
+		r |= put_clean(b, x->status && *x->status ? x->status : action_name(x->action));
+		r |= buf_append_c(b, "\r\n");
+	}
+	r |= buf_append_c(b, "\r\n");
+
+	/* 2. message/delivery-status. */
+	r |= buf_printf(b, "--%s\r\nContent-Description: Delivery report\r\n"
+			   "Content-Type: message/delivery-status\r\n\r\n",
+			boundary);
+	r |= buf_printf(b, "Reporting-MTA: dns; %s\r\n", in->hostname);
+	if (in->envid && *in->envid) {
+		r |= buf_append_c(b, "Original-Envelope-Id: ");
+		r |= put_clean(b, in->envid);
+		r |= buf_append_c(b, "\r\n");
+	}
+	r |= buf_printf(b, "Arrival-Date: %s\r\n", arrival);
+	for (size_t i = 0; i < in->nrcpts; i++) {
+		const struct dsn_rcpt *x = &in->rcpts[i];
+		const char *status = x->status ? x->status : "";
+		r |= buf_append_c(b, "\r\nFinal-Recipient: rfc822; ");
+		r |= put_clean(b, x->addr);
+		r |= buf_append_c(b, "\r\n");
+		if (x->orcpt && *x->orcpt && strchr(x->orcpt, ';')) {
+			r |= buf_append_c(b, "Original-Recipient: ");
+			r |= put_clean(b, x->orcpt);
+			r |= buf_append_c(b, "\r\n");
+		}
+		if (*status)
+			smtp_status_code(status, code, sizeof code);
+		else
+			snprintf(code, sizeof code, "%s",
+				 x->action == DSN_FAILED	? "5.0.0"
+				 : x->action == DSN_DELAYED ? "4.0.0"
+							    : "2.0.0");
+		/* The Status class must agree with the Action (RFC 3464 §2.3.4). */
+		if (x->action == DSN_FAILED && code[0] != '5')
+			code[0] = '5';
+		if (x->action == DSN_DELAYED)
+			code[0] = '4';
+		if (x->action == DSN_DELIVERED || x->action == DSN_RELAYED)
+			code[0] = '2';
+		r |= buf_printf(b, "Action: %s\r\nStatus: %s\r\n", action_name(x->action), code);
+		if (x->remote && *x->remote) {
+			r |= buf_append_c(b, "Remote-MTA: dns; ");
+			r |= put_clean(b, x->remote);
+			r |= buf_append_c(b, "\r\n");
+			if (strlen(status) >= 4 && status[3] == ' ' && status[0] >= '2' &&
+			    status[0] <= '5') {
+				r |= buf_append_c(b, "Diagnostic-Code: smtp; ");
+				r |= put_clean(b, status);
+				r |= buf_append_c(b, "\r\n");
+			}
+		}
+		r |= buf_printf(b, "Last-Attempt-Date: %s\r\n", date);
+		if (x->action == DSN_DELAYED && in->retry_until > 0) {
+			char until[64];
+			dsn_date(until, sizeof until, in->retry_until);
+			r |= buf_printf(b, "Will-Retry-Until: %s\r\n", until);
+		}
+	}
+	r |= buf_append_c(b, "\r\n");
+
+	/* 3. The original, or its header. */
+	size_t n = in->ret_full ? in->msglen : header_len(in->msg, in->msglen);
+	int eight = has_8bit(in->msg, n);
+	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
+			in->ret_full ? "Undelivered Message" : "Undelivered Message Headers",
+			in->ret_full ? "message/rfc822" : "text/rfc822-headers",
+			eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
+	r |= put_original(b, in->msg, n);
+	r |= buf_printf(b, "\r\n--%s--\r\n", boundary);
+	return r < 0 ? -1 : 0;
+}

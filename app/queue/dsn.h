@@ -1,0 +1,62 @@
+/*
+ * dsn.h — delivery status notifications (RFC 3464) built from a queue
+ * entry's outcome: a pure function from the facts to the message bytes.
+ *
+ * Design. The scheduler decides who gets a notice and which recipients it
+ * covers (NOTIFY, null sender, one delay notice); dsn_build() only writes
+ * the message: a multipart/report; report-type=delivery-status with a
+ * human-readable part, the message/delivery-status part (per-message
+ * fields, then one block per recipient: Final-Recipient, Original-
+ * Recipient from ORCPT, Action, Status, Remote-MTA and Diagnostic-Code
+ * when a remote said it, Will-Retry-Until for delays) and the original
+ * message as message/rfc822 (RET=FULL) or its header as
+ * text/rfc822-headers (RET=HDRS, the default).
+ *
+ * Caveats: the returned bytes use CRLF and contain 8-bit octets only when
+ * the original did (then the report says Content-Transfer-Encoding: 8bit
+ * on that part). Strings must not contain CR or LF (the caller's records
+ * never do; dsn_build replaces any it finds with spaces).
+ */
+#ifndef TERN_QUEUE_DSN_H
+#define TERN_QUEUE_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED };
+
+struct dsn_rcpt {
+	const char *addr;   /* envelope recipient */
+	const char *orcpt;  /* "rfc822;addr" or "" */
+	const char *status; /* "550 5.1.1 text" from a remote, or "5.1.10 text" ours */
+	const char *remote; /* remote host that said it, or "" */
+	enum dsn_action action;
+};
+
+struct dsn_info {
+	const char *hostname; /* reporting MTA, also MAILER-DAEMON@hostname */
+	const char *to;       /* the original envelope sender */
+	const char *envid;    /* "" when none */
+	int64_t arrival;      /* when the original was queued */
+	int64_t now;
+	int64_t retry_until; /* for DSN_DELAYED: when we give up */
+	int ret_full;         /* 1: whole message, 0: header only */
+	const char *msg;      /* the original message */
+	size_t msglen;
+	uint64_t id; /* queue entry id, for Message-ID and boundary */
+	const struct dsn_rcpt *rcpts;
+	size_t nrcpts; /* >= 1; all of one kind (failed, delayed, or success) */
+};
+
+/*
+ * Writes the notice into out (its maximum must allow the original message
+ * plus about 4 KB per recipient). Returns 0, or -1 when out is full.
+ */
+int dsn_build(const struct dsn_info *in, struct buf *out);
+
+/* RFC 5322 date of t (UTC) into out (>= 32 octets). */
+void dsn_date(char *out, size_t outsz, int64_t t);
+
+#endif

@@ -1,0 +1,739 @@
+/*
+ * smtp_client.c — one outbound SMTP session (RFC 5321 client side with
+ * EHLO, STARTTLS, AUTH, PIPELINING, SIZE, 8BITMIME, SMTPUTF8, DSN).
+ * See smtp_client.h.
+ */
+#include "queue/smtp_client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/sasl.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "net/client.h"
+#include "queue/smtp_reply.h"
+
+#define IN_MAX (64 * 1024)
+#define OUT_MAX (256 * 1024)
+#define BODY_CHUNK (64 * 1024)
+
+enum state {
+	ST_CONNECT,
+	ST_TLS_WRAP, /* implicit TLS handshake */
+	ST_GREET,
+	ST_EHLO,
+	ST_HELO,
+	ST_STARTTLS,
+	ST_TLS, /* STARTTLS handshake */
+	ST_AUTH,
+	ST_AUTH_USER, /* AUTH LOGIN: username asked */
+	ST_AUTH_PASS,
+	ST_TX,   /* waiting for MAIL/RCPT/DATA replies */
+	ST_BODY, /* sending the body; then its reply */
+	ST_QUIT,
+};
+
+struct smtp_client {
+	struct loop *loop;
+	struct client *c;
+	struct smtp_client_cfg cfg;
+	struct smtp_client_msg *msg;
+	smtp_client_done_cb *done;
+	void *arg;
+	enum state state;
+	struct smtp_reply reply;
+	struct smtp_ehlo ehlo;
+	uint64_t timer;
+	int tls_tried, reported, aborted, pipelining, body_8bit, auth_step;
+	uint8_t *refused; /* per recipient: refused at RCPT (keeps that verdict) */
+	char where[320]; /* "host[ip]" for messages */
+	/* Transaction: expected replies in order. */
+	size_t sent_cmds, answered; /* 0 = MAIL, 1..n = RCPT i-1, n+1 = DATA */
+	size_t accepted;
+	int mail_ok;
+	/* Body streaming. */
+	size_t body_pos;
+	int line_start, body_done;
+};
+
+static void step_timeout(struct loop *loop, void *arg);
+
+/* vsnprintf: statuses are cut at their limit on purpose. */
+static void fmt_status(char *out, size_t outsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fmt_status(char *out, size_t outsz, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out, outsz, fmt, ap);
+	va_end(ap);
+}
+
+static void arm(struct smtp_client *s, unsigned secs)
+{
+	if (s->timer)
+		loop_timer_del(s->loop, s->timer);
+	s->timer = loop_timer_add(s->loop, (uint64_t)secs * 1000, step_timeout, s);
+}
+
+static void report(struct smtp_client *s, enum smtp_client_result res, const char *why)
+{
+	if (s->reported)
+		return;
+	s->reported = 1;
+	if (!s->aborted && s->done)
+		s->done(s->arg, res, why);
+}
+
+static void fail_next(struct smtp_client *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A failure before any verdict: the caller tries the next address. */
+static void fail_next(struct smtp_client *s, const char *fmt, ...)
+{
+	char why[SQ_STATUS_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	report(s, SMTPC_NEXT, why);
+	if (s->c)
+		client_close(s->c, "failed");
+}
+
+static void send_line(struct smtp_client *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void send_line(struct smtp_client *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = buf_vprintf(&s->c->out, fmt, ap);
+	va_end(ap);
+	if (r < 0 || buf_append(&s->c->out, "\r\n", 2) < 0)
+		log_warn("queue", NULL, "event=client_output_full remote=%s", s->where);
+	client_flush(s->c);
+}
+
+/* RFC 3461 xtext: '+', '=' and octets outside 33..126 as +HH. */
+static void xtext(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 33 || c > 126 || c == '+' || c == '=') {
+			char e[3] = {'+', hex[c >> 4], hex[c & 15]};
+			buf_append(b, e, 3);
+		} else {
+			buf_append(b, s, 1);
+		}
+	}
+}
+
+static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fmt, ...)
+{
+	va_list ap;
+	r->verdict = verdict;
+	va_start(ap, fmt);
+	vsnprintf(r->status, sizeof r->status, fmt, ap);
+	va_end(ap);
+}
+
+/* The remote's reply as a status string: "550 5.1.1 text" (one line). */
+static void reply_status(struct smtp_client *s, char *out, size_t outsz)
+{
+	char code[16];
+	const char *t = s->reply.text;
+	smtp_reply_status(&s->reply, code, sizeof code);
+	/* Keep the first line; the enhanced code is part of the text when given. */
+	size_t n = strcspn(t, "\n");
+	if (strncmp(t, code, strlen(code)) == 0)
+		fmt_status(out, outsz, "%d %.*s", s->reply.code, (int)n, t);
+	else
+		fmt_status(out, outsz, "%d %s %.*s", s->reply.code, code, (int)n, t);
+}
+
+static void verdict_all(struct smtp_client *s, uint8_t verdict, const char *status, int only_open)
+{
+	for (size_t i = 0; i < s->msg->nrcpts; i++) {
+		struct smtp_client_rcpt *r = &s->msg->rcpts[i];
+		if (only_open && r->verdict != SQ_PENDING)
+			continue;
+		set_rcpt(r, verdict, "%s", status);
+	}
+}
+
+static void quit(struct smtp_client *s)
+{
+	s->state = ST_QUIT;
+	if (s->c) {
+		send_line(s, "QUIT");
+		arm(s, 10);
+		client_close_after_flush(s->c, "quit");
+	}
+}
+
+static int has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+/* ---- the transaction ---- */
+
+static void send_mail(struct smtp_client *s)
+{
+	struct smtp_client_msg *m = s->msg;
+	struct buf *b = &s->c->out;
+
+	buf_printf(b, "MAIL FROM:<%s>", m->sender);
+	if (s->ehlo.ext & SMTP_EXT_SIZE)
+		buf_printf(b, " SIZE=%zu", m->len);
+	if (s->body_8bit)
+		buf_append_c(b, " BODY=8BITMIME");
+	if (m->flags & SQ_SMTPUTF8)
+		buf_append_c(b, " SMTPUTF8");
+	if (s->ehlo.ext & SMTP_EXT_DSN) {
+		buf_append_c(b, (m->flags & SQ_RET_FULL) ? " RET=FULL" : " RET=HDRS");
+		if (m->envid && *m->envid) {
+			buf_append_c(b, " ENVID=");
+			xtext(b, m->envid);
+		}
+	}
+	send_line(s, "%s", "");
+}
+
+static void send_rcpt(struct smtp_client *s, size_t i)
+{
+	struct smtp_client_rcpt *r = &s->msg->rcpts[i];
+	struct buf *b = &s->c->out;
+
+	buf_printf(b, "RCPT TO:<%s>", r->addr);
+	if (s->ehlo.ext & SMTP_EXT_DSN) {
+		if (r->notify & SQ_NOTIFY_NEVER) {
+			buf_append_c(b, " NOTIFY=NEVER");
+		} else if (r->notify) {
+			const char *sep = " NOTIFY=";
+			if (r->notify & SQ_NOTIFY_SUCCESS) {
+				buf_printf(b, "%sSUCCESS", sep);
+				sep = ",";
+			}
+			if (r->notify & SQ_NOTIFY_FAILURE) {
+				buf_printf(b, "%sFAILURE", sep);
+				sep = ",";
+			}
+			if (r->notify & SQ_NOTIFY_DELAY)
+				buf_printf(b, "%sDELAY", sep);
+		}
+		const char *semi = r->orcpt ? strchr(r->orcpt, ';') : NULL;
+		if (semi) {
+			buf_printf(b, " ORCPT=%.*s;", (int)(semi - r->orcpt), r->orcpt);
+			xtext(b, semi + 1);
+		}
+	}
+	send_line(s, "%s", "");
+}
+
+/* Sends what may go now: everything with PIPELINING, else the next one. */
+static void send_commands(struct smtp_client *s)
+{
+	size_t n = s->msg->nrcpts;
+	while (s->sent_cmds < n + 2) {
+		if (!s->pipelining && s->sent_cmds > s->answered)
+			return;
+		if (s->sent_cmds == 0)
+			send_mail(s);
+		else if (s->sent_cmds <= n)
+			send_rcpt(s, s->sent_cmds - 1);
+		else
+			send_line(s, "DATA");
+		s->sent_cmds++;
+	}
+}
+
+static void start_tx(struct smtp_client *s)
+{
+	struct smtp_client_msg *m = s->msg;
+	char st[SQ_STATUS_MAX];
+
+	/* Refusals we can decide before sending anything. */
+	if ((s->ehlo.ext & SMTP_EXT_SIZE) && s->ehlo.size && m->len > s->ehlo.size) {
+		fmt_status(st, sizeof st, "5.3.4 message size %zu exceeds the limit of %s (%llu)", m->len,
+			 s->where, (unsigned long long)s->ehlo.size);
+		verdict_all(s, SQ_FAILED, st, 0);
+		report(s, SMTPC_VERDICT, "");
+		quit(s);
+		return;
+	}
+	if ((m->flags & SQ_SMTPUTF8) && !(s->ehlo.ext & SMTP_EXT_SMTPUTF8)) {
+		fmt_status(st, sizeof st, "5.6.7 %s does not support SMTPUTF8", s->where);
+		verdict_all(s, SQ_FAILED, st, 0);
+		report(s, SMTPC_VERDICT, "");
+		quit(s);
+		return;
+	}
+	s->body_8bit = 0;
+	if ((m->flags & SQ_8BITMIME) && has_8bit(m->data, m->len)) {
+		if (!(s->ehlo.ext & SMTP_EXT_8BITMIME)) {
+			fmt_status(st, sizeof st,
+				 "5.6.3 %s does not support 8BITMIME and the message has 8-bit content",
+				 s->where);
+			verdict_all(s, SQ_FAILED, st, 0);
+			report(s, SMTPC_VERDICT, "");
+			quit(s);
+			return;
+		}
+		s->body_8bit = 1;
+	}
+	m->remote_dsn = (s->ehlo.ext & SMTP_EXT_DSN) != 0;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		set_rcpt(&m->rcpts[i], SQ_PENDING, "4.4.2 no answer from %s", s->where);
+	s->state = ST_TX;
+	s->pipelining = (s->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
+	s->sent_cmds = s->answered = s->accepted = 0;
+	arm(s, s->cfg.timeout_s);
+	send_commands(s);
+}
+
+/* Appends body bytes with dot-stuffing and CRLF line ends while room is left. */
+static void feed_body(struct smtp_client *s)
+{
+	struct smtp_client_msg *m = s->msg;
+	struct buf *b = &s->c->out;
+
+	while (!s->body_done && buf_room(b) > BODY_CHUNK + 8 && buf_len(b) < BODY_CHUNK) {
+		size_t end = s->body_pos + BODY_CHUNK;
+		if (end > m->len)
+			end = m->len;
+		size_t run = s->body_pos;
+		for (size_t i = s->body_pos; i < end; i++) {
+			char ch = m->data[i];
+			if (s->line_start && ch == '.') {
+				buf_append(b, m->data + run, i - run);
+				buf_append(b, ".", 1);
+				run = i;
+			}
+			if (ch == '\n' && (i == 0 || m->data[i - 1] != '\r')) {
+				buf_append(b, m->data + run, i - run);
+				buf_append(b, "\r", 1);
+				run = i;
+			}
+			s->line_start = ch == '\n';
+		}
+		buf_append(b, m->data + run, end - run);
+		s->body_pos = end;
+		if (s->body_pos >= m->len) {
+			if (!s->line_start && m->len > 0)
+				buf_append(b, "\r\n", 2);
+			buf_append(b, ".\r\n", 3);
+			s->body_done = 1;
+			arm(s, s->cfg.timeout_s * 2);
+		}
+	}
+	client_flush(s->c);
+}
+
+static void tx_reply(struct smtp_client *s)
+{
+	struct smtp_client_msg *m = s->msg;
+	size_t n = m->nrcpts, idx = s->answered++;
+	int code = s->reply.code;
+	char st[SQ_STATUS_MAX];
+
+	reply_status(s, st, sizeof st);
+	if (idx == 0) { /* MAIL */
+		s->mail_ok = code / 100 == 2;
+		if (!s->mail_ok) {
+			verdict_all(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st, 0);
+			report(s, SMTPC_VERDICT, "");
+			quit(s);
+			return;
+		}
+	} else if (idx <= n) { /* RCPT */
+		struct smtp_client_rcpt *r = &m->rcpts[idx - 1];
+		if (code / 100 == 2) {
+			s->accepted++;
+			set_rcpt(r, SQ_PENDING, "4.4.2 %s: no answer to end of data", s->where);
+		} else {
+			set_rcpt(r, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+			s->refused[idx - 1] = 1;
+		}
+	} else { /* DATA */
+		if (code == 354 && s->accepted > 0) {
+			s->state = ST_BODY;
+			s->body_pos = 0;
+			s->line_start = 1;
+			s->body_done = 0;
+			arm(s, s->cfg.timeout_s);
+			feed_body(s);
+			return;
+		}
+		/* Refused DATA (or nobody accepted): accepted ones get this reply. */
+		for (size_t i = 0; i < n; i++) {
+			struct smtp_client_rcpt *r = &m->rcpts[i];
+			if (!s->refused[i] && s->accepted)
+				set_rcpt(r, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+		}
+		report(s, SMTPC_VERDICT, "");
+		quit(s);
+		return;
+	}
+	arm(s, s->cfg.timeout_s);
+	send_commands(s);
+}
+
+static void body_reply(struct smtp_client *s)
+{
+	struct smtp_client_msg *m = s->msg;
+	int code = s->reply.code;
+	char st[SQ_STATUS_MAX];
+
+	reply_status(s, st, sizeof st);
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		struct smtp_client_rcpt *r = &m->rcpts[i];
+		if (s->refused[i])
+			continue; /* refused at RCPT: keeps that verdict */
+		set_rcpt(r, code / 100 == 2 ? SQ_SENT : code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s",
+			 st);
+	}
+	report(s, SMTPC_VERDICT, "");
+	quit(s);
+}
+
+/* ---- session set-up ---- */
+
+static void send_ehlo(struct smtp_client *s)
+{
+	s->state = ST_EHLO;
+	arm(s, s->cfg.timeout_s);
+	send_line(s, "EHLO %s", s->cfg.helo);
+}
+
+static void after_ehlo(struct smtp_client *s)
+{
+	if (!client_tls_established(s->c)) {
+		if ((s->ehlo.ext & SMTP_EXT_STARTTLS) && !s->tls_tried) {
+			s->state = ST_STARTTLS;
+			arm(s, s->cfg.timeout_s);
+			send_line(s, "STARTTLS");
+			return;
+		}
+		if (s->cfg.require_tls) {
+			fail_next(s, "4.7.10 %s offers no STARTTLS, which the relay set-up requires",
+				  s->where);
+			return;
+		}
+	}
+	if (s->cfg.auth_user && *s->cfg.auth_user) {
+		char plain[600], b64[820];
+		size_t ul = strlen(s->cfg.auth_user), pl = strlen(s->cfg.auth_pass);
+		if (!client_tls_established(s->c)) {
+			fail_next(s, "4.7.10 will not send the relay password over plaintext to %s",
+				  s->where);
+			return;
+		}
+		if (!(s->ehlo.ext & SMTP_EXT_AUTH_PLAIN) && (s->ehlo.ext & SMTP_EXT_AUTH_LOGIN)) {
+			s->state = ST_AUTH_USER;
+			arm(s, s->cfg.timeout_s);
+			send_line(s, "AUTH LOGIN");
+			return;
+		}
+		if (ul + pl + 2 > sizeof plain) {
+			fail_next(s, "4.7.0 relay credentials too long");
+			return;
+		}
+		plain[0] = '\0';
+		memcpy(plain + 1, s->cfg.auth_user, ul);
+		plain[1 + ul] = '\0';
+		memcpy(plain + 2 + ul, s->cfg.auth_pass, pl);
+		sasl_base64_encode(plain, ul + pl + 2, b64, sizeof b64);
+		explicit_bzero(plain, sizeof plain);
+		s->state = ST_AUTH;
+		arm(s, s->cfg.timeout_s);
+		send_line(s, "AUTH PLAIN %s", b64);
+		explicit_bzero(b64, sizeof b64);
+		return;
+	}
+	start_tx(s);
+}
+
+static void handle_reply(struct smtp_client *s)
+{
+	int code = s->reply.code;
+	char st[SQ_STATUS_MAX];
+
+	switch (s->state) {
+	case ST_GREET:
+		if (code != 220) {
+			reply_status(s, st, sizeof st);
+			fail_next(s, "%s (greeting from %s)", st, s->where);
+			return;
+		}
+		send_ehlo(s);
+		return;
+	case ST_EHLO:
+		if (code / 100 == 2) {
+			smtp_ehlo_parse(&s->reply, &s->ehlo);
+			after_ehlo(s);
+			return;
+		}
+		if (code / 100 == 5 && !client_tls_established(s->c)) {
+			s->state = ST_HELO; /* an old server: HELO, no extensions */
+			arm(s, s->cfg.timeout_s);
+			send_line(s, "HELO %s", s->cfg.helo);
+			return;
+		}
+		reply_status(s, st, sizeof st);
+		fail_next(s, "%s (EHLO to %s)", st, s->where);
+		return;
+	case ST_HELO:
+		if (code / 100 != 2) {
+			reply_status(s, st, sizeof st);
+			fail_next(s, "%s (HELO to %s)", st, s->where);
+			return;
+		}
+		memset(&s->ehlo, 0, sizeof s->ehlo);
+		after_ehlo(s);
+		return;
+	case ST_STARTTLS:
+		s->tls_tried = 1;
+		if (code != 220) {
+			if (s->cfg.require_tls) {
+				reply_status(s, st, sizeof st);
+				fail_next(s, "%s (STARTTLS to %s)", st, s->where);
+				return;
+			}
+			after_ehlo(s); /* opportunistic: go on in plaintext */
+			return;
+		}
+		s->state = ST_TLS;
+		arm(s, s->cfg.timeout_s);
+		if (client_start_tls(s->c, s->cfg.server_name) < 0)
+			fail_next(s, "4.7.0 cannot start TLS with %s", s->where);
+		return;
+	case ST_AUTH:
+	case ST_AUTH_PASS:
+		if (code != 235) {
+			reply_status(s, st, sizeof st);
+			fail_next(s, "%s (AUTH at %s)", st, s->where);
+			return;
+		}
+		start_tx(s);
+		return;
+	case ST_AUTH_USER: {
+		char b64[400];
+		if (code != 334) {
+			reply_status(s, st, sizeof st);
+			fail_next(s, "%s (AUTH LOGIN at %s)", st, s->where);
+			return;
+		}
+		/* Two 334 prompts: the username, then the password. */
+		const char *v = s->auth_step ? s->cfg.auth_pass : s->cfg.auth_user;
+		if (sasl_base64_encode(v, strlen(v), b64, sizeof b64) < 0) {
+			fail_next(s, "4.7.0 relay credentials too long");
+			return;
+		}
+		if (s->auth_step)
+			s->state = ST_AUTH_PASS;
+		s->auth_step = 1;
+		arm(s, s->cfg.timeout_s);
+		send_line(s, "%s", b64);
+		explicit_bzero(b64, sizeof b64);
+		return;
+	}
+	case ST_TX:
+		tx_reply(s);
+		return;
+	case ST_BODY:
+		if (!s->body_done) {
+			/* A reply before our end of data: the remote gave up. */
+			reply_status(s, st, sizeof st);
+			verdict_all(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st, 0);
+			report(s, SMTPC_VERDICT, "");
+			client_close(s->c, "early_reply");
+			return;
+		}
+		body_reply(s);
+		return;
+	case ST_QUIT:
+		return;
+	default:
+		fail_next(s, "4.5.0 unexpected reply from %s", s->where);
+		return;
+	}
+}
+
+/* ---- transport callbacks ---- */
+
+static void on_connected(struct client *c, void *arg)
+{
+	struct smtp_client *s = arg;
+	if (s->cfg.implicit_tls) {
+		s->state = ST_TLS_WRAP;
+		arm(s, s->cfg.timeout_s);
+		if (client_start_tls(c, s->cfg.server_name) < 0)
+			fail_next(s, "4.7.0 cannot start TLS with %s", s->where);
+		return;
+	}
+	s->state = ST_GREET;
+	arm(s, s->cfg.timeout_s);
+}
+
+static void on_tls(struct client *c, void *arg)
+{
+	struct smtp_client *s = arg;
+	(void)c;
+	if (s->state == ST_TLS_WRAP) {
+		s->tls_tried = 1;
+		s->state = ST_GREET;
+		arm(s, s->cfg.timeout_s);
+	} else if (s->state == ST_TLS) {
+		send_ehlo(s); /* forget what was said before TLS (RFC 3207 §4.2) */
+	}
+}
+
+static void on_data(struct client *c, void *arg)
+{
+	struct smtp_client *s = arg;
+
+	while (!s->reported || s->state == ST_QUIT) {
+		long n = smtp_reply_line_find(buf_data(&c->in), buf_len(&c->in), SMTP_REPLY_LINE_MAX);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			if (s->reported)
+				client_close(c, "bad_reply");
+			else
+				fail_next(s, "4.5.0 %s sent a line too long", s->where);
+			return;
+		}
+		size_t len = (size_t)n - 1; /* without LF */
+		int r = smtp_reply_line(&s->reply, buf_data(&c->in), len);
+		buf_consume(&c->in, (size_t)n);
+		if (r < 0) {
+			smtp_reply_init(&s->reply);
+			if (s->state == ST_BODY && s->body_done) {
+				verdict_all(s, SQ_PENDING, "4.5.0 malformed reply after end of data", 0);
+				report(s, SMTPC_VERDICT, "");
+				client_close(c, "bad_reply");
+			} else if (!s->reported) {
+				fail_next(s, "4.5.0 %s sent a malformed reply", s->where);
+			} else {
+				client_close(c, "bad_reply");
+			}
+			return;
+		}
+		if (r == 1) {
+			handle_reply(s);
+			smtp_reply_init(&s->reply);
+			if (s->state == ST_QUIT)
+				return;
+		}
+		if (s->c == NULL)
+			return;
+	}
+}
+
+static void on_drained(struct client *c, void *arg)
+{
+	struct smtp_client *s = arg;
+	(void)c;
+	if (s->state == ST_BODY && !s->body_done)
+		feed_body(s);
+}
+
+static void on_close(struct client *c, void *arg, const char *reason)
+{
+	struct smtp_client *s = arg;
+	(void)c;
+	s->c = NULL;
+	if (s->timer) {
+		loop_timer_del(s->loop, s->timer);
+		s->timer = 0;
+	}
+	if (!s->reported) {
+		if (s->state == ST_BODY && s->body_done)
+			/* The end of data went out and no answer came: maybe delivered,
+			 * maybe not. Try again later (a duplicate beats a loss). */
+			report(s, SMTPC_VERDICT, "");
+		else
+			fail_next(s, "4.4.1 %s: %s", s->where,
+				  strcmp(reason, "connection_refused") == 0 ? "connection refused"
+				  : strcmp(reason, "connect_failed") == 0    ? "connect failed"
+				  : strcmp(reason, "tls_handshake_failed") == 0
+				      ? "TLS handshake failed"
+				      : "connection lost");
+	}
+	free(s->refused);
+	free(s);
+}
+
+static const struct client_ops ops = {on_connected, on_tls, on_data, on_drained, on_close};
+
+static void step_timeout(struct loop *loop, void *arg)
+{
+	struct smtp_client *s = arg;
+	(void)loop;
+	s->timer = 0;
+	if (s->reported) {
+		if (s->c)
+			client_close(s->c, "quit_timeout");
+		return;
+	}
+	if (s->state == ST_BODY && s->body_done) {
+		for (size_t i = 0; i < s->msg->nrcpts; i++)
+			if (!s->refused[i])
+				set_rcpt(&s->msg->rcpts[i], SQ_PENDING, "4.4.2 %s: timeout after end of data",
+					 s->where);
+		report(s, SMTPC_VERDICT, "");
+		if (s->c)
+			client_close(s->c, "timeout");
+		return;
+	}
+	const char *what = s->state == ST_CONNECT ? "connect" : "reply";
+	fail_next(s, "4.4.2 %s: timeout waiting for %s", s->where, what);
+}
+
+struct smtp_client *smtp_client_start(struct loop *loop, const struct dns_addr *addr,
+				      const struct smtp_client_cfg *cfg, struct smtp_client_msg *msg,
+				      smtp_client_done_cb *done, void *arg)
+{
+	struct smtp_client *s = xcalloc(1, sizeof *s);
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->msg = msg;
+	s->done = done;
+	s->arg = arg;
+	s->state = ST_CONNECT;
+	smtp_reply_init(&s->reply);
+	s->refused = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	s->c = client_connect(loop, (const struct sockaddr *)&addr->sa, addr->salen, IN_MAX, OUT_MAX,
+			      &ops, s);
+	fmt_status(s->where, sizeof s->where, "%s[%s]", addr->host, s->c ? s->c->peer_ip : "?");
+	if (!s->c) {
+		fail_next(s, "4.4.1 %s: cannot connect", addr->host);
+		free(s->refused);
+		free(s);
+		return NULL;
+	}
+	arm(s, cfg->connect_timeout_s);
+	return s;
+}
+
+void smtp_client_abort(struct smtp_client *s)
+{
+	s->aborted = 1;
+	s->reported = 1;
+	if (s->c)
+		client_close(s->c, "aborted");
+}

@@ -1,0 +1,83 @@
+/*
+ * smtp_client.h — one outbound SMTP session: connect to one address,
+ * EHLO, opportunistic (or required) STARTTLS, optional AUTH, and one mail
+ * transaction for a group of recipients of the same destination.
+ *
+ * Design. A non-blocking state machine on the scheduler's loop, over
+ * net/client.h (which hides TLS). Replies are read with queue/smtp_reply.h.
+ * With PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+ * replies are matched in order (RFC 2920); otherwise one command at a
+ * time. The body is streamed from the caller's buffer with dot-stuffing
+ * and bare LF made CRLF, refilled as the output drains.
+ *
+ * The verdict: done() runs once, either with SMTPC_VERDICT — every
+ * recipient has its outcome in rcpts[i].verdict (SQ_SENT / SQ_FAILED /
+ * SQ_PENDING) and status — as soon as the remote answered the end of data
+ * (or refused the transaction earlier), so the caller can commit at once;
+ * or with SMTPC_NEXT when the session failed before any verdict (refused
+ * connection, timeout, 4xx/5xx greeting, TLS required but not offered, AUTH
+ * refused) and the next address should be tried; why then says what
+ * happened. After done() the session sends QUIT and frees itself; the
+ * caller must not touch it again.
+ *
+ * Caveats: msg and its strings must stay valid until done() runs.
+ */
+#ifndef TERN_QUEUE_SMTP_CLIENT_H
+#define TERN_QUEUE_SMTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/dns.h"
+#include "store/store_queue.h"
+
+struct loop;
+struct smtp_client;
+
+struct smtp_client_rcpt {
+	const char *addr;
+	const char *orcpt; /* "rfc822;addr" or "" */
+	uint8_t notify;    /* SQ_NOTIFY_* */
+	/* Output. */
+	uint8_t verdict; /* SQ_SENT, SQ_FAILED or SQ_PENDING (4xx) */
+	char status[SQ_STATUS_MAX + 1];
+};
+
+struct smtp_client_msg {
+	const char *data;
+	size_t len;
+	const char *sender; /* "" null sender */
+	const char *envid;  /* "" none */
+	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL */
+	struct smtp_client_rcpt *rcpts;
+	size_t nrcpts;
+	/* Output: 1 when the remote took DSN parameters (it notifies now). */
+	int remote_dsn;
+};
+
+struct smtp_client_cfg {
+	const char *helo;        /* our name for EHLO */
+	const char *server_name; /* the remote's name: SNI, logs, DSNs */
+	unsigned connect_timeout_s;
+	unsigned timeout_s; /* each reply */
+	int implicit_tls;   /* TLS right after connect (port 465) */
+	int require_tls;    /* no STARTTLS offered: fail */
+	const char *auth_user, *auth_pass; /* AUTH after TLS when user is set */
+};
+
+enum smtp_client_result { SMTPC_VERDICT, SMTPC_NEXT };
+
+typedef void smtp_client_done_cb(void *arg, enum smtp_client_result res, const char *why);
+
+/*
+ * Starts a session to addr. cfg is copied (its strings must live until
+ * done). Returns the session, or NULL after done() already ran with
+ * SMTPC_NEXT (no socket).
+ */
+struct smtp_client *smtp_client_start(struct loop *loop, const struct dns_addr *addr,
+				      const struct smtp_client_cfg *cfg, struct smtp_client_msg *msg,
+				      smtp_client_done_cb *done, void *arg);
+/* Abandons a session before done() (shutdown): done() will not run. */
+void smtp_client_abort(struct smtp_client *s);
+
+#endif

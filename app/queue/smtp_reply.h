@@ -1,0 +1,82 @@
+/*
+ * smtp_reply.h — the client side of SMTP replies: finding lines in what
+ * the remote sent, assembling multi-line replies, reading EHLO keywords
+ * and enhanced status codes. Used by the outbound SMTP client.
+ *
+ * Design. The client keeps its own input buffer; smtp_reply_line_find() tells
+ * it where the next complete line ends (or that it needs more, or that a
+ * line is too long: a misbehaving remote). Each line goes to
+ * smtp_reply_line(), which checks "ddd-" / "ddd " / "ddd" framing, keeps
+ * the code of the first line, and appends the text (capped) so the whole
+ * reply can go into logs and DSNs. Nothing is sized from the peer's data.
+ *
+ * Caveats: text is kept up to SMTP_REPLY_TEXT_MAX octets, lines joined by
+ * "\n"; longer replies are cut (the code and completion are still right).
+ */
+#ifndef TERN_QUEUE_SMTP_REPLY_H
+#define TERN_QUEUE_SMTP_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_REPLY_LINE_MAX 2048 /* a longer line is a protocol error */
+#define SMTP_REPLY_TEXT_MAX 1024
+#define SMTP_REPLY_LINES_MAX 256 /* more lines in one reply is an error */
+
+struct smtp_reply {
+	int code;      /* 100..599 once the first line was seen, else 0 */
+	unsigned lines;
+	size_t textlen;
+	char text[SMTP_REPLY_TEXT_MAX + 1]; /* NUL-terminated, without codes */
+};
+
+/* EHLO extensions we use. */
+#define SMTP_EXT_PIPELINING 1u
+#define SMTP_EXT_STARTTLS 2u
+#define SMTP_EXT_8BITMIME 4u
+#define SMTP_EXT_SMTPUTF8 8u
+#define SMTP_EXT_SIZE 16u
+#define SMTP_EXT_DSN 32u
+#define SMTP_EXT_AUTH_PLAIN 64u
+#define SMTP_EXT_AUTH_LOGIN 128u
+#define SMTP_EXT_ENHANCEDSTATUSCODES 256u
+
+struct smtp_ehlo {
+	unsigned ext;  /* SMTP_EXT_* */
+	uint64_t size; /* SIZE limit, 0 = none announced */
+};
+
+/*
+ * Looks for the end of the next line in p[0..n): returns the length of the
+ * line including its LF (a CR before it belongs to the line), 0 when no
+ * LF is there yet and fewer than max octets are, -1 when max octets came
+ * without an LF.
+ */
+long smtp_reply_line_find(const char *p, size_t n, size_t max);
+
+void smtp_reply_init(struct smtp_reply *r);
+/*
+ * Feeds one line (without CR LF). Returns 1 when this line completed the
+ * reply, 0 when more lines follow, -1 when the line is malformed (no three
+ * digits 2..5 first, a bad separator, a code other than the first line's,
+ * too many lines). After 1 or -1, call smtp_reply_init() before the next.
+ */
+int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len);
+
+/* Fills e from a complete EHLO reply (each text line is a keyword line). */
+void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *e);
+
+/*
+ * Copies the enhanced status code ("5.1.1") the reply starts with into out
+ * (size >= 16) when its class matches the reply code's first digit;
+ * otherwise writes "<class>.0.0". Returns out.
+ */
+const char *smtp_reply_status(const struct smtp_reply *r, char *out, size_t outsz);
+
+/*
+ * Same for a status string as the queue keeps it: "550 5.1.1 text" (a
+ * remote's reply) or "5.1.10 text" (our own reason). Returns out.
+ */
+const char *smtp_status_code(const char *status, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""A tiny authoritative DNS server for the queue tests, on loopback.
+
+Run under /usr/bin/python3 (Debian's python3-dnspython). Usage:
+
+    dns_server.py PORT ZONE.json
+
+ZONE.json maps lowercase names to record sets, e.g.
+
+    {"remote.test": {"MX": [[10, "mx1.remote.test"]], "TXT": ["v=spf1 -all"]},
+     "mx1.remote.test": {"A": ["127.0.0.2"], "AAAA": []},
+     "nullmx.test": {"MX": [[0, "."]]}}
+
+A listed name without records of the asked type answers NOERROR with no
+answer (NODATA); a name not listed answers NXDOMAIN. The file is re-read
+when it changes, so a test can change records while tern runs. Answers on
+UDP and TCP; prints "ready" once both sockets listen.
+"""
+import json
+import os
+import socket
+import socketserver
+import sys
+import threading
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+PORT = int(sys.argv[1])
+ZONE_FILE = sys.argv[2]
+_zone = {"mtime": None, "data": {}}
+_lock = threading.Lock()
+
+
+def zone():
+    with _lock:
+        try:
+            m = os.stat(ZONE_FILE).st_mtime_ns
+        except OSError:
+            return _zone["data"]
+        if m != _zone["mtime"]:
+            with open(ZONE_FILE) as f:
+                _zone["data"] = {k.lower().rstrip("."): v for k, v in json.load(f).items()}
+            _zone["mtime"] = m
+        return _zone["data"]
+
+
+def answer(wire):
+    q = dns.message.from_wire(wire)
+    r = dns.message.make_response(q)
+    r.flags |= dns.flags.AA
+    if not q.question:
+        r.set_rcode(dns.rcode.FORMERR)
+        return r.to_wire()
+    qq = q.question[0]
+    name = qq.name.to_text().lower().rstrip(".")
+    z = zone()
+    if name not in z:
+        r.set_rcode(dns.rcode.NXDOMAIN)
+        return r.to_wire()
+    rtype = dns.rdatatype.to_text(qq.rdtype)
+    recs = z[name].get(rtype, [])
+    texts = []
+    for rec in recs:
+        if rtype == "MX":
+            texts.append("%d %s" % (rec[0], rec[1] if rec[1].endswith(".") else rec[1] + "."))
+        elif rtype == "TXT":
+            texts.append('"%s"' % rec)
+        else:
+            texts.append(rec)
+    if texts:
+        r.answer.append(dns.rrset.from_text_list(qq.name, 60, dns.rdataclass.IN, qq.rdtype, texts))
+    return r.to_wire()
+
+
+class Udp(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        try:
+            sock.sendto(answer(data), self.client_address)
+        except Exception as e:  # a test server: log and go on
+            print("dns_server: %r" % e, file=sys.stderr, flush=True)
+
+
+class Tcp(socketserver.BaseRequestHandler):
+    def handle(self):
+        try:
+            n = int.from_bytes(self.request.recv(2), "big")
+            data = b""
+            while len(data) < n:
+                chunk = self.request.recv(n - len(data))
+                if not chunk:
+                    return
+                data += chunk
+            out = answer(data)
+            self.request.sendall(len(out).to_bytes(2, "big") + out)
+        except Exception as e:
+            print("dns_server: %r" % e, file=sys.stderr, flush=True)
+
+
+class UdpServer(socketserver.ThreadingUDPServer):
+    allow_reuse_address = True
+
+
+class TcpServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+if __name__ == "__main__":
+    u = UdpServer(("127.0.0.1", PORT), Udp)
+    t = TcpServer(("127.0.0.1", PORT), Tcp)
+    threading.Thread(target=t.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    u.serve_forever()

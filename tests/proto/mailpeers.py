@@ -1,0 +1,432 @@
+"""Peers for the outbound queue tests, all on loopback: a DNS server
+(dns_server.py under Debian's python3-dnspython), a scriptable SMTP
+receiver (4xx/5xx/stall/STARTTLS/AUTH on demand), and a private Postfix
+instance as a real receiving MTA.
+
+Each remote MTA gets its own 127.0.0.x address; they all listen on the
+same port, which tern is told with TERN_QUEUE_MX_PORT (a test-only
+setting: on the internet MX delivery always uses port 25)."""
+import base64
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: has python3-dnspython and python3-dkim
+
+
+def free_port_on(ips):
+    """A TCP port free on every address in ips (and UDP on the first)."""
+    for _ in range(200):
+        port = random.randint(20000, 60000)
+        ok = True
+        socks = []
+        try:
+            for ip in ips:
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                socks.append(s)
+                s.bind((ip, port))
+        except OSError:
+            ok = False
+        finally:
+            for s in socks:
+                s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+def unique_ips(n):
+    """n distinct loopback addresses unlikely to be used by another test."""
+    base = random.randint(2, 250)
+    third = random.randint(1, 250)
+    return ["127.%d.%d.%d" % (random.randint(1, 250), third, base + i) for i in range(n)]
+
+
+class DnsServer:
+    """dns_server.py with a zone given as a dict; zone() rewrites it live."""
+
+    def __init__(self, records):
+        self.tmp = tempfile.mkdtemp(prefix="tern-dns-")
+        self.path = os.path.join(self.tmp, "zone.json")
+        self.zone(records)
+        self.port = free_port_on(["127.0.0.1"])
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, os.path.join(HERE, "dns_server.py"),
+                                      str(self.port), self.path],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError("dns_server did not start: " + self.proc.stderr.read())
+
+    def zone(self, records):
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(records, f)
+        os.replace(tmp, self.path)
+        # A later mtime even within one clock tick.
+        t = time.time() + random.random()
+        os.utime(self.path, (t, t))
+
+    @property
+    def servers(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def self_signed(tmp, cn="mx.remote.test"):
+    key, crt = os.path.join(tmp, "peer.key"), os.path.join(tmp, "peer.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=" + cn], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+class Receiver:
+    """A scriptable SMTP server on ip:port in a thread.
+
+    rcpt(addr) -> reply line for RCPT TO (default 250);
+    data(n) -> reply line after end of data for the n-th transaction (0-based);
+    stall: "greeting" (never greet) or "data" (never answer end of data);
+    tls: offer STARTTLS; implicit_tls: TLS from the first byte (port 465);
+    auth: (user, password) required (AUTH PLAIN or LOGIN, only over TLS);
+    size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8.
+    Received transactions are in .messages (dicts)."""
+
+    def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
+                 implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
+                 dsn=False):
+        self.ip, self.port = ip, port
+        self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
+        self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
+        self.stall, self.tls, self.implicit_tls, self.auth = stall, tls, implicit_tls, auth
+        self.size, self.ext8bit, self.pipelining, self.dsn = size, ext8bit, pipelining, dsn
+        self.messages, self.connections, self.commands = [], 0, []
+        self.transactions = 0
+        self.lock = threading.Lock()
+        self.tmp = tempfile.mkdtemp(prefix="tern-rcv-")
+        self.ctx = None
+        if tls or implicit_tls:
+            crt, key = self_signed(self.tmp)
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(crt, key)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(16)
+        self.stopping = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.conns.append(c)
+            threading.Thread(target=self._session, args=(c,), daemon=True).start()
+
+    def _session(self, c):
+        try:
+            c.settimeout(30)
+            if self.implicit_tls:
+                c = self.ctx.wrap_socket(c, server_side=True)
+            self._talk(c)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _talk(self, c):
+        f = c.makefile("rb")
+        out = lambda line: c.sendall(line.encode() + b"\r\n")
+        if self.stall == "greeting":
+            time.sleep(60)
+            return
+        out("220 mx.remote.test ESMTP test receiver")
+        tls_on = self.implicit_tls
+        authed = None
+        mail, rcpts = None, []
+        while True:
+            raw = f.readline()
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            with self.lock:
+                self.commands.append(line)
+            cmd = line.split(" ", 1)[0].upper()
+            if cmd == "EHLO":
+                ext = ["250-mx.remote.test"]
+                if self.pipelining:
+                    ext.append("250-PIPELINING")
+                if self.size:
+                    ext.append("250-SIZE %d" % self.size)
+                if self.ext8bit:
+                    ext += ["250-8BITMIME", "250-SMTPUTF8"]
+                if self.dsn:
+                    ext.append("250-DSN")
+                if self.tls and not tls_on:
+                    ext.append("250-STARTTLS")
+                if self.auth and tls_on:
+                    ext.append("250-AUTH PLAIN LOGIN")
+                ext.append("250 ENHANCEDSTATUSCODES")
+                out("\r\n".join(ext))
+            elif cmd == "HELO":
+                out("250 mx.remote.test")
+            elif cmd == "STARTTLS" and self.tls and not tls_on:
+                out("220 2.0.0 go ahead")
+                c = self.ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                out = lambda line, c=c: c.sendall(line.encode() + b"\r\n")
+                tls_on = True
+            elif cmd == "AUTH" and self.auth and tls_on:
+                parts = line.split()
+                if parts[1].upper() == "PLAIN":
+                    blob = parts[2] if len(parts) > 2 else None
+                    if blob is None:
+                        out("334 ")
+                        blob = f.readline().decode().strip()
+                    _, user, pw = base64.b64decode(blob).decode().split("\0")
+                else:
+                    out("334 VXNlcm5hbWU6")
+                    user = base64.b64decode(f.readline().strip()).decode()
+                    out("334 UGFzc3dvcmQ6")
+                    pw = base64.b64decode(f.readline().strip()).decode()
+                if (user, pw) == tuple(self.auth):
+                    authed = user
+                    out("235 2.7.0 ok")
+                else:
+                    out("535 5.7.8 bad credentials")
+            elif cmd == "MAIL":
+                if self.auth and not authed:
+                    out("530 5.7.0 authentication required")
+                    continue
+                mail, rcpts = line[10:].split(">", 1)[0].lstrip("<"), []
+                out("250 2.1.0 ok")
+            elif cmd == "RCPT":
+                addr = line[8:].split(">", 1)[0].lstrip("<")
+                reply = self.rcpt_fn(addr)
+                if reply.startswith("2"):
+                    rcpts.append(addr)
+                out(reply)
+            elif cmd == "DATA":
+                if not rcpts:
+                    out("554 5.5.1 no valid recipients")
+                    continue
+                out("354 go ahead")
+                data = b""
+                while True:
+                    l = f.readline()
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    if l.startswith(b"."):
+                        l = l[1:]
+                    data += l
+                if self.stall == "data":
+                    time.sleep(60)
+                    return
+                with self.lock:
+                    n = self.transactions
+                    self.transactions += 1
+                    reply = self.data_fn(n)
+                    if reply.startswith("2"):
+                        self.messages.append({"from": mail, "rcpts": rcpts, "data": data,
+                                              "tls": tls_on, "auth": authed})
+                out(reply)
+                mail, rcpts = None, []
+            elif cmd == "RSET":
+                mail, rcpts = None, []
+                out("250 2.0.0 ok")
+            elif cmd == "QUIT":
+                out("221 2.0.0 bye")
+                return
+            elif cmd == "NOOP":
+                out("250 2.0.0 ok")
+            else:
+                out("502 5.5.2 unknown command")
+
+    def wait_messages(self, n, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.messages) >= n:
+                    return list(self.messages)
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.messages)
+
+    def stop(self):
+        self.stopping = True
+        try:
+            # shutdown wakes the thread blocked in accept(); close alone does not.
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class PostfixPeer:
+    """A private Postfix on ip:port (Debian's postfix, no chroot, own
+    config/queue/data dirs) that delivers every address of `domain` into one
+    Maildir with virtual(8). Started with `postfix -c DIR start`; stopped with
+    `postfix -c DIR stop` (only this instance)."""
+
+    def __init__(self, ip, port, domain):
+        self.ip, self.port, self.domain = ip, port, domain
+        self.base = tempfile.mkdtemp(prefix="tern-postfix-")
+        os.chmod(self.base, 0o755)
+        self.conf = os.path.join(self.base, "conf")
+        self.queue = os.path.join(self.base, "queue")
+        self.data = os.path.join(self.base, "data")
+        self.vmail = os.path.join(self.base, "vmail")
+        self.log = os.path.join(self.base, "maillog")
+        nobody = pwd.getpwnam("nobody")
+        pf = pwd.getpwnam("postfix")
+        for d in (self.conf, self.queue, self.data, self.vmail):
+            os.makedirs(d)
+        os.chown(self.data, pf.pw_uid, pf.pw_gid)
+        os.chown(self.vmail, nobody.pw_uid, nobody.pw_gid)
+        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
+            f.write("@%s box/\n" % domain)
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+queue_directory = {self.queue}
+data_directory = {self.data}
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {self.log}
+maillog_file_prefixes = {self.base}
+myhostname = postfix.{domain}
+mydomain = {domain}
+myorigin = $myhostname
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+alias_maps =
+alias_database =
+biff = no
+smtp_dns_support_level = disabled
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {self.base}/peer.crt
+smtpd_tls_key_file = {self.base}/peer.key
+virtual_mailbox_domains = {domain}
+virtual_mailbox_base = {self.vmail}
+virtual_mailbox_maps = texthash:{self.conf}/vmailbox
+virtual_uid_maps = static:{nobody.pw_uid}
+virtual_gid_maps = static:{nobody.pw_gid}
+""")
+        self_signed(self.base, "postfix." + domain)
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(f"""{ip}:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+""")
+        self.started = False
+
+    def start(self):
+        r = subprocess.run(["/usr/sbin/postfix", "-c", self.conf, "start"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("postfix start failed: %s %s" % (r.stdout, self.log_text()))
+        self.started = True
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection((self.ip, self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("postfix not listening: " + self.log_text())
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def maildir_messages(self):
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.vmail, "box", sub)
+            if os.path.isdir(d):
+                for n in sorted(os.listdir(d)):
+                    with open(os.path.join(d, n), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def wait_messages(self, n, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = self.maildir_messages()
+            if len(m) >= n:
+                return m
+            time.sleep(0.1)
+        return self.maildir_messages()
+
+    def stop(self):
+        if self.started:
+            subprocess.run(["/usr/sbin/postfix", "-c", self.conf, "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.started = False
+        shutil.rmtree(self.base, ignore_errors=True)

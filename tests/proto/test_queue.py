@@ -1,0 +1,278 @@
+"""The outbound queue end to end: mail submitted on 587 leaves through the
+queue to remote MTAs found with MX lookups against a DNS server on
+loopback (dns_server.py, Debian's python3-dnspython). Remotes are
+scriptable SMTP receivers (mailpeers.Receiver) for failure injection:
+4xx then accept, 5xx with the DSN in the sender's INBOX parsed by Python's
+email package, refused connection and the next MX, a stalling remote,
+null MX, and `tern queue list|flush|del` while the server runs.
+
+Short retry intervals come from TERN_QUEUE_RETRY_SCHEDULE and
+TERN_QUEUE_TIMEOUT; TERN_QUEUE_MX_PORT points MX delivery at the
+receivers' port (all test-only settings)."""
+import email
+import email.policy
+import smtplib
+import ssl
+import subprocess
+import time
+
+from harness import Server
+from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
+
+ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class World:
+    """DNS + tern (submission on) + a port for the remotes on n addresses."""
+
+    def __init__(self, records=None, nips=3, env=None, start=True):
+        self.ips = unique_ips(nips)
+        self.port = free_port_on(self.ips)
+        self.dns = DnsServer(records(self.ips) if callable(records) else (records or {}))
+        e = {
+            "TERN_DNS_SERVERS": self.dns.servers,
+            "TERN_QUEUE_MX_PORT": str(self.port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1",
+            "TERN_QUEUE_TIMEOUT": "3",
+            "TERN_HOSTNAME": "mail.example.test",
+        }
+        e.update(env or {})
+        self.srv = Server(submission=True, accounts=[(ALICE, ALICE_PW), (BOB, BOB_PW)], env=e,
+                          start=start)
+        self.receivers = []
+
+    def receiver(self, i, **kw):
+        r = Receiver(self.ips[i], self.port, **kw)
+        self.receivers.append(r)
+        return r
+
+    def send(self, to, subject="queued", sender=ALICE, body="Hello, remote.\r\n",
+             mail_options=(), rcpt_options=()):
+        msgid = "<%x.%s@client.test>" % (int(time.time() * 1e6), subject.replace(" ", "-"))
+        msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\n%s"
+               % (sender, ", ".join(to), subject, msgid, body))
+        c = smtplib.SMTP("127.0.0.1", self.srv.submission_port, timeout=20)
+        c.starttls(context=ctx())
+        c.ehlo()
+        c.login(ALICE, ALICE_PW)
+        c.sendmail(sender, to, msg.encode(), mail_options=list(mail_options),
+                   rcpt_options=list(rcpt_options))
+        c.quit()
+        return msgid
+
+    def queue_list(self):
+        return self.srv.cli("queue", "list").stdout.decode()
+
+    def wait_queue_empty(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            out = self.queue_list()
+            if "queue is empty" in out:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def wait_list(self, needle, timeout=20):
+        deadline = time.time() + timeout
+        out = ""
+        while time.time() < deadline:
+            out = self.queue_list()
+            if needle in out:
+                return out
+            time.sleep(0.2)
+        raise AssertionError("queue list never showed %r:\n%s" % (needle, out))
+
+    def inbox(self, account, n, timeout=20):
+        deadline = time.time() + timeout
+        m = []
+        while time.time() < deadline:
+            m = self.srv.messages(account)
+            if len(m) >= n:
+                return m
+            time.sleep(0.2)
+        return m
+
+    def close(self):
+        for r in self.receivers:
+            r.stop()
+        self.srv.cleanup()
+        self.dns.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def mx(ips, i, pref=10, name="remote.test"):
+    return {name: {"MX": [[pref, "mx%d.%s" % (i, name)]]}, "mx%d.%s" % (i, name): {"A": [ips[i]]}}
+
+
+def zone(*parts):
+    z = {}
+    for p in parts:
+        for k, v in p.items():
+            z.setdefault(k, {}).update(v)
+    return z
+
+
+def dsn_of(w, account=ALICE):
+    """The one notice in account's INBOX, parsed."""
+    msgs = w.inbox(account, 1)
+    assert len(msgs) == 1, msgs
+    raw = w.srv.raw(account, msgs[0][0])
+    return email.message_from_bytes(raw, policy=email.policy.default), raw
+
+
+def status_fields(m):
+    """The per-recipient blocks of the message/delivery-status part."""
+    for part in m.walk():
+        if part.get_content_type() == "message/delivery-status":
+            blocks = part.get_payload()
+            return [dict((k.lower(), str(v)) for k, v in b.items()) for b in blocks]
+    raise AssertionError("no message/delivery-status part")
+
+
+def test_mx_delivery_pipelined_one_transaction_per_domain():
+    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="other.test"))) as w:
+        r0 = w.receiver(0)
+        r1 = w.receiver(1)
+        msgid = w.send(["carol@remote.test", "dave@remote.test", "erin@other.test", BOB])
+        m0 = r0.wait_messages(1)
+        m1 = r1.wait_messages(1)
+        assert len(m0) == 1 and sorted(m0[0]["rcpts"]) == ["carol@remote.test", "dave@remote.test"]
+        assert m0[0]["from"] == ALICE
+        assert msgid.encode() in m0[0]["data"]
+        assert len(m1) == 1 and m1[0]["rcpts"] == ["erin@other.test"]
+        # The local recipient got it directly.
+        assert len(w.inbox(BOB, 1)) == 1
+        assert w.wait_queue_empty()
+        # Pipelined: MAIL, both RCPTs and DATA went out before any reply was
+        # read; the receiver only sees that they all arrived, in order.
+        cmds = [c.split(":")[0].split(" ")[0] for c in r0.commands]
+        assert cmds[cmds.index("MAIL"):cmds.index("MAIL") + 4] == ["MAIL", "RCPT", "RCPT", "DATA"]
+        time.sleep(1.5)
+        assert len(r0.messages) == 1 and len(r1.messages) == 1  # nothing twice
+
+
+def test_4xx_then_accept_is_delivered_on_retry():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, data=lambda n: "451 4.3.0 try again later" if n == 0 else "250 ok")
+        w.send(["carol@remote.test"])
+        out = w.wait_list("451 4.3.0", timeout=15)
+        assert "pending" in out
+        msgs = r.wait_messages(1, timeout=20)
+        assert len(msgs) == 1
+        assert w.wait_queue_empty()
+        assert w.srv.messages(ALICE) == []  # no notice for a delivered message
+
+
+def test_5xx_bounces_with_dsn_in_sender_inbox():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        w.receiver(0, rcpt=lambda a: "550 5.1.1 no such user here" if a.startswith("nobody")
+                   else "250 ok")
+        w.send(["nobody@remote.test", "carol@remote.test"], subject="bounce me")
+        m, raw = dsn_of(w)
+        assert m.get_content_type() == "multipart/report"
+        assert m.get_param("report-type") == "delivery-status"
+        assert m["From"].addresses[0].username.upper() == "MAILER-DAEMON"
+        parts = [p.get_content_type() for p in m.iter_parts()]
+        assert parts == ["text/plain", "message/delivery-status", "text/rfc822-headers"], parts
+        blocks = status_fields(m)
+        # Per-message block first, then exactly the failed recipient.
+        assert blocks[0]["reporting-mta"] == "dns; mail.example.test"
+        assert len(blocks) == 2, blocks
+        assert blocks[1]["final-recipient"] == "rfc822; nobody@remote.test"
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "5.1.1"
+        assert "550 5.1.1 no such user here" in blocks[1]["diagnostic-code"]
+        assert b"Subject: bounce me" in raw
+        assert w.wait_queue_empty()
+
+
+def test_refused_connection_tries_next_mx():
+    def records(ips):
+        return {"remote.test": {"MX": [[10, "mx0.remote.test"], [20, "mx1.remote.test"]]},
+                "mx0.remote.test": {"A": [ips[0]]}, "mx1.remote.test": {"A": [ips[1]]}}
+    with World(records) as w:
+        r = w.receiver(1)  # nothing listens on ips[0]: connection refused
+        w.send(["carol@remote.test"])
+        assert len(r.wait_messages(1)) == 1
+        assert w.wait_queue_empty()
+        assert "connection refused" in w.srv.log_text()
+
+
+def test_stalling_remote_times_out_and_is_retried():
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+        stall = w.receiver(0, stall="greeting")
+        w.send(["carol@remote.test"])
+        out = w.wait_list("timeout", timeout=20)
+        assert "pending" in out
+        stall.stop()
+        w.receivers.remove(stall)
+        r = w.receiver(0)
+        assert len(r.wait_messages(1, timeout=20)) == 1
+        assert w.wait_queue_empty()
+
+
+def test_null_mx_bounces_at_once():
+    with World({"nullmx.test": {"MX": [[0, "."]]}}) as w:
+        w.send(["carol@nullmx.test"])
+        m, _ = dsn_of(w)
+        blocks = status_fields(m)
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "5.1.10", blocks
+        assert w.wait_queue_empty()
+
+
+def test_queue_cli_list_flush_del():
+    with World(lambda ips: zone(mx(ips, 0)),
+               env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
+        # Nothing listens yet: the first attempt fails, the next is in an hour.
+        w.send(["carol@remote.test"], subject="first")
+        out = w.wait_list("connection refused")
+        assert "carol@remote.test" in out and "attempts 1" in out
+        r = w.receiver(0)
+        time.sleep(1.5)
+        assert r.messages == []  # not due for an hour
+        w.srv.cli("queue", "flush")
+        assert len(r.wait_messages(1, timeout=10)) == 1
+        assert w.wait_queue_empty()
+        # del: gone without a notice.
+        r.stop()
+        w.receivers.remove(r)
+        w.send(["dave@remote.test"], subject="second")
+        out = w.wait_list("attempts 1")
+        qid = out.split()[0]
+        assert w.srv.cli("queue", "del", qid).stdout.decode().strip() == "1 deleted"
+        assert "queue is empty" in w.queue_list()
+        assert w.srv.messages(ALICE) == []
+        bad = w.srv.cli("queue", "del", "999999", check=False)
+        assert bad.returncode == 1
+
+
+def test_restart_with_full_queue_loses_nothing_and_doubles_nothing():
+    n = 15
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
+        ids = [w.send(["carol@remote.test"], subject="restart %d" % i) for i in range(n)]
+        w.wait_list("connection refused")
+        w.srv.kill9()  # no clean shutdown: what was acknowledged must be on disk
+        r = w.receiver(0)
+        w.srv.start()
+        w.srv.cli("queue", "flush")
+        msgs = r.wait_messages(n, timeout=30)
+        assert w.wait_queue_empty(timeout=20)
+        time.sleep(1.5)
+        got = [m["data"] for m in r.messages]
+        found = [sum(1 for d in got if i.encode() in d) for i in ids]
+        assert found == [1] * n, found
+        assert len(msgs) == n

@@ -1,0 +1,134 @@
+"""The outbound queue, part two: the relay host (TERN_RELAY_HOST) with
+STARTTLS and AUTH, and with implicit TLS on port 465; DSN parameters
+(NOTIFY=NEVER, NOTIFY=SUCCESS, RET=FULL, ENVID, ORCPT) honoured in the
+notices; SIZE and lifetime failures; the one delay notice; and a real
+Postfix (Debian) as the receiving MTA."""
+import email
+import email.policy
+import time
+
+from mailpeers import PostfixPeer, Receiver, free_port_on, unique_ips
+from test_queue import ALICE, World, dsn_of, mx, status_fields, zone
+from test_submission import dkimpy
+
+
+def test_relay_host_starttls_and_auth():
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    env = {"TERN_RELAY_HOST": "%s:%d" % (ips[0], port), "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-1"}
+    # No DNS records at all: everything goes to the relay host.
+    with World({}, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-1"))
+        w.receivers.append(r)
+        w.send(["carol@remote.test", "erin@other.test"])
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1, w.srv.log_text()
+        assert msgs[0]["tls"] and msgs[0]["auth"] == "relayuser"
+        assert sorted(msgs[0]["rcpts"]) == ["carol@remote.test", "erin@other.test"]
+        assert w.wait_queue_empty()
+        assert "relay-secret-1" not in w.srv.log_text()
+
+
+def test_relay_host_without_starttls_is_not_used_in_plaintext():
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    env = {"TERN_RELAY_HOST": "%s:%d" % (ips[0], port), "TERN_RELAY_USER": "u",
+           "TERN_RELAY_PASSWORD": "p-secret"}
+    with World({}, env=env) as w:
+        r = Receiver(ips[0], port, tls=False)
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        out = w.wait_list("STARTTLS")
+        assert "pending" in out
+        assert r.messages == []
+        assert not any(c.upper().startswith("AUTH") for c in r.commands)
+
+
+def test_relay_host_implicit_tls_on_465():
+    ips = unique_ips(1)
+    env = {"TERN_RELAY_HOST": "%s:465" % ips[0], "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-2"}
+    with World({}, env=env) as w:
+        r = Receiver(ips[0], 465, implicit_tls=True, auth=("relayuser", "relay-secret-2"))
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1 and msgs[0]["tls"] and msgs[0]["auth"] == "relayuser"
+        assert w.wait_queue_empty()
+
+
+def test_notify_never_and_success_ret_full_envid_orcpt():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        w.receiver(0, rcpt=lambda a: "550 5.1.1 unknown" if a.startswith("gone") else "250 ok")
+        # NOTIFY=NEVER: a failure without notice.
+        w.send(["gone@remote.test"], subject="never", rcpt_options=["NOTIFY=NEVER"])
+        assert w.wait_queue_empty()
+        time.sleep(1)
+        assert w.srv.messages(ALICE) == []
+        # NOTIFY=SUCCESS with RET=FULL, ENVID and ORCPT: a "relayed" notice
+        # (the remote does not speak DSN) carrying all of them.
+        w.send(["carol@remote.test"], subject="tell me",
+               mail_options=["RET=FULL", "ENVID=env+2Dtest"],
+               rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;Carol@remote.test"])
+        m, raw = dsn_of(w)
+        assert m.get_content_type() == "multipart/report"
+        blocks = status_fields(m)
+        assert blocks[0]["original-envelope-id"] == "env-test", blocks
+        assert blocks[1]["action"] == "relayed"
+        assert blocks[1]["status"].startswith("2.")
+        assert blocks[1]["original-recipient"] == "rfc822;Carol@remote.test"
+        parts = [p.get_content_type() for p in m.iter_parts()]
+        assert parts[2] == "message/rfc822"
+        assert b"Hello, remote." in raw  # RET=FULL: the body is there
+
+
+def test_size_over_remote_limit_fails_at_once():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, size=1000)
+        w.send(["carol@remote.test"], body="x" * 3000 + "\r\n")
+        m, _ = dsn_of(w)
+        blocks = status_fields(m)
+        assert blocks[1]["status"] == "5.3.4", blocks
+        assert r.messages == []
+        assert not any(c.startswith("MAIL") for c in r.commands)
+
+
+def test_delay_notice_once_then_lifetime_failure():
+    env = {"TERN_QUEUE_DELAY_NOTICE": "1", "TERN_QUEUE_LIFETIME": "4",
+           "TERN_QUEUE_RETRY_SCHEDULE": "1"}
+    with World(lambda ips: zone(mx(ips, 0)), env=env) as w:
+        w.receiver(0, rcpt=lambda a: "450 4.2.0 mailbox busy")
+        w.send(["carol@remote.test"])
+        msgs = w.inbox(ALICE, 2, timeout=30)
+        assert len(msgs) == 2, msgs
+        kinds = []
+        for mid, _ in msgs:
+            m = email.message_from_bytes(w.srv.raw(ALICE, mid), policy=email.policy.default)
+            kinds.append(status_fields(m)[1]["action"])
+        assert kinds == ["delayed", "failed"], kinds
+        assert w.wait_queue_empty()
+
+
+def test_postfix_receives_and_dkim_verifies():
+    """A real MTA on the other end: Debian's Postfix in a private instance
+    takes the message over STARTTLS and stores it; both DKIM signatures
+    made at submission verify with dkimpy on what Postfix stored."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    pf = PostfixPeer(ips[0], port, "remote.test")
+    try:
+        pf.start()
+        records = {"remote.test": {"MX": [[10, "mx.remote.test"]]},
+                   "mx.remote.test": {"A": [ips[0]]}}
+        with World(records, nips=1, env={"TERN_QUEUE_MX_PORT": str(port)}) as w:
+            w.send(["carol@remote.test"], subject="to postfix")
+            msgs = pf.wait_messages(1)
+            assert len(msgs) == 1, pf.log_text()[-3000:]
+            assert w.wait_queue_empty()
+            assert "starttls=1" in pf.log_text(), pf.log_text()[-3000:]
+            raw = msgs[0].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            assert b"Subject: to postfix" in raw
+            assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"]
+    finally:
+        pf.stop()

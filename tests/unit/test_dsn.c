@@ -1,0 +1,106 @@
+/*
+ * test_dsn.c — RFC 3464 notices from dsn_build(): structure, per-message
+ * and per-recipient fields, RET=HDRS vs FULL, the Status class agreeing
+ * with the Action, CR/LF in inputs neutralised, the size limit.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "queue/dsn.h"
+#include "unit.h"
+
+static const char MSG[] = "From: alice@example.test\r\nTo: carol@remote.test\r\n"
+			  "Subject: hello\r\n\r\nBody line\r\n.dot line\r\n";
+
+static int has(const struct buf *b, const char *s)
+{
+	size_t n = strlen(s), len = buf_len(b);
+	const char *p = buf_data(b);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(p + i, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_failure_headers_only(void)
+{
+	struct dsn_rcpt r[] = {
+	    {"carol@remote.test", "rfc822;Carol@Remote.test", "550 5.1.1 no such user",
+	     "mx.remote.test", DSN_FAILED},
+	    {"dave@remote.test", "", "4.4.1 mx.remote.test[127.0.0.2]: connection refused", "",
+	     DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "ENV-1",
+	    .arrival = 1700000000, .now = 1700000100, .ret_full = 0, .msg = MSG,
+	    .msglen = sizeof MSG - 1, .id = 42, .rcpts = r, .nrcpts = 2,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "From: Mail Delivery System <MAILER-DAEMON@mail.example.test>\r\n"));
+	CHECK(has(&b, "To: <alice@example.test>\r\n"));
+	CHECK(has(&b, "Subject: Undelivered Mail Returned to Sender\r\n"));
+	CHECK(has(&b, "Auto-Submitted: auto-replied\r\n"));
+	CHECK(has(&b, "Content-Type: multipart/report; report-type=delivery-status;"));
+	CHECK(has(&b, "Content-Type: message/delivery-status\r\n"));
+	CHECK(has(&b, "Reporting-MTA: dns; mail.example.test\r\n"));
+	CHECK(has(&b, "Original-Envelope-Id: ENV-1\r\n"));
+	CHECK(has(&b, "Arrival-Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
+	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\n"));
+	CHECK(has(&b, "Original-Recipient: rfc822;Carol@Remote.test\r\n"));
+	CHECK(has(&b, "Action: failed\r\nStatus: 5.1.1\r\n"));
+	CHECK(has(&b, "Remote-MTA: dns; mx.remote.test\r\n"));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"));
+	/* Our own temporary reason, now final: the class follows the action. */
+	CHECK(has(&b, "Final-Recipient: rfc822; dave@remote.test\r\nAction: failed\r\n"
+		      "Status: 5.4.1\r\n"));
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(has(&b, "Subject: hello\r\n"));
+	CHECK(!has(&b, "Body line"));
+	CHECK(has(&b, "--42.1700000100/mail.example.test--\r\n"));
+	buf_free(&b);
+}
+
+static void test_delay_and_full(void)
+{
+	struct dsn_rcpt r[] = {{"carol@remote.test", "", "451 4.3.0 later", "mx.remote.test",
+				DSN_DELAYED}};
+	struct dsn_info in = {
+	    .hostname = "h.test", .to = "alice@example.test\r\nBcc: x@y", .envid = "",
+	    .arrival = 0, .now = 14400, .retry_until = 432000, .ret_full = 1, .msg = MSG,
+	    .msglen = sizeof MSG - 1, .id = 7, .rcpts = r, .nrcpts = 1,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Subject: Delayed Mail (still being retried)\r\n"));
+	CHECK(has(&b, "Action: delayed\r\nStatus: 4.3.0\r\n"));
+	CHECK(has(&b, "Will-Retry-Until: Tue, 6 Jan 1970 00:00:00 +0000\r\n"));
+	CHECK(!has(&b, "Original-Envelope-Id"));
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n"));
+	CHECK(has(&b, "Body line\r\n.dot line\r\n"));
+	/* A CR LF smuggled into a field cannot start a header. */
+	CHECK(!has(&b, "\r\nBcc: x@y"));
+	buf_free(&b);
+
+	/* Success, and a buffer too small. */
+	r[0] = (struct dsn_rcpt){"carol@remote.test", "", "250 2.0.0 ok", "mx.remote.test",
+				 DSN_RELAYED};
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Subject: Successful Mail Delivery Report\r\n"));
+	CHECK(has(&b, "Action: relayed\r\nStatus: 2.0.0\r\n"));
+	buf_free(&b);
+	buf_init(&b, 200);
+	CHECK_EQ_INT(dsn_build(&in, &b), -1);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	test_failure_headers_only();
+	test_delay_and_full();
+	return unit_done("test_dsn");
+}
