@@ -166,6 +166,19 @@ void loop_del_fd(struct loop *l, int fd)
 	l->fds[fd].gen = 0;
 }
 
+void loop_close_fd(struct loop *l, int fd)
+{
+	if (fd < 0)
+		return;
+	if ((size_t)fd < l->nfds && l->fds[fd].used) {
+		/* Events for fd still in this epoll_wait batch are dropped by
+		 * the generation check in loop_run(). */
+		l->fds[fd].used = 0;
+		l->fds[fd].gen = 0;
+	}
+	close(fd);
+}
+
 static void heap_swap(struct loop *l, size_t a, size_t b)
 {
 	struct timer t = l->heap[a];

@@ -41,6 +41,12 @@ int loop_add_fd(struct loop *l, int fd, unsigned events, loop_fd_cb *cb, void *a
 int loop_mod_fd(struct loop *l, int fd, unsigned events);
 /* Unregisters fd (does not close it). Safe from inside a callback. */
 void loop_del_fd(struct loop *l, int fd);
+/*
+ * Unregisters fd and closes it, without an epoll_ctl call: closing the last
+ * descriptor of a socket removes it from the epoll set. Only for fds that
+ * were never dup()ed (accepted sockets). Safe from inside a callback.
+ */
+void loop_close_fd(struct loop *l, int fd);
 
 /* Arms a one-shot timer ms from now. Returns an id > 0. */
 uint64_t loop_timer_add(struct loop *l, uint64_t ms, loop_timer_cb *cb, void *arg);

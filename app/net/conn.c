@@ -108,8 +108,7 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 
 static void conn_destroy(struct conn *c)
 {
-	loop_del_fd(c->loop, c->fd);
-	close(c->fd);
+	loop_close_fd(c->loop, c->fd);
 	if (c->close_timer_)
 		loop_timer_del(c->loop, c->close_timer_);
 	if (c->ops_->on_close)
@@ -345,6 +344,15 @@ interest:;
 		if ((st & BR_SSL_RECVREC) && !c->eof_ && !c->paused_)
 			want |= LOOP_READ;
 	}
+	/*
+	 * Lazy pause: a session pauses input while it waits for the store,
+	 * and a lock-step client sends nothing until it has the reply, so
+	 * READ stays armed until input actually arrives during the pause.
+	 * That saves two epoll_ctl calls per stored message.
+	 */
+	if (c->paused_ && !c->read_while_paused_ && (c->want_ & LOOP_READ) && !c->eof_ &&
+	    !c->closing_ && buf_room(&c->in) > 0)
+		want |= LOOP_READ;
 	if (want != c->want_) {
 		c->want_ = want;
 		loop_mod_fd(c->loop, c->fd, want);
@@ -357,6 +365,8 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 	int flags;
 
 	c->busy_++;
+	if (c->paused_ && (events & LOOP_READ))
+		c->read_while_paused_ = 1;
 	flags = pump(c, events);
 	if (!c->dead_ && (flags & PUMP_GOT_DATA) && c->ops_->on_data)
 		c->ops_->on_data(c, c->arg_);
@@ -446,7 +456,11 @@ void conn_pause_read(struct conn *c, int pause)
 	if (c->paused_ == (unsigned)!!pause)
 		return;
 	c->paused_ = !!pause;
-	if (c->busy_ == 0)
+	c->read_while_paused_ = 0;
+	/* Resuming with READ still armed (the lazy pause above) changes
+	 * nothing the kernel needs to know; the caller's conn_flush writes
+	 * its reply. Settling here would ask for EPOLLOUT first. */
+	if (c->busy_ == 0 && (pause || !(c->want_ & LOOP_READ)))
 		conn_settle(c);
 }
 

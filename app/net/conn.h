@@ -57,7 +57,8 @@ struct conn {
 	void *arg_;
 	unsigned want_; /* LOOP_* interest currently registered */
 	unsigned paused_ : 1, starttls_pending_ : 1, closing_ : 1, dead_ : 1, eof_ : 1,
-		tls_done_ : 1, close_after_flush_ : 1;
+		tls_done_ : 1, close_after_flush_ : 1,
+		read_while_paused_ : 1; /* input arrived while paused: disarm READ */
 	int busy_; /* callback nesting depth */
 	const char *close_reason_;
 	uint64_t close_timer_;
