@@ -229,8 +229,11 @@ static void job_free(struct job *j)
 
 static void job_maybe_free(struct job *j)
 {
-	if (j->finished && j->store_pending == 0)
+	if (j->finished && j->store_pending == 0) {
 		job_free(j);
+		/* A slot is free: take the next due entry now, not at the next tick. */
+		queue_sched_kick();
+	}
 }
 
 static int wants_notice(const struct store_queue_entry *e, const struct store_queue_rcpt *r,
@@ -626,13 +629,15 @@ static void start_job(struct sched *s, uint64_t id)
 
 static void tick(struct sched *s)
 {
-	uint64_t ids[MAX_JOBS];
+	/* Room for every running job (still due until it finishes) plus a
+	 * full set of new ones. */
+	uint64_t ids[2 * MAX_JOBS];
 	size_t n = 0;
 	int64_t next;
 
-	if (s->stopping)
+	if (s->stopping || atomic_load(&active_jobs) >= MAX_JOBS)
 		return;
-	if (store_queue_due(s->st, time_wall(), ids, MAX_JOBS, &n, &next) != STORE_OK)
+	if (store_queue_due(s->st, time_wall(), ids, 2 * MAX_JOBS, &n, &next) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (atomic_load(&active_jobs) >= MAX_JOBS)
