@@ -7,10 +7,11 @@
  * ENVELOPE, BODYSTRUCTURE, BODY, BODY[] and BODY.PEEK[] with part numbers,
  * HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME and <partial>,
  * BINARY[], BINARY.PEEK[] and BINARY.SIZE[] (RFC 3516), and the macros
- * FAST, ALL and FULL. A body item without .PEEK on a read-write mailbox
- * stores \Seen first (imap_fetch_mark_seen(), imap_job.c). MODSEQ and
- * the (CHANGEDSINCE n [VANISHED]) modifiers of RFC 7162. Refused with
- * "NO [CANNOT]": EMAILID, THREADID, SAVEDATE, PREVIEW. Room is kept past
+ * FAST, ALL and FULL, EMAILID and THREADID (OBJECTID, RFC 8474), SAVEDATE
+ * (RFC 8514), PREVIEW and PREVIEW (LAZY) (RFC 8970). A body item without
+ * .PEEK on a read-write mailbox stores \Seen first (imap_fetch_mark_seen(),
+ * imap_job.c). MODSEQ and the (CHANGEDSINCE n [VANISHED]) modifiers of
+ * RFC 7162. Room is kept past
  * FETCH_MAX_ITEMS for the items added implicitly (MODSEQ of CHANGEDSINCE,
  * FLAGS and MODSEQ of the implicit \Seen).
  */
@@ -29,12 +30,6 @@ static int bad(struct imap_session *s, const char *why)
 {
 	imap_tagged(s, "BAD Error in IMAP command FETCH: %s", why);
 	imap_session_error(s);
-	return -1;
-}
-
-static int cannot(struct imap_session *s, const char *what)
-{
-	imap_tagged(s, "NO [CANNOT] %s is not supported by this server yet.", what);
 	return -1;
 }
 
@@ -143,10 +138,18 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 		} else {
 			return 0;
 		}
-	} else if (imap_arg_atom_is(a, "MODSEQ") ||
-		   imap_arg_atom_is(a, "EMAILID") || imap_arg_atom_is(a, "THREADID") ||
-		   imap_arg_atom_is(a, "SAVEDATE") || imap_arg_atom_is(a, "PREVIEW")) {
-		return cannot(s, "This fetch item");
+	} else if (imap_arg_atom_is(a, "EMAILID")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_EMAILID, .name = "EMAILID" };
+	} else if (imap_arg_atom_is(a, "THREADID")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_THREADID, .name = "THREADID" };
+	} else if (imap_arg_atom_is(a, "SAVEDATE")) {
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_SAVEDATE, .name = "SAVEDATE" };
+	} else if (imap_arg_atom_is(a, "PREVIEW")) {
+		/* Computed from the first text part (mime_preview.h); LAZY
+		 * changes nothing: it is always cheap enough to send. */
+		it = (struct imap_fetch_item){ .kind = IMAP_FI_PREVIEW, .name = "PREVIEW" };
+		f->need_raw = 1;
+		f->need_tree = 1;
 	} else {
 		return bad(s, "Unknown fetch item.");
 	}
@@ -273,6 +276,19 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		if (add_item(s, f, &list[i]) < 0) {
 			free(f);
 			return;
+		}
+		if (imap_arg_atom_is(&list[i], "PREVIEW") && i + 1 < n &&
+		    list[i + 1].type == IMAP_ARG_LIST) {
+			/* RFC 8970: PREVIEW (LAZY) */
+			const struct imap_arg *ml;
+			size_t mn;
+			imap_arg_list(&list[++i], &ml, &mn);
+			for (size_t k = 0; k < mn; k++)
+				if (!imap_arg_atom_is(&ml[k], "LAZY")) {
+					free(f);
+					bad(s, "Unknown PREVIEW modifier.");
+					return;
+				}
 		}
 	}
 	if (changedsince) {

@@ -8,6 +8,9 @@
  * sets and UID sets (both may be "$", the saved result: imap_set_parse),
  * LARGER, SMALLER, BEFORE, ON, SINCE (internal date, by day in UTC),
  * OLDER and YOUNGER (internal date against the clock, in seconds),
+ * SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED (RFC 8514: the
+ * day the message entered the mailbox, in UTC), EMAILID and THREADID
+ * (RFC 8474),
  * SENTBEFORE, SENTON, SENTSINCE (the Date header's calendar day as
  * written, mime_date.h; a message without a readable Date falls back to
  * its internal date, as Dovecot does), MODSEQ (the message's modseq; the
@@ -35,6 +38,7 @@
  * The result may be long (one number per message): it goes out through
  * imap_write_big(), which streams what does not fit.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +56,8 @@
 
 enum node_kind { N_FLAG, N_KW, N_CONST, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
 		 N_OR, N_AND, N_HEADER, N_BODY, N_TEXT, N_OLDER, N_YOUNGER, N_SENTBEFORE, N_SENTON,
-		 N_SENTSINCE, N_MODSEQ };
+		 N_SENTSINCE, N_MODSEQ, N_SAVEDBEFORE, N_SAVEDON, N_SAVEDSINCE, N_EMAILID,
+		 N_THREADID };
 
 struct node {
 	enum node_kind kind;
@@ -205,13 +210,22 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		}
 		return n;
 	}
+	if (str_eq_ci_c(w, "SAVEDATESUPPORTED")) {
+		/* RFC 8514: every mailbox here keeps save dates. */
+		n = node_new(c, N_CONST);
+		n->value = 1;
+		return n;
+	}
 	int needs_arg = str_eq_ci_c(w, "NOT") || str_eq_ci_c(w, "OR") || str_eq_ci_c(w, "UID") ||
 			str_eq_ci_c(w, "LARGER") || str_eq_ci_c(w, "SMALLER") ||
 			str_eq_ci_c(w, "BEFORE") || str_eq_ci_c(w, "ON") || str_eq_ci_c(w, "SINCE") ||
 			str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD") ||
 			str_eq_ci_c(w, "OLDER") || str_eq_ci_c(w, "YOUNGER") ||
 			str_eq_ci_c(w, "SENTBEFORE") || str_eq_ci_c(w, "SENTON") ||
-			str_eq_ci_c(w, "SENTSINCE") || str_eq_ci_c(w, "MODSEQ");
+			str_eq_ci_c(w, "SENTSINCE") || str_eq_ci_c(w, "MODSEQ") ||
+			str_eq_ci_c(w, "SAVEDBEFORE") || str_eq_ci_c(w, "SAVEDON") ||
+			str_eq_ci_c(w, "SAVEDSINCE") || str_eq_ci_c(w, "EMAILID") ||
+			str_eq_ci_c(w, "THREADID");
 	if (!needs_arg) {
 		c->err = "Unknown search key.";
 		return NULL;
@@ -270,6 +284,25 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		n->day = c->now - secs; /* the boundary instant */
 		return n;
 	}
+	if (str_eq_ci_c(w, "EMAILID") || str_eq_ci_c(w, "THREADID")) {
+		/* OBJECTID: an id of another form matches nothing. */
+		int email = str_eq_ci_c(w, "EMAILID");
+		n = node_new(c, email ? N_EMAILID : N_THREADID);
+		if (imap_arg_atom(a, &v) < 0) {
+			c->err = "Invalid object id.";
+			return NULL;
+		}
+		n->num = UINT64_MAX;
+		if (v.len == 9 && v.p[0] == (email ? 'E' : 'T')) {
+			uint64_t x = 0;
+			size_t k;
+			for (k = 1; k < 9 && isxdigit((unsigned char)v.p[k]) && !isupper((unsigned char)v.p[k]); k++)
+				x = x * 16 + (uint64_t)(isdigit((unsigned char)v.p[k]) ? v.p[k] - '0' : v.p[k] - 'a' + 10);
+			if (k == 9)
+				n->num = x;
+		}
+		return n;
+	}
 	if (str_eq_ci_c(w, "KEYWORD") || str_eq_ci_c(w, "UNKEYWORD")) {
 		if (imap_arg_atom(a, &v) < 0) {
 			c->err = "Invalid keyword.";
@@ -315,12 +348,15 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 			: str_eq_ci_c(w, "SINCE")      ? N_SINCE
 			: str_eq_ci_c(w, "SENTBEFORE") ? N_SENTBEFORE
 			: str_eq_ci_c(w, "SENTON")     ? N_SENTON
-						       : N_SENTSINCE);
+			: str_eq_ci_c(w, "SENTSINCE")  ? N_SENTSINCE
+			: str_eq_ci_c(w, "SAVEDBEFORE") ? N_SAVEDBEFORE
+			: str_eq_ci_c(w, "SAVEDON")    ? N_SAVEDON
+						       : N_SAVEDSINCE);
 	if (imap_arg_astring(a, &v) < 0 || imap_date_parse(v, &n->day) < 0) {
 		c->err = "Invalid date.";
 		return NULL;
 	}
-	if (n->kind >= N_SENTBEFORE)
+	if (n->kind >= N_SENTBEFORE && n->kind <= N_SENTSINCE)
 		c->text = 1; /* the Date header is in the cached envelope */
 	return n;
 }
@@ -374,6 +410,11 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_SINCE:
 		day = day_of(m->received_at);
 		return n->kind == N_BEFORE ? day < n->day : n->kind == N_ON ? day == n->day : day >= n->day;
+	case N_SAVEDBEFORE: return day_of(m->saved_at) < n->day;
+	case N_SAVEDON: return day_of(m->saved_at) == n->day;
+	case N_SAVEDSINCE: return day_of(m->saved_at) >= n->day;
+	case N_EMAILID: return m->email_id == n->num;
+	case N_THREADID: return m->thread_id == n->num;
 	case N_SENTBEFORE: return x->sent_day < n->day;
 	case N_SENTON: return x->sent_day == n->day;
 	case N_SENTSINCE: return x->sent_day >= n->day;

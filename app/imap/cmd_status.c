@@ -1,7 +1,8 @@
 /*
  * cmd_status.c — STATUS (RFC 3501 §6.3.10, STATUS=SIZE RFC 8438).
  *
- * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED.
+ * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED,
+ * MAILBOXID (OBJECTID, RFC 8474).
  * UNSEEN and DELETED count the messages without $seen / with $deleted;
  * RECENT is 0 (RFC 9051 retired \Recent;
  * Dovecot too reports it without ever setting it for most clients). SIZE
@@ -14,6 +15,7 @@
 enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RECENT = 16,
        ST_SIZE = 32, ST_DELETED = 64 };
 enum { ST_HIGHESTMODSEQ = 128 }; /* CONDSTORE (RFC 7162 §3.1.9) */
+enum { ST_MAILBOXID = 256 };     /* OBJECTID (RFC 8474) */
 
 static const struct {
 	const char *name;
@@ -23,6 +25,7 @@ static const struct {
 	{ "UNSEEN", ST_UNSEEN },     { "RECENT", ST_RECENT },   { "SIZE", ST_SIZE },
 	{ "DELETED", ST_DELETED },
 	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
+	{ "MAILBOXID", ST_MAILBOXID },
 };
 
 struct status_ctx {
@@ -147,6 +150,12 @@ int imap_status_append(struct imap_session *s, const char *name,
 			if (!imap_arg_atom_is(&list[i], items[k].name))
 				continue;
 			unsigned long long v = 0;
+			if (items[k].bit == ST_MAILBOXID) {
+				buf_printf(out, "%sMAILBOXID (" IMAP_MAILBOXID_FMT ")", sep,
+					   c.info.uidvalidity);
+				sep = " ";
+				continue;
+			}
 			switch (items[k].bit) {
 			case ST_MESSAGES: v = messages; break;
 			case ST_UIDNEXT: v = c.info.uidnext; break;

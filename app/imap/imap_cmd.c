@@ -33,7 +33,7 @@ struct imap_cmd_def {
 
 /* The capabilities this slice implements; nothing else is advertised. */
 /* Search, list, sort and thread extensions (one line: the imap2 branch's). */
-#define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE"
+#define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE OBJECTID SAVEDATE PREVIEW"
 #define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY" CAPS_IMAP2
 
 /* Added by later slices, one line each so that their merges stay apart. */

@@ -29,7 +29,8 @@
  * part that does not exist, or HEADER/TEXT of a part that is not a
  * message, is NIL. BINARY decodes base64 and quoted-printable into memory
  * (at most the part's size); a part in an encoding we do not know leaves
- * its message out and ends the command with NO [UNKNOWN-CTE].
+ * its message out and ends the command with NO [UNKNOWN-CTE]. PREVIEW
+ * is computed the same way, from the tree and the message (mime_preview.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include "mime/imap_bodystructure.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_preview.h"
 #include "mime/mime_tree.h"
 #include "net/conn.h"
 
@@ -297,6 +299,17 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			f->start[i] = 0;
 			f->how[i] = HOW_INLINE;
 			continue;
+		case IMAP_FI_PREVIEW: {
+			char pv[MIME_PREVIEW_MAX];
+			size_t pn = mime_preview(d, len, &t, pv);
+			struct buf b;
+			buf_init(&b, 2 * MIME_PREVIEW_MAX + 32);
+			imap_append_string(&b, str_make(pv, pn)); /* a literal for UTF-8 */
+			f->mem[i] = buf_take(&b, &f->len[i]);
+			f->start[i] = 0;
+			f->how[i] = HOW_INLINE;
+			continue;
+		}
 		case IMAP_FI_BINARY:
 		case IMAP_FI_BINARY_SIZE:
 			if (locate_binary(f, i, &t, d, &st, &ln) < 0) {
@@ -402,6 +415,19 @@ static void emit_item(struct imap_session *s, struct imap_fetch *f, size_t i)
 		snprintf(line, sizeof(line), "%sINTERNALDATE \"%s\"", sp, date);
 		break;
 	}
+	case IMAP_FI_EMAILID:
+		snprintf(line, sizeof(line), "%sEMAILID (" IMAP_EMAILID_FMT ")", sp, m->email_id);
+		break;
+	case IMAP_FI_THREADID:
+		snprintf(line, sizeof(line), "%sTHREADID (" IMAP_THREADID_FMT ")", sp, m->thread_id);
+		break;
+	case IMAP_FI_SAVEDATE: {
+		char date[32];
+		format_date(m->saved_at, date);
+		snprintf(line, sizeof(line), "%sSAVEDATE \"%s\"", sp, date);
+		break;
+	}
+	case IMAP_FI_PREVIEW:
 	case IMAP_FI_BODY:
 	case IMAP_FI_BINARY:
 	case IMAP_FI_BINARY_SIZE:

@@ -121,7 +121,9 @@ static void load_email(void *arg, const struct store_email_info *info)
 				.email_id = info->email_id,
 				.size = info->size,
 				.received_at = info->received_at,
-				.modseq = info->modseq };
+				.modseq = info->modseq,
+				.saved_at = info->saved_at,
+				.thread_id = info->thread_id };
 	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
 }
 

@@ -34,6 +34,8 @@ struct imap_msg {
 	uint64_t size;
 	int64_t received_at; /* seconds since the epoch: INTERNALDATE */
 	uint64_t modseq;     /* the email's last change */
+	int64_t saved_at;    /* SAVEDATE: when it entered this mailbox */
+	uint32_t thread_id;  /* THREADID */
 	char *kw;            /* keywords other than the system flags, space-separated,
 			      * malloc'ed; NULL when none */
 	uint8_t flags;       /* IMAP_F_* */

@@ -230,7 +230,22 @@ enum imap_fetch_kind {
 	IMAP_FI_BODY_STRUCT, /* BODY without a section: non-extensible BODYSTRUCTURE */
 	IMAP_FI_BINARY,      /* BINARY[...], BINARY.PEEK[...]: decoded part */
 	IMAP_FI_BINARY_SIZE, /* BINARY.SIZE[...] */
+	IMAP_FI_EMAILID,     /* OBJECTID (RFC 8474) */
+	IMAP_FI_THREADID,
+	IMAP_FI_SAVEDATE,    /* RFC 8514 */
+	IMAP_FI_PREVIEW,     /* RFC 8970 */
 };
+
+/*
+ * OBJECTID (RFC 8474) spellings. MAILBOXID is built from the mailbox's
+ * UIDVALIDITY, which the store hands out from one server-wide counter and
+ * keeps across RENAME, so it is unique and never reused even when an
+ * account is deleted and made again; EMAILID and THREADID from the
+ * account's email and thread ids (never reused within the account).
+ */
+#define IMAP_MAILBOXID_FMT "M%08x"
+#define IMAP_EMAILID_FMT "E%08x"
+#define IMAP_THREADID_FMT "T%08x"
 
 struct imap_fetch_item {
 	enum imap_fetch_kind kind;

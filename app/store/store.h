@@ -274,6 +274,9 @@ struct store_email_info {
 	const char *keywords;
 	size_t keywords_len;
 	uint64_t modseq; /* the email's last change (CONDSTORE MODSEQ) */
+	uint32_t thread_id; /* IMAP THREADID (OBJECTID) */
+	int64_t saved_at;   /* when it entered this mailbox (IMAP SAVEDATE): the
+	                     * uid entry's date, else received_at */
 };
 typedef void store_email_cb(void *arg, const struct store_email_info *info);
 /* Emails of a mailbox in UID order. */

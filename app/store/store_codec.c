@@ -430,3 +430,18 @@ int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v)
 	be32_put(buf + 1, v);
 	return mdb_put(txn, st->db[DB_META], &k, &val, 0);
 }
+
+size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at)
+{
+	out[0] = REC_V1;
+	be32_put(out + 1, email_id);
+	be64_put(out + 5, (uint64_t)saved_at);
+	return UID_REC_MAX;
+}
+
+int64_t uid_rec_saved_at(const MDB_val *v, int64_t fallback)
+{
+	if (v->mv_size < UID_REC_MAX)
+		return fallback; /* written before SAVEDATE, or by a delivery */
+	return (int64_t)be64_get((const uint8_t *)v->mv_data + 5);
+}

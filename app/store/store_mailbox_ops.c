@@ -229,12 +229,13 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 			return MDB_CORRUPTED;
 		uint32_t old_uid = be32_get((uint8_t *)k.mv_data + 8);
 		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
-		uint8_t urec[5];
-		memcpy(urec, v.mv_data, 5);
+		uint8_t urec[UID_REC_MAX];
+		size_t ulen = v.mv_size < UID_REC_MAX ? 5 : UID_REC_MAX; /* keeps a SAVEDATE */
+		memcpy(urec, v.mv_data, ulen);
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		uint32_t new_uid = dst->m.uidnext++;
-		MDB_val nk = key_u32_u32_u32(kb, c->account, dst->id, new_uid), nv = { 5, urec };
+		MDB_val nk = key_u32_u32_u32(kb, c->account, dst->id, new_uid), nv = { ulen, urec };
 		if ((rc = mdb_put(txn, st->db[DB_UID], &nk, &nv, 0)) != 0)
 			break;
 		/* The email's membership changes mailbox and uid. */

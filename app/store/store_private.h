@@ -227,6 +227,16 @@ int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
              const struct mbox_rec *m);
 const char *mbox_role_name(unsigned role);
 
+/*
+ * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an
+ * optional i64 saved_at (SCHEMA.md). uid_rec_encode() writes the long
+ * form into out and returns its size; uid_rec_saved_at() reads the date
+ * of a value, or fallback (the email's received_at) for the short form.
+ */
+#define UID_REC_MAX 13
+size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at);
+int64_t uid_rec_saved_at(const MDB_val *v, int64_t fallback);
+
 /* Email (DB_EMAIL value); pointers point into the record (txn lifetime). */
 struct email_rec {
 	uint8_t blob_id[32];

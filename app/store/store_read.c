@@ -141,6 +141,8 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 			    .keywords = e.keywords,
 			    .keywords_len = e.keywords_len,
 			    .modseq = e.modseq,
+			    .thread_id = e.thread_id,
+			    .saved_at = uid_rec_saved_at(&v, e.received_at),
 			};
 			memcpy(info.blob_id, e.blob_id, 32);
 			cb(arg, &info);

@@ -1,0 +1,136 @@
+"""IMAP OBJECTID (RFC 8474: MAILBOXID in SELECT/STATUS/LIST-STATUS, EMAILID
+and THREADID in FETCH and SEARCH), SAVEDATE (RFC 8514: FETCH SAVEDATE,
+SEARCH SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED) and PREVIEW
+(RFC 8970: FETCH PREVIEW and PREVIEW (LAZY) over plain, HTML,
+base64/UTF-8, long and text-less messages). Exact responses."""
+import base64
+import re
+import time
+
+from test_imap import Raw, srv
+from test_imap_search_ext import cmd, send_raw
+
+HDR = "From: alice@remote.test\r\nTo: bob@example.test\r\nSubject: %s\r\nDate: Fri, 20 Nov 2026 12:00:00 +0000\r\n"
+
+
+def plain(subject, body):
+    return HDR % subject + "\r\n" + body
+
+
+def typed(subject, ctype, body, cte=None):
+    h = HDR % subject + "MIME-Version: 1.0\r\nContent-Type: %s\r\n" % ctype
+    if cte:
+        h += "Content-Transfer-Encoding: %s\r\n" % cte
+    return h + "\r\n" + body
+
+
+ALT = ("--b1\r\nContent-Type: text/html\r\n\r\n<p>html first</p>\r\n"
+       "--b1\r\nContent-Type: text/plain\r\n\r\nPlain  wins\tover html.\r\n--b1--\r\n")
+HTML = ("<html><head><title>T</title><style>p{color:red}</style></head><body>"
+        "<p>Caf&eacute;? &lt;Tom&gt; &amp; Jerry&#33;</p><br><div>next&nbsp;line</div>"
+        "<!-- hidden --><script>var x = 1;</script></body></html>\r\n")
+UTF8 = base64.b64encode("Grüße   aus\r\n\r\nKöln — ünïcödé".encode()).decode() + "\r\n"
+IMAGE = ("--b2\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+         "--b2\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\n"
+         "attached text\r\n--b2--\r\n")
+
+
+def literal(r, tag, n, want):
+    r.send("%s FETCH %d (PREVIEW)\r\n" % (tag, n))
+    head = r.line()
+    assert head == b"* %d FETCH (PREVIEW {%d}" % (n, len(want)), head
+    while len(r.buf) < len(want) + 3:
+        r.buf += r.sock.recv(65536)
+    assert r.buf.startswith(want + b")\r\n"), r.buf
+    r.buf = r.buf[len(want) + 3:]
+    assert r.until_tag(tag)[-1].startswith(tag.encode() + b" OK")
+
+
+def session(s):
+    r = Raw(s)
+    r.login()
+    u, t = cmd(r, "s", "SELECT INBOX")
+    assert t.startswith(b"s OK"), t
+    return r, u
+
+
+def test_imap_objectid():
+    with srv() as s:
+        send_raw(s, [plain("a", "one\r\n"), plain("b", "two\r\n"), plain("c", "three\r\n")])
+        r, u = session(s)
+        ids = [re.match(rb"\* OK \[MAILBOXID \((M[0-9a-f]{8})\)\] Ok$", x) for x in u]
+        ids = [m.group(1) for m in ids if m]
+        assert len(ids) == 1, u
+        inbox_id = ids[0]
+        assert b"OBJECTID" in cmd(r, "c", "CAPABILITY")[0][0]
+        u, t = cmd(r, "st", "STATUS INBOX (MESSAGES MAILBOXID)")
+        assert u == [b"* STATUS INBOX (MESSAGES 3 MAILBOXID (" + inbox_id + b"))"], u
+        cmd(r, "cr", "CREATE Other")
+        u, t = cmd(r, "st2", "STATUS Other (MAILBOXID)")
+        other = re.match(rb"\* STATUS Other \(MAILBOXID \((M[0-9a-f]{8})\)\)$", u[0]).group(1)
+        assert other != inbox_id
+        # RENAME keeps the id.
+        cmd(r, "rn", "RENAME Other Renamed")
+        u, t = cmd(r, "ls", 'LIST "" Renamed RETURN (STATUS (MAILBOXID))')
+        assert u[1] == b"* STATUS Renamed (MAILBOXID (" + other + b"))", u
+        # EMAILID / THREADID: distinct, stable, and searchable.
+        u, t = cmd(r, "f", "FETCH 1:3 (EMAILID THREADID)")
+        ms = [re.match(rb"\* (\d) FETCH \(EMAILID \((E[0-9a-f]{8})\) THREADID \((T[0-9a-f]{8})\)\)$", x)
+              for x in u]
+        assert all(ms) and len(ms) == 3, u
+        emails = [m.group(2) for m in ms]
+        assert len(set(emails)) == 3
+        assert cmd(r, "f2", "UID FETCH 2 (EMAILID)")[0] == [b"* 2 FETCH (UID 2 EMAILID (" + emails[1] + b"))"]
+        assert cmd(r, "se", "SEARCH EMAILID " + emails[2].decode())[0] == [b"* SEARCH 3"]
+        assert cmd(r, "st3", "SEARCH THREADID " + ms[0].group(3).decode())[0] == [b"* SEARCH 1"]
+        assert cmd(r, "se2", "SEARCH EMAILID Ezzz")[0] == [b"* SEARCH"]
+        assert cmd(r, "se3", "SEARCH NOT EMAILID " + emails[0].decode())[0] == [b"* SEARCH 2 3"]
+        r.close()
+
+
+def test_imap_savedate():
+    with srv() as s:
+        send_raw(s, [plain("a", "one\r\n"), plain("b", "two\r\n")])
+        r, _ = session(s)
+        u, t = cmd(r, "f", "FETCH 1:2 (INTERNALDATE SAVEDATE)")
+        for line in u:
+            m = re.match(rb'\* \d FETCH \(INTERNALDATE "([^"]+)" SAVEDATE "([^"]+)"\)$', line)
+            assert m and m.group(1) == m.group(2), u  # a delivery is saved when it arrives
+        today = time.strftime("%d-%b-%Y", time.gmtime()).encode()
+        assert today.lstrip(b"0") in u[0] or today in u[0], (today, u)
+        assert cmd(r, "a", "SEARCH SAVEDON " + today.decode())[0] == [b"* SEARCH 1 2"]
+        assert cmd(r, "b", "SEARCH SAVEDBEFORE " + today.decode())[0] == [b"* SEARCH"]
+        assert cmd(r, "c", "SEARCH SAVEDSINCE 1-Jan-2000 SAVEDATESUPPORTED")[0] == [b"* SEARCH 1 2"]
+        assert cmd(r, "d", "UID SEARCH RETURN (COUNT) SAVEDBEFORE 1-Jan-2000")[0] == [
+            b'* ESEARCH (TAG "d") UID COUNT 0']
+        r.close()
+
+
+def test_imap_preview():
+    long_body = ("word " * 100) + "\r\n"
+    with srv() as s:
+        send_raw(s, [
+            plain("p", "  Hello,\r\n\r\n   this is\tthe   first line.\r\n> quoted\r\n"),
+            typed("alt", 'multipart/alternative; boundary="b1"', ALT),
+            typed("html", "text/html; charset=utf-8", HTML),
+            typed("utf8", "text/plain; charset=utf-8", UTF8, "base64"),
+            typed("img", 'multipart/mixed; boundary="b2"', IMAGE),
+            plain("long", long_body),
+            typed("latin1", "text/plain; charset=iso-8859-1", "caf\xe9 cr\xe8me\r\n", "8bit").encode("latin-1"),
+        ])
+        r, _ = session(s)
+        f = lambda tag, n, item="PREVIEW": cmd(r, tag, "FETCH %d (%s)" % (n, item))[0]
+        assert f("a", 1) == [b'* 1 FETCH (PREVIEW "Hello, this is the first line. > quoted")']
+        assert f("b", 2, "PREVIEW (LAZY)") == [b'* 2 FETCH (PREVIEW "Plain wins over html.")']
+        assert f("c", 3) == [b'* 3 FETCH (PREVIEW "Caf&eacute;? <Tom> & Jerry! next line")']
+        # UTF-8 goes out as a literal (no UTF8=ACCEPT here).
+        literal(r, "d", 4, "Grüße aus Köln — ünïcödé".encode())
+        literal(r, "j", 7, "café crème".encode())
+        assert f("e", 5) == [b'* 5 FETCH (PREVIEW "")']
+        u = f("g", 6)
+        m = re.match(rb'\* 6 FETCH \(PREVIEW "([^"]*)"\)$', u[0])
+        assert m and len(m.group(1)) == 199 and m.group(1).startswith(b"word word"), u  # 200 chars, no trailing space
+        u, t = cmd(r, "h", "FETCH 1 (PREVIEW (FOO))")
+        assert t.startswith(b"h BAD"), t
+        assert b"PREVIEW" in cmd(r, "i", "CAPABILITY")[0][0]
+        r.close()
