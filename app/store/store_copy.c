@@ -21,6 +21,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/xalloc.h"
 #include "store/store_private.h"
@@ -101,7 +102,7 @@ static int add_entry(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_
 static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t uid,
 		    uint32_t *new_uid_r)
 {
-	uint8_t kb[12], urec[5];
+	uint8_t kb[12], urec[UID_REC_MAX];
 	MDB_val k = key_u32_u32_u32(kb, c->account, c->from, uid), v;
 	struct mbox_rec *from, *to;
 	int rc = mdb_get(txn, st->db[DB_UID], &k, &v);
@@ -120,10 +121,9 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		return rc;
 	uint32_t nuid = to->uidnext++;
 	to->messages++;
-	urec[0] = REC_V1;
-	be32_put(urec + 1, email_id);
+	/* The copy's save date (IMAP SAVEDATE) is now. */
 	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
-	v = (MDB_val){sizeof(urec), urec};
+	v = (MDB_val){uid_rec_encode(urec, email_id, (int64_t)time(NULL)), urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
 	if ((rc = add_entry(st, txn, c, email_id, c->to, nuid)) != 0)

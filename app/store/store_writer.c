@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/loop.h"
@@ -215,7 +216,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 {
 	struct acct_rec a;
 	struct mbox_rec m;
-	uint8_t kb[12], member[8], urec[5], crec[16];
+	uint8_t kb[12], member[8], urec[UID_REC_MAX], crec[16];
 	int rc;
 
 	if ((rc = acct_get(txn, st, account, &a)) != 0)
@@ -263,7 +264,11 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	urec[0] = REC_V1;
 	be32_put(urec + 1, email_id);
 	k = key_u32_u32_u32(kb, account, mailbox, uid);
-	MDB_val v = {sizeof urec, urec};
+	MDB_val v = {5, urec};
+	/* APPEND: the client may date the message in the past; the save date
+	 * (IMAP SAVEDATE) is now. A delivery's is its received_at: short form. */
+	if (d->mailbox)
+		v.mv_size = uid_rec_encode(urec, email_id, (int64_t)time(NULL));
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, 0)) != 0)
 		return rc;
 

@@ -134,3 +134,27 @@ def test_imap_preview():
         assert t.startswith(b"h BAD"), t
         assert b"PREVIEW" in cmd(r, "i", "CAPABILITY")[0][0]
         r.close()
+
+
+def test_imap_savedate_append_and_copy():
+    with srv() as s:
+        r, _ = session(s)
+        msg = plain("old", "from the archive\r\n").encode()
+        r.send('a APPEND INBOX "01-Jan-2020 10:00:00 +0000" {%d}\r\n' % len(msg))
+        assert r.line().startswith(b"+")
+        r.send(msg + b"\r\n")
+        assert r.until_tag("a")[-1].startswith(b"a OK"), "append"
+        cmd(r, "n", "NOOP")
+        cmd(r, "c", "CREATE Kept")
+        u, t = cmd(r, "cp", "COPY 1 Kept")
+        assert t.startswith(b"cp OK"), t
+        today = time.strftime("%d-%b-%Y", time.gmtime())
+        # The client dated the message 2020; it was saved today, and so was its copy.
+        u, t = cmd(r, "f", "FETCH 1 (INTERNALDATE SAVEDATE)")
+        assert re.match(rb'\* 1 FETCH \(INTERNALDATE "01-Jan-2020 10:00:00 \+0000" SAVEDATE "([^"]+)"\)$', u[0]), u
+        assert cmd(r, "s1", "SEARCH SAVEDON " + today)[0] == [b"* SEARCH 1"]
+        assert cmd(r, "s2", "SEARCH ON 1-Jan-2020")[0] == [b"* SEARCH 1"]
+        cmd(r, "sel", "SELECT Kept")
+        assert cmd(r, "s3", "SEARCH SAVEDON " + today)[0] == [b"* SEARCH 1"]
+        assert cmd(r, "s4", "SEARCH SAVEDBEFORE 1-Jan-2021")[0] == [b"* SEARCH"]
+        r.close()
