@@ -271,6 +271,7 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 			return NULL;
 		}
 		c->modseq = 1;
+		imap_session_condstore(c->s); /* RFC 7162 §3.1: using it enables it */
 		return n;
 	}
 	a = &args[(*i)++];
