@@ -59,6 +59,22 @@ struct sched {
 	struct job *jobs;
 };
 
+/*
+ * Idle sessions kept after a transaction, by destination (the domain, or
+ * "" for the relay host), so the next message for it skips DNS, connect,
+ * EHLO, TLS and AUTH. A session idles IDLE_S seconds at most.
+ */
+#define CACHE_MAX 32
+#define IDLE_S 5
+
+struct cached {
+	char key[256];
+	struct dns_addr addr;
+	struct smtp_client *c; /* NULL = free slot */
+};
+
+static struct cached cache[CACHE_MAX];
+
 struct group {
 	char domain[256];
 	size_t *idx; /* indexes into the entry's rcpts */
@@ -80,6 +96,7 @@ struct job {
 	struct dns_lookup *lookup;
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
+	int reused;        /* the current session came from the cache */
 	int finished;      /* the final commit was sent */
 	int store_pending; /* writer requests not yet completed */
 	struct job *next;
@@ -305,11 +322,51 @@ static void group_outcome(struct job *j, uint8_t verdict, const char *status)
 }
 
 static void try_addr(struct job *j);
+static void route_group(struct job *j);
+
+static void cache_gone(void *arg)
+{
+	struct cached *slot = arg;
+	slot->c = NULL;
+}
+
+/* Parks the job's session for the next message to the same destination. */
+static void cache_put(struct job *j, struct smtp_client *c)
+{
+	const char *key = j->s->relay_host[0] ? "" : j->groups[j->cur].domain;
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		if (cache[i].c)
+			continue;
+		if (smtp_client_park(c, IDLE_S, cache_gone, &cache[i]) < 0)
+			return;
+		snprintf(cache[i].key, sizeof cache[i].key, "%s", key);
+		cache[i].addr = j->addrs[j->cur_addr];
+		cache[i].c = c;
+		return;
+	}
+	/* Full: the session quits when done() returns. */
+}
+
+static struct cached *cache_take(const char *key)
+{
+	for (size_t i = 0; i < CACHE_MAX; i++)
+		if (cache[i].c && strcmp(cache[i].key, key) == 0)
+			return &cache[i];
+	return NULL;
+}
 
 static void client_done(void *arg, enum smtp_client_result res, const char *why)
 {
 	struct job *j = arg;
+	struct smtp_client *c = j->client;
 	j->client = NULL;
+	if (res == SMTPC_NEXT && j->reused) {
+		/* A kept session failed (the remote timed it out): start over
+		 * with a lookup and a new connection. */
+		j->reused = 0;
+		route_group(j);
+		return;
+	}
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
 		char qw[2 * SQ_STATUS_MAX + 8];
@@ -321,6 +378,8 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
+	if (c && !j->s->stopping)
+		cache_put(j, c);
 	next_group(j);
 }
 
@@ -412,6 +471,33 @@ static void start_group(struct job *j)
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
 	};
+	struct cached *k = cache_take(s->relay_host[0] ? "" : g->domain);
+	if (k) {
+		struct smtp_client *c = k->c;
+		j->addrs[0] = k->addr;
+		j->naddrs = 1;
+		j->cur_addr = 0;
+		j->last_why[0] = '\0';
+		k->c = NULL;
+		j->reused = 1;
+		j->client = c;
+		for (size_t i = 0; i < g->n; i++) {
+			j->crcpts[i].verdict = SQ_PENDING;
+			j->crcpts[i].status[0] = '\0';
+		}
+		if (smtp_client_next(c, &j->cmsg, client_done, j) == 0)
+			return;
+		j->client = NULL;
+		j->reused = 0;
+	}
+	route_group(j);
+}
+
+/* Looks up the current group's route; route_done() goes on. */
+static void route_group(struct job *j)
+{
+	struct sched *s = j->s;
+	struct group *g = &j->groups[j->cur];
 	/* A lookup answered at once returns NULL after its callback ran. */
 	struct dns_lookup *l;
 	if (s->relay_host[0])
@@ -748,6 +834,12 @@ void queue_sched_stop(void)
 		j->client = NULL;
 		j->finished = 1;
 		job_maybe_free(j);
+	}
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		struct smtp_client *c = cache[i].c;
+		cache[i].c = NULL;
+		if (c)
+			smtp_client_abort(c);
 	}
 	dns_free(&s->dns);
 }

@@ -35,6 +35,7 @@ enum state {
 	ST_TX,   /* waiting for MAIL/RCPT/DATA replies */
 	ST_BODY, /* sending the body; then its reply */
 	ST_QUIT,
+	ST_IDLE, /* a transaction ended; the session may carry another */
 };
 
 struct smtp_client {
@@ -49,6 +50,9 @@ struct smtp_client {
 	struct smtp_ehlo ehlo;
 	uint64_t timer;
 	int tls_tried, reported, aborted, pipelining, body_8bit, auth_step;
+	int parked;                    /* idle in the owner's cache */
+	void (*gone)(void *arg);       /* parked session closed */
+	void *gone_arg;
 	uint8_t *refused; /* per recipient: refused at RCPT (keeps that verdict) */
 	char where[320]; /* "host[ip]" for messages */
 	/* Transaction: expected replies in order. */
@@ -406,8 +410,12 @@ static void body_reply(struct smtp_client *s)
 		set_rcpt(r, code / 100 == 2 ? SQ_SENT : code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s",
 			 st);
 	}
+	/* The session is clean for another MAIL: the owner may reuse it
+	 * (smtp_client_next) or park it from done(); else it quits. */
+	s->state = ST_IDLE;
 	report(s, SMTPC_VERDICT, "");
-	quit(s);
+	if (s->state == ST_IDLE && !s->parked)
+		quit(s);
 }
 
 /* ---- session set-up ---- */
@@ -606,6 +614,14 @@ static void on_data(struct client *c, void *arg)
 {
 	struct smtp_client *s = arg;
 
+	if (s->parked) {
+		/* Nothing is asked while idle: whatever comes (a 421 before
+		 * the remote hangs up) ends the session rather than being
+		 * taken for the answer to our next command. */
+		client_close(c, "unsolicited");
+		return;
+	}
+
 	while (!s->reported || s->state == ST_QUIT) {
 		long n = smtp_reply_line_find(buf_data(&c->in), buf_len(&c->in), SMTP_REPLY_LINE_MAX);
 		if (n == 0)
@@ -661,6 +677,8 @@ static void on_close(struct client *c, void *arg, const char *reason)
 		loop_timer_del(s->loop, s->timer);
 		s->timer = 0;
 	}
+	if (s->parked && s->gone)
+		s->gone(s->gone_arg);
 	if (!s->reported) {
 		if (s->state == ST_BODY && s->body_done)
 			/* The end of data went out and no answer came: maybe delivered,
@@ -685,6 +703,11 @@ static void step_timeout(struct loop *loop, void *arg)
 	struct smtp_client *s = arg;
 	(void)loop;
 	s->timer = 0;
+	if (s->parked) {
+		/* Idle long enough: say goodbye (on_close tells the owner). */
+		quit(s);
+		return;
+	}
 	if (s->reported) {
 		if (s->c)
 			client_close(s->c, "quit_timeout");
@@ -736,4 +759,40 @@ void smtp_client_abort(struct smtp_client *s)
 	s->reported = 1;
 	if (s->c)
 		client_close(s->c, "aborted");
+}
+
+int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *arg), void *arg)
+{
+	if (s->state != ST_IDLE || !s->c)
+		return -1; /* not a clean end of transaction: it quits */
+	s->parked = 1;
+	s->gone = gone;
+	s->gone_arg = arg;
+	s->done = NULL;
+	s->msg = NULL;
+	arm(s, idle_s);
+	return 0;
+}
+
+int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_client_done_cb *done,
+		     void *arg)
+{
+	if (!s->parked || s->state != ST_IDLE || !s->c)
+		return -1;
+	s->parked = 0;
+	s->gone = NULL;
+	s->msg = msg;
+	s->done = done;
+	s->arg = arg;
+	s->reported = 0;
+	free(s->refused);
+	s->refused = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	start_tx(s);
+	client_flush(s->c);
+	return 0;
+}
+
+const char *smtp_client_host(const struct smtp_client *s)
+{
+	return s->cfg.server_name;
 }

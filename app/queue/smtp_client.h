@@ -80,4 +80,25 @@ struct smtp_client *smtp_client_start(struct loop *loop, const struct dns_addr *
 /* Abandons a session before done() (shutdown): done() will not run. */
 void smtp_client_abort(struct smtp_client *s);
 
+/*
+ * Connection reuse. Called from done() after a verdict that ended the
+ * transaction cleanly (the remote answered the end of data): instead of
+ * QUIT the session stays open, idle, for idle_s seconds; gone(arg) runs if
+ * it closes meanwhile (idle timeout, the remote hung up), after which the
+ * session is freed. Returns 0, or -1 when the transaction did not end
+ * cleanly (refused earlier, timeout): that session quits as before, as
+ * does one not parked from done().
+ */
+int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *arg),
+		     void *arg);
+/*
+ * Runs a new transaction on a parked session (msg as for
+ * smtp_client_start; done() as there). 0, or -1 when the session is not
+ * parked and idle (use a new one).
+ */
+int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_client_done_cb *done,
+		     void *arg);
+/* The remote's name the session was opened to. */
+const char *smtp_client_host(const struct smtp_client *s);
+
 #endif

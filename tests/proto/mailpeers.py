@@ -113,12 +113,13 @@ class Receiver:
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
-                 dsn=False):
+                 dsn=False, hangup_after_data=False):
         self.ip, self.port = ip, port
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
         self.stall, self.tls, self.implicit_tls, self.auth = stall, tls, implicit_tls, auth
         self.size, self.ext8bit, self.pipelining, self.dsn = size, ext8bit, pipelining, dsn
+        self.hangup_after_data = hangup_after_data
         self.messages, self.connections, self.commands = [], 0, []
         self.transactions = 0
         self.lock = threading.Lock()
@@ -260,6 +261,8 @@ class Receiver:
                                               "tls": tls_on, "auth": authed})
                 out(reply)
                 mail, rcpts = None, []
+                if self.hangup_after_data:
+                    return  # an idle session the client kept is cut
             elif cmd == "RSET":
                 mail, rcpts = None, []
                 out("250 2.0.0 ok")

@@ -276,3 +276,25 @@ def test_restart_with_full_queue_loses_nothing_and_doubles_nothing():
         found = [sum(1 for d in got if i.encode() in d) for i in ids]
         assert found == [1] * n, found
         assert len(msgs) == n
+
+
+def test_connection_reused_for_the_next_message():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0)
+        for i in range(3):
+            w.send(["carol@remote.test"], subject="reuse %d" % i)
+            assert len(r.wait_messages(i + 1)) == i + 1
+        assert w.wait_queue_empty()
+        # One connection carried all three (kept idle a few seconds between).
+        assert r.connections == 1, r.connections
+        assert [c.split(" ")[0] for c in r.commands].count("EHLO") == 1
+
+
+def test_kept_connection_cut_by_the_remote_falls_back_to_a_new_one():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, hangup_after_data=True)
+        for i in range(3):
+            w.send(["carol@remote.test"], subject="cut %d" % i)
+            assert len(r.wait_messages(i + 1)) == i + 1
+        assert w.wait_queue_empty()
+        assert r.connections == 3
