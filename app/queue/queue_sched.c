@@ -38,6 +38,8 @@
 #include "store/store_queue.h"
 
 #define MAX_JOBS 64
+/* Message bytes held by running jobs; one job may always run. */
+#define MAX_JOB_BYTES ((size_t)256 * 1024 * 1024)
 #define TICK_MS 1000
 #define CONNECT_TIMEOUT_S 30
 #define DSN_MAX (64 * 1024 * 1024)
@@ -97,6 +99,7 @@ struct job {
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
 	int reused;        /* the current session came from the cache */
+	int plain_retry;   /* this address failed TLS: try it once without */
 	int finished;      /* the final commit was sent */
 	int store_pending; /* writer requests not yet completed */
 	struct job *next;
@@ -105,6 +108,7 @@ struct job {
 static struct sched *sched;
 static atomic_int kick_pending;
 static atomic_uint active_jobs;
+static size_t active_bytes; /* scheduler loop only */
 static struct loop *sched_loop;
 
 /* ---- store updates (run in the writer's transaction) ---- */
@@ -239,6 +243,7 @@ static void job_free(struct job *j)
 	free(j->groups);
 	free(j->crcpts);
 	free(j->data);
+	active_bytes -= j->len;
 	store_queue_entry_free(&j->e);
 	free(j);
 	atomic_fetch_sub(&active_jobs, 1);
@@ -367,6 +372,14 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		route_group(j);
 		return;
 	}
+	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] && strstr(why, "TLS")) {
+		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
+		 * fails still gets the mail in plaintext, on a new connection. */
+		j->plain_retry = 1;
+		try_addr(j);
+		return;
+	}
+	j->plain_retry = 0;
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
 		char qw[2 * SQ_STATUS_MAX + 8];
@@ -398,6 +411,7 @@ static void try_addr(struct job *j)
 	    .connect_timeout_s = CONNECT_TIMEOUT_S < s->timeout_s ? CONNECT_TIMEOUT_S : s->timeout_s,
 	    .timeout_s = s->timeout_s,
 	};
+	cfg.no_starttls = j->plain_retry;
 	if (s->relay_host[0]) {
 		cfg.implicit_tls = s->relay_port == 465;
 		cfg.require_tls = 1;
@@ -426,6 +440,7 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 	j->lookup = NULL;
 	switch (st) {
 	case DNS_OK:
+		j->plain_retry = 0;
 		memcpy(j->addrs, a, n * sizeof *a);
 		j->naddrs = n;
 		j->cur_addr = 0;
@@ -689,26 +704,34 @@ static int job_active(struct sched *s, uint64_t id)
 	return 0;
 }
 
-static void start_job(struct sched *s, uint64_t id)
+/* Starts a job for entry id; 0, or -1 when the byte budget is used up. */
+static int start_job(struct sched *s, uint64_t id)
 {
 	struct job *j = xcalloc(1, sizeof *j);
 	j->s = s;
 	if (store_queue_get(s->st, id, &j->e) != STORE_OK) {
 		free(j);
-		return;
+		return 0;
+	}
+	if (s->jobs && active_bytes + j->e.size > MAX_JOB_BYTES) {
+		store_queue_entry_free(&j->e);
+		free(j);
+		return -1;
 	}
 	if (store_queue_blob(s->st, j->e.blob_id, &j->data, &j->len) != STORE_OK) {
 		log_error("queue", NULL, "event=queue_blob_missing id=%llu", (unsigned long long)id);
 		store_queue_entry_free(&j->e);
 		free(j);
-		return;
+		return 0;
 	}
 	j->next = s->jobs;
 	s->jobs = j;
+	active_bytes += j->len;
 	atomic_fetch_add(&active_jobs, 1);
 	group_rcpts(j);
 	j->cur = 0;
 	start_group(j);
+	return 0;
 }
 
 /* ---- tick ---- */
@@ -728,8 +751,8 @@ static void tick(struct sched *s)
 	for (size_t i = 0; i < n; i++) {
 		if (atomic_load(&active_jobs) >= MAX_JOBS)
 			break;
-		if (!job_active(s, ids[i]))
-			start_job(s, ids[i]);
+		if (!job_active(s, ids[i]) && start_job(s, ids[i]) < 0)
+			break;
 	}
 }
 

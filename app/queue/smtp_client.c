@@ -430,7 +430,7 @@ static void send_ehlo(struct smtp_client *s)
 static void after_ehlo(struct smtp_client *s)
 {
 	if (!client_tls_established(s->c)) {
-		if ((s->ehlo.ext & SMTP_EXT_STARTTLS) && !s->tls_tried) {
+		if ((s->ehlo.ext & SMTP_EXT_STARTTLS) && !s->tls_tried && !s->cfg.no_starttls) {
 			s->state = ST_STARTTLS;
 			arm(s, s->cfg.timeout_s);
 			send_line(s, "STARTTLS");

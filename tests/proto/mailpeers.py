@@ -113,7 +113,7 @@ class Receiver:
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
-                 dsn=False, hangup_after_data=False):
+                 dsn=False, hangup_after_data=False, tls13_only=False):
         self.ip, self.port = ip, port
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
@@ -129,6 +129,8 @@ class Receiver:
             crt, key = self_signed(self.tmp)
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(crt, key)
+            if tls13_only:  # BearSSL speaks TLS 1.2 at most: every handshake fails
+                self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((ip, port))

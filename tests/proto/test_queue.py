@@ -298,3 +298,17 @@ def test_kept_connection_cut_by_the_remote_falls_back_to_a_new_one():
             assert len(r.wait_messages(i + 1)) == i + 1
         assert w.wait_queue_empty()
         assert r.connections == 3
+
+
+def test_starttls_used_and_plaintext_after_a_failed_handshake():
+    with World(lambda ips: zone(mx(ips, 0), mx(ips, 1, name="other.test"))) as w:
+        good = w.receiver(0, tls=True)
+        bad = w.receiver(1, tls=True, tls13_only=True)
+        w.send(["carol@remote.test"], subject="tls")
+        w.send(["erin@other.test"], subject="no tls")
+        m = good.wait_messages(1)
+        assert len(m) == 1 and m[0]["tls"]
+        m = bad.wait_messages(1)
+        assert len(m) == 1 and not m[0]["tls"]
+        assert sum(1 for c in bad.commands if c.upper() == "STARTTLS") == 1
+        assert w.wait_queue_empty()
