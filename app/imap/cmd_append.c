@@ -238,7 +238,9 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	struct imap_append *a = xcalloc(1, sizeof(*a));
 	a->s = s;
 	a->account = s->account;
-	a->msgs = xcalloc(APPEND_MSGS_MAX, sizeof(*a->msgs));
+	/* At most one message per argument after the mailbox name. */
+	size_t cap = cmd->nargs - 1 < APPEND_MSGS_MAX ? cmd->nargs - 1 : APPEND_MSGS_MAX;
+	a->msgs = xcalloc(cap, sizeof(*a->msgs));
 	int64_t now = (int64_t)time(NULL);
 	size_t i = 1;
 	while (i < cmd->nargs) {
@@ -246,7 +248,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		const struct imap_arg *arg = &cmd->args[i];
 		struct str date, data;
 
-		if (a->n == APPEND_MSGS_MAX) {
+		if (a->n == cap) {
 			bad(s, "Too many messages.");
 			goto fail;
 		}
