@@ -370,8 +370,12 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 	flags = pump(c, events);
 	if (!c->dead_ && (flags & PUMP_GOT_DATA) && c->ops_->on_data)
 		c->ops_->on_data(c, c->arg_);
-	if (!c->dead_)
-		pump(c, LOOP_WRITE);
+	/* The write pass may move input the TLS engine already decrypted into
+	 * c->in (the session just made room); no socket event will announce
+	 * it, so hand it over now. Ends: each round needs room in c->in and
+	 * bytes the engine holds, and a paused session takes none. */
+	while (!c->dead_ && (pump(c, LOOP_WRITE) & PUMP_GOT_DATA) && c->ops_->on_data)
+		c->ops_->on_data(c, c->arg_);
 	if (!c->dead_ && !output_pending(c) && c->ops_->on_drained)
 		c->ops_->on_drained(c, c->arg_);
 	c->busy_--;
