@@ -7,7 +7,8 @@
  * explicitly refuses gzip gets 406 — every browser accepts it, and the
  * binary carries no inflater. Hashed file names are cached for a year;
  * the index page revalidates by ETag (304). Unknown paths that look like
- * files are 404; other paths are single-page-app routes and get the index.
+ * files (under /assets/, or with a static file's extension) are 404;
+ * other paths are single-page-app routes and get the index.
  * The asset table is matched exactly, so no path can reach anything else.
  */
 #include <string.h>
@@ -62,6 +63,23 @@ static int etag_match(const char *inm, const char *etag)
 	return 0;
 }
 
+/* A missing file (404) rather than a UI route (index): anything under
+ * /assets/ or with a static file's extension. Routes may hold addresses
+ * ("/accounts/bob@example.com"), so a dot alone does not make a file. */
+static int looks_like_file(const char *p, const char *last)
+{
+	static const char *const ext[] = { ".js", ".mjs", ".css", ".map", ".png", ".svg", ".ico",
+					   ".jpg", ".webp", ".woff", ".woff2", ".json", ".txt",
+					   ".html", ".xml", ".webmanifest" };
+	if (strncmp(p, "/assets/", 8) == 0)
+		return 1;
+	const char *dot = last ? strrchr(last, '.') : NULL;
+	for (size_t i = 0; dot && i < sizeof(ext) / sizeof(ext[0]); i++)
+		if (strcasecmp(dot, ext[i]) == 0)
+			return 1;
+	return 0;
+}
+
 void http_static(struct http_ctx *x)
 {
 	const char *p = x->path;
@@ -78,7 +96,7 @@ void http_static(struct http_ctx *x)
 			return;
 		}
 	const struct web_asset *a = web_asset_find(p);
-	if (!a && !(last && strchr(last, '.')))
+	if (!a && !looks_like_file(p, last))
 		a = web_asset_index();
 	if (!a) {
 		http_text(x, 404, "text/plain; charset=utf-8", "not found\n");

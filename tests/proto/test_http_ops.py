@@ -1,0 +1,260 @@
+"""The HTTP side beyond the API: curl over HTTPS with the generated
+certificate, the HTTP->HTTPS redirect and its exceptions, security headers,
+/healthz, /metrics parsed by a strict Prometheus text parser and its access
+rule, Thunderbird autoconfig, Outlook autodiscover, the Apple profile
+(plistlib), and the embedded UI: SPA fallback, ETag/304, gzip, path
+traversal attempts."""
+import gzip
+import os
+import plistlib
+import re
+import smtplib
+import subprocess
+import xml.etree.ElementTree as ET
+
+from harness import Server, message
+from httpc import Api, admin_server
+
+HOST = "mx.example.test"
+
+
+def curl(s, *args, check=True):
+    cert = os.path.join(s.data, "tls", "self-signed.crt")
+    cmd = ["curl", "-sS", "--max-time", "20", "--cacert", cert,
+           "--resolve", "%s:%d:127.0.0.1" % (HOST, s.https_port),
+           "--resolve", "%s:%d:127.0.0.1" % (HOST, s.http_port)] + list(args)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError("curl %s: %s" % (args, r.stderr.decode()))
+    return r
+
+
+def headers_of(raw):
+    """Last response's status and lowercased headers from curl -i/-D output."""
+    blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.startswith("HTTP/")]
+    lines = blocks[-1].split("\n")
+    status = int(lines[0].split()[1])
+    h = {}
+    for l in lines[1:]:
+        if ":" in l:
+            k, v = l.split(":", 1)
+            h[k.strip().lower()] = v.strip()
+    return status, h
+
+
+def test_curl_https_redirect_and_headers():
+    with Server(http=True) as s:
+        https = "https://%s:%d" % (HOST, s.https_port)
+        http = "http://%s:%d" % (HOST, s.http_port)
+        # curl verifies the self-signed certificate tern generated for its host name.
+        r = curl(s, "-D", "-", https + "/healthz")
+        status, h = headers_of(r.stdout.decode())
+        assert status == 200 and r.stdout.decode().endswith("ok\n"), r.stdout
+        assert h["strict-transport-security"].startswith("max-age=")
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "no-referrer"
+        # Keep-alive: several requests over one TLS connection.
+        r = curl(s, "-w", "%{num_connects}\n", "-o", "/dev/null", "-o", "/dev/null",
+                 https + "/healthz", https + "/healthz")
+        assert r.stdout.decode().split() == ["1", "0"], r.stdout
+        # Plain HTTP: redirected (301 for GET, 308 for others) to HTTPS...
+        r = curl(s, "-D", "-", "-o", "/dev/null", http + "/accounts?x=1")
+        status, h = headers_of(r.stdout.decode())
+        assert status == 301 and h["location"] == https + "/accounts", h
+        assert "strict-transport-security" not in h and "content-security-policy" in h
+        r = curl(s, "-D", "-", "-o", "/dev/null", "-X", "POST", "-d", "{}", http + "/api/v1/session")
+        status, h = headers_of(r.stdout.decode())
+        assert status == 308 and h["location"] == https + "/api/v1/session", h
+        # ... and following the redirect ends on HTTPS.
+        r = curl(s, "-L", "-o", "/dev/null", "-w", "%{url_effective} %{http_code}", http + "/api/v1/setup")
+        assert r.stdout.decode() == https + "/api/v1/setup 200", r.stdout
+        # Not redirected: health, ACME challenges, metrics, client autoconfiguration.
+        assert curl(s, "-w", " %{http_code}", http + "/healthz").stdout.decode() == "ok\n 200"
+        assert curl(s, "-o", "/dev/null", "-w", "%{http_code}",
+                    http + "/.well-known/acme-challenge/abc").stdout.decode() == "404"
+        assert curl(s, "-o", "/dev/null", "-w", "%{http_code}",
+                    http + "/.well-known/autoconfig/mail/config-v1.1.xml").stdout.decode() == "200"
+        assert curl(s, "-o", "/dev/null", "-w", "%{http_code}", http + "/metrics").stdout.decode() == "200"
+        # HEAD and a method the UI never uses.
+        r = curl(s, "-I", https + "/healthz")
+        assert headers_of(r.stdout.decode())[0] == 200
+        r = curl(s, "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", https + "/")
+        assert r.stdout.decode() == "405"
+
+
+PROM_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+                       r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*)?\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$')
+
+
+def parse_prometheus(text):
+    """Strict text format 0.0.4: HELP then TYPE before a family's samples,
+    one TYPE per family, samples only of declared families, trailing
+    newline. Returns {(name, labels): value} and {family: type}."""
+    assert text.endswith("\n") and "\r" not in text, "line endings"
+    types, helps, samples, seen_done = {}, {}, {}, set()
+    current = None
+    for line in text[:-1].split("\n"):
+        assert line, "empty line"
+        if line.startswith("# HELP "):
+            name, _, doc = line[7:].partition(" ")
+            assert name not in helps and doc, line
+            helps[name] = doc
+            continue
+        if line.startswith("# TYPE "):
+            name, _, typ = line[7:].partition(" ")
+            assert typ in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            assert name not in types and name in helps, line
+            if current:
+                seen_done.add(current)
+            types[name] = typ
+            current = name
+            continue
+        assert not line.startswith("#"), line
+        m = PROM_LINE.match(line)
+        assert m, "bad sample line %r" % line
+        name, labels, value = m.group(1), m.group(3) or "", m.group(4)
+        assert name == current and name not in seen_done, "sample outside its family: %r" % line
+        if types[name] == "counter":
+            assert name.endswith("_total"), name
+            assert float(value) >= 0
+        assert (name, labels) not in samples, "duplicate %r" % line
+        samples[(name, labels)] = float(value)
+    return samples, types
+
+
+def test_metrics_prometheus_text():
+    with Server(http=True, pop3=True, accounts=[("bob@example.test", "bob-pw-1")]) as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("alice@remote.test", ["bob@example.test"], message())
+            try:
+                c.sendmail("alice@remote.test", ["nobody@example.test"], message())
+            except smtplib.SMTPRecipientsRefused:
+                pass
+        r = curl(s, "-D", "-", "https://%s:%d/metrics" % (HOST, s.https_port))
+        head, _, body = r.stdout.decode().partition("\r\n\r\n")
+        assert "content-type: text/plain; version=0.0.4" in head.lower(), head
+        samples, types = parse_prometheus(body)
+        assert samples[("tern_messages_received_total", "")] == 1, samples
+        assert samples[("tern_messages_rejected_total", "")] == 1, samples
+        assert samples[("tern_connections_total", 'protocol="smtp"')] == 1
+        assert samples[("tern_process_resident_memory_bytes", "")] > 1e6
+        assert samples[("tern_store_bytes", "")] > 0
+        for fam in ("tern_messages_delivered_total", "tern_messages_deferred_total",
+                    "tern_messages_bounced_total", "tern_queue_size", "tern_auth_failures_total"):
+            assert fam in types, fam
+        # The parser itself refuses what Prometheus refuses.
+        for bad in ["x 1\n", "# HELP x a\n# TYPE x counter\nx 1", "# HELP x a\n# TYPE x counter\nx{a=b} 1\n",
+                    "# HELP x_total a\n# TYPE x_total counter\nx_total 1\nx_total 2\n"]:
+            try:
+                parse_prometheus(bad)
+            except AssertionError:
+                continue
+            raise AssertionError("parser accepted %r" % bad)
+
+
+def test_metrics_access_rule():
+    with Server(http=True, env={"TERN_METRICS_ALLOW": "10.0.0.0/8"}) as s:
+        st, _, p = Api(s).raw("GET", "/metrics")
+        assert st == 403, p
+        tok = s.cli("token", "add", "prometheus").stdout.decode().strip()
+        st, _, body = Api(s).raw("GET", "/metrics", headers={"Authorization": "Bearer " + tok})
+        assert st == 200 and b"tern_messages_received_total" in body
+    r = Server(http=True, env={"TERN_METRICS_ALLOW": "10.0.0.0/33"}, start=False, domains=())
+    try:
+        r.start(timeout=5)
+        raise AssertionError("bad TERN_METRICS_ALLOW accepted")
+    except RuntimeError as e:
+        assert "TERN_METRICS_ALLOW" in str(e), e
+    finally:
+        r.cleanup()
+
+
+def test_autoconfig_autodiscover_mobileconfig():
+    s, a = admin_server(imap=True, pop3=True, submission=True,
+                        accounts=[("bob@example.test", "bob-password-1")])
+    with s:
+        st, hd, body = Api(s, https=False).raw(
+            "GET", "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=bob%40example.test")
+        assert st == 200 and hd["content-type"].startswith("application/xml"), hd
+        root = ET.fromstring(body)
+        prov = root.find("emailProvider")
+        assert prov.get("id") == "example.test" and prov.find("domain").text == "example.test"
+        incoming = [(x.get("type"), int(x.find("port").text), x.find("socketType").text)
+                    for x in prov.findall("incomingServer")]
+        assert ("imap", s.imaps_port, "SSL") in incoming and ("imap", s.imap_port, "STARTTLS") in incoming
+        assert ("pop3", s.pop3s_port, "SSL") in incoming, incoming
+        out = [(int(x.find("port").text), x.find("socketType").text) for x in prov.findall("outgoingServer")]
+        assert (s.submissions_port, "SSL") in out and (s.submission_port, "STARTTLS") in out, out
+        assert all(x.find("hostname").text == HOST for x in prov.iter() if x.tag.endswith("Server"))
+        assert Api(s).raw("GET", "/mail/config-v1.1.xml",
+                          headers={"Host": "autoconfig.example.test"})[0] == 200
+
+        req = (b'<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/'
+               b'autodiscover/outlook/requestschema/2006"><Request><EMailAddress>bob@example.test'
+               b'</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/'
+               b'autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>')
+        st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml", req,
+                                 {"Content-Type": "text/xml"})
+        assert st == 200, body
+        ns = {"r": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
+        protos = ET.fromstring(body).findall(".//r:Protocol", ns)
+        got = {p.find("r:Type", ns).text: (int(p.find("r:Port", ns).text), p.find("r:LoginName", ns).text)
+               for p in protos}
+        assert got["IMAP"] == (s.imaps_port, "bob@example.test"), got
+        assert got["SMTP"] == (s.submissions_port, "bob@example.test"), got
+
+        st, hd, body = a.call("GET", "/accounts/bob@example.test/mobileconfig")
+        assert st == 200 and hd["content-type"] == "application/x-apple-aspen-config", hd
+        assert 'filename="bob@example.test.mobileconfig"' in hd["content-disposition"]
+        prof = plistlib.loads(body)
+        assert prof["PayloadType"] == "Configuration"
+        mail = prof["PayloadContent"][0]
+        assert mail["PayloadType"] == "com.apple.mail.managed"
+        assert mail["IncomingMailServerHostName"] == HOST
+        assert mail["IncomingMailServerPortNumber"] == s.imaps_port and mail["IncomingMailServerUseSSL"]
+        assert mail["OutgoingMailServerPortNumber"] == s.submissions_port
+        assert mail["EmailAddress"] == "bob@example.test"
+        assert a.call("GET", "/accounts/nobody@example.test/mobileconfig")[0] == 404
+        assert Api(s).call("GET", "/accounts/bob@example.test/mobileconfig")[0] == 401
+
+
+def test_static_ui_assets():
+    with Server(http=True) as s:
+        api = Api(s)
+        st, hd, body = api.raw("GET", "/", headers={"Accept-Encoding": "gzip"})
+        if st == 404:
+            # A build without the UI bundle: nothing else to check here.
+            return "skip"
+        assert st == 200 and hd["content-encoding"] == "gzip" and hd["content-type"].startswith("text/html")
+        index = gzip.decompress(body)
+        assert b"<" in index and hd["cache-control"] == "no-cache" and hd["etag"].startswith('"')
+        assert "accept-encoding" in hd["vary"].lower()
+        # Revalidation.
+        st, hd2, body = api.raw("GET", "/", headers={"If-None-Match": hd["etag"], "Accept-Encoding": "gzip"})
+        assert st == 304 and body == b"" and hd2["etag"] == hd["etag"]
+        # SPA routes get the index; hashed assets are immutable.
+        st, _, body2 = api.raw("GET", "/accounts/bob@example.test", headers={"Accept-Encoding": "gzip"})
+        assert st == 200 and gzip.decompress(body2) == index
+        m = re.search(rb'(?:src|href)="(/assets/[^"]+)"', index)
+        if m:
+            st, hd3, _ = api.raw("GET", m.group(1).decode(), headers={"Accept-Encoding": "gzip"})
+            assert st == 200 and "immutable" in hd3["cache-control"], hd3
+        # No Accept-Encoding (curl sends none): any coding is acceptable
+        # (RFC 9110 §12.5.3); http.client's "identity" or gzip;q=0 refuse it: 406.
+        r = curl(s, "-o", "/dev/null", "-w", "%{http_code}", "https://%s:%d/" % (HOST, s.https_port))
+        assert r.stdout.decode() == "200", r.stdout
+        r = curl(s, "--compressed", "https://%s:%d/" % (HOST, s.https_port))
+        assert r.stdout == index
+        assert api.raw("GET", "/")[0] == 406
+        assert api.raw("GET", "/", headers={"Accept-Encoding": "identity, gzip;q=0"})[0] == 406
+        # Traversal attempts never leave the asset table.
+        for p in ["/../../../../etc/passwd", "/assets/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                  "/assets/..%2f..%2fetc%2fpasswd", "/.%2e/.%2e/etc/passwd", "/assets/x.js",
+                  "/..\\..\\etc\\passwd", "/.git/config"]:
+            st, _, body = api.raw("GET", p, headers={"Accept-Encoding": "gzip"})
+            assert st in (400, 404), (p, st)
+            assert b"root:" not in body
+        # Through curl with a raw path (no client-side normalisation) too.
+        r = curl(s, "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
+                 "https://%s:%d/../../etc/passwd" % (HOST, s.https_port))
+        assert r.stdout.decode() in ("400", "404"), r.stdout
