@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,6 +140,46 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 				return bad(err, errsz, "TERN_QUEUE_RETRY_SCHEDULE", v,
 					   "up to 16 durations separated by commas, such as 1,2,5");
 			cfg->queue_nretry++;
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (cfg->dns_servers[0]) {
+		/* "ip[:port],...": IPv6 as "[ip]:port" (or bare without a port). */
+		const char *p = cfg->dns_servers;
+		while (*p) {
+			char one[80], ip[80];
+			unsigned char bin[16];
+			size_t n = strcspn(p, ",");
+			if (n == 0 || n >= sizeof one)
+				return bad(err, errsz, "TERN_DNS_SERVERS", cfg->dns_servers,
+					   "ip[:port] addresses separated by commas, [v6]:port for IPv6");
+			memcpy(one, p, n);
+			one[n] = '\0';
+			const char *port = NULL;
+			if (one[0] == '[') {
+				char *close = strchr(one, ']');
+				if (!close || (close[1] && close[1] != ':'))
+					port = "bad";
+				else {
+					*close = '\0';
+					port = close[1] ? close + 2 : NULL;
+				}
+				snprintf(ip, sizeof ip, "%s", one + 1);
+			} else if (strchr(one, ':') == strrchr(one, ':') && strchr(one, ':')) {
+				char *colon = strchr(one, ':');
+				*colon = '\0';
+				port = colon + 1;
+				snprintf(ip, sizeof ip, "%s", one);
+			} else {
+				snprintf(ip, sizeof ip, "%s", one);
+			}
+			uint64_t pv = 0;
+			if ((inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1) ||
+			    (port && (str_to_u64(str_c(port), 65535, &pv) < 0 || pv == 0)))
+				return bad(err, errsz, "TERN_DNS_SERVERS", cfg->dns_servers,
+					   "ip[:port] addresses separated by commas, [v6]:port for IPv6");
 			p += n;
 			if (*p == ',')
 				p++;

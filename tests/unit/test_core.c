@@ -223,6 +223,48 @@ static void test_config(void)
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
 	CHECK(strstr(err, "TERN_TLS_KEY") != NULL);
 	unsetenv("TERN_TLS_CERT");
+
+	/* The outbound queue's settings. */
+	unsigned secs = 0;
+	CHECK_EQ_INT(config_parse_duration("5d", &secs), 0);
+	CHECK_EQ_INT(secs, 432000);
+	CHECK_EQ_INT(config_parse_duration("90s", &secs), 0);
+	CHECK_EQ_INT(secs, 90);
+	CHECK_EQ_INT(config_parse_duration("2h", &secs), 0);
+	CHECK_EQ_INT(secs, 7200);
+	CHECK_EQ_INT(config_parse_duration("h", &secs), -1);
+	CHECK_EQ_INT(config_parse_duration("99999999999d", &secs), -1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.queue_lifetime_s, 432000);
+	CHECK_EQ_INT(cfg.queue_delay_notice_s, 14400);
+	CHECK_EQ_INT(cfg.queue_mx_port, 25);
+	CHECK_EQ_INT(cfg.queue_nretry, 0);
+	setenv("TERN_QUEUE_RETRY_SCHEDULE", "1,2m,3", 1);
+	setenv("TERN_DNS_SERVERS", "127.0.0.1:5353,[::1]:53,10.0.0.1", 1);
+	setenv("TERN_RELAY_HOST", "smtp.example.net:587", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.queue_nretry, 3);
+	CHECK_EQ_INT(cfg.queue_retry_s[1], 120);
+	static const char *const bad_env[][2] = {
+	    {"TERN_QUEUE_RETRY_SCHEDULE", "1,,2"}, {"TERN_QUEUE_LIFETIME", "soon"},
+	    {"TERN_DNS_SERVERS", "resolver.example"}, {"TERN_DNS_SERVERS", "1.2.3.4:0"},
+	    {"TERN_RELAY_HOST", "smtp.example.net:x"}, {"TERN_QUEUE_MX_PORT", "0"},
+	};
+	for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
+		const char *old = getenv(bad_env[i][0]);
+		char keep[128];
+		snprintf(keep, sizeof keep, "%s", old ? old : "");
+		setenv(bad_env[i][0], bad_env[i][1], 1);
+		CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+		CHECK(strstr(err, bad_env[i][0]) != NULL);
+		if (old)
+			setenv(bad_env[i][0], keep, 1);
+		else
+			unsetenv(bad_env[i][0]);
+	}
+	unsetenv("TERN_QUEUE_RETRY_SCHEDULE");
+	unsetenv("TERN_DNS_SERVERS");
+	unsetenv("TERN_RELAY_HOST");
 }
 
 static void test_log(void)
