@@ -273,3 +273,58 @@ def test_webui_env_locked():
     finally:
         srv.cleanup()
         dns.close()
+
+
+def test_webui_assets_embedded():
+    """The bundle in build/web/ is what build/tern serves, byte for byte.
+
+    scripts/gen-web-assets.mjs embeds each file gzip-compressed with its
+    Content-Type and an ETag; hashed files are cached for a year
+    (immutable), the index page is revalidated, and single-page-app routes
+    get the index page.
+    """
+    import gzip
+    from httpc import Api
+    bundle = os.path.join(ROOT, "build", "web")
+    srv = Server(domains=(), http=True)
+    try:
+        api = Api(srv)
+        gz = {"Accept-Encoding": "gzip, deflate, br"}
+        status, h, body = api.raw("GET", "/", headers=gz)
+        assert status == 200, status
+        assert h["content-type"] == "text/html; charset=utf-8", h
+        assert h.get("content-encoding") == "gzip", h
+        assert "immutable" not in h.get("cache-control", ""), h
+        assert "content-security-policy" in h, h
+        index = gzip.decompress(body)
+        with open(os.path.join(bundle, "index.html"), "rb") as f:
+            assert index == f.read()
+        etag = h["etag"]
+        assert re.fullmatch(r'"[A-Za-z0-9_-]{8,}"', etag), etag
+
+        # A single-page-app route is the index page; a revalidation is 304.
+        status, h2, body2 = api.raw("GET", "/accounts", headers=gz)
+        assert status == 200 and h2["etag"] == etag and gzip.decompress(body2) == index
+        status, h3, _ = api.raw("GET", "/", headers=dict(gz, **{"If-None-Match": etag}))
+        assert status == 304, status
+
+        # Every file of the bundle, with its type; hashed ones immutable.
+        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
+        seen = 0
+        for dirpath, _, files in os.walk(bundle):
+            for name in files:
+                full = os.path.join(dirpath, name)
+                path = "/" + os.path.relpath(full, bundle).replace(os.sep, "/")
+                status, h, body = api.raw("GET", path, headers=gz)
+                assert status == 200, (path, status)
+                with open(full, "rb") as f:
+                    assert gzip.decompress(body) == f.read(), path
+                assert h["content-type"].startswith(types[os.path.splitext(name)[1]]), (path, h)
+                hashed = path.startswith("/assets/")
+                assert ("immutable" in h.get("cache-control", "")) == hashed, (path, h)
+                seen += 1
+        assert seen >= 3, seen
+        status, _, _ = api.raw("GET", "/assets/index-00000000.js", headers=gz)
+        assert status == 404, status
+    finally:
+        srv.cleanup()
