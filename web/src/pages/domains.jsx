@@ -1,8 +1,8 @@
 // domains.jsx - mail domains: list, add, remove; per domain its DNS
-// records with a live check, and its DKIM keys (rotation).
+// records with a live check, and its DKIM keys.
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
 import { DnsRecords } from '../dns.jsx';
 import { Link } from '../router.jsx';
 import { dateTime } from '../format.js';
@@ -67,14 +67,7 @@ export function DomainDetail({ name }) {
 	const dkim = useLoad(() => get(`/domains/${seg(name)}/dkim`), [name]);
 	const [checked, setChecked] = useState(null);
 	const check = useAction();
-	const rotate = useAction();
 	const runCheck = () => check.run(async () => setChecked(await get(`/domains/${seg(name)}/dns/check`)));
-	const doRotate = () => rotate.run(async () => {
-		await post(`/domains/${seg(name)}/dkim/rotate`, {});
-		dkim.reload();
-		dns.reload();
-		setChecked(null);
-	});
 	const shown = checked || dns.data;
 	return (
 		<>
@@ -90,7 +83,7 @@ export function DomainDetail({ name }) {
 			</section>
 			<section class="card">
 				<h2>DKIM keys</h2>
-				<ErrorBox error={dkim.error || rotate.error} />
+				<ErrorBox error={dkim.error} />
 				{dkim.data ? (
 					<div class="table-wrap">
 						<table data-testid="dkim-table">
@@ -109,9 +102,7 @@ export function DomainDetail({ name }) {
 						</table>
 					</div>
 				) : dkim.loading ? <Loading /> : null}
-				<p>Rotating makes new keys. Publish their records before mail signed with them reaches anyone who checks.</p>
-				{rotate.busy ? <Notice kind="info">Making new keys…</Notice> : null}
-				<ConfirmButton label="Rotate DKIM keys" confirm="Make new DKIM keys?" onConfirm={doRotate} danger={false} />
+				<p class="muted">Outgoing mail is signed with both keys; publish both records (they are among the DNS records above).</p>
 			</section>
 		</>
 	);

@@ -30,7 +30,7 @@ export function Settings() {
 function ServerForm({ settings, onSaved }) {
 	const h = settings.hostname || {};
 	const r = settings.relay || {};
-	const [hostname, setHostname] = useState(h.stored || h.value || '');
+	const [hostname, setHostname] = useState(h.value || '');
 	const [relayHost, setRelayHost] = useState(r.host || '');
 	const [relayUser, setRelayUser] = useState(r.user || '');
 	const [relayPw, setRelayPw] = useState('');
@@ -40,7 +40,7 @@ function ServerForm({ settings, onSaved }) {
 	const submit = (e) => {
 		e.preventDefault();
 		const body = {};
-		if (!h.locked && hostname.trim() !== (h.stored || h.value || ''))
+		if (!h.locked && hostname.trim() !== (h.value || ''))
 			body.hostname = hostname.trim();
 		if (!r.locked) {
 			if (relayHost.trim() !== (r.host || ''))
@@ -62,7 +62,7 @@ function ServerForm({ settings, onSaved }) {
 		<form class="card" onSubmit={submit} data-testid="settings-form">
 			<h2>Server</h2>
 			<Field label="Host name" value={hostname} onInput={setHostname} locked={h.locked} lockedBy="TERN_HOSTNAME"
-				hint={h.value && h.stored && h.value !== h.stored ? `Running as ${h.value}.` : undefined} error={fe('hostname')} testid="settings-hostname" />
+				hint={h.running && h.running !== h.value ? `Running as ${h.running} until the next start.` : undefined} error={fe('hostname')} testid="settings-hostname" />
 			<p>Primary domain: <strong>{settings.domain && settings.domain.value}</strong>{settings.domain && settings.domain.locked ? ' (set by TERN_DOMAIN)' : ''}</p>
 			<h3>Relay host</h3>
 			<Field label="Relay host and port (empty: deliver directly)" value={relayHost} onInput={setRelayHost} locked={r.locked}
