@@ -48,7 +48,8 @@ schemas = {
         "tls": {"type": "object", "nullable": True, "properties": {"subject": S, "key": S, "source": S, "chain": I, "not_before": I, "not_after": I, "days_left": {"type": "integer"}}},
         "restart_required": B}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I, "token": S}},
-    "QueueMessage": {"type": "object", "properties": {"id": S, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I}},
+    "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I,
+                     "recipients": arr({"type": "object", "properties": {"address": S, "state": {"enum": ["pending", "sent", "failed"]}, "status": S, "remote": S}})}},
 }
 
 def resp(code, desc, schema=None, ctype="application/json"):
@@ -108,9 +109,9 @@ paths = {
     "/aliases": {"get": op("List aliases", [resp(200, "aliases", obj({"aliases": arr(ref("Alias"))})), ERR]),
                  "post": op("Add an alias target (\"@domain\" is a catch-all)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409)], obj({"alias": S, "target": S}, ["alias", "target"]))},
     "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},
-    "/queue": {"get": op("Outbound queue", [resp(200, "messages", obj({"messages": arr(ref("QueueMessage"))})), problem(501)])},
-    "/queue/{id}/retry": {"post": op("Retry now", [resp(204, "scheduled"), problem(404, 501)], params=[pp("id")])},
-    "/queue/{id}": {"delete": op("Delete from the queue", [resp(204, "deleted"), problem(404, 501)], params=[pp("id")])},
+    "/queue": {"get": op("Outbound queue", [resp(200, "messages", obj({"messages": arr(ref("QueueMessage"))})), ERR])},
+    "/queue/{id}/retry": {"post": op("Retry now", [resp(204, "scheduled"), problem(404)], params=[pp("id")])},
+    "/queue/{id}": {"delete": op("Delete from the queue (no notice)", [resp(204, "deleted"), problem(404)], params=[pp("id")])},
     "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],
                         params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000})])},
     "/settings": {"get": op("Settings", [resp(200, "settings", ref("Settings")), ERR]),

@@ -10,7 +10,6 @@
 static uint64_t counters[METRIC_COUNT];
 static pthread_mutex_t hours_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_hour hours[METRICS_HOURS]; /* slot = hour number % METRICS_HOURS */
-static metrics_gauge_fn *queue_gauge;
 
 static void hour_add(enum metric m, uint64_t n)
 {
@@ -66,15 +65,4 @@ void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS])
 			out[i] = (struct metrics_hour){ .start = h * 3600 };
 	}
 	pthread_mutex_unlock(&hours_lock);
-}
-
-void metrics_set_queue_gauge(metrics_gauge_fn *fn)
-{
-	__atomic_store_n(&queue_gauge, fn, __ATOMIC_RELEASE);
-}
-
-long metrics_queue_size(void)
-{
-	metrics_gauge_fn *fn = __atomic_load_n(&queue_gauge, __ATOMIC_ACQUIRE);
-	return fn ? fn() : -1;
 }

@@ -8,11 +8,11 @@
  * METRICS_HOURS hours, for the dashboard chart; that table is under a
  * mutex (a few hundred increments a second at most).
  *
- * Who counts what: SMTP inbound counts connections, messages received
- * (accepted after DATA) and rejected (a refused recipient or message); POP3
- * and IMAP count connections and failed logins; the outbound queue counts
- * delivered / deferred / bounced / sent (metrics_inc(METRIC_DELIVERED) etc.);
- * submission counts its connections and failed logins.
+ * Who counts what: inbound SMTP counts connections, messages received
+ * (stored after DATA) and rejected (a refused recipient or message);
+ * submission counts connections and messages sent (queued after DATA);
+ * POP3 and IMAP count connections and failed logins; the outbound queue
+ * counts each recipient's attempt as delivered, deferred or bounced.
  *
  * Caveats: counters start at zero with the process (Prometheus counters do).
  */
@@ -56,15 +56,5 @@ struct metrics_hour {
 /* Fills out[METRICS_HOURS] for the hours ending with the current one,
  * oldest first (hours with no traffic are zero). */
 void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS]);
-
-/*
- * Optional gauge for the outbound queue's size: the queue module registers
- * a function returning the number of queued messages (-1: unknown). NULL
- * until it does.
- */
-typedef long metrics_gauge_fn(void);
-void metrics_set_queue_gauge(metrics_gauge_fn *fn);
-/* The queue size, or -1 when no queue registered. */
-long metrics_queue_size(void);
 
 #endif

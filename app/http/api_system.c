@@ -1,6 +1,6 @@
 /*
  * api_system.c — dashboard stats, recent log lines, settings, API tokens
- * and the outbound queue endpoints (501 until a queue is in the build).
+ * and the outbound queue (list, retry now, delete).
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,9 @@
 #include "core/metrics.h"
 #include "http/http_internal.h"
 #include "net/tls.h"
+#include "queue/queue.h"
 #include "store/store.h"
+#include "store/store_queue.h"
 
 #ifndef TERN_VERSION
 #define TERN_VERSION "dev"
@@ -36,7 +38,7 @@ void api_stats(struct http_ctx *x)
 	uint64_t domains = 0, accounts = 0, mapsize = 0, used = 0;
 	struct metrics_hour hours[METRICS_HOURS];
 	int64_t now = (int64_t)time(NULL);
-	long q = metrics_queue_size();
+	long q = http_queue_size();
 	struct jw w;
 
 	store_domain_list(http_store, count_domain, &domains);
@@ -353,12 +355,113 @@ void api_token_del(struct http_ctx *x)
 
 /* ---- queue ---- */
 
-static void no_queue(struct http_ctx *x)
+static const char *rcpt_state(unsigned st)
 {
-	http_problem(x, 501, "not_implemented", NULL,
-		     "the outbound queue is not part of this build yet");
+	return st == SQ_SENT ? "sent" : st == SQ_FAILED ? "failed" : "pending";
 }
 
-void api_queue_list(struct http_ctx *x) { no_queue(x); }
-void api_queue_retry(struct http_ctx *x) { no_queue(x); }
-void api_queue_del(struct http_ctx *x) { no_queue(x); }
+static void queue_entry_cb(void *arg, const struct store_queue_entry *e)
+{
+	struct jw *w = arg;
+	const char *last_error = "";
+
+	jw_obj_begin(w);
+	jw_key(w, "id");
+	jw_uint(w, e->id);
+	jw_kstr(w, "from", e->sender);
+	jw_key(w, "to");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < e->nrcpts; i++)
+		jw_str(w, e->rcpts[i].addr);
+	jw_arr_end(w);
+	jw_kuint(w, "size", e->size);
+	jw_kuint(w, "attempts", e->attempts);
+	jw_kint(w, "next_attempt", e->next_attempt);
+	jw_kint(w, "created", e->created_at);
+	jw_key(w, "recipients");
+	jw_arr_begin(w);
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		const struct store_queue_rcpt *r = &e->rcpts[i];
+		if (r->state == SQ_PENDING && r->status[0] && !last_error[0])
+			last_error = r->status;
+		jw_obj_begin(w);
+		jw_kstr(w, "address", r->addr);
+		jw_kstr(w, "state", rcpt_state(r->state));
+		jw_kstr(w, "status", r->status);
+		jw_kstr(w, "remote", r->remote);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_kstr(w, "last_error", last_error);
+	jw_obj_end(w);
+}
+
+void api_queue_list(struct http_ctx *x)
+{
+	struct jw w;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "messages");
+	jw_arr_begin(&w);
+	int rc = store_queue_list(http_store, queue_entry_cb, &w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	if (rc != STORE_OK)
+		http_store_problem(x, rc, "cannot read the queue");
+	else if (jw_failed(&w))
+		http_problem(x, 503, "temporary", NULL, "the queue is too long to list at once");
+}
+
+/* The queue entry id in the path (decimal, >= 1), or 0 after a 404. */
+static uint64_t queue_id(struct http_ctx *x)
+{
+	uint64_t id;
+	if (str_to_u64(str_c(x->param[0]), UINT64_MAX, &id) < 0 || id == 0) {
+		http_problem(x, 404, "not_found", NULL, "no queue entry %.40s", x->param[0]);
+		return 0;
+	}
+	return id;
+}
+
+void api_queue_retry(struct http_ctx *x)
+{
+	size_t n = 0;
+	uint64_t id = queue_id(x);
+	if (!id || http_body_check(x, NULL, 0) < 0)
+		return;
+	int rc = store_queue_flush(http_store, id, &n);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "no such queue entry");
+		return;
+	}
+	queue_sched_kick();
+	log_info("http", NULL, "event=queue_retry id=%llu ip=%s", (unsigned long long)id, x->ip);
+	http_no_content(x);
+}
+
+void api_queue_del(struct http_ctx *x)
+{
+	size_t n = 0;
+	uint64_t id = queue_id(x);
+	if (!id)
+		return;
+	int rc = store_queue_del(http_store, id, &n);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "no such queue entry");
+		return;
+	}
+	log_info("http", NULL, "event=queue_deleted id=%llu ip=%s", (unsigned long long)id, x->ip);
+	http_no_content(x);
+}
+
+static void count_entry(void *arg, const struct store_queue_entry *e)
+{
+	(void)e;
+	(*(long *)arg)++;
+}
+
+long http_queue_size(void)
+{
+	long n = 0;
+	return store_queue_list(http_store, count_entry, &n) == STORE_OK ? n : -1;
+}

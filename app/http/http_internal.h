@@ -175,6 +175,9 @@ int api_restart_required(void);
  * error and returns -1, else 0. */
 int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass);
 
+/* Entries in the outbound queue, -1 on a store error. */
+long http_queue_size(void);
+
 /* 1 when the server finished starting (listeners up). */
 int http_is_ready(void);
 

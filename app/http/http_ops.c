@@ -69,7 +69,7 @@ void http_metrics(struct http_ctx *x)
 	}
 	struct buf *b = &x->out;
 	uint64_t mapsize = 0, used = 0;
-	long q = metrics_queue_size();
+	long q = http_queue_size();
 	static const struct {
 		const char *proto;
 		enum metric m;
@@ -104,7 +104,7 @@ void http_metrics(struct http_ctx *x)
 	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"imap\"} %u\n", imap_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"pop3\"} %u\n", pop3_server_sessions());
-	family(b, "tern_queue_size", "gauge", "Messages in the outbound queue (0 when no queue).");
+	family(b, "tern_queue_size", "gauge", "Messages in the outbound queue.");
 	buf_printf(b, "tern_queue_size %ld\n", q < 0 ? 0 : q);
 	store_map_info(http_store, &mapsize, &used);
 	family(b, "tern_store_bytes", "gauge", "Bytes of the store in use.");

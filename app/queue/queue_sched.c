@@ -29,6 +29,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
@@ -306,6 +307,9 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote)
 		u->r[i] = (struct upd_rcpt){g->idx[i], q->state, q->dsn_done, xstrdup(q->status),
 					    xstrdup(q->remote)};
 		char qa[2 * SQ_ADDR_MAX + 8], qs[2 * SQ_STATUS_MAX + 8];
+		metrics_inc(c->verdict == SQ_SENT     ? METRIC_DELIVERED
+			    : c->verdict == SQ_FAILED ? METRIC_BOUNCED
+						  : METRIC_DEFERRED);
 		log_info("queue", NULL, "event=%s id=%llu rcpt=%s relay=%s status=%s",
 			 c->verdict == SQ_SENT ? "sent" : c->verdict == SQ_FAILED ? "bounced" : "deferred",
 			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa),

@@ -21,6 +21,7 @@
 #include "auth/sasl.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -96,6 +97,7 @@ static void fail_later(struct smtp_session *s, const char *user, enum sasl_mech 
 {
 	char q[USER_MAX * 2 + 8];
 	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
+	metrics_inc(METRIC_AUTHFAIL_SUBMISSION);
 
 	log_info("smtp", s->id, "event=auth_failed user=%s mech=%s reason=%s peer=%s failures=%u "
 		 "delay_ms=%u", log_q(user, q, sizeof(q)), mech_names[mech], why, s->conn->peer_ip,

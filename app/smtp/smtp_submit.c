@@ -35,6 +35,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -323,6 +324,7 @@ static void enqueued(struct queue_request *r, void *arg)
 	if (r->result == STORE_OK) {
 		/* Counted even when the client has gone: the message will go. */
 		smtp_rate_record(s->account, loop_now_ms());
+		metrics_inc(METRIC_SENT);
 		log_info("smtp", s->id, "event=submitted id=%s.%u queue_id=%" PRIu64 " user=%s from=%s "
 			 "rcpts=%u local=%zu remote=%zu size=%zu dkim=%u", s->id, tx->seq, r->queue_id,
 			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,

@@ -219,7 +219,7 @@ static void delivered(struct store_delivery *d, void *arg)
 	}
 	if (d->result == STORE_OK) {
 		char q[600];
-		metrics_inc(s->mode == SMTP_MODE_MX ? METRIC_RECEIVED : METRIC_SENT);
+		metrics_inc(METRIC_RECEIVED);
 		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu",
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len);

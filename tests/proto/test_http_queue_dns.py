@@ -1,0 +1,106 @@
+"""REST API parts that need peers: the outbound queue (a message submitted
+with AUTH to a relay that refuses connections stays queued; list, retry
+now, delete) and the live DNS check against a local authoritative DNS
+server (dns_server.py) with records found, missing and different."""
+import smtplib
+import time
+
+from harness import free_port
+from httpc import Api, admin_server, tls_ctx
+from mailpeers import DnsServer
+
+ALICE, ALICE_PW = "alice@example.test", "alice-password-1"
+
+
+def test_queue_list_retry_delete():
+    closed = free_port()  # nothing listens: every attempt is deferred
+    s, a = admin_server(submission=True, accounts=[(ALICE, ALICE_PW)],
+                        env={"TERN_RELAY_HOST": "127.0.0.1:%d" % closed,
+                             "TERN_QUEUE_RETRY_SCHEDULE": "3600", "TERN_QUEUE_TIMEOUT": "2"})
+    with s:
+        assert a.call("GET", "/queue")[2] == {"messages": []}
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
+        c.starttls(context=tls_ctx())
+        c.login(ALICE, ALICE_PW)
+        c.sendmail(ALICE, ["carol@remote.test", "dave@remote.test"],
+                   b"From: alice@example.test\r\nTo: carol@remote.test\r\nSubject: q\r\n\r\nhi\r\n")
+        c.quit()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            st, _, q = a.call("GET", "/queue")
+            if q["messages"] and q["messages"][0]["attempts"] >= 1:
+                break
+            time.sleep(0.2)
+        assert st == 200 and len(q["messages"]) == 1, q
+        m = q["messages"][0]
+        assert m["from"] == ALICE and sorted(m["to"]) == ["carol@remote.test", "dave@remote.test"], m
+        assert m["size"] > 50 and m["attempts"] >= 1 and m["last_error"], m
+        assert {r["state"] for r in m["recipients"]} == {"pending"}, m
+        st, _, stats = a.call("GET", "/stats")
+        assert stats["queue"] == {"size": 1, "available": True}, stats
+        assert stats["hours"][-1]["sent"] == 1, stats
+        # Retry now: due at once, the scheduler tries again.
+        assert a.call("POST", "/queue/%d/retry" % m["id"])[0] == 204
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m2 = a.call("GET", "/queue")[2]["messages"][0]
+            if m2["attempts"] > m["attempts"]:
+                break
+            time.sleep(0.2)
+        assert m2["attempts"] > m["attempts"], (m, m2)
+        assert a.call("POST", "/queue/999999/retry")[0] == 404
+        assert a.call("DELETE", "/queue/abc")[0] == 404
+        assert a.call("DELETE", "/queue/%d" % m["id"])[0] == 204
+        assert a.call("GET", "/queue")[2] == {"messages": []}
+        assert a.call("DELETE", "/queue/%d" % m["id"])[0] == 404
+        assert "queue is empty" in s.cli("queue", "list").stdout.decode()
+
+
+def split_txt(value):
+    # dns_server.py quotes a TXT value as one string: give it pieces of 255.
+    parts = [value[i:i + 255] for i in range(0, len(value), 255)]
+    return '" "'.join(parts)
+
+
+def test_dns_check_found_missing_different():
+    dns = DnsServer({})
+    try:
+        s, a = admin_server(env={"TERN_DNS_SERVERS": dns.servers,
+                                 "TERN_LISTEN_IMAPS": "127.0.0.1:%d" % free_port()})
+        with s:
+            st, _, d = a.call("GET", "/domains/example.test/dns")
+            want = {(r["type"], r["name"]): r["value"] for r in d["records"]}
+            dkim = [(n, v) for (t, n), v in want.items() if "._domainkey." in n]
+            rsa = [x for x in dkim if "k=rsa" in x[1]][0]
+            imaps = want[("SRV", "_imaps._tcp.example.test.")]
+            dns.zone({
+                "example.test": {"MX": [[20, "mx.example.test"]],            # found (priority ignored)
+                                 "TXT": ["v=spf1 a mx ~all", "google-site-verification=x"]},  # different
+                rsa[0]: {"TXT": [split_txt(rsa[1])]},                          # found, split in strings
+                "_dmarc.example.test": {"TXT": ["v=DMARC1; p=none"]},          # different
+                "_imaps._tcp.example.test": {"SRV": [imaps]},                  # found
+                "_submissions._tcp.example.test": {"SRV": ["0 1 9999 mx.example.test."]},  # different port
+                "autoconfig.example.test": {"CNAME": ["mx.example.test."]},    # found
+                "autodiscover.example.test": {"CNAME": ["elsewhere.test."]},   # different
+            })
+            st, _, d = a.call("GET", "/domains/example.test/dns/check")
+            assert st == 200, d
+            got = {(r["type"], r["name"]): r["check"] for r in d["records"]}
+
+            def status(t, n):
+                return got[(t, n)]["status"]
+            assert status("MX", "example.test.") == "found", got
+            assert status("TXT", "example.test.") == "different", got
+            assert got[("TXT", "example.test.")]["found"] == ["v=spf1 a mx ~all"], got
+            assert status("TXT", rsa[0]) == "found", got[("TXT", rsa[0])]
+            ed = [n for n, v in dkim if "k=ed25519" in v][0]
+            assert status("TXT", ed) == "missing", got
+            assert status("TXT", "_dmarc.example.test.") == "different"
+            assert status("SRV", "_imaps._tcp.example.test.") == "found", got
+            assert status("SRV", "_submissions._tcp.example.test.") == "different", got
+            assert status("SRV", "_pop3._tcp.example.test.") == "missing"
+            assert status("CNAME", "autoconfig.example.test.") == "found", got
+            assert status("CNAME", "autodiscover.example.test.") == "different", got
+            assert got[("CNAME", "autodiscover.example.test.")]["found"] == ["elsewhere.test."]
+    finally:
+        dns.stop()
