@@ -1,9 +1,11 @@
 /*
  * cmd_health.c — tern health: exit 0 when the local server answers.
  *
- * Connects to the SMTP listener on loopback (the configured port, then the
- * unprivileged fallback port), expects a 220 greeting within 5 s and says
- * QUIT. Used by the image's HEALTHCHECK, so it needs no shell or tools.
+ * With the HTTP listener on, asks GET /healthz on loopback (200 means the
+ * store and the listeners are up); otherwise connects to the SMTP listener
+ * and expects a 220 greeting. Either way the configured port is tried,
+ * then the unprivileged fallback port, 5 s each. Used by the image's
+ * HEALTHCHECK, so it needs no shell or tools.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +17,10 @@
 
 #include "cli/cli.h"
 
-static int probe(const char *host, uint16_t port)
+/* HTTP: the request to send and the status line prefix that means healthy. */
+static const char http_req[] = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
+
+static int probe(const char *host, uint16_t port, int http)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -46,6 +51,10 @@ static int probe(const char *host, uint16_t port)
 	}
 	char line[512];
 	size_t n = 0;
+	if (http && write(fd, http_req, sizeof(http_req) - 1) != (ssize_t)(sizeof(http_req) - 1)) {
+		close(fd);
+		return -1;
+	}
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	while (n < sizeof(line) - 1 && !memchr(line, '\n', n)) {
 		if (poll(&pfd, 1, 5000) != 1)
@@ -55,33 +64,46 @@ static int probe(const char *host, uint16_t port)
 			break;
 		n += (size_t)r;
 	}
-	int ok = n >= 4 && memcmp(line, "220", 3) == 0;
-	if (write(fd, "QUIT\r\n", 6) < 0)
+	int ok = http ? n >= 12 && memcmp(line, "HTTP/1.", 7) == 0 && memcmp(line + 8, " 200", 4) == 0
+		      : n >= 4 && memcmp(line, "220", 3) == 0;
+	if (!http && write(fd, "QUIT\r\n", 6) < 0)
 		ok = ok && 1;
 	close(fd);
 	return ok ? 0 : -1;
 }
 
+/* Loopback address to reach a listener bound to a->host. */
+static const char *loopback_for(const struct listen_addr *a)
+{
+	const char *host = a->host[0] ? a->host : "127.0.0.1";
+	if (strcmp(host, "0.0.0.0") == 0)
+		return "127.0.0.1";
+	if (strcmp(host, "::") == 0)
+		return "::1";
+	return host;
+}
+
 int cli_health(const struct config *cfg, int argc, char **argv)
 {
-	const struct listen_addr *a = &cfg->listen[LISTEN_SMTP];
-	const char *host = a->host[0] ? a->host : "127.0.0.1";
+	const struct listen_addr *h = &cfg->listen[LISTEN_HTTP], *a = &cfg->listen[LISTEN_SMTP];
+	int http = h->port != 0;
 
 	(void)argc;
 	(void)argv;
+	if (http)
+		a = h;
 	if (a->port == 0) {
-		fprintf(stderr, "tern: health: the SMTP listener is disabled\n");
+		fprintf(stderr, "tern: health: the HTTP and SMTP listeners are disabled\n");
 		return 1;
 	}
-	if (strcmp(host, "0.0.0.0") == 0)
-		host = "127.0.0.1";
-	else if (strcmp(host, "::") == 0)
-		host = "::1";
-	if (probe(host, a->port) == 0 ||
-	    (a->fallback_port && a->fallback_port != a->port && probe(host, a->fallback_port) == 0)) {
+	const char *host = loopback_for(a);
+	if (probe(host, a->port, http) == 0 ||
+	    (a->fallback_port && a->fallback_port != a->port &&
+	     probe(host, a->fallback_port, http) == 0)) {
 		printf("ok\n");
 		return 0;
 	}
-	fprintf(stderr, "tern: health: no SMTP greeting on %s port %u\n", host, a->port);
+	fprintf(stderr, "tern: health: %s on %s port %u\n",
+		http ? "no 200 from /healthz" : "no SMTP greeting", host, a->port);
 	return 1;
 }

@@ -256,3 +256,13 @@ def test_static_ui_assets():
         r = curl(s, "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
                  "https://%s:%d/../../etc/passwd" % (HOST, s.https_port))
         assert r.stdout.decode() in ("400", "404"), r.stdout
+
+
+def test_tern_health_uses_healthz():
+    with Server(http=True, env={"TERN_LISTEN_SMTP": ""}, domains=()) as s:
+        # No SMTP listener: only /healthz can say the server is up.
+        r = s.cli("health")
+        assert r.returncode == 0 and r.stdout == b"ok\n", r
+        s.stop()
+        r = s.cli("health", check=False)
+        assert r.returncode == 1 and b"/healthz" in r.stderr, r
