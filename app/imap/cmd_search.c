@@ -589,7 +589,6 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	int uid = cmd->id == IMAP_CMD_UID_SEARCH;
 	const struct imap_arg *args = cmd->args;
 	size_t count = cmd->nargs;
-	struct compiler c = { .s = s, .now = (int64_t)time(NULL) };
 	unsigned ret = RET_ALL;
 	int esearch = s->search_esearch;
 	struct str cs;
@@ -618,18 +617,34 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		args += 2;
 		count -= 2;
 	}
-	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
-	if (!root) {
+	uint32_t *hits;
+	size_t nhits;
+	int modseq;
+	if (imap_search_eval(s, "SEARCH", args, count, &hits, &nhits, &modseq) < 0) {
 		if (ret & RET_SAVE)
 			imap_searchres_clear(s);
+		return;
+	}
+	search_answer(s, uid, esearch, ret, hits, nhits, modseq);
+	free(hits);
+	imap_tagged(s, "OK Search completed.");
+}
+
+int imap_search_eval(struct imap_session *s, const char *cmd_name, const struct imap_arg *args,
+		     size_t count, uint32_t **hits_r, size_t *nhits_r, int *modseq_r)
+{
+	struct compiler c = { .s = s, .now = (int64_t)time(NULL) };
+	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
+
+	if (!root) {
 		if (c.cannot) {
 			imap_tagged(s, "NO [CANNOT] %s", c.err);
 		} else {
-			imap_tagged(s, "BAD Error in IMAP command SEARCH: %s",
+			imap_tagged(s, "BAD Error in IMAP command %s: %s", cmd_name,
 				    c.err ? c.err : "Missing search keys.");
 			imap_session_error(s);
 		}
-		return;
+		return -1;
 	}
 	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
 	size_t nhits = 0;
@@ -643,7 +658,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 			hits[nhits++] = i + 1;
 	}
 	arena_free(&ta);
-	search_answer(s, uid, esearch, ret, hits, nhits, c.modseq);
-	free(hits);
-	imap_tagged(s, "OK Search completed.");
+	*hits_r = hits;
+	*nhits_r = nhits;
+	if (modseq_r)
+		*modseq_r = c.modseq;
+	return 0;
 }

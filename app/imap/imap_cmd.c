@@ -33,7 +33,7 @@ struct imap_cmd_def {
 
 /* The capabilities this slice implements; nothing else is advertised. */
 /* Search, list, sort and thread extensions (one line: the imap2 branch's). */
-#define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE OBJECTID SAVEDATE PREVIEW"
+#define CAPS_IMAP2 " ESEARCH SEARCHRES WITHIN LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE OBJECTID SAVEDATE PREVIEW SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
 #define CAPS_BASE "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN SPECIAL-USE STATUS=SIZE BINARY" CAPS_IMAP2
 
 /* Added by later slices, one line each so that their merges stay apart. */
@@ -121,6 +121,7 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_UID_FETCH, imap_cmd_fetch, SELECTED },
 	{ IMAP_CMD_SEARCH, imap_cmd_search, SELECTED },
 	{ IMAP_CMD_UID_SEARCH, imap_cmd_search, SELECTED },
+	{ IMAP_CMD_SORT, imap_cmd_sort, SELECTED }, { IMAP_CMD_UID_SORT, imap_cmd_sort, SELECTED }, { IMAP_CMD_THREAD, imap_cmd_thread, SELECTED }, { IMAP_CMD_UID_THREAD, imap_cmd_thread, SELECTED },
 	{ IMAP_CMD_STORE, imap_cmd_store, SELECTED },
 	{ IMAP_CMD_UID_STORE, imap_cmd_store, SELECTED },
 	{ IMAP_CMD_EXPUNGE, imap_cmd_expunge, SELECTED },

@@ -400,6 +400,18 @@ int imap_status_append(struct imap_session *s, const char *name,
  * instead of "* SEARCH".
  */
 void imap_search_rev2(struct imap_session *s);
+/*
+ * Compiles the search keys args[0..count) and evaluates them over the
+ * view (SEARCH, SORT, THREAD). Returns 0 with *hits_r (malloc'ed, the
+ * caller frees it) holding the matching sequence numbers ascending,
+ * *nhits_r their count and *modseq_r (may be NULL) set when a MODSEQ key
+ * was given; or -1 after a tagged BAD/NO naming cmd_name.
+ */
+int imap_search_eval(struct imap_session *s, const char *cmd_name, const struct imap_arg *args,
+		     size_t count, uint32_t **hits_r, size_t *nhits_r, int *modseq_r);
+/* cmd_sort.c: SORT and UID SORT (RFC 5256, SORT=DISPLAY RFC 5957), THREAD and UID THREAD */
+void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* Helpers shared by handlers (imap_cmd.c). */
 /*

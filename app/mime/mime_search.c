@@ -2,6 +2,7 @@
  * mime_search.c — see mime_search.h.
  */
 #include "mime/mime_search.h"
+#include "mime/mime_thread.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,9 +33,7 @@ void mime_search_clear(struct mime_search *sm)
 
 void mime_search_fold(char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] >= 'A' && p[i] <= 'Z')
-			p[i] = (char)(p[i] + ('a' - 'A'));
+	mime_casefold(p, n); /* ASCII, Latin, Greek, Cyrillic; same length */
 }
 
 static int contains(struct str hay, struct str needle)

@@ -5,7 +5,8 @@
  * Design: a struct mime_search holds one message (its bytes and its MIME
  * tree, normally decoded from the cache record) while any number of
  * needles are looked for in it. Matching is a case-insensitive substring
- * test (ASCII letters fold; other octets compare as they are) on UTF-8
+ * test (mime_casefold(): ASCII, Latin-1, Latin Extended-A, Greek and
+ * Cyrillic letters fold; other octets compare as they are) on UTF-8
  * text: header values are unfolded and their RFC 2047 encoded-words
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset
@@ -17,8 +18,9 @@
  * bounded amount of work and memory whatever its size. The header
  * section is read up to rfc5322.h's limits.
  *
- * Caveats: no Unicode case folding beyond ASCII ("É" does not match "é");
- * parts in unknown charsets are searched as raw octets.
+ * Caveats: no full Unicode case folding (scripts other than those above
+ * compare as they are); parts in unknown charsets are searched as raw
+ * octets.
  */
 #ifndef TERN_MIME_SEARCH_H
 #define TERN_MIME_SEARCH_H
@@ -45,7 +47,7 @@ void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
 /* Frees what sm built. */
 void mime_search_clear(struct mime_search *sm);
 
-/* Folds p[0..n) in place for matching (ASCII upper case to lower case);
+/* Folds p[0..n) in place for matching (mime_casefold());
  * needles must be folded before they are given to the functions below. */
 void mime_search_fold(char *p, size_t n);
 

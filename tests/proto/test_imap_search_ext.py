@@ -158,3 +158,20 @@ def test_imap_search_modseq_key():
         u, t = cmd(r, "g", 'SEARCH MODSEQ "/flags/x" bogus 1')
         assert t.startswith(b"g BAD"), t
         r.close()
+
+
+def test_imap_search_unicode_case():
+    with srv() as s:
+        send_raw(s, [mail("=?UTF-8?Q?=C3=89cole_=C3=84rger_=CE=91=CE=B8=CE=AE=CE=BD=CE=B1?="),
+                     mail("plain")])
+        r = session(s)
+        # Quoted UTF-8 (RFC 9051) and a literal; case folds beyond ASCII.
+        assert cmd(r, "a", 'SEARCH CHARSET UTF-8 SUBJECT "école"')[0] == [b"* SEARCH 1"]
+        assert cmd(r, "b", 'SEARCH SUBJECT "ÄRGER"')[0] == [b"* SEARCH 1"]
+        assert cmd(r, "c", 'SEARCH SUBJECT "αθήνα"')[0] == [b"* SEARCH 1"]
+        r.send('d SEARCH CHARSET UTF-8 SUBJECT {6}\r\n')
+        assert r.line().startswith(b"+")
+        r.send("ÉCOLE".encode() + b"\r\n")
+        assert r.until_tag("d") == [b"* SEARCH 1", b"d OK Search completed."]
+        assert cmd(r, "e", 'SEARCH SUBJECT "ecole"')[0] == [b"* SEARCH"]
+        r.close()

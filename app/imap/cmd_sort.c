@@ -1,0 +1,382 @@
+/*
+ * cmd_sort.c — SORT and UID SORT (RFC 5256 §3, SORT=DISPLAY RFC 5957) and
+ * THREAD and UID THREAD (RFC 5256 §3, ORDEREDSUBJECT and REFERENCES).
+ *
+ * Both first run the search keys (imap_search_eval(), shared with
+ * SEARCH), then read what the criteria need for each match: nothing for
+ * ARRIVAL and SIZE (the view has them), else the envelope from the MIME
+ * structure cached at delivery (mime_cache_load) and, for
+ * THREAD=REFERENCES, the References field from the header, each message
+ * in one short read transaction. Keys are kept in a per-command arena.
+ *
+ * Criteria: ARRIVAL (internal date), CC, FROM, TO (the first address's
+ * mailbox, i.e. the local part, case-folded), DATE (the Date header in
+ * UTC, the internal date when missing or unreadable), SIZE, SUBJECT (the
+ * base subject, mime_thread.h), DISPLAYFROM and DISPLAYTO (the first
+ * address's decoded display name, or its addr-spec when it has none),
+ * each optionally REVERSE; messages equal on every criterion keep their
+ * sequence order (RFC 5256). Strings compare as octets after
+ * mime_casefold().
+ *
+ * Caveats: like text SEARCH, this reads every matching message on the
+ * loop; a big mailbox would want an index.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_session.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_date.h"
+#include "mime/mime_thread.h"
+#include "mime/mime_tree.h"
+#include "mime/rfc5322.h"
+
+enum sort_key { K_ARRIVAL, K_CC, K_DATE, K_FROM, K_SIZE, K_SUBJECT, K_TO, K_DISPLAYFROM,
+		K_DISPLAYTO, K_COUNT };
+
+static const char *const key_names[K_COUNT] = { "ARRIVAL", "CC",      "DATE",
+						 "FROM",    "SIZE",    "SUBJECT",
+						 "TO",      "DISPLAYFROM", "DISPLAYTO" };
+
+#define SORT_MAX_KEYS 16
+
+/* What one message contributes. */
+struct msg_keys {
+	uint32_t seq;
+	int64_t sent;
+	struct str s[K_COUNT]; /* string keys, folded */
+	struct str msgid;
+	struct str *refs;
+	size_t nrefs;
+	int reply;
+};
+
+struct gather {
+	struct arena *a;
+	struct msg_keys *k;
+	unsigned want;   /* bit per enum sort_key that needs the message */
+	int references; /* THREAD=REFERENCES: Message-ID, References, In-Reply-To */
+};
+
+static struct str keep(struct arena *a, const char *p, size_t n)
+{
+	char *d = arena_alloc(a, n + 1);
+	if (n)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	return str_make(d, n);
+}
+
+static struct str folded(struct arena *a, struct str v)
+{
+	struct str r = keep(a, v.p ? v.p : "", v.p ? v.len : 0);
+	mime_casefold((char *)r.p, r.len);
+	return r;
+}
+
+/* DISPLAYFROM/DISPLAYTO (RFC 5957 §3): the decoded display name, else
+ * the addr-spec. */
+static struct str display(struct arena *a, const struct mime_addrs *l)
+{
+	struct buf b;
+	struct str r;
+
+	if (l->n == 0)
+		return str_make("", 0);
+	const struct mime_address *ad = &l->v[0];
+	buf_init(&b, 4096);
+	if (ad->name.p && ad->name.len)
+		rfc5322_decode_words(ad->name, &b);
+	if (buf_len(&b) == 0)
+		buf_printf(&b, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p, (int)ad->host.len,
+			   ad->host.p);
+	r = folded(a, buf_str(&b));
+	buf_free(&b);
+	return r;
+}
+
+static struct str first_mailbox(struct arena *a, const struct mime_addrs *l)
+{
+	return l->n ? folded(a, l->v[0].mailbox) : str_make("", 0);
+}
+
+/* The References field, raw, from the header (not in the cache). */
+static struct str references_field(const char *d, size_t len, struct arena *a)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	struct str r = STR_NULL;
+
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, d + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (str_eq_ci_c(f.name, "References")) {
+			r = keep(a, f.value.p, f.value.len);
+			break;
+		}
+	}
+	rfc5322_clear(&p);
+	return r;
+}
+
+static void gather_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
+{
+	struct gather *g = arg;
+	struct msg_keys *k = g->k;
+	struct arena *ta = arena_new(16384);
+	struct mime_tree t;
+	int64_t sent;
+
+	mime_cache_load(meta, metalen, d, len, ta, &t);
+	const struct mime_envelope *env = t.nparts ? t.parts[0].env : NULL;
+	if (env) {
+		if (mime_date_parse(env->date, &sent, NULL) == 0)
+			k->sent = sent;
+		if (g->want & ((1u << K_SUBJECT))) {
+			struct buf b;
+			buf_init(&b, 64 * 1024);
+			mime_base_subject(env->subject, &b, &k->reply);
+			k->s[K_SUBJECT] = keep(g->a, buf_data(&b), buf_len(&b));
+			buf_free(&b);
+		}
+		k->s[K_FROM] = first_mailbox(g->a, &env->from);
+		k->s[K_TO] = first_mailbox(g->a, &env->to);
+		k->s[K_CC] = first_mailbox(g->a, &env->cc);
+		if (g->want & (1u << K_DISPLAYFROM))
+			k->s[K_DISPLAYFROM] = display(g->a, &env->from);
+		if (g->want & (1u << K_DISPLAYTO))
+			k->s[K_DISPLAYTO] = display(g->a, &env->to);
+		if (g->references) {
+			struct str ids[MIME_THREAD_REFS_MAX];
+			struct str refs = references_field(d, len, ta);
+			size_t n = mime_msgids(refs, ids, MIME_THREAD_REFS_MAX);
+			if (n == 0) /* RFC 5256: else the first In-Reply-To id */
+				n = mime_msgids(env->in_reply_to, ids, MIME_THREAD_REFS_MAX) ? 1 : 0;
+			k->refs = arena_alloc(g->a, (n ? n : 1) * sizeof(*k->refs));
+			for (size_t i = 0; i < n; i++)
+				k->refs[i] = keep(g->a, ids[i].p, ids[i].len);
+			k->nrefs = n;
+			struct str mid;
+			if (mime_msgids(env->message_id, &mid, 1) == 1)
+				k->msgid = keep(g->a, mid.p, mid.len);
+		}
+	}
+	arena_free(&ta);
+}
+
+/* Reads the keys of the messages hits[0..n) into a fresh array. */
+static struct msg_keys *gather(struct imap_session *s, struct arena *a, const uint32_t *hits,
+			       size_t n, unsigned want, int references)
+{
+	struct msg_keys *keys = arena_zalloc(a, (n ? n : 1) * sizeof(*keys));
+	struct gather g = { .a = a, .want = want, .references = references };
+	unsigned content = want & ~((1u << K_ARRIVAL) | (1u << K_SIZE));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_msg *m = &s->view.msgs[hits[i] - 1];
+		keys[i].seq = hits[i];
+		keys[i].sent = m->received_at;
+		for (int k = 0; k < K_COUNT; k++)
+			keys[i].s[k] = str_make("", 0);
+		if (content || references) {
+			g.k = &keys[i];
+			/* a message gone meanwhile sorts with empty keys */
+			store_email_content(imap_store, s->account, m->email_id, gather_cb, &g);
+		}
+	}
+	return keys;
+}
+
+struct criteria {
+	unsigned char key[SORT_MAX_KEYS];
+	unsigned char reverse[SORT_MAX_KEYS];
+	size_t n;
+	const struct imap_session *s;
+	const struct msg_keys *keys;
+};
+
+static int cmp_str(struct str a, struct str b)
+{
+	size_t l = a.len < b.len ? a.len : b.len;
+	int c = l ? memcmp(a.p, b.p, l) : 0;
+	return c ? (c < 0 ? -1 : 1) : a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
+{
+	const struct msg_keys *a = &c->keys[ia], *b = &c->keys[ib];
+	const struct imap_msg *ma = &c->s->view.msgs[a->seq - 1], *mb = &c->s->view.msgs[b->seq - 1];
+
+	for (size_t i = 0; i < c->n; i++) {
+		int r;
+		switch (c->key[i]) {
+		case K_ARRIVAL:
+			r = ma->received_at < mb->received_at ? -1 : ma->received_at > mb->received_at;
+			break;
+		case K_DATE: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
+		case K_SIZE: r = ma->size < mb->size ? -1 : ma->size > mb->size; break;
+		default: r = cmp_str(a->s[c->key[i]], b->s[c->key[i]]); break;
+		}
+		if (r)
+			return c->reverse[i] ? -r : r;
+	}
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* A stable merge sort of indexes (no qsort_r in every libc, no globals). */
+static void sort_idx(uint32_t *v, size_t n, const struct criteria *c)
+{
+	uint32_t *tmp = xmalloc((n ? n : 1) * sizeof(*tmp));
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				tmp[k++] = cmp_msgs(c, v[j], v[i]) < 0 ? v[j++] : v[i++];
+			while (i < mid)
+				tmp[k++] = v[i++];
+			while (j < hi)
+				tmp[k++] = v[j++];
+		}
+		memcpy(v, tmp, n * sizeof(*v));
+	}
+	free(tmp);
+}
+
+static void bad(struct imap_session *s, const char *cmd, const char *why)
+{
+	imap_tagged(s, "BAD Error in IMAP command %s: %s", cmd, why);
+	imap_session_error(s);
+}
+
+/* CHARSET argument of SORT and THREAD: 0, or -1 after the reply. */
+static int charset_ok(struct imap_session *s, const char *cmd, const struct imap_arg *a)
+{
+	struct str cs;
+	if (imap_arg_astring(a, &cs) < 0) {
+		bad(s, cmd, "Invalid charset.");
+		return -1;
+	}
+	if (!(str_eq_ci_c(cs, "UTF-8") || str_eq_ci_c(cs, "US-ASCII"))) {
+		imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
+		return -1;
+	}
+	return 0;
+}
+
+void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	int uid = cmd->id == IMAP_CMD_UID_SORT;
+	const char *name = uid ? "UID SORT" : "SORT";
+	const struct imap_arg *l;
+	size_t ln;
+	struct criteria c = { .s = s };
+	unsigned want = 0;
+
+	if (cmd->nargs < 3 || imap_arg_list(&cmd->args[0], &l, &ln) < 0 || ln == 0) {
+		bad(s, name, "Invalid sort criteria.");
+		return;
+	}
+	for (size_t i = 0; i < ln; i++) {
+		int rev = imap_arg_atom_is(&l[i], "REVERSE");
+		if (rev && ++i >= ln) {
+			bad(s, name, "REVERSE without a sort key.");
+			return;
+		}
+		size_t k;
+		for (k = 0; k < K_COUNT; k++)
+			if (imap_arg_atom_is(&l[i], key_names[k]))
+				break;
+		if (k == K_COUNT || c.n == SORT_MAX_KEYS) {
+			bad(s, name, k == K_COUNT ? "Unknown sort key." : "Too many sort keys.");
+			return;
+		}
+		c.key[c.n] = (unsigned char)k;
+		c.reverse[c.n++] = (unsigned char)rev;
+		want |= 1u << k;
+	}
+	if (charset_ok(s, name, &cmd->args[1]) < 0)
+		return;
+	uint32_t *hits;
+	size_t n;
+	if (imap_search_eval(s, name, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+		return;
+	struct arena *a = arena_new(65536);
+	c.keys = gather(s, a, hits, n, want, 0);
+	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	sort_idx(idx, n, &c);
+
+	struct buf out;
+	buf_init(&out, n * 11 + 16);
+	buf_append_c(&out, "* SORT");
+	for (size_t i = 0; i < n; i++) {
+		uint32_t seq = c.keys[idx[i]].seq;
+		buf_printf(&out, " %u", uid ? s->view.msgs[seq - 1].uid : seq);
+	}
+	buf_append_c(&out, "\r\n");
+	imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	free(idx);
+	free(hits);
+	arena_free(&a);
+	imap_tagged(s, "OK Sort completed.");
+}
+
+void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	int uid = cmd->id == IMAP_CMD_UID_THREAD;
+	const char *name = uid ? "UID THREAD" : "THREAD";
+	int refs;
+
+	if (cmd->nargs < 3) {
+		bad(s, name, "Invalid arguments.");
+		return;
+	}
+	if (imap_arg_atom_is(&cmd->args[0], "REFERENCES")) {
+		refs = 1;
+	} else if (imap_arg_atom_is(&cmd->args[0], "ORDEREDSUBJECT")) {
+		refs = 0;
+	} else {
+		bad(s, name, "Unknown thread algorithm.");
+		return;
+	}
+	if (charset_ok(s, name, &cmd->args[1]) < 0)
+		return;
+	uint32_t *hits;
+	size_t n;
+	if (imap_search_eval(s, name, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+		return;
+	struct arena *a = arena_new(65536);
+	struct msg_keys *keys = gather(s, a, hits, n, 1u << K_SUBJECT, refs);
+	struct mime_thread_msg *tm = xcalloc(n ? n : 1, sizeof(*tm));
+	for (size_t i = 0; i < n; i++) {
+		tm[i] = (struct mime_thread_msg){ .num = uid ? s->view.msgs[keys[i].seq - 1].uid
+							  : keys[i].seq,
+						  .sent = keys[i].sent,
+						  .msgid = keys[i].msgid,
+						  .refs = keys[i].refs,
+						  .nrefs = keys[i].nrefs,
+						  .base = keys[i].s[K_SUBJECT],
+						  .reply = keys[i].reply };
+	}
+	struct buf out;
+	buf_init(&out, n * 16 + 64);
+	buf_append_c(&out, "* THREAD ");
+	if (refs)
+		mime_thread_references(tm, n, &out);
+	else
+		mime_thread_orderedsubject(tm, n, &out);
+	if (n == 0)
+		buf_reset(&out), buf_append_c(&out, "* THREAD");
+	buf_append_c(&out, "\r\n");
+	imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	free(tm);
+	free(hits);
+	arena_free(&a);
+	imap_tagged(s, "OK Thread completed.");
+}

@@ -1,0 +1,83 @@
+/*
+ * mime_thread.h — what IMAP SORT and THREAD (RFC 5256, RFC 5957) need from
+ * messages, as pure functions: the base subject, the message ids of
+ * References/In-Reply-To, a case fold for comparing, and the two
+ * threading algorithms.
+ *
+ * Design: the IMAP layer reads each message's envelope (from the MIME
+ * cache) and References header, fills a struct mime_thread_msg per
+ * message, and gets the THREAD response text back. Nothing here touches
+ * the store, so every function is unit-tested and fuzzed on its own.
+ *
+ * Base subject (RFC 5256 §2.1): encoded-words decoded, white space runs
+ * made one space, then trailing "(fwd)", leading "Re:", "Fw:", "Fwd:"
+ * (with optional "[blob]"s, any case) and leading "[blob]"s (unless that
+ * would leave nothing) removed until nothing changes, and a
+ * "[fwd: ... ]" wrapper removed and the whole done again. The result is
+ * case-folded with mime_casefold(), so equal subjects are equal octets.
+ *
+ * Case fold ("i;unicode-casemap"-ish): ASCII, Latin-1, Latin Extended-A,
+ * Greek and Cyrillic capitals become small letters, in place, always with
+ * the same UTF-8 length; other characters are left as they are. Not the
+ * full Unicode casemap (no decomposition, no titlecase), which is what
+ * real clients' subjects and names need in practice.
+ *
+ * Threads: REFERENCES is the algorithm of RFC 5256 §3 (JWZ's): link by
+ * References (or the first In-Reply-To id), prune empty containers,
+ * group the roots by base subject, sort siblings by sent date.
+ * ORDEREDSUBJECT groups by base subject, each thread a first message and
+ * its followers as children. Ties in dates keep the input order, which
+ * the caller makes the sequence order. Both are iterative (no recursion),
+ * so a chain of a hundred thousand replies costs memory, not stack.
+ *
+ * Limits: at most MIME_THREAD_REFS_MAX ids per message are used (the last
+ * ones, nearest the message), each at most 998 octets as in a header line.
+ */
+#ifndef TERN_MIME_THREAD_H
+#define TERN_MIME_THREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+
+#define MIME_THREAD_REFS_MAX 100
+
+/* Folds p[0..n) in place for comparison (see above). */
+void mime_casefold(char *p, size_t n);
+
+/*
+ * Appends the folded base subject of a raw Subject value (as in the
+ * envelope: unfolded, encoded-words not decoded; p == NULL for none) to
+ * out. *reply_r (may be NULL) is set to 1 when a reply or forward marker
+ * was removed. Returns 0, or -1 when out's ceiling was reached.
+ */
+int mime_base_subject(struct str subject, struct buf *out, int *reply_r);
+
+/*
+ * Finds the msg-ids ("<...>", brackets kept, no white space inside) of a
+ * References or In-Reply-To value, in order; anything else (comments,
+ * phrases, broken ids) is skipped. Stores at most max slices into ids
+ * (the last ones when there are more) and returns how many were stored.
+ */
+size_t mime_msgids(struct str value, struct str *ids, size_t max);
+
+struct mime_thread_msg {
+	uint32_t num;           /* what the response shows: sequence number or UID */
+	int64_t sent;           /* Date header in UTC, or the internal date */
+	struct str msgid;       /* "<...>", or empty when missing */
+	const struct str *refs; /* References ids, else the first In-Reply-To id */
+	size_t nrefs;
+	struct str base;        /* mime_base_subject() */
+	int reply;              /* its subject had a reply marker */
+};
+
+/* Appends the THREAD=REFERENCES result for m[0..n) ("(1 2)(3 (4)(5))", no
+ * "* THREAD" prefix) to out. 0, or -1 when out's ceiling was reached. */
+int mime_thread_references(const struct mime_thread_msg *m, size_t n, struct buf *out);
+
+/* The same for THREAD=ORDEREDSUBJECT. */
+int mime_thread_orderedsubject(const struct mime_thread_msg *m, size_t n, struct buf *out);
+
+#endif

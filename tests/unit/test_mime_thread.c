@@ -1,0 +1,205 @@
+/*
+ * test_mime_thread.c — base subject extraction (RFC 5256 §2.1), msg-id
+ * lists, the case fold, and both threading algorithms, output compared
+ * byte by byte.
+ */
+#include <string.h>
+
+#include "mime/mime_thread.h"
+#include "unit.h"
+
+static void base(const char *subj, const char *want, int reply, int line)
+{
+	struct buf b;
+	int r = -1;
+
+	buf_init(&b, 4096);
+	CHECK_EQ_INT(mime_base_subject(subj ? str_c(subj) : STR_NULL, &b, &r), 0);
+	buf_append(&b, "", 1);
+	if (strcmp(buf_data(&b), want) != 0 || r != reply)
+		fprintf(stderr, "line %d: \"%s\" -> \"%s\" reply=%d\n", line, subj ? subj : "(null)",
+			buf_data(&b), r);
+	CHECK_EQ_STR(buf_data(&b), want);
+	CHECK_EQ_INT(r, reply);
+	buf_free(&b);
+}
+
+static void test_base_subject(void)
+{
+	base(NULL, "", 0, __LINE__);
+	base("", "", 0, __LINE__);
+	base("Hello", "hello", 0, __LINE__);
+	base("  Hello \t  World  ", "hello world", 0, __LINE__);
+	base("Re: Hello", "hello", 1, __LINE__);
+	base("RE:Hello", "hello", 1, __LINE__);
+	base("re :  Hello", "hello", 1, __LINE__);
+	base("Fw: Hello", "hello", 1, __LINE__);
+	base("FWD: Hello", "hello", 1, __LINE__);
+	base("Re: Re: Fwd: Re: Hello", "hello", 1, __LINE__);
+	base("Re[2]: Hello", "hello", 1, __LINE__);
+	base("Re [2]: Hello", "hello", 1, __LINE__);
+	base("[list] Re: Hello", "hello", 1, __LINE__);
+	base("[list] [tag] Hello", "hello", 0, __LINE__);
+	base("[list]", "[list]", 0, __LINE__);      /* a blob alone stays */
+	base("[a] [b]", "[b]", 0, __LINE__);       /* only while something is left */
+	base("Hello (fwd)", "hello", 1, __LINE__);
+	base("Hello (FWD) (fwd)  ", "hello", 1, __LINE__);
+	base("[Fwd: Hello]", "hello", 1, __LINE__);
+	base("[fwd: Re: [list] Hello (fwd)]", "hello", 1, __LINE__);
+	base("[Fwd: Hello", "[fwd: hello", 0, __LINE__);
+	base("Reply to this", "reply to this", 0, __LINE__); /* "re" needs its colon */
+	base("Re", "re", 0, __LINE__);
+	base("Re:", "", 1, __LINE__);
+	base("Fwd:Re:", "", 1, __LINE__);
+	base("=?UTF-8?Q?Re=3A_=C3=89cole?=", "\xc3\xa9" "cole", 1, __LINE__);
+	base("=?ISO-8859-1?Q?=C4rger?= und so", "\xc3\xa4rger und so", 0, __LINE__);
+	base("\xce\x91\xce\xb8\xce\xae\xce\xbd\xce\xb1", "\xce\xb1\xce\xb8\xce\xae\xce\xbd\xce\xb1", 0,
+	     __LINE__);
+}
+
+static void test_casefold(void)
+{
+	char s[] = "ABC xyz \xc3\x80\xc3\x9e\xc3\x97 \xc5\x81 \xc4\xb0 \xc5\xb8 \xd0\x90\xd0\x80 \xe2\x82\xac Z";
+	mime_casefold(s, strlen(s));
+	CHECK_EQ_STR(s, "abc xyz \xc3\xa0\xc3\xbe\xc3\x97 \xc5\x82 \xc4\xb0 \xc3\xbf \xd0\xb0\xd1\x90 \xe2\x82\xac z");
+	char t[] = "\xc3"; /* a lone lead octet stays */
+	mime_casefold(t, 1);
+	CHECK_EQ_STR(t, "\xc3");
+}
+
+static void test_msgids(void)
+{
+	struct str ids[3];
+	size_t n = mime_msgids(str_c(" <a@x> (c <no@x>) <b@x>\r\n\t<c@x> junk <bad <d@x>"), ids, 3);
+	CHECK_EQ_INT(n, 3);
+	CHECK(n == 3 && str_eq(ids[0], str_c("<b@x>")) && str_eq(ids[1], str_c("<c@x>")) &&
+	      str_eq(ids[2], str_c("<d@x>")));
+	CHECK_EQ_INT(mime_msgids(str_c("<a b@x> <> <x"), ids, 3), 0);
+	CHECK_EQ_INT(mime_msgids(STR_NULL, ids, 3), 0);
+	CHECK_EQ_INT(mime_msgids(str_c("<a@x>"), ids, 0), 0);
+}
+
+/* Messages for the thread tests: num, minute, id, refs (space-separated
+ * or NULL), subject. */
+struct spec {
+	uint32_t num;
+	int minute;
+	const char *id, *refs, *subject;
+};
+
+static void thread(const struct spec *sp, size_t n, int refs, const char *want, int line)
+{
+	struct mime_thread_msg m[32];
+	struct str ids[32][8];
+	struct buf subj[32], out;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&subj[i], 1024);
+		mime_base_subject(str_c(sp[i].subject), &subj[i], &m[i].reply);
+		m[i].num = sp[i].num;
+		m[i].sent = sp[i].minute * 60;
+		m[i].msgid = sp[i].id ? str_c(sp[i].id) : str_make("", 0);
+		m[i].nrefs = sp[i].refs ? mime_msgids(str_c(sp[i].refs), ids[i], 8) : 0;
+		m[i].refs = ids[i];
+		m[i].base = buf_str(&subj[i]);
+	}
+	buf_init(&out, 65536);
+	CHECK_EQ_INT(refs ? mime_thread_references(m, n, &out) : mime_thread_orderedsubject(m, n, &out),
+		     0);
+	buf_append(&out, "", 1);
+	if (strcmp(buf_data(&out), want) != 0)
+		fprintf(stderr, "line %d: got %s\n", line, buf_data(&out));
+	CHECK_EQ_STR(buf_data(&out), want);
+	buf_free(&out);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&subj[i]);
+}
+
+static void test_threads(void)
+{
+	static const struct spec a[] = {
+		{ 1, 1, "<1@x>", NULL, "Topic A" },
+		{ 2, 2, "<2@x>", "<1@x>", "Re: Topic A" },
+		{ 3, 3, "<3@x>", "<1@x>", "RE: [list] Topic A" },
+		{ 4, 4, "<4@x>", "<1@x> <2@x>", "Re: Re: Topic A" },
+		{ 5, 5, "<5@x>", NULL, "Other" },
+		{ 6, 6, "<6@x>", "<missing@x>", "Lost child" },
+		{ 7, 7, "<7@x>", "<missing@x>", "Re: Lost child" },
+		{ 8, 8, "<8@x>", NULL, "Re: other (fwd)" },
+	};
+	thread(a, 8, 1, "(1 (2 4)(3))(5 8)((6)(7))", __LINE__);
+	thread(a, 8, 0, "(1 (2)(3)(4))(5 8)(6 7)", __LINE__);
+	thread(a, 0, 1, "", __LINE__);
+	thread(a, 1, 1, "(1)", __LINE__);
+
+	/* Dates decide the order, not the input; a missing parent with one
+	 * child is promoted; two non-replies with one subject share a dummy. */
+	static const struct spec b[] = {
+		{ 10, 50, "<a@x>", NULL, "Same" },
+		{ 11, 10, "<b@x>", NULL, "Same" },
+		{ 12, 30, "<c@x>", "<gone@x>", "Solo" },
+		{ 13, 20, NULL, NULL, "" },
+		{ 14, 20, NULL, NULL, "" },
+	};
+	thread(b, 5, 1, "((11)(10))(13)(14)(12)", __LINE__);
+	thread(b, 5, 0, "(11 10)(13 14)(12)", __LINE__);
+
+	/* Loops and duplicates: a message referring to its own child, a
+	 * duplicate Message-ID, references naming the message itself. */
+	static const struct spec c[] = {
+		{ 1, 1, "<p@x>", "<q@x>", "Loop" },
+		{ 2, 2, "<q@x>", "<p@x>", "Re: Loop" },
+		{ 3, 3, "<p@x>", NULL, "Dup" },
+		{ 4, 4, "<s@x>", "<s@x> <s@x>", "Self" },
+	};
+	thread(c, 4, 1, "(2 1)(3)(4)", __LINE__); /* the first link wins */
+
+	/* A reply chain with a fork and a reply whose subject grouping joins
+	 * a dummy. */
+	static const struct spec d[] = {
+		{ 1, 1, "<1@x>", NULL, "Chain" },
+		{ 2, 2, "<2@x>", "<1@x>", "Re: Chain" },
+		{ 3, 3, "<3@x>", "<1@x> <2@x>", "Re: Chain" },
+		{ 4, 4, "<4@x>", "<1@x> <2@x> <3@x>", "Re: Chain" },
+		{ 5, 5, "<5@x>", "<1@x> <2@x>", "Re: Chain" },
+		{ 6, 6, "<6@x>", "<zz@x>", "Chain" },
+		{ 7, 7, "<7@x>", "<zz@x>", "Re: Chain" },
+	};
+	thread(d, 7, 1, "((1 2 (3 4)(5))(6)(7))", __LINE__);
+}
+
+static void test_long_chain(void)
+{
+	/* 20,000 replies in one chain: no recursion, so no stack to run out of. */
+	enum { N = 20000 };
+	static struct mime_thread_msg m[N];
+	static char ids[N][16];
+	static struct str refs[N];
+	struct buf out;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "<%d@x>", i);
+		m[i] = (struct mime_thread_msg){ .num = (uint32_t)i + 1, .sent = i,
+						 .msgid = str_c(ids[i]), .base = str_c("s") };
+		if (i) {
+			refs[i] = str_c(ids[i - 1]);
+			m[i].refs = &refs[i];
+			m[i].nrefs = 1;
+		}
+	}
+	buf_init(&out, 1u << 20);
+	CHECK_EQ_INT(mime_thread_references(m, N, &out), 0);
+	CHECK(buf_len(&out) > 2 && buf_data(&out)[0] == '(' && buf_data(&out)[buf_len(&out) - 1] == ')');
+	CHECK(memmem(buf_data(&out), buf_len(&out), "(", 1) == buf_data(&out));
+	buf_free(&out);
+}
+
+int main(void)
+{
+	test_base_subject();
+	test_casefold();
+	test_msgids();
+	test_threads();
+	test_long_chain();
+	return unit_done("test_mime_thread");
+}
