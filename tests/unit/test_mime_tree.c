@@ -1204,7 +1204,7 @@ static void test_search(void)
 				"pdfonly\r\n"
 				"--b--\r\n";
 
-	CHECK(search_has(m, 0, "from", "ANDRÉ") == 0); /* no Unicode folding */
+	CHECK(search_has(m, 0, "from", "ANDRÉ")); /* Latin letters fold too (mime_casefold) */
 	CHECK(search_has(m, 0, "from", "andré"));
 	CHECK(search_has(m, 0, "FROM", "example.ORG"));
 	CHECK(search_has(m, 0, "subject", "quarterly numbers"));
