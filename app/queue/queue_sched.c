@@ -69,6 +69,9 @@ struct sched {
  */
 #define CACHE_MAX 32
 #define IDLE_S 5
+/* Sessions to one destination at once (Postfix's default is 20 too);
+ * jobs beyond it wait for one to finish. */
+#define DEST_MAX 20
 
 struct cached {
 	char key[256];
@@ -101,6 +104,8 @@ struct job {
 	char last_why[SQ_STATUS_MAX + 1];
 	int reused;        /* the current session came from the cache */
 	int plain_retry;   /* this address failed TLS: try it once without */
+	int dest_busy;     /* counts against DEST_MAX for its group's destination */
+	int waiting;       /* its current group waits for a DEST_MAX slot */
 	int finished;      /* the final commit was sent */
 	int store_pending; /* writer requests not yet completed */
 	struct job *next;
@@ -282,10 +287,41 @@ static uint8_t notice_done(const struct store_queue_entry *e, const struct store
 
 static void start_group(struct job *j);
 
+static const char *dest_key(const struct job *j)
+{
+	return j->s->relay_host[0] ? "" : j->groups[j->cur].domain;
+}
+
+static unsigned dest_active(const struct sched *s, const char *key)
+{
+	unsigned n = 0;
+	for (const struct job *j = s->jobs; j; j = j->next)
+		if (j->dest_busy && strcmp(dest_key(j), key) == 0)
+			n++;
+	return n;
+}
+
 static void next_group(struct job *j)
 {
+	struct sched *s = j->s;
+	char key[256];
+
+	snprintf(key, sizeof key, "%s", dest_key(j));
+	j->dest_busy = 0;
 	j->cur++;
 	start_group(j);
+	/* A slot for key came free: the oldest job waiting for it goes on
+	 * (with the session just parked, if there is one). */
+	if (s->stopping)
+		return;
+	struct job *w = NULL;
+	for (struct job *x = s->jobs; x; x = x->next)
+		if (x->waiting && strcmp(dest_key(x), key) == 0)
+			w = x; /* the list is newest first: keep the last match */
+	if (w && dest_active(s, key) < DEST_MAX) {
+		w->waiting = 0;
+		start_group(w);
+	}
 }
 
 /* Records the group's verdicts in the job and commits them. */
@@ -490,7 +526,12 @@ static void start_group(struct job *j)
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
 	};
-	struct cached *k = cache_take(s->relay_host[0] ? "" : g->domain);
+	struct cached *k = cache_take(dest_key(j));
+	if (!k && dest_active(s, dest_key(j)) >= DEST_MAX) {
+		j->waiting = 1; /* next_group() of another job resumes it */
+		return;
+	}
+	j->dest_busy = 1;
 	if (k) {
 		struct smtp_client *c = k->c;
 		j->addrs[0] = k->addr;

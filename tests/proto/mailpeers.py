@@ -113,13 +113,15 @@ class Receiver:
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
-                 dsn=False, hangup_after_data=False, tls13_only=False):
+                 dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0):
         self.ip, self.port = ip, port
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
         self.stall, self.tls, self.implicit_tls, self.auth = stall, tls, implicit_tls, auth
         self.size, self.ext8bit, self.pipelining, self.dsn = size, ext8bit, pipelining, dsn
         self.hangup_after_data = hangup_after_data
+        self.data_delay = data_delay
+        self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
         self.transactions = 0
         self.lock = threading.Lock()
@@ -151,6 +153,9 @@ class Receiver:
             threading.Thread(target=self._session, args=(c,), daemon=True).start()
 
     def _session(self, c):
+        with self.lock:
+            self.open_sessions += 1
+            self.max_open_sessions = max(self.max_open_sessions, self.open_sessions)
         try:
             c.settimeout(30)
             if self.implicit_tls:
@@ -159,6 +164,8 @@ class Receiver:
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
+            with self.lock:
+                self.open_sessions -= 1
             try:
                 c.close()
             except OSError:
@@ -254,6 +261,7 @@ class Receiver:
                 if self.stall == "data":
                     time.sleep(60)
                     return
+                time.sleep(self.data_delay)
                 with self.lock:
                     n = self.transactions
                     self.transactions += 1

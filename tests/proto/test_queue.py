@@ -312,3 +312,19 @@ def test_starttls_used_and_plaintext_after_a_failed_handshake():
         assert len(m) == 1 and not m[0]["tls"]
         assert sum(1 for c in bad.commands if c.upper() == "STARTTLS") == 1
         assert w.wait_queue_empty()
+
+
+def test_at_most_twenty_sessions_to_one_destination():
+    n = 30
+    with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
+        for i in range(n):
+            w.send(["rcpt%d@remote.test" % i], subject="many %d" % i)
+        w.wait_list("attempts 1")
+        deadline = time.time() + 20
+        while w.queue_list().count("attempts 1") < n and time.time() < deadline:
+            time.sleep(0.2)
+        r = w.receiver(0, data_delay=0.5)
+        w.srv.cli("queue", "flush")
+        assert len(r.wait_messages(n, timeout=60)) == n
+        assert w.wait_queue_empty()
+        assert 1 < r.max_open_sessions <= 20, r.max_open_sessions
