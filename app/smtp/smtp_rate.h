@@ -13,6 +13,10 @@
  * restarts (a restart is rare and an operator's act; persisting it would
  * cost a store write per message). A changed limit applies from the next
  * smtp_rate_init(). Times are monotonic milliseconds from the caller.
+ * Submission checks at MAIL and counts after the queue's commit, so one
+ * session is held exactly to the limit (it waits for each 250), while N
+ * sessions of one account sending at the same moment may pass it by up to
+ * N - 1 messages.
  */
 #ifndef TERN_SMTP_SMTP_RATE_H
 #define TERN_SMTP_SMTP_RATE_H
