@@ -115,12 +115,12 @@ static int zone(struct cur *c)
 int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r)
 {
 	static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	struct cur c = { value.p, value.p + value.len };
 	int64_t day, year, hh, mm, ss = 0;
 	unsigned m, nd;
 
 	if (!value.p)
 		return -1;
+	struct cur c = { value.p, value.p + value.len };
 	skip_cfws(&c);
 	/* Optional day name and comma. */
 	size_t n = word_len(&c);
