@@ -12,6 +12,8 @@
 #ifndef TERN_IMAP_IMAP_SERVER_H
 #define TERN_IMAP_IMAP_SERVER_H
 
+#include <stdint.h>
+
 #include "core/config.h"
 
 struct loop;
@@ -27,6 +29,13 @@ void imap_server_init(const struct config *cfg, struct store *st);
  * the IMAPS port, NULL for the STARTTLS port.
  */
 void imap_server_accept(struct loop *loop, int fd, void *arg);
+/*
+ * A session on fd (plaintext) that starts authenticated as account/login
+ * with a "* PREAUTH" greeting (RFC 9051 §7.1.4), for a transport whose
+ * peer is already known to be the account's owner (the IMAP session fuzz
+ * target; a local pipe). Never on a network listener.
+ */
+void imap_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login);
 /*
  * On a loop's thread: from now on no session starts there; sessions
  * between commands get "* BYE" and close; one in the middle of a command

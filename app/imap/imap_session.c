@@ -47,6 +47,8 @@ static _Thread_local int loop_draining;
 static void session_data(struct conn *c, void *arg);
 static void session_drained(struct conn *c, void *arg);
 static void session_closed(struct conn *c, void *arg, const char *reason);
+static void accept_session(struct loop *loop, int fd, int implicit, uint32_t account,
+			   const char *login);
 static const struct conn_ops imap_conn_ops = {
 	.on_data = session_data,
 	.on_drained = session_drained,
@@ -501,7 +503,8 @@ static int greet(struct imap_session *s)
 		return -1;
 	}
 	idle_rearm(s);
-	imap_reply(s, "* OK [CAPABILITY %s] tern ready.", imap_capabilities(s));
+	imap_reply(s, "* %s [CAPABILITY %s] tern ready.", s->state == IMAP_S_AUTH ? "PREAUTH" : "OK",
+		   imap_capabilities(s));
 	return 0;
 }
 
@@ -550,9 +553,20 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 
 void imap_server_accept(struct loop *loop, int fd, void *arg)
 {
+	accept_session(loop, fd, arg == IMAP_IMPLICIT_TLS, 0, NULL);
+}
+
+void imap_server_accept_preauth(struct loop *loop, int fd, uint32_t account, const char *login)
+{
+	accept_session(loop, fd, 0, account, login);
+}
+
+/* account != 0: PREAUTH as login (imap_server_accept_preauth). */
+static void accept_session(struct loop *loop, int fd, int implicit, uint32_t account,
+			   const char *login)
+{
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
-	int implicit = arg == IMAP_IMPLICIT_TLS;
 
 	snprintf(s->id, sizeof(s->id), "%012llx",
 		 (unsigned long long)((session_base + n) & 0xffffffffffffull));
@@ -591,6 +605,11 @@ void imap_server_accept(struct loop *loop, int fd, void *arg)
 	if (implicit) {
 		s->idle_timer = loop_timer_add(loop, IMAP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
 		return;
+	}
+	if (account) {
+		s->account = account;
+		snprintf(s->login, sizeof(s->login), "%s", login);
+		imap_session_logged_in(s);
 	}
 	greet(s);
 	conn_flush(s->conn); /* last use of s: a refused session may be gone */
