@@ -1,8 +1,9 @@
 /*
- * mime_date.c — RFC 5322 date-time parsing (see mime_date.h).
+ * mime_date.c — RFC 5322 date-time parsing and formatting (see mime_date.h).
  */
 #include "mime/mime_date.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -16,6 +17,30 @@ int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d)
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void mime_date_format(int64_t t, char out[MIME_DATE_MAX])
+{
+	static const char *const days[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400; /* days since 1970-01-01 */
+	int64_t secs = t - z * 86400;
+	/* civil_from_days, the inverse of mime_days_from_civil. */
+	int64_t zz = z + 719468;
+	int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
+	unsigned doe = (unsigned)(zz - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+	int wd = (int)(((z % 7) + 7) % 7); /* 1970-01-01 was a Thursday */
+
+	snprintf(out, MIME_DATE_MAX, "%s, %u %s %04lld %02d:%02d:%02d +0000", days[wd], d,
+		 months[m - 1], (long long)y, (int)(secs / 3600), (int)(secs / 60 % 60),
+		 (int)(secs % 60));
 }
 
 struct cur {

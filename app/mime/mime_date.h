@@ -1,7 +1,8 @@
 /*
  * mime_date.h — the Date: header of a message (RFC 5322 §3.3 date-time,
  * with the obsolete forms of §4.3), for IMAP SEARCH SENTBEFORE/SENTON/
- * SENTSINCE and SORT DATE.
+ * SENTSINCE and SORT DATE; and the one formatter for the dates tern
+ * writes (Date added at submission, Received).
  *
  * Design: one pure function over the unfolded or raw field value; no
  * allocation, no locale, no libc time functions (the musl build and the
@@ -34,5 +35,17 @@ int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r);
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12). */
 int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* Size of mime_date_format()'s output, NUL included ("Sun, 31 Dec 9999
+ * 23:59:59 +0000" and room for wider years). */
+#define MIME_DATE_MAX 40
+
+/*
+ * Writes t (seconds since the Unix epoch) as an RFC 5322 date-time in UTC,
+ * "Sat, 21 Nov 2026 02:06:58 +0000", NUL-terminated, into out (at least
+ * MIME_DATE_MAX octets): the form of the Date and Received fields tern
+ * writes. mime_date_parse() reads it back to t.
+ */
+void mime_date_format(int64_t t, char out[MIME_DATE_MAX]);
 
 #endif

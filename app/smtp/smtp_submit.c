@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -41,6 +40,7 @@
 #include "core/xalloc.h"
 #include "dkim/dkim.h"
 #include "net/conn.h"
+#include "mime/mime_date.h"
 #include "queue/queue.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_rate.h"
@@ -124,26 +124,14 @@ int smtp_submit_check_sender(struct smtp_session *s, const char *addr)
 
 /* ---- end of data ---- */
 
-static void rfc5322_now(char *out, size_t outsz)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t t = (time_t)time_wall();
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* The fields RFC 6409 §8.2/8.3 lets us add, as one string. */
 static const char *added_fields(struct smtp_session *s, const struct smtp_headers *h)
 {
-	char date[64], id[33];
+	char date[MIME_DATE_MAX], id[33];
 	const char *out = "";
 
 	if (h->date_fields == 0) {
-		rfc5322_now(date, sizeof(date));
+		mime_date_format((int64_t)time_wall(), date);
 		out = arena_printf(s->tx.arena, "Date: %s\r\n", date);
 	}
 	if (h->msgid_fields == 0) {

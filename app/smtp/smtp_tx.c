@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -18,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "mime/mime_cache.h"
+#include "mime/mime_date.h"
 #include "mime/mime_tree.h"
 #include "net/conn.h"
 #include "smtp/smtp_session.h"
@@ -29,17 +29,6 @@
 #define META_MAX (256 * 1024)
 #define META_ADDRS_DEGRADED 100
 #define MSG_PREALLOC 32768
-
-static void rfc5322_date(char *out, size_t outsz, time_t t)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, outsz, "%s, %d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
 
 /* Keeps header-unsafe bytes (CR, LF, NUL, parentheses) out of the HELO we echo. */
 static void sanitize(char *dst, size_t dstsz, const char *src)
@@ -56,7 +45,7 @@ static int add_headers(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct conn *c = s->conn;
-	char date[64], helo[260];
+	char date[MIME_DATE_MAX], helo[260];
 	const char *proto;
 	int tls = conn_tls_established(c);
 
@@ -66,7 +55,7 @@ static int add_headers(struct smtp_session *s)
 		proto = tls ? "ESMTPS" : "ESMTP";
 	else
 		proto = tls ? "SMTPS" : "SMTP";
-	rfc5322_date(date, sizeof(date), (time_t)time_wall());
+	mime_date_format((int64_t)time_wall(), date);
 	sanitize(helo, sizeof(helo), s->helo);
 
 	struct buf *m = &tx->msg;

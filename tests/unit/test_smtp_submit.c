@@ -1,14 +1,16 @@
 /*
  * test_smtp_submit.c — the pieces of the submission policy that need no
  * network: the strict From address parser, the header scan (From, Date,
- * Message-ID counts), the per-account sliding-window rate limit, and the
- * server side of SASL PLAIN/LOGIN shared with POP3 (auth/sasl.h).
+ * Message-ID counts), the per-account sliding-window rate limit, the
+ * server side of SASL PLAIN/LOGIN shared with POP3 (auth/sasl.h), and the
+ * Date format written at submission and in Received (mime_date_format).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/sasl.h"
 #include "core/arena.h"
+#include "mime/mime_date.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_rate.h"
 #include "unit.h"
@@ -209,8 +211,33 @@ static void test_sasl_login(void)
 	CHECK_EQ_INT(sasl_login_step(&x, str_c("YQBi"), 0, buf, &u, &p), SASL_STEP_MALFORMED);
 }
 
+static void test_date_format(void)
+{
+	char d[MIME_DATE_MAX];
+
+	mime_date_format(0, d);
+	CHECK_EQ_STR(d, "Thu, 1 Jan 1970 00:00:00 +0000");
+	mime_date_format(1795226818, d);
+	CHECK_EQ_STR(d, "Sat, 21 Nov 2026 02:06:58 +0000");
+	mime_date_format(951782400, d); /* a leap day of a century leap year */
+	CHECK_EQ_STR(d, "Tue, 29 Feb 2000 00:00:00 +0000");
+	mime_date_format(-1, d);
+	CHECK_EQ_STR(d, "Wed, 31 Dec 1969 23:59:59 +0000");
+	/* Whatever it writes, the parser reads back to the same second. */
+	for (int64_t t = -86400 * 400; t < (int64_t)4102444800; t += 86400 * 13 + 3607) {
+		int64_t back = -1;
+		mime_date_format(t, d);
+		if (mime_date_parse(str_c(d), &back, NULL) != 0 || back != t) {
+			fprintf(stderr, "  %lld -> %s -> %lld\n", (long long)t, d, (long long)back);
+			CHECK(0);
+			break;
+		}
+	}
+}
+
 int main(void)
 {
+	test_date_format();
 	test_sasl_login();
 	test_from();
 	test_scan();
