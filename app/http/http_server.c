@@ -196,13 +196,11 @@ static void redirect_https(struct http_ctx *x)
 {
 	const char *host = x->host[0] ? x->host : http_cfg->hostname;
 	char port[16] = "";
-	const char *q = NULL;
 
 	if (https_port && https_port != 443)
 		snprintf(port, sizeof(port), ":%u", (unsigned)https_port);
-	/* The query string is not kept by MHD in raw form; rebuild nothing
-	 * but the path: a redirect target must never carry injected bytes. */
-	(void)q;
+	/* Only the path: MHD keeps no raw query string, and a redirect target
+	 * must never carry bytes a client injected. */
 	char *loc = arena_printf(x->arena, "https://%s%s%s", host, port, x->path);
 	for (char *c = loc; *c; c++)
 		if ((unsigned char)*c < 0x21 || *c == 0x7f)
@@ -404,9 +402,9 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 	}
 
 	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
-		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, 1000, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256, NULL },
