@@ -113,13 +113,6 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	return i >= 0 ? 1 : 0;
 }
 
-int http_auth_present(struct http_ctx *x)
-{
-	int csrf_ok;
-	int kind = identify(x, &csrf_ok);
-	return kind && (!unsafe_method(x->method) || csrf_ok);
-}
-
 int http_auth_require(struct http_ctx *x)
 {
 	int csrf_ok;

@@ -266,3 +266,29 @@ def test_tern_health_uses_healthz():
         s.stop()
         r = s.cli("health", check=False)
         assert r.returncode == 1 and b"/healthz" in r.stderr, r
+
+
+def test_https_certificate_reload_on_sighup():
+    import signal
+    import ssl
+    import tempfile
+    from mailpeers import self_signed
+    tmp = tempfile.mkdtemp(prefix="tern-http-cert-")
+    crt, key = self_signed(tmp, cn="first.example.test")
+    with Server(http=True, env={"TERN_TLS_CERT": crt, "TERN_TLS_KEY": key}) as s:
+        def subject():
+            pem = ssl.get_server_certificate(("127.0.0.1", s.https_port))
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem.encode(),
+                                 stdout=subprocess.PIPE).stdout.decode()
+            return out.strip()
+        assert "first.example.test" in subject()
+        os.rename(crt, crt + ".old")
+        os.rename(key, key + ".old")
+        crt2, key2 = self_signed(tmp, cn="second.example.test")
+        assert (crt2, key2) == (crt, key)
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=tls_reloaded")
+        assert "second.example.test" in subject()
+        st, _, p = Api(s).call("GET", "/setup")
+        assert st == 200
+    subprocess.run(["rm", "-rf", tmp])
