@@ -23,9 +23,10 @@
  * the message (mime_search.h: case-insensitive substring over decoded
  * header values and decoded text parts, bounded per message), using the
  * MIME structure cached at delivery; each message is read in one short
- * read transaction, only when the keys need it. CHARSET UTF-8 and
- * US-ASCII are accepted (search strings are UTF-8 either way); any other
- * gets NO [BADCHARSET].
+ * read transaction, only when the keys need it. CHARSET takes what
+ * mime_decode.h converts (UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15,
+ * windows-1252): search strings are converted to UTF-8, as message text
+ * is; any other charset gets NO [BADCHARSET (...)] listing those.
  *
  * Results: "* SEARCH n..." (with "(MODSEQ m)" after a MODSEQ key), or,
  * with RETURN (...) or after ENABLE IMAP4rev2, one
@@ -49,6 +50,7 @@
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
 
@@ -80,6 +82,7 @@ struct compiler {
 	int text;        /* some key needs the message's content */
 	int modseq;      /* a MODSEQ key was given: report the highest */
 	int64_t now;     /* OLDER, YOUNGER */
+	struct str charset; /* of the search strings; p == NULL: UTF-8 */
 };
 
 static struct node *node_new(struct compiler *c, enum node_kind k)
@@ -141,7 +144,16 @@ static int needle_arg(struct compiler *c, const struct imap_arg *a, struct str *
 		c->err = "Invalid search string.";
 		return -1;
 	}
-	char *p = str_dup(c->s->cmd_arena, v);
+	char *p;
+	if (c->charset.p && mime_charset_known(c->charset)) {
+		/* CHARSET ISO-8859-1 etc.: the needle to UTF-8, as messages are */
+		p = arena_alloc(c->s->cmd_arena, v.len * 3 + 1);
+		ptrdiff_t n = mime_charset_to_utf8(c->charset, v.p, v.len, p);
+		v.len = n < 0 ? 0 : (size_t)n;
+		p[v.len] = '\0';
+	} else {
+		p = str_dup(c->s->cmd_arena, v);
+	}
 	mime_search_fold(p, v.len);
 	*r = str_make(p, v.len);
 	return 0;
@@ -591,7 +603,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	size_t count = cmd->nargs;
 	unsigned ret = RET_ALL;
 	int esearch = s->search_esearch;
-	struct str cs;
+	struct str cs, charset = STR_NULL;
 
 	if (count && imap_arg_atom_is(&args[0], "RETURN")) {
 		const char *why = NULL;
@@ -607,20 +619,20 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		esearch = 1;
 	}
 	if (count >= 2 && imap_arg_atom_is(&args[0], "CHARSET")) {
-		if (imap_arg_astring(&args[1], &cs) < 0 ||
-		    !(str_eq_ci_c(cs, "UTF-8") || str_eq_ci_c(cs, "US-ASCII"))) {
+		if (imap_arg_astring(&args[1], &cs) < 0 || !mime_charset_known(cs)) {
 			if (ret & RET_SAVE)
 				imap_searchres_clear(s);
-			imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
+			imap_tagged(s, "NO [BADCHARSET " IMAP_SEARCH_CHARSETS "] Unsupported charset.");
 			return;
 		}
+		charset = cs;
 		args += 2;
 		count -= 2;
 	}
 	uint32_t *hits;
 	size_t nhits;
 	int modseq;
-	if (imap_search_eval(s, "SEARCH", args, count, &hits, &nhits, &modseq) < 0) {
+	if (imap_search_eval(s, "SEARCH", charset, args, count, &hits, &nhits, &modseq) < 0) {
 		if (ret & RET_SAVE)
 			imap_searchres_clear(s);
 		return;
@@ -630,10 +642,11 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_tagged(s, "OK Search completed.");
 }
 
-int imap_search_eval(struct imap_session *s, const char *cmd_name, const struct imap_arg *args,
-		     size_t count, uint32_t **hits_r, size_t *nhits_r, int *modseq_r)
+int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
+		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
+		     int *modseq_r)
 {
-	struct compiler c = { .s = s, .now = (int64_t)time(NULL) };
+	struct compiler c = { .s = s, .now = (int64_t)time(NULL), .charset = charset };
 	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
 
 	if (!root) {

@@ -28,6 +28,7 @@
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_thread.h"
 #include "mime/mime_tree.h"
 #include "mime/rfc5322.h"
@@ -252,15 +253,15 @@ static void bad(struct imap_session *s, const char *cmd, const char *why)
 }
 
 /* CHARSET argument of SORT and THREAD: 0, or -1 after the reply. */
-static int charset_ok(struct imap_session *s, const char *cmd, const struct imap_arg *a)
+static int charset_ok(struct imap_session *s, const char *cmd, const struct imap_arg *a,
+		      struct str *cs_r)
 {
-	struct str cs;
-	if (imap_arg_astring(a, &cs) < 0) {
+	if (imap_arg_astring(a, cs_r) < 0) {
 		bad(s, cmd, "Invalid charset.");
 		return -1;
 	}
-	if (!(str_eq_ci_c(cs, "UTF-8") || str_eq_ci_c(cs, "US-ASCII"))) {
-		imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset.");
+	if (!mime_charset_known(*cs_r)) {
+		imap_tagged(s, "NO [BADCHARSET " IMAP_SEARCH_CHARSETS "] Unsupported charset.");
 		return -1;
 	}
 	return 0;
@@ -297,11 +298,12 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		c.reverse[c.n++] = (unsigned char)rev;
 		want |= 1u << k;
 	}
-	if (charset_ok(s, name, &cmd->args[1]) < 0)
+	struct str cs;
+	if (charset_ok(s, name, &cmd->args[1], &cs) < 0)
 		return;
 	uint32_t *hits;
 	size_t n;
-	if (imap_search_eval(s, name, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
 		return;
 	struct arena *a = arena_new(65536);
 	c.keys = gather(s, a, hits, n, want, 0);
@@ -344,11 +346,12 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
 		bad(s, name, "Unknown thread algorithm.");
 		return;
 	}
-	if (charset_ok(s, name, &cmd->args[1]) < 0)
+	struct str cs;
+	if (charset_ok(s, name, &cmd->args[1], &cs) < 0)
 		return;
 	uint32_t *hits;
 	size_t n;
-	if (imap_search_eval(s, name, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
 		return;
 	struct arena *a = arena_new(65536);
 	struct msg_keys *keys = gather(s, a, hits, n, 1u << K_SUBJECT, refs);

@@ -405,10 +405,14 @@ void imap_search_rev2(struct imap_session *s);
  * view (SEARCH, SORT, THREAD). Returns 0 with *hits_r (malloc'ed, the
  * caller frees it) holding the matching sequence numbers ascending,
  * *nhits_r their count and *modseq_r (may be NULL) set when a MODSEQ key
- * was given; or -1 after a tagged BAD/NO naming cmd_name.
+ * was given; or -1 after a tagged BAD/NO naming cmd_name. charset: of
+ * the search strings (a known one, mime_charset_known()), or STR_NULL.
  */
-int imap_search_eval(struct imap_session *s, const char *cmd_name, const struct imap_arg *args,
-		     size_t count, uint32_t **hits_r, size_t *nhits_r, int *modseq_r);
+int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
+		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
+		     int *modseq_r);
+/* The CHARSETs SEARCH, SORT and THREAD take, for NO [BADCHARSET (...)]. */
+#define IMAP_SEARCH_CHARSETS "(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)"
 /* cmd_sort.c: SORT and UID SORT (RFC 5256, SORT=DISPLAY RFC 5957), THREAD and UID THREAD */
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);

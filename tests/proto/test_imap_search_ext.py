@@ -174,4 +174,9 @@ def test_imap_search_unicode_case():
         r.send("ÉCOLE".encode() + b"\r\n")
         assert r.until_tag("d") == [b"* SEARCH 1", b"d OK Search completed."]
         assert cmd(r, "e", 'SEARCH SUBJECT "ecole"')[0] == [b"* SEARCH"]
+        # A Latin-1 search string is converted before matching.
+        r.send('f SEARCH CHARSET ISO-8859-1 SUBJECT {5}\r\n')
+        assert r.line().startswith(b"+")
+        r.send(b"\xc9COLE\r\n")
+        assert r.until_tag("f") == [b"* SEARCH 1", b"f OK Search completed."]
         r.close()

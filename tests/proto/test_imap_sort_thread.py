@@ -96,6 +96,8 @@ def test_imap_sort():
                     "SORT SUBJECT UTF-8 ALL", "SORT (DATE) UTF-8"):
             u, t = cmd(r, "x", bad)
             assert t.startswith(b"x BAD"), (bad, t)
-        u, t = cmd(r, "y", "SORT (DATE) ISO-8859-1 ALL")
-        assert t.startswith(b"y NO [BADCHARSET"), t
+        u, t = cmd(r, "y", "SORT (DATE) KOI8-R ALL")
+        assert t.startswith(b"y NO [BADCHARSET (UTF-8 US-ASCII ISO-8859-1"), t
+        assert sort("z", "DATE", "FROM emile") == [b"* SORT 3"]
+        assert cmd(r, "z2", "SORT (DATE) WINDOWS-1252 FROM emile")[0] == [b"* SORT 3"]
         r.close()
