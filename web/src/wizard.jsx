@@ -29,10 +29,9 @@ function fieldError(error, name) {
 	return error && error.field === name ? error.message : undefined;
 }
 
-export function Wizard({ initial, authed: authedAtStart, onDone }) {
+export function Wizard({ initial, authed, onDone }) {
 	const [st, setSt] = useState(initial);
-	const [authed, setAuthed] = useState(authedAtStart);
-	const [step, setStep] = useState(firstStep(initial, authedAtStart));
+	const [step, setStep] = useState(firstStep(initial, authed));
 	const pos = STEPS.findIndex(([k]) => k === step);
 	const go = (k) => setStep(k);
 	const next = () => setStep(STEPS[Math.min(pos + 1, STEPS.length - 1)][0]);
@@ -47,7 +46,7 @@ export function Wizard({ initial, authed: authedAtStart, onDone }) {
 	if (step === 'code')
 		body = <CodeStep onNext={() => go('admin')} />;
 	else if (step === 'admin')
-		body = <AdminStep st={st} onNext={() => { setAuthed(true); go('hostname'); }} />;
+		body = <AdminStep st={st} onNext={() => go('hostname')} />;
 	else if (step === 'hostname')
 		body = <HostnameStep st={st} setSt={setSt} onNext={next} back={back} />;
 	else if (step === 'domain')
