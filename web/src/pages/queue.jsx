@@ -3,6 +3,24 @@ import { del, get, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 
+const STATE_BADGE = { pending: 'badge-different', sent: 'badge-found', failed: 'badge-missing' };
+
+// Each recipient with its delivery state (API.md: `recipients`), else the
+// plain `to` list.
+function Recipients({ m }) {
+	if (!m.recipients || !m.recipients.length)
+		return <>{(m.to || []).join(', ')}</>;
+	return (
+		<ul class="plain">
+			{m.recipients.map((r) => (
+				<li key={r.address} title={[r.status, r.remote].filter(Boolean).join(' · ')}>
+					{r.address} <span class={`badge ${STATE_BADGE[r.state] || 'badge-none'}`}>{r.state}</span>
+				</li>
+			))}
+		</ul>
+	);
+}
+
 export function Queue() {
 	const list = useLoad(() => get('/queue'));
 	const act = useAction();
@@ -26,7 +44,7 @@ export function Queue() {
 								{messages.map((m) => (
 									<tr key={m.id} data-testid="queue-row">
 										<td>{m.from || <span class="muted">&lt;&gt;</span>}</td>
-										<td>{(m.to || []).join(', ')}</td>
+										<td><Recipients m={m} /></td>
 										<td>{bytes(m.size)}</td>
 										<td>{dateTime(m.created)}</td>
 										<td>{m.attempts}</td>
@@ -43,7 +61,7 @@ export function Queue() {
 					</div>
 				</>
 			) : null}
-			<button class="btn btn-small" onClick={list.reload}>Refresh</button>
+			<button class="btn btn-small" onClick={list.reload} data-testid="queue-refresh">Refresh</button>
 		</>
 	);
 }
