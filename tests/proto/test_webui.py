@@ -43,12 +43,14 @@ class FakeDns:
 
     records: {(name, qtype): [rdata bytes]} with names lowercase, no
     trailing dot. A name with no records at all is NXDOMAIN; a known name
-    asked for another type is an empty NOERROR answer.
+    asked for another type is an empty NOERROR answer; names in servfail
+    get SERVFAIL (a temporary failure for the resolver).
     """
 
-    def __init__(self, records):
+    def __init__(self, records, servfail=()):
         self.records = records
         self.names = {n for n, _ in records}
+        self.servfail = set(servfail)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -82,7 +84,7 @@ class FakeDns:
         name = ".".join(labels).lower()
         self.queries.append((name, qtype))
         answers = self.records.get((name, qtype), [])
-        rcode = 0 if name in self.names else 3
+        rcode = 2 if name in self.servfail else 0 if name in self.names else 3
         hdr = struct.pack("!HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1, len(answers), 0, 0)
         body = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, 60, len(r)) + r for r in answers)
         return hdr + question + body
@@ -236,13 +238,18 @@ def test_webui_env_locked():
 
     With TERN_ADMIN_PASSWORD there is no setup code (none in the log): the
     wizard asks to sign in with that password; TERN_HOSTNAME, TERN_DOMAIN and
-    TERN_RELAY_HOST appear read-only with their variable named.
+    TERN_RELAY_HOST appear read-only with their variable named. The account
+    exists already, so its wizard step is skipped. A message that cannot be
+    delivered yet waits in the queue: the Queue page retries and deletes it.
     """
     npm_install()
     artifacts = ARTIFACTS + "-locked"
     shutil.rmtree(artifacts, ignore_errors=True)
-    dns = FakeDns({})
-    srv = Server(domains=(), http=True, env={
+    # The relay's name (and the recipient's domain) cannot be resolved for now:
+    # the message waits in the queue.
+    dns = FakeDns({}, servfail=("smtp.relay.test", "remote.test"))
+    srv = Server(domains=("example.net",), accounts=(("me@example.net", "my-password-1"),),
+                 http=True, submission=True, env={
         "TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port,
         "TERN_ADMIN_PASSWORD": "admin from the environment",
         "TERN_DOMAIN": "example.net",
@@ -252,6 +259,13 @@ def test_webui_env_locked():
     })
     try:
         assert "setup_code" not in srv.log_text() and "setup code" not in srv.log_text(), srv.log_text()
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as s:
+            s.login("me@example.net", "my-password-1")
+            s.sendmail("me@example.net", ["bob@remote.test"],
+                       b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: queued\r\n\r\nwaits\r\n")
         out = run_browser({
             "url": "https://127.0.0.1:%d" % srv.https_port,
             "admin_locked": True,
@@ -262,6 +276,8 @@ def test_webui_env_locked():
             "relay_locked": "smtp.relay.test:587",
             "first_email": "me@example.net",
             "first_password": "my-password-1",
+            "skip_account": True,
+            "queue_recipient": "bob@remote.test",
             "artifacts": artifacts,
             "chromium": CHROMIUM,
             "setup_only": True,
@@ -269,6 +285,7 @@ def test_webui_env_locked():
         checked = json.loads(re.search(r"^DNS (.*)$", out, re.M).group(1))
         # The fake DNS server knows no name: every record is missing.
         assert checked and all(c["status"] == "missing" for c in checked), checked
+        assert "queue: retried and deleted" in out, out
         assert "relay password" not in srv.log_text()
     finally:
         srv.cleanup()
