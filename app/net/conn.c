@@ -365,19 +365,33 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 	int flags;
 
 	c->busy_++;
-	if (c->paused_ && (events & LOOP_READ))
+	if (c->paused_ && (events & LOOP_READ)) {
+		/* Input during a (lazy) pause: leave it in the socket, where
+		 * the next READ event announces it, and disarm READ (settle).
+		 * Read into the TLS engine it would sit there unannounced. */
 		c->read_while_paused_ = 1;
+		events &= ~(unsigned)LOOP_READ;
+	}
 	flags = pump(c, events);
 	if (!c->dead_ && (flags & PUMP_GOT_DATA) && c->ops_->on_data)
 		c->ops_->on_data(c, c->arg_);
-	/* The write pass may move input the TLS engine already decrypted into
-	 * c->in (the session just made room); no socket event will announce
-	 * it, so hand it over now. Ends: each round needs room in c->in and
-	 * bytes the engine holds, and a paused session takes none. */
-	while (!c->dead_ && (pump(c, LOOP_WRITE) & PUMP_GOT_DATA) && c->ops_->on_data)
-		c->ops_->on_data(c, c->arg_);
-	if (!c->dead_ && !output_pending(c) && c->ops_->on_drained)
+	for (;;) {
+		/* The write pass may move input the TLS engine already
+		 * decrypted into c->in (the session just made room); no socket
+		 * event will announce it, so hand it over now. Ends: each round
+		 * needs room in c->in and bytes the engine holds, and a paused
+		 * session takes none. */
+		while (!c->dead_ && (pump(c, LOOP_WRITE) & PUMP_GOT_DATA) && c->ops_->on_data)
+			c->ops_->on_data(c, c->arg_);
+		if (c->dead_ || output_pending(c) || !c->ops_->on_drained)
+			break;
+		unsigned was_paused = c->paused_;
 		c->ops_->on_drained(c, c->arg_);
+		/* A session that resumed here may find input the engine holds
+		 * from before its pause: one more pass hands it over. */
+		if (c->dead_ || !c->tls || !was_paused || c->paused_)
+			break;
+	}
 	c->busy_--;
 	conn_settle(c);
 }
