@@ -36,6 +36,11 @@ int password_hash(const char *password, char *out, size_t outsz);
  */
 int password_verify(const char *hash, const char *password);
 
+/* Verifications answered by the verified-login cache (see password.c),
+ * and emptying it (tests; a password change needs no clearing). */
+unsigned long password_cache_hits(void);
+void password_cache_clear(void);
+
 /*
  * Spends the same time as a password_verify() against a real hash, for an
  * unknown user, so that response time does not reveal which user names

@@ -1,6 +1,7 @@
 /*
  * test_password.c — argon2id hashing and verification.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,6 +45,29 @@ int main(void)
 	CHECK_EQ_INT(password_verify("$argon2id$garbage", "x"), 0);
 	CHECK_EQ_INT(password_verify("plaintext", "plaintext"), 0);
 	CHECK_EQ_INT(password_verify(NULL, "x"), 0);
+
+	/* Verified-login cache: a repeated success is answered from it; a
+	 * wrong password, or the right one against another stored hash (a
+	 * changed or disabled password), never is. */
+	password_cache_clear();
+	CHECK_EQ_INT(password_hash("cached pw", h1, sizeof h1), 0);
+	unsigned long hits0 = password_cache_hits();
+	CHECK_EQ_INT(password_verify(h1, "cached pw"), 1);
+	CHECK_EQ_INT(password_cache_hits(), hits0);
+	CHECK_EQ_INT(password_verify(h1, "cached pw"), 1);
+	CHECK_EQ_INT(password_cache_hits(), hits0 + 1);
+	CHECK_EQ_INT(password_verify(h1, "cached pW"), 0);
+	CHECK_EQ_INT(password_verify(h1, "cached pw2"), 0);
+	CHECK_EQ_INT(password_cache_hits(), hits0 + 1);
+	char disabled[PASSWORD_HASH_MAX + 1];
+	snprintf(disabled, sizeof disabled, "!%s", h1);
+	CHECK_EQ_INT(password_verify(disabled, "cached pw"), 0);
+	CHECK_EQ_INT(password_hash("cached pw", h2, sizeof h2), 0);
+	CHECK_EQ_INT(password_verify(h2, "cached pw"), 1); /* new salt: a miss */
+	CHECK_EQ_INT(password_cache_hits(), hits0 + 1);
+	password_cache_clear();
+	CHECK_EQ_INT(password_verify(h1, "cached pw"), 1);
+	CHECK_EQ_INT(password_cache_hits(), hits0 + 1);
 
 	/* Output buffer too small. */
 	CHECK_EQ_INT(password_hash("x", small, sizeof small), -1);
