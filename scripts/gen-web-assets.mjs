@@ -101,11 +101,13 @@ let c = `/*
 `;
 assets.forEach((a, i) => {
 	c += `/* ${a.path} */\nstatic const unsigned char asset_${i}[] = {\n${cBytes(a.gz)}\n};\n\n`;
+	c += `static const unsigned char asset_${i}_raw[] = {\n${cBytes(a.data)}\n};\n\n`;
 });
 c += 'const struct web_asset web_asset_table[] = {\n';
 assets.forEach((a, i) => {
 	c += `\t{ "${a.path}", asset_${i}, sizeof(asset_${i}), ${a.data.length},\n` +
-		`\t  "${a.type}", "\\"${a.etag.slice(1, -1)}\\"", ${a.immutable} },\n`;
+		`\t  "${a.type}", "\\"${a.etag.slice(1, -1)}\\"", ${a.immutable}, asset_${i}_raw,\n` +
+		`\t  "\\"${a.etag.slice(1, -1)}-id\\"" },\n`;
 });
 c += '};\n';
 c += 'const size_t web_asset_count = sizeof(web_asset_table) / sizeof(web_asset_table[0]);\n';

@@ -27,9 +27,9 @@ static const unsigned char fixture_index_gz[] = {
 
 const struct web_asset web_asset_table[] = {
 	{ "/assets/index-Fx1tUre5.js", fixture_js_gz, sizeof(fixture_js_gz), 15,
-	  "text/javascript; charset=utf-8", "\"fixture-js\"", 1 },
+	  "text/javascript; charset=utf-8", "\"fixture-js\"", 1, NULL, NULL },
 	{ "/index.html", fixture_index_gz, sizeof(fixture_index_gz), 32,
-	  "text/html; charset=utf-8", "\"fixture-index\"", 0 },
+	  "text/html; charset=utf-8", "\"fixture-index\"", 0, NULL, NULL },
 };
 const size_t web_asset_count = sizeof(web_asset_table) / sizeof(web_asset_table[0]);
 const struct web_asset *const web_asset_index_page = &web_asset_table[1];

@@ -19,6 +19,9 @@ struct web_asset {
 	const char *type;          /* Content-Type, with charset for text */
 	const char *etag;          /* strong ETag, quoted, from the content hash */
 	int immutable;             /* 1 for hashed file names: cache for a year */
+	const unsigned char *raw;  /* the same bytes uncompressed (len), for a
+	                            * client that does not ask for gzip; may be NULL */
+	const char *etag_raw;      /* strong ETag of the uncompressed representation */
 };
 
 /* The asset served at path (exact match, query string stripped by the
