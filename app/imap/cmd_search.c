@@ -80,6 +80,7 @@ struct compiler {
 	const char *err; /* BAD text */
 	int cannot;      /* the error is "NO [CANNOT]" */
 	int text;        /* some key needs the message's content */
+	int sent;        /* a SENT* key needs the Date header */
 	int modseq;      /* a MODSEQ key was given: report the highest */
 	int64_t now;     /* OLDER, YOUNGER */
 	struct str charset; /* of the search strings; p == NULL: UTF-8 */
@@ -370,7 +371,7 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		return NULL;
 	}
 	if (n->kind >= N_SENTBEFORE && n->kind <= N_SENTSINCE)
-		c->text = 1; /* the Date header is in the cached envelope */
+		c->text = c->sent = 1; /* the Date header is in the cached envelope */
 	return n;
 }
 
@@ -447,10 +448,52 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	return 0;
 }
 
+/*
+ * The same evaluation from the snapshot alone: 1 or 0 when the flags,
+ * sizes and dates decide, -1 when a key that needs the message's content
+ * must be looked at. Lets "UNSEEN SUBJECT x" skip reading seen messages.
+ */
+static int eval_known(const struct node *n, const struct msg_ctx *x)
+{
+	int a, b, open = 0;
+
+	switch (n->kind) {
+	case N_HEADER:
+	case N_BODY:
+	case N_TEXT:
+	case N_SENTBEFORE:
+	case N_SENTON:
+	case N_SENTSINCE:
+		return -1;
+	case N_NOT:
+		a = eval_known(n->a, x);
+		return a < 0 ? -1 : !a;
+	case N_OR:
+		a = eval_known(n->a, x);
+		if (a == 1)
+			return 1;
+		b = eval_known(n->b, x);
+		if (b == 1)
+			return 1;
+		return a == 0 && b == 0 ? 0 : -1;
+	case N_AND:
+		for (size_t i = 0; i < n->n; i++) {
+			a = eval_known(n->list[i], x);
+			if (a == 0)
+				return 0;
+			open |= a < 0;
+		}
+		return open ? -1 : 1;
+	default:
+		return eval(n, x);
+	}
+}
+
 struct search_run {
 	const struct node *root;
 	struct msg_ctx x;
 	struct arena *a;
+	int sent; /* parse the Date header (SENT* keys) */
 	int hit;
 };
 
@@ -465,7 +508,8 @@ static void search_cb(void *arg, const void *meta, size_t metalen, const char *d
 	arena_reset(r->a);
 	mime_cache_load(meta, metalen, d, len, r->a, &t);
 	mime_search_init(&ms, d, len, &t);
-	if (t.nparts && t.parts[0].env && mime_date_parse(t.parts[0].env->date, NULL, &day) == 0)
+	if (r->sent && t.nparts && t.parts[0].env &&
+	    mime_date_parse(t.parts[0].env->date, NULL, &day) == 0)
 		r->x.sent_day = day;
 	r->x.ms = &ms;
 	r->hit = eval(r->root, &r->x);
@@ -473,13 +517,16 @@ static void search_cb(void *arg, const void *meta, size_t metalen, const char *d
 }
 
 /* One message: from the snapshot alone, or with its content when needed. */
-static int search_one(struct imap_session *s, const struct node *root, int text,
+static int search_one(struct imap_session *s, const struct node *root, const struct compiler *c,
 		      struct arena *a, const struct imap_msg *m, uint32_t seq)
 {
-	struct search_run r = { .root = root, .a = a };
+	struct search_run r = { .root = root, .a = a, .sent = c->sent };
 	r.x = (struct msg_ctx){ .m = m, .seq = seq, .sent_day = day_of(m->received_at) };
-	if (!text)
+	if (!c->text)
 		return eval(root, &r.x);
+	int known = eval_known(root, &r.x);
+	if (known >= 0)
+		return known;
 	if (store_email_content(imap_store, s->account, m->email_id, search_cb, &r) != STORE_OK) {
 		r.x.ms = NULL;
 		return eval(root, &r.x); /* gone meanwhile: text keys fail */
@@ -667,7 +714,7 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 	struct arena *ta = c.text ? arena_new(65536) : NULL;
 	for (uint32_t i = 0; i < s->view.count; i++) {
 		const struct imap_msg *m = &s->view.msgs[i];
-		if (search_one(s, root, c.text, ta, m, i + 1))
+		if (search_one(s, root, &c, ta, m, i + 1))
 			hits[nhits++] = i + 1;
 	}
 	arena_free(&ta);

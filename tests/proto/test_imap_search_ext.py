@@ -180,3 +180,20 @@ def test_imap_search_unicode_case():
         r.send(b"\xc9COLE\r\n")
         assert r.until_tag("f") == [b"* SEARCH 1", b"f OK Search completed."]
         r.close()
+
+
+def test_imap_search_mixed_flag_and_text_keys():
+    # Flag keys are decided from the session's view before any message is
+    # read; the answers must be those of evaluating everything.
+    with srv() as s:
+        send_raw(s, [mail(x) for x in ("apple", "banana", "apple pie", "cherry", "apple")])
+        r = session(s)
+        cmd(r, "f", "STORE 1,2,4 +FLAGS.SILENT (\\Seen)")
+        assert cmd(r, "a", "SEARCH SEEN SUBJECT apple")[0] == [b"* SEARCH 1"]
+        assert cmd(r, "b", "SEARCH UNSEEN SUBJECT apple")[0] == [b"* SEARCH 3 5"]
+        assert cmd(r, "c", "SEARCH OR SEEN SUBJECT apple")[0] == [b"* SEARCH 1 2 3 4 5"]
+        assert cmd(r, "d", "SEARCH OR UNSEEN SUBJECT cherry")[0] == [b"* SEARCH 3 4 5"]
+        assert cmd(r, "e", "SEARCH NOT (SEEN SUBJECT apple)")[0] == [b"* SEARCH 2 3 4 5"]
+        assert cmd(r, "g", "SEARCH NOT OR UNSEEN SUBJECT banana")[0] == [b"* SEARCH 1 4"]
+        assert cmd(r, "h", "SEARCH SEEN NOT SUBJECT apple SENTBEFORE 1-Jan-2000")[0] == [
+            b"* SEARCH"]
