@@ -21,12 +21,12 @@
 
 #include "core/log.h"
 
-const char *dns_status_name(enum dns_status s)
+const char *dns_status_name(enum dns_check_status s)
 {
 	switch (s) {
-	case DNS_FOUND: return "found";
-	case DNS_MISSING: return "missing";
-	case DNS_DIFFERENT: return "different";
+	case DNS_CHECK_FOUND: return "found";
+	case DNS_CHECK_MISSING: return "missing";
+	case DNS_CHECK_DIFFERENT: return "different";
 	default: return "error";
 	}
 }
@@ -110,7 +110,7 @@ static void compare(struct query *q, const char *seen)
 	char a[ADMIN_DNS_VALUE_MAX], b[ADMIN_DNS_VALUE_MAX];
 	int same = 0, kin = 1;
 
-	if (q->res->status == DNS_FOUND)
+	if (q->res->status == DNS_CHECK_FOUND)
 		return;
 	if (strcmp(rec->type, "TXT") == 0) {
 		const char *exp = rec->value;
@@ -145,12 +145,12 @@ static void compare(struct query *q, const char *seen)
 		}
 	}
 	if (same) {
-		q->res->status = DNS_FOUND;
+		q->res->status = DNS_CHECK_FOUND;
 		q->res->nfound = 0;
 		return;
 	}
 	if (kin) {
-		q->res->status = DNS_DIFFERENT;
+		q->res->status = DNS_CHECK_DIFFERENT;
 		note_found(q->res, seen);
 	}
 }
@@ -203,20 +203,20 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 
 	q->done = 1;
 	if (status == ARES_EDESTRUCTION || status == ARES_ETIMEOUT) {
-		q->res->status = DNS_ERROR;
+		q->res->status = DNS_CHECK_ERROR;
 		note_found(q->res, "timeout");
 		return;
 	}
 	if (status == ARES_ENODATA || status == ARES_ENOTFOUND) {
-		q->res->status = DNS_MISSING;
+		q->res->status = DNS_CHECK_MISSING;
 		return;
 	}
 	if (status != ARES_SUCCESS) {
-		q->res->status = DNS_ERROR;
+		q->res->status = DNS_CHECK_ERROR;
 		note_found(q->res, ares_strerror(status));
 		return;
 	}
-	q->res->status = DNS_MISSING; /* until a record of its kind shows up */
+	q->res->status = DNS_CHECK_MISSING; /* until a record of its kind shows up */
 	if (q->type == ns_t_mx) {
 		struct ares_mx_reply *mx = NULL;
 		if (ares_parse_mx_reply(abuf, alen, &mx) == ARES_SUCCESS) {
@@ -290,7 +290,7 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 
 	memset(res, 0, sizeof(res[0]) * d->n);
 	for (size_t i = 0; i < d->n; i++)
-		res[i].status = DNS_ERROR;
+		res[i].status = DNS_CHECK_ERROR;
 	pthread_once(&ares_once, ares_setup);
 	if (!ares_ok || ares_init_options(&ch, &opt, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) != ARES_SUCCESS) {
 		log_warn("http", NULL, "event=dns_check_failed error=\"c-ares init\"");

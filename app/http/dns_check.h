@@ -14,10 +14,10 @@
 #define DNS_CHECK_TIMEOUT_MS 8000
 #define DNS_CHECK_FOUND_MAX 4
 
-enum dns_status { DNS_FOUND, DNS_MISSING, DNS_DIFFERENT, DNS_ERROR };
+enum dns_check_status { DNS_CHECK_FOUND, DNS_CHECK_MISSING, DNS_CHECK_DIFFERENT, DNS_CHECK_ERROR };
 
 struct dns_result {
-	enum dns_status status;
+	enum dns_check_status status;
 	int nfound;
 	char found[DNS_CHECK_FOUND_MAX][ADMIN_DNS_VALUE_MAX]; /* values seen (other than expected) */
 };
@@ -25,6 +25,6 @@ struct dns_result {
 /* Checks each record of d; res has d->n entries. servers may be "" . */
 void dns_check(const struct admin_dns *d, const char *servers, struct dns_result *res);
 
-const char *dns_status_name(enum dns_status s);
+const char *dns_status_name(enum dns_check_status s);
 
 #endif
