@@ -7,7 +7,8 @@
  * imap_append_literal_ok() before "+" is sent (or, for {N+}, before a
  * single octet is kept): at most the APPENDLIMIT (TERN_MAX_MESSAGE_SIZE)
  * per message and, with the literals of the command so far, at most what
- * the account's quota leaves. The store checks the quota again at commit
+ * the account's quota leaves, and while the whole process holds less
+ * than APPEND_HELD_MAX of literal data. The store checks the quota again at commit
  * (another session may have used it meanwhile).
  *
  * Then: the whole command is parsed (the parser held the literals,
@@ -30,6 +31,12 @@
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 #include "net/conn.h"
+
+/* APPEND data all sessions together may hold while it arrives and waits
+ * for the commit (each session alone may hold 4 x APPENDLIMIT): past it,
+ * a new literal gets NO [LIMIT] and the client retries later. One
+ * message of APPENDLIMIT is always admitted when nothing else is held. */
+#define APPEND_HELD_MAX ((uint64_t)256 * 1024 * 1024)
 
 /* Messages in one MULTIAPPEND (Dovecot has no fixed cap; ours keeps a
  * command's memory bounded together with the command size limit). */
@@ -61,6 +68,11 @@ int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **r
 
 	if (size > imap_append_limit()) {
 		*reply_r = "NO [TOOBIG] Message is larger than the APPENDLIMIT.";
+		return 0;
+	}
+	uint64_t held = imap_literals_held();
+	if (held > 0 && held + size > APPEND_HELD_MAX) {
+		*reply_r = "NO [LIMIT] Too much message data in flight on this server; try again.";
 		return 0;
 	}
 	if (store_account_usage(imap_store, s->account, &quota, &used) != STORE_OK) {

@@ -11,6 +11,7 @@
  */
 #include "imap_parser.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +80,24 @@ struct imap_frame {
 struct imap_lit {
 	struct imap_lit *next;
 	struct buf b;
+	uint64_t held; /* counted in lits_held until freed */
 };
+
+/* Octets announced by the big literals alive in the whole process (all
+ * loops): APPEND admission keeps it under a ceiling (imap_literals_held). */
+static _Atomic uint64_t lits_held;
+
+uint64_t imap_literals_held(void)
+{
+	return atomic_load_explicit(&lits_held, memory_order_relaxed);
+}
+
+static void lit_free(struct imap_lit *l)
+{
+	atomic_fetch_sub_explicit(&lits_held, l->held, memory_order_relaxed);
+	buf_free(&l->b);
+	free(l);
+}
 
 /*
  * Octet classes. ATOM: may appear in an atom (ATOM-CHAR plus "]", "%",
@@ -248,8 +266,7 @@ static void free_lits(struct imap_parser *p)
 		struct imap_lit *l = p->lits;
 
 		p->lits = l->next;
-		buf_free(&l->b);
-		free(l);
+		lit_free(l);
 	}
 	p->lit_cur = NULL;
 	p->lit_dst = NULL;
@@ -271,8 +288,7 @@ void imap_literals_free(struct imap_lit **lp)
 		struct imap_lit *l = *lp;
 
 		*lp = l->next;
-		buf_free(&l->b);
-		free(l);
+		lit_free(l);
 	}
 }
 
@@ -693,6 +709,8 @@ void imap_parser_literal_accept(struct imap_parser *p)
 
 		/* Grows with the data, never past the checked size. */
 		buf_init(&l->b, (size_t)n);
+		l->held = n;
+		atomic_fetch_add_explicit(&lits_held, n, memory_order_relaxed);
 		l->next = p->lits;
 		p->lits = l;
 		p->lit_cur = l;

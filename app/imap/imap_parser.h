@@ -411,6 +411,9 @@ void imap_parser_next(struct imap_parser *p);
  */
 struct imap_lit *imap_parser_take_literals(struct imap_parser *p);
 void imap_literals_free(struct imap_lit **l);
+/* Octets announced by all big literals alive in the process, from their
+ * acceptance until they are freed (with the parser or the taker). */
+uint64_t imap_literals_held(void);
 
 /*
  * Reads one raw line (the AUTHENTICATE responses, IDLE's "DONE"): no tag,

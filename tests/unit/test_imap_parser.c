@@ -1112,6 +1112,53 @@ static void test_dates(void)
 	CHECK(imap_date_parse(STR_LIT(""), &d) < 0);
 }
 
+/* Big literals are counted process-wide from acceptance until freed,
+ * whether the parser drops them or a taker frees them (APPEND admission). */
+static void test_literals_held(void)
+{
+	struct arena *a = arena_new(0);
+	struct imap_parser p;
+	size_t c, n = 5000; /* over the parser's small-literal size */
+	char line[64], *data = malloc(n + 2);
+	int r, len;
+
+	CHECK(data != NULL);
+	memset(data, 'x', n);
+	memcpy(data + n, "\r\n", 2);
+	imap_parser_init(&p, a, NULL);
+	uint64_t before = imap_literals_held();
+
+	/* Taken by the command, freed by the taker. */
+	len = snprintf(line, sizeof line, "a APPEND INBOX {%zu}\r\n", n);
+	r = imap_parser_feed(&p, line, (size_t)len, &c);
+	CHECK_EQ_INT(r, IMAP_PARSE_LITERAL);
+	imap_parser_literal_accept(&p);
+	CHECK(imap_literals_held() == before + n);
+	r = imap_parser_feed(&p, data, n + 2, &c);
+	CHECK_EQ_INT(r, IMAP_PARSE_COMMAND);
+	struct imap_lit *lits = imap_parser_take_literals(&p);
+	CHECK(lits != NULL);
+	arena_reset(a);
+	imap_parser_next(&p);
+	CHECK(imap_literals_held() == before + n);
+	imap_literals_free(&lits);
+	CHECK(lits == NULL);
+	CHECK(imap_literals_held() == before);
+
+	/* Half received, then the parser goes away: released with it. */
+	len = snprintf(line, sizeof line, "b APPEND INBOX {%zu}\r\n", n);
+	r = imap_parser_feed(&p, line, (size_t)len, &c);
+	CHECK_EQ_INT(r, IMAP_PARSE_LITERAL);
+	imap_parser_literal_accept(&p);
+	r = imap_parser_feed(&p, data, n / 2, &c);
+	CHECK(imap_literals_held() == before + n);
+	imap_parser_clear(&p);
+	CHECK(imap_literals_held() == before);
+
+	free(data);
+	arena_free(&a);
+}
+
 int main(void)
 {
 	test_clients();
@@ -1121,5 +1168,6 @@ int main(void)
 	test_lifecycle();
 	test_names();
 	test_dates();
+	test_literals_held();
 	return unit_done("test_imap_parser");
 }
