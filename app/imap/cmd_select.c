@@ -3,6 +3,10 @@
  *
  * Both load the mailbox snapshot (imap_mailbox_view.h) and answer with
  * FLAGS, EXISTS, RECENT, UIDVALIDITY, UIDNEXT and PERMANENTFLAGS.
+ * Selecting the mailbox that is selected already keeps its snapshot and
+ * brings it up to date from the change log instead of reading every
+ * message again (a client that re-SELECTs INBOX to poll).
+ *
  * SELECT opens the mailbox read-write (PERMANENTFLAGS with the system
  * flags and \* for keywords, [READ-WRITE]); EXAMINE read-only
  * (PERMANENTFLAGS (), [READ-ONLY]): no STORE, EXPUNGE or implicit \Seen.
@@ -125,12 +129,33 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	if (s->state == IMAP_S_SELECTED && (s->qresync || s->rev2))
 		imap_reply(s, "* OK [CLOSED] Previous mailbox closed.");
+	/* The snapshot of the mailbox being closed is kept aside: selecting
+	 * the same one again only brings it up to date (imap_view_refresh). */
+	struct imap_mailbox_view prev = { 0 };
+	if (s->state == IMAP_S_SELECTED) {
+		prev = s->view;
+		memset(&s->view, 0, sizeof(s->view));
+	}
 	imap_session_unselect(s);
-	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0) {
+		imap_view_free(&prev);
 		return;
+	}
 	int r = store_mailbox_find(imap_store, s->account, name, &mailbox);
-	if (r == STORE_OK)
+	if (r == STORE_OK && prev.account == s->account && prev.mailbox == mailbox) {
+		s->view = prev;
+		memset(&prev, 0, sizeof(prev));
+		int rr = imap_view_refresh(&s->view, imap_store);
+		if (rr == -2)
+			r = STORE_ENOTFOUND;
+		if (rr < 0)
+			imap_view_free(&s->view);
+		if (rr == -1)
+			r = imap_view_load(&s->view, imap_store, s->account, mailbox);
+	} else if (r == STORE_OK) {
 		r = imap_view_load(&s->view, imap_store, s->account, mailbox);
+	}
+	imap_view_free(&prev);
 	if (r == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
 		return;

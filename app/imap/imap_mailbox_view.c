@@ -6,6 +6,12 @@
  * message never comes back once expunged. So one merge walk over the old
  * and the new ascending UID lists finds the expunged ones (in the old list
  * only) and the new ones (at the tail of the new list).
+ *
+ * Usually the whole list is not read again: the change log names every
+ * membership a change touched (store_mailbox_delta), so a sync reads only
+ * those and patches the snapshot (delta_apply), with the same responses.
+ * A mailbox that changed a lot, or a log that does not add up, falls back
+ * to the full read and diff (sync_full).
  */
 #include "imap/imap_mailbox_view.h"
 
@@ -83,27 +89,23 @@ int imap_msg_flags_append(const struct imap_msg *m, struct buf *out)
 	return r < 0 ? -1 : 0;
 }
 
+static void msg_from_info(struct imap_msg *m, const struct store_email_info *info)
+{
+	*m = (struct imap_msg){ .uid = info->uid,
+				.email_id = info->email_id,
+				.size = info->size,
+				.received_at = info->received_at,
+				.modseq = info->modseq,
+				.saved_at = info->saved_at,
+				.thread_id = info->thread_id };
+	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
+}
+
 static void msgs_free(struct imap_msg *v, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
 		free(v[i].kw);
 	free(v);
-}
-
-struct load_ctx {
-	struct imap_mailbox_view *v;
-	int found;
-};
-
-static void load_mailbox(void *arg, const struct store_mailbox_info *info)
-{
-	struct load_ctx *ctx = arg;
-	if (info->id != ctx->v->mailbox)
-		return;
-	ctx->v->uidvalidity = info->uidvalidity;
-	ctx->v->uidnext = info->uidnext;
-	ctx->v->highest_modseq = info->highest_modseq;
-	ctx->found = 1;
 }
 
 static void load_email(void *arg, const struct store_email_info *info)
@@ -116,35 +118,27 @@ static void load_email(void *arg, const struct store_email_info *info)
 		v->cap = v->cap ? (v->cap > UINT32_MAX / 2 ? UINT32_MAX : v->cap * 2) : 64;
 		v->msgs = xrealloc(v->msgs, (size_t)v->cap * sizeof(*v->msgs));
 	}
-	struct imap_msg *m = &v->msgs[v->count++];
-	*m = (struct imap_msg){ .uid = info->uid,
-				.email_id = info->email_id,
-				.size = info->size,
-				.received_at = info->received_at,
-				.modseq = info->modseq,
-				.saved_at = info->saved_at,
-				.thread_id = info->thread_id };
-	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
+	msg_from_info(&v->msgs[v->count++], info);
 }
 
-/* Reads mailbox state and message list into v (account/mailbox set). */
+static void take_state(struct imap_mailbox_view *v, const struct store_view_state *vs)
+{
+	v->modseq = vs->account_modseq;
+	v->uidvalidity = vs->uidvalidity;
+	v->uidnext = vs->uidnext;
+	v->highest_modseq = vs->highest_modseq;
+}
+
+/* Reads mailbox state and message list into v (account/mailbox set):
+ * the account's modseq, the mailbox and its messages from one read
+ * transaction, so a change is either all in or seen at the next sync. */
 static int read_view(struct imap_mailbox_view *v, struct store *st)
 {
-	struct load_ctx ctx = { .v = v };
-	int r;
-
-	/* The modseq first: a change that lands between the reads is seen
-	 * again at the next sync instead of being missed. */
-	if (store_account_modseq(st, v->account, &v->modseq) != STORE_OK)
-		return STORE_ETEMP;
-	r = store_mailbox_list(st, v->account, load_mailbox, &ctx);
-	if (r != STORE_OK)
-		return STORE_ETEMP;
-	if (!ctx.found)
-		return STORE_ENOTFOUND;
-	r = store_email_list(st, v->account, v->mailbox, load_email, v);
+	struct store_view_state vs;
+	int r = store_mailbox_snapshot(st, v->account, v->mailbox, &vs, load_email, v);
 	if (r != STORE_OK)
 		return r == STORE_ENOTFOUND ? r : STORE_ETEMP;
+	take_state(v, &vs);
 	return STORE_OK;
 }
 
@@ -166,15 +160,51 @@ void imap_view_free(struct imap_mailbox_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+/* "* VANISHED uids" (RFC 7162 §3.2.10) for gone, n UIDs in descending
+ * order, runs compressed. -1 when out is full. */
+static int emit_vanished(struct buf *out, const uint32_t *gone, uint32_t expunged)
+{
+	int rc = 0;
+	if (buf_append_c(out, "* VANISHED ") < 0)
+		rc = -1;
+	for (uint32_t k = expunged; k > 0;) {
+		uint32_t lo = gone[k - 1], hi = lo, e = k - 1;
+		while (e > 0 && gone[e - 1] == hi + 1)
+			hi = gone[--e];
+		if (buf_printf(out, "%s%u", k == expunged ? "" : ",", lo) < 0 ||
+		    (hi != lo && buf_printf(out, ":%u", hi) < 0))
+			rc = -1;
+		k = e;
+	}
+	if (buf_append_c(out, "\r\n") < 0)
+		rc = -1;
+	return rc;
+}
+
+static int flags_differ(const struct imap_msg *o, const struct imap_msg *n)
+{
+	return o->flags != n->flags || (o->kw == NULL) != (n->kw == NULL) ||
+	       (o->kw && strcmp(o->kw, n->kw) != 0);
+}
+
+/* "* seq FETCH (FLAGS ...)" for n, changed by someone else. */
+static int emit_flags(const struct imap_mailbox_view *v, struct buf *out, uint32_t seq,
+		      const struct imap_msg *n)
+{
+	if (buf_printf(out, "* %u FETCH (", seq) < 0 ||
+	    (v->qresync && buf_printf(out, "UID %u ", n->uid) < 0) ||
+	    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(n, out) < 0 ||
+	    (v->condstore && buf_printf(out, " MODSEQ (%llu)", (unsigned long long)n->modseq) < 0) ||
+	    buf_append_c(out, ")\r\n") < 0)
+		return -1;
+	return 0;
+}
+
+/* The whole mailbox re-read and compared with v (out NULL: no responses). */
+static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *out)
 {
 	struct imap_mailbox_view nv;
-	uint64_t modseq;
 
-	if (store_account_modseq(st, v->account, &modseq) != STORE_OK)
-		return -1;
-	if (modseq == v->modseq)
-		return 0;
 	memset(&nv, 0, sizeof(nv));
 	nv.account = v->account;
 	nv.mailbox = v->mailbox;
@@ -185,6 +215,11 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	if (r != STORE_OK) {
 		msgs_free(nv.msgs, nv.count);
 		return r == STORE_ENOTFOUND ? -2 : -1;
+	}
+	if (!out) {
+		msgs_free(v->msgs, v->count);
+		*v = nv;
+		return 0;
 	}
 
 	/* Expunged: in the old list, not in the new. Walk from the end so
@@ -208,22 +243,8 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 		expunged++;
 		i--;
 	}
-	if (gone && expunged) {
-		/* RFC 7162 §3.2.10: one VANISHED with the UIDs, runs compressed. */
-		if (buf_append_c(out, "* VANISHED ") < 0)
-			rc = -1;
-		for (uint32_t k = expunged; k > 0;) {
-			uint32_t lo = gone[k - 1], hi = lo, e = k - 1;
-			while (e > 0 && gone[e - 1] == hi + 1)
-				hi = gone[--e];
-			if (buf_printf(out, "%s%u", k == expunged ? "" : ",", lo) < 0 ||
-			    (hi != lo && buf_printf(out, ":%u", hi) < 0))
-				rc = -1;
-			k = e;
-		}
-		if (buf_append_c(out, "\r\n") < 0)
-			rc = -1;
-	}
+	if (gone && expunged && emit_vanished(out, gone, expunged) < 0)
+		rc = -1;
 	free(gone);
 	/* Flags changed by others: the new numbering, ascending. */
 	for (i = 0, j = 0; i < v->count && j < nv.count;) {
@@ -236,16 +257,8 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 			j++;
 			continue;
 		}
-		if (o->flags != n->flags || (o->kw == NULL) != (n->kw == NULL) ||
-		    (o->kw && strcmp(o->kw, n->kw) != 0)) {
-			if (buf_printf(out, "* %u FETCH (", j + 1) < 0 ||
-			    (v->qresync && buf_printf(out, "UID %u ", n->uid) < 0) ||
-			    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(n, out) < 0 ||
-			    (v->condstore &&
-			     buf_printf(out, " MODSEQ (%llu)", (unsigned long long)n->modseq) < 0) ||
-			    buf_append_c(out, ")\r\n") < 0)
-				rc = -1;
-		}
+		if (flags_differ(o, n) && emit_flags(v, out, j + 1, n) < 0)
+			rc = -1;
 		i++;
 		j++;
 	}
@@ -255,6 +268,194 @@ int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *ou
 	msgs_free(v->msgs, v->count);
 	*v = nv;
 	return rc;
+}
+
+/* ---- Sync from the change log ---- */
+
+/* A membership the change log named: its state now. */
+struct delta_ent {
+	uint32_t uid;
+	int present;
+	uint32_t seq;      /* delta_apply: its number in the view, 0 = none */
+	struct imap_msg m; /* when present; m.kw owned */
+};
+
+struct delta {
+	struct delta_ent *e;
+	size_t n, cap;
+};
+
+static struct delta_ent *delta_add(struct delta *d, uint32_t uid)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->e = xrealloc(d->e, d->cap * sizeof(*d->e));
+	}
+	struct delta_ent *e = &d->e[d->n++];
+	memset(e, 0, sizeof(*e));
+	e->uid = uid;
+	return e;
+}
+
+static void delta_email(void *arg, const struct store_email_info *info)
+{
+	struct delta_ent *e = delta_add(arg, info->uid);
+	e->present = 1;
+	msg_from_info(&e->m, info);
+}
+
+static void delta_gone(void *arg, uint32_t uid)
+{
+	delta_add(arg, uid);
+}
+
+static void delta_free(struct delta *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->e[i].m.kw);
+	free(d->e);
+}
+
+static int delta_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct delta_ent *)a)->uid, y = ((const struct delta_ent *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts by UID and keeps one entry per UID (all report the same state). */
+static void delta_unique(struct delta *d)
+{
+	if (d->n < 2)
+		return;
+	qsort(d->e, d->n, sizeof(*d->e), delta_cmp);
+	size_t w = 1;
+	for (size_t i = 1; i < d->n; i++) {
+		if (d->e[i].uid == d->e[w - 1].uid) {
+			free(d->e[i].m.kw);
+			continue;
+		}
+		d->e[w++] = d->e[i];
+	}
+	d->n = w;
+}
+
+/*
+ * Applies d (unique, ascending) to v and writes the responses as
+ * sync_full() does: EXPUNGEs (or one VANISHED) in the old numbering from
+ * the highest, FETCH FLAGS of the messages changed in the new numbering,
+ * EXISTS when the count moved or anything went. A message new to v always
+ * has a UID above every one v holds (checked by the caller).
+ */
+static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf *out)
+{
+	uint32_t expunged = 0, count0 = v->count;
+	uint32_t *gone = v->qresync && out ? xmalloc((d->n + 1) * sizeof(*gone)) : NULL;
+	int rc = 0;
+
+	/* Sequence numbers first: marking a message removed (UID 0) breaks
+	 * the order imap_view_seq() searches. */
+	for (size_t k = 0; k < d->n; k++)
+		d->e[k].seq = d->e[k].present ? 0 : imap_view_seq(v, d->e[k].uid);
+	for (size_t k = d->n; k > 0; k--) {
+		uint32_t seq = d->e[k - 1].seq;
+		if (!seq)
+			continue;
+		if (gone)
+			gone[expunged] = d->e[k - 1].uid; /* descending */
+		else if (out && buf_printf(out, "* %u EXPUNGE\r\n", seq) < 0)
+			rc = -1;
+		expunged++;
+		free(v->msgs[seq - 1].kw);
+		v->msgs[seq - 1].kw = NULL;
+		v->msgs[seq - 1].uid = 0; /* removed below */
+	}
+	if (gone && expunged && emit_vanished(out, gone, expunged) < 0)
+		rc = -1;
+	free(gone);
+	if (expunged) {
+		uint32_t w = 0;
+		for (uint32_t i = 0; i < v->count; i++)
+			if (v->msgs[i].uid)
+				v->msgs[w++] = v->msgs[i];
+		v->count = w;
+	}
+	for (size_t k = 0; k < d->n; k++) {
+		struct delta_ent *e = &d->e[k];
+		if (!e->present)
+			continue;
+		uint32_t seq = imap_view_seq(v, e->uid);
+		if (seq) {
+			struct imap_msg *o = &v->msgs[seq - 1];
+			int changed = flags_differ(o, &e->m);
+			free(o->kw);
+			*o = e->m;
+			e->m.kw = NULL;
+			if (changed && out && emit_flags(v, out, seq, o) < 0)
+				rc = -1;
+			continue;
+		}
+		if (v->count == UINT32_MAX)
+			continue;
+		if (v->count == v->cap) {
+			v->cap = v->cap ? (v->cap > UINT32_MAX / 2 ? UINT32_MAX : v->cap * 2) : 64;
+			v->msgs = xrealloc(v->msgs, (size_t)v->cap * sizeof(*v->msgs));
+		}
+		v->msgs[v->count++] = e->m;
+		e->m.kw = NULL;
+	}
+	if (out && (v->count != count0 || expunged))
+		if (buf_printf(out, "* %u EXISTS\r\n", v->count) < 0)
+			rc = -1;
+	return rc;
+}
+
+/*
+ * Brings v up to date from the change log when that is cheaper than
+ * reading the whole mailbox (it nearly always is: a session re-reads
+ * after each change of its account, its own included), else reads it all.
+ */
+static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+{
+	struct delta d = { 0 };
+	struct store_view_state vs;
+	/* Past this many changed messages one read of the whole is cheaper. */
+	size_t max = 256 + v->count / 4;
+	int r = store_mailbox_delta(st, v->account, v->mailbox, v->modseq, max, &vs, delta_email,
+				    delta_gone, &d);
+
+	if (r == STORE_OK && vs.account_modseq == v->modseq) {
+		delta_free(&d);
+		return 0;
+	}
+	if (r == STORE_OK && vs.uidvalidity == v->uidvalidity) {
+		delta_unique(&d);
+		uint32_t last = imap_view_last_uid(v);
+		for (size_t k = 0; k < d.n; k++)
+			if (d.e[k].present && d.e[k].uid <= last && !imap_view_seq(v, d.e[k].uid))
+				r = STORE_EEXIST; /* not in the view yet below its top: re-read */
+	}
+	if (r == STORE_OK && vs.uidvalidity == v->uidvalidity) {
+		int rc = delta_apply(v, &d, out);
+		delta_free(&d);
+		take_state(v, &vs);
+		return rc;
+	}
+	delta_free(&d);
+	if (r == STORE_ENOTFOUND)
+		return -2;
+	if (r != STORE_OK && r != STORE_EEXIST)
+		return -1;
+	return sync_full(v, st, out);
+}
+
+int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out)
+{
+	return view_sync(v, st, out);
+}
+
+int imap_view_refresh(struct imap_mailbox_view *v, struct store *st)
+{
+	return view_sync(v, st, NULL);
 }
 
 uint32_t imap_view_lower_bound(const struct imap_mailbox_view *v, uint32_t uid)

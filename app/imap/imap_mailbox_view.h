@@ -11,8 +11,10 @@
  * untagged responses that tell the client what changed.
  *
  * The snapshot is refreshed only when the account's modseq moved since
- * the last read (store_account_modseq), so a NOOP loop on a quiet
- * mailbox costs one small read transaction.
+ * the last read, so a NOOP loop on a quiet mailbox costs one small read
+ * transaction; and then from the change log (the messages named by
+ * changes since), not by reading the whole mailbox again. A SELECT of
+ * the mailbox already selected refreshes the snapshot the same way.
  *
  * Each message carries its flags (the email's keywords) as last read or
  * as set by this session's own STORE. Caveats: the view is read on the session's loop
@@ -82,6 +84,12 @@ void imap_view_free(struct imap_mailbox_view *v);
  * the mailbox no longer exists (deleted by another session; v unchanged).
  */
 int imap_view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+
+/*
+ * As imap_view_sync() without responses: brings v up to date (SELECT of
+ * the mailbox that is selected already). Same results.
+ */
+int imap_view_refresh(struct imap_mailbox_view *v, struct store *st);
 
 /* Sets m's flags and keywords from the store's keyword text. */
 void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len);

@@ -302,6 +302,39 @@ int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
 /* The SMTP envelope kept with an email at delivery; STORE_ENOTFOUND when none. */
 int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
 			 void *arg);
+/*
+ * ---- A session's snapshot of a mailbox (store_view.c) ----
+ * The state read with it, from the same read transaction: the account's
+ * modseq and the mailbox record's counters.
+ */
+struct store_view_state {
+	uint64_t account_modseq;
+	uint32_t uidvalidity, uidnext, messages;
+	uint64_t highest_modseq;
+};
+/*
+ * Emails of mailbox in UID order to cb (as store_email_list()), with the
+ * state above. STORE_OK, STORE_ENOTFOUND (no account or mailbox),
+ * STORE_ETEMP.
+ */
+int store_mailbox_snapshot(struct store *st, uint32_t account, uint32_t mailbox,
+			   struct store_view_state *vs, store_email_cb *cb, void *arg);
+/*
+ * What changed in mailbox after the account's modseq since, from the
+ * change log: every membership of mailbox that a change above since
+ * names, or that holds an email changed in another mailbox, goes to cb
+ * with its current email when the UID is in the mailbox, else to gone.
+ * A UID may be reported more than once, always in the same state, and in
+ * no particular order. With the state above (nothing is reported when
+ * vs->account_modseq is since). STORE_OK; STORE_ENOTFOUND (no account or
+ * mailbox); STORE_EEXIST when more than max UIDs would be reported (read
+ * the whole mailbox instead; cb and gone may have been called);
+ * STORE_ETEMP.
+ */
+typedef void store_gone_cb(void *arg, uint32_t uid);
+int store_mailbox_delta(struct store *st, uint32_t account, uint32_t mailbox, uint64_t since,
+			size_t max, struct store_view_state *vs, store_email_cb *cb,
+			store_gone_cb *gone, void *arg);
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
 /*

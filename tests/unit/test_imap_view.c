@@ -1,0 +1,200 @@
+/*
+ * test_imap_view.c — the IMAP session's mailbox snapshot kept up to date
+ * from the change log (store_mailbox_delta, imap_view_sync/refresh):
+ * after deliveries, flag changes (also through a copy in another
+ * mailbox), expunges, COPY and MOVE, the patched snapshot equals a fresh
+ * read of the mailbox and the untagged responses are the ones a full
+ * re-read gives; a mailbox that changed a lot falls back to the full
+ * read; a deleted mailbox is reported.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "imap/imap_mailbox_view.h"
+#include "store/store.h"
+#include "unit.h"
+
+static char base[256];
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void deliver(struct store *st, uint32_t acc, int i)
+{
+	char text[128];
+	struct store_delivery d;
+	snprintf(text, sizeof text, "Subject: m%d\r\n\r\nbody %d\r\n", i, i);
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = strlen(text);
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1700000000 + i;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+}
+
+/* v equals a fresh read of its mailbox, message by message. */
+static void check_same_as_fresh(struct store *st, const struct imap_mailbox_view *v)
+{
+	struct imap_mailbox_view f;
+	CHECK_EQ_INT(imap_view_load(&f, st, v->account, v->mailbox), STORE_OK);
+	CHECK_EQ_INT(v->count, f.count);
+	CHECK_EQ_INT(v->modseq, f.modseq);
+	CHECK_EQ_INT(v->uidnext, f.uidnext);
+	CHECK_EQ_INT(v->uidvalidity, f.uidvalidity);
+	CHECK_EQ_INT(v->highest_modseq, f.highest_modseq);
+	for (uint32_t i = 0; i < v->count && i < f.count; i++) {
+		const struct imap_msg *a = &v->msgs[i], *b = &f.msgs[i];
+		CHECK_EQ_INT(a->uid, b->uid);
+		CHECK_EQ_INT(a->email_id, b->email_id);
+		CHECK_EQ_INT(a->flags, b->flags);
+		CHECK_EQ_INT(a->modseq, b->modseq);
+		CHECK_EQ_INT(a->size, b->size);
+		CHECK_EQ_INT(a->saved_at, b->saved_at);
+		CHECK_EQ_STR(a->kw ? a->kw : "", b->kw ? b->kw : "");
+	}
+	imap_view_free(&f);
+}
+
+static int has(const struct buf *b, const char *s)
+{
+	return memmem(buf_data(b), buf_len(b), s, strlen(s)) != NULL;
+}
+
+static void test_delta(struct store *st, uint32_t acc)
+{
+	struct imap_mailbox_view v;
+	struct store_kw_result res[2];
+	struct store_copy_result cr;
+	struct buf out;
+	uint32_t inbox, archive;
+	uint32_t u;
+
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Archive", &archive), STORE_OK);
+	for (int i = 1; i <= 5; i++)
+		deliver(st, acc, i);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK);
+	CHECK_EQ_INT(v.count, 5);
+
+	/* Nothing changed: no responses. */
+	buf_init(&out, 1 << 20);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	CHECK_EQ_INT(buf_len(&out), 0);
+
+	/* A new message, a flag, an expunge, and a flag set through a copy
+	 * of message 4 in Archive (keywords are the email's). */
+	deliver(st, acc, 6);
+	u = 2;
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &u, 1, STORE_KW_ADD, "$seen foo", 0, res,
+					  NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	u = 3;
+	CHECK_EQ_INT(store_expunge(st, acc, inbox, v.uidvalidity, &u, 1, NULL, NULL), STORE_OK);
+	u = 4;
+	memset(&cr, 0, sizeof cr);
+	CHECK_EQ_INT(store_email_copy(st, acc, inbox, v.uidvalidity, &u, 1, archive, 0, &cr),
+		     STORE_OK);
+	CHECK_EQ_INT(cr.n, 1);
+	uint32_t au = cr.n ? cr.dst_uids[0] : 1;
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(store_email_keywords(st, acc, archive, 0, &au, 1, STORE_KW_ADD, "$flagged", 0,
+					  res, NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	buf_append(&out, "", 1);
+	CHECK(has(&out, "* 3 EXPUNGE\r\n"));
+	CHECK(has(&out, "* 2 FETCH (FLAGS (\\Seen foo))\r\n"));
+	CHECK(has(&out, "* 3 FETCH (FLAGS (\\Flagged))\r\n")); /* uid 4, now number 3 */
+	CHECK(has(&out, "* 5 EXISTS\r\n"));
+	/* EXPUNGE before the FETCHes in the new numbering, EXISTS last. */
+	CHECK(strstr(buf_data(&out), "EXPUNGE") < strstr(buf_data(&out), "FETCH"));
+	CHECK(strstr(buf_data(&out), "FETCH") < strstr(buf_data(&out), "EXISTS"));
+	check_same_as_fresh(st, &v);
+
+	/* MOVE out of INBOX, seen with QRESYNC as VANISHED. */
+	v.qresync = 1;
+	u = 5;
+	memset(&cr, 0, sizeof cr);
+	CHECK_EQ_INT(store_email_copy(st, acc, inbox, v.uidvalidity, &u, 1, archive, 1, &cr),
+		     STORE_OK);
+	store_copy_result_free(&cr);
+	buf_reset(&out);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	buf_append(&out, "", 1);
+	CHECK_EQ_STR(buf_data(&out), "* VANISHED 5\r\n* 4 EXISTS\r\n");
+	check_same_as_fresh(st, &v);
+	v.qresync = 0;
+
+	/* Silent refresh (SELECT of the selected mailbox). */
+	deliver(st, acc, 7);
+	CHECK_EQ_INT(imap_view_refresh(&v, st), 0);
+	CHECK_EQ_INT(v.count, 5);
+	check_same_as_fresh(st, &v);
+
+	/* Many changes: past the delta's limit the whole mailbox is read. */
+	for (int i = 0; i < 300; i++)
+		deliver(st, acc, 100 + i);
+	buf_reset(&out);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	buf_append(&out, "", 1);
+	CHECK_EQ_STR(buf_data(&out), "* 305 EXISTS\r\n");
+	check_same_as_fresh(st, &v);
+
+	/* Archive deleted under a view of it: -2. */
+	struct imap_mailbox_view av;
+	CHECK_EQ_INT(imap_view_load(&av, st, acc, archive), STORE_OK);
+	CHECK_EQ_INT(av.count, 2);
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Archive"), STORE_OK);
+	buf_reset(&out);
+	CHECK_EQ_INT(imap_view_sync(&av, st, &out), -2);
+	CHECK_EQ_INT(imap_view_refresh(&av, st), -2);
+	imap_view_free(&av);
+
+	/* The INBOX view saw nothing of it but the modseq. */
+	buf_reset(&out);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	check_same_as_fresh(st, &v);
+	buf_free(&out);
+	imap_view_free(&v);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char err[256];
+	struct store *st = NULL;
+	uint32_t acc = 0;
+
+	snprintf(base, sizeof base, "%s/tern-view-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
+			     STORE_OK);
+		test_delta(st, acc);
+		store_close(&st);
+	}
+	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return unit_done("test_imap_view");
+}
