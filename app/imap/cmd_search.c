@@ -22,8 +22,12 @@
  * everything. FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
  * the message (mime_search.h: case-insensitive substring over decoded
  * header values and decoded text parts, bounded per message), using the
- * MIME structure cached at delivery; each message is read in one short
- * read transaction, only when the keys need it. CHARSET takes what
+ * MIME structure cached at delivery (decoded only for BODY, TEXT and
+ * SENT* keys: header keys read the header section alone; SUBJECT alone
+ * is answered from the cached envelope, as RFC 9051 defines it, without
+ * reading the message); the messages
+ * whose flags, sizes and dates do not decide are read together, one read
+ * transaction per batch of them. CHARSET takes what
  * mime_decode.h converts (UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15,
  * windows-1252): search strings are converted to UTF-8, as message text
  * is; any other charset gets NO [BADCHARSET (...)] listing those.
@@ -45,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 #include "core/xalloc.h"
@@ -80,6 +85,8 @@ struct compiler {
 	const char *err; /* BAD text */
 	int cannot;      /* the error is "NO [CANNOT]" */
 	int text;        /* some key needs the message's content */
+	int body;        /* BODY or TEXT: the MIME structure is needed */
+	int header;      /* a header key other than SUBJECT */
 	int sent;        /* a SENT* key needs the Date header */
 	int modseq;      /* a MODSEQ key was given: report the highest */
 	int64_t now;     /* OLDER, YOUNGER */
@@ -183,6 +190,10 @@ static struct node *compile_text(struct compiler *c, struct str w, const struct 
 	if (needle_arg(c, &args[(*i)++], &n->needle) < 0)
 		return NULL;
 	c->text = 1;
+	if (n->kind != N_HEADER)
+		c->body = 1;
+	else if (!str_eq_ci_c(n->name, "Subject"))
+		c->header = 1;
 	return n;
 }
 
@@ -394,6 +405,7 @@ struct msg_ctx {
 	const struct imap_msg *m;
 	uint32_t seq;
 	struct mime_search *ms;
+	const struct mime_envelope *env; /* set: SUBJECT from the cached envelope */
 	int64_t sent_day; /* the Date header's day, or the internal date's */
 };
 
@@ -432,7 +444,10 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_SENTBEFORE: return x->sent_day < n->day;
 	case N_SENTON: return x->sent_day == n->day;
 	case N_SENTSINCE: return x->sent_day >= n->day;
-	case N_HEADER: return x->ms && mime_search_header(x->ms, n->name, n->needle);
+	case N_HEADER:
+		if (x->env) /* only SUBJECT keys then (compiler.header 0) */
+			return mime_search_value(x->env->subject, n->needle);
+		return x->ms && mime_search_header(x->ms, n->name, n->needle);
 	case N_BODY: return x->ms && mime_search_body(x->ms, n->needle);
 	case N_TEXT:
 		return x->ms && (mime_search_header(x->ms, STR_NULL, n->needle) ||
@@ -493,20 +508,24 @@ struct search_run {
 	const struct node *root;
 	struct msg_ctx x;
 	struct arena *a;
+	int tree; /* decode the cached MIME structure (BODY, TEXT, SENT*) */
 	int sent; /* parse the Date header (SENT* keys) */
 	int hit;
 };
 
-/* Inside the store's read transaction: evaluate with the message at hand. */
+/* Inside the store's read transaction: evaluate with the message at hand.
+ * Header keys read the header section only: the structure is decoded
+ * when a body or Date key needs it. */
 static void search_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
 {
 	struct search_run *r = arg;
-	struct mime_tree t;
+	struct mime_tree t = { 0 };
 	struct mime_search ms;
 	int64_t day;
 
 	arena_reset(r->a);
-	mime_cache_load(meta, metalen, d, len, r->a, &t);
+	if (r->tree)
+		mime_cache_load(meta, metalen, d, len, r->a, &t);
 	mime_search_init(&ms, d, len, &t);
 	if (r->sent && t.nparts && t.parts[0].env &&
 	    mime_date_parse(t.parts[0].env->date, NULL, &day) == 0)
@@ -516,22 +535,97 @@ static void search_cb(void *arg, const void *meta, size_t metalen, const char *d
 	mime_search_clear(&ms);
 }
 
-/* One message: from the snapshot alone, or with its content when needed. */
-static int search_one(struct imap_session *s, const struct node *root, const struct compiler *c,
-		      struct arena *a, const struct imap_msg *m, uint32_t seq)
+/* Messages whose content the keys need, read in one read transaction per
+ * SEARCH_BATCH of them (not one per message). */
+#define SEARCH_BATCH 1024
+
+struct search_batch {
+	struct imap_session *s;
+	const struct node *root;
+	const struct compiler *c;
+	struct arena *a;
+	const uint32_t *idx; /* view indexes of this batch */
+	uint8_t *res;        /* per view index: 1 = hit */
+};
+
+/*
+ * SUBJECT is "the envelope structure's SUBJECT field" (RFC 9051 §6.4.4):
+ * when the keys need nothing else of the content, the envelope cached at
+ * delivery answers, and the message itself is not read. A record that is
+ * not a valid cache of this message leaves it to batch_cb (the bytes).
+ */
+static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 {
-	struct search_run r = { .root = root, .a = a, .sent = c->sent };
-	r.x = (struct msg_ctx){ .m = m, .seq = seq, .sent_day = day_of(m->received_at) };
-	if (!c->text)
-		return eval(root, &r.x);
-	int known = eval_known(root, &r.x);
-	if (known >= 0)
-		return known;
-	if (store_email_content(imap_store, s->account, m->email_id, search_cb, &r) != STORE_OK) {
-		r.x.ms = NULL;
-		return eval(root, &r.x); /* gone meanwhile: text keys fail */
+	struct search_batch *b = arg;
+	uint32_t k = b->idx[i];
+	const struct imap_msg *m = &b->s->view.msgs[k];
+	struct mime_tree t;
+
+	if (b->c->body || b->c->sent || b->c->header || !meta)
+		return 0;
+	arena_reset(b->a);
+	if (mime_cache_decode(meta, metalen, b->a, &t) != 0 || t.size != m->size || !t.nparts ||
+	    !t.parts[0].env)
+		return 0;
+	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+			     .env = t.parts[0].env };
+	b->res[k] = (uint8_t)eval(b->root, &x);
+	return 1;
+}
+
+static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, const char *d,
+		     size_t len)
+{
+	struct search_batch *b = arg;
+	uint32_t k = b->idx[i];
+	const struct imap_msg *m = &b->s->view.msgs[k];
+	struct search_run r = { .root = b->root, .a = b->a, .tree = b->c->body || b->c->sent,
+				.sent = b->c->sent };
+	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = day_of(m->received_at) };
+	search_cb(&r, meta, metalen, d, len);
+	b->res[k] = (uint8_t)r.hit;
+}
+
+/* res[i] for every message of the view: from the snapshot where the keys
+ * allow, else with the message's content. */
+static void search_all(struct imap_session *s, const struct node *root, const struct compiler *c,
+		       uint8_t *res)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t *idx = NULL, *ids = NULL;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < v->count; i++) {
+		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
+				     .sent_day = day_of(v->msgs[i].received_at) };
+		int known = c->text ? eval_known(root, &x) : eval(root, &x);
+		if (known >= 0) {
+			res[i] = (uint8_t)known;
+			continue;
+		}
+		/* As if it were gone (text keys fail) until its content is read. */
+		res[i] = (uint8_t)eval(root, &x);
+		if (!idx) {
+			idx = xmalloc(((size_t)v->count + 1) * sizeof(*idx));
+			ids = xmalloc(((size_t)v->count + 1) * sizeof(*ids));
+		}
+		idx[n] = i;
+		ids[n++] = v->msgs[i].email_id;
 	}
-	return r.hit;
+	if (n) {
+		struct search_batch b = { .s = s, .root = root, .c = c, .a = arena_new(65536),
+					  .res = res };
+		for (size_t off = 0; off < n; off += SEARCH_BATCH) {
+			b.idx = idx + off;
+			if (store_emails_content(imap_store, s->account, ids + off,
+						 n - off < SEARCH_BATCH ? n - off : SEARCH_BATCH,
+						 batch_meta_cb, batch_cb, &b) != STORE_OK)
+				log_warn("imap", s->id, "event=search_read_failed");
+		}
+		arena_free(&b.a);
+	}
+	free(idx);
+	free(ids);
 }
 
 /* RETURN options (RFC 4731, RFC 5182). */
@@ -707,17 +801,16 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 		return -1;
 	}
 	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
+	uint8_t *res = xmalloc((size_t)s->view.count + 1);
 	size_t nhits = 0;
 	/* Text keys read every message on the loop: bounded per message
 	 * (MIME_SEARCH_TEXT_MAX), but a big mailbox should move this to the
 	 * worker pool, or to an index. */
-	struct arena *ta = c.text ? arena_new(65536) : NULL;
-	for (uint32_t i = 0; i < s->view.count; i++) {
-		const struct imap_msg *m = &s->view.msgs[i];
-		if (search_one(s, root, &c, ta, m, i + 1))
+	search_all(s, root, &c, res);
+	for (uint32_t i = 0; i < s->view.count; i++)
+		if (res[i])
 			hits[nhits++] = i + 1;
-	}
-	arena_free(&ta);
+	free(res);
 	*hits_r = hits;
 	*nhits_r = nhits;
 	if (modseq_r)

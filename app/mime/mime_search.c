@@ -43,6 +43,29 @@ static int contains(struct str hay, struct str needle)
 	return hay.len >= needle.len && memmem(hay.p, hay.len, needle.p, needle.len) != NULL;
 }
 
+/* 1 when the unfolded header value, its encoded-words decoded and folded,
+ * contains needle; dec is scratch space. */
+static int value_contains(struct buf *dec, struct str unfolded, struct str needle)
+{
+	buf_reset(dec);
+	rfc5322_decode_words(unfolded, dec); /* a prefix past the cap */
+	mime_search_fold(buf_data(dec), buf_len(dec));
+	return contains(buf_str(dec), needle);
+}
+
+int mime_search_value(struct str unfolded, struct str needle)
+{
+	struct buf dec;
+	if (!unfolded.p)
+		return 0;
+	if (needle.len == 0)
+		return 1;
+	buf_init(&dec, SEARCH_VALUE_MAX);
+	int hit = value_contains(&dec, unfolded, needle);
+	buf_free(&dec);
+	return hit;
+}
+
 int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
 {
 	struct rfc5322_parser p;
@@ -64,11 +87,8 @@ int mime_search_header(struct mime_search *sm, struct str name, struct str needl
 		}
 		char *un = xmalloc(f.value.len + 1);
 		size_t n = rfc5322_unfold(f.value, un);
-		buf_reset(&dec);
-		rfc5322_decode_words(str_make(un, n), &dec); /* a prefix past the cap */
+		hit = value_contains(&dec, str_make(un, n), needle);
 		free(un);
-		mime_search_fold(buf_data(&dec), buf_len(&dec));
-		hit = contains(buf_str(&dec), needle);
 	}
 	buf_free(&dec);
 	rfc5322_clear(&p);

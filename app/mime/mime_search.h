@@ -58,6 +58,13 @@ void mime_search_fold(char *p, size_t n);
  */
 int mime_search_header(struct mime_search *sm, struct str name, struct str needle);
 
+/*
+ * The same test on one header value already unfolded (an envelope string
+ * of the cached structure, mime_tree.h): 1 when its decoded value
+ * contains needle; 0 for a field that is absent (p == NULL).
+ */
+int mime_search_value(struct str unfolded, struct str needle);
+
 /* 1 when the decoded body text contains needle (an empty needle always
  * matches). */
 int mime_search_body(struct mime_search *sm, struct str needle);

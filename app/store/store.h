@@ -335,6 +335,20 @@ typedef void store_gone_cb(void *arg, uint32_t uid);
 int store_mailbox_delta(struct store *st, uint32_t account, uint32_t mailbox, uint64_t since,
 			size_t max, struct store_view_state *vs, store_email_cb *cb,
 			store_gone_cb *gone, void *arg);
+/*
+ * store_email_content() for the emails ids[0..n) in one read transaction:
+ * cb(arg, i, ...) for each ids[i] in order, with data valid during the
+ * call only; an email that no longer exists is skipped. With mcb, each
+ * email's meta is given to mcb(arg, i, meta, metalen) first, and when it
+ * returns 1 (done with the meta alone) the bytes are not read and cb is
+ * not called. For a command that reads many messages (IMAP SEARCH on
+ * text). STORE_OK, STORE_ETEMP (the callbacks may have run for some).
+ */
+typedef int store_meta_first_cb(void *arg, size_t i, const void *meta, size_t metalen);
+typedef void store_contents_cb(void *arg, size_t i, const void *meta, size_t metalen,
+			       const char *data, size_t len);
+int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
+			 store_meta_first_cb *mcb, store_contents_cb *cb, void *arg);
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
 /*

@@ -225,3 +225,43 @@ out:
 		return STORE_EEXIST; /* too much changed: the caller reads everything */
 	return rc == MDB_PANIC ? STORE_ETEMP : store_mdb_code(rc);
 }
+
+int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
+			 store_meta_first_cb *mcb, store_contents_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *ec = NULL;
+	uint8_t ek[8];
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &ec);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct email_rec e;
+		MDB_val k = key_u32_u32(ek, account, ids[i]), v;
+		rc = mdb_cursor_get(ec, &k, &v, MDB_SET);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0; /* expunged meanwhile: skipped */
+			continue;
+		}
+		if (rc == 0)
+			rc = email_dec(&v, &e);
+		if (rc != 0)
+			break;
+		if (mcb && mcb(arg, i, e.metalen ? e.meta : NULL, e.metalen))
+			continue; /* decided from the record: the bytes are not touched */
+		MDB_val bk = { 32, e.blob_id }, b;
+		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &b);
+		if (rc == MDB_NOTFOUND || (rc == 0 && (b.mv_size < 1 ||
+						       ((uint8_t *)b.mv_data)[0] != REC_V1)))
+			rc = MDB_CORRUPTED; /* an email always has its blob */
+		if (rc == 0)
+			cb(arg, i, e.metalen ? e.meta : NULL, e.metalen, (const char *)b.mv_data + 1,
+			   b.mv_size - 1);
+	}
+	if (ec)
+		mdb_cursor_close(ec);
+	store_rd_end(st, txn);
+	return store_mdb_code(rc);
+}
