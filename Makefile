@@ -19,10 +19,10 @@ CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
 # mimalloc replaces musl's malloc family (vendor/manifest says why): whole
 # archive, so it is linked even if only a library calls malloc.
 LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archive \
-               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lpthread
+               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lpthread -Wl,--gc-sections
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
-LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lpthread
+LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lpthread
 
 APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c

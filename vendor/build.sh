@@ -21,13 +21,14 @@ OUT="$HERE/out"
 # What gets built, per flavour.
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
-    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc"
-    [host]="bearssl lmdb libsodium"
+    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl"
+    [host]="bearssl lmdb libsodium openssl"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
     [bearssl]=libbearssl.a [lmdb]=liblmdb.a [libmicrohttpd]=libmicrohttpd.a
     [c-ares]=libcares.a [libsodium]=libsodium.a [mimalloc]=libmimalloc.a
+    [openssl]=libcrypto.a
 )
 # Packages whose Debian build runs autoreconf and needs it for us too:
 # libsodium ships no configure script; c-ares carries a Debian patch to
@@ -450,6 +451,23 @@ EOF
         ar rcs "$bld/libmimalloc.a" "$bld/mimalloc.o"
         put "$bld/include/mimalloc.h" "$inc"
         put "$bld/libmimalloc.a" "$lib"
+        ;;
+    openssl)
+        # libcrypto only, for RSA signing (manifest says why). Everything
+        # that could read a file or load code at run time is configured
+        # out: no openssl.cnf autoload, no DSOs/engines/providers from disk,
+        # no secure heap (it needs linux/mman.h, which musl-gcc lacks).
+        # Function and data sections let the static link drop the many
+        # algorithms tern never calls (--gc-sections in the Makefile).
+        # Randomness (RSA blinding) comes from getrandom(2): no /dev needed.
+        (cd "$bld" && ./Configure linux-x86_64 --prefix="$stage" CC="$cc" \
+            no-shared no-dso no-engine no-module no-async no-tests no-ui-console \
+            no-afalgeng no-comp no-secure-memory no-autoload-config \
+            -ffunction-sections -fdata-sections $cppflags)
+        make -C "$bld" -j"$JOBS" build_generated
+        make -C "$bld" -j"$JOBS" libcrypto.a
+        put "$bld/include/openssl" "$inc"
+        put "$bld/libcrypto.a" "$lib"
         ;;
     *)
         echo "no build recipe for $pkg"; return 1 ;;

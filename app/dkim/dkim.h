@@ -32,9 +32,9 @@
  * so the sender must transmit the CRLF form, which SMTP requires anyway. A
  * CR not followed by LF is an ordinary octet.
  *
- * Cost: an RSA-2048 signature takes about 2.5 ms with BearSSL, Ed25519
- * about 0.05 ms, and the body hashes at over 100 MB/s: sign on the worker
- * pool, not on an event loop.
+ * Cost: an RSA-2048 signature takes about 0.25 ms (libcrypto, see
+ * dkim_rsa.c; BearSSL took 2.2 ms), Ed25519 about 0.05 ms, and the body
+ * hashes at over 100 MB/s: sign on the worker pool, not on an event loop.
  *
  * Caveats: no l= (body length) and no x= (expiry) tags are written, and no
  * i= (the identity defaults to @d). Domains and selectors must be ASCII

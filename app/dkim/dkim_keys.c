@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "dkim/dkim.h"
+#include "dkim/dkim_rsa.h"
 
 _Static_assert(DKIM_RSA_PRIV_MAX == BR_RSA_KBUF_PRIV_SIZE(DKIM_RSA_MAX_BITS),
                "DKIM_RSA_PRIV_MAX matches BearSSL's buffer size");
@@ -470,13 +471,5 @@ int dkim_key_sign_digest(const struct dkim_key *k, const uint8_t digest[32], uin
 	if (k->alg != DKIM_ALG_RSA_SHA256 || !rsa_shape_ok(k))
 		return DKIM_ECRYPTO;
 
-	br_rsa_private_key sk;
-	size_t n = (k->rsa_bits + 7) / 8;
-	rsa_sk(k, &sk);
-	if (sigsz < n)
-		return DKIM_ETOOBIG;
-	if (!br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, digest, 32, &sk, sig))
-		return DKIM_ECRYPTO;
-	*siglen_r = n;
-	return DKIM_OK;
+	return dkim_rsa_sign(k, digest, sig, sigsz, siglen_r);
 }

@@ -1,0 +1,144 @@
+/*
+ * dkim_rsa.c — RSASSA-PKCS1-v1_5 (SHA-256) signatures for DKIM through
+ * OpenSSL's libcrypto.
+ *
+ * Why not BearSSL, which does everything else here: every submitted message
+ * gets one RSA-2048 signature, and that signature was most of submission's
+ * CPU. BearSSL's fastest RSA code (i62) takes 2.2 ms per signature on the
+ * build machine, libcrypto's assembly Montgomery code 0.25 ms. This is the
+ * only file that includes OpenSSL headers; TLS, hashing and key generation
+ * stay on BearSSL, so the keys, their storage and their DNS records do not
+ * change (dkim_keys.c).
+ *
+ * The low-level RSA API (deprecated in OpenSSL 3 in favour of EVP_PKEY) is
+ * used on purpose: it signs directly, with no provider lookup per call, and
+ * links far less of the library. RSA_sign blinds the operation and checks
+ * the CRT result with the public exponent before returning it (a fault
+ * would otherwise leak a factor), as OpenSSL does by default.
+ *
+ * Setting up an RSA object costs more than a signature (bignums from bytes,
+ * Montgomery contexts, a blinding factor made with a public exponentiation),
+ * so each thread keeps the last few it used, keyed by a BLAKE2b hash of the
+ * key's private octets. Threads that sign are the worker pool's: a handful,
+ * living as long as the process; their cached objects are never freed.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED /* RSA_sign & co., see above */
+#include <openssl/bn.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "dkim/dkim.h"
+#include "dkim/dkim_rsa.h"
+
+#define CACHE_SLOTS 4
+
+struct rsa_slot {
+	uint8_t id[32]; /* BLAKE2b-256 of bits, e and the private octets */
+	RSA *rsa;
+};
+
+static _Thread_local struct rsa_slot cache[CACHE_SLOTS];
+static _Thread_local unsigned cache_next;
+
+static void key_id(const struct dkim_key *k, uint8_t id[32])
+{
+	crypto_generichash_state h;
+	size_t total = 0;
+	uint8_t meta[8] = {(uint8_t)(k->rsa_bits >> 24), (uint8_t)(k->rsa_bits >> 16),
+	                   (uint8_t)(k->rsa_bits >> 8),  (uint8_t)k->rsa_bits,
+	                   (uint8_t)(k->rsa_e >> 24),    (uint8_t)(k->rsa_e >> 16),
+	                   (uint8_t)(k->rsa_e >> 8),     (uint8_t)k->rsa_e};
+
+	for (int i = 0; i < 5; i++)
+		total += k->rsa_len[i];
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, meta, sizeof meta);
+	for (int i = 0; i < 5; i++) {
+		uint8_t len[2] = {(uint8_t)(k->rsa_len[i] >> 8), (uint8_t)k->rsa_len[i]};
+		crypto_generichash_update(&h, len, 2);
+	}
+	crypto_generichash_update(&h, k->rsa_priv, total);
+	crypto_generichash_final(&h, id, 32);
+	sodium_memzero(&h, sizeof h);
+}
+
+/* A new RSA object for k (p, q, dp, dq, iq from k; n = p*q), or NULL. */
+static RSA *rsa_from_key(const struct dkim_key *k)
+{
+	const uint8_t *p = k->rsa_priv;
+	BIGNUM *v[5] = {0}, *n = BN_new(), *e = BN_new();
+	BN_CTX *ctx = BN_CTX_new();
+	RSA *rsa = RSA_new();
+	int ok = n && e && ctx && rsa && BN_set_word(e, k->rsa_e);
+
+	for (int i = 0; ok && i < 5; i++) {
+		v[i] = BN_bin2bn(p, (int)k->rsa_len[i], NULL);
+		p += k->rsa_len[i];
+		ok = v[i] != NULL;
+	}
+	if (ok)
+		BN_set_flags(v[0], BN_FLG_CONSTTIME), BN_set_flags(v[1], BN_FLG_CONSTTIME);
+	ok = ok && BN_mul(n, v[0], v[1], ctx) && (unsigned)BN_num_bits(n) == k->rsa_bits;
+	/* Ownership moves into rsa with each successful set0 call. */
+	if (ok && RSA_set0_key(rsa, n, e, NULL)) {
+		n = e = NULL;
+		if (RSA_set0_factors(rsa, v[0], v[1])) {
+			v[0] = v[1] = NULL;
+			if (RSA_set0_crt_params(rsa, v[2], v[3], v[4]))
+				v[2] = v[3] = v[4] = NULL;
+			else
+				ok = 0;
+		} else {
+			ok = 0;
+		}
+	} else {
+		ok = 0;
+	}
+	for (int i = 0; i < 5; i++)
+		BN_clear_free(v[i]);
+	BN_free(n);
+	BN_free(e);
+	BN_CTX_free(ctx);
+	if (!ok) {
+		RSA_free(rsa);
+		return NULL;
+	}
+	return rsa;
+}
+
+static RSA *rsa_for(const struct dkim_key *k)
+{
+	uint8_t id[32];
+
+	key_id(k, id);
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i].rsa != NULL && sodium_memcmp(cache[i].id, id, 32) == 0)
+			return cache[i].rsa;
+	RSA *rsa = rsa_from_key(k);
+	if (rsa == NULL)
+		return NULL;
+	struct rsa_slot *s = &cache[cache_next++ % CACHE_SLOTS];
+	RSA_free(s->rsa); /* wipes its bignums */
+	memcpy(s->id, id, 32);
+	s->rsa = rsa;
+	return rsa;
+}
+
+int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *sig, size_t sigsz,
+                  size_t *siglen_r)
+{
+	size_t n = (k->rsa_bits + 7) / 8;
+	unsigned int len = 0;
+
+	if (sigsz < n)
+		return DKIM_ETOOBIG;
+	RSA *rsa = rsa_for(k);
+	if (rsa == NULL || (size_t)RSA_size(rsa) != n)
+		return DKIM_ECRYPTO;
+	if (RSA_sign(NID_sha256, digest, 32, sig, &len, rsa) != 1 || len != n)
+		return DKIM_ECRYPTO;
+	*siglen_r = n;
+	return DKIM_OK;
+}

@@ -1,0 +1,22 @@
+/*
+ * dkim_rsa.h — RSA signing for DKIM (dkim_rsa.c, OpenSSL's libcrypto).
+ * Internal to dkim/: callers use dkim_key_sign_digest.
+ */
+#ifndef TERN_DKIM_DKIM_RSA_H
+#define TERN_DKIM_DKIM_RSA_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct dkim_key;
+
+/*
+ * RSASSA-PKCS1-v1_5 signature with the SHA-256 DigestInfo over digest, with
+ * the RSA key k (already validated by dkim_key_import or made by
+ * dkim_key_generate). Writes the modulus size in octets to sig (room
+ * sigsz) and *siglen_r. Returns DKIM_OK, DKIM_ETOOBIG or DKIM_ECRYPTO.
+ * Thread-safe: each thread keeps its own few prepared keys.
+ */
+int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *sig, size_t sigsz,
+                  size_t *siglen_r);
+
+#endif
