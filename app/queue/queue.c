@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "mime/mime_cache.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -22,6 +23,7 @@ struct submit_job {
 	struct queue_request *r;
 	struct store_queue_entry e; /* remote recipients; nrcpts 0 when none */
 	char *local_data;           /* Return-Path + message for INBOX copies */
+	struct buf meta;            /* their MIME structure (mime_cache.h), maybe empty */
 	uint32_t *accounts;
 	size_t naccounts;
 };
@@ -30,6 +32,7 @@ static void job_free(struct submit_job *j)
 {
 	store_queue_entry_free(&j->e);
 	free(j->local_data);
+	buf_free(&j->meta);
 	free(j->accounts);
 	free(j);
 }
@@ -181,6 +184,12 @@ void queue_submit(struct store *st, struct queue_request *r)
 		d->data = j->local_data;
 		d->len = (size_t)w + r->len;
 		store_blob_id(d->data, d->len, d->blob_id);
+		/* The structure IMAP FETCH and `tern fetch` read instead of
+		 * parsing, as inbound SMTP and APPEND store it. */
+		if (mime_cache_build(d->data, d->len, &j->meta) == 0) {
+			d->meta = buf_data(&j->meta);
+			d->metalen = buf_len(&j->meta);
+		}
 		d->accounts = j->accounts;
 		d->naccounts = j->naccounts;
 	}
