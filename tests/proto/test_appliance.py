@@ -169,10 +169,11 @@ def test_empty_chroot():
         shutil.copy(TERN, os.path.join(root, "tern"))
         os.mkdir(os.path.join(root, "data"))
         assert sorted(os.listdir(root)) == ["data", "tern"]
-        port = free_port()
+        port, sub_port = free_port(), free_port()
         env = {"TERN_DATA_DIR": "/data", "TERN_HOSTNAME": "chroot.example.test",
-               "TERN_LISTEN_SMTP": "127.0.0.1:%d" % port}
-        for k in ("SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE", "HTTP", "HTTPS"):
+               "TERN_LISTEN_SMTP": "127.0.0.1:%d" % port,
+               "TERN_LISTEN_SUBMISSION": "127.0.0.1:%d" % sub_port}
+        for k in ("SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "SIEVE", "HTTP", "HTTPS"):
             env["TERN_LISTEN_" + k] = ""
         def jail():
             os.chroot(root)
@@ -198,12 +199,26 @@ def test_empty_chroot():
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
                 c.starttls(context=ctx)
                 c.sendmail("a@remote.test", ["bob@example.test"], message(subject="from the chroot"))
+            # Submission signs with both DKIM keys: RSA through libcrypto,
+            # whose blinding needs randomness with no /dev in the jail.
+            with smtplib.SMTP("127.0.0.1", sub_port, timeout=10) as c:
+                c.starttls(context=ctx)
+                c.login("bob@example.test", "pw")
+                c.sendmail("bob@example.test", ["bob@example.test"],
+                           message(subject="signed in the chroot", sender="bob@example.test"))
             assert run("health").returncode == 0
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
         out = run("fetch", "bob@example.test").stdout.decode()
         assert "from the chroot" in out, out
+        signed = [line.split()[0] for line in out.splitlines() if "signed in the chroot" in line]
+        assert len(signed) == 1, out
+        raw = run("fetch", "bob@example.test", "--id", signed[0]).stdout.decode()
+        sigs = [h for h in raw.split("\r\n\r\n", 1)[0].replace("\r\n\t", " ").replace("\r\n ", " ")
+                .split("\r\n") if h.startswith("DKIM-Signature:")]
+        assert len(sigs) == 2 and "a=rsa-sha256" in sigs[0] and "a=ed25519-sha256" in sigs[1], raw
+        assert all(len(x.split("b=")[-1].replace(" ", "")) > 80 for x in sigs), sigs
     finally:
         shutil.rmtree(root)
 
