@@ -559,16 +559,17 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 	struct search_batch *b = arg;
 	uint32_t k = b->idx[i];
 	const struct imap_msg *m = &b->s->view.msgs[k];
-	struct mime_tree t;
+	struct mime_envelope env = { 0 };
+	uint64_t size;
 
 	if (b->c->body || b->c->sent || b->c->header || !meta)
 		return 0;
 	arena_reset(b->a);
-	if (mime_cache_decode(meta, metalen, b->a, &t) != 0 || t.size != m->size || !t.nparts ||
-	    !t.parts[0].env)
+	if (mime_cache_root_subject(meta, metalen, b->a, &size, &env.subject) != 0 ||
+	    size != m->size)
 		return 0;
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
-			     .env = t.parts[0].env };
+			     .env = &env };
 	b->res[k] = (uint8_t)eval(b->root, &x);
 	return 1;
 }

@@ -305,6 +305,7 @@ struct rd {
 	size_t len, i;
 	struct arena *a;
 	int bad;
+	int subject_only; /* mime_cache_root_subject(): stop after the strings */
 };
 
 static uint64_t get_varint(struct rd *r)
@@ -413,6 +414,8 @@ static struct mime_envelope *get_envelope(struct rd *r)
 	for (k = 0; k < 4 && !r->bad; k++)
 		if (bits & (1u << k))
 			*s[k] = get_str(r);
+	if (r->subject_only)
+		return e;
 	for (k = 0; k < 6 && !r->bad; k++) {
 		if (!(bits & (E_LIST0 << k)))
 			continue;
@@ -573,7 +576,7 @@ static void empty_tree(struct arena *a, struct mime_tree *t)
 
 int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tree *t)
 {
-	struct rd r = {p, len, 1, a, 0};
+	struct rd r = {p, len, 1, a, 0, 0};
 	uint32_t *last_child, i;
 	uint64_t prev_hdr = 0, tflags;
 
@@ -631,4 +634,32 @@ int mime_cache_build(const char *msg, size_t len, struct buf *out)
 	}
 	arena_free(&a);
 	return buf_len(out) ? 0 : -1;
+}
+
+int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t *size_r,
+                            struct str *subject_r)
+{
+	struct rd r = {p, len, 1, a, 0, 1};
+	struct mime_tree t;
+	struct mime_part root;
+	uint32_t last_child = MIME_NONE;
+	uint64_t prev_hdr = 0, tflags;
+
+	memset(&t, 0, sizeof(t));
+	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
+		return -1;
+	tflags = get_varint(&r);
+	if (tflags & ~(uint64_t)MIME_TREE_LIMITED)
+		return -1;
+	t.size = get_varint(&r);
+	t.nparts = get_count(&r, MIME_PARTS_MAX, 6);
+	if (r.bad || t.nparts == 0)
+		return -1;
+	t.parts = &root;
+	/* The root comes first (pre-order) and its envelope last in it. */
+	if (get_part(&r, &t, 0, &last_child, &prev_hdr) < 0 || !root.env)
+		return -1;
+	*size_r = t.size;
+	*subject_r = root.env->subject;
+	return 0;
 }

@@ -81,6 +81,16 @@ int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tr
 int mime_cache_load(const void *meta, size_t metalen, const char *msg, size_t len,
                     struct arena *a, struct mime_tree *t);
 
+/*
+ * The root message's Subject (an unfolded raw value, p NULL when the
+ * message has none) and the message's size from a record, reading only
+ * the record's root part (IMAP SEARCH SUBJECT over a whole mailbox).
+ * The rest of the record is not checked: a caller compares *size_r with
+ * the stored message's size as mime_cache_load() does. Returns 0, or -1
+ * when the record cannot be read that far.
+ */
+int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t *size_r,
+                            struct str *subject_r);
 /* The store's ceiling for one record, and the address-list cut of the
  * degraded (root part only) record used when the full one does not fit. */
 #define MIME_CACHE_META_MAX (256 * 1024)
