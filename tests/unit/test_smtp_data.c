@@ -278,6 +278,72 @@ static void test_marker_splits(void)
 	}
 }
 
+/*
+ * Long bodies through the multi-octet fast path: many lines, dots at line
+ * starts, tabs and NULs next to line ends, lines around the length limit,
+ * each special octet at every offset of an 8-octet word. check() compares
+ * the whole feed with the octet-at-a-time one, which never takes the fast
+ * path.
+ */
+static void test_long_bodies(void)
+{
+	static const char *lines[] = {"abcdefghijklmnopqrstuvwxyz0123456789", "..stuffed", "",
+	                              "\ttab\tseparated\t", "x", ".x.", "0123456\r7", "ab\ncd"};
+	char in[6000], out[6000];
+	size_t n, o, k, line;
+
+	for (k = 0; k < 8; k++) {
+		unsigned flags = F_DONE;
+		n = o = 0;
+		for (line = 0; line < 40; line++) {
+			const char *l = lines[(line * 7 + k) % 8];
+			size_t ll = strlen(l), pad = (line + k) % 9;
+			if (line == 20 && (k == 3 || k == 4)) {
+				/* 998 octets + CRLF is the longest line; 999 is too long. */
+				size_t len = k == 3 ? 999 : 998;
+				memset(in + n, 'L', len);
+				memset(out + o, 'L', len);
+				memcpy(in + n + len, "\r\n", 2);
+				memcpy(out + o + len, "\r\n", 2);
+				n += len + 2;
+				o += len + 2;
+				flags |= k == 3 ? F_LONG : 0;
+			}
+			memset(in + n, 'p', pad); /* shifts the next special octet */
+			memset(out + o, 'p', pad);
+			n += pad;
+			o += pad;
+			if (pad == 0 && l[0] == '.') {
+				memcpy(out + o, l + 1, ll - 1); /* unstuffed */
+				o += ll - 1;
+			} else {
+				memcpy(out + o, l, ll);
+				o += ll;
+			}
+			memcpy(in + n, l, ll);
+			n += ll;
+			memcpy(in + n, "\r\n", 2);
+			memcpy(out + o, "\r\n", 2);
+			n += 2;
+			o += 2;
+			if (strchr(l, '\n'))
+				flags |= F_LF;
+			if (strchr(l, '\r'))
+				flags |= F_CR;
+		}
+		if (k == 5) {
+			in[n] = out[o] = '\0';
+			memcpy(in + n + 1, "\r\n", 2);
+			memcpy(out + o + 1, "\r\n", 2);
+			n += 3;
+			o += 3;
+			flags |= F_NUL;
+		}
+		memcpy(in + n, ".\r\nQUIT\r\n", 10);
+		check(in, n + 10, BIG, out, o, n + 3, flags, __LINE__);
+	}
+}
+
 int main(void)
 {
 	test_basic();
@@ -286,5 +352,6 @@ int main(void)
 	test_flags();
 	test_size();
 	test_marker_splits();
+	test_long_bodies();
 	return unit_done("test_smtp_data");
 }
