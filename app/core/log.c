@@ -6,6 +6,7 @@
  */
 #include "log.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,15 @@ static enum log_level log_min = LOG_INFO;
 static int log_json;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* log_defer_*: this thread's held-back records, whole lines. */
+static _Thread_local int defer_on;
+static _Thread_local size_t defer_len;
+static _Thread_local char defer_buf[PIPE_BUF];
+
+/* The timestamp's text up to the seconds, redone when the second changes. */
+static _Thread_local time_t when_sec = (time_t)-1;
+static _Thread_local char when_prefix[64];
 
 /* The most recent records, for the admin API's log page (log_ring_walk). */
 struct ring_rec {
@@ -67,6 +77,26 @@ void log_ring_walk(log_ring_cb *cb, void *arg)
 		cb(arg, r->time, r->level, r->module, r->text);
 	}
 	pthread_mutex_unlock(&ring_lock);
+}
+
+void log_defer_start(void)
+{
+	defer_on = 1;
+}
+
+void log_defer_flush(void)
+{
+	if (defer_len) {
+		ssize_t w = write(log_fd, defer_buf, defer_len);
+		(void)w;
+		defer_len = 0;
+	}
+}
+
+void log_defer_stop(void)
+{
+	log_defer_flush();
+	defer_on = 0;
 }
 
 const char *log_level_name(enum log_level lvl)
@@ -225,9 +255,14 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ring_add(&ts, lvl, module, session, pairs);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	if (ts.tv_sec != when_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		snprintf(when_prefix, sizeof(when_prefix), "%04d-%02d-%02dT%02d:%02d:%02d",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+		when_sec = ts.tv_sec;
+	}
+	snprintf(when, sizeof(when), "%s.%03ldZ", when_prefix, ts.tv_nsec / 1000000);
 
 	if (log_json) {
 		int n = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"module\":\"%s\"",
@@ -246,6 +281,16 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 			o = sizeof(line) - 2;
 	}
 	line[o++] = '\n';
+	if (defer_on) {
+		if (lvl <= LOG_INFO && o <= sizeof(defer_buf)) {
+			if (defer_len + o > sizeof(defer_buf))
+				log_defer_flush();
+			memcpy(defer_buf + defer_len, line, o);
+			defer_len += o;
+			return;
+		}
+		log_defer_flush(); /* what came before goes first */
+	}
 	/* One write per record: lines from several threads never interleave. */
 	ssize_t w = write(log_fd, line, o);
 	(void)w;

@@ -6,7 +6,10 @@
  * its pairs printf-style ("event=connect ip=%s"); a value with spaces or
  * quotes must be written with log_q() or the %s of a quoted string. With
  * TERN_LOG_FORMAT=json the same pairs are re-encoded as one JSON object per
- * line. Each record is emitted with one write(2) so threads never interleave.
+ * line. Each record is emitted with one write(2) so threads never interleave;
+ * a loop thread defers its info and debug records to the end of the loop
+ * iteration and writes them together (log_defer_*, whole lines, at most
+ * PIPE_BUF bytes per write so a pipe keeps them whole too).
  *
  * Secrets never go to the log: callers log user names, never passwords or
  * AUTH payloads.
@@ -31,6 +34,18 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 #define log_info(mod, sid, ...) log_msg(LOG_INFO, mod, sid, __VA_ARGS__)
 #define log_warn(mod, sid, ...) log_msg(LOG_WARN, mod, sid, __VA_ARGS__)
 #define log_error(mod, sid, ...) log_msg(LOG_ERROR, mod, sid, __VA_ARGS__)
+
+/*
+ * Deferred output, for the calling thread only (loop_run uses it): after
+ * log_defer_start() its info and debug records collect in a per-thread
+ * buffer that log_defer_flush() writes; a warning or an error flushes the
+ * buffer and is written at once, so order is kept and a fatal error is
+ * never held back. log_defer_stop() flushes and ends deferral. What a crash
+ * cuts short is at most the current iteration's info records.
+ */
+void log_defer_start(void);
+void log_defer_flush(void);
+void log_defer_stop(void);
 
 /*
  * The last LOG_RING_SIZE records emitted (level at or above the minimum)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "xalloc.h"
 
 struct fd_slot {
@@ -318,8 +319,12 @@ int loop_run(struct loop *l)
 {
 	struct epoll_event evs[128];
 
+	/* This thread's info records go out once per iteration, not one
+	 * write each: an SMTP delivery logs three. */
+	log_defer_start();
 	while (!__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST)) {
 		int timeout = -1;
+		log_defer_flush(); /* before sleeping */
 		cached_now = clock_ms();
 		if (l->nheap) {
 			uint64_t when = l->heap[0].when;
@@ -354,6 +359,7 @@ int loop_run(struct loop *l)
 		}
 		run_timers(l);
 	}
+	log_defer_stop();
 	cached_now = 0;
 	return 0;
 }
