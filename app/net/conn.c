@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "net/listener.h"
 #include "net/tls.h"
 
 #define IO_CHUNK 16384
@@ -83,11 +84,10 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	sl = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+	/* Fresh from a listener: accept4 already said who the peer is. */
+	if (listener_accepted_peer(fd, &ss, &sl) == 0 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_str(&ss, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
-	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		addr_to_str(&ss, c->local_ip, sizeof(c->local_ip), &c->local_port);
 	if (tls && tls_begin(c) < 0) {
 		close(fd);
 		free(c);

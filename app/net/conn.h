@@ -48,8 +48,6 @@ struct conn {
 	struct tls_server *tls; /* NULL while plaintext */
 	char peer_ip[48];
 	uint16_t peer_port;
-	char local_ip[48];
-	uint16_t local_port;
 	uint64_t bytes_in, bytes_out;
 
 	/* private */

@@ -102,20 +102,40 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 	return 0;
 }
 
+/* The socket on_accept is handing out on this thread, and its peer. */
+static _Thread_local struct {
+	int fd;
+	socklen_t len;
+	struct sockaddr_storage ss;
+} accepted = { .fd = -1 };
+
+int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (fd < 0 || fd != accepted.fd)
+		return -1;
+	*ss = accepted.ss;
+	*len = accepted.len;
+	return 0;
+}
+
 static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct listener *ls = arg;
 
 	/* A bounded batch per wake-up keeps one loop from starving others. */
 	for (int i = 0; i < 64; i++) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		accepted.len = sizeof(accepted.ss);
+		int c = accept4(fd, (struct sockaddr *)&accepted.ss, &accepted.len,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				log_warn("net", NULL, "event=accept_failed listener=%s error=%s",
 					 ls->name, strerror(errno));
 			return;
 		}
+		accepted.fd = c;
 		ls->cb(loop, c, ls->arg);
+		accepted.fd = -1; /* the number may be reused from here on */
 	}
 }
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/config.h"
 
@@ -46,6 +47,14 @@ int listener_attach(struct listener *ls, struct loop *loop);
 void listener_detach(struct listener *ls, struct loop *loop);
 /* Closes the socket (after every loop detached). */
 void listener_close(struct listener *ls);
+
+/*
+ * The peer address accept4() gave for fd, when fd is the socket this
+ * thread's listener is handing to its callback right now (the callback
+ * calls conn_new, which then needs no getpeername). Returns 0 and fills
+ * *ss and *len, or -1.
+ */
+int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Limits. */
 void limits_init(unsigned max_total, unsigned max_per_ip);
