@@ -160,8 +160,10 @@ static int put_str(struct buf *out, struct str s)
 {
 	size_t k;
 
+	/* The first octet rules out nearly every entry before any strlen. */
 	for (k = 0; k < DICT_N; k++)
-		if (strlen(dict[k]) == s.len && (s.len == 0 || memcmp(dict[k], s.p, s.len) == 0))
+		if (dict[k][0] == (s.len ? s.p[0] : '\0') && strlen(dict[k]) == s.len &&
+		    (s.len == 0 || memcmp(dict[k], s.p, s.len) == 0))
 			return put_varint(out, (uint64_t)k << 1 | 1);
 	if (put_varint(out, (uint64_t)s.len << 1) < 0)
 		return -1;
