@@ -79,15 +79,16 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	buf_init(&c->out, out_max);
 	c->ops_ = ops;
 	c->arg_ = arg;
-	/* Replies are whole protocol lines written at once; Nagle would only
-	 * hold the last one back waiting for an ACK. */
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	sl = sizeof(ss);
 	/* Fresh from a listener: accept4 already said who the peer is. */
-	if (listener_accepted_peer(fd, &ss, &sl) == 0 ||
+	int one = 1, nodelay = 0;
+	sl = sizeof(ss);
+	if (listener_accepted_peer(fd, &ss, &sl, &nodelay) == 0 ||
 	    getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_str(&ss, c->peer_ip, sizeof(c->peer_ip), &c->peer_port);
+	/* Replies are whole protocol lines written at once; Nagle would only
+	 * hold the last one back waiting for an ACK. */
+	if (!nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (tls && tls_begin(c) < 0) {
 		close(fd);
 		free(c);

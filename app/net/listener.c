@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,8 @@ static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, i
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Accepted sockets inherit it (Linux), so conn_new need not set it. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (family == AF_INET6) {
 		int zero = 0; /* dual stack for the wildcard */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
@@ -95,6 +98,9 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 	}
 	if (fd < 0)
 		return -1;
+	int nd = 0;
+	socklen_t ndl = sizeof(nd);
+	ls->nodelay = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nd, &ndl) == 0 && nd;
 	ls->fd = fd;
 	ls->name = name;
 	ls->cb = cb;
@@ -105,16 +111,18 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 /* The socket on_accept is handing out on this thread, and its peer. */
 static _Thread_local struct {
 	int fd;
+	int nodelay; /* inherited TCP_NODELAY from the listening socket */
 	socklen_t len;
 	struct sockaddr_storage ss;
 } accepted = { .fd = -1 };
 
-int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len)
+int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len, int *nodelay_r)
 {
 	if (fd < 0 || fd != accepted.fd)
 		return -1;
 	*ss = accepted.ss;
 	*len = accepted.len;
+	*nodelay_r = accepted.nodelay;
 	return 0;
 }
 
@@ -134,6 +142,7 @@ static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 			return;
 		}
 		accepted.fd = c;
+		accepted.nodelay = ls->nodelay;
 		ls->cb(loop, c, ls->arg);
 		accepted.fd = -1; /* the number may be reused from here on */
 	}

@@ -29,6 +29,7 @@ typedef void listener_accept_cb(struct loop *loop, int fd, void *arg);
 struct listener {
 	int fd;
 	uint16_t port; /* the port actually bound */
+	int nodelay;   /* TCP_NODELAY is set, so accepted sockets have it */
 	const char *name;
 	listener_accept_cb *cb;
 	void *arg;
@@ -51,10 +52,11 @@ void listener_close(struct listener *ls);
 /*
  * The peer address accept4() gave for fd, when fd is the socket this
  * thread's listener is handing to its callback right now (the callback
- * calls conn_new, which then needs no getpeername). Returns 0 and fills
- * *ss and *len, or -1.
+ * calls conn_new, which then needs no getpeername), and whether fd already
+ * has TCP_NODELAY from the listening socket. Returns 0 and fills *ss, *len
+ * and *nodelay_r, or -1.
  */
-int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len);
+int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len, int *nodelay_r);
 
 /* Limits. */
 void limits_init(unsigned max_total, unsigned max_per_ip);
