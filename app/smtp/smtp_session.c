@@ -81,9 +81,16 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 
 	if (s->conn_gone)
 		return;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
+	if (!strchr(fmt, '%')) {
+		/* Most replies are fixed text: no printf for them. */
+		size_t len = strlen(fmt);
+		n = len > sizeof(line) - 3 ? (int)sizeof(line) - 3 : (int)len;
+		memcpy(line, fmt, (size_t)n);
+	} else {
+		va_start(ap, fmt);
+		n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+		va_end(ap);
+	}
 	if (n < 0)
 		return;
 	if ((size_t)n > sizeof(line) - 3)
