@@ -26,6 +26,7 @@ struct view_txn {
 	struct store *st;
 	MDB_txn *txn;
 	MDB_cursor *uidc, *emailc;
+	int email_pos; /* emailc is on a record (email_seek) */
 	uint32_t account, mailbox;
 };
 
@@ -65,17 +66,46 @@ static void view_end(struct view_txn *t)
 		store_rd_end(t->st, t->txn);
 }
 
+/*
+ * Positions the email cursor on (account, email_id) and gives its value:
+ * the emails a mailbox lists usually follow each other, so a few
+ * MDB_NEXT steps from the last one are tried before a lookup.
+ * *positioned says whether the cursor is on a record yet.
+ */
+static int email_seek(MDB_cursor *c, int *positioned, uint32_t account, uint32_t email_id,
+		      MDB_val *v)
+{
+	uint8_t ek[8];
+	MDB_val want = key_u32_u32(ek, account, email_id), k;
+	int rc;
+
+	if (*positioned) {
+		for (int step = 0; step < 4; step++) {
+			if ((rc = mdb_cursor_get(c, &k, v, MDB_NEXT)) != 0)
+				break;
+			int cmp = k.mv_size == 8 ? memcmp(k.mv_data, ek, 8) : 1;
+			if (cmp == 0)
+				return 0;
+			if (cmp > 0)
+				break;
+		}
+	}
+	k = want;
+	rc = mdb_cursor_get(c, &k, v, MDB_SET_KEY);
+	*positioned = rc == 0;
+	return rc;
+}
+
 /* The email of uid entry (k, v) as store_email_info, to cb. */
 static int report(struct view_txn *t, const MDB_val *uv, uint32_t uid, store_email_cb *cb,
 		  void *arg)
 {
 	struct email_rec e;
-	uint8_t ek[8];
 	if (uv->mv_size < 5 || ((const uint8_t *)uv->mv_data)[0] != REC_V1)
 		return MDB_CORRUPTED;
 	uint32_t email_id = be32_get((const uint8_t *)uv->mv_data + 1);
-	MDB_val k = key_u32_u32(ek, t->account, email_id), v;
-	int rc = mdb_cursor_get(t->emailc, &k, &v, MDB_SET);
+	MDB_val v;
+	int rc = email_seek(t->emailc, &t->email_pos, t->account, email_id, &v);
 	if (rc == 0)
 		rc = email_dec(&v, &e);
 	if (rc != 0)
@@ -226,38 +256,67 @@ out:
 	return rc == MDB_PANIC ? STORE_ETEMP : store_mdb_code(rc);
 }
 
+/*
+ * What a reader of many emails needs from an email record, without
+ * decoding the rest (the layout is email_enc()'s, SCHEMA.md).
+ */
+static int email_peek(const MDB_val *v, const uint8_t **blob_id_r, const void **meta_r,
+		      uint32_t *metalen_r)
+{
+	const uint8_t *p = v->mv_data;
+	size_t n = v->mv_size, off = 1 + 32 + 8 + 8 + 8 + 4;
+
+	if (n < off + 2 || p[0] != REC_V1)
+		return MDB_CORRUPTED;
+	off += 2 + be16_get(p + off); /* keywords */
+	if (n < off + 2)
+		return MDB_CORRUPTED;
+	off += 2 + (size_t)be16_get(p + off) * 8; /* memberships */
+	if (n < off + 4)
+		return MDB_CORRUPTED;
+	uint32_t ml = be32_get(p + off);
+	off += 4;
+	if (n - off < ml)
+		return MDB_CORRUPTED;
+	*blob_id_r = p + 1;
+	*meta_r = p + off;
+	*metalen_r = ml;
+	return 0;
+}
+
 int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
 			 store_meta_first_cb *mcb, store_contents_cb *cb, void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *ec = NULL;
-	uint8_t ek[8];
-	int rc;
+	int rc, positioned = 0;
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
 	rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &ec);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct email_rec e;
-		MDB_val k = key_u32_u32(ek, account, ids[i]), v;
-		rc = mdb_cursor_get(ec, &k, &v, MDB_SET);
+		const uint8_t *blob_id;
+		const void *meta;
+		uint32_t metalen;
+		MDB_val v;
+		rc = email_seek(ec, &positioned, account, ids[i], &v);
 		if (rc == MDB_NOTFOUND) {
 			rc = 0; /* expunged meanwhile: skipped */
 			continue;
 		}
 		if (rc == 0)
-			rc = email_dec(&v, &e);
+			rc = email_peek(&v, &blob_id, &meta, &metalen);
 		if (rc != 0)
 			break;
-		if (mcb && mcb(arg, i, e.metalen ? e.meta : NULL, e.metalen))
+		if (mcb && mcb(arg, i, metalen ? meta : NULL, metalen))
 			continue; /* decided from the record: the bytes are not touched */
-		MDB_val bk = { 32, e.blob_id }, b;
+		MDB_val bk = { 32, (void *)blob_id }, b;
 		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &b);
 		if (rc == MDB_NOTFOUND || (rc == 0 && (b.mv_size < 1 ||
 						       ((uint8_t *)b.mv_data)[0] != REC_V1)))
 			rc = MDB_CORRUPTED; /* an email always has its blob */
 		if (rc == 0)
-			cb(arg, i, e.metalen ? e.meta : NULL, e.metalen, (const char *)b.mv_data + 1,
+			cb(arg, i, metalen ? meta : NULL, metalen, (const char *)b.mv_data + 1,
 			   b.mv_size - 1);
 	}
 	if (ec)
