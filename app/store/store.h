@@ -327,8 +327,9 @@ int store_mailbox_snapshot(struct store *st, uint32_t account, uint32_t mailbox,
  * A UID may be reported more than once, always in the same state, and in
  * no particular order. With the state above (nothing is reported when
  * vs->account_modseq is since). STORE_OK; STORE_ENOTFOUND (no account or
- * mailbox); STORE_EEXIST when more than max UIDs would be reported (read
- * the whole mailbox instead; cb and gone may have been called);
+ * mailbox); STORE_EEXIST when more than max UIDs would be reported, or
+ * more than 16 x max change entries read (read the whole mailbox
+ * instead; cb and gone may have been called);
  * STORE_ETEMP.
  */
 typedef void store_gone_cb(void *arg, uint32_t uid);

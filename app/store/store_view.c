@@ -201,7 +201,7 @@ int store_mailbox_delta(struct store *st, uint32_t account, uint32_t mailbox, ui
 	struct view_txn t;
 	MDB_cursor *chc = NULL;
 	uint8_t kb[12];
-	size_t n = 0;
+	size_t n = 0, seen = 0;
 	int rc = view_begin(&t, st, account, mailbox, vs);
 
 	if (rc != 0 || vs->account_modseq <= since)
@@ -226,7 +226,10 @@ int store_mailbox_delta(struct store *st, uint32_t account, uint32_t mailbox, ui
 		for (size_t i = 0; i < ne && rc == 0; i++) {
 			const uint8_t *e = p + 3 + i * 13;
 			uint32_t id = be32_get(e + 1), mb = be32_get(e + 5), uid = be32_get(e + 9);
-			if (n >= max) {
+			/* Entries of other mailboxes cost a little each: bounded
+			 * too, so a busy neighbour never makes this dearer than
+			 * reading the mailbox. */
+			if (n >= max || ++seen > 16 * max) {
 				rc = MDB_BAD_VALSIZE;
 				break;
 			}
