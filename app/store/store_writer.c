@@ -607,8 +607,10 @@ void store_deliver(struct store *st, struct store_delivery *d)
 	else
 		st->qhead = d;
 	st->qtail = d;
-	pthread_cond_signal(&st->qcond);
 	pthread_mutex_unlock(&st->qlock);
+	/* After the unlock: a woken writer does not block at once on qlock.
+	 * It re-checks the queue under the lock, so no wake-up is lost. */
+	pthread_cond_signal(&st->qcond);
 }
 
 void store_test_pause_writer(struct store *st, int paused)
