@@ -138,7 +138,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	imap_session_unselect(s);
 	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0) {
-		imap_view_free(&prev);
+		imap_view_close(&prev, imap_store);
 		return;
 	}
 	int r = store_mailbox_find(imap_store, s->account, name, &mailbox);
@@ -155,7 +155,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	} else if (r == STORE_OK) {
 		r = imap_view_load(&s->view, imap_store, s->account, mailbox);
 	}
-	imap_view_free(&prev);
+	imap_view_close(&prev, imap_store);
 	if (r == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", name);
 		return;

@@ -14,6 +14,7 @@
  * to the full read and diff (sync_full).
  */
 #include "imap/imap_mailbox_view.h"
+#include "imap/imap_view_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +143,21 @@ static int read_view(struct imap_mailbox_view *v, struct store *st)
 	return STORE_OK;
 }
 
+static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *out);
+
 int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t account,
 		   uint32_t mailbox)
 {
+	/* A snapshot another session closed: brought up to date from the
+	 * change log (imap_view_cache.h). */
+	if (imap_view_cache_get(st, account, mailbox, v)) {
+		int r = view_sync(v, st, NULL);
+		if (r == 0)
+			return STORE_OK;
+		imap_view_free(v);
+		if (r == -2)
+			return STORE_ENOTFOUND;
+	}
 	memset(v, 0, sizeof(*v));
 	v->account = account;
 	v->mailbox = mailbox;
@@ -158,6 +171,11 @@ void imap_view_free(struct imap_mailbox_view *v)
 {
 	msgs_free(v->msgs, v->count);
 	memset(v, 0, sizeof(*v));
+}
+
+void imap_view_close(struct imap_mailbox_view *v, struct store *st)
+{
+	imap_view_cache_put(st, v);
 }
 
 /* "* VANISHED uids" (RFC 7162 §3.2.10) for gone, n UIDs in descending
@@ -427,6 +445,8 @@ static int view_sync(struct imap_mailbox_view *v, struct store *st, struct buf *
 		delta_free(&d);
 		return 0;
 	}
+	if (r == STORE_OK && vs.account_modseq < v->modseq)
+		r = STORE_EEXIST; /* a snapshot from elsewhere than this store: re-read */
 	if (r == STORE_OK && vs.uidvalidity == v->uidvalidity) {
 		delta_unique(&d);
 		uint32_t last = imap_view_last_uid(v);

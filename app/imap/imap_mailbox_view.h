@@ -63,7 +63,9 @@ struct imap_mailbox_view {
 };
 
 /*
- * Reads mailbox of account into a fresh view *v (zeroed first).
+ * Reads mailbox of account into a fresh view *v (zeroed first): from a
+ * snapshot another session closed, brought up to date, when there is
+ * one (imap_view_cache.h), else the whole mailbox.
  * Returns STORE_OK, STORE_ENOTFOUND (no such mailbox) or STORE_ETEMP.
  * On error *v holds nothing to free.
  */
@@ -72,6 +74,11 @@ int imap_view_load(struct imap_mailbox_view *v, struct store *st, uint32_t accou
 
 /* Frees what v owns and zeroes it. */
 void imap_view_free(struct imap_mailbox_view *v);
+/*
+ * As imap_view_free(), and the snapshot is kept for the next session that
+ * SELECTs the mailbox (imap_view_cache.h). For views of st only.
+ */
+void imap_view_close(struct imap_mailbox_view *v, struct store *st);
 
 /*
  * Brings v up to date with the store and appends to out the untagged

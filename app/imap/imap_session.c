@@ -175,7 +175,7 @@ static void set_limits(struct imap_session *s)
 void imap_session_unselect(struct imap_session *s)
 {
 	if (s->state == IMAP_S_SELECTED) {
-		imap_view_free(&s->view);
+		imap_view_close(&s->view, imap_store);
 		imap_searchres_clear(s);
 		s->mailbox_name[0] = '\0';
 		s->state = IMAP_S_AUTH;
@@ -236,6 +236,8 @@ void imap_session_free(struct imap_session *s)
 		store_unsubscribe(imap_store, &s->sub);
 	s->subscribed = 0;
 	imap_fetch_free(s);
+	if (s->state == IMAP_S_SELECTED)
+		imap_view_close(&s->view, imap_store);
 	imap_view_free(&s->view);
 	imap_searchres_clear(s);
 	imap_parser_clear(&s->parser);

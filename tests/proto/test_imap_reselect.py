@@ -1,6 +1,7 @@
 """IMAP SELECT of the mailbox already selected keeps the session's snapshot
 and brings it up to date from the change log instead of reading every
-message again: what another session did in between (a new message by
+message again, and a new session's SELECT starts from the snapshot a
+closed session left (imap_view_cache.h): what another session did in between (a new message by
 APPEND and by SMTP, flags, EXPUNGE, COPY in, a flag set on a copy in
 another mailbox) must show in the new SELECT exactly as a fresh SELECT
 shows it, and a SELECT of another mailbox and back must too."""
@@ -119,3 +120,42 @@ def test_imap_reselect_with_pending_expunge_and_noop():
         assert uids_flags(a) == [(1, set()), (3, set())]
         a.logout()
         b.logout()
+
+
+def test_imap_select_after_other_session_closed():
+    """A SELECT in a new session starts from the snapshot a closed session
+    left (imap_view_cache.h): what happened after it closed must show."""
+    with srv() as s:
+        deliver(s, 5)
+        wait_count(s, 5)
+        a = login(s)
+        a.select("INBOX")
+        a.store("5", "+FLAGS", "(\\Answered)")
+        a.logout()  # its snapshot is kept
+        b = login(s)
+        b.select("INBOX")
+        b.store("1", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        b.store("2", "+FLAGS", "(\\Flagged)")  # UID 3
+        b.append("INBOX", None, None, b"Subject: after\r\n\r\nafter\r\n")
+        b.close()  # unselect: b's snapshot replaces a's
+        b.select("Archive")
+        b.logout()
+        deliver(s, 1, subject="smtp %d")
+        wait_count(s, 6)
+        c = login(s)
+        typ, data = c.select("INBOX")
+        assert data == [b"6"], data
+        assert uids_flags(c) == [(2, set()), (3, {"\\Flagged"}), (4, set()),
+                                 (5, {"\\Answered"}), (6, set()), (7, set())], uids_flags(c)
+        # A session that only had EXAMINE open leaves no read-only mark.
+        c.logout()
+        d = login(s)
+        d.select("INBOX", readonly=True)
+        d.logout()
+        e = login(s)
+        typ, data = e.select("INBOX")
+        assert typ == "OK", data
+        typ, data = e.store("2", "+FLAGS", "(\\Seen)")  # refused if read-only
+        assert typ == "OK" and b"\\Seen" in data[0], data
+        e.logout()

@@ -5,7 +5,10 @@
  * mailbox), expunges, COPY and MOVE, the patched snapshot equals a fresh
  * read of the mailbox and the untagged responses are the ones a full
  * re-read gives; a mailbox that changed a lot falls back to the full
- * read; a deleted mailbox is reported.
+ * read; a deleted mailbox is reported. Snapshots kept across sessions
+ * (imap_view_cache.h) are brought up to date the same way, a snapshot
+ * newer than the store is not trusted, and an older one never replaces a
+ * newer one.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -17,6 +20,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "imap/imap_mailbox_view.h"
+#include "imap/imap_view_cache.h"
 #include "store/store.h"
 #include "unit.h"
 
@@ -49,6 +53,7 @@ static void deliver(struct store *st, uint32_t acc, int i)
 static void check_same_as_fresh(struct store *st, const struct imap_mailbox_view *v)
 {
 	struct imap_mailbox_view f;
+	imap_view_cache_clear(); /* a read of the store, not of a kept snapshot */
 	CHECK_EQ_INT(imap_view_load(&f, st, v->account, v->mailbox), STORE_OK);
 	CHECK_EQ_INT(v->count, f.count);
 	CHECK_EQ_INT(v->modseq, f.modseq);
@@ -174,6 +179,68 @@ static void test_delta(struct store *st, uint32_t acc)
 	imap_view_free(&v);
 }
 
+/* Snapshots kept across sessions (imap_view_cache.h). */
+static void test_cache(struct store *st, uint32_t acc)
+{
+	struct imap_mailbox_view v, c;
+	struct store_kw_result res[1];
+	uint32_t inbox;
+
+	imap_view_cache_clear();
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	CHECK_EQ_INT(imap_view_cache_get(st, acc, inbox, &c), 0);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK);
+	uint32_t n0 = v.count;
+	CHECK(n0 > 3);
+	v.condstore = 1;
+	imap_view_close(&v, st); /* a session ends */
+	CHECK_EQ_INT(v.count, 0);
+	CHECK(v.msgs == NULL);
+
+	/* Another session changes the mailbox after that. */
+	deliver(st, acc, 900);
+	CHECK_EQ_INT(imap_view_cache_get(st, acc, inbox, &c), 1);
+	CHECK_EQ_INT(c.count, n0);
+	CHECK_EQ_INT(c.condstore, 0); /* per-session settings stay behind */
+	uint32_t first = c.msgs[0].uid, second = c.msgs[1].uid;
+	CHECK_EQ_INT(store_expunge(st, acc, inbox, c.uidvalidity, &first, 1, NULL, NULL), STORE_OK);
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &second, 1, STORE_KW_ADD, "$seen", 0,
+					  res, NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	imap_view_free(&c);
+
+	/* The next SELECT starts from the kept snapshot and sees it all. */
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK);
+	CHECK_EQ_INT(v.count, n0); /* one new, one gone */
+	CHECK(v.msgs[0].uid == second && (v.msgs[0].flags & IMAP_F_SEEN));
+	CHECK_EQ_INT(imap_view_last_uid(&v) > first, 1);
+	check_same_as_fresh(st, &v);
+
+	/* A snapshot newer than the store (another store at the same
+	 * address): the load reads the mailbox instead. */
+	imap_view_cache_clear();
+	v.modseq += 1000;
+	imap_view_close(&v, st);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK);
+	check_same_as_fresh(st, &v);
+
+	/* An older snapshot does not replace a newer one. */
+	CHECK_EQ_INT(imap_view_load(&c, st, acc, inbox), STORE_OK);
+	c.modseq -= 1;
+	imap_view_close(&v, st);
+	imap_view_close(&c, st);
+	struct imap_mailbox_view g;
+	CHECK_EQ_INT(imap_view_cache_get(st, acc, inbox, &g), 1);
+	struct imap_mailbox_view f;
+	imap_view_cache_clear();
+	CHECK_EQ_INT(imap_view_load(&f, st, acc, inbox), STORE_OK);
+	CHECK_EQ_INT(g.modseq, f.modseq);
+	imap_view_free(&f);
+	imap_view_free(&g);
+	imap_view_cache_clear();
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -193,6 +260,7 @@ int main(void)
 		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
 			     STORE_OK);
 		test_delta(st, acc);
+		test_cache(st, acc);
 		store_close(&st);
 	}
 	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
