@@ -21,11 +21,17 @@
  * so each thread keeps the last few it used, keyed by a BLAKE2b hash of the
  * key's private octets. Threads that sign are the worker pool's: a handful,
  * living as long as the process; their cached objects are never freed.
+ *
+ * libcrypto is initialised without its atexit handler: that handler frees
+ * the library's global state at exit(), while a worker thread may still be
+ * signing; the kernel reclaims the memory anyway.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* RSA_sign & co., see above */
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -41,6 +47,14 @@ struct rsa_slot {
 
 static _Thread_local struct rsa_slot cache[CACHE_SLOTS];
 static _Thread_local unsigned cache_next;
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static int crypto_ok;
+
+static void crypto_init(void)
+{
+	crypto_ok = OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
+}
 
 static void key_id(const struct dkim_key *k, uint8_t id[32])
 {
@@ -134,6 +148,9 @@ int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *s
 
 	if (sigsz < n)
 		return DKIM_ETOOBIG;
+	pthread_once(&crypto_once, crypto_init);
+	if (!crypto_ok)
+		return DKIM_ECRYPTO;
 	RSA *rsa = rsa_for(k);
 	if (rsa == NULL || (size_t)RSA_size(rsa) != n)
 		return DKIM_ECRYPTO;
