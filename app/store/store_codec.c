@@ -445,3 +445,22 @@ int64_t uid_rec_saved_at(const MDB_val *v, int64_t fallback)
 		return fallback; /* written before SAVEDATE, or by a delivery */
 	return (int64_t)be64_get((const uint8_t *)v->mv_data + 5);
 }
+
+void email_info_fill(struct store_email_info *info, const struct email_rec *e,
+                     uint32_t email_id, uint32_t uid, const MDB_val *uv)
+{
+	*info = (struct store_email_info){
+	    .email_id = email_id,
+	    .uid = uid,
+	    .received_at = e->received_at,
+	    .size = e->size,
+	    .meta = e->meta,
+	    .metalen = e->metalen,
+	    .keywords = e->keywords,
+	    .keywords_len = e->keywords_len,
+	    .modseq = e->modseq,
+	    .thread_id = e->thread_id,
+	    .saved_at = uid_rec_saved_at(uv, e->received_at),
+	};
+	memcpy(info->blob_id, e->blob_id, 32);
+}

@@ -253,6 +253,10 @@ struct email_rec {
 void email_enc(struct rec_w *w, const void *rec);
 int email_dec(const MDB_val *v, struct email_rec *e);
 size_t email_size(const struct email_rec *e);
+/* What readers are given about one message of a mailbox: the email record
+ * e of email_id, listed under uid by the uid entry uv (for its saved_at). */
+void email_info_fill(struct store_email_info *info, const struct email_rec *e,
+                     uint32_t email_id, uint32_t uid, const MDB_val *uv);
 
 /* Blob refcount (DB_BLOBREF value). */
 struct blobref_rec {

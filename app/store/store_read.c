@@ -131,20 +131,8 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
 				rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 				break;
 			}
-			struct store_email_info info = {
-			    .email_id = email_id,
-			    .uid = be32_get((uint8_t *)k.mv_data + 8),
-			    .received_at = e.received_at,
-			    .size = e.size,
-			    .meta = e.meta,
-			    .metalen = e.metalen,
-			    .keywords = e.keywords,
-			    .keywords_len = e.keywords_len,
-			    .modseq = e.modseq,
-			    .thread_id = e.thread_id,
-			    .saved_at = uid_rec_saved_at(&v, e.received_at),
-			};
-			memcpy(info.blob_id, e.blob_id, 32);
+			struct store_email_info info;
+			email_info_fill(&info, &e, email_id, be32_get((uint8_t *)k.mv_data + 8), &v);
 			cb(arg, &info);
 		}
 		if (rc == MDB_NOTFOUND)

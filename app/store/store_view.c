@@ -110,20 +110,8 @@ static int report(struct view_txn *t, const MDB_val *uv, uint32_t uid, store_ema
 		rc = email_dec(&v, &e);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* a uid entry has its email */
-	struct store_email_info info = {
-	    .email_id = email_id,
-	    .uid = uid,
-	    .received_at = e.received_at,
-	    .size = e.size,
-	    .meta = e.meta,
-	    .metalen = e.metalen,
-	    .keywords = e.keywords,
-	    .keywords_len = e.keywords_len,
-	    .modseq = e.modseq,
-	    .thread_id = e.thread_id,
-	    .saved_at = uid_rec_saved_at(uv, e.received_at),
-	};
-	memcpy(info.blob_id, e.blob_id, 32);
+	struct store_email_info info;
+	email_info_fill(&info, &e, email_id, uid, uv);
 	cb(arg, &info);
 	return 0;
 }
