@@ -265,7 +265,13 @@ static void send_commands(struct smtp_client *s)
 	}
 }
 
-static void start_tx(struct smtp_client *s)
+/*
+ * Starts the transaction for s->msg, or refuses it at once (size, 8-bit or
+ * UTF-8 the remote cannot take): then the verdict is reported and the
+ * session quits, which may free s when no client callback is running.
+ * Returns 1 when the transaction started, 0 when s must not be touched.
+ */
+static int start_tx(struct smtp_client *s)
 {
 	struct smtp_client_msg *m = s->msg;
 	char st[SQ_STATUS_MAX];
@@ -277,14 +283,14 @@ static void start_tx(struct smtp_client *s)
 		verdict_all(s, SQ_FAILED, st, 0);
 		report(s, SMTPC_VERDICT, "");
 		quit(s);
-		return;
+		return 0;
 	}
 	if ((m->flags & SQ_SMTPUTF8) && !(s->ehlo.ext & SMTP_EXT_SMTPUTF8)) {
 		fmt_status(st, sizeof st, "5.6.7 %s does not support SMTPUTF8", s->where);
 		verdict_all(s, SQ_FAILED, st, 0);
 		report(s, SMTPC_VERDICT, "");
 		quit(s);
-		return;
+		return 0;
 	}
 	s->body_8bit = 0;
 	if ((m->flags & SQ_8BITMIME) && has_8bit(m->data, m->len)) {
@@ -295,7 +301,7 @@ static void start_tx(struct smtp_client *s)
 			verdict_all(s, SQ_FAILED, st, 0);
 			report(s, SMTPC_VERDICT, "");
 			quit(s);
-			return;
+			return 0;
 		}
 		s->body_8bit = 1;
 	}
@@ -307,6 +313,7 @@ static void start_tx(struct smtp_client *s)
 	s->sent_cmds = s->answered = s->accepted = 0;
 	arm(s, s->cfg.timeout_s);
 	send_commands(s);
+	return 1;
 }
 
 /* Appends body bytes with dot-stuffing and CRLF line ends while room is left. */
@@ -787,8 +794,8 @@ int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_cl
 	s->reported = 0;
 	free(s->refused);
 	s->refused = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
-	start_tx(s);
-	client_flush(s->c);
+	if (start_tx(s))
+		client_flush(s->c);
 	return 0;
 }
 

@@ -328,3 +328,39 @@ def test_at_most_twenty_sessions_to_one_destination():
         assert len(r.wait_messages(n, timeout=60)) == n
         assert w.wait_queue_empty()
         assert 1 < r.max_open_sessions <= 20, r.max_open_sessions
+
+
+def test_remote_without_8bitmime_gets_7bit_mail_and_8bit_mail_bounces_5_6_3():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, ext8bit=False)  # neither 8BITMIME nor SMTPUTF8
+        w.send(["carol@remote.test"], subject="plain ascii")
+        assert len(r.wait_messages(1)) == 1
+        w.send(["carol@remote.test"], subject="eight bit", body="caf\u00e9 cr\u00e8me\r\n",
+               mail_options=["BODY=8BITMIME"])
+        m, raw = dsn_of(w)
+        blocks = status_fields(m)
+        assert blocks[1]["final-recipient"] == "rfc822; carol@remote.test"
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "5.6.3", blocks
+        assert b"does not support 8BITMIME" in raw, raw
+        assert b"Subject: eight bit" in raw
+        assert len(r.messages) == 1  # the 8-bit one never reached it
+        assert w.wait_queue_empty()
+        # The refusal came on the connection kept from the first message:
+        # the server lives on (it used to crash here) and still delivers.
+        assert w.srv.proc.poll() is None
+        w.send(["carol@remote.test"], subject="ascii again")
+        assert len(r.wait_messages(2)) == 2
+
+
+def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0, ext8bit=False)
+        w.send(["j\u00f6rg@remote.test"], subject="utf8 address", mail_options=["SMTPUTF8"])
+        m, raw = dsn_of(w)
+        blocks = status_fields(m)
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "5.6.7", blocks
+        assert b"does not support SMTPUTF8" in raw, raw
+        assert r.messages == []
+        assert w.wait_queue_empty()
