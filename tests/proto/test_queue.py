@@ -45,8 +45,12 @@ class World:
             "TERN_HOSTNAME": "mail.example.test",
         }
         e.update(env or {})
-        self.srv = Server(submission=True, accounts=[(ALICE, ALICE_PW), (BOB, BOB_PW)], env=e,
-                          start=start)
+        try:
+            self.srv = Server(submission=True, accounts=[(ALICE, ALICE_PW), (BOB, BOB_PW)],
+                              env=e, start=start)
+        except BaseException:
+            self.dns.stop()  # no __exit__ will run: do not leave it behind
+            raise
         self.receivers = []
 
     def receiver(self, i, **kw):
