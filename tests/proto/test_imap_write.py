@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 from test_imap import BOB, BOB_PW, Raw, deliver, login, srv, wait_count
+from test_imap_mbsync import mbsync_conf
 
 
 def flags_of(data):
@@ -195,35 +196,7 @@ def test_imap_mbsync_two_way():
         wait_count(s, 4)
         tmp = tempfile.mkdtemp(prefix="tern-mbsync2-")
         try:
-            cert = os.path.join(s.data, "tls", "self-signed.crt")
-            maildir = os.path.join(tmp, "mail") + "/"
-            os.makedirs(maildir)
-            conf = os.path.join(tmp, "mbsyncrc")
-            with open(conf, "w") as f:
-                f.write("""IMAPAccount tern
-Host localhost
-Port %d
-User %s
-Pass %s
-SSLType IMAPS
-CertificateFile %s
-
-IMAPStore far
-Account tern
-
-MaildirStore near
-Path %s
-Inbox %sINBOX
-
-Channel both
-Far :far:
-Near :near:
-Patterns INBOX
-Sync All
-Create Near
-Expunge Both
-SyncState *
-""" % (s.imaps_port, BOB, BOB_PW, cert, maildir, maildir))
+            conf, maildir = mbsync_conf(s, tmp, implicit=True)
 
             def run():
                 r = subprocess.run(["mbsync", "-c", conf, "-a"], stdout=subprocess.PIPE,
