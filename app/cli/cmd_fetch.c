@@ -2,9 +2,11 @@
  * cmd_fetch.c — tern fetch EMAIL [--mailbox NAME] [--id ID].
  *
  * Without --id lists the mailbox (id, date, from, subject from the envelope
- * in the MIME structure cached at delivery, mime_cache.h; emails stored by
- * earlier builds carry a mime/summary.h record instead, read as a fallback); with --id writes the raw message to stdout, and with
- * --envelope the SMTP envelope kept with it.
+ * in the MIME structure cached at delivery, mime_cache.h). Emails stored by
+ * earlier builds may carry a mime/summary.h record instead, read as a
+ * fallback, or no record at all (local deliveries from the queue before
+ * they kept one): those are parsed here. With --id writes the raw message
+ * to stdout, and with --envelope the SMTP envelope kept with it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,8 +73,42 @@ static int from_cache(const struct store_email_info *e, struct arena *a, struct 
 	return 0;
 }
 
+struct list_ctx {
+	struct store *st;
+	uint32_t account;
+	int n;
+};
+
+static void collect(void *arg, const char *data, size_t len)
+{
+	buf_append(arg, data, len);
+}
+
+/* From and Subject of an email stored without any record: parse it now. */
+static int from_message(struct list_ctx *c, const struct store_email_info *e, struct arena *a,
+			struct buf *from, struct buf *subject)
+{
+	struct buf raw, meta;
+	int rc = -1;
+
+	buf_init(&raw, e->size + 1);
+	buf_init(&meta, 0);
+	if (store_email_raw(c->st, c->account, e->email_id, collect, &raw) == STORE_OK &&
+	    mime_cache_build(buf_data(&raw), buf_len(&raw), &meta) == 0) {
+		struct store_email_info parsed = *e;
+		parsed.meta = buf_data(&meta);
+		parsed.metalen = buf_len(&meta);
+		parsed.size = buf_len(&raw);
+		rc = from_cache(&parsed, a, from, subject);
+	}
+	buf_free(&meta);
+	buf_free(&raw);
+	return rc;
+}
+
 static void list_one(void *arg, const struct store_email_info *e)
 {
+	struct list_ctx *c = arg;
 	struct msg_summary s;
 	struct buf from, subject;
 	char when[32];
@@ -82,7 +118,8 @@ static void list_one(void *arg, const struct store_email_info *e)
 
 	buf_init(&from, LIST_FIELD_MAX);
 	buf_init(&subject, LIST_FIELD_MAX);
-	if (from_cache(e, a, &from, &subject) < 0) {
+	if (from_cache(e, a, &from, &subject) < 0 &&
+	    ((e->meta && e->metalen) || from_message(c, e, a, &from, &subject) < 0)) {
 		/* Stored by an earlier build: the msg_summary record. */
 		memset(&s, 0, sizeof(s));
 		if (e->meta)
@@ -100,7 +137,7 @@ static void list_one(void *arg, const struct store_email_info *e)
 	buf_free(&from);
 	buf_free(&subject);
 	arena_free(&a);
-	(*(int *)arg)++;
+	c->n++;
 }
 
 static void write_raw(void *arg, const char *data, size_t len)
@@ -149,9 +186,9 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 	} else if (store_mailbox_find(st, account, mailbox, &mbox) != STORE_OK) {
 		fprintf(stderr, "tern: no mailbox %s in %s\n", mailbox, argv[0]);
 	} else {
-		int n = 0;
-		if (store_email_list(st, account, mbox, list_one, &n) == STORE_OK) {
-			fprintf(stderr, "%d message%s in %s\n", n, n == 1 ? "" : "s", mailbox);
+		struct list_ctx c = {st, account, 0};
+		if (store_email_list(st, account, mbox, list_one, &c) == STORE_OK) {
+			fprintf(stderr, "%d message%s in %s\n", c.n, c.n == 1 ? "" : "s", mailbox);
 			rc = 0;
 		}
 	}
