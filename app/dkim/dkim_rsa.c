@@ -85,41 +85,37 @@ static RSA *rsa_from_key(const struct dkim_key *k)
 	BIGNUM *v[5] = {0}, *n = BN_new(), *e = BN_new();
 	BN_CTX *ctx = BN_CTX_new();
 	RSA *rsa = RSA_new();
-	int ok = n && e && ctx && rsa && BN_set_word(e, k->rsa_e);
 
-	for (int i = 0; ok && i < 5; i++) {
-		v[i] = BN_bin2bn(p, (int)k->rsa_len[i], NULL);
+	if (!n || !e || !ctx || !rsa || !BN_set_word(e, k->rsa_e))
+		goto fail;
+	for (int i = 0; i < 5; i++) {
+		if ((v[i] = BN_bin2bn(p, (int)k->rsa_len[i], NULL)) == NULL)
+			goto fail;
 		p += k->rsa_len[i];
-		ok = v[i] != NULL;
 	}
-	if (ok)
-		BN_set_flags(v[0], BN_FLG_CONSTTIME), BN_set_flags(v[1], BN_FLG_CONSTTIME);
-	ok = ok && BN_mul(n, v[0], v[1], ctx) && (unsigned)BN_num_bits(n) == k->rsa_bits;
-	/* Ownership moves into rsa with each successful set0 call. */
-	if (ok && RSA_set0_key(rsa, n, e, NULL)) {
-		n = e = NULL;
-		if (RSA_set0_factors(rsa, v[0], v[1])) {
-			v[0] = v[1] = NULL;
-			if (RSA_set0_crt_params(rsa, v[2], v[3], v[4]))
-				v[2] = v[3] = v[4] = NULL;
-			else
-				ok = 0;
-		} else {
-			ok = 0;
-		}
-	} else {
-		ok = 0;
-	}
+	BN_set_flags(v[0], BN_FLG_CONSTTIME);
+	BN_set_flags(v[1], BN_FLG_CONSTTIME);
+	if (!BN_mul(n, v[0], v[1], ctx) || (unsigned)BN_num_bits(n) != k->rsa_bits)
+		goto fail;
+	/* Each successful set0 call moves ownership of its bignums into rsa. */
+	if (!RSA_set0_key(rsa, n, e, NULL))
+		goto fail;
+	n = e = NULL;
+	if (!RSA_set0_factors(rsa, v[0], v[1]))
+		goto fail;
+	v[0] = v[1] = NULL;
+	if (!RSA_set0_crt_params(rsa, v[2], v[3], v[4]))
+		goto fail;
+	BN_CTX_free(ctx);
+	return rsa;
+fail:
 	for (int i = 0; i < 5; i++)
 		BN_clear_free(v[i]);
 	BN_free(n);
 	BN_free(e);
 	BN_CTX_free(ctx);
-	if (!ok) {
-		RSA_free(rsa);
-		return NULL;
-	}
-	return rsa;
+	RSA_free(rsa);
+	return NULL;
 }
 
 static RSA *rsa_for(const struct dkim_key *k)

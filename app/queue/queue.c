@@ -185,7 +185,10 @@ void queue_submit(struct store *st, struct queue_request *r)
 		d->len = (size_t)w + r->len;
 		store_blob_id(d->data, d->len, d->blob_id);
 		/* The structure IMAP FETCH and `tern fetch` read instead of
-		 * parsing, as inbound SMTP and APPEND store it. */
+		 * parsing, as inbound SMTP and APPEND store it. Like inbound
+		 * SMTP's (smtp_tx.c cache_structure) it is built on the loop,
+		 * linear in the size: both belong on the worker pool for big
+		 * messages. */
 		if (mime_cache_build(d->data, d->len, &j->meta) == 0) {
 			d->meta = buf_data(&j->meta);
 			d->metalen = buf_len(&j->meta);

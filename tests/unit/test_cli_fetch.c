@@ -19,16 +19,9 @@
 #include "mime/mime_cache.h"
 #include "store/store.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void deliver(struct store *st, uint32_t acc, const char *text, int with_record)
 {
@@ -50,35 +43,6 @@ static void deliver(struct store *st, uint32_t acc, const char *text, int with_r
 	}
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	buf_free(&meta);
-}
-
-/* Runs cli_fetch with stdout and stderr captured into out; returns its status. */
-static int run_fetch(const struct config *cfg, char *account, struct buf *out)
-{
-	char path[300], chunk[4096], *argv[] = {account, NULL};
-	ssize_t r;
-
-	snprintf(path, sizeof path, "%s/cli.out", base);
-	fflush(stdout);
-	fflush(stderr);
-	int saved = dup(1), saved2 = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	int rc = cli_fetch(cfg, 1, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(saved, 1);
-	dup2(saved2, 2);
-	close(saved);
-	close(saved2);
-	buf_reset(out);
-	fd = open(path, O_RDONLY);
-	while (fd >= 0 && (r = read(fd, chunk, sizeof chunk)) > 0)
-		buf_append(out, chunk, (size_t)r);
-	if (fd >= 0)
-		close(fd);
-	return rc;
 }
 
 static void test_list_with_and_without_record(void)
@@ -109,7 +73,9 @@ static void test_list_with_and_without_record(void)
 	setenv("TERN_HOSTNAME", "mail.example.test", 1);
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof err), 0);
 	buf_init(&out, 1 << 16);
-	CHECK_EQ_INT(run_fetch(&cfg, "bob@example.test", &out), 0);
+	char scratch[300], *argv[] = {"bob@example.test", NULL};
+	snprintf(scratch, sizeof scratch, "%s/cli.out", base);
+	CHECK_EQ_INT(unit_cli_capture(cli_fetch, &cfg, 1, argv, scratch, &out), 0);
 	const char *o = buf_data(&out);
 	CHECK(strstr(o, "Alice <alice@remote.test>") != NULL);
 	CHECK(strstr(o, "with a record") != NULL);
@@ -123,17 +89,9 @@ static void test_list_with_and_without_record(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(base, sizeof base, "%s/tern-cli-fetch-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (unit_env_begin(base, sizeof base, "cli-fetch") != 0)
 		return 1;
-	}
-	if (getenv("TEST_LOG"))
-		log_init(2, LOG_DEBUG, 0);
-	else
-		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	test_list_with_and_without_record();
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmrf(base);
 	return unit_done("test_cli_fetch");
 }

@@ -24,16 +24,9 @@
 #include "dkim/dkim.h"
 #include "store/store.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 /* Prints a byte string with CR, LF and TAB visible. */
 static void show(const char *label, const char *p, size_t n)
@@ -472,42 +465,13 @@ static void test_signer(const struct dkim_keys *keys)
 
 /* ---- store and CLI ---- */
 
-static int file_read(const char *path, struct buf *out)
-{
-	char tmp[4096];
-	ssize_t r;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	while ((r = read(fd, tmp, sizeof tmp)) > 0)
-		buf_append(out, tmp, (size_t)r);
-	close(fd);
-	return 0;
-}
-
 /* Runs cli_domain with stdout and stderr captured into out; returns its status. */
 static int run_cli_domain(const struct config *cfg, const char *verb, const char *domain,
                           struct buf *out)
 {
 	char path[300], *argv[] = {(char *)verb, (char *)domain, NULL};
 	snprintf(path, sizeof path, "%s/cli.out", base);
-	fflush(stdout);
-	fflush(stderr);
-	int saved = dup(1), saved2 = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	int rc = cli_domain(cfg, 2, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(saved, 1);
-	dup2(saved2, 2);
-	close(saved);
-	close(saved2);
-	buf_reset(out);
-	file_read(path, out);
-	return rc;
+	return unit_cli_capture(cli_domain, cfg, 2, argv, path, out);
 }
 
 static void test_store_and_cli(const struct dkim_keys *keys)
@@ -1010,16 +974,8 @@ static void test_dkimpy(const struct dkim_keys *keys)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(base, sizeof base, "%s/tern-dkim-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (unit_env_begin(base, sizeof base, "dkim") != 0)
 		return 1;
-	}
-	if (getenv("TEST_LOG"))
-		log_init(2, LOG_DEBUG, 0);
-	else
-		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 
 	struct dkim_keys keys;
 	test_canon();
@@ -1030,7 +986,7 @@ int main(void)
 	dkim_keys_wipe(&keys);
 
 	if (!getenv("TEST_KEEP"))
-		nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		unit_rmrf(base);
 	else
 		fprintf(stderr, "kept %s\n", base);
 	return unit_done("test_dkim");
