@@ -81,6 +81,7 @@ struct smtp_tx {
 	struct smtp_data_reader reader;
 	struct store_delivery delivery;
 	struct buf meta;
+	uint8_t blob_id[32]; /* store_blob_id of msg, computed before delivery */
 	const char **envelopes; /* per account, for the store */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */

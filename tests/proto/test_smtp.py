@@ -2,6 +2,7 @@
 extensions, address resolution and recipient policy."""
 import smtplib
 import ssl
+import time
 
 from harness import Server, Raw, message
 
@@ -277,3 +278,88 @@ def test_misc_commands():
         assert r.cmd("FOO bar")[0] == 500
         assert r.cmd("QUIT")[0] == 221
         assert r.closed()
+
+
+def _big_multipart(subject, mib=3):
+    """A multipart message of about MIB MiB: a text part and two base64
+    attachments, so its structure has three leaves."""
+    import base64
+    import os
+    # Two attachments, base64 (4/3 of the raw size): MIB MiB in all.
+    blob = base64.encodebytes(os.urandom(mib * 1024 * 1024 * 3 // 8)).decode()
+    blob = blob.replace("\n", "\r\n")
+    parts = ["--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachments.\r\n"]
+    for name in ("one.bin", "two.bin"):
+        parts.append("--BB\r\nContent-Type: application/octet-stream; name=%s\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n%s" % (name, blob))
+    body = "".join(parts) + "--BB--\r\n"
+    return message(subject=subject, body=body,
+                   extra="MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n")
+
+
+def test_big_message_prepared_on_a_worker():
+    # Past 1 MiB the blob id and the MIME structure are computed on the
+    # worker pool, not on the loop: the bytes, the de-duplication (one blob
+    # for two accounts, found by that id) and the structure must come out
+    # as they do for a small message.
+    import imaplib
+    import ssl
+    msg = _big_multipart("big one")
+    assert len(msg) > 2 * 1024 * 1024
+    with srv(imap=True) as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            assert c.sendmail("a@remote.test", ["bob@example.test", "carol@example.test"],
+                              msg) == {}
+            # The loop kept serving this session while the worker ran.
+            assert c.noop()[0] == 250
+        mb = s.messages("bob@example.test")
+        mc = s.messages("carol@example.test")
+        assert len(mb) == 1 and "big one" in mb[0][1], mb
+        assert len(mc) == 1
+        rb, rc = s.raw("bob@example.test", mb[0][0]), s.raw("carol@example.test", mc[0][0])
+        assert rb == rc and rb.endswith(msg.encode()), (len(rb), len(msg))
+        assert b"event=delivered" in s.log_text().encode()
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=30)
+        try:
+            m.login("bob@example.test", "bob-pw-1")
+            m.select("INBOX")
+            typ, data = m.fetch("1", "(BODYSTRUCTURE)")
+            assert typ == "OK", data
+            bs = data[0].decode() if isinstance(data[0], bytes) else data[0][0].decode()
+            assert bs.count('"application" "octet-stream"') == 2, bs
+            assert '"text" "plain"' in bs and '"mixed"' in bs, bs
+            typ, data = m.fetch("1", "(BODY.PEEK[3])")
+            assert typ == "OK" and data[0][1].startswith(msg.split("name=two.bin\r\n", 1)[1]
+                                                          .split("\r\n\r\n", 1)[1][:1000].encode())
+        finally:
+            m.logout()
+
+
+def test_big_message_client_hangs_up_after_the_dot():
+    # The client sends a big message and hangs up at once, without waiting
+    # for the reply: the message is whole, so it is stored whole (the
+    # sender never saw 250 and will send it again, as after any lost
+    # reply), exactly once, and the server goes on.
+    msg = _big_multipart("gone after dot", mib=2)
+    with srv() as s:
+        r = Raw(s.smtp_port, timeout=30)
+        r.cmd("EHLO gone.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send(msg + ".\r\n")
+        r.close()
+        assert s.wait_log("event=disconnect", timeout=20)
+        deadline = time.time() + 20
+        while time.time() < deadline and not s.messages("bob@example.test"):
+            time.sleep(0.1)
+        got = s.messages("bob@example.test")
+        assert len(got) == 1, got
+        assert s.raw("bob@example.test", got[0][0]).endswith(msg.encode())
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            assert c.sendmail("a@remote.test", ["bob@example.test"], message(subject="after")) == {}
+        assert len(s.messages("bob@example.test")) == 2
+        assert s.proc.poll() is None
