@@ -80,3 +80,11 @@ void worker_pool_stop(void)
 	nthreads = 0;
 	stopping = 0;
 }
+
+int worker_pool_running(void)
+{
+	pthread_mutex_lock(&lock);
+	int running = nthreads > 0 && !stopping;
+	pthread_mutex_unlock(&lock);
+	return running;
+}

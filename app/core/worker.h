@@ -30,5 +30,7 @@ void worker_pool_start(unsigned n);
 void worker_submit(struct worker_job *job);
 /* Runs every queued job, then stops and joins the threads. */
 void worker_pool_stop(void);
+/* Whether the pool runs (not in the CLI or in unit tests that start none). */
+int worker_pool_running(void);
 
 #endif

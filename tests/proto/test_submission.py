@@ -463,3 +463,30 @@ def test_dsn_parameters_pass_through_and_reset():
         c.sendmail(ALICE, [BOB], msg(subject="never"), rcpt_options=["NOTIFY=NEVER"])
         c.quit()
         assert len(inbox(s, BOB, 3)) == 3 and len(inbox(s, ALICE, 1)) == 1
+
+
+def test_big_submission_local_and_remote():
+    # Past 1 MiB the INBOX copy, its blob id and structure and the queue
+    # entry's blob id are made on the worker pool: the copy must still be
+    # the signed message with Return-Path in front, and the remote
+    # recipient's entry must hold the same bytes.
+    att = base64.encodebytes(bytes(range(256)) * 12288).decode().replace("\n", "\r\n")
+    body = ("--BB\r\nContent-Type: text/plain\r\n\r\nBig one.\r\n--BB\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + att + "--BB--\r\n")
+    m = msg(subject="big submission", body=body,
+            extra="MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n")
+    assert len(m) > 4 * 1024 * 1024
+    with srv(env={"TERN_DNS_SERVERS": "127.0.0.1:9"}) as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        assert c.sendmail(ALICE, [BOB, "someone@remote.test"], m) == {}
+        c.quit()
+        got = inbox(s, BOB, 1)
+        assert "big submission" in got[0][1], got
+        raw = s.raw(BOB, got[0][0])
+        assert raw.startswith(b"Return-Path: <alice@example.test>\r\n"), raw[:100]
+        assert raw.endswith(body.encode()), len(raw)
+        assert len(header(raw, "DKIM-Signature")) == 2
+        assert dkimpy(s, raw) == ["rsa-sha256=True", "ed25519-sha256=True"]
+        listing = s.cli("queue", "list").stdout.decode()
+        assert "someone@remote.test" in listing, listing
