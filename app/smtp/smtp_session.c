@@ -175,10 +175,20 @@ static void idle_timeout(struct loop *loop, void *arg)
 	close_with(s, "idle_timeout");
 }
 
+/* How often a session whose time is up looks again while the store works. */
+#define LIFE_RECHECK_MS 100
+
 static void life_timeout(struct loop *loop, void *arg)
 {
 	struct smtp_session *s = arg;
 	s->life_timer = 0;
+	if (s->state == SMTP_S_WAIT_STORE) {
+		/* The message's fate is being decided: its reply goes out first.
+		 * A 421 now would make the sender retry a message we may be
+		 * storing this very moment. */
+		s->life_timer = loop_timer_add(loop, LIFE_RECHECK_MS, life_timeout, s);
+		return;
+	}
 	log_info("smtp", s->id, "event=timeout kind=session");
 	smtp_reply(s, "421 4.4.2 %s Error: session time limit exceeded", smtp_cfg->hostname);
 	close_with(s, "session_timeout");
