@@ -23,16 +23,9 @@
 #include "imap/imap_view_cache.h"
 #include "store/store.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void deliver(struct store *st, uint32_t acc, int i)
 {
@@ -243,17 +236,12 @@ static void test_cache(struct store *st, uint32_t acc)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	char err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0;
 
-	snprintf(base, sizeof base, "%s/tern-view-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (unit_env_begin(base, sizeof base, "view") < 0)
 		return 1;
-	}
-	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
 	if (st) {
 		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
@@ -263,6 +251,6 @@ int main(void)
 		test_cache(st, acc);
 		store_close(&st);
 	}
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmrf(base);
 	return unit_done("test_imap_view");
 }

@@ -20,17 +20,10 @@
 #include "store/store_private.h"
 #include "store/store_queue.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
 static int dirno;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static const char *new_dir(char *buf, size_t n)
 {
@@ -262,18 +255,10 @@ static void test_writer_and_updates(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(base, sizeof base, "%s/tern-queue-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (unit_env_begin(base, sizeof base, "queue") < 0)
 		return 1;
-	}
-	if (getenv("TEST_LOG"))
-		log_init(2, LOG_DEBUG, 0);
-	else
-		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	test_submit_sync();
 	test_writer_and_updates();
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmrf(base);
 	return unit_done("test_queue");
 }

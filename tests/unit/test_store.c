@@ -27,22 +27,10 @@
 #include "store/store.h"
 #include "store/store_private.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
 static int dirno;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void rmrf(const char *p)
-{
-	nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* A fresh, not yet existing data dir under base. */
 static const char *new_dir(char *buf, size_t n)
@@ -1596,17 +1584,9 @@ static void test_expunge(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(base, sizeof base, "%s/tern-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
 	/* Failures are provoked on purpose; their log lines only on request. */
-	if (getenv("TEST_LOG"))
-		log_init(2, LOG_DEBUG, 0);
-	else
-		log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
+	if (unit_env_begin(base, sizeof base, "store") < 0)
+		return 1;
 
 	test_names();
 	test_open_schema();
@@ -1621,6 +1601,6 @@ int main(void)
 	test_nested_reads();
 	test_expunge();
 
-	rmrf(base);
+	unit_rmrf(base);
 	return unit_done("test_store");
 }

@@ -20,16 +20,9 @@
 #include "store/store.h"
 #include "store/store_private.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static char base[256];
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static struct loop *lp;
 static pthread_t lt;
@@ -219,17 +212,12 @@ static void run(struct store *st, uint32_t acc)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	char err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0;
 
-	snprintf(base, sizeof base, "%s/tern-group-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
+	if (unit_env_begin(base, sizeof base, "group") < 0)
 		return 1;
-	}
-	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	lp = loop_new();
 	pthread_create(&lt, NULL, loop_main, lp);
 	loop_post(lp, note_thread, NULL);
@@ -244,6 +232,6 @@ int main(void)
 	loop_stop(lp);
 	pthread_join(lt, NULL);
 	loop_free(&lp);
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmrf(base);
 	return unit_done("test_store_group");
 }

@@ -15,14 +15,7 @@
 #include "store/store.h"
 #include "store/store_private.h"
 #include "unit.h"
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+#include "unit_env.h"
 
 struct found {
 	const char *name;
@@ -55,13 +48,12 @@ static void email_cb(void *arg, const struct store_email_info *info)
 
 int main(void)
 {
-	char base[] = "/tmp/tern-unit-imap2-XXXXXX", err[256];
+	char base[256], err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0, mb = 0;
 
-	if (mkdtemp(base) == NULL)
+	if (unit_env_begin(base, sizeof base, "imap2") < 0)
 		return 1;
-	log_init(open("/dev/null", O_WRONLY), LOG_ERROR, 0);
 	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
@@ -113,6 +105,6 @@ int main(void)
 	v.mv_size = 5;
 	CHECK_EQ_INT(uid_rec_saved_at(&v, 99), 99);
 
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmrf(base);
 	return unit_done("test_store_imap2");
 }
