@@ -25,23 +25,12 @@ static char base[256];
 
 static void deliver(struct store *st, uint32_t acc, const char *text, int with_record)
 {
-	struct store_delivery d;
 	struct buf meta;
 
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = 1700000000;
 	buf_init(&meta, 0);
-	if (with_record) {
-		CHECK_EQ_INT(mime_cache_build(text, d.len, &meta), 0);
-		d.meta = buf_data(&meta);
-		d.metalen = buf_len(&meta);
-	}
-	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	if (with_record)
+		CHECK_EQ_INT(mime_cache_build(text, strlen(text), &meta), 0);
+	unit_deliver(st, acc, text, 1700000000, &meta);
 	buf_free(&meta);
 }
 
@@ -52,12 +41,9 @@ static void test_list_with_and_without_record(void)
 	uint32_t acc = 0;
 
 	snprintf(dir, sizeof dir, "%s/data", base);
-	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	st = unit_store_with_account(dir, 0, "bob@example.test", &acc);
 	if (st == NULL)
 		return;
-	CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw-bob-1", 0, &acc, err, sizeof err),
-		     STORE_OK);
 	deliver(st, acc,
 		"From: Alice <alice@remote.test>\r\nSubject: with a record\r\n\r\nhello\r\n", 1);
 	deliver(st, acc,

@@ -30,16 +30,8 @@ static char base[256];
 static void deliver(struct store *st, uint32_t acc, int i)
 {
 	char text[128];
-	struct store_delivery d;
 	snprintf(text, sizeof text, "Subject: m%d\r\n\r\nbody %d\r\n", i, i);
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = 1700000000 + i;
-	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	unit_deliver(st, acc, text, 1700000000 + i, NULL);
 }
 
 /* v equals a fresh read of its mailbox, message by message. */
@@ -236,17 +228,13 @@ static void test_cache(struct store *st, uint32_t acc)
 
 int main(void)
 {
-	char err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0;
 
 	if (unit_env_begin(base, sizeof base, "view") < 0)
 		return 1;
-	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	st = unit_store_with_account(base, 0, "bob@example.test", &acc);
 	if (st) {
-		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
-		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
-			     STORE_OK);
 		test_delta(st, acc);
 		test_cache(st, acc);
 		store_close(&st);

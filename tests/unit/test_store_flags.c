@@ -72,19 +72,6 @@ static int mb_index(const struct mbs *m, const char *name)
 	return -1;
 }
 
-static void deliver(struct store *st, uint32_t acc, const char *text)
-{
-	struct store_delivery d;
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = 1700000000;
-	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
-}
-
 /* Number of entries of the change record at modseq and the first kind. */
 static int change_at(struct store *st, uint32_t acc, uint64_t modseq, int *kind_r)
 {
@@ -110,8 +97,11 @@ static void test_keywords(struct store *st, uint32_t acc)
 	uint64_t ms0, ms;
 
 	for (int i = 0; i < 3; i++)
-		deliver(st, acc, i == 0 ? "Subject: a\r\n\r\nA\r\n" : i == 1 ? "Subject: b\r\n\r\nB\r\n"
-									    : "Subject: c\r\n\r\nC\r\n");
+		unit_deliver(st, acc,
+		             i == 0 ? "Subject: a\r\n\r\nA\r\n"
+		             : i == 1 ? "Subject: b\r\n\r\nB\r\n"
+		                      : "Subject: c\r\n\r\nC\r\n",
+		             1700000000, NULL);
 	CHECK_EQ_INT(store_account_modseq(st, acc, &ms0), STORE_OK);
 	uint32_t uids[4] = { 1, 2, 99, 3 };
 
@@ -284,17 +274,13 @@ static void test_mailboxes(struct store *st, uint32_t acc)
 
 int main(void)
 {
-	char err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0;
 
 	if (unit_env_begin(base, sizeof base, "flags") < 0)
 		return 1;
-	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	st = unit_store_with_account(base, 0, "bob@example.test", &acc);
 	if (st) {
-		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
-		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
-			     STORE_OK);
 		test_keywords(st, acc);
 		test_mailboxes(st, acc);
 		store_close(&st);

@@ -88,19 +88,6 @@ static void collect(void *arg, const struct store_email_info *i)
 	snprintf(e->kw[e->n++], 64, "%.*s", (int)i->keywords_len, i->keywords);
 }
 
-static void deliver(struct store *st, uint32_t acc, const char *text)
-{
-	struct store_delivery d;
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = 1700000000;
-	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
-}
-
 struct uvq {
 	uint32_t id, uv;
 };
@@ -138,9 +125,9 @@ static void run(struct store *st, uint32_t acc)
 	struct res r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0}, r6 = {0};
 	struct store_sub sub = {.account = acc, .loop = lp, .cb = feed_cb, .arg = st};
 
-	deliver(st, acc, "Subject: a\r\n\r\na\r\n");
-	deliver(st, acc, "Subject: b\r\n\r\nb\r\n");
-	deliver(st, acc, "Subject: c\r\n\r\nc\r\n");
+	unit_deliver(st, acc, "Subject: a\r\n\r\na\r\n", 1700000000, NULL);
+	unit_deliver(st, acc, "Subject: b\r\n\r\nb\r\n", 1700000000, NULL);
+	unit_deliver(st, acc, "Subject: c\r\n\r\nc\r\n", 1700000000, NULL);
 	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_find(st, acc, "Trash", &trash), STORE_OK);
 	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &e), STORE_OK);
@@ -212,7 +199,6 @@ static void run(struct store *st, uint32_t acc)
 
 int main(void)
 {
-	char err[256];
 	struct store *st = NULL;
 	uint32_t acc = 0;
 
@@ -221,11 +207,8 @@ int main(void)
 	lp = loop_new();
 	pthread_create(&lt, NULL, loop_main, lp);
 	loop_post(lp, note_thread, NULL);
-	CHECK_EQ_INT(store_open(base, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	st = unit_store_with_account(base, STORE_SERVER, "bob@example.test", &acc);
 	if (st) {
-		CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
-		CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
-			     STORE_OK);
 		run(st, acc);
 		store_close(&st);
 	}

@@ -48,16 +48,15 @@ static void email_cb(void *arg, const struct store_email_info *info)
 
 int main(void)
 {
-	char base[256], err[256];
+	char base[256];
 	struct store *st = NULL;
 	uint32_t acc = 0, mb = 0;
 
 	if (unit_env_begin(base, sizeof base, "imap2") < 0)
 		return 1;
-	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_domain_add(st, "example.test", err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_add(st, "bob@example.test", "pw", 0, &acc, err, sizeof err),
-		     STORE_OK);
+	st = unit_store_with_account(base, 0, "bob@example.test", &acc);
+	if (st == NULL)
+		return unit_done("test_store_imap2");
 
 	/* CREATE-SPECIAL-USE: the role sticks; parents are plain; a second
 	 * mailbox may share a role; unknown roles and INBOX's are refused. */

@@ -1,8 +1,8 @@
 /*
  * unit_env.h — the surroundings a store or CLI unit test needs: a private
  * temporary directory (removed at the end), the log sent to /dev/null
- * unless TEST_LOG is set, and a CLI command run with its stdout and stderr
- * captured.
+ * unless TEST_LOG is set, a store with one account, a message delivered
+ * into it, and a CLI command run with its stdout and stderr captured.
  */
 #ifndef TERN_TESTS_UNIT_ENV_H
 #define TERN_TESTS_UNIT_ENV_H
@@ -14,9 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "store/store.h"
+#include "unit.h"
 
 static int unit_rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -46,6 +50,49 @@ static inline int unit_env_begin(char *base, size_t n, const char *name)
 static inline void unit_rmrf(const char *path)
 {
 	nftw(path, unit_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Opens (creating) a store in dir with the domain of addr and the account
+ * addr (password "pw"); NULL, with the failed check counted, when any step
+ * fails.
+ */
+static inline struct store *unit_store_with_account(const char *dir, unsigned flags,
+                                                     const char *addr, uint32_t *acc_r)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	CHECK_EQ_INT(store_open(dir, flags, &st, err, sizeof err), STORE_OK);
+	if (st == NULL)
+		return NULL;
+	int ok = store_domain_add(st, strchr(addr, '@') + 1, err, sizeof err) == STORE_OK &&
+	         store_account_add(st, addr, "pw", 0, acc_r, err, sizeof err) == STORE_OK;
+	CHECK(ok);
+	if (!ok)
+		store_close(&st);
+	return st;
+}
+
+/* Delivers text into acc's INBOX at once (no writer thread), with its
+ * structure record meta (may be NULL); the delivery must succeed. */
+static inline void unit_deliver(struct store *st, uint32_t acc, const char *text,
+                                int64_t received_at, const struct buf *meta)
+{
+	struct store_delivery d;
+
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = strlen(text);
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = received_at;
+	if (meta && buf_len(meta)) {
+		d.meta = buf_data(meta);
+		d.metalen = buf_len(meta);
+	}
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 }
 
 typedef int unit_cli_fn(const struct config *cfg, int argc, char **argv);
