@@ -406,26 +406,22 @@ def test_imap_bad_command_limit():
         assert r.line() == b"* BYE Too many invalid IMAP commands."
 
 
-def test_imap_mbsync_pull():
-    if not shutil.which("mbsync"):
-        return "skip"
-    with srv(env={"TERN_HOSTNAME": "localhost"}) as s:
-        sent = deliver(s, 5)
-        wait_count(s, 5)
-        stored = [s.raw(BOB, i) for i, _ in s.messages(BOB)]
-        tmp = tempfile.mkdtemp(prefix="tern-mbsync-")
-        try:
-            cert = os.path.join(s.data, "tls", "self-signed.crt")
-            maildir = os.path.join(tmp, "mail") + "/"
-            os.makedirs(maildir)
-            conf = os.path.join(tmp, "mbsyncrc")
-            with open(conf, "w") as f:
-                f.write("""IMAPAccount tern
+def mbsync_conf(s, tmp, implicit, pull_only=False):
+    """An mbsyncrc in tmp syncing bob's INBOX with the Maildir tmp/mail/
+    over IMAPS (implicit) or STARTTLS: both ways with expunges, or only
+    down (pull_only). Returns (path of the file, Maildir path)."""
+    cert = os.path.join(s.data, "tls", "self-signed.crt")
+    maildir = os.path.join(tmp, "mail") + "/"
+    os.makedirs(maildir)
+    conf = os.path.join(tmp, "mbsyncrc")
+    sync = "Sync Pull\n" if pull_only else "Sync All\nExpunge Both\n"
+    with open(conf, "w") as f:
+        f.write("""IMAPAccount tern
 Host localhost
 Port %d
 User %s
 Pass %s
-SSLType IMAPS
+SSLType %s
 CertificateFile %s
 
 IMAPStore far
@@ -435,14 +431,27 @@ MaildirStore near
 Path %s
 Inbox %sINBOX
 
-Channel pull
+Channel inbox
 Far :far:
 Near :near:
 Patterns INBOX
-Sync Pull
-Create Near
+%sCreate Near
 SyncState *
-""" % (s.imaps_port, BOB, BOB_PW, cert, maildir, maildir))
+""" % (s.imaps_port if implicit else s.imap_port, BOB, BOB_PW,
+       "IMAPS" if implicit else "STARTTLS", cert, maildir, maildir, sync))
+    return conf, maildir
+
+
+def test_imap_mbsync_pull():
+    if not shutil.which("mbsync"):
+        return "skip"
+    with srv(env={"TERN_HOSTNAME": "localhost"}) as s:
+        sent = deliver(s, 5)
+        wait_count(s, 5)
+        stored = [s.raw(BOB, i) for i, _ in s.messages(BOB)]
+        tmp = tempfile.mkdtemp(prefix="tern-mbsync-")
+        try:
+            conf, maildir = mbsync_conf(s, tmp, implicit=True, pull_only=True)
             r = subprocess.run(["mbsync", "-c", conf, "-a"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=60, env={"HOME": tmp, "PATH": "/usr/bin:/bin"})
             assert r.returncode == 0, r.stdout.decode(errors="replace")

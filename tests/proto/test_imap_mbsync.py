@@ -8,43 +8,9 @@ import shutil
 import subprocess
 import tempfile
 
-from test_imap import BOB, BOB_PW, deliver, login, srv, wait_count
+from test_imap import BOB, deliver, login, mbsync_conf, srv, wait_count
 
 DOWN, UP = 300, 100
-
-
-def mbsync_conf(s, tmp, implicit):
-    cert = os.path.join(s.data, "tls", "self-signed.crt")
-    maildir = os.path.join(tmp, "mail") + "/"
-    os.makedirs(maildir)
-    conf = os.path.join(tmp, "mbsyncrc")
-    with open(conf, "w") as f:
-        f.write("""IMAPAccount tern
-Host localhost
-Port %d
-User %s
-Pass %s
-SSLType %s
-CertificateFile %s
-
-IMAPStore far
-Account tern
-
-MaildirStore near
-Path %s
-Inbox %sINBOX
-
-Channel both
-Far :far:
-Near :near:
-Patterns INBOX
-Sync All
-Create Near
-Expunge Both
-SyncState *
-""" % (s.imaps_port if implicit else s.imap_port, BOB, BOB_PW,
-       "IMAPS" if implicit else "STARTTLS", cert, maildir, maildir))
-    return conf, maildir
 
 
 def local_files(maildir):

@@ -11,8 +11,7 @@ import shutil
 import subprocess
 import tempfile
 
-from test_imap import BOB, BOB_PW, Raw, deliver, login, srv, wait_count
-from test_imap_mbsync import mbsync_conf
+from test_imap import BOB, Raw, deliver, login, mbsync_conf, srv, wait_count
 
 
 def flags_of(data):
