@@ -118,9 +118,12 @@ static void list_one(void *arg, const struct store_email_info *e)
 
 	buf_init(&from, LIST_FIELD_MAX);
 	buf_init(&subject, LIST_FIELD_MAX);
-	if (from_cache(e, a, &from, &subject) < 0 &&
-	    ((e->meta && e->metalen) || from_message(c, e, a, &from, &subject) < 0)) {
-		/* Stored by an earlier build: the msg_summary record. */
+	/* The structure record; an email with no record at all is parsed now;
+	 * any other record is the msg_summary of an earlier build. */
+	int has_record = e->meta && e->metalen;
+	int done = from_cache(e, a, &from, &subject) == 0 ||
+	           (!has_record && from_message(c, e, a, &from, &subject) == 0);
+	if (!done) {
 		memset(&s, 0, sizeof(s));
 		if (e->meta)
 			msg_summary_decode(e->meta, e->metalen, &s);

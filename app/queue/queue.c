@@ -18,12 +18,6 @@
 #include "store/store_queue.h"
 
 #define LOCAL_MAX_PER_RCPT 64
-/* Past this size the copy, the blob ids and the MIME structure are made on
- * the worker pool rather than on the caller's loop (smtp_tx.c explains the
- * figure): for a 40 MiB message with a local and a remote recipient they
- * are two BLAKE2b passes, a copy and a parse, about 100 ms by the figures
- * measured there. */
-#define PREPARE_ON_LOOP_MAX (1024 * 1024)
 
 struct submit_job {
 	struct worker_job wj;       /* preparing a big message on the pool */
@@ -248,7 +242,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 	d->arg = j;
 	r->priv_ = j;
 	j->st = st;
-	if (r->len > PREPARE_ON_LOOP_MAX && worker_pool_running()) {
+	if (r->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
 		j->wj.fn = prepare_run;
 		j->wj.done = prepare_done;
 		j->wj.arg = j;

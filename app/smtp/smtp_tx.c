@@ -32,12 +32,6 @@
 #define META_MAX (256 * 1024)
 #define META_ADDRS_DEGRADED 100
 #define MSG_PREALLOC 32768
-/* Past this size the blob hash and the structure parse run on a worker:
- * they cost about 1.5 ms per MiB here (BLAKE2b 1.1 ms, the parse and its
- * record 0.3 ms), and on the loop they held up every other session it
- * serves (57 ms for a 40 MiB message). Below it, the hop to a worker and
- * back costs more than the work. */
-#define PREPARE_ON_LOOP_MAX (1024 * 1024)
 
 struct prepare_job {
 	struct worker_job wj;
@@ -339,7 +333,7 @@ static void deliver(struct smtp_session *s)
 	/* Nothing more is read until the store answered: the reply to this
 	 * message must come before any reply to what is pipelined behind it. */
 	conn_pause_read(s->conn, 1);
-	if (buf_len(&tx->msg) <= PREPARE_ON_LOOP_MAX) {
+	if (buf_len(&tx->msg) <= WORKER_MESSAGE_BYTES) {
 		prepare(tx);
 		store_submit(s);
 		return;

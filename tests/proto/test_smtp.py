@@ -1,5 +1,8 @@
 """Inbound SMTP with Python's smtplib and raw sockets: the happy paths,
 extensions, address resolution and recipient policy."""
+import base64
+import imaplib
+import os
 import smtplib
 import ssl
 import time
@@ -283,8 +286,6 @@ def test_misc_commands():
 def _big_multipart(subject, mib=3):
     """A multipart message of about MIB MiB: a text part and two base64
     attachments, so its structure has three leaves."""
-    import base64
-    import os
     # Two attachments, base64 (4/3 of the raw size): MIB MiB in all.
     blob = base64.encodebytes(os.urandom(mib * 1024 * 1024 * 3 // 8)).decode()
     blob = blob.replace("\n", "\r\n")
@@ -302,8 +303,6 @@ def test_big_message_prepared_on_a_worker():
     # worker pool, not on the loop: the bytes, the de-duplication (one blob
     # for two accounts, found by that id) and the structure must come out
     # as they do for a small message.
-    import imaplib
-    import ssl
     msg = _big_multipart("big one")
     assert len(msg) > 2 * 1024 * 1024
     with srv(imap=True) as s:

@@ -4,18 +4,13 @@
  * and with no record at all (local deliveries from the queue before they
  * kept one), which the CLI parses itself.
  */
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/config.h"
-#include "core/log.h"
 #include "mime/mime_cache.h"
 #include "store/store.h"
 #include "unit.h"

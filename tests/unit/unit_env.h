@@ -11,10 +11,9 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <string.h>
 
 #include "core/buf.h"
 #include "core/config.h"
