@@ -13,6 +13,34 @@
  * transaction's dirty pages well under LMDB's per-transaction limit and the
  * latency of the first request in a batch bounded.
  *
+ * Pacing. Left to itself, a loaded writer commits back to back, each batch
+ * only what arrived during the commit before. The syncs (two flushes per
+ * commit, each a device round trip with its interrupts and wake-ups) then
+ * take a fixed share of the machine however cheap one of them gets: a
+ * faster commit only means smaller batches. So after a commit that
+ * carried more than one request (others are sending), the next one does
+ * not start before as long again has passed as that commit took (at most
+ * PACE_MAX_US), unless a whole batch is already queued: bigger batches, for
+ * at most one commit's time of added latency. After a batch of one request
+ * there is no pause: a single sender's deliveries commit at once, as before.
+ *
+ * Reuse hold. LMDB hands out the lowest free pages first, and those are
+ * scattered over the file, so a commit's B-tree pages went to the disk as
+ * some twenty single-page writes. While deliveries flow, the writer holds a
+ * read snapshot, moved every STORE_REUSE_HOLD_BATCHES batches: pages freed
+ * meanwhile wait for the next move, and new pages come in runs (the last
+ * window's, or the file's end), written in a few requests. The file grows
+ * by at most one window's freed pages. The hold is dropped when the writer
+ * goes idle, so other writers' (IMAP, admin) freed pages are reused as
+ * usual then.
+ *
+ * Measured (10 KiB messages, 20 smtp-source sessions, virtio disk, 2
+ * CPUs): together, batches of 10-12 instead of 3-4, tern's CPU per message
+ * 213 -> 166 us, 5-9% more messages per second, the file 4% larger after
+ * 30,000 messages. The hold alone changed nothing (cheaper commits only
+ * came out smaller); on top of pacing it cut device writes by a quarter
+ * and CPU per message by about 5%, the rate +1% to +7% across A/B sets.
+ *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
  * grows the map and runs the whole batch again; on any other failure (disk
  * full, I/O error) nothing of it is committed and every request gets
@@ -26,6 +54,7 @@
  * registered. store_unsubscribe() runs on that same loop thread, so once
  * it returned no callback can pass the check.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,29 +545,119 @@ int store_deliver_sync(struct store *st, struct store_delivery *d)
 
 /* ---- writer thread ---- */
 
+/* The longest pause: a commit slower than this (a huge batch, a slow
+ * disk) must not hold the next one back as long again. */
+#define PACE_MAX_US 2000
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Sleeps us microseconds (no signal can cut it short: the writer blocks
+ * them all, and a request queued meanwhile is what we are waiting for). */
+static void pace(uint64_t us)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+	if (us > PACE_MAX_US)
+		ts.tv_nsec = PACE_MAX_US * 1000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * How many queued requests from head make one batch: up to
+ * STORE_BATCH_MAX_REQUESTS or STORE_BATCH_MAX_BYTES of message data, at
+ * least one however big. Sets *last to the batch's last request.
+ */
+static size_t batch_span(struct store_delivery *head, struct store_delivery **last,
+                         size_t *bytes)
+{
+	size_t n = 0;
+
+	*bytes = 0;
+	*last = NULL;
+	for (struct store_delivery *d = head; d && n < STORE_BATCH_MAX_REQUESTS; d = d->next_) {
+		size_t len = 0;
+		for (struct store_delivery *x = d; x; x = x->also)
+			len += x->len;
+		if (n > 0 && *bytes + len > STORE_BATCH_MAX_BYTES)
+			break;
+		*bytes += len;
+		n++;
+		*last = d;
+	}
+	return n;
+}
+
+/* Whether the queue already holds a whole batch (nothing to wait for). */
+static int batch_full(struct store_delivery *head)
+{
+	struct store_delivery *last;
+	size_t bytes;
+
+	size_t n = batch_span(head, &last, &bytes);
+	return n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
+}
+
+void store_reuse_drop(struct store *st)
+{
+	if (st->reuse_hold)
+		mdb_txn_abort(st->reuse_hold);
+	st->reuse_hold = NULL;
+}
+
+/*
+ * Takes the reuse hold afresh (take != 0) or just drops it (writer thread).
+ * Under maplock: a resize on another thread may have dropped it already.
+ * When no snapshot can be had (reader table full, map resized by another
+ * process) there is simply no hold: LMDB reuses pages at once, as it would.
+ */
+static void reuse_hold(struct store *st, int take)
+{
+	pthread_rwlock_rdlock(&st->maplock);
+	store_reuse_drop(st);
+	if (take && mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->reuse_hold) != 0)
+		st->reuse_hold = NULL;
+	pthread_rwlock_unlock(&st->maplock);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
+	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
+	unsigned hold_age = STORE_REUSE_HOLD_BATCHES; /* batches since the hold moved */
 
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
+		if ((st->qhead == NULL || st->paused) && !st->stopping &&
+		    hold_age < STORE_REUSE_HOLD_BATCHES) {
+			/* Going idle. Not under qlock: maplock comes first elsewhere. */
+			pthread_mutex_unlock(&st->qlock);
+			reuse_hold(st, 0);
+			hold_age = STORE_REUSE_HOLD_BATCHES;
+			pthread_mutex_lock(&st->qlock);
+		}
 		while ((st->qhead == NULL || st->paused) && !st->stopping)
 			pthread_cond_wait(&st->qcond, &st->qlock);
 		if (st->qhead == NULL)
 			break; /* stopping, and everything is drained */
-
-		struct store_delivery *head = st->qhead, *last = NULL, *d;
-		size_t n = 0, bytes = 0;
-		for (d = head; d && n < STORE_BATCH_MAX_REQUESTS; d = d->next_) {
-			size_t len = 0;
-			for (struct store_delivery *x = d; x; x = x->also)
-				len += x->len;
-			if (n > 0 && bytes + len > STORE_BATCH_MAX_BYTES)
-				break;
-			bytes += len;
-			n++;
-			last = d;
+		uint64_t now = cool_until ? mono_us() : 0;
+		if (now < cool_until && !st->stopping && !st->paused && !batch_full(st->qhead)) {
+			/* Let the batch grow until as long after the last commit as
+			 * that commit took. */
+			pthread_mutex_unlock(&st->qlock);
+			pace(cool_until - now);
+			pthread_mutex_lock(&st->qlock);
+			cool_until = 0;
+			continue; /* re-check: paused or stopping may have changed */
 		}
+
+		struct store_delivery *head = st->qhead, *last, *d;
+		size_t bytes;
+		size_t n = batch_span(head, &last, &bytes);
 		st->qhead = last->next_;
 		if (st->qhead == NULL)
 			st->qtail = NULL;
@@ -547,9 +666,15 @@ static void *writer_main(void *arg)
 
 		struct batch b = {.head = head};
 		atomic_fetch_add(&st->batches, 1);
+		if (hold_age++ >= STORE_REUSE_HOLD_BATCHES) {
+			reuse_hold(st, 1);
+			hold_age = 1;
+		}
+		uint64_t t0 = mono_us();
 		if (batch_apply(st, &b) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
+		uint64_t took = mono_us() - t0;
 		/* Completions first: they are what sessions wait for. */
 		for (d = head; d;) {
 			struct store_delivery *next = d->next_;
@@ -559,6 +684,7 @@ static void *writer_main(void *arg)
 		feed_publish(st, b.chg, b.nchg);
 		free(b.chg);
 
+		cool_until = n > 1 ? mono_us() + took : 0;
 		pthread_mutex_lock(&st->qlock);
 	}
 	pthread_mutex_unlock(&st->qlock);
