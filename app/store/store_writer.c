@@ -671,9 +671,13 @@ static void *writer_main(void *arg)
 			hold_age = 1;
 		}
 		uint64_t t0 = mono_us();
-		if (batch_apply(st, &b) != STORE_OK)
+		if (batch_apply(st, &b) != STORE_OK) {
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
+			/* The disk may be full: let the retries reuse every free page. */
+			reuse_hold(st, 0);
+			hold_age = STORE_REUSE_HOLD_BATCHES;
+		}
 		uint64_t took = mono_us() - t0;
 		/* Completions first: they are what sessions wait for. */
 		for (d = head; d;) {
