@@ -114,7 +114,6 @@ static int map_grow(struct store *st, uint64_t seen)
 		return EDEADLK;
 	}
 	pthread_rwlock_wrlock(&st->maplock);
-	store_reuse_drop(st); /* no transaction of ours across the remap */
 	uint64_t cur = map_size(st);
 	if (cur <= seen) {
 		uint64_t to = seen * 2;
@@ -138,7 +137,6 @@ static int map_adopt(struct store *st)
 	if (maplock_depth > 0)
 		return EDEADLK;
 	pthread_rwlock_wrlock(&st->maplock);
-	store_reuse_drop(st);
 	uint64_t before = map_size(st);
 	int rc = mdb_env_set_mapsize(st->env, 0);
 	/* The recorded size may be below ours (we may have asked for more). */
@@ -429,7 +427,6 @@ void store_close(struct store **stp)
 		return;
 	if (st->writer_started)
 		store_writer_stop(st);
-	store_reuse_drop(st);
 	mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
 	pthread_cond_destroy(&st->qcond);

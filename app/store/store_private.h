@@ -68,9 +68,6 @@ enum store_db {
 #define STORE_BATCH_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define STORE_BATCH_MAX_REQUESTS 1000
 
-/* Batches the writer's reuse hold lasts before it moves (store_writer.c). */
-#define STORE_REUSE_HOLD_BATCHES 64
-
 /* Default first map size; the file's size wins when larger. */
 #define STORE_MAP_MIN ((uint64_t)64 * 1024 * 1024)
 
@@ -113,16 +110,6 @@ struct store {
 	pthread_t writer;
 
 	struct store_feed *feed;
-
-	/*
-	 * The writer's reuse hold (store_writer.c): a read snapshot that keeps
-	 * LMDB from handing out pages freed since, renewed every
-	 * STORE_REUSE_HOLD_BATCHES batches while deliveries flow, dropped when
-	 * the writer goes idle. Only under maplock: the writer takes, moves
-	 * and drops it holding maplock shared; a map resize drops it holding
-	 * maplock exclusive.
-	 */
-	MDB_txn *reuse_hold;
 
 	/* Counters for tests and metrics. */
 	atomic_ullong commits;  /* successful write commits (batches and admin) */
@@ -300,9 +287,6 @@ int name_address(const char *in, int allow_catchall, char *out, size_t outsz, si
 int store_writer_start(struct store *st, char *err, size_t errsz);
 /* Drains the queue, stops and joins the writer thread. */
 void store_writer_stop(struct store *st);
-/* Drops the writer's reuse hold. Caller holds maplock exclusive, or the
- * writer has stopped. */
-void store_reuse_drop(struct store *st);
 struct store_feed *store_feed_new(void);
 void store_feed_unref(struct store_feed **f);
 

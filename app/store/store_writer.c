@@ -24,22 +24,11 @@
  * at most one commit's time of added latency. After a batch of one request
  * there is no pause: a single sender's deliveries commit at once, as before.
  *
- * Reuse hold. LMDB hands out the lowest free pages first, and those are
- * scattered over the file, so a commit's B-tree pages went to the disk as
- * some twenty single-page writes. While deliveries flow, the writer holds a
- * read snapshot, moved every STORE_REUSE_HOLD_BATCHES batches: pages freed
- * meanwhile wait for the next move, and new pages come in runs (the last
- * window's, or the file's end), written in a few requests. The file grows
- * by at most one window's freed pages. The hold is dropped when the writer
- * goes idle, so other writers' (IMAP, admin) freed pages are reused as
- * usual then.
- *
  * Measured (10 KiB messages, 20 smtp-source sessions, virtio disk, 2
- * CPUs): together, batches of 10-12 instead of 3-4, tern's CPU per message
- * 213 -> 166 us, 5-9% more messages per second, the file 4% larger after
- * 30,000 messages. The hold alone changed nothing (cheaper commits only
- * came out smaller); on top of pacing it cut device writes by a quarter
- * and CPU per message by about 5%, the rate +1% to +7% across A/B sets.
+ * CPUs): batches of 10-12 instead of 3-4, fdatasync calls per message
+ * down by two thirds, tern's CPU per message about 210 -> 165 us, 5-8%
+ * more messages per second (the machine, CPU-bound before, now has
+ * 15-20% idle: the pause is latency the sessions wait).
  *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
  * grows the map and runs the whole batch again; on any other failure (disk
@@ -602,44 +591,13 @@ static int batch_full(struct store_delivery *head)
 	return n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
 }
 
-void store_reuse_drop(struct store *st)
-{
-	if (st->reuse_hold)
-		mdb_txn_abort(st->reuse_hold);
-	st->reuse_hold = NULL;
-}
-
-/*
- * Takes the reuse hold afresh (take != 0) or just drops it (writer thread).
- * Under maplock: a resize on another thread may have dropped it already.
- * When no snapshot can be had (reader table full, map resized by another
- * process) there is simply no hold: LMDB reuses pages at once, as it would.
- */
-static void reuse_hold(struct store *st, int take)
-{
-	pthread_rwlock_rdlock(&st->maplock);
-	store_reuse_drop(st);
-	if (take && mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->reuse_hold) != 0)
-		st->reuse_hold = NULL;
-	pthread_rwlock_unlock(&st->maplock);
-}
-
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
-	unsigned hold_age = STORE_REUSE_HOLD_BATCHES; /* batches since the hold moved */
 
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
-		if ((st->qhead == NULL || st->paused) && !st->stopping &&
-		    hold_age < STORE_REUSE_HOLD_BATCHES) {
-			/* Going idle. Not under qlock: maplock comes first elsewhere. */
-			pthread_mutex_unlock(&st->qlock);
-			reuse_hold(st, 0);
-			hold_age = STORE_REUSE_HOLD_BATCHES;
-			pthread_mutex_lock(&st->qlock);
-		}
 		while ((st->qhead == NULL || st->paused) && !st->stopping)
 			pthread_cond_wait(&st->qcond, &st->qlock);
 		if (st->qhead == NULL)
@@ -666,18 +624,10 @@ static void *writer_main(void *arg)
 
 		struct batch b = {.head = head};
 		atomic_fetch_add(&st->batches, 1);
-		if (hold_age++ >= STORE_REUSE_HOLD_BATCHES) {
-			reuse_hold(st, 1);
-			hold_age = 1;
-		}
 		uint64_t t0 = mono_us();
-		if (batch_apply(st, &b) != STORE_OK) {
+		if (batch_apply(st, &b) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
-			/* The disk may be full: let the retries reuse every free page. */
-			reuse_hold(st, 0);
-			hold_age = STORE_REUSE_HOLD_BATCHES;
-		}
 		uint64_t took = mono_us() - t0;
 		/* Completions first: they are what sessions wait for. */
 		for (d = head; d;) {
