@@ -26,9 +26,9 @@
  *
  * Measured (10 KiB messages, 20 smtp-source sessions, virtio disk, 2
  * CPUs): batches of 10-12 instead of 3-4, fdatasync calls per message
- * down by two thirds, tern's CPU per message about 210 -> 165 us, 5-8%
- * more messages per second (the machine, CPU-bound before, now has
- * 15-20% idle: the pause is latency the sessions wait).
+ * down by two thirds, tern's CPU per message about 210 -> 165 us; the
+ * rate 0-8% higher across A/B sets (the machine, CPU-bound before, now
+ * has 15-20% idle: what is left is the time sessions wait for commits).
  *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
  * grows the map and runs the whole batch again; on any other failure (disk
