@@ -360,6 +360,11 @@ size_t email_size(const struct email_rec *e)
 
 /* ---- blobs ---- */
 
+/*
+ * blobref value: version 1 is `u64 refs, u64 size` (bytes in DB_BLOB under
+ * the id, schema 1); version 2 adds `u64 seq`, the key of the bytes in
+ * DB_BLOBDATA.
+ */
 int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blobref_rec *b)
 {
 	MDB_val k = {32, (void *)id}, v;
@@ -367,27 +372,96 @@ int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blo
 	if (rc)
 		return rc;
 	struct rec_r r = rr_init(&v);
-	if (!rec_version_ok(&r))
+	uint8_t version = rr_u8(&r);
+	if (version != REC_V1 && version != REC_V2)
 		return MDB_CORRUPTED;
 	b->refs = rr_u64(&r);
 	b->size = rr_u64(&r);
-	return r.bad ? MDB_CORRUPTED : 0;
+	b->seq = version == REC_V2 ? rr_u64(&r) : 0;
+	return r.bad || (version == REC_V2 && b->seq == 0) ? MDB_CORRUPTED : 0;
 }
 
 int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const struct blobref_rec *b)
 {
-	uint8_t buf[17];
-	MDB_val k = {32, (void *)id}, v = {sizeof buf, buf};
+	uint8_t buf[25];
+	MDB_val k = {32, (void *)id}, v = {b->seq ? 25 : 17, buf};
 
-	buf[0] = REC_V1;
+	buf[0] = b->seq ? REC_V2 : REC_V1;
 	be64_put(buf + 1, b->refs);
 	be64_put(buf + 9, b->size);
+	if (b->seq)
+		be64_put(buf + 17, b->seq);
 	return mdb_put(txn, st->db[DB_BLOBREF], &k, &v, 0);
+}
+
+/*
+ * New bytes go to the end of DB_BLOBDATA: sequence numbers only grow, so
+ * a commit's new blobs land in the tree's last leaf instead of one random
+ * leaf each (as keys by content hash did), and a commit writes fewer
+ * scattered pages. The id (the content hash) stays the blob's name
+ * everywhere; blobref maps it to the sequence number.
+ */
+int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void *data,
+               size_t len, uint64_t refs)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t seq = 1;
+	uint8_t kb[8];
+	int rc = mdb_cursor_open(txn, st->db[DB_BLOBDATA], &c);
+
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == 0) {
+		if (k.mv_size != 8)
+			return MDB_CORRUPTED;
+		seq = be64_get(k.mv_data) + 1;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	be64_put(kb, seq);
+	k = (MDB_val){8, kb};
+	v = (MDB_val){len + 1, NULL};
+	if ((rc = mdb_put(txn, st->db[DB_BLOBDATA], &k, &v, MDB_RESERVE | MDB_APPEND)) != 0)
+		return rc;
+	((uint8_t *)v.mv_data)[0] = REC_V1;
+	if (len)
+		memcpy((uint8_t *)v.mv_data + 1, data, len);
+	struct blobref_rec br = {refs, len, seq};
+	return blobref_put(txn, st, id, &br);
+}
+
+int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r)
+{
+	struct blobref_rec br;
+	uint8_t kb[8];
+	MDB_val k = {32, (void *)id};
+	int rc = blobref_get(txn, st, id, &br);
+
+	if (rc)
+		return rc;
+	if (br.seq) {
+		be64_put(kb, br.seq);
+		k = (MDB_val){8, kb};
+	}
+	rc = mdb_get(txn, st->db[br.seq ? DB_BLOBDATA : DB_BLOB], &k, bytes_r);
+	if (rc == MDB_NOTFOUND)
+		return MDB_CORRUPTED; /* a refcount always has its bytes */
+	if (rc)
+		return rc;
+	if (bytes_r->mv_size < 1 || ((uint8_t *)bytes_r->mv_data)[0] != REC_V1)
+		return MDB_CORRUPTED;
+	bytes_r->mv_data = (uint8_t *)bytes_r->mv_data + 1;
+	bytes_r->mv_size--;
+	return 0;
 }
 
 int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 {
 	struct blobref_rec b;
+	uint8_t kb[8];
 	int rc = blobref_get(txn, st, id, &b);
 
 	if (rc == MDB_NOTFOUND)
@@ -402,7 +476,11 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 	rc = mdb_del(txn, st->db[DB_BLOBREF], &k, NULL);
 	if (rc)
 		return rc;
-	rc = mdb_del(txn, st->db[DB_BLOB], &k, NULL);
+	if (b.seq) {
+		be64_put(kb, b.seq);
+		k = (MDB_val){8, kb};
+	}
+	rc = mdb_del(txn, st->db[b.seq ? DB_BLOBDATA : DB_BLOB], &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

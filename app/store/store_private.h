@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 1u
+#define STORE_SCHEMA_VERSION 2u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -48,11 +48,13 @@ enum store_db {
 	DB_DKIM,
 	DB_QUEUE,     /* outbound queue entries (store_queue.c) */
 	DB_QUEUE_DUE, /* (next attempt, entry id) schedule index */
+	DB_BLOBDATA,  /* blob bytes by sequence number (schema 2; store_codec.c) */
 	DB_COUNT
 };
 
 /* Version byte that starts every record this build writes. */
 #define REC_V1 1u
+#define REC_V2 2u /* blobref with a blobdata sequence number */
 
 /* Name limits (octets). */
 #define STORE_LOCAL_MAX 64
@@ -258,13 +260,23 @@ size_t email_size(const struct email_rec *e);
 void email_info_fill(struct store_email_info *info, const struct email_rec *e,
                      uint32_t email_id, uint32_t uid, const MDB_val *uv);
 
-/* Blob refcount (DB_BLOBREF value). */
+/*
+ * Blob refcount (DB_BLOBREF value) and where the bytes are: seq is their
+ * key in DB_BLOBDATA, or 0 for a blob stored under schema 1, whose bytes
+ * are in DB_BLOB under the blob id.
+ */
 struct blobref_rec {
-	uint64_t refs, size;
+	uint64_t refs, size, seq;
 };
 int blobref_get(MDB_txn *txn, struct store *st, const uint8_t id[32], struct blobref_rec *b);
 int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const struct blobref_rec *b);
-/* Drops one reference; deletes blob and refcount at zero. */
+/* Stores new bytes under id with refs references (the id must be new). */
+int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void *data,
+               size_t len, uint64_t refs);
+/* The bytes of blob id (without the record's version byte): a pointer into
+ * the map, valid until txn ends. MDB_NOTFOUND, or MDB_CORRUPTED. */
+int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r);
+/* Drops one reference; deletes the bytes and refcount at zero. */
 int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
 
 /* Small u32 record in DB_META (counters, schema version). */

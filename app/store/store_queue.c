@@ -182,18 +182,11 @@ int store_queue_add_txn(struct store *st, void *txnp, struct store_queue_entry *
 		if (br.size != len)
 			return MDB_CORRUPTED; /* same id, other bytes: refuse, never mix */
 		br.refs++;
+		rc = blobref_put(txn, st, e->blob_id, &br);
 	} else if (rc == MDB_NOTFOUND) {
-		MDB_val k = {32, e->blob_id}, v = {len + 1, NULL};
-		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
-			return rc;
-		((uint8_t *)v.mv_data)[0] = REC_V1;
-		if (len)
-			memcpy((uint8_t *)v.mv_data + 1, data, len);
-		br = (struct blobref_rec){1, len};
-	} else {
-		return rc;
+		rc = blob_store(txn, st, e->blob_id, data, len, 1);
 	}
-	if ((rc = blobref_put(txn, st, e->blob_id, &br)) != 0)
+	if (rc != 0)
 		return rc;
 	return entry_write(st, txn, e);
 }
@@ -311,20 +304,18 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r, size_t *len_r)
 {
 	MDB_txn *txn;
-	MDB_val k = {32, (void *)blob_id}, v;
+	MDB_val v;
 	int rc = store_rd_begin(st, &txn);
 
 	*data_r = NULL;
 	*len_r = 0;
 	if (rc)
 		return STORE_ETEMP;
-	rc = mdb_get(txn, st->db[DB_BLOB], &k, &v);
-	if (rc == 0 && (v.mv_size < 1 || ((uint8_t *)v.mv_data)[0] != REC_V1))
-		rc = MDB_CORRUPTED;
+	rc = blob_get(txn, st, blob_id, &v);
 	if (rc == 0) {
-		*len_r = v.mv_size - 1;
+		*len_r = v.mv_size;
 		*data_r = xmalloc(*len_r + 1);
-		memcpy(*data_r, (uint8_t *)v.mv_data + 1, *len_r);
+		memcpy(*data_r, v.mv_data, *len_r);
 		(*data_r)[*len_r] = '\0';
 	}
 	store_rd_end(st, txn);

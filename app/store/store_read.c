@@ -158,16 +158,9 @@ static int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uin
 		rc = email_dec(&v, e);
 	if (rc != 0)
 		return rc;
-	MDB_val bk = {32, e->blob_id};
-	rc = mdb_get(txn, st->db[DB_BLOB], &bk, blob_r);
+	rc = blob_get(txn, st, e->blob_id, blob_r);
 	if (rc == MDB_NOTFOUND)
 		return MDB_CORRUPTED; /* an email always has its blob */
-	if (rc == 0 && (blob_r->mv_size < 1 || ((uint8_t *)blob_r->mv_data)[0] != REC_V1))
-		return MDB_CORRUPTED;
-	if (rc == 0) {
-		blob_r->mv_data = (uint8_t *)blob_r->mv_data + 1;
-		blob_r->mv_size--;
-	}
 	return rc;
 }
 

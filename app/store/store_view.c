@@ -301,14 +301,12 @@ int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids
 			break;
 		if (mcb && mcb(arg, i, metalen ? meta : NULL, metalen))
 			continue; /* decided from the record: the bytes are not touched */
-		MDB_val bk = { 32, (void *)blob_id }, b;
-		rc = mdb_get(txn, st->db[DB_BLOB], &bk, &b);
-		if (rc == MDB_NOTFOUND || (rc == 0 && (b.mv_size < 1 ||
-						       ((uint8_t *)b.mv_data)[0] != REC_V1)))
+		MDB_val b;
+		rc = blob_get(txn, st, blob_id, &b);
+		if (rc == MDB_NOTFOUND)
 			rc = MDB_CORRUPTED; /* an email always has its blob */
 		if (rc == 0)
-			cb(arg, i, metalen ? meta : NULL, metalen, (const char *)b.mv_data + 1,
-			   b.mv_size - 1);
+			cb(arg, i, metalen ? meta : NULL, metalen, (const char *)b.mv_data, b.mv_size);
 	}
 	if (ec)
 		mdb_cursor_close(ec);

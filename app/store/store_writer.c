@@ -334,17 +334,9 @@ static int blob_add(struct store *st, MDB_txn *txn, const struct store_delivery 
 
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
-	if (rc == 0) {
-		br.refs += n;
-	} else {
-		MDB_val k = {32, (void *)d->blob_id}, v = {d->len + 1, NULL};
-		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
-			return rc;
-		((uint8_t *)v.mv_data)[0] = REC_V1;
-		if (d->len)
-			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
-		br = (struct blobref_rec){n, d->len};
-	}
+	if (rc == MDB_NOTFOUND)
+		return blob_store(txn, st, d->blob_id, d->data, d->len, n);
+	br.refs += n;
 	return blobref_put(txn, st, d->blob_id, &br);
 }
 
@@ -463,16 +455,11 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	/* One blob whatever the number of copies; the count lives apart. */
 	if (exists) {
 		br.refs += delivered;
+		rc = blobref_put(txn, st, d->blob_id, &br);
 	} else {
-		MDB_val k = {32, d->blob_id}, v = {d->len + 1, NULL};
-		if ((rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, MDB_RESERVE)) != 0)
-			return rc;
-		((uint8_t *)v.mv_data)[0] = REC_V1;
-		if (d->len)
-			memcpy((uint8_t *)v.mv_data + 1, d->data, d->len);
-		br = (struct blobref_rec){delivered, d->len};
+		rc = blob_store(txn, st, d->blob_id, d->data, d->len, delivered);
 	}
-	if ((rc = blobref_put(txn, st, d->blob_id, &br)) != 0)
+	if (rc != 0)
 		return rc;
 	return d->txn_hook ? d->txn_hook(st, txn, d) : 0;
 }

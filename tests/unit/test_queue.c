@@ -57,7 +57,7 @@ static void on_done(struct queue_request *r, void *arg)
 static uint64_t blob_refs(struct store *st, const uint8_t id[32])
 {
 	MDB_txn *txn;
-	struct blobref_rec b = {0, 0};
+	struct blobref_rec b = {0, 0, 0};
 	if (store_rd_begin(st, &txn) != 0)
 		return (uint64_t)-1;
 	int rc = blobref_get(txn, st, id, &b);

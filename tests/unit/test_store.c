@@ -161,7 +161,7 @@ static void collect_raw(void *arg, const char *data, size_t len)
 static uint64_t blob_refs(struct store *st, const uint8_t id[32])
 {
 	MDB_txn *txn;
-	struct blobref_rec b = {0, 0};
+	struct blobref_rec b = {0, 0, 0};
 	if (store_rd_begin(st, &txn) != 0)
 		return (uint64_t)-1;
 	int rc = blobref_get(txn, st, id, &b);
@@ -178,6 +178,12 @@ static size_t db_entries(struct store *st, enum store_db db)
 	mdb_stat(txn, st->db[db], &s);
 	store_rd_end(st, txn);
 	return s.ms_entries;
+}
+
+/* Blobs stored, in either layout (schema 1: blob by id; 2: blobdata). */
+static size_t blob_count(struct store *st)
+{
+	return db_entries(st, DB_BLOB) + db_entries(st, DB_BLOBDATA);
 }
 
 static uint32_t stored_schema(struct store *st)
@@ -307,7 +313,7 @@ static void test_open_schema(void)
 	if (!st)
 		return;
 	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
-	CHECK_EQ_INT(store_schema_version(), 1);
+	CHECK_EQ_INT(store_schema_version(), 2);
 	CHECK_EQ_INT(stored_schema(st), store_schema_version());
 	uint64_t map = 0, used = 0;
 	CHECK_EQ_INT(store_map_info(st, &map, &used), STORE_OK);
@@ -319,7 +325,17 @@ static void test_open_schema(void)
 
 	/* Reopen: nothing to migrate, same version. */
 	st = open_ok(dir, 0);
-	CHECK_EQ_INT(stored_schema(st), 1);
+	CHECK_EQ_INT(stored_schema(st), 2);
+
+	/* A schema 1 store: read-only opens ask for a migration, a writable
+	 * open migrates (1 -> 2 adds blobdata, rewrites nothing). */
+	CHECK_EQ_INT(store_test_set_schema(st, 1), STORE_OK);
+	store_close(&st);
+	err[0] = '\0';
+	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &st, err, sizeof err), STORE_EINVAL);
+	CHECK(strstr(err, "migrate") != NULL);
+	st = open_ok(dir, 0);
+	CHECK_EQ_INT(stored_schema(st), 2);
 
 	/* A newer schema is refused, read-write and read-only. */
 	CHECK_EQ_INT(store_test_set_schema(st, 99), STORE_OK);
@@ -655,7 +671,7 @@ static void test_delivery(void)
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK_EQ_INT(d.result, STORE_OK);
 	CHECK(ids[0] == 1 && ids[1] == 1 && ids[2] == 1);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(blob_count(st), 1);
 	CHECK_EQ_INT(blob_refs(st, d.blob_id), 3);
 	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
 	CHECK_EQ_INT(ms, 1);
@@ -664,7 +680,7 @@ static void test_delivery(void)
 	msg_init(&d, m1, sizeof m1 - 1, acc, 3, ids);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK(ids[0] == 2 && ids[1] == 2 && ids[2] == 2);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(blob_count(st), 1);
 	CHECK_EQ_INT(blob_refs(st, d.blob_id), 6);
 	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
 	CHECK_EQ_INT(ms, 2);
@@ -673,7 +689,7 @@ static void test_delivery(void)
 	msg_init(&d, m2, sizeof m2 - 1, &acc[0], 1, ids);
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK_EQ_INT(ids[0], 3);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 2);
+	CHECK_EQ_INT(blob_count(st), 2);
 	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), STORE_OK);
 	CHECK_EQ_INT(ms, 3);
 	CHECK_EQ_INT(store_account_modseq(st, acc[1], &ms), STORE_OK);
@@ -734,11 +750,107 @@ static void test_delivery(void)
 	CHECK_EQ_INT(blob_refs(st, b1), 2);
 	CHECK_EQ_INT(store_account_del(st, "a@example.com", err, sizeof err), 0);
 	CHECK_EQ_INT(blob_refs(st, b1), 0);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
+	CHECK_EQ_INT(blob_count(st), 0);
 	CHECK_EQ_INT(db_entries(st, DB_BLOBREF), 0);
 	CHECK_EQ_INT(db_entries(st, DB_EMAIL), 0);
 	CHECK_EQ_INT(db_entries(st, DB_UID), 0);
 	CHECK_EQ_INT(db_entries(st, DB_CHANGE), 0);
+	store_close(&st);
+}
+
+/* ---- blob layouts ---- */
+
+/* A blob written the schema 1 way: bytes in DB_BLOB under the id, and a
+ * version 1 blobref (no sequence number). */
+struct v1blob {
+	const uint8_t *id;
+	const char *data;
+	size_t len;
+};
+
+static int put_v1_blob(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct v1blob *b = ctx;
+	uint8_t buf[256];
+	MDB_val k = {32, (void *)b->id}, v = {b->len + 1, buf};
+
+	buf[0] = REC_V1;
+	memcpy(buf + 1, b->data, b->len);
+	int rc = mdb_put(txn, st->db[DB_BLOB], &k, &v, 0);
+	struct blobref_rec br = {1, b->len, 0};
+	return rc ? rc : blobref_put(txn, st, b->id, &br);
+}
+
+static int unref_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	return blob_unref(txn, st, ctx);
+}
+
+static uint64_t blob_seq(struct store *st, const uint8_t id[32])
+{
+	MDB_txn *txn;
+	struct blobref_rec b = {0, 0, 0};
+	if (store_rd_begin(st, &txn) != 0)
+		return (uint64_t)-1;
+	int rc = blobref_get(txn, st, id, &b);
+	store_rd_end(st, txn);
+	return rc ? (uint64_t)-1 : b.seq;
+}
+
+static void test_blob_layouts(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc, id1;
+	struct store_delivery d;
+	struct raw raw;
+	static const char old[] = "From: x@y\r\nSubject: old\r\n\r\nstored by schema 1\r\n";
+	static const char m2[] = "From: x@y\r\nSubject: two\r\n\r\nbody two\r\n";
+	static const char m3[] = "From: x@y\r\nSubject: three\r\n\r\nbody three\r\n";
+	uint8_t oid[32], id2[32], id3[32];
+
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	store_blob_id(old, sizeof old - 1, oid);
+	struct v1blob b = {oid, old, sizeof old - 1};
+	CHECK_EQ_INT(store_write(st, put_v1_blob, &b), STORE_OK);
+
+	/* The same bytes delivered again: one more reference to the old
+	 * blob, no second copy, and the message reads back whole. */
+	msg_init(&d, old, sizeof old - 1, &acc, 1, &id1);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(blob_refs(st, oid), 2);
+	CHECK_EQ_INT(blob_seq(st, oid), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 0);
+	memset(&raw, 0, sizeof raw);
+	CHECK_EQ_INT(store_email_raw(st, acc, id1, collect_raw, &raw), STORE_OK);
+	CHECK(raw.len == sizeof old - 1 && memcmp(raw.buf, old, raw.len) == 0);
+
+	/* New bytes go to blobdata under growing sequence numbers. */
+	msg_init(&d, m2, sizeof m2 - 1, &acc, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	memcpy(id2, d.blob_id, 32);
+	msg_init(&d, m3, sizeof m3 - 1, &acc, 1, NULL);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	memcpy(id3, d.blob_id, 32);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 2);
+	CHECK_EQ_INT(blob_seq(st, id2), 1);
+	CHECK_EQ_INT(blob_seq(st, id3), 2);
+	CHECK_EQ_INT(blob_refs(st, id3), 1);
+
+	/* The last reference takes the bytes along, from either tree. */
+	CHECK_EQ_INT(store_write(st, unref_fn, oid), STORE_OK);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
+	CHECK_EQ_INT(store_write(st, unref_fn, oid), STORE_OK);
+	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
+	CHECK_EQ_INT(blob_refs(st, oid), 0);
+	CHECK_EQ_INT(store_write(st, unref_fn, id2), STORE_OK);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 1);
+	CHECK_EQ_INT(blob_seq(st, id3), 2);
 	store_close(&st);
 }
 
@@ -967,7 +1079,7 @@ static void test_writer(void)
 	/* A failing commit: every request of the batch gets ETEMP, nothing stays. */
 	uint64_t before;
 	CHECK_EQ_INT(store_account_modseq(st, acc[0], &before), 0);
-	size_t blobs = db_entries(st, DB_BLOB);
+	size_t blobs = blob_count(st);
 	store_test_pause_writer(st, 1);
 	store_test_fail_commits(st, EIO);
 	reset_done(10, NULL);
@@ -979,7 +1091,7 @@ static void test_writer(void)
 	CHECK_EQ_INT(d[0].result, STORE_ETEMP);
 	CHECK_EQ_INT(store_account_modseq(st, acc[0], &ms), 0);
 	CHECK_EQ_INT(ms, before);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), blobs);
+	CHECK_EQ_INT(blob_count(st), blobs);
 	uint32_t one = acc[0];
 	msg_init(&d[0], "x", 1, &one, 1, NULL);
 	CHECK_EQ_INT(store_deliver_sync(st, &d[0]), STORE_ETEMP);
@@ -1134,7 +1246,7 @@ static void test_io_error(void)
 	uint64_t ms = 9;
 	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), 0);
 	CHECK_EQ_INT(ms, 0);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
+	CHECK_EQ_INT(blob_count(st), 0);
 	/* The environment still works once the disk has room again. */
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	CHECK_EQ_INT(store_account_modseq(st, acc, &ms), 0);
@@ -1539,7 +1651,7 @@ static void test_expunge(void)
 	CHECK_EQ_INT(store_email_raw(st, acc[0], 2, collect_raw, &raw), STORE_OK);
 	CHECK_EQ_INT(blob_refs(st, b1), 1); /* b still has it */
 	CHECK_EQ_INT(blob_refs(st, b3), 0);
-	CHECK_EQ_INT(db_entries(st, DB_BLOB), 2);
+	CHECK_EQ_INT(blob_count(st), 2);
 	CHECK_EQ_INT(db_entries(st, DB_ENVELOPE), 0);
 	/* One change record at modseq 4 with one entry per membership removed. */
 	size_t n = change_record(st, acc[0], 4, crec, sizeof crec);
@@ -1593,6 +1705,7 @@ int main(void)
 	test_domains_accounts_aliases();
 	test_resolve();
 	test_delivery();
+	test_blob_layouts();
 	test_writer();
 	test_growth();
 	test_io_error();
