@@ -433,20 +433,29 @@ int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void 
 	return blobref_put(txn, st, id, &br);
 }
 
+/* Where blob id's bytes are: the database, and the key (kb is its room). */
+static MDB_dbi blob_place(struct store *st, const struct blobref_rec *b, const uint8_t id[32],
+                          uint8_t kb[8], MDB_val *k)
+{
+	if (b->seq == 0) {
+		*k = (MDB_val){32, (void *)id};
+		return st->db[DB_BLOB];
+	}
+	be64_put(kb, b->seq);
+	*k = (MDB_val){8, kb};
+	return st->db[DB_BLOBDATA];
+}
+
 int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r)
 {
 	struct blobref_rec br;
 	uint8_t kb[8];
-	MDB_val k = {32, (void *)id};
+	MDB_val k;
 	int rc = blobref_get(txn, st, id, &br);
 
 	if (rc)
 		return rc;
-	if (br.seq) {
-		be64_put(kb, br.seq);
-		k = (MDB_val){8, kb};
-	}
-	rc = mdb_get(txn, st->db[br.seq ? DB_BLOBDATA : DB_BLOB], &k, bytes_r);
+	rc = mdb_get(txn, blob_place(st, &br, id, kb, &k), &k, bytes_r);
 	if (rc == MDB_NOTFOUND)
 		return MDB_CORRUPTED; /* a refcount always has its bytes */
 	if (rc)
@@ -476,11 +485,7 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 	rc = mdb_del(txn, st->db[DB_BLOBREF], &k, NULL);
 	if (rc)
 		return rc;
-	if (b.seq) {
-		be64_put(kb, b.seq);
-		k = (MDB_val){8, kb};
-	}
-	rc = mdb_del(txn, st->db[b.seq ? DB_BLOBDATA : DB_BLOB], &k, NULL);
+	rc = mdb_del(txn, blob_place(st, &b, id, kb, &k), &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

@@ -158,15 +158,23 @@ static void collect_raw(void *arg, const char *data, size_t len)
 	memcpy(r->buf, data, len < sizeof r->buf ? len : sizeof r->buf);
 }
 
-static uint64_t blob_refs(struct store *st, const uint8_t id[32])
+/* The blobref record of id: 0, or an LMDB error (-1: no read). */
+static int blobref_read(struct store *st, const uint8_t id[32], struct blobref_rec *b)
 {
 	MDB_txn *txn;
-	struct blobref_rec b = {0, 0, 0};
+	*b = (struct blobref_rec){0, 0, 0};
 	if (store_rd_begin(st, &txn) != 0)
-		return (uint64_t)-1;
-	int rc = blobref_get(txn, st, id, &b);
+		return -1;
+	int rc = blobref_get(txn, st, id, b);
 	store_rd_end(st, txn);
-	return rc ? 0 : b.refs;
+	return rc;
+}
+
+static uint64_t blob_refs(struct store *st, const uint8_t id[32])
+{
+	struct blobref_rec b;
+	int rc = blobref_read(st, id, &b);
+	return rc == -1 ? (uint64_t)-1 : rc ? 0 : b.refs;
 }
 
 static size_t db_entries(struct store *st, enum store_db db)
@@ -788,13 +796,8 @@ static int unref_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 static uint64_t blob_seq(struct store *st, const uint8_t id[32])
 {
-	MDB_txn *txn;
-	struct blobref_rec b = {0, 0, 0};
-	if (store_rd_begin(st, &txn) != 0)
-		return (uint64_t)-1;
-	int rc = blobref_get(txn, st, id, &b);
-	store_rd_end(st, txn);
-	return rc ? (uint64_t)-1 : b.seq;
+	struct blobref_rec b;
+	return blobref_read(st, id, &b) ? (uint64_t)-1 : b.seq;
 }
 
 static void test_blob_layouts(void)
