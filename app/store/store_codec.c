@@ -412,19 +412,20 @@ int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void 
 
 	if (rc)
 		return rc;
+	/* The cursor that found the last key appends after it: one descent. */
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	mdb_cursor_close(c);
-	if (rc == 0) {
-		if (k.mv_size != 8)
-			return MDB_CORRUPTED;
+	if (rc == 0 && k.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
 		seq = be64_get(k.mv_data) + 1;
-	} else if (rc != MDB_NOTFOUND) {
-		return rc;
+	if (rc == 0 || rc == MDB_NOTFOUND) {
+		be64_put(kb, seq);
+		k = (MDB_val){8, kb};
+		v = (MDB_val){len + 1, NULL};
+		rc = mdb_cursor_put(c, &k, &v, MDB_RESERVE | MDB_APPEND);
 	}
-	be64_put(kb, seq);
-	k = (MDB_val){8, kb};
-	v = (MDB_val){len + 1, NULL};
-	if ((rc = mdb_put(txn, st->db[DB_BLOBDATA], &k, &v, MDB_RESERVE | MDB_APPEND)) != 0)
+	mdb_cursor_close(c);
+	if (rc)
 		return rc;
 	((uint8_t *)v.mv_data)[0] = REC_V1;
 	if (len)
