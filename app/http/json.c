@@ -432,8 +432,9 @@ static void pre_value(struct jw *w)
 		w->after_key = 0;
 		return;
 	}
-	if (w->count[w->depth]++)
+	if (w->written[w->depth])
 		put(w, ",", 1);
+	w->written[w->depth] = 1; /* a flag, not a count: a count would wrap */
 }
 
 static void open_(struct jw *w, char c)
@@ -444,7 +445,7 @@ static void open_(struct jw *w, char c)
 		w->depth++;
 	else
 		w->failed = 1;
-	w->count[w->depth] = 0;
+	w->written[w->depth] = 0;
 }
 
 static void close_(struct jw *w, char c)

@@ -73,7 +73,7 @@ int json_check_object(const struct json_value *v, const struct json_field *field
 struct jw {
 	struct buf *b;
 	int depth;
-	unsigned char count[JSON_DEPTH_MAX]; /* 0: nothing written yet at this depth */
+	unsigned char written[JSON_DEPTH_MAX]; /* 1: a value is already written at this depth */
 	int after_key;
 	int failed;
 };

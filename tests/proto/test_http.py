@@ -368,6 +368,26 @@ def test_tokens_api_and_cli():
         assert c.call("GET", "/stats")[0] == 401
 
 
+def test_long_lists():
+    """Lists longer than 256 entries stay valid JSON: the writer once dropped
+    the comma before the 257th member of an array or object."""
+    s, a = admin_server()
+    with s:
+        st, _, acct = a.call("POST", "/accounts", {"email": "dave@example.test",
+                                                   "password": "dave-pw-12345"})
+        assert st == 201, acct
+        for i in range(300):
+            st, _, al = a.call("POST", "/aliases", {"alias": f"a{i}@example.test",
+                                                    "target": "dave@example.test"})
+            assert st == 201, (i, al)
+        st, _, al = a.call("GET", "/aliases")
+        assert st == 200 and len(al["aliases"]) == 300, al
+        st, _, acct = a.call("GET", "/accounts/dave@example.test")
+        assert st == 200 and len(acct["aliases"]) == 300, acct
+        st, _, logs = a.call("GET", "/logs?q=alias_added&limit=1000")
+        assert st == 200 and len(logs["lines"]) == 300, len(logs["lines"])
+
+
 def test_settings_logs_queue():
     s, a = admin_server()
     with s:

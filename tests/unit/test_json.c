@@ -84,6 +84,30 @@ int main(void)
 				   "\"u\":18446744073709551615}") == 0);
 	CHECK(parse(a, buf_data(&b)) != NULL);
 	buf_free(&b);
+	/* Long lists: every member after the first gets its comma (a
+	 * per-depth counter in a byte once dropped the 257th one). */
+	buf_init(&b, 16384);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_key(&w, "l");
+	jw_arr_begin(&w);
+	for (int i = 0; i < 600; i++)
+		jw_int(&w, i % 10);
+	jw_arr_end(&w);
+	for (int i = 0; i < 300; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "k%d", i);
+		jw_kuint(&w, k, 7);
+	}
+	jw_obj_end(&w);
+	CHECK(!jw_failed(&w));
+	struct json_value *lv = parse(a, buf_data(&b));
+	CHECK(lv != NULL && json_get(lv, "k299") != NULL);
+	size_t nl = 0;
+	for (const struct json_value *c = lv ? json_get(lv, "l")->first : NULL; c; c = c->next)
+		nl++;
+	CHECK(nl == 600);
+	buf_free(&b);
 	buf_init(&b, 8);
 	jw_init(&w, &b);
 	jw_str(&w, "longer than eight");
