@@ -103,8 +103,9 @@ int main(void)
 	CHECK(!jw_failed(&w));
 	struct json_value *lv = parse(a, buf_data(&b));
 	CHECK(lv != NULL && json_get(lv, "k299") != NULL);
+	const struct json_value *list = lv ? json_get(lv, "l") : NULL;
 	size_t nl = 0;
-	for (const struct json_value *c = lv ? json_get(lv, "l")->first : NULL; c; c = c->next)
+	for (const struct json_value *c = list ? list->first : NULL; c; c = c->next)
 		nl++;
 	CHECK(nl == 600);
 	buf_free(&b);
