@@ -49,7 +49,7 @@ FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-
 FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all vendor run test unit proto fuzz fuzz-check bench image clean
+.PHONY: FORCE all vendor run test unit proto fuzz fuzz-check bench image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -85,6 +85,17 @@ build/web.stamp: $(WEB_SRCS) web/node_modules/.package-lock.json
 
 build/gen/web_assets.c: build/web.stamp scripts/gen-web-assets.mjs
 	node scripts/gen-web-assets.mjs build/web $@
+
+# The version string lives in its own object; build/version.txt changes
+# only when `git describe` does, and rebuilding that one object is all a
+# new commit needs for `tern version` to tell the truth.
+build/version.txt: FORCE
+	@mkdir -p build
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+build/obj/app/core/version.o: build/version.txt
+
+FORCE:
 
 build/tern: $(OBJS)
 	@echo "LD $@"

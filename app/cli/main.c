@@ -7,10 +7,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
-
-#ifndef TERN_VERSION
-#define TERN_VERSION "dev"
-#endif
+#include "core/version.h"
 
 static int usage(void)
 {
@@ -37,7 +34,7 @@ int main(int argc, char **argv)
 		return usage();
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("tern %s\n", TERN_VERSION);
+		printf("tern %s\n", tern_version);
 		return 0;
 	}
 	if (config_load(&cfg, err, sizeof(err)) < 0) {

@@ -11,15 +11,12 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/version.h"
 #include "http/http_internal.h"
 #include "net/tls.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "store/store_queue.h"
-
-#ifndef TERN_VERSION
-#define TERN_VERSION "dev"
-#endif
 
 static void count_domain(void *arg, const char *d)
 {
@@ -60,7 +57,7 @@ void api_stats(struct http_ctx *x)
 	jw_kuint(&w, "map", mapsize);
 	jw_obj_end(&w);
 	jw_kint(&w, "uptime", now - http_started_at);
-	jw_kstr(&w, "version", TERN_VERSION);
+	jw_kstr(&w, "version", tern_version);
 	jw_key(&w, "hours");
 	jw_arr_begin(&w);
 	for (int i = 0; i < METRICS_HOURS; i++) {

@@ -17,6 +17,7 @@
 #include "admin/admin_meta.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/version.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "http/http_server.h"
@@ -27,10 +28,6 @@
 #include "queue/queue.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
-
-#ifndef TERN_VERSION
-#define TERN_VERSION "dev"
-#endif
 
 #define MAX_LOOPS 64
 #define DRAIN_SECONDS 10
@@ -225,7 +222,7 @@ int server_run(const struct config *cfg_env)
 			 listeners[j].port);
 	http_server_ready();
 	log_info("server", NULL, "event=started version=%s hostname=%s loops=%d data=%s",
-		 TERN_VERSION, cfg->hostname, nloops, cfg->data_dir);
+		 tern_version, cfg->hostname, nloops, cfg->data_dir);
 
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
