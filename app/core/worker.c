@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -24,6 +25,7 @@ static void *worker_main(void *unused)
 	sigset_t all;
 
 	(void)unused;
+	prctl(PR_SET_NAME, "tern-worker", 0, 0, 0);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {

@@ -51,6 +51,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -598,6 +599,7 @@ static void *writer_main(void *arg)
 	struct store *st = arg;
 	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
 
+	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
 		while ((st->qhead == NULL || st->paused) && !st->stopping)
