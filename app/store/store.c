@@ -19,6 +19,11 @@
  * scratch. Another process (the CLI) may grow the map too; we notice when a
  * transaction begins with MDB_MAP_RESIZED and adopt the new size the same
  * way. LMDB persists the larger size, so the next open starts there.
+ *
+ * Room. tern serve keeps a few MiB of zeroed blocks past LMDB's last page
+ * (store_room.c), topped up at the start of a write transaction, so that
+ * commits overwrite allocated blocks instead of growing the file. The file
+ * may therefore be a little larger than the data, and than the map.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -196,6 +201,7 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx)
 		}
 		maplock_depth++;
 		uint64_t seen = map_size(st);
+		store_room_keep(st); /* LMDB's write lock is ours: see store_room.c */
 		rc = fn(st, txn, ctx);
 		if (rc == 0) {
 			int fail = atomic_load(&st->fail_commit);
@@ -381,6 +387,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 
 	st = xcalloc(1, sizeof *st);
 	st->flags = flags;
+	st->room.fd = -1;
 	pthread_rwlock_init(&st->maplock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->qcond, NULL);
@@ -416,6 +423,8 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	if (rc != STORE_OK)
 		goto fail;
 
+	if (flags & STORE_SERVER)
+		store_room_open(st, dir);
 	if ((flags & STORE_SERVER) && (rc = store_writer_start(st, err, errsz)) != STORE_OK)
 		goto fail;
 	log_debug("store", NULL, "event=open mapsize=%llu", (unsigned long long)map_size(st));
@@ -423,6 +432,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	return STORE_OK;
 
 fail:
+	store_room_close(st);
 	if (st->env)
 		mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
@@ -441,6 +451,7 @@ void store_close(struct store **stp)
 		return;
 	if (st->writer_started)
 		store_writer_stop(st);
+	store_room_close(st);
 	mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
 	pthread_cond_destroy(&st->qcond);
@@ -479,6 +490,18 @@ void store_test_set_initial_map(uint64_t bytes)
 void store_test_fail_commits(struct store *st, int e)
 {
 	atomic_store(&st->fail_commit, e);
+}
+
+void store_test_fail_room(struct store *st, int e)
+{
+	atomic_store(&st->room_fail, e);
+}
+
+uint64_t store_test_room_fills(struct store *st, int *kept_r)
+{
+	if (kept_r)
+		*kept_r = st->room.fd >= 0;
+	return atomic_load(&st->room_fills);
 }
 
 static int set_schema_fn(struct store *st, MDB_txn *txn, void *ctx)

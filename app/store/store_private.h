@@ -96,6 +96,22 @@ enum change_kind {
 
 struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
 
+/*
+ * Zeroed room past the end of data.mdb (store_room.c); tern serve only.
+ * At least STORE_ROOM_LOW is kept past LMDB's last page; below that, a fill
+ * tops it up to STORE_ROOM_AHEAD: about 4 MiB at a time, a few ms on an
+ * SSD, room for some hundreds of 10 KiB messages.
+ */
+#define STORE_ROOM_LOW (2u << 20)
+#define STORE_ROOM_AHEAD (6u << 20)
+struct store_room {
+	int fd;            /* data.mdb opened O_DIRECT, or -1: no room kept */
+	void *zeros;       /* ROOM_CHUNK bytes of the zero page, read-only */
+	unsigned psize;    /* LMDB's page size */
+	uint64_t end;      /* the file's size as last seen or made */
+	uint64_t retry_at; /* after a failure, no new attempt before (s) */
+};
+
 struct store {
 	MDB_env *env;
 	unsigned flags;
@@ -118,6 +134,10 @@ struct store {
 	atomic_ullong batches;  /* group-commit batches attempted */
 	atomic_ullong grows;    /* map growths performed by this process */
 	atomic_int fail_commit; /* test hook: errno the next commits fail with */
+
+	struct store_room room;
+	atomic_ullong room_fills; /* room extensions made (tests) */
+	atomic_int room_fail;     /* test hook: errno the next fills fail with */
 };
 
 /* ---- Transactions and map growth (store.c) ---- */
@@ -302,6 +322,13 @@ void store_writer_stop(struct store *st);
 struct store_feed *store_feed_new(void);
 void store_feed_unref(struct store_feed **f);
 
+/* ---- Room past the data (store_room.c) ---- */
+/* Opens data.mdb O_DIRECT for keeping room, where that pays (ext4, XFS). */
+void store_room_open(struct store *st, const char *dir);
+void store_room_close(struct store *st);
+/* Inside a write transaction, before it writes: tops the room up. */
+void store_room_keep(struct store *st);
+
 /* ---- Test hooks ---- */
 /* First map size for stores opened afterwards (0 = default). Process-wide. */
 void store_test_set_initial_map(uint64_t bytes);
@@ -309,6 +336,10 @@ void store_test_set_initial_map(uint64_t bytes);
 void store_test_pause_writer(struct store *st, int paused);
 /* Makes every following commit fail as if with errno e (0 to stop). */
 void store_test_fail_commits(struct store *st, int e);
+/* Makes every following room fill fail as if with errno e (0 to stop). */
+void store_test_fail_room(struct store *st, int e);
+/* Room fills made so far, and whether room is kept at all (0/1). */
+uint64_t store_test_room_fills(struct store *st, int *kept_r);
 /* Overwrites the stored schema version (to test refusing a newer one). */
 int store_test_set_schema(struct store *st, uint32_t version);
 

@@ -1,0 +1,161 @@
+/*
+ * store_room.c — allocated, zeroed room past the end of LMDB's data.
+ *
+ * Why. A commit whose new pages land past the end of data.mdb grows the
+ * file: the file system allocates blocks and changes the inode's size, so
+ * the commit's fdatasync must also write the allocation metadata and the
+ * inode before it can return. On ext4 without a journal those are two more
+ * synchronous writes per commit (measured: two of a commit's six I/O
+ * waits); with a journal they cost a journal commit; XFS forces its log.
+ * Overwriting blocks that already exist needs none of it. So the server
+ * keeps data.mdb ROOM_AHEAD past LMDB's last page, filled with real zeros
+ * (fallocate's unwritten extents would need converting on first write,
+ * which is metadata again), the way databases preallocate their logs.
+ *
+ * Safety. Zeros are written only past the file's current end, and only
+ * from inside a write transaction before it writes anything: LMDB's write
+ * lock is held, so neither our writer nor another process (the CLI) can be
+ * writing there. The zeros go through a second descriptor opened O_DIRECT
+ * from a read-only anonymous mapping (the kernel's zero page): they cost
+ * no page cache and no resident memory. A crash in between leaves zeros
+ * past LMDB's last page, which LMDB never reads.
+ *
+ * Room is an optimisation, never a reason to fail: on ENOSPC or any other
+ * error the file is cut back to where it was, a warning is logged and no
+ * new attempt is made for ROOM_RETRY_S seconds; the commit goes on as it
+ * would have without room (and gets its own ENOSPC, a 4xx, if the disk is
+ * truly full). Only ext4 and XFS are known to gain; elsewhere (tmpfs,
+ * copy-on-write file systems, which allocate on every write anyway) no
+ * room is kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/store_private.h"
+
+#define ROOM_LOW STORE_ROOM_LOW
+#define ROOM_AHEAD STORE_ROOM_AHEAD
+#define ROOM_CHUNK (1u << 20) /* bytes per write: the zero mapping's size */
+#define ROOM_RETRY_S 60
+
+#define EXT4_MAGIC 0xEF53u     /* ext2, ext3 and ext4 share it */
+#define XFS_MAGIC 0x58465342u
+
+static uint64_t now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+void store_room_open(struct store *st, const char *dir)
+{
+	struct store_room *r = &st->room;
+	char path[4096];
+	struct statfs fs;
+	MDB_stat ms;
+
+	r->fd = -1;
+	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) >= sizeof path)
+		return;
+	int fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		return; /* no O_DIRECT here: nothing to gain, nothing lost */
+	if (fstatfs(fd, &fs) != 0 ||
+	    ((unsigned long)fs.f_type != EXT4_MAGIC && (unsigned long)fs.f_type != XFS_MAGIC) ||
+	    mdb_env_stat(st->env, &ms) != 0) {
+		close(fd);
+		return;
+	}
+	void *zeros = mmap(NULL, ROOM_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (zeros == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	r->fd = fd;
+	r->zeros = zeros;
+	r->psize = ms.ms_psize;
+	r->end = 0;
+	r->retry_at = 0;
+}
+
+void store_room_close(struct store *st)
+{
+	struct store_room *r = &st->room;
+
+	if (r->fd < 0)
+		return;
+	munmap(r->zeros, ROOM_CHUNK);
+	close(r->fd);
+	r->fd = -1;
+}
+
+/* Writes zeros over [from, to); 0 or an errno. A test's injected errno
+ * (fail) strikes after the first chunk, so that the cut back is tested. */
+static int fill(struct store_room *r, uint64_t from, uint64_t to, int fail)
+{
+	for (uint64_t off = from; off < to;) {
+		if (fail && off > from)
+			return fail;
+		size_t n = to - off < ROOM_CHUNK ? (size_t)(to - off) : ROOM_CHUNK;
+		ssize_t w = pwrite(r->fd, r->zeros, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (w == 0)
+			return EIO;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+void store_room_keep(struct store *st)
+{
+	struct store_room *r = &st->room;
+	MDB_envinfo info;
+	struct stat sb;
+
+	if (r->fd < 0 || (r->retry_at && now_s() < r->retry_at))
+		return;
+	mdb_env_info(st->env, &info);
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * r->psize;
+	if (r->end >= used + ROOM_LOW)
+		return; /* the common case: no system call */
+	if (fstat(r->fd, &sb) != 0)
+		return;
+	uint64_t size = (uint64_t)sb.st_size;
+	r->end = size; /* another process may have grown it */
+	if (size >= used + ROOM_LOW)
+		return;
+	if (size % r->psize != 0) {
+		/* Not LMDB's shape (O_DIRECT needs aligned offsets): leave it. */
+		r->retry_at = now_s() + ROOM_RETRY_S;
+		return;
+	}
+	uint64_t from = size > used ? size : used;
+	uint64_t to = used + ROOM_AHEAD;
+	int err = fill(r, from, to, atomic_load(&st->room_fail));
+	if (err != 0) {
+		/* Give the disk back: room must never take its last bytes. */
+		if (ftruncate(r->fd, (off_t)size) != 0)
+			log_warn("store", NULL, "event=room_truncate_failed error=\"%s\"",
+			         strerror(errno));
+		r->retry_at = now_s() + ROOM_RETRY_S;
+		log_warn("store", NULL, "event=room_failed bytes=%llu error=\"%s\" retry_s=%d",
+		         (unsigned long long)(to - from), strerror(err), ROOM_RETRY_S);
+		return;
+	}
+	r->end = to;
+	r->retry_at = 0;
+	atomic_fetch_add(&st->room_fills, 1);
+}
