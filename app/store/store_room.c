@@ -8,9 +8,12 @@
  * synchronous writes per commit (measured: two of a commit's six I/O
  * waits); with a journal they cost a journal commit; XFS forces its log.
  * Overwriting blocks that already exist needs none of it. So the server
- * keeps data.mdb ROOM_AHEAD past LMDB's last page, filled with real zeros
- * (fallocate's unwritten extents would need converting on first write,
- * which is metadata again), the way databases preallocate their logs.
+ * keeps STORE_ROOM_LOW to STORE_ROOM_AHEAD (store_private.h) past LMDB's
+ * last page, filled with real zeros (fallocate's unwritten extents would
+ * need converting on first write, which is metadata again), the way
+ * databases preallocate their logs. Measured: fdatasync per commit 1.02 ->
+ * 0.79 ms on ext4 without a journal, 2.2 -> 1.7 ms with one; one sender
+ * at a time gets 20-30% more messages through.
  *
  * Safety. Zeros are written only past the file's current end, and only
  * from inside a write transaction before it writes anything: LMDB's write
@@ -41,8 +44,6 @@
 #include "core/log.h"
 #include "store/store_private.h"
 
-#define ROOM_LOW STORE_ROOM_LOW
-#define ROOM_AHEAD STORE_ROOM_AHEAD
 #define ROOM_CHUNK (1u << 20) /* bytes per write: the zero mapping's size */
 #define ROOM_RETRY_S 60
 
@@ -129,13 +130,13 @@ void store_room_keep(struct store *st)
 		return;
 	mdb_env_info(st->env, &info);
 	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * r->psize;
-	if (r->end >= used + ROOM_LOW)
+	if (r->end >= used + STORE_ROOM_LOW)
 		return; /* the common case: no system call */
 	if (fstat(r->fd, &sb) != 0)
 		return;
 	uint64_t size = (uint64_t)sb.st_size;
 	r->end = size; /* another process may have grown it */
-	if (size >= used + ROOM_LOW)
+	if (size >= used + STORE_ROOM_LOW)
 		return;
 	if (size % r->psize != 0) {
 		/* Not LMDB's shape (O_DIRECT needs aligned offsets): leave it. */
@@ -143,7 +144,7 @@ void store_room_keep(struct store *st)
 		return;
 	}
 	uint64_t from = size > used ? size : used;
-	uint64_t to = used + ROOM_AHEAD;
+	uint64_t to = used + STORE_ROOM_AHEAD;
 	int err = fill(r, from, to, atomic_load(&st->room_fail));
 	if (err != 0) {
 		/* Give the disk back: room must never take its last bytes. */
