@@ -138,12 +138,11 @@ void store_room_keep(struct store *st)
 	r->end = size; /* another process may have grown it */
 	if (size >= used + STORE_ROOM_LOW)
 		return;
-	if (size % r->psize != 0) {
-		/* Not LMDB's shape (O_DIRECT needs aligned offsets): leave it. */
-		r->retry_at = now_s() + ROOM_RETRY_S;
-		return;
-	}
+	/* O_DIRECT needs aligned offsets. A file that does not end on a page
+	 * (a fill cut short by a crash, on a file system with 1 KiB blocks)
+	 * gets a hole up to the next page: it reads as zeros all the same. */
 	uint64_t from = size > used ? size : used;
+	from = (from + r->psize - 1) / r->psize * r->psize;
 	uint64_t to = used + STORE_ROOM_AHEAD;
 	int err = fill(r, from, to, atomic_load(&st->room_fail));
 	if (err != 0) {
