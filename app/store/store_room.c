@@ -27,7 +27,8 @@
  * error the file is cut back to where it was, a warning is logged and no
  * new attempt is made for ROOM_RETRY_S seconds; the commit goes on as it
  * would have without room (and gets its own ENOSPC, a 4xx, if the disk is
- * truly full). Only ext4 and XFS are known to gain; elsewhere (tmpfs,
+ * truly full); EINVAL or EFAULT (O_DIRECT unworkable here) turns room off
+ * for good. Only ext4 and XFS are known to gain; elsewhere (tmpfs,
  * copy-on-write file systems, which allocate on every write anyway) no
  * room is kept.
  */
@@ -150,6 +151,14 @@ void store_room_keep(struct store *st)
 		if (ftruncate(r->fd, (off_t)size) != 0)
 			log_warn("store", NULL, "event=room_truncate_failed error=\"%s\"",
 			         strerror(errno));
+		if (err == EINVAL || err == EFAULT) {
+			/* O_DIRECT from the zero page does not work here (an old
+			 * kernel, an unusual mount): no room from now on, and no
+			 * warning every minute about it. */
+			log_warn("store", NULL, "event=room_disabled error=\"%s\"", strerror(err));
+			store_room_close(st);
+			return;
+		}
 		r->retry_at = now_s() + ROOM_RETRY_S;
 		log_warn("store", NULL, "event=room_failed bytes=%llu error=\"%s\" retry_s=%d",
 		         (unsigned long long)(to - from), strerror(err), ROOM_RETRY_S);
