@@ -106,7 +106,7 @@ struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
 #define STORE_ROOM_AHEAD (6u << 20)
 struct store_room {
 	int fd;            /* data.mdb opened O_DIRECT, or -1: no room kept */
-	void *zeros;       /* ROOM_CHUNK bytes of the zero page, read-only */
+	void *zeros;       /* 1 MiB mapping of the zero page, read-only */
 	unsigned psize;    /* LMDB's page size */
 	uint64_t end;      /* the file's size as last seen or made */
 	uint64_t retry_at; /* after a failure, no new attempt before (s) */

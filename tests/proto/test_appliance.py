@@ -36,10 +36,29 @@ def test_bad_config_value_stops_startup():
 def test_version_and_health():
     r = subprocess.run([TERN, "version"], stdout=subprocess.PIPE, timeout=5)
     assert r.returncode == 0 and r.stdout.startswith(b"tern ")
+    # The binary names the commit it was built from, not that of the last
+    # full build (make rebuilds app/core/version.o when `git describe`
+    # changes). Only where the sources are a git checkout.
+    g = subprocess.run(["git", "-C", os.path.dirname(TERN), "describe", "--always", "--dirty"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if g.returncode == 0:
+        assert r.stdout.decode().split()[1] == g.stdout.decode().strip(), (r.stdout, g.stdout)
     with Server(accounts=ACCOUNTS) as s:
         assert s.cli("health").returncode == 0
         s.stop()
         assert s.cli("health", check=False).returncode == 1
+
+
+def test_thread_names():
+    """top -H, ps -L and perf tell tern's threads apart by name."""
+    with Server(accounts=ACCOUNTS, env={"TERN_THREADS": "2"}) as s:
+        task = "/proc/%d/task" % s.proc.pid
+        names = set()
+        for t in os.listdir(task):
+            with open(os.path.join(task, t, "comm")) as f:
+                names.add(f.read().strip())
+        want = {"tern-loop0", "tern-loop1", "tern-store", "tern-worker"}
+        assert want <= names, names
 
 
 def test_static_binary():
