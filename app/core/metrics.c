@@ -8,6 +8,20 @@
 #include <time.h>
 
 static uint64_t counters[METRIC_COUNT];
+
+/* 0.25 ms .. 5 s: a commit on a fast SSD lands in the first buckets, one
+ * on a busy spinning disk or a network volume in the middle, a stalled
+ * disk at the top. */
+const uint64_t metric_hist_bounds_us[METRIC_HIST_BUCKETS] = {
+	250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000,
+};
+
+/* Per histogram: observations per bucket (not cumulative; the last slot
+ * is above every bound) and the sum. */
+static struct {
+	uint64_t n[METRIC_HIST_BUCKETS + 1];
+	uint64_t sum_us;
+} hists[HIST_COUNT];
 static pthread_mutex_t hours_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_hour hours[METRICS_HOURS]; /* slot = hour number % METRICS_HOURS */
 
@@ -65,4 +79,31 @@ void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS])
 			out[i] = (struct metrics_hour){ .start = h * 3600 };
 	}
 	pthread_mutex_unlock(&hours_lock);
+}
+
+void metrics_observe_us(enum metric_hist h, uint64_t us)
+{
+	if ((unsigned)h >= HIST_COUNT)
+		return;
+	size_t i = 0;
+	while (i < METRIC_HIST_BUCKETS && us > metric_hist_bounds_us[i])
+		i++;
+	__atomic_add_fetch(&hists[h].n[i], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&hists[h].sum_us, us, __ATOMIC_RELAXED);
+}
+
+void metrics_hist_get(enum metric_hist h, struct metric_hist_snapshot *out)
+{
+	uint64_t total = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((unsigned)h >= HIST_COUNT)
+		return;
+	for (size_t i = 0; i <= METRIC_HIST_BUCKETS; i++) {
+		total += __atomic_load_n(&hists[h].n[i], __ATOMIC_RELAXED);
+		if (i < METRIC_HIST_BUCKETS)
+			out->le[i] = total;
+	}
+	out->count = total;
+	out->sum_us = __atomic_load_n(&hists[h].sum_us, __ATOMIC_RELAXED);
 }

@@ -14,7 +14,15 @@
  * POP3 and IMAP count connections and failed logins; the outbound queue
  * counts each recipient's attempt as delivered, deferred or bounced.
  *
+ * Latency histograms (enum metric_hist) work the same way: fixed bucket
+ * bounds, one relaxed atomic per bucket plus the sum, no lock. The store
+ * writer observes each group commit and each delivery's wait, so an
+ * operator can see from /metrics what a slow disk costs the senders.
+ *
  * Caveats: counters start at zero with the process (Prometheus counters do).
+ * A histogram read while another thread observes may have its sum one
+ * observation ahead of or behind its buckets; the buckets and the count
+ * always agree (the count is their total).
  */
 #ifndef TERN_CORE_METRICS_H
 #define TERN_CORE_METRICS_H
@@ -39,6 +47,27 @@ enum metric {
 	METRIC_AUTHFAIL_HTTP,
 	METRIC_COUNT
 };
+
+enum metric_hist {
+	HIST_STORE_COMMIT, /* one group commit by the store writer: transaction and fsync, wall time */
+	HIST_STORE_WAIT,   /* one delivery request: queued for the writer until its commit returned */
+	HIST_COUNT
+};
+
+/* Upper bounds of the buckets, in microseconds, ascending; observations
+ * above the last one are counted in the +Inf bucket only. */
+#define METRIC_HIST_BUCKETS 12
+extern const uint64_t metric_hist_bounds_us[METRIC_HIST_BUCKETS];
+
+struct metric_hist_snapshot {
+	uint64_t le[METRIC_HIST_BUCKETS]; /* cumulative: observations <= that bound */
+	uint64_t count;                   /* all observations (the +Inf bucket) */
+	uint64_t sum_us;
+};
+
+/* Records one observation of us microseconds. Thread-safe, lock-free. */
+void metrics_observe_us(enum metric_hist h, uint64_t us);
+void metrics_hist_get(enum metric_hist h, struct metric_hist_snapshot *out);
 
 #define METRICS_HOURS 24
 

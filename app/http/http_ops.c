@@ -55,6 +55,21 @@ static void counter(struct buf *b, const char *name, const char *help, enum metr
 	buf_printf(b, "%s %llu\n", name, (unsigned long long)metrics_get(m));
 }
 
+static void histogram(struct buf *b, const char *name, const char *help, enum metric_hist h)
+{
+	struct metric_hist_snapshot snap;
+
+	metrics_hist_get(h, &snap);
+	family(b, name, "histogram", help);
+	for (size_t i = 0; i < METRIC_HIST_BUCKETS; i++)
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name,
+			   (double)metric_hist_bounds_us[i] / 1e6, (unsigned long long)snap.le[i]);
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)snap.count);
+	buf_printf(b, "%s_sum %llu.%06llu\n", name, (unsigned long long)(snap.sum_us / 1000000),
+		   (unsigned long long)(snap.sum_us % 1000000));
+	buf_printf(b, "%s_count %llu\n", name, (unsigned long long)snap.count);
+}
+
 void http_metrics(struct http_ctx *x)
 {
 	const char *authz = http_req_header(x, "Authorization");
@@ -111,6 +126,12 @@ void http_metrics(struct http_ctx *x)
 	buf_printf(b, "tern_store_bytes %llu\n", (unsigned long long)used);
 	family(b, "tern_store_map_bytes", "gauge", "Size of the store's memory map.");
 	buf_printf(b, "tern_store_map_bytes %llu\n", (unsigned long long)mapsize);
+	histogram(b, "tern_store_commit_seconds",
+		  "Wall time of one group commit by the store writer (transaction and fsync).",
+		  HIST_STORE_COMMIT);
+	histogram(b, "tern_store_delivery_wait_seconds",
+		  "Time a delivery waited for the store, from queueing to its commit returning.",
+		  HIST_STORE_WAIT);
 	family(b, "tern_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
 	buf_printf(b, "tern_process_resident_memory_bytes %llu\n", (unsigned long long)rss_bytes());
 	family(b, "tern_start_time_seconds", "gauge", "Unix time the server started.");

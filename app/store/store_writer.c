@@ -34,6 +34,11 @@
  * CPU-bound before, has 15-20% idle after: what is left is the time the
  * sessions wait for commits).
  *
+ * Metrics. Each batch's wall time (transaction and fsync) and each
+ * request's wait, from store_deliver() to its commit returning, go to the
+ * HIST_STORE_COMMIT and HIST_STORE_WAIT histograms of /metrics; the wait
+ * includes the pause above, which is what a sender sees.
+ *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
  * grows the map and runs the whole batch again; on any other failure (disk
  * full, I/O error) nothing of it is committed and every request gets
@@ -56,6 +61,7 @@
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/xalloc.h"
 #include "store/store_private.h"
 
@@ -627,14 +633,16 @@ static void *writer_main(void *arg)
 
 		struct batch b = {.head = head};
 		atomic_fetch_add(&st->batches, 1);
-		uint64_t cpu0 = thread_cpu_us();
+		uint64_t cpu0 = thread_cpu_us(), wall0 = mono_us();
 		if (batch_apply(st, &b) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
-		uint64_t busy = thread_cpu_us() - cpu0;
+		uint64_t busy = thread_cpu_us() - cpu0, done_at = mono_us();
+		metrics_observe_us(HIST_STORE_COMMIT, done_at - wall0);
 		/* Completions first: they are what sessions wait for. */
 		for (d = head; d;) {
 			struct store_delivery *next = d->next_;
+			metrics_observe_us(HIST_STORE_WAIT, done_at - d->queued_us_);
 			complete(d); /* d may be freed from here on */
 			d = next;
 		}
@@ -678,6 +686,7 @@ void store_writer_stop(struct store *st)
 void store_deliver(struct store *st, struct store_delivery *d)
 {
 	d->next_ = NULL;
+	d->queued_us_ = mono_us();
 	if (!st->writer_started) {
 		/* No writer (CLI, tests): same semantics, in this thread. */
 		store_deliver_sync(st, d);

@@ -113,13 +113,34 @@ def parse_prometheus(text):
         m = PROM_LINE.match(line)
         assert m, "bad sample line %r" % line
         name, labels, value = m.group(1), m.group(3) or "", m.group(4)
-        assert name == current and name not in seen_done, "sample outside its family: %r" % line
-        if types[name] == "counter":
+        family = name
+        if current and types[current] == "histogram" and name in (
+                current + "_bucket", current + "_sum", current + "_count"):
+            family = current
+        assert family == current and family not in seen_done, "sample outside its family: %r" % line
+        if types[family] == "histogram" and name.endswith("_bucket"):
+            assert re.fullmatch(r'le="[^"]+"', labels), "histogram bucket without le: %r" % line
+        if types[family] == "counter":
             assert name.endswith("_total"), name
             assert float(value) >= 0
         assert (name, labels) not in samples, "duplicate %r" % line
         samples[(name, labels)] = float(value)
+    for fam, typ in types.items():
+        if typ == "histogram":
+            check_histogram(samples, fam)
     return samples, types
+
+
+def check_histogram(samples, fam):
+    """Buckets ascending by le and cumulative, the last one +Inf and equal
+    to _count, a _sum present."""
+    buckets = [(float(labels[4:-1].replace("+Inf", "inf")), v)
+               for (name, labels), v in samples.items() if name == fam + "_bucket"]
+    assert buckets and buckets[-1][0] == float("inf"), (fam, buckets)
+    assert [le for le, _ in buckets] == sorted(le for le, _ in buckets), (fam, buckets)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), (fam, buckets)
+    assert buckets[-1][1] == samples[(fam + "_count", "")], fam
+    assert samples[(fam + "_sum", "")] >= 0, fam
 
 
 def test_metrics_prometheus_text():
@@ -139,12 +160,27 @@ def test_metrics_prometheus_text():
         assert samples[("tern_connections_total", 'protocol="smtp"')] == 1
         assert samples[("tern_process_resident_memory_bytes", "")] > 1e6
         assert samples[("tern_store_bytes", "")] > 0
+        # The one accepted message went through the store writer: one
+        # delivery waited, at least one group commit carried it.
+        assert types["tern_store_commit_seconds"] == "histogram"
+        assert samples[("tern_store_delivery_wait_seconds_count", "")] == 1, samples
+        assert samples[("tern_store_delivery_wait_seconds_sum", "")] > 0
+        assert samples[("tern_store_commit_seconds_count", "")] == 1, samples
+        assert 0 < samples[("tern_store_commit_seconds_sum", "")] <= \
+            samples[("tern_store_delivery_wait_seconds_sum", "")]
         for fam in ("tern_messages_delivered_total", "tern_messages_deferred_total",
                     "tern_messages_bounced_total", "tern_queue_size", "tern_auth_failures_total"):
             assert fam in types, fam
         # The parser itself refuses what Prometheus refuses.
         for bad in ["x 1\n", "# HELP x a\n# TYPE x counter\nx 1", "# HELP x a\n# TYPE x counter\nx{a=b} 1\n",
-                    "# HELP x_total a\n# TYPE x_total counter\nx_total 1\nx_total 2\n"]:
+                    "# HELP x_total a\n# TYPE x_total counter\nx_total 1\nx_total 2\n",
+                    # histograms: not cumulative, +Inf not the count, le out of order
+                    "# HELP h a\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+                    "h_sum 1\nh_count 1\n",
+                    "# HELP h a\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n"
+                    "h_sum 1\nh_count 2\n",
+                    "# HELP h a\n# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n"
+                    "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"]:
             try:
                 parse_prometheus(bad)
             except AssertionError:

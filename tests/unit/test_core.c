@@ -1,5 +1,6 @@
 /*
- * test_core.c — buffers, slices, arenas, the loop, configuration, logging.
+ * test_core.c — buffers, slices, arenas, the loop, configuration, logging,
+ * metrics histograms.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/str.h"
 #include "core/worker.h"
 #include "unit.h"
@@ -335,8 +337,71 @@ static void test_worker(void)
 	loop_free(&l);
 }
 
+struct observer {
+	pthread_t t;
+	uint64_t us;
+};
+
+static void *observe_many(void *arg)
+{
+	struct observer *o = arg;
+	for (int i = 0; i < 10000; i++)
+		metrics_observe_us(HIST_STORE_COMMIT, o->us);
+	return NULL;
+}
+
+/* Bucket edges (a bound is inclusive, as Prometheus' le), cumulative
+ * counts, the +Inf bucket, the sum, and no lost updates across threads. */
+static void test_metrics_hist(void)
+{
+	struct metric_hist_snapshot s;
+
+	metrics_hist_get(HIST_STORE_WAIT, &s);
+	CHECK_EQ_INT(s.count, 0);
+	for (size_t i = 1; i < METRIC_HIST_BUCKETS; i++)
+		CHECK(metric_hist_bounds_us[i] > metric_hist_bounds_us[i - 1]);
+
+	metrics_observe_us(HIST_STORE_WAIT, 0);
+	metrics_observe_us(HIST_STORE_WAIT, 250);  /* on the first bound */
+	metrics_observe_us(HIST_STORE_WAIT, 251);  /* just above it */
+	metrics_observe_us(HIST_STORE_WAIT, 5000000);
+	metrics_observe_us(HIST_STORE_WAIT, 5000001); /* above every bound */
+	metrics_hist_get(HIST_STORE_WAIT, &s);
+	CHECK_EQ_INT(s.le[0], 2);
+	CHECK_EQ_INT(s.le[1], 3);
+	CHECK_EQ_INT(s.le[METRIC_HIST_BUCKETS - 2], 3);
+	CHECK_EQ_INT(s.le[METRIC_HIST_BUCKETS - 1], 4);
+	CHECK_EQ_INT(s.count, 5);
+	CHECK_EQ_INT(s.sum_us, 0 + 250 + 251 + 5000000 + 5000001);
+	for (size_t i = 1; i < METRIC_HIST_BUCKETS; i++)
+		CHECK(s.le[i] >= s.le[i - 1]);
+
+	/* The other histogram is untouched; an unknown one reads as empty. */
+	metrics_hist_get(HIST_STORE_COMMIT, &s);
+	CHECK_EQ_INT(s.count, 0);
+	metrics_observe_us(HIST_COUNT, 1);
+	metrics_hist_get(HIST_COUNT, &s);
+	CHECK_EQ_INT(s.count, 0);
+
+	struct observer o[4];
+	for (int i = 0; i < 4; i++) {
+		o[i].us = (uint64_t)i * 700;
+		pthread_create(&o[i].t, NULL, observe_many, &o[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(o[i].t, NULL);
+	metrics_hist_get(HIST_STORE_COMMIT, &s);
+	CHECK_EQ_INT(s.count, 40000);
+	CHECK_EQ_INT(s.sum_us, 10000ull * (0 + 700 + 1400 + 2100));
+	CHECK_EQ_INT(s.le[0], 10000);                    /* 0 */
+	CHECK_EQ_INT(s.le[2], 20000);                    /* 700 <= 1000 */
+	CHECK_EQ_INT(s.le[3], 30000);                    /* 1400 <= 2000 */
+	CHECK_EQ_INT(s.le[4], 40000);                    /* 2100 <= 5000 */
+}
+
 int main(void)
 {
+	test_metrics_hist();
 	test_worker();
 	test_buf();
 	test_str();
