@@ -20,9 +20,9 @@
  * operator can see from /metrics what a slow disk costs the senders.
  *
  * Caveats: counters start at zero with the process (Prometheus counters do).
- * A histogram read while another thread observes may have its sum one
- * observation ahead of or behind its buckets; the buckets and the count
- * always agree (the count is their total).
+ * A histogram read while other threads observe may have its sum a few
+ * observations out of step with its buckets; the buckets and the count
+ * always agree (the count is their total, read in one pass).
  */
 #ifndef TERN_CORE_METRICS_H
 #define TERN_CORE_METRICS_H
