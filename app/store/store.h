@@ -204,7 +204,7 @@ struct store_delivery {
 	uint32_t uidvalidity_r, uid_r;
 
 	struct store_delivery *next_; /* private: writer queue link */
-	uint64_t queued_us_;          /* private: when store_deliver queued it (metrics) */
+	uint64_t queued_us_;          /* private: when store_deliver queued it for the writer (metrics) */
 };
 /*
  * Queues d for the writer thread. Thread-safe. The blob is stored once

@@ -686,13 +686,13 @@ void store_writer_stop(struct store *st)
 void store_deliver(struct store *st, struct store_delivery *d)
 {
 	d->next_ = NULL;
-	d->queued_us_ = mono_us();
 	if (!st->writer_started) {
 		/* No writer (CLI, tests): same semantics, in this thread. */
 		store_deliver_sync(st, d);
 		complete(d);
 		return;
 	}
+	d->queued_us_ = mono_us(); /* only the writer observes the wait */
 	pthread_mutex_lock(&st->qlock);
 	if (st->qtail)
 		st->qtail->next_ = d;
