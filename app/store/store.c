@@ -235,6 +235,24 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx)
 	return STORE_ETEMP;
 }
 
+int store_room_between(struct store *st)
+{
+	MDB_txn *txn;
+	int added = 0;
+
+	/* Without room (not ext4 or XFS, or turned off) there is nothing to
+	 * take the lock for. The fd itself may change only under it. */
+	if ((st->flags & STORE_READONLY) || !atomic_load(&st->room.kept))
+		return 0;
+	pthread_rwlock_rdlock(&st->maplock);
+	if (mdb_txn_begin(st->env, NULL, 0, &txn) == 0) {
+		added = store_room_step(st);
+		mdb_txn_abort(txn); /* it wrote nothing: only the lock was wanted */
+	}
+	pthread_rwlock_unlock(&st->maplock);
+	return added;
+}
+
 /* ---- schema and migrations ---- */
 
 /*
@@ -502,6 +520,11 @@ uint64_t store_test_room_fills(struct store *st, int *kept_r)
 	if (kept_r)
 		*kept_r = st->room.fd >= 0;
 	return atomic_load(&st->room_fills);
+}
+
+uint64_t store_test_room_steps(struct store *st)
+{
+	return atomic_load(&st->room_steps);
 }
 
 static int set_schema_fn(struct store *st, MDB_txn *txn, void *ctx)

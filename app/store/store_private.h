@@ -98,14 +98,18 @@ struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
 
 /*
  * Zeroed room past the end of data.mdb (store_room.c); tern serve only.
- * At least STORE_ROOM_LOW is kept past LMDB's last page; below that, a fill
- * tops it up to STORE_ROOM_AHEAD: about 4 MiB at a time, a few ms on an
- * SSD, room for some hundreds of 10 KiB messages.
+ * The writer adds STORE_ROOM_STEP at a time in its idle moments, to keep
+ * about STORE_ROOM_AHEAD past LMDB's last page: room for some hundreds of
+ * 10 KiB messages. Should the room fall under STORE_ROOM_LOW all the same,
+ * the next write transaction tops it up to STORE_ROOM_AHEAD first: about
+ * 4 MiB at once, a few ms on an SSD.
  */
 #define STORE_ROOM_LOW (2u << 20)
 #define STORE_ROOM_AHEAD (6u << 20)
+#define STORE_ROOM_STEP (256u << 10)
 struct store_room {
 	int fd;            /* data.mdb opened O_DIRECT, or -1: no room kept */
+	atomic_int kept;   /* fd >= 0, readable without LMDB's write lock */
 	void *zeros;       /* 1 MiB mapping of the zero page, read-only */
 	unsigned psize;    /* LMDB's page size */
 	uint64_t end;      /* the file's size as last seen or made */
@@ -136,7 +140,8 @@ struct store {
 	atomic_int fail_commit; /* test hook: errno the next commits fail with */
 
 	struct store_room room;
-	atomic_ullong room_fills; /* room extensions made (tests) */
+	atomic_ullong room_fills; /* room made by store_room_keep (tests) */
+	atomic_ullong room_steps; /* room made by store_room_step (tests) */
 	atomic_int room_fail;     /* test hook: errno the next fills fail with */
 };
 
@@ -326,8 +331,16 @@ void store_feed_unref(struct store_feed **f);
 /* Opens data.mdb O_DIRECT for keeping room, where that pays (ext4, XFS). */
 void store_room_open(struct store *st, const char *dir);
 void store_room_close(struct store *st);
-/* Inside a write transaction, before it writes: tops the room up. */
+/* Inside a write transaction, before it writes: tops the room up when it
+ * fell under STORE_ROOM_LOW. */
 void store_room_keep(struct store *st);
+/* Inside a write transaction: adds one STORE_ROOM_STEP when the room is a
+ * step or more short of STORE_ROOM_AHEAD. Returns 1 when it added. */
+int store_room_step(struct store *st);
+/* Outside any transaction (the writer, between commits): takes LMDB's
+ * write lock with an empty transaction for store_room_step(). Returns 1
+ * when room was added, 0 when none was wanted or it could not be added. */
+int store_room_between(struct store *st);
 
 /* ---- Test hooks ---- */
 /* First map size for stores opened afterwards (0 = default). Process-wide. */
@@ -340,6 +353,8 @@ void store_test_fail_commits(struct store *st, int e);
 void store_test_fail_room(struct store *st, int e);
 /* Room fills made so far, and whether room is kept at all (0/1). */
 uint64_t store_test_room_fills(struct store *st, int *kept_r);
+/* Room steps made so far (store_room_step). */
+uint64_t store_test_room_steps(struct store *st);
 /* Overwrites the stored schema version (to test refusing a newer one). */
 int store_test_set_schema(struct store *st, uint32_t version);
 

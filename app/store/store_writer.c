@@ -604,19 +604,34 @@ static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
+	int room_idle = 0;       /* room may be wanted: a commit since it was made */
 
 	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
-		while ((st->qhead == NULL || st->paused) && !st->stopping)
+		while ((st->qhead == NULL || st->paused) && !st->stopping) {
+			if (room_idle && st->qhead == NULL && !st->paused) {
+				/* Nothing to commit: make room now, a step at a time
+				 * (a request that comes meanwhile waits one step at
+				 * most), so that no commit has to (store_room.c). */
+				pthread_mutex_unlock(&st->qlock);
+				room_idle = store_room_between(st);
+				pthread_mutex_lock(&st->qlock);
+				continue;
+			}
 			pthread_cond_wait(&st->qcond, &st->qlock);
+		}
 		if (st->qhead == NULL)
 			break; /* stopping, and everything is drained */
 		uint64_t now = cool_until ? mono_us() : 0;
 		if (now < cool_until && !st->stopping && !st->paused && !batch_full(st->qhead)) {
-			/* Let the batch grow: the writer has been busy, now idle. */
+			/* Let the batch grow: the writer has been busy, now idle.
+			 * The pause is idle time too: room is made in it first. */
 			pthread_mutex_unlock(&st->qlock);
-			pace(cool_until - now);
+			if (store_room_between(st))
+				now = mono_us();
+			if (now < cool_until)
+				pace(cool_until - now);
 			pthread_mutex_lock(&st->qlock);
 			cool_until = 0;
 			continue; /* re-check: paused or stopping may have changed */
@@ -650,6 +665,7 @@ static void *writer_main(void *arg)
 		free(b.chg);
 
 		cool_until = n > 1 ? mono_us() + busy : 0;
+		room_idle = 1;
 		pthread_mutex_lock(&st->qlock);
 	}
 	pthread_mutex_unlock(&st->qlock);

@@ -5,8 +5,12 @@
  * as the data grows, with every message still readable; a fill that fails
  * half way is cut back to the old size, costs the commit nothing and is
  * not tried again at once; a store opened without STORE_SERVER keeps none.
+ * Steps: each adds STORE_ROOM_STEP until the room is within a step of
+ * STORE_ROOM_AHEAD, commits nothing, and fails like a fill; the writer
+ * thread takes them between commits, so that no commit has to fill.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -76,6 +81,70 @@ static void deliver(struct store *st, uint32_t acc, size_t size)
 	free(text);
 }
 
+static void on_done(struct store_delivery *d, void *arg)
+{
+	(void)d;
+	atomic_store((atomic_int *)arg, 1);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* As deliver(), but queued to the writer thread; waits for its commit. */
+static void deliver_queued(struct store *st, uint32_t acc, size_t size)
+{
+	char *text = malloc(size + 1);
+	int n = snprintf(text, size + 1, "Subject: room %u\r\n\r\n", ++serial);
+	for (size_t i = (size_t)n; i < size; i++)
+		text[i] = (char)('a' + (i + serial) % 26);
+	text[size] = '\0';
+
+	struct store_delivery d;
+	atomic_int done = 0;
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = size;
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1700000000;
+	d.done = on_done; /* no loop: runs on the writer thread */
+	d.arg = &done;
+	store_deliver(st, &d);
+	for (int i = 0; i < 5000 && !atomic_load(&done); i++)
+		sleep_ms(1);
+	CHECK(atomic_load(&done));
+	CHECK_EQ_INT(d.result, STORE_OK);
+	free(text);
+}
+
+/* Waits (5 s at most) until the room is within a step of the full
+ * STORE_ROOM_AHEAD; whether it got there. */
+static int wait_room(struct store *st)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (file_size() + STORE_ROOM_STEP >= used_bytes(st) + STORE_ROOM_AHEAD)
+			return 1;
+		sleep_ms(1);
+	}
+	return 0;
+}
+
+/* Delivers until the room is two steps or more short of STORE_ROOM_AHEAD
+ * (100 messages at most); how many it delivered. */
+static unsigned use_room(struct store *st, uint32_t acc)
+{
+	unsigned n = 0;
+	while (n < 100 && file_size() + 2 * STORE_ROOM_STEP > used_bytes(st) + STORE_ROOM_AHEAD) {
+		deliver(st, acc, 60000);
+		n++;
+	}
+	return n;
+}
+
 static void count_cb(void *arg, const struct store_email_info *i)
 {
 	(void)i;
@@ -116,6 +185,31 @@ static void test_room(struct store *st, uint32_t acc)
 	used = used_bytes(st);
 	CHECK(zeros_between(used, file_size()));
 
+	/* Steps: each adds exactly STORE_ROOM_STEP of zeros, commits nothing,
+	 * and they stop within a step of STORE_ROOM_AHEAD. */
+	unsigned extra = use_room(st, acc);
+	used = used_bytes(st);
+	size = file_size();
+	CHECK(size + 2 * STORE_ROOM_STEP <= used + STORE_ROOM_AHEAD);
+	fills = store_test_room_fills(st, NULL);
+	uint64_t steps0 = store_test_room_steps(st);
+	unsigned steps = 0;
+	while (store_room_between(st)) {
+		CHECK_EQ_INT(file_size(), size + STORE_ROOM_STEP);
+		size = file_size();
+		if (++steps > STORE_ROOM_AHEAD / STORE_ROOM_STEP) {
+			CHECK(!"room steps did not stop");
+			break;
+		}
+	}
+	CHECK(steps >= 2);
+	CHECK_EQ_INT(store_test_room_steps(st), steps0 + steps);
+	CHECK_EQ_INT(store_test_room_fills(st, NULL), fills);
+	CHECK(size + STORE_ROOM_STEP >= used + STORE_ROOM_AHEAD);
+	CHECK(size <= used + STORE_ROOM_AHEAD);
+	CHECK_EQ_INT(used_bytes(st), used); /* a step commits nothing */
+	CHECK(zeros_between(used, size));
+
 	/* A fill that fails half way: cut back, the commit still goes in, and
 	 * no new fill is tried during the back-off, even once the disk is
 	 * fine again. */
@@ -140,7 +234,7 @@ static void test_room(struct store *st, uint32_t acc)
 	deliver(st, acc, 60000);
 	delivered++;
 	CHECK_EQ_INT(store_test_room_fills(st, NULL), fills);
-	CHECK_EQ_INT(inbox_count(st, acc), 302 + delivered);
+	CHECK_EQ_INT(inbox_count(st, acc), 302 + extra + delivered);
 }
 
 int main(void)
@@ -211,6 +305,49 @@ int main(void)
 			store_test_fail_room(st, 0);
 			deliver(st, acc, 20000);
 			CHECK(file_size() < used_bytes(st) + STORE_ROOM_LOW);
+			store_close(&st);
+		}
+	}
+	/* A step that fails: cut back to the size before, not counted, and
+	 * not tried again during the back-off. */
+	if (kept == 1) {
+		CHECK_EQ_INT(store_open(base, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+		if (st) {
+			deliver(st, acc, 20000); /* its transaction fills the room */
+			use_room(st, acc);
+			uint64_t size = file_size(), steps = store_test_room_steps(st);
+			CHECK(size + 2 * STORE_ROOM_STEP <= used_bytes(st) + STORE_ROOM_AHEAD);
+			store_test_fail_room(st, ENOSPC);
+			CHECK_EQ_INT(store_room_between(st), 0);
+			CHECK_EQ_INT(file_size(), size);
+			store_test_fail_room(st, 0);
+			CHECK_EQ_INT(store_room_between(st), 0);
+			CHECK_EQ_INT(file_size(), size);
+			CHECK_EQ_INT(store_test_room_steps(st), steps);
+			store_close(&st);
+		}
+	}
+	/* The writer thread makes the room between its commits: after each of
+	 * 100 queued deliveries of 60 kB (more than STORE_ROOM_AHEAD -
+	 * STORE_ROOM_LOW in all) the room is back within a step of
+	 * STORE_ROOM_AHEAD, so no commit had to fill. */
+	if (kept == 1) {
+		CHECK_EQ_INT(store_open(base, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+		if (st) {
+			deliver(st, acc, 20000); /* its transaction fills the room */
+			uint64_t fills = store_test_room_fills(st, NULL);
+			uint64_t steps = store_test_room_steps(st), start = used_bytes(st);
+			for (int i = 0; i < 100; i++) {
+				deliver_queued(st, acc, 60000);
+				if (!wait_room(st)) {
+					CHECK(!"the writer did not make room after a commit");
+					break;
+				}
+			}
+			CHECK(used_bytes(st) - start > STORE_ROOM_AHEAD - STORE_ROOM_LOW);
+			CHECK_EQ_INT(store_test_room_fills(st, NULL), fills);
+			CHECK(store_test_room_steps(st) > steps);
+			CHECK(zeros_between(used_bytes(st), file_size()));
 			store_close(&st);
 		}
 	}
