@@ -68,15 +68,22 @@ static int zeros_between(uint64_t from, uint64_t to)
 	return ok;
 }
 
-/* Delivers one distinct message of about size bytes (distinct: blobs are
- * shared by content, and a copy would not grow the file). */
-static void deliver(struct store *st, uint32_t acc, size_t size)
+/* A message of size bytes unlike any before (distinct: blobs are shared
+ * by content, and a copy would not grow the file); the caller frees it. */
+static char *new_text(size_t size)
 {
 	char *text = malloc(size + 1);
 	int n = snprintf(text, size + 1, "Subject: room %u\r\n\r\n", ++serial);
 	for (size_t i = (size_t)n; i < size; i++)
 		text[i] = (char)('a' + (i + serial) % 26);
 	text[size] = '\0';
+	return text;
+}
+
+/* Delivers one distinct message of size bytes, in this thread. */
+static void deliver(struct store *st, uint32_t acc, size_t size)
+{
+	char *text = new_text(size);
 	unit_deliver(st, acc, text, 1700000000, NULL);
 	free(text);
 }
@@ -96,12 +103,7 @@ static void sleep_ms(long ms)
 /* As deliver(), but queued to the writer thread; waits for its commit. */
 static void deliver_queued(struct store *st, uint32_t acc, size_t size)
 {
-	char *text = malloc(size + 1);
-	int n = snprintf(text, size + 1, "Subject: room %u\r\n\r\n", ++serial);
-	for (size_t i = (size_t)n; i < size; i++)
-		text[i] = (char)('a' + (i + serial) % 26);
-	text[size] = '\0';
-
+	char *text = new_text(size);
 	struct store_delivery d;
 	atomic_int done = 0;
 	memset(&d, 0, sizeof d);
