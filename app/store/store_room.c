@@ -30,9 +30,10 @@
  * Safety. Zeros are written only past the file's current end, and only
  * from inside a write transaction before it writes anything (for a step,
  * an empty one that is then aborted): LMDB's write lock is held, so
- * neither our writer nor another process (the CLI) can be writing there. The zeros go through a second descriptor opened O_DIRECT
- * from a read-only anonymous mapping (the kernel's zero page): they cost
- * no page cache and no resident memory. A crash in between leaves zeros
+ * neither our writer nor another process (the CLI) can be writing there.
+ * The zeros go through a second descriptor opened O_DIRECT from a
+ * read-only anonymous mapping (the kernel's zero page): they cost no page
+ * cache and no resident memory. A crash in between leaves zeros
  * past LMDB's last page, which LMDB never reads.
  *
  * Room is an optimisation, never a reason to fail: on ENOSPC or any other
