@@ -240,9 +240,10 @@ int store_room_between(struct store *st)
 	MDB_txn *txn;
 	int added = 0;
 
-	/* Without room (not ext4 or XFS, or turned off) there is nothing to
-	 * take the lock for. The fd itself may change only under it. */
-	if ((st->flags & STORE_READONLY) || !atomic_load(&st->room.kept))
+	/* Without room (not ext4 or XFS, turned off, or not a serving store)
+	 * there is nothing to take the lock for. The fd itself may change
+	 * only under it. */
+	if (!atomic_load(&st->room.kept))
 		return 0;
 	pthread_rwlock_rdlock(&st->maplock);
 	if (mdb_txn_begin(st->env, NULL, 0, &txn) == 0) {

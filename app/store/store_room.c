@@ -196,27 +196,29 @@ static int extend(struct store *st, uint64_t used, uint64_t min_room, uint64_t c
 	return 1;
 }
 
-static int room_usable(const struct store_room *r)
+/*
+ * Adds room once less than min_room is left, cap bytes at most (0: up to
+ * STORE_ROOM_AHEAD). LMDB's write lock must be held. Returns 1 when it
+ * added. The common case, room enough, makes no system call.
+ */
+static int top_up(struct store *st, uint64_t min_room, uint64_t cap)
 {
-	return r->fd >= 0 && !(r->retry_at && now_s() < r->retry_at);
+	struct store_room *r = &st->room;
+
+	if (r->fd < 0 || (r->retry_at && now_s() < r->retry_at))
+		return 0;
+	uint64_t used = used_bytes(st);
+	if (r->end >= used + min_room)
+		return 0;
+	return extend(st, used, min_room, cap);
 }
 
 void store_room_keep(struct store *st)
 {
-	if (!room_usable(&st->room))
-		return;
-	uint64_t used = used_bytes(st);
-	if (st->room.end >= used + STORE_ROOM_LOW)
-		return; /* the common case: no system call */
-	extend(st, used, STORE_ROOM_LOW, 0);
+	top_up(st, STORE_ROOM_LOW, 0);
 }
 
 int store_room_step(struct store *st)
 {
-	if (!room_usable(&st->room))
-		return 0;
-	uint64_t used = used_bytes(st);
-	if (st->room.end >= used + STORE_ROOM_AHEAD - STORE_ROOM_STEP)
-		return 0;
-	return extend(st, used, STORE_ROOM_AHEAD - STORE_ROOM_STEP, STORE_ROOM_STEP);
+	return top_up(st, STORE_ROOM_AHEAD - STORE_ROOM_STEP, STORE_ROOM_STEP);
 }

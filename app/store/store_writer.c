@@ -610,7 +610,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
 		while ((st->qhead == NULL || st->paused) && !st->stopping) {
-			if (room_idle && st->qhead == NULL && !st->paused) {
+			if (room_idle && !st->paused) { /* not paused: the queue is empty */
 				/* Nothing to commit: make room now, a step at a time
 				 * (a request that comes meanwhile waits one step at
 				 * most), so that no commit has to (store_room.c). */
