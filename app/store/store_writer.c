@@ -21,18 +21,29 @@
  * carried more than one request (others are sending), the next one does
  * not start before as much time has passed as the last one kept the writer
  * busy on the CPU (its thread CPU time, user and kernel: the page writes,
- * the writeback; not the wait for the disk), at most PACE_MAX_US, unless a
- * whole batch is already queued. The writer then spends at most about half
- * its time on the CPU, batches get bigger, and a slow disk adds no pause of
- * its own (a pause as long as the commit's wall time would double what the
- * sessions wait exactly when the disk is slow). After a batch of one
- * request there is no pause: a single sender's deliveries commit at once.
+ * the writeback; not the wait for the disk), at most PACE_MAX_US. The
+ * writer then spends at most about half its time on the CPU, batches get
+ * bigger, and a slow disk adds no pause of its own (a pause as long as the
+ * commit's wall time would double what the sessions wait exactly when the
+ * disk is slow). After a batch of one request there is no pause: a single
+ * sender's deliveries commit at once.
+ *
+ * No pause either when the queue already holds as many requests as the
+ * last batch carried (or a whole batch): they came in while the writer
+ * committed, so the next batch is no smaller without the pause, and the
+ * pause would only add to every queued sender's wait. That is the case
+ * when commits are slow (a large store, a busy disk): with the pause
+ * taken regardless, the writer paused or committed nearly all the time
+ * and was itself what the sessions waited for.
  *
  * Measured (10 KiB messages, 20 smtp-source sessions, virtio disk, 2
  * CPUs): batches of about 8-12 instead of 3-4, tern's CPU per message
  * about 210 -> 165 us; the rate 0-8% higher across A/B sets (the machine,
  * CPU-bound before, has 15-20% idle after: what is left is the time the
- * sessions wait for commits).
+ * sessions wait for commits). Skipping the pause when the last batch's
+ * worth is queued, in interleaved A/B pairs: on a store of 60,000
+ * messages the rate +4.4% (median ratio; mean +5.9%, n=20), on a fresh
+ * store no change (0.998, mean 1.010, n=24).
  *
  * Metrics. Each batch's wall time (transaction and fsync) and each
  * request's wait, from store_deliver() to its commit returning, go to the
@@ -590,14 +601,15 @@ static size_t batch_span(struct store_delivery *head, struct store_delivery **la
 	return n;
 }
 
-/* Whether the queue already holds a whole batch (nothing to wait for). */
-static int batch_full(struct store_delivery *head)
+/* Whether the queue already holds a batch worth committing without a
+ * pause: a whole one, or at least `want` requests. */
+static int batch_ready(struct store_delivery *head, size_t want)
 {
 	struct store_delivery *last;
 	size_t bytes;
 
 	size_t n = batch_span(head, &last, &bytes);
-	return n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
+	return n >= want || n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
 }
 
 static void *writer_main(void *arg)
@@ -605,6 +617,7 @@ static void *writer_main(void *arg)
 	struct store *st = arg;
 	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
 	int room_idle = 0;       /* room may be wanted: a commit since it was made */
+	size_t last_n = 0;       /* requests in the last batch */
 
 	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
 	pthread_mutex_lock(&st->qlock);
@@ -624,7 +637,8 @@ static void *writer_main(void *arg)
 		if (st->qhead == NULL)
 			break; /* stopping, and everything is drained */
 		uint64_t now = cool_until ? mono_us() : 0;
-		if (now < cool_until && !st->stopping && !st->paused && !batch_full(st->qhead)) {
+		if (now < cool_until && !st->stopping && !st->paused &&
+		    !batch_ready(st->qhead, last_n)) {
 			/* Let the batch grow: the writer has been busy, now idle.
 			 * The pause is idle time too: room is made in it first. */
 			pthread_mutex_unlock(&st->qlock);
@@ -665,6 +679,7 @@ static void *writer_main(void *arg)
 		free(b.chg);
 
 		cool_until = n > 1 ? mono_us() + busy : 0;
+		last_n = n;
 		room_idle = 1;
 		pthread_mutex_lock(&st->qlock);
 	}
