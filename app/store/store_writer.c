@@ -42,8 +42,10 @@
  * CPU-bound before, has 15-20% idle after: what is left is the time the
  * sessions wait for commits). Skipping the pause when the last batch's
  * worth is queued, in interleaved A/B pairs: on a store of 60,000
- * messages the rate +4.4% (median ratio; mean +5.9%, n=20), on a fresh
- * store no change (0.998, mean 1.010, n=24).
+ * messages the rate +4.4% and +1.3% (median ratios of two sets of 20),
+ * on a fresh store no change (0.998, n=24). A small gain at best, within
+ * the noise of this machine; kept because it cannot make a sender wait
+ * longer than before.
  *
  * Metrics. Each batch's wall time (transaction and fsync) and each
  * request's wait, from store_deliver() to its commit returning, go to the
