@@ -44,8 +44,8 @@
  * worth is queued, in interleaved A/B pairs: on a store of 60,000
  * messages the rate +4.4% and +1.3% (median ratios of two sets of 20),
  * on a fresh store no change (0.998, n=24). A small gain at best, within
- * the noise of this machine; kept because it cannot make a sender wait
- * longer than before.
+ * the noise of this machine; kept for the reason above: the pause is
+ * there to let a batch grow, and such a batch already has.
  *
  * Metrics. Each batch's wall time (transaction and fsync) and each
  * request's wait, from store_deliver() to its commit returning, go to the
