@@ -25,7 +25,11 @@
  * step short of STORE_ROOM_AHEAD. Only when those steps did not keep up
  * (a burst of large messages) does store_room_keep(), at the start of a
  * write transaction, fill all the way while the commit waits, once the
- * room is under STORE_ROOM_LOW.
+ * room is under STORE_ROOM_LOW. A step grows the file, so the next
+ * commit's fdatasync still writes the inode once per step (measured: 194
+ * inode writes in 880 commits, against one in nearly every commit without
+ * room). Syncing in the step instead moved that write out of the commits
+ * but left the rate as it was (A/B 0.996, n=24), so the steps do not sync.
  *
  * Safety. Zeros are written only past the file's current end, and only
  * from inside a write transaction before it writes anything (for a step,
