@@ -5,6 +5,7 @@ Each test gets a fresh data directory and free high ports. The server's log
 can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,10 +17,49 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TERN = os.path.join(ROOT, "build", "tern")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports handed out by free_port() in this run: never handed out twice, so
+# two listeners of one server (or a server and a peer) cannot be given the
+# same port.
+_given_ports = set()
+
+
+def free_port(ips=("127.0.0.1",), udp=False):
+    """A TCP port free on every address in ips (with udp, UDP too on the
+    first), never handed out before.
+
+    Drawn from below the kernel's ephemeral range: a port from bind(0) is
+    free when chosen, but the test's own client connections draw their
+    source ports from that range, so one could take it before tern binds
+    it (a CI run lost a test to that: tern exited on "Address in use").
+    """
+    lo = 20000
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        hi = int(f.read().split()[0]) - 1
+    if hi - lo < 1000:
+        lo, hi = 10000, 19999
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        if port in _given_ports:
+            continue
+        socks = []
+        try:
+            for ip in ips:
+                s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
+                socks.append(s)
+                s.bind((ip, port))
+            if udp:
+                s = socket.socket(socket.AF_INET6 if ":" in ips[0] else socket.AF_INET,
+                                  socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((ips[0], port))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        _given_ports.add(port)
+        return port
+    raise RuntimeError("no free port")
 
 
 class Server:
@@ -92,6 +132,8 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                # The reader may not have the last lines yet: they say why.
+                self.reader.join(2)
                 raise RuntimeError("tern exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
             if "event=started" in self.log_text() or "\"event\":\"started\"" in self.log_text():
                 return

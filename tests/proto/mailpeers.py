@@ -20,30 +20,15 @@ import tempfile
 import threading
 import time
 
+from harness import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: has python3-dnspython and python3-dkim
 
 
 def free_port_on(ips):
-    """A TCP port free on every address in ips (and UDP on the first)."""
-    for _ in range(200):
-        port = random.randint(20000, 60000)
-        ok = True
-        socks = []
-        try:
-            for ip in ips:
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                socks.append(s)
-                s.bind((ip, port))
-        except OSError:
-            ok = False
-        finally:
-            for s in socks:
-                s.close()
-        if ok:
-            return port
-    raise RuntimeError("no free port")
+    """A TCP port free on every address in ips, and UDP on the first."""
+    return free_port(ips, udp=True)
 
 
 def unique_ips(n):
