@@ -30,7 +30,9 @@ def free_port(ips=("127.0.0.1",), udp=False):
     Drawn from below the kernel's ephemeral range: a port from bind(0) is
     free when chosen, but the test's own client connections draw their
     source ports from that range, so one could take it before tern binds
-    it (a CI run lost a test to that: tern exited on "Address in use").
+    it. A CI run lost a test where tern exited 1 while opening its
+    listeners; the log that would say why was cut (see start()), and a
+    port taken by then is the only cause in sight.
     """
     lo = 20000
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
