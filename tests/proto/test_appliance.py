@@ -5,6 +5,7 @@ import random
 import shutil
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -31,6 +32,30 @@ def test_bad_config_value_stops_startup():
         err = r.stderr.decode().strip()
         assert r.returncode == 2, (var, r.returncode, err)
         assert len(err.splitlines()) == 1 and var in err and val in err and "expected" in err, err
+
+
+def test_port_in_use_stops_startup_with_the_reason():
+    # Another program holds the IMAP port: start-up stops (status 1, not a
+    # server half listening) and the last line names the listener and the
+    # error. The harness's failure text must carry that line too.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    s = Server(env={"TERN_LISTEN_IMAP": "127.0.0.1:%d" % port}, start=False)
+    try:
+        try:
+            s.start()
+        except RuntimeError as e:
+            text = str(e)
+        else:
+            raise AssertionError("tern started on a port another socket listens on")
+        assert text.startswith("tern exited with 1"), text
+        assert "event=start_failed listener=imap" in text, text
+        assert "Address in use" in text or "address already in use" in text.lower(), text
+    finally:
+        holder.close()
+        s.cleanup()
 
 
 def test_version_and_health():
