@@ -21,6 +21,17 @@ TERN = os.path.join(ROOT, "build", "tern")
 # two listeners of one server (or a server and a peer) cannot be given the
 # same port.
 _given_ports = set()
+_port_range = None  # (lo, hi), read once
+
+
+def _free_port_range():
+    """From 20000 to just below the kernel's ephemeral range."""
+    global _port_range
+    if _port_range is None:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = int(f.read().split()[0]) - 1
+        _port_range = (20000, hi) if hi - 20000 >= 1000 else (10000, 19999)
+    return _port_range
 
 
 def free_port(ips=("127.0.0.1",), udp=False):
@@ -34,26 +45,20 @@ def free_port(ips=("127.0.0.1",), udp=False):
     listeners; the log that would say why was cut (see start()), and a
     port taken by then is the only cause in sight.
     """
-    lo = 20000
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        hi = int(f.read().split()[0]) - 1
-    if hi - lo < 1000:
-        lo, hi = 10000, 19999
+    lo, hi = _free_port_range()
+    probes = [(ip, socket.SOCK_STREAM) for ip in ips]
+    if udp:
+        probes.append((ips[0], socket.SOCK_DGRAM))
     for _ in range(500):
         port = random.randint(lo, hi)
         if port in _given_ports:
             continue
         socks = []
         try:
-            for ip in ips:
-                s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
+            for ip, kind in probes:
+                s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, kind)
                 socks.append(s)
                 s.bind((ip, port))
-            if udp:
-                s = socket.socket(socket.AF_INET6 if ":" in ips[0] else socket.AF_INET,
-                                  socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((ips[0], port))
         except OSError:
             continue
         finally:
