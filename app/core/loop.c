@@ -5,11 +5,16 @@
  * the fd and a generation number, so an event that was already fetched for
  * an fd that a callback then closed (and the kernel reused) is recognised as
  * stale and dropped.
+ *
+ * Before sleeping, a busy loop polls for a moment (idle_spin.h): on a
+ * virtual machine a sleep and the wake-up after it cost more than a short
+ * poll when the next event is that close.
  */
 #include "loop.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idle_spin.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -58,11 +64,16 @@ struct loop {
 
 static _Thread_local uint64_t cached_now;
 
-static uint64_t clock_ms(void)
+static uint64_t clock_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t clock_ms(void)
+{
+	return clock_us() / 1000u;
 }
 
 uint64_t loop_now_ms(void)
@@ -315,9 +326,29 @@ static void run_timers(struct loop *l)
 	}
 }
 
+/*
+ * Polls the epoll set without sleeping for up to window_us, yielding the
+ * CPU between tries so that a runnable thread on it goes first. Returns
+ * what the last epoll_wait() did: events, 0 (the window ran out) or -1.
+ */
+static int poll_briefly(struct loop *l, struct epoll_event *evs, int max, uint32_t window_us)
+{
+	uint64_t until = clock_us() + window_us;
+
+	for (;;) {
+		int n = epoll_wait(l->epfd, evs, max, 0);
+		if (n != 0 || clock_us() >= until)
+			return n;
+		sched_yield();
+	}
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event evs[128];
+	struct idle_spin spin;
+
+	idle_spin_init(&spin, idle_spin_window_for(sysconf(_SC_NPROCESSORS_ONLN)));
 
 	/* This thread's info records go out once per iteration, not one
 	 * write each: an SMTP delivery logs three. */
@@ -331,7 +362,16 @@ int loop_run(struct loop *l)
 			timeout = when <= cached_now ? 0 : (int)(when - cached_now > 60000 ? 60000 : when - cached_now);
 		}
 		cached_now = 0; /* not cached while sleeping */
-		int n = epoll_wait(l->epfd, evs, 128, timeout);
+		int n = 0;
+		if (timeout != 0 && idle_spin_armed(&spin)) {
+			n = poll_briefly(l, evs, 128, spin.window_us);
+			idle_spin_polled(&spin, n > 0);
+		}
+		if (n == 0) {
+			uint64_t slept_from = clock_us();
+			n = epoll_wait(l->epfd, evs, 128, timeout);
+			idle_spin_slept(&spin, clock_us() - slept_from, n > 0);
+		}
 		cached_now = clock_ms();
 		if (n < 0) {
 			if (errno == EINTR)

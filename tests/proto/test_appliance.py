@@ -86,6 +86,49 @@ def test_thread_names():
         assert want <= names, names
 
 
+def _cpu_ticks(pid):
+    """utime + stime of the whole process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_idle_after_load_uses_no_cpu():
+    """Busy loops poll a moment before they sleep (core/idle_spin.h); once
+    the load stops they must sleep again. Eight sessions ping-pong NOOPs
+    and deliver mail for a second (short waits: polling is on), then the
+    server sits idle: two seconds of it may cost a few ticks, not the
+    100 a second that a loop polling on would burn."""
+    with Server(accounts=ACCOUNTS) as s:
+        stop, counts = threading.Event(), []
+
+        def pinger():
+            n = 0
+            with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+                c.ehlo("pinger.test")
+                while not stop.is_set():
+                    assert c.noop()[0] == 250
+                    n += 1
+                    if n % 50 == 0:
+                        c.sendmail("a@remote.test", ["bob@example.test"], message(subject="load"))
+            counts.append(n)
+
+        threads = [threading.Thread(target=pinger) for _ in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert len(counts) == 8 and min(counts) > 50, counts
+        time.sleep(0.3)
+        hz = os.sysconf("SC_CLK_TCK")
+        before = _cpu_ticks(s.proc.pid)
+        time.sleep(2.0)
+        used = _cpu_ticks(s.proc.pid) - before
+        assert used <= hz // 20, "idle tern used %d ticks of CPU in 2 s (%d/s is one core)" % (used, hz)
+
+
 def test_static_binary():
     out = subprocess.run(["file", TERN], stdout=subprocess.PIPE).stdout.decode()
     assert "statically linked" in out or "static-pie linked" in out, out

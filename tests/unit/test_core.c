@@ -1,6 +1,6 @@
 /*
  * test_core.c — buffers, slices, arenas, the loop, configuration, logging,
- * metrics histograms.
+ * metrics histograms, the loop's poll-before-sleep rule.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/idle_spin.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
@@ -183,6 +184,90 @@ static void test_loop(void)
 	close(fds[0]);
 	close(fds[1]);
 	loop_free(&t.loop);
+}
+
+static void test_idle_spin_rule(void)
+{
+	struct idle_spin s;
+
+	CHECK_EQ_INT(idle_spin_window_for(1), 0);
+	CHECK_EQ_INT(idle_spin_window_for(-1), 0); /* sysconf failed */
+	CHECK_EQ_INT(idle_spin_window_for(2), IDLE_SPIN_WINDOW_US);
+
+	idle_spin_init(&s, 50);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0); /* a new loop sleeps */
+	idle_spin_slept(&s, 51, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0); /* a long sleep: stay asleep */
+	idle_spin_slept(&s, 50, 0);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0); /* a timer, not an event */
+	idle_spin_slept(&s, 50, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 1); /* an event within the window */
+	idle_spin_polled(&s, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 1); /* polling pays: go on */
+	idle_spin_polled(&s, 0);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0); /* a wasted window: sleep next */
+	idle_spin_slept(&s, 3, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 1);
+	idle_spin_slept(&s, 1000000, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0);
+
+	idle_spin_init(&s, 0); /* one CPU: never */
+	idle_spin_slept(&s, 0, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0);
+	idle_spin_polled(&s, 1);
+	CHECK_EQ_INT(idle_spin_armed(&s), 0);
+}
+
+/* Ping-pong through two pipes: a thread writes a byte, the loop answers
+ * it at once. Each round trip is short, so the loop polls between them
+ * (when the machine has more than one CPU); no round may be lost. */
+struct pingpong {
+	struct loop *loop;
+	int to_loop[2], from_loop[2];
+	int rounds;
+};
+
+#define PINGPONG_ROUNDS 3000
+
+static void pingpong_cb(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct pingpong *p = arg;
+	char c[64];
+	(void)ev;
+	ssize_t n = read(fd, c, sizeof c);
+	for (ssize_t i = 0; i < n; i++)
+		if (write(p->from_loop[1], "y", 1) == 1 && ++p->rounds == PINGPONG_ROUNDS)
+			loop_stop(l);
+}
+
+static void *pingpong_peer(void *arg)
+{
+	struct pingpong *p = arg;
+	char c;
+	for (int i = 0; i < PINGPONG_ROUNDS; i++) {
+		if (write(p->to_loop[1], "x", 1) != 1 || read(p->from_loop[0], &c, 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
+static void test_loop_pingpong(void)
+{
+	struct pingpong p = { 0 };
+	pthread_t th;
+
+	p.loop = loop_new();
+	CHECK(pipe(p.to_loop) == 0 && pipe(p.from_loop) == 0);
+	CHECK_EQ_INT(loop_add_fd(p.loop, p.to_loop[0], LOOP_READ, pingpong_cb, &p), 0);
+	pthread_create(&th, NULL, pingpong_peer, &p);
+	loop_run(p.loop);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(p.rounds, PINGPONG_ROUNDS);
+	for (int i = 0; i < 2; i++) {
+		close(p.to_loop[i]);
+		close(p.from_loop[i]);
+	}
+	loop_free(&p.loop);
 }
 
 static void test_config(void)
@@ -407,6 +492,8 @@ int main(void)
 	test_str();
 	test_arena();
 	test_loop();
+	test_idle_spin_rule();
+	test_loop_pingpong();
 	test_config();
 	test_log();
 	return unit_done("test_core");
