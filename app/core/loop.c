@@ -62,6 +62,9 @@ struct loop {
 	int stopping;
 };
 
+/* Events fetched by one epoll_wait() call. */
+#define LOOP_EVENTS_MAX 128
+
 static _Thread_local uint64_t cached_now;
 
 static uint64_t clock_us(void)
@@ -345,7 +348,7 @@ static int poll_briefly(struct loop *l, struct epoll_event *evs, int max, uint32
 
 int loop_run(struct loop *l)
 {
-	struct epoll_event evs[128];
+	struct epoll_event evs[LOOP_EVENTS_MAX];
 	struct idle_spin spin;
 
 	idle_spin_init(&spin, idle_spin_window_for(sysconf(_SC_NPROCESSORS_ONLN)));
@@ -363,16 +366,18 @@ int loop_run(struct loop *l)
 		}
 		cached_now = 0; /* not cached while sleeping */
 		int n = 0;
+		uint64_t woke_us = 0; /* when the sleep below ended, if it ran */
 		if (timeout != 0 && idle_spin_armed(&spin)) {
-			n = poll_briefly(l, evs, 128, spin.window_us);
+			n = poll_briefly(l, evs, LOOP_EVENTS_MAX, spin.window_us);
 			idle_spin_polled(&spin, n > 0);
 		}
 		if (n == 0) {
 			uint64_t slept_from = clock_us();
-			n = epoll_wait(l->epfd, evs, 128, timeout);
-			idle_spin_slept(&spin, clock_us() - slept_from, n > 0);
+			n = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, timeout);
+			woke_us = clock_us();
+			idle_spin_slept(&spin, woke_us - slept_from, n > 0);
 		}
-		cached_now = clock_ms();
+		cached_now = (woke_us ? woke_us : clock_us()) / 1000u;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
