@@ -310,8 +310,11 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 		int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), n = 0;
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-					   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			/* Not c-ares's ARES_GETSOCK_WRITABLE: it shifts a signed 1
+			 * by up to 31 places, undefined behaviour UBSan reports. */
+			unsigned ub = (unsigned)bits;
+			short ev = (short)((ub >> i & 1u ? POLLIN : 0) |
+					   (ub >> (i + ARES_GETSOCK_MAXNUM) & 1u ? POLLOUT : 0));
 			if (ev)
 				pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
 		}
