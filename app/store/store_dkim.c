@@ -19,6 +19,7 @@
  * bytes is the whole invalidation: a replaced key set is a different
  * record.
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,9 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
 	return rc;
 }
 
-/* The last record this thread decoded (heap, made on first use). */
+/* The last record this thread decoded (heap, made on first use). It holds
+ * private keys, so it is wiped and freed when the thread ends: a
+ * thread-specific key's destructor, since _Thread_local has none. */
 struct dkim_last {
 	char name[STORE_DOMAIN_MAX + 1];
 	size_t len;
@@ -151,6 +154,39 @@ struct dkim_last {
 	struct dkim_keys keys;
 };
 static _Thread_local struct dkim_last *dkim_last;
+static pthread_key_t dkim_last_key;
+static pthread_once_t dkim_last_once = PTHREAD_ONCE_INIT;
+static int dkim_last_key_ok;
+
+static void dkim_last_free(void *p)
+{
+	sodium_memzero(p, sizeof(struct dkim_last));
+	free(p);
+}
+
+static void dkim_last_key_create(void)
+{
+	dkim_last_key_ok = pthread_key_create(&dkim_last_key, dkim_last_free) == 0;
+}
+
+/* This thread's cache, made on first use; NULL when there is no memory or
+ * no key to free it with, and then every lookup decodes. */
+static struct dkim_last *dkim_last_get(void)
+{
+	if (dkim_last != NULL)
+		return dkim_last;
+	pthread_once(&dkim_last_once, dkim_last_key_create);
+	if (!dkim_last_key_ok)
+		return NULL;
+	struct dkim_last *l = calloc(1, sizeof *l);
+	if (l == NULL)
+		return NULL;
+	if (pthread_setspecific(dkim_last_key, l) != 0) {
+		free(l);
+		return NULL;
+	}
+	return dkim_last = l;
+}
 
 /* Decodes rec, or copies the keys this thread decoded from the same bytes. */
 static int dkim_decode_cached(const char *name, const uint8_t *rec, size_t len,
@@ -165,8 +201,8 @@ static int dkim_decode_cached(const char *name, const uint8_t *rec, size_t len,
 	}
 	if (dkim_decode(rec, len, keys_r) != 0)
 		return -1;
-	if (l == NULL && (l = dkim_last = calloc(1, sizeof *l)) == NULL)
-		return 0; /* no memory for the cache: decode every time */
+	if (l == NULL && (l = dkim_last_get()) == NULL)
+		return 0; /* no cache: decode every time */
 	memcpy(l->name, name, strlen(name) + 1);
 	memcpy(l->rec, rec, len);
 	l->len = len;
