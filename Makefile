@@ -3,6 +3,8 @@
 #   make          vendor libraries (once), then build/tern (static, stripped)
 #   make run      build, then serve with data in ./data
 #   make test     install test tools, unit tests under ASan/UBSan, protocol tests
+#                 against build/tern, then against build/tern-asan
+#   make proto-asan  the protocol tests against build/tern-asan (glibc, ASan/UBSan)
 #   make fuzz     build and run each libFuzzer target for FUZZ_SECONDS
 #   make bench    benchmarks against Postfix/Dovecot (not tests)
 #   make image    docker build (where a Docker engine exists)
@@ -23,6 +25,12 @@ LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archi
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
 LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lpthread
+# build/tern-asan: the whole server, linked against glibc with ASan and UBSan,
+# for running the protocol tests (real clients) against instrumented code.
+# Not the product: dynamically linked, unstripped, several times slower.
+CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -I$(HOST)/include
+LIBS_ASAN   := -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lpthread
 
 APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c
@@ -41,6 +49,7 @@ OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ)
 HOST_SKIP   := $(filter-out app/http/json.c,$(wildcard app/http/*.c))
 HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
 TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
+ASAN_OBJS   := $(APP_SRCS:%.c=build/asan-obj/%.o) build/asan-obj/build/gen/web_assets.o
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -49,7 +58,7 @@ FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-
 FUZZ_SECONDS ?= 30
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all vendor run test unit proto fuzz fuzz-check bench image clean
+.PHONY: FORCE all vendor run test unit proto proto-asan fuzz fuzz-check bench image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -113,18 +122,40 @@ build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
 
+build/asan-obj/%.o: %.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	@echo "CC (asan) $<"
+	@$(CC_HOST) $(CFLAGS_ASAN) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+build/asan-obj/app/core/version.o: build/version.txt
+
+build/tern-asan: $(ASAN_OBJS)
+	@echo "LD $@"
+	@$(CC_HOST) -fsanitize=address,undefined -o $@ $(ASAN_OBJS) $(LIBS_ASAN)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
+# PROTO=substring runs only the tests whose module:function contains it.
 proto: build/tern
-	python3 tests/proto/run.py
+	python3 tests/proto/run.py $(PROTO)
+
+# Every report ASan, LeakSanitizer or UBSan writes lands in build/asan-logs/;
+# run.py fails the run when any is there, even if no test noticed.
+proto-asan: build/tern-asan
+	@rm -rf build/asan-logs && mkdir -p build/asan-logs
+	TERN_TEST_BIN=$(CURDIR)/build/tern-asan TERN_SANITIZER_LOGS=$(CURDIR)/build/asan-logs \
+	  ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build/asan-logs/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build/asan-logs/ubsan \
+	  python3 tests/proto/run.py $(PROTO)
 
 test: vendor
 	scripts/install-test-deps
 	$(MAKE) unit
 	$(MAKE) fuzz-check
 	$(MAKE) proto
+	$(MAKE) proto-asan
 
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
@@ -166,4 +197,4 @@ image:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -5,7 +5,7 @@
 # vendor/manifest. Output (git-ignored) goes to vendor/out/:
 #   out/musl/{include,lib}  static libs built with musl-gcc (the real binary)
 #   out/host/{include,lib}  static libs built with the system gcc/glibc
-#                           (unit tests and fuzzers only)
+#                           (unit tests, fuzzers and build/tern-asan only)
 #   out/log/NAME-FLAVOUR.log, out/log/NAME-src.log   build logs
 #   out/stamp/              one stamp per package+flavour
 # Idempotent: when every stamp matches the manifest block (and this script)
@@ -22,7 +22,7 @@ OUT="$HERE/out"
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
     [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl"
-    [host]="bearssl lmdb libsodium openssl"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(

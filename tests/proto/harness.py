@@ -14,7 +14,31 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TERN = os.path.join(ROOT, "build", "tern")
+# `make proto-asan` points the tests at build/tern-asan (glibc, ASan/UBSan):
+# the same tests, but not the product, so a test of the static binary
+# itself (the empty chroot, `file`) skips when SANITIZED.
+TERN = os.environ.get("TERN_TEST_BIN") or os.path.join(ROOT, "build", "tern")
+SANITIZED = bool(os.environ.get("TERN_TEST_BIN"))
+SANITIZER_LOGS = os.environ.get("TERN_SANITIZER_LOGS")
+# What a sanitizer writes on stderr. ASan and LeakSanitizer honour
+# ASAN_OPTIONS=log_path, but UBSan inside an ASan build writes to stderr
+# whatever UBSAN_OPTIONS says (gcc 12), so stderr is searched too.
+_SANITIZER_MARKS = ("runtime error:", "==ERROR: ", "AddressSanitizer", "LeakSanitizer")
+
+
+def keep_sanitizer_output(text, what):
+    """Under `make proto-asan`, copy a sanitizer's report found in a tern
+    process's stderr into TERN_SANITIZER_LOGS, where run.py fails the run
+    for it."""
+    if not SANITIZER_LOGS:
+        return
+    at = [text.find(m) for m in _SANITIZER_MARKS if m in text]
+    if not at:
+        return
+    start = text.rfind("\n", 0, min(at)) + 1
+    fd, path = tempfile.mkstemp(prefix="stderr.", dir=SANITIZER_LOGS)
+    with os.fdopen(fd, "w") as f:
+        f.write("%s\n%s" % (what, text[start:]))
 
 
 # Ports handed out by free_port() in this run: never handed out twice, so
@@ -116,6 +140,9 @@ class Server:
         if http:
             self.env["TERN_LISTEN_HTTP"] = "127.0.0.1:%d" % self.http_port
             self.env["TERN_LISTEN_HTTPS"] = "127.0.0.1:%d" % self.https_port
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # where reports go
+            if k in os.environ:
+                self.env[k] = os.environ[k]
         if env:
             self.env.update(env)
         self.proc = None
@@ -158,6 +185,7 @@ class Server:
                 self.log.append(line)
             self.log_file.write(line)
             self.log_file.flush()
+        keep_sanitizer_output(self.log_text(), "stderr of tern serve (%s)" % self.tmp)
 
     def log_text(self):
         with self.log_lock:
@@ -200,6 +228,7 @@ class Server:
     def cli(self, *args, input=None, check=True):
         r = subprocess.run(self.wrap + [self.binary] + list(args), env=self.env, input=(input or "").encode(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        keep_sanitizer_output(r.stderr.decode("utf-8", "replace"), "stderr of tern " + " ".join(args))
         if check and r.returncode != 0:
             raise AssertionError("tern %s failed (%d): %s" % (" ".join(args), r.returncode,
                                                               r.stderr.decode(errors="replace")))

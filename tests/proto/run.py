@@ -15,6 +15,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+def sanitizer_reports():
+    """Under `make proto-asan`: every report a sanitized tern wrote (a
+    memory error, a leak at exit, undefined behaviour), printed, each one a
+    failure, whether or not a test noticed the process go."""
+    d = os.environ.get("TERN_SANITIZER_LOGS")
+    if not d:
+        return []
+    found = []
+    for f in sorted(os.listdir(d)):
+        with open(os.path.join(d, f), errors="replace") as fh:
+            print("---- sanitizer report %s ----\n%s" % (f, fh.read()))
+        found.append("sanitizer report " + f)
+    return found
+
+
 def main():
     filters = sys.argv[1:]
     mods = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
@@ -39,6 +54,7 @@ def main():
                 failed.append(full)
                 print("FAIL %s (%.1fs)" % (full, time.time() - t0), flush=True)
                 traceback.print_exc()
+    failed += sanitizer_reports()
     print("\nprotocol tests: %d passed, %d failed, %d skipped in %.0fs" %
           (passed, len(failed), skipped, time.time() - start))
     for f in failed:
