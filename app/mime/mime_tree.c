@@ -547,9 +547,11 @@ static void count_lines(struct builder *b)
 void mime_tree_parse(const char *msg, size_t len, struct arena *a, struct mime_tree *t)
 {
 	struct builder b;
-	size_t scan, at, after, lvl;
+	/* find_boundary sets these whenever it finds one; the zeros only keep
+	 * gcc's -Wmaybe-uninitialized quiet at -O1 (build/tern-tsan). */
+	size_t scan, at, after = 0, lvl = 0;
 	uint64_t end;
-	int close;
+	int close = 0;
 
 	memset(&b, 0, sizeof(b));
 	b.msg = msg ? msg : "";

@@ -14,7 +14,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# `make proto-asan` points the tests at build/tern-asan (glibc, ASan/UBSan):
+# `make proto-asan` points the tests at build/tern-asan (glibc, ASan/UBSan),
+# `make proto-tsan` at build/tern-tsan (ThreadSanitizer):
 # the same tests, but not the product, so a test of the static binary
 # itself (the empty chroot, `file`) skips when SANITIZED.
 TERN = os.environ.get("TERN_TEST_BIN") or os.path.join(ROOT, "build", "tern")
@@ -23,7 +24,8 @@ SANITIZER_LOGS = os.environ.get("TERN_SANITIZER_LOGS")
 # What a sanitizer writes on stderr. ASan and LeakSanitizer honour
 # ASAN_OPTIONS=log_path, but UBSan inside an ASan build writes to stderr
 # whatever UBSAN_OPTIONS says (gcc 12), so stderr is searched too.
-_SANITIZER_MARKS = ("runtime error:", "==ERROR: ", "AddressSanitizer", "LeakSanitizer")
+_SANITIZER_MARKS = ("runtime error:", "==ERROR: ", "AddressSanitizer", "LeakSanitizer",
+                    "ThreadSanitizer")
 
 
 def keep_sanitizer_output(text, what):
@@ -140,7 +142,7 @@ class Server:
         if http:
             self.env["TERN_LISTEN_HTTP"] = "127.0.0.1:%d" % self.http_port
             self.env["TERN_LISTEN_HTTPS"] = "127.0.0.1:%d" % self.https_port
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # where reports go
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):  # where reports go
             if k in os.environ:
                 self.env[k] = os.environ[k]
         if env:
@@ -161,7 +163,11 @@ class Server:
         self.proc = subprocess.Popen(self.wrap + [self.binary, "serve"], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        self.reader = threading.Thread(target=self._read_log, daemon=True)
+        # A restarted server keeps its log; only this run's lines say it
+        # has started (the first run's line would let a test connect early).
+        with self.log_lock:
+            first_line = len(self.log)
+        self.reader = threading.Thread(target=self._read_log, args=(first_line,), daemon=True)
         self.reader.start()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -169,7 +175,9 @@ class Server:
                 # The reader may not have the last lines yet: they say why.
                 self.reader.join(2)
                 raise RuntimeError("tern exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
-            if "event=started" in self.log_text() or "\"event\":\"started\"" in self.log_text():
+            with self.log_lock:
+                now = "".join(self.log[first_line:])
+            if "event=started" in now or "\"event\":\"started\"" in now:
                 return
             time.sleep(0.02)
         # Do not leave a half-started server behind: the caller never gets
@@ -178,14 +186,16 @@ class Server:
         self.proc.wait()
         raise RuntimeError("tern did not start:\n" + self.log_text())
 
-    def _read_log(self):
+    def _read_log(self, first_line):
         for raw in self.proc.stderr:
             line = raw.decode("utf-8", "replace")
             with self.log_lock:
                 self.log.append(line)
             self.log_file.write(line)
             self.log_file.flush()
-        keep_sanitizer_output(self.log_text(), "stderr of tern serve (%s)" % self.tmp)
+        with self.log_lock:
+            this_run = "".join(self.log[first_line:])
+        keep_sanitizer_output(this_run, "stderr of tern serve (%s)" % self.tmp)
 
     def log_text(self):
         with self.log_lock:
