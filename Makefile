@@ -61,6 +61,7 @@ FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o)
 FUZZ_SECONDS ?= 30
+comma       := ,
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 .PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench image clean
@@ -127,27 +128,21 @@ build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
 
-build/asan-obj/%.o: %.c $(VENDOR)/.done
-	@mkdir -p $(dir $@)
-	@echo "CC (asan) $<"
-	@$(CC_HOST) $(CFLAGS_ASAN) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+# The sanitized servers: $(1) asan or tsan, $(2) compile flags, $(3) link flags.
+define SANITIZED_SERVER
+build/$(1)-obj/%.o: %.c $$(VENDOR)/.done
+	@mkdir -p $$(dir $$@)
+	@echo "CC ($(1)) $$<"
+	@$$(CC_HOST) $(2) -DTERN_VERSION='"$$(VERSION)"' -MMD -MP -c $$< -o $$@
 
-build/asan-obj/app/core/version.o: build/version.txt
+build/$(1)-obj/app/core/version.o: build/version.txt
 
-build/tern-asan: $(ASAN_OBJS)
-	@echo "LD $@"
-	@$(CC_HOST) -fsanitize=address,undefined -o $@ $(ASAN_OBJS) $(LIBS_ASAN)
-
-build/tsan-obj/%.o: %.c $(VENDOR)/.done
-	@mkdir -p $(dir $@)
-	@echo "CC (tsan) $<"
-	@$(CC_HOST) $(CFLAGS_TSAN) -DTERN_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
-
-build/tsan-obj/app/core/version.o: build/version.txt
-
-build/tern-tsan: $(TSAN_OBJS)
-	@echo "LD $@"
-	@$(CC_HOST) -fsanitize=thread -o $@ $(TSAN_OBJS) $(LIBS_ASAN)
+build/tern-$(1): $$($(shell echo $(1) | tr a-z A-Z)_OBJS)
+	@echo "LD $$@"
+	@$$(CC_HOST) $(3) -o $$@ $$^ $$(LIBS_ASAN)
+endef
+$(eval $(call SANITIZED_SERVER,asan,$(CFLAGS_ASAN),-fsanitize=address$(comma)undefined))
+$(eval $(call SANITIZED_SERVER,tsan,$(CFLAGS_TSAN),-fsanitize=thread))
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
