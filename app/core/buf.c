@@ -30,6 +30,7 @@ static _Thread_local struct {
 	size_t bytes;
 } cache;
 
+static _Thread_local int cache_armed; /* this thread's destructor is set */
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
@@ -72,10 +73,9 @@ static void storage_put(void *p, size_t cap)
 {
 	int c = cache_class(cap);
 	if (p && c >= 0 && cache.n[c] < CACHE_SLOTS && cache.bytes + cap <= CACHE_BYTES) {
-		if (cache.bytes == 0) {
-			/* First entry (again): arm the destructor for this thread. */
+		if (!cache_armed) {
 			pthread_once(&cache_key_once, cache_key_create);
-			pthread_setspecific(cache_key, &cache);
+			cache_armed = pthread_setspecific(cache_key, &cache) == 0;
 		}
 		cache.slot[c][cache.n[c]++] = p;
 		cache.bytes += cap;
