@@ -128,7 +128,8 @@ build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
 
-# The sanitized servers: $(1) asan or tsan, $(2) compile flags, $(3) link flags.
+# The sanitized servers: $(1) asan or tsan, $(2) compile flags, $(3) link
+# flags, $(4) the objects.
 define SANITIZED_SERVER
 build/$(1)-obj/%.o: %.c $$(VENDOR)/.done
 	@mkdir -p $$(dir $$@)
@@ -137,12 +138,12 @@ build/$(1)-obj/%.o: %.c $$(VENDOR)/.done
 
 build/$(1)-obj/app/core/version.o: build/version.txt
 
-build/tern-$(1): $$($(shell echo $(1) | tr a-z A-Z)_OBJS)
+build/tern-$(1): $(4)
 	@echo "LD $$@"
 	@$$(CC_HOST) $(3) -o $$@ $$^ $$(LIBS_ASAN)
 endef
-$(eval $(call SANITIZED_SERVER,asan,$(CFLAGS_ASAN),-fsanitize=address$(comma)undefined))
-$(eval $(call SANITIZED_SERVER,tsan,$(CFLAGS_TSAN),-fsanitize=thread))
+$(eval $(call SANITIZED_SERVER,asan,$(CFLAGS_ASAN),-fsanitize=address$(comma)undefined,$(ASAN_OBJS)))
+$(eval $(call SANITIZED_SERVER,tsan,$(CFLAGS_TSAN),-fsanitize=thread,$(TSAN_OBJS)))
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \

@@ -3,11 +3,11 @@
  */
 #include "buf.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_exit.h"
 #include "xalloc.h"
 
 /*
@@ -16,8 +16,8 @@
  * these sizes all the time; musl's allocator hands such blocks back to the
  * kernel at once, and the munmap/TLB-shootdown churn cost several percent
  * of CPU under load. The cache is bounded (CACHE_BYTES per thread) and
- * freed when its thread ends (a thread-specific key's destructor), so
- * nothing is left behind for LeakSanitizer or a long-lived process.
+ * freed when its thread ends (thread_exit.h); a thread that cannot
+ * register that does not cache.
  */
 #define CACHE_MIN_SHIFT 12
 #define CACHE_MAX_SHIFT 18
@@ -30,25 +30,15 @@ static _Thread_local struct {
 	size_t bytes;
 } cache;
 
-static _Thread_local int cache_armed; /* this thread's destructor is set */
-static pthread_key_t cache_key;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local int cache_armed; /* cache_release registered */
 
-/* At thread exit: the key's value is only a marker that this thread has
- * cached storage; the storage itself is in the thread's own cache. */
-static void cache_release(void *marker)
+/* When the thread ends (thread_exit.h). */
+static void cache_release(void)
 {
-	(void)marker;
 	for (int c = 0; c <= CACHE_MAX_SHIFT - CACHE_MIN_SHIFT; c++)
 		while (cache.n[c] > 0)
 			free(cache.slot[c][--cache.n[c]]);
 	cache.bytes = 0;
-}
-
-static void cache_key_create(void)
-{
-	if (pthread_key_create(&cache_key, cache_release) != 0)
-		fatalx("pthread_key_create failed");
 }
 
 static int cache_class(size_t cap)
@@ -72,11 +62,10 @@ static void *storage_get(size_t cap)
 static void storage_put(void *p, size_t cap)
 {
 	int c = cache_class(cap);
-	if (p && c >= 0 && cache.n[c] < CACHE_SLOTS && cache.bytes + cap <= CACHE_BYTES) {
-		if (!cache_armed) {
-			pthread_once(&cache_key_once, cache_key_create);
-			cache_armed = pthread_setspecific(cache_key, &cache) == 0;
-		}
+	if (!cache_armed)
+		cache_armed = thread_at_exit(cache_release) == 0;
+	if (p && cache_armed && c >= 0 && cache.n[c] < CACHE_SLOTS &&
+	    cache.bytes + cap <= CACHE_BYTES) {
 		cache.slot[c][cache.n[c]++] = p;
 		cache.bytes += cap;
 		return;

@@ -35,6 +35,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "core/thread_exit.h"
 #include "dkim/dkim.h"
 #include "dkim/dkim_rsa.h"
 
@@ -51,24 +52,15 @@ static _Thread_local unsigned cache_next;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 static int crypto_ok;
 
-/* A thread that ends frees its cached keys (RSA_free wipes them): the
- * thread-specific key exists only for its destructor. */
-static pthread_key_t cache_key;
-static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
-static int cache_key_ok;
+static _Thread_local int cache_armed; /* cache_release registered */
 
-static void cache_release(void *marker)
+/* When the thread ends (thread_exit.h): RSA_free wipes the keys. */
+static void cache_release(void)
 {
-	(void)marker;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		RSA_free(cache[i].rsa);
 		cache[i].rsa = NULL;
 	}
-}
-
-static void cache_key_create(void)
-{
-	cache_key_ok = pthread_key_create(&cache_key, cache_release) == 0;
 }
 
 static void crypto_init(void)
@@ -149,9 +141,8 @@ static RSA *rsa_for(const struct dkim_key *k)
 	RSA *rsa = rsa_from_key(k);
 	if (rsa == NULL)
 		return NULL;
-	pthread_once(&cache_key_once, cache_key_create);
-	if (cache_key_ok)
-		pthread_setspecific(cache_key, cache); /* any non-NULL arms it */
+	if (!cache_armed)
+		cache_armed = thread_at_exit(cache_release) == 0;
 	struct rsa_slot *s = &cache[cache_next++ % CACHE_SLOTS];
 	RSA_free(s->rsa); /* wipes its bignums */
 	memcpy(s->id, id, 32);

@@ -19,12 +19,12 @@
  * bytes is the whole invalidation: a replaced key set is a different
  * record.
  */
-#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/thread_exit.h"
 #include "dkim/dkim.h"
 #include "store/store_private.h"
 
@@ -145,8 +145,7 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
 }
 
 /* The last record this thread decoded (heap, made on first use). It holds
- * private keys, so it is wiped and freed when the thread ends: a
- * thread-specific key's destructor, since _Thread_local has none. */
+ * private keys, so it is wiped and freed when the thread ends. */
 struct dkim_last {
 	char name[STORE_DOMAIN_MAX + 1];
 	size_t len;
@@ -154,38 +153,30 @@ struct dkim_last {
 	struct dkim_keys keys;
 };
 static _Thread_local struct dkim_last *dkim_last;
-static pthread_key_t dkim_last_key;
-static pthread_once_t dkim_last_once = PTHREAD_ONCE_INIT;
-static int dkim_last_key_ok;
 
-static void dkim_last_free(void *p)
+/* When the thread ends (thread_exit.h). */
+static void dkim_last_free(void)
 {
-	sodium_memzero(p, sizeof(struct dkim_last));
-	free(p);
-}
-
-static void dkim_last_key_create(void)
-{
-	dkim_last_key_ok = pthread_key_create(&dkim_last_key, dkim_last_free) == 0;
+	sodium_memzero(dkim_last, sizeof *dkim_last);
+	free(dkim_last);
+	dkim_last = NULL;
 }
 
 /* This thread's cache, made on first use; NULL when there is no memory or
- * no key to free it with, and then every lookup decodes. */
+ * no way to free it at thread exit, and then every lookup decodes. */
 static struct dkim_last *dkim_last_get(void)
 {
 	if (dkim_last != NULL)
 		return dkim_last;
-	pthread_once(&dkim_last_once, dkim_last_key_create);
-	if (!dkim_last_key_ok)
-		return NULL;
 	struct dkim_last *l = calloc(1, sizeof *l);
 	if (l == NULL)
 		return NULL;
-	if (pthread_setspecific(dkim_last_key, l) != 0) {
+	dkim_last = l;
+	if (thread_at_exit(dkim_last_free) != 0) {
 		free(l);
-		return NULL;
+		dkim_last = NULL;
 	}
-	return dkim_last = l;
+	return dkim_last;
 }
 
 /* Decodes rec, or copies the keys this thread decoded from the same bytes. */

@@ -38,7 +38,7 @@ def keep_sanitizer_output(text, what):
     if not at:
         return
     start = text.rfind("\n", 0, min(at)) + 1
-    fd, path = tempfile.mkstemp(prefix="stderr.", dir=SANITIZER_LOGS)
+    fd, _ = tempfile.mkstemp(prefix="stderr.", dir=SANITIZER_LOGS)
     with os.fdopen(fd, "w") as f:
         f.write("%s\n%s" % (what, text[start:]))
 

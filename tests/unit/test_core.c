@@ -1,6 +1,7 @@
 /*
  * test_core.c — buffers, slices, arenas, the loop, configuration, logging,
- * metrics histograms, the loop's poll-before-sleep rule.
+ * metrics histograms, the loop's poll-before-sleep rule, thread exit
+ * functions.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/str.h"
+#include "core/thread_exit.h"
 #include "core/worker.h"
 #include "unit.h"
 
@@ -484,6 +486,51 @@ static void test_metrics_hist(void)
 	CHECK_EQ_INT(s.le[4], 40000);                    /* 2100 <= 5000 */
 }
 
+/* Each exit function appends its letter; the order shows they run last
+ * registered first, on the thread that ends, after its start routine. */
+static _Thread_local char exit_trace[THREAD_EXIT_MAX + 2];
+static char exit_seen[THREAD_EXIT_MAX + 2];
+
+static void exit_mark(char c)
+{
+	size_t n = strlen(exit_trace);
+	exit_trace[n] = c;
+	memcpy(exit_seen, exit_trace, sizeof exit_seen); /* the thread's TLS is gone after join */
+}
+static void exit_a(void) { exit_mark('a'); }
+static void exit_b(void) { exit_mark('b'); }
+
+static void *exit_thread(void *arg)
+{
+	int *rc = arg;
+	rc[0] = thread_at_exit(exit_a);
+	rc[1] = thread_at_exit(exit_b);
+	for (int i = 2; i < THREAD_EXIT_MAX; i++)
+		rc[i] = thread_at_exit(exit_a);
+	rc[THREAD_EXIT_MAX] = thread_at_exit(exit_b); /* one too many */
+	CHECK_EQ_STR(exit_trace, ""); /* nothing ran yet */
+	return NULL;
+}
+
+static void test_thread_exit(void)
+{
+	int rc[THREAD_EXIT_MAX + 1];
+	pthread_t t;
+
+	CHECK_EQ_INT(pthread_create(&t, NULL, exit_thread, rc), 0);
+	CHECK_EQ_INT(pthread_join(t, NULL), 0);
+	for (int i = 0; i < THREAD_EXIT_MAX; i++)
+		CHECK_EQ_INT(rc[i], 0);
+	CHECK_EQ_INT(rc[THREAD_EXIT_MAX], -1);
+	/* 8 registered: a, b, then six a; run in reverse. */
+	CHECK_EQ_STR(exit_seen, "aaaaaaba");
+	/* Another thread starts with an empty list of its own. */
+	memset(exit_seen, 0, sizeof exit_seen);
+	CHECK_EQ_INT(pthread_create(&t, NULL, exit_thread, rc), 0);
+	CHECK_EQ_INT(pthread_join(t, NULL), 0);
+	CHECK_EQ_STR(exit_seen, "aaaaaaba");
+}
+
 int main(void)
 {
 	test_metrics_hist();
@@ -496,5 +543,6 @@ int main(void)
 	test_loop_pingpong();
 	test_config();
 	test_log();
+	test_thread_exit();
 	return unit_done("test_core");
 }
