@@ -65,7 +65,7 @@ static void email_cb(void *arg, const struct store_email_info *info)
 		i++;
 	}
 	c->unseen += !seen;
-	c->deleted += deleted;
+	c->deleted += deleted || info->deleted;
 }
 
 int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r)

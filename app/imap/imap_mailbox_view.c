@@ -100,6 +100,8 @@ static void msg_from_info(struct imap_msg *m, const struct store_email_info *inf
 				.saved_at = info->saved_at,
 				.thread_id = info->thread_id };
 	imap_msg_set_keywords(m, info->keywords, info->keywords_len);
+	if (info->deleted) /* the membership's, not a keyword of the email */
+		m->flags |= IMAP_F_DELETED;
 }
 
 static void msgs_free(struct imap_msg *v, uint32_t n)

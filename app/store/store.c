@@ -286,9 +286,106 @@ static int migrate_blobdata(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/* Moves one email's $deleted to its memberships (migrate_deleted). */
+static int move_deleted(struct store *st, MDB_txn *txn, const uint8_t key[8])
+{
+	MDB_val k = { 8, (void *)key }, v;
+	struct email_rec e;
+	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+
+	if (rc)
+		return rc;
+	uint8_t *copy = xmalloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = { v.mv_size, copy };
+	if ((rc = email_dec(&cv, &e)) != 0)
+		goto out;
+	char *kw = xmalloc((size_t)e.keywords_len + 1);
+	memcpy(kw, e.keywords, e.keywords_len);
+	kw[e.keywords_len] = '\0';
+	size_t kl;
+	if (!store_keywords_take_deleted(kw, &kl)) {
+		free(kw);
+		goto out;
+	}
+	e.keywords = kw;
+	e.keywords_len = (uint16_t)kl;
+	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	free(kw);
+	uint32_t account = be32_get(key);
+	for (uint16_t i = 0; i < e.nmembers && rc == 0; i++) {
+		const uint8_t *mp = e.members + (size_t)i * 8;
+		uint8_t kb[12], urec[UID_REC_MAX];
+		MDB_val uk = key_u32_u32_u32(kb, account, be32_get(mp), be32_get(mp + 4)), uv;
+		rc = mdb_get(txn, st->db[DB_UID], &uk, &uv);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0; /* a dangling membership: nothing to flag */
+			continue;
+		}
+		if (rc)
+			break;
+		if (uv.mv_size < 5)
+			rc = MDB_CORRUPTED;
+		else {
+			MDB_val nv = { uid_rec_encode(urec, be32_get((uint8_t *)uv.mv_data + 1),
+			                              uid_rec_saved_at(&uv, e.received_at),
+			                              uid_rec_flags(&uv) | UID_F_DELETED),
+				       urec };
+			rc = mdb_put(txn, st->db[DB_UID], &uk, &nv, 0);
+		}
+	}
+out:
+	free(copy);
+	return rc;
+}
+
+/*
+ * 2 -> 3: IMAP \Deleted becomes a flag of the membership (the uid entry's
+ * flags byte) instead of the email's keyword "$deleted", so that an
+ * EXPUNGE in one mailbox never takes a copy in another (store_flags.c).
+ * An email that has it gives it to every mailbox it is in: what each
+ * showed before, each shows after. The keys are gathered first, then
+ * rewritten, so no cursor walks records being rewritten.
+ */
+static int migrate_deleted(struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t *keys = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct email_rec e;
+		if (k.mv_size != 8 || email_dec(&v, &e) != 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (!memmem(e.keywords, e.keywords_len, "$deleted", 8))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			keys = xrealloc(keys, cap * 8);
+		}
+		memcpy(keys + n * 8, k.mv_data, 8);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = move_deleted(st, txn, keys + i * 8);
+	free(keys);
+	return rc;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
+    migrate_deleted,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -271,13 +271,16 @@ struct store_email_info {
 	size_t metalen;
 	uint8_t blob_id[32];
 	/* Keywords of the email, lowercase, space-separated ("$seen $flagged"),
-	 * not NUL-terminated; valid during the callback. */
+	 * not NUL-terminated; valid during the callback. Never "$deleted":
+	 * that one is the membership's (deleted below). */
 	const char *keywords;
 	size_t keywords_len;
 	uint64_t modseq; /* the email's last change (CONDSTORE MODSEQ) */
 	uint32_t thread_id; /* IMAP THREADID (OBJECTID) */
 	int64_t saved_at;   /* when it entered this mailbox (IMAP SAVEDATE): the
 	                     * uid entry's date, else received_at */
+	int deleted;        /* IMAP \Deleted in this mailbox: per membership, so
+	                     * that EXPUNGE here never removes a copy elsewhere */
 };
 typedef void store_email_cb(void *arg, const struct store_email_info *info);
 /* Emails of a mailbox in UID order. */

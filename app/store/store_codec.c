@@ -515,17 +515,26 @@ int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v)
 	return mdb_put(txn, st->db[DB_META], &k, &val, 0);
 }
 
-size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at)
+size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at,
+		      unsigned flags)
 {
 	out[0] = REC_V1;
 	be32_put(out + 1, email_id);
 	be64_put(out + 5, (uint64_t)saved_at);
+	if (!flags)
+		return UID_REC_SAVED;
+	out[UID_REC_SAVED] = (uint8_t)flags;
 	return UID_REC_MAX;
+}
+
+unsigned uid_rec_flags(const MDB_val *v)
+{
+	return v->mv_size < UID_REC_MAX ? 0 : ((const uint8_t *)v->mv_data)[UID_REC_SAVED];
 }
 
 int64_t uid_rec_saved_at(const MDB_val *v, int64_t fallback)
 {
-	if (v->mv_size < UID_REC_MAX)
+	if (v->mv_size < UID_REC_SAVED)
 		return fallback; /* written before SAVEDATE, or by a delivery */
 	return (int64_t)be64_get((const uint8_t *)v->mv_data + 5);
 }
@@ -545,6 +554,7 @@ void email_info_fill(struct store_email_info *info, const struct email_rec *e,
 	    .modseq = e->modseq,
 	    .thread_id = e->thread_id,
 	    .saved_at = uid_rec_saved_at(uv, e->received_at),
+	    .deleted = (uid_rec_flags(uv) & UID_F_DELETED) != 0,
 	};
 	memcpy(info->blob_id, e->blob_id, 32);
 }

@@ -3,7 +3,9 @@
  * data model of DESIGN.md §4: an email may sit in several mailboxes, so a
  * copy is a new membership (target mailbox, new UID) of the same email,
  * not a new email. Keywords belong to the email and are therefore shared
- * by its copies, as JMAP's mailboxIds/keywords are.
+ * by its copies, as JMAP's mailboxIds/keywords are, except \Deleted: that
+ * flag is the membership's (store_flags.c says why), and the new one
+ * starts with the source's.
  *
  * Quota: a copy stores no new bytes (one email, one blob), so it costs
  * nothing against the quota and COPY is never refused for it. Dovecot
@@ -115,6 +117,9 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
 		return MDB_CORRUPTED;
 	uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+	/* The copy keeps the source's membership flags (\Deleted), as RFC
+	 * 9051 asks of COPY's flags and RFC 6851 of MOVE's. */
+	unsigned uflags = uid_rec_flags(&v);
 	if (c->move && (rc = mdb_del(txn, st->db[DB_UID], &k, NULL)) != 0)
 		return rc;
 	if ((rc = touch(st, txn, c, c->to, &to)) != 0)
@@ -123,7 +128,7 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	to->messages++;
 	/* The copy's save date (IMAP SAVEDATE) is now. */
 	k = key_u32_u32_u32(kb, c->account, c->to, nuid);
-	v = (MDB_val){uid_rec_encode(urec, email_id, (int64_t)time(NULL)), urec};
+	v = (MDB_val){uid_rec_encode(urec, email_id, (int64_t)time(NULL), uflags), urec};
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
 	if ((rc = add_entry(st, txn, c, email_id, c->to, nuid)) != 0)

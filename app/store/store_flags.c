@@ -2,7 +2,15 @@
  * store_flags.c — keywords of emails (IMAP flags, JMAP keywords).
  *
  * Keywords belong to the email, not to a membership: an email in two
- * mailboxes shows the same flags in both. IMAP's system flags are stored
+ * mailboxes shows the same flags in both (JMAP's model, DESIGN.md §4),
+ * with one exception. "$deleted" (IMAP \Deleted) is a flag of the
+ * membership, kept in the uid entry (UID_F_DELETED), because EXPUNGE acts
+ * on one mailbox: a client that copies a message to Archive and then
+ * marks the original \Deleted and expunges (neomutt's save, Thunderbird's
+ * "mark as deleted" mode, every client without MOVE) must not leave the
+ * archived copy \Deleted, where the next EXPUNGE there would destroy it.
+ * Callers see one keyword set per membership: the email's keywords, plus
+ * "$deleted" when the membership has it. IMAP's system flags are stored
  * under their JMAP names ($seen $answered $flagged $deleted $draft); the
  * mapping is the IMAP layer's business. Keywords are stored lowercase
  * (both protocols compare them case-insensitively), separated by single
@@ -46,10 +54,28 @@ int store_keyword_valid(const char *kw, size_t n)
 struct kwset {
 	char *buf;
 	size_t len;
-	const char *w[STORE_KEYWORDS_MAX];
-	size_t wl[STORE_KEYWORDS_MAX];
+	/* One more than an email may have: a membership's view adds $deleted. */
+	const char *w[STORE_KEYWORDS_MAX + 1];
+	size_t wl[STORE_KEYWORDS_MAX + 1];
 	size_t n;
 };
+
+static const char KW_DELETED[] = "$deleted";
+#define KW_DELETED_LEN (sizeof KW_DELETED - 1)
+
+/* Removes w from s; 1 when it was there. */
+static int kwset_drop(struct kwset *s, const char *w, size_t n)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->wl[i] == n && memcmp(s->w[i], w, n) == 0) {
+			for (s->n--; i < s->n; i++) { /* keeps the order */
+				s->w[i] = s->w[i + 1];
+				s->wl[i] = s->wl[i + 1];
+			}
+			return 1;
+		}
+	return 0;
+}
 
 static int kwset_has(const struct kwset *s, const char *w, size_t n)
 {
@@ -199,14 +225,21 @@ static int bump_mailboxes(struct store *st, MDB_txn *txn, struct kw_ctx *c, uint
 	return 0;
 }
 
-/* Applies the operation to one email; fills r. */
+/*
+ * Applies the operation to one membership (mailbox c->mailbox, uid) of an
+ * email; uv is a copy of its uid entry. The operation works on the
+ * membership's view (the email's keywords plus $deleted when the uid
+ * entry has it); the result is split again: $deleted into the uid entry,
+ * the rest into the email. Fills r.
+ */
 static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct acct_rec *a,
-		      uint32_t email_id, uint32_t uid, struct store_kw_result *r)
+		      uint32_t email_id, uint32_t uid, const MDB_val *uv,
+		      struct store_kw_result *r)
 {
-	uint8_t kb[8];
+	uint8_t kb[12];
 	MDB_val k = key_u32_u32(kb, c->account, email_id), v;
 	struct email_rec e;
-	struct kwset cur = { 0 }, out = { 0 };
+	struct kwset cur = { 0 }, view, out = { 0 }, out_email;
 	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
 
 	if (rc)
@@ -220,50 +253,84 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		rc = MDB_CORRUPTED;
 		goto out;
 	}
+	/* An email-level $deleted (schema 2) was moved by the migration;
+	 * should one remain, the email does not keep it. */
+	int stray = kwset_drop(&cur, KW_DELETED, KW_DELETED_LEN);
+	unsigned uflags = uid_rec_flags(uv);
+	int cur_del = (uflags & UID_F_DELETED) != 0;
+	view = cur;
+	view.buf = NULL; /* borrows cur's buffer */
+	if (cur_del) {
+		view.w[view.n] = KW_DELETED;
+		view.wl[view.n++] = KW_DELETED_LEN;
+	}
 	r->modseq = e.modseq;
 	if (c->unchangedsince && e.modseq > c->unchangedsince) {
 		r->status = STORE_KW_MODIFIED;
-		r->keywords = kwset_join(&cur, &(size_t){ 0 });
+		r->keywords = kwset_join(&view, &(size_t){ 0 });
 		goto out;
 	}
-	/* The new set: pointers into cur's and the argument's buffers. */
+	/* The new set: pointers into view's and the argument's buffers. */
 	out.n = 0;
 	if (c->op != STORE_KW_SET)
-		for (size_t i = 0; i < cur.n; i++) {
-			if (c->op == STORE_KW_REMOVE && kwset_has(&c->arg, cur.w[i], cur.wl[i]))
+		for (size_t i = 0; i < view.n; i++) {
+			if (c->op == STORE_KW_REMOVE && kwset_has(&c->arg, view.w[i], view.wl[i]))
 				continue;
-			out.w[out.n] = cur.w[i];
-			out.wl[out.n++] = cur.wl[i];
+			out.w[out.n] = view.w[i];
+			out.wl[out.n++] = view.wl[i];
 		}
 	if (c->op != STORE_KW_REMOVE)
 		for (size_t i = 0; i < c->arg.n; i++) {
 			if (kwset_has(&out, c->arg.w[i], c->arg.wl[i]))
 				continue;
-			if (out.n == STORE_KEYWORDS_MAX) {
+			if (out.n == STORE_KEYWORDS_MAX + 1) {
 				rc = STORE_EINVAL;
 				goto out;
 			}
 			out.w[out.n] = c->arg.w[i];
 			out.wl[out.n++] = c->arg.wl[i];
 		}
+	out_email = out;
+	int out_del = kwset_drop(&out_email, KW_DELETED, KW_DELETED_LEN);
+	if (out_email.n > STORE_KEYWORDS_MAX) {
+		rc = STORE_EINVAL;
+		goto out;
+	}
 	size_t klen;
-	char *joined = kwset_join(&out, &klen);
-	if (kwset_same(&cur, &out)) {
+	char *joined = kwset_join(&out, &(size_t){ 0 });
+	int email_same = kwset_same(&cur, &out_email) && !stray;
+	if (email_same && out_del == cur_del) {
 		r->status = STORE_KW_SAME;
 		r->keywords = joined;
 		goto out;
 	}
+	char *ekw = kwset_join(&out_email, &klen);
 	if (klen > UINT16_MAX) {
+		free(ekw);
 		free(joined);
 		rc = STORE_EINVAL;
 		goto out;
 	}
 	if (c->nentries == 0)
 		c->modseq = ++a->modseq;
-	e.keywords = joined;
+	/* The email takes the modseq even when only the membership's flag
+	 * changed: MODSEQ is the email's (CONDSTORE), and it changed here. */
+	e.keywords = ekw;
 	e.keywords_len = (uint16_t)klen;
 	e.modseq = c->modseq;
 	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	free(ekw);
+	if (rc == 0 && out_del != cur_del) {
+		uint8_t urec[UID_REC_MAX];
+		unsigned nf = out_del ? uflags | UID_F_DELETED : uflags & ~UID_F_DELETED;
+		MDB_val nv = { uid_rec_encode(urec, email_id, uid_rec_saved_at(uv, e.received_at), nf),
+			       urec };
+		/* A short entry (a delivery's) stays short while it has no flags. */
+		if (!nf && uv->mv_size < UID_REC_SAVED)
+			nv.mv_size = 5;
+		MDB_val uk = key_u32_u32_u32(kb, c->account, c->mailbox, uid);
+		rc = mdb_put(txn, st->db[DB_UID], &uk, &nv, 0);
+	}
 	if (rc) {
 		free(joined);
 		goto out;
@@ -321,7 +388,11 @@ static int kw_fn(struct store *st, MDB_txn *txn, void *arg)
 		if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
 			return MDB_CORRUPTED;
 		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
-		if ((rc = change_one(st, txn, c, &a, email_id, c->uids[i], &c->res[i])) != 0)
+		/* A copy: the email's rewrite may move the page v points into. */
+		uint8_t ub[UID_REC_MAX];
+		MDB_val uv = { v.mv_size > UID_REC_MAX ? UID_REC_MAX : v.mv_size, ub };
+		memcpy(ub, v.mv_data, uv.mv_size);
+		if ((rc = change_one(st, txn, c, &a, email_id, c->uids[i], &uv, &c->res[i])) != 0)
 			return rc;
 	}
 	if (c->changed == 0)
@@ -388,6 +459,24 @@ char *store_keywords_normalize(const char *text, size_t len)
 	char *out = kwset_join(&s, &n);
 	kwset_free(&s);
 	return out;
+}
+
+int store_keywords_take_deleted(char *kw, size_t *len_r)
+{
+	struct kwset s;
+	size_t n = strlen(kw);
+
+	if (kwset_parse(&s, kw, n) < 0) {
+		kwset_free(&s);
+		*len_r = n;
+		return 0;
+	}
+	int had = kwset_drop(&s, KW_DELETED, KW_DELETED_LEN);
+	char *out = kwset_join(&s, len_r);
+	memcpy(kw, out, *len_r + 1); /* never longer than the input */
+	free(out);
+	kwset_free(&s);
+	return had;
 }
 
 /* ---- the same inside the writer's group commit (store_group.c) ---- */

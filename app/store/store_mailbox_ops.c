@@ -230,7 +230,10 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 		uint32_t old_uid = be32_get((uint8_t *)k.mv_data + 8);
 		uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
 		uint8_t urec[UID_REC_MAX];
-		size_t ulen = v.mv_size < UID_REC_MAX ? 5 : UID_REC_MAX; /* keeps a SAVEDATE */
+		/* Keeps a SAVEDATE and the membership flags. */
+		size_t ulen = v.mv_size >= UID_REC_MAX     ? UID_REC_MAX
+		              : v.mv_size >= UID_REC_SAVED ? UID_REC_SAVED
+		                                           : 5;
 		memcpy(urec, v.mv_data, ulen);
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 2u
+#define STORE_SCHEMA_VERSION 3u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -256,13 +256,19 @@ const char *mbox_role_name(unsigned role);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an
- * optional i64 saved_at (SCHEMA.md). uid_rec_encode() writes the long
- * form into out and returns its size; uid_rec_saved_at() reads the date
- * of a value, or fallback (the email's received_at) for the short form.
+ * optional i64 saved_at, then an optional u8 of membership flags
+ * (SCHEMA.md). uid_rec_encode() writes saved_at, and the flags when there
+ * are any, into out and returns the size; uid_rec_saved_at() reads the
+ * date of a value, or fallback (the email's received_at) for the short
+ * form; uid_rec_flags() the flags (0 for the shorter forms).
  */
-#define UID_REC_MAX 13
-size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at);
+#define UID_REC_SAVED 13
+#define UID_REC_MAX 14
+#define UID_F_DELETED 0x01u /* IMAP \Deleted in this mailbox */
+size_t uid_rec_encode(uint8_t out[UID_REC_MAX], uint32_t email_id, int64_t saved_at,
+		      unsigned flags);
 int64_t uid_rec_saved_at(const MDB_val *v, int64_t fallback);
+unsigned uid_rec_flags(const MDB_val *v);
 
 /* Email (DB_EMAIL value); pointers point into the record (txn lifetime). */
 struct email_rec {
@@ -391,5 +397,9 @@ void store_async_fail(struct store *st, struct store_async *a, struct loop *loop
 /* Lowercased, deduplicated, single-space-joined copy of a keyword list
  * (malloc'ed), or NULL when a keyword is invalid or there are too many. */
 char *store_keywords_normalize(const char *text, size_t len);
+/* Removes "$deleted" from a normalized keyword string, in place, and sets
+ * *len_r to the new length; 1 when it was there. It is a flag of the
+ * membership, not of the email (store_flags.c). */
+int store_keywords_take_deleted(char *kw, size_t *len_r);
 
 #endif

@@ -253,7 +253,8 @@ static void note_change(struct batch *b, uint32_t account, uint64_t modseq)
 
 static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
                      uint32_t account, uint32_t mailbox, const char *keywords,
-                     const char *envelope, uint32_t *email_id_r, uint64_t *modseq_r);
+                     unsigned uflags, const char *envelope, uint32_t *email_id_r,
+                     uint64_t *modseq_r);
 
 /*
  * One copy of d into account's INBOX. MDB_NOTFOUND means the account is
@@ -263,17 +264,20 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
                            uint32_t account, const char *envelope, uint32_t *email_id_r,
                            uint64_t *modseq_r)
 {
-	return put_email(st, txn, d, account, STORE_INBOX_ID, NULL, envelope, email_id_r, modseq_r);
+	return put_email(st, txn, d, account, STORE_INBOX_ID, NULL, 0, envelope, email_id_r,
+	                 modseq_r);
 }
 
 /*
  * Stores d as a new email of account in mailbox with keywords (normalized,
- * may be NULL); fills d's uidvalidity_r/uid_r (d is the caller's, so it may
- * be written even though it is const for SMTP deliveries: see below).
+ * without $deleted, may be NULL) and the membership flags uflags (an
+ * APPEND's \Deleted); fills d's uidvalidity_r/uid_r (d is the caller's, so
+ * it may be written even though it is const for SMTP deliveries: see below).
  */
 static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery *d,
                      uint32_t account, uint32_t mailbox, const char *keywords,
-                     const char *envelope, uint32_t *email_id_r, uint64_t *modseq_r)
+                     unsigned uflags, const char *envelope, uint32_t *email_id_r,
+                     uint64_t *modseq_r)
 {
 	struct acct_rec a;
 	struct mbox_rec m;
@@ -329,7 +333,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	/* APPEND: the client may date the message in the past; the save date
 	 * (IMAP SAVEDATE) is now. A delivery's is its received_at: short form. */
 	if (d->mailbox)
-		v.mv_size = uid_rec_encode(urec, email_id, (int64_t)time(NULL));
+		v.mv_size = uid_rec_encode(urec, email_id, (int64_t)time(NULL), uflags);
 	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, 0)) != 0)
 		return rc;
 
@@ -427,7 +431,10 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		kw = x->keywords && *x->keywords
 		         ? store_keywords_normalize(x->keywords, strlen(x->keywords))
 		         : NULL;
-		rc = put_email(st, txn, x, account, d->mailbox, kw, NULL, &email_id, &modseq);
+		size_t kl;
+		unsigned uflags = kw && store_keywords_take_deleted(kw, &kl) ? UID_F_DELETED : 0;
+		rc = put_email(st, txn, x, account, d->mailbox, kw, uflags, NULL, &email_id,
+		               &modseq);
 		free(kw);
 		if (rc)
 			return rc;

@@ -1,9 +1,9 @@
 """IMAP COPY / MOVE / UID COPY / UID MOVE: COPYUID (UIDPLUS), the copy is
 the same email with a new UID in the target (content, internal date and
-the email's keywords), MOVE expunges from the source (the moving session
-gets COPYUID then EXPUNGE, a second session on the source sees EXPUNGE at
-its next NOOP and one on the target sees EXISTS), [TRYCREATE], and the
-quota (a copy adds no bytes)."""
+the email's keywords; \\Deleted is per mailbox), MOVE expunges from the
+source (the moving session gets COPYUID then EXPUNGE, a second session on
+the source sees EXPUNGE at its next NOOP and one on the target sees
+EXISTS), [TRYCREATE], and the quota (a copy adds no bytes)."""
 import imaplib
 import re
 
@@ -61,6 +61,54 @@ def test_imap_copy_copyuid_and_content():
         m.expunge()
         assert m.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 4)")
         assert len(s.messages(BOB)) == 4
+
+
+def test_imap_copy_then_delete_original_keeps_the_copy():
+    """How clients without MOVE save a message to a folder (neomutt's save,
+    Thunderbird's "mark as deleted" mode): COPY, then \\Deleted on the
+    original, then EXPUNGE. \\Deleted is the message's in that mailbox
+    only, so the copy is not \\Deleted and an EXPUNGE in its mailbox keeps
+    it. Other flags are the email's, shared by its copies."""
+    with srv() as s:
+        deliver(s, 2)
+        wait_count(s, 2)
+        m = login(s)
+        m.create("Saved")
+        watcher = login(s)
+        watcher.select("Saved")
+        m.select("INBOX")
+        typ, data = m.uid("COPY", "1", "Saved")
+        assert typ == "OK", data
+        typ, data = m.uid("STORE", "1", "+FLAGS", "(\\Deleted \\Seen)")
+        assert typ == "OK" and b"\\Deleted" in data[0], data
+        st = m.status("Saved", "(MESSAGES DELETED)")[1][0]
+        assert st.endswith(b"(MESSAGES 1 DELETED 0)"), st
+        st = m.status("INBOX", "(MESSAGES DELETED)")[1][0]
+        assert st.endswith(b"(MESSAGES 2 DELETED 1)"), st
+        assert m.search(None, "DELETED")[1][0] == b"1"
+        m.expunge()
+        # A session on the copy's mailbox sees it arrive, \\Seen (shared)
+        # and not \\Deleted, and it survives an EXPUNGE there.
+        watcher.noop()
+        typ, data = watcher.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert b"\\Seen" in data[0][0] and b"\\Deleted" not in data[0][0], data
+        assert b"msg 0" in data[0][1], data
+        assert watcher.search(None, "DELETED")[1][0] == b""
+        watcher.expunge()
+        assert watcher.status("Saved", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 1)")
+        # \\Deleted set in Saved stays there: INBOX's copy is gone, and a
+        # new copy of the Saved one starts \\Deleted, as RFC 9051 asks
+        # COPY to keep flags.
+        watcher.store("1", "+FLAGS", "(\\Deleted)")
+        typ, data = watcher.copy("1", "INBOX")
+        assert typ == "OK", data
+        m.noop()
+        typ, data = m.fetch("2", "(FLAGS)")
+        assert b"\\Deleted" in data[0] and b"\\Seen" in data[0], data
+        m.logout()
+        watcher.logout()
+        assert len(s.messages(BOB)) == 2
+        assert len(s.messages(BOB, "Saved")) == 1
 
 
 def test_imap_move_expunges_and_other_sessions():

@@ -1,6 +1,7 @@
 /*
  * test_store_flags.c — keywords of emails (set/add/remove, modseqs, change
- * records, UNCHANGEDSINCE) and mailbox management (create with parents,
+ * records, UNCHANGEDSINCE), \Deleted per membership (COPY, MOVE, APPEND,
+ * EXPUNGE, the schema 2 -> 3 migration) and mailbox management (create with parents,
  * rename with children, RENAME INBOX, delete with its messages,
  * subscribe).
  */
@@ -23,6 +24,7 @@ struct em {
 	uint32_t uid, email_id;
 	char kw[256];
 	uint64_t modseq;
+	int deleted;
 };
 struct ems {
 	struct em v[16];
@@ -38,6 +40,7 @@ static void collect(void *arg, const struct store_email_info *i)
 	m->uid = i->uid;
 	m->email_id = i->email_id;
 	m->modseq = i->modseq;
+	m->deleted = i->deleted;
 	snprintf(m->kw, sizeof m->kw, "%.*s", (int)i->keywords_len, i->keywords);
 }
 
@@ -172,6 +175,178 @@ static void test_keywords(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(removed, 1);
 }
 
+static uint32_t mailbox_id(struct store *st, uint32_t acc, const char *name, uint32_t *uv_r)
+{
+	struct mbs m = { 0 };
+	store_mailbox_list(st, acc, collect_mb, &m);
+	int i = mb_index(&m, name);
+	CHECK(i >= 0);
+	if (i < 0)
+		return 0;
+	if (uv_r)
+		*uv_r = m.uidvalidity[i];
+	return m.id[i];
+}
+
+static struct em list_one(struct store *st, uint32_t acc, uint32_t mailbox, int *n_r)
+{
+	struct ems e = { 0 };
+	CHECK_EQ_INT(store_email_list(st, acc, mailbox, collect, &e), STORE_OK);
+	*n_r = e.n;
+	return e.n ? e.v[e.n - 1] : (struct em){ 0 };
+}
+
+/* Puts "$deleted" back into an email's keywords, as schema 2 kept it. */
+struct old_kw {
+	uint32_t acc, email_id;
+	const char *kw;
+};
+
+static int put_old_keywords(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct old_kw *o = arg;
+	uint8_t kb[8];
+	MDB_val k = key_u32_u32(kb, o->acc, o->email_id), v;
+	struct email_rec e;
+	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	if (rc)
+		return rc;
+	uint8_t *copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = { v.mv_size, copy };
+	if ((rc = email_dec(&cv, &e)) == 0) {
+		e.keywords = o->kw;
+		e.keywords_len = (uint16_t)strlen(o->kw);
+		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * \Deleted is the membership's: a copy keeps the flags it was made with,
+ * but marking the original \Deleted and expunging it (a client's "save to
+ * folder" without MOVE) leaves the copy whole and not \Deleted. Other
+ * keywords stay the email's, shared by its copies.
+ */
+static void test_deleted_per_membership(struct store **stp, const char *dir, uint32_t acc)
+{
+	struct store *st = *stp;
+	struct store_kw_result res[2];
+	struct store_copy_result cr;
+	uint32_t iv, av, jv;
+	uint32_t inbox = mailbox_id(st, acc, "INBOX", &iv);
+	uint32_t archive = mailbox_id(st, acc, "Archive", &av);
+	uint32_t junk = mailbox_id(st, acc, "Junk", &jv);
+	int n;
+
+	unit_deliver(st, acc, "Subject: keep me\r\n\r\nK\r\n", 1700000100, NULL);
+	struct em in = list_one(st, acc, inbox, &n);
+	uint32_t uid = in.uid;
+	CHECK_EQ_INT(store_email_copy(st, acc, inbox, iv, &uid, 1, archive, 0, &cr), STORE_OK);
+	CHECK_EQ_INT(cr.n, 1);
+	store_copy_result_free(&cr);
+
+	/* neomutt's save: \Deleted (and \Seen) on the original. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &uid, 1, STORE_KW_ADD, "$seen $deleted",
+					  0, res, NULL),
+		     STORE_OK);
+	CHECK_EQ_INT(res[0].status, STORE_KW_CHANGED);
+	CHECK_EQ_STR(res[0].keywords, "$seen $deleted");
+	store_kw_results_free(res, 1);
+	in = list_one(st, acc, inbox, &n);
+	CHECK_EQ_INT(in.deleted, 1);
+	CHECK_EQ_STR(in.kw, "$seen");
+	struct em ar = list_one(st, acc, archive, &n);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(ar.deleted, 0);
+	CHECK_EQ_STR(ar.kw, "$seen"); /* shared */
+	CHECK_EQ_INT(ar.modseq, in.modseq);
+
+	/* Only \Deleted again: the same, no modseq spent. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &uid, 1, STORE_KW_ADD, "$deleted", 0,
+					  res, NULL),
+		     STORE_OK);
+	CHECK_EQ_INT(res[0].status, STORE_KW_SAME);
+	store_kw_results_free(res, 1);
+
+	size_t removed = 0;
+	CHECK_EQ_INT(store_expunge(st, acc, inbox, iv, &uid, 1, &removed, NULL), STORE_OK);
+	CHECK_EQ_INT(removed, 1);
+	ar = list_one(st, acc, archive, &n);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(ar.deleted, 0);
+
+	/* \Deleted alone changes the modseq (CONDSTORE) and comes off again;
+	 * a copy made meanwhile keeps it, the original loses it. */
+	uid = ar.uid;
+	CHECK_EQ_INT(store_email_keywords(st, acc, archive, 0, &uid, 1, STORE_KW_ADD, "$DELETED",
+					  0, res, NULL),
+		     STORE_OK);
+	CHECK_EQ_INT(res[0].status, STORE_KW_CHANGED);
+	CHECK(res[0].modseq > ar.modseq);
+	store_kw_results_free(res, 1);
+	CHECK_EQ_INT(store_email_copy(st, acc, archive, av, &uid, 1, junk, 0, &cr), STORE_OK);
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(store_email_keywords(st, acc, archive, 0, &uid, 1, STORE_KW_SET, "$seen", 0,
+					  res, NULL),
+		     STORE_OK);
+	CHECK_EQ_STR(res[0].keywords, "$seen");
+	store_kw_results_free(res, 1);
+	ar = list_one(st, acc, archive, &n);
+	CHECK_EQ_INT(ar.deleted, 0);
+	struct em jk = list_one(st, acc, junk, &n);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(jk.deleted, 1);
+	CHECK_EQ_STR(jk.kw, "$seen");
+
+	/* APPEND with \Deleted: the membership has it, the email not. */
+	const char *text = "Subject: appended\r\n\r\nA\r\n";
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	d.data = text;
+	d.len = strlen(text);
+	store_blob_id(text, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1700000200;
+	d.mailbox = archive;
+	d.keywords = "$Deleted $Flagged";
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	ar = list_one(st, acc, archive, &n);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(ar.deleted, 1);
+	CHECK_EQ_STR(ar.kw, "$flagged");
+
+	/* Schema 2 kept $deleted among the email's keywords: opening the
+	 * store migrates it to every membership and out of the keywords. */
+	uid = ar.uid;
+	CHECK_EQ_INT(store_email_copy(st, acc, archive, av, &uid, 1, inbox, 0, &cr), STORE_OK);
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(store_email_keywords(st, acc, archive, 0, &uid, 1, STORE_KW_REMOVE, "$deleted",
+					  0, res, NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	struct old_kw o = { acc, ar.email_id, "$flagged $deleted" };
+	CHECK_EQ_INT(store_write(st, put_old_keywords, &o), STORE_OK);
+	CHECK_EQ_INT(store_test_set_schema(st, 2), STORE_OK);
+	store_close(stp);
+	char err[256] = "";
+	CHECK_EQ_INT(store_open(dir, 0, stp, err, sizeof err), STORE_OK);
+	st = *stp;
+	if (!st)
+		return;
+	ar = list_one(st, acc, archive, &n);
+	CHECK_EQ_INT(ar.deleted, 1);
+	CHECK_EQ_STR(ar.kw, "$flagged");
+	in = list_one(st, acc, inbox, &n);
+	CHECK_EQ_INT(in.email_id, ar.email_id);
+	CHECK_EQ_INT(in.deleted, 1);
+	CHECK_EQ_STR(in.kw, "$flagged");
+	jk = list_one(st, acc, junk, &n);
+	CHECK_EQ_INT(jk.deleted, 1); /* untouched */
+}
+
 static void noop_raw(void *arg, const char *d, size_t n)
 {
 	(void)arg;
@@ -283,6 +458,7 @@ int main(void)
 	if (st) {
 		test_keywords(st, acc);
 		test_mailboxes(st, acc);
+		test_deleted_per_membership(&st, base, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);

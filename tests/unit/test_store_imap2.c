@@ -95,14 +95,21 @@ int main(void)
 	CHECK(f.thread[0] == f.email[0] && f.thread[1] == f.email[1] && f.email[0] != f.email[1]);
 	store_close(&st);
 
-	/* The uid entry codec, both forms. */
+	/* The uid entry codec, all three forms. */
 	uint8_t rec[UID_REC_MAX];
-	CHECK_EQ_INT(uid_rec_encode(rec, 7, -5), UID_REC_MAX);
-	MDB_val v = { UID_REC_MAX, rec };
+	CHECK_EQ_INT(uid_rec_encode(rec, 7, -5, 0), UID_REC_SAVED);
+	MDB_val v = { UID_REC_SAVED, rec };
 	CHECK_EQ_INT(uid_rec_saved_at(&v, 99), -5);
+	CHECK_EQ_INT(uid_rec_flags(&v), 0);
 	CHECK_EQ_INT(be32_get(rec + 1), 7);
 	v.mv_size = 5;
 	CHECK_EQ_INT(uid_rec_saved_at(&v, 99), 99);
+	CHECK_EQ_INT(uid_rec_flags(&v), 0);
+	CHECK_EQ_INT(uid_rec_encode(rec, 8, 42, UID_F_DELETED), UID_REC_MAX);
+	v.mv_size = UID_REC_MAX;
+	CHECK_EQ_INT(uid_rec_saved_at(&v, 99), 42);
+	CHECK_EQ_INT(uid_rec_flags(&v), UID_F_DELETED);
+	CHECK_EQ_INT(be32_get(rec + 1), 8);
 
 	unit_rmrf(base);
 	return unit_done("test_store_imap2");
