@@ -178,12 +178,12 @@ test: vendor
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	@echo "CC (fuzz) $<"
-	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -c $< -o $@
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -MMD -MP -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
@@ -215,4 +215,5 @@ image:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(TSAN_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) \
+         $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
