@@ -1,4 +1,4 @@
-"""neomutt, a real terminal mail client, against tern.
+"""neomutt, a real terminal mail client, against tern (IMAPS and POP3S).
 
 It sends in batch mode: three messages to the inbound MX port (it takes
 STARTTLS there and trusts our self-signed certificate through
@@ -206,6 +206,56 @@ set arrow_cursor=yes
                 time.sleep(0.2)
             assert not term.alive(), term.screen()
             assert sorted(server_view(s)) == ["nm late", "nm three", "nm two"]
+        finally:
+            if term:
+                term.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_neomutt_pop3s_reads_and_deletes():
+    """neomutt on POP3S: it lists the maildrop, shows a message, and a
+    message deleted with d is gone after it quits (DELE, QUIT)."""
+    if not shutil.which("neomutt") or not shutil.which("tmux"):
+        return "skip"
+    with Server(env={"TERN_HOSTNAME": "localhost"}, accounts=[(BOB, BOB_PW)], pop3=True) as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            for subj in ("pop one", "pop two", "pop three"):
+                c.sendmail("alice@remote.test", [BOB],
+                           message(subject=subj, to=BOB, body="Body of %s.\r\n" % subj))
+        wait_count(s, 3)
+        tmp = tempfile.mkdtemp(prefix="tern-neomutt-")
+        term = None
+        try:
+            rc = muttrc(s, tmp, "smtp://localhost:%d/" % s.smtp_port, BOB, """\
+set pop_user="%s"
+set pop_pass="%s"
+set folder="pops://localhost:%d/"
+set spoolfile="+"
+set delete=yes
+set sort=date
+set index_format="%%4C %%Z %%s"
+set wait_key=no
+set help=no
+set arrow_cursor=yes
+""" % (BOB, BOB_PW, s.pop3s_port))
+            term = Terminal(tmp, rc)
+            term.wait(lambda t: all(x in t for x in ("pop one", "pop two", "pop three")),
+                      "the three messages")
+            term.goto("pop two")
+            term.keys("Enter")
+            term.wait(lambda t: "Body of pop two." in t, "the body of pop two")
+            term.keys("q")
+            term.wait(lambda t: "pop three" in t and "Body of" not in t, "the index again")
+            term.keys("d")
+            term.keys("q")
+            deadline = time.time() + 15
+            while term.alive() and time.time() < deadline:
+                time.sleep(0.2)
+            assert not term.alive(), term.screen()
+            subjects = sorted(line.split()[-2] + " " + line.split()[-1]
+                              for _, line in s.messages(BOB))
+            assert subjects == ["pop one", "pop three"], s.messages(BOB)
+            assert "event=expunged" in s.log_text() and "removed=1" in s.log_text()
         finally:
             if term:
                 term.close()
