@@ -289,17 +289,13 @@ static int migrate_blobdata(struct store *st, MDB_txn *txn)
 /* Moves one email's $deleted to its memberships (migrate_deleted). */
 static int move_deleted(struct store *st, MDB_txn *txn, const uint8_t key[8])
 {
-	MDB_val k = { 8, (void *)key }, v;
+	MDB_val k = { 8, (void *)key };
 	struct email_rec e;
-	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	uint8_t *copy;
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
 
 	if (rc)
 		return rc;
-	uint8_t *copy = xmalloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	MDB_val cv = { v.mv_size, copy };
-	if ((rc = email_dec(&cv, &e)) != 0)
-		goto out;
 	char *kw = xmalloc((size_t)e.keywords_len + 1);
 	memcpy(kw, e.keywords, e.keywords_len);
 	kw[e.keywords_len] = '\0';

@@ -9,8 +9,10 @@
  * garbage. Readers are bounds-checked; a short record is "corrupt", never a
  * read past the end.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
 void be16_put(uint8_t *p, uint16_t v)
@@ -356,6 +358,26 @@ int email_dec(const MDB_val *v, struct email_rec *e)
 size_t email_size(const struct email_rec *e)
 {
 	return rec_size(email_enc, e);
+}
+
+int email_get_copy(MDB_txn *txn, struct store *st, MDB_val *k, struct email_rec *e,
+		   uint8_t **copy_r)
+{
+	MDB_val v;
+	int rc = mdb_get(txn, st->db[DB_EMAIL], k, &v);
+
+	*copy_r = NULL;
+	if (rc)
+		return rc;
+	uint8_t *copy = xmalloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	MDB_val cv = { v.mv_size, copy };
+	if ((rc = email_dec(&cv, e)) != 0) {
+		free(copy);
+		return rc;
+	}
+	*copy_r = copy;
+	return 0;
 }
 
 /* ---- blobs ---- */

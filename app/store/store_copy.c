@@ -145,16 +145,10 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	/* The email record: memberships and modseq. Copied before the
 	 * rewrite, which may reuse the page its decoded pointers point to. */
 	k = key_u32_u32(kb, c->account, email_id);
-	if ((rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v)) != 0)
-		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-	uint8_t *copy = xmalloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	MDB_val cv = {v.mv_size, copy};
 	struct email_rec e;
-	if ((rc = email_dec(&cv, &e)) != 0) {
-		free(copy);
-		return rc;
-	}
+	uint8_t *copy;
+	if ((rc = email_get_copy(txn, st, &k, &e, &copy)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 	if (e.nmembers == UINT16_MAX) {
 		free(copy);
 		return STORE_EINVAL;

@@ -62,17 +62,13 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 			   uint32_t email_id, uint32_t uid, struct acct_rec *a, int *destroyed_r)
 {
 	uint8_t kb[8];
-	MDB_val k = key_u32_u32(kb, c->account, email_id), v;
+	MDB_val k = key_u32_u32(kb, c->account, email_id);
 	struct email_rec e;
-	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	uint8_t *copy;
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
 
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* invariant 4 */
-	uint8_t *copy = xmalloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	MDB_val cv = { v.mv_size, copy };
-	if ((rc = email_dec(&cv, &e)) != 0)
-		goto out;
 
 	/* Keep every membership but this one. */
 	uint8_t *kept = xmalloc((size_t)e.nmembers * 8 + 1);
@@ -105,7 +101,6 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 		*destroyed_r = 1;
 	}
 	free(kept);
-out:
 	free(copy);
 	return rc;
 }

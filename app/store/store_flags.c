@@ -237,18 +237,14 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		      struct store_kw_result *r)
 {
 	uint8_t kb[12];
-	MDB_val k = key_u32_u32(kb, c->account, email_id), v;
+	MDB_val k = key_u32_u32(kb, c->account, email_id);
 	struct email_rec e;
 	struct kwset cur = { 0 }, view, out = { 0 }, out_email;
-	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
+	uint8_t *copy;
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
 
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-	uint8_t *copy = xmalloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	MDB_val cv = { v.mv_size, copy };
-	if ((rc = email_dec(&cv, &e)) != 0)
-		goto out;
 	if (kwset_parse(&cur, e.keywords, e.keywords_len) < 0) {
 		rc = MDB_CORRUPTED;
 		goto out;

@@ -242,14 +242,10 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 		if ((rc = mdb_put(txn, st->db[DB_UID], &nk, &nv, 0)) != 0)
 			break;
 		/* The email's membership changes mailbox and uid. */
-		MDB_val ekey = key_u32_u32(ek, c->account, email_id), ev;
+		MDB_val ekey = key_u32_u32(ek, c->account, email_id);
 		struct email_rec e;
-		if ((rc = mdb_get(txn, st->db[DB_EMAIL], &ekey, &ev)) != 0)
-			break;
-		uint8_t *copy = xmalloc(ev.mv_size);
-		memcpy(copy, ev.mv_data, ev.mv_size);
-		MDB_val cv = { ev.mv_size, copy };
-		if ((rc = email_dec(&cv, &e)) == 0) {
+		uint8_t *copy;
+		if ((rc = email_get_copy(txn, st, &ekey, &e, &copy)) == 0) {
 			for (uint16_t i = 0; i < e.nmembers; i++) {
 				uint8_t *mp = (uint8_t *)e.members + (size_t)i * 8;
 				if (be32_get(mp) == inbox->id && be32_get(mp + 4) == old_uid) {

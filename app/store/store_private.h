@@ -286,6 +286,14 @@ struct email_rec {
 void email_enc(struct rec_w *w, const void *rec);
 int email_dec(const MDB_val *v, struct email_rec *e);
 size_t email_size(const struct email_rec *e);
+/*
+ * Reads the email record under k and decodes it into e from a private
+ * copy (*copy_r, the caller frees it), so that e stays valid across the
+ * writes that follow: a rewrite may reuse the page the record sits in.
+ * LMDB's MDB_NOTFOUND when there is none; *copy_r is NULL on any error.
+ */
+int email_get_copy(MDB_txn *txn, struct store *st, MDB_val *k, struct email_rec *e,
+		   uint8_t **copy_r);
 /* What readers are given about one message of a mailbox: the email record
  * e of email_id, listed under uid by the uid entry uv (for its saved_at). */
 void email_info_fill(struct store_email_info *info, const struct email_rec *e,

@@ -205,16 +205,11 @@ struct old_kw {
 static int put_old_keywords(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct old_kw *o = arg;
-	uint8_t kb[8];
-	MDB_val k = key_u32_u32(kb, o->acc, o->email_id), v;
+	uint8_t kb[8], *copy;
+	MDB_val k = key_u32_u32(kb, o->acc, o->email_id);
 	struct email_rec e;
-	int rc = mdb_get(txn, st->db[DB_EMAIL], &k, &v);
-	if (rc)
-		return rc;
-	uint8_t *copy = malloc(v.mv_size);
-	memcpy(copy, v.mv_data, v.mv_size);
-	MDB_val cv = { v.mv_size, copy };
-	if ((rc = email_dec(&cv, &e)) == 0) {
+	int rc = email_get_copy(txn, st, &k, &e, &copy);
+	if (rc == 0) {
 		e.keywords = o->kw;
 		e.keywords_len = (uint16_t)strlen(o->kw);
 		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
