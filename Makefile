@@ -190,15 +190,16 @@ fuzz: $(FUZZ_BINS)
 	  mkdir -p build/fuzz/corpus-$$n; \
 	  dict=""; [ -f tests/fuzz/$$n.dict ] && dict="-dict=tests/fuzz/$$n.dict"; \
 	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$dict build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/$$n- $$dict build/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build/fuzz/$$n.log \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 	  grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$n.log | tail -1; done
 
 # Every fuzz target builds (clang catches what gcc lets through) and replays
-# its committed corpus once: a regression check, not a fuzzing run.
+# its committed corpus once: a regression check, not a fuzzing run. A
+# crashing input is saved as build/fuzz/TARGET-crash-*, not in the tree.
 fuzz-check: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-	  $$f -runs=0 tests/fuzz/corpus/$$n >build/fuzz/$$n.check.log 2>&1 \
+	  $$f -runs=0 -artifact_prefix=build/fuzz/$$n- tests/fuzz/corpus/$$n >build/fuzz/$$n.check.log 2>&1 \
 	    || { tail -40 build/fuzz/$$n.check.log; exit 1; }; \
 	  echo "fuzz-check $$n: corpus replayed"; done
 
