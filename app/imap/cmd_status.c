@@ -3,7 +3,7 @@
  *
  * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED,
  * MAILBOXID (OBJECTID, RFC 8474).
- * UNSEEN and DELETED count the messages without $seen / with $deleted;
+ * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT is 0 (RFC 9051 retired \Recent;
  * Dovecot too reports it without ever setting it for most clients). SIZE
  * sums the stored octets, which is what RFC822.SIZE reports.
@@ -54,18 +54,17 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	c->counted++;
 	/* Keywords are lowercase in the store. */
 	struct str kw = str_make(info->keywords, info->keywords_len);
-	int seen = 0, deleted = 0;
+	int seen = 0;
 	for (size_t i = 0; i < kw.len;) {
 		size_t st = i;
 		while (i < kw.len && kw.p[i] != ' ')
 			i++;
 		struct str w = str_make(kw.p + st, i - st);
 		seen |= str_eq_ci_c(w, "$seen");
-		deleted |= str_eq_ci_c(w, "$deleted");
 		i++;
 	}
 	c->unseen += !seen;
-	c->deleted += deleted || info->deleted;
+	c->deleted += info->deleted; /* the membership's flag, not a keyword */
 }
 
 int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r)
