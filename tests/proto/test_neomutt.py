@@ -25,6 +25,9 @@ SUBJECTS = ("nm one", "nm two", "nm three")
 
 
 def muttrc(s, tmp, smtp_url, sender, extra=""):
+    """A new neomuttrc in tmp: sending through smtp_url as sender, our
+    certificate trusted, no caches, an index the test can read; extra
+    lines after those. Returns its path."""
     path = os.path.join(tmp, "muttrc-%d" % len(os.listdir(tmp)))
     with open(path, "w") as f:
         f.write("""set from="%s"
@@ -34,6 +37,12 @@ set ssl_force_tls=yes
 set record=""
 set header_cache=""
 set message_cachedir=""
+set sort=date
+set index_format="%%4C %%Z %%s"
+set delete=yes
+set wait_key=no
+set help=no
+set arrow_cursor=yes
 %s""" % (sender, smtp_url, os.path.join(s.data, "tls", "self-signed.crt"), extra))
     return path
 
@@ -82,6 +91,15 @@ class Terminal:
         self.keys("/", "C-u", "~s '%s'" % subject, "Enter")
         self.wait(lambda t: any(line.startswith("->") and subject in line
                                 for line in t.splitlines()), "the cursor on " + subject)
+
+    def read(self, subject, after):
+        """Opens the message with this subject, waits for its body, goes
+        back to the index and waits for the subject after shown there."""
+        self.goto(subject)
+        self.keys("Enter")
+        self.wait(lambda t: "Body of %s." % subject in t, "the body of " + subject)
+        self.keys("q")
+        self.wait(lambda t: after in t and "Body of" not in t, "the index again")
 
     def alive(self):
         return self.tmux("has-session", "-t", "nm").returncode == 0
@@ -145,16 +163,10 @@ set spoolfile="+INBOX"
 set imap_idle=yes
 set mail_check=1
 set timeout=1
-set sort=date
-set index_format="%%4C %%Z %%s"
-set delete=yes
 set move=no
 set mark_old=no
 set confirmappend=no
 set confirmcreate=no
-set wait_key=no
-set help=no
-set arrow_cursor=yes
 """ % (BOB, BOB_PW, s.imaps_port))
             term = Terminal(tmp, rc)
             everything = SUBJECTS + ("nm submitted",)
@@ -162,11 +174,7 @@ set arrow_cursor=yes
 
             # Open one: its body shows. neomutt reads with BODY.PEEK and
             # stores \Seen itself at the next sync.
-            term.goto("nm two")
-            term.keys("Enter")
-            term.wait(lambda t: "Body of nm two." in t, "the body of nm two")
-            term.keys("q")
-            term.wait(lambda t: "nm three" in t and "Body of" not in t, "the index again")
+            term.read("nm two", "nm three")
 
             # Flag one, save one to Saved, delete one, then sync.
             term.goto("nm three")
@@ -231,21 +239,11 @@ set pop_user="%s"
 set pop_pass="%s"
 set folder="pops://localhost:%d/"
 set spoolfile="+"
-set delete=yes
-set sort=date
-set index_format="%%4C %%Z %%s"
-set wait_key=no
-set help=no
-set arrow_cursor=yes
 """ % (BOB, BOB_PW, s.pop3s_port))
             term = Terminal(tmp, rc)
             term.wait(lambda t: all(x in t for x in ("pop one", "pop two", "pop three")),
                       "the three messages")
-            term.goto("pop two")
-            term.keys("Enter")
-            term.wait(lambda t: "Body of pop two." in t, "the body of pop two")
-            term.keys("q")
-            term.wait(lambda t: "pop three" in t and "Body of" not in t, "the index again")
+            term.read("pop two", "pop three")
             term.keys("d")
             term.keys("q")
             deadline = time.time() + 15

@@ -296,15 +296,8 @@ static void test_deleted_per_membership(struct store **stp, const char *dir, uin
 	CHECK_EQ_STR(jk.kw, "$seen");
 
 	/* APPEND with \Deleted: the membership has it, the email not. */
-	const char *text = "Subject: appended\r\n\r\nA\r\n";
 	struct store_delivery d;
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = 1700000200;
+	unit_delivery_init(&d, "Subject: appended\r\n\r\nA\r\n", &acc, 1700000200);
 	d.mailbox = archive;
 	d.keywords = "$Deleted $Flagged";
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);

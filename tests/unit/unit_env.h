@@ -73,6 +73,20 @@ static inline struct store *unit_store_with_account(const char *dir, unsigned fl
 	return st;
 }
 
+/* A delivery of text to the one account *acc (an INBOX delivery until the
+ * caller sets mailbox and keywords for an APPEND). */
+static inline void unit_delivery_init(struct store_delivery *d, const char *text, uint32_t *acc,
+                                      int64_t received_at)
+{
+	memset(d, 0, sizeof *d);
+	d->data = text;
+	d->len = strlen(text);
+	store_blob_id(text, d->len, d->blob_id);
+	d->accounts = acc;
+	d->naccounts = 1;
+	d->received_at = received_at;
+}
+
 /* Delivers text into acc's INBOX at once (no writer thread), with its
  * structure record meta (may be NULL); the delivery must succeed. */
 static inline void unit_deliver(struct store *st, uint32_t acc, const char *text,
@@ -80,13 +94,7 @@ static inline void unit_deliver(struct store *st, uint32_t acc, const char *text
 {
 	struct store_delivery d;
 
-	memset(&d, 0, sizeof d);
-	d.data = text;
-	d.len = strlen(text);
-	store_blob_id(text, d.len, d.blob_id);
-	d.accounts = &acc;
-	d.naccounts = 1;
-	d.received_at = received_at;
+	unit_delivery_init(&d, text, &acc, received_at);
 	if (meta && buf_len(meta)) {
 		d.meta = buf_data(meta);
 		d.metalen = buf_len(meta);
