@@ -3,7 +3,6 @@ over IMAPS: its Lua rules SEARCH (FROM, SUBJECT, BODY, BEFORE, UNSEEN,
 SEEN, DELETED, FLAGGED), then MOVE, COPY, STORE and delete (STORE \\Deleted
 and EXPUNGE), and what it counted and the server's state afterwards must
 agree with the rules."""
-import imaplib
 import os
 import shutil
 import smtplib
@@ -11,6 +10,7 @@ import subprocess
 import tempfile
 
 from test_imap import BOB, BOB_PW, login, wait_count
+from test_pop3 import need
 from harness import Server
 
 MESSAGES = [  # (sender, subject, body)
@@ -69,8 +69,7 @@ def mailbox(s, name):
 
 
 def test_imapfilter_rules():
-    if not shutil.which("imapfilter"):
-        return "skip"
+    need("imapfilter")
     with Server(env={"TERN_HOSTNAME": "localhost"}, accounts=[(BOB, BOB_PW)], imap=True) as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
             for sender, subject, body in MESSAGES:

@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from test_imap import BOB, BOB_PW, login, wait_count
+from test_pop3 import need
 from harness import Server, message
 
 SUBJECTS = ("nm one", "nm two", "nm three")
@@ -135,8 +136,8 @@ def wait_view(s, pred, what, mailbox="INBOX", timeout=20):
 
 
 def test_neomutt_sends_and_reads_over_imaps():
-    if not shutil.which("neomutt") or not shutil.which("tmux"):
-        return "skip"
+    need("neomutt")
+    need("tmux")
     with Server(env={"TERN_HOSTNAME": "localhost"}, accounts=[(BOB, BOB_PW)], imap=True,
                 submission=True) as s:
         tmp = tempfile.mkdtemp(prefix="tern-neomutt-")
@@ -223,8 +224,8 @@ set confirmcreate=no
 def test_neomutt_pop3s_reads_and_deletes():
     """neomutt on POP3S: it lists the maildrop, shows a message, and a
     message deleted with d is gone after it quits (DELE, QUIT)."""
-    if not shutil.which("neomutt") or not shutil.which("tmux"):
-        return "skip"
+    need("neomutt")
+    need("tmux")
     with Server(env={"TERN_HOSTNAME": "localhost"}, accounts=[(BOB, BOB_PW)], pop3=True) as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
             for subj in ("pop one", "pop two", "pop three"):

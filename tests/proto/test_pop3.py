@@ -607,15 +607,18 @@ def make_maildir(s):
     return maildir, user
 
 
-def run_getmail(s, retriever, port, delete, maildir, user=""):
+def run_getmail(s, retriever, port, delete, maildir, user="", extra=""):
+    """extra: more lines for the [retriever] section (IMAP's mailboxes,
+    move_on_delete)."""
     rcdir = os.path.join(s.tmp, "getmail")
     os.makedirs(rcdir, exist_ok=True)
     with open(os.path.join(rcdir, "getmailrc"), "w") as f:
         f.write("[retriever]\ntype = %s\nserver = 127.0.0.1\nport = %d\nusername = %s\n"
-                "password = %s\ntimeout = 30\n\n[destination]\ntype = Maildir\npath = %s/\n%s\n"
+                "password = %s\ntimeout = 30\n%s\n[destination]\ntype = Maildir\npath = %s/\n%s\n"
                 "[options]\ndelete = %s\nread_all = false\ndelivered_to = false\n"
                 "received = false\nverbose = 0\n"
-                % (retriever, port, BOB, BOB_PW, maildir, user, "true" if delete else "false"))
+                % (retriever, port, BOB, BOB_PW, extra, maildir, user,
+                   "true" if delete else "false"))
     r = subprocess.run(["getmail", "--getmaildir", rcdir, "--rcfile", "getmailrc"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
     return r.returncode, r.stdout.decode(errors="replace")
