@@ -52,6 +52,21 @@ def wait_count(s, n, account=BOB, timeout=10):
     raise AssertionError("messages not delivered")
 
 
+def mailbox_flags(s, mailbox="INBOX"):
+    """{subject: flags bytes} of one of bob's mailboxes, read with imaplib
+    (the real clients' tests check the server with it)."""
+    m = login(s)
+    m.select(mailbox, readonly=True)
+    out = {}
+    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    for d in data:
+        if isinstance(d, tuple):
+            subj = d[1].split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+            out[subj] = d[0].split(b"FLAGS (", 1)[1].split(b")", 1)[0]
+    m.logout()
+    return out
+
+
 def starttls(s):
     m = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=10)
     m.starttls(ctx())

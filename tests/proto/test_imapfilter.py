@@ -9,7 +9,7 @@ import smtplib
 import subprocess
 import tempfile
 
-from test_imap import BOB, BOB_PW, login, wait_count
+from test_imap import BOB, BOB_PW, login, mailbox_flags, wait_count
 from test_pop3 import need
 from harness import Server
 
@@ -54,20 +54,6 @@ out:close()
 """
 
 
-def mailbox(s, name):
-    """{subject: flags bytes} of a mailbox."""
-    m = login(s)
-    m.select(name, readonly=True)
-    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    out = {}
-    for d in data:
-        if isinstance(d, tuple):
-            subj = d[1].split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
-            out[subj] = d[0].split(b"FLAGS (", 1)[1].split(b")", 1)[0]
-    m.logout()
-    return out
-
-
 def test_imapfilter_rules():
     need("imapfilter")
     with Server(env={"TERN_HOSTNAME": "localhost"}, accounts=[(BOB, BOB_PW)], imap=True) as s:
@@ -105,12 +91,12 @@ def test_imapfilter_rules():
             assert counts == {"lists": 2, "todo": 2, "old": 1, "unseen": 2, "flagged": 2,
                               "spam_seen": 1, "spam_deleted": 0}, counts
 
-            inbox = mailbox(s, "INBOX")
+            inbox = mailbox_flags(s, "INBOX")
             assert sorted(inbox) == ["Invoice 1", "Meeting"], inbox
             assert all(b"\\Flagged" in f and b"\\Seen" not in f for f in inbox.values()), inbox
-            assert sorted(mailbox(s, "Lists")) == ["[list] again", "[list] hello"]
-            spam = mailbox(s, "Spam")
+            assert sorted(mailbox_flags(s, "Lists")) == ["[list] again", "[list] hello"]
+            spam = mailbox_flags(s, "Spam")
             assert list(spam) == ["WIN MONEY"] and spam["WIN MONEY"] == b"\\Seen", spam
-            assert list(mailbox(s, "Archive")) == ["Ancient"]
+            assert list(mailbox_flags(s, "Archive")) == ["Ancient"]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 
-from test_imap import BOB, BOB_PW, login, wait_count
+from test_imap import BOB, BOB_PW, login, mailbox_flags, wait_count
 from test_pop3 import need
 from harness import Server, message
 
@@ -110,25 +110,11 @@ class Terminal:
             self.tmux("kill-server")
 
 
-def server_view(s, mailbox="INBOX"):
-    """{subject: flags bytes} of a mailbox, read with imaplib."""
-    m = login(s)
-    m.select(mailbox, readonly=True)
-    out = {}
-    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-    for d in data:
-        if isinstance(d, tuple):
-            subj = d[1].split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
-            out[subj] = d[0].split(b"FLAGS (", 1)[1].split(b")", 1)[0]
-    m.logout()
-    return out
-
-
 def wait_view(s, pred, what, mailbox="INBOX", timeout=20):
     deadline = time.time() + timeout
     view = {}
     while time.time() < deadline:
-        view = server_view(s, mailbox)
+        view = mailbox_flags(s, mailbox)
         if pred(view):
             return view
         time.sleep(0.2)
@@ -192,7 +178,7 @@ set confirmcreate=no
             assert sorted(v) == ["nm three", "nm two"], v
             assert b"\\Flagged" in v["nm three"], v
             assert b"\\Seen" in v["nm two"], v
-            saved = server_view(s, "Saved")
+            saved = mailbox_flags(s, "Saved")
             assert list(saved) == ["nm one"], saved
             assert b"\\Deleted" not in saved["nm one"], saved
 
@@ -214,7 +200,7 @@ set confirmcreate=no
             while term.alive() and time.time() < deadline:
                 time.sleep(0.2)
             assert not term.alive(), term.screen()
-            assert sorted(server_view(s)) == ["nm late", "nm three", "nm two"]
+            assert sorted(mailbox_flags(s)) == ["nm late", "nm three", "nm two"]
         finally:
             if term:
                 term.close()
