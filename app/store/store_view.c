@@ -7,11 +7,12 @@
  * (its own APPEND, STORE, EXPUNGE included) and on every SELECT. Reading
  * the whole mailbox is one uid entry and one email record per message, so
  * a 2,000-message INBOX cost more than the command itself. The change log
- * (store_changes.c) names every membership a change touched, so the reads
- * after modseq m are: the records above m, then one uid entry and one
- * email record per membership named, all in one read transaction (the
- * account's modseq, the mailbox record and the changes are one consistent
- * state).
+ * (store_changes.c) names the membership each change went through, so the
+ * reads after modseq m are: the records above m, then one uid entry and
+ * one email record per membership named, and for an "email updated" entry
+ * the email's other memberships of the mailbox (its keywords and modseq
+ * changed for every copy), all in one read transaction (the account's
+ * modseq, the mailbox record and the changes are one consistent state).
  *
  * Both walks use cursors: a cursor lookup whose key lies on the page the
  * cursor is on already searches only that page (LMDB), and email ids of a
@@ -151,10 +152,15 @@ static int report_uid(struct view_txn *t, uint32_t uid, store_email_cb *cb,
 	return rc != 0 ? rc : report(t, &v, uid, cb, arg);
 }
 
-/* An email changed in another mailbox: its memberships of ours (its
- * keywords and modseq are the email's, shared by every membership). */
-static int report_email(struct view_txn *t, uint32_t email_id, store_email_cb *cb,
-			store_gone_cb *gone, void *arg, size_t *n)
+/*
+ * An email changed: its memberships of our mailbox other than skip_uid
+ * (0: none skipped). Its keywords and modseq are the email's, shared by
+ * every membership, and the change log names only the membership the
+ * change went through: one in another mailbox, or another copy in ours
+ * (a message copied into a mailbox that already holds it).
+ */
+static int report_email(struct view_txn *t, uint32_t email_id, uint32_t skip_uid,
+			store_email_cb *cb, store_gone_cb *gone, void *arg, size_t *n)
 {
 	struct email_rec e;
 	uint8_t ek[8];
@@ -170,7 +176,8 @@ static int report_email(struct view_txn *t, uint32_t email_id, store_email_cb *c
 		return rc;
 	/* Collected first: report() moves the email cursor. */
 	for (size_t i = 0; i < e.nmembers; i++)
-		if (be32_get(e.members + 8 * i) == t->mailbox) {
+		if (be32_get(e.members + 8 * i) == t->mailbox &&
+		    be32_get(e.members + 8 * i + 4) != skip_uid) {
 			if (nu == sizeof(uids) / sizeof(uids[0]))
 				return MDB_BAD_VALSIZE; /* unusual: the caller reads everything */
 			uids[nu++] = be32_get(e.members + 8 * i + 4);
@@ -229,9 +236,9 @@ int store_mailbox_delta(struct store *st, uint32_t account, uint32_t mailbox, ui
 			if (mb == mailbox) {
 				rc = report_uid(&t, uid, cb, gone, arg);
 				n++;
-			} else if (e[0] == CHANGE_EMAIL_UPDATED) {
-				rc = report_email(&t, id, cb, gone, arg, &n);
 			}
+			if (rc == 0 && e[0] == CHANGE_EMAIL_UPDATED)
+				rc = report_email(&t, id, mb == mailbox ? uid : 0, cb, gone, arg, &n);
 		}
 		if (rc != 0)
 			break;

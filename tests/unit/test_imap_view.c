@@ -226,6 +226,77 @@ static void test_cache(struct store *st, uint32_t acc)
 	imap_view_cache_clear();
 }
 
+/*
+ * One email twice in a mailbox (copied out and back in): a change through
+ * one membership names only that one in the log, and a view must still
+ * see the other take the email's keywords and modseq, while \Deleted
+ * stays the membership's own. Both for a snapshot kept in the cache and
+ * for a live view with its untagged responses.
+ */
+static void test_twice_in_one_mailbox(struct store *st, uint32_t acc)
+{
+	struct imap_mailbox_view v;
+	struct store_kw_result res[1];
+	struct store_copy_result cr;
+	struct buf out;
+	uint32_t inbox, dup, u, back;
+
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Dup", &dup), STORE_OK);
+	deliver(st, acc, 900);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK);
+	u = imap_view_last_uid(&v);
+	memset(&cr, 0, sizeof cr);
+	CHECK_EQ_INT(store_email_copy(st, acc, inbox, v.uidvalidity, &u, 1, dup, 0, &cr),
+		     STORE_OK);
+	uint32_t du = cr.n ? cr.dst_uids[0] : 1, dup_validity = cr.uidvalidity;
+	store_copy_result_free(&cr);
+	memset(&cr, 0, sizeof cr);
+	CHECK_EQ_INT(store_email_copy(st, acc, dup, dup_validity, &du, 1, inbox, 0, &cr),
+		     STORE_OK);
+	back = cr.n ? cr.dst_uids[0] : 0;
+	store_copy_result_free(&cr);
+	CHECK_EQ_INT(imap_view_refresh(&v, st), 0);
+	uint32_t s1 = imap_view_seq(&v, u), s2 = imap_view_seq(&v, back);
+	CHECK(s1 && s2 && v.msgs[s1 - 1].email_id == v.msgs[s2 - 1].email_id);
+	imap_view_close(&v, st); /* kept in the cache at this modseq */
+
+	/* Flagged through the first, \Deleted through the second. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &u, 1, STORE_KW_ADD, "$flagged", 0,
+					  res, NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &back, 1, STORE_KW_ADD, "$deleted",
+					  0, res, NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, inbox), STORE_OK); /* from the cache */
+	if (s2 <= v.count) {
+		CHECK_EQ_INT(v.msgs[s1 - 1].flags, IMAP_F_FLAGGED);
+		CHECK_EQ_INT(v.msgs[s2 - 1].flags, IMAP_F_FLAGGED | IMAP_F_DELETED);
+		CHECK_EQ_INT(v.msgs[s1 - 1].modseq, v.msgs[s2 - 1].modseq);
+	}
+	check_same_as_fresh(st, &v);
+
+	/* A live view: both messages' FETCH, the second keeping \Deleted. */
+	CHECK_EQ_INT(store_email_keywords(st, acc, inbox, 0, &u, 1, STORE_KW_ADD, "$seen", 0, res,
+					  NULL),
+		     STORE_OK);
+	store_kw_results_free(res, 1);
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
+	buf_append(&out, "", 1);
+	char want[64];
+	snprintf(want, sizeof want, "* %u FETCH (FLAGS (\\Flagged \\Seen))\r\n", s1);
+	CHECK(has(&out, want));
+	snprintf(want, sizeof want, "* %u FETCH (FLAGS (\\Flagged \\Deleted \\Seen))\r\n", s2);
+	CHECK(has(&out, want));
+	check_same_as_fresh(st, &v);
+	buf_free(&out);
+	imap_view_free(&v);
+	imap_view_cache_clear();
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -237,6 +308,7 @@ int main(void)
 	if (st) {
 		test_delta(st, acc);
 		test_cache(st, acc);
+		test_twice_in_one_mailbox(st, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);
