@@ -81,9 +81,12 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 		nkept++;
 	}
 	if (nkept > 0) {
+		/* The email's modseq stays: its copies elsewhere did not change
+		 * (MODSEQ is per message, RFC 7162), and a new one would be
+		 * above their mailboxes' HIGHESTMODSEQ, which this change does
+		 * not touch. The change record names the membership removed. */
 		e.nmembers = nkept;
 		e.members = kept;
-		e.modseq = c->modseq;
 		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
 		*destroyed_r = 0;
 	} else {

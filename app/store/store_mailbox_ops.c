@@ -255,6 +255,20 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 			}
 			e.modseq = a_modseq + 1; /* the modseq change_flush writes at */
 			rc = rec_put(txn, st->db[DB_EMAIL], &ekey, email_size(&e), email_enc, &e, 0);
+			/* Its copies in other mailboxes show that modseq too: their
+			 * HIGHESTMODSEQ must not stay below it (INBOX and dst
+			 * take the final one in the caller). */
+			for (uint16_t i = 0; i < e.nmembers && rc == 0; i++) {
+				uint32_t mb = be32_get(e.members + (size_t)i * 8);
+				struct mbox_rec om;
+				if (mb == dst->id || mb == inbox->id)
+					continue;
+				if ((rc = mbox_get(txn, st, c->account, mb, &om)) == 0 &&
+				    om.highest_modseq < e.modseq) {
+					om.highest_modseq = e.modseq;
+					rc = mbox_put(txn, st, c->account, mb, &om);
+				}
+			}
 		}
 		free(copy);
 		if (rc)

@@ -365,6 +365,82 @@ def fresh_state(s, box):
     return st
 
 
+def full_state(s, box):
+    """A new session's (UIDVALIDITY, HIGHESTMODSEQ, {uid: (flags, size,
+    modseq)}) of box, with QRESYNC on."""
+    f = Session(s, "full", qresync=True)
+    out, _ = f.cmd("SELECT " + box)
+    text = " ".join(t for t, _ in out)
+    validity = int(re.search(r"UIDVALIDITY (\d+)", text).group(1))
+    highest = int(re.search(r"HIGHESTMODSEQ (\d+)", text).group(1))
+    msgs = {}
+    if int(re.search(r"\* (\d+) EXISTS", text).group(1)):
+        out, _ = f.cmd("UID FETCH 1:* (FLAGS RFC822.SIZE MODSEQ)")
+        for t, _ in out:
+            m = re.search(r"UID (\d+)", t)
+            if m:
+                msgs[int(m.group(1))] = (
+                    frozenset(re.search(r"FLAGS \(([^)]*)\)", t).group(1).lower().split()),
+                    int(re.search(r"RFC822.SIZE (\d+)", t).group(1)),
+                    int(re.search(r"MODSEQ \((\d+)\)", t).group(1)))
+    f.close()
+    return validity, highest, msgs
+
+
+def check_counts(s, box, seed):
+    """STATUS and SEARCH agree with what FETCH says of every message."""
+    _, highest, msgs = full_state(s, box)
+    f = Session(s, "counts")
+    out, _ = f.cmd("STATUS %s (MESSAGES UNSEEN DELETED SIZE UIDNEXT HIGHESTMODSEQ)" % box)
+    st = dict(re.findall(r"([A-Z]+) (\d+)", out[0][0].split("(", 1)[1]))
+    want = {
+        "MESSAGES": len(msgs),
+        "UNSEEN": sum(1 for fl, _, _ in msgs.values() if "\\seen" not in fl),
+        "DELETED": sum(1 for fl, _, _ in msgs.values() if "\\deleted" in fl),
+        "SIZE": sum(size for _, size, _ in msgs.values()),
+        "HIGHESTMODSEQ": highest,
+    }
+    got = {k: int(st[k]) for k in want}
+    assert got == want, "seed %d: STATUS %s %r, FETCH says %r" % (seed, box, got, want)
+    assert int(st["UIDNEXT"]) > max(msgs, default=0)
+    top = max(msgs.items(), key=lambda kv: kv[1][2], default=(0, (0, 0, 0)))
+    assert highest >= top[1][2], "seed %d: HIGHESTMODSEQ %d of %s, UID %d has MODSEQ %d" % (
+        seed, highest, box, top[0], top[1][2])
+    f.select(box)
+    for key, flag, has in (("FLAGGED", "\\flagged", True), ("UNSEEN", "\\seen", False),
+                           ("DELETED", "\\deleted", True), ("KEYWORD $Work", "$work", True)):
+        out, _ = f.cmd("UID SEARCH " + key)
+        got = {int(x) for t, _ in out if t.startswith("* SEARCH") for x in t.split()[2:]}
+        want = {u for u, (fl, _, _) in msgs.items() if (flag in fl) == has}
+        assert got == want, "seed %d: SEARCH %s in %s: %r, FETCH says %r" % (
+            seed, key, box, sorted(got), sorted(want))
+    f.close()
+
+
+def check_qresync(s, box, before, seed):
+    """A client that knew box as `before` (full_state earlier) catches up
+    with one SELECT (QRESYNC ...): VANISHED (EARLIER) and the FETCHes it
+    gets must turn its old copy into what a new session sees."""
+    validity, highest, old = before
+    f = Session(s, "qresync", qresync=True)
+    known = ",".join(map(str, sorted(old))) or "1"
+    out, _ = f.cmd("SELECT %s (QRESYNC (%d %d %s))" % (box, validity, highest, known))
+    mine = {u: fl for u, (fl, _, _) in old.items()}
+    for t, _ in out:
+        m = re.match(r"\* VANISHED \(EARLIER\) (\S+)", t)
+        if m:
+            for u in uid_set(m.group(1)):
+                mine.pop(u, None)
+        m = re.match(r"\* \d+ FETCH \(.*UID (\d+)", t)
+        if m:
+            mine[int(m.group(1))] = frozenset(
+                re.search(r"FLAGS \(([^)]*)\)", t).group(1).lower().split())
+    f.close()
+    now = {u: fl for u, (fl, _, _) in full_state(s, box)[2].items()}
+    assert mine == now, "seed %d: QRESYNC of %s from modseq %d gives %r, a new session %r" % (
+        seed, box, highest, sorted(mine.items()), sorted(now.items()))
+
+
 def run_model(seed, steps=250, nsessions=5):
     with srv() as s:
         messages = Messages()
@@ -374,6 +450,7 @@ def run_model(seed, steps=250, nsessions=5):
             for _ in range(5):
                 setup.cmd("APPEND " + box, literal=messages.make("seed"))
         setup.close()
+        before = {box: full_state(s, box) for box in BOXES}
 
         sessions = [Session(s, "s%d" % i, random.Random(seed * 100 + i), qresync=(i == 0))
                     for i in range(nsessions)]
@@ -403,6 +480,10 @@ def run_model(seed, steps=250, nsessions=5):
             assert finals[-1] == fresh_state(s, x.box), \
                 "seed %d: %s differs from a new session's view of %s" % (seed, x.name, x.box)
             x.close()
+
+        for box in BOXES:
+            check_counts(s, box, seed)
+            check_qresync(s, box, before[box], seed)
 
         # The same after a restart: nothing kept from before.
         s.stop()

@@ -51,6 +51,7 @@ static void check_same_as_fresh(struct store *st, const struct imap_mailbox_view
 		CHECK_EQ_INT(a->email_id, b->email_id);
 		CHECK_EQ_INT(a->flags, b->flags);
 		CHECK_EQ_INT(a->modseq, b->modseq);
+		CHECK(b->modseq <= f.highest_modseq); /* RFC 7162: HIGHESTMODSEQ bounds them */
 		CHECK_EQ_INT(a->size, b->size);
 		CHECK_EQ_INT(a->saved_at, b->saved_at);
 		CHECK_EQ_STR(a->kw ? a->kw : "", b->kw ? b->kw : "");
@@ -235,7 +236,7 @@ static void test_cache(struct store *st, uint32_t acc)
  */
 static void test_twice_in_one_mailbox(struct store *st, uint32_t acc)
 {
-	struct imap_mailbox_view v;
+	struct imap_mailbox_view v, c;
 	struct store_kw_result res[1];
 	struct store_copy_result cr;
 	struct buf out;
@@ -294,6 +295,24 @@ static void test_twice_in_one_mailbox(struct store *st, uint32_t acc)
 	check_same_as_fresh(st, &v);
 	buf_free(&out);
 	imap_view_free(&v);
+
+	/* RENAME INBOX moves both copies to a new mailbox at a new modseq:
+	 * the copy in Dup shows it, and Dup's HIGHESTMODSEQ follows. */
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "INBOX", "Old"), STORE_OK);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, dup), STORE_OK);
+	check_same_as_fresh(st, &v);
+	imap_view_free(&v);
+	/* Expunging the copy in Dup leaves the email's modseq to the two in
+	 * Old (their mailbox's HIGHESTMODSEQ does not move). */
+	uint32_t old_box;
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Old", &old_box), STORE_OK);
+	CHECK_EQ_INT(imap_view_load(&c, st, acc, old_box), STORE_OK);
+	CHECK_EQ_INT(store_expunge(st, acc, dup, dup_validity, &du, 1, NULL, NULL), STORE_OK);
+	CHECK_EQ_INT(imap_view_load(&v, st, acc, old_box), STORE_OK);
+	check_same_as_fresh(st, &v);
+	CHECK_EQ_INT(v.highest_modseq, c.highest_modseq);
+	imap_view_free(&v);
+	imap_view_free(&c);
 	imap_view_cache_clear();
 }
 
