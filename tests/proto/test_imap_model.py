@@ -4,9 +4,11 @@ Five sessions of one account work the same three mailboxes at once with
 random commands (seeded, so a failure names its seed): FETCH, STORE and
 UID STORE of flags and keywords, EXPUNGE and UID EXPUNGE, UID COPY and
 UID MOVE between the mailboxes (so one email soon sits in several
-mailboxes, and twice in one), APPEND, SELECT, SEARCH, STATUS, IDLE and
-deliveries over SMTP. One session has QRESYNC (VANISHED instead of
-EXPUNGE), the others CONDSTORE.
+mailboxes, and twice in one), APPEND, SELECT, CLOSE, UNSELECT, SEARCH,
+STATUS, IDLE and deliveries over SMTP. One session has QRESYNC
+(VANISHED instead of EXPUNGE), the others CONDSTORE. A POP3 client
+takes rounds on the same INBOX meanwhile (STAT, LIST, UIDL and RETR must
+agree; DELE, QUIT).
 
 Each session keeps the mailbox as the server has told it: sequence
 number -> UID, flags, MODSEQ. After every response it checks what a
@@ -18,11 +20,16 @@ up, and every body read is the one sent (a digest in its header).
 
 Then, all quiet, each session's NOOP must leave it with the flags the
 server holds: the same as a new session sees, and as a new session sees
-after a restart (no kept snapshot, imap_view_cache.h). This found views
-that kept old flags for the second copy of an email in one mailbox
-(store_view.c, report_email).
+after a restart (no kept snapshot, imap_view_cache.h). STATUS counts and
+SEARCH by flag must agree with FETCH, HIGHESTMODSEQ must bound every
+MODSEQ, and a client that knew a mailbox before the run must catch up
+exactly with one SELECT (QRESYNC ...). This found views that kept old
+flags for the second copy of an email in one mailbox (store_view.c,
+report_email), and messages whose MODSEQ stood above their mailbox's
+HIGHESTMODSEQ after a copy elsewhere was expunged (store_expunge.c).
 """
 import hashlib
+import poplib
 import random
 import re
 import smtplib
@@ -260,7 +267,7 @@ class Session:
         r = self.rnd
         op = r.choice(["noop", "fetch", "uidfetch", "store", "uidstore", "uidstore",
                        "expunge", "uidexpunge", "copy", "move", "append", "select",
-                       "search", "uidsearch", "status", "idle", "deliver", "body"])
+                       "search", "uidsearch", "status", "idle", "deliver", "body", "close"])
         self.trace.append("-- " + op)
         if op == "noop":
             self.cmd("NOOP")
@@ -307,6 +314,11 @@ class Session:
             if "[APPENDUID " not in tagged:
                 self.fail("no APPENDUID")
         elif op == "select":
+            self.select(r.choice(BOXES))
+        elif op == "close":
+            # CLOSE expunges \Deleted silently; UNSELECT does not.
+            self.view = None
+            self.cmd(r.choice(["CLOSE", "UNSELECT"]))
             self.select(r.choice(BOXES))
         elif op == "search" and self.view:
             out, _ = self.cmd("SEARCH ALL", seq=True)
@@ -441,8 +453,36 @@ def check_qresync(s, box, before, seed):
         seed, box, highest, sorted(mine.items()), sorted(now.items()))
 
 
+def pop3_rounds(s, rnd, rounds, stop, done):
+    """POP3 on the INBOX the IMAP sessions change: each round a
+    maildrop snapshot whose STAT, LIST, UIDL and RETR agree (sizes exact,
+    unique-ids unique, bodies whole), some DELEs, then QUIT."""
+    for _ in range(rounds):
+        if stop.is_set():
+            return
+        c = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(), timeout=30)
+        c.user(BOB)
+        c.pass_(BOB_PW)
+        count, total = c.stat()
+        sizes = dict(map(int, x.split()) for x in c.list()[1])
+        ids = dict((int(n), u) for n, u in (x.split() for x in c.uidl()[1]))
+        assert len(sizes) == count == len(ids) and sum(sizes.values()) == total, (count, total)
+        assert len(set(ids.values())) == count, "UIDL repeats a unique-id"
+        for n in rnd.sample(sorted(sizes), min(3, count)):
+            lines = c.retr(n)[1]
+            raw = b"\r\n".join(lines) + b"\r\n"
+            assert len(raw) == sizes[n], "RETR %d gave %d octets, LIST said %d" % (
+                n, len(raw), sizes[n])
+            check_body(raw)
+        for n in rnd.sample(sorted(sizes), min(rnd.randint(0, 2), count)):
+            c.dele(n)
+        c.quit()
+        done[0] += 1
+        time.sleep(rnd.random() * 0.2)
+
+
 def run_model(seed, steps=250, nsessions=5):
-    with srv() as s:
+    with srv(pop3=True) as s:
         messages = Messages()
         setup = Session(s, "setup")
         setup.cmd("CREATE Work")
@@ -464,13 +504,28 @@ def run_model(seed, steps=250, nsessions=5):
             except Exception as e:  # reported below with the seed
                 errors.append(e)
 
+        stop = threading.Event()
+        pop3_done = [0]
+
+        def pop3():
+            try:
+                pop3_rounds(s, random.Random(seed), 40, stop, pop3_done)
+            except Exception as e:
+                errors.append(e)
+
         threads = [threading.Thread(target=work, args=(x,)) for x in sessions]
         for t in threads:
             t.start()
+        popper = threading.Thread(target=pop3)
+        popper.start()
         for t in threads:
             t.join(120)
+        stop.set()
+        popper.join(60)
+        threads.append(popper)
         assert not any(t.is_alive() for t in threads), "seed %d: a session hung" % seed
         assert not errors, "seed %d: %s" % (seed, errors[0])
+        assert pop3_done[0] >= 5, pop3_done  # POP3 ran alongside
 
         # All quiet: one NOOP brings each session up to date.
         finals = []
