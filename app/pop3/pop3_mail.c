@@ -17,8 +17,9 @@
  * Streaming: RETR and TOP copy the message from the store chunk by chunk,
  * each chunk in its own short read transaction, whenever the output buffer
  * drained below POP3_OUT_HIGH; a 50 MiB message never sits in memory
- * whole. Should the message vanish mid-way (expunged by another protocol),
- * the connection is closed: a half-sent body cannot be answered "-ERR".
+ * whole. A message expunged by IMAP since login gets "-ERR" (still_there);
+ * should it vanish mid-way, the connection is closed: a half-sent body
+ * cannot be answered "-ERR".
  *
  * QUIT with messages marked runs the expunge on a worker thread as one
  * synchronous store write (it fsyncs; a loop must not), and "+OK" is sent
@@ -99,11 +100,37 @@ static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t l
 	pop3_send_refill(s);
 }
 
+static void ignore_bytes(void *arg, const char *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+}
+
+/*
+ * The message is still in the store. POP3 holds no lock against IMAP: a
+ * session there may have expunged it since this maildrop was read. Then
+ * "-ERR" and the session goes on (fetchmail and Thunderbird skip it);
+ * after "+OK" the failed read could only close the connection.
+ */
+static int still_there(struct pop3_session *s, uint32_t num, const struct pop3_msg *m)
+{
+	int rc = store_email_raw(pop3_store, s->account, m->email_id, ignore_bytes, NULL);
+
+	if (rc == STORE_OK)
+		return 1;
+	if (rc == STORE_ENOTFOUND)
+		pop3_reply(s, "-ERR Message %u was removed by another session.", num);
+	else
+		pop3_reply(s, "-ERR [SYS/TEMP] Message %u cannot be read now.", num);
+	return 0;
+}
+
 void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	struct pop3_msg *m = get_msg(s, cmd->msg);
 
-	if (!m)
+	if (!m || !still_there(s, cmd->msg, m))
 		return;
 	pop3_reply(s, "+OK %u octets", m->size);
 	s->retrieved++;
@@ -112,7 +139,9 @@ void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
 
 void pop3_cmd_top(struct pop3_session *s, struct pop3_cmd *cmd)
 {
-	if (!get_msg(s, cmd->msg))
+	struct pop3_msg *m = get_msg(s, cmd->msg);
+
+	if (!m || !still_there(s, cmd->msg, m))
 		return;
 	pop3_reply(s, "+OK");
 	start_body(s, cmd->msg, 1, cmd->lines);

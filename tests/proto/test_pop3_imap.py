@@ -1,7 +1,8 @@
 """POP3 and IMAP on the same mailbox: UIDLs are IMAP's UIDVALIDITY and UID,
-a POP3 DELE committed at QUIT reaches an IMAP session as EXPUNGE, and an
+a POP3 DELE committed at QUIT reaches an IMAP session as EXPUNGE, an
 IMAP \\Deleted + EXPUNGE makes the message vanish from the next POP3
-session."""
+session, and a POP3 session whose message IMAP expunged gets -ERR for it."""
+import poplib
 import re
 
 import test_imap as imap_t
@@ -46,4 +47,39 @@ def test_pop3_imap_same_mailbox():
         left = [l.decode().split()[1] for l in lines]
         assert len(left) == 2 and left == got[2:], (left, got)
         p.quit()
+        m.logout()
+
+
+def test_pop3_retr_of_a_message_imap_expunged_meanwhile():
+    """POP3 keeps the maildrop it read at login, and IMAP may expunge from
+    it meanwhile: RETR and TOP of such a message get -ERR and the session
+    goes on (it used to answer +OK and then drop the connection). A
+    message IMAP moved elsewhere is still there to read, and its DELE at
+    QUIT removes nothing from the mailbox it moved to."""
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True) as s:
+        imap_t.deliver(s, 3)
+        imap_t.wait_count(s, 3)
+        p = pop3_t.login(s, imap_t.BOB, imap_t.BOB_PW)
+        assert p.stat()[0] == 3
+        m = imap_t.login(s)
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        assert m.expunge()[1] == [b"1"]
+        typ, data = m.uid("MOVE", "1:*", "Archive")  # the other two
+        assert typ == "OK", data
+
+        for call in (lambda: p.retr(1), lambda: p.top(1, 0)):
+            try:
+                call()
+                raise AssertionError("RETR/TOP of an expunged message answered +OK")
+            except poplib.error_proto as e:
+                why = e.args[0].decode() if isinstance(e.args[0], bytes) else e.args[0]
+                assert why.startswith("-ERR Message 1 was removed"), why
+        resp, lines, octets = p.retr(2)
+        assert resp.startswith(b"+OK") and b"Subject: msg 1" in b"\r\n".join(lines)
+        p.dele(2)
+        assert p.quit().startswith(b"+OK")
+
+        typ, data = m.status("Archive", "(MESSAGES)")
+        assert b"MESSAGES 2" in data[0], data
         m.logout()
