@@ -4,8 +4,9 @@ Five sessions of one account work the same three mailboxes at once with
 random commands (seeded, so a failure names its seed): FETCH, STORE and
 UID STORE of flags and keywords, EXPUNGE and UID EXPUNGE, UID COPY and
 UID MOVE between the mailboxes (so one email soon sits in several
-mailboxes, and twice in one), APPEND, SELECT, CLOSE, UNSELECT, SEARCH,
-STATUS, IDLE and deliveries over SMTP. One session has QRESYNC
+mailboxes, and twice in one), APPEND and one MULTIAPPEND of 300, SELECT,
+CLOSE, UNSELECT, SEARCH, STATUS, IDLE, deliveries over SMTP, and CREATE,
+RENAME and DELETE of a fourth mailbox that takes copies. One session has QRESYNC
 (VANISHED instead of EXPUNGE), the others CONDSTORE. A POP3 client
 takes rounds on the same INBOX meanwhile (STAT, LIST, UIDL and RETR must
 agree; DELE, QUIT).
@@ -269,7 +270,7 @@ class Session:
         op = r.choice(["noop", "fetch", "uidfetch", "store", "uidstore", "uidstore",
                        "expunge", "uidexpunge", "copy", "move", "append", "select",
                        "search", "uidsearch", "status", "idle", "deliver", "body", "close",
-                       "bulk"])
+                       "bulk", "tmp"])
         self.trace.append("-- " + op)
         if op == "noop":
             self.cmd("NOOP")
@@ -331,6 +332,19 @@ class Session:
             m = re.search(r"\[APPENDUID \d+ (\S+)\]", tagged)
             if not m or set_count(m.group(1)) != 300:
                 self.fail("MULTIAPPEND of 300: " + tagged)
+        elif op == "tmp":
+            # A mailbox no session selects, made, filled, renamed and
+            # deleted under the others: DELETE expunges what it holds.
+            name, other = r.sample(["Tmp", "Tmp2"], 2)
+            uids = self.some_uids()
+            what = r.choice(["CREATE %s" % name, "DELETE %s" % name, "RENAME %s %s" % (name, other),
+                             "STATUS %s (MESSAGES)" % name,
+                             "UID COPY %s %s" % (uids, name) if uids else "NOOP"])
+            self.cmd(what, may_no=True)
+            out, _ = self.cmd('LIST "" "*"')
+            names = [t.rsplit(" ", 1)[1].strip('"') for t, _ in out if t.startswith("* LIST")]
+            if len(names) != len(set(names)) or not set(BOXES) <= set(names):
+                self.fail("LIST: %r" % names)
         elif op == "select":
             self.select(r.choice(BOXES))
         elif op == "close":
