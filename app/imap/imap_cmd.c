@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include "imap/imap_session.h"
+#include "core/log.h"
 #include "core/utf8.h"
 #include "imap/imap_utf7.h"
 #include "net/conn.h"
+#include "store/store.h"
 
 typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd);
 
@@ -141,6 +143,26 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 };
 
+/*
+ * The account was deleted (`tern account del`, the API) while logged in:
+ * every command would fail in its own way, and an account made again
+ * under the same address has another id. So the session ends, as it
+ * does when its selected mailbox is deleted, and the client logs in
+ * afresh. One read transaction a command: a few hundred nanoseconds.
+ */
+static int account_gone(struct imap_session *s)
+{
+	uint64_t modseq;
+
+	if (store_account_modseq(imap_store, s->account, &modseq) != STORE_ENOTFOUND)
+		return 0;
+	log_info("imap", s->id, "event=account_deleted account=%u", s->account);
+	imap_reply(s, "* BYE Account was deleted, have to disconnect.");
+	imap_session_unselect(s);
+	imap_close_with(s, "account_deleted");
+	return 1;
+}
+
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_cmd_def *def = NULL;
@@ -164,6 +186,8 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
+	if (s->state != IMAP_S_NOT_AUTH && cmd->id != IMAP_CMD_LOGOUT && account_gone(s))
+		return;
 	imap_names_utf8 = s->utf8; /* for the name helpers below */
 	def->fn(s, cmd);
 }

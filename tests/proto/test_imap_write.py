@@ -275,3 +275,35 @@ def test_imap_mbsync_two_way():
             assert len(local()) == 6 and len(s.messages(BOB)) == 6
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_imap_session_ends_when_its_account_is_deleted():
+    """`tern account del` while the user is logged in: a session with a
+    mailbox selected and one without both get BYE at their next command
+    (they used to go on with errors such as "[SERVERBUG] Internal error
+    reading mailboxes"), and a login to the account made again under the
+    same address sees the new, empty account."""
+    with srv() as s:
+        deliver(s, 2)
+        wait_count(s, 2)
+        selected, plain = Raw(s), Raw(s)
+        for r in (selected, plain):
+            r.login()
+        selected.send("s SELECT INBOX\r\n")
+        assert selected.until_tag("s")[-1].startswith(b"s OK")
+        s.cli("account", "del", BOB)
+        for r, cmd in ((selected, "a FETCH 1 FLAGS"), (plain, 'a LIST "" "*"')):
+            r.send(cmd + "\r\n")
+            line = r.line()
+            assert line.startswith(b"* BYE Account was deleted"), line
+            try:
+                line = r.line()
+                raise AssertionError("the session went on: %r" % line)
+            except EOFError:
+                pass
+        s.cli("account", "add", BOB, input="new-pw\n")
+        m = login(s, pw="new-pw")
+        typ, data = m.select("INBOX")
+        assert typ == "OK" and data == [b"0"], data
+        m.logout()
+        assert "event=account_deleted" in s.log_text()
