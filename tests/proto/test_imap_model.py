@@ -23,7 +23,7 @@ Then, all quiet, each session's NOOP must leave it with the flags the
 server holds: the same as a new session sees, and as a new session sees
 after a restart (no kept snapshot, imap_view_cache.h). STATUS counts and
 SEARCH by flag must agree with FETCH, HIGHESTMODSEQ must bound every
-MODSEQ, and a client that knew a mailbox before the run must catch up
+MODSEQ, SEARCH by text must find exactly the messages holding it, and a client that knew a mailbox before the run must catch up
 exactly with one SELECT (QRESYNC ...). This found views that kept old
 flags for the second copy of an email in one mailbox (store_view.c,
 report_email), and messages whose MODSEQ stood above their mailbox's
@@ -461,6 +461,38 @@ def check_counts(s, box, seed):
     f.close()
 
 
+def check_text_search(s, box, seed, rnd):
+    """SEARCH SUBJECT, BODY and TEXT give the messages whose text holds
+    the string (RFC 9051: substring, any case), after all the copying and
+    expunging: computed here from every message FETCHed whole."""
+    f = Session(s, "text")
+    f.select(box)
+    texts = {}
+    if f.view:
+        out, _ = f.cmd("UID FETCH 1:* BODY.PEEK[]")
+        for t, lits in out:
+            texts[int(re.search(r"UID (\d+)", t).group(1))] = lits[0].lower()
+    subjects = sorted(set(re.search(rb"\r\nsubject: (m\d+)", x).group(1) for x in texts.values()))
+    probes = [("SUBJECT", w.decode()) for w in rnd.sample(subjects, min(3, len(subjects)))]
+    probes += [("BODY", "line %d of s%d" % (rnd.randint(1, 60), rnd.randint(0, 4))),
+               ("BODY", "-bulk"), ("TEXT", "-smtp"), ("TEXT", "line 2 of s1"),
+               ("TEXT", "%s@model" % rnd.choice(subjects).decode())]
+    for key, what in probes:
+        out, _ = f.cmd('UID SEARCH %s "%s"' % (key, what))
+        got = {int(x) for t, _ in out if t.startswith("* SEARCH") for x in t.split()[2:]}
+        w = what.lower().encode()
+        if key == "SUBJECT":
+            want = {u for u, x in texts.items()
+                    if w in re.search(rb"\r\nsubject: ([^\r]*)", x).group(1)}
+        elif key == "BODY":
+            want = {u for u, x in texts.items() if w in x.split(b"\r\n\r\n", 1)[1]}
+        else:
+            want = {u for u, x in texts.items() if w in x}
+        assert got == want, "seed %d: SEARCH %s %r in %s: %d found, %d hold it" % (
+            seed, key, what, box, len(got), len(want))
+    f.close()
+
+
 def check_qresync(s, box, before, seed):
     """A client that knew box as `before` (full_state earlier) catches up
     with one SELECT (QRESYNC ...): VANISHED (EARLIER) and the FETCHes it
@@ -575,6 +607,7 @@ def run_model(seed, steps=250, nsessions=5):
 
         for box in BOXES:
             check_counts(s, box, seed)
+            check_text_search(s, box, seed, random.Random(seed))
             check_qresync(s, box, before[box], seed)
 
         # The same after a restart: nothing kept from before.
