@@ -23,11 +23,13 @@ Then, all quiet, each session's NOOP must leave it with the flags the
 server holds: the same as a new session sees, and as a new session sees
 after a restart (no kept snapshot, imap_view_cache.h). STATUS counts and
 SEARCH by flag must agree with FETCH, HIGHESTMODSEQ must bound every
-MODSEQ, SEARCH by text must find exactly the messages holding it, and a client that knew a mailbox before the run must catch up
-exactly with one SELECT (QRESYNC ...). This found views that kept old
-flags for the second copy of an email in one mailbox (store_view.c,
-report_email), and messages whose MODSEQ stood above their mailbox's
-HIGHESTMODSEQ after a copy elsewhere was expunged (store_expunge.c).
+MODSEQ, SEARCH by text must find exactly the messages holding it, and a
+client that knew a mailbox before the run must catch up exactly with one
+SELECT (QRESYNC ...). This found views that kept old flags for the
+second copy of an email in one mailbox (store_view.c, report_email),
+messages whose MODSEQ stood above their mailbox's HIGHESTMODSEQ after a
+copy elsewhere was expunged (store_expunge.c), and POP3 dropping the
+connection at RETR of a message IMAP had expunged (pop3_mail.c).
 """
 import hashlib
 import poplib
