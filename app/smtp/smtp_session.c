@@ -512,8 +512,11 @@ static void dispatch(struct smtp_session *s, struct str line)
 		 * they would be read as commands. */
 		if (cmd.verb == SMTP_VERB_BDAT && r == SMTP_PARSE_OK)
 			s->skip_bytes = cmd.bdat_size;
-		smtp_reply(s, "%s", rule && rule->wrong_state ? rule->wrong_state
-							     : "503 5.5.1 Error: bad sequence of commands");
+		const char *why = rule && rule->wrong_state ? rule->wrong_state
+							     : "503 5.5.1 Error: bad sequence of commands";
+		if (cmd.verb == SMTP_VERB_MAIL && (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT))
+			why = "503 5.5.1 Error: nested MAIL command"; /* a transaction is open */
+		smtp_reply(s, "%s", why);
 		smtp_session_error(s);
 		return;
 	}
