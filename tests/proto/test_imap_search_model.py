@@ -116,7 +116,8 @@ class Query:
         if kind in ("date", "sent"):
             d = r.choice(DAYS + [datetime.date(2024, 3, 4)])
             op = r.choice(["BEFORE", "ON", "SINCE"])
-            test = {"BEFORE": lambda x: x < d, "ON": lambda x: x == d, "SINCE": lambda x: x >= d}[op]
+            test = {"BEFORE": lambda x: x < d, "ON": lambda x: x == d,
+                    "SINCE": lambda x: x >= d}[op]
             if kind == "date":
                 return "%s %s" % (op, imap_date(d)), lambda m, i: test(m.internal)
             return "SENT%s %s" % (op, imap_date(d)), lambda m, i: test(m.sent_day())
