@@ -6,7 +6,8 @@ holding messages of their own, text and binary leaves in 7bit, 8bit,
 quoted-printable and base64, preambles and epilogues, empty bodies,
 parts with no header at all, delimiters with transport padding, folded
 and upper-case header values, and multiparts cut short before their
-close-delimiter. Because it wrote every octet, it knows each
+close-delimiter. The top-level header carries folded and repeated
+fields, checked with HEADER.FIELDS and HEADER.FIELDS.NOT. Because it wrote every octet, it knows each
 part's exact bytes, and checks for every part what RFC 9051 §6.4.5 says
 the server returns: BODY[n] (the part's body; for a message/rfc822 part
 the whole message inside), BODY[n.MIME], BODY[n.HEADER] and BODY[n.TEXT]
@@ -134,10 +135,27 @@ def message(rnd, depth=0):
         else leaf(rnd, depth)
     head = ("From: a@b.test\r\nTo: c@d.test\r\nSubject: level %d\r\nMIME-Version: 1.0\r\n"
             % depth).encode()
+    extra = [b"Received: from x.test\r\n\tby y.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n",
+             b"X-Dup: one\r\n", b"x-dup: two\r\n", b"X-Long: a\r\n b\r\n  c\r\n",
+             b"X-Empty:\r\n", b"Received: from z.test by y.test\r\n"]
+    head += b"".join(rnd.sample(extra, rnd.randint(0, len(extra))))
     msg = Part(top.ctype, head + top.header, top.body, children=top.children,
                decoded=top.decoded, encoding=top.encoding, inner=top.inner)
     msg.is_message = True
     return msg
+
+
+def fields(header, names, negate=False):
+    """RFC 9051 HEADER.FIELDS (NOT): the header's fields named (any case)
+    or not named in names, in order, with their folded lines, and the
+    blank line."""
+    out, keep = b"", False
+    for line in header.split(CRLF)[:-1]:
+        if line[:1] not in (b" ", b"\t"):
+            keep = (line.split(b":", 1)[0].lower() in names) != negate
+        if keep:
+            out += line + CRLF
+    return out + CRLF
 
 
 def sections(p, prefix=""):
@@ -253,6 +271,14 @@ def test_imap_fetch_sections_of_random_mime_trees():
         checked = 0
         for n, (msg, uid) in enumerate(zip(msgs, uids)):
             assert fetch_one(m, uid, "BODY.PEEK[]") == msg.octets()
+            names = rnd.sample([b"from", b"subject", b"x-dup", b"received", b"x-long",
+                                b"x-empty", b"x-absent", b"content-type"], rnd.randint(1, 4))
+            for negate in (False, True):
+                item = "BODY.PEEK[HEADER.FIELDS%s (%s)]" % (
+                    ".NOT" if negate else "", " ".join(x.decode().upper() for x in names))
+                got = fetch_one(m, uid, item)
+                want = fields(msg.header, names, negate)
+                assert got == want, "message %d %s:\n got  %r\n want %r" % (n, item, got, want)
             for sec, part in sections(msg):
                 what = "message %d section %s (%s)" % (n, sec, part.ctype)
                 want = part.body
