@@ -310,7 +310,10 @@ void api_aliases_add(struct http_ctx *x)
 	const char *alias = http_body_str(x, "alias");
 	int rc = store_alias_add(http_store, alias, http_body_str(x, "target"), err, sizeof(err));
 	if (rc == STORE_EINVAL) {
-		http_problem(x, 400, "invalid_field", "alias", "%s", err);
+		/* store_alias_add() names the alias in its message when that is
+		 * what is wrong; else the target is (malformed, or not local). */
+		http_problem(x, 400, "invalid_field",
+			     strncmp(err, "invalid alias", 13) == 0 ? "alias" : "target", "%s", err);
 		return;
 	}
 	if (rc != STORE_OK) {

@@ -610,6 +610,20 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		                 c->alias + c->at + 1);
 	if (rc)
 		return rc;
+	/* No forwarding yet (store_resolve.c ignores such targets): refuse
+	 * an alias that would silently bounce, rather than store it. */
+	const char *tdom = memchr(c->target + 1, '@', c->tlen - 1);
+	if (tdom) {
+		tdom++;
+		MDB_val tk = {c->tlen - (size_t)(tdom - (const char *)c->target), (void *)tdom};
+		rc = mdb_get(txn, st->db[DB_DOMAIN], &tk, &v);
+		if (rc == MDB_NOTFOUND)
+			return store_err(c->err, c->errsz, STORE_EINVAL,
+			                 "target %.*s is not in a local domain (no forwarding)",
+			                 (int)c->tlen - 1, (char *)c->target + 1);
+		if (rc)
+			return rc;
+	}
 	MDB_val k = {strlen(c->alias), c->alias};
 	v = (MDB_val){c->tlen, c->target};
 	rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);

@@ -293,6 +293,11 @@ def test_domains_accounts_aliases():
         st, _, al = a.call("POST", "/aliases", {"alias": "@second.test", "target": "carol@second.test"})
         assert st == 201 and al["catch_all"], al
         assert a.call("POST", "/aliases", {"alias": "x@nowhere.test", "target": "carol@second.test"})[0] in (400, 404)
+        # No forwarding: an alias to another domain's address would only bounce.
+        st, _, p = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "me@gmail.test"})
+        assert st == 400 and p["field"] == "target" and "not in a local domain" in p["detail"], p
+        r = s.cli("alias", "add", "fw@second.test", "me@gmail.test", check=False)
+        assert r.returncode != 0 and b"not in a local domain" in r.stderr + r.stdout, r
         st, _, acct = a.call("GET", "/accounts/carol@second.test")
         assert sorted(acct["aliases"]) == ["@second.test", "info@second.test"], acct
         st, _, d = a.call("GET", "/domains/second.test")

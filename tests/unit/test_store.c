@@ -572,12 +572,20 @@ static void test_resolve(void)
 	             0);
 	CHECK_EQ_INT(store_alias_add(st, "self@example.com", "carol@example.com", err, sizeof err),
 	             0);
+	/* A target outside our domains is refused (no forwarding)... */
+	CHECK_EQ_INT(
+	    store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err),
+	    STORE_EINVAL);
+	CHECK(strstr(err, "not in a local domain") != NULL);
+	/* ...but one whose domain goes later stays, and resolving skips it. */
+	CHECK_EQ_INT(store_domain_add(st, "elsewhere.org", err, sizeof err), 0);
 	CHECK_EQ_INT(
 	    store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err), 0);
 	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "carol@example.com", err, sizeof err),
 	             0);
 	CHECK_EQ_INT(store_alias_add(st, "onlyext@example.com", "x@elsewhere.org", err, sizeof err),
 	             0);
+	CHECK_EQ_INT(store_domain_del(st, "elsewhere.org", err, sizeof err), 0);
 	CHECK_EQ_INT(
 	    store_alias_add(st, "bob+sales@example.com", "carol@example.com", err, sizeof err), 0);
 	CHECK_EQ_INT(store_alias_add(st, "@catch.test", "carol@example.com", err, sizeof err), 0);
