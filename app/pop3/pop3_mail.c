@@ -285,6 +285,11 @@ static void expunge_done(void *arg)
 		s->expunged = (unsigned)j->removed;
 		log_info("pop3", s->id, "event=expunged user=%s marked=%zu removed=%zu",
 			 log_q(s->login, q, sizeof(q)), j->n, j->removed);
+	} else if (j->result == STORE_ENOTFOUND) {
+		/* The account (and its INBOX) was deleted meanwhile: nothing
+		 * left to remove, and nothing wrong with the server. */
+		log_info("pop3", s->id, "event=expunge_skipped user=%s reason=mailbox_gone",
+			 log_q(s->login, q, sizeof(q)));
 	} else {
 		log_error("pop3", s->id, "event=expunge_failed user=%s marked=%zu error=%d",
 			  log_q(s->login, q, sizeof(q)), j->n, j->result);
@@ -298,6 +303,8 @@ static void expunge_done(void *arg)
 	}
 	if (j->result == STORE_OK)
 		pop3_reply(s, "+OK Logging out, messages deleted.");
+	else if (j->result == STORE_ENOTFOUND)
+		pop3_reply(s, "-ERR [SYS/PERM] The mailbox no longer exists.");
 	else
 		pop3_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed.");
 	free(j->uids);

@@ -83,3 +83,23 @@ def test_pop3_retr_of_a_message_imap_expunged_meanwhile():
         typ, data = m.status("Archive", "(MESSAGES)")
         assert b"MESSAGES 2" in data[0], data
         m.logout()
+
+
+def test_pop3_quit_after_the_account_was_deleted():
+    """`tern account del` while a POP3 client is in: its QUIT with a
+    message marked says the mailbox is gone ([SYS/PERM], not a temporary
+    failure to try again), and the server logs no error for it."""
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True) as s:
+        imap_t.deliver(s, 2)
+        imap_t.wait_count(s, 2)
+        p = pop3_t.login(s, imap_t.BOB, imap_t.BOB_PW)
+        assert p.stat()[0] == 2
+        s.cli("account", "del", imap_t.BOB)
+        p.dele(1)
+        try:
+            p.quit()
+            raise AssertionError("QUIT answered +OK for a deleted account")
+        except poplib.error_proto as e:
+            assert e.args[0].startswith(b"-ERR [SYS/PERM]"), e
+        log = s.log_text()
+        assert "event=expunge_skipped" in log and "level=error" not in log, log[-2000:]
