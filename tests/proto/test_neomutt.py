@@ -57,13 +57,15 @@ def send(tmp, rc, subject, to=BOB, body=None):
 
 
 class Terminal:
-    """neomutt in a detached tmux session on a private socket."""
+    """A terminal client (neomutt by default) in a detached tmux session on
+    a private socket; env adds to its environment."""
 
-    def __init__(self, tmp, rc):
+    def __init__(self, tmp, rc=None, command=None, env=None):
         self.sock = os.path.join(tmp, "tmux.sock")
         self.env = {"HOME": tmp, "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+        self.env.update(env or {})
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "nm", "-x", "150", "-y", "40",
-                  "neomutt -n -F %s" % rc)
+                  command or "neomutt -n -F %s" % rc)
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-S", self.sock] + list(args), stdout=subprocess.PIPE,
@@ -81,7 +83,7 @@ class Terminal:
             if pred(text):
                 return text
             time.sleep(0.2)
-        raise AssertionError("neomutt's screen never showed %s:\n%s" % (what, text))
+        raise AssertionError("the screen never showed %s:\n%s" % (what, text))
 
     def keys(self, *keys):
         r = self.tmux("send-keys", "-t", "nm", *keys)
