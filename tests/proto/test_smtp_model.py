@@ -207,6 +207,11 @@ class Client:
             return
         if code != 354:
             self.fail("DATA -> %d" % code)
+        self.send_text()
+
+    def send_text(self):
+        """A message's text after 354: a good one must get 250 (and is
+        counted for the recipients accepted), a bad one a refusal."""
         n, text, wire, bad = self.message()
         self.conn.send(wire + b".\r\n")
         code, lines = self.reply()
@@ -270,17 +275,7 @@ class Client:
         if codes[-1] != 354:
             self.fail("pipelined DATA -> %d" % codes[-1])
         self.mail, self.rcpts = True, accounts
-        n, text, wire, bad = self.message()
-        self.conn.send(wire + b".\r\n")
-        code, lines = self.reply()
-        if bad:
-            if code < 500:
-                self.fail("a bad message -> %d" % code)
-        elif code != 250:
-            self.fail("end of pipelined DATA -> %d %s" % (code, lines))
-        else:
-            self.accepted.append((n, accounts, text))
-        self.reset()
+        self.send_text()
 
     def drop(self):
         """A transaction cut off in the middle of its text: nothing stays."""
