@@ -15,8 +15,8 @@
  * base subject, mime_thread.h), DISPLAYFROM and DISPLAYTO (the first
  * address's decoded display name, or its addr-spec when it has none),
  * each optionally REVERSE; messages equal on every criterion keep their
- * sequence order (RFC 5256). Strings compare as octets after
- * mime_casefold().
+ * sequence order (RFC 5256). Strings are folded with mime_casefold() and
+ * ordered by mime_collate() (i;ascii-casemap).
  *
  * Caveats: like text SEARCH, this reads every matching message on the
  * loop; a big mailbox would want an index.
@@ -198,12 +198,6 @@ struct criteria {
 	const struct msg_keys *keys;
 };
 
-static int cmp_str(struct str a, struct str b)
-{
-	size_t l = a.len < b.len ? a.len : b.len;
-	int c = l ? memcmp(a.p, b.p, l) : 0;
-	return c ? (c < 0 ? -1 : 1) : a.len < b.len ? -1 : a.len > b.len;
-}
 
 static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 {
@@ -218,7 +212,7 @@ static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 			break;
 		case K_DATE: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		case K_SIZE: r = ma->size < mb->size ? -1 : ma->size > mb->size; break;
-		default: r = cmp_str(a->s[c->key[i]], b->s[c->key[i]]); break;
+		default: r = mime_collate(a->s[c->key[i]], b->s[c->key[i]]); break;
 		}
 		if (r)
 			return c->reverse[i] ? -r : r;

@@ -57,6 +57,20 @@ void mime_casefold(char *p, size_t n)
 	}
 }
 
+int mime_collate(struct str a, struct str b)
+{
+	size_t l = a.len < b.len ? a.len : b.len;
+
+	for (size_t i = 0; i < l; i++) {
+		unsigned x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+		x -= x >= 'a' && x <= 'z' ? 32 : 0;
+		y -= y >= 'a' && y <= 'z' ? 32 : 0;
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return a.len < b.len ? -1 : a.len > b.len;
+}
+
 /* ---- base subject ---- */
 
 static int ci_prefix(const char *p, size_t n, const char *w)
@@ -659,10 +673,9 @@ static int cmp_subject(const void *ctx, uint32_t a, uint32_t b)
 {
 	const struct mime_thread_msg *x = (const struct mime_thread_msg *)ctx + a;
 	const struct mime_thread_msg *y = (const struct mime_thread_msg *)ctx + b;
-	size_t l = x->base.len < y->base.len ? x->base.len : y->base.len;
-	int c = l ? memcmp(x->base.p, y->base.p, l) : 0;
-	if (c || x->base.len != y->base.len)
-		return c ? c : (x->base.len < y->base.len ? -1 : 1);
+	int c = mime_collate(x->base, y->base);
+	if (c)
+		return c;
 	if (x->sent != y->sent)
 		return x->sent < y->sent ? -1 : 1;
 	return a < b ? -1 : a > b;

@@ -20,7 +20,8 @@
  * Greek and Cyrillic capitals become small letters, in place, always with
  * the same UTF-8 length; other characters are left as they are. Not the
  * full Unicode casemap (no decomposition, no titlecase), which is what
- * real clients' subjects and names need in practice.
+ * real clients' subjects and names need in practice. Ordering is
+ * mime_collate()'s: folded small ASCII letters compare as capitals.
  *
  * Threads: REFERENCES is the algorithm of RFC 5256 §3 (JWZ's): link by
  * References (or the first In-Reply-To id), prune empty containers,
@@ -46,6 +47,13 @@
 
 /* Folds p[0..n) in place for comparison (see above). */
 void mime_casefold(char *p, size_t n);
+
+/*
+ * Orders two folded strings as RFC 5256 asks (i;ascii-casemap, RFC 4790
+ * §9.2: ASCII letters compare as capitals, so "_" and "[" sort after
+ * "Z", not before "a"); other octets as they are. -1, 0 or 1.
+ */
+int mime_collate(struct str a, struct str b);
 
 /*
  * Appends the folded base subject of a raw Subject value (as in the

@@ -67,6 +67,20 @@ static void test_casefold(void)
 	CHECK_EQ_STR(t, "\xc3");
 }
 
+/* i;ascii-casemap order: "_", "[" and "`" come after the letters. */
+static void test_collate(void)
+{
+	CHECK_EQ_INT(mime_collate(str_c("bobx"), str_c("bob_x")), -1);
+	CHECK_EQ_INT(mime_collate(str_c("_eve"), str_c("zed")), 1);
+	CHECK_EQ_INT(mime_collate(str_c("[list]"), str_c("zed")), 1);
+	CHECK_EQ_INT(mime_collate(str_c("ab"), str_c("ab")), 0);
+	CHECK_EQ_INT(mime_collate(str_c("ab"), str_c("abc")), -1);
+	CHECK_EQ_INT(mime_collate(str_c("abc"), str_c("ab")), 1);
+	CHECK_EQ_INT(mime_collate(str_c(""), str_c("")), 0);
+	CHECK_EQ_INT(mime_collate(str_c("a1"), str_c("a9")), -1);
+	CHECK_EQ_INT(mime_collate(str_c("z"), str_c("\xc3\xa0")), -1); /* octets above ASCII last */
+}
+
 static void test_msgids(void)
 {
 	struct str ids[3];
@@ -198,6 +212,7 @@ int main(void)
 {
 	test_base_subject();
 	test_casefold();
+	test_collate();
 	test_msgids();
 	test_threads();
 	test_long_chain();
