@@ -25,7 +25,8 @@ after a restart (no kept snapshot, imap_view_cache.h). STATUS counts and
 SEARCH by flag must agree with FETCH, HIGHESTMODSEQ must bound every
 MODSEQ, SEARCH by text must find exactly the messages holding it, and a
 client that knew a mailbox before the run must catch up exactly with one
-SELECT (QRESYNC ...). This found views that kept old flags for the
+SELECT (QRESYNC ...); the account's email count and storage used must
+be those of its distinct emails. This found views that kept old flags for the
 second copy of an email in one mailbox (store_view.c, report_email),
 messages whose MODSEQ stood above their mailbox's HIGHESTMODSEQ after a
 copy elsewhere was expunged (store_expunge.c), and POP3 dropping the
@@ -463,6 +464,29 @@ def check_counts(s, box, seed):
     f.close()
 
 
+def check_usage(s, seed):
+    """The account's counters (`tern account list`) agree
+    with its mailboxes: one email per EMAILID however many copies, and
+    the storage used is their sizes (a copy costs nothing)."""
+    f = Session(s, "usage")
+    emails = {}
+    out, _ = f.cmd('LIST "" "*"')
+    for name in [t.rsplit(" ", 1)[1].strip('"') for t, _ in out if t.startswith("* LIST")]:
+        f.select(name)
+        if f.view:
+            out, _ = f.cmd("FETCH 1:* (EMAILID RFC822.SIZE)", seq=True)
+            for t, _ in out:
+                m = re.search(r"EMAILID \((\S+)\)", t)
+                if m:
+                    emails[m.group(1)] = int(re.search(r"RFC822.SIZE (\d+)", t).group(1))
+    f.close()
+    line = [x for x in s.cli("account", "list").stdout.decode().splitlines() if BOB in x][0]
+    got = dict(re.findall(r"(emails|used)=(\d+)", line))
+    want = {"emails": str(len(emails)), "used": str(sum(emails.values()))}
+    assert got == want, "seed %d: account list says %r, the mailboxes hold %r" % (
+        seed, got, want)
+
+
 def check_text_search(s, box, seed, rnd):
     """SEARCH SUBJECT, BODY and TEXT give the messages whose text holds
     the string (RFC 9051: substring, any case), after all the copying and
@@ -611,6 +635,8 @@ def run_model(seed, steps=250, nsessions=5):
             check_counts(s, box, seed)
             check_text_search(s, box, seed, random.Random(seed))
             check_qresync(s, box, before[box], seed)
+
+        check_usage(s, seed)
 
         # The same after a restart: nothing kept from before.
         s.stop()
