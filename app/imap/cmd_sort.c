@@ -198,7 +198,6 @@ struct criteria {
 	const struct msg_keys *keys;
 };
 
-
 static int cmp_msgs(const struct criteria *c, uint32_t ia, uint32_t ib)
 {
 	const struct msg_keys *a = &c->keys[ia], *b = &c->keys[ib];

@@ -148,7 +148,7 @@ static const struct imap_cmd_def defs[] = {
  * every command would fail in its own way, and an account made again
  * under the same address has another id. So the session ends, as it
  * does when its selected mailbox is deleted, and the client logs in
- * afresh. One read transaction a command: a few hundred nanoseconds.
+ * afresh. The check is one short read transaction per command.
  */
 static int account_gone(struct imap_session *s)
 {
