@@ -7,13 +7,15 @@ quoted-printable and base64, preambles and epilogues, empty bodies,
 parts with no header at all, delimiters with transport padding, folded
 and upper-case header values, and multiparts cut short before their
 close-delimiter. The top-level header carries folded and repeated
-fields, checked with HEADER.FIELDS and HEADER.FIELDS.NOT. Because it wrote every octet, it knows each
-part's exact bytes, and checks for every part what RFC 9051 §6.4.5 says
+fields, checked with HEADER.FIELDS and HEADER.FIELDS.NOT. Because it
+wrote every octet, it knows each part's exact bytes, and checks for every part what RFC 9051 §6.4.5 says
 the server returns: BODY[n] (the part's body; for a message/rfc822 part
 the whole message inside), BODY[n.MIME], BODY[n.HEADER] and BODY[n.TEXT]
 of encapsulated messages, partial fetches BODY[n]<o.l>, BINARY[n] (the
 body decoded, RFC 3516) and BINARY.SIZE[n]; and in BODYSTRUCTURE, each
-leaf's type, subtype, encoding, octet count and, for text, line count.
+leaf's type, subtype, encoding, octet count, line count for text, and its
+parameters (quoted values with ";" and escapes), Content-ID,
+Content-Description and Content-Disposition with its filename.
 """
 import base64
 import quopri
@@ -34,6 +36,7 @@ class Part:
         self.children, self.decoded, self.encoding = list(children), decoded, encoding
         self.inner = inner  # message/rfc822: the Part of the message inside
         self.is_message = False  # a whole message (its header is the message's)
+        self.ext = None  # leaf(): (params, id, description, disposition) written
 
     def octets(self):
         return self.header + CRLF + self.body
@@ -74,10 +77,32 @@ def leaf(rnd, depth):
         body += CRLF
     decoded = (raw if enc == "base64" else qp_decode(body) if enc == "quoted-printable"
                else body)
-    header = ("Content-Type: %s%s\r\nContent-Transfer-Encoding: %s\r\n" % (
-        kind, "; charset=utf-8" if kind.startswith("text/") else "",
-        enc.upper() if rnd.random() < 0.2 else enc)).encode()
-    return Part(kind, header, body, decoded=decoded, encoding=enc)
+    # Parameters, id, description and disposition, as BODYSTRUCTURE's
+    # extension data must give them back (RFC 9051 §7.5.2).
+    params = [("charset", "utf-8")] if kind.startswith("text/") else []
+    if rnd.random() < 0.4:
+        params.append(("name", rnd.choice(["report.pdf", "a b; c.txt", "x\"y.bin"])))
+    if rnd.random() < 0.2:
+        params.append(("format", "flowed"))
+    ptext = "".join("; %s=%s" % (k, v if re.fullmatch(r"[\w.-]+", v) else
+                                 '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"'))
+                    for k, v in params)
+    header = "Content-Type: %s%s\r\nContent-Transfer-Encoding: %s\r\n" % (
+        kind, ptext, enc.upper() if rnd.random() < 0.2 else enc)
+    cid = "<c%d@mime.test>" % rnd.randint(0, 999) if rnd.random() < 0.3 else None
+    desc = rnd.choice([None, None, "a part, described"])
+    dsp = None
+    if cid:
+        header += "Content-ID: %s\r\n" % cid
+    if desc:
+        header += "Content-Description: %s\r\n" % desc
+    if rnd.random() < 0.4:
+        dsp = (rnd.choice(["attachment", "inline"]),
+               [("filename", rnd.choice(["a.txt", "b c.pdf"]))])
+        header += 'Content-Disposition: %s; filename="%s"\r\n' % (dsp[0], dsp[1][0][1])
+    part = Part(kind, header.encode(), body, decoded=decoded, encoding=enc)
+    part.ext = (params, cid, desc, dsp)
+    return part
 
 
 def multipart(rnd, depth, sub=None):
@@ -142,6 +167,7 @@ def message(rnd, depth=0):
     msg = Part(top.ctype, head + top.header, top.body, children=top.children,
                decoded=top.decoded, encoding=top.encoding, inner=top.inner)
     msg.is_message = True
+    msg.ext = top.ext
     return msg
 
 
@@ -225,6 +251,11 @@ def parse_sexp(s, i=0):
         out.append(v)
 
 
+def pairs(plist):
+    """A BODYSTRUCTURE parameter list as [(lower-case name, value)]."""
+    return [(plist[i].lower(), plist[i + 1]) for i in range(0, len(plist or []), 2)]
+
+
 def structure_leaves(bs):
     """[(type/subtype, encoding, octets, lines or None)] in part order."""
     if isinstance(bs[0], list):  # multipart: parts first, then subtype
@@ -236,6 +267,10 @@ def structure_leaves(bs):
         return out
     ctype = ("%s/%s" % (bs[0], bs[1])).lower()
     leaf_ = [(ctype, (bs[5] or "").lower(), bs[6], bs[7] if ctype.startswith("text/") else None)]
+    if ctype != "message/rfc822":
+        dsp = bs[9 if ctype.startswith("text/") else 8]
+        leaf_[0] += (pairs(bs[2]), bs[3], bs[4],
+                     (dsp[0].lower(), pairs(dsp[1])) if dsp else None)
     if ctype == "message/rfc822":
         return leaf_ + structure_leaves(bs[8])
     return leaf_
@@ -252,6 +287,11 @@ def expected_leaves(p):
             lines = k.body.count(b"\n")  # line ends, as Dovecot counts them
             out.append((k.ctype, k.encoding if k.header else "7bit", len(k.body),
                         lines if k.ctype.startswith("text/") else None))
+            if k.ctype != "message/rfc822":
+                params, cid, desc, dsp = k.ext or (
+                    [("charset", "us-ascii")] if k.ctype.startswith("text/") else [],
+                    None, None, None)
+                out[-1] += (params, cid, desc, dsp)
             if k.inner is not None:
                 out += expected_leaves(k.inner)
     return out
