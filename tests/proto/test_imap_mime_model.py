@@ -8,9 +8,9 @@ parts with no header at all, delimiters with transport padding, folded
 and upper-case header values, and multiparts cut short before their
 close-delimiter. The top-level header carries folded and repeated
 fields, checked with HEADER.FIELDS and HEADER.FIELDS.NOT. Because it
-wrote every octet, it knows each part's exact bytes, and checks for every part what RFC 9051 §6.4.5 says
-the server returns: BODY[n] (the part's body; for a message/rfc822 part
-the whole message inside), BODY[n.MIME], BODY[n.HEADER] and BODY[n.TEXT]
+wrote every octet, it knows each part's exact bytes, and checks for
+every part what RFC 9051 §6.4.5 says the server returns: BODY[n] (the
+part's body; for a message/rfc822 part the whole message inside), BODY[n.MIME], BODY[n.HEADER] and BODY[n.TEXT]
 of encapsulated messages, partial fetches BODY[n]<o.l>, BINARY[n] (the
 body decoded, RFC 3516) and BINARY.SIZE[n]; and in BODYSTRUCTURE, each
 leaf's type, subtype, encoding, octet count, line count for text, and its
