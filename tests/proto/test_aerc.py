@@ -87,8 +87,7 @@ def test_aerc_reads_flags_moves_deletes_and_sends():
             wait_view(s, lambda v: "ae sent" in v, "the sent message")
             sent = wait_view(s, lambda v: "ae sent" in v, "the copy", mailbox="Sent")
             assert b"\\Seen" in sent["ae sent"], sent
-            log = s.log_text()
-            assert "service=submissions" in log and "mech=plain" in log
+            assert s.wait_log("service=submissions") and s.wait_log("mech=plain")
             term.keys(":quit", "Enter")
         finally:
             if term:

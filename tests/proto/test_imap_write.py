@@ -306,4 +306,4 @@ def test_imap_session_ends_when_its_account_is_deleted():
         typ, data = m.select("INBOX")
         assert typ == "OK" and data == [b"0"], data
         m.logout()
-        assert "event=account_deleted" in s.log_text()
+        assert s.wait_log("event=account_deleted")
