@@ -100,9 +100,18 @@ void http_autoconfig(struct http_ctx *x)
 	x->type = "application/xml; charset=utf-8";
 }
 
-/* The <EMailAddress> of an autodiscover request, or "". */
+/*
+ * The <EMailAddress> of an autodiscover request, or "". Its text is XML:
+ * the five predefined entities are decoded (an address may hold "&" or
+ * "'"), so the answer, escaped again, does not escape them twice.
+ */
 static const char *pox_email(struct http_ctx *x)
 {
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+		     { "&apos;", '\'' } };
 	const char *s = x->body ? strstr(x->body, "<EMailAddress>") : NULL;
 	if (!s)
 		return "";
@@ -110,7 +119,20 @@ static const char *pox_email(struct http_ctx *x)
 	const char *e = strstr(s, "</EMailAddress>");
 	if (!e || e - s > 254)
 		return "";
-	return safe_email(x->arena, arena_strndup(x->arena, s, (size_t)(e - s)));
+	char *out = arena_strndup(x->arena, s, (size_t)(e - s)), *w = out;
+	for (const char *r = out; *r;) {
+		size_t i = 0;
+		while (i < sizeof(ents) / sizeof(ents[0]) && strncmp(r, ents[i].ent, strlen(ents[i].ent)))
+			i++;
+		if (i < sizeof(ents) / sizeof(ents[0])) {
+			*w++ = ents[i].c;
+			r += strlen(ents[i].ent);
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return safe_email(x->arena, out);
 }
 
 static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char *user, int ssl,

@@ -236,6 +236,14 @@ def test_autoconfig_autodiscover_mobileconfig():
                for p in protos}
         assert got["IMAP"] == (s.imaps_port, "bob@example.test"), got
         assert got["SMTP"] == (s.submissions_port, "bob@example.test"), got
+        # The address is XML text: its entities come back as the same
+        # characters, not escaped twice ("&amp;amp;").
+        st, _, body = Api(s).raw("POST", "/autodiscover/autodiscover.xml",
+                                 req.replace(b"bob@example.test", b"o&apos;neil&amp;co@example.test"),
+                                 {"Content-Type": "text/xml"})
+        names = {p.find("r:LoginName", ns).text
+                 for p in ET.fromstring(body).findall(".//r:Protocol", ns)}
+        assert names == {"o'neil&co@example.test"}, names
 
         st, hd, body = a.call("GET", "/accounts/bob@example.test/mobileconfig")
         assert st == 200 and hd["content-type"] == "application/x-apple-aspen-config", hd
