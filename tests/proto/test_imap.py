@@ -67,6 +67,14 @@ def mailbox_flags(s, mailbox="INBOX"):
     return out
 
 
+def append_uid(m, text, flags=None, date=None, mailbox="INBOX"):
+    """APPENDs text with imaplib; returns the new message's UID
+    (APPENDUID)."""
+    typ, data = m.append(mailbox, flags, date, text)
+    assert typ == "OK", data
+    return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+
+
 def starttls(s):
     m = imaplib.IMAP4("127.0.0.1", s.imap_port, timeout=10)
     m.starttls(ctx())

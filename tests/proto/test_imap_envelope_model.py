@@ -16,7 +16,7 @@ in-reply-to and message-id as written.
 import random
 import re
 
-from test_imap import login, srv
+from test_imap import append_uid, login, srv
 from test_imap_mime_model import parse_sexp
 
 LOCALS = ["ann", "bob.smith", "c_d", "x+tag", "Zoe"]
@@ -132,8 +132,7 @@ def test_imap_envelope_matches_the_fields_written():
     with srv() as s:
         m = login(s)
         for x in msgs:
-            typ, data = m.append("INBOX", None, None, x.text())
-            assert typ == "OK", data
+            append_uid(m, x.text())
         m.select("INBOX")
         typ, data = m.fetch("1:*", "(ENVELOPE)")
         assert typ == "OK", data

@@ -22,7 +22,7 @@ import quopri
 import random
 import re
 
-from test_imap import login, srv
+from test_imap import append_uid, login, srv
 
 CRLF = b"\r\n"
 
@@ -302,11 +302,7 @@ def test_imap_fetch_sections_of_random_mime_trees():
     msgs = [message(rnd) for _ in range(100)]
     with srv() as s:
         m = login(s)
-        uids = []
-        for msg in msgs:
-            typ, data = m.append("INBOX", None, None, msg.octets())
-            assert typ == "OK", data
-            uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1)))
+        uids = [append_uid(m, msg.octets()) for msg in msgs]
         m.select("INBOX")
         checked = 0
         for n, (msg, uid) in enumerate(zip(msgs, uids)):

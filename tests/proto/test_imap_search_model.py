@@ -19,7 +19,7 @@ import quopri
 import random
 import re
 
-from test_imap import login, srv
+from test_imap import append_uid, login, srv
 
 WORDS = ["alpha", "Beta", "gamma", "DELTA", "caf\u00e9", "\u00fcber", "zeta"]
 PEOPLE = ["ann@a.test", "Bob Smith <bob@b.test>", "carl@c.test", "dora@a.test"]
@@ -163,11 +163,8 @@ def test_imap_search_matches_a_reference_evaluator():
         for x in msgs:
             flags = " ".join(sorted(x.flags | x.keywords))
             text = x.text()
-            typ, data = m.append("INBOX", "(%s)" % flags,
-                                 '"%s 12:00:00 +0000"' % imap_date(x.internal).rjust(11, "0"),
-                                 text)
-            assert typ == "OK", data
-            x.uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+            x.uid = append_uid(m, text, "(%s)" % flags,
+                               '"%s 12:00:00 +0000"' % imap_date(x.internal).rjust(11, "0"))
             x.size = len(text)
         # Search strings in UTF-8, quoted (RFC 6855). Only after the
         # APPENDs: imaplib then wraps an APPEND's text in "UTF8 (...)"

@@ -19,7 +19,7 @@ import email.utils
 import random
 import re
 
-from test_imap import login, srv
+from test_imap import append_uid, login, srv
 
 LOCALS = ["ann", "Bob", "bob_x", "bobx", "carl.d", "Dora2", "_eve", "zed", "a-b", "AB"]
 NAMES = ["", "", "Ann Lee", "bob", "Zoe", "[Team]", "_under", "Émile"]
@@ -146,9 +146,7 @@ def test_imap_sort_matches_a_reference():
         for x in msgs:
             text = x.text()
             d = x.internal.strftime('"%d-%b-%Y %H:%M:%S +0000"')
-            typ, data = m.append("INBOX", None, d, text)
-            assert typ == "OK", data
-            x.uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+            x.uid = append_uid(m, text, None, d)
             x.size = len(text)
         m.select("INBOX")
         for q in range(300):
