@@ -14,6 +14,7 @@
 
 #include "imap/imap_session.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/utf8.h"
 #include "imap/imap_utf7.h"
 #include "net/conn.h"
@@ -148,14 +149,21 @@ static const struct imap_cmd_def defs[] = {
  * every command would fail in its own way, and an account made again
  * under the same address has another id. So the session ends, as it
  * does when its selected mailbox is deleted, and the client logs in
- * afresh. The check is one short read transaction per command.
+ * afresh. The deletion may come from another process (the CLI), so it is
+ * looked for, at most once a second: with a read transaction before
+ * every command, 100-deep pipelined FETCHes took 2.6-3.7 us each against
+ * 2.1-2.7 us without (three runs each, a noisy machine).
  */
 static int account_gone(struct imap_session *s)
 {
-	uint64_t modseq;
+	uint64_t modseq, now = loop_now_ms();
 
-	if (store_account_modseq(imap_store, s->account, &modseq) != STORE_ENOTFOUND)
+	if (now - s->account_checked_ms < 1000)
 		return 0;
+	if (store_account_modseq(imap_store, s->account, &modseq) != STORE_ENOTFOUND) {
+		s->account_checked_ms = now;
+		return 0;
+	}
 	log_info("imap", s->id, "event=account_deleted account=%u", s->account);
 	imap_reply(s, "* BYE Account was deleted, have to disconnect.");
 	imap_session_unselect(s);

@@ -115,6 +115,7 @@ struct imap_session {
 	uint64_t append_bytes;      /* literal octets of the APPEND being read */
 	char login[IMAP_USER_MAX + 1];
 	uint32_t account;
+	uint64_t account_checked_ms; /* when the account was last seen to exist */
 
 	/* ENABLEd or implied extensions (cmd_enable.c) */
 	unsigned condstore : 1, qresync : 1;
