@@ -67,6 +67,19 @@ def mailbox_flags(s, mailbox="INBOX"):
     return out
 
 
+def raw_messages(s, user=BOB, pw=BOB_PW, mailbox="INBOX"):
+    """Every message of one of user's mailboxes, raw, in one IMAPS session."""
+    m = login(s, user=user, pw=pw)
+    typ, data = m.select(mailbox, readonly=True)
+    assert typ == "OK", data
+    out = []
+    if int(data[0]):
+        typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+        out = [d[1] for d in data if isinstance(d, tuple)]
+    m.logout()
+    return out
+
+
 def append_uid(m, text, flags=None, date=None, mailbox="INBOX"):
     """APPENDs text with imaplib; returns the new message's UID
     (APPENDUID)."""

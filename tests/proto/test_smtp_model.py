@@ -21,7 +21,7 @@ import re
 import threading
 
 from harness import Raw
-from test_imap import login
+from test_imap import raw_messages
 from test_smtp import srv as smtp_srv
 
 LOCAL = {"bob@example.test": "bob@example.test", "bob+model@example.test": "bob@example.test",
@@ -296,18 +296,12 @@ class Client:
 
 def stored(s, account):
     """{model id: raw octets} of every message in the account's INBOX."""
-    m = login(s, user=account, pw=PASSWORDS[account])
-    typ, data = m.select("INBOX", readonly=True)
     out = {}
-    if int(data[0]):
-        typ, data = m.fetch("1:*", "(BODY.PEEK[])")
-        for d in data:
-            if isinstance(d, tuple):
-                mid = int(re.search(rb"\r\nX-Model-Id: (\d+)\r\n", d[1]).group(1))
-                if mid in out:
-                    raise AssertionError("message %d stored twice in %s" % (mid, account))
-                out[mid] = d[1]
-    m.logout()
+    for raw in raw_messages(s, account, PASSWORDS[account]):
+        mid = int(re.search(rb"\r\nX-Model-Id: (\d+)\r\n", raw).group(1))
+        if mid in out:
+            raise AssertionError("message %d stored twice in %s" % (mid, account))
+        out[mid] = raw
     return out
 
 
