@@ -595,6 +595,7 @@ struct alias_ctx {
 	size_t at;
 	uint8_t target[1 + STORE_ADDR_MAX]; /* the record: version byte + address */
 	size_t tlen;                        /* record length; 0 = every target */
+	size_t tdom;                        /* offset of the target's domain in it */
 	char *err;
 	size_t errsz;
 };
@@ -612,18 +613,14 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	/* No forwarding yet (store_resolve.c ignores such targets): refuse
 	 * an alias that would silently bounce, rather than store it. */
-	const char *tdom = memchr(c->target + 1, '@', c->tlen - 1);
-	if (tdom) {
-		tdom++;
-		MDB_val tk = {c->tlen - (size_t)(tdom - (const char *)c->target), (void *)tdom};
-		rc = mdb_get(txn, st->db[DB_DOMAIN], &tk, &v);
-		if (rc == MDB_NOTFOUND)
-			return store_err(c->err, c->errsz, STORE_EINVAL,
-			                 "target %.*s is not in a local domain (no forwarding)",
-			                 (int)c->tlen - 1, (char *)c->target + 1);
-		if (rc)
-			return rc;
-	}
+	MDB_val tk = {c->tlen - c->tdom, c->target + c->tdom};
+	rc = mdb_get(txn, st->db[DB_DOMAIN], &tk, &v);
+	if (rc == MDB_NOTFOUND)
+		return store_err(c->err, c->errsz, STORE_EINVAL,
+		                 "target %.*s is not in a local domain (no forwarding)",
+		                 (int)c->tlen - 1, (char *)c->target + 1);
+	if (rc)
+		return rc;
 	MDB_val k = {strlen(c->alias), c->alias};
 	v = (MDB_val){c->tlen, c->target};
 	rc = mdb_put(txn, st->db[DB_ALIAS], &k, &v, MDB_NODUPDATA);
@@ -648,6 +645,7 @@ static int alias_args(struct alias_ctx *c, const char *alias, const char *target
 	c->target[0] = REC_V1;
 	memcpy(c->target + 1, t, strlen(t));
 	c->tlen = 1 + strlen(t);
+	c->tdom = 1 + tat + 1;
 	return STORE_OK;
 }
 
