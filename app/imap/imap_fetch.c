@@ -67,6 +67,7 @@ static void end_message(struct imap_fetch *f)
 	f->in_msg = 0;
 	f->lit = -1;
 	f->msg_unknown_cte = 0;
+	store_hold_release(imap_store, &f->hold);
 }
 
 void imap_fetch_free(struct imap_session *s)
@@ -489,9 +490,13 @@ static int send_chunk(struct imap_session *s, struct imap_fetch *f)
 		f->lit_pos += n;
 		f->lit_left -= n;
 	} else if (f->lit_left) {
+		/* Through the hold: the bytes stay readable if the message is
+		 * expunged between two chunks (store_hold.c). */
 		struct chunk_ctx c = { .s = s, .f = f };
-		int rc = store_email_raw(imap_store, s->account, s->view.msgs[f->cur].email_id,
-					 chunk_cb, &c);
+		int rc = f->hold.held
+			? store_hold_read(imap_store, &f->hold, chunk_cb, &c)
+			: store_email_raw(imap_store, s->account,
+					  s->view.msgs[f->cur].email_id, chunk_cb, &c);
 		if (rc != STORE_OK || c.bad)
 			return -1;
 	}
@@ -542,9 +547,9 @@ void imap_fetch_refill(struct imap_session *s)
 			f->cur = (uint32_t)idx;
 			if (f->need_raw) {
 				struct locate_ctx c = { f };
-				if (store_email_content(imap_store, s->account,
-							s->view.msgs[f->cur].email_id, locate_cb,
-							&c) != STORE_OK) {
+				if (store_email_hold(imap_store, s->account,
+						     s->view.msgs[f->cur].email_id, locate_cb, &c,
+						     &f->hold) != STORE_OK) {
 					end_message(f);
 					f->expunged++;
 					continue;

@@ -281,6 +281,7 @@ struct imap_fetch {
 	char **mem;            /* per item: built text (HEADER.FIELDS), or NULL */
 	int lit;               /* item whose literal is being sent, or -1 */
 	uint64_t lit_pos, lit_left;
+	struct store_hold hold; /* the current message's bytes, while it is sent */
 	unsigned expunged; /* messages gone from the store before they were sent */
 	uint64_t changedsince; /* CHANGEDSINCE: only messages with a higher modseq */
 	uint32_t *seen_uids;   /* UIDs the implicit \Seen changed, ascending (malloc'ed) */

@@ -92,30 +92,28 @@ void pop3_cmd_uidl(struct pop3_session *s, struct pop3_cmd *cmd)
 	pop3_send_refill(s);
 }
 
-static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t lines)
+/* Takes h (the message's bytes) with it: released when the body is sent. */
+static void start_body(struct pop3_session *s, uint32_t num, int top, uint64_t lines,
+		       const struct store_hold *h)
 {
-	s->send = (struct pop3_send){ .kind = POP3_SEND_BODY, .index = num - 1 };
+	s->send = (struct pop3_send){ .kind = POP3_SEND_BODY, .index = num - 1, .hold = *h };
 	s->send.stuff.top = top;
 	s->send.stuff.lines = lines;
 	pop3_send_refill(s);
 }
 
-static void ignore_bytes(void *arg, const char *data, size_t len)
-{
-	(void)arg;
-	(void)data;
-	(void)len;
-}
-
 /*
- * The message is still in the store. POP3 holds no lock against IMAP: a
- * session there may have expunged it since this maildrop was read. Then
- * "-ERR" and the session goes on (fetchmail and Thunderbird skip it);
- * after "+OK" the failed read could only close the connection.
+ * Holds the message's bytes for the answer. POP3 holds no lock against
+ * IMAP: a session there may have expunged it since this maildrop was read.
+ * Then "-ERR" and the session goes on (fetchmail and Thunderbird skip it).
+ * Once held, the bytes stay readable to the end of the answer even if it
+ * is expunged meanwhile (store_hold.c), so "+OK" is never followed by a
+ * cut.
  */
-static int still_there(struct pop3_session *s, uint32_t num, const struct pop3_msg *m)
+static int hold_message(struct pop3_session *s, uint32_t num, const struct pop3_msg *m,
+			struct store_hold *h)
 {
-	int rc = store_email_raw(pop3_store, s->account, m->email_id, ignore_bytes, NULL);
+	int rc = store_email_hold(pop3_store, s->account, m->email_id, NULL, NULL, h);
 
 	if (rc == STORE_OK)
 		return 1;
@@ -129,22 +127,24 @@ static int still_there(struct pop3_session *s, uint32_t num, const struct pop3_m
 void pop3_cmd_retr(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	struct pop3_msg *m = get_msg(s, cmd->msg);
+	struct store_hold h;
 
-	if (!m || !still_there(s, cmd->msg, m))
+	if (!m || !hold_message(s, cmd->msg, m, &h))
 		return;
 	pop3_reply(s, "+OK %u octets", m->size);
 	s->retrieved++;
-	start_body(s, cmd->msg, 0, 0);
+	start_body(s, cmd->msg, 0, 0, &h);
 }
 
 void pop3_cmd_top(struct pop3_session *s, struct pop3_cmd *cmd)
 {
 	struct pop3_msg *m = get_msg(s, cmd->msg);
+	struct store_hold h;
 
-	if (!m || !still_there(s, cmd->msg, m))
+	if (!m || !hold_message(s, cmd->msg, m, &h))
 		return;
 	pop3_reply(s, "+OK");
-	start_body(s, cmd->msg, 1, cmd->lines);
+	start_body(s, cmd->msg, 1, cmd->lines, &h);
 }
 
 void pop3_cmd_dele(struct pop3_session *s, struct pop3_cmd *cmd)
@@ -234,11 +234,12 @@ static void refill_body(struct pop3_session *s)
 	struct pop3_send *sd = &s->send;
 	const struct pop3_msg *m = &s->msgs[sd->index];
 	struct body_ctx ctx = { .s = s };
-	int rc = store_email_raw(pop3_store, s->account, m->email_id, body_chunk, &ctx);
+	int rc = store_hold_read(pop3_store, &sd->hold, body_chunk, &ctx);
 
 	if (rc != STORE_OK || ctx.bad) {
 		log_warn("pop3", s->id, "event=message_unavailable uid=%u error=%d", m->uid, rc);
 		sd->kind = POP3_SEND_NONE;
+		store_hold_release(pop3_store, &sd->hold);
 		pop3_close_with(s, "message_unavailable");
 		return;
 	}
@@ -249,6 +250,7 @@ static void refill_body(struct pop3_session *s)
 	else
 		pop3_write(s, ".\r\n", 3);
 	sd->kind = POP3_SEND_NONE;
+	store_hold_release(pop3_store, &sd->hold);
 }
 
 void pop3_send_refill(struct pop3_session *s)

@@ -117,6 +117,7 @@ void pop3_session_free(struct pop3_session *s)
 	if (s->auth || s->expunge || s->flushing)
 		return; /* the job's completion, or pop3_flush, frees us */
 	pop3_auth_release(s);
+	store_hold_release(pop3_store, &s->send.hold); /* a RETR cut short */
 	free(s->msgs);
 	s->msgs = NULL;
 	if (s->prev)

@@ -24,6 +24,7 @@
 #include "auth/sasl.h"
 #include "core/worker.h"
 #include "pop3/pop3_parse.h"
+#include "store/store.h"
 
 struct config;
 struct conn;
@@ -65,6 +66,7 @@ struct pop3_send {
 	uint32_t index;          /* BODY: the message; LIST/UIDL: next message */
 	uint64_t off;            /* BODY: octets of the message consumed */
 	struct pop3_stuff stuff; /* BODY: dot-stuffing state (and TOP's limit) */
+	struct store_hold hold;  /* BODY: the message's bytes (store_hold.c) */
 };
 
 struct pop3_auth_job;

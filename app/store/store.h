@@ -303,6 +303,26 @@ typedef void store_content_cb(void *arg, const void *meta, size_t metalen, const
 			      size_t len);
 int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
 			store_content_cb *cb, void *arg);
+/*
+ * A stream's hold on an email's bytes (store_hold.c): once taken they stay
+ * readable through the hold until it is released, even if the email is
+ * expunged or its account deleted meanwhile. For a message sent in chunks
+ * (FETCH, RETR), each chunk read in its own transaction.
+ */
+struct store_hold {
+	uint64_t seq;      /* the bytes' key in blobdata (0: a schema 1 blob) */
+	uint8_t id[32];
+	int held;
+};
+/* store_email_content() (cb may be NULL) that also takes a hold on the
+ * email's bytes. On any result but STORE_OK nothing is held. */
+int store_email_hold(struct store *st, uint32_t account, uint32_t email_id,
+                     store_content_cb *cb, void *arg, struct store_hold *h);
+/* Calls cb with the held bytes (valid during the callback). STORE_ETEMP, or
+ * STORE_ENOTFOUND for a schema 1 blob freed meanwhile. */
+int store_hold_read(struct store *st, const struct store_hold *h, store_raw_cb *cb, void *arg);
+/* Releases a hold (no-op when none is held). */
+void store_hold_release(struct store *st, struct store_hold *h);
 /* The SMTP envelope kept with an email at delivery; STORE_ENOTFOUND when none. */
 int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,
 			 void *arg);

@@ -508,6 +508,8 @@ int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32])
 	rc = mdb_del(txn, st->db[DB_BLOBREF], &k, NULL);
 	if (rc)
 		return rc;
+	if (b.seq) /* a stream may still be reading them: store_hold.c */
+		return blob_defer(txn, st, b.seq);
 	rc = mdb_del(txn, blob_place(st, &b, id, kb, &k), &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }

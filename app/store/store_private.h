@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 3u
+#define STORE_SCHEMA_VERSION 4u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -49,6 +49,7 @@ enum store_db {
 	DB_QUEUE,     /* outbound queue entries (store_queue.c) */
 	DB_QUEUE_DUE, /* (next attempt, entry id) schedule index */
 	DB_BLOBDATA,  /* blob bytes by sequence number (schema 2; store_codec.c) */
+	DB_BLOBGC,    /* freed blobs' bytes waiting for the sweep (schema 4; store_hold.c) */
 	DB_COUNT
 };
 
@@ -116,6 +117,24 @@ struct store_room {
 	uint64_t retry_at; /* after a failure, no new attempt before (s) */
 };
 
+/*
+ * Streams' holds on blob bytes (store_hold.c), by sequence number, with a
+ * count (two sessions may stream one blob).
+ */
+struct store_pin {
+	uint64_t seq;
+	uint32_t count;
+};
+struct store_pins {
+	pthread_mutex_t mu;
+	struct store_pin *v;
+	size_t n, cap;
+	atomic_int swept_held; /* the last sweep left entries for holds */
+};
+
+/* How long freed bytes wait in blobgc before a sweep may delete them. */
+#define STORE_GC_GRACE_MS 10000u
+
 struct store {
 	MDB_env *env;
 	unsigned flags;
@@ -132,6 +151,12 @@ struct store {
 	pthread_t writer;
 
 	struct store_feed *feed;
+
+	/* Deferred freeing of blobs (store_hold.c). */
+	struct store_pins pins;
+	atomic_int gc_note; /* this transaction deferred a blob: schedule a sweep */
+	uint64_t gc_at_ms;  /* under qlock: the writer sweeps then (0: not due) */
+	atomic_uint gc_grace_ms; /* STORE_GC_GRACE_MS; tests shorten it */
 
 	/* Counters for tests and metrics. */
 	atomic_ullong commits;  /* successful write commits (batches and admin) */
@@ -315,8 +340,24 @@ int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void 
 /* The bytes of blob id (without the record's version byte): a pointer into
  * the map, valid until txn ends. MDB_NOTFOUND, or MDB_CORRUPTED. */
 int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r);
-/* Drops one reference; deletes the bytes and refcount at zero. */
+/* Drops one reference. At zero it deletes the refcount, and the bytes of a
+ * schema 1 blob; a schema 2 blob's bytes go to blobgc (blob_defer). */
 int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
+
+/* ---- Deferred freeing of blob bytes (store_hold.c) ---- */
+/* Puts seq in blobgc with the time; the sweep deletes its bytes later. */
+int blob_defer(MDB_txn *txn, struct store *st, uint64_t seq);
+/* Asks the writer for a sweep at at_ms (wall clock); no-op without a writer. */
+void store_gc_schedule(struct store *st, uint64_t at_ms);
+/* Deletes the bytes of blobgc entries older than grace_ms that no stream
+ * holds. Returns when the next entry comes due (0: none waiting on time). */
+uint64_t store_blob_sweep(struct store *st, uint64_t grace_ms);
+void store_pins_init(struct store *st);
+void store_pins_free(struct store *st);
+uint64_t store_wall_ms(void);
+/* An email's record and its blob's bytes in txn (store_read.c). */
+int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
+                    struct email_rec *e, MDB_val *blob_r);
 
 /* Small u32 record in DB_META (counters, schema version). */
 int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r);
@@ -361,6 +402,8 @@ int store_room_between(struct store *st);
 void store_test_set_initial_map(uint64_t bytes);
 /* Pauses (1) or resumes (0) the writer's taking of queued requests. */
 void store_test_pause_writer(struct store *st, int paused);
+/* Test hook: the grace freed bytes wait before a sweep (STORE_GC_GRACE_MS). */
+void store_test_gc_grace(struct store *st, unsigned ms);
 /* Makes every following commit fail as if with errno e (0 to stop). */
 void store_test_fail_commits(struct store *st, int e);
 /* Makes every following room fill fail as if with errno e (0 to stop). */

@@ -147,8 +147,8 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
  * An email's record and its blob's bytes, in txn. The blob value starts
  * with its version byte; *blob_r is left pointing past it.
  */
-static int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
-                           struct email_rec *e, MDB_val *blob_r)
+int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
+                    struct email_rec *e, MDB_val *blob_r)
 {
 	uint8_t ek[8];
 	MDB_val k = key_u32_u32(ek, account, email_id), v;

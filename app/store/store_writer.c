@@ -640,6 +640,47 @@ static int batch_ready(struct store_delivery *head, size_t want)
 	return n >= want || n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
 }
 
+void store_gc_schedule(struct store *st, uint64_t at_ms)
+{
+	if (!st->writer_started)
+		return; /* the next `tern serve` sweeps at start */
+	pthread_mutex_lock(&st->qlock);
+	if (st->gc_at_ms == 0 || at_ms < st->gc_at_ms) {
+		st->gc_at_ms = at_ms;
+		pthread_cond_signal(&st->qcond);
+	}
+	pthread_mutex_unlock(&st->qlock);
+}
+
+/*
+ * With qlock held: sweeps blobgc when a sweep is due (store_hold.c), with
+ * the lock dropped meanwhile. 1 when it ran, 0 when not due; *wait_r gets
+ * the time to wait for (0: none).
+ */
+static int sweep_if_due(struct store *st, uint64_t *wait_r)
+{
+	*wait_r = 0;
+	if (st->gc_at_ms == 0 || st->paused)
+		return 0;
+	if (store_wall_ms() < st->gc_at_ms) {
+		*wait_r = st->gc_at_ms;
+		return 0;
+	}
+	st->gc_at_ms = 0;
+	pthread_mutex_unlock(&st->qlock);
+	uint64_t next = store_blob_sweep(st, atomic_load(&st->gc_grace_ms));
+	pthread_mutex_lock(&st->qlock);
+	if (next && (st->gc_at_ms == 0 || next < st->gc_at_ms))
+		st->gc_at_ms = next;
+	return 1;
+}
+
+static void wait_until_ms(struct store *st, uint64_t at_ms)
+{
+	struct timespec ts = {(time_t)(at_ms / 1000u), (long)(at_ms % 1000u) * 1000000L};
+	pthread_cond_timedwait(&st->qcond, &st->qlock, &ts);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
@@ -648,8 +689,14 @@ static void *writer_main(void *arg)
 	size_t last_n = 0;       /* requests in the last batch */
 
 	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
+	/* Nothing is held yet: whatever waits in blobgc (left by a crash, by
+	 * the CLI, or by the last run's grace) can go. */
+	store_blob_sweep(st, 0);
 	pthread_mutex_lock(&st->qlock);
 	for (;;) {
+		uint64_t gc_wait;
+		/* Under a steady load the queue is never empty: sweep here too. */
+		sweep_if_due(st, &gc_wait);
 		while ((st->qhead == NULL || st->paused) && !st->stopping) {
 			if (room_idle && !st->paused) { /* not paused: the queue is empty */
 				/* Nothing to commit: make room now, a step at a time
@@ -660,7 +707,12 @@ static void *writer_main(void *arg)
 				pthread_mutex_lock(&st->qlock);
 				continue;
 			}
-			pthread_cond_wait(&st->qcond, &st->qlock);
+			if (sweep_if_due(st, &gc_wait))
+				continue;
+			if (gc_wait)
+				wait_until_ms(st, gc_wait);
+			else
+				pthread_cond_wait(&st->qcond, &st->qlock);
 		}
 		if (st->qhead == NULL)
 			break; /* stopping, and everything is drained */

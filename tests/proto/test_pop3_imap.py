@@ -4,6 +4,8 @@ IMAP \\Deleted + EXPUNGE makes the message vanish from the next POP3
 session, and a POP3 session whose message IMAP expunged gets -ERR for it."""
 import poplib
 import re
+import socket
+import ssl
 
 import test_imap as imap_t
 import test_pop3 as pop3_t
@@ -83,6 +85,107 @@ def test_pop3_retr_of_a_message_imap_expunged_meanwhile():
         typ, data = m.status("Archive", "(MESSAGES)")
         assert b"MESSAGES 2" in data[0], data
         m.logout()
+
+
+def tls_socket(port, rcvbuf=32 * 1024):
+    """An implicit-TLS connection with a small receive buffer, so that a
+    client which stops reading soon stops the server's sending too."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    raw.settimeout(30)
+    raw.connect(("127.0.0.1", port))
+    return imap_t.ctx().wrap_socket(raw)
+
+
+class Reader:
+    """Buffered reads from a socket: lines and counted octets."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def _more(self):
+        chunk = self.sock.recv(65536)
+        assert chunk, "connection closed by the server"
+        self.buf += chunk
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._more()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def octets(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def big_body(tag, lines=12000):
+    """About 12 MB of numbered lines: a cut or a repeat shows."""
+    return "".join("%s line %06d %s\r\n" % (tag, i, "y" * 980) for i in range(lines))
+
+
+def test_streams_survive_an_expunge_midway():
+    """A big message is sent in chunks, each read in its own transaction.
+    When IMAP expunges it while an IMAP FETCH or a POP3 RETR is half way
+    through, the stream still ends whole: it holds the bytes
+    (store_hold.c). It used to cut the connection after the next chunk
+    (event=message_unavailable). The bytes' sweep is the unit test's."""
+    big = {"TERN_MAX_MESSAGE_SIZE": str(30 * 1024 * 1024)}
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True, env=big) as s:
+        sent = imap_t.deliver(s, 1, body=big_body("fetch"), subject="fetched %d")
+        sent += imap_t.deliver(s, 1, body=big_body("retr"), subject="retrieved %d")
+        imap_t.wait_count(s, 2)
+        m = imap_t.login(s)
+        m.select("INBOX")
+
+        # IMAP: read the FETCH's first 256 KiB, expunge, read the rest.
+        f = tls_socket(s.imaps_port)
+        r = Reader(f)
+        assert r.line().startswith(b"* OK")
+        f.sendall(b"a LOGIN %s %s\r\nb SELECT INBOX\r\nc UID FETCH 1 BODY.PEEK[]\r\n"
+                  % (imap_t.BOB.encode(), imap_t.BOB_PW.encode()))
+        while True:
+            line = r.line()
+            if line.startswith(b"* 1 FETCH"):
+                break
+            assert not line.startswith((b"a NO", b"b NO", b"c ", b"a BAD")), line
+        size = int(re.search(rb"\{(\d+)\}$", line).group(1))
+        assert size > len(sent[0]), (size, len(sent[0]))  # with Received: etc.
+        head = r.octets(256 * 1024)
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        assert m.expunge()[1] == [b"1"]
+        typ, data = m.status("INBOX", "(MESSAGES)")
+        assert b"MESSAGES 1" in data[0], data
+        body = head + r.octets(size - len(head))
+        assert body.endswith(sent[0]), "the FETCH literal differs from the message"
+        assert r.line() == b")"
+        tagged = r.line()
+        assert tagged.startswith(b"c OK"), tagged
+        f.close()
+
+        # POP3: the same with RETR.
+        p = tls_socket(s.pop3s_port)
+        r = Reader(p)
+        assert r.line().startswith(b"+OK")
+        p.sendall(b"USER %s\r\nPASS %s\r\nRETR 1\r\n"
+                  % (imap_t.BOB.encode(), imap_t.BOB_PW.encode()))
+        assert r.line().startswith(b"+OK")
+        assert r.line() == b"+OK Logged in."
+        ok = r.line()
+        size = int(re.fullmatch(rb"\+OK (\d+) octets", ok).group(1))
+        assert size > len(sent[1]), ok
+        head = r.octets(256 * 1024)
+        m.store("1", "+FLAGS", "(\\Deleted)")
+        assert m.expunge()[1] == [b"1"]
+        rest = r.octets(size - len(head) + 3)  # no line starts with "."
+        assert (head + rest).endswith(sent[1] + b".\r\n"), "the RETR answer differs"
+        p.sendall(b"QUIT\r\n")
+        assert r.line().startswith(b"+OK")
+        p.close()
+        m.logout()
+        assert "message_unavailable" not in s.log_text()
 
 
 def test_pop3_quit_after_the_account_was_deleted():

@@ -188,10 +188,11 @@ static size_t db_entries(struct store *st, enum store_db db)
 	return s.ms_entries;
 }
 
-/* Blobs stored, in either layout (schema 1: blob by id; 2: blobdata). */
+/* Blobs stored, in either layout (schema 1: blob by id; 2: blobdata), not
+ * counting freed bytes waiting in blobgc for the sweep (store_hold.c). */
 static size_t blob_count(struct store *st)
 {
-	return db_entries(st, DB_BLOB) + db_entries(st, DB_BLOBDATA);
+	return db_entries(st, DB_BLOB) + db_entries(st, DB_BLOBDATA) - db_entries(st, DB_BLOBGC);
 }
 
 static uint32_t stored_schema(struct store *st)
@@ -321,7 +322,7 @@ static void test_open_schema(void)
 	if (!st)
 		return;
 	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
-	CHECK_EQ_INT(store_schema_version(), 3);
+	CHECK_EQ_INT(store_schema_version(), 4);
 	CHECK_EQ_INT(stored_schema(st), store_schema_version());
 	uint64_t map = 0, used = 0;
 	CHECK_EQ_INT(store_map_info(st, &map, &used), STORE_OK);
@@ -333,18 +334,19 @@ static void test_open_schema(void)
 
 	/* Reopen: nothing to migrate, same version. */
 	st = open_ok(dir, 0);
-	CHECK_EQ_INT(stored_schema(st), 3);
+	CHECK_EQ_INT(stored_schema(st), 4);
 
 	/* A schema 1 store: read-only opens ask for a migration, a writable
 	 * open migrates (1 -> 2 adds blobdata, rewrites nothing; 2 -> 3 moves
-	 * an email's $deleted to its memberships: test_store_flags). */
+	 * an email's $deleted to its memberships: test_store_flags; 3 -> 4 adds
+	 * blobgc). */
 	CHECK_EQ_INT(store_test_set_schema(st, 1), STORE_OK);
 	store_close(&st);
 	err[0] = '\0';
 	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &st, err, sizeof err), STORE_EINVAL);
 	CHECK(strstr(err, "migrate") != NULL);
 	st = open_ok(dir, 0);
-	CHECK_EQ_INT(stored_schema(st), 3);
+	CHECK_EQ_INT(stored_schema(st), 4);
 
 	/* A newer schema is refused, read-write and read-only. */
 	CHECK_EQ_INT(store_test_set_schema(st, 99), STORE_OK);
@@ -854,14 +856,20 @@ static void test_blob_layouts(void)
 	CHECK_EQ_INT(blob_seq(st, id3), 2);
 	CHECK_EQ_INT(blob_refs(st, id3), 1);
 
-	/* The last reference takes the bytes along, from either tree. */
+	/* The last reference takes the bytes along: at once from blob (schema
+	 * 1), through blobgc and the sweep from blobdata (store_hold.c). */
 	CHECK_EQ_INT(store_write(st, unref_fn, oid), STORE_OK);
 	CHECK_EQ_INT(db_entries(st, DB_BLOB), 1);
 	CHECK_EQ_INT(store_write(st, unref_fn, oid), STORE_OK);
 	CHECK_EQ_INT(db_entries(st, DB_BLOB), 0);
 	CHECK_EQ_INT(blob_refs(st, oid), 0);
 	CHECK_EQ_INT(store_write(st, unref_fn, id2), STORE_OK);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 2);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+	CHECK_EQ_INT(blob_count(st), 1);
+	CHECK_EQ_INT(store_blob_sweep(st, 0), 0);
 	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 1);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 0);
 	CHECK_EQ_INT(blob_seq(st, id3), 2);
 	store_close(&st);
 }
@@ -1587,6 +1595,148 @@ static int email_members(struct store *st, uint32_t account, uint32_t email_id,
 	return n;
 }
 
+/* A hold's digest of what it reads, and the length. */
+struct held {
+	uint8_t sum[32];
+	size_t len;
+};
+
+static void digest_cb(void *arg, const char *data, size_t len)
+{
+	struct held *h = arg;
+	store_blob_id(data, len, h->sum);
+	h->len = len;
+}
+
+/* Entries in blobgc becomes want within ms milliseconds (the writer sweeps). */
+static int gc_entries_become(struct store *st, size_t want, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (db_entries(st, DB_BLOBGC) == want)
+			return 1;
+		sleep_ms(1);
+	}
+	return db_entries(st, DB_BLOBGC) == want;
+}
+
+/*
+ * Holds (store_hold.c): a stream's bytes outlive the email's expunge and
+ * its account's deletion; freed bytes wait in blobgc until a sweep finds
+ * them old enough and not held; the writer sweeps at start and on time.
+ */
+static void test_hold(void)
+{
+	char dir[300], err[256];
+	struct store *st;
+	uint32_t acc, ids[1], uv = 0;
+	struct store_delivery d;
+	struct store_hold h, h2;
+	struct held got;
+	size_t removed;
+	uint64_t ms;
+	size_t big = 300 * 1024;
+	char *m = malloc(big);
+	uint8_t want[32];
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < big; i++)
+		m[i] = (char)('a' + i % 26);
+	memcpy(m, "Subject: big\r\n\r\n", 16);
+	store_blob_id(m, big, want);
+	st = open_ok(new_dir(dir, sizeof dir), 0);
+	if (!st) {
+		free(m);
+		return;
+	}
+	CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_account_add(st, "a@example.com", NULL, 0, &acc, err, sizeof err), 0);
+	msg_init(&d, m, big, &acc, 1, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_list(st, acc, uidvalidity_of, &uv), STORE_OK);
+
+	/* No such email: nothing held. */
+	CHECK_EQ_INT(store_email_hold(st, acc, ids[0] + 1, NULL, NULL, &h), STORE_ENOTFOUND);
+	CHECK(!h.held);
+	CHECK_EQ_INT(store_hold_read(st, &h, digest_cb, &got), STORE_EINVAL);
+
+	/* Held twice (two sessions streaming it), then expunged. */
+	CHECK_EQ_INT(store_email_hold(st, acc, ids[0], NULL, NULL, &h), STORE_OK);
+	CHECK(h.held && h.seq != 0);
+	CHECK_EQ_INT(store_email_hold(st, acc, ids[0], NULL, NULL, &h2), STORE_OK);
+	uint32_t uid = 1;
+	CHECK_EQ_INT(store_expunge(st, acc, STORE_INBOX_ID, uv, &uid, 1, &removed, &ms), STORE_OK);
+	CHECK_EQ_INT(removed, 1);
+	CHECK_EQ_INT(store_email_raw(st, acc, ids[0], digest_cb, &got), STORE_ENOTFOUND);
+	CHECK_EQ_INT(blob_refs(st, want), 0);
+	CHECK_EQ_INT(blob_count(st), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+	memset(&got, 0, sizeof got);
+	CHECK_EQ_INT(store_hold_read(st, &h, digest_cb, &got), STORE_OK);
+	CHECK(got.len == big && memcmp(got.sum, want, 32) == 0);
+
+	/* Too young for a sweep with grace; held for one without. */
+	CHECK(store_blob_sweep(st, 60000) > store_wall_ms());
+	CHECK_EQ_INT(store_blob_sweep(st, 0), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+	store_hold_release(st, &h);
+	CHECK(!h.held);
+	store_hold_release(st, &h); /* twice is fine */
+	CHECK_EQ_INT(store_blob_sweep(st, 0), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1); /* h2 still holds it */
+	memset(&got, 0, sizeof got);
+	CHECK_EQ_INT(store_hold_read(st, &h2, digest_cb, &got), STORE_OK);
+	CHECK(got.len == big && memcmp(got.sum, want, 32) == 0);
+
+	/* The same bytes delivered again meanwhile: a new blob, not the held one. */
+	msg_init(&d, m, big, &acc, 1, ids);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(blob_refs(st, want), 1);
+	CHECK(blob_seq(st, want) != h2.seq);
+	store_hold_release(st, &h2);
+	CHECK_EQ_INT(store_blob_sweep(st, 0), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 1);
+	memset(&got, 0, sizeof got);
+	CHECK_EQ_INT(store_email_raw(st, acc, ids[0], digest_cb, &got), STORE_OK);
+	CHECK(got.len == big && memcmp(got.sum, want, 32) == 0);
+
+	/* Held through the account's deletion (the API's, in this process). */
+	CHECK_EQ_INT(store_email_hold(st, acc, ids[0], NULL, NULL, &h), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "a@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(blob_count(st), 0);
+	memset(&got, 0, sizeof got);
+	CHECK_EQ_INT(store_hold_read(st, &h, digest_cb, &got), STORE_OK);
+	CHECK(got.len == big && memcmp(got.sum, want, 32) == 0);
+	CHECK_EQ_INT(store_blob_sweep(st, 0), 0);
+	CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+	/* A crash loses holds: what waits is swept when the server starts. */
+	store_close(&st);
+	st = open_ok(dir, STORE_SERVER);
+	if (st) {
+		CHECK(gc_entries_become(st, 0, 5000));
+		CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 0);
+
+		/* Serving: an unref asks the writer for a sweep after the grace,
+		 * and a release of a hold the sweep left asks for one at once. */
+		store_test_gc_grace(st, 50);
+		CHECK_EQ_INT(store_account_add(st, "b@example.com", NULL, 0, &acc, err, sizeof err), 0);
+		msg_init(&d, m, big, &acc, 1, ids);
+		CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+		CHECK_EQ_INT(store_email_hold(st, acc, ids[0], NULL, NULL, &h), STORE_OK);
+		CHECK_EQ_INT(store_account_del(st, "b@example.com", err, sizeof err), 0);
+		CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+		sleep_ms(300); /* the sweep ran, and left it */
+		CHECK_EQ_INT(db_entries(st, DB_BLOBGC), 1);
+		CHECK_EQ_INT(store_hold_read(st, &h, digest_cb, &got), STORE_OK);
+		store_hold_release(st, &h);
+		CHECK(gc_entries_become(st, 0, 5000));
+		CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 0);
+		store_close(&st);
+	}
+	free(m);
+}
+
 static void test_expunge(void)
 {
 	char dir[300], err[256];
@@ -1733,6 +1883,7 @@ int main(void)
 	test_feed();
 	test_nested_reads();
 	test_expunge();
+	test_hold();
 
 	unit_rmrf(base);
 	return unit_done("test_store");
