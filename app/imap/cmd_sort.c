@@ -156,12 +156,13 @@ static void gather_cb(void *arg, const void *meta, size_t metalen, const char *d
 			if (n == 0) /* RFC 5256: else the first In-Reply-To id */
 				n = mime_msgids(env->in_reply_to, ids, MIME_THREAD_REFS_MAX) ? 1 : 0;
 			k->refs = arena_alloc(g->a, (n ? n : 1) * sizeof(*k->refs));
+			char norm[998];
 			for (size_t i = 0; i < n; i++)
-				k->refs[i] = keep(g->a, ids[i].p, ids[i].len);
+				k->refs[i] = keep(g->a, norm, mime_msgid_norm(ids[i], norm));
 			k->nrefs = n;
 			struct str mid;
 			if (mime_msgids(env->message_id, &mid, 1) == 1)
-				k->msgid = keep(g->a, mid.p, mid.len);
+				k->msgid = keep(g->a, norm, mime_msgid_norm(mid, norm));
 		}
 	}
 	arena_free(&ta);

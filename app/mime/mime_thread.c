@@ -200,6 +200,45 @@ int mime_base_subject(struct str subject, struct buf *out, int *reply_r)
 
 /* ---- msg-ids ---- */
 
+/* The index of the quote closing the quoted string opened at v.p[i], or
+ * v.len when it is not closed. */
+static size_t quoted_end(struct str v, size_t i)
+{
+	for (i++; i < v.len; i++) {
+		if (v.p[i] == '\\')
+			i++;
+		else if (v.p[i] == '"')
+			return i;
+	}
+	return v.len;
+}
+
+/*
+ * The end ('>') of the msg-id opened at v.p[i] == '<', or 0 when there is
+ * none: no white space or '<' but inside a quoted local part
+ * (<"a b"@x>), at least one octet, at most 998.
+ */
+static size_t msgid_end(struct str v, size_t i)
+{
+	size_t j = i + 1;
+
+	while (j < v.len && v.p[j] != '>' && v.p[j] != '<') {
+		if (v.p[j] == '"') {
+			size_t q = quoted_end(v, j);
+			if (q < v.len) {
+				j = q + 1;
+				continue;
+			}
+		}
+		if ((unsigned char)v.p[j] <= ' ')
+			return 0;
+		j++;
+	}
+	if (j >= v.len || v.p[j] != '>' || j == i + 1 || j - i + 1 > 998)
+		return 0;
+	return j;
+}
+
 size_t mime_msgids(struct str v, struct str *ids, size_t max)
 {
 	size_t n = 0, depth = 0;
@@ -221,12 +260,19 @@ size_t mime_msgids(struct str v, struct str *ids, size_t max)
 			depth = 1;
 			continue;
 		}
+		if (c == '"') {
+			/* A phrase (obsolete In-Reply-To, RFC 5322 §4.5.4): an id
+			 * or a '(' inside is text. An unclosed quote is taken as
+			 * a stray octet, so the ids after it still count. */
+			size_t q = quoted_end(v, i);
+			if (q < v.len)
+				i = q;
+			continue;
+		}
 		if (c != '<')
 			continue;
-		size_t j = i + 1;
-		while (j < v.len && v.p[j] != '>' && v.p[j] != '<' && (unsigned char)v.p[j] > ' ')
-			j++;
-		if (j >= v.len || v.p[j] != '>' || j == i + 1 || j - i + 1 > 998)
+		size_t j = msgid_end(v, i);
+		if (j == 0)
 			continue;
 		if (n == max) { /* keep the last ones */
 			memmove(ids, ids + 1, (max - 1) * sizeof(*ids));
@@ -234,6 +280,24 @@ size_t mime_msgids(struct str v, struct str *ids, size_t max)
 		}
 		ids[n++] = str_make(v.p + i, j - i + 1);
 		i = j;
+	}
+	return n;
+}
+
+size_t mime_msgid_norm(struct str id, char *out)
+{
+	size_t n = 0;
+	int quoted = 0;
+
+	for (size_t i = 0; i < id.len; i++) {
+		char c = id.p[i];
+		if (c == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && c == '\\' && i + 1 < id.len)
+			c = id.p[++i];
+		out[n++] = c;
 	}
 	return n;
 }

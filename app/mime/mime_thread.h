@@ -64,12 +64,21 @@ int mime_collate(struct str a, struct str b);
 int mime_base_subject(struct str subject, struct buf *out, int *reply_r);
 
 /*
- * Finds the msg-ids ("<...>", brackets kept, no white space inside) of a
- * References or In-Reply-To value, in order; anything else (comments,
- * phrases, broken ids) is skipped. Stores at most max slices into ids
+ * Finds the msg-ids ("<...>", brackets kept, no white space inside but in
+ * a quoted local part) of a References or In-Reply-To value, in order;
+ * anything else (comments, quoted phrases and what is inside them, broken
+ * ids) is skipped. Stores at most max slices into ids
  * (the last ones when there are more) and returns how many were stored.
  */
 size_t mime_msgids(struct str value, struct str *ids, size_t max);
+
+/*
+ * Writes the msg-id id (as mime_msgids() found it) to out (id.len octets
+ * of room) with its quoting taken away, and returns the length:
+ * <"a.b"@x> and <a.b@x> are one message (RFC 5256 §3: implementations
+ * MUST normalize any msg-id to avoid false non-matches due to quoting).
+ */
+size_t mime_msgid_norm(struct str id, char *out);
 
 struct mime_thread_msg {
 	uint32_t num;           /* what the response shows: sequence number or UID */

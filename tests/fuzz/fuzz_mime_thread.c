@@ -73,9 +73,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (bar) {
 			struct str v = str_make(bar + 1, len - slen - 1);
 			m[n].nrefs = mime_msgids(v, refs[n], MIME_THREAD_REFS_MAX);
-			for (size_t k = 0; k < m[n].nrefs; k++)
-				assert(refs[n][k].p >= v.p && refs[n][k].p + refs[n][k].len <= v.p + v.len &&
-				       refs[n][k].p[0] == '<' && refs[n][k].p[refs[n][k].len - 1] == '>');
+			for (size_t k = 0; k < m[n].nrefs; k++) {
+				struct str id = refs[n][k];
+				char norm[998];
+				assert(id.p >= v.p && id.p + id.len <= v.p + v.len && id.len <= 998 &&
+				       id.p[0] == '<' && id.p[id.len - 1] == '>');
+				/* Normalizing only takes quoting away: never longer,
+				 * brackets kept, and a second pass changes nothing
+				 * when no quote was escaped. */
+				size_t nl = mime_msgid_norm(id, norm);
+				assert(nl >= 2 && nl <= id.len && norm[0] == '<' && norm[nl - 1] == '>');
+				if (!memchr(id.p, '\\', id.len) && !memchr(norm, '"', nl)) {
+					char again[998];
+					assert(mime_msgid_norm(str_make(norm, nl), again) == nl &&
+					       memcmp(again, norm, nl) == 0);
+				}
+			}
 			m[n].refs = refs[n];
 		}
 		/* The base subject of a base subject is itself when nothing was a

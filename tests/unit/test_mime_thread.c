@@ -91,6 +91,25 @@ static void test_msgids(void)
 	CHECK_EQ_INT(mime_msgids(str_c("<a b@x> <> <x"), ids, 3), 0);
 	CHECK_EQ_INT(mime_msgids(STR_NULL, ids, 3), 0);
 	CHECK_EQ_INT(mime_msgids(str_c("<a@x>"), ids, 0), 0);
+
+	/* Quoted phrases (obsolete In-Reply-To) hide what is inside them, a
+	 * '(' too; a quoted local part may hold white space; an unclosed
+	 * quote is a stray octet. */
+	n = mime_msgids(str_c("\"about <q3@x>\" <q1@x> \"Wed (EDT\" <q4@x>"), ids, 3);
+	CHECK_EQ_INT(n, 2);
+	CHECK(n == 2 && str_eq(ids[0], str_c("<q1@x>")) && str_eq(ids[1], str_c("<q4@x>")));
+	n = mime_msgids(str_c("<\"a b\\\"c\"@x> \"unclosed <e@x>"), ids, 3);
+	CHECK_EQ_INT(n, 2);
+	CHECK(n == 2 && str_eq(ids[0], str_c("<\"a b\\\"c\"@x>")) && str_eq(ids[1], str_c("<e@x>")));
+
+	/* Normalized: the quoting goes, so <"q1"@x> and <q1@x> match. */
+	char out[32];
+	CHECK(n == 2 && mime_msgid_norm(ids[0], out) == 9 && memcmp(out, "<a b\"c@x>", 9) == 0);
+	struct str q = str_c("<\"q1\"@x.test>");
+	size_t len = mime_msgid_norm(q, out);
+	CHECK(len == 11 && memcmp(out, "<q1@x.test>", 11) == 0);
+	q = str_c("<a.b@x>");
+	CHECK(mime_msgid_norm(q, out) == q.len && memcmp(out, q.p, q.len) == 0);
 }
 
 /* Messages for the thread tests: num, minute, id, refs (space-separated
