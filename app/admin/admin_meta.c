@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth/password.h"
+#include "core/utf8.h"
 #include "store/store.h"
 
 /* No 0/O, 1/I/L: the code is read off a log and typed. */
@@ -233,11 +234,13 @@ static void secret_hash(const char *secret_hex, uint8_t out[32])
 
 int admin_token_add(struct store *st, const char *name, char *token, char *id)
 {
-	uint8_t idb[4], sec[TOKEN_SECRET_BYTES], rec[8 + 32 + ADMIN_TOKEN_NAME_MAX];
+	uint8_t idb[4], sec[TOKEN_SECRET_BYTES], rec[8 + 32 + ADMIN_TOKEN_NAME_BYTES];
 	char sechex[2 * TOKEN_SECRET_BYTES + 1], key[16];
 	size_t nlen = strlen(name);
 
-	if (nlen == 0 || nlen > ADMIN_TOKEN_NAME_MAX)
+	/* 1 to 64 characters (UTF-8: up to 4 octets each), no controls. */
+	if (nlen == 0 || nlen > ADMIN_TOKEN_NAME_BYTES || !utf8_valid(str_make(name, nlen)) ||
+	    utf8_chars(str_make(name, nlen)) > ADMIN_TOKEN_NAME_MAX)
 		return STORE_EINVAL;
 	for (size_t i = 0; i < nlen; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
@@ -285,10 +288,10 @@ static void list_one(void *arg, const char *name, const void *val, size_t len)
 {
 	struct list_ctx *c = arg;
 	const uint8_t *p = val;
-	char tname[ADMIN_TOKEN_NAME_MAX + 1];
+	char tname[ADMIN_TOKEN_NAME_BYTES + 1];
 	uint64_t created = 0;
 
-	if (len < 41 || len > 40 + ADMIN_TOKEN_NAME_MAX)
+	if (len < 41 || len > 40 + ADMIN_TOKEN_NAME_BYTES)
 		return;
 	for (int i = 0; i < 8; i++)
 		created = created << 8 | p[i];
@@ -305,7 +308,7 @@ int admin_token_list(struct store *st, admin_token_cb *cb, void *arg)
 
 int admin_token_check(struct store *st, const char *token, char *id_r)
 {
-	uint8_t rec[8 + 32 + ADMIN_TOKEN_NAME_MAX], h[32];
+	uint8_t rec[8 + 32 + ADMIN_TOKEN_NAME_BYTES], h[32];
 	char key[32];
 	size_t len;
 

@@ -78,7 +78,8 @@ int admin_setting_set(struct store *st, enum admin_setting s, const char *value)
 void admin_settings_merge(struct config *cfg, struct store *st);
 
 /* ---- API tokens ---- */
-#define ADMIN_TOKEN_NAME_MAX 64
+#define ADMIN_TOKEN_NAME_MAX 64                          /* characters */
+#define ADMIN_TOKEN_NAME_BYTES (4 * ADMIN_TOKEN_NAME_MAX) /* their UTF-8 octets at most */
 #define ADMIN_TOKEN_MAX 80 /* "tern_" 8 hex "_" 64 hex, NUL */
 /*
  * Creates a token named name (1..64 printable characters): writes the

@@ -48,3 +48,16 @@ int utf8_valid(struct str s)
 	}
 	return 1;
 }
+
+size_t utf8_chars(struct str s)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i = 0, chars = 0, n;
+
+	while (i < s.len) {
+		n = utf8_seq(p + i, s.len - i);
+		i += n ? n : 1;
+		chars++;
+	}
+	return chars;
+}

@@ -16,5 +16,8 @@
 size_t utf8_seq(const unsigned char *s, size_t n);
 /* 1 when all of s is well-formed UTF-8, else 0. */
 int utf8_valid(struct str s);
+/* Characters (code points) in s; an ill-formed octet counts as one. What a
+ * limit "in characters" counts: "ééé" is 3, not 6. */
+size_t utf8_chars(struct str s);
 
 #endif

@@ -44,10 +44,14 @@ static void account_cb(void *arg, const struct store_account_info *info)
 	names_add(arg, info->email);
 }
 
+/* One name per alias: the store lists an alias once per target, in a row. */
 static void alias_cb(void *arg, const char *alias, const char *target)
 {
+	struct names *ns = arg;
+
 	(void)target;
-	names_add(arg, alias);
+	if (ns->n == 0 || strcmp(ns->v[ns->n - 1], alias) != 0)
+		names_add(ns, alias);
 }
 
 static unsigned in_domain(const struct names *ns, const char *domain)

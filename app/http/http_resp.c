@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/utf8.h"
 #include "http/http_internal.h"
 #include "store/store.h"
 
@@ -133,7 +134,7 @@ const char *http_body_str(struct http_ctx *x, const char *name)
 
 int http_password_ok(struct http_ctx *x, const char *field, const char *pw)
 {
-	size_t n = strlen(pw);
+	size_t n = utf8_chars(str_c(pw)); /* characters, as API.md says */
 	if (n < 8 || n > 256) {
 		http_problem(x, 400, "invalid_field", field, "field '%s' must be 8 to 256 characters",
 			     field);
