@@ -16,6 +16,7 @@
 
 #include "core/arena.h"
 #include "http/http_internal.h"
+#include "http/http_parse.h"
 #include "store/store.h"
 
 static void xml_esc(struct buf *b, const char *s)
@@ -32,20 +33,6 @@ static void xml_esc(struct buf *b, const char *s)
 				buf_append(b, s, 1);
 		}
 	}
-}
-
-/* A plausible address or "" (used only to fill templates, never trusted). */
-static const char *safe_email(struct arena *a, const char *e)
-{
-	if (!e)
-		return "";
-	size_t n = strlen(e);
-	if (n == 0 || n > 254 || !strchr(e, '@'))
-		return "";
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)e[i] <= 0x20 || e[i] == '<' || e[i] == '>' || e[i] == '"')
-			return "";
-	return arena_strdup(a, e);
 }
 
 static uint16_t port(enum listen_kind k)
@@ -66,7 +53,7 @@ static void tb_server(struct buf *b, const char *kind, const char *type, uint16_
 
 void http_autoconfig(struct http_ctx *x)
 {
-	const char *email = safe_email(x->arena, http_query(x, "emailaddress"));
+	const char *email = http_safe_email(x->arena, http_query(x, "emailaddress"));
 	const char *at = strchr(email, '@');
 	char domain[256];
 	struct buf *b = &x->out;
@@ -100,41 +87,6 @@ void http_autoconfig(struct http_ctx *x)
 	x->type = "application/xml; charset=utf-8";
 }
 
-/*
- * The <EMailAddress> of an autodiscover request, or "". Its text is XML:
- * the five predefined entities are decoded (an address may hold "&" or
- * "'"), so the answer, escaped again, does not escape them twice.
- */
-static const char *pox_email(struct http_ctx *x)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
-		     { "&apos;", '\'' } };
-	const char *s = x->body ? strstr(x->body, "<EMailAddress>") : NULL;
-	if (!s)
-		return "";
-	s += 14;
-	const char *e = strstr(s, "</EMailAddress>");
-	if (!e || e - s > 254)
-		return "";
-	char *out = arena_strndup(x->arena, s, (size_t)(e - s)), *w = out;
-	for (const char *r = out; *r;) {
-		size_t i = 0;
-		while (i < sizeof(ents) / sizeof(ents[0]) && strncmp(r, ents[i].ent, strlen(ents[i].ent)))
-			i++;
-		if (i < sizeof(ents) / sizeof(ents[0])) {
-			*w++ = ents[i].c;
-			r += strlen(ents[i].ent);
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-	return safe_email(x->arena, out);
-}
-
 static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char *user, int ssl,
 			 const char *encryption)
 {
@@ -152,7 +104,7 @@ static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char
 
 void http_autodiscover(struct http_ctx *x)
 {
-	const char *email = pox_email(x);
+	const char *email = http_pox_email(x->arena, x->body);
 	struct buf *b = &x->out;
 
 	buf_reset(b);

@@ -46,115 +46,6 @@ struct query {
 	int done;
 };
 
-/* Lowercase, no trailing dot. */
-static void canon(const char *in, char *out, size_t outsz)
-{
-	size_t n = strlen(in), o = 0;
-	while (n && in[n - 1] == '.')
-		n--;
-	for (size_t i = 0; i < n && o + 1 < outsz; i++) {
-		char c = in[i];
-		out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[o] = '\0';
-}
-
-static void squeeze(const char *in, char *out, size_t outsz)
-{
-	size_t o = 0;
-	int space = 0;
-	for (; *in && o + 1 < outsz; in++) {
-		if (*in == ' ' || *in == '\t') {
-			space = o > 0;
-			continue;
-		}
-		if (space && o + 2 < outsz)
-			out[o++] = ' ';
-		space = 0;
-		out[o++] = *in;
-	}
-	out[o] = '\0';
-}
-
-/* The value of tag t= in a DKIM record ("" when absent), white space removed. */
-static void dkim_tag(const char *rec, const char *tag, char *out, size_t outsz)
-{
-	size_t o = 0, tl = strlen(tag);
-	const char *p = rec;
-	out[0] = '\0';
-	while (*p) {
-		while (*p == ' ' || *p == ';' || *p == '\t')
-			p++;
-		if (strncmp(p, tag, tl) == 0 && p[tl] == '=') {
-			for (p += tl + 1; *p && *p != ';' && o + 1 < outsz; p++)
-				if (*p != ' ' && *p != '\t')
-					out[o++] = *p;
-			out[o] = '\0';
-			return;
-		}
-		while (*p && *p != ';')
-			p++;
-	}
-}
-
-static void note_found(struct dns_result *r, const char *v)
-{
-	if (r->nfound < DNS_CHECK_FOUND_MAX)
-		snprintf(r->found[r->nfound++], sizeof(r->found[0]), "%s", v);
-}
-
-/* One value seen in DNS: found, or remembered as a candidate "different". */
-static void compare(struct query *q, const char *seen)
-{
-	const struct admin_dns_record *rec = q->rec;
-	char a[ADMIN_DNS_VALUE_MAX], b[ADMIN_DNS_VALUE_MAX];
-	int same = 0, kin = 1;
-
-	if (q->res->status == DNS_CHECK_FOUND)
-		return;
-	if (strcmp(rec->type, "TXT") == 0) {
-		const char *exp = rec->value;
-		if (strncmp(exp, "v=DKIM1", 7) == 0) {
-			dkim_tag(exp, "p", a, sizeof(a));
-			dkim_tag(seen, "p", b, sizeof(b));
-			kin = strstr(seen, "p=") != NULL;
-			same = kin && strcmp(a, b) == 0;
-		} else {
-			/* Same kind: the same "v=..." prefix (spf1, DMARC1). */
-			const char *sp = strchr(exp, ' '), *semi = strchr(exp, ';');
-			size_t plen = sp ? (size_t)(sp - exp) : strlen(exp);
-			if (semi && (size_t)(semi - exp) < plen)
-				plen = (size_t)(semi - exp);
-			kin = strncasecmp(seen, exp, plen) == 0;
-			squeeze(exp, a, sizeof(a));
-			squeeze(seen, b, sizeof(b));
-			same = strcmp(a, b) == 0;
-		}
-	} else {
-		/* "prio host." (MX), "prio weight port host." (SRV), "host." (CNAME):
-		 * the host and the port decide. */
-		const char *e = strrchr(rec->value, ' '), *s = strrchr(seen, ' ');
-		canon(e ? e + 1 : rec->value, a, sizeof(a));
-		canon(s ? s + 1 : seen, b, sizeof(b));
-		same = strcmp(a, b) == 0;
-		if (same && strcmp(rec->type, "SRV") == 0) {
-			unsigned p1 = 0, w1 = 0, port1 = 0, p2 = 0, w2 = 0, port2 = 0;
-			sscanf(rec->value, "%u %u %u", &p1, &w1, &port1);
-			sscanf(seen, "%u %u %u", &p2, &w2, &port2);
-			same = port1 == port2;
-		}
-	}
-	if (same) {
-		q->res->status = DNS_CHECK_FOUND;
-		q->res->nfound = 0;
-		return;
-	}
-	if (kin) {
-		q->res->status = DNS_CHECK_DIFFERENT;
-		note_found(q->res, seen);
-	}
-}
-
 /* CNAME targets from a raw answer (c-ares has no CNAME parser). */
 static void parse_cname(struct query *q, const unsigned char *abuf, int alen)
 {
@@ -189,7 +80,7 @@ static void parse_cname(struct query *q, const unsigned char *abuf, int alen)
 			char v[300];
 			snprintf(v, sizeof(v), "%s.", target);
 			ares_free_string(target);
-			compare(q, v);
+			dns_check_compare(q->rec, q->res, v);
 		}
 		p += rdlen;
 	}
@@ -204,7 +95,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	q->done = 1;
 	if (status == ARES_EDESTRUCTION || status == ARES_ETIMEOUT) {
 		q->res->status = DNS_CHECK_ERROR;
-		note_found(q->res, "timeout");
+		dns_check_note_found(q->res, "timeout");
 		return;
 	}
 	if (status == ARES_ENODATA || status == ARES_ENOTFOUND) {
@@ -213,7 +104,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	}
 	if (status != ARES_SUCCESS) {
 		q->res->status = DNS_CHECK_ERROR;
-		note_found(q->res, ares_strerror(status));
+		dns_check_note_found(q->res, ares_strerror(status));
 		return;
 	}
 	q->res->status = DNS_CHECK_MISSING; /* until a record of its kind shows up */
@@ -222,7 +113,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		if (ares_parse_mx_reply(abuf, alen, &mx) == ARES_SUCCESS) {
 			for (struct ares_mx_reply *m = mx; m; m = m->next) {
 				snprintf(v, sizeof(v), "%u %s.", m->priority, m->host);
-				compare(q, v);
+				dns_check_compare(q->rec, q->res, v);
 			}
 			ares_free_data(mx);
 		}
@@ -232,7 +123,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 			for (struct ares_srv_reply *s = srv; s; s = s->next) {
 				snprintf(v, sizeof(v), "%u %u %u %s.", s->priority, s->weight, s->port,
 					 s->host[0] ? s->host : "");
-				compare(q, v);
+				dns_check_compare(q->rec, q->res, v);
 			}
 			ares_free_data(srv);
 		}
@@ -244,7 +135,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 			v[0] = '\0';
 			for (struct ares_txt_ext *t = txt; t; t = t->next) {
 				if (t->record_start && o) {
-					compare(q, v);
+					dns_check_compare(q->rec, q->res, v);
 					o = 0;
 					v[0] = '\0';
 				}
@@ -256,7 +147,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 				v[o] = '\0';
 			}
 			if (o)
-				compare(q, v);
+				dns_check_compare(q->rec, q->res, v);
 			ares_free_data(txt);
 		}
 	} else {
@@ -301,7 +192,7 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 	for (size_t i = 0; i < d->n; i++) {
 		q[i] = (struct query){ .rec = &d->rec[i], .res = &res[i], .type = rr_type(d->rec[i].type) };
 		char name[sizeof(d->rec[i].name)];
-		canon(d->rec[i].name, name, sizeof(name));
+		dns_check_canon(d->rec[i].name, name, sizeof(name));
 		ares_query(ch, name, ns_c_in, q[i].type, on_answer, &q[i]);
 	}
 	uint64_t deadline = mono_ms() + DNS_CHECK_TIMEOUT_MS;

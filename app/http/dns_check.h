@@ -27,4 +27,21 @@ void dns_check(const struct admin_dns *d, const char *servers, struct dns_result
 
 const char *dns_status_name(enum dns_check_status s);
 
+/* ---- The comparison (dns_check_compare.c: no c-ares, fuzzed) ---- */
+
+/*
+ * Takes one value seen in DNS for rec ("prio host." for MX, "prio weight
+ * port host." for SRV, "host." for CNAME, the joined text for TXT; any
+ * NUL-terminated string): once a value matched, res stays
+ * DNS_CHECK_FOUND; else a match sets DNS_CHECK_FOUND and clears
+ * res->found, and a value of the same kind sets DNS_CHECK_DIFFERENT and is
+ * noted in res->found.
+ */
+void dns_check_compare(const struct admin_dns_record *rec, struct dns_result *res,
+		       const char *seen);
+/* Copies name in into out (size outsz > 0, truncating), lowercased, without trailing dots. */
+void dns_check_canon(const char *in, char *out, size_t outsz);
+/* Adds v (truncated) to r->found when there is room. */
+void dns_check_note_found(struct dns_result *r, const char *v);
+
 #endif

@@ -25,6 +25,7 @@
 #include "core/metrics.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "http/http_parse.h"
 #include "net/listener.h"
 #include "store/store.h"
 
@@ -140,39 +141,6 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t outsz)
 	}
 }
 
-/* Host header without port, lowercased; "" when absent or not a plain name. */
-static const char *host_of(struct http_ctx *x)
-{
-	const char *h = MHD_lookup_connection_value(x->mc, MHD_HEADER_KIND, "Host");
-	if (!h)
-		return "";
-	size_t n = strlen(h);
-	if (n == 0 || n > 255)
-		return "";
-	char *o = arena_alloc(x->arena, n + 1);
-	size_t k = 0;
-	if (h[0] == '[') { /* IPv6 literal: keep the brackets, drop the port */
-		const char *e = strchr(h, ']');
-		if (!e)
-			return "";
-		k = (size_t)(e - h + 1);
-		memcpy(o, h, k);
-	} else {
-		for (; k < n && h[k] != ':'; k++)
-			o[k] = h[k];
-	}
-	o[k] = '\0';
-	for (size_t i = 0; i < k; i++) {
-		char c = o[i];
-		if (c >= 'A' && c <= 'Z')
-			o[i] = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			   c == '.' || c == '[' || c == ']' || c == ':'))
-			return "";
-	}
-	return o;
-}
-
 /* Paths plain HTTP serves itself: ACME, health, client autoconfiguration. */
 static int plain_allowed(const struct http_ctx *x)
 {
@@ -275,7 +243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	addr_text(ci ? ci->client_addr : NULL, ip, 48);
 	x->ip = ip;
 	x->loopback = ci && is_loopback(ci->client_addr);
-	x->host = host_of(x);
+	x->host = http_host_normalize(x->arena,
+				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
 	x->body = buf_data(&r->body);
 	x->body_len = buf_len(&r->body);
 

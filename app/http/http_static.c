@@ -19,51 +19,8 @@
 #include <strings.h>
 
 #include "http/http_internal.h"
+#include "http/http_parse.h"
 #include "web/web_assets.h"
-
-/* 1 when the Accept-Encoding header ae admits gzip. */
-static int gzip_ok(const char *ae)
-{
-	const char *p = ae;
-	while (*p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *tok = p;
-		while (*p && *p != ',' && *p != ';' && *p != ' ')
-			p++;
-		size_t n = (size_t)(p - tok);
-		int match = (n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-			    (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0) || (n == 1 && *tok == '*');
-		/* q=0 refuses. */
-		int refused = 0;
-		while (*p && *p != ',') {
-			if (*p == 'q' && p[1] == '=') {
-				const char *q = p + 2;
-				refused = q[0] == '0' && (q[1] != '.' || strspn(q + 2, "0") ==
-							  strcspn(q + 2, ", "));
-			}
-			p++;
-		}
-		if (match && !refused)
-			return 1;
-	}
-	return 0;
-}
-
-static int etag_match(const char *inm, const char *etag)
-{
-	if (!inm)
-		return 0;
-	if (strcmp(inm, "*") == 0)
-		return 1;
-	size_t n = strlen(etag);
-	for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
-		char after = p[n];
-		if (after == '\0' || after == ',' || after == ' ')
-			return 1;
-	}
-	return 0;
-}
 
 /* A missing file (404) rather than a UI route (index): anything under
  * /assets/ or with a static file's extension. Routes may hold addresses
@@ -105,7 +62,7 @@ void http_static(struct http_ctx *x)
 		return;
 	}
 	const char *ae = http_req_header(x, "Accept-Encoding");
-	int gz = ae ? gzip_ok(ae) : !a->raw;
+	int gz = ae ? http_gzip_ok(ae) : !a->raw;
 	if (!gz && !a->raw) {
 		http_text(x, 406, "text/plain; charset=utf-8",
 			  "this server sends its pages gzip-compressed only\n");
@@ -116,7 +73,7 @@ void http_static(struct http_ctx *x)
 	http_header(x, "Vary", "Accept-Encoding");
 	http_header(x, "Cache-Control",
 		    a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
-	if (etag_match(http_req_header(x, "If-None-Match"), etag)) {
+	if (http_etag_match(http_req_header(x, "If-None-Match"), etag)) {
 		buf_reset(&x->out);
 		x->status = 304;
 		x->type = NULL;

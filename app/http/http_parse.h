@@ -1,0 +1,55 @@
+/*
+ * http_parse.h — the HTTP side's parsers of request data that need no
+ * libmicrohttpd: the Host header, Accept-Encoding, If-None-Match, and the
+ * e-mail address of an Outlook autodiscover request body.
+ *
+ * Design: plain functions of NUL-terminated strings, split out of the
+ * files that call them (http_server.c, http_static.c, autoconfig.c) so
+ * that the unit and fuzz builds, which link no libmicrohttpd, have them
+ * (tests/fuzz/fuzz_http_parse.c). Every input here comes from the client.
+ *
+ * Caveats: strings are C strings; a NUL inside a header or body ends it
+ * here, as it does for libmicrohttpd's lookups.
+ */
+#ifndef TERN_HTTP_HTTP_PARSE_H
+#define TERN_HTTP_HTTP_PARSE_H
+
+struct arena;
+
+/*
+ * The Host header h without its port, lowercased, or "" when h is NULL,
+ * empty, longer than 255 octets or not a plain name (letters, digits,
+ * '-', '.', or an IPv6 literal in brackets). The result is allocated from
+ * a (or is the literal ""), and lives as long as a's memory.
+ */
+const char *http_host_normalize(struct arena *a, const char *h);
+
+/*
+ * 1 when the Accept-Encoding header value ae (not NULL) admits gzip: a
+ * "gzip", "x-gzip" or "*" token (any case for the names) without a q=0
+ * parameter; else 0.
+ */
+int http_gzip_ok(const char *ae);
+
+/*
+ * 1 when the If-None-Match header value inm names etag ("*", or etag
+ * followed by the end, a comma or a space); 0 when not or when inm is NULL.
+ */
+int http_etag_match(const char *inm, const char *etag);
+
+/*
+ * e when it is a plausible address (at most 254 octets, an '@', no space,
+ * control octet, '<', '>' or '"'), copied into a; else "" (also for NULL).
+ * Used only to fill response templates, never trusted.
+ */
+const char *http_safe_email(struct arena *a, const char *e);
+
+/*
+ * The text of the first <EMailAddress> element of an autodiscover request
+ * body (NULL allowed), with the five predefined XML entities decoded, when
+ * its raw text is at most 254 octets and http_safe_email() accepts the
+ * result; else "". Allocated from a.
+ */
+const char *http_pox_email(struct arena *a, const char *body);
+
+#endif

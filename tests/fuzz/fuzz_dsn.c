@@ -1,0 +1,162 @@
+/*
+ * fuzz_dsn.c — delivery status notices built from hostile facts: the
+ * sender, ENVID, every recipient's address, ORCPT, status text and remote
+ * host as a peer could have put them into the queue record, and an
+ * arbitrary original message. The first octet picks the action, RET and
+ * the recipient count; the input, cut at NUL octets, gives the strings and
+ * its rest the message. Checks: every LF of the notice follows a CR; the
+ * two report parts hold no control octet but CRLF and tab; one Action and
+ * one Status line per recipient, the status an enhanced code whose class
+ * agrees with the action; "8bit" declared exactly when the returned
+ * octets have one; the close delimiter last; the notice parses as a
+ * multipart/report of three parts (unless the message holds the
+ * boundary); and a buffer of exactly the notice's size suffices while one
+ * octet less fails cleanly.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "mime/mime_tree.h"
+#include "queue/dsn.h"
+
+#define HOST "mx.example.org"
+
+static const char *next(char **p, char *end)
+{
+	const char *s = *p;
+	if (*p >= end)
+		return "";
+	*p += strlen(*p) + 1;
+	return s;
+}
+
+static size_t count(const char *h, size_t n, const char *needle)
+{
+	size_t c = 0, k = strlen(needle);
+	for (const char *p = h; (p = memmem(p, n - (size_t)(p - h), needle, k)) != NULL; p += k)
+		c++;
+	return c;
+}
+
+/* What dsn.c returns for RET=HDRS: through the first empty line, else all. */
+static size_t header_len(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (p[i] == '\n' && p[i + 1] == '\n')
+			return i + 2;
+		if (p[i] == '\n' && p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const actions[] = { "failed", "delayed", "delivered", "relayed" };
+	struct dsn_rcpt r[4];
+	struct dsn_info in = { .hostname = HOST, .arrival = 1700000000, .now = 1700003600,
+			       .id = 42 };
+	char *copy, *p, *end, boundary[128], tail[160];
+	struct buf b, exact;
+
+	if (size < 1)
+		return 0;
+	copy = malloc(size + 1);
+	memcpy(copy, data, size);
+	copy[size] = '\0';
+	p = copy + 1;
+	end = copy + size;
+	enum dsn_action act = (enum dsn_action)(data[0] & 3);
+	in.ret_full = data[0] >> 2 & 1;
+	in.nrcpts = (size_t)(data[0] >> 3 & 3) + 1;
+	in.retry_until = data[0] & 0x20 ? 1700400000 : 0;
+	in.to = next(&p, end);
+	in.envid = next(&p, end);
+	for (size_t i = 0; i < in.nrcpts; i++) {
+		r[i].addr = next(&p, end);
+		r[i].orcpt = next(&p, end);
+		r[i].status = next(&p, end);
+		r[i].remote = next(&p, end);
+		r[i].action = act;
+	}
+	in.rcpts = r;
+	in.msg = p < end ? p : end;
+	in.msglen = (size_t)(end - in.msg);
+
+	buf_init(&b, 3 * size + 65536);
+	assert(dsn_build(&in, &b) == 0);
+	const char *o = buf_data(&b);
+	size_t n = buf_len(&b);
+
+	for (size_t i = 0; i < n; i++)
+		if (o[i] == '\n')
+			assert(i > 0 && o[i - 1] == '\r');
+	snprintf(boundary, sizeof(boundary), "%llu.%lld/%s", 42ull, 1700003600ll, HOST);
+	int tl = snprintf(tail, sizeof(tail), "\r\n--%s--\r\n", boundary);
+	assert(n >= (size_t)tl && memcmp(o + n - tl, tail, (size_t)tl) == 0);
+
+	/* The two report parts: from the top to the third part's delimiter. */
+	char third[160];
+	snprintf(third, sizeof(third), "--%s\r\nContent-Description: Undelivered", boundary);
+	const char *t3 = memmem(o, n, third, strlen(third));
+	assert(t3);
+	size_t rep = (size_t)(t3 - o);
+	for (size_t i = 0; i < rep; i++) {
+		unsigned char c = (unsigned char)o[i];
+		assert(c >= 0x20 || c == '\t' || (c == '\r' && o[i + 1] == '\n') || c == '\n');
+		assert(c != 0x7f);
+	}
+	char al[32];
+	snprintf(al, sizeof(al), "\r\nAction: %s\r\nStatus: ", actions[act]);
+	assert(count(o, rep, "\r\nAction: ") == in.nrcpts && count(o, rep, al) == in.nrcpts);
+	for (const char *s = o; (s = memmem(s, rep - (size_t)(s - o), al, strlen(al))) != NULL;) {
+		s += strlen(al);
+		char cls = act == DSN_FAILED ? '5' : act == DSN_DELAYED ? '4' : '2';
+		size_t k = 0, dots = 0;
+		assert(s[0] == cls && s[1] == '.');
+		for (k = 2; s[k] != '\r'; k++) {
+			assert((s[k] >= '0' && s[k] <= '9') || s[k] == '.');
+			dots += s[k] == '.';
+		}
+		assert(dots == 1 && s[2] != '.' && s[k - 1] != '.' && k <= 9);
+	}
+
+	/* The returned part's 8bit declaration. */
+	size_t ret = in.ret_full ? in.msglen : header_len(in.msg, in.msglen);
+	int eight = 0;
+	for (size_t i = 0; i < ret; i++)
+		eight |= (unsigned char)in.msg[i] >= 0x80;
+	const char *hdr_end = memmem(t3, n - rep, "\r\n\r\n", 4);
+	assert(hdr_end);
+	assert((memmem(t3, (size_t)(hdr_end - t3), "Content-Transfer-Encoding: 8bit", 31) != NULL) ==
+	       eight);
+
+	/* MIME structure. */
+	if (!memmem(in.msg, in.msglen, boundary, strlen(boundary))) {
+		struct arena *a = arena_new(0);
+		struct mime_tree t;
+		mime_tree_parse(o, n, a, &t);
+		assert(t.parts[0].flags & MIME_PART_MULTIPART);
+		assert(str_eq_ci_c(t.parts[0].subtype, "report") && t.parts[0].nchildren == 3);
+		assert(str_eq_ci_c(t.parts[2].subtype, "delivery-status"));
+		arena_free(&a);
+	}
+
+	/* Exactly enough room, then one octet too little. */
+	buf_init(&exact, n);
+	assert(dsn_build(&in, &exact) == 0 && buf_len(&exact) == n);
+	assert(memcmp(buf_data(&exact), o, n) == 0);
+	buf_free(&exact);
+	buf_init(&exact, n - 1);
+	assert(dsn_build(&in, &exact) == -1);
+	buf_free(&exact);
+
+	buf_free(&b);
+	free(copy);
+	return 0;
+}
