@@ -3,6 +3,8 @@
  */
 #include "queue/dsn.h"
 
+#include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -103,8 +105,15 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 
 	dsn_date(date, sizeof date, in->now);
 	dsn_date(arrival, sizeof arrival, in->arrival);
-	snprintf(boundary, sizeof boundary, "%llu.%lld/%s", (unsigned long long)in->id,
-		 (long long)in->now, in->hostname);
+	/* The returned message must not hold a delimiter line, or its part
+	 * would end early. Entry id, time and host name can be guessed; a
+	 * hash of the returned octets cannot be written into them. */
+	size_t n = in->ret_full ? in->msglen : header_len(in->msg, in->msglen);
+	uint8_t h[8];
+	crypto_generichash(h, sizeof h, (const unsigned char *)in->msg, n, NULL, 0);
+	snprintf(boundary, sizeof boundary, "%llu.%lld.%02x%02x%02x%02x%02x%02x%02x%02x/%s",
+		 (unsigned long long)in->id, (long long)in->now, h[0], h[1], h[2], h[3], h[4],
+		 h[5], h[6], h[7], in->hostname);
 
 	r |= buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", in->hostname);
 	r |= buf_append_c(b, "To: <");
@@ -206,7 +215,6 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	r |= buf_append_c(b, "\r\n");
 
 	/* 3. The original, or its header. */
-	size_t n = in->ret_full ? in->msglen : header_len(in->msg, in->msglen);
 	int eight = has_8bit(in->msg, n);
 	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
 			in->ret_full ? "Undelivered Message" : "Undelivered Message Headers",

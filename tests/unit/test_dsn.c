@@ -23,6 +23,32 @@ static int has(const struct buf *b, const char *s)
 	return 0;
 }
 
+static size_t count(const struct buf *b, const char *s)
+{
+	size_t n = strlen(s), len = buf_len(b), c = 0;
+	const char *p = buf_data(b);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(p + i, s, n) == 0)
+			c++;
+	return c;
+}
+
+/* The boundary parameter of the notice's Content-Type. */
+static int boundary_of(const struct buf *b, char *out, size_t outsz)
+{
+	const char *p = buf_data(b), *end = p + buf_len(b);
+	const char *q = memmem(p, buf_len(b), "boundary=\"", 10);
+	if (!q)
+		return -1;
+	q += 10;
+	const char *e = memchr(q, '"', (size_t)(end - q));
+	if (!e || (size_t)(e - q) >= outsz)
+		return -1;
+	memcpy(out, q, (size_t)(e - q));
+	out[e - q] = '\0';
+	return 0;
+}
+
 static void test_failure_headers_only(void)
 {
 	struct dsn_rcpt r[] = {
@@ -59,8 +85,47 @@ static void test_failure_headers_only(void)
 	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
 	CHECK(has(&b, "Subject: hello\r\n"));
 	CHECK(!has(&b, "Body line"));
-	CHECK(has(&b, "--42.1700000100/mail.example.test--\r\n"));
+	char bnd[128];
+	CHECK(boundary_of(&b, bnd, sizeof bnd) == 0);
+	CHECK(strncmp(bnd, "42.1700000100.", 14) == 0 && strlen(bnd) == 14 + 16 + 18);
+	CHECK(strcmp(bnd + 30, "/mail.example.test") == 0);
+	CHECK_EQ_INT(count(&b, bnd), 5); /* the header, three delimiters, the close */
 	buf_free(&b);
+}
+
+/*
+ * A returned message holding delimiter lines of the boundary one could
+ * guess (entry id, time, host) does not end its part early: the boundary
+ * carries a hash of the returned octets, which the octets cannot hold.
+ */
+static void test_boundary_not_in_message(void)
+{
+	static const char evil[] = "Subject: x\r\n\r\n--42.1700000100/mail.example.test\r\n"
+				   "Content-Type: text/plain\r\n\r\nforged part\r\n"
+				   "--42.1700000100/mail.example.test--\r\n";
+	struct dsn_rcpt r[] = {{"carol@remote.test", "", "550 5.1.1 no", "", DSN_FAILED}};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "alice@example.test", .envid = "",
+	    .arrival = 1700000000, .now = 1700000100, .ret_full = 1, .msg = evil,
+	    .msglen = sizeof evil - 1, .id = 42, .rcpts = r, .nrcpts = 1,
+	};
+	struct buf b, b2;
+	char bnd[128], bnd2[128];
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(boundary_of(&b, bnd, sizeof bnd) == 0);
+	CHECK_EQ_INT(count(&b, bnd), 5);
+	/* Another message, another boundary; the same one, the same. */
+	in.msglen--;
+	buf_init(&b2, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b2), 0);
+	CHECK(boundary_of(&b2, bnd2, sizeof bnd2) == 0 && strcmp(bnd, bnd2) != 0);
+	in.msglen++;
+	buf_reset(&b2);
+	CHECK_EQ_INT(dsn_build(&in, &b2), 0);
+	CHECK(buf_len(&b2) == buf_len(&b) && memcmp(buf_data(&b2), buf_data(&b), buf_len(&b)) == 0);
+	buf_free(&b);
+	buf_free(&b2);
 }
 
 static void test_delay_and_full(void)
@@ -102,5 +167,6 @@ int main(void)
 {
 	test_failure_headers_only();
 	test_delay_and_full();
+	test_boundary_not_in_message();
 	return unit_done("test_dsn");
 }
