@@ -26,7 +26,8 @@
  *
  * Entries made by other processes (the CLI deleting an account) are swept
  * the same way, at the next sweep or when `tern serve` starts (with no
- * grace: nothing is held before the server runs). Blobs stored under
+ * grace: nothing is held before the server runs). A sweep that deletes
+ * nothing aborts its transaction: no commit, no flush. Blobs stored under
  * schema 1 (bytes in blob by id, no sequence number) are freed at once as
  * before; a stream of one of them can still be cut.
  *
@@ -76,18 +77,21 @@ static void pin_add(struct store *st, uint64_t seq)
 			p->cap = p->cap ? p->cap * 2 : 16;
 			p->v = xrealloc(p->v, p->cap * sizeof *p->v);
 		}
-		p->v[p->n++] = (struct store_pin){seq, 1};
+		p->v[p->n++] = (struct store_pin){seq, 1, 0};
 	}
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* 1 when seq is held by some stream of this process. */
+/* 1 when seq is held by some stream of this process; the hold is then
+ * marked, so that its release asks for a sweep. */
 static int pinned(struct store *st, uint64_t seq)
 {
 	pthread_mutex_lock(&st->pins.mu);
-	int found = pin_find(&st->pins, seq) != NULL;
+	struct store_pin *e = pin_find(&st->pins, seq);
+	if (e)
+		e->freed = 1;
 	pthread_mutex_unlock(&st->pins.mu);
-	return found;
+	return e != NULL;
 }
 
 void store_pins_init(struct store *st)
@@ -183,11 +187,11 @@ void store_hold_release(struct store *st, struct store_hold *h)
 	pthread_mutex_lock(&p->mu);
 	struct store_pin *e = pin_find(p, h->seq);
 	if (e && --e->count == 0) {
+		ask = e->freed;
 		*e = p->v[--p->n];
-		ask = atomic_load(&p->swept_held) != 0;
 	}
 	pthread_mutex_unlock(&p->mu);
-	if (ask) /* a sweep left blobs for holds: maybe this one's */
+	if (ask) /* a sweep left these bytes for us: now they can go */
 		store_gc_schedule(st, store_wall_ms());
 }
 
@@ -207,7 +211,6 @@ int blob_defer(MDB_txn *txn, struct store *st, uint64_t seq)
 struct sweep_ctx {
 	uint64_t now, grace;
 	uint64_t next;  /* earliest time an entry left comes due (0: none) */
-	int held;       /* entries left because a stream holds them */
 	size_t freed;
 	int more;       /* stopped at SWEEP_MAX: go again */
 };
@@ -220,7 +223,6 @@ static int sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 	int rc = mdb_cursor_open(txn, st->db[DB_BLOBGC], &cur);
 
 	c->next = 0;
-	c->held = 0;
 	c->freed = 0;
 	c->more = 0;
 	if (rc)
@@ -238,10 +240,8 @@ static int sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 				c->next = at + c->grace;
 			continue;
 		}
-		if (pinned(st, seq)) {
-			c->held = 1;
-			continue;
-		}
+		if (pinned(st, seq))
+			continue; /* its release asks for another sweep */
 		if (c->freed == SWEEP_MAX) {
 			c->more = 1;
 			break;
@@ -256,7 +256,10 @@ static int sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 		c->freed++;
 	}
 	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	/* Nothing deleted: abort rather than commit (no flush for nothing). */
+	return rc == 0 && c->freed == 0 ? STORE_ENOTFOUND : rc;
 }
 
 /* 1 when blobgc has entries (a read, so an empty sweep writes nothing). */
@@ -281,17 +284,14 @@ uint64_t store_blob_sweep(struct store *st, uint64_t grace_ms)
 		return 0;
 	do {
 		c.now = store_wall_ms();
-		/* Set before the look: a hold released during the sweep asks
-		 * for another one rather than being missed. */
-		atomic_store(&st->pins.swept_held, 1);
-		if (store_write(st, sweep_fn, &c) != STORE_OK) {
+		int rc = store_write(st, sweep_fn, &c);
+		if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
 			log_warn("store", NULL, "event=blob_sweep_failed");
 			return store_wall_ms() + atomic_load(&st->gc_grace_ms);
 		}
 		total += c.freed;
 	} while (c.more);
-	atomic_store(&st->pins.swept_held, c.held);
 	if (total)
-		log_debug("store", NULL, "event=blob_sweep freed=%zu held=%d", total, c.held);
+		log_debug("store", NULL, "event=blob_sweep freed=%zu", total);
 	return c.next;
 }

@@ -124,12 +124,12 @@ struct store_room {
 struct store_pin {
 	uint64_t seq;
 	uint32_t count;
+	int freed; /* a sweep found the bytes freed and left them for the hold */
 };
 struct store_pins {
 	pthread_mutex_t mu;
 	struct store_pin *v;
 	size_t n, cap;
-	atomic_int swept_held; /* the last sweep left entries for holds */
 };
 
 /* How long freed bytes wait in blobgc before a sweep may delete them. */
