@@ -85,6 +85,17 @@ struct queue_request {
  */
 void queue_submit(struct store *st, struct queue_request *r);
 
+struct dsn_info;
+/*
+ * After a commit that delivered to local recipients who asked NOTIFY=SUCCESS:
+ * submits the "delivered" notice for in->rcpts (in->id is chosen here) to
+ * in->to, the original envelope sender, from the null sender
+ * (queue_notify.c). Nothing for the null sender. in is copied before this
+ * returns; the outcome is only logged (session_id names the session).
+ */
+void queue_notify_delivered(struct store *st, struct loop *loop, const char *session_id,
+			    const struct dsn_info *in);
+
 /*
  * Starts the scheduler on loop (the server's first loop): reads the
  * TERN_QUEUE_* settings from cfg, sets up DNS, and begins a 1 s tick.

@@ -162,5 +162,8 @@ void smtp_tx_finish(struct smtp_session *s);
 /* The store or the queue answered (after the reply was queued): ends the
  * transaction and resumes reading, or frees the session when it is gone. */
 void smtp_tx_committed(struct smtp_session *s);
+/* After the commit: the "delivered" notice for the local recipients that
+ * asked NOTIFY=SUCCESS (msg/len: the message as stored, for RET). */
+void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len);
 
 #endif

@@ -318,6 +318,8 @@ static void enqueued(struct queue_request *r, void *arg)
 			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,
 			 r->len, j->nsigs);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		if (r->nlocal)
+			smtp_tx_notify_delivered(s, r->data, r->len);
 	} else if (r->result == STORE_EINVAL) {
 		log_warn("smtp", s->id, "event=submit_refused result=%d", r->result);
 		smtp_reply(s, "554 5.3.0 Error: the queue refused the message");

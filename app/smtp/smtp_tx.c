@@ -23,6 +23,8 @@
 #include "mime/mime_date.h"
 #include "mime/mime_tree.h"
 #include "net/conn.h"
+#include "queue/dsn.h"
+#include "queue/queue.h"
 #include "smtp/smtp_session.h"
 
 #define ADDED_HEADERS_MAX 4096
@@ -204,6 +206,43 @@ void smtp_tx_committed(struct smtp_session *s)
 	conn_flush(s->conn);
 }
 
+void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct dsn_rcpt *dr;
+	size_t n = 0;
+
+	if (!tx->mail_from[0])
+		return; /* no notices to the null sender */
+	for (unsigned i = 0; i < tx->nrcpts; i++)
+		n += (tx->rcpts[i].notify & SMTP_NOTIFY_SUCCESS) != 0;
+	if (n == 0)
+		return;
+	dr = arena_alloc(tx->arena, n * sizeof(*dr));
+	n = 0;
+	for (unsigned i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *rc = &tx->rcpts[i];
+		uint32_t acc[16];
+		size_t nacc = 0;
+		if (!(rc->notify & SMTP_NOTIFY_SUCCESS))
+			continue;
+		/* Local ones only: the scheduler reports the others once relayed. */
+		enum store_rcpt res = store_resolve_rcpt(smtp_store, rc->address, acc, 16, &nacc);
+		if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc)
+			dr[n++] = (struct dsn_rcpt){rc->address, rc->orcpt ? rc->orcpt : "",
+						    "2.0.0 Ok: delivered to mailbox", "", DSN_DELIVERED};
+	}
+	if (n == 0)
+		return;
+	int64_t now = (int64_t)time_wall();
+	struct dsn_info in = {
+	    .hostname = smtp_cfg->hostname, .to = tx->mail_from, .envid = tx->envid ? tx->envid : "",
+	    .arrival = now, .now = now, .ret_full = tx->ret == SMTP_RET_FULL, .msg = msg,
+	    .msglen = len, .rcpts = dr, .nrcpts = n,
+	};
+	queue_notify_delivered(smtp_store, s->loop, s->id, &in);
+}
+
 static void delivered(struct store_delivery *d, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -221,6 +260,7 @@ static void delivered(struct store_delivery *d, void *arg)
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		smtp_tx_notify_delivered(s, buf_data(&tx->msg), buf_len(&tx->msg));
 	} else {
 		log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
 		smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");

@@ -266,6 +266,69 @@ def test_dsn_parameters_accepted():
         assert r.cmd("MAIL FROM:<a@remote.test> FOO=BAR")[0] == 555
 
 
+def wait_messages(s, account, n, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        msgs = s.messages(account)
+        if len(msgs) >= n:
+            return msgs
+        time.sleep(0.05)
+    return s.messages(account)
+
+
+def test_success_notices_for_local_delivery():
+    """RFC 3461: a recipient whose RCPT asked NOTIFY=SUCCESS gets its sender
+    a notice with Action: delivered once the message is in the mailbox
+    (Thunderbird's "Delivery Status Notification" asks for it). From the
+    null sender, into a local sender's INBOX, or queued for a remote one;
+    none for NOTIFY=FAILURE alone, NEVER, or a null sender."""
+    with srv() as s:
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.ehlo("dsn.test")
+            c.sendmail("carol@example.test", ["bob@example.test", "dave@other.test"],
+                       message(subject="wants a receipt", body="Secret body.\r\n"),
+                       mail_options=["ENVID=ENV42"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.test"])
+            # No notice: FAILURE only, NEVER, absent, or the null sender.
+            c.sendmail("carol@example.test", ["bob@example.test"], message(subject="f"),
+                       rcpt_options=["NOTIFY=FAILURE"])
+            c.sendmail("carol@example.test", ["bob@example.test"], message(subject="n"),
+                       rcpt_options=["NOTIFY=NEVER"])
+            c.sendmail("carol@example.test", ["bob@example.test"], message(subject="a"))
+            c.sendmail("", ["bob@example.test"], message(subject="z"),
+                       rcpt_options=["NOTIFY=SUCCESS"])
+        assert len(wait_messages(s, "bob@example.test", 5)) == 5
+        assert s.wait_log("event=notice kind=delivered to=local")
+        time.sleep(0.5)  # a wrong second notice would have come by now
+        msgs = s.messages("carol@example.test")
+        assert len(msgs) == 1, msgs
+        raw = s.raw("carol@example.test", msgs[0][0]).decode()
+        head, _, body = raw.partition("\r\n\r\n")
+        assert head.startswith("Return-Path: <>\r\n"), head
+        assert "\r\nTo: <carol@example.test>\r\n" in head
+        assert "Subject: Successful Mail Delivery Report" in head
+        assert "multipart/report; report-type=delivery-status" in head
+        assert "Original-Envelope-Id: ENV42\r\n" in body
+        # One recipient per RCPT that asked, even with two accounts behind them.
+        assert body.count("Final-Recipient: ") == 2, body
+        for who in ("bob@example.test", "dave@other.test"):
+            assert ("Final-Recipient: rfc822; %s\r\n" % who) in body, body
+        assert "Original-Recipient: rfc822;bob@example.test\r\n" in body
+        assert body.count("Action: delivered\r\nStatus: 2.0.0\r\n") == 2, body
+        # RET absent = headers only: the subject comes back, the body does not.
+        assert "Subject: wants a receipt" in body and "Secret body." not in body
+        assert "text/rfc822-headers" in body
+
+        # A remote sender's notice is queued (here remote.test has no DNS,
+        # so it fails at once, and a notice from <> gets no bounce).
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("x@remote.test", ["bob@example.test"], message(subject="r"),
+                       mail_options=["RET=FULL"], rcpt_options=["NOTIFY=SUCCESS"])
+        assert s.wait_log("event=notice kind=delivered to=remote")
+        assert s.wait_log("event=bounced id=1 rcpt=x@remote.test")
+        assert "event=notice id=1" not in s.log_text()
+
+
 def test_misc_commands():
     with srv() as s:
         r = Raw(s.smtp_port)

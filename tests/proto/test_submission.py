@@ -454,7 +454,8 @@ def test_swaks_tls_and_tlsc_auth():
 def test_dsn_parameters_pass_through_and_reset():
     """RET/ENVID/NOTIFY/ORCPT are accepted on submission and handed to the
     queue; a later transaction without them carries none (the queue reads
-    them per recipient)."""
+    them per recipient). NOTIFY=SUCCESS for a local recipient brings the
+    sender a "delivered" notice (the only one here)."""
     with srv() as s:
         c = smtp587(s, (ALICE, ALICE_PW))
         c.sendmail(ALICE, [BOB], msg(subject="with dsn"), mail_options=["RET=HDRS", "ENVID=abc+2Bdef"],
@@ -462,7 +463,13 @@ def test_dsn_parameters_pass_through_and_reset():
         c.sendmail(ALICE, [BOB, ALICE], msg(subject="without dsn"))
         c.sendmail(ALICE, [BOB], msg(subject="never"), rcpt_options=["NOTIFY=NEVER"])
         c.quit()
-        assert len(inbox(s, BOB, 3)) == 3 and len(inbox(s, ALICE, 1)) == 1
+        assert len(inbox(s, BOB, 3)) == 3 and len(inbox(s, ALICE, 2)) == 2
+        assert s.wait_log("event=notice kind=delivered to=local")
+        time.sleep(0.3)
+        notices = [s.raw(ALICE, mid) for mid, _ in s.messages(ALICE)]
+        notices = [n for n in notices if b"Action: delivered" in n]
+        assert len(notices) == 1 and b"Original-Envelope-Id: abc+def" in notices[0], notices
+        assert b"Original-Recipient: rfc822;bob+x@example.test" in notices[0]
 
 
 def test_big_submission_local_and_remote():
