@@ -42,7 +42,7 @@ import socket
 import threading
 import urllib.parse
 
-from harness import Raw, Server
+from harness import SANITIZED, Raw, Server
 from httpc import Api, tls_ctx
 
 ADMIN_PW = "model-admin-password"
@@ -59,7 +59,9 @@ BAD_DOMAINS = ["bad domain!", "-lead.test", "trail-.test", "a..b.test", ".dot.te
                ".".join(["abcdefghi"] * 25) + ".test"]         # 254 octets in all
 BAD_LOCALS = ["a b", ".lead", "trail.", "two..dots", 'quo"te', "semi;colon", "l" * 65,
               "angle<", "at@sign"]
-SEEDS = (11, 12, 13)
+# Under the sanitized build one seed: it looks for memory errors on the
+# same paths, at twice the cost a step.
+SEEDS = (11,) if SANITIZED else (11, 12, 13)
 # API.md's stable error codes.
 DOC_CODES = ("bad_json", "invalid_field", "unknown_field", "missing_field", "too_large",
              "unauthorized", "csrf", "setup_code", "forbidden", "not_found", "exists", "in_use",
