@@ -53,13 +53,21 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 	case STORE_EEXIST:
 		if (j->op == IMAP_CMD_DELETE)
 			imap_tagged(s, "NO [%s] Mailbox has children, delete them first",
-				    s->rev2 ? "HASCHILDREN" : "INUSE"); /* RFC 9051 §7.1 */
+				    /* RFC 9051 §7.1; before it, RFC 5530 CANNOT (INUSE
+				     * would say someone else holds the mailbox) */
+				    s->rev2 ? "HASCHILDREN" : "CANNOT");
 		else if (j->op == IMAP_CMD_RENAME)
 			imap_tagged(s, "NO [ALREADYEXISTS] Target mailbox already exists");
 		else
 			imap_tagged(s, "NO [ALREADYEXISTS] Mailbox already exists");
 		return;
 	case STORE_ENOTFOUND:
+		if (j->op == IMAP_CMD_UNSUBSCRIBE) {
+			/* Not subscribed, then (subscriptions live on mailboxes):
+			 * RFC 9051 §6.3.8 answers OK to that. */
+			imap_tagged(s, "OK Unsubscribe completed.");
+			return;
+		}
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
 		return;
 	case STORE_EINVAL:

@@ -261,16 +261,20 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	/*
 	 * UIDVALIDITY: the creation time, but strictly above any value handed
 	 * out before, so an account deleted and re-created within a second
-	 * still tells IMAP clients to drop their cache.
+	 * still tells IMAP clients to drop their cache. One value for each
+	 * default mailbox (uv, uv + 1, ...): it is also the MAILBOXID (RFC
+	 * 8474), and a mailbox renamed onto another's name must not bring
+	 * that name's old UIDVALIDITY and UIDs back (RFC 9051 §6.4.9).
 	 */
+	uint32_t ndef = sizeof default_mailboxes / sizeof default_mailboxes[0];
 	if ((rc = meta_get_u32(txn, st, "last_uidvalidity", &last_uv)) != 0)
 		return rc;
 	uint32_t uv = (uint32_t)now_s();
 	if (uv <= last_uv)
 		uv = last_uv + 1;
-	if (uv == 0)
+	if (uv == 0 || uv > UINT32_MAX - ndef)
 		uv = 1;
-	if ((rc = meta_put_u32(txn, st, "last_uidvalidity", uv)) != 0)
+	if ((rc = meta_put_u32(txn, st, "last_uidvalidity", uv + ndef - 1)) != 0)
 		return rc;
 
 	struct acct_rec a = {.quota = c->quota,
@@ -289,8 +293,8 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = mdb_put(txn, st->db[DB_PRINCIPAL_NAME], &nk, &nv, MDB_NOOVERWRITE)) != 0)
 		return rc;
 
-	for (uint32_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++) {
-		struct mbox_rec m = {.uidvalidity = uv,
+	for (uint32_t i = 0; i < ndef; i++) {
+		struct mbox_rec m = {.uidvalidity = uv + i,
 		                     .uidnext = 1,
 		                     .role = default_mailboxes[i].role,
 		                     .subscribed = 1};

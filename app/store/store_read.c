@@ -8,6 +8,7 @@
  * must not write (see store_private.h).
  */
 #include <string.h>
+#include <strings.h>
 
 #include "core/str.h"
 #include "store/store_private.h"
@@ -28,6 +29,9 @@ static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
 	int inbox = str_eq_ci_c(str_c(name), "INBOX");
+	/* "inbox/x" is INBOX's child "INBOX/x", as CREATE stored it
+	 * (store_mailbox_ops.c): INBOX is case-insensitive as a prefix too. */
+	int under_inbox = strncasecmp(name, "INBOX/", 6) == 0;
 	struct mbox_rec m;
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -44,7 +48,11 @@ int store_mailbox_find(struct store *st, uint32_t account, const char *name, uin
 		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			if ((rc = mbox_dec(&v, &m)) != 0)
 				break;
-			if (inbox ? m.role == ROLE_INBOX : strcmp(m.name, name) == 0) {
+			int same = inbox         ? m.role == ROLE_INBOX
+				   : under_inbox ? strncmp(m.name, "INBOX/", 6) == 0 &&
+						       strcmp(m.name + 6, name + 6) == 0
+						 : strcmp(m.name, name) == 0;
+			if (same) {
 				*mailbox_r = be32_get((uint8_t *)k.mv_data + 4);
 				found = 1;
 				break;
