@@ -48,34 +48,49 @@ def rand_addr(rnd):
     return '"%s" <%s@%s>' % (enc, local, dom), name, "%s@%s" % (local, dom)
 
 
-def base_subject(s):
-    """RFC 5256 §2.1, steps (1) to (6)."""
+def decoded(s):
+    """A subject of rand_subject() without its encoded-word, if any."""
     m = re.fullmatch(r"=\?utf-8\?b\?(.*)\?=", s)
-    if m:
-        s = base64.b64decode(m.group(1)).decode()
-    s = re.sub(r"[ \t]+", " ", s)
+    return base64.b64decode(m.group(1)).decode() if m else s
+
+
+def base_and_reply(s):
+    """(base subject, reply or forward) by RFC 5256 §2.1 steps (1) to (6).
+    A reply or forward is a subject from which a subj-refwd, a "(fwd)"
+    subj-trailer or a subj-fwd-hdr/subj-fwd-trl pair was removed."""
+    if s is None:
+        return "", False
+    s = re.sub(r"[ \t]+", " ", decoded(s))  # (1)
+    reply = False
     while True:
-        while True:  # (2) trailers
-            t = re.sub(r"(?i)[ \t]*\(fwd\)[ \t]*$", "", s).rstrip(" \t")
+        while True:  # (2) subj-trailer: "(fwd)" / WSP
+            t = s.rstrip(" \t")
+            if t[-5:].lower() == "(fwd)":
+                t, reply = t[:-5], True
             if t == s:
                 break
             s = t
-        while True:  # (3) and (4): leaders and blobs
+        while True:  # (3) to (5): subj-leader, then a subj-blob if something is left
             s = s.lstrip(" \t")
             m = re.match(r"(?i)(\[[^\[\]]*\][ \t]*)*(re|fwd?)[ \t]*(\[[^\[\]]*\][ \t]*)?:", s)
             if m:
-                s = s[m.end():]
+                s, reply = s[m.end():], True
                 continue
             m = re.match(r"\[[^\[\]]*\][ \t]*", s)
             if m and s[m.end():]:
                 s = s[m.end():]
                 continue
             break
-        m = re.fullmatch(r"(?i)\[fwd:(.*)\]", s)  # (5)
+        m = re.fullmatch(r"(?i)\[fwd:(.*)\]", s)  # (6)
         if m:
-            s = m.group(1)
+            s, reply = m.group(1), True
             continue
-        return s.strip(" \t")
+        return s.strip(" \t"), reply
+
+
+def base_subject(s):
+    """RFC 5256 §2.1, steps (1) to (6)."""
+    return base_and_reply(s)[0]
 
 
 def ascii_casemap(s):

@@ -73,7 +73,7 @@ import re
 
 from test_imap import Raw, srv
 from test_imap_search_ext import cmd
-from test_imap_sort_model import ascii_casemap, base_subject, rand_subject
+from test_imap_sort_model import ascii_casemap, base_and_reply, base_subject, decoded, rand_subject
 
 
 # ---- the reference: msg-ids (RFC 5322 §3.6.4) ----
@@ -126,40 +126,6 @@ def msg_ids(value):
 
 
 # ---- the reference: base subject and reply (RFC 5256 §2.1) ----
-
-def base_and_reply(s):
-    """(base subject, reply or forward) by RFC 5256 §2.1 steps (1) to (6).
-    A reply or forward is a subject from which a subj-refwd, a "(fwd)"
-    subj-trailer or a subj-fwd-hdr/subj-fwd-trl pair was removed."""
-    if s is None:
-        return "", False
-    s = re.sub(r"[ \t]+", " ", decoded(s))  # (1)
-    reply = False
-    while True:
-        while True:  # (2) subj-trailer: "(fwd)" / WSP
-            t = s.rstrip(" \t")
-            if t[-5:].lower() == "(fwd)":
-                t, reply = t[:-5], True
-            if t == s:
-                break
-            s = t
-        while True:  # (3) to (5): subj-leader, then a subj-blob if something is left
-            s = s.lstrip(" \t")
-            m = re.match(r"(?i)(\[[^\[\]]*\][ \t]*)*(re|fwd?)[ \t]*(\[[^\[\]]*\][ \t]*)?:", s)
-            if m:
-                s, reply = s[m.end():], True
-                continue
-            m = re.match(r"\[[^\[\]]*\][ \t]*", s)
-            if m and s[m.end():]:
-                s = s[m.end():]
-                continue
-            break
-        m = re.fullmatch(r"(?i)\[fwd:(.*)\]", s)  # (6)
-        if m:
-            s, reply = m.group(1), True
-            continue
-        return s.strip(" \t"), reply
-
 
 # ---- the reference: the two algorithms (RFC 5256 §3) ----
 
@@ -485,12 +451,6 @@ class Msg:
 def field(fields, name):
     """The value of the first field called name, or None."""
     return next((v for f, v in fields if f.lower() == name.lower()), None)
-
-
-def decoded(s):
-    """A subject of rand_subject() without its encoded-word, if any."""
-    m = re.fullmatch(r"=\?utf-8\?b\?(.*)\?=", s)
-    return base64.b64decode(m.group(1)).decode() if m else s
 
 
 def make_messages(rnd, n, quoting=False):
