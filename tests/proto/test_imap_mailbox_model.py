@@ -678,7 +678,7 @@ class Run:
               ("rename_inbox", 2), ("rename_missing", 1), ("delete_selected", 3),
               ("rename_selected", 2), ("subscribe", 3), ("unsubscribe", 3),
               ("subscribe_missing", 1), ("unsubscribe_missing", 2), ("append", 16),
-              ("select", 8), ("examine", 1), ("select_vacated", 3), ("unselect", 1),
+              ("select", 8), ("examine", 1), ("select_vacated", 3), ("unselect", 4),
               ("status_missing", 1), ("race", 10)]
     RACY = ["create_new", "create_vacated", "create_existing", "delete_leaf", "delete_parent",
             "rename_leaf", "rename_parent", "rename_to_vacated", "rename_inbox", "subscribe",
