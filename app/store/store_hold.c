@@ -246,7 +246,9 @@ static int sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 			c->more = 1;
 			break;
 		}
-		MDB_val bk = {8, k.mv_data};
+		uint8_t sk[8]; /* the key, not a pointer into blobgc's page */
+		memcpy(sk, k.mv_data, 8);
+		MDB_val bk = {8, sk};
 		rc = mdb_del(txn, st->db[DB_BLOBDATA], &bk, NULL);
 		if (rc && rc != MDB_NOTFOUND)
 			break;
