@@ -222,13 +222,19 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 	n = 0;
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *rc = &tx->rcpts[i];
-		uint32_t acc[16];
-		size_t nacc = 0;
 		if (!(rc->notify & SMTP_NOTIFY_SUCCESS))
 			continue;
-		/* Local ones only: the scheduler reports the others once relayed. */
-		enum store_rcpt res = store_resolve_rcpt(smtp_store, rc->address, acc, 16, &nacc);
-		if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc)
+		/* Local ones only: the scheduler reports the others once relayed.
+		 * Port 25 resolved each at RCPT; submission leaves that to the
+		 * queue, so ask the store. */
+		size_t nacc = rc->naccounts;
+		if (s->mode != SMTP_MODE_MX) {
+			uint32_t acc[16];
+			enum store_rcpt res = store_resolve_rcpt(smtp_store, rc->address, acc, 16, &nacc);
+			if (res != STORE_RCPT_OK && res != STORE_RCPT_OVER_QUOTA)
+				nacc = 0;
+		}
+		if (nacc)
 			dr[n++] = (struct dsn_rcpt){rc->address, rc->orcpt ? rc->orcpt : "",
 						    "2.0.0 Ok: delivered to mailbox", "", DSN_DELIVERED};
 	}

@@ -315,7 +315,8 @@ struct store_hold {
 	int held;
 };
 /* store_email_content() (cb may be NULL) that also takes a hold on the
- * email's bytes. On any result but STORE_OK nothing is held. */
+ * email's bytes (h NULL: none, which is store_email_content()). On any
+ * result but STORE_OK nothing is held. */
 int store_email_hold(struct store *st, uint32_t account, uint32_t email_id,
                      store_content_cb *cb, void *arg, struct store_hold *h);
 /* Calls cb with the held bytes (valid during the callback). STORE_ETEMP, or

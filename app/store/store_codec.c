@@ -469,7 +469,8 @@ static MDB_dbi blob_place(struct store *st, const struct blobref_rec *b, const u
 	return st->db[DB_BLOBDATA];
 }
 
-int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r)
+int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r,
+             uint64_t *seq_r)
 {
 	struct blobref_rec br;
 	uint8_t kb[8];
@@ -487,6 +488,8 @@ int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *byte
 		return MDB_CORRUPTED;
 	bytes_r->mv_data = (uint8_t *)bytes_r->mv_data + 1;
 	bytes_r->mv_size--;
+	if (seq_r)
+		*seq_r = br.seq;
 	return 0;
 }
 

@@ -107,37 +107,27 @@ void store_pins_free(struct store *st)
 
 /* ---- holding and reading ---- */
 
-/* Fills h from e's blob in txn and pins it; 0 or an LMDB code. */
-static int hold_blob(MDB_txn *txn, struct store *st, const uint8_t id[32], struct store_hold *h)
-{
-	struct blobref_rec br;
-	int rc = blobref_get(txn, st, id, &br);
-
-	if (rc == MDB_NOTFOUND)
-		return MDB_CORRUPTED; /* an email always has its blob */
-	if (rc)
-		return rc;
-	memcpy(h->id, id, 32);
-	h->seq = br.seq;
-	h->held = 1;
-	if (h->seq)
-		pin_add(st, h->seq);
-	return 0;
-}
-
 int store_email_hold(struct store *st, uint32_t account, uint32_t email_id,
                      store_content_cb *cb, void *arg, struct store_hold *h)
 {
 	struct email_rec e;
 	MDB_txn *txn;
 	MDB_val v;
+	uint64_t seq = 0;
 
-	memset(h, 0, sizeof *h);
+	if (h)
+		memset(h, 0, sizeof *h);
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	int rc = email_with_blob(st, txn, account, email_id, &e, &v);
-	if (rc == 0)
-		rc = hold_blob(txn, st, e.blob_id, h);
+	int rc = email_with_blob(st, txn, account, email_id, &e, &v, &seq);
+	if (rc == 0 && h) {
+		/* Pinned inside the transaction that found seq: see the top. */
+		memcpy(h->id, e.blob_id, 32);
+		h->seq = seq;
+		h->held = 1;
+		if (seq)
+			pin_add(st, seq);
+	}
 	if (rc == 0 && cb)
 		cb(arg, e.metalen ? e.meta : NULL, e.metalen, (const char *)v.mv_data, v.mv_size);
 	store_rd_end(st, txn);
@@ -166,7 +156,7 @@ int store_hold_read(struct store *st, const struct store_hold *h, store_raw_cb *
 			v.mv_size--;
 		}
 	} else {
-		rc = blob_get(txn, st, h->id, &v); /* schema 1 blob: not pinned */
+		rc = blob_get(txn, st, h->id, &v, NULL); /* schema 1 blob: not pinned */
 	}
 	if (rc == 0)
 		cb(arg, (const char *)v.mv_data, v.mv_size);

@@ -338,8 +338,10 @@ int blobref_put(MDB_txn *txn, struct store *st, const uint8_t id[32], const stru
 int blob_store(MDB_txn *txn, struct store *st, const uint8_t id[32], const void *data,
                size_t len, uint64_t refs);
 /* The bytes of blob id (without the record's version byte): a pointer into
- * the map, valid until txn ends. MDB_NOTFOUND, or MDB_CORRUPTED. */
-int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r);
+ * the map, valid until txn ends; *seq_r (may be NULL) their key in
+ * blobdata, 0 for a schema 1 blob. MDB_NOTFOUND, or MDB_CORRUPTED. */
+int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *bytes_r,
+             uint64_t *seq_r);
 /* Drops one reference. At zero it deletes the refcount, and the bytes of a
  * schema 1 blob; a schema 2 blob's bytes go to blobgc (blob_defer). */
 int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
@@ -355,9 +357,10 @@ uint64_t store_blob_sweep(struct store *st, uint64_t grace_ms);
 void store_pins_init(struct store *st);
 void store_pins_free(struct store *st);
 uint64_t store_wall_ms(void);
-/* An email's record and its blob's bytes in txn (store_read.c). */
+/* An email's record and its blob's bytes (and their blobdata key, seq_r
+ * may be NULL) in txn (store_read.c). */
 int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
-                    struct email_rec *e, MDB_val *blob_r);
+                    struct email_rec *e, MDB_val *blob_r, uint64_t *seq_r);
 
 /* Small u32 record in DB_META (counters, schema version). */
 int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r);

@@ -311,7 +311,7 @@ int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r,
 	*len_r = 0;
 	if (rc)
 		return STORE_ETEMP;
-	rc = blob_get(txn, st, blob_id, &v);
+	rc = blob_get(txn, st, blob_id, &v, NULL);
 	if (rc == 0) {
 		*len_r = v.mv_size;
 		*data_r = xmalloc(*len_r + 1);

@@ -156,7 +156,7 @@ int store_email_list(struct store *st, uint32_t account, uint32_t mailbox, store
  * with its version byte; *blob_r is left pointing past it.
  */
 int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
-                    struct email_rec *e, MDB_val *blob_r)
+                    struct email_rec *e, MDB_val *blob_r, uint64_t *seq_r)
 {
 	uint8_t ek[8];
 	MDB_val k = key_u32_u32(ek, account, email_id), v;
@@ -166,7 +166,7 @@ int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t e
 		rc = email_dec(&v, e);
 	if (rc != 0)
 		return rc;
-	rc = blob_get(txn, st, e->blob_id, blob_r);
+	rc = blob_get(txn, st, e->blob_id, blob_r, seq_r);
 	if (rc == MDB_NOTFOUND)
 		return MDB_CORRUPTED; /* an email always has its blob */
 	return rc;
@@ -181,7 +181,7 @@ int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store
 
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	int rc = email_with_blob(st, txn, account, email_id, &e, &v);
+	int rc = email_with_blob(st, txn, account, email_id, &e, &v, NULL);
 	if (rc == 0)
 		cb(arg, (const char *)v.mv_data, v.mv_size);
 	store_rd_end(st, txn);
@@ -191,17 +191,7 @@ int store_email_raw(struct store *st, uint32_t account, uint32_t email_id, store
 int store_email_content(struct store *st, uint32_t account, uint32_t email_id,
 			store_content_cb *cb, void *arg)
 {
-	struct email_rec e;
-	MDB_txn *txn;
-	MDB_val v;
-
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	int rc = email_with_blob(st, txn, account, email_id, &e, &v);
-	if (rc == 0)
-		cb(arg, e.metalen ? e.meta : NULL, e.metalen, (const char *)v.mv_data, v.mv_size);
-	store_rd_end(st, txn);
-	return store_mdb_code(rc);
+	return store_email_hold(st, account, email_id, cb, arg, NULL); /* store_hold.c */
 }
 
 int store_email_envelope(struct store *st, uint32_t account, uint32_t email_id, store_raw_cb *cb,

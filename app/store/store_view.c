@@ -309,7 +309,7 @@ int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids
 		if (mcb && mcb(arg, i, metalen ? meta : NULL, metalen))
 			continue; /* decided from the record: the bytes are not touched */
 		MDB_val b;
-		rc = blob_get(txn, st, blob_id, &b);
+		rc = blob_get(txn, st, blob_id, &b, NULL);
 		if (rc == MDB_NOTFOUND)
 			rc = MDB_CORRUPTED; /* an email always has its blob */
 		if (rc == 0)

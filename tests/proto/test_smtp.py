@@ -8,6 +8,7 @@ import ssl
 import time
 
 from harness import Server, Raw, message
+from test_submission import inbox
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1"), ("carol@example.test", "carol-pw-1"),
             ("dave@other.test", "dave-pw-1")]
@@ -266,16 +267,6 @@ def test_dsn_parameters_accepted():
         assert r.cmd("MAIL FROM:<a@remote.test> FOO=BAR")[0] == 555
 
 
-def wait_messages(s, account, n, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        msgs = s.messages(account)
-        if len(msgs) >= n:
-            return msgs
-        time.sleep(0.05)
-    return s.messages(account)
-
-
 def test_success_notices_for_local_delivery():
     """RFC 3461: a recipient whose RCPT asked NOTIFY=SUCCESS gets its sender
     a notice with Action: delivered once the message is in the mailbox
@@ -297,7 +288,7 @@ def test_success_notices_for_local_delivery():
             c.sendmail("carol@example.test", ["bob@example.test"], message(subject="a"))
             c.sendmail("", ["bob@example.test"], message(subject="z"),
                        rcpt_options=["NOTIFY=SUCCESS"])
-        assert len(wait_messages(s, "bob@example.test", 5)) == 5
+        assert len(inbox(s, "bob@example.test", 5)) == 5
         assert s.wait_log("event=notice kind=delivered to=local")
         time.sleep(0.5)  # a wrong second notice would have come by now
         msgs = s.messages("carol@example.test")
