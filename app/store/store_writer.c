@@ -51,6 +51,22 @@
  * the noise of this machine; kept for the reason above: the pause is
  * there to let a batch grow, and such a batch already has.
  *
+ * Scheduling. The writer thread runs under SCHED_BATCH (writer_main).
+ * Under the normal policy the wake-up from a session's store_deliver()
+ * preempts the loop thread on that CPU at once: the loop stops in the
+ * middle of its ready sessions, the batch holds what had come in by then,
+ * and the loop waits for the CPU while the writer commits. A batch thread
+ * is never woken onto a busy CPU ahead of what runs there; it runs when a
+ * CPU is idle or the running thread's slice ends. The loops finish their
+ * turn first, so more requests make each batch. Idle, the writer wakes on
+ * an idle CPU as before, so a lone delivery waits no longer. Measured
+ * (10 KiB messages, 20 smtp-source sessions, 2 CPUs, 5 interleaved runs
+ * of 6,000 messages): flushes per 6,000 messages 2,190-2,328 -> 1,268-1,698,
+ * tern's CPU per message 178-210 -> 157-183 us, the mean rate 5,221 ->
+ * 5,755 msg/s (+10%). The loop threads under SCHED_BATCH as well were
+ * slower than the writer alone (5,611 msg/s); so were the loops alone
+ * (4,996).
+ *
  * Why no journal in front of LMDB. A log written once per batch (one
  * contiguous write and one flush, then the answer) would replace LMDB's
  * two flushes and scattered page writes per commit, but LMDB must then
@@ -85,6 +101,7 @@
  * it returned no callback can pass the check.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -689,6 +706,10 @@ static void *writer_main(void *arg)
 	size_t last_n = 0;       /* requests in the last batch */
 
 	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
+	/* See "Scheduling" above. Failing (a sandbox that forbids it) only
+	 * costs batch size. */
+	struct sched_param sp = {0};
+	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 	/* Nothing is held yet: whatever waits in blobgc (left by a crash, by
 	 * the CLI, or by the last run's grace) can go. */
 	store_blob_sweep(st, 0);
