@@ -44,6 +44,7 @@
 static _Thread_local int maplock_depth;
 
 static atomic_ullong test_initial_map;
+static atomic_uint test_gc_poll_ms; /* store_test_set_gc_poll() */
 
 static const struct {
 	const char *name;
@@ -521,6 +522,8 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	st->feed = store_feed_new();
 	store_pins_init(st);
 	atomic_store(&st->gc_grace_ms, STORE_GC_GRACE_MS);
+	unsigned poll = atomic_load(&test_gc_poll_ms);
+	st->gc_poll_ms = poll ? poll : STORE_GC_POLL_MS;
 
 	rc = mdb_env_create(&st->env);
 	if (rc == 0)
@@ -621,6 +624,11 @@ void store_test_set_initial_map(uint64_t bytes)
 void store_test_gc_grace(struct store *st, unsigned ms)
 {
 	atomic_store(&st->gc_grace_ms, ms);
+}
+
+void store_test_set_gc_poll(unsigned ms)
+{
+	atomic_store(&test_gc_poll_ms, ms);
 }
 
 void store_test_fail_commits(struct store *st, int e)

@@ -134,6 +134,9 @@ struct store_pins {
 
 /* How long freed bytes wait in blobgc before a sweep may delete them. */
 #define STORE_GC_GRACE_MS 10000u
+/* The longest `tern serve` goes without a sweep: entries another process
+ * made (the CLI deleting an account) are found this way. */
+#define STORE_GC_POLL_MS 60000u
 
 struct store {
 	MDB_env *env;
@@ -157,6 +160,7 @@ struct store {
 	atomic_int gc_note; /* this transaction deferred a blob: schedule a sweep */
 	uint64_t gc_at_ms;  /* under qlock: the writer sweeps then (0: not due) */
 	atomic_uint gc_grace_ms; /* STORE_GC_GRACE_MS; tests shorten it */
+	unsigned gc_poll_ms;     /* STORE_GC_POLL_MS; tests shorten it */
 
 	/* Counters for tests and metrics. */
 	atomic_ullong commits;  /* successful write commits (batches and admin) */
@@ -407,6 +411,9 @@ void store_test_set_initial_map(uint64_t bytes);
 void store_test_pause_writer(struct store *st, int paused);
 /* Test hook: the grace freed bytes wait before a sweep (STORE_GC_GRACE_MS). */
 void store_test_gc_grace(struct store *st, unsigned ms);
+/* Test hook: the longest time between two sweeps (STORE_GC_POLL_MS) for
+ * stores opened from now on; 0 restores the default. */
+void store_test_set_gc_poll(unsigned ms);
 /* Makes every following commit fail as if with errno e (0 to stop). */
 void store_test_fail_commits(struct store *st, int e);
 /* Makes every following room fill fail as if with errno e (0 to stop). */

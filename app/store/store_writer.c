@@ -687,7 +687,9 @@ static int sweep_if_due(struct store *st, uint64_t *wait_r)
 	pthread_mutex_unlock(&st->qlock);
 	uint64_t next = store_blob_sweep(st, atomic_load(&st->gc_grace_ms));
 	pthread_mutex_lock(&st->qlock);
-	if (next && (st->gc_at_ms == 0 || next < st->gc_at_ms))
+	if (next == 0) /* nothing waits that this process knows of */
+		next = store_wall_ms() + st->gc_poll_ms;
+	if (st->gc_at_ms == 0 || next < st->gc_at_ms)
 		st->gc_at_ms = next;
 	return 1;
 }
@@ -714,6 +716,8 @@ static void *writer_main(void *arg)
 	 * the CLI, or by the last run's grace) can go. */
 	store_blob_sweep(st, 0);
 	pthread_mutex_lock(&st->qlock);
+	if (st->gc_at_ms == 0)
+		st->gc_at_ms = store_wall_ms() + st->gc_poll_ms;
 	for (;;) {
 		uint64_t gc_wait;
 		/* Under a steady load the queue is never empty: sweep here too. */

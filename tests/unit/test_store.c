@@ -1740,6 +1740,64 @@ static void test_hold(void)
 	free(m);
 }
 
+/*
+ * Bytes freed by another process (the CLI deleting an account while the
+ * server runs) are swept by the server's periodic sweep: no unref of its
+ * own asks for one, and the server need not restart.
+ */
+static void test_gc_poll(void)
+{
+	char dir[300], err[256], c = 'g';
+	struct store *st;
+	uint32_t acc, ids[1];
+	int p2c[2], c2p[2], status = -1;
+	struct store_delivery d;
+	static const char m[] = "Subject: freed elsewhere\r\n\r\nbody\r\n";
+
+	new_dir(dir, sizeof dir);
+	if (pipe(p2c) != 0 || pipe(c2p) != 0)
+		return;
+	/* Fork before this process opens the environment (LMDB forbids after). */
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		if (read(p2c[0], &c, 1) != 1)
+			_exit(2);
+		st = NULL;
+		if (store_open(dir, 0, &st, err, sizeof err) != STORE_OK)
+			_exit(3);
+		int bad = store_account_del(st, "c@example.com", err, sizeof err) != 0;
+		store_close(&st);
+		bad |= write(c2p[1], "k", 1) != 1;
+		_exit(bad);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	store_test_set_gc_poll(100);
+	st = open_ok(dir, STORE_SERVER);
+	store_test_set_gc_poll(0);
+	if (st) {
+		store_test_gc_grace(st, 50);
+		CHECK_EQ_INT(store_domain_add(st, "example.com", err, sizeof err), 0);
+		CHECK_EQ_INT(store_account_add(st, "c@example.com", NULL, 0, &acc, err, sizeof err), 0);
+		msg_init(&d, m, sizeof m - 1, &acc, 1, ids);
+		CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+		CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 1);
+	}
+	CHECK(write(p2c[1], &c, 1) == 1);
+	CHECK(read(c2p[0], &c, 1) == 1);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(status, 0);
+	if (st) {
+		CHECK(gc_entries_become(st, 0, 5000));
+		CHECK_EQ_INT(db_entries(st, DB_BLOBDATA), 0);
+		store_close(&st);
+	}
+	close(p2c[1]);
+	close(c2p[0]);
+}
+
 static void test_expunge(void)
 {
 	char dir[300], err[256];
@@ -1887,6 +1945,7 @@ int main(void)
 	test_nested_reads();
 	test_expunge();
 	test_hold();
+	test_gc_poll();
 
 	unit_rmrf(base);
 	return unit_done("test_store");
