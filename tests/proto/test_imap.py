@@ -104,6 +104,32 @@ def login(s, implicit=True, user=BOB, pw=BOB_PW):
     return m
 
 
+def raw_response(conn):
+    """One IMAP response read from conn.sock, with conn.buf holding what was
+    received past it: its text (bytes, each literal shown as {}) and its
+    literals. EOFError when the server closes first."""
+    def fill(n):
+        while len(conn.buf) < n:
+            d = conn.sock.recv(65536)
+            if not d:
+                raise EOFError("closed; buffered %r" % conn.buf[-200:])
+            conn.buf += d
+
+    text, lits = b"", []
+    while True:
+        while b"\r\n" not in conn.buf:
+            fill(len(conn.buf) + 1)
+        line, conn.buf = conn.buf.split(b"\r\n", 1)
+        m = re.search(rb"\{(\d+)\+?\}$", line)
+        if not m:
+            return text + line, lits
+        n = int(m.group(1))
+        fill(n)
+        lits.append(conn.buf[:n])
+        conn.buf = conn.buf[n:]
+        text += line[:m.start()] + b"{}"
+
+
 class Raw:
     """A raw IMAP connection (TLS when asked)."""
 

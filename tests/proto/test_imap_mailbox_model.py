@@ -88,7 +88,7 @@ import random
 import re
 import socket
 
-from test_imap import BOB, BOB_PW, Raw, ctx, srv
+from test_imap import BOB, BOB_PW, Raw, ctx, raw_response, srv
 
 DEFAULTS = [("INBOX", None), ("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
             ("Junk", "\\Junk"), ("Archive", "\\Archive")]
@@ -402,32 +402,8 @@ class Conn:
             pass
 
     # -- bytes --
-    def _fill(self, n):
-        while len(self.buf) < n:
-            d = self.sock.recv(65536)
-            if not d:
-                raise EOFError
-            self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill(len(self.buf) + 1)
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
     def response(self):
-        text, lits = b"", []
-        while True:
-            line = self.line()
-            m = re.search(rb"\{(\d+)\}$", line)
-            if not m:
-                text += line
-                break
-            n = int(m.group(1))
-            self._fill(n)
-            lits.append(self.buf[:n])
-            self.buf = self.buf[n:]
-            text += line[:m.start()] + b"{}"
+        text, lits = raw_response(self)
         text = text.decode("utf-8")
         self.run.trace.append("%s S: %s" % (self.name, text[:200]))
         return text, lits

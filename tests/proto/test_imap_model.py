@@ -41,7 +41,7 @@ import socket
 import threading
 import time
 
-from test_imap import BOB, BOB_PW, ctx, srv
+from test_imap import BOB, BOB_PW, ctx, raw_response, srv
 
 BOXES = ["INBOX", "Archive", "Work"]
 SYSFLAGS = [r"\Seen", r"\Deleted", r"\Deleted", r"\Flagged", "$Work"]
@@ -121,33 +121,12 @@ class Session:
         raise ModelError("%s in %s: %s\n%s" % (self.name, self.box, why,
                                               "\n".join(self.trace[-30:])))
 
-    def _fill(self, n):
-        while len(self.buf) < n:
-            d = self.sock.recv(65536)
-            if not d:
-                self.fail("connection closed")
-            self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill(len(self.buf) + 1)
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
     def response(self):
         """One response: its text (a literal shows as {}) and its literals."""
-        text, lits = b"", []
-        while True:
-            line = self.line()
-            m = re.search(rb"\{(\d+)\+?\}$", line)
-            if not m:
-                text += line
-                break
-            n = int(m.group(1))
-            self._fill(n)
-            lits.append(self.buf[:n])
-            self.buf = self.buf[n:]
-            text += line[:m.start()] + b"{}"
+        try:
+            text, lits = raw_response(self)
+        except EOFError:
+            self.fail("connection closed")
         text = text.decode("utf-8", "replace")
         self.trace.append("S: " + text[:160])
         return text, lits
