@@ -28,6 +28,7 @@ struct submit_job {
 	char *local_data;           /* Return-Path + message for INBOX copies */
 	struct buf meta;            /* their MIME structure (mime_cache.h), maybe empty */
 	uint32_t *accounts;
+	char **envelopes;           /* per account: MAIL FROM and its RCPT TO lines */
 	size_t naccounts;
 };
 
@@ -36,6 +37,9 @@ static void job_free(struct submit_job *j)
 	store_queue_entry_free(&j->e);
 	free(j->local_data);
 	buf_free(&j->meta);
+	for (size_t i = 0; i < j->naccounts; i++)
+		free(j->envelopes[i]);
+	free(j->envelopes);
 	free(j->accounts);
 	free(j);
 }
@@ -80,13 +84,33 @@ static void stored(struct store_delivery *d, void *arg)
 	r->done(r, r->arg);
 }
 
-static void add_account(struct submit_job *j, uint32_t id)
+/* Appends "PREFIX<addr>\r\n" to *s (NULL: an empty string). */
+static void add_line(char **s, const char *prefix, const char *addr)
 {
-	for (size_t i = 0; i < j->naccounts; i++)
-		if (j->accounts[i] == id)
-			return;
-	j->accounts = xrealloc(j->accounts, (j->naccounts + 1) * sizeof *j->accounts);
-	j->accounts[j->naccounts++] = id;
+	size_t have = *s ? strlen(*s) : 0, add = strlen(prefix) + strlen(addr) + 5; /* <>\r\n\0 */
+	*s = xrealloc(*s, have + add);
+	snprintf(*s + have, add, "%s<%s>\r\n", prefix, addr);
+}
+
+/*
+ * Account id gets the local copy, for the recipient rcpt. Each account's
+ * envelope (what `tern fetch --envelope` shows, as for mail that came in
+ * on port 25) names the sender and only the recipients that reached it.
+ */
+static void add_account(struct submit_job *j, uint32_t id, const char *sender, const char *rcpt)
+{
+	size_t i = 0;
+	while (i < j->naccounts && j->accounts[i] != id)
+		i++;
+	if (i == j->naccounts) {
+		j->accounts = xrealloc(j->accounts, (i + 1) * sizeof *j->accounts);
+		j->envelopes = xrealloc(j->envelopes, (i + 1) * sizeof *j->envelopes);
+		j->accounts[i] = id;
+		j->envelopes[i] = NULL;
+		j->naccounts++;
+		add_line(&j->envelopes[i], "MAIL FROM:", sender);
+	}
+	add_line(&j->envelopes[i], "RCPT TO:", rcpt);
 }
 
 static int request_valid(const struct queue_request *r)
@@ -184,7 +208,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 		case STORE_RCPT_OK:
 		case STORE_RCPT_OVER_QUOTA: /* submitted mail: soft limit, as for aliases */
 			for (size_t k = 0; k < n; k++)
-				add_account(j, acc[k]);
+				add_account(j, acc[k], r->sender, r->rcpts[i].addr);
 			r->nlocal++;
 			break;
 		case STORE_RCPT_NOT_LOCAL: {
@@ -222,6 +246,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 	if (j->naccounts) {
 		d->accounts = j->accounts;
 		d->naccounts = j->naccounts;
+		d->envelopes = (const char *const *)j->envelopes;
 	}
 	d->received_at = now;
 	if (j->e.nrcpts) {

@@ -305,6 +305,24 @@ def test_alias_and_catchall_are_the_accounts():
         c.quit()
 
 
+def test_local_copies_keep_their_envelope():
+    """As for port 25, each local copy keeps the envelope lines that concern
+    its account: the sender and the recipients that reached it, no other
+    (a Bcc recipient stays hidden from the others)."""
+    with srv() as s:
+        s.cli("alias", "add", "team@example.test", BOB)
+        c = smtp587(s, (ALICE, ALICE_PW))
+        c.sendmail(ALICE, [BOB, "team@example.test", "Bob+x@example.test", ALICE],
+                   msg(subject="envelope kept"))
+        c.quit()
+        bob = inbox(s, BOB, 1)[0][0]
+        alice = inbox(s, ALICE, 1)[0][0]
+        env = s.cli("fetch", BOB, "--id", str(bob), "--envelope").stdout.decode()
+        assert env == ("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nRCPT TO:<team@example.test>\r\n"
+                       "RCPT TO:<Bob+x@example.test>\r\n" % (ALICE, BOB)), env
+        env = s.cli("fetch", ALICE, "--id", str(alice), "--envelope").stdout.decode()
+        assert env == "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\n" % (ALICE, ALICE), env
+
 def test_date_and_message_id_added_only_when_missing():
     with srv() as s:
         c = smtp587(s, (ALICE, ALICE_PW))
