@@ -1286,6 +1286,23 @@ static void test_io_error(void)
  * Another process (the CLI) grows the map behind our back: our next
  * transaction gets MDB_MAP_RESIZED and must adopt the new size.
  */
+/*
+ * In a child forked before this process opened dir (LMDB forbids opening
+ * after): waits for the parent's go on p2c, then opens dir as the CLI does.
+ * NULL means the child must _exit at once.
+ */
+static struct store *child_open_on_go(const char *dir, int p2c[2], int c2p[2])
+{
+	char c, err[256];
+	struct store *st = NULL;
+
+	close(p2c[1]);
+	close(c2p[0]);
+	if (read(p2c[0], &c, 1) != 1 || store_open(dir, 0, &st, err, sizeof err) != STORE_OK)
+		return NULL;
+	return st;
+}
+
 static void test_other_process_grows(void)
 {
 	enum { NMSG = 40, SZ = 64 * 1024 };
@@ -1301,13 +1318,8 @@ static void test_other_process_grows(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		int bad = 0;
-		close(p2c[1]);
-		close(c2p[0]);
-		if (read(p2c[0], &c, 1) != 1)
+		if (!(st = child_open_on_go(dir, p2c, c2p)))
 			_exit(2);
-		st = NULL;
-		if (store_open(dir, 0, &st, err, sizeof err) != STORE_OK)
-			_exit(3);
 		char *m = malloc(SZ);
 		uint32_t one = 1;
 		for (int i = 0; i < NMSG; i++) {
@@ -1760,13 +1772,8 @@ static void test_gc_poll(void)
 	/* Fork before this process opens the environment (LMDB forbids after). */
 	pid_t pid = fork();
 	if (pid == 0) {
-		close(p2c[1]);
-		close(c2p[0]);
-		if (read(p2c[0], &c, 1) != 1)
+		if (!(st = child_open_on_go(dir, p2c, c2p)))
 			_exit(2);
-		st = NULL;
-		if (store_open(dir, 0, &st, err, sizeof err) != STORE_OK)
-			_exit(3);
 		int bad = store_account_del(st, "c@example.com", err, sizeof err) != 0;
 		store_close(&st);
 		bad |= write(c2p[1], "k", 1) != 1;
