@@ -55,10 +55,18 @@ def wait_count(s, n, account=BOB, timeout=10):
 def mailbox_flags(s, mailbox="INBOX"):
     """{subject: flags bytes} of one of bob's mailboxes, read with imaplib
     (the real clients' tests check the server with it)."""
-    m = login(s)
-    m.select(mailbox, readonly=True)
+    for _ in range(50):
+        m = login(s)
+        m.select(mailbox, readonly=True)
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        # A client under test expunged between SELECT and FETCH: the
+        # server says NO [EXPUNGEISSUED] (RFC 9051 §7.1), and imaplib then
+        # hands back that text instead of the FETCH responses. Look again.
+        if typ == "NO" and b"EXPUNGEISSUED" in data[0]:
+            m.logout()
+            continue
+        break
     out = {}
-    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     for d in data:
         if isinstance(d, tuple):
             subj = d[1].split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
