@@ -27,10 +27,10 @@
  * Entries made by other processes (the CLI deleting an account) are swept
  * the same way, at the next sweep or when `tern serve` starts (with no
  * grace: nothing is held before the server runs). The server sweeps at
- * least every STORE_GC_POLL_MS, so such entries wait a minute or so. A sweep that deletes
- * nothing aborts its transaction: no commit, no flush. Blobs stored under
- * schema 1 (bytes in blob by id, no sequence number) are freed at once as
- * before; a stream of one of them can still be cut.
+ * least every STORE_GC_POLL_MS, so such entries wait a minute or so. A
+ * sweep that deletes nothing aborts its transaction: no commit, no flush.
+ * Blobs stored under schema 1 (bytes in blob by id, no sequence number)
+ * are freed at once as before; a stream of one of them can still be cut.
  *
  * Holds live in memory (a small array under a mutex: one entry per blob
  * being streamed, a handful at a time); a crash loses them, and the sweep
