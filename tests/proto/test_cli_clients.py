@@ -365,6 +365,15 @@ def pop3_sessions(s, mark):
         log_since(s, mark))]
 
 
+def mpop_ok(s, tmp, rc, *args):
+    """Runs mpop with args, which must succeed; (where the server log
+    stood before it ran, mpop's stdout)."""
+    mark = len(s.log_text())
+    code, out, err = run(tmp, ["mpop", "-C", rc] + list(args))
+    assert code == 0, err
+    return mark, out
+
+
 def test_mpop_pop3s_maildir_keep_and_only_new():
     need("mpop")
     with Server(accounts=ACCOUNTS, pop3=True, imap=True) as s:
@@ -376,18 +385,14 @@ def test_mpop_pop3s_maildir_keep_and_only_new():
 
         # keep on: all three, exactly as stored (LF line ends in the
         # Maildir, no Received of mpop's), and all three still there.
-        mark = len(s.log_text())
-        code, out, err = run(tmp, ["mpop", "-C", rc, "-q", "pop3s"])
-        assert code == 0, err
+        mark, out = mpop_ok(s, tmp, rc, "-q", "pop3s")
         got = maildir_files(tmp)
         assert sorted(got.values()) == sorted(r.replace(b"\r\n", b"\n") for r in raws), got
         assert len(s.messages(BOB)) == 3
         assert wait_since(s, mark, "event=disconnect") and pop3_sessions(s, mark) == [(3, 0)]
 
         # Again: nothing new (UIDL), nothing fetched.
-        mark = len(s.log_text())
-        code, out, err = run(tmp, ["mpop", "-C", rc, "pop3s"])
-        assert code == 0, err
+        mark, out = mpop_ok(s, tmp, rc, "pop3s")
         assert "new: no messages, total: 3 messages" in out, out
         assert len(maildir_files(tmp)) == 3
         assert wait_since(s, mark, "event=disconnect") and pop3_sessions(s, mark) == [(0, 0)]
@@ -395,18 +400,14 @@ def test_mpop_pop3s_maildir_keep_and_only_new():
         # One delivery later: exactly that one.
         deliver(s, 1, subject="late %d")
         wait_count(s, 4)
-        mark = len(s.log_text())
-        code, out, err = run(tmp, ["mpop", "-C", rc, "-q", "pop3s"])
-        assert code == 0, err
+        mark, out = mpop_ok(s, tmp, rc, "-q", "pop3s")
         now = maildir_files(tmp)
         new = [v for k, v in now.items() if k not in got]
         assert len(now) == 4 and len(new) == 1 and b"\nSubject: late 0\n" in new[0], now.keys()
         assert wait_since(s, mark, "event=disconnect") and pop3_sessions(s, mark) == [(1, 0)]
 
         # keep off: mpop deletes what it has retrieved, in earlier runs too.
-        mark = len(s.log_text())
-        code, out, err = run(tmp, ["mpop", "-C", rc, "-q", "--keep=off", "pop3s"])
-        assert code == 0, err
+        mark, out = mpop_ok(s, tmp, rc, "-q", "--keep=off", "pop3s")
         assert len(maildir_files(tmp)) == 4
         assert s.wait_log("event=expunged user=%s marked=4 removed=4" % BOB)
         assert wait_since(s, mark, "event=disconnect")
@@ -441,9 +442,7 @@ def test_mpop_stls_mbox_delete_and_failures():
         raws = raw_messages(s)
 
         # STLS (certificate pinned), USER/PASS, into an mbox, keep off.
-        mark = len(s.log_text())
-        code, out, err = run(tmp, ["mpop", "-C", rc, "-q", "stls"])
-        assert code == 0, err
+        mark, out = mpop_ok(s, tmp, rc, "-q", "stls")
         got = mbox_messages(mbox)
         assert sorted(got) == sorted(r.replace(b"\r\n", b"\n") for r in raws), got
         with open(mbox, "rb") as f:

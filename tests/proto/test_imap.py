@@ -112,6 +112,17 @@ def login(s, implicit=True, user=BOB, pw=BOB_PW):
     return m
 
 
+def uid_list(s):
+    """The UIDs of an IMAP UID set as written, each range ascending, in
+    order (COPYUID pairs them by position)."""
+    out = []
+    for part in s.split(","):
+        a, _, b = part.partition(":")
+        lo, hi = sorted((int(a), int(b or a)))
+        out.extend(range(lo, hi + 1))
+    return out
+
+
 def raw_response(conn):
     """One IMAP response read from conn.sock, with conn.buf holding what was
     received past it: its text (bytes, each literal shown as {}) and its

@@ -41,7 +41,7 @@ import socket
 import threading
 import time
 
-from test_imap import BOB, BOB_PW, ctx, raw_response, srv
+from test_imap import BOB, BOB_PW, ctx, raw_response, srv, uid_list
 
 BOXES = ["INBOX", "Archive", "Work"]
 SYSFLAGS = [r"\Seen", r"\Deleted", r"\Deleted", r"\Flagged", "$Work"]
@@ -88,12 +88,7 @@ def set_count(s):
 
 
 def uid_set(s):
-    out = set()
-    for part in s.split(","):
-        a, _, b = part.partition(":")
-        lo, hi = sorted((int(a), int(b or a)))
-        out.update(range(lo, hi + 1))
-    return out
+    return set(uid_list(s))
 
 
 class Session:

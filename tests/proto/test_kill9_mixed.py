@@ -65,7 +65,7 @@ import time
 import traceback
 
 from harness import Server, Raw, SANITIZED
-from test_imap import ctx
+from test_imap import ctx, uid_list
 
 BOB, CAROL, DAVE = "bob@example.test", "carol@example.test", "dave@example.test"
 PW = {BOB: "bob-pw-1", CAROL: "carol-pw-1", DAVE: "dave-pw-1"}
@@ -114,16 +114,6 @@ def message_tag(raw):
         raise Broken("message %s is not whole: %d octets of body, ending %r" % (
             tag, len(body), body[-60:]))
     return tag
-
-
-def uid_list(s):
-    """An IMAP UID set as written, ranges ascending: COPYUID pairs by position."""
-    out = []
-    for part in s.split(","):
-        a, _, b = part.partition(":")
-        lo, hi = sorted((int(a), int(b or a)))
-        out.extend(range(lo, hi + 1))
-    return out
 
 
 class Imap:
