@@ -128,6 +128,12 @@ int http_auth_require(struct http_ctx *x)
 	return 0;
 }
 
+int http_auth_present(struct http_ctx *x)
+{
+	int csrf_ok;
+	return identify(x, &csrf_ok) != 0;
+}
+
 void http_session_start(struct http_ctx *x, int status)
 {
 	struct session s;

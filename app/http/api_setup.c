@@ -155,9 +155,56 @@ static int gate(struct http_ctx *x, int write)
 	return 0;
 }
 
+/*
+ * Who may read the whole state: the admin (session or token), or, before
+ * an admin exists, whoever holds the setup code (a wrong code counts as a
+ * failed login, so GET cannot be used to guess it). Anyone else learns
+ * only what the wizard's first steps need, and after completion only that
+ * setup is done: the relay, host name and account count are nobody's
+ * business (issue 28, finding 7).
+ */
+static int may_read_state(struct http_ctx *x) /* 1 all, 0 public, -1 answered */
+{
+	if (http_auth_present(x))
+		return 1;
+	const char *code = http_req_header(x, "X-Setup-Code");
+	if (!code || admin_exists(http_store))
+		return 0;
+	if (http_auth_blocked(x))
+		return -1;
+	if (admin_setup_code_check(http_store, code))
+		return 1;
+	http_auth_failed(x, "setup_code");
+	return 0;
+}
+
+static void write_public_state(struct http_ctx *x)
+{
+	struct jw w;
+	int admin = admin_exists(http_store), completed = admin_setup_completed(http_store);
+
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kbool(&w, "completed", completed);
+	if (!completed) {
+		jw_kbool(&w, "admin_exists", admin);
+		jw_kbool(&w, "code_required", !admin);
+		jw_key(&w, "admin");
+		jw_obj_begin(&w);
+		jw_kbool(&w, "done", admin);
+		jw_kbool(&w, "locked", http_cfg->admin_password[0] != 0);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+}
+
 void api_setup_get(struct http_ctx *x)
 {
-	write_state(x, 200);
+	int r = may_read_state(x);
+	if (r > 0)
+		write_state(x, 200);
+	else if (r == 0)
+		write_public_state(x);
 }
 
 void api_setup_code(struct http_ctx *x)

@@ -91,6 +91,9 @@ void http_route(struct http_ctx *x);
 /* Fills x->auth from the cookie or bearer token; checks CSRF for unsafe
  * methods with a session. Returns 0, or -1 after answering 401/403. */
 int http_auth_require(struct http_ctx *x);
+/* 1 when the request carries a live session or a valid token (x->auth
+ * filled), else 0; answers nothing, checks no CSRF (for reads only). */
+int http_auth_present(struct http_ctx *x);
 /* Starts a session for x's client: sets the cookie, writes {"csrf","expires"}. */
 void http_session_start(struct http_ctx *x, int status);
 /* Records a failed login from x->ip (log line, counters). */

@@ -249,6 +249,16 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		                 c->addr);
 	if (rc != MDB_NOTFOUND)
 		return rc;
+	/* An alias resolves before an account (store_resolve.c): the new
+	 * account would never see its mail, and the alias's targets could
+	 * send as it. The name is taken. */
+	MDB_val ak = {strlen(c->addr), c->addr};
+	rc = mdb_get(txn, st->db[DB_ALIAS], &ak, &v);
+	if (rc == 0)
+		return store_err(c->err, c->errsz, STORE_EEXIST,
+		                 "%s is an alias: delete the alias first", c->addr);
+	if (rc != MDB_NOTFOUND)
+		return rc;
 
 	/* Ids are never reused: a stale reference can never hit a new account. */
 	if ((rc = meta_get_u32(txn, st, "next_principal_id", &id)) != 0)
@@ -624,6 +634,15 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		                 "target %.*s is not in a local domain (no forwarding)",
 		                 (int)c->tlen - 1, (char *)c->target + 1);
 	if (rc)
+		return rc;
+	/* An alias on an account's address would take that account's mail
+	 * and let the targets send as it: the name belongs to the account. */
+	uint32_t id;
+	rc = name_lookup(txn, st, c->alias, &id);
+	if (rc == 0)
+		return store_err(c->err, c->errsz, STORE_EEXIST,
+		                 "%s is an account: an alias cannot take its address", c->alias);
+	if (rc != MDB_NOTFOUND)
 		return rc;
 	MDB_val k = {strlen(c->alias), c->alias};
 	v = (MDB_val){c->tlen, c->target};

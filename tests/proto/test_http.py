@@ -23,10 +23,13 @@ def test_wizard_flow():
         a = Api(s)
         st, _, state = a.call("GET", "/setup")
         assert st == 200 and state["code_required"] and not state["admin_exists"], state
-        # TERN_HOSTNAME is set by the harness: reported as set and locked.
-        assert state["hostname"] == {"value": "mx.example.test", "locked": True}
+        # A stranger sees the first steps' flags only; the code shows the rest.
+        assert "hostname" not in state and "relay" not in state, state
         code = setup_code_from_log(s)
         assert code and s.cli("setup-code").stdout.decode().strip() == code
+        st, _, state = a.call("GET", "/setup", headers={"X-Setup-Code": code})
+        # TERN_HOSTNAME is set by the harness: reported as set and locked.
+        assert state["hostname"] == {"value": "mx.example.test", "locked": True}, state
         # Without the code nothing moves; a wrong code is refused.
         st, _, p = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
         assert st == 403 and p["code"] == "setup_code", p
@@ -92,11 +95,13 @@ def test_admin_password_from_env_locks_wizard():
         a = Api(s)
         st, _, state = a.call("GET", "/setup")
         assert state["admin"] == {"done": True, "locked": True} and not state["code_required"]
+        assert "relay" not in state, state
+        assert a.login("wrong-password")[0] == 401
+        assert a.login("env-admin-pw")[0] == 200
+        st, _, state = a.call("GET", "/setup")
         assert state["domain"]["locked"] and state["domain"]["value"] == "env.test", state
         assert state["domain"]["done"], state
         assert state["relay"]["locked"] and state["relay"]["host"] == "relay.env.test", state
-        assert a.login("wrong-password")[0] == 401
-        assert a.login("env-admin-pw")[0] == 200
         st, _, p = a.call("PUT", "/setup/domain", {"domain": "other.test"})
         assert st == 409 and p["code"] == "locked", p
         st, _, p = a.call("PUT", "/settings", {"relay_host": "x.test"})

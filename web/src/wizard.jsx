@@ -46,7 +46,9 @@ export function Wizard({ initial, authed, onDone }) {
 	if (step === 'code')
 		body = <CodeStep onNext={() => go('admin')} />;
 	else if (step === 'admin')
-		body = <AdminStep st={st} onNext={() => go('hostname')} />;
+		// Signed in now: the whole state (a stranger's GET /setup carries
+		// only the first steps' flags).
+		body = <AdminStep st={st} onNext={async () => { setSt(await get('/setup')); go('hostname'); }} />;
 	else if (step === 'hostname')
 		body = <HostnameStep st={st} setSt={setSt} onNext={next} back={back} />;
 	else if (step === 'domain')
@@ -139,7 +141,7 @@ function AdminStep({ st, onNext }) {
 			const r = exists ? await post('/session', { password: pw }) : await post('/setup/admin', { password: pw });
 			setCsrf(r.csrf);
 			setSetupCode(null);
-			onNext();
+			await onNext();
 		});
 	};
 	if (exists) {

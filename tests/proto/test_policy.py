@@ -1,0 +1,79 @@
+"""Abuse policy (issue 28): what the API tells a stranger, names that cannot
+be taken over, who may be named as the sender on submission, where success
+notices may go, and the mailbox limits. One server per group of checks."""
+import json
+
+from harness import Server
+from httpc import Api, admin_server
+
+ADMIN_PW = "admin-password-1"
+
+
+def test_setup_state_and_alias_takeover():
+    s, a = admin_server(password=ADMIN_PW, domains=("example.test",),
+                        accounts=(("a@example.test", "a-password-1"),
+                                  ("b@example.test", "b-password-1")))
+    with s:
+        # Finding 8: an alias on an account's address would take b's mail
+        # (aliases resolve first) and let a send as b. Refused by the API
+        # and the CLI; the account keeps its mail.
+        st, _, p = a.call("POST", "/aliases", {"alias": "b@example.test", "target": "a@example.test"})
+        assert st == 409 and p["code"] == "exists" and "account" in p["detail"], (st, p)
+        r = s.cli("alias", "add", "B@example.test", "a@example.test", check=False)
+        assert r.returncode != 0 and b"is an account" in r.stderr + r.stdout, r
+        assert "b@example.test" not in s.cli("alias", "list").stdout.decode()
+        # The reverse: an account on an alias's address.
+        s.cli("alias", "add", "info@example.test", "a@example.test")
+        st, _, p = a.call("POST", "/accounts", {"email": "info@example.test",
+                                                "password": "info-password-1"})
+        assert st == 409 and p["code"] == "exists" and "alias" in p["detail"], (st, p)
+        r = s.cli("account", "add", "info@example.test", input="info-password-1\n", check=False)
+        assert r.returncode != 0 and b"is an alias" in r.stderr + r.stdout, r
+        # A catch-all is not an account's address: still allowed.
+        assert a.call("POST", "/aliases", {"alias": "@example.test",
+                                           "target": "a@example.test"})[0] == 201
+
+        # Finding 7: after setup a stranger learns that setup is done,
+        # nothing more (not the relay, host name or account count).
+        assert a.call("PUT", "/setup/relay", {"host": "smtp.relay.test:587", "user": "relayuser",
+                                              "password": "relay-secret"})[0] == 200
+        st, _, state = a.call("POST", "/setup/complete")
+        assert st == 200 and state["completed"], state
+        anon = Api(s)
+        st, _, pub = anon.call("GET", "/setup")
+        assert st == 200 and pub == {"completed": True}, pub
+        raw = json.dumps(pub)
+        for secret in ("relay", "smtp.relay.test", "mx.example.test", "count"):
+            assert secret not in raw, raw
+        # A wrong session cookie or token is a stranger too.
+        anon.token = "0" * 64
+        assert anon.call("GET", "/setup")[2] == {"completed": True}
+        # The admin still sees the whole state.
+        st, _, full = a.call("GET", "/setup")
+        assert full["relay"]["host"] == "smtp.relay.test:587" and full["account"]["count"] == 2, full
+
+
+def test_setup_state_before_admin():
+    """Before an admin exists a stranger sees the flags the wizard's first
+    steps need; the rest needs the setup code (a wrong one counts as a
+    failed login), and after the admin exists a session."""
+    with Server(http=True, domains=(), env={"TERN_RELAY_HOST": "relay.env.test",
+                                            "TERN_RELAY_USER": "envuser"}) as s:
+        a = Api(s)
+        st, _, pub = a.call("GET", "/setup")
+        assert pub == {"completed": False, "admin_exists": False, "code_required": True,
+                       "admin": {"done": False, "locked": False}}, pub
+        a.setup_code = "AAAA-BBBB-CCCC"
+        assert "relay" not in a.call("GET", "/setup")[2]
+        assert s.wait_log("event=auth_failed")
+        from httpc import setup_code_from_log
+        a.setup_code = setup_code_from_log(s)
+        st, _, full = a.call("GET", "/setup")
+        assert full["relay"]["host"] == "relay.env.test" and full["hostname"]["locked"], full
+        assert a.call("POST", "/setup/admin", {"password": ADMIN_PW})[0] == 201
+        a.setup_code = None
+        # A stranger, while the wizard is not finished: flags only.
+        st, _, pub = Api(s).call("GET", "/setup")
+        assert pub == {"completed": False, "admin_exists": True, "code_required": False,
+                       "admin": {"done": True, "locked": False}}, pub
+        assert a.call("GET", "/setup")[2]["relay"]["user"] == "envuser"
