@@ -366,9 +366,9 @@ static void parse_header(struct builder *b, uint32_t pi, int def_message)
 		}
 		if (r != RFC5322_FIELD)
 			break;
-		/* A boundary with ':' in it looks like a field; it still ends
-		 * the header (and so this part). */
-		if (b->nstack && f.name.len >= 2 && f.name.p[0] == '-' && f.name.p[1] == '-' &&
+		/* A boundary line (a malformed line to rfc5322.h, or a field
+		 * when it has a ':') ends the header, and so this part. */
+		if (b->nstack && f.raw.len >= 2 && f.raw.p[0] == '-' && f.raw.p[1] == '-' &&
 		    match_boundary(b, p->hdr_off + start + 2) >= 0) {
 			off = start;
 			r = RFC5322_ERR_NAME_TOO_LONG; /* any: "ended without separator" */
@@ -784,6 +784,8 @@ int mime_header_filter(struct str header, const struct str *names, size_t n, int
 		off += used;
 		if (r != RFC5322_FIELD)
 			break;
+		if (f.name.len == 0)
+			continue; /* a malformed line: no field to list or keep */
 		hit = 0;
 		for (k = 0; k < n && !hit; k++)
 			hit = str_eq_ci(f.name, names[k]);

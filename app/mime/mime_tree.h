@@ -36,8 +36,9 @@
  * rest of the message and parsing stops. A message/rfc822 with a
  * transfer encoding other than 7bit/8bit/binary keeps its type but is a
  * leaf (no MIME_PART_MESSAGE). A header field past rfc5322.h's field
- * limit is dropped; a header past its total limit, or a line it refuses,
- * ends the header there. A header that runs into a boundary line ends
+ * limit is dropped; a header past its total limit, or a field name past
+ * its limit, ends the header there; a malformed line stays in the header
+ * (rfc5322.h). A header that runs into a boundary line ends
  * before the line end that precedes the boundary (as in Dovecot).
  * Parameters and addresses are capped per field and per tree (MIME_*_MAX
  * below). MIME_TREE_LIMITED is set whenever something was cut.

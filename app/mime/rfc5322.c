@@ -103,6 +103,21 @@ static int finish_field(struct rfc5322_parser *p, const char *in, size_t seg, si
 	return RFC5322_FIELD;
 }
 
+/*
+ * A field starts at in[*i): its name ends at in[name_end), its value starts
+ * at in[value_start) (both in[*i) for a malformed line, which has no name
+ * and is all value).
+ */
+static void start_field(struct rfc5322_parser *p, size_t *i, size_t *seg, size_t name_end,
+                        size_t value_start)
+{
+	*seg = *i;
+	p->name_len = name_end - *i;
+	p->value_off = value_start - *i;
+	*i = value_start;
+	p->state = ST_VALUE;
+}
+
 int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof, size_t *consumed_r,
                   struct rfc5322_field *f)
 {
@@ -183,7 +198,8 @@ int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
 				           : more(p, i, consumed_r);
 			if (in[i + 1] == '\n')
 				return finish_header(p, i + 2, 0, consumed_r);
-			return finish_header(p, i, 1, consumed_r);
+			start_field(p, &i, &seg, i, i); /* "\rX": a malformed line */
+			continue;
 		}
 		j = i;
 		while (j < len && j - i <= RFC5322_NAME_MAX && is_ftext((unsigned char)in[j]))
@@ -193,18 +209,18 @@ int rfc5322_parse(struct rfc5322_parser *p, const char *in, size_t len, int eof,
 			k++;
 		if (k - i > RFC5322_NAME_MAX)
 			return fail(p, RFC5322_ERR_NAME_TOO_LONG, consumed_r);
-		if (k == len) {
+		if (k == len && !eof) {
 			/* Not known yet whether this line is a field: leave it
 			 * unconsumed until its colon (or something else) shows. */
-			return eof ? finish_header(p, i, 1, consumed_r) : more(p, i, consumed_r);
+			return more(p, i, consumed_r);
 		}
-		if (in[k] != ':' || j == i)
-			return finish_header(p, i, 1, consumed_r);
-		seg = i;
-		p->name_len = j - i;
-		p->value_off = k + 1 - i;
-		i = k + 1;
-		p->state = ST_VALUE;
+		if (k == len || in[k] != ':' || j == i) {
+			/* Not a field: a malformed line, kept in the header
+			 * (RFC 5322 §2.1: only the empty line ends it). */
+			start_field(p, &i, &seg, i, i);
+			continue;
+		}
+		start_field(p, &i, &seg, j, k + 1);
 	}
 }
 

@@ -21,13 +21,14 @@
  *
  * Malformed lines: a line that is neither a field ("name:" with optional
  * white space before the colon, RFC 5322 §4.5.3), nor a continuation of
- * one, nor empty, ends the header section and is the first line of the
- * body, as Postfix's cleanup and Python's email package do
- * (no_separator is then set). This includes a first line that starts with
- * white space, a line without a colon (an mbox "From " line) and a field
- * name with octets outside 33..126. The header section is therefore
- * always a run of well-formed fields, and nothing is dropped: the body
- * offset is exact.
+ * one, nor empty, stays inside the header section: only an empty line
+ * ends it (RFC 5322 §2.1), as in Dovecot. It is returned as a field with
+ * an empty name whose value is the whole line (with its continuation
+ * lines), so a consumer looking fields up by name never sees it and one
+ * that must refuse such lines (submission) can. This includes a first
+ * line that starts with white space, a line without a colon (a stray mbox
+ * "From " line), a line starting with a lone CR and a field name with
+ * octets outside 33..126. Nothing is dropped: the body offset is exact.
  *
  * Limits: a field name is at most RFC5322_NAME_MAX octets, a field with its
  * folds and line ends at most RFC5322_FIELD_MAX, the whole header section
@@ -61,7 +62,8 @@ enum rfc5322_result {
 };
 
 struct rfc5322_field {
-	struct str name;  /* without white space before the colon */
+	struct str name;  /* without white space before the colon; empty for a
+	                   * malformed line (see above) */
 	struct str value; /* after the colon to the end of its last line, folds
 	                   * kept, the final line end removed */
 	struct str raw;   /* the whole field as it appeared, final line end
@@ -72,8 +74,8 @@ struct rfc5322_parser {
 	/* public, read-only */
 	uint64_t offset;           /* octets consumed so far */
 	uint64_t body_offset;      /* where the body starts, once RFC5322_END was returned */
-	unsigned no_separator : 1; /* the header ended at a malformed line or at
-	                            * eof, not at an empty line */
+	unsigned no_separator : 1; /* the header ended at the end of the
+	                            * input, not at an empty line */
 	unsigned bare_lf : 1;      /* some line ended with LF alone */
 
 	/* private */

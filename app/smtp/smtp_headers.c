@@ -31,7 +31,11 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 		r = rfc5322_parse(&p, msg + off, len - off, 1, &used, &f);
 		off += used;
 		if (r == RFC5322_FIELD) {
-			if (str_eq_ci_c(f.name, "From")) {
+			if (f.name.len == 0) {
+				/* A line that is not "Name: value" (rfc5322.h
+				 * keeps it in the header). */
+				h->malformed = 1;
+			} else if (str_eq_ci_c(f.name, "From")) {
 				if (h->from_fields++ == 0)
 					h->from = unfold(a, f.value);
 			} else if (str_eq_ci_c(f.name, "Sender")) {
@@ -47,7 +51,6 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 		if (r == RFC5322_END) {
 			h->header_end = p.body_offset;
 			h->no_separator = p.no_separator;
-			h->malformed = p.no_separator && p.body_offset < len;
 			break;
 		}
 		if (r == RFC5322_MORE) {

@@ -39,7 +39,7 @@ struct smtp_headers {
 	struct str sender;      /* unfolded value of the first Sender (arena), or empty */
 	uint64_t header_end;    /* offset just after the header section (and its empty line) */
 	unsigned no_separator : 1; /* the header section did not end with an empty line */
-	unsigned malformed : 1;    /* it ended at a line that is not a field (not at the end) */
+	unsigned malformed : 1;    /* it has a line that is not a field */
 };
 
 /*

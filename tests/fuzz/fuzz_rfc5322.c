@@ -36,7 +36,9 @@ static uint32_t parse(const char *p, size_t size, size_t split, uint64_t *end_r)
 		char *u = malloc(f.value.len + 1);
 		size_t n = rfc5322_unfold(f.value, u);
 
-		assert(n <= f.value.len && f.name.len && f.name.len <= RFC5322_NAME_MAX);
+		/* A malformed line kept in the header has an empty name. */
+		assert(n <= f.value.len && f.name.len <= RFC5322_NAME_MAX);
+		assert(f.name.len || f.value.p == f.raw.p);
 		buf_reset(&dec);
 		assert(rfc5322_decode_words(str_make(u, n), &dec) == 0);
 		for (i = 0; i < f.raw.len; i++)

@@ -196,8 +196,7 @@ static void test_fields(void)
 	HDR("A: 1\r", "A=[ 1\\r](5) END@5 nosep");
 	HDR("A: 1\r\n ", "A=[ 1\\r\\n ](7) END@7 nosep");
 	HDR("A: 1\r\n\r", "A=[ 1](6) END@6 nosep");
-	HDR("A", "END@0 nosep");
-	HDR("A: 1\r\nB", "A=[ 1](6) END@6 nosep");
+	HDR("A", "=[A](1) END@1 nosep");
 	/* empty header */
 	HDR("\r\nbody", "END@2");
 	HDR("\nbody", "END@1 lf");
@@ -206,17 +205,24 @@ static void test_fields(void)
 
 static void test_malformed(void)
 {
-	HDR("From: a\r\nnot a header\r\nTo: b\r\n\r\n", "From=[ a](9) END@9 nosep");
-	HDR("From sender@example.com Mon Jan  1 00:00:00 2024\nFrom: a\n\n", "END@0 nosep");
-	HDR(" leading: space\r\n\r\n", "END@0 nosep");
-	HDR("\tx\r\n\r\n", "END@0 nosep");
-	HDR(": no name\r\n\r\n", "END@0 nosep");
-	HDR("A: 1\r\n: no name\r\n\r\n", "A=[ 1](6) END@6 nosep");
-	HDR("N\xC3\xA4me: v\r\n\r\n", "END@0 nosep");
-	HDR("A: 1\r\nB C: 2\r\n\r\n", "A=[ 1](6) END@6 nosep");
-	HDR("A: 1\r\n\rX\r\n\r\n", "A=[ 1](6) END@6 nosep");
-	HDR("A: 1\r\nB\0: 2\r\n\r\n", "A=[ 1](6) END@6 nosep");
-	HDR("A: 1\r\nB\r\n\r\n", "A=[ 1](6) END@6 nosep");
+	/* A line that is not a field stays in the header as a field with an
+	 * empty name (RFC 5322 §2.1: only the empty line ends the header). */
+	HDR("From: a\r\nnot a header\r\nTo: b\r\n\r\n",
+	    "From=[ a](9) =[not a header](14) To=[ b](7) END@32");
+	HDR("From sender@example.com Mon Jan  1 00:00:00 2024\nFrom: a\n\n",
+	    "=[From sender@example.com Mon Jan  1 00:00:00 2024](49) From=[ a](8) END@58 lf");
+	HDR(" leading: space\r\n\r\n", "=[ leading: space](17) END@19");
+	HDR("\tx\r\n y\r\n\r\n", "=[\tx\\r\\n y](8) END@10");
+	HDR(": no name\r\n\r\n", "=[: no name](11) END@13");
+	HDR("A: 1\r\n: no name\r\n\r\n", "A=[ 1](6) =[: no name](11) END@19");
+	HDR("N\xC3\xA4me: v\r\n\r\n", "=[N\xC3\xA4me: v](10) END@12");
+	HDR("A: 1\r\nB C: 2\r\n\r\n", "A=[ 1](6) =[B C: 2](8) END@16");
+	HDR("A: 1\r\n\rX\r\n\r\n", "A=[ 1](6) =[\\rX](4) END@12");
+	HDR("A: 1\r\nB\0: 2\r\n\r\n", "A=[ 1](6) =[B\\0: 2](7) END@15");
+	HDR("A: 1\r\nB\r\n\r\n", "A=[ 1](6) =[B](3) END@11");
+	HDR("A: 1\r\nB", "A=[ 1](6) =[B](1) END@7 nosep");
+	/* the message's first line only: no empty line anywhere */
+	HDR("Hello\r\nworld\r\n", "=[Hello](7) =[world](7) END@14 nosep");
 }
 
 static void test_limits(void)

@@ -118,11 +118,13 @@ static void test_scan(void)
 	CHECK(h.no_separator);
 	CHECK(!h.malformed); /* all header up to the end */
 
-	/* A line that is not a field ends the header section early. */
+	/* A line that is not a field stays in the header (RFC 5322 §2.1)
+	 * and marks it malformed: the From after it still counts. */
 	m = "From: a@x.test\r\nnot a field\r\nFrom: b@x.test\r\n\r\nbody\r\n";
 	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
-	CHECK_EQ_INT(h.from_fields, 1);
-	CHECK(h.no_separator && h.malformed);
+	CHECK_EQ_INT(h.from_fields, 2);
+	CHECK(!h.no_separator && h.malformed);
+	CHECK_EQ_INT(h.header_end, strstr(m, "\r\n\r\n") + 4 - m);
 
 	/* A header section past RFC5322_HEADER_MAX cannot be checked. */
 	size_t big = 2 * 1024 * 1024;

@@ -1,0 +1,72 @@
+"""IMAP compliance failures of issue 32, one test each, written from the
+failure's description and the RFC sentence it breaks (each failed on the
+code before its fix). Messages are APPENDed with imaplib; answers are read
+raw where the exact octets matter."""
+import re
+
+from test_imap import BOB, Raw, append_uid, login, raw_response, srv
+
+CRLF = "\r\n"
+
+
+def crlf(text):
+    return text.replace("\n", CRLF)
+
+
+def cmd(r, tag, text):
+    """Sends one command; returns [(response text, literals)] up to and
+    including the tagged one."""
+    r.send("%s %s\r\n" % (tag, text))
+    out = []
+    while True:
+        text, lits = raw_response(r)
+        out.append((text, lits))
+        if text.startswith(tag.encode() + b" "):
+            return out
+
+
+def tagged_ok(out):
+    assert b" OK" in out[-1][0][:12], out[-1]
+    return out
+
+
+def fetch_one(r, tag, what):
+    """FETCH of one UID: (response text, literals)."""
+    out = tagged_ok(cmd(r, tag, what))
+    hits = [o for o in out if b" FETCH " in o[0]]
+    assert len(hits) == 1, out
+    return hits[0]
+
+
+STRAY_FROM = crlf("""From: Alice <alice@remote.test>
+To: bob@example.test
+From alice@remote.test Mon Jan  1 00:00:00 2024
+Subject: stray mbox line kept
+Date: Mon, 1 Jan 2024 00:00:00 +0000
+
+Body after the stray line.
+""")
+
+
+def test_imap_header_keeps_lines_without_colon():
+    """Failure 2: RFC 5322 §2.1 ends the header section at the first empty
+    line only; a line without a colon stays in the header."""
+    with srv() as s:
+        m = login(s)
+        uid = append_uid(m, STRAY_FROM.encode())
+        m.select("INBOX")
+        typ, data = m.uid("SEARCH", "SUBJECT", "stray")
+        assert data[0].split() == [str(uid).encode()], data
+        m.logout()
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        text, lits = fetch_one(r, "f", "UID FETCH %d (ENVELOPE BODY[TEXT] BODY[HEADER] "
+                                         "BODY[HEADER.FIELDS (SUBJECT)])" % uid)
+        assert b'"stray mbox line kept"' in text, text
+        assert b'(("Alice" NIL "alice" "remote.test"))' in text, text
+        body_at = STRAY_FROM.index("\r\n\r\n") + 4
+        assert lits[0] == STRAY_FROM[body_at:].encode(), lits
+        assert lits[1] == STRAY_FROM[:body_at].encode(), lits
+        assert lits[2] == b"Subject: stray mbox line kept\r\n\r\n", lits
+        r.close()
