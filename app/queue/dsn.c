@@ -108,7 +108,11 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	/* The returned message must not hold a delimiter line, or its part
 	 * would end early. Entry id, time and host name can be guessed; a
 	 * hash of the returned octets cannot be written into them. */
-	size_t n = in->ret_full ? in->msglen : header_len(in->msg, in->msglen);
+	/* RET=FULL is for notices of failure: any other returns the header
+	 * only (RFC 3461 §4.3), so a success notice can never carry a whole
+	 * message to whoever MAIL FROM named. */
+	int full = in->ret_full && kind == DSN_FAILED;
+	size_t n = full ? in->msglen : header_len(in->msg, in->msglen);
 	uint8_t h[8];
 	crypto_generichash(h, sizeof h, (const unsigned char *)in->msg, n, NULL, 0);
 	snprintf(boundary, sizeof boundary, "%llu.%lld.%02x%02x%02x%02x%02x%02x%02x%02x/%s",
@@ -217,8 +221,8 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	/* 3. The original, or its header. */
 	int eight = has_8bit(in->msg, n);
 	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
-			in->ret_full ? "Undelivered Message" : "Undelivered Message Headers",
-			in->ret_full ? "message/rfc822" : "text/rfc822-headers",
+			full ? "Undelivered Message" : "Undelivered Message Headers",
+			full ? "message/rfc822" : "text/rfc822-headers",
 			eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 	r |= put_original(b, in->msg, n);
 	r |= buf_printf(b, "\r\n--%s--\r\n", boundary);

@@ -9,8 +9,9 @@
  * fields, then one block per recipient: Final-Recipient, Original-
  * Recipient from ORCPT, Action, Status, Remote-MTA and Diagnostic-Code
  * when a remote said it, Will-Retry-Until for delays) and the original
- * message as message/rfc822 (RET=FULL) or its header as
- * text/rfc822-headers (RET=HDRS, the default).
+ * message as message/rfc822 (RET=FULL, in failure notices only) or its
+ * header as text/rfc822-headers (RET=HDRS, the default, and every delay
+ * or success notice: RFC 3461 §4.3).
  *
  * Caveats: the returned bytes use CRLF and contain 8-bit octets only when
  * the original did (then the report says Content-Transfer-Encoding: 8bit
@@ -42,7 +43,7 @@ struct dsn_info {
 	int64_t arrival;      /* when the original was queued */
 	int64_t now;
 	int64_t retry_until; /* for DSN_DELAYED: when we give up */
-	int ret_full;         /* 1: whole message, 0: header only */
+	int ret_full;         /* 1: whole message (DSN_FAILED only), 0: header only */
 	const char *msg;      /* the original message */
 	size_t msglen;
 	uint64_t id; /* queue entry id, for Message-ID and boundary */

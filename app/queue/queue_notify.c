@@ -13,7 +13,8 @@
  * The notice is itself submitted: from the null sender (so it can never
  * cause a notice of its own), to the original envelope sender, through
  * queue_submit(), which puts it in the INBOX of a local sender or queues
- * it for a remote one. It is a commit of its own after the 250: a crash
+ * it for a remote one (on port 25 the session sends none to an outside
+ * sender: smtp_tx.c). It is a commit of its own after the 250: a crash
  * between the two loses the notice, never the message.
  */
 #include <stdint.h>

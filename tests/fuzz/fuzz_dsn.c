@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* The returned part's 8bit declaration. */
-	size_t ret = in.ret_full ? in.msglen : header_len(in.msg, in.msglen);
+	size_t ret = in.ret_full && act == DSN_FAILED ? in.msglen : header_len(in.msg, in.msglen);
 	int eight = 0;
 	for (size_t i = 0; i < ret; i++)
 		eight |= (unsigned char)in.msg[i] >= 0x80;

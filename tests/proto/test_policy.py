@@ -77,3 +77,34 @@ def test_setup_state_before_admin():
         assert pub == {"completed": False, "admin_exists": True, "code_required": False,
                        "admin": {"done": True, "locked": False}}, pub
         assert a.call("GET", "/setup")[2]["relay"]["user"] == "envuser"
+
+
+def test_success_notices_not_reflected():
+    """Finding 10: on port 25 `MAIL FROM:<victim@elsewhere> RET=FULL` with
+    NOTIFY=SUCCESS made tern mail the whole message to the victim. No
+    notice goes to a sender outside our domains (nothing verifies it yet),
+    and a success notice carries the header only, whatever RET says
+    (RFC 3461 §4.3)."""
+    import smtplib
+    from harness import message
+    with Server(accounts=(("bob@example.test", "bob-password-1"),
+                          ("carol@example.test", "carol-password-1"))) as s:
+        big = "Secret body line.\r\n" + ("x" * 70 + "\r\n") * 3000
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            c.sendmail("victim@elsewhere.test", ["bob@example.test"],
+                       message(subject="reflect", body=big, sender="victim@elsewhere.test"),
+                       mail_options=["RET=FULL"], rcpt_options=["NOTIFY=SUCCESS"])
+            c.sendmail("carol@example.test", ["bob@example.test"],
+                       message(subject="local receipt", body=big, sender="carol@example.test"),
+                       mail_options=["RET=FULL"], rcpt_options=["NOTIFY=SUCCESS"])
+        assert s.wait_log("event=notice_skipped kind=delivered reason=unverified_sender")
+        assert s.wait_log("event=notice kind=delivered to=local")
+        assert "to=remote" not in s.log_text()
+        assert b"queue is empty" in s.cli("queue", "list").stdout
+        msgs = s.messages("carol@example.test")
+        assert len(msgs) == 1, msgs
+        raw = s.raw("carol@example.test", msgs[0][0])
+        assert b"Subject: Successful Mail Delivery Report" in raw
+        assert b"Subject: local receipt" in raw and b"text/rfc822-headers" in raw, raw[:2000]
+        assert b"Secret body line" not in raw and b"message/rfc822" not in raw
+        assert len(raw) < 8000, len(raw)

@@ -144,8 +144,9 @@ static void test_delay_and_full(void)
 	CHECK(has(&b, "Action: delayed\r\nStatus: 4.3.0\r\n"));
 	CHECK(has(&b, "Will-Retry-Until: Tue, 6 Jan 1970 00:00:00 +0000\r\n"));
 	CHECK(!has(&b, "Original-Envelope-Id"));
-	CHECK(has(&b, "Content-Type: message/rfc822\r\n"));
-	CHECK(has(&b, "Body line\r\n.dot line\r\n"));
+	/* RET=FULL is for failures: a delay notice returns the header only. */
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(!has(&b, "Body line"));
 	/* A CR LF smuggled into a field cannot start a header. */
 	CHECK(!has(&b, "\r\nBcc: x@y"));
 	buf_free(&b);
@@ -157,6 +158,17 @@ static void test_delay_and_full(void)
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(has(&b, "Subject: Successful Mail Delivery Report\r\n"));
 	CHECK(has(&b, "Action: relayed\r\nStatus: 2.0.0\r\n"));
+	/* Nor does a success notice carry the message (issue 28, finding 10). */
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(!has(&b, "message/rfc822") && !has(&b, "Body line"));
+	buf_free(&b);
+
+	/* A failure notice returns it all when asked. */
+	r[0].action = DSN_FAILED;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n"));
+	CHECK(has(&b, "Body line\r\n.dot line\r\n"));
 	buf_free(&b);
 	buf_init(&b, 200);
 	CHECK_EQ_INT(dsn_build(&in, &b), -1);
