@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/xalloc.h"
+#include "mime/mime_field.h"
 #include "mime/mime_decode.h"
 #include "mime/rfc5322.h"
 
@@ -85,6 +87,51 @@ int mime_search_value(struct str unfolded, struct str needle)
 	return hit;
 }
 
+static int is_address_field(struct str name)
+{
+	return str_eq_ci(name, STR_LIT("From")) || str_eq_ci(name, STR_LIT("To")) ||
+	       str_eq_ci(name, STR_LIT("Cc")) || str_eq_ci(name, STR_LIT("Bcc"));
+}
+
+/* Addresses parsed from one field; more are not looked at. */
+#define SEARCH_ADDR_MAX 1000
+
+/*
+ * 1 when one of the addresses of an address field, as the ENVELOPE parses
+ * it and written back as "name <mailbox@host>", contains needle: a
+ * comment or folding inside the address ("<user (c)@ (c) host>") is not
+ * in the way of "user@host", as in Dovecot's address search.
+ */
+static int addresses_contain(struct buf *dec, struct str unfolded, struct str needle)
+{
+	struct arena *a = arena_new(4096);
+	struct mime_address *list;
+	uint32_t n, i;
+	int hit = 0;
+
+	mime_field_addresses(a, unfolded, &list, &n, SEARCH_ADDR_MAX);
+	for (i = 0; i < n && !hit; i++) {
+		const struct mime_address *ad = &list[i];
+
+		if (ad->host.p == NULL)
+			continue; /* a group's start or end */
+		buf_reset(dec);
+		if (ad->name.p) {
+			rfc5322_decode_words(ad->name, dec);
+			buf_append(dec, " ", 1);
+		}
+		buf_append(dec, "<", 1);
+		buf_append(dec, ad->mailbox.p, ad->mailbox.len);
+		buf_append(dec, "@", 1);
+		buf_append(dec, ad->host.p, ad->host.len);
+		buf_append(dec, ">", 1);
+		mime_search_fold(buf_data(dec), buf_len(dec));
+		hit = contains(buf_str(dec), needle);
+	}
+	arena_free(&a);
+	return hit;
+}
+
 int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
 {
 	struct rfc5322_parser p;
@@ -106,7 +153,9 @@ int mime_search_header(struct mime_search *sm, struct str name, struct str needl
 		}
 		char *un = xmalloc(f.value.len + 1);
 		size_t n = rfc5322_unfold(f.value, un);
-		hit = value_contains(&dec, str_make(un, n), needle);
+		hit = value_contains(&dec, str_make(un, n), needle) ||
+		      (name.p && is_address_field(name) &&
+		       addresses_contain(&dec, str_make(un, n), needle));
 		free(un);
 	}
 	buf_free(&dec);

@@ -53,8 +53,10 @@ void mime_search_fold(char *p, size_t n);
 
 /*
  * 1 when a field of the message's header named name (any case; p == NULL:
- * any field) has a decoded value containing needle. An empty needle
- * matches when such a field exists.
+ * any field) has a decoded value containing needle. For From, To, Cc and
+ * Bcc each address the ENVELOPE would show is also tried, written as
+ * "name <mailbox@host>" (comments and folds inside it gone). An empty
+ * needle matches when such a field exists.
  */
 int mime_search_header(struct mime_search *sm, struct str name, struct str needle);
 

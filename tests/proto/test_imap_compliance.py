@@ -70,3 +70,33 @@ def test_imap_header_keeps_lines_without_colon():
         assert lits[1] == STRAY_FROM[:body_at].encode(), lits
         assert lits[2] == b"Subject: stray mbox line kept\r\n\r\n", lits
         r.close()
+
+
+COMMENTED_FROM = crlf("""From: <user-from (comment)@ (comment) domain.org>
+To: "To Name" <user-to@ domain.org (x)>
+Subject: addresses with comments inside
+Date: Mon, 1 Jan 2024 00:00:00 +0000
+
+Body.
+""")
+
+
+def test_imap_search_address_as_envelope_parses_it():
+    """Failure 8: SEARCH FROM/TO match the address as the ENVELOPE parses
+    it, so comments inside an addr-spec (RFC 5322 §3.2.2 CFWS) do not hide
+    it."""
+    with srv() as s:
+        m = login(s)
+        other = append_uid(m, STRAY_FROM.encode())
+        uid = append_uid(m, COMMENTED_FROM.encode())
+        m.select("INBOX")
+        for key, arg in (("FROM", "user-from@domain.org"), ("TO", "user-to@domain.org"),
+                         ("TO", '"To Name <user-to@domain"'), ("FROM", "comment"),
+                         ("HEADER", 'From "user-from@domain.org"')):
+            typ, data = m.uid("SEARCH", key, arg)
+            assert typ == "OK" and data[0].split() == [str(uid).encode()], (key, arg, data)
+        typ, data = m.uid("SEARCH", "FROM", "alice@remote.test")
+        assert data[0].split() == [str(other).encode()], data
+        typ, data = m.uid("SEARCH", "FROM", "user-from@domain.orgx")
+        assert data[0].split() == [], data
+        m.logout()
