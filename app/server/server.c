@@ -141,9 +141,13 @@ int server_run(const struct config *cfg_env)
 			  cfg->data_dir, strerror(errno));
 		return 1;
 	}
-	if (store_open(cfg->data_dir, STORE_SERVER, &st, err, sizeof(err)) != STORE_OK) {
+	int rc = store_open(cfg->data_dir, STORE_SERVER, &st, err, sizeof(err));
+	if (rc != STORE_OK) {
 		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
-		return 1;
+		/* A store this build must not touch (another server holds it, a
+		 * newer schema, no room for the upgrade's backup) is a setup
+		 * error like a bad variable: exit 2, not worth a restart loop. */
+		return rc == STORE_EBUSY || rc == STORE_EINVAL ? 2 : 1;
 	}
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);

@@ -258,6 +258,19 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 	queue_notify_delivered(smtp_store, s->loop, s->id, &in);
 }
 
+/* The reply to a message the store refused, by its result (RFC 3463:
+ * X.2.2 the mailbox is full, X.3.1 the system's storage is; RFC 5321 552
+ * for a message larger than the whole quota, which no retry can help). */
+static const struct {
+	int result;
+	const char *reply;
+	const char *reason; /* for the log */
+} store_refusals[] = {
+    {STORE_EQUOTA, "452 4.2.2 Error: mailbox full, try again later", "over_quota"},
+    {STORE_ETOOBIG, "552 5.2.2 Error: message larger than the mailbox's quota", "over_quota_size"},
+    {STORE_EFULL, "452 4.3.1 Error: insufficient system storage, try again later", "storage_full"},
+};
+
 static void delivered(struct store_delivery *d, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -277,8 +290,19 @@ static void delivered(struct store_delivery *d, void *arg)
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		smtp_tx_notify_delivered(s, buf_data(&tx->msg), buf_len(&tx->msg));
 	} else {
-		log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
-		smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
+		size_t i = 0;
+		while (i < sizeof store_refusals / sizeof store_refusals[0] &&
+		       store_refusals[i].result != d->result)
+			i++;
+		if (i < sizeof store_refusals / sizeof store_refusals[0]) {
+			log_info("smtp", s->id, "event=message_rejected reason=%s size=%zu",
+				 store_refusals[i].reason, d->len);
+			metrics_inc(METRIC_REJECTED);
+			smtp_reply(s, "%s", store_refusals[i].reply);
+		} else {
+			log_error("smtp", s->id, "event=delivery_failed result=%d", d->result);
+			smtp_reply(s, "451 4.3.0 Error: local storage failure, try again later");
+		}
 	}
 	smtp_tx_committed(s);
 }
@@ -353,6 +377,7 @@ static void store_submit(struct smtp_session *s)
 	d->naccounts = tx->naccounts;
 	d->envelopes = tx->envelopes;
 	d->received_at = time_wall();
+	d->quota_check = 1; /* RCPT's look raced with other deliveries */
 	d->loop = s->loop;
 	d->done = delivered;
 	d->arg = s;

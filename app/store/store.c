@@ -30,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -481,6 +484,37 @@ static int open_readonly(struct store *st, char *err, size_t errsz)
 	return STORE_OK;
 }
 
+/*
+ * One server per data directory: two of them would both send the outbound
+ * queue (remote recipients got every message twice) and both sweep blobs.
+ * An flock on the directory itself: no file to leave behind, and the
+ * kernel drops it when the process dies, however it dies. The CLI never
+ * takes it, so it keeps working beside the server (LMDB serialises the
+ * writes). Returns the descriptor holding the lock, or -1 with err filled
+ * (STORE_EBUSY in *code_r when another process holds it).
+ */
+static int dir_lock(const char *dir, int *code_r, char *err, size_t errsz)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		*code_r = store_err(err, errsz, STORE_ETEMP, "cannot open %s: %s", dir,
+		                    strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		*code_r = e == EWOULDBLOCK
+		              ? store_err(err, errsz, STORE_EBUSY,
+		                          "data directory %s is in use by another tern serve", dir)
+		              : store_err(err, errsz, STORE_ETEMP, "cannot lock %s: %s", dir,
+		                          strerror(e));
+		return -1;
+	}
+	return fd;
+}
+
 /* First map size: the default or the test override, at least the file's. */
 static uint64_t initial_map(const char *dir)
 {
@@ -513,8 +547,13 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		return store_err(err, errsz, STORE_ETEMP, "cannot create %s: %s", dir,
 		                 strerror(errno));
 
+	int lock_fd = -1;
+	if ((flags & STORE_SERVER) && (lock_fd = dir_lock(dir, &rc, err, errsz)) < 0)
+		return rc;
+
 	st = xcalloc(1, sizeof *st);
 	st->flags = flags;
+	st->lock_fd = lock_fd;
 	st->room.fd = -1;
 	pthread_rwlock_init(&st->maplock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
@@ -572,6 +611,8 @@ fail:
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
 	free(st);
 	return rc ? (is_store_code(rc) ? rc : STORE_ETEMP) : STORE_ETEMP;
 }
@@ -591,6 +632,8 @@ void store_close(struct store **stp)
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* last: the environment is closed */
 	free(st);
 	*stp = NULL;
 }

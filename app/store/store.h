@@ -39,7 +39,10 @@ struct store;
 #define STORE_EEXIST (-30901)    /* already exists */
 #define STORE_EINVAL (-30902)    /* malformed name or argument */
 #define STORE_ETEMP (-30903)     /* temporary: I/O error, disk full; retry later */
-#define STORE_EQUOTA (-30904)    /* over quota */
+#define STORE_EQUOTA (-30904)    /* over quota: the message does not fit now; retry later */
+#define STORE_EFULL (-30905)     /* the server's storage is (nearly) full; retry later */
+#define STORE_ETOOBIG (-30906)   /* larger than the account's whole quota: never fits */
+#define STORE_EBUSY (-30907)     /* another tern serve holds the data directory */
 
 /* Open flags. */
 #define STORE_SERVER 1u   /* start the writer thread (tern serve) */
@@ -48,7 +51,10 @@ struct store;
 /*
  * Opens (creating if needed) the environment in dir: sets up the schema or
  * runs migrations up to the current version; refuses a newer schema.
- * Returns STORE_OK and *st_r, or an error with err filled.
+ * With STORE_SERVER it first takes an exclusive lock on dir (flock on the
+ * directory, held until store_close): one server per data directory, while
+ * other openers (the CLI) never take it. Returns STORE_OK and *st_r, or an
+ * error with err filled: STORE_EBUSY when another server holds dir.
  */
 int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz);
 /*
@@ -164,9 +170,19 @@ struct store_delivery {
 	 * parameters, as text), kept with the email. May be NULL. */
 	const char *const *envelopes;
 	int64_t received_at; /* seconds since the epoch */
+	/*
+	 * 1: check the accounts' quotas again in the commit (port 25). The
+	 * message is refused, with nothing written and txn_hook not run, when
+	 * none of its accounts can take it: STORE_EQUOTA, or STORE_ETOOBIG
+	 * when it is larger than their whole quota. When some can, all get
+	 * it (RCPT's rule: full ones go over a little). 0: no check here
+	 * (notices and local copies of submitted mail, soft like aliases).
+	 */
+	int quota_check;
 
 	/* Output, valid in done(). */
-	int result;                /* STORE_OK, STORE_ETEMP (retry) or STORE_EINVAL */
+	int result; /* STORE_OK, STORE_ETEMP (retry), STORE_EINVAL, STORE_EQUOTA,
+	             * STORE_ETOOBIG (quota_check), STORE_EFULL (storage full) */
 	uint32_t *email_ids;       /* optional, caller-provided, naccounts entries */
 
 	/* Completion: runs on loop via loop_post after commit (or failure). */

@@ -141,6 +141,7 @@ struct store_pins {
 struct store {
 	MDB_env *env;
 	unsigned flags;
+	int lock_fd; /* the data directory, flock'ed by tern serve; else -1 */
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;
 

@@ -463,6 +463,44 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 	return 0;
 }
 
+/*
+ * The quota, checked again where it cannot race: RCPT looked at the usage
+ * before the message came, and parallel deliveries into one account all
+ * saw the same room (20 of 20 KB into a 50 KB quota stored 178 KB). Here,
+ * in the one write transaction, each request sees the usage the requests
+ * before it in the batch left. The rule is RCPT's (store_resolve.c): the
+ * message is refused only when none of its accounts can take it, so that
+ * an alias whose targets include a full account still reaches the others
+ * (the full ones go a little over, soft rather than lost: SMTP gives one
+ * reply for all). Refused: STORE_ETOOBIG when it is larger than every
+ * such account's whole quota (it never fits: a permanent failure),
+ * otherwise STORE_EQUOTA (temporary: the owner may make room). Returns 0
+ * to deliver, 1 when d->result says why not, or an LMDB error.
+ */
+static int quota_fits(struct store *st, MDB_txn *txn, struct store_delivery *d)
+{
+	size_t fits = 0, over = 0, toobig = 0;
+
+	for (size_t i = 0; i < d->naccounts; i++) {
+		struct acct_rec a;
+		int rc = acct_get(txn, st, d->accounts[i], &a);
+		if (rc == MDB_NOTFOUND)
+			continue; /* deleted since RCPT: deliver_one skips it */
+		if (rc)
+			return rc;
+		if (a.quota == 0 || a.used + d->len <= a.quota)
+			fits++;
+		else if (d->len > a.quota)
+			toobig++;
+		else
+			over++;
+	}
+	if (fits > 0 || over + toobig == 0)
+		return 0;
+	d->result = over ? STORE_EQUOTA : STORE_ETOOBIG;
+	return 1;
+}
+
 static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
 	if (d->mailbox)
@@ -493,6 +531,9 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 		d->result = STORE_EINVAL;
 		return 0;
 	}
+
+	if (d->quota_check && (rc = quota_fits(st, txn, d)) != 0)
+		return rc == 1 ? 0 : rc; /* refused alone, nothing written */
 
 	for (size_t i = 0; i < d->naccounts; i++) {
 		uint32_t email_id;

@@ -107,6 +107,26 @@ async function queuePage() {
 	log('queue: retried and deleted');
 }
 
+// An account at or past its quota is shown in red on the Accounts page.
+async function overQuota() {
+	await byId('nav-accounts').click();
+	await byId('accounts-table').waitFor();
+	const usage = page.locator(`[data-testid=account-row][data-email="${cfg.over_quota_email}"] [data-testid=usage]`);
+	await usage.waitFor();
+	const seen = await usage.evaluate((el) => ({
+		over: el.dataset.over,
+		color: getComputedStyle(el).color,
+		bad: getComputedStyle(document.documentElement).getPropertyValue('--bad').trim(),
+		text: el.textContent,
+	}));
+	const hex = seen.bad.replace('#', '');
+	const rgb = `rgb(${parseInt(hex.slice(0, 2), 16)}, ${parseInt(hex.slice(2, 4), 16)}, ${parseInt(hex.slice(4, 6), 16)})`;
+	if (seen.over !== 'true' || seen.color !== rgb || !seen.text.includes('over quota'))
+		throw new Error(`over-quota account not shown in red: ${JSON.stringify(seen)}`);
+	await screenshot('over-quota');
+	log('accounts: over quota shown in red');
+}
+
 // After setup: a second account, the session, an alias and the log page.
 async function adminPages() {
 	// A second account through the admin pages.
@@ -243,6 +263,8 @@ try {
 	await screenshot('dashboard');
 	if (cfg.queue_recipient)
 		await queuePage();
+	if (cfg.over_quota_email)
+		await overQuota();
 	if (!cfg.setup_only)
 		await adminPages();
 

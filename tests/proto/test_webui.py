@@ -266,8 +266,19 @@ def test_webui_env_locked():
             s.login("me@example.net", "my-password-1")
             s.sendmail("me@example.net", ["bob@remote.test"],
                        b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: queued\r\n\r\nwaits\r\n")
+        # A message for me@, then a quota below what it uses: over quota,
+        # which the Accounts page shows in red.
+        with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20) as s:
+            s.sendmail("a@remote.test", ["me@example.net"],
+                       b"From: a@remote.test\r\nSubject: fills\r\n\r\n" + b"x" * 2000 + b"\r\n")
+        from httpc import Api
+        api = Api(srv)
+        api.login("admin from the environment")
+        status, _ = api.call("PATCH", "/accounts/me@example.net", {"quota": 1024})[:2]
+        assert status == 200, status
         out = run_browser({
             "url": "https://127.0.0.1:%d" % srv.https_port,
+            "over_quota_email": "me@example.net",
             "admin_locked": True,
             "admin_password": "admin from the environment",
             "hostname_locked": HOSTNAME,
@@ -286,6 +297,7 @@ def test_webui_env_locked():
         # The fake DNS server knows no name: every record is missing.
         assert checked and all(c["status"] == "missing" for c in checked), checked
         assert "queue: retried and deleted" in out, out
+        assert "accounts: over quota shown in red" in out, out
         assert "relay password" not in srv.log_text()
     finally:
         srv.cleanup()

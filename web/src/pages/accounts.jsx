@@ -12,10 +12,15 @@ function Usage({ used, quota }) {
 	if (!quota)
 		return <span>{bytes(used)} <span class="muted">(no limit)</span></span>;
 	const pct = Math.min(100, Math.round((used / quota) * 100));
+	// Full: port 25 refuses its mail (452 4.2.2) until the owner makes room.
+	// Over is possible: mail to an alias with several targets and local
+	// copies of submitted mail are let through a little past the limit.
+	const over = used >= quota;
 	return (
-		<span class="usage">
+		<span class={over ? 'usage usage-over' : 'usage'} data-testid="usage" data-over={over ? 'true' : 'false'}>
 			<meter min={0} max={quota} value={used} high={quota * 0.9} aria-label={`${pct}% of quota used`} />
 			{bytes(used)} of {bytes(quota)}
+			{over ? <strong class="usage-flag"> over quota</strong> : null}
 		</span>
 	);
 }

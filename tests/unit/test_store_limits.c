@@ -1,0 +1,155 @@
+/*
+ * test_store_limits.c — the store's limits under abuse (issue 28): one
+ * serving store per data directory; the quota checked again in the commit,
+ * each request seeing what the ones before it in the batch took, with
+ * RCPT's rule (refused only when no account can take the message).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+static int dirno;
+
+static const char *new_dir(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/d%d", base, ++dirno);
+	return buf;
+}
+
+static void test_one_server_per_dir(void)
+{
+	char dir[300], err[256] = "";
+	struct store *a = NULL, *b = NULL, *cli = NULL;
+
+	new_dir(dir, sizeof dir);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &a, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &b, err, sizeof err), STORE_EBUSY);
+	CHECK(b == NULL);
+	CHECK(strstr(err, "in use by another tern serve") != NULL);
+	/* The CLI opens beside it, read-write and read-only. */
+	CHECK_EQ_INT(store_open(dir, 0, &cli, err, sizeof err), STORE_OK);
+	store_close(&cli);
+	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &cli, err, sizeof err), STORE_OK);
+	store_close(&cli);
+	/* Closed, the directory is free for the next server. */
+	store_close(&a);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &b, err, sizeof err), STORE_OK);
+	store_close(&b);
+}
+
+static void add_account(struct store *st, const char *addr, uint64_t quota, uint32_t *id)
+{
+	char err[256];
+	CHECK_EQ_INT(store_account_add(st, addr, "pw", quota, id, err, sizeof err), STORE_OK);
+}
+
+static uint64_t used_of(struct store *st, uint32_t id)
+{
+	uint64_t quota, used = 0;
+	CHECK_EQ_INT(store_account_usage(st, id, &quota, &used), STORE_OK);
+	return used;
+}
+
+static void delivery(struct store_delivery *d, const char *text, const uint32_t *acc, size_t n)
+{
+	memset(d, 0, sizeof *d);
+	d->data = text;
+	d->len = strlen(text);
+	store_blob_id(text, d->len, d->blob_id);
+	d->accounts = acc;
+	d->naccounts = n;
+	d->received_at = 1700000000;
+	d->quota_check = 1;
+}
+
+static void test_quota_at_commit(void)
+{
+	char dir[300], err[256], m1[600], m2[600], m3[600], big[1200];
+	struct store *st = NULL;
+	struct store_delivery d;
+	uint32_t full, roomy, acc[2];
+
+	new_dir(dir, sizeof dir);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "q.test", err, sizeof err), STORE_OK);
+	add_account(st, "full@q.test", 1000, &full);
+	add_account(st, "roomy@q.test", 0, &roomy);
+	memset(m1, 'a', sizeof m1 - 1), m1[sizeof m1 - 1] = '\0';
+	memset(m2, 'b', sizeof m2 - 1), m2[sizeof m2 - 1] = '\0';
+	memset(m3, 'c', sizeof m3 - 1), m3[sizeof m3 - 1] = '\0';
+	memset(big, 'd', sizeof big - 1), big[sizeof big - 1] = '\0';
+
+	/* 599 fits into 1000; the next 599 would not: refused, nothing written. */
+	delivery(&d, m1, &full, 1);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	delivery(&d, m2, &full, 1);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EQUOTA);
+	CHECK_EQ_INT((int)used_of(st, full), 599);
+	/* Larger than the whole quota: STORE_ETOOBIG. */
+	delivery(&d, big, &full, 1);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ETOOBIG);
+	/* With an account that can take it, all get it (RCPT's soft rule). */
+	acc[0] = full, acc[1] = roomy;
+	delivery(&d, m3, acc, 2);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT((int)used_of(st, full), 1198);
+	CHECK_EQ_INT((int)used_of(st, roomy), 599);
+	/* Without quota_check (notices, local copies): no check here. */
+	delivery(&d, m2, &full, 1);
+	d.quota_check = 0;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	store_close(&st);
+}
+
+/* Through the writer, several requests in one batch: each sees the usage
+ * the ones before it left. */
+static void test_quota_in_one_batch(void)
+{
+	char dir[300], err[256];
+	static char msgs[6][500];
+	struct store *st = NULL;
+	struct store_delivery d[6];
+	uint32_t id;
+
+	new_dir(dir, sizeof dir);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "q.test", err, sizeof err), STORE_OK);
+	add_account(st, "b@q.test", 1200, &id);
+	store_test_pause_writer(st, 1);
+	for (int i = 0; i < 6; i++) {
+		memset(msgs[i], 'a' + i, sizeof msgs[i] - 1);
+		delivery(&d[i], msgs[i], &id, 1);
+		store_deliver(st, &d[i]);
+	}
+	store_test_pause_writer(st, 0);
+	store_close(&st); /* drains the queue */
+	int ok = 0, over = 0;
+	for (int i = 0; i < 6; i++) {
+		ok += d[i].result == STORE_OK;
+		over += d[i].result == STORE_EQUOTA;
+	}
+	CHECK_EQ_INT(ok, 2);
+	CHECK_EQ_INT(over, 4);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT((int)used_of(st, id), 998);
+	store_close(&st);
+}
+
+int main(void)
+{
+	if (unit_env_begin(base, sizeof base, "store-limits") < 0)
+		return 1;
+	test_one_server_per_dir();
+	test_quota_at_commit();
+	test_quota_in_one_batch();
+	unit_rmrf(base);
+	return unit_done("test_store_limits");
+}
