@@ -147,22 +147,16 @@ static void skip_to_semicolon(struct lex *l)
  * before a comment or a quote, or the end; inner spaces are kept. */
 static struct str read_bare_value(struct lex *l)
 {
-	size_t s = l->i, end;
+	size_t s = l->i;
 
-	for (;;) {
-		while (l->i < l->len && l->p[l->i] != ';' && l->p[l->i] != '"' &&
-		       l->p[l->i] != '(' && !is_ws(l->p[l->i]))
-			l->i++;
-		end = l->i;
-		size_t j = l->i;
-
-		while (j < l->len && is_ws(l->p[j]))
-			j++;
-		if (j == l->i || j >= l->len || l->p[j] == ';' || l->p[j] == '(' || l->p[j] == '"')
-			break;
-		l->i = j;
-	}
-	return str_make(l->p + s, end - s);
+	/* An RFC 2045 §5.1 token ends at white space: what follows it up to
+	 * the next ';' ("charset=us-ascii format=flowed") is not part of
+	 * the value, and the caller skips it, as Dovecot does. "/", "=" and
+	 * "?" stay in (real mailers write them unquoted). */
+	while (l->i < l->len && l->p[l->i] != ';' && l->p[l->i] != '"' && l->p[l->i] != '(' &&
+	       !is_ws(l->p[l->i]))
+		l->i++;
+	return str_make(l->p + s, l->i - s);
 }
 
 struct raw_param {

@@ -62,8 +62,9 @@ struct mime_address {
  * With subtype_r (Content-Type) a "/" and a subtype are required; without
  * (Content-Disposition) only the value is read. Comments are skipped
  * anywhere; a parameter that is malformed is skipped up to the next ";";
- * an unquoted value may contain "/", "=", "?" and even spaces, as real
- * mailers write them. RFC 2231 sections ("name*0", "name*1*") are joined
+ * an unquoted value may contain "/", "=" and "?", as real mailers write
+ * them, but ends at white space (RFC 2045 §5.1 token): the rest up to the
+ * next ";" is skipped, as in Dovecot. RFC 2231 sections ("name*0", "name*1*") are joined
  * in section order into one parameter of the base name, and a
  * "charset'language'" prefix is split off and the value percent-decoded,
  * then converted to UTF-8 when mime_charset_known(); a plain "name" next

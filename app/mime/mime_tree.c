@@ -647,6 +647,24 @@ int mime_tree_section(const struct mime_tree *t, const uint32_t *nums, size_t n,
 	const struct mime_part *p;
 	uint64_t off, end;
 
+	if (i == MIME_NONE && n > 0 && nums[n - 1] == 1 &&
+	    (kind == MIME_SECTION_WHOLE || kind == MIME_SECTION_MIME)) {
+		/* A multipart without parts: BODYSTRUCTURE lists one empty
+		 * text/plain part for it (RFC 9051 needs one), so its part 1
+		 * and 1.MIME exist and are empty. */
+		uint32_t q = mime_tree_find(t, nums, n - 1);
+
+		if (q != MIME_NONE && (t->parts[q].flags & MIME_PART_MULTIPART) &&
+		    t->parts[q].nchildren == 0) {
+			if (part_r)
+				*part_r = q;
+			if (off_r)
+				*off_r = t->parts[q].body_end;
+			if (len_r)
+				*len_r = 0;
+			return 0;
+		}
+	}
 	if (i == MIME_NONE || (n == 0 && kind == MIME_SECTION_MIME))
 		return MIME_SECTION_NOT_FOUND;
 	p = &t->parts[i];

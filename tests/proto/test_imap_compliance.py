@@ -100,3 +100,53 @@ def test_imap_search_address_as_envelope_parses_it():
         typ, data = m.uid("SEARCH", "FROM", "user-from@domain.orgx")
         assert data[0].split() == [], data
         m.logout()
+
+
+NO_PARTS = crlf("""From: a@example.test
+Subject: a multipart without boundary lines
+Content-Type: multipart/mixed; boundary="nob"
+
+no boundary here
+""")
+HEADER_ONLY_PART = crlf("""From: a@example.test
+Subject: a part with a header and no body
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; charset=us-ascii
+--b
+Content-Type: text/plain
+
+x
+--b--
+""")
+BARE_PARAMS = crlf("""From: a@example.test
+Subject: unquoted parameter values
+Content-Type: text/plain; charset=us-ascii format=flowed; name=a b.txt
+
+x
+""")
+
+
+def test_imap_empty_parts_and_parameter_tokens():
+    """Failure 3: BODY[1] of the empty part BODYSTRUCTURE lists for a
+    multipart without parts is "" (RFC 9051 §6.4.5: every part listed has
+    a section); a header-only part's MIME header is its header as written;
+    an unquoted parameter value is a token (RFC 2045 §5.1), ending at
+    white space. Answers as Dovecot gives them."""
+    with srv() as s:
+        m = login(s)
+        uids = [append_uid(m, x.encode()) for x in (NO_PARTS, HEADER_ONLY_PART, BARE_PARAMS)]
+        m.logout()
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        text, lits = fetch_one(r, "a", "UID FETCH %d (BODY.PEEK[1] BODY.PEEK[1.MIME])" % uids[0])
+        assert b"BODY[1] {} BODY[1.MIME] {}" in text and lits == [b"", b""], (text, lits)
+        text, lits = fetch_one(r, "b", "UID FETCH %d (BODY.PEEK[1] BODY.PEEK[1.MIME] "
+                                       "BODY.PEEK[2.MIME])" % uids[1])
+        assert lits == [b"", b"Content-Type: text/plain; charset=us-ascii",
+                        b"Content-Type: text/plain\r\n\r\n"], lits
+        text, lits = fetch_one(r, "c", "UID FETCH %d (BODYSTRUCTURE)" % uids[2])
+        assert b'("text" "plain" ("charset" "us-ascii" "name" "a") NIL NIL "7bit" 3 1 ' in text, text
+        r.close()

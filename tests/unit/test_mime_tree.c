@@ -1261,8 +1261,14 @@ static void test_params(void)
 	                        STR_LIT("application/octet-stream; name=My File.pdf ;x=\"a\\\\b\""),
 	                        &v, &sub, &p, &n, 64) == 0);
 	CHECK_EQ_INT(n, 2);
-	CHECK_EQ_SLICE(p[0].value, "My File.pdf");
+	CHECK_EQ_SLICE(p[0].value, "My"); /* a token ends at white space (RFC 2045 §5.1) */
 	CHECK_EQ_SLICE(p[1].value, "a\\b");
+	/* ... and does not swallow a parameter written without its ';' */
+	CHECK(mime_field_params(A, STR_LIT("text/plain; charset=us-ascii format=flowed; delsp=yes"),
+	                        &v, &sub, &p, &n, 64) == 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_SLICE(p[0].value, "us-ascii");
+	CHECK_EQ_SLICE(p[1].name, "delsp");
 	CHECK(mime_field_params(A,
 	                        STR_LIT("multipart/mixed; boundary=----=_Part_1_2.3; junk; =x; "
 	                                "a=\"unterminated"),
