@@ -147,7 +147,7 @@ int server_run(const struct config *cfg_env)
 		/* A store this build must not touch (another server holds it, a
 		 * newer schema, no room for the upgrade's backup) is a setup
 		 * error like a bad variable: exit 2, not worth a restart loop. */
-		return rc == STORE_EBUSY || rc == STORE_EINVAL ? 2 : 1;
+		return rc == STORE_EBUSY || rc == STORE_EINVAL || rc == STORE_EFULL ? 2 : 1;
 	}
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
@@ -233,6 +233,7 @@ int server_run(const struct config *cfg_env)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
 	http_server_ready();
+	store_started(st); /* an upgrade's backup goes once the next start got here */
 	log_info("server", NULL, "event=started version=%s hostname=%s loops=%d data=%s",
 		 tern_version, cfg->hostname, nloops, cfg->data_dir);
 

@@ -580,8 +580,11 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		goto fail;
 	}
 
+	st->dir = xstrdup(dir);
 	if (flags & STORE_READONLY) {
 		rc = open_readonly(st, err, errsz);
+	} else if ((rc = store_upgrade_backup(st, dir, err, errsz)) != STORE_OK) {
+		goto fail;
 	} else {
 		struct open_ctx c = {err, errsz, 0};
 		rc = store_write(st, open_fn, &c);
@@ -613,6 +616,7 @@ fail:
 	pthread_rwlock_destroy(&st->maplock);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	free(st->dir);
 	free(st);
 	return rc ? (is_store_code(rc) ? rc : STORE_ETEMP) : STORE_ETEMP;
 }
@@ -634,8 +638,14 @@ void store_close(struct store **stp)
 	pthread_rwlock_destroy(&st->maplock);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* last: the environment is closed */
+	free(st->dir);
 	free(st);
 	*stp = NULL;
+}
+
+void store_started(struct store *st)
+{
+	store_upgrade_release(st, st->dir);
 }
 
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r)

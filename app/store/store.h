@@ -50,7 +50,9 @@ struct store;
 
 /*
  * Opens (creating if needed) the environment in dir: sets up the schema or
- * runs migrations up to the current version; refuses a newer schema.
+ * runs migrations up to the current version, after copying the store to
+ * dir/backup-schema-N (STORE_EFULL, nothing changed, when there is no
+ * room for that copy); refuses a newer schema (STORE_EINVAL).
  * With STORE_SERVER it first takes an exclusive lock on dir (flock on the
  * directory, held until store_close): one server per data directory, while
  * other openers (the CLI) never take it. Returns STORE_OK and *st_r, or an
@@ -62,6 +64,14 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
  * request gets its completion), closes the environment, sets *st to NULL.
  */
 void store_close(struct store **st);
+
+/*
+ * Tells the store that the server opened with it is serving (tern serve,
+ * after its start-up went through). Unless this open migrated the schema,
+ * the copy an earlier upgrade left (DIR/backup-schema-N, store_upgrade.c)
+ * is removed now: that upgrade has run and been restarted.
+ */
+void store_started(struct store *st);
 
 /* Schema version this build writes. */
 uint32_t store_schema_version(void);

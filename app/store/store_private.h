@@ -142,6 +142,8 @@ struct store {
 	MDB_env *env;
 	unsigned flags;
 	int lock_fd; /* the data directory, flock'ed by tern serve; else -1 */
+	char *dir;   /* the data directory (store_open's) */
+	int migrating; /* this open migrates the schema: its backup stays */
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;
 
@@ -405,7 +407,26 @@ int store_room_step(struct store *st);
  * when room was added, 0 when none was wanted or it could not be added. */
 int store_room_between(struct store *st);
 
+/* ---- Upgrades (store_upgrade.c) ---- */
+/*
+ * Before a migration (the stored schema is older than this build's, and
+ * not a fresh environment): copies the environment, compacted, to
+ * dir/backup-schema-N/data.mdb and sets st->migrating. STORE_OK (also
+ * when no migration is due); STORE_EFULL when the file system has no
+ * room for the copy, STORE_ETEMP when it failed: err says so in one line,
+ * nothing was changed, and the open must stop.
+ */
+int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t errsz);
+/* Removes the backups of earlier upgrades, unless this open migrated. */
+void store_upgrade_release(struct store *st, const char *dir);
+
+/* ---- Free space (store_reserve.c) ---- */
+/* Bytes available to us on dir's file system (UINT64_MAX when unknown). */
+uint64_t store_disk_free(const char *dir);
+
 /* ---- Test hooks ---- */
+/* Makes store_disk_free() report bytes (UINT64_MAX: the real value). */
+void store_test_set_disk_free(uint64_t bytes);
 /* First map size for stores opened afterwards (0 = default). Process-wide. */
 void store_test_set_initial_map(uint64_t bytes);
 /* Pauses (1) or resumes (0) the writer's taking of queued requests. */

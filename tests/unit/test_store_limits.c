@@ -2,12 +2,16 @@
  * test_store_limits.c — the store's limits under abuse (issue 28): one
  * serving store per data directory; the quota checked again in the commit,
  * each request seeing what the ones before it in the batch took, with
- * RCPT's rule (refused only when no account can take the message).
+ * RCPT's rule (refused only when no account can take the message); the
+ * compacted copy taken before a schema migration, refused without room,
+ * kept through the start that migrated and removed by the next one.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "store/store.h"
@@ -143,6 +147,98 @@ static void test_quota_in_one_batch(void)
 	store_close(&st);
 }
 
+static void count_cb(void *arg, const struct store_email_info *info)
+{
+	(void)info;
+	++*(int *)arg;
+}
+
+static int inbox_count(struct store *st, const char *addr)
+{
+	uint32_t id;
+	int n = 0;
+	if (store_account_id(st, addr, &id) != STORE_OK)
+		return -1;
+	CHECK_EQ_INT(store_email_list(st, id, STORE_INBOX_ID, count_cb, &n), STORE_OK);
+	return n;
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(in >= 0 && out >= 0);
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+		CHECK(write(out, buf, (size_t)n) == n);
+	close(in);
+	close(out);
+}
+
+static void test_upgrade_backup(void)
+{
+	char dir[300], dir2[300], bdir[400], bfile[420], f2[420], err[512] = "";
+	struct store *st = NULL;
+	uint32_t id;
+
+	new_dir(dir, sizeof dir);
+	st = unit_store_with_account(dir, 0, "u@up.test", &id);
+	unit_deliver(st, id, "Subject: one\r\n\r\n1\r\n", 1700000000, NULL);
+	unit_deliver(st, id, "Subject: two\r\n\r\n2\r\n", 1700000001, NULL);
+	CHECK_EQ_INT(store_test_set_schema(st, STORE_SCHEMA_VERSION - 1), STORE_OK);
+	store_close(&st);
+	snprintf(bdir, sizeof bdir, "%s/backup-schema-%u", dir, STORE_SCHEMA_VERSION - 1);
+	snprintf(bfile, sizeof bfile, "%s/data.mdb", bdir);
+
+	/* No room for the copy: refused in one line, nothing changed. */
+	store_test_set_disk_free(1u << 20);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_EFULL);
+	CHECK(st == NULL);
+	CHECK(strstr(err, "not enough room to back up") != NULL && strchr(err, '\n') == NULL);
+	CHECK(!exists(bdir));
+	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &st, err, sizeof err), STORE_EINVAL);
+	CHECK(strstr(err, "migrate") != NULL);
+	store_test_set_disk_free(UINT64_MAX);
+
+	/* With room: the copy, then the migration; the mail is all there. */
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	CHECK(exists(bfile));
+	CHECK_EQ_INT(inbox_count(st, "u@up.test"), 2);
+	store_started(st); /* the start that migrated keeps it */
+	CHECK(exists(bfile));
+	store_close(&st);
+
+	/* The copy is a whole store at the old schema: this build upgrades it
+	 * too, and finds the same mail. */
+	new_dir(dir2, sizeof dir2);
+	CHECK_EQ_INT(mkdir(dir2, 0700), 0);
+	snprintf(f2, sizeof f2, "%s/data.mdb", dir2);
+	copy_file(bfile, f2);
+	CHECK_EQ_INT(store_open(dir2, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(inbox_count(st, "u@up.test"), 2);
+	store_close(&st);
+
+	/* The next start, with nothing to migrate, removes it once serving. */
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	CHECK(exists(bfile));
+	store_started(st);
+	CHECK(!exists(bdir));
+	store_close(&st);
+
+	/* A fresh store and a current one take no copy. */
+	new_dir(dir2, sizeof dir2);
+	CHECK_EQ_INT(store_open(dir2, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	store_close(&st);
+	snprintf(bdir, sizeof bdir, "%s/backup-schema-0", dir2);
+	CHECK(!exists(bdir));
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "store-limits") < 0)
@@ -150,6 +246,7 @@ int main(void)
 	test_one_server_per_dir();
 	test_quota_at_commit();
 	test_quota_in_one_batch();
+	test_upgrade_backup();
 	unit_rmrf(base);
 	return unit_done("test_store_limits");
 }
