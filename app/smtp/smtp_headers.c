@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "mime/rfc5322.h"
 
 static struct str unfold(struct arena *a, struct str value)
@@ -41,6 +42,14 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 			} else if (str_eq_ci_c(f.name, "Sender")) {
 				if (h->sender_fields++ == 0)
 					h->sender = unfold(a, f.value);
+			} else if (str_eq_ci_c(f.name, "Resent-From")) {
+				if (h->resent_from_fields < SMTP_RESENT_MAX)
+					h->resent_from[h->resent_from_fields] = unfold(a, f.value);
+				h->resent_from_fields++;
+			} else if (str_eq_ci_c(f.name, "Resent-Sender")) {
+				if (h->resent_sender_fields < SMTP_RESENT_MAX)
+					h->resent_sender[h->resent_sender_fields] = unfold(a, f.value);
+				h->resent_sender_fields++;
 			} else if (str_eq_ci_c(f.name, "Date")) {
 				h->date_fields++;
 			} else if (str_eq_ci_c(f.name, "Message-ID")) {
@@ -80,7 +89,21 @@ struct tok {
 struct lexer {
 	struct str v;
 	size_t pos;
+	/* What a reader may show of the current mailbox: its phrase words and
+	 * comments (NULL when the caller wants no names). */
+	char *shown;
+	size_t shown_len, shown_max;
 };
+
+static void shown_add(struct lexer *l, const char *p, size_t n)
+{
+	if (!l->shown)
+		return;
+	if (l->shown_len && l->shown_len < l->shown_max)
+		l->shown[l->shown_len++] = ' ';
+	for (size_t i = 0; i < n && l->shown_len < l->shown_max; i++)
+		l->shown[l->shown_len++] = p[i];
+}
 
 static int is_atext(unsigned char c)
 {
@@ -103,6 +126,7 @@ static int skip_cfws(struct lexer *l)
 		if (c != '(')
 			return 0;
 		unsigned depth = 0;
+		size_t open = l->pos;
 		do {
 			c = l->v.p[l->pos++];
 			if (c == '\\') {
@@ -117,6 +141,8 @@ static int skip_cfws(struct lexer *l)
 		} while (depth > 0 && l->pos < l->v.len);
 		if (depth > 0)
 			return -1;
+		/* Readers show comments ("a@b (Name)" is an old display name). */
+		shown_add(l, l->v.p + open + 1, l->pos - open - 2);
 	}
 	return 0;
 }
@@ -213,14 +239,55 @@ static int read_addr_spec(struct arena *a, struct lexer *l, struct tok *t, char 
 	return 0;
 }
 
+/* A quoted string's text, without quotes and backslashes, to the shown text. */
+static void shown_word(struct lexer *l, const struct tok *t)
+{
+	if (!l->shown)
+		return;
+	if (t->kind != TK_QSTR) {
+		shown_add(l, t->text.p, t->text.len);
+		return;
+	}
+	shown_add(l, "", 0);
+	for (size_t i = 1; i + 1 < t->text.len && l->shown_len < l->shown_max; i++) {
+		if (t->text.p[i] == '\\' && i + 2 < t->text.len)
+			i++;
+		l->shown[l->shown_len++] = t->text.p[i];
+	}
+}
+
+/* The shown text of one mailbox, encoded-words decoded, into a. */
+static char *shown_finish(struct arena *a, struct lexer *l)
+{
+	struct buf dec;
+	char *out;
+
+	buf_init(&dec, 4 * l->shown_len + 64);
+	rfc5322_decode_words(str_make(l->shown, l->shown_len), &dec); /* a prefix past the cap */
+	out = arena_strndup(a, buf_data(&dec), buf_len(&dec));
+	buf_free(&dec);
+	l->shown_len = 0;
+	return out;
+}
+
 int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsigned max)
 {
-	struct lexer l = { value, 0 };
+	return smtp_from_mailboxes(a, value, addrs_r, NULL, max);
+}
+
+int smtp_from_mailboxes(struct arena *a, struct str value, char **addrs_r, char **names_r,
+			unsigned max)
+{
+	struct lexer l = { value, 0, NULL, 0, 0 };
 	struct tok t;
 	unsigned n = 0;
 
 	if (memchr(value.p, '\0', value.len))
 		return -1;
+	if (names_r) {
+		l.shown_max = 2 * value.len + 2;
+		l.shown = arena_alloc(a, l.shown_max);
+	}
 	lex_next(&l, &t);
 	for (;;) {
 		/* One mailbox: either addr-spec, or [phrase] "<" addr-spec ">".
@@ -231,6 +298,7 @@ int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsig
 		unsigned words = 0;
 		while (t.kind == TK_ATOM || t.kind == TK_QSTR) {
 			words++;
+			shown_word(&l, &t);
 			lex_next(&l, &t);
 		}
 		if (n == max)
@@ -241,6 +309,7 @@ int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsig
 				return -1;
 			lex_next(&l, &t);
 		} else if (words == 1 && is_special(&t, '@')) {
+			/* No phrase after all: the word was the local part. */
 			l = save;
 			t = first;
 			if (read_addr_spec(a, &l, &t, &addrs_r[n]) < 0)
@@ -248,6 +317,8 @@ int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsig
 		} else {
 			return -1;
 		}
+		if (names_r)
+			names_r[n] = shown_finish(a, &l);
 		n++;
 		if (t.kind == TK_END)
 			return (int)n;
@@ -255,4 +326,71 @@ int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsig
 			return -1;
 		lex_next(&l, &t);
 	}
+}
+
+/* ---- what a display name shows ---- */
+
+static int local_char(unsigned char c)
+{
+	return c != '@' && (is_atext(c) || c == '"');
+}
+
+static int domain_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c >= 0x80;
+}
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Length of an at sign at p: '@', FULLWIDTH (U+FF20) or SMALL (U+FE6B)
+ * COMMERCIAL AT, which a reader shows as one; 0 for anything else. */
+static size_t at_sign(const char *p, size_t left)
+{
+	if (left >= 1 && p[0] == '@')
+		return 1;
+	if (left >= 3 && (unsigned char)p[0] == 0xef &&
+	    (((unsigned char)p[1] == 0xbc && (unsigned char)p[2] == 0xa0) ||
+	     ((unsigned char)p[1] == 0xb9 && (unsigned char)p[2] == 0xab)))
+		return 3;
+	return 0;
+}
+
+int smtp_name_shows_other(const char *name, const char *addr)
+{
+	size_t n = strlen(name), alen = strlen(addr);
+	const char *aat = strrchr(addr, '@');
+
+	for (size_t i = 0; i < n; i++) {
+		size_t at = at_sign(name + i, n - i);
+		if (!at)
+			continue;
+		size_t b = i, e = i + at, dots = 0;
+		while (b > 0 && local_char((unsigned char)name[b - 1]))
+			b--;
+		while (e < n && domain_char((unsigned char)name[e]))
+			dots += name[e++] == '.';
+		/* Trailing dots end a sentence, not a domain. */
+		while (e > i + at && name[e - 1] == '.') {
+			e--;
+			dots--;
+		}
+		if (b == i || e == i + at || dots == 0)
+			continue; /* "@", "x@" or "@host": not an address */
+		/* Shown as local@domain: the same address (ignoring case) is fine. */
+		size_t llen = i - b, dlen = e - i - at;
+		int same = at == 1 && aat && llen == (size_t)(aat - addr) &&
+			   dlen == alen - llen - 1;
+		for (size_t k = 0; same && k < llen; k++)
+			same = lower((unsigned char)name[b + k]) == lower((unsigned char)addr[k]);
+		for (size_t k = 0; same && k < dlen; k++)
+			same = lower((unsigned char)name[i + 1 + k]) == lower((unsigned char)aat[1 + k]);
+		if (!same)
+			return 1;
+		i = e - 1;
+	}
+	return 0;
 }

@@ -16,9 +16,14 @@
  * and a domain; groups, empty or unparsable items, and values with more
  * than max mailboxes are refused.
  *
+ * smtp_from_mailboxes() also returns what a reader may show beside each
+ * address (display name and comments, encoded-words decoded), and
+ * smtp_name_shows_other() says whether that text shows an address other
+ * than the real one ("b@x" <a@x>): the address checked would not be the
+ * address the reader sees.
+ *
  * Caveats: quoted local parts keep their quotes (they then match no
- * account, which refuses them: fine for a sender check). Encoded-words in
- * display names are not decoded; they cannot hide an address.
+ * account, which refuses them: fine for a sender check).
  */
 #ifndef TERN_SMTP_SMTP_HEADERS_H
 #define TERN_SMTP_SMTP_HEADERS_H
@@ -30,9 +35,16 @@
 
 struct arena;
 
+/* Resent-From / Resent-Sender fields kept; a message with more is refused. */
+#define SMTP_RESENT_MAX 4
+
 struct smtp_headers {
 	unsigned from_fields;   /* From: fields seen */
 	unsigned sender_fields; /* Sender: */
+	unsigned resent_from_fields;   /* Resent-From: (every resent block's) */
+	unsigned resent_sender_fields; /* Resent-Sender: */
+	struct str resent_from[SMTP_RESENT_MAX];   /* unfolded values (arena), in order */
+	struct str resent_sender[SMTP_RESENT_MAX];
 	unsigned date_fields;   /* Date: */
 	unsigned msgid_fields;  /* Message-ID: */
 	struct str from;        /* unfolded value of the first From (arena), or empty */
@@ -56,5 +68,20 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
  * mailboxes (see the design note above) or holds more than max.
  */
 int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsigned max);
+
+/*
+ * smtp_from_addresses(), and in names_r[i] (in a) the text a reader may
+ * show beside addrs_r[i]: its display name and comments, quotes removed,
+ * encoded-words decoded (UTF-8), "" when none.
+ */
+int smtp_from_mailboxes(struct arena *a, struct str value, char **addrs_r, char **names_r,
+			unsigned max);
+
+/*
+ * 1 when name (NUL-terminated UTF-8, as from smtp_from_mailboxes) shows
+ * something that reads as an address ("x@host.tld", also with a fullwidth
+ * or small at sign) other than addr (compared ignoring case); else 0.
+ */
+int smtp_name_shows_other(const char *name, const char *addr);
 
 #endif

@@ -10,8 +10,10 @@
  *           must be an address of the account (553 5.7.1).
  *   RCPT  — anything once authenticated (smtp_session.c); local addresses
  *           that do not exist are still refused there.
- *   end of data — the From field (and Sender, when there is one) must
- *           hold only addresses of the account (553 5.7.1), in a header
+ *   end of data — the From field (and Sender, Resent-From and
+ *           Resent-Sender, when there are some) must hold only addresses
+ *           of the account, none with a display name that shows another
+ *           address (553 5.7.1), in a header
  *           section without broken lines (554 5.6.0); missing Date and
  *           Message-ID are added; the message
  *           is signed with the keys of the From domain on the worker pool;
@@ -157,18 +159,29 @@ static void refuse(struct smtp_session *s, const char *why, const char *reply)
 	smtp_session_error(s);
 }
 
-/* Refuses (553) the first address of addrs[0..n) the account does not own. */
-static int check_owned(struct smtp_session *s, const char *field, char **addrs, int n)
+/*
+ * Refuses (553) the first mailbox of addrs[0..n) the account does not own,
+ * or whose display name shows another address ("b@x" <a@x>: the reader
+ * would see b). Returns 0, or -1 after replying.
+ */
+static int check_owned(struct smtp_session *s, const char *field, char **addrs, char **names,
+		       int n)
 {
 	char q[600], u[600];
 
 	for (int i = 0; i < n; i++) {
-		if (owned(s, addrs[i]))
+		int own = owned(s, addrs[i]), shows = own && smtp_name_shows_other(names[i], addrs[i]);
+		if (own && !shows)
 			continue;
-		log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=not_owned",
-			 field, log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)));
-		smtp_reply(s, "553 5.7.1 <%s>: %s address rejected: not owned by user %s", addrs[i],
-			   field, s->login);
+		log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=%s",
+			 field, log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)),
+			 own ? "name_shows_other" : "not_owned");
+		if (own)
+			smtp_reply(s, "553 5.7.1 <%s>: %s display name shows another address", addrs[i],
+				   field);
+		else
+			smtp_reply(s, "553 5.7.1 <%s>: %s address rejected: not owned by user %s",
+				   addrs[i], field, s->login);
 		smtp_tx_end(s);
 		smtp_session_error(s);
 		return -1;
@@ -177,14 +190,40 @@ static int check_owned(struct smtp_session *s, const char *field, char **addrs, 
 }
 
 /*
- * Checks the author fields: From, and Sender when present (a reader shows
- * it as "on behalf of"). Returns 0 with the domain to sign for in domain_r
- * (size DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1 after
- * replying.
+ * One author field's value: at most max mailboxes (1 for the Sender kinds),
+ * each owned and shown as itself. addrs_r (max entries) receives them.
+ * Returns the count, or -1 after replying.
+ */
+static int check_field(struct smtp_session *s, const char *field, struct str value, int max,
+		       char **addrs_r)
+{
+	char *names[FROM_ADDRS_MAX];
+	int n = smtp_from_mailboxes(s->tx.arena, value, addrs_r, names, (unsigned)max);
+
+	if (n < 0 || (max == 1 && n != 1)) {
+		const char *why = max == 1 ? "sender_unparsable" : "from_unparsable";
+		const char *reply =
+			arena_printf(s->tx.arena,
+				     max == 1 ? "553 5.7.1 Error: %s header field must be one plain address"
+					      : "553 5.7.1 Error: %s header field not understood; it "
+						"must be a list of plain addresses",
+				     field);
+		refuse(s, why, reply);
+		return -1;
+	}
+	return check_owned(s, field, addrs_r, names, n) < 0 ? -1 : n;
+}
+
+/*
+ * Checks the author fields: From, Sender when present (a reader shows it as
+ * "on behalf of"), and the Resent-From / Resent-Sender of every resent
+ * block (a reader may show those as the sender of a resent message).
+ * Returns 0 with the domain to sign for in domain_r (size
+ * DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1 after replying.
  */
 static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r)
 {
-	char *addrs[FROM_ADDRS_MAX], *sender[1];
+	char *addrs[FROM_ADDRS_MAX], *other[FROM_ADDRS_MAX];
 
 	domain_r[0] = '\0';
 	if (h->malformed) {
@@ -199,23 +238,26 @@ static int check_from(struct smtp_session *s, const struct smtp_headers *h, char
 		       "554 5.6.0 Error: the message must have exactly one From header field");
 		return -1;
 	}
-	int n = smtp_from_addresses(s->tx.arena, h->from, addrs, FROM_ADDRS_MAX);
-	if (n < 0) {
-		refuse(s, "from_unparsable",
-		       "553 5.7.1 Error: From header field not understood; it must be a list of "
-		       "plain addresses");
-		return -1;
-	}
-	if (check_owned(s, "From", addrs, n) < 0)
-		return -1;
-	if (h->sender_fields > 1 ||
-	    (h->sender_fields && smtp_from_addresses(s->tx.arena, h->sender, sender, 1) != 1)) {
+	if (h->sender_fields > 1) {
 		refuse(s, "sender_unparsable",
 		       "553 5.7.1 Error: Sender header field must be one plain address");
 		return -1;
 	}
-	if (h->sender_fields && check_owned(s, "Sender", sender, 1) < 0)
+	if (h->resent_from_fields > SMTP_RESENT_MAX || h->resent_sender_fields > SMTP_RESENT_MAX) {
+		refuse(s, "too_many_resent",
+		       "554 5.6.0 Error: too many Resent-From or Resent-Sender header fields");
 		return -1;
+	}
+	if (check_field(s, "From", h->from, FROM_ADDRS_MAX, addrs) < 0)
+		return -1;
+	if (h->sender_fields && check_field(s, "Sender", h->sender, 1, other) < 0)
+		return -1;
+	for (unsigned i = 0; i < h->resent_from_fields; i++)
+		if (check_field(s, "Resent-From", h->resent_from[i], FROM_ADDRS_MAX, other) < 0)
+			return -1;
+	for (unsigned i = 0; i < h->resent_sender_fields; i++)
+		if (check_field(s, "Resent-Sender", h->resent_sender[i], 1, other) < 0)
+			return -1;
 	/* DKIM d= is the (first) author's domain, the one DMARC aligns with. */
 	const char *at = strrchr(addrs[0], '@');
 	if (at && dkim_domain_ok(at + 1))

@@ -108,3 +108,43 @@ def test_success_notices_not_reflected():
         assert b"Subject: local receipt" in raw and b"text/rfc822-headers" in raw, raw[:2000]
         assert b"Secret body line" not in raw and b"message/rfc822" not in raw
         assert len(raw) < 8000, len(raw)
+
+
+def test_submission_resent_and_display_name():
+    """Submission: Resent-From / Resent-Sender must be the account's own,
+    like From and Sender, and a display name (or comment) that shows an
+    address other than the real one is refused: the reader would see it."""
+    import smtplib
+    from test_submission import ALICE, ALICE_PW, BOB, ACCOUNTS, msg, refused, smtp465, inbox
+    with Server(submission=True, accounts=ACCOUNTS) as s:
+        bad = [
+            ("From", '"bob@example.test" <alice@example.test>', "display name"),
+            ("From", "bob@example.test <alice@example.test>", "not understood"),
+            ("From", "alice@example.test (bob@example.test)", "display name"),
+            ("From", "=?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA==?= <alice@example.test>", "display name"),
+            ("From", '"bob\uff20example.test" <alice@example.test>', "display name"),
+            ("Resent-From", BOB, "not owned"),
+            ("Resent-Sender", BOB, "not owned"),
+            ("Resent-From", '"bob@example.test" <alice@example.test>', "display name"),
+        ]
+        for field, value, why in bad:
+            c = smtp465(s, (ALICE, ALICE_PW))
+            if field == "From":
+                m = msg(frm=value)
+            else:
+                m = msg(extra="Resent-Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n%s: %s\r\n" % (field, value))
+            text = refused(lambda: c.sendmail(ALICE, [BOB], m.encode()), 553)
+            assert text.startswith("5.7.1") and why in text, (field, value, text)
+            c.quit()
+        # The account's own address shown as itself, in a name or a
+        # Resent block, is fine; so are names that are not addresses.
+        c = smtp465(s, (ALICE, ALICE_PW))
+        for frm, extra in (('"alice@example.test" <Alice@Example.TEST>', ""),
+                           ('"Alice @ home" <alice@example.test>', ""),
+                           ("Alice <alice@example.test>",
+                            "Resent-From: Alice (alice@example.test) <alice@example.test>\r\n"
+                            "Resent-Sender: alice@example.test\r\n")):
+            c.sendmail(ALICE, [BOB], msg(frm=frm, extra=extra))
+        c.quit()
+        assert len(inbox(s, BOB, 3)) == 3
+        assert "reason=name_shows_other" in s.log_text()

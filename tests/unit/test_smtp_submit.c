@@ -92,6 +92,38 @@ static void test_from(void)
 	arena_free(&a);
 }
 
+/* The text shown beside each mailbox, and whether it shows another address. */
+static void test_shown_names(void)
+{
+	struct arena *a = arena_new(1024);
+	char *addrs[4], *names[4];
+
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("\"b@x.test\" <a@x.test>, c@x.test (Cee)"),
+					 addrs, names, 4), 2);
+	CHECK_EQ_STR(names[0], "b@x.test");
+	CHECK_EQ_STR(names[1], "Cee");
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("=?utf-8?q?J=C3=BCrgen?= \"Q\\\" X\" <j@x.test>"),
+					 addrs, names, 4), 1);
+	CHECK_EQ_STR(names[0], "J\xc3\xbcrgen Q\" X");
+	CHECK_EQ_INT(smtp_from_mailboxes(a, str_c("a@x.test"), addrs, names, 4), 1);
+	CHECK_EQ_STR(names[0], "");
+
+	/* Another address shown: refused by submission. */
+	CHECK(smtp_name_shows_other("b@x.test", "a@x.test"));
+	CHECK(smtp_name_shows_other("Boss (boss@corp.test)", "a@x.test"));
+	CHECK(smtp_name_shows_other("a@x.test b@x.test", "a@x.test"));
+	CHECK(smtp_name_shows_other("a\xef\xbc\xa0x.test", "a@x.test")); /* fullwidth at */
+	CHECK(smtp_name_shows_other("\"b\"@x.test", "a@x.test"));
+	/* Its own address, or nothing that reads as one: fine. */
+	CHECK(!smtp_name_shows_other("", "a@x.test"));
+	CHECK(!smtp_name_shows_other("A@X.TEST", "a@x.test"));
+	CHECK(!smtp_name_shows_other("Alice (a@x.test).", "a@x.test"));
+	CHECK(!smtp_name_shows_other("Alice @ home", "a@x.test"));
+	CHECK(!smtp_name_shows_other("@alice", "a@x.test"));
+	CHECK(!smtp_name_shows_other("me@home", "a@x.test"));
+	arena_free(&a);
+}
+
 static void test_scan(void)
 {
 	struct arena *a = arena_new(1024);
@@ -116,6 +148,16 @@ static void test_scan(void)
 	CHECK_EQ_SLICE(h.from, "a@x.test");
 	CHECK_EQ_INT(h.msgid_fields, 1);
 	CHECK(h.no_separator);
+
+	/* Every resent block's author fields are kept, in order. */
+	m = "Resent-From: r1@x.test\r\nresent-sender: rs@x.test\r\nFrom: a@x.test\r\n"
+	    "Resent-From: B\r\n <r2@x.test>\r\n\r\n";
+	CHECK_EQ_INT(smtp_headers_scan(a, m, strlen(m), &h), 0);
+	CHECK_EQ_INT(h.resent_from_fields, 2);
+	CHECK_EQ_INT(h.resent_sender_fields, 1);
+	CHECK_EQ_SLICE(h.resent_from[0], "r1@x.test");
+	CHECK_EQ_SLICE(h.resent_from[1], "B <r2@x.test>");
+	CHECK_EQ_SLICE(h.resent_sender[0], "rs@x.test");
 	CHECK(!h.malformed); /* all header up to the end */
 
 	/* A line that is not a field stays in the header (RFC 5322 §2.1)
@@ -242,6 +284,7 @@ int main(void)
 	test_date_format();
 	test_sasl_login();
 	test_from();
+	test_shown_names();
 	test_scan();
 	test_rate();
 	return unit_done("test_smtp_submit");
