@@ -226,6 +226,13 @@ static void params(struct w *w, const struct mime_param *v, uint32_t n, int text
 			param_2231(w, p);
 		}
 	}
+	/* RFC 2046 §4.1.2: a text part without charset is US-ASCII; say so
+	 * after its other parameters, as Dovecot does. */
+	if (text_default && mime_param_get(v, n, "charset").p == NULL) {
+		if (written)
+			putc_(w, ' ');
+		puts_(w, "\"charset\" \"us-ascii\"");
+	}
 	putc_(w, ')');
 }
 

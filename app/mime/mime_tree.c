@@ -466,11 +466,12 @@ static void close_to(struct builder *b, uint32_t ancestor, uint64_t end)
 		struct mime_part *p = &b->parts[i];
 
 		if (end < p->body_off) {
-			/* The header ran into the boundary line without an
-			 * empty line: the line end before the boundary is the
-			 * boundary's, not the header's (as in Dovecot). */
-			if (p->flags & MIME_PART_NO_SEPARATOR)
-				p->body_off = end > p->hdr_off ? end : p->hdr_off;
+			/* The header ran into the boundary line, without an
+			 * empty line or with one whose line end is the one
+			 * before the boundary: that line end is the boundary's,
+			 * not the header's (RFC 2046 §5.1.1, as in Dovecot). */
+			p->body_off = end > p->hdr_off ? end : p->hdr_off;
+			p->flags |= MIME_PART_NO_SEPARATOR;
 			/* A parent never ends before its child. */
 			if (end < p->body_off)
 				end = p->body_off;
@@ -640,22 +641,32 @@ uint32_t mime_tree_find(const struct mime_tree *t, const uint32_t *nums, size_t 
 	return cur;
 }
 
+/* A message/rfc822 or /global part kept as a leaf (its transfer encoding
+ * is not an identity one, or limits were hit). */
+static int is_unexpanded_message(const struct mime_part *p)
+{
+	return !(p->flags & MIME_PART_MESSAGE) && str_eq_ci(p->type, s_message) &&
+	       (str_eq_ci(p->subtype, s_rfc822) || str_eq_ci(p->subtype, STR_LIT("global")));
+}
+
 int mime_tree_section(const struct mime_tree *t, const uint32_t *nums, size_t n,
                       enum mime_section kind, uint32_t *part_r, uint64_t *off_r, uint64_t *len_r)
 {
-	uint32_t i = mime_tree_find(t, nums, n);
+	uint32_t i;
 	const struct mime_part *p;
 	uint64_t off, end;
 
-	if (i == MIME_NONE && n > 0 && nums[n - 1] == 1 &&
+	if (n > 0 && nums[n - 1] == 1 &&
 	    (kind == MIME_SECTION_WHOLE || kind == MIME_SECTION_MIME)) {
-		/* A multipart without parts: BODYSTRUCTURE lists one empty
-		 * text/plain part for it (RFC 9051 needs one), so its part 1
-		 * and 1.MIME exist and are empty. */
+		/* A multipart without parts, or a message part that is not
+		 * expanded (encoded): BODYSTRUCTURE lists one empty text/plain
+		 * part inside it (RFC 9051 needs one), so its part 1 and
+		 * 1.MIME exist and are empty. */
 		uint32_t q = mime_tree_find(t, nums, n - 1);
 
-		if (q != MIME_NONE && (t->parts[q].flags & MIME_PART_MULTIPART) &&
-		    t->parts[q].nchildren == 0) {
+		if (q != MIME_NONE && ((t->parts[q].flags & MIME_PART_MULTIPART)
+		                           ? t->parts[q].nchildren == 0
+		                           : q != 0 && is_unexpanded_message(&t->parts[q]))) {
 			if (part_r)
 				*part_r = q;
 			if (off_r)
@@ -665,6 +676,7 @@ int mime_tree_section(const struct mime_tree *t, const uint32_t *nums, size_t n,
 			return 0;
 		}
 	}
+	i = mime_tree_find(t, nums, n);
 	if (i == MIME_NONE || (n == 0 && kind == MIME_SECTION_MIME))
 		return MIME_SECTION_NOT_FOUND;
 	p = &t->parts[i];

@@ -180,8 +180,9 @@ uint32_t mime_tree_find(const struct mime_tree *t, const uint32_t *nums, size_t 
  * Locates section kind of the part nums[0..n) in the message: *off_r and
  * *len_r give the octets (within [0, t->size)), *part_r the part they
  * belong to (the encapsulated message for HEADER/TEXT). Part 1 of a
- * multipart without parts (and its MIME header) is empty, at the
- * multipart's end: BODYSTRUCTURE lists an empty part there. Any of the out
+ * multipart without parts, or of a message part kept as a leaf, is empty
+ * (its MIME header too), at the part's body end: BODYSTRUCTURE lists an
+ * empty part there. Any of the out
  * pointers may be NULL. Returns 0, MIME_SECTION_NOT_FOUND or
  * MIME_SECTION_NOT_MESSAGE (what to answer then is the IMAP layer's
  * choice; RFC 9051 does not define it).

@@ -30,6 +30,24 @@ def tagged_ok(out):
     return out
 
 
+def append_uid_raw(r, text):
+    data = text.encode()
+    r.send("p APPEND INBOX {%d}\r\n" % len(data))
+    assert r.line().startswith(b"+")
+    r.send(data + b"\r\n")
+    out = tagged_ok(cmd_rest(r, "p"))
+    return int(re.search(rb"APPENDUID \d+ (\d+)", out[-1][0]).group(1))
+
+
+def cmd_rest(r, tag):
+    out = []
+    while True:
+        text, lits = raw_response(r)
+        out.append((text, lits))
+        if text.startswith(tag.encode() + b" "):
+            return out
+
+
 def fetch_one(r, tag, what):
     """FETCH of one UID: (response text, literals)."""
     out = tagged_ok(cmd(r, tag, what))
@@ -147,6 +165,19 @@ def test_imap_empty_parts_and_parameter_tokens():
                                        "BODY.PEEK[2.MIME])" % uids[1])
         assert lits == [b"", b"Content-Type: text/plain; charset=us-ascii",
                         b"Content-Type: text/plain\r\n\r\n"], lits
+        # The line end before a boundary is the boundary's (RFC 2046
+        # §5.1.1): the empty line right before it is not the header's.
+        uid = append_uid_raw(r, crlf("""Subject: header-only last part
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; name=empty.txt
+
+--b--
+"""))
+        text, lits = fetch_one(r, "d", "UID FETCH %d (BODY.PEEK[1.MIME] BODYSTRUCTURE)" % uid)
+        assert lits == [b"Content-Type: text/plain; name=empty.txt\r\n"], lits
+        assert b'("name" "empty.txt" "charset" "us-ascii")' in text, text
         text, lits = fetch_one(r, "c", "UID FETCH %d (BODYSTRUCTURE)" % uids[2])
         assert b'("text" "plain" ("charset" "us-ascii" "name" "a") NIL NIL "7bit" 3 1 ' in text, text
         r.close()

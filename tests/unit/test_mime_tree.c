@@ -452,7 +452,7 @@ static void test_forward(void)
 	         "\"ivan\" \"example.org\")) ((\"Ivan\" NIL \"ivan\" \"example.org\")) ((\"Grace\" "
 	         "NIL \"grace\" \"example.com\")) NIL NIL NIL \"<orig1@example.org>\") ((\"text\" "
 	         "\"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 17 0 NIL NIL NIL "
-	         "NIL)(\"text\" \"csv\" (\"name\" \"q2.csv\") NIL NIL \"7bit\" 8 1 NIL "
+	         "NIL)(\"text\" \"csv\" (\"name\" \"q2.csv\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1 NIL "
 	         "(\"attachment\" (\"filename\" \"q2.csv\")) NIL NIL) \"mixed\" (\"boundary\" "
 	         "\"inner\") NIL NIL NIL) 18 NIL (\"inline\" NIL) NIL NIL) \"mixed\" (\"boundary\" "
 	         "\"outer\") NIL NIL NIL)",
@@ -697,7 +697,7 @@ static void test_rfc2231(void)
 	    "((\"application\" \"pdf\" (\"name*\" \"utf-8'en'%E2%82%AC%20rates%202024.pdf\") NIL "
 	    "NIL \"base64\" 8 NIL (\"attachment\" (\"filename*\" "
 	    "\"utf-8''%E2%82%AC%20rates%202024.pdf\" \"filename\" \"EUR rates 2024.pdf\")) NIL "
-	    "NIL)(\"text\" \"plain\" (\"title\" \"This is ***fun***\") NIL NIL \"7bit\" 1 0 NIL "
+	    "NIL)(\"text\" \"plain\" (\"title\" \"This is ***fun***\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL "
 	    "NIL NIL NIL)(\"application\" \"octet-stream\" (\"name\" \"very long file "
 	    "name.bin\") NIL NIL \"7bit\" 1 NIL (\"attachment\" (\"filename*\" "
 	    "\"utf-8''r%C3%A9sum%C3%A9.txt\")) NIL NIL)(\"application\" \"octet-stream\" "
@@ -707,7 +707,7 @@ static void test_rfc2231(void)
 	    m_rfc2231, IMAP_BS_EXTENDED | IMAP_BS_UTF8,
 	    "((\"application\" \"pdf\" (\"name\" \"\xE2\x82\xAC rates 2024.pdf\") NIL NIL "
 	    "\"base64\" 8 NIL (\"attachment\" (\"filename\" \"\xE2\x82\xAC rates 2024.pdf\")) NIL "
-	    "NIL)(\"text\" \"plain\" (\"title\" \"This is ***fun***\") NIL NIL \"7bit\" 1 0 NIL "
+	    "NIL)(\"text\" \"plain\" (\"title\" \"This is ***fun***\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL "
 	    "NIL NIL NIL)(\"application\" \"octet-stream\" (\"name\" \"very long file "
 	    "name.bin\") NIL NIL \"7bit\" 1 NIL (\"attachment\" (\"filename\" "
 	    "\"r\xC3\xA9sum\xC3\xA9.txt\")) NIL NIL)(\"application\" \"octet-stream\" "

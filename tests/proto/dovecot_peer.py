@@ -1,0 +1,129 @@
+"""A private Debian Dovecot (dovecot-imapd) on loopback for differential
+tests: its own config, passwd-file, Maildir and runtime folders in a temp
+dir, plain IMAP on a free port, stopped (with the children this master
+started) when the test ends. Needs root (Dovecot's privilege separation),
+as scripts/bench-imap does."""
+import grp
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from harness import free_port
+
+DOVECOT = "/usr/sbin/dovecot"
+
+CONF = """\
+# Private instance for tern's differential tests; Dovecot's defaults otherwise.
+protocols = imap
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+def available():
+    return os.path.exists(DOVECOT) and os.path.exists("/usr/lib/dovecot/imap") and os.geteuid() == 0
+
+
+def _children(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    kids = [int(p) for p in out]
+    for k in list(kids):
+        kids += _children(k)
+    return kids
+
+
+class DovecotPeer:
+    def __init__(self, users):
+        """users: [(name, password)]; each gets an empty Maildir INBOX."""
+        self.tmp = tempfile.mkdtemp(prefix="tern-dovecot-")
+        os.chmod(self.tmp, 0o755)
+        self.port = free_port()
+        nobody = pwd.getpwnam("nobody")
+        nogroup = grp.getgrgid(nobody.pw_gid)
+        for sub in ("run", "state", "home", "mail"):
+            os.makedirs(os.path.join(self.tmp, sub))
+        with open(os.path.join(self.tmp, "dovecot.conf"), "w") as f:
+            f.write(CONF.format(d=self.tmp, uid=nobody.pw_name, gid=nogroup.gr_name,
+                                port=self.port))
+        pw = os.path.join(self.tmp, "passwd")
+        with open(pw, "w") as f:
+            for u, p in users:
+                f.write("%s:%s\n" % (u, p))
+        # Dovecot's auth process runs as user dovecot and must read it.
+        os.chown(pw, 0, grp.getgrnam("dovecot").gr_gid)
+        os.chmod(pw, 0o640)
+        for sub in ("home", "mail"):
+            os.chown(os.path.join(self.tmp, sub), nobody.pw_uid, nobody.pw_gid)
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", os.path.join(self.tmp, "dovecot.conf")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dovecot exited: " + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("dovecot did not listen: " + self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "dovecot.log"), errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            kids = _children(self.proc.pid)
+            self.proc.send_signal(signal.SIGTERM)  # the master stops its children
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            for k in kids:  # only processes this master started
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
