@@ -2,7 +2,10 @@
  * cmd_enable.c — ENABLE (RFC 5161): CONDSTORE and QRESYNC (RFC 7162;
  * QRESYNC implies CONDSTORE). Other names are accepted and ignored, as
  * RFC 5161 §3.1 asks for names the server does not know; the ENABLED
- * response lists only what this command newly turned on.
+ * response lists only what this command newly turned on. Any command that
+ * turns CONDSTORE on while a mailbox is selected (ENABLE, FETCH CHANGEDSINCE,
+ * SEARCH MODSEQ, STORE UNCHANGEDSINCE, STATUS HIGHESTMODSEQ) also sends
+ * that mailbox's OK [HIGHESTMODSEQ] (RFC 7162 §3.1).
  *
  * IMAP4rev2 (RFC 9051 §6.3.1) switches the session to rev2 behaviour:
  * mailbox names in UTF-8 (as UTF8=ACCEPT, RFC 6855, does alone), no
@@ -16,6 +19,11 @@
 
 void imap_session_condstore(struct imap_session *s)
 {
+	if (s->state == IMAP_S_SELECTED && !s->condstore)
+		/* RFC 7162 §3.1: enabled while a mailbox is selected, the
+		 * client has not seen its HIGHESTMODSEQ yet. */
+		imap_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	s->condstore = 1;
 	if (s->state == IMAP_S_SELECTED)
 		s->view.condstore = 1;

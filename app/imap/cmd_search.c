@@ -674,9 +674,16 @@ static void search_answer(struct imap_session *s, int uid, int esearch, unsigned
 	uint64_t high = 0;
 	struct buf out;
 
-	for (size_t i = 0; modseq && i < nhits; i++)
+	for (size_t i = 0; modseq && i < nhits; i++) {
+		/* RFC 7162 §3.1.5: with MIN and/or MAX alone (COUNT and ALL
+		 * return every match), the highest of the messages returned. */
+		if (esearch && nhits && (ret & (RET_MIN | RET_MAX)) &&
+		    !(ret & (RET_ALL | RET_COUNT)) &&
+		    !((ret & RET_MIN) && i == 0) && !((ret & RET_MAX) && i == nhits - 1))
+			continue;
 		if (s->view.msgs[hits[i] - 1].modseq > high)
 			high = s->view.msgs[hits[i] - 1].modseq;
+	}
 	/* The values the client sees: UIDs or sequence numbers, ascending. */
 	uint32_t *v = xmalloc((nhits ? nhits : 1) * sizeof(*v));
 	for (size_t i = 0; i < nhits; i++)

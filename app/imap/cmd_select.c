@@ -49,7 +49,9 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		if (imap_arg_atom_is(&l[i], "CONDSTORE")) {
-			imap_session_condstore(s);
+			/* Not imap_session_condstore(): the previous mailbox's
+			 * HIGHESTMODSEQ is no news; the new one's follows. */
+			s->condstore = 1;
 			continue;
 		}
 		if (!imap_arg_atom_is(&l[i], "QRESYNC") || i + 1 >= n || !s->qresync ||

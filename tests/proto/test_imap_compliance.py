@@ -181,3 +181,35 @@ Content-Type: text/plain; name=empty.txt
         text, lits = fetch_one(r, "c", "UID FETCH %d (BODYSTRUCTURE)" % uids[2])
         assert b'("text" "plain" ("charset" "us-ascii" "name" "a") NIL NIL "7bit" 3 1 ' in text, text
         r.close()
+
+
+def test_imap_condstore_enabling_and_search_min_max_modseq():
+    """Failure 6: the first CONDSTORE-enabling command after a plain
+    SELECT gets OK [HIGHESTMODSEQ] (RFC 7162 §3.1); ESEARCH MIN/MAX with
+    a MODSEQ key gives the modseq of the messages returned (§3.1.5)."""
+    with srv() as s:
+        m = login(s)
+        for i in range(3):
+            append_uid(m, ("Subject: m%d\r\n\r\nx\r\n" % i).encode())
+        m.logout()
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        out = tagged_ok(cmd(r, "f", "FETCH 1 (FLAGS) (CHANGEDSINCE 1)"))
+        hm = [o[0] for o in out if o[0].startswith(b"* OK [HIGHESTMODSEQ ")]
+        assert len(hm) == 1, out
+        # Message 1 changes last: its modseq is the highest.
+        tagged_ok(cmd(r, "t", "STORE 1 +FLAGS (\\Flagged)"))
+        out = tagged_ok(cmd(r, "m", "FETCH 1:3 (MODSEQ)"))
+        mod = {int(re.search(rb"\* (\d+) FETCH", o[0]).group(1)):
+               int(re.search(rb"MODSEQ \((\d+)\)", o[0]).group(1)) for o in out if b"FETCH" in o[0]}
+        assert mod[1] > mod[3] and mod[1] > mod[2], mod
+        for ret, want in (("MAX", mod[3]), ("MIN", mod[1]), ("MIN MAX", max(mod[1], mod[3])),
+                          ("COUNT", max(mod.values()))):
+            out = tagged_ok(cmd(r, "e", "SEARCH RETURN (%s) MODSEQ 1" % ret))
+            line = [o[0] for o in out if o[0].startswith(b"* ESEARCH")][0]
+            assert line.endswith(b" MODSEQ %d" % want), (ret, line, mod)
+        # A second enabling command says nothing more.
+        out = tagged_ok(cmd(r, "g", "FETCH 1 (FLAGS) (CHANGEDSINCE 1)"))
+        assert not [o for o in out if b"HIGHESTMODSEQ" in o[0]], out
+        r.close()

@@ -142,6 +142,10 @@ def test_imap_search_modseq_key():
         send_raw(s, [mail("m%d" % i) for i in range(3)])
         r = session(s)
         u, t = cmd(r, "a", "SEARCH MODSEQ 1")
+        # The key turns CONDSTORE on: the mailbox's HIGHESTMODSEQ comes
+        # first (RFC 7162 §3.1).
+        assert len(u) == 2 and u[0].startswith(b"* OK [HIGHESTMODSEQ "), u
+        u = u[1:]
         m = re.match(rb"\* SEARCH 1 2 3 \(MODSEQ (\d+)\)$", u[0])
         assert m and len(u) == 1, u
         high = int(m.group(1))
