@@ -1,0 +1,187 @@
+/*
+ * dns_cache.c — the shared answer cache. See dns_cache.h.
+ */
+#include "dns/dns_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+
+#define BUCKETS 4096 /* a power of two */
+
+struct entry {
+	struct entry *hnext;          /* bucket chain */
+	struct entry *prev, *next;    /* LRU list, most recent at head */
+	uint64_t expires_ms;
+	size_t bytes;                 /* what this entry counts against the budget */
+	uint16_t type;
+	char *name;                   /* canonical, points into this allocation */
+	struct dns_answer *ans;       /* dns_answer_size() bytes, in this allocation */
+};
+
+struct dns_cache {
+	pthread_mutex_t mu;
+	size_t max_bytes, bytes, entries;
+	struct entry *head, *tail;
+	struct entry *bucket[BUCKETS];
+};
+
+struct dns_cache *dns_cache_new(size_t max_bytes)
+{
+	struct dns_cache *c = xcalloc(1, sizeof *c);
+	pthread_mutex_init(&c->mu, NULL);
+	c->max_bytes = max_bytes;
+	return c;
+}
+
+void dns_cache_free(struct dns_cache **cp)
+{
+	struct dns_cache *c = *cp;
+	if (!c)
+		return;
+	*cp = NULL;
+	for (struct entry *e = c->head, *n; e; e = n) {
+		n = e->next;
+		free(e);
+	}
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static struct dns_cache *shared;
+
+static void shared_init(void)
+{
+	shared = dns_cache_new(DNS_CACHE_BYTES_DEFAULT);
+}
+
+struct dns_cache *dns_cache_shared(void)
+{
+	pthread_once(&shared_once, shared_init);
+	return shared;
+}
+
+static size_t slot(const char *name, uint16_t type)
+{
+	uint64_t h = 1469598103934665603ull ^ type; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h & (BUCKETS - 1));
+}
+
+static struct entry **find(struct dns_cache *c, const char *name, uint16_t type)
+{
+	struct entry **pp = &c->bucket[slot(name, type)];
+	for (; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->type == type && strcmp((*pp)->name, name) == 0)
+			return pp;
+	return pp;
+}
+
+static void lru_unlink(struct dns_cache *c, struct entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct dns_cache *c, struct entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
+/* Removes the entry *pp points at (a bucket link). */
+static void drop(struct dns_cache *c, struct entry **pp)
+{
+	struct entry *e = *pp;
+	*pp = e->hnext;
+	lru_unlink(c, e);
+	c->bytes -= e->bytes;
+	c->entries--;
+	free(e);
+}
+
+int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms,
+		  struct dns_answer *out)
+{
+	char key[DNS_NAME_MAX];
+	int hit = 0;
+
+	if (dns_name_canon(name, key, sizeof key) < 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	struct entry **pp = find(c, key, type), *e = *pp;
+	if (e && e->expires_ms <= now_ms) {
+		drop(c, pp);
+	} else if (e) {
+		memcpy(out, e->ans, dns_answer_size(e->ans));
+		/* Round up: an entry alive for 300 ms more still says 1 second. */
+		out->ttl = (uint32_t)((e->expires_ms - now_ms + 999) / 1000);
+		lru_unlink(c, e);
+		lru_push(c, e);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return hit;
+}
+
+void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
+		   const struct dns_answer *a, uint64_t now_ms)
+{
+	char key[DNS_NAME_MAX];
+
+	if (a->ttl == 0 || a->status == DNS_ANS_TEMP || dns_name_canon(name, key, sizeof key) < 0)
+		return;
+	size_t klen = strlen(key) + 1, asz = dns_answer_size(a);
+	/* The answer first, so it keeps its alignment; the name after it. */
+	size_t bytes = sizeof(struct entry) + asz + klen;
+	if (bytes > c->max_bytes)
+		return;
+	struct entry *e = xmalloc(bytes);
+	memset(e, 0, sizeof *e);
+	e->ans = (struct dns_answer *)(e + 1);
+	memcpy(e->ans, a, asz);
+	e->name = (char *)e->ans + asz;
+	memcpy(e->name, key, klen);
+	e->type = type;
+	e->bytes = bytes;
+	uint32_t ttl = a->ttl < DNS_CACHE_TTL_MAX ? a->ttl : DNS_CACHE_TTL_MAX;
+	e->expires_ms = now_ms + (uint64_t)ttl * 1000;
+
+	pthread_mutex_lock(&c->mu);
+	struct entry **pp = find(c, key, type);
+	if (*pp)
+		drop(c, pp);
+	while (c->bytes + bytes > c->max_bytes && c->tail)
+		drop(c, find(c, c->tail->name, c->tail->type));
+	pp = find(c, key, type); /* evictions may have changed the chain */
+	e->hnext = NULL;
+	*pp = e;
+	lru_push(c, e);
+	c->bytes += bytes;
+	c->entries++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r)
+{
+	pthread_mutex_lock(&c->mu);
+	*entries_r = c->entries;
+	*bytes_r = c->bytes;
+	pthread_mutex_unlock(&c->mu);
+}

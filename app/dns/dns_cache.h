@@ -1,0 +1,49 @@
+/*
+ * dns_cache.h — the answers every loop shares: positive and negative
+ * (RFC 2308), each kept for its TTL, within a byte budget.
+ *
+ * Design. A hash table keyed by (canonical name, type) under one mutex,
+ * with a least-recently-used list; an insert that would pass the byte
+ * budget evicts from the cold end first. Entries hold the answer as
+ * dns_answer_size() bytes, so a cached TXT of 200 bytes costs about 1 KiB,
+ * not sizeof(struct dns_answer). Times are the caller's monotonic
+ * milliseconds, so tests can move the clock.
+ *
+ * Caveats: answers with TTL 0 and DNS_ANS_TEMP answers are never stored
+ * (a temporary failure must be retried, RFC 2308 §7 lets us hold it at most
+ * five minutes and we choose not to). TTLs are capped at DNS_CACHE_TTL_MAX.
+ */
+#ifndef TERN_DNS_DNS_CACHE_H
+#define TERN_DNS_DNS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/dns_msg.h"
+
+#define DNS_CACHE_TTL_MAX 86400u
+#define DNS_CACHE_BYTES_DEFAULT (8u << 20)
+
+struct dns_cache;
+
+/* A cache holding at most max_bytes of entries (bookkeeping included). */
+struct dns_cache *dns_cache_new(size_t max_bytes);
+/* Frees *c and every entry; *c is NULL after. */
+void dns_cache_free(struct dns_cache **c);
+/* The process-wide cache every struct dns uses (created on first use, never freed). */
+struct dns_cache *dns_cache_shared(void);
+
+/*
+ * Looks up (name, type) at time now_ms. On a hit copies the answer into
+ * *out with its TTL lowered to the seconds left, and returns 1; returns 0
+ * on a miss (expired entries are dropped then).
+ */
+int dns_cache_get(struct dns_cache *c, const char *name, uint16_t type, uint64_t now_ms,
+		  struct dns_answer *out);
+/* Stores a copy of *a for (name, type) from now_ms, replacing any older one. */
+void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
+		   const struct dns_answer *a, uint64_t now_ms);
+/* Entries and bytes in use (for tests and /metrics). */
+void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * dns_msg.h — DNS replies as typed records: the wire parser (RFC 1035 §4)
+ * and the answer every policy lookup returns.
+ *
+ * Design. A reply is parsed once into a struct dns_answer: a status
+ * (records, NODATA, NXDOMAIN, temporary failure), the records of the asked
+ * type that belong to the asked name after following its CNAME chain in
+ * the answer section, and one TTL for the whole answer (the smallest TTL
+ * of the records and CNAMEs used; for a negative answer the SOA's minimum
+ * and TTL, whichever is smaller: RFC 2308 §5). Record data sit in one
+ * fixed array inside the answer, so an answer has a hard maximum size and
+ * copies with one memcpy of dns_answer_size() bytes (the cache stores it
+ * that way). Names are lowercase, without the trailing dot, with bytes
+ * outside printable ASCII, dots and backslashes inside a label written
+ * as \DDD (RFC 1035 §5.1), so two spellings of one name compare equal.
+ *
+ * Caveats: records beyond DNS_RR_MAX or DNS_DATA_MAX bytes of data are
+ * dropped (the answer is marked truncated); the parser never reads outside
+ * the reply and follows compression pointers only backwards, so a
+ * hostile reply cannot loop it.
+ */
+#ifndef TERN_DNS_DNS_MSG_H
+#define TERN_DNS_DNS_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum dns_type {
+	DNS_T_A = 1,
+	DNS_T_NS = 2,
+	DNS_T_CNAME = 5,
+	DNS_T_SOA = 6,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_SRV = 33,
+	DNS_T_TLSA = 52,
+};
+
+enum dns_answer_status {
+	DNS_ANS_OK,       /* at least one record of the asked type */
+	DNS_ANS_NODATA,   /* the name exists, no record of that type */
+	DNS_ANS_NXDOMAIN, /* the name does not exist */
+	DNS_ANS_TEMP,     /* SERVFAIL, timeout, refused, bad reply: try later */
+};
+
+#define DNS_NAME_MAX 1024 /* a name in text form, \DDD escapes included */
+#define DNS_RR_MAX 48
+#define DNS_DATA_MAX 6144
+
+/*
+ * One record. Its data are answer->data[off .. off+len):
+ * A: 4 octets; AAAA: 16 octets; MX: the exchange name (text, NUL-ended,
+ * len without the NUL) with pref set; PTR, CNAME, NS: the name as text;
+ * TXT: the character-strings of the record joined without separators
+ * (RFC 7208 §3.3), NUL-ended; TLSA: usage, selector, matching type, then
+ * the association data; SRV: the target name with pref, weight, port set.
+ */
+struct dns_rr {
+	uint16_t type;
+	uint16_t pref; /* MX preference, SRV priority */
+	uint16_t weight, port;
+	uint16_t off, len;
+	uint32_t ttl;
+};
+
+struct dns_answer {
+	uint8_t status;    /* enum dns_answer_status */
+	uint8_t truncated; /* records were dropped for lack of room */
+	uint16_t qtype;
+	uint32_t ttl;      /* seconds this answer may be reused; 0: do not cache */
+	uint16_t nrr;
+	uint16_t datalen;
+	char cname[256];   /* the name the records belong to when a CNAME led there, else "" */
+	struct dns_rr rr[DNS_RR_MAX];
+	uint8_t data[DNS_DATA_MAX]; /* must stay last: dns_answer_size() */
+};
+
+/*
+ * Parses the reply msg (len bytes) to a query for qname (text, any case,
+ * trailing dot optional) of type qtype into *out. rcode NOERROR with
+ * records of qtype for qname (or the end of its CNAME chain) gives
+ * DNS_ANS_OK; NOERROR without them DNS_ANS_NODATA (out->cname tells
+ * where a chain ended, so the caller may ask there); NXDOMAIN
+ * DNS_ANS_NXDOMAIN; any other rcode DNS_ANS_TEMP. Returns the bytes
+ * consumed (len, or less when trailing bytes follow the last section), or
+ * -1 when the reply is malformed (then *out is a DNS_ANS_TEMP answer).
+ */
+int dns_msg_parse(const uint8_t *msg, size_t len, const char *qname, uint16_t qtype,
+		  struct dns_answer *out);
+
+/* Sets *a to an empty answer of status st and type qtype, TTL ttl. */
+void dns_answer_init(struct dns_answer *a, uint16_t qtype, enum dns_answer_status st,
+		     uint32_t ttl);
+/*
+ * Adds a record: len bytes of data copied (data NULL: reserved for the
+ * caller to fill), a NUL appended. -1 (and truncated set) when full.
+ */
+int dns_answer_add(struct dns_answer *a, const struct dns_rr *rr, const void *data, size_t len);
+/* The bytes of *a that matter: copy that many to copy an answer. */
+size_t dns_answer_size(const struct dns_answer *a);
+/* Record i's data as a C string (names, TXT); "" for binary types. */
+const char *dns_rr_text(const struct dns_answer *a, size_t i);
+/* Name in canonical text form (lowercase, no trailing dot) into out (outsz >= 1). -1 when too long. */
+int dns_name_canon(const char *in, char *out, size_t outsz);
+/* "A", "MX", ... or NULL; and back (case-insensitive), 0 when unknown. */
+const char *dns_type_name(uint16_t t);
+uint16_t dns_type_parse(const char *s);
+
+#endif
