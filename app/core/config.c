@@ -281,6 +281,10 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_max_errors = 10;
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
+	/* Dovecot limits neither by default; every LIST walks the whole
+	 * list, so tern does: ample for people, not for a script. */
+	cfg->max_mailboxes = 1000;
+	cfg->max_mailbox_name = 255;
 
 	if (get_str("TERN_DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), err, errsz) < 0)
 		return -1;
@@ -367,7 +371,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||
 	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0 ||
 	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
-	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0)
+	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0 ||
+	    get_uint("TERN_MAX_MAILBOXES", &cfg->max_mailboxes, 10, 65535, err, errsz) < 0 ||
+	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0)
 		return -1;
 	snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow), "127.0.0.0/8,::1/128");
 	if (get_str("TERN_METRICS_ALLOW", cfg->metrics_allow, sizeof(cfg->metrics_allow), err,

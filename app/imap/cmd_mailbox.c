@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "imap/imap_session.h"
 
 static void mailbox_run(struct imap_job *j)
@@ -69,6 +70,15 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 			return;
 		}
 		imap_tagged(s, "NO [NONEXISTENT] Mailbox doesn't exist: %s", j->name);
+		return;
+	case STORE_ETOOBIG:
+		/* RFC 5530 TOOBIG: the client sent more than we take. */
+		imap_tagged(s, "NO [TOOBIG] Mailbox name too long (at most %u octets).",
+			    imap_cfg->max_mailbox_name);
+		return;
+	case STORE_ELIMIT:
+		/* RFC 5530 LIMIT: an implementation limit, here per account. */
+		imap_tagged(s, "NO [LIMIT] Too many mailboxes (at most %u).", imap_cfg->max_mailboxes);
 		return;
 	case STORE_EINVAL:
 		if (j->op == IMAP_CMD_DELETE)

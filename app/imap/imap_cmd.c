@@ -221,7 +221,11 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 	/* After ENABLE UTF8=ACCEPT or IMAP4rev2 names are UTF-8 (RFC 6855
 	 * §3, RFC 9051 §5.1): taken as sent. */
 	if (s->utf8) {
-		if (name.len >= outsz || !utf8_valid(name) || memchr(name.p, '\0', name.len)) {
+		if (name.len >= outsz) {
+			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");
+			return -1;
+		}
+		if (!utf8_valid(name) || memchr(name.p, '\0', name.len)) {
 			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
 			return -1;
 		}
@@ -235,7 +239,10 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 	int r = imap_utf7_to_utf8(name, &b);
 	if (r != IMAP_UTF7_OK || memchr(buf_data(&b), '\0', buf_len(&b))) {
 		buf_free(&b);
-		imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
+		if (r == IMAP_UTF7_NO_ROOM)
+			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");
+		else
+			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
 		return -1;
 	}
 	memcpy(out, buf_data(&b), buf_len(&b));

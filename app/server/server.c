@@ -149,6 +149,7 @@ int server_run(const struct config *cfg_env)
 		 * error like a bad variable: exit 2, not worth a restart loop. */
 		return rc == STORE_EBUSY || rc == STORE_EINVAL || rc == STORE_EFULL ? 2 : 1;
 	}
+	store_mailbox_limits(st, cfg->max_mailboxes, cfg->max_mailbox_name);
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
 	if (tls_init(cfg, err, sizeof(err)) < 0) {

@@ -555,6 +555,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	st->flags = flags;
 	st->lock_fd = lock_fd;
 	st->room.fd = -1;
+	store_mailbox_limits(st, 0, 0);
 	pthread_rwlock_init(&st->maplock, NULL);
 	pthread_mutex_init(&st->qlock, NULL);
 	pthread_cond_init(&st->qcond, NULL);

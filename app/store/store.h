@@ -43,6 +43,7 @@ struct store;
 #define STORE_EFULL (-30905)     /* the server's storage is (nearly) full; retry later */
 #define STORE_ETOOBIG (-30906)   /* larger than the account's whole quota: never fits */
 #define STORE_EBUSY (-30907)     /* another tern serve holds the data directory */
+#define STORE_ELIMIT (-30908)    /* an account's limit reached (mailboxes): never fits now */
 
 /* Open flags. */
 #define STORE_SERVER 1u   /* start the writer thread (tern serve) */
@@ -548,10 +549,15 @@ void store_kw_results_free(struct store_kw_result *res, size_t n);
  * most 1000 octets, without control characters, "*", "%", empty levels or
  * a leading/trailing "/"; a first level "INBOX" matches in any case.
  *
+ * Limits (store_mailbox_limits): a new name (CREATE, RENAME's target and
+ * the children it renames) longer than the name limit is STORE_ETOOBIG; a
+ * create that would take the account past the mailbox limit (missing
+ * parents count) is STORE_ELIMIT. Existing longer names stay usable.
+ *
  * Creates name with a new UIDVALIDITY (and its missing parents), not
  * subscribed. Returns STORE_OK and *mailbox_r (may be NULL), STORE_EEXIST,
- * STORE_EINVAL (bad name, too many mailboxes), STORE_ENOTFOUND (account),
- * STORE_ETEMP.
+ * STORE_EINVAL (bad name), STORE_ETOOBIG, STORE_ELIMIT, STORE_ENOTFOUND
+ * (account), STORE_ETEMP.
  */
 int store_mailbox_create(struct store *st, uint32_t account, const char *name,
 			 uint32_t *mailbox_r);
@@ -561,9 +567,17 @@ int store_mailbox_create(struct store *st, uint32_t account, const char *name,
  * creates to and moves INBOX's messages there with new UIDs (RFC 3501
  * §6.3.5); INBOX stays, empty, and its children stay. Returns STORE_OK,
  * STORE_ENOTFOUND (no mailbox from), STORE_EEXIST (to exists),
- * STORE_EINVAL (bad name, into itself, too long), STORE_ETEMP.
+ * STORE_EINVAL (bad name, into itself), STORE_ETOOBIG (a new name too
+ * long), STORE_ELIMIT (new parents past the limit), STORE_ETEMP.
  */
 int store_mailbox_rename(struct store *st, uint32_t account, const char *from, const char *to);
+/*
+ * Sets the limits for new mailboxes (TERN_MAX_MAILBOXES, TERN_MAX_MAILBOX_NAME):
+ * at most max_mailboxes per account (1..65535) and names of at most
+ * max_name octets (1..1000). Until called, the structural maxima apply
+ * (65535 and 1000). Call before the store is shared between threads.
+ */
+void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max_name);
 /*
  * Deletes a mailbox: its messages are expunged as store_expunge() does
  * (an email in other mailboxes stays), then the mailbox goes. INBOX cannot

@@ -3,7 +3,10 @@
  * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, later JMAP Mailbox/set).
  *
  * Names are full paths with "/" as the hierarchy delimiter, UTF-8, at
- * most STORE_MAILBOX_NAME_MAX octets; the first level "INBOX" is matched
+ * most STORE_MAILBOX_NAME_MAX octets (new ones at most the configured
+ * limit, as is the number of an account's mailboxes: a user must not be
+ * able to grow the account's mailbox list, which every LIST and SELECT
+ * walks, without bound); the first level "INBOX" is matched
  * in any case and stored as "INBOX". Missing parents are created as real
  * mailboxes (RFC 3501 §6.3.3 lets a server create the superior
  * hierarchy), so every mailbox's parent field names an existing one.
@@ -178,7 +181,9 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 			parent = f->id;
 			continue;
 		}
-		if (*n >= OPS_MAX_MAILBOXES || a->next_mailbox_id == UINT32_MAX)
+		if (*n >= st->mailbox_max)
+			return STORE_ELIMIT;
+		if (a->next_mailbox_id == UINT32_MAX)
 			return STORE_EINVAL;
 		struct mbx nm = { .id = a->next_mailbox_id++ };
 		if ((rc = new_uidvalidity(st, txn, &nm.m.uidvalidity)) != 0)
@@ -415,8 +420,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			const char *nm = v[i].m.name;
 			if (strncmp(nm, c->name, flen) != 0 || (nm[flen] != '\0' && nm[flen] != '/'))
 				continue;
-			if (tlen + strlen(nm + flen) > STORE_MAILBOX_NAME_MAX) {
-				rc = STORE_EINVAL;
+			if (tlen + strlen(nm + flen) > st->mailbox_name_max) {
+				rc = STORE_ETOOBIG;
 				goto out;
 			}
 		}
@@ -490,9 +495,19 @@ static int run_op(struct store *st, struct op_ctx *c, uint32_t *id_r)
 	return STORE_OK;
 }
 
+void store_mailbox_limits(struct store *st, unsigned max_mailboxes, unsigned max_name)
+{
+	st->mailbox_max = max_mailboxes && max_mailboxes < OPS_MAX_MAILBOXES ? max_mailboxes
+									     : OPS_MAX_MAILBOXES;
+	st->mailbox_name_max = max_name && max_name < STORE_MAILBOX_NAME_MAX ? max_name
+									      : STORE_MAILBOX_NAME_MAX;
+}
+
 int store_mailbox_create(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
 	struct op_ctx c = { .kind = OP_CREATE, .account = account };
+	if (strlen(name) > st->mailbox_name_max)
+		return STORE_ETOOBIG;
 	if (name_norm(name, c.name) < 0)
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);
@@ -503,6 +518,8 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
 	struct op_ctx c = { .kind = OP_RENAME, .account = account };
 	if (name_norm(from, c.name) < 0)
 		return STORE_ENOTFOUND;
+	if (strlen(to) > st->mailbox_name_max)
+		return STORE_ETOOBIG;
 	if (name_norm(to, c.to) < 0)
 		return STORE_EINVAL;
 	if (strcmp(c.to, "INBOX") == 0)
@@ -537,6 +554,8 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 			c.role = r;
 	if (!c.role)
 		return STORE_EINVAL;
+	if (strlen(name) > st->mailbox_name_max)
+		return STORE_ETOOBIG;
 	if (name_norm(name, c.name) < 0)
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);

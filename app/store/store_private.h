@@ -143,6 +143,7 @@ struct store {
 	unsigned flags;
 	int lock_fd; /* the data directory, flock'ed by tern serve; else -1 */
 	char *dir;   /* the data directory (store_open's) */
+	unsigned mailbox_max, mailbox_name_max; /* store_mailbox_limits() */
 	int migrating; /* this open migrates the schema: its backup stays */
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;

@@ -148,3 +148,49 @@ def test_submission_resent_and_display_name():
         c.quit()
         assert len(inbox(s, BOB, 3)) == 3
         assert "reason=name_shows_other" in s.log_text()
+
+
+def test_mailbox_limits():
+    """No account grows its mailbox list without bound: new names of at
+    most TERN_MAX_MAILBOX_NAME octets (255 by default) get NO [TOOBIG]
+    beyond, and at most TERN_MAX_MAILBOXES mailboxes (1000 by default; 12
+    here) get NO [LIMIT] beyond (RFC 5530 codes). A bad value stops start-up."""
+    import imaplib
+    import subprocess
+    from harness import TERN
+    with Server(imap=True, accounts=(("bob@example.test", "bob-password-1"),),
+                env={"TERN_MAX_MAILBOXES": "12"}) as s:
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        c = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=20)
+        c.login("bob@example.test", "bob-password-1")
+
+        def no(cmd, *args):
+            typ, data = getattr(c, cmd)(*args)
+            assert typ == "NO", (cmd, typ, data)
+            return data[0].decode()
+
+        assert c.create("n" * 255)[0] == "OK"
+        assert no("create", "n" * 256).startswith("[TOOBIG]")
+        assert no("create", "n" * 3000).startswith("[TOOBIG]")
+        assert no("create", "a/" + "n" * 254).startswith("[TOOBIG]")
+        assert c.create("Parent")[0] == "OK" and c.create("Parent/" + "k" * 200)[0] == "OK"
+        # A rename whose children's names would pass the limit changes nothing.
+        assert no("rename", "Parent", "P" * 60).startswith("[TOOBIG]")
+        # 6 default mailboxes + 3 = 9 of 12: a path with 4 new levels does
+        # not fit and creates none of them; 3 more fit, then no more.
+        assert no("create", "w/x/y/z").startswith("[LIMIT]")
+        assert c.create("w/x/y")[0] == "OK"
+        assert no("create", "v").startswith("[LIMIT]")
+        # Deleting makes room again.
+        assert c.delete("w/x/y")[0] == "OK" and c.create("v")[0] == "OK"
+        typ, names = c.list()
+        assert len(names) == 12 and not any(b"w/x/y/z" in n for n in names), names
+        c.logout()
+    for var, val in (("TERN_MAX_MAILBOXES", "5"), ("TERN_MAX_MAILBOX_NAME", "2000")):
+        r = subprocess.run([TERN, "serve"], env={"PATH": "/usr/bin:/bin", var: val,
+                                                 "TERN_DATA_DIR": "/nonexistent-tern-policy"},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        assert r.returncode == 2 and var in r.stderr.decode(), (var, r)
+        assert len(r.stderr.decode().strip().splitlines()) == 1, r.stderr
