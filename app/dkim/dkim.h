@@ -185,7 +185,9 @@ int dkim_domain_ok(const char *s);
  */
 struct dkim_body {
 	br_sha256_context sha;
-	uint64_t length; /* canonical octets hashed so far (and pending) */
+	uint64_t length; /* canonical octets so far (and pending), l= or not */
+	uint64_t limit;  /* octets hashed at most (a verified l=); UINT64_MAX */
+	uint8_t simple;  /* simple body canonicalization (§3.4.3), verifier only */
 	uint64_t crlfs;  /* line ends held back until content follows */
 	uint8_t wsp;     /* white space held back (becomes one SP before content) */
 	uint8_t cr;      /* a CR held back: a line end if LF follows */
@@ -198,6 +200,11 @@ struct dkim_body {
 };
 
 void dkim_body_init(struct dkim_body *b);
+/* The same for simple body canonicalization (§3.4.3): octets as they are,
+ * empty lines at the end dropped, and the body ends in exactly one CRLF
+ * (an empty body is one CRLF). Bare LF counts as CRLF here too. The caller
+ * may set b->limit after either init (l=); length still counts on. */
+void dkim_body_init_simple(struct dkim_body *b);
 /* Feeds n octets of the body (the octets after the empty line). */
 void dkim_body_update(struct dkim_body *b, const void *p, size_t n);
 /* Ends the body and writes its SHA-256 (the bh= value, binary). */
@@ -212,6 +219,10 @@ void dkim_body_final(struct dkim_body *b, uint8_t hash_r[32]);
  * valid name (dkim_field_name) or out is full; out is then unchanged.
  */
 int dkim_canon_header(struct str field, struct buf *out);
+/* Simple header canonicalization (§3.4.1): the field as it is, each bare
+ * LF turned into CRLF, then CRLF. Returns 0, or -1 when out is full (out
+ * is then unchanged). */
+int dkim_canon_header_simple(struct str field, struct buf *out);
 
 /*
  * Splits a header section (as kept by the signer: everything before the
@@ -228,6 +239,28 @@ int dkim_header_next(struct str section, size_t *pos, struct str *field_r);
  * empty or not printable ASCII without spaces (RFC 5322 ftext). */
 struct str dkim_field_name(struct str field);
 
+/*
+ * The header section of a message streaming in (signer and verifier):
+ * octets up to the empty line (CRLF CRLF, or a bare LF where a line
+ * starts) are kept in buf, at most DKIM_HEADER_MAX; the empty line itself
+ * is not kept.
+ */
+struct dkim_head {
+	struct buf buf;
+	uint8_t hl;     /* line state: 0 line start, 1 CR at line start, 2 in a line */
+	uint8_t done;   /* the empty line was seen: what follows is body */
+	uint8_t toobig; /* the section passed DKIM_HEADER_MAX (buf is then partial) */
+};
+
+void dkim_head_init(struct dkim_head *h);
+/* Takes header octets; returns how many were used: all of n, or fewer when
+ * the empty line ended the section (done is then set and the rest is
+ * body). Nothing is used once done. */
+size_t dkim_head_feed(struct dkim_head *h, const void *p, size_t n);
+/* The message ended inside the header section: keeps a last lone CR. */
+void dkim_head_finish(struct dkim_head *h);
+void dkim_head_free(struct dkim_head *h);
+
 /* ---- Signing (dkim_sign.c) ---- */
 
 enum dkim_signer_state { DKIM_SIGNER_HEAD, DKIM_SIGNER_BODY, DKIM_SIGNER_DONE };
@@ -238,8 +271,7 @@ struct dkim_signer {
 	int64_t now;
 	enum dkim_signer_state state;
 	int error;       /* first error, sticky (DKIM_ETOOBIG) */
-	uint8_t hl;      /* header line state: 0 line start, 1 CR at line start, 2 in line */
-	struct buf head; /* the header section, at most DKIM_HEADER_MAX */
+	struct dkim_head head;
 	struct dkim_body body;
 };
 

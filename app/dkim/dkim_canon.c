@@ -1,6 +1,7 @@
 /*
- * dkim_canon.c — relaxed canonicalization (RFC 6376 §3.4.2, §3.4.4) and
- * the splitting of a header section into fields.
+ * dkim_canon.c — canonicalization (RFC 6376 §3.4: relaxed for the signer
+ * and the verifier, simple for the verifier) and the splitting of a header
+ * section into fields.
  *
  * The body canonicalizer is a small state machine fed any chunks: it holds
  * back what it cannot decide yet — white space (dropped at a line end,
@@ -23,7 +24,14 @@ static int is_wsp(unsigned char c)
 void dkim_body_init(struct dkim_body *b)
 {
 	memset(b, 0, sizeof *b);
+	b->limit = UINT64_MAX;
 	br_sha256_init(&b->sha);
+}
+
+void dkim_body_init_simple(struct dkim_body *b)
+{
+	dkim_body_init(b);
+	b->simple = 1;
 }
 
 static void body_flush(struct dkim_body *b)
@@ -40,7 +48,11 @@ static void body_emit(struct dkim_body *b, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 
+	/* Past an l= limit octets are counted, not hashed (§3.5 l=). */
+	uint64_t room_l = b->length < b->limit ? b->limit - b->length : 0;
 	b->length += n;
+	if (n > room_l)
+		n = (size_t)room_l;
 	while (n > 0) {
 		size_t room = sizeof b->out - b->olen;
 		size_t k = n < room ? n : room;
@@ -95,13 +107,14 @@ void dkim_body_update(struct dkim_body *b, const void *p, size_t n)
 		} else if (c == '\n') {
 			body_line_end(b);
 			s++;
-		} else if (is_wsp(c)) {
+		} else if (!b->simple && is_wsp(c)) {
 			b->wsp = 1;
 			s++;
 		} else {
-			/* A run of ordinary octets goes out in one piece. */
+			/* A run of ordinary octets goes out in one piece (white
+			 * space is ordinary in simple mode). */
 			const unsigned char *q = s + 1;
-			while (q < end && *q != '\r' && *q != '\n' && !is_wsp(*q))
+			while (q < end && *q != '\r' && *q != '\n' && (b->simple || !is_wsp(*q)))
 				q++;
 			body_release(b);
 			body_emit(b, s, (size_t)(q - s));
@@ -119,8 +132,9 @@ void dkim_body_final(struct dkim_body *b, uint8_t hash_r[32])
 		body_emit(b, "\r", 1);
 	}
 	/* A non-empty body ends with exactly one CRLF, whether it had one
-	 * (held back in crlfs) or not; an empty body hashes nothing. */
-	if (b->any)
+	 * (held back in crlfs) or not; an empty body hashes nothing in
+	 * relaxed mode and one CRLF in simple mode (§3.4.3). */
+	if (b->any || b->simple)
 		body_emit(b, "\r\n", 2);
 	b->crlfs = 0;
 	b->wsp = 0;
@@ -215,6 +229,34 @@ full:
 	return -1;
 }
 
+int dkim_canon_header_simple(struct str field, struct buf *out)
+{
+	const char *p = field.p, *end = field.p + field.len;
+	size_t start = buf_len(out);
+
+	/* Octets as they are; only a bare LF (stored mail) becomes the CRLF
+	 * it was on the wire. */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		if (buf_append(out, p, (size_t)(stop - p)) != 0)
+			goto full;
+		if (nl == NULL)
+			break;
+		if ((nl == field.p || nl[-1] != '\r') && buf_append(out, "\r", 1) != 0)
+			goto full;
+		if (buf_append(out, "\n", 1) != 0)
+			goto full;
+		p = nl + 1;
+	}
+	if (buf_append(out, "\r\n", 2) != 0)
+		goto full;
+	return 0;
+full:
+	out->len = start;
+	return -1;
+}
+
 int dkim_header_next(struct str section, size_t *pos, struct str *field_r)
 {
 	const char *p = section.p + *pos, *end = section.p + section.len;
@@ -237,5 +279,64 @@ int dkim_header_next(struct str section, size_t *pos, struct str *field_r)
 			*pos = (size_t)(p - section.p);
 			return 1;
 		}
+	}
+}
+
+/* ---- the header section of a streaming message ---- */
+
+void dkim_head_init(struct dkim_head *h)
+{
+	memset(h, 0, sizeof *h);
+	buf_init(&h->buf, DKIM_HEADER_MAX);
+}
+
+void dkim_head_free(struct dkim_head *h)
+{
+	buf_free(&h->buf);
+}
+
+static void head_append(struct dkim_head *h, const void *p, size_t n)
+{
+	if (!h->toobig && buf_append(&h->buf, p, n) != 0)
+		h->toobig = 1;
+}
+
+size_t dkim_head_feed(struct dkim_head *h, const void *data, size_t n)
+{
+	const char *p = data, *c = p, *end = p + n;
+
+	if (h->done)
+		return 0;
+	while (c < end) {
+		if (h->hl == 0 || h->hl == 1) {
+			if (*c == '\n') {
+				/* The empty line: the body starts after it. */
+				h->done = 1;
+				return (size_t)(c + 1 - p);
+			}
+			if (h->hl == 0 && *c == '\r') {
+				h->hl = 1;
+				c++;
+				continue;
+			}
+			if (h->hl == 1)
+				head_append(h, "\r", 1); /* a CR that was not a line end */
+			h->hl = 2;
+		}
+		const char *nl = memchr(c, '\n', (size_t)(end - c));
+		size_t m = nl ? (size_t)(nl - c) + 1 : (size_t)(end - c);
+		head_append(h, c, m);
+		c += m;
+		if (nl)
+			h->hl = 0;
+	}
+	return n;
+}
+
+void dkim_head_finish(struct dkim_head *h)
+{
+	if (!h->done && h->hl == 1) {
+		head_append(h, "\r", 1);
+		h->hl = 2;
 	}
 }

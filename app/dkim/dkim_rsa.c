@@ -1,6 +1,6 @@
 /*
  * dkim_rsa.c — RSASSA-PKCS1-v1_5 (SHA-256) signatures for DKIM through
- * OpenSSL's libcrypto.
+ * OpenSSL's libcrypto: signing, and verifying with a key from DNS.
  *
  * Why not BearSSL, which does everything else here: every submitted message
  * gets one RSA-2048 signature, and that signature was most of submission's
@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -168,4 +169,33 @@ int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *s
 		return DKIM_ECRYPTO;
 	*siglen_r = n;
 	return DKIM_OK;
+}
+
+int dkim_rsa_verify(const uint8_t *der, size_t derlen, const uint8_t digest[32],
+                    const uint8_t *sig, size_t siglen, unsigned *bits_r)
+{
+	const unsigned char *p = der;
+	RSA *rsa;
+	int ok;
+
+	pthread_once(&crypto_once, crypto_init);
+	if (!crypto_ok || derlen > 65536 || siglen > 65536)
+		return -1;
+	/* Key records are read once per message: no cache here (the DNS
+	 * cache keeps the record, parsing it is cheap next to hashing). */
+	rsa = d2i_RSA_PUBKEY(NULL, &p, (long)derlen);
+	if (rsa == NULL || p != der + derlen) {
+		RSA_free(rsa);
+		p = der;
+		rsa = d2i_RSAPublicKey(NULL, &p, (long)derlen);
+		if (rsa == NULL || p != der + derlen) {
+			RSA_free(rsa);
+			return -1;
+		}
+	}
+	*bits_r = (unsigned)RSA_bits(rsa);
+	ok = RSA_verify(NID_sha256, digest, 32, sig,
+	                (unsigned)siglen, rsa) == 1;
+	RSA_free(rsa);
+	return ok;
 }

@@ -3,7 +3,8 @@
  * the body as it goes, and writes one DKIM-Signature field per key.
  *
  * The header section ends at the first empty line (CRLF CRLF, or a bare LF
- * where a line starts). Until then octets are appended to s->head, capped
+ * where a line starts). Until then octets are appended to s->head (struct
+ * dkim_head, shared with the verifier), capped
  * at DKIM_HEADER_MAX; from then on they go straight to the body
  * canonicalizer, and nothing of the body is kept.
  *
@@ -95,52 +96,15 @@ int dkim_signer_init(struct dkim_signer *s, const struct dkim_keys *keys, const 
 	s->keys = keys;
 	s->now = now;
 	s->state = DKIM_SIGNER_HEAD;
-	buf_init(&s->head, DKIM_HEADER_MAX);
+	dkim_head_init(&s->head);
 	dkim_body_init(&s->body);
 	return DKIM_OK;
 }
 
 void dkim_signer_clear(struct dkim_signer *s)
 {
-	buf_free(&s->head);
+	dkim_head_free(&s->head);
 	s->state = DKIM_SIGNER_DONE;
-}
-
-static void head_append(struct dkim_signer *s, const void *p, size_t n)
-{
-	if (s->error == DKIM_OK && buf_append(&s->head, p, n) != 0)
-		s->error = DKIM_ETOOBIG;
-}
-
-/* Takes header octets; returns how many were used (the rest is body). */
-static size_t head_feed(struct dkim_signer *s, const char *p, size_t n)
-{
-	const char *c = p, *end = p + n;
-
-	while (c < end) {
-		if (s->hl == 0 || s->hl == 1) {
-			if (*c == '\n') {
-				/* The empty line: the body starts after it. */
-				s->state = DKIM_SIGNER_BODY;
-				return (size_t)(c + 1 - p);
-			}
-			if (s->hl == 0 && *c == '\r') {
-				s->hl = 1;
-				c++;
-				continue;
-			}
-			if (s->hl == 1)
-				head_append(s, "\r", 1); /* a CR that was not a line end */
-			s->hl = 2;
-		}
-		const char *nl = memchr(c, '\n', (size_t)(end - c));
-		size_t m = nl ? (size_t)(nl - c) + 1 : (size_t)(end - c);
-		head_append(s, c, m);
-		c += m;
-		if (nl)
-			s->hl = 0;
-	}
-	return n;
 }
 
 int dkim_signer_update(struct dkim_signer *s, const void *p, size_t n)
@@ -152,9 +116,13 @@ int dkim_signer_update(struct dkim_signer *s, const void *p, size_t n)
 	if (s->error != DKIM_OK)
 		return s->error; /* the signature is lost: stop working for it */
 	if (s->state == DKIM_SIGNER_HEAD) {
-		size_t used = head_feed(s, c, n);
+		size_t used = dkim_head_feed(&s->head, c, n);
 		c += used;
 		n -= used;
+		if (s->head.toobig)
+			s->error = DKIM_ETOOBIG;
+		else if (s->head.done)
+			s->state = DKIM_SIGNER_BODY;
 	}
 	if (s->state == DKIM_SIGNER_BODY && n > 0)
 		dkim_body_update(&s->body, c, n);
@@ -326,8 +294,11 @@ int dkim_signer_final(struct dkim_signer *s, struct buf *out)
 
 	if (s->state == DKIM_SIGNER_DONE)
 		return DKIM_EINVAL;
-	if (s->state == DKIM_SIGNER_HEAD && s->hl == 1)
-		head_append(s, "\r", 1); /* a last CR with no LF */
+	if (s->state == DKIM_SIGNER_HEAD) {
+		dkim_head_finish(&s->head); /* a last CR with no LF */
+		if (s->head.toobig)
+			s->error = DKIM_ETOOBIG;
+	}
 	rc = s->error;
 	if (rc != DKIM_OK) {
 		dkim_signer_clear(s);
@@ -337,7 +308,7 @@ int dkim_signer_final(struct dkim_signer *s, struct buf *out)
 	sodium_bin2base64(bh64, sizeof bh64, bh, sizeof bh, sodium_base64_VARIANT_ORIGINAL);
 
 	/* Pick the fields of the list, in message order. */
-	struct str section = buf_str(&s->head), field;
+	struct str section = buf_str(&s->head.buf), field;
 	size_t pos = 0;
 	while (dkim_header_next(section, &pos, &field)) {
 		int idx = sign_index(dkim_field_name(field));

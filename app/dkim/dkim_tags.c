@@ -1,0 +1,458 @@
+/*
+ * dkim_tags.c — the tag-list parser (RFC 6376 §3.2) and what is built on
+ * it: the DKIM-Signature field (§3.5) and the key record (§3.6.1).
+ *
+ * Strict on purpose: a signature is an assertion of responsibility, and a
+ * parser that guesses at a malformed one would let a forger choose which
+ * reading we verify. What the RFC allows is taken (folds anywhere FWS is
+ * allowed, a final ";", unknown tags), anything else is refused. The one
+ * widening is octets over 0x7F in values: RFC 8616 allows UTF-8 in i=.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "dkim/dkim_verify.h"
+
+static int is_alpha(unsigned char c)
+{
+	return (c | 32) >= 'a' && (c | 32) <= 'z';
+}
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* VALCHAR, widened to UTF-8 octets (see the top). */
+static int is_valchar(unsigned char c)
+{
+	return c >= 0x21 && c != ';' && c != 0x7f;
+}
+
+/*
+ * Length of the FWS at p (0 when none). A line break counts only as part
+ * of a fold, followed by WSP; a bare LF is taken as CRLF (stored mail). A
+ * break not followed by WSP returns (size_t)-1: the field was not split
+ * the way a header section is, so the text is not what was signed.
+ */
+static size_t fws(const char *p, const char *end)
+{
+	const char *s = p;
+
+	for (;;) {
+		while (s < end && is_wsp((unsigned char)*s))
+			s++;
+		size_t lb = 0;
+		if (s < end && *s == '\n')
+			lb = 1;
+		else if (end - s >= 2 && s[0] == '\r' && s[1] == '\n')
+			lb = 2;
+		else if (s < end && *s == '\r')
+			return (size_t)-1;
+		if (lb == 0)
+			return (size_t)(s - p);
+		if (s + lb >= end || !is_wsp((unsigned char)s[lb]))
+			return (size_t)-1;
+		s += lb;
+	}
+}
+
+int dkim_tags_parse(struct str text, struct dkim_tag *tags, size_t max, const char **why_r)
+{
+	const char *p = text.p, *end = text.p + text.len;
+	size_t n = 0, w;
+
+	if (max > DKIM_TAGS_MAX)
+		max = DKIM_TAGS_MAX;
+	for (;;) {
+		if ((w = fws(p, end)) == (size_t)-1)
+			goto bad_fold;
+		p += w;
+		if (p == end) {
+			/* The end right after ";" is allowed, not an empty list. */
+			if (n == 0) {
+				*why_r = "empty tag list";
+				return -1;
+			}
+			return (int)n;
+		}
+		const char *name = p;
+		if (!is_alpha((unsigned char)*p)) {
+			*why_r = "bad tag name";
+			return -1;
+		}
+		while (p < end && (is_alpha((unsigned char)*p) || is_digit((unsigned char)*p) || *p == '_'))
+			p++;
+		struct str nm = str_make(name, (size_t)(p - name));
+		if ((w = fws(p, end)) == (size_t)-1)
+			goto bad_fold;
+		p += w;
+		if (p == end || *p != '=') {
+			*why_r = "tag without =";
+			return -1;
+		}
+		p++;
+		if ((w = fws(p, end)) == (size_t)-1)
+			goto bad_fold;
+		p += w;
+		/* tag-value: runs of VALCHAR, FWS only between runs. */
+		const char *vstart = p, *vend = p;
+		for (;;) {
+			while (p < end && is_valchar((unsigned char)*p))
+				p++;
+			vend = p;
+			if ((w = fws(p, end)) == (size_t)-1)
+				goto bad_fold;
+			if (w == 0 || p + w == end || !is_valchar((unsigned char)p[w])) {
+				p += w;
+				break;
+			}
+			p += w;
+		}
+		if (p < end && *p != ';') {
+			*why_r = "bad character in tag value";
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (str_eq(tags[i].name, nm)) {
+				*why_r = "duplicate tag";
+				return -1;
+			}
+		}
+		if (n == max) {
+			*why_r = "too many tags";
+			return -1;
+		}
+		tags[n].name = nm;
+		tags[n].value = str_make(vstart, (size_t)(vend - vstart));
+		n++;
+		if (p == end)
+			return (int)n;
+		p++; /* the ";" */
+	}
+bad_fold:
+	*why_r = "line break not followed by white space";
+	return -1;
+}
+
+/* ---- helpers ---- */
+
+static const struct str *tag_get(const struct dkim_tag *tags, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (tags[i].name.len == strlen(name) && memcmp(tags[i].name.p, name, tags[i].name.len) == 0)
+			return &tags[i].value;
+	return NULL;
+}
+
+static int is_fws_octet(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static struct str trim_fws(struct str s)
+{
+	while (s.len > 0 && is_fws_octet(s.p[0])) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len > 0 && is_fws_octet(s.p[s.len - 1]))
+		s.len--;
+	return s;
+}
+
+/* Next item of a ":"-separated list, FWS trimmed; 0 at the end. */
+static int list_next(struct str *rest, struct str *item_r)
+{
+	if (rest->p == NULL)
+		return 0;
+	ptrdiff_t c = str_chr(*rest, ':');
+	if (c < 0) {
+		*item_r = trim_fws(*rest);
+		rest->p = NULL;
+		rest->len = 0;
+	} else {
+		*item_r = trim_fws(str_make(rest->p, (size_t)c));
+		*rest = str_make(rest->p + c + 1, rest->len - (size_t)c - 1);
+	}
+	return 1;
+}
+
+static int list_has(struct str list, const char *want)
+{
+	struct str item;
+	while (list_next(&list, &item))
+		if (str_eq_ci_c(item, want))
+			return 1;
+	return 0;
+}
+
+static int eq(struct str s, const char *c)
+{
+	return s.len == strlen(c) && memcmp(s.p, c, s.len) == 0;
+}
+
+/* Base64 with FWS anywhere (§3.5 b=); 0 and the length, or -1. */
+static int b64(struct str s, uint8_t *out, size_t cap, size_t *len_r)
+{
+	const char *e = NULL;
+	if (s.len == 0)
+		return -1;
+	if (sodium_base642bin(out, cap, s.p, s.len, " \t\r\n", len_r, &e,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    e != s.p + s.len)
+		return -1;
+	return 0;
+}
+
+/* Copies s into dst as a C string (no NUL inside), 0 or -1. */
+static int copy_c(struct str s, char *dst, size_t dstsz, int lower)
+{
+	if (s.len >= dstsz || memchr(s.p, '\0', s.len) != NULL)
+		return -1;
+	if (lower)
+		return str_lower_into(s, dst, dstsz);
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+	return 0;
+}
+
+static int time_tag(struct str s, int64_t *v_r)
+{
+	uint64_t v;
+	/* §3.5 allows up to 12 digits; 40 bits of seconds reach year 36812. */
+	if (s.len > 12 || str_to_u64(s, UINT64_MAX, &v) != 0)
+		return -1;
+	*v_r = (int64_t)v;
+	return 0;
+}
+
+/* ---- DKIM-Signature ---- */
+
+#define FAIL(res, why)                     \
+	do {                               \
+		*res_r = (res);            \
+		*why_r = (why);            \
+		return -1;                 \
+	} while (0)
+
+/* h=: field names, From among them (§5.4). */
+static int check_h(struct str h, const char **why_r)
+{
+	struct str item;
+	int from = 0, count = 0;
+
+	while (list_next(&h, &item)) {
+		if (++count > DKIM_H_NAMES_MAX) {
+			*why_r = "h= lists too many names";
+			return -1;
+		}
+		if (item.len == 0) {
+			*why_r = "empty name in h=";
+			return -1;
+		}
+		for (size_t i = 0; i < item.len; i++) {
+			unsigned char c = (unsigned char)item.p[i];
+			if (c < 33 || c > 126 || c == ':') {
+				*why_r = "bad field name in h=";
+				return -1;
+			}
+		}
+		from |= str_eq_ci_c(item, "from");
+	}
+	if (!from) {
+		*why_r = "From not signed (h= lacks from)";
+		return -1;
+	}
+	return 0;
+}
+
+/* i= must end in @d or in a subdomain of d (§3.5 i=). */
+static int check_i(struct dkim_sig *sig, struct str i)
+{
+	ptrdiff_t at = str_rchr(i, '@');
+	if (at < 0)
+		return -1;
+	struct str dom = str_make(i.p + at + 1, i.len - (size_t)at - 1);
+	size_t dl = strlen(sig->d);
+	if (str_eq_ci_c(dom, sig->d))
+		return 0;
+	if (dom.len > dl + 1 && dom.p[dom.len - dl - 1] == '.' &&
+	    str_eq_ci_c(str_make(dom.p + dom.len - dl, dl), sig->d))
+		return 0;
+	return -1;
+}
+
+static int parse_c(struct dkim_sig *sig, struct str c)
+{
+	ptrdiff_t slash = str_chr(c, '/');
+	struct str hc = slash < 0 ? c : str_make(c.p, (size_t)slash);
+	struct str bc = slash < 0 ? str_c("simple") : str_make(c.p + slash + 1, c.len - (size_t)slash - 1);
+
+	if (eq(hc, "simple"))
+		sig->head_simple = 1;
+	else if (!eq(hc, "relaxed"))
+		return -1;
+	if (eq(bc, "simple"))
+		sig->body_simple = 1;
+	else if (!eq(bc, "relaxed"))
+		return -1;
+	return 0;
+}
+
+int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res_r,
+                   const char **why_r)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	const struct str *t;
+	int n;
+
+	memset(sig, 0, sizeof *sig);
+	n = dkim_tags_parse(value, tags, DKIM_TAGS_MAX, why_r);
+	if (n < 0) {
+		*res_r = DKIM_RESULT_PERMERROR;
+		return -1;
+	}
+	/* d= and s= first, so that even a failing signature has a name. */
+	if ((t = tag_get(tags, n, "d")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag d=");
+	if (copy_c(*t, sig->d, sizeof sig->d, 1) != 0 || !dkim_domain_ok(sig->d)) {
+		sig->d[0] = '\0';
+		FAIL(DKIM_RESULT_PERMERROR, "bad d=");
+	}
+	if ((t = tag_get(tags, n, "s")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag s=");
+	if (copy_c(*t, sig->s, sizeof sig->s, 0) != 0 || !dkim_selector_ok(sig->s)) {
+		sig->s[0] = '\0';
+		FAIL(DKIM_RESULT_PERMERROR, "bad s=");
+	}
+	if ((t = tag_get(tags, n, "v")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag v=");
+	if (!eq(*t, "1"))
+		FAIL(DKIM_RESULT_NEUTRAL, "unsupported version v=");
+	if ((t = tag_get(tags, n, "a")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag a=");
+	if (eq(*t, "rsa-sha256"))
+		sig->alg = DKIM_ALG_RSA_SHA256;
+	else if (eq(*t, "ed25519-sha256"))
+		sig->alg = DKIM_ALG_ED25519_SHA256;
+	else if (eq(*t, "rsa-sha1"))
+		sig->rsa_sha1 = 1;
+	else
+		FAIL(DKIM_RESULT_NEUTRAL, "unknown algorithm a=");
+	if ((t = tag_get(tags, n, "c")) != NULL && parse_c(sig, *t) != 0)
+		FAIL(DKIM_RESULT_NEUTRAL, "unknown canonicalization c=");
+	if (tag_get(tags, n, "c") == NULL)
+		sig->head_simple = sig->body_simple = 1; /* the default is simple/simple */
+	if ((t = tag_get(tags, n, "h")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag h=");
+	sig->h = *t;
+	if (check_h(sig->h, why_r) != 0) {
+		*res_r = DKIM_RESULT_PERMERROR;
+		return -1;
+	}
+	if ((t = tag_get(tags, n, "bh")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag bh=");
+	uint8_t bh[64];
+	size_t bhlen;
+	if (b64(*t, bh, sizeof bh, &bhlen) != 0 || (!sig->rsa_sha1 && bhlen != 32))
+		FAIL(DKIM_RESULT_PERMERROR, "bad bh=");
+	memcpy(sig->bh, bh, bhlen < 32 ? bhlen : 32);
+	if ((t = tag_get(tags, n, "b")) == NULL)
+		FAIL(DKIM_RESULT_PERMERROR, "missing required tag b=");
+	if (b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
+		FAIL(DKIM_RESULT_PERMERROR, "bad b=");
+
+	if ((t = tag_get(tags, n, "i")) != NULL) {
+		if (copy_c(*t, sig->i, sizeof sig->i, 0) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "bad i=");
+		if (check_i(sig, *t) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "i= not in d= or a subdomain of it");
+	} else {
+		sig->i[0] = '@';
+		memcpy(sig->i + 1, sig->d, strlen(sig->d) + 1);
+	}
+	if ((t = tag_get(tags, n, "l")) != NULL) {
+		/* §3.5 caps l= at 76 decimal digits; nothing real is over 2^62. */
+		if (str_to_u64(*t, (uint64_t)1 << 62, &sig->l) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "bad l=");
+		sig->has_l = 1;
+	}
+	if ((t = tag_get(tags, n, "q")) != NULL && !list_has(*t, "dns/txt"))
+		FAIL(DKIM_RESULT_PERMERROR, "q= without dns/txt");
+	if ((t = tag_get(tags, n, "t")) != NULL) {
+		if (time_tag(*t, &sig->t) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "bad t=");
+		sig->has_t = 1;
+	}
+	if ((t = tag_get(tags, n, "x")) != NULL) {
+		if (time_tag(*t, &sig->x) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "bad x=");
+		sig->has_x = 1;
+		if (sig->has_t && sig->x <= sig->t)
+			FAIL(DKIM_RESULT_PERMERROR, "x= not after t=");
+	}
+	return 0;
+}
+
+/* ---- key record ---- */
+
+int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why_r)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	const struct str *t;
+	int n;
+
+	memset(k, 0, sizeof *k);
+	k->type = DKIM_KEY_RSA;
+	n = dkim_tags_parse(record, tags, DKIM_TAGS_MAX, why_r);
+	if (n < 0)
+		return -1;
+	/* v= is optional, but when present it is DKIM1 and comes first. */
+	if ((t = tag_get(tags, n, "v")) != NULL && (t != &tags[0].value || !eq(*t, "DKIM1"))) {
+		*why_r = "key record v= is not DKIM1 first";
+		return -1;
+	}
+	if ((t = tag_get(tags, n, "h")) != NULL && !list_has(*t, "sha256")) {
+		*why_r = "key h= does not allow sha256";
+		return -1;
+	}
+	if ((t = tag_get(tags, n, "k")) != NULL) {
+		if (eq(*t, "ed25519"))
+			k->type = DKIM_KEY_ED25519;
+		else if (!eq(*t, "rsa")) {
+			*why_r = "unknown key type k=";
+			return -1;
+		}
+	}
+	if ((t = tag_get(tags, n, "s")) != NULL && !list_has(*t, "email") && !list_has(*t, "*")) {
+		*why_r = "key s= is not for email";
+		return -1;
+	}
+	if ((t = tag_get(tags, n, "t")) != NULL) {
+		k->testing = (uint8_t)list_has(*t, "y");
+		k->strict = (uint8_t)list_has(*t, "s");
+	}
+	if ((t = tag_get(tags, n, "p")) == NULL) {
+		*why_r = "key record without p=";
+		return -1;
+	}
+	if (t->len == 0) {
+		k->revoked = 1;
+		return 0;
+	}
+	if (b64(*t, k->p, sizeof k->p, &k->plen) != 0) {
+		*why_r = "bad key p=";
+		return -1;
+	}
+	if (k->type == DKIM_KEY_ED25519 && k->plen != 32) {
+		*why_r = "Ed25519 key p= is not 32 octets";
+		return -1;
+	}
+	return 0;
+}

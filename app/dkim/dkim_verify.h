@@ -1,0 +1,217 @@
+/*
+ * dkim_verify.h — DKIM verification (RFC 6376, RFC 8463 Ed25519, RFC 8301):
+ * the DKIM-Signature and key record parsers, the key-lookup interface,
+ * and the streaming, resumable verifier.
+ *
+ * Design. A struct dkim_verifier takes the message in any chunks, as the
+ * signer does (dkim.h): it keeps the header section (at most
+ * DKIM_HEADER_MAX octets) and, once the empty line arrives, parses every
+ * DKIM-Signature field and streams the body through one canonicalizer per
+ * distinct (body canonicalization, l=) pair, so a 50 MiB body costs one
+ * pass and a few KiB whatever its size; nothing of the body is kept. At
+ * most DKIM_VERIFY_SIGS_MAX signatures are evaluated (those after it get
+ * "neutral"), which bounds the work a message can ask for.
+ *
+ * Key lookups go through struct dkim_resolver, one TXT query of
+ * "<s>._domainkey.<d>" per signature. The verifier never blocks: it starts
+ * the lookups and returns DKIM_VERIFY_WAIT; the answers arrive through the
+ * resolver's callback (now or later), and the caller runs the verifier
+ * again when told. Unit tests and the fuzzer answer from a table; the
+ * server and `tern check dkim` plug DNS in (cmd_check_dkim.c today; the
+ * shared cached dns_query of DESIGN.md §3 later, behind the same two
+ * functions).
+ *
+ * Results are data (RFC 8601 §2.7.1 names), one per signature, top to
+ * bottom, each with a short reason:
+ *   pass       the body hash and the signature verify with the key
+ *   fail       they do not; rsa-sha1 (RFC 8301); an RSA key under 1024 bits
+ *   neutral    a signature we cannot process: unknown v=, a= or c=, or one
+ *              past DKIM_VERIFY_SIGS_MAX
+ *   policy     acceptable in form but not in time: x= passed, t= more than
+ *              DKIM_CLOCK_SKEW seconds in the future
+ *   temperror  the key lookup failed temporarily
+ *   permerror  a malformed signature (tag-list syntax, a required tag
+ *              missing, bad base64, h= without From, i= not under d=,
+ *              l= beyond the body, x= before t=) or key (no record,
+ *              revoked p=, malformed, k= or h= not matching a=, s= not
+ *              email, t=s with i= a subdomain of d=)
+ * A message without DKIM-Signature fields has no results (its message
+ * result is "none").
+ *
+ * Caveats: one TXT record per selector is used, the first (RFC 6376
+ * §3.6.2.2 leaves several undefined). A header section over DKIM_HEADER_MAX
+ * is not verified: one "policy" result with empty d= and s=. A bare LF is
+ * taken as CRLF, as by the signer. The verifier is not thread-safe; feed it
+ * from one thread at a time (the worker pool for big messages).
+ */
+#ifndef TERN_DKIM_DKIM_VERIFY_H
+#define TERN_DKIM_DKIM_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+#include "dkim/dkim.h"
+
+#define DKIM_VERIFY_SIGS_MAX 16
+#define DKIM_TAGS_MAX 64         /* tags in one tag list */
+#define DKIM_CLOCK_SKEW 300      /* seconds a t= may be ahead of our clock */
+#define DKIM_PUBKEY_MAX 1100     /* decoded p=: an RSA-8192 SubjectPublicKeyInfo */
+#define DKIM_SIG_MAX 1024        /* decoded b=: an RSA-8192 signature */
+#define DKIM_REASON_MAX 128
+#define DKIM_IDENTITY_MAX 320    /* i=: local part, @, domain */
+/* Names in one h= at most (more: permerror). Bounds the header hash's
+ * search, names x fields; heavy over-signers list about 40. */
+#define DKIM_H_NAMES_MAX 128
+
+enum dkim_result {
+	DKIM_RESULT_NONE,
+	DKIM_RESULT_PASS,
+	DKIM_RESULT_FAIL,
+	DKIM_RESULT_NEUTRAL,
+	DKIM_RESULT_POLICY,
+	DKIM_RESULT_TEMPERROR,
+	DKIM_RESULT_PERMERROR,
+};
+
+/* "none", "pass", "fail", "neutral", "policy", "temperror", "permerror". */
+const char *dkim_result_name(enum dkim_result r);
+
+/* ---- Tag lists (dkim_tags.c) ---- */
+
+/* One tag-spec: slices into the parsed text. value has no FWS at either
+ * end but keeps inner FWS (b=, bh=, p=, h= may be folded). */
+struct dkim_tag {
+	struct str name;
+	struct str value;
+};
+
+/*
+ * Parses a tag list (RFC 6376 §3.2) strictly: tag-spec *(";" tag-spec)
+ * [";"], tag names ALPHA *(ALPHA / DIGIT / "_"), values of VALCHAR
+ * (%x21-3A / %x3C-7E) runs separated by FWS, no duplicate names. The text
+ * is complete (a whole field value or TXT record), so there is no
+ * "need more": returns the number of tags (at most max, which is at most
+ * DKIM_TAGS_MAX), or -1 with *why_r (a static string) on bad input.
+ */
+int dkim_tags_parse(struct str text, struct dkim_tag *tags, size_t max, const char **why_r);
+
+/* A parsed DKIM-Signature field (the value: what follows the colon). */
+struct dkim_sig {
+	int alg;              /* enum dkim_alg, or 0 when a= was rsa-sha1 (rsa_sha1 set) */
+	uint8_t rsa_sha1;
+	uint8_t head_simple;  /* c= header part is "simple" */
+	uint8_t body_simple;  /* c= body part is "simple" */
+	uint8_t has_l, has_t, has_x;
+	uint64_t l;
+	int64_t t, x;
+	char d[DKIM_DOMAIN_MAX + 1];     /* lowercased */
+	char s[DKIM_SELECTOR_MAX + 1];
+	char i[DKIM_IDENTITY_MAX + 1];   /* as written; "@d" when absent */
+	struct str h;                    /* the h= value, slice into the text */
+	uint8_t bh[32];
+	uint8_t b[DKIM_SIG_MAX];
+	size_t blen;
+};
+
+/*
+ * Parses and checks a DKIM-Signature value (§3.5). Returns 0, or -1 with
+ * *res_r (DKIM_RESULT_NEUTRAL or DKIM_RESULT_PERMERROR, as the table
+ * above) and *why_r (static) set. sig->h points into value, which must
+ * outlive its use. d= and s= are filled as soon as they parse, so a
+ * failing signature can still be named.
+ */
+int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res_r,
+                   const char **why_r);
+
+enum dkim_keytype { DKIM_KEY_RSA = 1, DKIM_KEY_ED25519 = 2 };
+
+/* A parsed key record (§3.6.1). */
+struct dkim_pubkey {
+	enum dkim_keytype type;  /* k=, rsa when absent */
+	uint8_t testing;         /* t=y */
+	uint8_t strict;          /* t=s: i= must have d= exactly */
+	uint8_t revoked;         /* p= empty */
+	uint8_t p[DKIM_PUBKEY_MAX];
+	size_t plen;
+};
+
+/*
+ * Parses a key record (the TXT value, strings joined). Checks v= (DKIM1,
+ * first when present), k= (rsa or ed25519), h= (must allow sha256 when
+ * present), s= (email or *), p= (base64; empty = revoked, which is not an
+ * error here: see revoked). Returns 0, or -1 with *why_r (static).
+ */
+int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why_r);
+
+/* ---- Key lookups ---- */
+
+enum dkim_txt_status {
+	DKIM_TXT_OK,   /* records follow (at least one) */
+	DKIM_TXT_NONE, /* NXDOMAIN or no TXT records: permanent */
+	DKIM_TXT_TEMP, /* timeout, SERVFAIL: try later */
+};
+
+/* The answer to one lookup: n records, each its strings joined, valid
+ * during the call only. */
+typedef void dkim_txt_cb(void *arg, enum dkim_txt_status st, const struct str *records, size_t n);
+
+/*
+ * What the verifier needs from DNS. txt() starts a TXT lookup of name (a
+ * NUL-terminated DNS name without the final dot) and calls cb(arg, ...)
+ * exactly once unless cancelled: before returning (then it returns NULL)
+ * or later on the same thread (then it returns a handle). cancel() stops
+ * a lookup whose callback has not run; cb then never runs.
+ */
+struct dkim_resolver {
+	void *(*txt)(void *ctx, const char *name, dkim_txt_cb *cb, void *arg);
+	void (*cancel)(void *ctx, void *handle);
+	void *ctx;
+};
+
+/* ---- The verifier (dkim_verify.c) ---- */
+
+/* One signature's outcome. */
+struct dkim_sig_result {
+	enum dkim_result result;
+	char d[DKIM_DOMAIN_MAX + 1];   /* "" when it did not parse */
+	char s[DKIM_SELECTOR_MAX + 1];
+	char i[DKIM_IDENTITY_MAX + 1]; /* the AUID (i=, or "@d") */
+	int alg;                       /* enum dkim_alg, 0 unknown */
+	uint8_t testing;               /* the key says t=y: treat as unsigned (§3.6.1) */
+	uint64_t unsigned_octets;      /* canonical body octets after l= */
+	char reason[DKIM_REASON_MAX];
+};
+
+struct dkim_verifier;
+
+enum { DKIM_VERIFY_WAIT = 0, DKIM_VERIFY_DONE = 1 };
+
+/*
+ * Creates a verifier judging times against now (seconds since the epoch),
+ * looking keys up through r (copied; r->ctx must outlive the verifier).
+ */
+struct dkim_verifier *dkim_verifier_new(const struct dkim_resolver *r, int64_t now);
+/*
+ * Feeds the next n octets of the message (header section, empty line,
+ * body). Never fails: a header section over DKIM_HEADER_MAX is remembered
+ * and reported as a result. Calls after the first dkim_verifier_run are
+ * ignored.
+ */
+void dkim_verifier_update(struct dkim_verifier *v, const void *p, size_t n);
+/*
+ * Ends the message on the first call and starts the key lookups; on every
+ * call, when all answers are in, computes the results. Returns
+ * DKIM_VERIFY_DONE (results ready) or DKIM_VERIFY_WAIT: wake(arg) will be
+ * called once, from the resolver's callback, when the last answer arrives;
+ * call dkim_verifier_run again then (not from inside wake is fine too).
+ */
+int dkim_verifier_run(struct dkim_verifier *v, void (*wake)(void *arg), void *arg);
+/* After DKIM_VERIFY_DONE: the number of results (0: no signatures) and
+ * each one, in the message's top-to-bottom order. Valid until free. */
+size_t dkim_verifier_count(const struct dkim_verifier *v);
+const struct dkim_sig_result *dkim_verifier_result(const struct dkim_verifier *v, size_t i);
+/* Cancels outstanding lookups and frees *v (NULL after). */
+void dkim_verifier_free(struct dkim_verifier **v);
+
+#endif
