@@ -70,7 +70,7 @@ struct node {
 	enum node_kind kind;
 	int value;                /* N_CONST; N_FLAG/N_KW: 1 = must be set */
 	unsigned bit;             /* N_FLAG: IMAP_F_* */
-	struct str kw;            /* N_KW: lowercase keyword */
+	struct str kw;            /* N_KW: keyword (lowercased; compared in any case) */
 	uint64_t num;             /* sizes; days for dates */
 	int64_t day;
 	struct imap_seqset set;   /* N_SEQ, N_UID */
@@ -392,7 +392,7 @@ static int has_keyword(const char *kw, struct str w)
 	for (const char *p = kw; p && *p;) {
 		const char *e = strchr(p, ' ');
 		size_t l = e ? (size_t)(e - p) : strlen(p);
-		if (l == w.len && memcmp(p, w.p, l) == 0)
+		if (str_eq_ci(str_make(p, l), w)) /* kept in the case first given */
 			return 1;
 		p = e ? e + 1 : NULL;
 	}

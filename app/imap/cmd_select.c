@@ -169,13 +169,18 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	s->state = IMAP_S_SELECTED;
 	snprintf(s->mailbox_name, sizeof(s->mailbox_name), "%s", name);
-	imap_reply(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
 	s->view.readonly = cmd->id == IMAP_CMD_EXAMINE;
-	if (s->view.readonly)
-		imap_reply(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox.");
-	else
-		imap_reply(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-			      "\\Draft \\*)] Flags permitted.");
+	/* FLAGS lists the keywords in use here, in the case first given
+	 * (RFC 9051 §7.3.5), as Dovecot does. */
+	s->view.kwnames_len = 0;
+	for (uint32_t i = 0; i < s->view.count; i++)
+		if (s->view.msgs[i].kw)
+			imap_view_kw_learn(&s->view, &s->view.msgs[i]);
+	struct buf fl;
+	buf_init(&fl, IMAP_VIEW_FLAGS_LINES_MAX);
+	imap_view_flags_lines(&s->view, &fl);
+	imap_write(s, buf_data(&fl), buf_len(&fl));
+	buf_free(&fl);
 	imap_reply(s, "* %u EXISTS", s->view.count);
 	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2). */
 	if (!s->rev2)

@@ -52,7 +52,6 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	struct status_ctx *c = arg;
 	c->size += info->size;
 	c->counted++;
-	/* Keywords are lowercase in the store. */
 	struct str kw = str_make(info->keywords, info->keywords_len);
 	int seen = 0;
 	for (size_t i = 0; i < kw.len;) {

@@ -4,8 +4,8 @@
  *
  * FLAGS replaces, +FLAGS adds, -FLAGS removes; .SILENT drops the untagged
  * FETCH answers. System flags map to the store's keywords ($seen ...);
- * other flags are keywords (atoms, stored lowercase). \Recent cannot be
- * stored. The write runs on the worker pool (imap_job.c); after the
+ * other flags are keywords (atoms, kept in the case first given on the
+ * message). \Recent cannot be stored. The write runs on the worker pool (imap_job.c); after the
  * commit the view takes the new flags, so this session's next sync does
  * not announce its own change again, and each message in the set gets
  * "* n FETCH (FLAGS ...)" (with UID for UID STORE, as Dovecot sends).
@@ -77,6 +77,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		return;
 	}
 	struct buf out, modified;
+	int new_kw = 0;
 	buf_init(&out, (size_t)j->n * 1024 + 4096);
 	buf_init(&modified, (size_t)j->n * 24 + 64);
 	for (size_t i = 0; i < j->n; i++) {
@@ -87,6 +88,10 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		struct imap_msg *m = &s->view.msgs[seq - 1];
 		imap_msg_set_keywords(m, r->keywords, strlen(r->keywords));
 		m->modseq = r->modseq;
+		/* A new keyword: FLAGS and PERMANENTFLAGS say so before the
+		 * FETCH that shows it (RFC 9051 §7.3.5). */
+		if (m->kw && imap_view_kw_learn(&s->view, m))
+			new_kw = 1;
 		if (r->status == STORE_KW_MODIFIED) {
 			buf_printf(&modified, "%s%u", buf_len(&modified) ? "," : "",
 				   j->uid_mode ? r->uid : seq);
@@ -107,6 +112,13 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 			buf_printf(&out, "%sMODSEQ (%llu)", j->silent ? "" : " ",
 				   (unsigned long long)m->modseq);
 		buf_append_c(&out, ")\r\n");
+	}
+	if (new_kw) {
+		struct buf fl;
+		buf_init(&fl, IMAP_VIEW_FLAGS_LINES_MAX);
+		imap_view_flags_lines(&s->view, &fl);
+		imap_write(s, buf_data(&fl), buf_len(&fl));
+		buf_free(&fl);
 	}
 	if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
@@ -201,6 +213,9 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO Mailbox is read-only.");
 		return;
 	}
+	/* A keyword already in use here keeps the case it has: "$forwarded"
+	 * sets the "$Forwarded" the client saw in FLAGS. */
+	imap_view_kw_canon(&s->view, buf_data(&kw), buf_len(&kw));
 	struct imap_job *j = imap_job_new(s);
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;

@@ -201,6 +201,93 @@ static int emit_vanished(struct buf *out, const uint32_t *gone, uint32_t expunge
 	return rc;
 }
 
+int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m)
+{
+	int added = 0;
+
+	for (const char *p = m->kw; p && *p;) {
+		const char *e = strchr(p, ' ');
+		size_t l = e ? (size_t)(e - p) : strlen(p), i = 0;
+		int known = 0;
+
+		while (i < v->kwnames_len && !known) {
+			size_t st = i;
+			while (i < v->kwnames_len && v->kwnames[i] != ' ')
+				i++;
+			known = str_eq_ci(str_make(v->kwnames + st, i - st), str_make(p, l));
+			i++;
+		}
+		if (!known && v->kwnames_len + l + 1 <= sizeof(v->kwnames)) {
+			if (v->kwnames_len)
+				v->kwnames[v->kwnames_len++] = ' ';
+			memcpy(v->kwnames + v->kwnames_len, p, l);
+			v->kwnames_len = (uint16_t)(v->kwnames_len + l);
+			added = 1;
+		}
+		p = e ? e + 1 : NULL;
+	}
+	return added;
+}
+
+void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n)
+{
+	for (size_t p = 0; p < n;) {
+		size_t e = p;
+		while (e < n && kw[e] != ' ')
+			e++;
+		for (size_t i = 0; i < v->kwnames_len;) {
+			size_t st = i;
+			while (i < v->kwnames_len && v->kwnames[i] != ' ')
+				i++;
+			if (str_eq_ci(str_make(v->kwnames + st, i - st), str_make(kw + p, e - p))) {
+				memcpy(kw + p, v->kwnames + st, e - p);
+				break;
+			}
+			i++;
+		}
+		p = e + 1;
+	}
+}
+
+int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out)
+{
+	const char *sp = v->kwnames_len ? " " : "";
+
+	if (buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%.*s)\r\n", sp,
+		       (int)v->kwnames_len, v->kwnames) < 0)
+		return -1;
+	if (v->readonly)
+		return buf_append_c(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+	return buf_printf(out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s%.*s "
+			       "\\*)] Flags permitted.\r\n",
+			  sp, (int)v->kwnames_len, v->kwnames);
+}
+
+/*
+ * FLAGS / PERMANENTFLAGS before the first response of a sync that shows a
+ * keyword not announced yet; keywords learnt after that are announced once
+ * more at the end of the sync (announce_rest()), so a sync sends the two
+ * lines at most twice whatever it brings (IMAP_VIEW_FLAGS_LINES_MAX).
+ * *state: 0 nothing sent, 1 sent, 2 sent and learnt more since.
+ */
+static int announce(struct imap_mailbox_view *v, struct buf *out, const struct imap_msg *m,
+		    int *state)
+{
+	if (!out || !m->kw || !imap_view_kw_learn(v, m))
+		return 0;
+	if (*state) {
+		*state = 2;
+		return 0;
+	}
+	*state = 1;
+	return imap_view_flags_lines(v, out);
+}
+
+static int announce_rest(const struct imap_mailbox_view *v, struct buf *out, int state)
+{
+	return out && state == 2 ? imap_view_flags_lines(v, out) : 0;
+}
+
 static int flags_differ(const struct imap_msg *o, const struct imap_msg *n)
 {
 	return o->flags != n->flags || (o->kw == NULL) != (n->kw == NULL) ||
@@ -245,7 +332,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	/* Expunged: in the old list, not in the new. Walk from the end so
 	 * each EXPUNGE names the number the client still holds. */
 	uint32_t i = v->count, j = nv.count, expunged = 0;
-	int rc = 0;
+	int rc = 0, kw_state = 0;
 	uint32_t *gone = v->qresync ? xmalloc(((size_t)v->count + 1) * sizeof(*gone)) : NULL;
 	while (i > 0) {
 		uint32_t ou = v->msgs[i - 1].uid;
@@ -277,15 +364,25 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 			j++;
 			continue;
 		}
-		if (flags_differ(o, n) && emit_flags(v, out, j + 1, n) < 0)
+		if (flags_differ(o, n) &&
+		    (announce(v, out, n, &kw_state) < 0 || emit_flags(v, out, j + 1, n) < 0))
 			rc = -1;
 		i++;
 		j++;
 	}
+	/* New messages: their keywords are announced before EXISTS. */
+	uint32_t last = v->count ? v->msgs[v->count - 1].uid : 0;
+	for (j = nv.count; j > 0 && nv.msgs[j - 1].uid > last; j--)
+		if (announce(v, out, &nv.msgs[j - 1], &kw_state) < 0)
+			rc = -1;
+	if (announce_rest(v, out, kw_state) < 0)
+		rc = -1;
 	if (nv.count != v->count || expunged)
 		if (buf_printf(out, "* %u EXISTS\r\n", nv.count) < 0)
 			rc = -1;
 	msgs_free(v->msgs, v->count);
+	nv.kwnames_len = v->kwnames_len;
+	memcpy(nv.kwnames, v->kwnames, v->kwnames_len);
 	*v = nv;
 	return rc;
 }
@@ -369,6 +466,7 @@ static void delta_unique(struct delta *d)
 static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf *out)
 {
 	uint32_t expunged = 0, count0 = v->count;
+	int kw_state = 0;
 	uint32_t *gone = v->qresync && out ? xmalloc((d->n + 1) * sizeof(*gone)) : NULL;
 	int rc = 0;
 
@@ -410,7 +508,8 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 			free(o->kw);
 			*o = e->m;
 			e->m.kw = NULL;
-			if (changed && out && emit_flags(v, out, seq, o) < 0)
+			if (changed && out &&
+			    (announce(v, out, o, &kw_state) < 0 || emit_flags(v, out, seq, o) < 0))
 				rc = -1;
 			continue;
 		}
@@ -422,7 +521,11 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 		}
 		v->msgs[v->count++] = e->m;
 		e->m.kw = NULL;
+		if (announce(v, out, &v->msgs[v->count - 1], &kw_state) < 0)
+			rc = -1;
 	}
+	if (announce_rest(v, out, kw_state) < 0)
+		rc = -1;
 	if (out && (v->count != count0 || expunged))
 		if (buf_printf(out, "* %u EXISTS\r\n", v->count) < 0)
 			rc = -1;

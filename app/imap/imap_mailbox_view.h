@@ -50,6 +50,10 @@ struct imap_msg {
 #define IMAP_F_SEEN 8u
 #define IMAP_F_DRAFT 16u
 
+#define IMAP_VIEW_KWNAMES_MAX 2048
+/* Room the FLAGS and PERMANENTFLAGS lines take, twice per sync at most. */
+#define IMAP_VIEW_FLAGS_LINES_MAX (2 * IMAP_VIEW_KWNAMES_MAX + 256)
+
 struct imap_mailbox_view {
 	uint32_t account, mailbox;
 	uint32_t uidvalidity, uidnext;
@@ -60,6 +64,12 @@ struct imap_mailbox_view {
 	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
+	/* Keywords announced in FLAGS / PERMANENTFLAGS (RFC 9051 §7.3.5),
+	 * space-separated, each in the case first seen; past the cap no
+	 * more are announced (clients may use any keyword: PERMANENTFLAGS
+	 * has \*). Inline so a snapshot (imap_view_cache.h) copies it. */
+	uint16_t kwnames_len;
+	char kwnames[IMAP_VIEW_KWNAMES_MAX];
 };
 
 /*
@@ -84,8 +94,9 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
  * Brings v up to date with the store and appends to out the untagged
  * responses that describe the change: "* n EXPUNGE" for each message gone
  * (highest sequence number first, so the numbers the client holds stay
- * right while it applies them) and then "* n EXISTS" when the count grew
- * or anything was expunged. Does nothing when the account did not change.
+ * right while it applies them), FETCH FLAGS of messages others changed
+ * (after FLAGS / PERMANENTFLAGS when they bring a new keyword), and then
+ * "* n EXISTS" when the count grew or anything was expunged. Does nothing when the account did not change.
  * Returns 0, or -1 on a store error (v unchanged) or when out is full
  * (out then holds a prefix: the caller closes the session), or -2 when
  * the mailbox no longer exists (deleted by another session; v unchanged).
@@ -104,6 +115,24 @@ void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len);
 int imap_msg_flags_append(const struct imap_msg *m, struct buf *out);
 /* The store keyword of a system flag name ("\\Seen" -> "$seen"), or NULL. */
 const char *imap_flag_keyword(struct str flag);
+
+/*
+ * Adds m's keywords that v has not announced yet (compared in any case) to
+ * v->kwnames. Returns 1 when one was added: the caller then sends
+ * imap_view_flags_lines() before any response that shows it.
+ */
+int imap_view_kw_learn(struct imap_mailbox_view *v, const struct imap_msg *m);
+/*
+ * Rewrites, in place, each keyword of the space-separated list kw[0..n)
+ * that v has announced in another case to the announced spelling.
+ */
+void imap_view_kw_canon(const struct imap_mailbox_view *v, char *kw, size_t n);
+/*
+ * Appends "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" (empty for a
+ * read-only view) with the system flags and v's announced keywords.
+ * -1 when out is full.
+ */
+int imap_view_flags_lines(const struct imap_mailbox_view *v, struct buf *out);
 
 /* The sequence number (1..count) of uid, or 0 when it is not in the view. */
 uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid);

@@ -190,8 +190,9 @@ void imap_session_sync(struct imap_session *s)
 
 	if (s->state != IMAP_S_SELECTED)
 		return;
-	/* An EXPUNGE or a FETCH FLAGS line per message at most. */
-	buf_init(&out, (size_t)s->view.count * 1024 + 4096);
+	/* An EXPUNGE or a FETCH FLAGS line per message at most, and FLAGS
+	 * with PERMANENTFLAGS twice at most (imap_view_sync()). */
+	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
 	int r = imap_view_sync(&s->view, imap_store, &out);
 	if (r == -2) {
 		/* Deleted under us: its messages and UIDs mean nothing any more

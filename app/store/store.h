@@ -297,7 +297,7 @@ struct store_email_info {
 	const void *meta; /* as given at delivery; valid during the callback */
 	size_t metalen;
 	uint8_t blob_id[32];
-	/* Keywords of the email, lowercase, space-separated ("$seen $flagged"),
+	/* Keywords of the email, space-separated ("$seen $flagged $Forwarded"),
 	 * not NUL-terminated; valid during the callback. Never "$deleted":
 	 * that one is the membership's (deleted below). */
 	const char *keywords;
@@ -518,13 +518,14 @@ struct store_kw_result {
 	uint32_t uid;
 	enum store_kw_status status;
 	uint64_t modseq; /* the email's modseq after the call (0 when gone) */
-	char *keywords;  /* malloc'ed, NUL-terminated, lowercase, space-separated;
+	char *keywords;  /* malloc'ed, NUL-terminated, space-separated;
 			  * NULL when gone. Free with store_kw_results_free(). */
 };
 /*
  * Sets (replaces), adds or removes keywords of the emails at uids in
- * mailbox. keywords is a space-separated list (any case, stored
- * lowercase; "$seen" etc. for IMAP's system flags; "" is allowed, e.g.
+ * mailbox. keywords is a space-separated list (compared in any case; an
+ * email keeps the case a keyword was first given, store_flags.c; "$seen"
+ * etc. for IMAP's system flags; "" is allowed, e.g.
  * to clear with STORE_KW_SET). Every email whose keywords change takes one
  * new modseq (one per 65535 emails), listed in one change record as "email
  * updated"; the account and every mailbox the email is in take it as

@@ -12,9 +12,14 @@
  * Callers see one keyword set per membership: the email's keywords, plus
  * "$deleted" when the membership has it. IMAP's system flags are stored
  * under their JMAP names ($seen $answered $flagged $deleted $draft); the
- * mapping is the IMAP layer's business. Keywords are stored lowercase
- * (both protocols compare them case-insensitively), separated by single
- * spaces, each at most STORE_KEYWORD_MAX octets of atom characters.
+ * mapping is the IMAP layer's business. Keywords keep the case they were
+ * first given on the email ("$Forwarded", "$MailFlagBit0": clients compare
+ * them as they set them) and are compared ASCII case-insensitively (both
+ * protocols do), so adding "$forwarded" to an email that has "$Forwarded"
+ * changes nothing; the five system names are always lowercase. Stored
+ * separated by single spaces, each at most STORE_KEYWORD_MAX octets of
+ * atom characters. Emails written before this rule have lowercase
+ * keywords, which read the same way: no migration.
  *
  * One synchronous write transaction through store_write(), as
  * store_expunge.c does: the caller (an IMAP session's worker job) answers
@@ -50,7 +55,7 @@ int store_keyword_valid(const char *kw, size_t n)
 	return 1;
 }
 
-/* A list of keyword slices (lowercased copies in one buffer). */
+/* A list of keyword slices (copies in one buffer). */
 struct kwset {
 	char *buf;
 	size_t len;
@@ -63,11 +68,25 @@ struct kwset {
 static const char KW_DELETED[] = "$deleted";
 #define KW_DELETED_LEN (sizeof KW_DELETED - 1)
 
+/* ASCII case-insensitive equality of two keywords. */
+static int kw_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return 0;
+	for (size_t i = 0; i < an; i++) {
+		char x = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] + 32) : a[i];
+		char y = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] + 32) : b[i];
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
 /* Removes w from s; 1 when it was there. */
 static int kwset_drop(struct kwset *s, const char *w, size_t n)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->wl[i] == n && memcmp(s->w[i], w, n) == 0) {
+		if (kw_eq(s->w[i], s->wl[i], w, n)) {
 			for (s->n--; i < s->n; i++) { /* keeps the order */
 				s->w[i] = s->w[i + 1];
 				s->wl[i] = s->wl[i + 1];
@@ -80,22 +99,23 @@ static int kwset_drop(struct kwset *s, const char *w, size_t n)
 static int kwset_has(const struct kwset *s, const char *w, size_t n)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->wl[i] == n && memcmp(s->w[i], w, n) == 0)
+		if (kw_eq(s->w[i], s->wl[i], w, n))
 			return 1;
 	return 0;
 }
 
-/* Splits space-separated text into s (lowercased, duplicates dropped).
- * -1 for an invalid keyword or too many. */
+/* The JMAP names of IMAP's system flags: always stored lowercase. */
+static const char *const system_kw[] = { "$seen", "$answered", "$flagged", "$draft", "$deleted" };
+
+/* Splits space-separated text into s (case kept but for the system
+ * names, duplicates in any case dropped, the first kept). -1 for an
+ * invalid keyword or too many. */
 static int kwset_parse(struct kwset *s, const char *text, size_t len)
 {
 	s->buf = xmalloc(len + 1);
 	s->len = len;
 	s->n = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		s->buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-	}
+	memcpy(s->buf, text, len);
 	size_t i = 0;
 	while (i < len) {
 		while (i < len && s->buf[i] == ' ')
@@ -109,6 +129,9 @@ static int kwset_parse(struct kwset *s, const char *text, size_t len)
 			return -1;
 		if (kwset_has(s, s->buf + st, i - st))
 			continue;
+		for (size_t k = 0; k < sizeof(system_kw) / sizeof(system_kw[0]); k++)
+			if (kw_eq(s->buf + st, i - st, system_kw[k], strlen(system_kw[k])))
+				memcpy(s->buf + st, system_kw[k], i - st);
 		if (s->n == STORE_KEYWORDS_MAX)
 			return -1;
 		s->w[s->n] = s->buf + st;

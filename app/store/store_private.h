@@ -478,7 +478,7 @@ void store_async_submit(struct store *st, struct store_async *a, struct loop *lo
 /* Completes a with *code (a STORE_* error; must live until finish). */
 void store_async_fail(struct store *st, struct store_async *a, struct loop *loop, int *code);
 
-/* Lowercased, deduplicated, single-space-joined copy of a keyword list
+/* Deduplicated (in any case), single-space-joined copy of a keyword list
  * (malloc'ed), or NULL when a keyword is invalid or there are too many. */
 char *store_keywords_normalize(const char *text, size_t len);
 /* Removes "$deleted" from a normalized keyword string, in place, and sets

@@ -213,3 +213,52 @@ def test_imap_condstore_enabling_and_search_min_max_modseq():
         out = tagged_ok(cmd(r, "g", "FETCH 1 (FLAGS) (CHANGEDSINCE 1)"))
         assert not [o for o in out if b"HIGHESTMODSEQ" in o[0]], out
         r.close()
+
+
+def test_imap_keywords_keep_case_and_are_announced():
+    """Failure 1: a keyword keeps the case it was first given and is
+    compared in any case; a new keyword is announced with FLAGS and
+    PERMANENTFLAGS (RFC 9051 §7.3.5) in the session that set it, in
+    another selected session, and on the next SELECT."""
+    with srv() as s:
+        m = login(s)
+        for i in range(2):
+            append_uid(m, ("Subject: k%d\r\n\r\nx\r\n" % i).encode())
+        m.logout()
+        r, o = Raw(s), Raw(s)
+        r.login()
+        o.login()
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        out = tagged_ok(cmd(o, "s", "SELECT INBOX"))
+        assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in [x[0] for x in out]
+        out = tagged_ok(cmd(r, "a", "STORE 1 +FLAGS ($Forwarded $MailFlagBit0)"))
+        lines = [x[0] for x in out]
+        flags = b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $MailFlagBit0)"
+        assert lines[0] == flags, lines
+        assert lines[1].startswith(b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+                                   b"\\Draft $Forwarded $MailFlagBit0 \\*)]"), lines
+        assert b"FLAGS ($Forwarded $MailFlagBit0)" in lines[2], lines
+        # Another case of the same keyword changes nothing; search in any case.
+        out = tagged_ok(cmd(r, "b", "STORE 1:2 +FLAGS ($forwarded)"))
+        lines = [x[0] for x in out]
+        assert not [x for x in lines if x.startswith(b"* FLAGS")], lines
+        assert any(b"* 2 FETCH (FLAGS ($Forwarded))" in x for x in lines), lines
+        out = tagged_ok(cmd(r, "c", "SEARCH KEYWORD $FORWARDED"))
+        assert out[0][0] == b"* SEARCH 1 2", out
+        out = tagged_ok(cmd(r, "d", "FETCH 1 (FLAGS)"))
+        assert b"FLAGS ($Forwarded $MailFlagBit0)" in out[0][0], out
+        # The other session hears of it at its next command.
+        out = tagged_ok(cmd(o, "n", "NOOP"))
+        lines = [x[0] for x in out]
+        assert flags in lines, lines
+        assert lines.index(flags) < min(i for i, x in enumerate(lines) if b"FETCH" in x), lines
+        # Removing in another case removes it.
+        tagged_ok(cmd(r, "e", "STORE 1 -FLAGS ($mailflagbit0)"))
+        out = tagged_ok(cmd(r, "f", "FETCH 1 (FLAGS)"))
+        assert b"FLAGS ($Forwarded)" in out[0][0], out
+        # A new SELECT lists what is in use, in the case first given.
+        out = tagged_ok(cmd(r, "g", "SELECT INBOX"))
+        lines = [x[0] for x in out]
+        assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)" in lines, lines
+        r.close()
+        o.close()

@@ -44,7 +44,7 @@ def test_imap_store_flags_and_seen():
         typ, data = m.store("1", "-FLAGS", "(\\Answered)")
         assert flags_of(data) == {1: {"\\Flagged"}}, data
         typ, data = m.store("2", "FLAGS", "(\\Draft Work $Label1)")
-        assert flags_of(data) == {2: {"\\Draft", "work", "$label1"}}, data
+        assert flags_of(data) == {2: {"\\Draft", "Work", "$Label1"}}, data
         typ, data = m.store("3", "+FLAGS.SILENT", "(\\Deleted)")
         assert typ == "OK" and data == [None], data
         typ, data = m.uid("STORE", "4", "+FLAGS", "(\\Seen)")
@@ -55,7 +55,7 @@ def test_imap_store_flags_and_seen():
         except imaplib.IMAP4.error as e:
             assert "BAD" in str(e)
         typ, data = m.fetch("1:4", "(FLAGS)")
-        assert flags_of(data) == {1: {"\\Flagged"}, 2: {"\\Draft", "work", "$label1"},
+        assert flags_of(data) == {1: {"\\Flagged"}, 2: {"\\Draft", "Work", "$Label1"},
                                   3: {"\\Deleted"}, 4: {"\\Seen"}}, data
         # BODY.PEEK leaves \Seen alone; BODY[] sets it and says so.
         typ, data = m.fetch("1", "(BODY.PEEK[])")
