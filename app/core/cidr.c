@@ -84,3 +84,23 @@ int cidr_list_match(const char *list, const char *ip)
 		return 0;
 	return each(list, a, &m) == 0 && m;
 }
+
+int cidr_client_key(const char *ip, char *out, size_t outsz)
+{
+	uint8_t a[16];
+	unsigned bits;
+
+	if (parse(ip, strlen(ip), a, &bits) < 0 || bits != 128) {
+		snprintf(out, outsz, "%s", ip);
+		return -1;
+	}
+	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)outsz);
+		return 0;
+	}
+	char net[INET6_ADDRSTRLEN];
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, net, sizeof(net));
+	snprintf(out, outsz, "%s/64", net);
+	return 0;
+}

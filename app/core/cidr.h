@@ -6,9 +6,23 @@
 #ifndef TERN_CORE_CIDR_H
 #define TERN_CORE_CIDR_H
 
+#include <stddef.h>
+
 /* 1 when every comma-separated entry of list is a valid network ("" is an empty list). */
 int cidr_list_valid(const char *list);
 /* 1 when the literal address ip is inside one of the networks of list. */
 int cidr_list_match(const char *list, const char *ip);
+
+/*
+ * The key a client is counted under for limits: an IPv4 address itself
+ * (also when written IPv4-mapped, "::ffff:1.2.3.4"), an IPv6 address's /64
+ * ("2001:db8:1:2::/64"), since one IPv6 site or host gets a whole /64 and
+ * can pick any address in it. Writes a NUL-terminated key of at most
+ * CIDR_KEY_MAX bytes into out (size outsz) and returns 0; -1 when ip is no
+ * literal address (out then holds ip itself, truncated, so a caller may
+ * still count it).
+ */
+#define CIDR_KEY_MAX 48
+int cidr_client_key(const char *ip, char *out, size_t outsz);
 
 #endif

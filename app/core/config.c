@@ -30,6 +30,29 @@ static const struct {
 	[LISTEN_HTTPS] = { "TERN_LISTEN_HTTPS", 443, 8443 },
 };
 
+static const struct {
+	const char *name, *max_var, *per_ip_var;
+	struct pool_limits def;
+} pool_defaults[POOL_COUNT] = {
+	/* Port 25: Postfix's smtpd_client_connection_count_limit per client. */
+	[POOL_SMTP] = { "smtp", "TERN_SMTP_MAX_CONNECTIONS", "TERN_SMTP_MAX_CONNECTIONS_PER_IP",
+			{ 1000, 50 } },
+	[POOL_SUBMISSION] = { "submission", "TERN_SUBMISSION_MAX_CONNECTIONS",
+			      "TERN_SUBMISSION_MAX_CONNECTIONS_PER_IP", { 500, 50 } },
+	[POOL_IMAP] = { "imap", "TERN_IMAP_MAX_CONNECTIONS", "TERN_IMAP_MAX_CONNECTIONS_PER_IP",
+			{ 1000, 50 } },
+	[POOL_POP3] = { "pop3", "TERN_POP3_MAX_CONNECTIONS", "TERN_POP3_MAX_CONNECTIONS_PER_IP",
+			{ 500, 50 } },
+	/* A browser opens at most six per host; scripts a few more. */
+	[POOL_HTTP] = { "http", "TERN_HTTP_MAX_CONNECTIONS", "TERN_HTTP_MAX_CONNECTIONS_PER_IP",
+			{ 500, 50 } },
+};
+
+const char *config_pool_name(enum conn_pool p)
+{
+	return pool_defaults[p].name;
+}
+
 const char *config_listen_var(enum listen_kind k)
 {
 	return listen_defaults[k].var;
@@ -273,8 +296,13 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
 	cfg->max_message_size = 50ull * 1024 * 1024;
 	cfg->log_level = LOG_INFO;
-	cfg->max_connections = 1000;
-	cfg->max_connections_per_ip = 50; /* Postfix smtpd_client_connection_count_limit */
+	for (int p = 0; p < POOL_COUNT; p++)
+		cfg->pools[p] = pool_defaults[p].def;
+	/* Dovecot gives a client 3 minutes to log in, nginx's mail proxy 60 s;
+	 * a real client needs a few seconds, a slot holder all it is given. */
+	cfg->login_timeout_s = 60;
+	cfg->smtp_stress_timeout_s = 10; /* Postfix's smtpd_timeout in stress mode */
+	cfg->http_header_timeout_s = 15;
 	cfg->max_recipients = 100;
 	cfg->smtp_timeout_s = 300;
 	cfg->smtp_session_max_s = 3600;
@@ -362,10 +390,16 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if ((v = getenv("TERN_LOG_LEVEL")) != NULL && log_level_parse(v, &cfg->log_level) < 0)
 		return bad(err, errsz, "TERN_LOG_LEVEL", v, "debug, info, warn or error");
 
-	if (get_uint("TERN_SMTP_MAX_CONNECTIONS", &cfg->max_connections, 1, 100000, err, errsz) < 0 ||
-	    get_uint("TERN_SMTP_MAX_CONNECTIONS_PER_IP", &cfg->max_connections_per_ip, 1, 100000, err,
-		     errsz) < 0 ||
-	    get_uint("TERN_SMTP_MAX_RECIPIENTS", &cfg->max_recipients, 1, 10000, err, errsz) < 0 ||
+	for (int p = 0; p < POOL_COUNT; p++)
+		if (get_uint(pool_defaults[p].max_var, &cfg->pools[p].max, 1, 100000, err, errsz) < 0 ||
+		    get_uint(pool_defaults[p].per_ip_var, &cfg->pools[p].per_ip, 1, 100000, err,
+			     errsz) < 0)
+			return -1;
+	if (get_uint("TERN_LOGIN_TIMEOUT", &cfg->login_timeout_s, 1, 3600, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_STRESS_TIMEOUT", &cfg->smtp_stress_timeout_s, 1, 300, err, errsz) < 0 ||
+	    get_uint("TERN_HTTP_HEADER_TIMEOUT", &cfg->http_header_timeout_s, 1, 300, err, errsz) < 0)
+		return -1;
+	if (get_uint("TERN_SMTP_MAX_RECIPIENTS", &cfg->max_recipients, 1, 10000, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_TIMEOUT", &cfg->smtp_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_SESSION_TIME", &cfg->smtp_session_max_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||

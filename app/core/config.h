@@ -39,6 +39,15 @@ enum listen_kind {
 	LISTEN_COUNT
 };
 
+/* Connection pools: each service has its own, so that one cannot starve
+ * another (port 25 floods must not lock users out of IMAP). */
+enum conn_pool { POOL_SMTP, POOL_SUBMISSION, POOL_IMAP, POOL_POP3, POOL_HTTP, POOL_COUNT };
+
+struct pool_limits {
+	unsigned max;    /* connections in all */
+	unsigned per_ip; /* from one IPv4 address or one IPv6 /64 */
+};
+
 struct config {
 	char data_dir[512];
 	char hostname[256];
@@ -57,9 +66,11 @@ struct config {
 	enum log_level log_level;
 	int log_json;
 
-	/* Limits (TERN_SMTP_*): see README. */
-	unsigned max_connections;        /* all SMTP connections */
-	unsigned max_connections_per_ip;
+	/* Limits (TERN_<SERVICE>_MAX_CONNECTIONS[_PER_IP], TERN_SMTP_*): see README. */
+	struct pool_limits pools[POOL_COUNT];
+	unsigned login_timeout_s;       /* TERN_LOGIN_TIMEOUT: connect to login, IMAP/POP3/submission */
+	unsigned smtp_stress_timeout_s; /* TERN_SMTP_STRESS_TIMEOUT: port 25 idle limit under pressure */
+	unsigned http_header_timeout_s; /* TERN_HTTP_HEADER_TIMEOUT: a complete request header */
 	unsigned max_recipients;
 	unsigned smtp_timeout_s;      /* idle time between commands */
 	unsigned smtp_session_max_s;  /* total session time */
@@ -79,6 +90,9 @@ struct config {
 	unsigned queue_nretry;         /* 0 = the default 1m,5m,15m,30m,1h */
 	uint16_t queue_mx_port;        /* TERN_QUEUE_MX_PORT (tests): 25 */
 };
+
+/* "smtp", "submission", "imap", "pop3", "http": for logs and variable names. */
+const char *config_pool_name(enum conn_pool p);
 
 /* Environment variable name for a listener ("TERN_LISTEN_SMTP"). */
 const char *config_listen_var(enum listen_kind k);

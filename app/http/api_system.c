@@ -202,8 +202,8 @@ static void write_settings(struct http_ctx *x)
 	jw_key(&w, "limits");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "max_message_size", c->max_message_size);
-	jw_kuint(&w, "smtp_max_connections", c->max_connections);
-	jw_kuint(&w, "smtp_max_connections_per_ip", c->max_connections_per_ip);
+	jw_kuint(&w, "smtp_max_connections", c->pools[POOL_SMTP].max);
+	jw_kuint(&w, "smtp_max_connections_per_ip", c->pools[POOL_SMTP].per_ip);
 	jw_kuint(&w, "smtp_max_recipients", c->max_recipients);
 	jw_obj_end(&w);
 	jw_key(&w, "listeners");

@@ -159,8 +159,9 @@ void http_autodiscover(struct http_ctx *x);
 /* GET of a UI path: the asset or the SPA index. */
 void http_static(struct http_ctx *x);
 
-/* The daemon (the TLS bridge adds connections to it) and the bound ports. */
-struct MHD_Daemon *http_daemon(void);
+/* The HTTPS (https 1) or plain daemon, which the bridge adds connections to,
+ * or NULL; and the bound ports. */
+struct MHD_Daemon *http_daemon(int https);
 uint16_t http_https_port(void);
 uint16_t http_http_port(void);
 

@@ -10,10 +10,13 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <limits.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,14 +37,16 @@ struct store *http_store;
 int64_t http_started_at;
 char http_env_admin_hash[PASSWORD_HASH_MAX];
 
-static struct MHD_Daemon *daemon_;
-static struct listener http_listener;
-static int have_http_listener;
-static uint16_t https_port;
+/* How long SIGTERM waits for libmicrohttpd's threads. */
+#define HTTP_STOP_SECONDS 3
+
+/* [1]: the HTTPS daemon, [0]: plain HTTP. */
+static struct MHD_Daemon *daemons[2];
+static uint16_t https_port, http_port;
 static int ready;
 static sem_t hash_sem;
 
-/* Marks a connection that came through the TLS bridge (socket context). */
+/* The HTTPS daemon's handler argument. */
 static char https_marker;
 
 int http_is_ready(void)
@@ -198,7 +203,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
-	(void)cls;
 	(void)version;
 
 	if (!r) {
@@ -236,8 +240,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	x->path = url;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
-	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	x->https = ci && ci->socket_context == &https_marker;
+	x->https = cls == &https_marker;
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	char *ip = arena_alloc(r->arena, 48);
 	addr_text(ci ? ci->client_addr : NULL, ip, 48);
@@ -282,16 +285,10 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
-	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-		return;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-	int domain = 0;
-	socklen_t sl = sizeof(domain);
-	if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) == 0 &&
-	    domain == AF_UNIX)
-		*socket_context = &https_marker;
-	metrics_inc(METRIC_CONN_HTTP);
+	(void)mc;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		metrics_inc(METRIC_CONN_HTTP);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -302,17 +299,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	/* Bridged HTTPS arrives on a unix socket: TCP options cannot apply
-	 * there, and the data is in the socket already. Not worth a line. */
+	/* Bridged connections arrive on a unix socket: TCP options cannot
+	 * apply there, and the data is in the socket already. Not worth a line. */
 	if (strstr(msg, "TCP_NODELAY") || strstr(msg, "TCP_CORK") ||
 	    strstr(msg, "Failed to push the data"))
 		return;
 	log_debug("http", NULL, "event=mhd message=%s", log_q(msg, q, sizeof(q)));
 }
 
-struct MHD_Daemon *http_daemon(void)
+struct MHD_Daemon *http_daemon(int https)
 {
-	return daemon_;
+	return daemons[!!https];
 }
 
 static void setup_admin(struct store *st)
@@ -337,79 +334,134 @@ static void setup_admin(struct store *st)
 		 code);
 }
 
-int http_server_start(const struct config *cfg, struct store *st, struct listener *https_r,
-		      int *has_https_r, char *err, size_t errsz)
+/*
+ * A connection limit per worker thread that cannot be reached: above the
+ * number of descriptors the process may hold (every connection the daemon
+ * counts is one), see http_bridge.c for the bug this keeps us clear of.
+ * Our own limits (POOL_HTTP) are taken in the bridge.
+ */
+static unsigned unreachable_limit(unsigned threads)
+{
+	struct rlimit rl;
+	uint64_t fds = 1u << 20;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fds = (uint64_t)rl.rlim_cur;
+	uint64_t total = (fds + 1) * threads;
+	return total > UINT_MAX / 2 ? UINT_MAX / 2 : (unsigned)total;
+}
+
+static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
-	int listen_fd = -1;
+			 MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, unreachable_limit(threads), NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, NULL }, /* ours, per /64 */
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
+		{ MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL },
+		{ threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, https ? &https_marker : NULL,
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+int http_server_start(const struct config *cfg, struct store *st, struct listener *ls,
+		      int *n_r, char *err, size_t errsz)
+{
+	int n = 0;
 
 	http_cfg = cfg;
 	http_store = st;
 	http_started_at = (int64_t)time(NULL);
-	*has_https_r = 0;
+	*n_r = 0;
 	sem_init(&hash_sem, 0, 2);
 	if (!cfg->listen[LISTEN_HTTP].port && !cfg->listen[LISTEN_HTTPS].port)
 		return 0;
 	setup_admin(st);
 
 	if (cfg->listen[LISTEN_HTTPS].port) {
-		if (listener_open(https_r, &cfg->listen[LISTEN_HTTPS], "https", http_tls_accept, NULL,
-				  err, errsz) < 0)
-			return -1;
-		https_port = https_r->port;
-		*has_https_r = 1;
+		if (listener_open(&ls[n], &cfg->listen[LISTEN_HTTPS], "https", http_bridge_accept,
+				  HTTP_BRIDGE_TLS, err, errsz) < 0)
+			goto fail;
+		https_port = ls[n++].port;
+		/* The web admin and the API: password checks may hold a thread. */
+		daemons[1] = daemon_start(1, 4);
+		if (!daemons[1])
+			goto fail_daemon;
 	}
 	if (cfg->listen[LISTEN_HTTP].port) {
-		if (listener_open(&http_listener, &cfg->listen[LISTEN_HTTP], "http", NULL, NULL, err,
-				  errsz) < 0)
+		if (listener_open(&ls[n], &cfg->listen[LISTEN_HTTP], "http", http_bridge_accept, NULL,
+				  err, errsz) < 0)
 			goto fail;
-		have_http_listener = 1;
-		listen_fd = http_listener.fd;
-	} else {
-		flags |= MHD_USE_NO_LISTEN_SOCKET;
+		http_port = ls[n++].port;
+		/* Redirects, health, metrics, ACME, autoconfiguration. */
+		daemons[0] = daemon_start(0, 2);
+		if (!daemons[0])
+			goto fail_daemon;
 	}
-
-	struct MHD_OptionItem opts[] = {
-		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
-		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
-		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
-		{ MHD_OPTION_CONNECTION_LIMIT, 1000, NULL },
-		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256, NULL },
-		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL },
-		{ MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL },
-		{ listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, listen_fd, NULL },
-		{ listen_fd >= 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, 4, NULL },
-		{ MHD_OPTION_END, 0, NULL },
-	};
-	daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_ARRAY, opts,
-				   MHD_OPTION_END);
-	if (!daemon_) {
-		snprintf(err, errsz, "cannot start the HTTP daemon (libmicrohttpd)");
-		goto fail;
-	}
-	if (have_http_listener)
-		log_info("server", NULL, "event=listening service=http port=%u",
-			 (unsigned)http_listener.port);
+	*n_r = n;
 	return 0;
+fail_daemon:
+	snprintf(err, errsz, "cannot start the HTTP daemon (libmicrohttpd)");
 fail:
-	if (have_http_listener)
-		listener_close(&http_listener);
-	have_http_listener = 0;
-	if (*has_https_r)
-		listener_close(https_r);
-	*has_https_r = 0;
+	for (int i = 0; i < n; i++)
+		listener_close(&ls[i]);
+	http_server_stop();
+	https_port = http_port = 0;
 	return -1;
+}
+
+/* The daemon stops on a thread of its own, waited for a bounded time. */
+struct stopper {
+	struct MHD_Daemon *d[2];
+	sem_t done;
+};
+
+static void *stop_daemons(void *arg)
+{
+	struct stopper *s = arg;
+	for (int i = 0; i < 2; i++)
+		if (s->d[i])
+			MHD_stop_daemon(s->d[i]);
+	sem_post(&s->done);
+	return NULL;
 }
 
 void http_server_stop(void)
 {
-	if (daemon_) {
-		/* MHD closes the listening socket it was given. */
-		MHD_stop_daemon(daemon_);
-		daemon_ = NULL;
-		have_http_listener = 0;
+	/* Shared with a thread that may outlive this call: never freed. */
+	static struct stopper st;
+	pthread_t t;
+	struct timespec until;
+
+	if (!daemons[0] && !daemons[1])
+		return;
+	st.d[0] = daemons[0];
+	st.d[1] = daemons[1];
+	daemons[0] = daemons[1] = NULL;
+	sem_init(&st.done, 0, 0);
+	if (pthread_create(&t, NULL, stop_daemons, &st) != 0) {
+		stop_daemons(&st);
+		return;
+	}
+	pthread_detach(t);
+	/*
+	 * A wedged worker would hold SIGTERM for ever: after a few seconds
+	 * the process goes on stopping (and exits, which ends those threads;
+	 * the listeners are ours and close with the others).
+	 */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HTTP_STOP_SECONDS;
+	while (sem_timedwait(&st.done, &until) < 0) {
+		if (errno == EINTR)
+			continue;
+		log_error("http", NULL, "event=stop_timeout seconds=%d", HTTP_STOP_SECONDS);
+		return;
 	}
 }
 
@@ -420,5 +472,5 @@ uint16_t http_https_port(void)
 
 uint16_t http_http_port(void)
 {
-	return have_http_listener ? http_listener.port : 0;
+	return http_port;
 }

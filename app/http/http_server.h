@@ -2,17 +2,16 @@
  * http_server.h — the HTTP side of tern serve: admin UI, REST API,
  * /healthz, /metrics, client autoconfiguration.
  *
- * Design. libmicrohttpd parses HTTP with its own thread pool (epoll):
- * one daemon listens on TERN_LISTEN_HTTP itself. HTTPS is terminated by
- * our BearSSL pump on the loops (http_tls_bridge.c) and its plaintext is
- * handed to the same daemon through a socketpair with MHD_add_connection(),
- * carrying the client's real address; the daemon tells the two kinds
- * apart by the socket's family (AF_UNIX = bridged HTTPS). Handlers run on
- * the daemon's threads: store reads and admin writes are synchronous there
- * (never on a mail loop), argon2id too, bounded by a semaphore.
- *
- * When TERN_LISTEN_HTTP is disabled the daemon has no listening socket and
- * libmicrohttpd then runs one thread instead of a pool.
+ * Design. libmicrohttpd parses HTTP with its own threads (epoll), but
+ * never accepts a connection itself: both listeners are loop listeners
+ * and every connection comes through http_bridge.c, which takes the
+ * POOL_HTTP limits and the request deadlines first, terminates TLS on
+ * the HTTPS port (BearSSL), and hands the plaintext to one of two daemons
+ * through a socketpair with MHD_add_connection(), carrying the client's
+ * real address: the HTTPS daemon (four threads) or the plain one (two).
+ * Handlers run on the daemons' threads: store reads and admin writes are
+ * synchronous there (never on a mail loop), argon2id too, bounded by a
+ * semaphore.
  */
 #ifndef TERN_HTTP_HTTP_SERVER_H
 #define TERN_HTTP_HTTP_SERVER_H
@@ -26,24 +25,29 @@ struct store;
 struct listener;
 
 /*
- * Starts the daemon (plain HTTP listener included) when either HTTP
- * listener is configured. When TERN_LISTEN_HTTPS is set, opens that
- * listening socket into *https_r (*has_https_r = 1) for the caller to
- * attach to its loops like the mail listeners. Logs the setup code when
- * the wizard needs one. Returns 0, or -1 with err filled.
+ * Starts a daemon for each configured HTTP listener and opens those
+ * listening sockets into ls[0..*n_r) (room for two) for the caller to
+ * attach to its loops like the mail listeners and close at the end. Logs
+ * the setup code when the wizard needs one. Returns 0, or -1 with err
+ * filled (nothing left open).
  */
-int http_server_start(const struct config *cfg, struct store *st, struct listener *https_r,
-		      int *has_https_r, char *err, size_t errsz);
+int http_server_start(const struct config *cfg, struct store *st, struct listener *ls, int *n_r,
+		      char *err, size_t errsz);
 /* Marks the server as fully started (/healthz answers 200 from then on). */
 void http_server_ready(void);
-/* On a loop's thread: closes the HTTPS bridges of that loop. */
+/* On a loop's thread: closes the HTTP connections of that loop. */
 void http_server_close_all(void);
-/* Bridged HTTPS connections alive in the process. */
+/* HTTP connections alive in the process. */
 unsigned http_server_sessions(void);
-/* Stops the daemon (after the loops stopped). */
+/*
+ * Stops the daemons (after the connections closed). Returns within a few
+ * seconds even if a daemon thread is stuck (logged: event=stop_timeout).
+ */
 void http_server_stop(void);
 
-/* listener_accept_cb of the HTTPS listener (http_tls_bridge.c). */
-void http_tls_accept(struct loop *loop, int fd, void *arg);
+/* listener_accept_cb of both HTTP listeners (http_bridge.c); arg is
+ * HTTP_BRIDGE_TLS for the HTTPS one, else NULL. */
+#define HTTP_BRIDGE_TLS ((void *)1)
+void http_bridge_accept(struct loop *loop, int fd, void *arg);
 
 #endif

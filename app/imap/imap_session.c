@@ -35,7 +35,7 @@
 #include "imap/imap_server.h"
 #include "imap/imap_view_cache.h"
 #include "net/conn.h"
-#include "net/listener.h"
+#include "net/limits.h"
 
 const struct config *imap_cfg;
 struct store *imap_store;
@@ -221,6 +221,7 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 
 void imap_session_logged_in(struct imap_session *s)
 {
+	conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 	s->state = IMAP_S_AUTH;
 	set_limits(s);
 	s->sub.account = s->account;
@@ -549,7 +550,7 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	s->idle_timer = 0;
 	imap_auth_cancel(s);
 	if (s->limited)
-		limits_release(c->peer_ip);
+		limits_release(POOL_IMAP, c->peer_ip);
 	s->limited = 0;
 	s->conn_gone = 1;
 	s->conn = NULL;
@@ -595,7 +596,7 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 	log_info("imap", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
 		 s->conn->peer_port, implicit ? "implicit" : "no");
 
-	int lim = limits_acquire(s->conn->peer_ip);
+	int lim = limits_acquire(POOL_IMAP, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
 		const char *why = loop_draining ? "shutdown"
 				  : lim == -2   ? "per_ip_limit"
@@ -606,6 +607,9 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 		log_info("imap", s->id, "event=refused reason=%s", why);
 	} else {
 		s->limited = 1;
+		/* Until LOGIN/AUTHENTICATE succeeds, whatever the client does. */
+		conn_deadline(s->conn, (uint64_t)imap_cfg->login_timeout_s * 1000,
+			      "* BYE Login timeout.\r\n", "login_timeout");
 	}
 	if (implicit) {
 		s->idle_timer = loop_timer_add(loop, IMAP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);

@@ -112,6 +112,9 @@ static void conn_destroy(struct conn *c)
 	loop_close_fd(c->loop, c->fd);
 	if (c->close_timer_)
 		loop_timer_del(c->loop, c->close_timer_);
+	if (c->deadline_timer_)
+		loop_timer_del(c->loop, c->deadline_timer_);
+	c->close_timer_ = c->deadline_timer_ = 0;
 	if (c->ops_->on_close)
 		c->ops_->on_close(c, c->arg_, c->close_reason_ ? c->close_reason_ : "closed");
 	if (c->tls) {
@@ -501,6 +504,37 @@ void conn_close_after_flush(struct conn *c, const char *reason)
 	c->close_timer_ = loop_timer_add(c->loop, CLOSE_GRACE_MS, close_timeout, c);
 	if (c->busy_ == 0)
 		conn_settle(c);
+}
+
+static void deadline_passed(struct loop *loop, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	c->deadline_timer_ = 0;
+	if (c->dead_ || c->close_after_flush_)
+		return;
+	if (c->tls && !conn_tls_established(c)) {
+		/* Nothing can be said before the handshake ends. */
+		conn_close(c, c->deadline_reason_);
+		return;
+	}
+	conn_hold(c);
+	if (c->deadline_bye_)
+		conn_write(c, c->deadline_bye_, strlen(c->deadline_bye_));
+	conn_close_after_flush(c, c->deadline_reason_);
+	conn_release(c);
+}
+
+void conn_deadline(struct conn *c, uint64_t ms, const char *goodbye, const char *reason)
+{
+	if (c->deadline_timer_)
+		loop_timer_del(c->loop, c->deadline_timer_);
+	c->deadline_timer_ = 0;
+	if (!ms || c->dead_)
+		return;
+	c->deadline_bye_ = goodbye;
+	c->deadline_reason_ = reason;
+	c->deadline_timer_ = loop_timer_add(c->loop, ms, deadline_passed, c);
 }
 
 void conn_close(struct conn *c, const char *reason)

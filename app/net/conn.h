@@ -60,6 +60,8 @@ struct conn {
 	int busy_; /* callback nesting depth */
 	const char *close_reason_;
 	uint64_t close_timer_;
+	uint64_t deadline_timer_;
+	const char *deadline_bye_, *deadline_reason_;
 };
 
 /*
@@ -114,6 +116,19 @@ void conn_pause_read(struct conn *c, int pause);
  * 5 s at most. on_close runs with reason.
  */
 void conn_close_after_flush(struct conn *c, const char *reason);
+/*
+ * A deadline for the connection, apart from any idle timer of the session:
+ * ms from now, unless reset or cleared before, goodbye (a complete
+ * protocol line with its CRLF, or NULL) is sent and the connection closed
+ * (after the flush, 5 s at most; at once while a TLS handshake is still
+ * running) with reason. Idle timers restart on every byte, so only a
+ * deadline bounds what a slow client may hold: the time to log in, the
+ * time to send an HTTP request header. A new call replaces the deadline;
+ * ms 0 clears it. goodbye and reason must stay valid while the conn lives
+ * (string literals, or the session's own storage).
+ */
+void conn_deadline(struct conn *c, uint64_t ms, const char *goodbye, const char *reason);
+
 /* Closes now, dropping unsent output. on_close runs with reason. */
 void conn_close(struct conn *c, const char *reason);
 

@@ -1,5 +1,5 @@
 /*
- * listener.c — listening sockets and process-wide connection limits.
+ * listener.c — listening sockets. See listener.h.
  */
 #include "net/listener.h"
 
@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,6 @@
 
 #include "core/log.h"
 #include "core/loop.h"
-#include "core/xalloc.h"
 
 static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, int *errno_r)
 {
@@ -163,86 +161,4 @@ void listener_close(struct listener *ls)
 	if (ls->fd >= 0)
 		close(ls->fd);
 	ls->fd = -1;
-}
-
-/* Per-IP counts: a small chained hash under one mutex. Accepts are rare
- * compared with the I/O they start, so the lock is not contended. */
-struct ip_count {
-	char ip[48];
-	unsigned n;
-	struct ip_count *next;
-};
-
-#define IP_BUCKETS 1024
-static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ip_count *ip_table[IP_BUCKETS];
-static unsigned limit_total = 1000, limit_per_ip = 20, count_total;
-
-static unsigned ip_hash(const char *ip)
-{
-	unsigned h = 2166136261u;
-	for (; *ip; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h % IP_BUCKETS;
-}
-
-void limits_init(unsigned max_total, unsigned max_per_ip)
-{
-	limit_total = max_total;
-	limit_per_ip = max_per_ip;
-}
-
-int limits_acquire(const char *ip)
-{
-	int r = 0;
-	unsigned h = ip_hash(ip);
-	struct ip_count *e;
-
-	pthread_mutex_lock(&limits_lock);
-	for (e = ip_table[h]; e; e = e->next)
-		if (strcmp(e->ip, ip) == 0)
-			break;
-	if (count_total >= limit_total) {
-		r = -1;
-	} else if (e && e->n >= limit_per_ip) {
-		r = -2;
-	} else {
-		if (!e) {
-			e = xcalloc(1, sizeof(*e));
-			snprintf(e->ip, sizeof(e->ip), "%s", ip);
-			e->next = ip_table[h];
-			ip_table[h] = e;
-		}
-		e->n++;
-		count_total++;
-	}
-	pthread_mutex_unlock(&limits_lock);
-	return r;
-}
-
-void limits_release(const char *ip)
-{
-	unsigned h = ip_hash(ip);
-
-	pthread_mutex_lock(&limits_lock);
-	for (struct ip_count **pp = &ip_table[h]; *pp; pp = &(*pp)->next) {
-		struct ip_count *e = *pp;
-		if (strcmp(e->ip, ip) != 0)
-			continue;
-		count_total--;
-		if (--e->n == 0) {
-			*pp = e->next;
-			free(e);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&limits_lock);
-}
-
-unsigned limits_current(void)
-{
-	pthread_mutex_lock(&limits_lock);
-	unsigned n = count_total;
-	pthread_mutex_unlock(&limits_lock);
-	return n;
 }

@@ -1,13 +1,12 @@
 /*
- * listener.h — listening sockets shared by every loop, and connection limits.
+ * listener.h — listening sockets shared by every loop.
  *
  * One socket per configured address, registered on every loop with
  * EPOLLEXCLUSIVE so one loop wakes per incoming connection and the kernel
  * spreads connections over the loops. (SO_REUSEPORT would do the same but
  * silently shares the port with a second server started by mistake.)
  *
- * Connection limits are process-wide: a total and a per-IP count, taken at
- * accept time and given back when the session ends.
+ * Connection limits are net/limits.h's, taken by each service's accept.
  */
 #ifndef TERN_NET_LISTENER_H
 #define TERN_NET_LISTENER_H
@@ -57,13 +56,5 @@ void listener_close(struct listener *ls);
  * and *nodelay_r, or -1.
  */
 int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len, int *nodelay_r);
-
-/* Limits. */
-void limits_init(unsigned max_total, unsigned max_per_ip);
-/* 0 when taken, -1 when the total is reached, -2 when this IP's share is. */
-int limits_acquire(const char *ip);
-void limits_release(const char *ip);
-/* Connections currently counted. */
-unsigned limits_current(void);
 
 #endif

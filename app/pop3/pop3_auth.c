@@ -232,6 +232,7 @@ static void auth_done(void *arg)
 	switch (j->result) {
 	case AUTH_OK_R:
 		authfail_succeeded(s->conn->peer_ip);
+		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 		s->state = POP3_S_TRANSACTION;
 		memcpy(s->login, j->user, sizeof(s->login));
 		s->account = j->account;

@@ -27,7 +27,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
-#include "net/listener.h"
+#include "net/limits.h"
 #include "pop3/pop3_server.h"
 
 const struct config *pop3_cfg;
@@ -443,7 +443,7 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	s->idle_timer = 0;
 	pop3_auth_cancel_delay(s);
 	if (s->limited)
-		limits_release(c->peer_ip);
+		limits_release(POOL_POP3, c->peer_ip);
 	s->limited = 0;
 	s->conn_gone = 1;
 	s->conn = NULL;
@@ -473,7 +473,7 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 	log_info("pop3", s->id, "event=connect peer=%s port=%u tls=%s", s->conn->peer_ip,
 		 s->conn->peer_port, implicit ? "implicit" : "no");
 
-	int lim = limits_acquire(s->conn->peer_ip);
+	int lim = limits_acquire(POOL_POP3, s->conn->peer_ip);
 	if (lim < 0 || loop_draining) {
 		const char *why = loop_draining ? "shutdown"
 				  : lim == -2   ? "per_ip_limit"
@@ -484,6 +484,9 @@ void pop3_server_accept(struct loop *loop, int fd, void *arg)
 		log_info("pop3", s->id, "event=refused reason=%s", why);
 	} else {
 		s->limited = 1;
+		/* Until USER/PASS or AUTH succeeds, whatever the client does. */
+		conn_deadline(s->conn, (uint64_t)pop3_cfg->login_timeout_s * 1000,
+			      "-ERR [SYS/TEMP] Login timeout.\r\n", "login_timeout");
 	}
 	if (implicit) {
 		/* The greeting waits for the handshake (greet()), which gets

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "core/xalloc.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
+#include "net/limits.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
@@ -135,6 +137,14 @@ int server_run(const struct config *cfg_env)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* Every connection is a descriptor (an HTTP one three): the
+	 * connection limits mean nothing under a soft limit of 1024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
 	merged = *cfg_env;
 	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
 		log_error("server", NULL, "event=start_failed error=\"cannot create %s: %s\"",
@@ -157,7 +167,7 @@ int server_run(const struct config *cfg_env)
 		store_close(&st);
 		return 1;
 	}
-	limits_init(cfg->max_connections, cfg->max_connections_per_ip);
+	limits_init(cfg);
 	/* Password hashing and other CPU-heavy work stay off the loops. */
 	worker_pool_start(2);
 	smtp_server_init(cfg, st);
@@ -203,15 +213,15 @@ int server_run(const struct config *cfg_env)
 	}
 
 	{
-		int has_https = 0;
-		if (http_server_start(cfg, st, &listeners[nlisteners], &has_https, err, sizeof(err)) < 0) {
+		int nhttp = 0;
+		if (http_server_start(cfg, st, &listeners[nlisteners], &nhttp, err, sizeof(err)) < 0) {
 			log_error("server", NULL, "event=start_failed listener=http error=\"%s\"", err);
 			for (int j = 0; j < nlisteners; j++)
 				listener_close(&listeners[j]);
 			store_close(&st);
 			return 1;
 		}
-		nlisteners += has_https;
+		nlisteners += nhttp;
 	}
 
 	nloops = cfg->loops ? (int)cfg->loops : (int)sysconf(_SC_NPROCESSORS_ONLN);

@@ -124,6 +124,7 @@ static void auth_done(void *arg)
 	switch (j->result) {
 	case AUTH_OK_R:
 		authfail_succeeded(s->conn->peer_ip);
+		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
 		s->authenticated = 1;
 		s->account = j->account;
 		snprintf(s->login, sizeof(s->login), "%s", j->user);

@@ -24,7 +24,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
-#include "net/listener.h"
+#include "net/limits.h"
 #include "smtp/smtp_rate.h"
 #include "smtp/smtp_server.h"
 
@@ -34,6 +34,8 @@
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000 /* 465: TLS handshake before the greeting */
 
 const struct config *smtp_cfg;
+/* What a submission client that did not log in in time is told. */
+static char login_bye[320];
 struct store *smtp_store;
 static unsigned sessions_alive;
 static uint64_t session_base;
@@ -55,6 +57,8 @@ void smtp_server_init(const struct config *cfg, struct store *st)
 {
 	const char *v = getenv("TERN_SMTP_GREET_DELAY");
 	smtp_cfg = cfg;
+	snprintf(login_bye, sizeof(login_bye), "421 4.4.2 %s Error: login timeout\r\n",
+		 cfg->hostname);
 	smtp_store = st;
 	smtp_rate_init(cfg->send_rate);
 	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
@@ -153,6 +157,8 @@ void smtp_session_free(struct smtp_session *s)
 /* ---- timers ---- */
 
 static void idle_rearm(struct smtp_session *s);
+static void idle_arm(struct smtp_session *s, uint64_t ms);
+static uint64_t idle_limit_ms(const struct smtp_session *s);
 
 static void idle_timeout(struct loop *loop, void *arg)
 {
@@ -170,7 +176,13 @@ static void idle_timeout(struct loop *loop, void *arg)
 		idle_rearm(s); /* our side is working, or delaying on purpose */
 		return;
 	}
-	log_info("smtp", s->id, "event=timeout kind=idle state=%d", s->state);
+	uint64_t idle = loop_now_ms() - s->idle_since, limit = idle_limit_ms(s);
+	if (idle < limit) {
+		idle_arm(s, limit - idle);
+		return;
+	}
+	log_info("smtp", s->id, "event=timeout kind=idle state=%d stress=%d", s->state,
+		 limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000);
 	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtp_cfg->hostname);
 	close_with(s, "idle_timeout");
 }
@@ -194,12 +206,37 @@ static void life_timeout(struct loop *loop, void *arg)
 	close_with(s, "session_timeout");
 }
 
-static void idle_rearm(struct smtp_session *s)
+/*
+ * Port 25 keeps RFC 5321's five minutes (TERN_SMTP_TIMEOUT) while it has
+ * room; once its pool is under pressure, idle senders get
+ * TERN_SMTP_STRESS_TIMEOUT (Postfix's stress mode), so a flood of silent
+ * or dripping connections gives way to live ones. Sessions that were idle
+ * when the pressure began are cut too: the timer looks at least every
+ * stress interval.
+ */
+static uint64_t idle_limit_ms(const struct smtp_session *s)
 {
+	uint64_t normal = (uint64_t)smtp_cfg->smtp_timeout_s * 1000;
+	uint64_t stress = (uint64_t)smtp_cfg->smtp_stress_timeout_s * 1000;
+	if (s->mode == SMTP_MODE_MX && stress < normal && limits_pressure(POOL_SMTP))
+		return stress;
+	return normal;
+}
+
+static void idle_arm(struct smtp_session *s, uint64_t ms)
+{
+	uint64_t check = (uint64_t)smtp_cfg->smtp_stress_timeout_s * 1000;
+	if (s->mode == SMTP_MODE_MX && check < ms)
+		ms = check;
 	if (s->idle_timer)
 		loop_timer_del(s->loop, s->idle_timer);
-	s->idle_timer = loop_timer_add(s->loop, (uint64_t)smtp_cfg->smtp_timeout_s * 1000,
-				       idle_timeout, s);
+	s->idle_timer = loop_timer_add(s->loop, ms, idle_timeout, s);
+}
+
+static void idle_rearm(struct smtp_session *s)
+{
+	s->idle_since = loop_now_ms();
+	idle_arm(s, idle_limit_ms(s));
 }
 
 /* ---- commands ---- */
@@ -716,7 +753,7 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 	s->idle_timer = s->life_timer = s->greet_timer = 0;
 	smtp_auth_closed(s);
 	if (s->limited)
-		limits_release(c->peer_ip);
+		limits_release(s->mode == SMTP_MODE_MX ? POOL_SMTP : POOL_SUBMISSION, c->peer_ip);
 	s->limited = 0;
 	s->conn_gone = 1;
 	s->conn = NULL;
@@ -764,7 +801,8 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		 s->conn->peer_port, mode_names[s->mode]);
 	metrics_inc(s->mode == SMTP_MODE_MX ? METRIC_CONN_SMTP : METRIC_CONN_SUBMISSION);
 
-	int lim = limits_acquire(s->conn->peer_ip);
+	int lim = limits_acquire(s->mode == SMTP_MODE_MX ? POOL_SMTP : POOL_SUBMISSION,
+				 s->conn->peer_ip);
 	if ((lim < 0 || loop_draining) && s->mode == SMTP_MODE_SUBMISSIONS) {
 		/* Nothing can be said before the handshake: just close. */
 		log_info("smtp", s->id, "event=refused reason=%s",
@@ -785,6 +823,10 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		return;
 	}
 	s->limited = 1;
+	if (s->mode != SMTP_MODE_MX)
+		/* Submission: until AUTH succeeds, whatever the client does. */
+		conn_deadline(s->conn, (uint64_t)smtp_cfg->login_timeout_s * 1000, login_bye,
+			      "login_timeout");
 	s->life_timer = loop_timer_add(loop, (uint64_t)smtp_cfg->smtp_session_max_s * 1000,
 				       life_timeout, s);
 	if (s->mode == SMTP_MODE_SUBMISSIONS) {

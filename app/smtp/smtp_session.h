@@ -102,6 +102,7 @@ struct smtp_session {
 	int draining;
 	int limited;     /* holds a connection-limit slot */
 	uint64_t idle_timer, life_timer, greet_timer;
+	uint64_t idle_since; /* loop_now_ms() of the last input */
 	struct smtp_tx tx; /* valid in MAIL..WAIT_STORE */
 	int in_tx;
 	struct smtp_session *prev, *next; /* per-loop list */

@@ -1,20 +1,43 @@
 /*
- * http_tls_bridge.c — HTTPS: TLS on our loops, HTTP in libmicrohttpd.
+ * http_bridge.c — every HTTP connection: accepted on our loops, parsed by
+ * libmicrohttpd.
  *
  * libmicrohttpd speaks TLS only through GnuTLS, which we do not ship. So
- * the HTTPS listener is a loop listener like the mail ones: each accepted
- * connection is a struct conn with implicit TLS (BearSSL, the same
- * certificate as the mail services, reloaded on SIGHUP). Its plaintext is
- * spliced to one end of a socketpair; the other end goes to the daemon
- * with MHD_add_connection() and the client's real address, so per-IP
- * limits and logs see the client, not the socketpair.
+ * both HTTP listeners are loop listeners like the mail ones: each accepted
+ * connection is a struct conn (implicit TLS on the HTTPS port: BearSSL,
+ * the same certificate as the mail services, reloaded on SIGHUP). Its
+ * plaintext is spliced to one end of a socketpair; the other end goes to
+ * the HTTPS or the plain daemon with MHD_add_connection() and the client's
+ * real address, so logs and handlers see the client, not the socketpair.
+ *
+ * Limits are ours, taken here before anything reaches the daemon: the
+ * POOL_HTTP slots (a total and a share per IPv4 address or IPv6 /64), and
+ * deadlines libmicrohttpd cannot give, since its timeout restarts on every
+ * byte (one header byte every 20 s would hold a slot for ever):
+ * - a complete request header within TERN_HTTP_HEADER_TIMEOUT of the
+ *   connection (TLS handshake included) or of the last response bytes
+ *   (a keep-alive connection idles no longer than that either);
+ * - after the header, the body and the answer within REQUEST_DEADLINE_MS.
+ * A client still taking a response is never cut: a deadline that passes
+ * while our output moves is pushed back.
+ *
+ * Why the daemon never refuses a connection itself: libmicrohttpd 0.9.75
+ * (daemon.c, new_connection_process_) returns from its connection-limit
+ * branch with cleanup_connection_mutex still locked. A connection added
+ * with MHD_add_connection() is counted against a worker's limit only
+ * later, on that worker's thread, so a burst of adds can overshoot the
+ * limit and reach that branch; the worker then deadlocks on its own mutex
+ * for good (HTTP wedged, sockets never closed, MHD_stop_daemon() hanging
+ * at SIGTERM). http_server.c therefore gives each worker a limit above
+ * the process's file descriptor limit: every connection the daemon holds
+ * is an open descriptor, so that branch cannot be reached.
  *
  * Flow control both ways: when the socketpair will not take more request
  * bytes, the conn stops reading the client (conn_pause_read) until it
  * drains; when the conn's output buffer is nearly full, we stop reading
  * the socketpair until the conn reports it drained. Either side closing
  * closes the other: the daemon closing its end (keep-alive over, timeout,
- * error) makes us flush and close the TLS connection with close_notify;
+ * error) makes us flush and close the connection (TLS with close_notify);
  * the client going away closes our end, which the daemon sees as EOF.
  */
 #include <arpa/inet.h>
@@ -33,16 +56,31 @@
 #include "http/http_internal.h"
 #include "http/http_server.h"
 #include "net/conn.h"
+#include "net/limits.h"
 
 #define BRIDGE_IN_MAX (64 * 1024)
 #define BRIDGE_OUT_MAX (256 * 1024)
 #define BRIDGE_CHUNK (16 * 1024)
+/* Body and answer after a complete header: HTTP_BODY_MAX is 64 KiB, and
+ * libmicrohttpd's own idle timeout is as long. */
+#define REQUEST_DEADLINE_MS 60000
+
+enum bridge_phase {
+	PHASE_HEADER,  /* waiting for a complete request header */
+	PHASE_REQUEST, /* header seen: body and answer to come */
+};
 
 struct bridge {
 	struct conn *c;
 	struct loop *loop;
 	int sp;          /* our end of the socketpair */
 	unsigned sp_want;
+	int https;
+	int limited; /* holds a POOL_HTTP slot */
+	enum bridge_phase phase;
+	unsigned line_len; /* bytes in the header line being read */
+	uint64_t timer;
+	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	struct bridge *prev, *next;
 };
 
@@ -72,6 +110,50 @@ static void sp_interest(struct bridge *b, unsigned want)
 	}
 }
 
+static void deadline_passed(struct loop *loop, void *arg);
+
+static void deadline_set(struct bridge *b, enum bridge_phase phase)
+{
+	uint64_t ms = phase == PHASE_HEADER ? (uint64_t)http_cfg->http_header_timeout_s * 1000
+					    : REQUEST_DEADLINE_MS;
+	b->phase = phase;
+	if (phase == PHASE_HEADER)
+		b->line_len = 1; /* one empty line before a request is tolerated */
+	b->out_mark = b->c->bytes_out;
+	if (b->timer)
+		loop_timer_del(b->loop, b->timer);
+	b->timer = loop_timer_add(b->loop, ms, deadline_passed, b);
+}
+
+static void deadline_passed(struct loop *loop, void *arg)
+{
+	struct bridge *b = arg;
+	(void)loop;
+	b->timer = 0;
+	if (b->c->bytes_out != b->out_mark) {
+		/* The client is taking a response: not the client's delay. */
+		deadline_set(b, b->phase);
+		return;
+	}
+	log_info("http", NULL, "event=timeout kind=%s peer=%s https=%d",
+		 b->phase == PHASE_HEADER ? "request_header" : "request", b->c->peer_ip, b->https);
+	conn_close(b->c, b->phase == PHASE_HEADER ? "header_timeout" : "request_timeout");
+}
+
+/* Looks for the empty line that ends a request header (CRLF or bare LF). */
+static void scan_header(struct bridge *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && b->phase == PHASE_HEADER; i++) {
+		if (p[i] == '\n') {
+			if (b->line_len == 0)
+				deadline_set(b, PHASE_REQUEST);
+			b->line_len = 0;
+		} else if (p[i] != '\r') {
+			b->line_len++;
+		}
+	}
+}
+
 /* Moves request bytes from the conn to the daemon. 1 when all went. */
 static int push_request(struct bridge *b)
 {
@@ -79,6 +161,9 @@ static int push_request(struct bridge *b)
 	while (buf_len(&c->in) > 0) {
 		ssize_t w = send(b->sp, buf_data(&c->in), buf_len(&c->in), MSG_NOSIGNAL);
 		if (w > 0) {
+			/* Each byte is looked at once, as it goes. */
+			if (b->phase == PHASE_HEADER)
+				scan_header(b, buf_data(&c->in), (size_t)w);
 			buf_consume(&c->in, (size_t)w);
 			continue;
 		}
@@ -124,9 +209,12 @@ static void sp_close(struct bridge *b)
 static void bridge_closed(struct conn *c, void *arg, const char *reason)
 {
 	struct bridge *b = arg;
-	(void)c;
 	(void)reason;
 	sp_close(b);
+	if (b->timer)
+		loop_timer_del(b->loop, b->timer);
+	if (b->limited)
+		limits_release(POOL_HTTP, c->peer_ip);
 	if (b->prev)
 		b->prev->next = b->next;
 	else
@@ -158,6 +246,8 @@ static void sp_event(struct loop *loop, int fd, unsigned events, void *arg)
 			char tmp[BRIDGE_CHUNK];
 			ssize_t r = recv(b->sp, tmp, sizeof(tmp), 0);
 			if (r > 0) {
+				/* An answer: the next request's header is due. */
+				deadline_set(b, PHASE_HEADER);
 				if (conn_write(c, tmp, (size_t)r) < 0) {
 					eof = 1;
 					break;
@@ -200,15 +290,15 @@ static socklen_t peer_sockaddr(const struct conn *c, struct sockaddr_storage *ss
 	return 0;
 }
 
-void http_tls_accept(struct loop *loop, int fd, void *arg)
+void http_bridge_accept(struct loop *loop, int fd, void *arg)
 {
 	struct bridge *b = xcalloc(1, sizeof(*b));
 	int sp[2];
-	(void)arg;
 
 	b->loop = loop;
 	b->sp = -1;
-	b->c = conn_new(loop, fd, 1, BRIDGE_IN_MAX, BRIDGE_OUT_MAX, &bridge_ops, b);
+	b->https = arg == HTTP_BRIDGE_TLS;
+	b->c = conn_new(loop, fd, b->https, BRIDGE_IN_MAX, BRIDGE_OUT_MAX, &bridge_ops, b);
 	if (!b->c) {
 		free(b);
 		return;
@@ -219,7 +309,18 @@ void http_tls_accept(struct loop *loop, int fd, void *arg)
 		loop_bridges->prev = b;
 	loop_bridges = b;
 
-	struct MHD_Daemon *d = http_daemon();
+	int lim = limits_acquire(POOL_HTTP, b->c->peer_ip);
+	if (lim < 0) {
+		/* Refused before a byte is read: nothing reaches the daemon. */
+		log_info("http", NULL, "event=refused peer=%s reason=%s", b->c->peer_ip,
+			 lim == -2 ? "per_ip_limit" : "connection_limit");
+		conn_close(b->c, "connection_limit");
+		return;
+	}
+	b->limited = 1;
+	deadline_set(b, PHASE_HEADER);
+
+	struct MHD_Daemon *d = http_daemon(b->https);
 	if (!d || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn("http", NULL, "event=bridge_failed error=\"%s\"",
 			 d ? strerror(errno) : "no daemon");
@@ -234,8 +335,9 @@ void http_tls_accept(struct loop *loop, int fd, void *arg)
 	if (ok != MHD_YES) {
 		/* MHD closed sp[1] already. */
 		close(sp[0]);
-		log_info("http", NULL, "event=refused peer=%s reason=http_limit", b->c->peer_ip);
-		conn_close(b->c, "http_limit");
+		log_warn("http", NULL, "event=refused peer=%s reason=daemon error=\"%s\"",
+			 b->c->peer_ip, strerror(errno));
+		conn_close(b->c, "bridge_failed");
 		return;
 	}
 	b->sp = sp[0];

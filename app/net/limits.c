@@ -1,0 +1,117 @@
+/*
+ * limits.c — connection slots per pool and per client. See limits.h.
+ */
+#include "net/limits.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cidr.h"
+#include "core/xalloc.h"
+
+/* Per-client counts: a small chained hash under one mutex. Accepts are rare
+ * compared with the I/O they start, so the lock is not contended. */
+struct client_count {
+	char key[CIDR_KEY_MAX];
+	enum conn_pool pool;
+	unsigned n;
+	struct client_count *next;
+};
+
+#define BUCKETS 1024
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client_count *table[BUCKETS];
+static struct pool_limits lim[POOL_COUNT];
+static unsigned total[POOL_COUNT];
+static int stressed[POOL_COUNT];
+
+static unsigned bucket(enum conn_pool p, const char *key)
+{
+	unsigned h = 2166136261u ^ (unsigned)p;
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % BUCKETS;
+}
+
+void limits_init(const struct config *cfg)
+{
+	pthread_mutex_lock(&lock);
+	for (int p = 0; p < POOL_COUNT; p++)
+		lim[p] = cfg->pools[p];
+	pthread_mutex_unlock(&lock);
+}
+
+int limits_acquire(enum conn_pool p, const char *ip)
+{
+	char key[CIDR_KEY_MAX];
+	int r = 0;
+	struct client_count *e;
+
+	cidr_client_key(ip, key, sizeof(key));
+	unsigned h = bucket(p, key);
+	pthread_mutex_lock(&lock);
+	for (e = table[h]; e; e = e->next)
+		if (e->pool == p && strcmp(e->key, key) == 0)
+			break;
+	if (total[p] >= lim[p].max) {
+		r = -1;
+	} else if (e && e->n >= lim[p].per_ip) {
+		r = -2;
+	} else {
+		if (!e) {
+			e = xcalloc(1, sizeof(*e));
+			memcpy(e->key, key, sizeof(key));
+			e->pool = p;
+			e->next = table[h];
+			table[h] = e;
+		}
+		e->n++;
+		total[p]++;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void limits_release(enum conn_pool p, const char *ip)
+{
+	char key[CIDR_KEY_MAX];
+
+	cidr_client_key(ip, key, sizeof(key));
+	unsigned h = bucket(p, key);
+	pthread_mutex_lock(&lock);
+	for (struct client_count **pp = &table[h]; *pp; pp = &(*pp)->next) {
+		struct client_count *e = *pp;
+		if (e->pool != p || strcmp(e->key, key) != 0)
+			continue;
+		total[p]--;
+		if (--e->n == 0) {
+			*pp = e->next;
+			free(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+unsigned limits_current(enum conn_pool p)
+{
+	pthread_mutex_lock(&lock);
+	unsigned n = total[p];
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+int limits_pressure(enum conn_pool p)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t used = total[p], max = lim[p].max;
+	if (used * 4 >= max * 3)
+		stressed[p] = 1;
+	else if (used * 2 < max)
+		stressed[p] = 0;
+	int r = stressed[p];
+	pthread_mutex_unlock(&lock);
+	return r;
+}

@@ -1,0 +1,35 @@
+/*
+ * limits.h — connection slots per service pool and per client.
+ *
+ * Each service has its own pool (enum conn_pool in core/config.h): a total
+ * and a share per client, taken when a connection is accepted and given
+ * back when it ends. Separate pools are what keep a flood of port 25 from
+ * locking users out of IMAP, submission, POP3 or the web admin. A client is
+ * an IPv4 address or an IPv6 /64 (cidr_client_key), since an IPv6 host can
+ * pick any address in its /64.
+ *
+ * A pool comes "under pressure" once three quarters of it are taken, and
+ * stays so until less than half is (so that it does not flap at the line):
+ * port 25 then shortens its idle timeout (Postfix's stress mode) so that
+ * slow or idle senders make room for live ones.
+ *
+ * Thread-safe: any loop may call any function.
+ */
+#ifndef TERN_NET_LIMITS_H
+#define TERN_NET_LIMITS_H
+
+#include "core/config.h"
+
+/* Sets every pool's limits from cfg->pools; call once before any acquire. */
+void limits_init(const struct config *cfg);
+/* Takes a slot in pool p for ip: 0, -1 when the pool is full, -2 when this
+ * client's share is taken. Only a 0 is to be given back. */
+int limits_acquire(enum conn_pool p, const char *ip);
+/* Gives back a slot taken for ip. */
+void limits_release(enum conn_pool p, const char *ip);
+/* Connections counted in pool p now. */
+unsigned limits_current(enum conn_pool p);
+/* 1 while pool p is under pressure (see the top of the file). */
+int limits_pressure(enum conn_pool p);
+
+#endif

@@ -1,0 +1,277 @@
+"""Connection slots under abuse (issue 28, findings 2 and 5): each service
+has its own pool, so a port-25 flood leaves IMAP, submission and POP3
+logins working; port 25 shortens its idle timeout under pressure; a client
+that does not log in is closed after TERN_LOGIN_TIMEOUT whatever it sends;
+HTTP has per-client limits and a request-header deadline (a one-byte drip
+cannot hold a slot); and a flood of the HTTPS port leaves no connection
+behind, the admin answering and SIGTERM prompt."""
+import imaplib
+import os
+import poplib
+import smtplib
+import socket
+import ssl
+import time
+
+from harness import Raw, Server
+from httpc import Api
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def server_sockets(s):
+    """Sockets the server process holds (listeners, clients, socketpairs)."""
+    n = 0
+    d = "/proc/%d/fd" % s.proc.pid
+    for fd in os.listdir(d):
+        try:
+            if os.readlink(os.path.join(d, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def wait_sockets(s, at_most, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        n = server_sockets(s)
+        if n <= at_most:
+            return n
+        time.sleep(0.1)
+    return server_sockets(s)
+
+
+def closed_within(sock, seconds):
+    """(closed?, bytes read) reading until EOF or seconds pass."""
+    sock.settimeout(0.5)
+    got = b""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            chunk = sock.recv(4096)
+        except (socket.timeout, TimeoutError):
+            continue
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True, got
+        if not chunk:
+            return True, got
+        got += chunk
+    return False, got
+
+
+def hold(port, source, n):
+    out = []
+    for _ in range(n):
+        c = socket.socket()
+        c.bind((source, 0))
+        c.connect(("127.0.0.1", port))
+        out.append(c)
+    return out
+
+
+def test_https_flood_leaves_nothing_behind():
+    # Limits high enough that every connection reaches libmicrohttpd, as
+    # in the probe (1,100 connections from 5 addresses, held, closed,
+    # again): on 8cd1e52 the daemon's workers deadlocked on their own
+    # mutex, the socket pairs stayed open and SIGTERM hung.
+    s = Server(http=True, env={"TERN_HTTP_MAX_CONNECTIONS": "5000",
+                               "TERN_HTTP_MAX_CONNECTIONS_PER_IP": "5000",
+                               "TERN_LOG_LEVEL": "info"})
+    try:
+        api = Api(s)
+        assert api.raw("GET", "/healthz")[0] == 200
+        idle = server_sockets(s)
+        for _ in range(3):
+            socks = []
+            for i in range(1100):
+                socks += hold(s.https_port, "127.0.0.%d" % (2 + i % 5), 1)
+            time.sleep(3)
+            for c in socks:
+                c.close()
+            left = wait_sockets(s, idle)
+            assert left <= idle, "%d sockets left open (idle: %d)" % (left, idle)
+        for _ in range(20):
+            assert api.raw("GET", "/healthz")[0] == 200
+        t0 = time.time()
+        assert s.stop(timeout=10) == 0
+        assert time.time() - t0 < 10
+        # The ports are free again: a restart binds them.
+        s.start()
+        assert api.raw("GET", "/healthz")[0] == 200
+    finally:
+        s.cleanup()
+
+
+def test_http_per_client_limit_and_header_deadline():
+    s = Server(http=True, env={"TERN_HTTP_HEADER_TIMEOUT": "2",
+                               "TERN_HTTP_MAX_CONNECTIONS_PER_IP": "4",
+                               "TERN_HTTP_MAX_CONNECTIONS": "12"})
+    try:
+        api = Api(s)
+        # Per client: a fifth connection from one address is closed at
+        # once, while another address is served.
+        four = hold(s.http_port, "127.0.0.2", 4)
+        fifth = hold(s.http_port, "127.0.0.2", 1)[0]
+        closed, _ = closed_within(fifth, 1.5)
+        assert closed, "a fifth connection from one address was kept"
+        assert Api(s, https=False).raw("GET", "/healthz")[0] == 200
+        # The four idle ones never sent a header: the deadline ends them.
+        for c in four:
+            assert closed_within(c, 8)[0], "an idle connection outlived the header deadline"
+            c.close()
+        fifth.close()
+
+        # A drip of one header byte at a time (libmicrohttpd's timeout
+        # restarts on every byte) is closed at the deadline, on plain
+        # HTTP and on HTTPS (the TLS handshake counts into it).
+        drip = socket.create_connection(("127.0.0.1", s.http_port))
+        tls = ctx().wrap_socket(socket.create_connection(("127.0.0.1", s.https_port)))
+        closed = {}
+        t0 = time.time()
+        while time.time() - t0 < 10 and len(closed) < 2:
+            for name, c in (("http", drip), ("https", tls)):
+                if name in closed:
+                    continue
+                try:
+                    c.sendall(b"G")
+                except OSError:
+                    closed[name] = True
+                    continue
+                c.settimeout(0.3)
+                try:
+                    if c.recv(100) == b"":
+                        closed[name] = True
+                except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+                    pass
+                except (OSError, ssl.SSLError):
+                    closed[name] = True
+        assert closed == {"http": True, "https": True}, closed
+        drip.close()
+        tls.close()
+        assert "kind=request_header" in s.log_text()
+
+        # A keep-alive client that sends whole requests is served, and a
+        # request answered near the deadline does not cut the next one.
+        c = Api(s).conn()
+        for _ in range(3):
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
+            time.sleep(1)
+        c.close()
+        time.sleep(0.5)  # the closed keep-alive connection gives its slot back
+        # The total: 12 in all, from three addresses at 4 each.
+        many = []
+        for ip in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):
+            many += hold(s.https_port, ip, 4)
+        extra = hold(s.https_port, "127.0.0.6", 1)[0]
+        assert closed_within(extra, 1.5)[0], "a connection over the total was kept"
+        for c in many + [extra]:
+            c.close()
+        assert "reason=connection_limit" in s.log_text()
+    finally:
+        s.cleanup()
+
+
+def test_port25_flood_leaves_other_services_and_login_deadline():
+    s = Server(imap=True, pop3=True, submission=True, accounts=[(BOB, BOB_PW)],
+               env={"TERN_SMTP_MAX_CONNECTIONS": "40",
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "10",
+                    "TERN_SMTP_STRESS_TIMEOUT": "3",
+                    "TERN_LOGIN_TIMEOUT": "3"})
+    try:
+        # Port 25 full from four addresses; a fifth is refused.
+        flood = []
+        for i in range(4):
+            for _ in range(10):
+                flood.append(Raw(s.smtp_port, source="127.0.0.%d" % (2 + i)))
+        assert all(r.greeting[0] == 220 for r in flood)
+        over = Raw(s.smtp_port, source="127.0.0.7")
+        assert over.greeting[0] == 421, over.greeting
+        over.close()
+        per_ip = Raw(s.smtp_port, source="127.0.0.2", greet=False)
+        assert per_ip.reply()[0] == 421
+        per_ip.close()
+
+        # Users still log in everywhere else.
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=10)
+        assert m.login(BOB, BOB_PW)[0] == "OK"
+        m.logout()
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10)
+        c.starttls(context=ctx())
+        c.ehlo()
+        c.login(BOB, BOB_PW)
+        c.quit()
+        p = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(), timeout=10)
+        p.user(BOB)
+        p.pass_(BOB_PW)
+        p.quit()
+
+        # Under pressure (40 of 40), idle port-25 senders get the stress
+        # timeout instead of five minutes, and room comes back: at least
+        # until less than half the pool is taken (then the pressure is
+        # over and the rest keep RFC 5321's five minutes).
+        cut = set()
+        deadline = time.time() + 15
+        while len(cut) < 21 and time.time() < deadline:
+            for r in flood:
+                if r not in cut and r.closed(timeout=0.05):
+                    assert b"421 4.4.2" in r.buf, r.buf
+                    cut.add(r)
+        for r in flood:
+            r.close()
+        assert len(cut) >= 21, "only %d idle port-25 senders gave way under pressure" % len(cut)
+        ok = Raw(s.smtp_port, source="127.0.0.7")
+        assert ok.greeting[0] == 220
+        assert ok.cmd("EHLO client.test")[0] == 250
+        ok.close()
+
+        # Login deadline: a client that never logs in is closed after
+        # TERN_LOGIN_TIMEOUT even while it keeps talking (NOOP, CAPA), on IMAP,
+        # POP3 and submission; one that logged in stays.
+        i = socket.create_connection(("127.0.0.1", s.imap_port))
+        p = socket.create_connection(("127.0.0.1", s.pop3_port))
+        sub = socket.create_connection(("127.0.0.1", s.submission_port))
+        kept = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=10)
+        kept.login(BOB, BOB_PW)
+        talk = {i: b"a NOOP\r\n", p: b"CAPA\r\n", sub: b"NOOP\r\n"}
+        got = {c: b"" for c in talk}
+        gone = set()
+        t0 = time.time()
+        while time.time() - t0 < 12 and len(gone) < 3:
+            for c, line in talk.items():
+                if c in gone:
+                    continue
+                try:
+                    c.sendall(line)
+                    c.settimeout(0.3)
+                    chunk = c.recv(4096)
+                except (socket.timeout, TimeoutError):
+                    continue
+                except OSError:
+                    gone.add(c)
+                    continue
+                if not chunk:
+                    gone.add(c)
+                got[c] += chunk
+            time.sleep(0.2)
+        assert len(gone) == 3, {k: v[-80:] for k, v in got.items()}
+        assert b"* BYE Login timeout" in got[i], got[i][-200:]
+        assert b"-ERR [SYS/TEMP] Login timeout" in got[p], got[p][-200:]
+        assert b"421 4.4.2" in got[sub], got[sub][-200:]
+        assert kept.noop()[0] == "OK"
+        kept.logout()
+        for c in talk:
+            c.close()
+        assert "reason=login_timeout" in s.log_text()
+    finally:
+        s.cleanup()

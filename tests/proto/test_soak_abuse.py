@@ -1,0 +1,271 @@
+"""A one-minute soak under mixed abuse (issue 28): while other processes
+flood port 25, drip bytes, start big messages they never finish, guess
+passwords on IMAP, POP3 and submission and flood HTTP, a legitimate user
+keeps sending mail through submission, reading it over IMAP and POP3 and
+asking the web admin's health: every one of those operations is answered
+within a second (TERN_SOAK_SECONDS sets the length), every message sent
+arrives, and the server is alive at the end.
+
+The abusers are processes, not threads, so that Python's own lock does not
+make the legitimate client look slow."""
+import imaplib
+import multiprocessing
+import os
+import poplib
+import smtplib
+import socket
+import ssl
+import time
+
+from harness import SANITIZED, Server
+from httpc import Api
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+EVE, EVE_PW = "eve@example.test", "eve-pw-1"
+# What the user waits for at most per operation. A sanitized build is
+# several times slower at everything, so it gets more.
+LIMIT = 3.0 if SANITIZED else 1.0
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def _until(stop_at, fn):
+    while time.time() < stop_at:
+        try:
+            fn()
+        except Exception:
+            time.sleep(0.05)
+
+
+def flood25(port, stop_at, first):
+    """Holds as many idle port-25 connections as it can from 10 addresses,
+    opening new ones as the server drops them."""
+    held = []
+
+    def step():
+        for i in range(10):
+            c = socket.socket()
+            c.settimeout(2)
+            c.bind(("127.0.%d.%d" % (first, 10 + i), 0))
+            c.connect(("127.0.0.1", port))
+            held.append(c)
+        alive = []
+        for c in held:
+            c.setblocking(False)
+            try:
+                if c.recv(4096) == b"":
+                    c.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                c.close()
+                continue
+            alive.append(c)
+        held[:] = alive
+        time.sleep(0.2)
+    _until(stop_at, step)
+
+
+def drip25(port, stop_at):
+    """Sessions that send a command one byte a second."""
+    def step():
+        c = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                     source_address=("127.0.1.50", 0))
+        c.recv(512)
+        for b in b"EHLO dripping.example\r\n" * 10:
+            c.sendall(bytes([b]))
+            time.sleep(1)
+        c.close()
+    _until(stop_at, step)
+
+
+def big_data(port, stop_at, n):
+    """Messages of tens of megabytes whose end never comes."""
+    chunk = (b"X" * 998 + b"\r\n") * 1024  # 1 MiB
+
+    def step():
+        c = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                     source_address=("127.0.1.%d" % (60 + n), 0))
+        f = c.makefile("rb")
+        f.readline()
+        for line in (b"EHLO big.example", b"MAIL FROM:<big@remote.example>",
+                     b"RCPT TO:<%s>" % BOB.encode(), b"DATA"):
+            c.sendall(line + b"\r\n")
+            while True:
+                r = f.readline()
+                if not r or r[3:4] != b"-":
+                    break
+        for _ in range(30):
+            if time.time() >= stop_at:
+                break
+            c.sendall(chunk)
+        time.sleep(1)
+        c.close()
+    _until(stop_at, step)
+
+
+def guess(s_ports, stop_at, n):
+    """Password guessing on every protocol, against the real user too."""
+    imap_port, pop3_port, sub_port = s_ports
+    src = ("127.0.2.%d" % (10 + n), 0)
+
+    def step():
+        i = socket.create_connection(("127.0.0.1", imap_port), timeout=10, source_address=src)
+        i.recv(512)
+        i.sendall(b"a STARTTLS\r\n")
+        i.recv(512)
+        i = ctx().wrap_socket(i)
+        for k in range(3):
+            i.sendall(b"g%d LOGIN %s wrong-%d\r\n" % (k, BOB.encode(), k))
+            i.recv(512)
+        i.close()
+        p = poplib.POP3("127.0.0.1", pop3_port, timeout=10)
+        p.stls(ctx())
+        for k in range(3):
+            try:
+                p.user(BOB)
+                p.pass_("wrong-%d" % k)
+            except poplib.error_proto:
+                pass
+        p.close()
+        c = smtplib.SMTP("127.0.0.1", sub_port, timeout=10, source_address=src)
+        c.starttls(context=ctx())
+        c.ehlo()
+        try:
+            c.login(BOB, "wrong")
+        except smtplib.SMTPException:
+            pass
+        c.close()
+    _until(stop_at, step)
+
+
+def http_flood(https_port, http_port, stop_at, n):
+    """Connections opened and dropped, and headers sent a byte at a time."""
+    def step():
+        socks = []
+        for i in range(100):
+            c = socket.socket()
+            c.bind(("127.0.3.%d" % (10 + n * 5 + i % 5), 0))
+            c.connect(("127.0.0.1", https_port if i % 2 else http_port))
+            socks.append(c)
+        for k in range(3):
+            for c in socks:
+                try:
+                    c.send(b"GET / HTTP/1.1\r\n"[k:k + 1])
+                except OSError:
+                    pass
+            time.sleep(1)
+        for c in socks:
+            c.close()
+    _until(stop_at, step)
+
+
+class Timer:
+    def __init__(self):
+        self.times = {}
+
+    def __call__(self, name, fn, *a):
+        t0 = time.time()
+        r = fn(*a)
+        self.times.setdefault(name, []).append(time.time() - t0)
+        return r
+
+
+def legit_round(s, t, n):
+    """One round of a real user's work; returns the subject it sent."""
+    subject = "soak %d" % n
+    c = t("submission connect", lambda: smtplib.SMTP("127.0.0.1", s.submission_port, timeout=10))
+    t("submission starttls", lambda: c.starttls(context=ctx()))
+    t("submission login", c.login, BOB, BOB_PW)
+    body = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nround %d\r\n" % (BOB, BOB, subject, n))
+    t("submission send", c.sendmail, BOB, [BOB], body)
+    t("submission quit", c.quit)
+
+    m = t("imap connect", lambda: imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port,
+                                                    ssl_context=ctx(), timeout=10))
+    t("imap login", m.login, BOB, BOB_PW)
+    t("imap select", m.select, "INBOX")
+    typ, data = t("imap search", m.search, None, "SUBJECT", '"%s"' % subject)
+    t("imap logout", m.logout)
+
+    p = t("pop3 connect", lambda: poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(),
+                                                  timeout=10))
+    t("pop3 login", lambda: (p.user(BOB), p.pass_(BOB_PW)))
+    t("pop3 stat", p.stat)
+    t("pop3 quit", p.quit)
+
+    st = t("https healthz", lambda: Api(s).raw("GET", "/healthz")[0])
+    assert st == 200
+    return subject, typ == "OK" and data and data[0].strip() != b""
+
+
+def test_soak_mixed_abuse():
+    seconds = int(os.environ.get("TERN_SOAK_SECONDS", "60"))
+    s = Server(imap=True, pop3=True, submission=True, http=True,
+               accounts=[(BOB, BOB_PW), (EVE, EVE_PW)],
+               env={"TERN_LOG_LEVEL": "info",
+                    "TERN_ADMIN_PASSWORD": "soak-admin-password-1",
+                    "TERN_SMTP_MAX_CONNECTIONS": "200",
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "10",
+                    "TERN_SMTP_STRESS_TIMEOUT": "3",
+                    "TERN_LOGIN_TIMEOUT": "10",
+                    "TERN_HTTP_HEADER_TIMEOUT": "3"})
+    procs = []
+    try:
+        stop_at = time.time() + seconds
+        mp = multiprocessing.get_context("fork")
+        jobs = [(flood25, (s.smtp_port, stop_at, 0)), (flood25, (s.smtp_port, stop_at, 1)),
+                (drip25, (s.smtp_port, stop_at))]
+        jobs += [(big_data, (s.smtp_port, stop_at, k)) for k in range(4)]
+        jobs += [(guess, ((s.imap_port, s.pop3_port, s.submission_port), stop_at, k))
+                 for k in range(3)]
+        jobs += [(http_flood, (s.https_port, s.http_port, stop_at, k)) for k in range(2)]
+        for fn, args in jobs:
+            p = mp.Process(target=fn, args=args, daemon=True)
+            p.start()
+            procs.append(p)
+        time.sleep(2)  # let the abuse build up
+
+        t = Timer()
+        sent, seen, n = [], 0, 0
+        while time.time() < stop_at:
+            subject, found = legit_round(s, t, n)
+            sent.append(subject)
+            seen += bool(found)
+            n += 1
+        for p in procs:
+            p.join(15)
+        assert s.proc.poll() is None, "tern died under the soak:\n" + s.log_text()[-3000:]
+
+        report = sorted((max(v), k, len(v)) for k, v in t.times.items())
+        print("soak: %d rounds in %ds; slowest operations:" % (n, seconds))
+        for worst, name, count in report[::-1][:6]:
+            print("  %-22s max %.3fs over %d" % (name, worst, count))
+        slow = [(k, round(w, 3)) for w, k, _ in report if w > LIMIT]
+        assert not slow, "operations slower than %.1fs: %s" % (LIMIT, slow)
+        assert n >= 5, "only %d rounds" % n
+
+        # Every message sent arrived (the abuse cost no mail).
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=30)
+        m.login(BOB, BOB_PW)
+        m.select("INBOX", readonly=True)
+        for subject in sent:
+            deadline = time.time() + 10
+            while True:
+                typ, data = m.search(None, "SUBJECT", '"%s"' % subject)
+                if data and data[0].strip() or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            assert data and data[0].strip(), "%s never arrived" % subject
+        m.logout()
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+        s.cleanup()
