@@ -15,16 +15,18 @@
  * SUBSCRIBED only, as §3 requires a base option) and SPECIAL-USE; a list
  * of patterns; return options SUBSCRIBED (\Subscribed), CHILDREN,
  * SPECIAL-USE and STATUS (items) — an untagged STATUS follows the LIST
- * line of each selectable mailbox. With RECURSIVEMATCH a mailbox that
- * matches a pattern but not the selection is listed when a descendant
- * meets the selection, and a listed mailbox gets ("CHILDINFO"
- * ("SUBSCRIBED")) when a descendant the patterns do not reach is
- * subscribed. The store creates every parent of a mailbox and the
+ * line of each selectable mailbox. With RECURSIVEMATCH a listed mailbox
+ * gets ("CHILDINFO" ("SUBSCRIBED")) when a descendant the patterns do not
+ * reach is subscribed, and a mailbox that matches a pattern but not the
+ * selection is listed only then (RFC 5258 §3.5 suppresses the redundant
+ * ones), so never without CHILDINFO. The store creates every parent of a mailbox and the
  * subscription is a flag of an existing mailbox, so \NonExistent never
  * applies: every listed name exists.
  *
  * LSUB lists the subscribed mailboxes (the default ones start subscribed,
- * as with Dovecot's autosubscribe; CREATE does not subscribe).
+ * as with Dovecot's autosubscribe; CREATE does not subscribe), and an
+ * unsubscribed mailbox a "%" reaches whose subscribed descendant it does
+ * not reach, with \Noselect (RFC 3501 §6.3.9).
  */
 #include <stdio.h>
 #include <string.h>
@@ -300,11 +302,23 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			if (inbox != (pass == 0) || !matches(&q, m->name))
 				continue;
 			int sel = selected(&q, m);
-			int childinfo = !lsub && (q.opt & SEL_RECURSIVE) && descendant_selected(&q, &c, m, 1);
-			if (!sel && !((q.opt & SEL_RECURSIVE) && descendant_selected(&q, &c, m, 0)))
+			/* RFC 5258 §3.5: CHILDINFO when the patterns miss a
+			 * selected descendant; a mailbox that does not meet the
+			 * selection is listed only then (redundant parents of
+			 * listed descendants are suppressed), so never without
+			 * it. */
+			int childinfo = !lsub && (q.opt & SEL_RECURSIVE) &&
+					descendant_selected(&q, &c, m, 1);
+			/* RFC 3501 §6.3.9: LSUB "%" returns the unsubscribed
+			 * parent of a subscribed mailbox it does not reach,
+			 * flagged \Noselect. */
+			int lsub_parent = lsub && !sel && descendant_selected(&q, &c, m, 1);
+			if (!sel && !childinfo && !lsub_parent)
 				continue;
 			const char *attr = lsub ? NULL : role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
+			if (lsub_parent)
+				buf_append_c(&out, "\\Noselect");
 			if (!lsub)
 				buf_printf(&out, "%s%s%s%s", has_children(&c, m->name) ? "\\HasChildren" : "\\HasNoChildren",
 					   attr ? " " : "", attr ? attr : "",

@@ -262,3 +262,29 @@ def test_imap_keywords_keep_case_and_are_announced():
         assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)" in lines, lines
         r.close()
         o.close()
+
+
+def test_imap_lsub_noselect_parent_and_recursivematch_childinfo():
+    """Failure 7 (LIST/LSUB half): LSUB "" parent/% shows the unsubscribed
+    parent/a of a subscribed parent/a/x with \\Noselect (RFC 3501
+    §6.3.9); LIST (SUBSCRIBED RECURSIVEMATCH) lists an unsubscribed
+    mailbox only with CHILDINFO ("SUBSCRIBED"), and only when the pattern
+    misses its subscribed descendant (RFC 5258 §3.5)."""
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "c", "CREATE parent/a/x"))
+        tagged_ok(cmd(r, "u", "SUBSCRIBE parent/a/x"))
+        out = tagged_ok(cmd(r, "l", 'LSUB "" parent/%'))
+        assert [o[0] for o in out[:-1]] == [b'* LSUB (\\Noselect) "/" parent/a'], out
+        out = tagged_ok(cmd(r, "m", 'LSUB "" parent/*'))
+        assert [o[0] for o in out[:-1]] == [b'* LSUB () "/" parent/a/x'], out
+        out = tagged_ok(cmd(r, "n", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "parent*"'))
+        # The parents add nothing here: the pattern reaches parent/a/x
+        # (RFC 5258 §3.5: redundant non-matching names are suppressed).
+        lines = sorted(o[0] for o in out[:-1])
+        assert lines == [b'* LIST (\\HasNoChildren \\Subscribed) "/" parent/a/x'], lines
+        out = tagged_ok(cmd(r, "o", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"'))
+        assert b'* LIST (\\HasChildren) "/" parent ("CHILDINFO" ("SUBSCRIBED"))' in \
+            [o[0] for o in out], out
+        r.close()
