@@ -1,0 +1,63 @@
+/*
+ * fuzz_dkim_sig.c — the DKIM-Signature tag list and field parser, then the
+ * whole verifier over the input as a message (keys from a one-entry
+ * table). Oracles: a parse either succeeds with every tag inside the input
+ * or fails with a reason and a result; a parsed signature has d=, s=, a
+ * From in h= and an i= ending in d= or under it; the verifier gives the
+ * same results whole and split at a point taken from the data.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dkim/dkim_verify.h"
+
+static void *txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg)
+{
+	struct str k = str_c("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	(void)ctx;
+	(void)name;
+	cb(arg, DKIM_TXT_OK, &k, 1);
+	return NULL;
+}
+
+static const struct dkim_resolver table = {txt, NULL, NULL};
+
+static size_t run(const uint8_t *data, size_t size, size_t split, enum dkim_result *out)
+{
+	struct dkim_verifier *v = dkim_verifier_new(&table, 1700000000);
+	dkim_verifier_update(v, data, split);
+	dkim_verifier_update(v, data + split, size - split);
+	assert(dkim_verifier_run(v, NULL, NULL) == DKIM_VERIFY_DONE);
+	size_t n = dkim_verifier_count(v);
+	assert(n <= DKIM_VERIFY_SIGS_MAX + 1);
+	for (size_t i = 0; i < n; i++)
+		out[i] = dkim_verifier_result(v, i)->result;
+	dkim_verifier_free(&v);
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct str in = str_make((const char *)data, size);
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	struct dkim_sig sig;
+	enum dkim_result res, r1[DKIM_VERIFY_SIGS_MAX + 1], r2[DKIM_VERIFY_SIGS_MAX + 1];
+	const char *why = NULL;
+
+	int n = dkim_tags_parse(in, tags, DKIM_TAGS_MAX, &why);
+	assert(n == -1 ? why != NULL : n >= 1);
+	for (int i = 0; i < n; i++)
+		assert(tags[i].name.p >= in.p && tags[i].value.p + tags[i].value.len <= in.p + in.len);
+	if (dkim_sig_parse(in, &sig, &res, &why) == 0) {
+		assert(sig.d[0] && sig.s[0] && strchr(sig.i, '@'));
+		assert(sig.h.p >= in.p && sig.h.p + sig.h.len <= in.p + in.len);
+	} else {
+		assert(why != NULL && (res == DKIM_RESULT_PERMERROR || res == DKIM_RESULT_NEUTRAL));
+	}
+
+	size_t split = size ? data[0] % (size + 1) : 0;
+	size_t c1 = run(data, size, size, r1), c2 = run(data, size, split, r2);
+	assert(c1 == c2 && memcmp(r1, r2, c1 * sizeof r1[0]) == 0);
+	return 0;
+}
