@@ -12,7 +12,8 @@ ZONE.json maps lowercase names to record sets, e.g.
      "nullmx.test": {"MX": [[0, "."]]}}
 
 A listed name without records of the asked type answers NOERROR with no
-answer (NODATA); a name not listed answers NXDOMAIN. The file is re-read
+answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
+{"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once). The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
 UDP and TCP; prints "ready" once both sockets listen.
 """
@@ -62,6 +63,9 @@ def answer(wire):
     z = zone()
     if name not in z:
         r.set_rcode(dns.rcode.NXDOMAIN)
+        return r.to_wire()
+    if z[name].get("SERVFAIL"):
+        r.set_rcode(dns.rcode.SERVFAIL)
         return r.to_wire()
     rtype = dns.rdatatype.to_text(qq.rdtype)
     recs = z[name].get(rtype, [])
