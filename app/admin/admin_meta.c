@@ -11,7 +11,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "admin/admin_secret.h"
 #include "auth/password.h"
+#include "core/log.h"
 #include "core/utf8.h"
 #include "store/store.h"
 
@@ -138,14 +140,16 @@ int admin_setup_complete(struct store *st)
 
 /* ---- settings ---- */
 
+/* secret: stored sealed with the data directory's key (admin_secret.h). */
 static const struct {
 	const char *var, *key;
+	int secret;
 } settings[SETTING_COUNT] = {
-	[SETTING_HOSTNAME] = { "TERN_HOSTNAME", "setting/hostname" },
-	[SETTING_DOMAIN] = { "TERN_DOMAIN", "setting/domain" },
-	[SETTING_RELAY_HOST] = { "TERN_RELAY_HOST", "setting/relay_host" },
-	[SETTING_RELAY_USER] = { "TERN_RELAY_USER", "setting/relay_user" },
-	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password" },
+	[SETTING_HOSTNAME] = { "TERN_HOSTNAME", "setting/hostname", 0 },
+	[SETTING_DOMAIN] = { "TERN_DOMAIN", "setting/domain", 0 },
+	[SETTING_RELAY_HOST] = { "TERN_RELAY_HOST", "setting/relay_host", 0 },
+	[SETTING_RELAY_USER] = { "TERN_RELAY_USER", "setting/relay_user", 0 },
+	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password", 1 },
 };
 
 const char *admin_setting_var(enum admin_setting s)
@@ -162,7 +166,8 @@ int admin_setting_locked(enum admin_setting s)
 	return getenv(settings[s].var) != NULL;
 }
 
-int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz)
+/* The stored text as it is (sealed or not). */
+static int setting_raw(struct store *st, enum admin_setting s, char *out, size_t outsz)
 {
 	size_t len;
 	int rc = store_meta_get(st, settings[s].key, out, outsz - 1, &len);
@@ -177,13 +182,62 @@ int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t 
 	return rc;
 }
 
+int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz)
+{
+	char sealed[ADMIN_SECRET_SEALED_MAX];
+
+	if (!settings[s].secret || outsz == 0)
+		return setting_raw(st, s, out, outsz);
+	int rc = setting_raw(st, s, sealed, sizeof sealed);
+	out[0] = '\0';
+	if (rc != STORE_OK || !sealed[0])
+		return rc;
+	if (!admin_secret_is_sealed(sealed)) {
+		/* Clear text from an older build, until admin_settings_seal(). */
+		if (strlen(sealed) < outsz)
+			memcpy(out, sealed, strlen(sealed) + 1);
+	} else if (admin_secret_open(store_data_dir(st), sealed, out, outsz) != 0) {
+		log_warn("admin", NULL,
+			 "event=secret_unreadable setting=%s hint=\"%s/secrets.key is missing or not "
+			 "the key it was sealed with: enter the value again\"",
+			 settings[s].key, store_data_dir(st));
+	}
+	sodium_memzero(sealed, sizeof sealed);
+	return STORE_OK;
+}
+
 int admin_setting_set(struct store *st, enum admin_setting s, const char *value)
 {
+	char sealed[ADMIN_SECRET_SEALED_MAX];
+
 	if (!*value) {
 		int rc = store_meta_del(st, settings[s].key);
 		return rc == STORE_ENOTFOUND ? STORE_OK : rc;
 	}
-	return store_meta_put(st, settings[s].key, value, strlen(value), 0);
+	if (!settings[s].secret)
+		return store_meta_put(st, settings[s].key, value, strlen(value), 0);
+	if (admin_secret_seal(store_data_dir(st), value, sealed, sizeof sealed) != 0) {
+		log_error("admin", NULL, "event=secret_seal_failed setting=%s dir=%s",
+			  settings[s].key, store_data_dir(st));
+		return STORE_ETEMP;
+	}
+	return store_meta_put(st, settings[s].key, sealed, strlen(sealed), 0);
+}
+
+int admin_settings_seal(struct store *st)
+{
+	char v[ADMIN_SECRET_SEALED_MAX];
+	int rc = STORE_OK;
+
+	for (int s = 0; s < SETTING_COUNT && rc == STORE_OK; s++) {
+		if (!settings[s].secret || setting_raw(st, s, v, sizeof v) != STORE_OK || !v[0] ||
+		    admin_secret_is_sealed(v))
+			continue;
+		if ((rc = admin_setting_set(st, s, v)) == STORE_OK)
+			log_info("admin", NULL, "event=secret_sealed setting=%s", settings[s].key);
+	}
+	sodium_memzero(v, sizeof v);
+	return rc;
 }
 
 static void merge_one(struct store *st, enum admin_setting s, char *dst, size_t dstsz)

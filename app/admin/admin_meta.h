@@ -16,8 +16,16 @@
  * copies stored values into a config where the environment said nothing
  * (done once at start: stored host name and relay apply at the next start).
  *
- * Caveats: the relay password is stored in the clear (it must be replayed
- * to the relay), like the DKIM keys, until encryption at rest exists.
+ * The relay password must be replayed to the relay, so it cannot be
+ * hashed: it is stored sealed with a key file kept beside the store, not
+ * in it (admin_secret.h); admin_setting_get/set seal and open it, and
+ * admin_settings_seal() seals in place one an older build stored in the
+ * clear.
+ *
+ * Caveats: the DKIM keys are still stored in the clear. A clear value that
+ * admin_settings_seal() replaced may linger in pages of data.mdb that LMDB
+ * freed (copy-on-write) until it reuses them; change the relay password
+ * at the provider if an old store file could have leaked.
  */
 #ifndef TERN_ADMIN_ADMIN_META_H
 #define TERN_ADMIN_ADMIN_META_H
@@ -74,6 +82,9 @@ int admin_setting_locked(enum admin_setting s);
 int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz);
 /* Stores value ("" deletes). STORE_OK, STORE_ETEMP. */
 int admin_setting_set(struct store *st, enum admin_setting s, const char *value);
+/* Seals, in place, secret settings an older build stored in the clear
+ * (done at start). STORE_OK, or STORE_ETEMP when one cannot be sealed. */
+int admin_settings_seal(struct store *st);
 /* Copies stored settings into cfg where the environment did not set them. */
 void admin_settings_merge(struct config *cfg, struct store *st);
 

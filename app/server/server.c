@@ -160,6 +160,11 @@ int server_run(const struct config *cfg_env)
 		return rc == STORE_EBUSY || rc == STORE_EINVAL || rc == STORE_EFULL ? 2 : 1;
 	}
 	store_mailbox_limits(st, cfg->max_mailboxes, cfg->max_mailbox_name);
+	/* Before the merge reads them: a relay password an older build
+	 * stored in the clear is sealed now (it stays usable either way). */
+	if (admin_settings_seal(st) != STORE_OK)
+		log_warn("server", NULL, "event=secret_seal_failed hint=\"the relay password stays "
+			 "in the clear until the next start\"");
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
 	if (tls_init(cfg, err, sizeof(err)) < 0) {

@@ -622,6 +622,11 @@ fail:
 	return rc ? (is_store_code(rc) ? rc : STORE_ETEMP) : STORE_ETEMP;
 }
 
+const char *store_data_dir(const struct store *st)
+{
+	return st->dir;
+}
+
 void store_close(struct store **stp)
 {
 	struct store *st;

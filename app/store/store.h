@@ -60,6 +60,8 @@ struct store;
  * error with err filled: STORE_EBUSY when another server holds dir.
  */
 int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, size_t errsz);
+/* The data directory given to store_open() (valid until store_close). */
+const char *store_data_dir(const struct store *st);
 /*
  * Stops the writer after it has committed everything queued (each queued
  * request gets its completion), closes the environment, sets *st to NULL.

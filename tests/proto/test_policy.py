@@ -194,3 +194,46 @@ def test_mailbox_limits():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
         assert r.returncode == 2 and var in r.stderr.decode(), (var, r)
         assert len(r.stderr.decode().strip().splitlines()) == 1, r.stderr
+
+
+def test_relay_password_sealed_apart_from_the_store():
+    """The relay password stored by the wizard / API is sealed with a key
+    file kept beside the store (secrets.key, mode 0600), never in data.mdb
+    in the clear; the relay still gets it after a restart."""
+    import os
+    import smtplib
+    import stat
+    from mailpeers import Receiver, free_port_on, unique_ips
+    from test_submission import ctx
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    secret = "relay-Secret-4711"
+    s, a = admin_server(password=ADMIN_PW, submission=True,
+                        accounts=(("alice@example.test", "alice-password-1"),),
+                        env={"TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3"})
+    with s:
+        st, _, body = a.call("PUT", "/settings", {"relay_host": "%s:%d" % (ips[0], port),
+                                                  "relay_user": "relayuser",
+                                                  "relay_password": secret})
+        assert st == 200, body
+        key = os.path.join(s.data, "secrets.key")
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.path.getsize(key) == 32
+        with open(os.path.join(s.data, "data.mdb"), "rb") as f:
+            store = f.read()
+        assert secret.encode() not in store and b"sb1:" in store
+        # Stored relay settings apply at the next start.
+        s.stop()
+        s.start()
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", secret))
+        try:
+            c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
+            c.starttls(context=ctx())
+            c.login("alice@example.test", "alice-password-1")
+            c.sendmail("alice@example.test", ["carol@remote.test"],
+                       "From: alice@example.test\r\nTo: carol@remote.test\r\nSubject: via relay\r\n\r\nHi.\r\n")
+            c.quit()
+            msgs = r.wait_messages(1)
+            assert len(msgs) == 1 and msgs[0]["auth"] == "relayuser", s.log_text()
+        finally:
+            r.stop()
+        assert secret not in s.log_text()

@@ -1,0 +1,159 @@
+/*
+ * admin_secret.c — sealing stored secrets with the data directory's key
+ * file. See admin_secret.h.
+ */
+#include "admin/admin_secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PREFIX_LEN (sizeof(ADMIN_SECRET_PREFIX) - 1)
+#define NONCE crypto_secretbox_NONCEBYTES
+#define MAC crypto_secretbox_MACBYTES
+#define RAW_MAX (NONCE + MAC + ADMIN_SECRET_VALUE_MAX)
+
+_Static_assert(ADMIN_SECRET_KEY_BYTES == crypto_secretbox_KEYBYTES, "secretbox key size");
+_Static_assert(NONCE == 24 && MAC == 16, "ADMIN_SECRET_SEALED_MAX assumes these");
+
+int admin_secret_is_sealed(const char *value)
+{
+	return strncmp(value, ADMIN_SECRET_PREFIX, PREFIX_LEN) == 0;
+}
+
+int admin_secret_seal_with(const uint8_t key[ADMIN_SECRET_KEY_BYTES], const char *plain,
+			   char *out, size_t outsz)
+{
+	uint8_t raw[RAW_MAX];
+	size_t n = strlen(plain);
+
+	if (n > ADMIN_SECRET_VALUE_MAX || outsz < PREFIX_LEN + 2 * (NONCE + MAC + n) + 1)
+		return -1;
+	randombytes_buf(raw, NONCE);
+	crypto_secretbox_easy(raw + NONCE, (const unsigned char *)plain, n, raw, key);
+	memcpy(out, ADMIN_SECRET_PREFIX, PREFIX_LEN);
+	sodium_bin2hex(out + PREFIX_LEN, outsz - PREFIX_LEN, raw, NONCE + MAC + n);
+	sodium_memzero(raw, sizeof raw);
+	return 0;
+}
+
+int admin_secret_open_with(const uint8_t key[ADMIN_SECRET_KEY_BYTES], const char *sealed,
+			   char *out, size_t outsz)
+{
+	uint8_t raw[RAW_MAX];
+	unsigned char plain[ADMIN_SECRET_VALUE_MAX];
+	size_t rawlen = 0;
+	const char *end = NULL;
+	int rc = -1;
+
+	if (outsz == 0)
+		return -1;
+	out[0] = '\0';
+	if (!admin_secret_is_sealed(sealed))
+		return -1;
+	sealed += PREFIX_LEN;
+	/* The whole rest must be hex: nothing ignored, nothing left over. */
+	if (sodium_hex2bin(raw, sizeof raw, sealed, strlen(sealed), NULL, &rawlen, &end) != 0 ||
+	    *end != '\0' || rawlen < NONCE + MAC)
+		return -1;
+	size_t n = rawlen - NONCE - MAC;
+	if (crypto_secretbox_open_easy(plain, raw + NONCE, rawlen - NONCE, raw, key) == 0 &&
+	    n < outsz && !memchr(plain, '\0', n)) {
+		memcpy(out, plain, n);
+		out[n] = '\0';
+		rc = 0;
+	}
+	sodium_memzero(plain, sizeof plain);
+	sodium_memzero(raw, sizeof raw);
+	return rc;
+}
+
+/* Reads the key file: a regular file of exactly the key's size. */
+static int key_read(const char *path, uint8_t key[ADMIN_SECRET_KEY_BYTES])
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size != ADMIN_SECRET_KEY_BYTES ||
+	    read(fd, key, ADMIN_SECRET_KEY_BYTES) != ADMIN_SECRET_KEY_BYTES) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Makes the key file: written whole and synced under a temporary name,
+ * then linked into place, which fails when another process was first (its
+ * key is then the one: both read the file that won).
+ */
+static int key_make(const char *dir, const char *path)
+{
+	uint8_t key[ADMIN_SECRET_KEY_BYTES];
+	char tmp[4200];
+	int fd, ok;
+
+	if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
+		return -1;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	randombytes_buf(key, sizeof key);
+	ok = write(fd, key, sizeof key) == (ssize_t)sizeof key && fsync(fd) == 0;
+	sodium_memzero(key, sizeof key);
+	ok = close(fd) == 0 && ok;
+	if (ok && link(tmp, path) != 0 && errno != EEXIST)
+		ok = 0;
+	unlink(tmp);
+	if (ok && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd); /* the new name survives a crash */
+		close(fd);
+	}
+	return ok ? 0 : -1;
+}
+
+static int key_load(const char *dir, int create, uint8_t key[ADMIN_SECRET_KEY_BYTES])
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof path, "%s/secrets.key", dir) >= (int)sizeof path)
+		return -1;
+	if (key_read(path, key) == 0)
+		return 0;
+	if (!create || errno != ENOENT || key_make(dir, path) != 0)
+		return -1;
+	return key_read(path, key);
+}
+
+int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outsz)
+{
+	uint8_t key[ADMIN_SECRET_KEY_BYTES];
+	int rc = -1;
+
+	if (key_load(dir, 1, key) == 0)
+		rc = admin_secret_seal_with(key, plain, out, outsz);
+	sodium_memzero(key, sizeof key);
+	return rc;
+}
+
+int admin_secret_open(const char *dir, const char *sealed, char *out, size_t outsz)
+{
+	uint8_t key[ADMIN_SECRET_KEY_BYTES];
+	int rc = -1;
+
+	if (outsz)
+		out[0] = '\0';
+	if (key_load(dir, 0, key) == 0)
+		rc = admin_secret_open_with(key, sealed, out, outsz);
+	sodium_memzero(key, sizeof key);
+	return rc;
+}
