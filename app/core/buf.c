@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "thread_exit.h"
-#include "xalloc.h"
 
 /*
  * A small per-thread cache of buffer storage in power-of-two sizes from
@@ -56,7 +55,7 @@ static void *storage_get(size_t cap)
 		cache.bytes -= cap;
 		return cache.slot[c][--cache.n[c]];
 	}
-	return xmalloc(cap);
+	return malloc(cap);
 }
 
 static void storage_put(void *p, size_t cap)
@@ -111,10 +110,19 @@ char *buf_reserve(struct buf *b, size_t n, size_t *avail_r)
 				cap *= 2;
 			if (cap > b->max + 1)
 				cap = b->max + 1;
+			/* Out of memory is the same answer as over the
+			 * ceiling: the caller refuses this one piece of
+			 * work (a session ends with a temporary error)
+			 * and the process lives on. */
 			if (cap < ((size_t)1 << CACHE_MIN_SHIFT)) {
-				b->p = xrealloc(b->p, cap);
+				char *np = realloc(b->p, cap);
+				if (!np)
+					return NULL;
+				b->p = np;
 			} else {
 				char *np = storage_get(cap);
+				if (!np)
+					return NULL;
 				if (b->len)
 					memcpy(np, b->p, b->len);
 				storage_put(b->p, b->cap);

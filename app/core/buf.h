@@ -3,7 +3,10 @@
  *
  * A buf grows on demand up to the maximum given at creation; an append that
  * would pass it fails with -1 and leaves the buffer unchanged, so no peer can
- * make us allocate without bound (curl's dynbuf "toobig"). Storage is
+ * make us allocate without bound (curl's dynbuf "toobig"). An append for
+ * which memory cannot be had fails the same way (unlike xmalloc, which
+ * aborts): buffers are what sessions grow with a peer's data, and running
+ * out there must end one session, not the process. Storage is
  * NUL-terminated for convenience but may hold NULs.
  *
  * Consumed bytes at the front are dropped lazily: buf_consume() advances an
@@ -39,7 +42,8 @@ static inline struct str buf_str(const struct buf *b) { return (struct str){ buf
 /* Room before hitting max. */
 static inline size_t buf_room(const struct buf *b) { return b->max - b->len; }
 
-/* Appends n bytes. Returns 0, or -1 when the result would exceed max. */
+/* Appends n bytes. Returns 0, or -1 when the result would exceed max or
+ * there is no memory for it (the buffer is then unchanged). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, struct str s);
 int buf_append_c(struct buf *b, const char *s);
@@ -49,7 +53,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /*
  * Makes room for at least n more bytes and returns a pointer to the free
  * tail, writing its usable size to *avail_r (>= n). Returns NULL when n more
- * bytes would exceed max. Follow with buf_commit(b, used).
+ * bytes would exceed max or memory cannot be had. Follow with
+ * buf_commit(b, used).
  */
 char *buf_reserve(struct buf *b, size_t n, size_t *avail_r);
 void buf_commit(struct buf *b, size_t n);

@@ -295,6 +295,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
 	cfg->max_message_size = 50ull * 1024 * 1024;
+	cfg->message_memory = 64ull * 1024 * 1024;
 	cfg->log_level = LOG_INFO;
 	for (int p = 0; p < POOL_COUNT; p++)
 		cfg->pools[p] = pool_defaults[p].def;
@@ -380,6 +381,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		    cfg->max_message_size < 1024 || cfg->max_message_size > (1ull << 31))
 			return bad(err, errsz, "TERN_MAX_MESSAGE_SIZE", v,
 				   "a size from 1K to 2G such as 52428800, 50M or 1G");
+	}
+	if ((v = getenv("TERN_MESSAGE_MEMORY")) != NULL) {
+		if (config_parse_size(v, &cfg->message_memory) < 0 ||
+		    cfg->message_memory < 1024 * 1024 || cfg->message_memory > (1ull << 40))
+			return bad(err, errsz, "TERN_MESSAGE_MEMORY", v,
+				   "a size from 1M to 1T such as 64M or 1G");
 	}
 	if ((v = getenv("TERN_LOG_FORMAT")) != NULL) {
 		if (strcmp(v, "json") == 0)

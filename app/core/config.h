@@ -63,6 +63,7 @@ struct config {
 	char relay_user[256];
 	char relay_password[256];
 	uint64_t max_message_size;
+	uint64_t message_memory; /* TERN_MESSAGE_MEMORY: message bytes all sessions hold in memory */
 	enum log_level log_level;
 	int log_json;
 

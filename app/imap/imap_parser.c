@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/spool.h"
 #include "core/xalloc.h"
 #include "imap_seqset.h"
 #include "imap_utf7.h"
@@ -79,8 +80,9 @@ struct imap_frame {
 
 struct imap_lit {
 	struct imap_lit *next;
-	struct buf b;
-	uint64_t held; /* counted in lits_held until freed */
+	struct spool sp; /* in memory within the budget, else in a file */
+	struct str data; /* sp as one range, once complete */
+	uint64_t held;   /* counted in lits_held until freed */
 };
 
 /* Octets announced by the big literals alive in the whole process (all
@@ -95,7 +97,7 @@ uint64_t imap_literals_held(void)
 static void lit_free(struct imap_lit *l)
 {
 	atomic_fetch_sub_explicit(&lits_held, l->held, memory_order_relaxed);
-	buf_free(&l->b);
+	spool_free(&l->sp);
 	free(l);
 }
 
@@ -202,7 +204,7 @@ const char *imap_cmd_name(enum imap_cmd_id id)
 
 const char *imap_parse_strerror(int code)
 {
-#define T(c) [(c)-IMAP_PARSE_ERR_DESYNC]
+#define T(c) [(c)-IMAP_PARSE_ERR_MIN]
 	static const char *const text[] = {
 	    T(IMAP_PARSE_LINE) = "line",
 	    T(IMAP_PARSE_COMMAND) = "command",
@@ -227,12 +229,13 @@ const char *imap_parse_strerror(int code)
 	    T(IMAP_PARSE_ERR_LITERAL_MINUS) = "Non-synchronizing literal over 4096 octets",
 	    T(IMAP_PARSE_ERR_TOO_MANY_ARGS) = "Too many arguments",
 	    T(IMAP_PARSE_ERR_DESYNC) = "Cannot skip the rest of the command",
+	    T(IMAP_PARSE_ERR_RESOURCES) = "Out of local resources for the literal",
 	};
 #undef T
 
-	if (code < IMAP_PARSE_ERR_DESYNC || code > IMAP_PARSE_LINE)
+	if (code < IMAP_PARSE_ERR_MIN || code > IMAP_PARSE_LINE)
 		return "Unknown error";
-	return text[code - IMAP_PARSE_ERR_DESYNC];
+	return text[code - IMAP_PARSE_ERR_MIN];
 }
 
 /* ---- life cycle ---- */
@@ -659,7 +662,7 @@ static void literal_done(struct imap_parser *p)
 	if (p->lit_dst)
 		a->str = str_make(p->lit_dst, p->cmd.literal.size);
 	else
-		a->str = buf_str(&p->lit_cur->b);
+		a->str = p->lit_cur->data;
 	if (p->lit_binary)
 		a->flags |= IMAP_ARGF_LITERAL8;
 	if (p->lit_nonsync)
@@ -707,8 +710,9 @@ void imap_parser_literal_accept(struct imap_parser *p)
 	} else {
 		struct imap_lit *l = xmalloc(sizeof(*l));
 
-		/* Grows with the data, never past the checked size. */
-		buf_init(&l->b, (size_t)n);
+		/* Grows with the data, never past the checked size; past
+		 * the memory budget it goes to a file (core/spool.h). */
+		spool_init(&l->sp, n, p->peer);
 		l->held = n;
 		atomic_fetch_add_explicit(&lits_held, n, memory_order_relaxed);
 		l->next = p->lits;
@@ -726,6 +730,18 @@ void imap_parser_literal_refuse(struct imap_parser *p)
 	if (p->state != ST_LIT_WAIT)
 		fatalx("imap_parser_literal_refuse without a literal (state %d)", p->state);
 	fail_literal(p, IMAP_PARSE_ERR_LITERAL_TOO_BIG, "Literal refused");
+}
+
+/* A literal's data could not be kept: the command is lost and so is the
+ * stream (the rest of the literal is on its way); the session ends. */
+static int lit_resources(struct imap_parser *p)
+{
+	drop_command(p);
+	p->err = IMAP_PARSE_ERR_RESOURCES;
+	p->err_msg = imap_parse_strerror(IMAP_PARSE_ERR_RESOURCES);
+	p->err_close = 1;
+	p->state = ST_DEAD;
+	return IMAP_PARSE_ERR_RESOURCES;
 }
 
 /* Bulk literal data; stops at a NUL unless literal8. */
@@ -754,8 +770,9 @@ static int literal_data(struct imap_parser *p, const unsigned char *s, size_t le
 	}
 	if (p->lit_dst)
 		memcpy(p->lit_dst + p->lit_fill, s + i, n);
-	else if (buf_append(&p->lit_cur->b, s + i, n) < 0)
-		fatalx("imap parser: literal buffer over its announced size");
+	else if (spool_append(&p->lit_cur->sp, s + i, n) < 0 ||
+		 (p->lit_left == n && spool_finish(&p->lit_cur->sp, &p->lit_cur->data) < 0))
+		return lit_resources(p); /* the size was checked: memory or disk */
 	p->lit_fill += n;
 	p->lit_left -= n;
 	*ip = i + n;

@@ -170,7 +170,12 @@ enum imap_parse_result {
 	IMAP_PARSE_ERR_TOO_MANY_ARGS = -18,   /* over max_args: BAD */
 	IMAP_PARSE_ERR_DESYNC = -19,          /* cannot skip the rest of a failed
 	                                       * command: "* BYE", close */
+	IMAP_PARSE_ERR_RESOURCES = -20,       /* a literal's data could not be
+	                                       * kept (no memory, disk error):
+	                                       * NO [UNAVAILABLE], "* BYE", close */
 };
+/* The lowest error code (for tables and range checks). */
+#define IMAP_PARSE_ERR_MIN IMAP_PARSE_ERR_RESOURCES
 
 enum imap_cmd_id {
 	IMAP_CMD_UNKNOWN = 0,
@@ -313,7 +318,7 @@ struct imap_cmd {
 };
 
 struct imap_frame; /* private: an open list while parsing */
-struct imap_lit;   /* private: a big literal's buffer */
+struct imap_lit;   /* private: a big literal's spool (core/spool.h) */
 
 struct imap_parser {
 	/* public; limits may be changed while no command is under way */
@@ -342,6 +347,7 @@ struct imap_parser {
 	uint64_t lit_fill;     /* octets in it so far */
 	struct imap_lit *lits; /* big literals of this command */
 	struct imap_lit *lit_cur;
+	const char *peer; /* the client's address for the spool budget, or NULL (caller's) */
 	int skip_st; /* literal announcement seen while skipping */
 	uint64_t skip_num;
 	unsigned skip_digits, skip_overflow : 1, skip_nonsync : 1, skip_raw : 1;

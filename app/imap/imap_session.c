@@ -337,6 +337,15 @@ static void parse_error(struct imap_session *s, int r)
 		memcpy(tag, p->cmd.tag.p, p->cmd.tag.len);
 		tag[p->cmd.tag.len] = '\0';
 	}
+	if (r == IMAP_PARSE_ERR_RESOURCES) {
+		/* An environment error (no memory, disk): this session ends,
+		 * with a temporary answer, and the server goes on. */
+		imap_reply(s, "%s NO [UNAVAILABLE] %s", tag, msg);
+		imap_reply(s, "* BYE Out of local resources, try again later.");
+		log_error("imap", s->id, "event=literal_dropped reason=resources");
+		imap_close_with(s, "resources");
+		return;
+	}
 	if (r == IMAP_PARSE_ERR_DESYNC || p->err_close) {
 		imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
 		imap_reply(s, "* BYE Cannot resynchronise the command stream.");
@@ -584,6 +593,7 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 	}
 	s->cmd_arena = arena_new(0);
 	imap_parser_init(&s->parser, s->cmd_arena, NULL);
+	s->parser.peer = s->conn->peer_ip; /* the conn outlives the parser */
 	set_limits(s);
 	/* Prepared output is bounded by the largest SEARCH answer we make. */
 	buf_init(&s->pend, 64u * 1024 * 1024);

@@ -472,6 +472,10 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 					buf_reset(&run);
 					dst =
 					    (unsigned char *)buf_reserve(&run, w.text.len, &avail);
+					if (!dst) {
+						r = -1; /* no memory: as if too long */
+						break;
+					}
 					n = eword_decode(&w, dst);
 				}
 				buf_commit(&run, (size_t)n);

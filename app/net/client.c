@@ -208,6 +208,10 @@ static int pump_plain(struct client *c, unsigned events)
 		size_t avail;
 		size_t want = buf_room(&c->in) < IO_CHUNK ? buf_room(&c->in) : IO_CHUNK;
 		char *dst = buf_reserve(&c->in, want, &avail);
+		if (!dst) {
+			mark_dead(c, "out_of_memory");
+			return flags;
+		}
 		if (avail > want)
 			avail = want;
 		ssize_t r = read(c->fd, dst, avail);

@@ -146,6 +146,12 @@ static int pump_plain(struct conn *c, unsigned events)
 		 * at once instead of reading a few hundred bytes per call. */
 		size_t avail, want = buf_room(&c->in) < IO_CHUNK ? buf_room(&c->in) : IO_CHUNK;
 		char *dst = buf_reserve(&c->in, want, &avail);
+		if (!dst) {
+			/* No memory for this connection's input: it ends, the
+			 * process does not. */
+			mark_dead(c, "out_of_memory");
+			return flags;
+		}
 		if (avail > IO_CHUNK)
 			avail = IO_CHUNK;
 		ssize_t r = read(c->fd, dst, avail);
@@ -222,7 +228,10 @@ static int pump_tls(struct conn *c, unsigned events)
 			p = br_ssl_engine_recvapp_buf(eng, &len);
 			if (len > buf_room(&c->in))
 				len = buf_room(&c->in);
-			buf_append(&c->in, p, len);
+			if (buf_append(&c->in, p, len) < 0) {
+				mark_dead(c, "out_of_memory");
+				return flags;
+			}
 			br_ssl_engine_recvapp_ack(eng, len);
 			flags |= PUMP_GOT_DATA;
 			progress = 1;

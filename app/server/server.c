@@ -19,6 +19,7 @@
 #include "admin/admin_meta.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/spool.h"
 #include "core/version.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -158,6 +159,17 @@ int server_run(const struct config *cfg_env)
 		 * newer schema, no room for the upgrade's backup) is a setup
 		 * error like a bad variable: exit 2, not worth a restart loop. */
 		return rc == STORE_EBUSY || rc == STORE_EINVAL || rc == STORE_EFULL ? 2 : 1;
+	}
+	/* Message data past the memory budget goes here (core/spool.h);
+	 * swept only now that this server holds the data directory. */
+	char spool[sizeof(cfg->data_dir) + 8];
+	int sn = snprintf(spool, sizeof(spool), "%.*s/spool", (int)sizeof(cfg->data_dir) - 1,
+			  cfg->data_dir);
+	if (sn < 0 || spool_setup(spool, cfg->message_memory) < 0) {
+		log_error("server", NULL, "event=start_failed error=\"cannot use %s: %s\"", spool,
+			  strerror(errno));
+		store_close(&st);
+		return 1;
 	}
 	store_mailbox_limits(st, cfg->max_mailboxes, cfg->max_mailbox_name);
 	/* Before the merge reads them: a relay password an older build

@@ -128,7 +128,8 @@ void smtp_tx_end(struct smtp_session *s)
 {
 	if (!s->in_tx)
 		return;
-	buf_free(&s->tx.msg);
+	spool_free(&s->tx.msg);
+	buf_free(&s->tx.chunk);
 	buf_free(&s->tx.meta);
 	arena_free(&s->tx.arena);
 	memset(&s->tx, 0, sizeof(s->tx));

@@ -21,6 +21,7 @@
 
 #include "auth/sasl.h"
 #include "core/buf.h"
+#include "core/spool.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "store/store.h"
@@ -71,8 +72,11 @@ struct smtp_tx {
 	unsigned nrcpts;
 	uint32_t *accounts; /* distinct accounts, one copy each */
 	unsigned naccounts;
-	struct buf msg;     /* added headers + message */
+	struct spool msg;   /* added headers + message (memory, or a file past the budget) */
+	struct str data;    /* msg as one range, from spool_finish() at the end of data */
+	struct buf chunk;   /* DATA: the reader's output for one input chunk, on its way to msg */
 	size_t header_len;  /* bytes of added headers at the front of msg */
+	int spool_failed;   /* msg refused bytes (no memory, disk error): 421 at the end */
 	int data_failed;    /* BDAT: a chunk failed; consume and refuse the rest */
 	int too_big;
 	uint64_t bdat_left; /* bytes of the current chunk still to read */
@@ -81,7 +85,7 @@ struct smtp_tx {
 	struct smtp_data_reader reader;
 	struct store_delivery delivery;
 	struct buf meta;
-	uint8_t blob_id[32]; /* store_blob_id of msg, computed before delivery */
+	uint8_t blob_id[32]; /* store_blob_id of msg (spool_blob_id), before delivery */
 	const char **envelopes; /* per account, for the store */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */

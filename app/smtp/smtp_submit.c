@@ -59,7 +59,9 @@ struct submit_job {
 	struct smtp_session *s;
 	char domain[DKIM_DOMAIN_MAX + 1]; /* "" = do not sign */
 	const char *added;                /* Date/Message-ID fields we add */
-	struct buf out;                   /* the final message */
+	struct spool out;                 /* the final message (core/spool.h) */
+	struct str data;                  /* out as one range */
+	int out_failed;                   /* out could not be built: no memory, disk error */
 	int sign_rc;                      /* DKIM_OK, STORE_ENOTFOUND, ... for the log */
 	unsigned nsigs;
 	struct queue_request req;
@@ -270,10 +272,11 @@ static void sign_run(void *arg)
 {
 	struct submit_job *j = arg;
 	struct smtp_tx *tx = &j->s->tx;
-	const char *msg = buf_data(&tx->msg);
-	size_t len = buf_len(&tx->msg), hl = tx->header_len, alen = strlen(j->added);
+	const char *msg = tx->data.p;
+	size_t len = tx->data.len, hl = tx->header_len, alen = strlen(j->added);
+	struct buf sigs;
 
-	buf_init(&j->out, len + alen + SIGS_MAX);
+	buf_init(&sigs, SIGS_MAX);
 	j->sign_rc = DKIM_EINVAL;
 	if (j->domain[0]) {
 		struct dkim_keys *keys = xmalloc(sizeof(*keys));
@@ -287,7 +290,7 @@ static void sign_run(void *arg)
 				dkim_signer_update(&sg, msg, hl);
 				dkim_signer_update(&sg, j->added, alen);
 				dkim_signer_update(&sg, msg + hl, len - hl);
-				rc = dkim_signer_final(&sg, &j->out);
+				rc = dkim_signer_final(&sg, &sigs);
 				if (rc == DKIM_OK)
 					j->nsigs = keys->n;
 				dkim_signer_clear(&sg);
@@ -297,10 +300,13 @@ static void sign_run(void *arg)
 		dkim_keys_wipe(keys);
 		free(keys);
 	}
-	/* The output has room for all of it (buf_init above). */
-	buf_append(&j->out, msg, hl);
-	buf_append(&j->out, j->added, alen);
-	buf_append(&j->out, msg + hl, len - hl);
+	/* The output has room for all of it (spool_init in
+	 * smtp_submit_deliver); what fails here is memory or the disk. */
+	if (spool_append(&j->out, buf_data(&sigs), buf_len(&sigs)) < 0 ||
+	    spool_append(&j->out, msg, hl) < 0 || spool_append(&j->out, j->added, alen) < 0 ||
+	    spool_append(&j->out, msg + hl, len - hl) < 0 || spool_finish(&j->out, &j->data) < 0)
+		j->out_failed = 1;
+	buf_free(&sigs);
 }
 
 static void enqueued(struct queue_request *r, void *arg);
@@ -327,8 +333,13 @@ static void sign_done(void *arg)
 			       ((nf & SMTP_NOTIFY_DELAY) ? QUEUE_NOTIFY_DELAY : 0);
 	}
 	memset(r, 0, sizeof(*r));
-	r->data = buf_data(&j->out);
-	r->len = buf_len(&j->out);
+	if (j->out_failed) {
+		r->result = STORE_ETEMP; /* answered 451 as a queue failure */
+		enqueued(r, j);
+		return;
+	}
+	r->data = j->data.p;
+	r->len = j->data.len;
 	r->sender = tx->mail_from;
 	r->envid = tx->envid;
 	r->flags = (tx->body == SMTP_BODY_8BITMIME ? QUEUE_8BITMIME : 0) |
@@ -369,7 +380,7 @@ static void enqueued(struct queue_request *r, void *arg)
 		log_error("smtp", s->id, "event=submit_failed result=%d", r->result);
 		smtp_reply(s, "451 4.3.0 Error: queue failure, try again later");
 	}
-	buf_free(&j->out);
+	spool_free(&j->out);
 	free(j);
 	smtp_tx_committed(s);
 }
@@ -379,8 +390,8 @@ void smtp_submit_deliver(struct smtp_session *s)
 	struct smtp_tx *tx = &s->tx;
 	struct smtp_headers h;
 
-	if (smtp_headers_scan(tx->arena, buf_data(&tx->msg) + tx->header_len,
-			      buf_len(&tx->msg) - tx->header_len, &h) < 0) {
+	if (smtp_headers_scan(tx->arena, tx->data.p + tx->header_len,
+			      tx->data.len - tx->header_len, &h) < 0) {
 		refuse(s, "header_too_long", "552 5.3.4 Error: message header section too long");
 		return;
 	}
@@ -391,6 +402,7 @@ void smtp_submit_deliver(struct smtp_session *s)
 	}
 	j->s = s;
 	j->added = added_fields(s, &h);
+	spool_init(&j->out, tx->data.len + strlen(j->added) + SIGS_MAX, s->conn->peer_ip);
 	j->wj.fn = sign_run;
 	j->wj.done = sign_done;
 	j->wj.arg = j;

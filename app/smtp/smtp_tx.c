@@ -2,8 +2,11 @@
  * smtp_tx.c — message content (DATA and BDAT) and hand-off to the store.
  *
  * The headers we add (Return-Path, Received) are written into the message
- * buffer first and the content is appended behind them, so the stored blob
- * is built without a second copy. The same bytes go to every recipient:
+ * spool first and the content is appended behind them, so the stored blob
+ * is built without a second copy. The spool (core/spool.h) keeps a usual
+ * message in memory and moves a big one, or any once the process holds
+ * its budget of message bytes, to a file as it arrives; either way the
+ * store, the MIME parser and the notices read it as one range. The same bytes go to every recipient:
  * the Received header names the recipient only when there is one, so a
  * message to many local users is one blob in the store.
  */
@@ -68,8 +71,10 @@ static int add_headers(struct smtp_session *s)
 	mime_date_format((int64_t)time_wall(), date);
 	sanitize(helo, sizeof(helo), s->helo);
 
-	struct buf *m = &tx->msg;
+	struct buf hb, *m = &hb;
 	int r = 0;
+
+	buf_init(&hb, ADDED_HEADERS_MAX);
 	/* Submitted mail is on its way out: the Return-Path belongs to the
 	 * final delivery (RFC 5321 §4.4), which the queue does. */
 	if (s->mode == SMTP_MODE_MX)
@@ -90,6 +95,9 @@ static int add_headers(struct smtp_session *s)
 		r |= buf_printf(m, "\r\n\tfor <%s>", tx->rcpts[0].address);
 	r |= buf_printf(m, ";\r\n\t%s\r\n", date);
 	tx->header_len = buf_len(m);
+	if (!r)
+		r = spool_append(&tx->msg, buf_data(m), buf_len(m));
+	buf_free(&hb);
 	return r ? -1 : 0;
 }
 
@@ -97,10 +105,12 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	buf_init(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size);
+	spool_init(&tx->msg, ADDED_HEADERS_MAX + smtp_cfg->max_message_size, s->conn->peer_ip);
 	/* A fixed head start (never the client's SIZE=) saves the first
 	 * few doublings for typical messages. */
-	buf_reserve(&tx->msg, MSG_PREALLOC, NULL);
+	spool_prealloc(&tx->msg, MSG_PREALLOC);
+	/* The reader's output for one input chunk is at most the chunk. */
+	buf_init(&tx->chunk, s->conn->in.max);
 	if (add_headers(s) < 0) {
 		smtp_reply(s, "451 4.3.0 Error: cannot build headers");
 		return -1;
@@ -110,12 +120,45 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat)
 	return 0;
 }
 
+/* Into the spool, unless the message is refused anyway. */
+static void tx_append(struct smtp_tx *tx, const char *p, size_t n)
+{
+	if (tx->spool_failed || tx->too_big || n == 0)
+		return;
+	if (n > tx->msg.max - tx->msg.len)
+		tx->too_big = 1;
+	else if (spool_append(&tx->msg, p, n) < 0)
+		tx->spool_failed = 1;
+}
+
 int smtp_tx_feed_data(struct smtp_session *s)
 {
+	struct smtp_tx *tx = &s->tx;
 	struct buf *in = &s->conn->in;
-	size_t n = smtp_data_feed(&s->tx.reader, buf_data(in), buf_len(in), &s->tx.msg);
+	size_t n = smtp_data_feed(&tx->reader, buf_data(in), buf_len(in), &tx->chunk);
+
 	buf_consume(in, n);
-	return s->tx.reader.done;
+	/* The reader also says too_big when its output buffer refused an
+	 * append under the size limit: that was memory, not the client. */
+	if (tx->reader.too_big && tx->reader.size <= tx->reader.max_size)
+		tx->spool_failed = 1;
+	if (!tx->reader.too_big)
+		tx_append(tx, buf_data(&tx->chunk), buf_len(&tx->chunk));
+	buf_reset(&tx->chunk);
+	return tx->reader.done;
+}
+
+/* A message we could not hold (no memory, a disk error): a temporary
+ * failure, and the session ends, as with any environment error. */
+static void tx_spool_failed(struct smtp_session *s)
+{
+	log_error("smtp", s->id, "event=message_dropped reason=spool_failed size=%" PRIu64,
+		  s->tx.msg.len);
+	smtp_reply(s, "421 4.3.0 %s Error: out of local resources, try again later",
+		   smtp_cfg->hostname);
+	smtp_tx_end(s);
+	s->state = SMTP_S_CLOSING;
+	conn_close_after_flush(s->conn, "spool_failed");
 }
 
 static void deliver(struct smtp_session *s);
@@ -128,15 +171,19 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 
 	if (n > tx->bdat_left)
 		n = (size_t)tx->bdat_left;
-	if (n && !tx->data_failed && !tx->too_big &&
-	    buf_append(&tx->msg, buf_data(in), n) < 0)
-		tx->too_big = 1; /* keep reading the chunk to stay in step */
+	/* Past the limit, keep reading the chunk to stay in step. */
+	if (!tx->data_failed)
+		tx_append(tx, buf_data(in), n);
 	buf_consume(in, n);
 	tx->bdat_left -= n;
 	if (tx->bdat_left > 0)
 		return 0;
 
 	/* Chunk complete. */
+	if (tx->spool_failed) {
+		tx_spool_failed(s);
+		return 1;
+	}
 	if (tx->data_failed) {
 		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
 		s->state = SMTP_S_RCPT;
@@ -151,7 +198,7 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	}
 	if (!tx->bdat_last) {
 		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
-			   (uint64_t)(buf_len(&tx->msg) - tx->header_len));
+			   (uint64_t)(tx->msg.len - tx->header_len));
 		s->state = SMTP_S_RCPT;
 		return 1;
 	}
@@ -164,6 +211,10 @@ void smtp_tx_finish(struct smtp_session *s)
 	struct smtp_data_reader *r = &s->tx.reader;
 	const char *why = NULL;
 
+	if (s->tx.spool_failed) {
+		tx_spool_failed(s);
+		return;
+	}
 	if (r->too_big) {
 		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		why = "too_big";
@@ -288,7 +339,7 @@ static void delivered(struct store_delivery *d, void *arg)
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
-		smtp_tx_notify_delivered(s, buf_data(&tx->msg), buf_len(&tx->msg));
+		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
 	} else {
 		size_t i = 0;
 		while (i < sizeof store_refusals / sizeof store_refusals[0] &&
@@ -317,8 +368,8 @@ static void delivered(struct store_delivery *d, void *arg)
  */
 static void cache_structure(struct smtp_tx *tx)
 {
-	const char *msg = buf_data(&tx->msg);
-	size_t len = buf_len(&tx->msg);
+	const char *msg = tx->data.p;
+	size_t len = tx->data.len;
 	struct mime_tree t;
 
 	buf_init(&tx->meta, META_MAX);
@@ -341,7 +392,7 @@ static void cache_structure(struct smtp_tx *tx)
 static void prepare(struct smtp_tx *tx)
 {
 	cache_structure(tx);
-	store_blob_id(buf_data(&tx->msg), buf_len(&tx->msg), tx->blob_id);
+	spool_blob_id(&tx->msg, tx->blob_id); /* hashed as it arrived */
 }
 
 /* Back on the loop with everything prepared: hand the message over. */
@@ -368,8 +419,8 @@ static void store_submit(struct smtp_session *s)
 	}
 
 	memset(d, 0, sizeof(*d));
-	d->data = buf_data(&tx->msg);
-	d->len = buf_len(&tx->msg);
+	d->data = tx->data.p;
+	d->len = tx->data.len;
 	memcpy(d->blob_id, tx->blob_id, sizeof(d->blob_id));
 	d->meta = buf_len(&tx->meta) ? buf_data(&tx->meta) : NULL;
 	d->metalen = buf_len(&tx->meta);
@@ -405,6 +456,10 @@ static void deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 
+	if (spool_finish(&tx->msg, &tx->data) < 0) {
+		tx_spool_failed(s);
+		return;
+	}
 	if (s->mode != SMTP_MODE_MX) {
 		smtp_submit_deliver(s); /* signed and queued instead */
 		return;
@@ -413,7 +468,7 @@ static void deliver(struct smtp_session *s)
 	/* Nothing more is read until the store answered: the reply to this
 	 * message must come before any reply to what is pipelined behind it. */
 	conn_pause_read(s->conn, 1);
-	if (buf_len(&tx->msg) <= WORKER_MESSAGE_BYTES) {
+	if (tx->data.len <= WORKER_MESSAGE_BYTES) {
 		prepare(tx);
 		store_submit(s);
 		return;

@@ -139,7 +139,7 @@ static uint32_t run(const char *d, size_t size, size_t split, const struct imap_
 			arena_reset(ar);
 			imap_parser_next(&p);
 		} else {
-			assert(r < 0 && r >= IMAP_PARSE_ERR_DESYNC && p.err_msg);
+			assert(r < 0 && r >= IMAP_PARSE_ERR_MIN && p.err_msg);
 			h = mix(h, p.cmd.tag.len);
 			if (p.err_close)
 				break;

@@ -22,6 +22,7 @@ def test_bad_config_value_stops_startup():
     cases = {
         "TERN_LISTEN_SMTP": "nonsense",
         "TERN_MAX_MESSAGE_SIZE": "12 parsecs",
+        "TERN_MESSAGE_MEMORY": "100k",
         "TERN_LOG_FORMAT": "xml",
         "TERN_HOSTNAME": "bad host name",
         "TERN_SMTP_MAX_RECIPIENTS": "-4",

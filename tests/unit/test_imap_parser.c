@@ -1057,7 +1057,7 @@ static void test_names(void)
 	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_UNKNOWN), "UNKNOWN");
 	for (int id = 1; id < IMAP_CMD_UID_EXPUNGE; id++)
 		CHECK_EQ_INT(imap_cmd_lookup(str_c(imap_cmd_name(id))), id);
-	for (int code = IMAP_PARSE_ERR_DESYNC; code <= IMAP_PARSE_LINE; code++)
+	for (int code = IMAP_PARSE_ERR_MIN; code <= IMAP_PARSE_LINE; code++)
 		CHECK(strcmp(imap_parse_strerror(code), "Unknown error") != 0);
 }
 

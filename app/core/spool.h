@@ -1,0 +1,105 @@
+/*
+ * spool.h — message bytes held in memory within a budget, else on disk.
+ *
+ * Every message being received (SMTP DATA/BDAT, submission's signed copy,
+ * an IMAP APPEND literal) is written into a spool. While the whole process
+ * holds less than its budget of message bytes in memory (and the client's
+ * address less than a quarter of it), and the message is under
+ * SPOOL_MEM_MAX, the bytes stay in an ordinary bounded buffer: a usual
+ * message never touches the disk. Past any of these, the spool spills: its
+ * bytes move to an unlinked file in the spool directory and the rest is
+ * written there as it arrives through a small staging buffer, so a session
+ * holds at most SPOOL_STAGE bytes of its message in anonymous memory
+ * whatever the message size. An allocation failure while in memory spills
+ * too (memory is what ran out; the disk may still take it).
+ *
+ * The bytes are hashed as they arrive (BLAKE2b-256, the store's blob id:
+ * spool_blob_id() equals store_blob_id() of the same bytes), so the id of
+ * a large message costs no second pass.
+ *
+ * spool_finish() gives the whole message as one contiguous read-only
+ * range: the buffer itself, or a shared read-only mapping of the file.
+ * Mapped pages are file-backed (RssFile, not RssAnon): the kernel can drop
+ * them under pressure and nothing is copied into anonymous memory.
+ *
+ * Spool files are unlinked as soon as they are created (O_TMPFILE where
+ * the file system has it), so a killed process leaves nothing behind;
+ * spool_setup() also removes whatever an earlier process may have left
+ * in the directory.
+ *
+ * Caveats: the budget counters are process-wide atomics, and per-address
+ * ones are kept in a small table keyed by a hash of the address, so two
+ * addresses may share a slot (which only makes both spill earlier).
+ * A spool is used by one thread at a time. Without spool_setup() (unit
+ * tests, CLI) nothing spills: the spool behaves as a bounded buffer.
+ */
+#ifndef TERN_CORE_SPOOL_H
+#define TERN_CORE_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "str.h"
+
+/* Largest message kept in memory, however much budget is free. */
+#define SPOOL_MEM_MAX ((size_t)2 * 1024 * 1024)
+/* Staging buffer of a spilled spool: writes go out in pieces this big. */
+#define SPOOL_STAGE ((size_t)64 * 1024)
+/* Default of TERN_MESSAGE_MEMORY. */
+#define SPOOL_BUDGET_DEFAULT ((uint64_t)64 * 1024 * 1024)
+
+struct spool {
+	struct buf mem;      /* the bytes, or after spilling the staging buffer */
+	int file;            /* the file's descriptor + 1; 0 while in memory */
+	int failed;          /* an I/O error happened: appends and finish fail */
+	int finished;        /* spool_finish() was called: appends fail */
+	uint64_t len;        /* bytes appended */
+	uint64_t max;        /* ceiling on len */
+	size_t charged;      /* bytes counted against the budgets */
+	unsigned slot;       /* per-address budget slot */
+	void *map;           /* after spool_finish() of a spilled spool */
+	size_t maplen;
+	unsigned char hash[448]; /* private: crypto_generichash_state, 64-aligned inside */
+};
+
+/*
+ * Sets the spool directory (created if missing; files in it removed) and
+ * the process-wide budget of message bytes in memory. Call once at server
+ * start, before any session. Returns 0, or -1 with errno when the
+ * directory cannot be made or opened.
+ */
+int spool_setup(const char *dir, uint64_t budget);
+/* Bytes of message data currently held in memory by all spools (tests, metrics). */
+uint64_t spool_mem_held(void);
+/* Spools currently spilled to a file (tests, metrics). */
+uint64_t spool_files_open(void);
+
+/* An empty spool for at most max bytes from the client at peer (an IP
+ * literal, or NULL). No allocation. */
+void spool_init(struct spool *sp, uint64_t max, const char *peer);
+/* A head start of n bytes of memory for a message that will likely stay
+ * there (saves the first doublings); ignored when memory is short. */
+void spool_prealloc(struct spool *sp, size_t n);
+/*
+ * Appends n bytes. Returns 0; -1 when the result would pass max (nothing
+ * is appended) or on an I/O error (the spool is then failed and every
+ * later call fails too).
+ */
+int spool_append(struct spool *sp, const void *p, size_t n);
+/*
+ * The whole content as one range, NUL-terminated one past the end; call
+ * once, after the last append. Valid until spool_free(). Returns 0, or -1
+ * (failed spool, or the file cannot be mapped).
+ */
+int spool_finish(struct spool *sp, struct str *data_r);
+/* The BLAKE2b-256 id of everything appended (store_blob_id of the bytes). */
+void spool_blob_id(struct spool *sp, uint8_t id_r[32]);
+/* 1 when the bytes are in a file. */
+static inline int spool_spilled(const struct spool *sp) { return sp->file != 0; }
+/* Frees memory, returns the budget, closes the file. The spool is empty
+ * and may be spool_init()ed again. Accepts a spool that was only inited,
+ * freed before, or is all zero bytes (never inited). */
+void spool_free(struct spool *sp);
+
+#endif
