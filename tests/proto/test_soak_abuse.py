@@ -12,6 +12,7 @@ import imaplib
 import multiprocessing
 import os
 import poplib
+import re
 import smtplib
 import socket
 import ssl
@@ -247,6 +248,17 @@ def test_soak_mixed_abuse():
         print("soak: %d rounds in %ds; slowest operations:" % (n, seconds))
         for worst, name, count in report[::-1][:6]:
             print("  %-22s max %.3fs over %d" % (name, worst, count))
+        # The abuse was real: it hit every limit it was meant to.
+        log = s.log_text()
+        seen_abuse = {what: log.count(needle) for what, needle in (
+            ("refused", "event=refused"), ("stress timeouts", "stress=1"),
+            ("failed logins", "failed"), ("http header timeouts", "kind=request_header"))}
+        seen_abuse["unfinished messages over 10 MB"] = sum(
+            1 for m in re.finditer(r"module=smtp .*event=disconnect .* in=(\d+) ", log)
+            if int(m.group(1)) > 10 << 20)
+        print("  abuse seen in the log: %s" % seen_abuse)
+        for what in seen_abuse:
+            assert seen_abuse[what] > 0, "no %s: the abuse did not happen" % what
         slow = [(k, round(w, 3)) for w, k, _ in report if w > LIMIT]
         assert not slow, "operations slower than %.1fs: %s" % (LIMIT, slow)
         assert n >= 5, "only %d rounds" % n
