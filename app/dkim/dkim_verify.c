@@ -202,8 +202,15 @@ static void key_answer(void *arg, enum dkim_txt_status st, const struct str *rec
 	s->lookup = 2;
 	s->handle = NULL;
 	s->kst = n == 0 && st == DKIM_TXT_OK ? DKIM_TXT_NONE : st;
-	if (s->kst == DKIM_TXT_OK)
-		s->key_ok = dkim_pubkey_parse(records[0], &s->key, &s->key_why) == 0;
+	/* The first record that is a key record: a stray TXT record at the
+	 * selector (a verification token) must not hide the key. When none
+	 * is, the first one's defect is the reason. */
+	for (size_t i = 0; s->kst == DKIM_TXT_OK && i < n && !s->key_ok; i++) {
+		const char *why = NULL;
+		s->key_ok = dkim_pubkey_parse(records[i], &s->key, &why) == 0;
+		if (i == 0)
+			s->key_why = why;
+	}
 	if (--v->pending == 0 && !v->starting && v->wake)
 		v->wake(v->wake_arg);
 }

@@ -38,8 +38,8 @@
  * A message without DKIM-Signature fields has no results (its message
  * result is "none").
  *
- * Caveats: one TXT record per selector is used, the first (RFC 6376
- * §3.6.2.2 leaves several undefined). A header section over DKIM_HEADER_MAX
+ * Caveats: of several TXT records at a selector the first that parses as
+ * a key record is used (RFC 6376 §3.6.2.2 leaves several undefined). A header section over DKIM_HEADER_MAX
  * is not verified: one "policy" result with empty d= and s=. A bare LF is
  * taken as CRLF, as by the signer. The verifier is not thread-safe; feed it
  * from one thread at a time (the worker pool for big messages).

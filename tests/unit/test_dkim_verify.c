@@ -49,8 +49,18 @@ static void *table_txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg)
 	lookups++;
 	for (size_t i = 0; i < ntable; i++)
 		if (strcmp(table[i].name, name) == 0) {
-			struct str r = str_c(table[i].txt ? table[i].txt : "");
-			cb(arg, table[i].st, &r, table[i].st == DKIM_TXT_OK ? 1 : 0);
+			/* "|" separates records of one name. */
+			struct str r[4], all = str_c(table[i].txt ? table[i].txt : "");
+			size_t n = 0;
+			for (;;) {
+				ptrdiff_t bar = str_chr(all, '|');
+				if (bar < 0 || n == 3)
+					break;
+				r[n++] = str_make(all.p, (size_t)bar);
+				all = str_make(all.p + bar + 1, all.len - (size_t)bar - 1);
+			}
+			r[n++] = all;
+			cb(arg, table[i].st, r, table[i].st == DKIM_TXT_OK ? n : 0);
 			return NULL;
 		}
 	cb(arg, DKIM_TXT_NONE, NULL, 0);
@@ -310,6 +320,9 @@ static void test_branches(void)
 	          "v=DKIM1; k=ed25519; s=web; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
 	table_set("rsaonly._domainkey.example.org", DKIM_TXT_OK, rfc_rsa_key);
 	table_set("temp._domainkey.example.org", DKIM_TXT_TEMP, NULL);
+	table_set("two._domainkey.example.org", DKIM_TXT_OK,
+	          "site-verification=abc|v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("junk._domainkey.example.org", DKIM_TXT_OK, "site-verification=abc|k=dsa; p=AAAA");
 
 	/* A 512-bit RSA key: refused whatever the signature (RFC 8301). */
 	BIGNUM *e = BN_new();
@@ -398,6 +411,14 @@ static void test_branches(void)
 		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PASS);
 		CHECK_EQ_INT(r[0].testing, 1);
 	}
+
+	/* Several TXT records: the key record among them counts. */
+	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=two; h=from",
+	          0, m, sizeof m);
+	expect1("two records", m, DKIM_RESULT_PASS, NULL);
+	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=junk; h=from",
+	          0, m, sizeof m);
+	expect1("no key record among them", m, DKIM_RESULT_PERMERROR, "tag without =");
 
 	/* i= and t=s. */
 	sign_with(base_msg, TAGS("i=ann@mail.example.org; h=from"), 0, m, sizeof m);
