@@ -27,6 +27,7 @@ static int usage(void)
 	fprintf(stderr, "usage: tern account add EMAIL [--quota SIZE]   (password on stdin)\n"
 			"       tern account passwd EMAIL                (password on stdin)\n"
 			"       tern account del EMAIL\n"
+			"       tern account disable|enable EMAIL\n"
 			"       tern account list\n");
 	return 2;
 }
@@ -64,7 +65,8 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 			fprintf(stderr, "tern: a password is expected on standard input\n");
 			return 2;
 		}
-	} else if (strcmp(verb, "del") != 0) {
+	} else if (strcmp(verb, "del") != 0 && strcmp(verb, "disable") != 0 &&
+		   strcmp(verb, "enable") != 0) {
 		return usage();
 	}
 	if (!(st = cli_store_open(cfg, 0)))
@@ -74,12 +76,16 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		r = store_account_add(st, email, pw, quota, NULL, err, sizeof(err));
 	else if (strcmp(verb, "passwd") == 0)
 		r = store_account_passwd(st, email, pw, err, sizeof(err));
+	else if (strcmp(verb, "disable") == 0 || strcmp(verb, "enable") == 0)
+		r = store_account_set_disabled(st, email, verb[0] == 'd', err, sizeof(err));
 	else
 		r = store_account_del(st, email, err, sizeof(err));
 	memset(pw, 0, sizeof(pw));
 	if (r == STORE_OK) {
 		printf("%s: %s\n", email, strcmp(verb, "add") == 0 ? "added" :
-					    strcmp(verb, "del") == 0 ? "deleted" : "password changed");
+					    strcmp(verb, "del") == 0 ? "deleted" :
+					    strcmp(verb, "disable") == 0 ? "disabled" :
+					    strcmp(verb, "enable") == 0 ? "enabled" : "password changed");
 		rc = 0;
 	} else {
 		fprintf(stderr, "tern: %s\n", err);

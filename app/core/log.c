@@ -134,11 +134,11 @@ static int needs_quote(const char *s, size_t n)
 	return 0;
 }
 
-const char *log_qn(const char *s, size_t n, char *out, size_t outsz)
+static const char *quote(const char *s, size_t n, char *out, size_t outsz, int force)
 {
 	size_t o = 0;
 
-	if (!needs_quote(s, n) && n < outsz) {
+	if (!force && !needs_quote(s, n) && n < outsz) {
 		memcpy(out, s, n);
 		out[n] = '\0';
 		return out;
@@ -160,6 +160,16 @@ const char *log_qn(const char *s, size_t n, char *out, size_t outsz)
 	out[o++] = '"';
 	out[o] = '\0';
 	return out;
+}
+
+const char *log_qn(const char *s, size_t n, char *out, size_t outsz)
+{
+	return quote(s, n, out, outsz, 0);
+}
+
+const char *log_quoted(const char *s, char *out, size_t outsz)
+{
+	return quote(s ? s : "", s ? strlen(s) : 0, out, outsz, 1);
 }
 
 const char *log_q(const char *s, char *out, size_t outsz)

@@ -67,7 +67,12 @@ const char *log_level_name(enum log_level lvl);
  * (control bytes as \xHH), truncated to outsz. Returns out or s.
  */
 const char *log_q(const char *s, char *out, size_t outsz);
-/* Same for a slice that need not be NUL-terminated. */
+/*
+ * Always quotes (even a plain value; NULL as ""): for values chosen by a
+ * peer, such as user names, so a log filter can rely on the quotes.
+ */
+const char *log_quoted(const char *s, char *out, size_t outsz);
+/* Same as log_q for a slice that need not be NUL-terminated. */
 const char *log_qn(const char *s, size_t n, char *out, size_t outsz);
 
 #endif

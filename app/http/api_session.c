@@ -10,10 +10,12 @@
  * tokens are compared in constant time. When the table is full the session
  * used least recently is dropped.
  *
- * Failed logins (wrong password, wrong setup code) go through
- * auth/authfail.h per client address; an address over its budget gets 429
- * without any password being checked. Each failure is logged as
- * "module=http event=auth_failed ip=ADDR" for fail2ban.
+ * Logins, setup codes and bearer tokens go through the limits every
+ * protocol shares (auth/login_limit.h): the attempt is admitted and
+ * reserved before anything is checked, and an address over its budget (or
+ * an admin account whose checks are spaced out) gets 429 without any
+ * check. Each failure is logged as "module=http event=auth_failed what=W
+ * failures=N ip=ADDR" (ip last) for fail2ban.
  */
 #include <microhttpd.h>
 #include <pthread.h>
@@ -23,7 +25,7 @@
 #include <time.h>
 
 #include "admin/admin_meta.h"
-#include "auth/authfail.h"
+#include "auth/login_limit.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -83,18 +85,19 @@ static int unsafe_method(const char *m)
 	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
 }
 
-/* 1 session, 2 token, 0 none; fills x->auth/session_id. csrf_ok_r for sessions. */
+/* 1 session, 2 token, 0 none, -1 refused (429 sent); fills x->auth/session_id. csrf_ok_r for sessions. */
 static int identify(struct http_ctx *x, int *csrf_ok_r)
 {
 	const char *authz = http_req_header(x, "Authorization");
 	*csrf_ok_r = 0;
 	if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
-		if (admin_token_check(http_store, authz + 7, NULL)) {
+		int r = http_bearer_check(x, authz + 7);
+		if (r == 1) {
 			x->auth = AUTH_TOKEN;
 			*csrf_ok_r = 1;
 			return 2;
 		}
-		return 0;
+		return r;
 	}
 	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_session");
 	if (!cookie)
@@ -115,8 +118,10 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 
 int http_auth_require(struct http_ctx *x)
 {
-	int csrf_ok;
-	if (!identify(x, &csrf_ok)) {
+	int csrf_ok, who = identify(x, &csrf_ok);
+	if (who < 0)
+		return -1;
+	if (!who) {
 		http_problem(x, 401, "unauthorized", NULL, "log in or send a bearer token");
 		http_header(x, "WWW-Authenticate", "Bearer realm=\"tern\"");
 		return -1;
@@ -130,8 +135,8 @@ int http_auth_require(struct http_ctx *x)
 
 int http_auth_present(struct http_ctx *x)
 {
-	int csrf_ok;
-	return identify(x, &csrf_ok) != 0;
+	int csrf_ok, who = identify(x, &csrf_ok);
+	return who < 0 ? -1 : who != 0;
 }
 
 void http_session_start(struct http_ctx *x, int status)
@@ -168,27 +173,62 @@ void http_session_start(struct http_ctx *x, int status)
 	sodium_memzero(&s, sizeof(s));
 }
 
-void http_auth_failed(struct http_ctx *x, const char *what)
+int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t)
 {
-	authfail_failed(x->ip, mono_ms());
-	metrics_inc(METRIC_AUTHFAIL_HTTP);
-	log_warn("http", NULL, "event=auth_failed ip=%s what=%s", x->ip, what);
+	unsigned wait;
+	enum login_gate g = login_limit_admit(x->ip, who, mono_ms(), &wait, t);
+
+	/* An HTTP thread must not sleep out the account's spacing: the
+	 * client is told when to come back instead. */
+	if (g == LOGIN_GATE_GO && wait) {
+		login_limit_cancel(t);
+		g = LOGIN_GATE_ACCOUNT;
+	}
+	if (g == LOGIN_GATE_GO)
+		return 0;
+	log_info("http", NULL, "event=auth_refused reason=%s ip=%s",
+		 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", x->ip);
+	http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
+	http_header(x, "Retry-After", g == LOGIN_GATE_IP ? "900" : "60");
+	return -1;
 }
 
-int http_auth_blocked(struct http_ctx *x)
+void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what)
 {
-	if (!authfail_blocked(x->ip, mono_ms()))
-		return 0;
-	http_problem(x, 429, "rate_limited", NULL, "too many failed attempts, try again later");
-	http_header(x, "Retry-After", "900");
-	return 1;
+	unsigned failures;
+
+	login_limit_failed(t, mono_ms(), &failures);
+	metrics_inc(METRIC_AUTHFAIL_HTTP);
+	log_warn("http", NULL, "event=auth_failed what=%s failures=%u ip=%s", what, failures, x->ip);
+}
+
+void http_login_ok(struct http_ctx *x, const struct login_ticket *t)
+{
+	login_limit_succeeded(t, mono_ms());
+}
+
+int http_bearer_check(struct http_ctx *x, const char *token)
+{
+	struct login_ticket t;
+
+	/* A token costs one BLAKE2b to check, and a 256-bit secret cannot
+	 * be guessed: a valid one is let in even from an address that is
+	 * over its budget (monitoring behind a NAT keeps working). Only the
+	 * bad ones are counted, logged and, past the budget, refused. */
+	if (admin_token_check(http_store, token, NULL))
+		return 1;
+	if (http_login_admit(x, NULL, &t) < 0)
+		return -1;
+	http_login_failed(x, &t, "token");
+	return 0;
 }
 
 void api_session_post(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+	struct login_ticket t;
 
-	if (http_body_check(x, f, 1) < 0 || http_auth_blocked(x))
+	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, "(admin)", &t) < 0)
 		return;
 	const char *pw = http_body_str(x, "password");
 	http_hash_enter();
@@ -196,11 +236,11 @@ void api_session_post(struct http_ctx *x)
 		 admin_password_check(http_store, http_env_admin_hash, pw) == 1;
 	http_hash_leave();
 	if (!ok) {
-		http_auth_failed(x, "login");
+		http_login_failed(x, &t, "login");
 		http_problem(x, 401, "unauthorized", NULL, "wrong password");
 		return;
 	}
-	authfail_succeeded(x->ip);
+	http_login_ok(x, &t);
 	log_info("http", NULL, "event=login ip=%s", x->ip);
 	http_session_start(x, 200);
 }

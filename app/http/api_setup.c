@@ -142,16 +142,18 @@ static int gate(struct http_ctx *x, int write)
 		}
 		return 0;
 	}
-	if (http_auth_blocked(x))
+	struct login_ticket t;
+	if (http_login_admit(x, NULL, &t) < 0)
 		return -1;
 	const char *code = http_req_header(x, "X-Setup-Code");
 	if (!code || !admin_setup_code_check(http_store, code)) {
-		http_auth_failed(x, "setup_code");
+		http_login_failed(x, &t, "setup_code");
 		http_problem(x, 403, "setup_code", NULL,
 			     "the X-Setup-Code header must carry the setup code from the log "
 			     "(or from: tern setup-code)");
 		return -1;
 	}
+	http_login_ok(x, &t);
 	return 0;
 }
 
@@ -165,16 +167,20 @@ static int gate(struct http_ctx *x, int write)
  */
 static int may_read_state(struct http_ctx *x) /* 1 all, 0 public, -1 answered */
 {
-	if (http_auth_present(x))
-		return 1;
+	struct login_ticket t;
+	int who = http_auth_present(x);
+	if (who)
+		return who; /* 1, or -1 after a 429 for a bad token */
 	const char *code = http_req_header(x, "X-Setup-Code");
 	if (!code || admin_exists(http_store))
 		return 0;
-	if (http_auth_blocked(x))
+	if (http_login_admit(x, NULL, &t) < 0)
 		return -1;
-	if (admin_setup_code_check(http_store, code))
+	if (admin_setup_code_check(http_store, code)) {
+		http_login_ok(x, &t);
 		return 1;
-	http_auth_failed(x, "setup_code");
+	}
+	http_login_failed(x, &t, "setup_code");
 	return 0;
 }
 
@@ -211,17 +217,22 @@ void api_setup_code(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
 
-	if (http_body_check(x, f, 1) < 0 || http_auth_blocked(x))
+	struct login_ticket t;
+
+	if (http_body_check(x, f, 1) < 0)
 		return;
 	if (admin_exists(http_store)) {
 		http_problem(x, 409, "exists", NULL, "an admin exists already: log in instead");
 		return;
 	}
+	if (http_login_admit(x, NULL, &t) < 0)
+		return;
 	if (!admin_setup_code_check(http_store, http_body_str(x, "code"))) {
-		http_auth_failed(x, "setup_code");
+		http_login_failed(x, &t, "setup_code");
 		http_problem(x, 403, "setup_code", "code", "wrong setup code");
 		return;
 	}
+	http_login_ok(x, &t);
 	http_no_content(x);
 }
 

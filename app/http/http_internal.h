@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/login_limit.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "http/json.h"
@@ -92,14 +93,24 @@ void http_route(struct http_ctx *x);
  * methods with a session. Returns 0, or -1 after answering 401/403. */
 int http_auth_require(struct http_ctx *x);
 /* 1 when the request carries a live session or a valid token (x->auth
- * filled), else 0; answers nothing, checks no CSRF (for reads only). */
+ * filled), else 0; checks no CSRF (for reads only). Answers nothing,
+ * except -1 after a 429 for a bad bearer token past its address's budget
+ * (a bad token is counted as a failed login). */
 int http_auth_present(struct http_ctx *x);
 /* Starts a session for x's client: sets the cookie, writes {"csrf","expires"}. */
 void http_session_start(struct http_ctx *x, int status);
-/* Records a failed login from x->ip (log line, counters). */
-void http_auth_failed(struct http_ctx *x, const char *what);
-/* 1 when x->ip is blocked for too many failures (answers 429). */
-int http_auth_blocked(struct http_ctx *x);
+/*
+ * Admits one attempt (a login, a setup code, a token) from x->ip for who
+ * (NULL: no account side) through auth/login_limit.h: 0 with *t reserved,
+ * or -1 after answering 429 (too many failures, or the account's checks
+ * spaced out). Settle *t with http_login_failed() or http_login_ok().
+ */
+int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t);
+/* Counts and logs a failure (event=auth_failed what=W failures=N ip=A). */
+void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what);
+void http_login_ok(struct http_ctx *x, const struct login_ticket *t);
+/* A bearer token, limited like a login: 1 valid, 0 not (logged), -1 refused (429 sent). */
+int http_bearer_check(struct http_ctx *x, const char *token);
 /* Admin password hash made from TERN_ADMIN_PASSWORD at start ("" when unset). */
 extern char http_env_admin_hash[];
 /* Bounds concurrent argon2id computations on the HTTP threads. */

@@ -75,8 +75,11 @@ void http_metrics(struct http_ctx *x)
 	const char *authz = http_req_header(x, "Authorization");
 	int allowed = cidr_list_match(http_cfg->metrics_allow, x->ip);
 
-	if (!allowed && authz && strncasecmp(authz, "Bearer ", 7) == 0)
-		allowed = admin_token_check(http_store, authz + 7, NULL);
+	if (!allowed && authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+		allowed = http_bearer_check(x, authz + 7);
+		if (allowed < 0)
+			return; /* 429 sent */
+	}
 	if (!allowed) {
 		http_problem(x, 403, "forbidden", NULL,
 			     "send an API token, or list this network in TERN_METRICS_ALLOW");

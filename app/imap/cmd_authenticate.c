@@ -41,19 +41,19 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 		struct str authz, authc, pass;
 		s->wait = IMAP_W_NONE;
 		if (sasl_plain_split(str_make(msg, n), &authz, &authc, &pass) < 0) {
-			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL);
+			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL, "malformed");
 		} else if (authz.len && !str_eq(authz, authc)) {
 			/* No master users: acting as someone else is refused
 			 * like a wrong password. */
-			imap_auth_begin(s, IMAP_MECH_PLAIN, STR_NULL, STR_NULL);
+			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, STR_NULL, "authzid");
 		} else {
-			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, pass);
+			imap_auth_begin(s, IMAP_MECH_PLAIN, authc, pass, NULL);
 		}
 	} else if (!s->sasl_user_given) {
 		/* LOGIN, first response: the user name; then ask for the password. */
 		if (n > IMAP_USER_MAX || memchr(msg, '\0', n)) {
 			s->wait = IMAP_W_NONE;
-			imap_auth_begin(s, IMAP_MECH_LOGIN, STR_NULL, STR_NULL);
+			imap_auth_begin(s, IMAP_MECH_LOGIN, STR_NULL, STR_NULL, "malformed");
 		} else {
 			memcpy(s->sasl_user, msg, n);
 			s->sasl_user[n] = '\0';
@@ -65,7 +65,7 @@ static void sasl_step(struct imap_session *s, struct str b64, int initial)
 		char user[IMAP_USER_MAX + 1];
 		memcpy(user, s->sasl_user, sizeof(user));
 		s->wait = IMAP_W_NONE;
-		imap_auth_begin(s, IMAP_MECH_LOGIN, str_c(user), str_make(msg, n));
+		imap_auth_begin(s, IMAP_MECH_LOGIN, str_c(user), str_make(msg, n), NULL);
 		explicit_bzero(user, sizeof(user));
 	}
 	explicit_bzero(msg, sizeof(msg));

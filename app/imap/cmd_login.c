@@ -1,45 +1,31 @@
 /*
- * cmd_login.c — LOGIN, and the password check AUTHENTICATE shares.
+ * cmd_login.c — LOGIN, and the hand-over to the shared login flow
+ * (auth/login.h) that AUTHENTICATE uses too.
  *
  * Only over TLS: before STARTTLS, LOGIN gets Dovecot's "NO
  * [PRIVACYREQUIRED]" (and CAPABILITY says LOGINDISABLED); loopback is not
  * exempt, a password in clear text on any network is what TLS prevents.
- *
- * The check runs on a worker thread (argon2id: tens of ms, never on a
- * loop); the conn is paused meanwhile so pipelined commands wait behind
- * the answer. A failed attempt is answered after authfail's delay (1 s
- * growing to 5 s) through a loop timer; an address with too many recent
- * failures is refused without checking anything.
+ * While the flow runs (limits, the check on a worker, the failure delay)
+ * the conn is paused so pipelined commands wait behind the answer.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "auth/authfail.h"
+#include "auth/login.h"
 #include "core/log.h"
-#include "core/metrics.h"
-#include "core/loop.h"
-#include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
 
 #define NO_PLAINTEXT                                                                            \
 	"NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) "    \
 	"connections."
-#define AUTH_FAILED "NO [AUTHENTICATIONFAILED] Authentication failed."
-#define AUTH_BLOCKED "NO [UNAVAILABLE] Too many failed logins from your address; try again later."
-#define AUTH_TEMP "NO [UNAVAILABLE] Temporary authentication failure; try again later."
 
-enum auth_result { AUTH_FAILED_R, AUTH_OK_R, AUTH_TEMP_R };
-
-struct imap_auth_job {
-	struct worker_job wj;
-	struct imap_session *s;
-	enum imap_mech mech;
-	char user[IMAP_USER_MAX + 1];
-	char pass[IMAP_PASS_MAX + 1];
-	enum auth_result result; /* written on the worker, read after done */
-	uint32_t account;
+/* The tagged reply for each outcome but LOGIN_OK, indexed by enum login_outcome. */
+static const char *const replies[] = {
+	[LOGIN_FAILED] = "NO [AUTHENTICATIONFAILED] Authentication failed.",
+	[LOGIN_REFUSED] = "NO [UNAVAILABLE] Too many failed logins; try again later.",
+	[LOGIN_TEMP] = "NO [UNAVAILABLE] Temporary authentication failure; try again later.",
+	[LOGIN_IN_USE] = "NO [UNAVAILABLE] Temporary authentication failure; try again later.",
 };
 
 static const char *const mech_names[] = { "login", "plain", "sasl-login" };
@@ -55,32 +41,59 @@ int imap_auth_require_tls(struct imap_session *s)
 
 void imap_auth_cancel(struct imap_session *s)
 {
-	if (s->delay_timer)
-		loop_timer_del(s->loop, s->delay_timer);
-	s->delay_timer = 0;
+	login_abandon(&s->auth);
+	session_watch_leave(&s->watch);
 }
 
-static void auth_run(void *arg)
+/*
+ * The account's password changed, or it was disabled or deleted (possibly
+ * by `tern account` in another process): every command would go on
+ * working with credentials that are no longer valid, so the session ends
+ * and the client logs in afresh (as it does when its selected mailbox is
+ * deleted).
+ */
+static void revoked(void *arg, int gone)
 {
-	struct imap_auth_job *j = arg;
-	int r = store_account_check_password(imap_store, j->user, j->pass);
+	struct imap_session *s = arg;
+	const char *why = gone ? "account_deleted" : "credentials_changed";
 
-	explicit_bzero(j->pass, sizeof(j->pass));
-	if (r != 1) {
-		j->result = r == 0 ? AUTH_FAILED_R : AUTH_TEMP_R;
+	log_info("imap", s->id, "event=credentials_revoked reason=%s account=%u", why, s->account);
+	if (s->conn_gone || s->state == IMAP_S_LOGOUT)
+		return;
+	if (s->fetch || buf_len(&s->pend) || s->wait == IMAP_W_STORE || s->append) {
+		/* Mid-response an untagged BYE would land inside a literal. */
+		conn_close(s->conn, why);
 		return;
 	}
-	r = store_account_id(imap_store, j->user, &j->account);
-	if (r != STORE_OK) {
-		/* Deleted between the two reads: as good as a wrong password. */
-		j->result = r == STORE_ENOTFOUND ? AUTH_FAILED_R : AUTH_TEMP_R;
-		return;
-	}
-	j->result = AUTH_OK_R;
+	imap_reply(s, gone ? "* BYE Account was deleted, have to disconnect."
+			   : "* BYE Credentials changed, have to disconnect.");
+	imap_session_unselect(s);
+	imap_close_with(s, why);
+	imap_flush(s);
 }
 
-static void resume(struct imap_session *s)
+static void login_done(void *arg, const struct login_result *r)
 {
+	struct imap_session *s = arg;
+	char q[IMAP_USER_MAX * 4 + 8];
+
+	s->auth = NULL;
+	if (r->outcome == LOGIN_OK) {
+		snprintf(s->login, sizeof(s->login), "%s", r->user);
+		s->account = r->account;
+		imap_session_logged_in(s);
+		session_watch_join(&s->watch, imap_store, s->loop, r->account, r->cred, revoked, s);
+		log_info("imap", s->id, "event=login user=%s mech=%s tls=%s",
+			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
+		imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
+	} else {
+		imap_tagged(s, "%s", replies[r->outcome]);
+		if (r->outcome == LOGIN_FAILED && imap_session_error(s)) {
+			s->wait = IMAP_W_NONE;
+			imap_flush(s);
+			return;
+		}
+	}
 	s->wait = IMAP_W_NONE;
 	imap_cmd_end(s);
 	conn_pause_read(s->conn, 0);
@@ -88,120 +101,27 @@ static void resume(struct imap_session *s)
 	imap_flush(s);
 }
 
-static void delayed_reply(struct loop *loop, void *arg)
+void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user, struct str pass,
+		     const char *malformed)
 {
-	struct imap_session *s = arg;
+	struct login_request rq = {
+		.store = imap_store,
+		.loop = s->loop,
+		.module = "imap",
+		.session = s->id,
+		.ip = s->conn->peer_ip,
+		.mech = mech_names[mech],
+		.metric = METRIC_AUTHFAIL_IMAP,
+		.user = user,
+		.pass = pass,
+		.malformed = malformed,
+		.done = login_done,
+		.arg = s,
+	};
 
-	s->delay_timer = 0;
-	imap_tagged(s, "%s", s->delayed_reply);
-	if (imap_session_error(s)) {
-		s->wait = IMAP_W_NONE;
-		imap_flush(s);
-		return;
-	}
-	resume(s);
-}
-
-/* A user name as sent, cut to IMAP_USER_MAX, for the log. */
-static void name_for_log(char out[IMAP_USER_MAX + 1], struct str name)
-{
-	size_t n = name.len > IMAP_USER_MAX ? IMAP_USER_MAX : name.len;
-	if (n)
-		memcpy(out, name.p, n);
-	out[n] = '\0';
-}
-
-/* Answers a failed attempt after the growing delay. */
-static void fail_later(struct imap_session *s, const char *user, enum imap_mech mech,
-		       const char *reason)
-{
-	char q[IMAP_USER_MAX * 2 + 8];
-	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
-	metrics_inc(METRIC_AUTHFAIL_IMAP);
-
-	log_info("imap", s->id, "event=login_failed user=%s mech=%s reason=%s peer=%s delay_ms=%u",
-		 log_q(user, q, sizeof(q)), mech_names[mech], reason, s->conn->peer_ip, delay);
-	s->wait = IMAP_W_AUTH;
-	s->delayed_reply = AUTH_FAILED;
-	conn_pause_read(s->conn, 1);
-	s->delay_timer = loop_timer_add(s->loop, delay, delayed_reply, s);
-}
-
-static void auth_done(void *arg)
-{
-	struct imap_auth_job *j = arg;
-	struct imap_session *s = j->s;
-	char q[IMAP_USER_MAX * 2 + 8];
-
-	s->auth = NULL;
-	if (s->conn_gone) {
-		free(j);
-		imap_session_free(s);
-		return;
-	}
-	switch (j->result) {
-	case AUTH_OK_R:
-		authfail_succeeded(s->conn->peer_ip);
-		memcpy(s->login, j->user, sizeof(s->login));
-		s->account = j->account;
-		imap_session_logged_in(s);
-		log_info("imap", s->id, "event=login user=%s mech=%s tls=%s",
-			 log_q(s->login, q, sizeof(q)), mech_names[j->mech],
-			 conn_tls_version(s->conn));
-		imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));
-		break;
-	case AUTH_TEMP_R:
-		log_warn("imap", s->id, "event=login_failed user=%s reason=store_error",
-			 log_q(j->user, q, sizeof(q)));
-		imap_tagged(s, AUTH_TEMP);
-		break;
-	case AUTH_FAILED_R:
-	default:
-		fail_later(s, j->user, j->mech, "password");
-		free(j);
-		imap_flush(s);
-		return;
-	}
-	free(j);
-	resume(s);
-}
-
-void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user, struct str pass)
-{
-	char shown[IMAP_USER_MAX + 1];
-
-	name_for_log(shown, user);
-	s->wait = IMAP_W_NONE;
-	if (authfail_blocked(s->conn->peer_ip, loop_now_ms())) {
-		log_info("imap", s->id, "event=auth_refused reason=too_many_failures peer=%s",
-			 s->conn->peer_ip);
-		s->wait = IMAP_W_AUTH;
-		s->delayed_reply = AUTH_BLOCKED;
-		conn_pause_read(s->conn, 1);
-		s->delay_timer = loop_timer_add(s->loop, AUTHFAIL_MAX_DELAY_MS, delayed_reply, s);
-		return;
-	}
-	/* Wrong shapes fail like a wrong password, delay included: the
-	 * reply must not tell them apart. */
-	if (user.len == 0 || user.len > IMAP_USER_MAX || memchr(user.p, '\0', user.len) ||
-	    pass.len > IMAP_PASS_MAX || (pass.len && memchr(pass.p, '\0', pass.len))) {
-		fail_later(s, shown, mech, "malformed");
-		return;
-	}
-	struct imap_auth_job *j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->mech = mech;
-	memcpy(j->user, user.p, user.len);
-	if (pass.len)
-		memcpy(j->pass, pass.p, pass.len);
-	j->wj.fn = auth_run;
-	j->wj.done = auth_done;
-	j->wj.arg = j;
-	j->wj.loop = s->loop;
-	s->auth = j;
 	s->wait = IMAP_W_AUTH;
 	conn_pause_read(s->conn, 1);
-	worker_submit(&j->wj);
+	s->auth = login_start(&rq);
 }
 
 void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)
@@ -216,5 +136,5 @@ void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_session_error(s);
 		return;
 	}
-	imap_auth_begin(s, IMAP_MECH_LOGIN_CMD, user, pass);
+	imap_auth_begin(s, IMAP_MECH_LOGIN_CMD, user, pass, NULL);
 }

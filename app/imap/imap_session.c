@@ -234,7 +234,7 @@ void imap_session_logged_in(struct imap_session *s)
 
 void imap_session_free(struct imap_session *s)
 {
-	if (s->auth || s->job || s->append || s->flushing)
+	if (s->job || s->append || s->flushing)
 		return; /* the job's completion, or imap_flush, frees us */
 	if (s->subscribed)
 		store_unsubscribe(imap_store, &s->sub);

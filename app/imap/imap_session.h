@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "auth/session_watch.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/worker.h"
@@ -79,7 +80,7 @@ enum imap_wait {
 enum imap_mech { IMAP_MECH_LOGIN_CMD, IMAP_MECH_PLAIN, IMAP_MECH_LOGIN };
 
 struct imap_append;
-struct imap_auth_job;
+struct login;
 struct imap_fetch;
 struct imap_job;
 
@@ -102,20 +103,19 @@ struct imap_session {
 	int flushing; /* inside imap_flush: freeing waits for it */
 	int greeted;
 	const char *refused; /* limit reached: the BYE text sent instead of a greeting */
-	uint64_t idle_timer, delay_timer;
+	uint64_t idle_timer;
 
 	/* authentication */
 	enum imap_mech mech;        /* AUTHENTICATE in progress (IMAP_W_SASL) */
 	int sasl_user_given;        /* AUTHENTICATE LOGIN: user name came */
 	char sasl_user[IMAP_USER_MAX + 1];
-	const char *delayed_reply;  /* sent when delay_timer fires */
-	struct imap_auth_job *auth; /* in flight */
+	struct login *auth;         /* in flight (auth/login.h) */
 	struct imap_job *job;       /* store write in flight (imap_job.c) */
 	struct imap_append *append; /* APPEND in flight (cmd_append.c) */
 	uint64_t append_bytes;      /* literal octets of the APPEND being read */
 	char login[IMAP_USER_MAX + 1];
 	uint32_t account;
-	uint64_t account_checked_ms; /* when the account was last seen to exist */
+	struct session_watch watch;  /* ends us when the credentials change */
 
 	/* ENABLEd or implied extensions (cmd_enable.c) */
 	unsigned condstore : 1, qresync : 1;
@@ -186,12 +186,16 @@ const char *imap_capabilities(const struct imap_session *s);
 
 /* cmd_login.c (LOGIN and the check shared with AUTHENTICATE) */
 void imap_cmd_login(struct imap_session *s, const struct imap_cmd *cmd);
-/* Checks user/pass on the worker pool and answers the command. */
+/*
+ * Hands user/pass to the shared login flow and answers the command when it
+ * ends; malformed (non-NULL) is why they cannot succeed ("malformed",
+ * "authzid"), and the attempt fails like a wrong password.
+ */
 void imap_auth_begin(struct imap_session *s, enum imap_mech mech, struct str user,
-		     struct str pass);
+		     struct str pass, const char *malformed);
 /* 0 over TLS; else replies NO [PRIVACYREQUIRED] and returns -1. */
 int imap_auth_require_tls(struct imap_session *s);
-/* Session end: cancels a pending failure delay. */
+/* Session end: abandons a login in flight, stops watching the credentials. */
 void imap_auth_cancel(struct imap_session *s);
 
 /* cmd_authenticate.c */

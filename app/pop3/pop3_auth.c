@@ -1,31 +1,28 @@
 /*
  * pop3_auth.c — POP3 authentication: USER/PASS, AUTH PLAIN and LOGIN
- * (RFC 5034, with initial response), the password check on the worker
- * pool, the per-address failure delay, and the account lock table.
+ * (RFC 5034, with initial response) through the shared login flow
+ * (auth/login.h), and the account lock table.
  *
  * Only over TLS. Before STLS every authentication command gets Dovecot's
  * "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS)
  * connections." — loopback is not exempt, a password in clear text on any
  * network is the thing TLS is there to prevent.
  *
- * The check runs on a worker thread (argon2id: tens of ms and 19 MiB, never
- * on a loop). The same job, once the password matched, takes the account
- * lock and reads the INBOX snapshot, so a large maildrop is not listed on
- * the loop either, and the lock is taken before the snapshot: no other
- * POP3 session can expunge between the two. A failed attempt is answered
- * after authfail's delay (1 s, growing to 5 s) through a loop timer; the
- * conn stays paused meanwhile, so pipelined commands wait behind the reply.
+ * Once the password matched, the login flow's after_ok hook (on the
+ * worker) takes the account lock and reads the INBOX snapshot, so a large
+ * maildrop is not listed on the loop either, and the lock is taken before
+ * the snapshot: no other POP3 session can expunge between the two. The
+ * conn stays paused while the flow runs, so pipelined commands wait
+ * behind the reply.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/login.h"
 #include "auth/sasl.h"
-#include "auth/authfail.h"
 #include "core/log.h"
-#include "core/metrics.h"
-#include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
 #include "pop3/pop3_session.h"
@@ -33,21 +30,18 @@
 
 #define PLAINTEXT_DISALLOWED                                                                    \
 	"-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
-#define AUTH_FAILED "-ERR [AUTH] Authentication failed."
-#define AUTH_BLOCKED "-ERR [SYS/TEMP] Too many failed logins from your address; try again later."
 
-enum auth_result { AUTH_FAILED_R, AUTH_OK_R, AUTH_IN_USE_R, AUTH_TEMP_R };
+/* The reply for each login outcome but LOGIN_OK, indexed by enum login_outcome. */
+static const char *const replies[] = {
+	[LOGIN_FAILED] = "-ERR [AUTH] Authentication failed.",
+	[LOGIN_REFUSED] = "-ERR [SYS/TEMP] Too many failed logins; try again later.",
+	[LOGIN_TEMP] = "-ERR [SYS/TEMP] Temporary authentication failure; try again later.",
+	[LOGIN_IN_USE] = "-ERR [IN-USE] Mailbox is locked by another POP3 session",
+};
 
-struct pop3_auth_job {
-	struct worker_job wj;
-	struct pop3_session *s;
-	enum pop3_mech mech;
-	char user[POP3_USER_MAX + 1];
-	char pass[POP3_SASL_MAX + 1];
-	/* Results, written on the worker, read on the loop after done. */
-	enum auth_result result;
+/* What after_ok hands over: the lock is held, the snapshot taken. */
+struct maildrop {
 	uint32_t account, mailbox, uidvalidity;
-	int locked;
 	struct pop3_msg *msgs;
 	uint32_t nmsgs, cap;
 	uint64_t total;
@@ -104,216 +98,144 @@ void pop3_auth_release(struct pop3_session *s)
 
 void pop3_auth_cancel_delay(struct pop3_session *s)
 {
-	if (s->delay_timer)
-		loop_timer_del(s->loop, s->delay_timer);
-	s->delay_timer = 0;
+	login_abandon(&s->auth);
+	session_watch_leave(&s->watch);
 }
 
 /* ---- on the worker ---- */
 
 static void snapshot_mailbox(void *arg, const struct store_mailbox_info *info)
 {
-	struct pop3_auth_job *j = arg;
-	if (info->id == j->mailbox)
-		j->uidvalidity = info->uidvalidity;
+	struct maildrop *d = arg;
+	if (info->id == d->mailbox)
+		d->uidvalidity = info->uidvalidity;
 }
 
 static void snapshot_email(void *arg, const struct store_email_info *info)
 {
-	struct pop3_auth_job *j = arg;
+	struct maildrop *d = arg;
 
-	if (j->nmsgs == UINT32_MAX)
+	if (d->nmsgs == UINT32_MAX)
 		return;
-	if (j->nmsgs == j->cap) {
-		j->cap = j->cap ? (j->cap > UINT32_MAX / 2 ? UINT32_MAX : j->cap * 2) : 256;
-		j->msgs = xrealloc(j->msgs, (size_t)j->cap * sizeof(*j->msgs));
+	if (d->nmsgs == d->cap) {
+		d->cap = d->cap ? (d->cap > UINT32_MAX / 2 ? UINT32_MAX : d->cap * 2) : 256;
+		d->msgs = xrealloc(d->msgs, (size_t)d->cap * sizeof(*d->msgs));
 	}
-	struct pop3_msg *m = &j->msgs[j->nmsgs++];
+	struct pop3_msg *m = &d->msgs[d->nmsgs++];
 	m->uid = info->uid;
 	m->email_id = info->email_id;
 	/* A stored message is below 4 GiB (one LMDB value). */
 	m->size = info->size > UINT32_MAX ? UINT32_MAX : (uint32_t)info->size;
 	m->deleted = 0;
-	j->total += m->size;
+	d->total += m->size;
 }
 
-static void auth_run(void *arg)
+static void maildrop_free(void *extra)
 {
-	struct pop3_auth_job *j = arg;
-	int r = store_account_login(pop3_store, j->user, j->pass, &j->account);
+	struct maildrop *d = extra;
+	pop3_lock_release(d->account);
+	free(d->msgs);
+	free(d);
+}
 
-	explicit_bzero(j->pass, sizeof(j->pass));
-	if (r != 1) {
-		j->result = r == 0 ? AUTH_FAILED_R : AUTH_TEMP_R;
-		return;
+/* after_ok: the lock, then the snapshot under it. */
+static enum login_outcome open_maildrop(struct store *st, uint32_t account, void **extra_r)
+{
+	if (pop3_lock_acquire(account) < 0)
+		return LOGIN_IN_USE;
+	struct maildrop *d = xcalloc(1, sizeof *d);
+	d->account = account;
+	if (store_mailbox_find(st, account, "INBOX", &d->mailbox) != STORE_OK ||
+	    store_mailbox_list(st, account, snapshot_mailbox, d) != STORE_OK ||
+	    store_email_list(st, account, d->mailbox, snapshot_email, d) != STORE_OK ||
+	    d->uidvalidity == 0) {
+		maildrop_free(d);
+		return LOGIN_TEMP;
 	}
-	if (pop3_lock_acquire(j->account) < 0) {
-		j->result = AUTH_IN_USE_R;
-		return;
-	}
-	j->locked = 1;
-	if (store_mailbox_find(pop3_store, j->account, "INBOX", &j->mailbox) != STORE_OK ||
-	    store_mailbox_list(pop3_store, j->account, snapshot_mailbox, j) != STORE_OK ||
-	    store_email_list(pop3_store, j->account, j->mailbox, snapshot_email, j) != STORE_OK ||
-	    j->uidvalidity == 0) {
-		pop3_lock_release(j->account);
-		j->locked = 0;
-		j->result = AUTH_TEMP_R;
-		return;
-	}
-	j->result = AUTH_OK_R;
+	*extra_r = d;
+	return LOGIN_OK;
 }
 
 /* ---- back on the loop ---- */
 
-/* A user name as sent, cut to POP3_USER_MAX, for the log (log_q quotes it). */
-static void name_for_log(char out[POP3_USER_MAX + 1], struct str name)
+static void revoked(void *arg, int gone)
 {
-	size_t n = name.len > POP3_USER_MAX ? POP3_USER_MAX : name.len;
-	if (n)
-		memcpy(out, name.p, n);
-	out[n] = '\0';
+	struct pop3_session *s = arg;
+
+	/* POP3 has no unsolicited reply: the connection just ends, and what
+	 * DELE marked stays (no UPDATE state without QUIT). */
+	log_info("pop3", s->id, "event=credentials_revoked reason=%s",
+		 gone ? "account_deleted" : "credentials_changed");
+	if (!s->conn_gone)
+		conn_close(s->conn, gone ? "account_deleted" : "credentials_changed");
 }
 
-static void resume(struct pop3_session *s)
+static void login_done(void *arg, const struct login_result *r)
 {
+	struct pop3_session *s = arg;
+	char q[POP3_USER_MAX * 4 + 8];
+
+	s->auth = NULL;
+	s->state = POP3_S_AUTHORIZATION;
+	if (r->outcome == LOGIN_OK) {
+		struct maildrop *d = r->extra;
+		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
+		s->state = POP3_S_TRANSACTION;
+		snprintf(s->login, sizeof(s->login), "%s", r->user);
+		s->account = d->account;
+		s->mailbox = d->mailbox;
+		s->uidvalidity = d->uidvalidity;
+		s->locked = 1;
+		s->msgs = d->msgs;
+		s->nmsgs = d->nmsgs;
+		s->total_size = d->total;
+		free(d);
+		session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->cred, revoked, s);
+		log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
+			 log_q(s->login, q, sizeof(q)), r->mech, s->nmsgs,
+			 (unsigned long long)s->total_size, conn_tls_version(s->conn));
+		pop3_reply(s, "+OK Logged in.");
+	} else {
+		if (r->outcome == LOGIN_IN_USE)
+			log_info("pop3", s->id, "event=login_refused user=%s reason=in_use",
+				 log_q(r->user, q, sizeof(q)));
+		pop3_reply(s, "%s", replies[r->outcome]);
+		if (r->outcome == LOGIN_FAILED && pop3_session_error(s)) {
+			pop3_flush(s);
+			return;
+		}
+	}
 	conn_pause_read(s->conn, 0);
 	pop3_session_input(s);
 	pop3_flush(s);
 }
 
-static void delayed_reply(struct loop *loop, void *arg)
+/* Hands the credentials (or a reason they cannot succeed) to auth/login. */
+static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str user,
+		       struct str pass, const char *malformed)
 {
-	struct pop3_session *s = arg;
+	struct login_request rq = {
+		.store = pop3_store,
+		.loop = s->loop,
+		.module = "pop3",
+		.session = s->id,
+		.ip = s->conn->peer_ip,
+		.mech = mech_names[mech],
+		.metric = METRIC_AUTHFAIL_POP3,
+		.user = user,
+		.pass = pass,
+		.malformed = malformed,
+		.after_ok = open_maildrop,
+		.extra_free = maildrop_free,
+		.done = login_done,
+		.arg = s,
+	};
 
-	s->delay_timer = 0;
-	s->state = POP3_S_AUTHORIZATION;
-	pop3_reply(s, "%s", s->delayed_reply);
-	if (!pop3_session_error(s))
-		conn_pause_read(s->conn, 0);
-	pop3_session_input(s);
-	pop3_flush(s);
-}
-
-/* Answers a failed attempt after authfail's delay. */
-static void fail_later(struct pop3_session *s, const char *user, enum pop3_mech mech,
-		       const char *why)
-{
-	char q[POP3_USER_MAX * 2 + 8];
-	unsigned delay = authfail_failed(s->conn->peer_ip, loop_now_ms());
-	metrics_inc(METRIC_AUTHFAIL_POP3);
-
-	log_info("pop3", s->id, "event=auth_failed user=%s mech=%s reason=%s peer=%s failures=%u "
-		 "delay_ms=%u", log_q(user, q, sizeof(q)), mech_names[mech], why, s->conn->peer_ip,
-		 authfail_count(s->conn->peer_ip, loop_now_ms()), delay);
 	s->state = POP3_S_WAIT_AUTH;
-	s->delayed_reply = AUTH_FAILED;
+	conn_pause_read(s->conn, 1);
+	s->auth = login_start(&rq);
 	sasl_login_end(&s->sasl);
 	explicit_bzero(s->user, sizeof(s->user));
-	conn_pause_read(s->conn, 1);
-	s->delay_timer = loop_timer_add(s->loop, delay, delayed_reply, s);
-}
-
-static void auth_done(void *arg)
-{
-	struct pop3_auth_job *j = arg;
-	struct pop3_session *s = j->s;
-	char q[POP3_USER_MAX * 2 + 8];
-
-	s->auth = NULL;
-	if (s->conn_gone) {
-		if (j->locked)
-			pop3_lock_release(j->account);
-		free(j->msgs);
-		free(j);
-		pop3_session_free(s);
-		return;
-	}
-	switch (j->result) {
-	case AUTH_OK_R:
-		authfail_succeeded(s->conn->peer_ip);
-		conn_deadline(s->conn, 0, NULL, NULL); /* the login deadline */
-		s->state = POP3_S_TRANSACTION;
-		memcpy(s->login, j->user, sizeof(s->login));
-		s->account = j->account;
-		s->mailbox = j->mailbox;
-		s->uidvalidity = j->uidvalidity;
-		s->locked = 1;
-		s->msgs = j->msgs;
-		s->nmsgs = j->nmsgs;
-		s->total_size = j->total;
-		j->msgs = NULL;
-		log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
-			 log_q(s->login, q, sizeof(q)), mech_names[j->mech], s->nmsgs,
-			 (unsigned long long)s->total_size, conn_tls_version(s->conn));
-		pop3_reply(s, "+OK Logged in.");
-		break;
-	case AUTH_IN_USE_R:
-		log_info("pop3", s->id, "event=login_refused user=%s reason=in_use",
-			 log_q(j->user, q, sizeof(q)));
-		s->state = POP3_S_AUTHORIZATION;
-		pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session");
-		break;
-	case AUTH_TEMP_R:
-		log_warn("pop3", s->id, "event=login_failed user=%s reason=store_error",
-			 log_q(j->user, q, sizeof(q)));
-		s->state = POP3_S_AUTHORIZATION;
-		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure; try again later.");
-		break;
-	case AUTH_FAILED_R:
-	default:
-		fail_later(s, j->user, j->mech, "password");
-		free(j->msgs);
-		free(j);
-		pop3_flush(s);
-		return;
-	}
-	free(j->msgs);
-	free(j);
-	resume(s);
-}
-
-/*
- * Starts checking user/pass. Wrong shapes (a name too long, a NUL) fail
- * like a wrong password, delay included: the reply must not tell them
- * apart.
- */
-static void auth_begin(struct pop3_session *s, enum pop3_mech mech, struct str user,
-		       struct str pass)
-{
-	char shown[POP3_USER_MAX + 1];
-
-	name_for_log(shown, user);
-	s->user[0] = '\0';
-	sasl_login_end(&s->sasl);
-	if (authfail_blocked(s->conn->peer_ip, loop_now_ms())) {
-		log_info("pop3", s->id, "event=auth_refused reason=too_many_failures peer=%s",
-			 s->conn->peer_ip);
-		s->state = POP3_S_WAIT_AUTH;
-		s->delayed_reply = AUTH_BLOCKED;
-		conn_pause_read(s->conn, 1);
-		s->delay_timer = loop_timer_add(s->loop, AUTHFAIL_MAX_DELAY_MS, delayed_reply, s);
-		return;
-	}
-	if (user.len == 0 || user.len > POP3_USER_MAX || memchr(user.p, '\0', user.len) ||
-	    pass.len > POP3_SASL_MAX || (pass.len && memchr(pass.p, '\0', pass.len))) {
-		fail_later(s, shown, mech, "malformed");
-		return;
-	}
-	struct pop3_auth_job *j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->mech = mech;
-	memcpy(j->user, user.p, user.len);
-	if (pass.len)
-		memcpy(j->pass, pass.p, pass.len);
-	j->wj.fn = auth_run;
-	j->wj.done = auth_done;
-	j->wj.arg = j;
-	j->wj.loop = s->loop;
-	s->auth = j;
-	s->state = POP3_S_WAIT_AUTH;
-	conn_pause_read(s->conn, 1);
-	worker_submit(&j->wj);
 }
 
 /* ---- commands ---- */
@@ -352,7 +274,8 @@ void pop3_cmd_pass(struct pop3_session *s, struct pop3_cmd *cmd)
 	}
 	char user[POP3_USER_MAX + 1];
 	memcpy(user, s->user, sizeof(user));
-	auth_begin(s, POP3_MECH_USER, str_c(user), cmd->arg);
+	auth_begin(s, POP3_MECH_USER, str_c(user), cmd->arg, NULL);
+	explicit_bzero(user, sizeof(user));
 }
 
 void pop3_cmd_apop(struct pop3_session *s, struct pop3_cmd *cmd)
@@ -365,7 +288,7 @@ void pop3_cmd_apop(struct pop3_session *s, struct pop3_cmd *cmd)
 /* One SASL response (initial or continuation), base64 as sent. */
 static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 {
-	char msg[SASL_RESPONSE_MAX], shown[POP3_USER_MAX + 1];
+	char msg[SASL_RESPONSE_MAX];
 	struct str user, pass;
 	enum pop3_mech mech = s->sasl.mech == SASL_MECH_PLAIN ? POP3_MECH_PLAIN : POP3_MECH_LOGIN;
 	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
@@ -376,13 +299,7 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 		pop3_reply(s, "+ " SASL_LOGIN_PASSWORD);
 		break;
 	case SASL_STEP_DONE:
-		/* user may point into s->sasl, which auth_begin wipes. */
-		name_for_log(shown, user);
-		if (user.len > POP3_USER_MAX)
-			fail_later(s, shown, mech, "malformed");
-		else
-			auth_begin(s, mech, str_make(shown, user.len), pass);
-		explicit_bzero(shown, sizeof(shown));
+		auth_begin(s, mech, user, pass, NULL);
 		break;
 	case SASL_STEP_BAD_BASE64:
 		s->state = POP3_S_AUTHORIZATION;
@@ -394,8 +311,8 @@ static void sasl_step(struct pop3_session *s, struct str b64, int initial)
 	case SASL_STEP_AUTHZID:
 	case SASL_STEP_MALFORMED:
 	default:
-		name_for_log(shown, user);
-		fail_later(s, shown, mech, step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		auth_begin(s, mech, user, STR_NULL,
+			   step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
 		break;
 	}
 	explicit_bzero(msg, sizeof(msg));

@@ -114,7 +114,7 @@ int pop3_session_error(struct pop3_session *s)
 
 void pop3_session_free(struct pop3_session *s)
 {
-	if (s->auth || s->expunge || s->flushing)
+	if (s->expunge || s->flushing)
 		return; /* the job's completion, or pop3_flush, frees us */
 	pop3_auth_release(s);
 	store_hold_release(pop3_store, &s->send.hold); /* a RETR cut short */

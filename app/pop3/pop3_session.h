@@ -21,7 +21,9 @@
 
 #include <stdint.h>
 
+#include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/session_watch.h"
 #include "core/worker.h"
 #include "pop3/pop3_parse.h"
 #include "store/store.h"
@@ -69,7 +71,6 @@ struct pop3_send {
 	struct store_hold hold;  /* BODY: the message's bytes (store_hold.c) */
 };
 
-struct pop3_auth_job;
 struct pop3_expunge_job;
 
 struct pop3_session {
@@ -87,18 +88,18 @@ struct pop3_session {
 	int flushing;     /* inside pop3_flush: freeing waits for it */
 	int greeted;      /* greeting (or refusal) sent */
 	const char *refused; /* limit reached: the -ERR text sent instead of a greeting */
-	uint64_t idle_timer, delay_timer;
+	uint64_t idle_timer;
 
 	/* AUTHORIZATION */
 	char user[POP3_USER_MAX + 1]; /* from USER, "" when none */
 	struct sasl_login sasl;       /* AUTH in progress (POP3_S_SASL) */
-	const char *delayed_reply;    /* sent when delay_timer fires (a failed login) */
-	struct pop3_auth_job *auth;   /* in flight (POP3_S_WAIT_AUTH) */
+	struct login *auth;           /* in flight (POP3_S_WAIT_AUTH, auth/login.h) */
 
 	/* TRANSACTION */
 	char login[POP3_USER_MAX + 1]; /* the account logged in, for the log */
 	uint32_t account, mailbox, uidvalidity;
 	int locked;                    /* holds the account in the lock table */
+	struct session_watch watch;    /* ends us when the credentials change */
 	struct pop3_msg *msgs;
 	uint32_t nmsgs, ndeleted;
 	uint64_t total_size, deleted_size;
@@ -145,7 +146,7 @@ void pop3_cmd_apop(struct pop3_session *s, struct pop3_cmd *cmd);
 void pop3_sasl_line(struct pop3_session *s, struct str line);
 /* Session end: gives back the account lock. */
 void pop3_auth_release(struct pop3_session *s);
-/* The failure-delay timer, cancelled when the session ends. */
+/* Session end: abandons a login in flight, stops watching the credentials. */
 void pop3_auth_cancel_delay(struct pop3_session *s);
 /*
  * The account lock table (process-wide, mutex-protected): 0 when taken,

@@ -142,8 +142,6 @@ void smtp_session_free(struct smtp_session *s)
 {
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
-	if (s->auth_job)
-		return; /* a worker still checks a password for us; its done() frees */
 	smtp_tx_end(s);
 	if (s->prev)
 		s->prev->next = s->next;

@@ -19,7 +19,9 @@
 
 #include <stdint.h>
 
+#include "auth/login.h"
 #include "auth/sasl.h"
+#include "auth/session_watch.h"
 #include "core/buf.h"
 #include "core/spool.h"
 #include "smtp/smtp_data.h"
@@ -117,9 +119,8 @@ struct smtp_session {
 	uint32_t account;     /* once authenticated */
 	char login[SASL_USER_MAX + 1]; /* the account's address, once authenticated */
 	struct sasl_login sasl; /* the AUTH exchange in progress (SMTP_S_AUTH) */
-	void *auth_job;       /* password check in flight: the session waits */
-	uint64_t delay_timer; /* failed AUTH: the reply waits for authfail's delay */
-	const char *delayed_reply;
+	struct login *auth;   /* AUTH in flight (auth/login.h): the session waits */
+	struct session_watch watch; /* once authenticated: ends us when credentials change */
 };
 
 extern const struct config *smtp_cfg;
@@ -143,6 +144,8 @@ void smtp_auth_cmd(struct smtp_session *s, struct smtp_cmd *cmd);
 void smtp_auth_line(struct smtp_session *s, struct str line);
 /* The conn is gone: stops the failure-delay timer. */
 void smtp_auth_closed(struct smtp_session *s);
+/* The account's password changed, or it was disabled or deleted: 421, close. */
+void smtp_auth_revoked(struct smtp_session *s, int gone);
 
 /* smtp_submit.c (submission) */
 /* EHLO: the extension lines only submission offers. */

@@ -111,13 +111,22 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r);
  */
 int store_account_check_password(struct store *st, const char *email, const char *password);
 /*
- * A login: store_account_check_password(), then the account's id into
- * *id_r. email may be in any case. Returns 1 (and *id_r) when the password
- * matches, 0 when not (an unknown account costs the same, and an account
- * deleted between the two reads counts as unknown), STORE_ETEMP on error.
+ * A login: the check of store_account_check_password(), with the account's
+ * id and hash read in one transaction. email may be in any case. Returns 1
+ * when the password matches, with the id in *id_r and the account's
+ * credentials stamp in *cred_r (either may be NULL); 0 when not (an
+ * unknown account costs the same); STORE_ETEMP on error.
  */
 int store_account_login(struct store *st, const char *email, const char *password,
-			uint32_t *id_r);
+			uint32_t *id_r, uint64_t *cred_r);
+/*
+ * Credentials stamps of n accounts, read in one transaction: creds_r[i]
+ * is a non-zero 64-bit digest of the account's stored password hash, so
+ * it changes with every password change, disable and re-enable, and is 0
+ * when the account no longer exists. Sessions compare it with the stamp
+ * their login got (auth/login.h). STORE_OK or STORE_ETEMP.
+ */
+int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n);
 struct store_account_info {
 	uint32_t id;
 	const char *email;

@@ -13,6 +13,7 @@
  * (counter in meta); every account has mailboxes 1..6 with the six roles,
  * mailbox 1 being INBOX; an alias's domain exists.
  */
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -522,12 +523,28 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r)
 	return store_mdb_code(rc);
 }
 
-int store_account_check_password(struct store *st, const char *email, const char *password)
+/* The credentials stamp of a stored hash: never 0 (0 means "gone"). */
+static uint64_t cred_stamp(const char *hash)
+{
+	uint8_t d[8];
+	uint64_t v;
+
+	crypto_generichash(d, sizeof d, (const uint8_t *)hash, strlen(hash), NULL, 0);
+	memcpy(&v, d, sizeof v);
+	return v | 1;
+}
+
+/*
+ * Reads the account's id and hash in one read transaction, then verifies
+ * outside it (argon2id takes far longer than a read). 1, 0 or STORE_ETEMP.
+ */
+static int login_check(struct store *st, const char *email, const char *password, uint32_t *id_r,
+		       uint64_t *cred_r)
 {
 	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
 	struct acct_rec a;
 	size_t at;
-	uint32_t id;
+	uint32_t id = 0;
 	MDB_txn *txn;
 	int rc;
 
@@ -544,28 +561,49 @@ int store_account_check_password(struct store *st, const char *email, const char
 		if (rc && rc != MDB_NOTFOUND)
 			return STORE_ETEMP;
 	}
-	/* Verify outside the transaction: argon2id takes far longer than a read. */
 	if (hash[0] == '\0' || hash[0] == '!') /* no password, or disabled */
 		return password_verify_dummy(password);
-	return password_verify(hash, password);
+	int r = password_verify(hash, password);
+	if (r == 1) {
+		if (id_r)
+			*id_r = id;
+		if (cred_r)
+			*cred_r = cred_stamp(hash);
+	}
+	explicit_bzero(hash, sizeof hash);
+	return r;
+}
+
+int store_account_check_password(struct store *st, const char *email, const char *password)
+{
+	return login_check(st, email, password, NULL, NULL);
 }
 
 int store_account_login(struct store *st, const char *email, const char *password,
-			uint32_t *id_r)
+			uint32_t *id_r, uint64_t *cred_r)
 {
-	char addr[STORE_ADDR_MAX + 1];
-	size_t n = 0;
-	int r = store_account_check_password(st, email, password);
+	return login_check(st, email, password, id_r, cred_r);
+}
 
-	if (r != 1)
-		return r;
-	for (; email[n] && n < STORE_ADDR_MAX; n++)
-		addr[n] = (email[n] >= 'A' && email[n] <= 'Z') ? (char)(email[n] + 32) : email[n];
-	addr[n] = '\0';
-	r = store_account_id(st, addr, id_r);
-	if (r == STORE_OK)
-		return 1;
-	return r == STORE_ENOTFOUND ? 0 : STORE_ETEMP;
+int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+	int rc = 0;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		creds_r[i] = 0;
+		rc = acct_get(txn, st, ids[i], &a);
+		if (rc == 0)
+			creds_r[i] = cred_stamp(a.hash);
+		else if (rc == MDB_NOTFOUND)
+			rc = 0;
+		explicit_bzero(a.hash, sizeof a.hash);
+	}
+	store_rd_end(st, txn);
+	return rc ? STORE_ETEMP : STORE_OK;
 }
 
 int store_account_list(struct store *st, store_account_cb *cb, void *arg)

@@ -20,9 +20,10 @@ def tls_ctx(cafile=None):
 
 
 class Api:
-    def __init__(self, server, https=True):
+    def __init__(self, server, https=True, source=None):
         self.s = server
         self.https = https
+        self.source = (source, 0) if source else None  # a loopback address of its own
         self.cookie = None
         self.csrf = None
         self.token = None
@@ -31,8 +32,9 @@ class Api:
     def conn(self):
         if self.https:
             return http.client.HTTPSConnection("127.0.0.1", self.s.https_port, timeout=30,
-                                               context=tls_ctx())
-        return http.client.HTTPConnection("127.0.0.1", self.s.http_port, timeout=30)
+                                               context=tls_ctx(), source_address=self.source)
+        return http.client.HTTPConnection("127.0.0.1", self.s.http_port, timeout=30,
+                                          source_address=self.source)
 
     def raw(self, method, path, body=None, headers=None):
         """(status, headers dict lowercased, bytes)."""

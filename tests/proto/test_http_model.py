@@ -67,6 +67,7 @@ DOC_CODES = ("bad_json", "invalid_field", "unknown_field", "missing_field", "too
              "unauthorized", "csrf", "setup_code", "forbidden", "not_found", "exists", "in_use",
              "locked", "rate_limited", "method", "temporary", "setup_done")
 STEPS = 300
+BAD_TOKEN_SOURCE = "127.0.0.77"
 
 
 def lower(s):
@@ -245,6 +246,16 @@ class Run:
         self.seen["%s %s %d" % (method, what, st)] += 1
         self.note("%s %s %s %s -> %d %s" % (via, method, path, short(data or b""), st, short(out)))
         return st, hd, out
+
+    def bad_token(self, res):
+        """A wrong bearer token: 401, and once this address has had ten,
+        429 without a look (auth/login_limit.h; valid tokens still work)."""
+        # Counted on the server object: the seeds share one server.
+        self.s.bad_tokens = getattr(self.s, "bad_tokens", 0) + 1
+        if self.s.bad_tokens <= 10:
+            self.problem(res, 401, "unauthorized")
+        else:
+            self.problem(res, 429, "rate_limited")
 
     def problem(self, res, status, code, field=None, no_field=False, detail=None):
         """res is an RFC 9457 problem with this status and code (and field)."""
@@ -761,11 +772,11 @@ class Run:
             self.check(st == 204, "DELETE /tokens/%s: %d %r" % (tid, st, out))
         del self.m.tokens[tid]
         # The deleted token no longer opens anything.
-        gone = Api(self.s, https=False)
+        gone = Api(self.s, https=False, source=BAD_TOKEN_SOURCE)
         gone.token = self.secrets.pop(tid)
         res = gone.call("GET", "/domains")
         self.note("GET /domains with deleted token -> %d" % res[0])
-        self.problem(res, 401, "unauthorized")
+        self.bad_token(res)
 
     def step_read(self):
         if self.rnd.random() < 0.5 and self.m.accounts:
@@ -889,12 +900,17 @@ class Run:
         elif kind == 22:
             # No credentials (HTTPS: plain HTTP without a token redirects),
             # or a token that never existed: 401 before the body is read.
-            anon = Api(self.s, https=rnd.random() < 0.3)
+            # From an address of its own: wrong tokens count against it
+            # (bad_token), and must not lock the admin's address out.
+            anon = Api(self.s, https=rnd.random() < 0.3, source=BAD_TOKEN_SOURCE)
             if not anon.https:
                 anon.token = "tern_%08x_%s" % (rnd.getrandbits(32), "0" * 64)
             res = anon.call("POST", "/domains", rnd.choice([{"name": "new.test"}, b"{bad json"]))
             self.note("anonymous POST /domains -> %d" % res[0])
-            self.problem(res, 401, "unauthorized")
+            if anon.token:
+                self.bad_token(res)
+            else:
+                self.problem(res, 401, "unauthorized")
         elif kind == 23:
             # A session without its CSRF header changes nothing.
             res = self.sess.call("POST", "/domains", {"name": "csrf.test"}, csrf=False)

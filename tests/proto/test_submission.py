@@ -191,7 +191,7 @@ def test_bad_password_delayed_and_counted():
         delays = re.findall(r"event=auth_failed .*failures=(\d+) delay_ms=(\d+)", log)
         assert delays == [("1", "1000"), ("2", "2000"), ("3", "4000")], delays
         assert "wrong-0" not in log and "wrong-2" not in log
-        # The right password still works afterwards (and resets the count).
+        # The right password still works afterwards.
         c.login(ALICE, ALICE_PW)
         c.quit()
 

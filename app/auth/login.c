@@ -1,0 +1,228 @@
+/*
+ * login.c — the shared login flow (see login.h): the limits' gate, the
+ * account's spacing, the password check on the worker pool, the one
+ * auth_failed log event, the reply delay, then the protocol's done().
+ */
+#include "auth/login.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/login_limit.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+
+enum step {
+	STEP_WAIT,    /* the account's spacing: the timer submits the check */
+	STEP_CHECK,   /* on the worker */
+	STEP_REPLY,   /* a failure or refusal: the timer calls done */
+};
+
+struct login {
+	struct worker_job wj;
+	struct login_request rq; /* callbacks; its strings are not kept */
+	char module[8], session[24], ip[48], mech[16];
+	char user[LOGIN_USER_MAX + 1];
+	char pass[LOGIN_PASS_MAX + 1];
+	struct login_ticket ticket;
+	enum step step;
+	uint64_t timer;
+	int abandoned;
+	int rc; /* the worker's: 1, 0 or STORE_ETEMP */
+	struct login_result res;
+};
+
+static void copy_c(char *dst, size_t n, const char *src)
+{
+	size_t k = src ? strlen(src) : 0;
+	if (k >= n)
+		k = n - 1;
+	if (k)
+		memcpy(dst, src, k);
+	dst[k] = '\0';
+}
+
+static void destroy(struct login *l)
+{
+	if (l->res.extra && l->rq.extra_free)
+		l->rq.extra_free(l->res.extra);
+	explicit_bzero(l, sizeof *l);
+	free(l);
+}
+
+/* Hands the outcome to the protocol (unless it left) and ends the flow. */
+static void finish(struct login *l)
+{
+	if (!l->abandoned) {
+		l->res.user = l->user;
+		l->res.mech = l->mech;
+		l->rq.done(l->rq.arg, &l->res);
+		l->res.extra = NULL; /* the caller's now */
+	}
+	destroy(l);
+}
+
+static void reply_timer(struct loop *loop, void *arg)
+{
+	struct login *l = arg;
+	(void)loop;
+	l->timer = 0;
+	finish(l);
+}
+
+static void reply_later(struct login *l, enum login_outcome o, unsigned delay_ms)
+{
+	l->res.outcome = o;
+	l->step = STEP_REPLY;
+	l->timer = loop_timer_add(l->rq.loop, delay_ms, reply_timer, l);
+}
+
+/* The one failure record: counted, logged for fail2ban, answered late. */
+static void failed(struct login *l, const char *reason)
+{
+	char q[LOGIN_USER_MAX * 4 + 8];
+	unsigned failures;
+	unsigned delay = login_limit_failed(&l->ticket, loop_now_ms(), &failures);
+
+	metrics_inc(l->rq.metric);
+	log_info(l->module, l->session[0] ? l->session : NULL,
+		 "event=auth_failed mech=%s reason=%s failures=%u delay_ms=%u user=%s ip=%s",
+		 l->mech, reason, failures, delay, log_quoted(l->user, q, sizeof q), l->ip);
+	reply_later(l, LOGIN_FAILED, delay);
+}
+
+/* ---- on the worker ---- */
+
+static void check_run(void *arg)
+{
+	struct login *l = arg;
+
+	l->rc = store_account_login(l->rq.store, l->user, l->pass, &l->res.account, &l->res.cred);
+	explicit_bzero(l->pass, sizeof l->pass);
+	l->res.outcome = LOGIN_OK;
+	if (l->rc == 1 && l->rq.after_ok)
+		l->res.outcome = l->rq.after_ok(l->rq.store, l->res.account, &l->res.extra);
+}
+
+/* ---- back on the loop ---- */
+
+static void check_done(void *arg)
+{
+	struct login *l = arg;
+
+	if (l->rc == 0) {
+		if (l->abandoned) {
+			login_limit_failed(&l->ticket, loop_now_ms(), NULL);
+			destroy(l);
+			return;
+		}
+		failed(l, "password");
+		return;
+	}
+	if (l->rc != 1) {
+		login_limit_cancel(&l->ticket);
+		log_warn(l->module, l->session[0] ? l->session : NULL,
+			 "event=auth_error reason=store_error ip=%s", l->ip);
+		l->res.outcome = LOGIN_TEMP;
+	} else {
+		/* The password was right, whatever after_ok said. */
+		login_limit_succeeded(&l->ticket, loop_now_ms());
+	}
+	finish(l);
+}
+
+static void submit(struct login *l)
+{
+	l->step = STEP_CHECK;
+	l->wj.fn = check_run;
+	l->wj.done = check_done;
+	l->wj.arg = l;
+	l->wj.loop = l->rq.loop;
+	worker_submit(&l->wj);
+}
+
+static void wait_timer(struct loop *loop, void *arg)
+{
+	struct login *l = arg;
+	(void)loop;
+	l->timer = 0;
+	submit(l);
+}
+
+static int bad_shape(struct str user, struct str pass)
+{
+	return user.len == 0 || user.len > LOGIN_USER_MAX || memchr(user.p, '\0', user.len) ||
+	       pass.len > LOGIN_PASS_MAX || (pass.len && memchr(pass.p, '\0', pass.len));
+}
+
+struct login *login_start(const struct login_request *rq)
+{
+	struct login *l = xcalloc(1, sizeof *l);
+	const char *malformed = rq->malformed;
+	unsigned wait;
+	char q[LOGIN_USER_MAX * 4 + 8];
+
+	l->rq = *rq;
+	l->rq.user = l->rq.pass = STR_NULL;
+	l->rq.module = l->rq.session = l->rq.ip = l->rq.mech = l->rq.malformed = NULL;
+	copy_c(l->module, sizeof l->module, rq->module);
+	copy_c(l->session, sizeof l->session, rq->session);
+	copy_c(l->ip, sizeof l->ip, rq->ip);
+	copy_c(l->mech, sizeof l->mech, rq->mech);
+	if (!malformed && bad_shape(rq->user, rq->pass))
+		malformed = "malformed";
+	/* The name as sent (cut) for the log and the account's counter;
+	 * addresses are stored lowercase. */
+	size_t n = rq->user.len > LOGIN_USER_MAX ? LOGIN_USER_MAX : rq->user.len;
+	for (size_t i = 0; i < n; i++) {
+		char c = rq->user.p[i];
+		l->user[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	if (!malformed && rq->pass.len)
+		memcpy(l->pass, rq->pass.p, rq->pass.len);
+
+	enum login_gate g = login_limit_admit(l->ip, l->user, loop_now_ms(), &wait, &l->ticket);
+	if (g != LOGIN_GATE_GO) {
+		explicit_bzero(l->pass, sizeof l->pass);
+		log_info(l->module, l->session[0] ? l->session : NULL,
+			 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
+			 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", l->mech,
+			 log_quoted(l->user, q, sizeof q), l->ip);
+		reply_later(l, LOGIN_REFUSED, LOGIN_MAX_DELAY_MS);
+		return l;
+	}
+	if (malformed) {
+		failed(l, malformed);
+		return l;
+	}
+	if (wait) {
+		l->step = STEP_WAIT;
+		l->timer = loop_timer_add(l->rq.loop, wait, wait_timer, l);
+		return l;
+	}
+	submit(l);
+	return l;
+}
+
+void login_abandon(struct login **lp)
+{
+	struct login *l = *lp;
+
+	*lp = NULL;
+	if (!l)
+		return;
+	if (l->step == STEP_CHECK) {
+		l->abandoned = 1; /* check_done settles and frees */
+		return;
+	}
+	if (l->timer)
+		loop_timer_del(l->rq.loop, l->timer);
+	/* Waiting for its slot: the reservation stays as a failure, so
+	 * opening and dropping connections buys nothing. */
+	if (l->step == STEP_WAIT)
+		login_limit_failed(&l->ticket, loop_now_ms(), NULL);
+	destroy(l);
+}

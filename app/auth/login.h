@@ -1,0 +1,93 @@
+/*
+ * login.h — the one login flow every protocol uses: SMTP AUTH, IMAP
+ * LOGIN/AUTHENTICATE, POP3 USER/PASS/AUTH (and ManageSieve and JMAP when
+ * they come).
+ *
+ * Design. A protocol parses its own command and SASL exchange, then hands
+ * the user name and password to login_start() and waits (its conn paused)
+ * for done(). In between, this module:
+ *   1. asks login_limit_admit() (login_limit.h), which reserves the attempt
+ *      against the client address and the account before any check runs,
+ *      or refuses it (reply after LOGIN_MAX_DELAY_MS, no check at all);
+ *   2. waits out the account's spacing, if any, on a loop timer;
+ *   3. checks the password on the worker pool (argon2id, never on a
+ *      loop) and, when it matched, runs the protocol's after_ok hook there
+ *      too (POP3 locks the maildrop and lists it);
+ *   4. settles the reservation; a failure is logged as the one event
+ *      every protocol shares,
+ *        module=M session=S event=auth_failed mech=.. reason=.. failures=N
+ *        delay_ms=N user="..." ip=ADDR
+ *      (user always quoted and escaped, ip always last, so an anchored
+ *      fail2ban filter cannot be fooled by a user name), and answered after
+ *      the growing reply delay;
+ *   5. calls done() with the outcome as data; the protocol renders it.
+ * Wrong shapes (an empty or too long name, a NUL, a SASL message that
+ * cannot succeed) go through the same gate and fail like a wrong password,
+ * delay included: replies must not tell them apart.
+ *
+ * Caveats. done() is never called from inside login_start(). A session
+ * that closes calls login_abandon(): done() is then never called, and the
+ * flow finishes on its own (a check in flight still settles its
+ * reservation). Nothing here logs a password; the password copy is wiped
+ * as soon as the check ran.
+ */
+#ifndef TERN_AUTH_LOGIN_H
+#define TERN_AUTH_LOGIN_H
+
+#include <stdint.h>
+
+#include "core/metrics.h"
+#include "core/str.h"
+
+struct loop;
+struct store;
+struct login;
+
+#define LOGIN_USER_MAX 320  /* an address: 64 + 1 + 255 */
+#define LOGIN_PASS_MAX 1536 /* a SASL response can be no longer */
+
+enum login_outcome {
+	LOGIN_OK,      /* the password matched (and after_ok said LOGIN_OK) */
+	LOGIN_FAILED,  /* wrong password, unknown or disabled account, bad shape */
+	LOGIN_REFUSED, /* too many failures (address or account): nothing checked */
+	LOGIN_TEMP,    /* the store failed: try again later */
+	LOGIN_IN_USE,  /* after_ok refused (POP3: the maildrop is locked) */
+};
+
+struct login_result {
+	enum login_outcome outcome;
+	uint32_t account;  /* LOGIN_OK */
+	uint64_t cred;     /* LOGIN_OK: the credentials stamp (session_watch.h) */
+	const char *user;  /* the name as checked, lowercased; valid during done */
+	const char *mech;  /* the request's */
+	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */
+};
+
+struct login_request {
+	struct store *store;
+	struct loop *loop;       /* done() and timers run here */
+	const char *module;      /* log module: "smtp", "imap", "pop3" */
+	const char *session;     /* log session id */
+	const char *ip;          /* client address (IPv6 counted per /64) */
+	const char *mech;        /* for the log: "plain", "login", "user", ... */
+	enum metric metric;      /* counted once per failure */
+	struct str user, pass;   /* copied; the caller wipes its own copies */
+	/* Non-NULL: the attempt cannot succeed (SASL said so); the reason for
+	 * the log ("malformed", "authzid"). Nothing is checked. */
+	const char *malformed;
+	/* Optional, on the worker after the password matched: returns
+	 * LOGIN_OK (with *extra_r), LOGIN_IN_USE or LOGIN_TEMP. Must not touch
+	 * the session (it may be gone). extra_free frees an extra nobody took. */
+	enum login_outcome (*after_ok)(struct store *st, uint32_t account, void **extra_r);
+	void (*extra_free)(void *extra);
+	void (*done)(void *arg, const struct login_result *r);
+	void *arg;
+};
+
+/* Starts a login; returns its handle (the caller keeps it to abandon). */
+struct login *login_start(const struct login_request *rq);
+
+/* The session is going away: done() will not be called; *lp becomes NULL. */
+void login_abandon(struct login **lp);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * login_limit.c — failure counters per address, per account and trusted
+ * (address, account) pairs, in fixed tables. See login_limit.h for the
+ * policy.
+ */
+#include "auth/login_limit.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+
+enum kind { K_IP, K_ACCOUNT, K_PAIR, K_COUNT };
+
+struct entry {
+	uint8_t key[16];
+	uint8_t used;
+	uint32_t failures, pending;
+	uint64_t last_ms; /* last failure (address, account) or success (pair) */
+	uint64_t next_ms; /* account: the next free check slot */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static uint8_t digest_key[crypto_generichash_KEYBYTES];
+static struct entry tables[K_COUNT][LOGIN_LIMIT_SLOTS];
+
+static void key_init(void)
+{
+	if (sodium_init() < 0)
+		fatal("auth event=sodium_init_failed");
+	randombytes_buf(digest_key, sizeof digest_key);
+}
+
+/* The address part of a key: family byte, 4 bytes (IPv4) or the /64. */
+static size_t ip_material(const char *ip, uint8_t out[9])
+{
+	uint8_t a[16];
+
+	memset(out, 0, 9);
+	if (ip && inet_pton(AF_INET, ip, a) == 1) {
+		out[0] = 4;
+		memcpy(out + 1, a, 4);
+	} else if (ip && inet_pton(AF_INET6, ip, a) == 1) {
+		out[0] = 6;
+		memcpy(out + 1, a, 8);
+	}
+	return 9;
+}
+
+static void digest(enum kind k, const uint8_t *ipm, const char *user, uint8_t out[16])
+{
+	crypto_generichash_state st;
+	uint8_t kb = (uint8_t)k;
+
+	pthread_once(&key_once, key_init);
+	crypto_generichash_init(&st, digest_key, sizeof digest_key, 16);
+	crypto_generichash_update(&st, &kb, 1);
+	if (ipm)
+		crypto_generichash_update(&st, ipm, 9);
+	/* Addresses are stored lowercase: "Bob@x" and "bob@x" are one account. */
+	for (const char *p = user; p && *p; p++) {
+		uint8_t c = (uint8_t)*p;
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c + 32);
+		crypto_generichash_update(&st, &c, 1);
+	}
+	crypto_generichash_final(&st, out, 16);
+}
+
+/* After: now is later than t by at least span (an earlier now is "just now"). */
+static int older_than(uint64_t t, uint64_t now, uint64_t span)
+{
+	return now > t && now - t >= span;
+}
+
+static int expired(enum kind k, const struct entry *e, uint64_t now)
+{
+	if (!e->used)
+		return 1;
+	if (k == K_PAIR)
+		return older_than(e->last_ms, now, LOGIN_TRUST_MS);
+	if (e->pending)
+		return 0;
+	if (k == K_ACCOUNT && e->next_ms > now)
+		return 0;
+	return e->failures == 0 || older_than(e->last_ms, now, LOGIN_WINDOW_MS);
+}
+
+/*
+ * The live entry for key in table k, or (create) a fresh one in its probe
+ * window; NULL when absent and not created. Called with lock held.
+ */
+static struct entry *lookup(enum kind k, const uint8_t key[16], uint64_t now, int create)
+{
+	struct entry *t = tables[k], *victim = NULL;
+	uint64_t h;
+
+	memcpy(&h, key, sizeof h);
+	for (unsigned i = 0; i < LOGIN_LIMIT_PROBE; i++) {
+		struct entry *e = &t[(h + i) % LOGIN_LIMIT_SLOTS];
+		if (e->used && memcmp(e->key, key, 16) == 0) {
+			if (!expired(k, e, now))
+				return e;
+			if (!create)
+				return NULL;
+			victim = e; /* the same key, expired: start it over in place */
+			goto fresh;
+		}
+	}
+	if (!create)
+		return NULL;
+	/* A free or expired slot, else the one with the fewest failures. */
+	for (unsigned i = 0; i < LOGIN_LIMIT_PROBE; i++) {
+		struct entry *e = &t[(h + i) % LOGIN_LIMIT_SLOTS];
+		if (expired(k, e, now)) {
+			victim = e;
+			break;
+		}
+		if (!victim || e->failures < victim->failures ||
+		    (e->failures == victim->failures && e->last_ms < victim->last_ms))
+			victim = e;
+	}
+fresh:
+	memset(victim, 0, sizeof *victim);
+	memcpy(victim->key, key, 16);
+	victim->used = 1;
+	return victim;
+}
+
+static uint64_t account_gap(uint32_t f)
+{
+	if (f < LOGIN_ACCOUNT_FREE)
+		return 0;
+	uint64_t gap = LOGIN_ACCOUNT_STEP_MS;
+	for (uint32_t i = LOGIN_ACCOUNT_FREE; i < f && gap < LOGIN_ACCOUNT_MAX_GAP_MS; i++)
+		gap *= 2;
+	return gap < LOGIN_ACCOUNT_MAX_GAP_MS ? gap : LOGIN_ACCOUNT_MAX_GAP_MS;
+}
+
+enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
+				  unsigned *wait_ms_r, struct login_ticket *t)
+{
+	uint8_t ipm[9];
+	enum login_gate g = LOGIN_GATE_GO;
+
+	memset(t, 0, sizeof *t);
+	*wait_ms_r = 0;
+	ip_material(ip, ipm);
+	digest(K_IP, ipm, NULL, t->ip);
+	t->has_account = user && user[0];
+	if (t->has_account) {
+		digest(K_ACCOUNT, NULL, user, t->account);
+		digest(K_PAIR, ipm, user, t->pair);
+	}
+	pthread_mutex_lock(&lock);
+	struct entry *ie = lookup(K_IP, t->ip, now_ms, 1);
+	if (ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
+		g = LOGIN_GATE_IP;
+		goto out;
+	}
+	if (t->has_account) {
+		t->trusted = lookup(K_PAIR, t->pair, now_ms, 0) != NULL;
+		if (!t->trusted) {
+			struct entry *ae = lookup(K_ACCOUNT, t->account, now_ms, 1);
+			uint64_t slot = ae->next_ms > now_ms ? ae->next_ms : now_ms;
+			if (slot - now_ms > LOGIN_WAIT_MAX_MS) {
+				g = LOGIN_GATE_ACCOUNT;
+				goto out;
+			}
+			ae->next_ms = slot + account_gap(ae->failures + ae->pending);
+			ae->pending++;
+			*wait_ms_r = (unsigned)(slot - now_ms);
+		}
+	}
+	ie->pending++;
+out:
+	pthread_mutex_unlock(&lock);
+	return g;
+}
+
+/* Drops one reservation from an entry, if it is still there. */
+static struct entry *settle(enum kind k, const uint8_t key[16], uint64_t now, int create)
+{
+	struct entry *e = lookup(k, key, now, create);
+	if (e && e->pending)
+		e->pending--;
+	return e;
+}
+
+unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r)
+{
+	unsigned n, delay = LOGIN_FIRST_DELAY_MS;
+
+	pthread_mutex_lock(&lock);
+	struct entry *ie = settle(K_IP, t->ip, now_ms, 1);
+	if (ie->failures < UINT32_MAX)
+		ie->failures++;
+	if (now_ms > ie->last_ms)
+		ie->last_ms = now_ms;
+	n = ie->failures;
+	if (t->has_account) {
+		/* A trusted pair reserved nothing on the account, but its
+		 * failure still counts there. */
+		struct entry *ae = t->trusted ? lookup(K_ACCOUNT, t->account, now_ms, 1)
+					      : settle(K_ACCOUNT, t->account, now_ms, 1);
+		if (ae->failures < UINT32_MAX)
+			ae->failures++;
+		if (now_ms > ae->last_ms)
+			ae->last_ms = now_ms;
+	}
+	pthread_mutex_unlock(&lock);
+	if (failures_r)
+		*failures_r = n;
+	for (unsigned i = 1; i < n && delay < LOGIN_MAX_DELAY_MS; i++)
+		delay *= 2;
+	return delay < LOGIN_MAX_DELAY_MS ? delay : LOGIN_MAX_DELAY_MS;
+}
+
+void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms)
+{
+	pthread_mutex_lock(&lock);
+	settle(K_IP, t->ip, now_ms, 0);
+	if (t->has_account) {
+		if (!t->trusted)
+			settle(K_ACCOUNT, t->account, now_ms, 0);
+		struct entry *pe = lookup(K_PAIR, t->pair, now_ms, 1);
+		if (now_ms > pe->last_ms)
+			pe->last_ms = now_ms;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void login_limit_cancel(const struct login_ticket *t)
+{
+	pthread_mutex_lock(&lock);
+	/* Time 0 is never later than an entry: nothing looks expired. */
+	settle(K_IP, t->ip, 0, 0);
+	if (t->has_account && !t->trusted)
+		settle(K_ACCOUNT, t->account, 0, 0);
+	pthread_mutex_unlock(&lock);
+}
+
+static unsigned count(enum kind k, const uint8_t key[16], uint64_t now)
+{
+	pthread_mutex_lock(&lock);
+	struct entry *e = lookup(k, key, now, 0);
+	unsigned n = e ? e->failures : 0;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+unsigned login_limit_ip_failures(const char *ip, uint64_t now_ms)
+{
+	uint8_t ipm[9], key[16];
+
+	ip_material(ip, ipm);
+	digest(K_IP, ipm, NULL, key);
+	return count(K_IP, key, now_ms);
+}
+
+unsigned login_limit_account_failures(const char *user, uint64_t now_ms)
+{
+	uint8_t key[16];
+
+	digest(K_ACCOUNT, NULL, user, key);
+	return count(K_ACCOUNT, key, now_ms);
+}
+
+void login_limit_reset(void)
+{
+	pthread_mutex_lock(&lock);
+	memset(tables, 0, sizeof tables);
+	pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,107 @@
+/*
+ * login_limit.h — the brute-force limits every login shares: failures per
+ * client address and per account, checked and reserved before a password
+ * is looked at.
+ *
+ * Design. Every attempt (SMTP AUTH, IMAP LOGIN/AUTHENTICATE, POP3, the web
+ * admin, a bearer token) first asks login_limit_admit(). Admission is one
+ * step under one lock: it refuses an address whose failures plus attempts
+ * still in flight reach LOGIN_IP_LIMIT, and otherwise counts the attempt
+ * as in flight at once — so 50 parallel attempts from a fresh address get
+ * at most LOGIN_IP_LIMIT password checks, not 50. The attempt's outcome
+ * then settles the reservation: a failure turns it into a counted failure,
+ * a success or a temporary error only drops it. A success never clears
+ * failures (Dovecot resets its penalty on success; here that let one
+ * attacker reset the counter with a login to its own account).
+ *
+ * Per account (the user name as sent, lowercased, so unknown names count
+ * too) failures space out the checks rather than lock the account: after
+ * LOGIN_ACCOUNT_FREE failures (in flight ones included) each further check
+ * gets a time slot LOGIN_ACCOUNT_STEP_MS after the previous one, doubling
+ * up to LOGIN_ACCOUNT_MAX_GAP_MS; an attempt whose slot is more than
+ * LOGIN_WAIT_MAX_MS away is refused without a check ("try again later").
+ * A botnet of many addresses thus gets about one guess a minute at one
+ * account. An address (IPv6: its /64) that logged in to that account in
+ * the last LOGIN_TRUST_MS is exempt from the spacing, so guessing cannot
+ * lock the real user's devices out — the idea of Stalwart's auto-ban with
+ * a trusted-client escape.
+ *
+ * The reply to a failure is held LOGIN_FIRST_DELAY_MS after the first
+ * failure from an address, doubling to LOGIN_MAX_DELAY_MS (Dovecot's
+ * auth_failure_delay): a typo costs a second, a single-connection guesser
+ * is slowed down.
+ *
+ * Memory is bounded: three fixed tables (addresses, accounts, trusted
+ * pairs) of LOGIN_LIMIT_SLOTS entries, keyed by a BLAKE2b digest under a
+ * key drawn at start (an attacker cannot aim names at one bucket). A key
+ * probes LOGIN_LIMIT_PROBE slots; when none is free or expired, the entry
+ * with the fewest failures (then the stalest) is reused, so a flood of
+ * fresh names cannot push out the account actually under attack.
+ *
+ * Caveats. Times are monotonic milliseconds passed in by the caller
+ * (loop_now_ms()), which lets tests drive the clock; a time slightly
+ * before an entry's last one (another loop's cached clock) counts as "just
+ * now". An address that is not a literal IPv4/IPv6 (a unix socket) shares
+ * one key. Callers wait with loop timers, never by sleeping. Thread-safe.
+ */
+#ifndef TERN_AUTH_LOGIN_LIMIT_H
+#define TERN_AUTH_LOGIN_LIMIT_H
+
+#include <stdint.h>
+
+#define LOGIN_IP_LIMIT 10u                     /* failures per address in the window */
+#define LOGIN_WINDOW_MS (15u * 60u * 1000u)    /* failures forgotten this long after the last */
+#define LOGIN_FIRST_DELAY_MS 1000u             /* reply delay after a failure, doubling */
+#define LOGIN_MAX_DELAY_MS 5000u               /* ... up to this */
+#define LOGIN_ACCOUNT_FREE 5u                  /* account failures before checks are spaced */
+#define LOGIN_ACCOUNT_STEP_MS 1000u            /* first spacing, doubling per failure */
+#define LOGIN_ACCOUNT_MAX_GAP_MS 60000u        /* ... up to this */
+#define LOGIN_WAIT_MAX_MS 10000u               /* a slot further away is refused */
+#define LOGIN_TRUST_MS (7ull * 24 * 3600 * 1000) /* a success exempts address+account */
+#define LOGIN_LIMIT_SLOTS 8192u                /* entries per table */
+#define LOGIN_LIMIT_PROBE 8u
+
+enum login_gate {
+	LOGIN_GATE_GO,      /* check now, or after *wait_ms_r */
+	LOGIN_GATE_IP,      /* the address has too many failures: refuse, no check */
+	LOGIN_GATE_ACCOUNT, /* the account's next slot is too far: refuse, no check */
+};
+
+/* An admitted attempt's reservation; settle it exactly once. */
+struct login_ticket {
+	uint8_t ip[16], account[16], pair[16];
+	int has_account; /* a user name was given */
+	int trusted;     /* the pair was trusted: the account's spacing did not apply */
+};
+
+/*
+ * Admits or refuses one attempt from ip for user (as sent; NULL or "" for
+ * a login without a name, such as a bearer token: no account side) at
+ * now_ms. On LOGIN_GATE_GO fills *t and *wait_ms_r (how long to wait
+ * before the check; 0 mostly) and the attempt is reserved until settled.
+ */
+enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
+				  unsigned *wait_ms_r, struct login_ticket *t);
+
+/*
+ * The attempt failed: counts it against the address and the account.
+ * Returns the reply delay in ms; *failures_r (may be NULL) gets the
+ * address's failure count.
+ */
+unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r);
+
+/* The attempt succeeded: drops the reservation and trusts the pair. */
+void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms);
+
+/* No verdict (a store error): drops the reservation, counts nothing. */
+void login_limit_cancel(const struct login_ticket *t);
+
+/* Failures counted for ip at now_ms (in flight ones not included). */
+unsigned login_limit_ip_failures(const char *ip, uint64_t now_ms);
+/* Failures counted for the account user at now_ms. */
+unsigned login_limit_account_failures(const char *user, uint64_t now_ms);
+
+/* Forgets everything (tests). */
+void login_limit_reset(void);
+
+#endif

@@ -1,0 +1,194 @@
+"""Brute-force limits shared by every protocol (issue 28, finding 3), with
+real TLS clients from several loopback addresses (127.0.0.0/8 gives each
+simulated attacker its own address):
+
+(a) a successful login to the attacker's own account does not reset the
+    address's failures;
+(b) parallel attempts from one fresh address get at most the limit (10)
+    password checks, on SMTP AUTH, IMAP LOGIN and POP3 PASS alike;
+(c) many addresses guessing one account are spaced out, while the real
+    user, who logged in from her address before, still gets in.
+All three run against one server at once, each from its own addresses."""
+import base64
+import re
+import socket
+import ssl
+import threading
+
+from harness import Server
+
+ALICE, ALICE_PW = "alice@example.test", "alice-pw-1"
+MALLORY, MALLORY_PW = "mallory@example.test", "mallory-pw-1"
+CAROL, CAROL_PW = "carol@example.test", "carol-pw-1"
+ACCOUNTS = [(ALICE, ALICE_PW), (MALLORY, MALLORY_PW), (CAROL, CAROL_PW)]
+PARALLEL = 30  # under the per-address connection limit
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Tls:
+    """A line client on an implicit-TLS port, from a chosen source address."""
+
+    def __init__(self, port, source):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                       source_address=(source, 0))
+        self.sock = ctx().wrap_socket(raw)
+        self.buf = b""
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def close(self):
+        self.sock.close()
+
+
+def imap_login(s, source, user, pw):
+    """The tagged reply to LOGIN: "OK ...", "NO [AUTHENTICATIONFAILED] ..."."""
+    c = Tls(s.imaps_port, source)
+    try:
+        assert c.line().startswith("* OK")
+        c.send('a LOGIN "%s" "%s"' % (user, pw))
+        while True:
+            line = c.line()
+            if line.startswith("a "):
+                return line[2:]
+    finally:
+        c.close()
+
+
+def pop3_login(s, source, user, pw):
+    c = Tls(s.pop3s_port, source)
+    try:
+        assert c.line().startswith("+OK")
+        c.send("USER " + user)
+        assert c.line().startswith("+OK")
+        c.send("PASS " + pw)
+        return c.line()
+    finally:
+        c.close()
+
+
+def smtp_login(s, source, user, pw):
+    c = Tls(s.submissions_port, source)
+    try:
+        assert c.line().startswith("220")
+        c.send("EHLO test")
+        while c.line()[3] == "-":
+            pass
+        c.send("AUTH PLAIN " + base64.b64encode(b"\0%s\0%s" % (user.encode(), pw.encode())).decode())
+        return c.line()
+    finally:
+        c.close()
+
+
+def parallel(fn, args):
+    out = [None] * len(args)
+
+    def run(i):
+        try:
+            out[i] = fn(*args[i])
+        except Exception as e:  # noqa: BLE001 - recorded, asserted below
+            out[i] = "error: %r" % e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(args))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def failures_from(log, ip):
+    return len(re.findall(r"event=auth_failed .* ip=%s\n" % re.escape(ip), log))
+
+
+def scenario_parallel(s, res):
+    """(b): PARALLEL attempts per protocol, each protocol from a fresh address."""
+    def one(proto, fn, ip, failed, refused):
+        # Names of their own: the address's limit alone is at work.
+        out = parallel(fn, [(s, ip, "x%d@example.test" % i, "guess") for i in range(PARALLEL)])
+        res[proto] = (out, failed, refused, ip)
+    parallel(one, [
+        ("smtp", smtp_login, "127.0.0.11", "535 5.7.8", "454 4.7.0"),
+        ("imap", imap_login, "127.0.0.12", "NO [AUTHENTICATIONFAILED]", "NO [UNAVAILABLE]"),
+        ("pop3", pop3_login, "127.0.0.13", "-ERR [AUTH]", "-ERR [SYS/TEMP]")])
+
+
+def scenario_own_success(s, res):
+    """(a): failures, then a login to the attacker's own account, then more."""
+    ip = "127.0.0.21"
+    first = parallel(imap_login, [(s, ip, "victim%d@example.test" % (i % 3), "guess")
+                                  for i in range(9)])
+    own = imap_login(s, ip, MALLORY, MALLORY_PW)
+    tenth = []
+    t = threading.Thread(target=lambda: tenth.append(
+        imap_login(s, ip, "victim3@example.test", "guess")))
+    t.start()
+    # Once the tenth failure is counted (its reply still held back), the
+    # right password of the attacker's own account is not even checked.
+    s.wait_log("failures=10 delay_ms=5000 user=\"victim3@example.test\" ip=%s" % ip)
+    after = imap_login(s, ip, MALLORY, MALLORY_PW)
+    t.join()
+    tenth = tenth[0]
+    res["own"] = (first, own, tenth, after, ip)
+
+
+def scenario_botnet(s, res):
+    """(c): one guess at carol from each of many addresses at once."""
+    home = "127.0.0.30"
+    before = imap_login(s, home, CAROL, CAROL_PW)
+    bots = ["127.0.1.%d" % i for i in range(1, 41)]
+    out = parallel(imap_login, [(s, ip, CAROL, "guess-%s" % ip) for ip in bots])
+    # Carol, at home, is not held up by the attack on her account.
+    during = imap_login(s, home, CAROL, CAROL_PW)
+    res["botnet"] = (before, out, during, bots)
+
+
+def test_login_limits_cannot_be_bypassed():
+    with Server(accounts=ACCOUNTS, imap=True, pop3=True, submission=True) as s:
+        res = {}
+        threads = [threading.Thread(target=f, args=(s, res))
+                   for f in (scenario_parallel, scenario_own_success, scenario_botnet)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        log = s.log_text()
+
+        # (b) every attempt was answered; at most ten were checked.
+        for proto in ("smtp", "imap", "pop3"):
+            out, failed, refused, ip = res[proto]
+            assert all(o.startswith(failed) or o.startswith(refused) for o in out), (proto, out)
+            n_failed = sum(o.startswith(failed) for o in out)
+            assert n_failed == 10, (proto, n_failed, out)
+            assert failures_from(log, ip) == n_failed, (proto, n_failed)
+
+        # (a) the own account's success did not wipe the nine failures.
+        first, own, tenth, after, ip = res["own"]
+        assert all(f.startswith("NO [AUTHENTICATIONFAILED]") for f in first), first
+        assert own.startswith("OK"), own
+        assert tenth.startswith("NO [AUTHENTICATIONFAILED]"), tenth
+        assert after.startswith("NO [UNAVAILABLE]"), after
+        assert failures_from(log, ip) == 10
+
+        # (c) the botnet got a handful of checks, not forty; carol got in.
+        before, out, during, bots = res["botnet"]
+        assert before.startswith("OK") and during.startswith("OK"), (before, during)
+        checked = sum(o.startswith("NO [AUTHENTICATIONFAILED]") for o in out)
+        assert all(o.startswith("NO [") for o in out), out
+        assert 1 <= checked <= 9, (checked, out)
+        assert sum(failures_from(log, ip) for ip in bots) == checked
+        assert "event=auth_refused reason=account_busy" in log

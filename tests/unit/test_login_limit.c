@@ -1,0 +1,257 @@
+/*
+ * test_login_limit.c — the shared brute-force limits: reply delays, the
+ * per-address limit and its window, reservations taken before the check
+ * (parallel attempts), a success that does not reset another account's
+ * failures, the per-account spacing and the trusted-pair exemption, IPv6
+ * /64 grouping, bounded tables, and concurrent use. The clock is the
+ * caller's.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/login_limit.h"
+#include "unit.h"
+
+/* One whole failed attempt: admitted, then failed; returns the delay. */
+static unsigned fail_once(const char *ip, const char *user, uint64_t t)
+{
+	struct login_ticket k;
+	unsigned wait;
+
+	if (login_limit_admit(ip, user, t, &wait, &k) != LOGIN_GATE_GO)
+		return 0;
+	return login_limit_failed(&k, t, NULL);
+}
+
+static void test_delays(void)
+{
+	uint64_t t = 1000000;
+
+	login_limit_reset();
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.1", t), 0);
+	CHECK_EQ_INT(fail_once("192.0.2.1", "a@x", t), 1000);
+	CHECK_EQ_INT(fail_once("192.0.2.1", "b@x", t + 1), 2000);
+	CHECK_EQ_INT(fail_once("192.0.2.1", "c@x", t + 2), 4000);
+	CHECK_EQ_INT(fail_once("192.0.2.1", "d@x", t + 3), 5000);
+	CHECK_EQ_INT(fail_once("192.0.2.1", "e@x", t + 4), 5000);
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.1", t + 5), 5);
+	CHECK_EQ_INT(fail_once("192.0.2.2", "a@x", t + 5), 1000);
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.1", t + 5), 5);
+}
+
+static void test_ip_limit_and_window(void)
+{
+	uint64_t t = 5000000;
+	struct login_ticket k;
+	unsigned wait;
+
+	login_limit_reset();
+	for (unsigned i = 0; i < LOGIN_IP_LIMIT; i++)
+		CHECK(fail_once("198.51.100.7", NULL, t + i) != 0);
+	CHECK_EQ_INT(login_limit_admit("198.51.100.7", NULL, t + 100, &wait, &k), LOGIN_GATE_IP);
+	/* The window runs from the last failure. */
+	uint64_t last = t + LOGIN_IP_LIMIT - 1;
+	CHECK_EQ_INT(login_limit_admit("198.51.100.7", NULL, last + LOGIN_WINDOW_MS - 1, &wait, &k),
+		     LOGIN_GATE_IP);
+	CHECK_EQ_INT(login_limit_ip_failures("198.51.100.7", last + LOGIN_WINDOW_MS), 0);
+	CHECK_EQ_INT(fail_once("198.51.100.7", NULL, last + LOGIN_WINDOW_MS), 1000);
+}
+
+/* Finding 3(a): the attacker's own successful login resets nothing. */
+static void test_success_does_not_reset(void)
+{
+	uint64_t t = 9000000;
+	struct login_ticket k;
+	unsigned wait, guesses = 0;
+
+	login_limit_reset();
+	for (int round = 0; round < 30; round++) {
+		if (login_limit_admit("203.0.113.9", "own@x", t, &wait, &k) == LOGIN_GATE_GO)
+			login_limit_succeeded(&k, t);
+		char victim[32];
+		/* Several victims: this is about the address, not the spacing. */
+		snprintf(victim, sizeof victim, "victim%d@x", round % 4);
+		if (login_limit_admit("203.0.113.9", victim, t, &wait, &k) == LOGIN_GATE_GO) {
+			guesses++;
+			login_limit_failed(&k, t, NULL);
+		}
+		t += 10;
+	}
+	CHECK_EQ_INT(guesses, LOGIN_IP_LIMIT);
+	CHECK_EQ_INT(login_limit_ip_failures("203.0.113.9", t), LOGIN_IP_LIMIT);
+	/* A store error counts nothing either way. */
+	CHECK_EQ_INT(login_limit_admit("203.0.113.10", NULL, t, &wait, &k), LOGIN_GATE_GO);
+	login_limit_cancel(&k);
+	CHECK_EQ_INT(login_limit_ip_failures("203.0.113.10", t), 0);
+}
+
+/* Finding 3(b): parallel attempts are reserved before any check runs. */
+static void test_parallel_reserved(void)
+{
+	uint64_t t = 11000000;
+	struct login_ticket k[50];
+	unsigned wait, go = 0;
+
+	login_limit_reset();
+	for (int i = 0; i < 50; i++) {
+		char user[32];
+		snprintf(user, sizeof user, "u%d@x", i); /* spread: no account spacing */
+		if (login_limit_admit("192.0.2.50", user, t, &wait, &k[go]) == LOGIN_GATE_GO)
+			go++;
+	}
+	CHECK_EQ_INT(go, LOGIN_IP_LIMIT);
+	/* Successes free their reservations; failures keep them as failures. */
+	for (unsigned i = 0; i < go; i++) {
+		if (i < 4)
+			login_limit_succeeded(&k[i], t);
+		else
+			login_limit_failed(&k[i], t, NULL);
+	}
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.50", t), LOGIN_IP_LIMIT - 4);
+	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "z@x", t, &wait, &k[0]), LOGIN_GATE_GO);
+}
+
+/* Finding 3(c): many addresses against one account are spaced out. */
+static void test_account_spacing(void)
+{
+	uint64_t t = 20000000;
+	struct login_ticket k;
+	unsigned wait, i, go = 0, refused = 0;
+	char ip[32];
+
+	login_limit_reset();
+	/* The real user logs in from home. */
+	CHECK_EQ_INT(login_limit_admit("198.51.100.1", "alice@x", t, &wait, &k), LOGIN_GATE_GO);
+	login_limit_succeeded(&k, t);
+	/* A botnet, one guess per address, all at once. */
+	for (i = 0; i < 100; i++) {
+		snprintf(ip, sizeof ip, "10.0.%u.%u", i / 250, i % 250 + 1);
+		enum login_gate g = login_limit_admit(ip, "ALICE@x", t, &wait, &k);
+		if (g == LOGIN_GATE_ACCOUNT) {
+			refused++;
+			continue;
+		}
+		CHECK_EQ_INT(g, LOGIN_GATE_GO);
+		CHECK(wait <= LOGIN_WAIT_MAX_MS);
+		if (go < LOGIN_ACCOUNT_FREE)
+			CHECK_EQ_INT(wait, 0);
+		go++;
+		login_limit_failed(&k, t + wait, NULL);
+	}
+	CHECK(go < 10);
+	CHECK_EQ_INT(go + refused, 100);
+	CHECK_EQ_INT(login_limit_account_failures("alice@x", t), go);
+	/* The real user's address is not slowed down, another one is. */
+	CHECK_EQ_INT(login_limit_admit("198.51.100.1", "alice@x", t + 1, &wait, &k), LOGIN_GATE_GO);
+	CHECK_EQ_INT(wait, 0);
+	login_limit_succeeded(&k, t + 1);
+	CHECK_EQ_INT(login_limit_admit("198.51.100.2", "alice@x", t + 1, &wait, &k),
+		     LOGIN_GATE_ACCOUNT);
+	/* Later the spacing admits one guess per slot, never a burst. */
+	uint64_t later = t + 10ull * 60 * 1000;
+	go = 0;
+	for (i = 0; i < 20; i++) {
+		snprintf(ip, sizeof ip, "10.9.0.%u", i + 1);
+		if (login_limit_admit(ip, "alice@x", later, &wait, &k) == LOGIN_GATE_GO) {
+			go++;
+			login_limit_failed(&k, later + wait, NULL);
+		}
+	}
+	CHECK_EQ_INT(go, 1);
+	/* Other accounts are not affected. */
+	CHECK_EQ_INT(login_limit_admit("10.9.0.1", "bob@x", later, &wait, &k), LOGIN_GATE_GO);
+	CHECK_EQ_INT(wait, 0);
+}
+
+static void test_ipv6_prefix(void)
+{
+	uint64_t t = 30000000;
+
+	login_limit_reset();
+	fail_once("2001:db8:1:2::1", NULL, t);
+	fail_once("2001:db8:1:2:ffff::9", NULL, t);
+	CHECK_EQ_INT(login_limit_ip_failures("2001:db8:1:2:aaaa:bbbb:cccc:dddd", t), 2);
+	CHECK_EQ_INT(login_limit_ip_failures("2001:db8:1:3::1", t), 0);
+	CHECK_EQ_INT(login_limit_ip_failures("0.0.0.0", t), 0);
+	fail_once("", NULL, t);
+	fail_once("not-an-ip", NULL, t);
+	CHECK_EQ_INT(login_limit_ip_failures("garbage", t), 2);
+	/* A success from another address of the /64 trusts the whole /64. */
+	struct login_ticket k;
+	unsigned wait;
+	CHECK_EQ_INT(login_limit_admit("2001:db8:5:5::1", "carol@x", t, &wait, &k), LOGIN_GATE_GO);
+	login_limit_succeeded(&k, t);
+	CHECK_EQ_INT(login_limit_admit("2001:db8:5:5::77", "carol@x", t, &wait, &k), LOGIN_GATE_GO);
+	CHECK_EQ_INT(k.trusted, 1);
+	login_limit_cancel(&k);
+}
+
+static void test_bounded(void)
+{
+	uint64_t t = 40000000;
+	char user[48], ip[32];
+
+	login_limit_reset();
+	/* The account under attack has many failures ... */
+	for (unsigned i = 0; i < 30; i++) {
+		snprintf(ip, sizeof ip, "10.1.%u.%u", i / 250, i % 250 + 1);
+		struct login_ticket k;
+		unsigned wait;
+		if (login_limit_admit(ip, "target@x", t, &wait, &k) == LOGIN_GATE_GO)
+			login_limit_failed(&k, t, NULL);
+	}
+	unsigned before = login_limit_account_failures("target@x", t);
+	CHECK(before >= LOGIN_ACCOUNT_FREE);
+	/* ... and a flood of fresh names (far more than the table holds)
+	 * does not push it out. */
+	for (unsigned i = 0; i < 3 * LOGIN_LIMIT_SLOTS; i++) {
+		snprintf(user, sizeof user, "n%u@x", i);
+		snprintf(ip, sizeof ip, "10.%u.%u.%u", 2 + i / 62500, i / 250 % 250, i % 250 + 1);
+		fail_once(ip, user, t + 1);
+	}
+	CHECK_EQ_INT(login_limit_account_failures("target@x", t + 2), before);
+}
+
+static void *hammer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 1000; i++) {
+		struct login_ticket k;
+		unsigned wait;
+		if (login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k) == LOGIN_GATE_GO)
+			login_limit_succeeded(&k, 50000000);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t th[4];
+	struct login_ticket k;
+	unsigned wait;
+
+	login_limit_reset();
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, hammer, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	/* Every reservation was settled: nothing left in flight. */
+	for (unsigned i = 0; i < LOGIN_IP_LIMIT; i++)
+		CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k),
+			     LOGIN_GATE_GO);
+	CHECK_EQ_INT(login_limit_admit("192.0.2.77", NULL, 50000000, &wait, &k), LOGIN_GATE_IP);
+}
+
+int main(void)
+{
+	test_delays();
+	test_ip_limit_and_window();
+	test_success_does_not_reset();
+	test_parallel_reserved();
+	test_account_spacing();
+	test_ipv6_prefix();
+	test_bounded();
+	test_threads();
+	return unit_done("test_login_limit");
+}
