@@ -220,10 +220,14 @@ static size_t pairs_to_json(char *out, size_t o, size_t cap, const char *p)
 				/* Undo log_qn's quoting; \xHH stays literal text. */
 				size_t u = 0;
 				p++;
-				while (*p && *p != '"' && u + 1 < sizeof(unq)) {
+				while (*p && *p != '"') {
 					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
 						p++;
-					unq[u++] = *p++;
+					/* Past unq's size the rest is dropped, never
+					 * read as pairs of its own. */
+					if (u + 1 < sizeof(unq))
+						unq[u++] = *p;
+					p++;
 				}
 				if (*p == '"')
 					p++;
