@@ -181,6 +181,13 @@ def test_check_dkim():
         # No signature at all.
         assert check(MSG.encode()) == ["none"]
 
+        # A file that cannot be read: 1; no file named: 2 (usage).
+        for args, code in (([os.path.join(tmp, "absent.eml")], 1), ([], 2)):
+            r = subprocess.run([TERN, "check", "dkim"] + args, env=check.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            keep_sanitizer_output(r.stderr.decode(errors="replace"), "stderr of tern check dkim")
+            assert r.returncode == code and r.stdout == b"", (args, r.returncode, r.stdout)
+
     finally:
         if dns:
             dns.stop()
