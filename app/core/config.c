@@ -296,6 +296,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
 	cfg->max_message_size = 50ull * 1024 * 1024;
 	cfg->message_memory = 64ull * 1024 * 1024;
+	cfg->disk_reserve = UINT64_MAX; /* auto: the store sizes it from the disk */
 	cfg->log_level = LOG_INFO;
 	for (int p = 0; p < POOL_COUNT; p++)
 		cfg->pools[p] = pool_defaults[p].def;
@@ -387,6 +388,11 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		    cfg->message_memory < 1024 * 1024 || cfg->message_memory > (1ull << 40))
 			return bad(err, errsz, "TERN_MESSAGE_MEMORY", v,
 				   "a size from 1M to 1T such as 64M or 1G");
+	}
+	if ((v = getenv("TERN_DISK_RESERVE")) != NULL && strcmp(v, "auto") != 0) {
+		if (config_parse_size(v, &cfg->disk_reserve) < 0 || cfg->disk_reserve > (1ull << 40))
+			return bad(err, errsz, "TERN_DISK_RESERVE", v,
+				   "auto, 0 to keep none, or a size up to 1T such as 64M");
 	}
 	if ((v = getenv("TERN_LOG_FORMAT")) != NULL) {
 		if (strcmp(v, "json") == 0)

@@ -64,6 +64,7 @@ struct config {
 	char relay_password[256];
 	uint64_t max_message_size;
 	uint64_t message_memory; /* TERN_MESSAGE_MEMORY: message bytes all sessions hold in memory */
+	uint64_t disk_reserve; /* TERN_DISK_RESERVE: bytes kept for deletions; UINT64_MAX = auto */
 	enum log_level log_level;
 	int log_json;
 

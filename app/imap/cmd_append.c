@@ -141,6 +141,9 @@ static void append_stored(struct store_delivery *d, void *arg)
 	case STORE_EQUOTA:
 		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).");
 		break;
+	case STORE_EFULL: /* the server's disk: deleting mail still works (store_reserve.c) */
+		imap_tagged(s, "NO [OVERQUOTA] Not enough disk space on the server.");
+		break;
 	case STORE_EINVAL:
 		imap_tagged(s, "NO Too many keywords on a message.");
 		break;

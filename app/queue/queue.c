@@ -261,6 +261,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 		j->e.envid = xstrdup(r->envid ? r->envid : "");
 		d->txn_hook = enqueue_hook;
 		d->hook_arg = j;
+		d->hook_len = r->len; /* the queue's copy of the message */
 	}
 	d->loop = r->loop;
 	d->done = stored;

@@ -177,6 +177,7 @@ int server_run(const struct config *cfg_env)
 	if (admin_settings_seal(st) != STORE_OK)
 		log_warn("server", NULL, "event=secret_seal_failed hint=\"the relay password stays "
 			 "in the clear until the next start\"");
+	store_reserve_set(st, cfg->disk_reserve); /* room kept for deletions; logs a failure */
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
 	if (tls_init(cfg, err, sizeof(err)) < 0) {

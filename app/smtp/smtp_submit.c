@@ -376,6 +376,9 @@ static void enqueued(struct queue_request *r, void *arg)
 	} else if (r->result == STORE_EINVAL) {
 		log_warn("smtp", s->id, "event=submit_refused result=%d", r->result);
 		smtp_reply(s, "554 5.3.0 Error: the queue refused the message");
+	} else if (r->result == STORE_EFULL) {
+		log_warn("smtp", s->id, "event=submit_refused reason=storage_full size=%zu", r->len);
+		smtp_reply(s, "452 4.3.1 Error: insufficient system storage, try again later");
 	} else {
 		log_error("smtp", s->id, "event=submit_failed result=%d", r->result);
 		smtp_reply(s, "451 4.3.0 Error: queue failure, try again later");

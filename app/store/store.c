@@ -187,6 +187,13 @@ void store_rd_end(struct store *st, MDB_txn *txn)
 
 int store_write(struct store *st, store_write_fn *fn, void *ctx)
 {
+	return store_write_ex(st, fn, ctx, 0);
+}
+
+int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags)
+{
+	int gave_back = 0;
+
 	if (st->flags & STORE_READONLY)
 		return STORE_EINVAL;
 	/* 40 doublings is far beyond any disk; it only stops a runaway. */
@@ -210,6 +217,8 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx)
 		rc = fn(st, txn, ctx);
 		if (rc == 0) {
 			int fail = atomic_load(&st->fail_commit);
+			if (!fail)
+				fail = atomic_exchange(&st->fail_once, 0);
 			if (fail) {
 				mdb_txn_abort(txn);
 				rc = fail;
@@ -231,6 +240,12 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx)
 		if (rc == MDB_MAP_FULL) {
 			if (map_grow(st, seen) != 0)
 				return STORE_ETEMP;
+			continue;
+		}
+		if (rc == ENOSPC && (wflags & STORE_W_NEW_MAIL))
+			return STORE_EFULL; /* the caller drops the mail and comes back */
+		if (rc == ENOSPC && !gave_back && store_reserve_give_back(st)) {
+			gave_back = 1; /* what adds no mail may use the reserve */
 			continue;
 		}
 		if (is_store_code(rc))
@@ -561,6 +576,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	pthread_cond_init(&st->qcond, NULL);
 	st->feed = store_feed_new();
 	store_pins_init(st);
+	pthread_mutex_init(&st->reserve.mu, NULL);
 	atomic_store(&st->gc_grace_ms, STORE_GC_GRACE_MS);
 	unsigned poll = atomic_load(&test_gc_poll_ms);
 	st->gc_poll_ms = poll ? poll : STORE_GC_POLL_MS;
@@ -612,6 +628,7 @@ fail:
 		mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
 	store_pins_free(st);
+	pthread_mutex_destroy(&st->reserve.mu);
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);
@@ -639,6 +656,7 @@ void store_close(struct store **stp)
 	mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
 	store_pins_free(st);
+	pthread_mutex_destroy(&st->reserve.mu);
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);
@@ -693,6 +711,11 @@ void store_test_set_gc_poll(unsigned ms)
 void store_test_fail_commits(struct store *st, int e)
 {
 	atomic_store(&st->fail_commit, e);
+}
+
+void store_test_fail_commit_once(struct store *st, int e)
+{
+	atomic_store(&st->fail_once, e);
 }
 
 void store_test_fail_room(struct store *st, int e)

@@ -76,6 +76,19 @@ void store_close(struct store **st);
  */
 void store_started(struct store *st);
 
+/*
+ * Keeps bytes back for deletions (store_reserve.c): a reserve file of that
+ * size in the data directory, given back when a write that adds no mail
+ * meets a full disk, and a floor: new mail (deliveries, APPEND, the
+ * outbound queue) is refused with STORE_EFULL when storing it would leave
+ * less than that for the store. STORE_RESERVE_AUTO: 1/32 of the file
+ * system, from 256 KiB to 64 MiB; 0: none. tern serve calls it once after
+ * store_open. STORE_OK, or STORE_EFULL when the file could not be made
+ * (the floor holds all the same; the writer tries again later).
+ */
+#define STORE_RESERVE_AUTO UINT64_MAX
+int store_reserve_set(struct store *st, uint64_t bytes);
+
 /* Schema version this build writes. */
 uint32_t store_schema_version(void);
 
@@ -223,6 +236,11 @@ struct store_delivery {
 	 */
 	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
 	void *hook_arg;
+	/* Bytes of new mail the hook stores (a message entering the outbound
+	 * queue), for the floor kept for deletions: when there is no room
+	 * for them the request gets STORE_EFULL and the hook does not run.
+	 * 0 for a hook that only updates. */
+	size_t hook_len;
 
 	/*
 	 * IMAP APPEND (optional; all zero for an SMTP delivery). With mailbox

@@ -132,6 +132,22 @@ struct store_pins {
 	size_t n, cap;
 };
 
+/* Room kept back for deletions (store_reserve.c). */
+struct store_reserve {
+	pthread_mutex_t mu;    /* making and giving back the file */
+	atomic_ullong bytes;   /* R: the file's size and the floor; 0: none */
+	atomic_int held;       /* the reserve file is there, whole */
+	uint64_t retry_at_ms;  /* under mu: no new file before (monotonic) */
+	atomic_ullong released; /* times given back (tests) */
+};
+
+/* What a batch has left for new mail (store_space_take); zeroed per run. */
+struct store_space {
+	uint64_t avail; /* bytes, UINT64_MAX: unknown (no limit) */
+	int known;      /* avail has been read */
+	int counted;    /* LMDB's free pages are in avail */
+};
+
 /* How long freed bytes wait in blobgc before a sweep may delete them. */
 #define STORE_GC_GRACE_MS 10000u
 /* The longest `tern serve` goes without a sweep: entries another process
@@ -171,7 +187,9 @@ struct store {
 	atomic_ullong batches;  /* group-commit batches attempted */
 	atomic_ullong grows;    /* map growths performed by this process */
 	atomic_int fail_commit; /* test hook: errno the next commits fail with */
+	atomic_int fail_once;   /* test hook: errno the next commit fails with */
 
+	struct store_reserve reserve;
 	struct store_room room;
 	atomic_ullong room_fills; /* room made by store_room_keep (tests) */
 	atomic_ullong room_steps; /* room made by store_room_step (tests) */
@@ -204,6 +222,14 @@ typedef int store_write_fn(struct store *st, MDB_txn *txn, void *ctx);
  * event=commit_failed when the commit itself failed).
  */
 int store_write(struct store *st, store_write_fn *fn, void *ctx);
+/*
+ * store_write() with flags. Without STORE_W_NEW_MAIL, a commit that fails
+ * with ENOSPC gives the reserve file back (store_reserve.c) and runs fn
+ * again: what adds no mail may use the reserve. With it, ENOSPC returns
+ * STORE_EFULL at once and the reserve stays.
+ */
+#define STORE_W_NEW_MAIL 1u
+int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags);
 
 /* Maps an LMDB result to a STORE_* code (MDB_NOTFOUND -> ENOTFOUND, ...). */
 int store_mdb_code(int rc);
@@ -421,13 +447,27 @@ int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t er
 /* Removes the backups of earlier upgrades, unless this open migrated. */
 void store_upgrade_release(struct store *st, const char *dir);
 
-/* ---- Free space (store_reserve.c) ---- */
+/* ---- Free space and the reserve (store_reserve.c) ---- */
 /* Bytes available to us on dir's file system (UINT64_MAX when unknown). */
 uint64_t store_disk_free(const char *dir);
+/*
+ * Inside a write transaction: whether len bytes of new mail may be stored
+ * and still leave the floor (the reserve's size) for deletions; when so,
+ * takes them from sp. 1 yes, 0 no. Always 1 without a reserve. May open a
+ * read transaction of its own (LMDB's free list).
+ */
+int store_space_take(struct store *st, struct store_space *sp, uint64_t len);
+/* Gives the reserve file back (ENOSPC). 1 when there was one. */
+int store_reserve_give_back(struct store *st);
+/* The writer, after a batch or sweep: makes the reserve file again when
+ * it was given back and the disk has room for it (rate-limited). */
+void store_reserve_tick(struct store *st);
 
 /* ---- Test hooks ---- */
 /* Makes store_disk_free() report bytes (UINT64_MAX: the real value). */
 void store_test_set_disk_free(uint64_t bytes);
+/* Times the reserve was given back, and whether it is held now. */
+uint64_t store_test_reserve_released(struct store *st, int *held_r);
 /* First map size for stores opened afterwards (0 = default). Process-wide. */
 void store_test_set_initial_map(uint64_t bytes);
 /* Pauses (1) or resumes (0) the writer's taking of queued requests. */
@@ -439,6 +479,8 @@ void store_test_gc_grace(struct store *st, unsigned ms);
 void store_test_set_gc_poll(unsigned ms);
 /* Makes every following commit fail as if with errno e (0 to stop). */
 void store_test_fail_commits(struct store *st, int e);
+/* Makes the next commit (one only) fail as if with errno e. */
+void store_test_fail_commit_once(struct store *st, int e);
 /* Makes every following room fill fail as if with errno e (0 to stop). */
 void store_test_fail_room(struct store *st, int e);
 /* Room fills made so far, and whether room is kept at all (0/1). */

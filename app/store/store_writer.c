@@ -141,6 +141,8 @@ struct batch {
 	struct store_delivery *head;
 	struct changed *chg;
 	size_t nchg, capchg;
+	struct store_space space; /* left for new mail (store_reserve.c) */
+	int refuse_mail;          /* the run after an ENOSPC: no new mail */
 };
 
 /* ---- feed ---- */
@@ -501,8 +503,33 @@ static int quota_fits(struct store *st, MDB_txn *txn, struct store_delivery *d)
 	return 1;
 }
 
+/* Bytes of new mail d would store: its message(s) for accounts or a
+ * mailbox, and what its hook adds (a message entering the queue). */
+static uint64_t mail_bytes(const struct store_delivery *d)
+{
+	uint64_t n = d->hook_len;
+
+	if (d->mailbox) {
+		for (const struct store_delivery *x = d; x; x = x->also)
+			n += x->len;
+	} else if (d->naccounts) {
+		n += d->len;
+	}
+	return n;
+}
+
 static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
+	uint64_t mail = mail_bytes(d);
+
+	/* New mail must leave the floor for deletions (store_reserve.c). It
+	 * is refused alone, before anything is written. */
+	if (mail && (b->refuse_mail || !store_space_take(st, &b->space, mail))) {
+		d->result = STORE_EFULL;
+		if (d->email_ids)
+			memset(d->email_ids, 0, d->naccounts * sizeof *d->email_ids);
+		return 0;
+	}
 	if (d->mailbox)
 		return append_one(st, txn, d, b);
 
@@ -573,6 +600,20 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)
 	struct batch *b = ctx;
 
 	b->nchg = 0; /* a retry after map growth starts over */
+	memset(&b->space, 0, sizeof b->space);
+	if (b->refuse_mail) {
+		/*
+		 * LMDB reuses the pages a commit freed only once a later commit
+		 * has followed it (no reader may still see them): the bytes
+		 * the last sweep freed are out of reach until some write
+		 * commits. On a full disk the mail that would use them fails
+		 * and commits nothing, and a quiet server would stay stuck.
+		 * So this run always writes: the schema version, unchanged.
+		 */
+		int rc = meta_put_u32(txn, st, "schema_version", STORE_SCHEMA_VERSION);
+		if (rc)
+			return rc;
+	}
 	for (struct store_delivery *d = b->head; d; d = d->next_) {
 		int rc = deliver_one(st, txn, d, b);
 		if (rc)
@@ -587,7 +628,19 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)
  */
 static int batch_apply(struct store *st, struct batch *b)
 {
-	int rc = store_write(st, batch_fn, b);
+	int mail = 0;
+
+	for (struct store_delivery *d = b->head; d && !mail; d = d->next_)
+		mail = mail_bytes(d) > 0;
+	/* A batch with new mail that meets a full disk runs again without
+	 * it: the deletions and flag changes queued with it must not fail
+	 * for it (they may use the reserve; the mail may not). */
+	int rc = store_write_ex(st, batch_fn, b, mail ? STORE_W_NEW_MAIL : 0);
+	if (rc == STORE_EFULL) {
+		log_warn("store", NULL, "event=disk_full action=refuse_new_mail");
+		b->refuse_mail = 1;
+		rc = store_write_ex(st, batch_fn, b, 0);
+	}
 
 	if (rc != STORE_OK) {
 		for (struct store_delivery *d = b->head; d; d = d->next_) {
@@ -727,6 +780,7 @@ static int sweep_if_due(struct store *st, uint64_t *wait_r)
 	st->gc_at_ms = 0;
 	pthread_mutex_unlock(&st->qlock);
 	uint64_t next = store_blob_sweep(st, atomic_load(&st->gc_grace_ms));
+	store_reserve_tick(st);
 	pthread_mutex_lock(&st->qlock);
 	if (next == 0) /* nothing waits that this process knows of */
 		next = store_wall_ms() + st->gc_poll_ms;
@@ -824,6 +878,7 @@ static void *writer_main(void *arg)
 		feed_publish(st, b.chg, b.nchg);
 		free(b.chg);
 
+		store_reserve_tick(st); /* returns at once while the reserve is held */
 		cool_until = n > 1 ? mono_us() + busy : 0;
 		last_n = n;
 		room_idle = 1;

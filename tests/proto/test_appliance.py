@@ -26,6 +26,7 @@ def test_bad_config_value_stops_startup():
         "TERN_LOG_FORMAT": "xml",
         "TERN_HOSTNAME": "bad host name",
         "TERN_SMTP_MAX_RECIPIENTS": "-4",
+        "TERN_DISK_RESERVE": "lots",
     }
     for var, val in cases.items():
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": tempfile.mkdtemp(), var: val}

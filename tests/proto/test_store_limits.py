@@ -4,10 +4,12 @@ and a backup before every schema upgrade."""
 import os
 import smtplib
 import subprocess
+import tempfile
 import threading
 import time
 
 from harness import Server, TERN, free_port, message
+from test_imap import login
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
 
@@ -97,3 +99,105 @@ def test_quota_holds_under_parallel_deliveries():
                 r = (e.smtp_code, e.smtp_error)
         assert r[0] == 552 and r[1].startswith(b"5.2.2"), r
         assert account_usage(s, "carol@example.test")[:2] == (0, 0)
+
+
+def send_one(s, subject, size):
+    """Sends one message of about size bytes to bob; (code, text)."""
+    body = ("z" * 998 + "\r\n") * (size // 1000)
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        try:
+            c.sendmail("a@remote.test", ["bob@example.test"], message(subject=subject, body=body))
+            return 250, b""
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code, e.smtp_error
+        except smtplib.SMTPRecipientsRefused as e:
+            return list(e.recipients.values())[0]
+
+
+def fill(s, size, prefix):
+    """Sends messages of size bytes until one is refused, which must be
+    with 452 4.3.1; returns how many were stored."""
+    for i in range(400):
+        code, text = send_one(s, "%s %d" % (prefix, i), size)
+        if code != 250:
+            assert code == 452 and text.startswith(b"4.3.1"), (code, text)
+            return i
+    raise AssertionError("never refused")
+
+
+def test_full_disk_can_still_delete():
+    # A small file system fills up: deliveries get 452 4.3.1 while the
+    # store keeps its floor (big messages first, then small ones that
+    # take the free pages LMDB has left); then another program takes the
+    # rest of the disk. Flagging and expunging every message still work
+    # (the old code answered the flags NO [SERVERBUG]), from the floor
+    # or the reserve file given back. Once the sweep has freed the expunged messages'
+    # bytes, deliveries work again; with the disk back, the reserve is
+    # made again.
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    mnt = tempfile.mkdtemp(prefix="tern-reserve-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
+    try:
+        data = os.path.join(mnt, "data")
+        reserve = os.path.join(data, "reserve")
+        with Server(accounts=ACCOUNTS, data_dir=data, imap=True,
+                    env={"TERN_DISK_RESERVE": "1M"}) as s:
+            assert os.path.getsize(reserve) == 1 << 20
+            big = fill(s, 100000, "big")
+            small = fill(s, 2000, "small")
+            print("  stored %d of 100 KB and %d of 2 KB, then 452 4.3.1" % (big, small))
+            assert big >= 20, big
+            # Another program takes what is left of the disk.
+            filler = os.path.join(mnt, "filler")
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            assert send_one(s, "refused", 100000)[0] == 452
+            # Deleting works: flags, then EXPUNGE.
+            m = login(s)
+            typ, d = m.select("INBOX")
+            assert typ == "OK" and int(d[0]) == big + small, d
+            typ, d = m.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+            assert typ == "OK", d
+            typ, d = m.expunge()
+            assert typ == "OK" and len(d) == big + small, d
+            m.logout()
+            # LMDB's free pages inside the floor may have been enough; if
+            # not, the reserve file was given back (test_store_limits.c
+            # forces that path).
+            released = "event=reserve_released" in s.log_text()
+            assert released == (not os.path.exists(reserve))
+            print("  flags and expunge of all on a full disk: OK (reserve %s)" %
+                  ("given back" if released else "not needed"))
+            # The sweep frees the bytes after its grace (10 s): mail comes in again.
+            deadline = time.time() + 30
+            while True:
+                code, text = send_one(s, "after", 100000)
+                if code == 250 or time.time() > deadline:
+                    break
+                assert code == 452, (code, text)
+                time.sleep(1)
+            assert code == 250, "deliveries stayed refused after the expunge:\n" + "\n".join(
+                line for line in s.log_text().splitlines() if "module=store" in line)
+            # The disk comes back (the filler goes, the file system grows):
+            # the reserve is made again.
+            os.remove(filler)
+            subprocess.run(["mount", "-o", "remount,size=16m", mnt], check=True)
+            deadline = time.time() + 30
+            while not os.path.exists(reserve) and time.time() < deadline:
+                send_one(s, "tick", 1000)
+                time.sleep(1)
+            assert os.path.exists(reserve) and os.path.getsize(reserve) == 1 << 20
+            assert s.proc.poll() is None
+            # Nothing acknowledged after the expunge was lost.
+            later = s.log_text().count("event=delivered") - big - small
+            assert len(s.messages("bob@example.test")) == later, later
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)

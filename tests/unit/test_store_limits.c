@@ -4,8 +4,12 @@
  * each request seeing what the ones before it in the batch took, with
  * RCPT's rule (refused only when no account can take the message); the
  * compacted copy taken before a schema migration, refused without room,
- * kept through the start that migrated and removed by the next one.
+ * kept through the start that migrated and removed by the next one; the
+ * reserve kept for deletions: new mail refused under the floor while
+ * expunges go on, the reserve file given back to a deletion that meets
+ * ENOSPC but never to new mail.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,6 +243,109 @@ static void test_upgrade_backup(void)
 	CHECK(!exists(bdir));
 }
 
+static int reserve_size(const char *dir)
+{
+	char path[400];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/reserve", dir);
+	return stat(path, &sb) == 0 ? (int)sb.st_size : -1;
+}
+
+static void test_reserve(void)
+{
+	char dir[300];
+	struct store *st;
+	struct store_delivery d;
+	uint32_t id, mb_uidvalidity = 0, uids[2] = {1, 2};
+	size_t removed = 0;
+	int held;
+	static char msg[5000];
+
+	new_dir(dir, sizeof dir);
+	st = unit_store_with_account(dir, 0, "r@res.test", &id);
+	unit_deliver(st, id, "Subject: a\r\n\r\na\r\n", 1700000000, NULL);
+	unit_deliver(st, id, "Subject: b\r\n\r\nb\r\n", 1700000001, NULL);
+	CHECK_EQ_INT(store_reserve_set(st, 300000), STORE_OK);
+	CHECK_EQ_INT(reserve_size(dir), 300000);
+	memset(msg, 'm', sizeof msg - 1);
+
+	/* Under the floor: new mail is refused alone, STORE_EFULL. */
+	store_test_set_disk_free(200000);
+	delivery(&d, msg, &id, 1);
+	d.quota_check = 0;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EFULL);
+	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 2);
+	store_test_set_disk_free(UINT64_MAX);
+
+	/* A commit of new mail that meets ENOSPC: refused, the reserve kept. */
+	store_test_fail_commit_once(st, ENOSPC);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EFULL);
+	CHECK_EQ_INT((int)store_test_reserve_released(st, &held), 0);
+	CHECK(held);
+	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 2);
+
+	/* A deletion that meets it: the reserve goes, the deletion is made. */
+	struct store_view_state vs;
+	CHECK_EQ_INT(store_mailbox_snapshot(st, id, STORE_INBOX_ID, &vs, count_cb, &held), STORE_OK);
+	mb_uidvalidity = vs.uidvalidity;
+	store_test_fail_commit_once(st, ENOSPC);
+	CHECK_EQ_INT(store_expunge(st, id, STORE_INBOX_ID, mb_uidvalidity, uids, 1, &removed, NULL),
+	             STORE_OK);
+	CHECK_EQ_INT((int)removed, 1);
+	CHECK_EQ_INT((int)store_test_reserve_released(st, &held), 1);
+	CHECK(!held);
+	CHECK_EQ_INT(reserve_size(dir), -1);
+	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
+	/* Given back once only: a second ENOSPC fails that write (temporary). */
+	store_test_fail_commit_once(st, ENOSPC);
+	CHECK_EQ_INT(store_expunge(st, id, STORE_INBOX_ID, mb_uidvalidity, uids + 1, 1, &removed,
+	                           NULL), STORE_ETEMP);
+	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
+	/* With room again, mail is stored (the floor counts the disk). */
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	store_close(&st);
+}
+
+static int hook_put(struct store *st, void *txn, struct store_delivery *d)
+{
+	(void)d;
+	MDB_val k = {6, "test/h"}, v = {2, "\1x"};
+	return mdb_put(txn, st->db[DB_META], &k, &v, 0);
+}
+
+/* One batch with new mail and a write that adds none meets ENOSPC: it
+ * runs again without the mail, which alone is refused. */
+static void test_batch_full(void)
+{
+	char dir[300], err[256], val[8];
+	static char msg[3000];
+	struct store *st = NULL;
+	struct store_delivery mail, other;
+	uint32_t id;
+	size_t len;
+
+	new_dir(dir, sizeof dir);
+	CHECK_EQ_INT(store_open(dir, STORE_SERVER, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_domain_add(st, "b.test", err, sizeof err), STORE_OK);
+	add_account(st, "b@b.test", 0, &id);
+	memset(msg, 'x', sizeof msg - 1);
+	delivery(&mail, msg, &id, 1);
+	memset(&other, 0, sizeof other);
+	other.txn_hook = hook_put;
+	store_test_pause_writer(st, 1);
+	store_deliver(st, &mail);
+	store_deliver(st, &other);
+	store_test_fail_commit_once(st, ENOSPC);
+	store_test_pause_writer(st, 0);
+	store_close(&st);
+	CHECK_EQ_INT(mail.result, STORE_EFULL);
+	CHECK_EQ_INT(other.result, STORE_OK);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(store_meta_get(st, "test/h", val, sizeof val, &len), STORE_OK);
+	CHECK_EQ_INT(inbox_count(st, "b@b.test"), 0);
+	store_close(&st);
+}
+
 int main(void)
 {
 	if (unit_env_begin(base, sizeof base, "store-limits") < 0)
@@ -247,6 +354,8 @@ int main(void)
 	test_quota_at_commit();
 	test_quota_in_one_batch();
 	test_upgrade_backup();
+	test_reserve();
+	test_batch_full();
 	unit_rmrf(base);
 	return unit_done("test_store_limits");
 }
