@@ -229,6 +229,7 @@ static void upd_submit(struct job *j, struct upd *u)
 	u->d.arg = u;
 	u->d.txn_hook = upd_hook;
 	u->d.hook_arg = u;
+	u->d.keep_always = 1; /* a full disk must not lose what was sent */
 	u->d.received_at = time_wall();
 	j->store_pending++;
 	store_deliver(j->s->st, &u->d);

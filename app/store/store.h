@@ -241,6 +241,11 @@ struct store_delivery {
 	 * for them the request gets STORE_EFULL and the hook does not run.
 	 * 0 for a hook that only updates. */
 	size_t hook_len;
+	/* 1: never refused for room, and may use the reserve as deletions
+	 * do: for a hook whose write must not be lost (the queue recording
+	 * an attempt's outcome, with a small notice to a local sender: left
+	 * unrecorded, a message sent would be sent again). */
+	int keep_always;
 
 	/*
 	 * IMAP APPEND (optional; all zero for an SMTP delivery). With mailbox

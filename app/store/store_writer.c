@@ -509,6 +509,8 @@ static uint64_t mail_bytes(const struct store_delivery *d)
 {
 	uint64_t n = d->hook_len;
 
+	if (d->keep_always)
+		return 0; /* an update that must not be lost: like a deletion */
 	if (d->mailbox) {
 		for (const struct store_delivery *x = d; x; x = x->also)
 			n += x->len;
