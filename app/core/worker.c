@@ -30,6 +30,14 @@ static void *worker_main(void *unused)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		pthread_mutex_lock(&lock);
+		if (!head && !stopping) {
+			/* Going idle: what the jobs used (a big message's
+			 * structure, a password hash's 64 MiB) goes back to
+			 * the system, not kept by an idle thread. */
+			pthread_mutex_unlock(&lock);
+			mem_release();
+			pthread_mutex_lock(&lock);
+		}
 		while (!head && !stopping)
 			pthread_cond_wait(&cond, &lock);
 		struct worker_job *j = head;

@@ -10,6 +10,16 @@
 
 #include "log.h"
 
+/* mimalloc in the static build (vendor/manifest); absent in the glibc
+ * ASan build, whose allocator keeps freed memory in quarantine anyway. */
+extern void mi_collect(_Bool force) __attribute__((weak));
+
+void mem_release(void)
+{
+	if (mi_collect)
+		mi_collect(1);
+}
+
 static void oom(size_t n)
 {
 	log_error("core", NULL, "event=out_of_memory bytes=%zu", n);

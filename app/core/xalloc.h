@@ -17,6 +17,17 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/*
+ * Gives memory the calling thread's allocator holds freed back to the
+ * operating system now, instead of keeping it for reuse. Worth its cost
+ * (a walk over the thread's heap) after a big transient use: a large
+ * message, a password hash. The allocator does this by itself only on
+ * later allocation activity, which a thread going idle never has.
+ */
+void mem_release(void);
+/* A use at least this big is worth a mem_release() when it ends. */
+#define MEM_RELEASE_AFTER ((size_t)1 << 20)
+
 /* Logs "fatal ..." and exits with status 1 (or 2 when code is 2). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Like fatal(), for broken invariants: aborts so a core dump exists. */

@@ -128,10 +128,13 @@ void smtp_tx_end(struct smtp_session *s)
 {
 	if (!s->in_tx)
 		return;
+	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
 	spool_free(&s->tx.msg);
 	buf_free(&s->tx.chunk);
 	buf_free(&s->tx.meta);
 	arena_free(&s->tx.arena);
+	if (big) /* the message, its MIME structure: back to the system */
+		mem_release();
 	memset(&s->tx, 0, sizeof(s->tx));
 	s->in_tx = 0;
 	if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_WAIT_STORE)

@@ -170,6 +170,7 @@ struct store {
 	struct store_delivery *qhead, *qtail;
 	int stopping;
 	int paused; /* test hook: the writer leaves the queue alone */
+	int release_due; /* under qlock: a big delivery was queued; mem_release() when idle */
 	int writer_started;
 	pthread_t writer;
 

@@ -831,6 +831,13 @@ static void *writer_main(void *arg)
 			}
 			if (sweep_if_due(st, &gc_wait))
 				continue;
+			if (st->release_due) {
+				st->release_due = 0;
+				pthread_mutex_unlock(&st->qlock);
+				mem_release();
+				pthread_mutex_lock(&st->qlock);
+				continue;
+			}
 			if (gc_wait)
 				wait_until_ms(st, gc_wait);
 			else
@@ -928,6 +935,9 @@ void store_deliver(struct store *st, struct store_delivery *d)
 	}
 	d->queued_us_ = mono_us(); /* only the writer observes the wait */
 	pthread_mutex_lock(&st->qlock);
+	/* LMDB copies a big value into pages it allocates until the commit. */
+	if (d->len >= MEM_RELEASE_AFTER)
+		st->release_due = 1;
 	if (st->qtail)
 		st->qtail->next_ = d;
 	else
