@@ -40,7 +40,7 @@ APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c
 # c-ares is built for musl only (vendor/out/host has none): unit and fuzz
 # builds link tests/dns_stub.c in place of app/dns/dns.c.
-ARES_SRCS   := app/dns/dns.c
+ARES_SRCS   := app/dns/dns.c app/dns/dns_query.c
 DNS_STUB    := tests/dns_stub.c
 LIB_SRCS    := $(filter-out $(MAIN_SRC) $(ARES_SRCS),$(APP_SRCS))
 # build/tern embeds the UI bundle (generated table); unit and fuzz builds link

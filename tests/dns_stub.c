@@ -55,3 +55,43 @@ struct dns_lookup *dns_txt(struct dns *d, const char *name, dns_txt_cb *cb, void
 	cb(arg, DNS_TEMP, NULL, NULL, 0);
 	return NULL;
 }
+
+/* No resolver here: every typed query fails temporarily, at once. */
+struct dns_query *dns_query(struct dns *d, const char *name, uint16_t type, dns_answer_cb *cb,
+			    void *arg)
+{
+	static struct dns_answer a;
+	(void)d;
+	(void)name;
+	dns_answer_init(&a, type, DNS_ANS_TEMP, 0);
+	cb(arg, &a);
+	return NULL;
+}
+
+struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type, unsigned flags,
+				  dns_answer_cb *cb, void *arg)
+{
+	(void)flags;
+	return dns_query(d, name, type, cb, arg);
+}
+
+void dns_query_cancel(struct dns_query *q)
+{
+	(void)q;
+}
+
+static void *stub_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)
+{
+	return dns_query(ctx, name, type, cb, arg);
+}
+
+static void stub_cancel(void *ctx, void *handle)
+{
+	(void)ctx;
+	(void)handle;
+}
+
+struct dns_resolver dns_resolver_of(struct dns *d)
+{
+	return (struct dns_resolver){ stub_start, stub_cancel, d };
+}

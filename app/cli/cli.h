@@ -21,6 +21,8 @@ int cli_token(const struct config *cfg, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
 /* tern check dkim FILE (cmd_check_dkim.c): one line per signature. */
 int cli_check_dkim(const struct config *cfg, int argc, char **argv);
+/* tern check spf IP SENDER HELO (cmd_check_spf.c): the result, then any explanation. */
+int cli_check_spf(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

@@ -22,6 +22,7 @@ static int usage(void)
 		"       tern token add NAME | list | del ID   API tokens\n"
 		"       tern queue list|flush [ID]|del ID|all\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
+		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }
@@ -64,5 +65,7 @@ int main(int argc, char **argv)
 		return cli_queue(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)
 		return cli_check_dkim(&cfg, argc - 3, argv + 3);
+	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "spf") == 0)
+		return cli_check_spf(&cfg, argc - 3, argv + 3);
 	return usage();
 }

@@ -17,17 +17,10 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "dns/dns_private.h"
 
 #define DNS_TIMEOUT_MS 3000
 #define DNS_TRIES 3
-#define DNS_FDS_MAX 16
-
-struct dns {
-	struct loop *loop;
-	ares_channel ch;
-	uint64_t timer;
-	int fds[DNS_FDS_MAX]; /* registered with the loop, -1 = free */
-};
 
 struct mx_host {
 	char name[256];
@@ -57,7 +50,6 @@ struct query {
 	int family;
 };
 
-static void dns_rearm(struct dns *d);
 
 static void fd_event(struct loop *loop, int fd, unsigned events, void *arg)
 {
@@ -107,7 +99,7 @@ static void timer_fired(struct loop *loop, void *arg)
 	dns_rearm(d);
 }
 
-static void dns_rearm(struct dns *d)
+void dns_rearm(struct dns *d)
 {
 	struct timeval tv, *tvp = ares_timeout(d->ch, NULL, &tv);
 

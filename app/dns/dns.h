@@ -16,6 +16,10 @@
  * MX (RFC 7505): the domain accepts no mail. Each exchanger's A and AAAA
  * records (IPv4 first) become the list of addresses to try, in order.
  *
+ * dns_query() is the typed lookup policy code uses (SPF, DKIM keys,
+ * DMARC, ...): any record type, TTLs honoured, one shared cache for every
+ * loop.
+ *
  * Caveats: callbacks run on the loop's thread. A lookup may complete
  * synchronously inside dns_route() (an immediate failure). After
  * dns_cancel() its callback never runs.
@@ -90,5 +94,33 @@ typedef void dns_txt_cb(void *arg, enum dns_status st, const char *const *txt, c
  * replaces it.
  */
 struct dns_lookup *dns_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
+
+/* ---- Typed, cached lookups for policy (dns_query.c) ---- */
+
+#include "dns/dns_resolver.h"
+
+struct dns_query;
+
+/*
+ * Looks up (name, type): the answer comes from the process-wide cache
+ * (dns_cache.h) when it holds one, else from the network through d's
+ * channel; it is parsed by dns_msg_parse(), a CNAME chain the resolver
+ * left unfinished is followed (8 hops at most), and the result is cached
+ * for its TTL (negative answers too, RFC 2308). cb gets exactly one
+ * answer, DNS_ANS_TEMP on timeout (c-ares' tries), SERVFAIL or when d is
+ * NULL. Returns a handle for dns_query_cancel(), or NULL when cb already
+ * ran (a cache hit answers at once).
+ */
+struct dns_query *dns_query(struct dns *d, const char *name, uint16_t type, dns_answer_cb *cb,
+			    void *arg);
+/* Skips reading the cache (the answer is still stored): for checks a user just fixed. */
+#define DNS_QUERY_FRESH 1u
+/* dns_query() with flags (DNS_QUERY_FRESH). */
+struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type, unsigned flags,
+				  dns_answer_cb *cb, void *arg);
+/* Stops a query: its callback will not run. */
+void dns_query_cancel(struct dns_query *q);
+/* dns_query() as the resolver interface evaluators take (valid while d is). */
+struct dns_resolver dns_resolver_of(struct dns *d);
 
 #endif

@@ -1,0 +1,92 @@
+"""`tern check spf IP SENDER HELO` against SPF records served by the
+loopback DNS server (dns_server.py): each of the seven results, the exp=
+explanation with its macros, include, redirect, mx, ptr, exists, ip6, the
+null sender (postmaster@HELO), the void-lookup limit, a SERVFAIL, and the
+usage errors. One DNS server answers every case."""
+import os
+import subprocess
+import tempfile
+import shutil
+
+from harness import TERN, keep_sanitizer_output
+from mailpeers import DnsServer
+
+ZONE = {
+    "example.test": {"TXT": ["v=spf1 mx ip4:10.9.9.0/24 include:partner.test -all exp=why.example.test"],
+                     "MX": [[10, "mx.example.test"]]},
+    "mx.example.test": {"A": ["127.0.0.2"]},
+    "why.example.test": {"TXT": ["%{c} may not send mail as %{l}@%{o} (see %{d})"]},
+    "partner.test": {"TXT": ["v=spf1 ip6:2001:db8::/32 ~all"]},
+    "soft.test": {"TXT": ["v=spf1 a:host.soft.test ~all"], "MX": []},
+    "host.soft.test": {"A": ["127.0.0.3"]},
+    "neutral.test": {"TXT": ["v=spf1 ?all"]},
+    "redir.test": {"TXT": ["v=spf1 redirect=example.test"]},
+    "nospf.test": {"TXT": ["google-site-verification=abc"]},
+    "two.test": {"TXT": ["v=spf1 -all", "v=spf1 +all"]},
+    "syntax.test": {"TXT": ["v=spf1 ip4:10.0.0.300 -all"]},
+    "broken.test": {"SERVFAIL": True},
+    "brokeninc.test": {"TXT": ["v=spf1 include:broken.test -all"]},
+    "voids.test": {"TXT": ["v=spf1 a:n1.voids.test a:n2.voids.test a:n3.voids.test -all"]},
+    "ptr.test": {"TXT": ["v=spf1 ptr -all"]},
+    "5.0.0.127.in-addr.arpa": {"PTR": ["mail.ptr.test."]},
+    "mail.ptr.test": {"A": ["127.0.0.5"]},
+    "list.test": {"TXT": ["v=spf1 exists:%{l}.%{ir}.users.list.test -all"]},
+    "ann.6.0.0.127.users.list.test": {"A": ["127.0.0.2"]},
+    "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.7 -all"]},
+}
+
+
+def test_check_spf():
+    tmp = tempfile.mkdtemp(prefix="tern-spf-")
+    dns = DnsServer(ZONE)
+    env = dict(os.environ, TERN_DNS_SERVERS=dns.servers, TERN_DATA_DIR=os.path.join(tmp, "data"),
+               TERN_HOSTNAME="mx.tern.test")
+
+    def check(ip, sender, helo="client.example.net", status=0):
+        r = subprocess.run([TERN, "check", "spf", ip, sender, helo], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        err = r.stderr.decode(errors="replace")
+        keep_sanitizer_output(err, "stderr of tern check spf")
+        assert r.returncode == status, (ip, sender, r.returncode, err)
+        return r.stdout.decode().splitlines()
+
+    try:
+        assert check("127.0.0.2", "ann@example.test") == ["pass"]          # mx
+        assert check("10.9.9.200", "ann@example.test") == ["pass"]         # ip4/24
+        assert check("2001:db8::25", "ann@example.test") == ["pass"]       # include: ip6
+        assert check("2001:db9::25", "ann@example.test") == [
+            "fail", "explanation: 2001:db9::25 may not send mail as ann@example.test (see example.test)"]
+        assert check("192.0.2.1", "ann@example.test") == [
+            "fail", "explanation: 192.0.2.1 may not send mail as ann@example.test (see example.test)"]
+        assert check("127.0.0.3", "x@soft.test") == ["pass"]
+        assert check("127.0.0.4", "x@soft.test") == ["softfail"]
+        assert check("127.0.0.4", "x@neutral.test") == ["neutral"]
+        # redirect= takes the target's record and its exp=, with %{d} the target.
+        assert check("127.0.0.2", "bo@redir.test") == ["pass"]
+        assert check("192.0.2.9", "bo@redir.test") == [
+            "fail", "explanation: 192.0.2.9 may not send mail as bo@redir.test (see example.test)"]
+        assert check("127.0.0.2", "x@nospf.test") == ["none"]
+        assert check("127.0.0.2", "x@nowhere.test") == ["none"]
+        assert check("127.0.0.2", "x@two.test") == ["permerror"]
+        assert check("127.0.0.2", "x@syntax.test") == ["permerror"]
+        assert check("127.0.0.2", "x@voids.test") == ["permerror"]
+        assert check("127.0.0.2", "x@broken.test") == ["temperror"]
+        assert check("127.0.0.2", "x@brokeninc.test") == ["temperror"]
+        # ptr: the PTR name validated by its A record.
+        assert check("127.0.0.5", "x@ptr.test") == ["pass"]
+        assert check("127.0.0.9", "x@ptr.test") == ["fail"]
+        # exists with %{l} and %{ir}.
+        assert check("127.0.0.6", "ann@list.test") == ["pass"]
+        assert check("127.0.0.6", "bob@list.test") == ["fail"]
+        # The null path checks postmaster@HELO; IPv4-mapped IPv6 counts as IPv4.
+        assert check("127.0.0.7", "<>", "helo.test") == ["pass"]
+        assert check("127.0.0.8", "", "helo.test") == ["fail"]
+        assert check("::ffff:127.0.0.7", "<>", "helo.test") == ["pass"]
+        # Usage.
+        assert check("not-an-ip", "a@example.test", status=2) == []
+        r = subprocess.run([TERN, "check", "spf", "127.0.0.1"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 2 and b"usage" in r.stderr
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
