@@ -359,7 +359,7 @@ static size_t at_sign(const char *p, size_t left)
 	return 0;
 }
 
-int smtp_name_shows_other(const char *name, const char *addr)
+int smtp_name_shows_other(const char *name, const char *addr, smtp_shown_ok_fn *ok, void *arg)
 {
 	size_t n = strlen(name), alen = strlen(addr);
 	const char *aat = strrchr(addr, '@');
@@ -388,8 +388,17 @@ int smtp_name_shows_other(const char *name, const char *addr)
 			same = lower((unsigned char)name[b + k]) == lower((unsigned char)addr[k]);
 		for (size_t k = 0; same && k < dlen; k++)
 			same = lower((unsigned char)name[i + 1 + k]) == lower((unsigned char)aat[1 + k]);
-		if (!same)
-			return 1;
+		if (!same) {
+			/* Another address the caller accepts (one the sender owns)
+			 * is shown truthfully; a look-alike at sign never is. */
+			char shown[SMTP_SHOWN_ADDR_MAX + 1];
+			if (!ok || at != 1 || e - b > SMTP_SHOWN_ADDR_MAX)
+				return 1;
+			memcpy(shown, name + b, e - b);
+			shown[e - b] = '\0';
+			if (!ok(arg, shown))
+				return 1;
+		}
 		i = e - 1;
 	}
 	return 0;

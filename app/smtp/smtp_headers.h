@@ -77,11 +77,18 @@ int smtp_from_addresses(struct arena *a, struct str value, char **addrs_r, unsig
 int smtp_from_mailboxes(struct arena *a, struct str value, char **addrs_r, char **names_r,
 			unsigned max);
 
+/* Longest address smtp_name_shows_other() hands to its ok callback. */
+#define SMTP_SHOWN_ADDR_MAX 320
+/* 1 when the shown address (NUL-terminated, as written) may be shown. */
+typedef int smtp_shown_ok_fn(void *arg, const char *shown);
+
 /*
  * 1 when name (NUL-terminated UTF-8, as from smtp_from_mailboxes) shows
  * something that reads as an address ("x@host.tld", also with a fullwidth
- * or small at sign) other than addr (compared ignoring case); else 0.
+ * or small at sign) other than addr (compared ignoring case) that ok (may
+ * be NULL: none is) does not accept; else 0. Look-alike at signs and
+ * addresses over SMTP_SHOWN_ADDR_MAX octets are never accepted.
  */
-int smtp_name_shows_other(const char *name, const char *addr);
+int smtp_name_shows_other(const char *name, const char *addr, smtp_shown_ok_fn *ok, void *arg);
 
 #endif

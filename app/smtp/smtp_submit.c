@@ -161,10 +161,16 @@ static void refuse(struct smtp_session *s, const char *why, const char *reply)
 	smtp_session_error(s);
 }
 
+/* A display name may show another address of the same account. */
+static int shown_owned(void *arg, const char *shown)
+{
+	return owned(arg, shown);
+}
+
 /*
  * Refuses (553) the first mailbox of addrs[0..n) the account does not own,
- * or whose display name shows another address ("b@x" <a@x>: the reader
- * would see b). Returns 0, or -1 after replying.
+ * or whose display name shows an address the account does not own ("b@x"
+ * <a@x>: the reader would see b). Returns 0, or -1 after replying.
  */
 static int check_owned(struct smtp_session *s, const char *field, char **addrs, char **names,
 		       int n)
@@ -172,7 +178,8 @@ static int check_owned(struct smtp_session *s, const char *field, char **addrs, 
 	char q[600], u[600];
 
 	for (int i = 0; i < n; i++) {
-		int own = owned(s, addrs[i]), shows = own && smtp_name_shows_other(names[i], addrs[i]);
+		int own = owned(s, addrs[i]),
+		    shows = own && smtp_name_shows_other(names[i], addrs[i], shown_owned, s);
 		if (own && !shows)
 			continue;
 		log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=%s",

@@ -137,16 +137,19 @@ def test_submission_resent_and_display_name():
             assert text.startswith("5.7.1") and why in text, (field, value, text)
             c.quit()
         # The account's own address shown as itself, in a name or a
-        # Resent block, is fine; so are names that are not addresses.
+        # Resent block, is fine, and so is another address of the account
+        # (its alias); so are names that are not addresses.
+        s.cli("alias", "add", "sales@example.test", ALICE)
         c = smtp465(s, (ALICE, ALICE_PW))
         for frm, extra in (('"alice@example.test" <Alice@Example.TEST>', ""),
+                           ('"Sales (sales@example.test)" <alice@example.test>', ""),
                            ('"Alice @ home" <alice@example.test>', ""),
                            ("Alice <alice@example.test>",
                             "Resent-From: Alice (alice@example.test) <alice@example.test>\r\n"
                             "Resent-Sender: alice@example.test\r\n")):
             c.sendmail(ALICE, [BOB], msg(frm=frm, extra=extra))
         c.quit()
-        assert len(inbox(s, BOB, 3)) == 3
+        assert len(inbox(s, BOB, 4)) == 4
         assert "reason=name_shows_other" in s.log_text()
 
 

@@ -92,6 +92,12 @@ static void test_from(void)
 	arena_free(&a);
 }
 
+static int accept_sales(void *arg, const char *shown)
+{
+	(void)arg;
+	return strcmp(shown, "sales@x.test") == 0;
+}
+
 /* The text shown beside each mailbox, and whether it shows another address. */
 static void test_shown_names(void)
 {
@@ -109,18 +115,22 @@ static void test_shown_names(void)
 	CHECK_EQ_STR(names[0], "");
 
 	/* Another address shown: refused by submission. */
-	CHECK(smtp_name_shows_other("b@x.test", "a@x.test"));
-	CHECK(smtp_name_shows_other("Boss (boss@corp.test)", "a@x.test"));
-	CHECK(smtp_name_shows_other("a@x.test b@x.test", "a@x.test"));
-	CHECK(smtp_name_shows_other("a\xef\xbc\xa0x.test", "a@x.test")); /* fullwidth at */
-	CHECK(smtp_name_shows_other("\"b\"@x.test", "a@x.test"));
+	CHECK(smtp_name_shows_other("b@x.test", "a@x.test", NULL, NULL));
+	CHECK(smtp_name_shows_other("Boss (boss@corp.test)", "a@x.test", NULL, NULL));
+	CHECK(smtp_name_shows_other("a@x.test b@x.test", "a@x.test", NULL, NULL));
+	CHECK(smtp_name_shows_other("a\xef\xbc\xa0x.test", "a@x.test", NULL, NULL)); /* fullwidth at */
+	CHECK(smtp_name_shows_other("\"b\"@x.test", "a@x.test", NULL, NULL));
 	/* Its own address, or nothing that reads as one: fine. */
-	CHECK(!smtp_name_shows_other("", "a@x.test"));
-	CHECK(!smtp_name_shows_other("A@X.TEST", "a@x.test"));
-	CHECK(!smtp_name_shows_other("Alice (a@x.test).", "a@x.test"));
-	CHECK(!smtp_name_shows_other("Alice @ home", "a@x.test"));
-	CHECK(!smtp_name_shows_other("@alice", "a@x.test"));
-	CHECK(!smtp_name_shows_other("me@home", "a@x.test"));
+	CHECK(!smtp_name_shows_other("", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("A@X.TEST", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("Alice (a@x.test).", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("Alice @ home", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("@alice", "a@x.test", NULL, NULL));
+	CHECK(!smtp_name_shows_other("me@home", "a@x.test", NULL, NULL));
+	/* Another address the caller accepts (the account's own alias). */
+	CHECK(!smtp_name_shows_other("Sales (sales@x.test)", "a@x.test", accept_sales, NULL));
+	CHECK(smtp_name_shows_other("Boss (boss@x.test)", "a@x.test", accept_sales, NULL));
+	CHECK(smtp_name_shows_other("sales\xef\xbc\xa0x.test", "a@x.test", accept_sales, NULL));
 	arena_free(&a);
 }
 
