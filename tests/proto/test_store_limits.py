@@ -201,3 +201,66 @@ def test_full_disk_can_still_delete():
     finally:
         subprocess.run(["umount", "-l", mnt])
         os.rmdir(mnt)
+
+
+def set_schema_on_disk(data, old, new):
+    """Rewrites the stored schema version in data.mdb as an older build
+    would have left it. LMDB keeps small values right after their key in
+    the page, with no checksum: the live record, and any stale copy, is
+    b"schema_version" then the version byte 1 and a big-endian u32."""
+    path = os.path.join(data, "data.mdb")
+    with open(path, "rb") as f:
+        raw = f.read()
+    want = b"schema_version\x01" + old.to_bytes(4, "big")
+    assert want in raw, "no schema_version record found"
+    with open(path, "wb") as f:
+        f.write(raw.replace(want, b"schema_version\x01" + new.to_bytes(4, "big")))
+
+
+def test_upgrade_backs_up_the_store_first():
+    # A store left by the previous schema: the start that migrates copies
+    # it first (backup-schema-N), the mail is intact, the next start
+    # removes the copy. Without room for the copy, tern serve refuses in
+    # one line (exit 2) and leaves the store as it was.
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    mnt = tempfile.mkdtemp(prefix="tern-upgrade-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt], check=True)
+    try:
+        data = os.path.join(mnt, "data")
+        with Server(accounts=ACCOUNTS, data_dir=data, env={"TERN_DISK_RESERVE": "0"}) as s:
+            for i in range(3):
+                assert send_one(s, "kept %d" % i, 3000)[0] == 250
+            before = sorted(line for _, line in s.messages("bob@example.test"))
+            s.stop()
+            with open(os.path.join(data, "data.mdb"), "rb") as f:
+                raw = f.read()
+            at = raw.index(b"schema_version\x01") + 15
+            cur = int.from_bytes(raw[at:at + 4], "big")
+            set_schema_on_disk(data, cur, cur - 1)
+            backup = os.path.join(data, "backup-schema-%d" % (cur - 1))
+            # 6 MiB of disk: no room for the copy and its margin.
+            env = dict(s.env, TERN_LOG_LEVEL="info")
+            r = subprocess.run([TERN, "serve"], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+            err = r.stderr.decode().strip().splitlines()
+            assert r.returncode == 2, (r.returncode, err)
+            assert len(err) == 1 and "not enough room to back up the store" in err[0], err
+            assert not os.path.exists(backup)
+            with open(os.path.join(data, "data.mdb"), "rb") as f:
+                assert b"schema_version\x01" + (cur - 1).to_bytes(4, "big") in f.read()
+            # The disk grows: the upgrade goes through, after its copy.
+            subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+            s.start()
+            assert "event=upgrade_backup from=%d" % (cur - 1) in s.log_text()
+            assert os.path.getsize(os.path.join(backup, "data.mdb")) > 0
+            assert sorted(line for _, line in s.messages("bob@example.test")) == before
+            s.stop()
+            assert os.path.exists(backup)  # kept through the start that migrated
+            s.start()
+            assert not os.path.exists(backup)  # the next start removed it
+            assert sorted(line for _, line in s.messages("bob@example.test")) == before
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
