@@ -669,7 +669,7 @@ void store_close(struct store **stp)
 
 void store_started(struct store *st)
 {
-	store_upgrade_release(st, st->dir);
+	store_upgrade_release(st->dir);
 }
 
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r)

@@ -70,9 +70,10 @@ void store_close(struct store **st);
 
 /*
  * Tells the store that the server opened with it is serving (tern serve,
- * after its start-up went through). Unless this open migrated the schema,
- * the copy an earlier upgrade left (DIR/backup-schema-N, store_upgrade.c)
- * is removed now: that upgrade has run and been restarted.
+ * after its start-up went through). The copy an upgrade left
+ * (DIR/backup-schema-N, store_upgrade.c) is kept through the first serve
+ * after it and removed by the second: the upgrade has run and been
+ * restarted.
  */
 void store_started(struct store *st);
 

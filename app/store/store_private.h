@@ -160,7 +160,6 @@ struct store {
 	int lock_fd; /* the data directory, flock'ed by tern serve; else -1 */
 	char *dir;   /* the data directory (store_open's) */
 	unsigned mailbox_max, mailbox_name_max; /* store_mailbox_limits() */
-	int migrating; /* this open migrates the schema: its backup stays */
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;
 
@@ -439,14 +438,15 @@ int store_room_between(struct store *st);
 /*
  * Before a migration (the stored schema is older than this build's, and
  * not a fresh environment): copies the environment, compacted, to
- * dir/backup-schema-N/data.mdb and sets st->migrating. STORE_OK (also
+ * dir/backup-schema-N/data.mdb. STORE_OK (also
  * when no migration is due); STORE_EFULL when the file system has no
  * room for the copy, STORE_ETEMP when it failed: err says so in one line,
  * nothing was changed, and the open must stop.
  */
 int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t errsz);
-/* Removes the backups of earlier upgrades, unless this open migrated. */
-void store_upgrade_release(struct store *st, const char *dir);
+/* A server is serving: marks the upgrade backups in dir as seen by a
+ * first serve, and removes those a previous serve had marked. */
+void store_upgrade_release(const char *dir);
 
 /* ---- Free space and the reserve (store_reserve.c) ---- */
 /* Bytes available to us on dir's file system (UINT64_MAX when unknown). */

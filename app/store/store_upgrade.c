@@ -17,11 +17,13 @@
  * without its backup is exactly the risk this is here to avoid, and a
  * copy cut short by ENOSPC would be no backup at all (it is removed).
  *
- * How long. The copy stays through the start that migrated; the next
- * start that needs no migration and gets as far as serving
- * (store_started) removes it: the upgraded server has run, been stopped
- * and come back. Only directories named backup-schema-<digits> and the
- * one file LMDB writes in them are removed.
+ * How long. The copy stays through the first `tern serve` after the
+ * migration (whether that start migrated or a CLI command did it before)
+ * and is removed by the next one, each counted once it got as far as
+ * serving (store_started): the upgraded server has run, been stopped and
+ * come back. The first leaves a marker file, "served", in the copy's
+ * directory. Only directories named backup-schema-<digits>, the file
+ * LMDB writes in them and that marker are removed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -124,7 +126,6 @@ int store_upgrade_backup(struct store *st, const char *dir, char *err, size_t er
 	struct stat sb;
 	log_info("store", NULL, "event=upgrade_backup from=%u to=%u path=\"%s\" bytes=%lld", ver,
 	         STORE_SCHEMA_VERSION, file, stat(file, &sb) == 0 ? (long long)sb.st_size : -1LL);
-	st->migrating = 1;
 	return STORE_OK;
 }
 
@@ -140,28 +141,42 @@ static int backup_name(const char *name)
 	return 1;
 }
 
-void store_upgrade_release(struct store *st, const char *dir)
+/* The first serve since the copy leaves the marker; the next removes
+ * the copy. */
+static void release_one(const char *dir, const char *name)
 {
-	char path[4200];
-	struct dirent *de;
+	char path[4200], marker[4200];
 
-	if (st->migrating)
-		return; /* this start migrated: the copy stays until the next one */
+	snprintf(marker, sizeof marker, "%s/%s/served", dir, name);
+	if (access(marker, F_OK) != 0) {
+		int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		log_info("store", NULL, "event=upgrade_backup_kept path=\"%s/%s\" until=next_start",
+		         dir, name);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/%s/data.mdb", dir, name);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		log_warn("store", NULL, "event=upgrade_backup_remove_failed path=\"%s\" error=\"%s\"",
+		         path, strerror(errno));
+		return;
+	}
+	unlink(marker);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (rmdir(path) == 0)
+		log_info("store", NULL, "event=upgrade_backup_removed path=\"%s\"", path);
+}
+
+void store_upgrade_release(const char *dir)
+{
+	struct dirent *de;
 	DIR *d = opendir(dir);
+
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!backup_name(de->d_name))
-			continue;
-		snprintf(path, sizeof path, "%s/%s/data.mdb", dir, de->d_name);
-		if (unlink(path) != 0 && errno != ENOENT) {
-			log_warn("store", NULL, "event=upgrade_backup_kept path=\"%s\" error=\"%s\"", path,
-			         strerror(errno));
-			continue;
-		}
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (rmdir(path) == 0)
-			log_info("store", NULL, "event=upgrade_backup_removed path=\"%s\"", path);
-	}
+	while ((de = readdir(d)) != NULL)
+		if (backup_name(de->d_name))
+			release_one(dir, de->d_name);
 	closedir(d);
 }

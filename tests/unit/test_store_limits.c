@@ -185,6 +185,14 @@ static void copy_file(const char *from, const char *to)
 	close(out);
 }
 
+static struct store *open_ok_flags(const char *dir, unsigned flags)
+{
+	char err[512] = "";
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(dir, flags, &st, err, sizeof err), STORE_OK);
+	return st;
+}
+
 static void test_upgrade_backup(void)
 {
 	char dir[300], dir2[300], bdir[400], bfile[420], f2[420], err[512] = "";
@@ -234,6 +242,23 @@ static void test_upgrade_backup(void)
 	store_started(st);
 	CHECK(!exists(bdir));
 	store_close(&st);
+
+	/* Migrated by a CLI command: the first serve after it keeps the
+	 * copy, the second removes it. */
+	st = open_ok_flags(dir, 0);
+	CHECK_EQ_INT(store_test_set_schema(st, STORE_SCHEMA_VERSION - 1), STORE_OK);
+	store_close(&st);
+	st = open_ok_flags(dir, 0); /* the CLI migrates, after the copy */
+	store_close(&st);
+	CHECK(exists(bfile));
+	st = open_ok_flags(dir, STORE_SERVER);
+	store_started(st);
+	store_close(&st);
+	CHECK(exists(bfile));
+	st = open_ok_flags(dir, STORE_SERVER);
+	store_started(st);
+	store_close(&st);
+	CHECK(!exists(bdir));
 
 	/* A fresh store and a current one take no copy. */
 	new_dir(dir2, sizeof dir2);
