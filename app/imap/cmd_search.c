@@ -61,7 +61,7 @@
 
 #define SEARCH_MAX_DEPTH 32
 
-enum node_kind { N_FLAG, N_KW, N_CONST, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
+enum node_kind { N_FLAG, N_KW, N_CONST, N_RECENT, N_SEQ, N_UID, N_LARGER, N_SMALLER, N_BEFORE, N_ON, N_SINCE, N_NOT,
 		 N_OR, N_AND, N_HEADER, N_BODY, N_TEXT, N_OLDER, N_YOUNGER, N_SENTBEFORE, N_SENTON,
 		 N_SENTSINCE, N_MODSEQ, N_SAVEDBEFORE, N_SAVEDON, N_SAVEDSINCE, N_EMAILID,
 		 N_THREADID };
@@ -125,8 +125,8 @@ static struct node *compile_list(struct compiler *c, const struct imap_arg *args
 }
 
 /* Flag keys: bit 0 is a constant (value), else the flag must be set (value
- * 1) or clear (0). \Recent is never set (RFC 9051 retired it), so RECENT
- * matches nothing, OLD everything and NEW is RECENT UNSEEN: nothing. */
+ * 1) or clear (0). RECENT, OLD and NEW test the session's \Recent
+ * (N_RECENT; none in IMAP4rev2 sessions, RFC 9051 retired it). */
 static const struct {
 	const char *name;
 	unsigned bit;
@@ -134,12 +134,17 @@ static const struct {
 } flag_keys[] = {
 	{ "ANSWERED", IMAP_F_ANSWERED, 1 },   { "DELETED", IMAP_F_DELETED, 1 },
 	{ "DRAFT", IMAP_F_DRAFT, 1 },         { "FLAGGED", IMAP_F_FLAGGED, 1 },
-	{ "SEEN", IMAP_F_SEEN, 1 },           { "RECENT", 0, 0 },
-	{ "NEW", 0, 0 },                      { "UNANSWERED", IMAP_F_ANSWERED, 0 },
+	{ "SEEN", IMAP_F_SEEN, 1 },           { "UNANSWERED", IMAP_F_ANSWERED, 0 },
 	{ "UNDELETED", IMAP_F_DELETED, 0 },   { "UNDRAFT", IMAP_F_DRAFT, 0 },
 	{ "UNFLAGGED", IMAP_F_FLAGGED, 0 },   { "UNSEEN", IMAP_F_SEEN, 0 },
-	{ "OLD", 0, 1 },                      { "ALL", 0, 1 },
+	{ "ALL", 0, 1 },
 };
+
+/* RECENT, OLD and NEW (RECENT UNSEEN), as N_RECENT values 1, 0 and 2. */
+static const struct {
+	const char *name;
+	int value;
+} recent_keys[] = { { "RECENT", 1 }, { "OLD", 0 }, { "NEW", 2 } };
 
 static const char *const text_keys[] = { "BCC", "BODY", "CC", "FROM", "HEADER", "SUBJECT", "TEXT",
 					  "TO" };
@@ -213,6 +218,13 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 	if (imap_arg_atom(a, &w) < 0) {
 		c->err = "Invalid search key.";
 		return NULL;
+	}
+	for (size_t k = 0; k < sizeof(recent_keys) / sizeof(recent_keys[0]); k++) {
+		if (str_eq_ci_c(w, recent_keys[k].name)) {
+			n = node_new(c, N_RECENT);
+			n->value = recent_keys[k].value;
+			return n;
+		}
 	}
 	for (size_t k = 0; k < sizeof(flag_keys) / sizeof(flag_keys[0]); k++) {
 		if (str_eq_ci_c(w, flag_keys[k].name)) {
@@ -407,6 +419,7 @@ struct msg_ctx {
 	struct mime_search *ms;
 	const struct mime_envelope *env; /* set: SUBJECT from the cached envelope */
 	int64_t sent_day; /* the Date header's day, or the internal date's */
+	int recent;       /* the session shows it \Recent */
 };
 
 /* Floor division: dates before 1970 stay right. */
@@ -423,6 +436,10 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	switch (n->kind) {
 	case N_CONST: return n->value;
 	case N_FLAG: return ((m->flags & n->bit) != 0) == n->value;
+	case N_RECENT:
+		return n->value == 0 ? !x->recent
+		       : n->value == 1 ? x->recent
+				       : x->recent && !(m->flags & IMAP_F_SEEN);
 	case N_KW: return has_keyword(m->kw, n->kw) == n->value;
 	case N_SEQ: return imap_seqset_contains(&n->set, x->seq);
 	case N_UID: return imap_seqset_contains(&n->set, m->uid);
@@ -569,7 +586,7 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 	    size != m->size)
 		return 0;
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
-			     .env = &env };
+			     .env = &env, .recent = imap_view_recent(&b->s->view, m) };
 	b->res[k] = (uint8_t)eval(b->root, &x);
 	return 1;
 }
@@ -582,7 +599,8 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 	const struct imap_msg *m = &b->s->view.msgs[k];
 	struct search_run r = { .root = b->root, .a = b->a, .tree = b->c->body || b->c->sent,
 				.sent = b->c->sent };
-	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = day_of(m->received_at) };
+	r.x = (struct msg_ctx){ .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+				.recent = imap_view_recent(&b->s->view, m) };
 	search_cb(&r, meta, metalen, d, len);
 	b->res[k] = (uint8_t)r.hit;
 }
@@ -598,7 +616,8 @@ static void search_all(struct imap_session *s, const struct node *root, const st
 
 	for (uint32_t i = 0; i < v->count; i++) {
 		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
-				     .sent_day = day_of(v->msgs[i].received_at) };
+				     .sent_day = day_of(v->msgs[i].received_at),
+				     .recent = imap_view_recent(v, &v->msgs[i]) };
 		int known = c->text ? eval_known(root, &x) : eval(root, &x);
 		if (known >= 0) {
 			res[i] = (uint8_t)known;

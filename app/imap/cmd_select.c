@@ -114,11 +114,33 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 			continue;
 		buf_reset(&b);
 		buf_printf(&b, "* %u FETCH (UID %u FLAGS ", i + 1, m->uid);
-		imap_msg_flags_append(m, &b);
+		imap_msg_flags_append(&s->view, m, &b);
 		buf_printf(&b, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
 		imap_write_big(s, buf_data(&b), buf_len(&b));
 	}
 	buf_free(&b);
+}
+
+static void select_recent_start(struct imap_job *j)
+{
+	store_mailbox_claim_recent_async(imap_store, j->s->loop, j->account, j->mailbox, !j->op,
+					 &j->recent_first, &j->recent_next, imap_job_store_done, j);
+}
+
+static void select_recent_done(struct imap_session *s, struct imap_job *j)
+{
+	uint32_t n = 0;
+
+	if (j->result == STORE_OK && s->state == IMAP_S_SELECTED && s->view.mailbox == j->mailbox) {
+		s->view.recent_lo = j->recent_first;
+		s->view.recent_hi = j->recent_next;
+		s->view.show_recent = 1;
+		for (uint32_t i = 0; i < s->view.count; i++)
+			n += imap_view_recent(&s->view, &s->view.msgs[i]);
+	}
+	imap_reply(s, "* %u RECENT", n);
+	imap_tagged(s, "OK [%s] %s completed.", j->op ? "READ-ONLY" : "READ-WRITE",
+		    j->op ? "Examine" : "Select");
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
@@ -182,9 +204,10 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_write(s, buf_data(&fl), buf_len(&fl));
 	buf_free(&fl);
 	imap_reply(s, "* %u EXISTS", s->view.count);
-	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2). */
-	if (!s->rev2)
-		imap_reply(s, "* 0 RECENT");
+	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2);
+	 * RECENT comes last for rev1 (select_recent_done()). */
+	s->view.recent_lo = s->view.recent_hi = 0;
+	s->view.show_recent = 0;
 	for (uint32_t i = 0; i < s->view.count && !s->rev2; i++)
 		if (!(s->view.msgs[i].flags & IMAP_F_SEEN)) {
 			imap_reply(s, "* OK [UNSEEN %u] First unseen.", i + 1);
@@ -200,6 +223,18 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (q.given)
 		qresync_answer(s, &q);
-	imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
-		    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
+	if (s->rev2) {
+		imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
+			    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
+		return;
+	}
+	/* IMAP4rev1 \Recent (RFC 3501 §2.3.2): SELECT claims the mailbox's
+	 * recent messages in the store, so no later session sees them
+	 * recent; EXAMINE only looks. */
+	struct imap_job *j = imap_job_new(s);
+	j->mailbox = s->view.mailbox;
+	j->op = cmd->id == IMAP_CMD_EXAMINE;
+	j->start = select_recent_start;
+	j->done = select_recent_done;
+	imap_job_submit(s, j);
 }

@@ -4,9 +4,9 @@
  * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED,
  * MAILBOXID (OBJECTID, RFC 8474).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
- * RECENT is 0 (RFC 9051 retired \Recent;
- * Dovecot too reports it without ever setting it for most clients). SIZE
- * sums the stored octets, which is what RFC822.SIZE reports.
+ * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
+ * store_mailbox_claim_recent_async()). SIZE sums the stored octets, which
+ * is what RFC822.SIZE reports.
  */
 #include <string.h>
 
@@ -33,7 +33,7 @@ struct status_ctx {
 	int found;
 	struct store_mailbox_info info;
 	uint64_t size;
-	uint32_t counted, unseen, deleted;
+	uint32_t counted, unseen, deleted, recent;
 };
 
 static void mailbox_cb(void *arg, const struct store_mailbox_info *info)
@@ -64,6 +64,7 @@ static void email_cb(void *arg, const struct store_email_info *info)
 	}
 	c->unseen += !seen;
 	c->deleted += info->deleted; /* the membership's flag, not a keyword */
+	c->recent += info->uid >= c->info.first_recent;
 }
 
 int imap_status_items(const struct imap_arg *list, size_t n, unsigned *want_r)
@@ -133,10 +134,11 @@ int imap_status_append(struct imap_session *s, const char *name,
 		       unsigned want, struct buf *out)
 {
 	struct status_ctx c = { .mailbox = info->id, .info = *info };
-	if ((want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) &&
+	unsigned listed = ST_SIZE | ST_UNSEEN | ST_DELETED | ST_RECENT;
+	if ((want & listed) &&
 	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)
 		return -1;
-	uint32_t messages = (want & (ST_SIZE | ST_UNSEEN | ST_DELETED)) ? c.counted : c.info.messages;
+	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
 
 	buf_append_c(out, "* STATUS ");
 	imap_append_mailbox(out, name);
@@ -160,6 +162,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 			case ST_UIDVALIDITY: v = c.info.uidvalidity; break;
 			case ST_UNSEEN: v = c.unseen; break;
 			case ST_DELETED: v = c.deleted; break;
+			case ST_RECENT: v = c.recent; break;
 			case ST_SIZE: v = c.size; break;
 			case ST_HIGHESTMODSEQ: v = imap_highest_modseq(c.info.highest_modseq); break;
 			default: v = 0; break;

@@ -106,7 +106,7 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 			buf_printf(&out, "UID %u ", r->uid);
 		if (!j->silent) {
 			buf_append_c(&out, "FLAGS ");
-			imap_msg_flags_append(m, &out);
+			imap_msg_flags_append(&s->view, m, &out);
 		}
 		if (s->condstore)
 			buf_printf(&out, "%sMODSEQ (%llu)", j->silent ? "" : " ",

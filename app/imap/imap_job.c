@@ -207,7 +207,7 @@ void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct
 	struct buf b;
 	buf_init(&b, 16384);
 	buf_printf(&b, "%sFLAGS ", sp);
-	imap_msg_flags_append(m, &b);
+	imap_msg_flags_append(&s->view, m, &b);
 	imap_write(s, buf_data(&b), buf_len(&b));
 	buf_free(&b);
 }

@@ -75,10 +75,20 @@ void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len)
 	m->kw = other;
 }
 
-int imap_msg_flags_append(const struct imap_msg *m, struct buf *out)
+int imap_view_recent(const struct imap_mailbox_view *v, const struct imap_msg *m)
+{
+	return v && v->show_recent && m->uid >= v->recent_lo && m->uid < v->recent_hi;
+}
+
+int imap_msg_flags_append(const struct imap_mailbox_view *v, const struct imap_msg *m,
+			  struct buf *out)
 {
 	const char *sep = "";
 	int r = buf_append_c(out, "(");
+	if (imap_view_recent(v, m)) {
+		r |= buf_append_c(out, "\\Recent");
+		sep = " ";
+	}
 	for (size_t k = 0; k < sizeof(sysflags) / sizeof(sysflags[0]); k++)
 		if (m->flags & sysflags[k].bit) {
 			r |= buf_printf(out, "%s%s", sep, sysflags[k].name);
@@ -300,11 +310,21 @@ static int emit_flags(const struct imap_mailbox_view *v, struct buf *out, uint32
 {
 	if (buf_printf(out, "* %u FETCH (", seq) < 0 ||
 	    (v->qresync && buf_printf(out, "UID %u ", n->uid) < 0) ||
-	    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(n, out) < 0 ||
+	    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(v, n, out) < 0 ||
 	    (v->condstore && buf_printf(out, " MODSEQ (%llu)", (unsigned long long)n->modseq) < 0) ||
 	    buf_append_c(out, ")\r\n") < 0)
 		return -1;
 	return 0;
+}
+
+/* What a session announced and claimed stays with the view re-read. */
+static void keep_session_state(struct imap_mailbox_view *nv, const struct imap_mailbox_view *v)
+{
+	nv->kwnames_len = v->kwnames_len;
+	memcpy(nv->kwnames, v->kwnames, v->kwnames_len);
+	nv->recent_lo = v->recent_lo;
+	nv->recent_hi = v->recent_hi;
+	nv->show_recent = v->show_recent;
 }
 
 /* The whole mailbox re-read and compared with v (out NULL: no responses). */
@@ -325,6 +345,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	}
 	if (!out) {
 		msgs_free(v->msgs, v->count);
+		keep_session_state(&nv, v);
 		*v = nv;
 		return 0;
 	}
@@ -381,8 +402,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 		if (buf_printf(out, "* %u EXISTS\r\n", nv.count) < 0)
 			rc = -1;
 	msgs_free(v->msgs, v->count);
-	nv.kwnames_len = v->kwnames_len;
-	memcpy(nv.kwnames, v->kwnames, v->kwnames_len);
+	keep_session_state(&nv, v);
 	*v = nv;
 	return rc;
 }

@@ -70,6 +70,11 @@ struct imap_mailbox_view {
 	 * has \*). Inline so a snapshot (imap_view_cache.h) copies it. */
 	uint16_t kwnames_len;
 	char kwnames[IMAP_VIEW_KWNAMES_MAX];
+	/* IMAP \Recent (RFC 3501 §2.3.2) for IMAP4rev1 sessions: the uids
+	 * [recent_lo, recent_hi) this session claimed at SELECT (or saw at
+	 * EXAMINE); none when show_recent is 0. */
+	uint32_t recent_lo, recent_hi;
+	unsigned show_recent : 1;
 };
 
 /*
@@ -111,8 +116,12 @@ int imap_view_refresh(struct imap_mailbox_view *v, struct store *st);
 
 /* Sets m's flags and keywords from the store's keyword text. */
 void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len);
-/* Appends "(\\Seen kw ...)" for m to out. -1 when out is full. */
-int imap_msg_flags_append(const struct imap_msg *m, struct buf *out);
+/* Appends "(\\Seen kw ...)" for m of v to out, with \\Recent when v shows
+ * it for m (v may be NULL: none). -1 when out is full. */
+int imap_msg_flags_append(const struct imap_mailbox_view *v, const struct imap_msg *m,
+			  struct buf *out);
+/* 1 when v shows m as \\Recent. */
+int imap_view_recent(const struct imap_mailbox_view *v, const struct imap_msg *m);
 /* The store keyword of a system flag name ("\\Seen" -> "$seen"), or NULL. */
 const char *imap_flag_keyword(struct str flag);
 

@@ -321,6 +321,8 @@ struct store_mailbox_info {
 	uint32_t messages;
 	uint32_t parent; /* mailbox id, 0 = top level */
 	int subscribed;  /* 0/1 */
+	uint32_t first_recent; /* IMAP \Recent: messages with uid >= this one
+	                        * arrived since a session last claimed them */
 };
 typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
@@ -580,6 +582,7 @@ int store_email_keywords(struct store *st, uint32_t account, uint32_t mailbox,
 /* Frees the keyword strings of n results (the array stays the caller's). */
 void store_kw_results_free(struct store_kw_result *res, size_t n);
 
+
 /*
  * Mailbox names below are full UTF-8 paths with "/" between levels, at
  * most 1000 octets, without control characters, "*", "%", empty levels or
@@ -668,6 +671,21 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 				size_t n, enum store_kw_op op, const char *keywords,
 				uint64_t unchangedsince, struct store_kw_result *res,
 				uint64_t *modseq_r, store_async_cb *done, void *arg);
+
+/*
+ * IMAP \Recent (RFC 3501 §2.3.2): claims the mailbox's recent messages
+ * for one session, through the writer (asynchronous, as
+ * store_email_keywords_async()). *first_r and *uidnext_r are set to the
+ * mailbox's first recent uid and uidnext before the claim (the messages
+ * in between are the session's recent ones; a first recent uid of 0
+ * means all), and with claim the first recent uid becomes the uidnext,
+ * so no later session sees them recent (claim 0: only read, for
+ * EXAMINE). No modseq, no change record. done gets STORE_OK,
+ * STORE_ENOTFOUND or STORE_ETEMP.
+ */
+void store_mailbox_claim_recent_async(struct store *st, struct loop *loop, uint32_t account,
+				      uint32_t mailbox, int claim, uint32_t *first_r,
+				      uint32_t *uidnext_r, store_async_cb *done, void *arg);
 void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
 			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,
 			 uint64_t *modseq_r, store_async_cb *done, void *arg);

@@ -277,6 +277,7 @@ void mbox_enc(struct rec_w *w, const void *rec)
 	rw_u8(w, m->role);
 	rw_u8(w, m->subscribed);
 	rw_str16(w, m->name, strlen(m->name));
+	rw_u32(w, m->first_recent);
 }
 
 int mbox_dec(const MDB_val *v, struct mbox_rec *m)
@@ -293,6 +294,9 @@ int mbox_dec(const MDB_val *v, struct mbox_rec *m)
 	m->role = rr_u8(&r);
 	m->subscribed = rr_u8(&r);
 	rr_str16(&r, m->name, sizeof m->name);
+	/* Optional (IMAP \Recent): a record written before it had none, and
+	 * none of its messages is recent; the next write keeps that. */
+	m->first_recent = r.off + 4 <= r.len ? rr_u32(&r) : m->uidnext;
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 

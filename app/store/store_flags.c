@@ -572,3 +572,64 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 	k->a.ctx = &k->c;
 	store_async_submit(st, &k->a, loop);
 }
+
+/* ---- IMAP \Recent: one session claims a mailbox's recent messages ---- */
+
+struct recent_async {
+	struct store_async a;
+	uint32_t account, mailbox, first, uidnext;
+	int claim;
+	uint32_t *first_r, *uidnext_r;
+	store_async_cb *done;
+	void *arg;
+};
+
+static int recent_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct recent_async *r = arg;
+	struct mbox_rec m;
+	int rc = mbox_get(txn, st, r->account, r->mailbox, &m);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
+	r->first = m.first_recent;
+	r->uidnext = m.uidnext;
+	if (!r->claim || m.first_recent == m.uidnext)
+		return 0; /* nothing to write */
+	m.first_recent = m.uidnext;
+	return mbox_put(txn, st, r->account, r->mailbox, &m);
+}
+
+static void recent_finish(struct store_async *as)
+{
+	struct recent_async *r = (struct recent_async *)as;
+	store_async_cb *done = r->done;
+	void *arg = r->arg;
+	int rc = as->result;
+
+	if (rc == STORE_OK) {
+		*r->first_r = r->first;
+		*r->uidnext_r = r->uidnext;
+	}
+	free(r);
+	done(arg, rc);
+}
+
+void store_mailbox_claim_recent_async(struct store *st, struct loop *loop, uint32_t account,
+				      uint32_t mailbox, int claim, uint32_t *first_r,
+				      uint32_t *uidnext_r, store_async_cb *done, void *arg)
+{
+	struct recent_async *r = xcalloc(1, sizeof(*r));
+
+	r->claim = claim;
+	r->account = account;
+	r->mailbox = mailbox;
+	r->first_r = first_r;
+	r->uidnext_r = uidnext_r;
+	r->done = done;
+	r->arg = arg;
+	r->a.finish = recent_finish;
+	r->a.fn = recent_fn;
+	r->a.ctx = r;
+	store_async_submit(st, &r->a, loop);
+}

@@ -96,6 +96,7 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			    .messages = m.messages,
 			    .parent = m.parent,
 			    .subscribed = m.subscribed,
+			    .first_recent = m.first_recent,
 			};
 			cb(arg, &info);
 		}

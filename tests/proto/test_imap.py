@@ -329,7 +329,7 @@ def test_imap_fetch_bodies_exact():
             assert b == stored[i]
             head = data[2 * i][0].decode()
             assert "RFC822.SIZE %d" % len(b) in head, head
-            assert "FLAGS ()" in head and re.search(r'INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000"', head)
+            assert "FLAGS (\\Recent)" in head and re.search(r'INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000"', head)
         # RFC822, HEADER, TEXT and HEADER.FIELDS
         typ, data = m.fetch("1", "(RFC822)")
         assert data[0][1] == stored[0]

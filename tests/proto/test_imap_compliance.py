@@ -237,16 +237,16 @@ def test_imap_keywords_keep_case_and_are_announced():
         assert lines[0] == flags, lines
         assert lines[1].startswith(b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
                                    b"\\Draft $Forwarded $MailFlagBit0 \\*)]"), lines
-        assert b"FLAGS ($Forwarded $MailFlagBit0)" in lines[2], lines
+        assert b"$Forwarded $MailFlagBit0)" in lines[2], lines
         # Another case of the same keyword changes nothing; search in any case.
         out = tagged_ok(cmd(r, "b", "STORE 1:2 +FLAGS ($forwarded)"))
         lines = [x[0] for x in out]
         assert not [x for x in lines if x.startswith(b"* FLAGS")], lines
-        assert any(b"* 2 FETCH (FLAGS ($Forwarded))" in x for x in lines), lines
+        assert any(b"* 2 FETCH (FLAGS (\\Recent $Forwarded))" in x for x in lines), lines
         out = tagged_ok(cmd(r, "c", "SEARCH KEYWORD $FORWARDED"))
         assert out[0][0] == b"* SEARCH 1 2", out
         out = tagged_ok(cmd(r, "d", "FETCH 1 (FLAGS)"))
-        assert b"FLAGS ($Forwarded $MailFlagBit0)" in out[0][0], out
+        assert b"$Forwarded $MailFlagBit0)" in out[0][0], out
         # The other session hears of it at its next command.
         out = tagged_ok(cmd(o, "n", "NOOP"))
         lines = [x[0] for x in out]
@@ -255,7 +255,7 @@ def test_imap_keywords_keep_case_and_are_announced():
         # Removing in another case removes it.
         tagged_ok(cmd(r, "e", "STORE 1 -FLAGS ($mailflagbit0)"))
         out = tagged_ok(cmd(r, "f", "FETCH 1 (FLAGS)"))
-        assert b"FLAGS ($Forwarded)" in out[0][0], out
+        assert b" $Forwarded)" in out[0][0] and b"Bit0" not in out[0][0], out
         # A new SELECT lists what is in use, in the case first given.
         out = tagged_ok(cmd(r, "g", "SELECT INBOX"))
         lines = [x[0] for x in out]
@@ -288,3 +288,51 @@ def test_imap_lsub_noselect_parent_and_recursivematch_childinfo():
         assert b'* LIST (\\HasChildren) "/" parent ("CHILDINFO" ("SUBSCRIBED"))' in \
             [o[0] for o in out], out
         r.close()
+
+
+def recent_of(out):
+    got = [int(o[0].split()[1]) for o in out if o[0].endswith(b" RECENT")]
+    assert len(got) == 1, out
+    return got[0]
+
+
+def test_imap_recent_for_imap4rev1_sessions():
+    """Failure 5: \\Recent (RFC 3501 §2.3.2): the first session to SELECT
+    the mailbox after a message arrived sees it \\Recent (SELECT's RECENT,
+    FETCH FLAGS, SEARCH RECENT/NEW/OLD), later ones do not; EXAMINE and
+    STATUS only look; IMAP4rev2 sessions neither show nor take it."""
+    with srv() as s:
+        m = login(s)
+        for i in range(2):
+            append_uid(m, ("Subject: r%d\r\n\r\nx\r\n" % i).encode())
+        m.logout()
+        a, b = Raw(s), Raw(s)
+        a.login()
+        b.login()
+        out = tagged_ok(cmd(b, "s", "STATUS INBOX (RECENT MESSAGES)"))
+        assert b"(RECENT 2 MESSAGES 2)" in out[0][0], out
+        tagged_ok(cmd(b, "e", "ENABLE IMAP4rev2"))
+        out = tagged_ok(cmd(b, "x", "SELECT INBOX"))
+        assert not [o for o in out if o[0].endswith(b" RECENT")], out
+        out = tagged_ok(cmd(b, "f", "FETCH 1 (FLAGS)"))
+        assert b"\\Recent" not in out[0][0], out
+        assert recent_of(tagged_ok(cmd(a, "x", "EXAMINE INBOX"))) == 2
+        assert recent_of(tagged_ok(cmd(a, "s", "SELECT INBOX"))) == 2
+        out = tagged_ok(cmd(a, "f", "FETCH 1:2 (FLAGS)"))
+        assert all(b"\\Recent" in o[0] for o in out[:-1]), out
+        tagged_ok(cmd(a, "t", "STORE 1 +FLAGS.SILENT (\\Seen)"))
+        for key, want in (("RECENT", b"* SEARCH 1 2"), ("NEW", b"* SEARCH 2"), ("OLD", b"* SEARCH")):
+            out = tagged_ok(cmd(a, "q", "SEARCH " + key))
+            assert out[0][0] == want, (key, out)
+        # Claimed: nobody else sees them recent any more.
+        out = tagged_ok(cmd(b, "s", "STATUS INBOX (RECENT)"))
+        assert b"(RECENT 0)" in out[0][0], out
+        c = Raw(s)
+        c.login()
+        assert recent_of(tagged_ok(cmd(c, "s", "SELECT INBOX"))) == 0
+        out = tagged_ok(cmd(c, "f", "FETCH 1:2 (FLAGS)"))
+        assert not any(b"\\Recent" in o[0] for o in out), out
+        out = tagged_ok(cmd(c, "q", "SEARCH RECENT"))
+        assert out[0][0] == b"* SEARCH", out
+        for r in (a, b, c):
+            r.close()

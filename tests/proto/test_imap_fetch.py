@@ -196,7 +196,8 @@ def test_imap_fetch_structure():
 
         # ALL and FULL macros
         got = raw_cmd(r, "m1", "FETCH 3 ALL").decode()
-        assert got.startswith("* 3 FETCH (FLAGS () INTERNALDATE ") and " ENVELOPE (" in got, got
+        # \Recent: this session is the first to see it (RFC 3501 §2.3.2).
+        assert got.startswith("* 3 FETCH (FLAGS (\\Recent) INTERNALDATE ") and " ENVELOPE (" in got, got
         got = raw_cmd(r, "m2", "FETCH 3 FULL").decode()
         assert ' BODY (("text" "plain"' in got, got
         # a part that does not exist is NIL

@@ -208,7 +208,8 @@ class Session:
             return
         fm = re.search(r"\bFLAGS \(([^)]*)\)", rest)
         if fm:
-            self.flags[uid] = set(fm.group(1).lower().split())
+            # \Recent is the session's, not the message's (RFC 3501 §2.3.2).
+            self.flags[uid] = set(fm.group(1).lower().split()) - {"\\recent"}
         mm = re.search(r"\bMODSEQ \((\d+)\)", rest)
         if mm:
             key = (self.box, uid)
@@ -401,7 +402,8 @@ def full_state(s, box):
             m = re.search(r"UID (\d+)", t)
             if m:
                 msgs[int(m.group(1))] = (
-                    frozenset(re.search(r"FLAGS \(([^)]*)\)", t).group(1).lower().split()),
+                    frozenset(re.search(r"FLAGS \(([^)]*)\)", t).group(1).lower().split()) -
+                    {"\\recent"},
                     int(re.search(r"RFC822.SIZE (\d+)", t).group(1)),
                     int(re.search(r"MODSEQ \((\d+)\)", t).group(1)))
     f.close()

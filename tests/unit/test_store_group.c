@@ -152,7 +152,7 @@ static void run(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(r1.result, STORE_OK);
 	CHECK(r1.on_loop);
 	CHECK_EQ_INT(kres[0].status, STORE_KW_CHANGED);
-	CHECK_EQ_STR(kres[1].keywords, "$seen work");
+	CHECK_EQ_STR(kres[1].keywords, "$seen Work"); /* the case given is kept */
 	CHECK(kms > 0);
 	CHECK_EQ_INT(r2.result, STORE_EINVAL);
 	CHECK_EQ_INT(r3.result, STORE_ENOTFOUND);
@@ -183,7 +183,7 @@ static void run(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(in.n, 1);
 	CHECK_EQ_INT((int)in.uid[0], 2);
 	CHECK_EQ_INT(tr.n, 1);
-	CHECK_EQ_STR(tr.kw[0], "$seen work"); /* keywords are the email's */
+	CHECK_EQ_STR(tr.kw[0], "$seen Work"); /* keywords are the email's */
 	/* The feed heard of the last change. */
 	for (int i = 0; i < 5000 && atomic_load(&fed) != last; i++) {
 		struct timespec ts = {0, 1000000};
