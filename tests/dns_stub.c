@@ -48,14 +48,6 @@ void dns_cancel(struct dns_lookup *l)
 	(void)l;
 }
 
-struct dns_lookup *dns_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg)
-{
-	(void)d;
-	(void)name;
-	cb(arg, DNS_TEMP, NULL, NULL, 0);
-	return NULL;
-}
-
 /* No resolver here: every typed query fails temporarily, at once. */
 struct dns_query *dns_query(struct dns *d, const char *name, uint16_t type, dns_answer_cb *cb,
 			    void *arg)

@@ -10,7 +10,7 @@
  *
  * The file is streamed through the verifier in 64 KiB reads, so its size
  * does not matter. Keys come from DNS on a private event loop (resolvers
- * from TERN_DNS_SERVERS, else /etc/resolv.conf) through dns_txt(); the
+ * from TERN_DNS_SERVERS, else /etc/resolv.conf) through dns_query(); the
  * adapter below is the one place that maps it onto the verifier's
  * resolver interface.
  */
@@ -31,17 +31,17 @@ struct txt_req {
 	void *arg;
 };
 
-/* dns_txt's answer in the verifier's terms. */
-static void on_txt(void *arg, enum dns_status st, const char *const *txt, const size_t *lens,
-                   size_t n)
+/* dns_query's answer in the verifier's terms. */
+static void on_txt(void *arg, const struct dns_answer *a)
 {
 	struct txt_req *r = arg;
-	struct str recs[DNS_TXT_MAX];
+	struct str recs[DNS_RR_MAX];
 
-	for (size_t i = 0; i < n; i++)
-		recs[i] = str_make(txt[i], lens[i]);
-	r->cb(r->arg, st == DNS_OK ? DKIM_TXT_OK : st == DNS_TEMP ? DKIM_TXT_TEMP : DKIM_TXT_NONE,
-	      recs, n);
+	for (size_t i = 0; i < a->nrr; i++)
+		recs[i] = str_make(dns_rr_text(a, i), a->rr[i].len);
+	r->cb(r->arg, a->status == DNS_ANS_OK ? DKIM_TXT_OK
+		      : a->status == DNS_ANS_TEMP ? DKIM_TXT_TEMP : DKIM_TXT_NONE,
+	      recs, a->nrr);
 }
 
 /* One request slot per signature the verifier may look up. */
@@ -53,13 +53,13 @@ static void *resolve_txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg
 	struct txt_req *r = &reqs[nreqs++ % DKIM_VERIFY_SIGS_MAX];
 	r->cb = cb;
 	r->arg = arg;
-	return dns_txt(ctx, name, on_txt, r);
+	return dns_query(ctx, name, DNS_T_TXT, on_txt, r);
 }
 
 static void resolve_cancel(void *ctx, void *handle)
 {
 	(void)ctx;
-	dns_cancel(handle);
+	dns_query_cancel(handle);
 }
 
 static void wake(void *arg)

@@ -33,7 +33,6 @@ struct mx_host {
 struct dns_lookup {
 	struct dns *dns;
 	dns_route_cb *cb; /* NULL once cancelled */
-	dns_txt_cb *tcb;  /* a TXT lookup's callback instead; NULL once cancelled */
 	void *arg;
 	uint16_t port;
 	int outstanding; /* queries in flight */
@@ -181,7 +180,6 @@ void dns_cancel(struct dns_lookup *l)
 	if (!l)
 		return;
 	l->cb = NULL;
-	l->tcb = NULL;
 	if (l->outstanding == 0)
 		free(l);
 }
@@ -425,80 +423,6 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 	dns_rearm(d);
 	if (l->cb == NULL) {
 		release(l);
-		return NULL;
-	}
-	return l;
-}
-
-/* ---- TXT ---- */
-
-static void txt_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-	struct dns_lookup *l = arg;
-	struct ares_txt_ext *txt = NULL;
-	const char *recs[DNS_TXT_MAX];
-	size_t lens[DNS_TXT_MAX], n = 0;
-	char *joined = NULL;
-	(void)timeouts;
-
-	l->outstanding--;
-	dns_txt_cb *cb = l->tcb;
-	l->tcb = NULL;
-	if (cb == NULL) {
-		if (l->outstanding == 0)
-			free(l);
-		return;
-	}
-	if (status == ARES_SUCCESS)
-		status = ares_parse_txt_reply_ext(abuf, alen, &txt);
-	if (status == ARES_SUCCESS) {
-		/* Join each record's strings; the answer bounds the total. */
-		size_t total = 0, o = 0;
-		for (struct ares_txt_ext *t = txt; t; t = t->next)
-			total += t->length;
-		joined = xmalloc(total + 1);
-		for (struct ares_txt_ext *t = txt; t; t = t->next) {
-			if (t->record_start) {
-				if (n == DNS_TXT_MAX)
-					break;
-				recs[n] = joined + o;
-				lens[n++] = 0;
-			}
-			if (n == 0)
-				continue;
-			memcpy(joined + o, t->txt, t->length);
-			o += t->length;
-			lens[n - 1] += t->length;
-		}
-		ares_free_data(txt);
-	}
-	if (n > 0)
-		cb(l->arg, DNS_OK, recs, lens, n);
-	else
-		cb(l->arg, status_temp(status) ? DNS_TEMP : DNS_NOTFOUND, NULL, NULL, 0);
-	free(joined);
-	if (l->outstanding == 0)
-		free(l);
-}
-
-struct dns_lookup *dns_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg)
-{
-	if (!d) {
-		cb(arg, DNS_TEMP, NULL, NULL, 0);
-		return NULL;
-	}
-	struct dns_lookup *l = xcalloc(1, sizeof *l);
-	l->dns = d;
-	l->tcb = cb;
-	l->arg = arg;
-	snprintf(l->name, sizeof l->name, "%s", name);
-	l->outstanding = 2; /* one held until we return: a synchronous answer cannot free l */
-	ares_query(d->ch, l->name, ns_c_in, ns_t_txt, txt_cb, l);
-	l->outstanding--;
-	dns_rearm(d);
-	if (l->tcb == NULL) {
-		if (l->outstanding == 0)
-			free(l);
 		return NULL;
 	}
 	return l;

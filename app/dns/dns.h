@@ -78,23 +78,6 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 /* Stops a lookup: its callback will not run. */
 void dns_cancel(struct dns_lookup *l);
 
-/*
- * cb(arg, status, txt, lens, n): the n TXT records of a name (n <=
- * DNS_TXT_MAX), each record's strings joined (RFC 7208 §3.3, RFC 6376
- * §3.6.2.2), as txt[i] of lens[i] octets, valid during the call only.
- * DNS_OK has n >= 1; DNS_NOTFOUND is NXDOMAIN or no TXT records.
- */
-#define DNS_TXT_MAX 16
-typedef void dns_txt_cb(void *arg, enum dns_status st, const char *const *txt, const size_t *lens,
-			size_t n);
-/*
- * Starts a TXT lookup of name. Returns a handle for dns_cancel(), or NULL
- * when the lookup already completed (cb has run). The minimal TXT call the
- * DKIM check needs until the shared cached dns_query (DESIGN.md §3)
- * replaces it.
- */
-struct dns_lookup *dns_txt(struct dns *d, const char *name, dns_txt_cb *cb, void *arg);
-
 /* ---- Typed, cached lookups for policy (dns_query.c) ---- */
 
 #include "dns/dns_resolver.h"

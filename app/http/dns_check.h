@@ -1,10 +1,13 @@
 /*
  * dns_check.h — live check of the records a domain should publish, through
- * c-ares (TERN_DNS_SERVERS, else /etc/resolv.conf).
+ * dns_query() (TERN_DNS_SERVERS, else /etc/resolv.conf): the resolver,
+ * reply parser and cache the rest of tern uses.
  *
- * Blocking: runs every query of the list in parallel on one c-ares channel
- * and waits (poll) until all answered or DNS_CHECK_TIMEOUT_MS passed. Call
- * it from an HTTP thread, never from a mail loop.
+ * Waits: runs every query of the list in parallel on a private event loop
+ * and returns when all answered or DNS_CHECK_TIMEOUT_MS passed. Call it
+ * from an HTTP thread, never from a mail loop. Answers are asked fresh
+ * (DNS_QUERY_FRESH), not taken from the cache: the user may have just
+ * fixed a record.
  */
 #ifndef TERN_HTTP_DNS_CHECK_H
 #define TERN_HTTP_DNS_CHECK_H

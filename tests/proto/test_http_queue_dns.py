@@ -102,5 +102,21 @@ def test_dns_check_found_missing_different():
             assert status("CNAME", "autoconfig.example.test.") == "found", got
             assert status("CNAME", "autodiscover.example.test.") == "different", got
             assert got[("CNAME", "autodiscover.example.test.")]["found"] == ["elsewhere.test."]
+
+            # The user fixes a record and checks again: answers are asked
+            # fresh, not taken from the resolver's cache. A name that fails
+            # (SERVFAIL) is an error, not "missing".
+            zone = {
+                "example.test": {"MX": [[20, "mx.example.test"]], "TXT": ["v=spf1 a mx ~all"]},
+                "autodiscover.example.test": {"CNAME": ["mx.example.test."]},
+                "_dmarc.example.test": {"SERVFAIL": True},
+            }
+            dns.zone(zone)
+            st, _, d = a.call("GET", "/domains/example.test/dns/check")
+            assert st == 200, d
+            got = {(r["type"], r["name"]): r["check"] for r in d["records"]}
+            assert status("CNAME", "autodiscover.example.test.") == "found", got
+            assert status("TXT", "_dmarc.example.test.") == "error", got
+            assert status("SRV", "_imaps._tcp.example.test.") == "missing", got
     finally:
         dns.stop()
