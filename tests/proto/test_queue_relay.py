@@ -67,7 +67,7 @@ def test_notify_never_and_success_ret_full_envid_orcpt():
         time.sleep(1)
         assert w.srv.messages(ALICE) == []
         # NOTIFY=SUCCESS with RET=FULL, ENVID and ORCPT: a "relayed" notice
-        # (the remote does not speak DSN) carrying all of them.
+        # (the remote does not speak DSN) carrying ENVID and ORCPT.
         w.send(["carol@remote.test"], subject="tell me",
                mail_options=["RET=FULL", "ENVID=env+2Dtest"],
                rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;Carol@remote.test"])
@@ -79,8 +79,10 @@ def test_notify_never_and_success_ret_full_envid_orcpt():
         assert blocks[1]["status"].startswith("2.")
         assert blocks[1]["original-recipient"] == "rfc822;Carol@remote.test"
         parts = [p.get_content_type() for p in m.iter_parts()]
-        assert parts[2] == "message/rfc822"
-        assert b"Hello, remote." in raw  # RET=FULL: the body is there
+        # RET=FULL applies to failure notices only (RFC 3461 §4.3): a
+        # success notice returns the header, never the body.
+        assert parts[2] == "text/rfc822-headers", parts
+        assert b"Subject: tell me" in raw and b"Hello, remote." not in raw
 
 
 def test_size_over_remote_limit_fails_at_once():
