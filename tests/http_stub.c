@@ -6,15 +6,15 @@
 #include "http/http_server.h"
 #include "net/listener.h"
 
-int http_server_start(const struct config *cfg, struct store *st, struct listener *https_r,
-		      int *has_https_r, char *err, size_t errsz)
+int http_server_start(const struct config *cfg, struct store *st, struct listener *ls, int *n_r,
+		      char *err, size_t errsz)
 {
 	(void)cfg;
 	(void)st;
-	(void)https_r;
+	(void)ls;
 	(void)err;
 	(void)errsz;
-	*has_https_r = 0;
+	*n_r = 0;
 	return 0;
 }
 
@@ -23,7 +23,7 @@ void http_server_close_all(void) {}
 unsigned http_server_sessions(void) { return 0; }
 void http_server_stop(void) {}
 
-void http_tls_accept(struct loop *loop, int fd, void *arg)
+void http_bridge_accept(struct loop *loop, int fd, void *arg)
 {
 	(void)loop;
 	(void)arg;

@@ -54,6 +54,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "http/http_parse.h"
 #include "http/http_server.h"
 #include "net/conn.h"
 #include "net/limits.h"
@@ -118,7 +119,7 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 					    : REQUEST_DEADLINE_MS;
 	b->phase = phase;
 	if (phase == PHASE_HEADER)
-		b->line_len = 1; /* one empty line before a request is tolerated */
+		b->line_len = HTTP_HEADER_START;
 	b->out_mark = b->c->bytes_out;
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
@@ -140,18 +141,13 @@ static void deadline_passed(struct loop *loop, void *arg)
 	conn_close(b->c, b->phase == PHASE_HEADER ? "header_timeout" : "request_timeout");
 }
 
-/* Looks for the empty line that ends a request header (CRLF or bare LF). */
+/* Looks for the end of the request header in bytes going to the daemon. */
 static void scan_header(struct bridge *b, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n && b->phase == PHASE_HEADER; i++) {
-		if (p[i] == '\n') {
-			if (b->line_len == 0)
-				deadline_set(b, PHASE_REQUEST);
-			b->line_len = 0;
-		} else if (p[i] != '\r') {
-			b->line_len++;
-		}
-	}
+	if (http_header_end(&b->line_len, p, n) >= 0)
+		/* Whatever follows is body (or a pipelined request, which the
+		 * next answer's deadline covers). */
+		deadline_set(b, PHASE_REQUEST);
 }
 
 /* Moves request bytes from the conn to the daemon. 1 when all went. */

@@ -7,6 +7,7 @@
  */
 #include "http/http_parse.h"
 
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -132,4 +133,22 @@ const char *http_pox_email(struct arena *a, const char *body)
 	}
 	*w = '\0';
 	return http_safe_email(a, out);
+}
+
+long http_header_end(unsigned *line_r, const char *p, size_t n)
+{
+	unsigned line = *line_r;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			if (line == 0) {
+				*line_r = 0;
+				return (long)i + 1;
+			}
+			line = 0;
+		} else if (p[i] != '\r' && line < UINT_MAX) {
+			line++;
+		}
+	}
+	*line_r = line;
+	return -2;
 }

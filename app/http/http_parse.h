@@ -1,7 +1,8 @@
 /*
  * http_parse.h — the HTTP side's parsers of request data that need no
  * libmicrohttpd: the Host header, Accept-Encoding, If-None-Match, and the
- * e-mail address of an Outlook autodiscover request body.
+ * e-mail address of an Outlook autodiscover request body; and the end of
+ * a request header in the raw byte stream (for the bridge's deadline).
  *
  * Design: plain functions of NUL-terminated strings, split out of the
  * files that call them (http_server.c, http_static.c, autoconfig.c) so
@@ -13,6 +14,8 @@
  */
 #ifndef TERN_HTTP_HTTP_PARSE_H
 #define TERN_HTTP_HTTP_PARSE_H
+
+#include <stddef.h>
 
 struct arena;
 
@@ -51,5 +54,18 @@ const char *http_safe_email(struct arena *a, const char *e);
  * result; else "". Allocated from a.
  */
 const char *http_pox_email(struct arena *a, const char *body);
+
+/*
+ * Finds where a request header ends in a byte stream fed in any chunking:
+ * at an empty line (CRLF or a bare LF, CRs are skipped). *line_r is the
+ * state kept between calls: the length of the line being read; start it
+ * at HTTP_HEADER_START (one empty line before a request line is then
+ * tolerated, as RFC 9112 §2.2 asks). Returns the number of bytes of p up
+ * to and including the LF that ends the header, or -2 when the header
+ * has not ended within these n bytes (all were looked at). NULs and any
+ * other bytes are just line content; nothing is copied or allocated.
+ */
+#define HTTP_HEADER_START 1u
+long http_header_end(unsigned *line_r, const char *p, size_t n);
 
 #endif
