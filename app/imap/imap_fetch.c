@@ -31,6 +31,8 @@
  * (at most the part's size); a part in an encoding we do not know leaves
  * its message out and ends the command with NO [UNKNOWN-CTE]. PREVIEW
  * is computed the same way, from the tree and the message (mime_preview.h).
+ * A NUL in a plain literal (a binary part APPENDed as literal8) goes out
+ * as 0x80; BINARY sends the real octets as literal8 (write_literal()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,6 +467,26 @@ struct chunk_ctx {
 	int bad;
 };
 
+/*
+ * Writes n octets of the current literal. A plain literal must not carry
+ * NUL (RFC 3501 §4.3: CHAR8 excludes it, RFC 9051 too): a message APPENDed
+ * as literal8 with a binary part may hold some, so BODY[...] sends each
+ * NUL as 0x80, as Dovecot's FETCH does (same length: sizes stay right);
+ * BINARY[...] goes out as literal8 with the real octets.
+ */
+static void write_literal(struct imap_session *s, struct imap_fetch *f, const char *p, size_t n)
+{
+	if (f->how[f->lit] == HOW_LITERAL8 || !memchr(p, 0, n)) {
+		imap_write(s, p, n);
+		return;
+	}
+	char *c = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		c[i] = p[i] ? p[i] : (char)0x80;
+	imap_write(s, c, n);
+	free(c);
+}
+
 /* Inside the store's read transaction: copy one chunk, nothing else. */
 static void chunk_cb(void *arg, const char *d, size_t len)
 {
@@ -476,7 +498,7 @@ static void chunk_cb(void *arg, const char *d, size_t len)
 		c->bad = 1; /* not the message we measured */
 		return;
 	}
-	imap_write(c->s, d + f->lit_pos, (size_t)n);
+	write_literal(c->s, f, d + f->lit_pos, (size_t)n);
 	f->lit_pos += n;
 	f->lit_left -= n;
 }
@@ -486,7 +508,7 @@ static int send_chunk(struct imap_session *s, struct imap_fetch *f)
 {
 	if (f->mem[f->lit]) {
 		uint64_t n = f->lit_left > FETCH_CHUNK ? FETCH_CHUNK : f->lit_left;
-		imap_write(s, f->mem[f->lit] + f->lit_pos, (size_t)n);
+		write_literal(s, f, f->mem[f->lit] + f->lit_pos, (size_t)n);
 		f->lit_pos += n;
 		f->lit_left -= n;
 	} else if (f->lit_left) {

@@ -336,3 +336,31 @@ def test_imap_recent_for_imap4rev1_sessions():
         assert out[0][0] == b"* SEARCH", out
         for r in (a, b, c):
             r.close()
+
+
+NUL_MSG = (b"From: a@example.test\r\nSubject: a binary part with NUL\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+           b"text\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: binary\r\n\r\nA\x00B\x00C\r\n--b--\r\n")
+
+
+def test_imap_no_nul_outside_literal8():
+    """Failure 4: a binary part with NUL, APPENDed as literal8 (RFC 3516),
+    is never sent with NUL in a plain literal (RFC 3501 §4.3: CHAR8 has no
+    NUL): BODY[2] and BODY[] carry 0x80 there, as Dovecot sends; BINARY[2]
+    returns the real octets in a literal8."""
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        r.send(b"p APPEND INBOX ~{%d}\r\n" % len(NUL_MSG))
+        assert r.line().startswith(b"+")
+        r.send(NUL_MSG + b"\r\n")
+        tagged_ok(cmd_rest(r, "p"))
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        text, lits = fetch_one(r, "f", "FETCH 1 (BODY.PEEK[2] BODY.PEEK[] BINARY.PEEK[2])")
+        assert lits[0] == b"A\x80B\x80C", lits
+        assert lits[1] == NUL_MSG.replace(b"\x00", b"\x80"), lits
+        assert lits[2] == b"A\x00B\x00C", lits
+        assert b"BINARY[2] ~{}" in text, text
+        assert b"\x00" not in text
+        r.close()
