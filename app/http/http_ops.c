@@ -15,6 +15,7 @@
 #include "core/metrics.h"
 #include "http/http_internal.h"
 #include "imap/imap_server.h"
+#include "net/limits.h"
 #include "pop3/pop3_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
@@ -122,6 +123,16 @@ void http_metrics(struct http_ctx *x)
 	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"imap\"} %u\n", imap_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"pop3\"} %u\n", pop3_server_sessions());
+	family(b, "tern_connection_slots", "gauge",
+	       "Connection slots taken now, per pool (TERN_<POOL>_MAX_CONNECTIONS).");
+	for (int p = 0; p < POOL_COUNT; p++)
+		buf_printf(b, "tern_connection_slots{pool=\"%s\"} %u\n", config_pool_name(p),
+			   limits_current(p));
+	family(b, "tern_connection_pressure", "gauge",
+	       "1 while a pool is under pressure (port 25 then shortens its idle timeout).");
+	for (int p = 0; p < POOL_COUNT; p++)
+		buf_printf(b, "tern_connection_pressure{pool=\"%s\"} %d\n", config_pool_name(p),
+			   limits_pressure(p));
 	family(b, "tern_queue_size", "gauge", "Messages in the outbound queue.");
 	buf_printf(b, "tern_queue_size %ld\n", q < 0 ? 0 : q);
 	store_map_info(http_store, &mapsize, &used);

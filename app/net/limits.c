@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/cidr.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 
 /* Per-client counts: a small chained hash under one mutex. Accepts are rare
@@ -26,6 +27,25 @@ static struct client_count *table[BUCKETS];
 static struct pool_limits lim[POOL_COUNT];
 static unsigned total[POOL_COUNT];
 static int stressed[POOL_COUNT];
+
+/* Under the lock: the pressure state after a change of total[p]. Returns
+ * 1 when it flipped (the caller logs it once the lock is released). */
+static int stress_update(enum conn_pool p)
+{
+	uint64_t used = total[p], max = lim[p].max;
+	int was = stressed[p];
+	if (used * 4 >= max * 3)
+		__atomic_store_n(&stressed[p], 1, __ATOMIC_RELAXED);
+	else if (used * 2 < max)
+		__atomic_store_n(&stressed[p], 0, __ATOMIC_RELAXED);
+	return stressed[p] != was;
+}
+
+static void stress_log(enum conn_pool p, int on, unsigned used)
+{
+	log_info("net", NULL, "event=pressure pool=%s state=%s connections=%u max=%u",
+		 config_pool_name(p), on ? "on" : "off", used, lim[p].max);
+}
 
 static unsigned bucket(enum conn_pool p, const char *key)
 {
@@ -70,7 +90,11 @@ int limits_acquire(enum conn_pool p, const char *ip)
 		e->n++;
 		total[p]++;
 	}
+	int flip = r == 0 && stress_update(p), on = stressed[p];
+	unsigned used = total[p];
 	pthread_mutex_unlock(&lock);
+	if (flip)
+		stress_log(p, on, used);
 	return r;
 }
 
@@ -78,6 +102,7 @@ void limits_release(enum conn_pool p, const char *ip)
 {
 	char key[CIDR_KEY_MAX];
 
+	int flip = 0;
 	cidr_client_key(ip, key, sizeof(key));
 	unsigned h = bucket(p, key);
 	pthread_mutex_lock(&lock);
@@ -86,13 +111,18 @@ void limits_release(enum conn_pool p, const char *ip)
 		if (e->pool != p || strcmp(e->key, key) != 0)
 			continue;
 		total[p]--;
+		flip = stress_update(p);
 		if (--e->n == 0) {
 			*pp = e->next;
 			free(e);
 		}
 		break;
 	}
+	int on = stressed[p];
+	unsigned used = total[p];
 	pthread_mutex_unlock(&lock);
+	if (flip)
+		stress_log(p, on, used);
 }
 
 unsigned limits_current(enum conn_pool p)
@@ -105,13 +135,5 @@ unsigned limits_current(enum conn_pool p)
 
 int limits_pressure(enum conn_pool p)
 {
-	pthread_mutex_lock(&lock);
-	uint64_t used = total[p], max = lim[p].max;
-	if (used * 4 >= max * 3)
-		stressed[p] = 1;
-	else if (used * 2 < max)
-		stressed[p] = 0;
-	int r = stressed[p];
-	pthread_mutex_unlock(&lock);
-	return r;
+	return __atomic_load_n(&stressed[p], __ATOMIC_RELAXED);
 }

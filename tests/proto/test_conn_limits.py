@@ -117,6 +117,9 @@ def test_https_flood_leaves_nothing_behind():
             assert left <= idle, "%d sockets left open (idle: %d)" % (left, idle)
         for _ in range(20):
             assert api.raw("GET", "/healthz")[0] == 200
+        # Every slot came back: only the /metrics request itself holds one.
+        st, _, body = Api(s, https=False).raw("GET", "/metrics")
+        assert st == 200 and b'tern_connection_slots{pool="http"} 1\n' in body, body[-600:]
         t0 = time.time()
         assert s.stop(timeout=10) == 0
         assert time.time() - t0 < 10
@@ -247,6 +250,8 @@ def test_port25_flood_leaves_other_services_and_login_deadline():
         for r in flood:
             r.close()
         assert len(cut) >= 21, "only %d idle port-25 senders gave way under pressure" % len(cut)
+        assert "event=pressure pool=smtp state=on connections=30 max=40" in s.log_text()
+        assert s.wait_log("event=pressure pool=smtp state=off connections=19 max=40")
         ok = Raw(s.smtp_port, source="127.0.0.7")
         assert ok.greeting[0] == 220
         assert ok.cmd("EHLO client.test")[0] == 250
