@@ -10,9 +10,9 @@
  *
  * The file is streamed through the verifier in 64 KiB reads, so its size
  * does not matter. Keys come from DNS on a private event loop (resolvers
- * from TERN_DNS_SERVERS, else /etc/resolv.conf) through dns_query(); the
- * adapter below is the one place that maps it onto the verifier's
- * resolver interface.
+ * from TERN_DNS_SERVERS, else /etc/resolv.conf) through dns_resolver_of(),
+ * the resolver interface every evaluator takes. A fresh process has an
+ * empty cache, so the keys are always asked afresh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,42 +25,6 @@
 #include "core/loop.h"
 #include "dkim/dkim_verify.h"
 #include "dns/dns.h"
-
-struct txt_req {
-	dkim_txt_cb *cb;
-	void *arg;
-};
-
-/* dns_query's answer in the verifier's terms. */
-static void on_txt(void *arg, const struct dns_answer *a)
-{
-	struct txt_req *r = arg;
-	struct str recs[DNS_RR_MAX];
-
-	for (size_t i = 0; i < a->nrr; i++)
-		recs[i] = str_make(dns_rr_text(a, i), a->rr[i].len);
-	r->cb(r->arg, a->status == DNS_ANS_OK ? DKIM_TXT_OK
-		      : a->status == DNS_ANS_TEMP ? DKIM_TXT_TEMP : DKIM_TXT_NONE,
-	      recs, a->nrr);
-}
-
-/* One request slot per signature the verifier may look up. */
-static struct txt_req reqs[DKIM_VERIFY_SIGS_MAX];
-static size_t nreqs;
-
-static void *resolve_txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg)
-{
-	struct txt_req *r = &reqs[nreqs++ % DKIM_VERIFY_SIGS_MAX];
-	r->cb = cb;
-	r->arg = arg;
-	return dns_query(ctx, name, DNS_T_TXT, on_txt, r);
-}
-
-static void resolve_cancel(void *ctx, void *handle)
-{
-	(void)ctx;
-	dns_query_cancel(handle);
-}
 
 static void wake(void *arg)
 {
@@ -89,7 +53,7 @@ int cli_check_dkim(const struct config *cfg, int argc, char **argv)
 		loop_free(&loop);
 		return 2;
 	}
-	struct dkim_resolver r = {resolve_txt, resolve_cancel, dns};
+	struct dns_resolver r = dns_resolver_of(dns);
 	struct dkim_verifier *v = dkim_verifier_new(&r, time_wall());
 	while ((got = read(fd, chunk, sizeof chunk)) > 0)
 		dkim_verifier_update(v, chunk, (size_t)got);

@@ -27,6 +27,9 @@
 
 enum vstate { V_HEAD, V_BODY, V_LOOKUP, V_DONE };
 
+/* What a key lookup came to. */
+enum kstate { K_OK, K_NONE, K_TEMP };
+
 struct vsig {
 	struct dkim_verifier *v;
 	struct dkim_sig sig;
@@ -36,14 +39,14 @@ struct vsig {
 	int body;         /* index into bodies */
 	int lookup;       /* 0 none, 1 pending, 2 answered */
 	void *handle;
-	enum dkim_txt_status kst;
+	enum kstate kst;
 	int key_ok;
 	const char *key_why;
 	struct dkim_pubkey key;
 };
 
 struct dkim_verifier {
-	struct dkim_resolver r;
+	struct dns_resolver r;
 	int64_t now;
 	enum vstate state;
 	struct dkim_head head;
@@ -83,7 +86,7 @@ static void decide(struct vsig *s, enum dkim_result r, const char *why)
 	s->decided = 1;
 }
 
-struct dkim_verifier *dkim_verifier_new(const struct dkim_resolver *r, int64_t now)
+struct dkim_verifier *dkim_verifier_new(const struct dns_resolver *r, int64_t now)
 {
 	struct dkim_verifier *v = xcalloc(1, sizeof *v);
 	v->r = *r;
@@ -194,23 +197,29 @@ void dkim_verifier_update(struct dkim_verifier *v, const void *p, size_t n)
 
 /* ---- key lookups ---- */
 
-static void key_answer(void *arg, enum dkim_txt_status st, const struct str *records, size_t n)
+static void key_answer(void *arg, const struct dns_answer *a)
 {
 	struct vsig *s = arg;
 	struct dkim_verifier *v = s->v;
+	size_t n = 0;
 
 	s->lookup = 2;
 	s->handle = NULL;
-	s->kst = n == 0 && st == DKIM_TXT_OK ? DKIM_TXT_NONE : st;
+	s->kst = a->status == DNS_ANS_TEMP ? K_TEMP : K_NONE;
 	/* The first record that is a key record: a stray TXT record at the
 	 * selector (a verification token) must not hide the key. When none
 	 * is, the first one's defect is the reason. */
-	for (size_t i = 0; s->kst == DKIM_TXT_OK && i < n && !s->key_ok; i++) {
+	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr && !s->key_ok; i++) {
 		const char *why = NULL;
-		s->key_ok = dkim_pubkey_parse(records[i], &s->key, &why) == 0;
-		if (i == 0)
+		if (a->rr[i].type != DNS_T_TXT)
+			continue;
+		struct str rec = str_make((const char *)a->data + a->rr[i].off, a->rr[i].len);
+		s->key_ok = dkim_pubkey_parse(rec, &s->key, &why) == 0;
+		if (n++ == 0)
 			s->key_why = why;
 	}
+	if (n > 0)
+		s->kst = K_OK;
 	if (--v->pending == 0 && !v->starting && v->wake)
 		v->wake(v->wake_arg);
 }
@@ -227,7 +236,7 @@ static void start_lookups(struct dkim_verifier *v)
 		snprintf(name, sizeof name, "%s._domainkey.%s", s->sig.s, s->sig.d);
 		s->lookup = 1;
 		v->pending++;
-		void *h = v->r.txt(v->r.ctx, name, key_answer, s);
+		void *h = v->r.start(v->r.ctx, name, DNS_T_TXT, key_answer, s);
 		if (s->lookup == 1)
 			s->handle = h;
 	}
@@ -348,12 +357,10 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 	const char *refused;
 	uint8_t digest[32];
 
-	if (s->kst != DKIM_TXT_OK) {
+	if (s->kst != K_OK) {
 		snprintf(why, sizeof why, "%s %s._domainkey.%s",
-		         s->kst == DKIM_TXT_TEMP ? "key lookup failed for" : "no key record at",
-		         sig->s, sig->d);
-		decide(s, s->kst == DKIM_TXT_TEMP ? DKIM_RESULT_TEMPERROR : DKIM_RESULT_PERMERROR,
-		       why);
+		         s->kst == K_TEMP ? "key lookup failed for" : "no key record at", sig->s, sig->d);
+		decide(s, s->kst == K_TEMP ? DKIM_RESULT_TEMPERROR : DKIM_RESULT_PERMERROR, why);
 		return;
 	}
 	s->res.testing = s->key_ok && s->key.testing;

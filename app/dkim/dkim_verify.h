@@ -12,14 +12,14 @@
  * most DKIM_VERIFY_SIGS_MAX signatures are evaluated (those after it get
  * "neutral"), which bounds the work a message can ask for.
  *
- * Key lookups go through struct dkim_resolver, one TXT query of
- * "<s>._domainkey.<d>" per signature. The verifier never blocks: it starts
- * the lookups and returns DKIM_VERIFY_WAIT; the answers arrive through the
- * resolver's callback (now or later), and the caller runs the verifier
- * again when told. Unit tests and the fuzzer answer from a table; the
- * server and `tern check dkim` plug DNS in (cmd_check_dkim.c today; the
- * shared cached dns_query of DESIGN.md §3 later, behind the same two
- * functions).
+ * Key lookups go through the shared struct dns_resolver (dns_resolver.h),
+ * one TXT query of "<s>._domainkey.<d>" per signature. The verifier never
+ * blocks: it starts the lookups and returns DKIM_VERIFY_WAIT; the answers
+ * arrive through the resolver's callback (now or later), and the caller
+ * runs the verifier again when told. Unit tests and the fuzzers answer
+ * from a table (dns_table.h); `tern check dkim` (and the server, once
+ * the delivery pipeline runs it) hands it dns_resolver_of(), the loop's
+ * cached dns_query.
  *
  * Results are data (RFC 8601 §2.7.1 names), one per signature, top to
  * bottom, each with a short reason:
@@ -52,6 +52,7 @@
 
 #include "core/str.h"
 #include "dkim/dkim.h"
+#include "dns/dns_resolver.h"
 
 #define DKIM_VERIFY_SIGS_MAX 16
 #define DKIM_TAGS_MAX 64         /* tags in one tag list */
@@ -144,31 +145,6 @@ struct dkim_pubkey {
  */
 int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why_r);
 
-/* ---- Key lookups ---- */
-
-enum dkim_txt_status {
-	DKIM_TXT_OK,   /* records follow (at least one) */
-	DKIM_TXT_NONE, /* NXDOMAIN or no TXT records: permanent */
-	DKIM_TXT_TEMP, /* timeout, SERVFAIL: try later */
-};
-
-/* The answer to one lookup: n records, each its strings joined, valid
- * during the call only. */
-typedef void dkim_txt_cb(void *arg, enum dkim_txt_status st, const struct str *records, size_t n);
-
-/*
- * What the verifier needs from DNS. txt() starts a TXT lookup of name (a
- * NUL-terminated DNS name without the final dot) and calls cb(arg, ...)
- * exactly once unless cancelled: before returning (then it returns NULL)
- * or later on the same thread (then it returns a handle). cancel() stops
- * a lookup whose callback has not run; cb then never runs.
- */
-struct dkim_resolver {
-	void *(*txt)(void *ctx, const char *name, dkim_txt_cb *cb, void *arg);
-	void (*cancel)(void *ctx, void *handle);
-	void *ctx;
-};
-
 /* ---- The verifier (dkim_verify.c) ---- */
 
 /* One signature's outcome. */
@@ -191,7 +167,7 @@ enum { DKIM_VERIFY_WAIT = 0, DKIM_VERIFY_DONE = 1 };
  * Creates a verifier judging times against now (seconds since the epoch),
  * looking keys up through r (copied; r->ctx must outlive the verifier).
  */
-struct dkim_verifier *dkim_verifier_new(const struct dkim_resolver *r, int64_t now);
+struct dkim_verifier *dkim_verifier_new(const struct dns_resolver *r, int64_t now);
 /*
  * Feeds the next n octets of the message (header section, empty line,
  * body). Never fails: a header section over DKIM_HEADER_MAX is remembered

@@ -17,57 +17,33 @@
 
 #include "dkim/dkim.h"
 #include "dkim/dkim_verify.h"
+#include "dns/dns_table.h"
 #include "unit.h"
 
-/* ---- table resolver ---- */
+/* ---- table resolver (dns_table.h), built up as the tests go ---- */
 
-struct rec {
-	const char *name;
-	enum dkim_txt_status st;
-	const char *txt;
-};
+static struct buf table_text;
 
-static struct rec table[32];
-static size_t ntable;
-
-static void table_set(const char *name, enum dkim_txt_status st, const char *txt)
+/* Adds TXT records for name: "|" separates records; NULL: SERVFAIL. */
+static void table_set(const char *name, const char *txt)
 {
-	for (size_t i = 0; i < ntable; i++)
-		if (strcmp(table[i].name, name) == 0) {
-			table[i].st = st;
-			table[i].txt = txt;
-			return;
-		}
-	table[ntable++] = (struct rec){name, st, txt};
+	if (table_text.max == 0)
+		buf_init(&table_text, 1 << 16);
+	if (txt == NULL) {
+		buf_printf(&table_text, "%s TXT SERVFAIL\n", name);
+		return;
+	}
+	for (;;) {
+		const char *bar = strchr(txt, '|');
+		int len = bar ? (int)(bar - txt) : (int)strlen(txt);
+		buf_printf(&table_text, "%s TXT %.*s\n", name, len, txt);
+		if (bar == NULL)
+			break;
+		txt = bar + 1;
+	}
 }
 
 static int lookups;
-
-static void *table_txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg)
-{
-	(void)ctx;
-	lookups++;
-	for (size_t i = 0; i < ntable; i++)
-		if (strcmp(table[i].name, name) == 0) {
-			/* "|" separates records of one name. */
-			struct str r[4], all = str_c(table[i].txt ? table[i].txt : "");
-			size_t n = 0;
-			for (;;) {
-				ptrdiff_t bar = str_chr(all, '|');
-				if (bar < 0 || n == 3)
-					break;
-				r[n++] = str_make(all.p, (size_t)bar);
-				all = str_make(all.p + bar + 1, all.len - (size_t)bar - 1);
-			}
-			r[n++] = all;
-			cb(arg, table[i].st, r, table[i].st == DKIM_TXT_OK ? n : 0);
-			return NULL;
-		}
-	cb(arg, DKIM_TXT_NONE, NULL, 0);
-	return NULL;
-}
-
-static const struct dkim_resolver table_resolver = {table_txt, NULL, NULL};
 
 static const char rfc_ed_key[] = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 static const char rfc_rsa_key[] =
@@ -111,7 +87,9 @@ static const char rfc8463[] =
 static size_t verify(const char *msg, size_t len, int bytewise, int64_t now,
                      struct dkim_sig_result *out, size_t max)
 {
-	struct dkim_verifier *v = dkim_verifier_new(&table_resolver, now);
+	struct dns_table *t = dns_table_new(buf_data(&table_text), buf_len(&table_text));
+	struct dns_resolver r = dns_table_resolver(t);
+	struct dkim_verifier *v = dkim_verifier_new(&r, now);
 	if (bytewise)
 		for (size_t i = 0; i < len; i++)
 			dkim_verifier_update(v, msg + i, 1);
@@ -123,6 +101,8 @@ static size_t verify(const char *msg, size_t len, int bytewise, int64_t now,
 		out[i] = *dkim_verifier_result(v, i);
 	dkim_verifier_free(&v);
 	CHECK(v == NULL);
+	lookups += (int)dns_table_queries(t);
+	dns_table_free(&t);
 	return n;
 }
 
@@ -147,8 +127,8 @@ static void test_rfc8463(void)
 {
 	struct dkim_sig_result r[4];
 
-	table_set("brisbane._domainkey.football.example.com", DKIM_TXT_OK, rfc_ed_key);
-	table_set("test._domainkey.football.example.com", DKIM_TXT_OK, rfc_rsa_key);
+	table_set("brisbane._domainkey.football.example.com", rfc_ed_key);
+	table_set("test._domainkey.football.example.com", rfc_rsa_key);
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		size_t n = verify(rfc8463, sizeof rfc8463 - 1, bytewise, NOW, r, 4);
 		CHECK_EQ_INT(n, 2);
@@ -308,21 +288,16 @@ static void test_branches(void)
 	             0);
 	uint8_t pk[32];
 	crypto_sign_seed_keypair(pk, ed_sk, seed);
-	table_set("ed._domainkey.example.org", DKIM_TXT_OK, rfc_ed_key);
-	table_set("revoked._domainkey.example.org", DKIM_TXT_OK, "v=DKIM1; k=ed25519; p=");
-	table_set("strict._domainkey.example.org", DKIM_TXT_OK,
-	          "v=DKIM1; k=ed25519; t=s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-	table_set("testing._domainkey.example.org", DKIM_TXT_OK,
-	          "v=DKIM1; k=ed25519; t=y; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-	table_set("sha1only._domainkey.example.org", DKIM_TXT_OK,
-	          "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-	table_set("web._domainkey.example.org", DKIM_TXT_OK,
-	          "v=DKIM1; k=ed25519; s=web; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-	table_set("rsaonly._domainkey.example.org", DKIM_TXT_OK, rfc_rsa_key);
-	table_set("temp._domainkey.example.org", DKIM_TXT_TEMP, NULL);
-	table_set("two._domainkey.example.org", DKIM_TXT_OK,
-	          "site-verification=abc|v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
-	table_set("junk._domainkey.example.org", DKIM_TXT_OK, "site-verification=abc|k=dsa; p=AAAA");
+	table_set("ed._domainkey.example.org", rfc_ed_key);
+	table_set("revoked._domainkey.example.org", "v=DKIM1; k=ed25519; p=");
+	table_set("strict._domainkey.example.org", "v=DKIM1; k=ed25519; t=s; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("testing._domainkey.example.org", "v=DKIM1; k=ed25519; t=y; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("sha1only._domainkey.example.org", "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("web._domainkey.example.org", "v=DKIM1; k=ed25519; s=web; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("rsaonly._domainkey.example.org", rfc_rsa_key);
+	table_set("temp._domainkey.example.org", NULL);
+	table_set("two._domainkey.example.org", "site-verification=abc|v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("junk._domainkey.example.org", "site-verification=abc|k=dsa; p=AAAA");
 
 	/* A 512-bit RSA key: refused whatever the signature (RFC 8301). */
 	BIGNUM *e = BN_new();
@@ -336,7 +311,7 @@ static void test_branches(void)
 	sodium_bin2base64(rsa_txt, sizeof rsa_txt, der, (size_t)dl, sodium_base64_VARIANT_ORIGINAL);
 	OPENSSL_free(der);
 	snprintf(rsa_rec, sizeof rsa_rec, "v=DKIM1; k=rsa; p=%s", rsa_txt);
-	table_set("short._domainkey.example.org", DKIM_TXT_OK, rsa_rec);
+	table_set("short._domainkey.example.org", rsa_rec);
 
 	sign_with(base_msg, TAGS("h=from:to:subject"), 0, m, sizeof m);
 	expect1("good", m, DKIM_RESULT_PASS, "verified");
@@ -505,7 +480,7 @@ static void test_own_signer(void)
 		CHECK_EQ_INT(dkim_key_txt(&keys.key[i], &out), DKIM_OK);
 		snprintf(rec[i], sizeof rec[i], "%s", buf_data(&out));
 		snprintf(names[i], sizeof names[i], "%s._domainkey.example.org", keys.key[i].selector);
-		table_set(names[i], DKIM_TXT_OK, rec[i]);
+		table_set(names[i], rec[i]);
 		buf_free(&out);
 	}
 	static const char m[] = "From: a@example.org\r\nTo: b@example.net\r\nSubject: hi\r\n"
@@ -530,7 +505,7 @@ static void test_own_signer(void)
 /* ---- asynchronous answers ---- */
 
 struct deferred {
-	dkim_txt_cb *cb;
+	dns_answer_cb *cb;
 	void *arg;
 	char name[300];
 	int cancelled;
@@ -539,9 +514,10 @@ static struct deferred deferred[4];
 static size_t ndeferred;
 static int woken;
 
-static void *defer_txt(void *ctx, const char *name, dkim_txt_cb *cb, void *arg)
+static void *defer_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)
 {
 	(void)ctx;
+	CHECK_EQ_INT(type, DNS_T_TXT);
 	deferred[ndeferred].cb = cb;
 	deferred[ndeferred].arg = arg;
 	snprintf(deferred[ndeferred].name, sizeof deferred[0].name, "%s", name);
@@ -560,9 +536,19 @@ static void wake(void *arg)
 	woken++;
 }
 
+/* A one-record TXT answer. */
+static void answer_txt(struct deferred *d, const char *txt)
+{
+	static struct dns_answer a;
+	struct dns_rr rr = {.type = DNS_T_TXT, .ttl = 60};
+	dns_answer_init(&a, DNS_T_TXT, DNS_ANS_OK, 60);
+	CHECK_EQ_INT(dns_answer_add(&a, &rr, txt, strlen(txt)), 0);
+	d->cb(d->arg, &a);
+}
+
 static void test_async(void)
 {
-	struct dkim_resolver r = {defer_txt, defer_cancel, NULL};
+	struct dns_resolver r = {defer_start, defer_cancel, NULL};
 	struct dkim_verifier *v = dkim_verifier_new(&r, NOW);
 
 	dkim_verifier_update(v, rfc8463, sizeof rfc8463 - 1);
@@ -572,10 +558,9 @@ static void test_async(void)
 	CHECK_EQ_STR(deferred[1].name, "test._domainkey.football.example.com");
 	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_WAIT);
 	CHECK_EQ_INT(dkim_verifier_count(v), 0);
-	struct str k1 = str_c(rfc_rsa_key), k0 = str_c(rfc_ed_key);
-	deferred[1].cb(deferred[1].arg, DKIM_TXT_OK, &k1, 1);
+	answer_txt(&deferred[1], rfc_rsa_key);
 	CHECK_EQ_INT(woken, 0);
-	deferred[0].cb(deferred[0].arg, DKIM_TXT_OK, &k0, 1);
+	answer_txt(&deferred[0], rfc_ed_key);
 	CHECK_EQ_INT(woken, 1);
 	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_DONE);
 	CHECK_EQ_INT(dkim_verifier_count(v), 2);
@@ -717,5 +702,6 @@ int main(void)
 	test_own_signer();
 	test_async();
 	test_limits();
+	buf_free(&table_text);
 	return unit_done("test_dkim_verify");
 }
