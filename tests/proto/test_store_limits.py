@@ -50,9 +50,10 @@ def test_quota_holds_under_parallel_deliveries():
     # all through (the account is empty then), the commit takes what fits
     # and refuses the rest with 452 4.2.2; a message larger than the whole
     # quota gets 552 5.2.2.
-    with Server(start=False) as s:
+    with Server(start=False, imap=True) as s:
         s.cli("account", "add", "bob@example.test", "--quota", "51200", input="bob-pw-1\n")
         s.cli("account", "add", "carol@example.test", "--quota", "51200", input="carol-pw\n")
+        s.cli("account", "add", "dave@example.test", "--quota", "51200", input="dave-pw\n")
         s.start()
         body = ("x" * 998 + "\r\n") * 20
         replies = []
@@ -99,6 +100,30 @@ def test_quota_holds_under_parallel_deliveries():
                 r = (e.smtp_code, e.smtp_error)
         assert r[0] == 552 and r[1].startswith(b"5.2.2"), r
         assert account_usage(s, "carol@example.test")[:2] == (0, 0)
+        # IMAP APPEND in parallel: what does not fit gets NO [OVERQUOTA].
+        results = []
+        sessions = [login(s, user="dave@example.test", pw="dave-pw") for _ in range(10)]
+        go = threading.Barrier(10)
+
+        def append(m, n):
+            go.wait()
+            typ, data = m.append("INBOX", None, None,
+                                 message(subject="a%d" % n, body=body).encode())
+            with lock:
+                results.append((typ, data[0]))
+
+        threads = [threading.Thread(target=append, args=(m, n)) for n, m in enumerate(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for m in sessions:
+            m.logout()
+        ok = sum(1 for typ, _ in results if typ == "OK")
+        assert len(results) == 10 and ok >= 1, results
+        assert all(b"[OVERQUOTA]" in d for typ, d in results if typ != "OK"), results
+        emails, used, _ = account_usage(s, "dave@example.test")
+        assert used <= 51200 and emails == ok, (emails, used, results)
 
 
 def send_one(s, subject, size):
