@@ -16,9 +16,12 @@
  * processes, so the CLI works while the server runs.
  *
  * The map grows by itself: when a write hits MDB_MAP_FULL the batch is
- * aborted, the map doubled and the batch retried. A disk that is really full
- * fails the batch (every request gets result STORE_ETEMP) and leaves the
- * environment as it was at the last commit.
+ * aborted, the map doubled and the batch retried. On a (nearly) full disk
+ * new mail is refused alone with STORE_EFULL while deletions and other
+ * writes go on, using a reserve kept for them (store_reserve_set); a
+ * write that fails all the same (an I/O error, no reserve left) fails its
+ * whole batch (every request gets STORE_ETEMP) and leaves the environment
+ * as it was at the last commit.
  *
  * Caveats: all names (domains, addresses) are stored lowercase; callers may
  * pass any case. Functions that take err/errsz write a one-line human

@@ -7,7 +7,7 @@
  * file. On a full disk with no free pages left, a deletion failed like
  * any write (IMAP answered NO [SERVERBUG]) and users could not make room.
  *
- * Two lines of defence, both of STORE_RESERVE bytes (R below: the
+ * Two lines of defence, both of R bytes (store_reserve_set: the
  * TERN_DISK_RESERVE variable; by default 1/32 of the file system, from
  * 256 KiB to 64 MiB):
  *

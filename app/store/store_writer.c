@@ -88,8 +88,10 @@
  * includes the pause above, which is what a sender sees.
  *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
- * grows the map and runs the whole batch again; on any other failure (disk
- * full, I/O error) nothing of it is committed and every request gets
+ * grows the map and runs the whole batch again; on ENOSPC a batch that
+ * carries new mail runs again without it (that mail gets STORE_EFULL,
+ * store_reserve.c); on any other failure (an I/O error, the disk full even
+ * for the reserve) nothing of it is committed and every request gets
  * STORE_ETEMP. Completions run only after the commit returned.
  *
  * Change feed. Subscriptions live in a feed object that is reference
