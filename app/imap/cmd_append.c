@@ -12,9 +12,11 @@
  * (another session may have used it meanwhile).
  *
  * Then: the whole command is parsed (the parser held the literals,
- * reading them as they arrived without blocking the loop); the messages'
- * BLAKE2b ids and MIME structures (mime_cache.h, as SMTP delivery builds
- * them) are computed on the worker pool (on the loop itself for up to
+ * reading them as they arrived without blocking the loop, into spools
+ * that go to disk past the memory budget, core/spool.h); the messages'
+ * BLAKE2b ids (a big literal's was hashed as it arrived) and MIME
+ * structures (mime_cache.h, as SMTP delivery builds them) are computed
+ * on the worker pool (on the loop itself for up to
  * APPEND_INLINE_MAX octets), and the messages go to the
  * store's writer as one request chain (store_delivery.also): group commit
  * with the deliveries, all of MULTIAPPEND's messages or none. The tagged
@@ -167,7 +169,10 @@ static void append_prepare(void *arg)
 
 	for (size_t i = 0; i < a->n; i++) {
 		struct append_msg *m = &a->msgs[i];
-		store_blob_id(m->d.data, m->d.len, m->d.blob_id);
+		/* A big literal was hashed as it arrived; a small one is
+		 * quicker to hash here than to look for. */
+		if (imap_literal_blob_id(a->lits, m->d.data, m->d.len, m->d.blob_id) < 0)
+			store_blob_id(m->d.data, m->d.len, m->d.blob_id);
 		if (mime_cache_build(m->d.data, m->d.len, &m->meta) == 0) {
 			m->d.meta = buf_data(&m->meta);
 			m->d.metalen = buf_len(&m->meta);

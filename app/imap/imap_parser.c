@@ -297,6 +297,17 @@ void imap_literals_free(struct imap_lit **lp)
 	}
 }
 
+int imap_literal_blob_id(struct imap_lit *lits, const char *p, size_t len, uint8_t id_r[32])
+{
+	for (struct imap_lit *l = lits; l; l = l->next) {
+		if (l->data.p == p && l->data.len == len && l->sp.len == len) {
+			spool_blob_id(&l->sp, id_r);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 void imap_parser_clear(struct imap_parser *p)
 {
 	free_lits(p);

@@ -417,6 +417,12 @@ void imap_parser_next(struct imap_parser *p);
  */
 struct imap_lit *imap_parser_take_literals(struct imap_parser *p);
 void imap_literals_free(struct imap_lit **l);
+/*
+ * The blob id (store_blob_id) of the big literal among lits whose data
+ * starts at p with length len, hashed as it arrived: 0, or -1 when no
+ * literal of the list is exactly that data (the caller hashes it).
+ */
+int imap_literal_blob_id(struct imap_lit *lits, const char *p, size_t len, uint8_t id_r[32]);
 /* Octets announced by all big literals alive in the process, from their
  * acceptance until they are freed (with the parser or the taker). */
 uint64_t imap_literals_held(void);

@@ -22,6 +22,7 @@
 
 #include "imap/imap_parser.h"
 #include "imap/imap_seqset.h"
+#include "store/store.h"
 #include "unit.h"
 
 struct log {
@@ -1136,8 +1137,15 @@ static void test_literals_held(void)
 	CHECK(imap_literals_held() == before + n);
 	r = imap_parser_feed(&p, data, n + 2, &c);
 	CHECK_EQ_INT(r, IMAP_PARSE_COMMAND);
+	struct str msg = p.cmd.args[1].str;
 	struct imap_lit *lits = imap_parser_take_literals(&p);
 	CHECK(lits != NULL);
+	/* Hashed as it arrived: the store's id of the same bytes. */
+	uint8_t id[32], want[32];
+	store_blob_id(data, n, want);
+	CHECK_EQ_INT(imap_literal_blob_id(lits, msg.p, msg.len, id), 0);
+	CHECK(memcmp(id, want, 32) == 0);
+	CHECK_EQ_INT(imap_literal_blob_id(lits, msg.p + 1, msg.len - 1, id), -1);
 	arena_reset(a);
 	imap_parser_next(&p);
 	CHECK(imap_literals_held() == before + n);
