@@ -13,7 +13,10 @@
  * used by this signature (bottom-up, §5.4.2); a name with no instance left
  * adds nothing. Then the DKIM-Signature field itself, with the b= value
  * and the white space around it removed, canonicalized, without its final
- * CRLF.
+ * CRLF. The fields are indexed once per message, sorted by name and then
+ * position, so finding an instance is a binary search: a crafted header of
+ * 60,000 fields under 16 signatures of 128 names each costs milliseconds,
+ * not the second a scan per name took.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -26,6 +29,11 @@
 #include "dkim/dkim_verify.h"
 
 enum vstate { V_HEAD, V_BODY, V_LOOKUP, V_DONE };
+
+struct fname {
+	struct str name; /* empty for a field without a valid name */
+	uint32_t field;  /* index into fields */
+};
 
 /* What a key lookup came to. */
 enum kstate { K_OK, K_NONE, K_TEMP };
@@ -52,7 +60,9 @@ struct dkim_verifier {
 	struct dkim_head head;
 	struct str *fields; /* the header section's fields, top to bottom */
 	size_t nfields;
-	uint32_t *used;     /* per field: the stamp of the signature that used it */
+	struct fname *index; /* the fields sorted by name, then position */
+	uint32_t *taken;    /* per name group (at its first index entry): instances used */
+	uint32_t *taken_by; /* ... by the signature with this stamp */
 	uint32_t stamp;
 	struct vsig sigs[DKIM_VERIFY_SIGS_MAX + 1]; /* the last: "more signatures" */
 	size_t nsigs;
@@ -156,6 +166,68 @@ static void add_sig(struct dkim_verifier *v, size_t fi)
 	memcpy(s->res.i, s->sig.i, sizeof s->res.i);
 }
 
+/* ASCII case-insensitive order of field names. */
+static int name_cmp(struct str a, struct str b)
+{
+	size_t n = a.len < b.len ? a.len : b.len;
+	for (size_t i = 0; i < n; i++) {
+		int x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+		x = x >= 'A' && x <= 'Z' ? x + 32 : x;
+		y = y >= 'A' && y <= 'Z' ? y + 32 : y;
+		if (x != y)
+			return x - y;
+	}
+	return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int fname_cmp(const void *pa, const void *pb)
+{
+	const struct fname *a = pa, *b = pb;
+	int c = name_cmp(a->name, b->name);
+	return c ? c : a->field < b->field ? -1 : a->field > b->field;
+}
+
+static void build_index(struct dkim_verifier *v)
+{
+	size_t n = v->nfields ? v->nfields : 1;
+	v->index = xcalloc(n, sizeof *v->index);
+	v->taken = xcalloc(n, sizeof *v->taken);
+	v->taken_by = xcalloc(n, sizeof *v->taken_by);
+	for (size_t i = 0; i < v->nfields; i++) {
+		struct str nm = dkim_field_name(v->fields[i]);
+		v->index[i].name = nm.p ? nm : str_make("", 0);
+		v->index[i].field = (uint32_t)i;
+	}
+	qsort(v->index, v->nfields, sizeof *v->index, fname_cmp);
+}
+
+/* The next instance of name for the signature with stamp, bottom-up:
+ * its field index, or -1 when none is left. */
+static long next_instance(struct dkim_verifier *v, struct str name, uint32_t stamp)
+{
+	size_t lo = 0, hi = v->nfields;
+
+	while (lo < hi) { /* the first entry not below name */
+		size_t mid = lo + (hi - lo) / 2;
+		if (name_cmp(v->index[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t end = lo;
+	while (end < v->nfields && name_cmp(v->index[end].name, name) == 0)
+		end++;
+	if (lo == end)
+		return -1;
+	if (v->taken_by[lo] != stamp) {
+		v->taken_by[lo] = stamp;
+		v->taken[lo] = 0;
+	}
+	if (v->taken[lo] >= end - lo)
+		return -1;
+	return (long)v->index[end - 1 - v->taken[lo]++].field;
+}
+
 static void begin_body(struct dkim_verifier *v)
 {
 	struct str section = buf_str(&v->head.buf), f;
@@ -168,7 +240,7 @@ static void begin_body(struct dkim_verifier *v)
 		}
 		v->fields[v->nfields++] = f;
 	}
-	v->used = xcalloc(v->nfields ? v->nfields : 1, sizeof *v->used);
+	build_index(v);
 	for (size_t i = 0; i < v->nfields; i++)
 		if (str_eq_ci_c(dkim_field_name(v->fields[i]), "dkim-signature"))
 			add_sig(v, i);
@@ -276,21 +348,14 @@ static int header_digest(struct dkim_verifier *v, struct vsig *s, uint8_t out[32
 		ptrdiff_t c = str_chr(rest, ':');
 		name = c < 0 ? rest : str_make(rest.p, (size_t)c);
 		rest = c < 0 ? (struct str){NULL, 0} : str_make(rest.p + c + 1, rest.len - (size_t)c - 1);
-		name = trim_fws(name);
-		for (size_t j = v->nfields; j-- > 0;) {
-			if (v->used[j] == v->stamp)
-				continue;
-			struct str fn = dkim_field_name(v->fields[j]);
-			if (fn.len != name.len || !str_eq_ci(fn, name))
-				continue;
-			v->used[j] = v->stamp;
-			buf_reset(&canon);
-			if ((s->sig.head_simple ? dkim_canon_header_simple(v->fields[j], &canon)
-			                        : dkim_canon_header(v->fields[j], &canon)) != 0)
-				goto out;
-			br_sha256_update(&ctx, buf_data(&canon), buf_len(&canon));
-			break;
-		}
+		long j = next_instance(v, trim_fws(name), v->stamp);
+		if (j < 0)
+			continue;
+		buf_reset(&canon);
+		if ((s->sig.head_simple ? dkim_canon_header_simple(v->fields[j], &canon)
+		                        : dkim_canon_header(v->fields[j], &canon)) != 0)
+			goto out;
+		br_sha256_update(&ctx, buf_data(&canon), buf_len(&canon));
 	}
 
 	/* The signature field with its b= value cut out (the tag list
@@ -463,6 +528,8 @@ void dkim_verifier_free(struct dkim_verifier **vp)
 			v->r.cancel(v->r.ctx, v->sigs[i].handle);
 	dkim_head_free(&v->head);
 	free(v->fields);
-	free(v->used);
+	free(v->index);
+	free(v->taken);
+	free(v->taken_by);
 	free(v);
 }
