@@ -33,7 +33,11 @@ static const char *const vars[] = {
 	"TERN_RELAY_USER", "TERN_SEND_RATE", "TERN_SMTP_MAX_CONNECTIONS",
 	"TERN_SMTP_MAX_CONNECTIONS_PER_IP", "TERN_SMTP_MAX_ERRORS", "TERN_SMTP_MAX_RECIPIENTS",
 	"TERN_SMTP_MAX_SESSION_TIME", "TERN_SMTP_TIMEOUT", "TERN_THREADS", "TERN_TLS_CERT",
-	"TERN_TLS_KEY",
+	"TERN_TLS_KEY", "TERN_SUBMISSION_MAX_CONNECTIONS", "TERN_SUBMISSION_MAX_CONNECTIONS_PER_IP",
+	"TERN_IMAP_MAX_CONNECTIONS", "TERN_IMAP_MAX_CONNECTIONS_PER_IP", "TERN_POP3_MAX_CONNECTIONS",
+	"TERN_POP3_MAX_CONNECTIONS_PER_IP", "TERN_HTTP_MAX_CONNECTIONS",
+	"TERN_HTTP_MAX_CONNECTIONS_PER_IP", "TERN_LOGIN_TIMEOUT", "TERN_SMTP_STRESS_TIMEOUT",
+	"TERN_HTTP_HEADER_TIMEOUT",
 };
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
@@ -142,7 +146,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(cfg.data_dir[0] && cfg.hostname[0]);
 		assert(!cfg.tls_cert[0] == !cfg.tls_key[0]);
 		assert(cfg.max_message_size >= 1024 && cfg.max_message_size <= (1ull << 31));
-		assert(cfg.max_connections >= 1 && cfg.max_connections <= 100000);
+		for (int k = 0; k < POOL_COUNT; k++)
+			assert(cfg.pools[k].max >= 1 && cfg.pools[k].max <= 100000 &&
+			       cfg.pools[k].per_ip >= 1 && cfg.pools[k].per_ip <= 100000);
+		assert(cfg.login_timeout_s >= 1 && cfg.login_timeout_s <= 3600);
+		assert(cfg.smtp_stress_timeout_s >= 1 && cfg.smtp_stress_timeout_s <= 300);
+		assert(cfg.http_header_timeout_s >= 1 && cfg.http_header_timeout_s <= 300);
 		assert(cfg.smtp_timeout_s >= 1 && cfg.smtp_timeout_s <= 86400);
 		assert(cfg.loops <= 256 && cfg.send_rate <= 100000);
 		assert(cfg.queue_lifetime_s >= 1 && cfg.queue_delay_notice_s >= 1);
