@@ -109,11 +109,15 @@ static size_t verify(const char *msg, size_t len, int bytewise, int64_t now,
 /* One signature expected: checks its result and reason. */
 static void expect1(const char *what, const char *msg, enum dkim_result want, const char *reason)
 {
-	struct dkim_sig_result r[4];
+	struct dkim_sig_result r[4], rb[4];
 	size_t n = verify(msg, strlen(msg), 0, NOW, r, 4);
 	CHECK_EQ_INT(n, 1);
 	if (n < 1)
 		return;
+	/* Fed one byte at a time, the same result for the same reason. */
+	CHECK_EQ_INT(verify(msg, strlen(msg), 1, NOW, rb, 4), 1);
+	CHECK_EQ_INT(rb[0].result, r[0].result);
+	CHECK_EQ_STR(rb[0].reason, r[0].reason);
 	if (r[0].result != want || (reason && strstr(r[0].reason, reason) == NULL))
 		fprintf(stderr, "case %s: got %s (%s), want %s (%s)\n", what,
 		        dkim_result_name(r[0].result), r[0].reason, dkim_result_name(want),
