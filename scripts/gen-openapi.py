@@ -47,7 +47,9 @@ schemas = {
         "listeners": {"type": "object", "additionalProperties": I},
         "tls": {"type": "object", "nullable": True, "properties": {"subject": S, "key": S, "source": S, "chain": I, "not_before": I, "not_after": I, "days_left": {"type": "integer"}}},
         "restart_required": B}},
-    "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I, "token": S}},
+    "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
+                                               "scope": {"enum": ["admin", "read"]}, "expires": I,
+                                               "token": S}},
     "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I,
                      "recipients": arr({"type": "object", "properties": {"address": S, "state": {"enum": ["pending", "sent", "failed"]}, "status": S, "remote": S}})}},
 }
@@ -93,7 +95,7 @@ paths = {
                  "delete": op("Log out", [resp(204, "logged out"), ERR])},
     "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
     "/domains": {"get": op("List domains", [resp(200, "domains", obj({"domains": arr(ref("Domain"))})), ERR]),
-                 "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S}, ["name"]))},
+                 "post": op("Add a domain (with DKIM keys)", [resp(201, "domain", ref("Domain")), problem(400, 401, 403, 409)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
     "/domains/{name}": {"get": op("One domain", [resp(200, "domain", ref("Domain")), problem(404)], params=[pp("name")]),
                         "delete": op("Remove a domain", [resp(204, "removed"), problem(404, 409)], params=[pp("name")])},
     "/domains/{name}/dns": {"get": op("Records to publish", [resp(200, "records", ref("Dns")), problem(404)], params=[pp("name")])},
@@ -118,7 +120,7 @@ paths = {
                   "put": op("Change stored settings (apply at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
                             obj({"hostname": S, "relay_host": S, "relay_user": S, "relay_password": S}))},
     "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),
-                "post": op("Create a token (secret shown once)", [resp(201, "token", ref("Token")), problem(400)], obj({"name": S}, ["name"]))},
+                "post": op("Create a token (secret shown once)", [resp(201, "token", ref("Token")), problem(400)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
     "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},
     "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},
 }

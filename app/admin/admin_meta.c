@@ -286,11 +286,74 @@ static void secret_hash(const char *secret_hex, uint8_t out[32])
 			   0);
 }
 
-int admin_token_add(struct store *st, const char *name, char *token, char *id)
+#define TOKEN_REC_NEW 0x01 /* marks the record with scope and expiry */
+#define TOKEN_REC_MAX (8 + 32 + 10 + ADMIN_TOKEN_NAME_BYTES)
+
+const char *admin_token_scope_name(enum admin_token_scope sc)
 {
-	uint8_t idb[4], sec[TOKEN_SECRET_BYTES], rec[8 + 32 + ADMIN_TOKEN_NAME_BYTES];
+	return sc == ADMIN_TOKEN_READ ? "read" : "admin";
+}
+
+int admin_token_scope_parse(const char *name, enum admin_token_scope *s_r)
+{
+	if (strcmp(name, "admin") == 0)
+		*s_r = ADMIN_TOKEN_ADMIN;
+	else if (strcmp(name, "read") == 0)
+		*s_r = ADMIN_TOKEN_READ;
+	else
+		return -1;
+	return 0;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Decodes a token record (either layout). 0, or -1 when malformed. */
+static int token_decode(const uint8_t *p, size_t len, struct admin_token_info *t, char *name,
+			uint8_t hash_r[32])
+{
+	size_t off = 40;
+
+	if (len < 41 || len > TOKEN_REC_MAX)
+		return -1;
+	t->created = (int64_t)get_u64(p);
+	if (hash_r)
+		memcpy(hash_r, p + 8, 32);
+	t->scope = ADMIN_TOKEN_ADMIN;
+	t->expires = 0;
+	if (p[40] == TOKEN_REC_NEW) {
+		if (len < 51 || p[41] > ADMIN_TOKEN_READ)
+			return -1;
+		t->scope = (enum admin_token_scope)p[41];
+		t->expires = (int64_t)get_u64(p + 42);
+		off = 50;
+	}
+	if (len - off > ADMIN_TOKEN_NAME_BYTES)
+		return -1;
+	memcpy(name, p + off, len - off);
+	name[len - off] = '\0';
+	t->name = name;
+	return 0;
+}
+
+int admin_token_add(struct store *st, const char *name, enum admin_token_scope scope,
+		    int64_t expires, char *token, char *id)
+{
+	uint8_t idb[4], sec[TOKEN_SECRET_BYTES], rec[TOKEN_REC_MAX];
 	char sechex[2 * TOKEN_SECRET_BYTES + 1], key[16];
 	size_t nlen = strlen(name);
+	int64_t now = (int64_t)time(NULL);
 
 	/* 1 to 64 characters (UTF-8: up to 4 octets each), no controls. */
 	if (nlen == 0 || nlen > ADMIN_TOKEN_NAME_BYTES || !utf8_valid(str_make(name, nlen)) ||
@@ -299,6 +362,8 @@ int admin_token_add(struct store *st, const char *name, char *token, char *id)
 	for (size_t i = 0; i < nlen; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return STORE_EINVAL;
+	if (scope > ADMIN_TOKEN_READ || expires < 0 || (expires && expires <= now))
+		return STORE_EINVAL;
 	if (sodium_init() < 0)
 		return STORE_ETEMP;
 	for (int tries = 0; tries < 8; tries++) {
@@ -306,13 +371,14 @@ int admin_token_add(struct store *st, const char *name, char *token, char *id)
 		randbytes(sec, sizeof(sec));
 		hexify(idb, sizeof(idb), id);
 		hexify(sec, sizeof(sec), sechex);
-		uint64_t now = (uint64_t)time(NULL);
-		for (int i = 0; i < 8; i++)
-			rec[i] = (uint8_t)(now >> (56 - 8 * i));
+		put_u64(rec, (uint64_t)now);
 		secret_hash(sechex, rec + 8);
-		memcpy(rec + 40, name, nlen);
+		rec[40] = TOKEN_REC_NEW;
+		rec[41] = (uint8_t)scope;
+		put_u64(rec + 42, (uint64_t)expires);
+		memcpy(rec + 50, name, nlen);
 		snprintf(key, sizeof(key), "token/%s", id);
-		int rc = store_meta_put(st, key, rec, 40 + nlen, 1);
+		int rc = store_meta_put(st, key, rec, 50 + nlen, 1);
 		if (rc == STORE_EEXIST)
 			continue;
 		if (rc == STORE_OK)
@@ -341,17 +407,13 @@ struct list_ctx {
 static void list_one(void *arg, const char *name, const void *val, size_t len)
 {
 	struct list_ctx *c = arg;
-	const uint8_t *p = val;
 	char tname[ADMIN_TOKEN_NAME_BYTES + 1];
-	uint64_t created = 0;
+	struct admin_token_info t;
 
-	if (len < 41 || len > 40 + ADMIN_TOKEN_NAME_BYTES)
+	if (token_decode(val, len, &t, tname, NULL) < 0)
 		return;
-	for (int i = 0; i < 8; i++)
-		created = created << 8 | p[i];
-	memcpy(tname, p + 40, len - 40);
-	tname[len - 40] = '\0';
-	c->cb(c->arg, name + 6, tname, (int64_t)created);
+	t.id = name + 6;
+	c->cb(c->arg, &t);
 }
 
 int admin_token_list(struct store *st, admin_token_cb *cb, void *arg)
@@ -360,10 +422,12 @@ int admin_token_list(struct store *st, admin_token_cb *cb, void *arg)
 	return store_meta_list(st, "token/", list_one, &c);
 }
 
-int admin_token_check(struct store *st, const char *token, char *id_r)
+int admin_token_check(struct store *st, const char *token, char *id_r,
+		      enum admin_token_scope *scope_r)
 {
-	uint8_t rec[8 + 32 + ADMIN_TOKEN_NAME_BYTES], h[32];
-	char key[32];
+	uint8_t rec[TOKEN_REC_MAX], stored[32], h[32];
+	char key[32], tname[ADMIN_TOKEN_NAME_BYTES + 1];
+	struct admin_token_info t;
 	size_t len;
 
 	/* "tern_" + 8 hex + "_" + 64 hex */
@@ -371,12 +435,17 @@ int admin_token_check(struct store *st, const char *token, char *id_r)
 	    token[13] != '_' || !is_hex(token + 5, 8) || !is_hex(token + 14, 2 * TOKEN_SECRET_BYTES))
 		return 0;
 	snprintf(key, sizeof(key), "token/%.8s", token + 5);
-	if (store_meta_get(st, key, rec, sizeof(rec), &len) != STORE_OK || len < 40)
+	if (store_meta_get(st, key, rec, sizeof(rec), &len) != STORE_OK ||
+	    token_decode(rec, len, &t, tname, stored) < 0)
 		return 0;
 	secret_hash(token + 14, h);
-	if (sodium_memcmp(h, rec + 8, 32) != 0)
+	if (sodium_memcmp(h, stored, 32) != 0)
+		return 0;
+	if (t.expires && t.expires <= (int64_t)time(NULL))
 		return 0;
 	if (id_r)
 		snprintf(id_r, 9, "%.8s", token + 5);
+	if (scope_r)
+		*scope_r = t.scope;
 	return 1;
 }

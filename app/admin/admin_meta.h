@@ -8,7 +8,10 @@
  *   setup/code        the setup code text ("ABCD-EFGH-JKLM")
  *   setup/completed   "1" once the wizard finished
  *   admin/password    argon2id PHC string of the admin password
- *   token/<id>        u64 created, 32-byte BLAKE2b of the secret, name
+ *   token/<id>        u64 created, 32-byte BLAKE2b of the secret, then either
+ *                     the name (tokens made before scopes: full access, no
+ *                     expiry) or 0x01, u8 scope, u64 expires, the name (a
+ *                     name never starts with a control byte)
  *   setting/<name>    the text of a stored setting
  *
  * Settings: the environment beats the store. admin_setting_locked() says
@@ -92,18 +95,41 @@ void admin_settings_merge(struct config *cfg, struct store *st);
 #define ADMIN_TOKEN_NAME_MAX 64                          /* characters */
 #define ADMIN_TOKEN_NAME_BYTES (4 * ADMIN_TOKEN_NAME_MAX) /* their UTF-8 octets at most */
 #define ADMIN_TOKEN_MAX 80 /* "tern_" 8 hex "_" 64 hex, NUL */
+enum admin_token_scope {
+	ADMIN_TOKEN_ADMIN = 0, /* everything the admin may do */
+	ADMIN_TOKEN_READ = 1,  /* reads only (GET/HEAD, /metrics): for monitoring */
+};
+/* "admin"/"read" and back; parse returns -1 on anything else. */
+const char *admin_token_scope_name(enum admin_token_scope s);
+int admin_token_scope_parse(const char *name, enum admin_token_scope *s_r);
+
+struct admin_token_info {
+	const char *id, *name;
+	int64_t created;
+	enum admin_token_scope scope;
+	int64_t expires; /* seconds since the epoch; 0 = never */
+};
+
 /*
- * Creates a token named name (1..64 printable characters): writes the
- * whole token (shown once) into token (size >= ADMIN_TOKEN_MAX) and its id
- * (8 hex digits) into id (size >= 9). STORE_OK, STORE_EINVAL, STORE_ETEMP.
+ * Creates a token named name (1..64 printable characters) with scope and
+ * an expiry (seconds since the epoch, 0 = never; one in the past is
+ * STORE_EINVAL): writes the whole token (shown once) into token (size >=
+ * ADMIN_TOKEN_MAX) and its id (8 hex digits) into id (size >= 9).
+ * STORE_OK, STORE_EINVAL, STORE_ETEMP.
  */
-int admin_token_add(struct store *st, const char *name, char *token, char *id);
+int admin_token_add(struct store *st, const char *name, enum admin_token_scope scope,
+		    int64_t expires, char *token, char *id);
 /* STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int admin_token_del(struct store *st, const char *id);
-typedef void admin_token_cb(void *arg, const char *id, const char *name, int64_t created);
+/* Calls cb for every token (expired ones too), in id order; info valid during cb. */
+typedef void admin_token_cb(void *arg, const struct admin_token_info *info);
 int admin_token_list(struct store *st, admin_token_cb *cb, void *arg);
-/* 1 when token is a stored token (constant-time hash comparison), with its
- * id in id_r (size >= 9) when not NULL; else 0. */
-int admin_token_check(struct store *st, const char *token, char *id_r);
+/*
+ * 1 when token is a stored token (constant-time hash comparison) that has
+ * not expired, with its id in id_r (size >= 9) and its scope in *scope_r
+ * when not NULL; else 0.
+ */
+int admin_token_check(struct store *st, const char *token, char *id_r,
+		      enum admin_token_scope *scope_r);
 
 #endif

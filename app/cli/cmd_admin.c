@@ -1,9 +1,10 @@
 /*
- * cmd_admin.c — tern setup-code and tern token add|list|del NAME|ID.
+ * cmd_admin.c — tern setup-code and tern token add|list|del.
  *
  * setup-code prints the one-time code the web wizard asks for (the server
  * logs it at start too); there is none once an admin exists. Tokens are
- * API bearer tokens: the secret is printed once and only its hash is kept.
+ * API bearer tokens: the secret is printed once and only its hash is kept;
+ * each has a scope (admin, or read for monitoring) and may expire.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,15 +41,37 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
 	return 1;
 }
 
-static void print_token(void *arg, const char *id, const char *name, int64_t created)
+static void when_text(int64_t t, char *out, size_t n)
 {
-	char when[32];
 	struct tm tm;
-	time_t t = (time_t)created;
+	time_t tt = (time_t)t;
+
+	if (!t) {
+		snprintf(out, n, "never");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* id, created, scope, expires ("never" or a time), name: tab-separated. */
+static void print_token(void *arg, const struct admin_token_info *t)
+{
+	char made[32], ends[32];
 	(void)arg;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s\t%s\t%s\n", id, when, name);
+	when_text(t->created, made, sizeof(made));
+	when_text(t->expires, ends, sizeof(ends));
+	printf("%s\t%s\t%s\t%s%s\t%s\n", t->id, made, admin_token_scope_name(t->scope), ends,
+	       t->expires && t->expires <= (int64_t)time(NULL) ? " (expired)" : "", t->name);
+}
+
+static int token_usage(void)
+{
+	fprintf(stderr, "usage: tern token add NAME [--read] [--expires DURATION]   (prints the token once)\n"
+			"       tern token list | tern token del ID\n"
+			"  --read: the token can only read (GET, /metrics), for monitoring\n"
+			"  --expires: it stops working after DURATION (90d, 12h, 30m, 3600)\n");
+	return 2;
 }
 
 int cli_token(const struct config *cfg, int argc, char **argv)
@@ -63,29 +86,43 @@ int cli_token(const struct config *cfg, int argc, char **argv)
 		store_close(&st);
 		return rc == STORE_OK ? 0 : 1;
 	}
-	if (argc != 2 || (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "del") != 0)) {
-		fprintf(stderr, "usage: tern token add NAME   (prints the token once)\n"
-				"       tern token list | tern token del ID\n");
-		return 2;
-	}
-	if (!(st = cli_store_open(cfg, 0)))
-		return 1;
-	if (strcmp(argv[0], "add") == 0) {
+	if (argc >= 2 && strcmp(argv[0], "add") == 0) {
+		enum admin_token_scope scope = ADMIN_TOKEN_ADMIN;
+		int64_t expires = 0;
+		for (int i = 2; i < argc; i++) {
+			unsigned secs;
+			if (strcmp(argv[i], "--read") == 0) {
+				scope = ADMIN_TOKEN_READ;
+			} else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc &&
+				   config_parse_duration(argv[i + 1], &secs) == 0 && secs > 0) {
+				expires = (int64_t)time(NULL) + (int64_t)secs;
+				i++;
+			} else {
+				return token_usage();
+			}
+		}
+		if (!(st = cli_store_open(cfg, 0)))
+			return 1;
 		char token[ADMIN_TOKEN_MAX], id[16];
-		rc = admin_token_add(st, argv[1], token, id);
+		rc = admin_token_add(st, argv[1], scope, expires, token, id);
 		if (rc == STORE_OK)
 			printf("%s\n", token);
 		else
 			fprintf(stderr, "tern: %s\n",
 				rc == STORE_EINVAL ? "the name must be 1 to 64 printable characters"
 						   : "cannot store the token");
-	} else {
-		rc = admin_token_del(st, argv[1]);
-		if (rc == STORE_OK)
-			printf("%s: deleted\n", argv[1]);
-		else
-			fprintf(stderr, "tern: no token %s\n", argv[1]);
+		store_close(&st);
+		return rc == STORE_OK ? 0 : 1;
 	}
+	if (argc != 2 || strcmp(argv[0], "del") != 0)
+		return token_usage();
+	if (!(st = cli_store_open(cfg, 0)))
+		return 1;
+	rc = admin_token_del(st, argv[1]);
+	if (rc == STORE_OK)
+		printf("%s: deleted\n", argv[1]);
+	else
+		fprintf(stderr, "tern: no token %s\n", argv[1]);
 	store_close(&st);
 	return rc == STORE_OK ? 0 : 1;
 }

@@ -130,6 +130,10 @@ int http_auth_require(struct http_ctx *x)
 		http_problem(x, 403, "csrf", NULL, "missing or wrong X-CSRF-Token header");
 		return -1;
 	}
+	if (unsafe_method(x->method) && x->auth == AUTH_TOKEN && x->read_only) {
+		http_problem(x, 403, "forbidden", NULL, "this token has the read scope: it can only read");
+		return -1;
+	}
 	return 0;
 }
 
@@ -215,8 +219,12 @@ int http_bearer_check(struct http_ctx *x, const char *token)
 	 * be guessed: a valid one is let in even from an address that is
 	 * over its budget (monitoring behind a NAT keeps working). Only the
 	 * bad ones are counted, logged and, past the budget, refused. */
-	if (admin_token_check(http_store, token, NULL))
+	enum admin_token_scope scope;
+
+	if (admin_token_check(http_store, token, NULL, &scope)) {
+		x->read_only = scope == ADMIN_TOKEN_READ;
 		return 1;
+	}
 	if (http_login_admit(x, NULL, &t) < 0)
 		return -1;
 	http_login_failed(x, &t, "token");
@@ -231,7 +239,13 @@ void api_session_post(struct http_ctx *x)
 	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, "(admin)", &t) < 0)
 		return;
 	const char *pw = http_body_str(x, "password");
-	http_hash_enter();
+	if (http_hash_try_enter() < 0) {
+		/* No verdict: the reservation goes back, nothing is counted. */
+		login_limit_cancel(&t);
+		http_problem(x, 503, "temporary", NULL, "busy checking other logins, try again");
+		http_header(x, "Retry-After", "1");
+		return;
+	}
 	int ok = admin_exists(http_store) &&
 		 admin_password_check(http_store, http_env_admin_hash, pw) == 1;
 	http_hash_leave();

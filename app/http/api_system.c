@@ -288,13 +288,20 @@ void api_settings_put(struct http_ctx *x)
 
 /* ---- tokens ---- */
 
-static void token_cb(void *arg, const char *id, const char *name, int64_t created)
+static void token_json(struct jw *w, const struct admin_token_info *t)
+{
+	jw_kstr(w, "id", t->id);
+	jw_kstr(w, "name", t->name);
+	jw_kint(w, "created", t->created);
+	jw_kstr(w, "scope", admin_token_scope_name(t->scope));
+	jw_kint(w, "expires", t->expires);
+}
+
+static void token_cb(void *arg, const struct admin_token_info *t)
 {
 	struct jw *w = arg;
 	jw_obj_begin(w);
-	jw_kstr(w, "id", id);
-	jw_kstr(w, "name", name);
-	jw_kint(w, "created", created);
+	token_json(w, t);
 	jw_obj_end(w);
 }
 
@@ -312,14 +319,32 @@ void api_tokens_list(struct http_ctx *x)
 
 void api_tokens_add(struct http_ctx *x)
 {
-	static const struct json_field f[] = { { "name", JK_STRING, 1 } };
+	static const struct json_field f[] = {
+		{ "name", JK_STRING, 1 },
+		{ "scope", JK_STRING, 0 },
+		{ "expires", JK_INT, 0 },
+	};
 	char token[ADMIN_TOKEN_MAX], id[16];
+	struct admin_token_info t = { .scope = ADMIN_TOKEN_ADMIN };
 	struct jw w;
 
-	if (http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 3) < 0)
 		return;
-	const char *name = http_body_str(x, "name");
-	int rc = admin_token_add(http_store, name, token, id);
+	const char *scope = http_body_str(x, "scope");
+	const struct json_value *exp = json_get(x->json, "expires");
+	if (scope && admin_token_scope_parse(scope, &t.scope) < 0) {
+		http_problem(x, 400, "invalid_field", "scope", "field 'scope' must be \"admin\" or \"read\"");
+		return;
+	}
+	t.created = (int64_t)time(NULL);
+	t.expires = exp ? (int64_t)exp->integer : 0;
+	if (t.expires < 0 || (t.expires && t.expires <= t.created)) {
+		http_problem(x, 400, "invalid_field", "expires",
+			     "field 'expires' must be 0 (never) or a time in the future (seconds since the epoch)");
+		return;
+	}
+	t.name = http_body_str(x, "name");
+	int rc = admin_token_add(http_store, t.name, t.scope, t.expires, token, id);
 	if (rc == STORE_EINVAL) {
 		http_problem(x, 400, "invalid_field", "name",
 			     "field 'name' must be 1 to %d printable characters", ADMIN_TOKEN_NAME_MAX);
@@ -329,12 +354,12 @@ void api_tokens_add(struct http_ctx *x)
 		http_store_problem(x, rc, "cannot store the token");
 		return;
 	}
-	log_info("http", NULL, "event=token_added id=%s ip=%s", id, x->ip);
+	t.id = id;
+	log_info("http", NULL, "event=token_added id=%s scope=%s expires=%lld ip=%s", id,
+		 admin_token_scope_name(t.scope), (long long)t.expires, x->ip);
 	http_json_begin(x, &w, 201);
 	jw_obj_begin(&w);
-	jw_kstr(&w, "id", id);
-	jw_kstr(&w, "name", name);
-	jw_kint(&w, "created", (int64_t)time(NULL));
+	token_json(&w, &t);
 	jw_kstr(&w, "token", token);
 	jw_obj_end(&w);
 }

@@ -51,6 +51,7 @@ struct http_ctx {
 
 	/* Authentication found by http_auth_check(). */
 	enum http_auth auth;
+	int read_only; /* AUTH_TOKEN with the "read" scope: no unsafe methods */
 	char session_id[65];
 
 	/* Response. */
@@ -109,12 +110,20 @@ int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t
 /* Counts and logs a failure (event=auth_failed what=W failures=N ip=A). */
 void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what);
 void http_login_ok(struct http_ctx *x, const struct login_ticket *t);
-/* A bearer token, limited like a login: 1 valid, 0 not (logged), -1 refused (429 sent). */
+/* A bearer token, limited like a login: 1 valid (x->read_only set from its
+ * scope), 0 not or expired (logged), -1 refused (429 sent). */
 int http_bearer_check(struct http_ctx *x, const char *token);
 /* Admin password hash made from TERN_ADMIN_PASSWORD at start ("" when unset). */
 extern char http_env_admin_hash[];
 /* Bounds concurrent argon2id computations on the HTTP threads. */
 void http_hash_enter(void);
+/*
+ * The same without waiting, for checks anyone may ask for (the admin
+ * login): 0 entered, -1 all slots busy. An HTTP thread that waited here
+ * held up every other connection it serves (/healthz, the UI) behind a
+ * queue of argon2id checks.
+ */
+int http_hash_try_enter(void);
 void http_hash_leave(void);
 
 /* ---- handlers ---- */

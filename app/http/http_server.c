@@ -65,6 +65,14 @@ void http_hash_enter(void)
 		;
 }
 
+int http_hash_try_enter(void)
+{
+	int r;
+	while ((r = sem_trywait(&hash_sem)) < 0 && errno == EINTR)
+		;
+	return r == 0 ? 0 : -1;
+}
+
 void http_hash_leave(void)
 {
 	sem_post(&hash_sem);

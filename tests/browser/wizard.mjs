@@ -168,6 +168,21 @@ async function adminPages() {
 	await byId('log-lines').getByText(cfg.alias).first().waitFor();
 	await screenshot('logs');
 
+	// A read-only API token that expires, shown with its scope and expiry.
+	await byId('nav-settings').click();
+	await byId('token-name').fill('monitoring');
+	await byId('token-days').fill('30');
+	await byId('token-read').check();
+	await byId('token-add').click();
+	const row = page.locator('[data-testid=token-row][data-name="monitoring"]');
+	await row.waitFor();
+	const scope = await row.locator('[data-testid=token-scope]').textContent();
+	const expires = await row.locator('[data-testid=token-expires]').textContent();
+	if (scope !== 'read only' || expires === 'never' || !expires)
+		throw new Error(`token shown as ${scope} / ${expires}`);
+	await screenshot('tokens');
+	log('tokens: read-only, expiring token shown');
+
 }
 
 try {

@@ -391,6 +391,56 @@ def test_tokens_api_and_cli():
         assert c.call("GET", "/stats")[0] == 401
 
 
+def test_token_scope_and_expiry():
+    """Tokens have a scope (read: GET and /metrics only, for monitoring)
+    and an expiry; the CLI, the API and the list show both."""
+    s, a = admin_server(env={"TERN_METRICS_ALLOW": ""})
+    with s:
+        st, _, t = a.call("POST", "/tokens", {"name": "monitor", "scope": "read"})
+        assert st == 201 and t["scope"] == "read" and t["expires"] == 0, t
+        mon = Api(s)
+        mon.token = t["token"]
+        assert mon.call("GET", "/stats")[0] == 200
+        assert mon.raw("GET", "/metrics", headers={"Authorization": "Bearer " + t["token"]})[0] == 200
+        for method, path, body in [("POST", "/domains", {"name": "ro.test"}),
+                                   ("POST", "/tokens", {"name": "escalate"}),
+                                   ("DELETE", "/tokens/" + t["id"], None)]:
+            st, _, p = mon.call(method, path, body)
+            assert st == 403 and p["code"] == "forbidden", (method, path, st, p)
+        # The CLI: --read and --expires; the list shows scope and expiry.
+        ro = s.cli("token", "add", "nightly", "--read", "--expires", "90d").stdout.decode().strip()
+        rw = s.cli("token", "add", "deploy").stdout.decode().strip()
+        lines = {l.split("\t")[-1]: l.split("\t") for l in
+                 s.cli("token", "list").stdout.decode().splitlines()}
+        assert lines["nightly"][2] == "read" and re.fullmatch(r"\d{4}-\d\d-\d\dT.*Z", lines["nightly"][3])
+        assert lines["deploy"][2:4] == ["admin", "never"], lines
+        assert lines["monitor"][2:4] == ["read", "never"], lines
+        st, _, lst = a.call("GET", "/tokens")
+        by = {x["name"]: x for x in lst["tokens"]}
+        assert by["nightly"]["scope"] == "read" and by["nightly"]["expires"] > time.time() + 89 * 86400
+        assert by["deploy"]["scope"] == "admin" and by["deploy"]["expires"] == 0
+        d = Api(s)
+        d.token = rw
+        assert d.call("POST", "/domains", {"name": "rw.test"})[0] == 201
+        d.token = ro
+        assert d.call("POST", "/domains", {"name": "ro.test"})[0] == 403
+        # Bad values are refused.
+        for body, field in [({"name": "x", "scope": "root"}, "scope"),
+                            ({"name": "x", "expires": int(time.time()) - 10}, "expires")]:
+            st, _, p = a.call("POST", "/tokens", body)
+            assert st == 400 and p["field"] == field, (body, p)
+        # An expired token is refused like an unknown one.
+        st, _, t = a.call("POST", "/tokens", {"name": "brief", "expires": int(time.time()) + 2})
+        assert st == 201, t
+        brief = Api(s)
+        brief.token = t["token"]
+        assert brief.call("GET", "/stats")[0] == 200
+        while time.time() <= t["expires"] + 0.2:
+            time.sleep(0.2)
+        assert brief.call("GET", "/stats")[0] == 401
+        assert "(expired)" in s.cli("token", "list").stdout.decode()
+
+
 def test_long_lists():
     """Lists longer than 256 entries stay valid JSON: the writer once dropped
     the comma before the 257th member of an array or object."""

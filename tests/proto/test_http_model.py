@@ -384,7 +384,8 @@ class Run:
         got = {t["id"]: t["name"] for t in toks}
         self.check(got == self.m.tokens and len(toks) == len(got),
                    "tokens %r, model %r" % (toks, self.m.tokens))
-        self.check(all(set(t) == {"id", "name", "created"} for t in toks), "token fields %r" % toks)
+        self.check(all(set(t) == {"id", "name", "created", "scope", "expires"} for t in toks),
+                   "token fields %r" % toks)
         stats = self.get("/stats")
         self.check(stats["accounts"] == len(self.m.accounts) and stats["domains"] == len(self.m.domains),
                    "stats %r, model %d accounts %d domains" % (stats, len(self.m.accounts),

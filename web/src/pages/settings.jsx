@@ -124,30 +124,41 @@ function Limits({ limits, listeners }) {
 function Tokens() {
 	const list = useLoad(() => get('/tokens'));
 	const [name, setName] = useState('');
+	const [readOnly, setReadOnly] = useState(false);
+	const [days, setDays] = useState('');
 	const [made, setMade] = useState(null);
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			setMade(await post('/tokens', { name: name.trim() }));
+			const body = { name: name.trim(), scope: readOnly ? 'read' : 'admin' };
+			const d = parseInt(days, 10);
+			if (d > 0)
+				body.expires = Math.floor(Date.now() / 1000) + d * 86400;
+			setMade(await post('/tokens', body));
 			setName('');
+			setDays('');
+			setReadOnly(false);
 			list.reload();
 		});
 	};
+	const now = Date.now() / 1000;
 	const drop = (id) => a.run(async () => { await del(`/tokens/${seg(id)}`); list.reload(); });
 	const tokens = (list.data && list.data.tokens) || [];
 	return (
 		<section class="card">
 			<h2>API tokens</h2>
-			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>.</p>
+			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>. A read-only token can read but change nothing.</p>
 			<ErrorBox error={list.error || a.error} />
 			{tokens.length ? (
 				<div class="table-wrap">
 					<table>
-						<thead><tr><th scope="col">Name</th><th scope="col">ID</th><th scope="col">Created</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<thead><tr><th scope="col">Name</th><th scope="col">ID</th><th scope="col">Scope</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
 						<tbody>
 							{tokens.map((t) => (
-								<tr key={t.id}><td>{t.name}</td><td><code>{t.id}</code></td><td>{dateTime(t.created)}</td>
+								<tr key={t.id} data-testid="token-row" data-name={t.name}><td>{t.name}</td><td><code>{t.id}</code></td>
+									<td data-testid="token-scope">{t.scope === 'read' ? 'read only' : 'admin'}</td><td>{dateTime(t.created)}</td>
+									<td data-testid="token-expires">{t.expires ? (t.expires <= now ? <span class="error-text">expired {dateTime(t.expires)}</span> : dateTime(t.expires)) : 'never'}</td>
 									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${t.name}?`} onConfirm={() => drop(t.id)} /></td></tr>
 							))}
 						</tbody>
@@ -161,8 +172,13 @@ function Tokens() {
 				</div>
 			) : null}
 			<form class="inline-form" onSubmit={submit}>
-				<Field label="New token name" value={name} onInput={setName} required maxLength={64} placeholder="backup" />
-				<button class="btn" type="submit" disabled={a.busy}>Create token</button>
+				<Field label="New token name" value={name} onInput={setName} required maxLength={64} placeholder="backup" testid="token-name" />
+				<Field label="Expires after (days, empty: never)" type="number" min="1" value={days} onInput={setDays} placeholder="90" testid="token-days" />
+				<div class="field checkbox">
+					<input type="checkbox" id="token-read" data-testid="token-read" checked={readOnly} onChange={(e) => setReadOnly(e.currentTarget.checked)} />
+					<label for="token-read">Read only (monitoring)</label>
+				</div>
+				<button class="btn" type="submit" disabled={a.busy} data-testid="token-add">Create token</button>
 			</form>
 		</section>
 	);
