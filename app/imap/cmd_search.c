@@ -18,8 +18,8 @@
  * flag's modseq is the message's), NOT, OR, parenthesised lists, and the
  * flag keys: SEEN, ANSWERED, DELETED, DRAFT, FLAGGED, KEYWORD and their
  * UN- forms test the flags of the session's view (what FETCH FLAGS
- * shows); \Recent is never set, so RECENT and NEW match nothing and OLD
- * everything. FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
+ * shows); RECENT, NEW and OLD test the session's \Recent (cmd_select.c;
+ * none in IMAP4rev2 sessions). FROM, TO, CC, BCC, SUBJECT, HEADER, BODY and TEXT look into
  * the message (mime_search.h: case-insensitive substring over decoded
  * header values and decoded text parts, bounded per message), using the
  * MIME structure cached at delivery (decoded only for BODY, TEXT and

@@ -8,8 +8,16 @@
  * message again (a client that re-SELECTs INBOX to poll).
  *
  * SELECT opens the mailbox read-write (PERMANENTFLAGS with the system
- * flags and \* for keywords, [READ-WRITE]); EXAMINE read-only
- * (PERMANENTFLAGS (), [READ-ONLY]): no STORE, EXPUNGE or implicit \Seen.
+ * flags, the keywords in use and \* for new ones, [READ-WRITE]); EXAMINE
+ * read-only (PERMANENTFLAGS (), [READ-ONLY]): no STORE, EXPUNGE or
+ * implicit \Seen. FLAGS lists the keywords in use too.
+ *
+ * \Recent (RFC 3501 §2.3.2), IMAP4rev1 sessions only: SELECT claims the
+ * mailbox's recent messages through the store's writer (they are the
+ * session's \Recent ones, no later session's) and EXAMINE reads them
+ * without claiming; RECENT is the last untagged line, sent when that
+ * store request completed. Messages arriving while the session is
+ * selected are recent for the next SELECT, not for this session.
  * Selecting while a mailbox is selected deselects it first, and a failed
  * SELECT leaves the session in the authenticated state (RFC 3501).
  *
