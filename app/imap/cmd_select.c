@@ -15,9 +15,9 @@
  * \Recent (RFC 3501 §2.3.2), IMAP4rev1 sessions only: SELECT claims the
  * mailbox's recent messages through the store's writer (they are the
  * session's \Recent ones, no later session's) and EXAMINE reads them
- * without claiming; RECENT is the last untagged line, sent when that
- * store request completed. Messages arriving while the session is
- * selected are recent for the next SELECT, not for this session.
+ * without claiming; RECENT is the last untagged line (select_recent()).
+ * Messages arriving while the session is selected are recent for the
+ * next SELECT, not for this session.
  * Selecting while a mailbox is selected deselects it first, and a failed
  * SELECT leaves the session in the authenticated state (RFC 3501).
  *
@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
@@ -129,26 +130,46 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 	buf_free(&b);
 }
 
-static void select_recent_start(struct imap_job *j)
+/* Where a claim's answer goes; nobody waits for it (select_recent()). */
+struct recent_claim {
+	uint32_t first, next;
+};
+
+static void recent_claimed(void *arg, int result)
 {
-	store_mailbox_claim_recent_async(imap_store, j->s->loop, j->account, j->mailbox, !j->op,
-					 &j->recent_first, &j->recent_next, imap_job_store_done, j);
+	(void)result; /* a claim lost to an error: they stay recent for the next */
+	free(arg);
 }
 
-static void select_recent_done(struct imap_session *s, struct imap_job *j)
+/*
+ * IMAP4rev1 \Recent (RFC 3501 §2.3.2): the messages from the mailbox's
+ * first recent uid to its uidnext are this session's recent ones; SELECT
+ * then moves the first recent uid to uidnext in the store so no later
+ * session sees them recent, EXAMINE only looks. The claim goes to the
+ * writer without waiting for its commit: SELECT never waits for an fsync
+ * (a client that polls with SELECT after each APPEND would), at the price
+ * of two SELECTs within that commit both seeing the same recent messages;
+ * a claim lost to a crash leaves them recent for the next SELECT.
+ */
+static void select_recent(struct imap_session *s, int examine)
 {
-	uint32_t n = 0;
+	uint32_t first = 0, next = 0, n = 0;
 
-	if (j->result == STORE_OK && s->state == IMAP_S_SELECTED && s->view.mailbox == j->mailbox) {
-		s->view.recent_lo = j->recent_first;
-		s->view.recent_hi = j->recent_next;
+	if (store_mailbox_recent(imap_store, s->account, s->view.mailbox, &first, &next) ==
+	    STORE_OK) {
+		s->view.recent_lo = first;
+		s->view.recent_hi = next;
 		s->view.show_recent = 1;
 		for (uint32_t i = 0; i < s->view.count; i++)
 			n += imap_view_recent(&s->view, &s->view.msgs[i]);
+		if (!examine && first != next) {
+			struct recent_claim *c = xmalloc(sizeof(*c));
+			store_mailbox_claim_recent_async(imap_store, s->loop, s->account,
+							 s->view.mailbox, 1, &c->first, &c->next,
+							 recent_claimed, c);
+		}
 	}
 	imap_reply(s, "* %u RECENT", n);
-	imap_tagged(s, "OK [%s] %s completed.", j->op ? "READ-ONLY" : "READ-WRITE",
-		    j->op ? "Examine" : "Select");
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
@@ -213,7 +234,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	buf_free(&fl);
 	imap_reply(s, "* %u EXISTS", s->view.count);
 	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2);
-	 * RECENT comes last for rev1 (select_recent_done()). */
+	 * RECENT comes last for rev1 (select_recent()). */
 	s->view.recent_lo = s->view.recent_hi = 0;
 	s->view.show_recent = 0;
 	for (uint32_t i = 0; i < s->view.count && !s->rev2; i++)
@@ -231,18 +252,8 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (q.given)
 		qresync_answer(s, &q);
-	if (s->rev2) {
-		imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
-			    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
-		return;
-	}
-	/* IMAP4rev1 \Recent (RFC 3501 §2.3.2): SELECT claims the mailbox's
-	 * recent messages in the store, so no later session sees them
-	 * recent; EXAMINE only looks. */
-	struct imap_job *j = imap_job_new(s);
-	j->mailbox = s->view.mailbox;
-	j->op = cmd->id == IMAP_CMD_EXAMINE;
-	j->start = select_recent_start;
-	j->done = select_recent_done;
-	imap_job_submit(s, j);
+	if (!s->rev2)
+		select_recent(s, cmd->id == IMAP_CMD_EXAMINE);
+	imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",
+		    cmd->id == IMAP_CMD_EXAMINE ? "Examine" : "Select");
 }

@@ -324,7 +324,6 @@ struct imap_job {
 	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
 	uint32_t target;                /* COPY/MOVE: the target mailbox */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
-	uint32_t recent_first, recent_next; /* SELECT/EXAMINE: \Recent (cmd_select.c) */
 };
 /* Completion of a j->start store write (store_async_cb): sets j->result
  * and finishes the job as a worker's completion would. */

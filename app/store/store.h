@@ -315,6 +315,14 @@ void store_unsubscribe(struct store *st, struct store_sub *sub);
  */
 /* Mailbox id by name ("INBOX" case-insensitive, others exact). */
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r);
+/*
+ * IMAP \Recent of a mailbox, read only: its first recent uid and its
+ * uidnext (no recent message when they are equal; see
+ * store_mailbox_claim_recent_async()). STORE_OK, STORE_ENOTFOUND or
+ * STORE_ETEMP.
+ */
+int store_mailbox_recent(struct store *st, uint32_t account, uint32_t mailbox,
+			 uint32_t *first_r, uint32_t *uidnext_r);
 struct store_mailbox_info {
 	uint32_t id;
 	const char *name;

@@ -26,6 +26,26 @@ static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
 	return mdb_get(txn, st->db[DB_PRINCIPAL], &k, &v);
 }
 
+int store_mailbox_recent(struct store *st, uint32_t account, uint32_t mailbox,
+			 uint32_t *first_r, uint32_t *uidnext_r)
+{
+	struct mbox_rec m;
+	MDB_txn *txn;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = mbox_get(txn, st, account, mailbox, &m);
+	store_rd_end(st, txn);
+	if (rc == MDB_NOTFOUND)
+		return STORE_ENOTFOUND;
+	if (rc)
+		return STORE_ETEMP;
+	*first_r = m.first_recent;
+	*uidnext_r = m.uidnext;
+	return STORE_OK;
+}
+
 int store_mailbox_find(struct store *st, uint32_t account, const char *name, uint32_t *mailbox_r)
 {
 	int inbox = str_eq_ci_c(str_c(name), "INBOX");
