@@ -34,7 +34,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "imap/imap_server.h"
-#include "net/listener.h"
+#include "net/limits.h"
 #include "store/store.h"
 
 #define INPUT_MAX 65536
@@ -116,7 +116,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		deliver(messages[i]);
 	CFG.max_message_size = 1024 * 1024;
 	show = getenv("FUZZ_IMAP_SHOW") != NULL;
-	limits_init(1000, 1000);
+	for (int p = 0; p < POOL_COUNT; p++)
+		CFG.pools[p] = (struct pool_limits){ 1000, 1000 };
+	/* CFG.login_timeout_s stays 0: no login deadline, runs are short. */
+	limits_init(&CFG);
 	worker_pool_start(1);
 	imap_server_init(&CFG, ST);
 	L = loop_new();
