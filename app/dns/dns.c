@@ -165,7 +165,9 @@ void dns_free(struct dns **dp)
 		return;
 	*dp = NULL;
 	/* Outstanding queries call back with ARES_EDESTRUCTION: their
-	 * lookups were cancelled by their owners or are freed there. */
+	 * lookups were cancelled by their owners or are freed there. A
+	 * callback that asks again (an SPF evaluation) is answered at once. */
+	d->closing = 1;
 	ares_destroy(d->ch);
 	if (d->timer)
 		loop_timer_del(d->loop, d->timer);

@@ -105,5 +105,12 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 void dns_query_cancel(struct dns_query *q);
 /* dns_query() as the resolver interface evaluators take (valid while d is). */
 struct dns_resolver dns_resolver_of(struct dns *d);
+/*
+ * The resolver of the loop running on this thread: each I/O loop's thread
+ * creates one at start (server.c) and sets it here, so sessions find their
+ * loop's channel. NULL on other threads or when it could not be created.
+ */
+void dns_thread_set(struct dns *d);
+struct dns *dns_thread(void);
 
 #endif

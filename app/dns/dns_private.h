@@ -18,6 +18,7 @@ struct dns {
 	ares_channel ch;
 	uint64_t timer;
 	int fds[DNS_FDS_MAX]; /* registered with the loop, -1 = free */
+	int closing; /* in dns_free(): new queries fail at once */
 };
 
 /* Re-arms the loop timer from ares_timeout(); call after starting queries. */

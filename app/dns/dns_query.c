@@ -79,8 +79,8 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 	struct dns_answer *a = xmalloc(sizeof *a);
 	char key[DNS_NAME_MAX];
 
-	if (dns_name_canon(name, key, sizeof key) < 0 || !d) {
-		dns_answer_init(a, type, d ? DNS_ANS_NXDOMAIN : DNS_ANS_TEMP, 0);
+	if (dns_name_canon(name, key, sizeof key) < 0 || !d || d->closing) {
+		dns_answer_init(a, type, d && !d->closing ? DNS_ANS_NXDOMAIN : DNS_ANS_TEMP, 0);
 		cb(arg, a);
 		free(a);
 		return NULL;
@@ -130,4 +130,16 @@ static void resolver_cancel(void *ctx, void *handle)
 struct dns_resolver dns_resolver_of(struct dns *d)
 {
 	return (struct dns_resolver){ resolver_start, resolver_cancel, d };
+}
+
+static __thread struct dns *thread_dns;
+
+void dns_thread_set(struct dns *d)
+{
+	thread_dns = d;
+}
+
+struct dns *dns_thread(void)
+{
+	return thread_dns;
 }

@@ -23,6 +23,7 @@
 #include "core/version.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "dns/dns.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "net/limits.h"
@@ -40,6 +41,7 @@ struct worker {
 	struct loop *loop;
 	pthread_t thread;
 	int index;
+	const char *dns_servers;
 };
 
 static void *worker_main(void *arg)
@@ -50,7 +52,15 @@ static void *worker_main(void *arg)
 	/* Named per loop, so that `top -H` and perf tell the threads apart. */
 	snprintf(name, sizeof(name), "tern-loop%d", w->index);
 	prctl(PR_SET_NAME, name, 0, 0, 0);
+	/* One c-ares channel per loop, for the policy checks of its sessions. */
+	char err[256];
+	struct dns *dns = dns_new(w->loop, w->dns_servers, err, sizeof(err));
+	if (!dns)
+		log_error("server", NULL, "event=dns_failed loop=%d error=\"%s\"", w->index, err);
+	dns_thread_set(dns);
 	loop_run(w->loop);
+	dns_thread_set(NULL);
+	dns_free(&dns); /* sessions are gone: nothing waits for an answer */
 	return NULL;
 }
 
@@ -250,6 +260,7 @@ int server_run(const struct config *cfg_env)
 	for (int i = 0; i < nloops; i++) {
 		workers[i].loop = loop_new();
 		workers[i].index = i;
+		workers[i].dns_servers = cfg->dns_servers;
 		for (int j = 0; j < nlisteners; j++)
 			if (listener_attach(&listeners[j], workers[i].loop) < 0)
 				fatal("cannot attach listener: %s", strerror(errno));

@@ -129,6 +129,7 @@ void smtp_tx_end(struct smtp_session *s)
 	if (!s->in_tx)
 		return;
 	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
+	smtp_spf_stop(&s->tx);
 	spool_free(&s->tx.msg);
 	buf_free(&s->tx.chunk);
 	buf_free(&s->tx.meta);
@@ -358,6 +359,8 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.seq = ++s->tx_count;
 	s->in_tx = 1;
 	s->state = SMTP_S_MAIL;
+	if (s->mode == SMTP_MODE_MX)
+		smtp_spf_start(s);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 

@@ -24,12 +24,15 @@
 #include "auth/session_watch.h"
 #include "core/buf.h"
 #include "core/spool.h"
+#include "dns/dns_resolver.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "store/store.h"
 
 struct arena;
 struct config;
+struct spf_eval;
+struct spf_run;
 struct conn;
 struct loop;
 
@@ -91,6 +94,11 @@ struct smtp_tx {
 	const char **envelopes; /* per account, for the store */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
+	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */
+	struct spf_eval *spf;
+	struct spf_run *spf_run;         /* in flight, else NULL */
+	struct dns_resolver spf_resolver; /* must outlive spf_run */
+	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 };
 
 struct smtp_session {
@@ -173,5 +181,13 @@ void smtp_tx_committed(struct smtp_session *s);
 /* After the commit: the "delivered" notice for the local recipients that
  * asked NOTIFY=SUCCESS (msg/len: the message as stored, for RET). */
 void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len);
+
+/* smtp_spf.c */
+/* Port 25, MAIL accepted: starts the SPF check of the sender on the loop's resolver. */
+void smtp_spf_start(struct smtp_session *s);
+/* Ends the check (cancelled when still running); smtp_tx_end calls it. */
+void smtp_spf_stop(struct smtp_tx *tx);
+/* " spf=RESULT" for the message's log record ("pending" while it runs), or "" when not checked. */
+const char *smtp_spf_log(const struct smtp_tx *tx);
 
 #endif

@@ -335,9 +335,9 @@ static void delivered(struct store_delivery *d, void *arg)
 	if (d->result == STORE_OK) {
 		char q[600];
 		metrics_inc(METRIC_RECEIVED);
-		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu",
+		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu%s",
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
-			 d->len);
+			 d->len, smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
 	} else {

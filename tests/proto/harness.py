@@ -129,6 +129,10 @@ class Server:
             "TERN_LISTEN_POP3": "", "TERN_LISTEN_POP3S": "",
             "TERN_LISTEN_SIEVE": "", "TERN_LISTEN_HTTP": "", "TERN_LISTEN_HTTPS": "",
             "TERN_LOG_LEVEL": "debug",
+            # DNS stays on loopback: port 25's SPF check asks for every
+            # message. Nothing answers here (a temporary failure at once);
+            # tests that need answers pass their own dns_server.py.
+            "TERN_DNS_SERVERS": "127.0.0.1:9",
         }
         if pop3:
             self.env["TERN_LISTEN_POP3"] = "127.0.0.1:%d" % self.pop3_port

@@ -2,13 +2,16 @@
 loopback DNS server (dns_server.py): each of the seven results, the exp=
 explanation with its macros, include, redirect, mx, ptr, exists, ip6, the
 null sender (postmaster@HELO), the void-lookup limit, a SERVFAIL, and the
-usage errors. One DNS server answers every case."""
+usage errors. One DNS server answers every case. Then port 25: the SPF
+result of each message is logged, and changes no reply yet."""
 import os
+import re
+import smtplib
 import subprocess
 import tempfile
 import shutil
 
-from harness import TERN, keep_sanitizer_output
+from harness import TERN, Server, keep_sanitizer_output, message
 from mailpeers import DnsServer
 
 ZONE = {
@@ -90,3 +93,30 @@ def test_check_spf():
     finally:
         dns.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_port25_logs_spf():
+    dns = DnsServer({"remote.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+                     "forged.test": {"TXT": ["v=spf1 ip4:192.0.2.1 -all"]}})
+    try:
+        with Server(accounts=[("bob@example.test", "bob-pw-1")],
+                    env={"TERN_DNS_SERVERS": dns.servers}) as s:
+            for sender, result in (("alice@remote.test", "pass"), ("eve@forged.test", "fail"),
+                                   ("x@nospf.test", "none")):
+                with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+                    c.ehlo("client.remote.test")
+                    assert c.mail(sender)[0] == 250
+                    # The check runs while the client goes on; wait for it,
+                    # so the delivered record below is not "pending".
+                    domain = sender.split("@")[1]
+                    line = "event=spf identity=mailfrom result=%s domain=%s" % (result, domain)
+                    assert s.wait_log(line), s.log_text()[-2000:]
+                    assert c.rcpt("bob@example.test")[0] == 250
+                    code, _ = c.data(message(subject="spf " + result, sender=sender))
+                    assert code == 250  # observation only: a fail is still accepted
+                assert s.wait_log("from=%s rcpts=1" % sender)
+                delivered = [ln for ln in s.log_text().splitlines()
+                             if "event=delivered" in ln and sender in ln]
+                assert delivered and re.search(r" spf=%s\b" % result, delivered[-1]), delivered
+    finally:
+        dns.stop()
