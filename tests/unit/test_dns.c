@@ -7,6 +7,7 @@
  * answers with and without an SOA, malformed and hostile replies.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,46 @@ static void test_cache(void)
 	free(b);
 }
 
+/* Several loops share the cache: threads putting and getting the same keys, under ASan. */
+static void *hammer(void *arg)
+{
+	struct dns_cache *c = arg;
+	struct dns_answer *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+	struct dns_rr rr = { .type = DNS_T_TXT, .ttl = 60 };
+	char name[32];
+	long bad = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof name, "k%d.example", i % 300);
+		dns_answer_init(a, DNS_T_TXT, DNS_ANS_OK, 60);
+		dns_answer_add(a, &rr, name, strlen(name));
+		dns_cache_put(c, name, DNS_T_TXT, a, (uint64_t)i);
+		if (dns_cache_get(c, name, DNS_T_TXT, (uint64_t)i, b) &&
+		    (b->nrr != 1 || strcmp(dns_rr_text(b, 0), name) != 0))
+			bad++;
+	}
+	free(a);
+	free(b);
+	return (void *)bad;
+}
+
+static void test_cache_threads(void)
+{
+	struct dns_cache *c = dns_cache_new(32 * 1024); /* small: evictions race with gets */
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer, c);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+		pthread_join(t[i], &bad);
+		CHECK(bad == NULL); /* every hit is the answer stored under its key */
+	}
+	size_t n, bytes;
+	dns_cache_stats(c, &n, &bytes);
+	CHECK(bytes <= 32 * 1024 && n > 0);
+	dns_cache_free(&c);
+}
+
 static void test_table(void)
 {
 	const char *zone = "example.org TXT v=spf1 mx -all\n"
@@ -385,6 +426,7 @@ int main(void)
 	test_negative();
 	test_malformed();
 	test_cache();
+	test_cache_threads();
 	test_table();
 	return unit_done("test_dns");
 }
