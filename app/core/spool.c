@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -95,12 +96,17 @@ uint64_t spool_files_open(void)
 	return atomic_load_explicit(&files_open, memory_order_relaxed);
 }
 
+/* A client is what the connection limits count: an IPv4 address or an
+ * IPv6 /64 (cidr_client_key), so a host cannot take more of the budget by
+ * using more addresses of its /64. */
 static unsigned slot_of(const char *peer)
 {
+	char key[CIDR_KEY_MAX + 1];
 	uint32_t h = 2166136261u; /* FNV-1a: spreading, not secrecy */
 
-	for (; peer && *peer; peer++)
-		h = (h ^ (unsigned char)*peer) * 16777619u;
+	cidr_client_key(peer ? peer : "", key, sizeof(key));
+	for (const char *k = key; *k; k++)
+		h = (h ^ (unsigned char)*k) * 16777619u;
 	return h % SLOTS;
 }
 

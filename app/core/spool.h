@@ -4,7 +4,7 @@
  * Every message being received (SMTP DATA/BDAT, submission's signed copy,
  * an IMAP APPEND literal) is written into a spool. While the whole process
  * holds less than its budget of message bytes in memory (and the client's
- * address less than a quarter of it), and the message is under
+ * address, or IPv6 /64, less than a quarter of it), and the message is under
  * SPOOL_MEM_MAX, the bytes stay in an ordinary bounded buffer: a usual
  * message never touches the disk. Past any of these, the spool spills: its
  * bytes move to an unlinked file in the spool directory and the rest is

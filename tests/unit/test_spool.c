@@ -117,6 +117,16 @@ static void test_spool_budget(void)
 	spool_free(&b);
 	spool_free(&c);
 	spool_free(&c); /* twice is fine */
+
+	/* Two addresses of one IPv6 /64 share a share. */
+	spool_init(&a, 8u << 20, "2001:db8:1:2::1");
+	spool_init(&b, 8u << 20, "2001:db8:1:2:ffff::9");
+	free(fill(&a, 900 * 1024, 65536, &rc));
+	free(fill(&b, 900 * 1024, 65536, &rc));
+	CHECK_EQ_INT(spool_spilled(&a), 0);
+	CHECK_EQ_INT(spool_spilled(&b), 1);
+	spool_free(&a);
+	spool_free(&b);
 	CHECK_EQ_INT(spool_mem_held(), 0);
 	CHECK_EQ_INT(spool_files_open(), 0);
 
