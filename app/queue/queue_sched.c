@@ -49,6 +49,7 @@ struct sched {
 	struct store *st;
 	struct loop *loop;
 	struct dns *dns;
+	int own_dns; /* dns is ours (no loop resolver on this thread): freed at stop */
 	char hostname[256];
 	char relay_host[256];
 	uint16_t relay_port;
@@ -827,7 +828,12 @@ static void start_on_loop(void *arg)
 {
 	struct sched *s = arg;
 	char err[256];
-	s->dns = dns_new(s->loop, s->dns_servers, err, sizeof err);
+	/* The loop's own channel (server.c makes one per loop), else one of ours. */
+	s->dns = dns_thread();
+	if (!s->dns) {
+		s->dns = dns_new(s->loop, s->dns_servers, err, sizeof err);
+		s->own_dns = s->dns != NULL;
+	}
 	if (!s->dns)
 		log_error("queue", NULL, "event=dns_unavailable error=\"%s\"", err);
 	sched = s;
@@ -910,7 +916,9 @@ void queue_sched_stop(void)
 		if (c)
 			smtp_client_abort(c);
 	}
-	dns_free(&s->dns);
+	if (s->own_dns)
+		dns_free(&s->dns);
+	s->dns = NULL;
 }
 
 unsigned queue_sched_active(void)
