@@ -127,14 +127,17 @@ def guess(s_ports, stop_at, n):
             i.sendall(b"g%d LOGIN %s wrong-%d\r\n" % (k, BOB.encode(), k))
             i.recv(512)
         i.close()
-        p = poplib.POP3("127.0.0.1", pop3_port, timeout=10)
-        p.stls(ctx())
+        # poplib cannot pick its source address: the lines by hand.
+        p = socket.create_connection(("127.0.0.1", pop3_port), timeout=10, source_address=src)
+        p.recv(512)
+        p.sendall(b"STLS\r\n")
+        p.recv(512)
+        p = ctx().wrap_socket(p)
         for k in range(3):
-            try:
-                p.user(BOB)
-                p.pass_("wrong-%d" % k)
-            except poplib.error_proto:
-                pass
+            p.sendall(b"USER %s\r\n" % BOB.encode())
+            p.recv(512)
+            p.sendall(b"PASS wrong-%d\r\n" % k)
+            p.recv(512)
         p.close()
         c = smtplib.SMTP("127.0.0.1", sub_port, timeout=10, source_address=src)
         c.starttls(context=ctx())
@@ -220,6 +223,13 @@ def test_soak_mixed_abuse():
                     "TERN_HTTP_HEADER_TIMEOUT": "3"})
     procs = []
     try:
+        # The user's devices were logged in before the attack began (a
+        # login guessed at meanwhile must not lock them out).
+        t = Timer()
+        sent, n = [], 0
+        subject, _ = legit_round(s, t, n)
+        sent.append(subject)
+        n += 1
         stop_at = time.time() + seconds
         mp = multiprocessing.get_context("fork")
         jobs = [(flood25, (s.smtp_port, stop_at, 0)), (flood25, (s.smtp_port, stop_at, 1)),
@@ -236,12 +246,9 @@ def test_soak_mixed_abuse():
             procs.append(p)
         time.sleep(2)  # let the abuse build up
 
-        t = Timer()
-        sent, seen, n = [], 0, 0
         while time.time() < stop_at:
-            subject, found = legit_round(s, t, n)
+            subject, _ = legit_round(s, t, n)
             sent.append(subject)
-            seen += bool(found)
             n += 1
         for p in procs:
             p.join(15)
