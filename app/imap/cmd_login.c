@@ -78,6 +78,9 @@ static void login_done(void *arg, const struct login_result *r)
 	char q[IMAP_USER_MAX * 4 + 8];
 
 	s->auth = NULL;
+	/* AUTHENTICATE LOGIN kept the user name here between its two steps. */
+	s->sasl_user_given = 0;
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	if (r->outcome == LOGIN_OK) {
 		snprintf(s->login, sizeof(s->login), "%s", r->user);
 		s->account = r->account;
