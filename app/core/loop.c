@@ -359,6 +359,7 @@ int loop_run(struct loop *l)
 	while (!__atomic_load_n(&l->stopping, __ATOMIC_SEQ_CST)) {
 		int timeout = -1;
 		log_defer_flush(); /* before sleeping */
+		mem_release_if_due(); /* a big message ended: its memory goes back */
 		cached_now = clock_ms();
 		if (l->nheap) {
 			uint64_t when = l->heap[0].when;

@@ -13,11 +13,37 @@
 /* mimalloc in the static build (vendor/manifest); absent in the glibc
  * ASan build, whose allocator keeps freed memory in quarantine anyway. */
 extern void mi_collect(_Bool force) __attribute__((weak));
+#if __has_include(<mimalloc.h>)
+#include <mimalloc.h>
+#define HAVE_MIMALLOC_H 1
+#endif
+
+void mem_setup(void)
+{
+#ifdef HAVE_MIMALLOC_H
+	mi_option_set(mi_option_decommit_delay, 0);
+#endif
+}
 
 void mem_release(void)
 {
 	if (mi_collect)
 		mi_collect(1);
+}
+
+static _Thread_local int release_due;
+
+void mem_release_soon(void)
+{
+	release_due = 1;
+}
+
+void mem_release_if_due(void)
+{
+	if (release_due) {
+		release_due = 0;
+		mem_release();
+	}
 }
 
 static void oom(size_t n)

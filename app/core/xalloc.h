@@ -25,6 +25,21 @@ char *xstrndup(const char *s, size_t n);
  * later allocation activity, which a thread going idle never has.
  */
 void mem_release(void);
+/*
+ * Called once at server start: freed memory is given back as soon as a
+ * whole span of it is free, not after mimalloc's default 25 ms, which
+ * comes only with later allocation activity (an idle thread keeps it).
+ * Measured: 50 dropped 8 MB DATA streams left RssAnon at ~11 MB (idle
+ * 1 MB) before, 3.7 MB after; CPU per 10 KiB message within noise.
+ */
+void mem_setup(void);
+/*
+ * Asks for a mem_release() on this thread once its current work is done:
+ * an event loop calls mem_release_if_due() before it waits, so memory
+ * freed after the call (a closing connection's buffers) goes back too.
+ */
+void mem_release_soon(void);
+void mem_release_if_due(void);
 /* A use at least this big is worth a mem_release() when it ends. */
 #define MEM_RELEASE_AFTER ((size_t)1 << 20)
 

@@ -99,7 +99,7 @@ static void lit_free(struct imap_lit *l)
 	atomic_fetch_sub_explicit(&lits_held, l->held, memory_order_relaxed);
 	spool_free(&l->sp);
 	if (l->held >= MEM_RELEASE_AFTER)
-		mem_release(); /* a big literal is gone: so is its memory */
+		mem_release_soon(); /* a big literal is gone: so is its memory */
 	free(l);
 }
 

@@ -135,7 +135,7 @@ void smtp_tx_end(struct smtp_session *s)
 	buf_free(&s->tx.meta);
 	arena_free(&s->tx.arena);
 	if (big) /* the message, its MIME structure: back to the system */
-		mem_release();
+		mem_release_soon();
 	memset(&s->tx, 0, sizeof(s->tx));
 	s->in_tx = 0;
 	if (s->state >= SMTP_S_MAIL && s->state <= SMTP_S_WAIT_STORE)
