@@ -714,6 +714,12 @@ void spf_eval_free(struct spf_eval **ep)
 	free(e);
 }
 
+void spf_eval_abort(struct spf_eval *e, const char *why)
+{
+	e->pending = 0;
+	finish(e, SPF_TEMPERROR, why);
+}
+
 enum spf_result spf_eval_result(const struct spf_eval *e)
 {
 	return e->done ? e->result : SPF_TEMPERROR;

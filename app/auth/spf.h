@@ -78,6 +78,13 @@ enum spf_step spf_eval_step(struct spf_eval *e, const char **name_r, uint16_t *t
 /* The answer to the last query (copied from as needed; a is the caller's). */
 void spf_eval_answer(struct spf_eval *e, const struct dns_answer *a);
 
+/*
+ * Ends the evaluation now as temperror with reason why (static or valid
+ * while e is): for a caller whose time ran out (RFC 7208 §4.6.4 asks for at
+ * least 20 s). Cancel any spf_run() over e first.
+ */
+void spf_eval_abort(struct spf_eval *e, const char *why);
+
 /* The result once SPF_STEP_DONE was returned. */
 enum spf_result spf_eval_result(const struct spf_eval *e);
 /* The exp= explanation of a fail, or NULL. Valid while e is. */

@@ -12,7 +12,9 @@
  * 2 on usage.
  *
  * Records come from DNS on a private event loop (TERN_DNS_SERVERS, else
- * /etc/resolv.conf) through dns_query(), the resolver the server uses.
+ * /etc/resolv.conf) through dns_query(), the resolver the server uses. An
+ * evaluation still running after 20 seconds (slow servers, many lookups)
+ * ends as temperror.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,10 +24,26 @@
 #include "core/loop.h"
 #include "dns/dns.h"
 
+/* RFC 7208 §4.6.4: at least 20 seconds for a whole evaluation. */
+#define CHECK_DEADLINE_MS 20000
+
+struct check {
+	struct loop *loop;
+	int done;
+};
+
 static void finished(void *arg, struct spf_eval *e)
 {
+	struct check *c = arg;
 	(void)e;
-	loop_stop(arg);
+	c->done = 1;
+	loop_stop(c->loop);
+}
+
+static void deadline(struct loop *loop, void *arg)
+{
+	(void)arg;
+	loop_stop(loop);
 }
 
 int cli_check_spf(const struct config *cfg, int argc, char **argv)
@@ -52,9 +70,17 @@ int cli_check_spf(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	struct dns_resolver r = dns_resolver_of(dns);
-	/* The DNS timeouts (c-ares' tries) and the query budget bound the wait. */
-	if (spf_run(&r, e, finished, loop))
+	struct check c = { .loop = loop };
+	struct spf_run *run = spf_run(&r, e, finished, &c);
+	if (run) {
+		uint64_t t = loop_timer_add(loop, CHECK_DEADLINE_MS, deadline, NULL);
 		loop_run(loop);
+		loop_timer_del(loop, t);
+		if (!c.done) {
+			spf_run_cancel(run);
+			spf_eval_abort(e, "no result within 20 seconds");
+		}
+	}
 	printf("%s\n", spf_result_name(spf_eval_result(e)));
 	if (spf_eval_explanation(e))
 		printf("explanation: %s\n", spf_eval_explanation(e));

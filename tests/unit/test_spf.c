@@ -551,6 +551,21 @@ static void test_async(void)
 	CHECK_EQ_INT(steps, 4);
 	spf_eval_free(&e);
 
+	/* Out of time: the caller cancels and aborts; temperror, the late answer ignored. */
+	memset(&o, 0, sizeof o);
+	e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.129", "a@example.net", "h", NULL, 0);
+	run = spf_run(&r, e, done, &o);
+	CHECK(run != NULL);
+	spf_run_cancel(run);
+	spf_eval_abort(e, "no result in time");
+	CHECK_EQ_INT(spf_eval_result(e), SPF_TEMPERROR);
+	CHECK_EQ_STR(spf_eval_reason(e), "no result in time");
+	dns_table_lookup(l.t, l.name, l.type, a);
+	spf_eval_answer(e, a);
+	CHECK_EQ_INT(spf_eval_result(e), SPF_TEMPERROR);
+	CHECK_EQ_INT(o.calls, 0);
+	spf_eval_free(&e);
+
 	/* Cancelled in flight: done never runs. */
 	memset(&o, 0, sizeof o);
 	e = spf_eval_new(SPF_ID_MAILFROM, "192.0.2.129", "a@example.net", "h", NULL, 0);
