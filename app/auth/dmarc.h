@@ -1,0 +1,149 @@
+/*
+ * dmarc.h — DMARC (RFC 9989, DMARCbis; it obsoletes RFC 7489 and RFC 9091)
+ * for one message: policy discovery by the DNS Tree Walk, identifier
+ * alignment of the SPF and DKIM results with the Author Domain, and the
+ * policy to apply, as a resumable evaluator.
+ *
+ * Design. The shape is SPF's (spf.h): the evaluator never does I/O.
+ * dmarc_eval_step() runs until it needs a DNS answer and returns
+ * DMARC_STEP_QUERY with the name and type; the caller hands the answer to
+ * dmarc_eval_answer() and steps again. dmarc_run() is that loop over a
+ * struct dns_resolver. Every answer is kept in a small per-evaluation
+ * table and the evaluation is recomputed from that table at each step, so
+ * the Author Domain's walk and each identifier's walk share answers and
+ * no name is asked twice.
+ *
+ * What it does (section numbers are RFC 9989's):
+ *  - policy discovery (§4.10.1): _dmarc.<Author Domain>, then the Tree
+ *    Walk (§4.10): the parent, or the name cut to 7 labels when the Author
+ *    Domain has more than 8, then one label less each time, at most
+ *    DMARC_WALK_MAX queries, stopping at a record with psd=y or psd=n.
+ *    Several DMARC records at one name count as none there.
+ *  - the Organizational Domain (§4.10.2) of the Author Domain and, for
+ *    relaxed alignment, of each authenticated identifier: psd=n names
+ *    itself, psd=y (not at the start) names the domain one label below
+ *    it, else the record with the fewest labels, else the start domain.
+ *  - the policy: p= when the record is the Author Domain's; sp= for an
+ *    existing subdomain and np= for a non-existent one (an A query
+ *    answering NXDOMAIN, Appendix A.4) when it is the Organizational or
+ *    Public Suffix Domain's, falling back to p=. t=y (or an old pct=0)
+ *    lowers the policy applied by one step (§4.7).
+ *  - alignment (§4.4): an SPF "pass" for spf_domain, or a DKIM "pass" with
+ *    d=, aligns when equal to the Author Domain (strict) or, in relaxed
+ *    mode (adkim=/aspf= r, the default), when both have the same
+ *    Organizational Domain.
+ *
+ * Results (RFC 8601 §2.7.2 names): none (no record applies, or the
+ * Author Domain is unusable), pass, fail, temperror (a DNS lookup that
+ * mattered failed temporarily), permerror (the record chosen has an
+ * invalid p=, sp= or np= and no valid rua=, so §4.10.1 allows no DMARC
+ * processing; or the per-evaluation query budget ran out).
+ *
+ * Caveats: the Author Domain must already be an A-label (the caller
+ * converts U-labels, §5.3.1). Which From domain to use is decided by
+ * dmarc_author_domain(): zero or several distinct domains give none
+ * (§5.3.1 allows going on with several; we do not, so a forged second
+ * From cannot choose the policy). DNS errors are reported, not acted on:
+ * what a temperror does to the SMTP reply is the caller's choice (§4.10.1
+ * leaves it to the receiver).
+ */
+#ifndef TERN_AUTH_DMARC_H
+#define TERN_AUTH_DMARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/dmarc_record.h"
+#include "auth/spf.h"
+#include "core/str.h"
+#include "dns/dns_msg.h"
+
+#define DMARC_WALK_MAX 8       /* §4.10: queries of one Tree Walk */
+#define DMARC_QUERIES_MAX 40   /* DNS queries of one evaluation, all walks */
+#define DMARC_DKIM_MAX 16      /* passing DKIM domains considered */
+#define DMARC_DOMAIN_MAX 254
+
+enum dmarc_result {
+	DMARC_RESULT_NONE,
+	DMARC_RESULT_PASS,
+	DMARC_RESULT_FAIL,
+	DMARC_RESULT_TEMPERROR,
+	DMARC_RESULT_PERMERROR,
+};
+
+/* What the message authenticated, for alignment. */
+struct dmarc_input {
+	const char *author_domain;   /* the RFC5322.From domain (dmarc_author_domain) */
+	enum spf_result spf;         /* the MAIL FROM (or HELO, for the null path) check */
+	const char *spf_domain;      /* the domain SPF checked (spf_eval_domain) */
+	const char *const *dkim_pass_domains; /* d= of every signature that passed */
+	size_t ndkim;
+};
+
+/* The outcome, as data (valid while the evaluation is). */
+struct dmarc_verdict {
+	enum dmarc_result result;
+	enum dmarc_policy policy;      /* the Domain Owner's policy for this message (none when no record) */
+	const char *policy_tag;        /* "p", "sp" or "np": which tag gave it ("" without a record) */
+	enum dmarc_policy disposition; /* what to do: none on pass; policy lowered one step when testing */
+	int testing;                   /* t=y (or pct=0) on the record used */
+	int spf_aligned, dkim_aligned;
+	char header_from[DMARC_DOMAIN_MAX];   /* the Author Domain (header.from) */
+	char policy_domain[DMARC_DOMAIN_MAX]; /* whose record gave the policy ("" without one) */
+	char org_domain[DMARC_DOMAIN_MAX];    /* the Author Domain's Organizational Domain */
+	char dkim_domain[DMARC_DOMAIN_MAX];   /* the aligned d=, when dkim_aligned */
+	char reason[160];                     /* for logs */
+};
+
+struct dmarc_eval;
+
+/*
+ * Starts an evaluation (everything in in is copied). Never fails: an
+ * Author Domain that is not a domain name ends in "none" at the first
+ * step. Identifiers beyond DMARC_DKIM_MAX are ignored.
+ */
+struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in);
+void dmarc_eval_free(struct dmarc_eval **e);
+
+enum dmarc_step { DMARC_STEP_DONE, DMARC_STEP_QUERY };
+
+/*
+ * Runs until the result is known (DMARC_STEP_DONE) or a DNS answer is
+ * needed (DMARC_STEP_QUERY: *name_r, valid until the next call, and
+ * *type_r). After a query, call dmarc_eval_answer() before stepping again.
+ */
+enum dmarc_step dmarc_eval_step(struct dmarc_eval *e, const char **name_r, uint16_t *type_r);
+/* The answer to the last query (copied from; a stays the caller's). */
+void dmarc_eval_answer(struct dmarc_eval *e, const struct dns_answer *a);
+/* The verdict once DMARC_STEP_DONE was returned. */
+const struct dmarc_verdict *dmarc_eval_verdict(const struct dmarc_eval *e);
+/* DNS queries asked so far. */
+unsigned dmarc_eval_queries(const struct dmarc_eval *e);
+
+/* "none", "pass", "fail", "temperror", "permerror" (RFC 8601 §2.7.2). */
+const char *dmarc_result_name(enum dmarc_result r);
+
+/*
+ * The Author Domain of a message (§5.3.1) from the values of its From
+ * fields (n of them, unfolded or not): exactly one distinct domain, written
+ * lowercase into out (outsz bytes). Returns 0, or -1 when there are zero
+ * or several domains (no DMARC evaluation: result none) or it is too long.
+ */
+int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz);
+
+/* ---- Driving an evaluation over a resolver (dmarc_run.c) ---- */
+
+struct dns_resolver;
+struct dmarc_run;
+typedef void dmarc_done_cb(void *arg, struct dmarc_eval *e);
+/*
+ * Steps e to its end through r. done runs exactly once, possibly before
+ * dmarc_run() returns (then it returns NULL), unless dmarc_run_cancel()
+ * is called first. The resolver must outlive the run.
+ */
+struct dmarc_run *dmarc_run(const struct dns_resolver *r, struct dmarc_eval *e,
+			    dmarc_done_cb *done, void *arg);
+/* Stops a run: done will not run; e stays the caller's. */
+void dmarc_run_cancel(struct dmarc_run *run);
+
+#endif

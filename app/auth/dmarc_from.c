@@ -1,0 +1,55 @@
+/*
+ * dmarc_from.c — the Author Domain of a message (RFC 9989 §5.3.1). See
+ * dmarc.h.
+ *
+ * The From values are read with the one address-list parser the tree has
+ * (mime_field_addresses, which IMAP ENVELOPE uses), so DMARC and what a
+ * mail client shows agree on the address. Several mailboxes of one domain
+ * give that domain; two distinct domains give none, as do groups without
+ * mailboxes and addresses without a domain.
+ */
+#include "auth/dmarc.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "mime/mime_field.h"
+
+#define FROM_ADDRESSES_MAX 32
+
+int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz)
+{
+	struct arena *a = arena_new(4096);
+	int found = 0, bad = 0;
+
+	for (size_t i = 0; i < n && !bad; i++) {
+		struct mime_address *list;
+		uint32_t cnt;
+		mime_field_addresses(a, from_values[i], &list, &cnt, FROM_ADDRESSES_MAX);
+		for (uint32_t k = 0; k < cnt && !bad; k++) {
+			char d[DMARC_DOMAIN_MAX];
+			if (!list[k].host.p || !list[k].mailbox.p)
+				continue; /* a group marker */
+			if (str_eq(list[k].host, STR_LIT("MISSING_DOMAIN")) ||
+			    str_lower_into(list[k].host, d, sizeof d) < 0) {
+				bad = 1;
+				break;
+			}
+			size_t dl = strlen(d);
+			if (dl && d[dl - 1] == '.')
+				d[dl - 1] = '\0';
+			if (!found) {
+				if (strlen(d) >= outsz || !*d) {
+					bad = 1;
+					break;
+				}
+				memcpy(out, d, strlen(d) + 1);
+				found = 1;
+			} else if (strcmp(out, d) != 0) {
+				bad = 1; /* several domains */
+			}
+		}
+	}
+	arena_free(&a);
+	return found && !bad ? 0 : -1;
+}

@@ -1,0 +1,533 @@
+/*
+ * test_dmarc.c — DMARC (RFC 9989): the record parser (every tag, the
+ * older pct/ri/rf, every way a record is not one), the Author Domain
+ * rule, and the evaluator against a table of records: RFC 9989's
+ * alignment examples (Appendix B.1) and tree walk examples (§4.10,
+ * §4.10.2, §5.1.8), sp=, np=, psd=y and psd=n, t=, strict and relaxed
+ * alignment for SPF and DKIM, and each failure branch (no record, several
+ * records, bad v=, invalid p= with and without rua=, temperror at each
+ * stage, the query budget), synchronously and with deferred answers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/dmarc.h"
+#include "auth/dmarc_record.h"
+#include "dns/dns_table.h"
+#include "unit.h"
+
+/* ---- the record ---- */
+
+static int parse(const char *s, struct dmarc_record *r)
+{
+	return dmarc_record_parse(s, strlen(s), r);
+}
+
+static void test_record(void)
+{
+	struct dmarc_record r;
+
+	CHECK_EQ_INT(parse("v=DMARC1; p=reject", &r), 1);
+	CHECK_EQ_INT(r.p, DMARC_POLICY_REJECT);
+	CHECK_EQ_INT(r.sp, DMARC_POLICY_ABSENT);
+	CHECK_EQ_INT(r.np, DMARC_POLICY_ABSENT);
+	CHECK_EQ_INT(r.psd, DMARC_PSD_U);
+	CHECK_EQ_INT(r.adkim, 'r');
+	CHECK_EQ_INT(r.aspf, 'r');
+	CHECK_EQ_INT(r.testing, 0);
+	CHECK_EQ_SLICE(r.fo, "0");
+	CHECK_EQ_INT(r.bad_tags, 0);
+
+	/* Every tag at once, white space where §4.8 allows it, a trailing ";". */
+	const char *all = "v = DMARC1 ; p = quarantine; sp=reject; np=none; psd=n; t=y; adkim=s; "
+			  "aspf=s; rua=mailto:a@example.com, mailto:b@example.net!10m; "
+			  "ruf=mailto:f@example.com; fo=0:d:s ;";
+	CHECK_EQ_INT(parse(all, &r), 1);
+	CHECK_EQ_INT(r.p, DMARC_POLICY_QUARANTINE);
+	CHECK_EQ_INT(r.sp, DMARC_POLICY_REJECT);
+	CHECK_EQ_INT(r.np, DMARC_POLICY_NONE);
+	CHECK_EQ_INT(r.psd, DMARC_PSD_N);
+	CHECK_EQ_INT(r.testing, 1);
+	CHECK_EQ_INT(r.adkim, 's');
+	CHECK_EQ_INT(r.aspf, 's');
+	CHECK_EQ_SLICE(r.rua, "mailto:a@example.com, mailto:b@example.net!10m");
+	CHECK_EQ_INT(r.rua_valid, 1);
+	CHECK_EQ_SLICE(r.ruf, "mailto:f@example.com");
+	CHECK_EQ_SLICE(r.fo, "0:d:s");
+	CHECK_EQ_INT(r.bad_tags, 0);
+	/* Every prefix of it parses without reading past its end; short ones are not records. */
+	for (size_t n = 0; n <= strlen(all); n++) {
+		char *cut = malloc(n ? n : 1);
+		memcpy(cut, all, n);
+		int got = dmarc_record_parse(cut, n, &r);
+		if (n < strlen("v = DMARC1"))
+			CHECK_EQ_INT(got, 0);
+		else
+			CHECK_EQ_INT(got, 1);
+		free(cut);
+	}
+
+	/* Not a DMARC record at all: v= missing, not first, wrong case, wrong version. */
+	CHECK_EQ_INT(parse("p=reject; v=DMARC1", &r), 0);
+	CHECK_EQ_INT(parse("v=dmarc1; p=reject", &r), 0);
+	CHECK_EQ_INT(parse("v=DMARC2; p=reject", &r), 0);
+	CHECK_EQ_INT(parse("v=spf1 -all", &r), 0);
+	CHECK_EQ_INT(parse("", &r), 0);
+	CHECK_EQ_INT(parse("v=DMARC1x; p=none", &r), 0);
+	CHECK_EQ_INT(parse("V=DMARC1", &r), 1); /* the tag name is case-insensitive ABNF */
+	CHECK_EQ_INT(r.p, DMARC_POLICY_ABSENT);
+
+	/* Policies: invalid values are kept as invalid (§4.10.1 decides later). */
+	CHECK_EQ_INT(parse("v=DMARC1; p=bogus; sp=REJECT; np=x", &r), 1);
+	CHECK_EQ_INT(r.p, DMARC_POLICY_INVALID);
+	CHECK_EQ_INT(r.sp, DMARC_POLICY_REJECT);
+	CHECK_EQ_INT(r.np, DMARC_POLICY_INVALID);
+	/* The first of a repeated tag wins. */
+	CHECK_EQ_INT(parse("v=DMARC1; p=none; p=reject", &r), 1);
+	CHECK_EQ_INT(r.p, DMARC_POLICY_NONE);
+
+	/* Bad values keep defaults and are counted; unknown tags and pieces are ignored. */
+	CHECK_EQ_INT(parse("v=DMARC1; p=none; adkim=x; aspf=; psd=maybe; t=yes; fo=0:1; foo=bar; junk", &r), 1);
+	CHECK_EQ_INT(r.adkim, 'r');
+	CHECK_EQ_INT(r.aspf, 'r');
+	CHECK_EQ_INT(r.psd, DMARC_PSD_U);
+	CHECK_EQ_INT(r.testing, 0);
+	CHECK_EQ_SLICE(r.fo, "0");
+	CHECK_EQ_INT(r.bad_tags, 4); /* aspf= is not a tag-spec at all */
+	CHECK_EQ_INT(parse("v=DMARC1; p=none; rua=not a uri", &r), 1);
+	CHECK_EQ_INT(r.rua_valid, 0);
+	CHECK_EQ_INT(parse("v=DMARC1; p=none; rua=bogus, mailto:x@example.com", &r), 1);
+	CHECK_EQ_INT(r.rua_valid, 1);
+
+	/* Older records (Appendix A.6): pct=0 is t=y, other pct is t=n, t= wins; ri/rf ignored. */
+	CHECK_EQ_INT(parse("v=DMARC1; p=reject; pct=0", &r), 1);
+	CHECK_EQ_INT(r.testing, 1);
+	CHECK_EQ_INT(parse("v=DMARC1; p=reject; pct=50; ri=86400; rf=afrf", &r), 1);
+	CHECK_EQ_INT(r.testing, 0);
+	CHECK_EQ_INT(r.pct, 50);
+	CHECK_EQ_INT(r.bad_tags, 0);
+	CHECK_EQ_INT(parse("v=DMARC1; p=reject; pct=0; t=n", &r), 1);
+	CHECK_EQ_INT(r.testing, 0);
+	CHECK_EQ_INT(parse("v=DMARC1; p=reject; pct=101", &r), 1);
+	CHECK_EQ_INT(r.testing, 0);
+	CHECK_EQ_INT(r.bad_tags, 1);
+
+	CHECK_EQ_STR(dmarc_policy_name(DMARC_POLICY_QUARANTINE), "quarantine");
+	CHECK_EQ_STR(dmarc_policy_name(DMARC_POLICY_INVALID), "none");
+}
+
+/* ---- the Author Domain ---- */
+
+static int author(const char *a, const char *b, char *out)
+{
+	struct str v[2] = { str_c(a), str_c(b) };
+	return dmarc_author_domain(v, b ? 2 : (a ? 1 : 0), out, DMARC_DOMAIN_MAX);
+}
+
+static void test_author(void)
+{
+	char d[DMARC_DOMAIN_MAX];
+	CHECK_EQ_INT(author("Alice <alice@Example.COM>", NULL, d), 0);
+	CHECK_EQ_STR(d, "example.com");
+	CHECK_EQ_INT(author("a@example.com, \"B\" <b@EXAMPLE.com>", NULL, d), 0);
+	CHECK_EQ_STR(d, "example.com");
+	CHECK_EQ_INT(author("a@example.com", "b@example.com", d), 0);
+	/* §5.3.1: several domains or none: no DMARC. */
+	CHECK_EQ_INT(author("a@example.com, b@example.net", NULL, d), -1);
+	CHECK_EQ_INT(author("a@example.com", "b@example.org", d), -1);
+	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
+	CHECK_EQ_INT(author("no-domain", NULL, d), -1);
+	CHECK_EQ_INT(author(NULL, NULL, d), -1);
+}
+
+/* ---- the evaluator ---- */
+
+/* A resolver over a table that logs each name asked and may defer answers. */
+struct logres {
+	struct dns_table *t;
+	char names[64][300];
+	int n;
+	int defer;
+	dns_answer_cb *cb;
+	void *arg;
+	uint16_t type;
+};
+
+static void *log_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)
+{
+	struct logres *l = ctx;
+	if (l->n < 64)
+		snprintf(l->names[l->n], sizeof l->names[0], "%s %s", dns_type_name(type), name);
+	l->n++;
+	if (l->defer) {
+		l->cb = cb;
+		l->arg = arg;
+		l->type = type;
+		return l;
+	}
+	struct dns_answer *a = malloc(sizeof *a);
+	dns_table_lookup(l->t, name, type, a);
+	cb(arg, a);
+	free(a);
+	return NULL;
+}
+
+static void log_cancel(void *ctx, void *h)
+{
+	struct logres *l = ctx;
+	(void)h;
+	l->cb = NULL;
+}
+
+struct outcome {
+	struct dmarc_verdict v;
+	int calls;
+	unsigned queries;
+};
+
+static void done(void *arg, struct dmarc_eval *e)
+{
+	struct outcome *o = arg;
+	o->calls++;
+	o->v = *dmarc_eval_verdict(e);
+	o->queries = dmarc_eval_queries(e);
+}
+
+static const char *const base_zone =
+	"_dmarc.example.com TXT v=DMARC1; p=reject; rua=mailto:d@example.com\n"
+	"example.com A 192.0.2.1\n"
+	"child.example.com A 192.0.2.2\n"
+	"example.net A 192.0.2.3\n";
+
+static struct logres lr;
+
+/* Evaluates with the base zone plus extra; dkim is a space-separated list of passing d=. */
+static struct outcome eval(const char *extra, const char *from, enum spf_result spf,
+			   const char *spf_domain, const char *dkim)
+{
+	char zone[4096], dk[512];
+	const char *doms[DMARC_DKIM_MAX + 8];
+	size_t nd = 0;
+	snprintf(zone, sizeof zone, "%s%s", base_zone, extra ? extra : "");
+	snprintf(dk, sizeof dk, "%s", dkim ? dkim : "");
+	for (char *tok = strtok(dk, " "); tok && nd < DMARC_DKIM_MAX + 8; tok = strtok(NULL, " "))
+		doms[nd++] = tok;
+	memset(&lr, 0, sizeof lr);
+	lr.t = dns_table_new(zone, strlen(zone));
+	struct dns_resolver r = { log_start, log_cancel, &lr };
+	struct dmarc_input in = { from, spf, spf_domain, doms, nd };
+	struct dmarc_eval *e = dmarc_eval_new(&in);
+	struct outcome o = { 0 };
+	CHECK(dmarc_run(&r, e, done, &o) == NULL);
+	CHECK_EQ_INT(o.calls, 1);
+	CHECK_EQ_INT(o.queries, (unsigned)lr.n);
+	CHECK((unsigned)lr.n <= DMARC_QUERIES_MAX);
+	dmarc_eval_free(&e);
+	dns_table_free(&lr.t);
+	return o;
+}
+
+/* Appendix B.1: the SPF and DKIM alignment examples (example.com publishes p=reject). */
+static void test_rfc_alignment(void)
+{
+	struct outcome o;
+	/* B.1.1 Example 1: strict SPF alignment. */
+	o = eval(NULL, "example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(o.v.spf_aligned && !o.v.dkim_aligned);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	CHECK_EQ_INT(o.v.policy, DMARC_POLICY_REJECT);
+	CHECK_EQ_STR(o.v.header_from, "example.com");
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	CHECK_EQ_STR(o.v.policy_tag, "p");
+	/* Example 2: relaxed, MAIL FROM child.example.com. */
+	o = eval(NULL, "example.com", SPF_PASS, "child.example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(o.v.spf_aligned);
+	/* ... which strict aspf=s refuses. */
+	o = eval("_dmarc.strict.test TXT v=DMARC1; p=reject; aspf=s\n", "strict.test", SPF_PASS,
+		 "child.strict.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	/* Example 3: no alignment; the subdomain's policy comes from example.com's record. */
+	o = eval(NULL, "child.example.com", SPF_PASS, "example.net", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	CHECK_EQ_STR(o.v.org_domain, "example.com");
+	CHECK_EQ_STR(o.v.header_from, "child.example.com");
+	/* A failing SPF aligns nothing, even for the same domain. */
+	o = eval(NULL, "example.com", SPF_SOFTFAIL, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+
+	/* B.1.2: DKIM strict, relaxed, none. */
+	o = eval(NULL, "example.com", SPF_NONE, NULL, "example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(o.v.dkim_aligned && !o.v.spf_aligned);
+	CHECK_EQ_STR(o.v.dkim_domain, "example.com");
+	o = eval(NULL, "child.example.com", SPF_NONE, NULL, "example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	o = eval(NULL, "child.example.com", SPF_NONE, NULL, "example.net");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	/* adkim=s: d= a parent or a child is not enough. */
+	o = eval("_dmarc.strict.test TXT v=DMARC1; p=quarantine; adkim=s\nsub.strict.test A 192.0.2.9\n",
+		 "strict.test", SPF_NONE, NULL, "sub.strict.test");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	o = eval("_dmarc.strict.test TXT v=DMARC1; p=quarantine; adkim=s\n", "strict.test", SPF_NONE,
+		 NULL, "other.test strict.test");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_STR(o.v.dkim_domain, "strict.test");
+	/* A d= under another organization that merely ends alike does not align. */
+	o = eval(NULL, "example.com", SPF_PASS, "badexample.com", "notexample.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_STR(o.v.reason, "no authenticated identifier aligned");
+}
+
+/* §4.10: the tree walk's queries, including the shortcut for long names. */
+static void test_walk(void)
+{
+	struct outcome o = eval(NULL, "a.b.c.d.e.f.g.h.i.j.mail.example.com", SPF_NONE, NULL, NULL);
+	static const char *const want[] = {
+		"TXT _dmarc.a.b.c.d.e.f.g.h.i.j.mail.example.com", "TXT _dmarc.g.h.i.j.mail.example.com",
+		"TXT _dmarc.h.i.j.mail.example.com", "TXT _dmarc.i.j.mail.example.com",
+		"TXT _dmarc.j.mail.example.com", "TXT _dmarc.mail.example.com",
+		"TXT _dmarc.example.com", "TXT _dmarc.com",
+	};
+	CHECK_EQ_INT(lr.n, 8);
+	for (int i = 0; i < 8 && i < lr.n; i++)
+		CHECK_EQ_STR(lr.names[i], want[i]);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	CHECK_EQ_STR(o.v.org_domain, "example.com");
+
+	/* §5.1.8: the psd=n record at b.c.d.e.f.g.example.com is never seen from a 10-label name. */
+	o = eval("_dmarc.b.c.d.e.f.g.example.com TXT v=DMARC1; p=none; psd=n\n",
+		 "mail.a.b.c.d.e.f.g.example.com", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(lr.n, 8);
+	CHECK_EQ_STR(lr.names[1], "TXT _dmarc.c.d.e.f.g.example.com");
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	/* ... unless the Author Domain publishes its own, which is always asked first. */
+	o = eval("_dmarc.mail.a.b.c.d.e.f.g.example.com TXT v=DMARC1; p=none\n",
+		 "mail.a.b.c.d.e.f.g.example.com", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_domain, "mail.a.b.c.d.e.f.g.example.com");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+
+	/* §4.10.2's examples: records at mail.example.com and example.com: org is example.com. */
+	o = eval("_dmarc.mail.example.com TXT v=DMARC1; p=quarantine\n", "a.mail.example.com",
+		 SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.org_domain, "example.com");
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	/* ... psd=n at mail.example.com: it is the org domain and its record governs. */
+	o = eval("_dmarc.mail.example.com TXT v=DMARC1; p=quarantine; psd=n\n", "a.mail.example.com",
+		 SPF_NONE, NULL, "example.com");
+	CHECK_EQ_STR(o.v.org_domain, "mail.example.com");
+	CHECK_EQ_STR(o.v.policy_domain, "mail.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL); /* d=example.com is another organization now */
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	o = eval("_dmarc.mail.example.com TXT v=DMARC1; p=quarantine; psd=n\n", "a.mail.example.com",
+		 SPF_NONE, NULL, "b.mail.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	/* ... only a psd=y record at the top: the org domain is the label below it. */
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y\n", "a.mail.brand.psd.test",
+		 SPF_NONE, NULL, "brand.psd.test");
+	CHECK_EQ_STR(o.v.org_domain, "brand.psd.test");
+	CHECK_EQ_STR(o.v.policy_domain, "psd.test");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y\nbrand.psd.test A 192.0.2.5\n"
+		 "a.brand.psd.test A 192.0.2.6\n",
+		 "a.brand.psd.test", SPF_PASS, "other.psd.test", "x.other.psd.test");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK_EQ_STR(o.v.policy_tag, "p");
+	/* A PSD's record does not replace the Organizational Domain's own. */
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y\n_dmarc.brand.psd.test TXT v=DMARC1; p=none\n",
+		 "a.brand.psd.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_domain, "brand.psd.test");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	/* psd=y on the Author Domain's own record: it is its own org domain. */
+	o = eval("_dmarc.psd.test TXT v=DMARC1; p=reject; psd=y\n", "psd.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.org_domain, "psd.test");
+	CHECK_EQ_INT(lr.n, 1);
+}
+
+/* sp= for existing subdomains, np= for non-existent ones, p= at the domain itself. */
+static void test_subdomain_policy(void)
+{
+	const char *z = "_dmarc.org.test TXT v=DMARC1; p=none; sp=quarantine; np=reject\n"
+			"exists.org.test A 192.0.2.7\nmx.org.test MX 10 mail.org.test\n";
+	struct outcome o = eval(z, "org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	CHECK_EQ_STR(o.v.policy_tag, "p");
+	o = eval(z, "exists.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	CHECK_EQ_STR(o.v.policy_tag, "sp");
+	/* Any record makes a name exist (Appendix A.4): an MX alone will do. */
+	o = eval(z, "mx.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "sp");
+	o = eval(z, "ghost.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK_EQ_STR(o.v.policy_tag, "np");
+	CHECK_EQ_STR(lr.names[lr.n - 1], "A ghost.org.test");
+	/* Without np=, a non-existent subdomain gets sp=, and without sp= it gets p=. */
+	o = eval("_dmarc.org.test TXT v=DMARC1; p=none; sp=quarantine\n", "ghost.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "sp");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	o = eval("_dmarc.org.test TXT v=DMARC1; p=reject\n", "ghost.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_tag, "p");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	/* The existence check failing temporarily is a temperror. */
+	o = eval("_dmarc.org.test TXT v=DMARC1; p=none; np=reject\nghost.org.test A SERVFAIL\n",
+		 "ghost.org.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	/* An absent p= reads as p=none (§4.7). */
+	o = eval("_dmarc.nop.test TXT v=DMARC1; rua=mailto:x@nop.test\n", "nop.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+}
+
+/* t=y and pct=0: the policy applied is one step below. */
+static void test_testing(void)
+{
+	struct outcome o = eval("_dmarc.t.test TXT v=DMARC1; p=reject; t=y\n", "t.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.policy, DMARC_POLICY_REJECT);
+	CHECK(o.v.testing);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	o = eval("_dmarc.t.test TXT v=DMARC1; p=quarantine; pct=0\n", "t.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	o = eval("_dmarc.t.test TXT v=DMARC1; p=quarantine; pct=20\n", "t.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	/* Testing says nothing about a pass. */
+	o = eval("_dmarc.t.test TXT v=DMARC1; p=reject; t=y\n", "t.test", SPF_PASS, "t.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+}
+
+static void test_failures(void)
+{
+	struct outcome o;
+	/* No record anywhere: none, after walking to the top. */
+	o = eval(NULL, "mail.example.org", SPF_PASS, "mail.example.org", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+	CHECK_EQ_STR(o.v.policy_tag, "");
+	CHECK_EQ_INT(lr.n, 3);
+	/* Several DMARC records at one name: none there (the walk goes on to the parent). */
+	o = eval("_dmarc.multi.test TXT v=DMARC1; p=reject\n_dmarc.multi.test TXT v=DMARC1; p=none\n",
+		 "multi.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+	o = eval("_dmarc.multi.test TXT v=DMARC1; p=reject\n_dmarc.multi.test TXT v=DMARC1; p=none\n"
+		 "_dmarc.test TXT v=DMARC1; p=quarantine; psd=y\n",
+		 "multi.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_STR(o.v.policy_domain, "test");
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+	/* Other TXT records beside one DMARC record are ignored. */
+	o = eval("_dmarc.mixed.test TXT v=spf1 -all\n_dmarc.mixed.test TXT v=DMARC1; p=reject\n",
+		 "mixed.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	/* Bad v=: not a record. */
+	o = eval("_dmarc.badv.test TXT v=DMARC2; p=reject\n", "badv.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+	/* Unknown p= without a valid rua=: permerror; with one: p=none. */
+	o = eval("_dmarc.badp.test TXT v=DMARC1; p=bogus\n", "badp.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PERMERROR);
+	o = eval("_dmarc.badp.test TXT v=DMARC1; p=bogus; rua=mailto:r@badp.test\n", "badp.test",
+		 SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
+	/* An invalid sp= matters for a subdomain only. */
+	o = eval("_dmarc.badp.test TXT v=DMARC1; p=reject; sp=bogus\nsub.badp.test A 192.0.2.8\n",
+		 "sub.badp.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PERMERROR);
+	o = eval("_dmarc.badp.test TXT v=DMARC1; p=reject; sp=bogus\n", "badp.test", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	/* A usable Author Domain is needed. */
+	o = eval(NULL, "", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+	CHECK_EQ_INT(lr.n, 0);
+	o = eval(NULL, "a..example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
+
+	/* temperror: at the Author Domain, in the walk, in an alignment walk. */
+	o = eval("_dmarc.tf.test TXT SERVFAIL\n", "tf.test", SPF_PASS, "tf.test", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	o = eval("_dmarc.example.com TXT SERVFAIL\n", "child.example.com", SPF_NONE, NULL, NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	o = eval("_dmarc.x.example.com TXT SERVFAIL\n", "example.com", SPF_NONE, NULL, "x.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	/* ... which does not matter once another identifier aligned. */
+	o = eval("_dmarc.x.example.com TXT SERVFAIL\n", "example.com", SPF_PASS, "example.com", "x.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+
+	/* The budget: many passing d= under the organization, each a fresh walk. */
+	char dk[2048] = "", recs[3072] = "";
+	for (int i = 0; i < DMARC_DKIM_MAX; i++) {
+		char one[96];
+		snprintf(one, sizeof one, "a%d.b%d.c%d.example.com ", i, i, i);
+		strcat(dk, one);
+		/* Each c<i> is its own organization: no d= aligns, each walk costs 3 queries. */
+		snprintf(one, sizeof one, "_dmarc.c%d.example.com TXT v=DMARC1; p=none; psd=n\n", i);
+		strcat(recs, one);
+	}
+	o = eval(recs, "example.com", SPF_NONE, NULL, dk);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+	CHECK_EQ_INT(o.queries, DMARC_QUERIES_MAX);
+	CHECK_EQ_STR(o.v.reason, "no identifier aligned within the DNS query budget");
+
+	CHECK_EQ_STR(dmarc_result_name(DMARC_RESULT_TEMPERROR), "temperror");
+	CHECK_EQ_STR(dmarc_result_name(DMARC_RESULT_PERMERROR), "permerror");
+}
+
+/* Deferred answers: the same result; cancelling in flight: done never runs. */
+static void test_async(void)
+{
+	memset(&lr, 0, sizeof lr);
+	lr.t = dns_table_new(base_zone, strlen(base_zone));
+	lr.defer = 1;
+	struct dns_resolver r = { log_start, log_cancel, &lr };
+	const char *d[] = { "example.com" };
+	struct dmarc_input in = { "a.child.example.com", SPF_FAIL, "example.com", d, 1 };
+	struct dmarc_eval *e = dmarc_eval_new(&in);
+	struct outcome o = { 0 };
+	struct dmarc_run *run = dmarc_run(&r, e, done, &o);
+	CHECK(run != NULL);
+	struct dns_answer *a = malloc(sizeof *a);
+	int steps = 0;
+	while (lr.cb && steps++ < 20) {
+		dns_answer_cb *cb = lr.cb;
+		lr.cb = NULL;
+		dns_table_lookup(lr.t, strchr(lr.names[lr.n - 1], ' ') + 1, lr.type, a);
+		cb(lr.arg, a);
+	}
+	CHECK_EQ_INT(o.calls, 1);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_INT(steps, 4); /* a.child, child, example.com, com (psd=u: the walk goes on) */
+	dmarc_eval_free(&e);
+
+	memset(&o, 0, sizeof o);
+	e = dmarc_eval_new(&in);
+	run = dmarc_run(&r, e, done, &o);
+	CHECK(run != NULL && lr.cb != NULL);
+	dmarc_run_cancel(run);
+	CHECK(lr.cb == NULL);
+	CHECK_EQ_INT(o.calls, 0);
+	dmarc_eval_free(&e);
+	free(a);
+	dns_table_free(&lr.t);
+}
+
+int main(void)
+{
+	test_record();
+	test_author();
+	test_rfc_alignment();
+	test_walk();
+	test_subdomain_policy();
+	test_testing();
+	test_failures();
+	test_async();
+	return unit_done("test_dmarc");
+}
