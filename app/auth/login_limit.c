@@ -18,6 +18,7 @@ struct entry {
 	uint8_t key[16];
 	uint8_t used;
 	uint32_t failures, pending;
+	uint32_t pending_trusted; /* address: attempts in flight for trusted pairs */
 	uint64_t last_ms; /* last failure (address, account) or success (pair) */
 	uint64_t next_ms; /* account: the next free check slot */
 };
@@ -82,7 +83,7 @@ static int expired(enum kind k, const struct entry *e, uint64_t now)
 		return 1;
 	if (k == K_PAIR)
 		return older_than(e->last_ms, now, LOGIN_TRUST_MS);
-	if (e->pending)
+	if (e->pending || e->pending_trusted)
 		return 0;
 	if (k == K_ACCOUNT && e->next_ms > now)
 		return 0;
@@ -157,12 +158,21 @@ enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now
 	}
 	pthread_mutex_lock(&lock);
 	struct entry *ie = lookup(K_IP, t->ip, now_ms, 1);
-	if (ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
+	t->trusted = t->has_account && lookup(K_PAIR, t->pair, now_ms, 0) != NULL;
+	/*
+	 * A trusted pair's attempts in flight are not held against the
+	 * address: twenty people behind one NAT logging in at nine, or a
+	 * client opening a dozen connections at once, are not guessing. They
+	 * have a budget of their own, so even they cannot start a flood of
+	 * checks; their failures count like any other.
+	 */
+	if (t->trusted ? ie->failures >= LOGIN_IP_LIMIT ||
+				 ie->pending_trusted >= LOGIN_TRUSTED_PARALLEL
+		       : ie->failures + ie->pending >= LOGIN_IP_LIMIT) {
 		g = LOGIN_GATE_IP;
 		goto out;
 	}
 	if (t->has_account) {
-		t->trusted = lookup(K_PAIR, t->pair, now_ms, 0) != NULL;
 		if (!t->trusted) {
 			struct entry *ae = lookup(K_ACCOUNT, t->account, now_ms, 1);
 			uint64_t slot = ae->next_ms > now_ms ? ae->next_ms : now_ms;
@@ -175,7 +185,10 @@ enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now
 			*wait_ms_r = (unsigned)(slot - now_ms);
 		}
 	}
-	ie->pending++;
+	if (t->trusted)
+		ie->pending_trusted++;
+	else
+		ie->pending++;
 out:
 	pthread_mutex_unlock(&lock);
 	return g;
@@ -190,12 +203,22 @@ static struct entry *settle(enum kind k, const uint8_t key[16], uint64_t now, in
 	return e;
 }
 
+/* The same for the address, whose trusted reservations are apart. */
+static struct entry *settle_ip(const struct login_ticket *t, uint64_t now, int create)
+{
+	struct entry *e = lookup(K_IP, t->ip, now, create);
+	uint32_t *n = e ? (t->trusted ? &e->pending_trusted : &e->pending) : NULL;
+	if (n && *n)
+		(*n)--;
+	return e;
+}
+
 unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsigned *failures_r)
 {
 	unsigned n, delay = LOGIN_FIRST_DELAY_MS;
 
 	pthread_mutex_lock(&lock);
-	struct entry *ie = settle(K_IP, t->ip, now_ms, 1);
+	struct entry *ie = settle_ip(t, now_ms, 1);
 	if (ie->failures < UINT32_MAX)
 		ie->failures++;
 	if (now_ms > ie->last_ms)
@@ -222,7 +245,7 @@ unsigned login_limit_failed(const struct login_ticket *t, uint64_t now_ms, unsig
 void login_limit_succeeded(const struct login_ticket *t, uint64_t now_ms)
 {
 	pthread_mutex_lock(&lock);
-	settle(K_IP, t->ip, now_ms, 0);
+	settle_ip(t, now_ms, 0);
 	if (t->has_account) {
 		if (!t->trusted)
 			settle(K_ACCOUNT, t->account, now_ms, 0);
@@ -237,7 +260,7 @@ void login_limit_cancel(const struct login_ticket *t)
 {
 	pthread_mutex_lock(&lock);
 	/* Time 0 is never later than an entry: nothing looks expired. */
-	settle(K_IP, t->ip, 0, 0);
+	settle_ip(t, 0, 0);
 	if (t->has_account && !t->trusted)
 		settle(K_ACCOUNT, t->account, 0, 0);
 	pthread_mutex_unlock(&lock);

@@ -14,6 +14,11 @@
  * failures (Dovecot resets its penalty on success; here that let one
  * attacker reset the counter with a login to its own account).
  *
+ * Attempts for an (address, account) pair that is trusted (below) are
+ * reserved apart, up to LOGIN_TRUSTED_PARALLEL in flight: a client opening
+ * many connections at once, or an office behind one NAT, is not refused
+ * for the logins it has under way (their failures still count).
+ *
  * Per account (the user name as sent, lowercased, so unknown names count
  * too) failures space out the checks rather than lock the account: after
  * LOGIN_ACCOUNT_FREE failures (in flight ones included) each further check
@@ -58,6 +63,7 @@
 #define LOGIN_ACCOUNT_MAX_GAP_MS 60000u        /* ... up to this */
 #define LOGIN_WAIT_MAX_MS 10000u               /* a slot further away is refused */
 #define LOGIN_TRUST_MS (7ull * 24 * 3600 * 1000) /* a success exempts address+account */
+#define LOGIN_TRUSTED_PARALLEL 40u             /* trusted attempts in flight per address */
 #define LOGIN_LIMIT_SLOTS 8192u                /* entries per table */
 #define LOGIN_LIMIT_PROBE 8u
 

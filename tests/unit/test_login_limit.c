@@ -112,6 +112,36 @@ static void test_parallel_reserved(void)
 	CHECK_EQ_INT(login_limit_admit("192.0.2.50", "z@x", t, &wait, &k[0]), LOGIN_GATE_GO);
 }
 
+/* A trusted pair's logins in flight do not fill the address's budget. */
+static void test_trusted_parallel(void)
+{
+	uint64_t t = 15000000;
+	struct login_ticket k[LOGIN_TRUSTED_PARALLEL + 1], u[LOGIN_IP_LIMIT + 1];
+	unsigned wait, go = 0, ugo = 0;
+
+	login_limit_reset();
+	CHECK_EQ_INT(login_limit_admit("192.0.2.60", "office@x", t, &wait, &k[0]), LOGIN_GATE_GO);
+	login_limit_succeeded(&k[0], t);
+	for (unsigned i = 0; i <= LOGIN_TRUSTED_PARALLEL; i++)
+		if (login_limit_admit("192.0.2.60", "office@x", t, &wait, &k[go]) == LOGIN_GATE_GO)
+			go++;
+	CHECK_EQ_INT(go, LOGIN_TRUSTED_PARALLEL);
+	/* Untrusted attempts from the same address still get their ten. */
+	for (unsigned i = 0; i <= LOGIN_IP_LIMIT; i++) {
+		char user[32];
+		snprintf(user, sizeof user, "v%u@x", i);
+		if (login_limit_admit("192.0.2.60", user, t, &wait, &u[ugo]) == LOGIN_GATE_GO)
+			ugo++;
+	}
+	CHECK_EQ_INT(ugo, LOGIN_IP_LIMIT);
+	for (unsigned i = 0; i < go; i++)
+		login_limit_succeeded(&k[i], t);
+	for (unsigned i = 0; i < ugo; i++)
+		login_limit_failed(&u[i], t, NULL);
+	/* Ten failures: now even the trusted pair is refused. */
+	CHECK_EQ_INT(login_limit_admit("192.0.2.60", "office@x", t, &wait, &k[0]), LOGIN_GATE_IP);
+}
+
 /* Finding 3(c): many addresses against one account are spaced out. */
 static void test_account_spacing(void)
 {
@@ -249,6 +279,7 @@ int main(void)
 	test_ip_limit_and_window();
 	test_success_does_not_reset();
 	test_parallel_reserved();
+	test_trusted_parallel();
 	test_account_spacing();
 	test_ipv6_prefix();
 	test_bounded();
