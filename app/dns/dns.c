@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,18 +113,25 @@ void dns_rearm(struct dns *d)
 	}
 }
 
+/* c-ares' library init keeps a plain counter: once for the process, not
+ * once per loop (every loop creates its channel at the same moment). */
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static int lib_rc;
+
+static void lib_init(void)
+{
+	lib_rc = ares_library_init(ARES_LIB_INIT_ALL);
+}
+
 struct dns *dns_new(struct loop *loop, const char *servers, char *err, size_t errsz)
 {
-	static int lib_done;
 	struct ares_options o;
 	int rc;
 
-	if (!lib_done) {
-		if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-			snprintf(err, errsz, "c-ares: %s", ares_strerror(rc));
-			return NULL;
-		}
-		lib_done = 1;
+	pthread_once(&lib_once, lib_init);
+	if (lib_rc != ARES_SUCCESS) {
+		snprintf(err, errsz, "c-ares: %s", ares_strerror(lib_rc));
+		return NULL;
 	}
 	if ((!servers || !*servers) && access("/etc/resolv.conf", R_OK) != 0)
 		log_error("dns", NULL,
