@@ -379,6 +379,7 @@ struct dmarc_eval *dmarc_eval_new(const struct dmarc_input *in)
 	snprintf(e->v.header_from, sizeof e->v.header_from, "%s",
 		 e->author_ok ? e->author : (in->author_domain ? in->author_domain : ""));
 	e->v.policy_tag = "";
+	e->v.policy = e->v.disposition = DMARC_POLICY_NONE;
 	e->spf_pass = in->spf == SPF_PASS &&
 		      canon_domain(in->spf_domain, e->spf_domain, sizeof e->spf_domain) == 0;
 	for (size_t i = 0; i < in->ndkim && e->ndkim < DMARC_DKIM_MAX; i++) {

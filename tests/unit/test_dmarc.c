@@ -413,6 +413,8 @@ static void test_failures(void)
 	o = eval(NULL, "mail.example.org", SPF_PASS, "mail.example.org", NULL);
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_NONE);
 	CHECK_EQ_STR(o.v.policy_tag, "");
+	CHECK_EQ_INT(o.v.policy, DMARC_POLICY_NONE);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_NONE);
 	CHECK_EQ_INT(lr.n, 3);
 	/* Several DMARC records at one name: none there (the walk goes on to the parent). */
 	o = eval("_dmarc.multi.test TXT v=DMARC1; p=reject\n_dmarc.multi.test TXT v=DMARC1; p=none\n",
