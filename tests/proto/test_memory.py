@@ -233,3 +233,60 @@ def test_memory_many_big_streams():
         c.close()
     finally:
         s.cleanup()
+
+
+def test_memory_spool_failure_ends_only_that_session():
+    """A message the server cannot hold (here: its spool directory is
+    gone, replaced by a file, so a spill fails) is answered with a
+    temporary error and ends that session; the server and other sessions
+    go on (the same path as an allocation failure)."""
+    s = srv(env={"TERN_MESSAGE_MEMORY": "1M"})
+    try:
+        spool = os.path.join(s.data, "spool")
+        if os.path.isdir(spool):
+            os.rmdir(spool)
+        open(spool, "w").close()
+        big = body_bytes("f00", 3)  # over the 2 MiB a message may keep in memory
+        c = SmtpRaw(s.smtp_port, timeout=60)
+        c.cmd("EHLO fail.remote.test")
+        assert c.cmd("MAIL FROM:<alice@remote.test>")[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % BOB)[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(big + b".\r\n")
+        code, text = c.reply()
+        assert code == 421 and "4.3.0" in text[0], (code, text)
+        assert c.closed(), "the session should end"
+        # IMAP: NO [UNAVAILABLE] for the command, then BYE.
+        m = ImapRaw(s)
+        m.send("a LOGIN %s %s\r\n" % (BOB, BOB_PW))
+        while not m.line().startswith(b"a "):
+            pass
+        m.send("b APPEND INBOX {%d}\r\n" % len(big))
+        assert m.line().startswith(b"+")
+
+        # Past the address's share of the 1 MiB budget the literal has to
+        # spill, and cannot: the server answers and closes. Only part of
+        # the literal is sent, then the client reads; if the server's close
+        # came with data unread it is a reset, which may beat the two lines
+        # to the client. So: the lines when they come through, the log's
+        # record always.
+        m.send(big[:600 * 1024])
+        try:
+            lines = [m.line(), m.line()]
+            assert lines[0].startswith(b"b NO [UNAVAILABLE]"), lines
+            assert lines[1].startswith(b"* BYE"), lines
+        except (OSError, EOFError):
+            pass
+        assert s.wait_log("event=literal_dropped reason=resources"), "no IMAP record"
+        # Alive, and a small message still goes through.
+        assert s.proc.poll() is None
+        c = SmtpRaw(s.smtp_port)
+        c.cmd("EHLO ok.remote.test")
+        c.cmd("MAIL FROM:<alice@remote.test>")
+        c.cmd("RCPT TO:<%s>" % BOB)
+        c.cmd("DATA")
+        assert c.cmd(message(subject="small").replace("\r\n.", "\r\n..") + "\r\n.")[0] == 250
+        c.close()
+        assert "event=spool_failed" in s.log_text()
+    finally:
+        s.cleanup()
