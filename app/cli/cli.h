@@ -23,6 +23,8 @@ int cli_queue(const struct config *cfg, int argc, char **argv);
 int cli_check_dkim(const struct config *cfg, int argc, char **argv);
 /* tern check spf IP SENDER HELO (cmd_check_spf.c): the result, then any explanation. */
 int cli_check_spf(const struct config *cfg, int argc, char **argv);
+/* tern check auth --ip IP --helo H --mail-from A FILE (cmd_check_auth.c): the Authentication-Results field. */
+int cli_check_auth(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

@@ -23,6 +23,7 @@ static int usage(void)
 		"       tern queue list|flush [ID]|del ID|all\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
+		"       tern check auth --ip IP --helo H --mail-from A FILE   the Authentication-Results tern would add\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }
@@ -67,5 +68,7 @@ int main(int argc, char **argv)
 		return cli_check_dkim(&cfg, argc - 3, argv + 3);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "spf") == 0)
 		return cli_check_spf(&cfg, argc - 3, argv + 3);
+	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "auth") == 0)
+		return cli_check_auth(&cfg, argc - 3, argv + 3);
 	return usage();
 }

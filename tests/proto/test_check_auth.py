@@ -1,0 +1,127 @@
+"""`tern check auth --ip IP --helo H --mail-from A FILE` against records
+served by the loopback DNS server (dns_server.py) and a DKIM signature made
+by dkimpy (python3-dkim, as test_check_dkim.py): the Authentication-Results
+field for DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
+aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
+t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
+From domains (none), the null path, and usage errors."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import TERN, keep_sanitizer_output
+from mailpeers import SYSTEM_PYTHON, DnsServer
+
+HOST = "mx.tern.test"
+
+SIGNER = r"""
+import sys, dkim
+msg = sys.stdin.buffer.read()
+key = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
+                                  canonicalize=(b"relaxed", b"relaxed")) + msg)
+"""
+
+
+def message(frm, body="Noon at the usual place?\r\n"):
+    return ("From: %s\r\nTo: Bob <bob@example.net>\r\nSubject: lunch\r\n"
+            "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\nMessage-ID: <l.1@example.org>\r\n\r\n%s"
+            % (frm, body)).encode()
+
+
+def txt_value(dns_file):
+    text = open(dns_file).read()
+    return "".join(text.split('"')[1::2]) if '"' in text else text.strip()
+
+
+def test_check_auth():
+    tmp = tempfile.mkdtemp(prefix="tern-auth-")
+    dns = None
+    try:
+        r = subprocess.run(["dknewkey", os.path.join(tmp, "rsa")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 0, r.stderr
+        key = txt_value(os.path.join(tmp, "rsa.dns"))
+        zone = {
+            "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"], "A": ["127.0.0.2"]},
+            "bounce.example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
+            "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject; np=quarantine; rua=mailto:d@example.org"]},
+            "rsa._domainkey.example.org": {"TXT": ['" "'.join(key[i:i + 255] for i in range(0, len(key), 255))]},
+            "other.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
+            "quar.test": {"TXT": ["v=spf1 -all"]},
+            "_dmarc.quar.test": {"TXT": ["v=DMARC1; p=reject; t=y"]},
+            "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
+            "_dmarc.tmp.test": {"SERVFAIL": True},
+        }
+        dns = DnsServer(zone)
+        env = dict(os.environ, TERN_DNS_SERVERS=dns.servers, TERN_DATA_DIR=os.path.join(tmp, "data"),
+                   TERN_HOSTNAME=HOST)
+        n = [0]
+
+        def check(data, ip="127.0.0.2", mail_from="ann@example.org", helo="client.example.org",
+                  status=0, args=None):
+            n[0] += 1
+            path = os.path.join(tmp, "m%d.eml" % n[0])
+            with open(path, "wb") as f:
+                f.write(data)
+            cmd = args if args is not None else ["--ip", ip, "--helo", helo, "--mail-from", mail_from, path]
+            r = subprocess.run([TERN, "check", "auth"] + cmd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            err = r.stderr.decode(errors="replace")
+            keep_sanitizer_output(err, "stderr of tern check auth")
+            assert r.returncode == status, (cmd, r.returncode, err)
+            return r.stdout.decode().splitlines()
+
+        ar = "Authentication-Results: " + HOST + "; "
+        ann = message("Ann <ann@example.org>")
+        # SPF aligned, strict then relaxed.
+        out = check(ann)
+        assert out[0] == ar + ("spf=pass smtp.mailfrom=ann@example.org; dkim=none; "
+                               "dmarc=pass header.from=example.org policy.dmarc=reject"), out
+        assert "dmarc-policy-domain: example.org (p=)" in out, out
+        out = check(ann, mail_from="b@bounce.example.org")
+        assert out[0].endswith("; dmarc=pass header.from=example.org policy.dmarc=reject"), out
+        # The spoof of issue 29: our neighbour's domain from elsewhere.
+        out = check(ann, ip="127.0.0.9")
+        assert out[0] == ar + ("spf=fail smtp.mailfrom=ann@example.org; dkim=none; "
+                               "dmarc=fail header.from=example.org policy.dmarc=reject"), out
+        assert "dmarc-disposition: reject" in out, out
+        # DKIM aligned, SPF passing for another domain.
+        signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")], input=ann,
+                                stdout=subprocess.PIPE, timeout=60).stdout
+        out = check(signed, mail_from="x@other.test")
+        assert out[0] == ar + ("spf=pass smtp.mailfrom=x@other.test; dkim=pass header.d=example.org "
+                               "header.s=rsa; dmarc=pass header.from=example.org policy.dmarc=reject"), out
+        tampered = signed.replace(b"Noon", b"Nine")
+        out = check(tampered, mail_from="x@other.test")
+        assert "; dkim=fail header.d=example.org header.s=rsa; dmarc=fail" in out[0], out
+        # A non-existent subdomain gets np=.
+        out = check(message("x@ghost.example.org"), mail_from="x@other.test")
+        assert out[0].endswith("dmarc=fail header.from=ghost.example.org policy.dmarc=quarantine"), out
+        assert "dmarc-policy-domain: example.org (np=)" in out, out
+        # t=y: the policy stays what was published; the disposition is one step below.
+        out = check(message("q@quar.test"), mail_from="q@quar.test")
+        assert out[0].endswith("spf=fail smtp.mailfrom=q@quar.test; dkim=none; "
+                               "dmarc=fail header.from=quar.test policy.dmarc=reject"), out
+        assert "dmarc-disposition: quarantine (t=y: one step below the policy)" in out, out
+        # No record; a DNS failure; two From domains; the null path.
+        out = check(message("a@nobody.test"), mail_from="a@nobody.test")
+        assert out[0].endswith("; dmarc=none header.from=nobody.test"), out
+        out = check(message("a@tmp.test"), mail_from="a@tmp.test")
+        assert out[0].endswith("; dmarc=temperror header.from=tmp.test"), out
+        out = check(message("a@example.org, b@other.test"))
+        assert out[0].endswith("; dmarc=none"), out
+        assert "dmarc-reason: not exactly one From domain" in out, out
+        out = check(ann, mail_from="<>", helo="helo.test")
+        assert out[0].startswith(ar + "spf=pass smtp.helo=helo.test; dkim=none; dmarc=fail"), out
+        # Usage and a missing file.
+        assert check(ann, args=["--ip", "127.0.0.2", "x.eml"], status=2) == []
+        assert check(ann, args=["--ip", "bad", "--helo", "h", "--mail-from", "a@b", "x.eml"], status=2) == []
+        assert check(ann, args=["--ip", "127.0.0.2", "--helo", "h", "--mail-from", "a@b",
+                                os.path.join(tmp, "missing.eml")], status=1) == []
+    finally:
+        if dns:
+            dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
