@@ -257,7 +257,9 @@ def test_soak_mixed_abuse():
         report = sorted((max(v), k, len(v)) for k, v in t.times.items())
         print("soak: %d rounds in %ds; slowest operations:" % (n, seconds))
         for worst, name, count in report[::-1][:6]:
-            print("  %-22s max %.3fs over %d" % (name, worst, count))
+            v = sorted(t.times[name])
+            print("  %-22s max %.3fs, median %.3fs, over 0.5s %d of %d" %
+                  (name, worst, v[len(v) // 2], sum(1 for x in v if x > 0.5), count))
         # The abuse was real: it hit every limit it was meant to.
         log = s.log_text()
         seen_abuse = {what: log.count(needle) for what, needle in (
