@@ -242,19 +242,7 @@ static void frame_end(struct spf_eval *e, enum spf_result r, const char *why)
 
 static void reverse_name(struct spf_eval *e, char *out, size_t outsz)
 {
-	if (!e->ip6) {
-		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2], e->ip[1], e->ip[0]);
-		return;
-	}
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (int i = 15; i >= 0; i--) {
-		out[o++] = hex[e->ip[i] & 15];
-		out[o++] = '.';
-		out[o++] = hex[e->ip[i] >> 4];
-		out[o++] = '.';
-	}
-	snprintf(out + o, outsz - o, "ip6.arpa");
+	dns_reverse_name(e->ip, e->ip6, out, outsz);
 }
 
 static void start_ptr_walk(struct spf_eval *e, int for_macro)

@@ -1,12 +1,13 @@
 /*
  * cmd_check_auth.c — `tern check auth --ip IP --helo H --mail-from A FILE`:
  * the Authentication-Results field tern would add to the message in FILE
- * received from IP after HELO H and MAIL FROM A (DESIGN.md §5): SPF (RFC
+ * received from IP after HELO H and MAIL FROM A (DESIGN.md §5): iprev
+ * (RFC 8601 §3) of the client address, SPF (RFC
  * 7208) of the MAIL FROM identity, every DKIM signature (RFC 6376), and
  * DMARC (RFC 9989) of the From domain over those two.
  *
  * Output: the field on the first line, unfolded:
- *   Authentication-Results: HOST; spf=R smtp.mailfrom=A; dkim=R header.d=D
+ *   Authentication-Results: HOST; iprev=R policy.iprev=IP; spf=R smtp.mailfrom=A; dkim=R header.d=D
  *     header.s=S ...; dmarc=R header.from=F policy.dmarc=P
  * (HOST is TERN_HOSTNAME, the authserv-id; one dkim= per signature, or
  * dkim=none), then "key: value" details: the DMARC policy domain, the
@@ -15,10 +16,10 @@
  * usage. The server does not add this field yet: this command shows what
  * the delivery pipeline will.
  *
- * The three checks run one after the other, each on a private loop of
+ * The four checks run one after the other, each on a private loop of
  * its own (a stopped loop stays stopped: loop_stop is final), through
  * dns_query() (TERN_DNS_SERVERS), each with the same 20-second bound as
- * tern check spf. iprev is not checked yet.
+ * tern check spf.
  *
  * Caveat: the field is rendered here until the delivery pipeline needs
  * it too; then the renderer moves to auth/ and this command calls it.
@@ -31,12 +32,14 @@
 #include <unistd.h>
 
 #include "auth/dmarc.h"
+#include "auth/iprev.h"
 #include "auth/spf.h"
 #include "cli/cli.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dkim/dkim_verify.h"
 #include "dns/dns.h"
+#include "dns/dns_drive.h"
 #include "mime/rfc5322.h"
 
 #define CHECK_DEADLINE_MS 20000
@@ -66,6 +69,13 @@ static void dmarc_finished(void *arg, struct dmarc_eval *e)
 {
 	struct wait *w = arg;
 	(void)e;
+	w->done = 1;
+	loop_stop(w->loop);
+}
+
+static void iprev_finished(void *arg)
+{
+	struct wait *w = arg;
 	w->done = 1;
 	loop_stop(w->loop);
 }
@@ -215,8 +225,25 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 		spf_eval_free(&spf);
 		return 1;
 	}
-	struct stage st[3];
+	struct stage st[4];
+	if (stage_open(&st[3], cfg) < 0) {
+		spf_eval_free(&spf);
+		free(msg);
+		return 2;
+	}
+
+	/* iprev. */
+	struct iprev_eval *ipr = iprev_eval_new(ip);
+	struct wait iw = { .loop = st[3].loop };
+	struct dns_drive *irun = iprev_run(&st[3].r, ipr, iprev_finished, &iw);
+	wait_for(st[3].loop, &iw.done);
+	if (irun && !iw.done)
+		dns_drive_cancel(irun);
+	enum iprev_result ires = !irun || iw.done ? iprev_eval_result(ipr) : IPREV_TEMPERROR;
+	stage_close(&st[3]);
+
 	if (stage_open(&st[0], cfg) < 0) {
+		iprev_eval_free(&ipr);
 		spf_eval_free(&spf);
 		free(msg);
 		return 2;
@@ -235,6 +262,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	/* DKIM: every signature; the passing d= feed DMARC, except keys in
 	 * testing mode (t=y), which RFC 6376 §3.6.1 says to treat as unsigned. */
 	if (stage_open(&st[1], cfg) < 0) {
+		iprev_eval_free(&ipr);
 		spf_eval_free(&spf);
 		free(msg);
 		return 2;
@@ -261,6 +289,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 		dmarc_eval_free(&de);
 		dkim_verifier_free(&v);
 		stage_close(&st[1]);
+		iprev_eval_free(&ipr);
 		spf_eval_free(&spf);
 		free(msg);
 		return 2;
@@ -276,8 +305,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 
 	/* The field, then the details. */
 	/* The null path's check was of the HELO identity (RFC 7208 §2.4): say so. */
-	printf("Authentication-Results: %s; spf=%s %s=%s", cfg->hostname,
-	       spf_result_name(spf_eval_result(spf)), *sender ? "smtp.mailfrom" : "smtp.helo",
+	printf("Authentication-Results: %s; iprev=%s policy.iprev=%s; spf=%s %s=%s", cfg->hostname,
+	       iprev_result_name(ires), iprev_eval_ip(ipr), spf_result_name(spf_eval_result(spf)), *sender ? "smtp.mailfrom" : "smtp.helo",
 	       *sender ? sender : helo);
 	if (nsig == 0)
 		printf("; dkim=none");
@@ -293,6 +322,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	if (dres == DMARC_RESULT_PASS || dres == DMARC_RESULT_FAIL)
 		printf(" policy.dmarc=%s", dmarc_policy_name(dv->policy));
 	printf("\n");
+	if (ires == IPREV_PASS)
+		printf("iprev-name: %s\n", iprev_eval_name(ipr));
 	printf("spf-reason: %s\n", spf_eval_reason(spf));
 	for (size_t i = 0; i < nsig; i++)
 		printf("dkim-reason: %s\n", dkim_verifier_result(v, i)->reason);
@@ -306,6 +337,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 						  : "no result within 20 seconds");
 
 	free(pass);
+	iprev_eval_free(&ipr);
 	dmarc_eval_free(&de);
 	dkim_verifier_free(&v);
 	stage_close(&st[1]);

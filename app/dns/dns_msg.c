@@ -368,3 +368,22 @@ int dns_msg_parse(const uint8_t *msg, size_t len, const char *qname, uint16_t qt
 		dns_answer_init(out, qtype, DNS_ANS_TEMP, 0);
 	return r;
 }
+
+void dns_reverse_name(const uint8_t *ip, int ip6, char *out, size_t outsz)
+{
+	if (!ip6) {
+		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", ip[3], ip[2], ip[1], ip[0]);
+		return;
+	}
+	static const char hex[] = "0123456789abcdef";
+	char tmp[80];
+	size_t o = 0;
+	for (int i = 15; i >= 0; i--) {
+		tmp[o++] = hex[ip[i] & 15];
+		tmp[o++] = '.';
+		tmp[o++] = hex[ip[i] >> 4];
+		tmp[o++] = '.';
+	}
+	snprintf(tmp + o, sizeof tmp - o, "ip6.arpa");
+	snprintf(out, outsz, "%s", tmp);
+}

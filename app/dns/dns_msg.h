@@ -104,6 +104,12 @@ size_t dns_answer_size(const struct dns_answer *a);
 const char *dns_rr_text(const struct dns_answer *a, size_t i);
 /* Name in canonical text form (lowercase, no trailing dot) into out (outsz >= 1). -1 when too long. */
 int dns_name_canon(const char *in, char *out, size_t outsz);
+/*
+ * The reverse-lookup name of an address (RFC 1035 §3.5, RFC 3596 §2.5):
+ * "4.3.2.1.in-addr.arpa" for IPv4 (ip[0..4)), nibbles under "ip6.arpa"
+ * for IPv6 (ip[0..16)). out needs 74 bytes for IPv6.
+ */
+void dns_reverse_name(const uint8_t *ip, int ip6, char *out, size_t outsz);
 /* "A", "MX", ... or NULL; and back (case-insensitive), 0 when unknown. */
 const char *dns_type_name(uint16_t t);
 uint16_t dns_type_parse(const char *s);

@@ -1,7 +1,7 @@
 """`tern check auth --ip IP --helo H --mail-from A FILE` against records
 served by the loopback DNS server (dns_server.py) and a DKIM signature made
 by dkimpy (python3-dkim, as test_check_dkim.py): the Authentication-Results
-field for DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
+field: iprev (pass, and permerror without PTR), and DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
 aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
 t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
 From domains (none), the null path, and usage errors."""
@@ -54,6 +54,8 @@ def test_check_auth():
             "_dmarc.quar.test": {"TXT": ["v=DMARC1; p=reject; t=y"]},
             "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
             "_dmarc.tmp.test": {"SERVFAIL": True},
+            "2.0.0.127.in-addr.arpa": {"PTR": ["mail.example.org."]},
+            "mail.example.org": {"A": ["127.0.0.2"]},
         }
         dns = DnsServer(zone)
         env = dict(os.environ, TERN_DNS_SERVERS=dns.servers, TERN_DATA_DIR=os.path.join(tmp, "data"),
@@ -74,18 +76,19 @@ def test_check_auth():
             assert r.returncode == status, (cmd, r.returncode, err)
             return r.stdout.decode().splitlines()
 
-        ar = "Authentication-Results: " + HOST + "; "
+        ar = "Authentication-Results: " + HOST + "; iprev=pass policy.iprev=127.0.0.2; "
         ann = message("Ann <ann@example.org>")
         # SPF aligned, strict then relaxed.
         out = check(ann)
         assert out[0] == ar + ("spf=pass smtp.mailfrom=ann@example.org; dkim=none; "
                                "dmarc=pass header.from=example.org policy.dmarc=reject"), out
         assert "dmarc-policy-domain: example.org (p=)" in out, out
+        assert "iprev-name: mail.example.org" in out, out
         out = check(ann, mail_from="b@bounce.example.org")
         assert out[0].endswith("; dmarc=pass header.from=example.org policy.dmarc=reject"), out
         # The spoof of issue 29: our neighbour's domain from elsewhere.
         out = check(ann, ip="127.0.0.9")
-        assert out[0] == ar + ("spf=fail smtp.mailfrom=ann@example.org; dkim=none; "
+        assert out[0] == ar.replace("iprev=pass policy.iprev=127.0.0.2", "iprev=permerror policy.iprev=127.0.0.9") + ("spf=fail smtp.mailfrom=ann@example.org; dkim=none; "
                                "dmarc=fail header.from=example.org policy.dmarc=reject"), out
         assert "dmarc-disposition: reject" in out, out
         # DKIM aligned, SPF passing for another domain.
