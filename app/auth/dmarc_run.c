@@ -14,7 +14,6 @@ struct dmarc_run {
 	struct dmarc_eval *e;
 	dmarc_done_cb *done;
 	void *arg;
-	int finished;  /* done ran (maybe inside dns_drive()) */
 };
 
 static int step(void *ev, const char **name_r, uint16_t *type_r)
@@ -32,12 +31,12 @@ static const struct dns_drive_ops ops = { step, answer };
 static void finished(void *arg)
 {
 	struct dmarc_run *run = arg;
-	run->finished = 1;
 	dmarc_done_cb *done = run->done;
 	void *darg = run->arg;
 	struct dmarc_eval *e = run->e;
+	/* An end inside dns_drive() leaves run to dmarc_run(); a later one frees it here. */
 	if (run->d)
-		free(run); /* asynchronous end: nobody else holds run */
+		free(run);
 	done(darg, e);
 }
 

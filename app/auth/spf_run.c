@@ -1,84 +1,66 @@
 /*
- * spf_run.c — drives an SPF evaluation over a struct dns_resolver. See
+ * spf_run.c — drives an SPF evaluation over a struct dns_resolver with
+ * the shared step/answer loop (dns_drive.h), as DMARC and iprev do. See
  * spf.h.
- *
- * The resolver may answer inside start() (the table resolver always does,
- * the cache often does), so answers are taken in a loop rather than by
- * recursion: an answer that arrives while we are still inside start() is
- * only recorded, and the loop goes on from there.
  */
 #include "auth/spf.h"
 
 #include <stdlib.h>
 
 #include "core/xalloc.h"
-#include "dns/dns_resolver.h"
+#include "dns/dns_drive.h"
 
 struct spf_run {
-	const struct dns_resolver *r;
+	struct dns_drive *d;
 	struct spf_eval *e;
 	spf_done_cb *done;
 	void *arg;
-	void *handle;   /* the lookup in flight */
-	int in_start;   /* inside r->start(): answers are recorded, not acted on */
-	int answered;   /* an answer came inside r->start() */
 };
 
-static int pump(struct spf_run *run);
-
-static void on_answer(void *arg, const struct dns_answer *a)
+static int step(void *ev, const char **name_r, uint16_t *type_r)
 {
-	struct spf_run *run = arg;
-
-	run->handle = NULL;
-	spf_eval_answer(run->e, a);
-	if (run->in_start) {
-		run->answered = 1;
-		return;
-	}
-	pump(run);
+	return spf_eval_step(ev, name_r, type_r) == SPF_STEP_QUERY;
 }
 
-/* Steps until the evaluation ends (then frees run and calls done: 1) or a lookup is in flight (0). */
-static int pump(struct spf_run *run)
+static void answer(void *ev, const struct dns_answer *a)
 {
-	const char *name;
-	uint16_t type;
+	spf_eval_answer(ev, a);
+}
 
-	while (spf_eval_step(run->e, &name, &type) == SPF_STEP_QUERY) {
-		run->in_start = 1;
-		run->answered = 0;
-		void *h = run->r->start(run->r->ctx, name, type, on_answer, run);
-		run->in_start = 0;
-		if (!run->answered) {
-			run->handle = h;
-			return 0;
-		}
-	}
+static const struct dns_drive_ops ops = { step, answer };
+
+static void finished(void *arg)
+{
+	struct spf_run *run = arg;
 	spf_done_cb *done = run->done;
-	void *arg = run->arg;
+	void *darg = run->arg;
 	struct spf_eval *e = run->e;
-	free(run);
-	done(arg, e);
-	return 1;
+	/* An end inside dns_drive() leaves run to spf_run(); a later one frees it here. */
+	if (run->d)
+		free(run);
+	done(darg, e);
 }
 
 struct spf_run *spf_run(const struct dns_resolver *r, struct spf_eval *e, spf_done_cb *done,
 			void *arg)
 {
 	struct spf_run *run = xcalloc(1, sizeof *run);
-	run->r = r;
 	run->e = e;
 	run->done = done;
 	run->arg = arg;
-	return pump(run) ? NULL : run;
+	struct dns_drive *d = dns_drive(r, &ops, e, finished, run);
+	if (!d) {
+		free(run);
+		return NULL;
+	}
+	run->d = d;
+	return run;
 }
 
 void spf_run_cancel(struct spf_run *run)
 {
 	if (!run)
 		return;
-	if (run->handle)
-		run->r->cancel(run->r->ctx, run->handle);
+	dns_drive_cancel(run->d);
 	free(run);
 }
