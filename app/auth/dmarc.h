@@ -74,7 +74,10 @@ enum dmarc_result {
 /* What the message authenticated, for alignment. */
 struct dmarc_input {
 	const char *author_domain;   /* the RFC5322.From domain (dmarc_author_domain) */
-	enum spf_result spf;         /* the MAIL FROM (or HELO, for the null path) check */
+	/* The MAIL FROM identity's SPF result. DMARC relies on that identity
+	 * alone (§4.4.2): for the null path, whose check is of the HELO name,
+	 * pass SPF_NONE. */
+	enum spf_result spf;
 	const char *spf_domain;      /* the domain SPF checked (spf_eval_domain) */
 	const char *const *dkim_pass_domains; /* d= of every signature that passed */
 	size_t ndkim;

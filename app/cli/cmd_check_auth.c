@@ -282,7 +282,9 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 
 	/* DMARC over both. */
 	author_of(msg, len, author, sizeof author);
-	struct dmarc_input in = { author, spf_eval_result(spf), spf_eval_domain(spf), pass, npass };
+	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts; the null path's HELO check does not. */
+	struct dmarc_input in = { author, *sender ? spf_eval_result(spf) : SPF_NONE,
+				  spf_eval_domain(spf), pass, npass };
 	struct dmarc_eval *de = dmarc_eval_new(&in);
 	if (stage_open(&st[2], cfg) < 0) {
 		free(pass);

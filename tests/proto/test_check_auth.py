@@ -53,6 +53,7 @@ def test_check_auth():
             "quar.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.quar.test": {"TXT": ["v=DMARC1; p=reject; t=y"]},
             "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
+            "_dmarc.helo.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.tmp.test": {"SERVFAIL": True},
             "2.0.0.127.in-addr.arpa": {"PTR": ["mail.example.org."]},
             "mail.example.org": {"A": ["127.0.0.2"]},
@@ -119,6 +120,10 @@ def test_check_auth():
         assert "dmarc-reason: not exactly one From domain" in out, out
         out = check(ann, mail_from="<>", helo="helo.test")
         assert out[0].startswith(ar + "spf=pass smtp.helo=helo.test; dkim=none; dmarc=fail"), out
+        # ... and a HELO pass never aligns for DMARC (RFC 9989 §4.4.2: MAIL FROM only).
+        out = check(message("x@helo.test"), mail_from="<>", helo="helo.test")
+        assert out[0].endswith("spf=pass smtp.helo=helo.test; dkim=none; "
+                               "dmarc=fail header.from=helo.test policy.dmarc=reject"), out
         # Usage and a missing file.
         assert check(ann, args=["--ip", "127.0.0.2", "x.eml"], status=2) == []
         assert check(ann, args=["--ip", "bad", "--helo", "h", "--mail-from", "a@b", "x.eml"], status=2) == []
