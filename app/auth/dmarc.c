@@ -204,6 +204,35 @@ static int choose_policy(struct dmarc_eval *e, const struct walk *w, const struc
 	return 0;
 }
 
+/*
+ * The walk above the Author Domain failed temporarily, but its own record
+ * is known: an identifier equal to the Author Domain aligns in any mode
+ * without the Organizational Domain, so a parent's DNS trouble need not
+ * turn that pass into a temperror. 1 when it finished the evaluation.
+ */
+static int exact_pass(struct dmarc_eval *e)
+{
+	const struct entry *own = find(e, e->author, DNS_T_TXT);
+	if (!own || own->state != DMARC_ONE_RECORD || own->rec.p == DMARC_POLICY_INVALID)
+		return 0;
+	int spf = e->spf_pass && strcmp(e->spf_domain, e->author) == 0, dkim = 0;
+	for (size_t i = 0; i < e->ndkim && !spf && !dkim; i++)
+		dkim = strcmp(e->dkim[i], e->author) == 0;
+	if (!spf && !dkim)
+		return 0;
+	snprintf(e->v.policy_domain, sizeof e->v.policy_domain, "%s", e->author);
+	e->v.policy = own->rec.p == DMARC_POLICY_ABSENT ? DMARC_POLICY_NONE : own->rec.p;
+	e->v.policy_tag = "p";
+	e->v.testing = own->rec.testing;
+	e->v.spf_aligned = spf;
+	e->v.dkim_aligned = dkim;
+	if (dkim)
+		snprintf(e->v.dkim_domain, sizeof e->v.dkim_domain, "%s", e->author);
+	e->v.disposition = DMARC_POLICY_NONE;
+	finish(e, DMARC_RESULT_PASS, spf ? "SPF pass aligned (strict)" : "DKIM pass aligned (strict)");
+	return 1;
+}
+
 /* One pass over the evaluation; returns with e->pending or e->done set. */
 static void advance(struct dmarc_eval *e)
 {
@@ -216,7 +245,9 @@ static void advance(struct dmarc_eval *e)
 		return;
 	}
 	/* 1. Policy discovery and the Author Domain's Organizational Domain. */
-	if ((r = walk(e, e->author, &w)) != READY)
+	if ((r = walk(e, e->author, &w)) == TEMP && exact_pass(e))
+		return;
+	if (r != READY)
 		goto stop;
 	snprintf(e->v.org_domain, sizeof e->v.org_domain, "%s", w.org);
 	if (choose_policy(e, &w, &pol) < 0)

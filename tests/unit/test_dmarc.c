@@ -459,6 +459,16 @@ static void test_failures(void)
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
 	o = eval("_dmarc.x.example.com TXT SERVFAIL\n", "example.com", SPF_NONE, NULL, "x.example.com");
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
+	/* A parent's SERVFAIL above the Author Domain's own record: an exact match still passes. */
+	o = eval("_dmarc.com TXT SERVFAIL\n", "example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_INT(o.v.policy, DMARC_POLICY_REJECT);
+	o = eval("_dmarc.com TXT SERVFAIL\n", "example.com", SPF_NONE, NULL, "example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(o.v.dkim_aligned);
+	/* ... a relaxed one needs the Organizational Domain: temperror. */
+	o = eval("_dmarc.com TXT SERVFAIL\n", "example.com", SPF_PASS, "child.example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_TEMPERROR);
 	/* ... which does not matter once another identifier aligned. */
 	o = eval("_dmarc.x.example.com TXT SERVFAIL\n", "example.com", SPF_PASS, "example.com", "x.example.com");
 	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
