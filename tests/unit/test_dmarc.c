@@ -352,6 +352,48 @@ static void test_walk(void)
 	CHECK_EQ_INT(lr.n, 1);
 }
 
+/* Appendix B.4: the tree walk examples, each identifier checked on its own. */
+static void test_rfc_tree_walks(void)
+{
+	const char *signing = "_dmarc.signing.example.com TXT v=DMARC1; p=none\n";
+	struct outcome o;
+	/* B.4.1: example.com and signing.example.com publish, com does not. */
+	o = eval(signing, "example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_STR(o.v.org_domain, "example.com");
+	o = eval(signing, "example.com", SPF_NONE, NULL, "signing.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK(o.v.dkim_aligned);
+	CHECK_EQ_STR(lr.names[0], "TXT _dmarc.example.com");
+	CHECK_EQ_STR(lr.names[1], "TXT _dmarc.com");
+	CHECK_EQ_STR(lr.names[2], "TXT _dmarc.signing.example.com");
+	CHECK_EQ_INT(lr.n, 3); /* example.com and com are not asked twice */
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+
+	/* B.4.2: a deep Author Domain without a record; example.com governs. */
+	o = eval(signing, "a.b.c.d.e.f.g.h.i.j.k.example.com", SPF_PASS, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_STR(lr.names[1], "TXT _dmarc.g.h.i.j.k.example.com");
+	CHECK_EQ_INT(lr.n, 8);
+	o = eval(signing, "a.b.c.d.e.f.g.h.i.j.k.example.com", SPF_NONE, NULL, "signing.example.com");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_STR(o.v.policy_domain, "example.com");
+	o = eval(signing, "a.b.c.d.e.f.g.h.i.j.k.example.com", SPF_FAIL, "example.com", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_REJECT);
+
+	/* B.4.3: bank.example is a PSD; giant.bank.example its own organization. */
+	const char *bank = "_dmarc.bank.example TXT v=DMARC1; p=reject; psd=y\n"
+			   "_dmarc.giant.bank.example TXT v=DMARC1; p=quarantine\n";
+	o = eval(bank, "giant.bank.example", SPF_PASS, "mail.giant.bank.example", NULL);
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_PASS);
+	CHECK_EQ_STR(o.v.org_domain, "giant.bank.example");
+	CHECK_EQ_STR(o.v.policy_domain, "giant.bank.example");
+	o = eval(bank, "giant.bank.example", SPF_NONE, NULL, "mail.mega.bank.example");
+	CHECK_EQ_INT(o.v.result, DMARC_RESULT_FAIL);
+	CHECK_EQ_INT(o.v.disposition, DMARC_POLICY_QUARANTINE);
+}
+
 /* sp= for existing subdomains, np= for non-existent ones, p= at the domain itself. */
 static void test_subdomain_policy(void)
 {
@@ -537,6 +579,7 @@ int main(void)
 	test_author();
 	test_rfc_alignment();
 	test_walk();
+	test_rfc_tree_walks();
 	test_subdomain_policy();
 	test_testing();
 	test_failures();
