@@ -598,7 +598,8 @@ class Run:
             e = self.new_address() or self.some_address()
         else:
             e = self.some_address()  # maybe an existing one, maybe not a local domain
-        exists, local = e in self.m.accounts, domain_of(e) in self.m.domains
+        # An address that is an alias is taken too (issue 28, finding 8): 409.
+        exists, local = e in self.m.accounts or e in self.m.aliases, domain_of(e) in self.m.domains
         pw = self.password()
         if self.rnd.random() < 0.25:
             quota, qarg = self.rnd.choice([(0, []), (123, ["--quota", "123"]),
@@ -694,7 +695,9 @@ class Run:
         alias_local = domain_of(alias) in self.m.domains
         target_local = domain_of(target) in self.m.domains
         dup = target in self.m.aliases.get(alias, ())
-        ok = alias_local and target_local and not dup
+        # An alias cannot take an account's address (issue 28, finding 8).
+        taken = dup or alias in self.m.accounts
+        ok = alias_local and target_local and not taken
         if self.rnd.random() < 0.25:
             self.cli_expect(ok, "alias", "add", mixcase(self.rnd, alias), mixcase(self.rnd, target),
                             says=None if not alias_local or target_local else "not in a local domain")
@@ -707,7 +710,7 @@ class Run:
             self.problem(res, 404, "not_found")
         elif not target_local:
             self.problem(res, 400, "invalid_field", field="target", detail="not in a local domain")
-        elif dup:
+        elif taken:
             self.problem(res, 409, "exists", no_field=True)
         else:
             self.check(res[0] == 201, "POST /aliases %s -> %s: %r" % (alias, target, res[2]))
