@@ -188,6 +188,32 @@ static void stage_close(struct stage *st)
 	loop_free(&st->loop);
 }
 
+/*
+ * Prints an RFC 8601 pvalue: as it is when it is a dot-atom address or
+ * name (atext, ".", one "@"), else as a quoted-string, so a MAIL FROM
+ * with a quoted local part cannot break the field's syntax.
+ */
+static void print_pvalue(const char *v)
+{
+	static const char special[] = "!#$%&'*+-/=?^_`{|}~.@";
+	int plain = *v != '\0';
+	for (const char *p = v; *p && plain; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			strchr(special, *p) != NULL;
+	if (plain && strchr(v, '@') == strrchr(v, '@')) {
+		fputs(v, stdout);
+		return;
+	}
+	putchar('"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			putchar('\\');
+		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+			putchar(*p);
+	}
+	putchar('"');
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS FILE\n");
@@ -307,9 +333,10 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 
 	/* The field, then the details. */
 	/* The null path's check was of the HELO identity (RFC 7208 §2.4): say so. */
-	printf("Authentication-Results: %s; iprev=%s policy.iprev=%s; spf=%s %s=%s", cfg->hostname,
-	       iprev_result_name(ires), iprev_eval_ip(ipr), spf_result_name(spf_eval_result(spf)), *sender ? "smtp.mailfrom" : "smtp.helo",
-	       *sender ? sender : helo);
+	printf("Authentication-Results: %s; iprev=%s policy.iprev=%s; spf=%s %s=", cfg->hostname,
+	       iprev_result_name(ires), iprev_eval_ip(ipr), spf_result_name(spf_eval_result(spf)),
+	       *sender ? "smtp.mailfrom" : "smtp.helo");
+	print_pvalue(*sender ? sender : helo);
 	if (nsig == 0)
 		printf("; dkim=none");
 	for (size_t i = 0; i < nsig; i++) {

@@ -124,6 +124,9 @@ def test_check_auth():
         out = check(message("x@helo.test"), mail_from="<>", helo="helo.test")
         assert out[0].endswith("spf=pass smtp.helo=helo.test; dkim=none; "
                                "dmarc=fail header.from=helo.test policy.dmarc=reject"), out
+        # A MAIL FROM that is not a dot-atom is a quoted-string in the field.
+        out = check(ann, mail_from='"a b"@other.test')
+        assert 'spf=pass smtp.mailfrom="\\"a b\\"@other.test"; dkim=none' in out[0], out
         # Usage and a missing file.
         assert check(ann, args=["--ip", "127.0.0.2", "x.eml"], status=2) == []
         assert check(ann, args=["--ip", "bad", "--helo", "h", "--mail-from", "a@b", "x.eml"], status=2) == []
