@@ -360,6 +360,9 @@ int loop_run(struct loop *l)
 		int timeout = -1;
 		log_defer_flush(); /* before sleeping */
 		mem_release_if_due(); /* a big message ended: its memory goes back */
+		if (mem_reserve_drawn()) /* not inside a connection callback */
+			log_error("core", NULL, "event=memory_reserve_drawn_outside_session");
+		mem_reserve_refill();
 		cached_now = clock_ms();
 		if (l->nheap) {
 			uint64_t when = l->heap[0].when;

@@ -1,12 +1,64 @@
 /*
- * xalloc.c — allocation wrappers that abort, and fatal(). See xalloc.h.
+ * xalloc.c — allocation wrappers, the memory reserve, and fatal().
+ * See xalloc.h.
+ *
+ * Design (issue 28, finding 1: an allocation failure in a session ends
+ * that session with a temporary error, never the process). Hundreds of
+ * call sites rely on xmalloc() never returning NULL, so the failure is
+ * handled here, at the one place every allocation goes through:
+ *
+ *  - mem_reserve_init() (server start) maps RESERVE_BYTES of anonymous
+ *    memory and touches every page, so the process holds them for real.
+ *  - When malloc/calloc/realloc fails, the reserve is unmapped (given back
+ *    to the system: pages and address space), the calling thread is
+ *    marked, the event memory_reserve_drawn is logged, and the allocation
+ *    is retried. The caller gets its memory and never sees the failure.
+ *  - An event loop checks the mark after each callback into a connection
+ *    (conn.c): the connection being served is told goodbye with its
+ *    protocol's temporary error (conn_ops.oom_goodbye: SMTP 421 4.3.0,
+ *    IMAP "* BYE [UNAVAILABLE]", POP3 -ERR [SYS/TEMP]) and closed with
+ *    reason=out_of_memory, which frees what it held. A mark left after a
+ *    loop iteration (a timer, a store reply outside a connection
+ *    callback) is logged and cleared: no session can be named for it.
+ *  - Each loop, before it waits, calls mem_reserve_refill(): while the
+ *    reserve is spent it tries to map it again (cheap when it fails), and
+ *    logs memory_reserve_restored when it succeeds.
+ *  - Only a failure while the reserve is already spent (or was never
+ *    taken: CLI commands, tests) and whose retry fails too ends the
+ *    process, as before: event=out_of_memory, abort().
+ *
+ * Threads that serve no single session (the store writer, the worker
+ * pool, libmicrohttpd's threads) are marked too but never look: the
+ * request they were applying completes with the reserve's memory. For the
+ * writer that is the choice on purpose: failing a half-applied write
+ * transaction with a temporary error would need an unwind path through
+ * LMDB for every request, while its per-request memory is bounded and
+ * small next to the reserve. The loops take the reserve back.
+ *
+ * Thread safety: the reserve pointer is guarded by reserve_mu; the "spent"
+ * flag is atomic so the loops' refill check costs one load; the mark is
+ * thread-local.
+ *
+ * Caveats: the reserve helps an allocation smaller than itself; a bigger
+ * one (or an allocator that needs a whole new segment larger than the
+ * reserve) still fails after the retry and ends the process. Two sessions
+ * failing before the reserve is retaken: the second one ends the process.
+ * The session ended is the one being served when the reserve was drawn,
+ * which is not necessarily the one that used the most memory (buffers and
+ * message data, the big users, already fail per connection: buf.c,
+ * spool.c). TERN_TEST_ALLOC_FAIL=N (test-only, not a user setting) makes
+ * the first attempt of every allocation of exactly N bytes fail, so tests
+ * can draw the reserve from one chosen session.
  */
 #include "xalloc.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "log.h"
 
@@ -46,33 +98,141 @@ void mem_release_if_due(void)
 	}
 }
 
+#define RESERVE_BYTES ((size_t)4 << 20)
+
+static pthread_mutex_t reserve_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *reserve;            /* guarded by reserve_mu */
+static atomic_int reserve_spent; /* 1 while given back */
+static _Thread_local int reserve_drawn_here;
+static size_t test_fail_size; /* TERN_TEST_ALLOC_FAIL */
+
+int (*xalloc_fail_hook)(size_t n, int retry);
+
+static void *reserve_map(void)
+{
+	void *p =
+	    mmap(NULL, RESERVE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0xa5, RESERVE_BYTES); /* held for real, not just promised */
+	return p;
+}
+
+static int env_fail(size_t n, int retry)
+{
+	return n == test_fail_size && !retry;
+}
+
+void mem_reserve_init(void)
+{
+	const char *v = getenv("TERN_TEST_ALLOC_FAIL");
+
+	if (v && *v) {
+		test_fail_size = strtoull(v, NULL, 10);
+		if (test_fail_size)
+			xalloc_fail_hook = env_fail;
+	}
+	pthread_mutex_lock(&reserve_mu);
+	if (!reserve)
+		reserve = reserve_map();
+	atomic_store(&reserve_spent, reserve == NULL);
+	pthread_mutex_unlock(&reserve_mu);
+}
+
+int mem_reserve_refill(void)
+{
+	int done = 0;
+
+	if (!atomic_load_explicit(&reserve_spent, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&reserve_mu);
+	if (!reserve && (reserve = reserve_map()) != NULL) {
+		atomic_store(&reserve_spent, 0);
+		done = 1;
+	}
+	pthread_mutex_unlock(&reserve_mu);
+	if (done)
+		log_info("core", NULL, "event=memory_reserve_restored bytes=%zu", RESERVE_BYTES);
+	return done;
+}
+
+int mem_reserve_drawn(void)
+{
+	int d = reserve_drawn_here;
+	reserve_drawn_here = 0;
+	return d;
+}
+
+int mem_reserve_held(void)
+{
+	pthread_mutex_lock(&reserve_mu);
+	int held = reserve != NULL;
+	pthread_mutex_unlock(&reserve_mu);
+	return held;
+}
+
+/* An allocation of n failed: gives the reserve back. 1 when it did (retry),
+ * 0 when it was already spent. */
+static int reserve_draw(size_t n)
+{
+	void *p;
+
+	pthread_mutex_lock(&reserve_mu);
+	p = reserve;
+	reserve = NULL;
+	if (p)
+		atomic_store(&reserve_spent, 1);
+	pthread_mutex_unlock(&reserve_mu);
+	if (!p)
+		return 0;
+	munmap(p, RESERVE_BYTES);
+	reserve_drawn_here = 1;
+	log_error("core", NULL, "event=memory_reserve_drawn bytes=%zu reserve=%zu", n,
+		  RESERVE_BYTES);
+	return 1;
+}
+
 static void oom(size_t n)
 {
-	log_error("core", NULL, "event=out_of_memory bytes=%zu", n);
+	log_error("core", NULL, "event=out_of_memory bytes=%zu reserve=spent", n);
 	abort();
+}
+
+static int fails(size_t n, int retry)
+{
+	return xalloc_fail_hook && xalloc_fail_hook(n, retry);
 }
 
 void *xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		oom(n);
+	void *p = fails(n, 0) ? NULL : malloc(n ? n : 1);
+	if (!p) {
+		if (!reserve_draw(n) || !(p = fails(n, 1) ? NULL : malloc(n ? n : 1)))
+			oom(n);
+	}
 	return p;
 }
 
 void *xcalloc(size_t nmemb, size_t size)
 {
-	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
-	if (!p)
-		oom(nmemb * size);
+	size_t n = nmemb * size;
+	void *p = fails(n, 0) ? NULL : calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p) {
+		if (!reserve_draw(n) ||
+		    !(p = fails(n, 1) ? NULL : calloc(nmemb ? nmemb : 1, size ? size : 1)))
+			oom(n);
+	}
 	return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
-	void *q = realloc(p, n ? n : 1);
-	if (!q)
-		oom(n);
+	/* On failure realloc leaves p as it was, so the retry may use it. */
+	void *q = fails(n, 0) ? NULL : realloc(p, n ? n : 1);
+	if (!q) {
+		if (!reserve_draw(n) || !(q = fails(n, 1) ? NULL : realloc(p, n ? n : 1)))
+			oom(n);
+	}
 	return q;
 }
 

@@ -1,9 +1,11 @@
 /*
  * xalloc.h — allocation that cannot fail, and fatal errors.
  *
- * Running out of memory is an environment failure we do not try to survive
- * half-way: the wrappers abort with a log line instead of returning NULL, so
- * callers never carry NULL checks for allocation (Dovecot's i_malloc).
+ * The wrappers never return NULL, so callers carry no NULL checks for
+ * allocation (Dovecot's i_malloc). A failure draws the process's memory
+ * reserve and retries; the thread is marked and its event loop ends the
+ * session it was serving (see the design in xalloc.c). Only a failure with
+ * the reserve already spent aborts, with a log line.
  * fatal() is for broken invariants and start-up failures.
  */
 #ifndef TERN_CORE_XALLOC_H
@@ -42,6 +44,21 @@ void mem_release_soon(void);
 void mem_release_if_due(void);
 /* A use at least this big is worth a mem_release() when it ends. */
 #define MEM_RELEASE_AFTER ((size_t)1 << 20)
+
+/*
+ * The memory reserve (xalloc.c). mem_reserve_init(): at server start, takes
+ * it (and reads the test-only TERN_TEST_ALLOC_FAIL). mem_reserve_drawn():
+ * 1 once if this thread's allocation drew the reserve since the last call.
+ * mem_reserve_refill(): takes the reserve again if it is spent and memory
+ * is there; 1 when it did. mem_reserve_held(): 1 while it is held.
+ */
+void mem_reserve_init(void);
+int mem_reserve_drawn(void);
+int mem_reserve_refill(void);
+int mem_reserve_held(void);
+/* Test hook: when set and it returns 1, the attempt (retry 0: the first,
+ * 1: the one after the reserve was drawn) fails as if malloc had. */
+extern int (*xalloc_fail_hook)(size_t n, int retry);
 
 /* Logs "fatal ..." and exits with status 1 (or 2 when code is 2). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -54,6 +54,7 @@ static const struct conn_ops imap_conn_ops = {
 	.on_data = session_data,
 	.on_drained = session_drained,
 	.on_close = session_closed,
+	.oom_goodbye = "* BYE [UNAVAILABLE] Out of memory, try again later\r\n",
 };
 
 void imap_server_init(const struct config *cfg, struct store *st)

@@ -28,6 +28,25 @@
 #define IO_CHUNK 16384
 #define CLOSE_GRACE_MS 5000
 
+/*
+ * After a callback into the session: if an allocation on this thread drew
+ * the memory reserve meanwhile, this session ends with its temporary error
+ * (core/xalloc.c), so what it holds is freed and the process goes on.
+ */
+static void check_reserve(struct conn *c)
+{
+	if (!mem_reserve_drawn())
+		return;
+	log_error("net", NULL, "event=session_ended reason=out_of_memory peer=%s", c->peer_ip);
+	if (c->dead_)
+		return;
+	if (c->ops_->oom_goodbye && !c->close_after_flush_)
+		(void)conn_write(c, c->ops_->oom_goodbye, strlen(c->ops_->oom_goodbye));
+	buf_reset(&c->in);
+	conn_pause_read(c, 1);
+	conn_close_after_flush(c, "out_of_memory");
+}
+
 static void conn_io(struct loop *loop, int fd, unsigned events, void *arg);
 static void conn_settle(struct conn *c);
 
@@ -405,6 +424,7 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 		if (c->dead_ || !c->tls || !was_paused || c->paused_)
 			break;
 	}
+	check_reserve(c);
 	c->busy_--;
 	conn_settle(c);
 }
@@ -446,6 +466,7 @@ void conn_hold(struct conn *c)
 
 void conn_release(struct conn *c)
 {
+	check_reserve(c);
 	c->busy_--;
 	conn_flush(c);
 }

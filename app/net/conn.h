@@ -38,6 +38,10 @@ struct conn_ops {
 	/* The connection is gone; reason is a short token for the log. The
 	 * session frees its own state here; the conn is freed after. */
 	void (*on_close)(struct conn *c, void *arg, const char *reason);
+	/* Sent (a complete line, or NULL) when an allocation made while
+	 * serving this connection drew the memory reserve (core/xalloc.c):
+	 * the connection then closes with reason out_of_memory. */
+	const char *oom_goodbye;
 };
 
 struct conn {

@@ -45,6 +45,7 @@ static const struct conn_ops pop3_conn_ops = {
 	.on_data = session_data,
 	.on_drained = session_drained,
 	.on_close = session_closed,
+	.oom_goodbye = "-ERR [SYS/TEMP] Out of memory, try again later\r\n",
 };
 
 void pop3_server_init(const struct config *cfg, struct store *st)

@@ -158,6 +158,7 @@ int server_run(const struct config *cfg_env)
 
 	merged = *cfg_env;
 	mem_setup();
+	mem_reserve_init();
 	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
 		log_error("server", NULL, "event=start_failed error=\"cannot create %s: %s\"",
 			  cfg->data_dir, strerror(errno));

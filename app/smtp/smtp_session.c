@@ -51,6 +51,7 @@ static const struct conn_ops smtp_conn_ops = {
 	.on_data = session_data,
 	.on_drained = session_drained,
 	.on_close = session_closed,
+	.oom_goodbye = "421 4.3.0 Out of memory, closing connection\r\n",
 };
 
 void smtp_server_init(const struct config *cfg, struct store *st)
