@@ -5,11 +5,11 @@
  */
 #include "auth/login_limit.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
+#include "core/cidr.h"
 #include "core/xalloc.h"
 
 enum kind { K_IP, K_ACCOUNT, K_PAIR, K_COUNT };
@@ -35,23 +35,19 @@ static void key_init(void)
 	randombytes_buf(digest_key, sizeof digest_key);
 }
 
-/* The address part of a key: family byte, 4 bytes (IPv4) or the /64. */
-static size_t ip_material(const char *ip, uint8_t out[9])
+/*
+ * The address part of a key: the client as the connection limits count it
+ * (cidr_client_key: an IPv4 address, an IPv6 /64), so one client is one
+ * client everywhere. Anything that is not a literal address (a unix
+ * socket's "") is counted under one shared key, "".
+ */
+static void ip_material(const char *ip, char out[CIDR_KEY_MAX])
 {
-	uint8_t a[16];
-
-	memset(out, 0, 9);
-	if (ip && inet_pton(AF_INET, ip, a) == 1) {
-		out[0] = 4;
-		memcpy(out + 1, a, 4);
-	} else if (ip && inet_pton(AF_INET6, ip, a) == 1) {
-		out[0] = 6;
-		memcpy(out + 1, a, 8);
-	}
-	return 9;
+	if (!ip || cidr_client_key(ip, out, CIDR_KEY_MAX) < 0)
+		out[0] = '\0';
 }
 
-static void digest(enum kind k, const uint8_t *ipm, const char *user, uint8_t out[16])
+static void digest(enum kind k, const char *client, const char *user, uint8_t out[16])
 {
 	crypto_generichash_state st;
 	uint8_t kb = (uint8_t)k;
@@ -59,8 +55,9 @@ static void digest(enum kind k, const uint8_t *ipm, const char *user, uint8_t ou
 	pthread_once(&key_once, key_init);
 	crypto_generichash_init(&st, digest_key, sizeof digest_key, 16);
 	crypto_generichash_update(&st, &kb, 1);
-	if (ipm)
-		crypto_generichash_update(&st, ipm, 9);
+	/* With its NUL: the client's end is never ambiguous with the user's start. */
+	if (client)
+		crypto_generichash_update(&st, (const uint8_t *)client, strlen(client) + 1);
 	/* Addresses are stored lowercase: "Bob@x" and "bob@x" are one account. */
 	for (const char *p = user; p && *p; p++) {
 		uint8_t c = (uint8_t)*p;
@@ -144,7 +141,7 @@ static uint64_t account_gap(uint32_t f)
 enum login_gate login_limit_admit(const char *ip, const char *user, uint64_t now_ms,
 				  unsigned *wait_ms_r, struct login_ticket *t)
 {
-	uint8_t ipm[9];
+	char ipm[CIDR_KEY_MAX];
 	enum login_gate g = LOGIN_GATE_GO;
 
 	memset(t, 0, sizeof *t);
@@ -277,7 +274,8 @@ static unsigned count(enum kind k, const uint8_t key[16], uint64_t now)
 
 unsigned login_limit_ip_failures(const char *ip, uint64_t now_ms)
 {
-	uint8_t ipm[9], key[16];
+	char ipm[CIDR_KEY_MAX];
+	uint8_t key[16];
 
 	ip_material(ip, ipm);
 	digest(K_IP, ipm, NULL, key);

@@ -207,6 +207,13 @@ static void test_ipv6_prefix(void)
 	fail_once("", NULL, t);
 	fail_once("not-an-ip", NULL, t);
 	CHECK_EQ_INT(login_limit_ip_failures("garbage", t), 2);
+	/* An IPv4 client written IPv4-mapped is that IPv4 client, not one
+	 * ::ffff:0:0/64 shared by every IPv4 address (the connection limits'
+	 * keying, cidr_client_key). */
+	fail_once("::ffff:192.0.2.7", NULL, t);
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.7", t), 1);
+	CHECK_EQ_INT(login_limit_ip_failures("::ffff:192.0.2.8", t), 0);
+	CHECK_EQ_INT(login_limit_ip_failures("192.0.2.8", t), 0);
 	/* A success from another address of the /64 trusts the whole /64. */
 	struct login_ticket k;
 	unsigned wait;
