@@ -23,6 +23,9 @@
  * OK with APPENDUID is sent from the writer's completion, after the
  * commit. The session waits in IMAP_W_STORE with input paused meanwhile;
  * s->append keeps it alive if the client goes away.
+ *
+ * REPLACE (cmd_replace.c) is this same path with one message and the old
+ * message's UID on the store request, which expunges it in the commit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,7 @@ struct imap_append {
 	struct append_msg *msgs;
 	size_t n;
 	uint32_t account, mailbox;
+	enum imap_cmd_id cmd; /* APPEND, or REPLACE / UID REPLACE (cmd_replace.c) */
 };
 
 uint64_t imap_append_limit(void)
@@ -107,9 +111,9 @@ static void append_free(struct imap_append *a)
 	free(a);
 }
 
-static void bad(struct imap_session *s, const char *why)
+static void bad(struct imap_session *s, enum imap_cmd_id cmd, const char *why)
 {
-	imap_tagged(s, "BAD Error in IMAP command APPEND: %s", why);
+	imap_tagged(s, "BAD Error in IMAP command %s: %s", imap_cmd_name(cmd), why);
 	imap_session_error(s);
 }
 
@@ -128,6 +132,15 @@ static void append_stored(struct store_delivery *d, void *arg)
 	s->wait = IMAP_W_NONE;
 	switch (d->result) {
 	case STORE_OK:
+		if (d->replace_uid) {
+			/* RFC 8508 §3.4: the APPENDUID untagged, before the
+			 * sync's EXISTS and EXPUNGE (VANISHED with QRESYNC). */
+			imap_reply(s, "* OK [APPENDUID %u %u] Replacement Message ready",
+				   d->uidvalidity_r, d->uid_r);
+			imap_session_sync(s);
+			imap_tagged(s, "OK Replace completed.");
+			break;
+		}
 		if (s->state == IMAP_S_SELECTED && s->view.mailbox == a->mailbox)
 			imap_session_sync(s); /* our own message: "* n EXISTS" */
 		if (a->n == 1)
@@ -138,7 +151,10 @@ static void append_stored(struct store_delivery *d, void *arg)
 				    d->uidvalidity_r, d->uid_r, a->msgs[a->n - 1].d.uid_r);
 		break;
 	case STORE_ENOTFOUND:
-		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist.");
+		if (d->replace_gone_r) /* expunged by another session meanwhile */
+			imap_tagged(s, "NO [NONEXISTENT] The message to replace no longer exists.");
+		else
+			imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist.");
 		break;
 	case STORE_EQUOTA:
 		imap_tagged(s, "NO [OVERQUOTA] Quota exceeded (mailbox for user is full).");
@@ -153,8 +169,8 @@ static void append_stored(struct store_delivery *d, void *arg)
 		imap_tagged(s, "NO [UNAVAILABLE] Temporary failure storing the message.");
 		break;
 	}
-	log_info("imap", s->id, "event=append mailbox=%u messages=%zu result=%d", a->mailbox, a->n,
-		 d->result);
+	log_info("imap", s->id, "event=%s mailbox=%u messages=%zu result=%d",
+		 d->replace_uid ? "replace" : "append", a->mailbox, a->n, d->result);
 	append_free(a);
 	imap_cmd_end(s);
 	conn_pause_read(s->conn, 0);
@@ -208,7 +224,8 @@ static void append_prepared(void *arg)
 }
 
 /* The flag list of one message into a malloc'ed keyword string. */
-static int parse_flags(struct imap_session *s, const struct imap_arg *arg, char **kw_r)
+static int parse_flags(struct imap_session *s, enum imap_cmd_id cmd, const struct imap_arg *arg,
+		       char **kw_r)
 {
 	const struct imap_arg *l;
 	size_t n;
@@ -220,7 +237,7 @@ static int parse_flags(struct imap_session *s, const struct imap_arg *arg, char 
 	for (size_t i = 0; i < n; i++) {
 		if (imap_flags_add(&l[i], &b, &why) < 0) {
 			buf_free(&b);
-			bad(s, why);
+			bad(s, cmd, why);
 			return -1;
 		}
 	}
@@ -250,52 +267,58 @@ static int message_arg(const struct imap_arg *args, size_t nargs, size_t *i, str
 	return -1;
 }
 
-void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
+void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t first,
+		     const struct imap_replace *rep)
 {
 	char name[1024];
 	uint32_t mailbox;
 
-	if (cmd->nargs < 2) {
-		bad(s, "Missing arguments.");
+	if (cmd->nargs < first + 2) {
+		bad(s, cmd->id, "Missing arguments.");
 		return;
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], name, sizeof(name)) < 0)
+	if (imap_mailbox_arg(s, &cmd->args[first], name, sizeof(name)) < 0)
 		return;
 
 	struct imap_append *a = xcalloc(1, sizeof(*a));
 	a->s = s;
 	a->account = s->account;
-	/* At most one message per argument after the mailbox name. */
-	size_t cap = cmd->nargs - 1 < APPEND_MSGS_MAX ? cmd->nargs - 1 : APPEND_MSGS_MAX;
+	a->cmd = cmd->id;
+	/* At most one message per argument after the mailbox name; REPLACE
+	 * takes exactly one (RFC 8508 §4.7: no MULTIAPPEND). */
+	size_t cap = cmd->nargs - first - 1 < APPEND_MSGS_MAX ? cmd->nargs - first - 1
+							       : APPEND_MSGS_MAX;
+	if (rep)
+		cap = 1;
 	a->msgs = xcalloc(cap, sizeof(*a->msgs));
 	int64_t now = (int64_t)time(NULL);
-	size_t i = 1;
+	size_t i = first + 1;
 	while (i < cmd->nargs) {
 		struct append_msg *m = &a->msgs[a->n];
 		const struct imap_arg *arg = &cmd->args[i];
 		struct str date, data;
 
 		if (a->n == cap) {
-			bad(s, "Too many messages.");
+			bad(s, cmd->id, "Too many messages.");
 			goto fail;
 		}
 		a->n++;
 		m->d.received_at = now;
 		if (arg->type == IMAP_ARG_LIST) {
-			if (parse_flags(s, arg, &m->keywords) < 0)
+			if (parse_flags(s, cmd->id, arg, &m->keywords) < 0)
 				goto fail;
 			arg = &cmd->args[++i];
 		}
 		if (arg->type == IMAP_ARG_STRING) {
 			date = arg->str;
 			if (imap_datetime_parse(date, &m->d.received_at, NULL) < 0) {
-				bad(s, "Invalid internal date.");
+				bad(s, cmd->id, "Invalid internal date.");
 				goto fail;
 			}
 			i++;
 		}
 		if (i >= cmd->nargs || message_arg(cmd->args, cmd->nargs, &i, &data) < 0) {
-			bad(s, "Invalid arguments.");
+			bad(s, cmd->id, "Invalid arguments.");
 			goto fail;
 		}
 		if (data.len == 0) {
@@ -306,7 +329,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		m->d.len = data.len;
 	}
 	if (a->n == 0) {
-		bad(s, "Missing message.");
+		bad(s, cmd->id, "Missing message.");
 		goto fail;
 	}
 
@@ -320,6 +343,11 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		goto fail;
 	}
 	a->mailbox = mailbox;
+	if (rep) {
+		a->msgs[0].d.replace_mailbox = rep->mailbox;
+		a->msgs[0].d.replace_uidvalidity = rep->uidvalidity;
+		a->msgs[0].d.replace_uid = rep->uid;
+	}
 	/* The data of big literals must outlive the parser's next command. */
 	a->lits = imap_parser_take_literals(&s->parser);
 	a->wj.fn = append_prepare;
@@ -342,4 +370,9 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	return;
 fail:
 	append_free(a);
+}
+
+void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	imap_append_run(s, cmd, 0, NULL);
 }

@@ -43,6 +43,7 @@ struct imap_cmd_def {
 #define CAPS_MORE \
 	" MULTIAPPEND" \
 	" MOVE" \
+	" REPLACE" \
 	" CONDSTORE" \
 	" QRESYNC" \
 	" QUOTA QUOTA=RES-STORAGE" \
@@ -139,6 +140,8 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_UID_COPY, imap_cmd_copy, SELECTED },
 	{ IMAP_CMD_MOVE, imap_cmd_copy, SELECTED },
 	{ IMAP_CMD_UID_MOVE, imap_cmd_copy, SELECTED },
+	{ IMAP_CMD_REPLACE, imap_cmd_replace, SELECTED },
+	{ IMAP_CMD_UID_REPLACE, imap_cmd_replace, SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

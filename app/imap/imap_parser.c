@@ -169,6 +169,7 @@ static const struct {
     {"SETQUOTA", IMAP_CMD_SETQUOTA, IMAP_CMD_UNKNOWN},
     {"SORT", IMAP_CMD_SORT, IMAP_CMD_UID_SORT},
     {"THREAD", IMAP_CMD_THREAD, IMAP_CMD_UID_THREAD},
+    {"REPLACE", IMAP_CMD_REPLACE, IMAP_CMD_UID_REPLACE},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -193,7 +194,7 @@ const char *imap_cmd_name(enum imap_cmd_id id)
 {
 	static const char *const uid_names[] = {
 	    "UID EXPUNGE", "UID SEARCH", "UID FETCH", "UID STORE",
-	    "UID COPY",    "UID MOVE",   "UID SORT",  "UID THREAD",
+	    "UID COPY",    "UID MOVE",   "UID SORT",  "UID THREAD", "UID REPLACE",
 	};
 
 	if (id >= IMAP_CMD_UID_EXPUNGE && id < IMAP_CMD_COUNT)

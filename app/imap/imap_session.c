@@ -368,8 +368,11 @@ static void literal_decision(struct imap_session *s)
 	uint64_t budget = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
 	const char *no = NULL;
 
-	if (p->cmd.id == IMAP_CMD_APPEND && s->state != IMAP_S_NOT_AUTH) {
-		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208). */
+	if ((p->cmd.id == IMAP_CMD_APPEND || p->cmd.id == IMAP_CMD_REPLACE ||
+	     p->cmd.id == IMAP_CMD_UID_REPLACE) &&
+	    s->state != IMAP_S_NOT_AUTH) {
+		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208); REPLACE
+		 * carries an APPEND's message (RFC 8508 §3.4). */
 		if (imap_append_literal_ok(s, p->cmd.literal.size, &no)) {
 			if (!p->cmd.literal.nonsync)
 				imap_write(s, "+ Ready for literal data\r\n", 26);

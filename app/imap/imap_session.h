@@ -356,6 +356,22 @@ void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n);
 
 /* cmd_append.c */
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd);
+/* The message REPLACE expunges once the new one is stored (cmd_replace.c). */
+struct imap_replace {
+	uint32_t mailbox, uidvalidity, uid;
+};
+/*
+ * APPEND's work from args[first] (the mailbox name) on: flags, date and
+ * message(s) parsed, the literals kept, the store write queued, the tagged
+ * reply sent from its completion. With rep (not NULL) exactly one message,
+ * and rep's message is expunged in the same store transaction (RFC 8508):
+ * the reply is then "* OK [APPENDUID ..]", the sync, "OK Replace completed".
+ */
+void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t first,
+		     const struct imap_replace *rep);
+
+/* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508) */
+void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd);
 /* The APPENDLIMIT: TERN_MAX_MESSAGE_SIZE. */
 uint64_t imap_append_limit(void);
 /* A literal of size octets announced in APPEND: 1 to accept it, 0 with

@@ -267,6 +267,20 @@ struct store_delivery {
 	const char *keywords;
 	struct store_delivery *also;
 	uint32_t uidvalidity_r, uid_r;
+	/*
+	 * IMAP REPLACE (RFC 8508; optional, with mailbox set and no also):
+	 * with replace_uid set, message replace_uid of replace_mailbox of the
+	 * same account is expunged in the same write transaction as the
+	 * append, so that a crash leaves either the old message or the new
+	 * one, never both or neither. replace_uidvalidity must match that
+	 * mailbox's UIDVALIDITY and the message must still be there,
+	 * otherwise nothing is written and the head gets STORE_ENOTFOUND
+	 * with replace_gone_r set to 1 (0 when the target mailbox is the
+	 * missing one). The quota is checked as for APPEND (the old
+	 * message still counts).
+	 */
+	uint32_t replace_mailbox, replace_uidvalidity, replace_uid;
+	int replace_gone_r;
 
 	struct store_delivery *next_; /* private: writer queue link */
 	uint64_t queued_us_;          /* private: when store_deliver queued it for the writer (metrics) */

@@ -410,6 +410,34 @@ static int blob_add(struct store *st, MDB_txn *txn, const struct store_delivery 
  * keywords, blob ids) is checked before the first write, so a refusal
  * leaves the transaction untouched for the other requests of the batch.
  */
+/*
+ * REPLACE (RFC 8508): the message to expunge must still be there, under
+ * the UIDVALIDITY the client saw, before anything is written. 0 to go on,
+ * 1 when d->result says why not, or an LMDB error.
+ */
+static int replace_check(struct store *st, MDB_txn *txn, uint32_t account,
+			 struct store_delivery *d)
+{
+	struct mbox_rec m;
+	uint8_t kb[12];
+	MDB_val k, v;
+	int rc = mbox_get(txn, st, account, d->replace_mailbox, &m);
+
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && m.uidvalidity == d->replace_uidvalidity) {
+		k = key_u32_u32_u32(kb, account, d->replace_mailbox, d->replace_uid);
+		rc = mdb_get(txn, st->db[DB_UID], &k, &v);
+		if (rc == 0)
+			return 0;
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
+	d->replace_gone_r = 1;
+	d->result = STORE_ENOTFOUND;
+	return 1;
+}
+
 static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, struct batch *b)
 {
 	struct acct_rec a;
@@ -419,6 +447,7 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 	char *kw = NULL;
 	int rc;
 
+	d->replace_gone_r = 0;
 	if (d->naccounts != 1 || !d->accounts)
 		return d->result = STORE_EINVAL, 0;
 	uint32_t account = d->accounts[0];
@@ -445,6 +474,8 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		}
 		total += x->len;
 	}
+	if (d->replace_uid && (rc = replace_check(st, txn, account, d)) != 0)
+		return rc == 1 ? 0 : rc;
 	if (a.quota && a.used + total > a.quota)
 		return d->result = STORE_EQUOTA, 0;
 	for (struct store_delivery *x = d; x; x = x->also) {
@@ -461,6 +492,15 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 			return rc;
 		if ((rc = blob_add(st, txn, x, 1)) != 0)
 			return rc;
+	}
+	if (d->replace_uid) {
+		/* REPLACE: the old message goes in this same transaction. */
+		rc = store_expunge_txn(st, txn, account, d->replace_mailbox, &d->replace_uid, 1);
+		if (rc) /* checked above, so not a refusal: the batch fails, ETEMP */
+			return rc;
+		if ((rc = acct_get(txn, st, account, &a)) != 0)
+			return rc;
+		modseq = a.modseq;
 	}
 	note_change(b, account, modseq);
 	d->result = STORE_OK;

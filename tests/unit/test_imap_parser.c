@@ -1054,6 +1054,8 @@ static void test_names(void)
 	CHECK_EQ_INT(imap_cmd_lookup(STR_LIT("FETCHX")), IMAP_CMD_UNKNOWN);
 	CHECK_EQ_INT(imap_cmd_lookup(STR_LIT("")), IMAP_CMD_UNKNOWN);
 	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_UID_THREAD), "UID THREAD");
+	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_REPLACE), "REPLACE");
+	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_UID_REPLACE), "UID REPLACE");
 	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_AUTHENTICATE), "AUTHENTICATE");
 	CHECK_EQ_STR(imap_cmd_name(IMAP_CMD_UNKNOWN), "UNKNOWN");
 	for (int id = 1; id < IMAP_CMD_UID_EXPUNGE; id++)

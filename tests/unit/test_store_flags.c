@@ -1,7 +1,7 @@
 /*
  * test_store_flags.c — keywords of emails (set/add/remove, modseqs, change
  * records, UNCHANGEDSINCE), \Deleted per membership (COPY, MOVE, APPEND,
- * EXPUNGE, the schema 2 -> 3 migration) and mailbox management (create with parents,
+ * EXPUNGE, the schema 2 -> 3 migration), REPLACE's append-and-expunge and mailbox management (create with parents,
  * rename with children, RENAME INBOX, delete with its messages,
  * subscribe).
  */
@@ -435,6 +435,82 @@ static void test_mailboxes(struct store *st, uint32_t acc)
 	CHECK_EQ_INT(store_email_raw(st, acc, e.v[0].email_id, noop_raw, NULL), STORE_ENOTFOUND);
 }
 
+/*
+ * REPLACE (RFC 8508): the append and the old message's expunge are one
+ * transaction. The old message gone (or under another UIDVALIDITY): the
+ * whole request is refused and nothing is appended; a missing target:
+ * refused, the old message kept.
+ */
+static void test_replace(struct store *st, uint32_t acc)
+{
+	uint32_t drafts = 0, sent = 0, dv, sv;
+	struct store_delivery d;
+	int n;
+
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "RDrafts", &drafts), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "RSent", &sent), STORE_OK);
+	mailbox_id(st, acc, "RDrafts", &dv);
+	mailbox_id(st, acc, "RSent", &sv);
+	unit_delivery_init(&d, "Subject: v1\r\n\r\n1\r\n", &acc, 1700000300);
+	d.mailbox = drafts;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	uint32_t old = d.uid_r;
+
+	/* Into the same mailbox: the new one in, the old one out. */
+	unit_delivery_init(&d, "Subject: v2\r\n\r\n2\r\n", &acc, 1700000301);
+	d.mailbox = drafts;
+	d.keywords = "$draft";
+	d.replace_mailbox = drafts;
+	d.replace_uidvalidity = dv;
+	d.replace_uid = old;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(d.replace_gone_r, 0);
+	struct em e = list_one(st, acc, drafts, &n);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(e.uid, d.uid_r);
+	CHECK(d.uid_r > old);
+	old = d.uid_r;
+
+	/* The old message already gone: refused, nothing appended. */
+	unit_delivery_init(&d, "Subject: v3\r\n\r\n3\r\n", &acc, 1700000302);
+	d.mailbox = sent;
+	d.replace_mailbox = drafts;
+	d.replace_uidvalidity = dv;
+	d.replace_uid = old + 100;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ENOTFOUND);
+	CHECK_EQ_INT(d.replace_gone_r, 1);
+	list_one(st, acc, sent, &n);
+	CHECK_EQ_INT(n, 0);
+	/* Another UIDVALIDITY: the same. */
+	d.replace_uid = old;
+	d.replace_uidvalidity = dv + 1;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ENOTFOUND);
+	CHECK_EQ_INT(d.replace_gone_r, 1);
+	list_one(st, acc, sent, &n);
+	CHECK_EQ_INT(n, 0);
+
+	/* A missing target: refused, the old message kept. */
+	d.replace_uidvalidity = dv;
+	d.mailbox = 999999;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ENOTFOUND);
+	CHECK_EQ_INT(d.replace_gone_r, 0);
+	list_one(st, acc, drafts, &n);
+	CHECK_EQ_INT(n, 1);
+
+	/* Into another mailbox: moved over, one change record for both. */
+	uint64_t before = 0, after = 0;
+	CHECK_EQ_INT(store_account_modseq(st, acc, &before), STORE_OK);
+	d.mailbox = sent;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(d.uidvalidity_r, sv);
+	list_one(st, acc, drafts, &n);
+	CHECK_EQ_INT(n, 0);
+	list_one(st, acc, sent, &n);
+	CHECK_EQ_INT(n, 1);
+	CHECK_EQ_INT(store_account_modseq(st, acc, &after), STORE_OK);
+	CHECK(after > before);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -447,6 +523,8 @@ int main(void)
 		test_keywords(st, acc);
 		test_mailboxes(st, acc);
 		test_deleted_per_membership(&st, base, acc);
+		if (st)
+			test_replace(st, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);
