@@ -7,12 +7,14 @@
  * call sites rely on xmalloc() never returning NULL, so the failure is
  * handled here, at the one place every allocation goes through:
  *
- *  - mem_reserve_init() (server start) maps RESERVE_BYTES of anonymous
- *    memory and touches every page, so the process holds them for real.
+ *  - mem_reserve_init() (server start) maps RESERVE_SPACE of address
+ *    space and touches the first RESERVE_BYTES, so the process holds those
+ *    for real (see the two sizes below).
  *  - When malloc/calloc/realloc fails, the reserve is unmapped (given back
- *    to the system: pages and address space), the calling thread is
- *    marked, the event memory_reserve_drawn is logged, and the allocation
- *    is retried. The caller gets its memory and never sees the failure.
+ *    to the system: its pages and its address space) and the allocation
+ *    retried, both under one mutex so another thread's refill cannot take
+ *    the space back in between; the calling thread is marked and the event
+ *    memory_reserve_drawn logged. The caller never sees the failure.
  *  - An event loop checks the mark after each callback into a connection
  *    (conn.c): the connection being served is told goodbye with its
  *    protocol's temporary error (conn_ops.oom_goodbye: SMTP 421 4.3.0,
@@ -21,8 +23,11 @@
  *    loop iteration (a timer, a store reply outside a connection
  *    callback) is logged and cleared: no session can be named for it.
  *  - Each loop, before it waits, calls mem_reserve_refill(): while the
- *    reserve is spent it tries to map it again (cheap when it fails), and
- *    logs memory_reserve_restored when it succeeds.
+ *    reserve is spent it tries to map it again, at most once a second
+ *    (REFILL_DELAY_MS, also the wait after a draw, which gives the ended
+ *    session time to free what it held), and logs memory_reserve_restored
+ *    when it succeeds. An idle loop does not wake up for it: the next
+ *    event on any loop retakes it.
  *  - Only a failure while the reserve is already spent (or was never
  *    taken: CLI commands, tests) and whose retry fails too ends the
  *    process, as before: event=out_of_memory, abort().
@@ -54,11 +59,13 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -98,22 +105,37 @@ void mem_release_if_due(void)
 	}
 }
 
+/*
+ * RESERVE_BYTES are touched (real memory, for a cgroup or the OOM killer);
+ * RESERVE_SPACE is the address space held, the touched part at its start
+ * and the rest PROT_NONE (no commit charge). The space matters under an
+ * address-space limit (RLIMIT_AS, overcommit accounting): mimalloc maps
+ * 32 MiB segments, aligned, so giving back 4 MiB would not let it map one.
+ */
 #define RESERVE_BYTES ((size_t)4 << 20)
+#define RESERVE_SPACE ((size_t)96 << 20)
+/* After a draw (or a refill that found no memory), the next refill waits
+ * this long: no mmap per loop iteration under pressure. */
+#define REFILL_DELAY_MS 1000
 
 static pthread_mutex_t reserve_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *reserve;            /* guarded by reserve_mu */
 static atomic_int reserve_spent; /* 1 while given back */
 static _Thread_local int reserve_drawn_here;
 static size_t test_fail_size; /* TERN_TEST_ALLOC_FAIL */
+static uint64_t refill_after;   /* guarded by reserve_mu; ms, monotonic */
 
 int (*xalloc_fail_hook)(size_t n, int retry);
 
 static void *reserve_map(void)
 {
-	void *p =
-	    mmap(NULL, RESERVE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, RESERVE_SPACE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	if (mprotect(p, RESERVE_BYTES, PROT_READ | PROT_WRITE) < 0) {
+		munmap(p, RESERVE_SPACE);
+		return NULL;
+	}
 	memset(p, 0xa5, RESERVE_BYTES); /* held for real, not just promised */
 	return p;
 }
@@ -139,6 +161,13 @@ void mem_reserve_init(void)
 	pthread_mutex_unlock(&reserve_mu);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 int mem_reserve_refill(void)
 {
 	int done = 0;
@@ -146,9 +175,13 @@ int mem_reserve_refill(void)
 	if (!atomic_load_explicit(&reserve_spent, memory_order_relaxed))
 		return 0;
 	pthread_mutex_lock(&reserve_mu);
-	if (!reserve && (reserve = reserve_map()) != NULL) {
-		atomic_store(&reserve_spent, 0);
-		done = 1;
+	if (!reserve && now_ms() >= refill_after) {
+		if ((reserve = reserve_map()) != NULL) {
+			atomic_store(&reserve_spent, 0);
+			done = 1;
+		} else {
+			refill_after = now_ms() + REFILL_DELAY_MS; /* one try per period */
+		}
 	}
 	pthread_mutex_unlock(&reserve_mu);
 	if (done)
@@ -171,69 +204,76 @@ int mem_reserve_held(void)
 	return held;
 }
 
-/* An allocation of n failed: gives the reserve back. 1 when it did (retry),
- * 0 when it was already spent. */
-static int reserve_draw(size_t n)
-{
-	void *p;
-
-	pthread_mutex_lock(&reserve_mu);
-	p = reserve;
-	reserve = NULL;
-	if (p)
-		atomic_store(&reserve_spent, 1);
-	pthread_mutex_unlock(&reserve_mu);
-	if (!p)
-		return 0;
-	munmap(p, RESERVE_BYTES);
-	reserve_drawn_here = 1;
-	log_error("core", NULL, "event=memory_reserve_drawn bytes=%zu reserve=%zu", n,
-		  RESERVE_BYTES);
-	return 1;
-}
-
 static void oom(size_t n)
 {
 	log_error("core", NULL, "event=out_of_memory bytes=%zu reserve=spent", n);
 	abort();
 }
 
-static int fails(size_t n, int retry)
+enum { A_MALLOC, A_CALLOC, A_REALLOC };
+
+/* One attempt; n is the size asked for (for the hook and the log). */
+static void *attempt(int kind, void *p, size_t a, size_t b, size_t n, int retry)
 {
-	return xalloc_fail_hook && xalloc_fail_hook(n, retry);
+	if (xalloc_fail_hook && xalloc_fail_hook(n, retry))
+		return NULL;
+	switch (kind) {
+	case A_CALLOC:
+		return calloc(a ? a : 1, b ? b : 1);
+	case A_REALLOC:
+		return realloc(p, a ? a : 1); /* on failure p stays as it was */
+	default:
+		return malloc(a ? a : 1);
+	}
+}
+
+/*
+ * The allocation failed once: gives the reserve back and retries, both
+ * under reserve_mu so that no other thread's refill takes the space back
+ * in between (the allocator itself never calls in here). Ends the process
+ * only when the retry fails too.
+ */
+static void *with_reserve(int kind, void *p, size_t a, size_t b, size_t n)
+{
+	void *r, *res;
+
+	pthread_mutex_lock(&reserve_mu);
+	res = reserve;
+	reserve = NULL;
+	if (res) {
+		munmap(res, RESERVE_SPACE);
+		atomic_store(&reserve_spent, 1);
+		refill_after = now_ms() + REFILL_DELAY_MS;
+	}
+	r = attempt(kind, p, a, b, n, 1);
+	pthread_mutex_unlock(&reserve_mu);
+	if (!r)
+		oom(n);
+	if (res) {
+		reserve_drawn_here = 1;
+		log_error("core", NULL, "event=memory_reserve_drawn bytes=%zu reserve=%zu", n,
+			  RESERVE_BYTES);
+	}
+	return r;
 }
 
 void *xmalloc(size_t n)
 {
-	void *p = fails(n, 0) ? NULL : malloc(n ? n : 1);
-	if (!p) {
-		if (!reserve_draw(n) || !(p = fails(n, 1) ? NULL : malloc(n ? n : 1)))
-			oom(n);
-	}
-	return p;
+	void *p = attempt(A_MALLOC, NULL, n, 0, n, 0);
+	return p ? p : with_reserve(A_MALLOC, NULL, n, 0, n);
 }
 
 void *xcalloc(size_t nmemb, size_t size)
 {
 	size_t n = nmemb * size;
-	void *p = fails(n, 0) ? NULL : calloc(nmemb ? nmemb : 1, size ? size : 1);
-	if (!p) {
-		if (!reserve_draw(n) ||
-		    !(p = fails(n, 1) ? NULL : calloc(nmemb ? nmemb : 1, size ? size : 1)))
-			oom(n);
-	}
-	return p;
+	void *p = attempt(A_CALLOC, NULL, nmemb, size, n, 0);
+	return p ? p : with_reserve(A_CALLOC, NULL, nmemb, size, n);
 }
 
 void *xrealloc(void *p, size_t n)
 {
-	/* On failure realloc leaves p as it was, so the retry may use it. */
-	void *q = fails(n, 0) ? NULL : realloc(p, n ? n : 1);
-	if (!q) {
-		if (!reserve_draw(n) || !(q = fails(n, 1) ? NULL : realloc(p, n ? n : 1)))
-			oom(n);
-	}
-	return q;
+	void *q = attempt(A_REALLOC, p, n, 0, n, 0);
+	return q ? q : with_reserve(A_REALLOC, p, n, 0, n);
 }
 
 char *xstrdup(const char *s)

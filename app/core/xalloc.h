@@ -50,7 +50,8 @@ void mem_release_if_due(void);
  * it (and reads the test-only TERN_TEST_ALLOC_FAIL). mem_reserve_drawn():
  * 1 once if this thread's allocation drew the reserve since the last call.
  * mem_reserve_refill(): takes the reserve again if it is spent and memory
- * is there; 1 when it did. mem_reserve_held(): 1 while it is held.
+ * is there, trying at most once a second (and not within a second of the
+ * draw); 1 when it did. mem_reserve_held(): 1 while it is held.
  */
 void mem_reserve_init(void);
 int mem_reserve_drawn(void);

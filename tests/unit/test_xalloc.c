@@ -42,6 +42,12 @@ static int dies_of(void (*fn)(void))
 	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 
+/* A refill waits a second after a draw (REFILL_DELAY_MS). */
+static void wait_refill(void)
+{
+	usleep(1100 * 1000);
+}
+
 static void alloc_odd(void)
 {
 	free(xmalloc(ODD));
@@ -60,10 +66,13 @@ static void *other_thread(void *arg)
 int main(void)
 {
 	/* No reserve taken (CLI commands, before the server starts): a
-	 * failure ends the process as it always did. */
-	xalloc_fail_hook = fail_first;
+	 * failure whose retry fails too ends the process as it always did. */
+	xalloc_fail_hook = fail_always;
 	CHECK(!mem_reserve_held());
 	CHECK_EQ_INT(dies_of(alloc_odd), SIGABRT);
+	xalloc_fail_hook = fail_first;
+	free(xmalloc(ODD)); /* the retry found memory: nothing drawn */
+	CHECK_EQ_INT(mem_reserve_drawn(), 0);
 
 	mem_reserve_init();
 	CHECK(mem_reserve_held());
@@ -84,10 +93,16 @@ int main(void)
 	CHECK(!mem_reserve_held());
 	free(p);
 
-	/* Spent: the next failure ends the process. */
+	/* Spent: a failure whose retry fails too ends the process. */
+	xalloc_fail_hook = fail_always;
 	CHECK_EQ_INT(dies_of(alloc_odd), SIGABRT);
+	xalloc_fail_hook = fail_first;
 
-	/* Taken again once memory is there. */
+	/* Taken again once memory is there, but not at once: the session
+	 * that drew it gets time to free what it held. */
+	CHECK_EQ_INT(mem_reserve_refill(), 0);
+	CHECK(!mem_reserve_held());
+	wait_refill();
 	CHECK_EQ_INT(mem_reserve_refill(), 1);
 	CHECK(mem_reserve_held());
 	CHECK_EQ_INT(mem_reserve_refill(), 0);
@@ -101,6 +116,7 @@ int main(void)
 	CHECK(zero);
 	CHECK_EQ_INT(mem_reserve_drawn(), 1);
 	free(z);
+	wait_refill();
 	CHECK_EQ_INT(mem_reserve_refill(), 1);
 
 	char *r = xmalloc(10);
@@ -109,6 +125,7 @@ int main(void)
 	CHECK_EQ_STR(r, "ninebytes");
 	CHECK_EQ_INT(mem_reserve_drawn(), 1);
 	free(r);
+	wait_refill();
 	CHECK_EQ_INT(mem_reserve_refill(), 1);
 
 	/* The mark belongs to the thread that drew. */
@@ -120,6 +137,7 @@ int main(void)
 	CHECK_EQ_INT(drawn[1], 0);
 	CHECK_EQ_INT(mem_reserve_drawn(), 0);
 	CHECK(!mem_reserve_held());
+	wait_refill();
 	CHECK_EQ_INT(mem_reserve_refill(), 1);
 
 	/* A retry that fails too, reserve or not, ends the process. */
@@ -133,6 +151,7 @@ int main(void)
 	CHECK(xalloc_fail_hook != NULL);
 	free(xmalloc(ODD));
 	CHECK_EQ_INT(mem_reserve_drawn(), 1);
+	wait_refill();
 	CHECK_EQ_INT(mem_reserve_refill(), 1);
 
 	return unit_done("test_xalloc");
