@@ -19,14 +19,17 @@
  * gets ("CHILDINFO" ("SUBSCRIBED")) when a descendant the patterns do not
  * reach is subscribed, and a mailbox that matches a pattern but not the
  * selection is listed only then (RFC 5258 §3.5 suppresses the redundant
- * ones), so never without CHILDINFO. The store creates every parent of a mailbox and the
- * subscription is a flag of an existing mailbox, so \NonExistent never
- * applies: every listed name exists.
+ * ones), so never without CHILDINFO. The store creates every parent of a
+ * mailbox, but a subscription is a name of its own (store_subscription.c):
+ * one whose mailbox was deleted or renamed, or never existed, is listed by
+ * the SUBSCRIBED selection as \NonExistent (RFC 5258 §3.4) and never by a
+ * LIST without it.
  *
- * LSUB lists the subscribed mailboxes (the default ones start subscribed,
- * as with Dovecot's autosubscribe; CREATE does not subscribe), and an
- * unsubscribed mailbox a "%" reaches whose subscribed descendant it does
- * not reach, with \Noselect (RFC 3501 §6.3.9).
+ * LSUB lists the subscribed names (the default mailboxes start subscribed,
+ * as with Dovecot's autosubscribe; CREATE does not subscribe), a name
+ * without a mailbox with \Noselect, and an unsubscribed mailbox a "%"
+ * reaches whose subscribed descendant it does not reach, with \Noselect
+ * (RFC 3501 §6.3.9).
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +43,7 @@ struct mbx {
 	const char *name;
 	const char *role;
 	int subscribed;
+	int nonexistent; /* a subscribed name without a mailbox */
 	struct store_mailbox_info info; /* name and role point above */
 };
 
@@ -49,12 +53,11 @@ struct collect {
 	size_t n, cap;
 };
 
-static void collect_cb(void *arg, const struct store_mailbox_info *info)
+static int collect_grow(struct collect *c)
 {
-	struct collect *c = arg;
 	if (c->n == c->cap) {
 		if (c->cap >= LIST_MAX_MAILBOXES)
-			return;
+			return -1;
 		size_t cap = c->cap ? c->cap * 2 : 16;
 		struct mbx *v = arena_alloc(c->a, cap * sizeof(*v));
 		if (c->n)
@@ -62,6 +65,15 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 		c->v = v;
 		c->cap = cap;
 	}
+	return 0;
+}
+
+static void collect_cb(void *arg, const struct store_mailbox_info *info)
+{
+	struct collect *c = arg;
+	if (collect_grow(c) < 0)
+		return;
+	c->v[c->n].nonexistent = 0;
 	c->v[c->n].name = arena_strdup(c->a, info->name);
 	c->v[c->n].role = arena_strdup(c->a, info->role ? info->role : "");
 	c->v[c->n].subscribed = info->subscribed;
@@ -69,6 +81,26 @@ static void collect_cb(void *arg, const struct store_mailbox_info *info)
 	c->v[c->n].info.name = c->v[c->n].name;
 	c->v[c->n].info.role = c->v[c->n].role;
 	c->n++;
+}
+
+/* A subscribed name: its mailbox's entry says so already (store_mailbox_list);
+ * a name without one becomes an entry of its own. Runs after collect_cb. */
+static void collect_sub_cb(void *arg, const char *name)
+{
+	struct collect *c = arg;
+	for (size_t i = 0; i < c->n; i++)
+		if (!c->v[i].nonexistent && strcmp(c->v[i].name, name) == 0)
+			return;
+	if (collect_grow(c) < 0)
+		return;
+	struct mbx *m = &c->v[c->n++];
+	memset(m, 0, sizeof(*m));
+	m->name = arena_strdup(c->a, name);
+	m->role = "";
+	m->subscribed = 1;
+	m->nonexistent = 1;
+	m->info.name = m->name;
+	m->info.role = m->role;
 }
 
 /* Wildcard match; for the name INBOX (all capitals) the pattern matches in any case. */
@@ -110,7 +142,8 @@ static int has_children(const struct collect *c, const char *name)
 {
 	size_t n = strlen(name);
 	for (size_t i = 0; i < c->n; i++)
-		if (strncmp(c->v[i].name, name, n) == 0 && c->v[i].name[n] == '/')
+		if (!c->v[i].nonexistent && strncmp(c->v[i].name, name, n) == 0 &&
+		    c->v[i].name[n] == '/')
 			return 1;
 	return 0;
 }
@@ -288,7 +321,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 
 	struct collect c = { .a = s->cmd_arena };
-	if (store_mailbox_list(imap_store, s->account, collect_cb, &c) != STORE_OK) {
+	if (store_mailbox_list(imap_store, s->account, collect_cb, &c) != STORE_OK ||
+	    store_subscription_list(imap_store, s->account, collect_sub_cb, &c) != STORE_OK) {
 		imap_tagged(s, "NO [SERVERBUG] Internal error reading mailboxes.");
 		return;
 	}
@@ -300,6 +334,10 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			const struct mbx *m = &c.v[i];
 			int inbox = strcmp(m->name, "INBOX") == 0;
 			if (inbox != (pass == 0) || !matches(&q, m->name))
+				continue;
+			/* Only the SUBSCRIBED selection lists names without a
+			 * mailbox (RFC 5258 §3.4). */
+			if (m->nonexistent && !(q.opt & SEL_SUBSCRIBED))
 				continue;
 			int sel = selected(&q, m);
 			/* RFC 5258 §3.5: CHILDINFO when the patterns miss a
@@ -317,9 +355,12 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 				continue;
 			const char *attr = lsub ? NULL : role_attr(m->role);
 			buf_printf(&out, "* %s (", word);
-			if (lsub_parent)
+			if (lsub_parent || (lsub && m->nonexistent))
 				buf_append_c(&out, "\\Noselect");
-			if (!lsub)
+			if (!lsub && m->nonexistent)
+				buf_printf(&out, "\\NonExistent%s",
+					   (q.opt & RET_SUBSCRIBED) ? " \\Subscribed" : "");
+			else if (!lsub)
 				buf_printf(&out, "%s%s%s%s", has_children(&c, m->name) ? "\\HasChildren" : "\\HasNoChildren",
 					   attr ? " " : "", attr ? attr : "",
 					   (q.opt & RET_SUBSCRIBED) && m->subscribed ? " \\Subscribed" : "");
@@ -331,7 +372,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			buf_append_c(&out, "\r\n");
 			/* RFC 5819: STATUS right after the mailbox's LIST line. A
 			 * mailbox that vanished meanwhile just has none. */
-			if (q.opt & RET_STATUS)
+			if ((q.opt & RET_STATUS) && !m->nonexistent)
 				imap_status_append(s, m->name, &m->info, q.status, q.nstatus, q.want, &out);
 		}
 	}

@@ -64,8 +64,8 @@ static void mailbox_done(struct imap_session *s, struct imap_job *j)
 		return;
 	case STORE_ENOTFOUND:
 		if (j->op == IMAP_CMD_UNSUBSCRIBE) {
-			/* Not subscribed, then (subscriptions live on mailboxes):
-			 * RFC 9051 §6.3.8 answers OK to that. */
+			/* The name was not subscribed: RFC 9051 §6.3.8 answers
+			 * OK to that. */
 			imap_tagged(s, "OK Unsubscribe completed.");
 			return;
 		}

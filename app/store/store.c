@@ -70,6 +70,7 @@ static const struct {
     [DB_QUEUE_DUE] = {"queue_due", 0},
     [DB_BLOBDATA] = {"blobdata", 0},
     [DB_BLOBGC] = {"blobgc", 0},
+    [DB_SUBSCRIPTION] = {"subscription", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -411,11 +412,46 @@ static int migrate_blobgc(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * 4 -> 5: subscriptions become names of their own in `subscription`
+ * (open_fn just created it) instead of the mailbox record's flag, so that
+ * DELETE and RENAME leave them alone. Every mailbox whose flag is set
+ * gives its name; the flag byte stays in the record, unread from now on.
+ * Only `subscription` is written, so no cursor walks what it writes.
+ */
+static int migrate_subscriptions(struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct mbox_rec m;
+		if (k.mv_size != 8 || mbox_dec(&v, &m) != 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (m.subscribed) {
+			int r = sub_set(txn, st, be32_get(k.mv_data), m.name, 1);
+			if (r != 0 && r != 1) {
+				rc = r;
+				break;
+			}
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
     migrate_deleted,
     migrate_blobgc,
+    migrate_subscriptions,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -345,7 +345,7 @@ struct store_mailbox_info {
 	uint64_t highest_modseq;
 	uint32_t messages;
 	uint32_t parent; /* mailbox id, 0 = top level */
-	int subscribed;  /* 0/1 */
+	int subscribed;  /* 0/1: its name is subscribed */
 	uint32_t first_recent; /* IMAP \Recent: messages with uid >= this one
 	                        * arrived since a session last claimed them */
 };
@@ -618,8 +618,9 @@ void store_kw_results_free(struct store_kw_result *res, size_t n);
  * create that would take the account past the mailbox limit (missing
  * parents count) is STORE_ELIMIT. Existing longer names stay usable.
  *
- * Creates name with a new UIDVALIDITY (and its missing parents), not
- * subscribed. Returns STORE_OK and *mailbox_r (may be NULL), STORE_EEXIST,
+ * Creates name with a new UIDVALIDITY (and its missing parents); it is
+ * subscribed only if its name already was (subscriptions are names,
+ * store_mailbox_subscribe()). Returns STORE_OK and *mailbox_r (may be NULL), STORE_EEXIST,
  * STORE_EINVAL (bad name), STORE_ETOOBIG, STORE_ELIMIT, STORE_ENOTFOUND
  * (account), STORE_ETEMP.
  */
@@ -718,7 +719,26 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 			    uint32_t uidvalidity, const uint32_t *uids, size_t n, uint32_t to,
 			    int move, struct store_copy_result *r, store_async_cb *done, void *arg);
 
-/* Sets (on 1) or clears the subscribed flag. STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+/*
+ * Subscribes (on 1) or unsubscribes the name. A subscription is a name of
+ * the account's, not a mailbox's flag (RFC 9051 §6.3.9): the name need not
+ * exist, and DELETE and RENAME of a mailbox leave subscriptions alone. A
+ * subscription to a mailbox's name writes a "mailbox updated" change.
+ * STORE_OK (also when it was so already); on 1: STORE_EINVAL (not a valid
+ * name), STORE_ETOOBIG (longer than the limit), STORE_ELIMIT (the account
+ * has as many subscriptions as it may have mailboxes); on 0: STORE_ENOTFOUND
+ * (not subscribed); STORE_ETEMP.
+ */
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
+
+/*
+ * Calls cb with each subscribed name of the account (store_subscription.c),
+ * in no particular order, inside a read transaction: the name is valid
+ * during the call, and cb must not call a writing store function.
+ * STORE_OK or STORE_ETEMP.
+ */
+typedef void store_subscription_cb(void *arg, const char *name);
+int store_subscription_list(struct store *st, uint32_t account, store_subscription_cb *cb,
+			    void *arg);
 
 #endif

@@ -307,10 +307,12 @@ static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	for (uint32_t i = 0; i < ndef; i++) {
 		struct mbox_rec m = {.uidvalidity = uv + i,
 		                     .uidnext = 1,
-		                     .role = default_mailboxes[i].role,
-		                     .subscribed = 1};
+		                     .role = default_mailboxes[i].role};
 		memcpy(m.name, default_mailboxes[i].name, strlen(default_mailboxes[i].name) + 1);
 		if ((rc = mbox_put(txn, st, id, i + 1, &m)) != 0)
+			return rc;
+		/* The default mailboxes start subscribed (Dovecot's autosubscribe). */
+		if ((rc = sub_set(txn, st, id, m.name, 1)) != 0 && rc != 1)
 			return rc;
 	}
 	c->id = id;
@@ -399,6 +401,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = del_prefix(txn, st->db[DB_ENVELOPE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_MAILBOX], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_SUBSCRIPTION], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
 		return rc;

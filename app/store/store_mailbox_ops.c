@@ -337,7 +337,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 	if ((rc = load_all(st, txn, c->account, &v, &n)) != 0)
 		return rc;
 	struct mbx *f = c->kind == OP_CREATE ? NULL : find(v, n, c->name, strlen(c->name));
-	if (c->kind != OP_CREATE && !f) {
+	if (c->kind != OP_CREATE && c->kind != OP_SUBSCRIBE && !f) {
 		rc = STORE_ENOTFOUND;
 		goto out;
 	}
@@ -351,14 +351,29 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			rc = mbox_put(txn, st, c->account, v[n - 1].id, &v[n - 1].m);
 		}
 		break;
-	case OP_SUBSCRIBE:
-		c->id = f->id;
-		if (f->m.subscribed == (c->on ? 1 : 0))
+	case OP_SUBSCRIBE: {
+		/* A name, existing or not (RFC 9051 §6.3.9); a mailbox of that
+		 * name (f) is told as updated. */
+		if (c->on && !f) {
+			size_t nsub = 0;
+			if ((rc = sub_count(st, txn, c->account, &nsub)) != 0)
+				break;
+			if (nsub >= st->mailbox_max && sub_has(txn, st, c->account, c->name) == 0) {
+				rc = STORE_ELIMIT;
+				break;
+			}
+		}
+		rc = sub_set(txn, st, c->account, c->name, c->on);
+		if (rc == 1) {
+			rc = c->on ? 0 : STORE_ENOTFOUND;
 			goto out; /* nothing to change */
-		f->m.subscribed = c->on ? 1 : 0;
-		rc = mbox_put(txn, st, c->account, f->id, &f->m);
-		change_add(&ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+		}
+		if (rc == 0 && f) {
+			c->id = f->id;
+			change_add(&ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+		}
 		break;
+	}
 	case OP_DELETE: {
 		size_t len = strlen(c->name);
 		c->id = f->id;
@@ -540,8 +555,10 @@ int store_mailbox_delete(struct store *st, uint32_t account, const char *name)
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on)
 {
 	struct op_ctx c = { .kind = OP_SUBSCRIBE, .account = account, .on = on };
+	if (on && strlen(name) > st->mailbox_name_max)
+		return STORE_ETOOBIG;
 	if (name_norm(name, c.name) < 0)
-		return STORE_ENOTFOUND;
+		return on ? STORE_EINVAL : STORE_ENOTFOUND;
 	return run_op(st, &c, NULL);
 }
 

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 4u
+#define STORE_SCHEMA_VERSION 5u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -50,6 +50,7 @@ enum store_db {
 	DB_QUEUE_DUE, /* (next attempt, entry id) schedule index */
 	DB_BLOBDATA,  /* blob bytes by sequence number (schema 2; store_codec.c) */
 	DB_BLOBGC,    /* freed blobs' bytes waiting for the sweep (schema 4; store_hold.c) */
+	DB_SUBSCRIPTION, /* IMAP subscriptions by (account, name hash) (schema 5) */
 	DB_COUNT
 };
 
@@ -313,6 +314,19 @@ int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, stru
 int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
              const struct mbox_rec *m);
 const char *mbox_role_name(unsigned role);
+
+/*
+ * Subscriptions (DB_SUBSCRIPTION, store_subscription.c): key u32 account and
+ * the BLAKE2b-256 of the name (a name may pass LMDB's 511-octet key limit),
+ * value u8 version then the name. They are names, not mailboxes: DELETE
+ * and RENAME leave them alone. sub_set() adds (on 1) or removes one:
+ * 0 when it changed, 1 when it was so already, or an LMDB error.
+ * sub_has(): 1, 0, or an LMDB error (negative or positive code: != 0/1).
+ */
+int sub_set(MDB_txn *txn, struct store *st, uint32_t account, const char *name, int on);
+int sub_has(MDB_txn *txn, struct store *st, uint32_t account, const char *name);
+/* Counts the account's subscriptions into *n_r: 0 or an LMDB error. */
+int sub_count(struct store *st, MDB_txn *txn, uint32_t account, size_t *n_r);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an

@@ -115,9 +115,16 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			    .highest_modseq = m.highest_modseq,
 			    .messages = m.messages,
 			    .parent = m.parent,
-			    .subscribed = m.subscribed,
+			    .subscribed = 0,
 			    .first_recent = m.first_recent,
 			};
+			/* The record's own flag is unread since schema 5. */
+			int sub = sub_has(txn, st, account, m.name);
+			if (sub != 0 && sub != 1) {
+				rc = sub;
+				break;
+			}
+			info.subscribed = sub;
 			cb(arg, &info);
 		}
 		if (rc == MDB_NOTFOUND)

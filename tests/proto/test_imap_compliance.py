@@ -290,6 +290,63 @@ def test_imap_lsub_noselect_parent_and_recursivematch_childinfo():
         r.close()
 
 
+
+def listed(out):
+    return sorted(o[0] for o in out[:-1])
+
+
+def test_imap_subscriptions_outlive_their_mailboxes():
+    """Failure 7 (subscription half): a subscription is a name, not a flag
+    of a mailbox. RFC 9051 §6.3.9: the server "MUST NOT unilaterally
+    remove an existing mailbox name from the subscription list even if a
+    mailbox by that name no longer exists", so DELETE keeps it and
+    LIST (SUBSCRIBED) shows it \\NonExistent (RFC 5258 §3.4), LSUB
+    \\Noselect; SUBSCRIBE takes a name that does not exist (as Dovecot
+    does); RENAME moves no subscription; UNSUBSCRIBE of a vanished name
+    works; a mailbox created again under a subscribed name is subscribed."""
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "a", "CREATE gone"))
+        tagged_ok(cmd(r, "b", "SUBSCRIBE gone"))
+        tagged_ok(cmd(r, "c", "DELETE gone"))
+        out = tagged_ok(cmd(r, "d", 'LIST (SUBSCRIBED) "" gone'))
+        assert listed(out) == [b'* LIST (\\NonExistent \\Subscribed) "/" gone'], out
+        out = tagged_ok(cmd(r, "e", 'LSUB "" gone'))
+        assert listed(out) == [b'* LSUB (\\Noselect) "/" gone'], out
+        # A plain LIST lists mailboxes only.
+        out = tagged_ok(cmd(r, "f", 'LIST "" gone'))
+        assert listed(out) == [], out
+        # Created again: subscribed, as the name was.
+        tagged_ok(cmd(r, "g", "CREATE gone"))
+        out = tagged_ok(cmd(r, "h", 'LIST (SUBSCRIBED) "" gone'))
+        assert listed(out) == [b'* LIST (\\HasNoChildren \\Subscribed) "/" gone'], out
+        # A name that never existed.
+        tagged_ok(cmd(r, "i", "SUBSCRIBE never/there"))
+        out = tagged_ok(cmd(r, "j", 'LIST (SUBSCRIBED) "" never*'))
+        assert listed(out) == [b'* LIST (\\NonExistent \\Subscribed) "/" never/there'], out
+        out = tagged_ok(cmd(r, "k", 'LIST "" never*'))
+        assert listed(out) == [], out
+        # RENAME leaves the subscription on the old name.
+        tagged_ok(cmd(r, "l", "CREATE old"))
+        tagged_ok(cmd(r, "m", "SUBSCRIBE old"))
+        tagged_ok(cmd(r, "n", "RENAME old new"))
+        out = tagged_ok(cmd(r, "o", 'LIST (SUBSCRIBED) "" "*"'))
+        lines = listed(out)
+        assert b'* LIST (\\NonExistent \\Subscribed) "/" old' in lines, lines
+        assert not [x for x in lines if x.endswith(b'"/" new')], lines
+        out = tagged_ok(cmd(r, "p", 'LIST "" new RETURN (SUBSCRIBED)'))
+        assert listed(out) == [b'* LIST (\\HasNoChildren) "/" new'], out
+        # UNSUBSCRIBE of names with no mailbox.
+        tagged_ok(cmd(r, "q", "UNSUBSCRIBE old"))
+        tagged_ok(cmd(r, "r", "UNSUBSCRIBE never/there"))
+        out = tagged_ok(cmd(r, "s", 'LSUB "" "*"'))
+        lines = listed(out)
+        assert not [x for x in lines if x.endswith(b" old") or b"never" in x], lines
+        assert b'* LSUB () "/" gone' in lines, lines
+        r.close()
+
+
 def recent_of(out):
     got = [int(o[0].split()[1]) for o in out if o[0].endswith(b" RECENT")]
     assert len(got) == 1, out

@@ -3,7 +3,7 @@
  * records, UNCHANGEDSINCE), \Deleted per membership (COPY, MOVE, APPEND,
  * EXPUNGE, the schema 2 -> 3 migration), REPLACE's append-and-expunge and mailbox management (create with parents,
  * rename with children, RENAME INBOX, delete with its messages,
- * subscribe).
+ * subscriptions as names of their own, the schema 4 -> 5 migration).
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -388,7 +388,11 @@ static void test_mailboxes(struct store *st, uint32_t acc)
 
 	/* Subscribe. */
 	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Old/Job", 1), STORE_OK);
-	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 1), STORE_ENOTFOUND);
+	/* A name without a mailbox too (RFC 9051 §6.3.9, as Dovecot). */
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 1), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 0), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 0), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "a//b", 1), STORE_EINVAL);
 	memset(&m, 0, sizeof m);
 	store_mailbox_list(st, acc, collect_mb, &m);
 	CHECK_EQ_INT(m.sub[mb_index(&m, "Old/Job")], 1);
@@ -511,6 +515,143 @@ static void test_replace(struct store *st, uint32_t acc)
 	CHECK(after > before);
 }
 
+/* Subscribed names, sorted, joined by spaces. */
+struct subs {
+	char names[16][64];
+	int n;
+};
+
+static void collect_sub(void *arg, const char *name)
+{
+	struct subs *s = arg;
+	if (s->n < 16)
+		snprintf(s->names[s->n++], 64, "%s", name);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void subs_of(struct store *st, uint32_t acc, char *out, size_t outsz)
+{
+	struct subs s = { 0 };
+	size_t at = 0;
+	CHECK_EQ_INT(store_subscription_list(st, acc, collect_sub, &s), STORE_OK);
+	qsort(s.names, (size_t)s.n, sizeof s.names[0], cmp_name);
+	out[0] = '\0';
+	for (int i = 0; i < s.n && at < outsz; i++)
+		at += (size_t)snprintf(out + at, outsz - at, "%s%s", i ? " " : "", s.names[i]);
+}
+
+/* Puts the account back in the schema 4 layout: subscriptions are the
+ * mailbox records' flags (the names in `on`), none in `subscription`. */
+struct old_subs {
+	uint32_t acc;
+	const char *const *on;
+};
+
+static int put_old_subscriptions(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct old_subs *o = arg;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t pfx[4];
+	int rc = mdb_drop(txn, st->db[DB_SUBSCRIPTION], 0);
+	uint32_t ids[64];
+	size_t n = 0;
+
+	if (rc || (rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur)) != 0)
+		return rc;
+	be32_put(pfx, o->acc);
+	k = (MDB_val){ 4, pfx };
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && memcmp(k.mv_data, pfx, 4) == 0 && n < 64;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		ids[n++] = be32_get((uint8_t *)k.mv_data + 4);
+	mdb_cursor_close(cur);
+	for (size_t i = 0; i < n; i++) {
+		struct mbox_rec m;
+		if ((rc = mbox_get(txn, st, o->acc, ids[i], &m)) != 0)
+			return rc;
+		m.subscribed = 0;
+		for (const char *const *p = o->on; *p; p++)
+			if (strcmp(*p, m.name) == 0)
+				m.subscribed = 1;
+		if ((rc = mbox_put(txn, st, o->acc, ids[i], &m)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Subscriptions are names of the account's (schema 5): a store written
+ * with the schema 4 layout (a flag on each mailbox record) opens with the
+ * same subscriptions; then DELETE and RENAME leave them alone, and a
+ * mailbox created again under a subscribed name is subscribed.
+ */
+static void test_subscriptions(struct store **stp, const char *dir, uint32_t acc)
+{
+	struct store *st = *stp;
+	char got[1024];
+
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Lists/Tern", NULL), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Plain", NULL), STORE_OK);
+	static const char *const on[] = { "INBOX", "Lists/Tern", "Sent", NULL };
+	struct old_subs o = { acc, on };
+	CHECK_EQ_INT(store_write(st, put_old_subscriptions, &o), STORE_OK);
+	subs_of(st, acc, got, sizeof got);
+	CHECK_EQ_STR(got, "");
+	CHECK_EQ_INT(store_test_set_schema(st, 4), STORE_OK);
+	store_close(stp);
+	char err[256] = "";
+	CHECK_EQ_INT(store_open(dir, 0, stp, err, sizeof err), STORE_OK);
+	st = *stp;
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_schema_version(), 5);
+	subs_of(st, acc, got, sizeof got);
+	CHECK_EQ_STR(got, "INBOX Lists/Tern Sent");
+	struct mbs m = { 0 };
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Lists/Tern")], 1);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Lists")], 0);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Plain")], 0);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "INBOX")], 1);
+
+	/* DELETE keeps the name; RENAME moves no subscription. */
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Lists/Tern"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Plain", 1), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_rename(st, acc, "Plain", "Renamed"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "inbox/Never", 1), STORE_OK);
+	subs_of(st, acc, got, sizeof got);
+	CHECK_EQ_STR(got, "INBOX INBOX/Never Lists/Tern Plain Sent");
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Renamed")], 0);
+
+	/* Created again: subscribed, as its name is. */
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Lists/Tern", NULL), STORE_OK);
+	memset(&m, 0, sizeof m);
+	store_mailbox_list(st, acc, collect_mb, &m);
+	CHECK_EQ_INT(m.sub[mb_index(&m, "Lists/Tern")], 1);
+
+	/* Unsubscribing names without a mailbox. */
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Plain", 0), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "INBOX/Never", 0), STORE_OK);
+	subs_of(st, acc, got, sizeof got);
+	CHECK_EQ_STR(got, "INBOX Lists/Tern Sent");
+
+	/* Subscriptions survive a reopen. */
+	store_close(stp);
+	CHECK_EQ_INT(store_open(dir, 0, stp, err, sizeof err), STORE_OK);
+	st = *stp;
+	if (!st)
+		return;
+	subs_of(st, acc, got, sizeof got);
+	CHECK_EQ_STR(got, "INBOX Lists/Tern Sent");
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -525,6 +666,8 @@ int main(void)
 		test_deleted_per_membership(&st, base, acc);
 		if (st)
 			test_replace(st, acc);
+		if (st)
+			test_subscriptions(&st, base, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);
