@@ -22,7 +22,7 @@
  * ones), so never without CHILDINFO. The store creates every parent of a
  * mailbox, but a subscription is a name of its own (store_subscription.c):
  * one whose mailbox was deleted or renamed, or never existed, is listed by
- * the SUBSCRIBED selection as \NonExistent (RFC 5258 §3.4) and never by a
+ * the SUBSCRIBED selection as \NonExistent (RFC 5258) and never by a
  * LIST without it.
  *
  * LSUB lists the subscribed names (the default mailboxes start subscribed,
@@ -336,7 +336,7 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			if (inbox != (pass == 0) || !matches(&q, m->name))
 				continue;
 			/* Only the SUBSCRIBED selection lists names without a
-			 * mailbox (RFC 5258 §3.4). */
+			 * mailbox (RFC 5258). */
 			if (m->nonexistent && !(q.opt & SEL_SUBSCRIBED))
 				continue;
 			int sel = selected(&q, m);

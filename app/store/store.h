@@ -721,7 +721,7 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 
 /*
  * Subscribes (on 1) or unsubscribes the name. A subscription is a name of
- * the account's, not a mailbox's flag (RFC 9051 §6.3.9): the name need not
+ * the account's, not a mailbox's flag (RFC 9051 §6.3.7): the name need not
  * exist, and DELETE and RENAME of a mailbox leave subscriptions alone. A
  * subscription to a mailbox's name writes a "mailbox updated" change.
  * STORE_OK (also when it was so already); on 1: STORE_EINVAL (not a valid

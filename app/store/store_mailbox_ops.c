@@ -352,7 +352,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		}
 		break;
 	case OP_SUBSCRIBE: {
-		/* A name, existing or not (RFC 9051 §6.3.9); a mailbox of that
+		/* A name, existing or not (RFC 9051 §6.3.7); a mailbox of that
 		 * name (f) is told as updated. */
 		if (c->on && !f) {
 			size_t nsub = 0;

@@ -1,7 +1,7 @@
 /*
  * store_subscription.c — IMAP subscriptions: a set of names per account
  * (SCHEMA.md, "subscription"), apart from the mailboxes, because RFC 9051
- * §6.3.9 keeps a subscribed name when its mailbox goes and lets a client
+ * §6.3.7 keeps a subscribed name when its mailbox goes and lets a client
  * subscribe to a name that does not exist (Dovecot does both).
  */
 #include <string.h>

@@ -297,10 +297,10 @@ def listed(out):
 
 def test_imap_subscriptions_outlive_their_mailboxes():
     """Failure 7 (subscription half): a subscription is a name, not a flag
-    of a mailbox. RFC 9051 §6.3.9: the server "MUST NOT unilaterally
+    of a mailbox. RFC 9051 §6.3.7: the server "MUST NOT unilaterally
     remove an existing mailbox name from the subscription list even if a
     mailbox by that name no longer exists", so DELETE keeps it and
-    LIST (SUBSCRIBED) shows it \\NonExistent (RFC 5258 §3.4), LSUB
+    LIST (SUBSCRIBED) shows it \\NonExistent (RFC 5258), LSUB
     \\Noselect; SUBSCRIBE takes a name that does not exist (as Dovecot
     does); RENAME moves no subscription; UNSUBSCRIBE of a vanished name
     works; a mailbox created again under a subscribed name is subscribed."""

@@ -388,7 +388,7 @@ static void test_mailboxes(struct store *st, uint32_t acc)
 
 	/* Subscribe. */
 	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Old/Job", 1), STORE_OK);
-	/* A name without a mailbox too (RFC 9051 §6.3.9, as Dovecot). */
+	/* A name without a mailbox too (RFC 9051 §6.3.7, as Dovecot). */
 	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 1), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 0), STORE_OK);
 	CHECK_EQ_INT(store_mailbox_subscribe(st, acc, "Nope", 0), STORE_ENOTFOUND);
