@@ -1,6 +1,6 @@
 /*
- * dns_drive.h — drives a resumable policy evaluator (DMARC, iprev; SPF
- * has its own copy, spf_run.c, still to be moved onto this) over a
+ * dns_drive.h — drives a resumable policy evaluator (SPF, DMARC, iprev;
+ * spf_run.c and dmarc_run.c only adapt their typed callbacks) over a
  * struct dns_resolver: step until it asks a query, ask the resolver, hand
  * the answer back, step again, until it is done.
  *

@@ -480,11 +480,19 @@ static void write_literal(struct imap_session *s, struct imap_fetch *f, const ch
 		imap_write(s, p, n);
 		return;
 	}
-	char *c = xmalloc(n);
-	for (size_t i = 0; i < n; i++)
-		c[i] = p[i] ? p[i] : (char)0x80;
-	imap_write(s, c, n);
-	free(c);
+	/* The runs between NULs as they are, each NUL as one 0x80: no copy. */
+	static const char high = (char)0x80;
+	const char *end = p + n;
+	while (p < end) {
+		const char *nul = memchr(p, 0, (size_t)(end - p));
+		size_t run = nul ? (size_t)(nul - p) : (size_t)(end - p);
+		if (run)
+			imap_write(s, p, run);
+		if (!nul)
+			break;
+		imap_write(s, &high, 1);
+		p = nul + 1;
+	}
 }
 
 /* Inside the store's read transaction: copy one chunk, nothing else. */
