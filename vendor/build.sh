@@ -21,14 +21,14 @@ OUT="$HERE/out"
 # What gets built, per flavour.
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
-    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl"
-    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl"
+    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
     [bearssl]=libbearssl.a [lmdb]=liblmdb.a [libmicrohttpd]=libmicrohttpd.a
     [c-ares]=libcares.a [libsodium]=libsodium.a [mimalloc]=libmimalloc.a
-    [openssl]=libcrypto.a
+    [openssl]=libcrypto.a [zlib]=libz.a
 )
 # Packages whose Debian build runs autoreconf and needs it for us too:
 # libsodium ships no configure script; c-ares carries a Debian patch to
@@ -74,22 +74,273 @@ manifest_block() {
 }
 
 [[ -r $MANIFEST ]] || die "missing $MANIFEST"
+# ---------------------------------------------------------------- building
 
-SCRIPT_HASH=$(sha256sum <"$SELF")
-SCRIPT_HASH=${SCRIPT_HASH%% *}
+JOBS=$(nproc 2>/dev/null || echo 2)
 
-declare -A VERSION=() KEY=()
+declare -A CFG_CC=([musl]=musl-gcc [host]=gcc)
+# musl has no _FORTIFY_SOURCE support, so it is only set for the glibc flavour.
+declare -A CFG_CFLAGS=(
+    [musl]="-O2 -g -fstack-protector-strong"
+    [host]="-O2 -g -fPIC -fstack-protector-strong"
+)
+declare -A CFG_CPPFLAGS=([musl]="" [host]="-D_FORTIFY_SOURCE=2")
+
+# Unpack (dpkg-source -x applies the Debian patch series) into out/tree/PKG.
+prepare_tree() { # pkg
+    local pkg=$1 tree="$OUT/tree/$1" dsc
+    stamp_ok "$pkg-src" "${KEY[$pkg]}" && [[ -d $tree ]] && return 0
+    rm -f "$OUT/stamp/$pkg-src"
+    rm -rf "$tree"
+    verify_files "$pkg" report || { echo "sha256 mismatch, see above"; return 1; }
+    dsc=$(manifest_files "$pkg" | awk '$2 ~ /\.dsc$/ { print $2 }')
+    dpkg-source -x "$OUT/src/$dsc" "$tree"
+    if [[ -n ${AUTORECONF[$pkg]:-} ]]; then
+        (cd "$tree" && autoreconf -f -i)
+    fi
+    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-src"
+}
+
+# Copy files or directory trees into DEST atomically per file (temp + rename),
+# so a compiler or linker running meanwhile never sees a half-written file.
+put() { # SRC... DEST
+    local dest=${!#} src f rel
+    for src in "${@:1:$#-1}"; do
+        if [[ -d $src ]]; then
+            while IFS= read -r -d '' f; do
+                rel=${f#"$src"/}
+                mkdir -p "$dest/$(basename "$src")/$(dirname "$rel")"
+                put "$f" "$dest/$(basename "$src")/$(dirname "$rel")"
+            done < <(find "$src" -type f -print0)
+        else
+            f="$dest/.$(basename "$src").tmp.$BASHPID"
+            install -m 644 "$src" "$f"
+            mv -f "$f" "$dest/$(basename "$src")"
+        fi
+    done
+}
+
+# Build one flavour of one package in a private copy of the tree and install
+# headers + static library into out/FLAVOUR/.
+build_one() { # pkg flavour
+    local pkg=$1 fl=$2
+    local cc=${CFG_CC[$fl]} cflags=${CFG_CFLAGS[$fl]} cppflags=${CFG_CPPFLAGS[$fl]}
+    local bld="$OUT/build/$pkg-$fl" stage="$OUT/build/$pkg-$fl.stage"
+    local inc="$OUT/$fl/include" lib="$OUT/$fl/lib"
+    rm -f "$OUT/stamp/$pkg-$fl"
+    rm -rf "$bld" "$stage"
+    cp -a "$OUT/tree/$pkg" "$bld"
+    echo "== $pkg ${VERSION[$pkg]} ($fl): CC=$cc CFLAGS=$cflags CPPFLAGS=$cppflags"
+
+    local conf=(--prefix="$stage" --disable-shared --enable-static
+                --disable-dependency-tracking)
+    declare -F "recipe_$pkg" >/dev/null || { echo "no build recipe for $pkg"; return 1; }
+    "recipe_$pkg"
+    rm -rf "$bld" "$stage"
+    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-$fl"
+}
+
+# Recipes: recipe_NAME runs inside build_one, whose locals it uses: cc,
+# cflags, cppflags (the flavour's), bld (a private copy of the unpacked tree),
+# stage (an install prefix), conf (common configure options), inc and lib
+# (where the headers and the static library go, through put).
+
+recipe_bearssl() {
+    make -C "$bld" -j"$JOBS" lib CONF=Unix BUILD=build \
+        CC="$cc" CFLAGS="-W -Wall $cflags $cppflags" AR=ar
+    put "$bld"/inc/bearssl*.h "$inc"
+    put "$bld/build/libbearssl.a" "$lib"
+}
+
+recipe_lmdb() {
+    make -C "$bld/libraries/liblmdb" -j"$JOBS" liblmdb.a \
+        CC="$cc" OPT="$cflags $cppflags" AR=ar
+    put "$bld/libraries/liblmdb/lmdb.h" "$inc"
+    put "$bld/libraries/liblmdb/liblmdb.a" "$lib"
+}
+
+recipe_libmicrohttpd() {
+    (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
+        --disable-https --without-gnutls --disable-doc --disable-examples \
+        --disable-curl --disable-nls --disable-rpath --with-threads=posix)
+    make -C "$bld" -j"$JOBS"
+    make -C "$bld" install
+    put "$stage"/include/* "$inc"
+    put "$stage/lib/libmicrohttpd.a" "$lib"
+}
+
+recipe_c-ares() {
+    (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
+        --disable-tests --disable-debug)
+    make -C "$bld" -j"$JOBS"
+    make -C "$bld" install
+    put "$stage"/include/* "$inc"
+    put "$stage/lib/libcares.a" "$lib"
+}
+
+recipe_libsodium() {
+    (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags")
+    make -C "$bld" -j"$JOBS"
+    make -C "$bld" install
+    put "$stage"/include/* "$inc"
+    put "$stage/lib/libsodium.a" "$lib"
+}
+
+recipe_mimalloc() {
+    # The whole allocator as one object (upstream's src/static.c, plus
+    # the calloc below) that replaces musl's malloc family in the static
+    # link: musl allows that when the program defines malloc, calloc,
+    # realloc and free. Link it with --whole-archive, before libc.
+    # NDEBUG: release build (no assertions, no padding). __USE_ISOC11:
+    # mimalloc defines aligned_alloc only under that glibc macro, and
+    # musl's own aligned_alloc refuses to work once malloc is replaced.
+    # Files at run time: none needed. At start mimalloc reads
+    # /proc/sys/vm/overcommit_memory if it exists (no option turns that
+    # off; without it, as in an empty chroot, it assumes overcommit,
+    # Linux's default); the NUMA probe of /sys is turned off below.
+    # Options: MIMALLOC_* environment variables only. Randomness:
+    # getrandom.
+    cat >"$bld/tern-mimalloc.c" <<'EOF'
+/* Written by tern's vendor/build.sh. mimalloc 2.0.9 does not track whether
+ * a block is still fresh from the OS, so its calloc memsets every byte:
+ * LMDB's calloc of its 2 MiB dirty list at env open would stay resident
+ * for the life of the process (2 MiB more idle RSS, 3x tern's). For
+ * blocks of 256 KiB and more the page-aligned interior is zeroed with
+ * MADV_DONTNEED instead (private anonymous memory reads back as zeros),
+ * which touches nothing; smaller blocks use mimalloc's calloc. */
+#define calloc tern_mi_calloc_unused
+#include "static.c"
+#undef calloc
+#include <sys/mman.h>
+
+void *calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total < 256 * 1024)
+		return mi_calloc(n, size);
+	uint8_t *p = mi_malloc(total);
+	if (p == NULL)
+		return NULL;
+	uintptr_t ps = _mi_os_page_size();
+	uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1);
+	uintptr_t b = ((uintptr_t)p + total) & ~(ps - 1);
+	if (madvise((void *)a, b - a, MADV_DONTNEED) == 0) {
+		memset(p, 0, a - (uintptr_t)p);
+		memset((void *)b, 0, (uintptr_t)p + total - b);
+	} else {
+		memset(p, 0, total);
+	}
+	return p;
+}
+
+/* Runs before mimalloc's own constructor and before any allocation. One
+ * NUMA node: mimalloc would otherwise count nodes by probing
+ * /sys/devices/system/node (MIMALLOC_USE_NUMA_NODES still overrides). */
+__attribute__((constructor(101))) static void tern_mi_options(void)
+{
+	mi_option_set_default(mi_option_use_numa_nodes, 1);
+}
+EOF
+    "$cc" $cflags $cppflags -DNDEBUG -DMI_MALLOC_OVERRIDE -DMI_STATIC_LIB \
+        -D__USE_ISOC11=1 -fvisibility=hidden -ftls-model=initial-exec \
+        -fno-builtin-malloc -Wall -Wextra -I"$bld/include" -I"$bld/src" \
+        -c "$bld/tern-mimalloc.c" -o "$bld/mimalloc.o"
+    ar rcs "$bld/libmimalloc.a" "$bld/mimalloc.o"
+    put "$bld/include/mimalloc.h" "$inc"
+    put "$bld/libmimalloc.a" "$lib"
+}
+
+recipe_openssl() {
+    # libcrypto only, for RSA signing (manifest says why). Everything
+    # that could read a file or load code at run time is configured
+    # out: no openssl.cnf autoload, no DSOs/engines/providers from disk,
+    # no secure heap (it needs linux/mman.h, which musl-gcc lacks).
+    # Algorithms tern does not use from here are configured out (the
+    # built-in provider would link them all: 1.3 MB of the binary), as
+    # are error strings; function and data sections let the static
+    # link drop the rest it never calls (--gc-sections in the Makefile).
+    # Kept: RSA, bignums, SHA-2 and the AES CTR-DRBG behind blinding,
+    # whose seed comes from getrandom(2): no /dev needed.
+    (cd "$bld" && ./Configure linux-x86_64 --prefix="$stage" CC="$cc" \
+        no-shared no-dso no-engine no-module no-async no-tests no-ui-console \
+        no-afalgeng no-comp no-secure-memory no-autoload-config no-err \
+        no-aria no-bf no-blake2 no-camellia no-cast no-chacha no-cmac no-des \
+        no-dh no-dsa no-ec no-ec2m no-gost no-idea no-md4 no-mdc2 no-ocb \
+        no-poly1305 no-rc2 no-rc4 no-rc5 no-rmd160 no-scrypt no-seed \
+        no-siphash no-siv no-sm2 no-sm3 no-sm4 no-whirlpool no-cms no-ct \
+        no-ocsp no-ts no-srp \
+        -ffunction-sections -fdata-sections $cppflags)
+    make -C "$bld" -j"$JOBS" build_generated
+    make -C "$bld" -j"$JOBS" libcrypto.a
+    put "$bld/include/openssl" "$inc"
+    put "$bld/libcrypto.a" "$lib"
+}
+
+
+recipe_zlib() {
+    # zlib's own configure script (not autoconf): static only.
+    (cd "$bld" && CC="$cc" CFLAGS="$cflags $cppflags" ./configure --static --prefix="$stage")
+    make -C "$bld" -j"$JOBS" libz.a
+    make -C "$bld" install
+    put "$stage/include/zlib.h" "$stage/include/zconf.h" "$inc"
+    put "$stage/lib/libz.a" "$lib"
+}
+
+# ---------------------------------------------------------------- keys
+
+# A package's key hashes its manifest block, its recipe, whether it runs
+# autoreconf, and the code every recipe shares (unpacking, the flavours'
+# compilers and flags, build_one). Editing one recipe or adding a package
+# rebuilds that package only; editing the shared code rebuilds them all. The
+# text hashed is bash's own listing (declare -f/-p), so a new bash version
+# may rebuild everything once.
+SHARED_CODE=$(declare -f prepare_tree put build_one; declare -p CFG_CC CFG_CFLAGS CFG_CPPFLAGS)
+code_hash() { # pkg
+    local h
+    h=$({ printf '%s\n' "$SHARED_CODE"; declare -f "recipe_$1"
+          printf 'autoreconf %s\n' "${AUTORECONF[$1]:-0}"; } | sha256sum)
+    echo "${h%% *}"
+}
+
+# Stamps written while the key hashed the whole of build.sh (up to the
+# commit that added zlib; the script's hash then is LEGACY_SCRIPT) stay
+# valid for the packages whose recipe and shared code are still what they
+# were then (their code hashes are LEGACY_CODE): moving the recipes into
+# functions changed no build. This only spares every existing checkout one
+# full rebuild; the table can go once all have rebuilt.
+LEGACY_SCRIPT=233275b36a190f414e88e1c74d7a93e4dc713ccee3ef26a1198eb7b3e990d30a
+declare -A LEGACY_CODE=(
+    [bearssl]=2cdb309389179ec53b71bd037c343e53caf330c8c7eb8d7e199b5a8e2c8e673f
+    [lmdb]=5703e1dde51eb9cfe60f1c1447307e99c5dd5acface5b411a0aa116275864ccc
+    [libmicrohttpd]=55c8cb26c324e34d0178c198e23342d7e99180098bf5c36be27418e260268d36
+    [c-ares]=eb950b0bc37a956ff00aa929ac3e88ebe49f13f30168dd3f559b9dbe4884b588
+    [libsodium]=c63f602bdd3a98eaca9e4d9f83a6d237341777700fe665291d46e07ea3bc291f
+    [mimalloc]=eb524ddba950076054f6d754f71bcf2c73923179eb1fe0f82ddc0a3c9bd70683
+    [openssl]=c398767370b382b46f8ffd1754c75ea8c71407f0218ceb51d7d0d0a2edc9e79c
+)
+
+declare -A VERSION=() KEY=() LEGACY_KEY=()
 ALL_PKGS=()
 for fl in "${FLAVOURS[@]}"; do
     for pkg in ${FLAVOUR_PKGS[$fl]}; do
         [[ -n ${VERSION[$pkg]+x} ]] && continue
         block=$(manifest_block "$pkg")
         [[ -n $block ]] || die "package $pkg is not in $MANIFEST"
+        declare -F "recipe_$pkg" >/dev/null || die "no recipe_$pkg in vendor/build.sh"
         read -r _ _ ver _ <<<"$block"
         [[ -n $ver ]] || die "no version for $pkg in $MANIFEST"
         VERSION[$pkg]=$ver
-        k=$(printf '%s\nbuild.sh %s\n' "$block" "$SCRIPT_HASH" | sha256sum)
+        code=$(code_hash "$pkg")
+        k=$(printf '%s\ncode %s\n' "$block" "$code" | sha256sum)
         KEY[$pkg]=${k%% *}
+        if [[ ${LEGACY_CODE[$pkg]:-} == "$code" ]]; then
+            k=$(printf '%s\nbuild.sh %s\n' "$block" "$LEGACY_SCRIPT" | sha256sum)
+            LEGACY_KEY[$pkg]=${k%% *}
+        fi
         ALL_PKGS+=("$pkg")
     done
 done
@@ -97,13 +348,13 @@ done
 # A block without a recipe here would otherwise be silently ignored.
 for pkg in $(awk '$1 == "package" { print $2 }' "$MANIFEST"); do
     [[ -n ${VERSION[$pkg]+x} ]] ||
-        die "vendor/manifest lists $pkg but vendor/build.sh has no recipe for it (add it to FLAVOUR_PKGS, LIBNAME and build_one)"
+        die "vendor/manifest lists $pkg but vendor/build.sh has no recipe for it (add it to FLAVOUR_PKGS, LIBNAME and a recipe_$pkg function)"
 done
 
-stamp_ok() { # name key
+stamp_ok() { # name key [legacy key]
     local f="$OUT/stamp/$1" have=""
     [[ -f $f ]] && read -r have <"$f"
-    [[ $have == "$2" ]]
+    [[ $have == "$2" || ( -n ${3:-} && $have == "$3" ) ]]
 }
 
 # Which package+flavour pairs are out of date?
@@ -115,7 +366,7 @@ compute_todo() {
         TODO_FL[$pkg]=""
         for fl in "${FLAVOURS[@]}"; do
             [[ " ${FLAVOUR_PKGS[$fl]} " == *" $pkg "* ]] || continue
-            if ! stamp_ok "$pkg-$fl" "${KEY[$pkg]}" ||
+            if ! stamp_ok "$pkg-$fl" "${KEY[$pkg]}" "${LEGACY_KEY[$pkg]:-}" ||
                [[ ! -f $OUT/$fl/lib/${LIBNAME[$pkg]} ]]; then
                 TODO_FL[$pkg]+="$fl "
             fi
@@ -286,202 +537,6 @@ fetch() { # pkg
         [[ $'\n'$pinned$'\n' == *$'\n'"$hash $file"$'\n'* ]] ||
             die "$pkg: $file (listed in $dsc) is not pinned in vendor/manifest"
     done < <(awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on' "$OUT/src/$dsc")
-}
-
-# ---------------------------------------------------------------- building
-
-JOBS=$(nproc 2>/dev/null || echo 2)
-
-declare -A CFG_CC=([musl]=musl-gcc [host]=gcc)
-# musl has no _FORTIFY_SOURCE support, so it is only set for the glibc flavour.
-declare -A CFG_CFLAGS=(
-    [musl]="-O2 -g -fstack-protector-strong"
-    [host]="-O2 -g -fPIC -fstack-protector-strong"
-)
-declare -A CFG_CPPFLAGS=([musl]="" [host]="-D_FORTIFY_SOURCE=2")
-
-# Unpack (dpkg-source -x applies the Debian patch series) into out/tree/PKG.
-prepare_tree() { # pkg
-    local pkg=$1 tree="$OUT/tree/$1" dsc
-    stamp_ok "$pkg-src" "${KEY[$pkg]}" && [[ -d $tree ]] && return 0
-    rm -f "$OUT/stamp/$pkg-src"
-    rm -rf "$tree"
-    verify_files "$pkg" report || { echo "sha256 mismatch, see above"; return 1; }
-    dsc=$(manifest_files "$pkg" | awk '$2 ~ /\.dsc$/ { print $2 }')
-    dpkg-source -x "$OUT/src/$dsc" "$tree"
-    if [[ -n ${AUTORECONF[$pkg]:-} ]]; then
-        (cd "$tree" && autoreconf -f -i)
-    fi
-    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-src"
-}
-
-# Copy files or directory trees into DEST atomically per file (temp + rename),
-# so a compiler or linker running meanwhile never sees a half-written file.
-put() { # SRC... DEST
-    local dest=${!#} src f rel
-    for src in "${@:1:$#-1}"; do
-        if [[ -d $src ]]; then
-            while IFS= read -r -d '' f; do
-                rel=${f#"$src"/}
-                mkdir -p "$dest/$(basename "$src")/$(dirname "$rel")"
-                put "$f" "$dest/$(basename "$src")/$(dirname "$rel")"
-            done < <(find "$src" -type f -print0)
-        else
-            f="$dest/.$(basename "$src").tmp.$BASHPID"
-            install -m 644 "$src" "$f"
-            mv -f "$f" "$dest/$(basename "$src")"
-        fi
-    done
-}
-
-# Build one flavour of one package in a private copy of the tree and install
-# headers + static library into out/FLAVOUR/.
-build_one() { # pkg flavour
-    local pkg=$1 fl=$2
-    local cc=${CFG_CC[$fl]} cflags=${CFG_CFLAGS[$fl]} cppflags=${CFG_CPPFLAGS[$fl]}
-    local bld="$OUT/build/$pkg-$fl" stage="$OUT/build/$pkg-$fl.stage"
-    local inc="$OUT/$fl/include" lib="$OUT/$fl/lib"
-    rm -f "$OUT/stamp/$pkg-$fl"
-    rm -rf "$bld" "$stage"
-    cp -a "$OUT/tree/$pkg" "$bld"
-    echo "== $pkg ${VERSION[$pkg]} ($fl): CC=$cc CFLAGS=$cflags CPPFLAGS=$cppflags"
-
-    local conf=(--prefix="$stage" --disable-shared --enable-static
-                --disable-dependency-tracking)
-    case $pkg in
-    bearssl)
-        make -C "$bld" -j"$JOBS" lib CONF=Unix BUILD=build \
-            CC="$cc" CFLAGS="-W -Wall $cflags $cppflags" AR=ar
-        put "$bld"/inc/bearssl*.h "$inc"
-        put "$bld/build/libbearssl.a" "$lib"
-        ;;
-    lmdb)
-        make -C "$bld/libraries/liblmdb" -j"$JOBS" liblmdb.a \
-            CC="$cc" OPT="$cflags $cppflags" AR=ar
-        put "$bld/libraries/liblmdb/lmdb.h" "$inc"
-        put "$bld/libraries/liblmdb/liblmdb.a" "$lib"
-        ;;
-    libmicrohttpd)
-        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
-            --disable-https --without-gnutls --disable-doc --disable-examples \
-            --disable-curl --disable-nls --disable-rpath --with-threads=posix)
-        make -C "$bld" -j"$JOBS"
-        make -C "$bld" install
-        put "$stage"/include/* "$inc"
-        put "$stage/lib/libmicrohttpd.a" "$lib"
-        ;;
-    c-ares)
-        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
-            --disable-tests --disable-debug)
-        make -C "$bld" -j"$JOBS"
-        make -C "$bld" install
-        put "$stage"/include/* "$inc"
-        put "$stage/lib/libcares.a" "$lib"
-        ;;
-    libsodium)
-        (cd "$bld" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" CPPFLAGS="$cppflags")
-        make -C "$bld" -j"$JOBS"
-        make -C "$bld" install
-        put "$stage"/include/* "$inc"
-        put "$stage/lib/libsodium.a" "$lib"
-        ;;
-    mimalloc)
-        # The whole allocator as one object (upstream's src/static.c, plus
-        # the calloc below) that replaces musl's malloc family in the static
-        # link: musl allows that when the program defines malloc, calloc,
-        # realloc and free. Link it with --whole-archive, before libc.
-        # NDEBUG: release build (no assertions, no padding). __USE_ISOC11:
-        # mimalloc defines aligned_alloc only under that glibc macro, and
-        # musl's own aligned_alloc refuses to work once malloc is replaced.
-        # Files at run time: none needed. At start mimalloc reads
-        # /proc/sys/vm/overcommit_memory if it exists (no option turns that
-        # off; without it, as in an empty chroot, it assumes overcommit,
-        # Linux's default); the NUMA probe of /sys is turned off below.
-        # Options: MIMALLOC_* environment variables only. Randomness:
-        # getrandom.
-        cat >"$bld/tern-mimalloc.c" <<'EOF'
-/* Written by tern's vendor/build.sh. mimalloc 2.0.9 does not track whether
- * a block is still fresh from the OS, so its calloc memsets every byte:
- * LMDB's calloc of its 2 MiB dirty list at env open would stay resident
- * for the life of the process (2 MiB more idle RSS, 3x tern's). For
- * blocks of 256 KiB and more the page-aligned interior is zeroed with
- * MADV_DONTNEED instead (private anonymous memory reads back as zeros),
- * which touches nothing; smaller blocks use mimalloc's calloc. */
-#define calloc tern_mi_calloc_unused
-#include "static.c"
-#undef calloc
-#include <sys/mman.h>
-
-void *calloc(size_t n, size_t size)
-{
-	size_t total;
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (total < 256 * 1024)
-		return mi_calloc(n, size);
-	uint8_t *p = mi_malloc(total);
-	if (p == NULL)
-		return NULL;
-	uintptr_t ps = _mi_os_page_size();
-	uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1);
-	uintptr_t b = ((uintptr_t)p + total) & ~(ps - 1);
-	if (madvise((void *)a, b - a, MADV_DONTNEED) == 0) {
-		memset(p, 0, a - (uintptr_t)p);
-		memset((void *)b, 0, (uintptr_t)p + total - b);
-	} else {
-		memset(p, 0, total);
-	}
-	return p;
-}
-
-/* Runs before mimalloc's own constructor and before any allocation. One
- * NUMA node: mimalloc would otherwise count nodes by probing
- * /sys/devices/system/node (MIMALLOC_USE_NUMA_NODES still overrides). */
-__attribute__((constructor(101))) static void tern_mi_options(void)
-{
-	mi_option_set_default(mi_option_use_numa_nodes, 1);
-}
-EOF
-        "$cc" $cflags $cppflags -DNDEBUG -DMI_MALLOC_OVERRIDE -DMI_STATIC_LIB \
-            -D__USE_ISOC11=1 -fvisibility=hidden -ftls-model=initial-exec \
-            -fno-builtin-malloc -Wall -Wextra -I"$bld/include" -I"$bld/src" \
-            -c "$bld/tern-mimalloc.c" -o "$bld/mimalloc.o"
-        ar rcs "$bld/libmimalloc.a" "$bld/mimalloc.o"
-        put "$bld/include/mimalloc.h" "$inc"
-        put "$bld/libmimalloc.a" "$lib"
-        ;;
-    openssl)
-        # libcrypto only, for RSA signing (manifest says why). Everything
-        # that could read a file or load code at run time is configured
-        # out: no openssl.cnf autoload, no DSOs/engines/providers from disk,
-        # no secure heap (it needs linux/mman.h, which musl-gcc lacks).
-        # Algorithms tern does not use from here are configured out (the
-        # built-in provider would link them all: 1.3 MB of the binary), as
-        # are error strings; function and data sections let the static
-        # link drop the rest it never calls (--gc-sections in the Makefile).
-        # Kept: RSA, bignums, SHA-2 and the AES CTR-DRBG behind blinding,
-        # whose seed comes from getrandom(2): no /dev needed.
-        (cd "$bld" && ./Configure linux-x86_64 --prefix="$stage" CC="$cc" \
-            no-shared no-dso no-engine no-module no-async no-tests no-ui-console \
-            no-afalgeng no-comp no-secure-memory no-autoload-config no-err \
-            no-aria no-bf no-blake2 no-camellia no-cast no-chacha no-cmac no-des \
-            no-dh no-dsa no-ec no-ec2m no-gost no-idea no-md4 no-mdc2 no-ocb \
-            no-poly1305 no-rc2 no-rc4 no-rc5 no-rmd160 no-scrypt no-seed \
-            no-siphash no-siv no-sm2 no-sm3 no-sm4 no-whirlpool no-cms no-ct \
-            no-ocsp no-ts no-srp \
-            -ffunction-sections -fdata-sections $cppflags)
-        make -C "$bld" -j"$JOBS" build_generated
-        make -C "$bld" -j"$JOBS" libcrypto.a
-        put "$bld/include/openssl" "$inc"
-        put "$bld/libcrypto.a" "$lib"
-        ;;
-    *)
-        echo "no build recipe for $pkg"; return 1 ;;
-    esac
-    rm -rf "$bld" "$stage"
-    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-$fl"
 }
 
 # One background job per package: prepare the tree, then build the stale
