@@ -10,7 +10,8 @@
  * FAST, ALL and FULL, EMAILID and THREADID (OBJECTID, RFC 8474), SAVEDATE
  * (RFC 8514), PREVIEW and PREVIEW (LAZY) (RFC 8970). A body item without
  * .PEEK on a read-write mailbox stores \Seen first (imap_fetch_mark_seen(),
- * imap_job.c). MODSEQ and the (CHANGEDSINCE n [VANISHED]) modifiers of
+ * imap_job.c). The PARTIAL modifier (RFC 9394 §3.2) narrows the set to
+ * positions among the messages it selects. MODSEQ and the (CHANGEDSINCE n [VANISHED]) modifiers of
  * RFC 7162. Room is kept past
  * FETCH_MAX_ITEMS for the items added implicitly (MODSEQ of CHANGEDSINCE,
  * FLAGS and MODSEQ of the implicit \Seen).
@@ -21,6 +22,7 @@
 
 #include "core/xalloc.h"
 #include "imap/imap_seqset.h"
+#include "imap/imap_esearch.h"
 #include "imap/imap_session.h"
 
 #define FETCH_MAX_ITEMS 64
@@ -157,9 +159,10 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 	return 0;
 }
 
-/* (CHANGEDSINCE n [VANISHED]) of RFC 7162 §3.1.4 and §3.2.6. */
+/* (CHANGEDSINCE n [VANISHED]) of RFC 7162 §3.1.4 and §3.2.6, and
+ * (PARTIAL range) of RFC 9394 §3.2 (partial->lo 0: none given). */
 static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uint64_t *since,
-			   int *vanished)
+			   int *vanished, struct imap_partial *partial)
 {
 	const struct imap_arg *l;
 	size_t n;
@@ -173,11 +176,38 @@ static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uin
 			i++;
 		} else if (imap_arg_atom_is(&l[i], "VANISHED")) {
 			*vanished = 1;
+		} else if (imap_arg_atom_is(&l[i], "PARTIAL") && i + 1 < n && !partial->lo) {
+			struct str w;
+			if (imap_arg_atom(&l[++i], &w) < 0 || imap_partial_parse(w, partial) < 0)
+				return -1;
 		} else {
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/*
+ * PARTIAL: of the messages the set (and CHANGEDSINCE) selects, in UID
+ * order, only those at the range's positions; f->set becomes them.
+ */
+static void fetch_partial(struct imap_session *s, struct imap_fetch *f, int uid,
+			  const struct imap_partial *p)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t *sel = xmalloc(((size_t)v->count + 1) * sizeof(*sel));
+	size_t n = 0, from, to;
+
+	for (uint32_t i = 0; i < v->count; i++) {
+		uint32_t key = uid ? v->msgs[i].uid : i + 1;
+		if (!imap_seqset_contains(&f->set, key) ||
+		    (f->changedsince && v->msgs[i].modseq <= f->changedsince))
+			continue;
+		sel[n++] = key;
+	}
+	imap_partial_window(p, n, &from, &to);
+	imap_seqset_from_sorted(sel + from, to - from, s->cmd_arena, &f->set);
+	free(sel);
 }
 
 /* UID FETCH ... (CHANGEDSINCE m VANISHED): the UIDs of set expunged since m. */
@@ -213,10 +243,11 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 
 	uint64_t changedsince = 0;
 	int vanished = 0;
+	struct imap_partial partial = { 0 };
 
 	if ((cmd->nargs != 2 && cmd->nargs != 3) || imap_arg_atom(&cmd->args[0], &set) < 0 ||
 	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
-	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &vanished) < 0)) {
+	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &vanished, &partial) < 0)) {
 		bad(s, "Invalid arguments.");
 		return;
 	}
@@ -241,6 +272,9 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		bad(s, "Invalid messageset.");
 		return;
 	}
+	struct imap_seqset whole = f->set; /* VANISHED reports on all of it */
+	if (partial.lo)
+		fetch_partial(s, f, uid, &partial);
 	if (uid) /* UID FETCH always reports the UID, first as Dovecot does. */
 		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_UID, .name = "UID" };
 
@@ -298,7 +332,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 									  .name = "MODSEQ" };
 		f->has_modseq = 1;
 		if (vanished)
-			fetch_vanished(s, &f->set, changedsince);
+			fetch_vanished(s, &whole, changedsince);
 	}
 	if (imap_fetch_sets_seen(list, n))
 		imap_fetch_mark_seen(s, f); /* stores \Seen, then starts f */

@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "imap/imap_esearch.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 #include "core/xalloc.h"
@@ -648,57 +649,27 @@ static void search_all(struct imap_session *s, const struct node *root, const st
 	free(ids);
 }
 
-/* RETURN options (RFC 4731, RFC 5182). */
-#define RET_MIN 1u
-#define RET_MAX 2u
-#define RET_ALL 4u
-#define RET_COUNT 8u
-#define RET_SAVE 16u
-
-/* Parses "RETURN (...)" at args[0]; returns the args it used (2), or -1
- * with *why_r. An empty list means ALL (RFC 4731 §3.1). */
-static int parse_return(const struct imap_arg *args, size_t count, unsigned *ret_r,
-			const char **why_r)
-{
-	const struct imap_arg *l;
-	size_t n;
-	unsigned ret = 0;
-
-	if (count < 2 || imap_arg_list(&args[1], &l, &n) < 0) {
-		*why_r = "Invalid RETURN options.";
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned bit = imap_arg_atom_is(&l[i], "MIN")     ? RET_MIN
-			       : imap_arg_atom_is(&l[i], "MAX")   ? RET_MAX
-			       : imap_arg_atom_is(&l[i], "ALL")   ? RET_ALL
-			       : imap_arg_atom_is(&l[i], "COUNT") ? RET_COUNT
-			       : imap_arg_atom_is(&l[i], "SAVE")  ? RET_SAVE
-								  : 0;
-		if (!bit) {
-			*why_r = "Unknown RETURN option.";
-			return -1;
-		}
-		ret |= bit;
-	}
-	*ret_r = ret ? ret : RET_ALL;
-	return 2;
-}
-
 /* Writes the untagged result and saves what SAVE asks for. hits are
  * sequence numbers, ascending. */
-static void search_answer(struct imap_session *s, int uid, int esearch, unsigned ret,
-			  const uint32_t *hits, size_t nhits, int modseq)
+static void search_answer(struct imap_session *s, int uid, int esearch,
+			  const struct imap_return *r, const uint32_t *hits, size_t nhits,
+			  int modseq)
 {
+	unsigned ret = r->opts;
 	uint64_t high = 0;
+	size_t from = 0, to = nhits;
 	struct buf out;
 
+	if (esearch && (ret & IMAP_RET_PARTIAL) && !(ret & IMAP_RET_COUNT))
+		imap_partial_window(&r->partial, nhits, &from, &to);
 	for (size_t i = 0; modseq && i < nhits; i++) {
-		/* RFC 7162 §3.1.5: with MIN and/or MAX alone (COUNT and ALL
-		 * return every match), the highest of the messages returned. */
-		if (esearch && nhits && (ret & (RET_MIN | RET_MAX)) &&
-		    !(ret & (RET_ALL | RET_COUNT)) &&
-		    !((ret & RET_MIN) && i == 0) && !((ret & RET_MAX) && i == nhits - 1))
+		/* RFC 7162 §3.1.5: with MIN, MAX and/or PARTIAL alone (COUNT
+		 * and ALL return every match), the highest of the messages
+		 * returned. */
+		if (esearch && nhits && (ret & (IMAP_RET_MIN | IMAP_RET_MAX | IMAP_RET_PARTIAL)) &&
+		    !(ret & (IMAP_RET_ALL | IMAP_RET_COUNT)) &&
+		    !((ret & IMAP_RET_MIN) && i == 0) && !((ret & IMAP_RET_MAX) && i == nhits - 1) &&
+		    !((ret & IMAP_RET_PARTIAL) && i >= from && i < to))
 			continue;
 		if (s->view.msgs[hits[i] - 1].modseq > high)
 			high = s->view.msgs[hits[i] - 1].modseq;
@@ -708,22 +679,11 @@ static void search_answer(struct imap_session *s, int uid, int esearch, unsigned
 	for (size_t i = 0; i < nhits; i++)
 		v[i] = uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
 
-	if (ret & RET_SAVE) {
+	if (ret & IMAP_RET_SAVE) {
 		uint32_t *u = xmalloc((nhits ? nhits : 1) * sizeof(*u));
-		size_t nu = 0;
 		for (size_t i = 0; i < nhits; i++)
 			u[i] = s->view.msgs[hits[i] - 1].uid;
-		nu = nhits;
-		if (nhits && !(ret & (RET_ALL | RET_COUNT)) && (ret & (RET_MIN | RET_MAX))) {
-			/* RFC 5182 §2.4: only what MIN and MAX return. */
-			uint32_t lo = u[0], hi = u[nhits - 1];
-			nu = 0;
-			if (ret & RET_MIN)
-				u[nu++] = lo;
-			if ((ret & RET_MAX) && !(nu && hi == lo))
-				u[nu++] = hi;
-		}
-		imap_searchres_save(s, u, nu);
+		imap_searchres_save(s, u, imap_return_saved(r, u, nhits));
 		free(u);
 	}
 
@@ -735,23 +695,8 @@ static void search_answer(struct imap_session *s, int uid, int esearch, unsigned
 		if (modseq && nhits)
 			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)high);
 		buf_append_c(&out, "\r\n");
-	} else if (ret & ~RET_SAVE) {
-		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag, uid ? " UID" : "");
-		if (nhits && (ret & RET_MIN))
-			buf_printf(&out, " MIN %u", v[0]);
-		if (nhits && (ret & RET_MAX))
-			buf_printf(&out, " MAX %u", v[nhits - 1]);
-		if (ret & RET_COUNT)
-			buf_printf(&out, " COUNT %zu", nhits);
-		if (nhits && (ret & RET_ALL)) {
-			struct imap_seqset set;
-			imap_seqset_from_sorted(v, nhits, s->cmd_arena, &set);
-			buf_append_c(&out, " ALL ");
-			imap_seqset_format(&set, &out);
-		}
-		if (modseq && nhits)
-			buf_printf(&out, " MODSEQ %llu", (unsigned long long)high);
-		buf_append_c(&out, "\r\n");
+	} else if (ret & ~IMAP_RET_SAVE) {
+		imap_esearch_append(&out, s->tag, uid, r, v, nhits, modseq, high);
 	}
 	free(v);
 	if (buf_len(&out))
@@ -769,14 +714,17 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	int uid = cmd->id == IMAP_CMD_UID_SEARCH;
 	const struct imap_arg *args = cmd->args;
 	size_t count = cmd->nargs;
-	unsigned ret = RET_ALL;
+	struct imap_return ret = { .opts = IMAP_RET_ALL };
 	int esearch = s->search_esearch;
 	struct str cs, charset = STR_NULL;
 
 	if (count && imap_arg_atom_is(&args[0], "RETURN")) {
-		const char *why = NULL;
-		int used = parse_return(args, count, &ret, &why);
-		if (used < 0) {
+		const char *why = "Invalid RETURN options.";
+		const struct imap_arg *rl;
+		size_t rn;
+		int used = 2;
+		if (count < 2 || imap_arg_list(&args[1], &rl, &rn) < 0 ||
+		    imap_return_parse(rl, rn, &ret, &why) < 0) {
 			imap_searchres_clear(s); /* a failed SEARCH may have meant SAVE */
 			imap_tagged(s, "BAD Error in IMAP command SEARCH: %s", why);
 			imap_session_error(s);
@@ -788,7 +736,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (count >= 2 && imap_arg_atom_is(&args[0], "CHARSET")) {
 		if (imap_arg_astring(&args[1], &cs) < 0 || !mime_charset_known(cs)) {
-			if (ret & RET_SAVE)
+			if (ret.opts & IMAP_RET_SAVE)
 				imap_searchres_clear(s);
 			imap_tagged(s, "NO [BADCHARSET " IMAP_SEARCH_CHARSETS "] Unsupported charset.");
 			return;
@@ -801,11 +749,11 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	size_t nhits;
 	int modseq;
 	if (imap_search_eval(s, "SEARCH", charset, args, count, &hits, &nhits, &modseq) < 0) {
-		if (ret & RET_SAVE)
+		if (ret.opts & IMAP_RET_SAVE)
 			imap_searchres_clear(s);
 		return;
 	}
-	search_answer(s, uid, esearch, ret, hits, nhits, modseq);
+	search_answer(s, uid, esearch, &ret, hits, nhits, modseq);
 	free(hits);
 	imap_tagged(s, "OK Search completed.");
 }

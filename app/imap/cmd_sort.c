@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "imap/imap_esearch.h"
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
@@ -261,6 +262,32 @@ static int charset_ok(struct imap_session *s, const char *cmd, const struct imap
 	return 0;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* SORT RETURN (SAVE ...): what the options return (MIN and MAX are the
+ * first and last in sort order, as Dovecot saves them), kept as UIDs in
+ * ascending order for "$". v: the results as sent, in sort order. */
+static void save_sorted(struct imap_session *s, int uid, const struct imap_return *r,
+			const uint32_t *v, size_t n)
+{
+	uint32_t *u = xmalloc((n ? n : 1) * sizeof(*u));
+	size_t k, j = 0;
+
+	for (size_t i = 0; i < n; i++)
+		u[i] = uid ? v[i] : s->view.msgs[v[i] - 1].uid;
+	k = imap_return_saved(r, u, n);
+	qsort(u, k, sizeof(*u), cmp_u32);
+	for (size_t i = 0; i < k; i++)
+		if (j == 0 || u[j - 1] != u[i])
+			u[j++] = u[i];
+	imap_searchres_save(s, u, j);
+	free(u);
+}
+
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_SORT;
@@ -269,8 +296,26 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 	size_t ln;
 	struct criteria c = { .s = s };
 	unsigned want = 0;
+	const struct imap_arg *args = cmd->args;
+	size_t nargs = cmd->nargs;
+	struct imap_return ret = { 0 };
+	int esort = 0;
 
-	if (cmd->nargs < 3 || imap_arg_list(&cmd->args[0], &l, &ln) < 0 || ln == 0) {
+	if (nargs && imap_arg_atom_is(&args[0], "RETURN")) {
+		/* ESORT (RFC 5267 §3): RETURN (...) before the criteria. */
+		const char *why = "Invalid RETURN options.";
+		const struct imap_arg *rl;
+		size_t rn;
+		if (nargs < 2 || imap_arg_list(&args[1], &rl, &rn) < 0 ||
+		    imap_return_parse(rl, rn, &ret, &why) < 0) {
+			bad(s, name, why);
+			return;
+		}
+		esort = 1;
+		args += 2;
+		nargs -= 2;
+	}
+	if (nargs < 3 || imap_arg_list(&args[0], &l, &ln) < 0 || ln == 0) {
 		bad(s, name, "Invalid sort criteria.");
 		return;
 	}
@@ -293,11 +338,11 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		want |= 1u << k;
 	}
 	struct str cs;
-	if (charset_ok(s, name, &cmd->args[1], &cs) < 0)
+	if (charset_ok(s, name, &args[1], &cs) < 0)
 		return;
 	uint32_t *hits;
 	size_t n;
-	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+	if (imap_search_eval(s, name, cs, args + 2, nargs - 2, &hits, &n, NULL) < 0)
 		return;
 	struct arena *a = arena_new(65536);
 	c.keys = gather(s, a, hits, n, want, 0);
@@ -307,13 +352,22 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 	sort_idx(idx, n, &c);
 
 	struct buf out;
-	buf_init(&out, n * 11 + 16);
-	buf_append_c(&out, "* SORT");
+	buf_init(&out, n * 11 + 128);
 	for (size_t i = 0; i < n; i++) {
+		/* idx now holds what the client sees, in sort order */
 		uint32_t seq = c.keys[idx[i]].seq;
-		buf_printf(&out, " %u", uid ? s->view.msgs[seq - 1].uid : seq);
+		idx[i] = uid ? s->view.msgs[seq - 1].uid : seq;
 	}
-	buf_append_c(&out, "\r\n");
+	if (ret.opts & IMAP_RET_SAVE)
+		save_sorted(s, uid, &ret, idx, n);
+	if (esort && (ret.opts & ~IMAP_RET_SAVE)) {
+		imap_esearch_append(&out, s->tag, uid, &ret, idx, n, 0, 0);
+	} else if (!esort) {
+		buf_append_c(&out, "* SORT");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&out, " %u", idx[i]);
+		buf_append_c(&out, "\r\n");
+	}
 	imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
 	free(idx);

@@ -48,6 +48,7 @@ struct imap_cmd_def {
 	" QRESYNC" \
 	" QUOTA QUOTA=RES-STORAGE" \
 	" IMAP4rev2 UTF8=ACCEPT" \
+	" ESORT PARTIAL" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
