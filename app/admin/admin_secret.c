@@ -157,3 +157,17 @@ int admin_secret_open(const char *dir, const char *sealed, char *out, size_t out
 	sodium_memzero(key, sizeof key);
 	return rc;
 }
+
+int admin_secret_derive(const char *dir, uint64_t id, const char context[8],
+			uint8_t out[ADMIN_SECRET_KEY_BYTES])
+{
+	uint8_t key[ADMIN_SECRET_KEY_BYTES];
+	int rc = -1;
+
+	_Static_assert(crypto_kdf_KEYBYTES == ADMIN_SECRET_KEY_BYTES, "kdf master key size");
+	memset(out, 0, ADMIN_SECRET_KEY_BYTES);
+	if (key_load(dir, 1, key) == 0)
+		rc = crypto_kdf_derive_from_key(out, ADMIN_SECRET_KEY_BYTES, id, context, key);
+	sodium_memzero(key, sizeof key);
+	return rc == 0 ? 0 : -1;
+}

@@ -57,4 +57,15 @@ int admin_secret_open_with(const uint8_t key[ADMIN_SECRET_KEY_BYTES], const char
 int admin_secret_seal(const char *dir, const char *plain, char *out, size_t outsz);
 int admin_secret_open(const char *dir, const char *sealed, char *out, size_t outsz);
 
+/*
+ * A key of its own for one purpose, derived from the key file of data
+ * directory dir (made when missing): libsodium's crypto_kdf (BLAKE2b) with
+ * id and context (exactly 8 characters, e.g. "tern-srs"), so each purpose
+ * (SRS hashes, ...) has an independent key and none reveals the sealing
+ * key. The same file, id and context always give the same key. 0, or -1
+ * when the key file cannot be read or made (out is then zeroed).
+ */
+int admin_secret_derive(const char *dir, uint64_t id, const char context[8],
+			uint8_t out[ADMIN_SECRET_KEY_BYTES]);
+
 #endif

@@ -122,6 +122,43 @@ static void test_store_and_migration(const char *base)
 	store_close(&st);
 }
 
+/* Derived keys: stable for one key file and purpose, distinct across
+ * purposes and ids, never the sealing key; made with the file when missing. */
+static void test_derive(const char *base)
+{
+	char dir[600], key[700];
+	uint8_t a[ADMIN_SECRET_KEY_BYTES], b[ADMIN_SECRET_KEY_BYTES], c[ADMIN_SECRET_KEY_BYTES];
+	uint8_t raw[ADMIN_SECRET_KEY_BYTES];
+	struct stat sb;
+
+	snprintf(dir, sizeof dir, "%s/derive", base);
+	snprintf(key, sizeof key, "%s/secrets.key", dir);
+	CHECK_EQ_INT(mkdir(dir, 0700), 0);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", a), 0);
+	CHECK(stat(key, &sb) == 0 && sb.st_size == ADMIN_SECRET_KEY_BYTES);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", b), 0);
+	CHECK(memcmp(a, b, sizeof a) == 0);
+	CHECK_EQ_INT(admin_secret_derive(dir, 2, "tern-srs", c), 0);
+	CHECK(memcmp(a, c, sizeof a) != 0);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-xyz", c), 0);
+	CHECK(memcmp(a, c, sizeof a) != 0);
+	FILE *f = fopen(key, "rb");
+	CHECK(f && fread(raw, 1, sizeof raw, f) == sizeof raw);
+	if (f)
+		fclose(f);
+	CHECK(memcmp(a, raw, sizeof a) != 0);
+	/* A new key file, a new derived key. */
+	CHECK_EQ_INT(unlink(key), 0);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", c), 0);
+	CHECK(memcmp(a, c, sizeof a) != 0);
+	/* No directory: -1 and a zeroed key. */
+	snprintf(dir, sizeof dir, "%s/missing/dir", base);
+	memset(c, 7, sizeof c);
+	CHECK_EQ_INT(admin_secret_derive(dir, 1, "tern-srs", c), -1);
+	memset(b, 0, sizeof b);
+	CHECK(memcmp(b, c, sizeof c) == 0);
+}
+
 int main(void)
 {
 	char base[256];
@@ -130,6 +167,7 @@ int main(void)
 		return 1;
 	test_seal_open();
 	test_store_and_migration(base);
+	test_derive(base);
 	unit_rmrf(base);
 	return unit_done("test_admin_secret");
 }
