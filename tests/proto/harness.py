@@ -56,7 +56,15 @@ def _free_port_range():
     if _port_range is None:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             hi = int(f.read().split()[0]) - 1
-        _port_range = (20000, hi) if hi - 20000 >= 1000 else (10000, 19999)
+        lo, hi = (20000, hi) if hi - 20000 >= 1000 else (10000, 19999)
+        # run.py's workers each draw from their own slice, so two test
+        # modules running at once never pick the same port.
+        slot = os.environ.get("TERN_TEST_PORT_SLOT")
+        if slot:
+            k, n = (int(x) for x in slot.split("/"))
+            width = (hi - lo + 1) // n
+            lo, hi = lo + k * width, lo + (k + 1) * width - 1
+        _port_range = (lo, hi)
     return _port_range
 
 

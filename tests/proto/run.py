@@ -1,13 +1,29 @@
 #!/usr/bin/env python3
 """run.py — runs every tests/proto/test_*.py function named test_*.
 
-Usage: run.py [substring ...]   (only tests whose module:function contains one)
+Usage: run.py [-j N] [substring ...]
+  (only tests whose module:function contains one of the substrings)
+
 Each test drives the real build/tern binary with real clients on loopback.
 Exit status 1 when any test failed.
+
+Test modules run in N worker processes at once (default: TERN_TEST_JOBS,
+else twice the cores plus one): most of a protocol test's time is spent
+waiting on sockets, timers and peers starting, not on the CPU, so the suite
+is I/O-bound and overlapping modules shortens it without changing what each
+asserts. Each worker gets its own slice of the test port range
+(TERN_TEST_PORT_SLOT, read by harness.free_port), so two modules never pick
+the same port. A module that measures the server under load, or loads the
+machine itself, sets EXCLUSIVE = True and runs alone after the others, so
+its figures are not the neighbours' noise. A module's output is printed
+whole when it ends, so logs read as they did when the run was serial.
 """
 import importlib
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -30,33 +46,117 @@ def sanitizer_reports():
     return found
 
 
+def run_module(name, filters):
+    """Runs one module's tests in this process; prints one line per test
+    and a last machine-readable line: RESULT passed skipped failed..."""
+    mod = importlib.import_module(name)
+    failed, passed, skipped = [], 0, 0
+    for fn in [getattr(mod, a) for a in dir(mod) if a.startswith("test_")]:
+        full = "%s:%s" % (name, fn.__name__)
+        if filters and not any(f in full for f in filters):
+            continue
+        t0 = time.time()
+        try:
+            r = fn()
+            if r == "skip":
+                skipped += 1
+                print("SKIP %s" % full, flush=True)
+                continue
+            passed += 1
+            print("ok   %s (%.1fs)" % (full, time.time() - t0), flush=True)
+        except Exception:
+            failed.append(full)
+            print("FAIL %s (%.1fs)" % (full, time.time() - t0), flush=True)
+            traceback.print_exc()
+            sys.stdout.flush()
+    print("RESULT %d %d %s" % (passed, skipped, " ".join(failed)), flush=True)
+
+
+def selected(name, filters):
+    """Whether any test of the module matches the filters, from its source,
+    so a filtered run starts no worker for unrelated modules."""
+    if not filters:
+        return True
+    src = open(os.path.join(HERE, name + ".py")).read()
+    fulls = ["%s:%s" % (name, f) for f in re.findall(r"^def (test_\w+)", src, re.M)]
+    return any(f in full for f in filters for full in fulls)
+
+
+def exclusive(name):
+    src = open(os.path.join(HERE, name + ".py")).read()
+    return "\nEXCLUSIVE = True" in src
+
+
+def default_jobs():
+    if os.environ.get("TERN_TEST_JOBS"):
+        return max(1, int(os.environ["TERN_TEST_JOBS"]))
+    return 2 * (os.cpu_count() or 1) + 1
+
+
 def main():
-    filters = sys.argv[1:]
+    args = sys.argv[1:]
+    if args[:1] == ["--one"]:
+        run_module(args[1], args[2:])
+        return
+    jobs = default_jobs()
+    if args[:1] == ["-j"]:
+        jobs, args = max(1, int(args[1])), args[2:]
+    filters = args
     mods = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+    mods = [m for m in mods if selected(m, filters)]
+    # Biggest files first: a rough stand-in for the longest modules, so the
+    # run does not end waiting on one long module started last.
+    mods.sort(key=lambda m: -os.path.getsize(os.path.join(HERE, m + ".py")))
+    shared = [m for m in mods if not exclusive(m)]
+    alone = [m for m in mods if exclusive(m)]
+
     failed, passed, skipped = [], 0, 0
     start = time.time()
-    for name in mods:
-        mod = importlib.import_module(name)
-        for fn in [getattr(mod, a) for a in dir(mod) if a.startswith("test_")]:
-            full = "%s:%s" % (name, fn.__name__)
-            if filters and not any(f in full for f in filters):
+
+    def finish(name, proc, out):
+        nonlocal passed, skipped
+        lines = out.splitlines()
+        result = [l for l in lines if l.startswith("RESULT ")]
+        body = [l for l in lines if not l.startswith("RESULT ")]
+        if body:
+            print("\n".join(body), flush=True)
+        if proc.returncode != 0 or not result:
+            failed.append("%s (module exited %d)" % (name, proc.returncode))
+            return
+        parts = result[-1].split()
+        passed += int(parts[1])
+        skipped += int(parts[2])
+        failed.extend(parts[3:])
+
+    # Workers write to files, not pipes: a pipe read only when the worker
+    # ends would block a module whose output outgrew the pipe buffer.
+    def run_pool(queue, width):
+        running = {}
+        while queue or running:
+            while queue and len(running) < width:
+                slot = next(s for s in range(width) if s not in running)
+                name = queue.pop(0)
+                out = tempfile.TemporaryFile("w+")
+                env = dict(os.environ, TERN_TEST_PORT_SLOT="%d/%d" % (slot, width),
+                           PYTHONUNBUFFERED="1")
+                proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", name] + filters,
+                                        stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+                running[slot] = (name, proc, out)
+            done = [s for s, (_, p, _) in running.items() if p.poll() is not None]
+            if not done:
+                time.sleep(0.1)
                 continue
-            t0 = time.time()
-            try:
-                r = fn()
-                if r == "skip":
-                    skipped += 1
-                    print("SKIP %s" % full, flush=True)
-                    continue
-                passed += 1
-                print("ok   %s (%.1fs)" % (full, time.time() - t0), flush=True)
-            except Exception:
-                failed.append(full)
-                print("FAIL %s (%.1fs)" % (full, time.time() - t0), flush=True)
-                traceback.print_exc()
+            for slot in done:
+                name, proc, out = running.pop(slot)
+                out.seek(0)
+                finish(name, proc, out.read())
+                out.close()
+
+    run_pool(shared, jobs)
+    run_pool(alone, 1)
     failed += sanitizer_reports()
-    print("\nprotocol tests: %d passed, %d failed, %d skipped in %.0fs" %
-          (passed, len(failed), skipped, time.time() - start))
+    print("\nprotocol tests: %d passed, %d failed, %d skipped in %.0fs (%d at once)" %
+          (passed, len(failed), skipped, time.time() - start, jobs))
     for f in failed:
         print("  failed: " + f)
     sys.exit(1 if failed else 0)

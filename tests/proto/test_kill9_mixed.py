@@ -67,6 +67,9 @@ import traceback
 from harness import Server, Raw, SANITIZED
 from test_imap import ctx, uid_list
 
+# Measures the server under load or loads the machine: run.py runs it alone.
+EXCLUSIVE = True
+
 BOB, CAROL, DAVE = "bob@example.test", "carol@example.test", "dave@example.test"
 PW = {BOB: "bob-pw-1", CAROL: "carol-pw-1", DAVE: "dave-pw-1"}
 FLAGS = ("\\Seen", "\\Flagged", "\\Answered", "$Work", "$Label1", "\\Deleted")

@@ -20,6 +20,9 @@ import time
 from harness import SANITIZED, Raw as SmtpRaw, message
 from test_imap import BOB, BOB_PW, Raw as ImapRaw, srv
 
+# Measures the server under load or loads the machine: run.py runs it alone.
+EXCLUSIVE = True
+
 # Under ASan every byte the server touches is checked and freed memory is
 # held in quarantine, so the streams are smaller there (the mechanism is
 # the same; the plain run carries the full 40 MB of the issue) and the

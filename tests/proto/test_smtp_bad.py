@@ -5,6 +5,9 @@ import time
 
 from harness import Server, Raw, message
 
+# Measures the server under load or loads the machine: run.py runs it alone.
+EXCLUSIVE = True
+
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
 
 

@@ -21,6 +21,9 @@ import time
 from harness import SANITIZED, Server
 from httpc import Api
 
+# Measures the server under load or loads the machine: run.py runs it alone.
+EXCLUSIVE = True
+
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
 EVE, EVE_PW = "eve@example.test", "eve-pw-1"
 # What the user waits for at most per operation. A sanitized build is
