@@ -25,6 +25,10 @@ int cli_check_dkim(const struct config *cfg, int argc, char **argv);
 int cli_check_spf(const struct config *cfg, int argc, char **argv);
 /* tern check auth --ip IP --helo H --mail-from A FILE (cmd_check_auth.c): the Authentication-Results field. */
 int cli_check_auth(const struct config *cfg, int argc, char **argv);
+/* tern backup [--base PREV] DIR | tern backup --verify DIR (cmd_backup.c). */
+int cli_backup(const struct config *cfg, int argc, char **argv);
+/* tern restore DIR (cmd_backup.c): into TERN_DATA_DIR, which must be empty. */
+int cli_restore(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 
@@ -34,5 +38,19 @@ struct store;
 struct store *cli_store_open(const struct config *cfg, int readonly);
 /* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
 int cli_read_secret(char *out, size_t outsz);
+
+/*
+ * Progress of a long command (cli_progress.c): cli_progress_step is a
+ * store_backup_progress_fn taking the struct as its argument.
+ */
+#include <stdint.h>
+struct cli_progress {
+	const char *op;
+	int tty, shown;
+	double start, last;
+};
+void cli_progress_init(struct cli_progress *p, const char *op);
+void cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
+                       uint64_t total);
 
 #endif

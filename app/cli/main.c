@@ -21,6 +21,9 @@ static int usage(void)
 		"       tern setup-code                   the web wizard's one-time code\n"
 		"       tern token add NAME | list | del ID   API tokens\n"
 		"       tern queue list|flush [ID]|del ID|all\n"
+		"       tern backup [--base PREV] DIR     a consistent backup while the server runs\n"
+		"       tern backup --verify DIR          check a backup\n"
+		"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"       tern check auth --ip IP --helo H --mail-from A FILE   the Authentication-Results tern would add\n"
@@ -64,6 +67,10 @@ int main(int argc, char **argv)
 		return cli_fetch(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "queue") == 0)
 		return cli_queue(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "backup") == 0)
+		return cli_backup(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "restore") == 0)
+		return cli_restore(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)
 		return cli_check_dkim(&cfg, argc - 3, argv + 3);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "spf") == 0)

@@ -37,6 +37,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "store/store_backup.h"
 #include "store/store_private.h"
 
 /*
@@ -779,4 +780,25 @@ static int set_schema_fn(struct store *st, MDB_txn *txn, void *ctx)
 int store_test_set_schema(struct store *st, uint32_t version)
 {
 	return store_write(st, set_schema_fn, &version);
+}
+
+int store_map_reserve(struct store *st, uint64_t ahead)
+{
+	uint64_t mapsize, used;
+
+	if (store_map_info(st, &mapsize, &used) != STORE_OK)
+		return STORE_ETEMP;
+	if (mapsize >= used + ahead)
+		return STORE_OK;
+	uint64_t to = mapsize;
+	while (to < used + ahead)
+		to *= 2;
+	if (maplock_depth > 0)
+		return STORE_ETEMP;
+	pthread_rwlock_wrlock(&st->maplock);
+	int rc = map_size(st) >= to ? 0 : mdb_env_set_mapsize(st->env, (size_t)to);
+	pthread_rwlock_unlock(&st->maplock);
+	if (rc == 0)
+		log_info("store", NULL, "event=map_reserve to=%llu", (unsigned long long)to);
+	return rc ? STORE_ETEMP : STORE_OK;
 }

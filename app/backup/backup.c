@@ -1,0 +1,572 @@
+/*
+ * backup.c — a backup directory made, checked and restored (backup.h):
+ * the store's snapshot from store_backup.c, the key files beside it, and
+ * the manifest written last.
+ *
+ * Order of writing: store.mdb and blobs/, then keys/, then one syncfs of
+ * the backup's file system (one flush instead of an fsync per blob file),
+ * then MANIFEST.tmp, its fsync, the rename to MANIFEST and an fsync of the
+ * directory. A crash or a full disk anywhere before the rename leaves no
+ * MANIFEST, and backup_verify / backup_restore refuse a directory without
+ * one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "backup/backup.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "store/store.h"
+
+#define STORE_FILE "store.mdb"
+#define KEYS_DIR "keys"
+
+/* Files of the data directory a backup carries: names at the top, and
+ * every regular file of these subdirectories. */
+static const char *const key_files[] = {"secrets.key"};
+static const char *const key_dirs[] = {"tls", "acme"};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Size and BLAKE2b-256 of a file: 0 or an errno. */
+static int hash_file(const char *path, uint64_t *size_r, uint8_t hash[32])
+{
+	crypto_generichash_state s;
+	uint8_t buf[65536];
+	uint64_t size = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	crypto_generichash_init(&s, NULL, 0, 32);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		crypto_generichash_update(&s, buf, (size_t)n);
+		size += (uint64_t)n;
+	}
+	close(fd);
+	crypto_generichash_final(&s, hash, 32);
+	*size_r = size;
+	return rc;
+}
+
+/* Copies from to to (new file, mode 0600): 0 or an errno. */
+static int copy_file(const char *from, const char *to)
+{
+	uint8_t buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (in < 0)
+		return errno;
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = errno;
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : 0;
+			break;
+		}
+		for (ssize_t off = 0; off < n && rc == 0;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				rc = errno;
+			else if (w > 0)
+				off += w;
+		}
+		if (rc)
+			break;
+	}
+	close(in);
+	if (rc == 0 && fsync(out) != 0)
+		rc = errno;
+	if (close(out) != 0 && rc == 0)
+		rc = errno;
+	return rc;
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) == 0 ? 0 : errno;
+	close(fd);
+	return rc;
+}
+
+/* 1 when dir exists and holds nothing, 0 when it holds something, -1
+ * when it does not exist (or is not a directory: errno says). */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static int rm_tree(const char *path)
+{
+	struct stat sb;
+	if (lstat(path, &sb) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(sb.st_mode))
+		return unlink(path);
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int backup_remove(const char *dir)
+{
+	static const char *const parts[] = {BACKUP_MANIFEST_FILE, BACKUP_MANIFEST_FILE ".tmp",
+	                                    STORE_FILE, "blobs", KEYS_DIR};
+	char path[4200];
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, parts[i]);
+		if (rm_tree(path) != 0)
+			rc = -1;
+	}
+	if (rc == 0 && dir_empty(dir) == 1 && rmdir(dir) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* ---- key files ---- */
+
+typedef int key_fn(void *arg, const char *rel, const char *path);
+
+/* Calls fn for each key file under root (a data directory or a backup's
+ * keys/), with its path relative to root. */
+static int each_key(const char *root, key_fn *fn, void *arg)
+{
+	char path[4200], rel[600];
+	struct stat sb;
+	int rc;
+
+	for (size_t i = 0; i < sizeof key_files / sizeof key_files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", root, key_files[i]);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (rc = fn(arg, key_files[i], path)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < sizeof key_dirs / sizeof key_dirs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", root, key_dirs[i]);
+		DIR *d = opendir(path);
+		struct dirent *de;
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			snprintf(rel, sizeof rel, "%s/%s", key_dirs[i], de->d_name);
+			snprintf(path, sizeof path, "%s/%s", root, rel);
+			if (!backup_path_ok(rel) || lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+				continue;
+			if ((rc = fn(arg, rel, path)) != 0) {
+				closedir(d);
+				return rc;
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+struct key_copy {
+	const char *to_root; /* where the copies go */
+	struct backup_manifest *m; /* backup: files listed here */
+};
+
+/* Copies one key file to to_root/rel (creating its directory) and, when
+ * backing up, lists it in the manifest. */
+static int key_copy_one(void *arg, const char *rel, const char *path)
+{
+	struct key_copy *k = arg;
+	char to[4200];
+	const char *slash = strchr(rel, '/');
+	int rc;
+
+	if (slash) {
+		snprintf(to, sizeof to, "%s/%.*s", k->to_root, (int)(slash - rel), rel);
+		if (mkdir(to, 0700) != 0 && errno != EEXIST)
+			return errno;
+	}
+	snprintf(to, sizeof to, "%s/%s", k->to_root, rel);
+	if ((rc = copy_file(path, to)) != 0)
+		return rc;
+	if (k->m) {
+		struct backup_file *f;
+		if (k->m->nfiles >= BACKUP_FILES_MAX)
+			return E2BIG;
+		f = &k->m->files[k->m->nfiles];
+		snprintf(f->path, sizeof f->path, KEYS_DIR "/%s", rel);
+		if ((rc = hash_file(to, &f->size, f->hash)) != 0)
+			return rc;
+		k->m->nfiles++;
+	}
+	return 0;
+}
+
+/* ---- backup ---- */
+
+static int write_manifest(const char *dir, const struct backup_manifest *m)
+{
+	char path[4200], tmp[4200];
+	char *text = malloc(BACKUP_MANIFEST_MAX);
+	int rc = 0, fd;
+
+	if (text == NULL)
+		return ENOMEM;
+	int len = backup_manifest_format(m, text, BACKUP_MANIFEST_MAX);
+	if (len < 0) {
+		free(text);
+		return E2BIG;
+	}
+	snprintf(path, sizeof path, "%s/" BACKUP_MANIFEST_FILE, dir);
+	snprintf(tmp, sizeof tmp, "%s/" BACKUP_MANIFEST_FILE ".tmp", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(text);
+		return errno;
+	}
+	if (write(fd, text, (size_t)len) != len)
+		rc = errno ? errno : EIO;
+	if (rc == 0 && fsync(fd) != 0)
+		rc = errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = errno;
+	free(text);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = errno;
+	if (rc == 0)
+		rc = fsync_dir(dir);
+	return rc;
+}
+
+static int errno_fail(char *err, size_t errsz, int *code_r, int e, const char *what, const char *path)
+{
+	if (code_r)
+		*code_r = e == ENOSPC ? STORE_EFULL : STORE_ETEMP;
+	snprintf(err, errsz, "%s %s: %s", what, path, e == ENOSPC ? "no space left on device" : strerror(e));
+	return -1;
+}
+
+/* The work of backup_run once dir exists and is empty. */
+static int backup_into(struct store *st, const char *data_dir, const char *dir, const char *base,
+                       struct backup_manifest *m, const struct backup_progress *p, int *code_r,
+                       char *err, size_t errsz)
+{
+	struct store_backup_info info;
+	char path[4200];
+	uint64_t t0 = now_ms();
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	rc = store_backup_write(st, dir, base, &info, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
+	if (rc != STORE_OK) {
+		if (code_r)
+			*code_r = rc;
+		return -1;
+	}
+	m->created = (uint64_t)time(NULL);
+	snprintf(m->version, sizeof m->version, "%s", tern_version);
+	m->schema = info.schema;
+	m->accounts = info.accounts;
+	m->mailboxes = info.mailboxes;
+	m->emails = info.emails;
+	m->queue = info.queue;
+	m->blobs = info.blobs;
+	m->blob_bytes = info.blob_bytes;
+	m->reused = info.blobs_reused;
+	m->growth = info.used_end > info.used_start ? info.used_end - info.used_start : 0;
+
+	struct backup_file *f = &m->files[m->nfiles++];
+	snprintf(f->path, sizeof f->path, STORE_FILE);
+	snprintf(path, sizeof path, "%s/" STORE_FILE, dir);
+	if ((rc = hash_file(path, &f->size, f->hash)) != 0)
+		return errno_fail(err, errsz, code_r, rc, "cannot read", path);
+
+	snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
+	if (mkdir(path, 0700) != 0)
+		return errno_fail(err, errsz, code_r, errno, "cannot create", path);
+	struct key_copy kc = {path, m};
+	if ((rc = each_key(data_dir, key_copy_one, &kc)) != 0)
+		return errno_fail(err, errsz, code_r, rc, "cannot copy the key files into", path);
+
+	/* Everything but the manifest on disk before the manifest exists. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || syncfs(dfd) != 0) {
+		rc = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return errno_fail(err, errsz, code_r, rc, "cannot flush", dir);
+	}
+	close(dfd);
+	m->duration_ms = now_ms() - t0;
+	if ((rc = write_manifest(dir, m)) != 0)
+		return errno_fail(err, errsz, code_r, rc, "cannot write the manifest of", dir);
+	return 0;
+}
+
+int backup_run(struct store *st, const char *data_dir, const char *dir, const char *base,
+               struct backup_manifest *m_r, const struct backup_progress *p, int *code_r,
+               char *err, size_t errsz)
+{
+	struct backup_manifest bm;
+	int made = 0;
+
+	if (code_r)
+		*code_r = STORE_OK;
+	if (base) {
+		if (backup_manifest_read(base, &bm, err, errsz) != 0) {
+			if (code_r)
+				*code_r = STORE_EINVAL;
+			char why[400];
+			snprintf(why, sizeof why, "%s", err);
+			snprintf(err, errsz, "base backup %s: %s", base, why);
+			return -1;
+		}
+	}
+	int e = dir_empty(dir);
+	if (e == 0) {
+		if (code_r)
+			*code_r = STORE_EEXIST;
+		snprintf(err, errsz, "%s is not empty: a backup goes into a new or empty directory", dir);
+		return -1;
+	}
+	if (e < 0) {
+		if (mkdir(dir, 0700) != 0)
+			return errno_fail(err, errsz, code_r, errno, "cannot create", dir);
+		made = 1;
+	}
+	if (backup_into(st, data_dir, dir, base, m_r, p, code_r, err, errsz) == 0) {
+		log_info("backup", NULL,
+		         "event=backup_done dir=\"%s\" emails=%llu blobs=%llu reused=%llu bytes=%llu "
+		         "ms=%llu store_growth=%llu",
+		         dir, (unsigned long long)m_r->emails, (unsigned long long)m_r->blobs,
+		         (unsigned long long)m_r->reused, (unsigned long long)m_r->blob_bytes,
+		         (unsigned long long)m_r->duration_ms, (unsigned long long)m_r->growth);
+		return 0;
+	}
+	/* Nothing half-written stays behind looking like a backup. */
+	backup_remove(dir);
+	if (!made)
+		mkdir(dir, 0700); /* the caller's empty directory stays */
+	return -1;
+}
+
+/* ---- reading a backup ---- */
+
+int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, size_t errsz)
+{
+	char path[4200];
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/" BACKUP_MANIFEST_FILE, dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: %s (not a whole backup)", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || sb.st_size > BACKUP_MANIFEST_MAX) {
+		close(fd);
+		snprintf(err, errsz, "%s: not a manifest (too large)", path);
+		return -1;
+	}
+	char *text = malloc((size_t)sb.st_size + 1);
+	ssize_t n = text ? read(fd, text, (size_t)sb.st_size) : -1;
+	close(fd);
+	if (n != sb.st_size) {
+		free(text);
+		snprintf(err, errsz, "cannot read %s", path);
+		return -1;
+	}
+	char why[300];
+	int rc = backup_manifest_parse(text, (size_t)n, m, why, sizeof why);
+	free(text);
+	if (rc)
+		snprintf(err, errsz, "%s: %s", path, why);
+	return rc;
+}
+
+/* The manifest and the files it lists (not the blobs). */
+static int check_files(const char *dir, struct backup_manifest *m, char *err, size_t errsz)
+{
+	char path[4200];
+	int has_store = 0;
+
+	if (backup_manifest_read(dir, m, err, errsz) != 0)
+		return -1;
+	for (size_t i = 0; i < m->nfiles; i++) {
+		uint64_t size;
+		uint8_t hash[32];
+		snprintf(path, sizeof path, "%s/%s", dir, m->files[i].path);
+		int rc = hash_file(path, &size, hash);
+		if (rc) {
+			snprintf(err, errsz, "%s: %s", path, strerror(rc));
+			return -1;
+		}
+		if (size != m->files[i].size || memcmp(hash, m->files[i].hash, 32) != 0) {
+			snprintf(err, errsz, "%s: damaged (size or checksum differs from the manifest)", path);
+			return -1;
+		}
+		if (strcmp(m->files[i].path, STORE_FILE) == 0)
+			has_store = 1;
+	}
+	if (!has_store) {
+		snprintf(err, errsz, "%s/" BACKUP_MANIFEST_FILE ": lists no " STORE_FILE, dir);
+		return -1;
+	}
+	return 0;
+}
+
+int backup_verify(const char *dir, struct backup_manifest *m, const struct backup_progress *p,
+                  char *err, size_t errsz)
+{
+	struct store_backup_info info;
+
+	if (check_files(dir, m, err, errsz) != 0)
+		return -1;
+	if (store_backup_check(dir, &info, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz) != STORE_OK)
+		return -1;
+	if (info.schema != m->schema || info.accounts != m->accounts || info.mailboxes != m->mailboxes ||
+	    info.emails != m->emails || info.queue != m->queue || info.blobs != m->blobs ||
+	    info.blob_bytes != m->blob_bytes) {
+		snprintf(err, errsz,
+		         "%s: the store holds schema %u, %llu accounts, %llu mailboxes, %llu emails, "
+		         "%llu queued, %llu blobs of %llu bytes; the manifest says %u, %llu, %llu, "
+		         "%llu, %llu, %llu, %llu",
+		         dir, info.schema, (unsigned long long)info.accounts,
+		         (unsigned long long)info.mailboxes, (unsigned long long)info.emails,
+		         (unsigned long long)info.queue, (unsigned long long)info.blobs,
+		         (unsigned long long)info.blob_bytes, m->schema, (unsigned long long)m->accounts,
+		         (unsigned long long)m->mailboxes, (unsigned long long)m->emails,
+		         (unsigned long long)m->queue, (unsigned long long)m->blobs,
+		         (unsigned long long)m->blob_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- restore ---- */
+
+/* Removes what a failed restore put in data_dir (it was empty before). */
+static void restore_undo(const char *data_dir)
+{
+	char path[4200];
+	static const char *const made[] = {"data.mdb", "lock.mdb"};
+
+	for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", data_dir, made[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < sizeof key_files / sizeof key_files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", data_dir, key_files[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < sizeof key_dirs / sizeof key_dirs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", data_dir, key_dirs[i]);
+		rm_tree(path);
+	}
+}
+
+int backup_restore(const char *dir, const char *data_dir, const struct backup_progress *p,
+                   int *code_r, char *err, size_t errsz)
+{
+	struct backup_manifest *m = malloc(sizeof *m);
+	char path[4200];
+	int rc;
+
+	if (code_r)
+		*code_r = STORE_OK;
+	if (m == NULL)
+		return errno_fail(err, errsz, code_r, ENOMEM, "cannot restore", dir);
+	if (check_files(dir, m, err, errsz) != 0) {
+		free(m);
+		if (code_r)
+			*code_r = STORE_EINVAL;
+		return -1;
+	}
+	uint32_t schema = m->schema;
+	free(m);
+	if (schema > store_schema_version()) {
+		if (code_r)
+			*code_r = STORE_EINVAL;
+		snprintf(err, errsz, "%s holds store schema %u, newer than this build's %u: restore it "
+		         "with a newer tern", dir, schema, store_schema_version());
+		return -1;
+	}
+	int e = dir_empty(data_dir);
+	if (e == 0) {
+		if (code_r)
+			*code_r = STORE_EEXIST;
+		snprintf(err, errsz, "%s is not empty: restore into a new or empty data directory "
+		         "(the server's store is never overwritten)", data_dir);
+		return -1;
+	}
+	if (e < 0 && mkdir(data_dir, 0700) != 0)
+		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
+
+	snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
+	struct key_copy kc = {data_dir, NULL};
+	if ((rc = each_key(path, key_copy_one, &kc)) != 0) {
+		restore_undo(data_dir);
+		return errno_fail(err, errsz, code_r, rc, "cannot restore the key files into", data_dir);
+	}
+	rc = store_backup_restore(dir, data_dir, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
+	if (rc == STORE_OK && (rc = fsync_dir(data_dir)) != 0)
+		rc = errno_fail(err, errsz, code_r, rc, "cannot flush", data_dir) ? STORE_ETEMP : 0;
+	if (rc != STORE_OK) {
+		if (code_r && *code_r == STORE_OK)
+			*code_r = rc;
+		restore_undo(data_dir);
+		return -1;
+	}
+	log_info("backup", NULL, "event=restored from=\"%s\" to=\"%s\" schema=%u", dir, data_dir, schema);
+	return 0;
+}

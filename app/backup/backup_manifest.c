@@ -1,0 +1,255 @@
+/*
+ * backup_manifest.c — writing and reading a backup's MANIFEST
+ * (format in backup_manifest.h). The reader takes untrusted input: a
+ * backup may come from anywhere (another machine, a damaged disk).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backup/backup_manifest.h"
+
+int backup_path_ok(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n == 0 || n > BACKUP_PATH_MAX || path[0] == '/' || path[n - 1] == '/')
+		return 0;
+	for (const char *p = path; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '/'))
+			return 0;
+	}
+	/* No empty, "." or ".." component. */
+	for (const char *p = path; *p;) {
+		const char *e = strchr(p, '/');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += l + (e != NULL);
+	}
+	return 1;
+}
+
+static void hex(char out[65], const uint8_t h[32])
+{
+	static const char d[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = d[h[i] >> 4];
+		out[2 * i + 1] = d[h[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+int backup_manifest_format(const struct backup_manifest *m, char *out, size_t outsz)
+{
+	size_t len = 0;
+	int n;
+
+#define PUT(...)                                                     \
+	do {                                                         \
+		n = snprintf(out + len, outsz - len, __VA_ARGS__);   \
+		if (n < 0 || (size_t)n >= outsz - len)               \
+			return -1;                                   \
+		len += (size_t)n;                                    \
+	} while (0)
+
+	if (outsz == 0)
+		return -1;
+	PUT("tern-backup %d\n", BACKUP_FORMAT);
+	PUT("created %llu\n", (unsigned long long)m->created);
+	if (m->version[0])
+		PUT("tern-version %s\n", m->version);
+	PUT("schema %u\n", m->schema);
+	PUT("accounts %llu\nmailboxes %llu\nemails %llu\nqueue %llu\n",
+	    (unsigned long long)m->accounts, (unsigned long long)m->mailboxes,
+	    (unsigned long long)m->emails, (unsigned long long)m->queue);
+	PUT("blobs %llu\nblob-bytes %llu\nreused %llu\n", (unsigned long long)m->blobs,
+	    (unsigned long long)m->blob_bytes, (unsigned long long)m->reused);
+	PUT("duration-ms %llu\nstore-growth %llu\n", (unsigned long long)m->duration_ms,
+	    (unsigned long long)m->growth);
+	for (size_t i = 0; i < m->nfiles && i < BACKUP_FILES_MAX; i++) {
+		char h[65];
+		hex(h, m->files[i].hash);
+		PUT("file %s %llu %s\n", m->files[i].path, (unsigned long long)m->files[i].size, h);
+	}
+	PUT("end\n");
+#undef PUT
+	return (int)len;
+}
+
+/* A decimal number of at most 19 digits (fits u64 without overflow
+ * checks past that): 0 or -1. */
+static int num(const char *s, size_t n, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 19)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v_r = v;
+	return 0;
+}
+
+static int unhex(const char *s, size_t n, uint8_t out[32])
+{
+	if (n != 64)
+		return -1;
+	for (size_t i = 0; i < 64; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(d << 4);
+		else
+			out[i / 2] |= (uint8_t)d;
+	}
+	return 0;
+}
+
+/* "file PATH SIZE HEX": the value after "file ". */
+static int file_line(const char *v, size_t n, struct backup_manifest *m)
+{
+	const char *sp1 = memchr(v, ' ', n);
+	if (sp1 == NULL || m->nfiles >= BACKUP_FILES_MAX)
+		return -1;
+	size_t pl = (size_t)(sp1 - v);
+	const char *rest = sp1 + 1;
+	size_t rn = n - pl - 1;
+	const char *sp2 = memchr(rest, ' ', rn);
+	if (sp2 == NULL || pl > BACKUP_PATH_MAX)
+		return -1;
+	struct backup_file *f = &m->files[m->nfiles];
+	memcpy(f->path, v, pl);
+	f->path[pl] = '\0';
+	if (!backup_path_ok(f->path) || num(rest, (size_t)(sp2 - rest), &f->size) != 0 ||
+	    unhex(sp2 + 1, rn - (size_t)(sp2 - rest) - 1, f->hash) != 0)
+		return -1;
+	for (size_t i = 0; i < m->nfiles; i++)
+		if (strcmp(m->files[i].path, f->path) == 0)
+			return -1; /* twice: which one is right? */
+	m->nfiles++;
+	return 0;
+}
+
+/* Each key but `file` at most once (seen: a bit per key): a manifest
+ * that says two things is not trusted. */
+static int field(const char *key, size_t kn, const char *v, size_t vn, struct backup_manifest *m,
+                 uint32_t *seen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} nums[] = {
+	    {"created", offsetof(struct backup_manifest, created)},
+	    {"accounts", offsetof(struct backup_manifest, accounts)},
+	    {"mailboxes", offsetof(struct backup_manifest, mailboxes)},
+	    {"emails", offsetof(struct backup_manifest, emails)},
+	    {"queue", offsetof(struct backup_manifest, queue)},
+	    {"blobs", offsetof(struct backup_manifest, blobs)},
+	    {"blob-bytes", offsetof(struct backup_manifest, blob_bytes)},
+	    {"reused", offsetof(struct backup_manifest, reused)},
+	    {"duration-ms", offsetof(struct backup_manifest, duration_ms)},
+	    {"store-growth", offsetof(struct backup_manifest, growth)},
+	};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+		if (strlen(nums[i].name) == kn && memcmp(nums[i].name, key, kn) == 0) {
+			if (*seen & (1u << i))
+				return -1;
+			*seen |= 1u << i;
+			return num(v, vn, (uint64_t *)((char *)m + nums[i].off));
+		}
+	if (kn == 6 && memcmp(key, "schema", 6) == 0) {
+		if (*seen & (1u << 30))
+			return -1;
+		*seen |= 1u << 30;
+		uint64_t s;
+		if (num(v, vn, &s) != 0 || s == 0 || s > UINT32_MAX)
+			return -1;
+		m->schema = (uint32_t)s;
+		return 0;
+	}
+	if (kn == 12 && memcmp(key, "tern-version", 12) == 0) {
+		if ((*seen & (1u << 31)) || vn >= sizeof m->version)
+			return -1;
+		for (size_t i = 0; i < vn; i++)
+			if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+				return -1;
+		*seen |= 1u << 31;
+		memcpy(m->version, v, vn);
+		m->version[vn] = '\0';
+		return 0;
+	}
+	if (kn == 4 && memcmp(key, "file", 4) == 0)
+		return file_line(v, vn, m);
+	return 0; /* a key from a newer writer */
+}
+
+int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
+                          size_t errsz)
+{
+	size_t off = 0;
+	unsigned line = 0;
+	uint32_t seen = 0;
+	int ended = 0;
+
+	memset(m, 0, sizeof *m);
+	if (len > BACKUP_MANIFEST_MAX) {
+		snprintf(err, errsz, "manifest too large (%zu bytes)", len);
+		return -1;
+	}
+	while (off < len) {
+		const char *p = text + off;
+		const char *nl = memchr(p, '\n', len - off);
+		line++;
+		if (nl == NULL) {
+			snprintf(err, errsz, "line %u: not terminated (manifest cut short)", line);
+			return -1;
+		}
+		size_t n = (size_t)(nl - p);
+		off += n + 1;
+		if (ended) {
+			snprintf(err, errsz, "line %u: text after end", line);
+			return -1;
+		}
+		if (n > BACKUP_LINE_MAX || memchr(p, '\0', n)) {
+			snprintf(err, errsz, "line %u: too long or not text", line);
+			return -1;
+		}
+		if (line == 1) {
+			static const char first[] = "tern-backup 1";
+			if (n != sizeof first - 1 || memcmp(p, first, n) != 0) {
+				snprintf(err, errsz, "not a tern backup manifest of format %d", BACKUP_FORMAT);
+				return -1;
+			}
+			continue;
+		}
+		if (n == 3 && memcmp(p, "end", 3) == 0) {
+			ended = 1;
+			continue;
+		}
+		const char *sp = memchr(p, ' ', n);
+		if (sp == NULL || sp == p || field(p, (size_t)(sp - p), sp + 1, n - (size_t)(sp - p) - 1, m, &seen) != 0) {
+			snprintf(err, errsz, "line %u: malformed", line);
+			return -1;
+		}
+	}
+	if (line == 0) {
+		snprintf(err, errsz, "empty manifest");
+		return -1;
+	}
+	if (!ended) {
+		snprintf(err, errsz, "no end line (manifest cut short)");
+		return -1;
+	}
+	if (m->schema == 0) {
+		snprintf(err, errsz, "no schema line");
+		return -1;
+	}
+	return 0;
+}

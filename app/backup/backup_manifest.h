@@ -1,0 +1,71 @@
+/*
+ * backup_manifest.h — the MANIFEST file of a backup directory: what the
+ * backup holds (versions, counts) and the size and BLAKE2b-256 of every
+ * file beside it that is not a blob (blobs are named by their checksum).
+ *
+ * Format: text, one `key value` per line, LF-terminated, written last:
+ *
+ *   tern-backup 1                 format version (first line)
+ *   created 1763850000            seconds since the epoch
+ *   tern-version v0.3-12-gabcdef  the build that wrote it
+ *   schema 5                      store schema of the records
+ *   accounts N / mailboxes N / emails N / queue N / blobs N / blob-bytes N
+ *   reused N                      blobs hard-linked from the base backup
+ *   duration-ms N                 how long the backup took
+ *   store-growth N                bytes the live store grew while the
+ *                                 snapshot was held
+ *   file PATH SIZE HEX            one per file (store.mdb, keys/...)
+ *   end                           last line: the manifest is whole
+ *
+ * Unknown keys are skipped (a newer writer may add some); a key given
+ * twice (but `file`), a missing
+ * `end`, a bad number, or a file path that is absolute, has `..` or a
+ * character outside [A-Za-z0-9._/-] makes the whole manifest invalid.
+ * The reader never trusts a length: lines are capped, numbers checked for
+ * overflow digit by digit, at most BACKUP_FILES_MAX files.
+ */
+#ifndef TERN_BACKUP_BACKUP_MANIFEST_H
+#define TERN_BACKUP_BACKUP_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BACKUP_FORMAT 1
+#define BACKUP_FILES_MAX 64
+#define BACKUP_PATH_MAX 200
+#define BACKUP_LINE_MAX 512
+#define BACKUP_MANIFEST_MAX (BACKUP_LINE_MAX * (BACKUP_FILES_MAX + 32))
+
+struct backup_file {
+	char path[BACKUP_PATH_MAX + 1]; /* relative to the backup directory */
+	uint64_t size;
+	uint8_t hash[32];
+};
+
+struct backup_manifest {
+	uint64_t created;
+	char version[64];
+	uint32_t schema;
+	uint64_t accounts, mailboxes, emails, queue, blobs, blob_bytes, reused;
+	uint64_t duration_ms, growth;
+	size_t nfiles;
+	struct backup_file files[BACKUP_FILES_MAX];
+};
+
+/*
+ * Formats m into out (at most outsz bytes, NUL-terminated). Returns the
+ * length, or -1 when it does not fit.
+ */
+int backup_manifest_format(const struct backup_manifest *m, char *out, size_t outsz);
+
+/*
+ * Parses len bytes of manifest text into *m (zeroed first). 0, or -1 with a
+ * one-line reason in err (line number and what is wrong).
+ */
+int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *m, char *err,
+                          size_t errsz);
+
+/* Whether path is acceptable as a file path of a manifest (see above). */
+int backup_path_ok(const char *path);
+
+#endif

@@ -1,0 +1,832 @@
+/*
+ * store_backup.c — the store's part of a backup: a consistent snapshot
+ * written out, checked, and put back into an empty data directory.
+ *
+ * Layout. A backup directory holds
+ *   store.mdb            an LMDB environment (one file, MDB_NOSUBDIR) with
+ *                        every named database of the store except the
+ *                        blob bytes (blob, blobdata, blobgc), written in
+ *                        key order with MDB_APPEND: compacted, no free pages;
+ *   blobs/XX/<64 hex>    each live blob's message bytes, raw, named by its
+ *                        BLAKE2b-256 (store_blob_id), XX its first two digits.
+ * The caller (app/backup) adds the key files and the manifest.
+ *
+ * Why this split. Message bytes are nearly all of a store and never change
+ * once written, so naming them by content lets the next backup take a
+ * blob from the previous one with a hard link (incremental backups cost
+ * the new mail only) and lets a check recompute every name. The rest is
+ * small and changes with every delivery: it is copied whole each time.
+ *
+ * Consistency. Everything is read inside ONE read transaction of the live
+ * store: a snapshot of the last commit when it began. A delivery that got
+ * its 250 before is in it whole (bytes, email, uid entry, counters); one
+ * after is not there at all. The server keeps committing meanwhile (LMDB
+ * readers never block the writer), but it cannot reuse pages freed after
+ * the snapshot while it is held, so the data file grows by what is written
+ * during the backup; used_start/used_end report it.
+ *
+ * In the server process the read transaction holds maplock shared, which a
+ * map growth waits for: a scheduled backup first grows the map ahead
+ * (store_map_reserve) so that the deliveries during it never need to.
+ *
+ * Restore rebuilds the blob databases from the files: each blobref record
+ * keeps its blobdata sequence number (or, for a schema 1 blob, its place
+ * in blob), so every record of store.mdb is used as it was and the
+ * restored store is the snapshot: same ids, UIDVALIDITYs, UIDs, modseqs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "store/store_backup.h"
+#include "store/store_private.h"
+
+#define STORE_FILE "store.mdb"
+/* A copy transaction commits after this many records or bytes, to keep
+ * its dirty pages well under LMDB's limit. */
+#define COPY_TXN_RECORDS 20000u
+#define COPY_TXN_BYTES ((uint64_t)32 << 20)
+
+/* Databases whose contents are the blob bytes: not copied into store.mdb. */
+static int is_bytes_db(const char *name, size_t n)
+{
+	return (n == 4 && memcmp(name, "blob", 4) == 0) || (n == 8 && memcmp(name, "blobdata", 8) == 0) ||
+	       (n == 6 && memcmp(name, "blobgc", 6) == 0);
+}
+
+static int fail(char *err, size_t errsz, int rc, const char *what, const char *path)
+{
+	int code = rc == ENOSPC ? STORE_EFULL : rc == MDB_CORRUPTED ? STORE_EINVAL : STORE_ETEMP;
+	return store_err(err, errsz, code, "%s %s: %s", what, path,
+	                 rc == ENOSPC ? "no space left on device" : mdb_strerror(rc));
+}
+
+void store_backup_blob_path(char *out, size_t outsz, const char *dir, const uint8_t id[32])
+{
+	char hex[65];
+	sodium_bin2hex(hex, sizeof hex, id, 32);
+	snprintf(out, outsz, "%s/blobs/%.2s/%s", dir, hex, hex);
+}
+
+/* ---- the blob list ---- */
+
+struct blob_ent {
+	uint64_t seq, size;
+	uint8_t id[32];
+};
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct blob_ent *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Every blobref record of txn, sorted by sequence number (schema 1 blobs,
+ * seq 0, first): bytes are then read in the order they lie in the file. */
+static int blob_list(MDB_txn *txn, MDB_dbi dbi, struct blob_ent **v_r, size_t *n_r, uint64_t *bytes_r)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	struct blob_ent *ents = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t bytes = 0;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct rec_r r = rr_init(&v);
+		uint8_t ver = rr_u8(&r);
+		struct blob_ent e;
+		if (k.mv_size != 32 || (ver != REC_V1 && ver != REC_V2)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		(void)rr_u64(&r); /* refs */
+		e.size = rr_u64(&r);
+		e.seq = ver == REC_V2 ? rr_u64(&r) : 0;
+		if (r.bad || (ver == REC_V2 && e.seq == 0)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(e.id, k.mv_data, 32);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			ents = xrealloc(ents, cap * sizeof *ents);
+		}
+		ents[n++] = e;
+		bytes += e.size;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(ents);
+		return rc;
+	}
+	if (n)
+		qsort(ents, n, sizeof *ents, by_seq);
+	*v_r = ents;
+	*n_r = n;
+	*bytes_r = bytes;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mkdir_ok(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : errno;
+}
+
+/* Copies a file (a blob of the base backup on another file system). */
+static int copy_file(const char *from, const char *to)
+{
+	uint8_t buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (in < 0)
+		return errno;
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = errno;
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : 0;
+			break;
+		}
+		if ((rc = write_all(out, buf, (size_t)n)) != 0)
+			break;
+	}
+	close(in);
+	if (close(out) != 0 && rc == 0)
+		rc = errno;
+	return rc;
+}
+
+/* Takes blob e from the base backup when it has it, same size: 1 taken,
+ * 0 not there, else an errno. */
+static int blob_reuse(const char *base, const char *path, const struct blob_ent *e)
+{
+	char from[4200];
+	struct stat sb;
+
+	if (base == NULL)
+		return 0;
+	store_backup_blob_path(from, sizeof from, base, e->id);
+	if (stat(from, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
+		return 0;
+	if (link(from, path) == 0)
+		return 1;
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		return errno;
+	int rc = copy_file(from, path);
+	return rc ? rc : 1;
+}
+
+static int blob_write(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	int rc = write_all(fd, p, n);
+	if (close(fd) != 0 && rc == 0)
+		rc = errno;
+	return rc;
+}
+
+struct copy_out {
+	MDB_env *env;
+	MDB_txn *txn;
+	unsigned records;
+	uint64_t bytes;
+};
+
+/* Commits the output transaction when it is big enough (or force) and
+ * begins the next one (unless force < 0: the end). */
+static int out_step(struct copy_out *o, int force)
+{
+	int rc;
+	if (!force && o->records < COPY_TXN_RECORDS && o->bytes < COPY_TXN_BYTES)
+		return 0;
+	rc = mdb_txn_commit(o->txn);
+	o->txn = NULL;
+	o->records = 0;
+	o->bytes = 0;
+	if (rc == 0 && force >= 0)
+		rc = mdb_txn_begin(o->env, NULL, 0, &o->txn);
+	return rc;
+}
+
+/* Copies one named database of the snapshot into the output, in key order. */
+static int copy_db(MDB_txn *src, const char *name, struct copy_out *o, uint64_t *count_r)
+{
+	MDB_dbi from, to;
+	MDB_cursor *c;
+	MDB_val k, v;
+	unsigned flags;
+	uint64_t n = 0;
+	int rc = mdb_dbi_open(src, name, 0, &from);
+
+	if (rc == 0)
+		rc = mdb_dbi_flags(src, from, &flags);
+	if (rc)
+		return rc;
+	flags &= MDB_REVERSEKEY | MDB_DUPSORT | MDB_INTEGERKEY | MDB_DUPFIXED | MDB_INTEGERDUP | MDB_REVERSEDUP;
+	rc = mdb_dbi_open(o->txn, name, flags | MDB_CREATE, &to);
+	if (rc == 0)
+		rc = out_step(o, 1); /* the new handle is kept once its transaction commits */
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(src, from, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		rc = mdb_put(o->txn, to, &k, &v, (flags & MDB_DUPSORT) ? MDB_APPENDDUP : MDB_APPEND);
+		if (rc)
+			break;
+		n++;
+		o->records++;
+		o->bytes += k.mv_size + v.mv_size;
+		if ((rc = out_step(o, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	*count_r = n;
+	return 0;
+}
+
+/* Named databases of the snapshot, each a NUL-terminated name in *names_r
+ * (one allocation, names one after another), their number in *n_r. */
+static int db_names(MDB_txn *txn, char **names_r, size_t *n_r)
+{
+	MDB_dbi main;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char *buf = NULL;
+	size_t len = 0, n = 0;
+	int rc = mdb_dbi_open(txn, NULL, 0, &main);
+
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, main, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size > 255 || memchr(k.mv_data, '\0', k.mv_size)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		buf = xrealloc(buf, len + k.mv_size + 1);
+		memcpy(buf + len, k.mv_data, k.mv_size);
+		buf[len + k.mv_size] = '\0';
+		len += k.mv_size + 1;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(buf);
+		return rc;
+	}
+	*names_r = buf;
+	*n_r = n;
+	return 0;
+}
+
+static void count_into(struct store_backup_info *info, const char *name, uint64_t n)
+{
+	if (strcmp(name, "principal") == 0)
+		info->accounts = n;
+	else if (strcmp(name, "mailbox") == 0)
+		info->mailboxes = n;
+	else if (strcmp(name, "email") == 0)
+		info->emails = n;
+	else if (strcmp(name, "queue") == 0)
+		info->queue = n;
+	info->records += n;
+}
+
+static int open_out(const char *dir, uint64_t mapsize, struct copy_out *o)
+{
+	char path[4200];
+	int rc = mdb_env_create(&o->env);
+
+	snprintf(path, sizeof path, "%s/" STORE_FILE, dir);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(o->env, 64);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(o->env, (size_t)mapsize);
+	/* Only this process writes it, and it is synced once at the end. */
+	if (rc == 0)
+		rc = mdb_env_open(o->env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0600);
+	if (rc == 0)
+		rc = mdb_txn_begin(o->env, NULL, 0, &o->txn);
+	return rc;
+}
+
+static int used_now(struct store *st, uint64_t *used_r)
+{
+	MDB_envinfo info;
+	MDB_stat s;
+	mdb_env_info(st->env, &info);
+	int rc = mdb_env_stat(st->env, &s);
+	if (rc == 0)
+		*used_r = ((uint64_t)info.me_last_pgno + 1) * s.ms_psize;
+	return rc;
+}
+
+/* The databases of the snapshot, minus the blob bytes, into store.mdb. */
+static int write_records(MDB_txn *txn, const char *dir, uint64_t mapsize,
+                         struct store_backup_info *info, char *err, size_t errsz)
+{
+	struct copy_out o = {0};
+	char *names = NULL;
+	size_t nnames = 0;
+	int rc = open_out(dir, mapsize, &o);
+
+	if (rc == 0)
+		rc = db_names(txn, &names, &nnames);
+	const char *name = names;
+	for (size_t i = 0; rc == 0 && i < nnames; i++, name += strlen(name) + 1) {
+		uint64_t n = 0;
+		if (is_bytes_db(name, strlen(name)))
+			continue;
+		rc = copy_db(txn, name, &o, &n);
+		count_into(info, name, n);
+	}
+	free(names);
+	if (rc == 0 && o.txn)
+		rc = out_step(&o, -1);
+	if (o.txn)
+		mdb_txn_abort(o.txn);
+	if (rc == 0)
+		rc = mdb_env_sync(o.env, 1);
+	if (o.env)
+		mdb_env_close(o.env);
+	if (rc)
+		return fail(err, errsz, rc, "cannot write", dir);
+	return STORE_OK;
+}
+
+/* The bytes of every live blob into dir/blobs, from base when it has them. */
+static int write_blobs(struct store *st, MDB_txn *txn, const char *dir, const char *base,
+                       struct store_backup_info *info, store_backup_progress_fn *progress,
+                       void *arg, char *err, size_t errsz)
+{
+	struct blob_ent *ents = NULL;
+	size_t n = 0;
+	uint64_t total = 0, done = 0;
+	char path[4200];
+	int rc = blob_list(txn, st->db[DB_BLOBREF], &ents, &n, &total);
+
+	if (rc)
+		return fail(err, errsz, rc, "cannot list the blobs of", st->dir);
+	info->blobs = n;
+	info->blob_bytes = total;
+	snprintf(path, sizeof path, "%s/blobs", dir);
+	if ((rc = mkdir_ok(path)) != 0)
+		goto out;
+	for (unsigned d = 0; d < 256; d++) {
+		snprintf(path, sizeof path, "%s/blobs/%02x", dir, d);
+		if ((rc = mkdir_ok(path)) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct blob_ent *e = &ents[i];
+		store_backup_blob_path(path, sizeof path, dir, e->id);
+		int r = blob_reuse(base, path, e);
+		if (r == 1) {
+			info->blobs_reused++;
+		} else if (r != 0) {
+			rc = r;
+			goto out;
+		} else {
+			MDB_val bytes;
+			uint8_t id[32];
+			rc = blob_get(txn, st, e->id, &bytes, NULL);
+			if (rc)
+				goto out;
+			/* A blob whose bytes no longer match their name is damage in
+			 * the store: better known now than at the restore. */
+			store_blob_id(bytes.mv_data, bytes.mv_size, id);
+			if (bytes.mv_size != e->size || memcmp(id, e->id, 32) != 0) {
+				rc = MDB_CORRUPTED;
+				goto out;
+			}
+			if ((rc = blob_write(path, bytes.mv_data, bytes.mv_size)) != 0)
+				goto out;
+		}
+		done += e->size;
+		if (progress)
+			progress(arg, done, total, i + 1, n);
+	}
+out:
+	free(ents);
+	if (rc)
+		return fail(err, errsz, rc, "cannot write the blob", path);
+	return STORE_OK;
+}
+
+int store_backup_write(struct store *st, const char *dir, const char *base,
+                       struct store_backup_info *info, store_backup_progress_fn *progress, void *arg,
+                       char *err, size_t errsz)
+{
+	MDB_txn *txn;
+	uint64_t mapsize = 0;
+	int rc;
+
+	memset(info, 0, sizeof *info);
+	if ((rc = store_rd_begin(st, &txn)) != 0)
+		return fail(err, errsz, rc, "cannot read the store in", st->dir);
+	used_now(st, &info->used_start);
+	rc = meta_get_u32(txn, st, "schema_version", &info->schema);
+	if (rc) {
+		store_rd_end(st, txn);
+		return fail(err, errsz, rc, "cannot read the schema version in", st->dir);
+	}
+	/* The records are a part of the used pages: this map always holds them. */
+	mapsize = info->used_start + ((uint64_t)64 << 20);
+	rc = write_records(txn, dir, mapsize, info, err, errsz);
+	if (rc == STORE_OK)
+		rc = write_blobs(st, txn, dir, base, info, progress, arg, err, errsz);
+	used_now(st, &info->used_end);
+	store_rd_end(st, txn);
+	return rc;
+}
+
+/* ---- checking ---- */
+
+/* Reads a file whole into memory: 0 or an errno. */
+static int read_file(const char *path, uint64_t size, uint8_t **buf_r)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	*buf_r = NULL;
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != size) {
+		close(fd);
+		return EBADMSG;
+	}
+	uint8_t *buf = xmalloc(size ? size : 1);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : EBADMSG;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*buf_r = buf;
+	return 0;
+}
+
+/* A blob file read and its name recomputed: 0, EBADMSG when damaged. */
+static int blob_load(const char *dir, const struct blob_ent *e, uint8_t **buf_r)
+{
+	char path[4200];
+	uint8_t id[32];
+	store_backup_blob_path(path, sizeof path, dir, e->id);
+	int rc = read_file(path, e->size, buf_r);
+	if (rc)
+		return rc;
+	store_blob_id(*buf_r, e->size, id);
+	if (memcmp(id, e->id, 32) != 0) {
+		free(*buf_r);
+		*buf_r = NULL;
+		return EBADMSG;
+	}
+	return 0;
+}
+
+static int env_open_ro(const char *file, MDB_env **env_r)
+{
+	struct stat sb;
+	int rc;
+
+	if (stat(file, &sb) != 0)
+		return errno;
+	if ((rc = mdb_env_create(env_r)) != 0)
+		return rc;
+	rc = mdb_env_set_maxdbs(*env_r, 64);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(*env_r, (size_t)sb.st_size + (1u << 20));
+	if (rc == 0)
+		rc = mdb_env_open(*env_r, file, MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY, 0600);
+	if (rc) {
+		mdb_env_close(*env_r);
+		*env_r = NULL;
+	}
+	return rc;
+}
+
+static int dbi_count(MDB_txn *txn, const char *name, MDB_dbi *dbi_r, uint64_t *n_r)
+{
+	MDB_stat s;
+	int rc = mdb_dbi_open(txn, name, 0, dbi_r);
+	if (rc == MDB_NOTFOUND) {
+		*n_r = 0;
+		return 0;
+	}
+	if (rc == 0 && (rc = mdb_stat(txn, *dbi_r, &s)) == 0)
+		*n_r = s.ms_entries;
+	return rc;
+}
+
+/* Every account's counters (emails, used) against its email records. */
+static int check_counters(MDB_txn *txn, char *err, size_t errsz)
+{
+	MDB_dbi pdb, edb;
+	MDB_cursor *pc, *ec;
+	MDB_val pk, pv, ek, ev;
+	uint64_t np, ne;
+	int rc = dbi_count(txn, "principal", &pdb, &np);
+
+	if (rc == 0)
+		rc = dbi_count(txn, "email", &edb, &ne);
+	if (rc || np == 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, pdb, &pc)) != 0)
+		return rc;
+	if (ne && (rc = mdb_cursor_open(txn, edb, &ec)) != 0) {
+		mdb_cursor_close(pc);
+		return rc;
+	}
+	int erc = ne ? mdb_cursor_get(ec, &ek, &ev, MDB_FIRST) : MDB_NOTFOUND;
+	for (rc = mdb_cursor_get(pc, &pk, &pv, MDB_FIRST); rc == 0; rc = mdb_cursor_get(pc, &pk, &pv, MDB_NEXT)) {
+		struct acct_rec a;
+		uint64_t emails = 0, used = 0;
+		if (pk.mv_size != 4 || acct_dec(&pv, &a) != 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint32_t id = be32_get(pk.mv_data);
+		/* Both are in account order: one walk of the emails. */
+		while (erc == 0 && ek.mv_size == 8 && be32_get(ek.mv_data) < id)
+			erc = mdb_cursor_get(ec, &ek, &ev, MDB_NEXT);
+		while (erc == 0 && ek.mv_size == 8 && be32_get(ek.mv_data) == id) {
+			struct email_rec e;
+			if (email_dec(&ev, &e) != 0) {
+				erc = MDB_CORRUPTED;
+				break;
+			}
+			emails++;
+			used += e.size;
+			erc = mdb_cursor_get(ec, &ek, &ev, MDB_NEXT);
+		}
+		if (erc != 0 && erc != MDB_NOTFOUND) {
+			rc = erc;
+			break;
+		}
+		if (a.emails != emails || a.used != used) {
+			mdb_cursor_close(pc);
+			if (ne)
+				mdb_cursor_close(ec);
+			return store_err(err, errsz, STORE_EINVAL,
+			                 "account %s: %u emails, %llu bytes recorded but %llu emails, "
+			                 "%llu bytes stored", a.email, a.emails,
+			                 (unsigned long long)a.used, (unsigned long long)emails,
+			                 (unsigned long long)used);
+		}
+	}
+	mdb_cursor_close(pc);
+	if (ne)
+		mdb_cursor_close(ec);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_backup_check(const char *dir, struct store_backup_info *info,
+                       store_backup_progress_fn *progress, void *arg, char *err, size_t errsz)
+{
+	char file[4200];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	struct blob_ent *ents = NULL;
+	size_t n = 0;
+	uint64_t total = 0, done = 0, cnt;
+	int rc, code = STORE_OK;
+
+	memset(info, 0, sizeof *info);
+	snprintf(file, sizeof file, "%s/" STORE_FILE, dir);
+	if ((rc = env_open_ro(file, &env)) != 0)
+		return fail(err, errsz, rc, "cannot open", file);
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto out;
+	{
+		MDB_val k = {sizeof "schema_version" - 1, (void *)"schema_version"}, v;
+		rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+		if (rc == 0)
+			rc = mdb_get(txn, dbi, &k, &v);
+		if (rc == 0) {
+			struct rec_r r = rr_init(&v);
+			uint8_t ver = rr_u8(&r);
+			info->schema = rr_u32(&r);
+			if (r.bad || ver != REC_V1)
+				rc = MDB_CORRUPTED;
+		}
+		if (rc)
+			goto out;
+	}
+	static const char *const counted[] = {"principal", "mailbox", "email", "queue"};
+	for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
+		if ((rc = dbi_count(txn, counted[i], &dbi, &cnt)) != 0)
+			goto out;
+		count_into(info, counted[i], cnt);
+	}
+	if ((code = check_counters(txn, err, errsz)) != 0) {
+		if (code != STORE_EINVAL)
+			rc = code, code = STORE_OK;
+		goto out;
+	}
+	if ((rc = mdb_dbi_open(txn, "blobref", 0, &dbi)) != 0 ||
+	    (rc = blob_list(txn, dbi, &ents, &n, &total)) != 0)
+		goto out;
+	info->blobs = n;
+	info->blob_bytes = total;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *buf;
+		int r = blob_load(dir, &ents[i], &buf);
+		if (r) {
+			store_backup_blob_path(file, sizeof file, dir, ents[i].id);
+			code = store_err(err, errsz, STORE_EINVAL, "blob %s: %s", file,
+			                 r == EBADMSG ? "damaged (size or checksum differs)" : strerror(r));
+			goto out;
+		}
+		free(buf);
+		done += ents[i].size;
+		if (progress)
+			progress(arg, done, total, i + 1, n);
+	}
+out:
+	free(ents);
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	if (code)
+		return code;
+	if (rc)
+		return fail(err, errsz, rc, "cannot read", file);
+	return STORE_OK;
+}
+
+/* ---- restoring ---- */
+
+/* Puts every blob's bytes back where its blobref record says they are. */
+static int restore_blobs(MDB_env *env, const char *dir, store_backup_progress_fn *progress,
+                         void *arg, char *err, size_t errsz)
+{
+	MDB_txn *txn;
+	MDB_dbi ref, data, old, gc;
+	struct blob_ent *ents = NULL;
+	size_t n = 0;
+	uint64_t total = 0, done = 0, pending = 0;
+	int rc = mdb_txn_begin(env, NULL, 0, &txn);
+
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "blobref", MDB_CREATE, &ref);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "blobdata", MDB_CREATE, &data);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "blob", MDB_CREATE, &old);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "blobgc", MDB_CREATE, &gc);
+	if (rc == 0)
+		rc = blob_list(txn, ref, &ents, &n, &total);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct blob_ent *e = &ents[i];
+		uint8_t *buf, kb[8];
+		int r = blob_load(dir, e, &buf);
+		if (r) {
+			char path[4200];
+			store_backup_blob_path(path, sizeof path, dir, e->id);
+			free(ents);
+			mdb_txn_abort(txn);
+			return store_err(err, errsz, STORE_EINVAL, "blob %s: %s", path,
+			                 r == EBADMSG ? "damaged (size or checksum differs)" : strerror(r));
+		}
+		MDB_val k, v = {e->size + 1, NULL};
+		if (e->seq) {
+			be64_put(kb, e->seq);
+			k = (MDB_val){8, kb};
+			rc = mdb_put(txn, data, &k, &v, MDB_RESERVE | MDB_APPEND);
+		} else {
+			k = (MDB_val){32, (void *)e->id};
+			rc = mdb_put(txn, old, &k, &v, MDB_RESERVE);
+		}
+		if (rc == 0) {
+			((uint8_t *)v.mv_data)[0] = REC_V1;
+			memcpy((uint8_t *)v.mv_data + 1, buf, e->size);
+		}
+		free(buf);
+		pending += e->size;
+		done += e->size;
+		if (rc == 0 && pending >= COPY_TXN_BYTES) {
+			rc = mdb_txn_commit(txn);
+			txn = NULL;
+			pending = 0;
+			if (rc == 0)
+				rc = mdb_txn_begin(env, NULL, 0, &txn);
+		}
+		if (rc == 0 && progress)
+			progress(arg, done, total, i + 1, n);
+	}
+	free(ents);
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc ? fail(err, errsz, rc, "cannot restore the blobs into", "the store") : STORE_OK;
+}
+
+int store_backup_restore(const char *dir, const char *data_dir, store_backup_progress_fn *progress,
+                         void *arg, char *err, size_t errsz)
+{
+	char from[4200], to[4200];
+	MDB_env *env = NULL;
+	struct stat sb;
+	int rc;
+
+	snprintf(from, sizeof from, "%s/" STORE_FILE, dir);
+	snprintf(to, sizeof to, "%s/data.mdb", data_dir);
+	if (stat(from, &sb) != 0)
+		return fail(err, errsz, errno, "cannot read", from);
+	if ((rc = copy_file(from, to)) != 0)
+		return fail(err, errsz, rc, "cannot write", to);
+	/* Room for the records and every blob; the server grows it from there. */
+	uint64_t map = STORE_MAP_MIN, want = (uint64_t)sb.st_size + ((uint64_t)64 << 20);
+	rc = mdb_env_create(&env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(env, 64);
+	if (rc == 0)
+		rc = mdb_env_open(env, data_dir, MDB_NOSYNC, 0600);
+	if (rc == 0) {
+		/* The blob bytes' total is known once blobref is read: size the
+		 * map for it before writing them. */
+		MDB_txn *txn;
+		MDB_dbi ref;
+		struct blob_ent *ents = NULL;
+		size_t n = 0;
+		uint64_t total = 0;
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+		if (rc == 0) {
+			rc = mdb_dbi_open(txn, "blobref", 0, &ref);
+			if (rc == 0)
+				rc = blob_list(txn, ref, &ents, &n, &total);
+			mdb_txn_abort(txn);
+			free(ents);
+		}
+		want += total + total / 4 + n * 4096; /* overflow pages round up to a page */
+		while (map < want)
+			map <<= 1;
+		if (rc == 0)
+			rc = mdb_env_set_mapsize(env, (size_t)map);
+	}
+	if (rc) {
+		if (env)
+			mdb_env_close(env);
+		return fail(err, errsz, rc, "cannot open the restored store in", data_dir);
+	}
+	int code = restore_blobs(env, dir, progress, arg, err, errsz);
+	if (code == STORE_OK && (rc = mdb_env_sync(env, 1)) != 0)
+		code = fail(err, errsz, rc, "cannot write", to);
+	mdb_env_close(env);
+	return code;
+}

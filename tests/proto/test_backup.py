@@ -1,0 +1,319 @@
+"""tern backup / tern backup --verify / tern restore (issue 35).
+
+One server takes SMTP deliveries and IMAP APPENDs without pause while
+`tern backup` runs beside it. The backup is verified and restored into an
+empty data directory, and a server started on it must show every message
+acknowledged before the backup began, byte for byte, with the same
+UIDVALIDITY and UIDs, and no message half there (the restored UIDs of
+each mailbox are exactly the original's below the restored UIDNEXT). An
+incremental backup reuses the first one's blobs; mbsync, synced against
+the original, finds nothing to do against the restored server. Then the
+refusals and failures: a non-empty target, a damaged blob, a manifest cut
+short, a backup of a newer schema, and a disk that fills up during a
+backup (a clear error, nothing left that looks like a backup)."""
+import imaplib
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import Server, message
+from test_imap import ACCOUNTS, BOB, BOB_PW, ctx, deliver, login, mbsync_conf, wait_count
+
+PRELOAD = 150
+
+
+class Load:
+    """SMTP deliveries and IMAP APPENDs in two threads until stopped; each
+    acknowledged message is recorded with the time its reply came."""
+
+    def __init__(self, s):
+        self.s = s
+        self.stop = threading.Event()
+        self.acked = []  # (monotonic time of the reply, subject)
+        self.lock = threading.Lock()
+        self.errors = []
+        self.threads = [threading.Thread(target=self.smtp), threading.Thread(target=self.append)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+        assert not self.errors, self.errors
+
+    def note(self, subj):
+        with self.lock:
+            self.acked.append((time.monotonic(), subj))
+
+    def smtp(self):
+        try:
+            with smtplib.SMTP("127.0.0.1", self.s.smtp_port, timeout=30) as c:
+                i = 0
+                while not self.stop.is_set():
+                    subj = "load smtp %d" % i
+                    body = ("line %d of the load\r\n" % i) * (1 + i % 40)
+                    c.sendmail("alice@remote.test", [BOB], message(subject=subj, to=BOB, body=body))
+                    self.note(subj)
+                    i += 1
+        except Exception as e:  # noqa: BLE001 - reported by finish()
+            self.errors.append("smtp: %r" % e)
+
+    def append(self):
+        try:
+            m = login(self.s)
+            i = 0
+            while not self.stop.is_set():
+                subj = "load append %d" % i
+                typ, data = m.append("Work", "(\\Seen)" if i % 2 else None, None,
+                                     message(subject=subj, to=BOB).encode())
+                assert typ == "OK", data
+                self.note(subj)
+                i += 1
+            m.logout()
+        except Exception as e:  # noqa: BLE001
+            self.errors.append("append: %r" % e)
+
+
+def mailbox_state(s, mailbox):
+    """(UIDVALIDITY, UIDNEXT, {uid: (flags, bytes)}) of one of bob's mailboxes."""
+    m = login(s)
+    typ, data = m.select(mailbox, readonly=True)
+    assert typ == "OK", data
+    uidvalidity = int(m.untagged_responses["UIDVALIDITY"][-1])
+    uidnext = int(m.untagged_responses["UIDNEXT"][-1])
+    out = {}
+    if int(data[0]) > 0:
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+        for d in data:
+            if isinstance(d, tuple):
+                uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+                flags = re.search(rb"FLAGS \(([^)]*)\)", d[0]).group(1)
+                out[uid] = (flags, d[1])
+    m.logout()
+    return uidvalidity, uidnext, out
+
+
+def subject(raw):
+    return re.search(rb"(?m)^Subject: ([^\r\n]*)", raw).group(1).decode()
+
+
+def tern(s, *args, data=None, check=False):
+    env = dict(s.env)
+    if data:
+        env["TERN_DATA_DIR"] = data
+    return subprocess.run([s.binary] + list(args), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120, check=check)
+
+
+def kv(out):
+    return dict(line.split(": ", 1) for line in out.decode().splitlines()[1:] if ": " in line)
+
+
+def run_mbsync(conf, home):
+    r = subprocess.run(["mbsync", "-V", "-c", conf, "-a"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120,
+                       env={"HOME": home, "PATH": "/usr/bin:/bin"})
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, out
+    return out
+
+
+def maildir_files(root):
+    out = {}
+    for dp, _, names in os.walk(root):
+        for n in names:
+            if n.startswith(".mbsync") or n == "mbsyncrc":
+                continue  # its state file: rewritten on every run
+            p = os.path.join(dp, n)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+def test_backup_under_load_restore_same_uids():
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    s = Server(accounts=ACCOUNTS, imap=True, env={"TERN_HOSTNAME": "localhost"})
+    r2 = None
+    try:
+        deliver(s, PRELOAD, subject="pre %d")
+        wait_count(s, PRELOAD, timeout=30)
+        m = login(s)
+        assert m.create("Work")[0] == "OK"
+        m.logout()
+
+        # 1. A backup while deliveries and APPENDs go on.
+        load = Load(s)
+        load.start()
+        while len(load.acked) < 20:
+            time.sleep(0.01)
+        b1 = os.path.join(tmp, "b1")
+        began = time.monotonic()
+        r = tern(s, "backup", b1)
+        load.finish()
+        assert r.returncode == 0, r.stderr
+        out = kv(r.stdout)
+        assert r.stdout.startswith(b"ok\n"), r.stdout
+        assert int(out["store-growth-bytes"]) >= 0 and int(out["reused"]) == 0, out
+        before = {subj for t, subj in load.acked if t < began}
+        assert len(before) >= 20 and len(load.acked) > len(before), (len(before), len(load.acked))
+
+        v = tern(s, "backup", "--verify", b1)
+        assert v.returncode == 0 and v.stdout.startswith(b"ok\n"), v.stdout + v.stderr
+        assert kv(v.stdout)["emails"] == out["emails"]
+
+        # 2. Restore into an empty directory; a server on it shows the
+        # snapshot: everything acknowledged before, whole, same UIDs.
+        restored = os.path.join(tmp, "restored")
+        r = tern(s, "restore", b1, data=restored)
+        assert r.returncode == 0, r.stderr
+        r2 = Server(data_dir=restored, domains=(), imap=True, env={"TERN_HOSTNAME": "localhost"})
+        have = set()
+        total = 0
+        for mbox in ("INBOX", "Work"):
+            uv0, _, orig = mailbox_state(s, mbox)
+            uv1, next1, rest = mailbox_state(r2, mbox)
+            assert uv0 == uv1, (mbox, uv0, uv1)
+            # No holes and nothing extra: the snapshot is a prefix of UIDs.
+            assert sorted(rest) == sorted(u for u in orig if u < next1), mbox
+            for uid, (flags, raw) in rest.items():
+                assert raw == orig[uid][1], (mbox, uid)
+                assert flags == orig[uid][0], (mbox, uid, flags, orig[uid][0])
+                have.add(subject(raw))
+            total += len(rest)
+        assert before <= have, sorted(before - have)[:5]
+        assert {"pre %d" % i for i in range(PRELOAD)} <= have
+        acct = tern(r2, "account", "list").stdout.decode()
+        assert "emails=%d " % total in acct, acct
+        r2.stop()
+        r2.cleanup()
+        r2 = None
+
+        # 3. Quiet now: mbsync pulls everything, an incremental backup reuses
+        # the first one's blobs, and against its restore mbsync has nothing
+        # to do.
+        if shutil.which("mbsync"):
+            home = os.path.join(tmp, "mbsync")
+            os.makedirs(home)
+            conf, maildir = mbsync_conf(s, home, implicit=True, pull_only=True)
+            run_mbsync(conf, home)
+            synced = maildir_files(home)
+        b2 = os.path.join(tmp, "b2")
+        r = tern(s, "backup", "--base", b1, b2)
+        assert r.returncode == 0, r.stderr
+        out2 = kv(r.stdout)
+        assert int(out2["reused"]) >= int(out["blobs"]) - 5, (out, out2)
+        assert int(out2["blobs"]) >= int(out["blobs"]), (out, out2)
+        assert os.stat(os.path.join(b2, "store.mdb")).st_ino != os.stat(os.path.join(b1, "store.mdb")).st_ino
+        assert tern(s, "backup", "--verify", b2).returncode == 0
+        restored2 = os.path.join(tmp, "restored2")
+        assert tern(s, "restore", b2, data=restored2).returncode == 0
+        s.stop()
+        r2 = Server(data_dir=restored2, domains=(), imap=True, env={"TERN_HOSTNAME": "localhost"})
+        if shutil.which("mbsync"):
+            with open(conf) as fh:
+                text = fh.read()
+            text = text.replace("Port %d" % s.imaps_port, "Port %d" % r2.imaps_port)
+            with open(conf, "w") as fh:
+                fh.write(text)
+            log = run_mbsync(conf, home)
+            # Same UIDVALIDITY, same UIDs: no new files, none gone, none renamed.
+            assert maildir_files(home) == synced, log
+            assert "UIDVALIDITY" not in log, log
+    finally:
+        if r2:
+            r2.cleanup()
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_backup_refusals_and_damage():
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    s = Server(accounts=ACCOUNTS, imap=True)
+    try:
+        deliver(s, 5)
+        wait_count(s, 5)
+        b = os.path.join(tmp, "b")
+        assert tern(s, "backup", b).returncode == 0
+
+        # A target that is not empty is refused, and so is a data directory.
+        r = tern(s, "backup", b)
+        assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+        r = tern(s, "restore", b)  # the live server's own data directory
+        assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+
+        # Damage is found: a blob changed, a manifest cut short.
+        bad = os.path.join(tmp, "bad")
+        shutil.copytree(b, bad)
+        blob = next(os.path.join(dp, n) for dp, _, ns in os.walk(os.path.join(bad, "blobs")) for n in ns)
+        with open(blob, "r+b") as fh:
+            fh.seek(10)
+            c = fh.read(1)
+            fh.seek(10)
+            fh.write(bytes([c[0] ^ 1]))
+        r = tern(s, "backup", "--verify", bad)
+        assert r.returncode == 1 and r.stdout.startswith(b"bad\n") and b"damaged" in r.stdout, r.stdout
+        r = tern(s, "restore", bad, data=os.path.join(tmp, "r-bad"))
+        assert r.returncode != 0 and b"damaged" in r.stderr, r.stderr
+        assert not os.listdir(os.path.join(tmp, "r-bad")), "a failed restore leaves nothing"
+
+        cut = os.path.join(tmp, "cut")
+        shutil.copytree(b, cut)
+        with open(os.path.join(cut, "MANIFEST"), "r+b") as fh:
+            text = fh.read()
+            fh.seek(0)
+            fh.truncate()
+            fh.write(text[:-4])
+        r = tern(s, "backup", "--verify", cut)
+        assert r.returncode == 1 and b"cut short" in r.stdout, r.stdout
+
+        newer = os.path.join(tmp, "newer")
+        shutil.copytree(b, newer)
+        with open(os.path.join(newer, "MANIFEST"), "r+b") as fh:
+            text = re.sub(rb"(?m)^schema \d+$", b"schema 999", fh.read())
+            fh.seek(0)
+            fh.truncate()
+            fh.write(text)
+        r = tern(s, "restore", newer, data=os.path.join(tmp, "r-newer"))
+        assert r.returncode == 2 and b"newer" in r.stderr, r.stderr
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_backup_disk_full():
+    if os.geteuid() != 0:
+        print("  (needs root to mount a small tmpfs)")
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], check=True)
+    s = Server(accounts=ACCOUNTS)
+    try:
+        # About 2 MiB of mail: more than the 1 MiB file system holds.
+        deliver(s, 40, body="x" * 70 + "\r\n" * 1 + ("y" * 76 + "\r\n") * 650)
+        wait_count(s, 40, timeout=30)
+        b = os.path.join(mnt, "b")
+        r = tern(s, "backup", b)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert b"no space left on device" in r.stderr, r.stderr
+        assert r.stdout == b"", r.stdout
+        # Nothing that looks like a backup stays, and the room is given back.
+        assert not os.path.exists(os.path.join(b, "MANIFEST"))
+        assert not os.path.exists(b) or not os.listdir(b), os.listdir(b)
+        r = tern(s, "backup", "--verify", b)
+        assert r.returncode == 1 and r.stdout.startswith(b"bad\n"), r.stdout
+        st = os.statvfs(mnt)
+        assert st.f_bfree * st.f_frsize > 900 * 1024, st
+    finally:
+        s.cleanup()
+        subprocess.run(["umount", "-l", mnt])
+        shutil.rmtree(tmp, ignore_errors=True)
