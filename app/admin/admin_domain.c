@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "report/dmarc_intake.h"
 #include "store/store.h"
 
 int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
@@ -109,10 +110,14 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	}
 	buf_free(&txt);
 
+	/* rua: the address whose reports tern reads (report/dmarc_intake.h). */
+	char rua[300];
 	r = add(d, "TXT", "DMARC", NULL);
 	snprintf(r->name, sizeof(r->name), "_dmarc.%s.", domain);
-	snprintf(r->value, sizeof(r->value), "v=DMARC1; p=quarantine; rua=mailto:postmaster@%s",
-		 domain);
+	if (dmarc_rua_address(domain, rua, sizeof rua) == 0)
+		snprintf(r->value, sizeof(r->value), "v=DMARC1; p=quarantine; rua=mailto:%s", rua);
+	else
+		snprintf(r->value, sizeof(r->value), "v=DMARC1; p=quarantine");
 
 	/* RFC 6186 §3.4: one priority order across IMAP and POP3; RFC 8314
 	 * §5.1: implicit TLS before STARTTLS. */

@@ -146,6 +146,7 @@ void api_domain_del(struct http_ctx *x);
 void api_domain_dns(struct http_ctx *x);
 void api_domain_dns_check(struct http_ctx *x);
 void api_domain_dkim(struct http_ctx *x);
+void api_domain_dmarc(struct http_ctx *x);
 /* Writes the DNS object of domain (with live checks when check). */
 void api_dns_object(struct http_ctx *x, const char *domain, int check);
 void api_accounts_list(struct http_ctx *x);

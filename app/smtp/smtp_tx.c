@@ -28,6 +28,7 @@
 #include "net/conn.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
+#include "report/dmarc_intake.h"
 #include "smtp/smtp_session.h"
 
 #define ADDED_HEADERS_MAX 4096
@@ -322,6 +323,19 @@ static const struct {
     {STORE_EFULL, "452 4.3.1 Error: insufficient system storage, try again later", "storage_full"},
 };
 
+/* After the reply: a message to a served domain's rua address is also
+ * read for DMARC aggregate reports (dmarc_intake.h). It was delivered as
+ * any other; this only adds the reports to the domain's view. */
+static void offer_reports(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	for (unsigned r = 0; r < tx->nrcpts; r++)
+		if (dmarc_intake_is_rua(smtp_store, tx->rcpts[r].address)) {
+			dmarc_intake_submit(smtp_store, tx->data.p, tx->data.len);
+			return;
+		}
+}
+
 static void delivered(struct store_delivery *d, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -340,6 +354,7 @@ static void delivered(struct store_delivery *d, void *arg)
 			 d->len, smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
+		offer_reports(s);
 	} else {
 		size_t i = 0;
 		while (i < sizeof store_refusals / sizeof store_refusals[0] &&

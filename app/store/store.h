@@ -741,4 +741,50 @@ typedef void store_subscription_cb(void *arg, const char *name);
 int store_subscription_list(struct store *st, uint32_t account, store_subscription_cb *cb,
 			    void *arg);
 
+/*
+ * ---- DMARC aggregate reports (store_dmarc.c) ----
+ * Reports received for a served domain (RFC 9990), and the DMARC results
+ * of received mail kept until tern reports them.
+ */
+struct dmarc_report; /* report/dmarc_report.h */
+#define STORE_DMARC_KEEP_DAYS 180 /* a report goes once its period ended this long ago */
+#define STORE_DMARC_KEEP_MAX 1000 /* reports kept per domain (the oldest go first) */
+/*
+ * Stores a parsed report under the served domain its policy domain is or
+ * belongs to (example.org for a report on news.example.org), replacing
+ * one with the same reporter, report_id and begin; then applies the
+ * retention limits above to that domain (now: seconds since the epoch).
+ * Returns STORE_OK; STORE_ENOTFOUND when no served domain matches;
+ * STORE_EINVAL for a policy domain that is not a domain name; STORE_ETEMP.
+ */
+int store_dmarc_report_put(struct store *st, const struct dmarc_report *r, int64_t now,
+			   char *err, size_t errsz);
+/* Called with each report (valid during the call) and when it was stored. */
+typedef void store_dmarc_report_cb(void *arg, const struct dmarc_report *r, int64_t received_at);
+/*
+ * Calls cb for each report stored under domain, oldest period first.
+ * STORE_OK; STORE_ENOTFOUND for a domain that is not served;
+ * STORE_EINVAL; STORE_ETEMP. A record this build cannot read is logged
+ * and skipped.
+ */
+int store_dmarc_report_list(struct store *st, const char *domain, store_dmarc_report_cb *cb,
+			    void *arg);
+
+/*
+ * Adds counts to the DMARC results kept for reporting: n rows of policy
+ * domain pdomain on day (days since the epoch, UTC), each an opaque text
+ * (report/dmarc_seen.c writes and reads it; at most 4000 bytes) with the
+ * number of messages it stands for. One transaction. STORE_OK,
+ * STORE_EINVAL (a row too long, a bad domain), STORE_ETEMP.
+ */
+int store_dmarc_seen_add(struct store *st, uint32_t day, const char *pdomain,
+			 const char *const *rows, const uint32_t *counts, size_t n);
+/* Called for each kept row: its day, policy domain, text and count. */
+typedef void store_dmarc_seen_cb(void *arg, uint32_t day, const char *pdomain,
+				 const char *row, uint32_t count);
+/* Calls cb for every kept row of a day before `before`, by day then domain. */
+int store_dmarc_seen_list(struct store *st, uint32_t before, store_dmarc_seen_cb *cb, void *arg);
+/* Removes the rows of (day, pdomain): reported, or given up. STORE_OK, STORE_ETEMP. */
+int store_dmarc_seen_del(struct store *st, uint32_t day, const char *pdomain);
+
 #endif

@@ -150,6 +150,20 @@ static int domain_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	/* Its DKIM keys: a domain added again gets new ones. */
 	if ((rc = mdb_del(txn, st->db[DB_DKIM], &k, NULL)) != 0 && rc != MDB_NOTFOUND)
 		return rc;
+	/* Its DMARC reports (keys: the domain, a NUL, the rest). */
+	if ((rc = mdb_cursor_open(txn, st->db[DB_DMARC_REPORT], &cur)) != 0)
+		return rc;
+	for (;;) {
+		MDB_val pk = {dn + 1, c->name};
+		rc = mdb_cursor_get(cur, &pk, &val, MDB_SET_RANGE);
+		if (rc || pk.mv_size <= dn || memcmp(pk.mv_data, c->name, dn + 1) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
 	return mdb_del(txn, st->db[DB_DOMAIN], &k, NULL);
 }
 

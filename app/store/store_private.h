@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 5u
+#define STORE_SCHEMA_VERSION 6u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -51,6 +51,8 @@ enum store_db {
 	DB_BLOBDATA,  /* blob bytes by sequence number (schema 2; store_codec.c) */
 	DB_BLOBGC,    /* freed blobs' bytes waiting for the sweep (schema 4; store_hold.c) */
 	DB_SUBSCRIPTION, /* IMAP subscriptions by (account, name hash) (schema 5) */
+	DB_DMARC_REPORT, /* DMARC aggregate reports received (schema 6; store_dmarc.c) */
+	DB_DMARC_SEEN,   /* DMARC results of received mail, to report (schema 6) */
 	DB_COUNT
 };
 
