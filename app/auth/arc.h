@@ -112,6 +112,27 @@ struct str arc_aar_payload(struct str value);
 int arc_authres_lookup(struct str payload, const char *method, char *authserv_r,
                        size_t authserv_sz, char *result_r, size_t result_sz);
 
+/* A parsed ARC-Seal value (§4.1.3): tags i, a, b, cv, d, s, t; no h=. */
+struct arc_seal_sig {
+	unsigned instance;
+	enum arc_cv cv;
+	int alg; /* enum dkim_alg */
+	int64_t t;
+	uint8_t has_t;
+	char d[DKIM_DOMAIN_MAX + 1]; /* lowercased */
+	char s[DKIM_SELECTOR_MAX + 1];
+	uint8_t b[DKIM_SIG_MAX];
+	size_t blen;
+};
+
+/*
+ * Parses an ARC-Seal value. d= and s= are filled as soon as they parse,
+ * so a bad seal can still be named. Returns 0, or -1 with *why_r (static)
+ * set: a tag-list error, a missing or bad i=, a=, b=, cv=, d= or s=, an
+ * unknown algorithm, or an h= tag (§4.1.3 forbids it).
+ */
+int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r);
+
 /* ---- Validation (arc_verify.c) ---- */
 
 /* One ARC set as found (set[i-1] for instance i). */

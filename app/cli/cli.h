@@ -21,6 +21,8 @@ int cli_token(const struct config *cfg, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
 /* tern check dkim FILE (cmd_check_dkim.c): one line per signature. */
 int cli_check_dkim(const struct config *cfg, int argc, char **argv);
+/* tern check arc [--seal DOMAIN [--authres TEXT]] FILE (cmd_check_arc.c): the chain's cv=, details. */
+int cli_check_arc(const struct config *cfg, int argc, char **argv);
 /* tern check spf IP SENDER HELO (cmd_check_spf.c): the result, then any explanation. */
 int cli_check_spf(const struct config *cfg, int argc, char **argv);
 /* tern check auth --ip IP --helo H --mail-from A FILE (cmd_check_auth.c): the Authentication-Results field. */

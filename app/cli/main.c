@@ -25,6 +25,7 @@ static int usage(void)
 		"       tern backup --verify DIR          check a backup\n"
 		"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
+		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"       tern check auth --ip IP --helo H --mail-from A FILE   the Authentication-Results tern would add\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 		return cli_restore(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)
 		return cli_check_dkim(&cfg, argc - 3, argv + 3);
+	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "arc") == 0)
+		return cli_check_arc(&cfg, argc - 3, argv + 3);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "spf") == 0)
 		return cli_check_spf(&cfg, argc - 3, argv + 3);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "auth") == 0)

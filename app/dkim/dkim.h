@@ -41,7 +41,8 @@
  * (A-labels for internationalised domains). A message whose header section
  * is over DKIM_HEADER_MAX is not signed (DKIM_ETOOBIG). Anything that
  * changes the message after signing (a 7-bit downgrade, a footer) breaks
- * the signature. Verification is not here.
+ * the signature. Verification is in dkim_verify.h; ARC (auth/arc.h) signs
+ * its AMS through dkim_sign_section.
  */
 #ifndef TERN_DKIM_DKIM_H
 #define TERN_DKIM_DKIM_H
@@ -301,6 +302,25 @@ int dkim_signer_update(struct dkim_signer *s, const void *p, size_t n);
 int dkim_signer_final(struct dkim_signer *s, struct buf *out);
 /* Frees a signer abandoned before final (safe after final too). */
 void dkim_signer_clear(struct dkim_signer *s);
+
+/* How a signature field is written: a DKIM-Signature, or an ARC-Message-
+ * Signature (RFC 8617 §4.1.2), which is one under another name. */
+struct dkim_sig_form {
+	const char *name;      /* "DKIM-Signature" / "ARC-Message-Signature" (under 38 octets) */
+	const char *first_tag; /* written first: "v=1;" / "i=N;" */
+	uint8_t arc;           /* also sign the DKIM-Signature fields present */
+};
+
+/*
+ * The signing core under dkim_signer_final: signs the header section
+ * (everything before the empty line) and the body hash bh (relaxed, as
+ * dkim_body computes it) with each of the nkeys keys, d=domain (valid,
+ * lowercase), t=now, and appends one field per key, folded, each ending in
+ * CRLF. Returns as dkim_signer_final (DKIM_EINVAL for a bad form).
+ */
+int dkim_sign_section(const struct dkim_key *keys, unsigned nkeys, const char *domain,
+                      int64_t now, struct str section, const uint8_t bh[32],
+                      const struct dkim_sig_form *form, struct buf *out);
 
 /*
  * One-shot form: signs the len octets at msg with every key of keys and

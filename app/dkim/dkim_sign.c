@@ -66,6 +66,9 @@ static const struct {
     {"list-owner", SIGN},
     {"list-archive", SIGN},
     {"autocrypt", SIGN},
+    /* An AMS signs the DKIM signatures it found (RFC 8617 §4.1.2); the
+     * last entry, skipped for DKIM-Signature (see sign_index). */
+    {"dkim-signature", SIGN},
 };
 #define NSIGN (sizeof sign_fields / sizeof sign_fields[0])
 
@@ -185,9 +188,9 @@ struct chosen {
 	struct str field;
 };
 
-static int sign_index(struct str name)
+static int sign_index(struct str name, int arc)
 {
-	for (unsigned i = 0; i < NSIGN; i++)
+	for (unsigned i = 0; i < NSIGN - (arc ? 0 : 1); i++)
 		if (str_eq_ci_c(name, sign_fields[i].name))
 			return (int)i;
 	return -1;
@@ -212,20 +215,24 @@ static size_t listed(unsigned idx, size_t count)
  * relaxed form (without the final CRLF) on top of hctx, signs, and appends
  * the folded signature and CRLF.
  */
-static int sign_one(const struct dkim_signer *s, const struct dkim_key *k,
-                    const br_sha256_context *hctx, const char *bh64, const size_t *counts,
-                    struct buf *field, struct buf *canon)
+static int sign_one(const char *domain, int64_t now, const struct dkim_sig_form *form,
+                    const struct dkim_key *k, const br_sha256_context *hctx, const char *bh64,
+                    const size_t *counts, struct buf *field, struct buf *canon)
 {
 	struct fold f = {field, 0, 0};
 	size_t start = buf_len(field);
 
-	fold_tok(&f, "DKIM-Signature:", 15, 0);
-	fold_tok(&f, "v=1;", 4, 1);
+	char name[40];
+	int nl = snprintf(name, sizeof name, "%s:", form->name);
+	if (nl < 0 || (size_t)nl >= sizeof name)
+		return DKIM_EINVAL;
+	fold_tok(&f, name, (size_t)nl, 0);
+	fold_tok(&f, form->first_tag, strlen(form->first_tag), 1);
 	fold_tokf(&f, "a=%s;", dkim_alg_name(k->alg));
 	fold_tok(&f, "c=relaxed/relaxed;", 18, 1);
-	fold_tokf(&f, "d=%s;", s->domain);
+	fold_tokf(&f, "d=%s;", domain);
 	fold_tokf(&f, "s=%s;", k->selector);
-	fold_tokf(&f, "t=%" PRId64 ";", s->now);
+	fold_tokf(&f, "t=%" PRId64 ";", now);
 
 	/* h=: every listed name, "h=" glued to the first one; folds may
 	 * only come between names (FWS around ":" is allowed, §3.5). */
@@ -283,35 +290,23 @@ static int sign_one(const struct dkim_signer *s, const struct dkim_key *k,
 	return f.err ? DKIM_ETOOBIG : DKIM_OK;
 }
 
-int dkim_signer_final(struct dkim_signer *s, struct buf *out)
+int dkim_sign_section(const struct dkim_key *keys, unsigned nkeys, const char *domain,
+                      int64_t now, struct str section, const uint8_t bh[32],
+                      const struct dkim_sig_form *form, struct buf *out)
 {
 	struct chosen *ch = NULL;
 	size_t nch = 0, cap = 0, counts[NSIGN] = {0};
 	struct buf canon, fields;
-	uint8_t bh[32];
 	char bh64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
-	int rc = s->error;
+	int rc = DKIM_OK;
 
-	if (s->state == DKIM_SIGNER_DONE)
-		return DKIM_EINVAL;
-	if (s->state == DKIM_SIGNER_HEAD) {
-		dkim_head_finish(&s->head); /* a last CR with no LF */
-		if (s->head.toobig)
-			s->error = DKIM_ETOOBIG;
-	}
-	rc = s->error;
-	if (rc != DKIM_OK) {
-		dkim_signer_clear(s);
-		return rc;
-	}
-	dkim_body_final(&s->body, bh);
-	sodium_bin2base64(bh64, sizeof bh64, bh, sizeof bh, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(bh64, sizeof bh64, bh, 32, sodium_base64_VARIANT_ORIGINAL);
 
 	/* Pick the fields of the list, in message order. */
-	struct str section = buf_str(&s->head.buf), field;
+	struct str field;
 	size_t pos = 0;
 	while (dkim_header_next(section, &pos, &field)) {
-		int idx = sign_index(dkim_field_name(field));
+		int idx = sign_index(dkim_field_name(field), form->arc);
 		if (idx < 0)
 			continue;
 		if (nch == cap) {
@@ -341,14 +336,36 @@ int dkim_signer_final(struct dkim_signer *s, struct buf *out)
 	}
 
 	buf_init(&fields, SIG_FIELD_MAX);
-	for (unsigned i = 0; i < s->keys->n && rc == DKIM_OK; i++)
-		rc = sign_one(s, &s->keys->key[i], &hctx, bh64, counts, &fields, &canon);
+	for (unsigned i = 0; i < nkeys && rc == DKIM_OK; i++)
+		rc = sign_one(domain, now, form, &keys[i], &hctx, bh64, counts, &fields, &canon);
 	if (rc == DKIM_OK && buf_append(out, buf_data(&fields), buf_len(&fields)) != 0)
 		rc = DKIM_ETOOBIG;
 
 	free(ch);
 	buf_free(&canon);
 	buf_free(&fields);
+	return rc;
+}
+
+int dkim_signer_final(struct dkim_signer *s, struct buf *out)
+{
+	static const struct dkim_sig_form form = {"DKIM-Signature", "v=1;", 0};
+	uint8_t bh[32];
+	int rc;
+
+	if (s->state == DKIM_SIGNER_DONE)
+		return DKIM_EINVAL;
+	if (s->state == DKIM_SIGNER_HEAD) {
+		dkim_head_finish(&s->head); /* a last CR with no LF */
+		if (s->head.toobig)
+			s->error = DKIM_ETOOBIG;
+	}
+	rc = s->error;
+	if (rc == DKIM_OK) {
+		dkim_body_final(&s->body, bh);
+		rc = dkim_sign_section(s->keys->key, s->keys->n, s->domain, s->now,
+		                       buf_str(&s->head.buf), bh, &form, out);
+	}
 	dkim_signer_clear(s);
 	return rc;
 }

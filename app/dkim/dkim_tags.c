@@ -305,9 +305,28 @@ static int parse_c(struct dkim_sig *sig, struct str c)
 	return 0;
 }
 
+/* i= of an AMS: the instance, 1..ARC's 50 (more is the caller's fail),
+ * decimal without a leading zero. */
+static int instance_tag(struct str s, unsigned *v_r)
+{
+	uint64_t v;
+	if (s.len == 0 || s.len > 9 || s.p[0] == '0' || str_to_u64(s, 999999999, &v) != 0)
+		return -1;
+	*v_r = (unsigned)v;
+	return 0;
+}
+
 int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res_r,
                    const char **why_r)
 {
+	return dkim_sig_parse_ex(value, 0, sig, NULL, res_r, why_r);
+}
+
+int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
+                      unsigned *instance_r, enum dkim_result *res_r, const char **why_r)
+{
+	int arc = (flags & DKIM_SIG_ARC) != 0;
+
 	struct dkim_tag tags[DKIM_TAGS_MAX];
 	const struct str *t;
 	int n;
@@ -331,10 +350,17 @@ int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res
 		sig->s[0] = '\0';
 		FAIL(DKIM_RESULT_PERMERROR, "bad s=");
 	}
-	if ((t = tag_get(tags, n, "v")) == NULL)
-		FAIL(DKIM_RESULT_PERMERROR, "missing required tag v=");
-	if (!eq(*t, "1"))
-		FAIL(DKIM_RESULT_NEUTRAL, "unsupported version v=");
+	if (arc) {
+		if ((t = tag_get(tags, n, "i")) == NULL)
+			FAIL(DKIM_RESULT_PERMERROR, "missing required tag i=");
+		if (instance_tag(*t, instance_r) != 0)
+			FAIL(DKIM_RESULT_PERMERROR, "bad instance i=");
+	} else {
+		if ((t = tag_get(tags, n, "v")) == NULL)
+			FAIL(DKIM_RESULT_PERMERROR, "missing required tag v=");
+		if (!eq(*t, "1"))
+			FAIL(DKIM_RESULT_NEUTRAL, "unsupported version v=");
+	}
 	if ((t = tag_get(tags, n, "a")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag a=");
 	if (eq(*t, "rsa-sha256"))
@@ -347,7 +373,7 @@ int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res
 		FAIL(DKIM_RESULT_NEUTRAL, "unknown algorithm a=");
 	if ((t = tag_get(tags, n, "c")) != NULL && parse_c(sig, *t) != 0)
 		FAIL(DKIM_RESULT_NEUTRAL, "unknown canonicalization c=");
-	if (tag_get(tags, n, "c") == NULL)
+	if (tag_get(tags, n, "c") == NULL && !arc)
 		sig->head_simple = sig->body_simple = 1; /* the default is simple/simple */
 	if ((t = tag_get(tags, n, "h")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag h=");
@@ -356,6 +382,8 @@ int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res
 		*res_r = DKIM_RESULT_PERMERROR;
 		return -1;
 	}
+	if (arc && list_has(sig->h, "arc-seal"))
+		FAIL(DKIM_RESULT_PERMERROR, "h= lists ARC-Seal (RFC 8617 §4.1.2)");
 	if ((t = tag_get(tags, n, "bh")) == NULL)
 		FAIL(DKIM_RESULT_PERMERROR, "missing required tag bh=");
 	uint8_t bh[64];
@@ -368,7 +396,7 @@ int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res
 	if (b64(*t, sig->b, sizeof sig->b, &sig->blen) != 0)
 		FAIL(DKIM_RESULT_PERMERROR, "bad b=");
 
-	if ((t = tag_get(tags, n, "i")) != NULL) {
+	if (!arc && (t = tag_get(tags, n, "i")) != NULL) {
 		if (copy_c(*t, sig->i, sizeof sig->i, 0) != 0)
 			FAIL(DKIM_RESULT_PERMERROR, "bad i=");
 		if (check_i(sig, *t) != 0)

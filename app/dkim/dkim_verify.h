@@ -145,6 +145,78 @@ struct dkim_pubkey {
  */
 int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why_r);
 
+/* ---- Pieces ARC shares (auth/arc*.c): one implementation each ---- */
+
+/* DKIM-Signature vs ARC-Message-Signature (RFC 8617 §4.1.2): the AMS has
+ * no v=, its i= is the instance (1..50), h= must not list ARC-Seal, and
+ * without c= it is relaxed/relaxed (as dkimpy and OpenARC read it). */
+#define DKIM_SIG_ARC 1
+
+/*
+ * dkim_sig_parse with flags (0 or DKIM_SIG_ARC). With DKIM_SIG_ARC the
+ * instance goes to *instance_r (may be NULL otherwise) and sig->i is "@d".
+ */
+int dkim_sig_parse_ex(struct str value, unsigned flags, struct dkim_sig *sig,
+                      unsigned *instance_r, enum dkim_result *res_r, const char **why_r);
+
+/* A header section split into fields and indexed by name (dkim_hindex.c),
+ * so that the instances of a name are found by binary search. */
+struct dkim_fname {
+	struct str name; /* empty for a field without a valid name */
+	uint32_t field;  /* index into fields */
+};
+
+struct dkim_hindex {
+	struct str *fields; /* the fields, top to bottom (slices into the section) */
+	size_t nfields;
+	struct dkim_fname *index; /* sorted by name, then position */
+	uint32_t *taken;          /* per name group: instances used ... */
+	uint32_t *taken_by;       /* ... by the digest with this stamp */
+	uint32_t stamp;
+};
+
+/* Splits section (which must outlive x) into fields and indexes them. */
+void dkim_hindex_build(struct dkim_hindex *x, struct str section);
+void dkim_hindex_free(struct dkim_hindex *x);
+/*
+ * The header hash of RFC 6376 §3.7 for a signature whose h= is h and
+ * whose own field is x->fields[sigfield]: for each name of h= the last
+ * instance not yet used (bottom-up, §5.4.2), then the signature field with
+ * its b= value removed and no final CRLF, in simple or relaxed form.
+ * Returns 0, or -1 when a field is too big to canonicalize.
+ */
+int dkim_hindex_digest(struct dkim_hindex *x, struct str h, int simple, size_t sigfield,
+                       uint8_t out[32]);
+/* The field with its b= tag's value (and the FWS around it) cut out, as
+ * signed (§3.7); the field must hold a tag list that parses. 0 or -1 (out full). */
+int dkim_field_blank_b(struct str field, struct buf *out);
+
+/* What a key lookup came to (dkim_pubkey_answer). */
+enum dkim_keyans {
+	DKIM_KEYANS_OK,   /* a key record: *k filled */
+	DKIM_KEYANS_BAD,  /* TXT records, none a key record: *why_r says why */
+	DKIM_KEYANS_NONE, /* no TXT record (NXDOMAIN, NODATA) */
+	DKIM_KEYANS_TEMP, /* the lookup failed temporarily */
+};
+
+/* Reads a TXT answer at <s>._domainkey.<d>: the first record that parses
+ * as a key record (a stray verification token must not hide the key). */
+enum dkim_keyans dkim_pubkey_answer(const struct dns_answer *a, struct dkim_pubkey *k,
+                                    const char **why_r);
+
+/* The key's own refusals of a signature of algorithm alg: revoked (empty
+ * p=), k= not matching a=. NULL when none (a static reason otherwise). */
+const char *dkim_pubkey_refuses(const struct dkim_pubkey *k, int alg);
+
+/*
+ * Checks signature b (blen octets) of algorithm alg (enum dkim_alg) over
+ * digest with key k: the key's own rules first (revoked, k= against a=),
+ * then Ed25519, or RSA (under 1024 bits fails, RFC 8301). Returns
+ * DKIM_RESULT_PASS, _FAIL or _PERMERROR, with why (room whysz) set.
+ */
+enum dkim_result dkim_sig_check(const struct dkim_pubkey *k, int alg, const uint8_t digest[32],
+                                const uint8_t *b, size_t blen, char *why, size_t whysz);
+
 /* ---- The verifier (dkim_verify.c) ---- */
 
 /* One signature's outcome. */

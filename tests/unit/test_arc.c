@@ -1,0 +1,533 @@
+/*
+ * test_arc.c — ARC (RFC 8617): chains sealed by tern's sealer and checked
+ * by the validator against a table resolver, and every way a chain fails:
+ * a broken seal, a broken AMS (body, header), a gap, a duplicate, i>50,
+ * cv=fail in the newest seal and on sealing, a missing key, a DNS
+ * failure; oldest-pass; the trusted-sealer question; the AAR reader. Each
+ * message is also fed one byte at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/arc.h"
+#include "core/buf.h"
+#include "dns/dns_table.h"
+#include "unit.h"
+
+#define NOW 1795000000
+
+static const char MSG[] = "Received: from a.example.com by list.example.org; Sun, 22 Nov 2026 19:00:00 +0000\r\n"
+                          "From: Ann <ann@example.com>\r\n"
+                          "To: list@example.org\r\n"
+                          "Subject: lunch on Friday\r\n"
+                          "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\n"
+                          "Message-ID: <lunch.1@example.com>\r\n"
+                          "\r\n"
+                          "Noon at the usual place?  \r\n"
+                          "\r\n"
+                          "Ann\r\n";
+
+static struct dkim_keys keys_list, keys_fwd;
+static struct dns_table *table;
+
+/* The validator's result for msg (a copy), fed whole or byte by byte. */
+static struct arc_result verify_with(struct dns_table *t, const char *msg, int bytewise)
+{
+	struct dns_resolver r = dns_table_resolver(t);
+	struct arc_verifier *v = arc_verifier_new(&r, NOW);
+	size_t len = strlen(msg);
+	if (bytewise)
+		for (size_t i = 0; i < len; i++)
+			arc_verifier_update(v, msg + i, 1);
+	else
+		arc_verifier_update(v, msg, len);
+	int rc = arc_verifier_run(v, NULL, NULL);
+	CHECK_EQ_INT(rc, ARC_VERIFY_DONE);
+	static struct arc_result res;
+	memset(&res, 0, sizeof res);
+	const struct arc_result *got = arc_verifier_result(v);
+	CHECK(got != NULL);
+	if (got != NULL)
+		res = *got;
+	/* The AAR slices point into the verifier: keep none past free. */
+	for (unsigned i = 0; i < ARC_SETS_MAX; i++)
+		res.set[i].aar = (struct str){NULL, 0};
+	arc_verifier_free(&v);
+	CHECK(v == NULL);
+	return res;
+}
+
+/* Whole and byte by byte must agree; returns the whole one. */
+static struct arc_result verify(const char *msg)
+{
+	struct arc_result a = verify_with(table, msg, 0);
+	struct arc_result b = verify_with(table, msg, 1);
+	CHECK_EQ_INT(a.cv, b.cv);
+	CHECK_EQ_INT(a.failed, b.failed);
+	CHECK_EQ_INT(a.oldest_pass, b.oldest_pass);
+	CHECK_EQ_STR(a.reason, b.reason);
+	return a;
+}
+
+/* msg with a new set on top (malloc'd), or NULL with *rc_r set. */
+static char *seal(const char *msg, const struct dkim_keys *k, const char *domain, enum arc_cv cv,
+                  const char *authres, int *rc_r)
+{
+	struct arc_seal_params p = {arc_key_pick(k), domain, authres, cv, NOW};
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	int rc = arc_seal(&p, msg, strlen(msg), &out);
+	if (rc_r)
+		*rc_r = rc;
+	if (rc != ARC_OK) {
+		buf_free(&out);
+		return NULL;
+	}
+	size_t n = buf_len(&out), m = strlen(msg);
+	char *r = malloc(n + m + 1);
+	memcpy(r, buf_data(&out), n);
+	memcpy(r + n, msg, m + 1);
+	buf_free(&out);
+	return r;
+}
+
+/* msg with the first from replaced by to (malloc'd). */
+static char *replace(const char *msg, const char *from, const char *to)
+{
+	const char *at = strstr(msg, from);
+	CHECK(at != NULL);
+	if (at == NULL)
+		return strdup(msg);
+	size_t a = (size_t)(at - msg), f = strlen(from), t = strlen(to), m = strlen(msg);
+	char *r = malloc(m - f + t + 1);
+	memcpy(r, msg, a);
+	memcpy(r + a, to, t);
+	memcpy(r + a + t, at + f, m - a - f + 1);
+	return r;
+}
+
+/* The whole field (with its folds and CRLF) that starts with prefix. */
+static char *cut_field(const char *msg, const char *prefix)
+{
+	const char *at = strstr(msg, prefix);
+	CHECK(at != NULL);
+	if (at == NULL)
+		return strdup(msg);
+	const char *e = at;
+	do {
+		e = strstr(e, "\r\n") + 2;
+	} while (*e == ' ' || *e == '\t');
+	size_t a = (size_t)(at - msg);
+	char *r = malloc(strlen(msg) + 1);
+	memcpy(r, msg, a);
+	strcpy(r + a, e);
+	return r;
+}
+
+static char *field_text(const char *msg, const char *prefix)
+{
+	const char *at = strstr(msg, prefix);
+	if (at == NULL)
+		return strdup("");
+	const char *e = at;
+	do {
+		e = strstr(e, "\r\n") + 2;
+	} while (*e == ' ' || *e == '\t');
+	return strndup(at, (size_t)(e - at));
+}
+
+static int trust_list(void *arg, const char *d)
+{
+	(void)arg;
+	return strcmp(d, "example.org") == 0;
+}
+
+static void test_chain_pass(void)
+{
+	int rc;
+	struct arc_result r = verify(MSG);
+	CHECK_EQ_INT(r.cv, ARC_CV_NONE);
+	CHECK_EQ_INT(r.nsets, 0);
+
+	char *m1 = seal(MSG, &keys_list, "Example.ORG", ARC_CV_NONE,
+	                "list.example.org; spf=pass smtp.mailfrom=example.com;\r\n dkim=pass header.d=example.com;"
+	                " dmarc=pass header.from=example.com",
+	                &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	CHECK(strncmp(m1, "ARC-Seal: i=1; a=rsa-sha256; t=1795000000; cv=none;\r\n\td=example.org; s=", 71) == 0);
+	CHECK(strstr(m1, "\r\nARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed;") != NULL);
+	CHECK(strstr(m1, "\r\nARC-Authentication-Results: i=1; list.example.org; spf=pass") != NULL);
+	r = verify(m1);
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.nsets, 1);
+	CHECK_EQ_INT(r.failed, 0);
+	CHECK_EQ_INT(r.oldest_pass, 0);
+	CHECK_EQ_STR(r.set[0].d, "example.org");
+	CHECK_EQ_STR(r.set[0].ams_d, "example.org");
+	CHECK_EQ_INT(r.set[0].cv, ARC_CV_NONE);
+	CHECK_EQ_INT(r.set[0].ams, DKIM_RESULT_PASS);
+	CHECK_EQ_INT(r.set[0].as, DKIM_RESULT_PASS);
+
+	/* The AAR as the caller sees it, and the trusted-sealer question. */
+	struct dns_resolver res = dns_table_resolver(table);
+	struct arc_verifier *v = arc_verifier_new(&res, NOW);
+	arc_verifier_update(v, m1, strlen(m1));
+	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
+	const struct arc_result *rr = arc_verifier_result(v);
+	CHECK_EQ_SLICE(rr->set[0].aar, "list.example.org; spf=pass smtp.mailfrom=example.com;\r\n dkim=pass "
+	                               "header.d=example.com; dmarc=pass header.from=example.com");
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass"), 1);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "fail"), 0);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "arc", "pass"), 0);
+	arc_verifier_free(&v);
+
+	/* A second hop: cv=pass, signing both sets. */
+	char *m2 = seal(m1, &keys_fwd, "fwd.example.net", ARC_CV_PASS,
+	                "mx.fwd.example.net; arc=pass smtp.remote-ip=192.0.2.1; dmarc=fail header.from=example.com", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	CHECK(strncmp(m2, "ARC-Seal: i=2;", 14) == 0);
+	CHECK(strstr(m2, "cv=pass;") != NULL);
+	r = verify(m2);
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.nsets, 2);
+	CHECK_EQ_INT(r.oldest_pass, 0);
+	CHECK_EQ_STR(r.set[1].d, "fwd.example.net");
+	CHECK_EQ_STR(r.set[0].d, "example.org");
+	CHECK_EQ_INT(r.set[1].cv, ARC_CV_PASS);
+
+	/* The trusted sealer is instance 1 (the list); instance 2 is not trusted. */
+	v = arc_verifier_new(&res, NOW);
+	arc_verifier_update(v, m2, strlen(m2));
+	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
+	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_list, NULL, "dmarc", "pass"), 1);
+	arc_verifier_free(&v);
+
+	/* Broken AS: a seal's signature altered (instance 1's, under a valid set 2). */
+	char *as1 = field_text(m2, "ARC-Seal: i=1;");
+	char *b = strstr(as1, "b=") + 2;
+	char *bad_as = strdup(as1);
+	bad_as[b - as1 + 5] = bad_as[b - as1 + 5] == 'A' ? 'B' : 'A';
+	char *m = replace(m2, as1, bad_as);
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 2); /* set 2's seal covers set 1's seal: it fails first */
+	free(m);
+	free(bad_as);
+	/* ... and the seal's cv= edited: the seal no longer verifies. */
+	m = replace(m2, "i=2; a=rsa-sha256; t=1795000000; cv=pass;", "i=2; a=rsa-sha256; t=1795000001; cv=pass;");
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 2);
+	CHECK(strstr(r.reason, "ARC-Seal 2: signature did not verify") != NULL);
+	free(m);
+
+	/* Broken AMS of the newest set: the body, then a signed header. */
+	m = replace(m2, "Noon at the usual place?", "Midnight at the usual place?");
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 2);
+	CHECK(strstr(r.reason, "ARC-Message-Signature 2: body hash did not verify") != NULL);
+	CHECK_EQ_INT(r.set[1].ams, DKIM_RESULT_FAIL);
+	free(m);
+	m = replace(m2, "Subject: lunch", "Subject: dinner");
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK(strstr(r.reason, "ARC-Message-Signature 2: signature did not verify") != NULL);
+	free(m);
+	/* An unsigned header added: still pass (Received is not signed). */
+	m = replace(m2, "Received:", "Received: from x by y; Sun, 22 Nov 2026 19:00:01 +0000\r\nReceived:");
+	CHECK_EQ_INT(verify(m).cv, ARC_CV_PASS);
+	free(m);
+
+	/* Gap: set 1 gone entirely, set 2 remains. */
+	m = cut_field(m2, "ARC-Seal: i=1;");
+	char *m_ = cut_field(m, "ARC-Message-Signature: i=1;");
+	free(m);
+	m = cut_field(m_, "ARC-Authentication-Results: i=1;");
+	free(m_);
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 1);
+	CHECK(strstr(r.reason, "instance 1 has no") != NULL);
+	free(m);
+	/* A set missing its AMS. */
+	m = cut_field(m2, "ARC-Message-Signature: i=1;");
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_STR(r.reason, "instance 1 has no ARC-Message-Signature");
+	free(m);
+
+	/* Duplicate instance: a second AAR for i=1. */
+	size_t l2 = strlen(m2);
+	m = malloc(l2 + 64);
+	snprintf(m, l2 + 64, "ARC-Authentication-Results: i=1; evil.example; dmarc=pass\r\n%s", m2);
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 1);
+	CHECK_EQ_STR(r.reason, "instance 1 has more than one field of a kind");
+	free(m);
+
+	/* i > 50. */
+	m = malloc(l2 + 64);
+	snprintf(m, l2 + 64, "ARC-Authentication-Results: i=51; evil.example; dmarc=pass\r\n%s", m2);
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_STR(r.reason, "instance i=51 over the limit of 50 sets");
+	free(m);
+	/* An instance that is not a number. */
+	m = malloc(l2 + 64);
+	snprintf(m, l2 + 64, "ARC-Authentication-Results: i=01; evil.example; dmarc=pass\r\n%s", m2);
+	CHECK_EQ_INT(verify(m).cv, ARC_CV_FAIL);
+	free(m);
+
+	/* Set 1 claiming cv=pass, and a later set claiming cv=none. */
+	m = replace(m1, "cv=none;", "cv=pass;");
+	r = verify(m);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_STR(r.reason, "ARC-Seal 1 says cv=pass, not none");
+	free(m);
+
+	/* DNS: no key, a temporary failure. */
+	struct buf tt;
+	buf_init(&tt, 1 << 16);
+	buf_append_c(&tt, "fwd.example.net TXT x\n");
+	for (unsigned i = 0; i < keys_list.n; i++) {
+		buf_printf(&tt, "%s._domainkey.example.org TXT ", keys_list.key[i].selector);
+		dkim_key_txt(&keys_list.key[i], &tt);
+		buf_append_c(&tt, "\n");
+	}
+	struct dns_table *t2 = dns_table_new(buf_data(&tt), buf_len(&tt));
+	r = verify_with(t2, m2, 0);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.temporary, 0);
+	CHECK(strstr(r.reason, "ARC-Message-Signature 2: no key record at") != NULL);
+	dns_table_free(&t2);
+	buf_reset(&tt);
+	buf_printf(&tt, "%s._domainkey.fwd.example.net TXT SERVFAIL\n", keys_fwd.key[0].selector);
+	t2 = dns_table_new(buf_data(&tt), buf_len(&tt));
+	r = verify_with(t2, m2, 0);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.temporary, 1);
+	dns_table_free(&t2);
+	buf_free(&tt);
+
+	free(as1);
+	free(m1);
+	free(m2);
+}
+
+static void test_oldest_pass_and_fail(void)
+{
+	int rc;
+	char *m1 = seal(MSG, &keys_list, "example.org", ARC_CV_NONE, "list.example.org; dmarc=pass header.from=example.com", &rc);
+	/* The list rewrites the Subject after sealing; the next hop seals. */
+	char *mod = replace(m1, "Subject: lunch", "Subject: [list] lunch");
+	char *m2 = seal(mod, &keys_fwd, "fwd.example.net", ARC_CV_PASS, "mx.fwd.example.net; arc=pass", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	struct arc_result r = verify(m2);
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.oldest_pass, 2);
+	CHECK_EQ_INT(r.set[0].ams, DKIM_RESULT_FAIL);
+	CHECK_EQ_INT(r.set[1].ams, DKIM_RESULT_PASS);
+
+	/* Sealing a failed chain: cv=fail, the seal covers the new set only,
+	 * and the validator stops at the newest seal's cv=fail. */
+	char *bad = replace(m1, "Noon", "Dawn");
+	char *m3 = seal(bad, &keys_fwd, "fwd.example.net", ARC_CV_FAIL, "mx.fwd.example.net; arc=fail", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	CHECK(strstr(m3, "i=2; a=rsa-sha256; t=1795000000; cv=fail;") != NULL);
+	r = verify(m3);
+	CHECK_EQ_INT(r.cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(r.failed, 2);
+	CHECK_EQ_STR(r.reason, "ARC-Seal 2 says cv=fail: the chain ended upstream");
+	/* Nobody seals after a cv=fail. */
+	char *m4 = seal(m3, &keys_list, "example.org", ARC_CV_FAIL, "x.example.org; arc=fail", &rc);
+	CHECK(m4 == NULL);
+	CHECK_EQ_INT(rc, ARC_ECHAIN);
+	/* A caller saying "pass" for a chain the sealer finds broken gets cv=fail. */
+	char *gap = cut_field(m1, "ARC-Message-Signature: i=1;");
+	char *m5 = seal(gap, &keys_fwd, "fwd.example.net", ARC_CV_PASS, "mx.fwd.example.net; arc=pass", &rc);
+	CHECK_EQ_INT(rc, ARC_OK);
+	CHECK(m5 != NULL && strstr(m5, "cv=fail;") != NULL);
+	/* A caller saying "pass" with no chain gets i=1 cv=none. */
+	char *m6 = seal(MSG, &keys_fwd, "fwd.example.net", ARC_CV_PASS, "mx.fwd.example.net; arc=none", &rc);
+	CHECK(m6 != NULL && strncmp(m6, "ARC-Seal: i=1; a=rsa-sha256; t=1795000000; cv=none;", 51) == 0);
+	free(m1);
+	free(mod);
+	free(m2);
+	free(bad);
+	free(m3);
+	free(gap);
+	free(m5);
+	free(m6);
+}
+
+static void test_fifty(void)
+{
+	int rc;
+	char *m = strdup(MSG);
+	for (unsigned i = 1; i <= ARC_SETS_MAX; i++) {
+		char *n = seal(m, i % 2 ? &keys_list : &keys_fwd, i % 2 ? "example.org" : "fwd.example.net",
+		               i == 1 ? ARC_CV_NONE : ARC_CV_PASS, "hop.example; arc=pass", &rc);
+		CHECK_EQ_INT(rc, ARC_OK);
+		if (n == NULL)
+			break;
+		free(m);
+		m = n;
+	}
+	struct arc_result r = verify_with(table, m, 0);
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	CHECK_EQ_INT(r.nsets, 50);
+	CHECK_EQ_STR(r.set[49].d, "fwd.example.net");
+	char *n = seal(m, &keys_list, "example.org", ARC_CV_PASS, "hop.example; arc=pass", &rc);
+	CHECK(n == NULL);
+	CHECK_EQ_INT(rc, ARC_ECHAIN);
+	free(m);
+}
+
+static void test_seal_args(void)
+{
+	struct buf out;
+	buf_init(&out, 1 << 16);
+	struct arc_seal_params p = {arc_key_pick(&keys_list), "example.org", "a.example; arc=none", ARC_CV_NONE, NOW};
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_OK);
+	buf_reset(&out);
+	p.authres = "a.example;\r\narc=none"; /* a line break without WSP */
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	p.authres = "a.example;\narc=none";
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	p.authres = "";
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	p.authres = "a.example; arc=none";
+	p.domain = "nodot";
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	p.domain = "example.org";
+	p.key = NULL;
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	CHECK_EQ_INT(buf_len(&out), 0);
+	/* out too small: left as it was */
+	struct buf small;
+	buf_init(&small, 100);
+	buf_append_c(&small, "x");
+	p.key = arc_key_pick(&keys_list);
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &small), ARC_ETOOBIG);
+	CHECK_EQ_INT(buf_len(&small), 1);
+	buf_free(&small);
+	buf_free(&out);
+}
+
+static void test_parse(void)
+{
+	char as[32], res[32];
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" i=3; a.example; none")), 3);
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" (c) i (c) = (c) 12 (c) ; x")), 12);
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" i=3 a.example")), 0);
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" i=0; x")), 0);
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" i=; x")), 0);
+	CHECK_EQ_INT(arc_instance(ARC_F_AAR, str_c(" (unclosed i=1; x")), 0);
+	CHECK_EQ_INT(arc_instance(ARC_F_AS, str_c(" a=rsa-sha256; i=7; cv=pass")), 7);
+	CHECK_EQ_INT(arc_instance(ARC_F_AS, str_c(" i=51; cv=pass")), 51);
+	CHECK_EQ_INT(arc_instance(ARC_F_AMS, str_c(" i=x")), 0);
+	CHECK_EQ_INT(arc_field_kind(str_c("arc-seal: i=1")), ARC_F_AS);
+	CHECK_EQ_INT(arc_field_kind(str_c("ARC-Message-Signature : i=1")), ARC_F_AMS);
+	CHECK_EQ_INT(arc_field_kind(str_c("Arc-Authentication-Results: i=1")), ARC_F_AAR);
+	CHECK_EQ_INT(arc_field_kind(str_c("ARC-Other: i=1")), ARC_F_NONE);
+	CHECK_EQ_INT(arc_field_kind(str_c("Authentication-Results: x")), ARC_F_NONE);
+	CHECK_EQ_SLICE(arc_aar_payload(str_c(" i=2;  mx.example; spf=pass \r\n")), "mx.example; spf=pass");
+
+	struct str p = str_c("Mx.Example.COM 1 (comment; x=y); spf=pass smtp.mailfrom=a@b.c;\r\n"
+	                     " dkim=fail (bad; sig) reason=\"x; y\" header.d=b.c; DMARC/1 = Pass header.from=b.c;");
+	CHECK_EQ_INT(arc_authres_lookup(p, "dmarc", as, sizeof as, res, sizeof res), 1);
+	CHECK_EQ_STR(as, "mx.example.com");
+	CHECK_EQ_STR(res, "pass");
+	CHECK_EQ_INT(arc_authres_lookup(p, "dkim", NULL, 0, res, sizeof res), 1);
+	CHECK_EQ_STR(res, "fail");
+	CHECK_EQ_INT(arc_authres_lookup(p, "arc", NULL, 0, res, sizeof res), 0);
+	CHECK_EQ_INT(arc_authres_lookup(str_c("\"quoted id\"; none"), "dmarc", as, sizeof as, NULL, 0), 0);
+	CHECK_EQ_STR(as, "quoted id");
+	CHECK_EQ_INT(arc_authres_lookup(str_c("mx.example; spf"), "spf", NULL, 0, NULL, 0), -1);
+	CHECK_EQ_INT(arc_authres_lookup(str_c("mx.example spf=pass"), "spf", NULL, 0, NULL, 0), -1);
+	CHECK_EQ_INT(arc_authres_lookup(str_c(""), "spf", NULL, 0, NULL, 0), -1);
+
+	struct arc_seal_sig s;
+	const char *why;
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=Example.org; s=sel; t=12; b=AAAA"), &s, &why), 0);
+	CHECK_EQ_STR(s.d, "example.org");
+	CHECK_EQ_INT(s.cv, ARC_CV_NONE);
+	CHECK_EQ_INT(s.blen, 3);
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; h=from; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_STR(why, "h= in an ARC-Seal (RFC 8617 §4.1.3)");
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=maybe; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha1; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_INT(arc_seal_parse(str_c("a=rsa-sha256; cv=none; d=example.org; s=sel; b=AAAA"), &s, &why), -1);
+	CHECK_EQ_INT(arc_seal_parse(str_c("i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; b="), &s, &why), -1);
+
+	/* The AMS through DKIM's parser: no v=, i= the instance, no ARC-Seal in h=. */
+	struct dkim_sig sig;
+	enum dkim_result dr;
+	unsigned inst = 0;
+	CHECK_EQ_INT(dkim_sig_parse_ex(str_c("i=4; a=rsa-sha256; d=example.org; s=sel; h=from:to; bh=" 
+	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
+	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), 0);
+	CHECK_EQ_INT(inst, 4);
+	CHECK_EQ_INT(sig.head_simple, 0); /* relaxed without c= */
+	CHECK_EQ_INT(dkim_sig_parse_ex(str_c("i=4; a=rsa-sha256; d=example.org; s=sel; h=from:arc-seal; bh="
+	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
+	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), -1);
+	CHECK_EQ_INT(dkim_sig_parse_ex(str_c("a=rsa-sha256; d=example.org; s=sel; h=from; bh="
+	                                     "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA"),
+	                               DKIM_SIG_ARC, &sig, &inst, &dr, &why), -1);
+	CHECK_EQ_STR(why, "missing required tag i=");
+}
+
+static void test_ed25519_chain(void)
+{
+	/* A chain sealed with the Ed25519 key (arc_key_pick would not
+	 * choose it; callers may). */
+	struct dkim_keys ed = {1, {keys_list.key[1]}};
+	struct arc_seal_params p = {&ed.key[0], "example.org", "a.example; arc=none", ARC_CV_NONE, NOW};
+	struct buf out;
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_OK);
+	buf_append_c(&out, MSG);
+	buf_append(&out, "", 1);
+	struct arc_result r = verify(buf_data(&out));
+	CHECK_EQ_INT(r.cv, ARC_CV_PASS);
+	buf_free(&out);
+	dkim_keys_wipe(&ed);
+}
+
+int main(void)
+{
+	CHECK_EQ_INT(dkim_keys_generate(&keys_list, NOW), DKIM_OK);
+	CHECK_EQ_INT(dkim_key_generate(&keys_fwd.key[0], DKIM_ALG_RSA_SHA256, NOW), DKIM_OK);
+	keys_fwd.n = 1;
+	/* Distinct selectors so the table tells the keys apart. */
+	snprintf(keys_fwd.key[0].selector, sizeof keys_fwd.key[0].selector, "fwd2026");
+
+	struct buf tt;
+	buf_init(&tt, 1 << 16);
+	for (unsigned i = 0; i < keys_list.n; i++) {
+		buf_printf(&tt, "%s._domainkey.example.org TXT ", keys_list.key[i].selector);
+		dkim_key_txt(&keys_list.key[i], &tt);
+		buf_append_c(&tt, "\n");
+	}
+	buf_append_c(&tt, "fwd2026._domainkey.fwd.example.net TXT ");
+	dkim_key_txt(&keys_fwd.key[0], &tt);
+	buf_append_c(&tt, "\n");
+	table = dns_table_new(buf_data(&tt), buf_len(&tt));
+	buf_free(&tt);
+
+	test_parse();
+	test_seal_args();
+	test_chain_pass();
+	test_oldest_pass_and_fail();
+	test_fifty();
+	test_ed25519_chain();
+
+	dns_table_free(&table);
+	dkim_keys_wipe(&keys_list);
+	dkim_keys_wipe(&keys_fwd);
+	printf("test_arc: %d checks, %d failed\n", unit_checks, unit_failures);
+	return unit_failures ? 1 : 0;
+}
