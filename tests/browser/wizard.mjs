@@ -162,6 +162,14 @@ async function adminPages() {
 	await byId('alias-add').click();
 	await page.locator('[data-testid=alias-row]', { hasText: cfg.alias }).waitFor();
 	await screenshot('aliases');
+	// The domain's page: DNS, DKIM and its DMARC reports (none yet: the
+	// chart of the last 30 days, all zero, and an empty sources table).
+	await byId('nav-domains').click();
+	await page.locator('[data-testid=domain-row] a', { hasText: cfg.domain }).first().click();
+	await byId('dmarc-reports').waitFor();
+	await byId('dmarc-chart').waitFor();
+	await page.waitForFunction(() => document.querySelector('[data-testid=dmarc-totals]')?.textContent.startsWith('0 reports'));
+	await screenshot('domain-dmarc');
 	await byId('nav-logs').click();
 	await byId('log-filter').fill('alias');
 	await byId('log-filter').press('Enter');

@@ -166,7 +166,8 @@ def test_webui_wizard_accounts_mail():
         }
         out = run_browser(cfg, srv)
         shots = sorted(os.listdir(ARTIFACTS))
-        for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records"):
+        for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records",
+                     "domain-dmarc"):
             assert any(step in s for s in shots), "no screenshot of wizard step %s in %s" % (step, shots)
 
         # The live DNS check's verdicts match what the fake DNS server has.

@@ -1,9 +1,10 @@
 // domains.jsx - mail domains: list, add, remove; per domain its DNS
-// records with a live check, and its DKIM keys.
+// records with a live check, its DKIM keys and the DMARC reports received.
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
 import { DnsRecords } from '../dns.jsx';
+import { DmarcReports } from '../dmarc.jsx';
 import { Link } from '../router.jsx';
 import { dateTime } from '../format.js';
 
@@ -104,6 +105,7 @@ export function DomainDetail({ name }) {
 				) : dkim.loading ? <Loading /> : null}
 				<p class="muted">Outgoing mail is signed with both keys; publish both records (they are among the DNS records above).</p>
 			</section>
+			<DmarcReports name={name} />
 		</>
 	);
 }
