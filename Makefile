@@ -47,21 +47,28 @@ LIB_SRCS    := $(filter-out $(MAIN_SRC) $(ARES_SRCS),$(APP_SRCS))
 # a small fixed table instead, so they need no npm (app/web/web_assets_table.h).
 WEB_GEN_OBJ := build/obj/build/gen/web_assets.o
 WEB_FIXTURE := tests/web_assets_fixture.c
-OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ)
+# The trust anchors (net/anchors_table.h): generated from vendor/out's
+# certdata.txt by a host tool, linked into every build of the code.
+ANCHORS_SRC := build/gen/anchors_table.c
+OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) build/obj/$(ANCHORS_SRC:.c=.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c)
 # and tests/http_stub.c for the rest.
 HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.c
 HOST_SKIP   := $(filter-out $(HOST_PURE),$(wildcard app/http/*.c))
 HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
-TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o)
-ASAN_OBJS   := $(APP_SRCS:%.c=build/asan-obj/%.o) build/asan-obj/build/gen/web_assets.o
-TSAN_OBJS   := $(APP_SRCS:%.c=build/tsan-obj/%.o) build/tsan-obj/build/gen/web_assets.o
+TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o) \
+               build/test-obj/$(ANCHORS_SRC:.c=.o)
+ASAN_OBJS   := $(APP_SRCS:%.c=build/asan-obj/%.o) build/asan-obj/build/gen/web_assets.o \
+               build/asan-obj/$(ANCHORS_SRC:.c=.o)
+TSAN_OBJS   := $(APP_SRCS:%.c=build/tsan-obj/%.o) build/tsan-obj/build/gen/web_assets.o \
+               build/tsan-obj/$(ANCHORS_SRC:.c=.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o)
+FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o) \
+               build/fuzz-obj/$(ANCHORS_SRC:.c=.o)
 FUZZ_SECONDS ?= 30
 comma       := ,
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -102,6 +109,15 @@ build/web.stamp: $(WEB_SRCS) web/node_modules/.package-lock.json
 
 build/gen/web_assets.c: build/web.stamp scripts/gen-web-assets.mjs
 	node scripts/gen-web-assets.mjs build/web $@
+
+build/gen-anchors: scripts/gen-anchors.c $(VENDOR)/.done
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -I$(HOST)/include -o $@ $< -L$(HOST)/lib -lbearssl
+
+$(ANCHORS_SRC): build/gen-anchors $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-anchors $(HOST)/share/certdata.txt $(HOST)/share/blacklist.txt $@
 
 # The version string lives in its own object; build/version.txt changes
 # only when `git describe` does, and rebuilding that one object is all a

@@ -22,7 +22,7 @@ OUT="$HERE/out"
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
     [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib"
-    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
@@ -30,6 +30,11 @@ declare -A LIBNAME=(
     [c-ares]=libcares.a [libsodium]=libsodium.a [mimalloc]=libmimalloc.a
     [openssl]=libcrypto.a [zlib]=libz.a
 )
+# What a package installs when it is not a library (relative to out/FLAVOUR/).
+# ca-certificates is data: the Makefile's host tool turns certdata.txt into
+# C (build/gen/anchors_table.c), compiled into every flavour of the binary.
+declare -A OUTFILE=([ca-certificates]=share/certdata.txt)
+outfile() { echo "${OUTFILE[$1]:-lib/${LIBNAME[$1]}}"; }
 # Packages whose Debian build runs autoreconf and needs it for us too:
 # libsodium ships no configure script; c-ares carries a Debian patch to
 # configure.ac (disable-cflags-rewrite.diff) that only takes effect that way.
@@ -289,6 +294,12 @@ recipe_zlib() {
     put "$stage/include/zlib.h" "$stage/include/zconf.h" "$inc"
     put "$stage/lib/libz.a" "$lib"
 }
+recipe_ca-certificates() {
+    # Nothing to compile: Mozilla's certdata.txt as Debian ships it, and
+    # Debian's blacklist (scripts/gen-anchors.c applies both).
+    mkdir -p "$OUT/$fl/share"
+    put "$bld/mozilla/certdata.txt" "$bld/mozilla/blacklist.txt" "$OUT/$fl/share"
+}
 
 # ---------------------------------------------------------------- keys
 
@@ -367,7 +378,7 @@ compute_todo() {
         for fl in "${FLAVOURS[@]}"; do
             [[ " ${FLAVOUR_PKGS[$fl]} " == *" $pkg "* ]] || continue
             if ! stamp_ok "$pkg-$fl" "${KEY[$pkg]}" "${LEGACY_KEY[$pkg]:-}" ||
-               [[ ! -f $OUT/$fl/lib/${LIBNAME[$pkg]} ]]; then
+               [[ ! -f $OUT/$fl/$(outfile "$pkg") ]]; then
                 TODO_FL[$pkg]+="$fl "
             fi
         done
@@ -384,7 +395,7 @@ fi
 # ---------------------------------------------------------------- slow path
 
 T0=$SECONDS
-mkdir -p "$OUT"/{src,tree,build,log,stamp,musl/include,musl/lib,host/include,host/lib}
+mkdir -p "$OUT"/{src,tree,build,log,stamp,musl/include,musl/lib,host/include,host/lib,host/share}
 
 as_root() {
     if (( EUID == 0 )); then "$@"

@@ -362,14 +362,37 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		return -1;
 	if (cfg->acme_email[0] && !strchr(cfg->acme_email, '@'))
 		return bad(err, errsz, "TERN_ACME_EMAIL", cfg->acme_email, "an e-mail address");
-	snprintf(cfg->acme_directory, sizeof(cfg->acme_directory),
-		 "https://acme-v02.api.letsencrypt.org/directory");
+	snprintf(cfg->acme_directory, sizeof(cfg->acme_directory), "letsencrypt");
 	if (get_str("TERN_ACME_DIRECTORY", cfg->acme_directory, sizeof(cfg->acme_directory), err,
 		    errsz) < 0)
 		return -1;
-	if (strncmp(cfg->acme_directory, "https://", 8) != 0 &&
-	    strncmp(cfg->acme_directory, "http://", 7) != 0)
-		return bad(err, errsz, "TERN_ACME_DIRECTORY", cfg->acme_directory, "an https:// URL");
+	if (strcmp(cfg->acme_directory, "letsencrypt") == 0)
+		snprintf(cfg->acme_directory, sizeof(cfg->acme_directory), "%s",
+			 CONFIG_ACME_LETSENCRYPT);
+	else if (strcmp(cfg->acme_directory, "letsencrypt-staging") == 0)
+		snprintf(cfg->acme_directory, sizeof(cfg->acme_directory), "%s",
+			 CONFIG_ACME_LETSENCRYPT_STAGING);
+	if (strncmp(cfg->acme_directory, "https://", 8) != 0 || cfg->acme_directory[8] == '\0')
+		return bad(err, errsz, "TERN_ACME_DIRECTORY", cfg->acme_directory,
+			   "letsencrypt, letsencrypt-staging or an https:// URL");
+	snprintf(cfg->acme_challenge, sizeof(cfg->acme_challenge), "tls-alpn-01");
+	if (get_str("TERN_ACME_CHALLENGE", cfg->acme_challenge, sizeof(cfg->acme_challenge), err,
+		    errsz) < 0)
+		return -1;
+	if (strcmp(cfg->acme_challenge, "tls-alpn-01") != 0 &&
+	    strcmp(cfg->acme_challenge, "http-01") != 0 && strcmp(cfg->acme_challenge, "dns-01") != 0)
+		return bad(err, errsz, "TERN_ACME_CHALLENGE", cfg->acme_challenge,
+			   "tls-alpn-01, http-01 or dns-01");
+	if (get_str("TERN_ACME_EAB_KID", cfg->acme_eab_kid, sizeof(cfg->acme_eab_kid), err,
+		    errsz) < 0 ||
+	    get_str("TERN_ACME_EAB_HMAC_KEY", cfg->acme_eab_hmac, sizeof(cfg->acme_eab_hmac), err,
+		    errsz) < 0)
+		return -1;
+	if (!cfg->acme_eab_kid[0] != !cfg->acme_eab_hmac[0])
+		return bad(err, errsz, cfg->acme_eab_kid[0] ? "TERN_ACME_EAB_HMAC_KEY" : "TERN_ACME_EAB_KID",
+			   "", "both set (External Account Binding: key id and base64url HMAC key)");
+	if (get_str("TERN_TLS_CA_FILE", cfg->tls_ca_file, sizeof(cfg->tls_ca_file), err, errsz) < 0)
+		return -1;
 	if (get_str("TERN_DNS_SERVERS", cfg->dns_servers, sizeof(cfg->dns_servers), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_HOST", cfg->relay_host, sizeof(cfg->relay_host), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_USER", cfg->relay_user, sizeof(cfg->relay_user), err, errsz) < 0 ||

@@ -57,7 +57,11 @@ struct config {
 	char tls_cert[512];
 	char tls_key[512];
 	char acme_email[256];
-	char acme_directory[512];
+	char acme_directory[512];  /* the URL (letsencrypt[-staging] already expanded) */
+	char acme_challenge[16];   /* "tls-alpn-01" (default), "http-01" or "dns-01" */
+	char acme_eab_kid[256];    /* TERN_ACME_EAB_KID: External Account Binding key id */
+	char acme_eab_hmac[256];   /* TERN_ACME_EAB_HMAC_KEY: its base64url HMAC key; never logged */
+	char tls_ca_file[512];     /* TERN_TLS_CA_FILE: extra trust anchors (private CAs) */
 	char dns_servers[512];
 	char relay_host[256];
 	char relay_user[256];
@@ -92,6 +96,9 @@ struct config {
 	unsigned queue_nretry;         /* 0 = the default 1m,5m,15m,30m,1h */
 	uint16_t queue_mx_port;        /* TERN_QUEUE_MX_PORT (tests): 25 */
 };
+
+#define CONFIG_ACME_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"
+#define CONFIG_ACME_LETSENCRYPT_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 
 /* "smtp", "submission", "imap", "pop3", "http": for logs and variable names. */
 const char *config_pool_name(enum conn_pool p);

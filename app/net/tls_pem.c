@@ -19,13 +19,10 @@
 #include "core/buf.h"
 #include "core/xalloc.h"
 
-/* Bigger than any sane PEM bundle; a cap so a wrong path cannot eat memory. */
-#define TLS_FILE_MAX (1024 * 1024)
 /* One DER object (a certificate or key). */
 #define TLS_OBJ_MAX (64 * 1024)
 
-/* Reads all of path into out (created with max TLS_FILE_MAX). */
-static int read_file(const char *path, struct buf *out, char *err, size_t errsz)
+int tls_read_file(const char *path, struct buf *out, char *err, size_t errsz)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -79,11 +76,6 @@ static void buf_wipe_free(struct buf *b)
 	buf_free(b);
 }
 
-/*
- * PEM iteration: calls fn for each complete object with its banner name
- * and DER bytes. fn returns 0 to go on or -1 to stop (having set err).
- */
-typedef int pem_obj_fn(void *ctx, const char *name, const unsigned char *der, size_t len);
 
 struct pem_sink {
 	struct buf der;
@@ -97,8 +89,7 @@ static void pem_sink_append(void *ctx, const void *data, size_t len)
 		s->overflow = 1;
 }
 
-/* Returns the number of objects seen (>= 0), or -1 with err set. */
-static int pem_each(const unsigned char *data, size_t len, const char *label, pem_obj_fn *fn,
+int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_pem_obj_fn *fn,
                     void *ctx, char *err, size_t errsz)
 {
 	br_pem_decoder_context pc;
@@ -167,8 +158,7 @@ static int pem_each(const unsigned char *data, size_t len, const char *label, pe
 	return rc < 0 ? -1 : count;
 }
 
-/* Does data look like PEM at all (as opposed to DER)? */
-static int looks_pem(const unsigned char *data, size_t len)
+int tls_looks_pem(const unsigned char *data, size_t len)
 {
 	static const char mark[] = "-----BEGIN ";
 	size_t i;
@@ -601,8 +591,8 @@ struct tls_conf *tls_conf_from_pem(const void *cert, size_t cert_len, const char
 	buf_init(&chain.der, (size_t)TLS_MAX_CHAIN * TLS_OBJ_MAX);
 
 	/* Step 1: the chain, leaf first, in file order. */
-	if (looks_pem(cert, cert_len)) {
-		n = pem_each(cert, cert_len, cert_name, chain_obj, &chain, err, errsz);
+	if (tls_looks_pem(cert, cert_len)) {
+		n = tls_pem_each(cert, cert_len, cert_name, chain_obj, &chain, err, errsz);
 		if (n < 0)
 			goto fail;
 	} else if (cert_len > 0 && ((const unsigned char *)cert)[0] == 0x30) {
@@ -621,8 +611,8 @@ struct tls_conf *tls_conf_from_pem(const void *cert, size_t cert_len, const char
 	ka->label = key_name;
 	ka->err = err;
 	ka->errsz = errsz;
-	if (looks_pem(key, key_len)) {
-		n = pem_each(key, key_len, key_name, key_obj, ka, err, errsz);
+	if (tls_looks_pem(key, key_len)) {
+		n = tls_pem_each(key, key_len, key_name, key_obj, ka, err, errsz);
 		if (n < 0)
 			goto fail;
 	} else if (key_len > 0 && ((const unsigned char *)key)[0] == 0x30) {
@@ -671,8 +661,8 @@ struct tls_conf *tls_conf_load(const char *cert_path, const char *key_path, char
 
 	buf_init(&cert, TLS_FILE_MAX);
 	buf_init(&key, TLS_FILE_MAX);
-	if (read_file(cert_path, &cert, err, errsz) == 0 &&
-	    read_file(key_path, &key, err, errsz) == 0)
+	if (tls_read_file(cert_path, &cert, err, errsz) == 0 &&
+	    tls_read_file(key_path, &key, err, errsz) == 0)
 		conf = tls_conf_from_pem(buf_data(&cert), buf_len(&cert), cert_path, buf_data(&key),
 		                         buf_len(&key), key_path, err, errsz);
 	buf_free(&cert);

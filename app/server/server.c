@@ -26,6 +26,7 @@
 #include "dns/dns.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
+#include "net/anchors.h"
 #include "net/limits.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -192,6 +193,14 @@ int server_run(const struct config *cfg_env)
 	store_reserve_set(st, cfg->disk_reserve); /* room kept for deletions; logs a failure */
 	admin_settings_merge(&merged, st);
 	seed_domain(cfg, st);
+	/* Private CAs (TERN_TLS_CA_FILE) join the built-in roots before any
+	 * client verifies a server; a bad file is a setup error (exit 2). */
+	if (cfg->tls_ca_file[0] && anchors_add_file(cfg->tls_ca_file, err, sizeof(err)) < 0) {
+		log_error("server", NULL, "event=start_failed variable=TERN_TLS_CA_FILE error=\"%s\"",
+			  err);
+		store_close(&st);
+		return 2;
+	}
 	if (tls_init(cfg, err, sizeof(err)) < 0) {
 		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
 		store_close(&st);

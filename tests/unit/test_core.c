@@ -313,6 +313,28 @@ static void test_config(void)
 	CHECK(strstr(err, "TERN_TLS_KEY") != NULL);
 	unsetenv("TERN_TLS_CERT");
 
+	/* ACME: directory names, challenge, External Account Binding pairs. */
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_STR(cfg.acme_directory, CONFIG_ACME_LETSENCRYPT);
+	CHECK_EQ_STR(cfg.acme_challenge, "tls-alpn-01");
+	setenv("TERN_ACME_DIRECTORY", "letsencrypt-staging", 1);
+	setenv("TERN_ACME_CHALLENGE", "http-01", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_STR(cfg.acme_directory, CONFIG_ACME_LETSENCRYPT_STAGING);
+	CHECK_EQ_STR(cfg.acme_challenge, "http-01");
+	setenv("TERN_ACME_DIRECTORY", "http://ca.example/dir", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_DIRECTORY") != NULL);
+	unsetenv("TERN_ACME_DIRECTORY");
+	setenv("TERN_ACME_CHALLENGE", "dns", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_CHALLENGE") != NULL);
+	unsetenv("TERN_ACME_CHALLENGE");
+	setenv("TERN_ACME_EAB_KID", "kid-1", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_EAB_HMAC_KEY") != NULL);
+	unsetenv("TERN_ACME_EAB_KID");
+
 	/* The outbound queue's settings. */
 	unsigned secs = 0;
 	CHECK_EQ_INT(config_parse_duration("5d", &secs), 0);
