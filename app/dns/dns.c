@@ -1,5 +1,5 @@
 /*
- * dns.c — c-ares on the event loop: mail routes (MX, implicit MX, null
+ * dns.c — c-ares on the event loop, and mail routes (MX, implicit MX, null
  * MX) and host addresses. See dns.h.
  */
 #include "dns/dns.h"
@@ -23,33 +23,37 @@
 #define DNS_TIMEOUT_MS 3000
 #define DNS_TRIES 3
 
+/* One exchanger and the addresses found for it (raw, IPv4 and IPv6 apart:
+ * the route lists IPv4 first whatever order the answers come in). */
 struct mx_host {
 	char name[256];
 	unsigned pref;
 	uint32_t rnd;
-	struct dns_addr addrs[DNS_ADDRS_MAX];
-	size_t naddrs;
+	uint8_t v4[DNS_ADDRS_MAX][4], v6[DNS_ADDRS_MAX][16];
+	uint8_t n4, n6;
+};
+
+/* One A or AAAA lookup of one exchanger. */
+struct addr_query {
+	struct dns_lookup *l;
+	struct dns_query *h; /* NULL once answered (or answered synchronously) */
+	uint8_t host, v6;
 };
 
 struct dns_lookup {
-	struct dns *dns;
-	dns_route_cb *cb; /* NULL once cancelled */
+	dns_route_cb *cb; /* NULL once the result went out */
 	void *arg;
 	uint16_t port;
-	int outstanding; /* queries in flight */
-	int temp;        /* some query failed temporarily */
-	int phase;       /* 0 MX, 1 addresses */
+	int outstanding; /* lookups not answered yet */
+	int starting;    /* inside dns_route(): it frees l, not a callback */
+	int temp;        /* some lookup failed temporarily */
+	struct dns *dns;
+	struct dns_query *mxq;
 	char name[256];
 	struct mx_host hosts[DNS_MX_MAX];
 	size_t nhosts;
+	struct addr_query aq[DNS_MX_MAX * 2];
 };
-
-struct query {
-	struct dns_lookup *l;
-	size_t host;
-	int family;
-};
-
 
 static void fd_event(struct loop *loop, int fd, unsigned events, void *arg)
 {
@@ -189,18 +193,18 @@ void dns_cancel(struct dns_lookup *l)
 {
 	if (!l)
 		return;
-	l->cb = NULL;
-	if (l->outstanding == 0)
-		free(l);
+	/* The cache and the channel own the lookups: cancelled, they never call back. */
+	dns_query_cancel(l->mxq);
+	for (size_t i = 0; i < l->nhosts * 2; i++)
+		dns_query_cancel(l->aq[i].h);
+	free(l);
 }
 
-static int put_port(struct dns_addr *a, const char *host, int family, const void *addr,
-		    uint16_t port)
+static void put_port(struct dns_addr *a, const char *host, int family, const void *addr,
+		     uint16_t port)
 {
-	char name[sizeof a->host];
-	snprintf(name, sizeof name, "%s", host); /* host may live next to *a */
 	memset(a, 0, sizeof *a);
-	memcpy(a->host, name, sizeof name);
+	snprintf(a->host, sizeof a->host, "%s", host);
 	if (family == AF_INET) {
 		struct sockaddr_in *s = (struct sockaddr_in *)&a->sa;
 		s->sin_family = AF_INET;
@@ -214,10 +218,9 @@ static int put_port(struct dns_addr *a, const char *host, int family, const void
 		memcpy(&s->sin6_addr, addr, 16);
 		a->salen = sizeof *s;
 	}
-	return 0;
 }
 
-/* Delivers the result (once) and frees l when no query is left. */
+/* Delivers the result, once; a callback frees l afterwards unless dns_route() still runs. */
 static void finish(struct dns_lookup *l, enum dns_status st, const struct dns_addr *a, size_t n,
 		   const char *why)
 {
@@ -227,88 +230,67 @@ static void finish(struct dns_lookup *l, enum dns_status st, const struct dns_ad
 		cb(l->arg, st, a, n, why);
 }
 
-static void release(struct dns_lookup *l)
+/* After a callback: frees l once its result went out and nothing is in flight. */
+static void settle(struct dns_lookup *l)
 {
-	if (l->outstanding == 0 && l->cb == NULL)
+	if (!l->starting && l->cb == NULL && l->outstanding == 0)
 		free(l);
 }
 
 static void addresses_done(struct dns_lookup *l)
 {
-	struct dns_addr out[DNS_ADDRS_MAX];
+	struct dns_addr *out = xmalloc(DNS_ADDRS_MAX * sizeof *out);
 	size_t n = 0;
 	char why[320];
 
-	for (size_t h = 0; h < l->nhosts; h++)
-		for (size_t i = 0; i < l->hosts[h].naddrs && n < DNS_ADDRS_MAX; i++)
-			out[n++] = l->hosts[h].addrs[i];
+	for (size_t h = 0; h < l->nhosts; h++) {
+		const struct mx_host *m = &l->hosts[h];
+		for (size_t i = 0; i < m->n4 && n < DNS_ADDRS_MAX; i++)
+			put_port(&out[n++], m->name, AF_INET, m->v4[i], l->port);
+		for (size_t i = 0; i < m->n6 && n < DNS_ADDRS_MAX; i++)
+			put_port(&out[n++], m->name, AF_INET6, m->v6[i], l->port);
+	}
 	if (n) {
 		finish(l, DNS_OK, out, n, "");
-		return;
+	} else {
+		snprintf(why, sizeof why, "%s: %s", l->temp ? "DNS lookup failed" : "no address for",
+			 l->nhosts == 1 ? l->hosts[0].name : l->name);
+		finish(l, l->temp ? DNS_TEMP : DNS_NOTFOUND, NULL, 0, why);
 	}
-	snprintf(why, sizeof why, "%s: %s", l->temp ? "DNS lookup failed" : "no address for",
-		 l->nhosts == 1 ? l->hosts[0].name : l->name);
-	finish(l, l->temp ? DNS_TEMP : DNS_NOTFOUND, NULL, 0, why);
+	free(out);
 }
 
-static int status_temp(int status)
+static void addr_answer(void *arg, const struct dns_answer *a)
 {
-	return status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND;
-}
-
-static void addr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-	struct query *q = arg;
+	struct addr_query *q = arg;
 	struct dns_lookup *l = q->l;
 	struct mx_host *h = &l->hosts[q->host];
-	(void)timeouts;
 
+	q->h = NULL;
 	l->outstanding--;
-	if (l->cb && status == ARES_SUCCESS) {
-		if (q->family == AF_INET) {
-			struct ares_addrttl at[DNS_ADDRS_MAX];
-			int na = DNS_ADDRS_MAX;
-			if (ares_parse_a_reply(abuf, alen, NULL, at, &na) == ARES_SUCCESS) {
-				/* IPv4 first: insert before any IPv6 already there. */
-				size_t v6 = h->naddrs;
-				struct dns_addr keep[DNS_ADDRS_MAX];
-				memcpy(keep, h->addrs, v6 * sizeof *keep);
-				h->naddrs = 0;
-				for (int i = 0; i < na && h->naddrs < DNS_ADDRS_MAX; i++)
-					put_port(&h->addrs[h->naddrs++], h->name, AF_INET,
-						 &at[i].ipaddr, l->port);
-				for (size_t i = 0; i < v6 && h->naddrs < DNS_ADDRS_MAX; i++)
-					h->addrs[h->naddrs++] = keep[i];
-			}
-		} else {
-			struct ares_addr6ttl at[DNS_ADDRS_MAX];
-			int na = DNS_ADDRS_MAX;
-			if (ares_parse_aaaa_reply(abuf, alen, NULL, at, &na) == ARES_SUCCESS)
-				for (int i = 0; i < na && h->naddrs < DNS_ADDRS_MAX; i++)
-					put_port(&h->addrs[h->naddrs++], h->name, AF_INET6,
-						 &at[i].ip6addr, l->port);
-		}
-	} else if (status_temp(status)) {
+	if (a->status == DNS_ANS_TEMP)
 		l->temp = 1;
+	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+		if (!q->v6 && rr->type == DNS_T_A && rr->len == 4 && h->n4 < DNS_ADDRS_MAX)
+			memcpy(h->v4[h->n4++], a->data + rr->off, 4);
+		else if (q->v6 && rr->type == DNS_T_AAAA && rr->len == 16 && h->n6 < DNS_ADDRS_MAX)
+			memcpy(h->v6[h->n6++], a->data + rr->off, 16);
 	}
-	free(q);
 	if (l->outstanding == 0 && l->cb)
 		addresses_done(l);
-	release(l);
+	settle(l);
 }
 
 static void query_addrs(struct dns_lookup *l)
 {
-	l->phase = 1;
-	/* Count every query first: a callback may run inside ares_query. */
+	/* Count every lookup first: a cached answer calls back inside dns_query(). */
 	l->outstanding += (int)l->nhosts * 2;
-	for (size_t h = 0; h < l->nhosts; h++) {
-		for (int f = 0; f < 2; f++) {
-			struct query *q = xmalloc(sizeof *q);
-			*q = (struct query){l, h, f == 0 ? AF_INET : AF_INET6};
-			ares_query(l->dns->ch, l->hosts[h].name, ns_c_in, f == 0 ? ns_t_a : ns_t_aaaa,
-				   addr_cb, q);
-		}
+	for (size_t i = 0; i < l->nhosts * 2; i++) {
+		struct addr_query *q = &l->aq[i];
+		*q = (struct addr_query){ .l = l, .host = (uint8_t)(i / 2), .v6 = (uint8_t)(i % 2) };
+		q->h = dns_query(l->dns, l->hosts[i / 2].name, q->v6 ? DNS_T_AAAA : DNS_T_A,
+				 addr_answer, q);
 	}
 }
 
@@ -320,67 +302,58 @@ static int host_cmp(const void *a, const void *b)
 	return x->rnd < y->rnd ? -1 : x->rnd > y->rnd;
 }
 
-static void mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+static void mx_answer(void *arg, const struct dns_answer *a)
 {
 	struct dns_lookup *l = arg;
-	struct ares_mx_reply *mx = NULL;
 	char why[320];
-	(void)timeouts;
 
+	l->mxq = NULL;
 	l->outstanding--;
-	if (!l->cb) {
-		release(l);
-		return;
-	}
-	if (status == ARES_SUCCESS)
-		status = ares_parse_mx_reply(abuf, alen, &mx);
-	if (status == ARES_ENOTFOUND) {
+	if (a->status == DNS_ANS_NXDOMAIN) {
 		snprintf(why, sizeof why, "domain %s does not exist", l->name);
 		finish(l, DNS_NOTFOUND, NULL, 0, why);
-		release(l);
-		return;
-	}
-	if (status == ARES_ENODATA) {
+	} else if (a->status == DNS_ANS_NODATA) {
 		/* No MX: the domain is its own exchanger (RFC 5321 §5.1). */
 		snprintf(l->hosts[0].name, sizeof l->hosts[0].name, "%s", l->name);
 		l->nhosts = 1;
 		query_addrs(l);
-		release(l);
-		return;
-	}
-	if (status != ARES_SUCCESS) {
-		snprintf(why, sizeof why, "MX lookup for %s failed: %s", l->name,
-			 ares_strerror(status));
+	} else if (a->status != DNS_ANS_OK) {
+		snprintf(why, sizeof why, "MX lookup for %s failed: temporary DNS error", l->name);
 		finish(l, DNS_TEMP, NULL, 0, why);
-		release(l);
-		return;
-	}
-	size_t n = 0;
-	int null_mx = 0;
-	for (struct ares_mx_reply *m = mx; m; m = m->next) {
-		if (m->host[0] == '\0' || strcmp(m->host, ".") == 0) {
-			null_mx = 1;
-			continue;
+	} else {
+		size_t n = 0;
+		int null_mx = 0;
+		for (size_t i = 0; i < a->nrr; i++) {
+			const struct dns_rr *rr = &a->rr[i];
+			const char *host = (const char *)a->data + rr->off;
+			if (rr->type != DNS_T_MX)
+				continue;
+			if (host[0] == '\0') { /* the root: a null MX (RFC 7505) */
+				null_mx = 1;
+				continue;
+			}
+			if (n < DNS_MX_MAX && rr->len < sizeof l->hosts[0].name) {
+				struct mx_host *h = &l->hosts[n++];
+				memcpy(h->name, host, rr->len);
+				h->name[rr->len] = '\0';
+				h->pref = rr->pref;
+				if (getrandom(&h->rnd, sizeof h->rnd, GRND_NONBLOCK) != sizeof h->rnd)
+					h->rnd = (uint32_t)rand();
+			}
 		}
-		if (n < DNS_MX_MAX) {
-			struct mx_host *h = &l->hosts[n++];
-			snprintf(h->name, sizeof h->name, "%s", m->host);
-			h->pref = m->priority;
-			if (getrandom(&h->rnd, sizeof h->rnd, GRND_NONBLOCK) != sizeof h->rnd)
-				h->rnd = (uint32_t)rand();
+		if (n == 0) {
+			if (null_mx)
+				snprintf(why, sizeof why, "domain %s does not accept mail (null MX)", l->name);
+			else
+				snprintf(why, sizeof why, "no usable MX for %s", l->name);
+			finish(l, null_mx ? DNS_NULL_MX : DNS_NOTFOUND, NULL, 0, why);
+		} else {
+			qsort(l->hosts, n, sizeof l->hosts[0], host_cmp);
+			l->nhosts = n;
+			query_addrs(l);
 		}
 	}
-	ares_free_data(mx);
-	if (null_mx && n == 0) {
-		snprintf(why, sizeof why, "domain %s does not accept mail (null MX)", l->name);
-		finish(l, DNS_NULL_MX, NULL, 0, why);
-		release(l);
-		return;
-	}
-	qsort(l->hosts, n, sizeof l->hosts[0], host_cmp);
-	l->nhosts = n;
-	query_addrs(l);
-	release(l);
+	settle(l);
 }
 
 struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t port,
@@ -417,22 +390,19 @@ struct dns_lookup *dns_route(struct dns *d, const char *name, int mx, uint16_t p
 	l->cb = cb;
 	l->arg = arg;
 	l->port = port;
+	l->starting = 1; /* a cached answer calls back at once: l must outlive it */
 	snprintf(l->name, sizeof l->name, "%s", name);
-	l->outstanding = 1; /* held until we return, so a synchronous answer cannot free l */
 	if (mx) {
-		l->outstanding++;
-		ares_query(d->ch, l->name, ns_c_in, ns_t_mx, mx_cb, l);
+		l->outstanding = 1;
+		l->mxq = dns_query(d, l->name, DNS_T_MX, mx_answer, l);
 	} else {
 		snprintf(l->hosts[0].name, sizeof l->hosts[0].name, "%s", name);
 		l->nhosts = 1;
 		query_addrs(l);
 	}
-	l->outstanding--;
-	if (l->outstanding == 0 && l->cb && l->phase == 1)
-		addresses_done(l); /* every answer came synchronously */
-	dns_rearm(d);
-	if (l->cb == NULL) {
-		release(l);
+	l->starting = 0;
+	if (l->cb == NULL) { /* answered from the cache (or failed) already */
+		free(l);
 		return NULL;
 	}
 	return l;

@@ -15,6 +15,8 @@
  * domain itself is the exchanger (implicit MX); a single MX "." is a null
  * MX (RFC 7505): the domain accepts no mail. Each exchanger's A and AAAA
  * records (IPv4 first) become the list of addresses to try, in order.
+ * Its lookups go through dns_query(), so mail routes share the cache
+ * (and its TTLs and negative answers) with policy lookups.
  *
  * dns_query() is the typed lookup policy code uses (SPF, DKIM keys,
  * DMARC, ...): any record type, TTLs honoured, one shared cache for every
