@@ -198,6 +198,16 @@ void arc_verifier_free(struct arc_verifier **v);
 unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const char *domain),
                      void *arg, const char *method, const char *want);
 
+/*
+ * Appends the arc= result of an Authentication-Results field (RFC 8617
+ * §10.1, RFC 8601 §2.7) for r, without a leading "; ": "arc=none";
+ * "arc=pass (i=N d=SEALER) header.oldest-pass=K"; "arc=fail (i=N)" (the
+ * instance blamed, when one is); then " smtp.remote-ip=IP" when
+ * remote_ip is not NULL. Returns 0, or -1 when out's ceiling was hit
+ * (out may then hold part of it).
+ */
+int arc_authres_append(const struct arc_result *r, const char *remote_ip, struct buf *out);
+
 /* ---- Sealing (arc_seal.c) ---- */
 
 /*

@@ -139,6 +139,15 @@ static int collect(struct arc_verifier *v)
 			decide(v, 0, "instance i=%u over the limit of %d sets", inst, ARC_SETS_MAX);
 			return -1;
 		}
+		if (v->sets == NULL) {
+			/* Most mail has no ARC fields: the sets (150 KiB) only when needed. */
+			v->sets = xcalloc(ARC_SETS_MAX, sizeof *v->sets);
+			for (unsigned j = 0; j < ARC_SETS_MAX; j++) {
+				struct aset *a = &v->sets[j];
+				a->f[0] = a->f[1] = a->f[2] = a->f[3] = -1;
+				a->body = a->kams = a->kas = -1;
+			}
+		}
 		struct aset *s = &v->sets[inst - 1];
 		if (s->f[k] >= 0)
 			s->dup = 1;
@@ -238,11 +247,6 @@ static void begin_body(struct arc_verifier *v)
 {
 	v->state = V_BODY;
 	dkim_hindex_build(&v->hx, buf_str(&v->head.buf));
-	v->sets = xcalloc(ARC_SETS_MAX, sizeof *v->sets);
-	for (unsigned i = 0; i < ARC_SETS_MAX; i++) {
-		v->sets[i].f[0] = v->sets[i].f[1] = v->sets[i].f[2] = v->sets[i].f[3] = -1;
-		v->sets[i].body = v->sets[i].kams = v->sets[i].kas = -1;
-	}
 	if (collect(v) != 0)
 		return;
 	if (v->n == 0) {
@@ -545,4 +549,18 @@ unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const
 			return i;
 	}
 	return 0;
+}
+
+int arc_authres_append(const struct arc_result *r, const char *remote_ip, struct buf *out)
+{
+	int rc = buf_printf(out, "arc=%s", arc_cv_name(r->cv));
+
+	if (r->cv == ARC_CV_PASS)
+		rc |= buf_printf(out, " (i=%u d=%s) header.oldest-pass=%u", r->nsets,
+		                 r->set[r->nsets - 1].d, r->oldest_pass);
+	else if (r->cv == ARC_CV_FAIL && r->failed)
+		rc |= buf_printf(out, " (i=%u)", r->failed);
+	if (remote_ip != NULL)
+		rc |= buf_printf(out, " smtp.remote-ip=%s", remote_ip);
+	return rc ? -1 : 0;
 }

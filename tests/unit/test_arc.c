@@ -480,6 +480,41 @@ static void test_parse(void)
 	CHECK_EQ_STR(why, "missing required tag i=");
 }
 
+static void test_authres_append(void)
+{
+	struct arc_result r;
+	struct buf b;
+	buf_init(&b, 256);
+	memset(&r, 0, sizeof r);
+	CHECK_EQ_INT(arc_authres_append(&r, NULL, &b), 0);
+	CHECK_EQ_SLICE(buf_str(&b), "arc=none");
+	buf_reset(&b);
+	r.cv = ARC_CV_PASS;
+	r.nsets = 2;
+	r.oldest_pass = 2;
+	snprintf(r.set[1].d, sizeof r.set[1].d, "fwd.example.net");
+	CHECK_EQ_INT(arc_authres_append(&r, "192.0.2.1", &b), 0);
+	CHECK_EQ_SLICE(buf_str(&b), "arc=pass (i=2 d=fwd.example.net) header.oldest-pass=2 smtp.remote-ip=192.0.2.1");
+	buf_reset(&b);
+	r.cv = ARC_CV_FAIL;
+	r.failed = 1;
+	CHECK_EQ_INT(arc_authres_append(&r, "2001:db8::1", &b), 0);
+	CHECK_EQ_SLICE(buf_str(&b), "arc=fail (i=1) smtp.remote-ip=2001:db8::1");
+	/* What it writes reads back with the A-R reader. */
+	char res[16];
+	buf_reset(&b);
+	buf_append_c(&b, "mx.example; ");
+	r.cv = ARC_CV_PASS;
+	CHECK_EQ_INT(arc_authres_append(&r, "192.0.2.1", &b), 0);
+	CHECK_EQ_INT(arc_authres_lookup(buf_str(&b), "arc", NULL, 0, res, sizeof res), 1);
+	CHECK_EQ_STR(res, "pass");
+	buf_free(&b);
+	struct buf tiny;
+	buf_init(&tiny, 8);
+	CHECK_EQ_INT(arc_authres_append(&r, NULL, &tiny), -1);
+	buf_free(&tiny);
+}
+
 static void test_ed25519_chain(void)
 {
 	/* A chain sealed with the Ed25519 key (arc_key_pick would not
@@ -524,6 +559,7 @@ int main(void)
 	test_oldest_pass_and_fail();
 	test_fifty();
 	test_ed25519_chain();
+	test_authres_append();
 
 	dns_table_free(&table);
 	dkim_keys_wipe(&keys_list);
