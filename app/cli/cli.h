@@ -52,7 +52,7 @@ struct cli_progress {
 	double start, last;
 };
 void cli_progress_init(struct cli_progress *p, const char *op);
-void cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
+int cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
                        uint64_t total);
 
 #endif

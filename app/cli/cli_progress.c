@@ -26,7 +26,7 @@ void cli_progress_init(struct cli_progress *p, const char *op)
 	p->shown = 0;
 }
 
-void cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
+int cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
                        uint64_t total)
 {
 	struct cli_progress *p = arg;
@@ -34,9 +34,9 @@ void cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uin
 	int last = done == total;
 
 	if (!last && t - p->last < (p->tty ? 0.2 : 1.0))
-		return;
+		return 0;
 	if (!p->tty && last && !p->shown && el < 1.0)
-		return; /* a short run: its result says it all */
+		return 0; /* a short run: its result says it all */
 	p->last = t;
 	p->shown = 1;
 	double rate = el > 0 ? (double)done_bytes / el : 0;
@@ -60,4 +60,5 @@ void cli_progress_step(void *arg, uint64_t done_bytes, uint64_t total_bytes, uin
 		        (unsigned long long)done_bytes, (unsigned long long)total_bytes, rate, el, left);
 	}
 	fflush(stderr);
+	return 0;
 }

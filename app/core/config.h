@@ -88,6 +88,11 @@ struct config {
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
 
+	/* Scheduled backups (TERN_BACKUP_*, app/backup/backup_sched.c): see README. */
+	char backup_dir[512];     /* TERN_BACKUP_DIR: "" = no scheduled backups */
+	unsigned backup_minute;   /* TERN_BACKUP_TIME: minute of the day, UTC (03:30) */
+	unsigned backup_keep;     /* TERN_BACKUP_KEEP: good backups kept (7) */
+
 	/* Outbound queue (TERN_QUEUE_*): see README. */
 	unsigned queue_lifetime_s;     /* TERN_QUEUE_LIFETIME: give up after (5d) */
 	unsigned queue_delay_notice_s; /* TERN_QUEUE_DELAY_NOTICE: the delay DSN after (4h) */

@@ -172,6 +172,9 @@ void api_token_del(struct http_ctx *x);
 void api_queue_list(struct http_ctx *x);
 void api_queue_retry(struct http_ctx *x);
 void api_queue_del(struct http_ctx *x);
+/* Scheduled backups (api_backup.c). */
+void api_backups_list(struct http_ctx *x);
+void api_backups_start(struct http_ctx *x);
 void api_openapi(struct http_ctx *x);
 void http_healthz(struct http_ctx *x);
 void http_metrics(struct http_ctx *x);

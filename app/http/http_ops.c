@@ -8,9 +8,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/admin_meta.h"
+#include "backup/backup_sched.h"
 #include "core/cidr.h"
 #include "core/metrics.h"
 #include "http/http_internal.h"
@@ -146,6 +148,28 @@ void http_metrics(struct http_ctx *x)
 	histogram(b, "tern_store_delivery_wait_seconds",
 		  "Time a delivery waited for the store, from queueing to its commit returning.",
 		  HIST_STORE_WAIT);
+	{
+		int64_t last_good;
+		uint64_t nfail;
+		int configured, running;
+		backup_sched_metrics(&last_good, &nfail, &configured, &running);
+		family(b, "tern_backup_failures_total", "counter",
+		       "Scheduled backups that failed since the server started.");
+		buf_printf(b, "tern_backup_failures_total %llu\n", (unsigned long long)nfail);
+		family(b, "tern_backup_running", "gauge", "1 while a scheduled backup runs.");
+		buf_printf(b, "tern_backup_running %d\n", running);
+		/* No sample without a good backup: an alert on absent() or on
+		 * the age catches both "never" and "too long ago". */
+		if (configured && last_good > 0) {
+			int64_t age = (int64_t)time(NULL) - last_good;
+			family(b, "tern_backup_last_success_timestamp_seconds", "gauge",
+			       "Unix time of the newest good backup in TERN_BACKUP_DIR.");
+			buf_printf(b, "tern_backup_last_success_timestamp_seconds %lld\n", (long long)last_good);
+			family(b, "tern_backup_last_success_age_seconds", "gauge",
+			       "Seconds since the newest good backup in TERN_BACKUP_DIR.");
+			buf_printf(b, "tern_backup_last_success_age_seconds %lld\n", (long long)(age < 0 ? 0 : age));
+		}
+	}
 	family(b, "tern_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
 	buf_printf(b, "tern_process_resident_memory_bytes %llu\n", (unsigned long long)rss_bytes());
 	family(b, "tern_start_time_seconds", "gauge", "Unix time the server started.");

@@ -60,6 +60,8 @@ static const struct route api_routes[] = {
 	{ "POST", "/api/v1/queue/*/retry", api_queue_retry, R_AUTH | R_JSON_OPT },
 	{ "DELETE", "/api/v1/queue/*", api_queue_del, R_AUTH },
 	{ "GET", "/api/v1/logs", api_logs, R_AUTH },
+	{ "GET", "/api/v1/backups", api_backups_list, R_AUTH },
+	{ "POST", "/api/v1/backups", api_backups_start, R_AUTH | R_JSON_OPT },
 	{ "GET", "/api/v1/settings", api_settings_get, R_AUTH },
 	{ "PUT", "/api/v1/settings", api_settings_put, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/tokens", api_tokens_list, R_AUTH },

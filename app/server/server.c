@@ -17,6 +17,7 @@
 
 #include "admin/admin_domain.h"
 #include "admin/admin_meta.h"
+#include "backup/backup_sched.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/spool.h"
@@ -280,6 +281,8 @@ int server_run(const struct config *cfg_env)
 	}
 	/* The outbound queue's scheduler and its SMTP clients live on loop 0. */
 	queue_sched_start(cfg, st, workers[0].loop);
+	if (backup_sched_start(cfg, st, err, sizeof(err)) < 0)
+		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
@@ -320,6 +323,7 @@ int server_run(const struct config *cfg_env)
 			sleep_ms(50);
 	}
 	http_server_stop(); /* no handler runs past here */
+	backup_sched_stop();
 	/* Outbound deliveries stop where they are: entries stay due in the store. */
 	loop_post(workers[0].loop, queue_stop_on_loop, NULL);
 	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)

@@ -443,8 +443,10 @@ static int write_blobs(struct store *st, MDB_txn *txn, const char *dir, const ch
 				goto out;
 		}
 		done += e->size;
-		if (progress)
-			progress(arg, done, total, i + 1, n);
+		if (progress && progress(arg, done, total, i + 1, n)) {
+			rc = ECANCELED;
+			goto out;
+		}
 	}
 out:
 	free(ents);
@@ -690,8 +692,10 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 		}
 		free(buf);
 		done += ents[i].size;
-		if (progress)
-			progress(arg, done, total, i + 1, n);
+		if (progress && progress(arg, done, total, i + 1, n)) {
+			rc = ECANCELED;
+			goto out;
+		}
 	}
 out:
 	free(ents);
@@ -763,8 +767,8 @@ static int restore_blobs(MDB_env *env, const char *dir, store_backup_progress_fn
 			if (rc == 0)
 				rc = mdb_txn_begin(env, NULL, 0, &txn);
 		}
-		if (rc == 0 && progress)
-			progress(arg, done, total, i + 1, n);
+		if (rc == 0 && progress && progress(arg, done, total, i + 1, n))
+			rc = ECANCELED;
 	}
 	free(ents);
 	if (rc == 0) {

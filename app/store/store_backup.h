@@ -35,8 +35,9 @@ struct store_backup_info {
 	                                * snapshot's start and end (write only) */
 };
 
-/* Called after each blob: bytes and blobs done so far, of the totals. */
-typedef void store_backup_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes,
+/* Called after each blob: bytes and blobs done so far, of the totals.
+ * Returns 0 to go on; anything else stops the work (ECANCELED). */
+typedef int store_backup_progress_fn(void *arg, uint64_t done_bytes, uint64_t total_bytes,
                                       uint64_t done_items, uint64_t total_items);
 
 /*

@@ -317,3 +317,84 @@ def test_backup_disk_full():
         s.cleanup()
         subprocess.run(["umount", "-l", mnt])
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_backups(a, n_ok, n_failed=0, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st, _, d = a.call("GET", "/backups")
+        assert st == 200, d
+        ok = [b for b in d["backups"] if b["result"] == "ok"]
+        failed = [b for b in d["backups"] if b["result"] == "failed"]
+        if len(ok) >= n_ok and len(failed) >= n_failed and d["running"] is None:
+            return d
+        time.sleep(0.1)
+    raise AssertionError("backups not done: %r" % d)
+
+
+def metric(a, name):
+    st, _, body = a.raw("GET", "/metrics", headers={"Authorization": "Bearer " + a.token})
+    assert st == 200
+    m = re.search(rb"(?m)^%s (\d+)$" % name.encode(), body)
+    return int(m.group(1)) if m else None
+
+
+def test_backup_scheduled_web_admin_metrics():
+    from httpc import Api
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    bdir = os.path.join(tmp, "backups")
+    s = Server(accounts=ACCOUNTS, http=True,
+               env={"TERN_BACKUP_DIR": bdir, "TERN_BACKUP_TIME": "04:05", "TERN_BACKUP_KEEP": "2"})
+    try:
+        a = Api(s)
+        a.token = s.cli("token", "add", "backups").stdout.decode().strip()
+        st, _, d = a.call("GET", "/backups")
+        assert st == 200 and d["configured"] and d["time"] == "04:05" and d["keep"] == 2, d
+        assert d["backups"] == [] and d["last_good"] == 0 and d["next"] % 86400 == 4 * 3600 + 5 * 60, d
+        assert metric(a, "tern_backup_last_success_age_seconds") is None  # none yet
+        deliver(s, 10)
+        wait_count(s, 10)
+
+        # Three started from the web admin: each incremental on the one
+        # before, and only the newest two stay.
+        names = []
+        for i in range(3):
+            st, _, r = a.call("POST", "/backups", {})
+            assert st == 202, r
+            d = wait_backups(a, min(i + 1, 2))
+            names.append(d["backups"][0]["name"])
+            if i == 0:
+                assert d["backups"][0]["reused"] == 0 and d["backups"][0]["emails"] == 10, d
+            else:
+                assert d["backups"][0]["reused"] == 10, d
+            time.sleep(1.05)  # names are to the second
+        assert sorted(os.listdir(bdir)) == sorted(names[1:]), (os.listdir(bdir), names)
+        assert [b["name"] for b in d["backups"]] == [names[2], names[1]], d
+        assert tern(s, "backup", "--verify", os.path.join(bdir, names[2])).returncode == 0
+        age = metric(a, "tern_backup_last_success_age_seconds")
+        assert age is not None and 0 <= age < 60, age
+        assert metric(a, "tern_backup_failures_total") == 0
+
+        # A failure is logged, listed and counted, never silent.
+        shutil.rmtree(bdir)
+        with open(bdir, "w") as fh:  # a file where the directory was
+            fh.write("not a directory\n")
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 202, r
+        d = wait_backups(a, 0, 1)
+        f = [b for b in d["backups"] if b["result"] == "failed"]
+        assert f and f[0]["error"], d
+        assert metric(a, "tern_backup_failures_total") == 1
+        assert s.wait_log("event=backup_failed"), s.log_text()[-2000:]
+
+        # Bad values stop with one line naming the variable (exit 2).
+        for var, val in (("TERN_BACKUP_TIME", "24:00"), ("TERN_BACKUP_TIME", "3:30"),
+                         ("TERN_BACKUP_KEEP", "0"), ("TERN_BACKUP_DIR", "relative/dir")):
+            env = dict(s.env, **{var: val})
+            r = subprocess.run([s.binary, "account", "list"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            assert r.returncode == 2 and var.encode() in r.stderr, (var, val, r.stderr)
+            assert r.stderr.count(b"\n") == 1, r.stderr
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,7 @@ import { Domains, DomainDetail } from './pages/domains.jsx';
 import { Accounts } from './pages/accounts.jsx';
 import { Aliases } from './pages/aliases.jsx';
 import { Queue } from './pages/queue.jsx';
+import { Backups } from './pages/backups.jsx';
 import { Logs } from './pages/logs.jsx';
 import { Settings } from './pages/settings.jsx';
 
@@ -98,6 +99,7 @@ const NAV = [
 	['/accounts', 'Accounts'],
 	['/aliases', 'Aliases'],
 	['/queue', 'Queue'],
+	['/backups', 'Backups'],
 	['/logs', 'Logs'],
 	['/settings', 'Settings'],
 ];
@@ -127,6 +129,8 @@ function Admin({ onLogout }) {
 		page = <Aliases />;
 	else if (path === '/queue')
 		page = <Queue />;
+	else if (path === '/backups')
+		page = <Backups />;
 	else if (path === '/logs')
 		page = <Logs />;
 	else if (path === '/settings')

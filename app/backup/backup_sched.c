@@ -1,0 +1,348 @@
+/*
+ * backup_sched.c — the daily backup thread of tern serve (backup_sched.h).
+ *
+ * The backups themselves are the directory: tern-YYYYMMDDTHHMMSSZ, one per
+ * run, each whole on its own (blobs hard-linked from the previous one), and
+ * a run is good when its MANIFEST is there. Listing reads the manifests;
+ * pruning removes the oldest good ones past TERN_BACKUP_KEEP and any
+ * tern-* directory without a manifest that no run is writing (left by a
+ * crash). Nothing else in the directory is touched.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/backup.h"
+#include "backup/backup_sched.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+
+#define NAME_PREFIX "tern-"
+/* The map is grown to hold this much more than the store uses before a
+ * backup (at least the store's size again): what the server writes while
+ * the snapshot is held cannot reuse freed pages. */
+#define RESERVE_MIN ((uint64_t)1 << 30)
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int started, stopping, requested, running;
+	struct store *st;
+	char data_dir[512], dir[512];
+	unsigned minute, keep;
+	int64_t running_since, next, last_good;
+	char running_name[64];
+	uint64_t done_bytes, total_bytes, failures;
+	struct backup_sched_entry fails[BACKUP_SCHED_FAILS]; /* newest first */
+	size_t nfails;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static int64_t next_due(int64_t now, unsigned minute)
+{
+	int64_t day = now - now % 86400, at = day + (int64_t)minute * 60;
+	return at > now ? at : at + 86400;
+}
+
+static int is_backup_name(const char *n)
+{
+	return strncmp(n, NAME_PREFIX, sizeof NAME_PREFIX - 1) == 0 && strlen(n) < 64 &&
+	       strchr(n, '/') == NULL;
+}
+
+static int by_name_desc(const void *a, const void *b)
+{
+	return -strcmp(((const struct backup_sched_entry *)a)->name,
+	               ((const struct backup_sched_entry *)b)->name);
+}
+
+/* The good backups of dir, newest first, at most max; also, through
+ * stale (may be NULL), each tern-* directory without a manifest. */
+static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t max,
+                        void (*stale)(const char *dir, const char *name))
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+	struct backup_manifest *m;
+
+	if (d == NULL)
+		return 0;
+	m = xmalloc(sizeof *m);
+	while ((de = readdir(d)) != NULL) {
+		char path[1200], err[300];
+		if (!is_backup_name(de->d_name))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (backup_manifest_read(path, m, err, sizeof err) != 0) {
+			if (stale)
+				stale(dir, de->d_name);
+			continue;
+		}
+		if (n == max) {
+			/* Keep the newest max: replace the oldest when this is newer. */
+			qsort(e, n, sizeof *e, by_name_desc);
+			if (strcmp(de->d_name, e[n - 1].name) < 0)
+				continue;
+			n--;
+		}
+		struct backup_sched_entry *x = &e[n++];
+		memset(x, 0, sizeof *x);
+		snprintf(x->name, sizeof x->name, "%s", de->d_name);
+		x->started = (int64_t)m->created;
+		x->duration_ms = m->duration_ms;
+		x->bytes = m->blob_bytes;
+		for (size_t i = 0; i < m->nfiles; i++)
+			x->bytes += m->files[i].size;
+		x->emails = m->emails;
+		x->reused = m->reused;
+		x->ok = 1;
+	}
+	closedir(d);
+	free(m);
+	qsort(e, n, sizeof *e, by_name_desc);
+	return n;
+}
+
+static void remove_stale(const char *dir, const char *name)
+{
+	char path[1200];
+	int busy;
+
+	pthread_mutex_lock(&S.mu);
+	busy = S.running && strcmp(S.running_name, name) == 0;
+	pthread_mutex_unlock(&S.mu);
+	if (busy)
+		return;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (backup_remove(path) == 0)
+		log_info("backup", NULL, "event=backup_stale_removed path=\"%s\"", path);
+}
+
+/* Keeps the newest `keep` good backups. */
+static void prune(void)
+{
+	struct backup_sched_entry *e = xmalloc(sizeof *e * (BACKUP_SCHED_LIST_MAX + 1));
+	size_t n = list_good(S.dir, e, BACKUP_SCHED_LIST_MAX + 1, remove_stale);
+
+	/* Beyond the list's size, older ones go at the next prunes. */
+	for (size_t i = S.keep; i < n; i++) {
+		char path[1200];
+		snprintf(path, sizeof path, "%s/%s", S.dir, e[i].name);
+		if (backup_remove(path) == 0)
+			log_info("backup", NULL, "event=backup_pruned path=\"%s\" keep=%u", path, S.keep);
+		else
+			log_warn("backup", NULL, "event=backup_prune_failed path=\"%s\" error=\"%s\"", path,
+			         strerror(errno));
+	}
+	free(e);
+}
+
+/* Also how a stop reaches a backup running: it ends at the next blob. */
+static int progress(void *arg, uint64_t done_bytes, uint64_t total_bytes, uint64_t done,
+                    uint64_t total)
+{
+	(void)arg;
+	(void)done;
+	(void)total;
+	pthread_mutex_lock(&S.mu);
+	S.done_bytes = done_bytes;
+	S.total_bytes = total_bytes;
+	int stop = S.stopping;
+	pthread_mutex_unlock(&S.mu);
+	return stop;
+}
+
+static void note_failure(int64_t started, uint64_t ms, const char *why)
+{
+	pthread_mutex_lock(&S.mu);
+	memmove(&S.fails[1], &S.fails[0], sizeof S.fails[0] * (BACKUP_SCHED_FAILS - 1));
+	struct backup_sched_entry *f = &S.fails[0];
+	memset(f, 0, sizeof *f);
+	f->started = started;
+	f->duration_ms = ms;
+	snprintf(f->error, sizeof f->error, "%.*s", (int)sizeof f->error - 1, why);
+	if (S.nfails < BACKUP_SCHED_FAILS)
+		S.nfails++;
+	S.failures++;
+	pthread_mutex_unlock(&S.mu);
+}
+
+static void run_one(void)
+{
+	struct backup_sched_entry newest;
+	struct backup_manifest *m = xmalloc(sizeof *m);
+	char path[1200], base[1200], err[1024], name[64];
+	int64_t started = (int64_t)time(NULL);
+	struct timespec t0, t1;
+	struct tm tm;
+	time_t t = (time_t)started;
+	uint64_t used = 0, mapsize = 0;
+	int code;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gmtime_r(&t, &tm);
+	strftime(name, sizeof name, NAME_PREFIX "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	for (int i = 2; access(path, F_OK) == 0 && i < 100; i++) {
+		snprintf(name + strlen(NAME_PREFIX) + 16, sizeof name - strlen(NAME_PREFIX) - 16, "-%d", i);
+		snprintf(path, sizeof path, "%s/%s", S.dir, name);
+	}
+	int have_base = list_good(S.dir, &newest, 1, NULL) == 1;
+	if (have_base)
+		snprintf(base, sizeof base, "%s/%s", S.dir, newest.name);
+
+	pthread_mutex_lock(&S.mu);
+	snprintf(S.running_name, sizeof S.running_name, "%s", name);
+	S.done_bytes = S.total_bytes = 0;
+	pthread_mutex_unlock(&S.mu);
+
+	store_map_info(S.st, &mapsize, &used);
+	if (store_map_reserve(S.st, used > RESERVE_MIN ? used : RESERVE_MIN) != STORE_OK)
+		log_warn("backup", NULL, "event=map_reserve_failed hint=\"a map growth during the "
+		         "backup waits for its end\"");
+	log_info("backup", NULL, "event=backup_start path=\"%s\" base=\"%s\"", path,
+	         have_base ? base : "");
+	struct backup_progress p = {progress, NULL};
+	int rc = backup_run(S.st, S.data_dir, path, have_base ? base : NULL, m, &p, &code, err, sizeof err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	uint64_t ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+	              (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	if (rc != 0) {
+		log_error("backup", NULL, "event=backup_failed path=\"%s\" ms=%llu error=\"%s\"", path,
+		          (unsigned long long)ms, err);
+		note_failure(started, ms, err);
+	} else {
+		pthread_mutex_lock(&S.mu);
+		S.last_good = (int64_t)m->created;
+		pthread_mutex_unlock(&S.mu);
+		prune();
+	}
+	free(m);
+}
+
+static void *sched_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&S.mu);
+	for (;;) {
+		int64_t now = (int64_t)time(NULL);
+		if (S.stopping)
+			break;
+		if (!S.requested && now < S.next) {
+			struct timespec until = {.tv_sec = (time_t)(S.next < now + 60 ? S.next : now + 60)};
+			/* Wall clock: the schedule is a time of day (and a minute's
+			 * sleep at most notices a clock that jumped). */
+			pthread_cond_timedwait(&S.cond, &S.mu, &until);
+			continue;
+		}
+		S.requested = 0;
+		S.running = 1;
+		S.running_since = now;
+		pthread_mutex_unlock(&S.mu);
+		run_one();
+		pthread_mutex_lock(&S.mu);
+		S.running = 0;
+		S.running_name[0] = '\0';
+		S.next = next_due((int64_t)time(NULL), S.minute);
+	}
+	pthread_mutex_unlock(&S.mu);
+	return NULL;
+}
+
+int backup_sched_start(const struct config *cfg, struct store *st, char *err, size_t errsz)
+{
+	struct backup_sched_entry newest;
+
+	if (cfg->backup_dir[0] == '\0')
+		return 0;
+	/* A directory that cannot be made now (a disk not mounted yet) is
+	 * logged, and each run fails visibly until it can be. */
+	if (mkdir(cfg->backup_dir, 0700) != 0 && errno != EEXIST)
+		log_error("backup", NULL, "event=backup_dir_unusable dir=\"%s\" error=\"%s\"",
+		          cfg->backup_dir, strerror(errno));
+	S.st = st;
+	snprintf(S.dir, sizeof S.dir, "%s", cfg->backup_dir);
+	snprintf(S.data_dir, sizeof S.data_dir, "%s", cfg->data_dir);
+	S.minute = cfg->backup_minute;
+	S.keep = cfg->backup_keep;
+	S.next = next_due((int64_t)time(NULL), S.minute);
+	if (list_good(S.dir, &newest, 1, NULL) == 1)
+		S.last_good = newest.started;
+	if (pthread_create(&S.thread, NULL, sched_main, NULL) != 0) {
+		snprintf(err, errsz, "cannot start the backup thread");
+		return -1;
+	}
+	S.started = 1;
+	log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u",
+	         S.dir, S.minute / 60, S.minute % 60, S.keep);
+	return 0;
+}
+
+void backup_sched_stop(void)
+{
+	if (!S.started)
+		return;
+	pthread_mutex_lock(&S.mu);
+	S.stopping = 1;
+	pthread_cond_broadcast(&S.cond);
+	pthread_mutex_unlock(&S.mu);
+	pthread_join(S.thread, NULL);
+	S.started = 0;
+}
+
+int backup_sched_request(void)
+{
+	int rc;
+	if (!S.started)
+		return -1;
+	pthread_mutex_lock(&S.mu);
+	rc = S.running || S.requested ? 1 : 0;
+	if (rc == 0) {
+		S.requested = 1;
+		pthread_cond_broadcast(&S.cond);
+	}
+	pthread_mutex_unlock(&S.mu);
+	return rc;
+}
+
+void backup_sched_status(struct backup_sched_status *s)
+{
+	memset(s, 0, sizeof *s);
+	s->configured = S.started;
+	if (!S.started)
+		return;
+	snprintf(s->dir, sizeof s->dir, "%s", S.dir);
+	s->n = list_good(S.dir, s->e, BACKUP_SCHED_LIST_MAX, NULL);
+	pthread_mutex_lock(&S.mu);
+	s->minute = S.minute;
+	s->keep = S.keep;
+	s->running = S.running || S.requested;
+	s->running_since = S.running_since;
+	s->done_bytes = S.done_bytes;
+	s->total_bytes = S.total_bytes;
+	s->next = S.next;
+	s->last_good = S.last_good;
+	s->failures = S.failures;
+	for (size_t i = 0; i < S.nfails; i++)
+		s->e[s->n++] = S.fails[i];
+	pthread_mutex_unlock(&S.mu);
+}
+
+void backup_sched_metrics(int64_t *last_good_r, uint64_t *failures_r, int *configured_r, int *running_r)
+{
+	pthread_mutex_lock(&S.mu);
+	*last_good_r = S.last_good;
+	*failures_r = S.failures;
+	*configured_r = S.started;
+	*running_r = S.running;
+	pthread_mutex_unlock(&S.mu);
+}
