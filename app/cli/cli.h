@@ -31,6 +31,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv);
 int cli_backup(const struct config *cfg, int argc, char **argv);
 /* tern restore DIR (cmd_backup.c): into TERN_DATA_DIR, which must be empty. */
 int cli_restore(const struct config *cfg, int argc, char **argv);
+/* tern sieve test SCRIPT FILE [--from A] [--to A] (cmd_sieve.c): the actions, one a line. */
+int cli_sieve(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

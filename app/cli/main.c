@@ -28,6 +28,7 @@ static int usage(void)
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"       tern check auth --ip IP --helo H --mail-from A FILE   the Authentication-Results tern would add\n"
+		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 		return cli_token(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "fetch") == 0)
 		return cli_fetch(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "sieve") == 0)
+		return cli_sieve(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "queue") == 0)
 		return cli_queue(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "backup") == 0)

@@ -1,0 +1,185 @@
+/*
+ * sieve.h — Sieve (RFC 5228) scripts: compile once, run per message, get
+ * back a list of actions.
+ *
+ * Design: sieve_compile() turns a script's text into a tree of resolved
+ * commands and tests (names looked up, arguments checked against each
+ * command's table entry, extensions checked against `require`, constant
+ * strings decoded), or gives one error with its line, column and what was
+ * expected. The compiled script is immutable and owned by its own arena,
+ * so one copy may serve many deliveries at once (sieve_cache.c keeps them
+ * per script text). sieve_run() evaluates it against one message and
+ * fills a struct sieve_result: the actions in order and whether the
+ * implicit keep still applies. The interpreter never performs an action:
+ * the delivery stage turns the result into its plan. Anything the
+ * interpreter must ask the outside world (does this mailbox exist, was
+ * this message seen before, the text of an included script) goes through
+ * the callbacks of struct sieve_env, all optional.
+ *
+ * Limits (SIEVE_*_MAX below) are hard: a script over the size, nesting or
+ * string limits does not compile; a run that passes the instruction or
+ * redirect budget stops with an error (the caller then keeps the message
+ * in INBOX and logs why: a script error never changes where mail goes
+ * beyond that). Header and body tests examine at most SIEVE_HEADER_BYTES_MAX
+ * and SIEVE_BODY_BYTES_MAX octets of the message; what lies beyond is not
+ * seen (the tests answer as if it were absent).
+ *
+ * Caveats: extensions not listed by sieve_extensions() are refused by
+ * `require` (and report false from `ihave`). Matching on text follows the
+ * comparators' octet rules; "i;ascii-casemap" folds ASCII letters only.
+ */
+#ifndef TERN_SIEVE_H
+#define TERN_SIEVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+
+#define SIEVE_SCRIPT_MAX (512 * 1024)        /* octets of script text */
+#define SIEVE_NEST_MAX 32                     /* blocks and tests inside each other */
+#define SIEVE_STRING_MAX (64 * 1024)          /* one string literal */
+#define SIEVE_LIST_MAX 1024                   /* strings in one string list */
+#define SIEVE_STEPS_MAX 2000000               /* instructions and match steps per run */
+#define SIEVE_HEADER_BYTES_MAX (1024 * 1024)  /* header octets tests examine */
+#define SIEVE_BODY_BYTES_MAX (1024 * 1024)    /* body octets tests examine */
+#define SIEVE_REDIRECTS_MAX 4                 /* redirect actions per message */
+#define SIEVE_ACTIONS_MAX 64                  /* actions of any kind per message */
+#define SIEVE_VARS_MAX 128                    /* variables per script */
+#define SIEVE_VAR_NAME_MAX 64                 /* octets of a variable's name */
+#define SIEVE_VAR_VALUE_MAX 4096              /* octets of a variable's value */
+#define SIEVE_INCLUDE_DEPTH_MAX 5             /* nested include */
+#define SIEVE_INCLUDES_MAX 16                 /* scripts included per run */
+#define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
+
+struct sieve_script; /* compiled; opaque */
+
+/* The extensions tern implements, space-separated, in the order of the
+ * ManageSieve SIEVE capability. */
+const char *sieve_extensions(void);
+/* 1 when name (case-sensitive, as RFC 5228 §3.2 says) is implemented. */
+int sieve_extension_known(struct str name);
+
+/*
+ * Compiles text[0..len). On success returns the script (free with
+ * sieve_script_free) and leaves err untouched. On failure returns NULL
+ * and writes "line L, column C: MESSAGE" to err (SIEVE_ERROR_MAX octets,
+ * NUL-terminated), MESSAGE saying what was expected or what is wrong.
+ */
+struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX]);
+void sieve_script_free(struct sieve_script **s);
+/* 1 when the script uses an extension (by its require name). */
+int sieve_script_requires(const struct sieve_script *s, const char *ext);
+
+/*
+ * The compiled-script cache (sieve_cache.c), shared by all threads:
+ * sieve_cache_get() returns the compiled form of text (compiling it when
+ * the text is new) and a reference the caller gives back with
+ * sieve_cache_release() when its run is over; the script stays valid
+ * until then. On a compile error returns NULL with err set (as
+ * sieve_compile) and *ref_r untouched. sieve_cache_clear() drops every
+ * entry (tests, shutdown); scripts still referenced live on until
+ * released.
+ */
+struct sieve_ref;
+const struct sieve_script *sieve_cache_get(const char *text, size_t len, char err[SIEVE_ERROR_MAX],
+                                           struct sieve_ref **ref_r);
+void sieve_cache_release(struct sieve_ref **ref);
+void sieve_cache_clear(void);
+
+enum sieve_action_kind {
+	SIEVE_ACT_KEEP,
+	SIEVE_ACT_FILEINTO,
+	SIEVE_ACT_REDIRECT,
+	SIEVE_ACT_DISCARD,
+	SIEVE_ACT_REJECT,
+	SIEVE_ACT_EREJECT,
+	SIEVE_ACT_VACATION,
+	SIEVE_ACT_NOTIFY,
+	SIEVE_ACT_ADDHEADER,
+	SIEVE_ACT_DELETEHEADER,
+	SIEVE_ACT_DUPLICATE, /* remember (handle, id) for seconds when delivered */
+};
+
+/*
+ * One action. Strings point into the result's arena. Which members are
+ * set depends on kind:
+ *   KEEP         flags
+ *   FILEINTO     target (mailbox), flags, create, copy, mailboxid, specialuse
+ *   REDIRECT     target (address), copy, notify, ret
+ *   REJECT/EREJECT  text (reason)
+ *   VACATION     text (reason), subject, from, addresses, handle, seconds
+ *                (:days converted), mime, fcc
+ *   NOTIFY       target (method URI), from, importance, options, text (message), fcc
+ *   ADDHEADER    name, value, last
+ *   DELETEHEADER name, index (0: all, else 1-based, from the end with last)
+ *   DISCARD      nothing: says a discard ran (it only cancels the implicit
+ *                keep; a later keep still delivers)
+ *   DUPLICATE    handle, text (the unique id), seconds
+ * flags is a space-separated list of IMAP flags/keywords (lower case for
+ * the system flags' backslash names as written), empty when none.
+ */
+struct sieve_action {
+	enum sieve_action_kind kind;
+	struct str target, text, flags, subject, from, handle, mailboxid, specialuse, fcc;
+	struct str importance, name, value, notify, ret;
+	struct str *addresses; /* VACATION: :addresses; NOTIFY: :options */
+	uint32_t naddresses;
+	uint64_t seconds;
+	uint32_t index;
+	unsigned create : 1, copy : 1, mime : 1, last : 1;
+};
+
+struct sieve_result {
+	struct sieve_action *actions;
+	uint32_t nactions;
+	int implicit_keep;     /* 1: the message also goes to INBOX */
+	struct str keep_flags; /* flags for the implicit keep */
+	uint64_t steps;        /* instructions and match steps used */
+	char error[SIEVE_ERROR_MAX]; /* run-time error, "" when none */
+};
+
+/* What the interpreter knows about the message and asks the outside. */
+struct sieve_env {
+	const char *msg; /* the whole message, header and body */
+	size_t len;
+	struct str env_from;   /* MAIL FROM (empty for the null path) */
+	struct str env_to;     /* the recipient (RCPT TO) */
+	struct str auth;       /* authenticated sender, if any */
+	struct str domain, host, remote_host, remote_ip; /* environment items */
+	int64_t now;           /* seconds since the epoch (currentdate) */
+	int32_t zone_minutes;  /* local zone offset for currentdate/date */
+	int spam_score;        /* spamtest 1..10, 0 = not tested */
+	int virus_score;       /* virustest 1..5, 0 = not tested */
+	void *ctx;
+	/* 1 when the mailbox exists, 0 when not. */
+	int (*mailbox_exists)(void *ctx, struct str name);
+	/* 1 when a mailbox with that special-use exists (name empty: any). */
+	int (*specialuse_exists)(void *ctx, struct str mailbox, struct str use);
+	/* 1 when a mailbox of that id exists. */
+	int (*mailboxid_exists)(void *ctx, struct str id);
+	/* 1 when (handle, id) was recorded within its lifetime. */
+	int (*duplicate_seen)(void *ctx, struct str handle, struct str id);
+	/* The text of a script to include; 0 and *text_r set, or -1 when
+	 * there is none. global: from the administrator's scripts. The text
+	 * must stay valid until sieve_run returns. */
+	int (*include_text)(void *ctx, struct str name, int global, struct str *text_r);
+};
+
+/*
+ * Runs s against env's message. Everything the result points to is
+ * allocated from a. Returns 0, or -1 on a run-time error (res->error says
+ * why; the actions gathered so far are dropped and res->implicit_keep is
+ * 1, so a caller that follows the result files the message into INBOX).
+ */
+int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct arena *a,
+              struct sieve_result *res);
+
+/*
+ * Writes the result as `tern sieve test` prints it (DESIGN.md §5), one
+ * action a line, into out (NUL-terminated, truncated to outsz).
+ */
+void sieve_result_format(const struct sieve_result *res, char *out, size_t outsz);
+
+#endif

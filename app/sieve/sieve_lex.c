@@ -1,0 +1,287 @@
+/*
+ * sieve_lex.c — tokens of a Sieve script; see sieve_lex.h.
+ */
+#include "sieve/sieve_lex.h"
+
+#include <stdio.h>
+#include <strings.h>
+
+void sv_lex_init(struct sv_lexer *lx, const char *text, size_t len, struct arena *a)
+{
+	lx->p = text;
+	lx->end = text + len;
+	lx->line = 1;
+	lx->col = 1;
+	lx->arena = a;
+	lx->err[0] = '\0';
+}
+
+const char *sv_tok_name(enum sv_tok t)
+{
+	switch (t) {
+	case TK_EOF: return "end of script";
+	case TK_IDENT: return "an identifier";
+	case TK_TAG: return "a tag";
+	case TK_NUMBER: return "a number";
+	case TK_STRING: return "a string";
+	case TK_LBRACKET: return "\"[\"";
+	case TK_RBRACKET: return "\"]\"";
+	case TK_LPAREN: return "\"(\"";
+	case TK_RPAREN: return "\")\"";
+	case TK_LBRACE: return "\"{\"";
+	case TK_RBRACE: return "\"}\"";
+	case TK_COMMA: return "\",\"";
+	case TK_SEMI: return "\";\"";
+	default: return "an error";
+	}
+}
+
+static void adv(struct sv_lexer *lx)
+{
+	if (*lx->p == '\n') {
+		lx->line++;
+		lx->col = 1;
+	} else {
+		lx->col++;
+	}
+	lx->p++;
+}
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static void fail(struct sv_lexer *lx, struct sv_token *t, uint32_t line, uint32_t col,
+                 const char *msg)
+{
+	t->type = TK_ERROR;
+	snprintf(lx->err, sizeof(lx->err), "line %u, column %u: %s", line, col, msg);
+}
+
+/* Skips white space and comments; -1 on an unterminated bracket comment. */
+static int skip_space(struct sv_lexer *lx, struct sv_token *t)
+{
+	while (lx->p < lx->end) {
+		char c = *lx->p;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			adv(lx);
+		} else if (c == '#') {
+			while (lx->p < lx->end && *lx->p != '\n')
+				adv(lx);
+		} else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
+			uint32_t line = lx->line, col = lx->col;
+			adv(lx);
+			adv(lx);
+			for (;;) {
+				if (lx->p + 1 >= lx->end) {
+					fail(lx, t, line, col, "comment \"/*\" is not closed by \"*/\"");
+					return -1;
+				}
+				if (lx->p[0] == '*' && lx->p[1] == '/') {
+					adv(lx);
+					adv(lx);
+					break;
+				}
+				adv(lx);
+			}
+		} else {
+			break;
+		}
+	}
+	return 0;
+}
+
+static void lex_number(struct sv_lexer *lx, struct sv_token *t)
+{
+	uint64_t v = 0;
+	while (lx->p < lx->end && is_digit(*lx->p)) {
+		unsigned d = (unsigned)(*lx->p - '0');
+		if (v > (UINT64_MAX - d) / 10) {
+			fail(lx, t, t->line, t->col, "number is too large");
+			return;
+		}
+		v = v * 10 + d;
+		adv(lx);
+	}
+	if (lx->p < lx->end) {
+		unsigned shift = 0;
+		switch (*lx->p) {
+		case 'K': case 'k': shift = 10; break;
+		case 'M': case 'm': shift = 20; break;
+		case 'G': case 'g': shift = 30; break;
+		}
+		if (shift) {
+			if (v > (UINT64_MAX >> shift)) {
+				fail(lx, t, t->line, t->col, "number is too large");
+				return;
+			}
+			v <<= shift;
+			adv(lx);
+		}
+	}
+	if (lx->p < lx->end && (is_alpha(*lx->p) || is_digit(*lx->p))) {
+		fail(lx, t, lx->line, lx->col, "expected white space after a number");
+		return;
+	}
+	t->type = TK_NUMBER;
+	t->num = v;
+}
+
+static void lex_quoted(struct sv_lexer *lx, struct sv_token *t)
+{
+	const char *start;
+	char *out;
+	size_t n = 0;
+
+	adv(lx); /* the opening quote */
+	start = lx->p;
+	/* The decoded string is never longer than the raw one. */
+	while (lx->p < lx->end && *lx->p != '"') {
+		if (*lx->p == '\\' && lx->p + 1 < lx->end)
+			adv(lx);
+		adv(lx);
+	}
+	if (lx->p >= lx->end) {
+		fail(lx, t, t->line, t->col, "string is not closed by '\"'");
+		return;
+	}
+	if ((size_t)(lx->p - start) > SIEVE_STRING_MAX) {
+		fail(lx, t, t->line, t->col, "string is too long");
+		return;
+	}
+	out = arena_alloc(lx->arena, (size_t)(lx->p - start) + 1);
+	for (const char *q = start; q < lx->p; q++) {
+		if (*q == '\\')
+			q++; /* \" and \\ stand for themselves; so does any other (§2.4.2) */
+		out[n++] = *q;
+	}
+	out[n] = '\0';
+	adv(lx); /* closing quote */
+	t->type = TK_STRING;
+	t->text = str_make(out, n);
+}
+
+/* "text:" *(SP / HTAB) (hash-comment / CRLF) lines "." CRLF */
+static void lex_multiline(struct sv_lexer *lx, struct sv_token *t)
+{
+	struct buf_like {
+		char *p;
+		size_t n;
+	} o = { 0 };
+	const char *body;
+
+	for (int i = 0; i < 5; i++)
+		adv(lx);
+	while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t'))
+		adv(lx);
+	if (lx->p < lx->end && *lx->p == '#') {
+		while (lx->p < lx->end && *lx->p != '\n')
+			adv(lx);
+	} else if (lx->p < lx->end && *lx->p == '\r') {
+		adv(lx);
+	}
+	if (lx->p >= lx->end || *lx->p != '\n') {
+		fail(lx, t, lx->line, lx->col, "expected a line end after \"text:\"");
+		return;
+	}
+	adv(lx);
+	body = lx->p;
+	o.p = arena_alloc(lx->arena, (size_t)(lx->end - body) + 1);
+	for (;;) {
+		const char *ls = lx->p, *le;
+		size_t ll;
+		if (lx->p >= lx->end) {
+			fail(lx, t, t->line, t->col, "multi-line string is not ended by a line with \".\"");
+			return;
+		}
+		while (lx->p < lx->end && *lx->p != '\n')
+			adv(lx);
+		le = lx->p;
+		ll = (size_t)(le - ls);
+		if (ll && ls[ll - 1] == '\r')
+			ll--;
+		if (lx->p < lx->end)
+			adv(lx); /* the LF */
+		else if (!(ll == 1 && ls[0] == '.')) {
+			fail(lx, t, t->line, t->col, "multi-line string is not ended by a line with \".\"");
+			return;
+		}
+		if (ll == 1 && ls[0] == '.')
+			break;
+		if (ll && ls[0] == '.')
+			ls++, ll--; /* dot-stuffing */
+		memcpy(o.p + o.n, ls, ll);
+		o.n += ll;
+		o.p[o.n++] = '\r';
+		o.p[o.n++] = '\n';
+		if (o.n > SIEVE_STRING_MAX) {
+			fail(lx, t, t->line, t->col, "string is too long");
+			return;
+		}
+	}
+	o.p[o.n] = '\0';
+	t->type = TK_STRING;
+	t->text = str_make(o.p, o.n);
+}
+
+void sv_lex_next(struct sv_lexer *lx, struct sv_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (skip_space(lx, t) < 0)
+		return;
+	t->line = lx->line;
+	t->col = lx->col;
+	if (lx->p >= lx->end) {
+		t->type = TK_EOF;
+		return;
+	}
+	char c = *lx->p;
+	switch (c) {
+	case '[': t->type = TK_LBRACKET; adv(lx); return;
+	case ']': t->type = TK_RBRACKET; adv(lx); return;
+	case '(': t->type = TK_LPAREN; adv(lx); return;
+	case ')': t->type = TK_RPAREN; adv(lx); return;
+	case '{': t->type = TK_LBRACE; adv(lx); return;
+	case '}': t->type = TK_RBRACE; adv(lx); return;
+	case ',': t->type = TK_COMMA; adv(lx); return;
+	case ';': t->type = TK_SEMI; adv(lx); return;
+	case '"': lex_quoted(lx, t); return;
+	}
+	if (is_digit(c)) {
+		lex_number(lx, t);
+		return;
+	}
+	if (c == ':' || is_alpha(c)) {
+		const char *s;
+		if (c == ':') {
+			adv(lx);
+			if (lx->p >= lx->end || !is_alpha(*lx->p)) {
+				fail(lx, t, t->line, t->col, "expected a tag name after \":\"");
+				return;
+			}
+		}
+		s = lx->p;
+		/* "text:" starts a multi-line string. */
+		if (c != ':' && lx->end - s >= 5 && strncasecmp(s, "text:", 5) == 0) {
+			lex_multiline(lx, t);
+			return;
+		}
+		while (lx->p < lx->end && (is_alpha(*lx->p) || is_digit(*lx->p)))
+			adv(lx);
+		t->type = c == ':' ? TK_TAG : TK_IDENT;
+		t->text = str_make(s, (size_t)(lx->p - s));
+		return;
+	}
+	char msg[64];
+	if ((unsigned char)c >= 0x21 && (unsigned char)c < 0x7f)
+		snprintf(msg, sizeof(msg), "unexpected character '%c'", c);
+	else
+		snprintf(msg, sizeof(msg), "unexpected octet 0x%02x", (unsigned char)c);
+	fail(lx, t, t->line, t->col, msg);
+}

@@ -1,0 +1,357 @@
+/*
+ * sieve_match.c — comparators (RFC 4790: i;octet, i;ascii-casemap,
+ * i;ascii-numeric) and match types (:is, :contains, :matches, :regex,
+ * relational :value) for one value against one key.
+ *
+ * :matches is the linear-backtracking wildcard match (back up to the last
+ * "*" only), which is complete for patterns of "*", "?" and literals and
+ * makes each "*" match as little as it can, left to right; the span each
+ * wildcard covered becomes ${1}..${9} (RFC 5229 §3.2). Every octet
+ * compared costs a step of the run's budget, so a hostile pattern cannot
+ * run for long. "?" matches one UTF-8 character.
+ */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/xalloc.h"
+#include "sieve/sieve_private.h"
+
+int sv_cmp_parse(struct str s)
+{
+	if (str_eq(s, STR_LIT("i;octet")))
+		return CMP_OCTET;
+	if (str_eq(s, STR_LIT("i;ascii-casemap")))
+		return CMP_CASEMAP;
+	if (str_eq(s, STR_LIT("i;ascii-numeric")))
+		return CMP_NUMERIC;
+	return -1;
+}
+
+int sv_rel_parse(struct str s)
+{
+	static const char *const names[] = { "gt", "ge", "lt", "le", "eq", "ne" };
+	for (int i = 0; i < 6; i++)
+		if (str_eq_ci(s, str_c(names[i])))
+			return i;
+	return -1;
+}
+
+int sv_rel_holds(uint8_t rel, int order)
+{
+	switch (rel) {
+	case REL_GT: return order > 0;
+	case REL_GE: return order >= 0;
+	case REL_LT: return order < 0;
+	case REL_LE: return order <= 0;
+	case REL_EQ: return order == 0;
+	default: return order != 0;
+	}
+}
+
+static unsigned char fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* The leading digits of s without leading zeros; no digits: p == NULL. */
+static struct str numeric_part(struct str s)
+{
+	size_t i = 0, j;
+	if (s.len == 0 || s.p[0] < '0' || s.p[0] > '9')
+		return STR_NULL;
+	while (i + 1 < s.len && s.p[i] == '0' && s.p[i + 1] >= '0' && s.p[i + 1] <= '9')
+		i++;
+	for (j = i; j < s.len && s.p[j] >= '0' && s.p[j] <= '9'; j++)
+		;
+	return str_make(s.p + i, j - i);
+}
+
+int sv_cmp_order(uint8_t cmp, struct str a, struct str b)
+{
+	if (cmp == CMP_NUMERIC) {
+		struct str x = numeric_part(a), y = numeric_part(b);
+		/* RFC 4790 §9.1: a string without digits is positive infinity. */
+		if (!x.p || !y.p)
+			return !x.p && !y.p ? 0 : !x.p ? 1 : -1;
+		if (x.len != y.len)
+			return x.len < y.len ? -1 : 1;
+		int c = memcmp(x.p, y.p, x.len);
+		return c < 0 ? -1 : c > 0;
+	}
+	size_t n = a.len < b.len ? a.len : b.len;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+		if (cmp == CMP_CASEMAP)
+			x = fold(x), y = fold(y);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return a.len == b.len ? 0 : a.len < b.len ? -1 : 1;
+}
+
+static int eq_at(uint8_t cmp, unsigned char x, unsigned char y)
+{
+	return cmp == CMP_CASEMAP ? fold(x) == fold(y) : x == y;
+}
+
+static int spend(struct sv_matcher *m, uint64_t n, char *err)
+{
+	if (*m->steps < n) {
+		*m->steps = 0;
+		snprintf(err, SIEVE_ERROR_MAX, "the script ran past its budget of %d steps",
+		         SIEVE_STEPS_MAX);
+		return -1;
+	}
+	*m->steps -= n;
+	return 0;
+}
+
+static size_t utf8_len(const char *p, size_t avail)
+{
+	unsigned char c = (unsigned char)p[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n > avail)
+		n = avail;
+	for (size_t i = 1; i < n; i++)
+		if (((unsigned char)p[i] & 0xc0) != 0x80)
+			return i;
+	return n;
+}
+
+static void set_cap(struct sv_matcher *m, int i, const char *p, size_t len)
+{
+	if (!m->want_caps || i < 0 || i > 9)
+		return;
+	if (len > SIEVE_VAR_VALUE_MAX)
+		len = SIEVE_VAR_VALUE_MAX;
+	m->caps[i] = str_make(p, len); /* copied to capbuf once the match holds */
+	if (i + 1 > m->ncaps)
+		m->ncaps = i + 1;
+}
+
+static void keep_caps(struct sv_matcher *m)
+{
+	if (!m->want_caps)
+		return;
+	for (int i = 0; i < m->ncaps; i++) {
+		char *dst = m->capbuf + (size_t)i * SIEVE_VAR_VALUE_MAX;
+		memmove(dst, m->caps[i].p ? m->caps[i].p : "", m->caps[i].len);
+		m->caps[i].p = dst;
+	}
+}
+
+static int wildcard(struct sv_matcher *m, struct str v, struct str k, char *err)
+{
+	size_t pi = 0, ti = 0, star_pi = (size_t)-1, star_ti = 0;
+	int w = 0, star_w = 0, last_w = 0;
+	uint64_t cost = 0;
+
+	m->ncaps = 0;
+	while (ti < v.len) {
+		if (++cost >= 4096) {
+			if (spend(m, cost, err) < 0)
+				return -1;
+			cost = 0;
+		}
+		if (pi < k.len && k.p[pi] == '*') {
+			star_pi = pi;
+			star_ti = ti;
+			star_w = w;
+			set_cap(m, 1 + w, v.p + ti, 0);
+			w++;
+			pi++;
+			continue;
+		}
+		if (pi < k.len && k.p[pi] == '?') {
+			size_t cl = utf8_len(v.p + ti, v.len - ti);
+			set_cap(m, 1 + w, v.p + ti, cl);
+			w++;
+			pi++;
+			ti += cl;
+			continue;
+		}
+		if (pi < k.len) {
+			size_t lp = pi;
+			if (k.p[lp] == '\\' && lp + 1 < k.len)
+				lp++;
+			if (eq_at(m->cmp, (unsigned char)k.p[lp], (unsigned char)v.p[ti])) {
+				pi = lp + 1;
+				ti++;
+				continue;
+			}
+		}
+		if (star_pi == (size_t)-1)
+			return 0;
+		/* Back up: the last "*" takes one more octet. */
+		star_ti++;
+		ti = star_ti;
+		pi = star_pi + 1;
+		w = star_w + 1;
+		if (m->want_caps && star_w + 1 <= 9)
+			m->caps[1 + star_w].len = star_ti - (size_t)(m->caps[1 + star_w].p - v.p);
+	}
+	while (pi < k.len && k.p[pi] == '*') {
+		set_cap(m, 1 + w, v.p + v.len, 0);
+		w++;
+		pi++;
+	}
+	(void)last_w;
+	if (spend(m, cost, err) < 0)
+		return -1;
+	if (pi != k.len)
+		return 0;
+	set_cap(m, 0, v.p, v.len);
+	return 1;
+}
+
+static int contains(struct sv_matcher *m, struct str v, struct str k, char *err)
+{
+	if (k.len == 0)
+		return 1;
+	if (k.len > v.len)
+		return 0;
+	if (spend(m, (v.len - k.len + 1) * (k.len < 64 ? k.len : 64) / 8 + 1, err) < 0)
+		return -1;
+	for (size_t i = 0; i + k.len <= v.len; i++) {
+		size_t j = 0;
+		while (j < k.len && eq_at(m->cmp, (unsigned char)k.p[j], (unsigned char)v.p[i + j]))
+			j++;
+		if (j == k.len)
+			return 1;
+	}
+	return 0;
+}
+
+#define REGEX_VALUE_MAX (64 * 1024)
+#define REGEX_PATTERN_MAX 512
+#define REGEX_BOUND_MAX 32
+#define REGEX_BOUNDS_MAX 2
+
+/*
+ * Regular expression libraries expand bounded repetition and may take
+ * exponential time on back-references, so a pattern is refused (a run
+ * error) when it is long, has a quantifier right after another, more
+ * than REGEX_BOUNDS_MAX "{m,n}" or a bound over REGEX_BOUND_MAX, or a
+ * back-reference.
+ */
+static int regex_safe(struct str k)
+{
+	int prev_quant = 0, bounds = 0;
+	if (k.len > REGEX_PATTERN_MAX)
+		return 0;
+	for (size_t i = 0; i < k.len; i++) {
+		char c = k.p[i];
+		if (c == '\\') {
+			if (i + 1 < k.len && k.p[i + 1] >= '0' && k.p[i + 1] <= '9')
+				return 0;
+			i++;
+			prev_quant = 0;
+			continue;
+		}
+		if (c == '[') {
+			/* A bracket expression: quantifier characters are literal. */
+			size_t j = i + 1;
+			if (j < k.len && k.p[j] == '^')
+				j++;
+			if (j < k.len && k.p[j] == ']')
+				j++;
+			while (j < k.len && k.p[j] != ']')
+				j++;
+			i = j;
+			prev_quant = 0;
+			continue;
+		}
+		int quant = c == '*' || c == '+' || c == '?' || c == '{';
+		if (quant && prev_quant)
+			return 0;
+		if (c == '{') {
+			unsigned v = 0;
+			if (++bounds > REGEX_BOUNDS_MAX)
+				return 0;
+			for (i++; i < k.len && k.p[i] != '}'; i++) {
+				if (k.p[i] >= '0' && k.p[i] <= '9') {
+					v = v * 10 + (unsigned)(k.p[i] - '0');
+					if (v > REGEX_BOUND_MAX)
+						return 0;
+				} else {
+					v = 0;
+				}
+			}
+		}
+		prev_quant = quant;
+	}
+	return 1;
+}
+
+static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
+{
+	regex_t re;
+	regmatch_t pm[10];
+	char *pat, *val;
+	int rc;
+
+	if (spend(m, 64 + v.len + k.len * 16, err) < 0)
+		return -1;
+	if (v.len > REGEX_VALUE_MAX)
+		v.len = REGEX_VALUE_MAX;
+	if (!regex_safe(k)) {
+		snprintf(err, SIEVE_ERROR_MAX, "regular expression \"%.*s\" is too complex",
+		         (int)(k.len > 64 ? 64 : k.len), k.p);
+		return -1;
+	}
+	pat = xstrndup(k.p, k.len);
+	rc = regcomp(&re, pat, REG_EXTENDED | (m->cmp == CMP_CASEMAP ? REG_ICASE : 0));
+	free(pat);
+	if (rc != 0) {
+		snprintf(err, SIEVE_ERROR_MAX, "invalid regular expression \"%.*s\"",
+		         (int)(k.len > 64 ? 64 : k.len), k.p);
+		return -1;
+	}
+	val = xstrndup(v.p, v.len);
+	rc = regexec(&re, val, 10, pm, 0);
+	if (rc == 0 && m->want_caps) {
+		m->ncaps = 0;
+		for (int i = 0; i < 10; i++)
+			if (pm[i].rm_so >= 0)
+				set_cap(m, i, v.p + pm[i].rm_so, (size_t)(pm[i].rm_eo - pm[i].rm_so));
+			else
+				set_cap(m, i, "", 0);
+	}
+	free(val);
+	regfree(&re);
+	return rc == 0;
+}
+
+int sv_match_one(struct sv_matcher *m, struct str value, struct str key, char *err)
+{
+	int r;
+	switch (m->match) {
+	case M_IS:
+		if (spend(m, 1 + value.len / 16, err) < 0)
+			return -1;
+		return sv_cmp_order(m->cmp, value, key) == 0;
+	case M_CONTAINS:
+		if (m->cmp == CMP_NUMERIC)
+			return 0; /* RFC 4790 §9.1: no substring operation */
+		return contains(m, value, key, err);
+	case M_MATCHES:
+		if (m->cmp == CMP_NUMERIC)
+			return 0;
+		r = wildcard(m, value, key, err);
+		if (r == 1)
+			keep_caps(m);
+		return r;
+	case M_REGEX:
+		r = regex(m, value, key, err);
+		if (r == 1)
+			keep_caps(m);
+		return r;
+	case M_VALUE:
+		if (spend(m, 1 + value.len / 16, err) < 0)
+			return -1;
+		return sv_rel_holds(m->rel, sv_cmp_order(m->cmp, value, key));
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,126 @@
+/*
+ * sieve_msg.c — the message as Sieve tests see it: header fields (with
+ * editheader's changes applied), their decoded values, and the text of
+ * body parts.
+ *
+ * The header is parsed once per run, on first use, from at most
+ * SIEVE_HEADER_BYTES_MAX octets; the MIME structure likewise, only for
+ * the body test. Body text is decoded from its transfer encoding and
+ * charset, and at most SIEVE_BODY_BYTES_MAX octets of it are examined
+ * per run.
+ */
+#include "mime/mime_decode.h"
+#include "mime/rfc5322.h"
+#include "sieve/sieve_run.h"
+
+#define HFIELDS_MAX 10000
+
+static void push_field(struct run *r, struct str name, struct str value, int front)
+{
+	if (r->nhf >= r->caphf) {
+		uint32_t nc = r->caphf ? r->caphf * 2 : 32;
+		struct hfield *n = arena_alloc(r->a, nc * sizeof(*n));
+		if (r->nhf)
+			memcpy(n, r->hf, r->nhf * sizeof(*n));
+		r->hf = n;
+		r->caphf = nc;
+	}
+	if (front) {
+		memmove(r->hf + 1, r->hf, r->nhf * sizeof(*r->hf));
+		r->hf[0] = (struct hfield){ name, value, 0 };
+	} else {
+		r->hf[r->nhf] = (struct hfield){ name, value, 0 };
+	}
+	r->nhf++;
+}
+
+void msg_headers(struct run *r)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t len = r->env->len, off = 0, used;
+
+	if (r->headers_parsed)
+		return;
+	r->headers_parsed = 1;
+	if (len > SIEVE_HEADER_BYTES_MAX)
+		len = SIEVE_HEADER_BYTES_MAX;
+	rfc5322_init(&p);
+	while (r->nhf < HFIELDS_MAX) {
+		int rc = rfc5322_parse(&p, r->env->msg + off, len - off, 1, &used, &f);
+		off += used;
+		if (rc != RFC5322_FIELD)
+			break;
+		if (f.name.len == 0)
+			continue;
+		/* The slices may point into the parser's buffer: keep copies. */
+		struct str name = str_make(arena_strndup(r->a, f.name.p, f.name.len), f.name.len);
+		struct str value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
+		push_field(r, name, value, 0);
+	}
+	rfc5322_clear(&p);
+}
+
+int msg_header_add(struct run *r, struct str name, struct str value, int last)
+{
+	msg_headers(r);
+	if (r->nhf >= HFIELDS_MAX)
+		return -1;
+	push_field(r, name, value, !last);
+	return 0;
+}
+
+struct str msg_header_value(struct run *r, uint32_t i, int decode)
+{
+	struct str v = r->hf[i].value;
+	char *tmp = arena_alloc(r->a, v.len + 1);
+	size_t n = rfc5322_unfold(v, tmp);
+	if (!decode || !memmem(tmp, n, "=?", 2))
+		return str_make(tmp, n);
+	buf_reset(&r->scratch);
+	(void)rfc5322_decode_words(str_make(tmp, n), &r->scratch);
+	return str_make(arena_strndup(r->a, buf_data(&r->scratch), buf_len(&r->scratch)),
+	                buf_len(&r->scratch));
+}
+
+void msg_tree(struct run *r)
+{
+	if (r->tree_parsed)
+		return;
+	r->tree_parsed = 1;
+	mime_tree_parse(r->env->msg, r->env->len, r->a, &r->tree);
+}
+
+/* Appends part i's body, decoded, in UTF-8 when its charset is known. */
+int msg_part_text(struct run *r, uint32_t i, struct buf *out)
+{
+	const struct mime_part *p = &r->tree.parts[i];
+	uint64_t off = p->body_off, end = p->body_end;
+	struct buf dec;
+
+	if (end > r->env->len)
+		end = r->env->len;
+	if (off >= end)
+		return 0;
+	if (r->body_seen >= SIEVE_BODY_BYTES_MAX)
+		return 0;
+	if (end - off > SIEVE_BODY_BYTES_MAX - r->body_seen)
+		end = off + (SIEVE_BODY_BYTES_MAX - r->body_seen);
+	r->body_seen += end - off;
+	if (run_spend(r, (end - off) / 64 + 1) < 0)
+		return -1;
+	buf_init(&dec, SIEVE_BODY_BYTES_MAX);
+	(void)mime_decode_all(mime_cte_parse(p->encoding), str_make(r->env->msg + off, end - off),
+	                      &dec);
+	struct str cs = mime_param_get(p->params, p->nparams, "charset");
+	if (mime_part_is(p, "text", NULL) && mime_charset_known(cs) && buf_len(&dec)) {
+		char *u = arena_alloc(r->a, 3 * buf_len(&dec) + 1);
+		ptrdiff_t n = mime_charset_to_utf8(cs, buf_data(&dec), buf_len(&dec), u);
+		if (n >= 0)
+			(void)buf_append(out, u, (size_t)n);
+	} else {
+		(void)buf_append(out, buf_data(&dec), buf_len(&dec));
+	}
+	buf_free(&dec);
+	return 0;
+}

@@ -1,0 +1,818 @@
+/*
+ * sieve_parse.c — the grammar of RFC 5228 §8.2 and the checks of each
+ * command's table entry, in one pass: `require` comes first, so a
+ * command is checked against the extensions required before it.
+ *
+ * Errors name the position of the token at fault and what was expected
+ * there; the first error ends compilation.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "core/xalloc.h"
+#include "sieve/sieve_lex.h"
+#include "sieve/sieve_private.h"
+
+#define ARGS_MAX 32
+#define TESTS_MAX 256
+
+struct parser {
+	struct sv_lexer lx;
+	struct sv_token tok;
+	struct arena *a;
+	uint64_t exts;
+	int seen_command; /* a command other than require was seen */
+	int depth;
+	int lenient; /* inside an ihave block for an unknown extension */
+	char *err;
+	int failed;
+};
+
+struct raw_arg {
+	uint8_t kind; /* A_NONE: a tag; A_STR, A_LIST, A_NUM */
+	uint32_t line, col;
+	struct str tag;
+	struct str *strs;
+	uint32_t n;
+	uint64_t num;
+};
+
+static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void errf(struct parser *ps, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	if (ps->failed)
+		return;
+	ps->failed = 1;
+	n = snprintf(ps->err, SIEVE_ERROR_MAX, "line %u, column %u: ", line, col);
+	va_start(ap, fmt);
+	vsnprintf(ps->err + n, SIEVE_ERROR_MAX - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static void next(struct parser *ps)
+{
+	sv_lex_next(&ps->lx, &ps->tok);
+	if (ps->tok.type == TK_ERROR && !ps->failed) {
+		ps->failed = 1;
+		snprintf(ps->err, SIEVE_ERROR_MAX, "%s", ps->lx.err);
+	}
+}
+
+static int expect(struct parser *ps, enum sv_tok t, const char *what)
+{
+	if (ps->failed)
+		return -1;
+	if (ps->tok.type != t) {
+		errf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s", what,
+		     sv_tok_name(ps->tok.type));
+		return -1;
+	}
+	next(ps);
+	return 0;
+}
+
+/* ---- encoded-character (RFC 5228 §2.4.2.4) ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Decodes one "${hex:...}" or "${unicode:...}" at s[i] (s[i] == '$').
+ * Returns the octets consumed and appends the decoded text to o (*on
+ * advanced), 0 when it is not a well-formed encoding (left as is), or -1
+ * for a code point outside Unicode (an error, §2.4.2.4).
+ */
+static long decode_one(struct str s, size_t i, char *o, size_t *on)
+{
+	size_t j = i + 2, k;
+	int unicode;
+	size_t start_on = *on;
+
+	if (i + 2 >= s.len || s.p[i + 1] != '{')
+		return 0;
+	if (s.len - j >= 4 && strncasecmp(s.p + j, "hex:", 4) == 0) {
+		unicode = 0;
+		j += 4;
+	} else if (s.len - j >= 8 && strncasecmp(s.p + j, "unicode:", 8) == 0) {
+		unicode = 1;
+		j += 8;
+	} else {
+		return 0;
+	}
+	int any = 0;
+	for (;;) {
+		while (j < s.len && is_blank(s.p[j]))
+			j++;
+		if (j >= s.len)
+			goto malformed;
+		if (s.p[j] == '}')
+			break;
+		k = j;
+		uint32_t v = 0;
+		while (k < s.len && hexval(s.p[k]) >= 0) {
+			if (k - j >= 8)
+				goto malformed;
+			v = v << 4 | (uint32_t)hexval(s.p[k]);
+			k++;
+		}
+		if (k == j || (k < s.len && !is_blank(s.p[k]) && s.p[k] != '}'))
+			goto malformed;
+		if (!unicode) {
+			if (k - j != 2)
+				goto malformed;
+			o[(*on)++] = (char)v;
+		} else {
+			if (k - j > 6)
+				goto malformed;
+			if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+				return -1;
+			*on += put_utf8(o + *on, v);
+		}
+		any = 1;
+		j = k;
+	}
+	if (!any)
+		goto malformed;
+	return (long)(j + 1 - i);
+malformed:
+	*on = start_on;
+	return 0;
+}
+
+static int decode_encoded(struct parser *ps, struct raw_arg *ra, struct str *s)
+{
+	char *o;
+	size_t on = 0;
+	if (!memchr(s->p, '$', s->len))
+		return 0;
+	/* UTF-8 of a 6-digit code point is 4 octets: never longer than the source. */
+	o = arena_alloc(ps->a, s->len + 1);
+	for (size_t i = 0; i < s->len;) {
+		if (s->p[i] == '$') {
+			long n = decode_one(*s, i, o, &on);
+			if (n < 0) {
+				errf(ps, ra->line, ra->col, "encoded character is not a Unicode code point");
+				return -1;
+			}
+			if (n > 0) {
+				i += (size_t)n;
+				continue;
+			}
+		}
+		o[on++] = s->p[i++];
+	}
+	o[on] = '\0';
+	*s = str_make(o, on);
+	return 0;
+}
+
+/* ---- arguments ---- */
+
+static int parse_string_list(struct parser *ps, struct raw_arg *ra)
+{
+	struct str tmp[SIEVE_LIST_MAX];
+	uint32_t n = 0;
+
+	next(ps); /* '[' */
+	for (;;) {
+		if (ps->failed)
+			return -1;
+		if (ps->tok.type != TK_STRING) {
+			errf(ps, ps->tok.line, ps->tok.col, "expected a string in the list, found %s",
+			     sv_tok_name(ps->tok.type));
+			return -1;
+		}
+		if (n >= SIEVE_LIST_MAX) {
+			errf(ps, ps->tok.line, ps->tok.col, "string list has more than %d strings",
+			     SIEVE_LIST_MAX);
+			return -1;
+		}
+		tmp[n++] = ps->tok.text;
+		next(ps);
+		if (ps->tok.type == TK_COMMA) {
+			next(ps);
+			continue;
+		}
+		if (expect(ps, TK_RBRACKET, "\",\" or \"]\"") < 0)
+			return -1;
+		break;
+	}
+	ra->kind = A_LIST;
+	ra->n = n;
+	ra->strs = arena_alloc(ps->a, n * sizeof(struct str));
+	memcpy(ra->strs, tmp, n * sizeof(struct str));
+	return 0;
+}
+
+static int parse_args(struct parser *ps, struct raw_arg *args, int *nargs)
+{
+	*nargs = 0;
+	for (;;) {
+		struct raw_arg *ra;
+		enum sv_tok t = ps->tok.type;
+		if (ps->failed)
+			return -1;
+		if (t != TK_LBRACKET && t != TK_STRING && t != TK_NUMBER && t != TK_TAG)
+			return 0;
+		if (*nargs >= ARGS_MAX) {
+			errf(ps, ps->tok.line, ps->tok.col, "more than %d arguments", ARGS_MAX);
+			return -1;
+		}
+		ra = &args[(*nargs)++];
+		memset(ra, 0, sizeof(*ra));
+		ra->line = ps->tok.line;
+		ra->col = ps->tok.col;
+		if (t == TK_LBRACKET) {
+			if (parse_string_list(ps, ra) < 0)
+				return -1;
+		} else if (t == TK_STRING) {
+			ra->kind = A_STR;
+			ra->n = 1;
+			ra->strs = arena_alloc(ps->a, sizeof(struct str));
+			ra->strs[0] = ps->tok.text;
+			next(ps);
+		} else if (t == TK_NUMBER) {
+			ra->kind = A_NUM;
+			ra->num = ps->tok.num;
+			next(ps);
+		} else {
+			ra->kind = A_NONE;
+			ra->tag = ps->tok.text;
+			next(ps);
+		}
+	}
+}
+
+static int has_ext(struct parser *ps, int ext)
+{
+	return ext < 0 || (ps->exts >> ext & 1);
+}
+
+/* Makes the compiled string list of a raw argument. */
+static int make_arg(struct parser *ps, struct raw_arg *ra, struct sv_arg *out)
+{
+	out->type = ra->kind;
+	out->num = ra->num;
+	out->n = ra->n;
+	out->v = ra->n ? arena_zalloc(ps->a, ra->n * sizeof(struct sv_string)) : NULL;
+	for (uint32_t i = 0; i < ra->n; i++) {
+		struct str s = ra->strs[i];
+		if (has_ext(ps, EXT_ENCODED_CHARACTER) && decode_encoded(ps, ra, &s) < 0)
+			return -1;
+		out->v[i].s = s;
+		out->v[i].dyn = has_ext(ps, EXT_VARIABLES) && s.len >= 2 && memmem(s.p, s.len, "${", 2);
+	}
+	return 0;
+}
+
+static const char *argtype_name(int t)
+{
+	return t == A_STR ? "a string" : t == A_LIST ? "a string or string list" : "a number";
+}
+
+static int is_match_tag(int g)
+{
+	return g <= G_COUNT;
+}
+
+static int is_addrpart_tag(int g)
+{
+	return g >= G_ALL && g <= G_DETAIL;
+}
+
+static int is_identifier(struct str s)
+{
+	if (s.len == 0 || s.len > SIEVE_VAR_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *const date_parts[] = { "year", "month", "day", "date", "julian", "hour",
+	"minute", "second", "time", "iso8601", "std11", "zone", "weekday", NULL };
+
+/* Checks the tags' values and combinations; sets the resolved fields. */
+static int check_semantics(struct parser *ps, struct sv_node *n)
+{
+	int have_match = -1, have_ap = -1;
+	uint64_t seen = 0;
+
+	n->match = M_IS;
+	n->cmp = CMP_CASEMAP;
+	n->addrpart = AP_ALL;
+	for (uint16_t i = 0; i < n->ntags; i++) {
+		int g = n->tags[i].tag;
+		struct sv_arg *v = &n->tags[i].arg;
+		const struct sv_tagarg *at = &n->tags[i];
+		seen |= 1ull << g;
+		if (is_match_tag(g)) {
+			if (have_match >= 0) {
+				errf(ps, at->line, at->col, "only one match type (:%s or :%s) may be given",
+				     sv_tag_name(have_match), sv_tag_name(g));
+				return -1;
+			}
+			have_match = g;
+			n->match = g == G_IS ? M_IS : g == G_CONTAINS ? M_CONTAINS : g == G_MATCHES ? M_MATCHES :
+			           g == G_REGEX ? M_REGEX : g == G_VALUE ? M_VALUE : M_COUNT;
+			if (g == G_VALUE || g == G_COUNT) {
+				int r = v->v[0].dyn ? -1 : sv_rel_parse(v->v[0].s);
+				if (r < 0) {
+					errf(ps, at->line, at->col,
+					     "expected a relation (\"gt\", \"ge\", \"lt\", \"le\", \"eq\" or \"ne\") after :%s",
+					     sv_tag_name(g));
+					return -1;
+				}
+				n->rel = (uint8_t)r;
+			}
+		} else if (is_addrpart_tag(g)) {
+			if (have_ap >= 0) {
+				errf(ps, at->line, at->col, "only one address part may be given");
+				return -1;
+			}
+			have_ap = g;
+			n->addrpart = (uint8_t)(g - G_ALL);
+		} else if (g == G_COMPARATOR) {
+			int c = sv_cmp_parse(v->v[0].s);
+			if (c < 0) {
+				errf(ps, at->line, at->col, "unknown comparator \"%.*s\"", (int)v->v[0].s.len,
+				     v->v[0].s.p);
+				return -1;
+			}
+			if (c == CMP_NUMERIC && !has_ext(ps, EXT_NUMERIC)) {
+				errf(ps, at->line, at->col,
+				     "comparator \"i;ascii-numeric\" needs require \"comparator-i;ascii-numeric\"");
+				return -1;
+			}
+			n->cmp = (uint8_t)c;
+		}
+	}
+	if (n->match == M_REGEX && n->cmp == CMP_NUMERIC) {
+		errf(ps, n->line, n->col, ":regex cannot be used with comparator \"i;ascii-numeric\"");
+		return -1;
+	}
+#define BOTH(a, b) ((seen >> (a) & 1) && (seen >> (b) & 1))
+	if (BOTH(G_OVER, G_UNDER) || BOTH(G_DAYS, G_SECONDS) || BOTH(G_PERSONAL, G_GLOBAL) ||
+	    BOTH(G_RAW, G_TEXT) || BOTH(G_RAW, G_CONTENT) || BOTH(G_TEXT, G_CONTENT) ||
+	    BOTH(G_ZONE, G_ORIGINALZONE) || BOTH(G_HEADER, G_UNIQUEID) ||
+	    BOTH(G_LOWER, G_UPPER) || BOTH(G_LOWERFIRST, G_UPPERFIRST)) {
+		errf(ps, n->line, n->col, "conflicting tags for %s", sv_spec_by_id(n->id)->name);
+		return -1;
+	}
+	if (n->id == T_SIZE && !(seen & (1ull << G_OVER | 1ull << G_UNDER))) {
+		errf(ps, n->line, n->col, "size needs :over or :under");
+		return -1;
+	}
+	if ((seen >> G_LAST & 1) && !(seen >> G_INDEX & 1) && n->id != C_ADDHEADER &&
+	    n->id != T_DUPLICATE) {
+		errf(ps, n->line, n->col, ":last needs :index");
+		return -1;
+	}
+	for (uint16_t i = 0; i < n->ntags; i++)
+		if (n->tags[i].tag == G_INDEX && n->tags[i].arg.num == 0) {
+			errf(ps, n->line, n->col, ":index must be at least 1");
+			return -1;
+		}
+	if (n->id == T_DATE || n->id == T_CURRENTDATE) {
+		struct sv_string *dp = &n->pos[n->id == T_DATE ? 1 : 0].v[0];
+		int ok = dp->dyn;
+		for (int i = 0; !ok && date_parts[i]; i++)
+			ok = str_eq_ci(dp->s, str_c(date_parts[i]));
+		if (!ok) {
+			errf(ps, n->line, n->col, "unknown date part \"%.*s\"", (int)dp->s.len, dp->s.p);
+			return -1;
+		}
+	}
+	if (n->id == C_SET && !n->pos[0].v[0].dyn && !is_identifier(n->pos[0].v[0].s)) {
+		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
+		     n->pos[0].v[0].s.p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks raw arguments against the command's table entry. */
+static int bind_args(struct parser *ps, const struct sv_spec *sp, struct sv_node *n,
+                     struct raw_arg *args, int nargs)
+{
+	struct sv_tagarg tags[ARGS_MAX];
+	struct raw_arg *pos[ARGS_MAX];
+	int ntags = 0, npos = 0;
+
+	for (int i = 0; i < nargs; i++) {
+		struct raw_arg *ra = &args[i];
+		int g, ok = 0;
+		if (ra->kind != A_NONE) {
+			pos[npos++] = ra;
+			continue;
+		}
+		g = sv_tag_find(ra->tag);
+		for (const uint8_t *t = sp->tags; g >= 0 && *t != G_COUNT_TAGS; t++)
+			ok |= *t == g;
+		if (!ok) {
+			errf(ps, ra->line, ra->col, "unknown tag :%.*s for %s", (int)ra->tag.len, ra->tag.p,
+			     sp->name);
+			return -1;
+		}
+		int ext = sv_tag_ext(g, sp->id);
+		if (ext >= 0 && !has_ext(ps, ext)) {
+			errf(ps, ra->line, ra->col, "tag :%s needs require \"%s\"", sv_tag_name(g),
+			     sv_ext_name(ext));
+			return -1;
+		}
+		for (int k = 0; k < ntags; k++)
+			if (tags[k].tag == g) {
+				errf(ps, ra->line, ra->col, "tag :%s given twice", sv_tag_name(g));
+				return -1;
+			}
+		memset(&tags[ntags], 0, sizeof(tags[ntags]));
+		tags[ntags].tag = (uint8_t)g;
+		tags[ntags].line = ra->line;
+		tags[ntags].col = ra->col;
+		enum sv_argtype want = sv_tag_argtype(g);
+		if (want != A_NONE) {
+			struct raw_arg *va = i + 1 < nargs ? &args[i + 1] : NULL;
+			int fits = va && (va->kind == want || (want == A_LIST && va->kind == A_STR));
+			if (!fits) {
+				errf(ps, va ? va->line : ra->line, va ? va->col : ra->col,
+				     "expected %s after :%s", argtype_name(want), sv_tag_name(g));
+				return -1;
+			}
+			if (make_arg(ps, va, &tags[ntags].arg) < 0)
+				return -1;
+			tags[ntags].arg.type = (uint8_t)want;
+			i++;
+		}
+		ntags++;
+	}
+
+	/* Positional arguments: the spec's letters, one of them may be optional. */
+	int req = 0, opt = -1, slots = 0;
+	char kinds[8];
+	for (const char *p = sp->pos; *p; p++) {
+		if (*p == '?') {
+			opt = slots;
+			continue;
+		}
+		kinds[slots++] = *p;
+	}
+	req = slots - (opt >= 0);
+	if (npos < req || npos > slots) {
+		struct raw_arg *at = npos > slots ? pos[slots] : NULL;
+		errf(ps, at ? at->line : n->line, at ? at->col : n->col,
+		     "%s takes %d%s positional argument%s, found %d", sp->name, req,
+		     opt >= 0 ? " or more" : "", slots == 1 ? "" : "s", npos);
+		return -1;
+	}
+	n->npos = (uint16_t)npos;
+	n->pos = npos ? arena_zalloc(ps->a, (size_t)npos * sizeof(struct sv_arg)) : NULL;
+	for (int i = 0, s = 0; i < npos; i++, s++) {
+		if (s == opt && npos < slots)
+			s++; /* the optional one is absent */
+		char k = kinds[s];
+		int want = k == 'S' ? A_STR : k == 'L' ? A_LIST : A_NUM;
+		int fits = pos[i]->kind == want || (want == A_LIST && pos[i]->kind == A_STR);
+		if (!fits) {
+			errf(ps, pos[i]->line, pos[i]->col, "expected %s as argument %d of %s, found %s",
+			     argtype_name(want), i + 1, sp->name,
+			     pos[i]->kind == A_NUM ? "a number" : pos[i]->kind == A_LIST ? "a string list" : "a string");
+			return -1;
+		}
+		if (make_arg(ps, pos[i], &n->pos[i]) < 0)
+			return -1;
+		n->pos[i].type = (uint8_t)want;
+	}
+	n->ntags = (uint16_t)ntags;
+	n->tags = ntags ? arena_alloc(ps->a, (size_t)ntags * sizeof(struct sv_tagarg)) : NULL;
+	if (ntags)
+		memcpy(n->tags, tags, (size_t)ntags * sizeof(struct sv_tagarg));
+	return check_semantics(ps, n);
+}
+
+static struct sv_node *parse_test(struct parser *ps);
+static struct sv_node *parse_block(struct parser *ps, int toplevel);
+
+/* Parses "(" test *("," test) ")" or a single test into n->tests. */
+static int parse_tests(struct parser *ps, struct sv_node *n, const struct sv_spec *sp)
+{
+	struct sv_node *tmp[TESTS_MAX];
+	uint16_t cnt = 0;
+
+	if (sp && sp->tests == 2) {
+		if (expect(ps, TK_LPAREN, "\"(\" starting a test list") < 0)
+			return -1;
+		for (;;) {
+			struct sv_node *t = parse_test(ps);
+			if (!t)
+				return -1;
+			if (cnt >= TESTS_MAX) {
+				errf(ps, t->line, t->col, "more than %d tests in a list", TESTS_MAX);
+				return -1;
+			}
+			tmp[cnt++] = t;
+			if (ps->tok.type == TK_COMMA) {
+				next(ps);
+				continue;
+			}
+			if (expect(ps, TK_RPAREN, "\",\" or \")\"") < 0)
+				return -1;
+			break;
+		}
+	} else if (sp && sp->tests == 1) {
+		struct sv_node *t = parse_test(ps);
+		if (!t)
+			return -1;
+		tmp[cnt++] = t;
+	} else if (sp && sp->is_test) {
+		/* A test without tests: what follows is the caller's to judge. */
+	} else if (ps->tok.type == TK_IDENT || ps->tok.type == TK_LPAREN) {
+		if (!ps->lenient) {
+			errf(ps, ps->tok.line, ps->tok.col, "%s takes no test", sp ? sp->name : "command");
+			return -1;
+		}
+		/* An unknown command in a lenient block: skip its tests. */
+		if (ps->tok.type == TK_LPAREN) {
+			struct sv_spec anyof = { "anyof", T_ANYOF, -1, 1, 2, 0, "", NULL };
+			return parse_tests(ps, n, &anyof);
+		}
+		struct sv_node *t = parse_test(ps);
+		if (!t)
+			return -1;
+		tmp[cnt++] = t;
+	}
+	n->ntests = cnt;
+	n->tests = cnt ? arena_alloc(ps->a, cnt * sizeof(*n->tests)) : NULL;
+	if (cnt)
+		memcpy(n->tests, tmp, cnt * sizeof(*n->tests));
+	return 0;
+}
+
+static struct sv_node *parse_node(struct parser *ps, int is_test)
+{
+	struct raw_arg args[ARGS_MAX];
+	int nargs;
+	struct sv_node *n;
+	const struct sv_spec *sp;
+
+	if (ps->failed)
+		return NULL;
+	if (ps->tok.type != TK_IDENT) {
+		errf(ps, ps->tok.line, ps->tok.col, "expected %s, found %s",
+		     is_test ? "a test" : "a command", sv_tok_name(ps->tok.type));
+		return NULL;
+	}
+	if (++ps->depth > SIEVE_NEST_MAX) {
+		errf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+		return NULL;
+	}
+	n = arena_zalloc(ps->a, sizeof(*n));
+	n->line = ps->tok.line;
+	n->col = ps->tok.col;
+	sp = sv_spec_find(ps->tok.text, is_test);
+	if (!sp && !ps->lenient) {
+		errf(ps, n->line, n->col, "unknown %s \"%.*s\"", is_test ? "test" : "command",
+		     (int)ps->tok.text.len, ps->tok.text.p);
+		return NULL;
+	}
+	if (sp && sp->ext >= 0 && !has_ext(ps, sp->ext) && !ps->lenient) {
+		errf(ps, n->line, n->col, "%s needs require \"%s\"", sp->name, sv_ext_name(sp->ext));
+		return NULL;
+	}
+	if (sp && sp->ext >= 0 && !has_ext(ps, sp->ext))
+		sp = NULL; /* lenient: not enabled, so unknown */
+	n->name = ps->tok.text;
+	next(ps);
+	if (parse_args(ps, args, &nargs) < 0)
+		return NULL;
+	if (!sp) {
+		n->id = is_test ? T_UNKNOWN : C_UNKNOWN;
+	} else {
+		n->id = sp->id;
+		if (bind_args(ps, sp, n, args, nargs) < 0)
+			return NULL;
+	}
+	if (parse_tests(ps, n, sp) < 0)
+		return NULL;
+	ps->depth--;
+	return n;
+}
+
+static struct sv_node *parse_test(struct parser *ps)
+{
+	return parse_node(ps, 1);
+}
+
+static int do_require(struct parser *ps, struct sv_node *n)
+{
+	if (ps->seen_command) {
+		errf(ps, n->line, n->col, "require must come before any other command");
+		return -1;
+	}
+	for (uint32_t i = 0; i < n->pos[0].n; i++) {
+		struct str e = n->pos[0].v[i].s;
+		int x = sv_ext_find(e);
+		if (x < 0 && !sieve_extension_known(e)) {
+			errf(ps, n->line, n->col, "unsupported extension \"%.*s\"", (int)e.len, e.p);
+			return -1;
+		}
+		if (x >= 0)
+			ps->exts |= 1ull << x;
+		/* Extensions that imply others (RFC 5173 none; 5235 spamtestplus
+		 * includes spamtest; 5463's error comes with ihave). */
+		if (x == EXT_SPAMTESTPLUS)
+			ps->exts |= 1ull << EXT_SPAMTEST;
+	}
+	return 0;
+}
+
+/* ihave with only constant known extensions enables them for the block;
+ * with an unknown one the block is parsed leniently (it never runs). */
+static int ihave_scope(struct parser *ps, struct sv_node *test, uint64_t *exts_r)
+{
+	int all_known = 1;
+	*exts_r = 0;
+	if (!test || test->id != T_IHAVE)
+		return 1;
+	for (uint32_t i = 0; i < test->pos[0].n; i++) {
+		int x = sv_ext_find(test->pos[0].v[i].s);
+		if (x < 0)
+			all_known &= sieve_extension_known(test->pos[0].v[i].s);
+		else
+			*exts_r |= 1ull << x;
+	}
+	return all_known;
+}
+
+static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
+{
+	struct sv_node *n = parse_node(ps, 0);
+	if (!n)
+		return NULL;
+	if (n->id == C_REQUIRE) {
+		if (do_require(ps, n) < 0)
+			return NULL;
+	} else {
+		ps->seen_command = 1;
+	}
+	if ((n->id == C_ELSIF || n->id == C_ELSE) &&
+	    (!prev || (prev->id != C_IF && prev->id != C_ELSIF) || prev->elsenode)) {
+		errf(ps, n->line, n->col, "%s without a preceding if", n->id == C_ELSE ? "else" : "elsif");
+		return NULL;
+	}
+	const struct sv_spec *sp = n->id == C_UNKNOWN ? NULL : sv_spec_by_id(n->id);
+	int wants_block = sp ? sp->block : ps->tok.type == TK_LBRACE;
+	if (wants_block) {
+		uint64_t save = ps->exts, add = 0;
+		int save_lenient = ps->lenient;
+		if (ps->tok.type != TK_LBRACE) {
+			errf(ps, ps->tok.line, ps->tok.col, "expected \"{\" starting the block of %s, found %s",
+			     sp ? sp->name : "command", sv_tok_name(ps->tok.type));
+			return NULL;
+		}
+		if ((n->id == C_IF || n->id == C_ELSIF) && has_ext(ps, EXT_IHAVE)) {
+			if (!ihave_scope(ps, n->tests[0], &add))
+				ps->lenient = 1;
+			ps->exts |= add;
+		}
+		if (++ps->depth > SIEVE_NEST_MAX) {
+			errf(ps, ps->tok.line, ps->tok.col, "nesting deeper than %d", SIEVE_NEST_MAX);
+			return NULL;
+		}
+		next(ps);
+		int seen = ps->seen_command;
+		ps->seen_command = 1;
+		n->block = parse_block(ps, 0);
+		ps->seen_command = seen;
+		ps->depth--;
+		ps->exts = save;
+		ps->lenient = save_lenient;
+		if (ps->failed || expect(ps, TK_RBRACE, "\"}\" or a command") < 0)
+			return NULL;
+	} else if (expect(ps, TK_SEMI, "\";\"") < 0) {
+		return NULL;
+	}
+	if (n->id == C_ELSIF || n->id == C_ELSE)
+		prev->elsenode = n;
+	return n;
+}
+
+/* Commands up to "}" (or the end of the script at top level). */
+static struct sv_node *parse_block(struct parser *ps, int toplevel)
+{
+	struct sv_node *first = NULL, *last = NULL;
+	while (!ps->failed) {
+		if (ps->tok.type == TK_EOF || (!toplevel && ps->tok.type == TK_RBRACE))
+			break;
+		struct sv_node *n = parse_command(ps, last);
+		if (!n)
+			return NULL;
+		/* elsif/else hang off their if; they are not commands of the block. */
+		if (n->id == C_ELSIF || n->id == C_ELSE) {
+			last = n;
+			continue;
+		}
+		if (!first)
+			first = n;
+		else {
+			struct sv_node *tail = first;
+			while (tail->next)
+				tail = tail->next;
+			tail->next = n;
+		}
+		last = n;
+	}
+	if (toplevel && !ps->failed && ps->tok.type != TK_EOF)
+		errf(ps, ps->tok.line, ps->tok.col, "expected a command, found %s",
+		     sv_tok_name(ps->tok.type));
+	return first;
+}
+
+struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX])
+{
+	struct parser ps;
+	struct sieve_script *s;
+	struct arena *a;
+
+	if (len > SIEVE_SCRIPT_MAX) {
+		snprintf(err, SIEVE_ERROR_MAX, "line 1, column 1: script is larger than %d octets",
+		         SIEVE_SCRIPT_MAX);
+		return NULL;
+	}
+	a = arena_new(16 * 1024);
+	memset(&ps, 0, sizeof(ps));
+	ps.a = a;
+	ps.err = err;
+	sv_lex_init(&ps.lx, text, len, a);
+	next(&ps);
+	struct sv_node *first = parse_block(&ps, 1);
+	if (ps.failed) {
+		arena_free(&a);
+		return NULL;
+	}
+	s = arena_zalloc(a, sizeof(*s));
+	s->arena = a;
+	s->first = first;
+	s->exts = ps.exts;
+	return s;
+}
+
+void sieve_script_free(struct sieve_script **s)
+{
+	if (!s || !*s)
+		return;
+	struct arena *a = (*s)->arena;
+	arena_free(&a);
+	*s = NULL;
+}
+
+int sieve_script_requires(const struct sieve_script *s, const char *ext)
+{
+	int x = sv_ext_find(str_c(ext));
+	return x >= 0 && (s->exts >> x & 1);
+}

@@ -1,0 +1,139 @@
+/*
+ * sieve_private.h — the compiled form shared by the parser, the command
+ * table and the interpreter.
+ *
+ * A script compiles to a tree of struct sv_node: every command and test
+ * is one node with its name resolved to an id, its tagged arguments as
+ * (tag, value) pairs, its positional arguments in order, its tests and
+ * its block. Interpretation walks the tree; each node evaluated costs one
+ * step of the run's budget.
+ */
+#ifndef TERN_SIEVE_PRIVATE_H
+#define TERN_SIEVE_PRIVATE_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+#include "sieve/sieve.h"
+
+/* Extensions, one bit each (the order of sieve_ext_names in sieve_spec.c). */
+enum sv_ext {
+	EXT_FILEINTO, EXT_ENVELOPE, EXT_REJECT, EXT_EREJECT, EXT_VARIABLES, EXT_IMAP4FLAGS,
+	EXT_VACATION, EXT_VACATION_SECONDS, EXT_RELATIONAL, EXT_SUBADDRESS, EXT_BODY, EXT_COPY,
+	EXT_MAILBOX, EXT_DATE, EXT_INDEX, EXT_REGEX, EXT_INCLUDE, EXT_EDITHEADER, EXT_DUPLICATE,
+	EXT_ENCODED_CHARACTER, EXT_ENVIRONMENT, EXT_IHAVE, EXT_NUMERIC, EXT_ENOTIFY,
+	EXT_SPECIAL_USE, EXT_MAILBOXID, EXT_FCC, EXT_SPAMTEST, EXT_SPAMTESTPLUS, EXT_VIRUSTEST,
+	EXT_REDIRECT_DSN, EXT_COUNT
+};
+
+/* Commands and tests. */
+enum sv_id {
+	/* control and actions */
+	C_REQUIRE, C_IF, C_ELSIF, C_ELSE, C_STOP, C_KEEP, C_DISCARD, C_FILEINTO, C_REDIRECT,
+	C_REJECT, C_EREJECT, C_VACATION, C_SET, C_ADDFLAG, C_SETFLAG, C_REMOVEFLAG, C_INCLUDE,
+	C_RETURN, C_GLOBAL, C_ADDHEADER, C_DELETEHEADER, C_NOTIFY, C_ERROR, C_UNKNOWN,
+	/* tests */
+	T_ADDRESS, T_ALLOF, T_ANYOF, T_ENVELOPE, T_EXISTS, T_FALSE, T_HEADER, T_NOT, T_SIZE,
+	T_TRUE, T_BODY, T_STRING, T_HASFLAG, T_MAILBOXEXISTS, T_DATE, T_CURRENTDATE, T_IHAVE,
+	T_ENVIRONMENT, T_DUPLICATE, T_VALID_NOTIFY_METHOD, T_NOTIFY_METHOD_CAPABILITY,
+	T_SPECIALUSE_EXISTS, T_MAILBOXIDEXISTS, T_SPAMTEST, T_VIRUSTEST, T_UNKNOWN, SV_ID_COUNT
+};
+
+/* Tags. Each tag's argument type is fixed (sieve_spec.c). */
+enum sv_tag {
+	G_IS, G_CONTAINS, G_MATCHES, G_REGEX, G_VALUE, G_COUNT, G_COMPARATOR, G_ALL, G_LOCALPART,
+	G_DOMAIN, G_USER, G_DETAIL, G_OVER, G_UNDER, G_COPY, G_CREATE, G_FLAGS, G_DAYS, G_SECONDS,
+	G_SUBJECT, G_FROM, G_ADDRESSES, G_MIME, G_HANDLE, G_RAW, G_CONTENT, G_TEXT, G_ZONE,
+	G_ORIGINALZONE, G_INDEX, G_LAST, G_LOWER, G_UPPER, G_LOWERFIRST, G_UPPERFIRST,
+	G_QUOTEWILDCARD, G_QUOTEREGEX, G_LENGTH, G_ENCODEURL, G_ONCE, G_OPTIONAL, G_PERSONAL,
+	G_GLOBAL, G_HEADER, G_UNIQUEID, G_IMPORTANCE, G_OPTIONS, G_MESSAGE, G_MAILBOXID,
+	G_SPECIALUSE, G_FCC, G_PERCENT, G_NOTIFY, G_RET, G_COUNT_TAGS
+};
+
+enum sv_argtype { A_NONE, A_STR, A_LIST, A_NUM };
+
+struct sv_string {
+	struct str s;
+	unsigned dyn : 1; /* holds "${": expanded at run time (variables) */
+};
+
+struct sv_arg {
+	uint8_t type;   /* A_STR, A_LIST or A_NUM */
+	uint32_t n;     /* strings */
+	struct sv_string *v;
+	uint64_t num;
+};
+
+struct sv_tagarg {
+	uint8_t tag;
+	uint32_t line, col; /* of the tag, for errors */
+	struct sv_arg arg; /* type A_NONE when the tag takes none */
+};
+
+enum sv_match { M_IS, M_CONTAINS, M_MATCHES, M_REGEX, M_VALUE, M_COUNT };
+enum sv_cmp { CMP_OCTET, CMP_CASEMAP, CMP_NUMERIC };
+enum sv_rel { REL_GT, REL_GE, REL_LT, REL_LE, REL_EQ, REL_NE };
+enum sv_addrpart { AP_ALL, AP_LOCALPART, AP_DOMAIN, AP_USER, AP_DETAIL };
+
+struct sv_node {
+	uint16_t id; /* enum sv_id */
+	uint32_t line, col;
+	uint16_t ntags, npos, ntests;
+	struct sv_tagarg *tags;
+	struct sv_arg *pos;
+	struct sv_node **tests;
+	struct sv_node *block;   /* first command of the block */
+	struct sv_node *next;    /* next command in the same block */
+	struct sv_node *elsenode; /* IF/ELSIF: the ELSIF or ELSE that follows */
+	/* Resolved from the tags at compile time. */
+	uint8_t match, cmp, rel, addrpart;
+	struct str name; /* C_UNKNOWN / T_UNKNOWN: the name as written */
+};
+
+struct sieve_script {
+	struct arena *arena;
+	struct sv_node *first;
+	uint64_t exts; /* bit per enum sv_ext required */
+};
+
+/* sieve_spec.c */
+struct sv_spec {
+	const char *name;
+	uint16_t id;
+	int8_t ext;         /* enum sv_ext needed, -1 for none */
+	uint8_t is_test;
+	uint8_t tests;      /* 0 none, 1 one test, 2 a test list */
+	uint8_t block;      /* 1 takes a block */
+	const char *pos;    /* positional types: 'S' string, 'L' list, 'N' number;
+	                     * '?' makes the next one optional */
+	const uint8_t *tags; /* allowed tags, G_COUNT_TAGS-terminated */
+};
+const struct sv_spec *sv_spec_find(struct str name, int is_test);
+const struct sv_spec *sv_spec_by_id(uint16_t id);
+int sv_tag_find(struct str name);
+const char *sv_tag_name(int tag);
+enum sv_argtype sv_tag_argtype(int tag);
+int sv_tag_ext(int tag, uint16_t cmd); /* extension a tag needs on cmd, -1 none */
+int sv_ext_find(struct str name);
+const char *sv_ext_name(int ext);
+
+/* sieve_match.c */
+struct sv_matcher {
+	uint8_t match, cmp, rel;
+	uint64_t *steps; /* shared budget, decremented */
+	/* :matches / :regex captures, when wanted (variables) */
+	struct str caps[10];
+	char *capbuf;   /* SIEVE_VAR_VALUE_MAX * 10 octets the captures are copied to */
+	int want_caps;
+	int ncaps;
+};
+/* 1 match, 0 no, -1 budget exhausted / bad regex (err set). */
+int sv_match_one(struct sv_matcher *m, struct str value, struct str key, char *err);
+/* comparator order: <0, 0, >0 (i;ascii-numeric: numbers, no digits = +inf) */
+int sv_cmp_order(uint8_t cmp, struct str a, struct str b);
+int sv_rel_holds(uint8_t rel, int order);
+int sv_rel_parse(struct str s);
+int sv_cmp_parse(struct str s);
+
+#endif

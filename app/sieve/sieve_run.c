@@ -1,0 +1,773 @@
+/*
+ * sieve_run.c — the interpreter: walks a compiled script's commands and
+ * gathers actions into a struct sieve_result. Nothing here performs an
+ * action; the delivery stage does, after the run.
+ *
+ * Implicit keep (RFC 5228 §2.10.2): on unless an action cancels it
+ * (discard, fileinto/redirect without :copy, reject, ereject, keep itself
+ * which turns it into an explicit keep). A second fileinto of the same
+ * mailbox, or a second redirect to the same address, is dropped (§2.10.3).
+ * On a run-time error the result is reset to the implicit keep alone.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/xalloc.h"
+#include "sieve/sieve_run.h"
+
+void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
+{
+	va_list ap;
+	int off = 0;
+	if (r->failed)
+		return;
+	r->failed = 1;
+	if (n)
+		off = snprintf(r->err, SIEVE_ERROR_MAX, "line %u: ", n->line);
+	va_start(ap, fmt);
+	vsnprintf(r->err + off, SIEVE_ERROR_MAX - (size_t)off, fmt, ap);
+	va_end(ap);
+}
+
+int run_spend(struct run *r, uint64_t n)
+{
+	if (r->steps < n) {
+		r->steps = 0;
+		run_fail(r, NULL, "the script ran past its budget of %d steps", SIEVE_STEPS_MAX);
+		return -1;
+	}
+	r->steps -= n;
+	return 0;
+}
+
+const struct sv_arg *node_tag(const struct sv_node *n, int tag)
+{
+	for (uint16_t i = 0; i < n->ntags; i++)
+		if (n->tags[i].tag == tag)
+			return &n->tags[i].arg;
+	return NULL;
+}
+
+static struct str keep_str(struct run *r, struct str s)
+{
+	return str_make(arena_strndup(r->a, s.p ? s.p : "", s.len), s.len);
+}
+
+static struct sieve_action *add_action(struct run *r, const struct sv_node *n,
+                                       enum sieve_action_kind k)
+{
+	if (r->res->nactions >= r->maxactions) {
+		run_fail(r, n, "more than %d actions", SIEVE_ACTIONS_MAX);
+		return NULL;
+	}
+	struct sieve_action *a = &r->res->actions[r->res->nactions++];
+	memset(a, 0, sizeof(*a));
+	a->kind = k;
+	return a;
+}
+
+/* The flags an action gets: :flags when given, else the internal variable. */
+static struct str action_flags(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *fl = node_tag(n, G_FLAGS);
+	struct buf b;
+	struct str out;
+
+	buf_init(&b, SIEVE_VAR_VALUE_MAX);
+	if (fl) {
+		for (uint32_t i = 0; i < fl->n; i++)
+			flags_add(&b, arg_str(r, fl, i));
+	} else if (r->frame->script->exts >> EXT_IMAP4FLAGS & 1 || buf_len(&r->flags)) {
+		flags_add(&b, buf_str(&r->flags));
+	}
+	out = keep_str(r, buf_str(&b));
+	buf_free(&b);
+	return out;
+}
+
+static int has_explicit(struct run *r, enum sieve_action_kind k, struct str target)
+{
+	for (uint32_t i = 0; i < r->res->nactions; i++) {
+		const struct sieve_action *a = &r->res->actions[i];
+		if (a->kind != k)
+			continue;
+		if (k == SIEVE_ACT_KEEP || k == SIEVE_ACT_DISCARD)
+			return 1;
+		if (k == SIEVE_ACT_FILEINTO ? str_eq(a->target, target) : str_eq_ci(a->target, target))
+			return 1;
+	}
+	return 0;
+}
+
+static int is_inbox(struct str m)
+{
+	return str_eq_ci(m, STR_LIT("INBOX"));
+}
+
+static int conflicts_with_reject(struct run *r, const struct sv_node *n, int adding_reject)
+{
+	for (uint32_t i = 0; i < r->res->nactions; i++) {
+		enum sieve_action_kind k = r->res->actions[i].kind;
+		int rej = k == SIEVE_ACT_REJECT || k == SIEVE_ACT_EREJECT;
+		int delivers = k == SIEVE_ACT_KEEP || k == SIEVE_ACT_FILEINTO || k == SIEVE_ACT_REDIRECT ||
+		               k == SIEVE_ACT_VACATION;
+		if ((adding_reject && (delivers || rej)) || (!adding_reject && rej)) {
+			run_fail(r, n, "reject cannot be combined with %s",
+			         adding_reject && rej ? "another reject" : "keep, fileinto, redirect or vacation");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void cmd_keep(struct run *r, const struct sv_node *n)
+{
+	struct str flags = action_flags(r, n);
+	if (conflicts_with_reject(r, n, 0))
+		return;
+	r->res->implicit_keep = 0;
+	/* keep and fileinto "INBOX" are the same delivery. */
+	for (uint32_t i = 0; i < r->res->nactions; i++) {
+		struct sieve_action *a = &r->res->actions[i];
+		if (a->kind == SIEVE_ACT_KEEP || (a->kind == SIEVE_ACT_FILEINTO && is_inbox(a->target) &&
+		                                  !a->mailboxid.len && !a->specialuse.len)) {
+			a->flags = flags;
+			return;
+		}
+	}
+	struct sieve_action *a = add_action(r, n, SIEVE_ACT_KEEP);
+	if (a)
+		a->flags = flags;
+}
+
+static void cmd_fileinto(struct run *r, const struct sv_node *n)
+{
+	struct str box = keep_str(r, arg_str(r, &n->pos[0], 0));
+	const struct sv_arg *mid = node_tag(n, G_MAILBOXID), *su = node_tag(n, G_SPECIALUSE);
+	int copy = node_tag(n, G_COPY) != NULL;
+	struct str flags = action_flags(r, n);
+
+	if (conflicts_with_reject(r, n, 0))
+		return;
+	if (!copy)
+		r->res->implicit_keep = 0;
+	if (box.len == 0) {
+		run_fail(r, n, "fileinto with an empty mailbox name");
+		return;
+	}
+	for (uint32_t i = 0; i < r->res->nactions; i++) {
+		struct sieve_action *a = &r->res->actions[i];
+		if ((a->kind == SIEVE_ACT_FILEINTO && str_eq(a->target, box)) ||
+		    (a->kind == SIEVE_ACT_KEEP && is_inbox(box) && !mid && !su)) {
+			a->flags = flags; /* the last one's flags win */
+			return;
+		}
+	}
+	struct sieve_action *a = add_action(r, n, SIEVE_ACT_FILEINTO);
+	if (!a)
+		return;
+	a->target = box;
+	a->flags = flags;
+	a->copy = copy;
+	a->create = node_tag(n, G_CREATE) != NULL;
+	if (mid)
+		a->mailboxid = keep_str(r, arg_str(r, mid, 0));
+	if (su)
+		a->specialuse = keep_str(r, arg_str(r, su, 0));
+}
+
+/* A plausible mailbox: local@domain, no spaces or controls. */
+static int valid_address(struct str s)
+{
+	ptrdiff_t at = str_rchr(s, '@');
+	if (at <= 0 || (size_t)at + 1 >= s.len || s.len > 320)
+		return 0;
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] <= ' ' || s.p[i] == '<' || s.p[i] == '>' || s.p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void cmd_redirect(struct run *r, const struct sv_node *n)
+{
+	struct str to = str_trim(arg_str(r, &n->pos[0], 0));
+	int copy = node_tag(n, G_COPY) != NULL;
+
+	if (conflicts_with_reject(r, n, 0))
+		return;
+	if (to.len > 2 && to.p[0] == '<' && to.p[to.len - 1] == '>')
+		to = str_make(to.p + 1, to.len - 2);
+	if (!valid_address(to)) {
+		run_fail(r, n, "redirect to an invalid address \"%.*s\"", (int)(to.len > 64 ? 64 : to.len),
+		         to.p);
+		return;
+	}
+	if (!copy)
+		r->res->implicit_keep = 0;
+	if (has_explicit(r, SIEVE_ACT_REDIRECT, to))
+		return;
+	if (++r->redirects > SIEVE_REDIRECTS_MAX) {
+		run_fail(r, n, "more than %d redirects", SIEVE_REDIRECTS_MAX);
+		return;
+	}
+	struct sieve_action *a = add_action(r, n, SIEVE_ACT_REDIRECT);
+	if (!a)
+		return;
+	a->target = keep_str(r, to);
+	a->copy = copy;
+	const struct sv_arg *x;
+	if ((x = node_tag(n, G_NOTIFY)))
+		a->notify = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_RET)))
+		a->ret = keep_str(r, arg_str(r, x, 0));
+}
+
+static void cmd_vacation(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *x;
+	struct sieve_action *a;
+
+	if (conflicts_with_reject(r, n, 0))
+		return;
+	if (++r->vacations > 1) {
+		run_fail(r, n, "more than one vacation action");
+		return;
+	}
+	if (!(a = add_action(r, n, SIEVE_ACT_VACATION)))
+		return;
+	a->text = keep_str(r, arg_str(r, &n->pos[0], 0));
+	a->seconds = 7 * 86400;
+	if ((x = node_tag(n, G_DAYS)))
+		a->seconds = (x->num < 1 ? 1 : x->num > 365 ? 365 : x->num) * 86400;
+	if ((x = node_tag(n, G_SECONDS)))
+		a->seconds = x->num > 365 * 86400ull ? 365 * 86400ull : x->num;
+	if ((x = node_tag(n, G_SUBJECT)))
+		a->subject = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_FROM)))
+		a->from = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_HANDLE)))
+		a->handle = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_FCC)))
+		a->fcc = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_ADDRESSES))) {
+		a->addresses = arena_alloc(r->a, (x->n + 1) * sizeof(struct str));
+		for (uint32_t i = 0; i < x->n; i++)
+			a->addresses[i] = keep_str(r, arg_str(r, x, i));
+		a->naddresses = x->n;
+	}
+	a->mime = node_tag(n, G_MIME) != NULL;
+}
+
+static void cmd_notify(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *x;
+	struct sieve_action *a;
+	struct str method = arg_str(r, &n->pos[0], 0);
+
+	if (!str_has_prefix_ci(method, "mailto:")) {
+		run_fail(r, n, "notify method \"%.*s\" is not supported (only mailto)",
+		         (int)(method.len > 64 ? 64 : method.len), method.p);
+		return;
+	}
+	if (!(a = add_action(r, n, SIEVE_ACT_NOTIFY)))
+		return;
+	a->target = keep_str(r, method);
+	if ((x = node_tag(n, G_FROM)))
+		a->from = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_IMPORTANCE)))
+		a->importance = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_MESSAGE)))
+		a->text = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_FCC)))
+		a->fcc = keep_str(r, arg_str(r, x, 0));
+	if ((x = node_tag(n, G_OPTIONS))) {
+		a->addresses = arena_alloc(r->a, (x->n + 1) * sizeof(struct str));
+		for (uint32_t i = 0; i < x->n; i++)
+			a->addresses[i] = keep_str(r, arg_str(r, x, i));
+		a->naddresses = x->n;
+	}
+}
+
+static void cmd_reject(struct run *r, const struct sv_node *n)
+{
+	if (conflicts_with_reject(r, n, 1))
+		return;
+	struct sieve_action *a = add_action(r, n, n->id == C_REJECT ? SIEVE_ACT_REJECT : SIEVE_ACT_EREJECT);
+	if (!a)
+		return;
+	a->text = keep_str(r, arg_str(r, &n->pos[0], 0));
+	r->res->implicit_keep = 0;
+}
+
+/* RFC 5229 §4.1 modifiers, applied from the highest precedence down. */
+static struct str set_modify(struct run *r, const struct sv_node *n, struct str v)
+{
+	char *o;
+	if (node_tag(n, G_LOWER) || node_tag(n, G_UPPER)) {
+		int up = node_tag(n, G_UPPER) != NULL;
+		o = arena_strndup(r->a, v.p, v.len);
+		for (size_t i = 0; i < v.len; i++)
+			if (up ? (o[i] >= 'a' && o[i] <= 'z') : (o[i] >= 'A' && o[i] <= 'Z'))
+				o[i] = (char)(o[i] ^ 0x20);
+		v = str_make(o, v.len);
+	}
+	if ((node_tag(n, G_LOWERFIRST) || node_tag(n, G_UPPERFIRST)) && v.len) {
+		int up = node_tag(n, G_UPPERFIRST) != NULL;
+		o = arena_strndup(r->a, v.p, v.len);
+		if (up ? (o[0] >= 'a' && o[0] <= 'z') : (o[0] >= 'A' && o[0] <= 'Z'))
+			o[0] = (char)(o[0] ^ 0x20);
+		v = str_make(o, v.len);
+	}
+	if (node_tag(n, G_QUOTEWILDCARD) || node_tag(n, G_QUOTEREGEX)) {
+		const char *special = node_tag(n, G_QUOTEREGEX) ? "\\*?.+()[]{}|^$" : "\\*?";
+		o = arena_alloc(r->a, v.len * 2 + 1);
+		size_t k = 0;
+		for (size_t i = 0; i < v.len; i++) {
+			if (strchr(special, v.p[i]) && v.p[i])
+				o[k++] = '\\';
+			o[k++] = v.p[i];
+		}
+		v = str_make(o, k);
+	}
+	if (node_tag(n, G_ENCODEURL)) {
+		static const char hex[] = "0123456789ABCDEF";
+		o = arena_alloc(r->a, v.len * 3 + 1);
+		size_t k = 0;
+		for (size_t i = 0; i < v.len; i++) {
+			unsigned char c = (unsigned char)v.p[i];
+			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			    strchr("-._~", c)) {
+				o[k++] = (char)c;
+			} else {
+				o[k++] = '%';
+				o[k++] = hex[c >> 4];
+				o[k++] = hex[c & 15];
+			}
+		}
+		v = str_make(o, k);
+	}
+	if (node_tag(n, G_LENGTH)) {
+		size_t chars = 0;
+		for (size_t i = 0; i < v.len; i++)
+			chars += ((unsigned char)v.p[i] & 0xc0) != 0x80;
+		v = str_c(arena_printf(r->a, "%zu", chars));
+	}
+	return v;
+}
+
+static void cmd_flags(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *list = &n->pos[n->npos - 1];
+	struct buf *target = &r->flags;
+
+	if (n->npos == 2) {
+		struct str name = arg_str(r, &n->pos[0], 0);
+		target = vars_find(r, name, 1);
+		if (!target)
+			return;
+	}
+	if (n->id == C_SETFLAG)
+		buf_reset(target);
+	for (uint32_t i = 0; i < list->n; i++) {
+		struct str v = arg_str(r, list, i);
+		if (n->id == C_REMOVEFLAG)
+			flags_remove(target, v);
+		else
+			flags_add(target, v);
+	}
+}
+
+static int valid_header_name(struct str s)
+{
+	if (s.len == 0 || s.len > 998)
+		return 0;
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] < 33 || (unsigned char)s.p[i] > 126 || s.p[i] == ':')
+			return 0;
+	return 1;
+}
+
+/* RFC 5293 §6: fields whose change would hide where mail came from. */
+static int protected_header(struct str s)
+{
+	return str_eq_ci(s, STR_LIT("Received")) || str_eq_ci(s, STR_LIT("Auto-Submitted"));
+}
+
+static void cmd_addheader(struct run *r, const struct sv_node *n)
+{
+	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
+	struct str value = keep_str(r, arg_str(r, &n->pos[1], 0));
+	int last = node_tag(n, G_LAST) != NULL;
+	if (!valid_header_name(name)) {
+		run_fail(r, n, "addheader: invalid field name");
+		return;
+	}
+	if (protected_header(name))
+		return;
+	for (size_t i = 0; i < value.len; i++)
+		if (value.p[i] == '\0' || ((value.p[i] == '\r' || value.p[i] == '\n') &&
+		                           !(i + 1 < value.len && (value.p[i + 1] == ' ' || value.p[i + 1] == '\t' || value.p[i + 1] == '\n')))) {
+			run_fail(r, n, "addheader: the value has a bare line end");
+			return;
+		}
+	if (msg_header_add(r, name, value, last) < 0) {
+		run_fail(r, n, "addheader: too many header fields");
+		return;
+	}
+	struct sieve_action *a = add_action(r, n, SIEVE_ACT_ADDHEADER);
+	if (!a)
+		return;
+	a->name = name;
+	a->value = value;
+	a->last = last;
+}
+
+static void cmd_deleteheader(struct run *r, const struct sv_node *n)
+{
+	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
+	const struct sv_arg *ix = node_tag(n, G_INDEX);
+	int last = node_tag(n, G_LAST) != NULL;
+	uint32_t count = 0, seen = 0, want = 0;
+	struct sv_matcher m;
+
+	if (!valid_header_name(name) || protected_header(name))
+		return;
+	msg_headers(r);
+	for (uint32_t i = 0; i < r->nhf; i++)
+		count += !r->hf[i].deleted && str_eq_ci(r->hf[i].name, name);
+	if (ix) {
+		if (ix->num > count)
+			return;
+		want = last ? count - (uint32_t)ix->num + 1 : (uint32_t)ix->num;
+	}
+	memset(&m, 0, sizeof(m));
+	m.match = n->match;
+	m.cmp = n->cmp;
+	m.rel = n->rel;
+	m.steps = &r->steps;
+	for (uint32_t i = 0; i < r->nhf; i++) {
+		if (r->hf[i].deleted || !str_eq_ci(r->hf[i].name, name))
+			continue;
+		seen++;
+		if (ix && seen != want)
+			continue;
+		int del = n->npos < 2;
+		if (!del) {
+			struct str v = msg_header_value(r, i, 1);
+			for (uint32_t k = 0; k < n->pos[1].n && !del; k++) {
+				int rc = sv_match_one(&m, v, arg_str(r, &n->pos[1], k), r->err);
+				if (rc < 0) {
+					r->failed = 1;
+					return;
+				}
+				del = rc;
+			}
+		}
+		if (!del)
+			continue;
+		r->hf[i].deleted = 1;
+		struct sieve_action *a = add_action(r, n, SIEVE_ACT_DELETEHEADER);
+		if (!a)
+			return;
+		a->name = name;
+		a->value = keep_str(r, r->hf[i].value);
+		a->index = seen;
+	}
+}
+
+static void run_block(struct run *r, const struct sv_node *n);
+
+static const struct sieve_script *load_include(struct run *r, const struct sv_node *n,
+                                               struct str name, int global, int *skip)
+{
+	struct str text;
+	char err[SIEVE_ERROR_MAX];
+	*skip = 0;
+	if (!r->env->include_text || r->env->include_text(r->env->ctx, name, global, &text) < 0) {
+		if (node_tag(n, G_OPTIONAL)) {
+			*skip = 1;
+			return NULL;
+		}
+		run_fail(r, n, "include: no script \"%.*s\"", (int)(name.len > 64 ? 64 : name.len), name.p);
+		return NULL;
+	}
+	struct sieve_script *s = sieve_compile(text.p, text.len, err);
+	if (!s)
+		run_fail(r, n, "include \"%.*s\": %s", (int)(name.len > 64 ? 64 : name.len), name.p, err);
+	return s;
+}
+
+static void cmd_include(struct run *r, const struct sv_node *n)
+{
+	struct str name = keep_str(r, arg_str(r, &n->pos[0], 0));
+	int global = node_tag(n, G_GLOBAL) != NULL, once = node_tag(n, G_ONCE) != NULL, skip;
+
+	if (name.len == 0 || memchr(name.p, '/', name.len)) {
+		run_fail(r, n, "include: invalid script name");
+		return;
+	}
+	for (int i = 0; i < r->includes; i++)
+		if (str_eq(r->included[i], name) && (once || r->includes_once[i]))
+			return;
+	if (r->include_depth >= SIEVE_INCLUDE_DEPTH_MAX || r->includes >= SIEVE_INCLUDES_MAX) {
+		run_fail(r, n, "include nested deeper than %d or more than %d scripts",
+		         SIEVE_INCLUDE_DEPTH_MAX, SIEVE_INCLUDES_MAX);
+		return;
+	}
+	r->included[r->includes] = name;
+	r->includes_once[r->includes++] = once;
+	const struct sieve_script *s = load_include(r, n, name, global, &skip);
+	if (!s)
+		return;
+	struct frame *saved = r->frame;
+	struct frame *f = arena_zalloc(r->a, sizeof(*f));
+	f->script = s;
+	r->frame = f;
+	r->include_depth++;
+	run_block(r, s->first);
+	r->include_depth--;
+	r->returned = 0;
+	for (int i = 0; i < f->nvars; i++)
+		buf_free(&f->vars[i].val);
+	r->frame = saved;
+	struct sieve_script *mut = (struct sieve_script *)s;
+	sieve_script_free(&mut);
+}
+
+static void cmd_global(struct run *r, const struct sv_node *n)
+{
+	for (uint32_t i = 0; i < n->pos[0].n; i++) {
+		struct str name = arg_str(r, &n->pos[0], i);
+		if (name.len == 0 || name.len > SIEVE_VAR_NAME_MAX) {
+			run_fail(r, n, "global: invalid variable name");
+			return;
+		}
+		if (r->frame->nglobals >= SIEVE_VARS_MAX) {
+			run_fail(r, n, "more than %d global variables", SIEVE_VARS_MAX);
+			return;
+		}
+		memcpy(r->frame->globals[r->frame->nglobals], name.p, name.len);
+		r->frame->globals[r->frame->nglobals++][name.len] = '\0';
+	}
+}
+
+static void run_command(struct run *r, const struct sv_node *n)
+{
+	int rc;
+	switch (n->id) {
+	case C_REQUIRE:
+		break;
+	case C_IF:
+		for (const struct sv_node *b = n; b; b = b->elsenode) {
+			if (b->id == C_ELSE) {
+				run_block(r, b->block);
+				break;
+			}
+			rc = test_eval(r, b->tests[0]);
+			if (rc < 0)
+				return;
+			if (rc) {
+				run_block(r, b->block);
+				break;
+			}
+		}
+		break;
+	case C_STOP:
+		r->stopped = 1;
+		break;
+	case C_RETURN:
+		r->returned = 1;
+		break;
+	case C_KEEP:
+		cmd_keep(r, n);
+		break;
+	case C_DISCARD:
+		r->res->implicit_keep = 0;
+		if (!has_explicit(r, SIEVE_ACT_DISCARD, STR_NULL))
+			(void)add_action(r, n, SIEVE_ACT_DISCARD);
+		break;
+	case C_FILEINTO:
+		cmd_fileinto(r, n);
+		break;
+	case C_REDIRECT:
+		cmd_redirect(r, n);
+		break;
+	case C_REJECT:
+	case C_EREJECT:
+		cmd_reject(r, n);
+		break;
+	case C_VACATION:
+		cmd_vacation(r, n);
+		break;
+	case C_SET:
+		(void)vars_set(r, arg_str(r, &n->pos[0], 0), set_modify(r, n, arg_str(r, &n->pos[1], 0)));
+		break;
+	case C_ADDFLAG:
+	case C_SETFLAG:
+	case C_REMOVEFLAG:
+		cmd_flags(r, n);
+		break;
+	case C_INCLUDE:
+		cmd_include(r, n);
+		break;
+	case C_GLOBAL:
+		cmd_global(r, n);
+		break;
+	case C_ADDHEADER:
+		cmd_addheader(r, n);
+		break;
+	case C_DELETEHEADER:
+		cmd_deleteheader(r, n);
+		break;
+	case C_NOTIFY:
+		cmd_notify(r, n);
+		break;
+	case C_ERROR: {
+		struct str m = arg_str(r, &n->pos[0], 0);
+		run_fail(r, n, "error: %.*s", (int)(m.len > 200 ? 200 : m.len), m.p);
+		break;
+	}
+	default:
+		run_fail(r, n, "command \"%.*s\" is not supported", (int)n->name.len, n->name.p);
+		break;
+	}
+}
+
+static void run_block(struct run *r, const struct sv_node *n)
+{
+	for (; n && !r->failed && !r->stopped && !r->returned; n = n->next) {
+		if (run_spend(r, 1) < 0)
+			return;
+		run_command(r, n);
+	}
+}
+
+int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct arena *a,
+              struct sieve_result *res)
+{
+	struct run *r = arena_zalloc(a, sizeof(*r));
+
+	memset(res, 0, sizeof(*res));
+	res->implicit_keep = 1;
+	res->keep_flags = STR_LIT("");
+	res->actions = arena_zalloc(a, (SIEVE_ACTIONS_MAX + 8) * sizeof(struct sieve_action));
+	r->env = env;
+	r->a = a;
+	r->res = res;
+	r->err = res->error;
+	r->steps = SIEVE_STEPS_MAX;
+	r->maxactions = SIEVE_ACTIONS_MAX;
+	r->capbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+	r->mcapbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+	r->frame = arena_zalloc(a, sizeof(*r->frame));
+	r->frame->script = s;
+	buf_init(&r->flags, SIEVE_VAR_VALUE_MAX);
+	buf_init(&r->scratch, 256 * 1024);
+
+	run_block(r, s->first);
+
+	res->steps = SIEVE_STEPS_MAX - r->steps;
+	if (!r->failed)
+		res->keep_flags = keep_str(r, buf_str(&r->flags));
+	for (int i = 0; i < r->frame->nvars; i++)
+		buf_free(&r->frame->vars[i].val);
+	for (int i = 0; i < r->nglobals; i++)
+		buf_free(&r->globals[i].val);
+	buf_free(&r->flags);
+	buf_free(&r->scratch);
+	if (r->failed) {
+		res->nactions = 0;
+		res->implicit_keep = 1;
+		res->keep_flags = STR_LIT("");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the `tern sieve test` rendering ---- */
+
+static int cmp_ci(const void *a, const void *b)
+{
+	const struct str *x = a, *y = b;
+	return sv_cmp_order(CMP_CASEMAP, *x, *y);
+}
+
+static void put_flags(char *out, size_t outsz, size_t *o, struct str flags)
+{
+	struct str v[64];
+	int n = 0;
+	for (size_t i = 0; i < flags.len && n < 64;) {
+		size_t j = i;
+		while (j < flags.len && flags.p[j] != ' ')
+			j++;
+		if (j > i)
+			v[n++] = str_make(flags.p + i, j - i);
+		i = j + 1;
+	}
+	if (!n)
+		return;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_ci);
+	*o += (size_t)snprintf(out + *o, *o < outsz ? outsz - *o : 0, " :flags \"");
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k <= v[i].len; k++) {
+			char c = k == v[i].len ? (i + 1 < n ? ' ' : '"') : v[i].p[k];
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c + 32);
+			if (*o + 1 < outsz)
+				out[(*o)++] = c;
+		}
+	if (*o < outsz)
+		out[*o] = '\0';
+}
+
+void sieve_result_format(const struct sieve_result *res, char *out, size_t outsz)
+{
+	size_t o = 0;
+	if (!outsz)
+		return;
+	out[0] = '\0';
+#define PUT(...) (o += (size_t)snprintf(out + o, o < outsz ? outsz - o : 0, __VA_ARGS__))
+	for (uint32_t i = 0; i < res->nactions && o < outsz; i++) {
+		const struct sieve_action *a = &res->actions[i];
+		switch (a->kind) {
+		case SIEVE_ACT_KEEP:
+			PUT("keep");
+			put_flags(out, outsz, &o, a->flags);
+			PUT("\n");
+			break;
+		case SIEVE_ACT_FILEINTO:
+			PUT("fileinto \"%.*s\"", (int)a->target.len, a->target.p);
+			put_flags(out, outsz, &o, a->flags);
+			PUT("\n");
+			break;
+		case SIEVE_ACT_REDIRECT:
+			PUT("redirect \"%.*s\"\n", (int)a->target.len, a->target.p);
+			break;
+		case SIEVE_ACT_REJECT:
+		case SIEVE_ACT_EREJECT:
+			PUT("%s \"%.*s\"\n", a->kind == SIEVE_ACT_REJECT ? "reject" : "ereject",
+			    (int)a->text.len, a->text.p);
+			break;
+		case SIEVE_ACT_DISCARD:
+			PUT("discard\n");
+			break;
+		case SIEVE_ACT_VACATION:
+			PUT("vacation\n");
+			break;
+		case SIEVE_ACT_NOTIFY:
+			PUT("notify \"%.*s\"\n", (int)a->target.len, a->target.p);
+			break;
+		default:
+			break; /* header edits and duplicate tracking are not deliveries */
+		}
+	}
+	if (res->implicit_keep && o < outsz) {
+		PUT("keep");
+		put_flags(out, outsz, &o, res->keep_flags);
+		PUT("\n");
+	}
+#undef PUT
+	if (o >= outsz)
+		out[outsz - 1] = '\0';
+}

@@ -1,0 +1,94 @@
+/*
+ * sieve_run.h — the state of one run, shared by the interpreter's files:
+ * sieve_run.c (commands and control), sieve_test.c (tests),
+ * sieve_msg.c (the message as tests see it) and sieve_vars.c (variables,
+ * flags, string expansion).
+ */
+#ifndef TERN_SIEVE_RUN_H
+#define TERN_SIEVE_RUN_H
+
+#include "core/buf.h"
+#include "mime/mime_tree.h"
+#include "sieve/sieve_private.h"
+
+struct hfield {
+	struct str name, value; /* value raw (folded) */
+	uint8_t deleted;
+};
+
+struct var {
+	char name[SIEVE_VAR_NAME_MAX + 1];
+	struct buf val;
+};
+
+struct frame {
+	const struct sieve_script *script;
+	struct var vars[SIEVE_VARS_MAX];
+	int nvars;
+	char globals[SIEVE_VARS_MAX][SIEVE_VAR_NAME_MAX + 1]; /* names declared global */
+	int nglobals;
+};
+
+struct run {
+	const struct sieve_env *env;
+	struct arena *a;
+	struct sieve_result *res;
+	uint64_t steps; /* left */
+	char *err;
+	int failed, stopped, returned;
+	/* the message */
+	struct hfield *hf;
+	uint32_t nhf, caphf;
+	int headers_parsed;
+	struct mime_tree tree;
+	int tree_parsed;
+	uint64_t body_seen; /* body octets examined so far */
+	/* variables */
+	struct frame *frame;
+	struct var globals[SIEVE_VARS_MAX];
+	int nglobals;
+	struct buf flags; /* the internal flags variable (imap4flags) */
+	struct str caps[10];
+	int ncaps;
+	char *capbuf; /* 10 * SIEVE_VAR_VALUE_MAX */
+	char *mcapbuf;
+	/* actions */
+	uint32_t maxactions;
+	int redirects, vacations;
+	int include_depth, includes;
+	struct str included[SIEVE_INCLUDES_MAX];
+	int includes_once[SIEVE_INCLUDES_MAX];
+	struct buf scratch; /* one header value unfolded and decoded */
+};
+
+/* sieve_run.c */
+void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int run_spend(struct run *r, uint64_t n);
+const struct sv_arg *node_tag(const struct sv_node *n, int tag);
+
+/* sieve_test.c: 1 true, 0 false, -1 run error (r->failed) */
+int test_eval(struct run *r, const struct sv_node *t);
+
+/* sieve_msg.c */
+void msg_headers(struct run *r);
+/* The unfolded, RFC 2047-decoded value of field i (into r->scratch). */
+struct str msg_header_value(struct run *r, uint32_t i, int decode);
+/* Octets of the body part parts[i] decoded to UTF-8 text (appended to out). */
+void msg_tree(struct run *r);
+int msg_part_text(struct run *r, uint32_t i, struct buf *out);
+int msg_header_add(struct run *r, struct str name, struct str value, int last);
+
+/* sieve_vars.c */
+/* Expands ${...} in s when it is dynamic; result valid for the run. */
+struct str vars_expand(struct run *r, const struct sv_string *s);
+int vars_set(struct run *r, struct str name, struct str value);
+struct buf *vars_find(struct run *r, struct str name, int create);
+/* Flags lists: space-separated, normalised (no duplicates, ASCII
+ * case-insensitively), appended to or removed from dst. */
+void flags_add(struct buf *dst, struct str list);
+void flags_remove(struct buf *dst, struct str list);
+/* Expands every string of a list argument and calls fn on each value. */
+struct str arg_str(struct run *r, const struct sv_arg *a, uint32_t i);
+
+#endif

@@ -1,0 +1,629 @@
+/*
+ * sieve_test.c — Sieve tests: each gathers the values it examines
+ * (header values, addresses, body texts, dates...) and matches them
+ * against its keys with the node's comparator and match type. The
+ * captures of the test that succeeded become the match variables.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mime/mime_date.h"
+#include "mime/mime_field.h"
+#include "sieve/sieve_run.h"
+
+struct vals {
+	struct str *v;
+	uint32_t n, cap;
+};
+
+static void vals_add(struct run *r, struct vals *vs, struct str s)
+{
+	if (vs->n >= vs->cap) {
+		uint32_t nc = vs->cap ? vs->cap * 2 : 16;
+		struct str *nv = arena_alloc(r->a, nc * sizeof(*nv));
+		if (vs->n)
+			memcpy(nv, vs->v, vs->n * sizeof(*nv));
+		vs->v = nv;
+		vs->cap = nc;
+	}
+	vs->v[vs->n++] = s;
+}
+
+static int want_caps(struct run *r, const struct sv_node *n)
+{
+	return (n->match == M_MATCHES || n->match == M_REGEX) &&
+	       (r->frame->script->exts >> EXT_VARIABLES & 1);
+}
+
+static int match_vals(struct run *r, const struct sv_node *n, const struct vals *vs,
+                      const struct sv_arg *keys)
+{
+	struct sv_matcher m;
+
+	if (n->match == M_COUNT) {
+		char num[24];
+		snprintf(num, sizeof(num), "%u", vs->n);
+		for (uint32_t k = 0; k < keys->n; k++)
+			if (sv_rel_holds(n->rel, sv_cmp_order(n->cmp, str_c(num), arg_str(r, keys, k))))
+				return 1;
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.match = n->match;
+	m.cmp = n->cmp;
+	m.rel = n->rel;
+	m.steps = &r->steps;
+	m.want_caps = want_caps(r, n);
+	m.capbuf = r->mcapbuf;
+	for (uint32_t k = 0; k < keys->n; k++) {
+		struct str key = arg_str(r, keys, k);
+		for (uint32_t i = 0; i < vs->n; i++) {
+			int rc = sv_match_one(&m, vs->v[i], key, r->err);
+			if (rc < 0) {
+				r->failed = 1;
+				return -1;
+			}
+			if (rc == 1) {
+				if (m.want_caps) {
+					r->ncaps = m.ncaps;
+					for (int c = 0; c < m.ncaps; c++) {
+						char *dst = r->capbuf + (size_t)c * SIEVE_VAR_VALUE_MAX;
+						memcpy(dst, m.caps[c].p, m.caps[c].len);
+						r->caps[c] = str_make(dst, m.caps[c].len);
+					}
+				}
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Header fields named by the list, honouring :index/:last. */
+static void header_fields(struct run *r, const struct sv_node *n, const struct sv_arg *names,
+                          void (*each)(struct run *, uint32_t, struct vals *, int),
+                          struct vals *vs, int extra)
+{
+	const struct sv_arg *ix = node_tag(n, G_INDEX);
+	int last = node_tag(n, G_LAST) != NULL;
+
+	msg_headers(r);
+	for (uint32_t k = 0; k < names->n; k++) {
+		struct str name = arg_str(r, names, k);
+		uint32_t count = 0, want = 0, seen = 0;
+		if (ix) {
+			for (uint32_t i = 0; i < r->nhf; i++)
+				count += !r->hf[i].deleted && str_eq_ci(r->hf[i].name, name);
+			if (ix->num > count)
+				continue;
+			want = last ? count - (uint32_t)ix->num + 1 : (uint32_t)ix->num;
+		}
+		for (uint32_t i = 0; i < r->nhf; i++) {
+			if (r->hf[i].deleted || !str_eq_ci(r->hf[i].name, name))
+				continue;
+			seen++;
+			if (ix && seen != want)
+				continue;
+			each(r, i, vs, extra);
+		}
+	}
+}
+
+static void each_value(struct run *r, uint32_t i, struct vals *vs, int decode)
+{
+	vals_add(r, vs, msg_header_value(r, i, decode));
+}
+
+static struct str unquote_local(struct run *r, struct str s)
+{
+	if (s.len >= 2 && s.p[0] == '"' && s.p[s.len - 1] == '"') {
+		char *o = arena_alloc(r->a, s.len);
+		size_t n = 0;
+		for (size_t i = 1; i + 1 < s.len; i++) {
+			if (s.p[i] == '\\' && i + 2 < s.len)
+				i++;
+			o[n++] = s.p[i];
+		}
+		return str_make(o, n);
+	}
+	return s;
+}
+
+/* The address part of local@domain; p == NULL when it has none (:detail
+ * without a separator). */
+static struct str addr_part(struct run *r, int part, struct str local, struct str domain)
+{
+	ptrdiff_t plus;
+	switch (part) {
+	case AP_LOCALPART:
+		return local;
+	case AP_DOMAIN:
+		return domain.p ? domain : STR_LIT("");
+	case AP_USER:
+		plus = str_chr(local, '+');
+		return plus < 0 ? local : str_make(local.p, (size_t)plus);
+	case AP_DETAIL:
+		plus = str_chr(local, '+');
+		return plus < 0 ? STR_NULL : str_make(local.p + plus + 1, local.len - (size_t)plus - 1);
+	default:
+		if (!domain.p || !domain.len)
+			return local;
+		return str_c(arena_printf(r->a, "%.*s@%.*s", (int)local.len, local.p, (int)domain.len,
+		                          domain.p));
+	}
+}
+
+static void each_address(struct run *r, uint32_t i, struct vals *vs, int addrpart)
+{
+	struct mime_address *list;
+	uint32_t n;
+	struct str v = msg_header_value(r, i, 0);
+	mime_field_addresses(r->a, v, &list, &n, 1000);
+	for (uint32_t k = 0; k < n; k++) {
+		if (!list[k].host.p || !list[k].mailbox.p)
+			continue;
+		struct str dom = str_eq(list[k].host, STR_LIT("MISSING_DOMAIN")) ? STR_NULL : list[k].host;
+		struct str loc = unquote_local(r, list[k].mailbox);
+		struct str part = addr_part(r, addrpart, loc, dom);
+		if (part.p)
+			vals_add(r, vs, part);
+	}
+}
+
+/* Splits an envelope address "local@domain" (without <>). */
+static struct str env_part(struct run *r, int part, struct str addr)
+{
+	ptrdiff_t at = str_rchr(addr, '@');
+	if (addr.len == 0)
+		return part == AP_ALL || part == AP_LOCALPART || part == AP_USER || part == AP_DOMAIN ?
+		       STR_LIT("") : STR_NULL;
+	if (at < 0)
+		return addr_part(r, part, addr, STR_NULL);
+	return addr_part(r, part, str_make(addr.p, (size_t)at),
+	                 str_make(addr.p + at + 1, addr.len - (size_t)at - 1));
+}
+
+/* ---- date (RFC 5260) ---- */
+
+static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+{
+	/* Howard Hinnant's days-to-civil, public-domain algorithm. */
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yy + (*m <= 2);
+}
+
+static int parse_zone(struct str z, int *minutes_r)
+{
+	if (z.len != 5 || (z.p[0] != '+' && z.p[0] != '-'))
+		return -1;
+	for (int i = 1; i < 5; i++)
+		if (z.p[i] < '0' || z.p[i] > '9')
+			return -1;
+	int hh = (z.p[1] - '0') * 10 + (z.p[2] - '0'), mm = (z.p[3] - '0') * 10 + (z.p[4] - '0');
+	if (mm > 59)
+		return -1;
+	*minutes_r = (hh * 60 + mm) * (z.p[0] == '-' ? -1 : 1);
+	return 0;
+}
+
+/* The zone written at the end of a date field ("+0200"), 0 if none. */
+static int original_zone(struct str v)
+{
+	int z = 0;
+	for (size_t i = 0; i + 5 <= v.len; i++)
+		if ((v.p[i] == '+' || v.p[i] == '-') && (i == 0 || v.p[i - 1] == ' ')) {
+			int t;
+			if (parse_zone(str_make(v.p + i, 5), &t) == 0)
+				z = t;
+		}
+	return z;
+}
+
+static struct str date_part(struct run *r, int64_t t, int zone, struct str part)
+{
+	static const char *const wd[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+	static const char *const mn[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t lt = t + (int64_t)zone * 60, days = lt >= 0 ? lt / 86400 : (lt - 86399) / 86400;
+	int64_t sec = lt - days * 86400, y;
+	unsigned m, d, hh = (unsigned)(sec / 3600), mi = (unsigned)(sec / 60 % 60), ss = (unsigned)(sec % 60);
+	int az = zone < 0 ? -zone : zone;
+	char sign = zone < 0 ? '-' : '+';
+	int wday = (int)(((days % 7) + 7) % 7); /* 0 = Thursday */
+	char *o;
+
+	civil(days, &y, &m, &d);
+	if (str_eq_ci(part, STR_LIT("year")))
+		o = arena_printf(r->a, "%04lld", (long long)y);
+	else if (str_eq_ci(part, STR_LIT("month")))
+		o = arena_printf(r->a, "%02u", m);
+	else if (str_eq_ci(part, STR_LIT("day")))
+		o = arena_printf(r->a, "%02u", d);
+	else if (str_eq_ci(part, STR_LIT("date")))
+		o = arena_printf(r->a, "%04lld-%02u-%02u", (long long)y, m, d);
+	else if (str_eq_ci(part, STR_LIT("julian")))
+		o = arena_printf(r->a, "%lld", (long long)(days + 40587)); /* MJD of 1970-01-01 */
+	else if (str_eq_ci(part, STR_LIT("hour")))
+		o = arena_printf(r->a, "%02u", hh);
+	else if (str_eq_ci(part, STR_LIT("minute")))
+		o = arena_printf(r->a, "%02u", mi);
+	else if (str_eq_ci(part, STR_LIT("second")))
+		o = arena_printf(r->a, "%02u", ss);
+	else if (str_eq_ci(part, STR_LIT("time")))
+		o = arena_printf(r->a, "%02u:%02u:%02u", hh, mi, ss);
+	else if (str_eq_ci(part, STR_LIT("iso8601")))
+		o = arena_printf(r->a, "%04lld-%02u-%02uT%02u:%02u:%02u%c%02d:%02d", (long long)y, m, d, hh,
+		                 mi, ss, sign, az / 60, az % 60);
+	else if (str_eq_ci(part, STR_LIT("std11")))
+		o = arena_printf(r->a, "%s, %u %s %04lld %02u:%02u:%02u %c%02d%02d", wd[wday], d, mn[m - 1],
+		                 (long long)y, hh, mi, ss, sign, az / 60, az % 60);
+	else if (str_eq_ci(part, STR_LIT("zone")))
+		o = arena_printf(r->a, "%c%02d%02d", sign, az / 60, az % 60);
+	else if (str_eq_ci(part, STR_LIT("weekday")))
+		o = arena_printf(r->a, "%d", (wday + 4) % 7); /* 0 = Sunday */
+	else
+		return STR_NULL;
+	return str_c(o);
+}
+
+static int test_date(struct run *r, const struct sv_node *t)
+{
+	struct vals vs = { 0 };
+	const struct sv_arg *za = node_tag(t, G_ZONE);
+	int zone = r->env->zone_minutes, is_current = t->id == T_CURRENTDATE;
+	struct str part = arg_str(r, &t->pos[is_current ? 0 : 1], 0);
+	const struct sv_arg *keys = &t->pos[is_current ? 1 : 2];
+
+	if (za && parse_zone(arg_str(r, za, 0), &zone) < 0)
+		return 0; /* RFC 5260 §4.1: an invalid zone never matches */
+	if (is_current) {
+		struct str v = date_part(r, r->env->now, zone, part);
+		if (!v.p)
+			return 0;
+		vals_add(r, &vs, v);
+	} else {
+		struct vals hv = { 0 };
+		struct sv_arg names = { A_LIST, 1, (struct sv_string *)&t->pos[0].v[0], 0 };
+		header_fields(r, t, &names, each_value, &hv, 0);
+		for (uint32_t i = 0; i < hv.n; i++) {
+			int64_t when;
+			/* A Received-style field carries its date after the last ';'. */
+			struct str v = hv.v[i];
+			ptrdiff_t semi = str_rchr(v, ';');
+			if (semi >= 0)
+				v = str_trim(str_sub(v, (size_t)semi + 1, v.len));
+			if (mime_date_parse(v, &when, NULL) < 0)
+				continue;
+			int z = node_tag(t, G_ORIGINALZONE) ? original_zone(v) : zone;
+			struct str dv = date_part(r, when, z, part);
+			if (dv.p)
+				vals_add(r, &vs, dv);
+		}
+	}
+	return match_vals(r, t, &vs, keys);
+}
+
+static int test_body(struct run *r, const struct sv_node *t)
+{
+	struct vals vs = { 0 };
+	const struct sv_arg *ct = node_tag(t, G_CONTENT);
+	struct buf text;
+
+	msg_tree(r);
+	if (node_tag(t, G_RAW)) {
+		const struct mime_part *root = &r->tree.parts[0];
+		uint64_t off = root->body_off, end = root->body_end;
+		if (end - off > SIEVE_BODY_BYTES_MAX)
+			end = off + SIEVE_BODY_BYTES_MAX;
+		if (run_spend(r, (end - off) / 64 + 1) < 0)
+			return -1;
+		vals_add(r, &vs, str_make(r->env->msg + off, end - off));
+		return match_vals(r, t, &vs, &t->pos[0]);
+	}
+	for (uint32_t i = 0; i < r->tree.nparts; i++) {
+		const struct mime_part *p = &r->tree.parts[i];
+		int want = 0;
+		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+			continue;
+		if (!ct) {
+			want = mime_part_is(p, "text", NULL);
+		} else {
+			for (uint32_t k = 0; k < ct->n && !want; k++) {
+				struct str c = arg_str(r, ct, k);
+				ptrdiff_t sl = str_chr(c, '/');
+				if (c.len == 0)
+					want = 1;
+				else if (sl < 0)
+					want = str_eq_ci(p->type, c);
+				else
+					want = str_eq_ci(p->type, str_make(c.p, (size_t)sl)) &&
+					       str_eq_ci(p->subtype, str_sub(c, (size_t)sl + 1, c.len));
+			}
+		}
+		if (!want)
+			continue;
+		buf_init(&text, SIEVE_BODY_BYTES_MAX * 3);
+		if (msg_part_text(r, i, &text) < 0) {
+			buf_free(&text);
+			return -1;
+		}
+		vals_add(r, &vs, str_make(arena_strndup(r->a, buf_data(&text), buf_len(&text)), buf_len(&text)));
+		buf_free(&text);
+	}
+	return match_vals(r, t, &vs, &t->pos[0]);
+}
+
+static int test_hasflag(struct run *r, const struct sv_node *t)
+{
+	struct vals vs = { 0 };
+	const struct sv_arg *keys = &t->pos[t->npos - 1];
+	struct str all;
+	struct buf tmp;
+
+	buf_init(&tmp, SIEVE_VAR_VALUE_MAX * 4);
+	if (t->npos == 2) {
+		for (uint32_t i = 0; i < t->pos[0].n; i++) {
+			struct buf *b = vars_find(r, arg_str(r, &t->pos[0], i), 0);
+			if (b)
+				flags_add(&tmp, buf_str(b));
+		}
+	} else {
+		flags_add(&tmp, buf_str(&r->flags));
+	}
+	all = str_make(arena_strndup(r->a, buf_data(&tmp), buf_len(&tmp)), buf_len(&tmp));
+	buf_free(&tmp);
+	for (size_t i = 0; i < all.len;) {
+		size_t j = i;
+		while (j < all.len && all.p[j] != ' ')
+			j++;
+		if (j > i)
+			vals_add(r, &vs, str_make(all.p + i, j - i));
+		i = j + 1;
+	}
+	/* Keys are flag lists too (RFC 5232 §5). */
+	if (t->match != M_COUNT) {
+		struct vals ks = { 0 };
+		for (uint32_t k = 0; k < keys->n; k++) {
+			struct str kl = arg_str(r, keys, k);
+			for (size_t i = 0; i < kl.len;) {
+				size_t j = i;
+				while (j < kl.len && kl.p[j] != ' ')
+					j++;
+				if (j > i)
+					vals_add(r, &ks, str_make(kl.p + i, j - i));
+				i = j + 1;
+			}
+		}
+		struct sv_arg ka = { A_LIST, ks.n, arena_zalloc(r->a, (ks.n + 1) * sizeof(struct sv_string)), 0 };
+		for (uint32_t i = 0; i < ks.n; i++)
+			ka.v[i].s = ks.v[i];
+		return match_vals(r, t, &vs, &ka);
+	}
+	return match_vals(r, t, &vs, keys);
+}
+
+static struct str environment_item(struct run *r, struct str name)
+{
+	const struct sieve_env *e = r->env;
+	if (str_eq_ci(name, STR_LIT("domain")))
+		return e->domain;
+	if (str_eq_ci(name, STR_LIT("host")))
+		return e->host;
+	if (str_eq_ci(name, STR_LIT("location")))
+		return STR_LIT("MDA");
+	if (str_eq_ci(name, STR_LIT("name")))
+		return STR_LIT("tern");
+	if (str_eq_ci(name, STR_LIT("phase")))
+		return STR_LIT("during");
+	if (str_eq_ci(name, STR_LIT("remote-host")))
+		return e->remote_host;
+	if (str_eq_ci(name, STR_LIT("remote-ip")))
+		return e->remote_ip;
+	if (str_eq_ci(name, STR_LIT("version")))
+		return STR_LIT("1");
+	return STR_NULL;
+}
+
+static int valid_mailto(struct str uri)
+{
+	if (!str_has_prefix_ci(uri, "mailto:"))
+		return 0;
+	struct str rest = str_sub(uri, 7, uri.len);
+	ptrdiff_t q = str_chr(rest, '?');
+	struct str to = q < 0 ? rest : str_make(rest.p, (size_t)q);
+	if (to.len == 0)
+		return q >= 0; /* recipients may come from "?to=" */
+	return str_chr(to, '@') > 0;
+}
+
+static int test_duplicate(struct run *r, const struct sv_node *t)
+{
+	const struct sv_arg *h = node_tag(t, G_HANDLE), *hd = node_tag(t, G_HEADER),
+	                    *u = node_tag(t, G_UNIQUEID), *sec = node_tag(t, G_SECONDS);
+	struct str handle = h ? arg_str(r, h, 0) : STR_LIT(""), id = STR_NULL;
+	int seen = 0;
+
+	if (u) {
+		id = arg_str(r, u, 0);
+	} else {
+		struct str name = hd ? arg_str(r, hd, 0) : STR_LIT("Message-ID");
+		msg_headers(r);
+		for (uint32_t i = 0; i < r->nhf && !id.p; i++)
+			if (!r->hf[i].deleted && str_eq_ci(r->hf[i].name, name))
+				id = msg_header_value(r, i, 0);
+		if (!id.p)
+			return 0; /* RFC 7352 §3.1: no such field, not a duplicate */
+	}
+	if (r->env->duplicate_seen)
+		seen = r->env->duplicate_seen(r->env->ctx, handle, id) == 1;
+	/* Recorded when the message is delivered (the executor's job). */
+	if (r->res->nactions < r->maxactions) {
+		struct sieve_action *a = &r->res->actions[r->res->nactions++];
+		memset(a, 0, sizeof(*a));
+		a->kind = SIEVE_ACT_DUPLICATE;
+		a->handle = str_c(str_dup(r->a, handle));
+		a->text = str_c(str_dup(r->a, id));
+		a->seconds = sec ? sec->num : 7 * 86400;
+	}
+	return seen;
+}
+
+static int exists_mailboxes(struct run *r, const struct sv_node *t)
+{
+	for (uint32_t i = 0; i < t->pos[t->npos - 1].n; i++) {
+		struct str v = arg_str(r, &t->pos[t->npos - 1], i);
+		int ok = 0;
+		if (t->id == T_MAILBOXEXISTS)
+			ok = r->env->mailbox_exists ? r->env->mailbox_exists(r->env->ctx, v) == 1 :
+			                              str_eq_ci(v, STR_LIT("INBOX"));
+		else if (t->id == T_MAILBOXIDEXISTS)
+			ok = r->env->mailboxid_exists && r->env->mailboxid_exists(r->env->ctx, v) == 1;
+		else
+			ok = r->env->specialuse_exists &&
+			     r->env->specialuse_exists(r->env->ctx,
+			                               t->npos == 2 ? arg_str(r, &t->pos[0], 0) : STR_LIT(""),
+			                               v) == 1;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int test_score(struct run *r, const struct sv_node *t)
+{
+	struct vals vs = { 0 };
+	int s = t->id == T_SPAMTEST ? r->env->spam_score : r->env->virus_score;
+	char *v;
+	if (t->id == T_SPAMTEST && node_tag(t, G_PERCENT))
+		v = s ? arena_printf(r->a, "%d", (s - 1) * 100 / 9) : "0";
+	else
+		v = arena_printf(r->a, "%d", s);
+	vals_add(r, &vs, str_c(v));
+	struct sv_arg key = t->pos[0];
+	key.type = A_LIST;
+	return match_vals(r, t, &vs, &key);
+}
+
+int test_eval(struct run *r, const struct sv_node *t)
+{
+	struct vals vs = { 0 };
+	int rc;
+
+	if (run_spend(r, 1) < 0)
+		return -1;
+	switch (t->id) {
+	case T_TRUE:
+		return 1;
+	case T_FALSE:
+		return 0;
+	case T_NOT:
+		rc = test_eval(r, t->tests[0]);
+		return rc < 0 ? -1 : !rc;
+	case T_ALLOF:
+	case T_ANYOF:
+		for (uint16_t i = 0; i < t->ntests; i++) {
+			rc = test_eval(r, t->tests[i]);
+			if (rc < 0)
+				return -1;
+			if (t->id == T_ALLOF && !rc)
+				return 0;
+			if (t->id == T_ANYOF && rc)
+				return 1;
+		}
+		return t->id == T_ALLOF;
+	case T_SIZE: {
+		const struct sv_arg *o = node_tag(t, G_OVER);
+		if (o)
+			return r->env->len > o->num;
+		return r->env->len < node_tag(t, G_UNDER)->num;
+	}
+	case T_EXISTS:
+		msg_headers(r);
+		for (uint32_t k = 0; k < t->pos[0].n; k++) {
+			struct str name = arg_str(r, &t->pos[0], k);
+			int found = 0;
+			for (uint32_t i = 0; i < r->nhf && !found; i++)
+				found = !r->hf[i].deleted && str_eq_ci(r->hf[i].name, name);
+			if (!found)
+				return 0;
+		}
+		return 1;
+	case T_HEADER:
+		header_fields(r, t, &t->pos[0], each_value, &vs, 1);
+		return match_vals(r, t, &vs, &t->pos[1]);
+	case T_ADDRESS:
+		header_fields(r, t, &t->pos[0], each_address, &vs, t->addrpart);
+		return match_vals(r, t, &vs, &t->pos[1]);
+	case T_ENVELOPE:
+		for (uint32_t k = 0; k < t->pos[0].n; k++) {
+			struct str part = arg_str(r, &t->pos[0], k), v = STR_NULL;
+			if (str_eq_ci(part, STR_LIT("from")))
+				v = env_part(r, t->addrpart, r->env->env_from);
+			else if (str_eq_ci(part, STR_LIT("to")))
+				v = env_part(r, t->addrpart, r->env->env_to);
+			else if (str_eq_ci(part, STR_LIT("auth")) && r->env->auth.len)
+				v = env_part(r, t->addrpart, r->env->auth);
+			if (v.p)
+				vals_add(r, &vs, v);
+		}
+		return match_vals(r, t, &vs, &t->pos[1]);
+	case T_STRING:
+		for (uint32_t k = 0; k < t->pos[0].n; k++) {
+			struct str v = arg_str(r, &t->pos[0], k);
+			/* RFC 5229 §5: :count counts non-empty strings. */
+			if (t->match != M_COUNT || v.len)
+				vals_add(r, &vs, v);
+		}
+		return match_vals(r, t, &vs, &t->pos[1]);
+	case T_BODY:
+		return test_body(r, t);
+	case T_DATE:
+	case T_CURRENTDATE:
+		return test_date(r, t);
+	case T_HASFLAG:
+		return test_hasflag(r, t);
+	case T_IHAVE:
+		for (uint32_t k = 0; k < t->pos[0].n; k++)
+			if (!sieve_extension_known(arg_str(r, &t->pos[0], k)))
+				return 0;
+		return 1;
+	case T_ENVIRONMENT: {
+		struct str v = environment_item(r, arg_str(r, &t->pos[0], 0));
+		if (!v.p)
+			return 0;
+		vals_add(r, &vs, v);
+		return match_vals(r, t, &vs, &t->pos[1]);
+	}
+	case T_DUPLICATE:
+		return test_duplicate(r, t);
+	case T_VALID_NOTIFY_METHOD:
+		for (uint32_t k = 0; k < t->pos[0].n; k++)
+			if (!valid_mailto(arg_str(r, &t->pos[0], k)))
+				return 0;
+		return 1;
+	case T_NOTIFY_METHOD_CAPABILITY:
+		if (!valid_mailto(arg_str(r, &t->pos[0], 0)) ||
+		    !str_eq_ci(arg_str(r, &t->pos[1], 0), STR_LIT("online")))
+			return 0;
+		vals_add(r, &vs, STR_LIT("maybe"));
+		return match_vals(r, t, &vs, &t->pos[2]);
+	case T_MAILBOXEXISTS:
+	case T_MAILBOXIDEXISTS:
+	case T_SPECIALUSE_EXISTS:
+		return exists_mailboxes(r, t);
+	case T_SPAMTEST:
+	case T_VIRUSTEST:
+		return test_score(r, t);
+	default:
+		run_fail(r, t, "test \"%.*s\" is not supported", (int)t->name.len, t->name.p);
+		return -1;
+	}
+}

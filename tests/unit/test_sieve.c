@@ -1,0 +1,529 @@
+/*
+ * test_sieve.c — the Sieve compiler and interpreter (app/sieve/): the
+ * behaviour each RFC's examples describe (written here as our own
+ * scripts), every error branch of the parser with its line and column,
+ * every prefix of each valid script (the parser must answer something for
+ * each, never crash), and the limits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sieve/sieve.h"
+#include "unit.h"
+
+static const char *msg1 =
+	"Return-Path: <alice@example.org>\r\n"
+	"Received: from mx.example.org by tern.example.com; Tue, 10 Nov 2026 09:15:00 +0100\r\n"
+	"Date: Tue, 10 Nov 2026 08:14:33 -0500\r\n"
+	"From: Alice Example <alice@example.org>\r\n"
+	"To: bob+lists@example.com, \"Carol C\" <carol@EXAMPLE.com>\r\n"
+	"Cc: dave@example.net\r\n"
+	"Subject: =?utf-8?q?Caf=C3=A9?= meeting about MONEY\r\n"
+	"Message-ID: <m1@example.org>\r\n"
+	"X-Spam-Level: ****\r\n"
+	"X-Priority: 2\r\n"
+	"List-Id: <dev.lists.example.org>\r\n"
+	"Content-Type: multipart/alternative; boundary=\"b1\"\r\n"
+	"\r\n"
+	"--b1\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"SGVsbG8gQm9iLCB0aGUgcHJvamVjdCBpcyBmdW5kZWQu\r\n"
+	"--b1\r\n"
+	"Content-Type: text/html\r\n"
+	"\r\n"
+	"<p>Hello <b>Bob</b></p>\r\n"
+	"--b1--\r\n";
+
+struct fake {
+	int seen_dup;
+	const char *incl_name, *incl_text;
+};
+
+static int fake_dup(void *ctx, struct str handle, struct str id)
+{
+	struct fake *f = ctx;
+	return f->seen_dup;
+}
+
+static int fake_include(void *ctx, struct str name, int global, struct str *text_r)
+{
+	struct fake *f = ctx;
+	if (!f->incl_name || !str_eq(name, str_c(f->incl_name)))
+		return -1;
+	*text_r = str_c(f->incl_text);
+	return 0;
+}
+
+static int fake_mbox(void *ctx, struct str name)
+{
+	return str_eq(name, STR_LIT("INBOX")) || str_eq(name, STR_LIT("Lists"));
+}
+
+static struct fake fk;
+
+/* Compiles and runs script on msg; returns the printed result ("error"
+ * when it does not compile, "runerror: ..." on a run-time error). */
+static const char *run_env(const char *script, const char *msg, const char *from, const char *to)
+{
+	static char out[4096];
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a;
+
+	if (!s) {
+		snprintf(out, sizeof(out), "error: %s", err);
+		return out;
+	}
+	memset(&env, 0, sizeof(env));
+	env.msg = msg;
+	env.len = strlen(msg);
+	env.env_from = str_c(from);
+	env.env_to = str_c(to);
+	env.domain = STR_LIT("example.com");
+	env.host = STR_LIT("tern.example.com");
+	env.now = 1794787200; /* 2026-11-16 00:00:00 UTC, a Monday */
+	env.ctx = &fk;
+	env.duplicate_seen = fake_dup;
+	env.include_text = fake_include;
+	env.mailbox_exists = fake_mbox;
+	a = arena_new(0);
+	if (sieve_run(s, &env, a, &res) < 0)
+		snprintf(out, sizeof(out), "runerror: %s", res.error);
+	else
+		sieve_result_format(&res, out, sizeof(out));
+	arena_free(&a);
+	sieve_script_free(&s);
+	/* Drop the final newline so tests read naturally. */
+	size_t n = strlen(out);
+	if (n && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+	return out;
+}
+
+static const char *run(const char *script)
+{
+	return run_env(script, msg1, "alice@example.org", "bob+lists@example.com");
+}
+
+/* Every prefix of a script compiles or fails with an error; never more. */
+static void prefixes(const char *script)
+{
+	size_t n = strlen(script);
+	char err[SIEVE_ERROR_MAX];
+	for (size_t i = 0; i < n; i++) {
+		err[0] = '\0';
+		struct sieve_script *s = sieve_compile(script, i, err);
+		CHECK(s != NULL || (err[0] && strncmp(err, "line ", 5) == 0));
+		sieve_script_free(&s);
+	}
+}
+
+#define EXPECT(script, want)                                                                       \
+	do {                                                                                       \
+		CHECK_EQ_STR(run(script), want);                                                   \
+		prefixes(script);                                                                  \
+	} while (0)
+
+static void test_core(void)
+{
+	EXPECT("", "keep");
+	EXPECT("keep;", "keep");
+	EXPECT("discard;", "discard");
+	EXPECT("# comment\r\n/* block\r\n comment */ stop; discard;", "keep");
+	EXPECT("if header :contains \"subject\" \"money\" { discard; }", "discard");
+	EXPECT("if header :is \"subject\" \"money\" { discard; }", "keep");
+	/* RFC 2047 words are decoded before matching (§2.7.2). */
+	EXPECT("if header :contains \"Subject\" \"Caf\xc3\xa9\" { discard; }", "discard");
+	EXPECT("require \"fileinto\";\r\n"
+	       "if address :is :domain \"from\" \"example.org\" { fileinto \"Org\"; }\r\n"
+	       "elsif header :contains \"subject\" \"x\" { fileinto \"X\"; }\r\n"
+	       "else { keep; }",
+	       "fileinto \"Org\"");
+	EXPECT("require \"fileinto\"; if false { keep; } elsif true { fileinto \"B\"; } else { discard; }",
+	       "fileinto \"B\"");
+	EXPECT("if not exists \"x-nope\" { discard; }", "discard");
+	EXPECT("if exists [\"From\", \"X-Nope\"] { discard; }", "keep");
+	EXPECT("if allof (true, exists \"to\", not false) { discard; }", "discard");
+	EXPECT("if anyof (false, false) { discard; }", "keep");
+	EXPECT("if size :over 100 { discard; }", "discard");
+	EXPECT("if size :under 1K { discard; }", "discard");
+	EXPECT("if size :over 1M { discard; }", "keep");
+	EXPECT("if address :all :is \"to\" \"carol@example.com\" { discard; }", "discard");
+	EXPECT("if address :localpart :is \"to\" \"CAROL\" { discard; }", "discard");
+	EXPECT("if address :all :comparator \"i;octet\" :is \"to\" \"carol@example.com\" { discard; }",
+	       "keep");
+	EXPECT("if header :matches \"from\" \"*alice@*\" { discard; }", "discard");
+	EXPECT("if header :matches \"subject\" \"?af*\" { discard; }", "discard");
+	EXPECT("if header :matches \"x-spam-level\" \"\\\\*\\\\*\\\\*\\\\*\" { discard; }", "discard");
+	EXPECT("redirect \"carol@example.net\";", "redirect \"carol@example.net\"");
+	EXPECT("redirect \"carol@example.net\"; redirect \"CAROL@example.net\";",
+	       "redirect \"carol@example.net\"");
+	EXPECT("require \"fileinto\"; fileinto \"A\"; fileinto \"A\"; keep;",
+	       "fileinto \"A\"\nkeep");
+	EXPECT("require \"fileinto\"; fileinto \"INBOX\"; keep;", "fileinto \"INBOX\"");
+	EXPECT("if header :is \"x-priority\" \"2\" { stop; } discard;", "keep");
+	EXPECT("text:\r\nx\r\n.\r\n;", "error: line 1, column 1: expected a command, found a string");
+}
+
+static void test_errors(void)
+{
+	CHECK_EQ_STR(run("keep"), "error: line 1, column 5: expected \";\", found end of script");
+	CHECK_EQ_STR(run("kep;"), "error: line 1, column 1: unknown command \"kep\"");
+	CHECK_EQ_STR(run("fileinto \"x\";"),
+	             "error: line 1, column 1: fileinto needs require \"fileinto\"");
+	CHECK_EQ_STR(run("require \"nope\";"),
+	             "error: line 1, column 1: unsupported extension \"nope\"");
+	CHECK_EQ_STR(run("keep;\nrequire \"fileinto\";"),
+	             "error: line 2, column 1: require must come before any other command");
+	CHECK_EQ_STR(run("if header :is \"a\" \"b {"),
+	             "error: line 1, column 19: string is not closed by '\"'");
+	CHECK_EQ_STR(run("if header :bogus \"a\" \"b\" {}"),
+	             "error: line 1, column 11: unknown tag :bogus for header");
+	CHECK_EQ_STR(run("if size :over 1 :under 2 {}"),
+	             "error: line 1, column 4: conflicting tags for size");
+	CHECK_EQ_STR(run("if size {}"), "error: line 1, column 4: size needs :over or :under");
+	CHECK_EQ_STR(run("elsif true {}"),
+	             "error: line 1, column 1: elsif without a preceding if");
+	CHECK_EQ_STR(run("if true {} keep; else {}"),
+	             "error: line 1, column 18: else without a preceding if");
+	CHECK_EQ_STR(run("if header \"a\" {}"),
+	             "error: line 1, column 4: header takes 2 positional arguments, found 1");
+	CHECK_EQ_STR(run("if header :is 1 \"b\" {}"),
+	             "error: line 1, column 15: expected a string or string list as argument 1 of header, found a number");
+	CHECK_EQ_STR(run("if header :comparator \"i;nope\" \"a\" \"b\" {}"),
+	             "error: line 1, column 11: unknown comparator \"i;nope\"");
+	CHECK_EQ_STR(run("if header :comparator \"i;ascii-numeric\" \"a\" \"b\" {}"),
+	             "error: line 1, column 11: comparator \"i;ascii-numeric\" needs require \"comparator-i;ascii-numeric\"");
+	CHECK_EQ_STR(run("if header :is :contains \"a\" \"b\" {}"),
+	             "error: line 1, column 15: only one match type (:is or :contains) may be given");
+	CHECK_EQ_STR(run("if header :is :is \"a\" \"b\" {}"),
+	             "error: line 1, column 15: tag :is given twice");
+	CHECK_EQ_STR(run("if header :comparator \"a\" {}"),
+	             "error: line 1, column 4: header takes 2 positional arguments, found 0");
+	CHECK_EQ_STR(run("if header :comparator {}"),
+	             "error: line 1, column 11: expected a string after :comparator");
+	CHECK_EQ_STR(run("if true keep;"),
+	             "error: line 1, column 9: expected \"{\" starting the block of if, found an identifier");
+	CHECK_EQ_STR(run("if true { keep;"),
+	             "error: line 1, column 16: expected \"}\" or a command, found end of script");
+	CHECK_EQ_STR(run("if anyof (true false) {}"),
+	             "error: line 1, column 16: expected \",\" or \")\", found an identifier");
+	CHECK_EQ_STR(run("if anyof true {}"),
+	             "error: line 1, column 10: expected \"(\" starting a test list, found an identifier");
+	CHECK_EQ_STR(run("keep true;"), "error: line 1, column 6: keep takes no test");
+	CHECK_EQ_STR(run("if header :is [\"a\" \"b\"] \"c\" {}"),
+	             "error: line 1, column 20: expected \",\" or \"]\", found a string");
+	CHECK_EQ_STR(run("if header :is [\"a\", 1] \"c\" {}"),
+	             "error: line 1, column 21: expected a string in the list, found a number");
+	CHECK_EQ_STR(run("if size :over 99999999999999999999 {}"),
+	             "error: line 1, column 15: number is too large");
+	CHECK_EQ_STR(run("if size :over 10X {}"),
+	             "error: line 1, column 17: expected white space after a number");
+	CHECK_EQ_STR(run("/* open"), "error: line 1, column 1: comment \"/*\" is not closed by \"*/\"");
+	CHECK_EQ_STR(run("keep; @"), "error: line 1, column 7: unexpected character '@'");
+	CHECK_EQ_STR(run("keep; :"), "error: line 1, column 7: expected a tag name after \":\"");
+	CHECK_EQ_STR(run("require \"vacation\"; vacation text: x\r\n.\r\n;"),
+	             "error: line 1, column 36: expected a line end after \"text:\"");
+	CHECK_EQ_STR(run("require \"vacation\"; vacation text:\r\nnot ended\r\n"),
+	             "error: line 1, column 30: multi-line string is not ended by a line with \".\"");
+	CHECK_EQ_STR(run("if true { require \"fileinto\"; }"),
+	             "error: line 1, column 11: require must come before any other command");
+	CHECK_EQ_STR(run("}"), "error: line 1, column 1: expected a command, found \"}\"");
+	CHECK_EQ_STR(run("require \"copy\"; redirect :copy 1;"),
+	             "error: line 1, column 32: expected a string as argument 1 of redirect, found a number");
+	CHECK_EQ_STR(run("redirect :copy \"a@b.c\";"),
+	             "error: line 1, column 10: tag :copy needs require \"copy\"");
+	CHECK_EQ_STR(run("require [\"variables\"]; set \"1x\" \"v\";"),
+	             "error: line 1, column 24: invalid variable name \"1x\"");
+	CHECK_EQ_STR(run("require \"date\"; if date \"date\" \"era\" \"x\" {}"),
+	             "error: line 1, column 20: unknown date part \"era\"");
+	CHECK_EQ_STR(run("require \"relational\"; if header :value \"xx\" \"a\" \"b\" {}"),
+	             "error: line 1, column 33: expected a relation (\"gt\", \"ge\", \"lt\", \"le\", \"eq\" or \"ne\") after :value");
+	CHECK_EQ_STR(run("require \"index\"; if header :last \"a\" \"b\" {}"),
+	             "error: line 1, column 21: :last needs :index");
+	CHECK_EQ_STR(run("require \"encoded-character\"; if header :is \"a\" \"${unicode:D800}\" {}"),
+	             "error: line 1, column 48: encoded character is not a Unicode code point");
+
+	/* Nesting. */
+	char deep[2048] = "";
+	for (int i = 0; i < SIEVE_NEST_MAX + 1; i++)
+		strcat(deep, "if true {");
+	CHECK(strstr(run(deep), "nesting deeper than") != NULL);
+	/* The size limit. */
+	size_t big = SIEVE_SCRIPT_MAX + 1;
+	char *s = malloc(big + 1);
+	memset(s, ' ', big);
+	s[big] = '\0';
+	CHECK_EQ_STR(run(s), "error: line 1, column 1: script is larger than 524288 octets");
+	free(s);
+}
+
+static void test_variables(void)
+{
+	EXPECT("require [\"variables\", \"fileinto\"];\r\n"
+	       "if header :matches \"List-Id\" \"<*.lists.*>\" { fileinto \"Lists/${1}\"; }",
+	       "fileinto \"Lists/dev\"");
+	EXPECT("require [\"variables\", \"fileinto\"];\r\n"
+	       "if address :matches :all \"from\" \"*@*\" { set :upperfirst \"u\" \"${1}\"; fileinto \"${u}-${2}\"; }",
+	       "fileinto \"Alice-example.org\"");
+	EXPECT("require [\"variables\", \"fileinto\"]; set \"a\" \"x\"; set :upper \"b\" \"${a}${nope}y\"; fileinto \"${b}\";",
+	       "fileinto \"XY\"");
+	EXPECT("require [\"variables\", \"fileinto\"]; set :length \"n\" \"caf\xc3\xa9\"; fileinto \"${n}\";",
+	       "fileinto \"4\"");
+	EXPECT("require [\"variables\", \"fileinto\"]; set :quotewildcard \"q\" \"a*b?\"; fileinto \"${q}\";",
+	       "fileinto \"a\\*b\\?\"");
+	EXPECT("require \"variables\"; set \"x\" \"abc\"; if string :is \"${x}\" \"abc\" { discard; }",
+	       "discard");
+	EXPECT("require [\"variables\", \"relational\"]; if string :count \"eq\" [\"a\", \"\", \"b\"] \"2\" { discard; }",
+	       "discard");
+	/* Without the variables extension ${} is literal. */
+	EXPECT("require \"fileinto\"; fileinto \"${x}\";", "fileinto \"${x}\"");
+	/* Captures survive a failed test (RFC 5229 §3.2). */
+	EXPECT("require [\"variables\", \"fileinto\"];"
+	       "if header :matches \"subject\" \"*meeting*\" {}"
+	       "if header :matches \"subject\" \"nomatch*\" {}"
+	       "fileinto \"${2}\";",
+	       "fileinto \" about MONEY\"");
+	/* A value is cut at the variable size limit. */
+	char script[16384];
+	char val[SIEVE_VAR_VALUE_MAX + 101];
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	snprintf(script, sizeof(script),
+	         "require [\"variables\", \"fileinto\"]; set \"x\" \"%s\"; set :length \"n\" \"${x}\"; fileinto \"${n}\";",
+	         val);
+	CHECK_EQ_STR(run(script), "fileinto \"4096\"");
+}
+
+static void test_imap4flags(void)
+{
+	EXPECT("require \"imap4flags\"; addflag \"\\\\Seen\"; addflag [\"$Work\", \"\\\\seen\"];",
+	       "keep :flags \"$work \\seen\"");
+	EXPECT("require [\"imap4flags\", \"fileinto\"]; setflag \"\\\\Flagged\"; fileinto \"A\"; removeflag \"\\\\Flagged\"; keep;",
+	       "fileinto \"A\" :flags \"\\flagged\"\nkeep");
+	EXPECT("require [\"imap4flags\", \"fileinto\"]; fileinto :flags [\"a\", \"b a\"] \"A\";",
+	       "fileinto \"A\" :flags \"a b\"");
+	EXPECT("require \"imap4flags\"; addflag \"x y\"; if hasflag :is \"y\" { discard; }", "discard");
+	EXPECT("require [\"imap4flags\", \"variables\"]; addflag \"v\" \"f1\"; if hasflag \"v\" \"f1\" { discard; }",
+	       "discard");
+	EXPECT("require [\"imap4flags\", \"relational\", \"comparator-i;ascii-numeric\"]; addflag \"a b c\"; if hasflag :count \"ge\" :comparator \"i;ascii-numeric\" \"3\" { discard; }",
+	       "discard");
+}
+
+static void test_extensions(void)
+{
+	/* vacation */
+	EXPECT("require \"vacation\"; vacation :days 3 :subject \"Away\" \"I am away.\";",
+	       "vacation\nkeep");
+	EXPECT("require \"vacation\"; vacation \"a\"; vacation \"b\";",
+	       "runerror: line 1: more than one vacation action");
+	/* relational */
+	EXPECT("require [\"relational\", \"comparator-i;ascii-numeric\"];"
+	       "if header :value \"lt\" :comparator \"i;ascii-numeric\" \"x-priority\" \"3\" { discard; }",
+	       "discard");
+	EXPECT("require [\"relational\", \"comparator-i;ascii-numeric\"]; if address :count \"ge\" :comparator \"i;ascii-numeric\" [\"to\", \"cc\"] \"3\" { discard; }",
+	       "discard");
+	EXPECT("require [\"relational\", \"comparator-i;ascii-numeric\"]; if header :count \"gt\" :comparator \"i;ascii-numeric\" \"received\" \"1\" { discard; }",
+	       "keep");
+	/* subaddress */
+	EXPECT("require [\"subaddress\", \"envelope\", \"fileinto\"];"
+	       "if envelope :detail \"to\" \"lists\" { fileinto \"L\"; }",
+	       "fileinto \"L\"");
+	EXPECT("require \"subaddress\"; if address :user \"to\" \"bob\" { discard; }", "discard");
+	EXPECT("require \"subaddress\"; if address :detail \"cc\" \"\" { discard; }", "keep");
+	/* envelope */
+	EXPECT("require \"envelope\"; if envelope :domain \"from\" \"example.org\" { discard; }",
+	       "discard");
+	CHECK_EQ_STR(run_env("require \"envelope\"; if envelope :is \"from\" \"\" { discard; }", msg1, "",
+	                     "bob@example.com"),
+	             "discard");
+	/* body */
+	EXPECT("require \"body\"; if body :contains \"project is funded\" { discard; }", "discard");
+	EXPECT("require \"body\"; if body :content \"text/html\" :contains \"<b>Bob\" { discard; }",
+	       "discard");
+	EXPECT("require \"body\"; if body :raw :contains \"SGVsbG8\" { discard; }", "discard");
+	EXPECT("require \"body\"; if body :text :contains \"SGVsbG8\" { discard; }", "keep");
+	/* copy */
+	EXPECT("require [\"copy\", \"fileinto\"]; fileinto :copy \"A\"; redirect :copy \"x@example.net\";",
+	       "fileinto \"A\"\nredirect \"x@example.net\"\nkeep");
+	/* reject / ereject */
+	EXPECT("require \"reject\"; reject \"no thanks\";", "reject \"no thanks\"");
+	EXPECT("require \"ereject\"; ereject \"go away\";", "ereject \"go away\"");
+	EXPECT("require [\"reject\", \"fileinto\"]; fileinto \"A\"; reject \"x\";",
+	       "runerror: line 1: reject cannot be combined with keep, fileinto, redirect or vacation");
+	/* date, currentdate, index */
+	EXPECT("require \"date\"; if date :zone \"+0000\" \"date\" \"date\" \"2026-11-10\" { discard; }",
+	       "discard");
+	EXPECT("require \"date\"; if date :originalzone \"date\" \"hour\" \"08\" { discard; }",
+	       "discard");
+	EXPECT("require \"date\"; if date :zone \"+0000\" \"date\" \"iso8601\" \"2026-11-10T13:14:33+00:00\" { discard; }",
+	       "discard");
+	EXPECT("require \"date\"; if date :zone \"-0500\" \"date\" \"std11\" \"Tue, 10 Nov 2026 08:14:33 -0500\" { discard; }",
+	       "discard");
+	EXPECT("require \"date\"; if date :zone \"+0000\" \"received\" \"time\" \"08:15:00\" { discard; }",
+	       "discard");
+	EXPECT("require \"date\"; if currentdate :zone \"+0000\" \"weekday\" \"1\" { discard; }", "discard");
+	EXPECT("require \"date\"; if currentdate :zone \"+0000\" \"julian\" \"61360\" { discard; }",
+	       "discard");
+	EXPECT("require [\"date\", \"relational\"]; if currentdate :value \"ge\" \"date\" \"2026-01-01\" { discard; }",
+	       "discard");
+	EXPECT("require \"index\"; if header :index 2 \"to\" :contains \"carol\" { discard; }", "keep");
+	EXPECT("require \"index\"; if address :index 1 :last :domain \"to\" \"example.com\" { discard; }",
+	       "discard");
+	/* regex */
+	EXPECT("require [\"regex\", \"variables\", \"fileinto\"];"
+	       "if header :regex \"subject\" \"meeting (about) ([A-Z]+)$\" { fileinto \"${2}\"; }",
+	       "fileinto \"MONEY\"");
+	EXPECT("require \"regex\"; if header :regex \"subject\" \"(\" { discard; }",
+	       "runerror: invalid regular expression \"(\"");
+	EXPECT("require \"regex\"; if header :regex \"subject\" \"a++\" { discard; }",
+	       "runerror: regular expression \"a++\" is too complex");
+	EXPECT("require \"regex\"; if header :regex \"subject\" \"(a)\\\\1\" { discard; }",
+	       "runerror: regular expression \"(a)\\1\" is too complex");
+	EXPECT("require \"regex\"; if header :regex \"subject\" \"a{1,33}\" { discard; }",
+	       "runerror: regular expression \"a{1,33}\" is too complex");
+	EXPECT("require \"regex\"; if header :regex \"subject\" \"[+*]?M{1,2}O\" { discard; }",
+	       "discard");
+	/* include */
+	fk.incl_name = "common";
+	fk.incl_text = "require [\"fileinto\", \"include\", \"variables\"]; global \"box\"; fileinto \"${box}\"; return; discard;";
+	EXPECT("require [\"include\", \"variables\"]; global \"box\"; set \"box\" \"Shared\"; include \"common\"; include :once \"common\";",
+	       "fileinto \"Shared\"");
+	EXPECT("require \"include\"; include :optional \"missing\";", "keep");
+	EXPECT("require \"include\"; include \"missing\";",
+	       "runerror: line 1: include: no script \"missing\"");
+	fk.incl_text = "require \"include\"; include \"common\";";
+	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
+	fk.incl_name = NULL;
+	/* editheader */
+	EXPECT("require \"editheader\"; addheader \"X-Seen\" \"yes\"; if header :is \"x-seen\" \"yes\" { discard; }",
+	       "discard");
+	EXPECT("require \"editheader\"; deleteheader \"list-id\"; if exists \"list-id\" { discard; }",
+	       "keep");
+	EXPECT("require \"editheader\"; deleteheader \"received\"; if exists \"received\" { discard; }",
+	       "discard");
+	EXPECT("require \"editheader\"; deleteheader :contains \"to\" \"nomatch\"; if exists \"to\" { discard; }",
+	       "discard");
+	/* duplicate */
+	fk.seen_dup = 1;
+	EXPECT("require \"duplicate\"; if duplicate { discard; }", "discard");
+	fk.seen_dup = 0;
+	EXPECT("require \"duplicate\"; if duplicate :uniqueid \"x\" :seconds 60 { discard; }", "keep");
+	/* encoded-character */
+	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${hex:41 42}${unicode:e9}${hex:zz}\";",
+	       "fileinto \"AB\xc3\xa9${hex:zz}\"");
+	/* environment */
+	EXPECT("require \"environment\"; if environment :is \"domain\" \"example.com\" { discard; }",
+	       "discard");
+	EXPECT("require \"environment\"; if environment :is \"nope\" \"\" { discard; }", "keep");
+	/* ihave: a block for an unknown extension is not compiled strictly */
+	EXPECT("require \"ihave\"; if ihave \"x-unknown\" { frobnicate :wild 3 (true); } else { discard; }",
+	       "discard");
+	EXPECT("require \"ihave\"; if ihave \"fileinto\" { fileinto \"F\"; }", "fileinto \"F\"");
+	EXPECT("require \"ihave\"; error \"stop here\";", "runerror: line 1: error: stop here");
+	/* mailbox */
+	EXPECT("require [\"fileinto\", \"mailbox\"]; if mailboxexists \"Lists\" { fileinto :create \"New\"; }",
+	       "fileinto \"New\"");
+	EXPECT("require \"mailbox\"; if mailboxexists [\"INBOX\", \"Nope\"] { discard; }", "keep");
+	/* enotify */
+	EXPECT("require \"enotify\"; notify :message \"hi\" \"mailto:alice@example.org\";",
+	       "notify \"mailto:alice@example.org\"\nkeep");
+	EXPECT("require \"enotify\"; if valid_notify_method \"xmpp:a@b\" { discard; }", "keep");
+	EXPECT("require \"enotify\"; if notify_method_capability \"mailto:a@b.c\" \"online\" \"maybe\" { discard; }",
+	       "discard");
+	/* spamtest: no score yet means "not tested" (0) */
+	EXPECT("require [\"spamtest\", \"relational\", \"comparator-i;ascii-numeric\"];"
+	       "if spamtest :value \"eq\" :comparator \"i;ascii-numeric\" \"0\" { discard; }",
+	       "discard");
+	/* special-use, mailboxid, fcc, redirect-dsn */
+	EXPECT("require [\"fileinto\", \"special-use\"]; fileinto :specialuse \"\\\\Junk\" \"Spam\";",
+	       "fileinto \"Spam\"");
+	EXPECT("require [\"fileinto\", \"mailboxid\"]; fileinto :mailboxid \"F12\" \"A\";",
+	       "fileinto \"A\"");
+	EXPECT("require [\"vacation\", \"fcc\"]; vacation :fcc \"Sent\" \"away\";", "vacation\nkeep");
+	EXPECT("require \"redirect-dsn\"; redirect :notify \"NEVER\" \"x@example.net\";",
+	       "redirect \"x@example.net\"");
+	/* comparator-i;ascii-numeric: no digits is infinity */
+	EXPECT("require \"comparator-i;ascii-numeric\"; if header :is :comparator \"i;ascii-numeric\" \"x-nope\" \"\" { discard; }",
+	       "keep");
+	EXPECT("require \"comparator-i;ascii-numeric\"; if header :is :comparator \"i;ascii-numeric\" \"subject\" \"abc\" { discard; }",
+	       "discard");
+}
+
+static void test_limits(void)
+{
+	char script[8192];
+	/* Redirects past the limit stop the run: implicit keep only. */
+	snprintf(script, sizeof(script),
+	         "redirect \"a@x.example\"; redirect \"b@x.example\"; redirect \"c@x.example\";"
+	         "redirect \"d@x.example\"; redirect \"e@x.example\";");
+	CHECK_EQ_STR(run(script), "runerror: line 1: more than 4 redirects");
+	CHECK_EQ_STR(run("redirect \"not an address\";"),
+	             "runerror: line 1: redirect to an invalid address \"not an address\"");
+	/* A pattern that backtracks a lot against a long value runs out of steps. */
+	char *m = malloc(400000), *p = m;
+	for (int i = 0; i < 5; i++) {
+		strcpy(p, "Subject: ");
+		memset(p + 9, 'a', 60000);
+		strcpy(p + 60009, "\r\n");
+		p += 60011;
+	}
+	strcpy(p, "\r\nbody\r\n");
+	const char *r = run_env("if header :matches \"subject\" \"*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\" { discard; }", m,
+	                        "", "bob@example.com");
+	CHECK(strstr(r, "budget") != NULL);
+	if (!strstr(r, "budget"))
+		fprintf(stderr, "got %s\n", r);
+	free(m);
+	/* Many actions. */
+	char *big = malloc(100000);
+	strcpy(big, "require \"fileinto\";");
+	for (int i = 0; i < SIEVE_ACTIONS_MAX + 2; i++)
+		sprintf(big + strlen(big), "fileinto \"b%d\";", i);
+	CHECK_EQ_STR(run(big), "runerror: line 1: more than 64 actions");
+	free(big);
+}
+
+static void test_cache(void)
+{
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_ref *r1 = NULL, *r2 = NULL, *r3 = NULL;
+	const char *t = "keep;";
+	const struct sieve_script *a = sieve_cache_get(t, strlen(t), err, &r1);
+	const struct sieve_script *b = sieve_cache_get(t, strlen(t), err, &r2);
+	CHECK(a != NULL && a == b);
+	CHECK(sieve_cache_get("kep;", 4, err, &r3) == NULL && r3 == NULL);
+	CHECK_EQ_STR(err, "line 1, column 1: unknown command \"kep\"");
+	sieve_cache_clear(); /* evicted while referenced: still usable */
+	CHECK(sieve_script_requires(a, "fileinto") == 0);
+	sieve_cache_release(&r1);
+	sieve_cache_release(&r2);
+	CHECK(r1 == NULL && r2 == NULL);
+	/* More texts than slots: the oldest go, the table stays bounded. */
+	for (int i = 0; i < 300; i++) {
+		char s[64];
+		struct sieve_ref *r = NULL;
+		snprintf(s, sizeof(s), "if size :over %d { keep; }", i);
+		CHECK(sieve_cache_get(s, strlen(s), err, &r) != NULL);
+		sieve_cache_release(&r);
+	}
+	sieve_cache_clear();
+}
+
+int main(void)
+{
+	test_cache();
+	test_core();
+	test_errors();
+	test_variables();
+	test_imap4flags();
+	test_extensions();
+	test_limits();
+	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
+	return unit_done("test_sieve");
+}
