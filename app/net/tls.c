@@ -189,6 +189,7 @@ void tls_shutdown(void)
 	tls_cur = NULL;
 	pthread_mutex_unlock(&tls_lock);
 	tls_conf_unref(&old);
+	tls_sni_clear();
 
 	pthread_mutex_lock(&tls_cache_lock);
 	if (tls_lru_store != NULL) {
@@ -274,16 +275,11 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	br_ssl_engine_set_default_chapol(eng);
 	br_ssl_engine_set_default_ec(eng);
 
-	/* Step 2: the key signs ECDHE parameters; no static key exchange. */
-	if (conf->key_type == BR_KEYTYPE_EC)
-		br_ssl_server_set_single_ec(sc, conf->chain, conf->chain_len, &conf->key.ec,
-		                            BR_KEYTYPE_SIGN, conf->issuer_key_type,
-		                            br_ssl_engine_get_ec(eng),
-		                            br_ecdsa_sign_asn1_get_default());
-	else
-		br_ssl_server_set_single_rsa(sc, conf->chain, conf->chain_len, &conf->key.rsa,
-		                             BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
-		                             br_rsa_pkcs1_sign_get_default());
+	/* Step 2: the key signs ECDHE parameters; no static key exchange.
+	 * Which conf signs is settled by SNI/ALPN once the ClientHello is in
+	 * (tls_sni.c); ts->conf is the default. */
+	tls_sni_use(sc, conf);
+	tls_sni_attach(ts);
 	br_ssl_engine_set_all_flags(eng,
 	                            BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(eng, ts->iobuf, sizeof ts->iobuf, 1);

@@ -61,10 +61,11 @@ struct config;
 /* Certificate chain + private key; opaque, immutable, refcounted. */
 struct tls_conf;
 
-/* Per-connection server state. Fields are private to tls.c. */
+/* Per-connection server state. Fields are private to tls.c and tls_sni.c. */
 struct tls_server {
 	br_ssl_server_context sc;
-	struct tls_conf *conf; /* our own reference */
+	const br_ssl_server_policy_class *policy_vt; /* picks the conf by SNI/ALPN */
+	struct tls_conf *conf; /* our own reference (switched by SNI) */
 	unsigned char handshake_done;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
@@ -105,6 +106,20 @@ struct tls_conf *tls_current(void);
  * For modules that obtain certificates themselves (ACME). Thread-safe.
  */
 void tls_install(struct tls_conf *conf);
+
+/*
+ * SNI and TLS-ALPN-01 (tls_sni.c). A handshake whose SNI name was put here
+ * gets that conf instead of the current one (when of the same key type);
+ * one that negotiates ALPN "acme-tls/1" (RFC 8737) gets the challenge conf
+ * put for its name, and fails when there is none. Names compare without
+ * case. put takes its own reference (conf NULL removes the name); returns
+ * 0, or -1 when the table (32 names, 16 challenges) is full. Thread-safe.
+ */
+#define TLS_ALPN_ACME "acme-tls/1"
+int tls_sni_put(const char *name, struct tls_conf *conf);
+int tls_alpn_challenge_put(const char *name, struct tls_conf *conf);
+/* Removes every name from both tables (tests, end of process). */
+void tls_sni_clear(void);
 
 /*
  * Drops the current conf and frees the session cache (end of process, and

@@ -83,6 +83,20 @@ int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_p
 /* 1 when data holds a "-----BEGIN " banner (PEM rather than DER), else 0. */
 int tls_looks_pem(const unsigned char *data, size_t len);
 
+/*
+ * tls_selfsigned_make() with, when acme_id is not NULL, the critical
+ * acmeIdentifier extension holding those 32 bytes (RFC 8737 §3: the
+ * SHA-256 of the key authorization): the TLS-ALPN-01 challenge certificate.
+ */
+int tls_selfsigned_make_acme(const char *hostname, int64_t now, const unsigned char *acme_id,
+                             unsigned char *cert, size_t certsz, size_t *cert_len_r,
+                             unsigned char *key, size_t keysz, size_t *key_len_r);
+
+/* tls_sni.c: installs the SNI/ALPN policy on a server set up for ts->conf. */
+void tls_sni_attach(struct tls_server *ts);
+/* tls_sni.c: points sc at BearSSL's single-certificate policy for conf. */
+void tls_sni_use(br_ssl_server_context *sc, const struct tls_conf *conf);
+
 /* Days since 1970-01-01 for a proleptic Gregorian date (any year >= 0). */
 int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d);
 

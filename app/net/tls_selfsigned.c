@@ -28,90 +28,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/der_w.h"
 
 #define DER_MAX 2048
-#define DER_DEPTH 8
 #define RENEW_MARGIN (30 * 86400)
-
-struct der_w {
-	unsigned char *buf;
-	size_t cap, len;
-	size_t open[DER_DEPTH]; /* content start of each open element */
-	int depth;
-	int bad; /* overflow or misuse: the result is unusable */
-};
-
-static void dw_bytes(struct der_w *w, const void *p, size_t n)
-{
-	if (w->bad || n > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
-static void dw_byte(struct der_w *w, unsigned char c)
-{
-	dw_bytes(w, &c, 1);
-}
-
-/* DER length octets for n into out; returns how many. */
-static size_t len_octets(size_t n, unsigned char out[9])
-{
-	size_t k = 0, i;
-
-	if (n < 0x80) {
-		out[0] = (unsigned char)n;
-		return 1;
-	}
-	for (i = n; i > 0; i >>= 8)
-		k++;
-	out[0] = (unsigned char)(0x80 | k);
-	for (i = 0; i < k; i++)
-		out[1 + i] = (unsigned char)(n >> (8 * (k - 1 - i)));
-	return k + 1;
-}
-
-static void dw_prim(struct der_w *w, unsigned char tag, const void *p, size_t n)
-{
-	unsigned char l[9];
-
-	dw_byte(w, tag);
-	dw_bytes(w, l, len_octets(n, l));
-	dw_bytes(w, p, n);
-}
-
-static void dw_begin(struct der_w *w, unsigned char tag)
-{
-	dw_byte(w, tag);
-	if (w->depth == DER_DEPTH) {
-		w->bad = 1;
-		return;
-	}
-	w->open[w->depth++] = w->len;
-}
-
-static void dw_end(struct der_w *w)
-{
-	unsigned char l[9];
-	size_t start, clen, k;
-
-	if (w->depth == 0)
-		w->bad = 1;
-	if (w->bad)
-		return;
-	start = w->open[--w->depth];
-	clen = w->len - start;
-	k = len_octets(clen, l);
-	if (k > w->cap - w->len) {
-		w->bad = 1;
-		return;
-	}
-	memmove(w->buf + start + k, w->buf + start, clen);
-	memcpy(w->buf + start, l, k);
-	w->len += k;
-}
 
 /* Object identifiers, content octets only. */
 static const unsigned char OID_ECDSA_SHA256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02};
@@ -123,6 +43,8 @@ static const unsigned char OID_KEY_USAGE[] = {0x55, 0x1D, 0x0F};
 static const unsigned char OID_SAN[] = {0x55, 0x1D, 0x11};
 static const unsigned char OID_BASIC[] = {0x55, 0x1D, 0x13};
 static const unsigned char OID_EKU[] = {0x55, 0x1D, 0x25};
+/* 1.3.6.1.5.5.7.1.31 */
+static const unsigned char OID_ACME_ID[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1F};
 static const unsigned char OID_SERVER_AUTH[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
 static void dw_alg_ecdsa_sha256(struct der_w *w)
@@ -214,7 +136,7 @@ static void dw_ext_end(struct der_w *w)
 }
 
 static void dw_tbs(struct der_w *w, const char *host, int64_t now, const unsigned char serial[16],
-                   const br_ec_public_key *pk)
+                   const br_ec_public_key *pk, const unsigned char *acme_id)
 {
 	unsigned char addr[16], ski[br_sha1_SIZE];
 	br_sha1_context sha1;
@@ -282,6 +204,14 @@ static void dw_tbs(struct der_w *w, const char *host, int64_t now, const unsigne
 	dw_prim(w, 0x04, ski, sizeof ski);
 	dw_ext_end(w);
 
+	/* RFC 8737 §3: id-pe-acmeIdentifier, critical, an OCTET STRING of
+	 * the SHA-256 of the key authorization. */
+	if (acme_id != NULL) {
+		dw_ext_begin(w, OID_ACME_ID, sizeof OID_ACME_ID, 1);
+		dw_prim(w, 0x04, acme_id, 32);
+		dw_ext_end(w);
+	}
+
 	dw_end(w);
 	dw_end(w);
 
@@ -290,6 +220,14 @@ static void dw_tbs(struct der_w *w, const char *host, int64_t now, const unsigne
 
 int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, size_t certsz,
                         size_t *cert_len_r, unsigned char *key, size_t keysz, size_t *key_len_r)
+{
+	return tls_selfsigned_make_acme(hostname, now, NULL, cert, certsz, cert_len_r, key, keysz,
+	                                key_len_r);
+}
+
+int tls_selfsigned_make_acme(const char *hostname, int64_t now, const unsigned char *acme_id,
+                             unsigned char *cert, size_t certsz, size_t *cert_len_r,
+                             unsigned char *key, size_t keysz, size_t *key_len_r)
 {
 	const br_ec_impl *ec = br_ec_get_default();
 	br_hmac_drbg_context rng;
@@ -316,7 +254,7 @@ int tls_selfsigned_make(const char *hostname, int64_t now, unsigned char *cert, 
 		serial[0] = 1; /* no leading zero octet: always 16 bytes */
 
 	/* Step 2: the to-be-signed part, then its signature. */
-	dw_tbs(&tbs, hostname, now, serial, &pk);
+	dw_tbs(&tbs, hostname, now, serial, &pk, acme_id);
 	if (tbs.bad || tbs.depth != 0)
 		goto out;
 	br_sha256_init(&sha);

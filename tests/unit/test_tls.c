@@ -848,6 +848,97 @@ static void test_bad_input(void)
 	}
 }
 
+/* A fresh self-signed conf for host (with the acmeIdentifier when id). */
+static struct tls_conf *make_conf(const char *host, const unsigned char *id, unsigned char *der,
+                                  size_t *der_len)
+{
+	unsigned char key[512];
+	size_t klen;
+	char err[256];
+
+	if (tls_selfsigned_make_acme(host, time(NULL), id, der, 2048, der_len, key, sizeof key,
+	                             &klen) != 0)
+		return NULL;
+	return tls_conf_from_pem(der, *der_len, host, key, klen, host, err, sizeof err);
+}
+
+/* The conf the server side of the last hs_alpn() ended with (not a reference). */
+static const struct tls_conf *hs_last_conf;
+
+/* Client handshake against conf, trusting exactly the certificate in der. */
+static int hs_alpn(struct tls_conf *conf, const unsigned char *der, size_t der_len,
+                   const char *name, const char *alpn)
+{
+	struct anchor a;
+	br_x509_certificate xc = {(unsigned char *)der, der_len};
+	struct client *c = malloc(sizeof *c);
+	struct tls_server *ts = malloc(sizeof *ts);
+	const char *names[1] = {alpn};
+	int ok = 0;
+
+	if (anchor_init(&a, &xc, 0) != 0 || tls_server_init(ts, conf) != 0) {
+		free(c);
+		free(ts);
+		return 0;
+	}
+	client_init(c, &a.ta, name, NULL, 0, BR_TLS12, BR_TLS12, 0);
+	if (alpn != NULL) {
+		br_ssl_engine_set_protocol_names(&c->cc.eng, names, 1);
+		br_ssl_client_reset(&c->cc, name, 0);
+	}
+	pump(&c->cc.eng, tls_server_engine(ts));
+	ok = (br_ssl_engine_current_state(&c->cc.eng) & BR_SSL_SENDAPP) != 0 &&
+	     tls_server_handshake_done(ts);
+	hs_last_conf = ts->conf;
+	tls_server_finish(ts);
+	free(c);
+	free(ts);
+	return ok;
+}
+
+static void test_sni_alpn(void)
+{
+	unsigned char da[2048], db[2048], dc[2048], id[32];
+	size_t la, lb, lc;
+	struct tls_conf *a = make_conf("a.example.test", NULL, da, &la);
+	struct tls_conf *b = make_conf("b.example.test", NULL, db, &lb);
+
+	memset(id, 0x5a, sizeof id);
+	struct tls_conf *c = make_conf("c.example.test", id, dc, &lc);
+	CHECK(a != NULL && b != NULL && c != NULL);
+	if (a == NULL || b == NULL || c == NULL)
+		return;
+	/* The acmeIdentifier extension: OID 1.3.6.1.5.5.7.1.31, critical, OCTET STRING(32). */
+	static const unsigned char ext[] = {0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07,
+	                                    0x01, 0x1F, 0x01, 0x01, 0xFF, 0x04, 0x22, 0x04, 0x20};
+	CHECK(memmem(dc, lc, ext, sizeof ext) != NULL);
+	CHECK(memmem(dc, lc, id, sizeof id) != NULL);
+	CHECK(memmem(da, la, ext, sizeof ext) == NULL);
+
+	/* Default conf for every name until b is put under its name. */
+	CHECK(hs_alpn(a, da, la, "a.example.test", NULL));
+	CHECK(!hs_alpn(a, db, lb, "b.example.test", NULL));
+	CHECK(tls_sni_put("B.example.test", b) == 0);
+	CHECK(hs_alpn(a, db, lb, "b.example.test", NULL));
+	CHECK(hs_alpn(a, da, la, "a.example.test", NULL));
+	/* acme-tls/1 without a challenge for the name: no handshake. */
+	CHECK(!hs_alpn(a, da, la, "a.example.test", TLS_ALPN_ACME));
+	CHECK(tls_alpn_challenge_put("c.example.test", c) == 0);
+	/* BearSSL's own client refuses the unknown critical extension, so
+	 * the handshake does not finish; the server did pick c (pebble's
+	 * validation in the protocol test goes all the way). */
+	CHECK(!hs_alpn(a, dc, lc, "c.example.test", TLS_ALPN_ACME));
+	CHECK(hs_last_conf == c);
+	/* Only with acme-tls/1 does the challenge certificate answer. */
+	CHECK(!hs_alpn(a, dc, lc, "c.example.test", NULL));
+	CHECK(tls_sni_put("b.example.test", NULL) == 0);
+	CHECK(!hs_alpn(a, db, lb, "b.example.test", NULL));
+	tls_sni_clear();
+	tls_conf_unref(&a);
+	tls_conf_unref(&b);
+	tls_conf_unref(&c);
+}
+
 int main(void)
 {
 	log_init(2, LOG_WARN, 0);
@@ -865,6 +956,7 @@ int main(void)
 	test_selfsigned();
 	test_openssl_keys();
 	test_bad_input();
+	test_sni_alpn();
 	tls_shutdown();
 
 	{
