@@ -219,11 +219,13 @@ struct arc_seal_params {
 	 * verifiers at large know rsa-sha256 only. */
 	const struct dkim_key *key;
 	const char *domain; /* d= of the AMS and AS: the served domain */
-	/* The Authentication-Results this hop computed, as the field's value
-	 * (without "Authentication-Results:"), starting with the authserv-id:
-	 * "mail.example.org; spf=pass smtp.mailfrom=...; arc=pass ...". Folds
-	 * (CRLF + WSP) are kept; a bare CR or LF, or a line break not
-	 * followed by WSP, is ARC_EINVAL. Should include arc= (§5.1). */
+	/* The Authentication-Results this hop computed: the field's value,
+	 * starting with the authserv-id ("mail.example.org; spf=pass
+	 * smtp.mailfrom=...; arc=pass ..."), or the whole field as prepended
+	 * ("Authentication-Results: ...\r\n": the name and the final CRLF
+	 * are dropped). Folds (CRLF + WSP) are kept; a bare CR or LF, or a
+	 * line break not followed by WSP, is ARC_EINVAL. Should include arc=
+	 * (§5.1; arc_authres_append writes it). */
 	const char *authres;
 	/* The chain status found on arrival (arc_verifier's cv). Used only
 	 * when the message has ARC sets: pass seals cv=pass; none or fail

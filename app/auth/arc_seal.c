@@ -34,23 +34,34 @@ const struct dkim_key *arc_key_pick(const struct dkim_keys *keys)
 	return NULL;
 }
 
-/* Folds are CRLF + WSP, nothing else breaks a line; no NUL. */
-static int authres_ok(const char *s)
+/* The A-R value to carry: an "Authentication-Results:" name in front and a
+ * final CRLF are dropped (so a caller may pass the field it prepends);
+ * inside, folds are CRLF + WSP, nothing else breaks a line, no NUL.
+ * Returns the value, or {NULL, 0} when it is not usable. */
+static struct str authres_value(const char *s)
 {
-	size_t n = strlen(s);
+	static const char name[] = "authentication-results:";
+	struct str v = str_c(s);
 
-	if (n == 0 || n > AAR_MAX - 64)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			return 0; /* a LF is only legal after CR, handled below */
-		if (s[i] == '\r') {
-			if (s[i + 1] != '\n' || (s[i + 2] != ' ' && s[i + 2] != '\t'))
-				return 0;
+	if (str_has_prefix_ci(v, name)) {
+		v = str_make(v.p + sizeof name - 1, v.len - (sizeof name - 1));
+		while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t'))
+			v = str_make(v.p + 1, v.len - 1);
+	}
+	if (v.len >= 2 && v.p[v.len - 2] == '\r' && v.p[v.len - 1] == '\n')
+		v.len -= 2;
+	if (v.len == 0 || v.len > AAR_MAX - 64)
+		return (struct str){NULL, 0};
+	for (size_t i = 0; i < v.len; i++) {
+		if (v.p[i] == '\n')
+			return (struct str){NULL, 0}; /* a LF only after CR, below */
+		if (v.p[i] == '\r') {
+			if (i + 2 >= v.len || v.p[i + 1] != '\n' || (v.p[i + 2] != ' ' && v.p[i + 2] != '\t'))
+				return (struct str){NULL, 0};
 			i++;
 		}
 	}
-	return 1;
+	return v;
 }
 
 int arc_sealer_init(struct arc_sealer *s, const struct arc_seal_params *p)
@@ -60,7 +71,7 @@ int arc_sealer_init(struct arc_sealer *s, const struct arc_seal_params *p)
 	if (p == NULL || p->key == NULL || p->domain == NULL || p->authres == NULL ||
 	    !dkim_domain_ok(p->domain) || !dkim_selector_ok(p->key->selector) ||
 	    (p->key->alg != DKIM_ALG_RSA_SHA256 && p->key->alg != DKIM_ALG_ED25519_SHA256) ||
-	    !authres_ok(p->authres))
+	    authres_value(p->authres).p == NULL)
 		return ARC_EINVAL;
 	s->p = *p;
 	s->state = 0;
@@ -254,7 +265,8 @@ int arc_sealer_final(struct arc_sealer *s, struct buf *out)
 	(void)str_lower_into(str_c(s->p.domain), lower, sizeof lower);
 
 	/* AAR: this hop's results under the new instance. */
-	if (buf_printf(&aar, "ARC-Authentication-Results: i=%u; %s", inst, s->p.authres) != 0) {
+	struct str ar = authres_value(s->p.authres);
+	if (buf_printf(&aar, "ARC-Authentication-Results: i=%u; %.*s", inst, (int)ar.len, ar.p) != 0) {
 		rc = ARC_ETOOBIG;
 		goto out;
 	}

@@ -398,6 +398,14 @@ static void test_seal_args(void)
 	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
 	p.authres = "";
 	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	p.authres = "a.example; arc=none\r\n\r\n";
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
+	/* The whole field as prepended: name and final CRLF dropped. */
+	p.authres = "Authentication-Results: a.example;\r\n\tarc=none\r\n";
+	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_OK);
+	buf_append(&out, "", 1);
+	CHECK(strstr(buf_data(&out), "\r\nARC-Authentication-Results: i=1; a.example;\r\n\tarc=none\r\n") != NULL);
+	buf_reset(&out);
 	p.authres = "a.example; arc=none";
 	p.domain = "nodot";
 	CHECK_EQ_INT(arc_seal(&p, MSG, strlen(MSG), &out), ARC_EINVAL);
