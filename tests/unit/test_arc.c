@@ -27,6 +27,82 @@ static const char MSG[] = "Received: from a.example.com by list.example.org; Sun
                           "\r\n"
                           "Ann\r\n";
 
+/* RFC 8617 Appendix B: a message through a list (i=1), gmail.example
+ * (i=2) and clochette.example.org (i=3), as printed in the RFC. Its
+ * signatures were made with 512-bit keys that the RFC does not publish. */
+static const char RFC8617_B[] =
+    "Return-Path: <jqd@d1.example>\r\n"
+    "Received: from example.org (example.org [208.69.40.157])\r\n"
+    "    by gmail.example with ESMTP id d200mr22663000ykb.93.1421363207\r\n"
+    "    for <fmartin@example.com>; Thu, 14 Jan 2015 15:02:40 -0800 (PST)\r\n"
+    "Received: from segv.d1.example (segv.d1.example [72.52.75.15])\r\n"
+    "    by lists.example.org (8.14.5/8.14.5) with ESMTP id t0EKaNU9010123\r\n"
+    "    for <arc@example.org>; Thu, 14 Jan 2015 15:01:30 -0800 (PST)\r\n"
+    "    (envelope-from jqd@d1.example)\r\n"
+    "Received: from [2001:DB8::1A] (w-x-y-z.dsl.static.isp.example [w.x.y.z])\r\n"
+    "    (authenticated bits=0)\r\n"
+    "    by segv.d1.example with ESMTP id t0FN4a8O084569;\r\n"
+    "    Thu, 14 Jan 2015 15:00:01 -0800 (PST)\r\n"
+    "    (envelope-from jqd@d1.example)\r\n"
+    "Received: from mail-ob0-f188.google.example\r\n"
+    "    (mail-ob0-f188.google.example [208.69.40.157]) by\r\n"
+    "    clochette.example.org with ESMTP id d200mr22663000ykb.93.1421363268\r\n"
+    "    for <fmartin@example.org>; Thu, 14 Jan 2015 15:03:15 -0800 (PST)\r\n"
+    "ARC-Seal: i=3; a=rsa-sha256; cv=pass; d=clochette.example.org; s=\r\n"
+    "        clochette; t=12345; b=CU87XzXlNlk5X/yW4l73UvPUcP9ivwYWxyBWcVrRs7\r\n"
+    "        +HPx3K05nJhny2fvymbReAmOA9GTH/y+k9kEc59hAKVg==\r\n"
+    "ARC-Message-Signature: i=3; a=rsa-sha256; c=relaxed/relaxed; d=\r\n"
+    "        clochette.example.org; h=message-id:date:from:to:subject; s=\r\n"
+    "        clochette; t=12345; bh=KWSe46TZKCcDbH4klJPo+tjk5LWJnVRlP5pvjXFZY\r\n"
+    "        LQ=; b=o71vwyLsK+Wm4cOSlirXoRwzEvi0vqIjd/2/GkYFYlSd/GGfKzkAgPqxf\r\n"
+    "        K7ccBMP7Zjb/mpeggswHjEMS8x5NQ==\r\n"
+    "ARC-Authentication-Results: i=3; clochette.example.org; spf=fail\r\n"
+    "    smtp.from=jqd@d1.example; dkim=fail (512-bit key)\r\n"
+    "    header.i=@d1.example; dmarc=fail; arc=pass (as.2.gmail.example=pass,\r\n"
+    "    ams.2.gmail.example=pass, as.1.lists.example.org=pass,\r\n"
+    "    ams.1.lists.example.org=fail (message has been altered))\r\n"
+    "Authentication-Results: clochette.example.org; spf=fail\r\n"
+    "    smtp.from=jqd@d1.example; dkim=fail (512-bit key)\r\n"
+    "    header.i=@d1.example; dmarc=fail; arc=pass (as.2.gmail.example=pass,\r\n"
+    "    ams.2.gmail.example=pass, as.1.lists.example.org=pass,\r\n"
+    "    ams.1.lists.example.org=fail (message has been altered))\r\n"
+    "ARC-Seal: i=2; a=rsa-sha256; cv=pass; d=gmail.example; s=20120806; t=\r\n"
+    "        12345; b=Zpukh/kJL4Q7Kv391FKwTepgS56dgHIcdhhJZjsalhqkFIQQAJ4T9BE\r\n"
+    "        8jjLXWpRNuh81yqnT1/jHn086RwezGw==\r\n"
+    "ARC-Message-Signature: i=2; a=rsa-sha256; c=relaxed/relaxed; d=\r\n"
+    "        gmail.example; h=message-id:date:from:to:subject; s=20120806; t=\r\n"
+    "        12345; bh=KWSe46TZKCcDbH4klJPo+tjk5LWJnVRlP5pvjXFZYLQ=; b=CVoG44\r\n"
+    "        cVZvoSs2mMig2wwqPaJ4OZS5XGMCegWqQs1wvRZJS894tJM0xO1RJLgCPsBOxdA5\r\n"
+    "        9WSqI9s9DfyKDfWg==\r\n"
+    "ARC-Authentication-Results: i=2; gmail.example; spf=fail\r\n"
+    "    smtp.from=jqd@d1.example; dkim=fail (512-bit key)\r\n"
+    "    header.i=@example.org; dmarc=fail; arc=pass\r\n"
+    "    (as.1.lists.example.org=pass, ams.1.lists.example.org=pass)\r\n"
+    "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=lists.example.org; s=dk-lists;\r\n"
+    "         t=12345; b=TlCCKzgk3TrAa+G77gYYO8Fxk4q/Ml0biqduZJeOYh6+0zhwQ8u/\r\n"
+    "        lHxLi21pxu347isLSuNtvIagIvAQna9a5A==\r\n"
+    "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=\r\n"
+    "        lists.example.org; h=message-id:date:from:to:subject; s=\r\n"
+    "        dk-lists; t=12345; bh=KWSe46TZKCcDbH4klJPo+tjk5LWJnVRlP5pvjXFZYL\r\n"
+    "        Q=; b=DsoD3n3hiwlrN1ma8IZQFgZx8EDO7Wah3hUjIEsYKuShRKYB4LwGUiKD5Y\r\n"
+    "        yHgcIwGHhSc/4+ewYqHMWDnuFxiQ==\r\n"
+    "ARC-Authentication-Results: i=1; lists.example.org; spf=pass\r\n"
+    "    smtp.mfrom=jqd@d1.example; dkim=pass (512-bit key)\r\n"
+    "    header.i=@d1.example; dmarc=pass\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha1; c=relaxed/relaxed; d=d1.example; h=\r\n"
+    "        message-id:date:from:to:subject; s=origin2015; bh=bIxxaeIQvmOBdT\r\n"
+    "        AitYfSNFgzPP4=; b=qKjd5fYibKXWWIcMKCgRYuo1vJ2fD+IAQPjX+uamXIGY2Q\r\n"
+    "        0HjQ+Lq3/yHzG3JHJp6780/nKQPOWt2UDJQrJkEA==\r\n"
+    "Message-ID: <54B84785.1060301@d1.example>\r\n"
+    "Date: Thu, 14 Jan 2015 15:00:01 -0800\r\n"
+    "From: John Q Doe <jqd@d1.example>\r\n"
+    "To: arc@dmarc.example\r\n"
+    "Subject: [List 2] Example 1\r\n"
+    "\r\n"
+    "Hey gang,\r\n"
+    "This is a test message.\r\n"
+    "--J.\r\n";
+
 static struct dkim_keys keys_list, keys_fwd;
 static struct dns_table *table;
 
@@ -523,6 +599,67 @@ static void test_authres_append(void)
 	buf_free(&tiny);
 }
 
+/* What the RFC's example shows that can be checked without its keys:
+ * the structure is valid (three complete sets, cv=none then pass), each
+ * sealer and AAR is read, and the newest AMS is where validation needs a
+ * key. With 512-bit keys published, RFC 8301 refuses them. */
+static void test_rfc8617_example(void)
+{
+	static const char no_keys[] = "other.example TXT v=spf1 -all\n";
+	static const char small_keys[] =
+	    "clochette._domainkey.clochette.example.org TXT v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJB"
+	    "AN2btrBoLDOIovfFkktn67vKbtDX92y6EemiL7hdvNCxHpjQ9FGXXwZME1Q2KYSHVktnHsEn7+jsWxYgpEqk540CAwEAAQ==\n"
+	    "20120806._domainkey.gmail.example TXT v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJB"
+	    "AN2btrBoLDOIovfFkktn67vKbtDX92y6EemiL7hdvNCxHpjQ9FGXXwZME1Q2KYSHVktnHsEn7+jsWxYgpEqk540CAwEAAQ==\n";
+	struct dns_table *t = dns_table_new(no_keys, sizeof no_keys - 1);
+	struct dns_resolver r = dns_table_resolver(t);
+	struct arc_verifier *v = arc_verifier_new(&r, NOW);
+	char id[64], res[16];
+
+	arc_verifier_update(v, RFC8617_B, strlen(RFC8617_B));
+	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
+	const struct arc_result *a = arc_verifier_result(v);
+	CHECK_EQ_INT(a->cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(a->nsets, 3);
+	CHECK_EQ_INT(a->failed, 3);
+	CHECK_EQ_STR(a->reason, "ARC-Message-Signature 3: no key record at clochette._domainkey.clochette.example.org");
+	static const char *const sealer[] = {"lists.example.org", "gmail.example", "clochette.example.org"};
+	static const char *const sel[] = {"dk-lists", "20120806", "clochette"};
+	static const char *const dmarc[] = {"pass", "fail", "fail"};
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK_EQ_INT(a->set[i].instance, i + 1);
+		CHECK_EQ_STR(a->set[i].d, sealer[i]);
+		CHECK_EQ_STR(a->set[i].s, sel[i]);
+		CHECK_EQ_STR(a->set[i].ams_d, sealer[i]);
+		CHECK_EQ_STR(a->set[i].ams_s, sel[i]);
+		CHECK_EQ_INT(a->set[i].cv, i == 0 ? ARC_CV_NONE : ARC_CV_PASS);
+		CHECK_EQ_INT(arc_authres_lookup(a->set[i].aar, "dmarc", id, sizeof id, res, sizeof res), 1);
+		CHECK_EQ_STR(id, sealer[i]);
+		CHECK_EQ_STR(res, dmarc[i]);
+		CHECK_EQ_INT(arc_authres_lookup(a->set[i].aar, "arc", NULL, 0, res, sizeof res), i == 0 ? 0 : 1);
+	}
+	CHECK_EQ_INT(a->set[2].ams, DKIM_RESULT_PERMERROR);
+	CHECK_EQ_INT(a->set[0].as, DKIM_RESULT_NONE); /* not reached */
+	/* Nested comments in the AAR of i=3 ("... (message has been altered))"). */
+	CHECK_EQ_INT(arc_authres_lookup(a->set[2].aar, "spf", NULL, 0, res, sizeof res), 1);
+	CHECK_EQ_STR(res, "fail");
+	CHECK_EQ_INT(arc_trusted(a, trust_list, NULL, "dmarc", "pass"), 0); /* not a pass chain */
+	arc_verifier_free(&v);
+	dns_table_free(&t);
+
+	t = dns_table_new(small_keys, sizeof small_keys - 1);
+	r = dns_table_resolver(t);
+	v = arc_verifier_new(&r, NOW);
+	for (size_t i = 0; RFC8617_B[i]; i++)
+		arc_verifier_update(v, RFC8617_B + i, 1);
+	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
+	a = arc_verifier_result(v);
+	CHECK_EQ_INT(a->cv, ARC_CV_FAIL);
+	CHECK_EQ_STR(a->reason, "ARC-Message-Signature 3: RSA key of 512 bits, under 1024 (RFC 8301)");
+	arc_verifier_free(&v);
+	dns_table_free(&t);
+}
+
 static void test_ed25519_chain(void)
 {
 	/* A chain sealed with the Ed25519 key (arc_key_pick would not
@@ -568,6 +705,7 @@ int main(void)
 	test_fifty();
 	test_ed25519_chain();
 	test_authres_append();
+	test_rfc8617_example();
 
 	dns_table_free(&table);
 	dkim_keys_wipe(&keys_list);
