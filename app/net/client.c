@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "net/anchors.h"
 
 #define IO_CHUNK 16384
 
@@ -161,7 +162,7 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 	return c;
 }
 
-int client_start_tls(struct client *c, const char *server_name)
+static int start_tls(struct client *c, const char *server_name, int verify)
 {
 	unsigned char seed[32];
 
@@ -170,9 +171,17 @@ int client_start_tls(struct client *c, const char *server_name)
 	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
 		return -1;
 	struct client_tls *t = xcalloc(1, sizeof *t);
-	br_ssl_client_init_full(&t->cc, &t->xm, NULL, 0);
-	t->xa.vtable = &x509_any_class;
-	br_ssl_engine_set_x509(&t->cc.eng, &t->xa.vtable);
+	if (verify) {
+		/* BearSSL's minimal validator over the built-in roots and
+		 * TERN_TLS_CA_FILE's; it checks the name against the SAN. */
+		size_t n;
+		const br_x509_trust_anchor *ta = anchors_get(&n);
+		br_ssl_client_init_full(&t->cc, &t->xm, ta, n);
+	} else {
+		br_ssl_client_init_full(&t->cc, &t->xm, NULL, 0);
+		t->xa.vtable = &x509_any_class;
+		br_ssl_engine_set_x509(&t->cc.eng, &t->xa.vtable);
+	}
 	br_ssl_engine_set_versions(&t->cc.eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
 	br_ssl_engine_inject_entropy(&t->cc.eng, seed, sizeof seed);
@@ -191,6 +200,21 @@ int client_start_tls(struct client *c, const char *server_name)
 	if (c->busy_ == 0)
 		client_flush(c);
 	return 0;
+}
+
+int client_start_tls(struct client *c, const char *server_name)
+{
+	return start_tls(c, server_name, 0);
+}
+
+int client_start_tls_verified(struct client *c, const char *server_name)
+{
+	return start_tls(c, server_name, 1);
+}
+
+int client_tls_error(const struct client *c)
+{
+	return c->tls_ ? br_ssl_engine_last_error(&c->tls_->cc.eng) : 0;
 }
 
 int client_tls_established(const struct client *c)

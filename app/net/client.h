@@ -8,11 +8,13 @@
  * protocol code never sees TLS. TLS starts when asked (implicit TLS right
  * after connect, or after a STARTTLS 220).
  *
- * Certificates are not verified: mail between MTAs on the internet uses
- * opportunistic TLS (RFC 7435; Postfix's "may" level) and there is no CA
- * bundle at run time. The handshake still authenticates nothing but
- * encrypts against passive observers. The engine's X.509 hook accepts any
- * chain and takes the server key from the leaf certificate.
+ * client_start_tls() verifies nothing: mail between MTAs on the internet
+ * uses opportunistic TLS (RFC 7435; Postfix's "may" level). The handshake
+ * still authenticates nothing but encrypts against passive observers; the
+ * engine's X.509 hook accepts any chain and takes the server key from the
+ * leaf certificate. client_start_tls_verified() checks the chain against
+ * net/anchors.h's roots and the name against the certificate (the ACME
+ * client; later the relay host and MTA-STS).
  *
  * Callbacks: on_connected once TCP is up; on_tls once a handshake done;
  * on_data when c->in has new bytes; on_close exactly once, with a short
@@ -74,6 +76,16 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
  * entropy).
  */
 int client_start_tls(struct client *c, const char *server_name);
+/*
+ * client_start_tls() with the server verified: the chain must lead to one
+ * of anchors_get()'s anchors and, when server_name is a host name, the
+ * certificate must carry it (an address literal is not name-checked:
+ * BearSSL matches dNSName only). A failure closes the client with reason
+ * "tls_handshake_failed"; client_tls_error() then says why.
+ */
+int client_start_tls_verified(struct client *c, const char *server_name);
+/* BearSSL's last error on the TLS engine (BR_ERR_X509_* for a refused chain), 0 when none. */
+int client_tls_error(const struct client *c);
 /* 1 once the handshake completed. */
 int client_tls_established(const struct client *c);
 
