@@ -49,6 +49,8 @@ struct imap_cmd_def {
 	" QUOTA QUOTA=RES-STORAGE" \
 	" IMAP4rev2 UTF8=ACCEPT" \
 	" ESORT PARTIAL" \
+	" COMPRESS=DEFLATE" \
+	" METADATA METADATA-SERVER" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -143,6 +145,9 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_UID_MOVE, imap_cmd_copy, SELECTED },
 	{ IMAP_CMD_REPLACE, imap_cmd_replace, SELECTED },
 	{ IMAP_CMD_UID_REPLACE, imap_cmd_replace, SELECTED },
+	{ IMAP_CMD_COMPRESS, imap_cmd_compress, AUTHED | SELECTED },
+	{ IMAP_CMD_GETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
+	{ IMAP_CMD_SETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

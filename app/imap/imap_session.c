@@ -379,6 +379,17 @@ static void literal_decision(struct imap_session *s)
 			imap_parser_literal_accept(p);
 			return;
 		}
+	} else if (p->cmd.id == IMAP_CMD_SETMETADATA && s->state != IMAP_S_NOT_AUTH) {
+		/* RFC 5464 §4.3: a value over the limit is refused before
+		 * "+"; values may be literal8. */
+		if (p->cmd.literal.size <= IMAP_METADATA_VALUE_MAX) {
+			if (!p->cmd.literal.nonsync)
+				imap_write(s, "+ Ready for literal data\r\n", 26);
+			imap_parser_literal_accept(p);
+			return;
+		}
+		_Static_assert(IMAP_METADATA_VALUE_MAX == 65536, "the text below says it");
+		no = "NO [METADATA MAXSIZE 65536] Metadata value too long.";
 	} else if (p->cmd.literal.size <= budget && !p->cmd.literal.binary) {
 		if (!p->cmd.literal.nonsync)
 			imap_write(s, "+ Ready for literal data\r\n", 26);

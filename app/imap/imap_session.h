@@ -346,6 +346,14 @@ int imap_fetch_sets_seen(const struct imap_arg *list, size_t n);
 /* Writes "<sp>FLAGS (...)" of m (a FETCH item). */
 void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m);
 
+/* cmd_compress.c: COMPRESS DEFLATE (RFC 4978) */
+void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* cmd_metadata.c: GETMETADATA, SETMETADATA (RFC 5464) */
+void imap_cmd_metadata(struct imap_session *s, const struct imap_cmd *cmd);
+/* Octets of one METADATA value (a longer literal is refused before "+"). */
+#define IMAP_METADATA_VALUE_MAX 65536u
+
 /* cmd_quota.c: GETQUOTA, GETQUOTAROOT, SETQUOTA (refused) */
 void imap_cmd_quota(struct imap_session *s, const struct imap_cmd *cmd);
 

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "net/conn_deflate.h"
 #include "net/listener.h"
 #include "net/tls.h"
 
@@ -49,6 +50,18 @@ static void check_reserve(struct conn *c)
 
 static void conn_io(struct loop *loop, int fd, unsigned events, void *arg);
 static void conn_settle(struct conn *c);
+
+/* The buffers the transport (socket or TLS) reads into and sends from:
+ * the session's own, or the deflate layer's once COMPRESS is on. */
+static struct buf *tin(struct conn *c)
+{
+	return c->z ? conn_deflate_rbuf(c->z) : &c->in;
+}
+
+static struct buf *tout(struct conn *c)
+{
+	return c->z ? conn_deflate_wbuf(c->z) : &c->out;
+}
 
 static void addr_to_str(const struct sockaddr_storage *ss, char *ip, size_t ipsz, uint16_t *port)
 {
@@ -140,6 +153,7 @@ static void conn_destroy(struct conn *c)
 		tls_server_finish(c->tls);
 		free(c->tls);
 	}
+	conn_deflate_free(&c->z);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);
@@ -159,12 +173,13 @@ enum { PUMP_GOT_DATA = 1 };
 static int pump_plain(struct conn *c, unsigned events)
 {
 	int flags = 0;
+	struct buf *in = tin(c), *out = tout(c);
 
-	if ((events & LOOP_READ) && !c->paused_ && !c->eof_ && buf_room(&c->in) > 0) {
+	if ((events & LOOP_READ) && !c->paused_ && !c->eof_ && buf_room(in) > 0) {
 		/* Ask for a whole chunk so the buffer grows to a useful size
 		 * at once instead of reading a few hundred bytes per call. */
-		size_t avail, want = buf_room(&c->in) < IO_CHUNK ? buf_room(&c->in) : IO_CHUNK;
-		char *dst = buf_reserve(&c->in, want, &avail);
+		size_t avail, want = buf_room(in) < IO_CHUNK ? buf_room(in) : IO_CHUNK;
+		char *dst = buf_reserve(in, want, &avail);
 		if (!dst) {
 			/* No memory for this connection's input: it ends, the
 			 * process does not. */
@@ -175,7 +190,7 @@ static int pump_plain(struct conn *c, unsigned events)
 			avail = IO_CHUNK;
 		ssize_t r = read(c->fd, dst, avail);
 		if (r > 0) {
-			buf_commit(&c->in, (size_t)r);
+			buf_commit(in, (size_t)r);
 			c->bytes_in += (uint64_t)r;
 			flags |= PUMP_GOT_DATA;
 		} else if (r == 0) {
@@ -184,10 +199,10 @@ static int pump_plain(struct conn *c, unsigned events)
 			mark_dead(c, "read_error");
 		}
 	}
-	while (!c->dead_ && buf_len(&c->out) > 0) {
-		ssize_t w = write(c->fd, buf_data(&c->out), buf_len(&c->out));
+	while (!c->dead_ && buf_len(out) > 0) {
+		ssize_t w = write(c->fd, buf_data(out), buf_len(out));
 		if (w > 0) {
-			buf_consume(&c->out, (size_t)w);
+			buf_consume(out, (size_t)w);
 			c->bytes_out += (uint64_t)w;
 		} else {
 			if (w < 0 && errno != EAGAIN && errno != EINTR)
@@ -207,6 +222,7 @@ static int pump_tls(struct conn *c, unsigned events)
 {
 	br_ssl_engine_context *eng = tls_server_engine(c->tls);
 	int flags = 0, read_blocked = !(events & LOOP_READ), write_blocked = 0;
+	struct buf *in = tin(c), *out = tout(c);
 
 	for (;;) {
 		unsigned st = br_ssl_engine_current_state(eng);
@@ -243,11 +259,11 @@ static int pump_tls(struct conn *c, unsigned events)
 				write_blocked = 1;
 			}
 		}
-		if ((st & BR_SSL_RECVAPP) && buf_room(&c->in) > 0 && !c->paused_) {
+		if ((st & BR_SSL_RECVAPP) && buf_room(in) > 0 && !c->paused_) {
 			p = br_ssl_engine_recvapp_buf(eng, &len);
-			if (len > buf_room(&c->in))
-				len = buf_room(&c->in);
-			if (buf_append(&c->in, p, len) < 0) {
+			if (len > buf_room(in))
+				len = buf_room(in);
+			if (buf_append(in, p, len) < 0) {
 				mark_dead(c, "out_of_memory");
 				return flags;
 			}
@@ -255,14 +271,14 @@ static int pump_tls(struct conn *c, unsigned events)
 			flags |= PUMP_GOT_DATA;
 			progress = 1;
 		}
-		if ((st & BR_SSL_SENDAPP) && buf_len(&c->out) > 0) {
+		if ((st & BR_SSL_SENDAPP) && buf_len(out) > 0) {
 			p = br_ssl_engine_sendapp_buf(eng, &len);
-			if (len > buf_len(&c->out))
-				len = buf_len(&c->out);
-			memcpy(p, buf_data(&c->out), len);
-			buf_consume(&c->out, len);
+			if (len > buf_len(out))
+				len = buf_len(out);
+			memcpy(p, buf_data(out), len);
+			buf_consume(out, len);
 			br_ssl_engine_sendapp_ack(eng, len);
-			if (buf_len(&c->out) == 0)
+			if (buf_len(out) == 0)
 				br_ssl_engine_flush(eng, 0);
 			progress = 1;
 		}
@@ -287,12 +303,10 @@ static int pump_tls(struct conn *c, unsigned events)
 	}
 }
 
-static int pump(struct conn *c, unsigned events)
+static int pump_transport(struct conn *c, unsigned events)
 {
 	int flags;
 
-	if (c->dead_)
-		return 0;
 	if (!c->tls) {
 		flags = pump_plain(c, events);
 		if (c->starttls_pending_ && !c->dead_ && buf_len(&c->out) == 0) {
@@ -311,10 +325,55 @@ static int pump(struct conn *c, unsigned events)
 	return pump_tls(c, events);
 }
 
+/*
+ * With COMPRESS: deflate the session's output, move bytes, inflate what
+ * came, and again while the transport takes more of a long output (the
+ * layer's buffers are smaller than the session's). PUMP_GOT_DATA then
+ * means new plaintext in c->in, not compressed bytes in the layer.
+ */
+static int pump_deflate(struct conn *c, unsigned events)
+{
+	int flags = 0;
+
+	for (int round = 0; !c->dead_ && round < 64; round++) {
+		if (conn_deflate_out(c->z, &c->out) < 0) {
+			mark_dead(c, "compress_error");
+			break;
+		}
+		size_t queued = buf_len(tout(c));
+		pump_transport(c, round ? LOOP_WRITE : events);
+		if (c->dead_)
+			break;
+		if (!c->paused_) {
+			int r = conn_deflate_in(c->z, &c->in);
+			if (r < 0) {
+				log_info("net", NULL, "event=inflate_failed peer=%s", c->peer_ip);
+				mark_dead(c, "compress_error");
+				break;
+			}
+			if (r > 0)
+				flags |= PUMP_GOT_DATA;
+		}
+		/* Another round only while output waits to be compressed and
+		 * the transport took some of what was (it did not block). */
+		if ((buf_len(&c->out) == 0 && !conn_deflate_pending(c->z)) ||
+		    buf_len(tout(c)) >= queued)
+			break;
+	}
+	return flags;
+}
+
+static int pump(struct conn *c, unsigned events)
+{
+	if (c->dead_)
+		return 0;
+	return c->z ? pump_deflate(c, events) : pump_transport(c, events);
+}
+
 /* Bytes still waiting to go to the socket (queued or inside the engine). */
 static int output_pending(struct conn *c)
 {
-	if (buf_len(&c->out) > 0)
+	if (buf_len(&c->out) > 0 || (c->z && conn_deflate_pending(c->z)))
 		return 1;
 	if (c->tls) {
 		unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
@@ -331,12 +390,16 @@ static int output_pending(struct conn *c)
  */
 static int socket_write_wanted(struct conn *c)
 {
+	/* With COMPRESS, output the session added after the last pass is
+	 * still plaintext: the write event's pass compresses it. */
+	int queued = buf_len(tout(c)) > 0 ||
+		     (c->z && (buf_len(&c->out) > 0 || conn_deflate_pending(c->z)));
 	if (!c->tls)
-		return buf_len(&c->out) > 0;
+		return queued;
 	unsigned st = br_ssl_engine_current_state(tls_server_engine(c->tls));
 	if (st == BR_SSL_CLOSED)
 		return 0;
-	return (st & BR_SSL_SENDREC) || (buf_len(&c->out) > 0 && (st & BR_SSL_SENDAPP));
+	return (st & BR_SSL_SENDREC) || (queued && (st & BR_SSL_SENDAPP));
 }
 
 static void conn_settle(struct conn *c)
@@ -365,7 +428,7 @@ static void conn_settle(struct conn *c)
 	}
 interest:;
 	unsigned want = 0;
-	if (!c->paused_ && !c->eof_ && buf_room(&c->in) > 0 && !c->closing_)
+	if (!c->paused_ && !c->eof_ && buf_room(tin(c)) > 0 && !c->closing_)
 		want |= LOOP_READ;
 	if (socket_write_wanted(c))
 		want |= LOOP_WRITE;
@@ -383,7 +446,7 @@ interest:;
 	 * That saves two epoll_ctl calls per stored message.
 	 */
 	if (c->paused_ && !c->read_while_paused_ && (c->want_ & LOOP_READ) && !c->eof_ &&
-	    !c->closing_ && buf_room(&c->in) > 0)
+	    !c->closing_ && buf_room(tin(c)) > 0)
 		want |= LOOP_READ;
 	if (want != c->want_) {
 		c->want_ = want;
@@ -421,7 +484,7 @@ static void conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 		c->ops_->on_drained(c, c->arg_);
 		/* A session that resumed here may find input the engine holds
 		 * from before its pause: one more pass hands it over. */
-		if (c->dead_ || !c->tls || !was_paused || c->paused_)
+		if (c->dead_ || (!c->tls && !c->z) || !was_paused || c->paused_)
 			break;
 	}
 	check_reserve(c);
@@ -480,6 +543,24 @@ int conn_starttls(struct conn *c)
 		return -1;
 	tls_conf_unref(&conf);
 	c->starttls_pending_ = 1;
+	return 0;
+}
+
+int conn_compress(struct conn *c)
+{
+	if (c->z || c->dead_)
+		return -1;
+	c->z = conn_deflate_new();
+	if (!c->z)
+		return -1;
+	conn_deflate_raw(c->z, buf_len(&c->out));
+	/* Sent behind the command: compressed already (and at most what
+	 * c->in holds, which is what the layer's buffer holds). */
+	struct buf *rb = conn_deflate_rbuf(c->z);
+	size_t n = buf_len(&c->in) < buf_room(rb) ? buf_len(&c->in) : buf_room(rb);
+	if (n && buf_append(rb, buf_data(&c->in), n) < 0)
+		n = 0;
+	buf_reset(&c->in);
 	return 0;
 }
 

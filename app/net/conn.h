@@ -15,6 +15,9 @@
  * effect (a session waiting for the store); the kernel buffer and TCP window
  * then hold the peer back.
  *
+ * With COMPRESS, a deflate layer (net/conn_deflate.h) sits between in/out
+ * and the transport; sessions still only see plaintext.
+ *
  * Caveats: struct conn never moves (BearSSL keeps pointers into it). Writes
  * beyond out's maximum fail: the session must not produce unbounded output.
  */
@@ -28,6 +31,7 @@
 
 struct loop;
 struct conn;
+struct conn_deflate;
 struct tls_server;
 
 struct conn_ops {
@@ -50,6 +54,7 @@ struct conn {
 	struct buf in;  /* plaintext from the peer */
 	struct buf out; /* plaintext to the peer */
 	struct tls_server *tls; /* NULL while plaintext */
+	struct conn_deflate *z; /* NULL until COMPRESS (conn_compress) */
 	char peer_ip[48];
 	uint16_t peer_port;
 	uint64_t bytes_in, bytes_out;
@@ -94,6 +99,16 @@ void conn_flush(struct conn *c);
  * Returns -1 when TLS is already on or no certificate is available.
  */
 int conn_starttls(struct conn *c);
+/*
+ * COMPRESS=DEFLATE (RFC 4978 §3): what is queued in out so far (the
+ * session's "OK") goes out as it is, everything after in both directions
+ * is raw DEFLATE (net/conn_deflate.h), on top of TLS when TLS is on.
+ * Input the session has not consumed yet was sent after the command, so
+ * it is taken as compressed. Returns -1 when compression is already on or
+ * zlib cannot start within the connection's memory ceiling.
+ */
+int conn_compress(struct conn *c);
+
 /* 1 once the TLS handshake completed. */
 int conn_tls_established(const struct conn *c);
 /* "TLSv1.2", cipher name and bits for Received headers; NULL when plaintext. */

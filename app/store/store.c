@@ -74,6 +74,7 @@ static const struct {
     [DB_SUBSCRIPTION] = {"subscription", 0},
     [DB_DMARC_REPORT] = {"dmarc_report", 0},
     [DB_DMARC_SEEN] = {"dmarc_seen", 0},
+    [DB_METADATA] = {"metadata", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -461,6 +462,17 @@ static int migrate_dmarc(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * 6 -> 7: IMAP METADATA entries live in `metadata` (store_metadata.c);
+ * open_fn just created it empty. Nothing to rewrite.
+ */
+static int migrate_metadata(struct store *st, MDB_txn *txn)
+{
+	(void)st;
+	(void)txn;
+	return 0;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -468,6 +480,7 @@ static migrate_fn *const migrations[] = {
     migrate_blobgc,
     migrate_subscriptions,
     migrate_dmarc,
+    migrate_metadata,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

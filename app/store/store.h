@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/str.h"
+
 struct loop;
 struct store;
 
@@ -786,5 +788,37 @@ typedef void store_dmarc_seen_cb(void *arg, uint32_t day, const char *pdomain,
 int store_dmarc_seen_list(struct store *st, uint32_t before, store_dmarc_seen_cb *cb, void *arg);
 /* Removes the rows of (day, pdomain): reported, or given up. STORE_OK, STORE_ETEMP. */
 int store_dmarc_seen_del(struct store *st, uint32_t day, const char *pdomain);
+
+/*
+ * METADATA entries (RFC 5464, store_metadata.c): per account, on the
+ * server (mailbox 0) or on a mailbox (its id). A name is compared in any
+ * case and kept as first written; values are octets.
+ */
+#define STORE_METADATA_NAME_MAX 400       /* octets of an entry name */
+#define STORE_METADATA_ENTRIES 1000       /* entries per account */
+#define STORE_METADATA_BYTES (1024 * 1024) /* names and values per account */
+struct store_metadata {
+	struct str name;  /* "/private/comment" */
+	struct str value; /* p NULL: remove the entry */
+};
+/*
+ * Sets (or removes) e[0..n) on the mailbox (0: the server) in one write:
+ * all or nothing. STORE_OK; STORE_ENOTFOUND (the mailbox is gone);
+ * STORE_ELIMIT (more than STORE_METADATA_ENTRIES entries would be held);
+ * STORE_ETOOBIG (more than STORE_METADATA_BYTES); STORE_EINVAL (an empty
+ * or too long name); STORE_ETEMP. Blocks: a worker thread, not a loop.
+ */
+int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
+		       const struct store_metadata *e, size_t n);
+/*
+ * Calls cb with each entry of the mailbox (0: the server), in the order of
+ * their lower-case names (so "/private/a" comes before "/private/a/b"),
+ * inside one read transaction: name and value are valid during the call
+ * only, and cb must not call a writing store function. STORE_OK or
+ * STORE_ETEMP.
+ */
+typedef void store_metadata_cb(void *arg, struct str name, struct str value);
+int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
+		       store_metadata_cb *cb, void *arg);
 
 #endif

@@ -401,6 +401,8 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		MDB_val k = key_u32_u32(kb, c->account, f->id);
 		if ((rc = mdb_del(txn, st->db[DB_MAILBOX], &k, NULL)) != 0)
 			break;
+		if ((rc = meta_drop_mailbox(txn, st, c->account, f->id)) != 0)
+			break;
 		change_add(&ch, CHANGE_MAILBOX_DESTROYED, f->id, 0, 0);
 		break;
 	}

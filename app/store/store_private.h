@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 6u
+#define STORE_SCHEMA_VERSION 7u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -53,6 +53,7 @@ enum store_db {
 	DB_SUBSCRIPTION, /* IMAP subscriptions by (account, name hash) (schema 5) */
 	DB_DMARC_REPORT, /* DMARC aggregate reports received (schema 6; store_dmarc.c) */
 	DB_DMARC_SEEN,   /* DMARC results of received mail, to report (schema 6) */
+	DB_METADATA,     /* IMAP METADATA by (account, mailbox, name) (schema 7) */
 	DB_COUNT
 };
 
@@ -329,6 +330,9 @@ int sub_set(MDB_txn *txn, struct store *st, uint32_t account, const char *name, 
 int sub_has(MDB_txn *txn, struct store *st, uint32_t account, const char *name);
 /* Counts the account's subscriptions into *n_r: 0 or an LMDB error. */
 int sub_count(struct store *st, MDB_txn *txn, uint32_t account, size_t *n_r);
+/* Removes every METADATA entry of a mailbox (store_metadata.c): 0 or an
+ * LMDB error. */
+int meta_drop_mailbox(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox);
 
 /*
  * uid entry (DB_UID value): u8 version, u32 email, and since SAVEDATE an

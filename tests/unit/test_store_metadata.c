@@ -1,0 +1,122 @@
+/*
+ * test_store_metadata.c — IMAP METADATA entries in the store
+ * (store_metadata.c): set and read back per server and per mailbox, names
+ * compared in any case, removal by a NULL value, all-or-nothing writes,
+ * the per-account limits (entries, octets), a mailbox gone meanwhile,
+ * DELETE of a mailbox and removal of the account dropping the entries,
+ * and the schema 6 -> 7 migration.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_private.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+
+struct got {
+	char text[4096];
+	size_t n;
+};
+
+static void collect(void *arg, struct str name, struct str value)
+{
+	struct got *g = arg;
+	size_t l = strlen(g->text);
+	snprintf(g->text + l, sizeof g->text - l, "%s%.*s=%.*s", l ? " " : "", (int)name.len, name.p,
+		 (int)value.len, value.p);
+	g->n++;
+}
+
+static const char *entries(struct store *st, uint32_t acc, uint32_t mb, struct got *g)
+{
+	memset(g, 0, sizeof *g);
+	CHECK_EQ_INT(store_metadata_get(st, acc, mb, collect, g), STORE_OK);
+	return g->text;
+}
+
+static struct store_metadata md(const char *name, const char *value)
+{
+	return (struct store_metadata){ str_c(name), value ? str_c(value) : STR_NULL };
+}
+
+int main(void)
+{
+	struct store *st;
+	uint32_t acc = 0, mb = 0, other = 0;
+	struct got g;
+	char err[256];
+
+	if (unit_env_begin(base, sizeof base, "metadata") < 0)
+		return 1;
+	st = unit_store_with_account(base, 0, "bob@example.test", &acc);
+	if (!st)
+		return unit_done("test_store_metadata");
+	CHECK_EQ_INT(store_mailbox_create(st, acc, "Projects", &mb), STORE_OK);
+
+	/* Server and mailbox entries are apart; names in any case. */
+	struct store_metadata a[] = { md("/private/comment", "server words") };
+	CHECK_EQ_INT(store_metadata_set(st, acc, 0, a, 1), STORE_OK);
+	struct store_metadata b[] = { md("/private/comment", "one"), md("/shared/x/y", "deep") };
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, b, 2), STORE_OK);
+	CHECK_EQ_STR(entries(st, acc, 0, &g), "/private/comment=server words");
+	CHECK_EQ_STR(entries(st, acc, mb, &g), "/private/comment=one /shared/x/y=deep");
+	struct store_metadata c[] = { md("/PRIVATE/Comment", "two") };
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, c, 1), STORE_OK);
+	CHECK_EQ_STR(entries(st, acc, mb, &g), "/PRIVATE/Comment=two /shared/x/y=deep");
+	struct store_metadata d[] = { md("/private/comment", NULL) };
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, d, 1), STORE_OK);
+	CHECK_EQ_STR(entries(st, acc, mb, &g), "/shared/x/y=deep");
+
+	/* Limits: octets, then entries; a refused write stores nothing. */
+	static char big[600 * 1024];
+	memset(big, 'v', sizeof big - 1);
+	struct store_metadata e[] = { md("/private/a", big), md("/private/b", big) };
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, e, 2), STORE_ETOOBIG);
+	CHECK_EQ_INT(entries(st, acc, mb, &g) != NULL, 1);
+	CHECK_EQ_INT((int)g.n, 1);
+	static struct store_metadata many[STORE_METADATA_ENTRIES];
+	static char names[STORE_METADATA_ENTRIES][32];
+	for (int i = 0; i < STORE_METADATA_ENTRIES; i++) {
+		snprintf(names[i], sizeof names[i], "/private/n%d", i);
+		many[i] = md(names[i], "x");
+	}
+	/* Two entries exist already: 999 more is one too many. */
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, many, STORE_METADATA_ENTRIES - 1), STORE_ELIMIT);
+	entries(st, acc, mb, &g);
+	CHECK_EQ_INT((int)g.n, 1);
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, many, STORE_METADATA_ENTRIES - 2), STORE_OK);
+	entries(st, acc, mb, &g);
+	CHECK_EQ_INT((int)g.n, STORE_METADATA_ENTRIES - 1);
+	struct store_metadata bad[] = { md("", "x") };
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, bad, 1), STORE_EINVAL);
+
+	/* A mailbox gone: ENOTFOUND; DELETE drops its entries, the server's stay. */
+	CHECK_EQ_INT(store_mailbox_delete(st, acc, "Projects"), STORE_OK);
+	CHECK_EQ_INT(store_metadata_set(st, acc, mb, a, 1), STORE_ENOTFOUND);
+	entries(st, acc, mb, &g);
+	CHECK_EQ_INT((int)g.n, 0);
+	CHECK_EQ_STR(entries(st, acc, 0, &g), "/private/comment=server words");
+
+	/* Another account has its own; removing an account drops its entries. */
+	CHECK_EQ_INT(store_account_add(st, "carol@example.test", "pw", 0, &other, err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_STR(entries(st, other, 0, &g), "");
+	CHECK_EQ_INT(store_metadata_set(st, other, 0, a, 1), STORE_OK);
+	CHECK_EQ_INT(store_account_del(st, "carol@example.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_STR(entries(st, other, 0, &g), "");
+
+	/* A schema 6 store migrates to 7 and keeps working. */
+	CHECK_EQ_INT(store_test_set_schema(st, 6), STORE_OK);
+	store_close(&st);
+	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
+	if (st) {
+		CHECK_EQ_INT(store_schema_version(), 7);
+		CHECK_EQ_STR(entries(st, acc, 0, &g), "/private/comment=server words");
+		store_close(&st);
+	}
+	unit_rmrf(base);
+	return unit_done("test_store_metadata");
+}
