@@ -65,8 +65,8 @@
 #define ARC_ECRYPTO (-32002) /* signing failed (damaged key) */
 #define ARC_ECHAIN (-32003)  /* no set may be added: the newest AS says cv=fail, or 50 sets */
 
-#define ARC_SETS_MAX 50     /* RFC 8617 §4.2.1: instances 1..50 */
-#define ARC_LOOKUPS_MAX 64  /* distinct key names looked up per message */
+#define ARC_SETS_MAX 50    /* RFC 8617 §4.2.1: instances 1..50 */
+#define ARC_LOOKUPS_MAX 64 /* distinct key names looked up per message */
 #define ARC_REASON_MAX 160
 
 enum arc_cv { ARC_CV_NONE, ARC_CV_PASS, ARC_CV_FAIL };
@@ -109,8 +109,8 @@ struct str arc_aar_payload(struct str value);
  * lowercased; may be NULL). Returns 1 when method is present, 0 when it
  * is not, -1 when the payload does not parse (outputs then unspecified).
  */
-int arc_authres_lookup(struct str payload, const char *method, char *authserv_r,
-                       size_t authserv_sz, char *result_r, size_t result_sz);
+int arc_authres_lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
+                       char *result_r, size_t result_sz);
 
 /* A parsed ARC-Seal value (§4.1.3): tags i, a, b, cv, d, s, t; no h=. */
 struct arc_seal_sig {
@@ -138,10 +138,10 @@ int arc_seal_parse(struct str value, struct arc_seal_sig *as, const char **why_r
 /* One ARC set as found (set[i-1] for instance i). */
 struct arc_set_info {
 	unsigned instance;
-	enum arc_cv cv;                    /* what the AS claims (cv=) */
-	char d[DKIM_DOMAIN_MAX + 1];       /* the sealer: the AS's d=, "" when unparsed */
-	char s[DKIM_SELECTOR_MAX + 1];     /* the AS's s= */
-	char ams_d[DKIM_DOMAIN_MAX + 1];   /* the AMS's d= */
+	enum arc_cv cv;                  /* what the AS claims (cv=) */
+	char d[DKIM_DOMAIN_MAX + 1];     /* the sealer: the AS's d=, "" when unparsed */
+	char s[DKIM_SELECTOR_MAX + 1];   /* the AS's s= */
+	char ams_d[DKIM_DOMAIN_MAX + 1]; /* the AMS's d= */
 	char ams_s[DKIM_SELECTOR_MAX + 1];
 	/* The AAR payload (arc_aar_payload): a slice into the verifier's copy
 	 * of the header section, valid until arc_verifier_free. */
@@ -154,12 +154,13 @@ struct arc_set_info {
 
 struct arc_result {
 	enum arc_cv cv;
-	unsigned nsets;       /* N, the highest instance seen (0: no ARC fields); set[] holds
-	                         min(N, ARC_SETS_MAX) entries, only those found filled in */
-	unsigned failed;      /* the instance blamed for a fail (0: none, or not one set's) */
-	unsigned oldest_pass; /* §5.2 step 5, with cv=pass: 0 when every AMS verifies, else
-	                         the lowest instance of the unbroken run of passing AMS down from N */
-	uint8_t temporary;    /* a fail caused by a temporary key lookup failure */
+	unsigned nsets;  /* N, the highest instance seen (0: no ARC fields); set[] holds
+	                    min(N, ARC_SETS_MAX) entries, only those found filled in */
+	unsigned failed; /* the instance blamed for a fail (0: none, or not one set's) */
+	unsigned
+	    oldest_pass;   /* §5.2 step 5, with cv=pass: 0 when every AMS verifies, else
+	                      the lowest instance of the unbroken run of passing AMS down from N */
+	uint8_t temporary; /* a fail caused by a temporary key lookup failure */
 	char reason[ARC_REASON_MAX];
 	struct arc_set_info set[ARC_SETS_MAX];
 };

@@ -17,9 +17,12 @@
 const char *arc_cv_name(enum arc_cv cv)
 {
 	switch (cv) {
-	case ARC_CV_NONE: return "none";
-	case ARC_CV_PASS: return "pass";
-	case ARC_CV_FAIL: return "fail";
+	case ARC_CV_NONE:
+		return "none";
+	case ARC_CV_PASS:
+		return "pass";
+	case ARC_CV_FAIL:
+		return "fail";
 	}
 	return "fail";
 }
@@ -106,7 +109,8 @@ static unsigned aar_instance(struct str value, const char **rest_r)
 static const struct str *tag_get(const struct dkim_tag *tags, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
-		if (tags[i].name.len == strlen(name) && memcmp(tags[i].name.p, name, tags[i].name.len) == 0)
+		if (tags[i].name.len == strlen(name) &&
+		    memcmp(tags[i].name.p, name, tags[i].name.len) == 0)
 			return &tags[i].value;
 	return NULL;
 }
@@ -299,8 +303,8 @@ static const char *skip_to_semicolon(const char *p, const char *end)
 	return p;
 }
 
-int arc_authres_lookup(struct str payload, const char *method, char *authserv_r,
-                       size_t authserv_sz, char *result_r, size_t result_sz)
+int arc_authres_lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
+                       char *result_r, size_t result_sz)
 {
 	const char *p = payload.p, *end = payload.p + payload.len;
 	struct str v, m, r;
@@ -328,11 +332,11 @@ int arc_authres_lookup(struct str payload, const char *method, char *authserv_r,
 		if ((p = keyword_at(p, end, &m)) == NULL || (p = skip_cfws(p, end)) == NULL)
 			return -1;
 		if (nres == 0 && str_eq_ci_c(m, "none") && (p == end || *p == ';'))
-			continue; /* no-result */
+			continue;           /* no-result */
 		if (p < end && *p == '/') { /* method-version */
 			p++;
-			if ((p = skip_cfws(p, end)) == NULL || (p = keyword_at(p, end, &v)) == NULL ||
-			    (p = skip_cfws(p, end)) == NULL)
+			if ((p = skip_cfws(p, end)) == NULL ||
+			    (p = keyword_at(p, end, &v)) == NULL || (p = skip_cfws(p, end)) == NULL)
 				return -1;
 		}
 		if (p == end || *p != '=')

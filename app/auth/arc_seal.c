@@ -56,7 +56,8 @@ static struct str authres_value(const char *s)
 		if (v.p[i] == '\n')
 			return (struct str){NULL, 0}; /* a LF only after CR, below */
 		if (v.p[i] == '\r') {
-			if (i + 2 >= v.len || v.p[i + 1] != '\n' || (v.p[i + 2] != ' ' && v.p[i + 2] != '\t'))
+			if (i + 2 >= v.len || v.p[i + 1] != '\n' ||
+			    (v.p[i + 2] != ' ' && v.p[i + 2] != '\t'))
 				return (struct str){NULL, 0};
 			i++;
 		}
@@ -259,14 +260,15 @@ int arc_sealer_final(struct arc_sealer *s, struct buf *out)
 		goto out;
 	}
 	unsigned inst = c.n + 1;
-	enum arc_cv cv = c.n == 0 ? ARC_CV_NONE
+	enum arc_cv cv = c.n == 0                            ? ARC_CV_NONE
 	                 : s->p.cv == ARC_CV_PASS && c.whole ? ARC_CV_PASS
 	                                                     : ARC_CV_FAIL;
 	(void)str_lower_into(str_c(s->p.domain), lower, sizeof lower);
 
 	/* AAR: this hop's results under the new instance. */
 	struct str ar = authres_value(s->p.authres);
-	if (buf_printf(&aar, "ARC-Authentication-Results: i=%u; %.*s", inst, (int)ar.len, ar.p) != 0) {
+	if (buf_printf(&aar, "ARC-Authentication-Results: i=%u; %.*s", inst, (int)ar.len, ar.p) !=
+	    0) {
 		rc = ARC_ETOOBIG;
 		goto out;
 	}
@@ -274,9 +276,12 @@ int arc_sealer_final(struct arc_sealer *s, struct buf *out)
 	char first[16];
 	snprintf(first, sizeof first, "i=%u;", inst);
 	struct dkim_sig_form form = {"ARC-Message-Signature", first, 1};
-	rc = dkim_sign_section(s->p.key, 1, lower, s->p.now, buf_str(&s->head.buf), bh, &form, &ams);
+	rc =
+	    dkim_sign_section(s->p.key, 1, lower, s->p.now, buf_str(&s->head.buf), bh, &form, &ams);
 	if (rc != DKIM_OK) {
-		rc = rc == DKIM_ECRYPTO ? ARC_ECRYPTO : rc == DKIM_EINVAL ? ARC_EINVAL : ARC_ETOOBIG;
+		rc = rc == DKIM_ECRYPTO  ? ARC_ECRYPTO
+		     : rc == DKIM_EINVAL ? ARC_EINVAL
+		                         : ARC_ETOOBIG;
 		goto out;
 	}
 	struct str ams_field = buf_str(&ams);

@@ -51,7 +51,7 @@ struct aset {
 	int as_ok;
 	struct arc_seal_sig as;
 	const char *as_why;
-	int body; /* -1: no hasher (not evaluated) */
+	int body;      /* -1: no hasher (not evaluated) */
 	int kams, kas; /* index into keys, -1 none */
 };
 
@@ -185,7 +185,8 @@ static void parse_set(struct arc_verifier *v, unsigned i)
 		snprintf(info->ams_s, sizeof info->ams_s, "%s", s->ams.s);
 	}
 	if (s->f[ARC_F_AS] >= 0) {
-		s->as_ok = arc_seal_parse(value_of(v->hx.fields[s->f[ARC_F_AS]]), &s->as, &s->as_why) == 0;
+		s->as_ok =
+		    arc_seal_parse(value_of(v->hx.fields[s->f[ARC_F_AS]]), &s->as, &s->as_why) == 0;
 		info->cv = s->as.cv;
 		snprintf(info->d, sizeof info->d, "%s", s->as.d);
 		snprintf(info->s, sizeof info->s, "%s", s->as.s);
@@ -195,8 +196,8 @@ static void parse_set(struct arc_verifier *v, unsigned i)
 /* Step 3: each set complete and single, the seals' cv= in order. */
 static int structure(struct arc_verifier *v)
 {
-	static const char *const kind[] = {"", "ARC-Authentication-Results", "ARC-Message-Signature",
-	                                   "ARC-Seal"};
+	static const char *const kind[] = {"", "ARC-Authentication-Results",
+	                                   "ARC-Message-Signature", "ARC-Seal"};
 
 	for (unsigned i = 1; i <= v->n; i++) {
 		struct aset *s = &v->sets[i - 1];
@@ -458,7 +459,8 @@ static void judge(struct arc_verifier *v)
 			oldest = i + 1; /* not evaluated: no claim below */
 			break;
 		}
-		if ((v->res.set[i - 1].ams = check_ams(v, i, why, sizeof why)) != DKIM_RESULT_PASS) {
+		if ((v->res.set[i - 1].ams = check_ams(v, i, why, sizeof why)) !=
+		    DKIM_RESULT_PASS) {
 			oldest = i + 1;
 			break;
 		}

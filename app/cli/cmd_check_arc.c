@@ -81,8 +81,8 @@ static void print_result(const struct arc_result *r)
 }
 
 /* Seals msg with domain's key; prints the set and the message. */
-static int seal(const struct config *cfg, const char *domain, const char *authres,
-                enum arc_cv cv, struct str msg)
+static int seal(const struct config *cfg, const char *domain, const char *authres, enum arc_cv cv,
+                struct str msg)
 {
 	struct dkim_keys keys;
 	char text[512], low[DKIM_DOMAIN_MAX + 1];
@@ -99,7 +99,8 @@ static int seal(const struct config *cfg, const char *domain, const char *authre
 	int got = store_dkim_get(st, low, &keys);
 	store_close(&st);
 	if (got != STORE_OK) {
-		fprintf(stderr, "tern check arc: no DKIM keys for %s (tern domain add %s)\n", low, low);
+		fprintf(stderr, "tern check arc: no DKIM keys for %s (tern domain add %s)\n", low,
+		        low);
 		return 1;
 	}
 	if (authres == NULL) {
@@ -115,7 +116,7 @@ static int seal(const struct config *cfg, const char *domain, const char *authre
 		rc = 0;
 	} else {
 		fprintf(stderr, "tern check arc: not sealed: %s\n",
-		        s == ARC_ECHAIN ? "the chain ended (cv=fail) or has 50 sets"
+		        s == ARC_ECHAIN   ? "the chain ended (cv=fail) or has 50 sets"
 		        : s == ARC_EINVAL ? "bad key, domain or --authres text"
 		                          : "message too big or signing failed");
 	}
@@ -162,7 +163,8 @@ int cli_check_arc(const struct config *cfg, int argc, char **argv)
 	while ((got = read(fd, chunk, sizeof chunk)) > 0) {
 		arc_verifier_update(v, chunk, (size_t)got);
 		if (seal_domain && buf_append(&whole, chunk, (size_t)got) != 0) {
-			fprintf(stderr, "tern check arc: %s: over %zu MiB\n", argv[i], SEAL_MAX >> 20);
+			fprintf(stderr, "tern check arc: %s: over %zu MiB\n", argv[i],
+			        SEAL_MAX >> 20);
 			rc = 1;
 			break;
 		}

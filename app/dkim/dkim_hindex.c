@@ -154,7 +154,8 @@ int dkim_hindex_digest(struct dkim_hindex *x, struct str h, int simple, size_t s
 		/* Split h= on ":" (FWS around names was checked by the parser). */
 		ptrdiff_t c = str_chr(rest, ':');
 		name = c < 0 ? rest : str_make(rest.p, (size_t)c);
-		rest = c < 0 ? (struct str){NULL, 0} : str_make(rest.p + c + 1, rest.len - (size_t)c - 1);
+		rest = c < 0 ? (struct str){NULL, 0}
+		             : str_make(rest.p + c + 1, rest.len - (size_t)c - 1);
 		long j = next_instance(x, trim_fws(name), x->stamp);
 		if (j < 0)
 			continue;
