@@ -123,7 +123,7 @@ paths = {
     "/accounts/{email}/password": {"post": op("Reset the password", [resp(204, "changed"), problem(400, 404)], obj({"password": S}, ["password"]), params=[pp("email")])},
     "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
     "/aliases": {"get": op("List aliases", [resp(200, "aliases", obj({"aliases": arr(ref("Alias"))})), ERR]),
-                 "post": op("Add an alias target (\"@domain\" is a catch-all)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409)], obj({"alias": S, "target": S}, ["alias", "target"]))},
+                 "post": op("Add an alias target (\"@domain\" is a catch-all; a target outside our domains is forwarded with SRS)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409)], obj({"alias": S, "target": S}, ["alias", "target"]))},
     "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},
     "/queue": {"get": op("Outbound queue", [resp(200, "messages", obj({"messages": arr(ref("QueueMessage"))})), ERR])},
     "/queue/{id}/retry": {"post": op("Retry now", [resp(204, "scheduled"), problem(404)], params=[pp("id")])},

@@ -311,6 +311,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_max_errors = 10;
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
+	cfg->forward_rate = 200; /* messages forwarded outside, per alias and hour */
 	/* Dovecot limits neither by default; every LIST walks the whole
 	 * list, so tern does: ample for people, not for a script. */
 	cfg->max_mailboxes = 1000;
@@ -462,6 +463,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0 ||
 	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0 ||
+	    get_uint("TERN_FORWARD_RATE", &cfg->forward_rate, 0, 100000, err, errsz) < 0 ||
 	    get_uint("TERN_MAX_MAILBOXES", &cfg->max_mailboxes, 10, 65535, err, errsz) < 0 ||
 	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0)
 		return -1;

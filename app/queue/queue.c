@@ -14,6 +14,7 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
+#include "forward/forward.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -30,6 +31,7 @@ struct submit_job {
 	uint32_t *accounts;
 	char **envelopes;           /* per account: MAIL FROM and its RCPT TO lines */
 	size_t naccounts;
+	size_t rcpts_room;          /* e.rcpts allocated */
 };
 
 static void job_free(struct submit_job *j)
@@ -145,6 +147,28 @@ static uint8_t notify_bits(unsigned n)
 	return b;
 }
 
+/* One remote recipient of the entry (with once, unless it is one already). */
+static void add_remote(struct submit_job *j, const char *addr, const char *orcpt, unsigned notify,
+		       int once)
+{
+	for (size_t k = 0; once && k < j->e.nrcpts; k++)
+		if (strcmp(j->e.rcpts[k].addr, addr) == 0)
+			return;
+	if (j->e.nrcpts == j->rcpts_room) {
+		j->rcpts_room = j->rcpts_room ? 2 * j->rcpts_room : 8;
+		j->e.rcpts = xrealloc(j->e.rcpts, j->rcpts_room * sizeof *j->e.rcpts);
+	}
+	struct store_queue_rcpt *q = &j->e.rcpts[j->e.nrcpts++];
+	q->addr = xstrdup(addr);
+	q->orcpt = xstrdup(orcpt ? orcpt : "");
+	q->status = xstrdup("");
+	q->remote = xstrdup("");
+	q->notify = notify_bits(notify);
+	q->state = SQ_PENDING;
+	/* Only a failure or delay ever needs a notice until sent. */
+	q->dsn_done = 0;
+}
+
 /*
  * The work linear in the message size: the INBOX copy (Return-Path in
  * front), its blob id and MIME structure (what IMAP FETCH and `tern
@@ -197,33 +221,38 @@ void queue_submit(struct store *st, struct queue_request *r)
 	int64_t now = r->received_at ? r->received_at : time_wall();
 	struct submit_job *j = xcalloc(1, sizeof *j);
 	j->r = r;
-	j->e.rcpts = xcalloc(r->nrcpts, sizeof *j->e.rcpts);
 
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		uint32_t acc[LOCAL_MAX_PER_RCPT];
-		size_t n = 0;
-		enum store_rcpt res = store_resolve_rcpt(st, r->rcpts[i].addr, acc,
-							 LOCAL_MAX_PER_RCPT, &n);
+		struct store_forward fw[FORWARD_TARGETS_MAX];
+		size_t n = 0, nf = 0;
+		const char *addr = r->rcpts[i].addr;
+		char rev[SRS_ADDR_MAX + 1];
+		/* A notice or a reply to one of our SRS addresses goes where
+		 * it reverses to (forward/srs.h); one that does not verify is
+		 * an unknown local address like any other. */
+		if (forward_reverse_local(st, addr, rev, sizeof rev, NULL) == 1)
+			addr = rev;
+		enum store_rcpt res = store_resolve_forwards(st, addr, acc, LOCAL_MAX_PER_RCPT, &n, fw,
+							     FORWARD_TARGETS_MAX, &nf);
 		switch (res) {
 		case STORE_RCPT_OK:
 		case STORE_RCPT_OVER_QUOTA: /* submitted mail: soft limit, as for aliases */
 			for (size_t k = 0; k < n; k++)
 				add_account(j, acc[k], r->sender, r->rcpts[i].addr);
-			r->nlocal++;
+			/* Outside targets of an alias: sent from here with the
+			 * sender as it is (ours, or the null sender). */
+			for (size_t k = 0; k < nf; k++)
+				add_remote(j, fw[k].addr, NULL, r->rcpts[i].notify, 1);
+			if (n)
+				r->nlocal++;
+			if (nf)
+				r->nremote++;
 			break;
-		case STORE_RCPT_NOT_LOCAL: {
-			struct store_queue_rcpt *q = &j->e.rcpts[j->e.nrcpts++];
-			q->addr = xstrdup(r->rcpts[i].addr);
-			q->orcpt = xstrdup(r->rcpts[i].orcpt ? r->rcpts[i].orcpt : "");
-			q->status = xstrdup("");
-			q->remote = xstrdup("");
-			q->notify = notify_bits(r->rcpts[i].notify);
-			q->state = SQ_PENDING;
-			/* Only a failure or delay ever needs a notice until sent. */
-			q->dsn_done = 0;
+		case STORE_RCPT_NOT_LOCAL:
+			add_remote(j, addr, r->rcpts[i].orcpt, r->rcpts[i].notify, 0);
 			r->nremote++;
 			break;
-		}
 		case STORE_RCPT_UNKNOWN: {
 			char q[SQ_ADDR_MAX * 2 + 8];
 			log_warn("queue", NULL, "event=rcpt_dropped reason=unknown_local rcpt=%s",

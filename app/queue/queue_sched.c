@@ -19,6 +19,7 @@
  * `tern queue flush` in another process changes next_attempt in the store,
  * and this tick is how the server notices.
  */
+#include "forward/forward.h"
 #include "queue/queue.h"
 
 #include <stdatomic.h>
@@ -640,8 +641,14 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		free(dr);
 		return;
 	}
+	/* A forwarded copy's sender is one of our SRS addresses: the notice
+	 * goes where it reverses to (the original sender). */
+	char rev[SRS_ADDR_MAX + 1];
+	const char *to = e->sender;
+	if (forward_reverse_local(s->st, e->sender, rev, sizeof rev, NULL) == 1)
+		to = rev;
 	struct dsn_info in = {
-	    .hostname = s->hostname, .to = e->sender, .envid = e->envid, .arrival = e->created_at,
+	    .hostname = s->hostname, .to = to, .envid = e->envid, .arrival = e->created_at,
 	    .now = now, .retry_until = e->created_at + s->lifetime_s,
 	    .ret_full = (e->flags & SQ_RET_FULL) != 0, .msg = j->data, .msglen = j->len, .id = e->id,
 	    .rcpts = dr, .nrcpts = n,
@@ -658,7 +665,7 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 
 	uint32_t acc[16];
 	size_t nacc = 0;
-	enum store_rcpt res = store_resolve_rcpt(s->st, e->sender, acc, 16, &nacc);
+	enum store_rcpt res = store_resolve_rcpt(s->st, to, acc, 16, &nacc);
 	if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc) {
 		/* A local sender: straight into the INBOX. */
 		static const char rp[] = "Return-Path: <>\r\n";
@@ -684,7 +691,7 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		store_blob_id(u->dsn_data, u->dsn_len, u->dsn.blob_id);
 		u->dsn.nrcpts = 1;
 		u->dsn.rcpts = xcalloc(1, sizeof *u->dsn.rcpts);
-		u->dsn.rcpts[0] = (struct store_queue_rcpt){xstrdup(e->sender), xstrdup(""), xstrdup(""),
+		u->dsn.rcpts[0] = (struct store_queue_rcpt){xstrdup(to), xstrdup(""), xstrdup(""),
 							    xstrdup(""), SQ_PENDING, SQ_NOTIFY_NEVER, 1};
 		log_info("queue", NULL, "event=notice id=%llu to=remote rcpts=%zu", (unsigned long long)e->id, n);
 	} else {

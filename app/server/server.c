@@ -25,6 +25,7 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "forward/forward.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "net/anchors.h"
@@ -210,6 +211,8 @@ int server_run(const struct config *cfg_env)
 	limits_init(cfg);
 	/* Password hashing and other CPU-heavy work stay off the loops. */
 	worker_pool_start(2);
+	/* SRS key and the per-alias rate: port 25 and the queue's notices use them. */
+	forward_init(cfg->data_dir, cfg->forward_rate);
 	smtp_server_init(cfg, st);
 	pop3_server_init(cfg, st);
 	imap_server_init(cfg, st);

@@ -7,6 +7,7 @@
  * (AUTH, sender ownership, signing, the queue) in smtp_auth.c and
  * smtp_submit.c.
  */
+#include "forward/forward.h"
 #include "smtp/smtp_session.h"
 
 #include <stdarg.h>
@@ -131,6 +132,7 @@ void smtp_tx_end(struct smtp_session *s)
 		return;
 	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
 	smtp_spf_stop(&s->tx);
+	smtp_forward_free(&s->tx);
 	spool_free(&s->tx.msg);
 	buf_free(&s->tx.chunk);
 	buf_free(&s->tx.meta);
@@ -390,10 +392,19 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
-	enum store_rcpt r = store_resolve_rcpt(smtp_store, addr, ids, 16, &n);
+	struct store_forward fw[FORWARD_TARGETS_MAX];
+	size_t nf = 0;
+	int srs = smtp_forward_rcpt(s, addr, fw, &nf);
+	if (srs < 0)
+		return;
+	enum store_rcpt r = srs ? STORE_RCPT_OK
+				: store_resolve_forwards(smtp_store, addr, ids, 16, &n, fw,
+							 FORWARD_TARGETS_MAX, &nf);
 	const char *qa = log_q(addr, q, sizeof(q));
 	switch (r) {
 	case STORE_RCPT_OK:
+		if (nf && s->mode == SMTP_MODE_MX && smtp_forward_rate(s, addr, fw, nf) < 0)
+			return;
 		break;
 	case STORE_RCPT_NOT_LOCAL:
 		if (s->mode != SMTP_MODE_MX && s->authenticated) {
@@ -434,6 +445,8 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	rc->naccounts = (unsigned)n;
 	memcpy(rc->accounts, ids, n * sizeof(ids[0]));
+	/* Submission leaves outside targets to the queue (queue_submit). */
+	smtp_forward_keep(s, rc, fw, s->mode == SMTP_MODE_MX ? nf : 0, srs);
 	/* One copy per account, however many addresses lead to it. */
 	for (size_t i = 0; i < n; i++) {
 		unsigned j;

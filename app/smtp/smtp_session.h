@@ -63,6 +63,11 @@ struct smtp_rcpt {
 	unsigned naccounts;
 	unsigned notify;      /* SMTP_NOTIFY_* as given, 0 when absent */
 	char *orcpt;          /* ORCPT decoded ("rfc822;user@host"), or NULL */
+	/* Outside targets this address is forwarded to (smtp_forward.c),
+	 * each with the alias that names it ("" for an SRS bounce). */
+	char **fwd, **fwd_alias;
+	unsigned nfwd;
+	int srs; /* 1: an SRS address of ours; fwd[0] is where the bounce goes */
 };
 
 struct smtp_tx {
@@ -99,6 +104,7 @@ struct smtp_tx {
 	struct spf_run *spf_run;         /* in flight, else NULL */
 	struct dns_resolver spf_resolver; /* must outlive spf_run */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
+	struct smtp_fwd *fwd; /* the forwarded copy's queue entry (smtp_forward.c), or NULL */
 };
 
 struct smtp_session {
@@ -181,6 +187,34 @@ void smtp_tx_committed(struct smtp_session *s);
 /* After the commit: the "delivered" notice for the local recipients that
  * asked NOTIFY=SUCCESS (msg/len: the message as stored, for RET). */
 void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t len);
+
+/* smtp_forward.c (port 25) */
+struct store_forward;
+/* RCPT: addr is an SRS address at one of our domains. 0: it is not
+ * (resolve as usual); 1: a bounce to a valid one, fw[0] is where it goes
+ * (*nf_r 1); -1: refused, the reply is queued. */
+int smtp_forward_rcpt(struct smtp_session *s, const char *addr, struct store_forward *fw,
+		      size_t *nf_r);
+/* RCPT: each alias of fw may forward one more message (TERN_FORWARD_RATE).
+ * 0, or -1 after replying 450 4.7.1. */
+int smtp_forward_rate(struct smtp_session *s, const char *addr, const struct store_forward *fw,
+		      size_t nf);
+/* RCPT accepted: keeps addr's forwards in rc (the tx arena). */
+void smtp_forward_keep(struct smtp_session *s, struct smtp_rcpt *rc, const struct store_forward *fw,
+		       size_t nf, int srs);
+/* End of data (tx->data set): the hop count and our own Delivered-To.
+ * Looping forwards are dropped (logged); 0, or -1 after replying 554
+ * 5.4.6 when nothing would be left to deliver or there are too many hops. */
+int smtp_forward_check(struct smtp_session *s);
+/* Builds the forwarded copy and its queue entry (tx->fwd) when the tx
+ * forwards anything: linear in the size, runs where prepare() does. */
+void smtp_forward_prepare(struct smtp_session *s);
+/* Makes d's commit write the queue entry too (its transaction hook). */
+void smtp_forward_attach(struct smtp_session *s, struct store_delivery *d);
+/* After the commit: counts the rate, logs, wakes the queue. */
+void smtp_forward_committed(struct smtp_session *s, int result);
+/* Frees tx->fwd (smtp_tx_end). */
+void smtp_forward_free(struct smtp_tx *tx);
 
 /* smtp_spf.c */
 /* Port 25, MAIL accepted: starts the SPF check of the sender on the loop's resolver. */

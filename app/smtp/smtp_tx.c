@@ -353,6 +353,7 @@ static void delivered(struct store_delivery *d, void *arg)
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len, smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		smtp_forward_committed(s, d->result);
 		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
 		offer_reports(s);
 	} else {
@@ -404,10 +405,13 @@ static void cache_structure(struct smtp_tx *tx)
  * session waits in SMTP_S_WAIT_STORE with reading paused, and is not
  * freed while it does).
  */
-static void prepare(struct smtp_tx *tx)
+static void prepare(struct smtp_session *s)
 {
+	struct smtp_tx *tx = &s->tx;
+
 	cache_structure(tx);
 	spool_blob_id(&tx->msg, tx->blob_id); /* hashed as it arrived */
+	smtp_forward_prepare(s);
 }
 
 /* Back on the loop with everything prepared: hand the message over. */
@@ -417,7 +421,7 @@ static void store_submit(struct smtp_session *s)
 	struct store_delivery *d = &tx->delivery;
 
 	/* Each account keeps the envelope lines that concern it only. */
-	tx->envelopes = arena_alloc(tx->arena, tx->naccounts * sizeof(*tx->envelopes));
+	tx->envelopes = arena_alloc(tx->arena, (tx->naccounts + 1) * sizeof(*tx->envelopes));
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
 		for (unsigned r = 0; r < tx->nrcpts; r++) {
@@ -447,13 +451,14 @@ static void store_submit(struct smtp_session *s)
 	d->loop = s->loop;
 	d->done = delivered;
 	d->arg = s;
+	smtp_forward_attach(s, d);
 	store_deliver(smtp_store, d);
 }
 
 static void prepare_run(void *arg)
 {
 	struct prepare_job *j = arg;
-	prepare(&j->s->tx);
+	prepare(j->s);
 }
 
 /* Also when the client has gone meanwhile: the message is whole, and the
@@ -479,12 +484,17 @@ static void deliver(struct smtp_session *s)
 		smtp_submit_deliver(s); /* signed and queued instead */
 		return;
 	}
+	if (smtp_forward_check(s) < 0) {
+		smtp_tx_end(s);
+		smtp_session_error(s);
+		return;
+	}
 	s->state = SMTP_S_WAIT_STORE;
 	/* Nothing more is read until the store answered: the reply to this
 	 * message must come before any reply to what is pipelined behind it. */
 	conn_pause_read(s->conn, 1);
 	if (tx->data.len <= WORKER_MESSAGE_BYTES) {
-		prepare(tx);
+		prepare(s);
 		store_submit(s);
 		return;
 	}

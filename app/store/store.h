@@ -160,9 +160,12 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg);
 /* ---- Aliases ---- */
 /*
  * alias is "local@domain" or "@domain" (catch-all for that domain); target is
- * a full address of a local account or another alias (resolution follows up
- * to 8 levels). The alias's domain must be local. Several targets per alias
- * are allowed (one call per target).
+ * a full address: a local account, another alias (resolution follows up to
+ * 8 levels), or an address outside our domains, to which the message is
+ * forwarded (forward/forward.h). The alias's domain must be local. Several
+ * targets per alias are allowed (one call per target), local and outside
+ * mixed. STORE_EINVAL for a malformed alias ("invalid alias ...") or target
+ * ("invalid target ..."), with the reason in err.
  */
 int store_alias_add(struct store *st, const char *alias, const char *target, char *err,
 		    size_t errsz);
@@ -185,13 +188,37 @@ enum store_rcpt {
  * alias, then an account, on the full address (so a name that literally
  * contains '+' wins), then both again on "user" without the "+tag", then
  * the domain's catch-all "@domain". Alias targets chain up to 8 levels;
- * cycles and non-local targets are dropped. Writes up to max distinct
+ * cycles and outside targets are dropped (store_resolve_forwards keeps
+ * the latter). Writes up to max distinct
  * account ids to accounts_r and their count to *n_r (also for
  * STORE_RCPT_OVER_QUOTA). When only some accounts are over quota the
  * result is STORE_RCPT_OK with all of them (a soft limit for those).
  */
 enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
 				   size_t max, size_t *n_r);
+
+/* Address limits (octets): RFC 5321 §4.5.3.1's local part and domain. */
+#define STORE_LOCAL_MAX 64
+#define STORE_DOMAIN_MAX 253
+#define STORE_ADDR_MAX (STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
+
+/* One outside target reached while resolving: where to forward, and the
+ * alias (lowercased, as stored) whose target it is. */
+struct store_forward {
+	char addr[STORE_ADDR_MAX + 1];
+	char alias[STORE_ADDR_MAX + 1];
+};
+/*
+ * As store_resolve_rcpt, and also collects the outside targets of the
+ * aliases reached (each address once, at most fmax; *nf_r their count).
+ * STORE_RCPT_OK when there is an account or a forward (*n_r may be 0);
+ * STORE_RCPT_OVER_QUOTA only when every account is full and nothing is
+ * forwarded. store_resolve_rcpt is this without forwards: an address that
+ * only forwards is STORE_RCPT_UNKNOWN to it.
+ */
+enum store_rcpt store_resolve_forwards(struct store *st, const char *address, uint32_t *accounts_r,
+				       size_t max, size_t *n_r, struct store_forward *fwd_r,
+				       size_t fmax, size_t *nf_r);
 
 /* ---- Delivery (group commit through the writer thread) ---- */
 /* Content id of a blob: BLAKE2b-256 of its bytes (see store_blob.c). */

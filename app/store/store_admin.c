@@ -15,6 +15,7 @@
  */
 #include <sodium.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/password.h"
@@ -667,7 +668,6 @@ struct alias_ctx {
 	size_t at;
 	uint8_t target[1 + STORE_ADDR_MAX]; /* the record: version byte + address */
 	size_t tlen;                        /* record length; 0 = every target */
-	size_t tdom;                        /* offset of the target's domain in it */
 	char *err;
 	size_t errsz;
 };
@@ -681,16 +681,6 @@ static int alias_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if (rc == MDB_NOTFOUND)
 		return store_err(c->err, c->errsz, STORE_ENOTFOUND, "no domain %s",
 		                 c->alias + c->at + 1);
-	if (rc)
-		return rc;
-	/* No forwarding yet (store_resolve.c ignores such targets): refuse
-	 * an alias that would silently bounce, rather than store it. */
-	MDB_val tk = {c->tlen - c->tdom, c->target + c->tdom};
-	rc = mdb_get(txn, st->db[DB_DOMAIN], &tk, &v);
-	if (rc == MDB_NOTFOUND)
-		return store_err(c->err, c->errsz, STORE_EINVAL,
-		                 "target %.*s is not in a local domain (no forwarding)",
-		                 (int)c->tlen - 1, (char *)c->target + 1);
 	if (rc)
 		return rc;
 	/* An alias on an account's address would take that account's mail
@@ -717,16 +707,23 @@ static int alias_args(struct alias_ctx *c, const char *alias, const char *target
 	size_t tat;
 
 	if (name_address(alias, 1, c->alias, sizeof c->alias, &c->at) != 0)
-		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid alias");
+		return store_err(c->err, c->errsz, STORE_EINVAL,
+		                 "invalid alias: expected local@domain or @domain");
 	c->tlen = 0;
 	if (target == NULL)
 		return STORE_OK;
 	if (name_address(target, 0, t, sizeof t, &tat) != 0)
-		return store_err(c->err, c->errsz, STORE_EINVAL, "invalid target address");
+		return store_err(c->err, c->errsz, STORE_EINVAL,
+		                 "invalid target address: expected a full address, user@example.com");
+	/* Outside targets are forwarded with SRS: a target that is itself an
+	 * SRS address would send bounces' copies round in circles. */
+	if (strncasecmp(t, "srs0", 4) == 0 || strncasecmp(t, "srs1", 4) == 0)
+		if (t[4] == '=' || t[4] == '+' || t[4] == '-')
+			return store_err(c->err, c->errsz, STORE_EINVAL,
+			                 "invalid target address: an SRS address cannot be a target");
 	c->target[0] = REC_V1;
 	memcpy(c->target + 1, t, strlen(t));
 	c->tlen = 1 + strlen(t);
-	c->tdom = 1 + tat + 1;
 	return STORE_OK;
 }
 

@@ -61,10 +61,7 @@ enum store_db {
 #define REC_V1 1u
 #define REC_V2 2u /* blobref with a blobdata sequence number */
 
-/* Name limits (octets). */
-#define STORE_LOCAL_MAX 64
-#define STORE_DOMAIN_MAX 253
-#define STORE_ADDR_MAX (STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
+/* Name limits (octets); the address ones are in store.h. */
 #define STORE_MAILBOX_NAME_MAX 1000
 #define STORE_HASH_MAX 128 /* == PASSWORD_HASH_MAX */
 

@@ -15,11 +15,13 @@
  * own name) is not expanded again: it resolves to the account of that name
  * if there is one — so "info@ -> info@, bob@" delivers to the account info
  * and to bob, as Postfix does — and is otherwise dropped with a warning.
- * Targets outside our domains are ignored for now (no forwarding yet).
+ * A target outside our domains is an outside forward: it is collected with
+ * the alias that named it (store_resolve_forwards), never looked up.
  *
  * Everything runs in one read transaction, so a resolution sees one
  * consistent snapshot.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -36,7 +38,25 @@ struct resolve {
 	int err;                                 /* first LMDB error; the answer is then TEMPFAIL */
 	const char *path[RESOLVE_DEPTH_MAX + 1]; /* aliases being expanded */
 	int depth;
+	struct store_forward *fwd; /* outside targets, or NULL when not wanted */
+	size_t nfwd, fwd_max;
 };
+
+static void add_forward(struct resolve *r, const char *t)
+{
+	if (!r->fwd)
+		return;
+	for (size_t i = 0; i < r->nfwd; i++)
+		if (strcmp(r->fwd[i].addr, t) == 0)
+			return; /* one copy per outside address */
+	if (r->nfwd == r->fwd_max) {
+		log_warn("store", NULL, "event=resolve_truncated what=forwards max=%zu", r->fwd_max);
+		return;
+	}
+	struct store_forward *f = &r->fwd[r->nfwd++];
+	snprintf(f->addr, sizeof f->addr, "%s", t);
+	snprintf(f->alias, sizeof f->alias, "%s", r->depth ? r->path[r->depth - 1] : "");
+}
 
 static void add_account(struct resolve *r, uint32_t id)
 {
@@ -144,8 +164,7 @@ static void resolve_target(struct resolve *r, const char *t)
 	MDB_val dk = {len - (size_t)(at + 1 - t), (void *)(at + 1)};
 	int rc = mdb_get(r->txn, r->st->db[DB_DOMAIN], &dk, &v);
 	if (rc == MDB_NOTFOUND) {
-		log_debug("store", NULL, "event=alias_target_ignored target=%s reason=not_local",
-		          t);
+		add_forward(r, t);
 		return;
 	}
 	if (rc) {
@@ -186,17 +205,20 @@ static int resolve_steps(struct resolve *r, const char *addr, size_t at)
 	return try_alias(r, addr + at, len - at);
 }
 
-enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
-                                   size_t max, size_t *n_r)
+enum store_rcpt store_resolve_forwards(struct store *st, const char *address, uint32_t *accounts_r,
+                                       size_t max, size_t *n_r, struct store_forward *fwd_r,
+                                       size_t fmax, size_t *nf_r)
 {
 	char addr[STORE_ADDR_MAX + 1], domain[STORE_DOMAIN_MAX + 1];
-	struct resolve rs = {.st = st}, *r = &rs;
+	struct resolve rs = {.st = st, .fwd = fwd_r, .fwd_max = fmax}, *r = &rs;
 	const char *at = strrchr(address, '@');
 	size_t aat;
 	enum store_rcpt res;
 	MDB_val v;
 
 	*n_r = 0;
+	if (nf_r)
+		*nf_r = 0;
 	if (at == NULL || name_domain(at + 1, domain, sizeof domain) != 0)
 		return STORE_RCPT_NOT_LOCAL;
 
@@ -218,10 +240,12 @@ enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32
 		res = STORE_RCPT_TEMPFAIL;
 		goto out;
 	}
-	if (r->n == 0) {
+	if (r->n == 0 && r->nfwd == 0) {
 		res = STORE_RCPT_UNKNOWN;
 		goto out;
 	}
+	if (nf_r)
+		*nf_r = r->nfwd;
 
 	/*
 	 * Quota is refused only when every account is full: when some are not,
@@ -238,10 +262,20 @@ enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32
 		if (a.quota && a.used >= a.quota)
 			over++;
 	}
-	res = over == r->n ? STORE_RCPT_OVER_QUOTA : STORE_RCPT_OK;
+	/* A forward always takes the message, so only local copies can be "full". */
+	res = r->n && over == r->n && r->nfwd == 0 ? STORE_RCPT_OVER_QUOTA : STORE_RCPT_OK;
 	*n_r = r->n < max ? r->n : max;
 	memcpy(accounts_r, r->acc, *n_r * sizeof *accounts_r);
 out:
 	store_rd_end(st, r->txn);
 	return res;
+}
+
+enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
+                                   size_t max, size_t *n_r)
+{
+	enum store_rcpt res = store_resolve_forwards(st, address, accounts_r, max, n_r, NULL, 0, NULL);
+
+	/* Without room for forwards, an address that only forwards has no one here. */
+	return res == STORE_RCPT_OK && *n_r == 0 ? STORE_RCPT_UNKNOWN : res;
 }

@@ -166,6 +166,7 @@ class Receiver:
         tls_on = self.implicit_tls
         authed = None
         mail, rcpts = None, []
+        peer, helo = c.getpeername()[0], None
         while True:
             raw = f.readline()
             if not raw:
@@ -174,6 +175,8 @@ class Receiver:
             with self.lock:
                 self.commands.append(line)
             cmd = line.split(" ", 1)[0].upper()
+            if cmd in ("EHLO", "HELO"):
+                helo = line[5:].strip()
             if cmd == "EHLO":
                 ext = ["250-mx.remote.test"]
                 if self.pipelining:
@@ -253,7 +256,8 @@ class Receiver:
                     reply = self.data_fn(n)
                     if reply.startswith("2"):
                         self.messages.append({"from": mail, "rcpts": rcpts, "data": data,
-                                              "tls": tls_on, "auth": authed})
+                                              "tls": tls_on, "auth": authed, "peer": peer,
+                                              "helo": helo})
                 out(reply)
                 mail, rcpts = None, []
                 if self.hangup_after_data:

@@ -311,11 +311,22 @@ def test_domains_accounts_aliases():
         st, _, al = a.call("POST", "/aliases", {"alias": "@second.test", "target": "carol@second.test"})
         assert st == 201 and al["catch_all"], al
         assert a.call("POST", "/aliases", {"alias": "x@nowhere.test", "target": "carol@second.test"})[0] in (400, 404)
-        # No forwarding: an alias to another domain's address would only bounce.
-        st, _, p = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "me@gmail.test"})
-        assert st == 400 and p["field"] == "target" and "not in a local domain" in p["detail"], p
-        r = s.cli("alias", "add", "fw@second.test", "me@gmail.test", check=False)
-        assert r.returncode != 0 and b"not in a local domain" in r.stderr + r.stdout, r
+        # Outside targets are forwarded (issue 29): the API and the CLI take
+        # them, mixed with local ones; a malformed one is refused by name.
+        st, _, al = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "Me@Gmail.test"})
+        assert st == 201 and al["targets"] == ["me@gmail.test"], (st, al)
+        st, _, al = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "carol@second.test"})
+        assert st == 201 and al["targets"] == ["carol@second.test", "me@gmail.test"], (st, al)
+        r = s.cli("alias", "add", "fw@second.test", "other@remote.test")
+        assert b"added" in r.stdout, r
+        st, _, p = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "me@bad..domain"})
+        assert st == 400 and p["field"] == "target" and "invalid target address" in p["detail"], p
+        r = s.cli("alias", "add", "fw@second.test", "no-at-sign", check=False)
+        assert r.returncode == 1 and b"invalid target address" in r.stderr, r
+        st, _, al = a.call("GET", "/aliases")
+        fw = [x for x in al["aliases"] if x["alias"] == "fw@second.test"]
+        assert fw and fw[0]["targets"] == ["carol@second.test", "me@gmail.test", "other@remote.test"], al
+        assert a.call("DELETE", "/aliases/fw@second.test")[0] == 204
         st, _, acct = a.call("GET", "/accounts/carol@second.test")
         assert sorted(acct["aliases"]) == ["@second.test", "info@second.test"], acct
         st, _, d = a.call("GET", "/domains/second.test")

@@ -3,8 +3,8 @@
 One server; for each seed (named in every failure, with the last steps)
 the domains, accounts, aliases, catch-alls and tokens go back to a
 baseline, then 300 random steps run: domains, accounts (password, quota,
-disabled), password changes, aliases with local targets (a target outside
-our domains is refused with 400, README "Commands"), catch-alls, API
+disabled), password changes, aliases with local and outside targets (an
+outside target is forwarded, README "Forwarding"), catch-alls, API
 tokens, and bad input of every kind API.md names: malformed or non-UTF-8
 JSON, wrong types, missing and unknown fields, bad and over-long names,
 duplicates, unknown names and ids, a wrong Content-Type, an oversized body,
@@ -163,7 +163,7 @@ class Model:
         at = addr.rfind("@")
         if addr[at + 1:] not in self.domains:
             return 554
-        found, path = set(), []
+        found, forwards, path = set(), set(), []
 
         def account(a):
             if a in self.accounts:
@@ -184,6 +184,7 @@ class Model:
 
         def target(t):
             if domain_of(t) not in self.domains:
+                forwards.add(t)  # forwarded outside: the RCPT is accepted
                 return
             if t in path:
                 account(t)
@@ -195,7 +196,7 @@ class Model:
             stripped = addr[:plus] + addr[at:] if plus > 0 else None
             if not (stripped and (alias(stripped) or account(stripped))):
                 alias(addr[at:])
-        return 250 if found else 550
+        return 250 if found or forwards else 550
 
 
 class Run:
@@ -693,14 +694,13 @@ class Run:
         else:
             target = self.some_address()  # an unknown user, maybe of a foreign domain
         alias_local = domain_of(alias) in self.m.domains
-        target_local = domain_of(target) in self.m.domains
         dup = target in self.m.aliases.get(alias, ())
         # An alias cannot take an account's address (issue 28, finding 8).
         taken = dup or alias in self.m.accounts
-        ok = alias_local and target_local and not taken
+        # A target outside our domains is forwarded (issue 29): accepted.
+        ok = alias_local and not taken
         if self.rnd.random() < 0.25:
-            self.cli_expect(ok, "alias", "add", mixcase(self.rnd, alias), mixcase(self.rnd, target),
-                            says=None if not alias_local or target_local else "not in a local domain")
+            self.cli_expect(ok, "alias", "add", mixcase(self.rnd, alias), mixcase(self.rnd, target))
             if ok:
                 self.m.aliases.setdefault(alias, set()).add(target)
             return
@@ -708,8 +708,6 @@ class Run:
                                              "target": mixcase(self.rnd, target)})
         if not alias_local:
             self.problem(res, 404, "not_found")
-        elif not target_local:
-            self.problem(res, 400, "invalid_field", field="target", detail="not in a local domain")
         elif taken:
             self.problem(res, 409, "exists", no_field=True)
         else:
@@ -928,7 +926,7 @@ class Run:
             r = rnd.random()
             if r < 0.4 and self.m.domains:
                 self.cli_expect(False, "alias", "add", "fw@" + rnd.choice(sorted(self.m.domains)),
-                                "me@" + rnd.choice(FOREIGN), says="not in a local domain")
+                                "me@" + rnd.choice(BAD_DOMAINS[:-2]), says="invalid target address")
             elif r < 0.6:
                 self.cli_expect(False, "domain", "add", rnd.choice(BAD_DOMAINS[:-2]))
             elif r < 0.8:

@@ -581,20 +581,31 @@ static void test_resolve(void)
 	             STORE_EEXIST);
 	CHECK_EQ_INT(store_account_add(st, "team2@example.com", NULL, 0, NULL, err, sizeof err),
 	             STORE_EEXIST);
-	/* A target outside our domains is refused (no forwarding)... */
-	CHECK_EQ_INT(
-	    store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err),
-	    STORE_EINVAL);
-	CHECK(strstr(err, "not in a local domain") != NULL);
-	/* ...but one whose domain goes later stays, and resolving skips it. */
-	CHECK_EQ_INT(store_domain_add(st, "elsewhere.org", err, sizeof err), 0);
+	/* A target outside our domains is an outside forward (issue 29),
+	 * alone or mixed with local targets; malformed or SRS targets are not. */
 	CHECK_EQ_INT(
 	    store_alias_add(st, "ext@example.com", "someone@elsewhere.org", err, sizeof err), 0);
 	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "carol@example.com", err, sizeof err),
 	             0);
+	CHECK_EQ_INT(store_alias_add(st, "ext@example.com", "Other@Elsewhere.org", err, sizeof err),
+	             0);
 	CHECK_EQ_INT(store_alias_add(st, "onlyext@example.com", "x@elsewhere.org", err, sizeof err),
 	             0);
-	CHECK_EQ_INT(store_domain_del(st, "elsewhere.org", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "viaext@example.com", "onlyext@example.com", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "viaext@example.com", "x@elsewhere.org", err, sizeof err),
+	             0);
+	CHECK_EQ_INT(store_alias_add(st, "bad@example.com", "no-domain", err, sizeof err),
+	             STORE_EINVAL);
+	CHECK(strncmp(err, "invalid target address", 22) == 0);
+	CHECK_EQ_INT(store_alias_add(st, "bad@example.com", "a@bad..domain", err, sizeof err),
+	             STORE_EINVAL);
+	CHECK_EQ_INT(store_alias_add(st, "bad@example.com", "SRS0=abcdef=AB=x.org=y@fwd.org", err,
+	                             sizeof err),
+	             STORE_EINVAL);
+	CHECK(strstr(err, "SRS") != NULL);
+	CHECK_EQ_INT(store_alias_add(st, "bad@", "x@elsewhere.org", err, sizeof err), STORE_EINVAL);
+	CHECK(strncmp(err, "invalid alias", 13) == 0);
 	CHECK_EQ_INT(
 	    store_alias_add(st, "bob+sales@example.com", "carol@example.com", err, sizeof err), 0);
 	CHECK_EQ_INT(store_alias_add(st, "@catch.test", "carol@example.com", err, sizeof err), 0);
@@ -644,10 +655,40 @@ static void test_resolve(void)
 	CHECK(n == 1 && acc[0] == alice);
 	CHECK_EQ_INT(resolve(st, "self@example.com", acc, &n), STORE_RCPT_OK);
 	CHECK(n == 1 && acc[0] == selfid);
-	/* Non-local targets are ignored. */
+	/* Outside targets: store_resolve_rcpt has no room for them (an
+	 * address that only forwards is unknown to it); with room they come
+	 * with their alias, each address once. */
 	CHECK_EQ_INT(resolve(st, "ext@example.com", acc, &n), STORE_RCPT_OK);
 	CHECK(n == 1 && acc[0] == carol);
 	CHECK_EQ_INT(resolve(st, "onlyext@example.com", acc, &n), STORE_RCPT_UNKNOWN);
+	{
+		struct store_forward fw[4];
+		size_t nf = 9;
+		CHECK_EQ_INT(store_resolve_forwards(st, "ext+tag@example.com", acc, 16, &n, fw, 4, &nf),
+		             STORE_RCPT_OK);
+		CHECK(n == 1 && acc[0] == carol);
+		CHECK_EQ_INT(nf, 2);
+		/* In the store's order (sorted), lowercased as stored. */
+		CHECK_EQ_STR(fw[0].addr, "other@elsewhere.org");
+		CHECK_EQ_STR(fw[0].alias, "ext@example.com");
+		CHECK_EQ_STR(fw[1].addr, "someone@elsewhere.org");
+		CHECK_EQ_INT(store_resolve_forwards(st, "onlyext@example.com", acc, 16, &n, fw, 4, &nf),
+		             STORE_RCPT_OK);
+		CHECK(n == 0 && nf == 1);
+		CHECK_EQ_STR(fw[0].alias, "onlyext@example.com");
+		/* Through another alias: the copy is counted once, named by the inner alias. */
+		CHECK_EQ_INT(store_resolve_forwards(st, "viaext@example.com", acc, 16, &n, fw, 4, &nf),
+		             STORE_RCPT_OK);
+		CHECK(n == 0 && nf == 1);
+		CHECK_EQ_STR(fw[0].alias, "onlyext@example.com");
+		/* Room for one only: the first kept. */
+		CHECK_EQ_INT(store_resolve_forwards(st, "ext@example.com", acc, 16, &n, fw, 1, &nf),
+		             STORE_RCPT_OK);
+		CHECK(nf == 1);
+		CHECK_EQ_INT(store_resolve_forwards(st, "nobody@example.com", acc, 16, &n, fw, 4, &nf),
+		             STORE_RCPT_UNKNOWN);
+		CHECK_EQ_INT(nf, 0);
+	}
 	/* Catch-all only for its domain, only for unknown names. */
 	CHECK_EQ_INT(resolve(st, "Anything@Catch.Test", acc, &n), STORE_RCPT_OK);
 	CHECK(n == 1 && acc[0] == carol);
@@ -667,6 +708,17 @@ static void test_resolve(void)
 	CHECK_EQ_INT(resolve(st, "full@example.com", acc, &n), STORE_RCPT_OVER_QUOTA);
 	CHECK_EQ_INT(resolve(st, "mixed@example.com", acc, &n), STORE_RCPT_OK);
 	CHECK(n == 2 && has(acc, n, alice) && has(acc, n, full));
+	/* A full account and a forward: the forward takes it, the account goes over. */
+	CHECK_EQ_INT(store_alias_add(st, "fullfwd@example.com", "full@example.com", err, sizeof err), 0);
+	CHECK_EQ_INT(store_alias_add(st, "fullfwd@example.com", "f@elsewhere.org", err, sizeof err), 0);
+	CHECK_EQ_INT(resolve(st, "fullfwd@example.com", acc, &n), STORE_RCPT_OVER_QUOTA);
+	{
+		struct store_forward fw[2];
+		size_t nf;
+		CHECK_EQ_INT(store_resolve_forwards(st, "fullfwd@example.com", acc, 16, &n, fw, 2, &nf),
+		             STORE_RCPT_OK);
+		CHECK(n == 1 && nf == 1);
+	}
 	CHECK_EQ_INT(store_account_set_quota(st, "full@example.com", 0, err, sizeof err), 0);
 	CHECK_EQ_INT(resolve(st, "full@example.com", acc, &n), STORE_RCPT_OK);
 	store_close(&st);

@@ -69,7 +69,7 @@ export function Aliases() {
 				<Field label={catchAll ? 'Domain' : 'Alias address'} value={alias} onInput={setAlias} required
 					placeholder={catchAll ? 'example.com' : 'info@example.com'} testid="alias-address" />
 				<Field label="Deliver to" type="email" value={target} onInput={setTarget} required placeholder="you@example.com" testid="alias-target"
-					hint="An account here or any external address. Add the alias again with another target to deliver to several." />
+					hint="An account here or any external address (forwarded, with the sender rewritten by SRS so the other server's SPF check passes). Add the alias again with another target to deliver to several." />
 				<ErrorBox error={add.error && add.error.status === 404 ? 'The alias must be at one of this server\'s domains.' : add.error} />
 				<Notice>{done}</Notice>
 				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={add.busy} data-testid="alias-add">Add alias</button></div>

@@ -1,0 +1,99 @@
+/*
+ * forward.h — what forwarding mail to outside addresses needs besides the
+ * delivery path itself: the SRS key, the per-alias rate limit, the loop
+ * checks and the forwarded copy's envelope sender and bytes.
+ *
+ * Design. An alias may name addresses outside our domains
+ * (store_resolve_forwards). Each message that reaches such targets is
+ * forwarded as one more entry of the outbound queue, in the same commit
+ * as its local copies, with
+ *   - the envelope sender rewritten with SRS (srs.h) into the domain of
+ *     the address that was forwarded, so SPF passes at the next hop and
+ *     a bounce comes back to us and on to the original sender; the null
+ *     sender stays null and a sender in one of our own domains stays as
+ *     it is (our SPF covers it already);
+ *   - a "Delivered-To: <address>" field for each address of ours that
+ *     forwarded it, as Postfix's local(8) adds: when the copy comes back
+ *     (a loop through another forwarder) the field is found and the
+ *     copy is not forwarded again;
+ *   - no Return-Path (RFC 5321 §4.4: that is for final delivery).
+ * A message with more than FORWARD_HOPS_MAX Received fields is a loop
+ * whatever its recipients (Postfix's hopcount_limit).
+ *
+ * The rate limit counts forwarded messages per alias (the alias that
+ * names the outside targets) in a sliding hour (core/rate.h), whatever
+ * the number of targets: TERN_FORWARD_RATE.
+ *
+ * Caveats: the SRS key comes from $TERN_DATA_DIR/secrets.key (see
+ * admin_secret_derive): a new key file makes the SRS addresses of mail
+ * already forwarded invalid (their bounces are refused). The rate window
+ * is in memory and resets at restart. Functions here are thread-safe
+ * after forward_init().
+ */
+#ifndef TERN_FORWARD_FORWARD_H
+#define TERN_FORWARD_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rate.h"
+#include "core/str.h"
+#include "forward/srs.h"
+
+/* Received fields past which a message is a loop (Postfix's hopcount_limit). */
+#define FORWARD_HOPS_MAX 50
+/* Outside targets kept per recipient address. */
+#define FORWARD_TARGETS_MAX 32
+
+/*
+ * Server start: derives the SRS key from data_dir's key file (made when
+ * missing) and sets the rate limit (forwarded messages per alias and
+ * hour, 0 = unlimited). 0, or -1 with a logged reason: without a key
+ * nothing can be forwarded, and SRS addresses are refused.
+ */
+int forward_init(const char *data_dir, unsigned per_hour);
+
+/* The SRS key, or NULL before a successful forward_init(). */
+const struct srs *forward_srs(void);
+
+/* 1 when alias (as stored, lowercase) may forward one more message at
+ * now_ms (monotonic), 0 when its hour is full. */
+int forward_rate_allowed(const char *alias, uint64_t now_ms);
+/* Counts one message forwarded through alias at now_ms. */
+void forward_rate_record(const char *alias, uint64_t now_ms);
+
+/*
+ * Loop checks on a message's header section (msg is the whole message,
+ * len octets; only the header is read). *received_r gets the number of
+ * Received fields; the return is 1 when a Delivered-To field names addr
+ * (ASCII case ignored, angle brackets and white space around it
+ * ignored), else 0. addr NULL only counts.
+ */
+int forward_scan(const char *msg, size_t len, const char *addr, unsigned *received_r);
+
+/*
+ * The envelope sender of a forwarded copy, into out (outsz octets):
+ * "" for the null sender; sender itself when sender_local (one of our
+ * domains); else its SRS rewrite into fwd_domain at now (seconds). When
+ * SRS cannot rewrite it (a quoted local part, too long) the sender is
+ * kept as it is. Returns the srs.h result of the rewrite (SRS_OK also
+ * when none was needed), for the log.
+ */
+int forward_sender(const char *sender, int sender_local, const char *fwd_domain, int64_t now,
+		   char *out, size_t outsz);
+
+struct store;
+/*
+ * addr is one of our SRS addresses (an SRS local part at a domain of st):
+ * 1 and out set to where it reverses when it verifies, -1 when it does
+ * not (bad hash, expired, malformed, no key), 0 when addr is no SRS
+ * address of ours (out ""). *why_r (may be NULL) gets srs_reverse()'s
+ * result when there was one. Reads the store (any thread).
+ */
+int forward_reverse_local(struct store *st, const char *addr, char *out, size_t outsz, int *why_r);
+
+/* msg without a leading Return-Path field (the forwarded copy's bytes
+ * start after it). */
+struct str forward_strip_return_path(struct str msg);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * smtp_forward.c — forwarding on port 25: the one place where inbound
+ * mail for aliases with outside targets, and bounces to our SRS
+ * addresses, become an outbound queue entry (forward/forward.h).
+ *
+ * Where it sits. The delivery pipeline of DESIGN.md §3b (deliver/) was
+ * not on main when this was written, so forwarding hangs on the inbound
+ * SMTP delivery as it is: RCPT collects the outside targets next to the
+ * accounts (smtp_forward_rcpt), the end of DATA runs the loop checks
+ * (smtp_forward_check), and the store commit that writes the local
+ * copies also writes the queue entry through its transaction hook
+ * (smtp_forward_attach), so the forwarded copy is durable exactly when
+ * the local ones are and the client's 250 covers both. When deliver/
+ * lands, the same hook moves into its plan's redirects.
+ *
+ * Bounces: RCPT TO an SRS address at one of our domains is decided here,
+ * before any alias or catch-all: with the null sender and a hash and
+ * stamp that verify it is forwarded to the address it reverses to;
+ * otherwise 550 5.1.1 (invalid or expired), or 550 5.7.1 for a message
+ * that is not a bounce.
+ *
+ * Not done here: the ARC set of RFC 8617 on each forwarded copy (ARC
+ * sealing is being written in dkim/ elsewhere; it is added here once it
+ * exists).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "core/xalloc.h"
+#include "forward/forward.h"
+#include "queue/queue.h"
+#include "smtp/smtp_session.h"
+#include "store/store_queue.h"
+
+/* The forwarded copy of one transaction: one queue entry. */
+struct smtp_fwd {
+	struct store_queue_entry e;
+	char *data; /* Delivered-To fields + the message without Return-Path */
+	size_t len;
+	int srs_rc; /* the sender rewrite's result, for the log */
+};
+
+int smtp_forward_rcpt(struct smtp_session *s, const char *addr, struct store_forward *fw,
+		      size_t *nf_r)
+{
+	char rev[SRS_ADDR_MAX + 1], q[600];
+	int why = SRS_EINVAL;
+
+	*nf_r = 0;
+	if (s->mode != SMTP_MODE_MX)
+		return 0;
+	int rc = forward_reverse_local(smtp_store, addr, rev, sizeof rev, &why);
+	if (rc == 0)
+		return 0;
+	if (rc > 0 && strlen(rev) > STORE_ADDR_MAX)
+		rc = -1, why = SRS_ETOOLONG;
+	const char *qa = log_q(addr, q, sizeof q);
+	if (rc < 0) {
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=srs_%s", qa,
+			 srs_result_name(why));
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: invalid or expired SRS address",
+			   addr);
+		smtp_session_error(s);
+		return -1;
+	}
+	if (s->tx.mail_from[0]) {
+		/* Only bounces go back through an SRS address: anything else
+		 * would make it an open relay to whoever it reverses to. */
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=srs_not_bounce", qa);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "550 5.7.1 <%s>: Recipient address rejected: SRS addresses take bounces only",
+			   addr);
+		smtp_session_error(s);
+		return -1;
+	}
+	memcpy(fw[0].addr, rev, strlen(rev) + 1);
+	fw[0].alias[0] = '\0';
+	*nf_r = 1;
+	return 1;
+}
+
+int smtp_forward_rate(struct smtp_session *s, const char *addr, const struct store_forward *fw,
+		      size_t nf)
+{
+	uint64_t now = loop_now_ms();
+	char q[600];
+
+	for (size_t i = 0; i < nf; i++) {
+		if (!fw[i].alias[0] || forward_rate_allowed(fw[i].alias, now))
+			continue;
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=forward_rate alias=%s",
+			 log_q(addr, q, sizeof q), fw[i].alias);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "450 4.7.1 <%s>: forwarding rate limit reached, try again later", addr);
+		return -1;
+	}
+	return 0;
+}
+
+void smtp_forward_keep(struct smtp_session *s, struct smtp_rcpt *rc, const struct store_forward *fw,
+		       size_t nf, int srs)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	rc->nfwd = (unsigned)nf;
+	rc->srs = srs;
+	rc->fwd = nf ? arena_alloc(tx->arena, nf * sizeof *rc->fwd) : NULL;
+	rc->fwd_alias = nf ? arena_alloc(tx->arena, nf * sizeof *rc->fwd_alias) : NULL;
+	for (size_t i = 0; i < nf; i++) {
+		rc->fwd[i] = arena_strdup(tx->arena, fw[i].addr);
+		rc->fwd_alias[i] = arena_strdup(tx->arena, fw[i].alias);
+	}
+}
+
+static unsigned forwards(const struct smtp_tx *tx)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < tx->nrcpts; i++)
+		n += tx->rcpts[i].nfwd;
+	return n;
+}
+
+int smtp_forward_check(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	const char *loop_rcpt = NULL;
+	unsigned hops = 0;
+	char q[600];
+
+	forward_scan(tx->data.p, tx->data.len, NULL, &hops);
+	if (hops > FORWARD_HOPS_MAX) {
+		log_info("smtp", s->id, "event=message_rejected reason=too_many_hops hops=%u max=%d",
+			 hops, FORWARD_HOPS_MAX);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "554 5.4.6 Error: too many hops (%u Received fields), mail loop?", hops);
+		return -1;
+	}
+	/* A copy that carries our own Delivered-To for an address that
+	 * forwards it has been here before: forwarding it again is a loop.
+	 * The other recipients still get it (Postfix bounces just that one;
+	 * we drop it, since one reply covers every recipient). */
+	for (unsigned i = 0; i < tx->nrcpts; i++) {
+		struct smtp_rcpt *rc = &tx->rcpts[i];
+		unsigned h;
+		if (!rc->nfwd || rc->srs || !forward_scan(tx->data.p, tx->data.len, rc->address, &h))
+			continue;
+		log_warn("smtp", s->id, "event=forward_loop rcpt=%s action=dropped targets=%u",
+			 log_q(rc->address, q, sizeof q), rc->nfwd);
+		rc->nfwd = 0;
+		loop_rcpt = rc->address;
+	}
+	if (loop_rcpt && tx->naccounts == 0 && forwards(tx) == 0) {
+		log_info("smtp", s->id, "event=message_rejected reason=forward_loop rcpt=%s",
+			 log_q(loop_rcpt, q, sizeof q));
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "554 5.4.6 <%s>: mail forwarding loop", loop_rcpt);
+		return -1;
+	}
+	return 0;
+}
+
+void smtp_forward_prepare(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	unsigned n = forwards(tx);
+
+	if (n == 0)
+		return;
+	struct smtp_fwd *f = xcalloc(1, sizeof *f);
+	struct store_queue_entry *e = &f->e;
+	tx->fwd = f;
+
+	/* The sender: SRS into the domain of the first address that
+	 * forwards (one of ours, so its bounces come back to us). */
+	const char *dom = NULL;
+	for (unsigned i = 0; i < tx->nrcpts && !dom; i++)
+		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
+			dom = strrchr(tx->rcpts[i].address, '@') + 1;
+	const char *sat = strrchr(tx->mail_from, '@');
+	int local = sat && store_domain_is_local(smtp_store, sat + 1) == 1;
+	char sender[SRS_ADDR_MAX + 1];
+	f->srs_rc = forward_sender(tx->mail_from, local, dom ? dom : "", (int64_t)time_wall(), sender,
+				   sizeof sender);
+
+	/* The bytes: a Delivered-To per address that forwards (not for
+	 * bounces, which only pass through), then the message as stored
+	 * without its Return-Path. */
+	struct str body = forward_strip_return_path(tx->data);
+	size_t head = 0;
+	for (unsigned i = 0; i < tx->nrcpts; i++)
+		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
+			head += strlen("Delivered-To: \r\n") + strlen(tx->rcpts[i].address);
+	f->data = xmalloc(head + body.len + 1);
+	for (unsigned i = 0; i < tx->nrcpts; i++)
+		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
+			f->len += (size_t)sprintf(f->data + f->len, "Delivered-To: %s\r\n",
+						  tx->rcpts[i].address);
+	memcpy(f->data + f->len, body.p, body.len);
+	f->len += body.len;
+	store_blob_id(f->data, f->len, e->blob_id);
+
+	/* One recipient per outside address, however many aliases name it.
+	 * Failure notices go to the SRS sender, which reverses to the
+	 * original sender: only when SPF showed that sender is real
+	 * (DESIGN.md §3b: never bounce to a sender we could not verify). */
+	int notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0;
+	e->rcpts = xcalloc(n, sizeof *e->rcpts);
+	for (unsigned i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *rc = &tx->rcpts[i];
+		for (unsigned j = 0; j < rc->nfwd; j++) {
+			size_t k = 0;
+			while (k < e->nrcpts && strcmp(e->rcpts[k].addr, rc->fwd[j]) != 0)
+				k++;
+			if (k < e->nrcpts)
+				continue;
+			e->rcpts[e->nrcpts++] = (struct store_queue_rcpt){
+			    xstrdup(rc->fwd[j]), xstrdup(""), xstrdup(""), xstrdup(""), SQ_PENDING,
+			    notify_ok ? 0 : SQ_NOTIFY_NEVER, 0};
+		}
+	}
+	int64_t now = (int64_t)time_wall();
+	e->created_at = e->next_attempt = now;
+	e->flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) | (tx->smtputf8 ? SQ_SMTPUTF8 : 0) |
+		   (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0);
+	e->size = f->len;
+	e->sender = xstrdup(sender);
+	e->envid = xstrdup(tx->envid ? tx->envid : "");
+}
+
+static int fwd_hook(struct store *st, void *txn, struct store_delivery *d)
+{
+	struct smtp_fwd *f = d->hook_arg;
+	return store_queue_add_txn(st, txn, &f->e, f->data, f->len);
+}
+
+void smtp_forward_attach(struct smtp_session *s, struct store_delivery *d)
+{
+	struct smtp_fwd *f = s->tx.fwd;
+
+	if (!f)
+		return;
+	d->txn_hook = fwd_hook;
+	d->hook_arg = f;
+	d->hook_len = f->len;
+	/* The forward takes the message: full local accounts go a little
+	 * over rather than have it refused (store_resolve_forwards' rule). */
+	d->quota_check = 0;
+}
+
+void smtp_forward_committed(struct smtp_session *s, int result)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtp_fwd *f = tx->fwd;
+	char q[600];
+
+	if (!f || result != STORE_OK)
+		return;
+	uint64_t now = loop_now_ms();
+	for (unsigned i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *rc = &tx->rcpts[i];
+		for (unsigned j = 0; j < rc->nfwd; j++) {
+			unsigned k = 0;
+			while (k < j && strcmp(rc->fwd_alias[k], rc->fwd_alias[j]) != 0)
+				k++;
+			if (k == j && rc->fwd_alias[j][0])
+				forward_rate_record(rc->fwd_alias[j], now);
+		}
+	}
+	log_info("smtp", s->id, "event=forwarded id=%s.%u queue_id=%" PRIu64 " rcpts=%zu sender=%s srs=%s arc=none",
+		 s->id, tx->seq, f->e.id, f->e.nrcpts, log_q(f->e.sender, q, sizeof q),
+		 srs_result_name(f->srs_rc));
+	queue_sched_kick();
+}
+
+void smtp_forward_free(struct smtp_tx *tx)
+{
+	struct smtp_fwd *f = tx->fwd;
+
+	if (!f)
+		return;
+	store_queue_entry_free(&f->e);
+	free(f->data);
+	free(f);
+	tx->fwd = NULL;
+}

@@ -1,0 +1,208 @@
+"""Forwarding to outside addresses (issue 29): one tern, a DNS server on
+loopback (dns_server.py) and a scriptable SMTP receiver (mailpeers) as
+the outside world, all shared by the checks of one test.
+
+- An alias with a local and an outside target: the local account gets
+  its copy, the receiver gets the forwarded one with an SRS0 envelope
+  sender in our domain, our Delivered-To and no Return-Path. The
+  receiver's SPF check (pyspf, Debian's python3-spf, asking the same
+  DNS server) passes for the SRS sender from tern's address, where the
+  original sender's own SPF would fail.
+- A bounce (null sender) to that SRS address is accepted and goes on to
+  the original sender's MX, and so does tern's own failure notice when
+  the next hop refuses a forwarded copy; a tampered or malformed SRS address gets
+  550 5.1.1 at RCPT, a valid one with a real sender 550 5.7.1.
+- Loops: a copy that comes back carrying our Delivered-To for the
+  forwarding address is refused (554 5.4.6) when that was its only
+  recipient, and delivered locally without the forward when it had a
+  local one; more than 50 Received fields is refused too.
+- TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1.
+
+The ARC set on forwarded copies is not checked: ARC sealing is not on
+main yet (smtp_forward.c says so)."""
+import json
+import re
+import smtplib
+import subprocess
+
+from harness import Server
+from mailpeers import SYSTEM_PYTHON, DnsServer, Receiver, free_port_on, unique_ips
+
+BOB = ("bob@example.test", "bob-pw-123")
+CLIENT_IP = "127.0.0.9"  # the origin's MTA, the only address its SPF allows
+
+SPF_CHECK = r"""
+import json, sys
+import dns.resolver
+import spf
+req = json.load(sys.stdin)
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = req["port"]
+dns.resolver.default_resolver = r
+out = []
+for c in req["checks"]:
+    out.append(spf.check2(i=c["ip"], s=c["sender"], h=c["helo"])[0])
+print(json.dumps(out))
+"""
+
+
+def spf_results(dns_port, checks):
+    """pyspf's verdicts for [(ip, sender, helo)], asking our DNS server."""
+    req = {"port": dns_port, "checks": [{"ip": i, "sender": s, "helo": h} for i, s, h in checks]}
+    p = subprocess.run([SYSTEM_PYTHON, "-c", SPF_CHECK], input=json.dumps(req), text=True,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def send(srv, sender, rcpts, data, source=CLIENT_IP):
+    """One port-25 transaction; returns (code of each RCPT, code after data or None)."""
+    c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=(source, 0))
+    try:
+        c.ehlo("mta.origin.test")
+        assert c.mail(sender)[0] == 250
+        codes = [c.rcpt(r) for r in rcpts]
+        if not any(code == 250 for code, _ in codes):
+            return codes, None
+        c.putcmd("data")
+        code, _ = c.getreply()
+        assert code == 354, code
+        c.send(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+        return codes, c.getreply()
+    finally:
+        try:
+            c.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+
+def message(subject, to="fwd@example.test", sender="alice@origin.test", extra=""):
+    return ("%sFrom: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@origin.test>\r\n\r\n"
+            "Hello from origin.\r\n" % (extra, sender, to, subject, subject)).encode()
+
+
+def test_forward_srs_bounce_loop_rate():
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    zone = {
+        # The origin allows its own MTA only; our domain allows tern (it
+        # connects out from 127.0.0.1).
+        "origin.test": {"TXT": ["v=spf1 ip4:%s -all" % CLIENT_IP], "MX": [[10, "mx.origin.test"]]},
+        "mx.origin.test": {"A": [ips[1]]},
+        "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+        "remote.test": {"MX": [[10, "mx.remote.test"]]},
+        "mx.remote.test": {"A": [ips[0]]},
+    }
+    dns = DnsServer(zone)
+    remote = Receiver(ips[0], port, rcpt=lambda a: "550 5.1.1 no such user"
+                      if a.startswith("nobody@") else "250 2.1.5 ok")
+    origin = Receiver(ips[1], port)
+    srv = None
+    try:
+        srv = Server(accounts=[BOB], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
+            "TERN_FORWARD_RATE": "3"})
+        for alias, target in [("fwd@example.test", "bob@example.test"),
+                              ("fwd@example.test", "dest@remote.test"),
+                              ("away@example.test", "far@remote.test"),
+                              ("busy@example.test", "busy@remote.test"),
+                              ("gone@example.test", "nobody@remote.test")]:
+            srv.cli("alias", "add", alias, target)
+
+        # 1. Local and outside targets of one alias.
+        codes, end = send(srv, "alice@origin.test", ["fwd@example.test"], message("m1"))
+        assert codes[0][0] == 250 and end[0] == 250, (codes, end)
+        got = remote.wait_messages(1)
+        assert len(got) == 1, got
+        m = got[0]
+        assert m["rcpts"] == ["dest@remote.test"], m
+        srs = m["from"]
+        assert re.fullmatch(r"SRS0=[A-Za-z0-9_-]{6}=[A-Z2-7]{2}=origin\.test=alice@example\.test", srs), srs
+        head = m["data"].split(b"\r\n\r\n", 1)[0]
+        assert head.startswith(b"Delivered-To: fwd@example.test\r\nReceived: from mta.origin.test"), head
+        assert b"Return-Path" not in head and b"Subject: m1" in head, head
+        msgs = srv.messages(BOB[0])
+        assert len(msgs) == 1, msgs
+        assert b"Delivered-To" not in srv.raw(BOB[0], msgs[0][0]), "the local copy has no Delivered-To"
+        assert srv.wait_log("event=forwarded"), srv.log_text()
+        assert re.search(r"event=forwarded .*rcpts=1 sender=\S*SRS0=\S+ srs=ok", srv.log_text()), [l for l in srv.log_text().splitlines() if "forwarded" in l]
+
+        # SPF at the next hop: the SRS sender passes from tern's address,
+        # the original sender would not have.
+        res = spf_results(dns.port, [(m["peer"], srs, m["helo"]),
+                                     (m["peer"], "alice@origin.test", m["helo"])])
+        assert res == ["pass", "fail"], (res, m["peer"], m["helo"])
+
+        # 2. The bounce comes back to the SRS address and goes on to the
+        # original sender's MX, from the null sender.
+        bounce = (b"From: MAILER-DAEMON@remote.test\r\nTo: %s\r\nSubject: Undelivered Mail\r\n\r\n"
+                  b"dest@remote.test: no such user\r\n" % srs.encode())
+        codes, end = send(srv, "", [srs], bounce, source=ips[0])
+        assert codes[0][0] == 250 and end[0] == 250, (codes, end)
+        back = origin.wait_messages(1)
+        assert len(back) == 1 and back[0]["from"] == "" and back[0]["rcpts"] == ["alice@origin.test"], back
+        assert b"Subject: Undelivered Mail" in back[0]["data"], back
+        # The address survives a case change by another MTA.
+        codes, _ = send(srv, "", [srs.upper().replace("EXAMPLE.TEST", "example.test")], bounce,
+                        source=ips[0])
+        assert codes[0][0] == 250, codes
+
+        # Our own notice for a forwarded copy the next hop refused goes to
+        # the SRS sender, that is to the original sender (its SPF passed).
+        codes, end = send(srv, "alice@origin.test", ["gone@example.test"], message("m2"))
+        assert end[0] == 250, end
+        back = origin.wait_messages(3)  # the two bounces above, then the notice
+        assert len(back) == 3, back
+        assert back[1]["rcpts"] == ["ALICE@ORIGIN.TEST"], back[1]  # as the upper-cased address said
+        dsn = back[2]
+        assert dsn["from"] == "" and dsn["rcpts"] == ["alice@origin.test"], dsn
+        assert b"multipart/report" in dsn["data"] and b"nobody@remote.test" in dsn["data"], dsn
+
+        # 3. Refused at RCPT: a tampered hash, a malformed address, a real sender.
+        h = srs[5:11]
+        bad = srs.replace(h, ("A" if h[0] != "A" else "B") + h[1:], 1)
+        codes, _ = send(srv, "", [bad, "SRS0=xyz@example.test", "srs1=zz@example.test"], bounce,
+                        source=ips[0])
+        for code, text in codes:
+            assert code == 550 and text.startswith(b"5.1.1"), codes
+        codes, _ = send(srv, "spammer@origin.test", [srs], bounce)
+        assert codes[0][0] == 550 and codes[0][1].startswith(b"5.7.1"), codes
+        assert srv.wait_log("reason=srs_bad_hash") and srv.wait_log("reason=srs_not_bounce")
+
+        # 4. Loops. The copy comes back (another forwarder sent it to
+        # us again) with our Delivered-To: only forwards -> refused.
+        looped = message("loop", to="away@example.test", extra="Delivered-To: away@example.test\r\n")
+        codes, end = send(srv, "alice@origin.test", ["away@example.test"], looped)
+        assert codes[0][0] == 250 and end[0] == 554 and end[1].startswith(b"5.4.6"), (codes, end)
+        assert srv.wait_log("event=forward_loop rcpt=away@example.test action=dropped")
+        # With a local recipient too: delivered there, not forwarded again.
+        looped = message("loop2", extra="Delivered-To: FWD@example.test\r\n")
+        codes, end = send(srv, "alice@origin.test", ["fwd@example.test"], looped)
+        assert end[0] == 250, end
+        assert len(srv.messages(BOB[0])) == 2
+        # Too many hops, whatever the recipient.
+        hops = "".join("Received: from h%d.test by h%d.test; Sun, 22 Nov 2026 10:00:00 +0000\r\n"
+                       % (i, i + 1) for i in range(50))
+        codes, end = send(srv, "alice@origin.test", ["bob@example.test"], message("hops", extra=hops))
+        assert end[0] == 554 and b"too many hops" in end[1], end
+
+        # 5. The rate limit: 3 forwarded messages an hour for busy@.
+        for i in range(3):
+            codes, end = send(srv, "alice@origin.test", ["busy@example.test"], message("r%d" % i))
+            assert codes[0][0] == 250 and end[0] == 250, (i, codes, end)
+        codes, _ = send(srv, "alice@origin.test", ["busy@example.test", "bob@example.test"],
+                        message("r3"))
+        assert codes[0][0] == 450 and codes[0][1].startswith(b"4.7.1"), codes
+        assert codes[1][0] == 250, codes
+        # Everything forwarded reached the remote: m1, then busy@ three times.
+        got = remote.wait_messages(4)
+        assert len(got) == 4, [g["rcpts"] for g in got]
+        assert [g["rcpts"] for g in got[1:]] == [["busy@remote.test"]] * 3, got
+    finally:
+        if srv:
+            srv.cleanup()
+        remote.stop()
+        origin.stop()
+        dns.stop()
