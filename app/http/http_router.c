@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acme/acme.h"
 #include "core/arena.h"
 #include "http/http_internal.h"
 
@@ -180,7 +181,12 @@ void http_route(struct http_ctx *x)
 		return;
 	}
 	if (strncmp(p, "/.well-known/acme-challenge/", 28) == 0) {
-		http_text(x, 404, "text/plain; charset=utf-8", "no such challenge\n");
+		/* HTTP-01 (RFC 8555 §8.3): the key authorization of a pending challenge. */
+		char ka[256];
+		if (get && acme_http01_answer(p + 28, ka, sizeof ka) == 0)
+			http_text(x, 200, "application/octet-stream", ka);
+		else
+			http_text(x, 404, "text/plain; charset=utf-8", "no such challenge\n");
 		return;
 	}
 	if (!get) {

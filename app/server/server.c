@@ -28,6 +28,7 @@
 #include "forward/forward.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
+#include "acme/acme.h"
 #include "net/anchors.h"
 #include "net/limits.h"
 #include "net/listener.h"
@@ -284,6 +285,8 @@ int server_run(const struct config *cfg_env)
 	}
 	/* The outbound queue's scheduler and its SMTP clients live on loop 0. */
 	queue_sched_start(cfg, st, workers[0].loop);
+	/* The ACME client too: a few HTTPS requests a day. */
+	acme_start(cfg, st, workers[0].loop);
 	if (backup_sched_start(cfg, st, err, sizeof(err)) < 0)
 		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
 	for (int j = 0; j < nlisteners; j++)
@@ -329,6 +332,7 @@ int server_run(const struct config *cfg_env)
 	backup_sched_stop();
 	/* Outbound deliveries stop where they are: entries stay due in the store. */
 	loop_post(workers[0].loop, queue_stop_on_loop, NULL);
+	loop_post(workers[0].loop, acme_stop_on_loop, NULL);
 	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */

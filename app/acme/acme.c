@@ -1,0 +1,901 @@
+/*
+ * acme.c — the ACME client's state machine. See acme.h.
+ *
+ * One attempt walks: directory -> (nonce) -> account -> order -> for each
+ * authorization: read it, answer its challenge, poll it -> finalize with
+ * a CSR -> poll the order -> download the chain -> install and store.
+ * post() is the one way a signed request goes out: it fetches a nonce
+ * when none is at hand, keeps the Replay-Nonce of every answer, and
+ * resends on badNonce; the answer then goes to the handler of the state.
+ */
+#include "acme/acme.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acme/acme_http.h"
+#include "acme/acme_jws.h"
+#include "acme/acme_private.h"
+#include "admin/admin_secret.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "dns/dns.h"
+#include "http/json.h"
+#include "net/tls.h"
+#include "net/tls_private.h"
+#include "store/store.h"
+
+#define TIMEOUT_MS 30000
+#define BAD_NONCE_TRIES 5
+#define POLL_MAX 60
+#define BACKOFF_MIN 60
+#define BACKOFF_MAX 86400
+
+enum state {
+	S_OFF,
+	S_DIRECTORY,
+	S_ACCOUNT,
+	S_ORDER,
+	S_AUTHZ,
+	S_CHALLENGE,
+	S_AUTHZ_POLL,
+	S_FINALIZE,
+	S_ORDER_POLL,
+	S_CERT,
+};
+
+static const char *const state_name[] = {"off",       "directory",  "account",  "order",
+                                         "authz",     "challenge",  "authz_poll", "finalize",
+                                         "order_poll", "certificate"};
+
+static struct acme {
+	struct loop *loop;
+	struct store *st;
+	struct dns *dns;
+	char directory[512], email[256], challenge[16], hostname[256], data_dir[512];
+	char eab_kid[256];
+	unsigned char eab_key[128];
+	size_t eab_len;
+
+	struct acme_key account;
+	int have_account_key;
+	char kid[1024];
+	char url_nonce[512], url_account[512], url_order[512];
+	int eab_required;
+	char nonce[256];
+
+	char names[ACME_NAMES_MAX][256];
+	size_t nnames;
+	char order_url[1024], finalize_url[1024], cert_url[1024];
+	char authz[ACME_NAMES_MAX][512];
+	size_t nauthz, iauthz;
+	char chall_url[512], chall_name[256];
+	int polls;
+
+	struct acme_key certkey;
+	enum state state;
+
+	/* the signed request in flight (resent on badNonce) */
+	char post_url[1024];
+	struct buf post_payload;
+	int post_jwk, tries, want_nonce;
+
+	uint64_t timer;
+	unsigned backoff;
+	int running;
+} A;
+
+/* Shared with other threads (HTTP-01 answers, the status). */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct acme_status status;
+static struct {
+	char token[128];
+	char keyauth[256];
+} http01[ACME_NAMES_MAX];
+
+static void attempt(struct loop *loop, void *arg);
+static void post(enum state next, const char *url, const char *payload, int jwk);
+static void get_as_post(enum state next, const char *url);
+
+static void status_set(const char *state, const char *error, int64_t next)
+{
+	pthread_mutex_lock(&shared_lock);
+	snprintf(status.state, sizeof status.state, "%s", state);
+	if (error != NULL)
+		snprintf(status.last_error, sizeof status.last_error, "%s", error);
+	if (next >= 0)
+		status.next_run = next;
+	pthread_mutex_unlock(&shared_lock);
+}
+
+void acme_status_get(struct acme_status *s)
+{
+	pthread_mutex_lock(&shared_lock);
+	*s = status;
+	pthread_mutex_unlock(&shared_lock);
+}
+
+int acme_http01_answer(const char *token, char *out, size_t outsz)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&shared_lock);
+	for (size_t i = 0; i < ACME_NAMES_MAX; i++) {
+		if (http01[i].token[0] && strcmp(http01[i].token, token) == 0) {
+			snprintf(out, outsz, "%s", http01[i].keyauth);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return rc;
+}
+
+static void challenges_clear(void)
+{
+	pthread_mutex_lock(&shared_lock);
+	memset(http01, 0, sizeof http01);
+	pthread_mutex_unlock(&shared_lock);
+	for (size_t i = 0; i < A.nnames; i++)
+		tls_alpn_challenge_put(A.names[i], NULL);
+}
+
+static void schedule(unsigned secs)
+{
+	if (A.timer)
+		loop_timer_del(A.loop, A.timer);
+	A.timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, attempt, NULL);
+}
+
+/* Ends an attempt that failed: one log line, the status, the next try. */
+static void fail(long retry_after, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(long retry_after, const char *fmt, ...)
+{
+	char why[512], q[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	challenges_clear();
+	unsigned wait = A.backoff ? A.backoff : BACKOFF_MIN;
+	if (retry_after > 0)
+		wait = retry_after > BACKOFF_MAX ? BACKOFF_MAX : (unsigned)retry_after;
+	A.backoff = wait * 2 > BACKOFF_MAX ? BACKOFF_MAX : wait * 2;
+	log_warn("acme", NULL, "event=attempt_failed step=%s error=%s retry_in=%u",
+	         state_name[A.state], log_q(why, q, sizeof q), wait);
+	A.state = S_OFF;
+	status_set("failed", why, time_wall() + wait);
+	schedule(wait);
+}
+
+/* The CA's problem document (RFC 7807), if the answer is one. */
+static void problem_of(const struct acme_http_resp *r, struct arena *ar, const char **type_r,
+                       const char **detail_r)
+{
+	char err[64];
+	*type_r = "";
+	*detail_r = "";
+	struct json_value *v = json_parse(r->body, r->body_len, ar, err, sizeof err);
+	if (v == NULL || v->type != JSON_OBJECT)
+		return;
+	const struct json_value *t = json_get(v, "type"), *d = json_get(v, "detail");
+	if (t && t->type == JSON_STRING)
+		*type_r = t->str;
+	if (d && d->type == JSON_STRING)
+		*detail_r = d->str;
+}
+
+static const char *short_type(const char *type)
+{
+	const char *p = "urn:ietf:params:acme:error:";
+	return strncmp(type, p, strlen(p)) == 0 ? type + strlen(p) : type;
+}
+
+/* Fails the attempt with the CA's answer r (not a success). */
+static void fail_resp(const struct acme_http_resp *r)
+{
+	if (r->status == 0) {
+		fail(-1, "%s", r->error);
+		return;
+	}
+	struct arena *ar = arena_new(0);
+	const char *type, *detail;
+	problem_of(r, ar, &type, &detail);
+	if (strcmp(short_type(type), "rateLimited") == 0)
+		fail(r->retry_after,
+		     "rate limited by the CA (HTTP %d): %s; the current certificate is kept", r->status,
+		     detail);
+	else
+		fail(r->retry_after, "HTTP %d %s: %s", r->status, type[0] ? short_type(type) : "",
+		     detail[0] ? detail : "(no problem document)");
+	arena_free(&ar);
+}
+
+static struct json_value *body_json(const struct acme_http_resp *r, struct arena *ar)
+{
+	char err[64];
+	struct json_value *v = json_parse(r->body, r->body_len, ar, err, sizeof err);
+	return v != NULL && v->type == JSON_OBJECT ? v : NULL;
+}
+
+static int copy_str(const struct json_value *o, const char *key, char *dst, size_t dstsz)
+{
+	const struct json_value *v = o ? json_get(o, key) : NULL;
+	if (v == NULL || v->type != JSON_STRING || v->len >= dstsz || v->len != strlen(v->str))
+		return -1;
+	memcpy(dst, v->str, v->len + 1);
+	return 0;
+}
+
+/* ---- storing keys and the certificate ---- */
+
+static int key_save(const char *name, const struct acme_key *k)
+{
+	char b64[64], sealed[512];
+	acme_b64url(k->kbuf, sizeof k->kbuf, b64, sizeof b64);
+	int rc = admin_secret_seal(A.data_dir, b64, sealed, sizeof sealed);
+	explicit_bzero(b64, sizeof b64);
+	if (rc < 0)
+		return -1;
+	return store_meta_put(A.st, name, sealed, strlen(sealed), 0) == STORE_OK ? 0 : -1;
+}
+
+static int key_load(const char *name, struct acme_key *k)
+{
+	char sealed[512], b64[256];
+	unsigned char raw[64];
+	size_t len;
+	int rc = -1;
+
+	if (store_meta_get(A.st, name, sealed, sizeof sealed - 1, &len) != STORE_OK)
+		return -1;
+	sealed[len] = '\0';
+	if (admin_secret_open(A.data_dir, sealed, b64, sizeof b64) == 0 &&
+	    acme_b64url_decode(b64, strlen(b64), raw, sizeof raw, &len) == 0 &&
+	    acme_key_from_raw(k, raw, len) == 0)
+		rc = 0;
+	explicit_bzero(b64, sizeof b64);
+	explicit_bzero(raw, sizeof raw);
+	return rc;
+}
+
+/* Renewal time of a certificate valid [nb, na): two thirds in, plus up to 1% jitter. */
+static int64_t renew_at(int64_t nb, int64_t na)
+{
+	uint32_t r = 0;
+	int64_t life = na > nb ? na - nb : 0;
+	tls_random(&r, sizeof r);
+	return nb + life * 2 / 3 + (life / 100 > 0 ? (int64_t)(r % (uint64_t)(life / 100 + 1)) : 0);
+}
+
+/* Makes conf current and puts it under each name; schedules its renewal. */
+static void install(struct tls_conf *conf, const char *how)
+{
+	tls_install(conf);
+	for (size_t i = 0; i < A.nnames; i++)
+		tls_sni_put(A.names[i], conf);
+	int64_t at = renew_at(tls_conf_not_before(conf), tls_conf_not_after(conf));
+	int64_t now = time_wall();
+	int64_t wait = at > now ? at - now : 1;
+	char q[300];
+	log_info("acme", NULL, "event=certificate_%s subject=%s expires=%lld renew_in=%lld", how,
+	         log_q(tls_conf_subject(conf), q, sizeof q), (long long)tls_conf_not_after(conf),
+	         (long long)wait);
+	pthread_mutex_lock(&shared_lock);
+	if (strcmp(how, "installed") == 0)
+		status.last_success = now;
+	pthread_mutex_unlock(&shared_lock);
+	status_set("idle", NULL, now + wait);
+	schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
+}
+
+static struct tls_conf *stored_conf(void)
+{
+	static char pem[65537];
+	size_t len;
+	struct acme_key k;
+	unsigned char der[256];
+	char err[256];
+	struct tls_conf *conf = NULL;
+
+	if (store_meta_get(A.st, "acme/cert", pem, sizeof pem - 1, &len) != STORE_OK ||
+	    key_load("acme/cert-key", &k) < 0)
+		return NULL;
+	size_t dlen = br_encode_ec_raw_der(der, &k.sk, &k.pk);
+	conf = tls_conf_from_pem(pem, len, "acme/cert", der, dlen, "acme/cert-key", err, sizeof err);
+	explicit_bzero(der, sizeof der);
+	acme_key_wipe(&k);
+	return conf;
+}
+
+/* ---- the steps ---- */
+
+static void on_cert(const struct acme_http_resp *r)
+{
+	char err[256];
+	unsigned char der[256];
+
+	if (r->status != 200) {
+		fail_resp(r);
+		return;
+	}
+	size_t dlen = br_encode_ec_raw_der(der, &A.certkey.sk, &A.certkey.pk);
+	struct tls_conf *conf =
+	    tls_conf_from_pem(r->body, r->body_len, "acme", der, dlen, "acme key", err, sizeof err);
+	explicit_bzero(der, sizeof der);
+	if (conf == NULL) {
+		fail(-1, "the CA's certificate does not load: %s", err);
+		return;
+	}
+	if (store_meta_put(A.st, "acme/cert", r->body, r->body_len, 0) != STORE_OK ||
+	    key_save("acme/cert-key", &A.certkey) < 0)
+		log_warn("acme", NULL, "event=store_failed hint=\"the certificate is used but will "
+		                       "be requested again after a restart\"");
+	challenges_clear();
+	A.backoff = 0;
+	A.state = S_OFF;
+	status_set("idle", "", -1);
+	install(conf, "installed");
+	tls_conf_unref(&conf);
+}
+
+static void wait_then(enum state st, const char *url, long retry_after);
+
+static void on_order_poll(const struct acme_http_resp *r)
+{
+	struct arena *ar = arena_new(0);
+	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
+	const struct json_value *s = v ? json_get(v, "status") : NULL;
+	if (s == NULL || s->type != JSON_STRING) {
+		arena_free(&ar);
+		fail_resp(r);
+		return;
+	}
+	if (strcmp(s->str, "valid") == 0) {
+		if (copy_str(v, "certificate", A.cert_url, sizeof A.cert_url) < 0) {
+			arena_free(&ar);
+			fail(-1, "order valid without a certificate URL");
+			return;
+		}
+		arena_free(&ar);
+		get_as_post(S_CERT, A.cert_url);
+		return;
+	}
+	if (strcmp(s->str, "processing") == 0 || strcmp(s->str, "ready") == 0 ||
+	    strcmp(s->str, "pending") == 0) {
+		arena_free(&ar);
+		wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
+		return;
+	}
+	char st[32];
+	snprintf(st, sizeof st, "%s", s->str);
+	arena_free(&ar);
+	fail(-1, "order became %s", st);
+}
+
+static void finalize(void)
+{
+	const char *names[ACME_NAMES_MAX];
+	unsigned char csr[4096];
+	size_t len;
+	struct buf p;
+
+	for (size_t i = 0; i < A.nnames; i++)
+		names[i] = A.names[i];
+	if (acme_key_generate(&A.certkey) < 0 ||
+	    acme_csr(&A.certkey, names, A.nnames, csr, sizeof csr, &len) < 0) {
+		fail(-1, "cannot make the key or CSR");
+		return;
+	}
+	A.polls = 0;
+	buf_init(&p, 16384);
+	buf_append_c(&p, "{\"csr\":\"");
+	acme_b64url_buf(&p, csr, len);
+	buf_append_c(&p, "\"}");
+	buf_append(&p, "", 1);
+	post(S_FINALIZE, A.finalize_url, buf_data(&p), 0);
+	buf_free(&p);
+}
+
+static void next_authz(void)
+{
+	if (A.iauthz < A.nauthz)
+		get_as_post(S_AUTHZ, A.authz[A.iauthz]);
+	else
+		finalize();
+}
+
+static void on_authz_poll(const struct acme_http_resp *r)
+{
+	struct arena *ar = arena_new(0);
+	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
+	const struct json_value *s = v ? json_get(v, "status") : NULL;
+	if (s == NULL || s->type != JSON_STRING) {
+		arena_free(&ar);
+		fail_resp(r);
+		return;
+	}
+	if (strcmp(s->str, "valid") == 0) {
+		arena_free(&ar);
+		log_info("acme", NULL, "event=authorized name=%s challenge=%s", A.chall_name,
+		         A.challenge);
+		A.iauthz++;
+		next_authz();
+		return;
+	}
+	if (strcmp(s->str, "pending") == 0 || strcmp(s->str, "processing") == 0) {
+		arena_free(&ar);
+		wait_then(S_AUTHZ_POLL, A.authz[A.iauthz], r->retry_after);
+		return;
+	}
+	/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
+	const char *detail = "";
+	const struct json_value *cs = json_get(v, "challenges");
+	for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
+	     c = c->next) {
+		const struct json_value *e = c->type == JSON_OBJECT ? json_get(c, "error") : NULL;
+		const struct json_value *d = e && e->type == JSON_OBJECT ? json_get(e, "detail") : NULL;
+		if (d && d->type == JSON_STRING)
+			detail = d->str;
+	}
+	char why[400];
+	snprintf(why, sizeof why, "%s", detail);
+	arena_free(&ar);
+	fail(-1, "%s challenge for %s failed: %s", A.challenge, A.chall_name, why);
+}
+
+static void on_challenge(const struct acme_http_resp *r)
+{
+	if (r->status != 200) {
+		fail_resp(r);
+		return;
+	}
+	A.polls = 0;
+	wait_then(S_AUTHZ_POLL, A.authz[A.iauthz], 1);
+}
+
+/* Prepares the answer to the challenge: the token's key authorization where the CA looks. */
+static int challenge_setup(const char *name, const char *token)
+{
+	char tp[48], ka[256];
+	unsigned char h[32];
+	br_sha256_context sc;
+
+	if (acme_thumbprint(&A.account, tp) < 0 ||
+	    (size_t)snprintf(ka, sizeof ka, "%s.%s", token, tp) >= sizeof ka)
+		return -1;
+	if (strcmp(A.challenge, "http-01") == 0) {
+		int rc = -1;
+		pthread_mutex_lock(&shared_lock);
+		for (size_t i = 0; i < ACME_NAMES_MAX; i++) {
+			if (!http01[i].token[0]) {
+				snprintf(http01[i].token, sizeof http01[i].token, "%s", token);
+				snprintf(http01[i].keyauth, sizeof http01[i].keyauth, "%s", ka);
+				rc = 0;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&shared_lock);
+		return rc;
+	}
+	/* tls-alpn-01: a certificate for the name carrying SHA-256(key authorization). */
+	unsigned char cert[2048], key[512];
+	size_t clen, klen;
+	char err[256];
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, ka, strlen(ka));
+	br_sha256_out(&sc, h);
+	if (tls_selfsigned_make_acme(name, time_wall(), h, cert, sizeof cert, &clen, key, sizeof key,
+	                             &klen) < 0)
+		return -1;
+	struct tls_conf *c = tls_conf_from_pem(cert, clen, "acme-tls/1", key, klen, "acme-tls/1", err,
+	                                       sizeof err);
+	explicit_bzero(key, sizeof key);
+	if (c == NULL)
+		return -1;
+	int rc = tls_alpn_challenge_put(name, c);
+	tls_conf_unref(&c);
+	return rc;
+}
+
+static void on_authz(const struct acme_http_resp *r)
+{
+	struct arena *ar = arena_new(0);
+	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
+	const struct json_value *s = v ? json_get(v, "status") : NULL;
+	const struct json_value *id = v ? json_get(v, "identifier") : NULL;
+	if (s == NULL || s->type != JSON_STRING || id == NULL ||
+	    copy_str(id, "value", A.chall_name, sizeof A.chall_name) < 0) {
+		arena_free(&ar);
+		fail_resp(r);
+		return;
+	}
+	if (strcmp(s->str, "valid") == 0) {
+		arena_free(&ar);
+		A.iauthz++;
+		next_authz();
+		return;
+	}
+	const struct json_value *cs = json_get(v, "challenges");
+	const struct json_value *pick = NULL;
+	for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
+	     c = c->next) {
+		const struct json_value *t = c->type == JSON_OBJECT ? json_get(c, "type") : NULL;
+		if (t && t->type == JSON_STRING && strcmp(t->str, A.challenge) == 0)
+			pick = c;
+	}
+	char token[128];
+	if (pick == NULL || copy_str(pick, "url", A.chall_url, sizeof A.chall_url) < 0 ||
+	    copy_str(pick, "token", token, sizeof token) < 0) {
+		arena_free(&ar);
+		fail(-1, "the CA offers no %s challenge for %s", A.challenge, A.chall_name);
+		return;
+	}
+	arena_free(&ar);
+	/* RFC 8555 §8.1: the token is base64url; it goes into a URL path and a file name. */
+	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	        strlen(token) ||
+	    challenge_setup(A.chall_name, token) < 0) {
+		fail(-1, "cannot prepare the %s answer for %s", A.challenge, A.chall_name);
+		return;
+	}
+	post(S_CHALLENGE, A.chall_url, "{}", 0);
+}
+
+static void on_order(const struct acme_http_resp *r)
+{
+	struct arena *ar = arena_new(0);
+	struct json_value *v = r->status == 201 || r->status == 200 ? body_json(r, ar) : NULL;
+	const struct json_value *az = v ? json_get(v, "authorizations") : NULL;
+	if (az == NULL || az->type != JSON_ARRAY || r->location[0] == '\0' ||
+	    copy_str(v, "finalize", A.finalize_url, sizeof A.finalize_url) < 0) {
+		arena_free(&ar);
+		fail_resp(r);
+		return;
+	}
+	snprintf(A.order_url, sizeof A.order_url, "%s", r->location);
+	A.nauthz = 0;
+	for (const struct json_value *c = az->first; c && A.nauthz < ACME_NAMES_MAX; c = c->next) {
+		if (c->type != JSON_STRING || c->len >= sizeof A.authz[0])
+			continue;
+		memcpy(A.authz[A.nauthz++], c->str, c->len + 1);
+	}
+	arena_free(&ar);
+	A.iauthz = 0;
+	next_authz();
+}
+
+static void new_order(void)
+{
+	struct buf p;
+	struct jw w;
+
+	buf_init(&p, 16384);
+	jw_init(&w, &p);
+	jw_obj_begin(&w);
+	jw_key(&w, "identifiers");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < A.nnames; i++) {
+		jw_obj_begin(&w);
+		jw_kstr(&w, "type", "dns");
+		jw_kstr(&w, "value", A.names[i]);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	buf_append(&p, "", 1);
+	post(S_ORDER, A.url_order, buf_data(&p), 0);
+	buf_free(&p);
+}
+
+static void on_account(const struct acme_http_resp *r)
+{
+	if ((r->status != 200 && r->status != 201) || r->location[0] == '\0' ||
+	    strlen(r->location) >= sizeof A.kid) {
+		fail_resp(r);
+		return;
+	}
+	snprintf(A.kid, sizeof A.kid, "%s", r->location);
+	log_info("acme", NULL, "event=account %s", r->status == 201 ? "created=1" : "existing=1");
+	new_order();
+}
+
+static void new_account(void)
+{
+	struct buf p, eab;
+	struct jw w;
+
+	if (A.eab_required && A.eab_len == 0) {
+		fail(-1, "the CA requires External Account Binding: set TERN_ACME_EAB_KID and "
+		         "TERN_ACME_EAB_HMAC_KEY");
+		return;
+	}
+	buf_init(&p, 16384);
+	buf_init(&eab, 8192);
+	jw_init(&w, &p);
+	jw_obj_begin(&w);
+	jw_kbool(&w, "termsOfServiceAgreed", 1);
+	jw_key(&w, "contact");
+	jw_arr_begin(&w);
+	char mailto[300];
+	snprintf(mailto, sizeof mailto, "mailto:%s", A.email);
+	jw_str(&w, mailto);
+	jw_arr_end(&w);
+	if (A.eab_len > 0 && acme_eab(&A.account, A.eab_kid, A.eab_key, A.eab_len, A.url_account,
+	                              &eab) == 0 &&
+	    buf_append(&eab, "", 1) == 0) {
+		jw_key(&w, "externalAccountBinding");
+		jw_raw(&w, buf_data(&eab));
+	}
+	jw_obj_end(&w);
+	buf_append(&p, "", 1);
+	post(S_ACCOUNT, A.url_account, buf_data(&p), 1);
+	buf_free(&p);
+	buf_free(&eab);
+}
+
+static void on_directory(const struct acme_http_resp *r)
+{
+	struct arena *ar = arena_new(0);
+	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
+	if (v == NULL || copy_str(v, "newNonce", A.url_nonce, sizeof A.url_nonce) < 0 ||
+	    copy_str(v, "newAccount", A.url_account, sizeof A.url_account) < 0 ||
+	    copy_str(v, "newOrder", A.url_order, sizeof A.url_order) < 0) {
+		arena_free(&ar);
+		if (r->status == 200)
+			fail(-1, "%s is not an ACME directory", A.directory);
+		else
+			fail_resp(r);
+		return;
+	}
+	const struct json_value *meta = json_get(v, "meta");
+	const struct json_value *ear = meta && meta->type == JSON_OBJECT
+	                                   ? json_get(meta, "externalAccountRequired")
+	                                   : NULL;
+	A.eab_required = ear && ear->type == JSON_BOOL && ear->boolean;
+	arena_free(&ar);
+	new_account();
+}
+
+/* ---- requests ---- */
+
+static void dispatch(const struct acme_http_resp *r)
+{
+	switch (A.state) {
+	case S_DIRECTORY:
+		on_directory(r);
+		break;
+	case S_ACCOUNT:
+		on_account(r);
+		break;
+	case S_ORDER:
+		on_order(r);
+		break;
+	case S_AUTHZ:
+		on_authz(r);
+		break;
+	case S_CHALLENGE:
+		on_challenge(r);
+		break;
+	case S_AUTHZ_POLL:
+		on_authz_poll(r);
+		break;
+	case S_FINALIZE:
+		on_order_poll(r);
+		break;
+	case S_ORDER_POLL:
+		on_order_poll(r);
+		break;
+	case S_CERT:
+		on_cert(r);
+		break;
+	case S_OFF:
+		break;
+	}
+}
+
+static void send_post(void);
+
+static void on_response(void *arg, const struct acme_http_resp *r)
+{
+	(void)arg;
+	if (!A.running)
+		return;
+	if (r->nonce[0])
+		snprintf(A.nonce, sizeof A.nonce, "%s", r->nonce);
+	if (A.want_nonce) {
+		/* The HEAD newNonce before a signed request. */
+		A.want_nonce = 0;
+		if (A.nonce[0] == '\0') {
+			fail(-1, "no Replay-Nonce from %s (%s)", A.url_nonce,
+			     r->status ? "no header" : r->error);
+			return;
+		}
+		send_post();
+		return;
+	}
+	if (r->status == 400 && A.state != S_DIRECTORY) {
+		struct arena *ar = arena_new(0);
+		const char *type, *detail;
+		problem_of(r, ar, &type, &detail);
+		int bad_nonce = strcmp(short_type(type), "badNonce") == 0;
+		arena_free(&ar);
+		if (bad_nonce && ++A.tries < BAD_NONCE_TRIES) {
+			log_info("acme", NULL, "event=bad_nonce step=%s retry=%d", state_name[A.state],
+			         A.tries);
+			send_post();
+			return;
+		}
+	}
+	dispatch(r);
+}
+
+static void send_post(void)
+{
+	struct buf body;
+
+	if (A.nonce[0] == '\0') {
+		A.want_nonce = 1;
+		if (acme_http_request(A.loop, A.dns, "HEAD", A.url_nonce, NULL, NULL, 0, TIMEOUT_MS,
+		                      on_response, NULL) < 0)
+			fail(-1, "bad newNonce URL %s", A.url_nonce);
+		return;
+	}
+	buf_init(&body, 256 * 1024);
+	if (acme_jws(&A.account, A.post_jwk ? NULL : A.kid, A.nonce, A.post_url,
+	             buf_data(&A.post_payload), &body) < 0) {
+		buf_free(&body);
+		fail(-1, "cannot sign the request");
+		return;
+	}
+	A.nonce[0] = '\0'; /* each nonce is good for one request */
+	if (acme_http_request(A.loop, A.dns, "POST", A.post_url, "application/jose+json",
+	                      buf_data(&body), buf_len(&body), TIMEOUT_MS, on_response, NULL) < 0)
+		fail(-1, "bad URL %s", A.post_url);
+	buf_free(&body);
+}
+
+static void post(enum state next, const char *url, const char *payload, int jwk)
+{
+	A.state = next;
+	A.tries = 0;
+	A.post_jwk = jwk;
+	if (url != A.post_url) /* polls resend the URL already here */
+		snprintf(A.post_url, sizeof A.post_url, "%s", url);
+	buf_reset(&A.post_payload);
+	buf_append_c(&A.post_payload, payload);
+	buf_append(&A.post_payload, "", 1);
+	send_post();
+}
+
+static void get_as_post(enum state next, const char *url)
+{
+	post(next, url, "", 0);
+}
+
+static void poll_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	A.timer = 0;
+	get_as_post(A.state, A.post_url);
+}
+
+/* Polls url in state st after Retry-After (1..10 s), POLL_MAX times at most. */
+static void wait_then(enum state st, const char *url, long retry_after)
+{
+	if (++A.polls > POLL_MAX) {
+		fail(-1, "the CA did not finish after %d polls", POLL_MAX);
+		return;
+	}
+	A.state = st;
+	if (url != A.post_url)
+		snprintf(A.post_url, sizeof A.post_url, "%s", url);
+	long s = retry_after < 1 ? 1 : retry_after > 10 ? 10 : retry_after;
+	A.timer = loop_timer_add(A.loop, (uint64_t)s * 1000, poll_timer, NULL);
+}
+
+/* ---- attempts ---- */
+
+static void attempt(struct loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	A.timer = 0;
+	if (A.dns == NULL)
+		A.dns = dns_thread();
+	if (!A.have_account_key) {
+		if (key_load("acme/account-key", &A.account) == 0) {
+			A.have_account_key = 1;
+		} else if (acme_key_generate(&A.account) == 0 &&
+		           key_save("acme/account-key", &A.account) == 0) {
+			A.have_account_key = 1;
+			log_info("acme", NULL, "event=account_key_created");
+		} else {
+			fail(-1, "cannot make or store the account key");
+			return;
+		}
+	}
+	acme_names_pick(A.hostname, A.names, &A.nnames);
+	A.polls = 0;
+	A.nonce[0] = '\0';
+	status_set("ordering", NULL, 0);
+	char q[600];
+	log_info("acme", NULL, "event=attempt directory=%s names=%zu first=%s challenge=%s",
+	         log_q(A.directory, q, sizeof q), A.nnames, A.names[0], A.challenge);
+	A.state = S_DIRECTORY;
+	A.want_nonce = 0;
+	if (acme_http_request(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
+	                      on_response, NULL) < 0)
+		fail(-1, "bad directory URL %s", A.directory);
+}
+
+static void start_on_loop(void *arg)
+{
+	(void)arg;
+	struct tls_conf *conf = stored_conf();
+	acme_names_pick(A.hostname, A.names, &A.nnames);
+	if (conf != NULL && tls_conf_not_after(conf) > time_wall() &&
+	    strcasecmp(tls_conf_subject(conf), A.names[0]) == 0) {
+		install(conf, "loaded");
+		tls_conf_unref(&conf);
+		return;
+	}
+	tls_conf_unref(&conf);
+	schedule(0);
+}
+
+int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
+{
+	if (cfg->acme_email[0] == '\0' || cfg->tls_cert[0] != '\0') {
+		status_set("off", NULL, 0);
+		return 0;
+	}
+	memset(&A, 0, sizeof A);
+	A.loop = loop;
+	A.st = st;
+	snprintf(A.directory, sizeof A.directory, "%s", cfg->acme_directory);
+	snprintf(A.email, sizeof A.email, "%s", cfg->acme_email);
+	snprintf(A.challenge, sizeof A.challenge, "%s", cfg->acme_challenge);
+	snprintf(A.hostname, sizeof A.hostname, "%s", cfg->hostname);
+	snprintf(A.data_dir, sizeof A.data_dir, "%s", cfg->data_dir);
+	snprintf(A.eab_kid, sizeof A.eab_kid, "%s", cfg->acme_eab_kid);
+	if (cfg->acme_eab_hmac[0] &&
+	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
+	                       sizeof A.eab_key, &A.eab_len) < 0)
+		log_warn("acme", NULL, "event=bad_eab_key hint=\"TERN_ACME_EAB_HMAC_KEY is not base64url\"");
+	buf_init(&A.post_payload, 64 * 1024);
+	A.running = 1;
+	pthread_mutex_lock(&shared_lock);
+	memset(&status, 0, sizeof status);
+	status.enabled = 1;
+	snprintf(status.state, sizeof status.state, "starting");
+	snprintf(status.directory, sizeof status.directory, "%s", A.directory);
+	snprintf(status.challenge, sizeof status.challenge, "%s", A.challenge);
+	pthread_mutex_unlock(&shared_lock);
+	loop_post(loop, start_on_loop, NULL);
+	return 1;
+}
+
+void acme_stop_on_loop(void *unused)
+{
+	(void)unused;
+	if (!A.running)
+		return;
+	A.running = 0;
+	if (A.timer)
+		loop_timer_del(A.loop, A.timer);
+	A.timer = 0;
+	challenges_clear();
+	acme_key_wipe(&A.account);
+	acme_key_wipe(&A.certkey);
+	explicit_bzero(A.eab_key, sizeof A.eab_key);
+	buf_free(&A.post_payload);
+}

@@ -1,0 +1,75 @@
+/*
+ * acme.h — getting and renewing the server's certificate from an ACME CA
+ * (RFC 8555): Let's Encrypt by default, any CA by TERN_ACME_DIRECTORY.
+ *
+ * Design. One client runs on one I/O loop (loop 0, beside the outbound
+ * queue) as an explicit state machine: each state sends one HTTPS request
+ * (acme_http.h) and the answer picks the next state. The order for the
+ * names (acme_names.c: TERN_HOSTNAME, plus mta-sts., autoconfig. and
+ * autodiscover. of each served domain whose DNS points here) is
+ * authorized by the challenge TERN_ACME_CHALLENGE picks: tls-alpn-01 (the
+ * challenge certificate on every TLS listener under ALPN acme-tls/1,
+ * net/tls.h), http-01 (the HTTP listener answers
+ * /.well-known/acme-challenge/ from acme_http01_answer()) or dns-01 (not
+ * built yet). Then a fresh EC P-256 key, a CSR, finalize, download; the
+ * chain is installed as the current certificate and under each of its
+ * names for SNI (tls_install, tls_sni_put): connections already open keep
+ * the one they started with, new ones get the new one.
+ *
+ * Kept in the store (meta, sealed with admin_secret.h): the account key
+ * ("acme/account-key") and the certificate's key ("acme/cert-key"); the
+ * chain in the clear ("acme/cert"). A restart installs the stored
+ * certificate at once and renews when due: at two thirds of its lifetime
+ * plus up to 1% jitter.
+ *
+ * Failures: a badNonce is retried with the fresh nonce (5 times); other
+ * errors end the attempt with one log line naming the step and the CA's
+ * problem (type and detail; rateLimited said so plainly), and the next
+ * attempt waits Retry-After when the CA gave one, else 1, 2, 4 ... minutes
+ * up to a day. The certificate in use is kept meanwhile.
+ *
+ * Caveats: start-up only through acme_start(); every state runs on its
+ * loop. Store writes (a few per certificate) block that loop briefly.
+ */
+#ifndef TERN_ACME_ACME_H
+#define TERN_ACME_ACME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+struct loop;
+
+/*
+ * Starts the client on loop when ACME is on (TERN_ACME_EMAIL set and no
+ * TERN_TLS_CERT), installing a stored certificate first. Returns 1 when
+ * started, 0 when ACME is off.
+ */
+int acme_start(const struct config *cfg, struct store *st, struct loop *loop);
+
+/* Stops the client (its loop thread only; pending requests are dropped). */
+void acme_stop_on_loop(void *unused);
+
+/*
+ * The HTTP-01 key authorization for token (RFC 8555 §8.3), for the HTTP
+ * listener. Returns 0 with it in out, -1 when no challenge with that token
+ * is pending. Thread-safe.
+ */
+int acme_http01_answer(const char *token, char *out, size_t outsz);
+
+/* What the web admin and the API show. */
+struct acme_status {
+	int enabled;
+	char state[32];       /* "idle", "ordering", "waiting", "failed", "off" */
+	char directory[512];
+	char challenge[16];
+	char last_error[512]; /* "" when the last attempt succeeded */
+	int64_t last_success; /* Unix time, 0 never */
+	int64_t next_run;     /* Unix time of the next attempt or renewal, 0 none */
+};
+
+/* Copies the current status. Thread-safe. */
+void acme_status_get(struct acme_status *s);
+
+#endif

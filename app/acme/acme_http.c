@@ -1,0 +1,405 @@
+/*
+ * acme_http.c — HTTPS requests over net/client.c. See acme_http.h.
+ */
+#include "acme/acme_http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "net/client.h"
+#include "net/tls.h"
+
+int acme_url_split(const char *url, char *host, size_t hostsz, unsigned *port_r, const char **path_r)
+{
+	if (strncmp(url, "https://", 8) != 0)
+		return -1;
+	const char *h = url + 8, *end = h + strcspn(h, "/?#"), *colon = NULL, *hs = h, *he;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		if (rb == NULL)
+			return -1;
+		hs = h + 1;
+		he = rb;
+		if (rb + 1 < end) {
+			if (rb[1] != ':')
+				return -1;
+			colon = rb + 1;
+		}
+	} else {
+		colon = memchr(h, ':', (size_t)(end - h));
+		he = colon ? colon : end;
+	}
+	if (he == hs || (size_t)(he - hs) >= hostsz)
+		return -1;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*port_r = 443;
+	if (colon != NULL) {
+		unsigned v = 0;
+		const char *q = colon + 1;
+		if (q == end)
+			return -1;
+		for (; q < end; q++) {
+			if (*q < '0' || *q > '9' || (v = v * 10 + (unsigned)(*q - '0')) > 65535)
+				return -1;
+		}
+		if (v == 0)
+			return -1;
+		*port_r = v;
+	}
+	*path_r = *end == '/' ? end : "/";
+	return 0;
+}
+
+/* ---- response parsing ---- */
+
+static void header_copy(char *dst, size_t dstsz, const char *v, size_t n)
+{
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static int parse_ulong(const char *p, size_t n, int hex, unsigned long *v_r)
+{
+	unsigned long v = 0;
+	size_t i = 0;
+
+	if (n == 0)
+		return -1;
+	for (; i < n; i++) {
+		int d;
+		if (p[i] >= '0' && p[i] <= '9')
+			d = p[i] - '0';
+		else if (hex && p[i] >= 'a' && p[i] <= 'f')
+			d = p[i] - 'a' + 10;
+		else if (hex && p[i] >= 'A' && p[i] <= 'F')
+			d = p[i] - 'A' + 10;
+		else
+			break;
+		if (v > (ACME_HTTP_MAX * 16UL))
+			return -1;
+		v = v * (hex ? 16 : 10) + (unsigned long)d;
+	}
+	if (i == 0)
+		return -1;
+	*v_r = v;
+	return 0;
+}
+
+static int fail(struct acme_http_resp *r, const char *why)
+{
+	r->status = 0;
+	snprintf(r->error, sizeof r->error, "%s", why);
+	return -1;
+}
+
+/* Undoes chunked transfer coding of p[0..n) into out. */
+static int dechunk(const char *p, size_t n, struct buf *out)
+{
+	for (;;) {
+		const char *eol = memmem(p, n, "\r\n", 2);
+		unsigned long len;
+		if (eol == NULL || parse_ulong(p, (size_t)(eol - p), 1, &len) < 0)
+			return -1;
+		size_t hdr = (size_t)(eol - p) + 2;
+		if (len == 0)
+			return 0; /* trailers ignored */
+		if (len > n - hdr || n - hdr - len < 2)
+			return -1;
+		if (buf_append(out, eol + 2, len) < 0)
+			return -1;
+		p += hdr + len + 2;
+		n -= hdr + len + 2;
+	}
+}
+
+int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct buf *scratch)
+{
+	memset(r, 0, sizeof *r);
+	r->retry_after = -1;
+	r->body = "";
+	const char *end = memmem(p, n, "\r\n\r\n", 4);
+	if (end == NULL)
+		return fail(r, "response header incomplete");
+	if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' || !isdigit((unsigned char)p[9]) ||
+	    !isdigit((unsigned char)p[10]) || !isdigit((unsigned char)p[11]))
+		return fail(r, "not an HTTP/1.x response");
+	int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	long clen = -1;
+	int chunked = 0;
+	const char *line = memmem(p, (size_t)(end - p) + 2, "\r\n", 2) + 2;
+	while (line < end + 2) {
+		const char *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL)
+			return fail(r, "malformed header line");
+		size_t nlen = (size_t)(colon - line);
+		const char *v = colon + 1;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		size_t vlen = (size_t)(eol - v);
+		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+#define IS(name) (nlen == sizeof(name) - 1 && strncasecmp(line, name, nlen) == 0)
+		if (IS("Location")) {
+			header_copy(r->location, sizeof r->location, v, vlen);
+		} else if (IS("Replay-Nonce")) {
+			header_copy(r->nonce, sizeof r->nonce, v, vlen);
+		} else if (IS("Content-Type")) {
+			size_t k = strcspn(v, ";\r");
+			if (k > vlen)
+				k = vlen;
+			while (k > 0 && v[k - 1] == ' ')
+				k--;
+			header_copy(r->content_type, sizeof r->content_type, v, k);
+			for (char *c = r->content_type; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+		} else if (IS("Retry-After")) {
+			unsigned long ra;
+			if (parse_ulong(v, vlen, 0, &ra) == 0 && ra < 86400 * 30)
+				r->retry_after = (long)ra;
+		} else if (IS("Content-Length")) {
+			unsigned long cl;
+			if (parse_ulong(v, vlen, 0, &cl) < 0 || cl > ACME_HTTP_MAX)
+				return fail(r, "bad Content-Length");
+			clen = (long)cl;
+		} else if (IS("Transfer-Encoding")) {
+			chunked = vlen >= 7 && strncasecmp(v + vlen - 7, "chunked", 7) == 0;
+		}
+#undef IS
+		line = eol + 2;
+	}
+	const char *body = end + 4;
+	size_t blen = n - (size_t)(body - p);
+	buf_reset(scratch);
+	if (chunked) {
+		if (dechunk(body, blen, scratch) < 0)
+			return fail(r, "truncated or malformed chunked body");
+	} else {
+		if (clen >= 0) {
+			if ((size_t)clen > blen)
+				return fail(r, "body shorter than Content-Length");
+			blen = (size_t)clen;
+		}
+		if (buf_append(scratch, body, blen) < 0)
+			return fail(r, "response too large");
+	}
+	if (buf_append(scratch, "", 1) < 0)
+		return fail(r, "response too large");
+	r->body = buf_data(scratch);
+	r->body_len = buf_len(scratch) - 1;
+	r->status = status;
+	return 0;
+}
+
+/* ---- one request ---- */
+
+struct req {
+	struct loop *loop;
+	struct dns *dns;
+	struct dns_lookup *lookup;
+	struct client *c;
+	uint64_t timer;
+	char host[256];
+	unsigned port;
+	struct buf out;
+	acme_http_cb *cb;
+	void *arg;
+	int done;
+};
+
+static void finish(struct req *q, const struct acme_http_resp *r)
+{
+	if (q->done)
+		return;
+	q->done = 1;
+	if (q->timer)
+		loop_timer_del(q->loop, q->timer);
+	q->timer = 0;
+	if (q->lookup)
+		dns_cancel(q->lookup);
+	q->lookup = NULL;
+	q->cb(q->arg, r);
+}
+
+static void finish_error(struct req *q, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void finish_error(struct req *q, const char *fmt, ...)
+{
+	struct acme_http_resp r;
+	va_list ap;
+	memset(&r, 0, sizeof r);
+	r.retry_after = -1;
+	r.body = "";
+	va_start(ap, fmt);
+	vsnprintf(r.error, sizeof r.error, fmt, ap);
+	va_end(ap);
+	finish(q, &r);
+}
+
+static void req_free(struct req *q)
+{
+	buf_free(&q->out);
+	free(q);
+}
+
+static void on_connected(struct client *c, void *arg)
+{
+	struct req *q = arg;
+	if (client_start_tls_verified(c, q->host) < 0)
+		client_close(c, "tls_start_failed");
+}
+
+static void on_tls(struct client *c, void *arg)
+{
+	struct req *q = arg;
+	client_write(c, buf_data(&q->out), buf_len(&q->out));
+}
+
+static void on_data(struct client *c, void *arg)
+{
+	(void)c;
+	(void)arg; /* read to the end: parsed in on_close */
+}
+
+static void on_close(struct client *c, void *arg, const char *reason)
+{
+	struct req *q = arg;
+	q->c = NULL;
+	if (!q->done) {
+		if (!client_tls_established(c)) {
+			int e = client_tls_error(c);
+			if (e >= BR_ERR_X509_OK + 1 && e < BR_ERR_X509_OK + 64)
+				finish_error(q, "certificate of %s not trusted (BearSSL X.509 error %d)",
+				             q->host, e);
+			else if (e != 0)
+				finish_error(q, "TLS handshake with %s failed (BearSSL error %d)", q->host, e);
+			else
+				finish_error(q, "connection to %s:%u failed (%s)", q->host, q->port, reason);
+		} else {
+			struct acme_http_resp r;
+			struct buf scratch;
+			buf_init(&scratch, ACME_HTTP_MAX + 1);
+			if (acme_http_parse(buf_data(&c->in), buf_len(&c->in), &r, &scratch) < 0 &&
+			    buf_room(&c->in) == 0)
+				snprintf(r.error, sizeof r.error, "response larger than %d bytes",
+				         ACME_HTTP_MAX);
+			finish(q, &r);
+			buf_free(&scratch);
+		}
+	}
+	req_free(q);
+}
+
+static const struct client_ops ops = {on_connected, on_tls, on_data, NULL, on_close};
+
+static void on_timeout(struct loop *loop, void *arg)
+{
+	struct req *q = arg;
+	(void)loop;
+	q->timer = 0;
+	finish_error(q, "no answer from %s in time", q->host);
+	if (q->c != NULL) {
+		client_close(q->c, "timeout"); /* frees q in on_close */
+	} else {
+		if (q->lookup)
+			dns_cancel(q->lookup);
+		req_free(q);
+	}
+}
+
+static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen)
+{
+	q->c = client_connect(q->loop, sa, salen, ACME_HTTP_MAX, 256 * 1024, &ops, q);
+	if (q->c == NULL) {
+		finish_error(q, "cannot connect: %s", strerror(errno));
+		req_free(q);
+	}
+}
+
+static void route_done(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
+                       const char *why)
+{
+	struct req *q = arg;
+	q->lookup = NULL;
+	if (st != DNS_OK || n == 0) {
+		finish_error(q, "cannot resolve: %s", why ? why : "no address");
+		req_free(q);
+		return;
+	}
+	connect_to(q, (const struct sockaddr *)&addrs[0].sa, addrs[0].salen);
+}
+
+static void start(void *arg)
+{
+	struct req *q = arg;
+	struct sockaddr_in sin = {0};
+	struct sockaddr_in6 sin6 = {0};
+
+	if (inet_pton(AF_INET, q->host, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)q->port);
+		connect_to(q, (struct sockaddr *)&sin, sizeof sin);
+	} else if (inet_pton(AF_INET6, q->host, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)q->port);
+		connect_to(q, (struct sockaddr *)&sin6, sizeof sin6);
+	} else if (q->dns == NULL) {
+		finish_error(q, "cannot resolve %s: no resolver", q->host);
+		req_free(q);
+	} else {
+		q->lookup = dns_route(q->dns, q->host, 0, (uint16_t)q->port, route_done, q);
+	}
+}
+
+int acme_http_request(struct loop *loop, struct dns *dns, const char *method, const char *url,
+                      const char *content_type, const void *body, size_t len,
+                      unsigned timeout_ms, acme_http_cb *cb, void *arg)
+{
+	char host[256];
+	unsigned port;
+	const char *path;
+
+	if (acme_url_split(url, host, sizeof host, &port, &path) < 0)
+		return -1;
+	struct req *q = xcalloc(1, sizeof *q);
+	q->loop = loop;
+	q->dns = dns;
+	q->cb = cb;
+	q->arg = arg;
+	q->port = port;
+	snprintf(q->host, sizeof q->host, "%s", host);
+	buf_init(&q->out, 256 * 1024);
+	int v6 = strchr(host, ':') != NULL;
+	buf_printf(&q->out, "%s %s HTTP/1.1\r\nHost: %s%s%s", method, path, v6 ? "[" : "", host,
+	           v6 ? "]" : "");
+	if (port != 443)
+		buf_printf(&q->out, ":%u", port);
+	buf_printf(&q->out, "\r\nUser-Agent: tern/%s\r\nAccept: */*\r\nConnection: close\r\n",
+	           "acme");
+	if (body != NULL) {
+		buf_printf(&q->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+		           content_type ? content_type : "application/octet-stream", len);
+	}
+	buf_append(&q->out, "\r\n", 2);
+	if (body != NULL && buf_append(&q->out, body, len) < 0) {
+		req_free(q);
+		return -1;
+	}
+	q->timer = loop_timer_add(loop, timeout_ms, on_timeout, q);
+	/* Never call back from inside this function. */
+	loop_post(loop, start, q);
+	return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * acme_http.h — one HTTPS request at a time for the ACME client: verified
+ * TLS (net/client.h over net/anchors.h), HTTP/1.1 with "Connection:
+ * close", the response read to its end and parsed in one go.
+ *
+ * Design. ACME exchanges a handful of small JSON messages a day, so each
+ * request opens its own connection: no keep-alive, no pipelining, and the
+ * response is parsed only when the peer has closed or sent all it said it
+ * would (acme_http_parse, a pure function the fuzz target drives).
+ * Host names resolve through dns_route() on the loop's resolver; an
+ * address literal is used as is.
+ *
+ * Caveats: everything runs on the loop that started the request; the
+ * callback runs exactly once, from the loop (never inside
+ * acme_http_request()).
+ */
+#ifndef TERN_ACME_ACME_HTTP_H
+#define TERN_ACME_ACME_HTTP_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+struct loop;
+struct dns;
+
+/* Largest response accepted (a certificate chain is a few KiB). */
+#define ACME_HTTP_MAX (1024 * 1024)
+
+struct acme_http_resp {
+	int status;             /* HTTP status; 0 when no response (error says why) */
+	char location[1024];    /* Location, "" when none */
+	char nonce[256];        /* Replay-Nonce, "" when none */
+	char content_type[128]; /* Content-Type, lower case, parameters dropped */
+	long retry_after;       /* Retry-After in seconds (delta form only), -1 when none */
+	char error[256];        /* transport or parse failure, "" when status != 0 */
+	const char *body;       /* the decoded body (chunked undone), NUL-terminated */
+	size_t body_len;
+};
+
+/*
+ * Parses a complete HTTP/1.1 response p[0..n) into r (body points into
+ * scratch, which the caller owns, created with a maximum of at least n).
+ * Chunked bodies are decoded; a Content-Length body shorter than stated,
+ * or a chunked body without its last chunk, is refused. Returns 0, or -1
+ * with r->error set (r->status is then 0).
+ */
+int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct buf *scratch);
+
+typedef void acme_http_cb(void *arg, const struct acme_http_resp *r);
+
+/*
+ * Sends method (GET, HEAD or POST) to url ("https://host[:port]/path").
+ * body/len with content_type for POST (NULL/0 otherwise). cb(arg, r) runs
+ * later on loop with the response, or with r->status 0 and r->error
+ * ("cannot resolve ...", "TLS handshake failed: certificate not trusted",
+ * "timed out", ...) after timeout_ms at most. r is valid during the call
+ * only. Returns 0, or -1 when url is not an https URL (cb does not run).
+ */
+int acme_http_request(struct loop *loop, struct dns *dns, const char *method, const char *url,
+                      const char *content_type, const void *body, size_t len,
+                      unsigned timeout_ms, acme_http_cb *cb, void *arg);
+
+/* Splits an https URL: host (brackets removed), port (443 when absent), path ("/" when absent). 0 or -1. */
+int acme_url_split(const char *url, char *host, size_t hostsz, unsigned *port_r, const char **path_r);
+
+#endif

@@ -1,0 +1,183 @@
+"""ACME against Debian's pebble on loopback (issue 30).
+
+pebble is a real ACME CA (RFC 8555) for tests; pebble-challtestsrv is its
+DNS, answering 127.0.0.1 for every name, so pebble's validation connects
+to tern's own loopback HTTP (HTTP-01) or HTTPS (TLS-ALPN-01) port: the
+pebble config's httpPort/tlsPort are pointed at them. pebble runs in
+strict mode and rejects a share of nonces at random (PEBBLE_WFE_NONCEREJECT),
+so tern's badNonce retry is exercised too. The ACME API's own TLS
+certificate comes from a CA made here with openssl; tern trusts it through
+TERN_TLS_CA_FILE (the private-CA variable). pebble's issuing CA is its
+own: the served certificate's issuer must name pebble.
+
+Checks: a certificate by TLS-ALPN-01 and one by HTTP-01, each served on
+IMAPS and SMTPS (openssl s_client: issuer, subject name) and kept across a
+restart (loaded from the store, no new order); with a 60-second validity,
+the renewal swaps the certificate while an IMAPS connection opened before
+stays usable, and a new connection sees the new certificate."""
+import imaplib
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+from harness import Server, free_port
+
+HOST = "mail.acme.test"
+
+
+def need(cmd):
+    if shutil.which(cmd) is None:
+        raise AssertionError("%s is not installed (scripts/install-test-deps installs pebble)" % cmd)
+
+
+class Pebble:
+    """pebble + pebble-challtestsrv on loopback, validating against tern's ports."""
+
+    def __init__(self, http_port, tls_port, validity=None):
+        need("pebble")
+        need("pebble-challtestsrv")
+        self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
+        self.port = free_port()
+        self.mgmt = free_port()
+        self.dns_port = free_port(udp=True)
+        self.dns_mgmt = free_port()
+        self.ca = os.path.join(self.tmp, "ca.pem")
+        ca_key = os.path.join(self.tmp, "ca.key")
+        crt = os.path.join(self.tmp, "api.pem")
+        key = os.path.join(self.tmp, "api.key")
+        run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, cwd=self.tmp)
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", ca_key, "-out", self.ca, "-days", "2",
+            "-subj", "/CN=tern test ACME API CA", "-addext", "basicConstraints=critical,CA:TRUE")
+        with open(os.path.join(self.tmp, "ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", "api.csr", "-subj", "/CN=localhost")
+        run("openssl", "x509", "-req", "-in", "api.csr", "-CA", self.ca, "-CAkey", ca_key,
+            "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", crt)
+        conf = {"pebble": {
+            "listenAddress": "127.0.0.1:%d" % self.port,
+            "managementListenAddress": "127.0.0.1:%d" % self.mgmt,
+            "certificate": crt, "privateKey": key,
+            "httpPort": http_port, "tlsPort": tls_port,
+            "ocspResponderURL": "", "externalAccountBindingRequired": False,
+        }}
+        if validity:
+            conf["pebble"]["certificateValidityPeriod"] = validity
+        with open(os.path.join(self.tmp, "pebble.json"), "w") as f:
+            json.dump(conf, f)
+        self.log = open(os.path.join(self.tmp, "pebble.log"), "w")
+        self.dns = subprocess.Popen(
+            ["pebble-challtestsrv", "-dns01", "127.0.0.1:%d" % self.dns_port, "-http01", "",
+             "-https01", "", "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.dns_mgmt,
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="15")
+        self.proc = subprocess.Popen(
+            ["pebble", "-strict", "-config", os.path.join(self.tmp, "pebble.json"),
+             "-dnsserver", "127.0.0.1:%d" % self.dns_port],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("pebble did not start: %s" % self.log_text())
+
+    @property
+    def directory(self):
+        return "https://127.0.0.1:%d/dir" % self.port
+
+    def log_text(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "pebble.log")) as f:
+            return f.read()
+
+    def close(self):
+        for p in (self.proc, self.dns):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def served_cert(port, name=HOST):
+    """(issuer, subject, SAN text, PEM) of the certificate served on port for SNI name."""
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", name, "-showcerts"],
+                       input=b"", stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    pem = re.search(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert pem, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    t = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-subject", "-ext",
+                        "subjectAltName", "-serial"],
+                       input=pem.group(0), stdout=subprocess.PIPE, check=True).stdout.decode()
+    issuer = re.search(r"issuer=(.*)", t).group(1)
+    subject = re.search(r"subject=(.*)", t).group(1)
+    serial = re.search(r"serial=(.*)", t).group(1)
+    return issuer, subject, t, serial
+
+
+def acme_server(pebble, challenge, extra=None):
+    env = {"TERN_HOSTNAME": HOST, "TERN_ACME_EMAIL": "admin@acme.test",
+           "TERN_ACME_DIRECTORY": pebble.directory, "TERN_ACME_CHALLENGE": challenge,
+           "TERN_TLS_CA_FILE": pebble.ca}
+    env.update(extra or {})
+    return env
+
+
+def check_served(s, want_san=HOST):
+    for port in (s.imaps_port, s.submissions_port):
+        issuer, subject, text, serial = served_cert(port)
+        assert "Pebble" in issuer, (port, issuer)
+        assert "DNS:" + want_san in text, text
+    return serial
+
+
+def wait_cert(s, pebble, needle="event=certificate_installed", timeout=60):
+    if not s.wait_log(needle, timeout=timeout):
+        raise AssertionError("no %s: tern log:\n%s\npebble log:\n%s" %
+                             (needle, s.log_text()[-5000:], pebble.log_text()[-3000:]))
+
+
+def run_challenge(challenge):
+    s = Server(imap=True, submission=True, http=True, start=False)
+    pebble = Pebble(s.http_port, s.https_port)
+    try:
+        s.env.update(acme_server(pebble, challenge))
+        s.start()
+        wait_cert(s, pebble)
+        serial = check_served(s)
+        # Unnamed or other SNI: the ACME certificate is the default too.
+        assert "Pebble" in served_cert(s.imaps_port, "other.example")[0]
+        # A restart loads it from the store: no new order.
+        s.stop()
+        s.start()
+        wait_cert(s, pebble, "event=certificate_loaded", 20)
+        assert check_served(s) == serial
+        assert "event=attempt " not in s.log_text().split("event=certificate_loaded")[-1]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
+def test_acme_tls_alpn_01():
+    run_challenge("tls-alpn-01")
+
+
+def test_acme_http_01():
+    run_challenge("http-01")
