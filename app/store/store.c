@@ -75,6 +75,8 @@ static const struct {
     [DB_DMARC_REPORT] = {"dmarc_report", 0},
     [DB_DMARC_SEEN] = {"dmarc_seen", 0},
     [DB_METADATA] = {"metadata", 0},
+    [DB_SIEVE] = {"sieve", 0},
+    [DB_SIEVE_SEEN] = {"sieve_seen", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -473,6 +475,17 @@ static int migrate_metadata(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * 7 -> 8: Sieve scripts (sieve) and what Sieve remembers per sender or
+ * message (sieve_seen); open_fn just created both empty.
+ */
+static int migrate_sieve(struct store *st, MDB_txn *txn)
+{
+	(void)st;
+	(void)txn;
+	return 0;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -481,6 +494,7 @@ static migrate_fn *const migrations[] = {
     migrate_subscriptions,
     migrate_dmarc,
     migrate_metadata,
+    migrate_sieve,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -49,6 +49,7 @@ struct store;
 #define STORE_ETOOBIG (-30906)   /* larger than the account's whole quota: never fits */
 #define STORE_EBUSY (-30907)     /* another tern serve holds the data directory */
 #define STORE_ELIMIT (-30908)    /* an account's limit reached (mailboxes): never fits now */
+#define STORE_EACTIVE (-30909)   /* the Sieve script is active (cannot be deleted) */
 
 /* Open flags. */
 #define STORE_SERVER 1u   /* start the writer thread (tern serve) */
@@ -847,5 +848,55 @@ int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 typedef void store_metadata_cb(void *arg, struct str name, struct str value);
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		       store_metadata_cb *cb, void *arg);
+ * ---- Sieve scripts (store_sieve.c) ----
+ *
+ * Scripts per account, at most STORE_SIEVE_SCRIPTS_MAX of at most
+ * STORE_SIEVE_BYTES_MAX octets together, one active. Names: RFC 5804
+ * §1.6 (UTF-8, no controls, no U+2028/9), 1..STORE_SIEVE_NAME_MAX
+ * octets; any other name is STORE_EINVAL. The store keeps text; checking
+ * that it compiles is the caller's (ManageSieve PUTSCRIPT, the CLI).
+ */
+#define STORE_SIEVE_NAME_MAX 128
+#define STORE_SIEVE_SCRIPTS_MAX 32
+#define STORE_SIEVE_BYTES_MAX (1024u * 1024)
+struct buf;
+/* 1 when name is a valid script name. */
+int store_sieve_name_valid(const char *name);
+/* Creates or replaces a script (an active one stays active). STORE_OK,
+ * STORE_EINVAL, STORE_ENOTFOUND (no account), STORE_ETOOBIG (over the
+ * byte limit alone), STORE_ELIMIT (count or bytes with the others), STORE_ETEMP. */
+int store_sieve_put(struct store *st, uint32_t account, const char *name, const char *text,
+                    size_t len, int64_t now);
+/* Deletes a script. STORE_OK, STORE_ENOTFOUND, STORE_EACTIVE, STORE_ETEMP. */
+int store_sieve_del(struct store *st, uint32_t account, const char *name);
+/* Renames. STORE_OK, STORE_ENOTFOUND, STORE_EEXIST (newname taken), STORE_EINVAL. */
+int store_sieve_rename(struct store *st, uint32_t account, const char *name, const char *newname);
+/* Makes name the active script (NULL or "": none active). STORE_OK, STORE_ENOTFOUND. */
+int store_sieve_activate(struct store *st, uint32_t account, const char *name);
+/* Appends the script's text to out (may be NULL) and sets *active_r
+ * (may be NULL). STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_sieve_get(struct store *st, uint32_t account, const char *name, struct buf *out,
+                    int *active_r);
+typedef void store_sieve_list_cb(void *arg, const char *name, int active, size_t size);
+/* Calls cb for each script of the account, in name order. */
+int store_sieve_list(struct store *st, uint32_t account, store_sieve_list_cb *cb, void *arg);
+/* The active script: appends its text to text (may be NULL) and copies
+ * its name to name_r (may be NULL). STORE_OK or STORE_ENOTFOUND (none). */
+int store_sieve_active(struct store *st, uint32_t account, struct buf *text,
+                       char name_r[STORE_SIEVE_NAME_MAX + 1]);
+/* Whether a script of len octets named name would fit (ManageSieve
+ * HAVESPACE). STORE_OK, STORE_ETOOBIG, STORE_ELIMIT, STORE_EINVAL. */
+int store_sieve_room(struct store *st, uint32_t account, const char *name, size_t len);
+/*
+ * Sieve's memory (vacation's :days per sender, duplicate's ids): key is
+ * a 32-byte hash the caller makes. store_sieve_seen: 1 when an entry
+ * exists that expires after now, 0 when not, or a STORE_* error.
+ * store_sieve_seen_put: records (or extends) it until expires.
+ * store_sieve_seen_sweep: deletes expired entries (at most 10000 a call).
+ */
+int store_sieve_seen(struct store *st, uint32_t account, const uint8_t key[32], int64_t now);
+int store_sieve_seen_put(struct store *st, uint32_t account, const uint8_t key[32],
+                         int64_t expires);
+int store_sieve_seen_sweep(struct store *st, int64_t now);
 
 #endif

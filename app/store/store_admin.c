@@ -421,6 +421,10 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_METADATA], pfx, 4, NULL, NULL)) != 0)
 		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_SIEVE], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	c->id = id;

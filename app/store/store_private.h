@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 7u
+#define STORE_SCHEMA_VERSION 8u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -54,6 +54,8 @@ enum store_db {
 	DB_DMARC_REPORT, /* DMARC aggregate reports received (schema 6; store_dmarc.c) */
 	DB_DMARC_SEEN,   /* DMARC results of received mail, to report (schema 6) */
 	DB_METADATA,     /* IMAP METADATA by (account, mailbox, name) (schema 7) */
+	DB_SIEVE,        /* Sieve scripts by (account, name) (schema 8; store_sieve.c) */
+	DB_SIEVE_SEEN,   /* vacation/duplicate memory by (account, hash) (schema 8) */
 	DB_COUNT
 };
 
