@@ -848,6 +848,8 @@ int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 typedef void store_metadata_cb(void *arg, struct str name, struct str value);
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
 		       store_metadata_cb *cb, void *arg);
+
+/*
  * ---- Sieve scripts (store_sieve.c) ----
  *
  * Scripts per account, at most STORE_SIEVE_SCRIPTS_MAX of at most
