@@ -249,17 +249,29 @@ struct arc_sealer {
 
 /*
  * Starts sealing; the message is fed as it will be sent on (CRLF form,
- * without the new set). Returns ARC_OK or ARC_EINVAL (key, domain or
- * authres not usable; nothing to clear then).
+ * without the new set). p->authres may be NULL here when the results are
+ * not known yet (the body is hashed while the checks run, on the worker
+ * pool): arc_sealer_set_results must then come before final. Returns
+ * ARC_OK or ARC_EINVAL (key, domain or authres not usable; nothing to
+ * clear then).
  */
 int arc_sealer_init(struct arc_sealer *s, const struct arc_seal_params *p);
+/*
+ * Sets what only the end of the checks knows, any time before final:
+ * the Authentication-Results text and the chain status found on arrival
+ * (the fields of struct arc_seal_params; authres must stay valid until
+ * final). Returns ARC_OK, or ARC_EINVAL (authres not usable, or the
+ * sealer is done; the sealer is unchanged).
+ */
+int arc_sealer_set_results(struct arc_sealer *s, const char *authres, enum arc_cv cv);
 /* Feeds n octets of the message. Returns ARC_OK or ARC_ETOOBIG (sticky). */
 int arc_sealer_update(struct arc_sealer *s, const void *p, size_t n);
 /*
  * Ends the message and appends the new set to out, top to bottom
  * "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-
  * Results: ...\r\n", to be put in front of the message (above the older
- * sets). Frees the sealer's memory. Returns ARC_OK; ARC_ECHAIN (the
+ * sets). Frees the sealer's memory. Returns ARC_OK; ARC_EINVAL (no
+ * authres was ever given); ARC_ECHAIN (the
  * newest AS says cv=fail, or the message has ARC_SETS_MAX sets: forward
  * it unsealed, §5.1); ARC_ETOOBIG (header section, or out full: out is
  * then left as it was); ARC_ECRYPTO.

@@ -69,15 +69,24 @@ int arc_sealer_init(struct arc_sealer *s, const struct arc_seal_params *p)
 {
 	memset(s, 0, sizeof *s);
 	s->state = 2;
-	if (p == NULL || p->key == NULL || p->domain == NULL || p->authres == NULL ||
+	if (p == NULL || p->key == NULL || p->domain == NULL ||
 	    !dkim_domain_ok(p->domain) || !dkim_selector_ok(p->key->selector) ||
 	    (p->key->alg != DKIM_ALG_RSA_SHA256 && p->key->alg != DKIM_ALG_ED25519_SHA256) ||
-	    authres_value(p->authres).p == NULL)
+	    (p->authres != NULL && authres_value(p->authres).p == NULL))
 		return ARC_EINVAL;
 	s->p = *p;
 	s->state = 0;
 	dkim_head_init(&s->head);
 	dkim_body_init(&s->body);
+	return ARC_OK;
+}
+
+int arc_sealer_set_results(struct arc_sealer *s, const char *authres, enum arc_cv cv)
+{
+	if (s->state == 2 || authres == NULL || authres_value(authres).p == NULL)
+		return ARC_EINVAL;
+	s->p.authres = authres;
+	s->p.cv = cv;
 	return ARC_OK;
 }
 
@@ -244,7 +253,7 @@ int arc_sealer_final(struct arc_sealer *s, struct buf *out)
 		if (s->head.toobig)
 			s->error = ARC_ETOOBIG;
 	}
-	int rc = s->error;
+	int rc = s->p.authres == NULL ? ARC_EINVAL : s->error;
 	if (rc != ARC_OK) {
 		arc_sealer_clear(s);
 		return rc;
