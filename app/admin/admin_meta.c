@@ -150,6 +150,7 @@ static const struct {
 	[SETTING_RELAY_HOST] = { "TERN_RELAY_HOST", "setting/relay_host", 0 },
 	[SETTING_RELAY_USER] = { "TERN_RELAY_USER", "setting/relay_user", 0 },
 	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password", 1 },
+	[SETTING_DMARC_REPORT_FROM] = { "TERN_DMARC_REPORT_FROM", "setting/dmarc_report_from", 0 },
 };
 
 const char *admin_setting_var(enum admin_setting s)

@@ -75,6 +75,7 @@ enum admin_setting {
 	SETTING_RELAY_HOST,
 	SETTING_RELAY_USER,
 	SETTING_RELAY_PASSWORD,
+	SETTING_DMARC_REPORT_FROM, /* report/dmarc_reporter.c reads it at each run */
 	SETTING_COUNT
 };
 /* The TERN_* variable of a setting. */

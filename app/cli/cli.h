@@ -36,6 +36,9 @@ int cli_sieve(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 
+/* tern dmarc report [--send] [--today] (cmd_dmarc.c): DMARC reports waiting, or send them now. */
+int cli_dmarc(const struct config *cfg, int argc, char **argv);
+
 /* Shared helpers (cli_util.c). */
 struct store;
 /* Opens the store for a command; prints the error and returns NULL on failure. */

@@ -11,9 +11,11 @@
  *     header.s=S ...; dmarc=R header.from=F policy.dmarc=P
  * (HOST is TERN_HOSTNAME, the authserv-id; one dkim= per signature, or
  * dkim=none), then "key: value" details: the DMARC policy domain, the
- * disposition tern would apply, and the reasons. Exit status 0 when the
- * checks ran, whatever their results; 1 when FILE cannot be read; 2 on
- * usage. The server does not add this field yet: this command shows what
+ * disposition tern would apply, and the reasons. With --record, the
+ * DMARC result is also counted for the aggregate reports tern sends
+ * (report/dmarc_seen.h) and stored at once: "recorded: DOMAIN" (or "no").
+ * Exit status 0 when the checks ran, whatever their results; 1 when FILE
+ * cannot be read (or --record cannot store); 2 on usage. The server does not add this field yet: this command shows what
  * the delivery pipeline will.
  *
  * The four checks run one after the other, each on a private loop of
@@ -40,6 +42,8 @@
 #include "dkim/dkim_verify.h"
 #include "dns/dns.h"
 #include "dns/dns_drive.h"
+#include "report/dmarc_seen.h"
+#include "store/store.h"
 #include "mime/rfc5322.h"
 
 #define CHECK_DEADLINE_MS 20000
@@ -214,9 +218,51 @@ static void print_pvalue(const char *v)
 	putchar('"');
 }
 
+/*
+ * --record: counts the result for the DMARC aggregate reports, as the
+ * delivery of that message would (dmarc_seen_note), and stores it at
+ * once: with `tern dmarc report --send --today` a user sees the report
+ * their DMARC record would get for it.
+ */
+static int record_result(const struct config *cfg, const char *ip, const char *sender,
+			 const char *helo, const struct spf_eval *spf,
+			 const struct dmarc_verdict *dv, enum dmarc_result dres,
+			 const struct dkim_verifier *v, size_t nsig)
+{
+	struct dmarc_seen_dkim dk[DMARC_REPORT_AUTH_MAX];
+	size_t nd = 0;
+	for (size_t i = 0; i < nsig && nd < DMARC_REPORT_AUTH_MAX; i++) {
+		const struct dkim_sig_result *s = dkim_verifier_result(v, i);
+		if (s->d[0])
+			dk[nd++] = (struct dmarc_seen_dkim){s->d, s->s, dkim_result_name(s->result)};
+	}
+	const char *at = strrchr(sender, '@');
+	const char *env = *sender ? (at ? at + 1 : sender) : helo;
+	struct dmarc_verdict vv = *dv;
+	vv.result = dres;
+	struct dmarc_seen_msg m = {&vv, ip, env, spf_eval_domain(spf), *sender ? "mfrom" : "helo",
+				   spf_result_name(spf_eval_result(spf)), dk, nd, NULL};
+	if (!dv->policy_domain[0]) {
+		printf("recorded: no (no DMARC record applies)\n");
+		return 0;
+	}
+	dmarc_seen_note(&m, time_wall());
+	struct store *st = cli_store_open(cfg, 0);
+	if (st == NULL)
+		return 1;
+	int n = dmarc_seen_flush(st);
+	store_close(&st);
+	if (n < 0) {
+		fprintf(stderr, "tern check auth: cannot store the result\n");
+		return 1;
+	}
+	printf("recorded: %s\n", dv->policy_domain);
+	return 0;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS FILE\n");
+	fprintf(stderr, "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS [--record] FILE\n");
 	return 2;
 }
 
@@ -224,8 +270,13 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 {
 	const char *ip = NULL, *helo = NULL, *from = NULL, *file = NULL;
 	char author[DMARC_DOMAIN_MAX];
+	int record = 0;
 
 	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--record") == 0) {
+			record = 1;
+			continue;
+		}
 		const char **slot = strcmp(argv[i], "--ip") == 0 ? &ip
 				    : strcmp(argv[i], "--helo") == 0 ? &helo
 				    : strcmp(argv[i], "--mail-from") == 0 ? &from : NULL;
@@ -365,6 +416,10 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 						     : "not exactly one From domain")
 						  : "no result within 20 seconds");
 
+	int rc = 0;
+	if (record)
+		rc = record_result(cfg, ip, sender, helo, spf, dv, dres, v, nsig);
+
 	free(pass);
 	iprev_eval_free(&ipr);
 	dmarc_eval_free(&de);
@@ -372,5 +427,5 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	stage_close(&st[1]);
 	spf_eval_free(&spf);
 	free(msg);
-	return 0;
+	return rc;
 }

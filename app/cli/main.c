@@ -27,7 +27,8 @@ static int usage(void)
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
-		"       tern check auth --ip IP --helo H --mail-from A FILE   the Authentication-Results tern would add\n"
+		"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
+		"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
 		return cli_queue(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "backup") == 0)
 		return cli_backup(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "dmarc") == 0)
+		return cli_dmarc(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "restore") == 0)
 		return cli_restore(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)

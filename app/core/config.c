@@ -217,6 +217,13 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 			return bad(err, errsz, "TERN_RELAY_HOST", rh,
 				   "host:port such as smtp.example.net:587 ([v6]:port for IPv6)");
 	}
+	if (cfg->dmarc_report_from[0] && strcmp(cfg->dmarc_report_from, "off") != 0) {
+		const char *at = strrchr(cfg->dmarc_report_from, '@');
+		if (at == NULL || at == cfg->dmarc_report_from || !valid_hostname(at + 1) ||
+		    strpbrk(cfg->dmarc_report_from, " \t<>,;\"") != NULL)
+			return bad(err, errsz, "TERN_DMARC_REPORT_FROM", cfg->dmarc_report_from,
+				   "an address of a served domain such as dmarc@example.com, or off");
+	}
 	if (cfg->relay_user[0] && !cfg->relay_host[0])
 		return bad(err, errsz, "TERN_RELAY_USER", cfg->relay_user,
 			   "to be set together with TERN_RELAY_HOST");
@@ -397,6 +404,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if (get_str("TERN_DNS_SERVERS", cfg->dns_servers, sizeof(cfg->dns_servers), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_HOST", cfg->relay_host, sizeof(cfg->relay_host), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_USER", cfg->relay_user, sizeof(cfg->relay_user), err, errsz) < 0 ||
+	    get_str("TERN_DMARC_REPORT_FROM", cfg->dmarc_report_from, sizeof(cfg->dmarc_report_from),
+		    err, errsz) < 0 ||
 	    get_str("TERN_RELAY_PASSWORD", cfg->relay_password, sizeof(cfg->relay_password), err,
 		    errsz) < 0)
 		return -1;

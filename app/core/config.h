@@ -65,6 +65,7 @@ struct config {
 	char dns_servers[512];
 	char relay_host[256];
 	char relay_user[256];
+	char dmarc_report_from[320]; /* TERN_DMARC_REPORT_FROM: "", "off" or an address */
 	char relay_password[256];
 	uint64_t max_message_size;
 	uint64_t message_memory; /* TERN_MESSAGE_MEMORY: message bytes all sessions hold in memory */

@@ -15,6 +15,7 @@
 #include "http/http_internal.h"
 #include "net/tls.h"
 #include "queue/queue.h"
+#include "report/dmarc_reporter.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -199,6 +200,18 @@ static void write_settings(struct http_ctx *x)
 	jw_kbool(&w, "password_set", v[0] != 0);
 	jw_kbool(&w, "locked", admin_setting_locked(SETTING_RELAY_HOST));
 	jw_obj_end(&w);
+	char rf[320];
+	jw_key(&w, "dmarc_reports");
+	jw_obj_begin(&w);
+	if (admin_setting_locked(SETTING_DMARC_REPORT_FROM))
+		snprintf(rf, sizeof(rf), "%s", c->dmarc_report_from);
+	else if (admin_setting_get(http_store, SETTING_DMARC_REPORT_FROM, rf, sizeof(rf)) != STORE_OK)
+		rf[0] = '\0';
+	jw_kstr(&w, "from", rf);
+	dmarc_reporter_from(c, http_store, rf, sizeof(rf));
+	jw_kstr(&w, "effective", rf);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_DMARC_REPORT_FROM));
+	jw_obj_end(&w);
 	jw_key(&w, "limits");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "max_message_size", c->max_message_size);
@@ -250,9 +263,27 @@ void api_settings_put(struct http_ctx *x)
 		{ "relay_host", JK_STRING, 0 },
 		{ "relay_user", JK_STRING, 0 },
 		{ "relay_password", JK_STRING, 0 },
+		{ "dmarc_report_from", JK_STRING, 0 },
 	};
-	if (http_body_check(x, f, 4) < 0)
+	if (http_body_check(x, f, 5) < 0)
 		return;
+	const char *df = http_body_str(x, "dmarc_report_from");
+	if (df) {
+		const char *at = strrchr(df, '@');
+		if (admin_setting_locked(SETTING_DMARC_REPORT_FROM)) {
+			http_problem(x, 409, "locked", "dmarc_report_from",
+				     "the DMARC report address is set by TERN_DMARC_REPORT_FROM");
+			return;
+		}
+		if (df[0] && strcmp(df, "off") != 0 &&
+		    (at == NULL || at == df || strlen(df) > 254 || strpbrk(df, " \t<>,;\"") ||
+		     store_domain_is_local(http_store, at + 1) != 1)) {
+			http_problem(x, 400, "invalid_field", "dmarc_report_from",
+				     "field 'dmarc_report_from' must be an address of a served domain, "
+				     "\"off\", or empty for the default");
+			return;
+		}
+	}
 	const char *h = http_body_str(x, "hostname");
 	if (h) {
 		if (admin_setting_locked(SETTING_HOSTNAME)) {
@@ -279,6 +310,18 @@ void api_settings_put(struct http_ctx *x)
 		int rc = admin_setting_set(http_store, SETTING_HOSTNAME, low);
 		if (rc != STORE_OK) {
 			http_store_problem(x, rc, "cannot store the host name");
+			return;
+		}
+	}
+	if (df) {
+		char low[320];
+		const char *at = strrchr(df, '@');
+		snprintf(low, sizeof(low), "%s", df);
+		if (at) /* the domain in lower case, as the store keeps names */
+			str_lower_into(str_c(at), low + (at - df), sizeof(low) - (size_t)(at - df));
+		int rc = admin_setting_set(http_store, SETTING_DMARC_REPORT_FROM, low);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the DMARC report address");
 			return;
 		}
 	}

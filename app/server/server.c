@@ -35,6 +35,7 @@
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
 #include "queue/queue.h"
+#include "report/dmarc_reporter.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -289,6 +290,8 @@ int server_run(const struct config *cfg_env)
 	acme_start(cfg, st, workers[0].loop);
 	if (backup_sched_start(cfg, st, err, sizeof(err)) < 0)
 		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
+	/* DMARC results to the store, and the daily reports, on a thread of its own. */
+	dmarc_reporter_start(cfg, st);
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
@@ -300,6 +303,7 @@ int server_run(const struct config *cfg_env)
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 		if (sig == SIGHUP) {
+			dmarc_reporter_flush_soon(); /* so tern dmarc report sees the latest counts */
 			if (tls_reload(err, sizeof(err)) == 0)
 				log_info("server", NULL, "event=tls_reloaded");
 			else
@@ -336,6 +340,7 @@ int server_run(const struct config *cfg_env)
 	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */
+	dmarc_reporter_stop(); /* its last flush, before the store closes */
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);
 	for (int i = 0; i < nloops; i++) {

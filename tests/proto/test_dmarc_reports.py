@@ -106,3 +106,15 @@ def test_reports_gzip_zip_xml_over_smtp():
         assert len(s.messages(BOB)) == 1
         assert a.call("GET", "/domains/nowhere.test/dmarc-reports")[0] == 404
         assert a.call("GET", "/domains/example.test/dmarc-reports?days=0")[0] == 400
+
+        # The From address of the reports tern sends: a setting.
+        st, _, d = a.call("GET", "/settings")
+        assert d["dmarc_reports"] == {"from": "", "effective": PM, "locked": False}, d["dmarc_reports"]
+        st, _, p = a.call("PUT", "/settings", {"dmarc_report_from": "x@nowhere.test"})
+        assert st == 400 and p["field"] == "dmarc_report_from", p
+        st, _, d = a.call("PUT", "/settings", {"dmarc_report_from": "Reports@EXAMPLE.test"})
+        assert st == 200 and d["dmarc_reports"]["effective"] == "Reports@example.test", d
+        d = a.call("PUT", "/settings", {"dmarc_report_from": "off"})[2]
+        assert d["dmarc_reports"] == {"from": "off", "effective": "", "locked": False}, d
+        out = s.cli("dmarc", "report", "--send").stdout.decode()
+        assert "from: off" in out, out

@@ -1,4 +1,5 @@
 // settings.jsx - host name and relay (stored, applied at the next start),
+// the DMARC reports' From address (read at each report run),
 // limits and listeners (environment, read-only), the TLS certificate, and
 // API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
@@ -34,9 +35,11 @@ function ServerForm({ settings, onSaved }) {
 	const [relayHost, setRelayHost] = useState(r.host || '');
 	const [relayUser, setRelayUser] = useState(r.user || '');
 	const [relayPw, setRelayPw] = useState('');
+	const dr = settings.dmarc_reports || {};
+	const [reportFrom, setReportFrom] = useState(dr.from || '');
 	const [done, setDone] = useState('');
 	const a = useAction();
-	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw]);
+	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw, reportFrom]);
 	const submit = (e) => {
 		e.preventDefault();
 		const body = {};
@@ -50,6 +53,8 @@ function ServerForm({ settings, onSaved }) {
 			if (relayPw)
 				body.relay_password = relayPw;
 		}
+		if (!dr.locked && reportFrom.trim() !== (dr.from || ''))
+			body.dmarc_report_from = reportFrom.trim();
 		a.run(async () => {
 			await put('/settings', body);
 			setRelayPw('');
@@ -70,6 +75,11 @@ function ServerForm({ settings, onSaved }) {
 			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={fe('relay_user')} />
 			<Field label="Relay password" type="password" value={relayPw} onInput={setRelayPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={fe('relay_password')} />
+			<h3>DMARC reports</h3>
+			<Field label="Send daily DMARC reports from (empty: the default; off: send none)" value={reportFrom} onInput={setReportFrom}
+				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
+				hint={dr.effective ? `Reports go out from ${dr.effective}, signed with its domain's DKIM keys.` : 'No reports are sent.'}
+				error={fe('dmarc_report_from')} testid="settings-dmarc-from" />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy}>Save</button></div>

@@ -1,0 +1,308 @@
+/*
+ * dmarc_out.c — destinations, XML and message of the reports tern sends
+ * (dmarc_out.h).
+ */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/dmarc_record.h"
+#include "report/dmarc_out.h"
+
+/* ---- destinations ---- */
+
+void dmarc_dest_init(struct dmarc_dest *d, const char *pdomain)
+{
+	memset(d, 0, sizeof *d);
+	snprintf(d->pdomain, sizeof d->pdomain, "%s", pdomain);
+	for (char *p = d->pdomain; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+/* One is the other or a subdomain of it. */
+static int related(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (strcasecmp(a, b) == 0)
+		return 1;
+	if (la > lb && a[la - lb - 1] == '.' && strcasecmp(a + la - lb, b) == 0)
+		return 1;
+	return lb > la && b[lb - la - 1] == '.' && strcasecmp(b + lb - la, a) == 0;
+}
+
+/* "!10m" and the like (RFC 9989 §4.7's size limit): bytes, 0 when absent or bad. */
+static uint64_t size_limit(const char *s, size_t n)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < n && s[i] >= '0' && s[i] <= '9' && v < (1ull << 40); i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	if (i == 0)
+		return 0;
+	if (i == n)
+		return v;
+	switch (tolower((unsigned char)s[i])) {
+	case 'k': return v << 10;
+	case 'm': return v << 20;
+	case 'g': return v << 30;
+	case 't': return v << 40;
+	default: return 0;
+	}
+}
+
+/* The mailto: destinations of a rua= list. */
+static void take_rua(struct dmarc_dest *d, struct str rua)
+{
+	const char *p = rua.p, *end = rua.p + rua.len;
+	while (p < end && d->ndest < DMARC_DEST_MAX) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		const char *e = c ? c : end;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		const char *q = e;
+		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+			q--;
+		if (q - p > 7 && strncasecmp(p, "mailto:", 7) == 0) {
+			const char *a = p + 7, *bang = memchr(a, '!', (size_t)(q - a));
+			const char *ae = bang ? bang : q;
+			const char *at = memchr(a, '@', (size_t)(ae - a));
+			size_t al = (size_t)(ae - a);
+			if (at && at > a && at + 1 < ae && al < sizeof d->dest[0].addr &&
+			    !memchr(a, '%', al)) {
+				struct dmarc_dest_addr *x = &d->dest[d->ndest++];
+				memcpy(x->addr, a, al);
+				x->addr[al] = '\0';
+				for (char *s = strchr(x->addr, '@'); *s; s++)
+					*s = (char)tolower((unsigned char)*s);
+				x->max_size = bang ? size_limit(bang + 1, (size_t)(q - bang - 1)) : 0;
+				x->external = !related(strchr(x->addr, '@') + 1, d->pdomain);
+				x->state = x->external ? 0 : 1;
+			}
+		}
+		p = c ? c + 1 : end;
+	}
+}
+
+static int dest_step(void *ev, const char **name_r, uint16_t *type_r)
+{
+	struct dmarc_dest *d = ev;
+	if (d->step == 0) {
+		snprintf(d->qname, sizeof d->qname, "_dmarc.%s", d->pdomain);
+		*name_r = d->qname;
+		*type_r = DNS_T_TXT;
+		return 1;
+	}
+	if (d->record_state != 1)
+		return 0;
+	while ((unsigned)d->step <= d->ndest && d->dest[d->step - 1].state != 0)
+		d->step++;
+	if ((unsigned)d->step > d->ndest)
+		return 0;
+	snprintf(d->qname, sizeof d->qname, "%s._report._dmarc.%s", d->pdomain,
+	         strchr(d->dest[d->step - 1].addr, '@') + 1);
+	*name_r = d->qname;
+	*type_r = DNS_T_TXT;
+	return 1;
+}
+
+static void dest_answer(void *ev, const struct dns_answer *a)
+{
+	struct dmarc_dest *d = ev;
+	if (d->step == 0) {
+		d->step = 1;
+		if (a->status == DNS_ANS_TEMP) {
+			d->record_state = -2;
+			return;
+		}
+		int count = 0;
+		struct dmarc_record r;
+		for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
+			const char *t = dns_rr_text(a, i);
+			if (a->rr[i].type == DNS_T_TXT && dmarc_record_parse(t, strlen(t), &r) &&
+			    count++ == 0)
+				snprintf(d->record, sizeof d->record, "%s", t);
+		}
+		d->record_state = count == 1 ? 1 : -1;
+		if (count == 1 && dmarc_record_parse(d->record, strlen(d->record), &r))
+			take_rua(d, r.rua);
+		return;
+	}
+	struct dmarc_dest_addr *x = &d->dest[d->step - 1];
+	x->state = -1;
+	if (a->status == DNS_ANS_TEMP)
+		x->state = -2;
+	for (size_t i = 0; a->status == DNS_ANS_OK && i < a->nrr; i++) {
+		const char *t = dns_rr_text(a, i);
+		while (*t == ' ')
+			t++;
+		if (a->rr[i].type == DNS_T_TXT && strncasecmp(t, "v=DMARC1", 8) == 0 &&
+		    (t[8] == '\0' || t[8] == ';' || t[8] == ' ' || t[8] == '\t'))
+			x->state = 1;
+	}
+	d->step++;
+}
+
+const struct dns_drive_ops dmarc_dest_ops = {dest_step, dest_answer};
+
+enum dmarc_dest_status dmarc_dest_status(const struct dmarc_dest *d)
+{
+	if (d->record_state == -2)
+		return DMARC_DEST_TEMP;
+	if (d->record_state != 1)
+		return DMARC_DEST_NONE;
+	int ok = 0, temp = 0;
+	for (unsigned i = 0; i < d->ndest; i++) {
+		ok |= d->dest[i].state == 1;
+		temp |= d->dest[i].state == -2;
+	}
+	return ok ? DMARC_DEST_OK : temp ? DMARC_DEST_TEMP : DMARC_DEST_NONE;
+}
+
+/* ---- the report ---- */
+
+int dmarc_out_policy(const char *record, struct dmarc_report *r)
+{
+	struct dmarc_record rec;
+	if (!dmarc_record_parse(record, strlen(record), &rec))
+		return -1;
+	snprintf(r->p, sizeof r->p, "%s", dmarc_policy_name(rec.p));
+	snprintf(r->sp, sizeof r->sp, "%s",
+	         rec.sp == DMARC_POLICY_ABSENT ? "" : dmarc_policy_name(rec.sp));
+	snprintf(r->np, sizeof r->np, "%s",
+	         rec.np == DMARC_POLICY_ABSENT ? "" : dmarc_policy_name(rec.np));
+	r->adkim[0] = rec.adkim;
+	r->adkim[1] = '\0';
+	r->aspf[0] = rec.aspf;
+	r->aspf[1] = '\0';
+	snprintf(r->testing, sizeof r->testing, "%s", rec.testing ? "y" : "n");
+	return 0;
+}
+
+/* Text with XML's five special characters escaped. */
+static void esc(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': buf_append_c(b, "&lt;"); break;
+		case '>': buf_append_c(b, "&gt;"); break;
+		case '&': buf_append_c(b, "&amp;"); break;
+		case '"': buf_append_c(b, "&quot;"); break;
+		case '\'': buf_append_c(b, "&apos;"); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\t')
+				buf_append(b, s, 1);
+		}
+	}
+}
+
+/* <name>text</name> at indent, nothing when text is empty. */
+static void el(struct buf *b, int indent, const char *name, const char *text)
+{
+	if (text == NULL || text[0] == '\0')
+		return;
+	buf_printf(b, "%*s<%s>", indent, "", name);
+	esc(b, text);
+	buf_printf(b, "</%s>\n", name);
+}
+
+static void auth(struct buf *b, const char *kind, const struct dmarc_report_auth *a)
+{
+	buf_printf(b, "      <%s>\n", kind);
+	el(b, 8, "domain", a->domain);
+	el(b, 8, "selector", a->selector);
+	el(b, 8, "scope", a->scope);
+	el(b, 8, "result", a->result);
+	buf_printf(b, "      </%s>\n", kind);
+}
+
+int dmarc_out_xml(const struct dmarc_report *r, struct buf *b)
+{
+	char n[32];
+	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	                "<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">\n"
+	                "  <version>1.0</version>\n  <report_metadata>\n");
+	el(b, 4, "org_name", r->org_name);
+	el(b, 4, "email", r->email);
+	el(b, 4, "report_id", r->report_id);
+	buf_printf(b, "    <date_range>\n      <begin>%lld</begin>\n      <end>%lld</end>\n"
+	              "    </date_range>\n",
+	           (long long)r->begin, (long long)r->end);
+	el(b, 4, "generator", "tern");
+	buf_append_c(b, "  </report_metadata>\n  <policy_published>\n");
+	el(b, 4, "domain", r->domain);
+	el(b, 4, "p", r->p);
+	el(b, 4, "sp", r->sp);
+	el(b, 4, "np", r->np);
+	el(b, 4, "adkim", r->adkim);
+	el(b, 4, "aspf", r->aspf);
+	el(b, 4, "discovery_method", "treewalk");
+	el(b, 4, "testing", r->testing);
+	buf_append_c(b, "  </policy_published>\n");
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct dmarc_report_row *w = &r->rows[i];
+		snprintf(n, sizeof n, "%u", w->count);
+		buf_append_c(b, "  <record>\n    <row>\n");
+		el(b, 6, "source_ip", w->source_ip);
+		el(b, 6, "count", n);
+		buf_append_c(b, "      <policy_evaluated>\n");
+		el(b, 8, "disposition", w->disposition);
+		el(b, 8, "dkim", w->dkim);
+		el(b, 8, "spf", w->spf);
+		buf_append_c(b, "      </policy_evaluated>\n    </row>\n    <identifiers>\n");
+		el(b, 6, "envelope_from", w->envelope_from);
+		el(b, 6, "header_from", w->header_from);
+		buf_append_c(b, "    </identifiers>\n    <auth_results>\n");
+		for (unsigned j = 0; j < w->ndkim; j++)
+			auth(b, "dkim", &w->dkim_auth[j]);
+		for (unsigned j = 0; j < w->nspf; j++)
+			auth(b, "spf", &w->spf_auth[j]);
+		buf_append_c(b, "    </auth_results>\n  </record>\n");
+	}
+	return buf_append_c(b, "</feedback>\n");
+}
+
+int dmarc_out_message(const struct dmarc_report *r, const char *from, const char *to,
+		      const char *hostname, int64_t now, const uint8_t *gz, size_t gzlen,
+		      struct buf *out)
+{
+	char date[64], bnd[40], fname[600], rnd[8];
+	struct tm tm;
+	time_t t = (time_t)now;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	randombytes_buf(rnd, sizeof rnd);
+	snprintf(bnd, sizeof bnd, "=_tern_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0] & 0xFF,
+	         rnd[1] & 0xFF, rnd[2] & 0xFF, rnd[3] & 0xFF, rnd[4] & 0xFF, rnd[5] & 0xFF,
+	         rnd[6] & 0xFF, rnd[7] & 0xFF);
+	snprintf(fname, sizeof fname, "%s!%s!%lld!%lld!%s.xml.gz", hostname, r->domain,
+	         (long long)r->begin, (long long)r->end, r->report_id);
+
+	buf_printf(out, "From: %s\r\nTo: %s\r\nDate: %s\r\n", from, to, date);
+	buf_printf(out, "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\r\n", r->domain,
+	           hostname, r->report_id);
+	buf_printf(out, "Message-ID: <dmarc.%s.%02x%02x%02x%02x@%s>\r\n", r->report_id,
+	           rnd[0] & 0xFF, rnd[1] & 0xFF, rnd[2] & 0xFF, rnd[3] & 0xFF, hostname);
+	buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n",
+	           bnd);
+	buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+	                "This is a DMARC aggregate report (RFC 9990) from %s for %s,\r\n"
+	                "covering %lld to %lld (seconds since 1970, UTC).\r\n\r\n",
+	           bnd, hostname, r->domain, (long long)r->begin, (long long)r->end);
+	buf_printf(out, "--%s\r\nContent-Type: application/gzip; name=\"%s\"\r\n"
+	                "Content-Transfer-Encoding: base64\r\n"
+	                "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
+	           bnd, fname, fname);
+	/* Base64 in lines of 76 (57 input octets each). */
+	char line[80];
+	for (size_t i = 0; i < gzlen; i += 57) {
+		size_t n = gzlen - i < 57 ? gzlen - i : 57;
+		sodium_bin2base64(line, sizeof line, gz + i, n, sodium_base64_VARIANT_ORIGINAL);
+		buf_append_c(out, line);
+		buf_append_c(out, "\r\n");
+	}
+	return buf_printf(out, "--%s--\r\n", bnd);
+}

@@ -1,0 +1,91 @@
+/*
+ * dmarc_out.h — the DMARC aggregate reports tern sends (RFC 9990, as
+ * draft-ietf-dmarc-aggregate-reporting-30): where a report may go, the
+ * report XML, and the message that carries it.
+ *
+ * Destinations (dmarc_dest_*). A resumable evaluator in the shape of the
+ * others (dns_drive.h): it asks _dmarc.<policy domain> TXT, takes the
+ * mailto: URIs of rua= (at most DMARC_DEST_MAX, each with its optional
+ * "!size" limit), and for each whose domain is outside the policy
+ * domain's asks <policy domain>._report._dmarc.<rua domain> TXT; that
+ * destination is used only when a record there starts with v=DMARC1
+ * (RFC 9990 §4, external destination verification). "Outside" is
+ * decided without the DNS tree walk: the rua domain is inside when it
+ * equals the policy domain or one is a subdomain of the other. A
+ * receiver that shares an Organizational Domain in another way (a
+ * sibling: reports.example.com for news.example.com) is verified
+ * anyway, which only costs a lookup and asks the owner to publish the
+ * record RFC 9990 says works for every case.
+ *
+ * The policy published in the report is the record read now (RFC 9990
+ * §2.1 reports the policy found at evaluation; the record at the end of
+ * the day stands for it).
+ */
+#ifndef TERN_REPORT_DMARC_OUT_H
+#define TERN_REPORT_DMARC_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "dns/dns_drive.h"
+#include "report/dmarc_report.h"
+
+#define DMARC_DEST_MAX 4
+
+enum dmarc_dest_status {
+	DMARC_DEST_OK,        /* a DMARC record with at least one usable destination */
+	DMARC_DEST_NONE,      /* no record, several, or no rua= mailto: that may be used */
+	DMARC_DEST_TEMP,      /* a lookup failed temporarily: try again later */
+};
+
+struct dmarc_dest_addr {
+	char addr[320];
+	uint64_t max_size; /* "!size" in bytes, 0 = none */
+	int external;      /* outside the policy domain: needed verification */
+	int state;         /* 0 unknown, 1 verified (or inside), -1 refused, -2 temporary failure */
+};
+
+struct dmarc_dest {
+	char pdomain[254];
+	char qname[600];
+	int step;                   /* 0: ask the record; 1..n: verify destination step-1 */
+	int record_state;           /* 0 not asked, 1 one record, -1 none, -2 temporary */
+	char record[1024];          /* the DMARC record's text */
+	struct dmarc_dest_addr dest[DMARC_DEST_MAX];
+	unsigned ndest;
+};
+
+/* Starts an evaluation for policy domain pdomain (copied). */
+void dmarc_dest_init(struct dmarc_dest *d, const char *pdomain);
+/* dns_drive ops over a struct dmarc_dest. */
+extern const struct dns_drive_ops dmarc_dest_ops;
+/* The outcome once the drive is done. */
+enum dmarc_dest_status dmarc_dest_status(const struct dmarc_dest *d);
+
+/*
+ * Fills the policy_published part of r from a DMARC record text (the
+ * record the destinations evaluator read). 0, or -1 when not a record.
+ */
+int dmarc_out_policy(const char *record, struct dmarc_report *r);
+
+/*
+ * Writes r as an RFC 9990 report (namespace urn:ietf:params:xml:ns:
+ * dmarc-2.0) to out: org_name is the receiver (TERN_HOSTNAME), email the
+ * From address, generator "tern". Row fields left empty are left out.
+ * 0, or -1 when out's ceiling was reached.
+ */
+int dmarc_out_xml(const struct dmarc_report *r, struct buf *out);
+
+/*
+ * The report message (CRLF lines, no DKIM signature yet): From, To (the
+ * destinations, comma-separated), Subject "Report Domain: D Submitter: S
+ * Report-ID: <ID>", a short text part and the gzip attachment named
+ * "receiver!domain!begin!end!id.xml.gz" (RFC 9990 §5.2). now stamps
+ * Date and Message-ID. 0, or -1 when out's ceiling was reached.
+ */
+int dmarc_out_message(const struct dmarc_report *r, const char *from, const char *to,
+		      const char *hostname, int64_t now, const uint8_t *gz, size_t gzlen,
+		      struct buf *out);
+
+#endif

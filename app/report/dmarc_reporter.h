@@ -1,0 +1,52 @@
+/*
+ * dmarc_reporter.h — when tern sends its DMARC aggregate reports: a
+ * thread of its own in `tern serve`, and `tern dmarc report` for users
+ * and tests (cli/cmd_dmarc.c).
+ *
+ * Design. The thread wakes every DMARC_REPORTER_TICK_S seconds: it moves
+ * the counts waiting in memory to the store (dmarc_seen_flush), and, at
+ * most once an hour, sends the reports of the UTC days before today
+ * (dmarc_send_reports) with a loop and a DNS channel of its own, made for
+ * each lookup (TERN_DNS_SERVERS, 20 s each). Days are whole UTC days; a
+ * restart loses nothing the last flush stored. At stop it flushes once
+ * more. Blocking work (DNS, store writes, the queue's commit) stays off
+ * the I/O loops.
+ *
+ * The From address (dmarc_reporter_from): TERN_DMARC_REPORT_FROM, else
+ * the setting stored by the admin API, else postmaster@ the primary
+ * domain (TERN_DOMAIN or the wizard's), else of the first served domain.
+ * "off" sends nothing (counts are still kept, and dropped once too old to
+ * report). The address's domain must be served: its DKIM keys sign.
+ */
+#ifndef TERN_REPORT_DMARC_REPORTER_H
+#define TERN_REPORT_DMARC_REPORTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/dmarc_send.h"
+
+struct config;
+struct store;
+
+#define DMARC_REPORTER_TICK_S 300
+
+/* The From address now (see above) into out; "" when off or no domain. */
+void dmarc_reporter_from(const struct config *cfg, struct store *st, char *out, size_t outsz);
+
+/*
+ * Flushes the counts in memory, then sends the reports of the days
+ * before before_day (blocking; DNS from cfg). 0, 1 when reports are off
+ * (nothing sent), -1 when the store could not be read.
+ */
+int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day, int64_t now,
+		       struct dmarc_send_result *res);
+
+/* Starts the thread (tern serve). 0, or -1 (logged; the server runs without). */
+int dmarc_reporter_start(const struct config *cfg, struct store *st);
+/* Wakes the thread to store the counts in memory now (SIGHUP). Thread-safe. */
+void dmarc_reporter_flush_soon(void);
+/* Stops it after a last flush (before the store closes). No-op when not started. */
+void dmarc_reporter_stop(void);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * dmarc_send.c — the day's reports, made and queued (dmarc_send.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "dkim/dkim.h"
+#include "queue/queue.h"
+#include "report/dmarc_out.h"
+#include "report/dmarc_seen.h"
+#include "report/dmarc_send.h"
+#include "store/store.h"
+
+#define GROUP_ROWS_MAX DMARC_REPORT_ROWS_MAX
+#define MSG_MAX ((size_t)24 << 20)
+
+struct group {
+	uint32_t day;
+	char pdomain[254];
+	struct dmarc_report_row *rows;
+	size_t nrows;
+	uint64_t skipped; /* messages in rows over the cap or unreadable */
+};
+
+struct groups {
+	struct group *v;
+	size_t n, cap;
+};
+
+static void on_seen(void *arg, uint32_t day, const char *pdomain, const char *row, uint32_t count)
+{
+	struct groups *g = arg;
+	struct group *cur = g->n ? &g->v[g->n - 1] : NULL;
+	if (cur == NULL || cur->day != day || strcmp(cur->pdomain, pdomain) != 0) {
+		if (g->n == g->cap) {
+			g->cap = g->cap ? g->cap * 2 : 16;
+			g->v = xrealloc(g->v, g->cap * sizeof *g->v);
+		}
+		cur = &g->v[g->n++];
+		memset(cur, 0, sizeof *cur);
+		cur->day = day;
+		snprintf(cur->pdomain, sizeof cur->pdomain, "%s", pdomain);
+	}
+	if (cur->nrows == GROUP_ROWS_MAX) {
+		cur->skipped += count;
+		return;
+	}
+	struct dmarc_report_row w;
+	if (dmarc_seen_row_parse(row, &w) != 0) {
+		cur->skipped += count;
+		return;
+	}
+	w.count = count;
+	if ((cur->nrows & (cur->nrows - 1)) == 0 || cur->nrows == 0)
+		cur->rows = xrealloc(cur->rows, (cur->nrows ? cur->nrows * 2 : 1) * sizeof w);
+	cur->rows[cur->nrows++] = w;
+}
+
+/* queue_submit's completion, possibly on the writer thread. */
+struct qwait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void queued(struct queue_request *r, void *arg)
+{
+	struct qwait *w = arg;
+	(void)r;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Signs and queues one report message. 0 or -1 (logged). */
+static int submit(struct store *st, const struct dmarc_send_opts *o, const struct group *g,
+		  const char *to_list, const struct dmarc_dest *d, struct buf *msg)
+{
+	const char *fd = strrchr(o->from, '@');
+	struct dkim_keys keys;
+	struct buf out;
+	int rc = -1;
+
+	if (fd == NULL || store_dkim_get(st, fd + 1, &keys) != STORE_OK) {
+		log_error("dmarc", NULL, "event=report_unsigned from=%s reason=\"no DKIM keys for the From domain\"",
+		          o->from);
+		return -1;
+	}
+	buf_init(&out, MSG_MAX + 8192);
+	int sr = dkim_sign(&keys, fd + 1, buf_data(msg), buf_len(msg), o->now, &out);
+	dkim_keys_wipe(&keys);
+	if (sr != DKIM_OK || buf_append(&out, buf_data(msg), buf_len(msg)) != 0) {
+		log_error("dmarc", NULL, "event=report_sign_failed domain=%s result=%d", g->pdomain, sr);
+		buf_free(&out);
+		return -1;
+	}
+	struct queue_rcpt rc_[DMARC_DEST_MAX];
+	size_t n = 0;
+	for (unsigned i = 0; i < d->ndest; i++)
+		if (strstr(to_list, d->dest[i].addr) != NULL && d->dest[i].state == 1)
+			rc_[n++] = (struct queue_rcpt){d->dest[i].addr, NULL, QUEUE_NOTIFY_NEVER};
+	struct qwait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	struct queue_request q = {0};
+	q.data = buf_data(&out);
+	q.len = buf_len(&out);
+	q.sender = o->from;
+	q.rcpts = rc_;
+	q.nrcpts = n;
+	q.received_at = o->now;
+	q.done = queued;
+	q.arg = &w;
+	queue_submit(st, &q);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	if (q.result == STORE_OK) {
+		log_info("dmarc", NULL, "event=report_queued domain=%s day=%u rows=%zu to=\"%s\" size=%zu queue_id=%llu",
+		         g->pdomain, g->day, g->nrows, to_list, q.len, (unsigned long long)q.queue_id);
+		rc = 0;
+	} else {
+		log_error("dmarc", NULL, "event=report_queue_failed domain=%s result=%d", g->pdomain,
+		          q.result);
+	}
+	buf_free(&out);
+	return rc;
+}
+
+/* One (day, domain): 1 reported, 0 nobody to report to, 2 deferred, -1 failed. */
+static int one(struct store *st, const struct dmarc_send_opts *o, const struct group *g)
+{
+	struct dmarc_dest *d = xcalloc(1, sizeof *d);
+	int rc;
+
+	dmarc_dest_init(d, g->pdomain);
+	if (o->lookup(o->lookup_arg, d) != 0) {
+		log_info("dmarc", NULL, "event=report_skipped domain=%s day=%u reason=dns_timeout",
+		         g->pdomain, g->day);
+		free(d);
+		return 2;
+	}
+	enum dmarc_dest_status ds = dmarc_dest_status(d);
+	if (ds != DMARC_DEST_OK) {
+		log_info("dmarc", NULL, "event=report_skipped domain=%s day=%u reason=%s", g->pdomain,
+		         g->day, ds == DMARC_DEST_TEMP ? "dns_temporary" : "no_destination");
+		free(d);
+		return ds == DMARC_DEST_TEMP ? 2 : 0;
+	}
+
+	struct dmarc_report r;
+	memset(&r, 0, sizeof r);
+	r.pct = -1;
+	snprintf(r.org_name, sizeof r.org_name, "%s", o->hostname);
+	snprintf(r.email, sizeof r.email, "%s", o->from);
+	snprintf(r.report_id, sizeof r.report_id, "%u.%.100s", g->day, g->pdomain);
+	snprintf(r.domain, sizeof r.domain, "%s", g->pdomain);
+	r.begin = (int64_t)g->day * 86400;
+	r.end = r.begin + 86399;
+	dmarc_out_policy(d->record, &r);
+	r.rows = g->rows;
+	r.nrows = g->nrows;
+
+	struct buf xml, msg;
+	uint8_t *gz = NULL;
+	size_t gzlen = 0;
+	buf_init(&xml, (size_t)16 << 20);
+	buf_init(&msg, MSG_MAX);
+	rc = -1;
+	if (dmarc_out_xml(&r, &xml) == 0 &&
+	    dmarc_report_gzip((const uint8_t *)buf_data(&xml), buf_len(&xml), &gz, &gzlen) == 0) {
+		char to[DMARC_DEST_MAX * 322] = "";
+		for (unsigned i = 0; i < d->ndest; i++) {
+			const struct dmarc_dest_addr *a = &d->dest[i];
+			if (a->state != 1)
+				continue;
+			if (a->max_size && gzlen > a->max_size) {
+				log_info("dmarc", NULL, "event=report_too_big domain=%s to=%s size=%zu limit=%llu",
+				         g->pdomain, a->addr, gzlen, (unsigned long long)a->max_size);
+				continue;
+			}
+			if (to[0])
+				strcat(to, ", ");
+			strcat(to, a->addr);
+		}
+		if (to[0] == '\0')
+			rc = 0;
+		else if (dmarc_out_message(&r, o->from, to, o->hostname, o->now, gz, gzlen, &msg) == 0)
+			rc = submit(st, o, g, to, d, &msg) == 0 ? 1 : -1;
+	}
+	free(gz);
+	buf_free(&xml);
+	buf_free(&msg);
+	free(d);
+	return rc;
+}
+
+int dmarc_send_reports(struct store *st, const struct dmarc_send_opts *o,
+		       struct dmarc_send_result *res)
+{
+	struct groups g = {0};
+	memset(res, 0, sizeof *res);
+	if (store_dmarc_seen_list(st, o->before_day, on_seen, &g) != STORE_OK) {
+		for (size_t i = 0; i < g.n; i++)
+			free(g.v[i].rows);
+		free(g.v);
+		return -1;
+	}
+	for (size_t i = 0; i < g.n; i++) {
+		int rc = one(st, o, &g.v[i]);
+		if (rc == 1)
+			res->reports++;
+		else if (rc == 0)
+			res->no_dest++;
+		else if (rc == 2)
+			res->deferred++;
+		else
+			res->failed++;
+		/* Deferred or failed rows wait for the next run, but not forever. */
+		if (rc == 0 || rc == 1 || g.v[i].day + DMARC_SEND_RETRY_DAYS < o->before_day)
+			store_dmarc_seen_del(st, g.v[i].day, g.v[i].pdomain);
+		free(g.v[i].rows);
+	}
+	free(g.v);
+	return 0;
+}

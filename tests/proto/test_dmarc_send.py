@@ -1,0 +1,108 @@
+"""DMARC aggregate reports sent (RFC 9990): results counted with `tern
+check auth --record` (the recorder the delivery pipeline calls), then
+`tern dmarc report --send --today` makes one report for example.org and
+queues it to the rua= destinations its record names: the one inside
+example.org, and the external one whose verification record
+(example.org._report._dmarc.reports.test) the loopback DNS server
+(dnspython) serves; the unverified one gets nothing. A loopback receiver
+takes the mail; dkimpy verifies both DKIM signatures (the From domain's
+keys), and the gzip attachment holds the rows counted. The From address
+comes from TERN_DMARC_REPORT_FROM; a bad value stops the start."""
+import gzip
+import os
+import re
+import subprocess
+import tempfile
+from email import message_from_bytes, policy
+
+from harness import Server
+from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
+from test_submission import dkimpy
+
+FROM = "dmarc-reports@example.test"
+
+
+def msg(frm):
+    return ("From: %s\r\nTo: someone@example.test\r\nSubject: hi\r\n"
+            "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\nMessage-ID: <m.%s>\r\n\r\nHello.\r\n"
+            % (frm, frm)).encode()
+
+
+def test_report_sent_verified_signed():
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    dns = DnsServer({
+        "example.org": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"], "MX": [[10, "mx.peer.test"]]},
+        "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject; aspf=r; "
+                                       "rua=mailto:dmarc@example.org,mailto:agg@reports.test,"
+                                       "mailto:nope@unverified.test"]},
+        "example.org._report._dmarc.reports.test": {"TXT": ["v=DMARC1"]},
+        "reports.test": {"MX": [[10, "mx.peer.test"]]},
+        "unverified.test": {"MX": [[10, "mx.peer.test"]]},
+        "mx.peer.test": {"A": [ips[0]]},
+    })
+    rcv = Receiver(ips[0], port)
+    s = Server(env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+                    "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
+                    "TERN_DMARC_REPORT_FROM": FROM})
+    tmp = tempfile.mkdtemp(prefix="tern-dmarc-send-")
+    try:
+        with s:
+            path = os.path.join(tmp, "m.eml")
+            with open(path, "wb") as f:
+                f.write(msg("Alice <alice@example.org>"))
+            # Aligned SPF pass twice, then the spoofer's fail, once.
+            for ip in ("127.0.0.2", "127.0.0.2", "127.0.0.9"):
+                r = s.cli("check", "auth", "--ip", ip, "--helo", "mail.example.org",
+                          "--mail-from", "bounce@example.org", "--record", path)
+                out = r.stdout.decode()
+                assert "recorded: example.org" in out, out
+            listed = s.cli("dmarc", "report").stdout.decode()
+            assert re.search(r"^\d{4}-\d\d-\d\d example\.org rows=2 messages=3$", listed, re.M), listed
+            out = s.cli("dmarc", "report", "--send", "--today").stdout.decode()
+            assert out.splitlines()[0] == "reports: 1", out
+            assert "from: %s" % FROM in out, out
+            assert s.cli("dmarc", "report").stdout.decode() == "nothing to report\n"
+
+            got = rcv.wait_messages(2, timeout=30)
+            assert len(got) == 2, got
+            rcpts = sorted(r for m in got for r in m["rcpts"])
+            assert rcpts == ["agg@reports.test", "dmarc@example.org"], rcpts
+            raw = got[0]["data"]
+            assert got[0]["from"] == FROM, got[0]["from"]
+            # Both signatures (RSA and Ed25519) verify with the published keys.
+            assert dkimpy(s, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw[:400]
+            m = message_from_bytes(raw, policy=policy.default)
+            assert m["From"] == FROM
+            assert re.match(r"Report Domain: example\.org Submitter: mx\.example\.test "
+                            r"Report-ID: <\d+\.example\.org>$", m["Subject"]), m["Subject"]
+            parts = [p for p in m.walk() if p.get_content_type() == "application/gzip"]
+            assert len(parts) == 1
+            name = parts[0].get_filename()
+            assert re.match(r"mx\.example\.test!example\.org!\d+!\d+!\d+\.example\.org\.xml\.gz$", name), name
+            xml = gzip.decompress(parts[0].get_payload(decode=True)).decode()
+            assert 'xmlns="urn:ietf:params:xml:ns:dmarc-2.0"' in xml, xml
+            assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml
+            assert "<domain>example.org</domain>" in xml and "<p>reject</p>" in xml, xml
+            rows = re.findall(r"<record>.*?</record>", xml, re.S)
+            assert len(rows) == 2, xml
+            by_ip = {re.search(r"<source_ip>(.*?)</source_ip>", r).group(1): r for r in rows}
+            ok, bad = by_ip["127.0.0.2"], by_ip["127.0.0.9"]
+            assert "<count>2</count>" in ok and "<spf>pass</spf>" in ok and "<disposition>none</disposition>" in ok, ok
+            assert "<count>1</count>" in bad and "<disposition>reject</disposition>" in bad, bad
+            assert "<header_from>example.org</header_from>" in bad and "<result>fail</result>" in bad, bad
+            assert "<scope>mfrom</scope>" in ok, ok
+        # A bad From address stops the start with one line, exit 2.
+        bad = Server(env={"TERN_DMARC_REPORT_FROM": "not an address"}, domains=(), start=False)
+        try:
+            r = bad.cli("serve", check=False)
+            assert r.returncode == 2, r
+            assert r.stderr.decode().strip() == ('config: TERN_DMARC_REPORT_FROM="not an address" is invalid: '
+                                                 'expected an address of a served domain such as '
+                                                 'dmarc@example.com, or off'), r.stderr
+        finally:
+            bad.cleanup()
+    finally:
+        s.cleanup()
+        rcv.stop()
+        dns.stop()

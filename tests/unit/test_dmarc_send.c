@@ -1,0 +1,279 @@
+/*
+ * test_dmarc_send.c — the reports tern sends: results counted in memory
+ * (dmarc_seen_note) and flushed to the store add up per row; the row text
+ * reads back; destinations from a table of records (rua= inside the
+ * policy domain, an external one verified, one not verified, one with a
+ * size limit too small, a temporary failure, no record); and a whole run
+ * (dmarc_send_reports): one queued message per (day, domain) with a
+ * record, DKIM-signed by the From domain, whose gzip attachment parses
+ * (dmarc_report_parse) into the rows counted; days without a record are
+ * dropped, today's are kept.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_domain.h"
+#include "dkim/dkim.h"
+#include "dns/dns_table.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
+#include "core/arena.h"
+#include "report/dmarc_out.h"
+#include "report/dmarc_seen.h"
+#include "report/dmarc_send.h"
+#include "store/store_queue.h"
+#include "unit_env.h"
+
+static const char zone[] =
+	"_dmarc.example.net TXT v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.net,mailto:agg@reports.example, mailto:nope@other.example,mailto:tiny@example.net!100\n"
+	"example.net._report._dmarc.reports.example TXT v=DMARC1\n"
+	"_dmarc.norua.example TXT v=DMARC1; p=none\n"
+	"_dmarc.flaky.example TXT SERVFAIL\n"
+	"_dmarc.sub.example.com TXT v=DMARC1; p=quarantine; rua=mailto:r@example.com\n";
+
+static struct dmarc_verdict verdict(const char *pdomain, const char *from, int pass)
+{
+	struct dmarc_verdict v;
+	memset(&v, 0, sizeof v);
+	v.result = pass ? DMARC_RESULT_PASS : DMARC_RESULT_FAIL;
+	v.policy = DMARC_POLICY_REJECT;
+	v.disposition = pass ? DMARC_POLICY_NONE : DMARC_POLICY_REJECT;
+	v.dkim_aligned = pass;
+	snprintf(v.header_from, sizeof v.header_from, "%s", from);
+	snprintf(v.policy_domain, sizeof v.policy_domain, "%s", pdomain);
+	return v;
+}
+
+static void note(const char *pdomain, const char *ip, int pass, int64_t now)
+{
+	struct dmarc_verdict v = verdict(pdomain, pdomain, pass);
+	struct dmarc_seen_dkim dk = {pdomain, "s1", pass ? "pass" : "fail"};
+	struct dmarc_seen_msg m = {&v, ip, "bounce.example", "bounce.example", "mfrom", "pass", &dk, 1, NULL};
+	dmarc_seen_note(&m, now);
+}
+
+static void test_row_text(void)
+{
+	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
+	struct dmarc_seen_dkim dk[2] = {{"example.net", "s1", "fail"}, {"list\texample", "x", "pass"}};
+	struct dmarc_seen_msg m = {&v, "192.0.2.1", "bounce.example", "bounce.example", "mfrom",
+	                           "softfail", dk, 2, NULL};
+	char t[2048];
+	struct dmarc_report_row r;
+	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, sizeof t), 0);
+	CHECK_EQ_STR(t, "192.0.2.1\treject\tfail\tfail\texample.net\tbounce.example\t2\texample.net\ts1\t"
+	                "fail\tlist example\tx\tpass\tbounce.example\tmfrom\tsoftfail");
+	CHECK_EQ_INT(dmarc_seen_row_parse(t, &r), 0);
+	CHECK_EQ_STR(r.disposition, "reject");
+	CHECK_EQ_INT(r.ndkim, 2);
+	CHECK_EQ_STR(r.dkim_auth[1].domain, "list example");
+	CHECK_EQ_STR(r.spf_auth[0].result, "softfail");
+	CHECK_EQ_INT(r.nspf, 1);
+	CHECK_EQ_INT(dmarc_seen_row_parse("1.2.3.4\tnone", &r), -1);
+	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, 40), -1);
+	/* The local policy's own disposition wins (a tolerated domain). */
+	m.applied = "none";
+	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, sizeof t), 0);
+	CHECK(strncmp(t, "192.0.2.1\tnone\tfail\tfail\t", 24) == 0);
+}
+
+static void set_done(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static void test_dest(void)
+{
+	struct dns_table *tab = dns_table_new(zone, sizeof zone - 1);
+	struct dns_resolver res = dns_table_resolver(tab);
+	struct dmarc_dest d;
+	int done = 0;
+
+	dmarc_dest_init(&d, "Example.NET");
+	CHECK(dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done) == NULL);
+	CHECK(done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	CHECK_EQ_INT(d.ndest, 4);
+	CHECK_EQ_STR(d.dest[0].addr, "dmarc@example.net");
+	CHECK(!d.dest[0].external && d.dest[0].state == 1);
+	CHECK_EQ_STR(d.dest[1].addr, "agg@reports.example");
+	CHECK(d.dest[1].external && d.dest[1].state == 1);
+	CHECK_EQ_STR(d.dest[2].addr, "nope@other.example");
+	CHECK(d.dest[2].external && d.dest[2].state == -1);
+	CHECK_EQ_INT(d.dest[3].max_size, 100);
+	/* Three lookups: the record and the two external destinations. */
+	CHECK_EQ_INT(dns_table_queries(tab), 3);
+
+	dmarc_dest_init(&d, "norua.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
+	dmarc_dest_init(&d, "flaky.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_TEMP);
+	dmarc_dest_init(&d, "nothing.example");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_NONE);
+	/* A parent domain's address is inside: no verification asked. */
+	unsigned before = dns_table_queries(tab);
+	dmarc_dest_init(&d, "sub.example.com");
+	dns_drive(&res, &dmarc_dest_ops, &d, set_done, &done);
+	CHECK_EQ_INT(dmarc_dest_status(&d), DMARC_DEST_OK);
+	CHECK_EQ_INT(dns_table_queries(tab) - before, 1);
+	dns_table_free(&tab);
+}
+
+struct entries {
+	int n;
+	struct store *st;
+	char *data;
+	size_t len;
+	char rcpts[512];
+	char sender[128];
+};
+
+static void on_entry(void *arg, const struct store_queue_entry *e)
+{
+	struct entries *q = arg;
+	q->n++;
+	snprintf(q->sender, sizeof q->sender, "%s", e->sender);
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		strcat(q->rcpts, e->rcpts[i].addr);
+		strcat(q->rcpts, " ");
+	}
+	free(q->data);
+	CHECK_EQ_INT(store_queue_blob(q->st, e->blob_id, &q->data, &q->len), STORE_OK);
+}
+
+/* The XML of the message's gzip attachment. */
+static int attachment_xml(const char *msg, size_t len, struct dmarc_report *r)
+{
+	struct arena *a = arena_new(8192);
+	struct mime_tree t;
+	int rc = -1;
+	mime_tree_parse(msg, len, a, &t);
+	for (uint32_t i = 0; i < t.nparts; i++) {
+		const struct mime_part *p = &t.parts[i];
+		if (!mime_part_is(p, "application", "gzip"))
+			continue;
+		struct buf raw;
+		buf_init(&raw, len);
+		mime_decode_all(mime_cte_parse(p->encoding),
+		                str_make(msg + p->body_off, (size_t)(p->body_end - p->body_off)), &raw);
+		uint8_t *xml;
+		size_t xl;
+		char err[128];
+		if (dmarc_report_unpack((const uint8_t *)buf_data(&raw), buf_len(&raw), 1 << 20, &xml,
+		                        &xl, err, sizeof err) == 0) {
+			rc = dmarc_report_parse((const char *)xml, xl, r, err, sizeof err);
+			if (rc)
+				fprintf(stderr, "report: %s\n", err);
+			free(xml);
+		}
+		buf_free(&raw);
+	}
+	arena_free(&a);
+	return rc;
+}
+
+static int table_lookup(void *arg, struct dmarc_dest *d)
+{
+	int done = 0;
+	dns_drive(arg, &dmarc_dest_ops, d, set_done, &done);
+	return done ? 0 : -1;
+}
+
+static void test_send(void)
+{
+	char dir[256], err[256];
+	if (unit_env_begin(dir, sizeof dir, "dmarc-send") != 0)
+		return;
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	struct dkim_keys k;
+	CHECK_EQ_INT(admin_domain_add(st, "example.org", &k, err, sizeof err), STORE_OK);
+	dkim_keys_wipe(&k);
+
+	int64_t day = 20413, now = day * 86400 + 3600;
+	for (int i = 0; i < 5; i++)
+		note("example.net", "192.0.2.1", 1, now);
+	note("example.net", "198.51.100.7", 0, now);
+	note("norua.example", "192.0.2.9", 1, now);
+	note("example.net", "192.0.2.1", 1, now + 86400); /* the next day: not yet */
+	struct dmarc_verdict none = verdict("", "x.example", 0);
+	struct dmarc_seen_msg nm = {&none, "192.0.2.3", "x", "x", "mfrom", "none", NULL, 0, NULL};
+	dmarc_seen_note(&nm, now); /* no policy record: not counted */
+	CHECK_EQ_INT(dmarc_seen_flush(st), 4);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 0);
+	note("example.net", "192.0.2.1", 1, now);
+	CHECK_EQ_INT(dmarc_seen_flush(st), 1);
+
+	struct dns_table *tab = dns_table_new(zone, sizeof zone - 1);
+	struct dns_resolver res = dns_table_resolver(tab);
+	struct dmarc_send_opts o = {"postmaster@example.org", "mx.example.org", (uint32_t)day + 1,
+	                            now + 86400, table_lookup, &res};
+	struct dmarc_send_result r;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 1);
+	CHECK_EQ_INT(r.no_dest, 1);
+	CHECK_EQ_INT(r.deferred + r.failed, 0);
+
+	struct entries q = {0};
+	q.st = st;
+	CHECK_EQ_INT(store_queue_list(st, on_entry, &q), STORE_OK);
+	CHECK_EQ_INT(q.n, 1);
+	CHECK_EQ_STR(q.sender, "postmaster@example.org");
+	/* The verified destinations; the tiny one's limit is under the size. */
+	CHECK_EQ_STR(q.rcpts, "dmarc@example.net agg@reports.example ");
+	if (q.data) {
+		CHECK(strncmp(q.data, "DKIM-Signature:", 15) == 0);
+		CHECK(strstr(q.data, "d=example.org;") != NULL);
+		CHECK(strstr(q.data, "\r\nSubject: Report Domain: example.net Submitter: mx.example.org "
+		                     "Report-ID: <20413.example.net>\r\n") != NULL);
+		CHECK(strstr(q.data, "filename=\"mx.example.org!example.net!1763683200!1763769599!"
+		                     "20413.example.net.xml.gz\"") != NULL);
+		struct dmarc_report rep;
+		CHECK_EQ_INT(attachment_xml(q.data, q.len, &rep), 0);
+		CHECK_EQ_STR(rep.org_name, "mx.example.org");
+		CHECK_EQ_STR(rep.domain, "example.net");
+		CHECK_EQ_STR(rep.p, "reject");
+		CHECK_EQ_STR(rep.adkim, "s");
+		CHECK_EQ_INT(rep.begin, day * 86400);
+		CHECK_EQ_INT(rep.nrows, 2);
+		CHECK_EQ_INT(rep.total_count, 7);
+		for (size_t i = 0; i < rep.nrows; i++) {
+			const struct dmarc_report_row *w = &rep.rows[i];
+			if (strcmp(w->source_ip, "192.0.2.1") == 0) {
+				CHECK_EQ_INT(w->count, 6);
+				CHECK_EQ_STR(w->dkim, "pass");
+				CHECK_EQ_STR(w->disposition, "none");
+			} else {
+				CHECK_EQ_STR(w->source_ip, "198.51.100.7");
+				CHECK_EQ_STR(w->disposition, "reject");
+				CHECK_EQ_STR(w->dkim_auth[0].result, "fail");
+			}
+			CHECK_EQ_STR(w->spf_auth[0].scope, "mfrom");
+		}
+		if (rep.nrows)
+			dmarc_report_free(&rep);
+	}
+	free(q.data);
+	/* Reported and dropped days are gone; the next day is still kept. */
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports + r.no_dest + r.deferred + r.failed, 0);
+	o.before_day = (uint32_t)day + 2;
+	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	CHECK_EQ_INT(r.reports, 1);
+	dns_table_free(&tab);
+	store_close(&st);
+	unit_rmrf(dir);
+}
+
+int main(void)
+{
+	test_row_text();
+	test_dest();
+	test_send();
+	return unit_done("test_dmarc_send");
+}
