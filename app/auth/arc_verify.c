@@ -246,10 +246,19 @@ static int key_for(struct arc_verifier *v, const char *s, const char *d)
 
 static void begin_body(struct arc_verifier *v)
 {
+	struct str section = buf_str(&v->head.buf), f;
+	size_t pos = 0;
+	int any = 0;
+
 	v->state = V_BODY;
-	dkim_hindex_build(&v->hx, buf_str(&v->head.buf));
-	if (collect(v) != 0)
-		return;
+	/* Most mail has no ARC field: a look at the names, no index. */
+	while (!any && dkim_header_next(section, &pos, &f))
+		any = arc_field_kind(f) != ARC_F_NONE;
+	if (any) {
+		dkim_hindex_build(&v->hx, section);
+		if (collect(v) != 0)
+			return;
+	}
 	if (v->n == 0) {
 		v->res.cv = ARC_CV_NONE;
 		snprintf(v->res.reason, sizeof v->res.reason, "no ARC sets");
