@@ -181,3 +181,39 @@ def test_acme_tls_alpn_01():
 
 def test_acme_http_01():
     run_challenge("http-01")
+
+
+def test_acme_renewal_swaps_without_dropping_connections():
+    """A 20-second certificate is renewed about 13 s in: an IMAPS session
+    opened before goes on working, a new connection gets the new one."""
+    s = Server(imap=True, submission=True, http=True, start=False)
+    pebble = Pebble(s.http_port, s.https_port, validity=20)
+    try:
+        s.env.update(acme_server(pebble, "tls-alpn-01"))
+        s.start()
+        wait_cert(s, pebble)
+        first = served_cert(s.imaps_port)[3]
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx, timeout=30)
+        old_der = m.sock.getpeercert(binary_form=True)
+        deadline = time.time() + 40
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        log = s.log_text()
+        assert log.count("event=certificate_installed") >= 2, log[-4000:]
+        # The session opened before the swap still talks, on its old certificate.
+        typ, _ = m.noop()
+        assert typ == "OK"
+        typ, caps = m.capability()
+        assert typ == "OK" and b"IMAP4rev" in caps[0]
+        assert m.sock.getpeercert(binary_form=True) == old_der
+        m.logout()
+        second = served_cert(s.imaps_port)[3]
+        assert second != first, (first, second)
+        assert "Pebble" in served_cert(s.submissions_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
