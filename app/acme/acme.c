@@ -19,9 +19,9 @@
 
 #include "acme/acme_http.h"
 #include "acme/acme_jws.h"
+#include "acme/acme_msg.h"
 #include "acme/acme_private.h"
 #include "admin/admin_secret.h"
-#include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -175,63 +175,23 @@ static void fail(long retry_after, const char *fmt, ...)
 	schedule(wait);
 }
 
-/* The CA's problem document (RFC 7807), if the answer is one. */
-static void problem_of(const struct acme_http_resp *r, struct arena *ar, const char **type_r,
-                       const char **detail_r)
-{
-	char err[64];
-	*type_r = "";
-	*detail_r = "";
-	struct json_value *v = json_parse(r->body, r->body_len, ar, err, sizeof err);
-	if (v == NULL || v->type != JSON_OBJECT)
-		return;
-	const struct json_value *t = json_get(v, "type"), *d = json_get(v, "detail");
-	if (t && t->type == JSON_STRING)
-		*type_r = t->str;
-	if (d && d->type == JSON_STRING)
-		*detail_r = d->str;
-}
-
-static const char *short_type(const char *type)
-{
-	const char *p = "urn:ietf:params:acme:error:";
-	return strncmp(type, p, strlen(p)) == 0 ? type + strlen(p) : type;
-}
-
 /* Fails the attempt with the CA's answer r (not a success). */
 static void fail_resp(const struct acme_http_resp *r)
 {
+	char type[64], detail[400];
+
 	if (r->status == 0) {
 		fail(-1, "%s", r->error);
 		return;
 	}
-	struct arena *ar = arena_new(0);
-	const char *type, *detail;
-	problem_of(r, ar, &type, &detail);
-	if (strcmp(short_type(type), "rateLimited") == 0)
+	acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
+	if (strcmp(type, "rateLimited") == 0)
 		fail(r->retry_after,
 		     "rate limited by the CA (HTTP %d): %s; the current certificate is kept", r->status,
 		     detail);
 	else
-		fail(r->retry_after, "HTTP %d %s: %s", r->status, type[0] ? short_type(type) : "",
+		fail(r->retry_after, "HTTP %d %s: %s", r->status, type,
 		     detail[0] ? detail : "(no problem document)");
-	arena_free(&ar);
-}
-
-static struct json_value *body_json(const struct acme_http_resp *r, struct arena *ar)
-{
-	char err[64];
-	struct json_value *v = json_parse(r->body, r->body_len, ar, err, sizeof err);
-	return v != NULL && v->type == JSON_OBJECT ? v : NULL;
-}
-
-static int copy_str(const struct json_value *o, const char *key, char *dst, size_t dstsz)
-{
-	const struct json_value *v = o ? json_get(o, key) : NULL;
-	if (v == NULL || v->type != JSON_STRING || v->len >= dstsz || v->len != strlen(v->str))
-		return -1;
-	memcpy(dst, v->str, v->len + 1);
-	return 0;
 }
 
 /* ---- storing keys and the certificate ---- */
@@ -350,34 +310,25 @@ static void wait_then(enum state st, const char *url, long retry_after);
 
 static void on_order_poll(const struct acme_http_resp *r)
 {
-	struct arena *ar = arena_new(0);
-	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
-	const struct json_value *s = v ? json_get(v, "status") : NULL;
-	if (s == NULL || s->type != JSON_STRING) {
-		arena_free(&ar);
+	struct acme_order o;
+
+	if (r->status != 200 || acme_msg_order(r->body, r->body_len, &o) < 0) {
 		fail_resp(r);
 		return;
 	}
-	if (strcmp(s->str, "valid") == 0) {
-		if (copy_str(v, "certificate", A.cert_url, sizeof A.cert_url) < 0) {
-			arena_free(&ar);
+	if (strcmp(o.status, "valid") == 0) {
+		if (o.certificate[0] == '\0') {
 			fail(-1, "order valid without a certificate URL");
 			return;
 		}
-		arena_free(&ar);
+		snprintf(A.cert_url, sizeof A.cert_url, "%s", o.certificate);
 		get_as_post(S_CERT, A.cert_url);
-		return;
-	}
-	if (strcmp(s->str, "processing") == 0 || strcmp(s->str, "ready") == 0 ||
-	    strcmp(s->str, "pending") == 0) {
-		arena_free(&ar);
+	} else if (strcmp(o.status, "processing") == 0 || strcmp(o.status, "ready") == 0 ||
+	           strcmp(o.status, "pending") == 0) {
 		wait_then(S_ORDER_POLL, A.order_url, r->retry_after);
-		return;
+	} else {
+		fail(-1, "order became %s", o.status);
 	}
-	char st[32];
-	snprintf(st, sizeof st, "%s", s->str);
-	arena_free(&ar);
-	fail(-1, "order became %s", st);
 }
 
 static void finalize(void)
@@ -414,41 +365,24 @@ static void next_authz(void)
 
 static void on_authz_poll(const struct acme_http_resp *r)
 {
-	struct arena *ar = arena_new(0);
-	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
-	const struct json_value *s = v ? json_get(v, "status") : NULL;
-	if (s == NULL || s->type != JSON_STRING) {
-		arena_free(&ar);
+	struct acme_authz z;
+
+	if (r->status != 200 || acme_msg_authz(r->body, r->body_len, A.challenge, &z) < 0) {
 		fail_resp(r);
 		return;
 	}
-	if (strcmp(s->str, "valid") == 0) {
-		arena_free(&ar);
+	if (strcmp(z.status, "valid") == 0) {
 		log_info("acme", NULL, "event=authorized name=%s challenge=%s", A.chall_name,
 		         A.challenge);
 		A.iauthz++;
 		next_authz();
-		return;
-	}
-	if (strcmp(s->str, "pending") == 0 || strcmp(s->str, "processing") == 0) {
-		arena_free(&ar);
+	} else if (strcmp(z.status, "pending") == 0 || strcmp(z.status, "processing") == 0) {
 		wait_then(S_AUTHZ_POLL, A.authz[A.iauthz], r->retry_after);
-		return;
+	} else {
+		/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
+		fail(-1, "%s challenge for %s failed: %s", A.challenge, A.chall_name,
+		     z.error[0] ? z.error : z.status);
 	}
-	/* invalid: the challenge's error says why (RFC 8555 §7.1.5). */
-	const char *detail = "";
-	const struct json_value *cs = json_get(v, "challenges");
-	for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
-	     c = c->next) {
-		const struct json_value *e = c->type == JSON_OBJECT ? json_get(c, "error") : NULL;
-		const struct json_value *d = e && e->type == JSON_OBJECT ? json_get(e, "detail") : NULL;
-		if (d && d->type == JSON_STRING)
-			detail = d->str;
-	}
-	char why[400];
-	snprintf(why, sizeof why, "%s", detail);
-	arena_free(&ar);
-	fail(-1, "%s challenge for %s failed: %s", A.challenge, A.chall_name, why);
 }
 
 static void on_challenge(const struct acme_http_resp *r)
@@ -507,42 +441,24 @@ static int challenge_setup(const char *name, const char *token)
 
 static void on_authz(const struct acme_http_resp *r)
 {
-	struct arena *ar = arena_new(0);
-	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
-	const struct json_value *s = v ? json_get(v, "status") : NULL;
-	const struct json_value *id = v ? json_get(v, "identifier") : NULL;
-	if (s == NULL || s->type != JSON_STRING || id == NULL ||
-	    copy_str(id, "value", A.chall_name, sizeof A.chall_name) < 0) {
-		arena_free(&ar);
+	struct acme_authz z;
+
+	if (r->status != 200 || acme_msg_authz(r->body, r->body_len, A.challenge, &z) < 0) {
 		fail_resp(r);
 		return;
 	}
-	if (strcmp(s->str, "valid") == 0) {
-		arena_free(&ar);
+	snprintf(A.chall_name, sizeof A.chall_name, "%s", z.name);
+	if (strcmp(z.status, "valid") == 0) {
 		A.iauthz++;
 		next_authz();
 		return;
 	}
-	const struct json_value *cs = json_get(v, "challenges");
-	const struct json_value *pick = NULL;
-	for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
-	     c = c->next) {
-		const struct json_value *t = c->type == JSON_OBJECT ? json_get(c, "type") : NULL;
-		if (t && t->type == JSON_STRING && strcmp(t->str, A.challenge) == 0)
-			pick = c;
-	}
-	char token[128];
-	if (pick == NULL || copy_str(pick, "url", A.chall_url, sizeof A.chall_url) < 0 ||
-	    copy_str(pick, "token", token, sizeof token) < 0) {
-		arena_free(&ar);
-		fail(-1, "the CA offers no %s challenge for %s", A.challenge, A.chall_name);
+	if (z.chall_url[0] == '\0' || z.token[0] == '\0') {
+		fail(-1, "the CA offers no usable %s challenge for %s", A.challenge, A.chall_name);
 		return;
 	}
-	arena_free(&ar);
-	/* RFC 8555 §8.1: the token is base64url; it goes into a URL path and a file name. */
-	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-	        strlen(token) ||
-	    challenge_setup(A.chall_name, token) < 0) {
+	snprintf(A.chall_url, sizeof A.chall_url, "%s", z.chall_url);
+	if (challenge_setup(A.chall_name, z.token) < 0) {
 		fail(-1, "cannot prepare the %s answer for %s", A.challenge, A.chall_name);
 		return;
 	}
@@ -551,23 +467,17 @@ static void on_authz(const struct acme_http_resp *r)
 
 static void on_order(const struct acme_http_resp *r)
 {
-	struct arena *ar = arena_new(0);
-	struct json_value *v = r->status == 201 || r->status == 200 ? body_json(r, ar) : NULL;
-	const struct json_value *az = v ? json_get(v, "authorizations") : NULL;
-	if (az == NULL || az->type != JSON_ARRAY || r->location[0] == '\0' ||
-	    copy_str(v, "finalize", A.finalize_url, sizeof A.finalize_url) < 0) {
-		arena_free(&ar);
+	struct acme_order o;
+
+	if ((r->status != 201 && r->status != 200) || r->location[0] == '\0' ||
+	    acme_msg_order(r->body, r->body_len, &o) < 0) {
 		fail_resp(r);
 		return;
 	}
 	snprintf(A.order_url, sizeof A.order_url, "%s", r->location);
-	A.nauthz = 0;
-	for (const struct json_value *c = az->first; c && A.nauthz < ACME_NAMES_MAX; c = c->next) {
-		if (c->type != JSON_STRING || c->len >= sizeof A.authz[0])
-			continue;
-		memcpy(A.authz[A.nauthz++], c->str, c->len + 1);
-	}
-	arena_free(&ar);
+	snprintf(A.finalize_url, sizeof A.finalize_url, "%s", o.finalize);
+	A.nauthz = o.nauthz;
+	memcpy(A.authz, o.authz, sizeof A.authz);
 	A.iauthz = 0;
 	next_authz();
 }
@@ -643,24 +553,19 @@ static void new_account(void)
 
 static void on_directory(const struct acme_http_resp *r)
 {
-	struct arena *ar = arena_new(0);
-	struct json_value *v = r->status == 200 ? body_json(r, ar) : NULL;
-	if (v == NULL || copy_str(v, "newNonce", A.url_nonce, sizeof A.url_nonce) < 0 ||
-	    copy_str(v, "newAccount", A.url_account, sizeof A.url_account) < 0 ||
-	    copy_str(v, "newOrder", A.url_order, sizeof A.url_order) < 0) {
-		arena_free(&ar);
+	struct acme_dir d;
+
+	if (r->status != 200 || acme_msg_directory(r->body, r->body_len, &d) < 0) {
 		if (r->status == 200)
 			fail(-1, "%s is not an ACME directory", A.directory);
 		else
 			fail_resp(r);
 		return;
 	}
-	const struct json_value *meta = json_get(v, "meta");
-	const struct json_value *ear = meta && meta->type == JSON_OBJECT
-	                                   ? json_get(meta, "externalAccountRequired")
-	                                   : NULL;
-	A.eab_required = ear && ear->type == JSON_BOOL && ear->boolean;
-	arena_free(&ar);
+	snprintf(A.url_nonce, sizeof A.url_nonce, "%s", d.new_nonce);
+	snprintf(A.url_account, sizeof A.url_account, "%s", d.new_account);
+	snprintf(A.url_order, sizeof A.url_order, "%s", d.new_order);
+	A.eab_required = d.eab_required;
 	new_account();
 }
 
@@ -722,12 +627,9 @@ static void on_response(void *arg, const struct acme_http_resp *r)
 		return;
 	}
 	if (r->status == 400 && A.state != S_DIRECTORY) {
-		struct arena *ar = arena_new(0);
-		const char *type, *detail;
-		problem_of(r, ar, &type, &detail);
-		int bad_nonce = strcmp(short_type(type), "badNonce") == 0;
-		arena_free(&ar);
-		if (bad_nonce && ++A.tries < BAD_NONCE_TRIES) {
+		char type[64], detail[8];
+		acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
+		if (strcmp(type, "badNonce") == 0 && ++A.tries < BAD_NONCE_TRIES) {
 			log_info("acme", NULL, "event=bad_nonce step=%s retry=%d", state_name[A.state],
 			         A.tries);
 			send_post();

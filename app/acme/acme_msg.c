@@ -1,0 +1,130 @@
+/*
+ * acme_msg.c — the CA's JSON answers to structs. See acme_msg.h.
+ */
+#include "acme/acme_msg.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/json.h"
+
+static const struct json_value *object(const char *body, size_t len, struct arena *a)
+{
+	char err[64];
+	const struct json_value *v = json_parse(body, len, a, err, sizeof err);
+	return v != NULL && v->type == JSON_OBJECT ? v : NULL;
+}
+
+static int copy_str(const struct json_value *o, const char *key, char *dst, size_t dstsz)
+{
+	const struct json_value *v = o && o->type == JSON_OBJECT ? json_get(o, key) : NULL;
+	dst[0] = '\0';
+	if (v == NULL || v->type != JSON_STRING || v->len >= dstsz || v->len != strlen(v->str))
+		return -1;
+	memcpy(dst, v->str, v->len + 1);
+	return 0;
+}
+
+int acme_msg_directory(const char *body, size_t len, struct acme_dir *d)
+{
+	struct arena *a = arena_new(0);
+	const struct json_value *v = object(body, len, a);
+	int rc = -1;
+
+	memset(d, 0, sizeof *d);
+	if (v != NULL && copy_str(v, "newNonce", d->new_nonce, sizeof d->new_nonce) == 0 &&
+	    copy_str(v, "newAccount", d->new_account, sizeof d->new_account) == 0 &&
+	    copy_str(v, "newOrder", d->new_order, sizeof d->new_order) == 0) {
+		copy_str(v, "renewalInfo", d->renewal_info, sizeof d->renewal_info);
+		const struct json_value *m = json_get(v, "meta");
+		const struct json_value *e =
+		    m && m->type == JSON_OBJECT ? json_get(m, "externalAccountRequired") : NULL;
+		d->eab_required = e && e->type == JSON_BOOL && e->boolean;
+		rc = 0;
+	}
+	arena_free(&a);
+	return rc;
+}
+
+int acme_msg_order(const char *body, size_t len, struct acme_order *o)
+{
+	struct arena *a = arena_new(0);
+	const struct json_value *v = object(body, len, a);
+	int rc = -1;
+
+	memset(o, 0, sizeof *o);
+	if (v != NULL && copy_str(v, "status", o->status, sizeof o->status) == 0 &&
+	    copy_str(v, "finalize", o->finalize, sizeof o->finalize) == 0) {
+		copy_str(v, "certificate", o->certificate, sizeof o->certificate);
+		const struct json_value *az = json_get(v, "authorizations");
+		for (const struct json_value *c = az && az->type == JSON_ARRAY ? az->first : NULL;
+		     c != NULL && o->nauthz < ACME_NAMES_MAX; c = c->next) {
+			if (c->type == JSON_STRING && c->len < sizeof o->authz[0] &&
+			    c->len == strlen(c->str))
+				memcpy(o->authz[o->nauthz++], c->str, c->len + 1);
+		}
+		rc = 0;
+	}
+	arena_free(&a);
+	return rc;
+}
+
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int acme_msg_authz(const char *body, size_t len, const char *want, struct acme_authz *z)
+{
+	struct arena *a = arena_new(0);
+	const struct json_value *v = object(body, len, a);
+	int rc = -1;
+
+	memset(z, 0, sizeof *z);
+	if (v != NULL && copy_str(v, "status", z->status, sizeof z->status) == 0 &&
+	    copy_str(json_get(v, "identifier"), "value", z->name, sizeof z->name) == 0) {
+		const struct json_value *cs = json_get(v, "challenges");
+		for (const struct json_value *c = cs && cs->type == JSON_ARRAY ? cs->first : NULL; c;
+		     c = c->next) {
+			char type[32], detail[400];
+			if (c->type != JSON_OBJECT)
+				continue;
+			if (copy_str(json_get(c, "error"), "detail", detail, sizeof detail) == 0)
+				memcpy(z->error, detail, sizeof z->error);
+			if (copy_str(c, "type", type, sizeof type) < 0 || strcmp(type, want) != 0)
+				continue;
+			copy_str(c, "url", z->chall_url, sizeof z->chall_url);
+			/* RFC 8555 §8.1: base64url; it goes into a URL path and a digest. */
+			if (copy_str(c, "token", z->token, sizeof z->token) == 0 &&
+			    (z->token[0] == '\0' || strspn(z->token, B64URL) != strlen(z->token)))
+				z->token[0] = '\0';
+		}
+		rc = 0;
+	}
+	arena_free(&a);
+	return rc;
+}
+
+void acme_msg_problem(const char *body, size_t len, char *type, size_t typesz, char *detail,
+                      size_t detailsz)
+{
+	struct arena *a = arena_new(0);
+	const struct json_value *v = object(body, len, a);
+	static const char prefix[] = "urn:ietf:params:acme:error:";
+	char t[256];
+
+	type[0] = '\0';
+	detail[0] = '\0';
+	if (v != NULL) {
+		if (copy_str(v, "type", t, sizeof t) == 0) {
+			const char *s = strncmp(t, prefix, sizeof prefix - 1) == 0 ? t + sizeof prefix - 1 : t;
+			size_t n = strlen(s) < typesz ? strlen(s) : typesz - 1;
+			memcpy(type, s, n);
+			type[n] = '\0';
+		}
+		char d[512];
+		if (copy_str(v, "detail", d, sizeof d) == 0) {
+			size_t n = strlen(d) < detailsz ? strlen(d) : detailsz - 1;
+			memcpy(detail, d, n);
+			detail[n] = '\0';
+		}
+	}
+	arena_free(&a);
+}

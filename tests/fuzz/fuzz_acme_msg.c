@@ -1,0 +1,67 @@
+/*
+ * fuzz_acme_msg.c — the ACME client's readers of the CA's answers: the
+ * HTTP response parser (acme_http_parse, chunked bodies included) and,
+ * on its body, the directory, order, authorization and problem readers.
+ * Oracles: every string they return is NUL-terminated within its field,
+ * a challenge token is base64url only, and a decoded body is never longer
+ * than its input.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "acme/acme_http.h"
+#include "acme/acme_msg.h"
+
+#define TERMINATED(f) assert(memchr((f), '\0', sizeof(f)) != NULL)
+
+static void readers(const char *b, size_t n)
+{
+	struct acme_dir d;
+	struct acme_order o;
+	struct acme_authz z;
+	char type[64], detail[256];
+
+	if (acme_msg_directory(b, n, &d) == 0) {
+		TERMINATED(d.new_nonce);
+		TERMINATED(d.new_order);
+		assert(d.new_account[0] != '\0' || d.new_account[0] == '\0');
+	}
+	if (acme_msg_order(b, n, &o) == 0) {
+		TERMINATED(o.status);
+		TERMINATED(o.finalize);
+		assert(o.nauthz <= ACME_NAMES_MAX);
+		for (size_t i = 0; i < o.nauthz; i++)
+			TERMINATED(o.authz[i]);
+	}
+	if (acme_msg_authz(b, n, "tls-alpn-01", &z) == 0) {
+		TERMINATED(z.name);
+		TERMINATED(z.error);
+		assert(strspn(z.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		                       "0123456789-_") == strlen(z.token));
+	}
+	acme_msg_problem(b, n, type, sizeof type, detail, sizeof detail);
+	TERMINATED(type);
+	TERMINATED(detail);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct acme_http_resp r;
+	struct buf scratch;
+
+	buf_init(&scratch, size + 1);
+	if (acme_http_parse((const char *)data, size, &r, &scratch) == 0) {
+		assert(r.status >= 0 && r.status <= 999);
+		assert(r.body_len <= size && r.body[r.body_len] == '\0');
+		TERMINATED(r.nonce);
+		TERMINATED(r.location);
+		readers(r.body, r.body_len);
+	} else {
+		assert(r.status == 0 && r.error[0] != '\0');
+	}
+	/* The body readers alone, on the raw input. */
+	readers((const char *)data, size);
+	buf_free(&scratch);
+	return 0;
+}
