@@ -24,6 +24,9 @@
  * commit. The session waits in IMAP_W_STORE with input paused meanwhile;
  * s->append keeps it alive if the client goes away.
  *
+ * CATENATE (imap_catenate.c) builds a message from TEXT literals and URL
+ * parts in place of the literal; the rest is the same.
+ *
  * REPLACE (cmd_replace.c) is this same path with one message and the old
  * message's UID on the store request, which expunges it in the commit.
  */
@@ -58,6 +61,7 @@ struct append_msg {
 	struct store_delivery d;
 	struct buf meta;
 	char *keywords; /* store keywords, space-separated, malloc'ed; NULL = none */
+	char *built;    /* CATENATE's message (malloc'ed), or NULL */
 };
 
 struct imap_append {
@@ -105,6 +109,7 @@ static void append_free(struct imap_append *a)
 	for (size_t i = 0; i < a->n; i++) {
 		buf_free(&a->msgs[i].meta);
 		free(a->msgs[i].keywords);
+		free(a->msgs[i].built);
 	}
 	free(a->msgs);
 	imap_literals_free(&a->lits);
@@ -317,7 +322,16 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 			}
 			i++;
 		}
-		if (i >= cmd->nargs || message_arg(cmd->args, cmd->nargs, &i, &data) < 0) {
+		if (i + 1 < cmd->nargs && imap_arg_atom_is(&cmd->args[i], "CATENATE") &&
+		    cmd->args[i + 1].type == IMAP_ARG_LIST) {
+			/* RFC 4469: the message from TEXT and URL parts. */
+			size_t len;
+			if (imap_catenate_build(s, cmd->id, cmd->args[i + 1].list,
+						cmd->args[i + 1].list_count, &m->built, &len) < 0)
+				goto fail;
+			data = str_make(m->built, len);
+			i += 2;
+		} else if (i >= cmd->nargs || message_arg(cmd->args, cmd->nargs, &i, &data) < 0) {
 			bad(s, cmd->id, "Invalid arguments.");
 			goto fail;
 		}

@@ -754,6 +754,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	search_answer(s, uid, esearch, &ret, hits, nhits, modseq);
+	if ((ret.opts & IMAP_RET_UPDATE) &&
+	    imap_context_add(s, uid, charset, args, count, hits, nhits) < 0)
+		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
 	free(hits);
 	imap_tagged(s, "OK Search completed.");
 }

@@ -311,6 +311,11 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 			bad(s, name, why);
 			return;
 		}
+		if (ret.opts & IMAP_RET_UPDATE) {
+			/* CONTEXT=SORT is not offered. */
+			bad(s, name, "UPDATE is not supported with SORT.");
+			return;
+		}
 		esort = 1;
 		args += 2;
 		nargs -= 2;

@@ -51,6 +51,8 @@ struct imap_cmd_def {
 	" ESORT PARTIAL" \
 	" COMPRESS=DEFLATE" \
 	" METADATA METADATA-SERVER" \
+	" CONTEXT=SEARCH" \
+	" CATENATE URL-PARTIAL" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -148,6 +150,7 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_COMPRESS, imap_cmd_compress, AUTHED | SELECTED },
 	{ IMAP_CMD_GETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
 	{ IMAP_CMD_SETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
+	{ IMAP_CMD_CANCELUPDATE, imap_cmd_cancelupdate, SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

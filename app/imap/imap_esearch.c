@@ -97,6 +97,7 @@ int imap_return_parse(const struct imap_arg *list, size_t n, struct imap_return 
 			       : imap_arg_atom_is(a, "COUNT")   ? IMAP_RET_COUNT
 			       : imap_arg_atom_is(a, "SAVE")    ? IMAP_RET_SAVE
 			       : imap_arg_atom_is(a, "PARTIAL") ? IMAP_RET_PARTIAL
+			       : imap_arg_atom_is(a, "UPDATE")  ? IMAP_RET_UPDATE
 								: 0;
 		if (!bit) {
 			*why_r = "Unknown RETURN option.";
@@ -126,8 +127,7 @@ int imap_return_parse(const struct imap_arg *list, size_t n, struct imap_return 
 	return 0;
 }
 
-/* v[0..n) in the given order, ascending runs as ranges. */
-static void append_list(struct buf *out, const uint32_t *v, size_t n)
+void imap_esearch_list(struct buf *out, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -155,7 +155,7 @@ void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct
 		buf_printf(out, " COUNT %zu", n);
 	if (n && (ret & IMAP_RET_ALL)) {
 		buf_append_c(out, " ALL ");
-		append_list(out, v, n);
+		imap_esearch_list(out, v, n);
 	}
 	if (ret & IMAP_RET_PARTIAL) {
 		size_t from, to;
@@ -163,7 +163,7 @@ void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct
 		buf_printf(out, " PARTIAL (%s%u:%s%u ", r->partial.neg ? "-" : "", r->partial.lo,
 			   r->partial.neg ? "-" : "", r->partial.hi);
 		if (to > from)
-			append_list(out, v + from, to - from);
+			imap_esearch_list(out, v + from, to - from);
 		else
 			buf_append_c(out, "NIL");
 		buf_append_c(out, ")");

@@ -22,6 +22,7 @@
 #define IMAP_RET_COUNT 8u
 #define IMAP_RET_SAVE 16u
 #define IMAP_RET_PARTIAL 32u
+#define IMAP_RET_UPDATE 64u /* CONTEXT=SEARCH: keep the result up to date */
 
 /* A PARTIAL range: positions lo..hi (1-based, lo <= hi), counted from
  * the last match when neg ("-1" is the last). */
@@ -43,7 +44,8 @@ int imap_partial_parse(struct str w, struct imap_partial *r);
 void imap_partial_window(const struct imap_partial *p, size_t n, size_t *from_r, size_t *to_r);
 /*
  * Parses the RETURN option list list[0..n) into *r: MIN MAX ALL COUNT
- * SAVE and PARTIAL range. An empty list means ALL (RFC 4731 §3.1); SAVE
+ * SAVE UPDATE and PARTIAL range (UPDATE alone returns nothing at first,
+ * as Dovecot answers). An empty list means ALL (RFC 4731 §3.1); SAVE
  * alone stays SAVE alone (no ESEARCH is sent). 0, or -1 with a static BAD text
  * in *why_r (unknown option, a broken range, PARTIAL with ALL).
  */
@@ -57,6 +59,8 @@ int imap_return_parse(const struct imap_arg *list, size_t n, struct imap_return 
  */
 void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct imap_return *r,
 			 const uint32_t *v, size_t n, int modseq, uint64_t high);
+/* Appends v[0..n) in the given order, ascending runs as ranges ("2,6,4:5"). */
+void imap_esearch_list(struct buf *out, const uint32_t *v, size_t n);
 /*
  * SAVE: reduces the ascending UIDs u[0..n) in place to what r returns
  * (MIN and MAX alone: those; PARTIAL: its window, plus MIN/MAX; ALL or

@@ -112,8 +112,7 @@ static int64_t next_index(struct imap_session *s, struct imap_fetch *f)
 	return -1;
 }
 
-/* Offset just past the empty line that ends the header (len when none). */
-static uint64_t header_end(const char *d, size_t len)
+uint64_t imap_header_end(const char *d, size_t len)
 {
 	if (len >= 2 && d[0] == '\r' && d[1] == '\n')
 		return 2;
@@ -282,7 +281,7 @@ static int locate_binary(struct imap_fetch *f, size_t i, const struct mime_tree 
 static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d, size_t len)
 {
 	struct imap_fetch *f = ((struct locate_ctx *)arg)->f;
-	uint64_t hend = header_end(d, len);
+	uint64_t hend = imap_header_end(d, len);
 	struct mime_tree t;
 
 	memset(&t, 0, sizeof(t));

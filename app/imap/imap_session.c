@@ -180,6 +180,7 @@ void imap_session_unselect(struct imap_session *s)
 	if (s->state == IMAP_S_SELECTED) {
 		imap_view_close(&s->view, imap_store);
 		imap_searchres_clear(s);
+		imap_context_clear(s);
 		s->mailbox_name[0] = '\0';
 		s->state = IMAP_S_AUTH;
 	}
@@ -194,6 +195,14 @@ void imap_session_sync(struct imap_session *s)
 	/* An EXPUNGE or a FETCH FLAGS line per message at most, and FLAGS
 	 * with PERMANENTFLAGS twice at most (imap_view_sync()). */
 	buf_init(&out, (size_t)s->view.count * 1024 + 4096 + 2 * IMAP_VIEW_FLAGS_LINES_MAX);
+	/* CONTEXT=SEARCH needs the UIDs as the client knew them. */
+	uint32_t *before = NULL;
+	size_t nbefore = s->view.count;
+	if (s->contexts) {
+		before = xmalloc(((size_t)nbefore + 1) * sizeof(*before));
+		for (size_t i = 0; i < nbefore; i++)
+			before[i] = s->view.msgs[i].uid;
+	}
 	int r = imap_view_sync(&s->view, imap_store, &out);
 	if (r == -2) {
 		/* Deleted under us: its messages and UIDs mean nothing any more
@@ -208,8 +217,25 @@ void imap_session_sync(struct imap_session *s)
 	}
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
-	if (buf_len(&out))
+	if (s->contexts && r >= 0) {
+		/* Each context's lines are at most one number per message. */
+		struct buf pre, post;
+		size_t room = ((size_t)nbefore + s->view.count + 2) * 11 * IMAP_CONTEXT_MAX + 4096;
+		buf_init(&pre, room);
+		buf_init(&post, room);
+		imap_context_update(s, before, nbefore, &pre, &post);
+		if (buf_len(&pre))
+			imap_write_big(s, buf_data(&pre), buf_len(&pre));
+		if (buf_len(&out))
+			imap_write_big(s, buf_data(&out), buf_len(&out));
+		if (buf_len(&post))
+			imap_write_big(s, buf_data(&post), buf_len(&post));
+		buf_free(&pre);
+		buf_free(&post);
+	} else if (buf_len(&out)) {
 		imap_write_big(s, buf_data(&out), buf_len(&out));
+	}
+	free(before);
 	buf_free(&out);
 }
 
@@ -245,6 +271,7 @@ void imap_session_free(struct imap_session *s)
 		imap_view_close(&s->view, imap_store);
 	imap_view_free(&s->view);
 	imap_searchres_clear(s);
+	imap_context_clear(s);
 	imap_parser_clear(&s->parser);
 	arena_free(&s->cmd_arena);
 	buf_free(&s->pend);

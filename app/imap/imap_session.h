@@ -135,6 +135,7 @@ struct imap_session {
 	uint32_t *saved_uids;
 	size_t saved_n;
 	int search_esearch; /* IMAP4rev2: plain SEARCH answers ESEARCH */
+	struct imap_context *contexts; /* SEARCH RETURN (UPDATE) kept up to date */
 
 	/* output produced in steps */
 	struct imap_fetch *fetch; /* FETCH being streamed */
@@ -293,6 +294,9 @@ struct imap_fetch {
 };
 
 /* imap_fetch.c */
+/* Offset just past the empty line that ends a message's header (len when
+ * there is none): BODY[HEADER] and BODY[TEXT] of the whole message. */
+uint64_t imap_header_end(const char *d, size_t len);
 /* Takes f (malloc'ed; items in the command arena), sends what fits, and
  * goes on from imap_session_input() until the tagged reply is sent. */
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);
@@ -346,6 +350,24 @@ int imap_fetch_sets_seen(const struct imap_arg *list, size_t n);
 /* Writes "<sp>FLAGS (...)" of m (a FETCH item). */
 void imap_fetch_write_flags(struct imap_session *s, const char *sp, const struct imap_msg *m);
 
+/* imap_context.c: CONTEXT=SEARCH (RFC 5267 §4) */
+#define IMAP_CONTEXT_MAX 10 /* SEARCH RETURN (UPDATE) results kept per session */
+struct imap_context;
+/* Keeps a SEARCH's result (hits: its sequence numbers, ascending) and a
+ * copy of its keys for updates, under the current command's tag; -1 when
+ * the session holds IMAP_CONTEXT_MAX already (nothing kept). */
+int imap_context_add(struct imap_session *s, int uid, struct str charset,
+		     const struct imap_arg *args, size_t nargs, const uint32_t *hits, size_t nhits);
+/* Evaluates every context again after a sync (before: the view's UIDs
+ * before it, ascending) and appends REMOVEFROM lines to pre (to go out
+ * before the sync's responses) and ADDTO lines to post. */
+void imap_context_update(struct imap_session *s, const uint32_t *before, size_t nbefore,
+			 struct buf *pre, struct buf *post);
+/* Drops every context (the mailbox is left, the session ends). */
+void imap_context_clear(struct imap_session *s);
+/* CANCELUPDATE "tag" ... */
+void imap_cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *cmd);
+
 /* cmd_compress.c: COMPRESS DEFLATE (RFC 4978) */
 void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);
 
@@ -377,6 +399,16 @@ struct imap_replace {
  */
 void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t first,
 		     const struct imap_replace *rep);
+
+/* imap_catenate.c: CATENATE (RFC 4469) */
+/*
+ * Builds the message of "CATENATE (l[0..n))": TEXT literals and URL parts
+ * concatenated, at most the APPENDLIMIT. 0 with *data_r (malloc'ed, the
+ * caller frees) and *len_r; or -1 after a tagged BAD/NO (NO [BADURL url]
+ * for a URL that names nothing this user has).
+ */
+int imap_catenate_build(struct imap_session *s, enum imap_cmd_id cmd, const struct imap_arg *l,
+			size_t n, char **data_r, size_t *len_r);
 
 /* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508) */
 void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd);

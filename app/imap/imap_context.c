@@ -1,0 +1,255 @@
+/*
+ * imap_context.c — CONTEXT=SEARCH (RFC 5267 §4): SEARCH RETURN (UPDATE)
+ * results that the server keeps up to date, and CANCELUPDATE.
+ *
+ * A context keeps a copy of the search keys (in an arena of its own) and
+ * the result as UIDs. At each sync of the selected mailbox (NOOP, IDLE,
+ * the commands that report changes) the keys are evaluated again, when
+ * some message changed since the last evaluation (a fingerprint over
+ * UIDs, flags and modseqs), and the differences go out as Dovecot sends
+ * them: "* ESEARCH (TAG "t") [UID] REMOVEFROM (0 set)" before the sync's
+ * own responses, numbered as the client knew the messages (so before any
+ * EXPUNGE), and "ADDTO (0 set)" after them (after EXISTS). The position
+ * is 0: a SEARCH result has no order beyond ascending. MIN, MAX and COUNT
+ * are not sent again (Dovecot does not either).
+ *
+ * Limits: IMAP_CONTEXT_MAX contexts per session (another UPDATE gets the
+ * search answered and "* NO [NOUPDATE "tag"]"); a context's memory is its
+ * keys (at most a command's) and one UID per match. Contexts end with the
+ * mailbox (SELECT, EXAMINE, CLOSE, UNSELECT) and with CANCELUPDATE.
+ * Caveats: keys relative to the clock (OLDER, YOUNGER) are evaluated again
+ * only when the mailbox changes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdio.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_esearch.h"
+#include "imap/imap_session.h"
+
+struct imap_context {
+	struct imap_context *next;
+	char tag[IMAP_TAG_MAX + 1];
+	int uid;
+	struct arena *arena; /* the keys' copy */
+	const struct imap_arg *args;
+	size_t nargs;
+	struct str charset;
+	uint32_t *uids; /* the result, ascending */
+	size_t n;
+	uint64_t print; /* the view's fingerprint at the last evaluation */
+};
+
+static struct imap_arg *copy_args(struct arena *a, const struct imap_arg *src, size_t n)
+{
+	struct imap_arg *dst = arena_zalloc(a, (n + 1) * sizeof(*dst));
+
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = src[i];
+		dst[i].section = NULL;
+		if (src[i].type == IMAP_ARG_LIST) {
+			dst[i].list = copy_args(a, src[i].list, src[i].list_count);
+		} else if (src[i].str.p) {
+			char *p = arena_alloc(a, src[i].str.len + 1);
+			memcpy(p, src[i].str.p, src[i].str.len);
+			p[src[i].str.len] = '\0';
+			dst[i].str = str_make(p, src[i].str.len);
+		}
+	}
+	dst[n].type = IMAP_ARG_END;
+	return dst;
+}
+
+/* FNV-1a over what a search may look at that can change. */
+static uint64_t view_print(const struct imap_mailbox_view *v)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (uint32_t i = 0; i < v->count; i++) {
+		uint64_t x[3] = { v->msgs[i].uid, v->msgs[i].modseq, v->msgs[i].flags };
+		const unsigned char *p = (const unsigned char *)x;
+		for (size_t k = 0; k < sizeof(x); k++)
+			h = (h ^ p[k]) * 1099511628211ull;
+	}
+	return h ^ v->count;
+}
+
+/* Evaluates c's keys over the view: the matches as ascending UIDs
+ * (malloc'ed) in *uids_r. Scratch allocations go to their own arena,
+ * so a long IDLE does not grow the command's. */
+static int evaluate(struct imap_session *s, struct imap_context *c, uint32_t **uids_r,
+		    size_t *n_r)
+{
+	struct arena *saved = s->cmd_arena, *scratch = arena_new(16384);
+	uint32_t *hits;
+	size_t n;
+	int modseq;
+
+	s->cmd_arena = scratch;
+	int r = imap_search_eval(s, "SEARCH", c->charset, c->args, c->nargs, &hits, &n, &modseq);
+	s->cmd_arena = saved;
+	arena_free(&scratch);
+	if (r < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		hits[i] = s->view.msgs[hits[i] - 1].uid;
+	*uids_r = hits;
+	*n_r = n;
+	return 0;
+}
+
+int imap_context_add(struct imap_session *s, int uid, struct str charset,
+		     const struct imap_arg *args, size_t nargs, const uint32_t *hits, size_t nhits)
+{
+	unsigned count = 0;
+	for (struct imap_context *c = s->contexts; c; c = c->next)
+		count++;
+	if (count >= IMAP_CONTEXT_MAX)
+		return -1;
+	struct imap_context *c = xcalloc(1, sizeof(*c));
+	snprintf(c->tag, sizeof(c->tag), "%s", s->tag);
+	c->uid = uid;
+	c->arena = arena_new(4096);
+	c->args = copy_args(c->arena, args, nargs);
+	c->nargs = nargs;
+	if (charset.p) {
+		char *p = arena_alloc(c->arena, charset.len + 1);
+		memcpy(p, charset.p, charset.len);
+		p[charset.len] = '\0';
+		c->charset = str_make(p, charset.len);
+	}
+	c->uids = xmalloc((nhits ? nhits : 1) * sizeof(*c->uids));
+	for (size_t i = 0; i < nhits; i++)
+		c->uids[i] = s->view.msgs[hits[i] - 1].uid;
+	c->n = nhits;
+	c->print = view_print(&s->view);
+	c->next = s->contexts;
+	s->contexts = c;
+	return 0;
+}
+
+static void context_free(struct imap_context *c)
+{
+	arena_free(&c->arena);
+	free(c->uids);
+	free(c);
+}
+
+void imap_context_clear(struct imap_session *s)
+{
+	while (s->contexts) {
+		struct imap_context *c = s->contexts;
+		s->contexts = c->next;
+		context_free(c);
+	}
+}
+
+/* Index of uid in the ascending u[0..n), or n. */
+static size_t find(const uint32_t *u, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (u[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && u[lo] == uid ? lo : n;
+}
+
+/* " ADDTO (0 set)" or " REMOVEFROM (0 set)" line for v[0..n) (ascending). */
+static void update_line(struct buf *out, const struct imap_context *c, const char *what,
+			const uint32_t *v, size_t n)
+{
+	if (!n)
+		return;
+	buf_printf(out, "* ESEARCH (TAG \"%s\")%s %s (0 ", c->tag, c->uid ? " UID" : "", what);
+	imap_esearch_list(out, v, n);
+	buf_append_c(out, ")\r\n");
+}
+
+void imap_context_update(struct imap_session *s, const uint32_t *before, size_t nbefore,
+			 struct buf *pre, struct buf *post)
+{
+	uint64_t print = view_print(&s->view);
+
+	for (struct imap_context *c = s->contexts; c; c = c->next) {
+		uint32_t *now;
+		size_t n;
+		if (c->print == print || evaluate(s, c, &now, &n) < 0)
+			continue;
+		c->print = print;
+		uint32_t *gone = xmalloc((c->n + 1) * sizeof(*gone));
+		uint32_t *came = xmalloc((n + 1) * sizeof(*came));
+		size_t ng = 0, nc = 0;
+		for (size_t i = 0; i < c->n; i++) {
+			if (find(now, n, c->uids[i]) < n)
+				continue;
+			if (c->uid) {
+				gone[ng++] = c->uids[i];
+			} else {
+				/* The number the client knew it by, before EXPUNGE. */
+				size_t k = find(before, nbefore, c->uids[i]);
+				if (k < nbefore)
+					gone[ng++] = (uint32_t)k + 1;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (find(c->uids, c->n, now[i]) == c->n)
+				came[nc++] = c->uid ? now[i] : imap_view_seq(&s->view, now[i]);
+		update_line(pre, c, "REMOVEFROM", gone, ng);
+		update_line(post, c, "ADDTO", came, nc);
+		free(gone);
+		free(came);
+		free(c->uids);
+		c->uids = now;
+		c->n = n;
+	}
+}
+
+int imap_context_active(const struct imap_session *s)
+{
+	return s->contexts != NULL;
+}
+
+void imap_cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (cmd->nargs == 0) {
+		imap_tagged(s, "BAD Error in IMAP command CANCELUPDATE: Missing tag.");
+		imap_session_error(s);
+		return;
+	}
+	for (size_t i = 0; i < cmd->nargs; i++) {
+		struct str t;
+		if (imap_arg_string(&cmd->args[i], &t) < 0) {
+			imap_tagged(s, "BAD Error in IMAP command CANCELUPDATE: Invalid tag.");
+			imap_session_error(s);
+			return;
+		}
+		int found = 0;
+		for (struct imap_context *c = s->contexts; c; c = c->next)
+			if (str_eq(str_c(c->tag), t))
+				found = 1;
+		if (!found) {
+			imap_tagged(s, "NO Unknown tag.");
+			return;
+		}
+	}
+	for (size_t i = 0; i < cmd->nargs; i++) {
+		struct str t;
+		imap_arg_string(&cmd->args[i], &t);
+		for (struct imap_context **pp = &s->contexts; *pp;) {
+			struct imap_context *c = *pp;
+			if (str_eq(str_c(c->tag), t)) {
+				*pp = c->next;
+				context_free(c);
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+	imap_tagged(s, "OK Updates cancelled.");
+}

@@ -1,0 +1,37 @@
+/*
+ * imap_url.h — relative IMAP URLs (RFC 5092) of a message or a part, as
+ * CATENATE's URL parts name them (imap_url.c has the grammar).
+ *
+ * Caveats: only the forms CATENATE needs: "/mailbox[;UIDVALIDITY=n]
+ * /;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]". Everything lands in the struct
+ * (fixed sizes); nothing is allocated.
+ */
+#ifndef TERN_IMAP_IMAP_URL_H
+#define TERN_IMAP_IMAP_URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+enum imap_url_result {
+	IMAP_URL_OK = 0,
+	IMAP_URL_BAD = -1,          /* not a URL of that form */
+	IMAP_URL_NOT_RELATIVE = -2, /* imap://... or a network path */
+	IMAP_URL_URLAUTH = -3,      /* carries URLAUTH, which is not served */
+};
+
+struct imap_url {
+	char mailbox[1024];  /* percent-decoded, NUL-terminated, non-empty */
+	uint32_t uidvalidity; /* 0: not given */
+	uint32_t uid;         /* >= 1 */
+	char section[256];    /* percent-decoded ("1.2.MIME"); "" for none */
+	size_t section_len;
+	int partial;          /* ;PARTIAL= given */
+	uint64_t offset, length; /* length UINT64_MAX: to the end */
+};
+
+/* Parses url into *u. Returns an imap_url_result. */
+int imap_url_parse(struct str url, struct imap_url *u);
+
+#endif

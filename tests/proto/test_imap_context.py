@@ -1,0 +1,97 @@
+"""CONTEXT=SEARCH (RFC 5267 §4), one server, two sessions on one mailbox:
+SEARCH RETURN (UPDATE) answers as Dovecot does (UPDATE alone: an ESEARCH
+with no data; with COUNT/MIN/MAX: those), then the other session's flag
+change, APPEND and EXPUNGE come as "* ESEARCH (TAG ..) [UID] REMOVEFROM
+(0 set)" and "ADDTO (0 set)" at the next NOOP or during IDLE, a
+REMOVEFROM of an expunged message before its EXPUNGE and numbered as the
+client knew it; the session's own STORE too; CANCELUPDATE of one tag
+stops its updates, an unknown tag is NO; the eleventh context gets its
+answer and NO [NOUPDATE "tag"]; SELECT ends every context; SORT RETURN
+(UPDATE) is BAD (CONTEXT=SORT is not offered)."""
+from test_imap import Raw, srv
+from test_imap_search_ext import cmd
+
+
+def session(s):
+    r = Raw(s)
+    r.login()
+    assert cmd(r, "s", "SELECT INBOX")[1].startswith(b"s OK")
+    return r
+
+
+def append(r, text):
+    data = text.encode()
+    r.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(data), data))
+    assert r.until_tag("p")[-1].startswith(b"p OK")
+
+
+def esearch(lines):
+    return [x for x in lines if x.startswith(b"* ESEARCH")]
+
+
+def test_imap_context_search():
+    with srv() as s:
+        a, b = session(s), session(s)
+        for i in range(3):
+            append(b, "Subject: %d\r\n\r\nx\r\n" % i)
+        cmd(a, "n", "NOOP")
+        u, t = cmd(a, "c", "CAPABILITY")
+        assert b" CONTEXT=SEARCH" in u[0], u
+        assert cmd(a, "c", "UID SEARCH RETURN (UPDATE) UNSEEN") == (
+            [b'* ESEARCH (TAG "c") UID'], b"c OK Search completed.")
+        assert cmd(a, "d", "SEARCH RETURN (UPDATE COUNT MIN MAX) UNSEEN")[0] == [
+            b'* ESEARCH (TAG "d") MIN 1 MAX 3 COUNT 3']
+        # Another session's flag change.
+        cmd(b, "x", "STORE 2 +FLAGS (\\Seen)")
+        u, t = cmd(a, "e", "NOOP")
+        assert sorted(esearch(u)) == [b'* ESEARCH (TAG "c") UID REMOVEFROM (0 2)',
+                                      b'* ESEARCH (TAG "d") REMOVEFROM (0 2)'], u
+        # An expunge: REMOVEFROM first, by the number the client knew.
+        cmd(b, "y", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        cmd(b, "z", "EXPUNGE")
+        u, t = cmd(a, "g", "NOOP")
+        i_exp = u.index(b"* 1 EXPUNGE")
+        assert sorted(u[:i_exp]) == [b'* ESEARCH (TAG "c") UID REMOVEFROM (0 1)',
+                                     b'* ESEARCH (TAG "d") REMOVEFROM (0 1)'], u
+        # A new message: ADDTO after EXISTS (UID 4 is sequence number 3).
+        append(b, "Subject: 3\r\n\r\nx\r\n")
+        u, t = cmd(a, "h", "NOOP")
+        i_ex = u.index(b"* 3 EXISTS")
+        assert sorted(u[i_ex + 1:]) == [b'* ESEARCH (TAG "c") UID ADDTO (0 4)',
+                                        b'* ESEARCH (TAG "d") ADDTO (0 3)'], u
+        # The session's own STORE counts too.
+        cmd(a, "i", "STORE 3 +FLAGS.SILENT (\\Seen)")
+        assert sorted(esearch(cmd(a, "j", "NOOP")[0])) == [
+            b'* ESEARCH (TAG "c") UID REMOVEFROM (0 4)', b'* ESEARCH (TAG "d") REMOVEFROM (0 3)']
+        # CANCELUPDATE: one goes, the other stays; an unknown tag is NO.
+        assert cmd(a, "k", 'CANCELUPDATE "c"') == ([], b"k OK Updates cancelled.")
+        assert cmd(a, "l", 'CANCELUPDATE "nosuch"') == ([], b"l NO Unknown tag.")
+        cmd(b, "m", "STORE 1 -FLAGS (\\Seen)")
+        assert esearch(cmd(a, "o", "NOOP")[0]) == [b'* ESEARCH (TAG "d") ADDTO (0 1)']
+        # During IDLE the update comes with the change.
+        a.send(b"q IDLE\r\n")
+        assert a.line().startswith(b"+")
+        cmd(b, "r", "STORE 1 +FLAGS (\\Seen)")
+        got = []
+        while not got:
+            line = a.line()
+            if line.startswith(b"* ESEARCH"):
+                got.append(line)
+        assert got == [b'* ESEARCH (TAG "d") REMOVEFROM (0 1)'], got
+        a.send(b"DONE\r\n")
+        assert a.until_tag("q")[-1].startswith(b"q OK")
+        # Ten contexts at most: the eleventh is answered, then NOUPDATE.
+        for i in range(9):
+            assert cmd(a, "t%d" % i, "SEARCH RETURN (UPDATE) ALL")[1].startswith(b"t%d OK" % i)
+        u, t = cmd(a, "w", "SEARCH RETURN (UPDATE COUNT) ALL")
+        assert u == [b'* ESEARCH (TAG "w") COUNT 3', b'* NO [NOUPDATE "w"] Too many updating searches.'], u
+        assert t == b"w OK Search completed."
+        u, t = cmd(a, "x", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL")
+        assert t.startswith(b"x BAD"), t
+        # SELECT ends every context.
+        cmd(a, "y", "SELECT INBOX")
+        append(b, "Subject: 4\r\n\r\nx\r\n")
+        assert esearch(cmd(a, "z", "NOOP")[0]) == []
+        assert cmd(a, "z2", 'CANCELUPDATE "d"')[1] == b"z2 NO Unknown tag."
+        a.close()
+        b.close()

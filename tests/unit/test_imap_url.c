@@ -1,0 +1,56 @@
+/*
+ * test_imap_url.c — relative IMAP URLs for CATENATE (imap/imap_url.c):
+ * the RFC 5092 forms tern takes, percent-decoding, keywords in any case,
+ * and the refusals (absolute, URLAUTH, malformed numbers and escapes).
+ */
+#include <string.h>
+
+#include "imap/imap_url.h"
+#include "unit.h"
+
+static int parse(const char *s, struct imap_url *u)
+{
+	return imap_url_parse(str_c(s), u);
+}
+
+int main(void)
+{
+	struct imap_url u;
+
+	CHECK_EQ_INT(parse("/INBOX;UIDVALIDITY=385759045/;UID=20/;SECTION=1.2.MIME", &u), IMAP_URL_OK);
+	CHECK_EQ_STR(u.mailbox, "INBOX");
+	CHECK_EQ_INT((int)u.uidvalidity, 385759045);
+	CHECK_EQ_INT((int)u.uid, 20);
+	CHECK_EQ_STR(u.section, "1.2.MIME");
+	CHECK_EQ_INT(u.partial, 0);
+	CHECK_EQ_INT(parse("/Archive%2F2024/;uid=3/;partial=10.20", &u), IMAP_URL_OK);
+	CHECK_EQ_STR(u.mailbox, "Archive/2024");
+	CHECK_EQ_INT((int)u.uidvalidity, 0);
+	CHECK_EQ_INT(u.partial, 1);
+	CHECK(u.offset == 10 && u.length == 20);
+	CHECK_EQ_INT(parse("/Lists/tern/;UID=7/;PARTIAL=5", &u), IMAP_URL_OK);
+	CHECK_EQ_STR(u.mailbox, "Lists/tern");
+	CHECK(u.offset == 5 && u.length == UINT64_MAX);
+	CHECK_EQ_INT(parse("/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(SUBJECT)", &u), IMAP_URL_OK);
+	CHECK_EQ_STR(u.section, "HEADER.FIELDS (SUBJECT)");
+
+	CHECK_EQ_INT(parse("imap://bob@host/INBOX/;UID=1", &u), IMAP_URL_NOT_RELATIVE);
+	CHECK_EQ_INT(parse("//host/INBOX/;UID=1", &u), IMAP_URL_NOT_RELATIVE);
+	CHECK_EQ_INT(parse("", &u), IMAP_URL_NOT_RELATIVE);
+	CHECK_EQ_INT(parse("/INBOX/;UID=1;URLAUTH=anonymous:internal:0123", &u), IMAP_URL_URLAUTH);
+	static const char *const bad[] = {
+		"/INBOX", "/;UID=1", "/INBOX/;UID=0", "/INBOX/;UID=01", "/INBOX/;UID=4294967296",
+		"/INBOX/;UID=", "/INBOX/;UID=1x", "/INBOX;UIDVALIDITY=0/;UID=1", "/IN%2", "/IN%zzBOX/;UID=1",
+		"/IN%00BOX/;UID=1", "/INBOX/;UID=1/;SECTION=", "/INBOX/;UID=1/;PARTIAL=a",
+		"/INBOX/;UID=1/;PARTIAL=1.", "/INBOX/;UID=1/junk", "/IN;BOX/;UID=1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ_INT(parse(bad[i], &u), IMAP_URL_BAD);
+	/* Every prefix of a good URL parses or is refused, never overruns. */
+	const char *good = "/INBOX;UIDVALIDITY=9/;UID=20/;SECTION=1.2/;PARTIAL=3.4";
+	for (size_t n = 0; n <= strlen(good); n++) {
+		int r = imap_url_parse(str_make(good, n), &u);
+		CHECK(r == IMAP_URL_OK || r == IMAP_URL_BAD || r == IMAP_URL_NOT_RELATIVE);
+	}
+	return unit_done("test_imap_url");
+}
