@@ -96,7 +96,7 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 		}
 		struct backup_sched_entry *x = &e[n++];
 		memset(x, 0, sizeof *x);
-		snprintf(x->name, sizeof x->name, "%s", de->d_name);
+		snprintf(x->name, sizeof x->name, "%.63s", de->d_name); /* is_backup_name: shorter */
 		x->started = (int64_t)m->created;
 		x->duration_ms = m->duration_ms;
 		x->bytes = m->blob_bytes;

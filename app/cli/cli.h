@@ -33,6 +33,10 @@ int cli_backup(const struct config *cfg, int argc, char **argv);
 int cli_restore(const struct config *cfg, int argc, char **argv);
 /* tern sieve test SCRIPT FILE [--from A] [--to A] (cmd_sieve.c): the actions, one a line. */
 int cli_sieve(const struct config *cfg, int argc, char **argv);
+/* tern export EMAIL|--all DIR [--format maildir|mbox] (cmd_export.c). */
+int cli_export(const struct config *cfg, int argc, char **argv);
+/* tern import EMAIL PATH [--mailbox NAME] (cmd_import.c): Maildir, mbox. */
+int cli_import(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

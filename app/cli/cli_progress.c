@@ -22,7 +22,7 @@ void cli_progress_init(struct cli_progress *p, const char *op)
 	p->op = op;
 	p->tty = isatty(2);
 	p->start = now_s();
-	p->last = 0;
+	p->last = p->start; /* the first line after a second: short runs print none */
 	p->shown = 0;
 }
 

@@ -24,6 +24,8 @@ static int usage(void)
 		"       tern backup [--base PREV] DIR     a consistent backup while the server runs\n"
 		"       tern backup --verify DIR          check a backup\n"
 		"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
+		"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
+		"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
@@ -76,6 +78,10 @@ int main(int argc, char **argv)
 		return cli_backup(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "dmarc") == 0)
 		return cli_dmarc(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "export") == 0)
+		return cli_export(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "import") == 0)
+		return cli_import(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "restore") == 0)
 		return cli_restore(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)

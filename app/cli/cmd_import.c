@@ -1,0 +1,579 @@
+/*
+ * cmd_import.c — tern import EMAIL PATH [--mailbox NAME]: mail from
+ * Maildir and mbox (backup/mailfmt.h) into an account, folders, flags,
+ * keywords and internal dates kept.
+ *
+ * PATH may be
+ *   - a Maildir++ tree (Dovecot's and Courier's layout): PATH/cur is
+ *     INBOX, each PATH/.Name.Sub/ the mailbox Name/Sub (modified UTF-7);
+ *   - any other directory: every Maildir below it (a folder with cur/) and
+ *     every mbox file (one whose first line is a From_ line) becomes the
+ *     mailbox named by its path below PATH (".mbox" / ".mbx" and
+ *     Thunderbird's ".sbd" left out; "inbox" at the top is INBOX);
+ *   - an mbox file: into INBOX, or into --mailbox NAME.
+ *
+ * Path of the messages into the store: the delivery pipeline
+ * (app/deliver/) does not exist yet, so messages go in as IMAP APPEND
+ * puts them (store_deliver_sync with a mailbox and keywords: no Sieve, no
+ * spam check, none wanted for one's own old mail), up to IMPORT_CHAIN
+ * messages per commit.
+ *
+ * Idempotent and resumable: a message whose bytes (after line ends are
+ * made CRLF, as the store keeps them) are already in the target mailbox,
+ * by content id, is skipped; so a second run imports nothing, and a run
+ * that was stopped goes on where it stopped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/mailfmt.h"
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/str.h"
+#include "imap/imap_utf7.h"
+#include "mime/mime_cache.h"
+#include "store/store.h"
+
+#define IMPORT_CHAIN 200
+#define IMPORT_CHAIN_BYTES ((size_t)32 << 20)
+#define MSG_MAX ((size_t)1 << 31)
+#define KW_OUT 4096
+
+struct pending {
+	struct store_delivery d;
+	struct buf data, meta;
+	char kw[KW_OUT];
+};
+
+struct imp {
+	struct store *st;
+	uint32_t account, mailbox;
+	char mailbox_name[1024];
+	/* content ids already in the mailbox (sorted after loading) */
+	uint8_t (*ids)[32];
+	size_t nids, capids;
+	struct pending *p;
+	size_t np, pbytes;
+	uint64_t imported, skipped, failed, bytes;
+	struct cli_progress pr;
+	int fatal;
+};
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static int id_known(struct imp *im, const uint8_t id[32])
+{
+	return im->nids && bsearch(id, im->ids, im->nids, 32, id_cmp) != NULL;
+}
+
+static void id_add(struct imp *im, const uint8_t id[32])
+{
+	if (im->nids == im->capids) {
+		im->capids = im->capids ? im->capids * 2 : 1024;
+		im->ids = realloc(im->ids, im->capids * 32);
+		if (!im->ids)
+			abort();
+	}
+	/* Keep it sorted: insertion at its place. */
+	size_t lo = 0, hi = im->nids;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (memcmp(im->ids[mid], id, 32) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < im->nids)
+		memmove(im->ids[lo + 1], im->ids[lo], (im->nids - lo) * 32);
+	memcpy(im->ids[lo], id, 32);
+	im->nids++;
+}
+
+static void have_cb(void *arg, const struct store_email_info *in)
+{
+	struct imp *im = arg;
+	if (im->nids == im->capids) {
+		im->capids = im->capids ? im->capids * 2 : 1024;
+		im->ids = realloc(im->ids, im->capids * 32);
+		if (!im->ids)
+			abort();
+	}
+	memcpy(im->ids[im->nids++], in->blob_id, 32);
+}
+
+/* Commits the messages gathered for the current mailbox. */
+static void flush(struct imp *im)
+{
+	if (im->np == 0)
+		return;
+	for (size_t i = 0; i < im->np; i++) {
+		struct store_delivery *d = &im->p[i].d;
+		d->also = i + 1 < im->np ? &im->p[i + 1].d : NULL;
+	}
+	int rc = store_deliver_sync(im->st, &im->p[0].d);
+	if (rc == STORE_EINVAL && im->np > 1) {
+		/* One bad message (a keyword) fails its chain: one by one. */
+		for (size_t i = 0; i < im->np; i++) {
+			im->p[i].d.also = NULL;
+			if (store_deliver_sync(im->st, &im->p[i].d) == STORE_OK) {
+				im->imported++;
+				im->bytes += im->p[i].d.len;
+			} else {
+				im->failed++;
+			}
+		}
+	} else if (rc == STORE_OK) {
+		for (size_t i = 0; i < im->np; i++) {
+			im->imported++;
+			im->bytes += im->p[i].d.len;
+		}
+	} else {
+		fprintf(stderr, "tern: cannot store into %s: %s\n", im->mailbox_name,
+		        rc == STORE_EQUOTA ? "over quota" : rc == STORE_EFULL ? "disk full" : "store error");
+		im->failed += im->np;
+		im->fatal = 1;
+	}
+	for (size_t i = 0; i < im->np; i++) {
+		buf_free(&im->p[i].data);
+		buf_free(&im->p[i].meta);
+	}
+	im->np = 0;
+	im->pbytes = 0;
+	cli_progress_step(&im->pr, im->bytes, 0, im->imported + im->skipped, 0);
+}
+
+/* Keywords the store takes: IMAP atoms (no specials, no controls). */
+static void clean_keywords(const char *in, char *out, size_t outsz)
+{
+	size_t on = 0;
+	int n = 0;
+	out[0] = '\0';
+	for (const char *p = in; *p && n < 60;) {
+		while (*p == ' ')
+			p++;
+		const char *s = p;
+		int ok = 1;
+		while (*p && *p != ' ') {
+			unsigned char c = (unsigned char)*p;
+			if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+				ok = 0;
+			p++;
+		}
+		size_t len = (size_t)(p - s);
+		if (!ok || len == 0 || len > 255 || on + len + 2 > outsz)
+			continue;
+		/* Once each, case-insensitively ("P" and a "$Forwarded" keyword). */
+		int dup = 0;
+		for (const char *q = out; *q && !dup;) {
+			size_t ql = strcspn(q, " ");
+			dup = ql == len && strncasecmp(q, s, len) == 0;
+			q += ql + (q[ql] == ' ');
+		}
+		if (dup)
+			continue;
+		if (on)
+			out[on++] = ' ';
+		memcpy(out + on, s, len);
+		on += len;
+		out[on] = '\0';
+		n++;
+	}
+}
+
+/* One message (raw bytes as found) into the current mailbox. */
+static void add_message(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
+                        const char *others, time_t date)
+{
+	struct pending *pm;
+	char mkw[KW_OUT];
+	unsigned mflags = 0;
+
+	if (im->np == IMPORT_CHAIN || im->pbytes > IMPORT_CHAIN_BYTES)
+		flush(im);
+	pm = &im->p[im->np];
+	memset(&pm->d, 0, sizeof pm->d);
+	buf_init(&pm->data, MSG_MAX);
+	buf_init(&pm->meta, (size_t)256 << 10);
+	mkw[0] = '\0';
+	int rc = is_mbox ? mbox_message_decode(raw, len, &pm->data, &mflags, mkw, sizeof mkw)
+	                 : mailfmt_crlf(raw, len, &pm->data);
+	if (rc != 0 || buf_len(&pm->data) == 0) {
+		buf_free(&pm->data);
+		buf_free(&pm->meta);
+		im->failed++;
+		return;
+	}
+	store_blob_id(buf_data(&pm->data), buf_len(&pm->data), pm->d.blob_id);
+	if (id_known(im, pm->d.blob_id)) {
+		buf_free(&pm->data);
+		buf_free(&pm->meta);
+		im->skipped++;
+		return;
+	}
+	id_add(im, pm->d.blob_id);
+	/* Keywords: the flags as store names, then the others. */
+	struct buf kw;
+	char all[KW_OUT * 2];
+	buf_init(&kw, sizeof all - 1);
+	mailfmt_flags_to_keywords(flags | mflags, &kw);
+	const char *extra[2] = {others, mkw};
+	for (int k = 0; k < 2; k++)
+		if (extra[k] && extra[k][0]) {
+			if (buf_len(&kw))
+				buf_append(&kw, " ", 1);
+			buf_append_c(&kw, extra[k]);
+		}
+	memcpy(all, buf_data(&kw), buf_len(&kw));
+	all[buf_len(&kw)] = '\0';
+	buf_free(&kw);
+	clean_keywords(all, pm->kw, sizeof pm->kw);
+	if (mime_cache_build(buf_data(&pm->data), buf_len(&pm->data), &pm->meta) == 0) {
+		pm->d.meta = buf_data(&pm->meta);
+		pm->d.metalen = buf_len(&pm->meta);
+	}
+	pm->d.data = buf_data(&pm->data);
+	pm->d.len = buf_len(&pm->data);
+	pm->d.accounts = &im->account;
+	pm->d.naccounts = 1;
+	pm->d.mailbox = im->mailbox;
+	pm->d.keywords = pm->kw[0] ? pm->kw : NULL;
+	pm->d.received_at = date > 0 ? (int64_t)date : (int64_t)time(NULL);
+	im->np++;
+	im->pbytes += pm->d.len;
+}
+
+/* Makes name the current mailbox (created when missing) and loads what it holds. */
+static int open_mailbox(struct imp *im, const char *name)
+{
+	flush(im);
+	if (im->fatal)
+		return -1;
+	snprintf(im->mailbox_name, sizeof im->mailbox_name, "%s", name);
+	int rc = store_mailbox_find(im->st, im->account, name, &im->mailbox);
+	if (rc == STORE_ENOTFOUND)
+		rc = store_mailbox_create(im->st, im->account, name, &im->mailbox);
+	if (rc != STORE_OK) {
+		fprintf(stderr, "tern: cannot open or create mailbox \"%s\" (%d)\n", name, rc);
+		return -1;
+	}
+	im->nids = 0;
+	if (store_email_list(im->st, im->account, im->mailbox, have_cb, im) != STORE_OK)
+		return -1;
+	if (im->nids)
+		qsort(im->ids, im->nids, 32, id_cmp);
+	return 0;
+}
+
+/* ---- mbox ---- */
+
+static int import_mbox(struct imp *im, const char *path, const char *mailbox)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t off = 0;
+	struct mbox_msg m;
+
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		fprintf(stderr, "tern: cannot read %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (open_mailbox(im, mailbox) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	const char *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	while (!im->fatal && mbox_next(p, (size_t)sb.st_size, &off, &m))
+		add_message(im, m.body, m.body_len, 1, 0, NULL, m.date);
+	flush(im);
+	munmap((void *)p, (size_t)sb.st_size);
+	return im->fatal ? -1 : 0;
+}
+
+/* Whether path is an mbox: its first line is a From_ line. */
+static int looks_mbox(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int yes = 0;
+	if (f && fgets(line, sizeof line, f)) {
+		size_t n = strcspn(line, "\r\n");
+		yes = mbox_is_from_line(line, n);
+	}
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+/* ---- Maildir ---- */
+
+static void load_keywords(const char *folder, char kw[26][256])
+{
+	char path[4200], line[400];
+	snprintf(path, sizeof path, "%s/dovecot-keywords", folder);
+	for (int i = 0; i < 26; i++)
+		kw[i][0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		char *end;
+		long i = strtol(line, &end, 10);
+		if (end == line || *end != ' ' || i < 0 || i > 25)
+			continue;
+		end++;
+		end[strcspn(end, "\r\n")] = '\0';
+		snprintf(kw[i], sizeof kw[i], "%s", end);
+	}
+	fclose(f);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int import_maildir(struct imp *im, const char *folder, const char *mailbox)
+{
+	char kwnames[26][256];
+	static const char *const subs[] = {"cur", "new"};
+
+	if (open_mailbox(im, mailbox) != 0)
+		return -1;
+	load_keywords(folder, kwnames);
+	for (int s = 0; s < 2 && !im->fatal; s++) {
+		char dir[4200];
+		snprintf(dir, sizeof dir, "%s/%s", folder, subs[s]);
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		if (!d)
+			continue;
+		/* Sorted by name: the unique part starts with the delivery time,
+		 * so the order of arrival is kept (and with it the UIDs' order). */
+		char **names = NULL;
+		size_t n = 0;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			names = realloc(names, (n + 1) * sizeof *names);
+			if (!names)
+				abort();
+			names[n++] = strdup(de->d_name);
+		}
+		closedir(d);
+		if (n)
+			qsort(names, n, sizeof *names, name_cmp);
+		for (size_t i = 0; i < n; i++) {
+			char path[4500];
+			struct stat sb;
+			unsigned flags;
+			uint32_t kwbits;
+			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (im->fatal || fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+			    (uint64_t)sb.st_size > MSG_MAX) {
+				if (fd >= 0)
+					close(fd);
+				free(names[i]);
+				continue;
+			}
+			char *buf = malloc((size_t)sb.st_size + 1);
+			ssize_t got = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
+			close(fd);
+			if (got == sb.st_size) {
+				char others[KW_OUT];
+				size_t on = 0;
+				others[0] = '\0';
+				maildir_info_parse(names[i], strlen(names[i]), &flags, &kwbits);
+				for (int k = 0; k < 26; k++)
+					if ((kwbits & (1u << k)) && kwnames[k][0] &&
+					    on + strlen(kwnames[k]) + 2 < sizeof others) {
+						on += (size_t)snprintf(others + on, sizeof others - on, "%s%s",
+						                       on ? " " : "", kwnames[k]);
+					}
+				add_message(im, buf, (size_t)got, 0, flags, others, sb.st_mtime);
+			} else {
+				im->failed++;
+			}
+			free(buf);
+			free(names[i]);
+		}
+		free(names);
+	}
+	flush(im);
+	return im->fatal ? -1 : 0;
+}
+
+static int is_maildir(const char *dir)
+{
+	char p[4200];
+	struct stat sb;
+	if ((size_t)snprintf(p, sizeof p, "%s/cur", dir) >= sizeof p)
+		return 0;
+	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Maildir++: PATH is INBOX, PATH/.A.B the mailbox A/B. */
+static int import_maildirpp(struct imp *im, const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	int rc = import_maildir(im, root, "INBOX");
+
+	if (!d)
+		return -1;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char path[4200];
+		if (de->d_name[0] != '.' || de->d_name[1] == '\0' || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
+		if (!is_maildir(path))
+			continue;
+		struct buf name;
+		buf_init(&name, 2048);
+		char tmp[1024];
+		snprintf(tmp, sizeof tmp, "%s", de->d_name + 1);
+		for (char *p = tmp; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		if (imap_utf7_to_utf8(str_c(tmp), &name) != 0 || buf_append(&name, "", 1) != 0) {
+			fprintf(stderr, "tern: skipping %s: not a modified UTF-7 folder name\n", path);
+			buf_free(&name);
+			continue;
+		}
+		rc = import_maildir(im, path, buf_data(&name));
+		buf_free(&name);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Any other tree: Maildirs and mbox files named by their paths. */
+static int import_tree(struct imp *im, const char *root, const char *rel, int depth)
+{
+	char path[4200];
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel);
+	if (depth > 16 || (d = opendir(path)) == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char sub[4200], relsub[2048], name[2048];
+		struct stat sb;
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= sizeof sub)
+			continue;
+		snprintf(relsub, sizeof relsub, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+		if (stat(sub, &sb) != 0)
+			continue;
+		/* The mailbox name: the path, without mbox suffixes. */
+		snprintf(name, sizeof name, "%s", relsub);
+		for (char *p; (p = strstr(name, ".sbd/")) != NULL;)
+			memmove(p, p + 4, strlen(p + 4) + 1);
+		size_t nl = strlen(name);
+		if (nl > 5 && (strcmp(name + nl - 5, ".mbox") == 0))
+			name[nl - 5] = '\0';
+		else if (nl > 4 && strcmp(name + nl - 4, ".mbx") == 0)
+			name[nl - 4] = '\0';
+		if (strcasecmp(name, "inbox") == 0)
+			snprintf(name, sizeof name, "INBOX");
+		if (S_ISDIR(sb.st_mode)) {
+			if (is_maildir(sub))
+				rc = import_maildir(im, sub, name);
+			if (rc == 0 && strcmp(de->d_name, "cur") != 0 && strcmp(de->d_name, "new") != 0 &&
+			    strcmp(de->d_name, "tmp") != 0)
+				rc = import_tree(im, root, relsub, depth + 1);
+		} else if (S_ISREG(sb.st_mode) && looks_mbox(sub)) {
+			rc = import_mbox(im, sub, name);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int cli_import(const struct config *cfg, int argc, char **argv)
+{
+	const char *email = NULL, *path = NULL, *mailbox = NULL;
+	struct stat sb;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--mailbox") == 0 && i + 1 < argc)
+			mailbox = argv[++i];
+		else if (argv[i][0] == '-')
+			goto usage;
+		else if (!email)
+			email = argv[i];
+		else if (!path)
+			path = argv[i];
+		else
+			goto usage;
+	}
+	if (!email || !path)
+		goto usage;
+	if (stat(path, &sb) != 0) {
+		fprintf(stderr, "tern: cannot read %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	struct store *st = cli_store_open(cfg, 0);
+	if (!st)
+		return 1;
+	struct imp *im = calloc(1, sizeof *im);
+	im->p = calloc(IMPORT_CHAIN, sizeof *im->p);
+	if (!im || !im->p)
+		abort();
+	im->st = st;
+	if (store_account_id(st, email, &im->account) != STORE_OK) {
+		fprintf(stderr, "tern: no account %s\n", email);
+		store_close(&st);
+		free(im->p);
+		free(im);
+		return 1;
+	}
+	cli_progress_init(&im->pr, "import");
+	int rc;
+	if (S_ISREG(sb.st_mode))
+		rc = import_mbox(im, path, mailbox ? mailbox : "INBOX");
+	else if (mailbox) {
+		fprintf(stderr, "tern: --mailbox is for an mbox file\n");
+		rc = -1;
+	} else if (is_maildir(path))
+		rc = import_maildirpp(im, path);
+	else
+		rc = import_tree(im, path, "", 0);
+	flush(im);
+	printf("%s: %llu imported, %llu already there, %llu failed\n", email,
+	       (unsigned long long)im->imported, (unsigned long long)im->skipped,
+	       (unsigned long long)im->failed);
+	int code = rc != 0 || im->fatal ? 1 : 0;
+	store_close(&st);
+	free(im->ids);
+	free(im->p);
+	free(im);
+	return code;
+usage:
+	fprintf(stderr, "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs or mbox files, an mbox file)\n");
+	return 2;
+}

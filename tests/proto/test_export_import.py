@@ -1,0 +1,131 @@
+"""tern import and tern export (issue 35): a real Debian Dovecot is filled
+over IMAP with varied messages (the MIME corpus, flags, keywords, nested
+folders, a UTF-8 folder name, internal dates); `tern import` of Dovecot's
+own Maildir gives the same messages byte for byte, with the same flags,
+keywords and internal dates, in the same folders; a second run imports
+nothing. Then `tern export` as Maildir and as mbox, each imported into
+another account, gives the same mail again."""
+import imaplib
+import os
+import re
+import shutil
+import tempfile
+import time
+
+import dovecot_peer
+from harness import Server
+from test_imap import ACCOUNTS, BOB, CAROL, ctx
+
+DAVE, DAVE_PW = "dave@example.test", "dave-pw-1"
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fetch_corpus")
+# Dovecot's names (Maildir++: "." separates) and tern's.
+FOLDERS = [("INBOX", "INBOX"), ("Work", "Work"), ("Work.Projects", "Work/Projects"),
+           ("&AMk-t&AOk-", "&AMk-t&AOk-")]  # Été, in modified UTF-7 on the wire
+FLAGSETS = ["", "\\Seen", "\\Seen \\Answered", "\\Flagged $Label1", "\\Draft", "\\Seen Later $Label1",
+            "\\Seen \\Deleted"]
+
+
+def messages():
+    out = []
+    for n in sorted(os.listdir(CORPUS)):
+        with open(os.path.join(CORPUS, n), "rb") as fh:
+            raw = fh.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        out.append(raw)
+    for i in range(12):
+        out.append(("From: Someone <s%d@remote.test>\r\nTo: bob@example.test\r\nSubject: plain %d "
+                    "\u00e9t\u00e9\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    "Content-Transfer-Encoding: 8bit\r\n\r\nLine %d \u00e9\r\nFrom the start of a line\r\n"
+                    ">From quoted already\r\n" % (i, i, i)).encode() + b"x" * (i * 300) + b"\r\n")
+    return out
+
+
+def state(host, port, user, pw, folders, ssl=False):
+    """{folder: sorted [(bytes, flags, internal date)]}."""
+    m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx()) if ssl else imaplib.IMAP4(host, port)
+    m.login(user, pw)
+    out = {}
+    for f in folders:
+        typ, data = m.select('"%s"' % f, readonly=True)
+        assert typ == "OK", (f, data)
+        rows = []
+        if int(data[0]) > 0:
+            typ, data = m.fetch("1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
+            for d in data:
+                if isinstance(d, tuple):
+                    flags = re.search(rb"FLAGS \(([^)]*)\)", d[0]).group(1).decode()
+                    flags = frozenset(x.lower() for x in flags.split() if x != "\\Recent")
+                    date = time.mktime(imaplib.Internaldate2tuple(d[0]))
+                    rows.append((d[1], flags, date))
+        out[f] = sorted(rows, key=lambda r: (r[0], sorted(r[1]), r[2]))
+    m.logout()
+    return out
+
+
+def imported(r):
+    return int(re.search(rb": (\d+) imported", r.stdout).group(1))
+
+
+def test_import_dovecot_maildir_export_round_trip():
+    if not dovecot_peer.available():
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-export-")
+    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW)], imap=True)
+    try:
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
+            m = imaplib.IMAP4("127.0.0.1", dc.port)
+            m.login("alice", "alice-pw")
+            for f, _ in FOLDERS[1:]:
+                assert m.create(f)[0] == "OK", f
+            msgs = messages()
+            k = 0
+            for fi, (f, _) in enumerate(FOLDERS):
+                for j, raw in enumerate(msgs):
+                    if (j + fi) % 3 == 0 and fi:
+                        continue  # not every message everywhere
+                    flags = FLAGSETS[k % len(FLAGSETS)]
+                    date = imaplib.Time2Internaldate(1600000000 + k * 86413)
+                    typ, data = m.append(f, "(%s)" % flags if flags else None, date, raw)
+                    assert typ == "OK", data
+                    k += 1
+            m.logout()
+            want = state("127.0.0.1", dc.port, "alice", "alice-pw", [f for f, _ in FOLDERS])
+            maildir = os.path.join(dc.tmp, "mail", "alice")
+            copy = os.path.join(tmp, "dovecot-maildir")
+            shutil.copytree(maildir, copy)
+
+        # Dovecot's Maildir into bob: the same folders, bytes, flags, dates.
+        r = s.cli("import", BOB, copy)
+        assert imported(r) == k, r.stdout
+        got = state("127.0.0.1", s.imaps_port, BOB, "bob-pw-1", [t for _, t in FOLDERS], ssl=True)
+        for f, t in FOLDERS:
+            assert len(got[t]) == len(want[f]), (t, len(got[t]), len(want[f]))
+            for a, b in zip(got[t], want[f]):
+                assert a[0] == b[0], (t, a[0][:200], b[0][:200])
+                assert a[1] == b[1], (t, a[1], b[1])
+                assert a[2] == b[2], (t, a[2], b[2])
+        # Idempotent: a second run imports nothing.
+        r = s.cli("import", BOB, copy)
+        assert imported(r) == 0 and b"%d already there" % k in r.stdout, r.stdout
+
+        # Export as Maildir and as mbox, import each elsewhere: equal again.
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out)
+        s.cli("export", BOB, os.path.join(tmp, "outm"), "--format", "mbox")
+        assert os.path.exists(os.path.join(out, BOB, "account.json"))
+        r = s.cli("import", CAROL, os.path.join(out, BOB))
+        assert imported(r) == k, r.stdout
+        r = s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))
+        assert imported(r) == k, r.stdout
+        assert imported(s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))) == 0
+        names = [t for _, t in FOLDERS]
+        for who, pw in ((CAROL, "carol-pw-1"), (DAVE, DAVE_PW)):
+            again = state("127.0.0.1", s.imaps_port, who, pw, names, ssl=True)
+            for t in names:
+                assert len(again[t]) == len(got[t]), (who, t, len(again[t]), len(got[t]))
+                extra = set(again[t]) - set(got[t])
+                missing = set(got[t]) - set(again[t])
+                assert not extra and not missing, (who, t, [(x[0][:300], x[1]) for x in extra],
+                                                   [(x[0][:300], x[1]) for x in missing])
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
