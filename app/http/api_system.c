@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "admin/admin_meta.h"
+#include "acme/acme.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -242,11 +243,26 @@ static void write_settings(struct http_ctx *x)
 		jw_kint(&w, "not_before", tls_conf_not_before(tc));
 		jw_kint(&w, "not_after", na);
 		jw_kint(&w, "days_left", (na - now) / 86400);
+		jw_kstr(&w, "issuer", tls_conf_issuer(tc));
+		jw_kstr(&w, "names", tls_conf_names(tc));
+		jw_kbool(&w, "self_signed", tls_conf_self_signed(tc));
 		jw_obj_end(&w);
 		tls_conf_unref(&tc);
 	} else {
 		jw_null(&w);
 	}
+	struct acme_status as;
+	acme_status_get(&as);
+	jw_key(&w, "acme");
+	jw_obj_begin(&w);
+	jw_kbool(&w, "enabled", as.enabled);
+	jw_kstr(&w, "state", as.enabled ? as.state : "off");
+	jw_kstr(&w, "directory", as.directory);
+	jw_kstr(&w, "challenge", as.challenge);
+	jw_kstr(&w, "last_error", as.last_error);
+	jw_kint(&w, "last_success", as.last_success);
+	jw_kint(&w, "next_run", as.next_run);
+	jw_obj_end(&w);
 	jw_kbool(&w, "restart_required", api_restart_required());
 	jw_obj_end(&w);
 }

@@ -161,6 +161,12 @@ void tls_conf_unref(struct tls_conf **conf);
 
 /* Leaf subject CN, printable ASCII ('?' for other bytes); "" when none. Lives as long as conf. */
 const char *tls_conf_subject(const struct tls_conf *conf);
+/* Leaf issuer CN, printable ASCII; "" when none. Lives as long as conf. */
+const char *tls_conf_issuer(const struct tls_conf *conf);
+/* Leaf subjectAltName DNS names, comma-separated ("" when none). Lives as long as conf. */
+const char *tls_conf_names(const struct tls_conf *conf);
+/* 1 when the leaf's issuer is its subject (a self-signed certificate), else 0. */
+int tls_conf_self_signed(const struct tls_conf *conf);
 /* "ec-p256", "ec-p384", "ec-p521" or "rsa-<bits>". Lives as long as conf. */
 const char *tls_conf_key_desc(const struct tls_conf *conf);
 /* BR_KEYTYPE_EC or BR_KEYTYPE_RSA. */

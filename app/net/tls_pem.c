@@ -297,10 +297,44 @@ static void dn_cn(struct der dn, char *out, size_t outsz)
 	}
 }
 
-/* Subject CN and validity of a certificate. */
+/* The dNSNames of the subjectAltName in [3] extensions, comma-separated, printable ASCII. */
+static void san_names(struct der ext3, char *out, size_t outsz)
+{
+	static const unsigned char oid_san[] = {0x55, 0x1D, 0x11};
+	struct der exts, ext, oid, val, names, name;
+	unsigned tag;
+	size_t o = 0;
+
+	if (der_next(&ext3, &tag, &exts) || tag != 0x30)
+		return;
+	while (exts.len > 0) {
+		if (der_next(&exts, &tag, &ext) || tag != 0x30 || der_next(&ext, &tag, &oid) ||
+		    tag != 0x06)
+			return;
+		if (oid.len != sizeof oid_san || memcmp(oid.p, oid_san, sizeof oid_san) != 0)
+			continue;
+		if (der_next(&ext, &tag, &val))
+			return;
+		if (tag == 0x01 && der_next(&ext, &tag, &val)) /* critical */
+			return;
+		if (tag != 0x04 || der_next(&val, &tag, &names) || tag != 0x30)
+			return;
+		while (names.len > 0 && der_next(&names, &tag, &name) == 0) {
+			if (tag != 0x82 || o + name.len + 2 >= outsz)
+				continue;
+			if (o > 0)
+				out[o++] = ',';
+			for (size_t i = 0; i < name.len; i++)
+				out[o++] = name.p[i] > 0x20 && name.p[i] < 0x7F ? (char)name.p[i] : '?';
+			out[o] = '\0';
+		}
+	}
+}
+
+/* Subject and issuer CN, validity and names of a certificate. */
 static int cert_info(const unsigned char *data, size_t len, struct tls_conf *conf)
 {
-	struct der in = {data, len}, cert, tbs, v, validity;
+	struct der in = {data, len}, cert, tbs, v, validity, issuer;
 	unsigned tag;
 
 	if (der_next(&in, &tag, &cert) || tag != 0x30)
@@ -315,7 +349,7 @@ static int cert_info(const unsigned char *data, size_t len, struct tls_conf *con
 		return -1;
 	if (der_next(&tbs, &tag, &v) || tag != 0x30) /* signature algorithm */
 		return -1;
-	if (der_next(&tbs, &tag, &v) || tag != 0x30) /* issuer */
+	if (der_next(&tbs, &tag, &issuer) || tag != 0x30)
 		return -1;
 	if (der_next(&tbs, &tag, &validity) || tag != 0x30)
 		return -1;
@@ -326,6 +360,16 @@ static int cert_info(const unsigned char *data, size_t len, struct tls_conf *con
 	if (der_next(&tbs, &tag, &v) || tag != 0x30) /* subject */
 		return -1;
 	dn_cn(v, conf->subject, sizeof conf->subject);
+	dn_cn(issuer, conf->issuer, sizeof conf->issuer);
+	conf->self_signed = issuer.len == v.len && memcmp(issuer.p, v.p, v.len) == 0;
+	conf->names[0] = '\0';
+	/* subjectPublicKeyInfo, optional unique IDs, then [3] extensions. */
+	while (tbs.len > 0 && der_next(&tbs, &tag, &v) == 0) {
+		if (tag == 0xA3) {
+			san_names(v, conf->names, sizeof conf->names);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -716,6 +760,21 @@ int64_t tls_conf_not_before(const struct tls_conf *conf)
 int64_t tls_conf_not_after(const struct tls_conf *conf)
 {
 	return conf->not_after;
+}
+
+const char *tls_conf_issuer(const struct tls_conf *conf)
+{
+	return conf->issuer;
+}
+
+const char *tls_conf_names(const struct tls_conf *conf)
+{
+	return conf->names;
+}
+
+int tls_conf_self_signed(const struct tls_conf *conf)
+{
+	return conf->self_signed;
 }
 
 const char *tls_conf_source(const struct tls_conf *conf)

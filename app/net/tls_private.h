@@ -28,6 +28,9 @@ struct tls_conf {
 	size_t key_data_len;
 	int64_t not_before, not_after;
 	char subject[256];
+	char issuer[256];  /* issuer CN */
+	char names[1024];  /* subjectAltName dNSNames, comma-separated */
+	int self_signed;   /* issuer DN == subject DN */
 	char key_desc[16];
 	char source[512];
 };

@@ -27,6 +27,18 @@ import tempfile
 import time
 
 from harness import Server, free_port
+from httpc import Api
+
+ADMIN_PW = "admin-password-1"
+
+
+def settings(s):
+    a = Api(s)
+    st, _, body = a.login(ADMIN_PW)
+    assert st == 200, body
+    st, _, body = a.call("GET", "/settings")
+    assert st == 200, body
+    return body
 
 HOST = "mail.acme.test"
 
@@ -133,6 +145,7 @@ def served_cert(port, name=HOST):
 
 def acme_server(pebble, challenge, extra=None):
     env = {"TERN_HOSTNAME": HOST, "TERN_ACME_EMAIL": "admin@acme.test",
+           "TERN_ADMIN_PASSWORD": ADMIN_PW,
            "TERN_ACME_DIRECTORY": pebble.directory, "TERN_ACME_CHALLENGE": challenge,
            "TERN_TLS_CA_FILE": pebble.ca}
     env.update(extra or {})
@@ -161,6 +174,13 @@ def run_challenge(challenge):
         s.start()
         wait_cert(s, pebble)
         serial = check_served(s)
+        # The web admin's Settings page data: issuer, names, not self-signed, ACME idle.
+        js = settings(s)
+        assert "Pebble" in js["tls"]["issuer"], js["tls"]
+        assert js["tls"]["names"] == HOST and js["tls"]["self_signed"] is False, js["tls"]
+        assert js["acme"]["enabled"] and js["acme"]["state"] == "idle", js["acme"]
+        assert js["acme"]["challenge"] == challenge and js["acme"]["last_error"] == ""
+        assert js["acme"]["next_run"] > time.time() + 86400 * 30, js["acme"]
         # Unnamed or other SNI: the ACME certificate is the default too.
         assert "Pebble" in served_cert(s.imaps_port, "other.example")[0]
         # A restart loads it from the store: no new order.
@@ -181,6 +201,18 @@ def test_acme_tls_alpn_01():
 
 def test_acme_http_01():
     run_challenge("http-01")
+
+
+def test_without_acme_the_settings_warn_self_signed():
+    s = Server(http=True, env={"TERN_ADMIN_PASSWORD": ADMIN_PW, "TERN_HOSTNAME": HOST})
+    try:
+        js = settings(s)
+        assert js["tls"]["self_signed"] is True and js["tls"]["names"] == HOST, js["tls"]
+        assert js["tls"]["issuer"] == HOST
+        assert js["acme"]["enabled"] is False and js["acme"]["state"] == "off", js["acme"]
+    finally:
+        s.stop()
+        s.cleanup()
 
 
 def test_acme_renewal_swaps_without_dropping_connections():

@@ -914,6 +914,10 @@ static void test_sni_alpn(void)
 	CHECK(memmem(dc, lc, ext, sizeof ext) != NULL);
 	CHECK(memmem(dc, lc, id, sizeof id) != NULL);
 	CHECK(memmem(da, la, ext, sizeof ext) == NULL);
+	/* What the Settings page shows. */
+	CHECK(tls_conf_self_signed(a));
+	CHECK_EQ_STR(tls_conf_names(a), "a.example.test");
+	CHECK_EQ_STR(tls_conf_issuer(a), "a.example.test");
 
 	/* Default conf for every name until b is put under its name. */
 	CHECK(hs_alpn(a, da, la, "a.example.test", NULL));

@@ -19,7 +19,7 @@ export function Settings() {
 				<>
 					{d.restart_required ? <Notice kind="info">Some stored settings differ from the running ones: they take effect when tern restarts.</Notice> : null}
 					<ServerForm settings={d} onSaved={s.reload} />
-					<Certificate tls={d.tls} />
+					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
 				</>
 			) : null}
@@ -87,20 +87,48 @@ function ServerForm({ settings, onSaved }) {
 	);
 }
 
-function Certificate({ tls }) {
+const ACME_STATES = {
+	off: 'off',
+	starting: 'starting',
+	ordering: 'asking the CA for a certificate',
+	idle: 'certificate in use',
+	failed: 'last attempt failed',
+};
+
+function Certificate({ tls, acme }) {
 	if (!tls)
 		return null;
 	const soon = tls.days_left !== undefined && tls.days_left < 14;
+	const a = acme || {};
 	return (
 		<section class="card" data-testid="certificate">
 			<h2>TLS certificate</h2>
+			{tls.self_signed && (
+				<p class="error-text" data-testid="self-signed-warning">
+					This certificate is self-signed: mail clients will warn about it and other servers cannot verify it.
+					Set TERN_ACME_EMAIL to get one from Let's Encrypt, or TERN_TLS_CERT and TERN_TLS_KEY to use your own.
+				</p>
+			)}
 			<dl class="pairs">
 				<dt>Subject</dt><dd>{tls.subject}</dd>
+				<dt>Names</dt><dd>{tls.names || '(none)'}</dd>
+				<dt>Issuer</dt><dd>{tls.issuer}{tls.self_signed ? ' (self-signed)' : ''}</dd>
 				<dt>Key</dt><dd>{tls.key}</dd>
 				<dt>Source</dt><dd>{tls.source}</dd>
 				<dt>Chain length</dt><dd>{tls.chain}</dd>
 				<dt>Valid from</dt><dd>{dateTime(tls.not_before)}</dd>
 				<dt>Expires</dt><dd class={soon ? 'error-text' : ''}>{dateTime(tls.not_after)} ({tls.days_left} days left)</dd>
+			</dl>
+			<h3>ACME</h3>
+			<dl class="pairs" data-testid="acme">
+				<dt>State</dt><dd>{ACME_STATES[a.state] || a.state || 'off'}</dd>
+				{a.enabled && [
+					<dt key="d">Directory</dt>, <dd key="dv">{a.directory}</dd>,
+					<dt key="c">Challenge</dt>, <dd key="cv">{a.challenge}</dd>,
+					<dt key="n">{a.state === 'failed' ? 'Next attempt' : 'Renewal'}</dt>,
+					<dd key="nv">{a.next_run ? dateTime(a.next_run) : '-'}</dd>,
+				]}
+				{a.last_error && [<dt key="e">Last error</dt>, <dd key="ev" class="error-text">{a.last_error}</dd>]}
 			</dl>
 		</section>
 	);
