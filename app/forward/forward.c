@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "admin/admin_secret.h"
+#include "auth/arc.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/rate.h"
@@ -90,6 +91,22 @@ int forward_scan(const char *msg, size_t len, const char *addr, unsigned *receiv
 			(*received_r)++;
 		else if (addr && !found && str_eq_ci_c(f.name, "Delivered-To"))
 			found = names(f.value, addr);
+	}
+	rfc5322_clear(&p);
+	return found;
+}
+
+int forward_has_arc(const char *msg, size_t len)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	int found = 0;
+
+	rfc5322_init(&p);
+	while (!found && rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		found = arc_field_kind(f.raw) != ARC_F_NONE;
 	}
 	rfc5322_clear(&p);
 	return found;

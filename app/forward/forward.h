@@ -71,6 +71,10 @@ void forward_rate_record(const char *alias, uint64_t now_ms);
  */
 int forward_scan(const char *msg, size_t len, const char *addr, unsigned *received_r);
 
+/* 1 when msg's header section has any ARC field (ARC-Seal,
+ * ARC-Message-Signature, ARC-Authentication-Results), else 0. */
+int forward_has_arc(const char *msg, size_t len);
+
 /*
  * The envelope sender of a forwarded copy, into out (outsz octets):
  * "" for the null sender; sender itself when sender_local (one of our

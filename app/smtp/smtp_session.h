@@ -105,6 +105,8 @@ struct smtp_tx {
 	struct dns_resolver spf_resolver; /* must outlive spf_run */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 	struct smtp_fwd *fwd; /* the forwarded copy's queue entry (smtp_forward.c), or NULL */
+	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
+	int spf_waiting;      /* end of data waits for the SPF check (smtp_tx_spf_ready) */
 };
 
 struct smtp_session {
@@ -181,6 +183,9 @@ int smtp_tx_feed_data(struct smtp_session *s);
 int smtp_tx_feed_bdat(struct smtp_session *s);
 /* The message is complete: checks it and hands it to the store, or replies an error. */
 void smtp_tx_finish(struct smtp_session *s);
+/* The SPF check ended: a message that waited for it at the end of data
+ * (one that is forwarded) goes on to the store. */
+void smtp_tx_spf_ready(struct smtp_session *s);
 /* The store or the queue answered (after the reply was queued): ends the
  * transaction and resumes reading, or frees the session when it is gone. */
 void smtp_tx_committed(struct smtp_session *s);

@@ -28,6 +28,7 @@ static void spf_done(void *arg, struct spf_eval *e)
 	log_info("smtp", s->id, "event=spf identity=mailfrom result=%s domain=%s reason=%s",
 		 s->tx.spf_result, log_q(spf_eval_domain(e), d, sizeof(d)),
 		 log_q(spf_eval_reason(e), q, sizeof(q)));
+	smtp_tx_spf_ready(s); /* a forwarded message waiting for this */
 }
 
 void smtp_spf_start(struct smtp_session *s)

@@ -472,6 +472,27 @@ static void prepare_done(void *arg)
 	store_submit(s);
 }
 
+/* The message is complete and checked: prepare it (inline, or on the
+ * worker pool when big) and hand it to the store. */
+static void deliver_prepared(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	/* A forwarded copy is sealed (an RSA signature, ARC): never inline. */
+	if (tx->data.len <= WORKER_MESSAGE_BYTES && !tx->fwd_pending) {
+		prepare(s);
+		store_submit(s);
+		return;
+	}
+	struct prepare_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->wj.fn = prepare_run;
+	j->wj.done = prepare_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	worker_submit(&j->wj);
+}
+
 static void deliver(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
@@ -493,16 +514,20 @@ static void deliver(struct smtp_session *s)
 	/* Nothing more is read until the store answered: the reply to this
 	 * message must come before any reply to what is pipelined behind it. */
 	conn_pause_read(s->conn, 1);
-	if (tx->data.len <= WORKER_MESSAGE_BYTES) {
-		prepare(s);
-		store_submit(s);
+	/* A forwarded copy carries what SPF found (its ARC set, whether a
+	 * notice may go back to the sender): wait for a check still running.
+	 * It ends within its own DNS budget; spf_done resumes us. */
+	if (tx->fwd_pending && tx->spf_run) {
+		tx->spf_waiting = 1;
 		return;
 	}
-	struct prepare_job *j = xcalloc(1, sizeof(*j));
-	j->s = s;
-	j->wj.fn = prepare_run;
-	j->wj.done = prepare_done;
-	j->wj.arg = j;
-	j->wj.loop = s->loop;
-	worker_submit(&j->wj);
+	deliver_prepared(s);
+}
+
+void smtp_tx_spf_ready(struct smtp_session *s)
+{
+	if (!s->tx.spf_waiting)
+		return;
+	s->tx.spf_waiting = 0;
+	deliver_prepared(s);
 }

@@ -18,8 +18,11 @@ the outside world, all shared by the checks of one test.
   local one; more than 50 Received fields is refused too.
 - TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1.
 
-The ARC set on forwarded copies is not checked: ARC sealing is not on
-main yet (smtp_forward.c says so)."""
+- The forwarded copy carries an ARC set (i=1, cv=none) sealed with the
+  domain's DKIM key, which dkimpy's ARC verifier (Debian's python3-dkim,
+  keys from the same DNS server) finds cv=pass; a message that arrives
+  with ARC sets of its own is forwarded unsealed (its chain is not
+  validated on arrival yet: smtp_forward.c)."""
 import json
 import re
 import smtplib
@@ -45,6 +48,46 @@ for c in req["checks"]:
     out.append(spf.check2(i=c["ip"], s=c["sender"], h=c["helo"])[0])
 print(json.dumps(out))
 """
+
+
+ARC_CHECK = r"""
+import json, sys
+import dkim
+import dns.resolver
+req = json.load(sys.stdin)
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = req["port"]
+def txt(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    try:
+        return b"".join(b"".join(x.strings) for x in r.resolve(name.rstrip("."), "TXT"))
+    except Exception:
+        return None
+cv, _, why = dkim.arc_verify(req["msg"].encode("latin-1"), dnsfunc=txt)
+print(json.dumps([cv.decode() if isinstance(cv, bytes) else str(cv), str(why)]))
+"""
+
+
+def arc_result(dns_port, msg):
+    """dkimpy's ARC verdict (cv, reason) on msg, keys from our DNS server."""
+    req = {"port": dns_port, "msg": msg.decode("latin-1")}
+    p = subprocess.run([SYSTEM_PYTHON, "-c", ARC_CHECK], input=json.dumps(req), text=True,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def dkim_zone(srv, domain):
+    """The DKIM key records `tern domain dns` tells the user to publish."""
+    out = {}
+    for line in srv.cli("domain", "dns", domain).stdout.decode().splitlines():
+        m = re.match(r"(\S+\._domainkey\.\S+?)\.?\tIN\tTXT\t(.*)$", line)
+        if m:
+            value = "".join(re.findall(r'"([^"]*)"', m.group(2)))
+            out[m.group(1)] = {"TXT": ['" "'.join(value[i:i + 255] for i in range(0, len(value), 255))]}
+    assert out, "no DKIM records"
+    return out
 
 
 def spf_results(dns_port, checks):
@@ -104,6 +147,8 @@ def test_forward_srs_bounce_loop_rate():
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
+        zone.update(dkim_zone(srv, "example.test"))
+        dns.zone(zone)
         for alias, target in [("fwd@example.test", "bob@example.test"),
                               ("fwd@example.test", "dest@remote.test"),
                               ("away@example.test", "far@remote.test"),
@@ -121,13 +166,22 @@ def test_forward_srs_bounce_loop_rate():
         srs = m["from"]
         assert re.fullmatch(r"SRS0=[A-Za-z0-9_-]{6}=[A-Z2-7]{2}=origin\.test=alice@example\.test", srs), srs
         head = m["data"].split(b"\r\n\r\n", 1)[0]
-        assert head.startswith(b"Delivered-To: fwd@example.test\r\nReceived: from mta.origin.test"), head
+        # The ARC set on top (AS, AMS, AAR), then our Delivered-To and Received.
+        assert re.match(rb"ARC-Seal: i=1; .*cv=none", head), head
+        assert re.search(rb"\r\nARC-Authentication-Results: i=1; mx\.example\.test; arc=none;"
+                         rb"\s+spf=pass smtp\.mailfrom=alice@origin\.test\r\n"
+                         rb"Delivered-To: fwd@example.test\r\nReceived: from mta.origin.test", head), head
+        cv = arc_result(dns.port, m["data"])
+        assert cv[0] == "pass", cv
+        # Tampered on the way: the seal no longer holds.
+        cv = arc_result(dns.port, m["data"].replace(b"Hello from origin.", b"Hello from mallory"))
+        assert cv[0] == "fail", cv
         assert b"Return-Path" not in head and b"Subject: m1" in head, head
         msgs = srv.messages(BOB[0])
         assert len(msgs) == 1, msgs
         assert b"Delivered-To" not in srv.raw(BOB[0], msgs[0][0]), "the local copy has no Delivered-To"
         assert srv.wait_log("event=forwarded"), srv.log_text()
-        assert re.search(r"event=forwarded .*rcpts=1 sender=\S*SRS0=\S+ srs=ok", srv.log_text()), [l for l in srv.log_text().splitlines() if "forwarded" in l]
+        assert re.search(r"event=forwarded .*rcpts=1 sender=\S*SRS0=\S+ srs=ok arc=sealed", srv.log_text()), [l for l in srv.log_text().splitlines() if "forwarded" in l]
 
         # SPF at the next hop: the SRS sender passes from tern's address,
         # the original sender would not have.
@@ -148,6 +202,17 @@ def test_forward_srs_bounce_loop_rate():
         codes, _ = send(srv, "", [srs.upper().replace("EXAMPLE.TEST", "example.test")], bounce,
                         source=ips[0])
         assert codes[0][0] == 250, codes
+
+        # A message with ARC sets of its own: forwarded unsealed (its chain
+        # is not validated on arrival yet), and said so in the log.
+        arcin = message("arcin", to="away@example.test",
+                        extra="ARC-Seal: i=1; a=rsa-sha256; cv=none; d=list.test; s=s; t=1; b=AAAA\r\n")
+        codes, end = send(srv, "alice@origin.test", ["away@example.test"], arcin)
+        assert end[0] == 250, end
+        got = remote.wait_messages(2)
+        assert len(got) == 2 and got[1]["data"].startswith(b"Delivered-To: away@example.test\r\n"), got
+        assert got[1]["data"].count(b"ARC-Seal:") == 1, got[1]
+        assert srv.wait_log("arc=skipped_chain")
 
         # Our own notice for a forwarded copy the next hop refused goes to
         # the SRS sender, that is to the original sender (its SPF passed).
@@ -196,10 +261,10 @@ def test_forward_srs_bounce_loop_rate():
                         message("r3"))
         assert codes[0][0] == 450 and codes[0][1].startswith(b"4.7.1"), codes
         assert codes[1][0] == 250, codes
-        # Everything forwarded reached the remote: m1, then busy@ three times.
-        got = remote.wait_messages(4)
-        assert len(got) == 4, [g["rcpts"] for g in got]
-        assert [g["rcpts"] for g in got[1:]] == [["busy@remote.test"]] * 3, got
+        # Everything forwarded reached the remote: m1, arcin, then busy@ three times.
+        got = remote.wait_messages(5)
+        assert len(got) == 5, [g["rcpts"] for g in got]
+        assert [g["rcpts"] for g in got[2:]] == [["busy@remote.test"]] * 3, got
     finally:
         if srv:
             srv.cleanup()

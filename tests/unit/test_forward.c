@@ -3,7 +3,8 @@
  * scan (Received count, our Delivered-To in any case, in brackets,
  * folded, and not in the body), the forwarded copy's sender (null,
  * local, SRS, kept when SRS cannot carry it), Return-Path stripping,
- * the per-alias rate window, and the key derived at forward_init.
+ * the per-alias rate window, the key derived at forward_init, and the
+ * ARC fields a message arrives with.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,15 @@ static void test_scan(void)
 	}
 	CHECK_EQ_INT(forward_scan("", 0, "a@b", &n), 0);
 	CHECK_EQ_INT(n, 0);
+
+	/* ARC fields in the header (any of the three, any case), not in the body. */
+	CHECK_EQ_INT(forward_has_arc(msg, sizeof msg - 1), 0);
+	static const char arc[] = "Subject: x\r\narc-authentication-results: i=1; a.test; none\r\n\r\n";
+	CHECK_EQ_INT(forward_has_arc(arc, sizeof arc - 1), 1);
+	static const char seal[] = "ARC-Seal: i=1; cv=none\r\n\r\n";
+	CHECK_EQ_INT(forward_has_arc(seal, sizeof seal - 1), 1);
+	static const char body[] = "Subject: x\r\n\r\nARC-Seal: i=1; cv=none\r\n";
+	CHECK_EQ_INT(forward_has_arc(body, sizeof body - 1), 0);
 }
 
 static void test_strip(void)
