@@ -53,6 +53,7 @@ struct imap_cmd_def {
 	" METADATA METADATA-SERVER" \
 	" CONTEXT=SEARCH" \
 	" CATENATE URL-PARTIAL" \
+	" NOTIFY" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -84,6 +85,7 @@ static void cmd_noop(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	/* NOOP and CHECK are the moments to tell about new and gone mail. */
 	imap_session_sync(s);
+	imap_notify_check(s);
 	imap_tagged(s, "OK %s completed.", cmd->id == IMAP_CMD_CHECK ? "Check" : "NOOP");
 }
 
@@ -151,6 +153,7 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_GETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
 	{ IMAP_CMD_SETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
 	{ IMAP_CMD_CANCELUPDATE, imap_cmd_cancelupdate, SELECTED },
+	{ IMAP_CMD_NOTIFY, imap_cmd_notify, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },

@@ -159,6 +159,12 @@ void imap_cmd_end(struct imap_session *s)
 	s->in_cmd = 0;
 	s->tag[0] = '\0';
 	arena_reset(s->cmd_arena);
+	if (s->notify_pending && s->notify && s->wait == IMAP_W_NONE) {
+		/* NOTIFY: what changed while the command ran. */
+		s->notify_pending = 0;
+		imap_notify_check(s);
+		arena_reset(s->cmd_arena);
+	}
 }
 
 /* The parser's limits for the session's state (see the top of the file). */
@@ -244,6 +250,18 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 	struct imap_session *s = arg;
 	if (s->wait == IMAP_W_IDLE && !s->conn_gone)
 		imap_idle_notify(s);
+	if (s->notify && !s->conn_gone) {
+		/* NOTIFY: at once when nothing runs (IDLE included), else when
+		 * the command ends. */
+		if ((!s->in_cmd && s->wait == IMAP_W_NONE) || s->wait == IMAP_W_IDLE) {
+			imap_notify_check(s);
+			if (!s->in_cmd)
+				arena_reset(s->cmd_arena);
+			imap_flush(s);
+		} else {
+			s->notify_pending = 1;
+		}
+	}
 }
 
 void imap_session_logged_in(struct imap_session *s)
@@ -272,6 +290,7 @@ void imap_session_free(struct imap_session *s)
 	imap_view_free(&s->view);
 	imap_searchres_clear(s);
 	imap_context_clear(s);
+	imap_notify_clear(s);
 	imap_parser_clear(&s->parser);
 	arena_free(&s->cmd_arena);
 	buf_free(&s->pend);

@@ -136,6 +136,8 @@ struct imap_session {
 	size_t saved_n;
 	int search_esearch; /* IMAP4rev2: plain SEARCH answers ESEARCH */
 	struct imap_context *contexts; /* SEARCH RETURN (UPDATE) kept up to date */
+	struct imap_notify *notify;    /* NOTIFY SET in effect, or NULL */
+	int notify_pending;            /* a change came while a command ran */
 
 	/* output produced in steps */
 	struct imap_fetch *fetch; /* FETCH being streamed */
@@ -367,6 +369,15 @@ void imap_context_update(struct imap_session *s, const uint32_t *before, size_t 
 void imap_context_clear(struct imap_session *s);
 /* CANCELUPDATE "tag" ... */
 void imap_cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* imap_notify.c: NOTIFY (RFC 5465) */
+struct imap_notify;
+void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd);
+/* Compares the account's mailboxes with the last look and writes what the
+ * NOTIFY events ask for (and syncs the selected mailbox for SELECTED). */
+void imap_notify_check(struct imap_session *s);
+/* Ends NOTIFY (NOTIFY NONE, session end). */
+void imap_notify_clear(struct imap_session *s);
 
 /* cmd_compress.c: COMPRESS DEFLATE (RFC 4978) */
 void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);

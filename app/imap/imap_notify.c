@@ -1,0 +1,419 @@
+/*
+ * imap_notify.c — NOTIFY (RFC 5465): the client names mailboxes and
+ * events, and the server tells it about them as they happen, also
+ * between commands and for mailboxes that are not selected.
+ *
+ * NOTIFY SET [STATUS] (filter events) ... | NOTIFY NONE. Filters:
+ * SELECTED, SELECTED-DELAYED, INBOXES (INBOX), PERSONAL (every mailbox
+ * of the account: the only namespace), SUBSCRIBED, SUBTREE mailbox(es),
+ * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
+ * events. Events served: MessageNew and MessageExpunge (together for the
+ * selected mailbox, RFC 5465 §5.2), FlagChange (there with both), MailboxName,
+ * SubscriptionChange; anything else is NO [BADEVENT (...)]; MessageNew
+ * fetch attributes are refused (BAD) rather than ignored.
+ *
+ * What goes out, as Dovecot sends it: for the selected mailbox, its
+ * EXISTS, EXPUNGE and FETCH FLAGS as soon as the change is committed (the
+ * sync IDLE does); for another mailbox whose counters changed, "* STATUS
+ * name (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)" (HIGHESTMODSEQ too under
+ * CONDSTORE); a new mailbox "* LIST () "/" name", a deleted one
+ * "* LIST (\NonExistent) "/" name", a renamed one with its OLDNAME
+ * extended data item (RFC 5465 §5.4), a subscription change
+ * "* LIST (\Subscribed) "/" name" or "* LIST () "/" name". With STATUS,
+ * each watched mailbox's STATUS goes out at once.
+ *
+ * How: a snapshot of the account's mailboxes (id, name, counters,
+ * subscribed) taken at NOTIFY SET and compared with a fresh one whenever
+ * the account's change feed fires and no command is under way (or IDLE
+ * waits), and at each NOOP. Memory: one entry per mailbox (the account's
+ * mailbox limit bounds it) and the filters (bounded by the command).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "imap/imap_session.h"
+#include "net/conn.h"
+
+#define EV_NEW 1u
+#define EV_EXPUNGE 2u
+#define EV_FLAGS 4u
+#define EV_NAME 8u
+#define EV_SUBS 16u
+
+enum filter_kind { F_SELECTED, F_SELECTED_DELAYED, F_INBOXES, F_PERSONAL, F_SUBSCRIBED, F_SUBTREE,
+		   F_MAILBOXES };
+
+struct filter {
+	enum filter_kind kind;
+	unsigned events;
+	char **names; /* SUBTREE, MAILBOXES: UTF-8 names, malloc'ed */
+	size_t nnames;
+};
+
+struct mbox_state {
+	uint32_t id, messages, uidnext, uidvalidity;
+	uint64_t hms;
+	int subscribed;
+	char *name; /* malloc'ed */
+};
+
+struct imap_notify {
+	struct filter *f;
+	size_t nf;
+	struct mbox_state *m;
+	size_t nm;
+};
+
+static void snapshot_free(struct mbox_state *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].name);
+	free(m);
+}
+
+void imap_notify_clear(struct imap_session *s)
+{
+	struct imap_notify *nt = s->notify;
+	if (!nt)
+		return;
+	for (size_t i = 0; i < nt->nf; i++) {
+		for (size_t k = 0; k < nt->f[i].nnames; k++)
+			free(nt->f[i].names[k]);
+		free(nt->f[i].names);
+	}
+	free(nt->f);
+	snapshot_free(nt->m, nt->nm);
+	free(nt);
+	s->notify = NULL;
+}
+
+struct snap_ctx {
+	struct mbox_state *m;
+	size_t n, cap;
+};
+
+static void snap_cb(void *arg, const struct store_mailbox_info *i)
+{
+	struct snap_ctx *c = arg;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 16;
+		c->m = xrealloc(c->m, c->cap * sizeof(*c->m));
+	}
+	c->m[c->n++] = (struct mbox_state){ .id = i->id, .messages = i->messages,
+					    .uidnext = i->uidnext, .uidvalidity = i->uidvalidity,
+					    .hms = i->highest_modseq, .subscribed = i->subscribed,
+					    .name = xstrndup(i->name, strlen(i->name)) };
+}
+
+static int snapshot(struct imap_session *s, struct mbox_state **m_r, size_t *n_r)
+{
+	struct snap_ctx c = { 0 };
+	if (store_mailbox_list(imap_store, s->account, snap_cb, &c) != STORE_OK) {
+		snapshot_free(c.m, c.n);
+		return -1;
+	}
+	*m_r = c.m;
+	*n_r = c.n;
+	return 0;
+}
+
+/* The events that apply to a (non-selected) mailbox: its first filter's. */
+static unsigned events_for(const struct imap_notify *nt, const struct mbox_state *m)
+{
+	for (size_t i = 0; i < nt->nf; i++) {
+		const struct filter *f = &nt->f[i];
+		int match = 0;
+		switch (f->kind) {
+		case F_SELECTED:
+		case F_SELECTED_DELAYED: break;
+		case F_INBOXES: match = strcmp(m->name, "INBOX") == 0; break;
+		case F_PERSONAL: match = 1; break;
+		case F_SUBSCRIBED: match = m->subscribed; break;
+		case F_SUBTREE:
+		case F_MAILBOXES:
+			for (size_t k = 0; k < f->nnames && !match; k++) {
+				size_t l = strlen(f->names[k]);
+				match = strcmp(m->name, f->names[k]) == 0 ||
+					(f->kind == F_SUBTREE && strncmp(m->name, f->names[k], l) == 0 &&
+					 m->name[l] == '/');
+			}
+			break;
+		}
+		if (match)
+			return f->events;
+	}
+	return 0;
+}
+
+static unsigned selected_events(const struct imap_notify *nt)
+{
+	for (size_t i = 0; i < nt->nf; i++)
+		if (nt->f[i].kind == F_SELECTED || nt->f[i].kind == F_SELECTED_DELAYED)
+			return nt->f[i].events;
+	return 0;
+}
+
+static int is_selected(const struct imap_session *s, uint32_t id)
+{
+	return s->state == IMAP_S_SELECTED && s->view.mailbox == id;
+}
+
+static void status_line(struct imap_session *s, const struct mbox_state *m, struct buf *out)
+{
+	static const struct imap_arg items[] = {
+		{ .type = IMAP_ARG_ATOM, .str = { "MESSAGES", 8 } },
+		{ .type = IMAP_ARG_ATOM, .str = { "UIDNEXT", 7 } },
+		{ .type = IMAP_ARG_ATOM, .str = { "UIDVALIDITY", 11 } },
+		{ .type = IMAP_ARG_ATOM, .str = { "UNSEEN", 6 } },
+		{ .type = IMAP_ARG_ATOM, .str = { "HIGHESTMODSEQ", 13 } },
+		{ .type = IMAP_ARG_END },
+	};
+	size_t n = s->condstore ? 5 : 4;
+	unsigned want;
+	struct store_mailbox_info info = { .id = m->id, .name = m->name, .uidvalidity = m->uidvalidity,
+					   .uidnext = m->uidnext, .messages = m->messages,
+					   .highest_modseq = m->hms };
+	if (imap_status_items(items, n, &want) == 0)
+		imap_status_append(s, m->name, &info, items, n, want, out);
+}
+
+static void list_line(struct buf *out, const char *attrs, const char *name, const char *old)
+{
+	buf_printf(out, "* LIST (%s) \"/\" ", attrs);
+	imap_append_mailbox(out, name);
+	if (old) {
+		buf_append_c(out, " (\"OLDNAME\" (");
+		imap_append_mailbox(out, old);
+		buf_append_c(out, "))");
+	}
+	buf_append_c(out, "\r\n");
+}
+
+static const struct mbox_state *find_id(const struct mbox_state *m, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].id == id)
+			return &m[i];
+	return NULL;
+}
+
+void imap_notify_check(struct imap_session *s)
+{
+	struct imap_notify *nt = s->notify;
+	struct mbox_state *now;
+	size_t nn;
+	struct buf out;
+
+	if (!nt || s->state == IMAP_S_LOGOUT || s->conn_gone)
+		return;
+	imap_names_utf8 = s->utf8;
+	if (selected_events(nt) && s->state == IMAP_S_SELECTED)
+		imap_session_sync(s);
+	if (snapshot(s, &now, &nn) < 0)
+		return;
+	buf_init(&out, (nn + nt->nm + 1) * 2600);
+	for (size_t i = 0; i < nn; i++) {
+		const struct mbox_state *o = find_id(nt->m, nt->nm, now[i].id);
+		unsigned ev = events_for(nt, &now[i]);
+		if (o)
+			ev |= events_for(nt, o);
+		if (!o) {
+			if (ev & EV_NAME)
+				list_line(&out, now[i].subscribed && (ev & EV_SUBS) ? "\\Subscribed" : "",
+					  now[i].name, NULL);
+			continue;
+		}
+		if (strcmp(o->name, now[i].name) != 0 && (ev & EV_NAME))
+			list_line(&out, "", now[i].name, o->name);
+		if (o->subscribed != now[i].subscribed && (ev & EV_SUBS))
+			list_line(&out, now[i].subscribed ? "\\Subscribed" : "", now[i].name, NULL);
+		if (!is_selected(s, now[i].id) && (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS)) &&
+		    (o->messages != now[i].messages || o->uidnext != now[i].uidnext ||
+		     ((ev & EV_FLAGS) && o->hms != now[i].hms)))
+			status_line(s, &now[i], &out);
+	}
+	for (size_t i = 0; i < nt->nm; i++)
+		if (!find_id(now, nn, nt->m[i].id) && (events_for(nt, &nt->m[i]) & EV_NAME))
+			list_line(&out, "\\NonExistent", nt->m[i].name, NULL);
+	snapshot_free(nt->m, nt->nm);
+	nt->m = now;
+	nt->nm = nn;
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+/* ---- NOTIFY SET / NONE ---- */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} events[] = { { "MessageNew", EV_NEW },   { "MessageExpunge", EV_EXPUNGE },
+	       { "FlagChange", EV_FLAGS }, { "MailboxName", EV_NAME },
+	       { "SubscriptionChange", EV_SUBS } };
+static const char *const known_unserved[] = { "AnnotationChange", "MailboxMetadataChange",
+					       "ServerMetadataChange" };
+#define BADEVENT "NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]"
+
+static int bad(struct imap_session *s, const char *why)
+{
+	imap_tagged(s, "BAD Error in IMAP command NOTIFY: %s", why);
+	imap_session_error(s);
+	return -1;
+}
+
+/* The events list of a group into f->events: 0, or -1 after a reply. */
+static int parse_events(struct imap_session *s, const struct imap_arg *a, struct filter *f)
+{
+	const struct imap_arg *l;
+	size_t n;
+
+	if (imap_arg_atom_is(a, "NONE")) {
+		f->events = 0;
+		return 0;
+	}
+	if (imap_arg_list(a, &l, &n) < 0 || n == 0)
+		return bad(s, "Invalid event list");
+	for (size_t i = 0; i < n; i++) {
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof(events) / sizeof(events[0]); k++)
+			if (imap_arg_atom_is(&l[i], events[k].name))
+				bit = events[k].bit;
+		if (!bit) {
+			for (size_t k = 0; k < 3; k++)
+				if (imap_arg_atom_is(&l[i], known_unserved[k])) {
+					imap_tagged(s, BADEVENT " Unsupported event.");
+					return -1;
+				}
+			if (l[i].type != IMAP_ARG_ATOM)
+				return bad(s, "Invalid event");
+			imap_tagged(s, BADEVENT " Unknown event.");
+			return -1;
+		}
+		if (bit == EV_NEW && i + 1 < n && l[i + 1].type == IMAP_ARG_LIST)
+			return bad(s, "MessageNew fetch attributes are not supported");
+		f->events |= bit;
+	}
+	/* Sequence numbers of the selected mailbox need both (RFC 5465 §5.2,
+	 * §5.3); for other mailboxes STATUS says it all, and Dovecot accepts
+	 * either alone there. */
+	unsigned msg = f->events & (EV_NEW | EV_EXPUNGE);
+	if (f->kind != F_SELECTED && f->kind != F_SELECTED_DELAYED)
+		return 0;
+	if (msg && msg != (EV_NEW | EV_EXPUNGE))
+		return bad(s, "MessageNew and MessageExpunge must be together");
+	if ((f->events & EV_FLAGS) && !msg)
+		return bad(s, "FlagChange requires MessageNew and MessageExpunge");
+	return 0;
+}
+
+/* SUBTREE / MAILBOXES: one mailbox or a list of them, as UTF-8 names. */
+static int parse_names(struct imap_session *s, const struct imap_arg *a, struct filter *f)
+{
+	const struct imap_arg *l = a;
+	size_t n = 1;
+
+	if (a->type == IMAP_ARG_LIST && imap_arg_list(a, &l, &n) == 0 && n == 0)
+		return bad(s, "Empty mailbox list");
+	f->names = xcalloc(n, sizeof(*f->names));
+	for (size_t i = 0; i < n; i++) {
+		char name[1024];
+		if (imap_mailbox_arg(s, &l[i], name, sizeof(name)) < 0)
+			return -1;
+		f->names[f->nnames++] = xstrndup(name, strlen(name));
+	}
+	return 0;
+}
+
+void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	const struct imap_arg *a = cmd->args;
+	size_t n = cmd->nargs, i = 1;
+
+	if (n == 1 && imap_arg_atom_is(&a[0], "NONE")) {
+		imap_notify_clear(s);
+		imap_tagged(s, "OK NOTIFY completed.");
+		return;
+	}
+	if (n < 2 || !imap_arg_atom_is(&a[0], "SET")) {
+		bad(s, "Invalid arguments");
+		return;
+	}
+	int status = 0;
+	if (imap_arg_atom_is(&a[1], "STATUS")) {
+		status = 1;
+		i++;
+	}
+	if (i >= n) {
+		bad(s, "Missing event groups");
+		return;
+	}
+	struct imap_notify *nt = xcalloc(1, sizeof(*nt));
+	nt->f = xcalloc(n, sizeof(*nt->f));
+	struct imap_notify *old = s->notify;
+	s->notify = nt; /* freed through imap_notify_clear on any failure */
+	for (; i < n; i++) {
+		const struct imap_arg *g;
+		size_t gn;
+		struct filter *f = &nt->f[nt->nf++];
+		if (imap_arg_list(&a[i], &g, &gn) < 0 || gn < 2) {
+			bad(s, "Invalid event group");
+			goto fail;
+		}
+		size_t ev = 1;
+		if (imap_arg_atom_is(&g[0], "SELECTED"))
+			f->kind = F_SELECTED;
+		else if (imap_arg_atom_is(&g[0], "SELECTED-DELAYED"))
+			f->kind = F_SELECTED_DELAYED;
+		else if (imap_arg_atom_is(&g[0], "INBOXES"))
+			f->kind = F_INBOXES;
+		else if (imap_arg_atom_is(&g[0], "PERSONAL"))
+			f->kind = F_PERSONAL;
+		else if (imap_arg_atom_is(&g[0], "SUBSCRIBED"))
+			f->kind = F_SUBSCRIBED;
+		else if (imap_arg_atom_is(&g[0], "SUBTREE") || imap_arg_atom_is(&g[0], "MAILBOXES")) {
+			f->kind = imap_arg_atom_is(&g[0], "SUBTREE") ? F_SUBTREE : F_MAILBOXES;
+			if (gn < 3 || parse_names(s, &g[1], f) < 0) {
+				if (gn < 3)
+					bad(s, "Missing mailboxes");
+				goto fail;
+			}
+			ev = 2;
+		} else {
+			bad(s, "Unknown filter");
+			goto fail;
+		}
+		if (gn != ev + 1) {
+			bad(s, "Invalid event group");
+			goto fail;
+		}
+		if (parse_events(s, &g[ev], f) < 0)
+			goto fail;
+	}
+	if (snapshot(s, &nt->m, &nt->nm) < 0) {
+		imap_tagged(s, "NO [SERVERBUG] Internal error.");
+		goto fail;
+	}
+	/* A new SET replaces the old one. */
+	s->notify = old;
+	imap_notify_clear(s);
+	s->notify = nt;
+	if (status) {
+		struct buf out;
+		buf_init(&out, (nt->nm + 1) * 2600);
+		for (size_t k = 0; k < nt->nm; k++)
+			if (!is_selected(s, nt->m[k].id) &&
+			    (events_for(nt, &nt->m[k]) & (EV_NEW | EV_EXPUNGE)))
+				status_line(s, &nt->m[k], &out);
+		if (buf_len(&out))
+			imap_write_big(s, buf_data(&out), buf_len(&out));
+		buf_free(&out);
+	}
+	imap_tagged(s, "OK NOTIFY completed.");
+	return;
+fail:
+	imap_notify_clear(s);
+	s->notify = old;
+}
