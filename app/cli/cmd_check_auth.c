@@ -241,7 +241,7 @@ static int record_result(const struct config *cfg, const char *ip, const char *s
 	struct dmarc_verdict vv = *dv;
 	vv.result = dres;
 	struct dmarc_seen_msg m = {&vv, ip, env, spf_eval_domain(spf), *sender ? "mfrom" : "helo",
-				   spf_result_name(spf_eval_result(spf)), dk, nd, NULL};
+				   spf_result_name(spf_eval_result(spf)), dk, nd, NULL, NULL};
 	if (!dv->policy_domain[0]) {
 		printf("recorded: no (no DMARC record applies)\n");
 		return 0;

@@ -252,6 +252,11 @@ int dmarc_out_xml(const struct dmarc_report *r, struct buf *b)
 		el(b, 8, "disposition", w->disposition);
 		el(b, 8, "dkim", w->dkim);
 		el(b, 8, "spf", w->spf);
+		if (w->reason[0]) {
+			buf_append_c(b, "        <reason>\n");
+			el(b, 10, "type", w->reason);
+			buf_append_c(b, "        </reason>\n");
+		}
 		buf_append_c(b, "      </policy_evaluated>\n    </row>\n    <identifiers>\n");
 		el(b, 6, "envelope_from", w->envelope_from);
 		el(b, 6, "header_from", w->header_from);

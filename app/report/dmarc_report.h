@@ -53,6 +53,7 @@ struct dmarc_report_row {
 	uint32_t count; /* saturates at UINT32_MAX */
 	char disposition[16]; /* policy_evaluated: none, quarantine, reject, pass (RFC 9990) */
 	char dkim[8], spf[8];  /* policy_evaluated: pass or fail (the aligned results) */
+	char reason[24];       /* policy_evaluated/reason/type (the first), or "" */
 	char header_from[254], envelope_from[254], envelope_to[254];
 	struct dmarc_report_auth dkim_auth[DMARC_REPORT_AUTH_MAX];
 	struct dmarc_report_auth spf_auth[DMARC_REPORT_AUTH_MAX];

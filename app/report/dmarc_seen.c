@@ -6,7 +6,8 @@
  * become spaces): source IP, disposition, aligned DKIM (pass/fail),
  * aligned SPF (pass/fail), header_from, envelope_from, the number of
  * DKIM results n (at most DMARC_REPORT_AUTH_MAX), n times (domain,
- * selector, result), then SPF's domain, scope and result.
+ * selector, result), then SPF's domain, scope and result, then the
+ * override reason (empty when none).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -73,7 +74,8 @@ int dmarc_seen_row_text(const struct dmarc_seen_msg *m, char *out, size_t outsz)
 	}
 	rc |= field(out, outsz, &n, m->spf_domain, '\t');
 	rc |= field(out, outsz, &n, m->spf_scope, '\t');
-	rc |= field(out, outsz, &n, m->spf_result, '\0');
+	rc |= field(out, outsz, &n, m->spf_result, '\t');
+	rc |= field(out, outsz, &n, m->reason, '\0');
 	return rc ? -1 : 0;
 }
 
@@ -112,7 +114,8 @@ int dmarc_seen_row_parse(const char *text, struct dmarc_report_row *r)
 	}
 	struct dmarc_report_auth *s = &r->spf_auth[0];
 	if (next(&p, s->domain, sizeof s->domain) || next(&p, s->scope, sizeof s->scope) ||
-	    next(&p, s->result, sizeof s->result) || p != NULL)
+	    next(&p, s->result, sizeof s->result) || next(&p, r->reason, sizeof r->reason) ||
+	    p != NULL)
 		return -1;
 	r->nspf = s->domain[0] || s->result[0] ? 1 : 0;
 	return 0;

@@ -51,6 +51,10 @@ struct dmarc_seen_msg {
 	 * sealer, a refusal of our own domain's spoof): "none",
 	 * "quarantine" or "reject". NULL: none on pass, else the verdict's. */
 	const char *applied;
+	/* Why, when applied is not what the DMARC policy asked (RFC 9990
+	 * PolicyOverrideType: "local_policy", "trusted_forwarder",
+	 * "mailing_list", "forwarded", "other"), else NULL. */
+	const char *reason;
 };
 
 /*

@@ -293,6 +293,7 @@ static int on_end(struct xp *x, const char *path)
 	    F("record/row/policy_evaluated/disposition", disposition),
 	    F("record/row/policy_evaluated/dkim", dkim),
 	    F("record/row/policy_evaluated/spf", spf),
+	    F("record/row/policy_evaluated/reason/type", reason),
 	    F("record/identifiers/header_from", header_from),
 	    F("record/identifiers/envelope_from", envelope_from),
 	    F("record/identifiers/envelope_to", envelope_to),

@@ -93,6 +93,7 @@ static void test_microsoft(void)
 		CHECK_EQ_STR(w->envelope_to, "outlook.example");
 		CHECK_EQ_STR(w->envelope_from, "lists.example.net");
 		CHECK_EQ_STR(w->spf, "fail");
+		CHECK_EQ_STR(w->reason, "forwarded");
 		CHECK_EQ_INT(w->ndkim, 2);
 		CHECK_EQ_STR(w->dkim_auth[1].domain, "lists.example.net");
 		CHECK_EQ_STR(w->dkim_auth[1].selector, "s2026");

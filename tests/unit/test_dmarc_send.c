@@ -48,7 +48,7 @@ static void note(const char *pdomain, const char *ip, int pass, int64_t now)
 {
 	struct dmarc_verdict v = verdict(pdomain, pdomain, pass);
 	struct dmarc_seen_dkim dk = {pdomain, "s1", pass ? "pass" : "fail"};
-	struct dmarc_seen_msg m = {&v, ip, "bounce.example", "bounce.example", "mfrom", "pass", &dk, 1, NULL};
+	struct dmarc_seen_msg m = {&v, ip, "bounce.example", "bounce.example", "mfrom", "pass", &dk, 1, NULL, NULL};
 	dmarc_seen_note(&m, now);
 }
 
@@ -57,12 +57,12 @@ static void test_row_text(void)
 	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
 	struct dmarc_seen_dkim dk[2] = {{"example.net", "s1", "fail"}, {"list\texample", "x", "pass"}};
 	struct dmarc_seen_msg m = {&v, "192.0.2.1", "bounce.example", "bounce.example", "mfrom",
-	                           "softfail", dk, 2, NULL};
+	                           "softfail", dk, 2, NULL, NULL};
 	char t[2048];
 	struct dmarc_report_row r;
 	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, sizeof t), 0);
 	CHECK_EQ_STR(t, "192.0.2.1\treject\tfail\tfail\texample.net\tbounce.example\t2\texample.net\ts1\t"
-	                "fail\tlist example\tx\tpass\tbounce.example\tmfrom\tsoftfail");
+	                "fail\tlist example\tx\tpass\tbounce.example\tmfrom\tsoftfail\t");
 	CHECK_EQ_INT(dmarc_seen_row_parse(t, &r), 0);
 	CHECK_EQ_STR(r.disposition, "reject");
 	CHECK_EQ_INT(r.ndkim, 2);
@@ -73,8 +73,27 @@ static void test_row_text(void)
 	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, 40), -1);
 	/* The local policy's own disposition wins (a tolerated domain). */
 	m.applied = "none";
+	m.reason = "local_policy";
 	CHECK_EQ_INT(dmarc_seen_row_text(&m, t, sizeof t), 0);
 	CHECK(strncmp(t, "192.0.2.1\tnone\tfail\tfail\t", 24) == 0);
+	CHECK_EQ_INT(dmarc_seen_row_parse(t, &r), 0);
+	CHECK_EQ_STR(r.reason, "local_policy");
+	struct dmarc_report rep = {0};
+	struct buf xb;
+	char perr[100];
+	buf_init(&xb, 1 << 16);
+	snprintf(rep.org_name, sizeof rep.org_name, "o");
+	snprintf(rep.report_id, sizeof rep.report_id, "i");
+	snprintf(rep.domain, sizeof rep.domain, "example.net");
+	rep.rows = &r;
+	rep.nrows = 1;
+	CHECK_EQ_INT(dmarc_out_xml(&rep, &xb), 0);
+	struct dmarc_report back;
+	CHECK_EQ_INT(dmarc_report_parse(buf_data(&xb), buf_len(&xb), &back, perr, sizeof perr), 0);
+	if (back.nrows == 1)
+		CHECK_EQ_STR(back.rows[0].reason, "local_policy");
+	dmarc_report_free(&back);
+	buf_free(&xb);
 }
 
 static void set_done(void *arg)
@@ -202,7 +221,7 @@ static void test_send(void)
 	note("norua.example", "192.0.2.9", 1, now);
 	note("example.net", "192.0.2.1", 1, now + 86400); /* the next day: not yet */
 	struct dmarc_verdict none = verdict("", "x.example", 0);
-	struct dmarc_seen_msg nm = {&none, "192.0.2.3", "x", "x", "mfrom", "none", NULL, 0, NULL};
+	struct dmarc_seen_msg nm = {&none, "192.0.2.3", "x", "x", "mfrom", "none", NULL, 0, NULL, NULL};
 	dmarc_seen_note(&nm, now); /* no policy record: not counted */
 	CHECK_EQ_INT(dmarc_seen_flush(st), 4);
 	CHECK_EQ_INT(dmarc_seen_flush(st), 0);
