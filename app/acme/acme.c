@@ -239,8 +239,18 @@ static int64_t renew_at(int64_t nb, int64_t na)
 static void install(struct tls_conf *conf, const char *how)
 {
 	tls_install(conf);
-	for (size_t i = 0; i < A.nnames; i++)
-		tls_sni_put(A.names[i], conf);
+	/* SNI: each name the certificate carries. */
+	const char *p = tls_conf_names(conf);
+	while (*p) {
+		size_t k = strcspn(p, ",");
+		char name[256];
+		if (k < sizeof name) {
+			memcpy(name, p, k);
+			name[k] = '\0';
+			tls_sni_put(name, conf);
+		}
+		p += k + (p[k] == ',');
+	}
 	int64_t at = renew_at(tls_conf_not_before(conf), tls_conf_not_after(conf));
 	int64_t now = time_wall();
 	int64_t wait = at > now ? at - now : 1;
@@ -706,6 +716,8 @@ static void wait_then(enum state st, const char *url, long retry_after)
 
 /* ---- attempts ---- */
 
+static void names_found(void *arg);
+
 static void attempt(struct loop *loop, void *arg)
 {
 	(void)loop;
@@ -725,10 +737,17 @@ static void attempt(struct loop *loop, void *arg)
 			return;
 		}
 	}
-	acme_names_pick(A.hostname, A.names, &A.nnames);
+	status_set("ordering", NULL, 0);
+	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
+}
+
+static void names_found(void *arg)
+{
+	(void)arg;
+	if (!A.running)
+		return;
 	A.polls = 0;
 	A.nonce[0] = '\0';
-	status_set("ordering", NULL, 0);
 	char q[600];
 	log_info("acme", NULL, "event=attempt directory=%s names=%zu first=%s challenge=%s",
 	         log_q(A.directory, q, sizeof q), A.nnames, A.names[0], A.challenge);
@@ -743,9 +762,8 @@ static void start_on_loop(void *arg)
 {
 	(void)arg;
 	struct tls_conf *conf = stored_conf();
-	acme_names_pick(A.hostname, A.names, &A.nnames);
 	if (conf != NULL && tls_conf_not_after(conf) > time_wall() &&
-	    strcasecmp(tls_conf_subject(conf), A.names[0]) == 0) {
+	    strcasecmp(tls_conf_subject(conf), A.hostname) == 0) {
 		install(conf, "loaded");
 		tls_conf_unref(&conf);
 		return;

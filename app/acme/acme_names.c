@@ -1,16 +1,134 @@
 /*
  * acme_names.c — which names the certificate covers.
  *
- * Today TERN_HOSTNAME alone. The mta-sts., autoconfig. and autodiscover.
- * names of each served domain (each only when its DNS points here, so one
- * missing record does not fail the whole order) are not added yet.
+ * TERN_HOSTNAME always (the subject). Then mta-sts., autoconfig. and
+ * autodiscover. of each served domain, each only when its DNS points
+ * here: one of its addresses is one of TERN_HOSTNAME's. A name whose
+ * record is missing or points elsewhere would fail its challenge and
+ * with it the whole order, so it is left out (and logged) instead; it
+ * joins at the next renewal once its record exists. All lookups run at
+ * once on the loop's resolver; the answer comes when the last one is in.
  */
 #include "acme/acme_private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
 
-void acme_names_pick(const char *hostname, char names[ACME_NAMES_MAX][256], size_t *n_r)
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "store/store.h"
+
+struct cand {
+	char name[256];
+	struct dns_addr addrs[4];
+	size_t naddrs;
+	int done;
+};
+
+struct names_job {
+	struct cand c[ACME_NAMES_MAX]; /* c[0] is the host name */
+	size_t n, pending;
+	char (*names)[256];
+	size_t *n_r;
+	acme_names_cb *cb;
+	void *arg;
+};
+
+static void add_domain(void *arg, const char *domain)
 {
-	snprintf(names[0], 256, "%s", hostname);
-	*n_r = 1;
+	static const char *const prefixes[] = {"mta-sts.", "autoconfig.", "autodiscover."};
+	struct names_job *j = arg;
+	for (size_t i = 0; i < 3 && j->n < ACME_NAMES_MAX; i++) {
+		int k = snprintf(j->c[j->n].name, sizeof j->c[0].name, "%s%s", prefixes[i], domain);
+		if (k > 0 && (size_t)k < sizeof j->c[0].name && strcasecmp(j->c[j->n].name, j->c[0].name))
+			j->n++;
+	}
+}
+
+static int same_ip(const struct dns_addr *a, const struct dns_addr *b)
+{
+	if (a->sa.ss_family != b->sa.ss_family)
+		return 0;
+	if (a->sa.ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)&a->sa)->sin_addr,
+		              &((const struct sockaddr_in *)&b->sa)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->sa)->sin6_addr,
+	              &((const struct sockaddr_in6 *)&b->sa)->sin6_addr, 16) == 0;
+}
+
+static void finish(struct names_job *j)
+{
+	size_t n = 0;
+	snprintf(j->names[n++], 256, "%s", j->c[0].name);
+	for (size_t i = 1; i < j->n; i++) {
+		int here = 0;
+		for (size_t a = 0; a < j->c[i].naddrs && !here; a++)
+			for (size_t b = 0; b < j->c[0].naddrs && !here; b++)
+				here = same_ip(&j->c[i].addrs[a], &j->c[0].addrs[b]);
+		if (here)
+			snprintf(j->names[n++], 256, "%s", j->c[i].name);
+		else
+			log_info("acme", NULL, "event=name_skipped name=%s reason=%s", j->c[i].name,
+			         j->c[i].naddrs ? "points_elsewhere" : "no_address");
+	}
+	*j->n_r = n;
+	acme_names_cb *cb = j->cb;
+	void *arg = j->arg;
+	free(j);
+	cb(arg);
+}
+
+struct lookup_ctx {
+	struct names_job *j;
+	size_t i;
+};
+
+static void answered(void *arg, enum dns_status st, const struct dns_addr *addrs, size_t n,
+                     const char *why)
+{
+	struct lookup_ctx *l = arg;
+	struct names_job *j = l->j;
+	struct cand *c = &j->c[l->i];
+	(void)why;
+	free(l);
+	if (st == DNS_OK)
+		for (size_t i = 0; i < n && c->naddrs < 4; i++)
+			c->addrs[c->naddrs++] = addrs[i];
+	c->done = 1;
+	if (--j->pending == 0)
+		finish(j);
+}
+
+void acme_names_find(struct dns *dns, struct store *st, const char *hostname,
+                     char names[ACME_NAMES_MAX][256], size_t *n_r, acme_names_cb *cb, void *arg)
+{
+	struct names_job *j = xcalloc(1, sizeof *j);
+	j->names = names;
+	j->n_r = n_r;
+	j->cb = cb;
+	j->arg = arg;
+	snprintf(j->c[0].name, sizeof j->c[0].name, "%s", hostname);
+	j->n = 1;
+	if (st != NULL && dns != NULL)
+		store_domain_list(st, add_domain, j);
+	if (j->n == 1) {
+		finish(j);
+		return;
+	}
+	/* One more than the lookups, dropped below: an answer that comes at
+	 * once (from the cache) cannot finish the job while others start. */
+	j->pending = j->n + 1;
+	for (size_t i = 0; i < j->n; i++) {
+		struct lookup_ctx *l = xmalloc(sizeof *l);
+		l->j = j;
+		l->i = i;
+		dns_route(dns, j->c[i].name, 0, 0, answered, l);
+	}
+	if (--j->pending == 0)
+		finish(j);
 }

@@ -9,10 +9,19 @@
 /* Names in one certificate (one order). */
 #define ACME_NAMES_MAX 16
 
+struct dns;
+struct store;
+
+typedef void acme_names_cb(void *arg);
+
 /*
- * The names to order: hostname first (the subject), then the others
- * acme_names.c found pointing here. Fills names[0..*n_r).
+ * Finds the names to order (acme_names.c): hostname first (the subject),
+ * then mta-sts., autoconfig. and autodiscover. of each of st's domains
+ * that resolve to one of hostname's addresses. Fills names[0..*n_r) and
+ * then calls cb(arg), on the loop of dns (at once when there is nothing
+ * to look up). names and n_r must stay valid until then.
  */
-void acme_names_pick(const char *hostname, char names[ACME_NAMES_MAX][256], size_t *n_r);
+void acme_names_find(struct dns *dns, struct store *st, const char *hostname,
+                     char names[ACME_NAMES_MAX][256], size_t *n_r, acme_names_cb *cb, void *arg);
 
 #endif

@@ -106,6 +106,14 @@ class Pebble:
         else:
             raise AssertionError("pebble did not start: %s" % self.log_text())
 
+    def add_a(self, host, addr):
+        """Makes pebble-challtestsrv answer host with addr instead of 127.0.0.1."""
+        import urllib.request
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/add-a" % self.dns_mgmt,
+            data=json.dumps({"host": host + ".", "addresses": [addr]}).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
     @property
     def directory(self):
         return "https://127.0.0.1:%d/dir" % self.port
@@ -147,7 +155,9 @@ def acme_server(pebble, challenge, extra=None):
     env = {"TERN_HOSTNAME": HOST, "TERN_ACME_EMAIL": "admin@acme.test",
            "TERN_ADMIN_PASSWORD": ADMIN_PW,
            "TERN_ACME_DIRECTORY": pebble.directory, "TERN_ACME_CHALLENGE": challenge,
-           "TERN_TLS_CA_FILE": pebble.ca}
+           "TERN_TLS_CA_FILE": pebble.ca,
+           # pebble's own DNS: every name is 127.0.0.1 unless add_a says otherwise.
+           "TERN_DNS_SERVERS": "127.0.0.1:%d" % pebble.dns_port}
     env.update(extra or {})
     return env
 
@@ -171,13 +181,23 @@ def run_challenge(challenge):
     pebble = Pebble(s.http_port, s.https_port)
     try:
         s.env.update(acme_server(pebble, challenge))
+        # example.test is served: its mta-sts. and autoconfig. names point
+        # here and join the certificate; autodiscover. points elsewhere and
+        # is left out without failing the order.
+        pebble.add_a("autodiscover.example.test", "127.0.0.2")
         s.start()
         wait_cert(s, pebble)
         serial = check_served(s)
+        assert "event=name_skipped name=autodiscover.example.test reason=points_elsewhere" in \
+            s.log_text()
+        names = "%s,mta-sts.example.test,autoconfig.example.test" % HOST
+        for sni in ("mta-sts.example.test", "autoconfig.example.test"):
+            issuer, _, text, sn = served_cert(s.imaps_port, sni)
+            assert sn == serial and "DNS:" + sni in text, text
         # The web admin's Settings page data: issuer, names, not self-signed, ACME idle.
         js = settings(s)
         assert "Pebble" in js["tls"]["issuer"], js["tls"]
-        assert js["tls"]["names"] == HOST and js["tls"]["self_signed"] is False, js["tls"]
+        assert js["tls"]["names"] == names and js["tls"]["self_signed"] is False, js["tls"]
         assert js["acme"]["enabled"] and js["acme"]["state"] == "idle", js["acme"]
         assert js["acme"]["challenge"] == challenge and js["acme"]["last_error"] == ""
         assert js["acme"]["next_run"] > time.time() + 86400 * 30, js["acme"]
@@ -217,8 +237,9 @@ def test_without_acme_the_settings_warn_self_signed():
 
 def test_acme_renewal_swaps_without_dropping_connections():
     """A 20-second certificate is renewed about 13 s in: an IMAPS session
-    opened before goes on working, a new connection gets the new one."""
-    s = Server(imap=True, submission=True, http=True, start=False)
+    opened before goes on working, a new connection gets the new one.
+    No served domain: the host name alone, to keep the test short."""
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
     pebble = Pebble(s.http_port, s.https_port, validity=20)
     try:
         s.env.update(acme_server(pebble, "tls-alpn-01"))
