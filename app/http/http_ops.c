@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acme/acme.h"
 #include "admin/admin_meta.h"
 #include "backup/backup_sched.h"
 #include "core/cidr.h"
@@ -18,6 +19,7 @@
 #include "http/http_internal.h"
 #include "imap/imap_server.h"
 #include "net/limits.h"
+#include "net/tls.h"
 #include "pop3/pop3_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
@@ -169,6 +171,21 @@ void http_metrics(struct http_ctx *x)
 			       "Seconds since the newest good backup in TERN_BACKUP_DIR.");
 			buf_printf(b, "tern_backup_last_success_age_seconds %lld\n", (long long)(age < 0 ? 0 : age));
 		}
+	}
+	{
+		struct tls_conf *tc = tls_current();
+		if (tc != NULL) {
+			family(b, "tern_tls_certificate_expiry_timestamp_seconds", "gauge",
+			       "Unix time the certificate new TLS connections get expires.");
+			buf_printf(b, "tern_tls_certificate_expiry_timestamp_seconds %lld\n",
+				   (long long)tls_conf_not_after(tc));
+			tls_conf_unref(&tc);
+		}
+		struct acme_status as;
+		acme_status_get(&as);
+		family(b, "tern_acme_failing", "gauge",
+		       "1 while the last ACME attempt failed (the Settings page says why), else 0.");
+		buf_printf(b, "tern_acme_failing %d\n", as.enabled && strcmp(as.state, "failed") == 0);
 	}
 	family(b, "tern_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
 	buf_printf(b, "tern_process_resident_memory_bytes %llu\n", (unsigned long long)rss_bytes());

@@ -162,6 +162,14 @@ def acme_server(pebble, challenge, extra=None):
     return env
 
 
+def metric(s, name):
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.http_port, timeout=10).read()
+    m = re.search(rb"^" + name.encode() + rb" (\S+)$", text, re.M)
+    assert m, text.decode()[-2000:]
+    return float(m.group(1))
+
+
 def check_served(s, want_san=HOST):
     for port in (s.imaps_port, s.submissions_port):
         issuer, subject, text, serial = served_cert(port)
@@ -201,6 +209,8 @@ def run_challenge(challenge):
         assert js["acme"]["enabled"] and js["acme"]["state"] == "idle", js["acme"]
         assert js["acme"]["challenge"] == challenge and js["acme"]["last_error"] == ""
         assert js["acme"]["next_run"] > time.time() + 86400 * 30, js["acme"]
+        assert metric(s, "tern_tls_certificate_expiry_timestamp_seconds") == js["tls"]["not_after"]
+        assert metric(s, "tern_acme_failing") == 0
         # Unnamed or other SNI: the ACME certificate is the default too.
         assert "Pebble" in served_cert(s.imaps_port, "other.example")[0]
         # A restart loads it from the store: no new order.
@@ -266,6 +276,51 @@ def test_acme_renewal_swaps_without_dropping_connections():
         second = served_cert(s.imaps_port)[3]
         assert second != first, (first, second)
         assert "Pebble" in served_cert(s.submissions_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        pebble.close()
+
+
+def test_acme_errors_logged_once_and_certificate_kept():
+    """The CA unreachable, then a challenge that cannot succeed: each
+    attempt fails with one log line naming the step and the reason, the
+    settings say so, and the self-signed certificate stays in use."""
+    dead = free_port()
+    s = Server(imap=True, http=True, env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test",
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % dead}, domains=())
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        time.sleep(0.5)
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1, lines
+        assert "step=directory" in lines[0] and "connection to 127.0.0.1:%d failed" % dead in lines[0]
+        assert "retry_in=60" in lines[0], lines[0]
+        js = settings(s)
+        assert js["acme"]["state"] == "failed" and "failed" in js["acme"]["last_error"], js["acme"]
+        assert js["acme"]["next_run"] > time.time() + 30
+        assert js["tls"]["self_signed"] is True
+        assert metric(s, "tern_acme_failing") == 1
+        assert served_cert(s.imaps_port)[0].endswith(HOST)
+    finally:
+        s.stop()
+        s.cleanup()
+
+    # pebble validates HTTP-01 against a port where nothing listens.
+    s = Server(imap=True, http=True, start=False, domains=())
+    pebble = Pebble(free_port(), s.https_port)
+    try:
+        s.env.update(acme_server(pebble, "http-01"))
+        s.start()
+        assert s.wait_log("event=attempt_failed", timeout=40), \
+            s.log_text()[-3000:] + pebble.log_text()[-2000:]
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1, lines
+        assert "step=authz_poll" in lines[0] and "http-01 challenge for %s failed" % HOST in lines[0], lines[0]
+        assert "certificate_installed" not in s.log_text()
+        assert served_cert(s.imaps_port)[0].endswith(HOST)
     finally:
         s.stop()
         s.cleanup()
