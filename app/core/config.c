@@ -46,6 +46,9 @@ static const struct {
 	/* A browser opens at most six per host; scripts a few more. */
 	[POOL_HTTP] = { "http", "TERN_HTTP_MAX_CONNECTIONS", "TERN_HTTP_MAX_CONNECTIONS_PER_IP",
 			{ 500, 50 } },
+	/* ManageSieve: a mail client opens one now and then. */
+	[POOL_SIEVE] = { "sieve", "TERN_SIEVE_MAX_CONNECTIONS", "TERN_SIEVE_MAX_CONNECTIONS_PER_IP",
+			 { 200, 20 } },
 };
 
 const char *config_pool_name(enum conn_pool p)

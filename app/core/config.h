@@ -41,7 +41,7 @@ enum listen_kind {
 
 /* Connection pools: each service has its own, so that one cannot starve
  * another (port 25 floods must not lock users out of IMAP). */
-enum conn_pool { POOL_SMTP, POOL_SUBMISSION, POOL_IMAP, POOL_POP3, POOL_HTTP, POOL_COUNT };
+enum conn_pool { POOL_SMTP, POOL_SUBMISSION, POOL_IMAP, POOL_POP3, POOL_HTTP, POOL_SIEVE, POOL_COUNT };
 
 struct pool_limits {
 	unsigned max;    /* connections in all */

@@ -99,10 +99,11 @@ void http_metrics(struct http_ctx *x)
 	} conns[] = {
 		{ "smtp", METRIC_CONN_SMTP }, { "submission", METRIC_CONN_SUBMISSION },
 		{ "imap", METRIC_CONN_IMAP }, { "pop3", METRIC_CONN_POP3 },
-		{ "http", METRIC_CONN_HTTP },
+		{ "http", METRIC_CONN_HTTP }, { "sieve", METRIC_CONN_SIEVE },
 	}, fails[] = {
 		{ "submission", METRIC_AUTHFAIL_SUBMISSION }, { "imap", METRIC_AUTHFAIL_IMAP },
 		{ "pop3", METRIC_AUTHFAIL_POP3 }, { "http", METRIC_AUTHFAIL_HTTP },
+		{ "sieve", METRIC_AUTHFAIL_SIEVE },
 	};
 
 	buf_reset(b);

@@ -34,6 +34,7 @@
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/pop3_server.h"
+#include "sieve/msieve_server.h"
 #include "queue/queue.h"
 #include "report/dmarc_reporter.h"
 #include "smtp/smtp_server.h"
@@ -85,6 +86,7 @@ static void drain_on_loop(void *arg)
 	smtp_server_drain();
 	pop3_server_drain();
 	imap_server_drain();
+	msieve_server_drain();
 	http_server_close_all();
 	free(d);
 }
@@ -101,6 +103,7 @@ static void close_all_on_loop(void *arg)
 	smtp_server_close_all();
 	pop3_server_close_all();
 	imap_server_close_all();
+	msieve_server_close_all();
 	http_server_close_all();
 }
 
@@ -123,6 +126,7 @@ static void seed_domain(const struct config *cfg, struct store *st)
 static unsigned sessions_alive(void)
 {
 	return smtp_server_sessions() + pop3_server_sessions() + imap_server_sessions() +
+	       msieve_server_sessions() +
 	       http_server_sessions();
 }
 
@@ -218,6 +222,7 @@ int server_run(const struct config *cfg_env)
 	smtp_server_init(cfg, st);
 	pop3_server_init(cfg, st);
 	imap_server_init(cfg, st);
+	msieve_server_init(cfg, st);
 
 	if (cfg->listen[LISTEN_SMTP].port) {
 		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
@@ -240,6 +245,7 @@ int server_run(const struct config *cfg_env)
 		{ LISTEN_IMAPS, "imaps", imap_server_accept, IMAP_IMPLICIT_TLS },
 		{ LISTEN_SUBMISSION, "submission", smtp_server_accept, SMTP_SUBMISSION },
 		{ LISTEN_SUBMISSIONS, "submissions", smtp_server_accept, SMTP_SUBMISSIONS },
+		{ LISTEN_SIEVE, "sieve", msieve_server_accept, NULL },
 	};
 	for (size_t i = 0; i < sizeof(mail_listeners) / sizeof(mail_listeners[0]); i++) {
 		if (!cfg->listen[mail_listeners[i].kind].port)

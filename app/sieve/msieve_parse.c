@@ -1,0 +1,170 @@
+/*
+ * msieve_parse.c — ManageSieve command lines; see msieve_parse.h.
+ */
+#include "sieve/msieve_parse.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+size_t msieve_line_end(const char *p, size_t len)
+{
+	const char *lf = memchr(p, '\n', len);
+	return lf ? (size_t)(lf - p) + 1 : 0;
+}
+
+static int bad(struct msieve_cmd *cmd, const char *p, size_t len, size_t at, size_t *consumed_r,
+               size_t *need_r, const char *why)
+{
+	size_t e = msieve_line_end(p + at, len - at);
+	if (!e) {
+		if (len >= MSIEVE_LINE_MAX) {
+			*consumed_r = len;
+			return MSIEVE_LONG;
+		}
+		*need_r = len + 1;
+		return MSIEVE_MORE;
+	}
+	snprintf(cmd->err, sizeof(cmd->err), "%s", why);
+	*consumed_r = at + e;
+	return MSIEVE_BAD;
+}
+
+static int is_atom_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
+                 size_t *need_r)
+{
+	size_t i = 0;
+
+	memset(cmd, 0, offsetof(struct msieve_cmd, dec));
+	cmd->err[0] = '\0';
+	*consumed_r = 0;
+	*need_r = len + 1;
+	while (i < len && is_atom_char(p[i]))
+		i++;
+	if (i == len)
+		return len >= MSIEVE_LINE_MAX ? (*consumed_r = len, MSIEVE_LONG) : MSIEVE_MORE;
+	if (i == 0)
+		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected a command name");
+	cmd->name = str_make(p, i);
+	for (;;) {
+		if (i >= len)
+			return MSIEVE_MORE;
+		if (p[i] == '\r' || p[i] == '\n') {
+			if (p[i] == '\r') {
+				if (i + 1 >= len)
+					return MSIEVE_MORE;
+				if (p[i + 1] != '\n')
+					return bad(cmd, p, len, i, consumed_r, need_r, "Expected LF after CR");
+				i++;
+			}
+			*consumed_r = i + 1;
+			return MSIEVE_OK;
+		}
+		if (p[i] != ' ')
+			return bad(cmd, p, len, i, consumed_r, need_r, "Expected a space or the line end");
+		i++;
+		if (i >= len)
+			return MSIEVE_MORE;
+		if (cmd->nargs >= MSIEVE_ARGS_MAX)
+			return bad(cmd, p, len, i, consumed_r, need_r, "Too many arguments");
+		struct msieve_arg *a = &cmd->args[cmd->nargs];
+		if (p[i] == '"') {
+			size_t n = 0;
+			char *d = cmd->dec[cmd->nargs];
+			for (i++;; i++) {
+				if (i >= len)
+					return len >= MSIEVE_LINE_MAX ? (*consumed_r = len, MSIEVE_LONG) : MSIEVE_MORE;
+				char c = p[i];
+				if (c == '"')
+					break;
+				if (c == '\r' || c == '\n' || c == '\0')
+					return bad(cmd, p, len, i, consumed_r, need_r, "Line end or NUL in a quoted string");
+				if (c == '\\') {
+					if (i + 1 >= len)
+						return MSIEVE_MORE;
+					c = p[++i];
+					if (c != '"' && c != '\\')
+						return bad(cmd, p, len, i, consumed_r, need_r, "Invalid escape in a quoted string");
+				}
+				if (n >= MSIEVE_QUOTED_MAX)
+					return bad(cmd, p, len, i, consumed_r, need_r, "Quoted string too long");
+				d[n++] = c;
+			}
+			i++;
+			a->kind = MSIEVE_ARG_STRING;
+			a->s = str_make(d, n);
+		} else if (p[i] == '{') {
+			uint64_t n = 0;
+			size_t digits = 0;
+			for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+				n = n * 10 + (uint64_t)(p[i] - '0');
+				if (n > MSIEVE_LITERAL_MAX) {
+					/* Over the limit: the rest of its digits may not even be here. */
+					i++;
+					while (i < len && p[i] >= '0' && p[i] <= '9') {
+						if (n < UINT64_MAX / 10)
+							n = n * 10 + (uint64_t)(p[i] - '0');
+						i++;
+					}
+					if (i >= len)
+						return MSIEVE_MORE;
+					if (p[i] == '+')
+						i++;
+					size_t e = i < len ? msieve_line_end(p + i, len - i) : 0;
+					if (!e)
+						return MSIEVE_MORE;
+					*consumed_r = i + e;
+					cmd->skip = n >= UINT64_MAX / 10 ? UINT64_MAX : n;
+					snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
+					         (unsigned)MSIEVE_LITERAL_MAX);
+					return MSIEVE_TOOBIG;
+				}
+			}
+			if (i >= len)
+				return MSIEVE_MORE;
+			if (digits == 0)
+				return bad(cmd, p, len, i, consumed_r, need_r, "Expected digits in a literal");
+			if (p[i] == '+')
+				i++;
+			if (i >= len)
+				return MSIEVE_MORE;
+			if (p[i] != '}')
+				return bad(cmd, p, len, i, consumed_r, need_r, "Expected '}' ending a literal");
+			i++;
+			if (i < len && p[i] == '\r')
+				i++;
+			if (i >= len)
+				return MSIEVE_MORE;
+			if (p[i] != '\n')
+				return bad(cmd, p, len, i, consumed_r, need_r, "Expected CRLF after a literal's size");
+			i++;
+			if (len - i < n) {
+				*need_r = i + (size_t)n + 1;
+				return MSIEVE_MORE;
+			}
+			a->kind = MSIEVE_ARG_STRING;
+			a->literal = 1;
+			a->s = str_make(p + i, (size_t)n);
+			i += (size_t)n;
+		} else if (p[i] >= '0' && p[i] <= '9') {
+			uint64_t n = 0;
+			for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+				if (n > (UINT64_MAX - 9) / 10)
+					return bad(cmd, p, len, i, consumed_r, need_r, "Number too large");
+				n = n * 10 + (uint64_t)(p[i] - '0');
+			}
+			a->kind = MSIEVE_ARG_NUMBER;
+			a->num = n;
+		} else {
+			return bad(cmd, p, len, i, consumed_r, need_r,
+			           "Expected a quoted string, a literal or a number");
+		}
+		cmd->nargs++;
+	}
+}

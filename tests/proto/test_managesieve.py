@@ -1,0 +1,230 @@
+"""ManageSieve (RFC 5804) on TERN_LISTEN_SIEVE: Debian's sieve-connect
+uploads, checks, activates, lists, downloads, deactivates and deletes a
+script over STARTTLS; a raw socket drives the RFC's error cases (no
+AUTHENTICATE before TLS, a script that does not compile with the
+parser's line and column, DELETESCRIPT of the active script, RENAMESCRIPT
+onto an existing name, unknown names, quota, literals over the limit,
+UNAUTHENTICATE, NOOP's tag); `tern sieve test` prints the actions.
+One server serves every case."""
+import base64
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+
+from harness import TERN, Server, free_port, keep_sanitizer_output
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-sieve-1"
+CAROL, CAROL_PW = "carol@example.test", "carol-pw-sieve-1"
+DAVE, DAVE_PW = "dave@example.test", "dave-pw-sieve-1"  # sieve-connect's own
+
+_srv = None
+
+
+def srv():
+    global _srv
+    if _srv is None:
+        port = free_port()
+        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)],
+                      env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port})
+        _srv.sieve_port = port
+    return _srv
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Conn:
+    """A raw ManageSieve connection."""
+
+    def __init__(self, s):
+        self.sock = socket.create_connection(("127.0.0.1", s.sieve_port), 10)
+        self.f = self.sock.makefile("rb")
+        self.caps = self.response()
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def response(self):
+        """Lines up to and including OK/NO/BYE."""
+        out = []
+        while True:
+            line = self.f.readline()
+            assert line, "connection closed after %r" % out
+            out.append(line)
+            if line.startswith((b"OK", b"NO", b"BYE")):
+                return out
+
+    def cmd(self, data):
+        self.send(data + "\r\n" if isinstance(data, str) else data)
+        return self.response()
+
+    def starttls(self):
+        assert self.cmd("STARTTLS")[-1].startswith(b"OK")
+        self.sock = ctx().wrap_socket(self.sock)
+        self.f = self.sock.makefile("rb")
+        self.caps = self.response()
+        return self.caps
+
+    def login(self, user=BOB, pw=BOB_PW):
+        b64 = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+        return self.cmd('AUTHENTICATE "PLAIN" "%s"' % b64)[-1]
+
+    def close(self):
+        self.sock.close()
+
+
+def authed(user=BOB, pw=BOB_PW):
+    c = Conn(srv())
+    c.starttls()
+    assert c.login(user, pw) == b'OK "Logged in."\r\n'
+    return c
+
+
+def sieve_connect(*args, user=DAVE, pw=DAVE_PW):
+    s = srv()
+    r, w = os.pipe()
+    os.write(w, pw.encode() + b"\n")
+    os.close(w)
+    try:
+        p = subprocess.run(["sieve-connect", "--server", "127.0.0.1", "--port", str(s.sieve_port),
+                            "--user", user, "--passwordfd", str(r), "--notlsverify",
+                            "--authmech", "PLAIN"] + list(args),
+                           pass_fds=(r,), capture_output=True, timeout=60)
+    finally:
+        os.close(r)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_sieve_connect_round_trip():
+    d = tempfile.mkdtemp()
+    script = 'require "fileinto";\r\nif header :contains "subject" "[list]" { fileinto "Lists"; }\r\n'
+    with open(d + "/f.sieve", "w", newline="") as f:
+        f.write(script)
+    assert sieve_connect("--upload", "--localsieve", d + "/f.sieve", "--remotesieve", "filters")[0] == 0
+    assert sieve_connect("--checkscript", "--localsieve", d + "/f.sieve")[0] == 0
+    assert sieve_connect("--activate", "--remotesieve", "filters")[0] == 0
+    rc, out, _ = sieve_connect("--list")
+    assert rc == 0 and out.strip() == '"filters" ACTIVE', out
+    assert sieve_connect("--download", "--remotesieve", "filters", "--localsieve", d + "/out.sieve")[0] == 0
+    with open(d + "/out.sieve", newline="") as f:
+        assert f.read() == script
+    # The active script cannot be deleted; deactivated, it can.
+    assert sieve_connect("--delete", "--remotesieve", "filters")[0] != 0
+    assert sieve_connect("--deactivate")[0] == 0
+    assert sieve_connect("--delete", "--remotesieve", "filters")[0] == 0
+    rc, out, _ = sieve_connect("--list")
+    assert rc == 0 and out.strip() == "", out
+    # A script that does not compile is refused with the parser's position.
+    with open(d + "/bad.sieve", "w") as f:
+        f.write("keep;\nfileinto \"x\";\n")
+    rc, out, err = sieve_connect("--upload", "--localsieve", d + "/bad.sieve", "--remotesieve", "bad")
+    assert rc != 0 and "line 2, column 1" in out + err, (out, err)
+    # A wrong password fails.
+    assert sieve_connect("--list", pw="wrong")[0] != 0
+
+
+def test_raw_errors():
+    c = Conn(srv())
+    caps = b"".join(c.caps)
+    assert b'"IMPLEMENTATION" "tern"' in caps and b'"STARTTLS"' in caps and b'"SASL" ""' in caps
+    assert b'"SIEVE" "fileinto ' in caps and b'"VERSION" "1.0"' in caps and b'"MAXREDIRECTS" "4"' in caps
+    # No login before TLS, loopback included.
+    b64 = base64.b64encode(b"\0" + BOB.encode() + b"\0" + BOB_PW.encode()).decode()
+    assert c.cmd('AUTHENTICATE "PLAIN" "%s"' % b64)[-1].startswith(b"NO (ENCRYPT-NEEDED)")
+    assert c.cmd("LISTSCRIPTS")[-1] == b'NO "Authenticate first."\r\n'
+    assert c.cmd("FROB")[-1] == b'NO "Unknown command."\r\n'
+    caps = b"".join(c.starttls())
+    assert b'"SASL" "PLAIN LOGIN"' in caps and b"STARTTLS" not in caps
+    assert c.cmd('AUTHENTICATE "PLAIN" "%s"' % base64.b64encode(b"\0" + BOB.encode() + b"\0no").decode())[-1] \
+        == b'NO "Authentication failed."\r\n'
+    assert c.login() == b'OK "Logged in."\r\n'
+    assert c.cmd('CHECKSCRIPT {17+}\r\nif true { keep; }')[-1] == b'OK "Script is valid."\r\n'
+    r = c.cmd('CHECKSCRIPT "keep;\\\\ "')
+    assert r[-1] == b'NO "line 1, column 6: unexpected character \'\\\\\'"\r\n', r
+    r = c.cmd('PUTSCRIPT "s1" {21+}\r\nrequire "nope"; keep;')
+    assert r[-1] == b'NO "line 1, column 1: unsupported extension \\"nope\\""\r\n', r
+    assert c.cmd('PUTSCRIPT "s1" {5+}\r\nkeep;')[-1] == b'OK "Putscript completed."\r\n'
+    assert c.cmd('PUTSCRIPT "s2" "discard;"')[-1] == b'OK "Putscript completed."\r\n'
+    assert c.cmd('SETACTIVE "s1"')[-1] == b'OK "Setactive completed."\r\n'
+    assert c.cmd('SETACTIVE "nope"')[-1].startswith(b"NO (NONEXISTENT)")
+    assert c.cmd("LISTSCRIPTS") == [b'"s1" ACTIVE\r\n', b'"s2"\r\n', b'OK "Listscripts completed."\r\n']
+    assert c.cmd('DELETESCRIPT "s1"')[-1].startswith(b"NO (ACTIVE)")
+    assert c.cmd('DELETESCRIPT "zz"')[-1].startswith(b"NO (NONEXISTENT)")
+    assert c.cmd('RENAMESCRIPT "s2" "s1"')[-1].startswith(b"NO (ALREADYEXISTS)")
+    assert c.cmd('RENAMESCRIPT "zz" "s9"')[-1].startswith(b"NO (NONEXISTENT)")
+    assert c.cmd('RENAMESCRIPT "s1" "main"')[-1] == b'OK "Renamescript completed."\r\n'
+    assert c.cmd('GETSCRIPT "main"') == [b"{5}\r\n", b"keep;\r\n", b'OK "Getscript completed."\r\n']
+    assert c.cmd('GETSCRIPT "s1"')[-1].startswith(b"NO (NONEXISTENT)")
+    assert c.cmd('HAVESPACE "x" 100')[-1] == b'OK "Putscript would succeed."\r\n'
+    assert c.cmd('HAVESPACE "x" 9999999')[-1].startswith(b"NO (QUOTA/MAXSIZE)")
+    assert c.cmd('PUTSCRIPT "a\\"b" "keep;"')[-1] == b'OK "Putscript completed."\r\n'
+    assert b'"a\\"b"\r\n' in c.cmd("LISTSCRIPTS")
+    assert c.cmd('PUTSCRIPT "" "keep;"')[-1] == b'NO "Invalid script name."\r\n'
+    # A literal over the limit is refused before its octets are read, then skipped.
+    r = c.cmd('PUTSCRIPT "big" {600000+}\r\n' + "#" * 600000)
+    assert r[-1].startswith(b"NO (QUOTA/MAXSIZE)"), r
+    assert c.cmd('NOOP "tag1"')[-1] == b'OK (TAG "tag1") "Done"\r\n'
+    assert c.cmd('SETACTIVE ""')[-1] == b'OK "Active script is now deactivated."\r\n'
+    assert c.cmd("PUTSCRIPT \"x\"")[-1] == b'NO "Wrong number of arguments."\r\n'
+    assert c.cmd("PUTSCRIPT \"x\" \"keep;")[-1].startswith(b"NO")  # unterminated string
+    assert c.cmd("UNAUTHENTICATE")[-1] == b'OK "Unauthenticate completed."\r\n'
+    assert c.cmd("LISTSCRIPTS")[-1] == b'NO "Authenticate first."\r\n'
+    # Another account sees its own scripts only.
+    assert c.login(CAROL, CAROL_PW) == b'OK "Logged in."\r\n'
+    assert c.cmd("LISTSCRIPTS") == [b'OK "Listscripts completed."\r\n']
+    assert c.cmd("LOGOUT")[-1] == b'OK "Logout completed."\r\n'
+    c.close()
+    # The fail2ban line is the shared one.
+    assert srv().wait_log("event=auth_failed")
+    assert [l for l in srv().log_text().splitlines() if "event=auth_failed" in l and "sieve" in l]
+
+
+def test_sasl_login_continuation():
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "LOGIN"\r\n')
+    assert c.f.readline() == b'"VXNlcm5hbWU6"\r\n'
+    c.send('"%s"\r\n' % base64.b64encode(BOB.encode()).decode())
+    assert c.f.readline() == b'"UGFzc3dvcmQ6"\r\n'
+    c.send('"%s"\r\n' % base64.b64encode(BOB_PW.encode()).decode())
+    assert c.response()[-1] == b'OK "Logged in."\r\n'
+    c.close()
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "PLAIN"\r\n')
+    assert c.f.readline() == b'""\r\n'
+    assert c.cmd('"*"')[-1] == b'NO "Authentication aborted by client."\r\n'
+    c.close()
+
+
+def test_cli_sieve_test():
+    d = tempfile.mkdtemp()
+    with open(d + "/s.sieve", "w") as f:
+        f.write('require ["fileinto", "imap4flags", "variables"];\n'
+                'if address :matches :domain "from" "*.example" { addflag "\\\\Seen";'
+                ' fileinto "Ex/${1}"; }\nredirect "x@example.net";\n')
+    with open(d + "/m.eml", "w") as f:
+        f.write("From: a@news.example\r\nSubject: hi\r\n\r\nbody\r\n")
+    r = subprocess.run([TERN, "sieve", "test", d + "/s.sieve", d + "/m.eml"], capture_output=True, timeout=30)
+    keep_sanitizer_output(r.stderr.decode(), "tern sieve test")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == 'fileinto "Ex/news" :flags "\\seen"\nredirect "x@example.net"\n', r.stdout
+    with open(d + "/bad.sieve", "w") as f:
+        f.write("if true {")
+    r = subprocess.run([TERN, "sieve", "test", d + "/bad.sieve", d + "/m.eml"], capture_output=True, timeout=30)
+    assert r.returncode == 1 and r.stdout == b"error\n"
+    assert b"line 1, column 10: expected \"}\" or a command" in r.stderr, r.stderr
+
+
+def test_zz_stop():
+    global _srv
+    if _srv is not None:
+        _srv.stop()
+        _srv.cleanup()
+        _srv = None

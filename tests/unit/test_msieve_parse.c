@@ -1,0 +1,103 @@
+/*
+ * test_msieve_parse.c — ManageSieve command lines (msieve_parse.c):
+ * names, quoted strings with their escapes, literals in both forms,
+ * numbers, every error result, the size check on a literal before its
+ * octets, the need hint, and every command fed one byte at a time
+ * (each prefix must ask for more, never succeed early or fail).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sieve/msieve_parse.h"
+#include "unit.h"
+
+static struct msieve_cmd cmd;
+
+static int parse(const char *s, size_t *consumed)
+{
+	size_t need;
+	return msieve_parse(s, strlen(s), &cmd, consumed, &need);
+}
+
+/* Every proper prefix of an OK command is MORE, with a need past it. */
+static void bytewise(const char *s)
+{
+	size_t n = strlen(s), consumed, need;
+	for (size_t i = 0; i < n; i++) {
+		int r = msieve_parse(s, i, &cmd, &consumed, &need);
+		CHECK_EQ_INT(r, MSIEVE_MORE);
+		CHECK(need > i);
+	}
+	CHECK_EQ_INT(msieve_parse(s, n, &cmd, &consumed, &need), MSIEVE_OK);
+	CHECK_EQ_INT(consumed, n);
+}
+
+int main(void)
+{
+	size_t c;
+
+	CHECK_EQ_INT(parse("LISTSCRIPTS\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_SLICE(cmd.name, "LISTSCRIPTS");
+	CHECK_EQ_INT(cmd.nargs, 0);
+	CHECK_EQ_INT(c, 13);
+	CHECK_EQ_INT(parse("noop\nNOOP\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_INT(c, 5);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"a\\\"b\\\\\" {5+}\r\nkeep;\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_INT(cmd.nargs, 2);
+	CHECK_EQ_SLICE(cmd.args[0].s, "a\"b\\");
+	CHECK_EQ_SLICE(cmd.args[1].s, "keep;");
+	CHECK(cmd.args[1].literal);
+	CHECK_EQ_INT(parse("CHECKSCRIPT {3}\r\na\r\n\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_SLICE(cmd.args[0].s, "a\r\n");
+	CHECK_EQ_INT(parse("HAVESPACE \"x\" 12345\r\n", &c), MSIEVE_OK);
+	CHECK_EQ_INT(cmd.args[1].kind, MSIEVE_ARG_NUMBER);
+	CHECK_EQ_INT(cmd.args[1].num, 12345);
+
+	/* Errors, each consuming through the line end. */
+	CHECK_EQ_INT(parse("\r\nNOOP\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(c, 2);
+	CHECK_EQ_STR(cmd.err, "Expected a command name");
+	CHECK_EQ_INT(parse("NOOP \"a\\x\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_STR(cmd.err, "Invalid escape in a quoted string");
+	CHECK_EQ_INT(parse("NOOP \"a\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP x\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP  \"a\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP {x}\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP {1x\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP \"a\"\"b\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("A \"1\" \"2\" \"3\" \"4\" \"5\"\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_STR(cmd.err, "Too many arguments");
+	CHECK_EQ_INT(parse("NOOP 99999999999999999999999\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("NOOP \"a\"\rX\r\n", &c), MSIEVE_BAD);
+
+	/* A literal over the limit: refused from its size, its octets to skip. */
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {600000+}\r\n###", &c), MSIEVE_TOOBIG);
+	CHECK_EQ_INT(c, strlen("PUTSCRIPT \"b\" {600000+}\r\n"));
+	CHECK_EQ_INT(cmd.skip, 600000);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524289}\r\n", &c), MSIEVE_TOOBIG);
+	CHECK_EQ_INT(cmd.skip, 524289);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999+}\r\n", &c), MSIEVE_TOOBIG);
+	CHECK(cmd.skip > 1000000);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524288+}\r\n", &c), MSIEVE_MORE);
+
+	/* The need hint covers a literal's octets. */
+	size_t need = 0;
+	const char *partial = "PUTSCRIPT \"b\" {100+}\r\nkeep;";
+	CHECK_EQ_INT(msieve_parse(partial, strlen(partial), &cmd, &c, &need), MSIEVE_MORE);
+	CHECK_EQ_INT(need, strlen("PUTSCRIPT \"b\" {100+}\r\n") + 100 + 1);
+
+	/* A line without an end past the limit. */
+	char *longl = malloc(MSIEVE_LINE_MAX + 10);
+	memset(longl, 'A', MSIEVE_LINE_MAX + 9);
+	longl[MSIEVE_LINE_MAX + 9] = '\0';
+	CHECK_EQ_INT(parse(longl, &c), MSIEVE_LONG);
+	free(longl);
+
+	bytewise("LISTSCRIPTS\r\n");
+	bytewise("PUTSCRIPT \"a\\\"b\" {5+}\r\nkeep;\r\n");
+	bytewise("HAVESPACE \"x\" 42\r\n");
+	bytewise("AUTHENTICATE \"PLAIN\" \"AGJvYgBwdw==\"\r\n");
+	CHECK_EQ_INT(msieve_line_end("ab\ncd", 5), 3);
+	CHECK_EQ_INT(msieve_line_end("abcd", 4), 0);
+	return unit_done("test_msieve_parse");
+}
