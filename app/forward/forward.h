@@ -17,8 +17,8 @@
  *     (a loop through another forwarder) the field is found and the
  *     copy is not forwarded again;
  *   - no Return-Path (RFC 5321 §4.4: that is for final delivery).
- * A message with more than FORWARD_HOPS_MAX Received fields is a loop
- * whatever its recipients (Postfix's hopcount_limit).
+ * A message with FORWARD_HOPS_MAX Received fields or more (ours included)
+ * is a loop whatever its recipients (Postfix's hopcount_limit).
  *
  * The rate limit counts forwarded messages per alias (the alias that
  * names the outside targets) in a sliding hour (core/rate.h), whatever
@@ -40,7 +40,8 @@
 #include "core/str.h"
 #include "forward/srs.h"
 
-/* Received fields past which a message is a loop (Postfix's hopcount_limit). */
+/* Received fields (ours included) at which a message is a loop (Postfix's
+ * hopcount_limit: cleanup counts them as we do and refuses at the limit). */
 #define FORWARD_HOPS_MAX 50
 /* Outside targets kept per recipient address. */
 #define FORWARD_TARGETS_MAX 32

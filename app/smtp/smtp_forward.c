@@ -143,7 +143,7 @@ int smtp_forward_check(struct smtp_session *s)
 	char q[600];
 
 	forward_scan(tx->data.p, tx->data.len, NULL, &hops);
-	if (hops > FORWARD_HOPS_MAX) {
+	if (hops >= FORWARD_HOPS_MAX) {
 		log_info("smtp", s->id, "event=message_rejected reason=too_many_hops hops=%u max=%d",
 			 hops, FORWARD_HOPS_MAX);
 		metrics_inc(METRIC_REJECTED);
