@@ -7,6 +7,12 @@
  * on stderr; a run-time error prints the implicit `keep` (what delivery
  * would do) and the error on stderr. The envelope defaults to the null
  * sender and an empty recipient.
+ *
+ * `tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]` manage an
+ * account's stored scripts as ManageSieve does: list prints one name a
+ * line with " ACTIVE" after the active one; get prints the text; put reads
+ * the text from stdin and refuses (exit 1) one that does not compile, with
+ * the parser's message; del refuses the active script.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +23,9 @@
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/xalloc.h"
+#include "core/buf.h"
 #include "sieve/sieve.h"
+#include "store/store.h"
 
 #define SIEVE_TEST_MSG_MAX (64u * 1024 * 1024)
 
@@ -51,6 +59,91 @@ static char *slurp(const char *path, size_t max, size_t *len_r)
 	return p;
 }
 
+static void list_cb(void *arg, const char *name, int active, size_t size)
+{
+	(void)arg;
+	(void)size;
+	printf("%s%s\n", name, active ? " ACTIVE" : "");
+}
+
+static const char *store_msg(int rc)
+{
+	switch (rc) {
+	case STORE_ENOTFOUND: return "no such script";
+	case STORE_EEXIST: return "a script of that name exists";
+	case STORE_EACTIVE: return "the script is active (deactivate it first)";
+	case STORE_ETOOBIG: return "the script is too large";
+	case STORE_ELIMIT: return "the account's scripts are at their limit (32 scripts, 1 MiB)";
+	case STORE_EINVAL: return "invalid script name";
+	default: return "the store failed";
+	}
+}
+
+/* tern sieve list|get|put|activate|deactivate|del EMAIL [NAME] */
+static int manage(const struct config *cfg, int argc, char **argv)
+{
+	const char *op = argv[0];
+	int want_name = strcmp(op, "list") != 0 && strcmp(op, "deactivate") != 0;
+	int writes = strcmp(op, "list") != 0 && strcmp(op, "get") != 0;
+	uint32_t acc;
+	struct store *st;
+	int rc;
+
+	if (argc != 2 + want_name)
+		return -1;
+	if (!(st = cli_store_open(cfg, !writes)))
+		return 1;
+	if (store_account_id(st, argv[1], &acc) != STORE_OK) {
+		fprintf(stderr, "tern sieve: no account %s\n", argv[1]);
+		store_close(&st);
+		return 1;
+	}
+	const char *name = want_name ? argv[2] : NULL;
+	if (strcmp(op, "list") == 0) {
+		rc = store_sieve_list(st, acc, list_cb, NULL);
+	} else if (strcmp(op, "get") == 0) {
+		struct buf b;
+		buf_init(&b, STORE_SIEVE_BYTES_MAX);
+		rc = store_sieve_get(st, acc, name, &b, NULL);
+		if (rc == STORE_OK)
+			fwrite(buf_data(&b), 1, buf_len(&b), stdout);
+		buf_free(&b);
+	} else if (strcmp(op, "put") == 0) {
+		struct buf b;
+		char chunk[65536], err[SIEVE_ERROR_MAX];
+		size_t got;
+		buf_init(&b, SIEVE_SCRIPT_MAX);
+		rc = STORE_OK;
+		while ((got = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+			if (buf_append(&b, chunk, got) < 0)
+				rc = STORE_ETOOBIG;
+		struct sieve_script *s = rc == STORE_OK ? sieve_compile(buf_data(&b), buf_len(&b), err) : NULL;
+		if (rc == STORE_OK && !s) {
+			fprintf(stderr, "tern sieve: %s\n", err);
+			buf_free(&b);
+			store_close(&st);
+			return 1;
+		}
+		sieve_script_free(&s);
+		if (rc == STORE_OK)
+			rc = store_sieve_put(st, acc, name, buf_data(&b), buf_len(&b), (int64_t)time(NULL));
+		buf_free(&b);
+	} else if (strcmp(op, "activate") == 0 || strcmp(op, "deactivate") == 0) {
+		rc = store_sieve_activate(st, acc, name);
+	} else if (strcmp(op, "del") == 0) {
+		rc = store_sieve_del(st, acc, name);
+	} else {
+		store_close(&st);
+		return -1;
+	}
+	store_close(&st);
+	if (rc != STORE_OK) {
+		fprintf(stderr, "tern sieve %s: %s\n", op, store_msg(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int cli_sieve(const struct config *cfg, int argc, char **argv)
 {
 	const char *from = "", *to = "", *files[2];
@@ -58,8 +151,13 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 	char err[SIEVE_ERROR_MAX];
 	size_t slen, mlen;
 
-	(void)cfg;
-	if (argc < 1 || strcmp(argv[0], "test") != 0)
+	if (argc >= 1 && strcmp(argv[0], "test") != 0) {
+		int r = manage(cfg, argc, argv);
+		if (r >= 0)
+			return r;
+		goto usage;
+	}
+	if (argc < 1)
 		goto usage;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
@@ -107,6 +205,8 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 	free(msg);
 	return 0;
 usage:
-	fprintf(stderr, "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n");
+	fprintf(stderr, "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
+	                "       tern sieve list|deactivate EMAIL\n"
+	                "       tern sieve get|put|activate|del EMAIL NAME   (put reads the script from stdin)\n");
 	return 2;
 }

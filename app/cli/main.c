@@ -32,6 +32,7 @@ static int usage(void)
 		"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
 		"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
+		"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
 		"configuration comes from TERN_* environment variables (see README)\n");
 	return 2;
 }

@@ -222,6 +222,29 @@ def test_cli_sieve_test():
     assert b"line 1, column 10: expected \"}\" or a command" in r.stderr, r.stderr
 
 
+def test_cli_manage():
+    s = srv()
+    ERIN = "erin@example.test"
+    s.cli("account", "add", ERIN, input="erin-pw-1\n")
+    r = s.cli("sieve", "put", ERIN, "vacation", input='require "vacation"; vacation "away";')
+    assert r.returncode == 0, r.stderr
+    r = s.cli("sieve", "put", ERIN, "bad", input="kep;", check=False)
+    assert r.returncode == 1 and b"line 1, column 1: unknown command" in r.stderr, r.stderr
+    assert s.cli("sieve", "activate", ERIN, "vacation").returncode == 0
+    assert s.cli("sieve", "list", ERIN).stdout == b"vacation ACTIVE\n"
+    assert s.cli("sieve", "get", ERIN, "vacation").stdout == b'require "vacation"; vacation "away";'
+    r = s.cli("sieve", "del", ERIN, "vacation", check=False)
+    assert r.returncode == 1 and b"active" in r.stderr
+    # What the CLI stored, ManageSieve lists, and the other way round.
+    c = authed(ERIN, "erin-pw-1")
+    assert c.cmd("LISTSCRIPTS") == [b'"vacation" ACTIVE\r\n', b'OK "Listscripts completed."\r\n']
+    assert c.cmd('SETACTIVE ""')[-1].startswith(b"OK")
+    c.close()
+    assert s.cli("sieve", "del", ERIN, "vacation").returncode == 0
+    assert s.cli("sieve", "list", ERIN).stdout == b""
+    assert s.cli("sieve", "list", "nobody@example.test", check=False).returncode == 1
+
+
 def test_zz_stop():
     global _srv
     if _srv is not None:
