@@ -1,7 +1,9 @@
 /*
  * cmd_alias.c — tern alias add|list|del ALIAS [TARGET].
  *
- * "@example.com" as ALIAS is the domain's catch-all.
+ * "@example.com" as ALIAS is the domain's catch-all. TARGET is an account,
+ * another alias, or an outside address (forwarded with SRS, README
+ * "Forwarding").
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,8 @@ static void print_alias(void *arg, const char *alias, const char *target)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern alias add ALIAS TARGET   (ALIAS @domain is the catch-all)\n"
+	fprintf(stderr, "usage: tern alias add ALIAS TARGET   (ALIAS @domain is the catch-all;\n"
+			"                                     TARGET outside our domains is forwarded)\n"
 			"       tern alias del ALIAS [TARGET]\n"
 			"       tern alias list\n");
 	return 2;
