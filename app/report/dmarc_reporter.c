@@ -2,10 +2,13 @@
  * dmarc_reporter.c — the report thread and the run it shares with the
  * CLI (dmarc_reporter.h).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin/admin_meta.h"
 #include "core/config.h"
@@ -110,7 +113,17 @@ int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t befo
 	if (from[0] == '\0')
 		return 1;
 	struct dmarc_send_opts o = {from, cfg->hostname, before_day, now, net_lookup, &lk};
+	/* One run at a time across processes (the server's thread and tern
+	 * dmarc report --send): both would read a day's rows before either
+	 * deleted them, and the day would be reported twice. */
+	char lp[4096];
+	snprintf(lp, sizeof lp, "%s/dmarc-report.lock", store_data_dir(st));
+	int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd >= 0)
+		flock(lfd, LOCK_EX);
 	int rc = dmarc_send_reports(st, &o, res);
+	if (lfd >= 0)
+		close(lfd); /* releases the lock */
 	if (rc == 0 && (res->reports || res->no_dest || res->deferred || res->failed))
 		log_info("dmarc", NULL,
 		         "event=reports_sent from=%s reports=%u no_destination=%u deferred=%u failed=%u",

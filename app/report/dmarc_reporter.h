@@ -36,7 +36,9 @@ void dmarc_reporter_from(const struct config *cfg, struct store *st, char *out, 
 
 /*
  * Flushes the counts in memory, then sends the reports of the days
- * before before_day (blocking; DNS from cfg). 0, 1 when reports are off
+ * before before_day (blocking; DNS from cfg), holding an flock on
+ * DATA_DIR/dmarc-report.lock so that two processes never report a day
+ * twice. 0, 1 when reports are off
  * (nothing sent), -1 when the store could not be read.
  */
 int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day, int64_t now,
