@@ -128,6 +128,8 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	srv(d, cfg, hostname, domain, "imap", 10, LISTEN_IMAP, "mail clients: IMAP (STARTTLS)", NULL);
 	srv(d, cfg, hostname, domain, "pop3s", 20, LISTEN_POP3S, "mail clients: POP3 (TLS)", NULL);
 	srv(d, cfg, hostname, domain, "pop3", 30, LISTEN_POP3, "mail clients: POP3 (STARTTLS)", NULL);
+	/* RFC 5804 §1.8: where ManageSieve clients find the server. */
+	srv(d, cfg, hostname, domain, "sieve", 0, LISTEN_SIEVE, "mail clients: filters (ManageSieve)", NULL);
 	r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
 	snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
 	snprintf(r->value, sizeof(r->value), "%s.", hostname);
