@@ -608,7 +608,7 @@ static void session_input(struct ms_session *s)
 	while (!s->conn_gone && s->state != MS_CLOSING && s->state != MS_WAIT_AUTH) {
 		struct buf *in = &s->conn->in;
 		if (s->starttls_pending)
-			return; /* nothing is read until TLS is up (RFC 5804 §2.2) */
+			break; /* nothing is read until TLS is up (RFC 5804 §2.2) */
 		if (s->draining && s->state != MS_SASL) {
 			ms_reply(s, "BYE", "TRYLATER", "Server shutting down.");
 			close_with(s, "shutdown");
