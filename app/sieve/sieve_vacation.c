@@ -1,0 +1,291 @@
+/*
+ * sieve_vacation.c — RFC 5230's rules for vacation replies; see
+ * sieve_vacation.h.
+ */
+#include "sieve/sieve_vacation.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+
+#include "mime/mime_field.h"
+#include "mime/rfc5322.h"
+
+#define HEADER_SCAN_MAX (256 * 1024)
+
+/* Calls fn for each header field of msg (unfolded value); stops when fn
+ * returns non-zero and returns that. */
+typedef int field_fn(void *arg, struct str name, struct str value);
+
+static int each_field(const char *msg, size_t len, field_fn *fn, void *arg)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	int r = 0;
+	char *tmp = NULL;
+	size_t tmpcap = 0;
+
+	if (len > HEADER_SCAN_MAX)
+		len = HEADER_SCAN_MAX;
+	rfc5322_init(&p);
+	while (r == 0 && rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (f.name.len == 0)
+			continue;
+		if (f.value.len + 1 > tmpcap) {
+			tmpcap = f.value.len + 1;
+			free(tmp);
+			tmp = malloc(tmpcap);
+			if (!tmp)
+				break;
+		}
+		size_t n = rfc5322_unfold(f.value, tmp);
+		r = fn(arg, f.name, str_make(tmp, n));
+	}
+	free(tmp);
+	rfc5322_clear(&p);
+	return r;
+}
+
+static int addr_eq(struct str a, struct str b)
+{
+	a = str_trim(a);
+	b = str_trim(b);
+	return a.len && str_eq_ci(a, b);
+}
+
+struct skip_ctx {
+	const struct str *ours;
+	uint32_t nours;
+	int addressed;
+	const char *why;
+};
+
+static int skip_field(void *arg, struct str name, struct str v)
+{
+	struct skip_ctx *c = arg;
+	if (str_eq_ci(name, STR_LIT("Auto-Submitted"))) {
+		struct str t = str_trim(v);
+		ptrdiff_t semi = str_chr(t, ';');
+		if (semi >= 0)
+			t = str_trim(str_make(t.p, (size_t)semi));
+		if (!str_eq_ci(t, STR_LIT("no"))) {
+			c->why = "auto_submitted";
+			return 1;
+		}
+	} else if (str_has_prefix_ci(name, "List-") &&
+	           (str_eq_ci(name, STR_LIT("List-Id")) || str_eq_ci(name, STR_LIT("List-Help")) ||
+	            str_eq_ci(name, STR_LIT("List-Unsubscribe")) ||
+	            str_eq_ci(name, STR_LIT("List-Subscribe")) || str_eq_ci(name, STR_LIT("List-Post")) ||
+	            str_eq_ci(name, STR_LIT("List-Owner")) || str_eq_ci(name, STR_LIT("List-Archive")))) {
+		c->why = "list";
+		return 1;
+	} else if (str_eq_ci(name, STR_LIT("Precedence"))) {
+		struct str t = str_trim(v);
+		if (str_eq_ci(t, STR_LIT("bulk")) || str_eq_ci(t, STR_LIT("list")) ||
+		    str_eq_ci(t, STR_LIT("junk"))) {
+			c->why = "bulk";
+			return 1;
+		}
+	} else if (!c->addressed &&
+	           (str_eq_ci(name, STR_LIT("To")) || str_eq_ci(name, STR_LIT("Cc")) ||
+	            str_eq_ci(name, STR_LIT("Bcc")) || str_eq_ci(name, STR_LIT("Resent-To")) ||
+	            str_eq_ci(name, STR_LIT("Resent-Cc")))) {
+		struct arena *a = arena_new(0);
+		struct mime_address *list;
+		uint32_t n;
+		mime_field_addresses(a, v, &list, &n, 1000);
+		for (uint32_t i = 0; i < n && !c->addressed; i++) {
+			if (!list[i].host.p || !list[i].mailbox.p)
+				continue;
+			char *full = arena_printf(a, "%.*s@%.*s", (int)list[i].mailbox.len, list[i].mailbox.p,
+			                          (int)list[i].host.len, list[i].host.p);
+			for (uint32_t k = 0; k < c->nours && !c->addressed; k++)
+				c->addressed = addr_eq(str_c(full), c->ours[k]);
+		}
+		arena_free(&a);
+	}
+	return 0;
+}
+
+static int system_sender(struct str from)
+{
+	ptrdiff_t at = str_rchr(from, '@');
+	struct str local = at < 0 ? from : str_make(from.p, (size_t)at);
+	static const char *const names[] = { "mailer-daemon", "listserv", "majordomo", "postmaster", NULL };
+	for (int i = 0; names[i]; i++)
+		if (str_eq_ci(local, str_c(names[i])))
+			return 1;
+	if (str_has_prefix_ci(local, "owner-"))
+		return 1;
+	return local.len >= 8 && str_eq_ci(str_make(local.p + local.len - 8, 8), STR_LIT("-request"));
+}
+
+const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
+                                const struct str *ours, uint32_t nours)
+{
+	struct skip_ctx c = { ours, nours, 0, NULL };
+
+	if (str_trim(env_from).len == 0)
+		return "null_sender";
+	if (system_sender(env_from))
+		return "system_sender";
+	for (uint32_t i = 0; i < nours; i++)
+		if (addr_eq(env_from, ours[i]))
+			return "own_address";
+	each_field(msg, len, skip_field, &c);
+	if (c.why)
+		return c.why;
+	return c.addressed ? NULL : "not_addressed";
+}
+
+void sieve_vacation_key(const struct sieve_action *a, struct str sender, uint8_t key[32])
+{
+	crypto_generichash_state h;
+	uint8_t mime = a->mime;
+	char lower[320];
+	size_t n = sender.len < sizeof lower ? sender.len : sizeof lower;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = sender.p[i];
+		lower[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+	}
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, (const uint8_t *)"vacation", 9);
+	if (a->handle.len) {
+		crypto_generichash_update(&h, (const uint8_t *)"h", 1);
+		crypto_generichash_update(&h, (const uint8_t *)a->handle.p, a->handle.len);
+	} else {
+		/* RFC 5230 §4.2: without :handle, the reason and the other
+		 * arguments tell one vacation action from another. */
+		struct str parts[3] = { a->text, a->subject, a->from };
+		for (int i = 0; i < 3; i++) {
+			uint8_t l[8];
+			for (int k = 0; k < 8; k++)
+				l[k] = (uint8_t)((uint64_t)parts[i].len >> (8 * k));
+			crypto_generichash_update(&h, l, 8);
+			if (parts[i].len)
+				crypto_generichash_update(&h, (const uint8_t *)parts[i].p, parts[i].len);
+		}
+		crypto_generichash_update(&h, &mime, 1);
+	}
+	crypto_generichash_update(&h, (const uint8_t *)"\0", 1);
+	crypto_generichash_update(&h, (const uint8_t *)lower, n);
+	crypto_generichash_final(&h, key, 32);
+}
+
+struct orig {
+	struct buf subject, msgid, refs;
+};
+
+static int orig_field(void *arg, struct str name, struct str v)
+{
+	struct orig *o = arg;
+	if (str_eq_ci(name, STR_LIT("Subject")) && !buf_len(&o->subject))
+		(void)rfc5322_decode_words(v, &o->subject);
+	else if (str_eq_ci(name, STR_LIT("Message-ID")) && !buf_len(&o->msgid))
+		(void)buf_append_str(&o->msgid, str_trim(v));
+	else if (str_eq_ci(name, STR_LIT("References")) && !buf_len(&o->refs))
+		(void)buf_append_str(&o->refs, str_trim(v));
+	return 0;
+}
+
+/* Writes s without CR, LF or other controls (header injection). */
+static void put_clean(struct buf *out, struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		char ch = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		(void)buf_append(out, &ch, 1);
+	}
+}
+
+/* An unstructured field value, as an RFC 2047 word when it is not ASCII. */
+static void put_text(struct buf *out, struct str s)
+{
+	int ascii = 1;
+	for (size_t i = 0; i < s.len; i++)
+		ascii &= (unsigned char)s.p[i] < 0x80;
+	if (ascii) {
+		put_clean(out, s);
+		return;
+	}
+	static const char hex[] = "0123456789ABCDEF";
+	(void)buf_append_c(out, "=?utf-8?q?");
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			(void)buf_append(out, (const char *)&c, 1);
+		} else if (c == ' ') {
+			(void)buf_append(out, "_", 1);
+		} else {
+			char e[3] = { '=', hex[c >> 4], hex[c & 15] };
+			(void)buf_append(out, e, 3);
+		}
+	}
+	(void)buf_append_c(out, "?=");
+}
+
+int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
+                         struct str sender, struct str from_default, const char *date,
+                         const char *msgid, struct buf *out)
+{
+	struct orig o;
+	buf_init(&o.subject, 4096);
+	buf_init(&o.msgid, 1024);
+	buf_init(&o.refs, 8192);
+	each_field(msg, len, orig_field, &o);
+
+	(void)buf_append_c(out, "From: ");
+	put_clean(out, a->from.len ? a->from : from_default);
+	(void)buf_append_c(out, "\r\nTo: <");
+	put_clean(out, sender);
+	(void)buf_append_c(out, ">\r\nSubject: ");
+	if (a->subject.len) {
+		put_text(out, a->subject);
+	} else {
+		struct buf s;
+		buf_init(&s, 4200);
+		(void)buf_append_c(&s, "Auto: ");
+		(void)buf_append_str(&s, buf_str(&o.subject));
+		put_text(out, buf_str(&s));
+		buf_free(&s);
+	}
+	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
+	if (buf_len(&o.msgid)) {
+		(void)buf_append_c(out, "In-Reply-To: ");
+		put_clean(out, buf_str(&o.msgid));
+		(void)buf_append_c(out, "\r\nReferences: ");
+		if (buf_len(&o.refs)) {
+			put_clean(out, buf_str(&o.refs));
+			(void)buf_append_c(out, " ");
+		}
+		put_clean(out, buf_str(&o.msgid));
+		(void)buf_append_c(out, "\r\n");
+	}
+	(void)buf_append_c(out, "Auto-Submitted: auto-replied (vacation)\r\nMIME-Version: 1.0\r\n");
+	if (a->mime) {
+		/* RFC 5230 §5.8: the reason is a MIME entity, its header included. */
+		(void)buf_append_str(out, a->text);
+	} else {
+		(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n"
+		                        "Content-Transfer-Encoding: 8bit\r\n\r\n");
+		/* Line ends as CRLF whatever the script wrote. */
+		for (size_t i = 0; i < a->text.len; i++) {
+			char c = a->text.p[i];
+			if (c == '\n' && (i == 0 || a->text.p[i - 1] != '\r'))
+				(void)buf_append(out, "\r", 1);
+			(void)buf_append(out, &c, 1);
+		}
+		if (a->text.len < 2 || a->text.p[a->text.len - 1] != '\n')
+			(void)buf_append_c(out, "\r\n");
+	}
+	int full = buf_room(out) == 0;
+	buf_free(&o.subject);
+	buf_free(&o.msgid);
+	buf_free(&o.refs);
+	return full ? -1 : 0;
+}

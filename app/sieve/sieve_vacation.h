@@ -1,0 +1,52 @@
+/*
+ * sieve_vacation.h — the rules of RFC 5230 §4 for a vacation action:
+ * whether to reply at all, the key under which "already replied to this
+ * sender" is remembered (store_sieve_seen), and the reply message.
+ *
+ * Design: pure functions over the message and the action, so the
+ * delivery stage that executes a Sieve result only has to look up and
+ * record the key in the store and queue the message. Nothing here reads
+ * the clock or the store.
+ *
+ * Caveats: the reply is plain text in UTF-8 (or the reason as a MIME
+ * entity with :mime); DKIM signing is the outbound queue's.
+ */
+#ifndef TERN_SIEVE_VACATION_H
+#define TERN_SIEVE_VACATION_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+#include "sieve/sieve.h"
+
+/*
+ * Whether to answer msg (RFC 5230 §4.5-4.6, RFC 3834 §2): returns NULL to
+ * reply, else the reason not to, for the log: "null_sender",
+ * "auto_submitted", "list" (List-* fields, RFC 2369/2919), "bulk"
+ * (Precedence bulk/list/junk), "system_sender" (MAILER-DAEMON, owner-*,
+ * *-request, LISTSERV, majordomo), "own_address" (the sender is one of
+ * ours), "not_addressed" (none of our addresses in To, Cc, Bcc,
+ * Resent-To or Resent-Cc). ours[0..nours) are the recipient's addresses:
+ * the envelope recipient and the action's :addresses.
+ */
+const char *sieve_vacation_skip(const char *msg, size_t len, struct str env_from,
+                                const struct str *ours, uint32_t nours);
+
+/* The key remembering a reply to sender under the action's :handle (or,
+ * without one, its reason, subject, from and mime flag: RFC 5230 §4.2). */
+void sieve_vacation_key(const struct sieve_action *a, struct str sender, uint8_t key[32]);
+
+/*
+ * Appends the reply to out: From (the action's :from, else from_default),
+ * To the sender, Subject (:subject, else "Auto: " and the original's),
+ * In-Reply-To and References from the original's Message-ID, Date,
+ * Message-ID, Auto-Submitted: auto-replied, MIME fields, then the reason.
+ * date is an RFC 5322 date, msgid without angle brackets. Returns 0, or
+ * -1 when out's ceiling was reached.
+ */
+int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
+                         struct str sender, struct str from_default, const char *date,
+                         const char *msgid, struct buf *out);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * test_sieve_vacation.c — RFC 5230 §4's rules (sieve_vacation.c): who gets
+ * no reply (null sender, Auto-Submitted, List-*, Precedence, system
+ * senders, our own address, mail not addressed to us), the key that
+ * remembers a reply (per handle, per sender, case-insensitive), and the
+ * reply's fields (Auto-Submitted, In-Reply-To, References, Subject, the
+ * reason with CRLF line ends; no header injection from the script).
+ */
+#include <string.h>
+
+#include "sieve/sieve_vacation.h"
+#include "unit.h"
+
+static const char *base =
+	"From: Ann <ann@example.org>\r\n"
+	"To: Bob <bob@example.com>\r\n"
+	"Subject: =?utf-8?q?Caf=C3=A9?= plans\r\n"
+	"Message-ID: <m1@example.org>\r\n"
+	"References: <m0@example.org>\r\n"
+	"\r\nhello\r\n";
+
+static const char *skip(const char *hdr, const char *from)
+{
+	static char msg[2048];
+	struct str ours[2] = { STR_LIT("bob@example.com"), STR_LIT("bob.alias@example.com") };
+	snprintf(msg, sizeof msg, "%s\r\nbody\r\n", hdr);
+	return sieve_vacation_skip(msg, strlen(msg), str_c(from), ours, 2);
+}
+
+int main(void)
+{
+	struct str ours[1] = { STR_LIT("bob@example.com") };
+
+	CHECK(sieve_vacation_skip(base, strlen(base), STR_LIT("ann@example.org"), ours, 1) == NULL);
+	CHECK_EQ_STR(skip("To: bob@example.com\r\n", ""), "null_sender");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nAuto-Submitted: auto-replied\r\n", "a@x.org"), "auto_submitted");
+	CHECK(skip("To: bob@example.com\r\nAuto-Submitted: no\r\n", "a@x.org") == NULL);
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Id: <dev.lists.x.org>\r\n", "a@x.org"), "list");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nList-Unsubscribe: <mailto:u@x.org>\r\n", "a@x.org"), "list");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\nPrecedence: bulk\r\n", "a@x.org"), "bulk");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "MAILER-DAEMON@x.org"), "system_sender");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "owner-dev@x.org"), "system_sender");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "dev-request@x.org"), "system_sender");
+	CHECK_EQ_STR(skip("To: bob@example.com\r\n", "Bob@Example.com"), "own_address");
+	CHECK_EQ_STR(skip("To: carol@example.com\r\n", "a@x.org"), "not_addressed");
+	CHECK(skip("To: carol@example.com\r\nCc: \"B\" <BOB.ALIAS@example.com>\r\n", "a@x.org") == NULL);
+	CHECK(skip("Resent-To: bob@example.com\r\n", "a@x.org") == NULL);
+
+	/* Keys: per sender (any case), per handle, per reason without one. */
+	struct sieve_action a, b;
+	uint8_t k1[32], k2[32], k3[32], k4[32];
+	memset(&a, 0, sizeof a);
+	a.kind = SIEVE_ACT_VACATION;
+	a.text = STR_LIT("I am away.");
+	b = a;
+	sieve_vacation_key(&a, STR_LIT("ann@example.org"), k1);
+	sieve_vacation_key(&a, STR_LIT("ANN@example.org"), k2);
+	CHECK(memcmp(k1, k2, 32) == 0);
+	sieve_vacation_key(&a, STR_LIT("carl@example.org"), k3);
+	CHECK(memcmp(k1, k3, 32) != 0);
+	b.text = STR_LIT("I am back soon.");
+	sieve_vacation_key(&b, STR_LIT("ann@example.org"), k4);
+	CHECK(memcmp(k1, k4, 32) != 0);
+	a.handle = b.handle = STR_LIT("h1");
+	sieve_vacation_key(&a, STR_LIT("ann@example.org"), k3);
+	sieve_vacation_key(&b, STR_LIT("ann@example.org"), k4);
+	CHECK(memcmp(k3, k4, 32) == 0);
+
+	/* The reply. */
+	struct buf out;
+	buf_init(&out, 1 << 16);
+	memset(&a, 0, sizeof a);
+	a.text = STR_LIT("Away until Monday.\nAnn: call Carol.");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "Mon, 16 Nov 2026 09:00:00 +0000",
+	                                  "v1@tern.example.com", &out), 0);
+	const char *r = buf_data(&out);
+	CHECK(strstr(r, "From: bob@example.com\r\nTo: <ann@example.org>\r\n") == r);
+	CHECK(strstr(r, "Subject: =?utf-8?q?Auto=3A_Caf=C3=A9_plans?=\r\n") != NULL);
+	CHECK(strstr(r, "In-Reply-To: <m1@example.org>\r\n") != NULL);
+	CHECK(strstr(r, "References: <m0@example.org> <m1@example.org>\r\n") != NULL);
+	CHECK(strstr(r, "Auto-Submitted: auto-replied (vacation)\r\n") != NULL);
+	CHECK(strstr(r, "Message-ID: <v1@tern.example.com>\r\n") != NULL);
+	CHECK(strstr(r, "\r\n\r\nAway until Monday.\r\nAnn: call Carol.\r\n") != NULL);
+	/* A script's :subject cannot add header fields. */
+	buf_reset(&out);
+	a.subject = STR_LIT("Out\r\nBcc: everyone@example.net");
+	a.from = STR_LIT("Bob <bob@example.com>");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("x"), "d", "v2@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\nBcc:") == NULL);
+	CHECK(strstr(buf_data(&out), "Subject: Out  Bcc: everyone@example.net\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "From: Bob <bob@example.com>\r\n") != NULL);
+	buf_free(&out);
+	return unit_done("test_sieve_vacation");
+}
