@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acme/acme_dnsupd.h"
 #include "acme/acme_http.h"
 #include "acme/acme_jws.h"
 #include "acme/acme_msg.h"
@@ -60,6 +61,9 @@ static struct acme {
 	struct dns *dns;
 	char directory[512], email[256], challenge[16], hostname[256], data_dir[512];
 	char eab_kid[256];
+	char dns_server[128], dns_zone[256];
+	struct tsig_key tsig;
+	char dns_owner[300], dns_txt[64]; /* the record DNS-01 put, removed afterwards */
 	unsigned char eab_key[128];
 	size_t eab_len;
 
@@ -137,8 +141,21 @@ int acme_http01_answer(const char *token, char *out, size_t outsz)
 	return rc;
 }
 
+static void dns01_removed(void *arg, int rcode, const char *error)
+{
+	(void)arg;
+	if (rcode != 0)
+		log_info("acme", NULL, "event=dns01_cleanup_failed rcode=%d error=%s", rcode,
+		         error ? error : "-");
+}
+
 static void challenges_clear(void)
 {
+	if (A.dns_owner[0]) {
+		acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 1, &A.tsig,
+		                 dns01_removed, NULL);
+		A.dns_owner[0] = '\0';
+	}
 	pthread_mutex_lock(&shared_lock);
 	memset(http01, 0, sizeof http01);
 	pthread_mutex_unlock(&shared_lock);
@@ -384,6 +401,11 @@ static void on_authz_poll(const struct acme_http_resp *r)
 	if (strcmp(z.status, "valid") == 0) {
 		log_info("acme", NULL, "event=authorized name=%s challenge=%s", A.chall_name,
 		         A.challenge);
+		if (A.dns_owner[0]) {
+			acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 1,
+			                 &A.tsig, dns01_removed, NULL);
+			A.dns_owner[0] = '\0';
+		}
 		A.iauthz++;
 		next_authz();
 	} else if (strcmp(z.status, "pending") == 0 || strcmp(z.status, "processing") == 0) {
@@ -449,6 +471,48 @@ static int challenge_setup(const char *name, const char *token)
 	return rc;
 }
 
+/* DNS-01's update answered: go on with the challenge, or fail naming the server's RCODE. */
+static void dns01_added(void *arg, int rcode, const char *error)
+{
+	char rb[16];
+	(void)arg;
+	if (!A.running)
+		return;
+	if (rcode != 0) {
+		A.dns_owner[0] = '\0'; /* nothing to remove */
+		fail(-1, "DNS update for %s at %s failed: %s", A.chall_name, A.dns_server,
+		     rcode < 0 ? error : acme_dnsupd_rcode_name(rcode, rb, sizeof rb));
+		return;
+	}
+	log_info("acme", NULL, "event=dns01_record_added name=%s", A.chall_name);
+	post(S_CHALLENGE, A.chall_url, "{}", 0);
+}
+
+/* RFC 8555 §8.4: TXT _acme-challenge.NAME = base64url(SHA-256(key authorization)). */
+static void dns01_setup(const char *name, const char *token)
+{
+	char tp[48], ka[256];
+	unsigned char h[32];
+	br_sha256_context sc;
+
+	if (acme_thumbprint(&A.account, tp) < 0 ||
+	    (size_t)snprintf(ka, sizeof ka, "%s.%s", token, tp) >= sizeof ka) {
+		fail(-1, "cannot compute the key authorization");
+		return;
+	}
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, ka, strlen(ka));
+	br_sha256_out(&sc, h);
+	acme_b64url(h, sizeof h, A.dns_txt, sizeof A.dns_txt);
+	snprintf(A.dns_owner, sizeof A.dns_owner, "_acme-challenge.%s", name);
+	if (acme_dnsupd_send(A.loop, A.dns_server, A.dns_zone, A.dns_owner, A.dns_txt, 0, &A.tsig,
+	                     dns01_added, NULL) < 0) {
+		A.dns_owner[0] = '\0';
+		fail(-1, "cannot send a DNS update for %s to %s (zone %s)", name, A.dns_server,
+		     A.dns_zone);
+	}
+}
+
 static void on_authz(const struct acme_http_resp *r)
 {
 	struct acme_authz z;
@@ -468,6 +532,10 @@ static void on_authz(const struct acme_http_resp *r)
 		return;
 	}
 	snprintf(A.chall_url, sizeof A.chall_url, "%s", z.chall_url);
+	if (strcmp(A.challenge, "dns-01") == 0) {
+		dns01_setup(A.chall_name, z.token);
+		return;
+	}
 	if (challenge_setup(A.chall_name, z.token) < 0) {
 		fail(-1, "cannot prepare the %s answer for %s", A.challenge, A.chall_name);
 		return;
@@ -791,6 +859,15 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	    acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), A.eab_key,
 	                       sizeof A.eab_key, &A.eab_len) < 0)
 		log_warn("acme", NULL, "event=bad_eab_key hint=\"TERN_ACME_EAB_HMAC_KEY is not base64url\"");
+	snprintf(A.dns_server, sizeof A.dns_server, "%s", cfg->acme_dns_server);
+	if (cfg->acme_dns_zone[0]) {
+		snprintf(A.dns_zone, sizeof A.dns_zone, "%s", cfg->acme_dns_zone);
+	} else {
+		const char *dot = strchr(cfg->hostname, '.');
+		snprintf(A.dns_zone, sizeof A.dns_zone, "%s", dot ? dot + 1 : cfg->hostname);
+	}
+	if (strcmp(A.challenge, "dns-01") == 0 && acme_tsig_parse(cfg->acme_tsig_key, &A.tsig) < 0)
+		log_warn("acme", NULL, "event=bad_tsig_key hint=\"TERN_ACME_TSIG_KEY is name:base64secret\"");
 	buf_init(&A.post_payload, 64 * 1024);
 	A.running = 1;
 	pthread_mutex_lock(&shared_lock);
@@ -817,5 +894,6 @@ void acme_stop_on_loop(void *unused)
 	acme_key_wipe(&A.account);
 	acme_key_wipe(&A.certkey);
 	explicit_bzero(A.eab_key, sizeof A.eab_key);
+	explicit_bzero(&A.tsig, sizeof A.tsig);
 	buf_free(&A.post_payload);
 }

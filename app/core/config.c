@@ -404,6 +404,18 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			   "", "both set (External Account Binding: key id and base64url HMAC key)");
 	if (get_str("TERN_TLS_CA_FILE", cfg->tls_ca_file, sizeof(cfg->tls_ca_file), err, errsz) < 0)
 		return -1;
+	if (get_str("TERN_ACME_DNS_SERVER", cfg->acme_dns_server, sizeof(cfg->acme_dns_server), err,
+		    errsz) < 0 ||
+	    get_str("TERN_ACME_DNS_ZONE", cfg->acme_dns_zone, sizeof(cfg->acme_dns_zone), err,
+		    errsz) < 0 ||
+	    get_str("TERN_ACME_TSIG_KEY", cfg->acme_tsig_key, sizeof(cfg->acme_tsig_key), err,
+		    errsz) < 0)
+		return -1;
+	if (strcmp(cfg->acme_challenge, "dns-01") == 0 && cfg->acme_email[0] &&
+	    (!cfg->acme_dns_server[0] || !cfg->acme_tsig_key[0]))
+		return bad(err, errsz, cfg->acme_dns_server[0] ? "TERN_ACME_TSIG_KEY" : "TERN_ACME_DNS_SERVER",
+			   "", "set for TERN_ACME_CHALLENGE=dns-01 (the DNS server taking RFC 2136 updates, "
+			   "ip[:port]; the TSIG key, name:base64secret)");
 	if (get_str("TERN_DNS_SERVERS", cfg->dns_servers, sizeof(cfg->dns_servers), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_HOST", cfg->relay_host, sizeof(cfg->relay_host), err, errsz) < 0 ||
 	    get_str("TERN_RELAY_USER", cfg->relay_user, sizeof(cfg->relay_user), err, errsz) < 0 ||

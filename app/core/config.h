@@ -62,6 +62,9 @@ struct config {
 	char acme_eab_kid[256];    /* TERN_ACME_EAB_KID: External Account Binding key id */
 	char acme_eab_hmac[256];   /* TERN_ACME_EAB_HMAC_KEY: its base64url HMAC key; never logged */
 	char tls_ca_file[512];     /* TERN_TLS_CA_FILE: extra trust anchors (private CAs) */
+	char acme_dns_server[128]; /* TERN_ACME_DNS_SERVER: RFC 2136 server for dns-01 */
+	char acme_dns_zone[256];   /* TERN_ACME_DNS_ZONE: its zone; "" = the host name's parent */
+	char acme_tsig_key[512];   /* TERN_ACME_TSIG_KEY: name:base64secret (HMAC-SHA256); never logged */
 	char dns_servers[512];
 	char relay_host[256];
 	char relay_user[256];

@@ -51,7 +51,7 @@ def need(cmd):
 class Pebble:
     """pebble + pebble-challtestsrv on loopback, validating against tern's ports."""
 
-    def __init__(self, http_port, tls_port, validity=None):
+    def __init__(self, http_port, tls_port, validity=None, dns_server=None):
         need("pebble")
         need("pebble-challtestsrv")
         self.tmp = tempfile.mkdtemp(prefix="tern-pebble-")
@@ -94,7 +94,7 @@ class Pebble:
         env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="15")
         self.proc = subprocess.Popen(
             ["pebble", "-strict", "-config", os.path.join(self.tmp, "pebble.json"),
-             "-dnsserver", "127.0.0.1:%d" % self.dns_port],
+             "-dnsserver", dns_server or "127.0.0.1:%d" % self.dns_port],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -325,3 +325,113 @@ def test_acme_errors_logged_once_and_certificate_kept():
         s.stop()
         s.cleanup()
         pebble.close()
+
+
+TSIG_SECRET = "dGVybi1hY21lLXRlc3Qta2V5LTAxMjM0NTY3ODk="
+
+
+class Knot:
+    """Debian's knotd on loopback, authoritative for acme.test, taking
+    RFC 2136 updates signed with the TSIG key tern-acme."""
+
+    def __init__(self):
+        need("knotd")
+        self.tmp = tempfile.mkdtemp(prefix="tern-knot-")
+        self.port = free_port(udp=True)
+        with open(os.path.join(self.tmp, "acme.test.zone"), "w") as f:
+            f.write("$ORIGIN acme.test.\n$TTL 60\n"
+                    "@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\n"
+                    "ns A 127.0.0.1\nmail A 127.0.0.1\n")
+        with open(os.path.join(self.tmp, "knot.conf"), "w") as f:
+            f.write("""server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{p}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "{d}"
+control:
+    listen: "{d}/knot.sock"
+key:
+  - id: tern-acme.
+    algorithm: hmac-sha256
+    secret: {s}
+acl:
+  - id: upd
+    key: tern-acme.
+    action: update
+template:
+  - id: default
+    storage: "{d}"
+    file: "%s.zone"
+    zonefile-sync: -1
+zone:
+  - domain: acme.test
+    acl: upd
+""".format(d=self.tmp, p=self.port, s=TSIG_SECRET))
+        self.log = open(os.path.join(self.tmp, "knot.log"), "w")
+        self.proc = subprocess.Popen(["knotd", "-c", os.path.join(self.tmp, "knot.conf")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if "loaded" in self.log_text() or "started" in self.log_text():
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+
+    def log_text(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "knot.log")) as f:
+            return f.read()
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def test_acme_dns_01():
+    """DNS-01: tern adds the TXT record through an RFC 2136 update signed
+    with TSIG to a loopback knotd, pebble reads it there, the certificate
+    is issued, and the record is removed afterwards."""
+    knot = Knot()
+    s = Server(imap=True, submission=True, http=True, start=False, domains=())
+    pebble = None
+    try:
+        pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % knot.port)
+        s.env.update(acme_server(pebble, "dns-01"))
+        s.env.update({"TERN_DNS_SERVERS": "127.0.0.1:%d" % knot.port,
+                      "TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % knot.port,
+                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
+        s.start()
+        if not s.wait_log("event=certificate_installed", timeout=60):
+            raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nknot:\n%s" % (
+                s.log_text()[-4000:], pebble.log_text()[-2000:], knot.log_text()[-2000:]))
+        assert "event=dns01_record_added name=%s" % HOST in s.log_text()
+        check_served(s)
+        # The record is gone again (the removal is sent once the name is authorized).
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = subprocess.run(["/usr/bin/python3", "-c",
+                                "import dns.resolver,sys\nr=dns.resolver.Resolver(configure=False)\n"
+                                "r.nameservers=['127.0.0.1'];r.port=%d\n"
+                                "try:\n r.resolve('_acme-challenge.%s','TXT');print('present')\n"
+                                "except dns.resolver.NXDOMAIN:print('gone')\n"
+                                "except dns.resolver.NoAnswer:print('gone')" % (knot.port, HOST)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+            if r.stdout.strip() == b"gone":
+                break
+            time.sleep(0.2)
+        assert r.stdout.strip() == b"gone", r.stdout
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        knot.close()
