@@ -435,3 +435,109 @@ def test_acme_dns_01():
         if pebble:
             pebble.close()
         knot.close()
+
+
+class AcmeStub:
+    """A scripted ACME server (Python, HTTPS on loopback) for the answers
+    pebble never gives: rateLimited with a Retry-After. It checks nothing
+    tern sends; it only answers in RFC 8555's shapes."""
+
+    def __init__(self):
+        import http.server
+        import ssl as _ssl
+        import threading
+        self.tmp = tempfile.mkdtemp(prefix="tern-acmestub-")
+        run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, cwd=self.tmp)
+        self.ca = os.path.join(self.tmp, "ca.pem")
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "ca.key", "-out", self.ca, "-days", "2", "-subj", "/CN=stub CA",
+            "-addext", "basicConstraints=critical,CA:TRUE")
+        with open(os.path.join(self.tmp, "ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+        run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "srv.pem")
+        self.requests = []
+        stub = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body=b"", headers=()):
+                self.send_response(code)
+                self.send_header("Replay-Nonce", "nonce-%d" % len(stub.requests))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_HEAD(self):
+                stub.requests.append(("HEAD", self.path))
+                self.reply(200)
+
+            def do_GET(self):
+                stub.requests.append(("GET", self.path))
+                base = "https://127.0.0.1:%d" % stub.port
+                self.reply(200, json.dumps({"newNonce": base + "/nonce", "newAccount": base + "/acct",
+                                            "newOrder": base + "/order"}).encode(),
+                           [("Content-Type", "application/json")])
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                self.rfile.read(n)
+                stub.requests.append(("POST", self.path))
+                base = "https://127.0.0.1:%d" % stub.port
+                if self.path == "/acct":
+                    self.reply(201, b"{\"status\":\"valid\"}",
+                               [("Location", base + "/acct/1"), ("Content-Type", "application/json")])
+                else:
+                    self.reply(429, json.dumps({
+                        "type": "urn:ietf:params:acme:error:rateLimited",
+                        "detail": "too many certificates (5) already issued for this exact set of identifiers"}).encode(),
+                        [("Content-Type", "application/problem+json"), ("Retry-After", "3600")])
+
+        self.port = free_port()
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(self.tmp, "srv.pem"), os.path.join(self.tmp, "srv.key"))
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def test_acme_rate_limited_waits_retry_after():
+    stub = AcmeStub()
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        time.sleep(0.5)
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1, lines
+        assert "step=order" in lines[0] and "rate limited by the CA (HTTP 429)" in lines[0], lines[0]
+        assert "too many certificates (5) already issued" in lines[0]
+        assert "retry_in=3600" in lines[0], lines[0]
+        assert ("POST", "/acct") in stub.requests and ("POST", "/order") in stub.requests
+        js = settings(s)
+        assert "rate limited" in js["acme"]["last_error"]
+        assert 3500 < js["acme"]["next_run"] - time.time() <= 3600
+        assert js["tls"]["self_signed"] is True
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
