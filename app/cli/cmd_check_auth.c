@@ -15,16 +15,15 @@
  * DMARC result is also counted for the aggregate reports tern sends
  * (report/dmarc_seen.h) and stored at once: "recorded: DOMAIN" (or "no").
  * Exit status 0 when the checks ran, whatever their results; 1 when FILE
- * cannot be read (or --record cannot store); 2 on usage. The server does not add this field yet: this command shows what
- * the delivery pipeline will.
+ * cannot be read (or --record cannot store); 2 on usage.
  *
  * The four checks run one after the other, each on a private loop of
  * its own (a stopped loop stays stopped: loop_stop is final), through
  * dns_query() (TERN_DNS_SERVERS), each with the same 20-second bound as
  * tern check spf.
  *
- * Caveat: the field is rendered here until the delivery pipeline needs
- * it too; then the renderer moves to auth/ and this command calls it.
+ * The field comes from auth_results_field(), the renderer the server
+ * uses for the field it prepends on port 25.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/auth_results.h"
 #include "auth/dmarc.h"
 #include "auth/iprev.h"
 #include "auth/spf.h"
@@ -48,7 +48,6 @@
 
 #define CHECK_DEADLINE_MS 20000
 #define AUTH_FILE_MAX (64u << 20)
-#define FROM_FIELDS_MAX 8
 
 struct wait {
 	struct loop *loop;
@@ -135,35 +134,6 @@ static char *read_file(const char *path, size_t *len_r)
 	return p;
 }
 
-/* The From domain (dmarc_author_domain) of the header section of msg; "" when none. */
-static void author_of(const char *msg, size_t len, char *out, size_t outsz)
-{
-	struct rfc5322_parser p;
-	struct rfc5322_field f;
-	struct str vals[FROM_FIELDS_MAX];
-	char *copies[FROM_FIELDS_MAX];
-	size_t n = 0, off = 0, used;
-	int r, too_many = 0;
-
-	rfc5322_init(&p);
-	while ((r = rfc5322_parse(&p, msg + off, len - off, 1, &used, &f)) == RFC5322_FIELD) {
-		off += used;
-		if (!str_eq_ci_c(f.name, "From"))
-			continue;
-		if (n == FROM_FIELDS_MAX) {
-			too_many = 1;
-			continue;
-		}
-		copies[n] = xmalloc(f.value.len + 1);
-		vals[n] = str_make(copies[n], rfc5322_unfold(f.value, copies[n]));
-		n++;
-	}
-	rfc5322_clear(&p);
-	if (too_many || dmarc_author_domain(vals, n, out, outsz) < 0)
-		out[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		free(copies[i]);
-}
 
 /* A loop and its resolver for one check. */
 struct stage {
@@ -192,31 +162,6 @@ static void stage_close(struct stage *st)
 	loop_free(&st->loop);
 }
 
-/*
- * Prints an RFC 8601 pvalue: as it is when it is a dot-atom address or
- * name (atext, ".", one "@"), else as a quoted-string, so a MAIL FROM
- * with a quoted local part cannot break the field's syntax.
- */
-static void print_pvalue(const char *v)
-{
-	static const char special[] = "!#$%&'*+-/=?^_`{|}~.@";
-	int plain = *v != '\0';
-	for (const char *p = v; *p && plain; p++)
-		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			strchr(special, *p) != NULL;
-	if (plain && strchr(v, '@') == strrchr(v, '@')) {
-		fputs(v, stdout);
-		return;
-	}
-	putchar('"');
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			putchar('\\');
-		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
-			putchar(*p);
-	}
-	putchar('"');
-}
 
 /*
  * --record: counts the result for the DMARC aggregate reports, as the
@@ -358,7 +303,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	}
 
 	/* DMARC over both. */
-	author_of(msg, len, author, sizeof author);
+	auth_author_domain(msg, len, author, sizeof author);
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts; the null path's HELO check does not. */
 	struct dmarc_input in = { author, *sender ? spf_eval_result(spf) : SPF_NONE,
 				  spf_eval_domain(spf), pass, npass };
@@ -382,26 +327,31 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	const struct dmarc_verdict *dv = dmarc_eval_verdict(de);
 	enum dmarc_result dres = !drun || dw.done ? dv->result : DMARC_RESULT_TEMPERROR;
 
-	/* The field, then the details. */
-	/* The null path's check was of the HELO identity (RFC 7208 §2.4): say so. */
-	printf("Authentication-Results: %s; iprev=%s policy.iprev=%s; spf=%s %s=", cfg->hostname,
-	       iprev_result_name(ires), iprev_eval_ip(ipr), spf_result_name(spf_eval_result(spf)),
-	       *sender ? "smtp.mailfrom" : "smtp.helo");
-	print_pvalue(*sender ? sender : helo);
-	if (nsig == 0)
-		printf("; dkim=none");
-	for (size_t i = 0; i < nsig; i++) {
-		const struct dkim_sig_result *s = dkim_verifier_result(v, i);
-		printf("; dkim=%s", dkim_result_name(s->result));
-		if (s->d[0])
-			printf(" header.d=%s header.s=%s", s->d, s->s);
+	/* The field (the renderer the server uses, unfolded), then the details. */
+	struct auth_results ar = {
+	    .authserv_id = cfg->hostname, .client_ip = iprev_eval_ip(ipr), .has_iprev = 1,
+	    .iprev = ires, .has_spf = 1, .spf = spf_eval_result(spf), .mail_from = sender,
+	    .helo = helo, .ndkim = nsig > DKIM_VERIFY_SIGS_MAX ? DKIM_VERIFY_SIGS_MAX : nsig,
+	    .dmarc = dres, .header_from = author, .dmarc_verdict = dv,
+	};
+	for (size_t i = 0; i < ar.ndkim; i++)
+		ar.dkim[i] = dkim_verifier_result(v, i);
+	struct buf field;
+	buf_init(&field, 65536);
+	auth_results_field(&ar, &field);
+	for (size_t i = 0; i < buf_len(&field); i++) {
+		char c = buf_data(&field)[i];
+		if (c == '\r')
+			continue;
+		/* A fold's CRLF and tab become one space; the last CRLF a line end. */
+		if (c == '\n' && i + 1 < buf_len(&field) && buf_data(&field)[i + 1] == '\t') {
+			putchar(' ');
+			i++;
+			continue;
+		}
+		putchar(c);
 	}
-	printf("; dmarc=%s", dmarc_result_name(dres));
-	if (author[0])
-		printf(" header.from=%s", author);
-	if (dres == DMARC_RESULT_PASS || dres == DMARC_RESULT_FAIL)
-		printf(" policy.dmarc=%s", dmarc_policy_name(dv->policy));
-	printf("\n");
+	buf_free(&field);
 	if (ires == IPREV_PASS)
 		printf("iprev-name: %s\n", iprev_eval_name(ipr));
 	printf("spf-reason: %s\n", spf_eval_reason(spf));

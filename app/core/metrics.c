@@ -107,3 +107,41 @@ void metrics_hist_get(enum metric_hist h, struct metric_hist_snapshot *out)
 	out->count = total;
 	out->sum_us = __atomic_load_n(&hists[h].sum_us, __ATOMIC_RELAXED);
 }
+
+static const char *const auth_checks[METRIC_AUTH_COUNT] = {"iprev", "spf", "dkim", "dmarc", "action"};
+static const char *const auth_results[METRIC_AUTH_RESULTS] = {
+    "none", "pass", "fail", "neutral", "softfail", "policy", "temperror", "permerror",
+    "accept", "junk", "reject", "tempfail",
+};
+static uint64_t auth_counters[METRIC_AUTH_COUNT][METRIC_AUTH_RESULTS];
+
+/* Which results each check has: a bit per auth_results entry. */
+static const unsigned auth_valid[METRIC_AUTH_COUNT] = {
+    [METRIC_AUTH_IPREV] = 0x00c6,  /* pass fail temperror permerror */
+    [METRIC_AUTH_SPF] = 0x00df,    /* none pass fail neutral softfail temperror permerror */
+    [METRIC_AUTH_DKIM] = 0x00ef,   /* none pass fail neutral policy temperror permerror */
+    [METRIC_AUTH_DMARC] = 0x00c7,  /* none pass fail temperror permerror */
+    [METRIC_AUTH_ACTION] = 0x0f00, /* accept junk reject tempfail */
+};
+
+void metrics_auth_inc(enum metric_auth check, const char *result)
+{
+	if ((unsigned)check >= METRIC_AUTH_COUNT || !result)
+		return;
+	for (unsigned i = 0; i < METRIC_AUTH_RESULTS; i++)
+		if ((auth_valid[check] >> i & 1) && strcmp(auth_results[i], result) == 0) {
+			__atomic_add_fetch(&auth_counters[check][i], 1, __ATOMIC_RELAXED);
+			return;
+		}
+}
+
+int metrics_auth_get(enum metric_auth check, unsigned i, const char **check_r,
+		     const char **result_r, uint64_t *count_r)
+{
+	if ((unsigned)check >= METRIC_AUTH_COUNT || i >= METRIC_AUTH_RESULTS || !(auth_valid[check] >> i & 1))
+		return -1;
+	*check_r = auth_checks[check];
+	*result_r = auth_results[i];
+	*count_r = __atomic_load_n(&auth_counters[check][i], __ATOMIC_RELAXED);
+	return 0;
+}

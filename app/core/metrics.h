@@ -71,6 +71,30 @@ struct metric_hist_snapshot {
 void metrics_observe_us(enum metric_hist h, uint64_t us);
 void metrics_hist_get(enum metric_hist h, struct metric_hist_snapshot *out);
 
+/*
+ * Results of the authentication checks on port 25, per check and result
+ * (tern_auth_results_total{check,result}). result is one of the RFC 8601
+ * names (none, pass, fail, neutral, softfail, policy, temperror,
+ * permerror) or, for METRIC_AUTH_ACTION, the policy's action (accept,
+ * junk, reject, tempfail); another name is not counted.
+ */
+enum metric_auth {
+	METRIC_AUTH_IPREV,
+	METRIC_AUTH_SPF,
+	METRIC_AUTH_DKIM,
+	METRIC_AUTH_DMARC,
+	METRIC_AUTH_ACTION,
+	METRIC_AUTH_COUNT
+};
+#define METRIC_AUTH_RESULTS 12
+/* Adds one. Thread-safe, lock-free. */
+void metrics_auth_inc(enum metric_auth check, const char *result);
+/* The check's name ("iprev", ..., "action") and result name i (0 ..
+ * METRIC_AUTH_RESULTS-1) with its count; 0, or -1 when i is not a result
+ * of that check. */
+int metrics_auth_get(enum metric_auth check, unsigned i, const char **check_r,
+		     const char **result_r, uint64_t *count_r);
+
 #define METRICS_HOURS 24
 
 /* Adds one (or n). Thread-safe, lock-free. RECEIVED, SENT and REJECTED

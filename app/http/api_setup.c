@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "admin/admin_domain.h"
+#include "admin/admin_auth.h"
 #include "admin/admin_meta.h"
 #include "core/log.h"
 #include "http/http_internal.h"
@@ -343,6 +344,13 @@ void api_setup_account(struct http_ctx *x)
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
 			   q ? (uint64_t)q->integer : 0);
+	/* The first account the wizard makes gets postmaster@ mail until the
+	 * administrator chooses another (admin_auth.h); a failed creation
+	 * leaves no account, and nothing is set. */
+	char pm[330];
+	admin_auth_get(http_store, ADMIN_AUTH_POSTMASTER, pm, sizeof pm);
+	if (!pm[0])
+		admin_auth_set_postmaster(http_store, http_body_str(x, "email"));
 }
 
 /* host[:port] with a host name or IP literal. */

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin/admin_auth.h"
 #include "admin/admin_meta.h"
 #include "acme/acme.h"
 #include "core/arena.h"
@@ -166,6 +167,74 @@ static void setting_obj(struct jw *w, const char *key, enum admin_setting s, con
 	jw_obj_end(w);
 }
 
+/* A list setting (one domain a line) as a JSON array. */
+static void write_list(struct jw *w, const char *key, const char *name)
+{
+	char v[ADMIN_AUTH_LIST_MAX];
+	admin_auth_get(http_store, name, v, sizeof v);
+	jw_key(w, key);
+	jw_arr_begin(w);
+	for (char *p = v, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			jw_str(w, p);
+			break;
+		}
+		if (nl > p)
+			jw_strn(w, p, (size_t)(nl - p));
+	}
+	jw_arr_end(w);
+}
+
+/* Inbound authentication (admin/admin_auth.h): exceptions and postmaster. */
+static void write_auth(struct jw *w)
+{
+	char pm[330];
+	jw_key(w, "auth");
+	jw_obj_begin(w);
+	write_list(w, "dmarc_tolerated", ADMIN_AUTH_TOLERATED);
+	write_list(w, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED);
+	admin_auth_get(http_store, ADMIN_AUTH_POSTMASTER, pm, sizeof pm);
+	jw_kstr(w, "postmaster", pm);
+	jw_obj_end(w);
+}
+
+/* PUT /settings: a list field (array of domain names). 0, or -1 after replying. */
+static int put_list(struct http_ctx *x, const char *field, const char *name)
+{
+	const struct json_value *v = json_get(x->json, field);
+	const char *items[ADMIN_AUTH_LIST_ENTRIES];
+	size_t n = 0;
+
+	if (!v)
+		return 0;
+	if (v->type != JSON_ARRAY || v->count > ADMIN_AUTH_LIST_ENTRIES) {
+		http_problem(x, 400, "invalid_field", field,
+			     "field '%s' must be an array of at most %d domain names", field,
+			     ADMIN_AUTH_LIST_ENTRIES);
+		return -1;
+	}
+	for (const struct json_value *e = v->first; e; e = e->next) {
+		if (e->type != JSON_STRING || strlen(e->str) != e->len) {
+			http_problem(x, 400, "invalid_field", field, "field '%s' must hold strings", field);
+			return -1;
+		}
+		items[n++] = e->str;
+	}
+	const char *bad;
+	int rc = admin_auth_set_list(http_store, name, items, n, &bad);
+	if (rc == STORE_EINVAL) {
+		http_problem(x, 400, "invalid_field", field, "field '%s': '%s' is not a domain name", field,
+			     bad ? bad : "");
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the setting");
+		return -1;
+	}
+	return 0;
+}
+
 static void write_settings(struct http_ctx *x)
 {
 	static const struct {
@@ -263,6 +332,7 @@ static void write_settings(struct http_ctx *x)
 	jw_kint(&w, "last_success", as.last_success);
 	jw_kint(&w, "next_run", as.next_run);
 	jw_obj_end(&w);
+	write_auth(&w);
 	jw_kbool(&w, "restart_required", api_restart_required());
 	jw_obj_end(&w);
 }
@@ -280,8 +350,11 @@ void api_settings_put(struct http_ctx *x)
 		{ "relay_user", JK_STRING, 0 },
 		{ "relay_password", JK_STRING, 0 },
 		{ "dmarc_report_from", JK_STRING, 0 },
+		{ "dmarc_tolerated", JK_ANY, 0 },
+		{ "arc_trusted", JK_ANY, 0 },
+		{ "postmaster", JK_STRING, 0 },
 	};
-	if (http_body_check(x, f, 5) < 0)
+	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
 		return;
 	const char *df = http_body_str(x, "dmarc_report_from");
 	if (df) {
@@ -320,6 +393,22 @@ void api_settings_put(struct http_ctx *x)
 	}
 	if (api_store_relay(x, "relay_host", "relay_user", "relay_password") < 0)
 		return;
+	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED) < 0 ||
+	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED) < 0)
+		return;
+	const char *pm = http_body_str(x, "postmaster");
+	if (pm) {
+		int rc = admin_auth_set_postmaster(http_store, pm);
+		if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL) {
+			http_problem(x, 400, "invalid_field", "postmaster",
+				     "field 'postmaster' must be an existing account");
+			return;
+		}
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the postmaster account");
+			return;
+		}
+	}
 	if (h) {
 		char low[256];
 		str_lower_into(str_c(h), low, sizeof(low));

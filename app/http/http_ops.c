@@ -124,6 +124,16 @@ void http_metrics(struct http_ctx *x)
 	for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
 		buf_printf(b, "tern_auth_failures_total{protocol=\"%s\"} %llu\n", fails[i].proto,
 			   (unsigned long long)metrics_get(fails[i].m));
+	family(b, "tern_auth_results_total", "counter",
+	       "Port 25 authentication results (RFC 8601 names) and policy actions, per check.");
+	for (int c = 0; c < METRIC_AUTH_COUNT; c++)
+		for (unsigned i = 0; i < METRIC_AUTH_RESULTS; i++) {
+			const char *cn, *rn;
+			uint64_t v;
+			if (metrics_auth_get(c, i, &cn, &rn, &v) == 0)
+				buf_printf(b, "tern_auth_results_total{check=\"%s\",result=\"%s\"} %llu\n", cn,
+					   rn, (unsigned long long)v);
+		}
 	family(b, "tern_sessions", "gauge", "Sessions open now, per protocol.");
 	buf_printf(b, "tern_sessions{protocol=\"smtp\"} %u\n", smtp_server_sessions());
 	buf_printf(b, "tern_sessions{protocol=\"imap\"} %u\n", imap_server_sessions());

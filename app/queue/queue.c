@@ -13,7 +13,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
-#include "mime/mime_cache.h"
+#include "deliver/deliver.h"
 #include "forward/forward.h"
 #include "store/store.h"
 #include "store/store_queue.h"
@@ -21,15 +21,15 @@
 #define LOCAL_MAX_PER_RCPT 64
 
 struct submit_job {
-	struct worker_job wj;       /* preparing a big message on the pool */
+	struct worker_job wj;       /* hashing a big message on the pool */
 	struct store *st;
-	struct store_delivery d;
+	struct delivery dl;         /* the local copies, and the entry through the hook */
 	struct queue_request *r;
 	struct store_queue_entry e; /* remote recipients; nrcpts 0 when none */
-	char *local_data;           /* Return-Path + message for INBOX copies */
-	struct buf meta;            /* their MIME structure (mime_cache.h), maybe empty */
+	char *head;                 /* Return-Path for INBOX copies */
 	uint32_t *accounts;
 	char **envelopes;           /* per account: MAIL FROM and its RCPT TO lines */
+	struct deliver_plan *plans;
 	size_t naccounts;
 	size_t rcpts_room;          /* e.rcpts allocated */
 };
@@ -37,8 +37,8 @@ struct submit_job {
 static void job_free(struct submit_job *j)
 {
 	store_queue_entry_free(&j->e);
-	free(j->local_data);
-	buf_free(&j->meta);
+	free(j->head);
+	free(j->plans);
 	for (size_t i = 0; i < j->naccounts; i++)
 		free(j->envelopes[i]);
 	free(j->envelopes);
@@ -70,13 +70,13 @@ static int enqueue_hook(struct store *st, void *txn, struct store_delivery *d)
 }
 
 /* Runs on r->loop (or the writer thread) after the commit. */
-static void stored(struct store_delivery *d, void *arg)
+static void stored(struct delivery *dl, void *arg)
 {
 	struct submit_job *j = arg;
 	struct queue_request *r = j->r;
 
-	r->result = d->result;
-	r->queue_id = d->result == STORE_OK && j->e.nrcpts ? j->e.id : 0;
+	r->result = dl->result;
+	r->queue_id = dl->result == STORE_OK && j->e.nrcpts ? j->e.id : 0;
 	if (r->result == STORE_OK && j->e.nrcpts) {
 		log_info("queue", NULL, "event=queued id=%llu rcpts=%zu local=%zu size=%zu",
 			 (unsigned long long)j->e.id, j->e.nrcpts, j->naccounts, r->len);
@@ -170,32 +170,13 @@ static void add_remote(struct submit_job *j, const char *addr, const char *orcpt
 }
 
 /*
- * The work linear in the message size: the INBOX copy (Return-Path in
- * front), its blob id and MIME structure (what IMAP FETCH and `tern
- * fetch` read instead of parsing, as inbound SMTP and APPEND store it),
- * and the queue entry's blob id. Touches the job and reads the request
- * only.
+ * The queue entry's blob id, linear in the size; the local copies (with
+ * their Return-Path) are deliver_submit()'s.
  */
 static void prepare(struct submit_job *j)
 {
-	struct queue_request *r = j->r;
-	struct store_delivery *d = &j->d;
-
-	if (j->naccounts) {
-		size_t hl = strlen(r->sender) + 32;
-		j->local_data = xmalloc(hl + r->len);
-		int w = snprintf(j->local_data, hl, "Return-Path: <%s>\r\n", r->sender);
-		memcpy(j->local_data + w, r->data, r->len);
-		d->data = j->local_data;
-		d->len = (size_t)w + r->len;
-		store_blob_id(d->data, d->len, d->blob_id);
-		if (mime_cache_build(d->data, d->len, &j->meta) == 0) {
-			d->meta = buf_data(&j->meta);
-			d->metalen = buf_len(&j->meta);
-		}
-	}
 	if (j->e.nrcpts)
-		store_blob_id(r->data, r->len, j->e.blob_id);
+		store_blob_id(j->r->data, j->r->len, j->e.blob_id);
 }
 
 static void prepare_run(void *arg)
@@ -206,7 +187,7 @@ static void prepare_run(void *arg)
 static void prepare_done(void *arg)
 {
 	struct submit_job *j = arg;
-	store_deliver(j->st, &j->d);
+	deliver_submit(j->st, &j->dl);
 }
 
 void queue_submit(struct store *st, struct queue_request *r)
@@ -271,12 +252,19 @@ void queue_submit(struct store *st, struct queue_request *r)
 		return;
 	}
 
-	struct store_delivery *d = &j->d;
+	struct delivery *d = &j->dl;
 	if (j->naccounts) {
-		d->accounts = j->accounts;
-		d->naccounts = j->naccounts;
-		d->envelopes = (const char *const *)j->envelopes;
+		j->head = xmalloc(strlen(r->sender) + 20);
+		snprintf(j->head, strlen(r->sender) + 20, "Return-Path: <%s>\r\n", r->sender);
+		j->plans = xcalloc(j->naccounts, sizeof *j->plans);
+		for (size_t i = 0; i < j->naccounts; i++)
+			j->plans[i] = (struct deliver_plan){.account = j->accounts[i],
+							    .envelope = j->envelopes[i]};
+		d->plans = j->plans;
+		d->nplans = j->naccounts;
+		d->head = str_c(j->head);
 	}
+	d->data = str_make(r->data, r->len);
 	d->received_at = now;
 	if (j->e.nrcpts) {
 		j->e.created_at = now;
@@ -297,14 +285,14 @@ void queue_submit(struct store *st, struct queue_request *r)
 	d->arg = j;
 	r->priv_ = j;
 	j->st = st;
-	if (r->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+	if (j->e.nrcpts && r->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
 		j->wj.fn = prepare_run;
 		j->wj.done = prepare_done;
 		j->wj.arg = j;
-		j->wj.loop = NULL; /* store_deliver is safe from any thread */
+		j->wj.loop = NULL; /* deliver_submit is safe from any thread */
 		worker_submit(&j->wj);
 		return;
 	}
 	prepare(j);
-	store_deliver(st, d);
+	deliver_submit(st, d);
 }

@@ -34,6 +34,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "deliver/deliver.h"
 #include "queue/dsn.h"
 #include "queue/smtp_client.h"
 #include "store/store.h"
@@ -128,7 +129,7 @@ struct upd_rcpt {
 };
 
 struct upd {
-	struct store_delivery d;
+	struct delivery d; /* the update through its hook, with a local notice's copy */
 	struct job *job;
 	uint64_t id;
 	struct upd_rcpt *r;
@@ -143,7 +144,7 @@ struct upd {
 	char *dsn_data;
 	size_t dsn_len;
 	char *local_data; /* notice for a local sender (INBOX copy) */
-	uint32_t *accounts;
+	struct deliver_plan *plans;
 };
 
 static void upd_free(struct upd *u)
@@ -156,7 +157,7 @@ static void upd_free(struct upd *u)
 	store_queue_entry_free(&u->dsn);
 	free(u->dsn_data);
 	free(u->local_data);
-	free(u->accounts);
+	free(u->plans);
 	free(u);
 }
 
@@ -208,7 +209,7 @@ static int upd_hook(struct store *st, void *txn, struct store_delivery *d)
 
 static void job_maybe_free(struct job *j);
 
-static void upd_done(struct store_delivery *d, void *arg)
+static void upd_done(struct delivery *d, void *arg)
 {
 	struct upd *u = arg;
 	struct job *j = u->job;
@@ -234,7 +235,7 @@ static void upd_submit(struct job *j, struct upd *u)
 	u->d.keep_always = 1; /* a full disk must not lose what was sent */
 	u->d.received_at = time_wall();
 	j->store_pending++;
-	store_deliver(j->s->st, &u->d);
+	deliver_submit(j->s->st, &u->d);
 }
 
 /* ---- jobs ---- */
@@ -668,17 +669,15 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	enum store_rcpt res = store_resolve_rcpt(s->st, to, acc, 16, &nacc);
 	if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc) {
 		/* A local sender: straight into the INBOX. */
-		static const char rp[] = "Return-Path: <>\r\n";
-		u->local_data = xmalloc(sizeof rp - 1 + buf_len(&b));
-		memcpy(u->local_data, rp, sizeof rp - 1);
-		memcpy(u->local_data + sizeof rp - 1, buf_data(&b), buf_len(&b));
-		u->accounts = xmalloc(nacc * sizeof *u->accounts);
-		memcpy(u->accounts, acc, nacc * sizeof *acc);
-		u->d.data = u->local_data;
-		u->d.len = sizeof rp - 1 + buf_len(&b);
-		store_blob_id(u->d.data, u->d.len, u->d.blob_id);
-		u->d.accounts = u->accounts;
-		u->d.naccounts = nacc;
+		u->local_data = xmalloc(buf_len(&b) ? buf_len(&b) : 1);
+		memcpy(u->local_data, buf_data(&b), buf_len(&b));
+		u->plans = xcalloc(nacc, sizeof *u->plans);
+		for (size_t i = 0; i < nacc; i++)
+			u->plans[i].account = acc[i];
+		u->d.data = str_make(u->local_data, buf_len(&b));
+		u->d.head = str_c("Return-Path: <>\r\n");
+		u->d.plans = u->plans;
+		u->d.nplans = nacc;
 		log_info("queue", NULL, "event=notice id=%llu to=local rcpts=%zu", (unsigned long long)e->id, n);
 	} else if (res == STORE_RCPT_NOT_LOCAL) {
 		u->dsn_len = buf_len(&b);

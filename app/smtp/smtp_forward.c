@@ -308,7 +308,7 @@ static int fwd_hook(struct store *st, void *txn, struct store_delivery *d)
 	return store_queue_add_txn(st, txn, &f->e, f->data, f->len);
 }
 
-void smtp_forward_attach(struct smtp_session *s, struct store_delivery *d)
+void smtp_forward_attach(struct smtp_session *s, struct delivery *d)
 {
 	struct smtp_fwd *f = s->tx.fwd;
 

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin/admin_auth.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -131,11 +133,11 @@ void smtp_tx_end(struct smtp_session *s)
 	if (!s->in_tx)
 		return;
 	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
+	smtp_checks_tx_free(&s->tx);
 	smtp_spf_stop(&s->tx);
 	smtp_forward_free(&s->tx);
 	spool_free(&s->tx.msg);
 	buf_free(&s->tx.chunk);
-	buf_free(&s->tx.meta);
 	arena_free(&s->tx.arena);
 	if (big) /* the message, its MIME structure: back to the system */
 		mem_release_soon();
@@ -150,6 +152,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
 	smtp_tx_end(s);
+	smtp_checks_session_free(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else if (loop_sessions == s)
@@ -367,6 +370,41 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
+static void first_account(void *arg, const struct store_account_info *info)
+{
+	uint32_t *id = arg;
+	if (*id == 0 || info->id < *id)
+		*id = info->id;
+}
+
+/*
+ * The account that gets postmaster mail (RFC 5321 §4.5.1): the one the
+ * administrator chose (admin_auth.h; the wizard's first account), else
+ * the oldest account. 0 when there is no account at all.
+ */
+static uint32_t postmaster_account(void)
+{
+	char pm[330];
+	uint32_t id = 0;
+	admin_auth_get(smtp_store, ADMIN_AUTH_POSTMASTER, pm, sizeof pm);
+	if (pm[0] && store_account_id(smtp_store, pm, &id) == STORE_OK && id)
+		return id;
+	id = 0;
+	store_account_list(smtp_store, first_account, &id);
+	return id;
+}
+
+/* "postmaster@D" (any case) where D is ours, or the bare <postmaster>. */
+static int is_postmaster(const char *addr, enum store_rcpt r, int bare)
+{
+	const char *at = strrchr(addr, '@');
+	if (bare)
+		return 1;
+	if (!at || at - addr != 10 || strncasecmp(addr, "postmaster", 10) != 0)
+		return 0;
+	return r == STORE_RCPT_UNKNOWN; /* a served domain without such an address */
+}
+
 static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF], q[600];
@@ -401,6 +439,13 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 				: store_resolve_forwards(smtp_store, addr, ids, 16, &n, fw,
 							 FORWARD_TARGETS_MAX, &nf);
 	const char *qa = log_q(addr, q, sizeof(q));
+	/* Postmaster is always accepted (RFC 5321 §4.5.1), as Postfix's
+	 * set-ups do: an address of that name wins, else the administrator. */
+	if (r != STORE_RCPT_OK && r != STORE_RCPT_TEMPFAIL && is_postmaster(addr, r, cmd->path.is_postmaster)) {
+		ids[0] = postmaster_account();
+		n = ids[0] ? 1 : 0;
+		r = n ? STORE_RCPT_OK : STORE_RCPT_TEMPFAIL;
+	}
 	switch (r) {
 	case STORE_RCPT_OK:
 		if (nf && s->mode == SMTP_MODE_MX && smtp_forward_rate(s, addr, fw, nf) < 0)
@@ -856,6 +901,7 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		return;
 	}
 	idle_rearm(s);
+	smtp_checks_connect(s); /* port 25: iprev, during the greeting */
 	if (greet_delay_ms && s->mode == SMTP_MODE_MX) {
 		s->state = SMTP_S_GREETING;
 		s->greet_timer = loop_timer_add(loop, greet_delay_ms, greet_timeout, s);

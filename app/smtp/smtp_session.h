@@ -24,6 +24,7 @@
 #include "auth/session_watch.h"
 #include "core/buf.h"
 #include "core/spool.h"
+#include "deliver/deliver.h"
 #include "dns/dns_resolver.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
@@ -33,6 +34,10 @@ struct arena;
 struct config;
 struct spf_eval;
 struct spf_run;
+struct smtp_checks;
+struct iprev_eval;
+struct dns_drive;
+struct verdict;
 struct conn;
 struct loop;
 
@@ -93,10 +98,8 @@ struct smtp_tx {
 	int bdat_last;
 	int used_bdat;
 	struct smtp_data_reader reader;
-	struct store_delivery delivery;
-	struct buf meta;
-	uint8_t blob_id[32]; /* store_blob_id of msg (spool_blob_id), before delivery */
-	const char **envelopes; /* per account, for the store */
+	struct delivery dl;         /* port 25: the local delivery (deliver/deliver.h) */
+	struct deliver_plan *plans; /* its plans, one per account (tx arena) */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */
@@ -106,7 +109,9 @@ struct smtp_tx {
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 	struct smtp_fwd *fwd; /* the forwarded copy's queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
-	int spf_waiting;      /* end of data waits for the SPF check (smtp_tx_spf_ready) */
+	/* Port 25, end of DATA: the authentication stages (smtp_checks.c). */
+	struct smtp_checks *checks;
+	const char *auth_log;            /* the results as log pairs (tx arena), once decided */
 };
 
 struct smtp_session {
@@ -137,6 +142,11 @@ struct smtp_session {
 	struct sasl_login sasl; /* the AUTH exchange in progress (SMTP_S_AUTH) */
 	struct login *auth;   /* AUTH in flight (auth/login.h): the session waits */
 	struct session_watch watch; /* once authenticated: ends us when credentials change */
+
+	/* Port 25: iprev of the client, from the connect on (smtp_checks.c). */
+	struct iprev_eval *iprev;
+	struct dns_drive *iprev_run;       /* in flight, else NULL */
+	struct dns_resolver iprev_resolver; /* must outlive iprev_run */
 };
 
 extern const struct config *smtp_cfg;
@@ -183,9 +193,6 @@ int smtp_tx_feed_data(struct smtp_session *s);
 int smtp_tx_feed_bdat(struct smtp_session *s);
 /* The message is complete: checks it and hands it to the store, or replies an error. */
 void smtp_tx_finish(struct smtp_session *s);
-/* The SPF check ended: a message that waited for it at the end of data
- * (one that is forwarded) goes on to the store. */
-void smtp_tx_spf_ready(struct smtp_session *s);
 /* The store or the queue answered (after the reply was queued): ends the
  * transaction and resumes reading, or frees the session when it is gone. */
 void smtp_tx_committed(struct smtp_session *s);
@@ -212,14 +219,31 @@ void smtp_forward_keep(struct smtp_session *s, struct smtp_rcpt *rc, const struc
  * 5.4.6 when nothing would be left to deliver or there are too many hops. */
 int smtp_forward_check(struct smtp_session *s);
 /* Builds the forwarded copy and its queue entry (tx->fwd) when the tx
- * forwards anything: linear in the size, runs where prepare() does. */
+ * forwards anything: linear in the size (smtp_tx_store, after the checks). */
 void smtp_forward_prepare(struct smtp_session *s);
 /* Makes d's commit write the queue entry too (its transaction hook). */
-void smtp_forward_attach(struct smtp_session *s, struct store_delivery *d);
+void smtp_forward_attach(struct smtp_session *s, struct delivery *d);
 /* After the commit: counts the rate, logs, wakes the queue. */
 void smtp_forward_committed(struct smtp_session *s, int result);
 /* Frees tx->fwd (smtp_tx_end). */
 void smtp_forward_free(struct smtp_tx *tx);
+/* Port 25, after the checks: delivers with fields (the stages' header
+ * fields, or NULL) after the Return-Path, to Junk when junk is 1. */
+void smtp_tx_store(struct smtp_session *s, const char *fields, int junk);
+
+/* smtp_checks.c (port 25) */
+/* Connect: starts iprev of the client. */
+void smtp_checks_connect(struct smtp_session *s);
+/* The session is freed: stops iprev. */
+void smtp_checks_session_free(struct smtp_session *s);
+/* End of DATA: DKIM, DMARC, the policy; then smtp_tx_store() or the verdict. */
+void smtp_checks_message(struct smtp_session *s);
+/* SPF or iprev finished: the message's checks may go on. */
+void smtp_checks_wake(struct smtp_session *s);
+/* Frees the message's checks (smtp_tx_end). */
+void smtp_checks_tx_free(struct smtp_tx *tx);
+/* Renders a policy verdict (policy/policy.h) as the reply. */
+void smtp_reply_verdict(struct smtp_session *s, const struct verdict *v);
 
 /* smtp_spf.c */
 /* Port 25, MAIL accepted: starts the SPF check of the sender on the loop's resolver. */

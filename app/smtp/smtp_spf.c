@@ -2,11 +2,12 @@
  * smtp_spf.c — port 25's SPF check of MAIL FROM (RFC 7208), run on the
  * session loop's resolver while the client sends RCPT and DATA.
  *
- * Observation only, for now: the result is logged (event=spf, and spf= in
- * the message's event=delivered record) and changes no reply. Acting on it
- * needs DMARC and the delivery pipeline (DESIGN.md §3b), where SPF becomes
- * one stage's verdict. A message delivered before the check ends is logged
- * with spf=pending; the check is cancelled with the transaction.
+ * The MAIL stage: check (smtp_session.c) -> policy (this check starts; it
+ * never holds the reply to MAIL, since SPF alone refuses nothing) ->
+ * proceed (250). The result is logged (event=spf) and is one input of
+ * DMARC at the end of DATA (smtp_checks.c), which waits for it when it is
+ * still running; its end wakes that stage. The check is cancelled with the
+ * transaction.
  */
 #include <stdio.h>
 
@@ -28,7 +29,7 @@ static void spf_done(void *arg, struct spf_eval *e)
 	log_info("smtp", s->id, "event=spf identity=mailfrom result=%s domain=%s reason=%s",
 		 s->tx.spf_result, log_q(spf_eval_domain(e), d, sizeof(d)),
 		 log_q(spf_eval_reason(e), q, sizeof(q)));
-	smtp_tx_spf_ready(s); /* a forwarded message waiting for this */
+	smtp_checks_wake(s); /* last: the message's checks may end the tx */
 }
 
 void smtp_spf_start(struct smtp_session *s)

@@ -1,13 +1,14 @@
 /*
- * smtp_tx.c — message content (DATA and BDAT) and hand-off to the store.
+ * smtp_tx.c — message content (DATA and BDAT) and hand-off to delivery.
  *
- * The headers we add (Return-Path, Received) are written into the message
- * spool first and the content is appended behind them, so the stored blob
- * is built without a second copy. The spool (core/spool.h) keeps a usual
- * message in memory and moves a big one, or any once the process holds
- * its budget of message bytes, to a file as it arrives; either way the
- * store, the MIME parser and the notices read it as one range. The same bytes go to every recipient:
- * the Received header names the recipient only when there is one, so a
+ * The Received field we add is written into the message spool first and
+ * the content is appended behind it. The spool (core/spool.h) keeps a
+ * usual message in memory and moves a big one, or any once the process
+ * holds its budget of message bytes, to a file as it arrives; either way
+ * deliver/ (port 25) or submission (smtp_submit.c) reads it as one range.
+ * On port 25 the Return-Path and the stages' fields are the delivery's
+ * head (deliver/deliver.h). The same bytes go to every recipient: the
+ * Received field names the recipient only when there is one, so a
  * message to many local users is one blob in the store.
  */
 #include <inttypes.h>
@@ -22,9 +23,8 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
-#include "mime/mime_cache.h"
+#include "deliver/deliver.h"
 #include "mime/mime_date.h"
-#include "mime/mime_tree.h"
 #include "net/conn.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
@@ -32,17 +32,8 @@
 #include "smtp/smtp_session.h"
 
 #define ADDED_HEADERS_MAX 4096
-/* The cached MIME structure of one message: a typical record is a few
- * hundred octets; 10,000 parts take about 80 KB. Past this the record is
- * degraded (see cache_structure), never the delivery refused. */
-#define META_MAX (256 * 1024)
-#define META_ADDRS_DEGRADED 100
 #define MSG_PREALLOC 32768
 
-struct prepare_job {
-	struct worker_job wj;
-	struct smtp_session *s;
-};
 
 /* Keeps header-unsafe bytes (CR, LF, NUL, parentheses) out of the HELO we echo. */
 static void sanitize(char *dst, size_t dstsz, const char *src)
@@ -76,10 +67,8 @@ static int add_headers(struct smtp_session *s)
 	int r = 0;
 
 	buf_init(&hb, ADDED_HEADERS_MAX);
-	/* Submitted mail is on its way out: the Return-Path belongs to the
-	 * final delivery (RFC 5321 §4.4), which the queue does. */
-	if (s->mode == SMTP_MODE_MX)
-		r |= buf_printf(m, "Return-Path: <%s>\r\n", tx->mail_from);
+	/* The Return-Path belongs to the final delivery (RFC 5321 §4.4): the
+	 * head deliver/ prepends (port 25), or the queue's. */
 	/* RFC 3848: an "A" for authenticated (ESMTPSA). */
 	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s%s id %s.%u", helo,
 			c->peer_ip, smtp_cfg->hostname, proto, s->authenticated ? "A" : "", s->id,
@@ -336,7 +325,7 @@ static void offer_reports(struct smtp_session *s)
 		}
 }
 
-static void delivered(struct store_delivery *d, void *arg)
+static void delivered(struct delivery *d, void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_tx *tx = &s->tx;
@@ -351,7 +340,7 @@ static void delivered(struct store_delivery *d, void *arg)
 		metrics_inc(METRIC_RECEIVED);
 		log_info("smtp", s->id, "event=delivered id=%s.%u from=%s rcpts=%u accounts=%u size=%zu%s",
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
-			 d->len, smtp_spf_log(tx));
+			 d->len, tx->auth_log ? tx->auth_log : smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
 		smtp_forward_committed(s, d->result);
 		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
@@ -363,7 +352,7 @@ static void delivered(struct store_delivery *d, void *arg)
 			i++;
 		if (i < sizeof store_refusals / sizeof store_refusals[0]) {
 			log_info("smtp", s->id, "event=message_rejected reason=%s size=%zu",
-				 store_refusals[i].reason, d->len);
+				 store_refusals[i].reason, tx->data.len);
 			metrics_inc(METRIC_REJECTED);
 			smtp_reply(s, "%s", store_refusals[i].reply);
 		} else {
@@ -375,53 +364,17 @@ static void delivered(struct store_delivery *d, void *arg)
 }
 
 /*
- * Parses the stored message once and keeps its MIME structure (parts,
- * Content-* fields, envelope) as the email's meta record (mime_cache.h),
- * so IMAP FETCH and SEARCH and `tern fetch` never parse it again. A
- * structure whose record passes META_MAX is kept as the root part only
- * (with short address lists); should even that not fit, the email gets
- * no record and readers parse the message.
+ * The delivery (deliver/deliver.h): the head (Return-Path, our Received,
+ * the stages' fields), and one plan per distinct account, each keeping the
+ * envelope lines that concern it only; the forwarded copy's queue entry
+ * (smtp_forward.c) joins the same commit.
  */
-static void cache_structure(struct smtp_tx *tx)
-{
-	const char *msg = tx->data.p;
-	size_t len = tx->data.len;
-	struct mime_tree t;
-
-	buf_init(&tx->meta, META_MAX);
-	mime_tree_parse(msg, len, tx->arena, &t);
-	if (mime_cache_encode(&t, &tx->meta) == 0)
-		return;
-	buf_reset(&tx->meta);
-	mime_tree_keep_root(&t, msg, len, META_ADDRS_DEGRADED);
-	if (mime_cache_encode(&t, &tx->meta) < 0)
-		buf_reset(&tx->meta);
-}
-
-/*
- * What the store needs computed from the bytes: the structure record and
- * the blob id. Linear in the size; reads tx->msg and writes tx->meta,
- * tx->blob_id and the tx arena, which nothing else touches meanwhile (the
- * session waits in SMTP_S_WAIT_STORE with reading paused, and is not
- * freed while it does).
- */
-static void prepare(struct smtp_session *s)
+static void store_go(struct smtp_session *s, const char *fields, int junk)
 {
 	struct smtp_tx *tx = &s->tx;
+	struct delivery *d = &tx->dl;
 
-	cache_structure(tx);
-	spool_blob_id(&tx->msg, tx->blob_id); /* hashed as it arrived */
-	smtp_forward_prepare(s);
-}
-
-/* Back on the loop with everything prepared: hand the message over. */
-static void store_submit(struct smtp_session *s)
-{
-	struct smtp_tx *tx = &s->tx;
-	struct store_delivery *d = &tx->delivery;
-
-	/* Each account keeps the envelope lines that concern it only. */
-	tx->envelopes = arena_alloc(tx->arena, (tx->naccounts + 1) * sizeof(*tx->envelopes));
+	tx->plans = arena_alloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->plans));
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
 		for (unsigned r = 0; r < tx->nrcpts; r++) {
@@ -434,60 +387,79 @@ static void store_submit(struct smtp_session *s)
 				}
 			}
 		}
-		tx->envelopes[i] = env;
+		tx->plans[i] = (struct deliver_plan){.account = tx->accounts[i], .envelope = env};
+		if (junk) {
+			tx->plans[i].folder = STORE_TARGET_JUNK;
+			tx->plans[i].keywords = "$Junk";
+		}
 	}
+	/* Return-Path, our Received, then the stages' fields (as Postfix with
+	 * OpenDMARC orders them): our Received moves from the data's front
+	 * into the head, so the forged-field removal never sees it. */
+	char *head = arena_printf(tx->arena, "Return-Path: <%s>\r\n%.*s%s", tx->mail_from,
+				  (int)tx->header_len, tx->data.p, fields ? fields : "");
 
 	memset(d, 0, sizeof(*d));
-	d->data = tx->data.p;
-	d->len = tx->data.len;
-	memcpy(d->blob_id, tx->blob_id, sizeof(d->blob_id));
-	d->meta = buf_len(&tx->meta) ? buf_data(&tx->meta) : NULL;
-	d->metalen = buf_len(&tx->meta);
-	d->accounts = tx->accounts;
-	d->naccounts = tx->naccounts;
-	d->envelopes = tx->envelopes;
+	d->data = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
+	d->head = str_c(head);
+	d->authserv_id = smtp_cfg->hostname;
+	d->plans = tx->plans;
+	d->nplans = tx->naccounts;
 	d->received_at = time_wall();
 	d->quota_check = 1; /* RCPT's look raced with other deliveries */
 	d->loop = s->loop;
 	d->done = delivered;
 	d->arg = s;
 	smtp_forward_attach(s, d);
-	store_deliver(smtp_store, d);
+	deliver_submit(smtp_store, d);
 }
 
-static void prepare_run(void *arg)
+struct forward_job {
+	struct worker_job wj;
+	struct smtp_session *s;
+	const char *fields; /* tx arena */
+	int junk;
+};
+
+/* The forwarded copy is sealed (ARC: an RSA signature): on the pool. It
+ * reads and writes the tx only, which nothing else touches meanwhile
+ * (the session waits in SMTP_S_WAIT_STORE, reading paused). */
+static void forward_run(void *arg)
 {
-	struct prepare_job *j = arg;
-	prepare(j->s);
+	struct forward_job *j = arg;
+	smtp_forward_prepare(j->s);
 }
 
-/* Also when the client has gone meanwhile: the message is whole, and the
- * store's answer (delivered) is where a gone session is freed. */
-static void prepare_done(void *arg)
+/* Also when the client has gone meanwhile: the delivery's answer is where
+ * a gone session is freed. */
+static void forward_done(void *arg)
 {
-	struct prepare_job *j = arg;
+	struct forward_job *j = arg;
 	struct smtp_session *s = j->s;
+	const char *fields = j->fields;
+	int junk = j->junk;
 
 	free(j);
-	store_submit(s);
+	store_go(s, fields, junk);
 }
 
-/* The message is complete and checked: prepare it (inline, or on the
- * worker pool when big) and hand it to the store. */
-static void deliver_prepared(struct smtp_session *s)
+void smtp_tx_store(struct smtp_session *s, const char *fields, int junk)
 {
 	struct smtp_tx *tx = &s->tx;
 
-	/* A forwarded copy is sealed (an RSA signature, ARC): never inline. */
-	if (tx->data.len <= WORKER_MESSAGE_BYTES && !tx->fwd_pending) {
-		prepare(s);
-		store_submit(s);
+	/* The checks waited for SPF, so the forwarded copy's ARC set and its
+	 * notices know what SPF found. */
+	if (!tx->fwd_pending || !worker_pool_running()) {
+		smtp_forward_prepare(s);
+		store_go(s, fields, junk);
 		return;
 	}
-	struct prepare_job *j = xcalloc(1, sizeof(*j));
+	struct forward_job *j = xcalloc(1, sizeof(*j));
 	j->s = s;
-	j->wj.fn = prepare_run;
-	j->wj.done = prepare_done;
+	j->fields = fields;
+	j->junk = junk;
+	j->wj.fn = forward_run;
+	j->wj.done = forward_done;
 	j->wj.arg = j;
 	j->wj.loop = s->loop;
 	worker_submit(&j->wj);
@@ -514,20 +486,5 @@ static void deliver(struct smtp_session *s)
 	/* Nothing more is read until the store answered: the reply to this
 	 * message must come before any reply to what is pipelined behind it. */
 	conn_pause_read(s->conn, 1);
-	/* A forwarded copy carries what SPF found (its ARC set, whether a
-	 * notice may go back to the sender): wait for a check still running.
-	 * It ends within its own DNS budget; spf_done resumes us. */
-	if (tx->fwd_pending && tx->spf_run) {
-		tx->spf_waiting = 1;
-		return;
-	}
-	deliver_prepared(s);
-}
-
-void smtp_tx_spf_ready(struct smtp_session *s)
-{
-	if (!s->tx.spf_waiting)
-		return;
-	s->tx.spf_waiting = 0;
-	deliver_prepared(s);
+	smtp_checks_message(s);
 }

@@ -225,6 +225,19 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 /* Content id of a blob: BLAKE2b-256 of its bytes (see store_blob.c). */
 void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);
 
+/*
+ * Where one account's copy of a delivery goes: the account's mailbox with
+ * role (STORE_TARGET_INBOX, STORE_TARGET_JUNK; an account without a
+ * mailbox of that role, one whose user deleted Junk, gets it in its
+ * INBOX) and keywords (space-separated, any case, NULL = none; a bad
+ * keyword is left out, never the copy).
+ */
+enum store_target_role { STORE_TARGET_INBOX = 0, STORE_TARGET_JUNK = 1 };
+struct store_target {
+	enum store_target_role role;
+	const char *keywords;
+};
+
 struct store_delivery {
 	/* Input, owned by the caller until done() runs. */
 	const char *data; /* the whole message as stored (with Return-Path/Received) */
@@ -234,6 +247,10 @@ struct store_delivery {
 	size_t metalen;
 	const uint32_t *accounts; /* deliver one copy into each account's INBOX */
 	size_t naccounts;
+	/* Optional, parallel to accounts: where each copy goes instead of the
+	 * INBOX, and its keywords (deliver/deliver.h builds these). NULL: all
+	 * to INBOX without keywords. */
+	const struct store_target *targets;
 	/* Optional, parallel to accounts: the SMTP envelope that led to each
 	 * account (MAIL FROM and the RCPT TO lines with their DSN
 	 * parameters, as text), kept with the email. May be NULL. */

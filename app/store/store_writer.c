@@ -282,11 +282,62 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
  * gone (deleted since resolution); other errors fail the batch.
  */
 static int deliver_account(struct store *st, MDB_txn *txn, const struct store_delivery *d,
-                           uint32_t account, const char *envelope, uint32_t *email_id_r,
-                           uint64_t *modseq_r)
+                           size_t i, uint32_t *email_id_r, uint64_t *modseq_r)
 {
-	return put_email(st, txn, d, account, STORE_INBOX_ID, NULL, 0, envelope, email_id_r,
-	                 modseq_r);
+	uint32_t account = d->accounts[i], mailbox = STORE_INBOX_ID;
+	const char *envelope = d->envelopes ? d->envelopes[i] : NULL;
+	const struct store_target *t = d->targets ? &d->targets[i] : NULL;
+	char *kw = NULL;
+	int rc;
+
+	if (t && t->role == STORE_TARGET_JUNK) {
+		rc = mbox_find_role(txn, st, account, ROLE_JUNK, &mailbox);
+		if (rc == MDB_NOTFOUND)
+			mailbox = STORE_INBOX_ID; /* no Junk: the INBOX, with the keyword */
+		else if (rc)
+			return rc;
+	}
+	if (t && t->keywords && *t->keywords) {
+		size_t kl;
+		kw = store_keywords_normalize(t->keywords, strlen(t->keywords));
+		if (kw)
+			store_keywords_take_deleted(kw, &kl);
+	}
+	rc = put_email(st, txn, d, account, mailbox, kw && *kw ? kw : NULL, 0, envelope, email_id_r,
+	               modseq_r);
+	free(kw);
+	return rc;
+}
+
+int mbox_find_role(MDB_txn *txn, struct store *st, uint32_t account, unsigned role,
+                   uint32_t *mailbox_r)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t kb[4];
+	int rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
+
+	if (rc)
+		return rc;
+	k = key_u32(kb, account);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct mbox_rec m;
+		if (k.mv_size != 8 || be32_get(k.mv_data) != account) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if (mbox_dec(&v, &m) != 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (m.role == role) {
+			*mailbox_r = be32_get((const uint8_t *)k.mv_data + 4);
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 /*
@@ -609,8 +660,7 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	for (size_t i = 0; i < d->naccounts; i++) {
 		uint32_t email_id;
 		uint64_t modseq;
-		rc = deliver_account(st, txn, d, d->accounts[i], d->envelopes ? d->envelopes[i] : NULL,
-		                     &email_id, &modseq);
+		rc = deliver_account(st, txn, d, i, &email_id, &modseq);
 		if (rc == MDB_NOTFOUND) {
 			log_warn("store", NULL,
 			         "event=deliver_skipped account=%u reason=no_account",

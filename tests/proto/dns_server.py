@@ -13,7 +13,9 @@ ZONE.json maps lowercase names to record sets, e.g.
 
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
-{"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once). The file is re-read
+{"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
+listed as {"NXDOMAIN": true} NXDOMAIN. A name not listed is looked up as
+"PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
 UDP and TCP; prints "ready" once both sockets listen.
 """
@@ -62,6 +64,10 @@ def answer(wire):
     name = qq.name.to_text().lower().rstrip(".")
     z = zone()
     if name not in z:
+        # Wildcards: "PREFIX.*" for names starting with PREFIX., then "*".
+        key = next((k for k in z if k.endswith(".*") and name.startswith(k[:-1])), None)
+        name = key or ("*" if "*" in z else name)
+    if name not in z or z[name].get("NXDOMAIN"):
         r.set_rcode(dns.rcode.NXDOMAIN)
         return r.to_wire()
     if z[name].get("SERVFAIL"):

@@ -103,6 +103,40 @@ def free_port(ips=("127.0.0.1",), udp=False):
     raise RuntimeError("no free port")
 
 
+_default_dns = {}
+
+
+def default_dns():
+    """The loopback DNS server every Server uses unless a test passes its
+    own (one for the whole run, started on first use): DMARC policy names
+    (_dmarc.*) do not exist, so port 25's DMARC check of a test message
+    ends in "none"; every other name fails at once (SERVFAIL), as the
+    closed port used before did, so SPF is a temperror and the queue
+    defers."""
+    if "servers" not in _default_dns:
+        import atexit
+        import json
+        d = tempfile.mkdtemp(prefix="tern-dns-default-")
+        path = os.path.join(d, "zone.json")
+        with open(path, "w") as f:
+            json.dump({"_dmarc.*": {"NXDOMAIN": True}, "*": {"SERVFAIL": True}}, f)
+        port = free_port(udp=True)
+        proc = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "proto", "dns_server.py"), str(port), path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("dns_server did not start: " + proc.stderr.read())
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        atexit.register(stop)
+        _default_dns["servers"] = "127.0.0.1:%d" % port
+    return _default_dns["servers"]
+
+
 class Server:
     """A tern serve process with its own data dir and ports."""
 
@@ -137,10 +171,10 @@ class Server:
             "TERN_LISTEN_POP3": "", "TERN_LISTEN_POP3S": "",
             "TERN_LISTEN_SIEVE": "", "TERN_LISTEN_HTTP": "", "TERN_LISTEN_HTTPS": "",
             "TERN_LOG_LEVEL": "debug",
-            # DNS stays on loopback: port 25's SPF check asks for every
-            # message. Nothing answers here (a temporary failure at once);
-            # tests that need answers pass their own dns_server.py.
-            "TERN_DNS_SERVERS": "127.0.0.1:9",
+            # DNS stays on loopback: port 25's checks ask for every
+            # message. See default_dns(); tests that need answers pass
+            # their own dns_server.py.
+            "TERN_DNS_SERVERS": default_dns(),
         }
         if pop3:
             self.env["TERN_LISTEN_POP3"] = "127.0.0.1:%d" % self.pop3_port

@@ -158,7 +158,7 @@ class Model:
 
     # ---- inbound SMTP (store_resolve.c) ----
     def rcpt(self, address):
-        """250, 550 or 554 for RCPT TO:<address> on port 25."""
+        """250, 550, 554 (or 451: postmaster with no account) for RCPT TO:<address> on port 25."""
         addr = lower(address)
         at = addr.rfind("@")
         if addr[at + 1:] not in self.domains:
@@ -196,6 +196,10 @@ class Model:
             stripped = addr[:plus] + addr[at:] if plus > 0 else None
             if not (stripped and (alias(stripped) or account(stripped))):
                 alias(addr[at:])
+        if not found and not forwards and addr[:at] == "postmaster":
+            # RFC 5321 §4.5.1: always accepted, for the administrator's
+            # account (or the oldest); with no account at all, later.
+            return 250 if self.accounts else 451
         return 250 if found or forwards else 550
 
 
@@ -457,7 +461,7 @@ class Run:
                 code, lines = c.cmd("RCPT TO:<%s>" % addr)
                 self.note("RCPT TO:<%s> -> %s (model %d)" % (addr, lines[-1], want))
                 self.check(code == want, "RCPT TO:<%s>: %r, model says %d" % (addr, lines, want))
-                enh = {250: "2.1.5", 550: "5.1.1", 554: "5.7.1"}[want]
+                enh = {250: "2.1.5", 550: "5.1.1", 554: "5.7.1", 451: "4.3.0"}[want]
                 self.check(lines[-1][4:].startswith(enh), "RCPT TO:<%s>: %r, expected %s" % (
                     addr, lines, enh))
                 accepted += code == 250

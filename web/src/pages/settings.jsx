@@ -1,7 +1,8 @@
 // settings.jsx - host name and relay (stored, applied at the next start),
-// the DMARC reports' From address (read at each report run),
-// limits and listeners (environment, read-only), the TLS certificate, and
-// API tokens for scripts.
+// the DMARC reports' From address (read at each report run), inbound mail
+// checks (DMARC exceptions, the postmaster account: applied to the next
+// message), limits and listeners (environment, read-only), the TLS
+// certificate, and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
@@ -19,6 +20,7 @@ export function Settings() {
 				<>
 					{d.restart_required ? <Notice kind="info">Some stored settings differ from the running ones: they take effect when tern restarts.</Notice> : null}
 					<ServerForm settings={d} onSaved={s.reload} />
+					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
 					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
 				</>
@@ -84,6 +86,59 @@ function ServerForm({ settings, onSaved }) {
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy}>Save</button></div>
 		</form>
+	);
+}
+
+// One domain a line (or separated by commas or spaces) <-> a list.
+const lines = (list) => (list || []).join('\n');
+const domains = (text) => text.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+
+function AuthForm({ auth, onSaved }) {
+	const [tolerated, setTolerated] = useState(lines(auth.dmarc_tolerated));
+	const [trusted, setTrusted] = useState(lines(auth.arc_trusted));
+	const [postmaster, setPostmaster] = useState(auth.postmaster || '');
+	const [done, setDone] = useState('');
+	const a = useAction();
+	useEffect(() => setDone(''), [tolerated, trusted, postmaster]);
+	const submit = (e) => {
+		e.preventDefault();
+		const body = { dmarc_tolerated: domains(tolerated), arc_trusted: domains(trusted) };
+		if (postmaster.trim() && postmaster.trim() !== (auth.postmaster || ''))
+			body.postmaster = postmaster.trim();
+		a.run(async () => {
+			await put('/settings', body);
+			onSaved();
+			setDone('Saved. Applies to the next message.');
+		});
+	};
+	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
+	return (
+		<form class="card" onSubmit={submit} data-testid="auth-form">
+			<h2>Inbound mail checks</h2>
+			<p class="muted">Port 25 checks SPF, DKIM and DMARC: mail failing a sender's <code>p=reject</code> is refused,
+				<code>p=quarantine</code> goes to Junk, and mail claiming one of your domains without passing is refused.</p>
+			<TextArea label="Tolerated sending domains (one a line): DMARC failures accepted anyway" value={tolerated}
+				onInput={setTolerated} error={fe('dmarc_tolerated')} testid="auth-tolerated" placeholder="lists.example.org" />
+			<TextArea label="Trusted ARC sealers (one a line): used once ARC checking is built" value={trusted}
+				onInput={setTrusted} error={fe('arc_trusted')} testid="auth-arc-trusted" />
+			<Field label="Postmaster account (gets postmaster@ mail for every domain)" value={postmaster} onInput={setPostmaster}
+				error={fe('postmaster')} testid="auth-postmaster" placeholder="admin@example.com" />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Notice>{done}</Notice>
+			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="auth-save">Save</button></div>
+		</form>
+	);
+}
+
+function TextArea({ label, value, onInput, error, testid, ...rest }) {
+	const id = 'ta-' + testid;
+	return (
+		<div class={'field' + (error ? ' field-error' : '')}>
+			<label for={id}>{label}</label>
+			<textarea id={id} rows="3" value={value} onInput={(e) => onInput(e.currentTarget.value)}
+				aria-invalid={error ? 'true' : undefined} data-testid={testid} {...rest} />
+			{error ? <p class="hint error-text">{error}</p> : null}
+		</div>
 	);
 }
 

@@ -1,0 +1,130 @@
+/*
+ * auth_results.c — the Authentication-Results field (RFC 8601), the log
+ * pairs and the observation point of auth_results.h.
+ */
+#include "auth/auth_results.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "mime/rfc5322.h"
+
+#define FROM_FIELDS_MAX 8
+
+/*
+ * An RFC 8601 pvalue: as it is when it is a dot-atom address or name
+ * (atext, ".", at most one "@"), else as a quoted-string, so a MAIL FROM
+ * with a quoted local part cannot break the field's syntax.
+ */
+static int put_pvalue(struct buf *b, const char *v)
+{
+	static const char special[] = "!#$%&'*+-/=?^_`{|}~.@";
+	int plain = *v != '\0', r = 0;
+	for (const char *p = v; *p && plain; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			strchr(special, *p) != NULL;
+	if (plain && strchr(v, '@') == strrchr(v, '@'))
+		return buf_append(b, v, strlen(v));
+	r |= buf_append(b, "\"", 1);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			r |= buf_append(b, "\\", 1);
+		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+			r |= buf_append(b, p, 1);
+	}
+	r |= buf_append(b, "\"", 1);
+	return r;
+}
+
+int auth_results_field(const struct auth_results *r, struct buf *out)
+{
+	int e = 0;
+	e |= buf_printf(out, "Authentication-Results: %s", r->authserv_id);
+	if (r->has_iprev)
+		e |= buf_printf(out, ";\r\n\tiprev=%s policy.iprev=%s", iprev_result_name(r->iprev),
+				r->client_ip);
+	if (r->has_spf) {
+		/* The null path's check was of the HELO identity (RFC 7208 §2.4): say so. */
+		int null_path = !r->mail_from || !*r->mail_from;
+		e |= buf_printf(out, ";\r\n\tspf=%s %s=", spf_result_name(r->spf),
+				null_path ? "smtp.helo" : "smtp.mailfrom");
+		e |= put_pvalue(out, null_path ? (r->helo ? r->helo : "") : r->mail_from);
+	}
+	if (r->ndkim == 0)
+		e |= buf_printf(out, ";\r\n\tdkim=none");
+	for (size_t i = 0; i < r->ndkim; i++) {
+		const struct dkim_sig_result *s = r->dkim[i];
+		e |= buf_printf(out, ";\r\n\tdkim=%s", dkim_result_name(s->result));
+		if (s->d[0])
+			e |= buf_printf(out, " header.d=%s header.s=%s", s->d, s->s);
+	}
+	if (r->dmarc_verdict) {
+		e |= buf_printf(out, ";\r\n\tdmarc=%s", dmarc_result_name(r->dmarc));
+		if (r->header_from && r->header_from[0])
+			e |= buf_printf(out, " header.from=%s", r->header_from);
+		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)
+			e |= buf_printf(out, " policy.dmarc=%s", dmarc_policy_name(r->dmarc_verdict->policy));
+	}
+	e |= buf_printf(out, "\r\n");
+	return e ? -1 : 0;
+}
+
+void auth_results_log(const struct auth_results *r, struct buf *out)
+{
+	if (r->has_iprev)
+		buf_printf(out, " iprev=%s", iprev_result_name(r->iprev));
+	if (r->has_spf)
+		buf_printf(out, " spf=%s", spf_result_name(r->spf));
+	buf_printf(out, " dkim=");
+	if (r->ndkim == 0)
+		buf_printf(out, "none");
+	for (size_t i = 0; i < r->ndkim; i++)
+		buf_printf(out, "%s%s", i ? "," : "", dkim_result_name(r->dkim[i]->result));
+	if (r->dmarc_verdict) {
+		buf_printf(out, " dmarc=%s", dmarc_result_name(r->dmarc));
+		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)
+			buf_printf(out, " dmarc_policy=%s", dmarc_policy_name(r->dmarc_verdict->policy));
+	}
+	if (r->header_from && r->header_from[0])
+		buf_printf(out, " header_from=%s", r->header_from);
+	if (r->action)
+		buf_printf(out, " action=%s", r->action);
+	if (r->policy_reason)
+		buf_printf(out, " policy=%s", r->policy_reason);
+}
+
+void auth_results_observe(const struct auth_results *r)
+{
+	/* The hook for DMARC aggregate reports (RFC 9990): nothing yet. */
+	(void)r;
+}
+
+void auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	struct str vals[FROM_FIELDS_MAX];
+	char *copies[FROM_FIELDS_MAX];
+	size_t n = 0, off = 0, used;
+	int r, too_many = 0;
+
+	rfc5322_init(&p);
+	while ((r = rfc5322_parse(&p, msg + off, len - off, 1, &used, &f)) == RFC5322_FIELD) {
+		off += used;
+		if (!str_eq_ci_c(f.name, "From"))
+			continue;
+		if (n == FROM_FIELDS_MAX) {
+			too_many = 1;
+			continue;
+		}
+		copies[n] = xmalloc(f.value.len + 1);
+		vals[n] = str_make(copies[n], rfc5322_unfold(f.value, copies[n]));
+		n++;
+	}
+	rfc5322_clear(&p);
+	if (too_many || dmarc_author_domain(vals, n, out, outsz) < 0)
+		out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		free(copies[i]);
+}

@@ -1,0 +1,241 @@
+/*
+ * deliver.c — deliver_submit(): the stored bytes (head + message without
+ * forged Authentication-Results), their blob id and structure record, and
+ * the plans as one store request. See deliver.h.
+ */
+#include "deliver/deliver.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "mime/mime_cache.h"
+#include "mime/rfc5322.h"
+
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Skips white space and (nested) comments from *i; the end of v is fine. */
+static void skip_cfws(struct str v, size_t *i)
+{
+	int depth = 0;
+	while (*i < v.len) {
+		char c = v.p[*i];
+		if (depth == 0 && !is_wsp(c) && c != '(')
+			return;
+		if (c == '(')
+			depth++;
+		else if (c == ')' && depth > 0)
+			depth--;
+		else if (c == '\\' && depth > 0 && *i + 1 < v.len)
+			(*i)++;
+		(*i)++;
+	}
+}
+
+int deliver_ar_claims(struct str value, const char *authserv_id)
+{
+	size_t i = 0, n = strlen(authserv_id);
+	skip_cfws(value, &i);
+	size_t start = i;
+	/* The authserv-id is a value (token or quoted-string); ours is a
+	 * host name, so a token compare is enough, and a quoted form of it
+	 * is unquoted first. */
+	if (i < value.len && value.p[i] == '"') {
+		start = ++i;
+		while (i < value.len && value.p[i] != '"')
+			i++;
+		return i - start == n && strncasecmp(value.p + start, authserv_id, n) == 0;
+	}
+	while (i < value.len && !is_wsp(value.p[i]) && value.p[i] != ';' && value.p[i] != '(')
+		i++;
+	return i - start == n && strncasecmp(value.p + start, authserv_id, n) == 0;
+}
+
+/*
+ * Appends the message to the spool without the Authentication-Results
+ * fields that claim authserv_id (NULL: keeps all). A header section the
+ * parser gives up on (a field past its limits) is copied as it is: such
+ * a message has no field we could trust anyway, and the head we prepend
+ * comes first. 0, or -1 when the spool refused.
+ */
+static int copy_message(struct spool *sp, struct str data, const char *authserv_id)
+{
+	if (!authserv_id)
+		return spool_append(sp, data.p, data.len);
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, kept = 0, used;
+	int r, rc = 0;
+
+	rfc5322_init(&p);
+	while ((r = rfc5322_parse(&p, data.p + off, data.len - off, 1, &used, &f)) == RFC5322_FIELD) {
+		off += used;
+		if (!str_eq_ci_c(f.name, "Authentication-Results") || !deliver_ar_claims(f.value, authserv_id))
+			continue;
+		/* The whole input is given at once, so raw is a slice of it. */
+		if (f.raw.p < data.p + kept || f.raw.p + f.raw.len > data.p + data.len)
+			continue;
+		size_t start = (size_t)(f.raw.p - data.p);
+		if (start > kept && spool_append(sp, data.p + kept, start - kept) < 0)
+			rc = -1;
+		kept = start + f.raw.len;
+	}
+	rfc5322_clear(&p);
+	if (rc == 0 && data.len > kept && spool_append(sp, data.p + kept, data.len - kept) < 0)
+		rc = -1;
+	return rc;
+}
+
+int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id)
+{
+	spool_init(out, (uint64_t)head.len + data.len, NULL);
+	if (head.len && spool_append(out, head.p, head.len) < 0)
+		return -1;
+	return copy_message(out, data, authserv_id);
+}
+
+static void free_private(struct delivery *dl)
+{
+	spool_free(&dl->msg_);
+	buf_free(&dl->meta_);
+	free(dl->accounts_);
+	free(dl->targets_);
+	free(dl->envelopes_);
+	dl->accounts_ = NULL;
+	dl->targets_ = NULL;
+	dl->envelopes_ = NULL;
+}
+
+static void finish(struct delivery *dl, int result)
+{
+	dl->result = result;
+	free_private(dl);
+	dl->done(dl, dl->arg);
+}
+
+static void finish_run(void *arg)
+{
+	struct delivery *dl = arg;
+	finish(dl, dl->result);
+}
+
+/* Completion without the store: on the caller's loop when it has one. */
+static void finish_soon(struct delivery *dl, int result)
+{
+	dl->result = result;
+	if (dl->loop)
+		loop_post(dl->loop, finish_run, dl);
+	else
+		finish_run(dl);
+}
+
+static void stored(struct store_delivery *d, void *arg)
+{
+	struct delivery *dl = arg;
+	finish(dl, d->result);
+}
+
+/* The linear work: off the loop for big messages. Sets dl->result. */
+static void prepare(struct delivery *dl)
+{
+	struct str bytes;
+
+	dl->result = STORE_OK;
+	if (deliver_compose(&dl->msg_, dl->head, dl->data, dl->authserv_id) < 0 ||
+	    spool_finish(&dl->msg_, &bytes) < 0) {
+		dl->result = STORE_ETEMP;
+		return;
+	}
+	struct store_delivery *d = &dl->sd_;
+	d->data = bytes.p;
+	d->len = bytes.len;
+	dl->len = bytes.len;
+	spool_blob_id(&dl->msg_, d->blob_id);
+	if (dl->sd_.naccounts && mime_cache_build(bytes.p, bytes.len, &dl->meta_) == 0) {
+		d->meta = buf_data(&dl->meta_);
+		d->metalen = buf_len(&dl->meta_);
+	}
+}
+
+static void commit(struct delivery *dl)
+{
+	if (dl->result != STORE_OK) {
+		finish_soon(dl, dl->result);
+		return;
+	}
+	store_deliver(dl->st_, &dl->sd_);
+}
+
+static void prepare_run(void *arg)
+{
+	prepare(arg);
+}
+
+static void prepare_done(void *arg)
+{
+	commit(arg);
+}
+
+void deliver_submit(struct store *st, struct delivery *dl)
+{
+	struct store_delivery *d = &dl->sd_;
+	size_t n = 0;
+
+	dl->st_ = st;
+	dl->result = STORE_OK;
+	dl->len = 0;
+	dl->copies = 0;
+	memset(&dl->msg_, 0, sizeof dl->msg_);
+	memset(&dl->meta_, 0, sizeof dl->meta_);
+	memset(d, 0, sizeof *d);
+	dl->accounts_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->accounts_);
+	dl->targets_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->targets_);
+	dl->envelopes_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->envelopes_);
+	for (size_t i = 0; i < dl->nplans; i++) {
+		const struct deliver_plan *p = &dl->plans[i];
+		if (p->discard)
+			continue;
+		dl->accounts_[n] = p->account;
+		dl->targets_[n] = (struct store_target){p->folder, p->keywords};
+		dl->envelopes_[n] = p->envelope;
+		n++;
+	}
+	dl->copies = n;
+	if (n == 0 && !dl->txn_hook) {
+		finish_soon(dl, STORE_OK);
+		return;
+	}
+	d->accounts = dl->accounts_;
+	d->naccounts = n;
+	d->targets = dl->targets_;
+	d->envelopes = dl->envelopes_;
+	d->received_at = dl->received_at;
+	d->quota_check = dl->quota_check;
+	d->txn_hook = dl->txn_hook;
+	d->hook_arg = dl->hook_arg;
+	d->hook_len = dl->hook_len;
+	d->keep_always = dl->keep_always;
+	d->loop = dl->loop;
+	d->done = stored;
+	d->arg = dl;
+	if (n == 0) {
+		/* Only the hook: no message to build. */
+		store_deliver(st, d);
+		return;
+	}
+	if (dl->data.len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+		dl->wj_.fn = prepare_run;
+		dl->wj_.done = prepare_done;
+		dl->wj_.arg = dl;
+		dl->wj_.loop = dl->loop;
+		worker_submit(&dl->wj_);
+		return;
+	}
+	prepare(dl);
+	commit(dl);
+}

@@ -1,0 +1,126 @@
+/*
+ * deliver.h — the one local-delivery entry (DESIGN.md §3b): every message
+ * that ends up in a local mailbox goes through deliver_submit(): inbound
+ * SMTP (smtp/smtp_tx.c), the local copies of submitted mail and the
+ * "delivered" notices (queue/queue.c, queue_notify.c through
+ * queue_submit), and the scheduler's failure and delay notices
+ * (queue/queue_sched.c).
+ *
+ * Design. The stages of §3b decide; this module carries out what they
+ * decided, in one store commit:
+ *   1-4. connect, EHLO/MAIL, RCPT, end of DATA (the protocol's policy
+ *        stages: SPF, DKIM, DMARC, iprev, later spam) give a message
+ *        verdict and the header fields to prepend (Return-Path,
+ *        Authentication-Results): struct delivery.head;
+ *   5.   per recipient account, a plan: which mailbox by role (the INBOX,
+ *        or Junk for a DMARC quarantine; later the spam verdict and Sieve
+ *        fileinto), keywords, or discard: struct deliver_plan. Later
+ *        stages (spam -> Junk, Sieve fileinto, Sieve redirect) fill in
+ *        these plans and need no path of their own;
+ *   6.   one group commit of every copy (the store writer), with the
+ *        caller's transaction hook (the outbound queue's entry, a notice)
+ *        in the same commit;
+ *   7.   done() runs after the commit: only then may the caller promise
+ *        durability (SMTP 250).
+ * The bytes stored are head + the message, with every incoming
+ * Authentication-Results field that claims our authserv-id removed (RFC
+ * 8601 §5: only we may speak for us); identical bytes share one blob
+ * however many accounts get them, so head must not name a recipient.
+ *
+ * The work linear in the size (the copy with the head, its blob id, the
+ * MIME structure record kept with the email) runs on the worker pool for
+ * messages over WORKER_MESSAGE_BYTES, inline otherwise.
+ *
+ * Caveats: plans for the same account twice store two copies: the caller
+ * resolves recipients to distinct accounts. Discarded plans are dropped
+ * before the store sees them; a delivery whose plans are all discarded
+ * and that has no hook completes with STORE_OK and stores nothing.
+ */
+#ifndef TERN_DELIVER_DELIVER_H
+#define TERN_DELIVER_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/spool.h"
+#include "core/str.h"
+#include "core/worker.h"
+#include "store/store.h"
+
+struct loop;
+
+/* Longest head (the fields we prepend): Return-Path and one
+ * Authentication-Results with up to 16 DKIM results fit easily. */
+#define DELIVER_HEAD_MAX 16384
+
+/* What one recipient account gets (stage 5). */
+struct deliver_plan {
+	uint32_t account;
+	enum store_target_role folder; /* STORE_TARGET_INBOX or STORE_TARGET_JUNK */
+	const char *keywords;          /* space-separated ("$Junk"), or NULL */
+	int discard;                   /* 1: no copy for this account */
+	const char *envelope;          /* MAIL FROM and the RCPT TO lines that reached it, or NULL */
+};
+
+struct delivery {
+	/* Input: the caller's, unchanged until done() runs. */
+	struct str data;         /* the message as received (CRLF lines) */
+	struct str head;         /* header fields to prepend, each ending in CRLF; may be empty */
+	const char *authserv_id; /* non-NULL: incoming Authentication-Results claiming it are removed */
+	struct deliver_plan *plans;
+	size_t nplans;
+	int64_t received_at;     /* seconds since the epoch */
+	int quota_check;         /* as store_delivery.quota_check (port 25: 1) */
+	/* Optional, passed to the store as they are (store.h): the hook runs
+	 * in the same write transaction as the copies. */
+	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);
+	void *hook_arg;
+	size_t hook_len;
+	int keep_always;
+	/* Completion, once, on loop after the commit (NULL: on the thread
+	 * that finished the work: the writer or a worker). */
+	struct loop *loop;
+	void (*done)(struct delivery *dl, void *arg);
+	void *arg;
+
+	/* Output, valid in done(). */
+	int result;       /* as store_delivery.result; STORE_ETEMP also when the copy failed */
+	size_t len;       /* bytes of the stored message (head included) */
+	size_t copies;    /* accounts planned a copy (discards excluded) */
+
+	/* Private. */
+	struct store *st_;
+	struct worker_job wj_;
+	struct store_delivery sd_;
+	struct spool msg_;
+	struct buf meta_;
+	uint32_t *accounts_;
+	struct store_target *targets_;
+	const char **envelopes_;
+};
+
+/*
+ * Builds the stored message and commits every plan (and the hook) in one
+ * group commit; done() is always called exactly once, possibly before
+ * this returns (no store writer thread, nothing to store). Thread-safe.
+ * Everything private is freed before done() runs, so done may free dl.
+ */
+void deliver_submit(struct store *st, struct delivery *dl);
+
+/*
+ * The stored bytes: initialises out (no budget peer) and appends head,
+ * then data without the Authentication-Results fields that claim
+ * authserv_id (NULL: all kept). 0, or -1 when the spool refused (out must
+ * be spool_free()d either way). Linear in the size.
+ */
+int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id);
+
+/*
+ * Whether an Authentication-Results value (after the colon, folds kept)
+ * names authserv_id as its authserv-id (RFC 8601 §2.2: the first token,
+ * compared without case, CFWS around it skipped). 1 or 0.
+ */
+int deliver_ar_claims(struct str value, const char *authserv_id);
+
+#endif

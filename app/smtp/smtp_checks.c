@@ -1,0 +1,340 @@
+/*
+ * smtp_checks.c — port 25's authentication stages (DESIGN.md §3b, stages
+ * 1, 2 and 4): iprev at connect, SPF of MAIL FROM (smtp_spf.c), and at
+ * the end of DATA every DKIM signature, then DMARC over the SPF and DKIM
+ * results, then the policy decision (policy/policy.h), then delivery
+ * with one Authentication-Results field prepended, or the verdict.
+ *
+ * Each stage may wait without blocking the loop: iprev and SPF run on the
+ * loop's resolver while the client talks; at the end of DATA the session
+ * waits in SMTP_S_WAIT_STORE (reading paused, as for the store) while
+ * DKIM's key lookups, then the SPF and iprev checks still running, then
+ * DMARC's lookups finish. A big message's body is hashed for DKIM on the
+ * worker pool. Every wait is bounded by the resolver's timeouts.
+ *
+ * The decision is data (struct verdict); this file renders it and logs
+ * one record per message with every result (event=delivered or
+ * event=message_rejected, auth_results_log), counts each result
+ * (metrics_auth_inc), and calls auth_results_observe() once the DMARC
+ * result is known.
+ *
+ * The administrator's exceptions are named settings (SCHEMA.md):
+ * setting/dmarc_tolerated (sending domains whose DMARC failures are
+ * accepted) and setting/arc_trusted (trusted ARC sealers; used once ARC
+ * verification lands), read per message (one LMDB read).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth_results.h"
+#include "auth/dmarc.h"
+#include "auth/iprev.h"
+#include "auth/spf.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "dkim/dkim_verify.h"
+#include "dns/dns.h"
+#include "dns/dns_drive.h"
+#include "net/conn.h"
+#include "policy/policy.h"
+#include "smtp/smtp_session.h"
+
+#define SETTING_LIST_MAX 8192
+#define FIELD_MAX 8192
+
+enum phase { PH_DKIM, PH_WAIT, PH_DMARC, PH_DONE };
+
+struct smtp_checks {
+	struct smtp_session *s;
+	enum phase phase;
+	struct dns_resolver resolver;
+	struct dkim_verifier *dkim;
+	struct dmarc_eval *dmarc;
+	struct dmarc_run *dmarc_run;
+	struct worker_job wj;
+	int starting; /* inside dmarc_run(): its done only records */
+	char author[DMARC_DOMAIN_MAX];
+};
+
+/* ---- iprev, from the connect on ---- */
+
+static void iprev_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	s->iprev_run = NULL;
+	if (s->in_tx && s->tx.checks)
+		smtp_checks_wake(s);
+}
+
+void smtp_checks_connect(struct smtp_session *s)
+{
+	struct dns *d = dns_thread();
+	if (!d || s->mode != SMTP_MODE_MX)
+		return;
+	s->iprev = iprev_eval_new(s->conn->peer_ip);
+	if (!s->iprev)
+		return; /* not an IP peer (a test socket) */
+	s->iprev_resolver = dns_resolver_of(d);
+	s->iprev_run = iprev_run(&s->iprev_resolver, s->iprev, iprev_done, s);
+}
+
+void smtp_checks_session_free(struct smtp_session *s)
+{
+	dns_drive_cancel(s->iprev_run);
+	s->iprev_run = NULL;
+	iprev_eval_free(&s->iprev);
+}
+
+/* ---- the message ---- */
+
+void smtp_checks_tx_free(struct smtp_tx *tx)
+{
+	struct smtp_checks *c = tx->checks;
+	if (!c)
+		return;
+	dmarc_run_cancel(c->dmarc_run);
+	dmarc_eval_free(&c->dmarc);
+	dkim_verifier_free(&c->dkim);
+	free(c);
+	tx->checks = NULL;
+}
+
+void smtp_reply_verdict(struct smtp_session *s, const struct verdict *v)
+{
+	smtp_reply(s, "%u %s %s", v->code, v->enhanced, v->text);
+}
+
+/* Reads a named setting into buf (at most SETTING_LIST_MAX); "" when unset. */
+static void setting(const char *name, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+	if (store_meta_get(smtp_store, name, buf, bufsz - 1, &n) != STORE_OK)
+		n = 0;
+	buf[n] = '\0';
+}
+
+/* The Author Domain or a parent of it is one we serve. */
+static int domain_ours(const char *domain)
+{
+	for (const char *p = domain; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+		if (strchr(p, '.') && store_domain_is_local(smtp_store, p) == 1)
+			return 1;
+	return 0;
+}
+
+static const char *const action_names[] = {"accept", "junk", "reject"};
+
+static void count(const struct auth_results *r)
+{
+	if (r->has_iprev)
+		metrics_auth_inc(METRIC_AUTH_IPREV, iprev_result_name(r->iprev));
+	if (r->has_spf)
+		metrics_auth_inc(METRIC_AUTH_SPF, spf_result_name(r->spf));
+	if (r->ndkim == 0)
+		metrics_auth_inc(METRIC_AUTH_DKIM, "none");
+	for (size_t i = 0; i < r->ndkim; i++)
+		metrics_auth_inc(METRIC_AUTH_DKIM, dkim_result_name(r->dkim[i]->result));
+	if (r->dmarc_verdict)
+		metrics_auth_inc(METRIC_AUTH_DMARC, dmarc_result_name(r->dmarc));
+	metrics_auth_inc(METRIC_AUTH_ACTION, r->action);
+}
+
+/* Everything is known: decide, then deliver or refuse. */
+static void decide(struct smtp_checks *c)
+{
+	struct smtp_session *s = c->s;
+	struct smtp_tx *tx = &s->tx;
+	const struct dmarc_verdict *dv = dmarc_eval_verdict(c->dmarc);
+	struct auth_results r = {
+	    .authserv_id = smtp_cfg->hostname,
+	    .client_ip = s->iprev ? iprev_eval_ip(s->iprev) : s->conn_gone ? "" : s->conn->peer_ip,
+	    .has_iprev = s->iprev != NULL,
+	    .iprev = s->iprev ? iprev_eval_result(s->iprev) : IPREV_PERMERROR,
+	    .has_spf = tx->spf != NULL,
+	    .spf = tx->spf ? spf_eval_result(tx->spf) : SPF_NONE,
+	    .mail_from = tx->mail_from,
+	    .helo = s->helo,
+	    .dmarc = dv->result,
+	    .header_from = c->author,
+	    .dmarc_verdict = dv,
+	};
+	if (r.has_iprev && r.iprev == IPREV_PASS)
+		r.iprev_name = iprev_eval_name(s->iprev);
+	r.ndkim = dkim_verifier_count(c->dkim);
+	if (r.ndkim > DKIM_VERIFY_SIGS_MAX)
+		r.ndkim = DKIM_VERIFY_SIGS_MAX;
+	for (size_t i = 0; i < r.ndkim; i++)
+		r.dkim[i] = dkim_verifier_result(c->dkim, i);
+
+	/* The policy's inputs. */
+	char list[SETTING_LIST_MAX];
+	struct policy_auth_in in = {.dmarc = dv->result, .disposition = dv->disposition};
+	if (c->author[0]) {
+		in.from_ours = domain_ours(c->author);
+		if (in.from_ours) {
+			if (r.has_spf && tx->mail_from[0] && r.spf == SPF_PASS)
+				in.own_aligned = policy_domain_related(spf_eval_domain(tx->spf), c->author);
+			for (size_t i = 0; i < r.ndkim && !in.own_aligned; i++)
+				in.own_aligned = r.dkim[i]->result == DKIM_RESULT_PASS && !r.dkim[i]->testing &&
+						 policy_domain_related(r.dkim[i]->d, c->author);
+		}
+		setting("setting/dmarc_tolerated", list, sizeof list);
+		in.tolerated = policy_domain_listed(list, c->author);
+	}
+	struct policy_decision pd;
+	policy_auth_decide(&in, &pd);
+	r.action = pd.action == POLICY_REFUSE && pd.verdict.code < 500 ? "tempfail"
+									 : action_names[pd.action];
+	r.policy_reason = pd.reason;
+	count(&r);
+	auth_results_observe(&r);
+
+	struct buf log;
+	buf_init(&log, 2048);
+	auth_results_log(&r, &log);
+	tx->auth_log = arena_printf(tx->arena, "%.*s", (int)buf_len(&log), buf_data(&log));
+	buf_free(&log);
+
+	if (pd.action == POLICY_REFUSE) {
+		char q[600];
+		log_info("smtp", s->id, "event=message_rejected reason=%s from=%s size=%zu%s", pd.reason,
+			 log_q(tx->mail_from, q, sizeof q), tx->data.len, tx->auth_log);
+		metrics_inc(METRIC_REJECTED);
+		if (!s->conn_gone)
+			smtp_reply_verdict(s, &pd.verdict);
+		smtp_tx_committed(s);
+		return;
+	}
+	struct buf field;
+	buf_init(&field, FIELD_MAX);
+	if (auth_results_field(&r, &field) < 0)
+		buf_reset(&field); /* cannot happen within FIELD_MAX; never refuse for it */
+	char *fields = arena_printf(tx->arena, "%.*s", (int)buf_len(&field), buf_data(&field));
+	buf_free(&field);
+	smtp_tx_store(s, fields, pd.action == POLICY_JUNK);
+}
+
+static void step(struct smtp_checks *c);
+
+static void dmarc_done(void *arg, struct dmarc_eval *e)
+{
+	struct smtp_checks *c = arg;
+	(void)e;
+	c->dmarc_run = NULL;
+	if (!c->starting)
+		step(c);
+}
+
+static void dkim_resume(void *arg)
+{
+	step(arg);
+}
+
+/* From the resolver's callback: continue on the loop, outside it. */
+static void dkim_wake(void *arg)
+{
+	struct smtp_checks *c = arg;
+	loop_post(c->s->loop, dkim_resume, c);
+}
+
+static void start_dmarc(struct smtp_checks *c)
+{
+	struct smtp_tx *tx = &c->s->tx;
+	size_t n = dkim_verifier_count(c->dkim), np = 0;
+	const char *pass[DKIM_VERIFY_SIGS_MAX];
+
+	/* Keys in testing mode (t=y) count as unsigned (RFC 6376 §3.6.1). */
+	for (size_t i = 0; i < n && np < DKIM_VERIFY_SIGS_MAX; i++) {
+		const struct dkim_sig_result *r = dkim_verifier_result(c->dkim, i);
+		if (r->result == DKIM_RESULT_PASS && !r->testing)
+			pass[np++] = r->d;
+	}
+	auth_author_domain(tx->data.p, tx->data.len, c->author, sizeof c->author);
+	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts for DMARC. */
+	struct dmarc_input in = {c->author,
+				 tx->spf && tx->mail_from[0] ? spf_eval_result(tx->spf) : SPF_NONE,
+				 tx->spf ? spf_eval_domain(tx->spf) : "", pass, np};
+	c->dmarc = dmarc_eval_new(&in);
+	c->phase = PH_DMARC;
+	c->starting = 1;
+	c->dmarc_run = dmarc_run(&c->resolver, c->dmarc, dmarc_done, c);
+	c->starting = 0;
+}
+
+static void step(struct smtp_checks *c)
+{
+	struct smtp_session *s = c->s;
+
+	if (c->phase == PH_DKIM) {
+		if (dkim_verifier_run(c->dkim, dkim_wake, c) == DKIM_VERIFY_WAIT)
+			return;
+		c->phase = PH_WAIT;
+	}
+	if (c->phase == PH_WAIT) {
+		/* SPF and iprev started earlier; their ends wake us. */
+		if (s->tx.spf_run || s->iprev_run)
+			return;
+		start_dmarc(c);
+		if (c->dmarc_run)
+			return; /* dmarc_done steps again */
+	}
+	if (c->phase == PH_DMARC && !c->dmarc_run) {
+		c->phase = PH_DONE;
+		decide(c);
+	}
+}
+
+void smtp_checks_wake(struct smtp_session *s)
+{
+	struct smtp_checks *c = s->tx.checks;
+	if (c && c->phase == PH_WAIT)
+		step(c);
+}
+
+static void feed_run(void *arg)
+{
+	struct smtp_checks *c = arg;
+	dkim_verifier_update(c->dkim, c->s->tx.data.p, c->s->tx.data.len);
+}
+
+static void feed_done(void *arg)
+{
+	step(arg);
+}
+
+void smtp_checks_message(struct smtp_session *s)
+{
+	struct dns *d = dns_thread();
+	struct smtp_tx *tx = &s->tx;
+
+	if (!d) {
+		/* No resolver on this thread (it could not be created): no
+		 * checks, as before they existed; logged once per message. */
+		log_warn("smtp", s->id, "event=checks_skipped reason=no_resolver");
+		smtp_tx_store(s, NULL, 0);
+		return;
+	}
+	struct smtp_checks *c = xcalloc(1, sizeof *c);
+	c->s = s;
+	c->resolver = dns_resolver_of(d);
+	c->dkim = dkim_verifier_new(&c->resolver, time_wall());
+	c->phase = PH_DKIM;
+	tx->checks = c;
+	if (tx->data.len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+		/* The body hashes are linear in its size: off the loop. */
+		c->wj.fn = feed_run;
+		c->wj.done = feed_done;
+		c->wj.arg = c;
+		c->wj.loop = s->loop;
+		worker_submit(&c->wj);
+		return;
+	}
+	dkim_verifier_update(c->dkim, tx->data.p, tx->data.len);
+	step(c);
+}

@@ -1,0 +1,216 @@
+"""Port 25's authentication stages (issue 29, DESIGN.md §3b): one server and
+one loopback DNS server (dns_server.py) for every case.
+
+- the issue's spoofing case: swaks from outside, no login, MAIL FROM and
+  From of our own domain, which publishes no DMARC record: 550 5.7.1;
+- DMARC p=reject: 550 5.7.1 at the end of DATA; p=quarantine: delivered
+  to bob's Junk mailbox with $Junk; a DNS failure of the policy lookup:
+  451 4.7.1; a rejecting domain on the admin's tolerated list: delivered;
+- a message signed by dkimpy (python3-dkim) with aligned DKIM: stored with
+  one Authentication-Results field showing dkim=pass and dmarc=pass;
+  OpenDKIM's opendkim-testmsg signs with rsa-sha1 only, which RFC 8301
+  makes a fail: shown as dkim=fail;
+- forged Authentication-Results claiming our authserv-id removed, another
+  server's kept;
+- RCPT TO:<postmaster> and postmaster@ each served domain accepted and
+  delivered to the administrator's account;
+- one log record per message with every result, /metrics counters.
+"""
+import os
+import shutil
+import smtplib
+import subprocess
+import tempfile
+
+from harness import Raw
+from httpc import admin_server
+from mailpeers import SYSTEM_PYTHON, DnsServer
+
+HOST = "mx.example.test"
+
+SIGNER = r"""
+import sys, dkim
+msg = sys.stdin.buffer.read()
+key = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
+                                  canonicalize=(b"relaxed", b"relaxed")) + msg)
+"""
+
+
+def message(frm, subject, body="Noon at the usual place?\r\n", extra=""):
+    return ("%sFrom: %s\r\nTo: Bob <bob@example.test>\r\nSubject: %s\r\n"
+            "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\nMessage-ID: <%s@example.org>\r\n\r\n%s"
+            % (extra, frm, subject, subject.replace(" ", "."), body)).encode()
+
+
+def txt_value(path):
+    text = open(path).read()
+    return "".join(text.split('"')[1::2]) if '"' in text else text.strip()
+
+
+def zone_txt(v):
+    return '" "'.join(v[i:i + 255] for i in range(0, len(v), 255))
+
+
+def send(s, mail_from, data, rcpts=("bob@example.test",)):
+    """(code, text) of the reply to the end of DATA (or of the first refusal)."""
+    c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30)
+    try:
+        c.ehlo("client.example.org")
+        code, text = c.mail(mail_from)
+        assert code == 250, (code, text)
+        for r in rcpts:
+            code, text = c.rcpt(r)
+            assert code == 250, (r, code, text)
+        return c.data(data)
+    finally:
+        c.close()
+
+
+def field(raw, name):
+    """The values of header field name in raw (unfolded)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+    out, cur = [], None
+    for line in head.split("\r\n"):
+        if line[:1] in (" ", "\t") and cur is not None:
+            out[-1] += " " + line.strip()
+            continue
+        k, _, v = line.partition(":")
+        cur = k.lower() == name.lower()
+        if cur:
+            out.append(v.strip())
+        else:
+            cur = None
+    return out
+
+
+def last(s, account, mailbox="INBOX"):
+    msgs = s.messages(account, mailbox)
+    assert msgs, (account, mailbox)
+    return s.raw(account, msgs[-1][0])
+
+
+def test_inbound_auth():
+    tmp = tempfile.mkdtemp(prefix="tern-inauth-")
+    dns = s = None
+    try:
+        r = subprocess.run(["dknewkey", os.path.join(tmp, "rsa")], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(["opendkim-genkey", "-b", "2048", "-s", "odk", "-d", "example.org", "-D", tmp],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        dns = DnsServer({
+            "example.org": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+            "_dmarc.example.org": {"TXT": ["v=DMARC1; p=reject"]},
+            "rsa._domainkey.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
+            "odk._domainkey.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "odk.txt")))]},
+            "reject.test": {"TXT": ["v=spf1 -all"]},
+            "_dmarc.reject.test": {"TXT": ["v=DMARC1; p=reject"]},
+            "quar.test": {"TXT": ["v=spf1 -all"]},
+            "_dmarc.quar.test": {"TXT": ["v=DMARC1; p=quarantine"]},
+            "lenient.test": {"TXT": ["v=spf1 -all"]},
+            "_dmarc.lenient.test": {"TXT": ["v=DMARC1; p=reject"]},
+            "_dmarc.broken.test": {"SERVFAIL": True},
+            "1.0.0.127.in-addr.arpa": {"PTR": ["client.example.org."]},
+            "client.example.org": {"A": ["127.0.0.1"]},
+        })
+        s, api = admin_server(domains=("example.test", "other.test"),
+                              accounts=[("admin@example.test", "admin-pw-1"), ("bob@example.test", "bob-pw-1")],
+                              env={"TERN_DNS_SERVERS": dns.servers, "TERN_HOSTNAME": HOST})
+
+        # The issue's spoofing case, with swaks as a user would try it.
+        r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % s.smtp_port, "--from", "alice@example.test",
+                            "--to", "bob@example.test", "--header", "From: Alice <alice@example.test>",
+                            "--header", "Subject: spoof"], capture_output=True, timeout=60)
+        out = r.stdout.decode(errors="replace")
+        assert "<** 550 5.7.1" in out, out
+        assert not s.messages("bob@example.test") and not s.messages("bob@example.test", "Junk")
+
+        # DMARC p=reject: refused at the end of DATA.
+        code, text = send(s, "ann@reject.test", message("Ann <ann@reject.test>", "reject me"))
+        assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        # A DNS failure of the policy lookup: try again later.
+        code, text = send(s, "ann@broken.test", message("Ann <ann@broken.test>", "dns down"))
+        assert (code, text[:5]) == (451, b"4.7.1"), (code, text)
+        # p=quarantine: Junk, with $Junk.
+        code, text = send(s, "ann@quar.test", message("Ann <ann@quar.test>", "quarantined"))
+        assert code == 250, (code, text)
+        junk = s.messages("bob@example.test", "Junk")
+        assert len(junk) == 1 and "quarantined" in junk[0][1], junk
+        raw = last(s, "bob@example.test", "Junk")
+        assert "dmarc=fail header.from=quar.test policy.dmarc=quarantine" in field(raw, "Authentication-Results")[0]
+        assert not s.messages("bob@example.test")
+
+        # The tolerated list (settings API) lets lenient.test's failures in.
+        code, text = send(s, "ann@lenient.test", message("Ann <ann@lenient.test>", "lenient one"))
+        assert code == 550, (code, text)
+        st, _, body = api.call("PUT", "/settings", {"dmarc_tolerated": ["lenient.test"],
+                                                    "postmaster": "admin@example.test"})
+        assert st == 200 and body["auth"]["dmarc_tolerated"] == ["lenient.test"], (st, body)
+        code, text = send(s, "ann@lenient.test", message("Ann <ann@lenient.test>", "lenient two"))
+        assert code == 250, (code, text)
+
+        # dkimpy: aligned DKIM (and SPF) pass; forged fields for us removed.
+        signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
+                                input=message("Ann <ann@example.org>", "signed by dkimpy"),
+                                capture_output=True, timeout=60).stdout
+        forged = ("Authentication-Results: %s; dmarc=pass header.from=example.org\r\n"
+                  "Authentication-Results: (comment) %s;\r\n\tspf=pass\r\n"
+                  "Authentication-Results: other.example; spf=pass smtp.mailfrom=example.org\r\n"
+                  % (HOST, HOST.upper())).encode()
+        code, text = send(s, "ann@example.org", forged + signed)
+        assert code == 250, (code, text)
+        raw = last(s, "bob@example.test")
+        ars = field(raw, "Authentication-Results")
+        ours = [a for a in ars if a.split(";")[0].split(")")[-1].strip().lower() == HOST]
+        assert len(ours) == 1, ars
+        assert any(a.startswith("other.example;") for a in ars), ars
+        a = ours[0]
+        assert "iprev=pass policy.iprev=127.0.0.1" in a, a
+        assert "spf=pass smtp.mailfrom=ann@example.org" in a, a
+        assert "dkim=pass header.d=example.org header.s=rsa" in a, a
+        assert "dmarc=pass header.from=example.org policy.dmarc=reject" in a, a
+        assert raw.startswith(b"Return-Path: <ann@example.org>\r\nReceived: from client.example.org"), raw[:200]
+        assert raw.index(b"Authentication-Results: " + HOST.encode()) < raw.index(b"DKIM-Signature"), raw[:600]
+
+        # OpenDKIM signs with rsa-sha1 only: RFC 8301 makes it a fail; SPF
+        # still aligns, so DMARC passes.
+        msg = message("Ann <ann@example.org>", "signed by opendkim")
+        odk = subprocess.run(["opendkim-testmsg", "-C", "-d", "example.org", "-k",
+                              os.path.join(tmp, "odk.private"), "-s", "odk"], input=msg,
+                             capture_output=True, timeout=60).stdout
+        assert b"a=rsa-sha1" in odk, odk[:200]
+        code, text = send(s, "ann@example.org", odk + msg)
+        assert code == 250, (code, text)
+        a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
+        assert "dkim=fail header.d=example.org header.s=odk" in a and "dmarc=pass" in a, a
+
+        # Postmaster: bare and per served domain, to the administrator.
+        for rc in ("postmaster", "postmaster@example.test", "Postmaster@other.test"):
+            c = Raw(s.smtp_port)
+            c.cmd("EHLO client.example.org")
+            assert c.cmd("MAIL FROM:<ann@example.org>")[0] == 250
+            code, lines = c.cmd("RCPT TO:<%s>" % rc)
+            assert code == 250, (rc, lines)
+            c.close()
+        code, text = send(s, "ann@example.org", message("Ann <ann@example.org>", "to postmaster"),
+                          rcpts=("postmaster@other.test",))
+        assert code == 250, (code, text)
+        assert any("to postmaster" in m[1] for m in s.messages("admin@example.test")), \
+            s.messages("admin@example.test")
+
+        # One record per message with every result, and the counters.
+        log = s.log_text()
+        assert "reason=own_domain_unauthenticated" in log, log[-3000:]
+        assert "event=delivered" in log and "dmarc=pass" in log and "dkim=pass" in log
+        st, _, body = api.raw("GET", "/metrics")
+        body = body.decode()
+        assert st == 200
+        assert 'tern_auth_results_total{check="dmarc",result="fail"}' in body, body
+        assert 'tern_auth_results_total{check="action",result="junk"} 1' in body, body
+    finally:
+        if s:
+            s.cleanup()
+        if dns:
+            dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

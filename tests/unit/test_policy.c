@@ -1,0 +1,166 @@
+/*
+ * test_policy.c — the authentication stage's decision table
+ * (policy/policy.h), the domain helpers behind its inputs, the
+ * Authentication-Results renderer (auth/auth_results.h) and the
+ * forged-field test of deliver/ (deliver_ar_claims).
+ */
+#include <string.h>
+
+#include "auth/auth_results.h"
+#include "deliver/deliver.h"
+#include "policy/policy.h"
+#include "unit.h"
+
+static struct policy_decision decide(enum dmarc_result r, enum dmarc_policy disp, int ours,
+				     int aligned, int tolerated, int arc)
+{
+	struct policy_auth_in in = {r, disp, ours, aligned, tolerated, arc};
+	struct policy_decision d;
+	memset(&d, 0xff, sizeof d);
+	policy_auth_decide(&in, &d);
+	return d;
+}
+
+#define EXPECT(d, act, smtp_code, why)                            \
+	do {                                                      \
+		struct policy_decision d_ = (d);                  \
+		CHECK_EQ_INT(d_.action, act);                     \
+		CHECK_EQ_INT(d_.verdict.code, smtp_code);         \
+		CHECK_EQ_STR(d_.reason, why);                     \
+	} while (0)
+
+static void table(void)
+{
+	enum dmarc_policy N = DMARC_POLICY_NONE, Q = DMARC_POLICY_QUARANTINE, R = DMARC_POLICY_REJECT;
+
+	/* Passing mail goes in, whatever else is true. */
+	EXPECT(decide(DMARC_RESULT_PASS, N, 0, 0, 0, 0), POLICY_ACCEPT, 250, "dmarc_pass");
+	EXPECT(decide(DMARC_RESULT_PASS, N, 1, 0, 0, 0), POLICY_ACCEPT, 250, "dmarc_pass");
+	/* Failures by the sender's policy. */
+	EXPECT(decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 0), POLICY_REFUSE, 550, "dmarc_reject");
+	EXPECT(decide(DMARC_RESULT_FAIL, Q, 0, 0, 0, 0), POLICY_JUNK, 250, "dmarc_quarantine");
+	EXPECT(decide(DMARC_RESULT_FAIL, N, 0, 0, 0, 0), POLICY_ACCEPT, 250, "dmarc_fail_none");
+	/* t=y lowered reject to quarantine before us: the disposition rules. */
+	EXPECT(decide(DMARC_RESULT_FAIL, Q, 0, 0, 0, 0), POLICY_JUNK, 250, "dmarc_quarantine");
+	/* No record, or a broken one: accepted. */
+	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 0, 0, 0, 0), POLICY_ACCEPT, 250, "dmarc_none");
+	EXPECT(decide(DMARC_RESULT_PERMERROR, DMARC_POLICY_ABSENT, 0, 0, 0, 0), POLICY_ACCEPT, 250,
+	       "dmarc_permerror");
+	/* DNS trouble: try again later, never accept or refuse for good. */
+	EXPECT(decide(DMARC_RESULT_TEMPERROR, DMARC_POLICY_ABSENT, 0, 0, 0, 0), POLICY_REFUSE, 451,
+	       "dmarc_temperror");
+	EXPECT(decide(DMARC_RESULT_TEMPERROR, DMARC_POLICY_ABSENT, 1, 0, 0, 0), POLICY_REFUSE, 451,
+	       "dmarc_temperror");
+	EXPECT(decide(DMARC_RESULT_TEMPERROR, DMARC_POLICY_ABSENT, 0, 0, 1, 0), POLICY_REFUSE, 451,
+	       "dmarc_temperror");
+	/* Our own domains: the spoofing case, with or without a record. */
+	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 1, 0, 0, 0), POLICY_REFUSE, 550,
+	       "own_domain_unauthenticated");
+	EXPECT(decide(DMARC_RESULT_FAIL, N, 1, 0, 0, 0), POLICY_REFUSE, 550, "own_domain_unauthenticated");
+	EXPECT(decide(DMARC_RESULT_FAIL, Q, 1, 0, 0, 0), POLICY_REFUSE, 550, "own_domain_unauthenticated");
+	EXPECT(decide(DMARC_RESULT_PERMERROR, DMARC_POLICY_ABSENT, 1, 0, 0, 0), POLICY_REFUSE, 550,
+	       "own_domain_unauthenticated");
+	/* ... unless an SPF or DKIM pass aligns with it (no record needed). */
+	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 1, 1, 0, 0), POLICY_ACCEPT, 250,
+	       "own_domain_aligned");
+	EXPECT(decide(DMARC_RESULT_TEMPERROR, DMARC_POLICY_ABSENT, 1, 1, 0, 0), POLICY_ACCEPT, 250,
+	       "own_domain_aligned");
+	/* The administrator's exceptions. */
+	EXPECT(decide(DMARC_RESULT_FAIL, R, 0, 0, 1, 0), POLICY_ACCEPT, 250, "dmarc_tolerated");
+	EXPECT(decide(DMARC_RESULT_FAIL, Q, 0, 0, 1, 0), POLICY_ACCEPT, 250, "dmarc_tolerated");
+	EXPECT(decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 1), POLICY_ACCEPT, 250, "arc_trusted");
+	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 1, 0, 0, 1), POLICY_ACCEPT, 250, "arc_trusted");
+
+	/* Verdicts carry every part the SMTP layer renders. */
+	struct policy_decision d = decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 0);
+	CHECK_EQ_STR(d.verdict.enhanced, "5.7.1");
+	CHECK(d.verdict.text && strlen(d.verdict.text) > 10);
+	CHECK_EQ_STR(d.verdict.reason, "dmarc_reject");
+	d = decide(DMARC_RESULT_TEMPERROR, N, 0, 0, 0, 0);
+	CHECK_EQ_STR(d.verdict.enhanced, "4.7.1");
+}
+
+static void domains(void)
+{
+	CHECK(policy_domain_related("example.com", "example.com"));
+	CHECK(policy_domain_related("mail.example.com", "example.com"));
+	CHECK(policy_domain_related("example.com", "a.b.example.com"));
+	CHECK(policy_domain_related("EXAMPLE.com", "example.COM"));
+	CHECK(!policy_domain_related("badexample.com", "example.com"));
+	CHECK(!policy_domain_related("example.com.evil", "example.com"));
+	CHECK(!policy_domain_related("", "example.com"));
+	CHECK(!policy_domain_related(NULL, "example.com"));
+
+	const char *list = "lists.example.org\nforwarder.test, other.test.\n";
+	CHECK(policy_domain_listed(list, "lists.example.org"));
+	CHECK(policy_domain_listed(list, "a.lists.example.org"));
+	CHECK(policy_domain_listed(list, "other.test"));
+	CHECK(policy_domain_listed(list, "FORWARDER.TEST"));
+	CHECK(!policy_domain_listed(list, "example.org"));
+	CHECK(!policy_domain_listed(list, "xforwarder.test"));
+	CHECK(!policy_domain_listed("", "example.org"));
+	CHECK(!policy_domain_listed(NULL, "example.org"));
+}
+
+static void claims(void)
+{
+	CHECK(deliver_ar_claims(str_c(" mx.example.com; spf=pass"), "mx.example.com"));
+	CHECK(deliver_ar_claims(str_c("MX.Example.COM;dkim=pass"), "mx.example.com"));
+	CHECK(deliver_ar_claims(str_c(" (a (nested) comment)\r\n\tmx.example.com 1; none"), "mx.example.com"));
+	CHECK(deliver_ar_claims(str_c(" \"mx.example.com\"; none"), "mx.example.com"));
+	CHECK(deliver_ar_claims(str_c("mx.example.com"), "mx.example.com"));
+	CHECK(!deliver_ar_claims(str_c(" mx.example.com.evil; spf=pass"), "mx.example.com"));
+	CHECK(!deliver_ar_claims(str_c(" other.example; spf=pass smtp.mailfrom=mx.example.com"), "mx.example.com"));
+	CHECK(!deliver_ar_claims(str_c(" x.mx.example.com; none"), "mx.example.com"));
+	CHECK(!deliver_ar_claims(str_c(""), "mx.example.com"));
+	CHECK(!deliver_ar_claims(str_c(" (unclosed comment mx.example.com"), "mx.example.com"));
+}
+
+static void field(void)
+{
+	struct dkim_sig_result d1 = {.result = DKIM_RESULT_PASS, .d = "example.org", .s = "sel"};
+	struct dkim_sig_result d2 = {.result = DKIM_RESULT_FAIL, .d = "", .s = ""};
+	struct dmarc_verdict dv = {.result = DMARC_RESULT_PASS, .policy = DMARC_POLICY_REJECT};
+	struct auth_results r = {
+	    .authserv_id = "mx.example.com", .client_ip = "192.0.2.1", .has_iprev = 1,
+	    .iprev = IPREV_PASS, .has_spf = 1, .spf = SPF_PASS, .mail_from = "\"odd name\"@example.org",
+	    .helo = "h.example.org", .ndkim = 2, .dkim = {&d1, &d2}, .dmarc = DMARC_RESULT_PASS,
+	    .header_from = "example.org", .dmarc_verdict = &dv, .action = "accept",
+	    .policy_reason = "dmarc_pass",
+	};
+	struct buf b;
+	buf_init(&b, 4096);
+	CHECK_EQ_INT(auth_results_field(&r, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b), "Authentication-Results: mx.example.com;\r\n"
+				   "\tiprev=pass policy.iprev=192.0.2.1;\r\n"
+				   "\tspf=pass smtp.mailfrom=\"\\\"odd name\\\"@example.org\";\r\n"
+				   "\tdkim=pass header.d=example.org header.s=sel;\r\n"
+				   "\tdkim=fail;\r\n"
+				   "\tdmarc=pass header.from=example.org policy.dmarc=reject\r\n");
+	buf_reset(&b);
+	auth_results_log(&r, &b);
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b), " iprev=pass spf=pass dkim=pass,fail dmarc=pass dmarc_policy=reject"
+				   " header_from=example.org action=accept policy=dmarc_pass");
+	/* The null path names the HELO identity; no DKIM signature is dkim=none. */
+	buf_reset(&b);
+	r.mail_from = "";
+	r.ndkim = 0;
+	r.has_iprev = 0;
+	r.dmarc_verdict = NULL;
+	CHECK_EQ_INT(auth_results_field(&r, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b), "Authentication-Results: mx.example.com;\r\n"
+				   "\tspf=pass smtp.helo=h.example.org;\r\n\tdkim=none\r\n");
+	buf_free(&b);
+}
+
+int main(void)
+{
+	table();
+	domains();
+	claims();
+	field();
+	return unit_done("test_policy");
+}
