@@ -8,7 +8,7 @@
  *   setting/arc_trusted      trusted ARC sealers (mailing lists,
  *                            forwarders) whose cv=pass chain showing a
  *                            pass upstream overrides a local DMARC
- *                            failure; same layout
+ *                            failure (smtp/smtp_checks.c); same layout
  *   setting/postmaster       the account that gets postmaster@ mail
  *                            (RFC 5321 §4.5.1); the wizard sets it to the
  *                            first account it makes

@@ -59,6 +59,10 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 		if (s->d[0])
 			e |= buf_printf(out, " header.d=%s header.s=%s", s->d, s->s);
 	}
+	if (r->arc) {
+		e |= buf_printf(out, ";\r\n\t");
+		e |= arc_authres_append(r->arc, r->client_ip, out);
+	}
 	if (r->dmarc_verdict) {
 		e |= buf_printf(out, ";\r\n\tdmarc=%s", dmarc_result_name(r->dmarc));
 		if (r->header_from && r->header_from[0])
@@ -81,6 +85,10 @@ void auth_results_log(const struct auth_results *r, struct buf *out)
 		buf_printf(out, "none");
 	for (size_t i = 0; i < r->ndkim; i++)
 		buf_printf(out, "%s%s", i ? "," : "", dkim_result_name(r->dkim[i]->result));
+	if (r->arc)
+		buf_printf(out, " arc=%s", arc_cv_name(r->arc->cv));
+	if (r->arc_trusted)
+		buf_printf(out, " arc_trusted=%s", r->arc_trusted);
 	if (r->dmarc_verdict) {
 		buf_printf(out, " dmarc=%s", dmarc_result_name(r->dmarc));
 		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)

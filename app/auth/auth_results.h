@@ -1,6 +1,6 @@
 /*
  * auth_results.h — the results of one message's authentication checks
- * (iprev, SPF, DKIM, DMARC; ARC when its verifier lands) as one struct,
+ * (iprev, SPF, DKIM, ARC, DMARC) as one struct,
  * the Authentication-Results field (RFC 8601) that shows them, and the
  * point where a message's DMARC result is known.
  *
@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "auth/arc.h"
 #include "auth/dmarc.h"
 #include "auth/iprev.h"
 #include "auth/spf.h"
@@ -41,6 +42,8 @@ struct auth_results {
 	const char *spf_reason;
 	size_t ndkim;
 	const struct dkim_sig_result *dkim[DKIM_VERIFY_SIGS_MAX + 1];
+	const struct arc_result *arc; /* the chain validation, NULL when not run */
+	const char *arc_trusted;      /* a trusted sealer whose AAR showed dmarc=pass, or NULL */
 	enum dmarc_result dmarc;
 	const char *header_from;  /* the Author Domain, "" when none */
 	const struct dmarc_verdict *dmarc_verdict; /* NULL when DMARC did not run */

@@ -108,7 +108,7 @@ void metrics_hist_get(enum metric_hist h, struct metric_hist_snapshot *out)
 	out->sum_us = __atomic_load_n(&hists[h].sum_us, __ATOMIC_RELAXED);
 }
 
-static const char *const auth_checks[METRIC_AUTH_COUNT] = {"iprev", "spf", "dkim", "dmarc", "action"};
+static const char *const auth_checks[METRIC_AUTH_COUNT] = {"iprev", "spf", "dkim", "arc", "dmarc", "action"};
 static const char *const auth_results[METRIC_AUTH_RESULTS] = {
     "none", "pass", "fail", "neutral", "softfail", "policy", "temperror", "permerror",
     "accept", "junk", "reject", "tempfail",
@@ -120,6 +120,7 @@ static const unsigned auth_valid[METRIC_AUTH_COUNT] = {
     [METRIC_AUTH_IPREV] = 0x00c6,  /* pass fail temperror permerror */
     [METRIC_AUTH_SPF] = 0x00df,    /* none pass fail neutral softfail temperror permerror */
     [METRIC_AUTH_DKIM] = 0x00ef,   /* none pass fail neutral policy temperror permerror */
+    [METRIC_AUTH_ARC] = 0x0007,    /* none pass fail */
     [METRIC_AUTH_DMARC] = 0x00c7,  /* none pass fail temperror permerror */
     [METRIC_AUTH_ACTION] = 0x0f00, /* accept junk reject tempfail */
 };

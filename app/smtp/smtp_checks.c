@@ -1,16 +1,20 @@
 /*
  * smtp_checks.c — port 25's authentication stages (DESIGN.md §3b, stages
  * 1, 2 and 4): iprev at connect, SPF of MAIL FROM (smtp_spf.c), and at
- * the end of DATA every DKIM signature, then DMARC over the SPF and DKIM
- * results, then the policy decision (policy/policy.h), then delivery
- * with one Authentication-Results field prepended, or the verdict.
+ * the end of DATA every DKIM signature and the ARC chain (auth/arc.h),
+ * then DMARC over the SPF and DKIM results, then the policy decision
+ * (policy/policy.h), then delivery with one Authentication-Results field
+ * prepended, or the verdict.
  *
  * Each stage may wait without blocking the loop: iprev and SPF run on the
  * loop's resolver while the client talks; at the end of DATA the session
  * waits in SMTP_S_WAIT_STORE (reading paused, as for the store) while
- * DKIM's key lookups, then the SPF and iprev checks still running, then
- * DMARC's lookups finish. A big message's body is hashed for DKIM on the
- * worker pool. Every wait is bounded by the resolver's timeouts.
+ * DKIM's key lookups, then ARC's (started with DKIM's), then the SPF and
+ * iprev checks still running, then DMARC's lookups finish. A big
+ * message's body is hashed for DKIM and ARC on the worker pool. Every
+ * wait is bounded by the resolver's timeouts. One continuation at most
+ * is posted to the loop at a time: DKIM's wake posts only while the stage
+ * waits for DKIM, ARC's only while it waits for ARC.
  *
  * The decision is data (struct verdict); this file renders it and logs
  * one record per message with every result (event=delivered or
@@ -20,13 +24,16 @@
  *
  * The administrator's exceptions are named settings (SCHEMA.md):
  * setting/dmarc_tolerated (sending domains whose DMARC failures are
- * accepted) and setting/arc_trusted (trusted ARC sealers; used once ARC
- * verification lands), read per message (one LMDB read).
+ * accepted) and setting/arc_trusted (trusted ARC sealers: a cv=pass chain
+ * whose newest set sealed by one of them carries an AAR with dmarc=pass
+ * overrides a local DMARC failure, as Rspamd and Stalwart allow), read per
+ * message (one LMDB read each).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/arc.h"
 #include "auth/auth_results.h"
 #include "auth/dmarc.h"
 #include "auth/iprev.h"
@@ -48,13 +55,14 @@
 #define SETTING_LIST_MAX 8192
 #define FIELD_MAX 8192
 
-enum phase { PH_DKIM, PH_WAIT, PH_DMARC, PH_DONE };
+enum phase { PH_DKIM, PH_ARC, PH_WAIT, PH_DMARC, PH_DONE };
 
 struct smtp_checks {
 	struct smtp_session *s;
 	enum phase phase;
 	struct dns_resolver resolver;
 	struct dkim_verifier *dkim;
+	struct arc_verifier *arc;
 	struct dmarc_eval *dmarc;
 	struct dmarc_run *dmarc_run;
 	struct worker_job wj;
@@ -101,6 +109,7 @@ void smtp_checks_tx_free(struct smtp_tx *tx)
 	dmarc_run_cancel(c->dmarc_run);
 	dmarc_eval_free(&c->dmarc);
 	dkim_verifier_free(&c->dkim);
+	arc_verifier_free(&c->arc);
 	free(c);
 	tx->checks = NULL;
 }
@@ -130,6 +139,11 @@ static int domain_ours(const char *domain)
 
 static const char *const action_names[] = {"accept", "junk", "reject"};
 
+static int sealer_listed(void *arg, const char *domain)
+{
+	return policy_domain_listed(arg, domain);
+}
+
 static void count(const struct auth_results *r)
 {
 	if (r->has_iprev)
@@ -142,6 +156,8 @@ static void count(const struct auth_results *r)
 		metrics_auth_inc(METRIC_AUTH_DKIM, dkim_result_name(r->dkim[i]->result));
 	if (r->dmarc_verdict)
 		metrics_auth_inc(METRIC_AUTH_DMARC, dmarc_result_name(r->dmarc));
+	if (r->arc)
+		metrics_auth_inc(METRIC_AUTH_ARC, arc_cv_name(r->arc->cv));
 	metrics_auth_inc(METRIC_AUTH_ACTION, r->action);
 }
 
@@ -172,6 +188,8 @@ static void decide(struct smtp_checks *c)
 	for (size_t i = 0; i < r.ndkim; i++)
 		r.dkim[i] = dkim_verifier_result(c->dkim, i);
 
+	r.arc = arc_verifier_result(c->arc);
+
 	/* The policy's inputs. */
 	char list[SETTING_LIST_MAX];
 	struct policy_auth_in in = {.dmarc = dv->result, .disposition = dv->disposition};
@@ -186,6 +204,14 @@ static void decide(struct smtp_checks *c)
 		}
 		setting("setting/dmarc_tolerated", list, sizeof list);
 		in.tolerated = policy_domain_listed(list, c->author);
+	}
+	if (r.arc && r.arc->cv == ARC_CV_PASS) {
+		setting("setting/arc_trusted", list, sizeof list);
+		unsigned i = list[0] ? arc_trusted(r.arc, sealer_listed, list, "dmarc", "pass") : 0;
+		if (i) {
+			in.arc_override = 1;
+			r.arc_trusted = r.arc->set[i - 1].d;
+		}
 	}
 	struct policy_decision pd;
 	policy_auth_decide(&in, &pd);
@@ -243,6 +269,14 @@ static void dkim_wake(void *arg)
 	loop_post(c->s->loop, dkim_resume, c);
 }
 
+/* ARC's lookups were started with DKIM's: only a wait for them resumes. */
+static void arc_wake(void *arg)
+{
+	struct smtp_checks *c = arg;
+	if (c->phase == PH_ARC)
+		loop_post(c->s->loop, dkim_resume, c);
+}
+
 static void start_dmarc(struct smtp_checks *c)
 {
 	struct smtp_tx *tx = &c->s->tx;
@@ -274,6 +308,11 @@ static void step(struct smtp_checks *c)
 	if (c->phase == PH_DKIM) {
 		if (dkim_verifier_run(c->dkim, dkim_wake, c) == DKIM_VERIFY_WAIT)
 			return;
+		c->phase = PH_ARC;
+	}
+	if (c->phase == PH_ARC) {
+		if (arc_verifier_run(c->arc, arc_wake, c) == ARC_VERIFY_WAIT)
+			return;
 		c->phase = PH_WAIT;
 	}
 	if (c->phase == PH_WAIT) {
@@ -301,11 +340,19 @@ static void feed_run(void *arg)
 {
 	struct smtp_checks *c = arg;
 	dkim_verifier_update(c->dkim, c->s->tx.data.p, c->s->tx.data.len);
+	arc_verifier_update(c->arc, c->s->tx.data.p, c->s->tx.data.len);
+}
+
+/* Both verifiers have the message: ARC's lookups start beside DKIM's. */
+static void start_lookups(struct smtp_checks *c)
+{
+	arc_verifier_run(c->arc, arc_wake, c);
+	step(c);
 }
 
 static void feed_done(void *arg)
 {
-	step(arg);
+	start_lookups(arg);
 }
 
 void smtp_checks_message(struct smtp_session *s)
@@ -324,6 +371,7 @@ void smtp_checks_message(struct smtp_session *s)
 	c->s = s;
 	c->resolver = dns_resolver_of(d);
 	c->dkim = dkim_verifier_new(&c->resolver, time_wall());
+	c->arc = arc_verifier_new(&c->resolver, time_wall());
 	c->phase = PH_DKIM;
 	tx->checks = c;
 	if (tx->data.len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
@@ -336,5 +384,6 @@ void smtp_checks_message(struct smtp_session *s)
 		return;
 	}
 	dkim_verifier_update(c->dkim, tx->data.p, tx->data.len);
-	step(c);
+	arc_verifier_update(c->arc, tx->data.p, tx->data.len);
+	start_lookups(c);
 }

@@ -12,6 +12,9 @@ one loopback DNS server (dns_server.py) for every case.
   makes a fail: shown as dkim=fail;
 - forged Authentication-Results claiming our authserv-id removed, another
   server's kept;
+- an ARC set sealed by dkimpy (arc_sign) for a mailing list whose AAR
+  saw dmarc=pass: the p=reject failure is refused until the list is a
+  trusted ARC sealer (settings API), then accepted with arc=pass shown;
 - RCPT TO:<postmaster> and postmaster@ each served domain accepted and
   delivered to the administrator's account;
 - one log record per message with every result, /metrics counters.
@@ -34,6 +37,15 @@ msg = sys.stdin.buffer.read()
 key = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
                                   canonicalize=(b"relaxed", b"relaxed")) + msg)
+"""
+
+
+ARC_SEALER = r"""
+import sys, dkim
+msg = sys.stdin.buffer.read()
+key = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(b"".join(dkim.arc_sign(msg, b"arc", b"lists.example.org", key,
+                                               b"lists.example.org")) + msg)
 """
 
 
@@ -111,6 +123,7 @@ def test_inbound_auth():
             "lenient.test": {"TXT": ["v=spf1 -all"]},
             "_dmarc.lenient.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.broken.test": {"SERVFAIL": True},
+            "arc._domainkey.lists.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "1.0.0.127.in-addr.arpa": {"PTR": ["client.example.org."]},
             "client.example.org": {"A": ["127.0.0.1"]},
         })
@@ -150,6 +163,26 @@ def test_inbound_auth():
         code, text = send(s, "ann@lenient.test", message("Ann <ann@lenient.test>", "lenient two"))
         assert code == 250, (code, text)
 
+        # A mailing list that checked the original (dmarc=pass in its ARC
+        # set, dkimpy's arc_sign) and then broke it: refused until the
+        # list is a trusted ARC sealer.
+        aar = b"Authentication-Results: lists.example.org; dmarc=pass header.from=reject.test\r\n"
+        listed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER, os.path.join(tmp, "rsa.key")],
+                                input=aar + message("Ann <ann@reject.test>", "via the list"),
+                                capture_output=True, timeout=60).stdout
+        assert listed.startswith(b"ARC-Seal:"), listed[:300]
+        code, text = send(s, "ann@reject.test", listed)
+        assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        st, _, body = api.call("PUT", "/settings", {"arc_trusted": ["lists.example.org"]})
+        assert st == 200 and body["auth"]["arc_trusted"] == ["lists.example.org"], (st, body)
+        code, text = send(s, "ann@reject.test", listed)
+        assert code == 250, (code, text)
+        a = field(last(s, "bob@example.test"), "Authentication-Results")
+        ours = [x for x in a if x.startswith(HOST + ";")]
+        assert len(ours) == 1 and "arc=pass (i=1 d=lists.example.org)" in ours[0], a
+        assert "dmarc=fail header.from=reject.test" in ours[0], ours
+        assert "policy=arc_trusted" in s.log_text()
+
         # dkimpy: aligned DKIM (and SPF) pass; forged fields for us removed.
         signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
                                 input=message("Ann <ann@example.org>", "signed by dkimpy"),
@@ -170,6 +203,7 @@ def test_inbound_auth():
         assert "spf=pass smtp.mailfrom=ann@example.org" in a, a
         assert "dkim=pass header.d=example.org header.s=rsa" in a, a
         assert "dmarc=pass header.from=example.org policy.dmarc=reject" in a, a
+        assert "arc=none" in a, a
         assert raw.startswith(b"Return-Path: <ann@example.org>\r\nReceived: from client.example.org"), raw[:200]
         assert raw.index(b"Authentication-Results: " + HOST.encode()) < raw.index(b"DKIM-Signature"), raw[:600]
 

@@ -143,6 +143,14 @@ static void field(void)
 	buf_append(&b, "", 1);
 	CHECK_EQ_STR(buf_data(&b), " iprev=pass spf=pass dkim=pass,fail dmarc=pass dmarc_policy=reject"
 				   " header_from=example.org action=accept policy=dmarc_pass");
+	/* ARC's result sits before DMARC's, rendered by arc.h. */
+	static struct arc_result arc = {.cv = ARC_CV_NONE};
+	r.arc = &arc;
+	buf_reset(&b);
+	CHECK_EQ_INT(auth_results_field(&r, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), ";\r\n\tarc=none smtp.remote-ip=192.0.2.1;\r\n\tdmarc=pass") != NULL);
+	r.arc = NULL;
 	/* The null path names the HELO identity; no DKIM signature is dkim=none. */
 	buf_reset(&b);
 	r.mail_from = "";

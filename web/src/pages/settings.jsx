@@ -119,7 +119,7 @@ function AuthForm({ auth, onSaved }) {
 				<code>p=quarantine</code> goes to Junk, and mail claiming one of your domains without passing is refused.</p>
 			<TextArea label="Tolerated sending domains (one a line): DMARC failures accepted anyway" value={tolerated}
 				onInput={setTolerated} error={fe('dmarc_tolerated')} testid="auth-tolerated" placeholder="lists.example.org" />
-			<TextArea label="Trusted ARC sealers (one a line): used once ARC checking is built" value={trusted}
+			<TextArea label="Trusted ARC sealers (one a line): their ARC seal showing DMARC pass overrides a local failure" value={trusted}
 				onInput={setTrusted} error={fe('arc_trusted')} testid="auth-arc-trusted" />
 			<Field label="Postmaster account (gets postmaster@ mail for every domain)" value={postmaster} onInput={setPostmaster}
 				error={fe('postmaster')} testid="auth-postmaster" placeholder="admin@example.com" />
