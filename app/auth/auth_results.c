@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/loop.h"
 #include "core/xalloc.h"
 #include "mime/rfc5322.h"
+#include "report/dmarc_seen.h"
 
 #define FROM_FIELDS_MAX 8
 
@@ -104,8 +106,34 @@ void auth_results_log(const struct auth_results *r, struct buf *out)
 
 void auth_results_observe(const struct auth_results *r)
 {
-	/* The hook for DMARC aggregate reports (RFC 9990): nothing yet. */
-	(void)r;
+	/* DMARC aggregate reports (RFC 9990): what was done with the message.
+	 * A 451 is not counted: the sender retries, and that try counts. */
+	if (!r->dmarc_verdict || !r->action || strcmp(r->action, "tempfail") == 0)
+		return;
+	struct dmarc_seen_dkim dk[DKIM_VERIFY_SIGS_MAX];
+	size_t nd = 0;
+	for (size_t i = 0; i < r->ndkim && nd < DKIM_VERIFY_SIGS_MAX; i++)
+		if (r->dkim[i]->d[0])
+			dk[nd++] = (struct dmarc_seen_dkim){r->dkim[i]->d, r->dkim[i]->s,
+							   dkim_result_name(r->dkim[i]->result)};
+	int null_path = !r->mail_from || !*r->mail_from;
+	const char *at = null_path ? NULL : strrchr(r->mail_from, '@');
+	struct dmarc_verdict v = *r->dmarc_verdict;
+	v.result = r->dmarc;
+	struct dmarc_seen_msg m = {
+	    .verdict = &v,
+	    .source_ip = r->client_ip ? r->client_ip : "",
+	    .envelope_from = null_path ? (r->helo ? r->helo : "") : at ? at + 1 : r->mail_from,
+	    .spf_domain = r->spf_domain ? r->spf_domain : "",
+	    .spf_scope = null_path ? "helo" : "mfrom",
+	    .spf_result = r->has_spf ? spf_result_name(r->spf) : "none",
+	    .dkim = dk,
+	    .ndkim = nd,
+	    .applied = strcmp(r->action, "junk") == 0     ? "quarantine"
+		       : strcmp(r->action, "reject") == 0 ? "reject"
+							  : "none",
+	};
+	dmarc_seen_note(&m, time_wall());
 }
 
 void auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)

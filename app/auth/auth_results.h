@@ -9,8 +9,9 @@
  * the field a user sees in a stored message and the one the command
  * prints come from one renderer. auth_results_observe() is called once
  * per message on port 25, after the policy decided and before the reply:
- * the one place later consumers (DMARC aggregate reports, RFC 9990) hook
- * into; it does nothing yet.
+ * the one place consumers of the results hook into; today it counts the
+ * message for the DMARC aggregate reports tern sends (report/dmarc_seen.h,
+ * RFC 9990), with what was done to it (action).
  *
  * Caveats: pvalues (the MAIL FROM, HELO) that are not plain dot-atoms
  * are written as RFC 8601 quoted-strings; the field is folded before each
@@ -40,6 +41,7 @@ struct auth_results {
 	const char *mail_from;    /* the MAIL FROM address; "" for the null path */
 	const char *helo;         /* the HELO name (the null path's SPF identity) */
 	const char *spf_reason;
+	const char *spf_domain;   /* the domain SPF checked (spf_eval_domain), or NULL */
 	size_t ndkim;
 	const struct dkim_sig_result *dkim[DKIM_VERIFY_SIGS_MAX + 1];
 	const struct arc_result *arc; /* the chain validation, NULL when not run */

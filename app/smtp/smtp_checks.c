@@ -175,6 +175,7 @@ static void decide(struct smtp_checks *c)
 	    .has_spf = tx->spf != NULL,
 	    .spf = tx->spf ? spf_eval_result(tx->spf) : SPF_NONE,
 	    .mail_from = tx->mail_from,
+	    .spf_domain = tx->spf ? spf_eval_domain(tx->spf) : NULL,
 	    .helo = s->helo,
 	    .dmarc = dv->result,
 	    .header_from = c->author,

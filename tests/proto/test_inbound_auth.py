@@ -17,10 +17,13 @@ one loopback DNS server (dns_server.py) for every case.
   trusted ARC sealer (settings API), then accepted with arc=pass shown;
 - RCPT TO:<postmaster> and postmaster@ each served domain accepted and
   delivered to the administrator's account;
-- one log record per message with every result, /metrics counters.
+- one log record per message with every result, /metrics counters, and
+  the DMARC results counted for the aggregate reports tern sends.
 """
 import os
+import re
 import shutil
+import signal
 import smtplib
 import subprocess
 import tempfile
@@ -181,7 +184,7 @@ def test_inbound_auth():
         ours = [x for x in a if x.startswith(HOST + ";")]
         assert len(ours) == 1 and "arc=pass (i=1 d=lists.example.org)" in ours[0], a
         assert "dmarc=fail header.from=reject.test" in ours[0], ours
-        assert "policy=arc_trusted" in s.log_text()
+        assert s.wait_log("policy=arc_trusted"), s.log_text()[-2000:]
 
         # dkimpy: aligned DKIM (and SPF) pass; forged fields for us removed.
         signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
@@ -232,6 +235,15 @@ def test_inbound_auth():
         assert code == 250, (code, text)
         assert any("to postmaster" in m[1] for m in s.messages("admin@example.test")), \
             s.messages("admin@example.test")
+
+        # The results are counted for the DMARC aggregate reports tern
+        # sends (report/dmarc_seen.h): SIGHUP moves the counts to the store.
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("event=seen_flushed"), s.log_text()[-2000:]
+        pending = s.cli("dmarc", "report").stdout.decode()
+        assert re.search(r"quar\.test rows=1 messages=1", pending), pending
+        assert re.search(r"reject\.test rows=\d+ messages=3", pending), pending
+        assert re.search(r"example\.org rows=\d+ messages=3", pending), pending
 
         # One record per message with every result, and the counters.
         log = s.log_text()
