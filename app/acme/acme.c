@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acme/acme_ari.h"
 #include "acme/acme_dnsupd.h"
 #include "acme/acme_http.h"
 #include "acme/acme_jws.h"
@@ -49,11 +50,13 @@ enum state {
 	S_FINALIZE,
 	S_ORDER_POLL,
 	S_CERT,
+	S_ARI_DIR,
+	S_ARI,
 };
 
 static const char *const state_name[] = {"off",       "directory",  "account",  "order",
                                          "authz",     "challenge",  "authz_poll", "finalize",
-                                         "order_poll", "certificate"};
+                                         "order_poll", "certificate", "ari_directory", "renewal_info"};
 
 static struct acme {
 	struct loop *loop;
@@ -92,6 +95,10 @@ static struct acme {
 
 	uint64_t timer;
 	unsigned backoff;
+	/* RFC 9773: the CA's renewal window for the certificate in use */
+	char url_ari[512], ari_id[200];
+	uint64_t ari_timer;
+	int64_t renew_planned; /* Unix time the renewal timer is set for */
 	int running;
 } A;
 
@@ -252,6 +259,15 @@ static int64_t renew_at(int64_t nb, int64_t na)
 	return nb + life * 2 / 3 + (life / 100 > 0 ? (int64_t)(r % (uint64_t)(life / 100 + 1)) : 0);
 }
 
+static void ari_check(struct loop *loop, void *arg);
+
+static void ari_schedule(unsigned secs)
+{
+	if (A.ari_timer)
+		loop_timer_del(A.loop, A.ari_timer);
+	A.ari_timer = loop_timer_add(A.loop, (uint64_t)secs * 1000, ari_check, NULL);
+}
+
 /* Makes conf current and puts it under each name; schedules its renewal. */
 static void install(struct tls_conf *conf, const char *how)
 {
@@ -281,6 +297,13 @@ static void install(struct tls_conf *conf, const char *how)
 	pthread_mutex_unlock(&shared_lock);
 	status_set("idle", NULL, now + wait);
 	schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
+	A.renew_planned = now + wait;
+	/* Then ask the CA whether it wants the renewal earlier (RFC 9773). */
+	if (acme_ari_cert_id(conf->chain[0].data, conf->chain[0].data_len, A.ari_id,
+	                     sizeof A.ari_id) == 0)
+		ari_schedule(1);
+	else
+		A.ari_id[0] = '\0';
 }
 
 static struct tls_conf *stored_conf(void)
@@ -647,6 +670,80 @@ static void on_directory(const struct acme_http_resp *r)
 	new_account();
 }
 
+/* ---- renewal information (RFC 9773) ---- */
+
+static void on_response(void *arg, const struct acme_http_resp *r);
+
+static void on_ari(const struct acme_http_resp *r)
+{
+	int64_t start, end, now = time_wall();
+	long again = r->retry_after > 0 ? r->retry_after : 6 * 3600;
+
+	A.state = S_OFF;
+	if (again < 60)
+		again = 60;
+	if (again > 86400)
+		again = 86400;
+	if (r->status != 200 || acme_ari_window(r->body, r->body_len, &start, &end) < 0) {
+		log_info("acme", NULL, "event=ari_unavailable status=%d", r->status);
+		ari_schedule((unsigned)again);
+		return;
+	}
+	/* A random moment in the window (RFC 9773 §4.2), now when it is past. */
+	uint32_t rnd = 0;
+	tls_random(&rnd, sizeof rnd);
+	int64_t at = start + (end > start ? (int64_t)(rnd % (uint64_t)(end - start + 1)) : 0);
+	log_info("acme", NULL, "event=ari_window start=%lld end=%lld", (long long)start,
+	         (long long)end);
+	if (at < A.renew_planned) {
+		int64_t wait = at > now ? at - now : 0;
+		A.renew_planned = now + wait;
+		log_info("acme", NULL, "event=renewal_moved_by_ari renew_in=%lld", (long long)wait);
+		status_set("idle", NULL, now + wait);
+		schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
+	}
+	ari_schedule((unsigned)again);
+}
+
+static void on_ari_directory(const struct acme_http_resp *r)
+{
+	struct acme_dir d;
+
+	A.state = S_OFF;
+	if (r->status != 200 || acme_msg_directory(r->body, r->body_len, &d) < 0) {
+		ari_schedule(6 * 3600);
+		return;
+	}
+	snprintf(A.url_ari, sizeof A.url_ari, "%s", d.renewal_info);
+	if (A.url_ari[0] == '\0')
+		return; /* this CA has no ARI: the two-thirds rule alone */
+	char url[800];
+	snprintf(url, sizeof url, "%s/%s", A.url_ari, A.ari_id);
+	A.state = S_ARI;
+	if (acme_http_request(A.loop, A.dns, "GET", url, NULL, NULL, 0, TIMEOUT_MS, on_response,
+	                      NULL) < 0)
+		A.state = S_OFF;
+}
+
+static void ari_check(struct loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	A.ari_timer = 0;
+	if (!A.running || A.ari_id[0] == '\0')
+		return;
+	if (A.state != S_OFF) { /* an order is under way */
+		ari_schedule(60);
+		return;
+	}
+	if (A.dns == NULL)
+		A.dns = dns_thread();
+	A.state = S_ARI_DIR;
+	if (acme_http_request(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
+	                      on_response, NULL) < 0)
+		A.state = S_OFF;
+}
+
 /* ---- requests ---- */
 
 static void dispatch(const struct acme_http_resp *r)
@@ -679,6 +776,12 @@ static void dispatch(const struct acme_http_resp *r)
 	case S_CERT:
 		on_cert(r);
 		break;
+	case S_ARI_DIR:
+		on_ari_directory(r);
+		break;
+	case S_ARI:
+		on_ari(r);
+		break;
 	case S_OFF:
 		break;
 	}
@@ -704,7 +807,7 @@ static void on_response(void *arg, const struct acme_http_resp *r)
 		send_post();
 		return;
 	}
-	if (r->status == 400 && A.state != S_DIRECTORY) {
+	if (r->status == 400 && A.state != S_DIRECTORY && A.state != S_ARI_DIR && A.state != S_ARI) {
 		char type[64], detail[8];
 		acme_msg_problem(r->body, r->body_len, type, sizeof type, detail, sizeof detail);
 		if (strcmp(type, "badNonce") == 0 && ++A.tries < BAD_NONCE_TRIES) {
@@ -890,6 +993,9 @@ void acme_stop_on_loop(void *unused)
 	if (A.timer)
 		loop_timer_del(A.loop, A.timer);
 	A.timer = 0;
+	if (A.ari_timer)
+		loop_timer_del(A.loop, A.ari_timer);
+	A.ari_timer = 0;
 	challenges_clear();
 	acme_key_wipe(&A.account);
 	acme_key_wipe(&A.certkey);

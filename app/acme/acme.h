@@ -21,7 +21,9 @@
  * ("acme/account-key") and the certificate's key ("acme/cert-key"); the
  * chain in the clear ("acme/cert"). A restart installs the stored
  * certificate at once and renews when due: at two thirds of its lifetime
- * plus up to 1% jitter.
+ * plus up to 1% jitter, or at a random moment of the renewal window the
+ * CA suggests through ACME Renewal Information (RFC 9773, acme_ari.h)
+ * when that comes earlier.
  *
  * Failures: a badNonce is retried with the fresh nonce (5 times); other
  * errors end the attempt with one log line naming the step and the CA's

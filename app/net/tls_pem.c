@@ -208,6 +208,20 @@ static int der_next(struct der *in, unsigned *tag_r, struct der *val_r)
 	return 0;
 }
 
+int tls_der_next(const unsigned char **p, size_t *len, unsigned *tag_r,
+                 const unsigned char **val_r, size_t *vlen_r)
+{
+	struct der in = {*p, *len}, v;
+
+	if (der_next(&in, tag_r, &v) < 0)
+		return -1;
+	*p = in.p;
+	*len = in.len;
+	*val_r = v.p;
+	*vlen_r = v.len;
+	return 0;
+}
+
 int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	/* Count from 1 March so the leap day is the last of the year. */

@@ -100,6 +100,14 @@ void tls_sni_attach(struct tls_server *ts);
 /* tls_sni.c: points sc at BearSSL's single-certificate policy for conf. */
 void tls_sni_use(br_ssl_server_context *sc, const struct tls_conf *conf);
 
+/*
+ * One DER element (tag and definite length of at most 4 bytes) from
+ * (*p, *len): its tag, its content (pointing into the input), and (*p, *len)
+ * advanced past it. 0, or -1 when the input does not hold a whole element.
+ */
+int tls_der_next(const unsigned char **p, size_t *len, unsigned *tag_r,
+                 const unsigned char **val_r, size_t *vlen_r);
+
 /* Days since 1970-01-01 for a proleptic Gregorian date (any year >= 0). */
 int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d);
 

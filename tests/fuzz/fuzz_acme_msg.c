@@ -1,7 +1,9 @@
 /*
  * fuzz_acme_msg.c — the ACME client's readers of the CA's answers: the
  * HTTP response parser (acme_http_parse, chunked bodies included) and,
- * on its body, the directory, order, authorization and problem readers.
+ * on its body, the directory, order, authorization, problem and renewal
+ * information (RFC 9773 window; the certificate identifier's DER walk)
+ * readers.
  * Oracles: every string they return is NUL-terminated within its field,
  * a challenge token is base64url only, and a decoded body is never longer
  * than its input.
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "acme/acme_ari.h"
 #include "acme/acme_http.h"
 #include "acme/acme_msg.h"
 
@@ -40,6 +43,12 @@ static void readers(const char *b, size_t n)
 		assert(strspn(z.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 		                       "0123456789-_") == strlen(z.token));
 	}
+	int64_t start, end;
+	if (acme_ari_window(b, n, &start, &end) == 0)
+		assert(end >= start);
+	char id[200];
+	if (acme_ari_cert_id((const unsigned char *)b, n, id, sizeof id) == 0)
+		assert(strchr(id, '.') != NULL);
 	acme_msg_problem(b, n, type, sizeof type, detail, sizeof detail);
 	TERMINATED(type);
 	TERMINATED(detail);

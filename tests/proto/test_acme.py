@@ -442,10 +442,14 @@ class AcmeStub:
     pebble never gives: rateLimited with a Retry-After. It checks nothing
     tern sends; it only answers in RFC 8555's shapes."""
 
-    def __init__(self):
+    def __init__(self, mode="ratelimit"):
+        import base64
         import http.server
         import ssl as _ssl
         import threading
+        self.mode = mode
+        self.ari_ids = []
+        self.issued = 0
         self.tmp = tempfile.mkdtemp(prefix="tern-acmestub-")
         run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, cwd=self.tmp)
@@ -486,18 +490,57 @@ class AcmeStub:
             def do_GET(self):
                 stub.requests.append(("GET", self.path))
                 base = "https://127.0.0.1:%d" % stub.port
-                self.reply(200, json.dumps({"newNonce": base + "/nonce", "newAccount": base + "/acct",
-                                            "newOrder": base + "/order"}).encode(),
-                           [("Content-Type", "application/json")])
+                if self.path.startswith("/renewal-info/"):
+                    stub.ari_ids.append(self.path[len("/renewal-info/"):])
+                    now = time.time()
+                    # The first certificate: a window already open (renew now);
+                    # later ones: a month out.
+                    a, b = (now - 20, now - 10) if stub.issued == 1 else (now + 30 * 86400, now + 31 * 86400)
+                    fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+                    self.reply(200, json.dumps({"suggestedWindow": {"start": fmt(a), "end": fmt(b)}}).encode(),
+                               [("Content-Type", "application/json"), ("Retry-After", "21600")])
+                    return
+                d = {"newNonce": base + "/nonce", "newAccount": base + "/acct", "newOrder": base + "/order"}
+                if stub.mode == "ari":
+                    d["renewalInfo"] = base + "/renewal-info"
+                self.reply(200, json.dumps(d).encode(), [("Content-Type", "application/json")])
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                self.rfile.read(n)
+                self.rfile_body = self.rfile.read(n)
                 stub.requests.append(("POST", self.path))
                 base = "https://127.0.0.1:%d" % stub.port
+                body = self.rfile_body
                 if self.path == "/acct":
                     self.reply(201, b"{\"status\":\"valid\"}",
                                [("Location", base + "/acct/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "ari" and self.path == "/order":
+                    self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
+                                                "authorizations": []}).encode(),
+                               [("Location", base + "/order/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "ari" and self.path == "/finalize":
+                    b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+                    csr = b64(json.loads(b64(json.loads(body)["payload"]))["csr"])
+                    stub.issued += 1
+                    n = stub.issued
+                    with open(os.path.join(stub.tmp, "req.der"), "wb") as f:
+                        f.write(csr)
+                    with open(os.path.join(stub.tmp, "leaf.ext"), "w") as f:
+                        f.write("authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
+                    run("openssl", "req", "-inform", "DER", "-in", "req.der", "-out", "req.pem")
+                    run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
+                        "-CAcreateserial", "-days", "90", "-copy_extensions", "copy",
+                        "-extfile", "leaf.ext", "-out", "leaf%d.pem" % n)
+                    self.reply(200, json.dumps({"status": "valid", "finalize": base + "/finalize",
+                                                "certificate": base + "/cert/%d" % n}).encode(),
+                               [("Content-Type", "application/json")])
+                elif stub.mode == "ari" and self.path.startswith("/cert/"):
+                    n = int(self.path[6:])
+                    with open(os.path.join(stub.tmp, "leaf%d.pem" % n), "rb") as f:
+                        pem = f.read()
+                    with open(stub.ca, "rb") as f:
+                        pem += f.read()
+                    self.reply(200, pem, [("Content-Type", "application/pem-certificate-chain")])
                 else:
                     self.reply(429, json.dumps({
                         "type": "urn:ietf:params:acme:error:rateLimited",
@@ -537,6 +580,50 @@ def test_acme_rate_limited_waits_retry_after():
         assert "rate limited" in js["acme"]["last_error"]
         assert 3500 < js["acme"]["next_run"] - time.time() <= 3600
         assert js["tls"]["self_signed"] is True
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renewal_information_moves_the_renewal():
+    """RFC 9773 (pebble 2.4 has none): the stub's directory names a
+    renewalInfo URL; for the first certificate it suggests a window that
+    is already open, so tern renews at once; for the second a window a
+    month out, which changes nothing. The identifier tern asks with is the
+    certificate's AKI keyIdentifier and serial, base64url."""
+    import base64
+    stub = AcmeStub(mode="ari")
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        deadline = time.time() + 40
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        log = s.log_text()
+        assert log.count("event=certificate_installed") == 2, log[-4000:]
+        assert "event=renewal_moved_by_ari renew_in=0" in log, log[-3000:]
+        assert s.wait_log("event=ari_window", timeout=10)
+        deadline = time.time() + 10
+        while len(stub.ari_ids) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert len(stub.ari_ids) == 2, stub.ari_ids
+        # The first identifier is the first certificate's.
+        t = subprocess.run(["openssl", "x509", "-noout", "-serial", "-ext", "authorityKeyIdentifier",
+                            "-in", os.path.join(stub.tmp, "leaf1.pem")],
+                           stdout=subprocess.PIPE, check=True).stdout.decode()
+        serial = bytes.fromhex(re.search(r"serial=([0-9A-F]+)", t).group(1))
+        if serial[0] & 0x80:
+            serial = b"\0" + serial
+        aki = bytes.fromhex(re.search(r"([0-9A-F]{2}(:[0-9A-F]{2})+)", t.split("Identifier")[1]).group(1).replace(":", ""))
+        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        assert stub.ari_ids[0] == b64(aki) + "." + b64(serial), (stub.ari_ids, t)
+        assert stub.ari_ids[1] != stub.ari_ids[0]
+        time.sleep(1)
+        assert s.log_text().count("event=certificate_installed") == 2
+        assert "stub CA" in served_cert(s.imaps_port)[0]
     finally:
         s.stop()
         s.cleanup()

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acme/acme_ari.h"
 #include "acme/acme_jws.h"
 #include "core/arena.h"
 #include "http/json.h"
@@ -206,8 +207,33 @@ static void test_csr(void)
 	acme_key_wipe(&k);
 }
 
+static void test_ari(void)
+{
+	int64_t t, a, b;
+
+	CHECK(acme_rfc3339("2026-11-22T10:00:00Z", &t) == 0 && t == 1795341600);
+	CHECK(acme_rfc3339("2026-11-22T12:30:00.123+02:30", &t) == 0 && t == 1795341600);
+	CHECK(acme_rfc3339("2026-11-22t10:00:00z", &t) == 0 && t == 1795341600);
+	CHECK(acme_rfc3339("2026-11-22T10:00:00", &t) == -1);
+	CHECK(acme_rfc3339("2026-13-22T10:00:00Z", &t) == -1);
+	CHECK(acme_rfc3339("2026-11-22T10:00:00Zx", &t) == -1);
+	CHECK(acme_rfc3339("2026-11-22T10:00:00.Z", &t) == -1);
+	const char *w = "{\"suggestedWindow\":{\"start\":\"2026-11-22T10:00:00Z\","
+	                "\"end\":\"2026-11-23T10:00:00Z\"},\"explanationURL\":\"https://x\"}";
+	CHECK(acme_ari_window(w, strlen(w), &a, &b) == 0 && a == 1795341600 && b == a + 86400);
+	const char *bad = "{\"suggestedWindow\":{\"start\":\"2026-11-23T10:00:00Z\","
+	                  "\"end\":\"2026-11-22T10:00:00Z\"}}";
+	CHECK(acme_ari_window(bad, strlen(bad), &a, &b) == -1);
+	CHECK(acme_ari_window("{}", 2, &a, &b) == -1);
+	/* The identifier needs an AKI: our own self-signed certificates have none. */
+	unsigned char junk[4] = {0x30, 0x02, 0x30, 0x00};
+	char id[200];
+	CHECK(acme_ari_cert_id(junk, sizeof junk, id, sizeof id) == -1);
+}
+
 int main(void)
 {
+	test_ari();
 	test_b64();
 	test_jws();
 	test_csr();

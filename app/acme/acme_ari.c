@@ -1,0 +1,145 @@
+/*
+ * acme_ari.c — ACME Renewal Information (RFC 9773): the certificate's
+ * ARI identifier and the CA's suggested renewal window.
+ *
+ * The identifier is base64url(the Authority Key Identifier's keyIdentifier)
+ * "." base64url(the serial number's DER content octets), both read from
+ * the leaf certificate with net/'s DER reader.
+ */
+#include "acme/acme_ari.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "acme/acme_jws.h"
+#include "core/arena.h"
+#include "http/json.h"
+#include "net/tls_private.h"
+
+#define NEXT(p, n, tag, v, vn) (tls_der_next(&(p), &(n), &(tag), &(v), &(vn)) == 0)
+
+int acme_ari_cert_id(const unsigned char *der, size_t len, char *out, size_t outsz)
+{
+	static const unsigned char oid_aki[] = {0x55, 0x1D, 0x23};
+	const unsigned char *p = der, *cert, *tbs, *v, *serial = NULL, *aki = NULL;
+	size_t n = len, cn, tn, vn, serial_len = 0, aki_len = 0;
+	unsigned tag;
+
+	if (!NEXT(p, n, tag, cert, cn) || tag != 0x30 || !NEXT(cert, cn, tag, tbs, tn) || tag != 0x30)
+		return -1;
+	if (!NEXT(tbs, tn, tag, v, vn))
+		return -1;
+	if (tag == 0xA0 && !NEXT(tbs, tn, tag, v, vn))
+		return -1;
+	if (tag != 0x02)
+		return -1;
+	serial = v;
+	serial_len = vn;
+	/* signature, issuer, validity, subject, subjectPublicKeyInfo */
+	for (int i = 0; i < 5; i++)
+		if (!NEXT(tbs, tn, tag, v, vn) || tag != 0x30)
+			return -1;
+	while (tn > 0 && NEXT(tbs, tn, tag, v, vn)) {
+		if (tag != 0xA3)
+			continue;
+		const unsigned char *exts, *ext, *oid, *val;
+		size_t en, xn, on, an;
+		if (!NEXT(v, vn, tag, exts, en) || tag != 0x30)
+			return -1;
+		while (en > 0 && NEXT(exts, en, tag, ext, xn)) {
+			if (!NEXT(ext, xn, tag, oid, on) || tag != 0x06)
+				return -1;
+			if (on != sizeof oid_aki || memcmp(oid, oid_aki, on) != 0)
+				continue;
+			if (!NEXT(ext, xn, tag, val, an))
+				return -1;
+			if (tag == 0x01 && !NEXT(ext, xn, tag, val, an))
+				return -1;
+			const unsigned char *seq, *kid;
+			size_t sn, kn;
+			if (tag != 0x04 || !NEXT(val, an, tag, seq, sn) || tag != 0x30)
+				return -1;
+			while (sn > 0 && NEXT(seq, sn, tag, kid, kn)) {
+				if (tag == 0x80) {
+					aki = kid;
+					aki_len = kn;
+				}
+			}
+		}
+	}
+	if (aki == NULL || aki_len == 0 || serial_len == 0)
+		return -1;
+	size_t a = acme_b64url(aki, aki_len, out, outsz);
+	if (a == 0 || a + 2 >= outsz)
+		return -1;
+	out[a] = '.';
+	size_t b = acme_b64url(serial, serial_len, out + a + 1, outsz - a - 1);
+	return b == 0 ? -1 : 0;
+}
+
+static int num(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+int acme_rfc3339(const char *s, int64_t *t_r)
+{
+	int y, mo, d, h, mi, se;
+	size_t len = strlen(s);
+
+	if (len < 20 || num(s, 4, &y) || s[4] != '-' || num(s + 5, 2, &mo) || s[7] != '-' ||
+	    num(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    num(s + 11, 2, &h) || s[13] != ':' || num(s + 14, 2, &mi) || s[16] != ':' ||
+	    num(s + 17, 2, &se))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
+	const char *z = s + 19;
+	if (*z == '.') {
+		z++;
+		if (*z < '0' || *z > '9')
+			return -1;
+		while (*z >= '0' && *z <= '9')
+			z++;
+	}
+	int64_t off = 0;
+	if (*z == 'Z' || *z == 'z') {
+		z++;
+	} else if (*z == '+' || *z == '-') {
+		int oh, om;
+		if (num(z + 1, 2, &oh) || z[3] != ':' || num(z + 4, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = (oh * 3600 + om * 60) * (*z == '+' ? 1 : -1);
+		z += 6;
+	} else {
+		return -1;
+	}
+	if (*z != '\0')
+		return -1;
+	*t_r = tls_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+	       off;
+	return 0;
+}
+
+int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r)
+{
+	struct arena *a = arena_new(0);
+	char err[64];
+	int rc = -1;
+	const struct json_value *v = json_parse(body, len, a, err, sizeof err);
+	const struct json_value *w = v && v->type == JSON_OBJECT ? json_get(v, "suggestedWindow") : NULL;
+	const struct json_value *s = w && w->type == JSON_OBJECT ? json_get(w, "start") : NULL;
+	const struct json_value *e = w && w->type == JSON_OBJECT ? json_get(w, "end") : NULL;
+	if (s && e && s->type == JSON_STRING && e->type == JSON_STRING &&
+	    acme_rfc3339(s->str, start_r) == 0 && acme_rfc3339(e->str, end_r) == 0 &&
+	    *end_r >= *start_r)
+		rc = 0;
+	arena_free(&a);
+	return rc;
+}
