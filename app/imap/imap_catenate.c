@@ -98,13 +98,52 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 		c->result = 2;
 }
 
+const char *imap_url_read(struct imap_session *s, uint32_t account, const struct imap_url *u,
+			  struct buf *b, int *toobig_r)
+{
+	uint32_t mailbox, uidvalidity = 0;
+	struct find_uid f = { .uid = u->uid };
+	char name[1024];
+	struct imap_arg a = { .type = IMAP_ARG_STRING, .str = str_c(u->mailbox) };
+
+	*toobig_r = 0;
+	if (imap_mailbox_name(s, &a, name, sizeof(name)) < 0 ||
+	    store_mailbox_find(imap_store, account, name, &mailbox) != STORE_OK)
+		return "Mailbox doesn't exist";
+	if (account == s->account && s->state == IMAP_S_SELECTED && s->view.mailbox == mailbox) {
+		uint32_t seq = imap_view_seq(&s->view, u->uid);
+		uidvalidity = s->view.uidvalidity;
+		f.email_id = seq ? s->view.msgs[seq - 1].email_id : 0;
+	} else {
+		struct store_view_state vs;
+		if (store_mailbox_snapshot(imap_store, account, mailbox, &vs, find_cb, &f) != STORE_OK)
+			return "Mailbox doesn't exist";
+		uidvalidity = vs.uidvalidity;
+	}
+	if (u->uidvalidity && u->uidvalidity != uidvalidity)
+		return "Invalid UIDVALIDITY";
+	if (!f.email_id)
+		return "Message not found";
+	struct copy_ctx c = { .u = u, .b = b };
+	if (store_email_content(imap_store, account, f.email_id, copy_cb, &c) != STORE_OK)
+		return "Message not found";
+	if (c.result == 1)
+		return "Section not found";
+	if (c.result == 3)
+		return "Section not supported";
+	if (c.result == 2) {
+		*toobig_r = 1;
+		return "Message is larger than the APPENDLIMIT";
+	}
+	return NULL;
+}
+
 /* Appends what the URL names to b: 0, or -1 after a tagged reply. */
 static int url_part(struct imap_session *s, struct str url, struct buf *b)
 {
 	struct imap_url u;
 	const char *why = NULL;
-	uint32_t mailbox, uidvalidity = 0;
-	struct find_uid f = { 0 };
+	int toobig = 0;
 
 	switch (imap_url_parse(url, &u)) {
 	case IMAP_URL_OK: break;
@@ -112,42 +151,11 @@ static int url_part(struct imap_session *s, struct str url, struct buf *b)
 	case IMAP_URL_URLAUTH: why = "URLAUTH is not supported"; break;
 	default: why = "Invalid IMAP URL"; break;
 	}
-	if (!why) {
-		struct imap_arg a = { .type = IMAP_ARG_STRING, .str = str_c(u.mailbox) };
-		char name[1024];
-		if (imap_mailbox_arg(s, &a, name, sizeof(name)) < 0)
-			return -1;
-		f.uid = u.uid;
-		if (store_mailbox_find(imap_store, s->account, name, &mailbox) != STORE_OK) {
-			why = "Mailbox doesn't exist";
-		} else if (s->state == IMAP_S_SELECTED && s->view.mailbox == mailbox) {
-			uint32_t seq = imap_view_seq(&s->view, u.uid);
-			uidvalidity = s->view.uidvalidity;
-			f.email_id = seq ? s->view.msgs[seq - 1].email_id : 0;
-		} else {
-			struct store_view_state vs;
-			if (store_mailbox_snapshot(imap_store, s->account, mailbox, &vs, find_cb, &f) !=
-			    STORE_OK)
-				why = "Mailbox doesn't exist";
-			uidvalidity = vs.uidvalidity;
-		}
-	}
-	if (!why && u.uidvalidity && u.uidvalidity != uidvalidity)
-		why = "Invalid UIDVALIDITY";
-	if (!why && !f.email_id)
-		why = "Message not found";
-	if (!why) {
-		struct copy_ctx c = { .u = &u, .b = b };
-		if (store_email_content(imap_store, s->account, f.email_id, copy_cb, &c) != STORE_OK)
-			why = "Message not found";
-		else if (c.result == 1)
-			why = "Section not found";
-		else if (c.result == 3)
-			why = "Section not supported";
-		else if (c.result == 2) {
-			imap_tagged(s, "NO [TOOBIG] Message is larger than the APPENDLIMIT.");
-			return -1;
-		}
+	if (!why)
+		why = imap_url_read(s, s->account, &u, b, &toobig);
+	if (toobig) {
+		imap_tagged(s, "NO [TOOBIG] Message is larger than the APPENDLIMIT.");
+		return -1;
 	}
 	if (why) {
 		/* url-resp-text: no CR, LF or "]" */

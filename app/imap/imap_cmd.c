@@ -54,6 +54,7 @@ struct imap_cmd_def {
 	" CONTEXT=SEARCH" \
 	" CATENATE URL-PARTIAL" \
 	" NOTIFY" \
+	" URLAUTH" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -154,6 +155,9 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_SETMETADATA, imap_cmd_metadata, AUTHED | SELECTED },
 	{ IMAP_CMD_CANCELUPDATE, imap_cmd_cancelupdate, SELECTED },
 	{ IMAP_CMD_NOTIFY, imap_cmd_notify, AUTHED | SELECTED },
+	{ IMAP_CMD_GENURLAUTH, imap_cmd_urlauth, AUTHED | SELECTED },
+	{ IMAP_CMD_RESETKEY, imap_cmd_urlauth, AUTHED | SELECTED },
+	{ IMAP_CMD_URLFETCH, imap_cmd_urlauth, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_GETQUOTAROOT, imap_cmd_quota, AUTHED | SELECTED },
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
@@ -189,6 +193,36 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 /* ---- shared helpers ---- */
 
 __thread int imap_names_utf8;
+
+int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
+{
+	struct str name;
+	struct buf b;
+
+	if (imap_arg_astring(arg, &name) < 0)
+		return -1;
+	if (str_eq_ci_c(name, "INBOX")) {
+		snprintf(out, outsz, "INBOX");
+		return 0;
+	}
+	if (s->utf8) {
+		if (name.len >= outsz || !utf8_valid(name) || memchr(name.p, '\0', name.len))
+			return -1;
+		memcpy(out, name.p, name.len);
+		out[name.len] = '\0';
+		return 0;
+	}
+	buf_init(&b, outsz - 1);
+	int r = imap_utf7_to_utf8(name, &b);
+	if (r != IMAP_UTF7_OK || memchr(buf_data(&b), '\0', buf_len(&b))) {
+		buf_free(&b);
+		return -1;
+	}
+	memcpy(out, buf_data(&b), buf_len(&b));
+	out[buf_len(&b)] = '\0';
+	buf_free(&b);
+	return 0;
+}
 
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {

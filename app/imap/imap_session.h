@@ -370,6 +370,9 @@ void imap_context_clear(struct imap_session *s);
 /* CANCELUPDATE "tag" ... */
 void imap_cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *cmd);
 
+/* cmd_urlauth.c: GENURLAUTH, RESETKEY, URLFETCH (URLAUTH, RFC 4467) */
+void imap_cmd_urlauth(struct imap_session *s, const struct imap_cmd *cmd);
+
 /* imap_notify.c: NOTIFY (RFC 5465) */
 struct imap_notify;
 void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd);
@@ -420,6 +423,14 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
  */
 int imap_catenate_build(struct imap_session *s, enum imap_cmd_id cmd, const struct imap_arg *l,
 			size_t n, char **data_r, size_t *len_r);
+struct imap_url;
+/*
+ * Appends the octets a URL names in account's mailboxes (the message, a
+ * section, ;PARTIAL) to b. NULL, or why it names nothing (a reason for
+ * NO [BADURL]); *toobig_r set when b's ceiling was reached.
+ */
+const char *imap_url_read(struct imap_session *s, uint32_t account, const struct imap_url *u,
+			  struct buf *b, int *toobig_r);
 
 /* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508) */
 void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd);
@@ -497,6 +508,8 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);
  * after a tagged BAD/NO reply.
  */
 int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
+/* The same without any reply: 0, or -1 for a name that cannot be one. */
+int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz);
 /* Set by imap_dispatch() to the session's utf8 before each handler runs:
  * imap_append_mailbox() then writes UTF-8 names instead of modified
  * UTF-7. One loop thread runs one handler at a time. */

@@ -10,7 +10,9 @@
  * session enabled UTF-8). Absolute URLs (imap://...) and URLAUTH are
  * refused, as Dovecot refuses them ("Relative URL required").
  */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap/imap_url.h"
 
@@ -85,7 +87,22 @@ static int parse_num(const char *s, size_t n, int zero_ok, uint64_t max, uint64_
 	return 0;
 }
 
+/* The relative part; *tail_r is where the UID's options ended (the
+ * caller decides whether anything may follow). */
+static int parse_rel(struct str url, struct imap_url *u, const char **tail_r);
+
 int imap_url_parse(struct str url, struct imap_url *u)
+{
+	const char *tail;
+	int r = parse_rel(url, u, &tail);
+	const char *end = url.p + url.len;
+
+	if (r != IMAP_URL_OK || tail == end)
+		return r;
+	return find_ci(tail, (size_t)(end - tail), ";URLAUTH=") >= 0 ? IMAP_URL_URLAUTH : IMAP_URL_BAD;
+}
+
+static int parse_rel(struct str url, struct imap_url *u, const char **tail_r)
 {
 	const char *p = url.p, *end = url.p + url.len;
 	uint64_t v;
@@ -148,7 +165,115 @@ int imap_url_parse(struct str url, struct imap_url *u)
 			p = q;
 		}
 	}
-	if (p != end)
-		return find_ci(p, (size_t)(end - p), ";URLAUTH=") >= 0 ? IMAP_URL_URLAUTH : IMAP_URL_BAD;
+	*tail_r = p;
 	return IMAP_URL_OK;
+}
+
+int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
+{
+	const char *p = url.p, *end = url.p + url.len, *q;
+
+	memset(a, 0, sizeof(*a));
+	if (url.len < 8 || find_ci(p, 7, "IMAP://") != 0)
+		return -1;
+	p += 7;
+	/* iuserinfo "@" host [":" port] */
+	q = p;
+	while (q < end && *q != '@' && *q != '/')
+		q++;
+	if (q == end || *q != '@' || q == p || memchr(p, ';', (size_t)(q - p)) ||
+	    pct_decode(p, (size_t)(q - p), a->user, sizeof(a->user)) <= 0)
+		return -1;
+	p = q + 1;
+	while (p < end && *p != '/')
+		p++;
+	if (p == end)
+		return -1;
+	/* The rest is a relative URL up to its options. */
+	const char *tail;
+	if (parse_rel(str_make(p, (size_t)(end - p)), &a->u, &tail) != IMAP_URL_OK)
+		return -1;
+	p = tail;
+	if (end - p >= 8 && find_ci(p, 8, ";EXPIRE=") == 0) {
+		p += 8;
+		q = p;
+		while (q < end && *q != ';')
+			q++;
+		/* date-time of RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM) */
+		int y, mo, d, h, mi, se;
+		char rest[16] = "";
+		char buf[64];
+		size_t n = (size_t)(q - p) < sizeof(buf) - 1 ? (size_t)(q - p) : sizeof(buf) - 1;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &se, rest) < 6 ||
+		    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+			return -1;
+		/* days from civil (Howard Hinnant's algorithm) */
+		int yy = y - (mo <= 2);
+		int era = (yy >= 0 ? yy : yy - 399) / 400;
+		int yoe = yy - era * 400;
+		int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+		int64_t days = (int64_t)era * 146097 + doe - 719468;
+		int64_t t = days * 86400 + h * 3600 + mi * 60 + se;
+		const char *z = rest;
+		if (*z == '.')
+			while (*++z >= '0' && *z <= '9')
+				;
+		if (*z == '+' || *z == '-') {
+			int oh, om;
+			if (sscanf(z + 1, "%2d:%2d", &oh, &om) != 2)
+				return -1;
+			t += (*z == '+' ? -1 : 1) * (oh * 3600 + om * 60);
+		} else if (!(*z == 'Z' || *z == 'z') || z[1]) {
+			return -1;
+		}
+		a->expire = t > 0 ? t : 1;
+		p = q;
+	}
+	if (end - p < 9 || find_ci(p, 9, ";URLAUTH=") != 0)
+		return -1;
+	p += 9;
+	q = p;
+	while (q < end && *q != ':')
+		q++;
+	char acc[400];
+	long an = pct_decode(p, (size_t)(q - p), acc, sizeof(acc));
+	if (an <= 0)
+		return -1;
+	a->rump_len = (size_t)(q - url.p);
+	if (strcasecmp(acc, "anonymous") == 0 || strcasecmp(acc, "authuser") == 0) {
+		snprintf(a->access, sizeof(a->access), "%s", strcasecmp(acc, "anonymous") ? "authuser" : "anonymous");
+	} else if (strncasecmp(acc, "user+", 5) == 0 || strncasecmp(acc, "submit+", 7) == 0) {
+		int sub = strncasecmp(acc, "submit+", 7) == 0;
+		const char *who = acc + (sub ? 7 : 5);
+		if (!*who || strlen(who) >= sizeof(a->access_user))
+			return -1;
+		snprintf(a->access, sizeof(a->access), "%s", sub ? "submit" : "user");
+		snprintf(a->access_user, sizeof(a->access_user), "%s", who);
+	} else {
+		return -1;
+	}
+	if (q == end)
+		return 0;
+	/* ":" mechanism ":" token (hex) */
+	p = q + 1;
+	q = p;
+	while (q < end && *q != ':')
+		q++;
+	if (q == end || q == p || (size_t)(q - p) >= sizeof(a->mech) ||
+	    (size_t)(end - q - 1) >= sizeof(a->token) || end - q - 1 < 1)
+		return -1;
+	/* Checked on the input's octets: a NUL must not cut them short. */
+	for (const char *t = p; t < q; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
+		      *t == '-' || *t == '.'))
+			return -1;
+	for (const char *t = q + 1; t < end; t++)
+		if (hexval(*t) < 0)
+			return -1;
+	memcpy(a->mech, p, (size_t)(q - p));
+	memcpy(a->token, q + 1, (size_t)(end - q - 1));
+	return 0;
 }

@@ -34,4 +34,24 @@ struct imap_url {
 /* Parses url into *u. Returns an imap_url_result. */
 int imap_url_parse(struct str url, struct imap_url *u);
 
+/*
+ * URLAUTH (RFC 4467) URLs: "imap://" user ["@" host [":" port]] "/" ...
+ * as above ... [";EXPIRE=" date-time] ";URLAUTH=" access [":" mechanism
+ * ":" token]. access is "anonymous", "authuser", "user+" name or
+ * "submit+" name (percent-decoded). rump_len covers the URL up to and
+ * including the access (what the token signs).
+ */
+struct imap_url_auth {
+	struct imap_url u;
+	char user[320];   /* the URL's owner, percent-decoded */
+	char access[16];  /* "anonymous", "authuser", "user", "submit" */
+	char access_user[320];
+	int64_t expire;   /* 0: none; seconds since the epoch */
+	char mech[32];    /* "" when the URL has no token yet */
+	char token[130];
+	size_t rump_len;
+};
+/* 0 for a URL of that form, -1 otherwise. */
+int imap_url_parse_auth(struct str url, struct imap_url_auth *a);
+
 #endif

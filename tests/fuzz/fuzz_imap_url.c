@@ -3,7 +3,9 @@
  * arbitrary bytes: the parser never reads past the input, and an accepted
  * URL has a non-empty NUL-free mailbox, a UID, a section whose length is
  * its string's, and a partial range only with ;PARTIAL=. The same input
- * parses the same way twice (no hidden state).
+ * parses the same way twice (no hidden state). Taken as a URLAUTH URL
+ * (imap_url_parse_auth), an accepted one has an owner, an access, a rump
+ * inside the input, and a token of hex digits when it has a mechanism.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -31,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(imap_url_parse(str_make(p, size), &v) == r);
 	if (r == IMAP_URL_OK)
 		assert(memcmp(&u, &v, sizeof(u)) == 0);
+	struct imap_url_auth a;
+	if (imap_url_parse_auth(str_make(p, size), &a) == 0) {
+		assert(a.user[0] && a.access[0] && a.rump_len > 0 && a.rump_len <= size);
+		assert(!a.mech[0] || a.token[0]);
+		for (const char *t = a.token; *t; t++)
+			assert((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f') || (*t >= 'A' && *t <= 'F'));
+	}
 	free(p);
 	return 0;
 }

@@ -52,5 +52,39 @@ int main(void)
 		int r = imap_url_parse(str_make(good, n), &u);
 		CHECK(r == IMAP_URL_OK || r == IMAP_URL_BAD || r == IMAP_URL_NOT_RELATIVE);
 	}
+	/* URLAUTH URLs (RFC 4467). */
+	struct imap_url_auth a;
+	const char *full = "imap://bob%40example.test@mx.example.test:993/INBOX;UIDVALIDITY=7/;UID=20"
+			   "/;SECTION=1.2;EXPIRE=2099-01-02T03:04:05+01:00;URLAUTH=user+fred:INTERNAL:"
+			   "91354a473744909de610943775f92038";
+	CHECK_EQ_INT(imap_url_parse_auth(str_c(full), &a), 0);
+	CHECK_EQ_STR(a.user, "bob@example.test");
+	CHECK_EQ_STR(a.u.mailbox, "INBOX");
+	CHECK_EQ_INT((int)a.u.uid, 20);
+	CHECK_EQ_STR(a.u.section, "1.2");
+	CHECK_EQ_STR(a.access, "user");
+	CHECK_EQ_STR(a.access_user, "fred");
+	CHECK(a.expire == 4071002645); /* 2099-01-02T02:04:05Z */
+	CHECK_EQ_STR(a.mech, "INTERNAL");
+	CHECK_EQ_STR(a.token, "91354a473744909de610943775f92038");
+	CHECK_EQ_INT((int)a.rump_len, (int)(strstr(full, ":INTERNAL") - full));
+	CHECK_EQ_INT(imap_url_parse_auth(str_c("IMAP://u@h/X/;UID=1;URLAUTH=anonymous"), &a), 0);
+	CHECK(a.mech[0] == '\0' && strcmp(a.access, "anonymous") == 0);
+	CHECK_EQ_INT(imap_url_parse_auth(str_c("imap://u@h/X/;UID=1;URLAUTH=AuthUser"), &a), 0);
+	CHECK_EQ_STR(a.access, "authuser");
+	static const char *const badauth[] = {
+		"imap://h/X/;UID=1;URLAUTH=anonymous",            /* no owner */
+		"imap://u@h/X/;UID=1",                            /* no URLAUTH */
+		"imap://u@h/X/;UID=1;URLAUTH=someone",            /* unknown access */
+		"imap://u@h/X/;UID=1;URLAUTH=user+",              /* empty user */
+		"imap://u@h/X/;UID=1;URLAUTH=anonymous:internal", /* no token */
+		"imap://u@h/X/;UID=1;URLAUTH=anonymous:internal:xyz",
+		"imap://u@h/X/;UID=1;EXPIRE=yesterday;URLAUTH=anonymous",
+		"/X/;UID=1;URLAUTH=anonymous",
+	};
+	for (size_t i = 0; i < sizeof(badauth) / sizeof(badauth[0]); i++)
+		CHECK_EQ_INT(imap_url_parse_auth(str_c(badauth[i]), &a), -1);
+	for (size_t n = 0; n <= strlen(full); n++)
+		(void)imap_url_parse_auth(str_make(full, n), &a);
 	return unit_done("test_imap_url");
 }

@@ -1,0 +1,97 @@
+"""URLAUTH (RFC 4467), one server, two accounts: GENURLAUTH signs bob's
+own URLs with the INTERNAL mechanism; URLFETCH gives the octets (the
+message, a section, a partial range) to whom the access allows and NIL
+otherwise: "user+bob" to bob only, "authuser" to carol too, "anonymous"
+to anyone, "submit+bob" to no IMAP session (it is the submission
+server's); a changed token, a past EXPIRE, RESETKEY of the mailbox (and of
+all mailboxes) make a URL NIL, a future EXPIRE does not. GENURLAUTH of
+someone else's URL, of a relative or malformed one, of a missing mailbox
+is NO [BADURL]; an unknown mechanism BAD. The key is not a METADATA entry
+any command can see."""
+import re
+
+from test_imap import BOB, BOB_PW, CAROL, CAROL_PW, Raw, srv
+from test_imap_search_ext import cmd
+
+BOBU = "bob%40example.test"
+MSG = b"Subject: shared\r\n\r\nthe body\r\n"
+
+
+def session(s, user, pw):
+    r = Raw(s)
+    r.login(user, pw)
+    return r
+
+
+def gen(r, url, tag="g"):
+    u, t = cmd(r, tag, 'GENURLAUTH "%s" INTERNAL' % url)
+    assert t == tag.encode() + b" OK Genurlauth completed.", (u, t)
+    m = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', u[0])
+    assert m and m.group(1).startswith(url.encode() + b":internal:"), u
+    return m.group(1).decode()
+
+
+def fetch(r, url, tag="f"):
+    r.send(('%s URLFETCH "%s"\r\n' % (tag, url)).encode())
+    head = r.line()
+    assert head.startswith(b'* URLFETCH "%s" ' % url.encode()), head
+    if head.endswith(b" NIL"):
+        assert r.until_tag(tag)[-1] == tag.encode() + b" OK Urlfetch completed."
+        return None
+    n = int(re.search(rb"\{(\d+)\}$", head).group(1))
+    data = b""
+    while len(data) < n:
+        data += r.line() + b"\r\n"
+    data = data[:n]
+    assert r.until_tag(tag)[-1] == tag.encode() + b" OK Urlfetch completed."
+    return data
+
+
+def test_imap_urlauth():
+    with srv() as s:
+        bob, carol = session(s, BOB, BOB_PW), session(s, CAROL, CAROL_PW)
+        u, t = cmd(bob, "c", "CAPABILITY")
+        assert b" URLAUTH" in u[0], u
+        bob.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+        uv = int(re.search(rb"APPENDUID (\d+) 1", bob.until_tag("a")[-1]).group(1))
+        base = "imap://%s@mx.example.test/INBOX;UIDVALIDITY=%d/;UID=1" % (BOBU, uv)
+        mine = gen(bob, base + ";URLAUTH=user+" + BOBU)
+        assert fetch(bob, mine) == MSG
+        assert fetch(carol, mine) is None
+        auth = gen(bob, base + "/;SECTION=TEXT;URLAUTH=authuser")
+        assert fetch(carol, auth) == b"the body\r\n"
+        anon = gen(bob, base + "/;PARTIAL=0.7;URLAUTH=anonymous")
+        assert fetch(carol, anon) == b"Subject"
+        sub = gen(bob, base + ";URLAUTH=submit+" + BOBU)
+        assert fetch(bob, sub) is None
+        # A changed token, a past EXPIRE, a future one.
+        bad = auth[:-1] + ("0" if auth[-1] != "0" else "1")
+        assert fetch(carol, bad) is None
+        old = gen(bob, base + ";EXPIRE=2001-02-03T04:05:06Z;URLAUTH=authuser")
+        assert fetch(carol, old) is None
+        later = gen(bob, base + ";EXPIRE=2099-02-03T04:05:06+01:00;URLAUTH=authuser")
+        assert fetch(carol, later) == MSG
+        # RESETKEY: every URL signed before is gone.
+        assert cmd(bob, "r", "RESETKEY INBOX") == ([], b"r OK Resetkey completed.")
+        assert fetch(carol, auth) is None and fetch(bob, mine) is None
+        again = gen(bob, base + ";URLAUTH=authuser")
+        assert fetch(carol, again) == MSG
+        assert cmd(bob, "r2", "RESETKEY") == ([], b"r2 OK Resetkey completed.")
+        assert fetch(carol, again) is None
+        # Refusals.
+        for tag, url, why in (
+                ("h", "imap://carol%40example.test@mx/INBOX/;UID=1;URLAUTH=anonymous", b"Not your own URL"),
+                ("i", "/INBOX/;UID=1;URLAUTH=anonymous", b"Invalid URLAUTH URL"),
+                ("j", base + ";URLAUTH=nobody", b"Invalid URLAUTH URL"),
+                ("k", "imap://%s@mx/Nope/;UID=1;URLAUTH=anonymous" % BOBU, b"Mailbox doesn't exist"),
+                ("l", again, b"Invalid URLAUTH URL")):
+            u, t = cmd(bob, tag, 'GENURLAUTH "%s" INTERNAL' % url)
+            assert t.startswith(tag.encode() + b" NO [BADURL ") and t.endswith(why), (url, t)
+        u, t = cmd(bob, "m", 'GENURLAUTH "%s;URLAUTH=anonymous" HMAC' % base)
+        assert t.startswith(b"m BAD"), t
+        assert fetch(bob, "garbage") is None
+        # The key is no METADATA entry a client sees.
+        u, t = cmd(bob, "n", "GETMETADATA (DEPTH infinity) INBOX (/private /shared)")
+        assert u == [] and t.startswith(b"n OK"), u
+        bob.close()
+        carol.close()
