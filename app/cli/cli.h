@@ -37,6 +37,8 @@ int cli_sieve(const struct config *cfg, int argc, char **argv);
 int cli_export(const struct config *cfg, int argc, char **argv);
 /* tern import EMAIL PATH [--mailbox NAME] (cmd_import.c): Maildir, mbox. */
 int cli_import(const struct config *cfg, int argc, char **argv);
+/* tern migrate EMAIL --from imaps://USER@HOST[:PORT] (cmd_migrate.c): from another IMAP server. */
+int cli_migrate(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
 

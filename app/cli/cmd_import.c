@@ -37,6 +37,7 @@
 
 #include "backup/mailfmt.h"
 #include "cli/cli.h"
+#include "cli/cli_import.h"
 #include "core/buf.h"
 #include "core/str.h"
 #include "imap/imap_utf7.h"
@@ -114,7 +115,7 @@ static void have_cb(void *arg, const struct store_email_info *in)
 }
 
 /* Commits the messages gathered for the current mailbox. */
-static void flush(struct imp *im)
+void import_flush(struct imp *im)
 {
 	if (im->np == 0)
 		return;
@@ -193,7 +194,7 @@ static void clean_keywords(const char *in, char *out, size_t outsz)
 }
 
 /* One message (raw bytes as found) into the current mailbox. */
-static void add_message(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
+void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
                         const char *others, time_t date)
 {
 	struct pending *pm;
@@ -201,7 +202,7 @@ static void add_message(struct imp *im, const char *raw, size_t len, int is_mbox
 	unsigned mflags = 0;
 
 	if (im->np == IMPORT_CHAIN || im->pbytes > IMPORT_CHAIN_BYTES)
-		flush(im);
+		import_flush(im);
 	pm = &im->p[im->np];
 	memset(&pm->d, 0, sizeof pm->d);
 	buf_init(&pm->data, MSG_MAX);
@@ -255,9 +256,9 @@ static void add_message(struct imp *im, const char *raw, size_t len, int is_mbox
 }
 
 /* Makes name the current mailbox (created when missing) and loads what it holds. */
-static int open_mailbox(struct imp *im, const char *name)
+int import_mailbox(struct imp *im, const char *name)
 {
-	flush(im);
+	import_flush(im);
 	if (im->fatal)
 		return -1;
 	snprintf(im->mailbox_name, sizeof im->mailbox_name, "%s", name);
@@ -291,7 +292,7 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 			close(fd);
 		return -1;
 	}
-	if (open_mailbox(im, mailbox) != 0) {
+	if (import_mailbox(im, mailbox) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -304,8 +305,8 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 	if (p == MAP_FAILED)
 		return -1;
 	while (!im->fatal && mbox_next(p, (size_t)sb.st_size, &off, &m))
-		add_message(im, m.body, m.body_len, 1, 0, NULL, m.date);
-	flush(im);
+		import_add(im, m.body, m.body_len, 1, 0, NULL, m.date);
+	import_flush(im);
 	munmap((void *)p, (size_t)sb.st_size);
 	return im->fatal ? -1 : 0;
 }
@@ -358,7 +359,7 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 	char kwnames[26][256];
 	static const char *const subs[] = {"cur", "new"};
 
-	if (open_mailbox(im, mailbox) != 0)
+	if (import_mailbox(im, mailbox) != 0)
 		return -1;
 	load_keywords(folder, kwnames);
 	for (int s = 0; s < 2 && !im->fatal; s++) {
@@ -411,7 +412,7 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 						on += (size_t)snprintf(others + on, sizeof others - on, "%s%s",
 						                       on ? " " : "", kwnames[k]);
 					}
-				add_message(im, buf, (size_t)got, 0, flags, others, sb.st_mtime);
+				import_add(im, buf, (size_t)got, 0, flags, others, sb.st_mtime);
 			} else {
 				im->failed++;
 			}
@@ -420,7 +421,7 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 		}
 		free(names);
 	}
-	flush(im);
+	import_flush(im);
 	return im->fatal ? -1 : 0;
 }
 
@@ -514,6 +515,40 @@ static int import_tree(struct imp *im, const char *root, const char *rel, int de
 	return rc;
 }
 
+struct imp *import_begin(struct store *st, const char *email, const char *op)
+{
+	struct imp *im = calloc(1, sizeof *im);
+	if (!im || !(im->p = calloc(IMPORT_CHAIN, sizeof *im->p)))
+		abort();
+	im->st = st;
+	if (store_account_id(st, email, &im->account) != STORE_OK) {
+		fprintf(stderr, "tern: no account %s\n", email);
+		free(im->p);
+		free(im);
+		return NULL;
+	}
+	cli_progress_init(&im->pr, op);
+	return im;
+}
+
+int import_end(struct imp *im, const char *email, int rc)
+{
+	import_flush(im);
+	printf("%s: %llu imported, %llu already there, %llu failed\n", email,
+	       (unsigned long long)im->imported, (unsigned long long)im->skipped,
+	       (unsigned long long)im->failed);
+	int code = rc != 0 || im->fatal ? 1 : 0;
+	free(im->ids);
+	free(im->p);
+	free(im);
+	return code;
+}
+
+int import_fatal(const struct imp *im)
+{
+	return im->fatal;
+}
+
 int cli_import(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL, *path = NULL, *mailbox = NULL;
@@ -540,19 +575,11 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 	struct store *st = cli_store_open(cfg, 0);
 	if (!st)
 		return 1;
-	struct imp *im = calloc(1, sizeof *im);
-	im->p = calloc(IMPORT_CHAIN, sizeof *im->p);
-	if (!im || !im->p)
-		abort();
-	im->st = st;
-	if (store_account_id(st, email, &im->account) != STORE_OK) {
-		fprintf(stderr, "tern: no account %s\n", email);
+	struct imp *im = import_begin(st, email, "import");
+	if (!im) {
 		store_close(&st);
-		free(im->p);
-		free(im);
 		return 1;
 	}
-	cli_progress_init(&im->pr, "import");
 	int rc;
 	if (S_ISREG(sb.st_mode))
 		rc = import_mbox(im, path, mailbox ? mailbox : "INBOX");
@@ -563,15 +590,8 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 		rc = import_maildirpp(im, path);
 	else
 		rc = import_tree(im, path, "", 0);
-	flush(im);
-	printf("%s: %llu imported, %llu already there, %llu failed\n", email,
-	       (unsigned long long)im->imported, (unsigned long long)im->skipped,
-	       (unsigned long long)im->failed);
-	int code = rc != 0 || im->fatal ? 1 : 0;
+	int code = import_end(im, email, rc);
 	store_close(&st);
-	free(im->ids);
-	free(im->p);
-	free(im);
 	return code;
 usage:
 	fprintf(stderr, "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs or mbox files, an mbox file)\n");

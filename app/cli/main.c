@@ -26,6 +26,7 @@ static int usage(void)
 		"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
 		"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
 		"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
+		"       tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
 		"       tern check dkim FILE              verify a message's DKIM signatures\n"
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
 		return cli_dmarc(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "export") == 0)
 		return cli_export(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "migrate") == 0)
+		return cli_migrate(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "import") == 0)
 		return cli_import(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "restore") == 0)

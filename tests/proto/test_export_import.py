@@ -3,8 +3,9 @@ over IMAP with varied messages (the MIME corpus, flags, keywords, nested
 folders, a UTF-8 folder name, internal dates); `tern import` of Dovecot's
 own Maildir gives the same messages byte for byte, with the same flags,
 keywords and internal dates, in the same folders; a second run imports
-nothing. Then `tern export` as Maildir and as mbox, each imported into
-another account, gives the same mail again."""
+nothing. `tern migrate` from that Dovecot over IMAP gives the same mail
+again (and a second run copies nothing). Then `tern export` as Maildir and
+as mbox, each imported into another account, gives the same mail again."""
 import imaplib
 import os
 import re
@@ -17,6 +18,7 @@ from harness import Server
 from test_imap import ACCOUNTS, BOB, CAROL, ctx
 
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-1"
+ERIN, ERIN_PW = "erin@example.test", "erin-pw-1"
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fetch_corpus")
 # Dovecot's names (Maildir++: "." separates) and tern's.
 FOLDERS = [("INBOX", "INBOX"), ("Work", "Work"), ("Work.Projects", "Work/Projects"),
@@ -69,7 +71,7 @@ def test_import_dovecot_maildir_export_round_trip():
     if not dovecot_peer.available():
         return "skip"
     tmp = tempfile.mkdtemp(prefix="tern-export-")
-    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW)], imap=True)
+    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW), (ERIN, ERIN_PW)], imap=True)
     try:
         with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
             m = imaplib.IMAP4("127.0.0.1", dc.port)
@@ -92,6 +94,16 @@ def test_import_dovecot_maildir_export_round_trip():
             maildir = os.path.join(dc.tmp, "mail", "alice")
             copy = os.path.join(tmp, "dovecot-maildir")
             shutil.copytree(maildir, copy)
+
+            # tern migrate over IMAP from the same Dovecot: equal too, and
+            # a second run copies nothing.
+            url = "imap://alice@127.0.0.1:%d" % dc.port
+            r = s.cli("migrate", ERIN, "--from", url, input="alice-pw\n")
+            assert imported(r) == k, (r.stdout, r.stderr)
+            r = s.cli("migrate", ERIN, "--from", url, input="alice-pw\n")
+            assert imported(r) == 0 and b"%d already there" % k in r.stdout, r.stdout
+            r = s.cli("migrate", ERIN, "--from", url, input="wrong\n", check=False)
+            assert r.returncode == 1 and b"login refused" in r.stderr, r.stderr
 
         # Dovecot's Maildir into bob: the same folders, bytes, flags, dates.
         r = s.cli("import", BOB, copy)
@@ -118,14 +130,14 @@ def test_import_dovecot_maildir_export_round_trip():
         assert imported(r) == k, r.stdout
         assert imported(s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))) == 0
         names = [t for _, t in FOLDERS]
-        for who, pw in ((CAROL, "carol-pw-1"), (DAVE, DAVE_PW)):
+        for who, pw in ((CAROL, "carol-pw-1"), (DAVE, DAVE_PW), (ERIN, ERIN_PW)):
             again = state("127.0.0.1", s.imaps_port, who, pw, names, ssl=True)
             for t in names:
                 assert len(again[t]) == len(got[t]), (who, t, len(again[t]), len(got[t]))
                 extra = set(again[t]) - set(got[t])
                 missing = set(got[t]) - set(again[t])
-                assert not extra and not missing, (who, t, [(x[0][:300], x[1]) for x in extra],
-                                                   [(x[0][:300], x[1]) for x in missing])
+                assert not extra and not missing, (who, t, [(x[0][:60], x[1], x[2]) for x in extra],
+                                                   [(x[0][:60], x[1], x[2]) for x in missing])
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)

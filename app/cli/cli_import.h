@@ -1,0 +1,38 @@
+/*
+ * cli_import.h — the one way mail enters an account from outside
+ * (cmd_import.c), shared by tern import (files) and tern migrate
+ * (another IMAP server): mailboxes created as needed, messages stored as
+ * IMAP APPEND stores them in chains of commits, and a message whose bytes
+ * are already in the target mailbox skipped (idempotent, resumable).
+ */
+#ifndef TERN_CLI_CLI_IMPORT_H
+#define TERN_CLI_CLI_IMPORT_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct imp;
+struct store;
+
+/* Starts importing into email's account (progress labelled op); NULL
+ * after printing why (no such account). */
+struct imp *import_begin(struct store *st, const char *email, const char *op);
+/* Makes name the mailbox messages go to (created when missing): 0 or -1. */
+int import_mailbox(struct imp *im, const char *name);
+/*
+ * One message (raw bytes as found; line ends are made CRLF; is_mbox: an
+ * mbox message body, unquoted and its state fields read) with flags
+ * (mailfmt.h MF_*), other keywords (space-separated, may be NULL) and its
+ * internal date (0: now). Stored with the next commit of the chain.
+ */
+void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
+                const char *others, time_t date);
+/* Commits what is gathered. */
+void import_flush(struct imp *im);
+/* Whether a commit failed for good (quota, disk): stop. */
+int import_fatal(const struct imp *im);
+/* Commits, prints the counts, frees im; returns the exit status (1 when
+ * rc != 0 or a commit failed). */
+int import_end(struct imp *im, const char *email, int rc);
+
+#endif
