@@ -155,6 +155,11 @@ void api_account_get(struct http_ctx *x);
 void api_account_patch(struct http_ctx *x);
 void api_account_del(struct http_ctx *x);
 void api_account_password(struct http_ctx *x);
+/* api_sieve.c */
+void api_sieve_list(struct http_ctx *x);
+void api_sieve_get(struct http_ctx *x);
+void api_sieve_put(struct http_ctx *x);
+void api_sieve_del(struct http_ctx *x);
 void api_account_mobileconfig(struct http_ctx *x);
 /* Creates an account from {"email","password","quota"?}; answers 201. */
 void api_account_create(struct http_ctx *x, const char *email, const char *password,

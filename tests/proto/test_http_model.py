@@ -65,7 +65,8 @@ SEEDS = (11,) if SANITIZED else (11, 12, 13)
 # API.md's stable error codes.
 DOC_CODES = ("bad_json", "invalid_field", "unknown_field", "missing_field", "too_large",
              "unauthorized", "csrf", "setup_code", "forbidden", "not_found", "exists", "in_use",
-             "locked", "rate_limited", "method", "temporary", "setup_done")
+             "locked", "rate_limited", "method", "temporary", "setup_done", "invalid_script",
+             "active", "limit")
 STEPS = 300
 BAD_TOKEN_SOURCE = "127.0.0.77"
 

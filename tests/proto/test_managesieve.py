@@ -4,7 +4,8 @@ script over STARTTLS; a raw socket drives the RFC's error cases (no
 AUTHENTICATE before TLS, a script that does not compile with the
 parser's line and column, DELETESCRIPT of the active script, RENAMESCRIPT
 onto an existing name, unknown names, quota, literals over the limit,
-UNAUTHENTICATE, NOOP's tag); `tern sieve test` prints the actions.
+UNAUTHENTICATE, NOOP's tag); `tern sieve test` prints the actions;
+`tern sieve` and the REST API manage the same stored scripts.
 One server serves every case."""
 import base64
 import os
@@ -26,7 +27,7 @@ def srv():
     global _srv
     if _srv is None:
         port = free_port()
-        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)],
+        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True,
                       env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port})
         _srv.sieve_port = port
     return _srv
@@ -243,6 +244,41 @@ def test_cli_manage():
     assert s.cli("sieve", "del", ERIN, "vacation").returncode == 0
     assert s.cli("sieve", "list", ERIN).stdout == b""
     assert s.cli("sieve", "list", "nobody@example.test", check=False).returncode == 1
+
+
+def test_api_scripts():
+    from httpc import Api
+    s = srv()
+    a = Api(s)
+    a.token = s.cli("token", "add", "sieve").stdout.decode().strip()
+    FRANK = "frank@example.test"
+    s.cli("account", "add", FRANK, input="frank-pw-1\n")
+    base = "/accounts/%s/sieve" % FRANK
+    st, _, d = a.call("GET", base)
+    assert st == 200 and d == {"scripts": []}, d
+    st, _, d = a.call("PUT", base + "/main", {"script": "kep;"})
+    assert st == 400 and d["code"] == "invalid_script" and d["field"] == "script", d
+    assert d["detail"] == 'line 1, column 1: unknown command "kep"', d
+    st, _, d = a.call("PUT", base + "/main", {"script": 'require "fileinto"; fileinto "F";', "active": True})
+    assert st == 201 and d == {"name": "main", "active": True, "script": 'require "fileinto"; fileinto "F";'}, d
+    st, _, d = a.call("PUT", base + "/main", {"script": "keep;"})
+    assert st == 200 and d["active"] is True and d["script"] == "keep;", d
+    st, _, d = a.call("DELETE", base + "/main")
+    assert st == 409 and d["code"] == "active", d
+    # ManageSieve sees what the API stored.
+    c = authed(FRANK, "frank-pw-1")
+    assert c.cmd("LISTSCRIPTS") == [b'"main" ACTIVE\r\n', b'OK "Listscripts completed."\r\n']
+    c.close()
+    st, _, d = a.call("PUT", base + "/main", {"active": False})
+    assert st == 200 and d["active"] is False, d
+    st, _, d = a.call("GET", base)
+    assert st == 200 and d == {"scripts": [{"name": "main", "active": False, "size": 5}]}, d
+    assert a.call("DELETE", base + "/main")[0] == 204
+    assert a.call("GET", base + "/main")[0] == 404
+    assert a.call("PUT", base + "/x", {"active": True})[0] == 404
+    assert a.call("GET", "/accounts/nobody@example.test/sieve")[0] == 404
+    st, _, d = a.call("GET", "/openapi.json")
+    assert "/accounts/{email}/sieve/{name}" in d["paths"], list(d["paths"])
 
 
 def test_zz_stop():

@@ -1,0 +1,166 @@
+/*
+ * api_sieve.c — an account's Sieve scripts through the REST API, for
+ * administrators: list, read, store (checked by the compiler first: a
+ * script that does not compile is 400 invalid_script with the parser's
+ * "line L, column C: ..." message), activate or deactivate, delete (not
+ * the active one: 409 active). The same store functions ManageSieve and
+ * `tern sieve` use. A request body is at most HTTP_BODY_MAX, so scripts
+ * over about 60 KiB go through ManageSieve.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "http/http_internal.h"
+#include "http/json.h"
+#include "sieve/sieve.h"
+#include "store/store.h"
+
+static int account(struct http_ctx *x, uint32_t *id)
+{
+	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
+		return 0;
+	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
+	return -1;
+}
+
+static void script_problem(struct http_ctx *x, int rc)
+{
+	switch (rc) {
+	case STORE_ENOTFOUND:
+		http_problem(x, 404, "not_found", NULL, "no such script");
+		break;
+	case STORE_EACTIVE:
+		http_problem(x, 409, "active", NULL, "the script is active; deactivate it first");
+		break;
+	case STORE_ETOOBIG:
+	case STORE_ELIMIT:
+		http_problem(x, 409, "limit", NULL, "at most %d scripts of %u octets together",
+			     STORE_SIEVE_SCRIPTS_MAX, (unsigned)STORE_SIEVE_BYTES_MAX);
+		break;
+	case STORE_EINVAL:
+		http_problem(x, 400, "invalid_field", "name", "invalid script name");
+		break;
+	default:
+		http_store_problem(x, rc, "sieve");
+		break;
+	}
+}
+
+
+static void list_cb(void *arg, const char *name, int active, size_t size)
+{
+	struct jw *w = arg;
+	jw_obj_begin(w);
+	jw_kstr(w, "name", name);
+	jw_key(w, "active");
+	jw_bool(w, active);
+	jw_kuint(w, "size", size);
+	jw_obj_end(w);
+}
+
+void api_sieve_list(struct http_ctx *x)
+{
+	uint32_t id;
+	struct jw w;
+	if (account(x, &id) < 0)
+		return;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "scripts");
+	jw_arr_begin(&w);
+	store_sieve_list(http_store, id, list_cb, &w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+static void answer_script(struct http_ctx *x, uint32_t id, const char *name, int status)
+{
+	struct buf b;
+	int active = 0;
+	struct jw w;
+	buf_init(&b, STORE_SIEVE_BYTES_MAX);
+	int rc = store_sieve_get(http_store, id, name, &b, &active);
+	if (rc != STORE_OK) {
+		buf_free(&b);
+		script_problem(x, rc);
+		return;
+	}
+	http_json_begin(x, &w, status);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "name", name);
+	jw_key(&w, "active");
+	jw_bool(&w, active);
+	jw_key(&w, "script");
+	jw_strn(&w, buf_data(&b), buf_len(&b));
+	jw_obj_end(&w);
+	buf_free(&b);
+}
+
+void api_sieve_get(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) == 0)
+		answer_script(x, id, x->param[1], 200);
+}
+
+void api_sieve_put(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "script", JK_STRING, 0 },
+		{ "active", JK_BOOL, 0 },
+	};
+	uint32_t id;
+	char err[SIEVE_ERROR_MAX];
+	const char *name = x->param[1];
+	int rc, created = 0;
+
+	if (http_body_check(x, f, 2) < 0 || account(x, &id) < 0)
+		return;
+	const struct json_value *s = json_get(x->json, "script"), *a = json_get(x->json, "active");
+	if (!store_sieve_name_valid(name)) {
+		script_problem(x, STORE_EINVAL);
+		return;
+	}
+	if (s) {
+		struct sieve_script *sc = sieve_compile(s->str, s->len, err);
+		if (!sc) {
+			http_problem(x, 400, "invalid_script", "script", "%s", err);
+			return;
+		}
+		sieve_script_free(&sc);
+		created = store_sieve_get(http_store, id, name, NULL, NULL) == STORE_ENOTFOUND;
+		rc = store_sieve_put(http_store, id, name, s->str, s->len, (int64_t)time(NULL));
+		if (rc != STORE_OK) {
+			script_problem(x, rc);
+			return;
+		}
+	}
+	if (a) {
+		int active = 0;
+		rc = store_sieve_get(http_store, id, name, NULL, &active);
+		if (rc == STORE_OK && (a->boolean || active))
+			rc = store_sieve_activate(http_store, id, a->boolean ? name : NULL);
+		if (rc != STORE_OK) {
+			script_problem(x, rc);
+			return;
+		}
+	}
+	log_info("http", NULL, "event=sieve_script_stored ip=%s", x->ip);
+	answer_script(x, id, name, created ? 201 : 200);
+}
+
+void api_sieve_del(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) < 0)
+		return;
+	int rc = store_sieve_del(http_store, id, x->param[1]);
+	if (rc != STORE_OK) {
+		script_problem(x, rc);
+		return;
+	}
+	http_no_content(x);
+}
