@@ -321,6 +321,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->smtp_max_errors = 10;
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
+	cfg->auth_checks = 1;
 	cfg->forward_rate = 200; /* messages forwarded outside, per alias and hour */
 	/* Dovecot limits neither by default; every LIST walks the whole
 	 * list, so tern does: ample for people, not for a script. */
@@ -467,6 +468,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			cfg->log_json = 1;
 		else if (strcmp(v, "text") != 0)
 			return bad(err, errsz, "TERN_LOG_FORMAT", v, "text or json");
+	}
+	if ((v = getenv("TERN_AUTH_CHECKS")) != NULL) {
+		if (strcmp(v, "off") == 0)
+			cfg->auth_checks = 0;
+		else if (strcmp(v, "on") != 0)
+			return bad(err, errsz, "TERN_AUTH_CHECKS", v, "on or off");
 	}
 	if ((v = getenv("TERN_LOG_LEVEL")) != NULL && log_level_parse(v, &cfg->log_level) < 0)
 		return bad(err, errsz, "TERN_LOG_LEVEL", v, "debug, info, warn or error");

@@ -89,6 +89,7 @@ struct config {
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
 	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */
 	unsigned forward_rate; /* TERN_FORWARD_RATE: messages forwarded outside per alias and hour */
+	int auth_checks;       /* TERN_AUTH_CHECKS: 1 on (default), 0 off: port 25 checks nothing at end of DATA */
 	unsigned max_mailboxes;    /* TERN_MAX_MAILBOXES: per account */
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */

@@ -260,3 +260,20 @@ def test_inbound_auth():
         if dns:
             dns.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_auth_checks_off_and_bad_value():
+    """TERN_AUTH_CHECKS=off: no DKIM/ARC/DMARC, no policy, no field of ours
+    (forged ones still removed); a bad value stops start-up, exit 2."""
+    from harness import Server
+    with Server(accounts=[("bob@example.test", "bob-pw-1")],
+                env={"TERN_AUTH_CHECKS": "off", "TERN_HOSTNAME": HOST}) as s:
+        forged = ("Authentication-Results: %s; dmarc=pass\r\n" % HOST).encode()
+        code, text = send(s, "alice@example.test", forged + message("Alice <alice@example.test>", "unchecked"))
+        assert code == 250, (code, text)
+        raw = last(s, "bob@example.test")
+        assert field(raw, "Authentication-Results") == [], raw[:500]
+        r = subprocess.run([s.binary, "serve"], env=dict(s.env, TERN_AUTH_CHECKS="maybe"),
+                           capture_output=True, timeout=30)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and "TERN_AUTH_CHECKS" in err and err.count("\n") == 1, (r.returncode, err)
