@@ -24,6 +24,7 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_sieve.h"
 #include "mime/mime_date.h"
 #include "net/conn.h"
 #include "queue/dsn.h"
@@ -387,11 +388,20 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 				}
 			}
 		}
+		const char *to = "";
+		for (unsigned r = 0; r < tx->nrcpts && !*to; r++)
+			for (unsigned j = 0; j < tx->rcpts[r].naccounts; j++)
+				if (tx->rcpts[r].accounts[j] == tx->accounts[i])
+					to = tx->rcpts[r].address;
 		tx->plans[i] = (struct deliver_plan){.account = tx->accounts[i], .envelope = env};
 		if (junk) {
 			tx->plans[i].folder = STORE_TARGET_JUNK;
 			tx->plans[i].keywords = "$Junk";
 		}
+		/* Stage 5: the account's Sieve script, after the message verdict. */
+		deliver_sieve_plan(smtp_store, &tx->plans[i],
+				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
+				   str_c(tx->mail_from), str_c(to), tx->arena, s->id);
 	}
 	/* Return-Path, our Received, then the stages' fields (as Postfix with
 	 * OpenDMARC orders them): our Received moves from the data's front

@@ -27,7 +27,7 @@ def srv():
     global _srv
     if _srv is None:
         port = free_port()
-        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True,
+        _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True, imap=True,
                       env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port})
         _srv.sieve_port = port
     return _srv
@@ -279,6 +279,52 @@ def test_api_scripts():
     assert a.call("GET", "/accounts/nobody@example.test/sieve")[0] == 404
     st, _, d = a.call("GET", "/openapi.json")
     assert "/accounts/{email}/sieve/{name}" in d["paths"], list(d["paths"])
+
+
+def test_delivery_runs_active_script():
+    import imaplib
+    import smtplib
+    import time
+    from harness import message
+    s = srv()
+    GINA, GINA_PW = "gina@example.test", "gina-pw-1"
+    s.cli("account", "add", GINA, input=GINA_PW + "\n")
+    script = ('require ["fileinto", "imap4flags"];\n'
+              'if header :contains "subject" "junkme" { fileinto "Junk"; }\n'
+              'elsif header :contains "subject" "dropme" { discard; }\n'
+              'elsif header :contains "subject" "flagme" { addflag "\\\\Flagged"; }\n'
+              'elsif header :contains "subject" "away" { redirect "x@example.net"; }\n'
+              'elsif header :contains "subject" "other" { fileinto "Projects"; }\n')
+    s.cli("sieve", "put", GINA, "rules", input=script)
+    s.cli("sieve", "activate", GINA, "rules")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for subj in ("junkme 1", "dropme 2", "flagme 3", "away 4", "other 5", "plain 6"):
+            c.sendmail("ann@remote.test", [GINA], message(subject=subj, to=GINA))
+    inbox = " ".join(m[1] for m in s.messages(GINA))
+    junk = " ".join(m[1] for m in s.messages(GINA, "Junk"))
+    assert "junkme" in junk and "junkme" not in inbox, (inbox, junk)
+    assert "dropme" not in inbox and "dropme" not in junk
+    # Not carried out yet (a redirect, a mailbox by name): the INBOX, never lost.
+    for subj in ("flagme", "away", "other", "plain"):
+        assert subj in inbox, (subj, inbox)
+    assert s.wait_log("action=redirect reason=not_supported")
+    ctx_ = ctx()
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx_)
+    m.login(GINA, GINA_PW)
+    m.select("INBOX")
+    typ, data = m.search(None, "FLAGGED")
+    flagged = data[0].split()
+    assert len(flagged) == 1, data
+    typ, data = m.fetch(flagged[0], "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert b"flagme" in data[0][1], data
+    m.logout()
+    # A script that fails at run time changes nothing: the INBOX, logged.
+    s.cli("sieve", "put", GINA, "broken", input='require "ihave"; error "boom"; discard;')
+    s.cli("sieve", "activate", GINA, "broken")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("ann@remote.test", [GINA], message(subject="after error 7", to=GINA))
+    assert "after error 7" in " ".join(m[1] for m in s.messages(GINA))
+    assert s.wait_log("event=sieve_failed")
 
 
 def test_zz_stop():

@@ -1,0 +1,178 @@
+/*
+ * deliver_sieve.c — the active Sieve script's result as a delivery plan;
+ * see deliver_sieve.h.
+ */
+#include "deliver/deliver_sieve.h"
+
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "sieve/sieve.h"
+
+static const char *const kind_names[] = {
+	[SIEVE_ACT_KEEP] = "keep", [SIEVE_ACT_FILEINTO] = "fileinto",
+	[SIEVE_ACT_REDIRECT] = "redirect", [SIEVE_ACT_DISCARD] = "discard",
+	[SIEVE_ACT_REJECT] = "reject", [SIEVE_ACT_EREJECT] = "ereject",
+	[SIEVE_ACT_VACATION] = "vacation", [SIEVE_ACT_NOTIFY] = "notify",
+	[SIEVE_ACT_ADDHEADER] = "addheader", [SIEVE_ACT_DELETEHEADER] = "deleteheader",
+	[SIEVE_ACT_DUPLICATE] = "duplicate",
+};
+
+struct mbctx {
+	struct store *st;
+	uint32_t account;
+};
+
+static int mailbox_exists(void *ctx, struct str name)
+{
+	struct mbctx *c = ctx;
+	char n[512];
+	uint32_t id;
+	if (name.len >= sizeof n)
+		return 0;
+	memcpy(n, name.p, name.len);
+	n[name.len] = '\0';
+	return store_mailbox_find(c->st, c->account, n, &id) == STORE_OK;
+}
+
+/*
+ * Sieve's flags (RFC 5232: IMAP flags as written, "\\Seen") as the
+ * store's keywords, where the system flags are "$seen" and the like (the
+ * IMAP layer's mapping); other backslash flags (\\Recent) are dropped.
+ */
+static char *flags_to_keywords(struct arena *a, struct str flags)
+{
+	static const char *const sys[][2] = {
+		{ "\\Answered", "$answered" }, { "\\Flagged", "$flagged" }, { "\\Deleted", "$deleted" },
+		{ "\\Seen", "$seen" },         { "\\Draft", "$draft" },
+	};
+	char *out = arena_alloc(a, flags.len + 16), *o = out;
+	for (size_t i = 0; i < flags.len;) {
+		size_t j = i;
+		while (j < flags.len && flags.p[j] != ' ')
+			j++;
+		struct str f = str_make(flags.p + i, j - i);
+		i = j + 1;
+		if (!f.len)
+			continue;
+		if (f.p[0] == '\\') {
+			const char *kw = NULL;
+			for (size_t k = 0; k < sizeof sys / sizeof sys[0] && !kw; k++)
+				if (str_eq_ci(f, str_c(sys[k][0])))
+					kw = sys[k][1];
+			if (!kw)
+				continue;
+			f = str_c(kw);
+		}
+		if (o != out)
+			*o++ = ' ';
+		memcpy(o, f.p, f.len);
+		o += f.len;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* 1 when a fileinto names the Junk mailbox (by name or special use). */
+static int is_junk(const struct sieve_action *a)
+{
+	return str_eq_ci(a->target, STR_LIT("Junk")) || str_eq_ci(a->specialuse, STR_LIT("\\Junk"));
+}
+
+void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
+                        struct str env_from, struct str env_to, struct arena *a,
+                        const char *session)
+{
+	struct buf text;
+	char name[STORE_SIEVE_NAME_MAX + 1], err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
+	struct sieve_ref *ref = NULL;
+
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	if (store_sieve_active(st, plan->account, &text, name) != STORE_OK) {
+		buf_free(&text);
+		return; /* no active script: the plan stands */
+	}
+	const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
+	buf_free(&text);
+	if (!s) {
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s error=\"%s\"",
+		         plan->account, log_q(name, q, sizeof q), err);
+		return;
+	}
+	struct mbctx mc = { st, plan->account };
+	struct sieve_env env = {
+		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
+		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
+	};
+	struct sieve_result res;
+	if (sieve_run(s, &env, a, &res) < 0) {
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s error=\"%s\"",
+		         plan->account, log_q(name, q, sizeof q), res.error);
+		sieve_cache_release(&ref);
+		return;
+	}
+
+	int copy = 0, fallback = 0;
+	enum store_target_role folder = plan->folder;
+	struct str flags = STR_NULL;
+	for (uint32_t i = 0; i < res.nactions; i++) {
+		const struct sieve_action *x = &res.actions[i];
+		switch (x->kind) {
+		case SIEVE_ACT_KEEP:
+			if (!copy) {
+				folder = STORE_TARGET_INBOX;
+				flags = x->flags;
+				copy = 1;
+			}
+			break;
+		case SIEVE_ACT_FILEINTO:
+			if (!copy && (str_eq_ci(x->target, STR_LIT("INBOX")) || is_junk(x))) {
+				folder = is_junk(x) ? STORE_TARGET_JUNK : STORE_TARGET_INBOX;
+				flags = x->flags;
+				copy = 1;
+				break;
+			}
+			log_info("deliver", session,
+			         "event=sieve_action_skipped account=%u action=fileinto reason=%s",
+			         plan->account, copy ? "one_copy_per_account" : "mailbox_by_name_not_supported");
+			fallback |= !x->copy;
+			break;
+		case SIEVE_ACT_DISCARD:
+		case SIEVE_ACT_DUPLICATE:
+			break;
+		default:
+			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_supported",
+			         plan->account, kind_names[x->kind]);
+			/* These cancel the implicit keep; not carried out, the
+			 * copy must still land somewhere. */
+			fallback |= (x->kind == SIEVE_ACT_REDIRECT && !x->copy) || x->kind == SIEVE_ACT_REJECT ||
+			            x->kind == SIEVE_ACT_EREJECT;
+			break;
+		}
+	}
+	if (!copy && res.implicit_keep) {
+		copy = 1;
+		flags = res.keep_flags; /* the folder stays the default (Junk for a quarantine) */
+	} else if (!copy && fallback) {
+		copy = 1;
+		folder = STORE_TARGET_INBOX;
+	}
+	if (!copy) {
+		plan->discard = 1;
+	} else {
+		if (folder == STORE_TARGET_INBOX && plan->folder == STORE_TARGET_JUNK)
+			plan->keywords = NULL; /* an explicit INBOX overrides the Junk default and its $Junk */
+		plan->folder = folder;
+		if (flags.len) {
+			/* The default keywords ($Junk) stay with the script's flags. */
+			char *kw = flags_to_keywords(a, flags);
+			plan->keywords = plan->keywords ? arena_printf(a, "%s %s", plan->keywords, kw) : kw;
+		}
+	}
+	log_info("deliver", session, "event=sieve account=%u script=%s result=%s%s steps=%llu",
+	         plan->account, log_q(name, q, sizeof q), plan->discard ? "discard" : folder == STORE_TARGET_JUNK ? "junk" : "inbox",
+	         fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
+	sieve_cache_release(&ref);
+}

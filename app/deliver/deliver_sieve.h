@@ -1,0 +1,39 @@
+/*
+ * deliver_sieve.h — stage 5 of the delivery pipeline for Sieve: the
+ * recipient account's active script runs over the message and its
+ * result becomes the account's plan (DESIGN.md §3b).
+ *
+ * What is carried out today: keep and fileinto "INBOX" (the INBOX, which
+ * overrides a Junk default: an explicit choice), fileinto "Junk" or
+ * fileinto :specialuse "\\Junk" (the Junk mailbox), discard (no copy),
+ * and the flags of keep/fileinto/the implicit keep (imap4flags) as the
+ * copy's keywords. Not carried out yet, each logged as
+ * event=sieve_action_skipped: fileinto of other mailboxes, redirect,
+ * reject/ereject, vacation, notify, editheader, duplicate tracking. When
+ * an action that is not carried out would have replaced the implicit
+ * keep (a redirect, a reject, a fileinto elsewhere), the copy goes to
+ * the INBOX: mail is never lost to a script. A script that fails (does
+ * not compile, a run-time error) leaves the plan as it was and is
+ * logged (event=sieve_failed): an error never changes the verdict.
+ *
+ * Caveats: runs on the calling thread (a loop at end of DATA); a run is
+ * bounded by SIEVE_STEPS_MAX and the header/body byte limits.
+ */
+#ifndef TERN_DELIVER_DELIVER_SIEVE_H
+#define TERN_DELIVER_DELIVER_SIEVE_H
+
+#include "core/arena.h"
+#include "core/str.h"
+#include "deliver/deliver.h"
+
+/*
+ * Applies the active script of plan->account (if any) to plan. msg is
+ * the message as received; env_from the MAIL FROM (empty for <>), env_to
+ * the RCPT TO that reached the account. Keywords are allocated from a,
+ * which must live as long as the plan. session names the log lines.
+ */
+void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
+                        struct str env_from, struct str env_to, struct arena *a,
+                        const char *session);
+
+#endif
