@@ -128,20 +128,6 @@ int forward_sender(const char *sender, int sender_local, const char *fwd_domain,
 	return rc;
 }
 
-struct str forward_strip_return_path(struct str msg)
-{
-	static const char rp[] = "Return-Path:";
-
-	if (msg.len < sizeof rp - 1 || strncasecmp(msg.p, rp, sizeof rp - 1) != 0)
-		return msg;
-	/* The field we wrote: one line (an address has no CRLF in it). */
-	const char *e = memchr(msg.p, '\n', msg.len);
-	if (!e)
-		return msg;
-	size_t skip = (size_t)(e + 1 - msg.p);
-	return str_make(msg.p + skip, msg.len - skip);
-}
-
 int forward_reverse_local(struct store *st, const char *addr, char *out, size_t outsz, int *why_r)
 {
 	int rc;

@@ -1,7 +1,7 @@
 /*
  * forward.h — what forwarding mail to outside addresses needs besides the
  * delivery path itself: the SRS key, the per-alias rate limit, the loop
- * checks and the forwarded copy's envelope sender and bytes.
+ * checks and the forwarded copy's envelope sender.
  *
  * Design. An alias may name addresses outside our domains
  * (store_resolve_forwards). Each message that reaches such targets is
@@ -96,9 +96,5 @@ struct store;
  * result when there was one. Reads the store (any thread).
  */
 int forward_reverse_local(struct store *st, const char *addr, char *out, size_t outsz, int *why_r);
-
-/* msg without a leading Return-Path field (the forwarded copy's bytes
- * start after it). */
-struct str forward_strip_return_path(struct str msg);
 
 #endif

@@ -190,6 +190,10 @@ static void decide(struct smtp_checks *c)
 		r.dkim[i] = dkim_verifier_result(c->dkim, i);
 
 	r.arc = arc_verifier_result(c->arc);
+	if (r.arc) { /* the forwarded copy's seal says what was found */
+		tx->arc_known = 1;
+		tx->arc_cv = (int)r.arc->cv;
+	}
 
 	/* The policy's inputs. */
 	char list[SETTING_LIST_MAX];

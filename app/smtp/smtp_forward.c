@@ -20,12 +20,13 @@
  * that is not a bounce.
  *
  * ARC (RFC 8617): each forwarded copy gets an ARC set sealed with the
- * forwarding domain's RSA DKIM key, its ARC-Authentication-Results saying
- * what this hop found (SPF of the sender; arc=none). A message that
- * arrives with ARC sets of its own is forwarded unsealed for now: its
- * chain is not validated on arrival yet (that is the pipeline's stage 4),
- * and sealing without knowing cv would claim what we did not check. The
- * log's arc= says which: sealed, skipped_chain, no_key or failed.
+ * forwarding domain's RSA DKIM key, its ARC-Authentication-Results the
+ * Authentication-Results field the checks made (smtp_checks.c), and cv=
+ * what the checks found of the chain the message arrived with (none,
+ * pass, fail). When the checks did not validate an existing chain, the
+ * copy goes unsealed rather than vouch for what was not checked. The
+ * log's arc= says which: sealed, skipped_chain, chain_closed (the chain
+ * already ended in cv=fail, or has 50 sets), no_key or failed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,7 +39,9 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
+#include "core/spool.h"
 #include "core/xalloc.h"
+#include "deliver/deliver.h"
 #include "dkim/dkim.h"
 #include "forward/forward.h"
 #include "queue/queue.h"
@@ -195,14 +198,22 @@ static void authres(const struct smtp_session *s, char *out, size_t outsz)
 }
 
 /* Puts an ARC set in front of f->data when it can (see the top comment). */
-static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *dom)
+static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *dom,
+		 const char *fields)
 {
+	const struct smtp_tx *tx = &s->tx;
 	char ar[1024];
 	struct buf set;
+	enum arc_cv cv = ARC_CV_NONE;
 
 	if (forward_has_arc(f->data, f->len)) {
-		f->arc = "skipped_chain";
-		return;
+		/* A chain of its own: sealed with the cv the checks found, or
+		 * not at all when they did not validate it. */
+		if (!tx->arc_known) {
+			f->arc = "skipped_chain";
+			return;
+		}
+		cv = (enum arc_cv)tx->arc_cv;
 	}
 	struct dkim_keys *keys = xmalloc(sizeof *keys);
 	const struct dkim_key *key = NULL;
@@ -210,12 +221,18 @@ static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *d
 		key = arc_key_pick(keys);
 	f->arc = "no_key";
 	if (key) {
-		authres(s, ar, sizeof ar);
+		/* The AAR says what this hop found: the Authentication-Results
+		 * field the checks made, else (no checks ran) SPF alone. */
+		if (fields && fields[0])
+			snprintf(ar, sizeof ar, "%s", fields);
+		if (!fields || !fields[0] || strlen(fields) >= sizeof ar)
+			authres(s, ar, sizeof ar);
 		struct arc_seal_params p = {.key = key, .domain = dom, .authres = ar,
-					    .cv = ARC_CV_NONE, .now = (int64_t)time_wall()};
+					    .cv = cv, .now = (int64_t)time_wall()};
 		buf_init(&set, 64 * 1024);
 		f->arc = "failed";
-		if (arc_seal(&p, f->data, f->len, &set) == ARC_OK) {
+		int rc = arc_seal(&p, f->data, f->len, &set);
+		if (rc == ARC_OK) {
 			char *d = xmalloc(buf_len(&set) + f->len + 1);
 			memcpy(d, buf_data(&set), buf_len(&set));
 			memcpy(d + buf_len(&set), f->data, f->len);
@@ -223,6 +240,8 @@ static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *d
 			f->data = d;
 			f->len += buf_len(&set);
 			f->arc = "sealed";
+		} else if (rc == ARC_ECHAIN) {
+			f->arc = "chain_closed"; /* the newest seal says cv=fail, or 50 sets */
 		}
 		buf_free(&set);
 	}
@@ -230,7 +249,7 @@ static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *d
 	free(keys);
 }
 
-void smtp_forward_prepare(struct smtp_session *s)
+void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 {
 	struct smtp_tx *tx = &s->tx;
 	unsigned n = forwards(tx);
@@ -254,22 +273,35 @@ void smtp_forward_prepare(struct smtp_session *s)
 				   sizeof sender);
 
 	/* The bytes: a Delivered-To per address that forwards (not for
-	 * bounces, which only pass through), then the message as stored
-	 * without its Return-Path. */
-	struct str body = forward_strip_return_path(tx->data);
-	size_t head = 0;
+	 * bounces, which only pass through), our Received, then the message
+	 * without Authentication-Results fields that claim our name (RFC
+	 * 8601 §5), composed as deliver/ composes the local copies. */
+	char *head = arena_strdup(tx->arena, "");
 	for (unsigned i = 0; i < tx->nrcpts; i++)
 		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
-			head += strlen("Delivered-To: \r\n") + strlen(tx->rcpts[i].address);
-	f->data = xmalloc(head + body.len + 1);
-	for (unsigned i = 0; i < tx->nrcpts; i++)
-		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
-			f->len += (size_t)sprintf(f->data + f->len, "Delivered-To: %s\r\n",
-						  tx->rcpts[i].address);
-	memcpy(f->data + f->len, body.p, body.len);
-	f->len += body.len;
+			head = arena_printf(tx->arena, "%sDelivered-To: %s\r\n", head,
+					    tx->rcpts[i].address);
+	head = arena_printf(tx->arena, "%s%.*s", head, (int)tx->header_len, tx->data.p);
+	struct spool sp;
+	struct str out = {NULL, 0};
+	if (deliver_compose(&sp, str_c(head),
+			    str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
+			    smtp_cfg->hostname) == 0)
+		spool_finish(&sp, &out);
+	f->data = xmalloc(out.len + 1);
+	if (out.len)
+		memcpy(f->data, out.p, out.len);
+	f->len = out.len;
+	spool_free(&sp);
+	if (f->len == 0) {
+		/* The spool refused (memory, disk): nothing to forward. The
+		 * local copies still go; the log says so. */
+		log_error("smtp", s->id, "event=forward_failed reason=compose");
+		smtp_forward_free(tx);
+		return;
+	}
 	if (dom)
-		seal(s, f, dom);
+		seal(s, f, dom, fields);
 	else
 		f->arc = "none"; /* bounces only: passed through as they came */
 	store_blob_id(f->data, f->len, e->blob_id);

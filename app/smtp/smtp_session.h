@@ -109,6 +109,8 @@ struct smtp_tx {
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 	struct smtp_fwd *fwd; /* the forwarded copy's queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
+	int arc_known;        /* the checks validated the message's ARC chain: */
+	int arc_cv;           /* its enum arc_cv, for the forwarded copy's seal */
 	/* Port 25, end of DATA: the authentication stages (smtp_checks.c). */
 	struct smtp_checks *checks;
 	const char *auth_log;            /* the results as log pairs (tx arena), once decided */
@@ -220,7 +222,7 @@ void smtp_forward_keep(struct smtp_session *s, struct smtp_rcpt *rc, const struc
 int smtp_forward_check(struct smtp_session *s);
 /* Builds the forwarded copy and its queue entry (tx->fwd) when the tx
  * forwards anything: linear in the size (smtp_tx_store, after the checks). */
-void smtp_forward_prepare(struct smtp_session *s);
+void smtp_forward_prepare(struct smtp_session *s, const char *fields);
 /* Makes d's commit write the queue entry too (its transaction hook). */
 void smtp_forward_attach(struct smtp_session *s, struct delivery *d);
 /* After the commit: counts the rate, logs, wakes the queue. */

@@ -437,7 +437,7 @@ struct forward_job {
 static void forward_run(void *arg)
 {
 	struct forward_job *j = arg;
-	smtp_forward_prepare(j->s);
+	smtp_forward_prepare(j->s, j->fields);
 }
 
 /* Also when the client has gone meanwhile: the delivery's answer is where
@@ -460,7 +460,7 @@ void smtp_tx_store(struct smtp_session *s, const char *fields, int junk)
 	/* The checks waited for SPF, so the forwarded copy's ARC set and its
 	 * notices know what SPF found. */
 	if (!tx->fwd_pending || !worker_pool_running()) {
-		smtp_forward_prepare(s);
+		smtp_forward_prepare(s, fields);
 		store_go(s, fields, junk);
 		return;
 	}

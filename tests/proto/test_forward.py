@@ -19,11 +19,14 @@ the outside world, all shared by the checks of one test.
 - TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1.
 
 - The forwarded copy carries an ARC set (i=1, cv=none) sealed with the
-  domain's DKIM key, which dkimpy's ARC verifier (Debian's python3-dkim,
-  keys from the same DNS server) finds cv=pass; a message that arrives
-  with ARC sets of its own is forwarded unsealed (its chain is not
-  validated on arrival yet: smtp_forward.c)."""
+  domain's DKIM key, its AAR the Authentication-Results field of the
+  checks, which dkimpy's ARC verifier (Debian's python3-dkim, keys from
+  the same DNS server) finds cv=pass, and fail once the body changed. A
+  message a mailing list sealed (dkimpy's arc_sign) gets i=2 with
+  cv=pass and verifies whole; one whose chain broke on the way gets
+  cv=fail."""
 import json
+import os
 import re
 import smtplib
 import subprocess
@@ -66,6 +69,15 @@ def txt(name, timeout=5):
         return None
 cv, _, why = dkim.arc_verify(req["msg"].encode("latin-1"), dnsfunc=txt)
 print(json.dumps([cv.decode() if isinstance(cv, bytes) else str(cv), str(why)]))
+"""
+
+
+ARC_SEALER = r"""
+import sys, dkim
+msg = sys.stdin.buffer.read()
+key = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(b"".join(dkim.arc_sign(msg, b"arc", b"lists.origin.test", key,
+                                               b"lists.origin.test")) + msg)
 """
 
 
@@ -148,6 +160,13 @@ def test_forward_srs_bounce_loop_rate():
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
         zone.update(dkim_zone(srv, "example.test"))
+        # The mailing list's ARC key (dkimpy's dknewkey).
+        list_key = os.path.join(srv.tmp, "list")
+        subprocess.run(["dknewkey", list_key], capture_output=True, timeout=60, check=True)
+        pub = open(list_key + ".dns").read()
+        pub = "".join(pub.split('"')[1::2]) if '"' in pub else pub.strip()
+        zone["arc._domainkey.lists.origin.test"] = {
+            "TXT": ['" "'.join(pub[i:i + 255] for i in range(0, len(pub), 255))]}
         dns.zone(zone)
         for alias, target in [("fwd@example.test", "bob@example.test"),
                               ("fwd@example.test", "dest@remote.test"),
@@ -157,7 +176,8 @@ def test_forward_srs_bounce_loop_rate():
             srv.cli("alias", "add", alias, target)
 
         # 1. Local and outside targets of one alias.
-        codes, end = send(srv, "alice@origin.test", ["fwd@example.test"], message("m1"))
+        forged = "Authentication-Results: mx.example.test; dkim=pass header.d=forged.test\r\n"
+        codes, end = send(srv, "alice@origin.test", ["fwd@example.test"], message("m1", extra=forged))
         assert codes[0][0] == 250 and end[0] == 250, (codes, end)
         got = remote.wait_messages(1)
         assert len(got) == 1, got
@@ -168,15 +188,18 @@ def test_forward_srs_bounce_loop_rate():
         head = m["data"].split(b"\r\n\r\n", 1)[0]
         # The ARC set on top (AS, AMS, AAR), then our Delivered-To and Received.
         assert re.match(rb"ARC-Seal: i=1; .*cv=none", head), head
-        assert re.search(rb"\r\nARC-Authentication-Results: i=1; mx\.example\.test; arc=none;"
-                         rb"\s+spf=pass smtp\.mailfrom=alice@origin\.test\r\n"
-                         rb"Delivered-To: fwd@example.test\r\nReceived: from mta.origin.test", head), head
+        # The AAR is the Authentication-Results field the checks made.
+        aar = re.search(rb"\r\nARC-Authentication-Results: i=1; mx\.example\.test;(.*?)\r\n"
+                        rb"Delivered-To: fwd@example.test\r\nReceived: from mta.origin.test", head, re.S)
+        assert aar and b"spf=pass smtp.mailfrom=alice@origin.test" in aar.group(1), head
+        assert b"arc=none" in aar.group(1) and b"dmarc=" in aar.group(1), head
         cv = arc_result(dns.port, m["data"])
         assert cv[0] == "pass", cv
         # Tampered on the way: the seal no longer holds.
         cv = arc_result(dns.port, m["data"].replace(b"Hello from origin.", b"Hello from mallory"))
         assert cv[0] == "fail", cv
         assert b"Return-Path" not in head and b"Subject: m1" in head, head
+        assert b"forged.test" not in m["data"], head  # RFC 8601 §5: not ours to pass on
         msgs = srv.messages(BOB[0])
         assert len(msgs) == 1, msgs
         assert b"Delivered-To" not in srv.raw(BOB[0], msgs[0][0]), "the local copy has no Delivered-To"
@@ -203,16 +226,32 @@ def test_forward_srs_bounce_loop_rate():
                         source=ips[0])
         assert codes[0][0] == 250, codes
 
-        # A message with ARC sets of its own: forwarded unsealed (its chain
-        # is not validated on arrival yet), and said so in the log.
-        arcin = message("arcin", to="away@example.test",
-                        extra="ARC-Seal: i=1; a=rsa-sha256; cv=none; d=list.test; s=s; t=1; b=AAAA\r\n")
-        codes, end = send(srv, "alice@origin.test", ["away@example.test"], arcin)
+        # A message a mailing list sealed (dkimpy's arc_sign): the chain
+        # passes the checks, so our set is i=2 with cv=pass and the whole
+        # chain verifies at the next hop.
+        listed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER, list_key + ".key"],
+                                input=message("arcin", to="away@example.test", extra=(
+                                    "Authentication-Results: lists.origin.test; spf=pass "
+                                    "smtp.mailfrom=alice@origin.test\r\n")),
+                                capture_output=True, timeout=60, check=True).stdout
+        codes, end = send(srv, "alice@origin.test", ["away@example.test"], listed)
         assert end[0] == 250, end
         got = remote.wait_messages(2)
-        assert len(got) == 2 and got[1]["data"].startswith(b"Delivered-To: away@example.test\r\n"), got
-        assert got[1]["data"].count(b"ARC-Seal:") == 1, got[1]
-        assert srv.wait_log("arc=skipped_chain")
+        assert len(got) == 2, got
+        fwd = got[1]["data"]
+        assert re.match(rb"ARC-Seal: i=2; .*cv=pass", fwd, re.S) and fwd.count(b"ARC-Seal:") == 2, fwd
+        assert b"arc=pass" in fwd.split(b"ARC-Seal: i=1", 1)[0], fwd
+        cv = arc_result(dns.port, fwd)
+        assert cv[0] == "pass", cv
+        # A chain broken on the way (the body changed after the list
+        # sealed it): sealed with cv=fail, which the next hop sees.
+        broken = listed.replace(b"Hello from origin.", b"Hello from mallory")
+        codes, end = send(srv, "alice@origin.test", ["away@example.test"], broken)
+        assert end[0] == 250, end
+        got = remote.wait_messages(3)
+        assert len(got) == 3 and re.match(rb"ARC-Seal: i=2; .*cv=fail", got[2]["data"], re.S), got
+        cv = arc_result(dns.port, got[2]["data"])  # dkimpy: no cv, "chain is terminated"
+        assert cv[0] != "pass" and "ARC-Seal[2] reported failure" in cv[1], cv
 
         # Our own notice for a forwarded copy the next hop refused goes to
         # the SRS sender, that is to the original sender (its SPF passed).
@@ -265,10 +304,11 @@ def test_forward_srs_bounce_loop_rate():
                         message("r3"))
         assert codes[0][0] == 450 and codes[0][1].startswith(b"4.7.1"), codes
         assert codes[1][0] == 250, codes
-        # Everything forwarded reached the remote: m1, arcin, then busy@ three times.
-        got = remote.wait_messages(5)
-        assert len(got) == 5, [g["rcpts"] for g in got]
-        assert [g["rcpts"] for g in got[2:]] == [["busy@remote.test"]] * 3, got
+        # Everything forwarded reached the remote: m1, the two sealed by
+        # the list, then busy@ three times.
+        got = remote.wait_messages(6)
+        assert len(got) == 6, [g["rcpts"] for g in got]
+        assert [g["rcpts"] for g in got[3:]] == [["busy@remote.test"]] * 3, got
     finally:
         if srv:
             srv.cleanup()

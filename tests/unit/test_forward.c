@@ -2,9 +2,9 @@
  * test_forward.c — the forwarding helpers (forward/forward.h): the loop
  * scan (Received count, our Delivered-To in any case, in brackets,
  * folded, and not in the body), the forwarded copy's sender (null,
- * local, SRS, kept when SRS cannot carry it), Return-Path stripping,
- * the per-alias rate window, the key derived at forward_init, and the
- * ARC fields a message arrives with.
+ * local, SRS, kept when SRS cannot carry it), the per-alias rate window,
+ * the key derived at forward_init, and the ARC fields a message arrives
+ * with.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +50,6 @@ static void test_scan(void)
 	CHECK_EQ_INT(forward_has_arc(seal, sizeof seal - 1), 1);
 	static const char body[] = "Subject: x\r\n\r\nARC-Seal: i=1; cv=none\r\n";
 	CHECK_EQ_INT(forward_has_arc(body, sizeof body - 1), 0);
-}
-
-static void test_strip(void)
-{
-	struct str m = STR_LIT("Return-Path: <a@b>\r\nReceived: x\r\n\r\nbody");
-	CHECK_EQ_SLICE(forward_strip_return_path(m), "Received: x\r\n\r\nbody");
-	m = STR_LIT("Received: x\r\nReturn-Path: <a@b>\r\n\r\n");
-	CHECK_EQ_SLICE(forward_strip_return_path(m), "Received: x\r\nReturn-Path: <a@b>\r\n\r\n");
-	m = STR_LIT("Return-Path: <a@b>");
-	CHECK_EQ_SLICE(forward_strip_return_path(m), "Return-Path: <a@b>");
 }
 
 static void test_sender_and_rate(const char *base)
@@ -108,7 +98,6 @@ int main(void)
 	if (unit_env_begin(base, sizeof base, "forward") < 0)
 		return 1;
 	test_scan();
-	test_strip();
 	test_sender_and_rate(base);
 	unit_rmrf(base);
 	return unit_done("test_forward");
