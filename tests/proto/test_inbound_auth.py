@@ -7,7 +7,8 @@ one loopback DNS server (dns_server.py) for every case.
   to bob's Junk mailbox with $Junk; a DNS failure of the policy lookup:
   451 4.7.1; a rejecting domain on the admin's tolerated list: delivered;
 - a message signed by dkimpy (python3-dkim) with aligned DKIM: stored with
-  one Authentication-Results field showing dkim=pass and dmarc=pass;
+  one Authentication-Results field showing dkim=pass and dmarc=pass (also
+  a 2 MiB one, whose body is hashed on the worker pool);
   OpenDKIM's opendkim-testmsg signs with rsa-sha1 only, which RFC 8301
   makes a fail: shown as dkim=fail;
 - forged Authentication-Results claiming our authserv-id removed, another
@@ -210,6 +211,16 @@ def test_inbound_auth():
         assert raw.startswith(b"Return-Path: <ann@example.org>\r\nReceived: from client.example.org"), raw[:200]
         assert raw.index(b"Authentication-Results: " + HOST.encode()) < raw.index(b"DKIM-Signature"), raw[:600]
 
+        # A big body (over 1 MiB) is hashed on the worker pool: still a pass.
+        big = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
+                             input=message("Ann <ann@example.org>", "big and signed",
+                                           body="A line of the body, long enough.\r\n" * 60000),
+                             capture_output=True, timeout=60).stdout
+        code, text = send(s, "ann@example.org", big)
+        assert code == 250, (code, text)
+        a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
+        assert "dkim=pass header.d=example.org header.s=rsa" in a and "dmarc=pass" in a, a
+
         # OpenDKIM signs with rsa-sha1 only: RFC 8301 makes it a fail; SPF
         # still aligns, so DMARC passes.
         msg = message("Ann <ann@example.org>", "signed by opendkim")
@@ -243,7 +254,7 @@ def test_inbound_auth():
         pending = s.cli("dmarc", "report").stdout.decode()
         assert re.search(r"quar\.test rows=1 messages=1", pending), pending
         assert re.search(r"reject\.test rows=\d+ messages=3", pending), pending
-        assert re.search(r"example\.org rows=\d+ messages=3", pending), pending
+        assert re.search(r"example\.org rows=\d+ messages=4", pending), pending
 
         # One record per message with every result, and the counters.
         log = s.log_text()
