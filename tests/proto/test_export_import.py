@@ -10,6 +10,7 @@ import imaplib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -19,6 +20,7 @@ from test_imap import ACCOUNTS, BOB, CAROL, ctx
 
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-1"
 ERIN, ERIN_PW = "erin@example.test", "erin-pw-1"
+FRED, FRED_PW = "fred@example.test", "fred-pw-1"
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fetch_corpus")
 # Dovecot's names (Maildir++: "." separates) and tern's.
 FOLDERS = [("INBOX", "INBOX"), ("Work", "Work"), ("Work.Projects", "Work/Projects"),
@@ -71,7 +73,8 @@ def test_import_dovecot_maildir_export_round_trip():
     if not dovecot_peer.available():
         return "skip"
     tmp = tempfile.mkdtemp(prefix="tern-export-")
-    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW), (ERIN, ERIN_PW)], imap=True)
+    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRED, FRED_PW)],
+               imap=True)
     try:
         with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
             m = imaplib.IMAP4("127.0.0.1", dc.port)
@@ -104,6 +107,21 @@ def test_import_dovecot_maildir_export_round_trip():
             assert imported(r) == 0 and b"%d already there" % k in r.stdout, r.stdout
             r = s.cli("migrate", ERIN, "--from", url, input="wrong\n", check=False)
             assert r.returncode == 1 and b"login refused" in r.stderr, r.stderr
+            # Killed (SIGKILL) partway, then run again: it ends the same.
+            # Where the kill lands does not matter: the outcome must not
+            # depend on it.
+            p = subprocess.Popen([s.binary, "migrate", FRED, "--from", url], env=s.env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            p.stdin.write(b"alice-pw\n")
+            p.stdin.close()
+            time.sleep(0.3)
+            p.kill()
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+            r = s.cli("migrate", FRED, "--from", url, input="alice-pw\n")
+            done = imported(r) + int(re.search(rb"(\d+) already there", r.stdout).group(1))
+            assert done == k, r.stdout
 
         # Dovecot's Maildir into bob: the same folders, bytes, flags, dates.
         r = s.cli("import", BOB, copy)
@@ -130,7 +148,7 @@ def test_import_dovecot_maildir_export_round_trip():
         assert imported(r) == k, r.stdout
         assert imported(s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))) == 0
         names = [t for _, t in FOLDERS]
-        for who, pw in ((CAROL, "carol-pw-1"), (DAVE, DAVE_PW), (ERIN, ERIN_PW)):
+        for who, pw in ((CAROL, "carol-pw-1"), (DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRED, FRED_PW)):
             again = state("127.0.0.1", s.imaps_port, who, pw, names, ssl=True)
             for t in names:
                 assert len(again[t]) == len(got[t]), (who, t, len(again[t]), len(got[t]))
