@@ -16,6 +16,7 @@
 #include "net/tls_private.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static pthread_mutex_t sni_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct named sni[SNI_MAX], alpn[ALPN_MAX];
 
 static const char *const alpn_names[] = {TLS_ALPN_ACME};
+static atomic_int alpn_pending; /* challenge certificates in the table */
 
 /* Puts (conf != NULL) or removes name in table t; -1 when full or too long. */
 static int table_set(struct named *t, size_t n, const char *name, struct tls_conf *conf)
@@ -86,7 +88,14 @@ int tls_sni_put(const char *name, struct tls_conf *conf)
 
 int tls_alpn_challenge_put(const char *name, struct tls_conf *conf)
 {
-	return table_set(alpn, ALPN_MAX, name, conf);
+	int rc = table_set(alpn, ALPN_MAX, name, conf);
+	int n = 0;
+	pthread_mutex_lock(&sni_lock);
+	for (size_t i = 0; i < ALPN_MAX; i++)
+		n += alpn[i].conf != NULL;
+	pthread_mutex_unlock(&sni_lock);
+	atomic_store(&alpn_pending, n);
+	return rc;
 }
 
 void tls_sni_clear(void)
@@ -97,6 +106,7 @@ void tls_sni_clear(void)
 	for (size_t i = 0; i < ALPN_MAX; i++)
 		if (alpn[i].conf != NULL)
 			table_set(alpn, ALPN_MAX, alpn[i].name, NULL);
+	atomic_store(&alpn_pending, 0);
 }
 
 /* Points the engine at BearSSL's single-certificate policy for conf. */
@@ -169,5 +179,9 @@ void tls_sni_attach(struct tls_server *ts)
 {
 	ts->policy_vt = &sni_policy;
 	ts->sc.policy_vtable = &ts->policy_vt;
-	br_ssl_engine_set_protocol_names(&ts->sc.eng, (const char **)alpn_names, 1);
+	/* ALPN only while a TLS-ALPN-01 challenge is pending: with a
+	 * protocol list configured, Chromium's connections to the web admin
+	 * failed (seen in test_webui), so ordinary handshakes go without. */
+	if (atomic_load(&alpn_pending) > 0)
+		br_ssl_engine_set_protocol_names(&ts->sc.eng, (const char **)alpn_names, 1);
 }

@@ -925,9 +925,12 @@ static void test_sni_alpn(void)
 	CHECK(tls_sni_put("B.example.test", b) == 0);
 	CHECK(hs_alpn(a, db, lb, "b.example.test", NULL));
 	CHECK(hs_alpn(a, da, la, "a.example.test", NULL));
-	/* acme-tls/1 without a challenge for the name: no handshake. */
-	CHECK(!hs_alpn(a, da, la, "a.example.test", TLS_ALPN_ACME));
+	/* No challenge pending: ALPN is not offered at all, acme-tls/1 is not
+	 * negotiated and the handshake is an ordinary one. */
+	CHECK(hs_alpn(a, da, la, "a.example.test", TLS_ALPN_ACME));
 	CHECK(tls_alpn_challenge_put("c.example.test", c) == 0);
+	/* Pending for c: acme-tls/1 for another name gets no handshake. */
+	CHECK(!hs_alpn(a, da, la, "a.example.test", TLS_ALPN_ACME));
 	/* BearSSL's own client refuses the unknown critical extension, so
 	 * the handshake does not finish; the server did pick c (pebble's
 	 * validation in the protocol test goes all the way). */
