@@ -151,6 +151,7 @@ static const struct {
 	[SETTING_RELAY_USER] = { "TERN_RELAY_USER", "setting/relay_user", 0 },
 	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password", 1 },
 	[SETTING_DMARC_REPORT_FROM] = { "TERN_DMARC_REPORT_FROM", "setting/dmarc_report_from", 0 },
+	[SETTING_ACME_EMAIL] = { "TERN_ACME_EMAIL", "setting/acme_email", 0 },
 };
 
 const char *admin_setting_var(enum admin_setting s)
@@ -257,6 +258,7 @@ void admin_settings_merge(struct config *cfg, struct store *st)
 	merge_one(st, SETTING_RELAY_HOST, cfg->relay_host, sizeof(cfg->relay_host));
 	merge_one(st, SETTING_RELAY_USER, cfg->relay_user, sizeof(cfg->relay_user));
 	merge_one(st, SETTING_RELAY_PASSWORD, cfg->relay_password, sizeof(cfg->relay_password));
+	merge_one(st, SETTING_ACME_EMAIL, cfg->acme_email, sizeof(cfg->acme_email));
 }
 
 /* ---- tokens ---- */

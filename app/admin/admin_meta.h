@@ -76,6 +76,7 @@ enum admin_setting {
 	SETTING_RELAY_USER,
 	SETTING_RELAY_PASSWORD,
 	SETTING_DMARC_REPORT_FROM, /* report/dmarc_reporter.c reads it at each run */
+	SETTING_ACME_EMAIL,        /* the wizard's "certificate from Let's Encrypt" */
 	SETTING_COUNT
 };
 /* The TERN_* variable of a setting. */

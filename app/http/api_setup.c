@@ -68,6 +68,9 @@ int api_restart_required(void)
 	api_effective(SETTING_RELAY_HOST, http_cfg->relay_host, v, sizeof(v));
 	if (strcmp(v, http_cfg->relay_host) != 0)
 		return 1;
+	api_effective(SETTING_ACME_EMAIL, http_cfg->acme_email, v, sizeof(v));
+	if (strcmp(v, http_cfg->acme_email) != 0)
+		return 1;
 	api_effective(SETTING_RELAY_USER, http_cfg->relay_user, v, sizeof(v));
 	return strcmp(v, http_cfg->relay_user) != 0;
 }
@@ -123,6 +126,13 @@ static void write_state(struct http_ctx *x, int status)
 	api_effective(SETTING_RELAY_PASSWORD, http_cfg->relay_password, v, sizeof(v));
 	jw_kbool(&w, "password_set", v[0] != 0);
 	jw_kbool(&w, "locked", admin_setting_locked(SETTING_RELAY_HOST));
+	jw_obj_end(&w);
+
+	jw_key(&w, "certificate");
+	jw_obj_begin(&w);
+	api_effective(SETTING_ACME_EMAIL, http_cfg->acme_email, v, sizeof(v));
+	jw_kstr(&w, "acme_email", v);
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_ACME_EMAIL));
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 }
@@ -294,6 +304,34 @@ void api_setup_hostname(struct http_ctx *x)
 		http_store_problem(x, rc, "cannot store the host name");
 		return;
 	}
+	write_state(x, 200);
+}
+
+/* The wizard's "get a certificate from Let's Encrypt": the ACME e-mail ("" turns it off). */
+void api_setup_certificate(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "acme_email", JK_STRING, 1 } };
+
+	if (gate(x, 1) < 0 || http_body_check(x, f, 1) < 0)
+		return;
+	if (admin_setting_locked(SETTING_ACME_EMAIL)) {
+		http_problem(x, 409, "locked", "acme_email", "the ACME e-mail is set by TERN_ACME_EMAIL");
+		return;
+	}
+	const char *e = http_body_str(x, "acme_email");
+	const char *at = strchr(e, '@');
+	if (e[0] && (at == NULL || at == e || !strchr(at, '.') || strlen(e) > 254 ||
+		     strpbrk(e, " \t\r\n<>\"") != NULL)) {
+		http_problem(x, 400, "invalid_field", "acme_email",
+			     "field 'acme_email' must be an e-mail address, or empty");
+		return;
+	}
+	int rc = admin_setting_set(http_store, SETTING_ACME_EMAIL, e);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the ACME e-mail");
+		return;
+	}
+	log_info("http", NULL, "event=setup_certificate acme=%s", e[0] ? "on" : "off");
 	write_state(x, 200);
 }
 

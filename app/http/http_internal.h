@@ -137,6 +137,7 @@ void api_setup_hostname(struct http_ctx *x);
 void api_setup_domain(struct http_ctx *x);
 void api_setup_account(struct http_ctx *x);
 void api_setup_relay(struct http_ctx *x);
+void api_setup_certificate(struct http_ctx *x);
 void api_setup_dns(struct http_ctx *x);
 void api_setup_complete(struct http_ctx *x);
 void api_domains_list(struct http_ctx *x);

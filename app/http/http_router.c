@@ -33,6 +33,7 @@ static const struct route api_routes[] = {
 	{ "PUT", "/api/v1/setup/domain", api_setup_domain, R_JSON },
 	{ "POST", "/api/v1/setup/account", api_setup_account, R_JSON },
 	{ "PUT", "/api/v1/setup/relay", api_setup_relay, R_JSON },
+	{ "PUT", "/api/v1/setup/certificate", api_setup_certificate, R_JSON },
 	{ "GET", "/api/v1/setup/dns", api_setup_dns, 0 },
 	{ "POST", "/api/v1/setup/complete", api_setup_complete, R_AUTH | R_JSON_OPT },
 	{ "POST", "/api/v1/session", api_session_post, R_JSON },

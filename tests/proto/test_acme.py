@@ -628,3 +628,42 @@ def test_acme_renewal_information_moves_the_renewal():
         s.stop()
         s.cleanup()
         stub.close()
+
+
+def test_wizard_certificate_tick_turns_acme_on():
+    """The wizard's "get a certificate from Let's Encrypt" stores the ACME
+    e-mail; after a restart ACME runs with it (here it cannot reach Let's
+    Encrypt: DNS is a closed loopback port, so the attempt fails at the
+    directory, which is all this needs to show)."""
+    from httpc import admin_server
+    s, a = admin_server(domains=())
+    try:
+        st, _, body = a.call("PUT", "/setup/certificate", {"acme_email": "not-an-address"})
+        assert st == 400 and body["field"] == "acme_email", body
+        st, _, body = a.call("PUT", "/setup/certificate", {"acme_email": "me@example.test"})
+        assert st == 200 and body["certificate"] == {"acme_email": "me@example.test", "locked": False}, body
+        assert body["restart_required"] is True
+        st, _, js = a.call("GET", "/settings")
+        assert js["acme"]["state"] == "off"
+        s.stop()
+        s.start()
+        assert s.wait_log("event=attempt_failed step=directory", timeout=30), s.log_text()[-3000:]
+        a = Api(s)
+        a.login("admin-password-1")
+        st, _, js = a.call("GET", "/settings")
+        assert js["acme"]["enabled"] is True and js["acme"]["state"] == "failed", js["acme"]
+        assert "acme-v02.api.letsencrypt.org" in js["acme"]["directory"]
+    finally:
+        s.stop()
+        s.cleanup()
+    # Set by the environment: locked.
+    s, a = admin_server(domains=(), env={"TERN_ACME_EMAIL": "env@example.test",
+                                         "TERN_ACME_DIRECTORY": "https://127.0.0.1:9/dir"})
+    try:
+        st, _, body = a.call("PUT", "/setup/certificate", {"acme_email": "me@example.test"})
+        assert st == 409 and body["code"] == "locked", body
+        st, _, body = a.call("GET", "/setup")
+        assert body["certificate"] == {"acme_email": "env@example.test", "locked": True}, body
+    finally:
+        s.stop()
+        s.cleanup()

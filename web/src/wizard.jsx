@@ -175,14 +175,22 @@ function AdminStep({ st, onNext }) {
 
 function HostnameStep({ st, setSt, onNext, back }) {
 	const h = st.hostname || {};
+	const c = st.certificate || {};
 	const [value, setValue] = useState(h.value || '');
+	const [acme, setAcme] = useState(!!c.acme_email);
+	const [email, setEmail] = useState(c.acme_email || '');
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
-		if (h.locked || value === h.value && h.value)
+		const wantEmail = acme ? email.trim() : '';
+		const certChanged = !c.locked && wantEmail !== (c.acme_email || '');
+		if ((h.locked || value === h.value && h.value) && !certChanged)
 			return onNext();
 		a.run(async () => {
-			setSt(await put('/setup/hostname', { hostname: value.trim() }));
+			if (!h.locked && !(value === h.value && h.value))
+				setSt(await put('/setup/hostname', { hostname: value.trim() }));
+			if (certChanged)
+				setSt(await put('/setup/certificate', { acme_email: wantEmail }));
 			onNext();
 		});
 	};
@@ -192,7 +200,20 @@ function HostnameStep({ st, setSt, onNext, back }) {
 			<p>The public name of this server: mail clients connect to it, other servers see it in greetings, and the TLS certificate is made for it. It needs an A (and AAAA) record pointing here.</p>
 			<Field label="Host name" value={value} onInput={setValue} locked={h.locked} lockedBy="TERN_HOSTNAME"
 				testid="hostname" placeholder="mail.example.com" required error={fieldError(a.error, 'hostname')} />
-			{st.restart_required ? <Notice kind="info">The new host name takes effect when tern restarts.</Notice> : null}
+			<div class="field">
+				<label>
+					<input type="checkbox" checked={acme} disabled={c.locked} data-testid="acme-tick"
+						onChange={(e) => setAcme(e.currentTarget.checked)} />
+					{' '}Get a certificate from Let's Encrypt
+				</label>
+				<p class="hint">Port 443 of this host name must reach tern (see the README's "Certificates"). Without it, tern uses a self-signed certificate that mail clients warn about.</p>
+			</div>
+			{acme ? (
+				<Field label="E-mail for Let's Encrypt (expiry notices)" type="email" value={email} onInput={setEmail}
+					locked={c.locked} lockedBy="TERN_ACME_EMAIL" testid="acme-email" placeholder="you@example.com" required
+					error={fieldError(a.error, 'acme_email')} />
+			) : null}
+			{st.restart_required ? <Notice kind="info">The new host name and certificate settings take effect when tern restarts.</Notice> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} />
 		</form>
