@@ -1,5 +1,7 @@
-"""DMARC aggregate reports sent (RFC 9990): results counted with `tern
-check auth --record` (the recorder the delivery pipeline calls), then
+"""DMARC aggregate reports sent (RFC 9990): results counted by port 25
+(a message from the SPF-authorised address, one spoofed from another,
+refused 550) and by `tern check auth --record` (the same recorder: the
+rows add up), SIGHUP stores the server's counts, then
 `tern dmarc report --send --today` makes one report for example.org and
 queues it to the rua= destinations its record names: the one inside
 example.org, and the external one whose verification record
@@ -11,7 +13,8 @@ comes from TERN_DMARC_REPORT_FROM; a bad value stops the start."""
 import gzip
 import os
 import re
-import subprocess
+import signal
+import smtplib
 import tempfile
 from email import message_from_bytes, policy
 
@@ -42,7 +45,8 @@ def test_report_sent_verified_signed():
         "mx.peer.test": {"A": [ips[0]]},
     })
     rcv = Receiver(ips[0], port)
-    s = Server(env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+    s = Server(accounts=[("someone@example.test", "someone-pw-1")],
+               env={"TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
                     "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
                     "TERN_DMARC_REPORT_FROM": FROM})
     tmp = tempfile.mkdtemp(prefix="tern-dmarc-send-")
@@ -51,14 +55,27 @@ def test_report_sent_verified_signed():
             path = os.path.join(tmp, "m.eml")
             with open(path, "wb") as f:
                 f.write(msg("Alice <alice@example.org>"))
-            # Aligned SPF pass twice, then the spoofer's fail, once.
+            # Port 25: from the address SPF allows (DMARC pass), and a
+            # spoof from another (fail, p=reject: 550).
+            for src, ok in (("127.0.0.2", True), ("127.0.0.1", False)):
+                c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20, source_address=(src, 0))
+                c.ehlo("mail.example.org")
+                try:
+                    c.sendmail("bounce@example.org", ["someone@example.test"], msg("Alice <alice@example.org>"))
+                    assert ok, "the spoof was accepted"
+                except smtplib.SMTPDataError as e:
+                    assert not ok and e.smtp_code == 550, e
+                c.quit()
+            s.proc.send_signal(signal.SIGHUP)
+            assert s.wait_log("event=seen_flushed rows=2"), s.log_text()[-2000:]
+            # tern check auth --record: aligned SPF pass twice, a spoof once.
             for ip in ("127.0.0.2", "127.0.0.2", "127.0.0.9"):
                 r = s.cli("check", "auth", "--ip", ip, "--helo", "mail.example.org",
                           "--mail-from", "bounce@example.org", "--record", path)
                 out = r.stdout.decode()
                 assert "recorded: example.org" in out, out
             listed = s.cli("dmarc", "report").stdout.decode()
-            assert re.search(r"^\d{4}-\d\d-\d\d example\.org rows=2 messages=3$", listed, re.M), listed
+            assert re.search(r"^\d{4}-\d\d-\d\d example\.org rows=3 messages=5$", listed, re.M), listed
             out = s.cli("dmarc", "report", "--send", "--today").stdout.decode()
             assert out.splitlines()[0] == "reports: 1", out
             assert "from: %s" % FROM in out, out
@@ -85,10 +102,12 @@ def test_report_sent_verified_signed():
             assert "<org_name>mx.example.test</org_name>" in xml and "<email>%s</email>" % FROM in xml
             assert "<domain>example.org</domain>" in xml and "<p>reject</p>" in xml, xml
             rows = re.findall(r"<record>.*?</record>", xml, re.S)
-            assert len(rows) == 2, xml
+            assert len(rows) == 3, xml
             by_ip = {re.search(r"<source_ip>(.*?)</source_ip>", r).group(1): r for r in rows}
             ok, bad = by_ip["127.0.0.2"], by_ip["127.0.0.9"]
-            assert "<count>2</count>" in ok and "<spf>pass</spf>" in ok and "<disposition>none</disposition>" in ok, ok
+            # Port 25's row and --record's are the same row: counts add up.
+            assert "<count>1</count>" in by_ip["127.0.0.1"] and "<disposition>reject</disposition>" in by_ip["127.0.0.1"], by_ip
+            assert "<count>3</count>" in ok and "<spf>pass</spf>" in ok and "<disposition>none</disposition>" in ok, ok
             assert "<count>1</count>" in bad and "<disposition>reject</disposition>" in bad, bad
             assert "<header_from>example.org</header_from>" in bad and "<result>fail</result>" in bad, bad
             assert "<scope>mfrom</scope>" in ok, ok
