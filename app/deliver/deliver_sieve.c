@@ -9,7 +9,127 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/xalloc.h"
+#include "mime/mime_date.h"
+#include "queue/queue.h"
 #include "sieve/sieve.h"
+#include "sieve/sieve_vacation.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#define REPLY_MAX (256 * 1024)
+
+struct deliver_sieve_reply {
+	struct queue_request req;
+	struct queue_rcpt rcpt;
+	struct buf msg;
+	char *to;
+	uint32_t account;
+	uint8_t key[32];
+	int64_t expires;
+	char session[24];
+};
+
+void deliver_sieve_reply_free(struct deliver_sieve_reply *r)
+{
+	if (!r)
+		return;
+	buf_free(&r->msg);
+	free(r->to);
+	free(r);
+}
+
+static void reply_done(struct queue_request *q, void *arg)
+{
+	struct deliver_sieve_reply *r = arg;
+	if (q->result == STORE_OK)
+		log_info("deliver", r->session, "event=vacation_sent account=%u to=%s", r->account,
+		         q->nlocal ? "local" : "remote");
+	else
+		log_warn("deliver", r->session, "event=vacation_failed account=%u result=%d", r->account,
+		         q->result);
+	deliver_sieve_reply_free(r);
+}
+
+void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
+                              const char *session)
+{
+	if (!r)
+		return;
+	(void)session;
+	/* Remembered first: a reply that failed to queue is not retried for
+	 * every later message of the sender either. */
+	(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
+	r->rcpt.addr = r->to;
+	r->req.data = buf_data(&r->msg);
+	r->req.len = buf_len(&r->msg);
+	r->req.sender = "";
+	r->req.flags = QUEUE_8BITMIME;
+	r->req.rcpts = &r->rcpt;
+	r->req.nrcpts = 1;
+	r->req.loop = loop;
+	r->req.done = reply_done;
+	r->req.arg = r;
+	queue_submit(st, &r->req);
+}
+
+/* The vacation action's reply, when RFC 5230 and the memory allow one. */
+static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve_action *x,
+                                            uint32_t account, struct str msg, struct str env_from,
+                                            struct str env_to, const char *session)
+{
+	struct str ours[65];
+	uint32_t n = 0;
+	uint8_t key[32];
+	int64_t now = (int64_t)time_wall();
+
+	if (env_to.len)
+		ours[n++] = env_to;
+	for (uint32_t i = 0; i < x->naddresses && n < 65; i++)
+		ours[n++] = x->addresses[i];
+	/* The address without its +detail is ours too. */
+	char plain[330] = "";
+	ptrdiff_t plus = str_chr(env_to, '+'), at = str_rchr(env_to, '@');
+	if (plus > 0 && at > plus && env_to.len < sizeof plain && n < 65) {
+		int k = snprintf(plain, sizeof plain, "%.*s%.*s", (int)plus, env_to.p,
+		                 (int)(env_to.len - (size_t)at), env_to.p + at);
+		ours[n++] = str_make(plain, (size_t)k);
+	}
+	const char *why = sieve_vacation_skip(msg.p, msg.len, env_from, ours, n);
+	if (!why) {
+		sieve_vacation_key(x, env_from, key);
+		if (store_sieve_seen(st, account, key, now) == 1)
+			why = "already_replied";
+	}
+	if (why) {
+		log_info("deliver", session, "event=vacation_skipped account=%u reason=%s", account, why);
+		return NULL;
+	}
+	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
+	char date[MIME_DATE_MAX], id[96];
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd = (uint64_t)now ^ (uint64_t)(uintptr_t)r;
+	ptrdiff_t dat = str_rchr(env_to, '@');
+	snprintf(id, sizeof id, "vacation.%016llx@%.*s", (unsigned long long)rnd,
+	         dat >= 0 ? (int)(env_to.len - (size_t)dat - 1) : 9, dat >= 0 ? env_to.p + dat + 1 : "localhost");
+	mime_date_format(now, date);
+	buf_init(&r->msg, REPLY_MAX);
+	if (sieve_vacation_reply(x, msg.p, msg.len, env_from, plain[0] && plus > 0 ? str_c(plain) : env_to,
+	                         date, id, &r->msg) < 0) {
+		log_warn("deliver", session, "event=vacation_skipped account=%u reason=too_large", account);
+		deliver_sieve_reply_free(r);
+		return NULL;
+	}
+	r->to = xstrndup(env_from.p, env_from.len);
+	r->account = account;
+	memcpy(r->key, key, 32);
+	r->expires = now + (int64_t)(x->seconds ? x->seconds : 1);
+	snprintf(r->session, sizeof r->session, "%s", session ? session : "");
+	return r;
+}
 
 static const char *const kind_names[] = {
 	[SIEVE_ACT_KEEP] = "keep", [SIEVE_ACT_FILEINTO] = "fileinto",
@@ -83,8 +203,9 @@ static int is_junk(const struct sieve_action *a)
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session)
+                        const char *session, struct deliver_sieve_reply **reply_r)
 {
+	*reply_r = NULL;
 	struct buf text;
 	char name[STORE_SIEVE_NAME_MAX + 1], err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
 	struct sieve_ref *ref = NULL;
@@ -141,6 +262,10 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			break;
 		case SIEVE_ACT_DISCARD:
 		case SIEVE_ACT_DUPLICATE:
+			break;
+		case SIEVE_ACT_VACATION:
+			if (!*reply_r)
+				*reply_r = vacation(st, x, plan->account, msg, env_from, env_to, session);
 			break;
 		default:
 			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_supported",

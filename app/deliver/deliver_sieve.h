@@ -32,8 +32,23 @@
  * the RCPT TO that reached the account. Keywords are allocated from a,
  * which must live as long as the plan. session names the log lines.
  */
+struct deliver_sieve_reply;
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session);
+                        const char *session, struct deliver_sieve_reply **reply_r);
+
+/*
+ * A vacation reply decided by deliver_sieve_plan() (*reply_r, NULL when
+ * none is due: RFC 5230's rules of sieve_vacation.h, then the account's
+ * memory of replies to this sender). After the message's commit the
+ * caller sends it: deliver_sieve_reply_send() records the reply in the
+ * account's memory for the action's :days/:seconds and submits it to
+ * the outbound queue from the null sender (RFC 5230 §5); it frees the
+ * reply when done. When the message was not stored, the caller frees it
+ * with deliver_sieve_reply_free() instead (NULL is fine).
+ */
+void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
+                              const char *session);
+void deliver_sieve_reply_free(struct deliver_sieve_reply *r);
 
 #endif

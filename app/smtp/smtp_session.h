@@ -100,6 +100,7 @@ struct smtp_tx {
 	struct smtp_data_reader reader;
 	struct delivery dl;         /* port 25: the local delivery (deliver/deliver.h) */
 	struct deliver_plan *plans; /* its plans, one per account (tx arena) */
+	struct deliver_sieve_reply **sieve_replies; /* vacation replies to send after the commit (tx arena array) */
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */

@@ -331,6 +331,15 @@ static void delivered(struct delivery *d, void *arg)
 	struct smtp_session *s = arg;
 	struct smtp_tx *tx = &s->tx;
 
+	/* Vacation replies leave only for a message that was stored. */
+	for (unsigned i = 0; tx->sieve_replies && i < tx->naccounts; i++) {
+		if (d->result == STORE_OK)
+			deliver_sieve_reply_send(smtp_store, tx->sieve_replies[i], s->loop, s->id);
+		else
+			deliver_sieve_reply_free(tx->sieve_replies[i]);
+		tx->sieve_replies[i] = NULL;
+	}
+	tx->sieve_replies = NULL;
 	if (s->conn_gone) {
 		log_info("smtp", s->id, "event=delivered_after_disconnect result=%d", d->result);
 		smtp_tx_committed(s);
@@ -376,6 +385,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	struct delivery *d = &tx->dl;
 
 	tx->plans = arena_alloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->plans));
+	tx->sieve_replies = arena_zalloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->sieve_replies));
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
 		for (unsigned r = 0; r < tx->nrcpts; r++) {
@@ -401,7 +411,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 		/* Stage 5: the account's Sieve script, after the message verdict. */
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-				   str_c(tx->mail_from), str_c(to), tx->arena, s->id);
+				   str_c(tx->mail_from), str_c(to), tx->arena, s->id, &tx->sieve_replies[i]);
 	}
 	/* Return-Path, our Received, then the stages' fields (as Postfix with
 	 * OpenDMARC orders them): our Received moves from the data's front

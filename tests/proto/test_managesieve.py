@@ -21,14 +21,20 @@ CAROL, CAROL_PW = "carol@example.test", "carol-pw-sieve-1"
 DAVE, DAVE_PW = "dave@example.test", "dave-pw-sieve-1"  # sieve-connect's own
 
 _srv = None
+_relay = None
 
 
 def srv():
-    global _srv
+    """The shared server; outbound mail (vacation replies) goes to a
+    loopback receiver as the relay host."""
+    global _srv, _relay
     if _srv is None:
-        port = free_port()
+        from mailpeers import Receiver
+        port, rport = free_port(), free_port()
+        _relay = Receiver("127.0.0.1", rport, tls=True)
         _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True, imap=True,
-                      env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port})
+                      env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port,
+                           "TERN_RELAY_HOST": "127.0.0.1:%d" % rport})
         _srv.sieve_port = port
     return _srv
 
@@ -327,9 +333,45 @@ def test_delivery_runs_active_script():
     assert s.wait_log("event=sieve_failed")
 
 
+def test_vacation_replies():
+    import smtplib
+    import time
+    from harness import message
+    s = srv()
+    HUGO = "hugo@example.test"
+    s.cli("account", "add", HUGO, input="hugo-pw-1\n")
+    s.cli("sieve", "put", HUGO, "away", input='require "vacation"; vacation :days 2 :subject "Away" "Back on Monday.";')
+    s.cli("sieve", "activate", HUGO, "away")
+
+    def send(frm, subj, extra=""):
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail(frm, [HUGO], message(subject=subj, to=HUGO, sender=frm, extra=extra))
+
+    send("ann@remote.test", "question 1")
+    msgs = _relay.wait_messages(1)
+    assert len(msgs) == 1, s.log_text()[-3000:]
+    m = msgs[0]
+    assert m["from"] == "" and m["rcpts"] == ["ann@remote.test"], m
+    data = m["data"].decode(errors="replace") if isinstance(m["data"], bytes) else m["data"]
+    assert "Auto-Submitted: auto-replied" in data and "Back on Monday." in data, data
+    assert "From: hugo@example.test" in data and "Subject: Away" in data and "In-Reply-To: <" in data, data
+    # Once per :days per sender; never to a list or an automatic message.
+    send("ann@remote.test", "question 2")
+    send("zed@remote.test", "list mail", "List-Id: <x.lists.remote.test>\r\n")
+    send("zed@remote.test", "auto", "Auto-Submitted: auto-generated\r\n")
+    assert s.wait_log("reason=already_replied") and s.wait_log("reason=list") \
+        and s.wait_log("reason=auto_submitted")
+    time.sleep(1)
+    assert len(_relay.messages) == 1, _relay.messages
+    # The messages themselves were all kept.
+    assert len(s.messages(HUGO)) == 4
+
+
 def test_zz_stop():
     global _srv
     if _srv is not None:
         _srv.stop()
         _srv.cleanup()
         _srv = None
+    if _relay is not None:
+        _relay.stop()
