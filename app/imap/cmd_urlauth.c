@@ -29,6 +29,8 @@
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "imap/imap_url.h"
+#include "imap/imap_urlauth.h"
+#include "imap/imap_utf7.h"
 
 #define KEY_NAME "urlauth"
 #define KEY_LEN 32
@@ -290,8 +292,31 @@ static void cmd_resetkey(struct imap_session *s, const struct imap_cmd *cmd)
 
 /* ---- URLFETCH ---- */
 
-/* The URL's octets into b when this session may have them; else -1. */
-static int fetch_one(struct imap_session *s, struct str url, struct buf *b)
+/* The URL's mailbox in the owner's account without a session: its name
+ * as modified UTF-7, else as UTF-8 (the client that signed it may have
+ * enabled UTF8=ACCEPT). 0 or -1. */
+static int url_mailbox_any(uint32_t account, const char *enc, uint32_t *mailbox_r)
+{
+	struct buf b;
+	char name[1024];
+	int r = -1;
+
+	if (strcasecmp(enc, "INBOX") == 0)
+		return store_mailbox_find(imap_store, account, "INBOX", mailbox_r) == STORE_OK ? 0 : -1;
+	buf_init(&b, sizeof(name) - 1);
+	if (imap_utf7_to_utf8(str_c(enc), &b) == IMAP_UTF7_OK && buf_len(&b) < sizeof(name)) {
+		memcpy(name, buf_data(&b), buf_len(&b));
+		name[buf_len(&b)] = '\0';
+		r = store_mailbox_find(imap_store, account, name, mailbox_r) == STORE_OK ? 0 : -1;
+	}
+	buf_free(&b);
+	if (r < 0)
+		r = store_mailbox_find(imap_store, account, enc, mailbox_r) == STORE_OK ? 0 : -1;
+	return r;
+}
+
+int imap_urlauth_fetch(struct imap_session *s, const char *login, int submit, struct str url,
+		       struct buf *b)
 {
 	struct imap_url_auth a;
 	uint32_t owner, mailbox;
@@ -299,13 +324,17 @@ static int fetch_one(struct imap_session *s, struct str url, struct buf *b)
 	char want[2 * TOKEN_LEN + 1];
 	int toobig;
 
-	if (imap_url_parse_auth(url, &a) < 0 || strcasecmp(a.mech, "INTERNAL") != 0 ||
+	if (!imap_store || imap_url_parse_auth(url, &a) < 0 || strcasecmp(a.mech, "INTERNAL") != 0 ||
 	    strlen(a.token) != 2 * TOKEN_LEN)
 		return -1;
 	if (a.expire && a.expire <= (int64_t)time(NULL))
 		return -1;
-	if (strcmp(a.access, "submit") == 0 ||
-	    (strcmp(a.access, "user") == 0 && strcasecmp(a.access_user, s->login) != 0))
+	/* Who may: anyone; a logged-in user; that user; the submission
+	 * server for that user. */
+	if ((strcmp(a.access, "authuser") == 0 && !login) ||
+	    (strcmp(a.access, "user") == 0 && (!login || strcasecmp(a.access_user, login) != 0)) ||
+	    (strcmp(a.access, "submit") == 0 &&
+	     (!submit || !login || strcasecmp(a.access_user, login) != 0)))
 		return -1;
 	char lower[sizeof(a.user)];
 	size_t k;
@@ -313,7 +342,8 @@ static int fetch_one(struct imap_session *s, struct str url, struct buf *b)
 		lower[k] = a.user[k] >= 'A' && a.user[k] <= 'Z' ? (char)(a.user[k] + 32) : a.user[k];
 	lower[k] = '\0';
 	if (store_account_id(imap_store, lower, &owner) != STORE_OK ||
-	    url_mailbox(s, owner, &a.u, &mailbox) < 0 || key_get(owner, mailbox, key) != 1)
+	    (s ? url_mailbox(s, owner, &a.u, &mailbox) : url_mailbox_any(owner, a.u.mailbox, &mailbox)) < 0 ||
+	    key_get(owner, mailbox, key) != 1)
 		return -1;
 	token_hex(key, url.p, a.rump_len, want);
 	char got[2 * TOKEN_LEN + 1];
@@ -322,7 +352,9 @@ static int fetch_one(struct imap_session *s, struct str url, struct buf *b)
 	got[k] = '\0';
 	if (sodium_memcmp(got, want, 2 * TOKEN_LEN) != 0)
 		return -1;
-	return imap_url_read(s, owner, &a.u, b, &toobig) ? -1 : 0;
+	if (imap_url_read_at(s, owner, mailbox, &a.u, b, &toobig))
+		return toobig ? -2 : -1;
+	return 0;
 }
 
 static void cmd_urlfetch(struct imap_session *s, const struct imap_cmd *cmd)
@@ -342,7 +374,7 @@ static void cmd_urlfetch(struct imap_session *s, const struct imap_cmd *cmd)
 		buf_init(&out, imap_append_limit() + 4096);
 		buf_append_c(&out, "* URLFETCH ");
 		imap_append_string(&out, url);
-		if (fetch_one(s, url, &data) < 0) {
+		if (imap_urlauth_fetch(s, s->login, 0, url, &data) < 0) {
 			buf_append_c(&out, " NIL\r\n");
 		} else {
 			buf_printf(&out, " %s{%zu}\r\n", memchr(buf_data(&data), '\0', buf_len(&data)) ? "~" : "",

@@ -98,19 +98,14 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 		c->result = 2;
 }
 
-const char *imap_url_read(struct imap_session *s, uint32_t account, const struct imap_url *u,
-			  struct buf *b, int *toobig_r)
+const char *imap_url_read_at(struct imap_session *s, uint32_t account, uint32_t mailbox,
+			     const struct imap_url *u, struct buf *b, int *toobig_r)
 {
-	uint32_t mailbox, uidvalidity = 0;
+	uint32_t uidvalidity = 0;
 	struct find_uid f = { .uid = u->uid };
-	char name[1024];
-	struct imap_arg a = { .type = IMAP_ARG_STRING, .str = str_c(u->mailbox) };
 
 	*toobig_r = 0;
-	if (imap_mailbox_name(s, &a, name, sizeof(name)) < 0 ||
-	    store_mailbox_find(imap_store, account, name, &mailbox) != STORE_OK)
-		return "Mailbox doesn't exist";
-	if (account == s->account && s->state == IMAP_S_SELECTED && s->view.mailbox == mailbox) {
+	if (s && account == s->account && s->state == IMAP_S_SELECTED && s->view.mailbox == mailbox) {
 		uint32_t seq = imap_view_seq(&s->view, u->uid);
 		uidvalidity = s->view.uidvalidity;
 		f.email_id = seq ? s->view.msgs[seq - 1].email_id : 0;
@@ -136,6 +131,20 @@ const char *imap_url_read(struct imap_session *s, uint32_t account, const struct
 		return "Message is larger than the APPENDLIMIT";
 	}
 	return NULL;
+}
+
+const char *imap_url_read(struct imap_session *s, uint32_t account, const struct imap_url *u,
+			  struct buf *b, int *toobig_r)
+{
+	uint32_t mailbox;
+	char name[1024];
+	struct imap_arg a = { .type = IMAP_ARG_STRING, .str = str_c(u->mailbox) };
+
+	*toobig_r = 0;
+	if (imap_mailbox_name(s, &a, name, sizeof(name)) < 0 ||
+	    store_mailbox_find(imap_store, account, name, &mailbox) != STORE_OK)
+		return "Mailbox doesn't exist";
+	return imap_url_read_at(s, account, mailbox, u, b, toobig_r);
 }
 
 /* Appends what the URL names to b: 0, or -1 after a tagged reply. */

@@ -372,6 +372,7 @@ void imap_cmd_cancelupdate(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* cmd_urlauth.c: GENURLAUTH, RESETKEY, URLFETCH (URLAUTH, RFC 4467) */
 void imap_cmd_urlauth(struct imap_session *s, const struct imap_cmd *cmd);
+/* imap_urlauth_fetch(): imap/imap_urlauth.h */
 
 /* imap_notify.c: NOTIFY (RFC 5465) */
 struct imap_notify;
@@ -431,6 +432,10 @@ struct imap_url;
  */
 const char *imap_url_read(struct imap_session *s, uint32_t account, const struct imap_url *u,
 			  struct buf *b, int *toobig_r);
+/* The same for a mailbox already resolved; s may be NULL (no session:
+ * the submission server's BURL). */
+const char *imap_url_read_at(struct imap_session *s, uint32_t account, uint32_t mailbox,
+			     const struct imap_url *u, struct buf *b, int *toobig_r);
 
 /* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508) */
 void imap_cmd_replace(struct imap_session *s, const struct imap_cmd *cmd);

@@ -637,6 +637,26 @@ static int parse_bdat(struct smtp_cmd *cmd)
 	return 0;
 }
 
+/* BURL url [LAST] (RFC 4468 §3.3): the URL is one word. */
+static int parse_burl(struct smtp_cmd *cmd)
+{
+	struct str arg = cmd->arg, rest;
+	size_t i = 0;
+
+	while (i < arg.len && !is_wsp(arg.p[i]))
+		i++;
+	cmd->burl_url = str_make(arg.p, i);
+	rest = str_trim(str_sub(arg, i, arg.len));
+	if (cmd->burl_url.len == 0)
+		return fail(cmd, SMTP_PARSE_SYNTAX, "expected BURL url [LAST]", arg);
+	if (rest.len == 0)
+		return 0;
+	if (!str_eq_ci_c(rest, "LAST"))
+		return fail(cmd, SMTP_PARSE_SYNTAX, "expected BURL url [LAST]", rest);
+	cmd->bdat_last = 1;
+	return 0;
+}
+
 static int parse_auth(struct smtp_cmd *cmd)
 {
 	struct str arg = cmd->arg;
@@ -684,6 +704,7 @@ static const struct {
     {"HELO", SMTP_VERB_HELO, ARG_REQUIRED},     {"EHLO", SMTP_VERB_EHLO, ARG_REQUIRED},
     {"MAIL", SMTP_VERB_MAIL, ARG_REQUIRED},     {"RCPT", SMTP_VERB_RCPT, ARG_REQUIRED},
     {"DATA", SMTP_VERB_DATA, ARG_NONE},         {"BDAT", SMTP_VERB_BDAT, ARG_REQUIRED},
+    {"BURL", SMTP_VERB_BURL, ARG_REQUIRED},
     {"RSET", SMTP_VERB_RSET, ARG_NONE},         {"NOOP", SMTP_VERB_NOOP, ARG_ANY},
     {"QUIT", SMTP_VERB_QUIT, ARG_NONE},         {"VRFY", SMTP_VERB_VRFY, ARG_REQUIRED},
     {"EXPN", SMTP_VERB_EXPN, ARG_REQUIRED},     {"HELP", SMTP_VERB_HELP, ARG_ANY},
@@ -727,6 +748,8 @@ int smtp_cmd_parse(struct str line, struct smtp_cmd *cmd)
 		return parse_mail_rcpt(cmd, 0);
 	case SMTP_VERB_BDAT:
 		return parse_bdat(cmd);
+	case SMTP_VERB_BURL:
+		return parse_burl(cmd);
 	case SMTP_VERB_AUTH:
 		return parse_auth(cmd);
 	default:

@@ -113,6 +113,7 @@ enum smtp_verb {
 	SMTP_VERB_HELP,
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
+	SMTP_VERB_BURL, /* RFC 4468, submission only */
 };
 
 /*
@@ -196,9 +197,10 @@ struct smtp_cmd {
 	struct smtp_path path;
 	struct smtp_params params;
 
-	/* BDAT */
+	/* BDAT; BURL's url and LAST */
 	uint64_t bdat_size;
 	unsigned bdat_last : 1;
+	struct str burl_url;
 
 	/* AUTH: mechanism (upper- or lower-case as sent) and optional initial
 	 * response ("=" stands for an empty one, RFC 4954; not decoded). */

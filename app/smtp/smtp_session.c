@@ -564,6 +564,7 @@ static const struct smtp_verb_rule verb_rules[] = {
 	{ SMTP_VERB_RCPT, ST(SMTP_S_MAIL) | ST(SMTP_S_RCPT), "503 5.5.1 Error: need MAIL command" },
 	{ SMTP_VERB_DATA, ST(SMTP_S_RCPT), "503 5.5.1 Error: need RCPT command" },
 	{ SMTP_VERB_BDAT, ST(SMTP_S_RCPT), "503 5.5.1 Error: need RCPT command" },
+	{ SMTP_VERB_BURL, ST(SMTP_S_RCPT), "503 5.5.1 Error: need RCPT command" },
 	{ SMTP_VERB_RSET, ANY_CMD, NULL },
 	{ SMTP_VERB_NOOP, ANY_CMD, NULL },
 	{ SMTP_VERB_QUIT, ANY_CMD, NULL },
@@ -641,6 +642,17 @@ static void dispatch(struct smtp_session *s, struct str line)
 		break;
 	case SMTP_VERB_BDAT:
 		cmd_bdat(s, &cmd);
+		break;
+	case SMTP_VERB_BURL:
+		if (s->mode == SMTP_MODE_MX) {
+			smtp_reply(s, "500 5.5.2 Error: command not recognized");
+			smtp_session_error(s);
+			break;
+		}
+		if (!s->tx.used_bdat && smtp_tx_begin_data(s, 1) < 0)
+			s->tx.data_failed = 1;
+		s->tx.used_bdat = 1;
+		smtp_tx_burl(s, cmd.burl_url, cmd.bdat_last);
 		break;
 	case SMTP_VERB_RSET:
 		smtp_tx_end(s);

@@ -194,6 +194,11 @@ int smtp_tx_begin_data(struct smtp_session *s, int bdat);
 int smtp_tx_feed_data(struct smtp_session *s);
 /* Feeds BDAT chunk bytes; returns 1 when the chunk is complete. */
 int smtp_tx_feed_bdat(struct smtp_session *s);
+/* BURL url [LAST] (RFC 4468): the URL's octets (imap/imap_urlauth.h, for
+ * the authenticated user) become the next chunk; replies 250 with the
+ * octets so far, 554 5.6.6 when the URL gives nothing, 552 past the size
+ * limit; with LAST the message goes for delivery as after BDAT LAST. */
+void smtp_tx_burl(struct smtp_session *s, struct str url, int last);
 /* The message is complete: checks it and hands it to the store, or replies an error. */
 void smtp_tx_finish(struct smtp_session *s);
 /* The store or the queue answered (after the reply was queued): ends the

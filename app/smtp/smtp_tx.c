@@ -19,6 +19,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "imap/imap_urlauth.h"
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "core/worker.h"
@@ -195,6 +196,54 @@ int smtp_tx_feed_bdat(struct smtp_session *s)
 	}
 	deliver(s);
 	return 1;
+}
+
+void smtp_tx_burl(struct smtp_session *s, struct str url, int last)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct buf b;
+
+	/* Only what the authenticated user may have (submit+user, or a
+	 * wider access), read from the store as IMAP's URLFETCH would. */
+	buf_init(&b, tx->msg.max - tx->msg.len + 1);
+	int r = s->authenticated && !tx->data_failed
+			? imap_urlauth_fetch(NULL, s->login, 1, url, &b)
+			: -1;
+	if (tx->data_failed) {
+		buf_free(&b);
+		smtp_reply(s, "503 5.5.1 Error: transaction failed, send RSET");
+		smtp_session_error(s);
+		return;
+	}
+	if (r == -2) {
+		buf_free(&b);
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		tx->data_failed = 1;
+		return;
+	}
+	if (r < 0) {
+		buf_free(&b);
+		log_info("smtp", s->id, "event=burl_failed");
+		smtp_reply(s, "554 5.6.6 IMAP URL resolution failed");
+		return;
+	}
+	tx_append(tx, buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	if (tx->spool_failed) {
+		tx_spool_failed(s);
+		return;
+	}
+	if (tx->too_big) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
+		tx->data_failed = 1;
+		return;
+	}
+	if (!last) {
+		smtp_reply(s, "250 2.0.0 %" PRIu64 " octets received",
+			   (uint64_t)(tx->msg.len - tx->header_len));
+		return;
+	}
+	deliver(s);
 }
 
 void smtp_tx_finish(struct smtp_session *s)

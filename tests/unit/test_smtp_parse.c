@@ -214,7 +214,8 @@ static const char *verb_name(enum smtp_verb v)
 {
 	static const char *names[] = {"UNKNOWN", "HELO", "EHLO", "MAIL",     "RCPT",
 	                              "DATA",    "BDAT", "RSET", "NOOP",     "QUIT",
-	                              "VRFY",    "EXPN", "HELP", "STARTTLS", "AUTH"};
+	                              "VRFY",    "EXPN", "HELP", "STARTTLS", "AUTH",
+	                              "BURL"};
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
@@ -285,6 +286,13 @@ static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
 		n = strlen(d);
 		snprintf(d + n, dsz - n, " size=%llu%s", (unsigned long long)c->bdat_size,
 		         c->bdat_last ? " last" : "");
+		return;
+	case SMTP_VERB_BURL:
+		desc_add(d, dsz, " url=", c->burl_url);
+		if (c->bdat_last) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " last");
+		}
 		return;
 	case SMTP_VERB_AUTH:
 		desc_add(d, dsz, " mech=", c->auth_mech);
@@ -530,6 +538,11 @@ static const struct cmd_case cmd_cases[] = {
     {"BDAT 18446744073709551615", 0, "BDAT size=18446744073709551615"},
     {"BDAT 18446744073709551616", SMTP_PARSE_SYNTAX, "bad BDAT chunk size"},
     {"BDAT", SMTP_PARSE_SYNTAX, "argument required"},
+    {"BURL", SMTP_PARSE_SYNTAX, "argument required"},
+    {"BURL imap://u@h/X/;UID=1;URLAUTH=submit+u:internal:00 LAST", 0,
+     "BURL url=imap://u@h/X/;UID=1;URLAUTH=submit+u:internal:00 last"},
+    {"burl /x", 0, "BURL url=/x"},
+    {"BURL imap://u@h/X/;UID=1 FIRST", SMTP_PARSE_SYNTAX, "expected BURL url [LAST]"},
     {"BDAT -1", SMTP_PARSE_SYNTAX, "bad BDAT chunk size"},
     {"BDAT +1", SMTP_PARSE_SYNTAX, "bad BDAT chunk size"},
     {"BDAT 1x", SMTP_PARSE_SYNTAX, "bad BDAT chunk size"},
