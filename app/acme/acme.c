@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/xalloc.h"
 #include "dns/dns.h"
 #include "http/json.h"
 #include "net/tls.h"
@@ -231,23 +232,29 @@ static int key_save(const char *name, const struct acme_key *k)
 	return store_meta_put(A.st, name, sealed, strlen(sealed), 0) == STORE_OK ? 0 : -1;
 }
 
-static int key_load(const char *name, struct acme_key *k)
+static int key_load_from(struct store *st, const char *data_dir, const char *name,
+                         struct acme_key *k)
 {
 	char sealed[512], b64[256];
 	unsigned char raw[64];
 	size_t len;
 	int rc = -1;
 
-	if (store_meta_get(A.st, name, sealed, sizeof sealed - 1, &len) != STORE_OK)
+	if (store_meta_get(st, name, sealed, sizeof sealed - 1, &len) != STORE_OK)
 		return -1;
 	sealed[len] = '\0';
-	if (admin_secret_open(A.data_dir, sealed, b64, sizeof b64) == 0 &&
+	if (admin_secret_open(data_dir, sealed, b64, sizeof b64) == 0 &&
 	    acme_b64url_decode(b64, strlen(b64), raw, sizeof raw, &len) == 0 &&
 	    acme_key_from_raw(k, raw, len) == 0)
 		rc = 0;
 	explicit_bzero(b64, sizeof b64);
 	explicit_bzero(raw, sizeof raw);
 	return rc;
+}
+
+static int key_load(const char *name, struct acme_key *k)
+{
+	return key_load_from(A.st, A.data_dir, name, k);
 }
 
 /* Renewal time of a certificate valid [nb, na): two thirds in, plus up to 1% jitter. */
@@ -306,22 +313,24 @@ static void install(struct tls_conf *conf, const char *how)
 		A.ari_id[0] = '\0';
 }
 
-static struct tls_conf *stored_conf(void)
+struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir)
 {
-	static char pem[65537];
 	size_t len;
 	struct acme_key k;
 	unsigned char der[256];
 	char err[256];
 	struct tls_conf *conf = NULL;
+	char *pem = xmalloc(65537);
 
-	if (store_meta_get(A.st, "acme/cert", pem, sizeof pem - 1, &len) != STORE_OK ||
-	    key_load("acme/cert-key", &k) < 0)
-		return NULL;
-	size_t dlen = br_encode_ec_raw_der(der, &k.sk, &k.pk);
-	conf = tls_conf_from_pem(pem, len, "acme/cert", der, dlen, "acme/cert-key", err, sizeof err);
-	explicit_bzero(der, sizeof der);
-	acme_key_wipe(&k);
+	if (store_meta_get(st, "acme/cert", pem, 65536, &len) == STORE_OK &&
+	    key_load_from(st, data_dir, "acme/cert-key", &k) == 0) {
+		size_t dlen = br_encode_ec_raw_der(der, &k.sk, &k.pk);
+		conf = tls_conf_from_pem(pem, len, "acme/cert", der, dlen, "acme/cert-key", err,
+		                         sizeof err);
+		explicit_bzero(der, sizeof der);
+		acme_key_wipe(&k);
+	}
+	free(pem);
 	return conf;
 }
 
@@ -932,7 +941,7 @@ static void names_found(void *arg)
 static void start_on_loop(void *arg)
 {
 	(void)arg;
-	struct tls_conf *conf = stored_conf();
+	struct tls_conf *conf = acme_stored_conf(A.st, A.data_dir);
 	if (conf != NULL && tls_conf_not_after(conf) > time_wall() &&
 	    strcasecmp(tls_conf_subject(conf), A.hostname) == 0) {
 		install(conf, "loaded");

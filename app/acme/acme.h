@@ -61,6 +61,16 @@ void acme_stop_on_loop(void *unused);
  */
 int acme_http01_answer(const char *token, char *out, size_t outsz);
 
+struct tls_conf;
+
+/*
+ * The certificate ACME stored in st (with its key, unsealed with
+ * data_dir's secrets.key), or NULL when there is none or it does not
+ * load. The caller drops it with tls_conf_unref(). For tern acme status
+ * and the server's start; reads only.
+ */
+struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir);
+
 /* What the web admin and the API show. */
 struct acme_status {
 	int enabled;

@@ -41,6 +41,8 @@ int cli_import(const struct config *cfg, int argc, char **argv);
 int cli_migrate(const struct config *cfg, int argc, char **argv);
 /* tern serve: runs until SIGTERM. */
 int cli_serve(const struct config *cfg, int argc, char **argv);
+/* tern acme status (cmd_acme.c). */
+int cli_acme(const struct config *cfg, int argc, char **argv);
 
 /* tern dmarc report [--send] [--today] (cmd_dmarc.c): DMARC reports waiting, or send them now. */
 int cli_dmarc(const struct config *cfg, int argc, char **argv);

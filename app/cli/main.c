@@ -31,6 +31,7 @@ static int usage(void)
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
+		"       tern acme status                  the certificate ACME keeps, its expiry and renewal\n"
 		"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 		"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
 		return cli_queue(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "backup") == 0)
 		return cli_backup(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "acme") == 0)
+		return cli_acme(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "dmarc") == 0)
 		return cli_dmarc(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "export") == 0)

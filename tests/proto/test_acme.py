@@ -211,6 +211,11 @@ def run_challenge(challenge):
         assert js["acme"]["next_run"] > time.time() + 86400 * 30, js["acme"]
         assert metric(s, "tern_tls_certificate_expiry_timestamp_seconds") == js["tls"]["not_after"]
         assert metric(s, "tern_acme_failing") == 0
+        # tern acme status reads the same certificate from the store.
+        out = s.cli("acme", "status").stdout.decode()
+        lines = out.splitlines()
+        assert lines[0] == "valid", out
+        assert "issuer: Pebble" in out and "names: " + names in out and "acme: on" in out, out
         # Unnamed or other SNI: the ACME certificate is the default too.
         assert "Pebble" in served_cert(s.imaps_port, "other.example")[0]
         # A restart loads it from the store: no new order.
@@ -238,6 +243,8 @@ def test_without_acme_the_settings_warn_self_signed():
     try:
         js = settings(s)
         assert js["tls"]["self_signed"] is True and js["tls"]["names"] == HOST, js["tls"]
+        out = s.cli("acme", "status").stdout.decode()
+        assert out.splitlines()[0] == "none" and "acme: off" in out, out
         assert js["tls"]["issuer"] == HOST
         assert js["acme"]["enabled"] is False and js["acme"]["state"] == "off", js["acme"]
     finally:

@@ -1,0 +1,56 @@
+/*
+ * cmd_acme.c — tern acme status: the certificate ACME keeps in the store.
+ *
+ * First line: "valid", "expired" or "none"; then key: value lines
+ * (subject, issuer, names, not_before, not_after, renew_after, acme,
+ * directory, challenge). Reads the store only; works while the server runs.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "acme/acme.h"
+#include "cli/cli.h"
+#include "core/config.h"
+#include "net/tls.h"
+#include "store/store.h"
+
+static void put_time(const char *key, int64_t t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s: %s\n", key, buf);
+}
+
+int cli_acme(const struct config *cfg, int argc, char **argv)
+{
+	if (argc != 1 || strcmp(argv[0], "status") != 0) {
+		fprintf(stderr, "usage: tern acme status\n");
+		return 2;
+	}
+	struct store *st = cli_store_open(cfg, 1);
+	if (st == NULL)
+		return 1;
+	struct tls_conf *c = acme_stored_conf(st, cfg->data_dir);
+	if (c == NULL) {
+		printf("none\n");
+	} else {
+		int64_t nb = tls_conf_not_before(c), na = tls_conf_not_after(c);
+		printf("%s\n", na > (int64_t)time(NULL) ? "valid" : "expired");
+		printf("subject: %s\nissuer: %s\nnames: %s\n", tls_conf_subject(c),
+		       tls_conf_issuer(c), tls_conf_names(c));
+		put_time("not_before", nb);
+		put_time("not_after", na);
+		put_time("renew_after", nb + (na - nb) * 2 / 3);
+		tls_conf_unref(&c);
+	}
+	int on = cfg->acme_email[0] != '\0' && cfg->tls_cert[0] == '\0';
+	printf("acme: %s\n", on ? "on" : cfg->tls_cert[0] ? "off (TERN_TLS_CERT)" : "off");
+	if (on)
+		printf("directory: %s\nchallenge: %s\n", cfg->acme_directory, cfg->acme_challenge);
+	store_close(&st);
+	return 0;
+}
