@@ -3,12 +3,13 @@
  * the Authentication-Results field tern would add to the message in FILE
  * received from IP after HELO H and MAIL FROM A (DESIGN.md §5): iprev
  * (RFC 8601 §3) of the client address, SPF (RFC
- * 7208) of the MAIL FROM identity, every DKIM signature (RFC 6376), and
- * DMARC (RFC 9989) of the From domain over those two.
+ * 7208) of the MAIL FROM identity, every DKIM signature (RFC 6376), the
+ * ARC chain (RFC 8617), and DMARC (RFC 9989) of the From domain over SPF
+ * and DKIM.
  *
  * Output: the field on the first line, unfolded:
  *   Authentication-Results: HOST; iprev=R policy.iprev=IP; spf=R smtp.mailfrom=A; dkim=R header.d=D
- *     header.s=S ...; dmarc=R header.from=F policy.dmarc=P
+ *     header.s=S ...; arc=CV ... smtp.remote-ip=IP; dmarc=R header.from=F policy.dmarc=P
  * (HOST is TERN_HOSTNAME, the authserv-id; one dkim= per signature, or
  * dkim=none), then "key: value" details: the DMARC policy domain, the
  * disposition tern would apply, and the reasons. With --record, the
@@ -17,7 +18,7 @@
  * Exit status 0 when the checks ran, whatever their results; 1 when FILE
  * cannot be read (or --record cannot store); 2 on usage.
  *
- * The four checks run one after the other, each on a private loop of
+ * The five checks run one after the other, each on a private loop of
  * its own (a stopped loop stays stopped: loop_stop is final), through
  * dns_query() (TERN_DNS_SERVERS), each with the same 20-second bound as
  * tern check spf.
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/arc.h"
 #include "auth/auth_results.h"
 #include "auth/dmarc.h"
 #include "auth/iprev.h"
@@ -247,7 +249,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 		spf_eval_free(&spf);
 		return 1;
 	}
-	struct stage st[4];
+	struct stage st[5];
 	if (stage_open(&st[3], cfg) < 0) {
 		spf_eval_free(&spf);
 		free(msg);
@@ -302,7 +304,24 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 			pass[npass++] = s->d;
 	}
 
-	/* DMARC over both. */
+	/* ARC: the chain's cv=, as port 25 finds it (its own loop: a
+	 * stopped loop stays stopped). */
+	if (stage_open(&st[4], cfg) < 0) {
+		free(pass);
+		dkim_verifier_free(&v);
+		stage_close(&st[1]);
+		iprev_eval_free(&ipr);
+		spf_eval_free(&spf);
+		free(msg);
+		return 2;
+	}
+	struct arc_verifier *av = arc_verifier_new(&st[4].r, time_wall());
+	arc_verifier_update(av, msg, len);
+	while (arc_verifier_run(av, dkim_wake, st[4].loop) == ARC_VERIFY_WAIT)
+		loop_run(st[4].loop);
+	const struct arc_result *arc = arc_verifier_result(av);
+
+	/* DMARC over SPF and DKIM. */
 	auth_author_domain(msg, len, author, sizeof author);
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts; the null path's HELO check does not. */
 	struct dmarc_input in = { author, *sender ? spf_eval_result(spf) : SPF_NONE,
@@ -313,6 +332,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 		dmarc_eval_free(&de);
 		dkim_verifier_free(&v);
 		stage_close(&st[1]);
+		arc_verifier_free(&av);
+		stage_close(&st[4]);
 		iprev_eval_free(&ipr);
 		spf_eval_free(&spf);
 		free(msg);
@@ -336,6 +357,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	};
 	for (size_t i = 0; i < ar.ndkim; i++)
 		ar.dkim[i] = dkim_verifier_result(v, i);
+	ar.arc = arc;
 	struct buf field;
 	buf_init(&field, 65536);
 	auth_results_field(&ar, &field);
@@ -357,6 +379,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	printf("spf-reason: %s\n", spf_eval_reason(spf));
 	for (size_t i = 0; i < nsig; i++)
 		printf("dkim-reason: %s\n", dkim_verifier_result(v, i)->reason);
+	printf("arc-reason: %s\n", arc->reason);
 	if (dv->policy_domain[0])
 		printf("dmarc-policy-domain: %s (%s=)\n", dv->policy_domain, dv->policy_tag);
 	if (dres == DMARC_RESULT_FAIL)
@@ -375,6 +398,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	dmarc_eval_free(&de);
 	dkim_verifier_free(&v);
 	stage_close(&st[1]);
+	arc_verifier_free(&av);
+	stage_close(&st[4]);
 	spf_eval_free(&spf);
 	free(msg);
 	return rc;

@@ -4,7 +4,8 @@ by dkimpy (python3-dkim, as test_check_dkim.py): the Authentication-Results
 field: iprev (pass, and permerror without PTR), and DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
 aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
 t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
-From domains (none), the null path, and usage errors."""
+From domains (none), the null path, and usage errors; arc= for a chain
+sealed by dkimpy's arc_sign (pass, then fail once the body changed)."""
 import json
 import os
 import shutil
@@ -22,6 +23,13 @@ msg = sys.stdin.buffer.read()
 key = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
                                   canonicalize=(b"relaxed", b"relaxed")) + msg)
+"""
+
+ARC_SIGNER = r"""
+import sys, dkim
+msg = sys.stdin.buffer.read()
+key = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(b"".join(dkim.arc_sign(msg, b"rsa", b"example.org", key, b"lists.example.org")) + msg)
 """
 
 
@@ -82,7 +90,9 @@ def test_check_auth():
         # SPF aligned, strict then relaxed.
         out = check(ann)
         assert out[0] == ar + ("spf=pass smtp.mailfrom=ann@example.org; dkim=none; "
+                               "arc=none smtp.remote-ip=127.0.0.2; "
                                "dmarc=pass header.from=example.org policy.dmarc=reject"), out
+        assert "arc-reason: no ARC sets" in out, out
         assert "dmarc-policy-domain: example.org (p=)" in out, out
         assert "iprev-name: mail.example.org" in out, out
         out = check(ann, mail_from="b@bounce.example.org")
@@ -90,6 +100,7 @@ def test_check_auth():
         # The spoof of issue 29: our neighbour's domain from elsewhere.
         out = check(ann, ip="127.0.0.9")
         assert out[0] == ar.replace("iprev=pass policy.iprev=127.0.0.2", "iprev=permerror policy.iprev=127.0.0.9") + ("spf=fail smtp.mailfrom=ann@example.org; dkim=none; "
+                               "arc=none smtp.remote-ip=127.0.0.9; "
                                "dmarc=fail header.from=example.org policy.dmarc=reject"), out
         assert "dmarc-disposition: reject" in out, out
         # DKIM aligned, SPF passing for another domain.
@@ -97,17 +108,31 @@ def test_check_auth():
                                 stdout=subprocess.PIPE, timeout=60).stdout
         out = check(signed, mail_from="x@other.test")
         assert out[0] == ar + ("spf=pass smtp.mailfrom=x@other.test; dkim=pass header.d=example.org "
-                               "header.s=rsa; dmarc=pass header.from=example.org policy.dmarc=reject"), out
+                               "header.s=rsa; arc=none smtp.remote-ip=127.0.0.2; "
+                               "dmarc=pass header.from=example.org policy.dmarc=reject"), out
         tampered = signed.replace(b"Noon", b"Nine")
         out = check(tampered, mail_from="x@other.test")
-        assert "; dkim=fail header.d=example.org header.s=rsa; dmarc=fail" in out[0], out
+        assert "; dkim=fail header.d=example.org header.s=rsa; arc=none smtp.remote-ip=127.0.0.2; dmarc=fail" in out[0], out
+        # An ARC chain (RFC 8617): a list's set made by dkimpy's arc_sign
+        # validates (arc=pass with the sealer), and fails once the body changed.
+        sealed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SIGNER, os.path.join(tmp, "rsa.key")],
+                                input=b"Authentication-Results: lists.example.org; dmarc=pass\r\n" + ann,
+                                stdout=subprocess.PIPE, timeout=60).stdout
+        assert sealed.startswith(b"ARC-Seal: i=1;"), sealed[:100]
+        out = check(sealed)
+        assert "; dkim=none; arc=pass (i=1 d=example.org) header.oldest-pass=0 smtp.remote-ip=127.0.0.2; dmarc=pass" \
+            in out[0], out
+        assert "arc-reason: 1 set verified" in out, out
+        out = check(sealed.replace(b"Noon", b"Nine"))
+        assert "; arc=fail (i=1) smtp.remote-ip=127.0.0.2; dmarc=pass" in out[0], out
+        assert "arc-reason: ARC-Message-Signature 1: body hash did not verify" in out, out
         # A non-existent subdomain gets np=.
         out = check(message("x@ghost.example.org"), mail_from="x@other.test")
         assert out[0].endswith("dmarc=fail header.from=ghost.example.org policy.dmarc=quarantine"), out
         assert "dmarc-policy-domain: example.org (np=)" in out, out
         # t=y: the policy stays what was published; the disposition is one step below.
         out = check(message("q@quar.test"), mail_from="q@quar.test")
-        assert out[0].endswith("spf=fail smtp.mailfrom=q@quar.test; dkim=none; "
+        assert out[0].endswith("spf=fail smtp.mailfrom=q@quar.test; dkim=none; " + "arc=none smtp.remote-ip=127.0.0.2; "
                                "dmarc=fail header.from=quar.test policy.dmarc=reject"), out
         assert "dmarc-disposition: quarantine (t=y: one step below the policy)" in out, out
         # No record; a DNS failure; two From domains; the null path.
@@ -119,10 +144,10 @@ def test_check_auth():
         assert out[0].endswith("; dmarc=none"), out
         assert "dmarc-reason: not exactly one From domain" in out, out
         out = check(ann, mail_from="<>", helo="helo.test")
-        assert out[0].startswith(ar + "spf=pass smtp.helo=helo.test; dkim=none; dmarc=fail"), out
+        assert out[0].startswith(ar + "spf=pass smtp.helo=helo.test; dkim=none; arc=none smtp.remote-ip=127.0.0.2; dmarc=fail"), out
         # ... and a HELO pass never aligns for DMARC (RFC 9989 §4.4.2: MAIL FROM only).
         out = check(message("x@helo.test"), mail_from="<>", helo="helo.test")
-        assert out[0].endswith("spf=pass smtp.helo=helo.test; dkim=none; "
+        assert out[0].endswith("spf=pass smtp.helo=helo.test; dkim=none; arc=none smtp.remote-ip=127.0.0.2; "
                                "dmarc=fail header.from=helo.test policy.dmarc=reject"), out
         # A MAIL FROM that is not a dot-atom is a quoted-string in the field.
         out = check(ann, mail_from='"a b"@other.test')
