@@ -1,0 +1,111 @@
+/*
+ * test_acme_http.c — the ACME client's HTTP response parser and URL
+ * splitter, and the CA answer readers on RFC 8555's own examples.
+ */
+#include <string.h>
+
+#include "acme/acme_http.h"
+#include "acme/acme_msg.h"
+#include "unit.h"
+
+static int parse(const char *s, struct acme_http_resp *r, struct buf *b)
+{
+	return acme_http_parse(s, strlen(s), r, b);
+}
+
+int main(void)
+{
+	struct acme_http_resp r;
+	struct buf b;
+	char host[256];
+	unsigned port;
+	const char *path;
+
+	buf_init(&b, 65536);
+	CHECK(parse("HTTP/1.1 201 Created\r\nReplay-Nonce: abc_-1\r\nLocation: https://ca/acct/1\r\n"
+	            "Content-Type: Application/JSON; charset=utf-8\r\nContent-Length: 4\r\n"
+	            "Retry-After: 120\r\n\r\n{}xxEXTRA", &r, &b) == 0);
+	CHECK(r.status == 201 && r.body_len == 4 && strcmp(r.body, "{}xx") == 0);
+	CHECK_EQ_STR(r.nonce, "abc_-1");
+	CHECK_EQ_STR(r.location, "https://ca/acct/1");
+	CHECK_EQ_STR(r.content_type, "application/json");
+	CHECK(r.retry_after == 120);
+	/* Chunked, with a chunk extension-free hex size and an empty trailer. */
+	CHECK(parse("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
+	            &r, &b) == 0);
+	CHECK(r.body_len == 13 && strcmp(r.body, "abc0123456789") == 0 && r.retry_after == -1);
+	/* Refused: truncated bodies, no header end, not HTTP, bad lengths. */
+	CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", &r, &b) == -1 && r.status == 0);
+	CHECK(strstr(r.error, "Content-Length") != NULL);
+	CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", &r, &b) == -1);
+	CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", &r, &b) == -1);
+	CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 1", &r, &b) == -1);
+	CHECK(parse("SMTP/1.1 200 OK\r\n\r\n", &r, &b) == -1);
+	CHECK(parse("HTTP/1.1 2x0 OK\r\n\r\n", &r, &b) == -1);
+	CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", &r, &b) == -1);
+	CHECK(parse("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", &r, &b) == -1);
+	/* Retry-After as an HTTP date is not read (delta seconds only). */
+	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n\r\n", &r, &b) == 0);
+	CHECK(r.status == 503 && r.retry_after == -1);
+	buf_free(&b);
+
+	CHECK(acme_url_split("https://acme-v02.api.letsencrypt.org/directory", host, sizeof host, &port,
+	                     &path) == 0);
+	CHECK_EQ_STR(host, "acme-v02.api.letsencrypt.org");
+	CHECK(port == 443 && strcmp(path, "/directory") == 0);
+	CHECK(acme_url_split("https://[::1]:14000/dir", host, sizeof host, &port, &path) == 0);
+	CHECK_EQ_STR(host, "::1");
+	CHECK(port == 14000 && strcmp(path, "/dir") == 0);
+	CHECK(acme_url_split("https://127.0.0.1:14000", host, sizeof host, &port, &path) == 0);
+	CHECK(strcmp(path, "/") == 0 && port == 14000);
+	CHECK(acme_url_split("http://ca/dir", host, sizeof host, &port, &path) == -1);
+	CHECK(acme_url_split("https://ca:0/dir", host, sizeof host, &port, &path) == -1);
+	CHECK(acme_url_split("https://ca:70000/dir", host, sizeof host, &port, &path) == -1);
+	CHECK(acme_url_split("https://:443/dir", host, sizeof host, &port, &path) == -1);
+	CHECK(acme_url_split("https://[::1/dir", host, sizeof host, &port, &path) == -1);
+
+	/* RFC 8555 §7.1.1, §7.1.3, §7.1.4 examples (trimmed). */
+	const char *dir = "{\"newNonce\":\"https://example.com/acme/new-nonce\",\"newAccount\":"
+	                  "\"https://example.com/acme/new-account\",\"newOrder\":\"https://example.com/"
+	                  "acme/new-order\",\"newAuthz\":\"https://example.com/acme/new-authz\","
+	                  "\"meta\":{\"termsOfService\":\"https://example.com/acme/terms/2017-5-30\","
+	                  "\"externalAccountRequired\":false}}";
+	struct acme_dir d;
+	CHECK(acme_msg_directory(dir, strlen(dir), &d) == 0 && !d.eab_required);
+	CHECK_EQ_STR(d.new_order, "https://example.com/acme/new-order");
+	CHECK(d.renewal_info[0] == '\0');
+	CHECK(acme_msg_directory("{\"newNonce\":1}", 14, &d) == -1);
+	const char *order = "{\"status\":\"valid\",\"expires\":\"2016-01-20T14:09:07.99Z\","
+	                    "\"identifiers\":[{\"type\":\"dns\",\"value\":\"www.example.org\"}],"
+	                    "\"authorizations\":[\"https://example.com/acme/authz/PAniVnsZcis\","
+	                    "\"https://example.com/acme/authz/r4HqLzrSrpI\"],\"finalize\":"
+	                    "\"https://example.com/acme/order/TOlocE8rfgo/finalize\",\"certificate\":"
+	                    "\"https://example.com/acme/cert/mAt3xBGaobw\"}";
+	struct acme_order o;
+	CHECK(acme_msg_order(order, strlen(order), &o) == 0 && o.nauthz == 2);
+	CHECK_EQ_STR(o.status, "valid");
+	CHECK_EQ_STR(o.certificate, "https://example.com/acme/cert/mAt3xBGaobw");
+	const char *authz = "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":"
+	                    "\"www.example.org\"},\"challenges\":[{\"type\":\"http-01\",\"url\":"
+	                    "\"https://example.com/acme/chall/prV_B7yEyA4\",\"token\":"
+	                    "\"DGyRejmCefe7v4NfDGDKfA\"},{\"type\":\"dns-01\",\"url\":\"https://"
+	                    "example.com/acme/chall/Rg5dV14Gh1Q\",\"token\":\"evaGxfADs6pSRb2LAv9IZf17\"}]}";
+	struct acme_authz z;
+	CHECK(acme_msg_authz(authz, strlen(authz), "dns-01", &z) == 0);
+	CHECK_EQ_STR(z.name, "www.example.org");
+	CHECK_EQ_STR(z.token, "evaGxfADs6pSRb2LAv9IZf17");
+	CHECK_EQ_STR(z.chall_url, "https://example.com/acme/chall/Rg5dV14Gh1Q");
+	CHECK(acme_msg_authz(authz, strlen(authz), "tls-alpn-01", &z) == 0 && z.chall_url[0] == '\0');
+	/* A token that is not base64url is not used. */
+	const char *evil = "{\"status\":\"pending\",\"identifier\":{\"value\":\"a.example\"},"
+	                   "\"challenges\":[{\"type\":\"http-01\",\"url\":\"u\",\"token\":\"../../x\"}]}";
+	CHECK(acme_msg_authz(evil, strlen(evil), "http-01", &z) == 0 && z.token[0] == '\0');
+	char type[64], detail[128];
+	const char *prob = "{\"type\":\"urn:ietf:params:acme:error:badNonce\",\"detail\":\"stale\"}";
+	acme_msg_problem(prob, strlen(prob), type, sizeof type, detail, sizeof detail);
+	CHECK_EQ_STR(type, "badNonce");
+	CHECK_EQ_STR(detail, "stale");
+	acme_msg_problem("not json", 8, type, sizeof type, detail, sizeof detail);
+	CHECK(type[0] == '\0' && detail[0] == '\0');
+	return unit_done("test_acme_http");
+}
