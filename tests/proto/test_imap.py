@@ -195,7 +195,7 @@ def test_imap_greeting_capability_starttls():
         assert b"STARTTLS" in r.greeting and b"LOGINDISABLED" in r.greeting
         assert b"AUTH=" not in r.greeting
         # Nothing is advertised that this slice does not implement.
-        for cap in (b"UTF8=ONLY", b"QUOTASET", b"NOTIFY", b"METADATA"):
+        for cap in (b"UTF8=ONLY", b"QUOTASET", b"UIDONLY", b"MESSAGELIMIT", b"CONTEXT=SORT"):
             assert cap not in r.greeting, cap
         r.send("a LOGIN bob@example.test bob-pw-1\r\n")
         assert r.until_tag("a")[-1].startswith(b"a NO [PRIVACYREQUIRED]")
