@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/config.h"
@@ -134,6 +135,27 @@ void tls_install(struct tls_conf *conf)
 	cache_reset();
 }
 
+/* What the user's files looked like when last loaded: size, mtime, inode of each. */
+static struct {
+	long long v[6];
+} files_seen;
+
+static void files_stat(long long v[6])
+{
+	struct stat st;
+	memset(v, 0, 6 * sizeof v[0]);
+	if (tls_src.cert[0] && stat(tls_src.cert, &st) == 0) {
+		v[0] = (long long)st.st_size;
+		v[1] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		v[2] = (long long)st.st_ino;
+	}
+	if (tls_src.key[0] && stat(tls_src.key, &st) == 0) {
+		v[3] = (long long)st.st_size;
+		v[4] = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		v[5] = (long long)st.st_ino;
+	}
+}
+
 int tls_init(const struct config *cfg, char *err, size_t errsz)
 {
 	struct tls_conf *conf;
@@ -145,6 +167,7 @@ int tls_init(const struct config *cfg, char *err, size_t errsz)
 	snprintf(tls_src.key, sizeof tls_src.key, "%s", cfg->tls_key);
 	pthread_mutex_unlock(&tls_lock);
 
+	files_stat(files_seen.v);
 	conf = load_source(err, errsz);
 	if (conf == NULL)
 		return -1;
@@ -154,8 +177,23 @@ int tls_init(const struct config *cfg, char *err, size_t errsz)
 	return 0;
 }
 
+int tls_files_changed(void)
+{
+	long long now[6];
+	if (tls_src.cert[0] == '\0')
+		return 0;
+	files_stat(now);
+	if (memcmp(now, files_seen.v, sizeof now) == 0)
+		return 0;
+	/* Remembered now, so a pair that does not load is retried only
+	 * when it changes again, not every few seconds. */
+	memcpy(files_seen.v, now, sizeof now);
+	return 1;
+}
+
 int tls_reload(char *err, size_t errsz)
 {
+	files_stat(files_seen.v);
 	struct tls_conf *conf = load_source(err, errsz);
 
 	if (conf == NULL) {

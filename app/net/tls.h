@@ -95,6 +95,13 @@ int tls_init(const struct config *cfg, char *err, size_t errsz);
 int tls_reload(char *err, size_t errsz);
 
 /*
+ * 1 when TERN_TLS_CERT or TERN_TLS_KEY changed on disk (size, mtime or
+ * inode) since the last load or check, else 0 (also without those
+ * variables). The server then calls tls_reload(). Main thread only.
+ */
+int tls_files_changed(void);
+
+/*
  * Returns a new reference to the current conf, or NULL before tls_init()
  * succeeded. The caller drops it with tls_conf_unref(). Thread-safe.
  */

@@ -307,7 +307,15 @@ int server_run(const struct config *cfg_env)
 		 tern_version, cfg->hostname, nloops, cfg->data_dir);
 
 	for (;;) {
-		int sig = sigwaitinfo(&sigs, NULL);
+		/* Every 5 s: the user's certificate files changed on disk
+		 * (certbot, Traefik renewing them) reload without a SIGHUP. */
+		struct timespec tick = {5, 0};
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig < 0) {
+			if (tls_files_changed() && tls_reload(err, sizeof(err)) == 0)
+				log_info("server", NULL, "event=tls_reloaded reason=files_changed");
+			continue;
+		}
 		if (sig == SIGHUP) {
 			dmarc_reporter_flush_soon(); /* so tern dmarc report sees the latest counts */
 			if (tls_reload(err, sizeof(err)) == 0)

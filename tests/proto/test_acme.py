@@ -674,3 +674,36 @@ def test_wizard_certificate_tick_turns_acme_on():
     finally:
         s.stop()
         s.cleanup()
+
+
+def test_user_certificate_files_reload_when_changed():
+    """TERN_TLS_CERT/TERN_TLS_KEY replaced on disk (as certbot or Traefik
+    do) are picked up within seconds without a SIGHUP; ACME stays off."""
+    tmp = tempfile.mkdtemp(prefix="tern-usercert-")
+    crt, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+
+    def make(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key + ".new", "-out",
+                        crt + ".new", "-days", "5", "-subj", "/CN=" + cn,
+                        "-addext", "subjectAltName=DNS:" + HOST],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.replace(key + ".new", key)
+        os.replace(crt + ".new", crt)
+
+    make("first.acme.test")
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_TLS_CERT": crt, "TERN_TLS_KEY": key,
+        "TERN_ACME_EMAIL": "admin@acme.test"})
+    try:
+        assert "first.acme.test" in served_cert(s.imaps_port)[1]
+        time.sleep(1.1)  # a new mtime even on coarse clocks
+        make("second.acme.test")
+        assert s.wait_log("event=tls_reloaded reason=files_changed", timeout=15), s.log_text()[-2000:]
+        assert "second.acme.test" in served_cert(s.imaps_port)[1]
+        assert "module=acme" not in s.log_text()
+        assert s.cli("acme", "status").stdout.decode().splitlines()[-1] == "acme: off (TERN_TLS_CERT)"
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
