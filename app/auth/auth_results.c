@@ -133,6 +133,15 @@ void auth_results_observe(const struct auth_results *r)
 		       : strcmp(r->action, "reject") == 0 ? "reject"
 							  : "none",
 	};
+	/* Not what the Domain Owner's policy asked: say why (RFC 9990
+	 * PolicyOverrideType). A trusted ARC sealer's pass is a trusted
+	 * forwarder; a tolerated domain, or our own domain refused whatever
+	 * its record says, the local policy. */
+	const char *asked = v.result == DMARC_RESULT_FAIL ? dmarc_policy_name(v.disposition) : "none";
+	if (strcmp(m.applied, asked) != 0)
+		m.reason = r->policy_reason && strcmp(r->policy_reason, "arc_trusted") == 0
+			       ? "trusted_forwarder"
+			       : "local_policy";
 	dmarc_seen_note(&m, time_wall());
 }
 

@@ -7,12 +7,15 @@
  * (dmarc_send_reports): one queued message per (day, domain) with a
  * record, DKIM-signed by the From domain, whose gzip attachment parses
  * (dmarc_report_parse) into the rows counted; days without a record are
- * dropped, today's are kept.
+ * dropped, today's are kept; and port 25's observer
+ * (auth_results_observe) counting what was done, with the override
+ * reason when that differs from the policy.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin_domain.h"
+#include "auth/auth_results.h"
 #include "dkim/dkim.h"
 #include "dns/dns_table.h"
 #include "mime/mime_decode.h"
@@ -201,6 +204,63 @@ static int table_lookup(void *arg, struct dmarc_dest *d)
 	return done ? 0 : -1;
 }
 
+struct rows {
+	char text[4096];
+};
+
+static void on_row(void *arg, uint32_t day, const char *d, const char *row, uint32_t count)
+{
+	struct rows *r = arg;
+	size_t l = strlen(r->text);
+	(void)day;
+	snprintf(r->text + l, sizeof r->text - l, "%s %u %s;", d, count, row);
+}
+
+/* Port 25's observer (auth_results_observe) counts what was done and,
+ * when that is not what the policy asked, why. */
+static void test_observe(void)
+{
+	char dir[256], err[256];
+	if (unit_env_begin(dir, sizeof dir, "dmarc-observe") != 0)
+		return;
+	struct store *st = NULL;
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	struct dmarc_verdict v = verdict("example.net", "example.net", 0);
+	struct auth_results r = {0};
+	r.client_ip = "192.0.2.7";
+	r.mail_from = "b@example.net";
+	r.helo = "h.example.net";
+	r.has_spf = 1;
+	r.spf = SPF_FAIL;
+	r.spf_domain = "example.net";
+	r.dmarc = DMARC_RESULT_FAIL;
+	r.dmarc_verdict = &v;
+	const char *cases[][2] = {{"accept", "dmarc_tolerated"}, {"accept", "arc_trusted"},
+	                          {"reject", "dmarc_reject"}, {"tempfail", "dmarc_temperror"}};
+	for (size_t i = 0; i < 4; i++) {
+		r.client_ip = i == 0 ? "192.0.2.7" : i == 1 ? "192.0.2.8" : "192.0.2.9";
+		r.action = cases[i][0];
+		r.policy_reason = cases[i][1];
+		auth_results_observe(&r);
+	}
+	CHECK_EQ_INT(dmarc_seen_flush(st), 3);
+	struct rows rows = {""};
+	CHECK_EQ_INT(store_dmarc_seen_list(st, UINT32_MAX, on_row, &rows), STORE_OK);
+	CHECK(strstr(rows.text, "192.0.2.7\tnone\tfail\tfail\texample.net\texample.net\t0\t"
+	                        "example.net\tmfrom\tfail\tlocal_policy;") != NULL);
+	CHECK(strstr(rows.text, "192.0.2.8\tnone\t") != NULL &&
+	      strstr(rows.text, "\ttrusted_forwarder;") != NULL);
+	/* What the policy asked: no reason; a 451 is not counted. */
+	CHECK(strstr(rows.text, "example.net 1 192.0.2.9\treject\t") != NULL &&
+	      strstr(rows.text, "\tfail\t;") != NULL);
+	if (unit_failures)
+		fprintf(stderr, "rows: %s\n", rows.text);
+	store_close(&st);
+	unit_rmrf(dir);
+}
+
 static void test_send(void)
 {
 	char dir[256], err[256];
@@ -293,6 +353,7 @@ int main(void)
 {
 	test_row_text();
 	test_dest();
+	test_observe();
 	test_send();
 	return unit_done("test_dmarc_send");
 }
