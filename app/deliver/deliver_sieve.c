@@ -203,9 +203,11 @@ static int is_junk(const struct sieve_action *a)
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session, struct deliver_sieve_reply **reply_r)
+                        const char *session, struct deliver_sieve_reply **reply_r,
+                        int may_reject, const char **reject_r)
 {
 	*reply_r = NULL;
+	*reject_r = NULL;
 	struct buf text;
 	char name[STORE_SIEVE_NAME_MAX + 1], err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
 	struct sieve_ref *ref = NULL;
@@ -263,6 +265,26 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		case SIEVE_ACT_DISCARD:
 		case SIEVE_ACT_DUPLICATE:
 			break;
+		case SIEVE_ACT_REJECT:
+		case SIEVE_ACT_EREJECT:
+			if (may_reject) {
+				/* One line of printable ASCII for the SMTP reply. */
+				char *r = arena_alloc(a, 201);
+				size_t k = 0;
+				for (size_t j = 0; j < x->text.len && k < 200; j++) {
+					char c = x->text.p[j];
+					if (c == '\r' || c == '\n')
+						break;
+					r[k++] = c >= 0x20 && c < 0x7f ? c : '?';
+				}
+				r[k] = '\0';
+				*reject_r = k ? r : "Message rejected by the recipient's filter";
+				break;
+			}
+			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_alone",
+			         plan->account, kind_names[x->kind]);
+			fallback = 1;
+			break;
 		case SIEVE_ACT_VACATION:
 			if (!*reply_r)
 				*reply_r = vacation(st, x, plan->account, msg, env_from, env_to, session);
@@ -276,6 +298,15 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			            x->kind == SIEVE_ACT_EREJECT;
 			break;
 		}
+	}
+	if (*reject_r) {
+		plan->discard = 1;
+		log_info("deliver", session, "event=sieve account=%u script=%s result=reject steps=%llu",
+		         plan->account, log_q(name, q, sizeof q), (unsigned long long)res.steps);
+		deliver_sieve_reply_free(*reply_r);
+		*reply_r = NULL;
+		sieve_cache_release(&ref);
+		return;
 	}
 	if (!copy && res.implicit_keep) {
 		copy = 1;
@@ -300,4 +331,21 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	         plan->account, log_q(name, q, sizeof q), plan->discard ? "discard" : folder == STORE_TARGET_JUNK ? "junk" : "inbox",
 	         fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
 	sieve_cache_release(&ref);
+}
+
+int deliver_sieve_may_reject(struct store *st, uint32_t account)
+{
+	struct buf text;
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_ref *ref = NULL;
+	int may = 0;
+
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	if (store_sieve_active(st, account, &text, NULL) == STORE_OK) {
+		const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
+		may = s && (sieve_script_requires(s, "reject") || sieve_script_requires(s, "ereject"));
+		sieve_cache_release(&ref);
+	}
+	buf_free(&text);
+	return may;
 }

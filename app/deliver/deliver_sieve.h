@@ -33,9 +33,21 @@
  * which must live as long as the plan. session names the log lines.
  */
 struct deliver_sieve_reply;
+/*
+ * may_reject: the caller can refuse the message for this account alone
+ * (one recipient, DESIGN.md §3b): a reject/ereject then sets *reject_r to
+ * the reason (one line, printable ASCII, from a) and the plan to discard;
+ * without it a reject is not carried out and the copy goes to the INBOX.
+ */
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session, struct deliver_sieve_reply **reply_r);
+                        const char *session, struct deliver_sieve_reply **reply_r,
+                        int may_reject, const char **reject_r);
+
+/* 1 when the account's active script can reject (requires "reject" or
+ * "ereject"): RCPT answers a later recipient 452 4.5.3 so that each such
+ * account comes back in a transaction of its own. */
+int deliver_sieve_may_reject(struct store *st, uint32_t account);
 
 /*
  * A vacation reply decided by deliver_sieve_plan() (*reply_r, NULL when

@@ -26,6 +26,7 @@
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "deliver/deliver_sieve.h"
 #include "net/conn.h"
 #include "net/limits.h"
 #include "smtp/smtp_rate.h"
@@ -476,6 +477,27 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	default:
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
 		return;
+	}
+	/* DESIGN.md §3b: an account whose Sieve script may reject gets its own
+	 * transaction, so its refusal is a reply of its own (RFC 5429 §2.1). */
+	if (s->mode == SMTP_MODE_MX && tx->naccounts > 0 && n > 0) {
+		int fresh = 0, may = 0;
+		for (size_t i = 0; i < n; i++) {
+			unsigned j;
+			for (j = 0; j < tx->naccounts && tx->accounts[j] != ids[i]; j++)
+				;
+			if (j == tx->naccounts) {
+				fresh = 1;
+				may |= deliver_sieve_may_reject(smtp_store, ids[i]);
+			}
+		}
+		for (unsigned j = 0; fresh && !may && j < tx->naccounts; j++)
+			may |= deliver_sieve_may_reject(smtp_store, tx->accounts[j]);
+		if (fresh && may) {
+			log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=sieve_may_reject", qa);
+			smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
+			return;
+		}
 	}
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
 	rc->address = arena_strdup(tx->arena, addr);

@@ -435,6 +435,13 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 
 	tx->plans = arena_alloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->plans));
 	tx->sieve_replies = arena_zalloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->sieve_replies));
+	/* A Sieve reject is carried out only when it refuses the message for
+	 * one account alone, with nothing forwarded (DESIGN.md §3b; RCPT sent
+	 * later recipients of such accounts away with 452 4.5.3). */
+	int may_reject = tx->naccounts == 1;
+	for (unsigned r = 0; r < tx->nrcpts; r++)
+		may_reject &= tx->rcpts[r].nfwd == 0;
+	const char *reject = NULL;
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
 		for (unsigned r = 0; r < tx->nrcpts; r++) {
@@ -460,7 +467,17 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 		/* Stage 5: the account's Sieve script, after the message verdict. */
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-				   str_c(tx->mail_from), str_c(to), tx->arena, s->id, &tx->sieve_replies[i]);
+				   str_c(tx->mail_from), str_c(to), tx->arena, s->id, &tx->sieve_replies[i],
+				   may_reject, &reject);
+	}
+	if (reject) {
+		/* Refused, never accepted and bounced (RFC 5429 §2.1). */
+		log_info("smtp", s->id, "event=message_rejected reason=sieve_reject size=%zu", tx->data.len);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "550 5.7.1 %s", reject);
+		tx->sieve_replies = NULL;
+		smtp_tx_committed(s);
+		return;
 	}
 	/* Return-Path, our Received, then the stages' fields (as Postfix with
 	 * OpenDMARC orders them): our Received moves from the data's front

@@ -367,6 +367,39 @@ def test_vacation_replies():
     assert len(s.messages(HUGO)) == 4
 
 
+def test_reject_at_smtp_time():
+    import smtplib
+    from harness import message
+    s = srv()
+    IVY = "ivy@example.test"
+    s.cli("account", "add", IVY, input="ivy-pw-1\n")
+    s.cli("sieve", "put", IVY, "r", input='require "reject"; if header :contains "subject" "spam" { reject "No spam here.\nThanks."; }')
+    s.cli("sieve", "activate", IVY, "r")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.ehlo("client.remote.test")
+        # Alone: 550 with the script's reason, nothing stored.
+        c.mail("ann@remote.test")
+        r = c.rcpt(IVY)
+        assert r[0] == 250, r
+        code, text = c.data(message(subject="spam offer", to=IVY))
+        assert (code, text) == (550, b"5.7.1 No spam here."), (code, text)
+        # After another recipient: 452 4.5.3, so it comes back alone.
+        c.mail("ann@remote.test")
+        assert c.rcpt(BOB)[0] == 250
+        code, text = c.rcpt(IVY)
+        assert code == 452 and text.startswith(b"4.5.3"), (code, text)
+        assert c.data(message(subject="spam for bob", to=BOB))[0] == 250
+        # First, then another: the other waits.
+        c.mail("ann@remote.test")
+        assert c.rcpt(IVY)[0] == 250
+        assert c.rcpt(CAROL)[0] == 452
+        assert c.data(message(subject="ham", to=IVY))[0] == 250
+    subjects = " ".join(m[1] for m in s.messages(IVY))
+    assert "ham" in subjects and "spam" not in subjects, subjects
+    assert "spam for bob" in " ".join(m[1] for m in s.messages(BOB))
+    assert s.wait_log("reason=sieve_reject") and s.wait_log("reason=sieve_may_reject")
+
+
 def test_zz_stop():
     global _srv
     if _srv is not None:
