@@ -157,6 +157,11 @@ def test_backup_under_load_restore_same_uids():
         b1 = os.path.join(tmp, "b1")
         began = time.monotonic()
         r = tern(s, "backup", b1)
+        # The load went on across the backup's start (at least one
+        # acknowledgement after it), then stops.
+        deadline = time.time() + 60
+        while not any(t >= began for t, _ in list(load.acked)) and time.time() < deadline:
+            time.sleep(0.01)
         load.finish()
         assert r.returncode == 0, r.stderr
         out = kv(r.stdout)
