@@ -6,17 +6,15 @@
  * Design. An alias may name addresses outside our domains
  * (store_resolve_forwards). Each message that reaches such targets is
  * forwarded as one more entry of the outbound queue, in the same commit
- * as its local copies, with
- *   - the envelope sender rewritten with SRS (srs.h) into the domain of
- *     the address that was forwarded, so SPF passes at the next hop and
- *     a bounce comes back to us and on to the original sender; the null
- *     sender stays null and a sender in one of our own domains stays as
- *     it is (our SPF covers it already);
- *   - a "Delivered-To: <address>" field for each address of ours that
- *     forwarded it, as Postfix's local(8) adds: when the copy comes back
- *     (a loop through another forwarder) the field is found and the
- *     copy is not forwarded again;
- *   - no Return-Path (RFC 5321 §4.4: that is for final delivery).
+ * as its local copies (forward_copy.h builds it), with the envelope
+ * sender rewritten with SRS (srs.h) into the domain of the address that
+ * was forwarded, so SPF passes at the next hop and a bounce comes back to
+ * us and on to the original sender; the null sender stays null and a
+ * sender in one of our own domains stays as it is (our SPF covers it
+ * already). Each copy carries a "Delivered-To: <address>" field for each
+ * address of ours that forwarded it, as Postfix's local(8) adds: when the
+ * copy comes back (a loop through another forwarder) forward_scan finds
+ * it and the copy is not forwarded again.
  * A message with FORWARD_HOPS_MAX Received fields or more (ours included)
  * is a loop whatever its recipients (Postfix's hopcount_limit).
  *

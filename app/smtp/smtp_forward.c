@@ -19,43 +19,29 @@
  * otherwise 550 5.1.1 (invalid or expired), or 550 5.7.1 for a message
  * that is not a bounce.
  *
- * ARC (RFC 8617): each forwarded copy gets an ARC set sealed with the
- * forwarding domain's RSA DKIM key, its ARC-Authentication-Results the
- * Authentication-Results field the checks made (smtp_checks.c), and cv=
- * what the checks found of the chain the message arrived with (none,
- * pass, fail). When the checks did not validate an existing chain, the
- * copy goes unsealed rather than vouch for what was not checked. The
- * log's arc= says which: sealed, skipped_chain, chain_closed (the chain
- * already ended in cv=fail, or has 50 sets), no_key or failed.
+ * The copy itself (bytes, SRS sender, ARC set, queue entry) is
+ * forward/forward_copy.h's; here is what port 25 knows: the addresses,
+ * the Authentication-Results field the checks made (smtp_checks.c) for
+ * the ARC set's AAR, and the cv they found of the chain the message
+ * arrived with.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/arc.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
-#include "core/spool.h"
 #include "core/xalloc.h"
-#include "deliver/deliver.h"
-#include "dkim/dkim.h"
 #include "forward/forward.h"
+#include "forward/forward_copy.h"
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "store/store_queue.h"
 
-/* The forwarded copy of one transaction: one queue entry. */
-struct smtp_fwd {
-	struct store_queue_entry e;
-	char *data; /* Delivered-To fields + the message without Return-Path */
-	size_t len;
-	int srs_rc; /* the sender rewrite's result, for the log */
-	const char *arc; /* what became of the ARC set, for the log (static) */
-};
 
 int smtp_forward_rcpt(struct smtp_session *s, const char *addr, struct store_forward *fw,
 		      size_t *nf_r)
@@ -197,156 +183,74 @@ static void authres(const struct smtp_session *s, char *out, size_t outsz)
 		snprintf(out, outsz, "%s; arc=none", smtp_cfg->hostname);
 }
 
-/* Puts an ARC set in front of f->data when it can (see the top comment). */
-static void seal(const struct smtp_session *s, struct smtp_fwd *f, const char *dom,
-		 const char *fields)
-{
-	const struct smtp_tx *tx = &s->tx;
-	char ar[1024];
-	struct buf set;
-	enum arc_cv cv = ARC_CV_NONE;
-
-	if (forward_has_arc(f->data, f->len)) {
-		/* A chain of its own: sealed with the cv the checks found, or
-		 * not at all when they did not validate it. */
-		if (!tx->arc_known) {
-			f->arc = "skipped_chain";
-			return;
-		}
-		cv = (enum arc_cv)tx->arc_cv;
-	}
-	struct dkim_keys *keys = xmalloc(sizeof *keys);
-	const struct dkim_key *key = NULL;
-	if (store_dkim_get(smtp_store, dom, keys) == STORE_OK)
-		key = arc_key_pick(keys);
-	f->arc = "no_key";
-	if (key) {
-		/* The AAR says what this hop found: the Authentication-Results
-		 * field the checks made, else (no checks ran) SPF alone. */
-		if (fields && fields[0])
-			snprintf(ar, sizeof ar, "%s", fields);
-		if (!fields || !fields[0] || strlen(fields) >= sizeof ar)
-			authres(s, ar, sizeof ar);
-		struct arc_seal_params p = {.key = key, .domain = dom, .authres = ar,
-					    .cv = cv, .now = (int64_t)time_wall()};
-		buf_init(&set, 64 * 1024);
-		f->arc = "failed";
-		int rc = arc_seal(&p, f->data, f->len, &set);
-		if (rc == ARC_OK) {
-			char *d = xmalloc(buf_len(&set) + f->len + 1);
-			memcpy(d, buf_data(&set), buf_len(&set));
-			memcpy(d + buf_len(&set), f->data, f->len);
-			free(f->data);
-			f->data = d;
-			f->len += buf_len(&set);
-			f->arc = "sealed";
-		} else if (rc == ARC_ECHAIN) {
-			f->arc = "chain_closed"; /* the newest seal says cv=fail, or 50 sets */
-		}
-		buf_free(&set);
-	}
-	dkim_keys_wipe(keys);
-	free(keys);
-}
-
 void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 {
 	struct smtp_tx *tx = &s->tx;
 	unsigned n = forwards(tx);
+	char ar[1024];
 
 	if (n == 0)
 		return;
-	struct smtp_fwd *f = xcalloc(1, sizeof *f);
-	struct store_queue_entry *e = &f->e;
-	tx->fwd = f;
-
-	/* The sender: SRS into the domain of the first address that
-	 * forwards (one of ours, so its bounces come back to us). */
+	/* Our addresses that forward it (Delivered-To), the outside targets,
+	 * and the domain: the first forwarding address's (one of ours, so
+	 * bounces to the SRS sender come back to us). Bounces to an SRS
+	 * address only pass through: no domain, no Delivered-To. */
+	const char **dt = arena_alloc(tx->arena, tx->nrcpts * sizeof *dt);
+	const char **tg = arena_alloc(tx->arena, n * sizeof *tg);
+	size_t ndt = 0, ntg = 0;
 	const char *dom = NULL;
-	for (unsigned i = 0; i < tx->nrcpts && !dom; i++)
-		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
-			dom = strrchr(tx->rcpts[i].address, '@') + 1;
-	const char *sat = strrchr(tx->mail_from, '@');
-	int local = sat && store_domain_is_local(smtp_store, sat + 1) == 1;
-	char sender[SRS_ADDR_MAX + 1];
-	f->srs_rc = forward_sender(tx->mail_from, local, dom ? dom : "", (int64_t)time_wall(), sender,
-				   sizeof sender);
-
-	/* The bytes: a Delivered-To per address that forwards (not for
-	 * bounces, which only pass through), our Received, then the message
-	 * without Authentication-Results fields that claim our name (RFC
-	 * 8601 §5), composed as deliver/ composes the local copies. */
-	char *head = arena_strdup(tx->arena, "");
-	for (unsigned i = 0; i < tx->nrcpts; i++)
-		if (tx->rcpts[i].nfwd && !tx->rcpts[i].srs)
-			head = arena_printf(tx->arena, "%sDelivered-To: %s\r\n", head,
-					    tx->rcpts[i].address);
-	head = arena_printf(tx->arena, "%s%.*s", head, (int)tx->header_len, tx->data.p);
-	struct spool sp;
-	struct str out = {NULL, 0};
-	if (deliver_compose(&sp, str_c(head),
-			    str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-			    smtp_cfg->hostname) == 0)
-		spool_finish(&sp, &out);
-	f->data = xmalloc(out.len + 1);
-	if (out.len)
-		memcpy(f->data, out.p, out.len);
-	f->len = out.len;
-	spool_free(&sp);
-	if (f->len == 0) {
-		/* The spool refused (memory, disk): nothing to forward. The
-		 * local copies still go; the log says so. */
-		log_error("smtp", s->id, "event=forward_failed reason=compose");
-		smtp_forward_free(tx);
-		return;
-	}
-	if (dom)
-		seal(s, f, dom, fields);
-	else
-		f->arc = "none"; /* bounces only: passed through as they came */
-	store_blob_id(f->data, f->len, e->blob_id);
-
-	/* One recipient per outside address, however many aliases name it.
-	 * Failure notices go to the SRS sender, which reverses to the
-	 * original sender: only when SPF showed that sender is real
-	 * (DESIGN.md §3b: never bounce to a sender we could not verify). */
-	int notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0;
-	e->rcpts = xcalloc(n, sizeof *e->rcpts);
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *rc = &tx->rcpts[i];
-		for (unsigned j = 0; j < rc->nfwd; j++) {
-			size_t k = 0;
-			while (k < e->nrcpts && strcmp(e->rcpts[k].addr, rc->fwd[j]) != 0)
-				k++;
-			if (k < e->nrcpts)
-				continue;
-			e->rcpts[e->nrcpts++] = (struct store_queue_rcpt){
-			    xstrdup(rc->fwd[j]), xstrdup(""), xstrdup(""), xstrdup(""), SQ_PENDING,
-			    notify_ok ? 0 : SQ_NOTIFY_NEVER, 0};
+		if (rc->nfwd && !rc->srs) {
+			dt[ndt++] = rc->address;
+			if (!dom)
+				dom = strrchr(rc->address, '@') + 1;
 		}
+		for (unsigned j = 0; j < rc->nfwd; j++)
+			tg[ntg++] = rc->fwd[j];
 	}
-	int64_t now = (int64_t)time_wall();
-	e->created_at = e->next_attempt = now;
-	e->flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) | (tx->smtputf8 ? SQ_SMTPUTF8 : 0) |
-		   (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0);
-	e->size = f->len;
-	e->sender = xstrdup(sender);
-	e->envid = xstrdup(tx->envid ? tx->envid : "");
-}
-
-static int fwd_hook(struct store *st, void *txn, struct store_delivery *d)
-{
-	struct smtp_fwd *f = d->hook_arg;
-	return store_queue_add_txn(st, txn, &f->e, f->data, f->len);
+	/* The AAR: the Authentication-Results field the checks made, else
+	 * (no checks ran) what SPF found. */
+	if (fields && fields[0] && strlen(fields) < sizeof ar)
+		snprintf(ar, sizeof ar, "%s", fields);
+	else
+		authres(s, ar, sizeof ar);
+	struct forward_copy_in in = {
+	    .st = smtp_store,
+	    .head = str_make(tx->data.p, tx->header_len),
+	    .message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
+	    .authserv_id = smtp_cfg->hostname,
+	    .delivered_to = dt, .ndelivered_to = ndt,
+	    .targets = tg, .ntargets = ntg,
+	    .sender = tx->mail_from,
+	    .fwd_domain = dom,
+	    .authres = ar,
+	    .arc_known = tx->arc_known, .arc_cv = tx->arc_cv,
+	    /* Notices go to the SRS sender, that is to the original sender:
+	     * only when SPF showed that sender is real (DESIGN.md §3b). */
+	    .notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0,
+	    .flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) |
+		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0),
+	    .envid = tx->envid,
+	    .now = (int64_t)time_wall(),
+	};
+	struct forward_copy *f = xmalloc(sizeof *f);
+	if (forward_copy_build(&in, f) < 0) {
+		/* The spool refused (memory, disk): the local copies still go. */
+		log_error("smtp", s->id, "event=forward_failed reason=compose");
+		free(f);
+		return;
+	}
+	tx->fwd = f;
 }
 
 void smtp_forward_attach(struct smtp_session *s, struct delivery *d)
 {
-	struct smtp_fwd *f = s->tx.fwd;
+	struct forward_copy *f = s->tx.fwd;
 
 	if (!f)
 		return;
-	d->txn_hook = fwd_hook;
+	d->txn_hook = forward_copy_hook;
 	d->hook_arg = f;
 	d->hook_len = f->len;
 	/* The forward takes the message: full local accounts go a little
@@ -357,7 +261,7 @@ void smtp_forward_attach(struct smtp_session *s, struct delivery *d)
 void smtp_forward_committed(struct smtp_session *s, int result)
 {
 	struct smtp_tx *tx = &s->tx;
-	struct smtp_fwd *f = tx->fwd;
+	struct forward_copy *f = tx->fwd;
 	char q[600];
 
 	if (!f || result != STORE_OK)
@@ -381,12 +285,11 @@ void smtp_forward_committed(struct smtp_session *s, int result)
 
 void smtp_forward_free(struct smtp_tx *tx)
 {
-	struct smtp_fwd *f = tx->fwd;
+	struct forward_copy *f = tx->fwd;
 
 	if (!f)
 		return;
-	store_queue_entry_free(&f->e);
-	free(f->data);
+	forward_copy_free(f);
 	free(f);
 	tx->fwd = NULL;
 }

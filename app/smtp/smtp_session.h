@@ -34,6 +34,7 @@ struct arena;
 struct config;
 struct spf_eval;
 struct spf_run;
+struct forward_copy;
 struct smtp_checks;
 struct iprev_eval;
 struct dns_drive;
@@ -108,7 +109,7 @@ struct smtp_tx {
 	struct spf_run *spf_run;         /* in flight, else NULL */
 	struct dns_resolver spf_resolver; /* must outlive spf_run */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
-	struct smtp_fwd *fwd; /* the forwarded copy's queue entry (smtp_forward.c), or NULL */
+	struct forward_copy *fwd; /* the forwarded copy and its queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
 	int arc_known;        /* the checks validated the message's ARC chain: */
 	int arc_cv;           /* its enum arc_cv, for the forwarded copy's seal */

@@ -3,13 +3,21 @@
  * scan (Received count, our Delivered-To in any case, in brackets,
  * folded, and not in the body), the forwarded copy's sender (null,
  * local, SRS, kept when SRS cannot carry it), the per-alias rate window,
- * the key derived at forward_init, and the ARC fields a message arrives
- * with.
+ * the key derived at forward_init, the ARC fields a message arrives
+ * with, and a forwarded copy (forward_copy.h): its bytes (Delivered-To,
+ * head, our forged Authentication-Results gone, an ARC set i=1 sealed
+ * with the domain's key), its SRS sender, targets once each, notices, a
+ * bounce passing through, an unvalidated chain left unsealed, a closed
+ * one, and the hook's queue entry in a store commit.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/arc.h"
+#include "dkim/dkim.h"
 #include "forward/forward.h"
+#include "forward/forward_copy.h"
+#include "store/store_queue.h"
 #include "unit_env.h"
 
 static void test_scan(void)
@@ -91,6 +99,112 @@ static void test_sender_and_rate(const char *base)
 	CHECK(forward_rate_allowed("a@fwd.test", 3000));
 }
 
+/* 1 when needle is in the copy's bytes. */
+static int has(const struct forward_copy *c, const char *needle)
+{
+	return memmem(c->data, c->len, needle, strlen(needle)) != NULL;
+}
+
+static void count_entry(void *arg, const struct store_queue_entry *e)
+{
+	(void)e;
+	(*(int *)arg)++;
+}
+
+static void test_copy(const char *base)
+{
+	char dir[600], err[256];
+	struct store *st = NULL;
+	struct dkim_keys keys;
+	struct forward_copy c;
+	const int64_t now = (int64_t)20414 * 86400;
+	static const char msg[] = "Authentication-Results: mx.fwd.test; dkim=pass header.d=forged.test\r\n"
+				  "From: a@origin.test\r\nSubject: hi\r\n\r\nHello.\r\n";
+	const char *dt[] = {"info@fwd.test"};
+	const char *tg[] = {"x@far.test", "y@far.test", "x@far.test"};
+
+	snprintf(dir, sizeof dir, "%s/copy", base);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_domain_add(st, "fwd.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT(dkim_keys_generate(&keys, now), DKIM_OK);
+	CHECK_EQ_INT(store_dkim_put(st, "fwd.test", &keys, 0, err, sizeof err), STORE_OK);
+	dkim_keys_wipe(&keys);
+	CHECK_EQ_INT(forward_init(base, 0), 0);
+
+	struct forward_copy_in in = {
+	    .st = st, .head = STR_LIT("Received: from a by mx.fwd.test; x\r\n"),
+	    .message = str_make(msg, sizeof msg - 1), .authserv_id = "mx.fwd.test",
+	    .delivered_to = dt, .ndelivered_to = 1, .targets = tg, .ntargets = 3,
+	    .sender = "a@origin.test", .fwd_domain = "fwd.test",
+	    .authres = "Authentication-Results: mx.fwd.test; spf=pass smtp.mailfrom=a@origin.test\r\n",
+	    .notify_ok = 1, .flags = SQ_8BITMIME, .now = now,
+	};
+	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+	CHECK_EQ_STR(c.arc, "sealed");
+	CHECK(c.len > 0 && strncmp(c.data, "ARC-Seal: i=1; a=rsa-sha256; ", 29) == 0);
+	struct str d = str_make(c.data, c.len);
+	CHECK(has(&c, "\r\nDelivered-To: info@fwd.test\r\nReceived: from a"));
+	CHECK(!has(&c, "forged.test"));
+	CHECK(has(&c, "ARC-Authentication-Results: i=1; mx.fwd.test; spf=pass"));
+	CHECK(d.len > 8 && memcmp(c.data + c.len - 8, "Hello.\r\n", 8) == 0);
+	CHECK(strncmp(c.e.sender, "SRS0=", 5) == 0 && strstr(c.e.sender, "@fwd.test"));
+	CHECK_EQ_INT(c.e.nrcpts, 2);
+	CHECK_EQ_INT(c.e.rcpts[0].notify, 0);
+	CHECK_EQ_INT(c.e.flags, SQ_8BITMIME);
+	CHECK_EQ_INT(c.e.size, c.len);
+	CHECK_EQ_INT(c.srs_rc, SRS_OK);
+
+	/* The hook writes the entry in the commit (here with no local copy). */
+	struct store_delivery sd = {.txn_hook = forward_copy_hook, .hook_arg = &c,
+				    .hook_len = c.len, .received_at = now};
+	CHECK_EQ_INT(store_deliver_sync(st, &sd), STORE_OK);
+	int n = 0;
+	CHECK_EQ_INT(store_queue_list(st, count_entry, &n), STORE_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK(c.e.id != 0);
+	forward_copy_free(&c);
+
+	/* A bounce passing through: sender and bytes as they came, no seal. */
+	in.fwd_domain = NULL;
+	in.sender = "";
+	in.ndelivered_to = 0;
+	in.notify_ok = 0;
+	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+	CHECK_EQ_STR(c.arc, "none");
+	CHECK_EQ_STR(c.e.sender, "");
+	CHECK(strncmp(c.data, "Received: from a", 16) == 0);
+	CHECK_EQ_INT(c.e.rcpts[1].notify, SQ_NOTIFY_NEVER);
+	forward_copy_free(&c);
+
+	/* A chain of its own: unsealed unless validated; closed when it says cv=fail. */
+	static const char chained[] = "ARC-Seal: i=1; a=rsa-sha256; cv=fail; d=list.test; s=s; b=AAAA\r\n"
+				      "Subject: hi\r\n\r\nHello.\r\n";
+	in.fwd_domain = "fwd.test";
+	in.ndelivered_to = 1;
+	in.sender = "a@fwd.test"; /* one of ours: kept */
+	in.message = str_make(chained, sizeof chained - 1);
+	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+	CHECK_EQ_STR(c.arc, "skipped_chain");
+	CHECK_EQ_STR(c.e.sender, "a@fwd.test");
+	forward_copy_free(&c);
+	in.arc_known = 1;
+	in.arc_cv = ARC_CV_FAIL;
+	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+	CHECK_EQ_STR(c.arc, "chain_closed");
+	CHECK(strncmp(c.data, "Delivered-To:", 13) == 0);
+	forward_copy_free(&c);
+	/* No key for the domain. */
+	in.arc_known = 0;
+	in.message = str_make(msg, sizeof msg - 1);
+	in.fwd_domain = "nokeys.test";
+	CHECK_EQ_INT(forward_copy_build(&in, &c), 0);
+	CHECK_EQ_STR(c.arc, "no_key");
+	forward_copy_free(&c);
+	store_close(&st);
+}
+
 int main(void)
 {
 	char base[256];
@@ -99,6 +213,7 @@ int main(void)
 		return 1;
 	test_scan();
 	test_sender_and_rate(base);
+	test_copy(base);
 	unit_rmrf(base);
 	return unit_done("test_forward");
 }
