@@ -16,6 +16,8 @@ the outside world, all shared by the checks of one test.
   forwarding address is refused (554 5.4.6) when that was its only
   recipient, and delivered locally without the forward when it had a
   local one; 50 Received fields (ours included) are refused too, 49 not.
+- Mail submitted on 587 to such an alias reaches the outside target with
+  the user's own sender.
 - TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1.
 
 - The forwarded copy carries an ARC set (i=1, cv=none) sealed with the
@@ -29,6 +31,7 @@ import json
 import os
 import re
 import smtplib
+import ssl
 import subprocess
 
 from harness import Server
@@ -155,7 +158,7 @@ def test_forward_srs_bounce_loop_rate():
     origin = Receiver(ips[1], port)
     srv = None
     try:
-        srv = Server(accounts=[BOB], env={
+        srv = Server(accounts=[BOB], submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -296,7 +299,19 @@ def test_forward_srs_bounce_loop_rate():
         codes, end = send(srv, "alice@origin.test", ["bob@example.test"], message("hops49", extra=hops(49)))
         assert end[0] == 554 and b"too many hops (50 Received fields)" in end[1], end
 
-        # 5. The rate limit: 3 forwarded messages an hour for busy@.
+        # 5. Submitted mail (587) to an alias with an outside target: the
+        # queue sends it with the user's own sender (no SRS needed).
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=20) as c:
+            c.starttls(context=ctx)
+            c.login(*BOB)
+            c.sendmail(BOB[0], ["away@example.test"], message("sub", to="away@example.test",
+                                                              sender=BOB[0]))
+        got = remote.wait_messages(4)
+        assert len(got) == 4 and got[3]["from"] == BOB[0] and got[3]["rcpts"] == ["far@remote.test"], got
+
+        # 6. The rate limit: 3 forwarded messages an hour for busy@.
         for i in range(3):
             codes, end = send(srv, "alice@origin.test", ["busy@example.test"], message("r%d" % i))
             assert codes[0][0] == 250 and end[0] == 250, (i, codes, end)
@@ -305,10 +320,10 @@ def test_forward_srs_bounce_loop_rate():
         assert codes[0][0] == 450 and codes[0][1].startswith(b"4.7.1"), codes
         assert codes[1][0] == 250, codes
         # Everything forwarded reached the remote: m1, the two sealed by
-        # the list, then busy@ three times.
-        got = remote.wait_messages(6)
-        assert len(got) == 6, [g["rcpts"] for g in got]
-        assert [g["rcpts"] for g in got[3:]] == [["busy@remote.test"]] * 3, got
+        # the list, the submitted one, then busy@ three times.
+        got = remote.wait_messages(7)
+        assert len(got) == 7, [g["rcpts"] for g in got]
+        assert [g["rcpts"] for g in got[4:]] == [["busy@remote.test"]] * 3, got
     finally:
         if srv:
             srv.cleanup()
