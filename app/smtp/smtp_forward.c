@@ -3,15 +3,13 @@
  * mail for aliases with outside targets, and bounces to our SRS
  * addresses, become an outbound queue entry (forward/forward.h).
  *
- * Where it sits. The delivery pipeline of DESIGN.md §3b (deliver/) was
- * not on main when this was written, so forwarding hangs on the inbound
- * SMTP delivery as it is: RCPT collects the outside targets next to the
- * accounts (smtp_forward_rcpt), the end of DATA runs the loop checks
- * (smtp_forward_check), and the store commit that writes the local
- * copies also writes the queue entry through its transaction hook
- * (smtp_forward_attach), so the forwarded copy is durable exactly when
- * the local ones are and the client's 250 covers both. When deliver/
- * lands, the same hook moves into its plan's redirects.
+ * Where it sits. RCPT collects the outside targets next to the accounts
+ * (smtp_forward_rcpt), the end of DATA runs the loop checks
+ * (smtp_forward_check), and once the checks decided (smtp_tx_store) the
+ * copy is built on the worker pool (smtp_forward_prepare) and its queue
+ * entry joins the delivery's commit as deliver/'s transaction hook
+ * (smtp_forward_attach): the forwarded copy is durable exactly when the
+ * local ones are, and the client's 250 covers both (DESIGN.md §3b step 6).
  *
  * Bounces: RCPT TO an SRS address at one of our domains is decided here,
  * before any alias or catch-all: with the null sender and a hash and
@@ -41,7 +39,6 @@
 #include "queue/queue.h"
 #include "smtp/smtp_session.h"
 #include "store/store_queue.h"
-
 
 int smtp_forward_rcpt(struct smtp_session *s, const char *addr, struct store_forward *fw,
 		      size_t *nf_r)
