@@ -161,6 +161,15 @@ async function adminPages() {
 	await byId('alias-target').fill(cfg.second_email);
 	await byId('alias-add').click();
 	await page.locator('[data-testid=alias-row]', { hasText: cfg.alias }).waitFor();
+	// The same alias also forwards to an outside address: taken, and
+	// marked as forwarded (the local target is not).
+	await byId('alias-address').fill(cfg.alias);
+	await byId('alias-target').fill('friend@elsewhere.test');
+	await byId('alias-add').click();
+	const fwdRow = page.locator('[data-testid=alias-row]', { hasText: 'friend@elsewhere.test' });
+	await fwdRow.waitFor();
+	if (await fwdRow.locator('[data-testid=alias-forwarded]').count() !== 1)
+		throw new Error('the outside target is not marked as forwarded');
 	await screenshot('aliases');
 	// The domain's page: DNS, DKIM and its DMARC reports (none yet: the
 	// chart of the last 30 days, all zero, and an empty sources table).

@@ -5,7 +5,8 @@ and no admin: it logs a one-time setup code. tests/browser/wizard.mjs drives
 headless Chromium (Debian's /usr/bin/chromium through playwright-core from
 npm) through the first-run wizard with that code — screenshots of every step
 land in build/artifacts/webui/ — and adds a second account in the admin
-pages, and an alias for it. Then Python's smtplib sends a message to that
+pages, and an alias for it (which also forwards to an outside address,
+marked "forwarded" in the list). Then Python's smtplib sends a message to that
 account and one to the alias, and imaplib reads both back, so what was made
 in the browser is real.
 

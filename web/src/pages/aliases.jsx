@@ -1,11 +1,16 @@
 // aliases.jsx - aliases and catch-alls (an alias "@domain" catches every
-// address of the domain that has no account or alias of its own).
+// address of the domain that has no account or alias of its own). A
+// target outside our domains is forwarded there (README "Forwarding").
 import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
 
 export function Aliases() {
 	const list = useLoad(() => get('/aliases'));
+	// Our domains: a target elsewhere is forwarded (SRS, ARC), and says so.
+	const domains = useLoad(() => get('/domains'));
+	const ours = new Set(((domains.data && domains.data.domains) || []).map((d) => d.name));
+	const outside = (t) => domains.data && !ours.has(t.slice(t.lastIndexOf('@') + 1));
 	const [alias, setAlias] = useState('');
 	const [target, setTarget] = useState('');
 	const [catchAll, setCatchAll] = useState(false);
@@ -48,7 +53,7 @@ export function Aliases() {
 									<td>
 										<ul class="plain">
 											{(a.targets || []).map((t) => (
-												<li key={t}>{t} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} onConfirm={() => drop(a.alias, t)} /> : null}</li>
+												<li key={t}>{t} {outside(t) ? <span class="badge badge-info" data-testid="alias-forwarded">forwarded</span> : null} {a.targets.length > 1 ? <ConfirmButton label="Remove" confirm={`Stop delivering to ${t}?`} onConfirm={() => drop(a.alias, t)} /> : null}</li>
 											))}
 										</ul>
 									</td>
