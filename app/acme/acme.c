@@ -993,6 +993,18 @@ int acme_start(const struct config *cfg, struct store *st, struct loop *loop)
 	return 1;
 }
 
+void acme_renew_now_on_loop(void *unused)
+{
+	(void)unused;
+	if (!A.running)
+		return;
+	log_info("acme", NULL, "event=renew_requested state=%s", state_name[A.state]);
+	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI) {
+		A.backoff = 0;
+		schedule(0);
+	}
+}
+
 void acme_stop_on_loop(void *unused)
 {
 	(void)unused;

@@ -27,8 +27,26 @@ static void put_time(const char *key, int64_t t)
 
 int cli_acme(const struct config *cfg, int argc, char **argv)
 {
+	if (argc == 1 && strcmp(argv[0], "renew") == 0) {
+		if (cfg->acme_email[0] == '\0' || cfg->tls_cert[0] != '\0') {
+			fprintf(stderr, "tern acme renew: ACME is off (TERN_ACME_EMAIL unset%s)\n",
+			        cfg->tls_cert[0] ? ", or TERN_TLS_CERT set" : "");
+			return 1;
+		}
+		struct store *w = cli_store_open(cfg, 0);
+		if (w == NULL)
+			return 1;
+		int rc = store_meta_put(w, "acme/renew-requested", "1", 1, 0);
+		store_close(&w);
+		if (rc != STORE_OK) {
+			fprintf(stderr, "tern acme renew: cannot write the request to the store\n");
+			return 1;
+		}
+		printf("requested: the running server starts a renewal within 5 seconds\n");
+		return 0;
+	}
 	if (argc != 1 || strcmp(argv[0], "status") != 0) {
-		fprintf(stderr, "usage: tern acme status\n");
+		fprintf(stderr, "usage: tern acme status | tern acme renew\n");
 		return 2;
 	}
 	struct store *st = cli_store_open(cfg, 1);

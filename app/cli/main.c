@@ -31,7 +31,7 @@ static int usage(void)
 		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
 		"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
-		"       tern acme status                  the certificate ACME keeps, its expiry and renewal\n"
+		"       tern acme status | renew          the certificate ACME keeps; renew it now\n"
 		"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 		"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"

@@ -314,6 +314,14 @@ int server_run(const struct config *cfg_env)
 		if (sig < 0) {
 			if (tls_files_changed() && tls_reload(err, sizeof(err)) == 0)
 				log_info("server", NULL, "event=tls_reloaded reason=files_changed");
+			/* tern acme renew leaves its request in the store. */
+			char req[8];
+			size_t reqlen;
+			if (store_meta_get(st, "acme/renew-requested", req, sizeof(req), &reqlen) ==
+			    STORE_OK) {
+				store_meta_del(st, "acme/renew-requested");
+				loop_post(workers[0].loop, acme_renew_now_on_loop, NULL);
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {

@@ -224,6 +224,14 @@ def run_challenge(challenge):
         wait_cert(s, pebble, "event=certificate_loaded", 20)
         assert check_served(s) == serial
         assert "event=attempt " not in s.log_text().split("event=certificate_loaded")[-1]
+        # tern acme renew: a new certificate now, from the running server.
+        assert s.cli("acme", "renew").returncode == 0
+        deadline = time.time() + 40
+        while "event=certificate_installed" not in s.log_text().split("event=certificate_loaded")[-1] \
+                and time.time() < deadline:
+            time.sleep(0.2)
+        assert "event=renew_requested" in s.log_text()
+        assert check_served(s) != serial
     finally:
         s.stop()
         s.cleanup()
