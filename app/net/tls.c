@@ -317,12 +317,20 @@ int tls_server_init(struct tls_server *ts, struct tls_conf *conf)
 	 * Which conf signs is settled by SNI/ALPN once the ClientHello is in
 	 * (tls_sni.c); ts->conf is the default. */
 	tls_sni_use(sc, conf);
-	tls_sni_attach(ts);
+	int alpn = tls_sni_attach(ts);
 	br_ssl_engine_set_all_flags(eng,
 	                            BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffer(eng, ts->iobuf, sizeof ts->iobuf, 1);
+	/*
+	 * No session cache when a protocol list is set: BearSSL 0.6 resumes a
+	 * session without clearing its "no protocol matched" mark and then
+	 * reads past the end of the list (a client that offered h2 and came
+	 * back crashed the server; test_tls reproduces it). The list is only
+	 * set while a TLS-ALPN-01 challenge is pending, so few handshakes pay
+	 * for the full handshake.
+	 */
 	pthread_mutex_lock(&tls_cache_lock);
-	if (tls_lru_store != NULL)
+	if (tls_lru_store != NULL && !alpn)
 		br_ssl_server_set_cache(sc, &tls_cache_ctx);
 	pthread_mutex_unlock(&tls_cache_lock);
 

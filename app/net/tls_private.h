@@ -95,8 +95,9 @@ int tls_selfsigned_make_acme(const char *hostname, int64_t now, const unsigned c
                              unsigned char *cert, size_t certsz, size_t *cert_len_r,
                              unsigned char *key, size_t keysz, size_t *key_len_r);
 
-/* tls_sni.c: installs the SNI/ALPN policy on a server set up for ts->conf. */
-void tls_sni_attach(struct tls_server *ts);
+/* tls_sni.c: installs the SNI/ALPN policy on a server set up for ts->conf;
+ * 1 when it gave the engine a protocol list (ALPN), else 0. */
+int tls_sni_attach(struct tls_server *ts);
 /* tls_sni.c: points sc at BearSSL's single-certificate policy for conf. */
 void tls_sni_use(br_ssl_server_context *sc, const struct tls_conf *conf);
 

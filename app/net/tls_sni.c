@@ -175,13 +175,16 @@ static size_t sni_do_sign(const br_ssl_server_policy_class **pctx, unsigned algo
 static const br_ssl_server_policy_class sni_policy = {
     sizeof(const br_ssl_server_policy_class *), sni_choose, sni_do_keyx, sni_do_sign};
 
-void tls_sni_attach(struct tls_server *ts)
+int tls_sni_attach(struct tls_server *ts)
 {
 	ts->policy_vt = &sni_policy;
 	ts->sc.policy_vtable = &ts->policy_vt;
 	/* ALPN only while a TLS-ALPN-01 challenge is pending: with a
 	 * protocol list configured, Chromium's connections to the web admin
 	 * failed (seen in test_webui), so ordinary handshakes go without. */
-	if (atomic_load(&alpn_pending) > 0)
+	if (atomic_load(&alpn_pending) > 0) {
 		br_ssl_engine_set_protocol_names(&ts->sc.eng, (const char **)alpn_names, 1);
+		return 1;
+	}
+	return 0;
 }

@@ -865,9 +865,13 @@ static struct tls_conf *make_conf(const char *host, const unsigned char *id, uns
 /* The conf the server side of the last hs_alpn() ended with (not a reference). */
 static const struct tls_conf *hs_last_conf;
 
-/* Client handshake against conf, trusting exactly the certificate in der. */
-static int hs_alpn(struct tls_conf *conf, const unsigned char *der, size_t der_len,
-                   const char *name, const char *alpn)
+/*
+ * Client handshake against conf, trusting exactly the certificate in der.
+ * With sp: resumes the session in *sp when it has one, and leaves the
+ * session the handshake ended with there.
+ */
+static int hs_alpn_session(struct tls_conf *conf, const unsigned char *der, size_t der_len,
+                           const char *name, const char *alpn, br_ssl_session_parameters *sp)
 {
 	struct anchor a;
 	br_x509_certificate xc = {(unsigned char *)der, der_len};
@@ -882,18 +886,28 @@ static int hs_alpn(struct tls_conf *conf, const unsigned char *der, size_t der_l
 		return 0;
 	}
 	client_init(c, &a.ta, name, NULL, 0, BR_TLS12, BR_TLS12, 0);
-	if (alpn != NULL) {
+	if (alpn != NULL)
 		br_ssl_engine_set_protocol_names(&c->cc.eng, names, 1);
-		br_ssl_client_reset(&c->cc, name, 0);
-	}
+	if (sp != NULL && sp->session_id_len > 0)
+		br_ssl_engine_set_session_parameters(&c->cc.eng, sp);
+	if (alpn != NULL || (sp != NULL && sp->session_id_len > 0))
+		br_ssl_client_reset(&c->cc, name, sp != NULL && sp->session_id_len > 0);
 	pump(&c->cc.eng, tls_server_engine(ts));
 	ok = (br_ssl_engine_current_state(&c->cc.eng) & BR_SSL_SENDAPP) != 0 &&
 	     tls_server_handshake_done(ts);
+	if (ok && sp != NULL)
+		br_ssl_engine_get_session_parameters(&c->cc.eng, sp);
 	hs_last_conf = ts->conf;
 	tls_server_finish(ts);
 	free(c);
 	free(ts);
 	return ok;
+}
+
+static int hs_alpn(struct tls_conf *conf, const unsigned char *der, size_t der_len,
+                   const char *name, const char *alpn)
+{
+	return hs_alpn_session(conf, der, der_len, name, alpn, NULL);
 }
 
 static void test_sni_alpn(void)
@@ -936,6 +950,23 @@ static void test_sni_alpn(void)
 	 * validation in the protocol test goes all the way). */
 	CHECK(!hs_alpn(a, dc, lc, "c.example.test", TLS_ALPN_ACME));
 	CHECK(hs_last_conf == c);
+	/*
+	 * A client that offers another protocol (Chromium: h2) while the
+	 * challenge is pending, then comes back to resume: BearSSL 0.6 resumes
+	 * without clearing its "no protocol matched" mark and reads past the
+	 * end of the protocol list (a crash of the whole server, seen with
+	 * Chromium on the web admin). Handshakes with a protocol list are not
+	 * cached, so the second one is a full handshake, and it completes.
+	 */
+	{
+		br_ssl_session_parameters sp;
+		memset(&sp, 0, sizeof sp);
+		CHECK(hs_alpn_session(a, da, la, "a.example.test", "h2", &sp));
+		unsigned char first[32];
+		memcpy(first, sp.session_id, sizeof first);
+		CHECK(hs_alpn_session(a, da, la, "a.example.test", "h2", &sp));
+		CHECK(memcmp(first, sp.session_id, sizeof first) != 0);
+	}
 	/* Only with acme-tls/1 does the challenge certificate answer. */
 	CHECK(!hs_alpn(a, dc, lc, "c.example.test", NULL));
 	CHECK(tls_sni_put("b.example.test", NULL) == 0);
