@@ -658,8 +658,13 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 	r->err = res->error;
 	r->steps = SIEVE_STEPS_MAX;
 	r->maxactions = SIEVE_ACTIONS_MAX;
-	r->capbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
-	r->mcapbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+	/* Match variables need room for ten captures (80 KiB): only scripts
+	 * that can use them pay for it (an included script may require
+	 * variables when the main one does not). */
+	if (s->exts & (1ull << EXT_VARIABLES | 1ull << EXT_INCLUDE)) {
+		r->capbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+		r->mcapbuf = arena_alloc(a, 10 * SIEVE_VAR_VALUE_MAX);
+	}
 	r->frame = arena_zalloc(a, sizeof(*r->frame));
 	r->frame->script = s;
 	buf_init(&r->flags, SIEVE_VAR_VALUE_MAX);

@@ -32,7 +32,7 @@ static void vals_add(struct run *r, struct vals *vs, struct str s)
 static int want_caps(struct run *r, const struct sv_node *n)
 {
 	return (n->match == M_MATCHES || n->match == M_REGEX) &&
-	       (r->frame->script->exts >> EXT_VARIABLES & 1);
+	       (r->frame->script->exts >> EXT_VARIABLES & 1) && r->capbuf;
 }
 
 static int match_vals(struct run *r, const struct sv_node *n, const struct vals *vs,
