@@ -10,7 +10,8 @@ one loopback DNS server (dns_server.py) for every case.
   one Authentication-Results field showing dkim=pass and dmarc=pass (also
   a 2 MiB one, whose body is hashed on the worker pool);
   OpenDKIM's opendkim-testmsg signs with rsa-sha1 only, which RFC 8301
-  makes a fail: shown as dkim=fail;
+  makes a fail: shown as dkim=fail (test_inbound_hops has the OpenDKIM
+  daemon's rsa-sha256 pass, directly and through a Postfix hop);
 - forged Authentication-Results claiming our authserv-id removed, another
   server's kept;
 - an ARC set sealed by dkimpy (arc_sign) for a mailing list whose AAR
