@@ -19,8 +19,8 @@
  * is a loop whatever its recipients (Postfix's hopcount_limit).
  *
  * The rate limit counts forwarded messages per alias (the alias that
- * names the outside targets) in a sliding hour (core/rate.h), whatever
- * the number of targets: TERN_FORWARD_RATE.
+ * names the outside targets; for a bounce, the SRS address) in a sliding
+ * hour (core/rate.h), whatever the number of targets: TERN_FORWARD_RATE.
  *
  * Caveats: the SRS key comes from $TERN_DATA_DIR/secrets.key (see
  * admin_secret_derive): a new key file makes the SRS addresses of mail

@@ -75,7 +75,10 @@ int smtp_forward_rcpt(struct smtp_session *s, const char *addr, struct store_for
 		return -1;
 	}
 	memcpy(fw[0].addr, rev, strlen(rev) + 1);
-	fw[0].alias[0] = '\0';
+	/* The rate limit counts bounces per SRS address (any case), as it
+	 * counts forwards per alias: a valid address replayed is not a relay. */
+	if (str_lower_into(str_c(addr), fw[0].alias, sizeof fw[0].alias) < 0)
+		fw[0].alias[0] = '\0';
 	*nf_r = 1;
 	return 1;
 }

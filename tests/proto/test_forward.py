@@ -18,7 +18,8 @@ the outside world, all shared by the checks of one test.
   local one; 50 Received fields (ours included) are refused too, 49 not.
 - Mail submitted on 587 to such an alias reaches the outside target with
   the user's own sender.
-- TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1.
+- TERN_FORWARD_RATE: past the alias's hourly limit, RCPT gets 450 4.7.1;
+  bounces to one SRS address are counted the same way.
 
 - The forwarded copy carries an ARC set (i=1, cv=none) sealed with the
   domain's DKIM key, its AAR the Authentication-Results field of the
@@ -229,6 +230,13 @@ def test_forward_srs_bounce_loop_rate():
                         source=ips[0])
         assert codes[0][0] == 250, codes
 
+        # TERN_FORWARD_RATE counts bounces per SRS address too (any case):
+        # the third passes, the fourth waits.
+        codes, end = send(srv, "", [srs], bounce, source=ips[0])
+        assert codes[0][0] == 250 and end[0] == 250, (codes, end)
+        codes, _ = send(srv, "", [srs], bounce, source=ips[0])
+        assert codes[0][0] == 450 and codes[0][1].startswith(b"4.7.1"), codes
+
         # A message a mailing list sealed (dkimpy's arc_sign): the chain
         # passes the checks, so our set is i=2 with cv=pass and the whole
         # chain verifies at the next hop.
@@ -260,13 +268,15 @@ def test_forward_srs_bounce_loop_rate():
         # the SRS sender, that is to the original sender (its SPF passed).
         codes, end = send(srv, "alice@origin.test", ["gone@example.test"], message("m2"))
         assert end[0] == 250, end
-        # The two bounces above and the notice, in whatever order the
-        # queue sent the last two.
-        back = origin.wait_messages(3)
-        assert len(back) == 3, back
-        upper = [b for b in back[1:] if b"From: MAILER-DAEMON@remote.test" in b["data"]]
-        assert len(upper) == 1 and upper[0]["rcpts"] == ["ALICE@ORIGIN.TEST"], back  # as the address said
-        dsn = [b for b in back[1:] if b is not upper[0]][0]
+        # The three bounces above and the notice, in whatever order the
+        # queue sent them.
+        back = origin.wait_messages(4)
+        assert len(back) == 4, back
+        bounces = [b for b in back if b"From: MAILER-DAEMON@remote.test" in b["data"]]
+        assert len(bounces) == 3, back
+        assert sorted(b["rcpts"][0] for b in bounces) == ["ALICE@ORIGIN.TEST", "alice@origin.test",
+                                                          "alice@origin.test"], back  # as the address said
+        dsn = [b for b in back if b not in bounces][0]
         assert dsn["from"] == "" and dsn["rcpts"] == ["alice@origin.test"], dsn
         assert b"multipart/report" in dsn["data"] and b"nobody@remote.test" in dsn["data"], dsn
 
