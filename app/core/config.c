@@ -322,6 +322,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
 	cfg->auth_checks = 1;
+	cfg->relay_tls_verify = 1;
 	cfg->forward_rate = 200; /* messages forwarded outside, per alias and hour */
 	/* Dovecot limits neither by default; every LIST walks the whole
 	 * list, so tern does: ample for people, not for a script. */
@@ -468,6 +469,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			cfg->log_json = 1;
 		else if (strcmp(v, "text") != 0)
 			return bad(err, errsz, "TERN_LOG_FORMAT", v, "text or json");
+	}
+	if ((v = getenv("TERN_RELAY_TLS_VERIFY")) != NULL) {
+		if (strcmp(v, "off") == 0)
+			cfg->relay_tls_verify = 0;
+		else if (strcmp(v, "on") != 0)
+			return bad(err, errsz, "TERN_RELAY_TLS_VERIFY", v, "on or off");
 	}
 	if ((v = getenv("TERN_AUTH_CHECKS")) != NULL) {
 		if (strcmp(v, "off") == 0)

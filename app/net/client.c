@@ -217,6 +217,33 @@ int client_tls_error(const struct client *c)
 	return c->tls_ ? br_ssl_engine_last_error(&c->tls_->cc.eng) : 0;
 }
 
+const char *client_tls_error_text(int err)
+{
+	switch (err) {
+	case 0:
+		return "no TLS error";
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		return "certificate not issued for that name";
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "certificate not signed by a trusted authority";
+	case BR_ERR_X509_EXPIRED:
+		return "certificate expired or not yet valid";
+	case BR_ERR_X509_TIME_UNKNOWN:
+		return "certificate dates cannot be checked (no clock)";
+	case BR_ERR_X509_EMPTY_CHAIN:
+		return "no certificate sent";
+	case BR_ERR_X509_BAD_SIGNATURE:
+		return "certificate chain signature does not verify";
+	case BR_ERR_X509_NOT_CA:
+		return "certificate chain contains a non-CA issuer";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		return "certificate key too weak";
+	default:
+		return err > BR_ERR_X509_OK && err < BR_ERR_X509_OK + 64 ? "certificate refused"
+		                                                          : "TLS protocol error";
+	}
+}
+
 int client_tls_established(const struct client *c)
 {
 	return c->tls_ && c->tls_done_;

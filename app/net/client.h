@@ -86,6 +86,12 @@ int client_start_tls(struct client *c, const char *server_name);
 int client_start_tls_verified(struct client *c, const char *server_name);
 /* BearSSL's last error on the TLS engine (BR_ERR_X509_* for a refused chain), 0 when none. */
 int client_tls_error(const struct client *c);
+/*
+ * A short phrase for client_tls_error()'s value, for logs and statuses
+ * ("certificate not issued for that name", "certificate not signed by a
+ * trusted authority", ...); never NULL.
+ */
+const char *client_tls_error_text(int err);
 /* 1 once the handshake completed. */
 int client_tls_established(const struct client *c);
 

@@ -56,6 +56,7 @@ struct sched {
 	char relay_host[256];
 	uint16_t relay_port;
 	char relay_user[256], relay_pass[256];
+	int relay_tls_verify; /* TERN_RELAY_TLS_VERIFY (on unless turned off) */
 	unsigned lifetime_s, delay_notice_s, timeout_s;
 	unsigned retry[16], nretry;
 	uint16_t mx_port;
@@ -430,6 +431,12 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		log_info("queue", NULL, "event=attempt_failed id=%llu host=%s why=%s",
 			 (unsigned long long)j->e.id, j->addrs[j->cur_addr].host,
 			 log_q(why, qw, sizeof qw));
+		if (j->s->relay_host[0] && strncmp(why, "4.7.5 ", 6) == 0)
+			log_warn("queue", NULL,
+				 "event=relay_tls_unverified host=%s why=%s hint=\"nothing was sent; "
+				 "a private CA goes in TERN_TLS_CA_FILE, TERN_RELAY_TLS_VERIFY=off "
+				 "turns the check off\"",
+				 j->addrs[j->cur_addr].host, log_q(why, qw, sizeof qw));
 		j->cur_addr++;
 		try_addr(j);
 		return;
@@ -461,6 +468,10 @@ static void try_addr(struct job *j)
 		cfg.require_tls = 1;
 		cfg.auth_user = s->relay_user;
 		cfg.auth_pass = s->relay_pass;
+		/* The relay gets the account's password: its certificate must
+		 * chain to a trusted root and carry its name (issue 30). */
+		cfg.verify_tls = s->relay_tls_verify;
+		cfg.auth_unverified_ok = !s->relay_tls_verify;
 	}
 	struct group *g = &j->groups[j->cur];
 	for (size_t i = 0; i < g->n; i++) {
@@ -878,6 +889,7 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 		relay_parse(cfg->relay_host, s->relay_host, sizeof s->relay_host, &s->relay_port);
 	snprintf(s->relay_user, sizeof s->relay_user, "%s", cfg->relay_user);
 	snprintf(s->relay_pass, sizeof s->relay_pass, "%s", cfg->relay_password);
+	s->relay_tls_verify = cfg->relay_tls_verify;
 	s->lifetime_s = cfg->queue_lifetime_s;
 	s->delay_notice_s = cfg->queue_delay_notice_s;
 	s->timeout_s = cfg->queue_timeout_s;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bearssl.h>
+
 #include "auth/sasl.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -427,6 +429,13 @@ static void body_reply(struct smtp_client *s)
 
 /* ---- session set-up ---- */
 
+/* Verified when the set-up asks (the relay host), opportunistic otherwise. */
+static int start_tls(struct smtp_client *s)
+{
+	return s->cfg.verify_tls ? client_start_tls_verified(s->c, s->cfg.server_name)
+	                         : client_start_tls(s->c, s->cfg.server_name);
+}
+
 static void send_ehlo(struct smtp_client *s)
 {
 	s->state = ST_EHLO;
@@ -454,6 +463,14 @@ static void after_ehlo(struct smtp_client *s)
 		size_t ul = strlen(s->cfg.auth_user), pl = strlen(s->cfg.auth_pass);
 		if (!client_tls_established(s->c)) {
 			fail_next(s, "4.7.10 will not send the relay password over plaintext to %s",
+				  s->where);
+			return;
+		}
+		if (!s->cfg.verify_tls && !s->cfg.auth_unverified_ok) {
+			/* A caller that did not ask for verification gets no
+			 * password sent either: the issue's relay got AUTH PLAIN
+			 * over TLS to a certificate for another name. */
+			fail_next(s, "4.7.5 will not send the relay password to %s over unverified TLS",
 				  s->where);
 			return;
 		}
@@ -533,7 +550,7 @@ static void handle_reply(struct smtp_client *s)
 		}
 		s->state = ST_TLS;
 		arm(s, s->cfg.timeout_s);
-		if (client_start_tls(s->c, s->cfg.server_name) < 0)
+		if (start_tls(s) < 0)
 			fail_next(s, "4.7.0 cannot start TLS with %s", s->where);
 		return;
 	case ST_AUTH:
@@ -596,7 +613,7 @@ static void on_connected(struct client *c, void *arg)
 	if (s->cfg.implicit_tls) {
 		s->state = ST_TLS_WRAP;
 		arm(s, s->cfg.timeout_s);
-		if (client_start_tls(c, s->cfg.server_name) < 0)
+		if (start_tls(s) < 0)
 			fail_next(s, "4.7.0 cannot start TLS with %s", s->where);
 		return;
 	}
@@ -691,6 +708,13 @@ static void on_close(struct client *c, void *arg, const char *reason)
 			/* The end of data went out and no answer came: maybe delivered,
 			 * maybe not. Try again later (a duplicate beats a loss). */
 			report(s, SMTPC_VERDICT, "");
+		else if (strcmp(reason, "tls_handshake_failed") == 0 && s->cfg.verify_tls &&
+			 client_tls_error(c) > BR_ERR_X509_OK &&
+			 client_tls_error(c) < BR_ERR_X509_OK + 64)
+			/* The server was not the one asked for: nothing was sent
+			 * after STARTTLS, the password least of all. */
+			fail_next(s, "4.7.5 %s: TLS not verified: %s", s->where,
+				  client_tls_error_text(client_tls_error(c)));
 		else
 			fail_next(s, "4.4.1 %s: %s", s->where,
 				  strcmp(reason, "connection_refused") == 0 ? "connection refused"

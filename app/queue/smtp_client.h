@@ -64,6 +64,12 @@ struct smtp_client_cfg {
 	int require_tls;    /* no STARTTLS offered: fail */
 	int no_starttls;    /* do not use STARTTLS (the retry after it failed) */
 	const char *auth_user, *auth_pass; /* AUTH after TLS when user is set */
+	/* The TLS server must be verified (net/anchors.h's roots, the name in
+	 * server_name): a failed check ends the session before any command
+	 * (SMTPC_NEXT, a 4.7.5 status), and AUTH goes only over such a session. */
+	int verify_tls;
+	/* AUTH over TLS that was not verified (TERN_RELAY_TLS_VERIFY=off only). */
+	int auth_unverified_ok;
 };
 
 enum smtp_client_result { SMTPC_VERDICT, SMTPC_NEXT };

@@ -85,6 +85,34 @@ def self_signed(tmp, cn="mx.remote.test"):
     return crt, key
 
 
+def test_ca(tmp):
+    """A throw-away CA (cert, key) for verified-TLS tests (TERN_TLS_CA_FILE)."""
+    key, crt = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=tern test CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+def ca_signed(tmp, ca, name):
+    """A server certificate for DNS name `name` issued by ca (test_ca's pair)."""
+    base = os.path.join(tmp, name)
+    key, csr, crt, ext = base + ".key", base + ".csr", base + ".crt", base + ".ext"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", "/CN=" + name], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n" % name)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+                    "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return crt, key
+
+
 class Receiver:
     """A scriptable SMTP server on ip:port in a thread.
 
@@ -93,12 +121,14 @@ class Receiver:
     stall: "greeting" (never greet) or "data" (never answer end of data);
     tls: offer STARTTLS; implicit_tls: TLS from the first byte (port 465);
     auth: (user, password) required (AUTH PLAIN or LOGIN, only over TLS);
-    size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8.
+    size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8;
+    cert: (crt, key) files to present instead of a self-signed one.
     Received transactions are in .messages (dicts)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
-                 dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0):
+                 dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
+                 cert=None):
         self.ip, self.port = ip, port
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
@@ -113,7 +143,7 @@ class Receiver:
         self.tmp = tempfile.mkdtemp(prefix="tern-rcv-")
         self.ctx = None
         if tls or implicit_tls:
-            crt, key = self_signed(self.tmp)
+            crt, key = cert or self_signed(self.tmp)
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(crt, key)
             if tls13_only:  # BearSSL speaks TLS 1.2 at most: every handshake fails

@@ -27,6 +27,7 @@ def test_bad_config_value_stops_startup():
         "TERN_HOSTNAME": "bad host name",
         "TERN_SMTP_MAX_RECIPIENTS": "-4",
         "TERN_DISK_RESERVE": "lots",
+        "TERN_RELAY_TLS_VERIFY": "maybe",
     }
     for var, val in cases.items():
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": tempfile.mkdtemp(), var: val}

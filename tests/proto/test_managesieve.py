@@ -34,7 +34,9 @@ def srv():
         _relay = Receiver("127.0.0.1", rport, tls=True)
         _srv = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, DAVE_PW)], http=True, imap=True,
                       env={"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port,
-                           "TERN_RELAY_HOST": "127.0.0.1:%d" % rport})
+                           "TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
+                           # The relay is verified: its own certificate is the anchor.
+                           "TERN_TLS_CA_FILE": os.path.join(_relay.tmp, "peer.crt")})
         _srv.sieve_port = port
     return _srv
 

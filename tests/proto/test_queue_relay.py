@@ -7,19 +7,33 @@ import email
 import email.policy
 import time
 
-from mailpeers import PostfixPeer, Receiver, free_port_on, unique_ips
+import os
+import tempfile
+
+from mailpeers import (PostfixPeer, Receiver, ca_signed, free_port_on, test_ca,
+                       unique_ips)
 from test_queue import ALICE, World, dsn_of, mx, status_fields, zone
 from test_submission import dkimpy
 
 
+def _relay_certs(name):
+    """A private CA and a certificate it issued for name (files in a temp dir)."""
+    tmp = tempfile.mkdtemp(prefix="tern-relayca-")
+    ca = test_ca(tmp)
+    return ca, ca_signed(tmp, ca, name)
+
+
 def test_relay_host_starttls_and_auth():
+    """The relay's certificate is verified (issue 30): one issued for its
+    name by the CA in TERN_TLS_CA_FILE is accepted and AUTH goes out."""
     ips = unique_ips(1)
     port = free_port_on(ips)
-    env = {"TERN_RELAY_HOST": "%s:%d" % (ips[0], port), "TERN_RELAY_USER": "relayuser",
-           "TERN_RELAY_PASSWORD": "relay-secret-1"}
-    # No DNS records at all: everything goes to the relay host.
-    with World({}, env=env) as w:
-        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-1"))
+    ca, crt = _relay_certs("relay.remote.test")
+    env = {"TERN_RELAY_HOST": "relay.remote.test:%d" % port, "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-1", "TERN_TLS_CA_FILE": ca[0]}
+    # Only the relay's own name in DNS: everything goes to the relay host.
+    with World({"relay.remote.test": {"A": [ips[0]]}}, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-1"), cert=crt)
         w.receivers.append(r)
         w.send(["carol@remote.test", "erin@other.test"])
         msgs = r.wait_messages(1)
@@ -28,6 +42,58 @@ def test_relay_host_starttls_and_auth():
         assert sorted(msgs[0]["rcpts"]) == ["carol@remote.test", "erin@other.test"]
         assert w.wait_queue_empty()
         assert "relay-secret-1" not in w.srv.log_text()
+
+
+def test_relay_host_certificate_for_another_name_gets_no_auth():
+    """Issue 30's finding: AUTH PLAIN went to a relay whose certificate was
+    for another name. A certificate from a trusted CA, but for another
+    name, now ends the session after the handshake: no AUTH, no mail, the
+    message stays queued with a 4.7.5 status and a log line saying why."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    ca, crt = _relay_certs("someone-else.test")
+    env = {"TERN_RELAY_HOST": "relay.remote.test:%d" % port, "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-3", "TERN_TLS_CA_FILE": ca[0]}
+    with World({"relay.remote.test": {"A": [ips[0]]}}, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-3"), cert=crt)
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        out = w.wait_list("TLS not verified")
+        assert "pending" in out and "4.7.5" in out, out
+        assert "not issued for that name" in out, out
+        assert r.messages == []
+        assert not any(c.upper().startswith("AUTH") for c in r.commands), r.commands
+        assert "STARTTLS" in [c.upper() for c in r.commands]
+        log = w.srv.log_text()
+        assert "event=relay_tls_unverified" in log, log
+        assert "relay-secret-3" not in log
+
+
+def test_relay_host_self_signed_refused_unless_verification_is_off():
+    """A self-signed certificate for another name (the issue's relay): with
+    the default, nothing is sent; TERN_RELAY_TLS_VERIFY=off is the
+    explicit opt-out, and then the mail and AUTH go through."""
+    ips = unique_ips(1)
+    port = free_port_on(ips)
+    zone_ = {"relay.remote.test": {"A": [ips[0]]}}
+    env = {"TERN_RELAY_HOST": "relay.remote.test:%d" % port, "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-4"}
+    with World(zone_, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-4"))
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        out = w.wait_list("TLS not verified")
+        assert "pending" in out and "4.7.5" in out, out
+        assert r.messages == []
+        assert not any(c.upper().startswith("AUTH") for c in r.commands), r.commands
+    env["TERN_RELAY_TLS_VERIFY"] = "off"
+    with World(zone_, env=env) as w:
+        r = Receiver(ips[0], port, tls=True, auth=("relayuser", "relay-secret-4"))
+        w.receivers.append(r)
+        w.send(["carol@remote.test"])
+        msgs = r.wait_messages(1)
+        assert len(msgs) == 1 and msgs[0]["auth"] == "relayuser", w.srv.log_text()
+        assert w.wait_queue_empty()
 
 
 def test_relay_host_without_starttls_is_not_used_in_plaintext():
@@ -47,10 +113,12 @@ def test_relay_host_without_starttls_is_not_used_in_plaintext():
 
 def test_relay_host_implicit_tls_on_465():
     ips = unique_ips(1)
-    env = {"TERN_RELAY_HOST": "%s:465" % ips[0], "TERN_RELAY_USER": "relayuser",
-           "TERN_RELAY_PASSWORD": "relay-secret-2"}
-    with World({}, env=env) as w:
-        r = Receiver(ips[0], 465, implicit_tls=True, auth=("relayuser", "relay-secret-2"))
+    ca, crt = _relay_certs("relay.remote.test")
+    env = {"TERN_RELAY_HOST": "relay.remote.test:465", "TERN_RELAY_USER": "relayuser",
+           "TERN_RELAY_PASSWORD": "relay-secret-2", "TERN_TLS_CA_FILE": ca[0]}
+    with World({"relay.remote.test": {"A": [ips[0]]}}, env=env) as w:
+        r = Receiver(ips[0], 465, implicit_tls=True, auth=("relayuser", "relay-secret-2"),
+                     cert=crt)
         w.receivers.append(r)
         w.send(["carol@remote.test"])
         msgs = r.wait_messages(1)
