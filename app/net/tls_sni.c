@@ -179,9 +179,11 @@ int tls_sni_attach(struct tls_server *ts)
 {
 	ts->policy_vt = &sni_policy;
 	ts->sc.policy_vtable = &ts->policy_vt;
-	/* ALPN only while a TLS-ALPN-01 challenge is pending: with a
-	 * protocol list configured, Chromium's connections to the web admin
-	 * failed (seen in test_webui), so ordinary handshakes go without. */
+	/* ALPN only while a TLS-ALPN-01 challenge is pending: BearSSL 0.6
+	 * mishandles a resumed session when a protocol list is set (it read
+	 * past the list and crashed the server for Chromium coming back with
+	 * h2; tls.c turns the session cache off for such handshakes), so
+	 * ordinary handshakes go without a list and keep resumption. */
 	if (atomic_load(&alpn_pending) > 0) {
 		br_ssl_engine_set_protocol_names(&ts->sc.eng, (const char **)alpn_names, 1);
 		return 1;
