@@ -193,30 +193,24 @@ void api_domain_del(struct http_ctx *x)
 	http_no_content(x);
 }
 
-void api_dns_object(struct http_ctx *x, const char *domain, int check)
+/* The records of a domain, and (for a check) what DNS answered for each. */
+struct dns_view {
+	const char *domain, *host; /* in the request's arena */
+	struct admin_dns *d;
+	struct dns_result *res; /* NULL: no check */
+};
+
+static void dns_view_write(struct http_ctx *x, void *arg)
 {
-	struct dkim_keys k;
-	char err[256], host[256];
+	struct dns_view *v = arg;
+	struct admin_dns *d = v->d;
+	struct dns_result *res = v->res;
 	struct jw w;
 
-	int rc = admin_domain_keys(http_store, domain, &k, err, sizeof(err));
-	if (rc != STORE_OK) {
-		http_store_problem(x, rc, err);
-		return;
-	}
-	api_effective(SETTING_HOSTNAME, http_cfg->hostname, host, sizeof(host));
-	struct admin_dns *d = xmalloc(sizeof(*d));
-	admin_dns_records(http_cfg, host, domain, &k, d);
-	dkim_keys_wipe(&k);
-	struct dns_result *res = NULL;
-	if (check) {
-		res = xcalloc(d->n ? d->n : 1, sizeof(*res));
-		dns_check(d, http_cfg->dns_servers, res);
-	}
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
-	jw_kstr(&w, "domain", domain);
-	jw_kstr(&w, "hostname", host);
+	jw_kstr(&w, "domain", v->domain);
+	jw_kstr(&w, "hostname", v->host);
 	jw_key(&w, "records");
 	jw_arr_begin(&w);
 	for (size_t i = 0; i < d->n; i++) {
@@ -247,6 +241,39 @@ void api_dns_object(struct http_ctx *x, const char *domain, int check)
 	jw_obj_end(&w);
 	free(res);
 	free(d);
+}
+
+/* The lookups, on http_defer's thread: the daemon's thread is not held. */
+static void dns_view_check(void *arg)
+{
+	struct dns_view *v = arg;
+	dns_check(v->d, http_cfg->dns_servers, v->res);
+}
+
+void api_dns_object(struct http_ctx *x, const char *domain, int check)
+{
+	struct dkim_keys k;
+	char err[256], host[256];
+
+	int rc = admin_domain_keys(http_store, domain, &k, err, sizeof(err));
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, err);
+		return;
+	}
+	api_effective(SETTING_HOSTNAME, http_cfg->hostname, host, sizeof(host));
+	struct dns_view *v = arena_zalloc(x->arena, sizeof(*v));
+	v->domain = arena_strdup(x->arena, domain);
+	v->host = arena_strdup(x->arena, host);
+	v->d = xmalloc(sizeof(*v->d));
+	admin_dns_records(http_cfg, host, domain, &k, v->d);
+	dkim_keys_wipe(&k);
+	if (check) {
+		v->res = xcalloc(v->d->n ? v->d->n : 1, sizeof(*v->res));
+		if (http_defer(x, dns_view_check, dns_view_write, v) == 0)
+			return;
+		dns_view_check(v); /* HTTP_DEFER_MAX checks at once: this one here */
+	}
+	dns_view_write(x, v);
 }
 
 void api_domain_dns(struct http_ctx *x)

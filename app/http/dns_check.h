@@ -5,7 +5,9 @@
  *
  * Waits: runs every query of the list in parallel on a private event loop
  * and returns when all answered or DNS_CHECK_TIMEOUT_MS passed. Call it
- * from an HTTP thread, never from a mail loop. Answers are asked fresh
+ * from a thread that may wait, never from a mail loop: the API runs it on
+ * an http_defer thread, its request suspended, so no daemon thread waits
+ * with it (at most HTTP_DEFER_MAX at once; past that, inline). Answers are asked fresh
  * (DNS_QUERY_FRESH), not taken from the cache: the user may have just
  * fixed a record.
  */

@@ -64,7 +64,22 @@ struct http_ctx {
 	const void *static_body;
 	size_t static_len;
 	int no_security_headers_; /* private */
+	/* Work deferred by http_defer (private to http_server.c). */
+	void (*defer_work)(void *arg);
+	void (*defer_finish)(struct http_ctx *x, void *arg);
+	void *defer_arg;
 };
+
+/*
+ * http_defer: answer later, without holding the daemon's thread. work(arg)
+ * runs on a thread of its own (it may block, e.g. on DNS, for a bounded
+ * time), the connection suspended meanwhile; then finish(x, arg) writes
+ * the response on the daemon's thread. Returns -1 (nothing deferred; the
+ * caller does the work itself) when HTTP_DEFER_MAX jobs already run.
+ */
+#define HTTP_DEFER_MAX 16
+int http_defer(struct http_ctx *x, void (*work)(void *arg),
+	       void (*finish)(struct http_ctx *x, void *arg), void *arg);
 
 /* ---- responses (http_resp.c) ---- */
 void http_header(struct http_ctx *x, const char *name, const char *value);

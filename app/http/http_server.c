@@ -83,7 +83,83 @@ struct http_req {
 	struct buf body;
 	int too_big;
 	int answered; /* a response was queued on the first call */
+	struct http_ctx *deferred; /* suspended for http_defer's work */
+	int deferred_done;         /* set (under jobs.mu) when the work ended */
 };
+
+/* http_defer's jobs in flight: stopping waits for them (each is bounded). */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int n;
+} jobs = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+struct job {
+	struct http_ctx *x;
+	struct http_req *r;
+};
+
+int http_defer(struct http_ctx *x, void (*work)(void *arg),
+	       void (*finish)(struct http_ctx *x, void *arg), void *arg)
+{
+	pthread_mutex_lock(&jobs.mu);
+	int ok = jobs.n < HTTP_DEFER_MAX;
+	if (ok)
+		jobs.n++;
+	pthread_mutex_unlock(&jobs.mu);
+	if (!ok)
+		return -1;
+	x->defer_work = work;
+	x->defer_finish = finish;
+	x->defer_arg = arg;
+	return 0;
+}
+
+static void job_end(void)
+{
+	pthread_mutex_lock(&jobs.mu);
+	if (--jobs.n == 0)
+		pthread_cond_broadcast(&jobs.cv);
+	pthread_mutex_unlock(&jobs.mu);
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	j->x->defer_work(j->x->defer_arg);
+	pthread_mutex_lock(&jobs.mu);
+	j->r->deferred_done = 1;
+	pthread_mutex_unlock(&jobs.mu);
+	/* MHD_USE_ITC: resuming from another thread wakes the daemon's. */
+	MHD_resume_connection(j->x->mc);
+	free(j);
+	job_end();
+	return NULL;
+}
+
+/* Starts x's deferred work with the connection suspended; -1 when no thread. */
+static int job_start(struct http_req *r, struct http_ctx *x)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	struct job *j = xmalloc(sizeof(*j));
+
+	j->x = x;
+	j->r = r;
+	r->deferred = x;
+	MHD_suspend_connection(x->mc);
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 512 * 1024);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &a, job_main, j);
+	pthread_attr_destroy(&a);
+	if (rc == 0)
+		return 0;
+	MHD_resume_connection(x->mc);
+	r->deferred = NULL;
+	free(j);
+	return -1;
+}
 
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
 			  "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
@@ -206,6 +282,19 @@ static void handle(struct http_ctx *x)
 	http_route(x);
 }
 
+/* Queues x's response (a problem when there is none) and logs API calls. */
+static enum MHD_Result respond(struct http_ctx *x)
+{
+	if (!x->status)
+		http_problem(x, 500, "temporary", NULL, "no response");
+	if (x->status >= 500 || strncmp(x->path, "/api/", 5) == 0)
+		log_debug("http", NULL, "event=request ip=%s https=%d method=%s status=%d", x->ip,
+			  x->https, x->method, x->status);
+	enum MHD_Result res = send_ctx(x);
+	buf_free(&x->out);
+	return res;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -237,6 +326,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->deferred) {
+		/* Called again after a resume: the work is done, answer. */
+		struct http_ctx *x = r->deferred;
+		pthread_mutex_lock(&jobs.mu);
+		int done = r->deferred_done;
+		pthread_mutex_unlock(&jobs.mu);
+		if (!done)
+			return MHD_YES;
+		r->deferred = NULL;
+		x->defer_finish(x, x->defer_arg);
+		return respond(x);
+	}
 	if (r->answered)
 		return MHD_YES;
 	r->answered = 1;
@@ -264,14 +365,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 			     HTTP_BODY_MAX);
 	else
 		handle(x);
-	if (!x->status)
-		http_problem(x, 500, "temporary", NULL, "no response");
-	if (x->status >= 500 || strncmp(url, "/api/", 5) == 0)
-		log_debug("http", NULL, "event=request ip=%s https=%d method=%s status=%d", x->ip,
-			  x->https, method, x->status);
-	enum MHD_Result res = send_ctx(x);
-	buf_free(&x->out);
-	return res;
+	if (x->defer_work && !x->status) {
+		if (job_start(r, x) == 0)
+			return MHD_YES;
+		/* No thread: do the work here, as before deferring existed. */
+		x->defer_work(x->defer_arg);
+		job_end();
+		x->defer_finish(x, x->defer_arg);
+	} else if (x->defer_work) {
+		job_end(); /* answered without it */
+	}
+	return respond(x);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
@@ -361,7 +465,7 @@ static unsigned unreachable_limit(unsigned threads)
 static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+			 MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
@@ -433,6 +537,14 @@ struct stopper {
 static void *stop_daemons(void *arg)
 {
 	struct stopper *s = arg;
+	/*
+	 * A suspended connection must be resumed before its daemon stops:
+	 * wait for http_defer's jobs (each ends within its own deadline).
+	 */
+	pthread_mutex_lock(&jobs.mu);
+	while (jobs.n > 0)
+		pthread_cond_wait(&jobs.cv, &jobs.mu);
+	pthread_mutex_unlock(&jobs.mu);
 	for (int i = 0; i < 2; i++)
 		if (s->d[i])
 			MHD_stop_daemon(s->d[i]);

@@ -1,8 +1,11 @@
 """REST API parts that need peers: the outbound queue (a message submitted
 with AUTH to a relay that refuses connections stays queued; list, retry
 now, delete) and the live DNS check against a local authoritative DNS
-server (dns_server.py) with records found, missing and different."""
+server (dns_server.py) with records found, missing and different, and
+checks waiting on a silent DNS server not holding the daemon's threads."""
 import smtplib
+import socket
+import threading
 import time
 
 from harness import free_port
@@ -120,3 +123,43 @@ def test_dns_check_found_missing_different():
             assert status("SRV", "_imaps._tcp.example.test.") == "missing", got
     finally:
         dns.stop()
+
+
+def test_dns_check_holds_no_thread():
+    """A DNS check waiting on a server that never answers (up to 8 s) has
+    its request suspended, not one of the HTTPS daemon's 4 threads held:
+    with eight checks waiting, another request is answered before any
+    check ends; each check then ends with every record "error"."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.settimeout(0.5)
+    s, a = admin_server(env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % silent.getsockname()[1]})
+    try:
+        with s:
+            done = []
+
+            def check():
+                done.append(a.call("GET", "/domains/example.test/dns/check"))
+            threads = [threading.Thread(target=check) for _ in range(8)]
+            for t in threads:
+                t.start()
+            # Each check asks on a resolver channel of its own: eight
+            # source ports seen means all eight are waiting.
+            ports, deadline = set(), time.time() + 30
+            while len(ports) < 8 and time.time() < deadline:
+                try:
+                    ports.add(silent.recvfrom(4096)[1][1])
+                except socket.timeout:
+                    pass
+            assert len(ports) >= 8 and not done, (ports, len(done))
+            st, _, d = a.call("GET", "/domains/example.test/dns")
+            assert st == 200 and d["records"], (st, d)
+            assert not done, "the other request waited for a DNS check"
+            for t in threads:
+                t.join(60)
+            assert len(done) == 8, len(done)
+            for st, _, d in done:
+                assert st == 200, (st, d)
+                assert {r["check"]["status"] for r in d["records"]} == {"error"}, d
+    finally:
+        silent.close()
