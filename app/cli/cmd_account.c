@@ -1,5 +1,6 @@
 /*
- * cmd_account.c — tern account add|list|passwd|del EMAIL.
+ * cmd_account.c — tern account add|list|passwd|del EMAIL, and
+ * tern account app-password add|list|del EMAIL [NAME].
  *
  * Passwords come from stdin (one line), never from argv where ps(1) would
  * show them.
@@ -7,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -28,8 +30,69 @@ static int usage(void)
 			"       tern account passwd EMAIL                (password on stdin)\n"
 			"       tern account del EMAIL\n"
 			"       tern account disable|enable EMAIL\n"
-			"       tern account list\n");
+			"       tern account list\n"
+			"       tern account app-password add|del EMAIL NAME\n"
+			"       tern account app-password list EMAIL\n");
 	return 2;
+}
+
+static void fmt_time(int64_t t, char *out, size_t n)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, n, "never");
+}
+
+static void print_apppass(void *arg, const struct store_apppass_info *a)
+{
+	char c[32], u[32];
+	fmt_time(a->created_at, c, sizeof c);
+	fmt_time(a->last_used, u, sizeof u);
+	printf("%-30s created=%s last_used=%s\n", a->name, c, u);
+	(*(int *)arg)++;
+}
+
+/* tern account app-password add|list|del EMAIL [NAME]: the secret of a
+ * new one is printed once, on stdout, and never again. */
+static int app_password(const struct config *cfg, int argc, char **argv)
+{
+	char err[512], secret[STORE_APPPASS_SECRET_LEN + 1];
+	struct store *st;
+	uint32_t id;
+	int r, n = 0;
+
+	if (argc < 2)
+		return usage();
+	const char *verb = argv[0], *email = argv[1];
+	int list = strcmp(verb, "list") == 0;
+	if (list ? argc != 2 : (argc != 3 || (strcmp(verb, "add") && strcmp(verb, "del"))))
+		return usage();
+	if (!(st = cli_store_open(cfg, list)))
+		return 1;
+	if (store_account_id(st, email, &id) != STORE_OK) {
+		fprintf(stderr, "tern: no account %s\n", email);
+		store_close(&st);
+		return 1;
+	}
+	if (list) {
+		r = store_apppass_list(st, id, print_apppass, &n);
+		if (r != STORE_OK)
+			snprintf(err, sizeof err, "store error, see the log");
+	} else if (verb[0] == 'a') {
+		r = store_apppass_add(st, id, argv[2], secret, sizeof secret, err, sizeof err);
+		if (r == STORE_OK)
+			printf("%s\n", secret);
+		explicit_bzero(secret, sizeof secret);
+	} else {
+		r = store_apppass_del(st, id, argv[2], err, sizeof err);
+		if (r == STORE_OK)
+			printf("%s: app password %s revoked\n", email, argv[2]);
+	}
+	if (r != STORE_OK)
+		fprintf(stderr, "tern: %s\n", err);
+	store_close(&st);
+	return r == STORE_OK ? 0 : 1;
 }
 
 int cli_account(const struct config *cfg, int argc, char **argv)
@@ -41,6 +104,8 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	const char *verb = argv[0];
+	if (strcmp(verb, "app-password") == 0)
+		return app_password(cfg, argc - 1, argv + 1);
 	if (strcmp(verb, "list") == 0) {
 		int n = 0;
 		if (!(st = cli_store_open(cfg, 1)))

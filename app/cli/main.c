@@ -15,6 +15,7 @@ static int usage(void)
 		"usage: tern serve                         run the server\n"
 		"       tern version | tern health\n"
 		"       tern account add|list|passwd|del EMAIL  (password on stdin)\n"
+		"       tern account app-password add|list|del EMAIL [NAME]\n"
 		"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
 		"       tern alias add|list|del ALIAS TARGET\n"
 		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"

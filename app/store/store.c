@@ -77,6 +77,7 @@ static const struct {
     [DB_METADATA] = {"metadata", 0},
     [DB_SIEVE] = {"sieve", 0},
     [DB_SIEVE_SEEN] = {"sieve_seen", 0},
+    [DB_APPPASS] = {"apppass", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -486,6 +487,14 @@ static int migrate_sieve(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/* 8 -> 9: app passwords (apppass); open_fn just created it empty. */
+static int migrate_apppass(struct store *st, MDB_txn *txn)
+{
+	(void)st;
+	(void)txn;
+	return 0;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -495,6 +504,7 @@ static migrate_fn *const migrations[] = {
     migrate_dmarc,
     migrate_metadata,
     migrate_sieve,
+    migrate_apppass,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

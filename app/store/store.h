@@ -131,8 +131,9 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r);
  */
 int store_account_check_password(struct store *st, const char *email, const char *password);
 /*
- * A login: the check of store_account_check_password(), with the account's
- * id and hash read in one transaction. email may be in any case. Returns 1
+ * A mail protocol's login: the check of store_account_check_password(),
+ * with the account's id and hash read in one transaction, and one of the
+ * account's app passwords accepted too (its use recorded). email may be in any case. Returns 1
  * when the password matches, with the id in *id_r and the account's
  * credentials stamp in *cred_r (either may be NULL); 0 when not (an
  * unknown account costs the same); STORE_ETEMP on error.
@@ -157,6 +158,33 @@ struct store_account_info {
 };
 typedef void store_account_cb(void *arg, const struct store_account_info *info);
 int store_account_list(struct store *st, store_account_cb *cb, void *arg);
+
+/* ---- App passwords (store_apppass.c) ---- */
+/*
+ * Passwords for mail clients, per account: each has a name (unique in the
+ * account, 1..STORE_APPPASS_NAME_MAX characters), a secret generated here
+ * and shown once (STORE_APPPASS_SECRET_LEN characters, "xxxx-xxxx-xxxx-xxxx"),
+ * kept only as an argon2id hash. store_account_login() accepts them in
+ * place of the account password and records when each was last used.
+ */
+#define STORE_APPPASS_NAME_MAX 64
+#define STORE_APPPASS_SECRET_LEN 19
+#define STORE_APPPASS_MAX 32
+int store_apppass_name_valid(const char *name);
+/* Creates one; the secret (NUL-terminated) goes to secret. STORE_EEXIST
+ * for a name in use, STORE_ENOTFOUND without the account. */
+int store_apppass_add(struct store *st, uint32_t account, const char *name, char *secret,
+                      size_t secretsz, char *err, size_t errsz);
+/* Revokes the one named name. STORE_ENOTFOUND when there is none. */
+int store_apppass_del(struct store *st, uint32_t account, const char *name, char *err,
+                      size_t errsz);
+struct store_apppass_info {
+	uint32_t id;
+	const char *name;
+	int64_t created_at, last_used; /* seconds; last_used 0 = never */
+};
+typedef void store_apppass_cb(void *arg, const struct store_apppass_info *info);
+int store_apppass_list(struct store *st, uint32_t account, store_apppass_cb *cb, void *arg);
 
 /* ---- Aliases ---- */
 /*

@@ -425,6 +425,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)
 		return rc;
+	if ((rc = del_prefix(txn, st->db[DB_APPPASS], pfx, 4, NULL, NULL)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	c->id = id;
@@ -559,21 +561,30 @@ static uint64_t cred_stamp(const char *hash)
 	return v | 1;
 }
 
+/* App passwords whose tag matches that a login verifies at most. */
+#define LOGIN_APPPASS_TRIES 4
+
 /*
- * Reads the account's id and hash in one read transaction, then verifies
- * outside it (argon2id takes far longer than a read). 1, 0 or STORE_ETEMP.
+ * Reads the account's id, hash and the app passwords whose tag matches
+ * in one read transaction, then verifies outside it (argon2id takes far
+ * longer than a read): the account password first, then those app
+ * passwords (store_apppass.c), whose use is recorded. A disabled account
+ * takes neither. 1, 0 or STORE_ETEMP.
  */
 static int login_check(struct store *st, const char *email, const char *password, uint32_t *id_r,
-		       uint64_t *cred_r)
+		       uint64_t *cred_r, int apppass)
 {
 	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
+	struct apppass_cand cand[LOGIN_APPPASS_TRIES];
+	uint8_t tag[APPPASS_TAG];
+	size_t ncand = 0, at;
 	struct acct_rec a;
-	size_t at;
 	uint32_t id = 0;
 	MDB_txn *txn;
 	int rc;
 
 	hash[0] = '\0';
+	apppass_tag(password, tag);
 	if (name_address(email, 0, addr, sizeof addr, &at) == 0) {
 		if (store_rd_begin(st, &txn) != 0)
 			return STORE_ETEMP;
@@ -582,13 +593,29 @@ static int login_check(struct store *st, const char *email, const char *password
 			rc = acct_get(txn, st, id, &a);
 		if (rc == 0)
 			memcpy(hash, a.hash, sizeof hash);
+		if (rc == 0 && apppass)
+			rc = apppass_candidates(txn, st, id, tag, cand, LOGIN_APPPASS_TRIES, &ncand);
 		store_rd_end(st, txn);
-		if (rc && rc != MDB_NOTFOUND)
+		explicit_bzero(a.hash, sizeof a.hash);
+		if (rc && rc != MDB_NOTFOUND) {
+			explicit_bzero(cand, sizeof cand);
 			return STORE_ETEMP;
+		}
 	}
-	if (hash[0] == '\0' || hash[0] == '!') /* no password, or disabled */
+	if (hash[0] == '\0' || hash[0] == '!') { /* no password, or disabled */
+		explicit_bzero(cand, sizeof cand);
 		return password_verify_dummy(password);
+	}
 	int r = password_verify(hash, password);
+	for (size_t i = 0; r != 1 && i < ncand; i++) {
+		if (password_verify(cand[i].hash, password) == 1) {
+			r = 1;
+			/* A failed record of the use must not fail the login. */
+			if (apppass_touch(st, id, cand[i].id) == STORE_ENOTFOUND)
+				r = 0; /* revoked between the read and now */
+		}
+	}
+	explicit_bzero(cand, sizeof cand);
 	if (r == 1) {
 		if (id_r)
 			*id_r = id;
@@ -601,13 +628,13 @@ static int login_check(struct store *st, const char *email, const char *password
 
 int store_account_check_password(struct store *st, const char *email, const char *password)
 {
-	return login_check(st, email, password, NULL, NULL);
+	return login_check(st, email, password, NULL, NULL, 0);
 }
 
 int store_account_login(struct store *st, const char *email, const char *password,
 			uint32_t *id_r, uint64_t *cred_r)
 {
-	return login_check(st, email, password, id_r, cred_r);
+	return login_check(st, email, password, id_r, cred_r, 1);
 }
 
 int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n)

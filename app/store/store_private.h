@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 8u
+#define STORE_SCHEMA_VERSION 9u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -56,6 +56,7 @@ enum store_db {
 	DB_METADATA,     /* IMAP METADATA by (account, mailbox, name) (schema 7) */
 	DB_SIEVE,        /* Sieve scripts by (account, name) (schema 8; store_sieve.c) */
 	DB_SIEVE_SEEN,   /* vacation/duplicate memory by (account, hash) (schema 8) */
+	DB_APPPASS,      /* app passwords by (account, id) (schema 9; store_apppass.c) */
 	DB_COUNT
 };
 
@@ -423,6 +424,21 @@ int email_with_blob(struct store *st, MDB_txn *txn, uint32_t account, uint32_t e
 /* Small u32 record in DB_META (counters, schema version). */
 int meta_get_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t *v_r);
 int meta_put_u32(MDB_txn *txn, struct store *st, const char *name, uint32_t v);
+
+/* ---- App passwords (store_apppass.c) ---- */
+#define APPPASS_TAG 4
+/* The first APPPASS_TAG bytes of the BLAKE2b of a secret. */
+void apppass_tag(const char *secret, uint8_t tag[APPPASS_TAG]);
+struct apppass_cand {
+	uint32_t id;
+	char hash[STORE_HASH_MAX];
+};
+/* The account's app passwords whose tag is tag (at most max). */
+int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account,
+                       const uint8_t tag[APPPASS_TAG], struct apppass_cand *out, size_t max,
+                       size_t *n_r);
+/* Records a use now (its own write transaction). STORE_* code. */
+int apppass_touch(struct store *st, uint32_t account, uint32_t id);
 
 /* ---- Names (store_names.c) ---- */
 /* Lowercases (ASCII) and validates a domain into out. 0 or -1. */

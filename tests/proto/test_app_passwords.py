@@ -1,0 +1,103 @@
+"""App passwords (issue 31): `tern account app-password add` prints a
+secret once; IMAP, POP3 and submission accept it in place of the account
+password through the one login flow, `list` shows when it was last used,
+and after `del` all three refuse it. One server for every check."""
+import imaplib
+import poplib
+import re
+import smtplib
+import ssl
+
+from harness import Server
+
+USER = "ann@example.test"
+PW = "account-pw-1"
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def imap_ok(s, user, pw):
+    c = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=20)
+    try:
+        c.login(user, pw)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        try:
+            c.logout()
+        except Exception:
+            pass
+
+
+def pop3_ok(s, user, pw):
+    c = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(), timeout=20)
+    try:
+        c.user(user)
+        c.pass_(pw)
+        return True
+    except poplib.error_proto:
+        return False
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            pass
+
+
+def smtp_ok(s, user, pw):
+    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20)
+    try:
+        c.login(user, pw)
+        return True
+    except smtplib.SMTPAuthenticationError:
+        return False
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            pass
+
+
+def listing(s):
+    out = s.cli("account", "app-password", "list", USER).stdout.decode()
+    return {l.split()[0]: l for l in out.splitlines()}
+
+
+def test_app_password_login_and_revoke():
+    with Server(accounts=[(USER, PW)], imap=True, pop3=True, submission=True) as s:
+        secret = s.cli("account", "app-password", "add", USER, "phone").stdout.decode().strip()
+        assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", secret), secret
+        other = s.cli("account", "app-password", "add", USER, "laptop").stdout.decode().strip()
+        assert other != secret
+        # A name is unique in the account.
+        r = s.cli("account", "app-password", "add", USER, "phone", check=False)
+        assert r.returncode == 1 and b"exists" in r.stderr, r.stderr
+        assert "last_used=never" in listing(s)["phone"]
+
+        for ok in (imap_ok, pop3_ok, smtp_ok):
+            assert ok(s, USER, secret), ok.__name__
+            assert ok(s, USER, PW), ok.__name__  # without 2FA the account password still works
+        assert re.search(r"last_used=\d{4}-\d\d-\d\dT", listing(s)["phone"]), listing(s)
+        assert "last_used=never" in listing(s)["laptop"]
+
+        s.cli("account", "app-password", "del", USER, "phone")
+        assert "phone" not in listing(s)
+        for ok in (imap_ok, pop3_ok, smtp_ok):
+            assert not ok(s, USER, secret), ok.__name__
+        # The other one goes on; a disabled account takes none.
+        assert imap_ok(s, USER, other)
+        s.cli("account", "disable", USER)
+        assert not imap_ok(s, USER, other)
+        s.cli("account", "enable", USER)
+        assert smtp_ok(s, USER, other)
+        # Deleting the account takes its app passwords with it.
+        s.cli("account", "del", USER)
+        s.cli("account", "add", USER, input=PW + "\n")
+        assert listing(s) == {}
+        assert not pop3_ok(s, USER, other)
