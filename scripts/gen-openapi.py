@@ -60,6 +60,7 @@ schemas = {
         "acme": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "state": S, "directory": S, "challenge": S, "last_error": S, "last_success": I, "next_run": I}},
         "auth": {"type": "object", "properties": {"dmarc_tolerated": arr(S), "arc_trusted": arr(S), "postmaster": S}},
         "restart_required": B}},
+    "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I}},
     "SieveScript": {"type": "object", "properties": {"name": S, "active": B, "script": S}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
                                                "scope": {"enum": ["admin", "read"]}, "expires": I,
@@ -128,6 +129,12 @@ paths = {
                           "delete": op("Delete the account and its mail", [resp(204, "deleted"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/password": {"post": op("Reset the password", [resp(204, "changed"), problem(400, 404)], obj({"password": S}, ["password"]), params=[pp("email")])},
     "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
+    "/accounts/{email}/app-passwords": {
+        "get": op("The account's app passwords (never their secrets)", [resp(200, "app passwords", {"type": "object", "properties": {"app_passwords": arr(ref("AppPassword"))}}), problem(404)], params=[pp("email")]),
+        "post": op("Create an app password: the secret is in this answer only", [resp(201, "created", {"type": "object", "properties": {"name": S, "password": S}}), problem(400, 404, 409)],
+                   obj({"name": S}, ["name"]), params=[pp("email")])},
+    "/accounts/{email}/app-passwords/{name}": {
+        "delete": op("Revoke an app password", [resp(204, "revoked"), problem(404)], params=[pp("email"), pp("name")])},
     "/accounts/{email}/sieve": {"get": op("The account's Sieve scripts", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve/{name}": {
         "get": op("One Sieve script", [resp(200, "script", ref("SieveScript")), problem(404)], params=[pp("email"), pp("name")]),

@@ -172,7 +172,8 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg);
 #define STORE_APPPASS_MAX 32
 int store_apppass_name_valid(const char *name);
 /* Creates one; the secret (NUL-terminated) goes to secret. STORE_EEXIST
- * for a name in use, STORE_ENOTFOUND without the account. */
+ * for a name in use, STORE_ELIMIT past STORE_APPPASS_MAX, STORE_ENOTFOUND
+ * without the account. */
 int store_apppass_add(struct store *st, uint32_t account, const char *name, char *secret,
                       size_t secretsz, char *err, size_t errsz);
 /* Revokes the one named name. STORE_ENOTFOUND when there is none. */

@@ -148,7 +148,7 @@ static int add_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return store_err(c->err, c->errsz, STORE_EEXIST, "an app password named %s exists",
 		                 c->rec.name);
 	if (c->count >= STORE_APPPASS_MAX)
-		return store_err(c->err, c->errsz, STORE_EINVAL, "at most %u app passwords",
+		return store_err(c->err, c->errsz, STORE_ELIMIT, "at most %u app passwords",
 		                 STORE_APPPASS_MAX);
 	MDB_val k = ap_key(kb, c->account, c->id);
 	return ap_put(txn, st, &k, &c->rec);

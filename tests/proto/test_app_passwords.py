@@ -1,14 +1,15 @@
-"""App passwords (issue 31): `tern account app-password add` prints a
-secret once; IMAP, POP3 and submission accept it in place of the account
+"""App passwords (issue 31): `tern account app-password add` (and
+POST /api/v1/accounts/{email}/app-passwords) gives a secret once; IMAP, POP3 and submission accept it in place of the account
 password through the one login flow, `list` shows when it was last used,
-and after `del` all three refuse it. One server for every check."""
+and after `del` (or DELETE) all three refuse it. One server for every
+check."""
 import imaplib
 import poplib
 import re
 import smtplib
 import ssl
 
-from harness import Server
+from httpc import admin_server
 
 USER = "ann@example.test"
 PW = "account-pw-1"
@@ -70,7 +71,8 @@ def listing(s):
 
 
 def test_app_password_login_and_revoke():
-    with Server(accounts=[(USER, PW)], imap=True, pop3=True, submission=True) as s:
+    s, a = admin_server(accounts=[(USER, PW)], imap=True, pop3=True, submission=True)
+    with s:
         secret = s.cli("account", "app-password", "add", USER, "phone").stdout.decode().strip()
         assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", secret), secret
         other = s.cli("account", "app-password", "add", USER, "laptop").stdout.decode().strip()
@@ -101,3 +103,22 @@ def test_app_password_login_and_revoke():
         s.cli("account", "add", USER, input=PW + "\n")
         assert listing(s) == {}
         assert not pop3_ok(s, USER, other)
+
+        # The API: create (the secret in the answer only), list, revoke.
+        path = "/accounts/%s/app-passwords" % USER
+        st, _, body = a.call("POST", path, {"name": "tablet"})
+        assert st == 201 and body["name"] == "tablet", (st, body)
+        tablet = body["password"]
+        assert a.call("POST", path, {"name": "tablet"})[0] == 409
+        assert a.call("POST", path, {"name": ""})[0] == 400
+        assert a.call("POST", "/accounts/nobody@example.test/app-passwords",
+                      {"name": "x"})[0] == 404
+        assert imap_ok(s, USER, tablet)
+        st, _, body = a.call("GET", path)
+        assert st == 200, st
+        got = {p["name"]: p for p in body["app_passwords"]}
+        assert set(got) == {"tablet"} and got["tablet"]["last_used"] > 0, body
+        assert "password" not in got["tablet"], body
+        assert a.call("DELETE", path + "/tablet")[0] == 204
+        assert a.call("DELETE", path + "/tablet")[0] == 404
+        assert not smtp_ok(s, USER, tablet)
