@@ -1,0 +1,49 @@
+/*
+ * fuzz_mta_sts.c — MTA-STS's TXT record and policy parsers (RFC 8461).
+ * The input's first line is read as a TXT record, the rest as a policy
+ * body. Checks: an accepted record starts with v=STSv1 and its id is
+ * 1-32 letters and digits; an accepted policy has a mode, max_age within
+ * a year, an mx list within bounds of lower-case patterns (mode none
+ * aside) and every plain mx pattern matches itself.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tlspol/mta_sts.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data;
+	const char *nl = memchr(in, '\n', size);
+	size_t rlen = nl ? (size_t)(nl - in) : size;
+	char id[MTA_STS_ID_MAX + 1];
+
+	if (mta_sts_txt_parse(in, rlen, id)) {
+		size_t l = strlen(id);
+		assert(memmem(in, rlen, "v=STSv1", 7) != NULL);
+		assert(l >= 1 && l <= MTA_STS_ID_MAX);
+	}
+
+	struct mta_sts_policy p;
+	const char *why = NULL;
+	const char *body = nl ? nl + 1 : in + size;
+	size_t blen = (size_t)(in + size - body);
+	if (mta_sts_policy_parse(body, blen, &p, &why) == 0) {
+		assert(p.mode <= MTA_STS_ENFORCE);
+		assert(p.max_age <= MTA_STS_MAX_AGE_MAX);
+		assert(p.nmx <= MTA_STS_MX_MAX);
+		assert(p.nmx > 0 || p.mode == MTA_STS_NONE);
+		for (size_t i = 0; i < p.nmx; i++) {
+			size_t ml = strlen(p.mx[i]);
+			assert(ml >= 1 && ml <= MTA_STS_HOST_MAX);
+			for (size_t k = 0; k < ml; k++)
+				assert(!(p.mx[i][k] >= 'A' && p.mx[i][k] <= 'Z'));
+			if (p.mx[i][0] != '*')
+				assert(mta_sts_mx_match(&p, p.mx[i]));
+		}
+	} else {
+		assert(why != NULL);
+	}
+	return 0;
+}

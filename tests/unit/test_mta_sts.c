@@ -1,0 +1,101 @@
+/*
+ * test_mta_sts.c — RFC 8461's TXT record and policy file, on the RFC's
+ * own examples and the refusals §3 implies, and MX matching (§4.1).
+ */
+#include <string.h>
+
+#include "tlspol/mta_sts.h"
+#include "unit.h"
+
+static int txt(const char *s, char *id)
+{
+	return mta_sts_txt_parse(s, strlen(s), id);
+}
+
+static int pol(const char *s, struct mta_sts_policy *p, const char **why)
+{
+	return mta_sts_policy_parse(s, strlen(s), p, why);
+}
+
+int main(void)
+{
+	char id[MTA_STS_ID_MAX + 1];
+	struct mta_sts_policy p;
+	const char *why = NULL;
+
+	/* §3.1's example, and its variants. */
+	CHECK_EQ_INT(txt("v=STSv1; id=20160831085700Z;", id), 1);
+	CHECK_EQ_STR(id, "20160831085700Z");
+	CHECK_EQ_INT(txt("v=STSv1;id=abc", id), 1);
+	CHECK_EQ_STR(id, "abc");
+	CHECK_EQ_INT(txt("v=STSv1; ext=1; id=X9 ;", id), 1);
+	CHECK_EQ_STR(id, "X9");
+	CHECK_EQ_INT(txt("id=abc; v=STSv1;", id), 0);            /* version not first */
+	CHECK_EQ_INT(txt("v=STSv2; id=abc;", id), 0);
+	CHECK_EQ_INT(txt("v=STSv1;", id), 0);                    /* no id */
+	CHECK_EQ_INT(txt("v=STSv1; id=;", id), 0);
+	CHECK_EQ_INT(txt("v=STSv1; id=a-b;", id), 0);            /* not alphanumeric */
+	CHECK_EQ_INT(txt("v=STSv1; id=012345678901234567890123456789012;", id), 0); /* 33 */
+	CHECK_EQ_INT(txt("v=STSv1; id=01234567890123456789012345678901;", id), 1);  /* 32 */
+	CHECK_EQ_INT(txt("v=spf1 -all", id), 0);
+
+	/* §3.2's example. */
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: mail.example.com\n"
+			 "mx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n", &p, &why),
+		     0);
+	CHECK_EQ_INT(p.mode, MTA_STS_ENFORCE);
+	CHECK_EQ_INT(p.max_age, 604800);
+	CHECK_EQ_INT(p.nmx, 3);
+	CHECK_EQ_STR(p.mx[1], "*.example.net");
+	CHECK(mta_sts_mx_match(&p, "mail.example.com"));
+	CHECK(mta_sts_mx_match(&p, "MAIL.Example.COM."));
+	CHECK(mta_sts_mx_match(&p, "mx1.example.net"));
+	CHECK(!mta_sts_mx_match(&p, "a.mx1.example.net")); /* one label only */
+	CHECK(!mta_sts_mx_match(&p, "example.net"));
+	CHECK(!mta_sts_mx_match(&p, ".example.net"));
+	CHECK(!mta_sts_mx_match(&p, "evil-mail.example.com"));
+	CHECK(!mta_sts_mx_match(&p, "mail.example.com.evil.test"));
+	CHECK(!mta_sts_mx_match(&p, ""));
+
+	/* CRLF, blanks around values, unknown keys, repeated keys. */
+	CHECK_EQ_INT(pol("version: STSv1\r\nmode:testing \r\nfoo: bar\r\nmx:  MX.Example.org\r\n"
+			 "max_age: 86400\r\nmode: enforce\r\n", &p, &why), 0);
+	CHECK_EQ_INT(p.mode, MTA_STS_TESTING);
+	CHECK_EQ_STR(p.mx[0], "mx.example.org");
+	/* A trailing dot on a pattern is the same host (found by the fuzzer). */
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: mx.example.org.\nmax_age: 1\n", &p, &why), 0);
+	CHECK_EQ_STR(p.mx[0], "mx.example.org");
+	CHECK(mta_sts_mx_match(&p, "mx.example.org"));
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: .\nmax_age: 1\n", &p, &why), -1);
+	/* max_age capped at about a year. */
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 9999999999\n", &p, &why), 0);
+	CHECK_EQ_INT(p.max_age, MTA_STS_MAX_AGE_MAX);
+	/* none needs no mx. */
+	CHECK_EQ_INT(pol("version: STSv1\nmode: none\nmax_age: 0\n", &p, &why), 0);
+	CHECK_EQ_INT(p.mode, MTA_STS_NONE);
+
+	/* Refusals. */
+	CHECK_EQ_INT(pol("mode: enforce\nmx: a.b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_STR(why, "no version");
+	CHECK_EQ_INT(pol("version: STSv1\nmx: a.b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_STR(why, "no mode");
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a.b\n", &p, &why), -1);
+	CHECK_EQ_STR(why, "no max_age");
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_STR(why, "no mx");
+	CHECK_EQ_INT(pol("version: STSv2\nmode: enforce\nmx: a.b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\nmode: strict\nmx: a.b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a.b\nmax_age: -1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a..b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: *\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a b\nmax_age: 1\n", &p, &why), -1);
+	CHECK_EQ_INT(pol("version: STSv1\njunk\nmode: enforce\nmx: a.b\nmax_age: 1\n", &p, &why), -1);
+	char big[2048] = "version: STSv1\nmode: enforce\nmax_age: 1\n";
+	for (int i = 0; i <= MTA_STS_MX_MAX; i++)
+		strcat(big, "mx: a.example\n");
+	CHECK_EQ_INT(pol(big, &p, &why), -1);
+	CHECK_EQ_STR(why, "too many mx lines");
+
+	CHECK_EQ_STR(mta_sts_mode_name(MTA_STS_ENFORCE), "enforce");
+	return unit_done("test_mta_sts");
+}
