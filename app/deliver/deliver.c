@@ -193,17 +193,27 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	memset(&dl->msg_, 0, sizeof dl->msg_);
 	memset(&dl->meta_, 0, sizeof dl->meta_);
 	memset(d, 0, sizeof *d);
-	dl->accounts_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->accounts_);
-	dl->targets_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->targets_);
-	dl->envelopes_ = xcalloc(dl->nplans ? dl->nplans : 1, sizeof *dl->envelopes_);
+	size_t total = 1;
+	for (size_t i = 0; i < dl->nplans; i++)
+		total += 1 + (dl->plans[i].discard ? 0 : dl->plans[i].nmore);
+	dl->accounts_ = xcalloc(total, sizeof *dl->accounts_);
+	dl->targets_ = xcalloc(total, sizeof *dl->targets_);
+	dl->envelopes_ = xcalloc(total, sizeof *dl->envelopes_);
 	for (size_t i = 0; i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		if (p->discard)
 			continue;
 		dl->accounts_[n] = p->account;
-		dl->targets_[n] = (struct store_target){p->folder, p->keywords};
+		dl->targets_[n] = (struct store_target){p->folder, p->keywords, p->mailbox, p->create};
 		dl->envelopes_[n] = p->envelope;
 		n++;
+		for (size_t j = 0; j < p->nmore; j++) {
+			const struct deliver_copy *c = &p->more[j];
+			dl->accounts_[n] = p->account;
+			dl->targets_[n] = (struct store_target){c->folder, c->keywords, c->mailbox, c->create};
+			dl->envelopes_[n] = p->envelope;
+			n++;
+		}
 	}
 	dl->copies = n;
 	if (n == 0 && !dl->txn_hook) {

@@ -13,8 +13,9 @@
  *        verdict and the header fields to prepend (Return-Path,
  *        Authentication-Results): struct delivery.head;
  *   5.   per recipient account, a plan: which mailbox by role (the INBOX,
- *        or Junk for a DMARC quarantine; later the spam verdict and Sieve
- *        fileinto), keywords, or discard: struct deliver_plan. Later
+ *        or Junk for a DMARC quarantine; later the spam verdict) or by
+ *        name (Sieve fileinto, resolved in the commit), keywords, further
+ *        copies (fileinto :copy), or discard: struct deliver_plan. Later
  *        stages (spam -> Junk, Sieve fileinto, Sieve redirect) fill in
  *        these plans and need no path of their own;
  *   6.   one group commit of every copy (the store writer), with the
@@ -54,11 +55,24 @@ struct loop;
  * Authentication-Results with up to 16 DKIM results fit easily. */
 #define DELIVER_HEAD_MAX 16384
 
+/* A further copy into the same account (Sieve fileinto :copy, or
+ * several fileinto): where it goes, as store_target. */
+struct deliver_copy {
+	enum store_target_role folder;
+	const char *mailbox; /* non-NULL: by name (store_target.mailbox) */
+	int create;
+	const char *keywords;
+};
+
 /* What one recipient account gets (stage 5). */
 struct deliver_plan {
 	uint32_t account;
 	enum store_target_role folder; /* STORE_TARGET_INBOX or STORE_TARGET_JUNK */
+	const char *mailbox;           /* non-NULL: the mailbox by name instead (store.h) */
+	int create;                    /* with mailbox: created if missing */
 	const char *keywords;          /* space-separated ("$Junk"), or NULL */
+	const struct deliver_copy *more; /* further copies in the account (not when discard) */
+	size_t nmore;
 	int discard;                   /* 1: no copy for this account */
 	const char *envelope;          /* MAIL FROM and the RCPT TO lines that reached it, or NULL */
 };
@@ -87,7 +101,7 @@ struct delivery {
 	/* Output, valid in done(). */
 	int result;       /* as store_delivery.result; STORE_ETEMP also when the copy failed */
 	size_t len;       /* bytes of the stored message (head included) */
-	size_t copies;    /* accounts planned a copy (discards excluded) */
+	size_t copies;    /* copies planned (discards excluded, further copies counted) */
 
 	/* Private. */
 	struct store *st_;

@@ -201,6 +201,35 @@ static int is_junk(const struct sieve_action *a)
 	return str_eq_ci(a->target, STR_LIT("Junk")) || str_eq_ci(a->specialuse, STR_LIT("\\Junk"));
 }
 
+/* One place a copy goes (a keep, a fileinto, the implicit keep). */
+struct dest {
+	enum store_target_role folder;
+	const char *name; /* NULL: by role */
+	int create, is_default;
+	struct str flags;
+};
+
+/*
+ * Appends a destination unless one for the same mailbox is there
+ * (RFC 5228 §2.10.3: one copy per mailbox; the first one's flags stand,
+ * a later :create is kept). Returns the new count.
+ */
+static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store_target_role folder,
+                         struct str name, int create, struct str flags)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int same = name.len ? d[i].name && strlen(d[i].name) == name.len &&
+		                          memcmp(d[i].name, name.p, name.len) == 0
+		                    : !d[i].name && d[i].folder == folder;
+		if (same) {
+			d[i].create |= create;
+			return n;
+		}
+	}
+	d[n] = (struct dest){ folder, name.len ? arena_strndup(a, name.p, name.len) : NULL, create, 0, flags };
+	return n + 1;
+}
+
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
                         const char *session, struct deliver_sieve_reply **reply_r,
@@ -237,30 +266,29 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		return;
 	}
 
-	int copy = 0, fallback = 0;
-	enum store_target_role folder = plan->folder;
-	struct str flags = STR_NULL;
+	/* Where copies go, in the order of the actions: the first becomes
+	 * the plan's own, the others its further copies. */
+	uint32_t cap = res.nactions + 2, nd = 0;
+	struct dest *d = arena_alloc(a, cap * sizeof *d);
+	int fallback = 0;
 	for (uint32_t i = 0; i < res.nactions; i++) {
 		const struct sieve_action *x = &res.actions[i];
 		switch (x->kind) {
 		case SIEVE_ACT_KEEP:
-			if (!copy) {
-				folder = STORE_TARGET_INBOX;
-				flags = x->flags;
-				copy = 1;
-			}
+			nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
 			break;
 		case SIEVE_ACT_FILEINTO:
-			if (!copy && (str_eq_ci(x->target, STR_LIT("INBOX")) || is_junk(x))) {
-				folder = is_junk(x) ? STORE_TARGET_JUNK : STORE_TARGET_INBOX;
-				flags = x->flags;
-				copy = 1;
-				break;
-			}
-			log_info("deliver", session,
-			         "event=sieve_action_skipped account=%u action=fileinto reason=%s",
-			         plan->account, copy ? "one_copy_per_account" : "mailbox_by_name_not_supported");
-			fallback |= !x->copy;
+			if (str_eq_ci(x->target, STR_LIT("INBOX")))
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
+			else if (is_junk(x))
+				nd = dest_add(a, d, nd, STORE_TARGET_JUNK, STR_NULL, 0, x->flags);
+			else if (x->target.len > 1000 || memchr(x->target.p, '\0', x->target.len)) {
+				/* Not a name the store could hold: the INBOX (RFC 5228 §4.1). */
+				log_info("deliver", session, "event=fileinto_fallback account=%u reason=bad_name",
+				         plan->account);
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, x->flags);
+			} else
+				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, x->target, x->create, x->flags);
 			break;
 		case SIEVE_ACT_DISCARD:
 		case SIEVE_ACT_DUPLICATE:
@@ -308,28 +336,48 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		sieve_cache_release(&ref);
 		return;
 	}
-	if (!copy && res.implicit_keep) {
-		copy = 1;
-		flags = res.keep_flags; /* the folder stays the default (Junk for a quarantine) */
-	} else if (!copy && fallback) {
-		copy = 1;
-		folder = STORE_TARGET_INBOX;
+	/* The implicit keep (also beside fileinto :copy) keeps the default
+	 * folder, Junk for a quarantine. */
+	if (res.implicit_keep) {
+		struct str none = STR_NULL;
+		nd = dest_add(a, d, nd, plan->folder, none, 0, res.keep_flags);
+		d[nd - 1].is_default = 1;
+	} else if (!nd && fallback) {
+		nd = dest_add(a, d, nd, STORE_TARGET_INBOX, STR_NULL, 0, STR_NULL);
 	}
-	if (!copy) {
+	const char *base = plan->keywords;
+	if (!nd) {
 		plan->discard = 1;
 	} else {
-		if (folder == STORE_TARGET_INBOX && plan->folder == STORE_TARGET_JUNK)
-			plan->keywords = NULL; /* an explicit INBOX overrides the Junk default and its $Junk */
-		plan->folder = folder;
-		if (flags.len) {
-			/* The default keywords ($Junk) stay with the script's flags. */
-			char *kw = flags_to_keywords(a, flags);
-			plan->keywords = plan->keywords ? arena_printf(a, "%s %s", plan->keywords, kw) : kw;
+		struct deliver_copy *more = nd > 1 ? arena_alloc(a, (nd - 1) * sizeof *more) : NULL;
+		for (uint32_t i = 0; i < nd; i++) {
+			/* An explicit choice other than Junk overrides a Junk
+			 * default and its $Junk; the default keywords stay with
+			 * the script's flags otherwise. */
+			const char *kw = base;
+			if (!d[i].is_default && plan->folder == STORE_TARGET_JUNK &&
+			    (d[i].name || d[i].folder != STORE_TARGET_JUNK))
+				kw = NULL;
+			if (d[i].flags.len) {
+				char *f = flags_to_keywords(a, d[i].flags);
+				kw = kw ? arena_printf(a, "%s %s", kw, f) : f;
+			}
+			if (i == 0) {
+				plan->folder = d[i].folder;
+				plan->mailbox = d[i].name;
+				plan->create = d[i].create;
+				plan->keywords = kw;
+			} else {
+				more[i - 1] = (struct deliver_copy){ d[i].folder, d[i].name, d[i].create, kw };
+			}
 		}
+		plan->more = more;
+		plan->nmore = nd - 1;
 	}
-	log_info("deliver", session, "event=sieve account=%u script=%s result=%s%s steps=%llu",
-	         plan->account, log_q(name, q, sizeof q), plan->discard ? "discard" : folder == STORE_TARGET_JUNK ? "junk" : "inbox",
-	         fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
+	log_info("deliver", session, "event=sieve account=%u script=%s result=%s copies=%u%s steps=%llu",
+	         plan->account, log_q(name, q, sizeof q),
+	         plan->discard ? "discard" : plan->mailbox ? "mailbox" : plan->folder == STORE_TARGET_JUNK ? "junk" : "inbox",
+	         nd, fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
 	sieve_cache_release(&ref);
 }
 

@@ -5,14 +5,18 @@
  *
  * What is carried out today: keep and fileinto "INBOX" (the INBOX, which
  * overrides a Junk default: an explicit choice), fileinto "Junk" or
- * fileinto :specialuse "\\Junk" (the Junk mailbox), discard (no copy),
- * and the flags of keep/fileinto/the implicit keep (imap4flags) as the
- * copy's keywords. Not carried out yet, each logged as
- * event=sieve_action_skipped: fileinto of other mailboxes, redirect,
- * reject/ereject, vacation, notify, editheader, duplicate tracking. When
- * an action that is not carried out would have replaced the implicit
- * keep (a redirect, a reject, a fileinto elsewhere), the copy goes to
- * the INBOX: mail is never lost to a script. A script that fails (does
+ * fileinto :specialuse "\\Junk" (the Junk mailbox), fileinto of any
+ * other name (the plan names the mailbox; the store resolves it, and
+ * with :create creates it, in the commit, or falls back to the INBOX),
+ * one copy per mailbox named by keep, fileinto (:copy too) and the
+ * implicit keep (the first is the plan's own, the others its further
+ * copies), discard (no copy), reject/ereject when alone, vacation, and
+ * the flags of each keep/fileinto (imap4flags) as that copy's keywords.
+ * Not carried out yet, each logged as event=sieve_action_skipped:
+ * redirect, notify, editheader, duplicate tracking. When an action that
+ * is not carried out would have replaced the implicit keep (a redirect,
+ * a reject not alone), the copy goes to the INBOX: mail is never lost to
+ * a script. A script that fails (does
  * not compile, a run-time error) leaves the plan as it was and is
  * logged (event=sieve_failed): an error never changes the verdict.
  *

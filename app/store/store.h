@@ -259,12 +259,21 @@ void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);
  * role (STORE_TARGET_INBOX, STORE_TARGET_JUNK; an account without a
  * mailbox of that role, one whose user deleted Junk, gets it in its
  * INBOX) and keywords (space-separated, any case, NULL = none; a bad
- * keyword is left out, never the copy).
+ * keyword is left out, never the copy). mailbox, when not NULL, names
+ * the account's mailbox instead of role (Sieve fileinto), looked up in
+ * the delivery's write transaction; with create set a missing one (and
+ * its parents) is created there, under IMAP CREATE's rules and limits
+ * (TERN_MAX_MAILBOXES, TERN_MAX_MAILBOX_NAME), so it commits with the
+ * copy. A mailbox missing without create, or that cannot be created,
+ * gets the copy in the INBOX, logged (event=fileinto_fallback): RFC 5228
+ * §4.1's error handling, mail is never lost.
  */
 enum store_target_role { STORE_TARGET_INBOX = 0, STORE_TARGET_JUNK = 1 };
 struct store_target {
 	enum store_target_role role;
 	const char *keywords;
+	const char *mailbox; /* NULL: by role */
+	int create;
 };
 
 struct store_delivery {

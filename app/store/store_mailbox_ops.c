@@ -579,3 +579,79 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);
 }
+
+/*
+ * A delivery's named target (Sieve fileinto), inside the writer's
+ * transaction so a created mailbox commits with the message: the
+ * mailbox named name, created with its missing parents when create is set
+ * under IMAP CREATE's rules (name syntax, the configured length and
+ * count limits). 0 with *mailbox_r; 1 with *why_r when the copy must go
+ * to the INBOX instead (no such mailbox, a bad name, a limit); otherwise
+ * an LMDB error that fails the batch.
+ */
+int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const char *name,
+		      int create, uint32_t *mailbox_r, const char **why_r)
+{
+	char norm[STORE_MAILBOX_NAME_MAX + 1];
+	struct changes ch = { .account = account };
+	struct acct_rec a;
+	struct mbx *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (name_norm(name, norm) < 0) {
+		*why_r = "bad_name";
+		return 1;
+	}
+	if ((rc = load_all(st, txn, account, &v, &n)) != 0)
+		return rc;
+	struct mbx *f = find(v, n, norm, strlen(norm));
+	if (f) {
+		*mailbox_r = f->id;
+		goto out;
+	}
+	if (!create) {
+		*why_r = "no_such_mailbox";
+		rc = 1;
+		goto out;
+	}
+	if (strlen(norm) > st->mailbox_name_max) {
+		*why_r = "name_too_long";
+		rc = 1;
+		goto out;
+	}
+	if ((rc = acct_get(txn, st, account, &a)) != 0)
+		goto out;
+	rc = create_path(st, txn, account, &a, &v, &n, norm, &ch, 1, mailbox_r);
+	int fallback = 0;
+	if (rc == STORE_ELIMIT || rc == STORE_EINVAL) {
+		/* Parents created before the limit stay (as with IMAP CREATE's
+		 * parents: real mailboxes); the copy goes to the INBOX. */
+		*why_r = rc == STORE_ELIMIT ? "too_many_mailboxes" : "bad_name";
+		fallback = 1;
+		rc = 0;
+	}
+	if (rc || ch.n == 0) {
+		rc = rc ? rc : fallback;
+		goto out;
+	}
+	size_t nentries = ch.n;
+	if ((rc = change_flush(st, txn, &ch, &a)) != 0)
+		goto out;
+	for (size_t i = 0; i < nentries; i++) {
+		/* The new mailboxes take the change's modseq as their highest. */
+		uint32_t id = be32_get(ch.rec + 3 + i * CHANGE_ENTRY_SIZE + 1);
+		struct mbox_rec m;
+		if ((rc = mbox_get(txn, st, account, id, &m)) != 0)
+			goto out;
+		m.highest_modseq = a.modseq;
+		if ((rc = mbox_put(txn, st, account, id, &m)) != 0)
+			goto out;
+	}
+	if ((rc = acct_put(txn, st, account, &a)) == 0)
+		rc = fallback;
+out:
+	free(v);
+	free(ch.rec);
+	return rc;
+}

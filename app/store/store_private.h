@@ -321,6 +321,12 @@ const char *mbox_role_name(unsigned role);
  * *mailbox_r: 0, MDB_NOTFOUND when it has none, or an LMDB error. */
 int mbox_find_role(MDB_txn *txn, struct store *st, uint32_t account, unsigned role,
                    uint32_t *mailbox_r);
+/* A delivery's mailbox by name (store_target.mailbox), created when
+ * create is set under IMAP CREATE's rules: 0 with *mailbox_r; 1 with
+ * *why_r (the copy goes to the INBOX); or an LMDB error
+ * (store_mailbox_ops.c). */
+int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const char *name,
+                      int create, uint32_t *mailbox_r, const char **why_r);
 
 /*
  * Subscriptions (DB_SUBSCRIPTION, store_subscription.c): key u32 account and

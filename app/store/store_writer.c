@@ -290,7 +290,20 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 	char *kw = NULL;
 	int rc;
 
-	if (t && t->role == STORE_TARGET_JUNK) {
+	if (t && t->mailbox) {
+		const char *why = NULL;
+		rc = mbox_for_delivery(st, txn, account, t->mailbox, t->create, &mailbox, &why);
+		if (rc == 1) {
+			char q[256];
+			log_info("store", NULL, "event=fileinto_fallback account=%u mailbox=%s reason=%s",
+			         account, log_q(t->mailbox, q, sizeof q), why);
+			mailbox = STORE_INBOX_ID;
+		} else if (rc == STORE_ENOTFOUND || rc == MDB_NOTFOUND) {
+			return MDB_NOTFOUND; /* the account is gone */
+		} else if (rc) {
+			return rc;
+		}
+	} else if (t && t->role == STORE_TARGET_JUNK) {
 		rc = mbox_find_role(txn, st, account, ROLE_JUNK, &mailbox);
 		if (rc == MDB_NOTFOUND)
 			mailbox = STORE_INBOX_ID; /* no Junk: the INBOX, with the keyword */

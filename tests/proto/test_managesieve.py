@@ -5,7 +5,8 @@ AUTHENTICATE before TLS, a script that does not compile with the
 parser's line and column, DELETESCRIPT of the active script, RENAMESCRIPT
 onto an existing name, unknown names, quota, literals over the limit,
 UNAUTHENTICATE, NOOP's tag); `tern sieve test` prints the actions;
-`tern sieve` and the REST API manage the same stored scripts.
+`tern sieve` and the REST API manage the same stored scripts; at
+delivery, scripts file into named mailboxes (:create, :copy).
 One server serves every case."""
 import base64
 import os
@@ -333,6 +334,48 @@ def test_delivery_runs_active_script():
         c.sendmail("ann@remote.test", [GINA], message(subject="after error 7", to=GINA))
     assert "after error 7" in " ".join(m[1] for m in s.messages(GINA))
     assert s.wait_log("event=sieve_failed")
+
+
+def test_fileinto_named_mailboxes():
+    """fileinto by name (issue 33): an existing folder, a new one with
+    :create (and its parent), a missing one without :create (the INBOX,
+    logged), and fileinto :copy beside keep (a copy in both), all seen
+    over IMAP."""
+    import imaplib
+    import smtplib
+    from harness import message
+    s = srv()
+    JOE, JOE_PW = "joe@example.test", "joe-pw-1"
+    s.cli("account", "add", JOE, input=JOE_PW + "\n")
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+    m.login(JOE, JOE_PW)
+    assert m.create("Lists/rust")[0] == "OK"
+    script = ('require ["fileinto", "mailbox", "copy"];\n'
+              'if header :contains "subject" "rust" { fileinto "Lists/rust"; }\n'
+              'elsif header :contains "subject" "fresh" { fileinto :create "Fresh/new"; }\n'
+              'elsif header :contains "subject" "lost" { fileinto "Nowhere"; }\n'
+              'elsif header :contains "subject" "both" { fileinto :copy "Lists/rust"; keep; }\n')
+    s.cli("sieve", "put", JOE, "rules", input=script)
+    s.cli("sieve", "activate", JOE, "rules")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for subj in ("rust 1", "fresh 2", "lost 3", "both 4"):
+            c.sendmail("ann@remote.test", [JOE], message(subject=subj, to=JOE))
+
+    def subjects(box):
+        typ, _ = m.select('"%s"' % box, readonly=True)
+        assert typ == "OK", box
+        typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        return sorted(d[1].decode().strip() for d in data if isinstance(d, tuple))
+
+    typ, data = m.list()
+    names = b" ".join(data).decode()
+    assert '"Fresh/new"' in names or " Fresh/new" in names, names
+    assert "Nowhere" not in names, names
+    assert subjects("Lists/rust") == ["Subject: both 4", "Subject: rust 1"]
+    assert subjects("Fresh/new") == ["Subject: fresh 2"]
+    assert subjects("INBOX") == ["Subject: both 4", "Subject: lost 3"]
+    m.logout()
+    assert s.wait_log("event=fileinto_fallback") and s.wait_log("reason=no_such_mailbox")
 
 
 def test_vacation_replies():
