@@ -275,17 +275,13 @@ static void first(void *arg)
 	u->timer = loop_timer_add(u->loop, 2000, on_timer, u);
 }
 
-int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, const char *owner,
-                     const char *txt, int del, const struct tsig_key *k, acme_dnsupd_cb *cb,
-                     void *arg)
+int acme_dns_server_parse(const char *server, struct sockaddr_storage *ss, socklen_t *sl)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	char host[128];
 	unsigned port = 53;
 	const char *p = server, *hend;
 
-	memset(&ss, 0, sizeof ss);
+	memset(ss, 0, sizeof *ss);
 	if (*p == '[') {
 		hend = strchr(p, ']');
 		if (hend == NULL)
@@ -310,19 +306,31 @@ int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, co
 	} else if (*ps != '\0') {
 		return -1;
 	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof *s4;
+		*sl = sizeof *s4;
 	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof *s6;
+		*sl = sizeof *s6;
 	} else {
 		return -1;
 	}
+	return 0;
+}
+
+int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, const char *owner,
+                     const char *txt, int del, const struct tsig_key *k, acme_dnsupd_cb *cb,
+                     void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (acme_dns_server_parse(server, &ss, &sl) < 0)
+		return -1;
 	struct upd *u = xcalloc(1, sizeof *u);
 	tls_random(&u->id, sizeof u->id);
 	u->len = acme_dnsupd_encode(u->msg, sizeof u->msg, u->id, zone, owner, txt, 60, del, k,

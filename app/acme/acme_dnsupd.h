@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct loop;
 
@@ -24,6 +25,13 @@ struct tsig_key {
 	unsigned char secret[128];
 	size_t secret_len;
 };
+
+/*
+ * Parses TERN_ACME_DNS_SERVER's form, "ip", "ip:port" or "[ipv6]:port"
+ * (port 53 when absent), into ss and sl. 0 or -1. Config checks it at
+ * start-up with this same function, so a bad value stops tern there.
+ */
+int acme_dns_server_parse(const char *server, struct sockaddr_storage *ss, socklen_t *sl);
 
 /* Parses "name:base64secret" (optionally "hmac-sha256:name:secret"). 0 or -1. */
 int acme_tsig_parse(const char *s, struct tsig_key *k);

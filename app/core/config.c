@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "acme/acme_dnsupd.h"
+#include "acme/acme_jws.h"
 #include "cidr.h"
 #include "str.h"
 
@@ -413,6 +415,29 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_str("TERN_ACME_TSIG_KEY", cfg->acme_tsig_key, sizeof(cfg->acme_tsig_key), err,
 		    errsz) < 0)
 		return -1;
+	/* Checked here with the parsers ACME itself uses, so a typo stops start-up
+	 * (exit 2) rather than failing a renewal weeks later. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		struct tsig_key k;
+		unsigned char eab[128];
+		size_t eablen;
+		if (cfg->acme_dns_server[0] && acme_dns_server_parse(cfg->acme_dns_server, &ss, &sl) < 0)
+			return bad(err, errsz, "TERN_ACME_DNS_SERVER", cfg->acme_dns_server,
+				   "ip[:port] or [ipv6]:port (the DNS server taking RFC 2136 updates)");
+		if (cfg->acme_dns_zone[0] && !valid_hostname(cfg->acme_dns_zone))
+			return bad(err, errsz, "TERN_ACME_DNS_ZONE", cfg->acme_dns_zone,
+				   "a zone such as example.com");
+		if (cfg->acme_tsig_key[0] && acme_tsig_parse(cfg->acme_tsig_key, &k) < 0)
+			return bad(err, errsz, "TERN_ACME_TSIG_KEY", "(hidden)",
+				   "name:base64secret (as nsupdate -y takes it)");
+		if (cfg->acme_eab_hmac[0] &&
+		    (acme_b64url_decode(cfg->acme_eab_hmac, strlen(cfg->acme_eab_hmac), eab, sizeof eab,
+					&eablen) < 0 || eablen == 0))
+			return bad(err, errsz, "TERN_ACME_EAB_HMAC_KEY", "(hidden)",
+				   "the base64url HMAC key the CA gave");
+	}
 	if (strcmp(cfg->acme_challenge, "dns-01") == 0 && cfg->acme_email[0] &&
 	    (!cfg->acme_dns_server[0] || !cfg->acme_tsig_key[0]))
 		return bad(err, errsz, cfg->acme_dns_server[0] ? "TERN_ACME_TSIG_KEY" : "TERN_ACME_DNS_SERVER",

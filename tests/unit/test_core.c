@@ -340,6 +340,29 @@ static void test_config(void)
 	setenv("TERN_ACME_TSIG_KEY", "k.:c2VjcmV0", 1);
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
 	CHECK_EQ_STR(cfg.acme_dns_server, "127.0.0.1:5353");
+	/* Each malformed ACME value stops start-up naming its variable. */
+	setenv("TERN_ACME_TSIG_KEY", "no-colon-here", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_TSIG_KEY") != NULL);
+	CHECK(strstr(err, "no-colon") == NULL); /* the secret is not echoed */
+	setenv("TERN_ACME_TSIG_KEY", "k.:not*base64", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_TSIG_KEY") != NULL);
+	setenv("TERN_ACME_TSIG_KEY", "k.:c2VjcmV0", 1);
+	setenv("TERN_ACME_DNS_SERVER", "ns.example.com:53", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_DNS_SERVER") != NULL);
+	setenv("TERN_ACME_DNS_SERVER", "127.0.0.1:99999", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_DNS_SERVER") != NULL);
+	setenv("TERN_ACME_DNS_SERVER", "[::1]:5353", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	setenv("TERN_ACME_DNS_ZONE", "bad zone!", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_DNS_ZONE") != NULL);
+	setenv("TERN_ACME_DNS_ZONE", "example.com", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	unsetenv("TERN_ACME_DNS_ZONE");
 	unsetenv("TERN_ACME_CHALLENGE");
 	unsetenv("TERN_ACME_EMAIL");
 	unsetenv("TERN_ACME_DNS_SERVER");
@@ -347,6 +370,12 @@ static void test_config(void)
 	setenv("TERN_ACME_EAB_KID", "kid-1", 1);
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
 	CHECK(strstr(err, "TERN_ACME_EAB_HMAC_KEY") != NULL);
+	setenv("TERN_ACME_EAB_HMAC_KEY", "not base64!", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_ACME_EAB_HMAC_KEY") != NULL);
+	setenv("TERN_ACME_EAB_HMAC_KEY", "c2VjcmV0", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	unsetenv("TERN_ACME_EAB_HMAC_KEY");
 	unsetenv("TERN_ACME_EAB_KID");
 
 	/* The outbound queue's settings. */
