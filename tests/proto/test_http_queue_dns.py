@@ -3,6 +3,7 @@ with AUTH to a relay that refuses connections stays queued; list, retry
 now, delete) and the live DNS check against a local authoritative DNS
 server (dns_server.py) with records found, missing and different, and
 checks waiting on a silent DNS server not holding the daemon's threads."""
+import http.client
 import smtplib
 import socket
 import threading
@@ -161,5 +162,27 @@ def test_dns_check_holds_no_thread():
             for st, _, d in done:
                 assert st == 200, (st, d)
                 assert {r["check"]["status"] for r in d["records"]} == {"error"}, d
+
+            # Stopping while a check waits: the suspended request is
+            # resumed when its lookups end, then tern exits cleanly.
+            silent.setblocking(False)
+            while True:  # what the first checks sent, unread
+                try:
+                    silent.recvfrom(4096)
+                except BlockingIOError:
+                    break
+            silent.settimeout(30)
+            late = threading.Thread(target=lambda: _try(check))
+            late.start()
+            silent.recvfrom(4096)  # it is waiting
+            assert s.stop() == 0, s.log_text()[-2000:]
+            late.join(60)
     finally:
         silent.close()
+
+
+def _try(fn):
+    try:
+        fn()
+    except (OSError, http.client.HTTPException):
+        pass  # the server went away under the request: expected here

@@ -48,7 +48,7 @@ def milter_sign(tmp, port, mail_from, rcpt, msg):
     """msg with the DKIM-Signature field OpenDKIM asked for at end of
     message, by miltertest speaking the milter protocol to the daemon."""
     head, body = msg.decode().split("\r\n\r\n", 1)
-    lines = ['local conn = mt.connect("inet:%d@127.0.0.1", 40, 0.25)' % port,
+    lines = ['local conn = mt.connect("inet:%d@127.0.0.1", 120, 0.25)' % port,
              'assert(conn ~= nil, "no connection to opendkim")',
              'assert(mt.conninfo(conn, "localhost", "127.0.0.1") == nil)',
              'assert(mt.mailfrom(conn, %s) == nil)' % lua(mail_from),
