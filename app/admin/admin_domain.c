@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "report/dmarc_intake.h"
 #include "store/store.h"
+#include "tlspol/mta_sts.h"
 
 int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		      size_t errsz)
@@ -98,7 +99,7 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
 
 	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
-	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 11; i++) {
+	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 13; i++) {
 		buf_reset(&txt);
 		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
 			continue; /* damaged key: nothing true to publish */
@@ -136,4 +137,15 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	r = add(d, "CNAME", "Outlook autodiscover", NULL);
 	snprintf(r->name, sizeof(r->name), "autodiscover.%s.", domain);
 	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	/* MTA-STS (RFC 8461): the policy is served over HTTPS at
+	 * mta-sts.DOMAIN (the certificate must carry that name). */
+	char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
+	mta_sts_own_policy(hostname, pol, id);
+	r = add(d, "CNAME", "MTA-STS policy host",
+		"MTA-STS (RFC 8461): senders fetch https://mta-sts.<domain>/.well-known/mta-sts.txt");
+	snprintf(r->name, sizeof(r->name), "mta-sts.%s.", domain);
+	snprintf(r->value, sizeof(r->value), "%s.", hostname);
+	r = add(d, "TXT", "MTA-STS", NULL);
+	snprintf(r->name, sizeof(r->name), "_mta-sts.%s.", domain);
+	snprintf(r->value, sizeof(r->value), "v=STSv1; id=%s", id);
 }

@@ -12,6 +12,7 @@
 #include "acme/acme.h"
 #include "core/arena.h"
 #include "http/http_internal.h"
+#include "tlspol/mta_sts.h"
 
 #define R_AUTH 1u      /* session (with CSRF for writes) or bearer token */
 #define R_JSON 2u      /* body parsed as JSON (400 when malformed) */
@@ -186,6 +187,14 @@ void http_route(struct http_ctx *x)
 	if (strcasecmp(p, "/autodiscover/autodiscover.xml") == 0 &&
 	    (strcmp(x->method, "POST") == 0 || get)) {
 		http_autodiscover(x);
+		return;
+	}
+	if (strcmp(p, "/.well-known/mta-sts.txt") == 0 && get && x->https &&
+	    strncmp(x->host, "mta-sts.", 8) == 0) {
+		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only. */
+		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
+		mta_sts_own_policy(http_cfg->hostname, pol, id);
+		http_text(x, 200, "text/plain", pol);
 		return;
 	}
 	if (strncmp(p, "/.well-known/acme-challenge/", 28) == 0) {

@@ -3,6 +3,7 @@
  */
 #include "tlspol/mta_sts.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int is_alnum(char c)
@@ -223,4 +224,16 @@ int mta_sts_mx_match(const struct mta_sts_policy *pol, const char *host)
 const char *mta_sts_mode_name(enum mta_sts_mode m)
 {
 	return m == MTA_STS_ENFORCE ? "enforce" : m == MTA_STS_TESTING ? "testing" : "none";
+}
+
+void mta_sts_own_policy(const char *hostname, char out[MTA_STS_OWN_MAX],
+			char id[MTA_STS_ID_MAX + 1])
+{
+	snprintf(out, MTA_STS_OWN_MAX, "version: STSv1\r\nmode: testing\r\nmx: %s\r\nmax_age: 86400\r\n",
+		 hostname);
+	/* FNV-1a of the text: senders refetch when the id changes (§3.1). */
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = out; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	snprintf(id, MTA_STS_ID_MAX + 1, "%016llx", (unsigned long long)h);
 }

@@ -51,6 +51,16 @@ int mta_sts_policy_parse(const char *p, size_t n, struct mta_sts_policy *pol, co
 /* 1 when host (any case, a trailing dot allowed) matches one of the policy's mx patterns (§4.1). */
 int mta_sts_mx_match(const struct mta_sts_policy *pol, const char *host);
 
+/*
+ * Our own policy for every served domain (mail for them comes to
+ * hostname): mode testing, so a certificate problem here makes senders
+ * report rather than hold mail; max_age one day. Written into out; its
+ * id for the _mta-sts TXT record (changes when the text does) in id.
+ */
+#define MTA_STS_OWN_MAX 400
+void mta_sts_own_policy(const char *hostname, char out[MTA_STS_OWN_MAX],
+			char id[MTA_STS_ID_MAX + 1]);
+
 /* "enforce", "testing" or "none". */
 const char *mta_sts_mode_name(enum mta_sts_mode m);
 

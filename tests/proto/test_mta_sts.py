@@ -1,0 +1,33 @@
+"""MTA-STS inbound (RFC 8461, issue 30): tern serves its own policy at
+https://mta-sts.DOMAIN/.well-known/mta-sts.txt and `tern domain dns`
+lists the records that announce it (the TXT id matches the served text)."""
+import http.client
+import re
+import ssl
+
+from harness import Server
+
+
+def _get(s, host, path="/.well-known/mta-sts.txt"):
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", s.https_port, context=c, timeout=10)
+    conn.request("GET", path, headers={"Host": host})
+    r = conn.getresponse()
+    body = r.read().decode()
+    conn.close()
+    return r.status, r.getheader("Content-Type"), body
+
+
+def test_own_policy_served_and_published():
+    with Server(http=True, env={"TERN_HOSTNAME": "mail.example.test"}) as s:
+        st, ctype, body = _get(s, "mta-sts.example.test")
+        assert st == 200 and ctype.startswith("text/plain"), (st, ctype, body)
+        assert body == ("version: STSv1\r\nmode: testing\r\nmx: mail.example.test\r\n"
+                        "max_age: 86400\r\n"), body
+        # Not under another host name (the web admin's own name).
+        assert "STSv1" not in _get(s, "mail.example.test")[2]
+        dns = s.cli("domain", "dns", "example.test").stdout.decode()
+        assert re.search(r"_mta-sts\.example\.test\.\s.*TXT\s.*v=STSv1; id=[0-9a-f]{16}", dns), dns
+        assert re.search(r"mta-sts\.example\.test\.\s.*CNAME\s+mail\.example\.test\.", dns), dns
