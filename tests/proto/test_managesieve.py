@@ -338,8 +338,8 @@ def test_delivery_runs_active_script():
 
 def test_fileinto_named_mailboxes():
     """fileinto by name (issue 33): an existing folder, a new one with
-    :create (and its parent), a missing one without :create (the INBOX,
-    logged), and fileinto :copy beside keep (a copy in both), all seen
+    :create (and its parent), a missing one without :create and one whose
+    name is past the limit (the INBOX, logged), and fileinto :copy beside keep (a copy in both), all seen
     over IMAP."""
     import imaplib
     import smtplib
@@ -354,11 +354,12 @@ def test_fileinto_named_mailboxes():
               'if header :contains "subject" "rust" { fileinto "Lists/rust"; }\n'
               'elsif header :contains "subject" "fresh" { fileinto :create "Fresh/new"; }\n'
               'elsif header :contains "subject" "lost" { fileinto "Nowhere"; }\n'
-              'elsif header :contains "subject" "both" { fileinto :copy "Lists/rust"; keep; }\n')
+              'elsif header :contains "subject" "both" { fileinto :copy "Lists/rust"; keep; }\n'
+              'elsif header :contains "subject" "long" { fileinto :create "%s"; }\n' % ("L" * 300))
     s.cli("sieve", "put", JOE, "rules", input=script)
     s.cli("sieve", "activate", JOE, "rules")
     with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
-        for subj in ("rust 1", "fresh 2", "lost 3", "both 4"):
+        for subj in ("rust 1", "fresh 2", "lost 3", "both 4", "long 5"):
             c.sendmail("ann@remote.test", [JOE], message(subject=subj, to=JOE))
 
     def subjects(box):
@@ -373,9 +374,11 @@ def test_fileinto_named_mailboxes():
     assert "Nowhere" not in names, names
     assert subjects("Lists/rust") == ["Subject: both 4", "Subject: rust 1"]
     assert subjects("Fresh/new") == ["Subject: fresh 2"]
-    assert subjects("INBOX") == ["Subject: both 4", "Subject: lost 3"]
+    # Past TERN_MAX_MAILBOX_NAME (255) :create is refused as CREATE is.
+    assert subjects("INBOX") == ["Subject: both 4", "Subject: long 5", "Subject: lost 3"]
+    assert "LLLL" not in names, names
     m.logout()
-    assert s.wait_log("event=fileinto_fallback") and s.wait_log("reason=no_such_mailbox")
+    assert s.wait_log("reason=no_such_mailbox") and s.wait_log("reason=name_too_long")
 
 
 def test_vacation_replies():
