@@ -18,6 +18,7 @@ int cli_fetch(const struct config *cfg, int argc, char **argv);
 int cli_health(const struct config *cfg, int argc, char **argv);
 int cli_setup_code(const struct config *cfg, int argc, char **argv);
 int cli_token(const struct config *cfg, int argc, char **argv);
+int cli_admin(const struct config *cfg, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
 /* tern check dkim FILE (cmd_check_dkim.c): one line per signature. */
 int cli_check_dkim(const struct config *cfg, int argc, char **argv);

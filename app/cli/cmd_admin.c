@@ -1,5 +1,5 @@
 /*
- * cmd_admin.c — tern setup-code and tern token add|list|del.
+ * cmd_admin.c — tern setup-code, tern admin passwd and tern token add|list|del.
  *
  * setup-code prints the one-time code the web wizard asks for (the server
  * logs it at start too); there is none once an admin exists. Tokens are
@@ -39,6 +39,53 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
 	else
 		fprintf(stderr, "tern: cannot read the store\n");
 	return 1;
+}
+
+/*
+ * tern admin passwd: the web admin's password from stdin (8..256
+ * characters, as the web UI asks), stored as an argon2id hash. Refused
+ * while TERN_ADMIN_PASSWORD is set: the variable wins, so a stored
+ * password would never be used.
+ */
+int cli_admin(const struct config *cfg, int argc, char **argv)
+{
+	char pw[1024];
+	struct store *st;
+
+	if (argc != 1 || strcmp(argv[0], "passwd") != 0) {
+		fprintf(stderr, "usage: tern admin passwd   (password on stdin)\n");
+		return 2;
+	}
+	if (cfg->admin_password[0]) {
+		fprintf(stderr, "tern: the admin password is locked by TERN_ADMIN_PASSWORD; "
+				"change or unset the variable instead\n");
+		return 1;
+	}
+	if (cli_read_secret(pw, sizeof pw) < 0 || pw[0] == '\0') {
+		fprintf(stderr, "tern: a password is expected on standard input\n");
+		return 2;
+	}
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)pw; *p; p++)
+		n += (*p & 0xc0) != 0x80; /* characters, as the web UI counts */
+	if (n < 8 || n > 256) {
+		explicit_bzero(pw, sizeof pw);
+		fprintf(stderr, "tern: the admin password must be 8 to 256 characters\n");
+		return 2;
+	}
+	if (!(st = cli_store_open(cfg, 0))) {
+		explicit_bzero(pw, sizeof pw);
+		return 1;
+	}
+	int rc = admin_password_set(st, pw, 0);
+	explicit_bzero(pw, sizeof pw);
+	store_close(&st);
+	if (rc != STORE_OK) {
+		fprintf(stderr, "tern: cannot store the admin password\n");
+		return 1;
+	}
+	printf("admin password changed\n");
+	return 0;
 }
 
 static void when_text(int64_t t, char *out, size_t n)

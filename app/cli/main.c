@@ -20,6 +20,7 @@ static int usage(void)
 		"       tern alias add|list|del ALIAS TARGET\n"
 		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
 		"       tern setup-code                   the web wizard's one-time code\n"
+		"       tern admin passwd                 the web admin's password (on stdin)\n"
 		"       tern token add NAME | list | del ID   API tokens\n"
 		"       tern queue list|flush [ID]|del ID|all\n"
 		"       tern backup [--base PREV] DIR     a consistent backup while the server runs\n"
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
 		return cli_setup_code(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "token") == 0)
 		return cli_token(&cfg, argc - 2, argv + 2);
+	if (strcmp(cmd, "admin") == 0)
+		return cli_admin(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "fetch") == 0)
 		return cli_fetch(&cfg, argc - 2, argv + 2);
 	if (strcmp(cmd, "sieve") == 0)
