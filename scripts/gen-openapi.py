@@ -129,6 +129,7 @@ paths = {
                           "delete": op("Delete the account and its mail", [resp(204, "deleted"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/password": {"post": op("Reset the password", [resp(204, "changed"), problem(400, 404)], obj({"password": S}, ["password"]), params=[pp("email")])},
     "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
+    "/admin/password": {"put": op("Change the admin password (409 locked while TERN_ADMIN_PASSWORD is set)", [resp(204, "changed"), problem(400, 409)], obj({"password": S}, ["password"]))},
     "/accounts/{email}/app-passwords": {
         "get": op("The account's app passwords (never their secrets)", [resp(200, "app passwords", {"type": "object", "properties": {"app_passwords": arr(ref("AppPassword"))}}), problem(404)], params=[pp("email")]),
         "post": op("Create an app password: the secret is in this answer only", [resp(201, "created", {"type": "object", "properties": {"name": S, "password": S}}), problem(400, 404, 409)],

@@ -281,6 +281,35 @@ void api_setup_admin(struct http_ctx *x)
 	http_session_start(x, 201);
 }
 
+/*
+ * PUT /admin/password: a signed-in admin changes the admin password (the
+ * session or an admin token already proved who asks). 409 locked while
+ * TERN_ADMIN_PASSWORD is set: the variable wins. Open sessions stay.
+ */
+void api_admin_password(struct http_ctx *x)
+{
+	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+
+	if (http_cfg->admin_password[0]) {
+		http_problem(x, 409, "locked", "password", "the admin password is set by TERN_ADMIN_PASSWORD");
+		return;
+	}
+	if (http_body_check(x, f, 1) < 0)
+		return;
+	const char *pw = http_body_str(x, "password");
+	if (http_password_ok(x, "password", pw) < 0)
+		return;
+	http_hash_enter();
+	int rc = admin_password_set(http_store, pw, 0);
+	http_hash_leave();
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the admin password");
+		return;
+	}
+	log_info("http", NULL, "event=admin_password_changed ip=%s", x->ip);
+	http_no_content(x);
+}
+
 void api_setup_hostname(struct http_ctx *x)
 {
 	static const struct json_field f[] = { { "hostname", JK_STRING, 1 } };

@@ -171,6 +171,8 @@ void api_account_get(struct http_ctx *x);
 void api_account_patch(struct http_ctx *x);
 void api_account_del(struct http_ctx *x);
 void api_account_password(struct http_ctx *x);
+/* api_setup.c: PUT /admin/password */
+void api_admin_password(struct http_ctx *x);
 /* api_apppass.c */
 void api_apppass_list(struct http_ctx *x);
 void api_apppass_add(struct http_ctx *x);

@@ -40,6 +40,7 @@ static const struct route api_routes[] = {
 	{ "POST", "/api/v1/session", api_session_post, R_JSON },
 	{ "GET", "/api/v1/session", api_session_get, R_AUTH },
 	{ "DELETE", "/api/v1/session", api_session_delete, R_AUTH },
+	{ "PUT", "/api/v1/admin/password", api_admin_password, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/stats", api_stats, R_AUTH },
 	{ "GET", "/api/v1/domains", api_domains_list, R_AUTH },
 	{ "POST", "/api/v1/domains", api_domains_add, R_AUTH | R_JSON },

@@ -26,3 +26,12 @@ def test_admin_passwd_from_cli():
         assert b"changed" in r.stdout, r.stdout
         assert Api(s).login(NEW)[0] == 200
         assert Api(s).login(OLD)[0] == 401
+
+
+def test_admin_password_from_api():
+    s, a = admin_server(password=OLD)
+    with s:
+        assert a.call("PUT", "/admin/password", {"password": "short"})[0] == 400
+        assert a.call("PUT", "/admin/password", {"password": NEW})[0] == 204
+        assert Api(s).login(NEW)[0] == 200
+        assert Api(s).login(OLD)[0] == 401
