@@ -51,6 +51,7 @@
 #define SIEVE_VAR_VALUE_MAX 4096              /* octets of a variable's value */
 #define SIEVE_INCLUDE_DEPTH_MAX 5             /* nested include */
 #define SIEVE_INCLUDES_MAX 16                 /* scripts included per run */
+#define SIEVE_LOOPS_MAX 4                     /* foreverypart inside each other */
 #define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
 
 struct sieve_script; /* compiled; opaque */

@@ -5,7 +5,9 @@
  *
  * The header is parsed once per run, on first use, from at most
  * SIEVE_HEADER_BYTES_MAX octets; the MIME structure likewise, only for
- * the body test. Body text is decoded from its transfer encoding and
+ * the body test and foreverypart. A part's own header (:mime tests,
+ * RFC 5703) is parsed when a test asks for it; all of them together
+ * within SIEVE_HEADER_BYTES_MAX octets of their own. Body text is decoded from its transfer encoding and
  * charset, and at most SIEVE_BODY_BYTES_MAX octets of it are examined
  * per run.
  */
@@ -72,7 +74,11 @@ int msg_header_add(struct run *r, struct str name, struct str value, int last)
 
 struct str msg_header_value(struct run *r, uint32_t i, int decode)
 {
-	struct str v = r->hf[i].value;
+	return msg_field_value(r, r->hf[i].value, decode);
+}
+
+struct str msg_field_value(struct run *r, struct str v, int decode)
+{
 	char *tmp = arena_alloc(r->a, v.len + 1);
 	size_t n = rfc5322_unfold(v, tmp);
 	if (!decode || !memmem(tmp, n, "=?", 2))
@@ -123,4 +129,64 @@ int msg_part_text(struct run *r, uint32_t i, struct buf *out)
 	}
 	buf_free(&dec);
 	return 0;
+}
+
+/*
+ * The header fields of part i (RFC 5703 :mime): the message's own (as
+ * editheader left them) for the root, else the part's header section
+ * parsed from the message, within what remains of the header budget.
+ */
+uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out)
+{
+	const struct mime_part *p;
+	struct rfc5322_parser ps;
+	struct rfc5322_field f;
+	struct hfield *v = NULL;
+	uint32_t n = 0, cap = 0;
+	size_t off, end, used;
+
+	if (i == 0) {
+		msg_headers(r);
+		*out = r->hf;
+		return r->nhf;
+	}
+	msg_tree(r);
+	p = &r->tree.parts[i];
+	off = p->hdr_off;
+	end = p->body_off < r->env->len ? p->body_off : r->env->len;
+	if (off >= end || r->part_hdr_seen >= SIEVE_HEADER_BYTES_MAX) {
+		*out = NULL;
+		return 0;
+	}
+	if (end - off > SIEVE_HEADER_BYTES_MAX - r->part_hdr_seen)
+		end = off + (SIEVE_HEADER_BYTES_MAX - r->part_hdr_seen);
+	r->part_hdr_seen += end - off;
+	if (run_spend(r, (end - off) / 64 + 1) < 0) {
+		*out = NULL;
+		return 0;
+	}
+	rfc5322_init(&ps);
+	while (n < HFIELDS_MAX) {
+		int rc = rfc5322_parse(&ps, r->env->msg + off, end - off, 1, &used, &f);
+		off += used;
+		if (rc != RFC5322_FIELD)
+			break;
+		if (f.name.len == 0)
+			continue;
+		if (n >= cap) {
+			uint32_t nc = cap ? cap * 2 : 16;
+			struct hfield *nv = arena_alloc(r->a, nc * sizeof(*nv));
+			if (n)
+				memcpy(nv, v, n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		v[n].name = str_make(arena_strndup(r->a, f.name.p, f.name.len), f.name.len);
+		v[n].value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
+		v[n].deleted = 0;
+		n++;
+	}
+	rfc5322_clear(&ps);
+	*out = v;
+	return n;
 }

@@ -25,6 +25,8 @@ struct parser {
 	int seen_command; /* a command other than require was seen */
 	int depth;
 	int lenient; /* inside an ihave block for an unknown extension */
+	struct str loops[SIEVE_LOOPS_MAX]; /* names of the enclosing foreverypart loops */
+	int nloops;
 	char *err;
 	int failed;
 };
@@ -405,6 +407,18 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		errf(ps, n->line, n->col, "conflicting tags for %s", sv_spec_by_id(n->id)->name);
 		return -1;
 	}
+	/* RFC 5703 §4.1: the part options only with :mime, and one of them. */
+	uint64_t mimeopts = 1ull << G_ANYCHILD | 1ull << G_TYPE | 1ull << G_SUBTYPE |
+	                    1ull << G_CONTENTTYPE | 1ull << G_PARAM;
+	if ((seen & mimeopts) && !(seen >> G_MIME & 1) && n->id != C_VACATION) {
+		errf(ps, n->line, n->col, ":anychild, :type, :subtype, :contenttype and :param need :mime");
+		return -1;
+	}
+	if (__builtin_popcountll(seen & mimeopts & ~(1ull << G_ANYCHILD)) > 1) {
+		errf(ps, n->line, n->col,
+		     "only one of :type, :subtype, :contenttype and :param may be given");
+		return -1;
+	}
 	if (n->id == T_SIZE && !(seen & (1ull << G_OVER | 1ull << G_UNDER))) {
 		errf(ps, n->line, n->col, "size needs :over or :under");
 		return -1;
@@ -689,6 +703,15 @@ static int ihave_scope(struct parser *ps, struct sv_node *test, uint64_t *exts_r
 	return all_known;
 }
 
+/* The :name of a foreverypart or break, NULL when absent. */
+static const struct sv_arg *node_name_tag(const struct sv_node *n)
+{
+	for (uint16_t i = 0; i < n->ntags; i++)
+		if (n->tags[i].tag == G_NAME)
+			return &n->tags[i].arg;
+	return NULL;
+}
+
 static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 {
 	struct sv_node *n = parse_node(ps, 0);
@@ -704,6 +727,28 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 	    (!prev || (prev->id != C_IF && prev->id != C_ELSIF) || prev->elsenode)) {
 		errf(ps, n->line, n->col, "%s without a preceding if", n->id == C_ELSE ? "else" : "elsif");
 		return NULL;
+	}
+	struct str loopname = STR_LIT("");
+	const struct sv_arg *na = node_name_tag(n);
+	if (na)
+		loopname = na->v[0].s;
+	if (n->id == C_BREAK) {
+		int found = 0;
+		for (int i = 0; i < ps->nloops && !found; i++)
+			found = !na || str_eq(ps->loops[i], loopname);
+		if (!found) {
+			errf(ps, n->line, n->col, na ? "break :name \"%.*s\" names no enclosing foreverypart" :
+			                                "break outside foreverypart", (int)loopname.len,
+			     loopname.p);
+			return NULL;
+		}
+	}
+	if (n->id == C_FOREVERYPART) {
+		if (ps->nloops >= SIEVE_LOOPS_MAX) {
+			errf(ps, n->line, n->col, "foreverypart nested deeper than %d", SIEVE_LOOPS_MAX);
+			return NULL;
+		}
+		ps->loops[ps->nloops++] = loopname;
 	}
 	const struct sv_spec *sp = n->id == C_UNKNOWN ? NULL : sv_spec_by_id(n->id);
 	int wants_block = sp ? sp->block : ps->tok.type == TK_LBRACE;
@@ -730,6 +775,8 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 		n->block = parse_block(ps, 0);
 		ps->seen_command = seen;
 		ps->depth--;
+		if (n->id == C_FOREVERYPART)
+			ps->nloops--;
 		ps->exts = save;
 		ps->lenient = save_lenient;
 		if (ps->failed || expect(ps, TK_RBRACE, "\"}\" or a command") < 0)

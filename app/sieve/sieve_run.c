@@ -552,6 +552,41 @@ static void cmd_global(struct run *r, const struct sv_node *n)
 	}
 }
 
+static void run_block(struct run *r, const struct sv_node *n);
+
+/*
+ * foreverypart (RFC 5703 §3): the block runs once for every MIME part
+ * in the order the parts appear (depth first), with that part current for
+ * :mime tests: outside loops every part, the message itself first (as
+ * Pigeonhole does); inside a loop every part within the current one.
+ * A break ends the innermost loop, or with :name the loop of that name
+ * and every loop inside it.
+ */
+static void cmd_foreverypart(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *na = node_tag(n, G_NAME);
+	uint32_t outer = r->part;
+	uint16_t depth;
+
+	msg_tree(r);
+	depth = r->tree.parts[outer].depth;
+	r->loops++;
+	for (uint32_t i = r->loops == 1 ? 0 : outer + 1;
+	     i < r->tree.nparts && (i == outer || r->tree.parts[i].depth > depth); i++) {
+		r->part = i;
+		run_block(r, n->block);
+		if (r->breaking) {
+			if (!r->break_name.p || (na && str_eq(na->v[0].s, r->break_name)))
+				r->breaking = 0;
+			break;
+		}
+		if (r->failed || r->stopped || r->returned)
+			break;
+	}
+	r->part = outer;
+	r->loops--;
+}
+
 static void run_command(struct run *r, const struct sv_node *n)
 {
 	int rc;
@@ -623,6 +658,15 @@ static void run_command(struct run *r, const struct sv_node *n)
 	case C_NOTIFY:
 		cmd_notify(r, n);
 		break;
+	case C_FOREVERYPART:
+		cmd_foreverypart(r, n);
+		break;
+	case C_BREAK: {
+		const struct sv_arg *na = node_tag(n, G_NAME);
+		r->breaking = 1;
+		r->break_name = na ? na->v[0].s : STR_NULL;
+		break;
+	}
 	case C_ERROR: {
 		struct str m = arg_str(r, &n->pos[0], 0);
 		run_fail(r, n, "error: %.*s", (int)(m.len > 200 ? 200 : m.len), m.p);
@@ -636,7 +680,7 @@ static void run_command(struct run *r, const struct sv_node *n)
 
 static void run_block(struct run *r, const struct sv_node *n)
 {
-	for (; n && !r->failed && !r->stopped && !r->returned; n = n->next) {
+	for (; n && !r->failed && !r->stopped && !r->returned && !r->breaking; n = n->next) {
 		if (run_spend(r, 1) < 0)
 			return;
 		run_command(r, n);

@@ -59,6 +59,13 @@ struct run {
 	struct str included[SIEVE_INCLUDES_MAX];
 	int includes_once[SIEVE_INCLUDES_MAX];
 	struct buf scratch; /* one header value unfolded and decoded */
+	/* foreverypart (RFC 5703) */
+	uint32_t part;          /* the current MIME part: 0, the message, outside loops */
+	uint64_t part_hdr_seen; /* part header octets examined (:mime) */
+	const struct sv_node *cur_test; /* header :mime options being read */
+	int loops;              /* foreverypart loops running */
+	int breaking;           /* a break is leaving loops... */
+	struct str break_name;  /* ...up to the one of this :name (p NULL: the innermost) */
 };
 
 /* sieve_run.c */
@@ -74,6 +81,10 @@ int test_eval(struct run *r, const struct sv_node *t);
 void msg_headers(struct run *r);
 /* The unfolded, RFC 2047-decoded value of field i (into r->scratch). */
 struct str msg_header_value(struct run *r, uint32_t i, int decode);
+/* The same for a raw (folded) value. */
+struct str msg_field_value(struct run *r, struct str raw, int decode);
+/* The header fields of MIME part i (the message's for 0); returns how many. */
+uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out);
 /* Octets of the body part parts[i] decoded to UTF-8 text (appended to out). */
 void msg_tree(struct run *r);
 int msg_part_text(struct run *r, uint32_t i, struct buf *out);

@@ -36,13 +36,15 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_SPAMTESTPLUS] = "spamtestplus",
 	[EXT_VIRUSTEST] = "virustest",
 	[EXT_REDIRECT_DSN] = "redirect-dsn",
+	[EXT_MIME] = "mime",
+	[EXT_FOREVERYPART] = "foreverypart",
 };
 
 static const char extension_list[] =
 	"fileinto reject ereject envelope encoded-character vacation vacation-seconds "
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
-	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn";
+	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart";
 
 const char *sieve_extensions(void)
 {
@@ -129,6 +131,12 @@ static const struct {
 	[G_PERCENT] = { "percent", A_NONE },
 	[G_NOTIFY] = { "notify", A_STR },
 	[G_RET] = { "ret", A_STR },
+	[G_ANYCHILD] = { "anychild", A_NONE },
+	[G_TYPE] = { "type", A_NONE },
+	[G_SUBTYPE] = { "subtype", A_NONE },
+	[G_CONTENTTYPE] = { "contenttype", A_NONE },
+	[G_PARAM] = { "param", A_LIST },
+	[G_NAME] = { "name", A_STR },
 };
 
 int sv_tag_find(struct str name)
@@ -189,6 +197,16 @@ int sv_tag_ext(int tag, uint16_t cmd)
 	case G_NOTIFY:
 	case G_RET:
 		return EXT_REDIRECT_DSN;
+	case G_MIME:
+		return cmd == C_VACATION ? -1 : EXT_MIME;
+	case G_ANYCHILD:
+	case G_TYPE:
+	case G_SUBTYPE:
+	case G_CONTENTTYPE:
+	case G_PARAM:
+		return EXT_MIME;
+	case G_NAME:
+		return EXT_FOREVERYPART;
 	default:
 		return -1;
 	}
@@ -197,6 +215,7 @@ int sv_tag_ext(int tag, uint16_t cmd)
 #define T (uint8_t[])
 #define MATCH G_IS, G_CONTAINS, G_MATCHES, G_REGEX, G_VALUE, G_COUNT, G_COMPARATOR
 #define APART G_ALL, G_LOCALPART, G_DOMAIN, G_USER, G_DETAIL
+#define MIMEOPT G_MIME, G_ANYCHILD, G_TYPE, G_SUBTYPE, G_CONTENTTYPE, G_PARAM
 #define END G_COUNT_TAGS
 
 static const struct sv_spec specs[] = {
@@ -233,14 +252,17 @@ static const struct sv_spec specs[] = {
 	  T{ G_FROM, G_IMPORTANCE, G_OPTIONS, G_MESSAGE, G_FCC, G_FLAGS, G_CREATE,
 	     G_MAILBOXID, G_SPECIALUSE, END } },
 	{ "error", C_ERROR, EXT_IHAVE, 0, 0, 0, "S", T{ END } },
+	{ "foreverypart", C_FOREVERYPART, EXT_FOREVERYPART, 0, 0, 1, "", T{ G_NAME, END } },
+	{ "break", C_BREAK, EXT_FOREVERYPART, 0, 0, 0, "", T{ G_NAME, END } },
 
-	{ "address", T_ADDRESS, -1, 1, 0, 0, "LL", T{ MATCH, APART, G_INDEX, G_LAST, END } },
+	{ "address", T_ADDRESS, -1, 1, 0, 0, "LL",
+	  T{ MATCH, APART, G_INDEX, G_LAST, G_MIME, G_ANYCHILD, END } },
 	{ "allof", T_ALLOF, -1, 1, 2, 0, "", T{ END } },
 	{ "anyof", T_ANYOF, -1, 1, 2, 0, "", T{ END } },
 	{ "envelope", T_ENVELOPE, EXT_ENVELOPE, 1, 0, 0, "LL", T{ MATCH, APART, END } },
-	{ "exists", T_EXISTS, -1, 1, 0, 0, "L", T{ END } },
+	{ "exists", T_EXISTS, -1, 1, 0, 0, "L", T{ G_MIME, G_ANYCHILD, END } },
 	{ "false", T_FALSE, -1, 1, 0, 0, "", T{ END } },
-	{ "header", T_HEADER, -1, 1, 0, 0, "LL", T{ MATCH, G_INDEX, G_LAST, END } },
+	{ "header", T_HEADER, -1, 1, 0, 0, "LL", T{ MATCH, G_INDEX, G_LAST, MIMEOPT, END } },
 	{ "not", T_NOT, -1, 1, 1, 0, "", T{ END } },
 	{ "size", T_SIZE, -1, 1, 0, 0, "", T{ G_OVER, G_UNDER, END } },
 	{ "true", T_TRUE, -1, 1, 0, 0, "", T{ END } },

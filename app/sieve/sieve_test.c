@@ -79,39 +79,133 @@ static int match_vals(struct run *r, const struct sv_node *n, const struct vals 
 	return 0;
 }
 
-/* Header fields named by the list, honouring :index/:last. */
-static void header_fields(struct run *r, const struct sv_node *n, const struct sv_arg *names,
-                          void (*each)(struct run *, uint32_t, struct vals *, int),
-                          struct vals *vs, int extra)
+/* Header fields of fields[0..nf) named by the list, honouring :index/:last. */
+static void fields_named(struct run *r, const struct sv_node *n, const struct sv_arg *names,
+                         const struct hfield *hf, uint32_t nf,
+                         void (*each)(struct run *, struct str, struct vals *, int),
+                         struct vals *vs, int extra)
 {
 	const struct sv_arg *ix = node_tag(n, G_INDEX);
 	int last = node_tag(n, G_LAST) != NULL;
 
-	msg_headers(r);
 	for (uint32_t k = 0; k < names->n; k++) {
 		struct str name = arg_str(r, names, k);
 		uint32_t count = 0, want = 0, seen = 0;
 		if (ix) {
-			for (uint32_t i = 0; i < r->nhf; i++)
-				count += !r->hf[i].deleted && str_eq_ci(r->hf[i].name, name);
+			for (uint32_t i = 0; i < nf; i++)
+				count += !hf[i].deleted && str_eq_ci(hf[i].name, name);
 			if (ix->num > count)
 				continue;
 			want = last ? count - (uint32_t)ix->num + 1 : (uint32_t)ix->num;
 		}
-		for (uint32_t i = 0; i < r->nhf; i++) {
-			if (r->hf[i].deleted || !str_eq_ci(r->hf[i].name, name))
+		for (uint32_t i = 0; i < nf; i++) {
+			if (hf[i].deleted || !str_eq_ci(hf[i].name, name))
 				continue;
 			seen++;
 			if (ix && seen != want)
 				continue;
-			each(r, i, vs, extra);
+			each(r, hf[i].value, vs, extra);
 		}
 	}
 }
 
-static void each_value(struct run *r, uint32_t i, struct vals *vs, int decode)
+/* The parts a test looks at: the message's header without :mime; with
+ * it the current part (RFC 5703 §4.1), and with :anychild every part
+ * inside it too. Calls fn for each part's fields. */
+static void for_test_parts(struct run *r, const struct sv_node *n,
+                           void (*fn)(struct run *, const struct sv_node *, const struct hfield *,
+                                      uint32_t, void *),
+                           void *ctx)
 {
-	vals_add(r, vs, msg_header_value(r, i, decode));
+	struct hfield *hf;
+	uint32_t nf, cur = node_tag(n, G_MIME) ? r->part : 0;
+
+	nf = msg_part_fields(r, cur, &hf);
+	fn(r, n, hf, nf, ctx);
+	if (!node_tag(n, G_ANYCHILD))
+		return;
+	msg_tree(r);
+	for (uint32_t i = cur + 1; i < r->tree.nparts && !r->failed &&
+	                           r->tree.parts[i].depth > r->tree.parts[cur].depth; i++) {
+		nf = msg_part_fields(r, i, &hf);
+		fn(r, n, hf, nf, ctx);
+	}
+}
+
+struct fields_ctx {
+	const struct sv_arg *names;
+	void (*each)(struct run *, struct str, struct vals *, int);
+	struct vals *vs;
+	int extra;
+};
+
+static void fields_of_part(struct run *r, const struct sv_node *n, const struct hfield *hf,
+                           uint32_t nf, void *ctx)
+{
+	struct fields_ctx *c = ctx;
+	fields_named(r, n, c->names, hf, nf, c->each, c->vs, c->extra);
+}
+
+static void header_fields(struct run *r, const struct sv_node *n, const struct sv_arg *names,
+                          void (*each)(struct run *, struct str, struct vals *, int),
+                          struct vals *vs, int extra)
+{
+	struct fields_ctx c = { names, each, vs, extra };
+	for_test_parts(r, n, fields_of_part, &c);
+}
+
+static void each_value(struct run *r, struct str raw, struct vals *vs, int decode)
+{
+	vals_add(r, vs, msg_field_value(r, raw, decode));
+}
+
+/* header :mime with :type, :subtype, :contenttype or :param (RFC 5703
+ * §4.1.1): the value read as a MIME structured field. The node is found
+ * through the run's current test. */
+static void each_mime_value(struct run *r, struct str raw, struct vals *vs, int unused)
+{
+	const struct sv_node *n = r->cur_test;
+	const struct sv_arg *pa = node_tag(n, G_PARAM);
+	struct str v = msg_field_value(r, raw, 0), val, sub;
+	struct mime_param *params;
+	uint32_t np;
+	int has_slash = memchr(v.p, '/', v.len) != NULL;
+
+	(void)unused;
+	if (mime_field_params(r->a, v, &val, has_slash ? &sub : NULL, &params, &np, 64) < 0)
+		return;
+	if (!has_slash)
+		sub = STR_LIT("");
+	if (node_tag(n, G_TYPE)) {
+		vals_add(r, vs, val);
+	} else if (node_tag(n, G_SUBTYPE)) {
+		vals_add(r, vs, sub);
+	} else if (node_tag(n, G_CONTENTTYPE)) {
+		vals_add(r, vs, has_slash ? str_c(arena_printf(r->a, "%.*s/%.*s", (int)val.len, val.p,
+		                                                (int)sub.len, sub.p)) : val);
+	} else {
+		for (uint32_t k = 0; k < pa->n; k++) {
+			struct str pv = mime_param_get(params, np, arena_strndup(r->a, arg_str(r, pa, k).p,
+			                                                          arg_str(r, pa, k).len));
+			if (pv.p)
+				vals_add(r, vs, pv);
+		}
+	}
+}
+
+struct exists_ctx {
+	struct str name;
+	int found;
+};
+
+static void exists_in_part(struct run *r, const struct sv_node *n, const struct hfield *hf,
+                           uint32_t nf, void *ctx)
+{
+	struct exists_ctx *c = ctx;
+	(void)r;
+	(void)n;
+	for (uint32_t i = 0; i < nf && !c->found; i++)
+		c->found = !hf[i].deleted && str_eq_ci(hf[i].name, c->name);
 }
 
 static struct str unquote_local(struct run *r, struct str s)
@@ -153,11 +247,11 @@ static struct str addr_part(struct run *r, int part, struct str local, struct st
 	}
 }
 
-static void each_address(struct run *r, uint32_t i, struct vals *vs, int addrpart)
+static void each_address(struct run *r, struct str raw, struct vals *vs, int addrpart)
 {
 	struct mime_address *list;
 	uint32_t n;
-	struct str v = msg_header_value(r, i, 0);
+	struct str v = msg_field_value(r, raw, 0);
 	mime_field_addresses(r->a, v, &list, &n, 1000);
 	for (uint32_t k = 0; k < n; k++) {
 		if (!list[k].host.p || !list[k].mailbox.p)
@@ -546,21 +640,29 @@ int test_eval(struct run *r, const struct sv_node *t)
 		return r->env->len < node_tag(t, G_UNDER)->num;
 	}
 	case T_EXISTS:
-		msg_headers(r);
 		for (uint32_t k = 0; k < t->pos[0].n; k++) {
-			struct str name = arg_str(r, &t->pos[0], k);
-			int found = 0;
-			for (uint32_t i = 0; i < r->nhf && !found; i++)
-				found = !r->hf[i].deleted && str_eq_ci(r->hf[i].name, name);
-			if (!found)
+			struct exists_ctx c = { arg_str(r, &t->pos[0], k), 0 };
+			for_test_parts(r, t, exists_in_part, &c);
+			if (r->failed)
+				return -1;
+			if (!c.found)
 				return 0;
 		}
 		return 1;
 	case T_HEADER:
-		header_fields(r, t, &t->pos[0], each_value, &vs, 1);
+		r->cur_test = t;
+		if (node_tag(t, G_TYPE) || node_tag(t, G_SUBTYPE) || node_tag(t, G_CONTENTTYPE) ||
+		    node_tag(t, G_PARAM))
+			header_fields(r, t, &t->pos[0], each_mime_value, &vs, 0);
+		else
+			header_fields(r, t, &t->pos[0], each_value, &vs, 1);
+		if (r->failed)
+			return -1;
 		return match_vals(r, t, &vs, &t->pos[1]);
 	case T_ADDRESS:
 		header_fields(r, t, &t->pos[0], each_address, &vs, t->addrpart);
+		if (r->failed)
+			return -1;
 		return match_vals(r, t, &vs, &t->pos[1]);
 	case T_ENVELOPE:
 		for (uint32_t k = 0; k < t->pos[0].n; k++) {

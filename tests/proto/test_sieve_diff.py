@@ -33,6 +33,15 @@ MESSAGES = {
                "X-Spam-Flag: YES\r\nX-Spam-Level: *******\r\nReceived: from a by b; Mon, 9 Nov 2026 10:00:00 +0000\r\n"
                "Received: from c by d; Mon, 9 Nov 2026 09:00:00 +0000\r\n\r\nClaim now.\r\n"),
     "bare": "Subject: no from\r\n\r\nx\r\n",
+    "mixed": ("From: carol@example.net\r\nTo: bob@example.com\r\nSubject: files\r\nMIME-Version: 1.0\r\n"
+              "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n"
+              "Content-Type: multipart/alternative; boundary=\"i\"\r\n\r\n--i\r\n"
+              "Content-Type: text/plain; charset=us-ascii\r\n\r\nSee attached.\r\n--i\r\n"
+              "Content-Type: text/html\r\n\r\n<p>See attached.</p>\r\n--i--\r\n--o\r\n"
+              "Content-Type: application/pdf; name=\"report.pdf\"\r\n"
+              "Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+              "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
+              "From: dave@example.com\r\nSubject: inner\r\nX-Inner: yes\r\n\r\ninner body\r\n--o--\r\n"),
 }
 
 SCRIPTS = {
@@ -107,6 +116,27 @@ SCRIPTS = {
     "bad_syntax": "if true { keep;",
     "bad_tag": 'if header :bogus "a" "b" { keep; }',
     "bad_ext": 'require "x-nonexistent"; keep;',
+    # mime and foreverypart (RFC 5703). Not nested foreverypart: Pigeonhole
+    # 0.5.19's sieve-test fails on any nested loop ("corrupt binary").
+    "mime_types": ('require ["foreverypart", "mime", "fileinto", "variables"]; foreverypart { '
+                   'if header :mime :contenttype :matches "Content-Type" "*/*" { fileinto "${2}"; } }'),
+    "mime_param": ('require ["foreverypart", "mime", "fileinto", "variables"]; foreverypart { '
+                   'if header :mime :param "filename" :matches "Content-Disposition" "*" { fileinto "${1}"; } '
+                   'if header :mime :type :matches "Content-Disposition" "*" { fileinto "t-${1}"; } '
+                   'if header :mime :subtype :matches "Content-Disposition" "*" { fileinto "s-${1}"; } }'),
+    "mime_anychild": ('require ["mime", "fileinto"]; if exists :mime :anychild "X-Inner" { fileinto "any"; } '
+                      'if header :mime :anychild :param "name" "Content-Type" "report.pdf" { fileinto "pdf"; } '
+                      'if address :mime :anychild :domain "From" "example.com" { fileinto "dave"; } '
+                      'if header :mime :type "Content-Type" "multipart" { fileinto "top"; } '
+                      'if header :mime :type "Content-Type" "text" { fileinto "notop"; }'),
+    "mime_break": ('require ["foreverypart", "mime", "fileinto"]; foreverypart :name "a" { '
+                   'if exists :mime "X-Inner" { fileinto "inner"; } '
+                   'if header :mime :subtype "Content-Type" "pdf" { fileinto "p"; break :name "a"; } '
+                   'fileinto "loop"; } fileinto "end";'),
+    "mime_outer_header": ('require ["foreverypart", "mime", "fileinto"]; foreverypart { '
+                          'if header :contains "Subject" ["files", "report"] { fileinto "top"; break; } }'),
+    "bad_break": 'require "foreverypart"; break;',
+    "bad_anychild": 'require "mime"; if exists :anychild "X" { keep; }',
 }
 
 # Explained differences: (script, message) -> why.

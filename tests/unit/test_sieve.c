@@ -515,6 +515,117 @@ static void test_cache(void)
 	sieve_cache_clear();
 }
 
+/* A message with nested multiparts, an attachment and a forwarded one. */
+static const char *mixed =
+	"From: carol@example.net\r\nTo: bob@example.com\r\nSubject: files\r\n"
+	"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
+	"--o\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n"
+	"--i\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nSee attached.\r\n"
+	"--i\r\nContent-Type: text/html\r\n\r\n<p>See attached.</p>\r\n--i--\r\n"
+	"--o\r\nContent-Type: application/x-msdownload; name=\"setup.exe\"\r\n"
+	"Content-Disposition: attachment; filename=\"Important Setup.exe\"\r\n"
+	"Content-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n"
+	"--o\r\nContent-Type: message/rfc822\r\n\r\n"
+	"From: dave@example.com\r\nSubject: inner\r\nX-Inner: yes\r\n\r\ninner body\r\n--o--\r\n";
+
+static const char *run_mixed(const char *script)
+{
+	prefixes(script);
+	return run_env(script, mixed, "carol@example.net", "bob@example.com");
+}
+
+/* mime and foreverypart (RFC 5703 §3-4), on the RFC's kinds of examples. */
+static void test_mime(void)
+{
+	/* §3: file a message with an attachment whose name says "important",
+	 * and stop looking at the first one. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"mime\", \"fileinto\"];\n"
+	                       "foreverypart {\n"
+	                       "  if header :mime :param \"filename\" :contains\n"
+	                       "     \"Content-Disposition\" \"important\" {\n"
+	                       "    fileinto \"Important\"; break;\n  }\n}"),
+	             "fileinto \"Important\"");
+	/* §4.1: refuse executables anywhere in the message. */
+	CHECK_EQ_STR(run_mixed("require [\"mime\", \"reject\"];\n"
+	                       "if header :mime :anychild :param \"filename\" :matches\n"
+	                       "   \"Content-Disposition\" [\"*.com\", \"*.exe\", \"*.scr\"] {\n"
+	                       "  reject \"No executables, please.\";\n}"),
+	             "reject \"No executables, please.\"");
+	/* Without :anychild only the current part (the message) is looked at. */
+	CHECK_EQ_STR(run_mixed("require \"mime\"; if header :mime :param \"filename\" :matches "
+	                       "\"Content-Disposition\" \"*.exe\" { discard; }"),
+	             "keep");
+	/* Every part in order, the message first; :type, :subtype, :contenttype. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"mime\", \"fileinto\", \"variables\"];"
+	                       "foreverypart { if header :mime :contenttype :matches \"Content-Type\" "
+	                       "\"*\" { fileinto \"${1}\"; } }"),
+	             "fileinto \"multipart/mixed\"\nfileinto \"multipart/alternative\"\n"
+	             "fileinto \"text/plain\"\nfileinto \"text/html\"\n"
+	             "fileinto \"application/x-msdownload\"\nfileinto \"message/rfc822\"");
+	CHECK_EQ_STR(run_mixed("require [\"mime\", \"fileinto\"];"
+	                       "if header :mime :type \"Content-Type\" \"multipart\" { fileinto \"a\"; }"
+	                       "if header :mime :subtype \"Content-Type\" \"mixed\" { fileinto \"b\"; }"
+	                       "if header :mime :type \"Content-Type\" \"text\" { fileinto \"c\"; }"
+	                       "if header :mime :anychild :subtype \"Content-Type\" \"html\" { fileinto \"d\"; }"
+	                       "if header :mime :param \"boundary\" \"Content-Type\" \"o\" { fileinto \"e\"; }"),
+	             "fileinto \"a\"\nfileinto \"b\"\nfileinto \"d\"\nfileinto \"e\"");
+	/* A nested loop walks the parts inside the outer loop's part. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"mime\", \"fileinto\", \"variables\"];"
+	                       "foreverypart { if header :mime :subtype \"Content-Type\" \"alternative\" {"
+	                       " foreverypart { if header :mime :subtype :matches \"Content-Type\" \"*\" {"
+	                       " fileinto \"in-${1}\"; } } } }"),
+	             "fileinto \"in-plain\"\nfileinto \"in-html\"");
+	/* exists and address with :mime; inside a loop a test without :mime
+	 * still reads the message's header. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"mime\", \"fileinto\"];"
+	                       "if exists :mime \"X-Inner\" { fileinto \"no\"; }"
+	                       "if exists :mime :anychild [\"X-Inner\", \"Subject\"] { fileinto \"any\"; }"
+	                       "if address :mime :anychild :domain \"From\" \"example.com\" { fileinto \"dave\"; }"
+	                       "foreverypart { if exists :mime \"X-Inner\" {"
+	                       " if header :is \"Subject\" \"files\" { fileinto \"outer\"; } } }"),
+	             "fileinto \"any\"\nfileinto \"dave\"\nfileinto \"outer\"");
+	/* break ends the innermost loop, or the named one and all inside it. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"fileinto\", \"variables\"];"
+	                       "set \"n\" \"\"; foreverypart { set \"n\" \"${n}x\"; if string \"${n}\" \"xx\" "
+	                       "{ break; } } fileinto \"${n}\";"),
+	             "fileinto \"xx\"");
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"fileinto\", \"variables\"];"
+	                       "set \"n\" \"\"; foreverypart :name \"out\" { foreverypart {"
+	                       " set \"n\" \"${n}x\"; break :name \"out\"; } set \"n\" \"${n}y\"; }"
+	                       " fileinto \"${n}\";"),
+	             "fileinto \"x\"");
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"fileinto\", \"variables\"];"
+	                       "set \"n\" \"\"; foreverypart { foreverypart { set \"n\" \"${n}x\"; break; }"
+	                       " set \"n\" \"${n}y\"; } fileinto \"${n}\";"),
+	             /* seven parts (the forwarded message is one); the three with
+	              * parts inside run the inner loop once */
+	             "fileinto \"xyxyyyyxyy\"");
+	/* A message without Content-Type is one text part. */
+	CHECK_EQ_STR(run_env("require [\"foreverypart\", \"mime\", \"fileinto\", \"variables\"];"
+	                     "set \"n\" \"\"; foreverypart { set \"n\" \"${n}x\"; } fileinto \"${n}\";",
+	                     "Subject: hi\r\n\r\nbody\r\n", "a@example.org", "b@example.com"),
+	             "fileinto \"x\"");
+	/* Errors. */
+	CHECK_EQ_STR(run("require \"foreverypart\"; break;"),
+	             "error: line 1, column 25: break outside foreverypart");
+	CHECK_EQ_STR(run("require \"foreverypart\"; foreverypart :name \"a\" { break :name \"b\"; }"),
+	             "error: line 1, column 50: break :name \"b\" names no enclosing foreverypart");
+	CHECK_EQ_STR(run("require \"foreverypart\"; foreverypart { foreverypart { foreverypart {"
+	                 " foreverypart { foreverypart { } } } } }"),
+	             "error: line 1, column 85: foreverypart nested deeper than 4");
+	CHECK_EQ_STR(run("foreverypart { }"),
+	             "error: line 1, column 1: foreverypart needs require \"foreverypart\"");
+	CHECK_EQ_STR(run("if header :mime \"a\" \"b\" { }"),
+	             "error: line 1, column 11: tag :mime needs require \"mime\"");
+	CHECK_EQ_STR(run("require \"mime\"; if header :type \"a\" \"b\" { }"),
+	             "error: line 1, column 20: :anychild, :type, :subtype, :contenttype and :param need :mime");
+	CHECK_EQ_STR(run("require \"mime\"; if header :mime :type :subtype \"a\" \"b\" { }"),
+	             "error: line 1, column 20: only one of :type, :subtype, :contenttype and :param may be given");
+	CHECK_EQ_STR(run("require \"mime\"; if address :mime :type \"a\" \"b\" { }"),
+	             "error: line 1, column 34: unknown tag :type for address");
+	CHECK(strstr(sieve_extensions(), " mime foreverypart") != NULL);
+}
+
 int main(void)
 {
 	test_cache();
@@ -524,6 +635,7 @@ int main(void)
 	test_imap4flags();
 	test_extensions();
 	test_limits();
+	test_mime();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }
