@@ -1,0 +1,45 @@
+/*
+ * fuzz_tlsa.c — TLSA RDATA and the certificate SPKI walk (tlspol/tlsa.h).
+ * The input is read as RDATA and, whole, as a DER certificate. Checks: a
+ * parsed record's data fits and hashes have their sizes; a found SPKI lies
+ * inside the input and is a SEQUENCE; matching never reads outside (ASan)
+ * and a selector-0 exact record made of the input matches it.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tlspol/tlsa.h"
+
+static struct tlsa_rec r;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (tlsa_rdata_parse(data, size, &r) == 0) {
+		assert(r.len == size - 3 && r.len <= TLSA_DATA_MAX);
+		assert(r.mtype != 1 || r.len == 32);
+		assert(r.mtype != 2 || r.len == 64);
+		(void)tlsa_usable(&r);
+		(void)tlsa_match(&r, data, size);
+	}
+	const uint8_t *spki;
+	size_t len;
+	if (tlsa_cert_spki(data, size, &spki, &len) == 0) {
+		assert(spki >= data && spki + len <= data + size && len >= 2 && spki[0] == 0x30);
+		r.usage = 3;
+		r.selector = 1;
+		r.mtype = 1;
+		r.len = 32;
+		memset(r.data, 0, 32);
+		(void)tlsa_match(&r, data, size);
+	}
+	if (size <= TLSA_DATA_MAX) {
+		r.usage = 3;
+		r.selector = 0;
+		r.mtype = 0;
+		r.len = size;
+		memcpy(r.data, data, size);
+		assert(tlsa_match(&r, data, size));
+	}
+	return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * test_tlsa.c — TLSA RDATA and matching (RFC 6698, RFC 7672 §3.1). The
+ * certificate, its SubjectPublicKeyInfo and their SHA-256/SHA-512 digests
+ * come from the openssl command (an independent implementation), so the
+ * SPKI walk and each selector/matching pair are checked against it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlspol/tlsa.h"
+#include "unit.h"
+
+static size_t slurp(const char *path, uint8_t *out, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t n = fread(out, 1, max, f);
+	fclose(f);
+	return n;
+}
+
+static struct tlsa_rec rec(uint8_t u, uint8_t s, uint8_t m, const uint8_t *d, size_t n)
+{
+	uint8_t rd[3 + TLSA_DATA_MAX];
+	struct tlsa_rec r;
+	rd[0] = u;
+	rd[1] = s;
+	rd[2] = m;
+	memcpy(rd + 3, d, n);
+	memset(&r, 0, sizeof r);
+	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + n, &r), 0);
+	return r;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/tern-tlsa-XXXXXX", cmd[2048];
+	uint8_t cert[4096], spki[1024], h[6][64];
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout k.pem -out c.pem -days 2 -subj /CN=mx.example.test >/dev/null 2>&1 && "
+		 "openssl x509 -in c.pem -outform DER -out c.der && "
+		 "openssl x509 -in c.pem -noout -pubkey | openssl pkey -pubin -outform DER -out s.der && "
+		 "openssl dgst -sha256 -binary c.der > c.256 && openssl dgst -sha512 -binary c.der > c.512 && "
+		 "openssl dgst -sha256 -binary s.der > s.256 && openssl dgst -sha512 -binary s.der > s.512",
+		 dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	char p[256];
+	snprintf(p, sizeof p, "%s/c.der", dir);
+	size_t cn = slurp(p, cert, sizeof cert);
+	snprintf(p, sizeof p, "%s/s.der", dir);
+	size_t sn = slurp(p, spki, sizeof spki);
+	const char *names[4] = {"c.256", "c.512", "s.256", "s.512"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+		CHECK_EQ_INT(slurp(p, h[i], 64), i % 2 ? 64 : 32);
+	}
+	CHECK(cn > 100 && sn > 50);
+
+	/* The SPKI walk finds exactly what openssl exports. */
+	const uint8_t *sp = NULL;
+	size_t sl = 0;
+	CHECK_EQ_INT(tlsa_cert_spki(cert, cn, &sp, &sl), 0);
+	CHECK(sl == sn && sp && memcmp(sp, spki, sn) == 0);
+
+	/* Every selector/matching pair, usage 3 (DANE-EE) and 2. */
+	struct tlsa_rec r = rec(3, 0, 0, cert, cn);
+	CHECK(tlsa_usable(&r) && tlsa_match(&r, cert, cn));
+	r = rec(3, 1, 0, spki, sn);
+	CHECK(tlsa_match(&r, cert, cn));
+	r = rec(3, 0, 1, h[0], 32);
+	CHECK(tlsa_match(&r, cert, cn));
+	r = rec(2, 0, 2, h[1], 64);
+	CHECK(tlsa_usable(&r) && tlsa_match(&r, cert, cn));
+	r = rec(3, 1, 1, h[2], 32);
+	CHECK(tlsa_match(&r, cert, cn));
+	r = rec(3, 1, 2, h[3], 64);
+	CHECK(tlsa_match(&r, cert, cn));
+	/* Mismatches: a digest of the other selector, a changed byte. */
+	r = rec(3, 1, 1, h[0], 32);
+	CHECK(!tlsa_match(&r, cert, cn));
+	h[2][5] ^= 1;
+	r = rec(3, 1, 1, h[2], 32);
+	CHECK(!tlsa_match(&r, cert, cn));
+	/* Not for SMTP (RFC 7672 §3.1): PKIX usages; unknown selector/matching. */
+	r = rec(1, 1, 1, h[2], 32);
+	CHECK(!tlsa_usable(&r));
+	r = rec(3, 2, 0, h[2], 5);
+	CHECK(!tlsa_usable(&r) && !tlsa_match(&r, cert, cn));
+
+	/* RDATA refusals: too short, a hash of the wrong size. */
+	struct tlsa_rec bad;
+	const uint8_t shortrd[3] = {3, 1, 1};
+	CHECK_EQ_INT(tlsa_rdata_parse(shortrd, 3, &bad), -1);
+	uint8_t rd[40] = {3, 1, 1};
+	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + 31, &bad), -1);
+	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + 32, &bad), 0);
+	rd[2] = 2;
+	CHECK_EQ_INT(tlsa_rdata_parse(rd, 3 + 32, &bad), -1);
+	/* A truncated certificate has no SPKI. */
+	CHECK_EQ_INT(tlsa_cert_spki(cert, cn / 3, &sp, &sl), -1);
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return unit_done("test_tlsa");
+}
