@@ -200,6 +200,19 @@ async function adminPages() {
 	await screenshot('tokens');
 	log('tokens: read-only, expiring token shown');
 
+	// The admin password from the UI, or its lock by TERN_ADMIN_PASSWORD.
+	if (cfg.admin_locked) {
+		await byId('admin-password-form').getByText('TERN_ADMIN_PASSWORD').waitFor();
+		log('admin password: shown as locked');
+	} else {
+		await byId('admin-new-password').fill(cfg.admin_password + '-2');
+		await byId('admin-new-password2').fill(cfg.admin_password + '-2');
+		await byId('admin-password-save').click();
+		await byId('admin-password-form').getByText('Admin password changed.').waitFor();
+		await screenshot('admin-password-changed');
+		log('admin password: changed from the UI');
+	}
+
 }
 
 try {

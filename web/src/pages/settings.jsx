@@ -2,7 +2,8 @@
 // the DMARC reports' From address (read at each report run), inbound mail
 // checks (DMARC exceptions, the postmaster account: applied to the next
 // message), limits and listeners (environment, read-only), the TLS
-// certificate, and API tokens for scripts.
+// certificate, the admin password (locked while TERN_ADMIN_PASSWORD is
+// set), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
@@ -21,12 +22,55 @@ export function Settings() {
 					{d.restart_required ? <Notice kind="info">Some stored settings differ from the running ones: they take effect when tern restarts.</Notice> : null}
 					<ServerForm settings={d} onSaved={s.reload} />
 					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
+					<AdminPassword />
 					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
 				</>
 			) : null}
 			<Tokens />
 		</>
+	);
+}
+
+// The admin password: typed twice; PUT /admin/password. GET /setup says
+// whether TERN_ADMIN_PASSWORD locks it.
+function AdminPassword() {
+	const st = useLoad(() => get('/setup'));
+	const locked = !!(st.data && st.data.admin && st.data.admin.locked);
+	const [pw, setPw] = useState('');
+	const [pw2, setPw2] = useState('');
+	const [done, setDone] = useState('');
+	const a = useAction();
+	// Typing clears the notice; the clearing after a change must not.
+	const typed = (set) => (v) => { set(v); setDone(''); };
+	const mismatch = pw2 && pw !== pw2 ? 'The two passwords differ.' : undefined;
+	const submit = (e) => {
+		e.preventDefault();
+		if (mismatch || !pw)
+			return;
+		a.run(async () => {
+			await put('/admin/password', { password: pw });
+			setPw('');
+			setPw2('');
+			setDone('Admin password changed.');
+		});
+	};
+	const fe = a.error && a.error.field === 'password' ? a.error.message : undefined;
+	return (
+		<form class="card" onSubmit={submit} data-testid="admin-password-form">
+			<h2>Admin password</h2>
+			<Field label="New admin password (8 to 256 characters)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
+				lockedBy="TERN_ADMIN_PASSWORD" autoComplete="new-password" error={fe} testid="admin-new-password" />
+			{locked ? null : (
+				<>
+					<Field label="The same again" type="password" value={pw2} onInput={typed(setPw2)} autoComplete="new-password"
+						error={mismatch} testid="admin-new-password2" />
+					<ErrorBox error={a.error && !fe ? a.error : null} />
+					<Notice>{done}</Notice>
+					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy || !pw || !!mismatch} data-testid="admin-password-save">Change password</button></div>
+				</>
+			)}
+		</form>
 	);
 }
 
