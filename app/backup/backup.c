@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "backup/backup.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "store/store.h"
@@ -70,46 +71,6 @@ static int hash_file(const char *path, uint64_t *size_r, uint8_t hash[32])
 	close(fd);
 	crypto_generichash_final(&s, hash, 32);
 	*size_r = size;
-	return rc;
-}
-
-/* Copies from to to (new file, mode 0600): 0 or an errno. */
-static int copy_file(const char *from, const char *to)
-{
-	uint8_t buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (in < 0)
-		return errno;
-	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		rc = errno;
-		close(in);
-		return rc;
-	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? errno : 0;
-			break;
-		}
-		for (ssize_t off = 0; off < n && rc == 0;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno != EINTR)
-				rc = errno;
-			else if (w > 0)
-				off += w;
-		}
-		if (rc)
-			break;
-	}
-	close(in);
-	if (rc == 0 && fsync(out) != 0)
-		rc = errno;
-	if (close(out) != 0 && rc == 0)
-		rc = errno;
 	return rc;
 }
 
@@ -236,7 +197,7 @@ static int key_copy_one(void *arg, const char *rel, const char *path)
 			return errno;
 	}
 	snprintf(to, sizeof to, "%s/%s", k->to_root, rel);
-	if ((rc = copy_file(path, to)) != 0)
+	if ((rc = file_copy(path, to, 1)) != 0)
 		return rc;
 	if (k->m) {
 		struct backup_file *f;

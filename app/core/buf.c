@@ -167,6 +167,25 @@ int buf_append_c(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+int buf_append_xml(struct buf *b, const char *s)
+{
+	int rc = 0;
+
+	for (; *s && rc == 0; s++) {
+		switch (*s) {
+		case '<': rc = buf_append_c(b, "&lt;"); break;
+		case '>': rc = buf_append_c(b, "&gt;"); break;
+		case '&': rc = buf_append_c(b, "&amp;"); break;
+		case '"': rc = buf_append_c(b, "&quot;"); break;
+		case '\'': rc = buf_append_c(b, "&apos;"); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\t')
+				rc = buf_append(b, s, 1);
+		}
+	}
+	return rc;
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

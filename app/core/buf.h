@@ -47,6 +47,9 @@ static inline size_t buf_room(const struct buf *b) { return b->max - b->len; }
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, struct str s);
 int buf_append_c(struct buf *b, const char *s);
+/* Appends s as XML text: the five special characters as entities, control
+ * characters other than tab dropped (XML 1.0 cannot carry them). */
+int buf_append_xml(struct buf *b, const char *s);
 /* printf-style append; -1 when the result would exceed max. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

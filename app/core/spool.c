@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cidr.h"
+#include "file.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -162,20 +163,6 @@ static void uncharge(struct spool *sp)
 	sp->charged = 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* An unlinked file in the spool directory, or -1. */
 static int file_open(void)
 {
@@ -205,7 +192,7 @@ static int spill(struct spool *sp)
 	int fd = file_open();
 	if (fd < 0)
 		return fail(sp, "create");
-	if (write_all(fd, buf_data(&sp->mem), buf_len(&sp->mem)) < 0) {
+	if (file_write_all(fd, buf_data(&sp->mem), buf_len(&sp->mem)) != 0) {
 		close(fd);
 		return fail(sp, "write");
 	}
@@ -219,7 +206,7 @@ static int spill(struct spool *sp)
 
 static int stage_flush(struct spool *sp)
 {
-	if (write_all(sp->file - 1, buf_data(&sp->mem), buf_len(&sp->mem)) < 0)
+	if (file_write_all(sp->file - 1, buf_data(&sp->mem), buf_len(&sp->mem)) != 0)
 		return fail(sp, "write");
 	buf_reset(&sp->mem);
 	return 0;
@@ -230,10 +217,10 @@ static int append_file(struct spool *sp, const void *p, size_t n)
 	if (buf_len(&sp->mem) + n > SPOOL_STAGE && stage_flush(sp) < 0)
 		return -1;
 	if (n >= SPOOL_STAGE)
-		return write_all(sp->file - 1, p, n) < 0 ? fail(sp, "write") : 0;
+		return file_write_all(sp->file - 1, p, n) != 0 ? fail(sp, "write") : 0;
 	if (buf_append(&sp->mem, p, n) < 0) {
 		/* The stage could not grow: no memory. Write through. */
-		return write_all(sp->file - 1, p, n) < 0 ? fail(sp, "write") : 0;
+		return file_write_all(sp->file - 1, p, n) != 0 ? fail(sp, "write") : 0;
 	}
 	return 0;
 }
@@ -270,7 +257,7 @@ int spool_finish(struct spool *sp, struct str *data_r)
 	}
 	if (!sp->map) {
 		/* One NUL past the end, as a buffer has it. */
-		if (stage_flush(sp) < 0 || write_all(sp->file - 1, "", 1) < 0)
+		if (stage_flush(sp) < 0 || file_write_all(sp->file - 1, "", 1) != 0)
 			return fail(sp, "write");
 		buf_free(&sp->mem);
 		void *m = mmap(NULL, (size_t)sp->len + 1, PROT_READ, MAP_SHARED, sp->file - 1, 0);

@@ -19,22 +19,6 @@
 #include "http/http_parse.h"
 #include "store/store.h"
 
-static void xml_esc(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': buf_append_c(b, "&lt;"); break;
-		case '>': buf_append_c(b, "&gt;"); break;
-		case '&': buf_append_c(b, "&amp;"); break;
-		case '"': buf_append_c(b, "&quot;"); break;
-		case '\'': buf_append_c(b, "&apos;"); break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\t')
-				buf_append(b, s, 1);
-		}
-	}
-}
-
 static uint16_t port(enum listen_kind k)
 {
 	return http_cfg->listen[k].port;
@@ -44,7 +28,7 @@ static void tb_server(struct buf *b, const char *kind, const char *type, uint16_
 		      const char *sock)
 {
 	buf_printf(b, "    <%s type=\"%s\">\n      <hostname>", kind, type);
-	xml_esc(b, http_cfg->hostname);
+	buf_append_xml(b, http_cfg->hostname);
 	buf_printf(b, "</hostname>\n      <port>%u</port>\n      <socketType>%s</socketType>\n"
 		      "      <authentication>password-cleartext</authentication>\n"
 		      "      <username>%%EMAILADDRESS%%</username>\n    </%s>\n",
@@ -62,13 +46,13 @@ void http_autoconfig(struct http_ctx *x)
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<clientConfig version=\"1.1\">\n"
 			"  <emailProvider id=\"");
-	xml_esc(b, domain);
+	buf_append_xml(b, domain);
 	buf_append_c(b, "\">\n    <domain>");
-	xml_esc(b, domain);
+	buf_append_xml(b, domain);
 	buf_append_c(b, "</domain>\n    <displayName>");
-	xml_esc(b, domain);
+	buf_append_xml(b, domain);
 	buf_append_c(b, " mail</displayName>\n    <displayShortName>");
-	xml_esc(b, domain);
+	buf_append_xml(b, domain);
 	buf_append_c(b, "</displayShortName>\n");
 	if (port(LISTEN_IMAPS))
 		tb_server(b, "incomingServer", "imap", port(LISTEN_IMAPS), "SSL");
@@ -91,9 +75,9 @@ static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char
 			 const char *encryption)
 {
 	buf_printf(b, "      <Protocol>\n        <Type>%s</Type>\n        <Server>", type);
-	xml_esc(b, http_cfg->hostname);
+	buf_append_xml(b, http_cfg->hostname);
 	buf_printf(b, "</Server>\n        <Port>%u</Port>\n        <LoginName>", (unsigned)p);
-	xml_esc(b, user);
+	buf_append_xml(b, user);
 	buf_printf(b, "</LoginName>\n        <DomainRequired>off</DomainRequired>\n"
 		      "        <SPA>off</SPA>\n        <SSL>%s</SSL>\n",
 		   ssl ? "on" : "off");
@@ -141,7 +125,7 @@ static void uuid(char out[37])
 static void plist_str(struct buf *b, const char *key, const char *v)
 {
 	buf_printf(b, "      <key>%s</key>\n      <string>", key);
-	xml_esc(b, v);
+	buf_append_xml(b, v);
 	buf_append_c(b, "</string>\n");
 }
 
@@ -187,20 +171,20 @@ void api_account_mobileconfig(struct http_ctx *x)
 	plist_str(b, "PayloadDescription", "Mail account");
 	plist_str(b, "PayloadDisplayName", email);
 	buf_append_c(b, "      <key>PayloadIdentifier</key>\n      <string>");
-	xml_esc(b, http_cfg->hostname);
+	buf_append_xml(b, http_cfg->hostname);
 	buf_append_c(b, ".mail.");
-	xml_esc(b, u1);
+	buf_append_xml(b, u1);
 	buf_append_c(b, "</string>\n");
 	plist_str(b, "PayloadType", "com.apple.mail.managed");
 	plist_str(b, "PayloadUUID", u1);
 	buf_append_c(b, "      <key>PayloadVersion</key>\n      <integer>1</integer>\n    </dict>\n"
 			"  </array>\n");
 	buf_append_c(b, "  <key>PayloadDisplayName</key>\n  <string>");
-	xml_esc(b, email);
+	buf_append_xml(b, email);
 	buf_append_c(b, "</string>\n  <key>PayloadIdentifier</key>\n  <string>");
-	xml_esc(b, http_cfg->hostname);
+	buf_append_xml(b, http_cfg->hostname);
 	buf_append_c(b, ".profile.");
-	xml_esc(b, u2);
+	buf_append_xml(b, u2);
 	buf_printf(b, "</string>\n  <key>PayloadRemovalDisallowed</key>\n  <false/>\n"
 		      "  <key>PayloadType</key>\n  <string>Configuration</string>\n"
 		      "  <key>PayloadUUID</key>\n  <string>%s</string>\n"

@@ -182,30 +182,13 @@ int dmarc_out_policy(const char *record, struct dmarc_report *r)
 	return 0;
 }
 
-/* Text with XML's five special characters escaped. */
-static void esc(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': buf_append_c(b, "&lt;"); break;
-		case '>': buf_append_c(b, "&gt;"); break;
-		case '&': buf_append_c(b, "&amp;"); break;
-		case '"': buf_append_c(b, "&quot;"); break;
-		case '\'': buf_append_c(b, "&apos;"); break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\t')
-				buf_append(b, s, 1);
-		}
-	}
-}
-
 /* <name>text</name> at indent, nothing when text is empty. */
 static void el(struct buf *b, int indent, const char *name, const char *text)
 {
 	if (text == NULL || text[0] == '\0')
 		return;
 	buf_printf(b, "%*s<%s>", indent, "", name);
-	esc(b, text);
+	buf_append_xml(b, text);
 	buf_printf(b, "</%s>\n", name);
 }
 

@@ -45,6 +45,7 @@
 
 #include <sodium.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "store/store_backup.h"
@@ -141,53 +142,9 @@ static int blob_list(MDB_txn *txn, MDB_dbi dbi, struct blob_ent **v_r, size_t *n
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int mkdir_ok(const char *path)
 {
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : errno;
-}
-
-/* Copies a file (a blob of the base backup on another file system). */
-static int copy_file(const char *from, const char *to)
-{
-	uint8_t buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
-	if (in < 0)
-		return errno;
-	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		rc = errno;
-		close(in);
-		return rc;
-	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? errno : 0;
-			break;
-		}
-		if ((rc = write_all(out, buf, (size_t)n)) != 0)
-			break;
-	}
-	close(in);
-	if (close(out) != 0 && rc == 0)
-		rc = errno;
-	return rc;
 }
 
 /* Takes blob e from the base backup when it has it, same size: 1 taken,
@@ -206,7 +163,7 @@ static int blob_reuse(const char *base, const char *path, const struct blob_ent 
 		return 1;
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return errno;
-	int rc = copy_file(from, path);
+	int rc = file_copy(from, path, 0);
 	return rc ? rc : 1;
 }
 
@@ -215,7 +172,7 @@ static int blob_write(const char *path, const void *p, size_t n)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	int rc = write_all(fd, p, n);
+	int rc = file_write_all(fd, p, n);
 	if (close(fd) != 0 && rc == 0)
 		rc = errno;
 	return rc;
@@ -792,7 +749,7 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 	snprintf(to, sizeof to, "%s/data.mdb", data_dir);
 	if (stat(from, &sb) != 0)
 		return fail(err, errsz, errno, "cannot read", from);
-	if ((rc = copy_file(from, to)) != 0)
+	if ((rc = file_copy(from, to, 0)) != 0)
 		return fail(err, errsz, rc, "cannot write", to);
 	/* Room for the records and every blob; the server grows it from there. */
 	uint64_t map = STORE_MAP_MIN, want = (uint64_t)sb.st_size + ((uint64_t)64 << 20);

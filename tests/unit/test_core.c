@@ -57,6 +57,14 @@ static void test_buf(void)
 	CHECK(p != NULL && avail >= 100);
 	CHECK(buf_reserve(&b, 1 << 20, &avail) == NULL);
 	buf_free(&b);
+
+	/* XML text: entities for the five, control characters but tab dropped. */
+	buf_init(&b, 64);
+	CHECK_EQ_INT(buf_append_xml(&b, "a<b>&\"c'\td\x01" "e"), 0);
+	CHECK_EQ_STR(buf_data(&b), "a&lt;b&gt;&amp;&quot;c&apos;\tde");
+	buf_reset(&b);
+	CHECK_EQ_INT(buf_append_xml(&b, "&&&&&&&&&&&&&&&&&"), -1); /* 85 octets: past the ceiling */
+	buf_free(&b);
 }
 
 static void test_str(void)

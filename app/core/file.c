@@ -1,0 +1,59 @@
+/*
+ * file.c — whole writes and file copies. See file.h.
+ */
+#include "core/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+
+int file_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int file_copy(const char *from, const char *to, int sync)
+{
+	uint8_t buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (in < 0)
+		return errno;
+	int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = errno;
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : 0;
+			break;
+		}
+		if ((rc = file_write_all(out, buf, (size_t)n)) != 0)
+			break;
+	}
+	close(in);
+	if (rc == 0 && sync && fsync(out) != 0)
+		rc = errno;
+	if (close(out) != 0 && rc == 0)
+		rc = errno;
+	return rc;
+}

@@ -1,0 +1,22 @@
+/*
+ * file.h — whole writes and file copies with errno results, for the few
+ * places that write files outside the store (the spool, backups).
+ *
+ * Caveats: both retry EINTR and short writes; neither syncs the directory
+ * entry of a new file (the caller syncs once for many files).
+ */
+#ifndef TERN_CORE_FILE_H
+#define TERN_CORE_FILE_H
+
+#include <stddef.h>
+
+/* Writes all n bytes of p to fd: 0, or an errno (EIO when write makes no progress). */
+int file_write_all(int fd, const void *p, size_t n);
+/*
+ * Copies from to a new file to (created with O_EXCL, mode 0600), fsyncing
+ * it before closing when sync is set: 0, or an errno. A failed copy may
+ * leave a partial file to, which the caller removes.
+ */
+int file_copy(const char *from, const char *to, int sync);
+
+#endif
