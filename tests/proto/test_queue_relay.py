@@ -7,7 +7,8 @@ import email
 import email.policy
 import time
 
-import os
+import atexit
+import shutil
 import tempfile
 
 from mailpeers import (PostfixPeer, Receiver, ca_signed, free_port_on, test_ca,
@@ -19,6 +20,7 @@ from test_submission import dkimpy
 def _relay_certs(name):
     """A private CA and a certificate it issued for name (files in a temp dir)."""
     tmp = tempfile.mkdtemp(prefix="tern-relayca-")
+    atexit.register(shutil.rmtree, tmp, True)
     ca = test_ca(tmp)
     return ca, ca_signed(tmp, ca, name)
 
