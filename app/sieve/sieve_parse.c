@@ -743,6 +743,15 @@ static struct sv_node *parse_command(struct parser *ps, struct sv_node *prev)
 			return NULL;
 		}
 	}
+	/* RFC 5703 §7: extracttext stores into a variable, from a loop's part. */
+	if (n->id == C_EXTRACTTEXT && !has_ext(ps, EXT_VARIABLES)) {
+		errf(ps, n->line, n->col, "extracttext needs require \"variables\"");
+		return NULL;
+	}
+	if (n->id == C_EXTRACTTEXT && ps->nloops == 0) {
+		errf(ps, n->line, n->col, "extracttext outside foreverypart");
+		return NULL;
+	}
 	if (n->id == C_FOREVERYPART) {
 		if (ps->nloops >= SIEVE_LOOPS_MAX) {
 			errf(ps, n->line, n->col, "foreverypart nested deeper than %d", SIEVE_LOOPS_MAX);

@@ -587,6 +587,51 @@ static void cmd_foreverypart(struct run *r, const struct sv_node *n)
 	r->loops--;
 }
 
+/*
+ * extracttext (RFC 5703 §7): the current part's text, decoded from its
+ * transfer encoding and charset, into a variable; "" for a part that is
+ * not text (a multipart, an attachment). :first keeps that many
+ * characters (UTF-8 sequences); the variables' modifiers then apply.
+ */
+static void cmd_extracttext(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *first = node_tag(n, G_FIRST);
+	const struct mime_part *p;
+	struct str v = STR_LIT("");
+	struct buf text;
+
+	msg_tree(r);
+	p = &r->tree.parts[r->part];
+	if (!(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) && mime_part_is(p, "text", NULL)) {
+		buf_init(&text, SIEVE_BODY_BYTES_MAX * 3);
+		if (msg_part_text(r, r->part, &text) < 0) {
+			buf_free(&text);
+			return;
+		}
+		size_t len = buf_len(&text);
+		if (first) {
+			const unsigned char *b = (const unsigned char *)buf_data(&text);
+			uint64_t chars = 0;
+			size_t i = 0;
+			for (; i < len; i++) {
+				if ((b[i] & 0xC0) == 0x80)
+					continue;
+				if (chars++ == first->num)
+					break;
+			}
+			len = i;
+		}
+		if (len > SIEVE_VAR_VALUE_MAX) { /* a variable's size, not inside a character */
+			len = SIEVE_VAR_VALUE_MAX;
+			while (len && (((const unsigned char *)buf_data(&text))[len] & 0xC0) == 0x80)
+				len--;
+		}
+		v = str_make(arena_strndup(r->a, buf_data(&text), len), len);
+		buf_free(&text);
+	}
+	(void)vars_set(r, arg_str(r, &n->pos[0], 0), set_modify(r, n, v));
+}
+
 static void run_command(struct run *r, const struct sv_node *n)
 {
 	int rc;
@@ -660,6 +705,9 @@ static void run_command(struct run *r, const struct sv_node *n)
 		break;
 	case C_FOREVERYPART:
 		cmd_foreverypart(r, n);
+		break;
+	case C_EXTRACTTEXT:
+		cmd_extracttext(r, n);
 		break;
 	case C_BREAK: {
 		const struct sv_arg *na = node_tag(n, G_NAME);

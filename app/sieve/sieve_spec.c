@@ -38,13 +38,14 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_REDIRECT_DSN] = "redirect-dsn",
 	[EXT_MIME] = "mime",
 	[EXT_FOREVERYPART] = "foreverypart",
+	[EXT_EXTRACTTEXT] = "extracttext",
 };
 
 static const char extension_list[] =
 	"fileinto reject ereject envelope encoded-character vacation vacation-seconds "
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
-	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart";
+	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext";
 
 const char *sieve_extensions(void)
 {
@@ -137,6 +138,7 @@ static const struct {
 	[G_CONTENTTYPE] = { "contenttype", A_NONE },
 	[G_PARAM] = { "param", A_LIST },
 	[G_NAME] = { "name", A_STR },
+	[G_FIRST] = { "first", A_NUM },
 };
 
 int sv_tag_find(struct str name)
@@ -254,6 +256,9 @@ static const struct sv_spec specs[] = {
 	{ "error", C_ERROR, EXT_IHAVE, 0, 0, 0, "S", T{ END } },
 	{ "foreverypart", C_FOREVERYPART, EXT_FOREVERYPART, 0, 0, 1, "", T{ G_NAME, END } },
 	{ "break", C_BREAK, EXT_FOREVERYPART, 0, 0, 0, "", T{ G_NAME, END } },
+	{ "extracttext", C_EXTRACTTEXT, EXT_EXTRACTTEXT, 0, 0, 0, "S",
+	  T{ G_LOWER, G_UPPER, G_LOWERFIRST, G_UPPERFIRST, G_QUOTEWILDCARD, G_QUOTEREGEX,
+	     G_LENGTH, G_ENCODEURL, G_FIRST, END } },
 
 	{ "address", T_ADDRESS, -1, 1, 0, 0, "LL",
 	  T{ MATCH, APART, G_INDEX, G_LAST, G_MIME, G_ANYCHILD, END } },

@@ -135,6 +135,13 @@ SCRIPTS = {
                    'fileinto "loop"; } fileinto "end";'),
     "mime_outer_header": ('require ["foreverypart", "mime", "fileinto"]; foreverypart { '
                           'if header :contains "Subject" ["files", "report"] { fileinto "top"; break; } }'),
+    # extracttext: not on text/html (Pigeonhole reduces HTML to its text; tern
+    # gives the decoded HTML as it is).
+    "extracttext": ('require ["foreverypart", "mime", "variables", "extracttext", "fileinto"]; foreverypart { '
+                    'if header :mime :subtype "Content-Type" "html" { break; } '
+                    'extracttext :first 1 "t"; if string :is "${t}" "" { fileinto "empty"; } '
+                    'else { fileinto "t-${t}"; } }'),
+    "bad_extracttext": 'require ["variables", "extracttext"]; extracttext "x";',
     "bad_break": 'require "foreverypart"; break;',
     "bad_anychild": 'require "mime"; if exists :anychild "X" { keep; }',
 }

@@ -626,6 +626,36 @@ static void test_mime(void)
 	CHECK(strstr(sieve_extensions(), " mime foreverypart") != NULL);
 }
 
+/* extracttext (RFC 5703 §7). */
+static void test_extracttext(void)
+{
+	/* §7's kind of use: the start of the text part, for a notification. */
+	CHECK_EQ_STR(run_mixed("require [\"foreverypart\", \"mime\", \"variables\", \"extracttext\","
+	                       " \"fileinto\"];\nforeverypart {\n"
+	                       "  if header :mime :subtype \"Content-Type\" \"plain\" {\n"
+	                       "    extracttext :first 6 \"start\"; fileinto \"${start}\";\n"
+	                       "    extracttext :upper \"all\"; fileinto \"${all}\";\n  }\n"
+	                       "  if header :mime :subtype \"Content-Type\" \"mixed\" {\n"
+	                       "    extracttext \"m\"; fileinto \"m-${m}\";\n  }\n"
+	                       "  if exists :mime \"X-Inner\" { extracttext \"i\"; fileinto \"i-${i}\"; }\n}"),
+	             "fileinto \"m-\"\nfileinto \"See at\"\nfileinto \"SEE ATTACHED.\"\n"
+	             "fileinto \"i-inner body\"");
+	/* :first counts characters, not octets; base64 and charsets decoded. */
+	CHECK_EQ_STR(run_env("require [\"foreverypart\", \"variables\", \"extracttext\", \"fileinto\"];"
+	                     "foreverypart { extracttext :first 3 \"t\"; fileinto \"${t}\"; }",
+	                     "Content-Type: text/plain; charset=iso-8859-1\r\n"
+	                     "Content-Transfer-Encoding: base64\r\n\r\n6Ont6/Q=\r\n",
+	                     "a@example.org", "b@example.com"),
+	             "fileinto \"\xc3\xa8\xc3\xa9\xc3\xad\"");
+	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\", \"extracttext\"]; extracttext \"x\";"),
+	             "error: line 1, column 55: extracttext outside foreverypart");
+	CHECK_EQ_STR(run("require [\"foreverypart\", \"extracttext\"]; foreverypart { extracttext \"x\"; }"),
+	             "error: line 1, column 57: extracttext needs require \"variables\"");
+	CHECK_EQ_STR(run("require [\"foreverypart\", \"variables\"]; foreverypart { extracttext \"x\"; }"),
+	             "error: line 1, column 55: extracttext needs require \"extracttext\"");
+	CHECK(strstr(sieve_extensions(), " foreverypart extracttext") != NULL);
+}
+
 int main(void)
 {
 	test_cache();
@@ -636,6 +666,7 @@ int main(void)
 	test_extensions();
 	test_limits();
 	test_mime();
+	test_extracttext();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }
