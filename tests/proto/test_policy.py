@@ -227,9 +227,12 @@ def test_relay_password_sealed_apart_from_the_store():
     ips = unique_ips(1)
     port = free_port_on(ips)
     secret = "relay-Secret-4711"
+    # The relay's certificate is verified: its self-signed one is pinned.
+    r = Receiver(ips[0], port, tls=True, auth=("relayuser", secret))
     s, a = admin_server(password=ADMIN_PW, submission=True,
                         accounts=(("alice@example.test", "alice-password-1"),),
-                        env={"TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3"})
+                        env={"TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
+                             "TERN_TLS_CA_FILE": os.path.join(r.tmp, "peer.crt")})
     with s:
         st, _, body = a.call("PUT", "/settings", {"relay_host": "%s:%d" % (ips[0], port),
                                                   "relay_user": "relayuser",
@@ -243,7 +246,6 @@ def test_relay_password_sealed_apart_from_the_store():
         # Stored relay settings apply at the next start.
         s.stop()
         s.start()
-        r = Receiver(ips[0], port, tls=True, auth=("relayuser", secret))
         try:
             c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
             c.starttls(context=ctx())
