@@ -14,7 +14,8 @@ ZONE.json maps lowercase names to record sets, e.g.
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
-listed as {"NXDOMAIN": true} NXDOMAIN. A name not listed is looked up as
+listed as {"NXDOMAIN": true} NXDOMAIN. "$negative_ttl": N puts an SOA
+with that MINIMUM in negative answers, so they may be cached. A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
 UDP and TCP; prints "ready" once both sockets listen.
@@ -69,6 +70,7 @@ def answer(wire):
         name = key or ("*" if "*" in z else name)
     if name not in z or z[name].get("NXDOMAIN"):
         r.set_rcode(dns.rcode.NXDOMAIN)
+        negative_soa(z, r)
         return r.to_wire()
     if z[name].get("SERVFAIL"):
         r.set_rcode(dns.rcode.SERVFAIL)
@@ -85,7 +87,21 @@ def answer(wire):
             texts.append(rec)
     if texts:
         r.answer.append(dns.rrset.from_text_list(qq.name, 60, dns.rdataclass.IN, qq.rdtype, texts))
+    else:
+        negative_soa(z, r)
     return r.to_wire()
+
+
+def negative_soa(z, r):
+    """With "$negative_ttl": N in the zone, a negative answer carries an SOA
+    whose MINIMUM is N, as real authoritative servers send (RFC 2308), so
+    resolvers may cache it; without it, nothing (tests that change records
+    mid-run want every answer fresh)."""
+    n = z.get("$negative_ttl")
+    if n is not None:
+        r.authority.append(dns.rrset.from_text(
+            "test.", int(n), dns.rdataclass.IN, dns.rdatatype.SOA,
+            "ns.test. hostmaster.test. 1 3600 600 86400 %d" % int(n)))
 
 
 class Udp(socketserver.BaseRequestHandler):
