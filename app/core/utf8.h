@@ -9,6 +9,7 @@
 #define TERN_CORE_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/str.h"
 
@@ -19,5 +20,8 @@ int utf8_valid(struct str s);
 /* Characters (code points) in s; an ill-formed octet counts as one. What a
  * limit "in characters" counts: "ééé" is 3, not 6. */
 size_t utf8_chars(struct str s);
+/* Writes cp as UTF-8 into out (room for 4 octets) and returns its length;
+ * a surrogate or a value past U+10FFFF is written as U+FFFD. */
+size_t utf8_encode(uint32_t cp, char out[4]);
 
 #endif

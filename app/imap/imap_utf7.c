@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int b64val(unsigned char c)
@@ -37,7 +39,7 @@ static void restore(struct buf *out, size_t len)
 }
 
 /* Length of the UTF-8 sequence starting at s[i] if well formed, else 0. */
-static size_t utf8_seq(const unsigned char *s, size_t len, size_t i, uint32_t *cp_r)
+static size_t utf8_decode_at(const unsigned char *s, size_t len, size_t i, uint32_t *cp_r)
 {
 	unsigned char c = s[i];
 	uint32_t cp, min;
@@ -86,7 +88,7 @@ int imap_utf8_valid(struct str s)
 			i++;
 			continue;
 		}
-		n = utf8_seq(u, s.len, i, &cp);
+		n = utf8_decode_at(u, s.len, i, &cp);
 		if (n == 0)
 			return 0;
 		i += n;
@@ -97,27 +99,7 @@ int imap_utf8_valid(struct str s)
 static int put_utf8(struct buf *out, uint32_t cp)
 {
 	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
+	size_t n = utf8_encode(cp, b);
 	return out ? buf_append(out, b, n) : 0;
 }
 
@@ -234,7 +216,7 @@ int imap_utf8_to_utf7(struct str in, struct buf *out)
 			goto no_room;
 		while (i < in.len && !printable(s[i])) {
 			uint32_t cp, units[2];
-			size_t n = utf8_seq(s, in.len, i, &cp), k, nu;
+			size_t n = utf8_decode_at(s, in.len, i, &cp), k, nu;
 
 			i += n;
 			if (cp >= 0x10000) {

@@ -42,31 +42,7 @@ static void put_cp(struct out *o, uint32_t cp)
 		o->full = 1;
 		return;
 	}
-	if (cp < 0x80) {
-		o->p[o->len++] = (char)cp;
-	} else if (cp < 0x800) {
-		o->p[o->len++] = (char)(0xc0 | (cp >> 6));
-		o->p[o->len++] = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			cp = 0xfffd;
-		o->p[o->len++] = (char)(0xe0 | (cp >> 12));
-		o->p[o->len++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o->p[o->len++] = (char)(0x80 | (cp & 0x3f));
-	} else {
-		if (cp > 0x10ffff)
-			cp = 0xfffd;
-		if (cp == 0xfffd) {
-			o->p[o->len++] = (char)0xef;
-			o->p[o->len++] = (char)0xbf;
-			o->p[o->len++] = (char)0xbd;
-		} else {
-			o->p[o->len++] = (char)(0xf0 | (cp >> 18));
-			o->p[o->len++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			o->p[o->len++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			o->p[o->len++] = (char)(0x80 | (cp & 0x3f));
-		}
-	}
+	o->len += utf8_encode(cp, o->p + o->len);
 	o->chars++;
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "core/config.h"
 #include "core/idle_spin.h"
 #include "core/log.h"
@@ -65,6 +66,23 @@ static void test_buf(void)
 	buf_reset(&b);
 	CHECK_EQ_INT(buf_append_xml(&b, "&&&&&&&&&&&&&&&&&"), -1); /* 85 octets: past the ceiling */
 	buf_free(&b);
+}
+
+static void test_utf8_encode(void)
+{
+	static const struct { uint32_t cp; const char *want; } cases[] = {
+		{ 0x41, "A" }, { 0xE9, "\xC3\xA9" }, { 0x20AC, "\xE2\x82\xAC" },
+		{ 0x1F600, "\xF0\x9F\x98\x80" }, { 0x10FFFF, "\xF4\x8F\xBF\xBF" },
+		/* not characters: U+FFFD */
+		{ 0xD800, "\xEF\xBF\xBD" }, { 0x110000, "\xEF\xBF\xBD" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char out[5] = {0};
+		size_t n = utf8_encode(cases[i].cp, out);
+		CHECK_EQ_INT(n, strlen(cases[i].want));
+		CHECK_EQ_STR(out, cases[i].want);
+		CHECK(utf8_seq((const unsigned char *)out, n) == n);
+	}
 }
 
 static void test_str(void)
@@ -627,6 +645,7 @@ int main(void)
 	test_metrics_hist();
 	test_worker();
 	test_buf();
+	test_utf8_encode();
 	test_str();
 	test_arena();
 	test_loop();
