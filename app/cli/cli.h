@@ -48,12 +48,27 @@ int cli_acme(const struct config *cfg, int argc, char **argv);
 /* tern dmarc report [--send] [--today] (cmd_dmarc.c): DMARC reports waiting, or send them now. */
 int cli_dmarc(const struct config *cfg, int argc, char **argv);
 
+/*
+ * Help (cli_help.c). cli_help_text: the help of a command ("account",
+ * "check dkim"), of the binary for NULL; NULL for an unknown command. The
+ * text is static. cli_usage prints that text on stderr and returns 2 (a
+ * usage error). cli_bad_arg prints one line naming the command, the
+ * argument, the value given (when not NULL) and what is expected, and
+ * returns 2.
+ */
+const char *cli_help_text(const char *cmd);
+int cli_usage(const char *cmd);
+int cli_bad_arg(const char *cmd, const char *arg, const char *value, const char *expected);
+
 /* Shared helpers (cli_util.c). */
 struct store;
 /* Opens the store for a command; prints the error and returns NULL on failure. */
 struct store *cli_store_open(const struct config *cfg, int readonly);
 /* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
 int cli_read_secret(char *out, size_t outsz);
+/* A new password: as cli_read_secret, but on a terminal asked twice;
+ * -2 (message printed, OUT wiped) when the two differ. */
+int cli_read_new_secret(char *out, size_t outsz);
 
 /*
  * Progress of a long command (cli_progress.c): cli_progress_step is a

@@ -29,20 +29,23 @@ struct store *cli_store_open(const struct config *cfg, int readonly)
 	return st;
 }
 
-int cli_read_secret(char *out, size_t outsz)
+/* One line from stdin; on a terminal with echo off after PROMPT. */
+static int read_line(const char *prompt, char *out, size_t outsz)
 {
 	struct termios old, quiet;
 	int tty = isatty(0) && tcgetattr(0, &old) == 0;
 
+	/* Echo goes off before the prompt shows, so nothing typed after the
+	 * prompt is echoed or flushed away. */
 	if (tty) {
-		fprintf(stderr, "Password: ");
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(0, TCSAFLUSH, &quiet);
+		fputs(prompt, stderr);
 	}
 	char *r = fgets(out, (int)outsz, stdin);
 	if (tty) {
-		tcsetattr(0, TCSAFLUSH, &old);
+		tcsetattr(0, TCSANOW, &old);
 		fprintf(stderr, "\n");
 	}
 	if (!r)
@@ -52,5 +55,30 @@ int cli_read_secret(char *out, size_t outsz)
 		return -1; /* longer than the buffer */
 	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
 		out[--n] = '\0';
+	return 0;
+}
+
+int cli_read_secret(char *out, size_t outsz)
+{
+	return read_line("Password: ", out, outsz);
+}
+
+int cli_read_new_secret(char *out, size_t outsz)
+{
+	char again[1024];
+
+	if (read_line("New password: ", out, outsz) < 0)
+		return -1;
+	/* A typo in a password nobody can see would lock its owner out:
+	 * on a terminal it is typed twice. A pipe gives it once. */
+	if (!isatty(0) || out[0] == '\0')
+		return 0;
+	int same = read_line("Again: ", again, sizeof again) == 0 && strcmp(out, again) == 0;
+	explicit_bzero(again, sizeof again);
+	if (!same) {
+		fprintf(stderr, "tern: the two passwords differ\n");
+		explicit_bzero(out, outsz);
+		return -2;
+	}
 	return 0;
 }

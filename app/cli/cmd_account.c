@@ -26,14 +26,7 @@ static void print_account(void *arg, const struct store_account_info *a)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern account add EMAIL [--quota SIZE]   (password on stdin)\n"
-			"       tern account passwd EMAIL                (password on stdin)\n"
-			"       tern account del EMAIL\n"
-			"       tern account disable|enable EMAIL\n"
-			"       tern account list\n"
-			"       tern account app-password add|del EMAIL NAME\n"
-			"       tern account app-password list EMAIL\n");
-	return 2;
+	return cli_usage("account");
 }
 
 static void fmt_time(int64_t t, char *out, size_t n)
@@ -119,15 +112,19 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 	const char *email = argv[1];
 	uint64_t quota = 0;
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--quota") == 0 && i + 1 < argc &&
-		    config_parse_size(argv[i + 1], &quota) == 0)
-			i++;
-		else
-			return usage();
+		if (strcmp(argv[i], "--quota") != 0)
+			return cli_bad_arg("account", argv[i], NULL, "no such option (--quota SIZE)");
+		if (i + 1 == argc)
+			return cli_bad_arg("account", "--quota", NULL, "a SIZE after it (500M, 2G)");
+		if (config_parse_size(argv[++i], &quota) < 0)
+			return cli_bad_arg("account", "--quota", argv[i],
+					   "bytes or a number with K, M, G or T (500M, 2G)");
 	}
 	if (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0) {
-		if (cli_read_secret(pw, sizeof(pw)) < 0 || pw[0] == '\0') {
-			fprintf(stderr, "tern: a password is expected on standard input\n");
+		int got = cli_read_new_secret(pw, sizeof(pw));
+		if (got < 0 || pw[0] == '\0') {
+			if (got != -2)
+				fprintf(stderr, "tern: a password is expected on standard input\n");
 			return 2;
 		}
 	} else if (strcmp(verb, "del") != 0 && strcmp(verb, "disable") != 0 &&

@@ -46,8 +46,7 @@ int cli_acme(const struct config *cfg, int argc, char **argv)
 		return 0;
 	}
 	if (argc != 1 || strcmp(argv[0], "status") != 0) {
-		fprintf(stderr, "usage: tern acme status | tern acme renew\n");
-		return 2;
+		return cli_usage("acme");
 	}
 	struct store *st = cli_store_open(cfg, 1);
 	if (st == NULL)

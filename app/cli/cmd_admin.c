@@ -21,8 +21,7 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
 	(void)argv;
 
 	if (argc != 0) {
-		fprintf(stderr, "usage: tern setup-code\n");
-		return 2;
+		return cli_usage("setup-code");
 	}
 	if (!(st = cli_store_open(cfg, 1)))
 		return 1;
@@ -53,16 +52,17 @@ int cli_admin(const struct config *cfg, int argc, char **argv)
 	struct store *st;
 
 	if (argc != 1 || strcmp(argv[0], "passwd") != 0) {
-		fprintf(stderr, "usage: tern admin passwd   (password on stdin)\n");
-		return 2;
+		return cli_usage("admin");
 	}
 	if (cfg->admin_password[0]) {
 		fprintf(stderr, "tern: the admin password is locked by TERN_ADMIN_PASSWORD; "
 				"change or unset the variable instead\n");
 		return 1;
 	}
-	if (cli_read_secret(pw, sizeof pw) < 0 || pw[0] == '\0') {
-		fprintf(stderr, "tern: a password is expected on standard input\n");
+	int got = cli_read_new_secret(pw, sizeof pw);
+	if (got < 0 || pw[0] == '\0') {
+		if (got != -2)
+			fprintf(stderr, "tern: a password is expected on standard input\n");
 		return 2;
 	}
 	size_t n = 0;
@@ -114,11 +114,7 @@ static void print_token(void *arg, const struct admin_token_info *t)
 
 static int token_usage(void)
 {
-	fprintf(stderr, "usage: tern token add NAME [--read] [--expires DURATION]   (prints the token once)\n"
-			"       tern token list | tern token del ID\n"
-			"  --read: the token can only read (GET, /metrics), for monitoring\n"
-			"  --expires: it stops working after DURATION (90d, 12h, 30m, 3600)\n");
-	return 2;
+	return cli_usage("token");
 }
 
 int cli_token(const struct config *cfg, int argc, char **argv)
@@ -140,12 +136,15 @@ int cli_token(const struct config *cfg, int argc, char **argv)
 			unsigned secs;
 			if (strcmp(argv[i], "--read") == 0) {
 				scope = ADMIN_TOKEN_READ;
-			} else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc &&
-				   config_parse_duration(argv[i + 1], &secs) == 0 && secs > 0) {
+			} else if (strcmp(argv[i], "--expires") == 0) {
+				if (i + 1 == argc || config_parse_duration(argv[i + 1], &secs) < 0 ||
+				    secs == 0)
+					return cli_bad_arg("token", "--expires", i + 1 < argc ? argv[i + 1] : NULL,
+							   "a DURATION (90d, 12h, 30m, 3600)");
 				expires = (int64_t)time(NULL) + (int64_t)secs;
 				i++;
 			} else {
-				return token_usage();
+				return cli_bad_arg("token", argv[i], NULL, "--read or --expires DURATION");
 			}
 		}
 		if (!(st = cli_store_open(cfg, 0)))

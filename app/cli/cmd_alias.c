@@ -19,11 +19,7 @@ static void print_alias(void *arg, const char *alias, const char *target)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern alias add ALIAS TARGET   (ALIAS @domain is the catch-all;\n"
-			"                                     TARGET outside our domains is forwarded)\n"
-			"       tern alias del ALIAS [TARGET]\n"
-			"       tern alias list\n");
-	return 2;
+	return cli_usage("alias");
 }
 
 int cli_alias(const struct config *cfg, int argc, char **argv)

@@ -20,10 +20,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern backup [--base PREV] DIR   back up the store into DIR (new or empty)\n"
-	                "       tern backup --verify DIR        check the backup in DIR\n"
-	                "       tern restore DIR                restore DIR into an empty TERN_DATA_DIR\n");
-	return 2;
+	return cli_usage("backup");
 }
 
 static void print_manifest(const char *dir, const struct backup_manifest *m)

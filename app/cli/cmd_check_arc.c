@@ -45,8 +45,7 @@ static void wake(void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern check arc [--seal DOMAIN [--authres TEXT]] FILE\n");
-	return 2;
+	return cli_usage("check arc");
 }
 
 static void print_unfolded(struct str s)

@@ -209,8 +209,7 @@ static int record_result(const struct config *cfg, const char *ip, const char *s
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS [--record] FILE\n");
-	return 2;
+	return cli_usage("check auth");
 }
 
 int cli_check_auth(const struct config *cfg, int argc, char **argv)

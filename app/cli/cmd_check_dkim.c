@@ -37,8 +37,7 @@ int cli_check_dkim(const struct config *cfg, int argc, char **argv)
 	ssize_t got;
 
 	if (argc != 1) {
-		fprintf(stderr, "usage: tern check dkim FILE\n");
-		return 2;
+		return cli_usage("check dkim");
 	}
 	int fd = open(argv[0], O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

@@ -51,8 +51,7 @@ int cli_check_spf(const struct config *cfg, int argc, char **argv)
 	char err[256];
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: tern check spf IP SENDER HELO\n");
-		return 2;
+		return cli_usage("check spf");
 	}
 	const char *sender = strcmp(argv[1], "<>") == 0 ? "" : argv[1];
 	struct spf_eval *e = spf_eval_new(SPF_ID_MAILFROM, argv[0], sender, argv[2], cfg->hostname,

@@ -24,8 +24,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern dmarc report [--send] [--today]\n");
-	return 2;
+	return cli_usage("dmarc");
 }
 
 struct pending {

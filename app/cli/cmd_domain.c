@@ -24,10 +24,7 @@ static void print_domain(void *arg, const char *domain)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern domain add|del DOMAIN\n"
-			"       tern domain list\n"
-			"       tern domain dns DOMAIN   (the DNS records to publish)\n");
-	return 2;
+	return cli_usage("domain");
 }
 
 /* A TXT value in zone-file syntax: quoted strings of at most 255 octets. */

@@ -417,7 +417,7 @@ int cli_export(const struct config *cfg, int argc, char **argv)
 			if (strcmp(f, "mbox") == 0)
 				mbox = 1;
 			else if (strcmp(f, "maildir") != 0)
-				goto usage;
+				return cli_bad_arg("export", "--format", f, "maildir or mbox");
 		} else if (argv[i][0] == '-')
 			goto usage;
 		else if (!all && !who)
@@ -446,7 +446,5 @@ int cli_export(const struct config *cfg, int argc, char **argv)
 	store_close(&st);
 	return rc;
 usage:
-	fprintf(stderr, "usage: tern export EMAIL DIR [--format maildir|mbox]\n"
-	                "       tern export --all DIR [--format maildir|mbox]\n");
-	return 2;
+	return cli_usage("export");
 }

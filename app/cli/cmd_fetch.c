@@ -23,8 +23,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n");
-	return 2;
+	return cli_usage("fetch");
 }
 
 /* Prints a header value on one line, control bytes replaced, capped. */
@@ -162,8 +161,10 @@ int cli_fetch(const struct config *cfg, int argc, char **argv)
 			mailbox = argv[++i];
 		} else if (strcmp(argv[i], "--envelope") == 0) {
 			envelope = 1;
-		} else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc &&
-			   str_to_u64(str_c(argv[i + 1]), UINT32_MAX, &id) == 0) {
+		} else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
+			if (str_to_u64(str_c(argv[i + 1]), UINT32_MAX, &id) < 0)
+				return cli_bad_arg("fetch", "--id", argv[i + 1],
+						   "a message number (tern fetch EMAIL lists them)");
 			have_id = 1;
 			i++;
 		} else {

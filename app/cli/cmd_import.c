@@ -594,6 +594,5 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 	store_close(&st);
 	return code;
 usage:
-	fprintf(stderr, "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs or mbox files, an mbox file)\n");
-	return 2;
+	return cli_usage("import");
 }

@@ -456,7 +456,5 @@ out:
 	buf_free(&resp);
 	return rc;
 usage:
-	fprintf(stderr, "usage: tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
-	                "       (password on stdin without --password-file; imap:// is clear text)\n");
-	return 2;
+	return cli_usage("migrate");
 }

@@ -45,10 +45,7 @@ static void print_entry(void *arg, const struct store_queue_entry *e)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tern queue list\n"
-			"       tern queue flush [ID]   try now (all entries without ID)\n"
-			"       tern queue del ID|all   delete without notice\n");
-	return 2;
+	return cli_usage("queue");
 }
 
 static int parse_id(const char *s, uint64_t *id)
@@ -86,12 +83,12 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 	int flush = strcmp(argv[0], "flush") == 0;
 	if (!flush && strcmp(argv[0], "del") != 0)
 		return usage();
-	if (flush && argc == 2 && parse_id(argv[1], &id) < 0)
+	if (argc > 2 || (!flush && argc != 2))
 		return usage();
-	if (!flush && (argc != 2 || (strcmp(argv[1], "all") != 0 && parse_id(argv[1], &id) < 0)))
-		return usage();
-	if (argc > 2)
-		return usage();
+	if (argc == 2 && (flush || strcmp(argv[1], "all") != 0) && parse_id(argv[1], &id) < 0)
+		return cli_bad_arg("queue", "ID", argv[1],
+				   flush ? "a queue entry number (tern queue list)"
+					 : "a queue entry number or all");
 	if (!(st = cli_store_open(cfg, 0)))
 		return 1;
 	r = flush ? store_queue_flush(st, id, &n) : store_queue_del(st, id, &n);

@@ -10,8 +10,7 @@ int cli_serve(const struct config *cfg, int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 0) {
-		fprintf(stderr, "usage: tern serve   (configuration from TERN_* variables)\n");
-		return 2;
+		return cli_usage("serve");
 	}
 	return server_run(cfg);
 }

@@ -205,8 +205,5 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 	free(msg);
 	return 0;
 usage:
-	fprintf(stderr, "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
-	                "       tern sieve list|deactivate EMAIL\n"
-	                "       tern sieve get|put|activate|del EMAIL NAME   (put reads the script from stdin)\n");
-	return 2;
+	return cli_usage("sieve");
 }

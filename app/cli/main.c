@@ -9,49 +9,79 @@
 #include "core/log.h"
 #include "core/version.h"
 
-static int usage(void)
+typedef int (*cli_fn)(const struct config *cfg, int argc, char **argv);
+
+/* The subcommands; `check` takes a second word. The help texts are in
+ * cli_help.c under the same names. */
+static const struct {
+	const char *name;
+	cli_fn fn;
+} commands[] = {
+	{ "serve", cli_serve },       { "health", cli_health },
+	{ "account", cli_account },   { "domain", cli_domain },
+	{ "alias", cli_alias },       { "setup-code", cli_setup_code },
+	{ "token", cli_token },       { "admin", cli_admin },
+	{ "fetch", cli_fetch },       { "sieve", cli_sieve },
+	{ "queue", cli_queue },       { "backup", cli_backup },
+	{ "acme", cli_acme },         { "dmarc", cli_dmarc },
+	{ "export", cli_export },     { "migrate", cli_migrate },
+	{ "import", cli_import },     { "restore", cli_restore },
+	{ "check dkim", cli_check_dkim }, { "check arc", cli_check_arc },
+	{ "check spf", cli_check_spf },   { "check auth", cli_check_auth },
+};
+
+static int is_help(const char *a)
 {
-	fprintf(stderr,
-		"usage: tern serve                         run the server\n"
-		"       tern version | tern health\n"
-		"       tern account add|list|passwd|del EMAIL  (password on stdin)\n"
-		"       tern account app-password add|list|del EMAIL [NAME]\n"
-		"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
-		"       tern alias add|list|del ALIAS TARGET\n"
-		"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
-		"       tern setup-code                   the web wizard's one-time code\n"
-		"       tern admin passwd                 the web admin's password (on stdin)\n"
-		"       tern token add NAME | list | del ID   API tokens\n"
-		"       tern queue list|flush [ID]|del ID|all\n"
-		"       tern backup [--base PREV] DIR     a consistent backup while the server runs\n"
-		"       tern backup --verify DIR          check a backup\n"
-		"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
-		"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
-		"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
-		"       tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
-		"       tern check dkim FILE              verify a message's DKIM signatures\n"
-		"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
-		"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
-		"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
-		"       tern acme status | renew          the certificate ACME keeps; renew it now\n"
-		"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
-		"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
-		"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
-		"configuration comes from TERN_* environment variables (see README)\n");
-	return 2;
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+/* `--help` anywhere after the command (`tern account add --help`), or -h /
+ * help right after it: the command's help on stdout, exit 0. */
+static int wants_help(int argc, char **argv, int first)
+{
+	if (first < argc && is_help(argv[first]))
+		return 1;
+	for (int i = first; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	char err[600];
+	char err[600], name[32];
 
 	if (argc < 2)
-		return usage();
+		return cli_usage(NULL);
 	const char *cmd = argv[1];
+	if (is_help(cmd)) {
+		fputs(cli_help_text(argc > 2 ? argv[2] : NULL) ?: cli_help_text(NULL), stdout);
+		return 0;
+	}
+	/* `check` and its verb form one name; its arguments start after both. */
+	int first = 2;
+	if (strcmp(cmd, "check") == 0 && argc >= 3 && !is_help(argv[2])) {
+		snprintf(name, sizeof name, "check %.20s", argv[2]);
+		first = 3;
+	} else {
+		snprintf(name, sizeof name, "%.31s", cmd);
+	}
+	cli_fn fn = NULL;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			fn = commands[i].fn;
+	if (wants_help(argc, argv, first) && cli_help_text(name)) {
+		fputs(cli_help_text(name), stdout);
+		return 0;
+	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("tern %s\n", tern_version);
 		return 0;
+	}
+	if (fn == NULL) {
+		fprintf(stderr, "tern: unknown command '%s' (tern --help lists them)\n", name);
+		return 2;
 	}
 	if (config_load(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -59,49 +89,5 @@ int main(int argc, char **argv)
 	}
 	/* Subcommands log only warnings, to stderr; serve logs at the configured level. */
 	log_init(2, strcmp(cmd, "serve") == 0 ? cfg.log_level : LOG_WARN, cfg.log_json);
-	if (strcmp(cmd, "serve") == 0)
-		return cli_serve(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "health") == 0)
-		return cli_health(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "account") == 0)
-		return cli_account(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "domain") == 0)
-		return cli_domain(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "alias") == 0)
-		return cli_alias(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "setup-code") == 0)
-		return cli_setup_code(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "token") == 0)
-		return cli_token(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "admin") == 0)
-		return cli_admin(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "fetch") == 0)
-		return cli_fetch(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "sieve") == 0)
-		return cli_sieve(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "queue") == 0)
-		return cli_queue(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "backup") == 0)
-		return cli_backup(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "acme") == 0)
-		return cli_acme(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "dmarc") == 0)
-		return cli_dmarc(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "export") == 0)
-		return cli_export(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "migrate") == 0)
-		return cli_migrate(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "import") == 0)
-		return cli_import(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "restore") == 0)
-		return cli_restore(&cfg, argc - 2, argv + 2);
-	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "dkim") == 0)
-		return cli_check_dkim(&cfg, argc - 3, argv + 3);
-	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "arc") == 0)
-		return cli_check_arc(&cfg, argc - 3, argv + 3);
-	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "spf") == 0)
-		return cli_check_spf(&cfg, argc - 3, argv + 3);
-	if (strcmp(cmd, "check") == 0 && argc >= 3 && strcmp(argv[2], "auth") == 0)
-		return cli_check_auth(&cfg, argc - 3, argv + 3);
-	return usage();
+	return fn(&cfg, argc - first, argv + first);
 }

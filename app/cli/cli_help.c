@@ -1,0 +1,124 @@
+/*
+ * cli_help.c — the help text of every subcommand, in one table.
+ *
+ * One text per command serves both `tern CMD --help` (stdout, exit 0,
+ * before any configuration or store is read: a newcomer asks for help
+ * before the data directory exists) and a usage error (stderr, exit 2),
+ * so the two can never say different things.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct cli_help {
+	const char *cmd; /* "account", or "check dkim" for two-word commands */
+	const char *text;
+};
+
+static const char top_help[] =
+	"usage: tern serve                         run the server\n"
+	"       tern version | tern health\n"
+	"       tern account add|list|passwd|del EMAIL  (password on stdin)\n"
+	"       tern account app-password add|list|del EMAIL [NAME]\n"
+	"       tern domain add|list|del DOMAIN ; tern domain dns DOMAIN\n"
+	"       tern alias add|list|del ALIAS TARGET\n"
+	"       tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n"
+	"       tern setup-code                   the web wizard's one-time code\n"
+	"       tern admin passwd                 the web admin's password (on stdin)\n"
+	"       tern token add NAME | list | del ID   API tokens\n"
+	"       tern queue list|flush [ID]|del ID|all\n"
+	"       tern backup [--base PREV] DIR     a consistent backup while the server runs\n"
+	"       tern backup --verify DIR          check a backup\n"
+	"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
+	"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
+	"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
+	"       tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
+	"       tern check dkim FILE              verify a message's DKIM signatures\n"
+	"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
+	"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
+	"       tern check auth --ip IP --helo H --mail-from A [--record] FILE   the Authentication-Results tern would add\n"
+	"       tern acme status | renew          the certificate ACME keeps; renew it now\n"
+	"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
+	"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
+	"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
+	"       tern COMMAND --help               that command's options\n"
+	"configuration comes from TERN_* environment variables (see README)\n";
+
+static const struct cli_help helps[] = {
+	{ "serve", "usage: tern serve   (configuration from TERN_* variables, see README)\n" },
+	{ "version", "usage: tern version   prints the version\n" },
+	{ "health", "usage: tern health   exit 0 when the local server answers (HTTP /healthz, else SMTP)\n" },
+	{ "account",
+	  "usage: tern account add EMAIL [--quota SIZE]   (password on stdin)\n"
+	  "       tern account passwd EMAIL                (password on stdin)\n"
+	  "       tern account del EMAIL\n"
+	  "       tern account disable|enable EMAIL\n"
+	  "       tern account list\n"
+	  "       tern account app-password add|del EMAIL NAME\n"
+	  "       tern account app-password list EMAIL\n"
+	  "  SIZE: bytes, or a number with K, M, G or T (500M, 2G)\n"
+	  "  on a terminal the password is asked twice\n" },
+	{ "domain", "usage: tern domain add|del DOMAIN\n"
+		    "       tern domain list\n"
+		    "       tern domain dns DOMAIN   (the DNS records to publish)\n" },
+	{ "alias", "usage: tern alias add ALIAS TARGET   (ALIAS @domain is the catch-all;\n"
+		   "                                     TARGET outside our domains is forwarded)\n"
+		   "       tern alias del ALIAS [TARGET]\n"
+		   "       tern alias list\n" },
+	{ "fetch", "usage: tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n" },
+	{ "setup-code", "usage: tern setup-code   the web wizard's one-time code (until an admin exists)\n" },
+	{ "admin", "usage: tern admin passwd   (password on stdin; asked twice on a terminal)\n" },
+	{ "token", "usage: tern token add NAME [--read] [--expires DURATION]   (prints the token once)\n"
+		   "       tern token list | tern token del ID\n"
+		   "  --read: the token can only read (GET, /metrics), for monitoring\n"
+		   "  --expires: it stops working after DURATION (90d, 12h, 30m, 3600)\n" },
+	{ "queue", "usage: tern queue list\n"
+		   "       tern queue flush [ID]   try now (all entries without ID)\n"
+		   "       tern queue del ID|all   delete without notice\n" },
+	{ "backup", "usage: tern backup [--base PREV] DIR   back up the store into DIR (new or empty)\n"
+		    "       tern backup --verify DIR        check the backup in DIR\n"
+		    "       tern restore DIR                restore DIR into an empty TERN_DATA_DIR\n" },
+	{ "restore", "usage: tern restore DIR   restore the backup in DIR into an empty TERN_DATA_DIR\n" },
+	{ "export", "usage: tern export EMAIL DIR [--format maildir|mbox]\n"
+		    "       tern export --all DIR [--format maildir|mbox]\n" },
+	{ "import", "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs "
+		    "or mbox files, an mbox file)\n" },
+	{ "migrate", "usage: tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
+		     "       (password on stdin without --password-file; imap:// is clear text)\n" },
+	{ "check", "usage: tern check dkim|arc|spf|auth ...   (tern check dkim --help for each)\n" },
+	{ "check dkim", "usage: tern check dkim FILE\n" },
+	{ "check arc", "usage: tern check arc [--seal DOMAIN [--authres TEXT]] FILE\n" },
+	{ "check spf", "usage: tern check spf IP SENDER HELO   (SENDER <> for the null sender)\n" },
+	{ "check auth",
+	  "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS [--record] FILE\n" },
+	{ "acme", "usage: tern acme status | tern acme renew\n" },
+	{ "dmarc", "usage: tern dmarc report [--send] [--today]\n" },
+	{ "sieve", "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
+		   "       tern sieve list|deactivate EMAIL\n"
+		   "       tern sieve get|put|activate|del EMAIL NAME   (put reads the script from stdin)\n" },
+};
+
+const char *cli_help_text(const char *cmd)
+{
+	if (cmd == NULL)
+		return top_help;
+	for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+		if (strcmp(helps[i].cmd, cmd) == 0)
+			return helps[i].text;
+	return NULL;
+}
+
+int cli_usage(const char *cmd)
+{
+	const char *t = cli_help_text(cmd);
+	fputs(t ? t : top_help, stderr);
+	return 2;
+}
+
+int cli_bad_arg(const char *cmd, const char *arg, const char *value, const char *expected)
+{
+	fprintf(stderr, "tern %s: %s: %s%s%sexpected %s\n", cmd, arg, value ? "'" : "",
+		value ? value : "", value ? "' is wrong; " : "", expected);
+	return 2;
+}

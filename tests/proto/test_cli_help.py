@@ -1,0 +1,100 @@
+"""The CLI as a newcomer meets it (issue 31): `tern --help` and every
+`tern SUBCOMMAND --help` print help on stdout with exit 0 without reading
+the configuration or opening a store; a bad argument gets one line naming
+it; a new password typed on a terminal is asked twice. No server."""
+import os
+import pty
+import subprocess
+import tempfile
+
+from harness import TERN
+
+COMMANDS = [["serve"], ["version"], ["health"], ["account"], ["account", "add"],
+            ["account", "app-password", "add"], ["domain"], ["domain", "dns"], ["alias"],
+            ["fetch"], ["setup-code"], ["admin"], ["admin", "passwd"], ["token"], ["queue"],
+            ["backup"], ["restore"], ["export"], ["import"], ["migrate"], ["check"],
+            ["check", "dkim"], ["check", "arc"], ["check", "spf"], ["check", "auth"],
+            ["acme"], ["dmarc"], ["sieve"], ["sieve", "test"]]
+
+
+def run(args, env=None, input=b""):
+    # A data directory that cannot exist and a bad variable: help must
+    # not need either.
+    e = env or {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": "/nonexistent/tern-data",
+                 "TERN_LOG_LEVEL": "bogus"}
+    return subprocess.run([TERN] + args, env=e, input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=30)
+
+
+def test_help_on_stdout():
+    for flag in ("--help", "-h", "help"):
+        r = run([flag])
+        assert r.returncode == 0 and b"usage: tern serve" in r.stdout and not r.stderr, (flag, r)
+    for cmd in COMMANDS:
+        r = run(cmd + ["--help"])
+        assert r.returncode == 0, (cmd, r.returncode, r.stderr)
+        assert r.stdout.startswith(b"usage: tern"), (cmd, r.stdout)
+        assert r.stderr == b"", (cmd, r.stderr)
+    # The usage error itself still goes to stderr with 2.
+    good = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": "/nonexistent/tern-data"}
+    r = run(["account"], good)
+    assert r.returncode == 2 and b"usage: tern account" in r.stderr and not r.stdout, r
+    r = run(["frobnicate"], good)
+    assert r.returncode == 2 and b"frobnicate" in r.stderr, r
+
+
+def test_errors_name_the_argument():
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
+        cases = [(["account", "add", "a@example.test", "--quota", "10X"], b"--quota: '10X'"),
+                 (["account", "add", "a@example.test", "--quta", "1G"], b"--quta"),
+                 (["token", "add", "t", "--expires", "soon"], b"--expires: 'soon'"),
+                 (["queue", "del", "abc"], b"ID: 'abc'"),
+                 (["fetch", "a@example.test", "--id", "x1"], b"--id: 'x1'"),
+                 (["export", "a@example.test", d, "--format", "zip"], b"--format: 'zip'")]
+        for args, want in cases:
+            r = run(args, env, b"password-1234\n")
+            assert r.returncode == 2, (args, r)
+            assert want in r.stderr and b"usage:" not in r.stderr, (args, r.stderr)
+            assert len(r.stderr.splitlines()) == 1, (args, r.stderr)
+
+
+def on_terminal(args, env, typed):
+    """Runs tern with a pseudo-terminal as stdin; returns (rc, all output)."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([TERN] + args, env=env, stdin=slave, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        os.close(slave)
+        slave = -1
+        out = b""
+        # Each line is typed once its prompt shows, as a person would.
+        for i, line in enumerate(typed):
+            while out.count(b": ") <= i:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                out += chunk
+            os.write(master, line.encode() + b"\n")
+        rest, _ = p.communicate(timeout=30)
+        return p.returncode, out + rest
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+
+
+def test_password_asked_twice_on_a_terminal():
+    with tempfile.TemporaryDirectory() as d:
+        env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
+        assert run(["domain", "add", "example.test"], env).returncode == 0
+        rc, out = on_terminal(["account", "add", "a@example.test"], env,
+                              ["first-password-1", "other-password-2"])
+        assert rc == 2 and b"differ" in out, out
+        assert b"a@example.test" not in run(["account", "list"], env).stdout
+        rc, out = on_terminal(["account", "add", "a@example.test"], env,
+                              ["first-password-1", "first-password-1"])
+        assert rc == 0 and b"Again" in out and b"added" in out, out
+        # A pipe gives the password once, as scripts do.
+        r = run(["account", "passwd", "a@example.test"], env, b"second-password-2\n")
+        assert r.returncode == 0, r
