@@ -17,7 +17,7 @@ CC_MUSL     ?= musl-gcc
 CC_HOST     ?= gcc
 CLANG       ?= clang
 WARN        := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter -Werror
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Iapp $(WARN) -g
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Iapp -Ibuild $(WARN) -g
 CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
 # mimalloc replaces musl's malloc family (vendor/manifest says why): whole
 # archive, so it is linked even if only a library calls malloc.
@@ -118,6 +118,16 @@ build/gen-anchors: scripts/gen-anchors.c $(VENDOR)/.done
 $(ANCHORS_SRC): build/gen-anchors $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-anchors $(HOST)/share/certdata.txt $(HOST)/share/blacklist.txt $@
+
+# Every TERN_* name the sources mention, as C strings: the names a
+# misspelled variable is compared with (config_unknown_vars). Rewritten
+# only when the list changes, so config.o is rebuilt only then.
+build/gen/config_vars.h: $(APP_SRCS)
+	@mkdir -p $(dir $@)
+	@{ printf '#define CONFIG_VARS \\\n'; grep -ohE '"TERN_[A-Z0-9_]+"' $(APP_SRCS) | sort -u | \
+	  sed 's/$$/, \\/'; printf '\n'; } > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(foreach d,obj test-obj asan-obj tsan-obj fuzz-obj,build/$(d)/app/core/config.o): build/gen/config_vars.h
 
 # The version string lives in its own object; build/version.txt changes
 # only when `git describe` does, and rebuilding that one object is all a

@@ -7,8 +7,9 @@
 #include "net/listener.h"
 
 int http_server_start(const struct config *cfg, struct store *st, struct listener *ls, int *n_r,
-		      char *err, size_t errsz)
+		      enum listen_kind *failed_r, char *err, size_t errsz)
 {
+	(void)failed_r;
 	(void)cfg;
 	(void)st;
 	(void)ls;

@@ -30,6 +30,19 @@ static const struct {
 	{ "check spf", cli_check_spf },   { "check auth", cli_check_auth },
 };
 
+/* A TERN_* variable nobody reads: most likely a typo the user thinks is in effect. */
+static void warn_unknown(void *arg, const char *name, const char *closest)
+{
+	(void)arg;
+	if (closest)
+		log_warn("config", NULL, "event=unknown_variable name=%s closest=%s "
+			 "hint=\"%s is not a tern variable; did you mean %s?\"", name, closest, name,
+			 closest);
+	else
+		log_warn("config", NULL, "event=unknown_variable name=%s hint=\"%s is not a tern "
+			 "variable (README lists them)\"", name, name);
+}
+
 static int is_help(const char *a)
 {
 	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
@@ -89,5 +102,6 @@ int main(int argc, char **argv)
 	}
 	/* Subcommands log only warnings, to stderr; serve logs at the configured level. */
 	log_init(2, strcmp(cmd, "serve") == 0 ? cfg.log_level : LOG_WARN, cfg.log_json);
+	config_unknown_vars(warn_unknown, NULL);
 	return fn(&cfg, argc - first, argv + first);
 }

@@ -14,7 +14,10 @@
 #include "acme/acme_dnsupd.h"
 #include "acme/acme_jws.h"
 #include "cidr.h"
+#include "gen/config_vars.h"
 #include "str.h"
+
+extern char **environ;
 
 static const struct {
 	const char *var;
@@ -538,4 +541,67 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		return bad(err, errsz, "TERN_METRICS_ALLOW", cfg->metrics_allow,
 			   "a comma-separated list of networks such as 127.0.0.0/8,10.0.0.0/8,::1/128");
 	return load_queue(cfg, err, errsz);
+}
+
+unsigned config_name_distance(const char *a, const char *b)
+{
+	/* Optimal string alignment over three rows; names are short. */
+	enum { MAXN = 64 };
+	unsigned rows[3][MAXN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > MAXN || lb > MAXN)
+		return 255;
+	unsigned *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cost = a[i - 1] != b[j - 1];
+			unsigned d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < d)
+				d = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < d)
+				d = prev2[j - 2] + 1;
+			cur[j] = d;
+		}
+		unsigned *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb] > 255 ? 255 : prev[lb];
+}
+
+void config_unknown_vars(void (*fn)(void *arg, const char *name, const char *closest),
+			 void *arg)
+{
+	static const char *const known[] = { CONFIG_VARS };
+	char name[80];
+
+	for (char **e = environ; e && *e; e++) {
+		size_t n = strcspn(*e, "=");
+		if (strncmp(*e, "TERN_", 5) != 0 || strncmp(*e, "TERN_TEST_", 10) == 0 ||
+		    n >= sizeof name)
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		const char *best = NULL;
+		unsigned best_d = 255;
+		int found = 0;
+		for (size_t i = 0; i < sizeof known / sizeof known[0] && !found; i++) {
+			unsigned d = config_name_distance(name, known[i]);
+			found = d == 0;
+			if (d < best_d) {
+				best_d = d;
+				best = known[i];
+			}
+		}
+		/* Close means a slip of a few keys, not another variable. */
+		if (!found)
+			fn(arg, name, best_d <= 3 ? best : NULL);
+	}
 }

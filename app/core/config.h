@@ -136,4 +136,19 @@ int config_parse_duration(const char *s, unsigned *secs_r);
 /* Parses a size "50M", "10k", "1048576", "2G". Returns 0 or -1. */
 int config_parse_size(const char *s, uint64_t *v_r);
 
+/*
+ * The TERN_* variables of the environment that tern does not know (a
+ * typo such as TERN_HOST_NAME is otherwise silently ignored): fn is
+ * called for each with the known name closest to it, or NULL when none
+ * is close. The known names are every "TERN_..." literal in app/,
+ * collected at build time (build/gen/config_vars.h), so a new variable
+ * needs no list kept by hand. TERN_TEST_* (the test harness's) are
+ * skipped.
+ */
+void config_unknown_vars(void (*fn)(void *arg, const char *name, const char *closest),
+			 void *arg);
+/* The edit distance (insertions, deletions, substitutions, adjacent
+ * swaps) between a and b, capped at 255. */
+unsigned config_name_distance(const char *a, const char *b);
+
 #endif

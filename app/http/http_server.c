@@ -483,7 +483,7 @@ static struct MHD_Daemon *daemon_start(int https, unsigned threads)
 }
 
 int http_server_start(const struct config *cfg, struct store *st, struct listener *ls,
-		      int *n_r, char *err, size_t errsz)
+		      int *n_r, enum listen_kind *failed_r, char *err, size_t errsz)
 {
 	int n = 0;
 
@@ -498,8 +498,10 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 
 	if (cfg->listen[LISTEN_HTTPS].port) {
 		if (listener_open(&ls[n], &cfg->listen[LISTEN_HTTPS], "https", http_bridge_accept,
-				  HTTP_BRIDGE_TLS, err, errsz) < 0)
+				  HTTP_BRIDGE_TLS, err, errsz) < 0) {
+			*failed_r = LISTEN_HTTPS;
 			goto fail;
+		}
 		https_port = ls[n++].port;
 		/* The web admin and the API: password checks may hold a thread. */
 		daemons[1] = daemon_start(1, 4);
@@ -508,8 +510,10 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 	}
 	if (cfg->listen[LISTEN_HTTP].port) {
 		if (listener_open(&ls[n], &cfg->listen[LISTEN_HTTP], "http", http_bridge_accept, NULL,
-				  err, errsz) < 0)
+				  err, errsz) < 0) {
+			*failed_r = LISTEN_HTTP;
 			goto fail;
+		}
 		http_port = ls[n++].port;
 		/* Redirects, health, metrics, ACME, autoconfiguration. */
 		daemons[0] = daemon_start(0, 2);

@@ -29,10 +29,11 @@ struct listener;
  * listening sockets into ls[0..*n_r) (room for two) for the caller to
  * attach to its loops like the mail listeners and close at the end. Logs
  * the setup code when the wizard needs one. Returns 0, or -1 with err
- * filled (nothing left open).
+ * filled (nothing left open) and, when a port could not be opened,
+ * *failed_r set to its listener (else left as it was).
  */
 int http_server_start(const struct config *cfg, struct store *st, struct listener *ls, int *n_r,
-		      char *err, size_t errsz);
+		      enum listen_kind *failed_r, char *err, size_t errsz);
 /* Marks the server as fully started (/healthz answers 200 from then on). */
 void http_server_ready(void);
 /* On a loop's thread: closes the HTTP connections of that loop. */

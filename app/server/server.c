@@ -4,6 +4,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,60 @@ struct worker {
 	int index;
 	const char *dns_servers;
 };
+
+/*
+ * A start-up failure the user must fix, said as a bad variable is (main
+ * prints those): one line naming the variable and its value, exit 2, so
+ * `docker logs` or a restart loop shows the cause first and alone.
+ */
+static int refuse(const char *var, const char *value, const char *what, const char *why)
+{
+	fprintf(stderr, "config: %s=\"%s\" %s: %s\n", var, value, what, why);
+	return 2;
+}
+
+/* A listener's variable as the user wrote it, or its default. */
+static const char *listen_value(const struct config *cfg, enum listen_kind k, char *buf,
+				size_t bufsz)
+{
+	const char *v = getenv(config_listen_var(k));
+	if (v)
+		return v;
+	const struct listen_addr *a = &cfg->listen[k];
+	snprintf(buf, bufsz, "%s%s%s:%u", strchr(a->host, ':') ? "[" : "", a->host,
+		 strchr(a->host, ':') ? "]" : "", a->port);
+	return buf;
+}
+
+/*
+ * What the user pointed tern at, checked before anything is logged or
+ * written: the data directory can be created and used, the certificate
+ * files can be read. 0, or the exit status after the one line.
+ */
+static int check_paths(const struct config *cfg)
+{
+	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST)
+		return refuse("TERN_DATA_DIR", cfg->data_dir, "cannot be created", strerror(errno));
+	struct stat sb;
+	if (stat(cfg->data_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		errno = ENOTDIR;
+	else if (access(cfg->data_dir, R_OK | W_OK | X_OK) == 0)
+		errno = 0;
+	if (errno)
+		return refuse("TERN_DATA_DIR", cfg->data_dir, "cannot be opened", strerror(errno));
+	const char *files[][2] = { { "TERN_TLS_CERT", cfg->tls_cert },
+				   { "TERN_TLS_KEY", cfg->tls_key },
+				   { "TERN_TLS_CA_FILE", cfg->tls_ca_file } };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (!files[i][1][0])
+			continue;
+		int fd = open(files[i][1], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return refuse(files[i][0], files[i][1], "cannot be read", strerror(errno));
+		close(fd);
+	}
+	return 0;
+}
 
 static void *worker_main(void *arg)
 {
@@ -146,7 +201,7 @@ int server_run(const struct config *cfg_env)
 	struct listener listeners[LISTEN_COUNT];
 	int nlisteners = 0, nloops;
 	struct store *st;
-	char err[512];
+	char err[512], lv[300];
 	sigset_t sigs;
 
 	/* Signals are taken synchronously by the main thread only. */
@@ -166,14 +221,12 @@ int server_run(const struct config *cfg_env)
 	}
 
 	merged = *cfg_env;
+	int rc = check_paths(cfg);
+	if (rc != 0)
+		return rc;
 	mem_setup();
 	mem_reserve_init();
-	if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
-		log_error("server", NULL, "event=start_failed error=\"cannot create %s: %s\"",
-			  cfg->data_dir, strerror(errno));
-		return 1;
-	}
-	int rc = store_open(cfg->data_dir, STORE_SERVER, &st, err, sizeof(err));
+	rc = store_open(cfg->data_dir, STORE_SERVER, &st, err, sizeof(err));
 	if (rc != STORE_OK) {
 		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
 		/* A store this build must not touch (another server holds it, a
@@ -204,15 +257,16 @@ int server_run(const struct config *cfg_env)
 	/* Private CAs (TERN_TLS_CA_FILE) join the built-in roots before any
 	 * client verifies a server; a bad file is a setup error (exit 2). */
 	if (cfg->tls_ca_file[0] && anchors_add_file(cfg->tls_ca_file, err, sizeof(err)) < 0) {
-		log_error("server", NULL, "event=start_failed variable=TERN_TLS_CA_FILE error=\"%s\"",
-			  err);
 		store_close(&st);
-		return 2;
+		return refuse("TERN_TLS_CA_FILE", cfg->tls_ca_file, "cannot be used", err);
 	}
 	if (tls_init(cfg, err, sizeof(err)) < 0) {
-		log_error("server", NULL, "event=start_failed error=\"%s\"", err);
 		store_close(&st);
-		return 1;
+		/* With files given, they are the cause (not PEM, a key that does
+		 * not match); without, the self-signed pair in the data dir. */
+		if (cfg->tls_cert[0])
+			return refuse("TERN_TLS_CERT", cfg->tls_cert, "cannot be used", err);
+		return refuse("TERN_DATA_DIR", cfg->data_dir, "cannot be used", err);
 	}
 	limits_init(cfg);
 	/* Password hashing and other CPU-heavy work stay off the loops. */
@@ -227,9 +281,9 @@ int server_run(const struct config *cfg_env)
 	if (cfg->listen[LISTEN_SMTP].port) {
 		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
 				  smtp_server_accept, NULL, err, sizeof(err)) < 0) {
-			log_error("server", NULL, "event=start_failed listener=smtp error=\"%s\"", err);
 			store_close(&st);
-			return 1;
+			return refuse("TERN_LISTEN_SMTP",
+				      listen_value(cfg, LISTEN_SMTP, lv, sizeof lv), "cannot be used", err);
 		}
 		nlisteners++;
 	}
@@ -253,24 +307,31 @@ int server_run(const struct config *cfg_env)
 		if (listener_open(&listeners[nlisteners], &cfg->listen[mail_listeners[i].kind],
 				  mail_listeners[i].name, mail_listeners[i].accept,
 				  mail_listeners[i].arg, err, sizeof(err)) < 0) {
-			log_error("server", NULL, "event=start_failed listener=%s error=\"%s\"",
-				  mail_listeners[i].name, err);
 			for (int j = 0; j < nlisteners; j++)
 				listener_close(&listeners[j]);
 			store_close(&st);
-			return 1;
+			enum listen_kind k = mail_listeners[i].kind;
+			return refuse(config_listen_var(k), listen_value(cfg, k, lv, sizeof lv),
+				      "cannot be used", err);
 		}
 		nlisteners++;
 	}
 
 	{
 		int nhttp = 0;
-		if (http_server_start(cfg, st, &listeners[nlisteners], &nhttp, err, sizeof(err)) < 0) {
-			log_error("server", NULL, "event=start_failed listener=http error=\"%s\"", err);
+		enum listen_kind failed = LISTEN_COUNT;
+		if (http_server_start(cfg, st, &listeners[nlisteners], &nhttp, &failed, err,
+				      sizeof(err)) < 0) {
 			for (int j = 0; j < nlisteners; j++)
 				listener_close(&listeners[j]);
 			store_close(&st);
-			return 1;
+			if (failed == LISTEN_COUNT) {
+				log_error("server", NULL, "event=start_failed listener=http error=\"%s\"",
+					  err);
+				return 1;
+			}
+			return refuse(config_listen_var(failed), listen_value(cfg, failed, lv, sizeof lv),
+				      "cannot be used", err);
 		}
 		nlisteners += nhttp;
 	}

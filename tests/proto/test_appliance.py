@@ -39,9 +39,10 @@ def test_bad_config_value_stops_startup():
 
 
 def test_port_in_use_stops_startup_with_the_reason():
-    # Another program holds the IMAP port: start-up stops (status 1, not a
-    # server half listening) and the last line names the listener and the
-    # error. The harness's failure text must carry that line too.
+    # Another program holds the IMAP port: start-up stops (status 2, as a
+    # bad variable, not a server half listening) and the last line names
+    # the variable and the error. The harness's failure text must carry
+    # that line too.
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen(1)
@@ -54,8 +55,8 @@ def test_port_in_use_stops_startup_with_the_reason():
             text = str(e)
         else:
             raise AssertionError("tern started on a port another socket listens on")
-        assert text.startswith("tern exited with 1"), text
-        assert "event=start_failed listener=imap" in text, text
+        assert text.startswith("tern exited with 2"), text
+        assert 'config: TERN_LISTEN_IMAP="127.0.0.1:%d" cannot be used' % port in text, text
         assert "Address in use" in text or "address already in use" in text.lower(), text
     finally:
         holder.close()
