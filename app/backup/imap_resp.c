@@ -272,9 +272,9 @@ int imapr_list(const char *p, size_t len, const char **attrs, size_t *attrs_len,
 		return -1;
 	sp(&c);
 	int r = string(&c, &s, &n, NULL);
-	if (r < 0 || (r == 0 && n != 1))
-		return -1;
-	*delim_r = r == 1 ? '\0' : s[0];
+	if (r < 0 || (r == 0 && n != 1 && !(n == 2 && s[0] == '\\')))
+		return -1; /* one character, or "\\" (an escaped backslash) */
+	*delim_r = r == 1 ? '\0' : s[n - 1];
 	sp(&c);
 	if (c.i < len && (c.p[c.i] == '"' || c.p[c.i] == '{')) {
 		if (string(&c, &s, &n, name) != 0)
@@ -284,6 +284,72 @@ int imapr_list(const char *p, size_t len, const char **attrs, size_t *attrs_len,
 			return -1;
 	}
 	return 1;
+}
+
+/* One class of a NAMESPACE response: NIL or ((prefix delim ext*)*). */
+static int ns_class(struct cur *c, struct imapr_ns *ns, int k)
+{
+	const char *s;
+	size_t n;
+	sp(c);
+	if (word(c, "NIL"))
+		return 0;
+	if (c->i >= c->len || c->p[c->i] != '(')
+		return -1;
+	c->i++;
+	while (c->i < c->len && c->p[c->i] == '(') {
+		size_t start = c->i, in;
+		const char *inner;
+		if (plist(c, &inner, &in))
+			return -1;
+		struct cur e = {c->p, start + 1 + in, start + 1};
+		struct buf pre;
+		buf_init(&pre, IMAPR_NS_PREFIX_MAX - 1);
+		int r = string(&e, &s, &n, &pre);
+		size_t pl = buf_len(&pre);
+		if (r == 0 && ns->n[k] < IMAPR_NS_MAX)
+			memcpy(ns->v[k][ns->n[k]].prefix, buf_data(&pre), pl);
+		buf_free(&pre);
+		if (r != 0)
+			return -1;
+		sp(&e);
+		r = string(&e, &s, &n, NULL);
+		if (r < 0 || (r == 0 && n != 1 && !(n == 2 && s[0] == '\\')))
+			return -1;
+		if (ns->n[k] < IMAPR_NS_MAX) {
+			ns->v[k][ns->n[k]].prefix[pl] = '\0';
+			ns->v[k][ns->n[k]].delim = r == 1 ? '\0' : s[n - 1];
+			ns->n[k]++;
+		}
+	}
+	if (c->i >= c->len || c->p[c->i] != ')')
+		return -1;
+	c->i++;
+	return 0;
+}
+
+int imapr_namespace(const char *p, size_t len, struct imapr_ns *ns)
+{
+	struct cur c = {p, len, 0};
+	if (!word(&c, "* NAMESPACE "))
+		return 0;
+	memset(ns, 0, sizeof *ns);
+	for (int k = 0; k < 3; k++)
+		if (ns_class(&c, ns, k))
+			return -1;
+	return 1;
+}
+
+int imapr_string(const char *p, size_t len, size_t *off, struct buf *out)
+{
+	struct cur c = {p, len, *off};
+	const char *s;
+	size_t n;
+	sp(&c);
+	int r = string(&c, &s, &n, out);
+	if (r >= 0)
+		*off = c.i;
+	return r;
 }
 
 int imapr_literal_at_end(const char *line, size_t len, uint64_t *n_r)

@@ -44,6 +44,31 @@ int imapr_fetch(const char *p, size_t len, struct imapr_fetch *f);
 int imapr_list(const char *p, size_t len, const char **attrs, size_t *attrs_len, char *delim_r,
                struct buf *name);
 
+/*
+ * "* NAMESPACE personal other shared" (RFC 2342): 1 with each class's
+ * prefixes and delimiters in *ns (at most IMAPR_NS_MAX a class, the rest
+ * ignored; a prefix longer than IMAPR_NS_PREFIX_MAX - 1 is malformed), 0
+ * for another response, -1 when malformed.
+ */
+#define IMAPR_NS_MAX 8
+#define IMAPR_NS_PREFIX_MAX 256
+enum { IMAPR_NS_PERSONAL, IMAPR_NS_OTHER, IMAPR_NS_SHARED };
+struct imapr_ns {
+	struct {
+		char prefix[IMAPR_NS_PREFIX_MAX];
+		char delim; /* '\0' for NIL */
+	} v[3][IMAPR_NS_MAX];
+	size_t n[3];
+};
+int imapr_namespace(const char *p, size_t len, struct imapr_ns *ns);
+
+/*
+ * One string at p[*off] after any spaces (quoted, literal or NIL: the
+ * syntax IMAP and ManageSieve share), its bytes with escapes undone
+ * appended to out: 0, 1 for NIL, -1 when malformed; *off moves past it.
+ */
+int imapr_string(const char *p, size_t len, size_t *off, struct buf *out);
+
 /* An IMAP date-time "dd-Mmm-yyyy hh:mm:ss +zzzz" to UTC seconds: 0 or -1. */
 int imapr_date(const char *p, size_t len, time_t *t_r);
 

@@ -33,7 +33,7 @@ static const char top_help[] =
 	"       tern restore DIR                  into an empty TERN_DATA_DIR\n"
 	"       tern export EMAIL|--all DIR [--format maildir|mbox]\n"
 	"       tern import EMAIL PATH [--mailbox NAME]   Maildir, Maildir++ or mbox\n"
-	"       tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
+	"       tern migrate EMAIL --from imap[s]://USER@HOST[:PORT] [--password-file FILE] [--sieve]\n"
 	"       tern check dkim FILE              verify a message's DKIM signatures\n"
 	"       tern check arc FILE               validate a message's ARC chain (--seal DOMAIN adds a set)\n"
 	"       tern check spf IP SENDER HELO     the SPF result for a client, MAIL FROM and HELO\n"
@@ -84,8 +84,10 @@ static const struct cli_help helps[] = {
 		    "       tern export --all DIR [--format maildir|mbox]\n" },
 	{ "import", "usage: tern import EMAIL PATH [--mailbox NAME]   (a Maildir, a folder of Maildirs "
 		    "or mbox files, an mbox file)\n" },
-	{ "migrate", "usage: tern migrate EMAIL --from imaps://USER@HOST[:PORT] [--password-file FILE]\n"
-		     "       (password on stdin without --password-file; imap:// is clear text)\n" },
+	{ "migrate", "usage: tern migrate EMAIL --from imap[s]://USER@HOST[:PORT] [--password-file FILE]\n"
+		     "                         [--sieve [--sieve-port PORT]]\n"
+		     "       (password on stdin without --password-file; imap:// uses STARTTLS when the\n"
+		     "       server offers it; --sieve also copies Sieve scripts over ManageSieve)\n" },
 	{ "check", "usage: tern check dkim|arc|spf|auth ...   (tern check dkim --help for each)\n" },
 	{ "check dkim", "usage: tern check dkim FILE\n" },
 	{ "check arc", "usage: tern check arc [--seal DOMAIN [--authres TEXT]] FILE\n" },

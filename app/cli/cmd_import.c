@@ -12,10 +12,10 @@
  *     Thunderbird's ".sbd" left out; "inbox" at the top is INBOX);
  *   - an mbox file: into INBOX, or into --mailbox NAME.
  *
- * Path of the messages into the store: the delivery pipeline
- * (app/deliver/) does not exist yet, so messages go in as IMAP APPEND
- * puts them (store_deliver_sync with a mailbox and keywords: no Sieve, no
- * spam check, none wanted for one's own old mail), up to IMPORT_CHAIN
+ * Path of the messages into the store: not the delivery pipeline
+ * (app/deliver/), whose Sieve and spam stages are not wanted for one's
+ * own old mail; messages go in as IMAP APPEND puts them
+ * (store_deliver_sync with a mailbox and keywords), up to IMPORT_CHAIN
  * messages per commit.
  *
  * Idempotent and resumable: a message whose bytes (after line ends are

@@ -1,44 +1,49 @@
 /*
- * cmd_migrate.c — tern migrate EMAIL --from imaps://USER@HOST[:PORT]
- * [--password-file FILE]: every folder and message of an account on
- * another IMAP server, with flags, keywords and internal dates, like
- * imapsync. The password comes from the file or stdin.
+ * cmd_migrate.c — tern migrate EMAIL --from imap[s]://USER@HOST[:PORT]
+ * [--password-file FILE] [--sieve [--sieve-port N]]: every folder and
+ * message of an account on another IMAP server, with flags, keywords and
+ * internal dates, like imapsync; with --sieve also its Sieve scripts over
+ * ManageSieve (migrate_sieve.c). The password comes from the file or stdin.
  *
- * How. One blocking connection (a command-line tool waits for its one
- * server; no loop needed): LOGIN, LIST "" "*", then per folder EXAMINE
- * (read-only: \Seen stays as it was) and one UID FETCH 1:* (UID FLAGS
- * INTERNALDATE BODY.PEEK[]), each response read whole (its literal capped
- * at MSG_MAX before it is read) and handed to the import path
- * (cli_import.h): folders created, messages stored as APPEND stores them,
- * and a message already in the target folder (same bytes) skipped, so a
- * second run copies only what is new and a run cut short resumes.
+ * How. One blocking connection (cli_client.h): CAPABILITY, STARTTLS when
+ * imap:// and the server offers it, LOGIN, NAMESPACE when offered, LIST ""
+ * "*", then per folder EXAMINE (read-only: \Seen stays as it was) and one
+ * UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[]), each response read
+ * whole (its literal capped at MSG_MAX before it is read) and handed to
+ * the import path (cli_import.h): folders created, messages stored as
+ * APPEND stores them, and a message already in the target folder (same
+ * bytes) skipped, so a second run copies only what is new and a run cut
+ * short resumes.
  *
  * Folder names: the server's delimiter becomes "/", modified UTF-7 is
  * decoded. Folders marked \Noselect or \NonExistent are not selectable;
  * \All (Gmail's "All Mail") is skipped, as imapsync's Gmail profile does:
  * every message there is also under its labels, which Gmail lists as
  * folders, so each label becomes a folder holding its messages.
+ * Namespaces (RFC 2342): a personal prefix ("INBOX." on Courier and
+ * Cyrus-style servers) is taken off the names, so INBOX.Sent becomes Sent;
+ * folders in the other users' and shared namespaces (Exchange's public
+ * folders, Dovecot's shared.* and Public.*) belong to others and are not
+ * copied.
  *
- * imaps:// verifies the server's certificate against the built-in roots
- * (net/anchors.h, TERN_TLS_CA_FILE); imap:// is plain text, for a server
- * on the same machine or network (it says so on stderr).
+ * TLS. imaps:// verifies the server's certificate against the built-in
+ * roots (net/anchors.h, TERN_TLS_CA_FILE). imap:// upgrades with STARTTLS
+ * (verified the same way) whenever the server offers it; only a server
+ * that offers none gets the password in clear text, with a warning.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <bearssl.h>
 
 #include "backup/imap_resp.h"
 #include "backup/mailfmt.h"
 #include "cli/cli.h"
+#include "cli/cli_client.h"
 #include "cli/cli_import.h"
+#include "cli/migrate_sieve.h"
 #include "core/buf.h"
 #include "core/str.h"
 #include "imap/imap_utf7.h"
@@ -48,112 +53,21 @@
 #define LINE_MAX_ ((size_t)64 << 10)
 #define MSG_MAX ((size_t)1 << 30)
 
-struct src {
-	int fd, tls;
-	br_ssl_client_context sc;
-	br_x509_minimal_context xc;
-	br_sslio_context io;
-	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
-	char rbuf[16384];
-	size_t roff, rlen;
-	unsigned tag;
-};
-
-static int sock_read(void *ctx, unsigned char *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n = read(*(int *)ctx, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n <= 0 ? -1 : (int)n;
-	}
-}
-
-static int sock_write(void *ctx, const unsigned char *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n = write(*(int *)ctx, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n <= 0 ? -1 : (int)n;
-	}
-}
-
-static int src_write(struct src *s, const char *p, size_t n)
-{
-	if (s->tls)
-		return br_sslio_write_all(&s->io, p, n) == 0 && br_sslio_flush(&s->io) == 0 ? 0 : -1;
-	while (n) {
-		int w = sock_write(&s->fd, (const unsigned char *)p, n);
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int src_getc(struct src *s)
-{
-	if (s->roff == s->rlen) {
-		int n = s->tls ? br_sslio_read(&s->io, s->rbuf, sizeof s->rbuf)
-		               : sock_read(&s->fd, (unsigned char *)s->rbuf, sizeof s->rbuf);
-		if (n <= 0)
-			return -1;
-		s->roff = 0;
-		s->rlen = (size_t)n;
-	}
-	return (unsigned char)s->rbuf[s->roff++];
-}
-
-/* One response whole (line, literals, rest of the line) into out: 0 or -1. */
-static int src_response(struct src *s, struct buf *out)
-{
-	buf_reset(out);
-	for (;;) {
-		size_t start = buf_len(out);
-		for (;;) {
-			int c = src_getc(s);
-			if (c < 0)
-				return -1;
-			char ch = (char)c;
-			if (buf_append(out, &ch, 1) || buf_len(out) - start > LINE_MAX_)
-				return -1;
-			if (ch == '\n')
-				break;
-		}
-		size_t l = buf_len(out) - start;
-		const char *line = buf_data(out) + start;
-		size_t ll = l >= 2 && line[l - 2] == '\r' ? l - 2 : l - 1;
-		uint64_t n;
-		int r = imapr_literal_at_end(line, ll, &n);
-		if (r < 0 || (r == 1 && n > MSG_MAX))
-			return -1;
-		if (r == 0)
-			return 0;
-		for (uint64_t i = 0; i < n; i++) {
-			int c = src_getc(s);
-			char ch = (char)c;
-			if (c < 0 || buf_append(out, &ch, 1))
-				return -1;
-		}
-	}
-}
-
 /* Sends a command with a new tag; reads responses, handing each untagged
  * one to cb, until the tagged one: 0 for OK, -1 otherwise (its text in
  * err). */
-static int src_cmd(struct src *s, const char *cmd, void (*cb)(void *, const char *, size_t), void *arg,
-                   struct buf *resp, char *err, size_t errsz)
+static int src_cmd(struct cli_client *s, unsigned *tagn, const char *cmd,
+                   void (*cb)(void *, const char *, size_t), void *arg, struct buf *resp, char *err,
+                   size_t errsz)
 {
 	char tag[16], line[4096];
-	int n = snprintf(tag, sizeof tag, "m%u", ++s->tag);
+	int n = snprintf(tag, sizeof tag, "m%u", ++*tagn);
 	int ln = snprintf(line, sizeof line, "%s %s\r\n", tag, cmd);
-	if (ln < 0 || (size_t)ln >= sizeof line || src_write(s, line, (size_t)ln))
-		return snprintf(err, errsz, "cannot send to the server"), -1;
+	if (ln < 0 || (size_t)ln >= sizeof line || cli_client_write(s, line, (size_t)ln))
+		return snprintf(err, errsz, "cannot send to the server: %s", cli_client_error(s)), -1;
 	for (;;) {
-		if (src_response(s, resp))
-			return snprintf(err, errsz, "connection lost or response too long"), -1;
+		if (cli_client_response(s, resp, LINE_MAX_, MSG_MAX))
+			return snprintf(err, errsz, "%s, or a response too long", cli_client_error(s)), -1;
 		const char *p = buf_data(resp);
 		size_t len = buf_len(resp);
 		if (len > (size_t)n + 1 && memcmp(p, tag, (size_t)n) == 0 && p[n] == ' ') {
@@ -167,63 +81,44 @@ static int src_cmd(struct src *s, const char *cmd, void (*cb)(void *, const char
 	}
 }
 
-/* A quoted IMAP string of s into out (no CR, LF or NUL in s). */
-static int quoted(const char *s, char *out, size_t outsz)
-{
-	size_t o = 0;
-	if (outsz < 3)
-		return -1;
-	out[o++] = '"';
-	for (; *s; s++) {
-		if (*s == '\r' || *s == '\n' || o + 4 > outsz)
-			return -1;
-		if (*s == '"' || *s == '\\')
-			out[o++] = '\\';
-		out[o++] = *s;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return 0;
-}
-
-static int src_connect(struct src *s, const char *host, const char *port, int tls, char *err, size_t errsz)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai, *a;
-	int rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc)
-		return snprintf(err, errsz, "%s: %s", host, gai_strerror(rc)), -1;
-	s->fd = -1;
-	for (a = ai; a && s->fd < 0; a = a->ai_next) {
-		s->fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-		if (s->fd >= 0 && connect(s->fd, a->ai_addr, a->ai_addrlen) != 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (s->fd < 0)
-		return snprintf(err, errsz, "cannot connect to %s:%s: %s", host, port, strerror(errno)), -1;
-	if (tls) {
-		size_t n;
-		unsigned char seed[32];
-		const br_x509_trust_anchor *ta = anchors_get(&n);
-		br_ssl_client_init_full(&s->sc, &s->xc, ta, n);
-		br_ssl_engine_set_buffer(&s->sc.eng, s->iobuf, sizeof s->iobuf, 1);
-		if (getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed)
-			br_ssl_engine_inject_entropy(&s->sc.eng, seed, sizeof seed);
-		if (!br_ssl_client_reset(&s->sc, host, 0))
-			return snprintf(err, errsz, "TLS setup failed"), -1;
-		br_sslio_init(&s->io, &s->sc.eng, sock_read, &s->fd, sock_write, &s->fd);
-		s->tls = 1;
-	}
-	return 0;
-}
-
 struct folders {
 	char **names;  /* as sent (for SELECT) */
 	char **local;  /* tern's name */
 	size_t n;
+	const struct imapr_ns *ns; /* NULL when the server has no NAMESPACE */
+	unsigned others;           /* folders of other users' and shared namespaces left */
 };
+
+/* Whether name lies in namespace prefix (or is the prefix's own folder,
+ * the prefix without its delimiter). */
+static int in_prefix(const char *name, const char *prefix, char delim)
+{
+	size_t n = strlen(prefix);
+	if (n == 0)
+		return 0;
+	if (strncmp(name, prefix, n) == 0)
+		return 1;
+	return delim && prefix[n - 1] == delim && strlen(name) == n - 1 && strncmp(name, prefix, n - 1) == 0;
+}
+
+/* The folder name with the personal namespace's prefix taken off; NULL
+ * for a folder of another user's or a shared namespace. */
+static const char *personal_name(const struct imapr_ns *ns, const char *raw)
+{
+	if (!ns)
+		return raw;
+	for (int k = IMAPR_NS_OTHER; k <= IMAPR_NS_SHARED; k++)
+		for (size_t i = 0; i < ns->n[k]; i++)
+			if (in_prefix(raw, ns->v[k][i].prefix, ns->v[k][i].delim))
+				return NULL;
+	for (size_t i = 0; i < ns->n[IMAPR_NS_PERSONAL]; i++) {
+		const char *pre = ns->v[IMAPR_NS_PERSONAL][i].prefix;
+		size_t n = strlen(pre);
+		if (n && strncmp(raw, pre, n) == 0 && raw[n])
+			return raw + n;
+	}
+	return raw;
+}
 
 static void list_cb(void *arg, const char *p, size_t len)
 {
@@ -238,8 +133,13 @@ static void list_cb(void *arg, const char *p, size_t len)
 	    !memmem(attrs, an, "\\Noselect", 9) && !memmem(attrs, an, "\\NoSelect", 9) &&
 	    !memmem(attrs, an, "\\NonExistent", 12) && !memmem(attrs, an, "\\All", 4) &&
 	    buf_append(&name, "", 1) == 0) {
+		const char *own = personal_name(f->ns, buf_data(&name));
+		if (!own) {
+			f->others++;
+			goto out;
+		}
 		char *raw = strdup(buf_data(&name));
-		char *conv = strdup(raw);
+		char *conv = strdup(own);
 		for (char *q = conv; delim && delim != '/' && *q; q++)
 			if (*q == delim)
 				*q = '/';
@@ -256,8 +156,37 @@ static void list_cb(void *arg, const char *p, size_t len)
 		free(raw);
 		free(conv);
 	}
+out:
 	buf_free(&name);
 	buf_free(&local);
+}
+
+static void caps_cb(void *arg, const char *p, size_t len)
+{
+	struct buf *caps = arg;
+	if (len > 13 && strncasecmp(p, "* CAPABILITY ", 13) == 0) {
+		buf_reset(caps);
+		buf_append(caps, p + 12, len - 12); /* keeps the leading space */
+	}
+}
+
+/* Whether the capability list (as caps_cb kept it) holds name. */
+static int has_cap(const struct buf *caps, const char *name)
+{
+	size_t n = strlen(name), len = buf_len(caps);
+	const char *p = buf_data(caps);
+	for (size_t i = 0; i + n < len; i++)
+		if (p[i] == ' ' && strncasecmp(p + i + 1, name, n) == 0 &&
+		    (i + 1 + n == len || p[i + 1 + n] == ' ' || p[i + 1 + n] == '\r'))
+			return 1;
+	return 0;
+}
+
+static void ns_cb(void *arg, const char *p, size_t len)
+{
+	struct imapr_ns *ns = arg;
+	if (imapr_namespace(p, len, ns) < 0)
+		memset(ns, 0, sizeof *ns);
 }
 
 struct fetch_ctx {
@@ -346,17 +275,33 @@ static int parse_url(const char *url, int *tls, char *user, size_t usz, char *ho
 	return 0;
 }
 
+/* Fails the migration: prints why and returns 1. */
+static int fail(const char *what, const char *why)
+{
+	fprintf(stderr, "tern: %s%s%s\n", what, why && why[0] ? ": " : "", why ? why : "");
+	return 1;
+}
+
 int cli_migrate(const struct config *cfg, int argc, char **argv)
 {
-	const char *email = NULL, *from = NULL, *pwfile = NULL;
+	const char *email = NULL, *from = NULL, *pwfile = NULL, *sieve_port = "4190";
 	char user[512], host[256], port[16], pw[512], err[512], cmd[4096], q1[1100], q2[1100];
-	int tls, rc = 0;
+	int tls, sieve = 0, rc = 0;
+	unsigned tag = 0;
+	struct imapr_ns ns;
+	struct folders fl = {0};
+	struct store *st = NULL;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
 			from = argv[++i];
 		else if (strcmp(argv[i], "--password-file") == 0 && i + 1 < argc)
 			pwfile = argv[++i];
+		else if (strcmp(argv[i], "--sieve") == 0)
+			sieve = 1;
+		else if (strcmp(argv[i], "--sieve-port") == 0 && i + 1 < argc && argv[i + 1][0] >= '1' &&
+		         argv[i + 1][0] <= '9' && strtoul(argv[i + 1], NULL, 10) <= 65535)
+			sieve = 1, sieve_port = argv[++i];
 		else if (argv[i][0] != '-' && !email)
 			email = argv[i];
 		else
@@ -378,70 +323,100 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tern: no password on stdin\n");
 		return 1;
 	}
-	if (!tls)
-		fprintf(stderr, "tern: warning: imap:// sends the password in clear text\n");
-	if (tls && cfg->tls_ca_file[0] && anchors_add_file(cfg->tls_ca_file, err, sizeof err) < 0) {
+	if (cfg->tls_ca_file[0] && anchors_add_file(cfg->tls_ca_file, err, sizeof err) < 0) {
 		fprintf(stderr, "tern: TERN_TLS_CA_FILE: %s\n", err);
+		explicit_bzero(pw, sizeof pw);
 		return 2;
 	}
 
-	struct src *s = calloc(1, sizeof *s);
-	struct buf resp;
+	struct buf resp, caps;
 	buf_init(&resp, MSG_MAX + LINE_MAX_);
-	if (!s || src_connect(s, host, port, tls, err, sizeof err) != 0 || src_response(s, &resp) != 0 ||
-	    strncmp(buf_data(&resp), "* OK", 4) != 0) {
-		fprintf(stderr, "tern: %s\n", s && err[0] ? err : "no greeting from the server");
-		rc = 1;
+	buf_init(&caps, LINE_MAX_);
+	err[0] = '\0';
+	struct cli_client *s = cli_client_connect(host, port, tls, err, sizeof err);
+	if (!s) {
+		rc = fail(err, NULL);
 		goto out;
 	}
-	if (quoted(user, q1, sizeof q1) || quoted(pw, q2, sizeof q2)) {
-		fprintf(stderr, "tern: user or password cannot be sent\n");
-		rc = 1;
+	if (cli_client_response(s, &resp, LINE_MAX_, MSG_MAX) != 0 || strncmp(buf_data(&resp), "* OK", 4) != 0) {
+		rc = fail("no greeting from the server", cli_client_error(s));
+		goto out;
+	}
+	if (src_cmd(s, &tag, "CAPABILITY", caps_cb, &caps, &resp, err, sizeof err) != 0) {
+		rc = fail("CAPABILITY failed", err);
+		goto out;
+	}
+	if (!tls && has_cap(&caps, "STARTTLS")) {
+		if (src_cmd(s, &tag, "STARTTLS", NULL, NULL, &resp, err, sizeof err) != 0 ||
+		    cli_client_starttls(s, err, sizeof err) != 0) {
+			rc = fail("STARTTLS failed", err);
+			goto out;
+		}
+		/* What the server said before TLS could have been forged. */
+		buf_reset(&caps);
+		if (src_cmd(s, &tag, "CAPABILITY", caps_cb, &caps, &resp, err, sizeof err) != 0) {
+			rc = fail("TLS with the server failed", err);
+			goto out;
+		}
+	} else if (!tls && has_cap(&caps, "LOGINDISABLED")) {
+		rc = fail("the server refuses LOGIN without TLS and offers no STARTTLS", NULL);
+		goto out;
+	} else if (!tls) {
+		fprintf(stderr, "tern: warning: the server offers no STARTTLS: the password goes in clear text\n");
+	}
+	if (cli_client_quote(user, q1, sizeof q1) || cli_client_quote(pw, q2, sizeof q2)) {
+		rc = fail("user or password cannot be sent", NULL);
 		goto out;
 	}
 	snprintf(cmd, sizeof cmd, "LOGIN %s %s", q1, q2);
-	explicit_bzero(pw, sizeof pw);
-	if (src_cmd(s, cmd, NULL, NULL, &resp, err, sizeof err) != 0) {
-		explicit_bzero(cmd, sizeof cmd);
-		fprintf(stderr, "tern: login refused: %s\n", err);
-		rc = 1;
-		goto out;
-	}
+	explicit_bzero(q2, sizeof q2);
+	int lr = src_cmd(s, &tag, cmd, NULL, NULL, &resp, err, sizeof err);
 	explicit_bzero(cmd, sizeof cmd);
-	struct folders fl = {0};
-	if (src_cmd(s, "LIST \"\" \"*\"", list_cb, &fl, &resp, err, sizeof err) != 0) {
-		fprintf(stderr, "tern: LIST failed: %s\n", err);
-		rc = 1;
+	if (lr != 0) {
+		rc = fail("login refused", err);
 		goto out;
 	}
-	struct store *st = cli_store_open(cfg, 0);
+	/* NAMESPACE may be announced only after LOGIN: ask, a BAD is fine. */
+	memset(&ns, 0, sizeof ns);
+	if (src_cmd(s, &tag, "NAMESPACE", ns_cb, &ns, &resp, err, sizeof err) == 0 && ns.n[0] + ns.n[1] + ns.n[2])
+		fl.ns = &ns;
+	if (src_cmd(s, &tag, "LIST \"\" \"*\"", list_cb, &fl, &resp, err, sizeof err) != 0) {
+		rc = fail("LIST failed", err);
+		goto out;
+	}
+	if (fl.others)
+		printf("%u folders of other users or shared namespaces left out\n", fl.others);
+	st = cli_store_open(cfg, 0);
 	struct imp *im = st ? import_begin(st, email, "migrate") : NULL;
 	if (!im) {
-		store_close(&st);
 		rc = 1;
 		goto out;
 	}
 	int irc = 0;
 	for (size_t i = 0; i < fl.n && irc == 0 && !import_fatal(im); i++) {
 		struct fetch_ctx fc = {im, 0};
-		if (quoted(fl.names[i], q1, sizeof q1) || import_mailbox(im, fl.local[i]) != 0) {
+		if (cli_client_quote(fl.names[i], q1, sizeof q1) || import_mailbox(im, fl.local[i]) != 0) {
 			irc = -1;
 			break;
 		}
 		snprintf(cmd, sizeof cmd, "EXAMINE %s", q1);
-		if (src_cmd(s, cmd, NULL, NULL, &resp, err, sizeof err) != 0) {
+		if (src_cmd(s, &tag, cmd, NULL, NULL, &resp, err, sizeof err) != 0) {
 			fprintf(stderr, "tern: skipping %s: %s\n", fl.names[i], err);
 			continue;
 		}
-		if (src_cmd(s, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])", fetch_cb, &fc, &resp, err,
-		            sizeof err) != 0) {
+		if (src_cmd(s, &tag, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])", fetch_cb, &fc, &resp,
+		            err, sizeof err) != 0) {
 			fprintf(stderr, "tern: fetching %s failed: %s\n", fl.names[i], err);
 			irc = -1;
 		}
 		import_flush(im);
 	}
-	src_cmd(s, "LOGOUT", NULL, NULL, &resp, err, sizeof err);
+	src_cmd(s, &tag, "LOGOUT", NULL, NULL, &resp, err, sizeof err);
 	rc = import_end(im, email, irc);
+	if (sieve && migrate_sieve(st, email, host, sieve_port, cli_client_tls(s), user, pw) != 0)
+		rc = 1;
+out:
+	explicit_bzero(pw, sizeof pw);
 	store_close(&st);
 	for (size_t i = 0; i < fl.n; i++) {
 		free(fl.names[i]);
@@ -449,11 +424,9 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	free(fl.names);
 	free(fl.local);
-out:
-	if (s && s->fd >= 0)
-		close(s->fd);
-	free(s);
+	cli_client_close(&s);
 	buf_free(&resp);
+	buf_free(&caps);
 	return rc;
 usage:
 	return cli_usage("migrate");

@@ -66,7 +66,7 @@ static void list_cb(void *arg, const char *name, int active, size_t size)
 	printf("%s%s\n", name, active ? " ACTIVE" : "");
 }
 
-static const char *store_msg(int rc)
+const char *cli_sieve_store_msg(int rc)
 {
 	switch (rc) {
 	case STORE_ENOTFOUND: return "no such script";
@@ -138,7 +138,7 @@ static int manage(const struct config *cfg, int argc, char **argv)
 	}
 	store_close(&st);
 	if (rc != STORE_OK) {
-		fprintf(stderr, "tern sieve %s: %s\n", op, store_msg(rc));
+		fprintf(stderr, "tern sieve %s: %s\n", op, cli_sieve_store_msg(rc));
 		return 1;
 	}
 	return 0;

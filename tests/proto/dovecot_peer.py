@@ -2,7 +2,14 @@
 tests: its own config, passwd-file, Maildir and runtime folders in a temp
 dir, plain IMAP on a free port, stopped (with the children this master
 started) when the test ends. Needs root (Dovecot's privilege separation),
-as scripts/bench-imap does."""
+as scripts/bench-imap does.
+
+Options for the migration tests: cert=(crt, key) turns TLS on (STARTTLS
+on the IMAP port, and on ManageSieve); courier=True gives the Courier
+style of names (a personal namespace "INBOX." with "." as separator) plus
+a public namespace "Public." holding a folder of its own; sieve=True runs
+ManageSieve (dovecot-managesieved) on self.sieve_port, scripts kept under
+each user's home."""
 import grp
 import os
 import pwd
@@ -19,12 +26,12 @@ DOVECOT = "/usr/sbin/dovecot"
 
 CONF = """\
 # Private instance for tern's differential tests; Dovecot's defaults otherwise.
-protocols = imap
+protocols = {protocols}
 listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{d}/mail/%u
@@ -45,6 +52,33 @@ service imap-login {{
     port = 0
   }}
 }}
+{extra}"""
+
+COURIER = """\
+namespace inbox {{
+  inbox = yes
+  prefix = INBOX.
+  separator = .
+}}
+namespace public {{
+  type = public
+  prefix = Public.
+  separator = .
+  location = maildir:{d}/public
+  list = yes
+  subscriptions = no
+}}
+"""
+
+SIEVE = """\
+service managesieve-login {{
+  inet_listener sieve {{
+    port = {sport}
+  }}
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
 """
 
 
@@ -62,18 +96,25 @@ def _children(pid):
 
 
 class DovecotPeer:
-    def __init__(self, users):
+    def __init__(self, users, cert=None, courier=False, sieve=False):
         """users: [(name, password)]; each gets an empty Maildir INBOX."""
         self.tmp = tempfile.mkdtemp(prefix="tern-dovecot-")
         os.chmod(self.tmp, 0o755)
         self.port = free_port()
         nobody = pwd.getpwnam("nobody")
         nogroup = grp.getgrgid(nobody.pw_gid)
-        for sub in ("run", "state", "home", "mail"):
+        self.sieve_port = free_port() if sieve else 0
+        for sub in ("run", "state", "home", "mail", "public"):
             os.makedirs(os.path.join(self.tmp, sub))
+        ssl = "ssl = no"
+        if cert:
+            ssl = "ssl = yes\nssl_cert = <%s\nssl_key = <%s" % cert
+        extra = (COURIER.format(d=self.tmp) if courier else "") + \
+            (SIEVE.format(sport=self.sieve_port) if sieve else "")
         with open(os.path.join(self.tmp, "dovecot.conf"), "w") as f:
             f.write(CONF.format(d=self.tmp, uid=nobody.pw_name, gid=nogroup.gr_name,
-                                port=self.port))
+                                port=self.port, ssl=ssl, extra=extra,
+                                protocols="imap sieve" if sieve else "imap"))
         pw = os.path.join(self.tmp, "passwd")
         with open(pw, "w") as f:
             for u, p in users:
@@ -81,7 +122,7 @@ class DovecotPeer:
         # Dovecot's auth process runs as user dovecot and must read it.
         os.chown(pw, 0, grp.getgrnam("dovecot").gr_gid)
         os.chmod(pw, 0o640)
-        for sub in ("home", "mail"):
+        for sub in ("home", "mail", "public"):
             os.chown(os.path.join(self.tmp, sub), nobody.pw_uid, nobody.pw_gid)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", os.path.join(self.tmp, "dovecot.conf")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -98,10 +139,10 @@ class DovecotPeer:
         self.stop()
         raise RuntimeError("dovecot did not listen: " + self.log())
 
-    def log(self):
+    def log(self, tail=3000):
         try:
             with open(os.path.join(self.tmp, "dovecot.log"), errors="replace") as f:
-                return f.read()[-3000:]
+                return f.read()[-tail:] if tail else f.read()
         except OSError:
             return ""
 

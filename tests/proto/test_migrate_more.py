@@ -1,0 +1,126 @@
+"""tern migrate against a Dovecot set up the way other servers are
+(issue 35): STARTTLS on imap:// verified against TERN_TLS_CA_FILE (and
+refused without it: no password goes to a server whose certificate does
+not verify), Courier-style names (personal namespace "INBOX.", "."
+separator) taken off so INBOX.Work.Deep becomes Work/Deep, a public
+namespace's folders left out, and --sieve copying Sieve scripts over
+ManageSieve (STARTTLS too) with the active one made active, and a script
+tern cannot run reported, not stored."""
+import imaplib
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import tempfile
+
+import dovecot_peer
+from harness import Server
+from mailpeers import ca_signed, test_ca as make_ca
+
+BOB, BOB_PW = "bob@example.test", "bob-pw-1"
+CAROL, CAROL_PW = "carol@example.test", "carol-pw-1"
+
+RULES = b'require ["fileinto"];\r\nif header :contains "subject" "report" {\r\n  fileinto "Work";\r\n}\r\n'
+AWAY = b'require ["vacation"];\r\nvacation :days 3 "Away until Monday.";\r\n'
+# A Pigeonhole-only extension: tern's compiler refuses it.
+ODD = b'require ["vnd.dovecot.debug"];\r\ndebug_log "hello";\r\n'
+
+
+def msg(i, subject):
+    return ("From: s%d@remote.test\r\nTo: alice@example.test\r\nSubject: %s %d\r\n"
+            "Message-ID: <m%d@remote.test>\r\n\r\nBody %d\r\n" % (i, subject, i, i, i)).encode()
+
+
+def folder_counts(port, user, pw):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+    m.login(user, pw)
+    out = {}
+    for line in m.list()[1]:
+        name = re.search(rb'"([^"]*)"$|(\S+)$', line)
+        name = (name.group(1) or name.group(2)).decode()
+        typ, data = m.select('"%s"' % name, readonly=True)
+        out[name] = int(data[0])
+    m.logout()
+    return out
+
+
+def test_migrate_starttls_namespaces_sieve():
+    if not dovecot_peer.available() or not os.path.exists("/usr/lib/dovecot/managesieve"):
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-migrate-")
+    ca = make_ca(tmp)
+    cert = ca_signed(tmp, ca, "localhost")
+    s = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW)], imap=True,
+               env={"TERN_TLS_CA_FILE": ca[0]})
+    try:
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")], cert=cert, courier=True,
+                                      sieve=True) as dc:
+            m = imaplib.IMAP4("127.0.0.1", dc.port)
+            m.login("alice", "alice-pw")
+            for f in ("INBOX.Work", "INBOX.Work.Deep"):
+                assert m.create(f)[0] == "OK", f
+            assert m.create("Public.Announcements")[0] == "OK"
+            want = {"INBOX": 3, "INBOX.Work": 2, "INBOX.Work.Deep": 1}
+            k = 0
+            for f, n in want.items():
+                for _ in range(n):
+                    assert m.append(f, None, None, msg(k, "note"))[0] == "OK"
+                    k += 1
+            assert m.append("Public.Announcements", None, None, msg(99, "public"))[0] == "OK"
+            m.logout()
+            # Alice's scripts, as Pigeonhole keeps them: rules active.
+            home = os.path.join(dc.tmp, "home", "alice")
+            os.makedirs(os.path.join(home, "sieve"))
+            for name, text in (("rules", RULES), ("away", AWAY), ("odd", ODD)):
+                with open(os.path.join(home, "sieve", name + ".sieve"), "wb") as f:
+                    f.write(text)
+            os.symlink("sieve/rules.sieve", os.path.join(home, ".dovecot.sieve"))
+            for root, dirs, files in os.walk(home):
+                for x in dirs + files:
+                    os.lchown(os.path.join(root, x), 65534, 65534)
+            os.lchown(home, 65534, 65534)
+
+            url = "imap://alice@localhost:%d" % dc.port
+            # The certificate's issuer unknown to tern: refused before LOGIN.
+            before = dc.log(None).count("Login: user=<alice>")
+            plain = dict(s.env)
+            plain.pop("TERN_TLS_CA_FILE")
+            r = subprocess.run([s.binary, "migrate", CAROL, "--from", url], env=plain,
+                               input=b"alice-pw\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert r.returncode == 1 and b"not signed by a trusted authority" in r.stderr, r.stderr
+            assert dc.log(None).count("Login: user=<alice>") == before, dc.log()
+
+            r = s.cli("migrate", BOB, "--from", url, "--sieve-port", str(dc.sieve_port),
+                      input="alice-pw\n", check=False)
+            # odd is refused by tern's compiler: reported, the run fails,
+            # the others are copied and rules is active.
+            assert r.returncode == 1, (r.stdout, r.stderr)
+            assert b'Sieve script "odd" not copied' in r.stderr, r.stderr
+            assert b"sieve: 2 of 3 scripts copied (active: rules)" in r.stdout, r.stdout
+            assert b"1 folders of other users or shared namespaces left out" in r.stdout, r.stdout
+            assert b"%d imported" % k in r.stdout, r.stdout
+            log = dc.log(None)
+            logins = [l for l in log.splitlines() if "Login: user=<alice>" in l]
+            assert any("imap-login" in l and "TLS" in l for l in logins), logins
+            assert any("managesieve-login" in l and "TLS" in l for l in logins), logins
+            assert not any("imap-login" in l and "TLS" not in l and "method=PLAIN" in l
+                           for l in logins[1:]), logins
+
+            got = folder_counts(s.imaps_port, BOB, BOB_PW)
+            assert got.get("INBOX") == 3 and got.get("Work") == 2 and got.get("Work/Deep") == 1, got
+            assert not any(n.startswith(("INBOX/", "Public")) for n in got), got
+            lst = s.cli("sieve", "list", BOB).stdout.decode().split("\n")
+            assert "rules ACTIVE" in lst and "away" in lst and "odd" not in " ".join(lst), lst
+            assert s.cli("sieve", "get", BOB, "rules").stdout == RULES
+
+            # Again: nothing new.
+            r = s.cli("migrate", BOB, "--from", url, "--sieve-port", str(dc.sieve_port),
+                      input="alice-pw\n", check=False)
+            assert b"0 imported" in r.stdout and b"%d already there" % k in r.stdout, r.stdout
+    finally:
+        s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
