@@ -35,4 +35,18 @@ int import_fatal(const struct imp *im);
  * rc != 0 or a commit failed). */
 int import_end(struct imp *im, const char *email, int rc);
 
+/*
+ * The account archive's settings beside the mail (export_sieve.c):
+ * export_account_extras writes the members "app_passwords" and "sieve"
+ * (each starting with a comma) to account.json's open object f and the
+ * scripts into root/sieve/; import_account_extras reads them back from a
+ * folder tern export wrote (a path without account.json: nothing to do),
+ * storing each script that compiles and making the active one active.
+ * Both return 0, or -1 after printing why.
+ */
+#include <stdio.h>
+#include <stdint.h>
+int export_account_extras(struct store *st, uint32_t account, const char *root, FILE *f);
+int import_account_extras(struct store *st, const char *email, const char *path);
+
 #endif

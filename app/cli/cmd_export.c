@@ -11,8 +11,11 @@
  * UIDVALIDITY and UIDs in `dovecot-uidlist` and the subscriptions in
  * `subscriptions`; message bytes exactly as stored. For mbox, one mboxrd
  * file per mailbox, "Name/Sub.mbox" (UTF-8 names), LF line ends.
- * Beside them account.json: the address, quota and aliases, and each
- * mailbox's name, role, subscription, UIDVALIDITY and counts.
+ * Beside them account.json: the address, quota and aliases, each
+ * mailbox's name, role, subscription, UIDVALIDITY and counts, the app
+ * passwords' names and dates (their secrets are hashed and stay behind),
+ * and the Sieve scripts, each in sieve/ as a file (export_sieve.c), which
+ * `tern import` of this folder puts back.
  *
  * Export reads through the store's read API while the server runs; each
  * mailbox is one read transaction (a consistent view of that mailbox).
@@ -28,6 +31,7 @@
 
 #include "backup/mailfmt.h"
 #include "cli/cli.h"
+#include "cli/cli_import.h"
 #include "core/buf.h"
 #include "core/str.h"
 #include "imap/imap_utf7.h"
@@ -366,7 +370,10 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 				        l.v[i].subscribed ? "true" : "false", l.v[i].uidvalidity,
 				        l.v[i].uidnext, l.v[i].messages);
 			}
-			fputs("]}\n", f);
+			fputs("]", f);
+			if (export_account_extras(st, e->account, root, f) != 0)
+				e->fail = 1;
+			fputs("}\n", f);
 		}
 		if (f == NULL || fclose(f) != 0)
 			e->fail = 1;

@@ -591,6 +591,9 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 	else
 		rc = import_tree(im, path, "", 0);
 	int code = import_end(im, email, rc);
+	/* A folder tern export wrote also holds the account's settings. */
+	if (S_ISDIR(sb.st_mode) && import_account_extras(st, email, path) != 0)
+		code = 1;
 	store_close(&st);
 	return code;
 usage:

@@ -7,6 +7,7 @@ nothing. `tern migrate` from that Dovecot over IMAP gives the same mail
 again (and a second run copies nothing). Then `tern export` as Maildir and
 as mbox, each imported into another account, gives the same mail again."""
 import imaplib
+import json
 import os
 import re
 import shutil
@@ -139,11 +140,30 @@ def test_import_dovecot_maildir_export_round_trip():
 
         # Export as Maildir and as mbox, import each elsewhere: equal again.
         out = os.path.join(tmp, "out")
+        # The archive's settings: Sieve scripts (one active, one named so it
+        # needs escaping as a file) and an app password's name.
+        rules = b'require ["fileinto"];\r\nif header :is "x-tag" "a" { fileinto "Work"; }\r\n'
+        other = b'keep;\r\n'
+        s.cli("sieve", "put", BOB, "rules", input=rules.decode())
+        s.cli("sieve", "put", BOB, ".odd/name", input=other.decode())
+        s.cli("sieve", "activate", BOB, "rules")
+        s.cli("account", "app-password", "add", BOB, "phone")
         s.cli("export", BOB, out)
+        with open(os.path.join(out, BOB, "account.json")) as f:
+            acct = json.load(f)
+        assert [a["name"] for a in acct["app_passwords"]] == ["phone"], acct
+        assert sorted((x["name"], x["active"]) for x in acct["sieve"]) == \
+            [(".odd/name", False), ("rules", True)], acct["sieve"]
+        assert os.path.exists(os.path.join(out, BOB, "sieve", "%2Eodd%2Fname.sieve"))
         s.cli("export", BOB, os.path.join(tmp, "outm"), "--format", "mbox")
         assert os.path.exists(os.path.join(out, BOB, "account.json"))
         r = s.cli("import", CAROL, os.path.join(out, BOB))
         assert imported(r) == k, r.stdout
+        assert b"sieve: 2 scripts imported (active: rules)" in r.stdout, r.stdout
+        assert b"app passwords: 1 named" in r.stdout, r.stdout
+        assert s.cli("sieve", "list", CAROL).stdout.decode().split("\n")[:2] == \
+            [".odd/name", "rules ACTIVE"]
+        assert s.cli("sieve", "get", CAROL, "rules").stdout == rules
         r = s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))
         assert imported(r) == k, r.stdout
         assert imported(s.cli("import", DAVE, os.path.join(tmp, "outm", BOB))) == 0

@@ -1,0 +1,242 @@
+/*
+ * export_sieve.c — what an account archive holds besides mail
+ * (cli_import.h): the app passwords' names and the Sieve scripts.
+ *
+ * A script's file name is its name with '/', '%', and a leading '.'
+ * written as %XX, plus ".sieve", so any RFC 5804 name gives one plain
+ * file in sieve/; account.json keeps the real name, the file and whether
+ * it is active. Import reads only files named in account.json and only
+ * inside sieve/, and checks each script with tern's Sieve compiler before
+ * storing it, as PUTSCRIPT would.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/cli_import.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "http/json.h"
+#include "sieve/sieve.h"
+#include "store/store.h"
+
+#define ACCOUNT_JSON_MAX ((size_t)4 << 20)
+
+static void jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* sieve/<name escaped>.sieve into out: 0 or -1. */
+static int script_file(const char *name, char *out, size_t outsz)
+{
+	size_t o = (size_t)snprintf(out, outsz, "sieve/");
+	for (size_t i = 0; name[i]; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (o + 4 >= outsz)
+			return -1;
+		if (c == '/' || c == '%' || (i == 0 && c == '.'))
+			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (o + 7 >= outsz)
+		return -1;
+	memcpy(out + o, ".sieve", 7);
+	return 0;
+}
+
+/* The whole file into out (bounded by out's maximum): 0 or -1. */
+static int read_file(const char *path, struct buf *out)
+{
+	char chunk[65536];
+	size_t got;
+	int rc = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+		if (buf_append(out, chunk, got) != 0)
+			rc = -1;
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+static int write_file(const char *path, const char *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	int rc = fwrite(p, 1, n, f) == n ? 0 : -1;
+	return fclose(f) != 0 ? -1 : rc;
+}
+
+struct ap_out {
+	FILE *f;
+	int n;
+};
+
+static void ap_cb(void *arg, const struct store_apppass_info *a)
+{
+	struct ap_out *o = arg;
+	fputs(o->n++ ? "," : "", o->f);
+	fputs("{\"name\":", o->f);
+	jstr(o->f, a->name);
+	fprintf(o->f, ",\"created_at\":%lld,\"last_used\":%lld}", (long long)a->created_at,
+	        (long long)a->last_used);
+}
+
+struct sv_out {
+	struct store *st;
+	uint32_t account;
+	const char *root;
+	FILE *f;
+	int n, fail;
+};
+
+static void sv_cb(void *arg, const char *name, int active, size_t size)
+{
+	struct sv_out *o = arg;
+	char rel[STORE_SIEVE_NAME_MAX * 3 + 16], path[4096];
+	struct buf text;
+	(void)size;
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	if (script_file(name, rel, sizeof rel) != 0 ||
+	    (size_t)snprintf(path, sizeof path, "%s/%s", o->root, rel) >= sizeof path ||
+	    store_sieve_get(o->st, o->account, name, &text, NULL) != STORE_OK ||
+	    write_file(path, buf_data(&text), buf_len(&text)) != 0) {
+		fprintf(stderr, "tern: Sieve script \"%s\" could not be written\n", name);
+		o->fail = 1;
+	} else {
+		fputs(o->n++ ? "," : "", o->f);
+		fputs("{\"name\":", o->f);
+		jstr(o->f, name);
+		fputs(",\"file\":", o->f);
+		jstr(o->f, rel);
+		fprintf(o->f, ",\"active\":%s}", active ? "true" : "false");
+	}
+	buf_free(&text);
+}
+
+int export_account_extras(struct store *st, uint32_t account, const char *root, FILE *f)
+{
+	char dir[4096];
+	struct ap_out ao = {f, 0};
+	struct sv_out so = {st, account, root, f, 0, 0};
+
+	fputs(",\"app_passwords\":[", f);
+	if (store_apppass_list(st, account, ap_cb, &ao) != STORE_OK)
+		return -1;
+	fputs("],\"sieve\":[", f);
+	snprintf(dir, sizeof dir, "%s/sieve", root);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "tern: cannot make %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (store_sieve_list(st, account, sv_cb, &so) != STORE_OK)
+		so.fail = 1;
+	fputs("]", f);
+	return so.fail ? -1 : 0;
+}
+
+/* A file name account.json gives: inside sieve/, no way out of it. */
+static int safe_rel(const char *rel)
+{
+	return strncmp(rel, "sieve/", 6) == 0 && !strstr(rel, "..") && !strchr(rel + 6, '/');
+}
+
+int import_account_extras(struct store *st, const char *email, const char *path)
+{
+	char p[4096], err[SIEVE_ERROR_MAX];
+	struct buf js, text;
+	uint32_t account;
+	int rc = 0, copied = 0;
+
+	if ((size_t)snprintf(p, sizeof p, "%s/account.json", path) >= sizeof p)
+		return 0;
+	struct stat sb;
+	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0; /* not an archive tern export wrote */
+	if (store_account_id(st, email, &account) != STORE_OK) {
+		fprintf(stderr, "tern: no account %s\n", email);
+		return -1;
+	}
+	buf_init(&js, ACCOUNT_JSON_MAX);
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	struct arena *a = arena_new(64 << 10);
+	const struct json_value *root = NULL;
+	if (read_file(p, &js) != 0 ||
+	    !(root = json_parse(buf_data(&js), buf_len(&js), a, err, sizeof err))) {
+		fprintf(stderr, "tern: %s cannot be read: %s\n", p, root ? "" : err);
+		rc = -1;
+		goto out;
+	}
+	const struct json_value *sv = json_get(root, "sieve"), *ap = json_get(root, "app_passwords");
+	const char *active = NULL;
+	for (const struct json_value *v = sv && sv->type == JSON_ARRAY ? sv->first : NULL; v; v = v->next) {
+		const struct json_value *name = json_get(v, "name"), *file = json_get(v, "file"),
+		                        *act = json_get(v, "active");
+		if (!name || name->type != JSON_STRING || !file || file->type != JSON_STRING ||
+		    !safe_rel(file->str) || !store_sieve_name_valid(name->str)) {
+			fprintf(stderr, "tern: a Sieve entry of %s is not usable\n", p);
+			rc = -1;
+			continue;
+		}
+		char fp[4096];
+		snprintf(fp, sizeof fp, "%s/%s", path, file->str);
+		buf_reset(&text);
+		struct sieve_script *s = NULL;
+		if (read_file(fp, &text) != 0) {
+			fprintf(stderr, "tern: Sieve script \"%s\": cannot read %s\n", name->str, fp);
+			rc = -1;
+			continue;
+		}
+		if (!(s = sieve_compile(buf_data(&text), buf_len(&text), err))) {
+			fprintf(stderr, "tern: Sieve script \"%s\" not imported: %s\n", name->str, err);
+			rc = -1;
+			continue;
+		}
+		sieve_script_free(&s);
+		int r = store_sieve_put(st, account, name->str, buf_data(&text), buf_len(&text),
+		                        (int64_t)time(NULL));
+		if (r != STORE_OK) {
+			fprintf(stderr, "tern: Sieve script \"%s\" not stored: %s\n", name->str,
+			        cli_sieve_store_msg(r));
+			rc = -1;
+			continue;
+		}
+		copied++;
+		if (act && act->type == JSON_BOOL && act->boolean)
+			active = name->str;
+	}
+	if (active && store_sieve_activate(st, account, active) != STORE_OK) {
+		fprintf(stderr, "tern: Sieve script \"%s\" not made active\n", active);
+		rc = -1;
+	}
+	printf("sieve: %d scripts imported%s%s%s\n", copied, active ? " (active: " : "", active ? active : "",
+	       active ? ")" : "");
+	if (ap && ap->type == JSON_ARRAY && ap->count)
+		printf("app passwords: %zu named in account.json; their secrets are not exported, make new "
+		       "ones (tern app-password add)\n", ap->count);
+out:
+	arena_free(&a);
+	buf_free(&js);
+	buf_free(&text);
+	return rc;
+}
