@@ -255,7 +255,15 @@ void admin_settings_merge(struct config *cfg, struct store *st)
 {
 	merge_one(st, SETTING_HOSTNAME, cfg->hostname, sizeof(cfg->hostname));
 	merge_one(st, SETTING_DOMAIN, cfg->domain, sizeof(cfg->domain));
+	char before[sizeof cfg->relay_host];
+	memcpy(before, cfg->relay_host, sizeof before);
 	merge_one(st, SETTING_RELAY_HOST, cfg->relay_host, sizeof(cfg->relay_host));
+	/* An older build saved relay hosts it did not check (a port of 99999). */
+	if (cfg->relay_host[0] && !config_relay_host_valid(cfg->relay_host)) {
+		log_warn("admin", NULL, "event=setting_ignored setting=relay_host value=\"%s\" "
+			 "hint=\"not host[:port]; set the relay again in Settings\"", cfg->relay_host);
+		memcpy(cfg->relay_host, before, sizeof before);
+	}
 	merge_one(st, SETTING_RELAY_USER, cfg->relay_user, sizeof(cfg->relay_user));
 	merge_one(st, SETTING_RELAY_PASSWORD, cfg->relay_password, sizeof(cfg->relay_password));
 	merge_one(st, SETTING_ACME_EMAIL, cfg->acme_email, sizeof(cfg->acme_email));

@@ -128,6 +128,20 @@ int config_parse_duration(const char *s, unsigned *secs_r)
 
 static int valid_hostname(const char *h);
 
+int config_relay_host_valid(const char *rh)
+{
+	struct listen_addr a;
+	int has_port = rh[0] == '[' ? strstr(rh, "]:") != NULL : strchr(rh, ':') != NULL;
+	if (has_port)
+		return config_parse_listen(rh, &a) == 0 && a.host[0] != '\0';
+	/* Without a port: a name, or an IPv6 literal in brackets. */
+	if (rh[0] == '[') {
+		size_t n = strlen(rh);
+		return n > 2 && rh[n - 1] == ']' && !memchr(rh + 1, ']', n - 2);
+	}
+	return valid_hostname(rh);
+}
+
 /* The outbound queue's settings (TERN_QUEUE_*, TERN_RELAY_HOST's form). */
 static int load_queue(struct config *cfg, char *err, size_t errsz)
 {
@@ -216,15 +230,8 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 				p++;
 		}
 	}
-	if (cfg->relay_host[0]) {
-		struct listen_addr a;
-		const char *rh = cfg->relay_host;
-		int has_port = rh[0] == '[' ? strstr(rh, "]:") != NULL : strchr(rh, ':') != NULL;
-		if ((has_port && (config_parse_listen(rh, &a) < 0 || a.host[0] == '\0')) ||
-		    (!has_port && !valid_hostname(rh)))
-			return bad(err, errsz, "TERN_RELAY_HOST", rh,
-				   "host:port such as smtp.example.net:587 ([v6]:port for IPv6)");
-	}
+	if (cfg->relay_host[0] && !config_relay_host_valid(cfg->relay_host))
+		return bad(err, errsz, "TERN_RELAY_HOST", cfg->relay_host, CONFIG_RELAY_HOST_EXPECTED);
 	if (cfg->dmarc_report_from[0] && strcmp(cfg->dmarc_report_from, "off") != 0) {
 		const char *at = strrchr(cfg->dmarc_report_from, '@');
 		if (at == NULL || at == cfg->dmarc_report_from || !valid_hostname(at + 1) ||

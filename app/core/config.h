@@ -137,6 +137,16 @@ int config_parse_duration(const char *s, unsigned *secs_r);
 int config_parse_size(const char *s, uint64_t *v_r);
 
 /*
+ * The one check of a relay host, wherever it comes from (TERN_RELAY_HOST,
+ * the wizard, the settings API, a value stored by an older build): a host
+ * name or [IPv6], optionally :port with a port from 1 to 65535. 1 when
+ * valid. CONFIG_RELAY_HOST_EXPECTED says what is expected, for messages.
+ */
+int config_relay_host_valid(const char *rh);
+#define CONFIG_RELAY_HOST_EXPECTED \
+	"host[:port] with a port from 1 to 65535, such as smtp.example.net:587 ([v6]:port for IPv6)"
+
+/*
  * The TERN_* variables of the environment that tern does not know (a
  * typo such as TERN_HOST_NAME is otherwise silently ignored): fn is
  * called for each with the known name closest to it, or NULL when none

@@ -420,23 +420,6 @@ void api_setup_account(struct http_ctx *x)
 		admin_auth_set_postmaster(http_store, http_body_str(x, "email"));
 }
 
-/* host[:port] with a host name or IP literal. */
-static int valid_relay(const char *h)
-{
-	size_t n = strlen(h);
-	if (n == 0)
-		return 1;
-	if (n > 255)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = h[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.' || c == ':' || c == '[' || c == ']'))
-			return 0;
-	}
-	return 1;
-}
-
 static int printable(const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -457,9 +440,12 @@ int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, co
 		http_problem(x, 409, "locked", fhost, "the relay is set by TERN_RELAY_HOST");
 		return -1;
 	}
-	if (host && !valid_relay(host)) {
-		http_problem(x, 400, "invalid_field", fhost,
-			     "field '%s' must be host[:port], e.g. smtp.provider.net:587", fhost);
+	/* Empty turns the relay off; anything else passes the check start-up
+	 * makes of TERN_RELAY_HOST, so a saved value never stops a restart. */
+	if (host && host[0] && (strlen(host) >= sizeof http_cfg->relay_host ||
+				!config_relay_host_valid(host))) {
+		http_problem(x, 400, "invalid_field", fhost, "field '%s' must be %s", fhost,
+			     CONFIG_RELAY_HOST_EXPECTED);
 		return -1;
 	}
 	if ((user && !printable(user, 255)) || (pass && !printable(pass, 255))) {

@@ -351,10 +351,20 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote)
 		metrics_inc(c->verdict == SQ_SENT     ? METRIC_DELIVERED
 			    : c->verdict == SQ_FAILED ? METRIC_BOUNCED
 						  : METRIC_DEFERRED);
+		/* Before a host answered (no route, connection refused) the
+		 * relay host is still where the mail was going. */
+		char via[sizeof j->s->relay_host + 8];
+		if (remote && *remote)
+			snprintf(via, sizeof via, "%s", remote);
+		else if (j->s->relay_host[0])
+			snprintf(via, sizeof via, "%.*s:%u", (int)sizeof j->s->relay_host - 1,
+				 j->s->relay_host, j->s->relay_port);
+		else
+			snprintf(via, sizeof via, "none");
 		log_info("queue", NULL, "event=%s id=%llu rcpt=%s relay=%s status=%s",
 			 c->verdict == SQ_SENT ? "sent" : c->verdict == SQ_FAILED ? "bounced" : "deferred",
-			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa),
-			 remote && *remote ? remote : "none", log_q(c->status, qs, sizeof qs));
+			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa), via,
+			 log_q(c->status, qs, sizeof qs));
 	}
 	upd_submit(j, u);
 }
