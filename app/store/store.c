@@ -78,6 +78,7 @@ static const struct {
     [DB_SIEVE] = {"sieve", 0},
     [DB_SIEVE_SEEN] = {"sieve_seen", 0},
     [DB_APPPASS] = {"apppass", 0},
+    [DB_THREADREF] = {"threadref", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -495,6 +496,68 @@ static int migrate_apppass(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/*
+ * 9 -> 10: thread ids (store_thread.c). Every email so far was its own
+ * thread; each account's emails are threaded again in id order (the order
+ * they arrived), exactly as deliveries thread them from now on, and the
+ * records whose thread changes are rewritten. Modseqs stay: no client
+ * could have asked about threads in a way a modseq would answer, and
+ * UIDVALIDITY is not touched. The keys are gathered first, as in
+ * migrate_deleted.
+ */
+static int migrate_threads(struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t *keys = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_EMAIL], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			keys = xrealloc(keys, cap * 8);
+		}
+		memcpy(keys + n * 8, k.mv_data, 8);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct email_rec e;
+		uint8_t *copy;
+		MDB_val bytes;
+		uint32_t thread;
+		k = (MDB_val){8, keys + i * 8};
+		if ((rc = email_get_copy(txn, st, &k, &e, &copy)) != 0)
+			break;
+		/* An email whose bytes are missing (a damaged store) stays its
+		 * own thread rather than stopping the upgrade. */
+		thread = e.thread_id;
+		rc = blob_get(txn, st, e.blob_id, &bytes, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		else if (rc == 0)
+			rc = thread_assign(txn, st, be32_get(keys + i * 8), be32_get(keys + i * 8 + 4),
+			                   bytes.mv_data, bytes.mv_size, &thread);
+		if (rc == 0 && thread != e.thread_id) {
+			e.thread_id = thread;
+			rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+		}
+		free(copy);
+	}
+	free(keys);
+	return rc;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -505,6 +568,7 @@ static migrate_fn *const migrations[] = {
     migrate_metadata,
     migrate_sieve,
     migrate_apppass,
+    migrate_threads,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 9u
+#define STORE_SCHEMA_VERSION 10u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -57,6 +57,7 @@ enum store_db {
 	DB_SIEVE,        /* Sieve scripts by (account, name) (schema 8; store_sieve.c) */
 	DB_SIEVE_SEEN,   /* vacation/duplicate memory by (account, hash) (schema 8) */
 	DB_APPPASS,      /* app passwords by (account, id) (schema 9; store_apppass.c) */
+	DB_THREADREF,    /* message id hash -> thread (schema 10; store_thread.c) */
 	DB_COUNT
 };
 
@@ -410,6 +411,15 @@ int blob_get(MDB_txn *txn, struct store *st, const uint8_t id[32], MDB_val *byte
 /* Drops one reference. At zero it deletes the refcount, and the bytes of a
  * schema 1 blob; a schema 2 blob's bytes go to blobgc (blob_defer). */
 int blob_unref(MDB_txn *txn, struct store *st, const uint8_t id[32]);
+
+/*
+ * Threads (store_thread.c): the thread a new email email_id of account
+ * joins, from its bytes data[0..len) (only the header is read), into
+ * *thread_r (its own id when it starts one); records its message ids in
+ * DB_THREADREF. 0 or an LMDB error.
+ */
+int thread_assign(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email_id,
+                  const char *data, size_t len, uint32_t *thread_r);
 
 /* ---- Deferred freeing of blob bytes (store_hold.c) ---- */
 /* Puts seq in blobgc with the time; the sweep deletes its bytes later. */

@@ -375,7 +375,9 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 
 	uint32_t email_id = a.next_email_id++;
-	uint32_t uid = m.uidnext++;
+	uint32_t uid = m.uidnext++, thread_id;
+	if ((rc = thread_assign(txn, st, account, email_id, d->data, d->len, &thread_id)) != 0)
+		return rc;
 	uint64_t modseq = ++a.modseq;
 	m.highest_modseq = modseq;
 	m.messages++;
@@ -388,7 +390,7 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	    .size = d->len,
 	    .modseq = modseq,
 	    .received_at = d->received_at,
-	    .thread_id = email_id, /* its own thread until threading exists */
+	    .thread_id = thread_id,
 	    .nmembers = 1,
 	    .members = member,
 	    .meta = d->meta,

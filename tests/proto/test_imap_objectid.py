@@ -158,3 +158,33 @@ def test_imap_savedate_append_and_copy():
         assert cmd(r, "s3", "SEARCH SAVEDON " + today)[0] == [b"* SEARCH 1"]
         assert cmd(r, "s4", "SEARCH SAVEDBEFORE 1-Jan-2021")[0] == [b"* SEARCH"]
         r.close()
+
+
+def test_imap_threadid_conversations():
+    # Threads come from Message-ID / In-Reply-To / References and the base
+    # subject (app/store/store_thread.c): a delivered message, a reply to it
+    # APPENDed (the Sent copy), a reply that names it in References only,
+    # and one with the same subject but no ids (a thread of its own).
+    parent = "Message-ID: <p1@remote.test>\r\n" + plain("Plans", "one\r\n")
+    other = plain("Plans", "unrelated\r\n")
+    refs = ("Message-ID: <p3@remote.test>\r\nReferences: <p1@remote.test> <p2@example.test>\r\n"
+            + plain("Re: Re: plans", "three\r\n"))
+    reply = ("Message-ID: <p2@example.test>\r\nIn-Reply-To: <p1@remote.test>\r\n"
+             + plain("Re: Plans", "two\r\n"))
+    with srv() as s:
+        send_raw(s, [parent, other, refs])
+        r, _ = session(s)
+        data = reply.encode()
+        r.send("a APPEND INBOX {%d}\r\n" % len(data))
+        assert r.line().startswith(b"+")
+        r.send(data + b"\r\n")
+        assert r.until_tag("a")[-1].startswith(b"a OK")
+        cmd(r, "n", "NOOP")
+        u, t = cmd(r, "f", "FETCH 1:4 (THREADID)")
+        ts = [re.match(rb"\* (\d) FETCH \(THREADID \((T[0-9a-f]{8})\)\)$", x) for x in u]
+        assert all(ts) and len(ts) == 4, u
+        ts = [m.group(2) for m in ts]
+        assert ts[0] == ts[2] == ts[3] and ts[1] != ts[0], ts
+        u, t = cmd(r, "s", "SEARCH THREADID " + ts[0].decode())
+        assert u == [b"* SEARCH 1 3 4"], u
+        r.close()
