@@ -1,0 +1,505 @@
+/*
+ * spam_html.c — HTML reduced to text for the filter: visible text, text
+ * the markup hides, and the URLs of attributes with their anchors' text
+ * (spam_private.h).
+ *
+ * Spam hides words from readers and shows them to filters (white space
+ * of tiny or invisible text between the words), and shows readers a link
+ * text that is not where the link goes. So this reducer keeps what a
+ * reader would see apart from what is hidden, and reports every anchor
+ * with the text shown for it. It is a byte-at-a-time state machine: a
+ * tag is collected in a bounded buffer (quotes respected, so a '>' in an
+ * attribute does not end it) and interpreted when it ends; character
+ * references are decoded as they complete. It never builds a tree: an
+ * element stack of tag-name hashes tracks which open elements hide their
+ * contents, closing tags pop to their match (unmatched ones are ignored).
+ */
+#include <string.h>
+
+#include "core/utf8.h"
+#include "spam/spam_private.h"
+
+enum {
+	H_TEXT,
+	H_LT,      /* after '<' */
+	H_TAG,     /* inside a tag, collecting */
+	H_BANG,    /* "<!": comment or doctype */
+	H_COMMENT, /* inside <!-- -->; quote counts the '-' seen */
+	H_DECL,    /* <!DOCTYPE ...> or <?...?> until '>' */
+	H_ENT,     /* after '&' */
+};
+
+static uint32_t name_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		h = (h ^ c) * 16777619u;
+	}
+	return h;
+}
+
+#define NH(s) name_hash(s, sizeof(s) - 1)
+
+void spam_html_init(struct spam_html *h, struct buf *text, struct buf *hidden,
+                    spam_html_url_fn *fn, void *arg)
+{
+	memset(h, 0, sizeof *h);
+	h->text = text;
+	h->hidden = hidden;
+	h->url_fn = fn;
+	h->url_arg = arg;
+	h->space = 1;
+}
+
+static void out(struct spam_html *h, const char *p, size_t n)
+{
+	int ws = n == 1 && (p[0] == ' ' || p[0] == '\n');
+	if (ws && h->space)
+		return;
+	struct buf *b = h->hidden_depth ? h->hidden : h->text;
+	buf_append(b, p, n); /* past the ceiling: dropped, the view is cut */
+	h->space = ws;
+	if (h->in_anchor && !h->hidden_depth) {
+		size_t room = sizeof h->anchor - h->anchor_len;
+		if (n > room)
+			n = room;
+		memcpy(h->anchor + h->anchor_len, p, n);
+		h->anchor_len += n;
+	}
+}
+
+static void out_cp(struct spam_html *h, uint32_t cp)
+{
+	char u[4];
+	if (cp == 0xa0 || cp == '\t' || cp == '\r' || cp == '\n')
+		cp = ' ';
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x200b && cp <= 0x200d) || cp == 0xfeff ||
+	    cp == 0xad)
+		return; /* controls, zero-width characters and soft hyphens show nothing */
+	out(h, u, utf8_encode(cp, u));
+}
+
+/* Text octets: white space collapsed; other octets as they are. */
+static void out_text(struct spam_html *h, char c)
+{
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f')
+		out(h, " ", 1);
+	else
+		out(h, &c, 1);
+}
+
+static const struct {
+	const char *name;
+	uint32_t cp;
+} entities[] = {
+    {"amp", '&'},    {"lt", '<'},       {"gt", '>'},       {"quot", '"'},   {"apos", '\''},
+    {"nbsp", 0xa0},  {"copy", 0xa9},    {"reg", 0xae},     {"trade", 0x2122},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"rsquo", 0x2019},
+    {"lsquo", 0x2018}, {"rdquo", 0x201d}, {"ldquo", 0x201c}, {"bull", 0x2022},
+    {"euro", 0x20ac}, {"pound", 0xa3},  {"yen", 0xa5},     {"cent", 0xa2},  {"shy", 0xad},
+    {"zwnj", 0x200c}, {"zwj", 0x200d},  {"middot", 0xb7},  {"eacute", 0xe9},
+    {"egrave", 0xe8}, {"agrave", 0xe0}, {"uuml", 0xfc},    {"ouml", 0xf6},  {"auml", 0xe4},
+    {"szlig", 0xdf}, {"ccedil", 0xe7},  {"laquo", 0xab},   {"raquo", 0xbb},
+};
+
+/* Decodes ent[0..n) (without '&' and ';'); returns the code point or 0. */
+static uint32_t entity_cp(const char *e, size_t n)
+{
+	if (n >= 2 && e[0] == '#') {
+		uint32_t v = 0;
+		size_t i = 1;
+		int hex = e[1] == 'x' || e[1] == 'X';
+		if (hex)
+			i++;
+		if (i == n)
+			return 0;
+		for (; i < n; i++) {
+			unsigned c = (unsigned char)e[i], d;
+			if (c >= '0' && c <= '9')
+				d = c - '0';
+			else if (hex && (c | 32) >= 'a' && (c | 32) <= 'f')
+				d = (c | 32) - 'a' + 10;
+			else
+				return 0;
+			v = v * (hex ? 16 : 10) + d;
+			if (v > 0x10ffff)
+				return 0xfffd;
+		}
+		return v ? v : 0xfffd;
+	}
+	for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++)
+		if (strlen(entities[i].name) == n && memcmp(entities[i].name, e, n) == 0)
+			return entities[i].cp;
+	return 0;
+}
+
+/* Decodes character references of v in place (attribute values). */
+static size_t decode_refs(char *v, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		if (v[i] == '&') {
+			size_t j = i + 1;
+			while (j < n && j - i < 12 && v[j] != ';' && v[j] != '&' && v[j] != ' ')
+				j++;
+			uint32_t cp = entity_cp(v + i + 1, j - i - 1);
+			if (cp && cp < 0x110000) {
+				char u[4];
+				size_t un = utf8_encode(cp, u);
+				/* a reference is never shorter than its encoding */
+				memcpy(v + o, u, un);
+				o += un;
+				i = j + (j < n && v[j] == ';');
+				continue;
+			}
+		}
+		v[o++] = v[i++];
+	}
+	return o;
+}
+
+/* Attribute lookup in a collected tag: its value (unquoted, references
+ * decoded in place), or p == NULL. The tag buffer is modified. */
+struct attr {
+	const char *name;
+	size_t nlen;
+	char *val;
+	size_t vlen;
+};
+
+static size_t parse_attrs(char *t, size_t n, struct attr *a, size_t max)
+{
+	size_t i = 0, k = 0;
+	while (i < n && t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r' && t[i] != '/')
+		i++; /* the tag name */
+	while (i < n && k < max) {
+		while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r' ||
+		                 t[i] == '/'))
+			i++;
+		size_t s = i;
+		while (i < n && t[i] != '=' && t[i] != ' ' && t[i] != '\t' && t[i] != '\n' &&
+		       t[i] != '\r' && t[i] != '/')
+			i++;
+		if (i == s)
+			break;
+		a[k].name = t + s;
+		a[k].nlen = i - s;
+		a[k].val = NULL;
+		a[k].vlen = 0;
+		while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+			i++;
+		if (i < n && t[i] == '=') {
+			i++;
+			while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+				i++;
+			char q = i < n && (t[i] == '"' || t[i] == '\'') ? t[i] : 0;
+			if (q)
+				i++;
+			size_t vs = i;
+			while (i < n && (q ? t[i] != q : (t[i] != ' ' && t[i] != '\t' && t[i] != '\n')))
+				i++;
+			a[k].val = t + vs;
+			a[k].vlen = decode_refs(t + vs, i - vs);
+			if (q && i < n)
+				i++;
+		}
+		k++;
+	}
+	return k;
+}
+
+static struct str attr_get(const struct attr *a, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].nlen == l && a[i].val && str_eq_ci(str_make(a[i].name, l), str_make(name, l)))
+			return str_make(a[i].val, a[i].vlen);
+	return STR_NULL;
+}
+
+/* Lowercase substring search in s without spaces: "display:none" matches
+ * "Display : none". */
+static int style_has(struct str s, const char *needle)
+{
+	char c[256];
+	size_t n = 0;
+	for (size_t i = 0; i < s.len && n < sizeof c; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+			continue;
+		c[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	size_t l = strlen(needle);
+	for (size_t i = 0; i + l <= n; i++)
+		if (memcmp(c + i, needle, l) == 0)
+			return 1;
+	return 0;
+}
+
+static int hides(const struct attr *a, size_t na)
+{
+	struct str st = attr_get(a, na, "style");
+	if (st.p && (style_has(st, "display:none") || style_has(st, "visibility:hidden") ||
+	             style_has(st, "font-size:0") || style_has(st, "font-size:1px") ||
+	             style_has(st, "font-size:1pt") || style_has(st, "max-height:0") ||
+	             style_has(st, "opacity:0;") || style_has(st, "height:0;") ||
+	             style_has(st, "height:0px")))
+		return 1;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].nlen == 6 && str_eq_ci(str_make(a[i].name, 6), STR_LIT("hidden")))
+			return 1;
+	return 0;
+}
+
+static int is_void(uint32_t nh)
+{
+	return nh == NH("br") || nh == NH("img") || nh == NH("hr") || nh == NH("meta") ||
+	       nh == NH("link") || nh == NH("input") || nh == NH("area") || nh == NH("base") ||
+	       nh == NH("col") || nh == NH("wbr") || nh == NH("source") || nh == NH("param") ||
+	       nh == NH("embed");
+}
+
+static int is_block(uint32_t nh)
+{
+	return nh == NH("p") || nh == NH("div") || nh == NH("br") || nh == NH("tr") ||
+	       nh == NH("li") || nh == NH("td") || nh == NH("th") || nh == NH("table") ||
+	       nh == NH("h1") || nh == NH("h2") || nh == NH("h3") || nh == NH("h4") ||
+	       nh == NH("ul") || nh == NH("ol") || nh == NH("blockquote") || nh == NH("hr") ||
+	       nh == NH("title") || nh == NH("center") || nh == NH("pre");
+}
+
+static void report_url(struct spam_html *h, struct str url, struct str text, uint32_t flags)
+{
+	struct str u = str_trim(url);
+	if (u.len && h->url_fn)
+		h->url_fn(h->url_arg, u, text, flags);
+}
+
+static void anchor_end(struct spam_html *h)
+{
+	if (!h->in_anchor)
+		return;
+	h->in_anchor = 0;
+	report_url(h, str_make(h->anchor_url, h->anchor_url_len),
+	           str_trim(str_make(h->anchor, h->anchor_len)), SPAM_URL_HTML);
+}
+
+static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
+{
+	struct attr a[32];
+	size_t na = parse_attrs(t, n, a, 32);
+	int selfclose = n && t[n - 1] == '/';
+
+	if (nh == NH("a")) {
+		anchor_end(h);
+		struct str href = attr_get(a, na, "href");
+		if (href.p) {
+			h->in_anchor = 1;
+			h->anchor_len = 0;
+			size_t l = href.len < sizeof h->anchor_url ? href.len : sizeof h->anchor_url;
+			memcpy(h->anchor_url, href.p, l);
+			h->anchor_url_len = l;
+		}
+	} else if (nh == NH("img")) {
+		h->nimages++;
+		struct str src = attr_get(a, na, "src");
+		if (src.p)
+			report_url(h, src, STR_NULL, SPAM_URL_HTML | SPAM_URL_IMAGE);
+		struct str alt = attr_get(a, na, "alt");
+		if (alt.p && alt.len) {
+			out(h, " ", 1);
+			for (size_t i = 0; i < alt.len; i++)
+				out_text(h, alt.p[i]);
+			out(h, " ", 1);
+		}
+	} else if (nh == NH("form") || nh == NH("area")) {
+		struct str u = attr_get(a, na, nh == NH("form") ? "action" : "href");
+		if (u.p)
+			report_url(h, u, STR_NULL, SPAM_URL_HTML);
+	}
+	if (is_block(nh))
+		out(h, "\n", 1);
+	if (nh == NH("script") || nh == NH("style") || nh == NH("head") || nh == NH("title")) {
+		if (!selfclose && nh != NH("title"))
+			h->skip = nh;
+		return;
+	}
+	if (is_void(nh) || selfclose)
+		return;
+	if (h->depth < SPAM_HTML_STACK) {
+		h->names[h->depth] = nh;
+		h->hid[h->depth] = (uint8_t)hides(a, na);
+		h->hidden_depth += h->hid[h->depth];
+		h->depth++;
+	}
+}
+
+static void close_elem(struct spam_html *h, uint32_t nh)
+{
+	if (nh == NH("a"))
+		anchor_end(h);
+	if (is_block(nh))
+		out(h, "\n", 1);
+	for (unsigned d = h->depth; d-- > 0;) {
+		if (h->names[d] != nh)
+			continue;
+		while (h->depth > d) { /* pops what was left open inside too */
+			h->depth--;
+			h->hidden_depth -= h->hid[h->depth];
+		}
+		return;
+	}
+}
+
+/* A complete tag is in h->tag[0..taglen). */
+static void tag_end(struct spam_html *h)
+{
+	char *t = h->tag;
+	size_t n = h->taglen;
+	int closing = n && t[0] == '/';
+	if (closing)
+		t++, n--;
+	size_t k = 0;
+	while (k < n && t[k] != ' ' && t[k] != '\t' && t[k] != '\n' && t[k] != '\r' && t[k] != '/')
+		k++;
+	if (k == 0)
+		return;
+	uint32_t nh = name_hash(t, k);
+	if (h->skip) {
+		if (closing && nh == h->skip)
+			h->skip = 0;
+		return;
+	}
+	if (closing)
+		close_elem(h, nh);
+	else
+		open_elem(h, nh, t, n);
+}
+
+static void ent_end(struct spam_html *h, int semi)
+{
+	uint32_t cp = entity_cp(h->ent, h->entlen);
+	if (cp && !h->skip) {
+		out_cp(h, cp);
+	} else if (!h->skip) {
+		out(h, "&", 1);
+		for (size_t i = 0; i < h->entlen; i++)
+			out_text(h, h->ent[i]);
+		if (semi)
+			out(h, ";", 1);
+	}
+	h->entlen = 0;
+}
+
+static void step(struct spam_html *h, char c)
+{
+	switch (h->state) {
+	case H_TEXT:
+		if (c == '<')
+			h->state = H_LT;
+		else if (c == '&' && !h->skip) {
+			h->state = H_ENT;
+			h->entlen = 0;
+		} else if (!h->skip)
+			out_text(h, c);
+		return;
+	case H_LT:
+		if (c == '!') {
+			h->state = H_BANG;
+		} else if (c == '?') {
+			h->state = H_DECL;
+		} else if ((c | 32) >= 'a' && (c | 32) <= 'z') {
+			h->state = H_TAG;
+			h->taglen = 0;
+			h->quote = 0;
+			h->tag[h->taglen++] = c;
+		} else if (c == '/') {
+			h->state = H_TAG;
+			h->taglen = 0;
+			h->quote = 0;
+			h->tag[h->taglen++] = c;
+		} else {
+			h->state = H_TEXT; /* a lone '<' is text */
+			if (!h->skip)
+				out(h, "<", 1);
+			step(h, c);
+		}
+		return;
+	case H_TAG:
+		if (h->quote) {
+			if (c == h->quote)
+				h->quote = 0;
+		} else if (c == '"' || c == '\'') {
+			/* quotes count only inside an attribute value, after '=' */
+			size_t k = h->taglen;
+			while (k > 0 && (h->tag[k - 1] == ' ' || h->tag[k - 1] == '\t'))
+				k--;
+			if (k > 0 && h->tag[k - 1] == '=')
+				h->quote = c;
+		} else if (c == '>') {
+			tag_end(h);
+			h->state = H_TEXT;
+			return;
+		}
+		if (h->taglen < sizeof h->tag)
+			h->tag[h->taglen++] = c;
+		return;
+	case H_BANG:
+		if (c == '-') {
+			h->state = H_COMMENT;
+			h->quote = 0;
+		} else {
+			h->state = c == '>' ? H_TEXT : H_DECL;
+		}
+		return;
+	case H_COMMENT:
+		/* "<!-" then anything until "-->"; quote counts dashes */
+		if (c == '-')
+			h->quote = h->quote < 2 ? h->quote + 1 : 2;
+		else if (c == '>' && h->quote >= 2)
+			h->state = H_TEXT;
+		else
+			h->quote = 0;
+		return;
+	case H_DECL:
+		if (c == '>')
+			h->state = H_TEXT;
+		return;
+	case H_ENT:
+		if (c == ';') {
+			ent_end(h, 1);
+			h->state = H_TEXT;
+		} else if (((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
+		           (c == '#' && h->entlen == 0)) {
+			if (h->entlen < sizeof h->ent) {
+				h->ent[h->entlen++] = c;
+			} else {
+				ent_end(h, 0);
+				h->state = H_TEXT;
+				step(h, c);
+			}
+		} else {
+			ent_end(h, 0);
+			h->state = H_TEXT;
+			step(h, c);
+		}
+		return;
+	}
+}
+
+void spam_html_feed(struct spam_html *h, const char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		step(h, in[i]);
+}
+
+void spam_html_finish(struct spam_html *h)
+{
+	if (h->state == H_ENT)
+		ent_end(h, 0);
+	h->state = H_TEXT;
+	anchor_end(h);
+}

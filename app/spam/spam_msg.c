@@ -1,0 +1,299 @@
+/*
+ * spam_msg.c — the message view the filter's rules and tokenizer read
+ * (spam.h): built once per message from its bytes.
+ *
+ * The MIME tree comes from mime/ (the one MIME parser); every text leaf
+ * is transfer-decoded and converted to UTF-8 with mime/'s decoders, then
+ * text/plain is appended as it is and text/html goes through the HTML
+ * reducer (spam_html.c), which separates hidden text and reports URLs.
+ * Leaves that are not inline text are attachments. Everything is copied
+ * into the view's arena and bounded by the SPAM_* limits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "mime/mime_decode.h"
+#include "mime/rfc5322.h"
+#include "spam/spam_private.h"
+
+struct view_build {
+	struct spam_msg *m;
+	struct buf text, hidden;
+	uint32_t urlcap;
+};
+
+static int is_ip_host(struct str h)
+{
+	if (h.len && h.p[0] == '[')
+		return 1;
+	int digits = 0;
+	for (size_t i = 0; i < h.len; i++) {
+		char c = h.p[i];
+		if (c >= '0' && c <= '9')
+			digits = 1;
+		else if (c != '.')
+			return 0;
+	}
+	return digits;
+}
+
+static int is_idn_host(struct str h)
+{
+	for (size_t i = 0; i < h.len; i++)
+		if ((unsigned char)h.p[i] >= 0x80)
+			return 1;
+	for (size_t i = 0; i + 4 <= h.len; i++)
+		if ((i == 0 || h.p[i - 1] == '.') && memcmp(h.p + i, "xn--", 4) == 0)
+			return 1;
+	return 0;
+}
+
+static void add_url(void *arg, struct str url, struct str text, uint32_t flags)
+{
+	struct view_build *vb = arg;
+	struct spam_msg *m = vb->m;
+	if (url.len > 2048)
+		url.len = 2048;
+	/* the same URL twice: keep one, merging what is known of it */
+	for (uint32_t i = 0; i < m->nurls; i++)
+		if (str_eq(m->urls[i].url, url)) {
+			m->urls[i].flags |= flags;
+			if (text.len && !m->urls[i].text.len)
+				m->urls[i].text = str_make(arena_strndup(m->arena, text.p, text.len), text.len);
+			return;
+		}
+	if (m->nurls >= SPAM_URLS_MAX) {
+		m->flags |= SPAM_MSG_TRUNCATED;
+		return;
+	}
+	if (m->nurls == vb->urlcap) {
+		uint32_t cap = vb->urlcap ? vb->urlcap * 2 : 16;
+		struct spam_url *v = arena_alloc(m->arena, cap * sizeof *v);
+		if (m->nurls)
+			memcpy(v, m->urls, m->nurls * sizeof *v);
+		m->urls = v;
+		vb->urlcap = cap;
+	}
+	struct spam_url *u = &m->urls[m->nurls++];
+	u->url = str_make(arena_strndup(m->arena, url.p, url.len), url.len);
+	char host[256];
+	size_t hn = spam_url_host(url, host, sizeof host);
+	u->host = str_make(arena_strndup(m->arena, host, hn), hn);
+	u->text = text.len ? str_make(arena_strndup(m->arena, text.p, text.len), text.len) : STR_NULL;
+	u->flags = flags;
+	if (is_ip_host(u->host))
+		u->flags |= SPAM_URL_IP;
+	if (is_idn_host(u->host))
+		u->flags |= SPAM_URL_IDN;
+}
+
+static struct str keep(struct arena *a, struct buf *b)
+{
+	return str_make(arena_strndup(a, buf_data(b), buf_len(b)), buf_len(b));
+}
+
+static struct str decode_unstructured(struct arena *a, struct str raw)
+{
+	if (!raw.p)
+		return STR_NULL;
+	char *un = xmalloc(raw.len + 1);
+	size_t n = rfc5322_unfold(raw, un);
+	struct buf b;
+	buf_init(&b, 4096);
+	rfc5322_decode_words(str_make(un, n), &b);
+	struct str r = keep(a, &b);
+	buf_free(&b);
+	free(un);
+	return r;
+}
+
+static struct str lower_copy(struct arena *a, struct str s)
+{
+	char *p = arena_alloc(a, s.len + 1);
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		p[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+	}
+	p[s.len] = '\0';
+	return str_make(p, s.len);
+}
+
+static void read_header(struct spam_msg *m, const char *msg, size_t len)
+{
+	const struct mime_part *root = &m->tree.parts[0];
+	size_t hl = (size_t)(root->body_off < len ? root->body_off : len);
+	m->hdr = arena_strndup(m->arena, msg, hl);
+	m->hdr_len = hl;
+	const struct mime_envelope *env = root->env;
+	if (env) {
+		m->subject = decode_unstructured(m->arena, env->subject);
+		m->message_id = env->message_id.p ? str_make(str_dup(m->arena, env->message_id),
+		                                            env->message_id.len)
+		                                  : STR_NULL;
+		m->date = env->date.p ? str_make(str_dup(m->arena, env->date), env->date.len) : STR_NULL;
+		if (env->from.n) {
+			const struct mime_address *f = &env->from.v[0];
+			m->from_name = decode_unstructured(m->arena, f->name);
+			m->from_domain = lower_copy(m->arena, f->host);
+			size_t n = f->mailbox.len + 1 + f->host.len;
+			char *p = arena_alloc(m->arena, n + 1);
+			memcpy(p, f->mailbox.p, f->mailbox.len);
+			p[f->mailbox.len] = '@';
+			memcpy(p + f->mailbox.len + 1, f->host.p, f->host.len);
+			p[n] = '\0';
+			m->from_addr = lower_copy(m->arena, str_make(p, n));
+		}
+		if (env->reply_to.n) {
+			const struct mime_address *r = &env->reply_to.v[0];
+			m->reply_to_domain = lower_copy(m->arena, r->host);
+			size_t n = r->mailbox.len + 1 + r->host.len;
+			char *p = arena_alloc(m->arena, n + 1);
+			memcpy(p, r->mailbox.p, r->mailbox.len);
+			p[r->mailbox.len] = '@';
+			memcpy(p + r->mailbox.len + 1, r->host.p, r->host.len);
+			p[n] = '\0';
+			m->reply_to_addr = lower_copy(m->arena, str_make(p, n));
+		}
+	}
+	/* Return-Path is not in the envelope: the header once more */
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, m->hdr + off, hl - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (!str_eq_ci(f.name, STR_LIT("Return-Path")))
+			continue;
+		ptrdiff_t at = str_rchr(f.value, '@');
+		if (at >= 0) {
+			struct str d = str_make(f.value.p + at + 1, f.value.len - (size_t)at - 1);
+			size_t k = 0;
+			while (k < d.len && d.p[k] != '>' && d.p[k] != ' ' && d.p[k] != '\r' &&
+			       d.p[k] != '\n')
+				k++;
+			m->return_path_domain = lower_copy(m->arena, str_make(d.p, k));
+		}
+		break;
+	}
+	rfc5322_clear(&p);
+}
+
+static int is_attachment(const struct mime_part *p)
+{
+	if (p->disposition.p && str_eq_ci(p->disposition, STR_LIT("attachment")))
+		return 1;
+	return mime_param_get(p->disp_params, p->ndisp_params, "filename").p != NULL;
+}
+
+static void add_attach(struct spam_msg *m, const struct mime_part *p)
+{
+	if (m->nattach >= SPAM_ATTACH_MAX)
+		return;
+	if (!m->attach)
+		m->attach = arena_zalloc(m->arena, SPAM_ATTACH_MAX * sizeof *m->attach);
+	struct spam_attach *a = &m->attach[m->nattach++];
+	struct str name = mime_param_get(p->disp_params, p->ndisp_params, "filename");
+	if (!name.p)
+		name = mime_param_get(p->params, p->nparams, "name");
+	a->name = name.p ? decode_unstructured(m->arena, name) : STR_NULL;
+	char t[128];
+	int tn = snprintf(t, sizeof t, "%.*s/%.*s", (int)(p->type.len > 60 ? 60 : p->type.len),
+	                  p->type.p, (int)(p->subtype.len > 60 ? 60 : p->subtype.len), p->subtype.p);
+	a->type = lower_copy(m->arena, str_make(t, (size_t)tn));
+	a->size = p->body_end - p->body_off;
+	a->flags = 0;
+}
+
+/* Appends the decoded UTF-8 text of text leaf p. */
+static void add_text(struct view_build *vb, const struct mime_part *p, const char *msg,
+                     size_t len)
+{
+	struct spam_msg *m = vb->m;
+	size_t n = (size_t)(p->body_end - p->body_off);
+	if (p->body_off >= len)
+		return;
+	if (n > len - p->body_off)
+		n = len - p->body_off;
+	struct buf dec;
+	buf_init(&dec, n + MIME_DECODE_OUT_MAX(0));
+	enum mime_cte cte = mime_cte_parse(p->encoding);
+	mime_decode_all(cte, str_make(msg + p->body_off, n), &dec);
+	struct str cs = mime_param_get(p->params, p->nparams, "charset");
+	char *u = xmalloc(buf_len(&dec) * 3 + 1);
+	ptrdiff_t ul = mime_charset_to_utf8(cs, buf_data(&dec), buf_len(&dec), u);
+	struct str t;
+	if (ul < 0) {
+		m->flags |= SPAM_MSG_BAD_CHARSET;
+		t = buf_str(&dec);
+	} else {
+		t = str_make(u, (size_t)ul);
+	}
+	size_t before = buf_len(&vb->text);
+	if (mime_part_is(p, "text", "html")) {
+		struct spam_html h;
+		m->flags |= SPAM_MSG_HTML;
+		m->html_len += (uint32_t)t.len;
+		spam_html_init(&h, &vb->text, &vb->hidden, add_url, vb);
+		spam_html_feed(&h, t.p, t.len);
+		spam_html_finish(&h);
+		m->nimages += h.nimages;
+	} else {
+		m->flags |= SPAM_MSG_PLAIN;
+		buf_append(&vb->text, t.p, t.len);
+	}
+	buf_append(&vb->text, "\n", 1);
+	/* URLs written as text, in plain parts and in HTML's visible text */
+	spam_url_scan(buf_data(&vb->text) + before, buf_len(&vb->text) - before, add_url, vb);
+	free(u);
+	buf_free(&dec);
+}
+
+void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
+{
+	struct arena *a = arena_new(16384);
+	struct spam_msg *m = arena_zalloc(a, sizeof *m);
+	m->arena = a;
+	m->size = len;
+	if (len > SPAM_SCAN_MAX) {
+		len = SPAM_SCAN_MAX;
+		m->flags |= SPAM_MSG_TRUNCATED;
+	}
+	mime_tree_parse(msg, len, a, &m->tree);
+	read_header(m, msg, len);
+
+	struct view_build vb = {.m = m};
+	buf_init(&vb.text, SPAM_TEXT_MAX);
+	buf_init(&vb.hidden, SPAM_TEXT_MAX / 4);
+	for (uint32_t i = 0; i < m->tree.nparts; i++) {
+		const struct mime_part *p = &m->tree.parts[i];
+		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+			continue;
+		int text = mime_part_is(p, "text", "plain") || mime_part_is(p, "text", "html");
+		if (text && !is_attachment(p)) {
+			add_text(&vb, p, msg, len);
+			continue;
+		}
+		if (mime_part_is(p, "image", NULL))
+			m->nimages++;
+		if (i > 0)
+			add_attach(m, p);
+	}
+	if (buf_len(&vb.text) >= SPAM_TEXT_MAX - 1)
+		m->flags |= SPAM_MSG_TRUNCATED;
+	m->text = keep(a, &vb.text);
+	m->hidden = keep(a, &vb.hidden);
+	buf_free(&vb.text);
+	buf_free(&vb.hidden);
+	*m_r = m;
+}
+
+void spam_msg_free(struct spam_msg **m)
+{
+	if (!*m)
+		return;
+	struct arena *a = (*m)->arena;
+	arena_free(&a);
+	*m = NULL;
+}

@@ -1,0 +1,189 @@
+/*
+ * spam_private.h — what app/spam/'s files share and the unit tests and
+ * fuzz targets reach: the HTML reducer, URL extraction, the tokenizer,
+ * the classifier's model, the fuzzy hash, confusable folding, and the
+ * default weights and thresholds.
+ *
+ * Caveats: none of this is for other subsystems; they use spam.h.
+ */
+#ifndef TERN_SPAM_SPAM_PRIVATE_H
+#define TERN_SPAM_SPAM_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+#include "spam/spam.h"
+
+/* Default thresholds (spam_thresholds_default; README says how chosen). */
+#define SPAM_DEFAULT_TAG 5.0
+#define SPAM_DEFAULT_REJECT 15.0
+#define SPAM_DEFAULT_DISCARD 30.0
+
+/* The description of built-in rule name, "" when unknown (never NULL). */
+const char *spam_rule_desc(const char *name);
+
+/* ---- HTML reduced to text (spam_html.c) ---- */
+
+#define SPAM_HTML_TAG_MAX 4096 /* a tag longer than this is cut */
+#define SPAM_HTML_STACK 64     /* open elements tracked for hidden text */
+#define SPAM_HTML_ANCHOR_MAX 256
+
+/* Called for each URL in an attribute; text is the anchor's visible text
+ * for <a href> (given when the anchor closes), else empty. */
+typedef void spam_html_url_fn(void *arg, struct str url, struct str text, uint32_t flags);
+
+/*
+ * An incremental HTML-to-text reducer: fed any chunking, it appends the
+ * visible text to *text and text a reader would not see (display:none,
+ * visibility:hidden, font-size 0 or 1px, zero-size or hidden
+ * containers) to *hidden, decodes character references to UTF-8, drops
+ * comments, <head>, <style> and <script>, and turns block ends into line
+ * ends. Tags are read into a bounded buffer; attributes are looked at
+ * when the tag ends.
+ */
+struct spam_html {
+	struct buf *text, *hidden; /* the caller's, with ceilings */
+	spam_html_url_fn *url_fn;
+	void *url_arg;
+	uint32_t nimages;
+
+	/* private */
+	int state;
+	char quote;
+	size_t taglen;
+	char tag[SPAM_HTML_TAG_MAX];
+	size_t entlen;
+	char ent[16];
+	unsigned skip; /* inside <script>/<style>/<head>/<title>: name index + 1 */
+	unsigned depth;
+	uint8_t hid[SPAM_HTML_STACK];   /* per open element: hides its text */
+	uint32_t names[SPAM_HTML_STACK];/* tag name hashes */
+	unsigned hidden_depth;          /* open elements that hide */
+	int in_anchor;
+	char anchor_url[1024];
+	size_t anchor_url_len;
+	char anchor[SPAM_HTML_ANCHOR_MAX];
+	size_t anchor_len;
+	int space; /* the last octet written was white space */
+};
+
+void spam_html_init(struct spam_html *h, struct buf *text, struct buf *hidden,
+                    spam_html_url_fn *fn, void *arg);
+void spam_html_feed(struct spam_html *h, const char *in, size_t len);
+/* Ends the input: an open anchor is reported. */
+void spam_html_finish(struct spam_html *h);
+
+/* ---- URLs in text (spam_url.c) ---- */
+
+/* Calls fn for each URL found in UTF-8 text in[0..n): http(s)://, www.
+ * and bare host names with a known top-level domain followed by '/'.
+ * Bounded by n; no allocation. */
+void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg);
+/*
+ * The host of url, lowercased into dst (dstsz octets, NUL-terminated):
+ * scheme, userinfo, port and path removed; a trailing dot removed.
+ * Returns the length, 0 when there is none.
+ */
+size_t spam_url_host(struct str url, char *dst, size_t dstsz);
+/* The registrable part of host: the last two labels, three when the
+ * second-level is a known public suffix part (co.uk, com.au, ...). */
+struct str spam_domain_base(struct str host);
+
+/* ---- tokens (spam_token.c) ---- */
+
+#define SPAM_TOKENS_MAX 6000 /* per message */
+
+/* Token hashes of m for the classifier: words of the subject and text,
+ * sparse bigrams (skip 0..2 of words in sequence), header and metadata
+ * tokens; sorted and unique. Returns the count written to out (<= max). */
+size_t spam_tokens(const struct spam_msg *m, uint64_t *out, size_t max);
+
+/* Word tokenizer: calls fn for each word of UTF-8 text (lowercased,
+ * 2..40 octets; longer words give a "long word" token). Incremental:
+ * state in t, any chunking gives the same words. */
+typedef void spam_word_fn(void *arg, const char *w, size_t n);
+struct spam_words {
+	spam_word_fn *fn;
+	void *arg;
+	size_t len;
+	int skip; /* in a word too long: drop until a separator */
+	char w[48];
+};
+void spam_words_init(struct spam_words *t, spam_word_fn *fn, void *arg);
+void spam_words_feed(struct spam_words *t, const char *in, size_t n);
+void spam_words_finish(struct spam_words *t);
+
+uint64_t spam_hash(const void *p, size_t n, uint64_t seed);
+
+/* ---- the model (spam_model.c) ---- */
+
+/* One token's counts; a model is a sorted array of these after a header. */
+struct spam_tok {
+	uint64_t h;
+	uint32_t spam, ham;
+};
+
+struct spam_model {
+	uint32_t nspam, nham; /* messages learned */
+	uint32_t ntok;
+	const struct spam_tok *tok; /* sorted by h; points into a store record or
+	                             * into owned memory */
+	struct spam_tok *own;       /* when owned: free() it */
+	size_t cap;
+};
+
+/* Probability-like spamminess 0..1 of tokens[0..n) under model m1 (and
+ * m2 when not NULL: counts added); -1 when the models know too little. */
+double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
+                           const uint64_t *tokens, size_t n);
+/* Adds (sign 1) or takes away (sign -1) tokens as spam or ham. */
+void spam_model_learn(struct spam_model *m, const uint64_t *tokens, size_t n, int is_spam,
+                      int sign);
+/* Serialized form (store record) and back; decode points into rec. */
+int spam_model_decode(const void *rec, size_t len, struct spam_model *m);
+void spam_model_encode(const struct spam_model *m, struct buf *out);
+void spam_model_free(struct spam_model *m);
+/* Drops the rarest tokens until at most max remain. */
+void spam_model_prune(struct spam_model *m, uint32_t max);
+
+/* ---- fuzzy hash (spam_fuzzy.c) ---- */
+
+#define SPAM_FUZZY_BITS 64
+/* A 64-bit SimHash of the message's text shingles; 0 when too little text. */
+uint64_t spam_fuzzy_hash(const struct spam_msg *m);
+/* Bits in which a and b differ. */
+int spam_fuzzy_distance(uint64_t a, uint64_t b);
+
+/* ---- confusables (spam_confusable.c, tables generated at build time) ---- */
+
+/* Writes the UTS #39 skeleton of UTF-8 s to out (NFD not applied; each
+ * code point replaced by its prototype, lowercased ASCII). Returns 0, -1
+ * when out's ceiling was reached. */
+int spam_skeleton(struct str s, struct buf *out);
+/* The script class of code point cp (SPAM_SCRIPT_*), for mixed-script
+ * checks of a host label. */
+enum spam_script {
+	SPAM_SCRIPT_COMMON = 0,
+	SPAM_SCRIPT_LATIN,
+	SPAM_SCRIPT_GREEK,
+	SPAM_SCRIPT_CYRILLIC,
+	SPAM_SCRIPT_OTHER,
+};
+enum spam_script spam_script_of(uint32_t cp);
+
+/* ---- content rules (spam_rules_*.c) ---- */
+
+/* Our domains, for spoofing and look-alike rules (from the store). */
+struct spam_ours {
+	const char *const *domains;
+	size_t n;
+};
+void spam_rules_header(const struct spam_msg *m, const struct spam_ours *ours,
+                       struct spam_result *res);
+void spam_rules_body(const struct spam_msg *m, struct spam_result *res);
+void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
+                      struct spam_result *res);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * spam_url.c — URLs in text and the host of a URL (spam_private.h).
+ *
+ * Spam in plain text writes links as "http://host/..." or "www.host...",
+ * and rules want the host (shorteners, IP literals, look-alikes, link
+ * text against target) and its registrable base. Found by a bounded scan
+ * for "http", "https" and "www."; the URL runs to the first octet that
+ * cannot be in one written in text (space, quotes, angle brackets).
+ * The registrable base uses a small list of second-level public
+ * suffixes (co.uk, com.au, ...): no Public Suffix List at run time.
+ */
+#include <string.h>
+
+#include "spam/spam_private.h"
+
+static int url_octet(unsigned char c)
+{
+	return c > ' ' && c != '"' && c != '<' && c != '>' && c != '\'' && c != '`' && c != 0x7f &&
+	       c != '{' && c != '}' && c != '|' && c != '\\' && c != '^';
+}
+
+static int lower_eq(const char *p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		if (c != (unsigned char)lit[i])
+			return 0;
+	}
+	return 1;
+}
+
+void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		if ((c | 32) != 'h' && (c | 32) != 'w')
+			continue;
+		if (i > 0 && url_octet((unsigned char)in[i - 1]) && in[i - 1] != '(' &&
+		    in[i - 1] != '[' && in[i - 1] != '=' && in[i - 1] != ':')
+			continue; /* inside a word */
+		size_t s = i;
+		if (n - i >= 7 && lower_eq(in + i, "http://", 7))
+			i += 7;
+		else if (n - i >= 8 && lower_eq(in + i, "https://", 8))
+			i += 8;
+		else if (n - i >= 4 && lower_eq(in + i, "www.", 4))
+			i += 4;
+		else
+			continue;
+		size_t h = i;
+		while (i < n && url_octet((unsigned char)in[i]))
+			i++;
+		/* trailing punctuation belongs to the sentence */
+		while (i > h && strchr(".,;:!?)]", in[i - 1]))
+			i--;
+		if (i > h)
+			fn(arg, str_make(in + s, i - s), STR_NULL, SPAM_URL_TEXT);
+	}
+}
+
+size_t spam_url_host(struct str url, char *dst, size_t dstsz)
+{
+	struct str u = str_trim(url);
+	size_t i = 0, n = 0;
+	/* scheme */
+	for (size_t k = 0; k < u.len && k < 16; k++) {
+		char c = u.p[k];
+		if (c == ':') {
+			if (k + 1 < u.len && (u.p[k + 1] == '/' || u.p[k + 1] == '\\'))
+				i = k + 1; /* the slashes go below */
+			else if (lower_eq(u.p, "mailto", 6) || lower_eq(u.p, "javascript", 10) ||
+			         lower_eq(u.p, "tel", 3) || lower_eq(u.p, "data", 4) ||
+			         lower_eq(u.p, "cid", 3))
+				return dst[0] = '\0', 0;
+			break;
+		}
+		if (!((c | 32) >= 'a' && (c | 32) <= 'z') && !(c >= '0' && c <= '9') && c != '+' &&
+		    c != '-' && c != '.')
+			break;
+	}
+	while (i < u.len && (u.p[i] == '/' || u.p[i] == '\\'))
+		i++; /* "http:\\host" and "//host" */
+	size_t end = i;
+	while (end < u.len && u.p[end] != '/' && u.p[end] != '?' && u.p[end] != '#' &&
+	       u.p[end] != '\\')
+		end++;
+	/* userinfo: the host is after the last '@' of the authority */
+	for (size_t k = end; k > i; k--)
+		if (u.p[k - 1] == '@') {
+			i = k;
+			break;
+		}
+	size_t hend = i;
+	if (hend < end && u.p[hend] == '[') { /* IPv6 literal */
+		while (hend < end && u.p[hend] != ']')
+			hend++;
+		if (hend < end)
+			hend++;
+	} else {
+		while (hend < end && u.p[hend] != ':')
+			hend++;
+	}
+	for (size_t k = i; k < hend && n + 1 < dstsz; k++) {
+		unsigned char c = (unsigned char)u.p[k];
+		if (c == '%' && k + 2 < hend) { /* percent-encoded host octets */
+			int hi = 0, lo = 0;
+			char a = u.p[k + 1], b = u.p[k + 2];
+			hi = a >= '0' && a <= '9' ? a - '0' : (a | 32) >= 'a' && (a | 32) <= 'f' ? (a | 32) - 87 : -1;
+			lo = b >= '0' && b <= '9' ? b - '0' : (b | 32) >= 'a' && (b | 32) <= 'f' ? (b | 32) - 87 : -1;
+			if (hi >= 0 && lo >= 0) {
+				c = (unsigned char)(hi * 16 + lo);
+				k += 2;
+			}
+		}
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		if (c <= ' ' || c == '"' || c == '<' || c == '>')
+			break;
+		dst[n++] = (char)c;
+	}
+	while (n && dst[n - 1] == '.')
+		n--;
+	dst[n] = '\0';
+	return n;
+}
+
+static const char *const second_level[] = {
+    "co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go", "ltd", "plc", "gen", "nom",
+};
+
+struct str spam_domain_base(struct str host)
+{
+	size_t dots[3] = {0, 0, 0};
+	int nd = 0;
+	for (size_t i = host.len; i-- > 0;)
+		if (host.p[i] == '.') {
+			if (nd < 3)
+				dots[nd] = i;
+			nd++;
+			if (nd == 3)
+				break;
+		}
+	if (nd < 2)
+		return host;
+	/* tld is after dots[0], second level between dots[1] and dots[0] */
+	struct str sl = str_make(host.p + dots[1] + 1, dots[0] - dots[1] - 1);
+	size_t tldlen = host.len - dots[0] - 1;
+	int suffix = 0;
+	if (tldlen == 2)
+		for (size_t i = 0; i < sizeof second_level / sizeof second_level[0]; i++)
+			if (str_eq(sl, str_c(second_level[i])))
+				suffix = 1;
+	if (!suffix)
+		return str_make(host.p + dots[1] + 1, host.len - dots[1] - 1);
+	if (nd < 3)
+		return host;
+	return str_make(host.p + dots[2] + 1, host.len - dots[2] - 1);
+}

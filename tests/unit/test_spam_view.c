@@ -1,0 +1,218 @@
+/*
+ * test_spam_view.c — the spam filter's message view: results and
+ * thresholds, HTML reduced to text (whole and one byte at a time), URL
+ * extraction and hosts, and spam_msg_new over MIME messages.
+ */
+#include <string.h>
+
+#include "spam/spam.h"
+#include "spam/spam_private.h"
+#include "unit.h"
+
+static void test_result(void)
+{
+	struct spam_result r;
+	struct spam_thresholds th;
+	spam_result_init(&r);
+	CHECK_EQ_INT(spam_result_add(&r, "MISSING_DATE", 1.5), 0);
+	CHECK_EQ_INT(spam_result_add_desc(&r, "RBL_TEST", 4.0, "listed"), 0);
+	CHECK(spam_result_has(&r, "MISSING_DATE"));
+	CHECK(!spam_result_has(&r, "MISSING"));
+	CHECK_EQ_STR(r.rules[0].desc, "no Date field");
+	CHECK_EQ_STR(r.rules[1].desc, "listed");
+	CHECK(r.score > 5.49 && r.score < 5.51);
+	spam_result_decide(&r, NULL);
+	CHECK_EQ_STR(spam_verdict_name(r.verdict), "spam");
+	spam_thresholds_default(&th);
+	CHECK(!th.discard_on && th.reject_on && th.tag < th.reject);
+	th.reject = 5.0;
+	spam_result_decide(&r, &th);
+	CHECK_EQ_INT(r.verdict, SPAM_REJECT);
+	th.discard_on = 1;
+	th.discard = 5.5;
+	spam_result_decide(&r, &th);
+	CHECK_EQ_INT(r.verdict, SPAM_DISCARD);
+	/* a full result still counts every weight */
+	spam_result_init(&r);
+	for (int i = 0; i < SPAM_RULES_MAX + 3; i++)
+		spam_result_add(&r, "A_VERY_LONG_RULE_NAME_THAT_IS_CUT_SOMEWHERE_HERE", 1.0);
+	CHECK_EQ_INT(r.nrules, SPAM_RULES_MAX);
+	CHECK_EQ_INT(r.dropped, 3);
+	CHECK(r.score > SPAM_RULES_MAX + 2.9);
+	CHECK_EQ_INT(strlen(r.rules[0].name), SPAM_RULE_NAME_MAX - 1);
+	spam_result_decide(&r, NULL);
+	CHECK_EQ_STR(spam_verdict_name(r.verdict), "reject");
+}
+
+struct urls {
+	char got[2048];
+};
+
+static void collect(void *arg, struct str url, struct str text, uint32_t flags)
+{
+	struct urls *u = arg;
+	size_t n = strlen(u->got);
+	snprintf(u->got + n, sizeof u->got - n, "[%.*s|%.*s|%u]", (int)url.len, url.p, (int)text.len,
+	         text.p ? text.p : "", flags);
+}
+
+static struct str trim(struct str s)
+{
+	while (s.len && strchr(" \n", s.p[0]))
+		s.p++, s.len--;
+	while (s.len && strchr(" \n", s.p[s.len - 1]))
+		s.len--;
+	return s;
+}
+
+/* Reduces in whole, then one byte at a time: both must give want. */
+static void html(const char *in, const char *want_text, const char *want_hidden,
+                 const char *want_urls, int line)
+{
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct buf t, h;
+		struct urls u = {{0}};
+		struct spam_html sh;
+		buf_init(&t, 4096);
+		buf_init(&h, 4096);
+		spam_html_init(&sh, &t, &h, collect, &u);
+		if (bytewise)
+			for (size_t i = 0; in[i]; i++)
+				spam_html_feed(&sh, in + i, 1);
+		else
+			spam_html_feed(&sh, in, strlen(in));
+		spam_html_finish(&sh);
+		struct str ts = trim(buf_str(&t)), hs = trim(buf_str(&h));
+		char tx[4096], hx[4096];
+		snprintf(tx, sizeof tx, "%.*s", (int)ts.len, ts.p);
+		snprintf(hx, sizeof hx, "%.*s", (int)hs.len, hs.p);
+		if (strcmp(tx, want_text) || strcmp(hx, want_hidden) || strcmp(u.got, want_urls))
+			fprintf(stderr, "line %d (bytewise %d): text \"%s\" hidden \"%s\" urls %s\n", line,
+			        bytewise, tx, hx, u.got);
+		CHECK_EQ_STR(tx, want_text);
+		CHECK_EQ_STR(hx, want_hidden);
+		CHECK_EQ_STR(u.got, want_urls);
+		buf_free(&t);
+		buf_free(&h);
+	}
+}
+
+static void test_html(void)
+{
+	html("<p>Hello&nbsp;<b>world</b>&amp;you</p>", "Hello world&you", "", "", __LINE__);
+	html("<head><title>t</title><style>p{color:red}</style></head><body>x &lt; y</body>",
+	     "x < y", "", "", __LINE__);
+	html("a<!-- hidden > comment -->b<script>var s='<p>';</script>c", "abc", "", "", __LINE__);
+	html("buy <span style=\"display: none\">granny smith apples</span>now", "buy now",
+	     "granny smith apples", "", __LINE__);
+	html("<div style='font-size:0px'>x<b>y</b></div>z", "z", "xy", "", __LINE__);
+	html("<a href=\"http://evil.example/login\">www.bank.example</a>", "www.bank.example", "",
+	     "[http://evil.example/login|www.bank.example|1]", __LINE__);
+	html("<a title='a>b' href=x>t</a><img src=\"cid:1\" alt=\"Pic\">", "t Pic", "",
+	     "[x|t|1][cid:1||9]", __LINE__);
+	html("&#72;&#x49; &unknown; &#xZZ; a&b", "HI &unknown; &#xZZ; a&b", "", "", __LINE__);
+	html("<form action=\"https://f.example/p\"><input type=text></form>", "", "",
+	     "[https://f.example/p||1]", __LINE__);
+	html("x</p></div></span>y <unclosed", "x\ny", "", "", __LINE__);
+	html("<a href='&#104;ttp://e.example/?a=1&amp;b=2'>go", "go", "",
+	     "[http://e.example/?a=1&b=2|go|1]", __LINE__);
+	html("z&#8203;e&shy;ro", "zero", "", "", __LINE__);
+}
+
+static void url_host(const char *url, const char *want)
+{
+	char h[256];
+	size_t n = spam_url_host(str_c(url), h, sizeof h);
+	if (strcmp(h, want))
+		fprintf(stderr, "%s: got %s\n", url, h);
+	CHECK_EQ_STR(h, want);
+	CHECK_EQ_INT(n, strlen(want));
+}
+
+static void base(const char *host, const char *want)
+{
+	struct str b = spam_domain_base(str_c(host));
+	CHECK_EQ_SLICE(b, want);
+}
+
+static void test_urls(void)
+{
+	struct urls u = {{0}};
+	const char *t = "see http://a.example/x, (www.b.example) or https://c.example. "
+	                "nohttp://no.example and HTTP://D.EXAMPLE/";
+	spam_url_scan(t, strlen(t), collect, &u);
+	CHECK_EQ_STR(u.got, "[http://a.example/x||2][www.b.example||2][https://c.example||2]"
+	                    "[HTTP://D.EXAMPLE/||2]");
+	url_host("http://User:pw@WWW.Example.COM:8080/path?q", "www.example.com");
+	url_host("https://evil.example@bank.example/", "bank.example");
+	url_host("www.shop.example/a", "www.shop.example");
+	url_host("http:\\\\host.example\\x", "host.example");
+	url_host("mailto:a@b.example", "");
+	url_host("http://%62ank.example./", "bank.example");
+	url_host("http://[::1]:80/", "[::1]");
+	url_host("http://192.0.2.1/", "192.0.2.1");
+	base("www.mail.example.com", "example.com");
+	base("shop.example.co.uk", "example.co.uk");
+	base("example.co.uk", "example.co.uk");
+	base("localhost", "localhost");
+	base("a.b", "a.b");
+}
+
+static void test_view(void)
+{
+	const char *m =
+	    "Return-Path: <bounce@Bulk.Example>\r\n"
+	    "From: \"=?utf-8?q?Caf=C3=A9?=\" <Sales@Shop.Example>\r\n"
+	    "Reply-To: other@elsewhere.example\r\n"
+	    "Subject: =?utf-8?b?SMOpbGxv?=\r\n"
+	    "Message-ID: <1@shop.example>\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n"
+	    "--c\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 at http://shop.example/a\r\n"
+	    "--c\r\nContent-Type: text/html\r\n\r\n<p>Hi <a href=\"http://t.example/\">here</a>"
+	    "<span style=\"display:none\">secret</span></p><img src=\"http://i.example/p.gif\">\r\n"
+	    "--c--\r\n"
+	    "--b\r\nContent-Type: application/octet-stream; name=\"inv.pdf.exe\"\r\n"
+	    "Content-Disposition: attachment\r\n\r\nMZ\r\n--b--\r\n";
+	struct spam_msg *v;
+	spam_msg_new(m, strlen(m), &v);
+	CHECK_EQ_SLICE(v->subject, "H\xc3\xa9llo");
+	CHECK_EQ_SLICE(v->from_name, "Caf\xc3\xa9");
+	CHECK_EQ_SLICE(v->from_addr, "sales@shop.example");
+	CHECK_EQ_SLICE(v->from_domain, "shop.example");
+	CHECK_EQ_SLICE(v->reply_to_domain, "elsewhere.example");
+	CHECK_EQ_SLICE(v->return_path_domain, "bulk.example");
+	CHECK_EQ_SLICE(v->message_id, "<1@shop.example>");
+	CHECK(v->date.p == NULL);
+	CHECK(strstr(v->text.p, "Caf\xc3\xa9 at http://shop.example/a") != NULL);
+	CHECK(strstr(v->text.p, "Hi here") != NULL);
+	CHECK(strstr(v->text.p, "secret") == NULL);
+	CHECK_EQ_SLICE(v->hidden, "secret");
+	CHECK_EQ_INT(v->nurls, 3);
+	CHECK_EQ_SLICE(v->urls[0].host, "shop.example");
+	CHECK_EQ_SLICE(v->urls[1].text, "here");
+	CHECK(v->urls[2].flags & SPAM_URL_IMAGE);
+	CHECK_EQ_INT(v->nimages, 1);
+	CHECK_EQ_INT(v->nattach, 1);
+	CHECK_EQ_SLICE(v->attach[0].name, "inv.pdf.exe");
+	CHECK_EQ_SLICE(v->attach[0].type, "application/octet-stream");
+	CHECK(v->flags & SPAM_MSG_HTML);
+	CHECK(v->flags & SPAM_MSG_PLAIN);
+	spam_msg_free(&v);
+	CHECK(v == NULL);
+
+	spam_msg_new("", 0, &v); /* nothing at all still gives a view */
+	CHECK_EQ_INT(v->nurls, 0);
+	CHECK_EQ_INT(v->text.len, 0);
+	spam_msg_free(&v);
+}
+
+int main(void)
+{
+	test_result();
+	test_html();
+	test_urls();
+	test_view();
+	return unit_done("test_spam_view");
+}
