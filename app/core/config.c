@@ -340,6 +340,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	 * list, so tern does: ample for people, not for a script. */
 	cfg->max_mailboxes = 1000;
 	cfg->max_mailbox_name = 255;
+	cfg->imap_message_limit = 1000000;
 
 	if (get_str("TERN_DATA_DIR", cfg->data_dir, sizeof(cfg->data_dir), err, errsz) < 0)
 		return -1;
@@ -538,7 +539,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0 ||
 	    get_uint("TERN_FORWARD_RATE", &cfg->forward_rate, 0, 100000, err, errsz) < 0 ||
 	    get_uint("TERN_MAX_MAILBOXES", &cfg->max_mailboxes, 10, 65535, err, errsz) < 0 ||
-	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0)
+	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0 ||
+	    get_uint("TERN_IMAP_MESSAGE_LIMIT", &cfg->imap_message_limit, 1, 100000000, err,
+		     errsz) < 0)
 		return -1;
 	snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow), "127.0.0.0/8,::1/128");
 	if (get_str("TERN_METRICS_ALLOW", cfg->metrics_allow, sizeof(cfg->metrics_allow), err,

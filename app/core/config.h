@@ -93,6 +93,7 @@ struct config {
 	int auth_checks;       /* TERN_AUTH_CHECKS: 1 on (default), 0 off: port 25 checks nothing at end of DATA */
 	unsigned max_mailboxes;    /* TERN_MAX_MAILBOXES: per account */
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */
+	unsigned imap_message_limit; /* TERN_IMAP_MESSAGE_LIMIT: MESSAGELIMIT (RFC 9738) */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
 
 	/* Scheduled backups (TERN_BACKUP_*, app/backup/backup_sched.c): see README. */

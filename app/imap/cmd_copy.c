@@ -129,6 +129,15 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd)
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = imap_set_uids(s, &set, uid, &j->n);
+	/* RFC 9738: MOVE does the highest UIDs and says where it stopped;
+	 * COPY is all or nothing (RFC 9051 §6.4.7), so it is refused. */
+	if (move)
+		imap_limit_uids(s, j->uids, &j->n);
+	else if (imap_limit_refuse(s, j->n) < 0) {
+		free(j->uids);
+		free(j);
+		return;
+	}
 	j->target = target;
 	j->op = move;
 	j->start = copy_start;

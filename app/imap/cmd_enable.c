@@ -12,6 +12,13 @@
  * RECENT or UNSEEN in SELECT, "[CLOSED]" when a SELECT closes the previous
  * mailbox, and SEARCH answered with ESEARCH (imap_search_rev2()). The rest
  * of rev2 is what this server does in either mode.
+ *
+ * UIDONLY (RFC 9586): from then on commands that take message numbers
+ * (FETCH, STORE, SEARCH, COPY, MOVE, SORT, THREAD, REPLACE, a search key
+ * that is a sequence set, SELECT's QRESYNC sequence match data) get
+ * "BAD [UIDREQUIRED]"; FETCH responses become "* uid UIDFETCH (...)"
+ * (UID only when asked for) and EXPUNGE responses VANISHED, as with
+ * QRESYNC.
  */
 #include <string.h>
 
@@ -62,6 +69,9 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			s->utf8 = 1;
 			imap_search_rev2(s); /* SEARCH answers ESEARCH (cmd_search.c) */
 			add = " IMAP4rev2";
+		} else if (str_eq_ci_c(name, "UIDONLY") && !s->uidonly) {
+			s->uidonly = 1;
+			add = " UIDONLY";
 		} else if (str_eq_ci_c(name, "UTF8=ACCEPT") && !s->utf8_enabled) {
 			s->utf8 = 1;
 			s->utf8_enabled = 1;

@@ -57,6 +57,8 @@ static void start(struct imap_session *s, const struct imap_seqset *set, int clo
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = deleted_uids(s, set, &j->n);
+	if (set) /* UID EXPUNGE: MESSAGELIMIT counts the \Deleted ones (RFC 9738) */
+		imap_limit_uids(s, j->uids, &j->n);
 	j->op = close;
 	j->start = expunge_start;
 	j->done = expunge_done;

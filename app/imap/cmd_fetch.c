@@ -275,7 +275,16 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	struct imap_seqset whole = f->set; /* VANISHED reports on all of it */
 	if (partial.lo)
 		fetch_partial(s, f, uid, &partial);
-	if (uid) /* UID FETCH always reports the UID, first as Dovecot does. */
+	if (s->view.count > imap_message_limit()) { /* else nothing to count */
+		size_t nmsgs;
+		uint32_t *uids = imap_set_uids(s, &f->set, uid, &nmsgs);
+		imap_limit_uids(s, uids, &nmsgs);
+		f->min_uid = s->msglimit_uid;
+		free(uids);
+	}
+	/* UID FETCH always reports the UID, first as Dovecot does; under
+	 * UIDONLY the UIDFETCH response carries it already (RFC 9586). */
+	if (uid && !s->uidonly)
 		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_UID, .name = "UID" };
 
 	const struct imap_arg *a = &cmd->args[1];
@@ -305,7 +314,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		n = 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (uid && imap_arg_atom_is(&list[i], "UID"))
+		if (uid && !s->uidonly && imap_arg_atom_is(&list[i], "UID"))
 			continue;
 		if (add_item(s, f, &list[i]) < 0) {
 			free(f);

@@ -85,6 +85,7 @@ struct compiler {
 	struct imap_session *s;
 	const char *err; /* BAD text */
 	int cannot;      /* the error is "NO [CANNOT]" */
+	int uidreq;      /* the error is "BAD [UIDREQUIRED]" (UIDONLY) */
 	int text;        /* some key needs the message's content */
 	int body;        /* BODY or TEXT: the MIME structure is needed */
 	int header;      /* a header key other than SUBJECT */
@@ -239,6 +240,11 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		if (str_eq_ci_c(w, text_keys[k]))
 			return compile_text(c, w, args, i, count);
 	if (a->flags & IMAP_ARGF_SEQSET) {
+		if (c->s->uidonly && !str_eq_ci_c(w, "$")) { /* RFC 9586: "UID set" is the way */
+			c->err = "Message sequence numbers are not allowed with UIDONLY.";
+			c->uidreq = 1;
+			return NULL;
+		}
 		n = node_new(c, N_SEQ);
 		/* RFC 9051: numbers past the end match nothing in SEARCH. */
 		if (imap_set_parse(c->s, w, 0, &n->set) != IMAP_SEQSET_OK) {
@@ -609,13 +615,14 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 /* res[i] for every message of the view: from the snapshot where the keys
  * allow, else with the message's content. */
 static void search_all(struct imap_session *s, const struct node *root, const struct compiler *c,
-		       uint8_t *res)
+		       uint8_t *res, uint32_t from)
 {
 	const struct imap_mailbox_view *v = &s->view;
 	uint32_t *idx = NULL, *ids = NULL;
 	size_t n = 0;
 
-	for (uint32_t i = 0; i < v->count; i++) {
+	memset(res, 0, from);
+	for (uint32_t i = from; i < v->count; i++) {
 		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
 				     .sent_day = day_of(v->msgs[i].received_at),
 				     .recent = imap_view_recent(v, &v->msgs[i]) };
@@ -748,7 +755,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	uint32_t *hits;
 	size_t nhits;
 	int modseq;
-	if (imap_search_eval(s, "SEARCH", charset, args, count, &hits, &nhits, &modseq) < 0) {
+	if (imap_search_eval(s, "SEARCH", charset, args, count, &hits, &nhits, &modseq,
+			     IMAP_SEARCH_LIMIT_PART) < 0) {
 		if (ret.opts & IMAP_RET_SAVE)
 			imap_searchres_clear(s);
 		return;
@@ -761,9 +769,41 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_tagged(s, "OK Search completed.");
 }
 
+/*
+ * MESSAGELIMIT (RFC 9738): the index of the first message a search over
+ * root may look at, so that at most the limit of those the top-level
+ * sequence and UID sets name are searched, the highest UIDs first (0:
+ * all of them). -1 when there are more and limit refuses them.
+ */
+static int64_t search_from(struct imap_session *s, const struct node *root, int limit)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t lim = imap_message_limit(), seen = 0, last = 0;
+
+	if (!limit || v->count <= lim)
+		return 0;
+	for (uint32_t i = v->count; i > 0; i--) {
+		struct msg_ctx x = { .m = &v->msgs[i - 1], .seq = i };
+		int in = 1;
+		for (size_t k = 0; k < root->n && in; k++)
+			if (root->list[k]->kind == N_UID || root->list[k]->kind == N_SEQ)
+				in = eval(root->list[k], &x);
+		if (!in)
+			continue;
+		if (++seen > lim) {
+			if (limit == IMAP_SEARCH_LIMIT_ALL)
+				return -1;
+			s->msglimit_uid = v->msgs[last].uid;
+			return last;
+		}
+		last = i - 1;
+	}
+	return 0;
+}
+
 int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
 		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
-		     int *modseq_r)
+		     int *modseq_r, int limit)
 {
 	struct compiler c = { .s = s, .now = (int64_t)time(NULL), .charset = charset };
 	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
@@ -771,11 +811,19 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 	if (!root) {
 		if (c.cannot) {
 			imap_tagged(s, "NO [CANNOT] %s", c.err);
+		} else if (c.uidreq) {
+			imap_tagged(s, "BAD [UIDREQUIRED] %s", c.err);
+			imap_session_error(s);
 		} else {
 			imap_tagged(s, "BAD Error in IMAP command %s: %s", cmd_name,
 				    c.err ? c.err : "Missing search keys.");
 			imap_session_error(s);
 		}
+		return -1;
+	}
+	int64_t from = search_from(s, root, limit);
+	if (from < 0) {
+		imap_limit_refuse(s, (size_t)s->view.count);
 		return -1;
 	}
 	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
@@ -784,7 +832,7 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 	/* Text keys read every message on the loop: bounded per message
 	 * (MIME_SEARCH_TEXT_MAX), but a big mailbox should move this to the
 	 * worker pool, or to an index. */
-	search_all(s, root, &c, res);
+	search_all(s, root, &c, res, (uint32_t)from);
 	for (uint32_t i = 0; i < s->view.count; i++)
 		if (res[i])
 			hits[nhits++] = i + 1;

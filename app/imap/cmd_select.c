@@ -75,6 +75,13 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 		}
 		if (qn == 4 && (ql[3].type != IMAP_ARG_LIST || ql[3].list_count != 2))
 			goto bad;
+		if (qn == 4 && s->uidonly) {
+			/* RFC 9586: the sequence match data is message numbers. */
+			imap_tagged(s, "BAD [UIDREQUIRED] Message sequence numbers are not "
+				       "allowed with UIDONLY.");
+			imap_session_error(s);
+			return -1;
+		}
 		q->given = 1;
 		i++;
 	}
@@ -122,7 +129,10 @@ static void qresync_answer(struct imap_session *s, const struct qresync *q)
 		if (m->modseq <= q->modseq)
 			continue;
 		buf_reset(&b);
-		buf_printf(&b, "* %u FETCH (UID %u FLAGS ", i + 1, m->uid);
+		if (s->uidonly)
+			buf_printf(&b, "* %u UIDFETCH (FLAGS ", m->uid);
+		else
+			buf_printf(&b, "* %u FETCH (UID %u FLAGS ", i + 1, m->uid);
 		imap_msg_flags_append(&s->view, m, &b);
 		buf_printf(&b, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
 		imap_write_big(s, buf_data(&b), buf_len(&b));
@@ -247,6 +257,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_reply(s, "* OK [MAILBOXID (" IMAP_MAILBOXID_FMT ")] Ok", s->view.uidvalidity);
 	s->view.condstore = s->condstore;
 	s->view.qresync = s->qresync;
+	s->view.uidonly = s->uidonly;
 	if (s->condstore)
 		imap_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
 			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));

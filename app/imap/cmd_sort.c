@@ -347,7 +347,8 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	uint32_t *hits;
 	size_t n;
-	if (imap_search_eval(s, name, cs, args + 2, nargs - 2, &hits, &n, NULL) < 0)
+	if (imap_search_eval(s, name, cs, args + 2, nargs - 2, &hits, &n, NULL,
+			     IMAP_SEARCH_LIMIT_ALL) < 0)
 		return;
 	struct arena *a = arena_new(65536);
 	c.keys = gather(s, a, hits, n, want, 0);
@@ -404,7 +405,8 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	uint32_t *hits;
 	size_t n;
-	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL) < 0)
+	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL,
+			     IMAP_SEARCH_LIMIT_ALL) < 0)
 		return;
 	struct arena *a = arena_new(65536);
 	struct msg_keys *keys = gather(s, a, hits, n, 1u << K_SUBJECT, refs);

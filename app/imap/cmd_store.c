@@ -101,8 +101,11 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 		 * even when .SILENT. */
 		if (j->silent && !(j->unchangedsince && r->status == STORE_KW_CHANGED))
 			continue;
-		buf_printf(&out, "* %u FETCH (", seq);
-		if (j->uid_mode || s->qresync)
+		if (s->uidonly)
+			buf_printf(&out, "* %u UIDFETCH (", r->uid);
+		else
+			buf_printf(&out, "* %u FETCH (", seq);
+		if ((j->uid_mode || s->qresync) && !s->uidonly)
 			buf_printf(&out, "UID %u ", r->uid);
 		if (!j->silent) {
 			buf_append_c(&out, "FLAGS ");
@@ -220,6 +223,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 	j->mailbox = s->view.mailbox;
 	j->uidvalidity = s->view.uidvalidity;
 	j->uids = imap_set_uids(s, &ss, uid, &j->n);
+	imap_limit_uids(s, j->uids, &j->n);
 	j->op = op;
 	j->silent = silent;
 	j->uid_mode = uid;

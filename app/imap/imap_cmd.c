@@ -55,6 +55,7 @@ struct imap_cmd_def {
 	" CATENATE URL-PARTIAL" \
 	" NOTIFY" \
 	" URLAUTH" \
+	" UIDONLY" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)
@@ -66,8 +67,8 @@ const char *imap_capabilities(const struct imap_session *s)
 							/* Before TLS: no mechanism may be used
 							 * (loopback included). */
 							: " STARTTLS LOGINDISABLED";
-	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu%s", CAPS_BASE, CAPS_MORE,
-		 (unsigned long long)imap_append_limit(), tail);
+	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u%s", CAPS_BASE,
+		 CAPS_MORE, (unsigned long long)imap_append_limit(), imap_message_limit(), tail);
 	return caps;
 }
 
@@ -163,6 +164,14 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_SETQUOTA, imap_cmd_quota, AUTHED | SELECTED },
 };
 
+/* The commands whose arguments are message sequence numbers. */
+static int uses_seqnums(enum imap_cmd_id id)
+{
+	return id == IMAP_CMD_FETCH || id == IMAP_CMD_STORE || id == IMAP_CMD_SEARCH ||
+	       id == IMAP_CMD_COPY || id == IMAP_CMD_MOVE || id == IMAP_CMD_SORT ||
+	       id == IMAP_CMD_THREAD || id == IMAP_CMD_REPLACE;
+}
+
 void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_cmd_def *def = NULL;
@@ -183,6 +192,13 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 					  ? "No mailbox selected."
 					  : "Not allowed in this state.";
 		imap_tagged(s, "BAD Error in IMAP command %s: %s", imap_cmd_name(cmd->id), why);
+		imap_session_error(s);
+		return;
+	}
+	if (s->uidonly && uses_seqnums(cmd->id)) {
+		/* RFC 9586 §3: message numbers are gone once UIDONLY is on. */
+		imap_tagged(s, "BAD [UIDREQUIRED] Message sequence numbers are not allowed "
+			       "with UIDONLY.");
 		imap_session_error(s);
 		return;
 	}

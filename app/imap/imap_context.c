@@ -88,7 +88,8 @@ static int evaluate(struct imap_session *s, struct imap_context *c, uint32_t **u
 	int modseq;
 
 	s->cmd_arena = scratch;
-	int r = imap_search_eval(s, "SEARCH", c->charset, c->args, c->nargs, &hits, &n, &modseq);
+	int r = imap_search_eval(s, "SEARCH", c->charset, c->args, c->nargs, &hits, &n, &modseq,
+				 IMAP_SEARCH_LIMIT_NONE);
 	s->cmd_arena = saved;
 	arena_free(&scratch);
 	if (r < 0)

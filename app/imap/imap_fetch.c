@@ -573,6 +573,8 @@ void imap_fetch_refill(struct imap_session *s)
 			}
 			if (f->changedsince && s->view.msgs[idx].modseq <= f->changedsince)
 				continue; /* RFC 7162 §3.1.4.1 */
+			if (s->view.msgs[idx].uid < f->min_uid)
+				continue; /* MESSAGELIMIT: left for the next command */
 			f->cur = (uint32_t)idx;
 			if (f->need_raw) {
 				struct locate_ctx c = { f };
@@ -591,7 +593,11 @@ void imap_fetch_refill(struct imap_session *s)
 				s->fetched++;
 			}
 			char line[48];
-			snprintf(line, sizeof(line), "* %u FETCH (", f->cur + 1);
+			if (s->uidonly)
+				snprintf(line, sizeof(line), "* %u UIDFETCH (",
+					 s->view.msgs[f->cur].uid);
+			else
+				snprintf(line, sizeof(line), "* %u FETCH (", f->cur + 1);
 			imap_write(s, line, strlen(line));
 			f->in_msg = 1;
 			f->item = 0;

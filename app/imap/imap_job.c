@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
@@ -118,6 +119,33 @@ uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, i
 	return u;
 }
 
+uint32_t imap_message_limit(void)
+{
+	return imap_cfg && imap_cfg->imap_message_limit ? imap_cfg->imap_message_limit : 1000000;
+}
+
+void imap_limit_uids(struct imap_session *s, uint32_t *uids, size_t *n)
+{
+	size_t lim = imap_message_limit();
+
+	if (*n <= lim)
+		return;
+	/* RFC 9738: the highest UIDs are done, the client asks again for
+	 * the ones below the UID the tagged OK names. */
+	memmove(uids, uids + (*n - lim), lim * sizeof(*uids));
+	*n = lim;
+	s->msglimit_uid = uids[0];
+}
+
+int imap_limit_refuse(struct imap_session *s, size_t count)
+{
+	if (count <= imap_message_limit())
+		return 0;
+	imap_tagged(s, "NO [MESSAGELIMIT %u] Too many messages in one command.",
+		    imap_message_limit());
+	return -1;
+}
+
 /* ---- FETCH's implicit \Seen ---- */
 
 static void seen_start(struct imap_job *j)
@@ -167,6 +195,14 @@ void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f)
 	size_t n;
 	uint32_t *uids = imap_set_uids(s, &f->set, f->uid_mode, &n);
 	int need = 0;
+
+	if (f->min_uid) { /* MESSAGELIMIT: the older ones are not fetched */
+		size_t k = 0;
+		while (k < n && uids[k] < f->min_uid)
+			k++;
+		memmove(uids, uids + k, (n - k) * sizeof(*uids));
+		n -= k;
+	}
 
 	for (size_t i = 0; i < n && !need; i++) {
 		uint32_t seq = imap_view_seq(&s->view, uids[i]);

@@ -308,8 +308,9 @@ static int flags_differ(const struct imap_msg *o, const struct imap_msg *n)
 static int emit_flags(const struct imap_mailbox_view *v, struct buf *out, uint32_t seq,
 		      const struct imap_msg *n)
 {
-	if (buf_printf(out, "* %u FETCH (", seq) < 0 ||
-	    (v->qresync && buf_printf(out, "UID %u ", n->uid) < 0) ||
+	if ((v->uidonly ? buf_printf(out, "* %u UIDFETCH (", n->uid)
+			: buf_printf(out, "* %u FETCH (", seq)) < 0 ||
+	    (v->qresync && !v->uidonly && buf_printf(out, "UID %u ", n->uid) < 0) ||
 	    buf_append_c(out, "FLAGS ") < 0 || imap_msg_flags_append(v, n, out) < 0 ||
 	    (v->condstore && buf_printf(out, " MODSEQ (%llu)", (unsigned long long)n->modseq) < 0) ||
 	    buf_append_c(out, ")\r\n") < 0)
@@ -338,6 +339,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	nv.readonly = v->readonly;
 	nv.condstore = v->condstore;
 	nv.qresync = v->qresync;
+	nv.uidonly = v->uidonly;
 	int r = read_view(&nv, st);
 	if (r != STORE_OK) {
 		msgs_free(nv.msgs, nv.count);
@@ -354,7 +356,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 	 * each EXPUNGE names the number the client still holds. */
 	uint32_t i = v->count, j = nv.count, expunged = 0;
 	int rc = 0, kw_state = 0;
-	uint32_t *gone = v->qresync ? xmalloc(((size_t)v->count + 1) * sizeof(*gone)) : NULL;
+	uint32_t *gone = v->qresync || v->uidonly ? xmalloc(((size_t)v->count + 1) * sizeof(*gone)) : NULL;
 	while (i > 0) {
 		uint32_t ou = v->msgs[i - 1].uid;
 		while (j > 0 && nv.msgs[j - 1].uid > ou)
@@ -487,7 +489,7 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 {
 	uint32_t expunged = 0, count0 = v->count;
 	int kw_state = 0;
-	uint32_t *gone = v->qresync && out ? xmalloc((d->n + 1) * sizeof(*gone)) : NULL;
+	uint32_t *gone = (v->qresync || v->uidonly) && out ? xmalloc((d->n + 1) * sizeof(*gone)) : NULL;
 	int rc = 0;
 
 	/* Sequence numbers first: marking a message removed (UID 0) breaks

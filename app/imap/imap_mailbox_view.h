@@ -62,6 +62,7 @@ struct imap_mailbox_view {
 	uint64_t highest_modseq; /* the mailbox's, as last read (CONDSTORE) */
 	unsigned condstore : 1;  /* sync: MODSEQ in FETCH FLAGS lines (RFC 7162) */
 	unsigned qresync : 1;    /* sync: VANISHED instead of EXPUNGE, UID in FETCH */
+	unsigned uidonly : 1;    /* sync: VANISHED, and UIDFETCH instead of FETCH (RFC 9586) */
 	struct imap_msg *msgs; /* ascending UIDs; owned */
 	uint32_t count, cap;
 	/* Keywords announced in FLAGS / PERMANENTFLAGS (RFC 9051 §7.3.5),

@@ -133,6 +133,26 @@ void imap_tagged(struct imap_session *s, const char *fmt, ...)
 
 	snprintf(prefix, sizeof(prefix), "%s ", s->tag[0] ? s->tag : "*");
 	va_start(ap, fmt);
+	if (s->msglimit_uid) {
+		/* RFC 9738: an OK for part of the messages says where it
+		 * stopped; when the OK carries a code of its own already, an
+		 * untagged NO before it does. */
+		char text[1024];
+		uint32_t lowest = s->msglimit_uid;
+		s->msglimit_uid = 0;
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		if (strncmp(text, "OK ", 3) != 0)
+			imap_reply(s, "%s%s", prefix, text);
+		else if (text[3] == '[') {
+			imap_reply(s, "* NO [MESSAGELIMIT %u %u] Some messages were not processed.",
+				   imap_message_limit(), lowest);
+			imap_reply(s, "%s%s", prefix, text);
+		} else
+			imap_reply(s, "%sOK [MESSAGELIMIT %u %u] %s", prefix, imap_message_limit(),
+				   lowest, text + 3);
+		return;
+	}
 	vreply(s, prefix, fmt, ap);
 	va_end(ap);
 }
@@ -158,6 +178,7 @@ void imap_cmd_end(struct imap_session *s)
 {
 	s->in_cmd = 0;
 	s->tag[0] = '\0';
+	s->msglimit_uid = 0;
 	arena_reset(s->cmd_arena);
 	if (s->notify_pending && s->notify && s->wait == IMAP_W_NONE) {
 		/* NOTIFY: what changed while the command ran. */

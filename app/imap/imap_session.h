@@ -122,6 +122,13 @@ struct imap_session {
 	unsigned rev2 : 1; /* ENABLE IMAP4rev2: no RECENT, ESEARCH answers, [CLOSED] */
 	unsigned utf8 : 1; /* ENABLE UTF8=ACCEPT or IMAP4rev2: UTF-8 mailbox names */
 	unsigned utf8_enabled : 1; /* UTF8=ACCEPT itself was enabled */
+	/* ENABLE UIDONLY (RFC 9586): no message numbers in commands (BAD
+	 * [UIDREQUIRED]) or responses (UIDFETCH, VANISHED). */
+	unsigned uidonly : 1;
+	/* MESSAGELIMIT (RFC 9738): the lowest UID the command under way
+	 * worked on when it left older ones out; imap_tagged() then adds
+	 * [MESSAGELIMIT n uid] to its OK. 0: nothing left out. */
+	uint32_t msglimit_uid;
 
 	/* change feed (subscribed while authenticated) */
 	struct store_sub sub;
@@ -291,6 +298,7 @@ struct imap_fetch {
 	struct store_hold hold; /* the current message's bytes, while it is sent */
 	unsigned expunged; /* messages gone from the store before they were sent */
 	uint64_t changedsince; /* CHANGEDSINCE: only messages with a higher modseq */
+	uint32_t min_uid;      /* MESSAGELIMIT: only messages from this UID on */
 	uint32_t *seen_uids;   /* UIDs the implicit \Seen changed, ascending (malloc'ed) */
 	size_t nseen;
 };
@@ -344,6 +352,18 @@ void imap_job_submit(struct imap_session *s, struct imap_job *j);
  * numbers), malloc'ed; *n_r their count. */
 uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, int uid_mode,
 			size_t *n_r);
+/* MESSAGELIMIT (RFC 9738): TERN_IMAP_MESSAGE_LIMIT. */
+uint32_t imap_message_limit(void);
+/*
+ * Keeps the imap_message_limit() highest of the ascending uids[0..*n)
+ * (moved to the front, *n updated) and notes the lowest one kept in
+ * s->msglimit_uid for the tagged OK. Does nothing when *n is within the
+ * limit.
+ */
+void imap_limit_uids(struct imap_session *s, uint32_t *uids, size_t *n);
+/* "NO [MESSAGELIMIT n]" for a command that must do all or nothing (COPY,
+ * SORT, THREAD) when count is over the limit: returns -1 after the reply. */
+int imap_limit_refuse(struct imap_session *s, size_t count);
 /* FETCH with a non-peek body item on a read-write mailbox: stores \Seen
  * for the messages first, then starts f (imap_fetch_start). */
 void imap_fetch_mark_seen(struct imap_session *s, struct imap_fetch *f);
@@ -494,12 +514,21 @@ void imap_search_rev2(struct imap_session *s);
  * view (SEARCH, SORT, THREAD). Returns 0 with *hits_r (malloc'ed, the
  * caller frees it) holding the matching sequence numbers ascending,
  * *nhits_r their count and *modseq_r (may be NULL) set when a MODSEQ key
- * was given; or -1 after a tagged BAD/NO naming cmd_name. charset: of
+ * was given; or -1 after a tagged BAD/NO naming cmd_name (BAD [UIDREQUIRED]
+ * for a sequence set key under UIDONLY). charset: of
  * the search strings (a known one, mime_charset_known()), or STR_NULL.
  */
 int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
 		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
-		     int *modseq_r);
+		     int *modseq_r, int limit);
+/* imap_search_eval()'s limit, MESSAGELIMIT (RFC 9738) on the messages the
+ * top-level sequence and UID sets leave: NONE ignores it (updates of a
+ * search already answered), PART searches the highest UIDs within it and
+ * notes where it stopped (SEARCH), ALL refuses with NO [MESSAGELIMIT]
+ * (SORT and THREAD, whose answer cannot come in parts). */
+#define IMAP_SEARCH_LIMIT_NONE 0
+#define IMAP_SEARCH_LIMIT_PART 1
+#define IMAP_SEARCH_LIMIT_ALL 2
 /* The CHARSETs SEARCH, SORT and THREAD take, for NO [BADCHARSET (...)]. */
 #define IMAP_SEARCH_CHARSETS "(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)"
 /* cmd_sort.c: SORT and UID SORT (RFC 5256, SORT=DISPLAY RFC 5957), THREAD and UID THREAD */

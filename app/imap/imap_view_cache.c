@@ -92,6 +92,7 @@ void imap_view_cache_put(struct store *st, struct imap_mailbox_view *v)
 		e->v.readonly = 0;
 		e->v.condstore = 0;
 		e->v.qresync = 0;
+		e->v.uidonly = 0;
 		total_msgs += v->count;
 		memset(v, 0, sizeof(*v));
 	}
