@@ -7,8 +7,9 @@
  * A URL is relative (imap_url.h); its mailbox is resolved like any
  * mailbox argument, UIDVALIDITY (when given) must match, the UID must
  * exist, the section must exist (HEADER, TEXT, part numbers, n.HEADER,
- * n.TEXT, n.MIME; HEADER.FIELDS is not taken), and ;PARTIAL= cuts it (as
- * URL-PARTIAL). Anything else is NO [BADURL url] with the reason, as
+ * n.TEXT, n.MIME, [n.]HEADER.FIELDS[.NOT] (names), the last as FETCH's
+ * BODY[HEADER.FIELDS (...)] has them: imap_header_filter()), and
+ * ;PARTIAL= cuts it (as URL-PARTIAL). Anything else is NO [BADURL url] with the reason, as
  * Dovecot answers (the URL unquoted in the code: RFC 4469's
  * url-resp-text). The message grows in one buffer bounded by the
  * APPENDLIMIT (NO [TOOBIG] past it); TEXT literals were admitted one by
@@ -54,8 +55,19 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 		      { "TEXT", MIME_SECTION_TEXT },
 		      { "MIME", MIME_SECTION_MIME } };
 	uint64_t off = 0, n = len;
+	struct imap_arg fields[IMAP_URL_FIELDS_MAX + 1];
+	int not = 0, hf = sec.len ? imap_url_header_fields(sec, &spec, &not, fields) : 0;
+	char *filtered = NULL;
 
-	for (size_t w = 0; w < 3 && sec.len; w++) {
+	if (hf < 0) {
+		c->result = 3;
+		return;
+	}
+	if (hf) {
+		kind = MIME_SECTION_HEADER;
+		sec = spec.len ? spec : str_c("HEADER"); /* where the header is */
+	}
+	for (size_t w = 0; w < 3 && sec.len && !hf; w++) {
 		size_t wl = strlen(words[w].word);
 		if (sec.len == wl && str_eq_ci_c(sec, words[w].word)) {
 			spec = STR_NULL;
@@ -66,11 +78,14 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 			kind = words[w].kind;
 		}
 	}
-	if (memchr(sec.p, '(', sec.len) || (spec.len && (spec.p[0] < '0' || spec.p[0] > '9'))) {
+	if ((!hf && memchr(sec.p, '(', sec.len)) ||
+	    (spec.len && (spec.p[0] < '0' || spec.p[0] > '9'))) {
 		c->result = 3;
 		return;
 	}
-	if (sec.len && !spec.p && kind != MIME_SECTION_MIME) {
+	if (hf && !spec.len) {
+		n = imap_header_end(d, len); /* the message's own header */
+	} else if (sec.len && !spec.p && kind != MIME_SECTION_MIME) {
 		/* The message's own HEADER or TEXT, as BODY[HEADER] has it. */
 		uint64_t h = imap_header_end(d, len);
 		off = kind == MIME_SECTION_TEXT ? h : 0;
@@ -87,6 +102,11 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 		}
 		arena_free(&a);
 	}
+	if (hf) {
+		filtered = imap_header_filter(d + off, n, fields, not, &n);
+		d = filtered;
+		off = 0;
+	}
 	if (u->partial) {
 		uint64_t o = u->offset < n ? u->offset : n;
 		off += o;
@@ -96,6 +116,7 @@ static void copy_cb(void *arg, const void *meta, size_t metalen, const char *d, 
 	}
 	if (n && buf_append(c->b, d + off, (size_t)n) < 0)
 		c->result = 2;
+	free(filtered);
 }
 
 const char *imap_url_read_at(struct imap_session *s, uint32_t account, uint32_t mailbox,

@@ -138,9 +138,8 @@ static int field_listed(const struct imap_arg *fields, const char *name, size_t 
 	return 0;
 }
 
-/* HEADER.FIELDS(.NOT): the kept fields and the empty line, malloc'ed. */
-static char *filter_header(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
-			   uint64_t *len_r)
+char *imap_header_filter(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
+			 uint64_t *len_r)
 {
 	char *out = xmalloc(hlen + 3);
 	uint64_t o = 0, i = 0;
@@ -331,7 +330,7 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 					break;
 				case IMAP_SECTION_HEADER_FIELDS:
 				case IMAP_SECTION_HEADER_FIELDS_NOT:
-					f->mem[i] = filter_header(
+					f->mem[i] = imap_header_filter(
 					    d, hend, it->fields,
 					    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &ln);
 					break;
@@ -346,7 +345,7 @@ static void locate_cb(void *arg, const void *meta, size_t metalen, const char *d
 			}
 			if (it->text == IMAP_SECTION_HEADER_FIELDS ||
 			    it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
-				f->mem[i] = filter_header(d + st, ln, it->fields,
+				f->mem[i] = imap_header_filter(d + st, ln, it->fields,
 							  it->text == IMAP_SECTION_HEADER_FIELDS_NOT,
 							  &ln);
 				st = 0;

@@ -307,6 +307,12 @@ struct imap_fetch {
 /* Offset just past the empty line that ends a message's header (len when
  * there is none): BODY[HEADER] and BODY[TEXT] of the whole message. */
 uint64_t imap_header_end(const char *d, size_t len);
+/* HEADER.FIELDS(.NOT) of the header d[0..hlen): the fields named (not
+ * named, with not) in fields (astrings, END-terminated, compared in any
+ * case) with their continuation lines, then the empty line; malloc'ed,
+ * *len_r its length. FETCH and CATENATE's URLs share it. */
+char *imap_header_filter(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
+			 uint64_t *len_r);
 /* Takes f (malloc'ed; items in the command arena), sends what fits, and
  * goes on from imap_session_input() until the tagged reply is sent. */
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);

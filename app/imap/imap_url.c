@@ -5,7 +5,9 @@
  *   "/" mailbox [";UIDVALIDITY=" n] "/;UID=" n ["/;SECTION=" section]
  *   ["/;PARTIAL=" offset ["." length]]
  *
- * Keywords in any case; the mailbox and the section percent-decoded
+ * A section may be HEADER.FIELDS[.NOT] with its list of names
+ * (imap_url_header_fields() splits it). Keywords in any case; the
+ * mailbox and the section percent-decoded
  * (the mailbox then is an IMAP mailbox name: modified UTF-7 unless the
  * session enabled UTF-8). Absolute URLs (imap://...) and URLAUTH are
  * refused, as Dovecot refuses them ("Relative URL required").
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap_parser.h"
 #include "imap/imap_url.h"
 
 static int hexval(char c)
@@ -276,4 +279,58 @@ int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
 	memcpy(a->mech, p, (size_t)(q - p));
 	memcpy(a->token, q + 1, (size_t)(end - q - 1));
 	return 0;
+}
+
+int imap_url_header_fields(struct str sec, struct str *spec_r, int *not_r, struct imap_arg *fields)
+{
+	static const char word[] = "HEADER.FIELDS";
+	const size_t wl = sizeof(word) - 1;
+	size_t at = 0, n = 0;
+
+	while (at + wl <= sec.len && !(str_eq_ci_c(str_make(sec.p + at, wl), word) &&
+				       (at == 0 || sec.p[at - 1] == '.')))
+		at++;
+	if (at + wl > sec.len)
+		return 0;
+	*spec_r = str_make(sec.p, at ? at - 1 : 0);
+	size_t i = at + wl;
+	*not_r = i + 4 <= sec.len && str_eq_ci_c(str_make(sec.p + i, 4), ".NOT");
+	if (*not_r)
+		i += 4;
+	if (i + 3 > sec.len || sec.p[i] != ' ' || sec.p[i + 1] != '(' ||
+	    sec.p[sec.len - 1] != ')')
+		return -1;
+	size_t end = sec.len - 1; /* the ")" */
+	for (i += 2; i < end;) {
+		size_t st, e;
+		if (sec.p[i] == '"') {
+			st = ++i;
+			while (i < end && sec.p[i] != '"' && sec.p[i] != '\\')
+				i++;
+			if (i >= end || sec.p[i] != '"')
+				return -1;
+			e = i++;
+		} else {
+			st = i;
+			while (i < end && (unsigned char)sec.p[i] > ' ' && sec.p[i] != '(' &&
+			       sec.p[i] != ')' && sec.p[i] != '"' && sec.p[i] != '\\')
+				i++;
+			e = i;
+			if (e == st)
+				return -1;
+		}
+		if (n == IMAP_URL_FIELDS_MAX)
+			return -1;
+		fields[n++] = (struct imap_arg){ .type = IMAP_ARG_ATOM,
+						 .str = str_make(sec.p + st, e - st) };
+		if (i < end) {
+			if (sec.p[i] != ' ' || i + 1 == end)
+				return -1;
+			i++;
+		}
+	}
+	if (n == 0)
+		return -1;
+	fields[n] = (struct imap_arg){ .type = IMAP_ARG_END };
+	return 1;
 }

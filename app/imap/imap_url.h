@@ -34,6 +34,23 @@ struct imap_url {
 /* Parses url into *u. Returns an imap_url_result. */
 int imap_url_parse(struct str url, struct imap_url *u);
 
+struct imap_arg;
+/* Header field names one HEADER.FIELDS section of a URL may list. */
+#define IMAP_URL_FIELDS_MAX 64
+/*
+ * A URL's section (struct imap_url's, percent-decoded) of the form
+ * "[part.]HEADER.FIELDS[.NOT] (name ...)" (RFC 5092 enc-section with RFC
+ * 3501's header-list: one space before "(", names apart by one space,
+ * atoms or quoted strings without escapes). Returns 1 with *spec_r the
+ * part number ("" for the message itself), *not_r, and the names in
+ * fields[0..n) as IMAP_ARG_ATOM pointing into sec, IMAP_ARG_END at
+ * fields[n] (fields holds IMAP_URL_FIELDS_MAX + 1); 0 when sec is another
+ * kind of section; -1 when it is this kind but malformed (no names, more
+ * than IMAP_URL_FIELDS_MAX, bad spacing or quoting).
+ */
+int imap_url_header_fields(struct str sec, struct str *spec_r, int *not_r,
+			   struct imap_arg *fields);
+
 /*
  * URLAUTH (RFC 4467) URLs: "imap://" user ["@" host [":" port]] "/" ...
  * as above ... [";EXPIRE=" date-time] ";URLAUTH=" access [":" mechanism

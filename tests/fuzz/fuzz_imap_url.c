@@ -6,12 +6,16 @@
  * parses the same way twice (no hidden state). Taken as a URLAUTH URL
  * (imap_url_parse_auth), an accepted one has an owner, an access, a rump
  * inside the input, and a token of hex digits when it has a mechanism.
+ * The input is also taken as a URL's section (imap_url_header_fields):
+ * the part number is a prefix of it, every name is non-empty or quoted,
+ * inside the input, and free of spaces and parentheses.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_parser.h"
 #include "imap/imap_url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,6 +43,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(!a.mech[0] || a.token[0]);
 		for (const char *t = a.token; *t; t++)
 			assert((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f') || (*t >= 'A' && *t <= 'F'));
+	}
+	struct imap_arg fields[IMAP_URL_FIELDS_MAX + 1];
+	struct str spec;
+	int not;
+	r = imap_url_header_fields(str_make(p, size), &spec, &not, fields);
+	assert(r >= -1 && r <= 1);
+	if (r == 1) {
+		size_t n = 0;
+		assert(spec.p == p && spec.len < size);
+		for (; fields[n].type != IMAP_ARG_END; n++) {
+			const struct str *f = &fields[n].str;
+			assert(n < IMAP_URL_FIELDS_MAX && fields[n].type == IMAP_ARG_ATOM);
+			assert(f->p >= p && f->p + f->len <= p + size);
+			assert(!memchr(f->p, ' ', f->len) || f->p[-1] == '"');
+			assert(!memchr(f->p, '(', f->len) && !memchr(f->p, ')', f->len));
+		}
+		assert(n >= 1);
 	}
 	free(p);
 	return 0;

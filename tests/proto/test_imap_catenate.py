@@ -2,7 +2,8 @@
 message forwarded with an attachment taken from a stored message by URL
 (";SECTION=2.MIME" and ";SECTION=2" between TEXT literals) comes out
 byte for byte; a whole message plus TEXT; HEADER and TEXT of a message;
-";PARTIAL=0.5"; a URL into another mailbox from the authenticated state;
+HEADER.FIELDS and HEADER.FIELDS.NOT (names quoted or not, in any case,
+";PARTIAL=" after them; a malformed list refused); ";PARTIAL=0.5"; a URL into another mailbox from the authenticated state;
 MULTIAPPEND of two CATENATE messages with flags. Refusals as Dovecot
 answers them: NO [BADURL url] for a wrong UIDVALIDITY, an unknown UID or
 mailbox, an absolute URL ("Relative URL required"), a missing section,
@@ -77,6 +78,21 @@ def test_imap_catenate():
             b"Subject: x\r\n\r\n" + ATTACHED.split(b"\r\n\r\n", 1)[1])
         out = append(r, "g", b'INBOX CATENATE (URL "/INBOX/;UID=%d/;PARTIAL=0.5" TEXT %s)' % (uid, lit(b"xyz")))
         assert body(r, int(re.search(rb"APPENDUID \d+ (\d+)", out[-1]).group(1))) == b"From:xyz"
+        # HEADER.FIELDS and HEADER.FIELDS.NOT, as BODY[HEADER.FIELDS (...)]
+        # gives them (the fields in the message's order, the empty line).
+        for tag, sec, want in (
+                ("g1", b"HEADER.FIELDS%20(SUBJECT%20From)",
+                 b"From: a@example.test\r\nSubject: with attachment\r\n\r\n"),
+                ("g2", b'header.fields.not%20(Content-Type%20%22MIME-Version%22%20X-None)',
+                 b"From: a@example.test\r\nSubject: with attachment\r\n\r\n"),
+                ("g3", b"HEADER.FIELDS%20(X-None)", b"\r\n"),
+                ("g4", b"HEADER.FIELDS.NOT%20(From)/;PARTIAL=9.5", b"with ")):
+            out = append(r, tag, b'INBOX CATENATE (URL "/INBOX/;UID=%d/;SECTION=%s" TEXT %s)' %
+                         (uid, sec, lit(b"body\r\n")))
+            fetched = body(r, int(re.search(rb"APPENDUID \d+ (\d+)", out[-1]).group(1)))
+            got = cmd(r, "g5", "UID FETCH %d BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]" % uid)[0]
+            assert fetched == want + b"body\r\n", (tag, fetched)
+        assert b"{50}" in got[0], got  # FETCH's own answer: the same 50 octets
         # Another mailbox, from the authenticated state; MULTIAPPEND with flags.
         cmd(r, "h", "CREATE Drafts2")
         cmd(r, "i", "UNSELECT")
@@ -98,6 +114,10 @@ def test_imap_catenate():
                 ("t", b'URL "imap://bob@localhost/INBOX/;UID=1"',
                  b"t NO [BADURL imap://bob@localhost/INBOX/;UID=1] Invalid IMAP URL: Relative URL required"),
                 ("u", b'URL "/INBOX/;UID=1/;SECTION=7"', b"u NO [BADURL /INBOX/;UID=1/;SECTION=7] Section not found"),
+                ("u2", b'URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20()"',
+                 b"u2 NO [BADURL /INBOX/;UID=1/;SECTION=HEADER.FIELDS%20()] Section not supported"),
+                ("u3", b'URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(A%20%20B)"',
+                 b"u3 NO [BADURL /INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(A%20%20B)] Section not supported"),
                 ("v", b'URL "/INBOX/;UID=1;URLAUTH=anonymous:internal:abc"',
                  b"v NO [BADURL /INBOX/;UID=1;URLAUTH=anonymous:internal:abc] URLAUTH is not supported")):
             out = append(r, tag, b"INBOX CATENATE (TEXT " + lit(b"x") + b" " + part + b")")

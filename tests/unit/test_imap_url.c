@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "imap/imap_parser.h"
 #include "imap/imap_url.h"
 #include "unit.h"
 
@@ -86,5 +87,35 @@ int main(void)
 		CHECK_EQ_INT(imap_url_parse_auth(str_c(badauth[i]), &a), -1);
 	for (size_t n = 0; n <= strlen(full); n++)
 		(void)imap_url_parse_auth(str_make(full, n), &a);
+	/* HEADER.FIELDS sections (CATENATE URLs): names as atoms, quoted ones
+	 * without their quotes, the part number before it. */
+	struct imap_arg f[IMAP_URL_FIELDS_MAX + 1];
+	struct str spec;
+	int not = -1;
+	const char *hf = "1.2.header.fields.NOT (Subject \"X-A b\" From)";
+	CHECK_EQ_INT(imap_url_header_fields(str_c(hf), &spec, &not, f), 1);
+	CHECK(not == 1 && spec.len == 3 && memcmp(spec.p, "1.2", 3) == 0);
+	CHECK(f[0].type == IMAP_ARG_ATOM && str_eq_ci_c(f[0].str, "subject"));
+	CHECK(f[1].str.len == 5 && memcmp(f[1].str.p, "X-A b", 5) == 0);
+	CHECK(str_eq_ci_c(f[2].str, "FROM") && f[3].type == IMAP_ARG_END);
+	CHECK_EQ_INT(imap_url_header_fields(str_c("HEADER.FIELDS (A)"), &spec, &not, f), 1);
+	CHECK(not == 0 && spec.len == 0 && str_eq_ci_c(f[0].str, "A"));
+	static const char *const other[] = { "HEADER", "1.MIME", "TEXT", "2", "1.HEADERS.FIELDS (A)" };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		CHECK_EQ_INT(imap_url_header_fields(str_c(other[i]), &spec, &not, f), 0);
+	static const char *const badhf[] = { "HEADER.FIELDS", "HEADER.FIELDS ()", "HEADER.FIELDS(A)",
+					      "HEADER.FIELDS (A  B)", "HEADER.FIELDS (A )",
+					      "HEADER.FIELDS ( A)", "HEADER.FIELDS (A) ",
+					      "HEADER.FIELDS (\"A)", "HEADER.FIELDS (A(B))",
+					      "HEADER.FIELDS.NOT A" };
+	for (size_t i = 0; i < sizeof(badhf) / sizeof(badhf[0]); i++)
+		CHECK_EQ_INT(imap_url_header_fields(str_c(badhf[i]), &spec, &not, f), -1);
+	char many[1024] = "HEADER.FIELDS (";
+	for (int i = 0; i <= IMAP_URL_FIELDS_MAX; i++)
+		strcat(many, i ? " A" : "A");
+	strcat(many, ")");
+	CHECK_EQ_INT(imap_url_header_fields(str_c(many), &spec, &not, f), -1);
+	for (size_t n = 0; n <= strlen(hf); n++)
+		(void)imap_url_header_fields(str_make(hf, n), &spec, &not, f);
 	return unit_done("test_imap_url");
 }
