@@ -1,5 +1,6 @@
 /*
  * cmd_account.c — tern account add|list|passwd|del EMAIL, and
+ * tern account state|name EMAIL VALUE,
  * tern account app-password add|list|del EMAIL [NAME].
  *
  * Passwords come from stdin (one line), never from argv where ps(1) would
@@ -20,7 +21,11 @@ static void print_account(void *arg, const struct store_account_info *a)
 		snprintf(quota, sizeof(quota), "%" PRIu64, a->quota);
 	else
 		snprintf(quota, sizeof(quota), "unlimited");
-	printf("%-40s emails=%u used=%" PRIu64 " quota=%s\n", a->email, a->emails, a->used, quota);
+	printf("%-40s emails=%u used=%" PRIu64 " quota=%s state=%s", a->email, a->emails, a->used,
+	       quota, store_account_state_name(a->state));
+	if (a->display_name[0])
+		printf(" name=\"%s\"", a->display_name);
+	printf("\n");
 	(*(int *)arg)++;
 }
 
@@ -88,6 +93,37 @@ static int app_password(const struct config *cfg, int argc, char **argv)
 	return r == STORE_OK ? 0 : 1;
 }
 
+/* tern account state EMAIL STATE | tern account name EMAIL NAME */
+static int account_set(const struct config *cfg, const char *verb, const char *email,
+		       const char *value)
+{
+	char err[512];
+	enum store_account_state state = STORE_ACCOUNT_ACTIVE;
+	struct store *st;
+	int r;
+
+	if (!value)
+		return usage();
+	if (verb[0] == 's' && store_account_state_parse(value, &state) != 0)
+		return cli_bad_arg("account", "state", value, "active, cannot_sign_in or inactive");
+	if (!(st = cli_store_open(cfg, 0)))
+		return 1;
+	if (verb[0] == 's')
+		r = store_account_set_state(st, email, state, err, sizeof err);
+	else
+		r = store_account_set_name(st, email, value, err, sizeof err);
+	store_close(&st);
+	if (r != STORE_OK) {
+		fprintf(stderr, "tern: %s\n", err);
+		return 1;
+	}
+	if (verb[0] == 's')
+		printf("%s: %s\n", email, store_account_state_name(state));
+	else
+		printf("%s: display name %s\n", email, value[0] ? "set" : "removed");
+	return 0;
+}
+
 int cli_account(const struct config *cfg, int argc, char **argv)
 {
 	char err[512], pw[1024];
@@ -110,6 +146,8 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	const char *email = argv[1];
+	if (strcmp(verb, "state") == 0 || strcmp(verb, "name") == 0)
+		return account_set(cfg, verb, email, argc == 3 ? argv[2] : NULL);
 	uint64_t quota = 0;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--quota") != 0)

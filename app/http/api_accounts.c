@@ -18,6 +18,8 @@ struct acct {
 	uint64_t quota, used;
 	uint32_t emails;
 	int disabled;
+	enum store_account_state state;
+	const char *name;
 };
 
 struct acct_list {
@@ -38,7 +40,8 @@ static void acct_cb(void *arg, const struct store_account_info *info)
 		l->cap = cap;
 	}
 	l->v[l->n++] = (struct acct){ arena_strdup(l->a, info->email), info->quota, info->used,
-				      info->emails, info->disabled };
+				      info->emails, info->disabled, info->state,
+				      arena_strdup(l->a, info->display_name) };
 }
 
 struct pair {
@@ -72,6 +75,8 @@ static void write_account(struct jw *w, const struct acct *a, const struct pair_
 	jw_kuint(w, "used", a->used);
 	jw_kuint(w, "emails", a->emails);
 	jw_kbool(w, "disabled", a->disabled);
+	jw_kstr(w, "state", store_account_state_name(a->state));
+	jw_kstr(w, "display_name", a->name);
 	jw_key(w, "aliases");
 	jw_arr_begin(w);
 	for (size_t i = 0; i < aliases->n; i++)
@@ -132,12 +137,18 @@ void api_accounts_list(struct http_ctx *x)
 }
 
 void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota)
+			uint64_t quota, const char *name)
 {
 	char err[256];
 
 	if (http_password_ok(x, "password", password) < 0)
 		return;
+	if (name && !store_display_name_valid(name)) {
+		http_problem(x, 400, "invalid_field", "display_name",
+			     "field 'display_name' must be at most %d octets without control characters",
+			     STORE_DISPLAY_NAME_MAX);
+		return;
+	}
 	http_hash_enter();
 	int rc = store_account_add(http_store, email, password, quota, NULL, err, sizeof(err));
 	http_hash_leave();
@@ -153,6 +164,10 @@ void api_account_create(struct http_ctx *x, const char *email, const char *passw
 		http_store_problem(x, rc, err);
 		return;
 	}
+	/* A name that cannot be set now (the account just went away) is
+	 * not worth failing the creation for: the answer shows what is. */
+	if (name && name[0])
+		store_account_set_name(http_store, email, name, err, sizeof(err));
 	log_info("http", NULL, "event=account_added ip=%s", x->ip);
 	answer_account(x, email, 201);
 }
@@ -163,12 +178,13 @@ void api_accounts_add(struct http_ctx *x)
 		{ "email", JK_STRING, 1 },
 		{ "password", JK_STRING, 1 },
 		{ "quota", JK_INT, 0 },
+		{ "display_name", JK_STRING, 0 },
 	};
-	if (http_body_check(x, f, 3) < 0)
+	if (http_body_check(x, f, 4) < 0)
 		return;
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0);
+			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"));
 }
 
 void api_account_get(struct http_ctx *x)
@@ -191,18 +207,38 @@ void api_account_patch(struct http_ctx *x)
 	static const struct json_field f[] = {
 		{ "quota", JK_INT, 0 },
 		{ "disabled", JK_BOOL, 0 },
+		{ "state", JK_STRING, 0 },
+		{ "display_name", JK_STRING, 0 },
 	};
 	char err[256];
 	const char *email = x->param[0];
+	enum store_account_state state = STORE_ACCOUNT_ACTIVE;
 
-	if (http_body_check(x, f, 2) < 0 || must_exist(x, email) < 0)
+	if (http_body_check(x, f, 4) < 0 || must_exist(x, email) < 0)
 		return;
 	const struct json_value *q = json_get(x->json, "quota"), *d = json_get(x->json, "disabled");
+	const char *sw = http_body_str(x, "state"), *name = http_body_str(x, "display_name");
+	if (sw && store_account_state_parse(sw, &state) != 0) {
+		http_problem(x, 400, "invalid_field", "state",
+			     "field 'state' must be active, cannot_sign_in or inactive");
+		return;
+	}
+	if (name && !store_display_name_valid(name)) {
+		http_problem(x, 400, "invalid_field", "display_name",
+			     "field 'display_name' must be at most %d octets without control characters",
+			     STORE_DISPLAY_NAME_MAX);
+		return;
+	}
 	int rc = STORE_OK;
 	if (q)
 		rc = store_account_set_quota(http_store, email, (uint64_t)q->integer, err, sizeof(err));
-	if (rc == STORE_OK && d)
+	/* "disabled" is the older word for the first two states; "state" wins. */
+	if (rc == STORE_OK && d && !sw)
 		rc = store_account_set_disabled(http_store, email, d->boolean, err, sizeof(err));
+	if (rc == STORE_OK && sw)
+		rc = store_account_set_state(http_store, email, state, err, sizeof(err));
+	if (rc == STORE_OK && name)
+		rc = store_account_set_name(http_store, email, name, err, sizeof(err));
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, err);
 		return;

@@ -404,13 +404,14 @@ void api_setup_account(struct http_ctx *x)
 		{ "email", JK_STRING, 1 },
 		{ "password", JK_STRING, 1 },
 		{ "quota", JK_INT, 0 },
+		{ "display_name", JK_STRING, 0 },
 	};
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 3) < 0)
+	if (gate(x, 1) < 0 || http_body_check(x, f, 4) < 0)
 		return;
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0);
+			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"));
 	/* The first account the wizard makes gets postmaster@ mail until the
 	 * administrator chooses another (admin_auth.h); a failed creation
 	 * leaves no account, and nothing is set. */

@@ -8,7 +8,8 @@
  * server listens on, with the full address as the user name. Only
  * listeners that are enabled are offered. The Apple profile is unsigned
  * (iOS shows it as "Not Verified"; signing needs a code-signing key this
- * server does not have).
+ * server does not have). The profile's EmailAccountName is the account's
+ * display name (the address when it has none).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -152,7 +153,12 @@ void api_account_mobileconfig(struct http_ctx *x)
 			"<plist version=\"1.0\">\n<dict>\n  <key>PayloadContent</key>\n  <array>\n"
 			"    <dict>\n");
 	plist_str(b, "EmailAccountDescription", email);
-	plist_str(b, "EmailAccountName", email);
+	/* The name Mail puts before the address; the address when the
+	 * account has none. Only here: the Thunderbird and Outlook documents
+	 * answer anyone who asks, and would tell a stranger the name. */
+	char name[STORE_DISPLAY_NAME_MAX + 1];
+	int named = store_account_name(http_store, id, name, sizeof name) == STORE_OK && name[0];
+	plist_str(b, "EmailAccountName", named ? name : email);
 	plist_str(b, "EmailAccountType", "EmailTypeIMAP");
 	plist_str(b, "EmailAddress", email);
 	plist_str(b, "IncomingMailServerAuthentication", "EmailAuthPassword");

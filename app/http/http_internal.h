@@ -183,9 +183,10 @@ void api_sieve_get(struct http_ctx *x);
 void api_sieve_put(struct http_ctx *x);
 void api_sieve_del(struct http_ctx *x);
 void api_account_mobileconfig(struct http_ctx *x);
-/* Creates an account from {"email","password","quota"?}; answers 201. */
+/* Creates an account from {"email","password","quota"?,"display_name"?}
+ * (name NULL: none); answers 201. */
 void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota);
+			uint64_t quota, const char *name);
 void api_aliases_list(struct http_ctx *x);
 void api_aliases_add(struct http_ctx *x);
 void api_alias_del(struct http_ctx *x);

@@ -234,9 +234,11 @@ void queue_submit(struct store *st, struct queue_request *r)
 			add_remote(j, addr, r->rcpts[i].orcpt, r->rcpts[i].notify, 0);
 			r->nremote++;
 			break;
-		case STORE_RCPT_UNKNOWN: {
+		case STORE_RCPT_UNKNOWN:
+		case STORE_RCPT_INACTIVE: {
 			char q[SQ_ADDR_MAX * 2 + 8];
-			log_warn("queue", NULL, "event=rcpt_dropped reason=unknown_local rcpt=%s",
+			log_warn("queue", NULL, "event=rcpt_dropped reason=%s rcpt=%s",
+				 res == STORE_RCPT_INACTIVE ? "inactive" : "unknown_local",
 				 log_q(r->rcpts[i].addr, q, sizeof q));
 			break;
 		}

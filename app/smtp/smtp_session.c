@@ -468,6 +468,13 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 		smtp_session_error(s);
 		return;
+	case STORE_RCPT_INACTIVE:
+		/* RFC 3463 X.2.1: the mailbox exists but takes no mail. */
+		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=inactive", qa);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "550 5.2.1 <%s>: Recipient address rejected: Mailbox disabled", addr);
+		smtp_session_error(s);
+		return;
 	case STORE_RCPT_OVER_QUOTA:
 		log_info("smtp", s->id, "event=rcpt_rejected rcpt=%s reason=over_quota", qa);
 		metrics_inc(METRIC_REJECTED);

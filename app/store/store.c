@@ -558,6 +558,54 @@ static int migrate_threads(struct store *st, MDB_txn *txn)
 	return rc;
 }
 
+/*
+ * 10 -> 11: account records gain a state and a display name (store.h,
+ * enum store_account_state). An account disabled the old way, its hash
+ * behind a '!', becomes NOLOGIN ("cannot sign in": mail still arrives,
+ * as before) with the hash as it was; every other one ACTIVE, no name.
+ * Every record is rewritten so all carry the new fields; ids are
+ * gathered first so no cursor walks records being rewritten.
+ */
+static int migrate_account_state(struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint32_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_PRINCIPAL], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, cap * sizeof *ids);
+		}
+		ids[n++] = be32_get(k.mv_data);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct acct_rec a;
+		if ((rc = acct_get(txn, st, ids[i], &a)) != 0)
+			break;
+		if (a.hash[0] == '!') {
+			memmove(a.hash, a.hash + 1, strlen(a.hash));
+			a.state = STORE_ACCOUNT_NOLOGIN;
+		}
+		rc = acct_put(txn, st, ids[i], &a);
+		explicit_bzero(a.hash, sizeof a.hash);
+	}
+	free(ids);
+	return rc;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -569,6 +617,7 @@ static migrate_fn *const migrations[] = {
     migrate_sieve,
     migrate_apppass,
     migrate_threads,
+    migrate_account_state,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

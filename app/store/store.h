@@ -148,13 +148,34 @@ int store_account_login(struct store *st, const char *email, const char *passwor
  * their login got (auth/login.h). STORE_OK or STORE_ETEMP.
  */
 int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n);
+/*
+ * What an account may do (schema 11). ACTIVE: signs in and receives mail.
+ * NOLOGIN ("cannot sign in"): every sign-in fails (mail protocols, the
+ * portal), mail still arrives. INACTIVE: no sign-in and mail to it is
+ * refused (SMTP 550 5.2.1, STORE_RCPT_INACTIVE); its stored mail stays.
+ */
+enum store_account_state {
+	STORE_ACCOUNT_ACTIVE = 0,
+	STORE_ACCOUNT_NOLOGIN = 1,
+	STORE_ACCOUNT_INACTIVE = 2,
+};
+/* "active", "cannot_sign_in", "inactive" (the API's and CLI's words);
+ * store_account_state_parse: 0 with *st_r, -1 for another word. */
+const char *store_account_state_name(enum store_account_state s);
+int store_account_state_parse(const char *word, enum store_account_state *st_r);
+/* Display name: UTF-8, at most this many octets, no control characters. */
+#define STORE_DISPLAY_NAME_MAX 128
+int store_display_name_valid(const char *name);
+
 struct store_account_info {
 	uint32_t id;
 	const char *email;
 	uint64_t quota;  /* 0 = unlimited */
 	uint64_t used;   /* bytes of stored messages */
 	uint32_t emails; /* number of emails */
-	int disabled;    /* 1 when logins are disabled (store_account_set_disabled) */
+	int disabled;    /* 1 when the state is not ACTIVE (no sign-in) */
+	enum store_account_state state;
+	const char *display_name; /* "" when none */
 };
 typedef void store_account_cb(void *arg, const struct store_account_info *info);
 int store_account_list(struct store *st, store_account_cb *cb, void *arg);
@@ -212,6 +233,7 @@ enum store_rcpt {
 	STORE_RCPT_UNKNOWN,      /* local domain, no such user */
 	STORE_RCPT_OVER_QUOTA,   /* every resolved account is over quota */
 	STORE_RCPT_TEMPFAIL,     /* store error */
+	STORE_RCPT_INACTIVE,     /* every account it names is inactive, no forward */
 };
 /*
  * Resolves an envelope address to local accounts: lowercases it; tries an
@@ -608,13 +630,23 @@ typedef void store_meta_cb(void *arg, const char *name, const void *val, size_t 
 int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg);
 
 /*
- * Disables (on 1) or re-enables (0) logins of an account: its password hash
- * is kept behind a '!' marker, so every password check fails while the
- * account still receives mail. Changing the password keeps the state.
- * STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_ETEMP.
+ * Sets an account's state (enum store_account_state); the password and
+ * app passwords are kept, so ACTIVE again restores them. Any change of
+ * state changes the credentials stamp (store_account_creds), so sessions
+ * signed in end. store_account_set_disabled(on) is set_state NOLOGIN (on)
+ * or ACTIVE (0). STORE_OK, STORE_ENOTFOUND, STORE_EINVAL, STORE_ETEMP.
  */
+int store_account_set_state(struct store *st, const char *email, enum store_account_state state,
+			    char *err, size_t errsz);
 int store_account_set_disabled(struct store *st, const char *email, int on, char *err,
 			       size_t errsz);
+/* Sets the display name ("" removes it): STORE_EINVAL for an invalid one
+ * (store_display_name_valid), STORE_ENOTFOUND, STORE_ETEMP. */
+int store_account_set_name(struct store *st, const char *email, const char *name, char *err,
+			   size_t errsz);
+/* The display name of account id into name (size namesz, "" when none).
+ * STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_account_name(struct store *st, uint32_t id, char *name, size_t namesz);
 
 /* Bytes the map may use now (for tests of growth) and bytes in use. */
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);

@@ -20,6 +20,7 @@
 
 #include "auth/password.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "store/store_private.h"
 
 _Static_assert(STORE_HASH_MAX == PASSWORD_HASH_MAX, "hash buffer sizes agree");
@@ -449,10 +450,12 @@ int store_account_del(struct store *st, const char *email, char *err, size_t err
 	return rc;
 }
 
-/* Rewrites one account record: password hash (hash[0] != 0) or quota. */
+/* Rewrites one account record: password hash, quota, state or name. */
 struct acct_update {
 	struct acct_ctx c;
-	int set_hash, set_quota, set_disabled, disabled;
+	int set_hash, set_quota, set_state, set_name;
+	enum store_account_state state;
+	const char *name;
 };
 
 static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
@@ -466,29 +469,17 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return store_err(u->c.err, u->c.errsz, STORE_ENOTFOUND, "no account %s", u->c.addr);
 	if (rc || (rc = acct_get(txn, st, id, &a)) != 0)
 		return rc;
-	if (u->set_hash) {
-		/* A disabled account stays disabled under its new password. */
-		int was_disabled = a.hash[0] == '!';
-		size_t n = strlen(u->c.hash);
-		if (was_disabled && n + 2 <= sizeof a.hash) {
-			a.hash[0] = '!';
-			memcpy(a.hash + 1, u->c.hash, n + 1);
-		} else {
-			memcpy(a.hash, u->c.hash, n + 1);
-		}
-	}
-	if (u->set_disabled) {
-		size_t n = strlen(a.hash);
-		if (u->disabled && a.hash[0] != '!' && n + 2 <= sizeof a.hash) {
-			memmove(a.hash + 1, a.hash, n + 1);
-			a.hash[0] = '!';
-		} else if (!u->disabled && a.hash[0] == '!') {
-			memmove(a.hash, a.hash + 1, n);
-		}
-	}
+	if (u->set_hash)
+		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
+	if (u->set_state)
+		a.state = (uint8_t)u->state;
+	if (u->set_name)
+		memcpy(a.name, u->name, strlen(u->name) + 1);
 	if (u->set_quota)
 		a.quota = u->c.quota;
-	return acct_put(txn, st, id, &a);
+	rc = acct_put(txn, st, id, &a);
+	explicit_bzero(a.hash, sizeof a.hash);
+	return rc;
 }
 
 int store_account_passwd(struct store *st, const char *email, const char *password, char *err,
@@ -521,20 +512,91 @@ int store_account_set_quota(struct store *st, const char *email, uint64_t quota,
 	return rc;
 }
 
-int store_account_set_disabled(struct store *st, const char *email, int on, char *err,
-                               size_t errsz)
-{
-	struct acct_update u = {.c = {.err = err, .errsz = errsz}, .set_disabled = 1, .disabled = !!on};
+static const char *const state_names[] = {"active", "cannot_sign_in", "inactive"};
 
+const char *store_account_state_name(enum store_account_state s)
+{
+	return (unsigned)s <= STORE_ACCOUNT_INACTIVE ? state_names[s] : "active";
+}
+
+int store_account_state_parse(const char *word, enum store_account_state *st_r)
+{
+	for (unsigned i = 0; i <= STORE_ACCOUNT_INACTIVE; i++)
+		if (strcmp(word, state_names[i]) == 0) {
+			*st_r = (enum store_account_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+int store_display_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > STORE_DISPLAY_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return 0;
+	return utf8_valid((struct str){name, n});
+}
+
+int store_account_set_state(struct store *st, const char *email, enum store_account_state state,
+			    char *err, size_t errsz)
+{
+	struct acct_update u = {.c = {.err = err, .errsz = errsz}, .set_state = 1, .state = state};
+
+	if ((unsigned)state > STORE_ACCOUNT_INACTIVE)
+		return store_err(err, errsz, STORE_EINVAL, "invalid state");
 	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
 		return store_err(err, errsz, STORE_EINVAL, "invalid address");
 	int rc = store_write(st, account_update_fn, &u);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
 	else if (rc == STORE_OK)
-		log_info("store", NULL, "event=account_%s account=%s", on ? "disabled" : "enabled",
-		         u.c.addr);
+		log_info("store", NULL, "event=account_state account=%s state=%s", u.c.addr,
+		         store_account_state_name(state));
 	return rc;
+}
+
+int store_account_set_disabled(struct store *st, const char *email, int on, char *err,
+                               size_t errsz)
+{
+	return store_account_set_state(st, email, on ? STORE_ACCOUNT_NOLOGIN : STORE_ACCOUNT_ACTIVE,
+	                               err, errsz);
+}
+
+int store_account_set_name(struct store *st, const char *email, const char *name, char *err,
+			   size_t errsz)
+{
+	struct acct_update u = {.c = {.err = err, .errsz = errsz}, .set_name = 1, .name = name};
+
+	if (!store_display_name_valid(name))
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "invalid display name (UTF-8, at most %u octets, no control "
+		                 "characters)", STORE_DISPLAY_NAME_MAX);
+	if (name_address(email, 0, u.c.addr, sizeof u.c.addr, &u.c.at) != 0)
+		return store_err(err, errsz, STORE_EINVAL, "invalid address");
+	int rc = store_write(st, account_update_fn, &u);
+	if (rc == STORE_ETEMP)
+		store_err(err, errsz, rc, "store error, see the log");
+	return rc;
+}
+
+int store_account_name(struct store *st, uint32_t id, char *name, size_t namesz)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+
+	name[0] = '\0';
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, id, &a);
+	store_rd_end(st, txn);
+	explicit_bzero(a.hash, sizeof a.hash);
+	if (rc)
+		return store_mdb_code(rc);
+	snprintf(name, namesz, "%s", a.name);
+	return STORE_OK;
 }
 
 int store_account_id(struct store *st, const char *email, uint32_t *id_r)
@@ -552,13 +614,19 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r)
 	return store_mdb_code(rc);
 }
 
-/* The credentials stamp of a stored hash: never 0 (0 means "gone"). */
-static uint64_t cred_stamp(const char *hash)
+/* The credentials stamp of an account: a digest of its stored hash and
+ * its state, so a new password or a change of state changes it; never 0
+ * (0 means "gone"). */
+static uint64_t cred_stamp(const struct acct_rec *a)
 {
+	crypto_generichash_state h;
 	uint8_t d[8];
 	uint64_t v;
 
-	crypto_generichash(d, sizeof d, (const uint8_t *)hash, strlen(hash), NULL, 0);
+	crypto_generichash_init(&h, NULL, 0, sizeof d);
+	crypto_generichash_update(&h, (const uint8_t *)a->hash, strlen(a->hash));
+	crypto_generichash_update(&h, &a->state, 1);
+	crypto_generichash_final(&h, d, sizeof d);
 	memcpy(&v, d, sizeof v);
 	return v | 1;
 }
@@ -577,6 +645,7 @@ static int login_check(struct store *st, const char *email, const char *password
 		       uint64_t *cred_r, int apppass)
 {
 	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
+	uint64_t stamp = 0;
 	struct apppass_cand cand[LOGIN_APPPASS_TRIES];
 	uint8_t tag[APPPASS_TAG];
 	size_t ncand = 0, at;
@@ -593,9 +662,12 @@ static int login_check(struct store *st, const char *email, const char *password
 		rc = name_lookup(txn, st, addr, &id);
 		if (rc == 0)
 			rc = acct_get(txn, st, id, &a);
-		if (rc == 0)
+		/* An account that may not sign in has no password to check. */
+		if (rc == 0 && a.state == STORE_ACCOUNT_ACTIVE) {
 			memcpy(hash, a.hash, sizeof hash);
-		if (rc == 0 && apppass)
+			stamp = cred_stamp(&a);
+		}
+		if (rc == 0 && apppass && hash[0])
 			rc = apppass_candidates(txn, st, id, tag, cand, LOGIN_APPPASS_TRIES, &ncand);
 		store_rd_end(st, txn);
 		explicit_bzero(a.hash, sizeof a.hash);
@@ -604,7 +676,7 @@ static int login_check(struct store *st, const char *email, const char *password
 			return STORE_ETEMP;
 		}
 	}
-	if (hash[0] == '\0' || hash[0] == '!') { /* no password, or disabled */
+	if (hash[0] == '\0') { /* no password, or no sign-in */
 		explicit_bzero(cand, sizeof cand);
 		return password_verify_dummy(password);
 	}
@@ -622,7 +694,7 @@ static int login_check(struct store *st, const char *email, const char *password
 		if (id_r)
 			*id_r = id;
 		if (cred_r)
-			*cred_r = cred_stamp(hash);
+			*cred_r = stamp;
 	}
 	explicit_bzero(hash, sizeof hash);
 	return r;
@@ -651,7 +723,7 @@ int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r
 		creds_r[i] = 0;
 		rc = acct_get(txn, st, ids[i], &a);
 		if (rc == 0)
-			creds_r[i] = cred_stamp(a.hash);
+			creds_r[i] = cred_stamp(&a);
 		else if (rc == MDB_NOTFOUND)
 			rc = 0;
 		explicit_bzero(a.hash, sizeof a.hash);
@@ -684,7 +756,9 @@ int store_account_list(struct store *st, store_account_cb *cb, void *arg)
 			    .quota = a.quota,
 			    .used = a.used,
 			    .emails = a.emails,
-			    .disabled = a.hash[0] == '!',
+			    .disabled = a.state != STORE_ACCOUNT_ACTIVE,
+			    .state = (enum store_account_state)a.state,
+			    .display_name = a.name,
 			};
 			cb(arg, &info);
 		}

@@ -218,6 +218,8 @@ void acct_enc(struct rec_w *w, const void *rec)
 	rw_u64(w, (uint64_t)a->created_at);
 	rw_str16(w, a->email, strlen(a->email));
 	rw_str16(w, a->hash, strlen(a->hash));
+	rw_u8(w, a->state);
+	rw_str16(w, a->name, strlen(a->name));
 }
 
 int acct_dec(const MDB_val *v, struct acct_rec *a)
@@ -235,6 +237,16 @@ int acct_dec(const MDB_val *v, struct acct_rec *a)
 	a->created_at = (int64_t)rr_u64(&r);
 	rr_str16(&r, a->email, sizeof a->email);
 	rr_str16(&r, a->hash, sizeof a->hash);
+	/* Schema 11's fields: absent in the records the migration from 10
+	 * reads (they then mean an active account without a name). */
+	a->state = STORE_ACCOUNT_ACTIVE;
+	a->name[0] = '\0';
+	if (r.off < r.len) {
+		a->state = rr_u8(&r);
+		rr_str16(&r, a->name, sizeof a->name);
+		if (a->state > STORE_ACCOUNT_INACTIVE)
+			return MDB_CORRUPTED;
+	}
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 10u
+#define STORE_SCHEMA_VERSION 11u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -298,6 +298,8 @@ struct acct_rec {
 	int64_t created_at;
 	char email[STORE_ADDR_MAX + 1];
 	char hash[STORE_HASH_MAX];
+	uint8_t state; /* enum store_account_state (schema 11) */
+	char name[STORE_DISPLAY_NAME_MAX + 1]; /* display name, "" = none (schema 11) */
 };
 void acct_enc(struct rec_w *w, const void *rec);
 int acct_dec(const MDB_val *v, struct acct_rec *a);

@@ -7,6 +7,8 @@
  *   3. with "+tag" removed from the local part (from the first '+'):
  *      an alias, then an account,
  *   4. the domain's catch-all alias "@domain".
+ * Inactive accounts (store.h) are then left out; an address that named
+ * only inactive accounts is STORE_RCPT_INACTIVE.
  * A name that literally contains '+' therefore wins over plus-addressing.
  *
  * Alias targets resolve as addresses of their own (alias, then account, no
@@ -252,15 +254,28 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 	 * the message is accepted for all of them (we cannot bounce one copy
 	 * yet), and the full ones go a little over — soft rather than lost.
 	 */
-	size_t over = 0;
+	size_t over = 0, live = 0, inactive = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct acct_rec a;
 		if ((rc = acct_get(r->txn, st, r->acc[i], &a)) != 0) {
 			res = STORE_RCPT_TEMPFAIL;
 			goto out;
 		}
+		explicit_bzero(a.hash, sizeof a.hash);
+		/* An inactive account takes no mail: it leaves the list, and an
+		 * address that named nothing else is refused as such. */
+		if (a.state == STORE_ACCOUNT_INACTIVE) {
+			inactive++;
+			continue;
+		}
+		r->acc[live++] = r->acc[i];
 		if (a.quota && a.used >= a.quota)
 			over++;
+	}
+	r->n = live;
+	if (r->n == 0 && r->nfwd == 0) {
+		res = inactive ? STORE_RCPT_INACTIVE : STORE_RCPT_UNKNOWN;
+		goto out;
 	}
 	/* A forward always takes the message, so only local copies can be "full". */
 	res = r->n && over == r->n && r->nfwd == 0 ? STORE_RCPT_OVER_QUOTA : STORE_RCPT_OK;

@@ -123,6 +123,7 @@ class Model:
         a = self.accounts[email]
         return {"email": email, "quota": a["quota"], "used": 0, "emails": 0,
                 "disabled": a["disabled"],
+                "state": "cannot_sign_in" if a["disabled"] else "active", "display_name": "",
                 "aliases": sorted(al for al, ts in self.aliases.items() if email in ts)}
 
     def alias_obj(self, alias):
@@ -420,7 +421,7 @@ class Run:
         rc, out = self.cli("account", "list")
         got = {}
         for line in out.splitlines():
-            m = re.fullmatch(r"(\S+)\s+emails=0 used=0 quota=(\d+|unlimited)", line)
+            m = re.fullmatch(r"(\S+)\s+emails=0 used=0 quota=(\d+|unlimited) state=(active|cannot_sign_in)", line)
             self.check(m, "tern account list line %r" % line)
             got[m.group(1)] = 0 if m.group(2) == "unlimited" else int(m.group(2))
         want = {e: a["quota"] for e, a in self.m.accounts.items()}

@@ -250,11 +250,15 @@ function AccountStep({ st, setSt, onNext, back }) {
 	const count = (st.account && st.account.count) || 0;
 	const [email, setEmail] = useState('');
 	const [pw, setPw] = useState('');
+	const [name, setName] = useState('');
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			await post('/setup/account', { email: email.trim().toLowerCase(), password: pw });
+			const body = { email: email.trim().toLowerCase(), password: pw };
+			if (name.trim())
+				body.display_name = name.trim();
+			await post('/setup/account', body);
 			setSt({ ...st, account: { done: true, count: count + 1 } });
 			onNext();
 		});
@@ -266,6 +270,8 @@ function AccountStep({ st, setSt, onNext, back }) {
 			{count ? <Notice kind="info">{count} account{count > 1 ? 's exist' : ' exists'} already; you may skip this step.</Notice> : null}
 			<Field label="Email address" type="email" value={email} onInput={setEmail} testid="account-email"
 				placeholder={`you@${domain}`} required autoComplete="off" error={fieldError(a.error, 'email')} />
+			<Field label="Your name (optional: shown beside your address)" value={name} onInput={setName} testid="account-display-name"
+				maxLength={128} autoComplete="name" error={fieldError(a.error, 'display_name')} />
 			<Field label="Password" type="password" value={pw} onInput={setPw} testid="account-password"
 				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />

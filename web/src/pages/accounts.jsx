@@ -1,5 +1,6 @@
-// accounts.jsx - mail accounts: add, disable/enable, delete, password
-// reset, quota and usage, the aliases that point at each.
+// accounts.jsx - mail accounts: add, state (active / cannot sign in /
+// inactive), display name, delete, password reset, quota and usage, the
+// aliases that point at each.
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
@@ -7,6 +8,18 @@ import { Link } from '../router.jsx';
 import { bytes } from '../format.js';
 
 const MIB = 1024 * 1024;
+
+// The API's states and what each means to the admin.
+const STATES = [
+	['active', 'Active', 'signs in, receives mail'],
+	['cannot_sign_in', 'Cannot sign in', 'mail still arrives'],
+	['inactive', 'Inactive', 'no sign-in, mail refused (550 5.2.1)'],
+];
+
+function StateBadge({ state }) {
+	const s = STATES.find((x) => x[0] === state) || STATES[0];
+	return <span class={'badge ' + (s[0] === 'active' ? 'badge-found' : 'badge-missing')} data-testid="account-state">{s[1].toLowerCase()}</span>;
+}
 
 function Usage({ used, quota }) {
 	if (!quota)
@@ -53,11 +66,11 @@ export function Accounts() {
 						<tbody>
 							{accounts.map((a) => [
 								<tr key={a.email} data-testid="account-row" data-email={a.email}>
-									<td>{a.email}</td>
+									<td>{a.email}{a.display_name ? <div class="muted">{a.display_name}</div> : null}</td>
 									<td><Usage used={a.used} quota={a.quota} /></td>
 									<td>{a.emails}</td>
 									<td>{(a.aliases || []).join(', ') || <span class="muted">none</span>}</td>
-									<td>{a.disabled ? <span class="badge badge-missing">disabled</span> : <span class="badge badge-found">active</span>}</td>
+									<td><StateBadge state={a.state} /></td>
 									<td class="actions">
 										<button class="btn btn-small" aria-expanded={open === a.email ? 'true' : 'false'}
 											onClick={() => setOpen(open === a.email ? null : a.email)} data-testid="account-edit">Manage</button>
@@ -123,8 +136,20 @@ function AccountPanel({ account, onChange }) {
 	const [pw, setPw] = useState('');
 	const [quota, setQuota] = useState(account.quota ? String(+(account.quota / MIB).toFixed(2)) : '');
 	const [msg, setMsg] = useState('');
+	const [name, setName] = useState(account.display_name || '');
+	const [state, setState] = useState(account.state || 'active');
 	const pwAction = useAction();
 	const qAction = useAction();
+	const sAction = useAction();
+	const saveProfile = (e) => {
+		e.preventDefault();
+		setMsg('');
+		sAction.run(async () => {
+			await patch(`/accounts/${seg(account.email)}`, { display_name: name.trim(), state });
+			setMsg('Account saved.');
+			onChange();
+		});
+	};
 	const setPassword = (e) => {
 		e.preventDefault();
 		setMsg('');
@@ -145,6 +170,18 @@ function AccountPanel({ account, onChange }) {
 	};
 	return (
 		<div class="panel">
+			<form onSubmit={saveProfile} class="inline-form" data-testid="account-profile">
+				<Field label="Display name (shown to mail apps and in From)" value={name} onInput={setName} maxLength={128}
+					testid="display-name" error={sAction.error && sAction.error.field === 'display_name' ? sAction.error.message : undefined} />
+				<div class="field">
+					<label for={`state-${account.email}`}>Status</label>
+					<select id={`state-${account.email}`} value={state} onChange={(e) => setState(e.currentTarget.value)} data-testid="account-state-select">
+						{STATES.map(([v, label, what]) => <option key={v} value={v}>{label}: {what}</option>)}
+					</select>
+				</div>
+				<ErrorBox error={sAction.error && sAction.error.field !== 'display_name' ? sAction.error : null} />
+				<button class="btn" type="submit" disabled={sAction.busy} data-testid="account-profile-save">Save</button>
+			</form>
 			<form onSubmit={setPassword} class="inline-form">
 				<Field label={`New password for ${account.email}`} type="password" value={pw} onInput={setPw} required
 					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" />

@@ -1,0 +1,167 @@
+"""Account states and display names (issue 31): "cannot sign in" refuses
+IMAP and submission logins (app passwords too) while port 25 still takes
+its mail; "inactive" refuses logins and RCPT with 550 5.2.1, directly and
+through an alias, while an alias naming another account too still
+delivers there; `active` gives the old password back. Set by `tern
+account state` and by PATCH /api/v1/accounts/{email} (state,
+display_name, the older disabled), shown by GET and `tern account list`.
+One server for every check."""
+import imaplib
+import smtplib
+import ssl
+
+from harness import Raw, message
+from httpc import admin_server
+
+USER = "ann@example.test"
+OTHER = "otto@example.test"
+PW = "account-pw-1"
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+# Each refused login comes from a loopback address of its own, so the
+# growing reply delay of one address (1 s, then more) stays at 1 s.
+SOURCES = iter("127.0.%d.%d" % (i // 200, 10 + i % 200) for i in range(1000))
+
+
+class Imap(imaplib.IMAP4_SSL):
+    def __init__(self, port, source):
+        self.source = source
+        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=20)
+
+    def _create_socket(self, timeout):
+        import socket
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.source, 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def imap_ok(s, user, pw):
+    c = Imap(s.imaps_port, next(SOURCES))
+    try:
+        c.login(user, pw)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        try:
+            c.logout()
+        except Exception:
+            pass
+
+
+def smtp_ok(s, user, pw):
+    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20,
+                         source_address=(next(SOURCES), 0))
+    try:
+        c.login(user, pw)
+        return True
+    except smtplib.SMTPAuthenticationError:
+        return False
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            pass
+
+
+def rcpt(s, addr):
+    """The reply to RCPT TO:<addr> on port 25: (code, text)."""
+    r = Raw(s.smtp_port)
+    try:
+        r.cmd("EHLO client.remote.test")
+        r.cmd("MAIL FROM:<alice@remote.test>")
+        code, lines = r.cmd("RCPT TO:<%s>" % addr)
+        r.cmd("QUIT")
+        return code, lines[-1]
+    finally:
+        r.close()
+
+
+def deliver(s, addr):
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20) as c:
+        c.sendmail("alice@remote.test", [addr], message(to=addr))
+
+
+def test_states_and_display_name():
+    s, a = admin_server(accounts=[(USER, PW), (OTHER, PW)], imap=True, submission=True)
+    with s:
+        s.cli("alias", "add", "team@example.test", USER)
+        s.cli("alias", "add", "team@example.test", OTHER)
+        s.cli("alias", "add", "annie@example.test", USER)
+        secret = s.cli("account", "app-password", "add", USER, "phone").stdout.decode().strip()
+        path = "/accounts/" + USER
+        st, _, body = a.call("GET", path)
+        assert st == 200 and body["state"] == "active" and body["display_name"] == "", body
+        assert body["disabled"] is False
+
+        # Cannot sign in (the CLI): no login of any kind, mail arrives.
+        out = s.cli("account", "state", USER, "cannot_sign_in").stdout.decode()
+        assert "cannot_sign_in" in out, out
+        assert not imap_ok(s, USER, PW)
+        assert not imap_ok(s, USER, secret)
+        assert not smtp_ok(s, USER, PW)
+        assert rcpt(s, USER)[0] == 250
+        deliver(s, USER)
+        st, _, body = a.call("GET", path)
+        assert body["state"] == "cannot_sign_in" and body["disabled"] is True, body
+        assert "state=cannot_sign_in" in s.cli("account", "list").stdout.decode()
+
+        # Inactive (the API): logins and mail refused, stored mail kept.
+        st, _, body = a.call("PATCH", path, {"state": "inactive"})
+        assert st == 200 and body["state"] == "inactive" and body["emails"] == 1, body
+        for addr in (USER, "ann+tag@example.test", "annie@example.test", "ANN@example.test"):
+            code, text = rcpt(s, addr)
+            assert code == 550 and text.startswith("550 5.2.1"), (addr, text)
+        assert rcpt(s, "team@example.test")[0] == 250  # still reaches otto
+        assert rcpt(s, "nobody@example.test")[1].startswith("550 5.1.1")
+        assert not imap_ok(s, USER, PW)
+        assert imap_ok(s, OTHER, PW)
+        assert "reason=inactive" in s.log_text()
+
+        # Bad values are refused and change nothing.
+        st, _, body = a.call("PATCH", path, {"state": "disabled"})
+        assert st == 400 and body["field"] == "state", body
+        st, _, body = a.call("PATCH", path, {"display_name": "two\nlines"})
+        assert st == 400 and body["field"] == "display_name", body
+        st, _, body = a.call("PATCH", path, {"display_name": "x" * 129})
+        assert st == 400, body
+        r = s.cli("account", "state", USER, "off", check=False)
+        assert r.returncode == 2 and b"cannot_sign_in" in r.stderr, r.stderr
+        assert a.call("GET", path)[2]["state"] == "inactive"
+
+        # Active again: the old password and the app password are back.
+        st, _, body = a.call("PATCH", path, {"state": "active", "display_name": "Ann Onymous"})
+        assert st == 200 and body["state"] == "active", body
+        assert body["display_name"] == "Ann Onymous", body
+        assert imap_ok(s, USER, PW) and smtp_ok(s, USER, secret)
+        assert rcpt(s, USER)[0] == 250
+
+        # The older word still works: disabled true = cannot sign in.
+        st, _, body = a.call("PATCH", path, {"disabled": True})
+        assert st == 200 and body["state"] == "cannot_sign_in", body
+        assert rcpt(s, USER)[0] == 250 and not imap_ok(s, USER, PW)
+        assert a.call("PATCH", path, {"disabled": False})[2]["state"] == "active"
+
+        # Display names from the CLI, shown by list; "" removes.
+        s.cli("account", "name", USER, "Ann \u00c9lise")
+        assert 'name="Ann \u00c9lise"' in s.cli("account", "list").stdout.decode()
+        assert a.call("GET", path)[2]["display_name"] == "Ann \u00c9lise"
+        # The Apple profile names the account with it.
+        st, _, prof = a.call("GET", path + "/mobileconfig")
+        assert st == 200 and b"<string>Ann \xc3\x89lise</string>" in prof, prof[:400]
+        s.cli("account", "name", USER, "")
+        assert a.call("GET", path)[2]["display_name"] == ""
+        # A new account may be given one at once.
+        st, _, body = a.call("POST", "/accounts", {"email": "new@example.test",
+                                                   "password": PW, "display_name": "New One"})
+        assert st == 201 and body["display_name"] == "New One", body
+        st, _, body = a.call("POST", "/accounts", {"email": "bad@example.test",
+                                                   "password": PW, "display_name": "a\tb"})
+        assert st == 400 and body["field"] == "display_name", body
