@@ -168,6 +168,13 @@ static int load_queue(struct config *cfg, char *err, size_t errsz)
 			return bad(err, errsz, "TERN_QUEUE_MX_PORT", v, "a port from 1 to 65535");
 		cfg->queue_mx_port = (uint16_t)port;
 	}
+	cfg->mta_sts_port = 443;
+	if ((v = getenv("TERN_MTA_STS_PORT")) != NULL) {
+		uint64_t port;
+		if (str_to_u64(str_c(v), 65535, &port) < 0 || port == 0)
+			return bad(err, errsz, "TERN_MTA_STS_PORT", v, "a port from 1 to 65535");
+		cfg->mta_sts_port = (uint16_t)port;
+	}
 	if ((v = getenv("TERN_QUEUE_RETRY_SCHEDULE")) != NULL) {
 		/* "1,2,5": seconds between attempts, the last one repeating. */
 		const char *p = v;

@@ -108,6 +108,7 @@ struct config {
 	unsigned queue_retry_s[16];    /* TERN_QUEUE_RETRY_SCHEDULE (tests): seconds */
 	unsigned queue_nretry;         /* 0 = the default 1m,5m,15m,30m,1h */
 	uint16_t queue_mx_port;        /* TERN_QUEUE_MX_PORT (tests): 25 */
+	uint16_t mta_sts_port;         /* TERN_MTA_STS_PORT (tests): 443, MTA-STS policy fetches */
 };
 
 #define CONFIG_ACME_LETSENCRYPT "https://acme-v02.api.letsencrypt.org/directory"

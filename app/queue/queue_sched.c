@@ -37,6 +37,7 @@
 #include "deliver/deliver.h"
 #include "queue/dsn.h"
 #include "queue/smtp_client.h"
+#include "queue/sts.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -59,7 +60,7 @@ struct sched {
 	int relay_tls_verify; /* TERN_RELAY_TLS_VERIFY (on unless turned off) */
 	unsigned lifetime_s, delay_notice_s, timeout_s;
 	unsigned retry[16], nretry;
-	uint16_t mx_port;
+	uint16_t mx_port, sts_port;
 	char dns_servers[512];
 	uint64_t timer;
 	int stopping;
@@ -104,6 +105,11 @@ struct job {
 	struct dns_addr addrs[DNS_ADDRS_MAX];
 	size_t naddrs, cur_addr;
 	struct dns_lookup *lookup;
+	struct sts_lookup *sts_lookup;
+	/* The group's MTA-STS policy (RFC 8461); mode MTA_STS_NONE when none applies. */
+	struct mta_sts_policy sts;
+	char sts_why[300]; /* "the MTA-STS policy of DOMAIN", for statuses */
+	int verify_retry;  /* testing policy: this address failed verification, try it unverified */
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
 	int reused;        /* the current session came from the cache */
@@ -383,6 +389,7 @@ static void group_outcome(struct job *j, uint8_t verdict, const char *status)
 
 static void try_addr(struct job *j);
 static void route_group(struct job *j);
+static int sts_filter(struct job *j);
 
 static void cache_gone(void *arg)
 {
@@ -427,7 +434,21 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		route_group(j);
 		return;
 	}
-	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] && strstr(why, "TLS")) {
+	if (res == SMTPC_NEXT && j->sts.mode == MTA_STS_TESTING && !j->verify_retry &&
+	    strncmp(why, "4.7.5 ", 6) == 0) {
+		/* A testing policy only reports (RFC 8461 §5): note the failure,
+		 * then deliver as without a policy. */
+		char qw[2 * SQ_STATUS_MAX + 8];
+		log_warn("queue", NULL,
+			 "event=mta_sts_failure mode=testing id=%llu domain=%s host=%s why=%s",
+			 (unsigned long long)j->e.id, j->groups[j->cur].domain,
+			 j->addrs[j->cur_addr].host, log_q(why, qw, sizeof qw));
+		j->verify_retry = 1;
+		try_addr(j);
+		return;
+	}
+	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] &&
+	    j->sts.mode != MTA_STS_ENFORCE && strstr(why, "TLS")) {
 		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
 		 * fails still gets the mail in plaintext, on a new connection. */
 		j->plain_retry = 1;
@@ -435,6 +456,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	j->plain_retry = 0;
+	j->verify_retry = 0;
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
 		char qw[2 * SQ_STATUS_MAX + 8];
@@ -482,6 +504,14 @@ static void try_addr(struct job *j)
 		 * chain to a trusted root and carry its name (issue 30). */
 		cfg.verify_tls = s->relay_tls_verify;
 		cfg.auth_unverified_ok = !s->relay_tls_verify;
+	} else if (j->sts.mode == MTA_STS_ENFORCE) {
+		/* RFC 8461 §4.2: TLS, a certificate chaining to a trusted root
+		 * and valid for the MX host's name, or nothing is sent. */
+		cfg.require_tls = 1;
+		cfg.verify_tls = 1;
+		cfg.require_why = j->sts_why;
+	} else if (j->sts.mode == MTA_STS_TESTING && !j->verify_retry && !j->plain_retry) {
+		cfg.verify_tls = 1; /* to report a failure; client_done() retries unverified */
 	}
 	struct group *g = &j->groups[j->cur];
 	for (size_t i = 0; i < g->n; i++) {
@@ -506,8 +536,11 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 	switch (st) {
 	case DNS_OK:
 		j->plain_retry = 0;
+		j->verify_retry = 0;
 		memcpy(j->addrs, a, n * sizeof *a);
 		j->naddrs = n;
+		if (sts_filter(j) < 0)
+			return;
 		j->cur_addr = 0;
 		j->last_why[0] = '\0';
 		try_addr(j);
@@ -529,6 +562,38 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 
 static void finish_job(struct job *j);
 
+/*
+ * RFC 8461 §4.1: with a policy, only MX hosts matching its mx patterns
+ * may get the mail. enforce drops the others (none left: the group is
+ * deferred, and bounces when the message expires); testing only logs.
+ * 0 to go on, -1 when the group's outcome is already decided.
+ */
+static int sts_filter(struct job *j)
+{
+	if (j->s->relay_host[0] || j->sts.mode == MTA_STS_NONE)
+		return 0;
+	size_t kept = 0;
+	for (size_t i = 0; i < j->naddrs; i++) {
+		if (mta_sts_mx_match(&j->sts, j->addrs[i].host)) {
+			j->addrs[kept++] = j->addrs[i];
+			continue;
+		}
+		log_warn("queue", NULL, "event=mta_sts_failure mode=%s id=%llu domain=%s host=%s "
+			 "why=\"MX host not in the policy\"", mta_sts_mode_name(j->sts.mode),
+			 (unsigned long long)j->e.id, j->groups[j->cur].domain, j->addrs[i].host);
+		if (j->sts.mode != MTA_STS_ENFORCE)
+			j->addrs[kept++] = j->addrs[i];
+	}
+	j->naddrs = kept;
+	if (kept)
+		return 0;
+	char status[SQ_STATUS_MAX];
+	snprintf(status, sizeof status, "4.7.5 no MX host of %s matches its MTA-STS policy",
+		 j->groups[j->cur].domain);
+	group_outcome(j, SQ_PENDING, status);
+	return -1;
+}
+
 static void start_group(struct job *j)
 {
 	struct sched *s = j->s;
@@ -547,6 +612,7 @@ static void start_group(struct job *j)
 		j->crcpts[i].orcpt = q->orcpt;
 		j->crcpts[i].notify = q->notify;
 	}
+	j->sts.mode = MTA_STS_NONE; /* route_group() looks it up */
 	j->cmsg = (struct smtp_client_msg){
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
@@ -578,19 +644,46 @@ static void start_group(struct job *j)
 	route_group(j);
 }
 
+/* The MX lookup, after the policy (if any) is known; route_done() goes on. */
+static void route_mx(struct job *j)
+{
+	struct dns_lookup *l = dns_route(j->s->dns, j->groups[j->cur].domain, 1, j->s->mx_port,
+					 route_done, j);
+	if (l)
+		j->lookup = l;
+}
+
+static void sts_done(void *arg, const struct mta_sts_policy *pol, const char *source)
+{
+	struct job *j = arg;
+	j->sts_lookup = NULL;
+	if (pol) {
+		j->sts = *pol;
+		log_info("queue", NULL, "event=mta_sts_policy id=%llu domain=%s mode=%s source=%s",
+			 (unsigned long long)j->e.id, j->groups[j->cur].domain,
+			 mta_sts_mode_name(pol->mode), source);
+	}
+	route_mx(j);
+}
+
 /* Looks up the current group's route; route_done() goes on. */
 static void route_group(struct job *j)
 {
 	struct sched *s = j->s;
 	struct group *g = &j->groups[j->cur];
 	/* A lookup answered at once returns NULL after its callback ran. */
-	struct dns_lookup *l;
-	if (s->relay_host[0])
-		l = dns_route(s->dns, s->relay_host, 0, s->relay_port, route_done, j);
-	else
-		l = dns_route(s->dns, g->domain, 1, s->mx_port, route_done, j);
+	if (s->relay_host[0]) {
+		struct dns_lookup *l = dns_route(s->dns, s->relay_host, 0, s->relay_port, route_done, j);
+		if (l)
+			j->lookup = l;
+		return;
+	}
+	/* Mail to a domain's MX hosts: its MTA-STS policy first (RFC 8461). */
+	j->sts.mode = MTA_STS_NONE;
+	snprintf(j->sts_why, sizeof j->sts_why, "the MTA-STS policy of %s", g->domain);
+	struct sts_lookup *l = sts_lookup(g->domain, sts_done, j);
 	if (l)
-		j->lookup = l;
+		j->sts_lookup = l;
 }
 
 static void group_rcpts(struct job *j)
@@ -863,6 +956,7 @@ static void start_on_loop(void *arg)
 	}
 	if (!s->dns)
 		log_error("queue", NULL, "event=dns_unavailable error=\"%s\"", err);
+	sts_init(s->loop, s->dns, s->st, s->sts_port);
 	sched = s;
 	s->timer = loop_timer_add(s->loop, 10, tick_timer, s);
 }
@@ -904,6 +998,7 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	s->delay_notice_s = cfg->queue_delay_notice_s;
 	s->timeout_s = cfg->queue_timeout_s;
 	s->mx_port = cfg->queue_mx_port;
+	s->sts_port = cfg->mta_sts_port;
 	s->nretry = cfg->queue_nretry;
 	memcpy(s->retry, cfg->queue_retry_s, sizeof s->retry);
 	if (s->nretry == 0) {
@@ -932,6 +1027,8 @@ void queue_sched_stop(void)
 		if (j->lookup)
 			dns_cancel(j->lookup);
 		j->lookup = NULL;
+		sts_cancel(j->sts_lookup);
+		j->sts_lookup = NULL;
 		if (j->client)
 			smtp_client_abort(j->client);
 		j->client = NULL;

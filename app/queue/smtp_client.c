@@ -453,8 +453,8 @@ static void after_ehlo(struct smtp_client *s)
 			return;
 		}
 		if (s->cfg.require_tls) {
-			fail_next(s, "4.7.10 %s offers no STARTTLS, which the relay set-up requires",
-				  s->where);
+			fail_next(s, "4.7.10 %s offers no STARTTLS, which %s requires", s->where,
+				  s->cfg.require_why ? s->cfg.require_why : "the relay set-up");
 			return;
 		}
 	}

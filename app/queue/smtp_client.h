@@ -62,6 +62,7 @@ struct smtp_client_cfg {
 	unsigned timeout_s; /* each reply */
 	int implicit_tls;   /* TLS right after connect (port 465) */
 	int require_tls;    /* no STARTTLS offered: fail */
+	const char *require_why; /* who requires TLS, for the status ("the relay set-up" when NULL) */
 	int no_starttls;    /* do not use STARTTLS (the retry after it failed) */
 	const char *auth_user, *auth_pass; /* AUTH after TLS when user is set */
 	/* The TLS server must be verified (net/anchors.h's roots, the name in

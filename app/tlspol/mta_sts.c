@@ -86,6 +86,8 @@ static int mx_pattern(const char *v, size_t l, char out[MTA_STS_HOST_MAX + 1])
 			return -1;
 		prev = c;
 	}
+	if (prev == '.')
+		return -1; /* "a..": one trailing dot dropped, an empty label left */
 	for (size_t k = 0; k < l; k++)
 		out[k] = lower(v[k]);
 	out[l] = '\0';

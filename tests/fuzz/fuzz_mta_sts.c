@@ -4,12 +4,15 @@
  * body. Checks: an accepted record starts with v=STSv1 and its id is
  * 1-32 letters and digits; an accepted policy has a mode, max_age within
  * a year, an mx list within bounds of lower-case patterns (mode none
- * aside) and every plain mx pattern matches itself.
+ * aside) and every plain mx pattern matches itself. The whole input is
+ * also read as the queue's cache record (queue/sts.c): an accepted one
+ * has an id of at most 32 characters and a policy within the same bounds.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "queue/sts.h"
 #include "tlspol/mta_sts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -44,6 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else {
 		assert(why != NULL);
+	}
+
+	char cid[MTA_STS_ID_MAX + 1];
+	int64_t exp;
+	if (sts_record_parse(in, size, &p, cid, &exp) == 0) {
+		assert(strlen(cid) >= 1 && strlen(cid) <= MTA_STS_ID_MAX);
+		assert(p.nmx <= MTA_STS_MX_MAX && p.max_age <= MTA_STS_MAX_AGE_MAX);
 	}
 	return 0;
 }

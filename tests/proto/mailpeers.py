@@ -97,8 +97,9 @@ def test_ca(tmp):
     return crt, key
 
 
-def ca_signed(tmp, ca, name):
-    """A server certificate for DNS name `name` issued by ca (test_ca's pair)."""
+def ca_signed(tmp, ca, name, also=()):
+    """A server certificate for DNS name `name` (and the names in also)
+    issued by ca (test_ca's pair)."""
     base = os.path.join(tmp, name)
     key, csr, crt, ext = base + ".key", base + ".csr", base + ".crt", base + ".ext"
     subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
@@ -106,7 +107,8 @@ def ca_signed(tmp, ca, name):
                     "-subj", "/CN=" + name], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n" % name)
+        f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n"
+                % ",".join("DNS:" + n for n in (name,) + tuple(also)))
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
                     "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "queue/sts.h"
 #include "tlspol/mta_sts.h"
 #include "unit.h"
 
@@ -67,6 +68,8 @@ int main(void)
 	CHECK_EQ_STR(p.mx[0], "mx.example.org");
 	CHECK(mta_sts_mx_match(&p, "mx.example.org"));
 	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: .\nmax_age: 1\n", &p, &why), -1);
+	/* Two trailing dots left a pattern "a." that matched nothing (found by the fuzzer). */
+	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a..\nmax_age: 1\n", &p, &why), -1);
 	/* max_age capped at about a year. */
 	CHECK_EQ_INT(pol("version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 9999999999\n", &p, &why), 0);
 	CHECK_EQ_INT(p.max_age, MTA_STS_MAX_AGE_MAX);
@@ -97,5 +100,29 @@ int main(void)
 	CHECK_EQ_STR(why, "too many mx lines");
 
 	CHECK_EQ_STR(mta_sts_mode_name(MTA_STS_ENFORCE), "enforce");
+
+	/* The queue's cache record (queue/sts.c): a header line, then the policy as fetched. */
+	char cid[MTA_STS_ID_MAX + 1];
+	int64_t exp = 0;
+	const char *rec = "STS1 1700000000 1700086400 20160831085700Z\n"
+			  "version: STSv1\r\nmode: enforce\r\nmx: *.example.net\r\nmax_age: 86400\r\n";
+	CHECK_EQ_INT(sts_record_parse(rec, strlen(rec), &p, cid, &exp), 0);
+	CHECK_EQ_STR(cid, "20160831085700Z");
+	CHECK(exp == 1700086400);
+	CHECK_EQ_INT(p.mode, MTA_STS_ENFORCE);
+	CHECK(mta_sts_mx_match(&p, "mx1.example.net"));
+	/* Byte at a time: every prefix cut before max_age's first digit is refused. */
+	size_t digits = (size_t)(strstr(rec, "max_age: ") - rec) + 9;
+	for (size_t i = 0; i < digits; i++)
+		CHECK_EQ_INT(sts_record_parse(rec, i, &p, cid, &exp), -1);
+	const char *badrec[] = {
+	    "STS1 1 2\nversion: STSv1\nmode: enforce\nmx: a.b\nmax_age: 1\n",
+	    "STS2 1 2 x\nversion: STSv1\nmode: enforce\nmx: a.b\nmax_age: 1\n",
+	    "STS1 1 2 x\nversion: STSv1\nmode: enforce\nmax_age: 1\n",
+	    "STS1 1 2 123456789012345678901234567890123\nversion: STSv1\nmode: none\nmax_age: 1\n",
+	    "no newline",
+	};
+	for (size_t i = 0; i < sizeof badrec / sizeof badrec[0]; i++)
+		CHECK_EQ_INT(sts_record_parse(badrec[i], strlen(badrec[i]), &p, cid, &exp), -1);
 	return unit_done("test_mta_sts");
 }

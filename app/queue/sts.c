@@ -1,0 +1,269 @@
+/*
+ * sts.c — MTA-STS policy lookups for the outbound queue. See sts.h.
+ */
+#include "queue/sts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/acme_http.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "store/store.h"
+
+#define FETCH_TIMEOUT_MS 30000
+#define META_PREFIX "mta-sts/"
+#define RECORD_MAX (MTA_STS_POLICY_MAX + 128)
+
+static struct {
+	struct loop *loop;
+	struct dns *dns;
+	struct store *st;
+	uint16_t port;
+} E;
+
+struct fetch;
+
+struct sts_lookup {
+	char domain[256];
+	sts_cb *cb; /* NULL once answered */
+	void *arg;
+	struct dns_query *q;
+	struct fetch *f;             /* waiting on this fetch */
+	struct sts_lookup *next;     /* in f's waiters */
+	int in_start;                /* inside sts_lookup(): 2 = answered there */
+};
+
+/* One HTTPS fetch per domain at a time; every lookup that needs it waits. */
+struct fetch {
+	char domain[256];
+	char id[MTA_STS_ID_MAX + 1];
+	struct sts_lookup *waiters;
+	struct fetch *next;
+};
+
+static struct fetch *fetches; /* kept reachable until the HTTPS answer comes */
+
+void sts_init(struct loop *loop, struct dns *dns, struct store *st, uint16_t port)
+{
+	E.loop = loop;
+	E.dns = dns;
+	E.st = st;
+	E.port = port ? port : 443;
+}
+
+int sts_record_parse(const char *p, size_t n, struct mta_sts_policy *pol,
+		     char id[MTA_STS_ID_MAX + 1], int64_t *expires_r)
+{
+	const char *nl = memchr(p, '\n', n);
+	char head[128];
+	long long fetched, expires;
+	char idbuf[MTA_STS_ID_MAX + 2];
+
+	if (!nl || (size_t)(nl - p) >= sizeof head)
+		return -1;
+	memcpy(head, p, (size_t)(nl - p));
+	head[nl - p] = '\0';
+	if (sscanf(head, "STS1 %lld %lld %33s", &fetched, &expires, idbuf) != 3 ||
+	    strlen(idbuf) > MTA_STS_ID_MAX)
+		return -1;
+	if (mta_sts_policy_parse(nl + 1, n - (size_t)(nl + 1 - p), pol, NULL) < 0)
+		return -1;
+	memcpy(id, idbuf, strlen(idbuf) + 1);
+	*expires_r = expires;
+	return 0;
+}
+
+/* The cached policy of domain: 1 with *pol and id when one is stored and not expired, else 0. */
+static int cache_get(const char *domain, struct mta_sts_policy *pol, char id[MTA_STS_ID_MAX + 1])
+{
+	char key[300], *rec = xmalloc(RECORD_MAX);
+	size_t len = 0;
+	int64_t expires = 0;
+	int ok = 0;
+
+	snprintf(key, sizeof key, META_PREFIX "%s", domain);
+	if (store_meta_get(E.st, key, rec, RECORD_MAX, &len) == STORE_OK &&
+	    sts_record_parse(rec, len, pol, id, &expires) == 0 && expires > time_wall())
+		ok = 1;
+	free(rec);
+	return ok;
+}
+
+static void cache_put(const char *domain, const char *id, const struct mta_sts_policy *pol,
+		      const char *body, size_t len)
+{
+	char key[300];
+	struct buf b;
+	int64_t now = time_wall();
+
+	snprintf(key, sizeof key, META_PREFIX "%s", domain);
+	buf_init(&b, RECORD_MAX);
+	buf_printf(&b, "STS1 %lld %lld %s\n", (long long)now, (long long)(now + pol->max_age), id);
+	if (buf_append(&b, body, len) == 0 &&
+	    store_meta_put(E.st, key, buf_data(&b), buf_len(&b), 0) != STORE_OK)
+		log_warn("queue", NULL, "event=mta_sts_cache_failed domain=%s", domain);
+	buf_free(&b);
+}
+
+/* Answers l; frees it unless sts_lookup() is still on the stack. */
+static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const char *source)
+{
+	sts_cb *cb = l->cb;
+	l->cb = NULL;
+	if (pol && pol->mode == MTA_STS_NONE)
+		pol = NULL; /* §5: mode none is a domain opting out */
+	if (cb)
+		cb(l->arg, pol, source);
+	if (l->in_start)
+		l->in_start = 2;
+	else
+		free(l);
+}
+
+static void fetch_done(void *arg, const struct acme_http_resp *r)
+{
+	struct fetch *f = arg;
+	struct mta_sts_policy *pol = xmalloc(sizeof *pol);
+	char cached_id[MTA_STS_ID_MAX + 1];
+	const char *why = NULL, *source = "fetched";
+	int ok = 0;
+
+	for (struct fetch **pp = &fetches; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	/* §3.3: a 200 with text/plain, no redirects followed, bounded. */
+	if (r->status == 0)
+		why = r->error;
+	else if (r->status != 200)
+		why = "HTTP status not 200";
+	else if (strcmp(r->content_type, "text/plain") != 0)
+		why = "not text/plain";
+	else if (r->body_len > MTA_STS_POLICY_MAX)
+		why = "policy too large";
+	else if (mta_sts_policy_parse(r->body, r->body_len, pol, &why) == 0)
+		ok = 1;
+	if (ok) {
+		cache_put(f->domain, f->id, pol, r->body, r->body_len);
+		log_info("queue", NULL, "event=mta_sts_fetched domain=%s id=%s mode=%s max_age=%u",
+			 f->domain, f->id, mta_sts_mode_name(pol->mode), (unsigned)pol->max_age);
+	} else {
+		char qw[600];
+		log_warn("queue", NULL, "event=mta_sts_fetch_failed domain=%s status=%d why=%s",
+			 f->domain, r->status, log_q(why ? why : "invalid policy", qw, sizeof qw));
+		/* A valid cached policy stays in force (§5.1), else none. */
+		ok = cache_get(f->domain, pol, cached_id);
+		source = ok ? "cache" : "none";
+	}
+	while (f->waiters) {
+		struct sts_lookup *l = f->waiters;
+		f->waiters = l->next;
+		l->f = NULL;
+		answer(l, ok ? pol : NULL, source);
+	}
+	free(pol);
+	free(f);
+}
+
+static void fetch_join(struct sts_lookup *l, const char *id)
+{
+	struct fetch *f;
+	for (f = fetches; f; f = f->next)
+		if (strcmp(f->domain, l->domain) == 0)
+			break;
+	if (!f) {
+		char url[400];
+		f = xcalloc(1, sizeof *f);
+		snprintf(f->domain, sizeof f->domain, "%s", l->domain);
+		snprintf(f->id, sizeof f->id, "%s", id);
+		if (E.port == 443)
+			snprintf(url, sizeof url, "https://mta-sts.%s/.well-known/mta-sts.txt", l->domain);
+		else
+			snprintf(url, sizeof url, "https://mta-sts.%s:%u/.well-known/mta-sts.txt",
+				 l->domain, (unsigned)E.port);
+		if (acme_http_request(E.loop, E.dns, "GET", url, NULL, NULL, 0, FETCH_TIMEOUT_MS,
+				      fetch_done, f) < 0) {
+			free(f);
+			answer(l, NULL, "none");
+			return;
+		}
+		f->next = fetches;
+		fetches = f;
+	}
+	l->f = f;
+	l->next = f->waiters;
+	f->waiters = l;
+}
+
+static void txt_done(void *arg, const struct dns_answer *a)
+{
+	struct sts_lookup *l = arg;
+	struct mta_sts_policy *pol = xmalloc(sizeof *pol);
+	char id[MTA_STS_ID_MAX + 1] = "", one[MTA_STS_ID_MAX + 1], cached_id[MTA_STS_ID_MAX + 1];
+	int nrec = 0;
+
+	l->q = NULL;
+	if (a->status == DNS_ANS_OK)
+		for (size_t i = 0; i < a->nrr; i++) {
+			const char *t = dns_rr_text(a, i);
+			if (a->rr[i].type == DNS_T_TXT && mta_sts_txt_parse(t, strlen(t), one)) {
+				memcpy(id, one, sizeof one);
+				nrec++;
+			}
+		}
+	if (nrec != 1) /* §3.1: several STSv1 records count as none */
+		id[0] = '\0';
+	int cached = cache_get(l->domain, pol, cached_id);
+	if (cached && (!id[0] || strcmp(id, cached_id) == 0))
+		answer(l, pol, "cache");
+	else if (id[0])
+		fetch_join(l, id);
+	else
+		answer(l, NULL, "none");
+	free(pol);
+}
+
+struct sts_lookup *sts_lookup(const char *domain, sts_cb *cb, void *arg)
+{
+	struct sts_lookup *l = xcalloc(1, sizeof *l);
+	char name[300];
+
+	snprintf(l->domain, sizeof l->domain, "%s", domain);
+	l->cb = cb;
+	l->arg = arg;
+	l->in_start = 1;
+	if (!E.st || !domain[0] || strlen(domain) > 240) {
+		free(l);
+		cb(arg, NULL, "none");
+		return NULL;
+	}
+	snprintf(name, sizeof name, "_mta-sts.%s", domain);
+	l->q = dns_query(E.dns, name, DNS_T_TXT, txt_done, l); /* NULL when answered */
+	if (l->in_start == 2) {
+		free(l);
+		return NULL;
+	}
+	l->in_start = 0;
+	return l;
+}
+
+void sts_cancel(struct sts_lookup *l)
+{
+	if (!l)
+		return;
+	if (l->q)
+		dns_query_cancel(l->q);
+	if (l->f)
+		for (struct sts_lookup **pp = &l->f->waiters; *pp; pp = &(*pp)->next)
+			if (*pp == l) {
+				*pp = l->next;
+				break;
+			}
+	free(l);
+}

@@ -1,0 +1,69 @@
+/*
+ * sts.h — the MTA-STS policy (RFC 8461) of a recipient domain, for the
+ * outbound queue: the `_mta-sts` TXT lookup, the HTTPS fetch of the
+ * policy, and its cache in the store.
+ *
+ * Design. A lookup asks dns_query() for `_mta-sts.DOMAIN` TXT (so the
+ * record's TTL and negative answers are cached with every other lookup),
+ * then reads the cached policy from the store (meta `mta-sts/DOMAIN`,
+ * SCHEMA.md). RFC 8461 §5.1: a cached policy that has not passed its
+ * max_age is used when the record is missing, unreadable, or carries the
+ * id the policy was fetched under; a new or changed id (or no usable
+ * cache) fetches https://mta-sts.DOMAIN/.well-known/mta-sts.txt over
+ * TLS verified against net/anchors.h (acme/acme_http.h, the one HTTPS
+ * client), accepted only as a 200 with text/plain that
+ * tlspol/mta_sts.h parses. A fetch that fails falls back to a valid
+ * cached policy, else to no policy (§3.3: deliver as if the domain had
+ * none). Concurrent lookups of one domain share one fetch.
+ *
+ * The store is the cache: policies survive restarts, and a read is one
+ * LMDB read transaction. A fetched policy is written with
+ * store_meta_put() on the scheduler's loop (a short write transaction,
+ * at most once per domain per max_age or id change).
+ *
+ * Caveats: everything runs on the scheduler's loop (sts_init's). The
+ * policy handed to the callback is valid during the call only.
+ */
+#ifndef TERN_QUEUE_STS_H
+#define TERN_QUEUE_STS_H
+
+#include <stdint.h>
+
+#include "tlspol/mta_sts.h"
+
+struct loop;
+struct dns;
+struct store;
+struct sts_lookup;
+
+/*
+ * Sets the loop, resolver and store lookups use, and the HTTPS port of
+ * policy hosts (443; TERN_MTA_STS_PORT in tests).
+ */
+void sts_init(struct loop *loop, struct dns *dns, struct store *st, uint16_t port);
+
+/*
+ * pol: the domain's policy (mode testing or enforce), or NULL when it has
+ * none that applies (no record and no cache, mode none, fetch failed
+ * with nothing cached). source: "cache", "fetched" or "none", for logs.
+ */
+typedef void sts_cb(void *arg, const struct mta_sts_policy *pol, const char *source);
+
+/*
+ * Starts the lookup of domain's policy; cb runs exactly once unless
+ * sts_cancel() comes first. Returns a handle, or NULL when cb already ran
+ * (an answer from the caches).
+ */
+struct sts_lookup *sts_lookup(const char *domain, sts_cb *cb, void *arg);
+/* Stops a lookup: its callback will not run. */
+void sts_cancel(struct sts_lookup *l);
+
+/*
+ * Reads a cached policy record (the meta value) into *pol, its id into id
+ * and its expiry into *expires_r: 0, or -1 when malformed. Pure; the
+ * cache's one reader, exposed for the unit test.
+ */
+int sts_record_parse(const char *p, size_t n, struct mta_sts_policy *pol,
+		     char id[MTA_STS_ID_MAX + 1], int64_t *expires_r);
+
+#endif

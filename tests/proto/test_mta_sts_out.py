@@ -1,0 +1,172 @@
+"""MTA-STS outbound (RFC 8461, issue 30): the queue looks up a recipient
+domain's `_mta-sts` TXT record, fetches its policy over verified HTTPS
+from a loopback policy server (its CA in TERN_TLS_CA_FILE), keeps it in
+the store (a restart keeps it; a new id fetches again), and then:
+`enforce` sends only to MX hosts the policy names, over TLS verified for
+that name, else defers and bounces when the message expires; `testing`
+only reports (log lines) and delivers as without a policy."""
+import atexit
+import re
+import http.server
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+
+from mailpeers import Receiver, ca_signed, free_port_on, test_ca
+from test_queue import ALICE, World, dsn_of, status_fields
+
+
+class PolicyServer:
+    """HTTPS on ip:port answering /.well-known/mta-sts.txt by Host; counts fetches."""
+
+    def __init__(self, ip, port, cert, policies):
+        self.policies, self.fetches = policies, {}
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host = self.headers.get("Host", "").split(":")[0].lower()
+                outer.fetches[host] = outer.fetches.get(host, 0) + 1
+                body = outer.policies.get(host)
+                if self.path != "/.well-known/mta-sts.txt" or body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((ip, port), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*cert)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _policy(mode, *mx):
+    return "version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
+        mode, "".join("mx: %s\r\n" % m for m in mx))
+
+
+def _records(ips, ids):
+    z = {}
+    for dom, mxs in (("good.test", [(10, "mxb.good.test", 1), (20, "mxa.good.test", 0)]),
+                     ("bad.test", [(10, "mxb.bad.test", 1)]),
+                     ("soft.test", [(10, "mxb.soft.test", 1)])):
+        z[dom] = {"MX": [[p, h] for p, h, _ in mxs]}
+        for _, h, i in mxs:
+            z[h] = {"A": [ips[i]]}
+        z["mta-sts." + dom] = {"A": [ips[2]]}
+        z["_mta-sts." + dom] = {"TXT": ["v=STSv1; id=%s;" % ids[dom]]}
+    return z
+
+
+def _rcpts_for(r, domain):
+    return [a for m in r.messages for a in m["rcpts"] if a.endswith("@" + domain)]
+
+
+def test_enforce_testing_cache_and_expiry():
+    tmp = tempfile.mkdtemp(prefix="tern-sts-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    # Receiver A (ips[0]) has a certificate from the trusted CA for its
+    # name; receiver B (ips[1]) a self-signed one.
+    a_cert = ca_signed(tmp, ca, "mxa.good.test")
+    sts_cert = ca_signed(tmp, ca, "mta-sts.good.test", ("mta-sts.bad.test", "mta-sts.soft.test"))
+    ids = {"good.test": "1", "bad.test": "1", "soft.test": "1"}
+    seen = {}
+
+    def records(ips):  # World picks the addresses
+        seen["ips"] = ips
+        return _records(ips, ids)
+
+    env = {"TERN_TLS_CA_FILE": ca[0], "TERN_QUEUE_LIFETIME": "6"}
+    with World(records, env=env, start=False) as w:
+        ips = seen["ips"]
+        sts_port = free_port_on([ips[2]])
+        w.srv.env["TERN_MTA_STS_PORT"] = str(sts_port)
+        policies = {
+            "mta-sts.good.test": _policy("enforce", "mxa.good.test"),
+            "mta-sts.bad.test": _policy("enforce", "mxb.bad.test"),
+            "mta-sts.soft.test": _policy("testing", "*.elsewhere.test"),
+        }
+        ps = PolicyServer(ips[2], sts_port, sts_cert, policies)
+        try:
+            w.srv.start()
+            ra = w.receiver(0, tls=True, cert=a_cert)
+            rb = w.receiver(1, tls=True)
+            w.send(["carol@good.test", "dave@bad.test", "erin@soft.test"])
+            ra.wait_messages(1)
+            rb.wait_messages(1)
+            out = w.wait_list("TLS not verified")
+            log = w.srv.log_text()
+            # enforce: only the policy's MX, over verified TLS, though mxb
+            # has the better preference.
+            assert _rcpts_for(ra, "good.test") == ["carol@good.test"], log
+            assert all(m["tls"] for m in ra.messages)
+            assert _rcpts_for(rb, "good.test") == [], log
+            # enforce, and the one MX's certificate is not trusted: nothing
+            # sent, the recipient stays queued.
+            assert _rcpts_for(rb, "bad.test") == [], log
+            assert "dave@bad.test" in out and "4.7.5" in out, out
+            # testing: both failures reported, delivered anyway.
+            assert _rcpts_for(rb, "soft.test") == ["erin@soft.test"], log
+            assert re.search(r"event=mta_sts_failure mode=testing id=\d+ domain=soft\.test "
+                             r"host=mxb\.soft\.test why=\"MX host not in the policy\"", log), log
+            assert re.search(r"event=mta_sts_failure mode=testing id=\d+ domain=soft\.test "
+                             r"host=mxb\.soft\.test why=\"4\.7\.5 .*TLS not verified", log), log
+            assert ps.fetches == {"mta-sts.good.test": 1, "mta-sts.bad.test": 1,
+                                  "mta-sts.soft.test": 1}, ps.fetches
+
+            # The same id: the cached policy, no new fetch.
+            w.send(["carol2@good.test"], subject="second")
+            ra.wait_messages(2)
+            assert _rcpts_for(ra, "good.test") == ["carol@good.test", "carol2@good.test"]
+            assert ps.fetches["mta-sts.good.test"] == 1, ps.fetches
+
+            # dave@bad.test expires: the notice carries the last error.
+            m, raw = dsn_of(w)
+            st = status_fields(m)[1:]  # after the per-message block
+            assert [f["final-recipient"].lower() for f in st] == ["rfc822; dave@bad.test"], st
+            assert st[0]["action"] == "failed" and st[0]["status"] == "5.4.7", st
+            assert b"TLS not verified" in raw, raw
+
+            # A restart empties the DNS cache, not the store's policy cache:
+            # with the policy server answering 404 now, the cached policy
+            # (same id, not expired) still sends good.test to mxa only.
+            policies["mta-sts.good.test"] = None
+            w.srv.stop()
+            w.srv.start()
+            w.send(["carol3@good.test"], subject="third")
+            ra.wait_messages(3)
+            log = w.srv.log_text()
+            assert _rcpts_for(ra, "good.test")[-1] == "carol3@good.test", log
+            assert _rcpts_for(rb, "good.test") == [], log
+            assert ps.fetches["mta-sts.good.test"] == 1, ps.fetches
+
+            # A new id: fetched again. The new policy names mxb, whose
+            # certificate is self-signed: deferred, nothing sent.
+            ids["good.test"] = "2"
+            policies["mta-sts.good.test"] = _policy("enforce", "mxb.good.test")
+            w.dns.zone(_records(ips, ids))
+            w.srv.stop()
+            w.srv.start()
+            w.send(["carol4@good.test"], subject="fourth")
+            out = w.wait_list("carol4@good.test")
+            out = w.wait_list("TLS not verified")
+            assert "carol4@good.test" in out, out
+            assert ps.fetches["mta-sts.good.test"] == 2, ps.fetches
+            assert _rcpts_for(rb, "good.test") == [], w.srv.log_text()
+        finally:
+            ps.stop()
