@@ -21,7 +21,7 @@ schemas = {
     "SetupState": {"type": "object", "properties": {
         "completed": B, "admin_exists": B, "code_required": B, "restart_required": B,
         "admin": {"type": "object", "properties": {"done": B, "locked": B}},
-        "hostname": {"type": "object", "properties": {"value": S, "locked": B}},
+        "hostname": {"type": "object", "properties": {"value": S, "locked": B, "fqdn": B, "restart_required": B}},
         "domain": {"type": "object", "properties": {"value": S, "locked": B, "done": B}},
         "account": {"type": "object", "properties": {"done": B, "count": I}},
         "relay": {"type": "object", "properties": {"host": S, "user": S, "password_set": B, "locked": B}},
@@ -51,6 +51,7 @@ schemas = {
         "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}})}},
     "Settings": {"type": "object", "properties": {
         "hostname": {"type": "object", "properties": {"value": S, "stored": S, "running": S, "locked": B}},
+        "hostname_status": {"type": "object", "properties": {"fqdn": B, "certificate_name": S, "restart_required": B}},
         "domain": {"type": "object", "properties": {"value": S, "locked": B}},
         "relay": {"type": "object", "properties": {"host": S, "user": S, "password_set": B, "locked": B}},
         "dmarc_reports": {"type": "object", "properties": {"from": S, "effective": S, "locked": B}},
@@ -153,7 +154,7 @@ paths = {
     "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],
                         params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000})])},
     "/settings": {"get": op("Settings", [resp(200, "settings", ref("Settings")), ERR]),
-                  "put": op("Change stored settings (apply at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
+                  "put": op("Change stored settings (the host name at once, the relay at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
                             obj({"hostname": S, "relay_host": S, "relay_user": S, "relay_password": S, "dmarc_report_from": S,
                                  "dmarc_tolerated": arr(S), "arc_trusted": arr(S), "postmaster": S}))},
     "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),

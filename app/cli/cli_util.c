@@ -10,6 +10,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "admin/admin_meta.h"
+#include "core/hostname.h"
 #include "store/store.h"
 
 struct store *cli_store_open(const struct config *cfg, int readonly)
@@ -26,6 +28,12 @@ struct store *cli_store_open(const struct config *cfg, int readonly)
 		fprintf(stderr, "tern: %s\n", err);
 		return NULL;
 	}
+	/* The host name the server uses: the wizard's, unless TERN_HOSTNAME
+	 * says otherwise (tern domain dns printed the system's name). */
+	char h[256];
+	if (!admin_setting_locked(SETTING_HOSTNAME) &&
+	    admin_setting_get(st, SETTING_HOSTNAME, h, sizeof h) == STORE_OK && h[0])
+		hostname_set(h);
 	return st;
 }
 

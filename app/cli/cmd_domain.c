@@ -12,6 +12,7 @@
 #include "admin/admin_domain.h"
 #include "cli/cli.h"
 #include "core/buf.h"
+#include "core/hostname.h"
 #include "dkim/dkim.h"
 #include "core/xalloc.h"
 #include "store/store.h"
@@ -45,8 +46,8 @@ static void print_dns(const struct config *cfg, const char *domain, const struct
 {
 	struct admin_dns *d = xmalloc(sizeof(*d));
 
-	admin_dns_records(cfg, cfg->hostname, domain, k, d);
-	printf("; DNS records for %s served by %s\n", domain, cfg->hostname);
+	admin_dns_records(cfg, hostname_now(), domain, k, d);
+	printf("; DNS records for %s served by %s\n", domain, hostname_now());
 	printf("; %s\n", d->note_first);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct admin_dns_record *r = &d->rec[i];

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/version.h"
 
@@ -103,5 +104,6 @@ int main(int argc, char **argv)
 	/* Subcommands log only warnings, to stderr; serve logs at the configured level. */
 	log_init(2, strcmp(cmd, "serve") == 0 ? cfg.log_level : LOG_WARN, cfg.log_json);
 	config_unknown_vars(warn_unknown, NULL);
+	hostname_set(cfg.hostname); /* cli_store_open applies the stored one, as serve does */
 	return fn(&cfg, argc - first, argv + first);
 }

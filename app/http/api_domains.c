@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admin/admin_domain.h"
+#include "core/hostname.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -260,7 +261,7 @@ void api_dns_object(struct http_ctx *x, const char *domain, int check)
 		http_store_problem(x, rc, err);
 		return;
 	}
-	api_effective(SETTING_HOSTNAME, http_cfg->hostname, host, sizeof(host));
+	snprintf(host, sizeof host, "%s", hostname_now());
 	struct dns_view *v = arena_zalloc(x->arena, sizeof(*v));
 	v->domain = arena_strdup(x->arena, domain);
 	v->host = arena_strdup(x->arena, host);

@@ -18,6 +18,7 @@
 #include "admin/admin_domain.h"
 #include "admin/admin_auth.h"
 #include "admin/admin_meta.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "http/http_internal.h"
 #include "store/store.h"
@@ -101,6 +102,9 @@ static void write_state(struct http_ctx *x, int status)
 	api_effective(SETTING_HOSTNAME, http_cfg->hostname, v, sizeof(v));
 	jw_kstr(&w, "value", v);
 	jw_kbool(&w, "locked", admin_setting_locked(SETTING_HOSTNAME));
+	jw_kbool(&w, "fqdn", hostname_is_fqdn(v));
+	/* What still uses the start-time name: only the certificate. */
+	jw_kbool(&w, "restart_required", strcmp(v, http_cfg->hostname) != 0);
 	jw_obj_end(&w);
 
 	jw_key(&w, "domain");
@@ -333,6 +337,8 @@ void api_setup_hostname(struct http_ctx *x)
 		http_store_problem(x, rc, "cannot store the host name");
 		return;
 	}
+	hostname_set(low); /* live; the certificate takes it at the next start */
+	log_info("http", NULL, "event=hostname_changed hostname=%s ip=%s", low, x->ip);
 	write_state(x, 200);
 }
 

@@ -10,6 +10,7 @@
 #include "admin/admin_auth.h"
 #include "admin/admin_meta.h"
 #include "acme/acme.h"
+#include "core/hostname.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -253,7 +254,15 @@ static void write_settings(struct http_ctx *x)
 
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
-	setting_obj(&w, "hostname", SETTING_HOSTNAME, c->hostname);
+	setting_obj(&w, "hostname", SETTING_HOSTNAME, hostname_now());
+	/* The name is live (hostname.h) except in the certificate, which
+	 * keeps the start-time name until a restart. */
+	jw_key(&w, "hostname_status");
+	jw_obj_begin(&w);
+	jw_kbool(&w, "fqdn", hostname_is_fqdn(hostname_now()));
+	jw_kstr(&w, "certificate_name", c->hostname);
+	jw_kbool(&w, "restart_required", strcmp(hostname_now(), c->hostname) != 0);
+	jw_obj_end(&w);
 	jw_key(&w, "domain");
 	jw_obj_begin(&w);
 	api_primary_domain(dom, sizeof(dom));
@@ -417,6 +426,8 @@ void api_settings_put(struct http_ctx *x)
 			http_store_problem(x, rc, "cannot store the host name");
 			return;
 		}
+		hostname_set(low); /* live; the certificate takes it at the next start */
+		log_info("http", NULL, "event=hostname_changed hostname=%s ip=%s", low, x->ip);
 	}
 	if (df) {
 		char low[320];

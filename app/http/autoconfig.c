@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/hostname.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
 #include "store/store.h"
@@ -29,7 +30,7 @@ static void tb_server(struct buf *b, const char *kind, const char *type, uint16_
 		      const char *sock)
 {
 	buf_printf(b, "    <%s type=\"%s\">\n      <hostname>", kind, type);
-	buf_append_xml(b, http_cfg->hostname);
+	buf_append_xml(b, hostname_now());
 	buf_printf(b, "</hostname>\n      <port>%u</port>\n      <socketType>%s</socketType>\n"
 		      "      <authentication>password-cleartext</authentication>\n"
 		      "      <username>%%EMAILADDRESS%%</username>\n    </%s>\n",
@@ -43,7 +44,7 @@ void http_autoconfig(struct http_ctx *x)
 	char domain[256];
 	struct buf *b = &x->out;
 
-	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : (http_cfg->domain[0] ? http_cfg->domain : http_cfg->hostname));
+	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : (http_cfg->domain[0] ? http_cfg->domain : hostname_now()));
 	buf_reset(b);
 	buf_append_c(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<clientConfig version=\"1.1\">\n"
 			"  <emailProvider id=\"");
@@ -76,7 +77,7 @@ static void pox_protocol(struct buf *b, const char *type, uint16_t p, const char
 			 const char *encryption)
 {
 	buf_printf(b, "      <Protocol>\n        <Type>%s</Type>\n        <Server>", type);
-	buf_append_xml(b, http_cfg->hostname);
+	buf_append_xml(b, hostname_now());
 	buf_printf(b, "</Server>\n        <Port>%u</Port>\n        <LoginName>", (unsigned)p);
 	buf_append_xml(b, user);
 	buf_printf(b, "</LoginName>\n        <DomainRequired>off</DomainRequired>\n"
@@ -162,13 +163,13 @@ void api_account_mobileconfig(struct http_ctx *x)
 	plist_str(b, "EmailAccountType", "EmailTypeIMAP");
 	plist_str(b, "EmailAddress", email);
 	plist_str(b, "IncomingMailServerAuthentication", "EmailAuthPassword");
-	plist_str(b, "IncomingMailServerHostName", http_cfg->hostname);
+	plist_str(b, "IncomingMailServerHostName", hostname_now());
 	buf_printf(b, "      <key>IncomingMailServerPortNumber</key>\n      <integer>%u</integer>\n"
 		      "      <key>IncomingMailServerUseSSL</key>\n      <%s/>\n",
 		   (unsigned)in, imaps ? "true" : "false");
 	plist_str(b, "IncomingMailServerUsername", email);
 	plist_str(b, "OutgoingMailServerAuthentication", "EmailAuthPassword");
-	plist_str(b, "OutgoingMailServerHostName", http_cfg->hostname);
+	plist_str(b, "OutgoingMailServerHostName", hostname_now());
 	buf_printf(b, "      <key>OutgoingMailServerPortNumber</key>\n      <integer>%u</integer>\n"
 		      "      <key>OutgoingMailServerUseSSL</key>\n      <%s/>\n"
 		      "      <key>OutgoingPasswordSameAsIncomingPassword</key>\n      <true/>\n",
@@ -177,7 +178,7 @@ void api_account_mobileconfig(struct http_ctx *x)
 	plist_str(b, "PayloadDescription", "Mail account");
 	plist_str(b, "PayloadDisplayName", email);
 	buf_append_c(b, "      <key>PayloadIdentifier</key>\n      <string>");
-	buf_append_xml(b, http_cfg->hostname);
+	buf_append_xml(b, hostname_now());
 	buf_append_c(b, ".mail.");
 	buf_append_xml(b, u1);
 	buf_append_c(b, "</string>\n");
@@ -188,7 +189,7 @@ void api_account_mobileconfig(struct http_ctx *x)
 	buf_append_c(b, "  <key>PayloadDisplayName</key>\n  <string>");
 	buf_append_xml(b, email);
 	buf_append_c(b, "</string>\n  <key>PayloadIdentifier</key>\n  <string>");
-	buf_append_xml(b, http_cfg->hostname);
+	buf_append_xml(b, hostname_now());
 	buf_append_c(b, ".profile.");
 	buf_append_xml(b, u2);
 	buf_printf(b, "</string>\n  <key>PayloadRemovalDisallowed</key>\n  <false/>\n"

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "acme/acme.h"
+#include "core/hostname.h"
 #include "core/arena.h"
 #include "http/http_internal.h"
 #include "tlspol/mta_sts.h"
@@ -194,7 +195,7 @@ void http_route(struct http_ctx *x)
 	    strncmp(x->host, "mta-sts.", 8) == 0) {
 		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only. */
 		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
-		mta_sts_own_policy(http_cfg->hostname, pol, id);
+		mta_sts_own_policy(hostname_now(), pol, id);
 		http_text(x, 200, "text/plain", pol);
 		return;
 	}

@@ -4,6 +4,7 @@
  * handler's response into an MHD response with the security headers.
  * See http_server.h.
  */
+#include "core/hostname.h"
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
@@ -251,7 +252,7 @@ static int plain_allowed(const struct http_ctx *x)
 
 static void redirect_https(struct http_ctx *x)
 {
-	const char *host = x->host[0] ? x->host : http_cfg->hostname;
+	const char *host = x->host[0] ? x->host : hostname_now();
 	char port[16] = "";
 
 	if (https_port && https_port != 443)

@@ -29,6 +29,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/loop.h"
@@ -53,7 +54,6 @@ struct sched {
 	struct loop *loop;
 	struct dns *dns;
 	int own_dns; /* dns is ours (no loop resolver on this thread): freed at stop */
-	char hostname[256];
 	char relay_host[256];
 	uint16_t relay_port;
 	char relay_user[256], relay_pass[256];
@@ -489,7 +489,7 @@ static void try_addr(struct job *j)
 		return;
 	}
 	struct smtp_client_cfg cfg = {
-	    .helo = s->hostname,
+	    .helo = hostname_now(),
 	    .server_name = j->addrs[j->cur_addr].host,
 	    .connect_timeout_s = CONNECT_TIMEOUT_S < s->timeout_s ? CONNECT_TIMEOUT_S : s->timeout_s,
 	    .timeout_s = s->timeout_s,
@@ -763,7 +763,7 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	if (forward_reverse_local(s->st, e->sender, rev, sizeof rev, NULL) == 1)
 		to = rev;
 	struct dsn_info in = {
-	    .hostname = s->hostname, .to = to, .envid = e->envid, .arrival = e->created_at,
+	    .hostname = hostname_now(), .to = to, .envid = e->envid, .arrival = e->created_at,
 	    .now = now, .retry_until = e->created_at + s->lifetime_s,
 	    .ret_full = (e->flags & SQ_RET_FULL) != 0, .msg = j->data, .msglen = j->len, .id = e->id,
 	    .rcpts = dr, .nrcpts = n,
@@ -987,7 +987,6 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	struct sched *s = xcalloc(1, sizeof *s);
 	s->st = st;
 	s->loop = loop;
-	snprintf(s->hostname, sizeof s->hostname, "%s", cfg->hostname);
 	snprintf(s->dns_servers, sizeof s->dns_servers, "%s", cfg->dns_servers);
 	if (cfg->relay_host[0])
 		relay_parse(cfg->relay_host, s->relay_host, sizeof s->relay_host, &s->relay_port);

@@ -12,6 +12,7 @@
 
 #include "admin/admin_meta.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "dns/dns.h"
@@ -112,7 +113,7 @@ int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t befo
 	dmarc_reporter_from(cfg, st, from, sizeof from);
 	if (from[0] == '\0')
 		return 1;
-	struct dmarc_send_opts o = {from, cfg->hostname, before_day, now, net_lookup, &lk};
+	struct dmarc_send_opts o = {from, hostname_now(), before_day, now, net_lookup, &lk};
 	/* One run at a time across processes (the server's thread and tern
 	 * dmarc report --send): both would read a day's rows before either
 	 * deleted them, and the day would be reported twice. */

@@ -19,6 +19,7 @@
 #include "admin/admin_domain.h"
 #include "admin/admin_meta.h"
 #include "backup/backup_sched.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/spool.h"
@@ -253,6 +254,11 @@ int server_run(const struct config *cfg_env)
 			 "in the clear until the next start\"");
 	store_reserve_set(st, cfg->disk_reserve); /* room kept for deletions; logs a failure */
 	admin_settings_merge(&merged, st);
+	hostname_set(cfg->hostname);
+	if (!hostname_is_fqdn(cfg->hostname))
+		log_warn("server", NULL, "event=hostname_not_qualified hostname=%s hint=\"set "
+			 "TERN_HOSTNAME (or the host name in the web admin) to a full name such as "
+			 "mail.example.com: other servers refuse mail from a bare name\"", cfg->hostname);
 	seed_domain(cfg, st);
 	/* Private CAs (TERN_TLS_CA_FILE) join the built-in roots before any
 	 * client verifies a server; a bad file is a setup error (exit 2). */

@@ -40,6 +40,7 @@
 #include "auth/spf.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
@@ -168,7 +169,7 @@ static void decide(struct smtp_checks *c)
 	struct smtp_tx *tx = &s->tx;
 	const struct dmarc_verdict *dv = dmarc_eval_verdict(c->dmarc);
 	struct auth_results r = {
-	    .authserv_id = smtp_cfg->hostname,
+	    .authserv_id = hostname_now(),
 	    .client_ip = s->iprev ? iprev_eval_ip(s->iprev) : s->conn_gone ? "" : s->conn->peer_ip,
 	    .has_iprev = s->iprev != NULL,
 	    .iprev = s->iprev ? iprev_eval_result(s->iprev) : IPREV_PERMERROR,

@@ -30,6 +30,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
@@ -175,12 +176,12 @@ static void authres(const struct smtp_session *s, char *out, size_t outsz)
 		if ((unsigned char)*p <= ' ' || strchr("\"();\\", *p))
 			plain = 0; /* not a bare addr-spec: leave the property out */
 	if (sp && strcmp(sp, "pending") != 0 && tx->mail_from[0] && plain)
-		snprintf(out, outsz, "%s; arc=none; spf=%s smtp.mailfrom=%s", smtp_cfg->hostname, sp,
+		snprintf(out, outsz, "%s; arc=none; spf=%s smtp.mailfrom=%s", hostname_now(), sp,
 			 tx->mail_from);
 	else if (sp && strcmp(sp, "pending") != 0)
-		snprintf(out, outsz, "%s; arc=none; spf=%s", smtp_cfg->hostname, sp);
+		snprintf(out, outsz, "%s; arc=none; spf=%s", hostname_now(), sp);
 	else
-		snprintf(out, outsz, "%s; arc=none", smtp_cfg->hostname);
+		snprintf(out, outsz, "%s; arc=none", hostname_now());
 }
 
 void smtp_forward_prepare(struct smtp_session *s, const char *fields)
@@ -219,7 +220,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	    .st = smtp_store,
 	    .head = str_make(tx->data.p, tx->header_len),
 	    .message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-	    .authserv_id = smtp_cfg->hostname,
+	    .authserv_id = hostname_now(),
 	    .delivered_to = dt, .ndelivered_to = ndt,
 	    .targets = tg, .ntargets = ntg,
 	    .sender = tx->mail_from,

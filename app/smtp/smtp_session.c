@@ -22,6 +22,7 @@
 #include "admin/admin_auth.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/loop.h"
@@ -123,7 +124,7 @@ int smtp_session_error(struct smtp_session *s)
 {
 	if (++s->errors < smtp_cfg->smtp_max_errors)
 		return 0;
-	smtp_reply(s, "421 4.7.0 %s Error: too many errors", smtp_cfg->hostname);
+	smtp_reply(s, "421 4.7.0 %s Error: too many errors", hostname_now());
 	log_info("smtp", s->id, "event=too_many_errors errors=%u", s->errors);
 	close_with(s, "too_many_errors");
 	return 1;
@@ -193,7 +194,7 @@ static void idle_timeout(struct loop *loop, void *arg)
 	}
 	log_info("smtp", s->id, "event=timeout kind=idle state=%d stress=%d", s->state,
 		 limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000);
-	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", smtp_cfg->hostname);
+	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", hostname_now());
 	close_with(s, "idle_timeout");
 }
 
@@ -212,7 +213,7 @@ static void life_timeout(struct loop *loop, void *arg)
 		return;
 	}
 	log_info("smtp", s->id, "event=timeout kind=session");
-	smtp_reply(s, "421 4.4.2 %s Error: session time limit exceeded", smtp_cfg->hostname);
+	smtp_reply(s, "421 4.4.2 %s Error: session time limit exceeded", hostname_now());
 	close_with(s, "session_timeout");
 }
 
@@ -259,10 +260,10 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	s->esmtp = esmtp;
 	s->state = SMTP_S_HELO;
 	if (!esmtp) {
-		smtp_reply(s, "250 %s", smtp_cfg->hostname);
+		smtp_reply(s, "250 %s", hostname_now());
 		return;
 	}
-	smtp_reply(s, "250-%s Hello %s [%s]", smtp_cfg->hostname, s->helo, s->conn->peer_ip);
+	smtp_reply(s, "250-%s Hello %s [%s]", hostname_now(), s->helo, s->conn->peer_ip);
 	smtp_reply(s, "250-PIPELINING");
 	smtp_reply(s, "250-SIZE %llu", (unsigned long long)smtp_cfg->max_message_size);
 	if (!s->conn->tls)
@@ -316,7 +317,7 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	const struct smtp_params *p = &cmd->params;
 
 	if (s->draining) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname_now());
 		close_with(s, "shutdown");
 		return;
 	}
@@ -425,7 +426,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (cmd->path.is_postmaster) {
 		/* RFC 5321 4.5.1: <postmaster> with no domain is ours. */
 		snprintf(addr, sizeof(addr), "postmaster@%s",
-			 smtp_cfg->domain[0] ? smtp_cfg->domain : smtp_cfg->hostname);
+			 smtp_cfg->domain[0] ? smtp_cfg->domain : hostname_now());
 	} else if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
 		smtp_reply(s, "501 5.1.3 Bad recipient address syntax");
 		smtp_session_error(s);
@@ -689,7 +690,7 @@ static void dispatch(struct smtp_session *s, struct str line)
 			s->state = SMTP_S_HELO;
 		smtp_reply(s, "250 2.0.0 Ok");
 		if (s->draining) {
-			smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+			smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname_now());
 			close_with(s, "shutdown");
 		}
 		break;
@@ -825,7 +826,7 @@ static void session_data(struct conn *c, void *arg)
 		/* Bytes before our greeting: a client that does not wait. */
 		log_info("smtp", s->id, "event=pregreet peer=%s", c->peer_ip);
 		smtp_reply(s, "554 5.5.1 %s Error: SMTP protocol violation (talked before greeting)",
-			   smtp_cfg->hostname);
+			   hostname_now());
 		close_with(s, "pregreet");
 		return;
 	}
@@ -868,7 +869,7 @@ static void session_closed(struct conn *c, void *arg, const char *reason)
 static void send_greeting(struct smtp_session *s)
 {
 	s->state = SMTP_S_CONNECTED;
-	smtp_reply(s, "220 %s ESMTP tern", smtp_cfg->hostname);
+	smtp_reply(s, "220 %s ESMTP tern", hostname_now());
 }
 
 static void greet_timeout(struct loop *loop, void *arg)
@@ -916,7 +917,7 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		return;
 	}
 	if (lim < 0 || loop_draining) {
-		smtp_reply(s, "421 4.7.0 %s Error: too many connections%s", smtp_cfg->hostname,
+		smtp_reply(s, "421 4.7.0 %s Error: too many connections%s", hostname_now(),
 			   lim == -2 ? " from your address" : "");
 		if (loop_draining)
 			log_info("smtp", s->id, "event=refused reason=shutdown");
@@ -965,7 +966,7 @@ void smtp_server_drain(void)
 			conn_close(s->conn, "shutdown"); /* nothing can be said yet */
 			continue;
 		}
-		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname_now());
 		close_with(s, "shutdown");
 		conn_flush(s->conn);
 	}

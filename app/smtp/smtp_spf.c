@@ -13,6 +13,7 @@
 
 #include "auth/spf.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "dns/dns.h"
@@ -40,7 +41,7 @@ void smtp_spf_start(struct smtp_session *s)
 	if (!d || tx->spf)
 		return;
 	tx->spf = spf_eval_new(SPF_ID_MAILFROM, s->conn->peer_ip, tx->mail_from, s->helo,
-			       smtp_cfg->hostname, time_wall());
+			       hostname_now(), time_wall());
 	if (!tx->spf)
 		return; /* not an IP peer (a test socket): nothing to check */
 	tx->spf_resolver = dns_resolver_of(d);

@@ -35,6 +35,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/loop.h"
@@ -150,7 +151,7 @@ static const char *added_fields(struct smtp_session *s, const struct smtp_header
 				snprintf(id + 2 * i, 3, "%02x", rnd[i]);
 		}
 		out = arena_printf(s->tx.arena, "%sMessage-ID: <%s@%s>\r\n", out, id,
-				   smtp_cfg->hostname);
+				   hostname_now());
 	}
 	return out;
 }

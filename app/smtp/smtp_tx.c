@@ -18,6 +18,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "imap/imap_urlauth.h"
 #include "core/metrics.h"
@@ -73,7 +74,7 @@ static int add_headers(struct smtp_session *s)
 	 * head deliver/ prepends (port 25), or the queue's. */
 	/* RFC 3848: an "A" for authenticated (ESMTPSA). */
 	r |= buf_printf(m, "Received: from %s ([%s])\r\n\tby %s (tern) with %s%s id %s.%u", helo,
-			c->peer_ip, smtp_cfg->hostname, proto, s->authenticated ? "A" : "", s->id,
+			c->peer_ip, hostname_now(), proto, s->authenticated ? "A" : "", s->id,
 			tx->seq);
 	if (tls)
 		r |= buf_printf(m, "\r\n\t(using %s with cipher %s (%d/%d bits))", conn_tls_version(c),
@@ -147,7 +148,7 @@ static void tx_spool_failed(struct smtp_session *s)
 	log_error("smtp", s->id, "event=message_dropped reason=spool_failed size=%" PRIu64,
 		  s->tx.msg.len);
 	smtp_reply(s, "421 4.3.0 %s Error: out of local resources, try again later",
-		   smtp_cfg->hostname);
+		   hostname_now());
 	smtp_tx_end(s);
 	s->state = SMTP_S_CLOSING;
 	conn_close_after_flush(s->conn, "spool_failed");
@@ -287,7 +288,7 @@ void smtp_tx_committed(struct smtp_session *s)
 	}
 	smtp_tx_end(s);
 	if (s->draining) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg->hostname);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname_now());
 		s->state = SMTP_S_CLOSING;
 		conn_close_after_flush(s->conn, "shutdown");
 	} else {
@@ -342,7 +343,7 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 		return;
 	int64_t now = (int64_t)time_wall();
 	struct dsn_info in = {
-	    .hostname = smtp_cfg->hostname, .to = tx->mail_from, .envid = tx->envid ? tx->envid : "",
+	    .hostname = hostname_now(), .to = tx->mail_from, .envid = tx->envid ? tx->envid : "",
 	    .arrival = now, .now = now, .ret_full = tx->ret == SMTP_RET_FULL, .msg = msg,
 	    .msglen = len, .rcpts = dr, .nrcpts = n,
 	};
@@ -488,7 +489,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	memset(d, 0, sizeof(*d));
 	d->data = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
 	d->head = str_c(head);
-	d->authserv_id = smtp_cfg->hostname;
+	d->authserv_id = hostname_now();
 	d->plans = tx->plans;
 	d->nplans = tx->naccounts;
 	d->received_at = time_wall();

@@ -29,7 +29,8 @@ def test_wizard_flow():
         assert code and s.cli("setup-code").stdout.decode().strip() == code
         st, _, state = a.call("GET", "/setup", headers={"X-Setup-Code": code})
         # TERN_HOSTNAME is set by the harness: reported as set and locked.
-        assert state["hostname"] == {"value": "mx.example.test", "locked": True}, state
+        assert state["hostname"] == {"value": "mx.example.test", "locked": True, "fqdn": True,
+                                     "restart_required": False}, state
         # Without the code nothing moves; a wrong code is refused.
         st, _, p = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
         assert st == 403 and p["code"] == "setup_code", p

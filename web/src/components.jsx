@@ -56,10 +56,10 @@ export function ErrorBox({ error }) {
 	return <p class="alert alert-error" role="alert" data-testid="error">{typeof error === 'string' ? error : errorText(error)}</p>;
 }
 
-export function Notice({ children, kind = 'ok' }) {
+export function Notice({ children, kind = 'ok', testid }) {
 	if (!children)
 		return null;
-	return <p class={`alert alert-${kind}`} role="status">{children}</p>;
+	return <p class={`alert alert-${kind}`} role="status" data-testid={testid}>{children}</p>;
 }
 
 // Copies text to the clipboard. navigator.clipboard needs a secure context

@@ -213,7 +213,9 @@ function HostnameStep({ st, setSt, onNext, back }) {
 					locked={c.locked} lockedBy="TERN_ACME_EMAIL" testid="acme-email" placeholder="you@example.com" required
 					error={fieldError(a.error, 'acme_email')} />
 			) : null}
-			{st.restart_required ? <Notice kind="info">The new host name and certificate settings take effect when tern restarts.</Notice> : null}
+			{h.value && h.fqdn === false ? <Notice kind="warn" testid="hostname-not-fqdn">{h.value} is not a fully qualified name (such as mail.example.com): other servers refuse mail from a bare name.</Notice> : null}
+			{h.restart_required ? <Notice kind="info" testid="hostname-restart">The new host name is in use now (greeting, autoconfig, the Apple profile, Message-IDs, DNS records). The TLS certificate takes it when tern restarts.</Notice> : null}
+			{st.restart_required && !h.restart_required ? <Notice kind="info">The certificate settings take effect when tern restarts.</Notice> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} />
 		</form>

@@ -20,6 +20,7 @@ export function Settings() {
 			{d ? (
 				<>
 					{d.restart_required ? <Notice kind="info">Some stored settings differ from the running ones: they take effect when tern restarts.</Notice> : null}
+					{d.hostname_status && !d.hostname_status.fqdn ? <Notice kind="warn" testid="hostname-not-fqdn">The host name {d.hostname && d.hostname.value} is not fully qualified (such as mail.example.com): other servers refuse mail from a bare name. Set it below or with TERN_HOSTNAME.</Notice> : null}
 					<ServerForm settings={d} onSaved={s.reload} />
 					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
 					<AdminPassword />
@@ -105,7 +106,9 @@ function ServerForm({ settings, onSaved }) {
 			await put('/settings', body);
 			setRelayPw('');
 			onSaved();
-			setDone('Saved. Changes take effect when tern restarts.');
+			setDone(body.hostname && Object.keys(body).length === 1
+				? 'Saved. The host name is in use now; the TLS certificate takes it when tern restarts.'
+				: 'Saved. The host name is in use now; the relay and the certificate take the changes when tern restarts.');
 		});
 	};
 	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);

@@ -1,0 +1,30 @@
+/*
+ * hostname.h — the server's one effective host name, changeable while it
+ * runs.
+ *
+ * The name comes from TERN_HOSTNAME, else the one the wizard or Settings
+ * stored, else the system's; server start sets it once, and the web admin
+ * sets it again when an administrator changes it, so the SMTP greeting,
+ * EHLO, Received fields, Message-IDs, DSNs, autoconfig and the Apple
+ * profile follow at once. What was built from the name at start (the
+ * TLS certificate, ACME's order) keeps the start-time name until a
+ * restart: those read config's hostname, which never changes.
+ *
+ * Caveats: a name returned stays valid for the life of the process (each
+ * one set is kept, never freed: a handful in a server's life), so readers
+ * on any thread need no lock. Only a set name is returned; before the
+ * first hostname_set, hostname_now returns "localhost".
+ */
+#ifndef TERN_CORE_HOSTNAME_H
+#define TERN_CORE_HOSTNAME_H
+
+/* The current name. Never NULL; valid until the process exits. */
+const char *hostname_now(void);
+/* Makes name (copied) the current one; thread-safe. A name equal to the
+ * current one changes nothing. */
+void hostname_set(const char *name);
+/* 1 when name is fully qualified (a dot inside, not at either end): a
+ * container id or "mail" is not, and mail from it is refused by many. */
+int hostname_is_fqdn(const char *name);
+
+#endif
