@@ -1,6 +1,7 @@
 /*
  * mailfmt.c — Maildir file-name info and mbox messages (mailfmt.h).
  */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -228,6 +229,55 @@ static size_t trim_cr(const char *p, size_t s, size_t e)
 	return e > s && p[e - 1] == '\r' ? e - 1 : e;
 }
 
+/*
+ * Where a message starting at b ends by its Content-Length header: that
+ * offset, when the header has one (the first, a plain number) and the
+ * body it measures ends at the end of p, or right before an empty line
+ * and a From_ line, or (a last message written without its separator)
+ * right before a From_ line; 0 when not, and the caller splits by From_
+ * lines instead.
+ */
+static size_t content_length_end(const char *p, size_t len, size_t b)
+{
+	size_t i = b, cl = SIZE_MAX;
+	for (;;) {
+		if (i >= len)
+			return 0;
+		size_t e = line_end(p, len, i), te = trim_cr(p, i, e);
+		if (te == i) { /* the empty line: the body starts after it */
+			i = e < len ? e + 1 : len;
+			break;
+		}
+		if (cl == SIZE_MAX && te - i > 15 && strncasecmp(p + i, "Content-Length:", 15) == 0) {
+			size_t k = i + 15, v = 0, digits = 0;
+			while (k < te && (p[k] == ' ' || p[k] == '\t'))
+				k++;
+			while (k < te && p[k] >= '0' && p[k] <= '9' && digits < 15) {
+				v = v * 10 + (size_t)(p[k] - '0');
+				k++, digits++;
+			}
+			while (k < te && (p[k] == ' ' || p[k] == '\t'))
+				k++;
+			if (digits && k == te)
+				cl = v;
+		}
+		i = e < len ? e + 1 : len;
+	}
+	if (cl == SIZE_MAX || cl > len - i)
+		return 0;
+	size_t end = i + cl, n = end;
+	if (n == len)
+		return end;
+	if (p[n] == '\n')
+		n++;
+	else if (n + 1 < len && p[n] == '\r' && p[n + 1] == '\n')
+		n += 2;
+	if (n == len)
+		return end;
+	size_t e = line_end(p, len, n);
+	return mbox_is_from_line(p + n, trim_cr(p, n, e) - n) ? end : 0;
+}
+
 int mbox_next(const char *p, size_t len, size_t *off, struct mbox_msg *m)
 {
 	size_t i = *off;
@@ -248,6 +298,21 @@ int mbox_next(const char *p, size_t len, size_t *off, struct mbox_msg *m)
 	m->from_len = trim_cr(p, i, e) - i;
 	m->date = from_line_date(m->from_line, m->from_len);
 	size_t b = e < len ? e + 1 : len, j = b, prev_empty = 0;
+	m->verbatim = 0;
+	size_t cl_end = content_length_end(p, len, b);
+	if (cl_end) {
+		m->body = p + b;
+		m->body_len = cl_end - b;
+		m->verbatim = 1;
+		j = cl_end;
+		/* Past the empty separator line, onto the next From_ line. */
+		if (j < len && p[j] == '\n')
+			j++;
+		else if (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')
+			j += 2;
+		*off = j;
+		return 1;
+	}
 	/* The message runs to the next From_ line that follows an empty
 	 * line (the empty line belongs to the mbox, not to the message). */
 	while (j < len) {
@@ -319,8 +384,8 @@ static void state_field(const char *p, size_t n, unsigned *flags, char *kw, size
 	}
 }
 
-int mbox_message_decode(const char *body, size_t len, struct buf *out, unsigned *flags_r,
-                        char *keywords, size_t kwsz)
+int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *out,
+                        unsigned *flags_r, char *keywords, size_t kwsz)
 {
 	size_t i = 0;
 	int in_header = 1;
@@ -349,7 +414,7 @@ int mbox_message_decode(const char *body, size_t len, struct buf *out, unsigned 
 		size_t q = 0;
 		while (q < n && p[q] == '>')
 			q++;
-		if (q > 0 && n - q >= 5 && memcmp(p + q, "From ", 5) == 0) {
+		if (!verbatim && q > 0 && n - q >= 5 && memcmp(p + q, "From ", 5) == 0) {
 			p++;
 			n--;
 		}

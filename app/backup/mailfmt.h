@@ -69,6 +69,7 @@ struct mbox_msg {
 	const char *body;      /* the message as stored in the file (after the From_ line) */
 	size_t body_len;
 	time_t date;           /* from the From_ line; 0 when it has none that parses */
+	int verbatim;          /* 1: its Content-Length held (mboxcl2): nothing was quoted */
 };
 
 /*
@@ -83,19 +84,27 @@ int mbox_is_from_line(const char *p, size_t len);
  * The next message of an mbox held in memory, from *off on: 1 and *m
  * (pointers into p), *off moved past it; 0 at the end. Text before the
  * first From_ line is skipped.
+ *
+ * A message whose header has a Content-Length that ends its body exactly
+ * where the file ends or the next From_ line starts (after the empty
+ * separator line) is taken by that length, verbatim: mutt and neomutt
+ * write such mboxcl2 files, leaving body lines that start with "From "
+ * or ">From " as they are. Otherwise the message runs to the next From_
+ * line after an empty line and is mboxrd-quoted.
  */
 int mbox_next(const char *p, size_t len, size_t *off, struct mbox_msg *m);
 
 /*
  * The message of body (as mbox_next found it) as the store keeps it:
- * one ">" less on ">+From " lines (mboxrd), CRLF line ends, and the
+ * one ">" less on ">+From " lines (mboxrd; not when verbatim, as
+ * mbox_next said), CRLF line ends, and the
  * header fields that only carry mbox state (Status, X-Status, X-Keywords,
  * X-UID, X-IMAPbase, X-IMAP, Content-Length) left out; their flags and
  * keywords go to *flags_r and keywords (space-separated, cut at kwsz).
  * Appends to out: 0, or -1 when out is full.
  */
-int mbox_message_decode(const char *body, size_t len, struct buf *out, unsigned *flags_r,
-                        char *keywords, size_t kwsz);
+int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *out,
+                        unsigned *flags_r, char *keywords, size_t kwsz);
 
 /*
  * One message appended to an mbox being written: the From_ line (sender

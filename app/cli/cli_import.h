@@ -21,7 +21,8 @@ struct imp *import_begin(struct store *st, const char *email, const char *op);
 int import_mailbox(struct imp *im, const char *name);
 /*
  * One message (raw bytes as found; line ends are made CRLF; is_mbox: an
- * mbox message body, unquoted and its state fields read) with flags
+ * mbox message body, its state fields read and, when 1, its mboxrd
+ * quoting undone; 2 for a verbatim (mboxcl2) one, mailfmt.h) with flags
  * (mailfmt.h MF_*), other keywords (space-separated, may be NULL) and its
  * internal date (0: now). Stored with the next commit of the chain.
  */

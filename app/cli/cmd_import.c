@@ -208,7 +208,7 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	buf_init(&pm->data, MSG_MAX);
 	buf_init(&pm->meta, (size_t)256 << 10);
 	mkw[0] = '\0';
-	int rc = is_mbox ? mbox_message_decode(raw, len, &pm->data, &mflags, mkw, sizeof mkw)
+	int rc = is_mbox ? mbox_message_decode(raw, len, is_mbox == 2, &pm->data, &mflags, mkw, sizeof mkw)
 	                 : mailfmt_crlf(raw, len, &pm->data);
 	if (rc != 0 || buf_len(&pm->data) == 0) {
 		buf_free(&pm->data);
@@ -305,7 +305,7 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 	if (p == MAP_FAILED)
 		return -1;
 	while (!im->fatal && mbox_next(p, (size_t)sb.st_size, &off, &m))
-		import_add(im, m.body, m.body_len, 1, 0, NULL, m.date);
+		import_add(im, m.body, m.body_len, 1 + m.verbatim, 0, NULL, m.date);
 	import_flush(im);
 	munmap((void *)p, (size_t)sb.st_size);
 	return im->fatal ? -1 : 0;

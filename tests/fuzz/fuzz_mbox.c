@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char kw[256], kw2[256];
 		unsigned flags, flags2;
 		buf_init(&dec, size * 2 + 16);
-		assert(mbox_message_decode(m.body, m.body_len, &dec, &flags, kw, sizeof kw) == 0);
+		assert(mbox_message_decode(m.body, m.body_len, m.verbatim, &dec, &flags, kw, sizeof kw) == 0);
 		crlf_only(buf_data(&dec), buf_len(&dec));
 		/* The round trip holds for what the export writes: messages
 		 * ending with a line end and no CR before a CRLF (an mbox line
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct mbox_msg m2;
 			assert(mbox_next(buf_data(&enc), buf_len(&enc), &o2, &m2) == 1);
 			buf_init(&again, size * 2 + 16);
-			assert(mbox_message_decode(m2.body, m2.body_len, &again, &flags2, kw2, sizeof kw2) == 0);
+			assert(mbox_message_decode(m2.body, m2.body_len, m2.verbatim, &again, &flags2, kw2, sizeof kw2) == 0);
 			assert(buf_len(&again) == buf_len(&dec) &&
 			       memcmp(buf_data(&again), buf_data(&dec), buf_len(&dec)) == 0);
 			/* $Forwarded comes back as a keyword (no mbox letter). */
