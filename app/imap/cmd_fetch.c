@@ -25,12 +25,14 @@
 #include "imap/imap_esearch.h"
 #include "imap/imap_session.h"
 
-#define FETCH_MAX_ITEMS 64
+#define FETCH_MAX_ITEMS (IMAP_FETCH_ITEMS_ROOM - 4)
 #define FETCH_NAME_MAX 4096
 
 static int bad(struct imap_session *s, const char *why)
 {
-	imap_tagged(s, "BAD Error in IMAP command FETCH: %s", why);
+	/* NOTIFY's MessageNew fetch attributes are checked here too. */
+	imap_tagged(s, "BAD Error in IMAP command %s: %s",
+		    s->cmd_id == IMAP_CMD_NOTIFY ? "NOTIFY" : "FETCH", why);
 	imap_session_error(s);
 	return -1;
 }
@@ -234,13 +236,51 @@ static void fetch_vanished(struct imap_session *s, const struct imap_seqset *set
 	free(gone);
 }
 
+int imap_fetch_items(struct imap_session *s, struct imap_fetch *f, const struct imap_arg *a,
+		     int uid)
+{
+	const struct imap_arg *list = a;
+	size_t n = 1;
+
+	if (a->type == IMAP_ARG_LIST) {
+		imap_arg_list(a, &list, &n);
+		if (n == 0)
+			return bad(s, "Empty fetch item list.");
+	} else if (imap_arg_atom_is(a, "FAST") || imap_arg_atom_is(a, "ALL") ||
+		   imap_arg_atom_is(a, "FULL")) {
+		/* The macros (RFC 9051 §6.4.5): FAST's three, ALL's four, FULL's five. */
+		static const char *const all[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
+						   "BODY" };
+		size_t k = imap_arg_atom_is(a, "FAST") ? 3 : imap_arg_atom_is(a, "ALL") ? 4 : 5;
+		for (size_t i = 0; i < k; i++) {
+			struct imap_arg fa = { .type = IMAP_ARG_ATOM, .str = str_c(all[i]) };
+			add_item(s, f, &fa);
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (uid && !s->uidonly && imap_arg_atom_is(&list[i], "UID"))
+			continue;
+		if (add_item(s, f, &list[i]) < 0)
+			return -1;
+		if (imap_arg_atom_is(&list[i], "PREVIEW") && i + 1 < n &&
+		    list[i + 1].type == IMAP_ARG_LIST) {
+			/* RFC 8970: PREVIEW (LAZY) */
+			const struct imap_arg *ml;
+			size_t mn;
+			imap_arg_list(&list[++i], &ml, &mn);
+			for (size_t k = 0; k < mn; k++)
+				if (!imap_arg_atom_is(&ml[k], "LAZY"))
+					return bad(s, "Unknown PREVIEW modifier.");
+		}
+	}
+	return 0;
+}
+
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_FETCH;
 	struct str set;
-	const struct imap_arg *list = NULL;
-	size_t n = 0;
-
 	uint64_t changedsince = 0;
 	int vanished = 0;
 	struct imap_partial partial = { 0 };
@@ -287,53 +327,16 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	if (uid && !s->uidonly)
 		f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_UID, .name = "UID" };
 
-	const struct imap_arg *a = &cmd->args[1];
-	if (a->type == IMAP_ARG_LIST) {
-		imap_arg_list(a, &list, &n);
-		if (n == 0) {
-			free(f);
-			bad(s, "Empty fetch item list.");
-			return;
-		}
-	} else if (imap_arg_atom_is(a, "FAST")) {
-		static const char *const fast[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE" };
-		for (size_t i = 0; i < 3; i++) {
-			struct imap_arg fa = { .type = IMAP_ARG_ATOM, .str = str_c(fast[i]) };
-			add_item(s, f, &fa);
-		}
-	} else if (imap_arg_atom_is(a, "ALL") || imap_arg_atom_is(a, "FULL")) {
-		static const char *const all[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
-						   "BODY" };
-		size_t k = imap_arg_atom_is(a, "FULL") ? 5 : 4;
-		for (size_t i = 0; i < k; i++) {
-			struct imap_arg fa = { .type = IMAP_ARG_ATOM, .str = str_c(all[i]) };
-			add_item(s, f, &fa);
-		}
-	} else {
-		list = a;
-		n = 1;
+	if (imap_fetch_items(s, f, &cmd->args[1], uid) < 0) {
+		free(f);
+		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (uid && !s->uidonly && imap_arg_atom_is(&list[i], "UID"))
-			continue;
-		if (add_item(s, f, &list[i]) < 0) {
-			free(f);
-			return;
-		}
-		if (imap_arg_atom_is(&list[i], "PREVIEW") && i + 1 < n &&
-		    list[i + 1].type == IMAP_ARG_LIST) {
-			/* RFC 8970: PREVIEW (LAZY) */
-			const struct imap_arg *ml;
-			size_t mn;
-			imap_arg_list(&list[++i], &ml, &mn);
-			for (size_t k = 0; k < mn; k++)
-				if (!imap_arg_atom_is(&ml[k], "LAZY")) {
-					free(f);
-					bad(s, "Unknown PREVIEW modifier.");
-					return;
-				}
-		}
-	}
+	const struct imap_arg *list = NULL;
+	size_t n = 0;
+	if (cmd->args[1].type == IMAP_ARG_LIST)
+		imap_arg_list(&cmd->args[1], &list, &n);
+	else
+		list = &cmd->args[1], n = 1;
 	if (changedsince) {
 		/* CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1); room is kept. */
 		if (!f->has_modseq)

@@ -263,6 +263,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (q.given)
 		qresync_answer(s, &q);
+	imap_notify_selected(s);
 	if (!s->rev2)
 		select_recent(s, cmd->id == IMAP_CMD_EXAMINE);
 	imap_tagged(s, "OK [%s] %s completed.", s->view.readonly ? "READ-ONLY" : "READ-WRITE",

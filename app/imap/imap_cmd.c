@@ -208,6 +208,27 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 
 /* ---- shared helpers ---- */
 
+struct imap_arg *imap_args_copy(struct arena *a, const struct imap_arg *src, size_t n)
+{
+	struct imap_arg *dst = arena_zalloc(a, (n + 1) * sizeof(*dst));
+
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = src[i];
+		dst[i].section = NULL;
+		if (src[i].type == IMAP_ARG_LIST) {
+			dst[i].list = imap_args_copy(a, src[i].list, src[i].list_count);
+		} else if (src[i].str.p) {
+			char *p = arena_alloc(a, src[i].str.len + 1);
+			memcpy(p, src[i].str.p, src[i].str.len);
+			p[src[i].str.len] = '\0';
+			dst[i].str = str_make(p, src[i].str.len);
+		}
+	}
+	dst[n].type = IMAP_ARG_END;
+	return dst;
+}
+
+
 __thread int imap_names_utf8;
 
 int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)

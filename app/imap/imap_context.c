@@ -42,26 +42,6 @@ struct imap_context {
 	uint64_t print; /* the view's fingerprint at the last evaluation */
 };
 
-static struct imap_arg *copy_args(struct arena *a, const struct imap_arg *src, size_t n)
-{
-	struct imap_arg *dst = arena_zalloc(a, (n + 1) * sizeof(*dst));
-
-	for (size_t i = 0; i < n; i++) {
-		dst[i] = src[i];
-		dst[i].section = NULL;
-		if (src[i].type == IMAP_ARG_LIST) {
-			dst[i].list = copy_args(a, src[i].list, src[i].list_count);
-		} else if (src[i].str.p) {
-			char *p = arena_alloc(a, src[i].str.len + 1);
-			memcpy(p, src[i].str.p, src[i].str.len);
-			p[src[i].str.len] = '\0';
-			dst[i].str = str_make(p, src[i].str.len);
-		}
-	}
-	dst[n].type = IMAP_ARG_END;
-	return dst;
-}
-
 /* FNV-1a over what a search may look at that can change. */
 static uint64_t view_print(const struct imap_mailbox_view *v)
 {
@@ -113,7 +93,7 @@ int imap_context_add(struct imap_session *s, int uid, struct str charset,
 	snprintf(c->tag, sizeof(c->tag), "%s", s->tag);
 	c->uid = uid;
 	c->arena = arena_new(4096);
-	c->args = copy_args(c->arena, args, nargs);
+	c->args = imap_args_copy(c->arena, args, nargs);
 	c->nargs = nargs;
 	if (charset.p) {
 		char *p = arena_alloc(c->arena, charset.len + 1);

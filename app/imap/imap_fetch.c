@@ -84,6 +84,8 @@ void imap_fetch_free(struct imap_session *s)
 	free(f->how);
 	free(f->seen_uids);
 	arena_free(&f->arena);
+	if (f->own)
+		arena_free(&f->own);
 	free(f);
 	s->fetch = NULL;
 }
@@ -538,6 +540,11 @@ static void finish(struct imap_session *s)
 	unsigned expunged = s->fetch->expunged;
 	unsigned unknown_cte = s->fetch->unknown_cte;
 
+	if (s->fetch->unsolicited) {
+		imap_fetch_free(s);
+		imap_notify_fetched(s); /* more may have come meanwhile */
+		return;
+	}
 	imap_fetch_free(s);
 	if (unknown_cte)
 		imap_tagged(s, "NO [UNKNOWN-CTE] Cannot decode the content transfer encoding of "

@@ -9,8 +9,15 @@
  * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
  * events. Events served: MessageNew and MessageExpunge (together for the
  * selected mailbox, RFC 5465 §5.2), FlagChange (there with both), MailboxName,
- * SubscriptionChange; anything else is NO [BADEVENT (...)]; MessageNew
- * fetch attributes are refused (BAD) rather than ignored.
+ * SubscriptionChange; anything else is NO [BADEVENT (...)]. MessageNew
+ * may carry fetch attributes for SELECTED / SELECTED-DELAYED (RFC 5465
+ * §5.2; BAD elsewhere, as Dovecot answers): each new message of the
+ * selected mailbox then gets "* n FETCH (UID ...)" with them after its
+ * EXISTS, as Dovecot sends it (UID first; a body item without .PEEK does
+ * not set \Seen). That FETCH is FETCH's own streaming (imap_fetch.c,
+ * f->unsolicited), started only while no command runs or IDLE waits, so
+ * it never cuts into a command's output; messages that come while one
+ * streams follow when it ends.
  *
  * What goes out, as Dovecot sends it: for the selected mailbox, its
  * EXISTS, EXPUNGE and FETCH FLAGS as soon as the change is committed (the
@@ -64,6 +71,14 @@ struct imap_notify {
 	size_t nf;
 	struct mbox_state *m;
 	size_t nm;
+	/* MessageNew's fetch attributes for the selected mailbox, parsed
+	 * (in fa), and how far they were sent: the UIDs of sel_mailbox up to
+	 * fetched_uid had theirs (or were there at SELECT). */
+	struct arena *fa;
+	struct imap_fetch_item *items;
+	size_t nitems;
+	int need_raw, need_tree, has_modseq;
+	uint32_t sel_mailbox, sel_uidvalidity, fetched_uid;
 };
 
 static void snapshot_free(struct mbox_state *m, size_t n)
@@ -85,8 +100,90 @@ void imap_notify_clear(struct imap_session *s)
 	}
 	free(nt->f);
 	snapshot_free(nt->m, nt->nm);
+	if (nt->fa)
+		arena_free(&nt->fa);
 	free(nt);
 	s->notify = NULL;
+}
+
+/* A deep copy of items[0..n) in a (names, part numbers, header lists),
+ * with room for IMAP_FETCH_ITEMS_ROOM. */
+static struct imap_fetch_item *items_copy(struct arena *a, const struct imap_fetch_item *src,
+					  size_t n)
+{
+	struct imap_fetch_item *dst = arena_zalloc(a, IMAP_FETCH_ITEMS_ROOM * sizeof(*dst));
+
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = src[i];
+		dst[i].name = str_dup(a, str_c(src[i].name));
+		if (src[i].nparts) {
+			uint32_t *p = arena_alloc(a, src[i].nparts * sizeof(*p));
+			memcpy(p, src[i].part, src[i].nparts * sizeof(*p));
+			dst[i].part = p;
+		}
+		if (src[i].fields) {
+			size_t k = 0;
+			while (src[i].fields[k].type != IMAP_ARG_END)
+				k++;
+			dst[i].fields = imap_args_copy(a, src[i].fields, k);
+		}
+	}
+	return dst;
+}
+
+void imap_notify_selected(struct imap_session *s)
+{
+	struct imap_notify *nt = s->notify;
+	if (!nt || s->state != IMAP_S_SELECTED)
+		return;
+	nt->sel_mailbox = s->view.mailbox;
+	nt->sel_uidvalidity = s->view.uidvalidity;
+	nt->fetched_uid = imap_view_last_uid(&s->view);
+}
+
+/* MessageNew's FETCH of the selected mailbox's messages that came since
+ * the last one, when no command's output can be cut into. */
+static void notify_fetch(struct imap_session *s, struct imap_notify *nt)
+{
+	if (!nt->nitems || s->state != IMAP_S_SELECTED || s->fetch || s->conn_gone ||
+	    (s->wait != IMAP_W_NONE && s->wait != IMAP_W_IDLE) ||
+	    (s->in_cmd && s->wait != IMAP_W_IDLE))
+		return;
+	if (nt->sel_mailbox != s->view.mailbox || nt->sel_uidvalidity != s->view.uidvalidity) {
+		imap_notify_selected(s);
+		return;
+	}
+	uint32_t last = imap_view_last_uid(&s->view);
+	if (last <= nt->fetched_uid)
+		return;
+	struct imap_fetch *f = xcalloc(1, sizeof(*f));
+	f->own = arena_new(4096);
+	f->unsolicited = 1;
+	f->uid_mode = 1;
+	f->lit = -1;
+	f->items = items_copy(f->own, nt->items, nt->nitems);
+	if (!s->uidonly) { /* UID first, as Dovecot sends it */
+		memmove(f->items + 1, f->items, nt->nitems * sizeof(*f->items));
+		f->items[0] = (struct imap_fetch_item){ .kind = IMAP_FI_UID, .name = "UID" };
+	}
+	f->nitems = nt->nitems + !s->uidonly;
+	f->need_raw = nt->need_raw;
+	f->need_tree = nt->need_tree;
+	f->has_modseq = nt->has_modseq;
+	struct imap_seq_range *r = arena_alloc(f->own, sizeof(*r));
+	r->lo = nt->fetched_uid + 1;
+	r->hi = last;
+	f->set.ranges = r;
+	f->set.count = 1;
+	f->set.total = (uint64_t)r->hi - r->lo + 1;
+	nt->fetched_uid = last;
+	imap_fetch_start(s, f);
+}
+
+void imap_notify_fetched(struct imap_session *s)
+{
+	if (s->notify)
+		notify_fetch(s, s->notify);
 }
 
 struct snap_ctx {
@@ -243,6 +340,7 @@ void imap_notify_check(struct imap_session *s)
 	if (buf_len(&out))
 		imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
+	notify_fetch(s, nt);
 }
 
 /* ---- NOTIFY SET / NONE ---- */
@@ -264,8 +362,29 @@ static int bad(struct imap_session *s, const char *why)
 	return -1;
 }
 
+/* MessageNew's fetch attributes a: checked as FETCH checks them, kept in
+ * nt. 0, or -1 after a reply. */
+static int parse_fetch_att(struct imap_session *s, struct imap_notify *nt, const struct imap_arg *a)
+{
+	struct imap_fetch probe = { 0 };
+
+	probe.items = arena_zalloc(s->cmd_arena, IMAP_FETCH_ITEMS_ROOM * sizeof(*probe.items));
+	if (imap_fetch_items(s, &probe, a, 1) < 0)
+		return -1;
+	if (nt->fa)
+		arena_free(&nt->fa);
+	nt->fa = arena_new(4096);
+	nt->items = items_copy(nt->fa, probe.items, probe.nitems);
+	nt->nitems = probe.nitems;
+	nt->need_raw = probe.need_raw;
+	nt->need_tree = probe.need_tree;
+	nt->has_modseq = probe.has_modseq;
+	return 0;
+}
+
 /* The events list of a group into f->events: 0, or -1 after a reply. */
-static int parse_events(struct imap_session *s, const struct imap_arg *a, struct filter *f)
+static int parse_events(struct imap_session *s, struct imap_notify *nt, const struct imap_arg *a,
+			struct filter *f)
 {
 	const struct imap_arg *l;
 	size_t n;
@@ -292,8 +411,12 @@ static int parse_events(struct imap_session *s, const struct imap_arg *a, struct
 			imap_tagged(s, BADEVENT " Unknown event.");
 			return -1;
 		}
-		if (bit == EV_NEW && i + 1 < n && l[i + 1].type == IMAP_ARG_LIST)
-			return bad(s, "MessageNew fetch attributes are not supported");
+		if (bit == EV_NEW && i + 1 < n && l[i + 1].type == IMAP_ARG_LIST) {
+			if (f->kind != F_SELECTED && f->kind != F_SELECTED_DELAYED)
+				return bad(s, "MessageNew fetch attributes are only for SELECTED");
+			if (parse_fetch_att(s, nt, &l[++i]) < 0)
+				return -1;
+		}
 		f->events |= bit;
 	}
 	/* Sequence numbers of the selected mailbox need both (RFC 5465 §5.2,
@@ -389,7 +512,7 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 			bad(s, "Invalid event group");
 			goto fail;
 		}
-		if (parse_events(s, &g[ev], f) < 0)
+		if (parse_events(s, nt, &g[ev], f) < 0)
 			goto fail;
 	}
 	if (snapshot(s, &nt->m, &nt->nm) < 0) {
@@ -400,6 +523,7 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 	s->notify = old;
 	imap_notify_clear(s);
 	s->notify = nt;
+	imap_notify_selected(s);
 	if (status) {
 		struct buf out;
 		buf_init(&out, (nt->nm + 1) * 2600);

@@ -185,6 +185,9 @@ void imap_cmd_end(struct imap_session *s)
 		s->notify_pending = 0;
 		imap_notify_check(s);
 		arena_reset(s->cmd_arena);
+	} else if (s->notify && s->wait == IMAP_W_NONE && !s->conn_gone) {
+		/* MessageNew's FETCH for messages the command's sync showed. */
+		imap_notify_fetched(s);
 	}
 }
 

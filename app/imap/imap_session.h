@@ -301,6 +301,10 @@ struct imap_fetch {
 	uint32_t min_uid;      /* MESSAGELIMIT: only messages from this UID on */
 	uint32_t *seen_uids;   /* UIDs the implicit \Seen changed, ascending (malloc'ed) */
 	size_t nseen;
+	/* NOTIFY MessageNew's fetch: no command, no tagged reply at the end
+	 * (imap_notify.c); items and set live in own, freed with f. */
+	unsigned unsolicited : 1;
+	struct arena *own;
 };
 
 /* imap_fetch.c */
@@ -313,8 +317,18 @@ uint64_t imap_header_end(const char *d, size_t len);
  * *len_r its length. FETCH and CATENATE's URLs share it. */
 char *imap_header_filter(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
 			 uint64_t *len_r);
+/*
+ * Adds to f (items allocated for FETCH_MAX_ITEMS + 4) the items of a
+ * FETCH argument a: one item, a list of them, or FAST/ALL/FULL; with uid,
+ * a UID item is left out (the caller puts it first). 0, or -1 after a
+ * tagged BAD (naming NOTIFY while NOTIFY runs, else FETCH).
+ */
+int imap_fetch_items(struct imap_session *s, struct imap_fetch *f, const struct imap_arg *a,
+		     int uid);
+#define IMAP_FETCH_ITEMS_ROOM (64 + 4) /* items a struct imap_fetch needs room for */
 /* Takes f (malloc'ed; items in the command arena), sends what fits, and
- * goes on from imap_session_input() until the tagged reply is sent. */
+ * goes on from imap_session_input() until the tagged reply is sent (no
+ * reply and no command end for f->unsolicited). */
 void imap_fetch_start(struct imap_session *s, struct imap_fetch *f);
 /* Adds FETCH output while below IMAP_OUT_HIGH; s->fetch is NULL when done. */
 void imap_fetch_refill(struct imap_session *s);
@@ -408,6 +422,12 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_notify_check(struct imap_session *s);
 /* Ends NOTIFY (NOTIFY NONE, session end). */
 void imap_notify_clear(struct imap_session *s);
+/* A mailbox was selected: MessageNew's fetch attributes apply to the
+ * messages that come from now on. */
+void imap_notify_selected(struct imap_session *s);
+/* NOTIFY's unsolicited FETCH ended (imap_fetch.c): the next one if more
+ * messages came meanwhile. */
+void imap_notify_fetched(struct imap_session *s);
 
 /* cmd_compress.c: COMPRESS DEFLATE (RFC 4978) */
 void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);
@@ -542,6 +562,9 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* Helpers shared by handlers (imap_cmd.c). */
+/* A deep copy of args[0..n) (lists and strings, not sections) in a,
+ * IMAP_ARG_END after them: arguments kept past their command. */
+struct imap_arg *imap_args_copy(struct arena *a, const struct imap_arg *src, size_t n);
 /*
  * Decodes a mailbox name argument (astring; modified UTF-7) to UTF-8 in
  * out (size outsz). INBOX in any case becomes "INBOX". Returns 0, or -1

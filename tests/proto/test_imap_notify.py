@@ -6,9 +6,10 @@ it (STATUS MESSAGES UIDNEXT UIDVALIDITY UNSEEN), new mail and a flag
 change in the selected INBOX (EXISTS, FETCH FLAGS), a rename (LIST with
 OLDNAME), a subscription (LIST (\\Subscribed)), a deletion
 (LIST (\\NonExistent)); a change during the watcher's own command comes
-after its tagged reply; NOTIFY NONE stops it. Refusals as Dovecot answers
+after its tagged reply; NOTIFY NONE stops it. MessageNew with fetch
+attributes: a FETCH of them follows each new message's EXISTS. Refusals as Dovecot answers
 them: MessageNew without MessageExpunge or FlagChange alone for SELECTED
-(BAD), an event tern does not serve or does not know (NO [BADEVENT
+(BAD), fetch attributes outside SELECTED (BAD), an event tern does not serve or does not know (NO [BADEVENT
 (...)]), a bad filter (BAD)."""
 import re
 
@@ -97,5 +98,55 @@ def test_imap_notify():
                           ("z1", "NOTIFY SET (SUBTREE (Quiet INBOX) (MessageNew MessageExpunge))"),
                           ("z2", "NOTIFY SET (SUBSCRIBED (MailboxName)) (SELECTED-DELAYED NONE)")):
             assert cmd(a, tag, line)[1] == tag.encode() + b" OK NOTIFY completed.", line
+        check_fetch_att(s, a, b)
         a.close()
         b.close()
+
+
+def check_fetch_att(s, a, b):
+    """MessageNew with fetch attributes (RFC 5465 §5.2): each new message of
+    the selected mailbox comes with a FETCH of them after its EXISTS (UID
+    first, as Dovecot sends it), between commands and during IDLE; the
+    watcher's own APPEND too, after its reply; BAD for another filter's
+    MessageNew or an unknown attribute, as Dovecot answers."""
+    u, t = cmd(a, "s", "SELECT INBOX")
+    n = int([x for x in u if x.endswith(b" EXISTS")][-1].split()[1])
+    u, t = cmd(a, "n", "NOTIFY SET (SELECTED (MessageNew (BODY.PEEK[HEADER.FIELDS (Subject)] "
+                       "FLAGS UID) MessageExpunge))")
+    assert t == b"n OK NOTIFY completed." and u == [], (u, t)
+    append(b, "INBOX", "Subject: fetched\r\nX-A: b\r\n\r\nx\r\n")
+    expect(a, rb"\* %d EXISTS" % (n + 1))
+    line = expect(a, rb'\* %d FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \("Subject"\)\] \{20\}' % (n + 1))
+    uid = int(re.search(rb"UID (\d+)", line).group(1))
+    assert a.line() == b"Subject: fetched"
+    assert a.line() == b""
+    assert a.line() in (b" FLAGS (\\Recent))", b" FLAGS ())"), "FLAGS after the literal"
+    # During IDLE: two messages, two FETCHes.
+    a.send(b"i IDLE\r\n")
+    assert a.line().startswith(b"+ ")
+    append(b, "INBOX", "Subject: one\r\n\r\nx\r\n")
+    append(b, "INBOX", "Subject: two\r\n\r\nx\r\n")
+    got = []
+    while len([x for x in got if b" FETCH " in x]) < 2:
+        got.append(a.line())
+    assert b"UID %d BODY" % (uid + 1) in b"\n".join(got) and b"UID %d BODY" % (uid + 2) in got[-1], got
+    a.send(b"DONE\r\n")
+    rest = a.until_tag("i")
+    assert rest[-1].startswith(b"i OK"), rest
+    got += rest
+    assert b"Subject: two" in b"\n".join(got), got
+    # Its own APPEND: the FETCH follows the tagged reply.
+    data = b"Subject: own\r\n\r\nx\r\n"
+    a.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(data), data))
+    out = a.until_tag("p")
+    assert out[-1].startswith(b"p OK [APPENDUID"), out
+    expect(a, rb'\* %d FETCH \(UID %d BODY\[HEADER\.FIELDS \("Subject"\)\] \{16\}' % (n + 4, uid + 3))
+    assert a.line() == b"Subject: own"
+    a.line(), a.line()
+    u, t = cmd(a, "q", "NOOP")
+    assert t.startswith(b"q OK") and not any(b"FETCH" in x for x in u), u
+    for tag, line in (("r", "NOTIFY SET (PERSONAL (MessageNew (UID) MessageExpunge))"),
+                      ("t", "NOTIFY SET (SELECTED (MessageNew (BOGUS) MessageExpunge))"),
+                      ("v", "NOTIFY SET (SELECTED (MessageNew () MessageExpunge))")):
+        u, t = cmd(a, tag, line)
+        assert t.startswith(tag.encode() + b" BAD Error in IMAP command NOTIFY"), (line, t)
