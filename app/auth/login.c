@@ -100,7 +100,8 @@ static void check_run(void *arg)
 {
 	struct login *l = arg;
 
-	l->rc = store_account_login(l->rq.store, l->user, l->pass, &l->res.account, &l->res.cred);
+	l->rc = store_account_login(l->rq.store, l->user, l->pass, &l->res.account, &l->res.cred,
+				    &l->res.apppass);
 	explicit_bzero(l->pass, sizeof l->pass);
 	l->res.outcome = LOGIN_OK;
 	if (l->rc == 1 && l->rq.after_ok)

@@ -58,6 +58,7 @@ struct login_result {
 	enum login_outcome outcome;
 	uint32_t account;  /* LOGIN_OK */
 	uint64_t cred;     /* LOGIN_OK: the credentials stamp (session_watch.h) */
+	uint32_t apppass;  /* LOGIN_OK: the app password used, 0 = the account's own */
 	const char *user;  /* the name as checked, lowercased; valid during done */
 	const char *mech;  /* the request's */
 	void *extra;       /* LOGIN_OK: after_ok's result, now the caller's */

@@ -26,12 +26,14 @@ static void arm(struct loop *loop)
 /* Marks the sessions of one batch whose stamps changed. 0, or -1 on a store error. */
 static int check_batch(struct session_watch **ws, size_t n)
 {
-	uint32_t ids[BATCH];
+	uint32_t ids[BATCH] = {0}, aps[BATCH] = {0};
 	uint64_t creds[BATCH];
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		ids[i] = ws[i]->account;
-	if (store_account_creds(ws[0]->store, ids, creds, n) != STORE_OK)
+		aps[i] = ws[i]->apppass;
+	}
+	if (store_account_creds(ws[0]->store, ids, aps, creds, n) != STORE_OK)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (creds[i] != ws[i]->cred) {
@@ -73,14 +75,15 @@ static void tick(struct loop *loop, void *arg)
 }
 
 void session_watch_join(struct session_watch *w, struct store *st, struct loop *loop,
-			uint32_t account, uint64_t cred, void (*revoked)(void *arg, int gone),
-			void *arg)
+			uint32_t account, uint32_t apppass, uint64_t cred,
+			void (*revoked)(void *arg, int gone), void *arg)
 {
 	if (w->joined)
 		session_watch_leave(w);
 	w->store = st;
 	w->loop = loop;
 	w->account = account;
+	w->apppass = apppass;
 	w->cred = cred;
 	w->revoked = revoked;
 	w->arg = arg;

@@ -33,7 +33,7 @@ struct store;
 struct session_watch {
 	struct store *store;
 	struct loop *loop;
-	uint32_t account;
+	uint32_t account, apppass;
 	uint64_t cred;
 	void (*revoked)(void *arg, int gone); /* gone: the account was deleted */
 	void *arg;
@@ -42,13 +42,14 @@ struct session_watch {
 };
 
 /*
- * Watches account (logged in with stamp cred) for the calling loop's
- * thread; revoked(arg, gone) runs on loop once the stamp changes, after w
- * has left the list. w must stay put until it leaves.
+ * Watches account (logged in with stamp cred, by app password apppass or
+ * 0 for its own password: login_result) for the calling loop's thread;
+ * revoked(arg, gone) runs on loop once the stamp changes, after w has
+ * left the list. w must stay put until it leaves.
  */
 void session_watch_join(struct session_watch *w, struct store *st, struct loop *loop,
-			uint32_t account, uint64_t cred, void (*revoked)(void *arg, int gone),
-			void *arg);
+			uint32_t account, uint32_t apppass, uint64_t cred,
+			void (*revoked)(void *arg, int gone), void *arg);
 /* Stops watching (no-op when not joined). */
 void session_watch_leave(struct session_watch *w);
 

@@ -85,7 +85,8 @@ static void login_done(void *arg, const struct login_result *r)
 		snprintf(s->login, sizeof(s->login), "%s", r->user);
 		s->account = r->account;
 		imap_session_logged_in(s);
-		session_watch_join(&s->watch, imap_store, s->loop, r->account, r->cred, revoked, s);
+		session_watch_join(&s->watch, imap_store, s->loop, r->account, r->apppass, r->cred, revoked,
+				   s);
 		log_info("imap", s->id, "event=login user=%s mech=%s tls=%s",
 			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
 		imap_tagged(s, "OK [CAPABILITY %s] Logged in", imap_capabilities(s));

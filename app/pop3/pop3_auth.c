@@ -190,7 +190,8 @@ static void login_done(void *arg, const struct login_result *r)
 		s->nmsgs = d->nmsgs;
 		s->total_size = d->total;
 		free(d);
-		session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->cred, revoked, s);
+		session_watch_join(&s->watch, pop3_store, s->loop, r->account, r->apppass, r->cred, revoked,
+				   s);
 		log_info("pop3", s->id, "event=login user=%s mech=%s messages=%u size=%llu tls=%s",
 			 log_q(s->login, q, sizeof(q)), r->mech, s->nmsgs,
 			 (unsigned long long)s->total_size, conn_tls_version(s->conn));

@@ -232,7 +232,8 @@ static void login_done(void *arg, const struct login_result *r)
 		s->state = MS_AUTH;
 		s->account = r->account;
 		snprintf(s->login, sizeof(s->login), "%s", r->user);
-		session_watch_join(&s->watch, ms_store, s->loop, r->account, r->cred, revoked, s);
+		session_watch_join(&s->watch, ms_store, s->loop, r->account, r->apppass, r->cred, revoked,
+				   s);
 		log_info("sieve", s->id, "event=login user=%s mech=%s tls=%s",
 		         log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
 		ms_reply(s, "OK", NULL, "Logged in.");

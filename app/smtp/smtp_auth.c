@@ -72,7 +72,8 @@ static void login_done(void *arg, const struct login_result *r)
 		s->authenticated = 1;
 		s->account = r->account;
 		snprintf(s->login, sizeof(s->login), "%s", r->user);
-		session_watch_join(&s->watch, smtp_store, s->loop, r->account, r->cred, revoked, s);
+		session_watch_join(&s->watch, smtp_store, s->loop, r->account, r->apppass, r->cred, revoked,
+				   s);
 		log_info("smtp", s->id, "event=login user=%s mech=%s tls=%s",
 			 log_q(s->login, q, sizeof(q)), r->mech, conn_tls_version(s->conn));
 	}

@@ -133,21 +133,29 @@ int store_account_check_password(struct store *st, const char *email, const char
 /*
  * A mail protocol's login: the check of store_account_check_password(),
  * with the account's id and hash read in one transaction, and one of the
- * account's app passwords accepted too (its use recorded). email may be in any case. Returns 1
- * when the password matches, with the id in *id_r and the account's
- * credentials stamp in *cred_r (either may be NULL); 0 when not (an
- * unknown account costs the same); STORE_ETEMP on error.
+ * account's app passwords accepted too (its use recorded). An account
+ * with two-factor sign-in on (store_totp) takes app passwords only: its
+ * own password cannot carry a code. email may be in any case. Returns 1
+ * when the password matches, with the id in *id_r, the credentials stamp
+ * in *cred_r and the app password's id in *apppass_r (0: the account's
+ * own password; any of the three may be NULL); 0 when not (an unknown
+ * account costs the same); STORE_ETEMP on error.
  */
 int store_account_login(struct store *st, const char *email, const char *password,
-			uint32_t *id_r, uint64_t *cred_r);
+			uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r);
 /*
- * Credentials stamps of n accounts, read in one transaction: creds_r[i]
- * is a non-zero 64-bit digest of the account's stored password hash, so
- * it changes with every password change, disable and re-enable, and is 0
- * when the account no longer exists. Sessions compare it with the stamp
- * their login got (auth/login.h). STORE_OK or STORE_ETEMP.
+ * Credentials stamps of n logins, read in one transaction: creds_r[i] is a
+ * non-zero 64-bit digest of what account ids[i]'s login with app password
+ * apppass[i] (0: its own password) rests on: the stored password hash and
+ * the state, and the app password's existence or, for the account's own
+ * password, whether two-factor sign-in is on. It changes with a password
+ * change, a change of state, the app password's revocation, 2FA turned
+ * on; it is 0 when the account no longer exists. apppass may be NULL (all
+ * 0). Sessions compare it with the stamp their login got (auth/login.h).
+ * STORE_OK or STORE_ETEMP.
  */
-int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n);
+int store_account_creds(struct store *st, const uint32_t *ids, const uint32_t *apppass,
+			uint64_t *creds_r, size_t n);
 /*
  * What an account may do (schema 11). ACTIVE: signs in and receives mail.
  * NOLOGIN ("cannot sign in"): every sign-in fails (mail protocols, the
@@ -207,6 +215,40 @@ struct store_apppass_info {
 };
 typedef void store_apppass_cb(void *arg, const struct store_apppass_info *info);
 int store_apppass_list(struct store *st, uint32_t account, store_apppass_cb *cb, void *arg);
+
+/* ---- Two-factor records (store_totp.c; auth/twofactor.h uses them) ---- */
+/*
+ * owner is an account id, or STORE_TOTP_ADMIN (0) for the web admin. The
+ * secret is opaque text here (the caller seals it); last_step is the last
+ * TOTP step accepted (RFC 6238: a code is refused a second time); each
+ * recovery code is kept as a STORE_TOTP_HASH-byte hash, all zeros once
+ * used. on is 0 while an enrolment waits for its first code.
+ */
+#define STORE_TOTP_ADMIN 0u
+#define STORE_TOTP_RECOVERY 10
+#define STORE_TOTP_HASH 16
+#define STORE_TOTP_SECRET_MAX 256
+struct store_totp {
+	int on;
+	uint64_t last_step;
+	int64_t created_at;
+	char secret[STORE_TOTP_SECRET_MAX];
+	uint8_t recovery[STORE_TOTP_RECOVERY][STORE_TOTP_HASH];
+};
+/* Reads owner's record: STORE_OK, STORE_ENOTFOUND (none), STORE_ETEMP. */
+int store_totp_get(struct store *st, uint32_t owner, struct store_totp *t_r);
+/* Writes it whole: STORE_OK; STORE_ENOTFOUND (no such account);
+ * STORE_EINVAL (empty secret); STORE_ETEMP. */
+int store_totp_put(struct store *st, uint32_t owner, const struct store_totp *t);
+/* Removes it (2FA off): STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_totp_del(struct store *st, uint32_t owner);
+/* In one write transaction: when step is after the last accepted one,
+ * records it and returns 1; else 0 (a replay, or no record); STORE_ETEMP. */
+int store_totp_advance(struct store *st, uint32_t owner, uint64_t step);
+/* In one write transaction: when hash is one of the unused recovery codes
+ * of an enabled record, marks it used and returns 1; else 0; STORE_ETEMP. */
+int store_totp_recovery_use(struct store *st, uint32_t owner,
+			    const uint8_t hash[STORE_TOTP_HASH]);
 
 /* ---- Aliases ---- */
 /*

@@ -428,6 +428,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_APPPASS], pfx, 4, NULL, NULL)) != 0)
 		return rc;
+	if ((rc = totp_del_txn(txn, st, id)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
@@ -614,18 +616,25 @@ int store_account_id(struct store *st, const char *email, uint32_t *id_r)
 	return store_mdb_code(rc);
 }
 
-/* The credentials stamp of an account: a digest of its stored hash and
- * its state, so a new password or a change of state changes it; never 0
- * (0 means "gone"). */
-static uint64_t cred_stamp(const struct acct_rec *a)
+/*
+ * The credentials stamp of a login (store_account_creds): a digest of the
+ * account's stored hash and state, and of what the login used: app
+ * password apppass while it exists (existing 1), or the account's own
+ * password (apppass 0) with 2FA off or on (existing = totp). Never 0 (0
+ * means "gone").
+ */
+static uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int existing)
 {
 	crypto_generichash_state h;
-	uint8_t d[8];
+	uint8_t d[8], extra[5];
 	uint64_t v;
 
+	be32_put(extra, apppass);
+	extra[4] = (uint8_t)existing;
 	crypto_generichash_init(&h, NULL, 0, sizeof d);
 	crypto_generichash_update(&h, (const uint8_t *)a->hash, strlen(a->hash));
 	crypto_generichash_update(&h, &a->state, 1);
+	crypto_generichash_update(&h, extra, sizeof extra);
 	crypto_generichash_final(&h, d, sizeof d);
 	memcpy(&v, d, sizeof v);
 	return v | 1;
@@ -642,15 +651,15 @@ static uint64_t cred_stamp(const struct acct_rec *a)
  * takes neither. 1, 0 or STORE_ETEMP.
  */
 static int login_check(struct store *st, const char *email, const char *password, uint32_t *id_r,
-		       uint64_t *cred_r, int apppass)
+		       uint64_t *cred_r, uint32_t *apppass_r, int apppass)
 {
 	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
-	uint64_t stamp = 0;
 	struct apppass_cand cand[LOGIN_APPPASS_TRIES];
 	uint8_t tag[APPPASS_TAG];
 	size_t ncand = 0, at;
 	struct acct_rec a;
-	uint32_t id = 0;
+	uint32_t id = 0, used = 0;
+	int totp = 0, active = 0;
 	MDB_txn *txn;
 	int rc;
 
@@ -664,14 +673,21 @@ static int login_check(struct store *st, const char *email, const char *password
 			rc = acct_get(txn, st, id, &a);
 		/* An account that may not sign in has no password to check. */
 		if (rc == 0 && a.state == STORE_ACCOUNT_ACTIVE) {
+			active = 1;
 			memcpy(hash, a.hash, sizeof hash);
-			stamp = cred_stamp(&a);
+		}
+		if (rc == 0 && active && apppass) {
+			/* 2FA on: a mail protocol cannot ask for a code, so only
+			 * app passwords sign in there. */
+			totp = totp_on_txn(txn, st, id);
+			if (totp < 0)
+				rc = MDB_CORRUPTED;
 		}
 		if (rc == 0 && apppass && hash[0])
 			rc = apppass_candidates(txn, st, id, tag, cand, LOGIN_APPPASS_TRIES, &ncand);
 		store_rd_end(st, txn);
-		explicit_bzero(a.hash, sizeof a.hash);
 		if (rc && rc != MDB_NOTFOUND) {
+			explicit_bzero(&a, sizeof a);
 			explicit_bzero(cand, sizeof cand);
 			return STORE_ETEMP;
 		}
@@ -680,10 +696,15 @@ static int login_check(struct store *st, const char *email, const char *password
 		explicit_bzero(cand, sizeof cand);
 		return password_verify_dummy(password);
 	}
+	/* With 2FA on the account password costs a check all the same, so
+	 * timing does not say whether it was right. */
 	int r = password_verify(hash, password);
+	if (totp && r == 1)
+		r = 0;
 	for (size_t i = 0; r != 1 && i < ncand; i++) {
 		if (password_verify(cand[i].hash, password) == 1) {
 			r = 1;
+			used = cand[i].id;
 			/* A failed record of the use must not fail the login. */
 			if (apppass_touch(st, id, cand[i].id) == STORE_ENOTFOUND)
 				r = 0; /* revoked between the read and now */
@@ -694,24 +715,28 @@ static int login_check(struct store *st, const char *email, const char *password
 		if (id_r)
 			*id_r = id;
 		if (cred_r)
-			*cred_r = stamp;
+			*cred_r = cred_stamp(&a, used, used ? 1 : totp);
+		if (apppass_r)
+			*apppass_r = used;
 	}
+	explicit_bzero(&a, sizeof a);
 	explicit_bzero(hash, sizeof hash);
 	return r;
 }
 
 int store_account_check_password(struct store *st, const char *email, const char *password)
 {
-	return login_check(st, email, password, NULL, NULL, 0);
+	return login_check(st, email, password, NULL, NULL, NULL, 0);
 }
 
 int store_account_login(struct store *st, const char *email, const char *password,
-			uint32_t *id_r, uint64_t *cred_r)
+			uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r)
 {
-	return login_check(st, email, password, id_r, cred_r, 1);
+	return login_check(st, email, password, id_r, cred_r, apppass_r, 1);
 }
 
-int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r, size_t n)
+int store_account_creds(struct store *st, const uint32_t *ids, const uint32_t *apppass,
+			uint64_t *creds_r, size_t n)
 {
 	struct acct_rec a;
 	MDB_txn *txn;
@@ -720,10 +745,19 @@ int store_account_creds(struct store *st, const uint32_t *ids, uint64_t *creds_r
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
 	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint32_t ap = apppass ? apppass[i] : 0;
+		int existing = 0;
 		creds_r[i] = 0;
 		rc = acct_get(txn, st, ids[i], &a);
+		if (rc == 0) {
+			existing = ap ? apppass_exists(txn, st, ids[i], ap) : totp_on_txn(txn, st, ids[i]);
+			if (existing < 0)
+				rc = MDB_CORRUPTED;
+			else if (existing > 1)
+				rc = existing; /* an LMDB error */
+		}
 		if (rc == 0)
-			creds_r[i] = cred_stamp(&a);
+			creds_r[i] = cred_stamp(&a, ap, existing);
 		else if (rc == MDB_NOTFOUND)
 			rc = 0;
 		explicit_bzero(a.hash, sizeof a.hash);

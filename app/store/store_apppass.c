@@ -324,3 +324,11 @@ int apppass_touch(struct store *st, uint32_t account, uint32_t id)
 	struct touch_ctx c = {account, id, (int64_t)time(NULL)};
 	return store_write(st, touch_fn, &c);
 }
+
+int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id)
+{
+	uint8_t kb[8];
+	MDB_val k = ap_key(kb, account, id), v;
+	int rc = mdb_get(txn, st->db[DB_APPPASS], &k, &v);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : rc;
+}

@@ -457,6 +457,14 @@ int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account,
                        size_t *n_r);
 /* Records a use now (its own write transaction). STORE_* code. */
 int apppass_touch(struct store *st, uint32_t account, uint32_t id);
+/* 1 when the app password (account, id) exists, 0 when not, or an LMDB error. */
+int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id);
+
+/* ---- Two-factor records (store_totp.c) ---- */
+/* 1 when owner (0: the admin) has TOTP on, 0 when not, -1 on an error. */
+int totp_on_txn(MDB_txn *txn, struct store *st, uint32_t owner);
+/* Removes owner's record (none is fine): 0 or an LMDB error. */
+int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 
 /* ---- Names (store_names.c) ---- */
 /* Lowercases (ASCII) and validates a domain into out. 0 or -1. */

@@ -1,13 +1,16 @@
 """App passwords (issue 31): `tern account app-password add` (and
 POST /api/v1/accounts/{email}/app-passwords) gives a secret once; IMAP, POP3 and submission accept it in place of the account
 password through the one login flow, `list` shows when it was last used,
-and after `del` (or DELETE) all three refuse it. One server for every
-check."""
+and after `del` (or DELETE) all three refuse it and the IMAP session
+that signed in with it ends (one that used the other goes on). One server
+for every check."""
 import imaplib
 import poplib
 import re
 import smtplib
+import socket
 import ssl
+import time
 
 from httpc import admin_server
 
@@ -65,6 +68,41 @@ def smtp_ok(s, user, pw):
             pass
 
 
+class ImapSession:
+    """A raw IMAPS session signed in with pw: ended() says whether the
+    server ended it (BYE or a close) within timeout."""
+
+    def __init__(self, s, user, pw):
+        self.sock = ctx().wrap_socket(socket.create_connection(("127.0.0.1", s.imaps_port),
+                                                               timeout=10))
+        self.buf = b""
+        self.read_until(b"* OK")
+        self.sock.sendall(b'a LOGIN "%s" "%s"\r\n' % (user.encode(), pw.encode()))
+        assert b"a OK" in self.read_until(b"a "), self.buf
+
+    def read_until(self, marker, timeout=10):
+        end = time.time() + timeout
+        while marker not in self.buf:
+            self.sock.settimeout(max(0.1, end - time.time()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        return self.buf
+
+    def ended(self, timeout=6):
+        try:
+            self.read_until(b"* BYE", timeout)
+            return True
+        except EOFError:
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
 def listing(s):
     out = s.cli("account", "app-password", "list", USER).stdout.decode()
     return {l.split()[0]: l for l in out.splitlines()}
@@ -88,8 +126,15 @@ def test_app_password_login_and_revoke():
         assert re.search(r"last_used=\d{4}-\d\d-\d\dT", listing(s)["phone"]), listing(s)
         assert "last_used=never" in listing(s)["laptop"]
 
+        # Revoking ends the session that signed in with it, not the others.
+        by_phone = ImapSession(s, USER, secret)
+        by_laptop = ImapSession(s, USER, other)
         s.cli("account", "app-password", "del", USER, "phone")
         assert "phone" not in listing(s)
+        assert by_phone.ended(), by_phone.buf
+        assert not by_laptop.ended(timeout=2.5), by_laptop.buf
+        by_phone.close()
+        by_laptop.close()
         for ok in (imap_ok, pop3_ok, smtp_ok):
             assert not ok(s, USER, secret), ok.__name__
         # The other one goes on; a disabled account takes none.

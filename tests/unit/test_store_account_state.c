@@ -46,7 +46,7 @@ static struct seen listed(struct store *st)
 static uint64_t stamp(struct store *st, uint32_t acc)
 {
 	uint64_t c = 0;
-	CHECK_EQ_INT(store_account_creds(st, &acc, &c, 1), STORE_OK);
+	CHECK_EQ_INT(store_account_creds(st, &acc, NULL, &c, 1), STORE_OK);
 	return c;
 }
 
@@ -125,8 +125,8 @@ int main(void)
 		     STORE_OK);
 	uint64_t c1 = stamp(st, acc);
 	CHECK(c1 != c0 && c1 != 0);
-	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL), 0);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(store_account_check_password(st, u, "pw"), 0);
 	CHECK_EQ_INT(store_resolve_rcpt(st, u, ids, 4, &n), STORE_RCPT_OK);
 	CHECK(n == 1 && ids[0] == acc);
@@ -148,15 +148,15 @@ int main(void)
 	CHECK(n == 1 && ids[0] == acc2);
 	CHECK_EQ_INT(store_resolve_rcpt(st, "nobody@example.test", ids, 4, &n),
 		     STORE_RCPT_UNKNOWN);
-	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL), 0);
-	CHECK_EQ_INT(store_account_login(st, other, "pw", NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, other, "pw", NULL, NULL, NULL), 1);
 
 	/* A new password keeps the state; active again, both are taken. */
 	CHECK_EQ_INT(store_account_passwd(st, u, "pw2", err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, "pw2", NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, "pw2", NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 0, err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, "pw2", NULL, NULL), 1);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, "pw2", NULL, NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 1);
 	CHECK_EQ_INT(store_resolve_rcpt(st, u, ids, 4, &n), STORE_RCPT_OK);
 
 	/* Display names. */
@@ -193,11 +193,11 @@ int main(void)
 	l = listed(st);
 	CHECK_EQ_INT((int)l.state, STORE_ACCOUNT_NOLOGIN);
 	CHECK_EQ_STR(l.name, "");
-	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL), 0);
-	CHECK_EQ_INT(store_account_login(st, other, "pw", NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, other, "pw", NULL, NULL, NULL), 1);
 	CHECK_EQ_INT(store_account_set_state(st, u, STORE_ACCOUNT_ACTIVE, err, sizeof err),
 		     STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, "pw", NULL, NULL, NULL), 1);
 
 	store_close(&st);
 	unit_rmrf(base);

@@ -45,6 +45,7 @@ int main(void)
 	struct seen s;
 	uint32_t acc = 0, id = 0;
 	uint64_t cred = 0, cred_pw = 0;
+	uint32_t ap = 0, ap_pw = 9;
 
 	if (unit_env_begin(base, sizeof base, "apppass") < 0)
 		return 1;
@@ -69,28 +70,37 @@ int main(void)
 	CHECK_EQ_STR(names(st, acc, &s), "phone laptop");
 	CHECK(s.last_used == 0);
 
-	/* Mail logins take it (the stamp is the account's); the web check does not. */
-	CHECK_EQ_INT(store_account_login(st, u, "pw", &id, &cred_pw), 1);
-	CHECK_EQ_INT(store_account_login(st, u, sec, &id, &cred), 1);
+	/* Mail logins take it (the stamp names it); the web check does not. */
+	CHECK_EQ_INT(store_account_login(st, u, "pw", &id, &cred_pw, &ap_pw), 1);
+	CHECK_EQ_INT(store_account_login(st, u, sec, &id, &cred, &ap), 1);
 	CHECK_EQ_INT((int)id, (int)acc);
-	CHECK(cred == cred_pw);
+	CHECK(cred != cred_pw && cred != 0);
+	CHECK(ap_pw == 0 && ap != 0);
+	uint32_t ids[2] = {acc, acc}, aps[2] = {0, ap};
+	uint64_t now[2];
+	CHECK_EQ_INT(store_account_creds(st, ids, aps, now, 2), STORE_OK);
+	CHECK(now[0] == cred_pw && now[1] == cred);
 	CHECK_EQ_INT(store_account_check_password(st, u, sec), 0);
-	CHECK_EQ_INT(store_account_login(st, u, "abcd-efgh-jkmn-pqrs", NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, "abcd-efgh-jkmn-pqrs", NULL, NULL, NULL), 0);
 	names(st, acc, &s);
 	CHECK(s.last_used > 0);
 
 	/* Disabled: none is taken; enabled again: it is. */
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 1, err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 0);
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 0, err, sizeof err), STORE_OK);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 1);
 
 	/* Revoked: refused; the other goes on. */
 	CHECK_EQ_INT(store_apppass_del(st, acc, "phone", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_apppass_del(st, acc, "phone", err, sizeof err), STORE_ENOTFOUND);
-	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL), 0);
-	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL, NULL), 1);
 	CHECK_EQ_STR(names(st, acc, &s), "laptop");
+	/* The revoked one's sessions see their stamp change (item 4 of issue
+	 * 31: they end); the password's do not. */
+	CHECK_EQ_INT(store_account_creds(st, ids, aps, now, 2), STORE_OK);
+	CHECK(now[0] == cred_pw && now[1] != cred && now[1] != 0);
 
 	/* A schema 8 store migrates and keeps them. */
 	CHECK_EQ_INT(store_test_set_schema(st, 8), STORE_OK);
@@ -98,13 +108,13 @@ int main(void)
 	CHECK_EQ_INT(store_open(base, 0, &st, err, sizeof err), STORE_OK);
 	if (!st)
 		return unit_done("test_store_apppass");
-	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL), 1);
+	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL, NULL), 1);
 
 	/* The account's removal takes them; a new account of that name has none. */
 	CHECK_EQ_INT(store_account_del(st, u, err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_account_add(st, u, "pw", 0, &acc, err, sizeof err), STORE_OK);
 	CHECK_EQ_STR(names(st, acc, &s), "");
-	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL), 0);
+	CHECK_EQ_INT(store_account_login(st, u, sec2, NULL, NULL, NULL), 0);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_store_apppass");
