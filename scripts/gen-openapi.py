@@ -49,6 +49,14 @@ schemas = {
         "hours": arr({"type": "object", "properties": {"start": I, "received": I, "sent": I, "rejected": I}})}},
     "Logs": {"type": "object", "properties": {"lines": arr({"type": "object", "properties": {
         "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}})}},
+    "Spam": {"type": "object", "properties": {
+        "enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
+        "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
+        "traps": arr(S), "allow": arr(S), "block": arr(S)}},
+    "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
+    "SpamDecisions": {"type": "object", "properties": {"decisions": arr({"type": "object", "properties": {
+        "seq": I, "at": I, "ip": S, "mail_from": S, "rcpt": S, "score": {"type": "number"},
+        "action": {"enum": ["ham", "junk", "reject", "discard"]}, "rules": arr(S)}})}},
     "Settings": {"type": "object", "properties": {
         "hostname": {"type": "object", "properties": {"value": S, "stored": S, "running": S, "locked": B}},
         "hostname_status": {"type": "object", "properties": {"fqdn": B, "certificate_name": S, "restart_required": B}},
@@ -157,6 +165,15 @@ paths = {
                   "put": op("Change stored settings (the host name at once, the relay at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
                             obj({"hostname": S, "relay_host": S, "relay_user": S, "relay_password": S, "dmarc_report_from": S,
                                  "dmarc_tolerated": arr(S), "arc_trusted": arr(S), "postmaster": S}))},
+    "/spam": {"get": op("Spam filter settings", [resp(200, "settings", ref("Spam")), ERR]),
+              "put": op("Change spam filter settings (apply to the next message)", [resp(200, "settings", ref("Spam")), problem(400)],
+                        obj({"enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
+                             "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
+                             "traps": arr(S), "allow": arr(S), "block": arr(S)}))},
+    "/spam/recent": {"get": op("The filter's last decisions with their rules", [resp(200, "decisions", ref("SpamDecisions")), ERR])},
+    "/spam/lists/{scope}": {"get": op("Allow and block lists of global, a served domain or an account", [resp(200, "lists", ref("SpamLists")), problem(404)], params=[pp("scope")]),
+                            "put": op("Replace allow and/or block list", [resp(200, "lists", ref("SpamLists")), problem(400, 404)],
+                                      obj({"allow": arr(S), "block": arr(S)}), params=[pp("scope")])},
     "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),
                 "post": op("Create a token (secret shown once)", [resp(201, "token", ref("Token")), problem(400)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
     "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},

@@ -58,7 +58,8 @@ int deliver_ar_claims(struct str value, const char *authserv_id)
 
 /*
  * Appends the message to the spool without the Authentication-Results
- * fields that claim authserv_id (NULL: keeps all). A header section the
+ * fields that claim authserv_id and without any X-Spam-* field (NULL:
+ * keeps all). A header section the
  * parser gives up on (a field past its limits) is copied as it is: such
  * a message has no field we could trust anyway, and the head we prepend
  * comes first. 0, or -1 when the spool refused.
@@ -75,7 +76,11 @@ static int copy_message(struct spool *sp, struct str data, const char *authserv_
 	rfc5322_init(&p);
 	while ((r = rfc5322_parse(&p, data.p + off, data.len - off, 1, &used, &f)) == RFC5322_FIELD) {
 		off += used;
-		if (!str_eq_ci_c(f.name, "Authentication-Results") || !deliver_ar_claims(f.value, authserv_id))
+		/* Our spam verdict comes in the head; whatever the sender
+		 * wrote under those names goes (issue 34's hygiene). */
+		int spam = str_has_prefix_ci(f.name, "X-Spam-");
+		if (!spam && (!str_eq_ci_c(f.name, "Authentication-Results") ||
+			      !deliver_ar_claims(f.value, authserv_id)))
 			continue;
 		/* The whole input is given at once, so raw is a slice of it. */
 		if (f.raw.p < data.p + kept || f.raw.p + f.raw.len > data.p + data.len)

@@ -25,7 +25,8 @@
  *        durability (SMTP 250).
  * The bytes stored are head + the message, with every incoming
  * Authentication-Results field that claims our authserv-id removed (RFC
- * 8601 §5: only we may speak for us); identical bytes share one blob
+ * 8601 §5: only we may speak for us) and, with an authserv_id, every
+ * incoming X-Spam-* field (the spam stage's verdict is in head); identical bytes share one blob
  * however many accounts get them, so head must not name a recipient.
  *
  * The work linear in the size (the copy with the head, its blob id, the
@@ -125,7 +126,7 @@ void deliver_submit(struct store *st, struct delivery *dl);
 /*
  * The stored bytes: initialises out (no budget peer) and appends head,
  * then data without the Authentication-Results fields that claim
- * authserv_id (NULL: all kept). 0, or -1 when the spool refused (out must
+ * authserv_id and without X-Spam-* fields (authserv_id NULL: all kept). 0, or -1 when the spool refused (out must
  * be spool_free()d either way). Linear in the size.
  */
 int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id);

@@ -194,6 +194,12 @@ void api_stats(struct http_ctx *x);
 void api_logs(struct http_ctx *x);
 void api_settings_get(struct http_ctx *x);
 void api_settings_put(struct http_ctx *x);
+/* api_spam.c */
+void api_spam_get(struct http_ctx *x);
+void api_spam_put(struct http_ctx *x);
+void api_spam_recent(struct http_ctx *x);
+void api_spam_lists_get(struct http_ctx *x);
+void api_spam_lists_put(struct http_ctx *x);
 void api_tokens_list(struct http_ctx *x);
 void api_tokens_add(struct http_ctx *x);
 void api_token_del(struct http_ctx *x);

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/arc.h"
 #include "auth/auth_results.h"
@@ -52,6 +53,7 @@
 #include "net/conn.h"
 #include "policy/policy.h"
 #include "smtp/smtp_session.h"
+#include "smtp/smtp_spam.h"
 
 #define SETTING_LIST_MAX 8192
 #define FIELD_MAX 8192
@@ -86,6 +88,7 @@ void smtp_checks_connect(struct smtp_session *s)
 	struct dns *d = dns_thread();
 	if (!d || s->mode != SMTP_MODE_MX || !smtp_cfg->auth_checks)
 		return;
+	smtp_spam_connect(s);
 	s->iprev = iprev_eval_new(s->conn->peer_ip);
 	if (!s->iprev)
 		return; /* not an IP peer (a test socket) */
@@ -98,6 +101,7 @@ void smtp_checks_session_free(struct smtp_session *s)
 	dns_drive_cancel(s->iprev_run);
 	s->iprev_run = NULL;
 	iprev_eval_free(&s->iprev);
+	smtp_spam_session_free(s);
 }
 
 /* ---- the message ---- */
@@ -105,6 +109,7 @@ void smtp_checks_session_free(struct smtp_session *s)
 void smtp_checks_tx_free(struct smtp_tx *tx)
 {
 	struct smtp_checks *c = tx->checks;
+	smtp_spam_tx_free(tx);
 	if (!c)
 		return;
 	dmarc_run_cancel(c->dmarc_run);
@@ -249,7 +254,31 @@ static void decide(struct smtp_checks *c)
 		buf_reset(&field); /* cannot happen within FIELD_MAX; never refuse for it */
 	char *fields = arena_printf(tx->arena, "%.*s", (int)buf_len(&field), buf_data(&field));
 	buf_free(&field);
-	smtp_tx_store(s, fields, pd.action == POLICY_JUNK);
+
+	/* Stage 4's last step: the spam score over these results. */
+	struct spam_conn_in sin = {
+	    .helo = s->helo,
+	    .helo_ours = strcasecmp(s->helo, hostname_now()) == 0 || domain_ours(s->helo) ||
+			 store_domain_is_local(smtp_store, s->helo) == 1,
+	    .has_iprev = r.has_iprev,
+	    .iprev = (int)r.iprev,
+	    .spf = !r.has_spf ? SPAM_AUTH_NONE
+		   : r.spf == SPF_PASS ? SPAM_AUTH_PASS
+		   : r.spf == SPF_FAIL ? SPAM_AUTH_FAIL
+		   : r.spf == SPF_SOFTFAIL ? SPAM_AUTH_SOFT
+		   : r.spf == SPF_PERMERROR ? SPAM_AUTH_ERROR : SPAM_AUTH_NONE,
+	    .dmarc = dv->result == DMARC_RESULT_PASS ? SPAM_AUTH_PASS
+		     : dv->result == DMARC_RESULT_FAIL ? SPAM_AUTH_FAIL : SPAM_AUTH_NONE,
+	    .dmarc_policy = (int)dv->policy,
+	    .arc = !r.arc ? SPAM_AUTH_NONE
+		   : r.arc->cv == ARC_CV_PASS ? SPAM_AUTH_PASS
+		   : r.arc->cv == ARC_CV_FAIL ? SPAM_AUTH_FAIL : SPAM_AUTH_NONE,
+	};
+	for (size_t i = 0; i < r.ndkim; i++) {
+		sin.dkim_pass += r.dkim[i]->result == DKIM_RESULT_PASS;
+		sin.dkim_fail += r.dkim[i]->result == DKIM_RESULT_FAIL;
+	}
+	smtp_spam_message(s, &sin, c->author, fields, pd.action == POLICY_JUNK);
 }
 
 static void step(struct smtp_checks *c);

@@ -9,6 +9,7 @@
  */
 #include "forward/forward.h"
 #include "smtp/smtp_session.h"
+#include "smtp/smtp_spam.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -507,6 +508,9 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			return;
 		}
 	}
+	/* The same rule for the recipients' spam policies (smtp_spam.c). */
+	if (smtp_spam_rcpt(s, addr, ids, n, is_postmaster(addr, STORE_RCPT_UNKNOWN, cmd->path.is_postmaster)) < 0)
+		return;
 	struct smtp_rcpt *rc = &tx->rcpts[tx->nrcpts++];
 	rc->address = arena_strdup(tx->arena, addr);
 	rc->params = rcpt_params_text(tx->arena, &cmd->params);

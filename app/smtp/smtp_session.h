@@ -36,6 +36,8 @@ struct spf_eval;
 struct spf_run;
 struct forward_copy;
 struct smtp_checks;
+struct smtp_spam;
+struct spam_dnsbl_run;
 struct iprev_eval;
 struct dns_drive;
 struct verdict;
@@ -116,6 +118,15 @@ struct smtp_tx {
 	/* Port 25, end of DATA: the authentication stages (smtp_checks.c). */
 	struct smtp_checks *checks;
 	const char *auth_log;            /* the results as log pairs (tx arena), once decided */
+	/* Port 25: the spam stage (smtp_spam.c): the first recipient's policy, then the message's. */
+	struct smtp_spam *spam;
+	uint64_t spam_key;    /* what makes a recipient's verdict differ (smtp_spam_rcpt) */
+	int spam_key_set;
+	int spam_postmaster;  /* the postmaster is a recipient: never refused */
+	int spam_trap;        /* the recipients are spam traps */
+	uint32_t spam_account; /* the first recipient's account (its lists) */
+	const char *spam_domain; /* the first recipient's domain (its lists; tx arena) */
+	const char *spam_fields; /* X-Spam-Status and X-Spam-Result, after fields in the head (tx arena) */
 };
 
 struct smtp_session {
@@ -151,6 +162,9 @@ struct smtp_session {
 	struct iprev_eval *iprev;
 	struct dns_drive *iprev_run;       /* in flight, else NULL */
 	struct dns_resolver iprev_resolver; /* must outlive iprev_run */
+	/* Port 25: the client's blocklist lookups, from the connect on (smtp_spam.c). */
+	struct spam_dnsbl_run *dnsbl;
+	struct dns_resolver dnsbl_resolver; /* must outlive dnsbl */
 };
 
 extern const struct config *smtp_cfg;
@@ -237,7 +251,9 @@ void smtp_forward_committed(struct smtp_session *s, int result);
 /* Frees tx->fwd (smtp_tx_end). */
 void smtp_forward_free(struct smtp_tx *tx);
 /* Port 25, after the checks: delivers with fields (the stages' header
- * fields, or NULL) after the Return-Path, to Junk when junk is 1. */
+ * fields, or NULL) after the Return-Path, to Junk when junk is 1; with
+ * junk 2 (the spam filter's discard) nothing is stored, Sieve is not run,
+ * and the client still gets its 250. */
 void smtp_tx_store(struct smtp_session *s, const char *fields, int junk);
 
 /* smtp_checks.c (port 25) */

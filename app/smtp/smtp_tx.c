@@ -461,6 +461,11 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 				if (tx->rcpts[r].accounts[j] == tx->accounts[i])
 					to = tx->rcpts[r].address;
 		tx->plans[i] = (struct deliver_plan){.account = tx->accounts[i], .envelope = env};
+		if (junk == 2) {
+			/* The spam filter's discard: no copy, no script, no reply. */
+			tx->plans[i].discard = 1;
+			continue;
+		}
 		if (junk) {
 			tx->plans[i].folder = STORE_TARGET_JUNK;
 			tx->plans[i].keywords = "$Junk";
@@ -481,10 +486,12 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 		return;
 	}
 	/* Return-Path, our Received, then the stages' fields (as Postfix with
-	 * OpenDMARC orders them): our Received moves from the data's front
-	 * into the head, so the forged-field removal never sees it. */
-	char *head = arena_printf(tx->arena, "Return-Path: <%s>\r\n%.*s%s", tx->mail_from,
-				  (int)tx->header_len, tx->data.p, fields ? fields : "");
+	 * OpenDMARC orders them; the spam verdict last): our Received moves
+	 * from the data's front into the head, so the forged-field removal
+	 * never sees it. */
+	char *head = arena_printf(tx->arena, "Return-Path: <%s>\r\n%.*s%s%s", tx->mail_from,
+				  (int)tx->header_len, tx->data.p, fields ? fields : "",
+				  tx->spam_fields ? tx->spam_fields : "");
 
 	memset(d, 0, sizeof(*d));
 	d->data = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);

@@ -1,0 +1,328 @@
+/*
+ * api_spam.c — the spam filter's settings, lists and recent decisions
+ * (API.md "Spam"): GET/PUT /api/v1/spam, GET/PUT
+ * /api/v1/spam/lists/{scope}, GET /api/v1/spam/recent.
+ *
+ * Everything is stored in meta (spam/spam_settings.h names the keys) and
+ * read by the SMTP stage per message, so a change applies to the next
+ * message without a restart. Values are checked here with the parsers
+ * the stage uses (spam_dnsbl_parse, spam_list_valid), so a stored value
+ * always parses.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "core/xalloc.h"
+#include "http/http_internal.h"
+#include "spam/spam_dnsbl.h"
+#include "spam/spam_lists.h"
+#include "spam/spam_recent.h"
+#include "spam/spam_settings.h"
+#include "store/store.h"
+
+#define LIST_ENTRIES_MAX 1000
+
+/* A list's text (entries one a line) as a JSON array. */
+static void write_lines(struct jw *w, const char *key, const char *text)
+{
+	jw_key(w, key);
+	jw_arr_begin(w);
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+		if (n)
+			jw_strn(w, p, n);
+		p += n + (p[n] == '\n');
+	}
+	jw_arr_end(w);
+}
+
+static void write_setting_lines(struct jw *w, const char *key, const char *name)
+{
+	char *text = xmalloc(SPAM_SETTING_TEXT_MAX);
+	spam_setting_text(http_store, name, text, SPAM_SETTING_TEXT_MAX, NULL);
+	write_lines(w, key, text);
+	free(text);
+}
+
+static void write_zones(struct jw *w, const char *key, const char *name, const char *def)
+{
+	char *text = xmalloc(SPAM_SETTING_TEXT_MAX);
+	int found;
+	spam_setting_text(http_store, name, text, SPAM_SETTING_TEXT_MAX, &found);
+	jw_kstr(w, key, found ? text : def);
+	free(text);
+}
+
+void api_spam_get(struct http_ctx *x)
+{
+	struct spam_settings *set = xmalloc(sizeof *set);
+	struct jw w;
+	char name[160];
+
+	spam_settings_load(http_store, set, NULL);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kbool(&w, "enabled", set->enabled);
+	jw_key(&w, "junk");
+	jw_double(&w, set->th.junk);
+	jw_key(&w, "reject");
+	jw_double(&w, set->th.reject);
+	jw_key(&w, "discard");
+	jw_double(&w, set->th.discard);
+	write_zones(&w, "dnsbl", "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT);
+	write_zones(&w, "uribl", "setting/spam_uribl", SPAM_URIBL_DEFAULT);
+	jw_kbool(&w, "greylist", set->greylist);
+	jw_kint(&w, "greylist_delay", set->greylist_delay);
+	char *good = xstrdup(set->greylist_good);
+	for (char *p = good; *p; p++)
+		if (*p == ' ' || *p == ',')
+			*p = '\n';
+	write_lines(&w, "greylist_good", good);
+	free(good);
+	write_setting_lines(&w, "traps", "setting/spam_traps");
+	spam_list_name(1, "*", name, sizeof name);
+	write_setting_lines(&w, "allow", name);
+	spam_list_name(0, "*", name, sizeof name);
+	write_setting_lines(&w, "block", name);
+	jw_obj_end(&w);
+	free(set);
+}
+
+/* An array of strings into canonical list text; -1 after answering 400. */
+static int list_text(struct http_ctx *x, const char *field, const struct json_value *v, char *out,
+		     size_t outsz, int addresses_only)
+{
+	struct buf b;
+	char err[160];
+	if (v->type != JSON_ARRAY || v->count > LIST_ENTRIES_MAX) {
+		http_problem(x, 400, "invalid_field", field,
+			     "field '%s' must be an array of at most %d strings", field, LIST_ENTRIES_MAX);
+		return -1;
+	}
+	buf_init(&b, SPAM_LIST_MAX);
+	for (const struct json_value *e = v->first; e; e = e->next) {
+		if (e->type != JSON_STRING || strlen(e->str) != e->len || !e->len ||
+		    strpbrk(e->str, " \t\r\n,") || (addresses_only && !strchr(e->str + 1, '@')) ||
+		    buf_printf(&b, "%s\n", e->str) < 0) {
+			buf_free(&b);
+			http_problem(x, 400, "invalid_field", field, "field '%s': '%s' is not valid", field,
+				     e->type == JSON_STRING ? e->str : "");
+			return -1;
+		}
+	}
+	buf_append(&b, "", 1);
+	int rc = spam_list_valid(buf_data(&b), err, sizeof err) ? spam_list_canon(buf_data(&b), out, outsz) : -1;
+	buf_free(&b);
+	if (rc < 0) {
+		http_problem(x, 400, "invalid_field", field, "field '%s': %s", field,
+			     err[0] ? err : "too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int put_text(struct http_ctx *x, const char *name, const char *text)
+{
+	int rc = text[0] ? store_meta_put(http_store, name, text, strlen(text), 0)
+			 : store_meta_del(http_store, name);
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+		http_store_problem(x, rc, "cannot store the setting");
+		return -1;
+	}
+	return 0;
+}
+
+static int put_number(struct http_ctx *x, const char *field, const char *name, double max)
+{
+	const struct json_value *v = json_get(x->json, field);
+	char t[64];
+	if (!v)
+		return 0;
+	if (v->type != JSON_NUMBER || !(v->number >= 0 && v->number <= max)) {
+		http_problem(x, 400, "invalid_field", field, "field '%s' must be a number from 0 to %g",
+			     field, max);
+		return -1;
+	}
+	snprintf(t, sizeof t, "%g", v->number);
+	return store_meta_put(http_store, name, t, strlen(t), 0) == STORE_OK
+		       ? 0
+		       : (http_store_problem(x, STORE_ETEMP, "cannot store the setting"), -1);
+}
+
+static int put_bool(struct http_ctx *x, const char *field, const char *name)
+{
+	const struct json_value *v = json_get(x->json, field);
+	if (!v)
+		return 0;
+	return put_text(x, name, v->boolean ? "on" : "off");
+}
+
+static int put_zones(struct http_ctx *x, const char *field, const char *name)
+{
+	const struct json_value *v = json_get(x->json, field);
+	struct spam_dnsbl_conf *conf;
+	char err[160];
+	if (!v)
+		return 0;
+	if (v->type != JSON_STRING || strlen(v->str) != v->len || v->len >= SPAM_SETTING_TEXT_MAX) {
+		http_problem(x, 400, "invalid_field", field, "field '%s' must be a string", field);
+		return -1;
+	}
+	conf = xmalloc(sizeof *conf);
+	int rc = spam_dnsbl_parse(v->str, conf, err, sizeof err);
+	free(conf);
+	if (rc < 0) {
+		http_problem(x, 400, "invalid_field", field, "field '%s': %s", field, err);
+		return -1;
+	}
+	/* Stored even when empty: "" means no zones, absent the defaults. */
+	rc = store_meta_put(http_store, name, v->str, v->len, 0);
+	if (rc != STORE_OK) {
+		http_store_problem(x, rc, "cannot store the setting");
+		return -1;
+	}
+	return 0;
+}
+
+static int put_list_field(struct http_ctx *x, const char *field, const char *name, int addresses)
+{
+	const struct json_value *v = json_get(x->json, field);
+	if (!v)
+		return 0;
+	char *text = xmalloc(SPAM_LIST_MAX);
+	int rc = list_text(x, field, v, text, SPAM_LIST_MAX, addresses);
+	if (rc == 0)
+		rc = put_text(x, name, text);
+	free(text);
+	return rc;
+}
+
+void api_spam_put(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+	    {"enabled", JK_BOOL, 0},     {"junk", JK_ANY, 0},           {"reject", JK_ANY, 0},
+	    {"discard", JK_ANY, 0},      {"dnsbl", JK_STRING, 0},       {"uribl", JK_STRING, 0},
+	    {"greylist", JK_BOOL, 0},    {"greylist_delay", JK_INT, 0}, {"greylist_good", JK_ANY, 0},
+	    {"traps", JK_ANY, 0},        {"allow", JK_ANY, 0},          {"block", JK_ANY, 0},
+	};
+	char allow[64], block[64];
+	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
+		return;
+	spam_list_name(1, "*", allow, sizeof allow);
+	spam_list_name(0, "*", block, sizeof block);
+	/* The zone lists first: the likeliest typo. Each field is checked
+	 * before it is stored; a 400 names the field it stopped at (those
+	 * before it are stored). */
+	if (put_zones(x, "dnsbl", "setting/spam_dnsbl") < 0 ||
+	    put_zones(x, "uribl", "setting/spam_uribl") < 0 ||
+	    put_number(x, "junk", "setting/spam_junk", 1000) < 0 ||
+	    put_number(x, "reject", "setting/spam_reject", 1000) < 0 ||
+	    put_number(x, "discard", "setting/spam_discard", 1000) < 0 ||
+	    put_number(x, "greylist_delay", "setting/spam_greylist_delay", 86400) < 0 ||
+	    put_bool(x, "enabled", "setting/spam_filter") < 0 ||
+	    put_bool(x, "greylist", "setting/spam_greylist") < 0 ||
+	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0) < 0 ||
+	    put_list_field(x, "traps", "setting/spam_traps", 1) < 0 ||
+	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0)
+		return;
+	api_spam_get(x);
+}
+
+/* The scope of /spam/lists/{scope}: "global", a served domain, or an
+ * account's address. 0 with the meta scope in out, or -1 after 404. */
+static int scope_of(struct http_ctx *x, char *out, size_t outsz)
+{
+	const char *p = x->param[0];
+	uint32_t id;
+	if (strcmp(p, "global") == 0) {
+		snprintf(out, outsz, "*");
+		return 0;
+	}
+	if (strchr(p, '@')) {
+		if (store_account_id(http_store, p, &id) == STORE_OK) {
+			snprintf(out, outsz, "u%u", id);
+			return 0;
+		}
+	} else if (store_domain_is_local(http_store, p) == 1 && strlen(p) < outsz) {
+		snprintf(out, outsz, "%s", p);
+		for (char *c = out; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+		return 0;
+	}
+	http_problem(x, 404, "not_found", NULL, "no such account or domain: %s", p);
+	return -1;
+}
+
+static void write_scope_lists(struct http_ctx *x, const char *scope)
+{
+	struct jw w;
+	char name[160];
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "scope", x->param[0]);
+	spam_list_name(1, scope, name, sizeof name);
+	write_setting_lines(&w, "allow", name);
+	spam_list_name(0, scope, name, sizeof name);
+	write_setting_lines(&w, "block", name);
+	jw_obj_end(&w);
+}
+
+void api_spam_lists_get(struct http_ctx *x)
+{
+	char scope[300];
+	if (scope_of(x, scope, sizeof scope) == 0)
+		write_scope_lists(x, scope);
+}
+
+void api_spam_lists_put(struct http_ctx *x)
+{
+	static const struct json_field f[] = {{"allow", JK_ANY, 0}, {"block", JK_ANY, 0}};
+	char scope[300], allow[160], block[160];
+	if (http_body_check(x, f, 2) < 0 || scope_of(x, scope, sizeof scope) < 0)
+		return;
+	if (spam_list_name(1, scope, allow, sizeof allow) < 0 ||
+	    spam_list_name(0, scope, block, sizeof block) < 0) {
+		http_problem(x, 400, "invalid_field", NULL, "the scope's name is too long");
+		return;
+	}
+	if (put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0)
+		return;
+	write_scope_lists(x, scope);
+}
+
+void api_spam_recent(struct http_ctx *x)
+{
+	struct spam_recent *r = xmalloc(SPAM_RECENT_MAX * sizeof *r);
+	size_t n = spam_recent_list(r, SPAM_RECENT_MAX);
+	struct jw w;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "decisions");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		jw_obj_begin(&w);
+		jw_kuint(&w, "seq", r[i].seq);
+		jw_kint(&w, "at", r[i].at);
+		jw_kstr(&w, "ip", r[i].ip);
+		jw_kstr(&w, "mail_from", r[i].mail_from);
+		jw_kstr(&w, "rcpt", r[i].rcpt);
+		jw_key(&w, "score");
+		jw_double(&w, r[i].score);
+		jw_kstr(&w, "action", r[i].action);
+		jw_key(&w, "rules");
+		jw_arr_begin(&w);
+		for (char *p = r[i].rules; *p;) {
+			size_t m = strcspn(p, " ");
+			jw_strn(&w, p, m);
+			p += m + (p[m] == ' ');
+		}
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	free(r);
+}

@@ -1,0 +1,425 @@
+/*
+ * smtp_spam.c — port 25's spam stage (smtp_spam.h): the blocklist
+ * lookups of the client from the connect on, the recipients' spam policy
+ * at RCPT, and at the end of DATA the score, the decision and its
+ * rendering.
+ *
+ * The end of DATA waits (the session is in SMTP_S_WAIT_STORE, reading
+ * paused) for the IP lookups started at connect and the domain lookups
+ * of the envelope sender and From domains, all on the loop's resolver
+ * and bounded by its timeouts; then everything else is a few LMDB reads
+ * and arithmetic (well under a millisecond), so it runs inline. The
+ * greylisting record is written by the worker pool so the loop never
+ * waits for a commit; the 451 does not depend on it.
+ *
+ * The lists and traps are read from meta per message (spam_settings.h),
+ * so an administrator's change applies to the next message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "mime/mime_field.h"
+#include "mime/rfc5322.h"
+#include "net/conn.h"
+#include "policy/policy.h"
+#include "smtp/smtp_session.h"
+#include "smtp/smtp_spam.h"
+#include "spam/spam_grey.h"
+#include "spam/spam_lists.h"
+#include "spam/spam_recent.h"
+#include "spam/spam_settings.h"
+
+#define FIELDS_MAX 8192
+#define GREY_SWEEP_EVERY 64
+#define GREY_SWEEP_MAX 2000
+
+struct smtp_spam {
+	struct smtp_session *s;
+	struct spam_settings set;
+	struct spam_conn_in in;
+	const char *fields;
+	int junk;
+	int waiting;
+	char author[256];
+	char from_addr[SPAM_LIST_ENTRY_MAX];
+	struct spam_dnsbl_run *uri;
+	struct dns_resolver resolver;
+};
+
+/* ---- connect ---- */
+
+static void finish(struct smtp_spam *sp);
+
+static void ip_done(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_spam *sp = s->in_tx ? s->tx.spam : NULL;
+	if (sp && sp->waiting && spam_dnsbl_pending(s->dnsbl) == 0 &&
+	    spam_dnsbl_pending(sp->uri) == 0)
+		finish(sp);
+}
+
+void smtp_spam_connect(struct smtp_session *s)
+{
+	struct dns *d = dns_thread();
+	char v[16];
+	if (!d || s->mode != SMTP_MODE_MX)
+		return;
+	spam_setting_text(smtp_store, "setting/spam_filter", v, sizeof v, NULL);
+	if (strcmp(v, "off") == 0)
+		return;
+	struct spam_dnsbl_conf *conf = xmalloc(sizeof *conf);
+	spam_settings_dnsbl(smtp_store, conf);
+	s->dnsbl_resolver = dns_resolver_of(d);
+	s->dnsbl = spam_dnsbl_start(&s->dnsbl_resolver, conf, s->conn->peer_ip, NULL, NULL, 0,
+				    ip_done, s);
+	free(conf);
+}
+
+void smtp_spam_session_free(struct smtp_session *s)
+{
+	spam_dnsbl_free(&s->dnsbl);
+}
+
+void smtp_spam_tx_free(struct smtp_tx *tx)
+{
+	struct smtp_spam *sp = tx->spam;
+	if (!sp)
+		return;
+	spam_dnsbl_free(&sp->uri);
+	free(sp);
+	tx->spam = NULL;
+}
+
+/* ---- RCPT ---- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+static uint64_t list_hash(uint64_t h, const char *name)
+{
+	char *text = xmalloc(SPAM_LIST_MAX + 1);
+	spam_setting_text(smtp_store, name, text, SPAM_LIST_MAX + 1, NULL);
+	h = fnv(h, text);
+	free(text);
+	return h;
+}
+
+/* What makes one recipient's verdict differ from another's. The
+ * postmaster is not in it: a transaction that includes the postmaster is
+ * never refused (Junk at worst) rather than sending the postmaster away,
+ * as RCPT always accepts the postmaster at once (RFC 5321 §4.5.1). */
+static uint64_t policy_key(uint32_t account, const char *domain, int trap)
+{
+	char name[160], scope[32];
+	uint64_t h = 0xcbf29ce484222325ull;
+	snprintf(scope, sizeof scope, "u%u", account);
+	for (int allow = 0; allow < 2; allow++) {
+		if (spam_list_name(allow, scope, name, sizeof name) == 0)
+			h = list_hash(h, name);
+		if (spam_list_name(allow, domain, name, sizeof name) == 0)
+			h = list_hash(h, name);
+	}
+	return fnv(h, trap ? "trap" : "-");
+}
+
+static int is_trap(const char *addr)
+{
+	char traps[4096];
+	struct spam_subject sub = {.mail_from = addr};
+	spam_setting_text(smtp_store, "setting/spam_traps", traps, sizeof traps, NULL);
+	return traps[0] && spam_list_match(traps, &sub, 0, NULL, 0);
+}
+
+int smtp_spam_rcpt(struct smtp_session *s, const char *addr, const uint32_t *ids, size_t n,
+		   int postmaster)
+{
+	struct smtp_tx *tx = &s->tx;
+	if (s->mode != SMTP_MODE_MX || n == 0)
+		return 0;
+	const char *at = strrchr(addr, '@');
+	const char *domain = at ? at + 1 : "";
+	int trap = is_trap(addr);
+	uint64_t key = policy_key(ids[0], domain, trap);
+	for (size_t i = 1; i < n; i++)
+		if (policy_key(ids[i], domain, trap) != key)
+			key ^= 1; /* an alias to accounts with different lists: on its own */
+	if (!tx->spam_key_set) {
+		tx->spam_key_set = 1;
+		tx->spam_key = key;
+		tx->spam_account = ids[0];
+		tx->spam_domain = arena_strdup(tx->arena, domain);
+		tx->spam_trap = trap;
+	}
+	if (key == tx->spam_key) {
+		tx->spam_postmaster |= postmaster;
+		return 0;
+	}
+	char q[600];
+	log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=spam_policy_differs",
+		 log_q(addr, q, sizeof q));
+	smtp_reply(s, "452 4.5.3 <%s>: Send this recipient again in its own transaction", addr);
+	return -1;
+}
+
+/* ---- end of DATA ---- */
+
+/* The first From address, "local@domain", into out ("" when none). */
+static void from_address(struct smtp_tx *tx, char *out, size_t outsz)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	const char *msg = tx->data.p + tx->header_len;
+	size_t len = tx->data.len - tx->header_len;
+
+	out[0] = '\0';
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (!str_eq_ci_c(f.name, "From"))
+			continue;
+		char *v = arena_alloc(tx->arena, f.value.len + 1);
+		struct mime_address *a = NULL;
+		uint32_t na = 0;
+		mime_field_addresses(tx->arena, str_make(v, rfc5322_unfold(f.value, v)), &a, &na, 4);
+		for (uint32_t i = 0; i < na; i++)
+			if (a[i].mailbox.len && a[i].host.len) {
+				snprintf(out, outsz, "%.*s@%.*s", (int)a[i].mailbox.len, a[i].mailbox.p,
+					 (int)a[i].host.len, a[i].host.p);
+				break;
+			}
+		break;
+	}
+	rfc5322_clear(&p);
+}
+
+static void lists(struct smtp_spam *sp, struct spam_tally *t)
+{
+	struct smtp_session *s = sp->s;
+	struct smtp_tx *tx = &s->tx;
+	struct spam_subject sub = {
+	    .ip = s->conn_gone ? "" : s->conn->peer_ip,
+	    .mail_from = tx->mail_from,
+	    .mail_from_verified = sp->in.spf == SPAM_AUTH_PASS,
+	    .from = sp->from_addr,
+	    .from_verified = sp->in.dmarc == SPAM_AUTH_PASS,
+	};
+	char scope[32], name[160], hit[SPAM_LIST_ENTRY_MAX];
+	const char *scopes[3] = {"*", tx->spam_domain ? tx->spam_domain : "", scope};
+	static const char *const rules[2][3] = {
+	    {"BLOCK_LISTED_GLOBAL", "BLOCK_LISTED_DOMAIN", "BLOCK_LISTED_USER"},
+	    {"ALLOW_LISTED_GLOBAL", "ALLOW_LISTED_DOMAIN", "ALLOW_LISTED_USER"},
+	};
+	char *text = xmalloc(SPAM_LIST_MAX + 1);
+
+	snprintf(scope, sizeof scope, "u%u", tx->spam_account);
+	for (int allow = 1; allow >= 0; allow--)
+		for (int i = 0; i < 3; i++) {
+			if (!*scopes[i] || spam_list_name(allow, scopes[i], name, sizeof name) < 0)
+				continue;
+			spam_setting_text(smtp_store, name, text, SPAM_LIST_MAX + 1, NULL);
+			if (!text[0] || !spam_list_match(text, &sub, allow, hit, sizeof hit))
+				continue;
+			spam_tally_add(t, rules[allow][i], 0);
+			if (allow)
+				t->allowed = 1;
+			else
+				t->blocked = 1;
+		}
+	free(text);
+}
+
+struct grey_job {
+	struct worker_job wj;
+	struct store *st;
+	size_t n;
+	char (*keys)[SPAM_GREY_KEY_MAX];
+	struct spam_grey_rec *recs;
+};
+
+static void grey_write_run(void *arg)
+{
+	static unsigned writes;
+	struct grey_job *j = arg;
+	for (size_t i = 0; i < j->n; i++)
+		spam_grey_write(j->st, j->keys[i], &j->recs[i]);
+	if (__atomic_add_fetch(&writes, 1, __ATOMIC_RELAXED) % GREY_SWEEP_EVERY == 0)
+		spam_grey_sweep(j->st, time_wall(), GREY_SWEEP_MAX);
+}
+
+static void grey_write_done(void *arg)
+{
+	struct grey_job *j = arg;
+	free(j->keys);
+	free(j->recs);
+	free(j);
+}
+
+/* Greylisting: 1 when the message must wait (451), 0 to go on. */
+static int greylisted(struct smtp_spam *sp, const struct spam_tally *t)
+{
+	struct smtp_session *s = sp->s;
+	struct smtp_tx *tx = &s->tx;
+	if (!sp->set.greylist || s->authenticated || t->allowed || s->conn_gone)
+		return 0;
+	const char *at = strrchr(tx->mail_from, '@');
+	if (sp->in.spf == SPAM_AUTH_PASS && at && policy_domain_listed(sp->set.greylist_good, at + 1))
+		return 0;
+	int64_t now = time_wall();
+	int wait = 0;
+	struct grey_job *j = xcalloc(1, sizeof *j);
+	j->st = smtp_store;
+	j->keys = xcalloc(tx->nrcpts ? tx->nrcpts : 1, SPAM_GREY_KEY_MAX);
+	j->recs = xcalloc(tx->nrcpts ? tx->nrcpts : 1, sizeof *j->recs);
+	for (unsigned r = 0; r < tx->nrcpts; r++) {
+		struct spam_grey_rec rec, next;
+		int write = 0;
+		spam_grey_key(s->conn->peer_ip, tx->mail_from, tx->rcpts[r].address, j->keys[j->n]);
+		int found = spam_grey_read(smtp_store, j->keys[j->n], now, &rec);
+		if (found < 0)
+			continue; /* a store error never holds mail back */
+		if (spam_grey_decide(found ? &rec : NULL, now, sp->set.greylist_delay, &next, &write) !=
+		    SPAM_GREY_PASS)
+			wait = 1;
+		if (write)
+			j->recs[j->n++] = next;
+	}
+	if (j->n && worker_pool_running()) {
+		j->wj.fn = grey_write_run;
+		j->wj.done = grey_write_done;
+		j->wj.arg = j;
+		worker_submit(&j->wj);
+	} else {
+		if (j->n)
+			grey_write_run(j);
+		grey_write_done(j);
+	}
+	return wait;
+}
+
+static void note(struct smtp_spam *sp, const struct spam_tally *t, enum spam_action a)
+{
+	struct smtp_session *s = sp->s;
+	struct smtp_tx *tx = &s->tx;
+	struct buf log;
+	buf_init(&log, 4096);
+	spam_tally_log(t, a, &log);
+	tx->auth_log = arena_printf(tx->arena, "%s%.*s", tx->auth_log ? tx->auth_log : "",
+				    (int)buf_len(&log), buf_data(&log));
+	buf_free(&log);
+	spam_recent_add(s->conn_gone ? "" : s->conn->peer_ip, tx->mail_from,
+			tx->nrcpts ? tx->rcpts[0].address : "", tx->spam_account, t, a);
+}
+
+static void refuse(struct smtp_spam *sp, const struct verdict *v, const char *reason)
+{
+	struct smtp_session *s = sp->s;
+	char q[600];
+	log_info("smtp", s->id, "event=message_rejected reason=%s from=%s size=%zu%s", reason,
+		 log_q(s->tx.mail_from, q, sizeof q), s->tx.data.len, s->tx.auth_log);
+	metrics_inc(METRIC_REJECTED);
+	if (!s->conn_gone)
+		smtp_reply_verdict(s, v);
+	smtp_tx_committed(s);
+}
+
+static const struct verdict v_spam = {550, "5.7.1", "Message refused as spam", "spam"};
+static const struct verdict v_blocked = {550, "5.7.1", "Message refused: sender is blocked",
+					 "spam_blocked"};
+static const struct verdict v_grey = {451, "4.7.1", "Greylisted, please try again later",
+				      "greylisted"};
+
+static void finish(struct smtp_spam *sp)
+{
+	struct smtp_session *s = sp->s;
+	struct smtp_tx *tx = &s->tx;
+	struct spam_tally *t = xcalloc(1, sizeof *t);
+
+	sp->waiting = 0;
+	spam_conn_rules(&sp->in, t);
+	spam_dnsbl_tally(s->dnsbl, t);
+	spam_dnsbl_tally(sp->uri, t);
+	if (tx->spam_trap) {
+		t->trap = 1;
+		spam_tally_add(t, "SPAM_TRAP", 0);
+	}
+	lists(sp, t);
+	enum spam_action a = spam_tally_action(t, &sp->set.th);
+	/* Mail to the postmaster is never refused (RFC 5321 §4.5.1): at worst Junk. */
+	if (tx->spam_postmaster && (a == SPAM_REJECT || a == SPAM_DISCARD))
+		a = SPAM_JUNK;
+	note(sp, t, a);
+	if (a == SPAM_REJECT) {
+		const struct verdict *v = t->blocked ? &v_blocked : &v_spam;
+		free(t);
+		refuse(sp, v, v->reason);
+		return;
+	}
+	if (a != SPAM_DISCARD && greylisted(sp, t)) {
+		free(t);
+		refuse(sp, &v_grey, v_grey.reason);
+		return;
+	}
+	struct buf f;
+	buf_init(&f, FIELDS_MAX);
+	if (spam_tally_fields(t, &sp->set.th, a, &f) < 0)
+		buf_reset(&f); /* cannot happen within FIELDS_MAX; never refuse for it */
+	tx->spam_fields = arena_printf(tx->arena, "%.*s", (int)buf_len(&f), buf_data(&f));
+	buf_free(&f);
+	free(t);
+	smtp_tx_store(s, sp->fields, a == SPAM_DISCARD ? 2 : (a == SPAM_JUNK || sp->junk));
+}
+
+void smtp_spam_message(struct smtp_session *s, const struct spam_conn_in *in, const char *author,
+		       const char *fields, int junk)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtp_spam *sp = xcalloc(1, sizeof *sp);
+	const char *bad = NULL;
+
+	tx->spam = sp;
+	sp->s = s;
+	sp->in = *in;
+	sp->fields = fields;
+	sp->junk = junk;
+	spam_settings_load(smtp_store, &sp->set, &bad);
+	if (bad)
+		log_warn("smtp", s->id, "event=setting_ignored name=%s reason=unparsable", bad);
+	if (!sp->set.enabled || s->authenticated) {
+		smtp_tx_store(s, fields, junk);
+		return;
+	}
+	snprintf(sp->author, sizeof sp->author, "%s", author ? author : "");
+	from_address(tx, sp->from_addr, sizeof sp->from_addr);
+
+	/* The domains that speak for the sender: envelope and From. */
+	const char *doms[2] = {NULL, sp->author};
+	const char *at = strrchr(tx->mail_from, '@');
+	if (at)
+		doms[0] = at + 1;
+	struct dns *d = dns_thread();
+	if (d && sp->set.uribl.n) {
+		sp->resolver = dns_resolver_of(d);
+		sp->uri = spam_dnsbl_start(&sp->resolver, NULL, NULL, &sp->set.uribl, doms, 2, ip_done, s);
+	}
+	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri)) {
+		sp->waiting = 1; /* ip_done goes on */
+		return;
+	}
+	finish(sp);
+}

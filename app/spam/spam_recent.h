@@ -1,0 +1,39 @@
+/*
+ * spam_recent.h — the last SPAM_RECENT_MAX decisions of the filter, in
+ * memory, for the web admin's Spam page (GET /api/v1/spam/recent): when,
+ * who sent it from where, to whom, the score, the action and every rule.
+ *
+ * Design. A fixed ring behind a mutex: sessions on every loop add, the
+ * HTTP threads read a copy. Nothing is stored: a restart empties it, and
+ * the log keeps every decision anyway (spam= pairs of event=delivered
+ * and event=message_rejected).
+ */
+#ifndef TERN_SPAM_SPAM_RECENT_H
+#define TERN_SPAM_SPAM_RECENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spam/spam_tally.h"
+
+#define SPAM_RECENT_MAX 100
+
+struct spam_recent {
+	int64_t at;        /* seconds since the epoch */
+	uint64_t seq;      /* increases by one per decision */
+	char ip[48];
+	char mail_from[256];
+	char rcpt[256];
+	uint32_t account;  /* the first recipient's account */
+	double score;
+	char action[8];    /* spam_action_name() */
+	char rules[1024];  /* "NAME=W NAME=W ..." */
+};
+
+/* Records a decision. Thread-safe. */
+void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, uint32_t account,
+		     const struct spam_tally *t, enum spam_action a);
+/* Copies the newest decisions, newest first, at most max; returns how many. Thread-safe. */
+size_t spam_recent_list(struct spam_recent *out, size_t max);
+
+#endif

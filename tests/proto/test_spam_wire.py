@@ -1,0 +1,199 @@
+"""The spam filter in port 25's pipeline (issue 34, DESIGN.md §3b): one
+server and one loopback DNS server answering blocklist queries for every
+case.
+
+- a client listed by an IP blocklist over the reject threshold: 550 5.7.1
+  at the end of DATA, before any 250, nothing stored;
+- one listed under the junk threshold: delivered to Junk with $Junk and
+  our X-Spam-Status / X-Spam-Result (the rule and its weight), the
+  sender's own X-Spam-* fields removed;
+- a list's "error" answer (127.255.255.254, Spamhaus's "public resolver
+  refused") never counts; an envelope domain on a domain list (DBL
+  style) counts;
+- the allow list beats every rule (a blocklisted client whose SPF-passing
+  sender is allowed lands in the INBOX), but not for a sender whose domain
+  did not verify; a user's block list refuses; a recipient whose lists
+  differ from the first recipient's gets 452 4.5.3; postmaster is never
+  refused;
+- submission is never scored, even from a blocklisted address;
+- greylisting (off by default): 451 4.7.1 for a new triplet, accepted
+  after the delay; SPF-pass from a known good domain and allow-listed
+  senders are exempt;
+- the settings API refuses a bad zone, and lists recent decisions.
+"""
+import smtplib
+import ssl
+import time
+
+from httpc import admin_server
+from mailpeers import DnsServer
+
+SPF_PASS = {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]}
+
+
+def msg(subject, extra=""):
+    return ("%sFrom: Someone <someone@remote.test>\r\nTo: bob@example.test\r\nSubject: %s\r\n"
+            "Date: Sun, 22 Nov 2026 19:00:00 +0000\r\nMessage-ID: <%s@remote.test>\r\n\r\nHello.\r\n"
+            % (extra, subject, subject.replace(" ", "."))).encode()
+
+
+def send(s, source, mail_from, data, rcpts=("bob@example.test",)):
+    """[replies to each RCPT], (code, text) of the end of DATA or None."""
+    c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30, source_address=(source, 0))
+    try:
+        c.ehlo("client.example.org")
+        code, text = c.mail(mail_from)
+        assert code == 250, (code, text)
+        got = [c.rcpt(r) for r in rcpts]
+        if not any(code == 250 for code, _ in got):
+            return got, None
+        try:
+            return got, c.data(data)
+        except smtplib.SMTPDataError as e:
+            return got, (e.smtp_code, e.smtp_error)
+    finally:
+        c.close()
+
+
+def head(raw):
+    return raw.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+
+
+def newest(s, account, mailbox):
+    m = s.messages(account, mailbox)
+    return s.raw(account, m[-1][0]) if m else None
+
+
+def count(s, account, mailbox):
+    return len(s.messages(account, mailbox))
+
+
+def test_spam_wire():
+    dns = s = None
+    try:
+        dns = DnsServer({
+            "2.0.0.127.bl.test": {"A": ["127.0.0.2"]},
+            "3.0.0.127.bl.test": {"A": ["127.0.0.3"]},
+            "4.0.0.127.bl.test": {"A": ["127.255.255.254"]},
+            "spammer.test.dbl.test": {"A": ["127.0.1.2"]},
+            "spammer.test": SPF_PASS,
+            "good.test": SPF_PASS,
+            "remote.test": SPF_PASS,
+            "friend.test": SPF_PASS,
+            "blocked.test": SPF_PASS,
+            "grey.test": SPF_PASS,
+            "_dmarc.*": {"NXDOMAIN": True},
+        })
+        s, api = admin_server(domains=("example.test",), submission=True,
+                              accounts=[("admin@example.test", "admin-pw-1"), ("bob@example.test", "bob-pw-1"),
+                                        ("carol@example.test", "carol-pw-1")],
+                              env={"TERN_DNS_SERVERS": dns.servers})
+
+        # Defaults a home server can use; a bad zone is refused with its line.
+        st, _, cfg = api.call("GET", "/spam")
+        assert st == 200 and cfg["enabled"] and not cfg["greylist"], cfg
+        assert "zen.spamhaus.org" in cfg["dnsbl"] and cfg["junk"] < cfg["reject"], cfg
+        st, _, body = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=oops"})
+        assert st == 400 and "line 1" in body["detail"], body
+        st, _, cfg = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=20 127.0.0.3=7 127.255.255.254=20",
+                                                "uribl": "dbl.test 127.0.1.2-127.0.1.99=7"})
+        assert st == 200 and cfg["dnsbl"].startswith("bl.test"), cfg
+
+        # Over the reject threshold: refused at the end of DATA, nothing stored.
+        _, r = send(s, "127.0.0.2", "a@remote.test", msg("listed"))
+        assert r[0] == 550 and b"5.7.1" in r[1], r
+        assert count(s, "bob@example.test", "INBOX") == 0 and count(s, "bob@example.test", "Junk") == 0
+        s.wait_log("reason=spam ")
+
+        # Under it: Junk, with our fields only.
+        _, r = send(s, "127.0.0.3", "a@remote.test",
+                    msg("junked", "X-Spam-Status: No, forged by the sender\r\nX-Spam-Result: none\r\n"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "Junk"))
+        assert h.count("X-Spam-Status:") == 1 and "X-Spam-Status: Yes, score=" in h, h
+        assert "RBL_BL_TEST=7.00" in h and "forged by the sender" not in h, h
+        assert count(s, "bob@example.test", "INBOX") == 0
+
+        # An error answer never counts: INBOX, no blocklist rule.
+        _, r = send(s, "127.0.0.4", "a@remote.test", msg("error answer"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "X-Spam-Status: No," in h and "RBL_" not in h, h
+
+        # A domain list (DBL style) over the envelope sender's domain.
+        _, r = send(s, "127.0.0.1", "a@spammer.test", msg("dbl"))
+        assert r[0] == 250, r
+        assert "URIBL_DBL_TEST=7.00" in head(newest(s, "bob@example.test", "Junk"))
+
+        # The allow list beats every rule, for a verified sender only.
+        st, _, _ = api.call("PUT", "/spam", {"allow": ["good.test", "nospf.test"]})
+        assert st == 200
+        _, r = send(s, "127.0.0.2", "a@good.test", msg("allowed"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "ALLOW_LISTED_GLOBAL" in h and "RBL_BL_TEST=20.00" in h and "X-Spam-Status: No" in h, h
+        _, r = send(s, "127.0.0.2", "a@nospf.test", msg("forged allowed"))
+        assert r[0] == 550, r
+
+        # A user's lists: carol blocks a sender; a transaction to bob then
+        # carol sends carol away (452 4.5.3), alone she refuses it.
+        st, _, body = api.call("PUT", "/spam/lists/carol@example.test", {"block": ["blocked.test"]})
+        assert st == 200 and body["block"] == ["blocked.test"], body
+        got, r = send(s, "127.0.0.1", "x@blocked.test", msg("to both"),
+                      rcpts=("bob@example.test", "carol@example.test"))
+        assert got[0][0] == 250 and got[1][0] == 452 and b"4.5.3" in got[1][1], got
+        assert r[0] == 250, r
+        _, r = send(s, "127.0.0.1", "x@blocked.test", msg("to carol"), rcpts=("carol@example.test",))
+        assert r[0] == 550 and b"blocked" in r[1], r
+
+        # Postmaster is never refused: Junk at worst.
+        _, r = send(s, "127.0.0.2", "a@remote.test", msg("to postmaster"), rcpts=("postmaster@example.test",))
+        assert r[0] == 250, r
+        assert "RBL_BL_TEST=20.00" in head(newest(s, "admin@example.test", "Junk"))
+
+        # Submission is never scored, even from a listed address.
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30, source_address=("127.0.0.2", 0))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c.starttls(context=ctx)
+        c.login("carol@example.test", "carol-pw-1")
+        c.sendmail("carol@example.test", ["bob@example.test"],
+                   b"From: carol@example.test\r\nTo: bob@example.test\r\nSubject: submitted\r\n\r\nHi.\r\n")
+        c.quit()
+        for _ in range(100):
+            if any("submitted" in l for _, l in s.messages("bob@example.test", "INBOX")):
+                break
+            time.sleep(0.1)
+        raw = next(s.raw("bob@example.test", i) for i, l in s.messages("bob@example.test", "INBOX")
+                   if "submitted" in l)
+        assert "X-Spam-" not in head(raw), head(raw)
+
+        # Greylisting: a new triplet waits, then passes; exemptions pass at once.
+        st, _, cfg = api.call("PUT", "/spam", {"greylist": True, "greylist_delay": 1,
+                                                "greylist_good": ["good.test", "friend.test"]})
+        assert st == 200 and cfg["greylist"] and cfg["greylist_delay"] == 1, cfg
+        _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 1"))
+        assert r[0] == 451 and b"4.7.1" in r[1], r
+        _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 2"))
+        assert r[0] == 451, r
+        time.sleep(1.2)
+        _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 3"))
+        assert r[0] == 250, r
+        _, r = send(s, "127.0.0.1", "a@friend.test", msg("known good"))
+        assert r[0] == 250, r
+        _, r = send(s, "127.0.0.1", "a@good.test", msg("allow-listed"), rcpts=("carol@example.test",))
+        assert r[0] == 250, r
+        s.wait_log("reason=greylisted")
+
+        # The Spam page's recent decisions, newest first, with their rules.
+        st, _, rec = api.call("GET", "/spam/recent")
+        assert st == 200, rec
+        acts = [d["action"] for d in rec["decisions"]]
+        assert "reject" in acts and "junk" in acts, acts
+        assert any("RBL_BL_TEST=20.00" in d["rules"] for d in rec["decisions"] if d["action"] == "reject")
+    finally:
+        if s:
+            s.cleanup()
+        if dns:
+            dns.stop()

@@ -1,0 +1,403 @@
+/*
+ * test_spam_wire.c — the spam filter's connection-side pieces: blocklist
+ * zones (their text, the names asked, what an answer means, one message's
+ * lookups against a table resolver), allow/block lists, the tally and its
+ * header fields, the connection rules, and greylisting's decision. The
+ * parsers are also fed their input cut at every byte (a list or a zone
+ * text split in two reads the same as whole).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "dns/dns_msg.h"
+#include "dns/dns_table.h"
+#include "auth/dmarc.h"
+#include "auth/iprev.h"
+#include "spam/spam_conn.h"
+#include "spam/spam_dnsbl.h"
+#include "spam/spam_grey.h"
+#include "spam/spam_lists.h"
+#include "spam/spam_tally.h"
+#include "unit.h"
+
+static void zones(void)
+{
+	struct spam_dnsbl_conf c;
+	char err[160];
+
+	CHECK_EQ_INT(spam_dnsbl_parse(SPAM_DNSBL_DEFAULT, &c, err, sizeof err), 0);
+	CHECK_EQ_INT(c.n, 2);
+	CHECK_EQ_STR(c.z[0].zone, "zen.spamhaus.org");
+	CHECK_EQ_INT(c.z[0].ncodes, 4);
+	CHECK_EQ_STR(c.z[1].zone, "bl.spamcop.net");
+	CHECK(c.z[1].weight == 2.0 && c.z[1].ncodes == 0);
+	CHECK_EQ_INT(spam_dnsbl_parse(SPAM_URIBL_DEFAULT, &c, err, sizeof err), 0);
+	CHECK(c.n == 1 && c.z[0].code[0].lo == 0x7f000102 && c.z[0].code[0].hi == 0x7f000163);
+
+	/* Comments, blank lines, commas, CRLF, upper case. */
+	CHECK_EQ_INT(spam_dnsbl_parse("# lists\r\n\r\nBL.Example.ORG 3 # three\r\nx.test, 127.0.0.2=1\n",
+				      &c, err, sizeof err), 0);
+	CHECK(c.n == 2 && strcmp(c.z[0].zone, "bl.example.org") == 0 && c.z[0].weight == 3.0);
+	CHECK(c.z[1].ncodes == 1 && c.z[1].code[0].weight == 1.0);
+	CHECK_EQ_INT(spam_dnsbl_parse("", &c, err, sizeof err), 0);
+	CHECK_EQ_INT(c.n, 0);
+
+	static const char *const bad[] = {
+	    "nodot 1",            "bl.test x",        "bl.test 127.0.0.2",   "bl.test 10.0.0.2=1",
+	    "bl.test 127.0.0.3-127.0.0.2=1", "bl.test 1 2", "bl..test 1",    "bl.test 127.0.0.2=1000",
+	    "bl.test 127.0.0.2=nan", "-bl.test/x 1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		CHECK_EQ_INT(spam_dnsbl_parse(bad[i], &c, err, sizeof err), -1);
+		CHECK(strncmp(err, "line 1:", 7) == 0);
+	}
+	CHECK_EQ_INT(spam_dnsbl_parse("a.t\nb.t\nc.t\nd.t\ne.t\nf.t\ng.t\nh.t\ni.t\n", &c, err, sizeof err), -1);
+	CHECK(strstr(err, "line 9") != NULL);
+
+	/* Cut anywhere, the halves joined read the same. */
+	const char *text = "zen.example 127.0.0.2-127.0.0.3=4 127.0.0.10=1.5\nbl.example 2\n";
+	struct spam_dnsbl_conf whole;
+	spam_dnsbl_parse(text, &whole, err, sizeof err);
+	for (size_t cut = 0; cut <= strlen(text); cut++) {
+		char joined[256];
+		snprintf(joined, sizeof joined, "%.*s%s", (int)cut, text, text + cut);
+		CHECK_EQ_INT(spam_dnsbl_parse(joined, &c, err, sizeof err), 0);
+		CHECK(memcmp(&c, &whole, sizeof c) == 0);
+	}
+}
+
+static void names(void)
+{
+	char n[DNS_NAME_MAX];
+	CHECK_EQ_INT(spam_dnsbl_ip_name("192.0.2.7", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "7.2.0.192.zen.test");
+	CHECK_EQ_INT(spam_dnsbl_ip_name("::ffff:127.0.0.2", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "2.0.0.127.zen.test");
+	CHECK_EQ_INT(spam_dnsbl_ip_name("2001:db8::1", "zen.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.test");
+	/* Private addresses are never sent out. */
+	CHECK_EQ_INT(spam_dnsbl_ip_name("10.1.2.3", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("192.168.1.1", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("172.20.0.1", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("fd00::1", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("fe80::1", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("not an ip", "zen.test", n, sizeof n), -1);
+	CHECK_EQ_INT(spam_dnsbl_ip_name("192.0.2.7", "zen.test", n, 10), -1);
+	CHECK_EQ_INT(spam_dnsbl_domain_name("Spam.Example.", "dbl.test", n, sizeof n), 0);
+	CHECK_EQ_STR(n, "spam.example.dbl.test");
+	CHECK_EQ_INT(spam_dnsbl_domain_name("", "dbl.test", n, sizeof n), -1);
+	spam_dnsbl_rule("RBL_", "zen.spam-haus.org", n, sizeof n);
+	CHECK_EQ_STR(n, "RBL_ZEN_SPAM_HAUS_ORG");
+}
+
+static struct dns_answer *answer_a(const char *const *addrs, size_t n, int status)
+{
+	struct dns_answer *a = malloc(sizeof *a);
+	dns_answer_init(a, DNS_T_A, status, 60);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ip[4];
+		unsigned b[4];
+		sscanf(addrs[i], "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]);
+		for (int j = 0; j < 4; j++)
+			ip[j] = (uint8_t)b[j];
+		struct dns_rr rr = {.type = DNS_T_A, .ttl = 60};
+		dns_answer_add(a, &rr, ip, 4);
+	}
+	return a;
+}
+
+static void weights(void)
+{
+	struct spam_dnsbl_conf c;
+	char err[160];
+	int listed;
+	spam_dnsbl_parse("zen.test 127.0.0.2-127.0.0.3=4 127.0.0.10-127.0.0.11=1.5\nany.test 2\n", &c,
+			 err, sizeof err);
+	const char *sbl[] = {"127.0.0.2"}, *pbl_sbl[] = {"127.0.0.10", "127.0.0.3"},
+		   *refused[] = {"127.255.255.254"}, *invented[] = {"198.51.100.1"},
+		   *unknown[] = {"127.0.0.5"}, *pbl[] = {"127.0.0.11"};
+	struct dns_answer *a;
+
+	a = answer_a(sbl, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 4.0 && listed);
+	free(a);
+	a = answer_a(pbl_sbl, 2, DNS_ANS_OK); /* several codes: the highest */
+	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 4.0 && listed);
+	free(a);
+	a = answer_a(pbl, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 1.5 && listed);
+	free(a);
+	/* "Error" answers and invented ones never count, under any zone. */
+	a = answer_a(refused, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 0 && !listed);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
+	free(a);
+	a = answer_a(invented, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
+	free(a);
+	/* A code the zone does not name: not listed there; any code elsewhere. */
+	a = answer_a(unknown, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 0 && !listed);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 2.0 && listed);
+	free(a);
+	a = answer_a(NULL, 0, DNS_ANS_NXDOMAIN);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
+	free(a);
+	a = answer_a(NULL, 0, DNS_ANS_TEMP);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
+	free(a);
+}
+
+static int done_calls;
+static void run_done(void *arg)
+{
+	(void)arg;
+	done_calls++;
+}
+
+static void lookups(void)
+{
+	static const char table[] =
+	    "2.0.0.127.zen.test A 127.0.0.2\n"
+	    "2.0.0.127.other.test A 127.255.255.254\n"
+	    "spam.example.dbl.test A 127.0.1.2\n"
+	    "clean.example.dbl.test A 127.0.1.255\n"
+	    "flaky.example.dbl.test A SERVFAIL\n";
+	struct dns_table *t = dns_table_new(table, sizeof table - 1);
+	struct dns_resolver r = dns_table_resolver(t);
+	struct spam_dnsbl_conf ipc, domc;
+	char err[160];
+	spam_dnsbl_parse("zen.test 127.0.0.2=4\nother.test 3\n", &ipc, err, sizeof err);
+	spam_dnsbl_parse("dbl.test 127.0.1.2-127.0.1.99=5\n", &domc, err, sizeof err);
+	const char *doms[] = {"spam.example", "Spam.Example", "clean.example", "flaky.example", ""};
+	struct spam_dnsbl_run *run =
+	    spam_dnsbl_start(&r, &ipc, "127.0.0.2", &domc, doms, 5, run_done, NULL);
+	/* The table answers at once: nothing pending, done not called. */
+	CHECK_EQ_INT(spam_dnsbl_pending(run), 0);
+	CHECK_EQ_INT(done_calls, 0);
+	CHECK_EQ_INT(dns_table_queries(t), 5); /* 2 zones for the IP, 3 distinct domains */
+	struct spam_tally tl = {0};
+	spam_dnsbl_tally(run, &tl);
+	CHECK_EQ_INT(tl.n, 2);
+	CHECK(spam_tally_find(&tl, "RBL_ZEN_TEST") && spam_tally_find(&tl, "RBL_ZEN_TEST")->weight == 4.0);
+	CHECK(spam_tally_find(&tl, "URIBL_DBL_TEST") && spam_tally_find(&tl, "URIBL_DBL_TEST")->weight == 5.0);
+	CHECK(spam_tally_find(&tl, "RBL_OTHER_TEST") == NULL);
+	CHECK(tl.score == 9.0);
+	spam_dnsbl_free(&run);
+	CHECK(run == NULL);
+	/* A private client: no IP query at all. */
+	run = spam_dnsbl_start(&r, &ipc, "10.0.0.1", NULL, NULL, 0, run_done, NULL);
+	CHECK_EQ_INT(dns_table_queries(t), 5);
+	spam_dnsbl_free(&run);
+	dns_table_free(&t);
+}
+
+static void lists(void)
+{
+	char err[160], hit[64], canon[256];
+	CHECK(spam_list_valid("alice@example.com, example.org\n@example.net 192.0.2.7 10.0.0.0/8 2001:db8::/32",
+			      err, sizeof err));
+	CHECK(spam_list_valid("", err, sizeof err));
+	CHECK(!spam_list_valid("not a domain", err, sizeof err));
+	CHECK(strstr(err, "\"not\"") != NULL);
+	CHECK(!spam_list_valid("10.0.0.0/33", err, sizeof err));
+	CHECK(!spam_list_valid("@", err, sizeof err));
+	CHECK(!spam_list_valid("a@", err, sizeof err));
+	CHECK(!spam_list_valid("x..y.com", err, sizeof err));
+
+	struct spam_subject s = {"192.0.2.7", "bounce@mail.example.org", 1, "Alice@Example.com", 0};
+	CHECK(spam_list_match("example.org", &s, 1, hit, sizeof hit));
+	CHECK_EQ_STR(hit, "example.org");
+	CHECK(spam_list_match("@example.org", &s, 1, NULL, 0));
+	CHECK(!spam_list_match("ample.org", &s, 1, NULL, 0));
+	/* From did not verify: allow does not count, block does. */
+	CHECK(!spam_list_match("alice@example.com", &s, 1, NULL, 0));
+	CHECK(spam_list_match("alice@example.com", &s, 0, NULL, 0));
+	s.from_verified = 1;
+	CHECK(spam_list_match("alice@example.com", &s, 1, NULL, 0));
+	CHECK(spam_list_match("192.0.2.0/24", &s, 1, hit, sizeof hit));
+	CHECK_EQ_STR(hit, "192.0.2.0/24");
+	CHECK(!spam_list_match("198.51.100.0/24 2001:db8::/32", &s, 1, NULL, 0));
+	s.mail_from_verified = 0;
+	CHECK(!spam_list_match("example.org", &s, 1, NULL, 0));
+	CHECK(spam_list_match("example.org", &s, 0, NULL, 0));
+
+	CHECK_EQ_INT(spam_list_canon("B.test, a.test\na.test  c@D.test", canon, sizeof canon), 0);
+	CHECK_EQ_STR(canon, "a.test\nb.test\nc@d.test\n");
+	CHECK_EQ_INT(spam_list_canon("", canon, sizeof canon), 0);
+	CHECK_EQ_STR(canon, "");
+	CHECK_EQ_INT(spam_list_canon("a.test b.test", canon, 8), -1);
+
+	/* Cut anywhere: the same entries. */
+	const char *text = "alice@example.com\nexample.org, 192.0.2.0/24";
+	for (size_t cut = 0; cut <= strlen(text); cut++) {
+		char joined[128];
+		snprintf(joined, sizeof joined, "%.*s%s", (int)cut, text, text + cut);
+		CHECK_EQ_INT(spam_list_canon(joined, canon, sizeof canon), 0);
+		CHECK_EQ_STR(canon, "192.0.2.0/24\nalice@example.com\nexample.org\n");
+	}
+}
+
+static void tally(void)
+{
+	struct spam_tally t = {0};
+	struct spam_thresholds th = {6, 15, 0};
+	struct buf b;
+
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_HAM);
+	spam_tally_add(&t, "RBL_ZEN", 4);
+	spam_tally_add(&t, "SPF_FAIL", 2);
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_JUNK);
+	spam_tally_add(&t, "URIBL_DBL", 9);
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_REJECT);
+	th.discard = 14;
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_DISCARD);
+	th.discard = 0;
+	t.trap = 1; /* a trap's message is accepted, into Junk */
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_JUNK);
+	t.trap = 0;
+	t.allowed = 1; /* allow beats everything, block included */
+	t.blocked = 1;
+	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_HAM);
+	t.allowed = 0;
+	struct spam_tally low = {0};
+	low.blocked = 1;
+	CHECK_EQ_INT(spam_tally_action(&low, &th), SPAM_REJECT);
+	th.junk = 0; /* a threshold of 0 is off */
+	spam_tally_add(&low, "X", 100);
+	low.blocked = 0;
+	th.reject = 0;
+	CHECK_EQ_INT(spam_tally_action(&low, &th), SPAM_HAM);
+
+	th = (struct spam_thresholds){6, 15, 0};
+	buf_init(&b, 4096);
+	CHECK_EQ_INT(spam_tally_fields(&t, &th, SPAM_REJECT, &b), 0);
+	CHECK_EQ_STR(buf_data(&b) ? (buf_append(&b, "", 1), buf_data(&b)) : "",
+		     "X-Spam-Status: Yes, score=15.00 required=6.00 action=reject\r\n"
+		     "X-Spam-Result: score=15.00; RBL_ZEN=4.00, SPF_FAIL=2.00, URIBL_DBL=9.00\r\n");
+	buf_free(&b);
+
+	/* Long results fold; past SPAM_TALLY_RULES they still count. */
+	struct spam_tally many = {0};
+	for (int i = 0; i < SPAM_TALLY_RULES + 3; i++)
+		spam_tally_add(&many, "SOME_LONGER_RULE_NAME", 1);
+	CHECK_EQ_INT(many.n, SPAM_TALLY_RULES);
+	CHECK_EQ_INT(many.dropped, 3);
+	CHECK(many.score == SPAM_TALLY_RULES + 3);
+	buf_init(&b, 16384);
+	CHECK_EQ_INT(spam_tally_fields(&many, &th, SPAM_REJECT, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK(strstr(buf_data(&b), "+3 more\r\n") != NULL);
+	int col = 0, longest = 0;
+	for (const char *p = buf_data(&b); *p; p++) {
+		col = *p == '\n' ? 0 : col + 1;
+		if (col > longest)
+			longest = col;
+	}
+	CHECK(longest <= 80);
+	buf_free(&b);
+	buf_init(&b, 100); /* too small: refused, never cut silently */
+	CHECK_EQ_INT(spam_tally_fields(&many, &th, SPAM_REJECT, &b), -1);
+	buf_free(&b);
+
+	buf_init(&b, 1024);
+	spam_tally_log(&t, SPAM_REJECT, &b);
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b), " spam=reject spam_score=15.00 spam_rules=RBL_ZEN,SPF_FAIL,URIBL_DBL");
+	buf_free(&b);
+}
+
+static double conn_score(struct spam_conn_in in)
+{
+	struct spam_tally t = {0};
+	spam_conn_rules(&in, &t);
+	return t.score;
+}
+
+static void conn(void)
+{
+	struct spam_conn_in in = {.helo = "mail.example.org"};
+	CHECK(conn_score(in) == 0);
+	in.helo = "192.0.2.1";
+	CHECK(conn_score(in) == 2);
+	in.helo = "[192.0.2.1]";
+	CHECK(conn_score(in) == 0.5);
+	in.helo = "localhost";
+	CHECK(conn_score(in) == 1.5);
+	in.helo = "mx.example.test";
+	in.helo_ours = 1;
+	CHECK(conn_score(in) == 3);
+	in = (struct spam_conn_in){.helo = "a.b", .has_iprev = 1, .iprev = IPREV_PERMERROR};
+	CHECK(conn_score(in) == 1.5);
+	in.iprev = IPREV_FAIL;
+	CHECK(conn_score(in) == 1);
+	in.iprev = IPREV_TEMPERROR; /* a DNS failure says nothing */
+	CHECK(conn_score(in) == 0);
+	in = (struct spam_conn_in){.helo = "a.b", .spf = SPAM_AUTH_FAIL, .dkim_fail = 1,
+				   .dmarc = SPAM_AUTH_FAIL, .dmarc_policy = DMARC_POLICY_QUARANTINE};
+	CHECK(conn_score(in) == 2 + 1 + 2.5);
+	in.dkim_pass = 1; /* one good signature outweighs a broken one */
+	CHECK(conn_score(in) == 2 - 0.2 + 2.5);
+	in = (struct spam_conn_in){.helo = "a.b", .spf = SPAM_AUTH_PASS, .dkim_pass = 1,
+				   .dmarc = SPAM_AUTH_PASS, .arc = SPAM_AUTH_PASS, .reply_to_sent = 1};
+	struct spam_tally t = {0};
+	spam_conn_rules(&in, &t);
+	CHECK_EQ_INT(t.n, 5);
+	CHECK(spam_tally_find(&t, "REPLY_TO_SENT") && spam_tally_find(&t, "DMARC_PASS"));
+}
+
+static void grey(void)
+{
+	struct spam_grey_rec next, rec;
+	int w;
+	char k1[SPAM_GREY_KEY_MAX], k2[SPAM_GREY_KEY_MAX], k3[SPAM_GREY_KEY_MAX];
+
+	CHECK_EQ_INT(spam_grey_decide(NULL, 1000, 300, &next, &w), SPAM_GREY_NEW);
+	CHECK(w && next.first == 1000 && !next.passed);
+	rec = next;
+	CHECK_EQ_INT(spam_grey_decide(&rec, 1299, 300, &next, &w), SPAM_GREY_WAIT);
+	CHECK(!w);
+	CHECK_EQ_INT(spam_grey_decide(&rec, 1300, 300, &next, &w), SPAM_GREY_PASS);
+	CHECK(w && next.passed && next.last == 1300);
+	rec = next;
+	/* Passed: no write until a day later, then the time to live moves on. */
+	CHECK_EQ_INT(spam_grey_decide(&rec, 5000, 300, &next, &w), SPAM_GREY_PASS);
+	CHECK(!w);
+	CHECK_EQ_INT(spam_grey_decide(&rec, 1300 + SPAM_GREY_REFRESH, 300, &next, &w), SPAM_GREY_PASS);
+	CHECK(w && next.last == 1300 + SPAM_GREY_REFRESH);
+	/* Forgotten after its time to live: new again. */
+	CHECK_EQ_INT(spam_grey_decide(&rec, 1300 + SPAM_GREY_PASSED_TTL, 300, &next, &w), SPAM_GREY_NEW);
+	struct spam_grey_rec stale = {1000, 1000, 0};
+	CHECK_EQ_INT(spam_grey_decide(&stale, 1000 + SPAM_GREY_RETRY_WINDOW, 300, &next, &w), SPAM_GREY_NEW);
+
+	/* The client's /24 (and an IPv6 /64), addresses in any case. */
+	spam_grey_key("192.0.2.7", "A@Example.org", "bob@example.test", k1);
+	spam_grey_key("192.0.2.200", "a@example.org", "BOB@example.test", k2);
+	spam_grey_key("192.0.3.7", "a@example.org", "bob@example.test", k3);
+	CHECK(strncmp(k1, "grey/", 5) == 0 && strlen(k1) == 37);
+	CHECK_EQ_STR(k1, k2);
+	CHECK(strcmp(k1, k3) != 0);
+	spam_grey_key("2001:db8:1:2::5", "a@example.org", "bob@example.test", k1);
+	spam_grey_key("2001:db8:1:2:ffff::9", "a@example.org", "bob@example.test", k2);
+	spam_grey_key("2001:db8:1:3::5", "a@example.org", "bob@example.test", k3);
+	CHECK_EQ_STR(k1, k2);
+	CHECK(strcmp(k1, k3) != 0);
+	spam_grey_key("192.0.2.7", "a@example.org", "bob@example.test", k1);
+	spam_grey_key("192.0.2.7", "a@example.org", "carol@example.test", k2);
+	CHECK(strcmp(k1, k2) != 0);
+}
+
+int main(void)
+{
+	zones();
+	names();
+	weights();
+	lookups();
+	lists();
+	tally();
+	conn();
+	grey();
+	return unit_done("test_spam_wire");
+}
