@@ -41,7 +41,7 @@ static const char *const key_names[K_COUNT] = { "ARRIVAL", "CC",      "DATE",
 						 "FROM",    "SIZE",    "SUBJECT",
 						 "TO",      "DISPLAYFROM", "DISPLAYTO" };
 
-#define SORT_MAX_KEYS 16
+#define SORT_MAX_KEYS IMAP_SORT_MAX_KEYS
 
 /* What one message contributes. */
 struct msg_keys {
@@ -288,6 +288,26 @@ static void save_sorted(struct imap_session *s, int uid, const struct imap_retur
 	free(u);
 }
 
+void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, uint32_t *seqs,
+		    size_t n)
+{
+	struct criteria c = { .s = s, .n = spec->n };
+	struct arena *a = arena_new(65536);
+	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
+
+	memcpy(c.key, spec->key, spec->n);
+	memcpy(c.reverse, spec->reverse, spec->n);
+	c.keys = gather(s, a, seqs, n, spec->want, 0);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	sort_idx(idx, n, &c);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = c.keys[idx[i]].seq;
+	memcpy(seqs, idx, n * sizeof(*seqs));
+	free(idx);
+	arena_free(&a);
+}
+
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_SORT;
@@ -309,11 +329,6 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		if (nargs < 2 || imap_arg_list(&args[1], &rl, &rn) < 0 ||
 		    imap_return_parse(rl, rn, &ret, &why) < 0) {
 			bad(s, name, why);
-			return;
-		}
-		if (ret.opts & IMAP_RET_UPDATE) {
-			/* CONTEXT=SORT is not offered. */
-			bad(s, name, "UPDATE is not supported with SORT.");
 			return;
 		}
 		esort = 1;
@@ -350,20 +365,16 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 	if (imap_search_eval(s, name, cs, args + 2, nargs - 2, &hits, &n, NULL,
 			     IMAP_SEARCH_LIMIT_ALL) < 0)
 		return;
-	struct arena *a = arena_new(65536);
-	c.keys = gather(s, a, hits, n, want, 0);
-	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
-	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint32_t)i;
-	sort_idx(idx, n, &c);
+	struct imap_sort_spec spec = { .n = c.n, .want = want };
+	memcpy(spec.key, c.key, c.n);
+	memcpy(spec.reverse, c.reverse, c.n);
+	imap_sort_seqs(s, &spec, hits, n);
 
 	struct buf out;
+	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
 	buf_init(&out, n * 11 + 128);
-	for (size_t i = 0; i < n; i++) {
-		/* idx now holds what the client sees, in sort order */
-		uint32_t seq = c.keys[idx[i]].seq;
-		idx[i] = uid ? s->view.msgs[seq - 1].uid : seq;
-	}
+	for (size_t i = 0; i < n; i++) /* what the client sees, in sort order */
+		idx[i] = uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
 	if (ret.opts & IMAP_RET_SAVE)
 		save_sorted(s, uid, &ret, idx, n);
 	if (esort && (ret.opts & ~IMAP_RET_SAVE)) {
@@ -374,11 +385,14 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 			buf_printf(&out, " %u", idx[i]);
 		buf_append_c(&out, "\r\n");
 	}
-	imap_write_big(s, buf_data(&out), buf_len(&out));
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
 	buf_free(&out);
 	free(idx);
+	if ((ret.opts & IMAP_RET_UPDATE) &&
+	    imap_context_add_sorted(s, uid, cs, args + 2, nargs - 2, &spec, hits, n) < 0)
+		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
 	free(hits);
-	arena_free(&a);
 	imap_tagged(s, "OK Sort completed.");
 }
 

@@ -13,6 +13,9 @@
  * is 0: a SEARCH result has no order beyond ascending. MIN, MAX and COUNT
  * are not sent again (Dovecot does not either).
  *
+ * CONTEXT=SORT (RFC 5267 §4.2): SORT RETURN (UPDATE) keeps the result in
+ * its sort order, and the updates carry positions in it (update_sorted()).
+ *
  * Limits: IMAP_CONTEXT_MAX contexts per session (another UPDATE gets the
  * search answered and "* NO [NOUPDATE "tag"]"); a context's memory is its
  * keys (at most a command's) and one UID per match. Contexts end with the
@@ -37,7 +40,9 @@ struct imap_context {
 	const struct imap_arg *args;
 	size_t nargs;
 	struct str charset;
-	uint32_t *uids; /* the result, ascending */
+	uint32_t *uids; /* the result, ascending (in sort order when sorted) */
+	int sorted;     /* SORT RETURN (UPDATE): CONTEXT=SORT */
+	struct imap_sort_spec spec;
 	size_t n;
 	uint64_t print; /* the view's fingerprint at the last evaluation */
 };
@@ -74,6 +79,8 @@ static int evaluate(struct imap_session *s, struct imap_context *c, uint32_t **u
 	arena_free(&scratch);
 	if (r < 0)
 		return -1;
+	if (c->sorted)
+		imap_sort_seqs(s, &c->spec, hits, n);
 	for (size_t i = 0; i < n; i++)
 		hits[i] = s->view.msgs[hits[i] - 1].uid;
 	*uids_r = hits;
@@ -81,8 +88,8 @@ static int evaluate(struct imap_session *s, struct imap_context *c, uint32_t **u
 	return 0;
 }
 
-int imap_context_add(struct imap_session *s, int uid, struct str charset,
-		     const struct imap_arg *args, size_t nargs, const uint32_t *hits, size_t nhits)
+static int add(struct imap_session *s, int uid, struct str charset, const struct imap_arg *args,
+	       size_t nargs, const struct imap_sort_spec *spec, const uint32_t *hits, size_t nhits)
 {
 	unsigned count = 0;
 	for (struct imap_context *c = s->contexts; c; c = c->next)
@@ -106,9 +113,26 @@ int imap_context_add(struct imap_session *s, int uid, struct str charset,
 		c->uids[i] = s->view.msgs[hits[i] - 1].uid;
 	c->n = nhits;
 	c->print = view_print(&s->view);
+	if (spec) {
+		c->sorted = 1;
+		c->spec = *spec;
+	}
 	c->next = s->contexts;
 	s->contexts = c;
 	return 0;
+}
+
+int imap_context_add(struct imap_session *s, int uid, struct str charset,
+		     const struct imap_arg *args, size_t nargs, const uint32_t *hits, size_t nhits)
+{
+	return add(s, uid, charset, args, nargs, NULL, hits, nhits);
+}
+
+int imap_context_add_sorted(struct imap_session *s, int uid, struct str charset,
+			    const struct imap_arg *args, size_t nargs,
+			    const struct imap_sort_spec *spec, const uint32_t *hits, size_t nhits)
+{
+	return add(s, uid, charset, args, nargs, spec, hits, nhits);
 }
 
 static void context_free(struct imap_context *c)
@@ -152,6 +176,69 @@ static void update_line(struct buf *out, const struct imap_context *c, const cha
 	buf_append_c(out, ")\r\n");
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A copy of u[0..n), ascending (malloc'ed). */
+static uint32_t *sorted_copy(const uint32_t *u, size_t n)
+{
+	uint32_t *c = xmalloc((n ? n : 1) * sizeof(*c));
+	memcpy(c, u, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_u32);
+	return c;
+}
+
+/* One "position value" pair of an ADDTO or REMOVEFROM line; *k counts them. */
+static void pair_add(struct buf *out, const struct imap_context *c, const char *what, size_t *k,
+		     size_t pos, uint32_t v)
+{
+	if ((*k)++ == 0)
+		buf_printf(out, "* ESEARCH (TAG \"%s\")%s %s (%zu %u", c->tag, c->uid ? " UID" : "",
+			   what, pos, v);
+	else
+		buf_printf(out, " %zu %u", pos, v);
+}
+
+/*
+ * CONTEXT=SORT's updates (RFC 5267 §4.2): REMOVEFROM names each message
+ * gone with its position in the result as the client holds it, applied
+ * one after the other; ADDTO each new one with its position in the new
+ * result, in increasing order, so inserting them one by one rebuilds it.
+ * Sort keys (dates, sizes, addresses, subjects) never change, so the
+ * messages in both keep their order.
+ */
+static void update_sorted(struct imap_session *s, const struct imap_context *c,
+			  const uint32_t *now, size_t n, const uint32_t *before, size_t nbefore,
+			  struct buf *pre, struct buf *post)
+{
+	uint32_t *olds = sorted_copy(c->uids, c->n), *news = sorted_copy(now, n);
+	size_t pos = 0, k = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		if (find(news, n, c->uids[i]) < n) {
+			pos++;
+			continue;
+		}
+		/* The number the client knew it by, before EXPUNGE. */
+		size_t b = c->uid ? 0 : find(before, nbefore, c->uids[i]);
+		pair_add(pre, c, "REMOVEFROM", &k, pos + 1, c->uid ? c->uids[i] : (uint32_t)b + 1);
+	}
+	if (k)
+		buf_append_c(pre, ")\r\n");
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (find(olds, c->n, now[i]) == c->n)
+			pair_add(post, c, "ADDTO", &k, i + 1,
+				 c->uid ? now[i] : imap_view_seq(&s->view, now[i]));
+	if (k)
+		buf_append_c(post, ")\r\n");
+	free(olds);
+	free(news);
+}
+
 void imap_context_update(struct imap_session *s, const uint32_t *before, size_t nbefore,
 			 struct buf *pre, struct buf *post)
 {
@@ -163,6 +250,13 @@ void imap_context_update(struct imap_session *s, const uint32_t *before, size_t 
 		if (c->print == print || evaluate(s, c, &now, &n) < 0)
 			continue;
 		c->print = print;
+		if (c->sorted) {
+			update_sorted(s, c, now, n, before, nbefore, pre, post);
+			free(c->uids);
+			c->uids = now;
+			c->n = n;
+			continue;
+		}
 		uint32_t *gone = xmalloc((c->n + 1) * sizeof(*gone));
 		uint32_t *came = xmalloc((n + 1) * sizeof(*came));
 		size_t ng = 0, nc = 0;

@@ -248,9 +248,10 @@ void imap_session_sync(struct imap_session *s)
 	if (r < 0)
 		log_warn("imap", s->id, "event=sync_failed mailbox=%u", s->view.mailbox);
 	if (s->contexts && r >= 0) {
-		/* Each context's lines are at most one number per message. */
+		/* Each context's lines are at most one number per message
+		 * (CONTEXT=SORT: a position and a number). */
 		struct buf pre, post;
-		size_t room = ((size_t)nbefore + s->view.count + 2) * 11 * IMAP_CONTEXT_MAX + 4096;
+		size_t room = ((size_t)nbefore + s->view.count + 2) * 22 * IMAP_CONTEXT_MAX + 4096;
 		buf_init(&pre, room);
 		buf_init(&post, room);
 		imap_context_update(s, before, nbefore, &pre, &post);

@@ -400,6 +400,13 @@ struct imap_context;
  * the session holds IMAP_CONTEXT_MAX already (nothing kept). */
 int imap_context_add(struct imap_session *s, int uid, struct str charset,
 		     const struct imap_arg *args, size_t nargs, const uint32_t *hits, size_t nhits);
+struct imap_sort_spec;
+/* The same for SORT RETURN (UPDATE) (CONTEXT=SORT, RFC 5267 §4.2): hits
+ * are the SORT's result in spec's order; its updates say where each
+ * message goes or went in that order. */
+int imap_context_add_sorted(struct imap_session *s, int uid, struct str charset,
+			    const struct imap_arg *args, size_t nargs,
+			    const struct imap_sort_spec *spec, const uint32_t *hits, size_t nhits);
 /* Evaluates every context again after a sync (before: the view's UIDs
  * before it, ascending) and appends REMOVEFROM lines to pre (to go out
  * before the sync's responses) and ADDTO lines to post. */
@@ -559,6 +566,19 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 #define IMAP_SEARCH_CHARSETS "(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)"
 /* cmd_sort.c: SORT and UID SORT (RFC 5256, SORT=DISPLAY RFC 5957), THREAD and UID THREAD */
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd);
+#define IMAP_SORT_MAX_KEYS 16
+/* A SORT's criteria: key[i] (cmd_sort.c's keys), reverse[i], n of them;
+ * want has bit key for each key used. */
+struct imap_sort_spec {
+	unsigned char key[IMAP_SORT_MAX_KEYS];
+	unsigned char reverse[IMAP_SORT_MAX_KEYS];
+	size_t n;
+	unsigned want;
+};
+/* Reorders seqs[0..n) (sequence numbers of the view, ascending) into
+ * spec's order (ties in sequence order, RFC 5256). */
+void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, uint32_t *seqs,
+		    size_t n);
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd);
 
 /* Helpers shared by handlers (imap_cmd.c). */

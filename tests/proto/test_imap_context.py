@@ -6,8 +6,11 @@ change, APPEND and EXPUNGE come as "* ESEARCH (TAG ..) [UID] REMOVEFROM
 REMOVEFROM of an expunged message before its EXPUNGE and numbered as the
 client knew it; the session's own STORE too; CANCELUPDATE of one tag
 stops its updates, an unknown tag is NO; the eleventh context gets its
-answer and NO [NOUPDATE "tag"]; SELECT ends every context; SORT RETURN
-(UPDATE) is BAD (CONTEXT=SORT is not offered)."""
+answer and NO [NOUPDATE "tag"]; SELECT ends every context. CONTEXT=SORT
+(§4.2, Dovecot 2.3 does not offer it): SORT RETURN (UPDATE) by subject
+(UID) and by reverse arrival, three messages added (ADDTO with their
+positions, inserted in order), one deleted and one expunged (REMOVEFROM
+with the position it had)."""
 from test_imap import Raw, srv
 from test_imap_search_ext import cmd
 
@@ -86,12 +89,45 @@ def test_imap_context_search():
         u, t = cmd(a, "w", "SEARCH RETURN (UPDATE COUNT) ALL")
         assert u == [b'* ESEARCH (TAG "w") COUNT 3', b'* NO [NOUPDATE "w"] Too many updating searches.'], u
         assert t == b"w OK Search completed."
-        u, t = cmd(a, "x", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL")
-        assert t.startswith(b"x BAD"), t
         # SELECT ends every context.
         cmd(a, "y", "SELECT INBOX")
         append(b, "Subject: 4\r\n\r\nx\r\n")
         assert esearch(cmd(a, "z", "NOOP")[0]) == []
         assert cmd(a, "z2", 'CANCELUPDATE "d"')[1] == b"z2 NO Unknown tag."
+        check_sort(a, b)
         a.close()
         b.close()
+
+
+def check_sort(a, b):
+    """CONTEXT=SORT (RFC 5267 §4.2): SORT RETURN (UPDATE) keeps a sorted
+    result; ADDTO and REMOVEFROM carry each message's position in it."""
+    cmd(b, "c", "CREATE Sorted")
+    for subject in ("m", "c", "x"):  # UIDs 1, 2, 3
+        b.send(b"p APPEND Sorted {%d+}\r\nSubject: %s\r\n\r\nx\r\n\r\n" % (15, subject.encode()))
+        assert b.until_tag("p")[-1].startswith(b"p OK")
+    cmd(a, "s", "SELECT Sorted")
+    cmd(b, "s", "SELECT Sorted")
+    u, t = cmd(a, "k", "UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED")
+    assert u == [b'* ESEARCH (TAG "k") UID ALL 2,1,3'] and t.startswith(b"k OK"), (u, t)
+    u, t = cmd(a, "q", "SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 ALL")
+    assert t.startswith(b"q OK"), (u, t)
+    for subject in ("a", "z", "d"):  # UIDs 4, 5, 6
+        b.send(b"p APPEND Sorted {%d+}\r\nSubject: %s\r\n\r\nx\r\n\r\n" % (15, subject.encode()))
+        assert b.until_tag("p")[-1].startswith(b"p OK")
+    # a c d m x z: UID 4 first, 6 third, 5 sixth (inserted in that order);
+    # reversed, z x m d c a: 5 first, 6 fourth, 4 sixth.
+    u = esearch(cmd(a, "n", "NOOP")[0])
+    assert sorted(u) == sorted([b'* ESEARCH (TAG "k") UID ADDTO (1 4 3 6 6 5)',
+                                b'* ESEARCH (TAG "q") ADDTO (1 5 4 6 6 4)']), u
+    # m (UID 1) deleted: fourth in the subject order (the other context
+    # takes deleted ones too).
+    cmd(b, "d", "UID STORE 1 +FLAGS (\\Deleted)")
+    u = esearch(cmd(a, "n", "NOOP")[0])
+    assert u == [b'* ESEARCH (TAG "k") UID REMOVEFROM (4 1)'], u
+    # Expunged: the other context loses message 1 (third, z x m ...),
+    # numbered as the client knew it, before the EXPUNGE.
+    cmd(b, "x", "EXPUNGE")
+    u, t = cmd(a, "n", "NOOP")
+    assert u[0] == b'* ESEARCH (TAG "q") REMOVEFROM (3 1)' and b"* 1 EXPUNGE" in u, u
+    assert cmd(a, "c", 'CANCELUPDATE "k" "q"')[1].startswith(b"c OK")
