@@ -557,6 +557,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	if (!cidr_list_valid(cfg->metrics_allow))
 		return bad(err, errsz, "TERN_METRICS_ALLOW", cfg->metrics_allow,
 			   "a comma-separated list of networks such as 127.0.0.0/8,10.0.0.0/8,::1/128");
+	if (get_str("TERN_TRUSTED_PROXIES", cfg->trusted_proxies, sizeof(cfg->trusted_proxies), err,
+		    errsz) < 0)
+		return -1;
+	if (!cidr_list_valid(cfg->trusted_proxies))
+		return bad(err, errsz, "TERN_TRUSTED_PROXIES", cfg->trusted_proxies,
+			   "a comma-separated list of the proxies' networks such as 10.0.0.5,172.17.0.0/16");
 	return load_queue(cfg, err, errsz);
 }
 

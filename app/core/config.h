@@ -95,6 +95,9 @@ struct config {
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */
 	unsigned imap_message_limit; /* TERN_IMAP_MESSAGE_LIMIT: MESSAGELIMIT (RFC 9738) */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
+	/* TERN_TRUSTED_PROXIES: networks whose PROXY headers (mail) and
+	 * X-Forwarded-For/Forwarded fields (HTTP) say who the client is. */
+	char trusted_proxies[512];
 
 	/* Scheduled backups (TERN_BACKUP_*, app/backup/backup_sched.c): see README. */
 	char backup_dir[512];     /* TERN_BACKUP_DIR: "" = no scheduled backups */

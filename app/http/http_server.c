@@ -4,6 +4,7 @@
  * handler's response into an MHD response with the security headers.
  * See http_server.h.
  */
+#include "core/cidr.h"
 #include "core/hostname.h"
 #include "http/http_server.h"
 
@@ -29,6 +30,7 @@
 #include "core/metrics.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "net/forwarded.h"
 #include "http/http_parse.h"
 #include "net/listener.h"
 #include "store/store.h"
@@ -352,10 +354,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	buf_init(&x->out, HTTP_RESP_MAX);
 	x->https = cls == &https_marker;
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char *ip = arena_alloc(r->arena, 48);
-	addr_text(ci ? ci->client_addr : NULL, ip, 48);
+	char *ip = arena_alloc(r->arena, 64);
+	addr_text(ci ? ci->client_addr : NULL, ip, 64);
 	x->ip = ip;
 	x->loopback = ci && is_loopback(ci->client_addr);
+	/* Behind a reverse proxy we trust, the client is the one it names;
+	 * from anyone else these fields are the client's own claim. Rate
+	 * limits, the fail2ban lines and the loopback-only routes then see
+	 * the real client. */
+	if (http_cfg->trusted_proxies[0] && cidr_list_match(http_cfg->trusted_proxies, ip)) {
+		char client[64];
+		if (forwarded_client(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Forwarded"),
+				     MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+								 "X-Forwarded-For"),
+				     http_cfg->trusted_proxies, client, sizeof client)) {
+			snprintf(ip, 64, "%s", client);
+			x->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;
+		}
+	}
 	x->host = http_host_normalize(x->arena,
 				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
 	x->body = buf_data(&r->body);

@@ -13,8 +13,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/xalloc.h"
+#include "net/proxy_proto.h"
+
+/* A proxied connection gets this long to send its header. */
+#define PROXY_HEADER_MS 5000
+
+static const char *trusted_proxies = "";
+
+void listener_trust_proxies(const char *cidrs)
+{
+	trusted_proxies = cidrs ? cidrs : "";
+}
 
 static int bind_port(const char *host, uint16_t port, char *err, size_t errsz, int *errno_r)
 {
@@ -103,6 +116,7 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 	ls->name = name;
 	ls->cb = cb;
 	ls->arg = arg;
+	ls->proxy = 0;
 	return 0;
 }
 
@@ -124,6 +138,151 @@ int listener_accepted_peer(int fd, struct sockaddr_storage *ss, socklen_t *len, 
 	return 0;
 }
 
+/*
+ * A connection from a trusted proxy, before its PROXY header is complete.
+ * The header is read off the socket exactly (peeked, then only its own
+ * bytes consumed), so what follows (a TLS ClientHello, a client's first
+ * command) stays in the socket for the session.
+ */
+struct proxy_wait {
+	struct listener *ls;
+	struct loop *loop;
+	int fd, nodelay;
+	uint64_t timer;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	struct proxy_wait *next, *prev; /* this thread's waits */
+	size_t n;                       /* header bytes consumed so far */
+	uint8_t buf[PROXY_V2_MAX];
+};
+
+static _Thread_local struct proxy_wait *waits;
+
+static void wait_end(struct proxy_wait *w, int close_fd)
+{
+	if (w->timer)
+		loop_timer_del(w->loop, w->timer);
+	if (close_fd)
+		loop_close_fd(w->loop, w->fd);
+	else
+		loop_del_fd(w->loop, w->fd);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		waits = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	const void *a = ss->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+						  : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)outsz))
+		snprintf(out, outsz, "?");
+}
+
+static void wait_fail(struct proxy_wait *w, const char *reason)
+{
+	char ip[INET6_ADDRSTRLEN];
+	addr_text(&w->peer, ip, sizeof ip);
+	log_info("net", NULL, "event=proxy_refused listener=%s proxy=%s reason=%s", w->ls->name, ip,
+		 reason);
+	wait_end(w, 1);
+}
+
+static void on_proxy_timeout(struct loop *loop, void *arg)
+{
+	struct proxy_wait *w = arg;
+	(void)loop;
+	w->timer = 0;
+	wait_fail(w, "timeout");
+}
+
+static void on_proxy_io(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct proxy_wait *w = arg;
+	struct proxy_hdr h;
+	(void)events;
+
+	ssize_t m = recv(fd, w->buf + w->n, sizeof w->buf - w->n, MSG_PEEK);
+	if (m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR)) {
+		wait_fail(w, m == 0 ? "closed" : "read_error");
+		return;
+	}
+	if (m < 0)
+		return;
+	int r = proxy_parse(w->buf, w->n + (size_t)m, &h);
+	if (r == -1) {
+		wait_fail(w, "bad_header");
+		return;
+	}
+	/* All of what arrived is header: take it, so the next wake-up
+	 * brings new bytes rather than the same ones. */
+	size_t take = r == -2 ? (size_t)m : (size_t)r - w->n;
+	if (recv(fd, w->buf + w->n, take, 0) != (ssize_t)take) {
+		wait_fail(w, "read_error");
+		return;
+	}
+	w->n += take;
+	if (r == -2) {
+		if (w->n == sizeof w->buf)
+			wait_fail(w, "bad_header");
+		return;
+	}
+	/* Hand over as if just accepted, with the client's address. */
+	struct listener *ls = w->ls;
+	char proxy[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN];
+	addr_text(&w->peer, proxy, sizeof proxy);
+	accepted.fd = fd;
+	accepted.nodelay = w->nodelay;
+	if (h.has_addr) {
+		accepted.ss = h.src;
+		accepted.len = h.src_len;
+	} else {
+		accepted.ss = w->peer;
+		accepted.len = w->peer_len;
+	}
+	addr_text(&accepted.ss, client, sizeof client);
+	log_debug("net", NULL, "event=proxied listener=%s proxy=%s client=%s version=%d",
+		  ls->name, proxy, client, h.version);
+	wait_end(w, 0);
+	ls->cb(loop, fd, ls->arg);
+	accepted.fd = -1;
+}
+
+/* 1 when the socket just accepted must first send a PROXY header. */
+static int proxy_expected(const struct listener *ls)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (!ls->proxy || !trusted_proxies[0])
+		return 0;
+	addr_text(&accepted.ss, ip, sizeof ip);
+	return cidr_list_match(trusted_proxies, ip);
+}
+
+static void proxy_wait_start(struct loop *loop, struct listener *ls, int fd)
+{
+	struct proxy_wait *w = xcalloc(1, sizeof *w);
+	w->ls = ls;
+	w->loop = loop;
+	w->fd = fd;
+	w->nodelay = accepted.nodelay;
+	w->peer = accepted.ss;
+	w->peer_len = accepted.len;
+	if (loop_add_fd(loop, fd, LOOP_READ, on_proxy_io, w) < 0) {
+		close(fd);
+		free(w);
+		return;
+	}
+	w->next = waits;
+	if (waits)
+		waits->prev = w;
+	waits = w;
+	w->timer = loop_timer_add(loop, PROXY_HEADER_MS, on_proxy_timeout, w);
+}
+
 static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct listener *ls = arg;
@@ -141,7 +300,10 @@ static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 		}
 		accepted.fd = c;
 		accepted.nodelay = ls->nodelay;
-		ls->cb(loop, c, ls->arg);
+		if (proxy_expected(ls))
+			proxy_wait_start(loop, ls, c);
+		else
+			ls->cb(loop, c, ls->arg);
 		accepted.fd = -1; /* the number may be reused from here on */
 	}
 }
@@ -154,6 +316,11 @@ int listener_attach(struct listener *ls, struct loop *loop)
 void listener_detach(struct listener *ls, struct loop *loop)
 {
 	loop_del_fd(loop, ls->fd);
+	for (struct proxy_wait *w = waits, *next; w; w = next) {
+		next = w->next;
+		if (w->ls == ls && w->loop == loop)
+			wait_end(w, 1);
+	}
 }
 
 void listener_close(struct listener *ls)

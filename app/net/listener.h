@@ -32,7 +32,20 @@ struct listener {
 	const char *name;
 	listener_accept_cb *cb;
 	void *arg;
+	/* 1: a peer in the trusted proxies (listener_trust_proxies) must
+	 * start with a PROXY protocol header, whose client address the
+	 * connection then has. Set by the caller after listener_open. */
+	int proxy;
 };
+
+/*
+ * The networks whose connections to a proxy listener carry a PROXY
+ * header (TERN_TRUSTED_PROXIES, a cidr.h list; "" for none). Set once,
+ * before any listener is attached; the string must outlive them.
+ * From any other peer no header is looked for: its bytes are the
+ * protocol's, so nobody can claim another address.
+ */
+void listener_trust_proxies(const char *cidrs);
 
 /*
  * Binds and listens on a. When a->fallback_port is set and binding the
@@ -43,7 +56,9 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 		  listener_accept_cb *cb, void *arg, char *err, size_t errsz);
 /* Registers the socket on a loop (call once per loop). */
 int listener_attach(struct listener *ls, struct loop *loop);
-/* Unregisters from a loop; call on that loop's thread. */
+/* Unregisters from a loop; call on that loop's thread. Connections of
+ * this listener still waiting for their PROXY header on this loop are
+ * closed. */
 void listener_detach(struct listener *ls, struct loop *loop);
 /* Closes the socket (after every loop detached). */
 void listener_close(struct listener *ls);

@@ -284,6 +284,7 @@ int server_run(const struct config *cfg_env)
 	imap_server_init(cfg, st);
 	msieve_server_init(cfg, st);
 
+	listener_trust_proxies(cfg->trusted_proxies);
 	if (cfg->listen[LISTEN_SMTP].port) {
 		if (listener_open(&listeners[nlisteners], &cfg->listen[LISTEN_SMTP], "smtp",
 				  smtp_server_accept, NULL, err, sizeof(err)) < 0) {
@@ -291,6 +292,7 @@ int server_run(const struct config *cfg_env)
 			return refuse("TERN_LISTEN_SMTP",
 				      listen_value(cfg, LISTEN_SMTP, lv, sizeof lv), "cannot be used", err);
 		}
+		listeners[nlisteners].proxy = 1;
 		nlisteners++;
 	}
 	static const struct {
@@ -320,6 +322,7 @@ int server_run(const struct config *cfg_env)
 			return refuse(config_listen_var(k), listen_value(cfg, k, lv, sizeof lv),
 				      "cannot be used", err);
 		}
+		listeners[nlisteners].proxy = 1;
 		nlisteners++;
 	}
 

@@ -1,0 +1,117 @@
+"""Behind a proxy (issue 31): the PROXY protocol (v1 as nginx's stream
+module sends it, and v2) on the mail listeners and X-Forwarded-For /
+Forwarded on HTTP are honoured only from TERN_TRUSTED_PROXIES, so the
+logs, per-client limits and fail2ban's lines see the real client. From a
+trusted proxy a header is required (a bad one closes the connection);
+from anyone else a header is just bytes of the protocol. One server."""
+import base64
+import socket
+import ssl
+import struct
+
+from harness import Raw, Server
+from httpc import Api
+from mailpeers import unique_ips
+
+PROXY_IP, OTHER_IP = unique_ips(2)
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v1(client, port=40000, family="TCP4", dst="127.0.0.1"):
+    return ("PROXY %s %s %s %d 25\r\n" % (family, client, dst, port)).encode()
+
+
+def v2(client, port=40001, cmd=1):
+    if cmd == 0:  # LOCAL: a health check from the proxy itself
+        return V2_SIG + bytes([0x20, 0x00]) + struct.pack("!H", 0)
+    addrs = socket.inet_aton(client) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", port, 25)
+    tlv = bytes([0x04, 0x00, 0x02]) + b"ok"  # a TLV, skipped
+    return V2_SIG + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs) + len(tlv)) + addrs + tlv
+
+
+def smtp(s, header, source=PROXY_IP):
+    r = Raw(s.smtp_port, greet=False, source=source)
+    if header:
+        r.send(header)
+    r.greeting = r.reply()
+    return r
+
+
+def ehlo_ip(r):
+    code, lines = r.cmd("EHLO client.test")
+    assert code == 250, lines
+    return lines[0].rsplit("[", 1)[1].rstrip("]")
+
+
+def test_proxy_protocol_and_forwarded():
+    s = Server(submission=True, http=True, accounts=[("bob@example.test", "bob-password-1")],
+               env={"TERN_TRUSTED_PROXIES": PROXY_IP,
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "1"})
+    with s:
+        # v1 and v2 from the trusted proxy: the session has the client's address.
+        a = smtp(s, v1("203.0.113.7"))
+        assert a.greeting[0] == 220 and ehlo_ip(a) == "203.0.113.7"
+        b = smtp(s, v2("198.51.100.9"))
+        assert b.greeting[0] == 220 and ehlo_ip(b) == "198.51.100.9"
+        # The per-client limit (1 here) counts the real clients: a second
+        # connection for 203.0.113.7 is refused while 198.51.100.9's stands.
+        c = smtp(s, v1("203.0.113.7", 40002))
+        assert c.greeting[0] == 421 and "your address" in c.greeting[1][0], c.greeting
+        for r in (a, b, c):
+            r.close()
+        assert s.wait_log("event=connect peer=203.0.113.7 ")
+        assert "event=connect peer=198.51.100.9 " in s.log_text()
+        # IPv6 clients, and LOCAL (no address: the proxy's own stays).
+        d = smtp(s, v1("2001:db8::5", family="TCP6", dst="::1"))
+        assert ehlo_ip(d) == "2001:db8::5"
+        d.close()
+        e = smtp(s, v2(None, cmd=0))
+        assert ehlo_ip(e) == PROXY_IP
+        e.close()
+
+        # Implicit TLS (submissions): the header comes before the handshake.
+        sock = socket.create_connection(("127.0.0.1", s.submissions_port), timeout=10,
+                                        source_address=(PROXY_IP, 0))
+        sock.sendall(v2("192.0.2.44"))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(sock, server_hostname="mx.example.test")
+        f = t.makefile("rb")
+        assert f.readline().startswith(b"220")
+        t.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        t.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0bob@example.test\0wrong") + b"\r\n")
+        assert f.readline().startswith(b"535")
+        t.close()
+        # fail2ban's line names the client, not the proxy.
+        assert s.wait_log("ip=192.0.2.44"), s.log_text()
+        assert "event=auth_failed" in [l for l in s.log_text().splitlines() if "ip=192.0.2.44" in l][0]
+
+        # From the trusted proxy a header is required: garbage closes.
+        g = Raw(s.smtp_port, greet=False, source=PROXY_IP)
+        g.send(b"EHLO nothing.test\r\n")
+        assert g.closed(), g.buf
+        assert s.wait_log("event=proxy_refused listener=smtp proxy=%s reason=bad_header" % PROXY_IP)
+
+        # From anyone else a header is not looked for: it is a bad command,
+        # and the session keeps the peer's own address.
+        h = Raw(s.smtp_port, source=OTHER_IP)
+        code, _ = h.cmd(v1("203.0.113.99").decode().rstrip())
+        assert code >= 500, code
+        assert ehlo_ip(h) == OTHER_IP
+        h.close()
+
+        # HTTP: X-Forwarded-For and Forwarded from the trusted proxy name
+        # the client in the failed-login line; from others they are ignored.
+        def failed_login(source, headers, want):
+            api = Api(s, source=source)
+            st, _, _ = api.call("POST", "/session", {"password": "wrong-password"}, headers=headers)
+            assert st == 401, st
+            assert s.wait_log("module=http event=auth_failed what=login failures=1 ip=%s\n" % want), \
+                (want, s.log_text()[-2000:])
+        failed_login(PROXY_IP, {"X-Forwarded-For": "203.0.113.50, %s" % PROXY_IP}, "203.0.113.50")
+        failed_login(PROXY_IP, {"Forwarded": 'for="[2001:db8::77]:4711";proto=https'}, "2001:db8::77")
+        failed_login(OTHER_IP, {"X-Forwarded-For": "203.0.113.51"}, OTHER_IP)
+        assert "ip=203.0.113.51" not in s.log_text()
