@@ -67,11 +67,11 @@ void api_spam_get(struct http_ctx *x)
 	jw_obj_begin(&w);
 	jw_kbool(&w, "enabled", set->enabled);
 	jw_key(&w, "junk");
-	jw_double(&w, set->th.junk);
+	jw_double(&w, set->th.tag);
 	jw_key(&w, "reject");
-	jw_double(&w, set->th.reject);
+	jw_double(&w, set->th.reject_on ? set->th.reject : 0);
 	jw_key(&w, "discard");
-	jw_double(&w, set->th.discard);
+	jw_double(&w, set->th.discard_on ? set->th.discard : 0);
 	write_zones(&w, "dnsbl", "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT);
 	write_zones(&w, "uribl", "setting/spam_uribl", SPAM_URIBL_DEFAULT);
 	jw_kbool(&w, "greylist", set->greylist);

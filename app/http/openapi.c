@@ -75,7 +75,7 @@ static const char openapi_json[] =
 	"tems\":{\"type\":\"string\"}},\"block\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},\"SpamDecisions\":{\"type"
 	"\":\"object\",\"properties\":{\"decisions\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{\"seq\":{\""
 	"type\":\"integer\",\"minimum\":0},\"at\":{\"type\":\"integer\",\"minimum\":0},\"ip\":{\"type\":\"string\"},\"mail_from\":"
-	"{\"type\":\"string\"},\"rcpt\":{\"type\":\"string\"},\"score\":{\"type\":\"number\"},\"action\":{\"enum\":[\"ham\",\"junk\","
+	"{\"type\":\"string\"},\"rcpt\":{\"type\":\"string\"},\"score\":{\"type\":\"number\"},\"action\":{\"enum\":[\"ham\",\"spam\","
 	"\"reject\",\"discard\"]},\"rules\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}},\"Settings\":{\"type\":\"obj"
 	"ect\",\"properties\":{\"hostname\":{\"type\":\"object\",\"properties\":{\"value\":{\"type\":\"string\"},\"stored\":{\"ty"
 	"pe\":\"string\"},\"running\":{\"type\":\"string\"},\"locked\":{\"type\":\"boolean\"}}},\"hostname_status\":{\"type\":\"o"

@@ -36,6 +36,7 @@
 #include "smtp/smtp_spam.h"
 #include "spam/spam_grey.h"
 #include "spam/spam_lists.h"
+#include "spam/spam_pipeline.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
 
@@ -50,6 +51,11 @@ struct smtp_spam {
 	const char *fields;
 	int junk;
 	int waiting;
+	int analyse_failed;
+	struct spam_result *res;
+	struct spam_msg *msg;  /* the content's view, from the worker */
+	struct spam_flags flags;
+	struct worker_job wj;
 	char author[256];
 	char from_addr[SPAM_LIST_ENTRY_MAX];
 	struct spam_dnsbl_run *uri;
@@ -97,6 +103,8 @@ void smtp_spam_tx_free(struct smtp_tx *tx)
 	if (!sp)
 		return;
 	spam_dnsbl_free(&sp->uri);
+	spam_msg_free(&sp->msg);
+	free(sp->res);
 	free(sp);
 	tx->spam = NULL;
 }
@@ -208,7 +216,7 @@ static void from_address(struct smtp_tx *tx, char *out, size_t outsz)
 	rfc5322_clear(&p);
 }
 
-static void lists(struct smtp_spam *sp, struct spam_tally *t)
+static void lists(struct smtp_spam *sp, struct spam_result *res)
 {
 	struct smtp_session *s = sp->s;
 	struct smtp_tx *tx = &s->tx;
@@ -219,7 +227,7 @@ static void lists(struct smtp_spam *sp, struct spam_tally *t)
 	    .from = sp->from_addr,
 	    .from_verified = sp->in.dmarc == SPAM_AUTH_PASS,
 	};
-	char scope[32], name[160], hit[SPAM_LIST_ENTRY_MAX];
+	char scope[32], name[160], hit[SPAM_LIST_ENTRY_MAX], desc[SPAM_RULE_DESC_MAX];
 	const char *scopes[3] = {"*", tx->spam_domain ? tx->spam_domain : "", scope};
 	static const char *const rules[2][3] = {
 	    {"BLOCK_LISTED_GLOBAL", "BLOCK_LISTED_DOMAIN", "BLOCK_LISTED_USER"},
@@ -235,11 +243,12 @@ static void lists(struct smtp_spam *sp, struct spam_tally *t)
 			spam_setting_text(smtp_store, name, text, SPAM_LIST_MAX + 1, NULL);
 			if (!text[0] || !spam_list_match(text, &sub, allow, hit, sizeof hit))
 				continue;
-			spam_tally_add(t, rules[allow][i], 0);
+			snprintf(desc, sizeof desc, "%s list entry %.60s", allow ? "allow" : "block", hit);
+			spam_result_add_desc(res, rules[allow][i], 0, desc);
 			if (allow)
-				t->allowed = 1;
+				sp->flags.allowed = 1;
 			else
-				t->blocked = 1;
+				sp->flags.blocked = 1;
 		}
 	free(text);
 }
@@ -271,11 +280,11 @@ static void grey_write_done(void *arg)
 }
 
 /* Greylisting: 1 when the message must wait (451), 0 to go on. */
-static int greylisted(struct smtp_spam *sp, const struct spam_tally *t)
+static int greylisted(struct smtp_spam *sp)
 {
 	struct smtp_session *s = sp->s;
 	struct smtp_tx *tx = &s->tx;
-	if (!sp->set.greylist || s->authenticated || t->allowed || s->conn_gone)
+	if (!sp->set.greylist || s->authenticated || sp->flags.allowed || s->conn_gone)
 		return 0;
 	const char *at = strrchr(tx->mail_from, '@');
 	if (sp->in.spf == SPAM_AUTH_PASS && at && policy_domain_listed(sp->set.greylist_good, at + 1))
@@ -312,25 +321,81 @@ static int greylisted(struct smtp_spam *sp, const struct spam_tally *t)
 	return wait;
 }
 
-static void note(struct smtp_spam *sp, const struct spam_tally *t, enum spam_action a)
+/* ---- learning from the filter's own verdicts: traps and strong listings only ---- */
+
+struct learn_job {
+	struct worker_job wj;
+	struct store *st;
+	struct spam_msg *msg;
+};
+
+static void learn_run(void *arg)
+{
+	struct learn_job *j = arg;
+	spam_train(j->st, 0, j->msg, 1);
+}
+
+static void learn_done(void *arg)
+{
+	struct learn_job *j = arg;
+	spam_msg_free(&j->msg);
+	free(j);
+}
+
+/*
+ * The global model learns spam from a message to a spam trap, or one
+ * listed by SPAM_LEARN_LISTINGS blocklists with a weight of
+ * SPAM_LEARN_WEIGHT or more each: never from the score itself
+ * (self-learning drifts). The view moves to the job.
+ */
+#define SPAM_LEARN_LISTINGS 2
+#define SPAM_LEARN_WEIGHT 4.0
+static void learn(struct smtp_spam *sp)
+{
+	unsigned strong = 0;
+	for (uint32_t i = 0; i < sp->res->nrules; i++) {
+		const struct spam_rule *r = &sp->res->rules[i];
+		strong += (strncmp(r->name, "RBL_", 4) == 0 || strncmp(r->name, "URIBL_", 6) == 0) &&
+			  r->weight >= SPAM_LEARN_WEIGHT;
+	}
+	if (!sp->msg || sp->flags.allowed || (!sp->flags.trap && strong < SPAM_LEARN_LISTINGS))
+		return;
+	log_info("smtp", sp->s->id, "event=spam_learn kind=spam model=global reason=%s",
+		 sp->flags.trap ? "trap" : "blocklists");
+	struct learn_job *j = xcalloc(1, sizeof *j);
+	j->st = smtp_store;
+	j->msg = sp->msg;
+	sp->msg = NULL;
+	j->wj.fn = learn_run;
+	j->wj.done = learn_done;
+	j->wj.arg = j;
+	if (worker_pool_running()) {
+		worker_submit(&j->wj);
+	} else {
+		learn_run(j);
+		learn_done(j);
+	}
+}
+
+static void note(struct smtp_spam *sp)
 {
 	struct smtp_session *s = sp->s;
 	struct smtp_tx *tx = &s->tx;
 	struct buf log;
 	buf_init(&log, 4096);
-	spam_tally_log(t, a, &log);
+	spam_pipeline_log(sp->res, &log);
 	tx->auth_log = arena_printf(tx->arena, "%s%.*s", tx->auth_log ? tx->auth_log : "",
 				    (int)buf_len(&log), buf_data(&log));
 	buf_free(&log);
 	spam_recent_add(s->conn_gone ? "" : s->conn->peer_ip, tx->mail_from,
-			tx->nrcpts ? tx->rcpts[0].address : "", tx->spam_account, t, a);
+			tx->nrcpts ? tx->rcpts[0].address : "", tx->spam_account, sp->res);
 }
 
-static void refuse(struct smtp_spam *sp, const struct verdict *v, const char *reason)
+static void refuse(struct smtp_spam *sp, const struct verdict *v)
 {
 	struct smtp_session *s = sp->s;
 	char q[600];
-	log_info("smtp", s->id, "event=message_rejected reason=%s from=%s size=%zu%s", reason,
+	log_info("smtp", s->id, "event=message_rejected reason=%s from=%s size=%zu%s", v->reason,
 		 log_q(s->tx.mail_from, q, sizeof q), s->tx.data.len, s->tx.auth_log);
 	metrics_inc(METRIC_REJECTED);
 	if (!s->conn_gone)
@@ -344,45 +409,99 @@ static const struct verdict v_blocked = {550, "5.7.1", "Message refused: sender 
 static const struct verdict v_grey = {451, "4.7.1", "Greylisted, please try again later",
 				      "greylisted"};
 
+/* Every signal is in: decide, then deliver, refuse or greylist. */
 static void finish(struct smtp_spam *sp)
 {
 	struct smtp_session *s = sp->s;
 	struct smtp_tx *tx = &s->tx;
-	struct spam_tally *t = xcalloc(1, sizeof *t);
+	struct spam_result *res = sp->res;
 
 	sp->waiting = 0;
-	spam_conn_rules(&sp->in, t);
-	spam_dnsbl_tally(s->dnsbl, t);
-	spam_dnsbl_tally(sp->uri, t);
+	spam_conn_rules(&sp->in, res);
+	spam_dnsbl_result(s->dnsbl, res);
+	spam_dnsbl_result(sp->uri, res);
 	if (tx->spam_trap) {
-		t->trap = 1;
-		spam_tally_add(t, "SPAM_TRAP", 0);
+		sp->flags.trap = 1;
+		spam_result_add_desc(res, "SPAM_TRAP", 0, "sent to a spam trap");
 	}
-	lists(sp, t);
-	enum spam_action a = spam_tally_action(t, &sp->set.th);
-	/* Mail to the postmaster is never refused (RFC 5321 §4.5.1): at worst Junk. */
-	if (tx->spam_postmaster && (a == SPAM_REJECT || a == SPAM_DISCARD))
-		a = SPAM_JUNK;
-	note(sp, t, a);
-	if (a == SPAM_REJECT) {
-		const struct verdict *v = t->blocked ? &v_blocked : &v_spam;
-		free(t);
-		refuse(sp, v, v->reason);
+	lists(sp, res);
+	sp->flags.postmaster = tx->spam_postmaster;
+	enum spam_verdict v = spam_pipeline_decide(res, &sp->set.th, &sp->flags);
+	note(sp);
+	learn(sp);
+	if (v == SPAM_REJECT) {
+		refuse(sp, sp->flags.blocked ? &v_blocked : &v_spam);
 		return;
 	}
-	if (a != SPAM_DISCARD && greylisted(sp, t)) {
-		free(t);
-		refuse(sp, &v_grey, v_grey.reason);
+	if (v != SPAM_DISCARD && greylisted(sp)) {
+		refuse(sp, &v_grey);
 		return;
 	}
 	struct buf f;
 	buf_init(&f, FIELDS_MAX);
-	if (spam_tally_fields(t, &sp->set.th, a, &f) < 0)
+	if (spam_pipeline_fields(res, &sp->set.th, &sp->flags, &f) < 0)
 		buf_reset(&f); /* cannot happen within FIELDS_MAX; never refuse for it */
 	tx->spam_fields = arena_printf(tx->arena, "%.*s", (int)buf_len(&f), buf_data(&f));
 	buf_free(&f);
-	free(t);
-	smtp_tx_store(s, sp->fields, a == SPAM_DISCARD ? 2 : (a == SPAM_JUNK || sp->junk));
+	smtp_tx_store(s, sp->fields, v == SPAM_DISCARD ? 2 : (v == SPAM_TAG || sp->junk));
+}
+
+/* Waits for the blocklists when they still run. */
+static void lookups(struct smtp_spam *sp)
+{
+	struct smtp_session *s = sp->s;
+	struct smtp_tx *tx = &s->tx;
+	const char *doms[SPAM_DNSBL_SUBJECTS_MAX];
+	char base[SPAM_DNSBL_SUBJECTS_MAX][256];
+	size_t nd = 0;
+
+	/* The domains that speak for the sender, then the links' domains. */
+	const char *at = strrchr(tx->mail_from, '@');
+	if (at && at[1])
+		doms[nd++] = at + 1;
+	if (sp->author[0])
+		doms[nd++] = sp->author;
+	for (uint32_t i = 0; sp->msg && i < sp->msg->nurls && nd < SPAM_DNSBL_SUBJECTS_MAX; i++) {
+		const struct spam_url *u = &sp->msg->urls[i];
+		if (!u->host.len || (u->flags & SPAM_URL_IP) ||
+		    spam_dnsbl_base_domain(u->host.p, u->host.len, base[nd], sizeof base[nd]) < 0)
+			continue;
+		int seen = 0;
+		for (size_t k = 0; k < nd && !seen; k++)
+			seen = strcasecmp(doms[k], base[nd]) == 0;
+		if (!seen) {
+			doms[nd] = base[nd];
+			nd++;
+		}
+	}
+	struct dns *d = dns_thread();
+	if (d && sp->set.uribl.n && nd) {
+		sp->resolver = dns_resolver_of(d);
+		sp->uri = spam_dnsbl_start(&sp->resolver, NULL, NULL, &sp->set.uribl, doms, nd, ip_done, s);
+	}
+	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri)) {
+		sp->waiting = 1; /* ip_done goes on */
+		return;
+	}
+	finish(sp);
+}
+
+/* The content: the message view, the rules and the classifier (spam.h). */
+static void analyse_run(void *arg)
+{
+	struct smtp_spam *sp = arg;
+	struct smtp_tx *tx = &sp->s->tx;
+	spam_msg_new(tx->data.p + tx->header_len, tx->data.len - tx->header_len, &sp->msg);
+	if (spam_analyse(smtp_store, tx->spam_account, sp->msg, sp->res) != 0)
+		sp->analyse_failed = 1;
+}
+
+static void analyse_done(void *arg)
+{
+	struct smtp_spam *sp = arg;
+	if (sp->analyse_failed)
+		log_warn("smtp", sp->s->id, "event=spam_model_unreadable");
+	lookups(sp);
 }
 
 void smtp_spam_message(struct smtp_session *s, const struct spam_conn_in *in, const char *author,
@@ -406,20 +525,19 @@ void smtp_spam_message(struct smtp_session *s, const struct spam_conn_in *in, co
 	}
 	snprintf(sp->author, sizeof sp->author, "%s", author ? author : "");
 	from_address(tx, sp->from_addr, sizeof sp->from_addr);
-
-	/* The domains that speak for the sender: envelope and From. */
-	const char *doms[2] = {NULL, sp->author};
-	const char *at = strrchr(tx->mail_from, '@');
-	if (at)
-		doms[0] = at + 1;
-	struct dns *d = dns_thread();
-	if (d && sp->set.uribl.n) {
-		sp->resolver = dns_resolver_of(d);
-		sp->uri = spam_dnsbl_start(&sp->resolver, NULL, NULL, &sp->set.uribl, doms, 2, ip_done, s);
-	}
-	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri)) {
-		sp->waiting = 1; /* ip_done goes on */
+	sp->res = xmalloc(sizeof *sp->res);
+	spam_result_init(sp->res);
+	/* Parsing the message and the model's reads take more than a
+	 * millisecond on a big one: on the pool (the session waits with
+	 * reading paused, and nothing else touches the tx meanwhile). */
+	if (worker_pool_running()) {
+		sp->wj.fn = analyse_run;
+		sp->wj.done = analyse_done;
+		sp->wj.arg = sp;
+		sp->wj.loop = s->loop;
+		worker_submit(&sp->wj);
 		return;
 	}
-	finish(sp);
+	analyse_run(sp);
+	analyse_done(sp);
 }

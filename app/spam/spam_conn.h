@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#include "spam/spam_tally.h"
+#include "spam/spam.h"
 
 enum spam_auth { SPAM_AUTH_NONE, SPAM_AUTH_PASS, SPAM_AUTH_FAIL, SPAM_AUTH_SOFT, SPAM_AUTH_ERROR };
 
@@ -42,7 +42,7 @@ struct spam_conn_in {
 };
 
 /* Adds the rules above that apply. Never fails. */
-void spam_conn_rules(const struct spam_conn_in *in, struct spam_tally *t);
+void spam_conn_rules(const struct spam_conn_in *in, struct spam_result *res);
 
 /* 1 when helo is an IP address (bare, not in brackets). */
 int spam_helo_bare_ip(const char *helo);

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "dns/dns_resolver.h"
-#include "spam/spam_tally.h"
+#include "spam/spam.h"
 
 #define SPAM_DNSBL_ZONES_MAX 8
 #define SPAM_DNSBL_CODES_MAX 8
@@ -90,6 +90,16 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answer *a,
 			 int *listed_r);
 
+/*
+ * The domain a domain list is asked about for a link's host: the last two
+ * labels, or three when the second-level label is a usual public one
+ * under a country code ("example.co.uk", "shop.com.au"), lowercased.
+ * Domain lists (DBL, URIBL) list registered domains, not host names. An
+ * approximation of the Public Suffix List, which the binary does not
+ * carry. 0, or -1 for a host with one label or one that does not fit.
+ */
+int spam_dnsbl_base_domain(const char *host, size_t len, char *out, size_t outsz);
+
 /* The rule name: prefix ("RBL_", "URIBL_") then the zone, upper case, '.' and '-' as '_'. */
 void spam_dnsbl_rule(const char *prefix, const char *zone, char *out, size_t outsz);
 
@@ -112,8 +122,8 @@ struct spam_dnsbl_run *spam_dnsbl_start(const struct dns_resolver *r,
 					void (*done)(void *arg), void *arg);
 /* Lookups still in flight. */
 size_t spam_dnsbl_pending(const struct spam_dnsbl_run *run);
-/* Adds one rule per zone that listed something (its highest weight) to t. */
-void spam_dnsbl_tally(const struct spam_dnsbl_run *run, struct spam_tally *t);
+/* Adds one rule per zone that listed something (its highest weight) to res. */
+void spam_dnsbl_result(const struct spam_dnsbl_run *run, struct spam_result *res);
 /* Cancels what is in flight (done will not run) and frees *run (NULL after). */
 void spam_dnsbl_free(struct spam_dnsbl_run **run);
 

@@ -13,7 +13,7 @@ static struct spam_recent ring[SPAM_RECENT_MAX];
 static uint64_t next_seq = 1;
 
 void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, uint32_t account,
-		     const struct spam_tally *t, enum spam_action a)
+		     const struct spam_result *t)
 {
 	struct spam_recent e;
 	size_t o = 0;
@@ -24,10 +24,10 @@ void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, ui
 	snprintf(e.rcpt, sizeof e.rcpt, "%s", rcpt ? rcpt : "");
 	e.account = account;
 	e.score = t->score;
-	snprintf(e.action, sizeof e.action, "%s", spam_action_name(a));
-	for (size_t i = 0; i < t->n && o < sizeof e.rules; i++) {
+	snprintf(e.action, sizeof e.action, "%s", spam_verdict_name(t->verdict));
+	for (uint32_t i = 0; i < t->nrules && o < sizeof e.rules; i++) {
 		int n = snprintf(e.rules + o, sizeof e.rules - o, "%s%s=%.2f", i ? " " : "",
-				 t->hit[i].name, t->hit[i].weight);
+				 t->rules[i].name, t->rules[i].weight);
 		if (n < 0)
 			break;
 		o += (size_t)n;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "spam/spam_tally.h"
+#include "spam/spam.h"
 
 #define SPAM_RECENT_MAX 100
 
@@ -26,13 +26,13 @@ struct spam_recent {
 	char rcpt[256];
 	uint32_t account;  /* the first recipient's account */
 	double score;
-	char action[8];    /* spam_action_name() */
+	char action[8];    /* spam_verdict_name() */
 	char rules[1024];  /* "NAME=W NAME=W ..." */
 };
 
 /* Records a decision. Thread-safe. */
 void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, uint32_t account,
-		     const struct spam_tally *t, enum spam_action a);
+		     const struct spam_result *res);
 /* Copies the newest decisions, newest first, at most max; returns how many. Thread-safe. */
 size_t spam_recent_list(struct spam_recent *out, size_t max);
 

@@ -66,9 +66,14 @@ void spam_settings_load(struct store *st, struct spam_settings *out, const char 
 	memset(out, 0, sizeof *out);
 	spam_setting_text(st, "setting/spam_filter", v, sizeof v, NULL);
 	out->enabled = strcmp(v, "off") != 0;
-	out->th.junk = number(st, "setting/spam_junk", SPAM_JUNK_DEFAULT, 1000, &bad);
-	out->th.reject = number(st, "setting/spam_reject", SPAM_REJECT_DEFAULT, 1000, &bad);
-	out->th.discard = number(st, "setting/spam_discard", 0, 1000, &bad);
+	spam_thresholds_default(&out->th);
+	out->th.tag = number(st, "setting/spam_junk", out->th.tag, 1000, &bad);
+	out->th.reject = number(st, "setting/spam_reject", out->th.reject_on ? out->th.reject : 0,
+				1000, &bad);
+	out->th.reject_on = out->th.reject > 0;
+	out->th.discard = number(st, "setting/spam_discard", out->th.discard_on ? out->th.discard : 0,
+				 1000, &bad);
+	out->th.discard_on = out->th.discard > 0;
 	zones(st, "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT, &out->dnsbl, &bad);
 	zones(st, "setting/spam_uribl", SPAM_URIBL_DEFAULT, &out->uribl, &bad);
 	spam_setting_text(st, "setting/spam_greylist", v, sizeof v, NULL);

@@ -4,9 +4,10 @@
  * read per connection and per message so a change applies to the next.
  *
  *   setting/spam_filter          "off" turns scoring off (default on)
- *   setting/spam_junk            score from which mail goes to Junk (default 6)
- *   setting/spam_reject          score refused with 550 at the end of DATA (default 15)
- *   setting/spam_discard         score accepted and dropped (default 0: off)
+ *   setting/spam_junk            score from which mail goes to Junk (spam.h's tag)
+ *   setting/spam_reject          score refused with 550 at the end of DATA ("0": off)
+ *   setting/spam_discard         score accepted and dropped (absent or "0": off)
+ * (the defaults are spam_thresholds_default()'s, from the measurements)
  *   setting/spam_dnsbl           IP blocklist zones (spam_dnsbl.h; absent: the defaults)
  *   setting/spam_uribl           domain blocklist zones (absent: the defaults)
  *   setting/spam_greylist        "on" turns greylisting on (default off)
@@ -25,12 +26,10 @@
 #include <stddef.h>
 
 #include "spam/spam_dnsbl.h"
-#include "spam/spam_tally.h"
+#include "spam/spam.h"
 
 struct store;
 
-#define SPAM_JUNK_DEFAULT 6.0
-#define SPAM_REJECT_DEFAULT 15.0
 #define SPAM_GREY_DELAY_DEFAULT 300
 #define SPAM_GREY_GOOD_DEFAULT                                                              \
 	"gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com icloud.com "   \

@@ -8,8 +8,9 @@ case.
   our X-Spam-Status / X-Spam-Result (the rule and its weight), the
   sender's own X-Spam-* fields removed;
 - a list's "error" answer (127.255.255.254, Spamhaus's "public resolver
-  refused") never counts; an envelope domain on a domain list (DBL
-  style) counts;
+  refused") never counts; an envelope domain or a link's domain on a
+  domain list (DBL style) counts;
+- a spam trap's message is accepted into Junk and trains the global model;
 - the allow list beats every rule (a blocklisted client whose SPF-passing
   sender is allowed lands in the INBOX), but not for a sender whose domain
   did not verify; a user's block list refuses; a recipient whose lists
@@ -125,6 +126,22 @@ def test_spam_wire():
         assert r[0] == 250, r
         assert "URIBL_DBL_TEST=7.00" in head(newest(s, "bob@example.test", "Junk"))
 
+        # ... and over the registered domains of the message's links.
+        _, r = send(s, "127.0.0.1", "a@remote.test",
+                    msg("link", "").replace(b"Hello.\r\n", b"See https://www.spammer.test/offer now.\r\n"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "Junk"))
+        assert "Subject: link" in h and "URIBL_DBL_TEST=7.00" in h, h
+
+        # A spam trap: accepted into Junk, and the global model learns it.
+        s.cli("alias", "add", "trap@example.test", "admin@example.test")
+        st, _, _ = api.call("PUT", "/spam", {"traps": ["trap@example.test"]})
+        assert st == 200
+        _, r = send(s, "127.0.0.1", "a@remote.test", msg("to the trap"), rcpts=("trap@example.test",))
+        assert r[0] == 250, r
+        assert "SPAM_TRAP" in head(newest(s, "admin@example.test", "Junk"))
+        s.wait_log("event=spam_learn kind=spam model=global reason=trap")
+
         # The allow list beats every rule, for a verified sender only.
         st, _, _ = api.call("PUT", "/spam", {"allow": ["good.test", "nospf.test"]})
         assert st == 200
@@ -190,7 +207,7 @@ def test_spam_wire():
         st, _, rec = api.call("GET", "/spam/recent")
         assert st == 200, rec
         acts = [d["action"] for d in rec["decisions"]]
-        assert "reject" in acts and "junk" in acts, acts
+        assert "reject" in acts and "spam" in acts, acts
         assert any("RBL_BL_TEST=20.00" in d["rules"] for d in rec["decisions"] if d["action"] == "reject")
     finally:
         if s:

@@ -1,8 +1,8 @@
 /*
  * test_spam_wire.c — the spam filter's connection-side pieces: blocklist
  * zones (their text, the names asked, what an answer means, one message's
- * lookups against a table resolver), allow/block lists, the tally and its
- * header fields, the connection rules, and greylisting's decision. The
+ * lookups against a table resolver), allow/block lists, the pipeline's
+ * decision and its header fields, the connection rules, and greylisting's decision. The
  * parsers are also fed their input cut at every byte (a list or a zone
  * text split in two reads the same as whole).
  */
@@ -18,7 +18,7 @@
 #include "spam/spam_dnsbl.h"
 #include "spam/spam_grey.h"
 #include "spam/spam_lists.h"
-#include "spam/spam_tally.h"
+#include "spam/spam_pipeline.h"
 #include "unit.h"
 
 static void zones(void)
@@ -178,12 +178,14 @@ static void lookups(void)
 	CHECK_EQ_INT(spam_dnsbl_pending(run), 0);
 	CHECK_EQ_INT(done_calls, 0);
 	CHECK_EQ_INT(dns_table_queries(t), 5); /* 2 zones for the IP, 3 distinct domains */
-	struct spam_tally tl = {0};
-	spam_dnsbl_tally(run, &tl);
-	CHECK_EQ_INT(tl.n, 2);
-	CHECK(spam_tally_find(&tl, "RBL_ZEN_TEST") && spam_tally_find(&tl, "RBL_ZEN_TEST")->weight == 4.0);
-	CHECK(spam_tally_find(&tl, "URIBL_DBL_TEST") && spam_tally_find(&tl, "URIBL_DBL_TEST")->weight == 5.0);
-	CHECK(spam_tally_find(&tl, "RBL_OTHER_TEST") == NULL);
+	struct spam_result tl;
+	spam_result_init(&tl);
+	spam_dnsbl_result(run, &tl);
+	CHECK_EQ_INT(tl.nrules, 2);
+	CHECK(spam_pipeline_rule(&tl, "RBL_ZEN_TEST") && spam_pipeline_rule(&tl, "RBL_ZEN_TEST")->weight == 4.0);
+	CHECK_EQ_STR(spam_pipeline_rule(&tl, "RBL_ZEN_TEST")->desc, "the client listed by zen.test");
+	CHECK(spam_pipeline_rule(&tl, "URIBL_DBL_TEST") && spam_pipeline_rule(&tl, "URIBL_DBL_TEST")->weight == 5.0);
+	CHECK(!spam_result_has(&tl, "RBL_OTHER_TEST"));
 	CHECK(tl.score == 9.0);
 	spam_dnsbl_free(&run);
 	CHECK(run == NULL);
@@ -240,54 +242,61 @@ static void lists(void)
 	}
 }
 
-static void tally(void)
+static void pipeline(void)
 {
-	struct spam_tally t = {0};
-	struct spam_thresholds th = {6, 15, 0};
+	struct spam_result t;
+	struct spam_thresholds th = {.tag = 6, .reject = 15, .discard = 30, .reject_on = 1, .discard_on = 0};
+	struct spam_flags f = {0};
 	struct buf b;
 
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_HAM);
-	spam_tally_add(&t, "RBL_ZEN", 4);
-	spam_tally_add(&t, "SPF_FAIL", 2);
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_JUNK);
-	spam_tally_add(&t, "URIBL_DBL", 9);
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_REJECT);
+	spam_result_init(&t);
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_HAM);
+	spam_result_add(&t, "RBL_ZEN", 4);
+	spam_result_add(&t, "SPF_FAIL", 2);
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_TAG);
+	spam_result_add(&t, "URIBL_DBL", 9);
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_REJECT);
+	f.postmaster = 1; /* never refused: Junk at worst */
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_TAG);
+	f.postmaster = 0;
+	th.discard_on = 1;
 	th.discard = 14;
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_DISCARD);
-	th.discard = 0;
-	t.trap = 1; /* a trap's message is accepted, into Junk */
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_JUNK);
-	t.trap = 0;
-	t.allowed = 1; /* allow beats everything, block included */
-	t.blocked = 1;
-	CHECK_EQ_INT(spam_tally_action(&t, &th), SPAM_HAM);
-	t.allowed = 0;
-	struct spam_tally low = {0};
-	low.blocked = 1;
-	CHECK_EQ_INT(spam_tally_action(&low, &th), SPAM_REJECT);
-	th.junk = 0; /* a threshold of 0 is off */
-	spam_tally_add(&low, "X", 100);
-	low.blocked = 0;
-	th.reject = 0;
-	CHECK_EQ_INT(spam_tally_action(&low, &th), SPAM_HAM);
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_DISCARD);
+	th.discard_on = 0;
+	f.trap = 1; /* a trap's message is accepted, into Junk */
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_TAG);
+	f.trap = 0;
+	f.allowed = 1; /* allow beats everything, block included */
+	f.blocked = 1;
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_HAM);
+	f.allowed = 0;
+	struct spam_result low;
+	spam_result_init(&low);
+	CHECK_EQ_INT(spam_pipeline_decide(&low, &th, &f), SPAM_REJECT);
+	f.blocked = 0;
+	th.reject_on = 0; /* reject off: the highest is Junk */
+	CHECK_EQ_INT(spam_pipeline_decide(&t, &th, &f), SPAM_TAG);
+	th.reject_on = 1;
 
-	th = (struct spam_thresholds){6, 15, 0};
+	spam_pipeline_decide(&t, &th, &f);
 	buf_init(&b, 4096);
-	CHECK_EQ_INT(spam_tally_fields(&t, &th, SPAM_REJECT, &b), 0);
-	CHECK_EQ_STR(buf_data(&b) ? (buf_append(&b, "", 1), buf_data(&b)) : "",
+	CHECK_EQ_INT(spam_pipeline_fields(&t, &th, &f, &b), 0);
+	buf_append(&b, "", 1);
+	CHECK_EQ_STR(buf_data(&b),
 		     "X-Spam-Status: Yes, score=15.00 required=6.00 action=reject\r\n"
 		     "X-Spam-Result: score=15.00; RBL_ZEN=4.00, SPF_FAIL=2.00, URIBL_DBL=9.00\r\n");
 	buf_free(&b);
 
-	/* Long results fold; past SPAM_TALLY_RULES they still count. */
-	struct spam_tally many = {0};
-	for (int i = 0; i < SPAM_TALLY_RULES + 3; i++)
-		spam_tally_add(&many, "SOME_LONGER_RULE_NAME", 1);
-	CHECK_EQ_INT(many.n, SPAM_TALLY_RULES);
-	CHECK_EQ_INT(many.dropped, 3);
-	CHECK(many.score == SPAM_TALLY_RULES + 3);
+	/* Long results fold; past SPAM_RULES_MAX they still count. */
+	struct spam_result *many = malloc(sizeof *many);
+	spam_result_init(many);
+	for (int i = 0; i < SPAM_RULES_MAX + 3; i++)
+		spam_result_add(many, "SOME_LONGER_RULE_NAME", 1);
+	CHECK_EQ_INT(many->nrules, SPAM_RULES_MAX);
+	CHECK_EQ_INT(many->dropped, 3);
+	spam_pipeline_decide(many, &th, &f);
 	buf_init(&b, 16384);
-	CHECK_EQ_INT(spam_tally_fields(&many, &th, SPAM_REJECT, &b), 0);
+	CHECK_EQ_INT(spam_pipeline_fields(many, &th, &f, &b), 0);
 	buf_append(&b, "", 1);
 	CHECK(strstr(buf_data(&b), "+3 more\r\n") != NULL);
 	int col = 0, longest = 0;
@@ -299,19 +308,39 @@ static void tally(void)
 	CHECK(longest <= 80);
 	buf_free(&b);
 	buf_init(&b, 100); /* too small: refused, never cut silently */
-	CHECK_EQ_INT(spam_tally_fields(&many, &th, SPAM_REJECT, &b), -1);
+	CHECK_EQ_INT(spam_pipeline_fields(many, &th, &f, &b), -1);
 	buf_free(&b);
+	free(many);
 
 	buf_init(&b, 1024);
-	spam_tally_log(&t, SPAM_REJECT, &b);
+	spam_pipeline_log(&t, &b);
 	buf_append(&b, "", 1);
 	CHECK_EQ_STR(buf_data(&b), " spam=reject spam_score=15.00 spam_rules=RBL_ZEN,SPF_FAIL,URIBL_DBL");
 	buf_free(&b);
 }
 
+static void base_domains(void)
+{
+	static const char *const cases[][2] = {
+	    {"www.spam.example", "spam.example"}, {"spam.example", "spam.example"},
+	    {"a.b.example.co.uk", "example.co.uk"}, {"shop.com.au", "shop.com.au"},
+	    {"x.shop.com.au", "shop.com.au"},     {"WWW.Example.ORG.", "example.org"},
+	    {"t.co", "t.co"},                     {"bit.ly", "bit.ly"},
+	};
+	char out[256];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		CHECK_EQ_INT(spam_dnsbl_base_domain(cases[i][0], strlen(cases[i][0]), out, sizeof out), 0);
+		CHECK_EQ_STR(out, cases[i][1]);
+	}
+	CHECK_EQ_INT(spam_dnsbl_base_domain("localhost", 9, out, sizeof out), -1);
+	CHECK_EQ_INT(spam_dnsbl_base_domain("", 0, out, sizeof out), -1);
+	CHECK_EQ_INT(spam_dnsbl_base_domain("www.example.org", 15, out, 5), -1);
+}
+
 static double conn_score(struct spam_conn_in in)
 {
-	struct spam_tally t = {0};
+	struct spam_result t;
+	spam_result_init(&t);
 	spam_conn_rules(&in, &t);
 	return t.score;
 }
@@ -342,10 +371,12 @@ static void conn(void)
 	CHECK(conn_score(in) == 2 - 0.2 + 2.5);
 	in = (struct spam_conn_in){.helo = "a.b", .spf = SPAM_AUTH_PASS, .dkim_pass = 1,
 				   .dmarc = SPAM_AUTH_PASS, .arc = SPAM_AUTH_PASS, .reply_to_sent = 1};
-	struct spam_tally t = {0};
+	struct spam_result t;
+	spam_result_init(&t);
 	spam_conn_rules(&in, &t);
-	CHECK_EQ_INT(t.n, 5);
-	CHECK(spam_tally_find(&t, "REPLY_TO_SENT") && spam_tally_find(&t, "DMARC_PASS"));
+	CHECK_EQ_INT(t.nrules, 5);
+	CHECK(spam_result_has(&t, "REPLY_TO_SENT") && spam_result_has(&t, "DMARC_PASS"));
+	CHECK_EQ_STR(spam_pipeline_rule(&t, "REPLY_TO_SENT")->desc, "a reply to a message the recipient sent");
 }
 
 static void grey(void)
@@ -396,7 +427,8 @@ int main(void)
 	weights();
 	lookups();
 	lists();
-	tally();
+	pipeline();
+	base_domains();
 	conn();
 	grey();
 	return unit_done("test_spam_wire");
