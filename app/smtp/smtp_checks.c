@@ -270,6 +270,8 @@ static void decide(struct smtp_checks *c)
 	    .dmarc = dv->result == DMARC_RESULT_PASS ? SPAM_AUTH_PASS
 		     : dv->result == DMARC_RESULT_FAIL ? SPAM_AUTH_FAIL : SPAM_AUTH_NONE,
 	    .dmarc_policy = (int)dv->policy,
+	    .arc_trusted = in.arc_override,
+	    .tolerated = in.tolerated,
 	    .arc = !r.arc ? SPAM_AUTH_NONE
 		   : r.arc->cv == ARC_CV_PASS ? SPAM_AUTH_PASS
 		   : r.arc->cv == ARC_CV_FAIL ? SPAM_AUTH_FAIL : SPAM_AUTH_NONE,

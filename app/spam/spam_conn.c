@@ -41,7 +41,12 @@ void spam_conn_rules(const struct spam_conn_in *in, struct spam_result *t)
 	else if (in->has_iprev && in->iprev == IPREV_FAIL)
 		add(t, "IPREV_FAIL", 1, "the client's PTR name does not lead back to it");
 
-	switch (in->spf) {
+	int vouched = in->arc_trusted || in->tolerated;
+	if (in->arc_trusted)
+		add(t, "ARC_TRUSTED", -1, "a trusted ARC sealer saw it pass upstream");
+	else if (in->tolerated)
+		add(t, "DMARC_TOLERATED", 0, "the From domain's DMARC failures are tolerated");
+	switch (vouched && in->spf != SPAM_AUTH_PASS ? SPAM_AUTH_NONE : in->spf) {
 	case SPAM_AUTH_PASS: add(t, "SPF_PASS", -0.2, "SPF pass for the envelope sender"); break;
 	case SPAM_AUTH_FAIL: add(t, "SPF_FAIL", 2, "SPF fail for the envelope sender"); break;
 	case SPAM_AUTH_SOFT: add(t, "SPF_SOFTFAIL", 0.5, "SPF softfail for the envelope sender"); break;
@@ -50,11 +55,13 @@ void spam_conn_rules(const struct spam_conn_in *in, struct spam_result *t)
 	}
 	if (in->dkim_pass)
 		add(t, "DKIM_PASS", -0.2, "a valid DKIM signature");
-	else if (in->dkim_fail)
+	else if (in->dkim_fail && !vouched)
 		add(t, "DKIM_FAIL", 1, "a DKIM signature that does not verify");
 
 	if (in->dmarc == SPAM_AUTH_PASS)
 		add(t, "DMARC_PASS", -0.5, "DMARC pass");
+	else if (vouched)
+		; /* failures explained above */
 	else if (in->dmarc == SPAM_AUTH_FAIL && in->dmarc_policy == DMARC_POLICY_REJECT)
 		add(t, "DMARC_REJECT", 3.5, "DMARC fail, the domain asks to reject");
 	else if (in->dmarc == SPAM_AUTH_FAIL && in->dmarc_policy == DMARC_POLICY_QUARANTINE)

@@ -14,10 +14,15 @@
  *   IPREV_NONE 1.5 (no PTR), IPREV_FAIL 1 (PTR does not lead back),
  *   SPF_FAIL 2, SPF_SOFTFAIL 0.5, SPF_PERMERROR 0.5, SPF_PASS -0.2,
  *   DKIM_FAIL 1, DKIM_PASS -0.2, DMARC_FAIL 1 (policy none),
- *   DMARC_QUARANTINE 2.5, DMARC_REJECT 3.5 (failures the policy stage let
- *   through: tolerated domains, trusted ARC), DMARC_PASS -0.5,
+ *   DMARC_QUARANTINE 2.5, DMARC_REJECT 3.5 (a failure the policy stage
+ *   let through), DMARC_PASS -0.5,
  *   ARC_PASS -0.5, ARC_FAIL 0.5, REPLY_TO_SENT -4 (In-Reply-To or
  *   References names a Message-ID the recipient's server sent).
+ * When the administrator vouched for the message's authentication (its
+ * From domain is on the DMARC-tolerated list, or a trusted ARC sealer
+ * saw it pass upstream), the SPF, DKIM and DMARC failures are what a
+ * forwarder broke and do not count: ARC_TRUSTED -1 or DMARC_TOLERATED 0
+ * is shown instead.
  */
 #ifndef TERN_SPAM_SPAM_CONN_H
 #define TERN_SPAM_SPAM_CONN_H
@@ -39,6 +44,8 @@ struct spam_conn_in {
 	int dmarc_policy;    /* enum dmarc_policy of a failing message's record */
 	enum spam_auth arc;
 	int reply_to_sent;
+	int arc_trusted;     /* a trusted sealer's chain showed a pass upstream */
+	int tolerated;       /* the From domain is on the DMARC-tolerated list */
 };
 
 /* Adds the rules above that apply. Never fails. */

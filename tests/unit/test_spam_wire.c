@@ -369,6 +369,12 @@ static void conn(void)
 	CHECK(conn_score(in) == 2 + 1 + 2.5);
 	in.dkim_pass = 1; /* one good signature outweighs a broken one */
 	CHECK(conn_score(in) == 2 - 0.2 + 2.5);
+	in.dkim_pass = 0;
+	in.arc_trusted = 1; /* the administrator vouched: what a forwarder broke does not count */
+	CHECK(conn_score(in) == -1);
+	in.arc_trusted = 0;
+	in.tolerated = 1;
+	CHECK(conn_score(in) == 0);
 	in = (struct spam_conn_in){.helo = "a.b", .spf = SPAM_AUTH_PASS, .dkim_pass = 1,
 				   .dmarc = SPAM_AUTH_PASS, .arc = SPAM_AUTH_PASS, .reply_to_sent = 1};
 	struct spam_result t;
