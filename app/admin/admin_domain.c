@@ -99,7 +99,7 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
 
 	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
-	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 13; i++) {
+	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 14; i++) {
 		buf_reset(&txt);
 		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
 			continue; /* damaged key: nothing true to publish */
@@ -131,6 +131,9 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	srv(d, cfg, hostname, domain, "pop3", 30, LISTEN_POP3, "mail clients: POP3 (STARTTLS)", NULL);
 	/* RFC 5804 §1.8: where ManageSieve clients find the server. */
 	srv(d, cfg, hostname, domain, "sieve", 0, LISTEN_SIEVE, "mail clients: filters (ManageSieve)", NULL);
+	/* RFC 8620 §2.2: JMAP clients look up _jmap._tcp, then ask that host
+	 * for /.well-known/jmap over HTTPS. */
+	srv(d, cfg, hostname, domain, "jmap", 0, LISTEN_HTTPS, "mail clients: JMAP", NULL);
 	r = add(d, "CNAME", "Thunderbird autoconfig", NULL);
 	snprintf(r->name, sizeof(r->name), "autoconfig.%s.", domain);
 	snprintf(r->value, sizeof(r->value), "%s.", hostname);

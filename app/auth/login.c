@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/login_limit.h"
 #include "core/log.h"
@@ -80,18 +81,25 @@ static void reply_later(struct login *l, enum login_outcome o, unsigned delay_ms
 	l->timer = loop_timer_add(l->rq.loop, delay_ms, reply_timer, l);
 }
 
-/* The one failure record: counted, logged for fail2ban, answered late. */
-static void failed(struct login *l, const char *reason)
+/* The one failure record, for both flows: counted and logged for
+ * fail2ban. Returns the reply delay. */
+static unsigned fail_record(struct login *l, const char *reason, uint64_t now_ms)
 {
 	char q[LOGIN_USER_MAX * 4 + 8];
 	unsigned failures;
-	unsigned delay = login_limit_failed(&l->ticket, loop_now_ms(), &failures);
+	unsigned delay = login_limit_failed(&l->ticket, now_ms, &failures);
 
 	metrics_inc(l->rq.metric);
 	log_info(l->module, l->session[0] ? l->session : NULL,
 		 "event=auth_failed mech=%s reason=%s failures=%u delay_ms=%u user=%s ip=%s",
 		 l->mech, reason, failures, delay, log_quoted(l->user, q, sizeof q), l->ip);
-	reply_later(l, LOGIN_FAILED, delay);
+	return delay;
+}
+
+/* A failure: recorded, answered late. */
+static void failed(struct login *l, const char *reason)
+{
+	reply_later(l, LOGIN_FAILED, fail_record(l, reason, loop_now_ms()));
 }
 
 /* ---- on the worker ---- */
@@ -159,12 +167,12 @@ static int bad_shape(struct str user, struct str pass)
 	       pass.len > LOGIN_PASS_MAX || (pass.len && memchr(pass.p, '\0', pass.len));
 }
 
-struct login *login_start(const struct login_request *rq)
+/* Copies rq into a new flow; *malformed_r is the reason the attempt
+ * cannot succeed, or NULL. */
+static struct login *flow_new(const struct login_request *rq, const char **malformed_r)
 {
 	struct login *l = xcalloc(1, sizeof *l);
 	const char *malformed = rq->malformed;
-	unsigned wait;
-	char q[LOGIN_USER_MAX * 4 + 8];
 
 	l->rq = *rq;
 	l->rq.user = l->rq.pass = STR_NULL;
@@ -184,14 +192,33 @@ struct login *login_start(const struct login_request *rq)
 	}
 	if (!malformed && rq->pass.len)
 		memcpy(l->pass, rq->pass.p, rq->pass.len);
+	*malformed_r = malformed;
+	return l;
+}
 
-	enum login_gate g = login_limit_admit(l->ip, l->user, loop_now_ms(), &wait, &l->ticket);
-	if (g != LOGIN_GATE_GO) {
-		explicit_bzero(l->pass, sizeof l->pass);
-		log_info(l->module, l->session[0] ? l->session : NULL,
-			 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
-			 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", l->mech,
-			 log_quoted(l->user, q, sizeof q), l->ip);
+/* The gate: 0 admitted (with *wait_r), -1 refused (logged). */
+static int flow_admit(struct login *l, uint64_t now_ms, unsigned *wait_r)
+{
+	char q[LOGIN_USER_MAX * 4 + 8];
+	enum login_gate g = login_limit_admit(l->ip, l->user, now_ms, wait_r, &l->ticket);
+
+	if (g == LOGIN_GATE_GO)
+		return 0;
+	explicit_bzero(l->pass, sizeof l->pass);
+	log_info(l->module, l->session[0] ? l->session : NULL,
+		 "event=auth_refused reason=%s mech=%s user=%s ip=%s",
+		 g == LOGIN_GATE_IP ? "too_many_failures" : "account_busy", l->mech,
+		 log_quoted(l->user, q, sizeof q), l->ip);
+	return -1;
+}
+
+struct login *login_start(const struct login_request *rq)
+{
+	const char *malformed;
+	struct login *l = flow_new(rq, &malformed);
+	unsigned wait;
+
+	if (flow_admit(l, loop_now_ms(), &wait) < 0) {
 		reply_later(l, LOGIN_REFUSED, LOGIN_MAX_DELAY_MS);
 		return l;
 	}
@@ -226,4 +253,59 @@ void login_abandon(struct login **lp)
 	if (l->step == STEP_WAIT)
 		login_limit_failed(&l->ticket, loop_now_ms(), NULL);
 	destroy(l);
+}
+
+static uint64_t mono_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+enum login_outcome login_check_wait(const struct login_request *rq, struct login_result *r)
+{
+	const char *malformed;
+	struct login *l = flow_new(rq, &malformed);
+	unsigned wait, delay = 0;
+	enum login_outcome o = LOGIN_OK;
+
+	memset(r, 0, sizeof *r);
+	if (flow_admit(l, mono_now_ms(), &wait) < 0) {
+		o = LOGIN_REFUSED;
+		delay = LOGIN_MAX_DELAY_MS;
+	} else if (malformed) {
+		o = LOGIN_FAILED;
+		delay = fail_record(l, malformed, mono_now_ms());
+	} else {
+		if (wait)
+			sleep_ms(wait); /* the account's spacing (LOGIN_WAIT_MAX_MS at most) */
+		int rc = store_account_login(l->rq.store, l->user, l->pass, &r->account, &r->cred,
+					     &r->apppass);
+		explicit_bzero(l->pass, sizeof l->pass);
+		if (rc == 1) {
+			login_limit_succeeded(&l->ticket, mono_now_ms());
+		} else if (rc == 0) {
+			o = LOGIN_FAILED;
+			delay = fail_record(l, "password", mono_now_ms());
+		} else {
+			login_limit_cancel(&l->ticket);
+			log_warn(l->module, l->session[0] ? l->session : NULL,
+				 "event=auth_error reason=store_error ip=%s", l->ip);
+			o = LOGIN_TEMP;
+		}
+	}
+	if (delay)
+		sleep_ms(delay);
+	r->outcome = o;
+	r->user = NULL;
+	r->mech = NULL;
+	destroy(l);
+	return o;
 }

@@ -213,6 +213,8 @@ void api_openapi(struct http_ctx *x);
 void http_healthz(struct http_ctx *x);
 void http_metrics(struct http_ctx *x);
 void http_autoconfig(struct http_ctx *x);
+/* JMAP: /.well-known/jmap, /jmap/session, /jmap/api (api_jmap.c). */
+void http_jmap(struct http_ctx *x);
 void http_autodiscover(struct http_ctx *x);
 /* GET of a UI path: the asset or the SPA index. */
 void http_static(struct http_ctx *x);

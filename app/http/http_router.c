@@ -177,6 +177,10 @@ void http_route(struct http_ctx *x)
 		api(x);
 		return;
 	}
+	if (strcmp(p, "/.well-known/jmap") == 0 || strncmp(p, "/jmap/", 6) == 0) {
+		http_jmap(x);
+		return;
+	}
 	if (strcmp(p, "/healthz") == 0 && get) {
 		http_healthz(x);
 		return;

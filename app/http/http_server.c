@@ -30,6 +30,7 @@
 #include "core/metrics.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "jmap/jmap.h"
 #include "net/forwarded.h"
 #include "http/http_parse.h"
 #include "net/listener.h"
@@ -85,6 +86,7 @@ struct http_req {
 	struct arena *arena;
 	struct buf body;
 	int too_big;
+	size_t body_max;
 	int answered; /* a response was queued on the first call */
 	struct http_ctx *deferred; /* suspended for http_defer's work */
 	int deferred_done;         /* set (under jobs.mu) when the work ended */
@@ -308,11 +310,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (!r) {
 		r = xcalloc(1, sizeof(*r));
 		r->arena = arena_new(16384);
-		buf_init(&r->body, HTTP_BODY_MAX);
+		/* JMAP's API takes larger requests (its maxSizeRequest). */
+		r->body_max = strncmp(url, "/jmap/", 6) == 0 ? JMAP_MAX_SIZE_REQUEST : HTTP_BODY_MAX;
+		buf_init(&r->body, r->body_max);
 		*con_cls = r;
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
-		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > HTTP_BODY_MAX)
+		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > r->body_max)
 			r->too_big = 1;
 		/*
 		 * A body somewhat over the limit is read and dropped, then
@@ -377,9 +381,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	x->body = buf_data(&r->body);
 	x->body_len = buf_len(&r->body);
 
-	if (r->too_big)
-		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
-			     HTTP_BODY_MAX);
+	if (r->too_big && strncmp(url, "/jmap/", 6) == 0) {
+		x->status = 400;
+		x->type = "application/problem+json";
+		jmap_problem(&x->out, 400, "limit", "maxSizeRequest",
+			     "the request is larger than maxSizeRequest");
+	} else if (r->too_big)
+		http_problem(x, 413, "too_large", NULL, "the request body is over %zu bytes",
+			     r->body_max);
 	else
 		handle(x);
 	if (x->defer_work && !x->status) {

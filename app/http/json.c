@@ -561,6 +561,41 @@ void jw_raw(struct jw *w, const char *json)
 	put(w, json, strlen(json));
 }
 
+void jw_rawn(struct jw *w, const char *json, size_t n)
+{
+	pre_value(w);
+	put(w, json, n);
+}
+
+void jw_value(struct jw *w, const struct json_value *v)
+{
+	switch (v ? v->type : JSON_NULL) {
+	case JSON_NULL: jw_null(w); break;
+	case JSON_BOOL: jw_bool(w, v->boolean); break;
+	case JSON_NUMBER:
+		if (v->is_int)
+			jw_int(w, v->integer);
+		else
+			jw_double(w, v->number);
+		break;
+	case JSON_STRING: jw_strn(w, v->str, v->len); break;
+	case JSON_ARRAY:
+		jw_arr_begin(w);
+		for (const struct json_value *c = v->first; c; c = c->next)
+			jw_value(w, c);
+		jw_arr_end(w);
+		break;
+	case JSON_OBJECT:
+		jw_obj_begin(w);
+		for (const struct json_value *c = v->first; c; c = c->next) {
+			jw_key(w, c->key);
+			jw_value(w, c);
+		}
+		jw_obj_end(w);
+		break;
+	}
+}
+
 void jw_kstr(struct jw *w, const char *key, const char *s) { jw_key(w, key); jw_str(w, s); }
 void jw_kint(struct jw *w, const char *key, int64_t v) { jw_key(w, key); jw_int(w, v); }
 void jw_kuint(struct jw *w, const char *key, uint64_t v) { jw_key(w, key); jw_uint(w, v); }

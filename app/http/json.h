@@ -94,6 +94,11 @@ void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
 /* Already-encoded JSON text as the next value (caller guarantees validity). */
 void jw_raw(struct jw *w, const char *json);
+/* The same with a length. */
+void jw_rawn(struct jw *w, const char *json, size_t n);
+/* A parsed value (json_parse's tree, or one built alike) written back;
+ * its depth counts against JSON_DEPTH_MAX like any other. */
+void jw_value(struct jw *w, const struct json_value *v);
 /* Shortcuts: key then value. */
 void jw_kstr(struct jw *w, const char *key, const char *s);
 void jw_kint(struct jw *w, const char *key, int64_t v);

@@ -613,6 +613,53 @@ typedef void store_contents_cb(void *arg, size_t i, const void *meta, size_t met
 			       const char *data, size_t len);
 int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
 			 store_meta_first_cb *mcb, store_contents_cb *cb, void *arg);
+/* ---- For JMAP (store_jmap.c) ---- */
+/* One entry of the change log (SCHEMA.md, "change record"). */
+#define STORE_CHANGE_EMAIL_CREATED 1
+#define STORE_CHANGE_EMAIL_UPDATED 2
+#define STORE_CHANGE_EMAIL_DESTROYED 3
+#define STORE_CHANGE_MAILBOX_CREATED 4
+#define STORE_CHANGE_MAILBOX_UPDATED 5
+#define STORE_CHANGE_MAILBOX_DESTROYED 6
+struct store_change {
+	uint64_t modseq;
+	unsigned kind;        /* STORE_CHANGE_* */
+	uint32_t id;          /* email or mailbox id */
+	uint32_t mailbox, uid; /* email kinds: the membership concerned */
+};
+/* Non-zero stops the walk. */
+typedef int store_change_cb(void *arg, const struct store_change *c);
+/*
+ * Calls cb for every change log entry of account above modseq since, in
+ * modseq order, in one read transaction. The log is complete from the
+ * account's creation (it is never trimmed yet), so every since below the
+ * account's modseq can be answered. STORE_OK or STORE_ETEMP.
+ */
+int store_changes_since(struct store *st, uint32_t account, uint64_t since, store_change_cb *cb,
+			void *arg);
+/* An email as JMAP reads it; pointers valid during the callback. */
+struct store_email_brief {
+	uint32_t email_id, thread_id;
+	uint64_t modseq, size;
+	int64_t received_at;
+	const char *keywords; /* space-separated, not NUL-terminated */
+	size_t keywords_len;
+	const uint8_t *members; /* nmembers x (u32 mailbox, u32 uid), big-endian */
+	size_t nmembers;
+	uint8_t blob_id[32];
+	const void *meta; /* the MIME cache record */
+	size_t metalen;
+};
+/* i: the index in the caller's list; b NULL when that email does not exist. */
+typedef void store_email_brief_cb(void *arg, size_t i, const struct store_email_brief *b);
+/* The emails ids[0..n) of account, in that order, in one read transaction. */
+int store_emails_get(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
+		     store_email_brief_cb *cb, void *arg);
+/* Every email of account, in id order. STORE_OK or STORE_ETEMP. */
+int store_emails_all(struct store *st, uint32_t account, store_email_brief_cb *cb, void *arg);
+/* 1 when the space-separated keywords kw[0..len) hold name (any case). */
+int store_keywords_has(const char *kw, size_t len, const char *name);
+
 /* Account's current highest modseq (0 before any change). */
 int store_account_modseq(struct store *st, uint32_t account, uint64_t *modseq_r);
 /*

@@ -557,6 +557,7 @@ static void test_store_and_cli(const struct dkim_keys *keys)
 	CHECK(strstr(o, "_pop3s._tcp.new.example.\tIN\tSRV\t20 1 995 mail.example.com.\n"));
 	CHECK(strstr(o, "_pop3._tcp.new.example.\tIN\tSRV\t30 1 110 mail.example.com.\n"));
 	CHECK(strstr(o, "_sieve._tcp.new.example.\tIN\tSRV\t0 1 4190 mail.example.com.\n"));
+	CHECK(strstr(o, "_jmap._tcp.new.example.\tIN\tSRV\t0 1 443 mail.example.com.\n"));
 	CHECK(strstr(o, "autoconfig.new.example.\tIN\tCNAME\tmail.example.com.\n"));
 	CHECK(strstr(o, "autodiscover.new.example.\tIN\tCNAME\tmail.example.com.\n"));
 	/* Long TXT values are split into strings of at most 255 octets. */

@@ -122,6 +122,15 @@ int main(void)
 		CHECK(!json_parse(copy, n, a, (char[64]){ 0 }, 64));
 	}
 	CHECK(parse(a, doc) != NULL);
+
+	/* jw_value writes a parsed tree back as it came (JMAP's Core/echo). */
+	const char *same = "{\"a\":[1,{\"b\":\"c\\u0000d\"}],\"d\":-1500,\"e\":2.5,\"f\":null,\"g\":true}";
+	buf_init(&b, 1024);
+	jw_init(&w, &b);
+	jw_value(&w, parse(a, same));
+	CHECK(!jw_failed(&w));
+	CHECK_EQ_STR(buf_data(&b), same);
+	buf_free(&b);
 	arena_free(&a);
 	return unit_done("test_json");
 }

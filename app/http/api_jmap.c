@@ -1,0 +1,279 @@
+/*
+ * api_jmap.c — JMAP's HTTP side (RFC 8620 §2-3): /.well-known/jmap
+ * redirects to the session resource /jmap/session, and /jmap/api/ takes
+ * API requests. Authentication is HTTP Basic (RFC 7617) with the
+ * account's password or an app password, checked by the one login flow
+ * (auth/login.h: its limits, delays and the auth_failed line fail2ban
+ * reads, module=jmap). A pair that passed is remembered briefly
+ * (auth/login_cache.h), since clients send it with every request.
+ *
+ * Every request runs on an http_defer thread, so neither the password
+ * check (argon2id, failure delays) nor a long method call holds the
+ * daemon's thread. At most JMAP_MAX_CONCURRENT_REQUESTS requests per
+ * account run at once (the session's maxConcurrentRequests); more are
+ * refused with a limit problem.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/login.h"
+#include "auth/login_cache.h"
+#include "auth/sasl.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "http/http_internal.h"
+#include "jmap/jmap.h"
+#include "store/store.h"
+
+/* Requests running per account (a small table: accounts with requests
+ * in flight at once). */
+#define RUNNING_SLOTS 256
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint32_t account;
+	int n;
+} running[RUNNING_SLOTS];
+
+static int running_enter(uint32_t account)
+{
+	int ok = 0, free_slot = -1;
+
+	pthread_mutex_lock(&running_mu);
+	for (int i = 0; i < RUNNING_SLOTS; i++) {
+		if (running[i].n && running[i].account == account) {
+			if (running[i].n < JMAP_MAX_CONCURRENT_REQUESTS) {
+				running[i].n++;
+				ok = 1;
+			}
+			free_slot = -2;
+			break;
+		}
+		if (!running[i].n && free_slot == -1)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		running[free_slot].account = account;
+		running[free_slot].n = 1;
+		ok = 1;
+	}
+	pthread_mutex_unlock(&running_mu);
+	return ok;
+}
+
+static void running_leave(uint32_t account)
+{
+	pthread_mutex_lock(&running_mu);
+	for (int i = 0; i < RUNNING_SLOTS; i++)
+		if (running[i].n && running[i].account == account) {
+			running[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&running_mu);
+}
+
+enum jmap_kind { JK_SESSION, JK_API };
+
+struct jmap_job {
+	enum jmap_kind kind;
+	char user[LOGIN_USER_MAX + 1], pass[LOGIN_PASS_MAX + 1];
+	size_t ulen, plen;
+	int has_creds;
+	char ip[48];
+	char base[300];
+	const char *body;
+	size_t len;
+	struct arena *a;
+	/* results */
+	int status;
+	int unauthorized; /* 401: ask for credentials */
+	struct buf out;
+	uint32_t account;
+	int entered;
+};
+
+/* The Authorization header's Basic credentials into j. 0 or -1. */
+static int basic_parse(const char *h, struct jmap_job *j)
+{
+	char dec[LOGIN_USER_MAX + LOGIN_PASS_MAX + 2];
+	size_t n;
+
+	if (!h || strncasecmp(h, "Basic ", 6) != 0)
+		return -1;
+	h += 6;
+	while (*h == ' ')
+		h++;
+	if (sasl_base64_decode(str_c(h), dec, sizeof dec, &n) < 0)
+		return -1;
+	char *colon = memchr(dec, ':', n);
+	if (!colon || (size_t)(colon - dec) > LOGIN_USER_MAX ||
+	    n - (size_t)(colon - dec) - 1 > LOGIN_PASS_MAX)
+		return -1;
+	j->ulen = (size_t)(colon - dec);
+	j->plen = n - j->ulen - 1;
+	memcpy(j->user, dec, j->ulen);
+	j->user[j->ulen] = '\0';
+	memcpy(j->pass, colon + 1, j->plen);
+	j->pass[j->plen] = '\0';
+	explicit_bzero(dec, sizeof dec);
+	return 0;
+}
+
+/* On the job's thread: 0 with j->account, or -1 with the answer set. */
+static int authenticate(struct jmap_job *j)
+{
+	struct str u = str_make(j->user, j->ulen), p = str_make(j->pass, j->plen);
+
+	if (j->has_creds && login_cache_get(http_store, u, p, &j->account))
+		return 0;
+	struct login_request rq = {
+		.store = http_store,
+		.module = "jmap",
+		.ip = j->ip,
+		.mech = "basic",
+		.metric = METRIC_AUTHFAIL_HTTP,
+		.user = u,
+		.pass = p,
+		.malformed = j->has_creds ? NULL : "malformed",
+	};
+	struct login_result r;
+	enum login_outcome o = login_check_wait(&rq, &r);
+	if (o == LOGIN_OK) {
+		login_cache_put(u, p, r.account, r.apppass, r.cred);
+		j->account = r.account;
+		return 0;
+	}
+	j->status = o == LOGIN_TEMP ? 503 : o == LOGIN_REFUSED ? 429 : 401;
+	j->unauthorized = j->status == 401;
+	/* Not a JMAP error type: a plain problem (RFC 7807). */
+	struct jw w;
+	jw_init(&w, &j->out);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "type", "about:blank");
+	jw_kint(&w, "status", j->status);
+	jw_kstr(&w, "detail", o == LOGIN_TEMP ? "try again later"
+			      : o == LOGIN_REFUSED ? "too many failed attempts, try again later"
+						   : "wrong user name or password");
+	jw_obj_end(&w);
+	return -1;
+}
+
+static void job_work(void *arg)
+{
+	struct jmap_job *j = arg;
+
+	buf_init(&j->out, JMAP_RESPONSE_MAX);
+	int ok = authenticate(j) == 0;
+	explicit_bzero(j->pass, sizeof j->pass);
+	if (!ok)
+		return;
+	if (!running_enter(j->account)) {
+		j->status = 400;
+		jmap_problem(&j->out, 400, "limit", "maxConcurrentRequests",
+			     "too many requests at once for this account");
+		return;
+	}
+	j->entered = 1;
+	if (j->kind == JK_SESSION) {
+		j->status = 200;
+		if (jmap_session_write(http_store, j->account, j->user, j->base, &j->out) < 0) {
+			j->status = 503;
+			jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
+		}
+	} else {
+		j->status = jmap_api(http_store, j->account, j->body, j->len, j->a, &j->out);
+	}
+	running_leave(j->account);
+}
+
+static void job_finish(struct http_ctx *x, void *arg)
+{
+	struct jmap_job *j = arg;
+
+	buf_free(&x->out);
+	x->out = j->out; /* the job's buffer becomes the response */
+	x->status = j->status;
+	x->type = j->status == 200 ? "application/json" : "application/problem+json";
+	http_header(x, "Cache-Control", "no-cache, no-store, must-revalidate");
+	if (j->unauthorized)
+		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+	explicit_bzero(j->user, sizeof j->user);
+}
+
+/* The URL prefix the client used: scheme and the Host it sent, when that
+ * is a plain host[:port]; else the configured host name. */
+static void base_url(struct http_ctx *x, char *out, size_t n)
+{
+	const char *h = http_req_header(x, "Host");
+	int ok = h && *h && strlen(h) < 260;
+	for (const char *p = h; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		     *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']';
+	snprintf(out, n, "%s://%s", x->https ? "https" : "http", ok ? h : http_cfg->hostname);
+}
+
+static void run(struct http_ctx *x, enum jmap_kind kind)
+{
+	struct jmap_job *j = arena_zalloc(x->arena, sizeof *j);
+
+	j->kind = kind;
+	j->a = x->arena;
+	j->body = x->body;
+	j->len = x->body_len;
+	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
+	base_url(x, j->base, sizeof j->base);
+	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	if (!http_req_header(x, "Authorization")) {
+		/* No credentials at all: ask for them, nothing counted. */
+		http_problem(x, 401, "unauthorized", NULL, "authentication required");
+		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		return;
+	}
+	if (http_defer(x, job_work, job_finish, j) < 0) {
+		explicit_bzero(j->pass, sizeof j->pass);
+		http_problem(x, 503, "temporary", NULL, "busy, try again");
+		http_header(x, "Retry-After", "1");
+	}
+}
+
+void http_jmap(struct http_ctx *x)
+{
+	const char *p = x->path;
+	int get = !strcmp(x->method, "GET") || !strcmp(x->method, "HEAD");
+
+	if (!strcmp(p, "/.well-known/jmap")) {
+		if (!get) {
+			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+			http_header(x, "Allow", "GET, HEAD");
+			return;
+		}
+		/* RFC 8620 §2.2: the well-known URI redirects to the session. */
+		x->status = 307;
+		http_header(x, "Location", "/jmap/session");
+		http_header(x, "Cache-Control", "no-cache");
+		x->type = "text/plain; charset=utf-8";
+		buf_append_c(&x->out, "see /jmap/session\n");
+		return;
+	}
+	if (!strcmp(p, "/jmap/session")) {
+		if (!get) {
+			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+			http_header(x, "Allow", "GET, HEAD");
+			return;
+		}
+		run(x, JK_SESSION);
+		return;
+	}
+	if (!strcmp(p, "/jmap/api") || !strcmp(p, "/jmap/api/")) {
+		if (strcmp(x->method, "POST") != 0) {
+			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+			http_header(x, "Allow", "POST");
+			return;
+		}
+		run(x, JK_API);
+		return;
+	}
+	http_problem(x, 404, "not_found", NULL, "no such JMAP endpoint");
+}

@@ -1,0 +1,76 @@
+/*
+ * jmap.h — JMAP (RFC 8620 core, RFC 8621 mail) over the store: the
+ * session resource and the API endpoint's request processing. The HTTP
+ * side (app/http/api_jmap.c) authenticates, bounds sizes and concurrency,
+ * and hands the request body here; nothing here knows HTTP or TLS.
+ *
+ * Design. A request is parsed with app/http/json.c into an arena, checked
+ * against RFC 8620 §3.3 (else a request-level problem, §3.6.1), then its
+ * method calls run in order through the one method table
+ * (jmap_methods.c), one file per object type (jmap_mailbox.c, ...).
+ * Each call's arguments have their result references (§3.7) resolved
+ * against the responses before it; each writes its response arguments as
+ * JSON text, and an error is a response of its own (§3.6.2). Reads use
+ * the store's read transactions; writes go through its write functions,
+ * which commit before a response says they happened.
+ *
+ * Ids are the store's numbers in the form IMAP's OBJECTID (RFC 8474)
+ * shows them, so that a client using both sees one id: mailboxes
+ * "M%08x", emails "E%08x", threads "T%08x"; accounts "A%08x".
+ *
+ * States: one counter per account, its highest modseq, serves every
+ * object type (DESIGN.md §4): a state string is that modseq in decimal.
+ * A type's state may therefore change when only another type changed
+ * (allowed: RFC 8620 §5.1's SHOULD); /changes then reports nothing new.
+ *
+ * Caveats: one account per session (the authenticated user's own).
+ */
+#ifndef TERN_JMAP_JMAP_H
+#define TERN_JMAP_JMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct store;
+struct arena;
+
+/* The limits advertised in the core capability and enforced. */
+#define JMAP_MAX_SIZE_REQUEST 5000000
+#define JMAP_MAX_CONCURRENT_REQUESTS 4
+#define JMAP_MAX_CALLS_IN_REQUEST 32
+#define JMAP_MAX_OBJECTS_IN_GET 500
+#define JMAP_MAX_OBJECTS_IN_SET 500
+#define JMAP_MAX_SIZE_UPLOAD 50000000
+#define JMAP_MAX_CONCURRENT_UPLOAD 4
+/* A response larger than this is refused with a request-level limit. */
+#define JMAP_RESPONSE_MAX (32 * 1024 * 1024)
+
+#define JMAP_CAP_CORE "urn:ietf:params:jmap:core"
+#define JMAP_CAP_MAIL "urn:ietf:params:jmap:mail"
+
+/*
+ * Writes the session resource (RFC 8620 §2) of account (its address
+ * email) to out; base is the URL prefix the client reached us by
+ * ("https://host:port", no slash at the end). 0, or -1 when the store
+ * failed (out then holds nothing useful).
+ */
+int jmap_session_write(struct store *st, uint32_t account, const char *email, const char *base,
+		       struct buf *out);
+
+/*
+ * Processes one API request body[0..len) for account: writes the Response
+ * object, or a request-level problem (RFC 7807 JSON), to out (which the
+ * caller made with room for JMAP_RESPONSE_MAX). Returns the HTTP status:
+ * 200, or 400 for a problem. Allocates from a.
+ */
+int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
+	     struct buf *out);
+
+/* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part
+ * after "urn:ietf:params:jmap:error:") to out; limit may be NULL. */
+void jmap_problem(struct buf *out, int status, const char *type, const char *limit,
+		  const char *detail);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * jmap_api.c — one API request (RFC 8620 §3): the Request object checked,
+ * its method calls run in order with their result references resolved,
+ * the Response written. See jmap.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+#define CALL_OUT_MAX JMAP_RESPONSE_MAX
+
+void jmap_problem(struct buf *out, int status, const char *type, const char *limit,
+		  const char *detail)
+{
+	struct jw w;
+	char t[96];
+
+	buf_reset(out);
+	jw_init(&w, out);
+	snprintf(t, sizeof t, "urn:ietf:params:jmap:error:%s", type);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "type", t);
+	jw_kint(&w, "status", status);
+	if (limit)
+		jw_kstr(&w, "limit", limit);
+	jw_kstr(&w, "detail", detail);
+	jw_obj_end(&w);
+}
+
+/* ---- result references (§3.7) ---- */
+
+static struct jmap_resp *resp_find(struct jmap_request *r, const char *id)
+{
+	for (size_t i = 0; i < r->nresp; i++)
+		if (strcmp(r->resp[i].id, id) == 0)
+			return &r->resp[i];
+	return NULL;
+}
+
+/* Resolves one "#name": {resultOf, name, path} into *out_r. 0 or -1. */
+static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
+		       const struct json_value **out_r)
+{
+	const struct json_value *of = json_get(ref, "resultOf"), *nm = json_get(ref, "name"),
+				*path = json_get(ref, "path");
+
+	if (ref->type != JSON_OBJECT || ref->count != 3 || !of || of->type != JSON_STRING || !nm ||
+	    nm->type != JSON_STRING || !path || path->type != JSON_STRING)
+		return -1;
+	struct jmap_resp *p = resp_find(r, of->str);
+	if (!p || strcmp(p->name, nm->str) != 0)
+		return -1;
+	if (!p->tree) {
+		char err[64];
+		p->tree = json_parse(p->args, p->args_len, r->a, err, sizeof err);
+		if (!p->tree)
+			return -1;
+	}
+	return jmap_pointer(r->a, p->tree, path->str, out_r);
+}
+
+/*
+ * The arguments with every "#name" member replaced by name and its
+ * referenced value: a new object (members copied), or args itself when
+ * it has no reference. 0, or -1 with c's error set.
+ */
+static int args_resolve(struct jmap_call *c, const struct json_value *args,
+			const struct json_value **out_r)
+{
+	int refs = 0;
+
+	for (const struct json_value *m = args->first; m; m = m->next)
+		refs += m->key[0] == '#';
+	*out_r = args;
+	if (!refs)
+		return 0;
+	struct json_value *o = arena_zalloc(c->r->a, sizeof *o), **tail = &o->first;
+	o->type = JSON_OBJECT;
+	for (const struct json_value *m = args->first; m; m = m->next) {
+		struct json_value *n = arena_alloc(c->r->a, sizeof *n);
+		if (m->key[0] == '#') {
+			const struct json_value *v;
+			if (json_get(args, m->key + 1)) {
+				jmap_error(c, "invalidArguments", "both an argument and its reference");
+				return -1;
+			}
+			if (ref_resolve(c->r, m, &v) < 0) {
+				jmap_error(c, "invalidResultReference", m->key);
+				return -1;
+			}
+			*n = *v;
+			n->key = m->key + 1;
+		} else {
+			*n = *m;
+		}
+		n->next = NULL;
+		*tail = n;
+		tail = &n->next;
+		o->count++;
+	}
+	*out_r = o;
+	return 0;
+}
+
+/* ---- the request ---- */
+
+static const struct {
+	const char *uri;
+	unsigned bit;
+} caps[] = {
+    {JMAP_CAP_CORE, JMAP_USING_CORE},
+    {JMAP_CAP_MAIL, JMAP_USING_MAIL},
+};
+
+/* "using": 0, or -1 with the problem written (the unknown one named). */
+static int using_check(struct jmap_request *r, const struct json_value *u, struct buf *out)
+{
+	for (const struct json_value *e = u->first; e; e = e->next) {
+		size_t i;
+		for (i = 0; i < sizeof caps / sizeof caps[0]; i++)
+			if (strcmp(e->str, caps[i].uri) == 0)
+				break;
+		if (i == sizeof caps / sizeof caps[0]) {
+			char d[300];
+			snprintf(d, sizeof d, "the server does not support the capability %.200s", e->str);
+			jmap_problem(out, 400, "unknownCapability", NULL, d);
+			return -1;
+		}
+		r->caps |= caps[i].bit;
+	}
+	return 0;
+}
+
+/* 1 when v is a Request object (§3.3), types only. */
+static int request_shaped(const struct json_value *v)
+{
+	if (!v || v->type != JSON_OBJECT)
+		return 0;
+	const struct json_value *u = json_get(v, "using"), *mc = json_get(v, "methodCalls"),
+				*ci = json_get(v, "createdIds");
+	if (!u || u->type != JSON_ARRAY || !mc || mc->type != JSON_ARRAY)
+		return 0;
+	if (ci && ci->type != JSON_OBJECT)
+		return 0;
+	for (const struct json_value *m = v->first; m; m = m->next)
+		if (strcmp(m->key, "using") && strcmp(m->key, "methodCalls") &&
+		    strcmp(m->key, "createdIds"))
+			return 0;
+	for (const struct json_value *e = u->first; e; e = e->next)
+		if (e->type != JSON_STRING)
+			return 0;
+	for (const struct json_value *e = ci ? ci->first : NULL; e; e = e->next)
+		if (e->type != JSON_STRING)
+			return 0;
+	for (const struct json_value *e = mc->first; e; e = e->next) {
+		if (e->type != JSON_ARRAY || e->count != 3)
+			return 0;
+		const struct json_value *n = e->first, *a = n->next, *id = a->next;
+		if (n->type != JSON_STRING || a->type != JSON_OBJECT || id->type != JSON_STRING)
+			return 0;
+	}
+	return 1;
+}
+
+/* Runs one invocation; its response (or error) goes to the list. */
+static void call_run(struct jmap_request *r, const struct json_value *inv)
+{
+	struct jmap_call c = {.r = r};
+	const struct json_value *n = inv->first, *args = n->next, *id = args->next;
+	const struct jmap_method *m = jmap_method_find(n->str);
+
+	c.name = n->str;
+	c.id = id->str;
+	buf_init(&c.out, CALL_OUT_MAX);
+	jw_init(&c.w, &c.out);
+	if (!m || (m->cap & ~r->caps))
+		jmap_error(&c, "unknownMethod", NULL);
+	else if (args_resolve(&c, args, &c.args) == 0)
+		m->fn(&c);
+	if (!c.err_type && jw_failed(&c.w))
+		jmap_error(&c, "serverFail", "the response is too large");
+
+	struct jmap_resp *p;
+	if (r->nresp == r->capresp) {
+		size_t cap = r->capresp ? r->capresp * 2 : 8;
+		struct jmap_resp *nr = arena_alloc(r->a, cap * sizeof *nr);
+		if (r->nresp)
+			memcpy(nr, r->resp, r->nresp * sizeof *nr);
+		r->resp = nr;
+		r->capresp = cap;
+	}
+	p = &r->resp[r->nresp++];
+	memset(p, 0, sizeof *p);
+	p->id = c.id;
+	if (c.err_type) {
+		buf_reset(&c.out);
+		jw_init(&c.w, &c.out);
+		jw_obj_begin(&c.w);
+		jw_kstr(&c.w, "type", c.err_type);
+		if (c.err_desc)
+			jw_kstr(&c.w, "description", c.err_desc);
+		if (c.nerr_props) {
+			jw_key(&c.w, !strcmp(c.err_type, "invalidArguments") ? "arguments" : "properties");
+			jw_arr_begin(&c.w);
+			for (int i = 0; i < c.nerr_props; i++)
+				jw_str(&c.w, c.err_props[i]);
+			jw_arr_end(&c.w);
+		}
+		jw_obj_end(&c.w);
+		p->name = "error";
+	} else {
+		p->name = c.name;
+	}
+	p->args = arena_strndup(r->a, buf_data(&c.out), buf_len(&c.out));
+	p->args_len = buf_len(&c.out);
+	buf_free(&c.out);
+}
+
+int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
+	     struct buf *out)
+{
+	struct jmap_request r = {.st = st, .account = account, .a = a};
+	char err[128], d[200];
+
+	struct json_value *req = json_parse(body, len, a, err, sizeof err);
+	if (!req) {
+		snprintf(d, sizeof d, "the request is not valid JSON: %s", err);
+		jmap_problem(out, 400, "notJSON", NULL, d);
+		return 400;
+	}
+	if (!request_shaped(req)) {
+		jmap_problem(out, 400, "notRequest", NULL,
+			     "the request is not a JMAP Request object (RFC 8620 section 3.3)");
+		return 400;
+	}
+	if (using_check(&r, json_get(req, "using"), out) < 0)
+		return 400;
+	const struct json_value *calls = json_get(req, "methodCalls");
+	if (calls->count > JMAP_MAX_CALLS_IN_REQUEST) {
+		snprintf(d, sizeof d, "at most %d method calls in a request",
+			 JMAP_MAX_CALLS_IN_REQUEST);
+		jmap_problem(out, 400, "limit", "maxCallsInRequest", d);
+		return 400;
+	}
+	const struct json_value *ci = json_get(req, "createdIds");
+	if (ci) {
+		r.created_given = 1;
+		for (const struct json_value *e = ci->first; e; e = e->next)
+			jmap_created_put(&r, e->key, e->str);
+	}
+	for (const struct json_value *e = calls->first; e; e = e->next)
+		call_run(&r, e);
+
+	/* The Response (§3.4). */
+	struct jw w;
+	buf_reset(out);
+	jw_init(&w, out);
+	jw_obj_begin(&w);
+	jw_key(&w, "methodResponses");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < r.nresp; i++) {
+		jw_arr_begin(&w);
+		jw_str(&w, r.resp[i].name);
+		jw_rawn(&w, r.resp[i].args, r.resp[i].args_len);
+		jw_str(&w, r.resp[i].id);
+		jw_arr_end(&w);
+	}
+	jw_arr_end(&w);
+	if (r.created_given) {
+		jw_key(&w, "createdIds");
+		jw_obj_begin(&w);
+		for (struct jmap_created *c = r.created; c; c = c->next)
+			jw_kstr(&w, c->cid, c->id);
+		jw_obj_end(&w);
+	}
+	/* The session object changes with nothing a request does: fixed. */
+	jw_kstr(&w, "sessionState", "0");
+	jw_obj_end(&w);
+	if (jw_failed(&w)) {
+		jmap_problem(out, 400, "limit", "maxSizeResponse", "the response is too large");
+		return 400;
+	}
+	return 200;
+}

@@ -1,0 +1,343 @@
+/*
+ * jmap_mailbox.c — Mailbox/get, /changes, /query, /queryChanges
+ * (RFC 8621 §2). Mailbox/set is in jmap_mailbox_set.c.
+ *
+ * Names: a JMAP mailbox has its own name and a parentId; the store keeps
+ * IMAP's full names with "/" between levels, so name is the last level.
+ * sortOrder is not stored: every mailbox has 0 and clients sort by role
+ * and name (RFC 8621 §2: "If two mailboxes have an identical sortOrder,
+ * they SHOULD be sorted by name").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+static const char *const props[] = {
+    "id", "name", "parentId", "role", "sortOrder", "totalEmails", "unreadEmails",
+    "totalThreads", "unreadThreads", "myRights", "isSubscribed",
+};
+#define NPROPS (sizeof props / sizeof props[0])
+
+static void rights(struct jw *w, const struct jmap_mailbox *b)
+{
+	int inbox = strcmp(b->role, "inbox") == 0;
+
+	jw_obj_begin(w);
+	jw_kbool(w, "mayReadItems", 1);
+	jw_kbool(w, "mayAddItems", 1);
+	jw_kbool(w, "mayRemoveItems", 1);
+	jw_kbool(w, "maySetSeen", 1);
+	jw_kbool(w, "maySetKeywords", 1);
+	jw_kbool(w, "mayCreateChild", 1);
+	jw_kbool(w, "mayRename", !inbox);
+	jw_kbool(w, "mayDelete", !inbox);
+	jw_kbool(w, "maySubmit", 1);
+	jw_obj_end(w);
+}
+
+static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned want)
+{
+	jw_obj_begin(w);
+	for (size_t p = 0; p < NPROPS; p++) {
+		if (!(want & (1u << p)))
+			continue;
+		jw_key(w, props[p]);
+		switch (p) {
+		case 0: jmap_w_id(w, 'M', b->id); break;
+		case 1: jw_str(w, b->leaf); break;
+		case 2:
+			if (b->parent)
+				jmap_w_id(w, 'M', b->parent);
+			else
+				jw_null(w);
+			break;
+		case 3:
+			if (b->role[0])
+				jw_str(w, b->role);
+			else
+				jw_null(w);
+			break;
+		case 4: jw_int(w, 0); break;
+		case 5: jw_uint(w, b->total); break;
+		case 6: jw_uint(w, b->unread); break;
+		case 7: jw_uint(w, b->threads); break;
+		case 8: jw_uint(w, b->unread_threads); break;
+		case 9: rights(w, b); break;
+		case 10: jw_bool(w, b->subscribed); break;
+		}
+	}
+	jw_obj_end(w);
+}
+
+/* The properties argument as a bit set (id always); -1 with the error set. */
+static int props_want(struct jmap_call *c, const char *const *names, size_t n, unsigned *want_r)
+{
+	const struct json_value *pv = jmap_arg(c, "properties");
+
+	*want_r = pv ? 1u : (1u << n) - 1;
+	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
+		size_t p;
+		for (p = 0; p < n; p++)
+			if (strcmp(e->str, names[p]) == 0)
+				break;
+		if (p == n) {
+			jmap_bad_arg(c, "properties", "unknown property");
+			return -1;
+		}
+		*want_r |= 1u << p;
+	}
+	return 0;
+}
+
+static const struct jmap_arg get_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"ids", JA_IDS, JA_NULLABLE},
+    {"properties", JA_STRINGS, JA_NULLABLE},
+};
+
+void jmap_mailbox_get(struct jmap_call *c)
+{
+	struct jmap_mailboxes m;
+	unsigned want;
+	char state[24];
+
+	if (jmap_args_check(c, get_args, 3) < 0 || props_want(c, props, NPROPS, &want) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids");
+	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	/* The state first: a change between it and the read shows again. */
+	if (jmap_state(c, state) < 0)
+		return;
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 1, &m) < 0) {
+		jmap_error(c, "serverFail", "the store could not be read");
+		return;
+	}
+	if (!ids && m.n > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	jmap_begin(c);
+	jw_kstr(&c->w, "state", state);
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+	if (!ids)
+		for (size_t i = 0; i < m.n; i++)
+			write_mailbox(&c->w, &m.v[i], want);
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next) {
+		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(e->str, 'M'));
+		if (b)
+			write_mailbox(&c->w, b, want);
+	}
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
+		if (!jmap_mailbox_by_id(&m, jmap_id_num(e->str, 'M')))
+			jw_str(&c->w, e->str);
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+/* ---- Mailbox/changes ---- */
+
+struct mb_change {
+	uint32_t id;
+	int created, updated, destroyed, counts_only;
+};
+
+struct changes {
+	uint64_t upto;    /* entries above this modseq are left (0: none) */
+	struct mb_change *v;
+	size_t n, cap;
+	uint32_t *kw;     /* emails of keyword changes */
+	size_t nkw, capkw;
+};
+
+static struct mb_change *change_of(struct changes *ch, uint32_t id)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->v[i].id == id)
+			return &ch->v[i];
+	if (ch->n == ch->cap) {
+		ch->cap = ch->cap ? ch->cap * 2 : 16;
+		ch->v = realloc(ch->v, ch->cap * sizeof *ch->v);
+		if (!ch->v)
+			abort();
+	}
+	ch->v[ch->n] = (struct mb_change){.id = id, .counts_only = 1};
+	return &ch->v[ch->n++];
+}
+
+static int change_cb(void *arg, const struct store_change *sc)
+{
+	struct changes *ch = arg;
+
+	if (ch->upto && sc->modseq > ch->upto)
+		return 1;
+	if (sc->kind >= STORE_CHANGE_MAILBOX_CREATED) {
+		struct mb_change *m = change_of(ch, sc->id);
+		m->created |= sc->kind == STORE_CHANGE_MAILBOX_CREATED;
+		m->updated |= sc->kind == STORE_CHANGE_MAILBOX_UPDATED;
+		m->destroyed |= sc->kind == STORE_CHANGE_MAILBOX_DESTROYED;
+		m->counts_only = 0;
+		return 0;
+	}
+	/* An email change moves the counts of the mailbox it names, and a
+	 * keyword change those of every mailbox the email is in (the entry
+	 * names one membership only): those are looked up after the walk. */
+	change_of(ch, sc->mailbox)->updated = 1;
+	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
+		if (ch->nkw == ch->capkw) {
+			ch->capkw = ch->capkw ? ch->capkw * 2 : 64;
+			ch->kw = realloc(ch->kw, ch->capkw * sizeof *ch->kw);
+			if (!ch->kw)
+				abort();
+		}
+		ch->kw[ch->nkw++] = sc->id;
+	}
+	return 0;
+}
+
+/* First pass for maxChanges: the last modseq up to which the mailboxes
+ * named stay within max. */
+struct bound {
+	struct changes ids; /* only to count distinct mailboxes */
+	uint64_t max, cur, upto;
+	int over;
+};
+
+static int bound_cb(void *arg, const struct store_change *sc)
+{
+	struct bound *b = arg;
+
+	if (sc->modseq != b->cur) {
+		if (b->ids.n > b->max) {
+			b->over = 1;
+			return 1;
+		}
+		b->upto = b->cur;
+		b->cur = sc->modseq;
+	}
+	change_of(&b->ids, sc->kind >= STORE_CHANGE_MAILBOX_CREATED ? sc->id : sc->mailbox);
+	return 0;
+}
+
+static void email_mbs_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct changes *ch = arg;
+	(void)i;
+	for (size_t k = 0; b && k < b->nmembers; k++) {
+		const uint8_t *p = b->members + k * 8;
+		change_of(ch, (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3])
+		    ->updated = 1;
+	}
+}
+
+static const struct jmap_arg changes_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"sinceState", JA_STRING, JA_REQUIRED},
+    {"maxChanges", JA_UINT, JA_NULLABLE},
+};
+
+static void write_ids(struct jw *w, const char *key, const struct mb_change *v, size_t n, int which)
+{
+	jw_key(w, key);
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		const struct mb_change *m = &v[i];
+		int show = which == 0   ? m->created && !m->destroyed
+			   : which == 1 ? !m->created && !m->destroyed && m->updated
+					: m->destroyed && !m->created;
+		if (show)
+			jmap_w_id(w, 'M', m->id);
+	}
+	jw_arr_end(w);
+}
+
+void jmap_mailbox_changes(struct jmap_call *c)
+{
+	char state[24], newstate[24];
+	uint64_t since, now, upto;
+
+	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+		return;
+	const struct json_value *mc = jmap_arg(c, "maxChanges");
+	if (mc && mc->integer == 0) {
+		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		return;
+	}
+	jmap_state_parse(state, &now);
+	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return;
+	}
+	upto = now;
+	if (mc) {
+		struct bound b = {.max = (uint64_t)mc->integer, .cur = since, .upto = since};
+		int rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b);
+		free(b.ids.v);
+		if (rc != STORE_OK) {
+			jmap_error(c, "serverFail", NULL);
+			return;
+		}
+		if (b.over || b.ids.n > b.max) {
+			if (b.upto == since) {
+				jmap_error(c, "cannotCalculateChanges",
+					   "a single change names more than maxChanges mailboxes");
+				return;
+			}
+			upto = b.upto;
+		}
+	}
+	struct changes ch = {.upto = upto};
+	if (store_changes_since(c->r->st, c->r->account, since, change_cb, &ch) != STORE_OK ||
+	    (ch.nkw && store_emails_get(c->r->st, c->r->account, ch.kw, ch.nkw, email_mbs_cb, &ch) !=
+			   STORE_OK)) {
+		free(ch.v);
+		free(ch.kw);
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	free(ch.kw);
+	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
+
+	/* updatedProperties: the counts alone when nothing else changed. */
+	int only_counts = 0;
+	for (size_t i = 0; i < ch.n; i++)
+		if (!ch.v[i].created && !ch.v[i].destroyed && ch.v[i].updated) {
+			if (!ch.v[i].counts_only) {
+				only_counts = 0;
+				break;
+			}
+			only_counts = 1;
+		}
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
+	jw_kstr(&c->w, "newState", newstate);
+	jw_kbool(&c->w, "hasMoreChanges", upto != now);
+	write_ids(&c->w, "created", ch.v, ch.n, 0);
+	write_ids(&c->w, "updated", ch.v, ch.n, 1);
+	write_ids(&c->w, "destroyed", ch.v, ch.n, 2);
+	jw_key(&c->w, "updatedProperties");
+	if (only_counts) {
+		jw_arr_begin(&c->w);
+		jw_str(&c->w, "totalEmails");
+		jw_str(&c->w, "unreadEmails");
+		jw_str(&c->w, "totalThreads");
+		jw_str(&c->w, "unreadThreads");
+		jw_arr_end(&c->w);
+	} else {
+		jw_null(&c->w);
+	}
+	jw_obj_end(&c->w);
+	free(ch.v);
+}

@@ -1,0 +1,35 @@
+/*
+ * jmap_mailbox.h — an account's mailboxes loaded for the Mailbox methods
+ * (jmap_mailbox_load.c).
+ */
+#ifndef TERN_JMAP_JMAP_MAILBOX_H
+#define TERN_JMAP_JMAP_MAILBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct store;
+
+struct jmap_mailbox {
+	uint32_t id, parent;
+	const char *full, *leaf, *role; /* role "" for none */
+	int subscribed;
+	uint32_t messages;
+	uint32_t total, unread, threads, unread_threads; /* with counts */
+};
+
+struct jmap_mailboxes {
+	struct arena *a;
+	struct jmap_mailbox *v;
+	size_t n, cap;
+};
+
+/* Loads account's mailboxes (and their counts when counts) from a's
+ * memory. 0 or -1 (store error). */
+int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a, int counts,
+			struct jmap_mailboxes *m);
+/* The one with id, or NULL. */
+struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id);
+
+#endif

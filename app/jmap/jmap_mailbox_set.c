@@ -1,0 +1,364 @@
+/*
+ * jmap_mailbox_set.c — Mailbox/set (RFC 8621 §2.5, RFC 8620 §5.3):
+ * creates, then updates, then destroys, each through the store's mailbox
+ * operations by name (the store keeps IMAP's full names; a JMAP name is
+ * one level, so "/" is refused in it). Each write commits before the
+ * response names it.
+ *
+ * What can change: name and parentId (a rename: children follow, ids
+ * and UIDVALIDITY stay), isSubscribed. role is set at creation only;
+ * sortOrder is not stored (always 0). Destroying a mailbox with children
+ * is mailboxHasChild; one with emails is mailboxHasEmail unless
+ * onDestroyRemoveEmails, and then emails in no other mailbox go with it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+struct set_err {
+	const char *type, *desc, *prop;
+};
+
+static void w_set_err(struct jw *w, const struct set_err *e)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "type", e->type);
+	if (e->desc)
+		jw_kstr(w, "description", e->desc);
+	if (e->prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, e->prop);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+static struct set_err err_of(const char *type, const char *desc, const char *prop)
+{
+	return (struct set_err){type, desc, prop};
+}
+
+/* A parentId value (null, an id, or "#creation id") to a mailbox id; 0
+ * for top level. -1 when it names nothing. */
+static int64_t parent_of(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *v)
+{
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_STRING)
+		return -1;
+	const char *id = v->str;
+	if (id[0] == '#' && !(id = jmap_created_get(c->r, id + 1)))
+		return -1;
+	struct jmap_mailbox *b = jmap_mailbox_by_id(m, jmap_id_num(id, 'M'));
+	return b ? (int64_t)b->id : -1;
+}
+
+static int name_ok(const struct json_value *v)
+{
+	return v && v->type == JSON_STRING && v->len >= 1 && v->len <= 255 &&
+	       !memchr(v->str, '/', v->len) && strlen(v->str) == v->len;
+}
+
+/* The full name of a mailbox called name under parent (0: top level). */
+static char *full_name(struct jmap_call *c, struct jmap_mailboxes *m, int64_t parent,
+		       const char *name)
+{
+	if (!parent)
+		return arena_strdup(c->r->a, name);
+	return arena_printf(c->r->a, "%s/%s", jmap_mailbox_by_id(m, (uint32_t)parent)->full, name);
+}
+
+static struct set_err store_err(int rc)
+{
+	switch (rc) {
+	case STORE_EEXIST: return err_of("invalidProperties", "a mailbox of that name exists", "name");
+	case STORE_EINVAL: return err_of("invalidProperties", "that name is not allowed", "name");
+	case STORE_ETOOBIG: return err_of("invalidProperties", "the name is too long", "name");
+	case STORE_ELIMIT: return err_of("overQuota", "too many mailboxes", NULL);
+	case STORE_ENOTFOUND: return err_of("notFound", NULL, NULL);
+	default: return err_of("serverFail", "the store failed", NULL);
+	}
+}
+
+static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *o,
+		      uint32_t *id_r, int *sub_r, struct set_err *e)
+{
+	const struct json_value *name = NULL, *role = NULL, *sub = NULL, *parent = NULL;
+
+	if (o->type != JSON_OBJECT) {
+		*e = err_of("invalidProperties", "a Mailbox is an object", NULL);
+		return -1;
+	}
+	for (const struct json_value *p = o->first; p; p = p->next) {
+		if (!strcmp(p->key, "name"))
+			name = p;
+		else if (!strcmp(p->key, "parentId"))
+			parent = p;
+		else if (!strcmp(p->key, "role"))
+			role = p;
+		else if (!strcmp(p->key, "isSubscribed"))
+			sub = p;
+		else if (!strcmp(p->key, "sortOrder") && p->type == JSON_NUMBER && p->is_int &&
+			 p->integer == 0)
+			;
+		else {
+			*e = err_of("invalidProperties", "not a property a client may set", p->key);
+			return -1;
+		}
+	}
+	if (!name_ok(name)) {
+		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
+		return -1;
+	}
+	if ((role && role->type != JSON_NULL && role->type != JSON_STRING) ||
+	    (sub && sub->type != JSON_BOOL)) {
+		*e = err_of("invalidProperties", NULL, role && role->type != JSON_STRING ? "role"
+										 : "isSubscribed");
+		return -1;
+	}
+	int64_t pid = parent_of(c, m, parent);
+	if (pid < 0) {
+		*e = err_of("invalidProperties", "no such parent", "parentId");
+		return -1;
+	}
+	char *full = full_name(c, m, pid, name->str);
+	int rc = role && role->type == JSON_STRING
+			 ? store_mailbox_create_role(c->r->st, c->r->account, full, role->str, id_r)
+			 : store_mailbox_create(c->r->st, c->r->account, full, id_r);
+	if (rc == STORE_EINVAL && role && role->type == JSON_STRING) {
+		*e = err_of("invalidProperties", "a role tern does not know", "role");
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		*e = store_err(rc);
+		return -1;
+	}
+	*sub_r = sub && sub->boolean;
+	if (*sub_r)
+		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
+	return 0;
+}
+
+static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
+		      const struct json_value *patch, struct set_err *e)
+{
+	const struct json_value *name = NULL, *parent = NULL, *sub = NULL;
+
+	if (patch->type != JSON_OBJECT) {
+		*e = err_of("invalidPatch", NULL, NULL);
+		return -1;
+	}
+	for (const struct json_value *p = patch->first; p; p = p->next) {
+		if (!strcmp(p->key, "name"))
+			name = p;
+		else if (!strcmp(p->key, "parentId"))
+			parent = p;
+		else if (!strcmp(p->key, "isSubscribed") && p->type == JSON_BOOL)
+			sub = p;
+		else if (!strcmp(p->key, "sortOrder") && p->type == JSON_NUMBER && p->is_int &&
+			 p->integer == 0)
+			;
+		else if (!strcmp(p->key, "role") &&
+			 ((p->type == JSON_NULL && !b->role[0]) ||
+			  (p->type == JSON_STRING && !strcmp(p->str, b->role))))
+			;
+		else {
+			*e = err_of("invalidProperties", "this property cannot be changed so", p->key);
+			return -1;
+		}
+	}
+	if (name && !name_ok(name)) {
+		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
+		return -1;
+	}
+	if (name || parent) {
+		int64_t pid = parent ? parent_of(c, m, parent) : (int64_t)b->parent;
+		if (pid < 0) {
+			*e = err_of("invalidProperties", "no such parent", "parentId");
+			return -1;
+		}
+		/* Not under itself. */
+		for (uint32_t p = (uint32_t)pid; p;) {
+			struct jmap_mailbox *pb = jmap_mailbox_by_id(m, p);
+			if (p == b->id) {
+				*e = err_of("invalidProperties", "a mailbox cannot be its own child", "parentId");
+				return -1;
+			}
+			p = pb ? pb->parent : 0;
+		}
+		char *full = full_name(c, m, pid, name ? name->str : b->leaf);
+		if (strcmp(full, b->full) != 0) {
+			if (!strcmp(b->role, "inbox")) {
+				*e = err_of("forbidden", "the INBOX cannot be renamed", NULL);
+				return -1;
+			}
+			int rc = store_mailbox_rename(c->r->st, c->r->account, b->full, full);
+			if (rc != STORE_OK) {
+				*e = store_err(rc);
+				return -1;
+			}
+			b->full = full;
+		}
+	}
+	if (sub && store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean) != STORE_OK) {
+		*e = err_of("serverFail", NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
+		       int remove_emails, struct set_err *e)
+{
+	if (!strcmp(b->role, "inbox")) {
+		*e = err_of("forbidden", "the INBOX cannot be destroyed", NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].parent == b->id) {
+			*e = err_of("mailboxHasChild", NULL, NULL);
+			return -1;
+		}
+	if (b->messages && !remove_emails) {
+		*e = err_of("mailboxHasEmail", NULL, NULL);
+		return -1;
+	}
+	int rc = store_mailbox_delete(c->r->st, c->r->account, b->full);
+	if (rc != STORE_OK) {
+		*e = store_err(rc);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct jmap_arg set_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},  {"ifInState", JA_STRING, JA_NULLABLE},
+    {"create", JA_OBJECT, JA_NULLABLE}, {"update", JA_OBJECT, JA_NULLABLE},
+    {"destroy", JA_IDS, JA_NULLABLE},   {"onDestroyRemoveEmails", JA_BOOL, 0},
+};
+
+static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
+{
+	return jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, m);
+}
+
+void jmap_mailbox_set(struct jmap_call *c)
+{
+	char old[24], now[24];
+	struct jmap_mailboxes m;
+	struct jw *w = &c->w;
+
+	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0 ||
+	    jmap_state(c, old) < 0)
+		return;
+	const struct json_value *ifin = jmap_arg(c, "ifInState"), *cr = jmap_arg(c, "create"),
+				*up = jmap_arg(c, "update"), *de = jmap_arg(c, "destroy"), *v;
+	int remove = (v = jmap_arg(c, "onDestroyRemoveEmails")) && v->boolean;
+	if (ifin && strcmp(ifin->str, old) != 0) {
+		jmap_error(c, "stateMismatch", NULL);
+		return;
+	}
+	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
+	    JMAP_MAX_OBJECTS_IN_SET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	if (reload(c, &m) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	/* Results are written to side buffers, then put together. */
+	struct buf ok_b[3], bad_b[3];
+	struct jw okw[3], badw[3];
+	for (int i = 0; i < 3; i++) {
+		buf_init(&ok_b[i], JMAP_RESPONSE_MAX / 4);
+		buf_init(&bad_b[i], JMAP_RESPONSE_MAX / 4);
+		jw_init(&okw[i], &ok_b[i]);
+		jw_init(&badw[i], &bad_b[i]);
+		if (i == 2)
+			jw_arr_begin(&okw[i]);
+		else
+			jw_obj_begin(&okw[i]);
+		jw_obj_begin(&badw[i]);
+	}
+	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
+		struct set_err e;
+		uint32_t id;
+		int sub;
+		if (create_one(c, &m, o, &id, &sub, &e) < 0) {
+			jw_key(&badw[0], o->key);
+			w_set_err(&badw[0], &e);
+			continue;
+		}
+		char ids[16];
+		snprintf(ids, sizeof ids, "M%08x", id);
+		jmap_created_put(c->r, o->key, ids);
+		reload(c, &m);
+		jw_key(&okw[0], o->key);
+		jw_obj_begin(&okw[0]);
+		jw_kstr(&okw[0], "id", ids);
+		jw_kint(&okw[0], "sortOrder", 0);
+		jw_kbool(&okw[0], "isSubscribed", sub);
+		jw_kint(&okw[0], "totalEmails", 0);
+		jw_kint(&okw[0], "unreadEmails", 0);
+		jw_kint(&okw[0], "totalThreads", 0);
+		jw_kint(&okw[0], "unreadThreads", 0);
+		jw_obj_end(&okw[0]);
+	}
+	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+		struct set_err e;
+		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->key, 'M'));
+		if (!b)
+			e = err_of("notFound", NULL, NULL);
+		if (!b || update_one(c, &m, b, o, &e) < 0) {
+			jw_key(&badw[1], o->key);
+			w_set_err(&badw[1], &e);
+			continue;
+		}
+		reload(c, &m);
+		jw_key(&okw[1], o->key);
+		jw_null(&okw[1]);
+	}
+	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
+		struct set_err e;
+		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->str, 'M'));
+		if (!b)
+			e = err_of("notFound", NULL, NULL);
+		if (!b || destroy_one(c, &m, b, remove, &e) < 0) {
+			jw_key(&badw[2], o->str);
+			w_set_err(&badw[2], &e);
+			continue;
+		}
+		reload(c, &m);
+		jw_str(&okw[2], o->str);
+	}
+	if (jmap_state(c, now) < 0)
+		goto out;
+	static const char *const ok_names[] = {"created", "updated", "destroyed"};
+	static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
+	jmap_begin(c);
+	jw_kstr(w, "oldState", old);
+	jw_kstr(w, "newState", now);
+	for (int i = 0; i < 3; i++) {
+		if (i == 2)
+			jw_arr_end(&okw[i]);
+		else
+			jw_obj_end(&okw[i]);
+		jw_obj_end(&badw[i]);
+		jw_key(w, ok_names[i]);
+		jw_rawn(w, buf_data(&ok_b[i]), buf_len(&ok_b[i]));
+		jw_key(w, bad_names[i]);
+		jw_rawn(w, buf_data(&bad_b[i]), buf_len(&bad_b[i]));
+	}
+	jw_obj_end(w);
+out:
+	for (int i = 0; i < 3; i++) {
+		buf_free(&ok_b[i]);
+		buf_free(&bad_b[i]);
+	}
+}

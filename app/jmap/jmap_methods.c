@@ -1,0 +1,28 @@
+/*
+ * jmap_methods.c — the one method table: name, the capability a request
+ * must name in "using" to call it, and the function. One file per object
+ * type implements its methods (jmap_mailbox.c, jmap_thread.c, ...); adding
+ * a method is a line here and a function there.
+ */
+#include <string.h>
+
+#include "jmap/jmap_private.h"
+
+static const struct jmap_method methods[] = {
+    {"Core/echo", JMAP_USING_CORE, jmap_core_echo},
+    {"Mailbox/get", JMAP_USING_MAIL, jmap_mailbox_get},
+    {"Mailbox/changes", JMAP_USING_MAIL, jmap_mailbox_changes},
+    {"Mailbox/query", JMAP_USING_MAIL, jmap_mailbox_query},
+    {"Mailbox/queryChanges", JMAP_USING_MAIL, jmap_mailbox_query_changes},
+    {"Mailbox/set", JMAP_USING_MAIL, jmap_mailbox_set},
+    {"Thread/get", JMAP_USING_MAIL, jmap_thread_get},
+    {"Thread/changes", JMAP_USING_MAIL, jmap_thread_changes},
+};
+
+const struct jmap_method *jmap_method_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(methods[i].name, name) == 0)
+			return &methods[i];
+	return NULL;
+}

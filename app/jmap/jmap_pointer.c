@@ -1,0 +1,110 @@
+/*
+ * jmap_pointer.c — JSON Pointer (RFC 6901) as JMAP's result references
+ * use it (RFC 8620 §3.7): a "*" token on an array applies the rest of the
+ * path to each item, and items that come out as arrays are flattened into
+ * the result. New nodes come from the arena; the tree is never changed.
+ */
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+
+/* The next token of *p (after its "/") unescaped into a fresh string. */
+static char *token(struct arena *a, const char **p)
+{
+	const char *s = *p + 1, *e = strchr(s, '/');
+	size_t n = e ? (size_t)(e - s) : strlen(s);
+	char *t = arena_alloc(a, n + 1);
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '~' && i + 1 < n && (s[i + 1] == '0' || s[i + 1] == '1')) {
+			t[k++] = s[i + 1] == '0' ? '~' : '/';
+			i++;
+		} else {
+			t[k++] = s[i];
+		}
+	}
+	t[k] = '\0';
+	*p = s + n;
+	return t;
+}
+
+static int index_of(const char *t, size_t *i_r)
+{
+	size_t v = 0;
+
+	if (!*t || (t[0] == '0' && t[1]))
+		return -1;
+	for (; *t; t++) {
+		if (*t < '0' || *t > '9' || v > 100000000)
+			return -1;
+		v = v * 10 + (size_t)(*t - '0');
+	}
+	*i_r = v;
+	return 0;
+}
+
+static struct json_value *copy_node(struct arena *a, const struct json_value *v)
+{
+	struct json_value *n = arena_alloc(a, sizeof *n);
+	*n = *v;
+	n->next = NULL;
+	n->key = NULL;
+	return n;
+}
+
+static int walk(struct arena *a, const struct json_value *v, const char *p, int depth,
+		const struct json_value **out_r)
+{
+	if (depth > JSON_DEPTH_MAX)
+		return -1;
+	if (*p == '\0') {
+		*out_r = v;
+		return 0;
+	}
+	if (*p != '/')
+		return -1;
+	char *t = token(a, &p);
+	if (v->type == JSON_OBJECT) {
+		const struct json_value *m = json_get(v, t);
+		return m ? walk(a, m, p, depth + 1, out_r) : -1;
+	}
+	if (v->type != JSON_ARRAY)
+		return -1;
+	if (strcmp(t, "*") != 0) {
+		size_t i;
+		const struct json_value *e = v->first;
+		if (index_of(t, &i) < 0)
+			return -1;
+		while (e && i--)
+			e = e->next;
+		return e ? walk(a, e, p, depth + 1, out_r) : -1;
+	}
+	struct json_value *arr = arena_zalloc(a, sizeof *arr), **tail = &arr->first;
+	arr->type = JSON_ARRAY;
+	for (const struct json_value *e = v->first; e; e = e->next) {
+		const struct json_value *r;
+		if (walk(a, e, p, depth + 1, &r) < 0)
+			return -1;
+		if (r->type == JSON_ARRAY) {
+			for (const struct json_value *x = r->first; x; x = x->next) {
+				*tail = copy_node(a, x);
+				tail = &(*tail)->next;
+				arr->count++;
+			}
+		} else {
+			*tail = copy_node(a, r);
+			tail = &(*tail)->next;
+			arr->count++;
+		}
+	}
+	*out_r = arr;
+	return 0;
+}
+
+int jmap_pointer(struct arena *a, const struct json_value *root, const char *path,
+		 const struct json_value **out_r)
+{
+	return walk(a, root, path, 0, out_r);
+}

@@ -1,0 +1,144 @@
+/*
+ * jmap_private.h — what the files of app/jmap share: a method call's
+ * context, the method table's entry, argument checks and the pieces
+ * every standard method (/get, /changes, /query, /set) has in common.
+ *
+ * A method gets a struct jmap_call: its (reference-resolved) arguments,
+ * the request it belongs to, and a JSON writer for its response's
+ * arguments. It either writes that object (jmap_ok) or sets an error
+ * (jmap_error), which replaces the response (RFC 8620 §3.6.2). All
+ * memory comes from the request's arena.
+ */
+#ifndef TERN_JMAP_JMAP_PRIVATE_H
+#define TERN_JMAP_JMAP_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "http/json.h"
+#include "jmap/jmap.h"
+
+struct arena;
+struct store;
+
+/* A response already made in this request (for result references). */
+struct jmap_resp {
+	const char *name, *id;
+	const char *args; /* JSON text of its arguments */
+	size_t args_len;
+	struct json_value *tree; /* args parsed, on first reference */
+};
+
+/* A creation id given or made in this request (createdIds, §3.3). */
+struct jmap_created {
+	const char *cid, *id;
+	struct jmap_created *next;
+};
+
+struct jmap_request {
+	struct store *st;
+	uint32_t account;
+	struct arena *a;
+	unsigned caps; /* JMAP_USING_* the request's "using" named */
+	struct jmap_resp *resp;
+	size_t nresp, capresp;
+	struct jmap_created *created;
+	int created_given; /* the request had createdIds: the response has them */
+};
+
+#define JMAP_USING_CORE 1u
+#define JMAP_USING_MAIL 2u
+
+struct jmap_call {
+	struct jmap_request *r;
+	const char *name, *id;
+	const struct json_value *args;
+	struct buf out; /* response arguments */
+	struct jw w;
+	const char *err_type, *err_desc;
+	const char *err_props[8]; /* invalidArguments / invalidProperties names */
+	int nerr_props;
+};
+
+struct jmap_method {
+	const char *name;
+	unsigned cap; /* JMAP_USING_* needed */
+	void (*fn)(struct jmap_call *c);
+};
+
+/* The one method table (jmap_methods.c); NULL when unknown. */
+const struct jmap_method *jmap_method_find(const char *name);
+
+/* ---- errors and arguments (jmap_args.c) ---- */
+/* Makes c's response the error type (RFC 8620 §3.6.2 or a method's own);
+ * desc may be NULL. The first error set wins. */
+void jmap_error(struct jmap_call *c, const char *type, const char *desc);
+/* invalidArguments naming the argument. */
+void jmap_bad_arg(struct jmap_call *c, const char *arg, const char *desc);
+
+/* Expected type of one argument. */
+enum jmap_kind {
+	JA_ID,       /* a string of 1..255 URL-safe base64 characters */
+	JA_STRING,
+	JA_BOOL,
+	JA_UINT,     /* UnsignedInt: 0 .. 2^53-1 */
+	JA_INT,      /* Int: -2^53+1 .. 2^53-1 */
+	JA_OBJECT,
+	JA_IDS,      /* Id[] */
+	JA_STRINGS,  /* String[] */
+	JA_ARRAY,
+	JA_ANY,
+};
+struct jmap_arg {
+	const char *name;
+	enum jmap_kind kind;
+	unsigned flags;
+};
+#define JA_REQUIRED 1u
+#define JA_NULLABLE 2u
+
+/*
+ * Checks c's arguments against args[0..n): every member known, of its
+ * kind (null only where JA_NULLABLE), the JA_REQUIRED ones present; an
+ * "accountId" argument must name the request's account (else
+ * accountNotFound). 0, or -1 with the error set.
+ */
+int jmap_args_check(struct jmap_call *c, const struct jmap_arg *args, size_t n);
+/* Argument name, or NULL when absent (JSON null counts as absent). */
+const struct json_value *jmap_arg(const struct jmap_call *c, const char *name);
+/* 1 when s is a valid Id (RFC 8620 §1.2). */
+int jmap_id_valid(const char *s, size_t n);
+
+/* Ids in the store's numbering: "M%08x" etc. parsed; 0 when not ours. */
+uint32_t jmap_id_num(const char *s, char prefix);
+/* Writes "<prefix>%08x" as a JSON string. */
+void jmap_w_id(struct jw *w, char prefix, uint32_t n);
+/* The account's state string (its modseq) into out (24 octets);
+ * 0 or -1 (serverFail set on c). */
+int jmap_state(struct jmap_call *c, char out[24]);
+/* A state string given by a client: its modseq, or -1 when not one of ours. */
+int jmap_state_parse(const char *s, uint64_t *modseq_r);
+/* Begins c's response object with "accountId" written. */
+void jmap_begin(struct jmap_call *c);
+
+/* A creation id's id (#cid in a reference to a created object), or NULL. */
+const char *jmap_created_get(struct jmap_request *r, const char *cid);
+void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);
+
+/* ---- JSON Pointer with "*" (jmap_pointer.c, RFC 8620 §3.7) ---- */
+/* Evaluates path against root into *out_r (new nodes from a). 0 or -1. */
+int jmap_pointer(struct arena *a, const struct json_value *root, const char *path,
+		 const struct json_value **out_r);
+
+/* ---- methods ---- */
+void jmap_core_echo(struct jmap_call *c);
+void jmap_mailbox_get(struct jmap_call *c);
+void jmap_mailbox_changes(struct jmap_call *c);
+void jmap_mailbox_query(struct jmap_call *c);
+void jmap_mailbox_query_changes(struct jmap_call *c);
+void jmap_mailbox_set(struct jmap_call *c);
+void jmap_thread_get(struct jmap_call *c);
+void jmap_thread_changes(struct jmap_call *c);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * jmap_session.c — the session resource (RFC 8620 §2): capabilities with
+ * the limits jmap.h enforces, the one account (the user's own) and the
+ * URLs of the API, download, upload and event source endpoints.
+ */
+#include <stdio.h>
+
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+static void core_capability(struct jw *w)
+{
+	jw_obj_begin(w);
+	jw_kint(w, "maxSizeUpload", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(w, "maxConcurrentUpload", JMAP_MAX_CONCURRENT_UPLOAD);
+	jw_kint(w, "maxSizeRequest", JMAP_MAX_SIZE_REQUEST);
+	jw_kint(w, "maxConcurrentRequests", JMAP_MAX_CONCURRENT_REQUESTS);
+	jw_kint(w, "maxCallsInRequest", JMAP_MAX_CALLS_IN_REQUEST);
+	jw_kint(w, "maxObjectsInGet", JMAP_MAX_OBJECTS_IN_GET);
+	jw_kint(w, "maxObjectsInSet", JMAP_MAX_OBJECTS_IN_SET);
+	jw_key(w, "collationAlgorithms");
+	jw_arr_begin(w);
+	jw_str(w, "i;ascii-casemap");
+	jw_str(w, "i;ascii-numeric");
+	jw_str(w, "i;unicode-casemap");
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+/* RFC 8621 §1.3.1, per account. */
+static void mail_account_capability(struct jw *w)
+{
+	jw_obj_begin(w);
+	jw_key(w, "maxMailboxesPerEmail");
+	jw_null(w);
+	jw_key(w, "maxMailboxDepth");
+	jw_null(w);
+	jw_kint(w, "maxSizeMailboxName", 255);
+	jw_kint(w, "maxSizeAttachmentsPerEmail", JMAP_MAX_SIZE_UPLOAD);
+	jw_key(w, "emailQuerySortOptions");
+	jw_arr_begin(w);
+	jw_str(w, "receivedAt");
+	jw_str(w, "sentAt");
+	jw_str(w, "size");
+	jw_str(w, "from");
+	jw_str(w, "to");
+	jw_str(w, "subject");
+	jw_arr_end(w);
+	jw_kbool(w, "mayCreateTopLevelMailbox", 1);
+	jw_obj_end(w);
+}
+
+int jmap_session_write(struct store *st, uint32_t account, const char *email, const char *base,
+		       struct buf *out)
+{
+	struct jw w;
+	char acc[16], url[600];
+	uint64_t ms;
+
+	if (store_account_modseq(st, account, &ms) != STORE_OK)
+		return -1;
+	snprintf(acc, sizeof acc, "A%08x", account);
+	jw_init(&w, out);
+	jw_obj_begin(&w);
+	jw_key(&w, "capabilities");
+	jw_obj_begin(&w);
+	jw_key(&w, JMAP_CAP_CORE);
+	core_capability(&w);
+	jw_key(&w, JMAP_CAP_MAIL);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+
+	jw_key(&w, "accounts");
+	jw_obj_begin(&w);
+	jw_key(&w, acc);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "name", email);
+	jw_kbool(&w, "isPersonal", 1);
+	jw_kbool(&w, "isReadOnly", 0);
+	jw_key(&w, "accountCapabilities");
+	jw_obj_begin(&w);
+	jw_key(&w, JMAP_CAP_CORE);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	jw_key(&w, JMAP_CAP_MAIL);
+	mail_account_capability(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+
+	jw_key(&w, "primaryAccounts");
+	jw_obj_begin(&w);
+	jw_kstr(&w, JMAP_CAP_CORE, acc);
+	jw_kstr(&w, JMAP_CAP_MAIL, acc);
+	jw_obj_end(&w);
+	jw_kstr(&w, "username", email);
+	snprintf(url, sizeof url, "%s/jmap/api/", base);
+	jw_kstr(&w, "apiUrl", url);
+	snprintf(url, sizeof url, "%s/jmap/download/{accountId}/{blobId}/{name}?accept={type}", base);
+	jw_kstr(&w, "downloadUrl", url);
+	snprintf(url, sizeof url, "%s/jmap/upload/{accountId}/", base);
+	jw_kstr(&w, "uploadUrl", url);
+	snprintf(url, sizeof url, "%s/jmap/eventsource/?types={types}&closeafter={closeafter}&ping={ping}",
+		 base);
+	jw_kstr(&w, "eventSourceUrl", url);
+	/* Nothing in this object changes while the account exists. */
+	jw_kstr(&w, "state", "0");
+	jw_obj_end(&w);
+	return jw_failed(&w) ? -1 : 0;
+}

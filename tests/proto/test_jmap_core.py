@@ -1,0 +1,168 @@
+"""JMAP core (RFC 8620) over HTTPS: the session resource and its
+well-known redirect, Basic authentication through the one login flow
+(account and app passwords, the auth_failed line), Core/echo as in the
+RFC's example, every request-level error (notJSON, notRequest,
+unknownCapability, limit), method-level errors (unknownMethod,
+invalidArguments, accountNotFound, invalidResultReference), the limits
+(maxCallsInRequest, maxSizeRequest, maxObjectsInGet) and result references
+with "*". One server for the module; exact responses."""
+import json
+import os
+import re
+
+from jmapc import CORE, MAIL, Jmap, shared_server
+
+BOB = ("bob@example.test", "bob-password-1")
+ACCOUNTS = [BOB, ("eve@example.test", "eve-password-1")]
+
+
+def srv():
+    return shared_server(ACCOUNTS)
+
+
+def test_jmap_session_and_auth():
+    s = srv()
+    anon = Jmap(s)
+    st, hd, _ = anon.request("GET", "/.well-known/jmap")
+    assert st == 307 and hd["location"] == "/jmap/session", (st, hd)
+    st, hd, body = anon.request("GET", "/jmap/session")
+    assert st == 401 and hd["www-authenticate"].startswith("Basic realm="), (st, hd)
+    st, hd, body = anon.post(b"{}")
+    assert st == 401, st
+
+    bad = Jmap(s, BOB[0], "wrong-password")
+    st, hd, body = bad.request("GET", "/jmap/session")
+    assert st == 401 and "www-authenticate" in hd, (st, body)
+    s.wait_log('module=jmap event=auth_failed mech=basic reason=password')
+    assert re.search(r'event=auth_failed mech=basic reason=password failures=\d+ delay_ms=\d+ '
+                     r'user="bob@example.test" ip=127\.0\.0\.1', s.log_text())
+
+    # The shipped fail2ban filter takes the line (fail2ban cuts time=T off).
+    conf = open(os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "fail2ban",
+                             "tern.conf")).read()
+    rx = re.search(r"^failregex = (.*)$", conf, re.M).group(1).replace("<HOST>", r"(?P<host>\S+)")
+    lines = [l.split(" ", 1)[1] for l in s.log_text().splitlines() if "module=jmap event=auth_failed" in l]
+    assert lines and re.match(rx, lines[0]).group("host") == "127.0.0.1", lines
+
+    j = Jmap(s, *BOB)
+    sess = j.session()
+    acc = sess["primaryAccounts"][MAIL]
+    assert re.fullmatch(r"A[0-9a-f]{8}", acc), acc
+    assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc}
+    assert sess["username"] == BOB[0]
+    port = s.https_port
+    assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
+    assert sess["downloadUrl"].endswith("/jmap/download/{accountId}/{blobId}/{name}?accept={type}")
+    assert sess["uploadUrl"].endswith("/jmap/upload/{accountId}/")
+    assert sess["capabilities"][CORE] == {
+        "maxSizeUpload": 50000000, "maxConcurrentUpload": 4, "maxSizeRequest": 5000000,
+        "maxConcurrentRequests": 4, "maxCallsInRequest": 32, "maxObjectsInGet": 500,
+        "maxObjectsInSet": 500,
+        "collationAlgorithms": ["i;ascii-casemap", "i;ascii-numeric", "i;unicode-casemap"]}
+    assert sess["capabilities"][MAIL] == {}
+    a = sess["accounts"][acc]
+    assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
+    assert set(a["accountCapabilities"]) == {CORE, MAIL}
+    assert a["accountCapabilities"][MAIL]["maxSizeMailboxName"] == 255
+    assert isinstance(sess["state"], str)
+    # Another account's id is not ours.
+    eve = Jmap(s, *ACCOUNTS[1])
+    assert eve.account != acc
+    r = j.call([["Mailbox/get", {"accountId": eve.account}, "0"]])
+    assert r["methodResponses"] == [["error", {"type": "accountNotFound"}, "0"]], r
+
+    # An app password works too.
+    out = s.cli("account", "app-password", "add", BOB[0], "phone")
+    pw = re.search(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}", out.stdout.decode()).group(0)
+    assert Jmap(s, BOB[0], pw).session()["primaryAccounts"][MAIL] == acc
+
+
+def test_jmap_echo_and_request_errors():
+    j = Jmap(srv(), *BOB)
+    # RFC 8620 §4.1's example, exactly.
+    r = j.call([["Core/echo", {"hello": True, "high": 5}, "b3ff"]], using=[CORE])
+    assert r == {"methodResponses": [["Core/echo", {"hello": True, "high": 5}, "b3ff"]],
+                 "sessionState": r["sessionState"]}, r
+
+    def problem(body, status=400):
+        st, hd, p = j.post(body)
+        assert st == status and hd["content-type"] == "application/problem+json", (st, hd, p)
+        return p
+
+    p = problem(b'{"using": [')
+    assert p["type"] == "urn:ietf:params:jmap:error:notJSON" and p["status"] == 400, p
+    assert problem(b'[1, 2]')["type"] == "urn:ietf:params:jmap:error:notRequest"
+    assert problem(json.dumps({"using": [CORE]}))["type"] == "urn:ietf:params:jmap:error:notRequest"
+    assert problem(json.dumps({"using": [CORE], "methodCalls": [["Core/echo", {}]]}))["type"] == \
+        "urn:ietf:params:jmap:error:notRequest"
+    assert problem(json.dumps({"using": [CORE], "methodCalls": [], "extra": 1}))["type"] == \
+        "urn:ietf:params:jmap:error:notRequest"
+    p = problem(json.dumps({"using": [CORE, "urn:example:nope"], "methodCalls": []}))
+    assert p["type"] == "urn:ietf:params:jmap:error:unknownCapability", p
+    assert "urn:example:nope" in p["detail"]
+    p = problem(json.dumps({"using": [CORE], "methodCalls": [["Core/echo", {}, str(i)]
+                                                           for i in range(33)]}))
+    assert p["type"] == "urn:ietf:params:jmap:error:limit" and p["limit"] == "maxCallsInRequest", p
+    p = problem(b'{"using": [], "methodCalls": [], "x": "' + b"a" * 5000001 + b'"}')
+    assert p["type"] == "urn:ietf:params:jmap:error:limit" and p["limit"] == "maxSizeRequest", p
+    # 32 calls are fine; an empty request too.
+    r = j.call([["Core/echo", {"i": i}, str(i)] for i in range(32)], using=[CORE])
+    assert len(r["methodResponses"]) == 32
+    assert j.call([], using=[])["methodResponses"] == []
+
+
+def test_jmap_method_errors_and_references():
+    j = Jmap(srv(), *BOB)
+    acc = j.account
+    r = j.call([
+        ["Nope/get", {}, "a"],
+        ["Mailbox/get", {"accountId": acc}, "b"],          # mail not in using
+        ["Core/echo", {"x": 1}, "c"],
+    ], using=[CORE])["methodResponses"]
+    assert r == [["error", {"type": "unknownMethod"}, "a"],
+                 ["error", {"type": "unknownMethod"}, "b"],
+                 ["Core/echo", {"x": 1}, "c"]], r
+    r = j.call([
+        ["Mailbox/get", {"accountId": acc, "bogus": 1}, "a"],
+        ["Mailbox/get", {}, "b"],
+        ["Mailbox/get", {"accountId": acc, "ids": "M1"}, "c"],
+        ["Mailbox/get", {"accountId": acc, "ids": ["bad id!"]}, "d"],
+        ["Mailbox/get", {"accountId": "Axyz"}, "e"],
+        ["Mailbox/get", {"accountId": acc, "properties": ["nope"]}, "f"],
+        ["Mailbox/get", {"accountId": acc, "ids": ["M%08x" % i for i in range(501)]}, "g"],
+    ])["methodResponses"]
+    assert r[0] == ["error", {"type": "invalidArguments", "description": "unknown argument",
+                              "arguments": ["bogus"]}, "a"], r[0]
+    assert r[1] == ["error", {"type": "invalidArguments", "description": "missing argument",
+                              "arguments": ["accountId"]}, "b"], r[1]
+    assert r[2][1]["type"] == "invalidArguments" and r[3][1]["type"] == "invalidArguments", r
+    assert r[4] == ["error", {"type": "accountNotFound"}, "e"], r[4]
+    assert r[5][1]["type"] == "invalidArguments", r[5]
+    assert r[6] == ["error", {"type": "requestTooLarge"}, "g"], r[6]
+
+    # Result references (§3.7), "*" included; bad ones.
+    r = j.call([
+        ["Mailbox/query", {"accountId": acc, "filter": {"role": "inbox"}}, "q"],
+        ["Mailbox/get", {"accountId": acc, "#ids": {"resultOf": "q", "name": "Mailbox/query",
+                                                      "path": "/ids"},
+                         "properties": ["name"]}, "g"],
+        ["Core/echo", {"#names": {"resultOf": "g", "name": "Mailbox/get", "path": "/list/*/name"},
+                       "#first": {"resultOf": "g", "name": "Mailbox/get", "path": "/list/0/id"}},
+         "e"],
+        ["Core/echo", {"#x": {"resultOf": "q", "name": "Mailbox/get", "path": "/ids"}}, "bad1"],
+        ["Core/echo", {"#x": {"resultOf": "zz", "name": "Mailbox/query", "path": "/ids"}}, "bad2"],
+        ["Core/echo", {"#x": {"resultOf": "q", "name": "Mailbox/query", "path": "/nope"}}, "bad3"],
+        ["Core/echo", {"x": 1, "#x": {"resultOf": "q", "name": "Mailbox/query", "path": "/ids"}},
+         "bad4"],
+    ])["methodResponses"]
+    inbox = r[0][1]["ids"]
+    assert len(inbox) == 1 and r[1][1]["list"] == [{"id": inbox[0], "name": "INBOX"}], r
+    assert r[2] == ["Core/echo", {"names": ["INBOX"], "first": inbox[0]}, "e"], r[2]
+    for k in (3, 4, 5):
+        assert r[k][0] == "error" and r[k][1]["type"] == "invalidResultReference", r[k]
+    assert r[6][1]["type"] == "invalidArguments", r[6]
+
+    # createdIds pass through (§3.3).
+    st, hd, body = j.post(json.dumps({"using": [CORE], "methodCalls": [],
+                                      "createdIds": {"k1": "M00000001"}}))
+    assert st == 200 and body["createdIds"] == {"k1": "M00000001"}, body

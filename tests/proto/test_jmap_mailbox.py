@@ -1,0 +1,218 @@
+"""JMAP Mailbox and Thread (RFC 8621 §2-3) on the same store as IMAP:
+Mailbox/get with roles, rights and counts, /query (filters, sorts,
+sortAsTree, anchors), /set (create with a parent by creation id, rename,
+subscribe, destroy with its errors, ifInState), /changes (exact, with the
+counts as updatedProperties and maxChanges), and Thread/get and
+Thread/changes; across protocols: IMAP sees JMAP's mailboxes, an IMAP flag
+change and EXPUNGE show in Mailbox/changes, and IMAP THREADID equals JMAP's
+Thread ids. One server for the module."""
+import re
+import smtplib
+
+from jmapc import Jmap, shared_server
+from test_imap import Raw
+from test_imap_search_ext import cmd, wait_count
+
+BOB = ("bob@example.test", "bob-password-1")
+ANN = ("ann@example.test", "ann-password-1")
+ACCOUNTS = [BOB, ANN]
+
+HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
+MSGS = [
+    "Message-ID: <p1@remote.test>\r\n" + HDR + "\r\none\r\n",
+    "Message-ID: <p2@remote.test>\r\nIn-Reply-To: <p1@remote.test>\r\n" + HDR % ("%s", "Re: Plans") + "\r\ntwo\r\n",
+    HDR + "\r\nthree\r\n",
+]
+
+
+def srv():
+    return shared_server(ACCOUNTS)
+
+
+def deliver(s, user, texts):
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for t in texts:
+            c.sendmail("alice@remote.test", [user], t)
+    wait_count(s, len(texts), account=user)
+
+
+def imap(s, user, pw):
+    r = Raw(s)
+    r.send("l LOGIN %s %s\r\n" % (user, pw))
+    assert r.until_tag("l")[-1].startswith(b"l OK")
+    return r
+
+
+def by_name(lst):
+    return {m["name"]: m for m in lst}
+
+
+def test_jmap_mailbox_get_query_threads():
+    s = srv()
+    user, pw = BOB
+    deliver(s, user, [MSGS[0] % (user, "Plans"), MSGS[1] % user, MSGS[2] % (user, "Other")])
+    j = Jmap(s, user, pw)
+    _, g = j.one("Mailbox/get", {"ids": None})
+    assert re.fullmatch(r"\d+", g["state"]) and g["notFound"] == [], g
+    mbs = by_name(g["list"])
+    assert sorted(mbs) == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"], mbs
+    inbox = mbs["INBOX"]
+    rights = {k: True for k in ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen",
+                                "maySetKeywords", "mayCreateChild", "mayRename", "mayDelete",
+                                "maySubmit")}
+    assert inbox == {"id": inbox["id"], "name": "INBOX", "parentId": None, "role": "inbox",
+                     "sortOrder": 0, "totalEmails": 3, "unreadEmails": 3, "totalThreads": 2,
+                     "unreadThreads": 2, "myRights": dict(rights, mayRename=False, mayDelete=False),
+                     "isSubscribed": True}, inbox
+    assert mbs["Trash"]["role"] == "trash" and mbs["Trash"]["totalEmails"] == 0
+    assert mbs["Trash"]["myRights"] == rights
+    _, g2 = j.one("Mailbox/get", {"ids": [inbox["id"], "M7fffffff"], "properties": ["role"]})
+    assert g2["list"] == [{"id": inbox["id"], "role": "inbox"}] and g2["notFound"] == ["M7fffffff"]
+
+    # Mailbox/query.
+    _, q = j.one("Mailbox/query", {"filter": {"hasAnyRole": True}, "sort": [{"property": "name"}],
+                                   "calculateTotal": True})
+    names = {m["id"]: n for n, m in mbs.items()}
+    assert [names[i] for i in q["ids"]] == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    assert q["total"] == 6 and q["position"] == 0 and q["canCalculateChanges"] is False, q
+    _, q = j.one("Mailbox/query", {"filter": {"operator": "NOT", "conditions": [{"name": "r"}]},
+                                   "sort": [{"property": "name", "isAscending": False}]})
+    assert [names[i] for i in q["ids"]] == ["Sent", "Junk", "INBOX"], q
+    _, q = j.one("Mailbox/query", {"sort": [{"property": "name"}], "anchor": mbs["INBOX"]["id"],
+                                   "anchorOffset": 1, "limit": 2})
+    assert [names[i] for i in q["ids"]] == ["Junk", "Sent"] and q["position"] == 3, q
+    name, q = j.one("Mailbox/query", {"anchor": "M7fffffff"})
+    assert name == "error" and q["type"] == "anchorNotFound", q
+    name, q = j.one("Mailbox/query", {"sort": [{"property": "totalEmails"}]})
+    assert name == "error" and q["type"] == "unsupportedSort", q
+    name, q = j.one("Mailbox/query", {"filter": {"color": "red"}})
+    assert name == "error" and q["type"] == "unsupportedFilter", q
+    name, q = j.one("Mailbox/queryChanges", {"sinceQueryState": "1"})
+    assert name == "error" and q["type"] == "cannotCalculateChanges", q
+
+    # Threads: IMAP's THREADID is JMAP's Thread id; emailIds oldest first.
+    r = imap(s, user, pw)
+    cmd(r, "s", "SELECT INBOX")
+    u, _ = cmd(r, "f", "FETCH 1:3 (EMAILID THREADID)")
+    got = [re.search(rb"EMAILID \((E[0-9a-f]{8})\) THREADID \((T[0-9a-f]{8})\)", x).groups()
+           for x in u]
+    got = [(e.decode(), t.decode()) for e, t in got]
+    assert got[0][1] == got[1][1] != got[2][1], got
+    _, t = j.one("Thread/get", {"ids": [got[0][1], got[2][1], "T7fffffff"]})
+    assert t["list"] == [{"id": got[0][1], "emailIds": [got[0][0], got[1][0]]},
+                         {"id": got[2][1], "emailIds": [got[2][0]]}], t
+    assert t["notFound"] == ["T7fffffff"] and t["state"] == g["state"], t
+    name, t = j.one("Thread/get", {"ids": None})
+    assert name == "error" and t["type"] == "requestTooLarge"
+
+    # An IMAP flag change: Mailbox/changes names INBOX with the counts.
+    state = g["state"]
+    cmd(r, "st", "STORE 3 +FLAGS (\\Seen)")
+    _, ch = j.one("Mailbox/changes", {"sinceState": state})
+    assert ch == {"accountId": j.account, "oldState": state, "newState": ch["newState"],
+                  "hasMoreChanges": False, "created": [], "updated": [inbox["id"]], "destroyed": [],
+                  "updatedProperties": ["totalEmails", "unreadEmails", "totalThreads",
+                                        "unreadThreads"]}, ch
+    assert int(ch["newState"]) > int(state)
+    _, g3 = j.one("Mailbox/get", {"ids": [inbox["id"]],
+                                  "properties": ["unreadEmails", "unreadThreads"]})
+    assert g3["list"] == [{"id": inbox["id"], "unreadEmails": 2, "unreadThreads": 1}], g3
+    _, tc = j.one("Thread/changes", {"sinceState": state})
+    assert tc["created"] == [] and tc["updated"] == [] and tc["destroyed"] == [], tc
+    _, tc = j.one("Thread/changes", {"sinceState": "0"})
+    assert sorted(tc["created"]) == sorted([got[0][1], got[2][1]]) and tc["updated"] == [], tc
+    name, tc = j.one("Thread/changes", {"sinceState": "99999"})
+    assert name == "error" and tc["type"] == "cannotCalculateChanges", tc
+    # IMAP EXPUNGE: the counts change again.
+    cmd(r, "st2", "STORE 3 +FLAGS (\\Deleted)")
+    cmd(r, "ex", "EXPUNGE")
+    _, ch2 = j.one("Mailbox/changes", {"sinceState": ch["newState"]})
+    assert ch2["updated"] == [inbox["id"]] and ch2["created"] == [] == ch2["destroyed"], ch2
+    _, g4 = j.one("Mailbox/get", {"ids": [inbox["id"]], "properties": ["totalEmails", "totalThreads"]})
+    assert g4["list"] == [{"id": inbox["id"], "totalEmails": 2, "totalThreads": 1}], g4
+    r.close()
+
+
+def test_jmap_mailbox_set_and_changes():
+    s = srv()
+    user, pw = ANN
+    j = Jmap(s, user, pw)
+    _, g = j.one("Mailbox/get", {})
+    state0 = g["state"]
+    mbs = by_name(g["list"])
+    _, st = j.one("Mailbox/set", {"ifInState": state0, "create": {
+        "p": {"name": "Projects", "isSubscribed": True},
+        "c": {"name": "2026", "parentId": "#p"},
+        "bad1": {"name": "a/b"},
+        "bad2": {"name": "Trash"},
+        "bad3": {"name": "X", "totalEmails": 5},
+        "bad4": {"name": "X", "parentId": "M7fffffff"},
+    }})
+    assert set(st["created"]) == {"p", "c"}, st
+    p, c = st["created"]["p"]["id"], st["created"]["c"]["id"]
+    assert st["created"]["p"] == {"id": p, "sortOrder": 0, "isSubscribed": True, "totalEmails": 0,
+                                  "unreadEmails": 0, "totalThreads": 0, "unreadThreads": 0}, st
+    assert {k: v["type"] for k, v in st["notCreated"].items()} == {
+        "bad1": "invalidProperties", "bad2": "invalidProperties", "bad3": "invalidProperties",
+        "bad4": "invalidProperties"}, st
+    assert st["notCreated"]["bad3"]["properties"] == ["totalEmails"]
+    assert st["oldState"] == state0 and int(st["newState"]) > int(state0)
+    _, g = j.one("Mailbox/get", {"ids": [c]})
+    assert g["list"][0]["parentId"] == p and g["list"][0]["name"] == "2026", g
+
+    # IMAP sees them, with the hierarchy.
+    r = imap(s, user, pw)
+    u, _ = cmd(r, "l", 'LIST "" "Projects*"')
+    assert sorted(u) == [b'* LIST (\\HasChildren) "/" Projects',
+                         b'* LIST (\\HasNoChildren) "/" Projects/2026'], u
+
+    # Rename (children follow), stale state, then destroys with their errors.
+    name, e = j.one("Mailbox/set", {"ifInState": state0, "update": {p: {"name": "Work"}}})
+    assert name == "error" and e["type"] == "stateMismatch", e
+    _, st2 = j.one("Mailbox/set", {"update": {p: {"name": "Work"}, c: {"isSubscribed": True},
+                                              mbs["INBOX"]["id"]: {"name": "Box"},
+                                              "M7fffffff": {"name": "x"},
+                                              mbs["Trash"]["id"]: {"role": "junk"}}})
+    assert st2["updated"] == {p: None, c: None}, st2
+    assert {k: v["type"] for k, v in st2["notUpdated"].items()} == {
+        mbs["INBOX"]["id"]: "forbidden", "M7fffffff": "notFound",
+        mbs["Trash"]["id"]: "invalidProperties"}, st2
+    u, _ = cmd(r, "l2", 'LSUB "" "Work*"')
+    assert sorted(u) == [b'* LSUB () "/" Work/2026'] or b'Work/2026' in b"".join(u), u
+    u, _ = cmd(r, "l3", 'LIST "" "Work*"')
+    assert len(u) == 2 and b'Work/2026' in u[1] + u[0], u
+    # A message in the child: destroying it needs onDestroyRemoveEmails.
+    data = b"Subject: x\r\n\r\nx\r\n"
+    r.send("a APPEND Work/2026 {%d}\r\n" % len(data))
+    assert r.line().startswith(b"+")
+    r.send(data + b"\r\n")
+    assert r.until_tag("a")[-1].startswith(b"a OK")
+    _, d = j.one("Mailbox/set", {"destroy": [p, c, mbs["INBOX"]["id"]]})
+    assert {k: v["type"] for k, v in d["notDestroyed"].items()} == {
+        p: "mailboxHasChild", c: "mailboxHasEmail", mbs["INBOX"]["id"]: "forbidden"}, d
+    _, d = j.one("Mailbox/set", {"destroy": [c], "onDestroyRemoveEmails": True})
+    assert d["destroyed"] == [c] and d["notDestroyed"] == {}, d
+    _, d = j.one("Mailbox/set", {"destroy": [p]})
+    assert d["destroyed"] == [p], d
+    u, _ = cmd(r, "l4", 'LIST "" "Work*"')
+    assert u == [], u
+    r.close()
+
+    # Changes since the start: created and destroyed since cancel out.
+    _, ch = j.one("Mailbox/changes", {"sinceState": state0})
+    assert ch["created"] == [] and ch["destroyed"] == [] and ch["updated"] == [], ch
+    assert ch["hasMoreChanges"] is False and ch["newState"] == d["newState"], ch
+    # maxChanges: one modseq at a time (each set above was its own commits).
+    _, st3 = j.one("Mailbox/set", {"create": {"a": {"name": "A1"}}})
+    _, st4 = j.one("Mailbox/set", {"create": {"b": {"name": "B1"}}})
+    a1, b1 = st3["created"]["a"]["id"], st4["created"]["b"]["id"]
+    _, ch = j.one("Mailbox/changes", {"sinceState": d["newState"], "maxChanges": 1})
+    assert ch["created"] == [a1] and ch["hasMoreChanges"] is True, ch
+    _, ch = j.one("Mailbox/changes", {"sinceState": ch["newState"], "maxChanges": 1})
+    assert ch["created"] == [b1] and ch["hasMoreChanges"] is False, ch
+    assert ch["newState"] == st4["newState"]
+    for bad in ("", "x", "-1", "01", "99999999"):
+        name, e = j.one("Mailbox/changes", {"sinceState": bad})
+        assert name == "error" and e["type"] == "cannotCalculateChanges", (bad, e)
+    name, e = j.one("Mailbox/changes", {"sinceState": "1", "maxChanges": 0})
+    assert name == "error" and e["type"] == "invalidArguments", e
