@@ -519,6 +519,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		else if (strcmp(v, "on") != 0)
 			return bad(err, errsz, "TERN_RELAY_TLS_VERIFY", v, "on or off");
 	}
+	if ((v = getenv("TERN_DNS_TRUST_AD")) != NULL) {
+		if (strcmp(v, "on") == 0)
+			cfg->dns_trust_ad = 1;
+		else if (strcmp(v, "off") != 0)
+			return bad(err, errsz, "TERN_DNS_TRUST_AD", v, "on or off");
+	}
 	if ((v = getenv("TERN_AUTH_CHECKS")) != NULL) {
 		if (strcmp(v, "off") == 0)
 			cfg->auth_checks = 0;

@@ -71,6 +71,10 @@ struct config {
 	char dmarc_report_from[320]; /* TERN_DMARC_REPORT_FROM: "", "off" or an address */
 	char relay_password[256];
 	int relay_tls_verify; /* TERN_RELAY_TLS_VERIFY: 1 (default) verify the relay's certificate and name */
+	/* TERN_DNS_TRUST_AD: 1 when the resolvers validate DNSSEC and the path
+	 * to them is trusted, so the AD bit is believed and DANE applies (as
+	 * Postfix's smtp_dns_support_level=dnssec); 0 (default) otherwise. */
+	int dns_trust_ad;
 	uint64_t max_message_size;
 	uint64_t message_memory; /* TERN_MESSAGE_MEMORY: message bytes all sessions hold in memory */
 	uint64_t disk_reserve; /* TERN_DISK_RESERVE: bytes kept for deletions; UINT64_MAX = auto */

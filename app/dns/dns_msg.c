@@ -47,6 +47,7 @@ void dns_answer_init(struct dns_answer *a, uint16_t qtype, enum dns_answer_statu
 {
 	a->status = (uint8_t)st;
 	a->truncated = 0;
+	a->ad = 0;
 	a->qtype = qtype;
 	a->ttl = ttl;
 	a->nrr = 0;
@@ -317,6 +318,7 @@ static int parse(const uint8_t *msg, size_t len, const char *qname, uint16_t qty
 			break;
 	}
 	dns_answer_init(out, qtype, DNS_ANS_NODATA, 0);
+	out->ad = (msg[3] & 0x20) != 0;
 	dns_name_canon(qname, orig, sizeof orig);
 	if (strcmp(orig, want) != 0 && strlen(want) < sizeof out->cname)
 		memcpy(out->cname, want, strlen(want) + 1);

@@ -68,6 +68,12 @@ struct dns_rr {
 struct dns_answer {
 	uint8_t status;    /* enum dns_answer_status */
 	uint8_t truncated; /* records were dropped for lack of room */
+	/* The resolver set AD (RFC 4035 §3.2.3): it validated the whole
+	 * answer with DNSSEC (every CNAME hop, when dns_query followed some).
+	 * Meaningful only from a validating resolver the user trusts
+	 * (TERN_DNS_TRUST_AD); dns_query asks for it with AD in the query
+	 * (RFC 6840 §5.7). */
+	uint8_t ad;
 	uint16_t qtype;
 	uint32_t ttl;      /* seconds this answer may be reused; 0: do not cache */
 	uint16_t nrr;

@@ -26,9 +26,30 @@ struct dns_query {
 	uint16_t type;
 	int hops;
 	int in_start;      /* inside dns_query(): the caller frees, not the callback */
+	int insecure;      /* a CNAME hop came without AD */
 	char name[DNS_NAME_MAX];   /* what was asked (the cache key) */
 	char target[DNS_NAME_MAX]; /* what is being asked now (after CNAMEs) */
 };
+
+static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
+
+/*
+ * ares_query() with the AD bit set in the query: a validating resolver
+ * then says whether it validated the answer (RFC 6840 §5.7), which DANE
+ * needs; c-ares 1.18's ares_query() sends RD alone.
+ */
+static void send_query(struct dns_query *q)
+{
+	unsigned char *buf = NULL;
+	int len = 0;
+	if (ares_create_query(q->target, ns_c_in, q->type, 0, 1, &buf, &len, 0) != ARES_SUCCESS) {
+		ares_query(q->d->ch, q->target, ns_c_in, q->type, raw_cb, q);
+		return;
+	}
+	buf[3] |= 0x20;
+	ares_send(q->d->ch, buf, len, raw_cb, q);
+	ares_free_string(buf);
+}
 
 static void deliver(struct dns_query *q, const struct dns_answer *a)
 {
@@ -52,11 +73,14 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 	/* The resolver stopped at a CNAME: ask where it points. */
 	if (q->cb && a->status == DNS_ANS_NODATA && a->cname[0] && q->hops < CNAME_HOPS) {
 		q->hops++;
+		q->insecure |= !a->ad;
 		snprintf(q->target, sizeof q->target, "%s", a->cname);
 		free(a);
-		ares_query(q->d->ch, q->target, ns_c_in, q->type, raw_cb, q);
+		send_query(q);
 		return; /* q may be gone already: a synchronous answer frees it */
 	}
+	if (q->insecure)
+		a->ad = 0;
 	if (q->cb)
 		dns_cache_put(dns_cache_shared(), q->name, q->type, a, loop_now_ms());
 	deliver(q, a);
@@ -99,7 +123,7 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 	q->in_start = 1;
 	memcpy(q->name, key, sizeof key);
 	memcpy(q->target, key, sizeof key);
-	ares_query(d->ch, q->target, ns_c_in, type, raw_cb, q);
+	send_query(q);
 	dns_rearm(d);
 	if (q->in_start == 2) {
 		free(q);

@@ -23,6 +23,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/anchors.h"
+#include "tlspol/dane.h"
 
 #define IO_CHUNK 16384
 
@@ -38,6 +39,7 @@ struct client_tls {
 	br_ssl_client_context cc;
 	br_x509_minimal_context xm; /* required by init_full, replaced by xa */
 	struct x509_any xa;
+	struct dane_x509 *dane; /* DANE's engine (client_start_tls_dane), else NULL */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -110,6 +112,7 @@ static void destroy(struct client *c)
 		c->ops_->on_close(c, c->arg_, c->reason_ ? c->reason_ : "closed");
 	if (c->tls_) {
 		explicit_bzero(&c->tls_->cc, sizeof c->tls_->cc);
+		free(c->tls_->dane);
 		free(c->tls_);
 	}
 	buf_free(&c->in);
@@ -162,7 +165,8 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 	return c;
 }
 
-static int start_tls(struct client *c, const char *server_name, int verify)
+static int start_tls(struct client *c, const char *server_name, int verify,
+		     const struct tlsa_rec *tlsa, size_t ntlsa)
 {
 	unsigned char seed[32];
 
@@ -171,7 +175,13 @@ static int start_tls(struct client *c, const char *server_name, int verify)
 	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
 		return -1;
 	struct client_tls *t = xcalloc(1, sizeof *t);
-	if (verify) {
+	if (tlsa) {
+		/* DANE: the server's TLSA records decide, not the roots. */
+		br_ssl_client_init_full(&t->cc, &t->xm, NULL, 0);
+		t->dane = xmalloc(sizeof *t->dane);
+		dane_x509_init(t->dane, tlsa, ntlsa, server_name);
+		br_ssl_engine_set_x509(&t->cc.eng, &t->dane->vtable);
+	} else if (verify) {
 		/* BearSSL's minimal validator over the built-in roots and
 		 * TERN_TLS_CA_FILE's; it checks the name against the SAN. */
 		size_t n;
@@ -191,6 +201,7 @@ static int start_tls(struct client *c, const char *server_name, int verify)
 	if (sni && (strchr(sni, ':') || strspn(sni, "0123456789.") == strlen(sni)))
 		sni = NULL;
 	if (!br_ssl_client_reset(&t->cc, sni, 0)) {
+		free(t->dane);
 		free(t);
 		return -1;
 	}
@@ -204,12 +215,18 @@ static int start_tls(struct client *c, const char *server_name, int verify)
 
 int client_start_tls(struct client *c, const char *server_name)
 {
-	return start_tls(c, server_name, 0);
+	return start_tls(c, server_name, 0, NULL, 0);
+}
+
+int client_start_tls_dane(struct client *c, const char *server_name, const struct tlsa_rec *tlsa,
+			  size_t n)
+{
+	return start_tls(c, server_name, 1, tlsa, n);
 }
 
 int client_start_tls_verified(struct client *c, const char *server_name)
 {
-	return start_tls(c, server_name, 1);
+	return start_tls(c, server_name, 1, NULL, 0);
 }
 
 int client_tls_error(const struct client *c)
@@ -238,6 +255,8 @@ const char *client_tls_error_text(int err)
 		return "certificate chain contains a non-CA issuer";
 	case BR_ERR_X509_WEAK_PUBLIC_KEY:
 		return "certificate key too weak";
+	case DANE_ERR_NO_MATCH:
+		return "no TLSA record matches the certificate chain (DANE)";
 	default:
 		return err > BR_ERR_X509_OK && err < BR_ERR_X509_OK + 64 ? "certificate refused"
 		                                                          : "TLS protocol error";

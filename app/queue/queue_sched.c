@@ -39,6 +39,7 @@
 #include "queue/dsn.h"
 #include "queue/smtp_client.h"
 #include "queue/sts.h"
+#include "tlspol/tlsa.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -58,6 +59,7 @@ struct sched {
 	uint16_t relay_port;
 	char relay_user[256], relay_pass[256];
 	int relay_tls_verify; /* TERN_RELAY_TLS_VERIFY (on unless turned off) */
+	int dane;             /* TERN_DNS_TRUST_AD: AD answers are believed, DANE applies */
 	unsigned lifetime_s, delay_notice_s, timeout_s;
 	unsigned retry[16], nretry;
 	uint16_t mx_port, sts_port;
@@ -77,6 +79,15 @@ struct sched {
 /* Sessions to one destination at once (Postfix's default is 20 too);
  * jobs beyond it wait for one to finish. */
 #define DEST_MAX 20
+
+/* A host's DANE state (RFC 7672 §2.2). */
+enum {
+	DANE_NONE,   /* insecure MX or TLSA, or no TLSA: as without DANE */
+	DANE_VERIFY, /* usable TLSA records: TLS required, verified by them */
+	DANE_TLS,    /* TLSA records, none usable: TLS required, not verified */
+	DANE_FAIL,   /* the TLSA lookup failed: this host is skipped */
+};
+#define DANE_TLSA_MAX 8
 
 struct cached {
 	char key[256];
@@ -110,6 +121,13 @@ struct job {
 	struct mta_sts_policy sts;
 	char sts_why[300]; /* "the MTA-STS policy of DOMAIN", for statuses */
 	int verify_retry;  /* testing policy: this address failed verification, try it unverified */
+	/* DANE (RFC 7672) for the host of the current address. */
+	struct dns_query *dane_q;
+	char dane_host[256]; /* the host the state below is for; "" = not looked up */
+	int dane;            /* DANE_* */
+	struct tlsa_rec *tlsa; /* the host's usable records (DANE_TLSA_MAX) */
+	size_t ntlsa;
+	char dane_why[300];
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
 	int reused;        /* the current session came from the cache */
@@ -259,6 +277,7 @@ static void job_free(struct job *j)
 		free(j->groups[g].idx);
 	free(j->groups);
 	free(j->crcpts);
+	free(j->tlsa);
 	free(j->data);
 	active_bytes -= j->len;
 	store_queue_entry_free(&j->e);
@@ -435,6 +454,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	if (res == SMTPC_NEXT && j->sts.mode == MTA_STS_TESTING && !j->verify_retry &&
+	    j->dane == DANE_NONE &&
 	    strncmp(why, "4.7.5 ", 6) == 0) {
 		/* A testing policy only reports (RFC 8461 §5): note the failure,
 		 * then deliver as without a policy. */
@@ -448,7 +468,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] &&
-	    j->sts.mode != MTA_STS_ENFORCE && strstr(why, "TLS")) {
+	    j->sts.mode != MTA_STS_ENFORCE && j->dane == DANE_NONE && strstr(why, "TLS")) {
 		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
 		 * fails still gets the mail in plaintext, on a new connection. */
 		j->plain_retry = 1;
@@ -479,6 +499,57 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	next_group(j);
 }
 
+static void try_addr_go(struct job *j);
+
+static void dane_tlsa_done(void *arg, const struct dns_answer *a)
+{
+	struct job *j = arg;
+	j->dane_q = NULL;
+	j->ntlsa = 0;
+	if (a->status == DNS_ANS_TEMP) {
+		/* §2.2.1: a secure host whose TLSA records cannot be read is not used. */
+		j->dane = DANE_FAIL;
+	} else if (a->status == DNS_ANS_OK && a->ad) {
+		size_t nrec = 0;
+		if (!j->tlsa)
+			j->tlsa = xcalloc(DANE_TLSA_MAX, sizeof *j->tlsa);
+		for (size_t i = 0; i < a->nrr; i++) {
+			if (a->rr[i].type != DNS_T_TLSA)
+				continue;
+			nrec++;
+			if (j->ntlsa < DANE_TLSA_MAX &&
+			    tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len, &j->tlsa[j->ntlsa]) == 0 &&
+			    tlsa_usable(&j->tlsa[j->ntlsa]))
+				j->ntlsa++;
+		}
+		j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
+	}
+	if (j->dane != DANE_NONE)
+		log_info("queue", NULL, "event=dane id=%llu host=%s state=%s records=%zu",
+			 (unsigned long long)j->e.id, j->dane_host,
+			 j->dane == DANE_VERIFY ? "verify" : j->dane == DANE_TLS ? "tls_only" : "lookup_failed",
+			 j->ntlsa);
+	try_addr_go(j);
+}
+
+static void dane_mx_done(void *arg, const struct dns_answer *a)
+{
+	struct job *j = arg;
+	j->dane_q = NULL;
+	/* §2.2.2: only a DNSSEC-validated MX RRset (or, without MX records,
+	 * a validated denial) makes its host names safe to look TLSA up for. */
+	if (!a->ad || a->status == DNS_ANS_TEMP) {
+		try_addr_go(j);
+		return;
+	}
+	char name[300];
+	snprintf(name, sizeof name, "_25._tcp.%s", j->dane_host);
+	struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_done, j);
+	if (q)
+		j->dane_q = q;
+}
+
+/* Delivery to the current address, after its host's DANE state is known. */
 static void try_addr(struct job *j)
 {
 	struct sched *s = j->s;
@@ -486,6 +557,33 @@ static void try_addr(struct job *j)
 		return;
 	if (j->cur_addr >= j->naddrs) {
 		group_outcome(j, SQ_PENDING, j->last_why[0] ? j->last_why : "4.4.1 no host answered");
+		return;
+	}
+	const char *host = j->addrs[j->cur_addr].host;
+	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0) {
+		snprintf(j->dane_host, sizeof j->dane_host, "%s", host);
+		snprintf(j->dane_why, sizeof j->dane_why, "the DANE TLSA records of %s", host);
+		j->dane = DANE_NONE;
+		j->ntlsa = 0;
+		struct dns_query *q =
+		    dns_query(s->dns, j->groups[j->cur].domain, DNS_T_MX, dane_mx_done, j);
+		if (q)
+			j->dane_q = q;
+		return;
+	}
+	try_addr_go(j);
+}
+
+static void try_addr_go(struct job *j)
+{
+	struct sched *s = j->s;
+	if (s->stopping)
+		return;
+	if (j->dane == DANE_FAIL && !s->relay_host[0]) {
+		snprintf(j->last_why, sizeof j->last_why, "4.7.5 TLSA lookup for %s failed (DANE)",
+			 j->addrs[j->cur_addr].host);
+		j->cur_addr++;
+		try_addr(j);
 		return;
 	}
 	struct smtp_client_cfg cfg = {
@@ -513,6 +611,17 @@ static void try_addr(struct job *j)
 	} else if (j->sts.mode == MTA_STS_TESTING && !j->verify_retry && !j->plain_retry) {
 		cfg.verify_tls = 1; /* to report a failure; client_done() retries unverified */
 	}
+	if (!s->relay_host[0] && j->dane == DANE_VERIFY) {
+		/* DANE beats MTA-STS (RFC 8461 §2): the records, not the roots. */
+		cfg.require_tls = 1;
+		cfg.verify_tls = 1;
+		cfg.tlsa = j->tlsa;
+		cfg.ntlsa = j->ntlsa;
+		cfg.require_why = j->dane_why;
+	} else if (!s->relay_host[0] && j->dane == DANE_TLS) {
+		cfg.require_tls = 1; /* RFC 7672 §2.2: encrypted, not authenticated */
+		cfg.require_why = j->dane_why;
+	}
 	struct group *g = &j->groups[j->cur];
 	for (size_t i = 0; i < g->n; i++) {
 		j->crcpts[i].verdict = SQ_PENDING;
@@ -537,6 +646,8 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 	case DNS_OK:
 		j->plain_retry = 0;
 		j->verify_retry = 0;
+		j->dane_host[0] = '\0';
+		j->dane = DANE_NONE;
 		memcpy(j->addrs, a, n * sizeof *a);
 		j->naddrs = n;
 		if (sts_filter(j) < 0)
@@ -613,6 +724,8 @@ static void start_group(struct job *j)
 		j->crcpts[i].notify = q->notify;
 	}
 	j->sts.mode = MTA_STS_NONE; /* route_group() looks it up */
+	j->dane = DANE_NONE;
+	j->dane_host[0] = '\0';
 	j->cmsg = (struct smtp_client_msg){
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
@@ -993,6 +1106,7 @@ int queue_sched_start(const struct config *cfg, struct store *st, struct loop *l
 	snprintf(s->relay_user, sizeof s->relay_user, "%s", cfg->relay_user);
 	snprintf(s->relay_pass, sizeof s->relay_pass, "%s", cfg->relay_password);
 	s->relay_tls_verify = cfg->relay_tls_verify;
+	s->dane = cfg->dns_trust_ad;
 	s->lifetime_s = cfg->queue_lifetime_s;
 	s->delay_notice_s = cfg->queue_delay_notice_s;
 	s->timeout_s = cfg->queue_timeout_s;
@@ -1028,6 +1142,8 @@ void queue_sched_stop(void)
 		j->lookup = NULL;
 		sts_cancel(j->sts_lookup);
 		j->sts_lookup = NULL;
+		dns_query_cancel(j->dane_q);
+		j->dane_q = NULL;
 		if (j->client)
 			smtp_client_abort(j->client);
 		j->client = NULL;

@@ -432,6 +432,8 @@ static void body_reply(struct smtp_client *s)
 /* Verified when the set-up asks (the relay host), opportunistic otherwise. */
 static int start_tls(struct smtp_client *s)
 {
+	if (s->cfg.ntlsa)
+		return client_start_tls_dane(s->c, s->cfg.server_name, s->cfg.tlsa, s->cfg.ntlsa);
 	return s->cfg.verify_tls ? client_start_tls_verified(s->c, s->cfg.server_name)
 	                         : client_start_tls(s->c, s->cfg.server_name);
 }

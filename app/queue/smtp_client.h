@@ -69,6 +69,11 @@ struct smtp_client_cfg {
 	 * server_name): a failed check ends the session before any command
 	 * (SMTPC_NEXT, a 4.7.5 status), and AUTH goes only over such a session. */
 	int verify_tls;
+	/* DANE (RFC 7672): with ntlsa > 0 the server is verified by these
+	 * records (owned by the caller until done) instead of the roots;
+	 * set verify_tls and require_tls with them. */
+	const struct tlsa_rec *tlsa;
+	size_t ntlsa;
 	/* AUTH over TLS that was not verified (TERN_RELAY_TLS_VERIFY=off only). */
 	int auth_unverified_ok;
 };

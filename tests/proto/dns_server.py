@@ -14,7 +14,8 @@ ZONE.json maps lowercase names to record sets, e.g.
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
-listed as {"NXDOMAIN": true} NXDOMAIN. "$negative_ttl": N puts an SOA
+listed as {"NXDOMAIN": true} NXDOMAIN; "AD": true in a name's set marks its
+answers as DNSSEC-validated (the AD bit), as a validating resolver would. "$negative_ttl": N puts an SOA
 with that MINIMUM in negative answers, so they may be cached. A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
 when it changes, so a test can change records while tern runs. Answers on
@@ -75,6 +76,8 @@ def answer(wire):
     if z[name].get("SERVFAIL"):
         r.set_rcode(dns.rcode.SERVFAIL)
         return r.to_wire()
+    if z[name].get("AD"):
+        r.flags |= dns.flags.AD  # "validated" (RFC 4035 §3.2.3), for DANE tests
     rtype = dns.rdatatype.to_text(qq.rdtype)
     recs = z[name].get(rtype, [])
     texts = []

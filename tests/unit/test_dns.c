@@ -142,6 +142,12 @@ static void test_a_and_cname(void)
 	CHECK_EQ_INT(ans.rr[1].len, 4);
 	CHECK(memcmp(ans.data + ans.rr[1].off, "\xc0\x00\x02\x02", 4) == 0);
 	CHECK_EQ_STR(ans.cname, "");
+	CHECK_EQ_INT(ans.ad, 0);
+	/* The AD bit (DNSSEC validated, RFC 4035 §3.2.3) is carried in the answer, for DANE. */
+	w.b[3] |= 0x20;
+	CHECK_EQ_INT(parse(&w, "www.example.org.", DNS_T_A), (int)w.n);
+	CHECK_EQ_INT(ans.ad, 1);
+	CHECK_EQ_INT(ans.status, DNS_ANS_OK);
 
 	/* A chain of two CNAMEs, out of order; the record of another name is ignored. */
 	header(&w, 0, 4, 0, "a.example.org", DNS_T_A);

@@ -1,0 +1,93 @@
+"""DANE outbound (RFC 7672, issue 30): with TERN_DNS_TRUST_AD=on, the
+queue looks up `_25._tcp.<mx host>` TLSA records when the MX answer and
+the TLSA answer carry the AD bit (the loopback DNS server sets it, as a
+validating resolver would), and then requires TLS verified by the
+records instead of the roots: DANE-EE (3 1 1, a self-signed
+certificate) and DANE-TA (2 0 1, a private CA the roots do not know,
+with the name checked) deliver; a certificate no record matches is
+deferred with nothing sent, as is a DANE-TA chain whose leaf is for
+another name; records without AD are ignored (delivered
+opportunistically); with TERN_DNS_TRUST_AD off nothing changes."""
+import atexit
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+from mailpeers import ca_signed, self_signed, test_ca
+from test_queue import World
+
+
+def _der(pem_file, what="x509"):
+    if what == "x509":
+        return subprocess.run(["openssl", "x509", "-in", pem_file, "-outform", "DER"],
+                              check=True, capture_output=True).stdout
+    pub = subprocess.run(["openssl", "x509", "-in", pem_file, "-pubkey", "-noout"],
+                         check=True, capture_output=True).stdout
+    return subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                          check=True, capture_output=True).stdout
+
+
+def _records(ips, ee_spki, ca_der, ad=True):
+    sha = lambda b: hashlib.sha256(b).hexdigest()
+    z = {}
+    for dom, ip, tlsa in (("ee.test", ips[0], "3 1 1 " + sha(ee_spki)),
+                          ("ta.test", ips[1], "2 0 1 " + sha(ca_der)),
+                          ("bad.test", ips[0], "3 1 1 " + "00" * 32),
+                          ("taname.test", ips[1], "2 0 1 " + sha(ca_der)),
+                          ("noad.test", ips[0], "3 1 1 " + "11" * 32)):
+        secure = ad and dom != "noad.test"
+        z[dom] = {"MX": [[10, "mx." + dom]], "AD": secure}
+        z["mx." + dom] = {"A": [ip], "AD": secure}
+        z["_25._tcp.mx." + dom] = {"TLSA": [tlsa], "AD": secure}
+    return z
+
+
+def _rcpts(r):
+    return sorted(a for m in r.messages for a in m["rcpts"])
+
+
+def test_dane_ee_ta_mismatch_and_insecure():
+    tmp = tempfile.mkdtemp(prefix="tern-dane-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ee_crt, ee_key = self_signed(tmp, cn="mx.ee.test")
+    ca = test_ca(tmp)
+    leaf_crt, leaf_key = ca_signed(tmp, ca, "mx.ta.test")
+    chain = os.path.join(tmp, "chain.crt")
+    with open(chain, "w") as f:  # the server sends its CA (RFC 7672 §3.1.2)
+        f.write(open(leaf_crt).read() + open(ca[0]).read())
+    ee_spki, ca_der = _der(ee_crt, "spki"), _der(ca[0])
+    seen = {}
+
+    def records(ips):
+        seen["ips"] = ips
+        return _records(ips, ee_spki, ca_der)
+
+    with World(records, env={"TERN_DNS_TRUST_AD": "on"}) as w:
+        ra = w.receiver(0, tls=True, cert=(ee_crt, ee_key))
+        rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
+        w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
+                "gina@taname.test"])
+        out = w.wait_list("no TLSA record matches")
+        out = w.wait_list("not issued for that name")
+        ra.wait_messages(2)
+        rb.wait_messages(1)
+        log = w.srv.log_text()
+        assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test"], log
+        assert _rcpts(rb) == ["dave@ta.test"], log
+        assert all(m["tls"] for m in ra.messages + rb.messages)
+        assert "erin@bad.test" in out and "4.7.5" in out, out
+        # DANE-TA checks the name: the CA matches, the leaf is for mx.ta.test.
+        assert "gina@taname.test" in out, out
+        assert "event=dane" in log and "host=mx.ee.test state=verify" in log, log
+        assert "host=mx.noad.test" not in log.split("event=dane")[-1], log
+
+    # The same zone without trusting AD: opportunistic TLS everywhere.
+    with World(records) as w:
+        ra = w.receiver(0, tls=True, cert=(ee_crt, ee_key))
+        rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
+        w.send(["carol@ee.test", "erin@bad.test"])
+        ra.wait_messages(2)
+        assert _rcpts(ra) == ["carol@ee.test", "erin@bad.test"], w.srv.log_text()
+        assert "event=dane" not in w.srv.log_text()
