@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "imap/imap_esearch.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
@@ -615,14 +616,13 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 /* res[i] for every message of the view: from the snapshot where the keys
  * allow, else with the message's content. */
 static void search_all(struct imap_session *s, const struct node *root, const struct compiler *c,
-		       uint8_t *res, uint32_t from)
+		       uint8_t *res, uint32_t from, uint32_t to)
 {
 	const struct imap_mailbox_view *v = &s->view;
 	uint32_t *idx = NULL, *ids = NULL;
 	size_t n = 0;
 
-	memset(res, 0, from);
-	for (uint32_t i = from; i < v->count; i++) {
+	for (uint32_t i = from; i < to; i++) {
 		struct msg_ctx x = { .m = &v->msgs[i], .seq = i + 1,
 				     .sent_day = day_of(v->msgs[i].received_at),
 				     .recent = imap_view_recent(v, &v->msgs[i]) };
@@ -634,8 +634,8 @@ static void search_all(struct imap_session *s, const struct node *root, const st
 		/* As if it were gone (text keys fail) until its content is read. */
 		res[i] = (uint8_t)eval(root, &x);
 		if (!idx) {
-			idx = xmalloc(((size_t)v->count + 1) * sizeof(*idx));
-			ids = xmalloc(((size_t)v->count + 1) * sizeof(*ids));
+			idx = xmalloc(((size_t)(to - from) + 1) * sizeof(*idx));
+			ids = xmalloc(((size_t)(to - from) + 1) * sizeof(*ids));
 		}
 		idx[n] = i;
 		ids[n++] = v->msgs[i].email_id;
@@ -716,6 +716,228 @@ void imap_search_rev2(struct imap_session *s)
 	s->search_esearch = 1;
 }
 
+/*
+ * MESSAGELIMIT (RFC 9738): the index of the first message a search over
+ * root may look at, so that at most the limit of those the top-level
+ * sequence and UID sets name are searched, the highest UIDs first (0:
+ * all of them). -1 when there are more and limit refuses them.
+ */
+static int64_t search_from(struct imap_session *s, const struct node *root, int limit)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t lim = imap_message_limit(), seen = 0, last = 0;
+
+	if (!limit || v->count <= lim)
+		return 0;
+	for (uint32_t i = v->count; i > 0; i--) {
+		struct msg_ctx x = { .m = &v->msgs[i - 1], .seq = i };
+		int in = 1;
+		for (size_t k = 0; k < root->n && in; k++)
+			if (root->list[k]->kind == N_UID || root->list[k]->kind == N_SEQ)
+				in = eval(root->list[k], &x);
+		if (!in)
+			continue;
+		if (++seen > lim) {
+			if (limit == IMAP_SEARCH_LIMIT_ALL)
+				return -1;
+			s->msglimit_uid = v->msgs[last].uid;
+			return last;
+		}
+		last = i - 1;
+	}
+	return 0;
+}
+
+/* The view indices [*lo_r, *hi_r) the top-level sequence and UID sets
+ * leave (the whole view without them): nothing outside can match. */
+static void search_span(const struct imap_session *s, const struct node *root, uint32_t *lo_r,
+			uint32_t *hi_r)
+{
+	const struct imap_mailbox_view *v = &s->view;
+	uint32_t lo = 0, hi = v->count;
+
+	for (size_t k = 0; k < root->n; k++) {
+		const struct node *n = root->list[k];
+		if (n->kind != N_UID && n->kind != N_SEQ)
+			continue;
+		if (n->set.count == 0) {
+			lo = hi = 0;
+			break;
+		}
+		uint32_t first = n->set.ranges[0].lo, last = n->set.ranges[n->set.count - 1].hi, a, b;
+		if (n->kind == N_UID) {
+			a = imap_view_lower_bound(v, first);
+			b = last == UINT32_MAX ? v->count : imap_view_lower_bound(v, last + 1);
+		} else {
+			a = first - 1 < v->count ? first - 1 : v->count;
+			b = last < v->count ? last : v->count;
+		}
+		lo = a > lo ? a : lo;
+		hi = b < hi ? b : hi;
+	}
+	*lo_r = lo < hi ? lo : hi;
+	*hi_r = hi;
+}
+
+/* Compiles args[0..count) into *c (c->s set) and *root_r (command arena):
+ * 0, or -1 after a tagged BAD/NO naming cmd_name. */
+static int search_compile(struct imap_session *s, const char *cmd_name, struct str charset,
+			  const struct imap_arg *args, size_t count, struct compiler *c,
+			  struct node **root_r)
+{
+	*c = (struct compiler){ .s = s, .now = (int64_t)time(NULL), .charset = charset };
+	struct node *root = count ? compile_list(c, args, count, 0) : NULL;
+
+	if (!root) {
+		if (c->cannot) {
+			imap_tagged(s, "NO [CANNOT] %s", c->err);
+		} else if (c->uidreq) {
+			imap_tagged(s, "BAD [UIDREQUIRED] %s", c->err);
+			imap_session_error(s);
+		} else {
+			imap_tagged(s, "BAD Error in IMAP command %s: %s", cmd_name,
+				    c->err ? c->err : "Missing search keys.");
+			imap_session_error(s);
+		}
+		return -1;
+	}
+	*root_r = root;
+	return 0;
+}
+
+/* The sequence numbers res marks, ascending (malloc'ed), and their count. */
+static uint32_t *search_hits(const struct imap_session *s, const uint8_t *res, size_t *nhits_r)
+{
+	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
+	size_t nhits = 0;
+
+	for (uint32_t i = 0; i < s->view.count; i++)
+		if (res[i])
+			hits[nhits++] = i + 1;
+	*nhits_r = nhits;
+	return hits;
+}
+
+int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
+		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
+		     int *modseq_r, int limit)
+{
+	struct compiler c;
+	struct node *root;
+
+	if (search_compile(s, cmd_name, charset, args, count, &c, &root) < 0)
+		return -1;
+	int64_t from = search_from(s, root, limit);
+	if (from < 0) {
+		imap_limit_refuse(s, (size_t)s->view.count);
+		return -1;
+	}
+	uint32_t lo, hi;
+	search_span(s, root, &lo, &hi);
+	if (lo < from)
+		lo = (uint32_t)from < hi ? (uint32_t)from : hi;
+	uint8_t *res = xcalloc((size_t)s->view.count + 1, 1);
+	/* Text keys read every message on the loop, bounded per message
+	 * (MIME_SEARCH_TEXT_MAX); SEARCH itself goes in steps (search_step()),
+	 * SORT and THREAD do not yet. */
+	search_all(s, root, &c, res, lo, hi);
+	*hits_r = search_hits(s, res, nhits_r);
+	free(res);
+	if (modseq_r)
+		*modseq_r = c.modseq;
+	return 0;
+}
+
+/* ---- SEARCH in steps (INPROGRESS, RFC 9585) ---- */
+
+/* Messages one step looks at before the loop serves others again. */
+#define SEARCH_STEP 1000
+/* INPROGRESS after the first step, then at most this often. */
+#define SEARCH_PROGRESS_MS 1000
+
+/*
+ * A SEARCH under way: the keys (in the command arena, which lives until
+ * the command ends), what the messages looked at so far matched, and how
+ * to answer. The session reads no command while s->search is set.
+ */
+struct imap_search_run {
+	struct compiler c;
+	struct node *root;
+	uint8_t *res;          /* per view message: matched */
+	uint32_t from, next, end; /* the view indices searched, [from, end); next */
+	int uid, esearch;
+	struct imap_return ret;
+	struct str charset;
+	const struct imap_arg *args;
+	size_t count;
+	uint64_t timer;        /* the next step, when one is due */
+	uint64_t progress_ms;  /* when INPROGRESS went out last; 0: never */
+};
+
+static void search_step(struct imap_session *s);
+
+static void step_cb(struct loop *loop, void *arg)
+{
+	struct imap_session *s = arg;
+	s->search->timer = 0;
+	search_step(s);
+	if (!s->search) { /* answered: on with the commands that wait */
+		imap_session_input(s);
+	}
+	imap_flush(s);
+}
+
+void imap_search_abort(struct imap_session *s)
+{
+	struct imap_search_run *run = s->search;
+	if (!run)
+		return;
+	if (run->timer)
+		loop_timer_del(s->loop, run->timer);
+	free(run->res);
+	free(run);
+	s->search = NULL;
+}
+
+/*
+ * Looks at the next SEARCH_STEP messages; when some are left, says how
+ * far it got (RFC 9585: "* OK [INPROGRESS ("tag" done total)]", after the
+ * first step and then at most every SEARCH_PROGRESS_MS) and lets the loop
+ * run before the next step; else answers. The view cannot change
+ * meanwhile: a command is under way, so syncs wait for its end.
+ */
+static void search_step(struct imap_session *s)
+{
+	struct imap_search_run *run = s->search;
+	uint32_t count = run->end;
+	uint32_t to = count - run->next > SEARCH_STEP ? run->next + SEARCH_STEP : count;
+
+	search_all(s, run->root, &run->c, run->res, run->next, to);
+	run->next = to;
+	if (to < count && !s->conn_gone) {
+		uint64_t now = loop_now_ms();
+		if (!run->progress_ms || now - run->progress_ms >= SEARCH_PROGRESS_MS) {
+			imap_reply(s, "* OK [INPROGRESS (\"%s\" %u %u)] Searching.", s->tag,
+				   to - run->from, count - run->from);
+			run->progress_ms = now ? now : 1;
+		}
+		run->timer = loop_timer_add(s->loop, 0, step_cb, s);
+		return;
+	}
+	size_t nhits;
+	uint32_t *hits = search_hits(s, run->res, &nhits);
+	s->search = NULL;
+	search_answer(s, run->uid, run->esearch, &run->ret, hits, nhits, run->c.modseq);
+	if ((run->ret.opts & IMAP_RET_UPDATE) &&
+	    imap_context_add(s, run->uid, run->charset, run->args, run->count, hits, nhits) < 0)
+		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
+	free(hits);
+	free(run->res);
+	free(run);
+	imap_tagged(s, "OK Search completed.");
+	imap_cmd_end(s);
+}
+
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_SEARCH;
@@ -752,94 +974,26 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		args += 2;
 		count -= 2;
 	}
-	uint32_t *hits;
-	size_t nhits;
-	int modseq;
-	if (imap_search_eval(s, "SEARCH", charset, args, count, &hits, &nhits, &modseq,
-			     IMAP_SEARCH_LIMIT_PART) < 0) {
+	struct imap_search_run *run = xcalloc(1, sizeof(*run));
+	if (search_compile(s, "SEARCH", charset, args, count, &run->c, &run->root) < 0) {
+		free(run);
 		if (ret.opts & IMAP_RET_SAVE)
 			imap_searchres_clear(s);
 		return;
 	}
-	search_answer(s, uid, esearch, &ret, hits, nhits, modseq);
-	if ((ret.opts & IMAP_RET_UPDATE) &&
-	    imap_context_add(s, uid, charset, args, count, hits, nhits) < 0)
-		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
-	free(hits);
-	imap_tagged(s, "OK Search completed.");
+	uint32_t from = (uint32_t)search_from(s, run->root, IMAP_SEARCH_LIMIT_PART);
+	search_span(s, run->root, &run->from, &run->end);
+	if (run->from < from)
+		run->from = from < run->end ? from : run->end;
+	run->next = run->from;
+	run->res = xcalloc((size_t)s->view.count + 1, 1);
+	run->uid = uid;
+	run->esearch = esearch;
+	run->ret = ret;
+	run->charset = charset;
+	run->args = args;
+	run->count = count;
+	s->search = run;
+	search_step(s);
 }
 
-/*
- * MESSAGELIMIT (RFC 9738): the index of the first message a search over
- * root may look at, so that at most the limit of those the top-level
- * sequence and UID sets name are searched, the highest UIDs first (0:
- * all of them). -1 when there are more and limit refuses them.
- */
-static int64_t search_from(struct imap_session *s, const struct node *root, int limit)
-{
-	const struct imap_mailbox_view *v = &s->view;
-	uint32_t lim = imap_message_limit(), seen = 0, last = 0;
-
-	if (!limit || v->count <= lim)
-		return 0;
-	for (uint32_t i = v->count; i > 0; i--) {
-		struct msg_ctx x = { .m = &v->msgs[i - 1], .seq = i };
-		int in = 1;
-		for (size_t k = 0; k < root->n && in; k++)
-			if (root->list[k]->kind == N_UID || root->list[k]->kind == N_SEQ)
-				in = eval(root->list[k], &x);
-		if (!in)
-			continue;
-		if (++seen > lim) {
-			if (limit == IMAP_SEARCH_LIMIT_ALL)
-				return -1;
-			s->msglimit_uid = v->msgs[last].uid;
-			return last;
-		}
-		last = i - 1;
-	}
-	return 0;
-}
-
-int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str charset,
-		     const struct imap_arg *args, size_t count, uint32_t **hits_r, size_t *nhits_r,
-		     int *modseq_r, int limit)
-{
-	struct compiler c = { .s = s, .now = (int64_t)time(NULL), .charset = charset };
-	struct node *root = count ? compile_list(&c, args, count, 0) : NULL;
-
-	if (!root) {
-		if (c.cannot) {
-			imap_tagged(s, "NO [CANNOT] %s", c.err);
-		} else if (c.uidreq) {
-			imap_tagged(s, "BAD [UIDREQUIRED] %s", c.err);
-			imap_session_error(s);
-		} else {
-			imap_tagged(s, "BAD Error in IMAP command %s: %s", cmd_name,
-				    c.err ? c.err : "Missing search keys.");
-			imap_session_error(s);
-		}
-		return -1;
-	}
-	int64_t from = search_from(s, root, limit);
-	if (from < 0) {
-		imap_limit_refuse(s, (size_t)s->view.count);
-		return -1;
-	}
-	uint32_t *hits = xmalloc(((size_t)s->view.count + 1) * sizeof(*hits));
-	uint8_t *res = xmalloc((size_t)s->view.count + 1);
-	size_t nhits = 0;
-	/* Text keys read every message on the loop: bounded per message
-	 * (MIME_SEARCH_TEXT_MAX), but a big mailbox should move this to the
-	 * worker pool, or to an index. */
-	search_all(s, root, &c, res, (uint32_t)from);
-	for (uint32_t i = 0; i < s->view.count; i++)
-		if (res[i])
-			hits[nhits++] = i + 1;
-	free(res);
-	*hits_r = hits;
-	*nhits_r = nhits;
-	if (modseq_r)
-		*modseq_r = c.modseq;
-	return 0;
-}

@@ -56,6 +56,7 @@ struct imap_cmd_def {
 	" NOTIFY" \
 	" URLAUTH" \
 	" UIDONLY" \
+	" INPROGRESS" \
 	""
 
 const char *imap_capabilities(const struct imap_session *s)

@@ -310,6 +310,7 @@ void imap_session_free(struct imap_session *s)
 		store_unsubscribe(imap_store, &s->sub);
 	s->subscribed = 0;
 	imap_fetch_free(s);
+	imap_search_abort(s);
 	if (s->state == IMAP_S_SELECTED)
 		imap_view_close(&s->view, imap_store);
 	imap_view_free(&s->view);
@@ -507,6 +508,8 @@ void imap_session_input(struct imap_session *s)
 				return;
 			continue;
 		}
+		if (s->search)
+			return; /* its next step comes from the loop (cmd_search.c) */
 		/* After "OK Begin TLS", nothing is read until TLS is up: the
 		 * conn drops the plaintext sent behind STARTTLS. */
 		if (s->starttls_pending) {
@@ -568,7 +571,7 @@ void imap_session_input(struct imap_session *s)
 			imap_dispatch(s, cmd);
 			/* The tree stays in the arena until imap_cmd_end(). */
 			imap_parser_next(&s->parser);
-			if (s->wait == IMAP_W_NONE && !s->fetch && s->in_cmd)
+			if (s->wait == IMAP_W_NONE && !s->fetch && !s->search && s->in_cmd)
 				imap_cmd_end(s);
 			set_limits(s);
 			continue;

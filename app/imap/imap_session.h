@@ -144,6 +144,7 @@ struct imap_session {
 	int search_esearch; /* IMAP4rev2: plain SEARCH answers ESEARCH */
 	struct imap_context *contexts; /* SEARCH RETURN (UPDATE) kept up to date */
 	struct imap_notify *notify;    /* NOTIFY SET in effect, or NULL */
+	struct imap_search_run *search; /* SEARCH going in steps (cmd_search.c) */
 	int notify_pending;            /* a change came while a command ran */
 
 	/* output produced in steps */
@@ -542,6 +543,8 @@ int imap_status_append(struct imap_session *s, const char *name,
  * instead of "* SEARCH".
  */
 void imap_search_rev2(struct imap_session *s);
+/* Drops a SEARCH going in steps (session end). */
+void imap_search_abort(struct imap_session *s);
 /*
  * Compiles the search keys args[0..count) and evaluates them over the
  * view (SEARCH, SORT, THREAD). Returns 0 with *hits_r (malloc'ed, the
