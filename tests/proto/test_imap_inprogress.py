@@ -9,7 +9,8 @@ the result for "$"; a second session is served while the first searches.
 The counts are of the messages the search looks at: those its
 top-level UID set leaves (2000 of "UID 1:2000"; "UID 1:500" is one
 step and says nothing) and with MESSAGELIMIT (TERN_IMAP_MESSAGE_LIMIT
-2200 here) the 2200 searched."""
+2200 here) the 2200 searched. A client that goes away mid-search ends
+it (the ASan run checks nothing is used after the session is freed)."""
 import re
 
 from test_imap import Raw, srv
