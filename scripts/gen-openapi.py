@@ -69,6 +69,10 @@ schemas = {
         "acme": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "state": S, "directory": S, "challenge": S, "last_error": S, "last_success": I, "next_run": I}},
         "auth": {"type": "object", "properties": {"dmarc_tolerated": arr(S), "arc_trusted": arr(S), "postmaster": S}},
         "restart_required": B}},
+    "TotpState": {"type": "object", "properties": {"enabled": B}},
+    "TotpEnrolment": {"type": "object", "properties": {"uri": S, "secret": S}},
+    "TotpRecovery": {"type": "object", "properties": {"recovery_codes": arr(S)}},
+    "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I}},
     "SieveScript": {"type": "object", "properties": {"name": S, "active": B, "script": S}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
@@ -92,13 +96,15 @@ def problem(*codes):
     for c in codes: out.update(resp(c, "error", ref("Problem"), "application/problem+json"))
     return out
 
-def op(summary, responses, body=None, auth=True, params=(), setup=False):
+def op(summary, responses, body=None, auth=True, params=(), setup=False, portal=False):
     o = {"summary": summary, "responses": {}}
     for r in responses: o["responses"].update(r)
     if body is not None:
         o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if setup:
         o["security"] = [{"setupCode": []}, {"session": [], "csrf": []}, {"bearer": []}]
+    elif portal:
+        o["security"] = [{"account": [], "csrf": []}]
     elif not auth:
         o["security"] = []
     if params: o["parameters"] = list(params)
@@ -119,7 +125,7 @@ paths = {
     "/setup/relay": {"put": op("Store the relay host", [resp(200, "state", ref("SetupState")), problem(400, 403, 409)], obj({"host": S, "user": S, "password": S}, ["host"]), setup=True)},
     "/setup/dns": {"get": op("DNS records of the primary domain, checked", [resp(200, "records", ref("Dns")), problem(403, 404)], setup=True)},
     "/setup/complete": {"post": op("Finish the wizard", [resp(200, "state", ref("SetupState")), ERR], obj({}))},
-    "/session": {"post": op("Log in", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429)], obj({"password": S}, ["password"]), auth=False),
+    "/session": {"post": op("Log in (code: the TOTP or recovery code once the admin has 2FA; 401 totp_required without it)", [resp(200, "session (cookie set)", ref("SessionInfo")), problem(400, 401, 429)], obj({"password": S, "code": S}, ["password"]), auth=False),
                  "get": op("Current session", [resp(200, "session", ref("SessionInfo")), ERR]),
                  "delete": op("Log out", [resp(204, "logged out"), ERR])},
     "/stats": {"get": op("Dashboard figures", [resp(200, "stats", ref("Stats")), ERR])},
@@ -138,6 +144,28 @@ paths = {
                           "delete": op("Delete the account and its mail", [resp(204, "deleted"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/password": {"post": op("Reset the password", [resp(204, "changed"), problem(400, 404)], obj({"password": S}, ["password"]), params=[pp("email")])},
     "/accounts/{email}/mobileconfig": {"get": op("Apple configuration profile (unsigned)", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(404)], params=[pp("email")])},
+    "/admin/totp": {"get": op("Whether the admin sign-in asks for a TOTP code", [resp(200, "state", ref("TotpState")), ERR]),
+                    "post": op("Start TOTP enrolment: the otpauth URI (draw it as a QR code) and its secret", [resp(200, "enrolment", ref("TotpEnrolment")), problem(409)])},
+    "/admin/totp/confirm": {"post": op("Turn TOTP on with a first code: the recovery codes are in this answer only", [resp(200, "on", ref("TotpRecovery")), problem(400, 409)], obj({"code": S}, ["code"]))},
+    "/admin/totp/disable": {"post": op("Turn TOTP off (a code or a recovery code)", [resp(204, "off"), problem(400)], obj({"code": S}, ["code"]))},
+    "/accounts/{email}/totp": {"delete": op("Remove an account's two-factor sign-in (a lost phone)", [resp(204, "removed"), problem(404)], params=[pp("email")])},
+    "/me/session": {"post": op("Portal: an account signs in (cookie tern_account); code when its 2FA is on", [resp(200, "session", ref("SessionInfo")), problem(400, 401, 429)], obj({"email": S, "password": S, "code": S}, ["email", "password"]), auth=False),
+                    "delete": op("Portal: sign out", [resp(204, "signed out"), problem(401)], portal=True)},
+    "/me": {"get": op("Portal: the signed-in account", [resp(200, "account", ref("Me")), problem(401)], portal=True),
+            "patch": op("Portal: change the display name", [resp(200, "account", ref("Me")), problem(400, 401, 403)], obj({"display_name": S}), portal=True)},
+    "/me/password": {"put": op("Portal: change the password (the current one is checked like a sign-in)", [resp(204, "changed"), problem(400, 401, 403, 429)], obj({"current": S, "password": S}, ["current", "password"]), portal=True)},
+    "/me/app-passwords": {"get": op("Portal: app passwords", [resp(200, "app passwords", {"type": "object", "properties": {"app_passwords": arr(ref("AppPassword"))}}), problem(401)], portal=True),
+                          "post": op("Portal: create an app password (shown once)", [resp(201, "created", {"type": "object", "properties": {"name": S, "password": S}}), problem(400, 401, 409)], obj({"name": S}, ["name"]), portal=True)},
+    "/me/app-passwords/{name}": {"delete": op("Portal: revoke an app password (its sessions end)", [resp(204, "revoked"), problem(401, 404)], params=[pp("name")], portal=True)},
+    "/me/totp": {"get": op("Portal: 2FA state", [resp(200, "state", ref("TotpState")), problem(401)], portal=True),
+                 "post": op("Portal: start TOTP enrolment", [resp(200, "enrolment", ref("TotpEnrolment")), problem(401, 409)], portal=True)},
+    "/me/totp/confirm": {"post": op("Portal: turn TOTP on with a first code (recovery codes shown once)", [resp(200, "on", ref("TotpRecovery")), problem(400, 401, 409)], obj({"code": S}, ["code"]), portal=True)},
+    "/me/totp/disable": {"post": op("Portal: turn TOTP off with a code", [resp(204, "off"), problem(400, 401)], obj({"code": S}, ["code"]), portal=True)},
+    "/me/mobileconfig": {"get": op("Portal: the Apple configuration profile", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(401)], portal=True)},
+    "/me/sieve": {"get": op("Portal: Sieve scripts", [resp(200, "scripts", {"type": "object"}), problem(401)], portal=True)},
+    "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
+                         "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409)], obj({"script": S, "active": B}), params=[pp("name")], portal=True),
+                         "delete": op("Portal: delete a Sieve script", [resp(204, "deleted"), problem(401, 404, 409)], params=[pp("name")], portal=True)},
     "/admin/password": {"put": op("Change the admin password (409 locked while TERN_ADMIN_PASSWORD is set)", [resp(204, "changed"), problem(400, 409)], obj({"password": S}, ["password"]))},
     "/accounts/{email}/app-passwords": {
         "get": op("The account's app passwords (never their secrets)", [resp(200, "app passwords", {"type": "object", "properties": {"app_passwords": arr(ref("AppPassword"))}}), problem(404)], params=[pp("email")]),
@@ -189,6 +217,7 @@ doc = {
     "components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"},
         "session": {"type": "apiKey", "in": "cookie", "name": "tern_session"},
+        "account": {"type": "apiKey", "in": "cookie", "name": "tern_account"},
         "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
         "setupCode": {"type": "apiKey", "in": "header", "name": "X-Setup-Code"}},
         "schemas": schemas},

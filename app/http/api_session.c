@@ -26,18 +26,26 @@
 
 #include "admin/admin_meta.h"
 #include "auth/login_limit.h"
+#include "auth/twofactor.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http_internal.h"
+#include "store/store.h"
 
 #define HTTP_SESSIONS_MAX 256
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_IDLE_S 3600
 
+/* account 0: the web admin's session (cookie tern_session); else an
+ * account's portal session (cookie tern_account), which never opens an
+ * admin route nor the other way round. */
 struct session {
 	char id[65], csrf[65];
 	int64_t created, last;
+	uint32_t account;
+	uint64_t cred; /* the account's credentials stamp at sign-in (store.h) */
+	char email[HTTP_EMAIL_MAX + 1];
 };
 
 static struct session sessions[HTTP_SESSIONS_MAX];
@@ -67,15 +75,16 @@ static int alive(const struct session *s, int64_t now)
 	return s->id[0] && now - s->created < SESSION_TTL_S && now - s->last < SESSION_IDLE_S;
 }
 
-/* Index of the live session with this id, or -1. Caller holds the lock. */
-static int find(const char *id, int64_t now)
+/* Index of the live session with this id and kind (user 0: the admin's,
+ * 1: an account's), or -1. Caller holds the lock. */
+static int find(const char *id, int64_t now, int user)
 {
 	int hit = -1;
 	if (strlen(id) != 64)
 		return -1;
 	for (int i = 0; i < HTTP_SESSIONS_MAX; i++)
 		if (sessions[i].id[0] && sodium_memcmp(sessions[i].id, id, 64) == 0 &&
-		    alive(&sessions[i], now))
+		    alive(&sessions[i], now) && (sessions[i].account != 0) == user)
 			hit = i;
 	return hit;
 }
@@ -105,7 +114,7 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	const char *csrf = http_req_header(x, "X-CSRF-Token");
 	int64_t now = now_s();
 	pthread_mutex_lock(&sessions_lock);
-	int i = find(cookie, now);
+	int i = find(cookie, now, 0);
 	if (i >= 0) {
 		sessions[i].last = now;
 		x->auth = AUTH_SESSION;
@@ -145,13 +154,25 @@ int http_auth_present(struct http_ctx *x)
 
 void http_session_start(struct http_ctx *x, int status)
 {
+	http_session_start_for(x, status, 0, NULL);
+}
+
+void http_session_start_for(struct http_ctx *x, int status, uint32_t account, const char *email)
+{
 	struct session s;
 	int64_t now = now_s();
 	struct jw w;
 
+	memset(&s, 0, sizeof s);
 	random_hex(s.id);
 	random_hex(s.csrf);
 	s.created = s.last = now;
+	s.account = account;
+	if (account) {
+		snprintf(s.email, sizeof s.email, "%s", email);
+		if (store_account_creds(http_store, &account, NULL, &s.cred, 1) != STORE_OK)
+			s.cred = 0; /* checked at the first request: signs in again */
+	}
 	pthread_mutex_lock(&sessions_lock);
 	int slot = 0;
 	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
@@ -168,8 +189,8 @@ void http_session_start(struct http_ctx *x, int status)
 	http_json_begin(x, &w, status);
 	http_header(x, "Set-Cookie",
 		    arena_printf(x->arena,
-				 "tern_session=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%d",
-				 s.id, SESSION_TTL_S));
+				 "%s=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%d",
+				 account ? "tern_account" : "tern_session", s.id, SESSION_TTL_S));
 	jw_obj_begin(&w);
 	jw_kstr(&w, "csrf", s.csrf);
 	jw_kint(&w, "expires", now + SESSION_TTL_S);
@@ -233,10 +254,10 @@ int http_bearer_check(struct http_ctx *x, const char *token)
 
 void api_session_post(struct http_ctx *x)
 {
-	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+	static const struct json_field f[] = { { "password", JK_STRING, 1 }, { "code", JK_STRING, 0 } };
 	struct login_ticket t;
 
-	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, "(admin)", &t) < 0)
+	if (http_body_check(x, f, 2) < 0 || http_login_admit(x, "(admin)", &t) < 0)
 		return;
 	const char *pw = http_body_str(x, "password");
 	if (http_hash_try_enter() < 0) {
@@ -254,9 +275,42 @@ void api_session_post(struct http_ctx *x)
 		http_problem(x, 401, "unauthorized", NULL, "wrong password");
 		return;
 	}
+	if (http_second_factor(x, &t, STORE_TOTP_ADMIN, http_body_str(x, "code")) < 0)
+		return;
 	http_login_ok(x, &t);
 	log_info("http", NULL, "event=login ip=%s", x->ip);
 	http_session_start(x, 200);
+}
+
+int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owner,
+		       const char *code)
+{
+	int on = twofactor_enabled(http_store, owner);
+	if (on == 0)
+		return 0;
+	if (on < 0) {
+		login_limit_cancel(t);
+		http_problem(x, 503, "temporary", NULL, "store error, try again");
+		return -1;
+	}
+	if (!code || !code[0]) {
+		/* The password was right: no verdict yet, nothing counted; the
+		 * client asks for the code and sends both again. */
+		login_limit_cancel(t);
+		http_problem(x, 401, "totp_required", "code", "enter the code from your authenticator app");
+		return -1;
+	}
+	int r = twofactor_verify(http_store, http_cfg->data_dir, owner, code, now_s());
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		login_limit_cancel(t);
+		http_problem(x, 503, "temporary", NULL, "store error, try again");
+		return -1;
+	}
+	http_login_failed(x, t, "totp");
+	http_problem(x, 401, "wrong_code", "code", "wrong or already used code");
+	return -1;
 }
 
 void api_session_get(struct http_ctx *x)
@@ -267,7 +321,7 @@ void api_session_get(struct http_ctx *x)
 
 	if (x->auth == AUTH_SESSION) {
 		pthread_mutex_lock(&sessions_lock);
-		int i = find(x->session_id, now_s());
+		int i = find(x->session_id, now_s(), 0);
 		if (i >= 0) {
 			memcpy(csrf, sessions[i].csrf, 65);
 			expires = sessions[i].created + SESSION_TTL_S;
@@ -288,7 +342,7 @@ void api_session_delete(struct http_ctx *x)
 {
 	if (x->auth == AUTH_SESSION) {
 		pthread_mutex_lock(&sessions_lock);
-		int i = find(x->session_id, now_s());
+		int i = find(x->session_id, now_s(), 0);
 		if (i >= 0)
 			sodium_memzero(&sessions[i], sizeof(sessions[i]));
 		pthread_mutex_unlock(&sessions_lock);
@@ -296,4 +350,73 @@ void api_session_delete(struct http_ctx *x)
 	http_no_content(x);
 	http_header(x, "Set-Cookie",
 		    "tern_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+}
+
+/* The account's stamp now: 0 when it is gone or the store failed. */
+static uint64_t stamp_now(uint32_t account)
+{
+	uint64_t c = 0;
+	if (store_account_creds(http_store, &account, NULL, &c, 1) != STORE_OK)
+		c = 0;
+	return c;
+}
+
+int http_user_require(struct http_ctx *x)
+{
+	const char *cookie = MHD_lookup_connection_value(x->mc, MHD_COOKIE_KIND, "tern_account");
+	const char *csrf = http_req_header(x, "X-CSRF-Token");
+	int64_t now = now_s();
+	int csrf_ok = 0, i = -1;
+	uint64_t cred = 0;
+
+	if (cookie) {
+		pthread_mutex_lock(&sessions_lock);
+		i = find(cookie, now, 1);
+		if (i >= 0) {
+			sessions[i].last = now;
+			x->account = sessions[i].account;
+			x->account_email = arena_strdup(x->arena, sessions[i].email);
+			memcpy(x->session_id, sessions[i].id, 65);
+			memcpy(x->account_csrf, sessions[i].csrf, 65);
+			cred = sessions[i].cred;
+			csrf_ok = csrf && strlen(csrf) == 64 &&
+				  sodium_memcmp(csrf, sessions[i].csrf, 64) == 0;
+		}
+		pthread_mutex_unlock(&sessions_lock);
+	}
+	/* A new password, a change of state, 2FA turned on or the account
+	 * deleted (here, by the admin or the CLI) ends the portal session as
+	 * it ends mail sessions (auth/session_watch.h). */
+	if (i >= 0 && (cred == 0 || stamp_now(x->account) != cred)) {
+		http_user_sessions_end_one(x->session_id);
+		i = -1;
+	}
+	if (i < 0) {
+		http_problem(x, 401, "unauthorized", NULL, "sign in with your address and password");
+		return -1;
+	}
+	if (unsafe_method(x->method) && !csrf_ok) {
+		http_problem(x, 403, "csrf", NULL, "missing or wrong X-CSRF-Token header");
+		return -1;
+	}
+	return 0;
+}
+
+void http_user_session_refresh(struct http_ctx *x)
+{
+	uint64_t c = stamp_now(x->account);
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(x->session_id, now_s(), 1);
+	if (i >= 0)
+		sessions[i].cred = c;
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+void http_user_sessions_end_one(const char *id)
+{
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(id, now_s(), 1);
+	if (i >= 0)
+		sodium_memzero(&sessions[i], sizeof(sessions[i]));
+	pthread_mutex_unlock(&sessions_lock);
 }

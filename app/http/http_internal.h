@@ -53,6 +53,10 @@ struct http_ctx {
 	enum http_auth auth;
 	int read_only; /* AUTH_TOKEN with the "read" scope: no unsafe methods */
 	char session_id[65];
+	/* An account's portal session (http_user_require): its id and address. */
+	uint32_t account;
+	const char *account_email;
+	char account_csrf[65];
 
 	/* Response. */
 	int status;
@@ -115,6 +119,22 @@ int http_auth_require(struct http_ctx *x);
 int http_auth_present(struct http_ctx *x);
 /* Starts a session for x's client: sets the cookie, writes {"csrf","expires"}. */
 void http_session_start(struct http_ctx *x, int status);
+/* The same for an account's portal (account != 0, cookie tern_account) or
+ * the admin (account 0, email NULL). */
+#define HTTP_EMAIL_MAX 320
+void http_session_start_for(struct http_ctx *x, int status, uint32_t account, const char *email);
+/* For portal routes (/api/v1/me/...): fills x->account and
+ * x->account_email from the tern_account cookie and checks CSRF for
+ * writes. 0, or -1 after answering 401/403. Admin sessions and tokens do
+ * not count. */
+int http_user_require(struct http_ctx *x);
+/* A portal session rests on the account's credentials stamp at sign-in
+ * (store_account_creds): when it changes (a new password, a change of
+ * state, 2FA on, the account gone) http_user_require ends it. After such
+ * a change made through this very session, refresh keeps it. */
+void http_user_session_refresh(struct http_ctx *x);
+/* Ends the portal session with this id (sign-out). */
+void http_user_sessions_end_one(const char *id);
 /*
  * Admits one attempt (a login, a setup code, a token) from x->ip for who
  * (NULL: no account side) through auth/login_limit.h: 0 with *t reserved,
@@ -122,6 +142,14 @@ void http_session_start(struct http_ctx *x, int status);
  * spaced out). Settle *t with http_login_failed() or http_login_ok().
  */
 int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t);
+/*
+ * The second factor of a web sign-in whose password was right: 0 when
+ * owner (an account, or STORE_TOTP_ADMIN) has no 2FA or code is accepted;
+ * else -1 after answering 401 "totp_required" (no code: nothing counted)
+ * or "wrong_code" (counted as a failure, what=totp), or 503.
+ */
+int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owner,
+		       const char *code);
 /* Counts and logs a failure (event=auth_failed what=W failures=N ip=A). */
 void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what);
 void http_login_ok(struct http_ctx *x, const struct login_ticket *t);
@@ -143,6 +171,30 @@ void http_hash_leave(void);
 
 /* ---- handlers ---- */
 void api_session_post(struct http_ctx *x);
+/* api_totp.c */
+void api_admin_totp_get(struct http_ctx *x);
+void api_admin_totp_begin(struct http_ctx *x);
+void api_admin_totp_confirm(struct http_ctx *x);
+void api_admin_totp_disable(struct http_ctx *x);
+void api_me_totp_get(struct http_ctx *x);
+void api_me_totp_begin(struct http_ctx *x);
+void api_me_totp_confirm(struct http_ctx *x);
+void api_me_totp_disable(struct http_ctx *x);
+void api_account_totp_reset(struct http_ctx *x);
+/* api_me.c: the self-service portal */
+void api_me_login(struct http_ctx *x);
+void api_me_logout(struct http_ctx *x);
+void api_me_get(struct http_ctx *x);
+void api_me_patch(struct http_ctx *x);
+void api_me_password(struct http_ctx *x);
+void api_me_apppass_list(struct http_ctx *x);
+void api_me_apppass_add(struct http_ctx *x);
+void api_me_apppass_del(struct http_ctx *x);
+void api_me_mobileconfig(struct http_ctx *x);
+void api_me_sieve_list(struct http_ctx *x);
+void api_me_sieve_get(struct http_ctx *x);
+void api_me_sieve_put(struct http_ctx *x);
+void api_me_sieve_del(struct http_ctx *x);
 void api_session_get(struct http_ctx *x);
 void api_session_delete(struct http_ctx *x);
 void api_setup_get(struct http_ctx *x);

@@ -18,6 +18,7 @@
 #define R_AUTH 1u      /* session (with CSRF for writes) or bearer token */
 #define R_JSON 2u      /* body parsed as JSON (400 when malformed) */
 #define R_JSON_OPT 4u  /* as R_JSON, an empty body counts as {} */
+#define R_USER 8u      /* an account's portal session (api_me.c), CSRF for writes */
 
 struct route {
 	const char *method;
@@ -42,6 +43,27 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/session", api_session_get, R_AUTH },
 	{ "DELETE", "/api/v1/session", api_session_delete, R_AUTH },
 	{ "PUT", "/api/v1/admin/password", api_admin_password, R_AUTH | R_JSON },
+	{ "GET", "/api/v1/admin/totp", api_admin_totp_get, R_AUTH },
+	{ "POST", "/api/v1/admin/totp", api_admin_totp_begin, R_AUTH | R_JSON_OPT },
+	{ "POST", "/api/v1/admin/totp/confirm", api_admin_totp_confirm, R_AUTH | R_JSON },
+	{ "POST", "/api/v1/admin/totp/disable", api_admin_totp_disable, R_AUTH | R_JSON },
+	{ "POST", "/api/v1/me/session", api_me_login, R_JSON },
+	{ "DELETE", "/api/v1/me/session", api_me_logout, R_USER },
+	{ "GET", "/api/v1/me", api_me_get, R_USER },
+	{ "PATCH", "/api/v1/me", api_me_patch, R_USER | R_JSON },
+	{ "PUT", "/api/v1/me/password", api_me_password, R_USER | R_JSON },
+	{ "GET", "/api/v1/me/app-passwords", api_me_apppass_list, R_USER },
+	{ "POST", "/api/v1/me/app-passwords", api_me_apppass_add, R_USER | R_JSON },
+	{ "DELETE", "/api/v1/me/app-passwords/*", api_me_apppass_del, R_USER },
+	{ "GET", "/api/v1/me/totp", api_me_totp_get, R_USER },
+	{ "POST", "/api/v1/me/totp", api_me_totp_begin, R_USER | R_JSON_OPT },
+	{ "POST", "/api/v1/me/totp/confirm", api_me_totp_confirm, R_USER | R_JSON },
+	{ "POST", "/api/v1/me/totp/disable", api_me_totp_disable, R_USER | R_JSON },
+	{ "GET", "/api/v1/me/mobileconfig", api_me_mobileconfig, R_USER },
+	{ "GET", "/api/v1/me/sieve", api_me_sieve_list, R_USER },
+	{ "GET", "/api/v1/me/sieve/*", api_me_sieve_get, R_USER },
+	{ "PUT", "/api/v1/me/sieve/*", api_me_sieve_put, R_USER | R_JSON },
+	{ "DELETE", "/api/v1/me/sieve/*", api_me_sieve_del, R_USER },
 	{ "GET", "/api/v1/stats", api_stats, R_AUTH },
 	{ "GET", "/api/v1/domains", api_domains_list, R_AUTH },
 	{ "POST", "/api/v1/domains", api_domains_add, R_AUTH | R_JSON },
@@ -57,6 +79,7 @@ static const struct route api_routes[] = {
 	{ "PATCH", "/api/v1/accounts/*", api_account_patch, R_AUTH | R_JSON },
 	{ "DELETE", "/api/v1/accounts/*", api_account_del, R_AUTH },
 	{ "POST", "/api/v1/accounts/*/password", api_account_password, R_AUTH | R_JSON },
+	{ "DELETE", "/api/v1/accounts/*/totp", api_account_totp_reset, R_AUTH },
 	{ "GET", "/api/v1/accounts/*/mobileconfig", api_account_mobileconfig, R_AUTH },
 	{ "GET", "/api/v1/accounts/*/app-passwords", api_apppass_list, R_AUTH },
 	{ "POST", "/api/v1/accounts/*/app-passwords", api_apppass_add, R_AUTH | R_JSON },
@@ -149,6 +172,8 @@ static void api(struct http_ctx *x)
 	}
 	/* Credentials first: an anonymous client learns nothing from the body checks. */
 	if ((hit->flags & R_AUTH) && http_auth_require(x) < 0)
+		return;
+	if ((hit->flags & R_USER) && http_user_require(x) < 0)
 		return;
 	if (hit->flags & (R_JSON | R_JSON_OPT)) {
 		char err[128];

@@ -140,6 +140,8 @@ def test_authentication_required_everywhere():
             # Every protected operation refuses an anonymous client.
             assert st in (401, 403), (method, path, st, p)
             assert hd["content-type"] == "application/problem+json", (method, path)
+            if sec == [{"account": [], "csrf": []}]:
+                continue  # the portal's: only its own cookie, never a token
             checked += 1
             # A wrong bearer token is no better; after ten from one
             # address they are refused without a look (429).
@@ -299,7 +301,8 @@ def test_domains_accounts_aliases():
         st, _, acct = a.call("POST", "/accounts", {"email": "Carol@Second.test",
                                                    "password": "carol-pw-123", "quota": 1000000})
         assert st == 201 and acct == {"email": "carol@second.test", "quota": 1000000, "used": 0,
-                                      "emails": 0, "disabled": False, "aliases": []}, acct
+                                      "emails": 0, "disabled": False, "state": "active",
+                                      "display_name": "", "aliases": []}, acct
         assert a.call("POST", "/accounts", {"email": "carol@second.test", "password": "carol-pw-123"})[0] == 409
         st, _, p = a.call("POST", "/accounts", {"email": "x@nowhere.test", "password": "carol-pw-123"})
         assert st == 404 and p["field"] == "email", p

@@ -1,0 +1,297 @@
+"""The self-service portal's API and two-factor sign-in (issue 31): an
+account signs in at /api/v1/me/session with its address and password
+(wrong ones are limited and logged like the admin's), sees its quota and
+usage, sets its display name, creates an app password, turns on TOTP (the
+codes are computed here with hmac, independently of tern), after which
+IMAP and submission take the app password and refuse the account
+password; the portal then asks for a code, refuses a code used before,
+takes a recovery code once; the password is changed with the current
+one; 2FA goes off with a code. Portal and admin sessions never open each
+other's routes. The admin turns on TOTP for the admin sign-in too. One
+server for everything."""
+import base64
+import hashlib
+import hmac
+import http.client
+import imaplib
+import json
+import smtplib
+import socket
+import ssl
+import struct
+import time
+import urllib.parse
+
+from httpc import admin_server, tls_ctx
+
+USER = "pat@example.test"
+PW = "portal-pw-1"
+NEWPW = "portal-pw-2-longer"
+ADMIN_PW = "admin-password-1"
+SOURCES = iter("127.0.%d.%d" % (i // 200, 20 + i % 200) for i in range(1000))
+
+
+def totp(secret_b32, t=None, step=0):
+    """RFC 6238 with SHA-1, 6 digits, 30 s (what authenticator apps do)."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = int((t or time.time()) // 30) + step
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff) % 1000000)
+
+
+class Codes:
+    """Codes of successive steps for one secret without waiting: tern takes
+    the step before, the current and the next one, each once and in
+    order, so a test may spend up to three per 30 s."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.next = int(time.time() // 30) - 1
+
+    def fresh(self):
+        now = int(time.time() // 30)
+        self.next = max(self.next, now - 1)
+        while self.next > now + 1:
+            time.sleep(30 - time.time() % 30 + 0.2)
+            now = int(time.time() // 30)
+        step = self.next
+        self.next += 1
+        return totp(self.secret, step * 30 + 1)
+
+
+class Portal:
+    """A browser of the portal: its own cookie (tern_account) and CSRF."""
+
+    def __init__(self, s, source="127.0.0.5"):
+        # One address, as one browser: once it signed in to the account,
+        # the account's spacing after failures no longer holds it back.
+        self.s = s
+        self.source = source
+        self.cookie = None
+        self.csrf = None
+
+    def call(self, method, path, body=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.s.https_port, timeout=30,
+                                        context=tls_ctx(), source_address=(self.source, 0))
+        h = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        if self.cookie:
+            h["Cookie"] = "tern_account=" + self.cookie
+        if self.csrf:
+            h["X-CSRF-Token"] = self.csrf
+        try:
+            c.request(method, "/api/v1" + path, body=data, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            hd = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            c.close()
+        out = json.loads(raw) if raw and "json" in hd.get("content-type", "") else raw
+        sc = hd.get("set-cookie", "")
+        if sc.startswith("tern_account="):
+            self.cookie = sc.split(";")[0].split("=", 1)[1] or None
+        if isinstance(out, dict) and "csrf" in out:
+            self.csrf = out["csrf"]
+        return r.status, out
+
+    def login(self, email=USER, password=PW, code=None):
+        body = {"email": email, "password": password}
+        if code is not None:
+            body["code"] = code
+        # After five failures of one account its checks are spaced out
+        # (1 s, doubling): the HTTP side answers 429 instead of waiting.
+        for _ in range(12):
+            st, out = self.call("POST", "/me/session", body)
+            if st != 429:
+                return st, out
+            time.sleep(1)
+        return st, out
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class Imap(imaplib.IMAP4_SSL):
+    def __init__(self, port):
+        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=20)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(next(SOURCES), 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def imap_ok(s, pw):
+    c = Imap(s.imaps_port)
+    try:
+        c.login(USER, pw)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        try:
+            c.logout()
+        except Exception:
+            pass
+
+
+def smtp_ok(s, pw):
+    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20,
+                         source_address=(next(SOURCES), 0))
+    try:
+        c.login(USER, pw)
+        return True
+    except smtplib.SMTPAuthenticationError:
+        return False
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            pass
+
+
+def secret_of(uri):
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
+    return q["secret"][0]
+
+
+def test_portal_and_two_factor():
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True,
+                            submission=True)
+    with s:
+        p = Portal(s)
+        assert p.call("GET", "/me")[0] == 401
+        st, body = p.login()
+        assert st == 200 and p.cookie and p.csrf, body
+        # Wrong password: 401 and the fail2ban line.
+        st, body = Portal(s).login(password="wrong-one")
+        assert st == 401, body
+        assert s.wait_log("event=auth_failed what=account_login", 5)
+        st, me = p.call("GET", "/me")
+        assert st == 200 and me["email"] == USER and me["totp"] is False, me
+        assert me["quota"] == 0 and me["used"] == 0, me
+
+        # The two kinds of session stay apart.
+        assert admin.call("GET", "/me")[0] == 401
+        other = Portal(s)
+        other.cookie, other.csrf = admin.cookie, admin.csrf
+        assert other.call("GET", "/me")[0] == 401
+        c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
+        c.request("GET", "/api/v1/accounts", headers={"Cookie": "tern_session=" + p.cookie})
+        assert c.getresponse().status == 401
+        c.close()
+        # Writes need the CSRF token.
+        csrf, p.csrf = p.csrf, None
+        assert p.call("PATCH", "/me", {"display_name": "x"})[0] == 403
+        p.csrf = csrf
+
+        st, me = p.call("PATCH", "/me", {"display_name": "Pat Portal"})
+        assert st == 200 and me["display_name"] == "Pat Portal", me
+        assert admin.call("GET", "/accounts/" + USER)[2]["display_name"] == "Pat Portal"
+        st, prof = p.call("GET", "/me/mobileconfig")
+        assert st == 200 and b"Pat Portal" in prof, prof[:300]
+
+        # An app password, shown once.
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone"})
+        assert st == 201 and ap["name"] == "phone", ap
+        app_pw = ap["password"]
+        st, lst = p.call("GET", "/me/app-passwords")
+        assert [a["name"] for a in lst["app_passwords"]] == ["phone"], lst
+        assert "password" not in lst["app_passwords"][0]
+
+        # TOTP on: enrolment, a wrong first code, the right one.
+        st, en = p.call("POST", "/me/totp")
+        assert st == 200 and en["uri"].startswith("otpauth://totp/"), en
+        secret = secret_of(en["uri"])
+        assert secret == en["secret"]
+        codes = Codes(secret)
+        code = codes.fresh()
+        bad = "%06d" % ((int(code) + 1) % 1000000)
+        st, body = p.call("POST", "/me/totp/confirm", {"code": bad})
+        assert st == 400 and body["code"] == "wrong_code", body
+        st, body = p.call("POST", "/me/totp/confirm", {"code": code})
+        assert st == 200 and len(body["recovery_codes"]) == 10, body
+        recovery = body["recovery_codes"]
+        assert p.call("GET", "/me")[1]["totp"] is True  # this session goes on
+
+        # Mail: app passwords only.
+        assert not imap_ok(s, PW)
+        assert not smtp_ok(s, PW)
+        assert imap_ok(s, app_pw)
+        assert smtp_ok(s, app_pw)
+
+        # The portal asks for a code; a used one is refused; a fresh one works.
+        q = Portal(s)
+        st, body = q.login()
+        assert st == 401 and body["code"] == "totp_required", body
+        st, body = q.login(code=code)
+        assert st == 401 and body["code"] == "wrong_code", body
+        assert s.wait_log("what=totp", 5)
+        st, body = q.login(code=codes.fresh())
+        assert st == 200, body
+        # A recovery code, once.
+        r = Portal(s)
+        st, body = r.login(code=recovery[0])
+        assert st == 200, (st, body)
+        assert Portal(s).login(code=recovery[0])[0] == 401
+
+        # The password, with the current one; the app password goes on.
+        st, body = p.call("PUT", "/me/password", {"current": "nope-nope", "password": NEWPW})
+        assert st == 400 and body["field"] == "current", body
+        st, body = p.call("PUT", "/me/password", {"current": PW, "password": "short"})
+        assert st == 400 and body["field"] == "password", body
+        st, _ = p.call("PUT", "/me/password", {"current": PW, "password": NEWPW})
+        assert st == 204
+        assert p.call("GET", "/me")[0] == 200          # this session goes on
+        assert q.call("GET", "/me")[0] == 401          # the others end
+        assert imap_ok(s, app_pw)
+        assert Portal(s).login(password=PW, code=recovery[1])[0] == 401
+
+        # 2FA off needs a code; then the password signs in to mail again.
+        st, body = p.call("POST", "/me/totp/disable", {"code": "000000"})
+        assert st == 400, body
+        st, _ = p.call("POST", "/me/totp/disable", {"code": codes.fresh()})
+        assert st == 204
+        assert imap_ok(s, NEWPW)
+
+        # Sign-out ends the session; a state other than active, sign-in.
+        assert p.call("DELETE", "/me/session")[0] == 204
+        assert p.call("GET", "/me")[0] == 401
+        admin.call("PATCH", "/accounts/" + USER, {"state": "cannot_sign_in"})
+        assert Portal(s).login(password=NEWPW)[0] == 401
+        admin.call("PATCH", "/accounts/" + USER, {"state": "active"})
+
+        # The admin's own 2FA: enrol, confirm, then the admin sign-in asks.
+        st, _, en = admin.call("POST", "/admin/totp")
+        assert st == 200, en
+        asecret = secret_of(en["uri"])
+        acodes = Codes(asecret)
+        st, _, body = admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh()})
+        assert st == 200 and len(body["recovery_codes"]) == 10, body
+        assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
+        from httpc import Api
+        a2 = Api(s)
+        st, _, body = a2.call("POST", "/session", {"password": ADMIN_PW})
+        assert st == 401 and body["code"] == "totp_required", body
+        st, _, body = a2.call("POST", "/session", {"password": ADMIN_PW, "code": "123"})
+        assert st == 401 and body["code"] == "wrong_code", body
+        st, _, body = a2.call("POST", "/session", {"password": ADMIN_PW,
+                                                    "code": acodes.fresh()})
+        assert st == 200, body
+        # An admin can remove an account's 2FA (a lost phone).
+        p2 = Portal(s)
+        assert p2.login(password=NEWPW)[0] == 200
+        st, en = p2.call("POST", "/me/totp")
+        assert p2.call("POST", "/me/totp/confirm",
+                       {"code": Codes(secret_of(en["uri"])).fresh()})[0] == 200
+        assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 204
+        assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 404
+        assert Portal(s).login(password=NEWPW)[0] == 200
