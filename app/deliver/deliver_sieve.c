@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "forward/forward.h"
 #include "mime/mime_date.h"
 #include "queue/queue.h"
 #include "sieve/sieve.h"
@@ -18,10 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sodium.h>
 
 #define REPLY_MAX (256 * 1024)
 
+/* One thing that follows the commit: a reply to queue (msg not empty)
+ * and/or a key to remember until expires. */
 struct deliver_sieve_reply {
+	struct deliver_sieve_reply *next;
 	struct queue_request req;
 	struct queue_rcpt rcpt;
 	struct buf msg;
@@ -32,13 +37,20 @@ struct deliver_sieve_reply {
 	char session[24];
 };
 
-void deliver_sieve_reply_free(struct deliver_sieve_reply *r)
+static void reply_free1(struct deliver_sieve_reply *r)
 {
-	if (!r)
-		return;
 	buf_free(&r->msg);
 	free(r->to);
 	free(r);
+}
+
+void deliver_sieve_reply_free(struct deliver_sieve_reply *r)
+{
+	while (r) {
+		struct deliver_sieve_reply *next = r->next;
+		reply_free1(r);
+		r = next;
+	}
 }
 
 static void reply_done(struct queue_request *q, void *arg)
@@ -50,29 +62,54 @@ static void reply_done(struct queue_request *q, void *arg)
 	else
 		log_warn("deliver", r->session, "event=vacation_failed account=%u result=%d", r->account,
 		         q->result);
-	deliver_sieve_reply_free(r);
+	reply_free1(r);
 }
 
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
                               const char *session)
 {
-	if (!r)
-		return;
 	(void)session;
-	/* Remembered first: a reply that failed to queue is not retried for
-	 * every later message of the sender either. */
-	(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
-	r->rcpt.addr = r->to;
-	r->req.data = buf_data(&r->msg);
-	r->req.len = buf_len(&r->msg);
-	r->req.sender = "";
-	r->req.flags = QUEUE_8BITMIME;
-	r->req.rcpts = &r->rcpt;
-	r->req.nrcpts = 1;
-	r->req.loop = loop;
-	r->req.done = reply_done;
-	r->req.arg = r;
-	queue_submit(st, &r->req);
+	while (r) {
+		struct deliver_sieve_reply *next = r->next;
+		r->next = NULL;
+		/* Remembered first: a reply that failed to queue is not retried
+		 * for every later message of the sender either. */
+		(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
+		if (!r->to) {
+			reply_free1(r); /* a duplicate id: only remembered */
+		} else {
+			r->rcpt.addr = r->to;
+			r->req.data = buf_data(&r->msg);
+			r->req.len = buf_len(&r->msg);
+			r->req.sender = "";
+			r->req.flags = QUEUE_8BITMIME;
+			r->req.rcpts = &r->rcpt;
+			r->req.nrcpts = 1;
+			r->req.loop = loop;
+			r->req.done = reply_done;
+			r->req.arg = r;
+			queue_submit(st, &r->req);
+		}
+		r = next;
+	}
+}
+
+/* The memory key of a duplicate test's (handle, id) (RFC 7352 §3: the
+ * handle keeps one test's ids apart from another's). */
+static void duplicate_key(struct str handle, struct str id, uint8_t key[32])
+{
+	crypto_generichash_state h;
+	uint8_t l[8];
+	for (int k = 0; k < 8; k++)
+		l[k] = (uint8_t)((uint64_t)handle.len >> (8 * k));
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, (const uint8_t *)"duplicate", 10);
+	crypto_generichash_update(&h, l, 8);
+	if (handle.len)
+		crypto_generichash_update(&h, (const uint8_t *)handle.p, handle.len);
+	if (id.len)
+		crypto_generichash_update(&h, (const uint8_t *)id.p, id.len);
+	crypto_generichash_final(&h, key, 32);
 }
 
 /* The vacation action's reply, when RFC 5230 and the memory allow one. */
@@ -157,6 +194,50 @@ static int mailbox_exists(void *ctx, struct str name)
 	return store_mailbox_find(c->st, c->account, n, &id) == STORE_OK;
 }
 
+static int duplicate_seen(void *ctx, struct str handle, struct str id)
+{
+	struct mbctx *c = ctx;
+	uint8_t key[32];
+	duplicate_key(handle, id, key);
+	return store_sieve_seen(c->st, c->account, key, (int64_t)time_wall()) == 1;
+}
+
+/* The duplicate test's id to remember once the message is stored: with
+ * :last at every hit, else only when it was not seen (its lifetime runs
+ * from the first). */
+static struct deliver_sieve_reply *duplicate_note(const struct sieve_action *x, uint32_t account,
+                                                  const char *session)
+{
+	if (x->index && !x->last)
+		return NULL;
+	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
+	duplicate_key(x->handle, x->text, r->key);
+	r->account = account;
+	r->expires = (int64_t)time_wall() + (int64_t)(x->seconds ? x->seconds : 1);
+	snprintf(r->session, sizeof r->session, "%s", session ? session : "");
+	return r;
+}
+
+/* Why a redirect to target is not carried out, or NULL when it may go:
+ * a loop (the message already passed through env_to: our Delivered-To),
+ * the recipient itself, or its hourly forwarding budget spent. */
+static const char *redirect_refused(struct str msg, struct str env_to, struct str target)
+{
+	char to[STORE_ADDR_MAX + 1];
+	unsigned hops;
+	if (str_eq_ci(target, env_to))
+		return "self";
+	if (env_to.len >= sizeof to || str_lower_into(env_to, to, sizeof to) < 0)
+		return "bad_recipient";
+	if (forward_scan(msg.p, msg.len, to, &hops) == 1)
+		return "loop";
+	if (hops + 1 >= FORWARD_HOPS_MAX)
+		return "too_many_hops";
+	if (!forward_rate_allowed(to, loop_now_ms()))
+		return "rate";
+	return NULL;
+}
+
 /*
  * Sieve's flags (RFC 5232: IMAP flags as written, "\\Seen") as the
  * store's keywords, where the system flags are "$seen" and the like (the
@@ -232,15 +313,14 @@ static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session, struct deliver_sieve_reply **reply_r,
-                        int may_reject, const char **reject_r)
+                        const char *session, int may_reject, struct deliver_sieve_out *out)
 {
-	*reply_r = NULL;
-	*reject_r = NULL;
 	struct buf text;
 	char name[STORE_SIEVE_NAME_MAX + 1], err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
 	struct sieve_ref *ref = NULL;
+	struct deliver_sieve_reply **tail = &out->after;
 
+	memset(out, 0, sizeof *out);
 	buf_init(&text, STORE_SIEVE_BYTES_MAX);
 	if (store_sieve_active(st, plan->account, &text, name) != STORE_OK) {
 		buf_free(&text);
@@ -257,6 +337,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	struct sieve_env env = {
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
+		.duplicate_seen = duplicate_seen,
 	};
 	struct sieve_result res;
 	if (sieve_run(s, &env, a, &res) < 0) {
@@ -291,8 +372,24 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, x->target, x->create, x->flags);
 			break;
 		case SIEVE_ACT_DISCARD:
-		case SIEVE_ACT_DUPLICATE:
 			break;
+		case SIEVE_ACT_DUPLICATE:
+			if ((*tail = duplicate_note(x, plan->account, session)))
+				tail = &(*tail)->next;
+			break;
+		case SIEVE_ACT_REDIRECT: {
+			const char *why = redirect_refused(msg, env_to, x->target);
+			if (!why && out->nredirects >= DELIVER_SIEVE_REDIRECTS_MAX)
+				why = "too_many";
+			if (why) {
+				log_info("deliver", session, "event=sieve_redirect_skipped account=%u reason=%s",
+				         plan->account, why);
+				fallback |= !x->copy;
+				break;
+			}
+			out->redirects[out->nredirects++] = arena_strndup(a, x->target.p, x->target.len);
+			break;
+		}
 		case SIEVE_ACT_REJECT:
 		case SIEVE_ACT_EREJECT:
 			if (may_reject) {
@@ -306,7 +403,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 					r[k++] = c >= 0x20 && c < 0x7f ? c : '?';
 				}
 				r[k] = '\0';
-				*reject_r = k ? r : "Message rejected by the recipient's filter";
+				out->reject = k ? r : "Message rejected by the recipient's filter";
 				break;
 			}
 			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_alone",
@@ -314,25 +411,24 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			fallback = 1;
 			break;
 		case SIEVE_ACT_VACATION:
-			if (!*reply_r)
-				*reply_r = vacation(st, x, plan->account, msg, env_from, env_to, session);
+			if ((*tail = vacation(st, x, plan->account, msg, env_from, env_to, session)))
+				tail = &(*tail)->next;
 			break;
 		default:
 			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_supported",
 			         plan->account, kind_names[x->kind]);
 			/* These cancel the implicit keep; not carried out, the
 			 * copy must still land somewhere. */
-			fallback |= (x->kind == SIEVE_ACT_REDIRECT && !x->copy) || x->kind == SIEVE_ACT_REJECT ||
-			            x->kind == SIEVE_ACT_EREJECT;
 			break;
 		}
 	}
-	if (*reject_r) {
+	if (out->reject) {
 		plan->discard = 1;
 		log_info("deliver", session, "event=sieve account=%u script=%s result=reject steps=%llu",
 		         plan->account, log_q(name, q, sizeof q), (unsigned long long)res.steps);
-		deliver_sieve_reply_free(*reply_r);
-		*reply_r = NULL;
+		deliver_sieve_reply_free(out->after);
+		out->after = NULL;
+		out->nredirects = 0;
 		sieve_cache_release(&ref);
 		return;
 	}
@@ -374,10 +470,10 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		plan->more = more;
 		plan->nmore = nd - 1;
 	}
-	log_info("deliver", session, "event=sieve account=%u script=%s result=%s copies=%u%s steps=%llu",
+	log_info("deliver", session, "event=sieve account=%u script=%s result=%s copies=%u redirects=%u%s steps=%llu",
 	         plan->account, log_q(name, q, sizeof q),
 	         plan->discard ? "discard" : plan->mailbox ? "mailbox" : plan->folder == STORE_TARGET_JUNK ? "junk" : "inbox",
-	         nd, fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
+	         nd, out->nredirects, fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
 	sieve_cache_release(&ref);
 }
 

@@ -10,13 +10,14 @@
  * with :create creates it, in the commit, or falls back to the INBOX),
  * one copy per mailbox named by keep, fileinto (:copy too) and the
  * implicit keep (the first is the plan's own, the others its further
- * copies), discard (no copy), reject/ereject when alone, vacation, and
- * the flags of each keep/fileinto (imap4flags) as that copy's keywords.
- * Not carried out yet, each logged as event=sieve_action_skipped:
- * redirect, notify, editheader, duplicate tracking. When an action that
- * is not carried out would have replaced the implicit keep (a redirect,
- * a reject not alone), the copy goes to the INBOX: mail is never lost to
- * a script. A script that fails (does
+ * copies), discard (no copy), reject/ereject when alone, vacation,
+ * redirect (the caller's, see struct deliver_sieve_out), duplicate's
+ * memory, and the flags of each keep/fileinto (imap4flags) as that
+ * copy's keywords. Not carried out yet, each logged as
+ * event=sieve_action_skipped: notify, editheader. When an action that
+ * is not carried out would have replaced the implicit keep (a redirect
+ * refused, a reject not alone), the copy goes to the INBOX: mail is
+ * never lost to a script. A script that fails (does
  * not compile, a run-time error) leaves the plan as it was and is
  * logged (event=sieve_failed): an error never changes the verdict.
  *
@@ -31,22 +32,48 @@
 #include "deliver/deliver.h"
 
 /*
+ * What a run decided besides the account's plan (deliver_sieve_plan
+ * fills it; the caller carries it out):
+ *   after      what follows the commit, a chain (vacation's reply,
+ *              duplicate's ids): deliver_sieve_reply_send() after a
+ *              commit that stored the message, else
+ *              deliver_sieve_reply_free();
+ *   reject     with may_reject, the reason of a reject/ereject (one line
+ *              of printable ASCII, from a), the plan then discarded;
+ *   redirects  the addresses a redirect sends the message to (from a),
+ *              in the script's order, after the loop, self and rate
+ *              checks: the caller delivers local ones to their accounts
+ *              and forwards outside ones (forward/forward_copy.h, SRS
+ *              and ARC), in the message's commit. A redirect not carried
+ *              out (a loop: our Delivered-To for env_to in the message;
+ *              to env_to itself; TERN_FORWARD_RATE reached for env_to)
+ *              is logged (event=sieve_redirect_skipped) and the copy
+ *              goes to the INBOX when nothing else keeps it.
+ */
+#define DELIVER_SIEVE_REDIRECTS_MAX 4 /* = SIEVE_REDIRECTS_MAX */
+struct deliver_sieve_out {
+	struct deliver_sieve_reply *after;
+	const char *reject;
+	const char *redirects[DELIVER_SIEVE_REDIRECTS_MAX];
+	unsigned nredirects;
+};
+
+/*
  * Applies the active script of plan->account (if any) to plan. msg is
  * the message as received; env_from the MAIL FROM (empty for <>), env_to
  * the RCPT TO that reached the account. Keywords are allocated from a,
  * which must live as long as the plan. session names the log lines.
+ * out is zeroed first.
+ *
+ * may_reject: the caller can refuse the message for this account alone
+ * (one recipient, DESIGN.md §3b): a reject/ereject then sets out->reject
+ * and the plan to discard; without it a reject is not carried out and
+ * the copy goes to the INBOX.
  */
 struct deliver_sieve_reply;
-/*
- * may_reject: the caller can refuse the message for this account alone
- * (one recipient, DESIGN.md §3b): a reject/ereject then sets *reject_r to
- * the reason (one line, printable ASCII, from a) and the plan to discard;
- * without it a reject is not carried out and the copy goes to the INBOX.
- */
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, struct arena *a,
-                        const char *session, struct deliver_sieve_reply **reply_r,
-                        int may_reject, const char **reject_r);
+                        const char *session, int may_reject, struct deliver_sieve_out *out);
 
 /* 1 when the account's active script can reject (requires "reject" or
  * "ereject"): RCPT answers a later recipient 452 4.5.3 so that each such
@@ -54,14 +81,16 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 int deliver_sieve_may_reject(struct store *st, uint32_t account);
 
 /*
- * A vacation reply decided by deliver_sieve_plan() (*reply_r, NULL when
- * none is due: RFC 5230's rules of sieve_vacation.h, then the account's
- * memory of replies to this sender). After the message's commit the
- * caller sends it: deliver_sieve_reply_send() records the reply in the
- * account's memory for the action's :days/:seconds and submits it to
- * the outbound queue from the null sender (RFC 5230 §5); it frees the
- * reply when done. When the message was not stored, the caller frees it
- * with deliver_sieve_reply_free() instead (NULL is fine).
+ * What follows the commit (out->after, NULL when nothing): a vacation
+ * reply (RFC 5230's rules of sieve_vacation.h, then the account's memory
+ * of replies to this sender) and the ids duplicate tests saw (RFC 7352).
+ * After the message's commit the caller runs the chain:
+ * deliver_sieve_reply_send() records each entry in the account's memory
+ * (the reply for the action's :days/:seconds, an id for its :seconds)
+ * and submits a reply to the outbound queue from the null sender (RFC
+ * 5230 §5); it frees the chain when done. When the message was not
+ * stored, the caller frees it with deliver_sieve_reply_free() instead
+ * (NULL is fine): an id is remembered only for a message delivered.
  */
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
                               const char *session);

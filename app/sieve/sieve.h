@@ -117,7 +117,8 @@ enum sieve_action_kind {
  *   DELETEHEADER name, index (0: all, else 1-based, from the end with last)
  *   DISCARD      nothing: says a discard ran (it only cancels the implicit
  *                keep; a later keep still delivers)
- *   DUPLICATE    handle, text (the unique id), seconds
+ *   DUPLICATE    handle, text (the unique id), seconds, last (:last: the
+ *                lifetime restarts at every hit), index (1: it was seen)
  * flags is a space-separated list of IMAP flags/keywords (lower case for
  * the system flags' backslash names as written), empty when none.
  */

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -187,7 +188,7 @@ static void authres(const struct smtp_session *s, char *out, size_t outsz)
 void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 {
 	struct smtp_tx *tx = &s->tx;
-	unsigned n = forwards(tx);
+	unsigned n = forwards(tx) + tx->nsfwd;
 	char ar[1024];
 
 	if (n == 0)
@@ -196,7 +197,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	 * and the domain: the first forwarding address's (one of ours, so
 	 * bounces to the SRS sender come back to us). Bounces to an SRS
 	 * address only pass through: no domain, no Delivered-To. */
-	const char **dt = arena_alloc(tx->arena, tx->nrcpts * sizeof *dt);
+	const char **dt = arena_alloc(tx->arena, (tx->nrcpts + tx->nsfwd) * sizeof *dt);
 	const char **tg = arena_alloc(tx->arena, n * sizeof *tg);
 	size_t ndt = 0, ntg = 0;
 	const char *dom = NULL;
@@ -209,6 +210,19 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 		}
 		for (unsigned j = 0; j < rc->nfwd; j++)
 			tg[ntg++] = rc->fwd[j];
+	}
+	/* Sieve redirects (smtp_tx.c): the addresses whose scripts redirect
+	 * it are ours that forward it too. */
+	for (unsigned i = 0; i < tx->nsfwd; i++) {
+		size_t k = 0;
+		while (k < ndt && strcasecmp(dt[k], tx->sfwd_by[i]) != 0)
+			k++;
+		if (k == ndt && tx->sfwd_by[i][0] && strrchr(tx->sfwd_by[i], '@')) {
+			dt[ndt++] = tx->sfwd_by[i];
+			if (!dom)
+				dom = strrchr(tx->sfwd_by[i], '@') + 1;
+		}
+		tg[ntg++] = tx->sfwd[i];
 	}
 	/* The AAR: the Authentication-Results field the checks made, else
 	 * (no checks ran) what SPF found. */
@@ -277,6 +291,16 @@ void smtp_forward_committed(struct smtp_session *s, int result)
 			if (k == j && rc->fwd_alias[j][0])
 				forward_rate_record(rc->fwd_alias[j], now);
 		}
+	}
+	/* A Sieve redirect counts against the redirecting address as an
+	 * alias's forward does (once per message). */
+	for (unsigned i = 0; i < tx->nsfwd; i++) {
+		char by[STORE_ADDR_MAX + 1];
+		unsigned k = 0;
+		while (k < i && strcasecmp(tx->sfwd_by[k], tx->sfwd_by[i]) != 0)
+			k++;
+		if (k == i && str_lower_into(str_c(tx->sfwd_by[i]), by, sizeof by) == 0)
+			forward_rate_record(by, now);
 	}
 	log_info("smtp", s->id, "event=forwarded id=%s.%u queue_id=%" PRIu64 " rcpts=%zu sender=%s srs=%s arc=%s",
 		 s->id, tx->seq, f->e.id, f->e.nrcpts, log_q(f->e.sender, q, sizeof q),

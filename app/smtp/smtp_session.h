@@ -103,7 +103,13 @@ struct smtp_tx {
 	struct smtp_data_reader reader;
 	struct delivery dl;         /* port 25: the local delivery (deliver/deliver.h) */
 	struct deliver_plan *plans; /* its plans, one per account (tx arena) */
-	struct deliver_sieve_reply **sieve_replies; /* vacation replies to send after the commit (tx arena array) */
+	unsigned nplans;            /* the accounts, then those Sieve redirects reached */
+	struct deliver_sieve_reply **sieve_replies; /* per plan, what follows the commit (tx arena array) */
+	/* Sieve redirects to outside addresses (tx arena): they join the
+	 * forwarded copy (smtp_forward.c), each with the address of ours
+	 * whose script redirected it. */
+	char **sfwd, **sfwd_by;
+	unsigned nsfwd;
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */

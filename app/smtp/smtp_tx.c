@@ -23,6 +23,7 @@
 #include "imap/imap_urlauth.h"
 #include "core/metrics.h"
 #include "core/loop.h"
+#include "core/str.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
@@ -382,7 +383,7 @@ static void delivered(struct delivery *d, void *arg)
 	struct smtp_tx *tx = &s->tx;
 
 	/* Vacation replies leave only for a message that was stored. */
-	for (unsigned i = 0; tx->sieve_replies && i < tx->naccounts; i++) {
+	for (unsigned i = 0; tx->sieve_replies && i < tx->nplans; i++) {
 		if (d->result == STORE_OK)
 			deliver_sieve_reply_send(smtp_store, tx->sieve_replies[i], s->loop, s->id);
 		else
@@ -423,43 +424,110 @@ static void delivered(struct delivery *d, void *arg)
 	smtp_tx_committed(s);
 }
 
-/*
- * The delivery (deliver/deliver.h): the head (Return-Path, our Received,
- * the stages' fields), and one plan per distinct account, each keeping the
- * envelope lines that concern it only; the forwarded copy's queue entry
- * (smtp_forward.c) joins the same commit.
- */
-static void store_go(struct smtp_session *s, const char *fields, int junk)
+/* Plans past the accounts that Sieve redirects to local addresses may
+ * add, and outside targets redirects may add to the forwarded copy. */
+#define REDIRECT_PLANS_MAX 16
+#define REDIRECT_FWD_MAX 32
+
+/* Adds the plan of an account a redirect reached (once per account: an
+ * account already planned, as a recipient or by an earlier redirect, is
+ * not given a second copy, which also ends redirect loops among our
+ * accounts). */
+static void plan_add(struct smtp_session *s, const char **to, uint32_t account, const char *addr,
+		     int junk)
 {
 	struct smtp_tx *tx = &s->tx;
-	struct delivery *d = &tx->dl;
+	for (unsigned k = 0; k < tx->nplans; k++)
+		if (tx->plans[k].account == account)
+			return;
+	if (tx->nplans >= tx->naccounts + REDIRECT_PLANS_MAX)
+		return;
+	unsigned i = tx->nplans++;
+	tx->plans[i] = (struct deliver_plan){
+	    .account = account,
+	    .envelope = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\n", tx->mail_from,
+				     tx->mail_params, addr)};
+	if (junk) {
+		tx->plans[i].folder = STORE_TARGET_JUNK;
+		tx->plans[i].keywords = "$Junk";
+	}
+	to[i] = addr;
+}
 
-	tx->plans = arena_alloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->plans));
-	tx->sieve_replies = arena_zalloc(tx->arena, (tx->naccounts ? tx->naccounts : 1) * sizeof(*tx->sieve_replies));
+/* A redirect's target (deliver_sieve.h): our accounts get plans of their
+ * own (their scripts run on it in turn), outside addresses (also those
+ * an alias of ours names) join the forwarded copy. A local address that
+ * does not resolve is logged, and the redirecting account keeps the
+ * message rather than lose it. */
+static void redirect_route(struct smtp_session *s, const char **to, unsigned from, const char *target,
+			   int junk)
+{
+	struct smtp_tx *tx = &s->tx;
+	uint32_t acc[16];
+	struct store_forward *fw = arena_alloc(tx->arena, 8 * sizeof *fw);
+	size_t n = 0, nf = 0;
+	char q[600];
+	enum store_rcpt rc = store_resolve_forwards(smtp_store, target, acc, 16, &n, fw, 8, &nf);
+
+	if (rc == STORE_RCPT_NOT_LOCAL) {
+		nf = 1;
+		snprintf(fw[0].addr, sizeof fw[0].addr, "%s", target);
+	} else if (rc != STORE_RCPT_OK && rc != STORE_RCPT_OVER_QUOTA) {
+		log_info("smtp", s->id, "event=sieve_redirect_failed account=%u to=%s reason=%s",
+			 tx->plans[from].account, log_q(target, q, sizeof q),
+			 rc == STORE_RCPT_UNKNOWN ? "unknown_user" : "store");
+		struct deliver_plan *p = &tx->plans[from];
+		if (p->discard)
+			*p = (struct deliver_plan){.account = p->account, .envelope = p->envelope};
+		return;
+	}
+	for (size_t k = 0; k < n; k++)
+		plan_add(s, to, acc[k], arena_strdup(tx->arena, target), junk);
+	for (size_t k = 0; k < nf && tx->nsfwd < REDIRECT_FWD_MAX; k++) {
+		tx->sfwd[tx->nsfwd] = arena_strdup(tx->arena, fw[k].addr);
+		tx->sfwd_by[tx->nsfwd++] = arena_strdup(tx->arena, to[from]);
+	}
+}
+
+/*
+ * Stage 5 (DESIGN.md §3b): one plan per distinct account, each keeping
+ * the envelope lines that concern it only, then each account's Sieve
+ * script over it, before anything is forwarded (a redirect adds to the
+ * forwarded copy, or a plan for the local account it names). Returns -1
+ * when a Sieve reject answered the message.
+ */
+static int sieve_stage(struct smtp_session *s, int junk)
+{
+	struct smtp_tx *tx = &s->tx;
+	unsigned cap = tx->naccounts + REDIRECT_PLANS_MAX;
+
+	tx->plans = arena_alloc(tx->arena, cap * sizeof(*tx->plans));
+	tx->sieve_replies = arena_zalloc(tx->arena, cap * sizeof(*tx->sieve_replies));
+	tx->sfwd = arena_alloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd));
+	tx->sfwd_by = arena_alloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd_by));
+	tx->nsfwd = 0;
+	const char **to = arena_zalloc(tx->arena, cap * sizeof(*to));
 	/* A Sieve reject is carried out only when it refuses the message for
 	 * one account alone, with nothing forwarded (DESIGN.md §3b; RCPT sent
 	 * later recipients of such accounts away with 452 4.5.3). */
 	int may_reject = tx->naccounts == 1;
 	for (unsigned r = 0; r < tx->nrcpts; r++)
 		may_reject &= tx->rcpts[r].nfwd == 0;
-	const char *reject = NULL;
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
+		to[i] = "";
 		for (unsigned r = 0; r < tx->nrcpts; r++) {
 			const struct smtp_rcpt *rc = &tx->rcpts[r];
 			for (unsigned j = 0; j < rc->naccounts; j++) {
 				if (rc->accounts[j] == tx->accounts[i]) {
 					env = arena_printf(tx->arena, "%sRCPT TO:<%s>%s\r\n", env,
 							   rc->address, rc->params);
+					if (!*to[i])
+						to[i] = rc->address;
 					break;
 				}
 			}
 		}
-		const char *to = "";
-		for (unsigned r = 0; r < tx->nrcpts && !*to; r++)
-			for (unsigned j = 0; j < tx->rcpts[r].naccounts; j++)
-				if (tx->rcpts[r].accounts[j] == tx->accounts[i])
-					to = tx->rcpts[r].address;
 		tx->plans[i] = (struct deliver_plan){.account = tx->accounts[i], .envelope = env};
 		if (junk == 2) {
 			/* The spam filter's discard: no copy, no script, no reply. */
@@ -470,21 +538,45 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 			tx->plans[i].folder = STORE_TARGET_JUNK;
 			tx->plans[i].keywords = "$Junk";
 		}
-		/* Stage 5: the account's Sieve script, after the message verdict. */
+	}
+	tx->nplans = tx->naccounts;
+	/* The accounts' scripts, then those of accounts their redirects
+	 * reached (the list grows as it is walked). */
+	for (unsigned i = 0; i < tx->nplans; i++) {
+		struct deliver_sieve_out out;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-				   str_c(tx->mail_from), str_c(to), tx->arena, s->id, &tx->sieve_replies[i],
-				   may_reject, &reject);
+				   str_c(tx->mail_from), str_c(to[i]), tx->arena, s->id,
+				   may_reject && i == 0, &out);
+		tx->sieve_replies[i] = out.after;
+		if (out.reject) {
+			/* Refused, never accepted and bounced (RFC 5429 §2.1). */
+			log_info("smtp", s->id, "event=message_rejected reason=sieve_reject size=%zu",
+				 tx->data.len);
+			metrics_inc(METRIC_REJECTED);
+			smtp_reply(s, "550 5.7.1 %s", out.reject);
+			tx->sieve_replies = NULL;
+			return -1;
+		}
+		for (unsigned k = 0; k < out.nredirects; k++)
+			redirect_route(s, to, i, out.redirects[k], junk);
 	}
-	if (reject) {
-		/* Refused, never accepted and bounced (RFC 5429 §2.1). */
-		log_info("smtp", s->id, "event=message_rejected reason=sieve_reject size=%zu", tx->data.len);
-		metrics_inc(METRIC_REJECTED);
-		smtp_reply(s, "550 5.7.1 %s", reject);
-		tx->sieve_replies = NULL;
-		smtp_tx_committed(s);
-		return;
-	}
+	if (tx->nsfwd)
+		tx->fwd_pending = 1;
+	return 0;
+}
+
+/*
+ * The delivery (deliver/deliver.h): the head (Return-Path, our Received,
+ * the stages' fields) and the plans sieve_stage made; the forwarded
+ * copy's queue entry (smtp_forward.c) joins the same commit.
+ */
+static void store_go(struct smtp_session *s, const char *fields, int junk)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct delivery *d = &tx->dl;
+
+	(void)junk;
 	/* Return-Path, our Received, then the stages' fields (as Postfix with
 	 * OpenDMARC orders them; the spam verdict last): our Received moves
 	 * from the data's front into the head, so the forged-field removal
@@ -498,7 +590,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	d->head = str_c(head);
 	d->authserv_id = hostname_now();
 	d->plans = tx->plans;
-	d->nplans = tx->naccounts;
+	d->nplans = tx->nplans;
 	d->received_at = time_wall();
 	d->quota_check = 1; /* RCPT's look raced with other deliveries */
 	d->loop = s->loop;
@@ -541,6 +633,10 @@ void smtp_tx_store(struct smtp_session *s, const char *fields, int junk)
 {
 	struct smtp_tx *tx = &s->tx;
 
+	if (sieve_stage(s, junk) < 0) {
+		smtp_tx_committed(s);
+		return;
+	}
 	/* The checks waited for SPF, so the forwarded copy's ARC set and its
 	 * notices know what SPF found. */
 	if (!tx->fwd_pending || !worker_pool_running()) {

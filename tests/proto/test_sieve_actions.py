@@ -1,0 +1,161 @@
+"""Sieve actions at delivery on port 25 that reach past the mailbox
+(issue 33): one tern, a loopback DNS server and an outside receiver
+(mailpeers) shared by every check.
+
+- redirect to an outside address leaves as the forwarded copy of aliases
+  does (forward/forward_copy.h): an SRS0 envelope sender in our domain,
+  our Delivered-To for the redirecting address, and an ARC set dkimpy's
+  verifier finds cv=pass; without :copy nothing is kept, with :copy the
+  INBOX keeps it too.
+- redirect to a local address is delivered to that account (whose own
+  script runs on it: it files it into a folder); two accounts redirecting
+  to each other end with one copy each.
+- A message that carries our Delivered-To for the address already (it
+  came back) is not redirected again: kept in the INBOX, logged
+  reason=loop; so is a redirect past TERN_FORWARD_RATE (reason=rate).
+- duplicate (RFC 7352): the second message with a Message-ID seen is
+  discarded; the id is remembered only for a message delivered."""
+import re
+import time
+
+from harness import Server
+from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
+from test_forward import arc_result, dkim_zone, message, send
+
+ANN = ("ann@example.test", "ann-pw-sieve-1")
+BEN = ("ben@example.test", "ben-pw-sieve-1")
+CAL = ("cal@example.test", "cal-pw-sieve-1")
+DOT = ("dot@example.test", "dot-pw-sieve-1")
+EVE = ("eve@example.test", "eve-pw-sieve-1")
+FAY = ("fay@example.test", "fay-pw-sieve-1")
+
+_env = None
+
+
+def env():
+    """(server, dns, remote receiver), made once."""
+    global _env
+    if _env is None:
+        ips = unique_ips(1)
+        port = free_port_on(ips)
+        zone = {
+            "origin.test": {"TXT": ["v=spf1 ip4:127.0.0.9 -all"]},
+            "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+            "remote.test": {"MX": [[10, "mx.remote.test"]]},
+            "mx.remote.test": {"A": [ips[0]]},
+        }
+        dns = DnsServer(zone)
+        remote = Receiver(ips[0], port)
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
+            "TERN_FORWARD_RATE": "3"})
+        zone.update(dkim_zone(srv, "example.test"))
+        dns.zone(zone)
+        _env = (srv, dns, remote)
+    return _env
+
+
+def script(srv, account, text):
+    srv.cli("sieve", "put", account, "s", input=text)
+    srv.cli("sieve", "activate", account, "s")
+
+
+def subjects(srv, account, box="INBOX"):
+    """The subjects in box (the last column `tern fetch` lists)."""
+    return sorted(m[1].split()[-1] for m in srv.messages(account, box))
+
+
+def test_redirect_outside_and_local():
+    srv, dns, remote = env()
+    script(srv, ANN[0], 'require "copy";\n'
+           'if header :contains "subject" "copyme" { redirect :copy "keep@remote.test"; }\n'
+           'elsif header :contains "subject" "local" { redirect "ben@example.test"; }\n'
+           'else { redirect "far@remote.test"; }\n')
+    script(srv, BEN[0], 'require ["fileinto", "mailbox"];\nfileinto :create "FromAnn";\n')
+    # 1. Outside, no :copy: forwarded with SRS and ARC, nothing kept.
+    codes, end = send(srv, "alice@origin.test", [ANN[0]], message("away1", to=ANN[0]),
+                      source="127.0.0.9")
+    assert codes[0][0] == 250 and end[0] == 250, (codes, end)
+    got = remote.wait_messages(1)
+    assert len(got) == 1, srv.log_text()[-3000:]
+    m = got[0]
+    assert m["rcpts"] == ["far@remote.test"], m
+    assert re.fullmatch(r"SRS0=[A-Za-z0-9_-]{6}=[A-Z2-7]{2}=origin\.test=alice@example\.test", m["from"]), m
+    head = m["data"].split(b"\r\n\r\n", 1)[0]
+    assert re.match(rb"ARC-Seal: i=1; .*cv=none", head), head
+    assert b"\r\nDelivered-To: ann@example.test\r\n" in head and b"Subject: away1" in head, head
+    cv = arc_result(dns.port, m["data"])
+    assert cv[0] == "pass", cv
+    assert subjects(srv, ANN[0]) == []
+    assert srv.wait_log("event=forwarded") and srv.wait_log("redirects=1")
+    # 2. :copy: forwarded and kept.
+    codes, end = send(srv, "alice@origin.test", [ANN[0]], message("copyme2", to=ANN[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    got = remote.wait_messages(2)
+    assert len(got) == 2 and got[1]["rcpts"] == ["keep@remote.test"], got
+    assert subjects(srv, ANN[0]) == ["copyme2"]
+    # 3. Local: Ben's own script files it; Ann keeps nothing.
+    codes, end = send(srv, "alice@origin.test", [ANN[0]], message("local3", to=ANN[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, BEN[0], "FromAnn") == ["local3"], srv.log_text()[-2000:]
+    assert subjects(srv, ANN[0]) == ["copyme2"]
+    # 4. The copy came back (our Delivered-To): not redirected again, kept.
+    looped = message("loop4", to=ANN[0], extra="Delivered-To: ann@example.test\r\n")
+    codes, end = send(srv, "alice@origin.test", [ANN[0]], looped, source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, ANN[0]) == ["copyme2", "loop4"]
+    assert srv.wait_log("event=sieve_redirect_skipped account=") and srv.wait_log("reason=loop")
+    # 5. Two accounts redirecting to each other: one copy each, no loop.
+    script(srv, CAL[0], 'require "copy"; redirect :copy "dot@example.test";')
+    script(srv, DOT[0], 'require "copy"; redirect :copy "cal@example.test";')
+    codes, end = send(srv, "alice@origin.test", [CAL[0]], message("pingpong5", to=CAL[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, CAL[0]) == ["pingpong5"] and subjects(srv, DOT[0]) == ["pingpong5"]
+    # 6. TERN_FORWARD_RATE (3 an hour) counts Ann's redirects: 3 went out
+    # (away1, copyme2 and this one), the next is kept instead.
+    for subj in ("rate6", "rate7"):
+        codes, end = send(srv, "alice@origin.test", [ANN[0]], message(subj, to=ANN[0]),
+                          source="127.0.0.9")
+        assert end[0] == 250, end
+    got = remote.wait_messages(3)
+    time.sleep(0.5)
+    assert [g["rcpts"] for g in remote.messages] == [["far@remote.test"], ["keep@remote.test"],
+                                                     ["far@remote.test"]], remote.messages
+    assert subjects(srv, ANN[0]) == ["copyme2", "loop4", "rate7"]
+    assert srv.wait_log("reason=rate")
+
+
+def test_duplicate():
+    srv, _, _ = env()
+    script(srv, EVE[0], 'require "duplicate";\nif duplicate { discard; }\n')
+    first = message("dup1", to=EVE[0])
+    for data in (first, first, message("dup2", to=EVE[0]), first):
+        codes, end = send(srv, "alice@origin.test", [EVE[0]], data, source="127.0.0.9")
+        assert end[0] == 250, end
+    assert subjects(srv, EVE[0]) == ["dup1", "dup2"], (subjects(srv, EVE[0]), [
+        l for l in srv.log_text().splitlines() if "account=5" in l])
+    # A message refused (reject) is not remembered: the second "no" is
+    # refused again rather than discarded as a duplicate.
+    script(srv, FAY[0], 'require ["duplicate", "reject"];\n'
+           'if duplicate :handle "x" :header "subject" { discard; }\n'
+           'elsif header :contains "subject" "no" { reject "no"; }\n')
+    for subj, want in (("no", 550), ("no", 550), ("yes", 250), ("yes", 250)):
+        data = message(subj, to=FAY[0]).replace(b"<%s@" % subj.encode(),
+                                                b"<%s%d@" % (subj.encode(), time.time_ns()))
+        codes, end = send(srv, "alice@origin.test", [FAY[0]], data, source="127.0.0.9")
+        assert end[0] == want, (subj, end)
+    assert subjects(srv, FAY[0]) == ["yes"]
+
+
+def test_zz_stop():
+    global _env
+    if _env is not None:
+        srv, dns, remote = _env
+        srv.cleanup()
+        remote.stop()
+        dns.stop()
+        _env = None
