@@ -14,6 +14,7 @@
 #include "mime/mime_date.h"
 #include "queue/queue.h"
 #include "sieve/sieve.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_vacation.h"
 
 #include <stdio.h>
@@ -28,9 +29,11 @@
 struct deliver_sieve_reply {
 	struct deliver_sieve_reply *next;
 	struct queue_request req;
-	struct queue_rcpt rcpt;
+	struct queue_rcpt rcpt[SIEVE_MAILTO_RCPTS_MAX];
 	struct buf msg;
-	char *to;
+	char *to[SIEVE_MAILTO_RCPTS_MAX];
+	unsigned nto;    /* 0: only a key to remember */
+	const char *what; /* "vacation", "notify": the log's name */
 	uint32_t account;
 	uint8_t key[32];
 	int64_t expires;
@@ -40,7 +43,8 @@ struct deliver_sieve_reply {
 static void reply_free1(struct deliver_sieve_reply *r)
 {
 	buf_free(&r->msg);
-	free(r->to);
+	for (unsigned i = 0; i < r->nto; i++)
+		free(r->to[i]);
 	free(r);
 }
 
@@ -57,11 +61,11 @@ static void reply_done(struct queue_request *q, void *arg)
 {
 	struct deliver_sieve_reply *r = arg;
 	if (q->result == STORE_OK)
-		log_info("deliver", r->session, "event=vacation_sent account=%u to=%s", r->account,
-		         q->nlocal ? "local" : "remote");
+		log_info("deliver", r->session, "event=%s_sent account=%u local=%zu remote=%zu", r->what,
+		         r->account, q->nlocal, q->nremote);
 	else
-		log_warn("deliver", r->session, "event=vacation_failed account=%u result=%d", r->account,
-		         q->result);
+		log_warn("deliver", r->session, "event=%s_failed account=%u result=%d", r->what,
+		         r->account, q->result);
 	reply_free1(r);
 }
 
@@ -74,17 +78,19 @@ void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, s
 		r->next = NULL;
 		/* Remembered first: a reply that failed to queue is not retried
 		 * for every later message of the sender either. */
-		(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
-		if (!r->to) {
+		if (r->expires)
+			(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
+		if (!r->nto) {
 			reply_free1(r); /* a duplicate id: only remembered */
 		} else {
-			r->rcpt.addr = r->to;
+			for (unsigned i = 0; i < r->nto; i++)
+				r->rcpt[i].addr = r->to[i];
 			r->req.data = buf_data(&r->msg);
 			r->req.len = buf_len(&r->msg);
 			r->req.sender = "";
 			r->req.flags = QUEUE_8BITMIME;
-			r->req.rcpts = &r->rcpt;
-			r->req.nrcpts = 1;
+			r->req.rcpts = r->rcpt;
+			r->req.nrcpts = r->nto;
 			r->req.loop = loop;
 			r->req.done = reply_done;
 			r->req.arg = r;
@@ -110,6 +116,17 @@ static void duplicate_key(struct str handle, struct str id, uint8_t key[32])
 	if (id.len)
 		crypto_generichash_update(&h, (const uint8_t *)id.p, id.len);
 	crypto_generichash_final(&h, key, 32);
+}
+
+/* A message's unique id for what we send: <what>.<random>@<domain of addr>. */
+static void make_msgid(char *id, size_t idsz, const char *what, struct str addr, const void *salt)
+{
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd = (uint64_t)time_wall() ^ (uint64_t)(uintptr_t)salt;
+	ptrdiff_t at = str_rchr(addr, '@');
+	snprintf(id, idsz, "%s.%016llx@%.*s", what, (unsigned long long)rnd,
+	         at >= 0 ? (int)(addr.len - (size_t)at - 1) : 9, at >= 0 ? addr.p + at + 1 : "localhost");
 }
 
 /* The vacation action's reply, when RFC 5230 and the memory allow one. */
@@ -146,12 +163,7 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 	}
 	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
 	char date[MIME_DATE_MAX], id[96];
-	uint64_t rnd = 0;
-	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		rnd = (uint64_t)now ^ (uint64_t)(uintptr_t)r;
-	ptrdiff_t dat = str_rchr(env_to, '@');
-	snprintf(id, sizeof id, "vacation.%016llx@%.*s", (unsigned long long)rnd,
-	         dat >= 0 ? (int)(env_to.len - (size_t)dat - 1) : 9, dat >= 0 ? env_to.p + dat + 1 : "localhost");
+	make_msgid(id, sizeof id, "vacation", env_to, r);
 	mime_date_format(now, date);
 	buf_init(&r->msg, REPLY_MAX);
 	if (sieve_vacation_reply(x, msg.p, msg.len, env_from, plain[0] && plus > 0 ? str_c(plain) : env_to,
@@ -160,10 +172,48 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 		deliver_sieve_reply_free(r);
 		return NULL;
 	}
-	r->to = xstrndup(env_from.p, env_from.len);
+	r->to[0] = xstrndup(env_from.p, env_from.len);
+	r->nto = 1;
+	r->what = "vacation";
 	r->account = account;
 	memcpy(r->key, key, 32);
 	r->expires = now + (int64_t)(x->seconds ? x->seconds : 1);
+	snprintf(r->session, sizeof r->session, "%s", session ? session : "");
+	return r;
+}
+
+/*
+ * The notify action's message (RFC 5435, RFC 5436 mailto), sent after
+ * the commit from the null sender: none about an automatic message
+ * (Auto-Submitted other than "no": a notification about a notification
+ * would loop), none for a URI that does not parse.
+ */
+static struct deliver_sieve_reply *notify(const struct sieve_action *x, uint32_t account,
+                                          struct str msg, struct str env_to, struct arena *a,
+                                          const char *session)
+{
+	struct sieve_mailto m;
+	const char *why = sieve_notify_skip(msg.p, msg.len);
+	if (!why && sieve_mailto_parse(x->target, a, &m) < 0)
+		why = "bad_uri";
+	if (why) {
+		log_info("deliver", session, "event=notify_skipped account=%u reason=%s", account, why);
+		return NULL;
+	}
+	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
+	char date[MIME_DATE_MAX], id[96];
+	make_msgid(id, sizeof id, "notify", env_to, r);
+	mime_date_format((int64_t)time_wall(), date);
+	buf_init(&r->msg, REPLY_MAX);
+	if (sieve_notify_message(x, &m, msg.p, msg.len, env_to, date, id, &r->msg) < 0) {
+		log_warn("deliver", session, "event=notify_skipped account=%u reason=too_large", account);
+		deliver_sieve_reply_free(r);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < m.nrcpts; i++)
+		r->to[r->nto++] = xstrndup(m.rcpts[i].p, m.rcpts[i].len);
+	r->what = "notify";
+	r->account = account;
 	snprintf(r->session, sizeof r->session, "%s", session ? session : "");
 	return r;
 }
@@ -409,6 +459,10 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_alone",
 			         plan->account, kind_names[x->kind]);
 			fallback = 1;
+			break;
+		case SIEVE_ACT_NOTIFY:
+			if ((*tail = notify(x, plan->account, msg, env_to, a, session)))
+				tail = &(*tail)->next;
 			break;
 		case SIEVE_ACT_VACATION:
 			if ((*tail = vacation(st, x, plan->account, msg, env_from, env_to, session)))

@@ -12,9 +12,9 @@
  * implicit keep (the first is the plan's own, the others its further
  * copies), discard (no copy), reject/ereject when alone, vacation,
  * redirect (the caller's, see struct deliver_sieve_out), duplicate's
- * memory, and the flags of each keep/fileinto (imap4flags) as that
- * copy's keywords. Not carried out yet, each logged as
- * event=sieve_action_skipped: notify, editheader. When an action that
+ * memory, notify by mailto (sent after the commit), and the flags of
+ * each keep/fileinto (imap4flags) as that copy's keywords. Not carried
+ * out yet, logged as event=sieve_action_skipped: editheader. When an action that
  * is not carried out would have replaced the implicit keep (a redirect
  * refused, a reject not alone), the copy goes to the INBOX: mail is
  * never lost to a script. A script that fails (does
@@ -83,7 +83,8 @@ int deliver_sieve_may_reject(struct store *st, uint32_t account);
 /*
  * What follows the commit (out->after, NULL when nothing): a vacation
  * reply (RFC 5230's rules of sieve_vacation.h, then the account's memory
- * of replies to this sender) and the ids duplicate tests saw (RFC 7352).
+ * of replies to this sender), notifications (RFC 5436: none about an
+ * automatic message) and the ids duplicate tests saw (RFC 7352).
  * After the message's commit the caller runs the chain:
  * deliver_sieve_reply_send() records each entry in the account's memory
  * (the reply for the action's :days/:seconds, an id for its :seconds)

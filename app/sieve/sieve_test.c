@@ -9,6 +9,7 @@
 
 #include "mime/mime_date.h"
 #include "mime/mime_field.h"
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_run.h"
 
 struct vals {
@@ -526,16 +527,10 @@ static struct str environment_item(struct run *r, struct str name)
 	return STR_NULL;
 }
 
-static int valid_mailto(struct str uri)
+static int valid_mailto(struct run *r, struct str uri)
 {
-	if (!str_has_prefix_ci(uri, "mailto:"))
-		return 0;
-	struct str rest = str_sub(uri, 7, uri.len);
-	ptrdiff_t q = str_chr(rest, '?');
-	struct str to = q < 0 ? rest : str_make(rest.p, (size_t)q);
-	if (to.len == 0)
-		return q >= 0; /* recipients may come from "?to=" */
-	return str_chr(to, '@') > 0;
+	struct sieve_mailto m;
+	return sieve_mailto_parse(uri, r->a, &m) == 0;
 }
 
 static int test_duplicate(struct run *r, const struct sv_node *t)
@@ -710,11 +705,11 @@ int test_eval(struct run *r, const struct sv_node *t)
 		return test_duplicate(r, t);
 	case T_VALID_NOTIFY_METHOD:
 		for (uint32_t k = 0; k < t->pos[0].n; k++)
-			if (!valid_mailto(arg_str(r, &t->pos[0], k)))
+			if (!valid_mailto(r, arg_str(r, &t->pos[0], k)))
 				return 0;
 		return 1;
 	case T_NOTIFY_METHOD_CAPABILITY:
-		if (!valid_mailto(arg_str(r, &t->pos[0], 0)) ||
+		if (!valid_mailto(r, arg_str(r, &t->pos[0], 0)) ||
 		    !str_eq_ci(arg_str(r, &t->pos[1], 0), STR_LIT("online")))
 			return 0;
 		vals_add(r, &vs, STR_LIT("maybe"));

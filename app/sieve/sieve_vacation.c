@@ -3,6 +3,7 @@
  * sieve_vacation.h.
  */
 #include "sieve/sieve_vacation.h"
+#include "sieve/sieve_mailto.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -287,5 +288,129 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	buf_free(&o.subject);
 	buf_free(&o.msgid);
 	buf_free(&o.refs);
+	return full ? -1 : 0;
+}
+
+struct notify_skip {
+	const char *why;
+};
+
+static int notify_field(void *arg, struct str name, struct str v)
+{
+	struct notify_skip *c = arg;
+	if (!str_eq_ci(name, STR_LIT("Auto-Submitted")))
+		return 0;
+	struct str t = str_trim(v);
+	ptrdiff_t semi = str_chr(t, ';');
+	if (semi >= 0)
+		t = str_trim(str_make(t.p, (size_t)semi));
+	if (!str_eq_ci(t, STR_LIT("no"))) {
+		c->why = "auto_submitted";
+		return 1;
+	}
+	return 0;
+}
+
+const char *sieve_notify_skip(const char *msg, size_t len)
+{
+	struct notify_skip c = { NULL };
+	each_field(msg, len, notify_field, &c);
+	return c.why;
+}
+
+struct notify_orig {
+	struct buf subject, from;
+};
+
+static int notify_orig_field(void *arg, struct str name, struct str v)
+{
+	struct notify_orig *o = arg;
+	if (str_eq_ci(name, STR_LIT("Subject")) && !buf_len(&o->subject))
+		(void)rfc5322_decode_words(v, &o->subject);
+	else if (str_eq_ci(name, STR_LIT("From")) && !buf_len(&o->from))
+		(void)rfc5322_decode_words(v, &o->from);
+	return 0;
+}
+
+/* Text with its line ends as CRLF, whatever the script wrote. */
+static void put_body(struct buf *out, struct str t)
+{
+	for (size_t i = 0; i < t.len; i++) {
+		char c = t.p[i];
+		if (c == '\n' && (i == 0 || t.p[i - 1] != '\r'))
+			(void)buf_append(out, "\r", 1);
+		(void)buf_append(out, &c, 1);
+	}
+	if (t.len < 2 || t.p[t.len - 1] != '\n')
+		(void)buf_append_c(out, "\r\n");
+}
+
+/* The recipients the URI shows (not its bcc), in one To field. */
+static void put_rcpts(struct buf *out, const struct sieve_mailto *m)
+{
+	int any = 0;
+	for (uint32_t i = 0; i < m->nrcpts; i++) {
+		if (m->bcc[i])
+			continue;
+		(void)buf_append_c(out, any ? ",\r\n\t<" : "To: <");
+		put_clean(out, m->rcpts[i]);
+		(void)buf_append_c(out, ">");
+		any = 1;
+	}
+	if (any)
+		(void)buf_append_c(out, "\r\n");
+}
+
+int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto *m,
+                         const char *msg, size_t len, struct str from_default, const char *date,
+                         const char *msgid, struct buf *out)
+{
+	struct notify_orig o;
+	buf_init(&o.subject, 4096);
+	buf_init(&o.from, 4096);
+	each_field(msg, len, notify_orig_field, &o);
+
+	(void)buf_append_c(out, "From: ");
+	put_clean(out, a->from.len ? a->from : from_default);
+	(void)buf_append_c(out, "\r\n");
+	put_rcpts(out, m);
+	(void)buf_append_c(out, "Subject: ");
+	if (m->subject.len) {
+		put_text(out, m->subject);
+	} else if (a->text.len) {
+		put_text(out, a->text);
+	} else {
+		struct buf s;
+		buf_init(&s, 4200);
+		(void)buf_append_c(&s, "New mail: ");
+		(void)buf_append_str(&s, buf_str(&o.subject));
+		put_text(out, buf_str(&s));
+		buf_free(&s);
+	}
+	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
+	(void)buf_append_c(out, "Auto-Submitted: auto-notified\r\n");
+	if (str_eq(a->importance, STR_LIT("1")))
+		(void)buf_append_c(out, "Importance: high\r\nX-Priority: 1 (Highest)\r\n");
+	else if (str_eq(a->importance, STR_LIT("3")))
+		(void)buf_append_c(out, "Importance: low\r\nX-Priority: 5 (Lowest)\r\n");
+	(void)buf_append_c(out, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                        "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	if (m->body.len) {
+		put_body(out, m->body);
+	} else {
+		if (a->text.len)
+			put_body(out, a->text);
+		struct buf b;
+		buf_init(&b, 9000);
+		(void)buf_append_c(&b, "New mail from ");
+		(void)buf_append_str(&b, buf_len(&o.from) ? buf_str(&o.from) : STR_LIT("(unknown)"));
+		(void)buf_append_c(&b, "\nSubject: ");
+		(void)buf_append_str(&b, buf_str(&o.subject));
+		put_body(out, buf_str(&b));
+		buf_free(&b);
+	}
+	int full = buf_room(out) == 0;
+	buf_free(&o.subject);
+	buf_free(&o.from);
 	return full ? -1 : 0;
 }

@@ -1,7 +1,10 @@
 /*
- * sieve_vacation.h — the rules of RFC 5230 §4 for a vacation action:
- * whether to reply at all, the key under which "already replied to this
- * sender" is remembered (store_sieve_seen), and the reply message.
+ * sieve_vacation.h — the messages Sieve sends on its own. For a vacation
+ * action, the rules of RFC 5230 §4: whether to reply at all, the key
+ * under which "already replied to this sender" is remembered
+ * (store_sieve_seen), and the reply message; for a notify action with a
+ * mailto method (RFC 5435, RFC 5436), whether to send one and the
+ * notification message.
  *
  * Design: pure functions over the message and the action, so the
  * delivery stage that executes a Sieve result only has to look up and
@@ -47,6 +50,28 @@ void sieve_vacation_key(const struct sieve_action *a, struct str sender, uint8_t
  */
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
                          struct str sender, struct str from_default, const char *date,
+                         const char *msgid, struct buf *out);
+
+/*
+ * RFC 5436 §2.7: a message whose Auto-Submitted field is other than "no"
+ * causes no notification (a notification about a notification would
+ * loop). NULL when one may be sent, else "auto_submitted".
+ */
+const char *sieve_notify_skip(const char *msg, size_t len);
+
+struct sieve_mailto;
+/*
+ * Appends the notification about msg to out: From (the action's :from,
+ * else from_default), To the URI's recipients but its bcc, Subject
+ * (the URI's subject, else the :message, else "New mail: " and the
+ * original's), Date, Message-ID, Auto-Submitted: auto-notified,
+ * Importance/X-Priority for :importance 1 or 3, then the URI's body, or
+ * the :message and who sent what. date is an RFC 5322 date, msgid
+ * without angle brackets. Returns 0, or -1 when out's ceiling was
+ * reached.
+ */
+int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto *m,
+                         const char *msg, size_t len, struct str from_default, const char *date,
                          const char *msgid, struct buf *out);
 
 #endif

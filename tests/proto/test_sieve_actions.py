@@ -14,7 +14,13 @@
   came back) is not redirected again: kept in the INBOX, logged
   reason=loop; so is a redirect past TERN_FORWARD_RATE (reason=rate).
 - duplicate (RFC 7352): the second message with a Message-ID seen is
-  discarded; the id is remembered only for a message delivered."""
+  discarded; the id is remembered only for a message delivered.
+- notify with mailto (RFC 5435/5436): the notification leaves after the
+  commit from the null sender to the URI's recipients (cc too), with
+  Auto-Submitted: auto-notified, our From (the URI's from= ignored), the
+  URI's subject and :importance; none about a message that is itself
+  automatic; one to the recipient's own address arrives once and does
+  not notify again."""
 import re
 import time
 
@@ -28,6 +34,8 @@ CAL = ("cal@example.test", "cal-pw-sieve-1")
 DOT = ("dot@example.test", "dot-pw-sieve-1")
 EVE = ("eve@example.test", "eve-pw-sieve-1")
 FAY = ("fay@example.test", "fay-pw-sieve-1")
+GIL = ("gil@example.test", "gil-pw-sieve-1")
+HAL = ("hal@example.test", "hal-pw-sieve-1")
 
 _env = None
 
@@ -46,7 +54,7 @@ def env():
         }
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port)
-        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY], env={
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL], env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -149,6 +157,45 @@ def test_duplicate():
         codes, end = send(srv, "alice@origin.test", [FAY[0]], data, source="127.0.0.9")
         assert end[0] == want, (subj, end)
     assert subjects(srv, FAY[0]) == ["yes"]
+
+
+def test_y_notify():
+    srv, _, remote = env()
+    script(srv, GIL[0], 'require ["enotify", "variables"];\n'
+           'if header :matches "subject" "*" { set "s" "${1}"; }\n'
+           'notify :importance "1" :message "Mail: ${s}"\n'
+           '  "mailto:pager@remote.test?cc=pal@remote.test&subject=Ping%20${s}&from=evil@x.test";\n')
+    before = len(remote.messages)
+    codes, end = send(srv, "alice@origin.test", [GIL[0]], message("hello9", to=GIL[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    got = remote.wait_messages(before + 1)
+    assert len(got) == before + 1, srv.log_text()[-2000:]
+    n = got[-1]
+    assert n["from"] == "" and sorted(n["rcpts"]) == ["pager@remote.test", "pal@remote.test"], n
+    head, body = n["data"].split(b"\r\n\r\n", 1)
+    assert b"\r\nAuto-Submitted: auto-notified\r\n" in head, head
+    assert b"From: gil@example.test\r\n" in head and b"evil" not in head, head
+    assert b"Subject: Ping hello9\r\n" in head and b"Importance: high" in head, head
+    assert b"Mail: hello9" in body, body
+    assert subjects(srv, GIL[0]) == ["hello9"]
+    # An automatic message causes none.
+    auto = message("auto10", to=GIL[0], extra="Auto-Submitted: auto-replied\r\n")
+    codes, end = send(srv, "alice@origin.test", [GIL[0]], auto, source="127.0.0.9")
+    assert end[0] == 250, end
+    assert srv.wait_log("event=notify_skipped account=") and srv.wait_log("reason=auto_submitted")
+    # To ourselves: the notification arrives once, and notifies no more.
+    script(srv, HAL[0], 'require "enotify"; notify "mailto:hal@example.test";')
+    codes, end = send(srv, "alice@origin.test", [HAL[0]], message("self11", to=HAL[0]),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    for _ in range(50):
+        if len(srv.messages(HAL[0])) >= 2:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert subjects(srv, HAL[0]) == ["self11", "self11"], srv.messages(HAL[0])
+    assert len(remote.messages) == before + 1, remote.messages[before + 1:]
 
 
 def test_zz_stop():

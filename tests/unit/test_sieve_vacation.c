@@ -4,10 +4,15 @@
  * senders, our own address, mail not addressed to us), the key that
  * remembers a reply (per handle, per sender, case-insensitive), and the
  * reply's fields (Auto-Submitted, In-Reply-To, References, Subject, the
- * reason with CRLF line ends; no header injection from the script).
+ * reason with CRLF line ends; no header injection from the script);
+ * for notify (RFC 5435/5436): mailto URIs (sieve_mailto.c: recipients
+ * from the path and to/cc/bcc, %-escapes, unsafe fields ignored, the
+ * limits), no notification about an automatic message, and the
+ * notification's fields.
  */
 #include <string.h>
 
+#include "sieve/sieve_mailto.h"
 #include "sieve/sieve_vacation.h"
 #include "unit.h"
 
@@ -91,6 +96,59 @@ int main(void)
 	CHECK(strstr(buf_data(&out), "\nBcc:") == NULL);
 	CHECK(strstr(buf_data(&out), "Subject: Out  Bcc: everyone@example.net\r\n") != NULL);
 	CHECK(strstr(buf_data(&out), "From: Bob <bob@example.com>\r\n") != NULL);
+
+	/* mailto URIs. */
+	struct arena *ar = arena_new(0);
+	struct sieve_mailto m;
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("MAILTO:timo@example.com%2cstephan@x.example.net"
+	                                        "?cc=pm@frop.example.org&subject=Frop%20received"
+	                                        "&from=evil@x.org&bcc=hid@x.org&body=a%0Ab"), ar, &m), 0);
+	CHECK_EQ_INT((int)m.nrcpts, 4);
+	CHECK(str_eq(m.rcpts[0], STR_LIT("timo@example.com")) && str_eq(m.rcpts[1], STR_LIT("stephan@x.example.net")));
+	CHECK(str_eq(m.rcpts[2], STR_LIT("pm@frop.example.org")) && str_eq(m.rcpts[3], STR_LIT("hid@x.org")));
+	CHECK(!m.bcc[2] && m.bcc[3]);
+	CHECK(str_eq(m.subject, STR_LIT("Frop received")) && str_eq(m.body, STR_LIT("a\nb")));
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:?to=a@x.org"), ar, &m), 0);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("xmpp:a@x.org"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a@x.org?subject=%zz"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a@x.org%"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:nobody"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a%20b@x.org"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:a@x.org%0D%0ABcc:b@y.org"), ar, &m), -1);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x"), ar, &m), 0);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:1@x,2@x,3@x,4@x,5@x,6@x,7@x,8@x?cc=9@x"), ar, &m), -1);
+
+	/* Notifications. */
+	CHECK(sieve_notify_skip(base, strlen(base)) == NULL);
+	const char *autom = "From: a@x.org\r\nAuto-Submitted: auto-notified\r\n\r\nhi\r\n";
+	CHECK_EQ_STR(sieve_notify_skip(autom, strlen(autom)), "auto_submitted");
+	const char *no = "From: a@x.org\r\nAuto-Submitted: no\r\n\r\nhi\r\n";
+	CHECK(sieve_notify_skip(no, strlen(no)) == NULL);
+	CHECK_EQ_INT(sieve_mailto_parse(STR_LIT("mailto:p@x.org?bcc=h@x.org"), ar, &m), 0);
+	memset(&a, 0, sizeof a);
+	a.importance = STR_LIT("3");
 	buf_free(&out);
+	buf_init(&out, 1 << 16);
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n1@t", &out), 0);
+	r = buf_data(&out);
+	CHECK(strstr(r, "From: bob@example.com\r\nTo: <p@x.org>\r\nSubject: =?utf-8?q?New_mail=3A_Caf=C3=A9_plans?=\r\n") == r);
+	CHECK(strstr(r, "h@x.org") == NULL);
+	CHECK(strstr(r, "\r\nAuto-Submitted: auto-notified\r\n") != NULL);
+	CHECK(strstr(r, "\r\nImportance: low\r\n") != NULL);
+	CHECK(strstr(r, "\r\n\r\nNew mail from Ann <ann@example.org>\r\nSubject: Caf\xc3\xa9 plans\r\n") != NULL);
+	/* :message as the subject and the body's first line; no injection. */
+	buf_reset(&out);
+	a.text = STR_LIT("Boss\r\nBcc: x@y.org");
+	a.from = STR_LIT("me@example.com");
+	CHECK_EQ_INT(sieve_notify_message(&a, &m, base, strlen(base), STR_LIT("bob@example.com"), "d",
+	                                  "n2@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "From: me@example.com\r\n") != NULL);
+	CHECK(strstr(buf_data(&out), "Subject: Boss  Bcc: x@y.org\r\n") != NULL);
+	r = buf_data(&out);
+	CHECK(strstr(r, "\nBcc:") > strstr(r, "\r\n\r\n")); /* in the body only */
+	buf_free(&out);
+	arena_free(&ar);
 	return unit_done("test_sieve_vacation");
 }

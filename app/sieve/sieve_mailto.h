@@ -1,0 +1,42 @@
+/*
+ * sieve_mailto.h — the mailto URI of a Sieve notification (RFC 5436 over
+ * RFC 6068): its recipients, and the subject and body it asks for.
+ *
+ * Design: one parser for both users, the valid_notify_method test and
+ * the delivery stage that sends the notification. The recipients are
+ * the addresses before "?" and those of the to, cc and bcc header
+ * fields, each %-decoded and split at commas; subject and body are
+ * %-decoded. Every other header field of the URI is ignored, as RFC
+ * 5436 §2.2 asks for those it names unsafe (From, Auto-Submitted,
+ * Received, Return-Path...): the notification's own fields are ours.
+ *
+ * Caveats: an address is checked for shape only (local@domain, no white
+ * space, controls or angle brackets); a quoted local part is refused.
+ */
+#ifndef TERN_SIEVE_MAILTO_H
+#define TERN_SIEVE_MAILTO_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+
+#define SIEVE_MAILTO_RCPTS_MAX 8  /* recipients of one notification */
+#define SIEVE_MAILTO_ADDR_MAX 320 /* octets of one address */
+
+struct sieve_mailto {
+	struct str rcpts[SIEVE_MAILTO_RCPTS_MAX];
+	uint32_t nrcpts;
+	uint8_t bcc[SIEVE_MAILTO_RCPTS_MAX]; /* 1: from a bcc field, not shown */
+	struct str subject, body; /* empty when the URI has none */
+};
+
+/*
+ * Parses uri (case-insensitive "mailto:" first) into m, decoded strings
+ * allocated from a. Returns 0, or -1 when it is not a mailto URI, a %
+ * escape is malformed, an address is not plausible, there are more than
+ * SIEVE_MAILTO_RCPTS_MAX recipients, or none.
+ */
+int sieve_mailto_parse(struct str uri, struct arena *a, struct sieve_mailto *m);
+
+#endif
