@@ -362,7 +362,7 @@ static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store
 }
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
-                        struct str env_from, struct str env_to, struct arena *a,
+                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
                         const char *session, int may_reject, struct deliver_sieve_out *out)
 {
 	struct buf text;
@@ -387,7 +387,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	struct sieve_env env = {
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
-		.duplicate_seen = duplicate_seen,
+		.duplicate_seen = duplicate_seen, .spam_score = spam_score,
 	};
 	struct sieve_result res;
 	if (sieve_run(s, &env, a, &res) < 0) {

@@ -61,7 +61,9 @@ struct deliver_sieve_out {
 /*
  * Applies the active script of plan->account (if any) to plan. msg is
  * the message as received; env_from the MAIL FROM (empty for <>), env_to
- * the RCPT TO that reached the account. Keywords are allocated from a,
+ * the RCPT TO that reached the account. spam_score is what the spamtest
+ * and spamtestplus tests see (RFC 5235: 1..10, 0 = not tested): the spam
+ * stage's hook. Keywords are allocated from a,
  * which must live as long as the plan. session names the log lines.
  * out is zeroed first.
  *
@@ -72,7 +74,7 @@ struct deliver_sieve_out {
  */
 struct deliver_sieve_reply;
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
-                        struct str env_from, struct str env_to, struct arena *a,
+                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
                         const char *session, int may_reject, struct deliver_sieve_out *out);
 
 /* 1 when the account's active script can reject (requires "reject" or

@@ -110,6 +110,10 @@ struct smtp_tx {
 	 * whose script redirected it. */
 	char **sfwd, **sfwd_by;
 	unsigned nsfwd;
+	/* What Sieve's spamtest/spamtestplus see (RFC 5235: 1..10; 0, the
+	 * default, "not tested"). The hook for the spam stage: it is not
+	 * set yet. */
+	int sieve_spamtest;
 	unsigned seq; /* transaction number within the session, for the id */
 	void *submit_job; /* submission: the signing job in flight (smtp_submit.c) */
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */

@@ -540,13 +540,15 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		}
 	}
 	tx->nplans = tx->naccounts;
+	if (junk == 2)
+		return 0;
 	/* The accounts' scripts, then those of accounts their redirects
 	 * reached (the list grows as it is walked). */
 	for (unsigned i = 0; i < tx->nplans; i++) {
 		struct deliver_sieve_out out;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-				   str_c(tx->mail_from), str_c(to[i]), tx->arena, s->id,
+				   str_c(tx->mail_from), str_c(to[i]), tx->sieve_spamtest, tx->arena, s->id,
 				   may_reject && i == 0, &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
