@@ -259,6 +259,9 @@ void api_queue_list(struct http_ctx *x);
 void api_queue_retry(struct http_ctx *x);
 void api_queue_del(struct http_ctx *x);
 /* Scheduled backups (api_backup.c). */
+void api_account_migrate(struct http_ctx *x);
+void api_jobs_list(struct http_ctx *x);
+void api_job_get(struct http_ctx *x);
 void api_backups_list(struct http_ctx *x);
 void api_backups_start(struct http_ctx *x);
 void api_openapi(struct http_ctx *x);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin/admin_domain.h"
+#include "admin/admin_jobs.h"
 #include "admin/admin_meta.h"
 #include "backup/backup_sched.h"
 #include "core/hostname.h"
@@ -425,6 +426,7 @@ int server_run(const struct config *cfg_env)
 			sleep_ms(50);
 	}
 	http_server_stop(); /* no handler runs past here */
+	admin_jobs_stop();  /* a stopped migration resumes when started again */
 	backup_sched_stop();
 	/* Outbound deliveries stop where they are: entries stay due in the store. */
 	loop_post(workers[0].loop, queue_stop_on_loop, NULL);

@@ -139,6 +139,21 @@ async function adminPages() {
 	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"]`).waitFor();
 	await screenshot('accounts');
 
+	// "Copy mail from another server" on the account's panel: the job
+	// runs tern migrate in the background and its end shows here (a
+	// server that is not there fails, and says so).
+	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`).click();
+	await byId('migrate-from').fill('imap://someone@127.0.0.1:1');
+	await byId('migrate-password').fill('not-used');
+	await byId('migrate-start').click();
+	await byId('migrate-failed').waitFor({ timeout: 20000 });
+	const failed = await byId('migrate-failed').textContent();
+	if (!/cannot connect/.test(failed))
+		throw new Error('migrate failure not shown: ' + failed);
+	await screenshot('accounts-migrate');
+	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`).click();
+	log('migrate job from the account panel');
+
 	// The session survives a reload (cookie), ends at sign-out, and the
 	// admin password signs in again.
 	await page.reload({ waitUntil: 'domcontentloaded' });

@@ -13,6 +13,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 
 import dovecot_peer
 from harness import Server
@@ -124,3 +125,61 @@ def test_migrate_starttls_namespaces_sieve():
     finally:
         s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_migrate_from_web_admin():
+    """The web admin's "copy mail from another server": POST
+    /accounts/{email}/migrate runs tern migrate in the background; GET
+    /jobs/{id} follows it to the end with its counts; a wrong password
+    ends in a failed job that says why; a password inside the URL and an
+    unknown account are refused before anything starts."""
+    if not dovecot_peer.available():
+        return "skip"
+    from httpc import Api
+    s = Server(accounts=[(BOB, BOB_PW)], http=True, imap=True)
+    try:
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
+            m = imaplib.IMAP4("127.0.0.1", dc.port)
+            m.login("alice", "alice-pw")
+            m.create("Old")
+            for i in range(40):
+                m.append("INBOX" if i % 2 else "Old", "(\\Seen)" if i % 3 else None, None, msg(i, "web"))
+            m.logout()
+            a = Api(s)
+            a.token = s.cli("token", "add", "jobs").stdout.decode().strip()
+            url = "imap://alice@127.0.0.1:%d" % dc.port
+
+            def run(body, account=BOB):
+                st, _, j = a.call("POST", "/accounts/%s/migrate" % account, body)
+                if st != 202:
+                    return st, j
+                for _ in range(600):
+                    st, _, j = a.call("GET", "/jobs/%d" % j["id"])
+                    assert st == 200, j
+                    if j["state"] != "running":
+                        return 202, j
+                    time.sleep(0.05)
+                raise AssertionError("job did not end: %r" % j)
+
+            st, j = run({"from": url, "password": "alice-pw"})
+            assert st == 202 and j["state"] == "done", j
+            assert "40 imported" in j["result"] and j["account"] == BOB and j["source"] == url, j
+            got = folder_counts(s.imaps_port, BOB, BOB_PW)
+            assert got["INBOX"] == 20 and got["Old"] == 20, got
+            st, j = run({"from": url, "password": "alice-pw"})
+            assert j["state"] == "done" and "0 imported" in j["result"], j  # resumes: nothing new
+
+            st, j = run({"from": url, "password": "wrong"})
+            assert j["state"] == "failed" and "login refused" in j["error"], j
+            st, _, lst = a.call("GET", "/jobs")
+            assert [x["state"] for x in lst["jobs"]] == ["failed", "done", "done"], lst
+
+            st, _, p = a.call("POST", "/accounts/%s/migrate" % BOB,
+                              {"from": "imap://alice:pw@127.0.0.1:1", "password": "x"})
+            assert st == 400 and p["field"] == "from", p
+            st, _, p = a.call("POST", "/accounts/nobody@example.test/migrate",
+                              {"from": url, "password": "x"})
+            assert st == 404, p
+            assert "alice-pw" not in s.log_text()  # the password is never logged
+    finally:
+        s.cleanup()

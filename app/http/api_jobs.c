@@ -1,0 +1,133 @@
+/*
+ * api_jobs.c — long account operations from the web admin
+ * (admin/admin_jobs.h): POST /api/v1/accounts/{email}/migrate starts
+ * `tern migrate` for that account in a child process; GET /api/v1/jobs
+ * and GET /api/v1/jobs/{id} show their live progress and results.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/admin_jobs.h"
+#include "core/log.h"
+#include "http/http_internal.h"
+#include "http/json.h"
+#include "store/store.h"
+
+static const char *state_name(enum admin_job_state s)
+{
+	return s == JOB_RUNNING ? "running" : s == JOB_DONE ? "done" : "failed";
+}
+
+static void job_json(struct jw *w, const struct admin_job *j)
+{
+	jw_obj_begin(w);
+	jw_kuint(w, "id", j->id);
+	jw_kstr(w, "kind", j->kind);
+	jw_kstr(w, "account", j->account);
+	jw_kstr(w, "source", j->source);
+	jw_kstr(w, "state", state_name(j->state));
+	jw_kint(w, "started", j->started);
+	jw_kint(w, "ended", j->ended);
+	jw_kuint(w, "done", j->done);
+	jw_kuint(w, "total", j->total);
+	jw_kuint(w, "bytes", j->bytes);
+	jw_kuint(w, "total_bytes", j->total_bytes);
+	jw_kuint(w, "rate_bytes_per_s", (uint64_t)(j->rate > 0 ? j->rate : 0));
+	jw_kuint(w, "left_s", (uint64_t)(j->left_s > 0 ? j->left_s : 0));
+	jw_kstr(w, "result", j->result);
+	jw_kstr(w, "error", j->error);
+	jw_obj_end(w);
+}
+
+/* imap[s]://USER@HOST[:PORT] with no password in it, printable ASCII. */
+static int url_ok(const char *u)
+{
+	if (strncasecmp(u, "imaps://", 8) != 0 && strncasecmp(u, "imap://", 7) != 0)
+		return 0;
+	const char *rest = strchr(u, ':') + 3, *at = strrchr(rest, '@');
+	if (!at || at == rest || !at[1] || strlen(u) > 400)
+		return 0;
+	for (const char *p = rest; p < at; p++)
+		if (*p == ':')
+			return 0; /* user:password@ — the password goes in its own field */
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+void api_account_migrate(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "from", JK_STRING, 1 }, { "password", JK_STRING, 1 }, { "sieve", JK_BOOL, 0 } };
+	char err[256];
+	uint32_t id;
+	unsigned job;
+	struct jw w;
+
+	if (http_body_check(x, f, 3) < 0)
+		return;
+	if (store_account_id(http_store, x->param[0], &id) != STORE_OK) {
+		http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
+		return;
+	}
+	const char *from = http_body_str(x, "from"), *pw = http_body_str(x, "password");
+	if (!url_ok(from)) {
+		http_problem(x, 400, "invalid_field", "from",
+			     "the source is imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]");
+		return;
+	}
+	if (!pw[0] || strlen(pw) > 500 || strpbrk(pw, "\r\n")) {
+		http_problem(x, 400, "invalid_field", "password", "a password of 1..500 characters, one line");
+		return;
+	}
+	const struct json_value *sv = json_get(x->json, "sieve");
+	int sieve = sv && sv->type == JSON_BOOL && sv->boolean;
+	if (admin_jobs_migrate(x->param[0], from, pw, sieve, &job, err, sizeof err) != 0) {
+		http_problem(x, 409, "busy", NULL, "%s", err);
+		return;
+	}
+	log_info("http", NULL, "event=migrate_requested ip=%s job=%u", x->ip, job);
+	struct admin_job j;
+	http_json_begin(x, &w, 202);
+	if (admin_jobs_get(job, &j) == 0)
+		job_json(&w, &j);
+	else
+		jw_null(&w);
+}
+
+void api_jobs_list(struct http_ctx *x)
+{
+	struct admin_job *jobs = calloc(ADMIN_JOBS_KEPT, sizeof *jobs);
+	struct jw w;
+	if (!jobs) {
+		http_problem(x, 503, "temporary", NULL, "out of memory");
+		return;
+	}
+	size_t n = admin_jobs_list(jobs, ADMIN_JOBS_KEPT);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_key(&w, "jobs");
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		job_json(&w, &jobs[i]);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	free(jobs);
+}
+
+void api_job_get(struct http_ctx *x)
+{
+	struct admin_job j;
+	struct jw w;
+	char *end;
+	unsigned long id = strtoul(x->param[0], &end, 10);
+	if (*end || id == 0 || id > 0xffffffffu || admin_jobs_get((unsigned)id, &j) != 0) {
+		http_problem(x, 404, "not_found", NULL, "no job %.40s", x->param[0]);
+		return;
+	}
+	http_json_begin(x, &w, 200);
+	job_json(&w, &j);
+}
