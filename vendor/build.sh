@@ -479,8 +479,20 @@ src_known() { # pkg ver: does apt know this exact source version?
     [[ $'\n'$v$'\n' == *$'\n'"$2"$'\n'* ]]
 }
 
-# Manifest files of a package: lines "HASH FILENAME".
-manifest_files() { manifest_block "$1" | awk '$1 == "sha256" { print $2, $3 }'; }
+# Manifest files of a package: lines "HASH FILENAME". For a package built
+# from a fallback version (see fallback below), the files its downloaded
+# .dsc names, with the .dsc's own hash: apt checked them all against
+# Debian's signed index when it downloaded them.
+declare -A FALLBACK=()
+manifest_files() {
+    if [[ -n ${FALLBACK[$1]:-} ]]; then
+        local dsc="$OUT/src/${1}_${FALLBACK[$1]#*:}.dsc" h
+        h=$(sha256sum <"$dsc"); echo "${h%% *} $(basename "$dsc")"
+        awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on { print $1, $3 }' "$dsc"
+        return
+    fi
+    manifest_block "$1" | awk '$1 == "sha256" { print $2, $3 }'
+}
 
 # Are all of pkg's files present in out/src with the manifest hash?
 # With "report", print each mismatch.
@@ -503,6 +515,10 @@ verify_files() { # pkg [report]
 # The .dsc a block pins; it must be NAME_VERSION.dsc (epoch dropped).
 pinned_dsc() { # pkg
     local pkg=$1 ver=${VERSION[$1]} dscs
+    if [[ -n ${FALLBACK[$pkg]:-} ]]; then
+        echo "${pkg}_${ver#*:}.dsc"
+        return
+    fi
     dscs=$(manifest_files "$pkg" | awk '$2 ~ /\.dsc$/ { print $2 }')
     [[ -n $dscs ]] || die "$pkg: vendor/manifest pins no .dsc"
     [[ $dscs == "${pkg}_${ver#*:}.dsc" ]] ||
@@ -521,21 +537,56 @@ require_src_version() { # pkg ver
     die "$1=$2 is not on the Debian mirror any more (apt-cache showsrc offers: ${have:-nothing}). Bump it in vendor/manifest, see vendor/README.md"
 }
 
+# The newest source version apt offers for a package (the deb-src suites
+# above: bookworm, bookworm-updates, bookworm-security), or nothing.
+newest_version() { # pkg
+    local v best=""
+    for v in $(src_versions "$1"); do
+        if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+    done
+    echo "$best"
+}
+
+download() { # pkg ver: apt-get source into out/src (apt checks Debian's signed index)
+    local log="$OUT/log/$1-src.log"
+    say "fetching $1 $2"
+    (cd "$OUT/src" && apt-get source --download-only -q "$1=$2") >>"$log" 2>&1
+}
+
+# Debian's archive keeps only the newest version of a package in a suite,
+# so every exact pin vanishes one day. Then the build takes the version
+# Debian has now (apt verifies it against the signed index), says so in
+# one loud line, and goes on; scripts/update-pins moves the pin for good.
+fallback() { # pkg pinned
+    local pkg=$1 pinned=$2 now
+    (( APT_UPDATED )) || apt_update
+    now=$(newest_version "$pkg")
+    [[ -n $now && $now != "$pinned" ]] ||
+        die "$pkg=$pinned cannot be fetched and Debian offers no other version (apt-cache showsrc $pkg; log: $OUT/log/$pkg-src.log)"
+    printf 'vendor: !!!!!!!! %s %s (pinned in vendor/manifest) can no longer be fetched: building %s, the version Debian has now; run scripts/update-pins to pin it !!!!!!!!\n' \
+        "$pkg" "$pinned" "$now" >&2
+    download "$pkg" "$now" || { tail -n 20 "$OUT/log/$pkg-src.log" >&2; die "apt-get source $pkg=$now failed too"; }
+    FALLBACK[$pkg]=$now
+    VERSION[$pkg]=$now
+}
+
 fetch() { # pkg
-    local pkg=$1 ver=${VERSION[$1]} hash file dsc pinned log="$OUT/log/$1-src.log"
+    local pkg=$1 ver=${VERSION[$1]} hash file dsc pinned
     dsc=$(pinned_dsc "$pkg")
     pinned=$(manifest_files "$pkg")
     if ! verify_files "$pkg"; then
-        require_src_version "$pkg" "$ver"
         # Drop stale or partial files so apt fetches them again.
         while read -r hash file; do rm -f "$OUT/src/$file"; done <<<"$pinned"
-        say "fetching $pkg $ver"
-        if ! (cd "$OUT/src" && apt-get source --download-only -q "$pkg=$ver") >"$log" 2>&1; then
-            tail -n 20 "$log" >&2
-            die "apt-get source $pkg=$ver failed (log: $log). If the version is gone from the mirror, bump it in vendor/manifest"
+        if { src_known "$pkg" "$ver" || { (( APT_UPDATED )) || apt_update; src_known "$pkg" "$ver"; }; } &&
+           download "$pkg" "$ver"; then
+            verify_files "$pkg" report ||
+                die "$pkg $ver: downloaded files do not match vendor/manifest; refusing to build"
+        else
+            fallback "$pkg" "$ver"
+            ver=${VERSION[$pkg]}
+            dsc=$(pinned_dsc "$pkg")
+            pinned=$(manifest_files "$pkg")
         fi
-        verify_files "$pkg" report ||
-            die "$pkg $ver: downloaded files do not match vendor/manifest; refusing to build"
     fi
     # The .dsc (now trusted by hash) must describe this package and version,
     # and every file it names must be pinned in the manifest.

@@ -547,6 +547,15 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 			goto fail_daemon;
 	}
 	*n_r = n;
+	/* Where to go next, said once at start: the one thing a newcomer
+	 * looks for in the log besides the setup code. */
+	char port[16] = "";
+	uint16_t p = https_port ? https_port : http_port;
+	if (p != (https_port ? 443 : 80))
+		snprintf(port, sizeof port, ":%u", (unsigned)p);
+	log_info("http", NULL, "event=admin_url url=%s://%s%s/ hint=\"the web admin%s\"",
+		 https_port ? "https" : "http", hostname_now(), port,
+		 admin_exists(st) || cfg->admin_password[0] ? "" : " and first-run wizard");
 	return 0;
 fail_daemon:
 	snprintf(err, errsz, "cannot start the HTTP daemon (libmicrohttpd)");

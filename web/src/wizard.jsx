@@ -112,8 +112,9 @@ function CodeStep({ onNext }) {
 		<form onSubmit={submit}>
 			<StepTitle>Enter the setup code</StepTitle>
 			<p>
-				tern wrote a one-time setup code to its log when it started (a line like
-				<code> setup code=XXXX-XXXX-XXXX</code>). <code>tern setup-code</code> prints it too.
+				tern wrote a one-time setup code to its log when it started, in a line with
+				<code data-testid="setup-code-line"> event=setup_code code=XXXX-XXXX-XXXX</code> (<code>docker logs tern</code> shows
+				the log). <code>tern setup-code</code> prints it too.
 			</p>
 			<Field label="Setup code" value={code} onInput={setCode} testid="setup-code" autoComplete="off"
 				spellcheck={false} required placeholder="XXXX-XXXX-XXXX" />
