@@ -59,6 +59,7 @@
 
 struct append_msg {
 	struct store_delivery d;
+	uint32_t email_id; /* d's, for the Junk hook */
 	struct buf meta;
 	char *keywords; /* store keywords, space-separated, malloc'ed; NULL = none */
 	char *built;    /* CATENATE's message (malloc'ed), or NULL */
@@ -148,6 +149,9 @@ static void append_stored(struct store_delivery *d, void *arg)
 		}
 		if (s->state == IMAP_S_SELECTED && s->view.mailbox == a->mailbox)
 			imap_session_sync(s); /* our own message: "* n EXISTS" */
+		/* A message the user files into Junk is a lesson (store.h). */
+		for (size_t i = 0; i < a->n; i++)
+			store_junk_notify(imap_store, a->account, 0, a->mailbox, &a->msgs[i].email_id, 1);
 		if (a->n == 1)
 			imap_tagged(s, "OK [APPENDUID %u %u] Append completed.", d->uidvalidity_r,
 				    d->uid_r);
@@ -219,6 +223,7 @@ static void append_prepared(void *arg)
 		d->naccounts = 1;
 		d->mailbox = a->mailbox;
 		d->keywords = a->msgs[i].keywords;
+		d->email_ids = &a->msgs[i].email_id;
 		d->also = i + 1 < a->n ? &a->msgs[i + 1].d : NULL;
 	}
 	struct store_delivery *d = &a->msgs[0].d;

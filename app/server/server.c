@@ -40,6 +40,7 @@
 #include "sieve/msieve_server.h"
 #include "queue/queue.h"
 #include "report/dmarc_reporter.h"
+#include "spam/spam_learn.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -278,6 +279,8 @@ int server_run(const struct config *cfg_env)
 	limits_init(cfg);
 	/* Password hashing and other CPU-heavy work stay off the loops. */
 	worker_pool_start(2);
+	/* Users' Junk moves train the spam filter (spam/spam_learn.h). */
+	store_junk_hook_set(spam_learn_hook);
 	/* SRS key and the per-alias rate: port 25 and the queue's notices use them. */
 	forward_init(cfg->data_dir, cfg->forward_rate);
 	smtp_server_init(cfg, st);

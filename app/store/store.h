@@ -371,7 +371,8 @@ struct store_delivery {
 	/* Output, valid in done(). */
 	int result; /* STORE_OK, STORE_ETEMP (retry), STORE_EINVAL, STORE_EQUOTA,
 	             * STORE_ETOOBIG (quota_check), STORE_EFULL (storage full) */
-	uint32_t *email_ids;       /* optional, caller-provided, naccounts entries */
+	uint32_t *email_ids;       /* optional, caller-provided, naccounts entries (also for
+	                            * an append to a mailbox: each message of the chain its own) */
 
 	/* Completion: runs on loop via loop_post after commit (or failure). */
 	struct loop *loop;
@@ -887,6 +888,24 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 		     const uint32_t *uids, size_t n, uint32_t to, int move,
 		     struct store_copy_result *r);
 void store_copy_result_free(struct store_copy_result *r);
+
+/*
+ * Junk moves (store_junk.c): the hook is told, after the commit, that
+ * emails entered the account's Junk mailbox (to_junk 1: from a mailbox
+ * that is not Junk, or appended there) or left it for a mailbox that is
+ * neither Junk nor Trash (to_junk 0). One process-wide hook (the spam
+ * filter's learning, spam/spam_learn.h); NULL: none. It runs on the
+ * thread that saw the commit (a loop or the caller of the synchronous
+ * form): it must only queue work. emails is valid during the call.
+ * Deliveries never call it (the filter's own filing is not a lesson).
+ */
+typedef void store_junk_hook_fn(struct store *st, uint32_t account, const uint32_t *emails,
+				size_t n, int to_junk);
+void store_junk_hook_set(store_junk_hook_fn *fn);
+/* After a commit that put emails into mailbox to (from 0: appended;
+ * else copied or moved from mailbox from): calls the hook as above. */
+void store_junk_notify(struct store *st, uint32_t account, uint32_t from, uint32_t to,
+		       const uint32_t *emails, size_t n);
 
 /*
  * Asynchronous forms for event loops (store_group.c): the work of

@@ -49,6 +49,8 @@ struct copy_ctx {
 	uint8_t *crec;
 	size_t nentries;
 	uint64_t modseq;
+	uint32_t *emails; /* the email of each new membership (r->n of them), for the Junk hook */
+	uint32_t last_email;
 };
 
 /* The mailbox record of id, read once per run and written at the end. */
@@ -117,6 +119,7 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 	if (v.mv_size < 5 || ((uint8_t *)v.mv_data)[0] != REC_V1)
 		return MDB_CORRUPTED;
 	uint32_t email_id = be32_get((uint8_t *)v.mv_data + 1);
+	c->last_email = email_id;
 	/* The copy keeps the source's membership flags (\Deleted), as RFC
 	 * 9051 asks of COPY's flags and RFC 6851 of MOVE's. */
 	unsigned uflags = uid_rec_flags(&v);
@@ -205,6 +208,7 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 		if ((rc = copy_one(st, txn, c, c->uids[i], &nuid)) != 0)
 			return rc;
 		if (nuid) {
+			c->emails[c->r->n] = c->last_email;
 			c->r->src_uids[c->r->n] = c->uids[i];
 			c->r->dst_uids[c->r->n++] = nuid;
 		}
@@ -244,15 +248,20 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	r->src_uids = xmalloc((n + 1) * sizeof(uint32_t));
 	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
 	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	c.emails = xmalloc((n + 1) * sizeof(uint32_t));
 	int rc = n ? store_write(st, copy_fn, &c) : STORE_OK;
 	free(c.crec);
 	free(c.t);
 	if (rc != STORE_OK) {
+		free(c.emails);
 		r->n = 0;
 		return rc;
 	}
-	if (r->n)
+	if (r->n) {
 		store_publish_change(st, account, r->modseq);
+		store_junk_notify(st, account, from, to, c.emails, r->n);
+	}
+	free(c.emails);
 	return STORE_OK;
 }
 
@@ -282,10 +291,13 @@ static void copy_finish(struct store_async *as)
 
 	free(x->c.crec);
 	free(x->c.t);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		x->c.r->n = 0;
-	else if (x->c.r->n)
+	} else if (x->c.r->n) {
 		store_publish_change(x->st, x->c.account, x->c.r->modseq);
+		store_junk_notify(x->st, x->c.account, x->c.from, x->c.to, x->c.emails, x->c.r->n);
+	}
+	free(x->c.emails);
 	store_async_cb *done = x->done;
 	void *arg = x->arg;
 	free(x);
@@ -322,6 +334,7 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 		return;
 	}
 	x->c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
+	x->c.emails = xmalloc((n + 1) * sizeof(uint32_t));
 	x->a.fn = copy_fn;
 	x->a.ctx = &x->c;
 	store_async_submit(st, &x->a, loop);

@@ -556,6 +556,8 @@ static int append_one(struct store *st, MDB_txn *txn, struct store_delivery *d, 
 		free(kw);
 		if (rc)
 			return rc;
+		if (x->email_ids)
+			x->email_ids[0] = email_id;
 		if ((rc = blob_add(st, txn, x, 1)) != 0)
 			return rc;
 	}

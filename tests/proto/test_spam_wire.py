@@ -20,8 +20,14 @@ case.
 - greylisting (off by default): 451 4.7.1 for a new triplet, accepted
   after the delay; SPF-pass from a known good domain and allow-listed
   senders are exempt;
+- learning: an IMAP MOVE or COPY into Junk trains the user's model as
+  spam (once), MOVE out of Junk forgets it and trains ham, Trash is no
+  lesson, APPEND into Junk is one, and two users filing the same message
+  to Junk teach the global model;
 - the settings API refuses a bad zone, and lists recent decisions.
 """
+import imaplib
+import re
 import smtplib
 import ssl
 import time
@@ -69,6 +75,37 @@ def count(s, account, mailbox):
     return len(s.messages(account, mailbox))
 
 
+def imap(s, user, password):
+    c = imaplib.IMAP4("127.0.0.1", s.imap_port)
+    c.starttls(ssl_context=insecure())
+    c.login(user, password)
+    return c
+
+
+def insecure():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def wait_count(s, needle, n, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if s.log_text().count(needle) >= n:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def find(c, mailbox, subject):
+    """The UID of the message with subject in mailbox."""
+    assert c.select(mailbox)[0] == "OK"
+    typ, data = c.uid("SEARCH", "SUBJECT", '"%s"' % subject)
+    assert typ == "OK" and data[0], (mailbox, subject, data)
+    return data[0].split()[-1].decode()
+
+
 def test_spam_wire():
     dns = s = None
     try:
@@ -85,9 +122,9 @@ def test_spam_wire():
             "grey.test": SPF_PASS,
             "_dmarc.*": {"NXDOMAIN": True},
         })
-        s, api = admin_server(domains=("example.test",), submission=True,
+        s, api = admin_server(domains=("example.test",), submission=True, imap=True,
                               accounts=[("admin@example.test", "admin-pw-1"), ("bob@example.test", "bob-pw-1"),
-                                        ("carol@example.test", "carol-pw-1")],
+                                        ("carol@example.test", "carol-pw-1"), ("dave@example.test", "dave-pw-1")],
                               env={"TERN_DNS_SERVERS": dns.servers})
 
         # Defaults a home server can use; a bad zone is refused with its line.
@@ -104,7 +141,7 @@ def test_spam_wire():
         _, r = send(s, "127.0.0.2", "a@remote.test", msg("listed"))
         assert r[0] == 550 and b"5.7.1" in r[1], r
         assert count(s, "bob@example.test", "INBOX") == 0 and count(s, "bob@example.test", "Junk") == 0
-        s.wait_log("reason=spam ")
+        assert s.wait_log("reason=spam "), "reason=spam "
 
         # Under it: Junk, with our fields only.
         _, r = send(s, "127.0.0.3", "a@remote.test",
@@ -140,7 +177,7 @@ def test_spam_wire():
         _, r = send(s, "127.0.0.1", "a@remote.test", msg("to the trap"), rcpts=("trap@example.test",))
         assert r[0] == 250, r
         assert "SPAM_TRAP" in head(newest(s, "admin@example.test", "Junk"))
-        s.wait_log("event=spam_learn kind=spam model=global reason=trap")
+        assert s.wait_log("event=spam_learn kind=spam model=global reason=trap"), "event=spam_learn kind=spam model=global reason=trap"
 
         # The allow list beats every rule, for a verified sender only.
         st, _, _ = api.call("PUT", "/spam", {"allow": ["good.test", "nospf.test"]})
@@ -170,10 +207,7 @@ def test_spam_wire():
 
         # Submission is never scored, even from a listed address.
         c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30, source_address=("127.0.0.2", 0))
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        c.starttls(context=ctx)
+        c.starttls(context=insecure())
         c.login("carol@example.test", "carol-pw-1")
         c.sendmail("carol@example.test", ["bob@example.test"],
                    b"From: carol@example.test\r\nTo: bob@example.test\r\nSubject: submitted\r\n\r\nHi.\r\n")
@@ -201,7 +235,39 @@ def test_spam_wire():
         assert r[0] == 250, r
         _, r = send(s, "127.0.0.1", "a@good.test", msg("allow-listed"), rcpts=("carol@example.test",))
         assert r[0] == 250, r
-        s.wait_log("reason=greylisted")
+        assert s.wait_log("reason=greylisted"), "reason=greylisted"
+
+        # Learning: bob moves a message into Junk (spam for his model);
+        # through Trash and back (Trash is no lesson, the second spam
+        # lesson nothing new); back to the INBOX (the spam lesson
+        # forgotten, ham learned). When bob and dave both file one message
+        # to Junk, the global model learns it.
+        api.call("PUT", "/spam", {"greylist": False})
+        _, r = send(s, "127.0.0.1", "a@remote.test", msg("cheap watches"),
+                    rcpts=("bob@example.test", "dave@example.test"))
+        assert r[0] == 250, r
+        bob = imap(s, "bob@example.test", "bob-pw-1")
+        dave = imap(s, "dave@example.test", "dave-pw-1")
+
+        def move(c, src, dst, lesson, n=1):
+            assert c.uid("MOVE", find(c, src, "cheap watches"), dst)[0] == "OK"
+            if lesson:
+                assert wait_count(s, lesson, n), (lesson, s.log_text())
+
+        move(bob, "INBOX", "Junk", "kind=spam what=trained")
+        move(bob, "Junk", "Trash", None)
+        move(bob, "Trash", "Junk", "kind=spam what=known")
+        move(bob, "Junk", "INBOX", "kind=ham what=retrained")
+        move(dave, "INBOX", "Junk", "kind=spam what=trained", 2)  # bob disagrees: no global
+        move(bob, "INBOX", "Junk", "kind=spam what=retrained+global")
+        assert len(re.findall(r"event=learned \S+ \S+ kind=ham", s.log_text())) == 1, s.log_text()
+        # APPEND into Junk is a lesson too; into the INBOX it is none.
+        assert dave.append("INBOX", None, None, msg("appended ham"))[0] == "OK"
+        assert dave.append("Junk", None, None, msg("appended spam"))[0] == "OK"
+        assert wait_count(s, "kind=spam what=trained", 3), s.log_text()
+        assert len(re.findall(r"event=learned ", s.log_text())) == 6, s.log_text()
+        bob.logout()
+        dave.logout()
 
         # The Spam page's recent decisions, newest first, with their rules.
         st, _, rec = api.call("GET", "/spam/recent")

@@ -1,0 +1,242 @@
+/*
+ * spam_learn.c — lessons from users' Junk moves (spam_learn.h).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "core/worker.h"
+#include "core/xalloc.h"
+#include "spam/spam.h"
+#include "spam/spam_learn.h"
+#include "store/store.h"
+
+#define KEY_HEX 32
+
+/* A header field's first line ("Subject: ...") in head[0..len), or an empty slice. */
+static struct str field_line(const char *head, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < len;) {
+		const char *eol = memchr(head + i, '\n', len - i);
+		size_t e = eol ? (size_t)(eol - head) : len;
+		if (e - i > n && strncasecmp(head + i, name, n) == 0)
+			return str_make(head + i, e - i);
+		i = e + 1;
+	}
+	return str_make(head, 0);
+}
+
+/*
+ * The message's key: From, Subject and the body. Not the whole stored
+ * bytes: the header we add (Return-Path, Received) differs for every
+ * transaction, so two users' copies of one spam would never meet.
+ */
+static void hex_of(const char *msg, size_t len, char out[KEY_HEX + 1])
+{
+	uint8_t id[32];
+	crypto_generichash_state h;
+	const char *body = memmem(msg, len, "\r\n\r\n", 4);
+	size_t hlen = body ? (size_t)(body - msg) : len;
+	struct str from = field_line(msg, hlen, "From:"), subj = field_line(msg, hlen, "Subject:");
+	crypto_generichash_init(&h, NULL, 0, sizeof id);
+	crypto_generichash_update(&h, (const uint8_t *)from.p, from.len);
+	crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
+	crypto_generichash_update(&h, (const uint8_t *)subj.p, subj.len);
+	crypto_generichash_update(&h, (const uint8_t *)"\n", 1);
+	if (body)
+		crypto_generichash_update(&h, (const uint8_t *)body + 4, len - hlen - 4);
+	crypto_generichash_final(&h, id, sizeof id);
+	for (int i = 0; i < KEY_HEX / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+struct votes {
+	uint8_t n, global; /* global: 0 none, 's' or 'h' learned by the global model */
+	uint32_t account[SPAM_VOTE_MAX];
+	uint8_t what[SPAM_VOTE_MAX];
+};
+
+static void votes_read(struct store *st, const char *name, struct votes *v)
+{
+	uint8_t b[2 + SPAM_VOTE_MAX * 5];
+	size_t n = 0;
+	memset(v, 0, sizeof *v);
+	if (store_meta_get(st, name, b, sizeof b, &n) != STORE_OK || n < 2 || b[0] > SPAM_VOTE_MAX ||
+	    n != 2 + (size_t)b[0] * 5)
+		return;
+	v->n = b[0];
+	v->global = b[1];
+	for (unsigned i = 0; i < v->n; i++) {
+		const uint8_t *p = b + 2 + i * 5;
+		v->account[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		v->what[i] = p[4];
+	}
+}
+
+static int votes_write(struct store *st, const char *name, const struct votes *v)
+{
+	uint8_t b[2 + SPAM_VOTE_MAX * 5];
+	b[0] = v->n;
+	b[1] = v->global;
+	for (unsigned i = 0; i < v->n; i++) {
+		uint8_t *p = b + 2 + i * 5;
+		p[0] = (uint8_t)(v->account[i] >> 24);
+		p[1] = (uint8_t)(v->account[i] >> 16);
+		p[2] = (uint8_t)(v->account[i] >> 8);
+		p[3] = (uint8_t)v->account[i];
+		p[4] = v->what[i];
+	}
+	return store_meta_put(st, name, b, 2 + (size_t)v->n * 5, 0);
+}
+
+/* The account's vote on this message, then the global model when users agree. */
+static int vote(struct store *st, uint32_t account, const char *hex, const struct spam_msg *m,
+		uint8_t what, int *global_r)
+{
+	char name[64];
+	struct votes v;
+	snprintf(name, sizeof name, "spamvote/%s", hex);
+	votes_read(st, name, &v);
+	unsigned i;
+	for (i = 0; i < v.n && v.account[i] != account; i++)
+		;
+	if (i == v.n) {
+		if (v.n == SPAM_VOTE_MAX)
+			i = SPAM_VOTE_MAX - 1; /* the last slot is the newest voter's */
+		else
+			v.n++;
+		v.account[i] = account;
+	}
+	v.what[i] = what;
+	unsigned agree = 0, disagree = 0;
+	for (unsigned k = 0; k < v.n; k++) {
+		agree += v.what[k] == what;
+		disagree += v.what[k] != what;
+	}
+	int rc = 0;
+	if (agree >= SPAM_VOTE_AGREE && disagree == 0 && v.global != what) {
+		if (v.global)
+			rc = spam_forget(st, 0, m, v.global == 's');
+		if (rc == 0)
+			rc = spam_train(st, 0, m, what == 's');
+		if (rc == 0) {
+			v.global = what;
+			*global_r = 1;
+		}
+	}
+	int w = votes_write(st, name, &v);
+	return rc ? rc : w;
+}
+
+int spam_learn_message(struct store *st, uint32_t account, const char *msg, size_t len,
+		       int is_spam, const char **what_r)
+{
+	char hex[KEY_HEX + 1], name[80];
+	uint8_t was = 0;
+	size_t n = 0;
+	uint8_t what = is_spam ? 's' : 'h';
+	const char *what_done = "trained";
+	struct spam_msg *m = NULL;
+	int rc;
+
+	hex_of(msg, len, hex);
+	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
+	if (store_meta_get(st, name, &was, 1, &n) != STORE_OK || n != 1)
+		was = 0;
+	if (was == what) {
+		if (what_r)
+			*what_r = "known";
+		return 0;
+	}
+	spam_msg_new(msg, len, &m);
+	rc = 0;
+	if (was == 's' || was == 'h') {
+		rc = spam_forget(st, account, m, was == 's');
+		what_done = "retrained";
+	}
+	if (rc == 0)
+		rc = spam_train(st, account, m, is_spam);
+	if (rc == 0)
+		rc = store_meta_put(st, name, &what, 1, 0);
+	int global = 0;
+	if (rc == 0)
+		rc = vote(st, account, hex, m, what, &global);
+	spam_msg_free(&m);
+	if (what_r)
+		*what_r = !global ? what_done : was ? "retrained+global" : "trained+global";
+	return rc;
+}
+
+/* ---- the hook's jobs ---- */
+
+struct lesson {
+	struct worker_job wj;
+	struct store *st;
+	uint32_t account;
+	int is_spam;
+	size_t n;
+	uint32_t emails[];
+};
+
+struct raw {
+	char *data;
+	size_t len;
+};
+
+static void raw_copy(void *arg, const char *data, size_t len)
+{
+	struct raw *r = arg;
+	r->data = xmalloc(len ? len : 1);
+	memcpy(r->data, data, len);
+	r->len = len;
+}
+
+static void lesson_run(void *arg)
+{
+	struct lesson *l = arg;
+	for (size_t i = 0; i < l->n; i++) {
+		struct raw r = {0};
+		const char *what = "";
+		if (store_email_raw(l->st, l->account, l->emails[i], raw_copy, &r) != STORE_OK || !r.data)
+			continue; /* expunged meanwhile */
+		int rc = spam_learn_message(l->st, l->account, r.data, r.len, l->is_spam, &what);
+		free(r.data);
+		if (rc)
+			log_warn("spam", NULL, "event=learn_failed account=%u email=%u result=%d",
+				 l->account, l->emails[i], rc);
+		else
+			log_info("spam", NULL, "event=learned account=%u email=%u kind=%s what=%s",
+				 l->account, l->emails[i], l->is_spam ? "spam" : "ham", what);
+	}
+}
+
+static void lesson_done(void *arg)
+{
+	free(arg);
+}
+
+void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails, size_t n,
+		     int to_junk)
+{
+	struct lesson *l = xmalloc(sizeof *l + n * sizeof l->emails[0]);
+	memset(l, 0, sizeof *l);
+	l->st = st;
+	l->account = account;
+	l->is_spam = to_junk;
+	l->n = n;
+	memcpy(l->emails, emails, n * sizeof emails[0]);
+	l->wj.fn = lesson_run;
+	l->wj.done = lesson_done;
+	l->wj.arg = l;
+	if (worker_pool_running()) {
+		worker_submit(&l->wj);
+	} else {
+		lesson_run(l);
+		lesson_done(l);
+	}
+}

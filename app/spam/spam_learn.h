@@ -1,0 +1,50 @@
+/*
+ * spam_learn.h — learning from what users do (issue 34): an email a user
+ * files into Junk trains that account's model as spam (and its fuzzy
+ * memory), one taken out of Junk (not to Trash) trains it as ham; when
+ * several users agree on the same message, the global model learns it
+ * too. The store calls spam_learn_hook (store.h, "Junk moves") after the
+ * commit; the work (reading the message, parsing it, the model's writes)
+ * runs on the worker pool.
+ *
+ * Design. What was learned from a message is remembered per account in
+ * meta, keyed by the message's content (16 bytes of a BLAKE2b hash of
+ * its From and Subject lines and its body: the header we add differs per
+ * transaction): spamtrained/<account>/<hex> holds 's' or 'h'. Moving a message to
+ * Junk twice trains it once; moving it back out first forgets the spam
+ * lesson (spam_forget), then learns ham. The global model's votes are
+ * spamvote/<hex>: the accounts that trained the message and which way
+ * (at most SPAM_VOTE_MAX), and whether the global model learned it: it
+ * does once SPAM_VOTE_AGREE accounts agree and none disagrees. A message
+ * delivered to several local users is one blob, so their votes meet.
+ *
+ * Caveats: an email read fails (expunged meanwhile) are skipped; the
+ * records are not removed with the account yet.
+ */
+#ifndef TERN_SPAM_SPAM_LEARN_H
+#define TERN_SPAM_SPAM_LEARN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define SPAM_VOTE_MAX 8
+#define SPAM_VOTE_AGREE 2
+
+/* The store's Junk hook (store_junk_hook_fn): queues the lessons. */
+void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails, size_t n,
+		     int to_junk);
+
+/*
+ * Learns one message (msg[0..len)) for account as spam or ham, with the
+ * bookkeeping above: synchronous store writes, call it from a worker or
+ * the CLI. *what_r (may be NULL) says what happened: "trained",
+ * "retrained" (the opposite lesson forgotten first), "known" (learned so
+ * already), with "+global" when this vote made the global model learn it.
+ * Returns 0 or a store error.
+ */
+int spam_learn_message(struct store *st, uint32_t account, const char *msg, size_t len,
+		       int is_spam, const char **what_r);
+
+#endif
