@@ -199,6 +199,16 @@ def test_portal_and_two_factor():
         st, prof = p.call("GET", "/me/mobileconfig")
         assert st == 200 and b"Pat Portal" in prof, prof[:300]
 
+        # Filters: the compiler's error comes back; a good script is stored active.
+        st, body = p.call("PUT", "/me/sieve/main", {"script": "fileinto \"x\";", "active": True})
+        assert st == 400 and body["code"] == "invalid_script", body
+        st, body = p.call("PUT", "/me/sieve/main", {"script": 'require ["fileinto"];\nfileinto "Junk";\n',
+                                                     "active": True})
+        assert st == 201 and body["active"] is True, body
+        st, body = p.call("GET", "/me/sieve")
+        assert [x["name"] for x in body["scripts"]] == ["main"], body
+        assert admin.call("GET", "/accounts/%s/sieve/main" % USER)[0] == 200
+
         # An app password, shown once.
         st, ap = p.call("POST", "/me/app-passwords", {"name": "phone"})
         assert st == 201 and ap["name"] == "phone", ap

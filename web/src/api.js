@@ -59,7 +59,7 @@ export async function api(method, path, body) {
 	if (!r.ok) {
 		const err = new ApiError(r.status, data);
 		err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
-		if (r.status === 401 && onUnauthorized && path !== '/session')
+		if (r.status === 401 && onUnauthorized && path !== '/session' && path !== '/me/session')
 			onUnauthorized();
 		throw err;
 	}

@@ -14,8 +14,16 @@ import { Queue } from './pages/queue.jsx';
 import { Backups } from './pages/backups.jsx';
 import { Logs } from './pages/logs.jsx';
 import { Settings } from './pages/settings.jsx';
+import { Portal } from './portal.jsx';
 
 export function App() {
+	// The account portal is an app of its own on the same listener.
+	if (location.pathname === '/account' || location.pathname.startsWith('/account/'))
+		return <Portal />;
+	return <AdminApp />;
+}
+
+function AdminApp() {
 	const [mode, setMode] = useState('loading');
 	const [setup, setSetup] = useState(null);
 	const [authed, setAuthed] = useState(false);
@@ -68,13 +76,26 @@ export function App() {
 
 function Login({ onLogin }) {
 	const [pw, setPw] = useState('');
+	const [code, setCode] = useState('');
+	const [askCode, setAskCode] = useState(false);
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			const r = await post('/session', { password: pw });
-			setCsrf(r.csrf);
-			onLogin();
+			const body = { password: pw };
+			if (askCode)
+				body.code = code.trim();
+			try {
+				const r = await post('/session', body);
+				setCsrf(r.csrf);
+				onLogin();
+			} catch (err) {
+				if (err.code === 'totp_required') {
+					setAskCode(true);
+					return;
+				}
+				throw err;
+			}
 		});
 	};
 	return (
@@ -84,7 +105,9 @@ function Login({ onLogin }) {
 				<h1>Sign in</h1>
 				<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="login-password"
 					autoComplete="current-password" required autoFocus />
-				<ErrorBox error={a.error && a.error.status === 401 ? 'Wrong password.' : a.error} />
+				{askCode ? <Field label="Code from the authenticator app (or a recovery code)" value={code} onInput={setCode}
+					autoComplete="one-time-code" required autoFocus testid="login-code" /> : null}
+				<ErrorBox error={a.error && a.error.code === 'wrong_code' ? 'Wrong or already used code.' : a.error && a.error.status === 401 ? 'Wrong password.' : a.error} />
 				<div class="buttons">
 					<button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="login-submit">Sign in</button>
 				</div>

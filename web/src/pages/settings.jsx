@@ -3,11 +3,12 @@
 // checks (DMARC exceptions, the postmaster account: applied to the next
 // message), limits and listeners (environment, read-only), the TLS
 // certificate, the admin password (locked while TERN_ADMIN_PASSWORD is
-// set), and API tokens for scripts.
+// set), two-factor sign-in for the admin, and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
+import { TwoFactor } from '../twofactor.jsx';
 
 export function Settings() {
 	const s = useLoad(() => get('/settings'));
@@ -24,6 +25,7 @@ export function Settings() {
 					<ServerForm settings={d} onSaved={s.reload} />
 					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
 					<AdminPassword />
+					<TwoFactor base="/admin/totp" who="The admin" />
 					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
 				</>

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// portal.mjs - the account portal (/account) and the admin's two-factor
+// sign-in in headless Chromium (playwright-core, Debian's chromium):
+// a user signs in, sets a display name, creates an app password, turns on
+// TOTP, changes the password, downloads the Apple profile; then the admin
+// turns on TOTP in Settings and signs in again with a code.
+//
+//   node tests/browser/portal.mjs '{"url":..., "email":..., "password":..., ...}'
+//
+// Driven by tests/proto/test_webui_portal.py over stdin/stdout: this
+// script prints "NEED_CODE <base32 secret>" and reads one line, the code
+// Python computed (auth-independent, RFC 6238 with hmac); it prints
+// "APPPASS <secret>" and waits for "GO" while Python uses it over IMAP
+// and SMTP; "QR <file> <text>" names a screenshot of a QR code Python
+// decodes with zbarimg. Fails (exit 1) on a step that does not show what
+// it should, a console error, or a request to another host.
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const cfg = JSON.parse(process.argv[2] || '{}');
+for (const k of ['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts'])
+	if (!cfg[k])
+		throw new Error(`missing config ${k}`);
+mkdirSync(cfg.artifacts, { recursive: true });
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(what) {
+	process.stdout.write(what + '\n');
+	const r = await lines.next();
+	if (r.done)
+		throw new Error(`no answer to ${what}`);
+	return r.value.trim();
+}
+const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
+
+const problems = [];
+let shot = 0;
+const browser = await chromium.launch({
+	executablePath: cfg.chromium || '/usr/bin/chromium',
+	headless: true,
+	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+	timeout: 30000,
+});
+const origin = new URL(cfg.url).origin;
+const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+context.setDefaultTimeout(15000);
+await context.route('**/*', (route) => {
+	const u = route.request().url();
+	if (u.startsWith(origin + '/') || u === origin) {
+		route.continue();
+	} else {
+		problems.push(`request to another origin: ${u}`);
+		route.abort();
+	}
+});
+const page = await context.newPage();
+page.on('console', (m) => {
+	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+		problems.push(`console error: ${m.text()}`);
+});
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const byId = (id) => page.getByTestId(id);
+async function screenshot(name) {
+	const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
+	await page.screenshot({ path: file, fullPage: true });
+	log(`screenshot ${file}`);
+}
+// Screenshots a QR code alone and has Python decode it.
+async function qr(testid, name) {
+	const el = byId(testid);
+	await el.waitFor();
+	const file = join(cfg.artifacts, `qr-${name}.png`);
+	await el.screenshot({ path: file });
+	const text = await el.getAttribute('data-text');
+	const ok = await ask(`QR ${file} ${text}`);
+	if (ok !== 'OK')
+		throw new Error(`QR code ${name} does not read back as ${text}: ${ok}`);
+	return text;
+}
+// Turns TOTP on in the card on the page: enrol, QR, first code, recovery codes.
+async function enableTotp(label) {
+	await byId('totp-start').click();
+	await byId('totp-enrol').waitFor();
+	const uri = await qr('totp-qr', label);
+	const secret = (await byId('totp-secret').textContent()).trim();
+	if (!uri.includes(`secret=${secret}`))
+		throw new Error(`the key shown (${secret}) is not the QR code's (${uri})`);
+	await screenshot(`${label}-totp-enrol`);
+	await byId('totp-code').fill('000000');
+	await byId('totp-confirm').click();
+	await page.getByText('that code does not match').waitFor();
+	await byId('totp-code').fill(await ask(`NEED_CODE ${secret}`));
+	await byId('totp-confirm').click();
+	await byId('totp-recovery').waitFor();
+	const codes = await byId('totp-recovery').locator('li').count();
+	if (codes !== 10)
+		throw new Error(`${codes} recovery codes shown, not 10`);
+	await byId('totp-on').waitFor();
+	await screenshot(`${label}-totp-on`);
+	log(`${label}: two-factor sign-in on`);
+	return secret;
+}
+
+try {
+	// ---- the account's portal ----
+	await page.goto(cfg.url + '/account');
+	await byId('portal-login').waitFor();
+	await byId('portal-email-input').fill(cfg.email);
+	await byId('portal-password').fill('wrong password here');
+	await byId('portal-login-submit').click();
+	await page.getByText('Wrong address or password.').waitFor();
+	await byId('portal-password').fill(cfg.password);
+	await byId('portal-login-submit').click();
+	await byId('portal-email').waitFor();
+	if ((await byId('portal-email').textContent()) !== cfg.email)
+		throw new Error('portal shows another address');
+	await screenshot('portal');
+	// No admin page from here: the admin API says 401 to this session.
+	const adminStatus = await page.evaluate(async () => (await fetch('/api/v1/accounts')).status);
+	if (adminStatus !== 401)
+		throw new Error(`the portal session opened an admin route (${adminStatus})`);
+
+	await byId('portal-display-name').fill('Pat Browser');
+	await byId('portal-profile-save').click();
+	await byId('portal-profile-saved').waitFor();
+	log('portal: display name set');
+
+	await byId('apppass-name').fill('phone');
+	await byId('apppass-add').click();
+	const secret = (await byId('apppass-secret').textContent()).trim();
+	await byId('apppass-row').waitFor();
+	await screenshot('portal-apppass');
+
+	const totpSecret = await enableTotp('portal');
+	// Python now signs in to IMAP and SMTP: the app password works, the
+	// account password does not.
+	if ((await ask(`APPPASS ${secret}`)) !== 'GO')
+		throw new Error('mail checks failed');
+
+	await byId('portal-current-password').fill(cfg.password);
+	await byId('portal-new-password').fill(cfg.new_password);
+	await byId('portal-new-password2').fill(cfg.new_password);
+	await byId('portal-password-save').click();
+	await byId('portal-password-changed').waitFor();
+	log('portal: password changed');
+
+	const [download] = await Promise.all([page.waitForEvent('download'), byId('setup-profile').click()]);
+	const file = join(cfg.artifacts, 'profile.mobileconfig');
+	await download.saveAs(file);
+	const profile = readFileSync(file, 'utf8');
+	if (!profile.includes('<string>Pat Browser</string>') || !profile.includes(cfg.email))
+		throw new Error('the downloaded profile lacks the display name or the address');
+	log('portal: profile downloaded');
+	await qr('setup-qr', 'setup');
+	await byId('setup-words').waitFor();
+	await screenshot('portal-setup');
+
+	// Signed out, the portal asks for the code after the new password.
+	await byId('portal-logout').click();
+	await byId('portal-login').waitFor();
+	await byId('portal-email-input').fill(cfg.email);
+	await byId('portal-password').fill(cfg.new_password);
+	await byId('portal-login-submit').click();
+	await byId('portal-code').waitFor();
+	await byId('portal-code').fill(await ask(`NEED_CODE ${totpSecret}`));
+	await byId('portal-login-submit').click();
+	await byId('portal-email').waitFor();
+	log('portal: signed in again with a code');
+
+	// ---- the admin's two-factor sign-in ----
+	await page.goto(cfg.url + '/');
+	await byId('login').waitFor();
+	await byId('login-password').fill(cfg.admin_password);
+	await byId('login-submit').click();
+	await byId('nav-settings').click();
+	await byId('totp-card').waitFor();
+	const adminSecret = await enableTotp('admin');
+	await byId('logout').click();
+	await byId('login').waitFor();
+	await byId('login-password').fill(cfg.admin_password);
+	await byId('login-submit').click();
+	await byId('login-code').waitFor();
+	await screenshot('admin-code-asked');
+	await byId('login-code').fill(await ask(`NEED_CODE ${adminSecret}`));
+	await byId('login-submit').click();
+	await byId('nav-settings').waitFor();
+	log('admin: signed in with a code');
+} catch (e) {
+	problems.push(e.stack || String(e));
+	try {
+		await screenshot('failure');
+	} catch (e2) {
+		/* the page is gone */
+	}
+}
+await browser.close();
+if (problems.length) {
+	process.stdout.write(`FAILED\n${problems.join('\n')}\n`);
+	process.exit(1);
+}
+process.stdout.write('DONE\n');
+process.exit(0);

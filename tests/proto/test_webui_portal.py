@@ -1,0 +1,148 @@
+"""test_webui_portal.py — the account portal and the admin's two-factor
+sign-in in a real browser (issue 31).
+
+tests/browser/portal.mjs drives headless Chromium: a user signs in at
+/account, sets a display name, creates an app password, turns on TOTP,
+changes the password, downloads the Apple profile and signs in again with
+a code; the admin turns on TOTP in Settings and signs in with a code. The
+codes are computed here, with hmac (RFC 6238), never by tern's code; the
+QR codes the page draws are screenshotted and read back with zbarimg.
+Meanwhile, with 2FA on, IMAP and submission take the app password and
+refuse the account password. Screenshots land in
+build/artifacts/webui-portal/.
+"""
+import base64
+import hashlib
+import hmac
+import imaplib
+import json
+import os
+import shutil
+import smtplib
+import ssl
+import struct
+import subprocess
+import time
+
+from harness import ROOT
+from httpc import admin_server
+from test_webui import BROWSER_DIR, CHROMIUM, npm_install
+
+ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-portal")
+USER = "pat@example.test"
+PW = "portal-first-pw"
+NEWPW = "portal-second-pw"
+ADMIN_PW = "admin-password-1"
+
+
+def totp(secret_b32, step):
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff) % 1000000)
+
+
+class Steps:
+    """Successive steps per secret (tern takes the one before, the current
+    and the next, each once): no waiting for the clock."""
+
+    def __init__(self):
+        self.next = {}
+
+    def code(self, secret):
+        now = int(time.time() // 30)
+        step = max(self.next.get(secret, now - 1), now - 1)
+        if step > now + 1:
+            time.sleep(30 - time.time() % 30 + 0.2)
+        self.next[secret] = step + 1
+        return totp(secret, step)
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def imap_ok(s, pw):
+    try:
+        with imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=20) as c:
+            c.login(USER, pw)
+            return True
+    except imaplib.IMAP4.error:
+        return False
+
+
+def smtp_ok(s, pw):
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20) as c:
+        try:
+            c.login(USER, pw)
+            return True
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+def test_webui_portal_and_admin_totp():
+    for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm"), shutil.which("zbarimg")):
+        assert tool and os.path.exists(tool), \
+            "needs chromium, node, npm and zbarimg (scripts/install-test-deps)"
+    npm_install()
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True, submission=True)
+    with s:
+        st, _, body = admin.call("POST", "/setup/complete", {})
+        assert st == 200, body
+        cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "email": USER, "password": PW,
+               "new_password": NEWPW, "admin_password": ADMIN_PW, "artifacts": ARTIFACTS,
+               "chromium": CHROMIUM}
+        p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "portal.mjs"), json.dumps(cfg)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        steps = Steps()
+        out, seen = [], set()
+        deadline = time.time() + 150
+        try:
+            for raw in p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                out.append(line)
+                assert time.time() < deadline, "\n".join(out)
+                word, _, rest = line.partition(" ")
+                answer = None
+                if word == "NEED_CODE":
+                    answer = steps.code(rest)
+                elif word == "QR":
+                    path, _, text = rest.partition(" ")
+                    r = subprocess.run(["zbarimg", "-q", "--raw", path], stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, timeout=30)
+                    got = r.stdout.decode("utf-8", "replace").strip()
+                    answer = "OK" if got == text else "read %r" % got
+                    seen.add("qr")
+                elif word == "APPPASS":
+                    # 2FA is on: mail takes the app password only.
+                    ok = (imap_ok(s, rest) and smtp_ok(s, rest) and not imap_ok(s, PW)
+                          and not smtp_ok(s, PW))
+                    answer = "GO" if ok else "NO"
+                    seen.add("mail")
+                if answer is not None:
+                    p.stdin.write((answer + "\n").encode())
+                    p.stdin.flush()
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        err = p.stderr.read().decode("utf-8", "replace")
+        text = "\n".join(out)
+        assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
+            text, err, s.log_text()[-4000:])
+        assert seen == {"qr", "mail"}, seen
+        for needed in ("portal: display name set", "portal: two-factor sign-in on",
+                       "portal: password changed", "portal: profile downloaded",
+                       "portal: signed in again with a code", "admin: two-factor sign-in on",
+                       "admin: signed in with a code"):
+            assert ("browser: " + needed) in text, (needed, text)
+        # What the browser did is real: the new password, the name.
+        assert imap_ok(s, NEWPW) is False  # 2FA still on: app passwords only
+        from httpc import Api
+        a = Api(s)
+        st, _, body = a.call("POST", "/session", {"password": ADMIN_PW})
+        assert st == 401 and body["code"] == "totp_required", body

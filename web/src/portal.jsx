@@ -1,0 +1,321 @@
+// portal.jsx - the account's own pages at /account (API: /api/v1/me,
+// app/http/api_me.c): sign in with address and password (and a TOTP code
+// when on), then profile and usage, password, app passwords, two-factor
+// sign-in, Sieve filters, and mail app set-up (settings in words, the
+// Apple profile, a QR code of this page for the phone). Separate from the
+// admin: its own session cookie, no admin page reachable from here.
+import { useEffect, useState } from 'preact/hooks';
+import { del, get, patch, post, put, seg, setCsrf, setUnauthorizedHandler } from './api.js';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, useAction, useLoad } from './components.jsx';
+import { bytes, dateTime } from './format.js';
+import { QrCode, TwoFactor } from './twofactor.jsx';
+
+export function Portal() {
+	const [me, setMe] = useState(undefined);
+	const load = async () => {
+		try {
+			const m = await get('/me');
+			setCsrf(m.csrf);
+			setMe(m);
+		} catch (e) {
+			setMe(null);
+		}
+	};
+	useEffect(() => {
+		setUnauthorizedHandler(() => {
+			setCsrf(null);
+			setMe(null);
+		});
+		load();
+	}, []);
+	if (me === undefined)
+		return <main class="center"><p class="muted" aria-busy="true">Loading…</p></main>;
+	if (me === null)
+		return <PortalLogin onLogin={load} />;
+	const logout = async () => {
+		try {
+			await del('/me/session');
+		} catch (e) {
+			/* gone already */
+		}
+		setCsrf(null);
+		setMe(null);
+	};
+	return (
+		<div class="admin portal">
+			<header class="topbar">
+				<span class="brand">tern</span>
+				<span class="muted" data-testid="portal-email">{me.email}</span>
+				<button class="btn btn-small" onClick={logout} data-testid="portal-logout">Sign out</button>
+			</header>
+			<main id="content">
+				<h1>Your account</h1>
+				<Profile me={me} onChange={load} />
+				<Password />
+				<AppPasswords />
+				<TwoFactor base="/me/totp" who="Your account" />
+				<Filters />
+				<Setup me={me} />
+			</main>
+		</div>
+	);
+}
+
+function PortalLogin({ onLogin }) {
+	const [email, setEmail] = useState('');
+	const [pw, setPw] = useState('');
+	const [code, setCode] = useState('');
+	const [askCode, setAskCode] = useState(false);
+	const a = useAction();
+	const submit = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			const body = { email: email.trim(), password: pw };
+			if (askCode)
+				body.code = code.trim();
+			try {
+				const r = await post('/me/session', body);
+				setCsrf(r.csrf);
+				onLogin();
+			} catch (err) {
+				if (err.code === 'totp_required') {
+					setAskCode(true);
+					return;
+				}
+				throw err;
+			}
+		});
+	};
+	const err = a.error && (a.error.code === 'wrong_code' ? 'Wrong or already used code.'
+		: a.error.status === 401 ? 'Wrong address or password.' : a.error);
+	return (
+		<main class="center">
+			<form class="card login" onSubmit={submit} data-testid="portal-login">
+				<p class="brand">tern</p>
+				<h1>Your mail account</h1>
+				<Field label="Email address" type="email" value={email} onInput={setEmail} autoComplete="username" required testid="portal-email-input" />
+				<Field label="Password" type="password" value={pw} onInput={setPw} autoComplete="current-password" required testid="portal-password" />
+				{askCode ? <Field label="Code from the authenticator app (or a recovery code)" value={code} onInput={setCode}
+					autoComplete="one-time-code" required autoFocus testid="portal-code" /> : null}
+				<ErrorBox error={err} />
+				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="portal-login-submit">Sign in</button></div>
+			</form>
+		</main>
+	);
+}
+
+function Profile({ me, onChange }) {
+	const [name, setName] = useState(me.display_name || '');
+	const [msg, setMsg] = useState('');
+	const a = useAction();
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			await patch('/me', { display_name: name.trim() });
+			setMsg('Name saved.');
+			onChange();
+		});
+	};
+	const pct = me.quota ? Math.min(100, Math.round((me.used / me.quota) * 100)) : 0;
+	return (
+		<form class="card" onSubmit={save} data-testid="portal-profile">
+			<h2>Profile</h2>
+			<p data-testid="portal-usage">
+				Storage: {bytes(me.used)}{me.quota ? ` of ${bytes(me.quota)} (${pct}%)` : ' (no limit)'}
+				{me.quota ? <meter min={0} max={me.quota} value={me.used} aria-label={`${pct}% of quota used`} /> : null}
+			</p>
+			<Field label="Your name (shown beside your address)" value={name} onInput={setName} maxLength={128}
+				autoComplete="name" testid="portal-display-name" error={a.error && a.error.field === 'display_name' ? a.error.message : undefined} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Notice testid="portal-profile-saved">{msg}</Notice>
+			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="portal-profile-save">Save</button></div>
+		</form>
+	);
+}
+
+function Password() {
+	const [cur, setCur] = useState('');
+	const [pw, setPw] = useState('');
+	const [pw2, setPw2] = useState('');
+	const [msg, setMsg] = useState('');
+	const a = useAction();
+	const mismatch = pw2 && pw !== pw2 ? 'The two passwords differ.' : undefined;
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		if (mismatch)
+			return;
+		a.run(async () => {
+			await put('/me/password', { current: cur, password: pw });
+			setCur('');
+			setPw('');
+			setPw2('');
+			setMsg('Password changed. Mail apps that use it must be given the new one.');
+		});
+	};
+	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
+	return (
+		<form class="card" onSubmit={save} data-testid="portal-password-form">
+			<h2>Password</h2>
+			<Field label="Current password" type="password" value={cur} onInput={setCur} autoComplete="current-password" required
+				testid="portal-current-password" error={fe('current')} />
+			<Field label="New password (8 to 256 characters)" type="password" value={pw} onInput={setPw} autoComplete="new-password"
+				required minLength={8} maxLength={256} testid="portal-new-password" error={fe('password')} />
+			<Field label="The same again" type="password" value={pw2} onInput={setPw2} autoComplete="new-password" required
+				testid="portal-new-password2" error={mismatch} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Notice testid="portal-password-changed">{msg}</Notice>
+			<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !!mismatch} data-testid="portal-password-save">Change password</button></div>
+		</form>
+	);
+}
+
+function AppPasswords() {
+	const list = useLoad(() => get('/me/app-passwords'));
+	const [name, setName] = useState('');
+	const [made, setMade] = useState(null);
+	const a = useAction();
+	const add = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			setMade(await post('/me/app-passwords', { name: name.trim() }));
+			setName('');
+			list.reload();
+		});
+	};
+	const revoke = (n) => a.run(async () => {
+		await del(`/me/app-passwords/${seg(n)}`);
+		if (made && made.name === n)
+			setMade(null);
+		list.reload();
+	});
+	const items = (list.data && list.data.app_passwords) || [];
+	return (
+		<section class="card" data-testid="portal-apppass">
+			<h2>App passwords</h2>
+			<p>Give each mail app a password of its own: you can revoke one without changing the others. With two-factor sign-in on, mail apps sign in with these only.</p>
+			<ErrorBox error={list.error || (a.error && a.error.field !== 'name' ? a.error : null)} />
+			{made ? (
+				<div data-testid="apppass-made">
+					<Notice>Password for {made.name}, shown only now:</Notice>
+					<p><code class="secret" data-testid="apppass-secret">{made.password}</code> <CopyButton text={made.password} /></p>
+				</div>
+			) : null}
+			{items.length ? (
+				<div class="table-wrap">
+					<table>
+						<thead><tr><th scope="col">Name</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
+						<tbody>
+							{items.map((p) => (
+								<tr key={p.name} data-testid="apppass-row">
+									<td>{p.name}</td>
+									<td>{dateTime(p.created_at)}</td>
+									<td>{p.last_used ? dateTime(p.last_used) : 'never'}</td>
+									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} onConfirm={() => revoke(p.name)} testid="apppass-revoke" /></td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			) : list.data ? <p class="muted">No app passwords yet.</p> : <Loading />}
+			<form onSubmit={add} class="inline-form">
+				<Field label="Name (phone, laptop…)" value={name} onInput={setName} maxLength={64} required testid="apppass-name"
+					error={a.error && a.error.field === 'name' ? a.error.message : undefined} />
+				<button class="btn" type="submit" disabled={a.busy} data-testid="apppass-add">Create</button>
+			</form>
+		</section>
+	);
+}
+
+// The vacation form writes the script "vacation" (RFC 5230) and makes it
+// the active one; the raw editor edits any script, with the compiler's
+// error shown as the server gives it.
+function sieveString(s) {
+	return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+}
+
+function Filters() {
+	const list = useLoad(() => get('/me/sieve'));
+	const [name, setName] = useState('main');
+	const [text, setText] = useState('require ["fileinto"];\n');
+	const [msg, setMsg] = useState('');
+	const [vSubject, setVSubject] = useState('Away');
+	const [vText, setVText] = useState('');
+	const a = useAction();
+	const scripts = (list.data && list.data.scripts) || [];
+	const open = (n) => a.run(async () => {
+		const s = await get(`/me/sieve/${seg(n)}`);
+		setName(s.name);
+		setText(s.script);
+	});
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			await put(`/me/sieve/${seg(name.trim())}`, { script: text, active: true });
+			setMsg(`Filter ${name.trim()} saved and active.`);
+			list.reload();
+		});
+	};
+	const vacation = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			const script = `require ["vacation"];\nvacation :days 7 :subject ${sieveString(vSubject)} ${sieveString(vText)};\n`;
+			await put('/me/sieve/vacation', { script, active: true });
+			setMsg('Vacation reply on.');
+			list.reload();
+		});
+	};
+	return (
+		<section class="card" data-testid="portal-filters">
+			<h2>Filters and vacation reply</h2>
+			<ErrorBox error={list.error || a.error} />
+			<Notice>{msg}</Notice>
+			<form onSubmit={vacation}>
+				<h3>Vacation reply</h3>
+				<Field label="Subject" value={vSubject} onInput={setVSubject} testid="vacation-subject" />
+				<div class="field">
+					<label for="vacation-text">Message</label>
+					<textarea id="vacation-text" rows={4} value={vText} onInput={(e) => setVText(e.currentTarget.value)} data-testid="vacation-text" required />
+				</div>
+				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="vacation-save">Turn on the vacation reply</button></div>
+			</form>
+			<h3>Sieve scripts</h3>
+			{scripts.length ? (
+				<ul>{scripts.map((s) => <li key={s.name}><button class="linkish" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}</li>)}</ul>
+			) : <p class="muted">No filters yet.</p>}
+			<form onSubmit={save}>
+				<Field label="Script name" value={name} onInput={setName} maxLength={128} required testid="sieve-name" />
+				<div class="field">
+					<label for="sieve-text">Script (Sieve, RFC 5228)</label>
+					<textarea id="sieve-text" class="code" rows={8} value={text} onInput={(e) => setText(e.currentTarget.value)} data-testid="sieve-text" />
+				</div>
+				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="sieve-save">Save and activate</button></div>
+			</form>
+		</section>
+	);
+}
+
+function Setup({ me }) {
+	const s = me.servers || {};
+	const host = s.hostname;
+	const incoming = s.imaps ? `IMAP, server ${host}, port ${s.imaps}, SSL/TLS` : s.imap ? `IMAP, server ${host}, port ${s.imap}, STARTTLS` : 'IMAP is off';
+	const outgoing = s.submissions ? `SMTP, server ${host}, port ${s.submissions}, SSL/TLS` : s.submission ? `SMTP, server ${host}, port ${s.submission}, STARTTLS` : 'sending is off';
+	const here = `${location.origin}/account`;
+	return (
+		<section class="card" data-testid="portal-setup">
+			<h2>Set up a mail app</h2>
+			<p>Thunderbird and Outlook find the settings themselves from your address. If one asks, give it:</p>
+			<ul data-testid="setup-words">
+				<li>Incoming: {incoming}</li>
+				<li>Outgoing: {outgoing}</li>
+				<li>User name: {me.email}, password: your password or an app password (always an app password once two-factor sign-in is on)</li>
+			</ul>
+			<p><a href="/api/v1/me/mobileconfig" download data-testid="setup-profile">Download the Apple profile</a> (iPhone, iPad, Mac: open it, then install it in Settings).</p>
+			<p>On a phone, open this page by scanning:</p>
+			<QrCode text={here} size={160} label="QR code of this page's address" testid="setup-qr" />
+		</section>
+	);
+}
