@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 #include "deliver/deliver.h"
 #include "forward/forward.h"
+#include "mime/rfc5322.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
@@ -33,6 +34,31 @@ struct submit_job {
 	size_t naccounts;
 	size_t rcpts_room;          /* e.rcpts allocated */
 };
+
+/*
+ * 1 when the message's header has "TLS-Required: No" (RFC 8689 §5): the
+ * sender asks that recipients' TLS policies (MTA-STS, DANE) not hold it
+ * back. Read with the one header parser; only the header is looked at.
+ */
+static int tls_optional(const char *data, size_t len)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t used, off = 0;
+	int found = 0;
+
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, data + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (str_eq_ci_c(f.name, "TLS-Required") && f.value.len < 16) {
+			char v[16];
+			size_t n = rfc5322_unfold(f.value, v);
+			found = n == 2 && (v[0] | 32) == 'n' && (v[1] | 32) == 'o';
+		}
+	}
+	rfc5322_clear(&p);
+	return found;
+}
 
 static void job_free(struct submit_job *j)
 {
@@ -274,7 +300,9 @@ void queue_submit(struct store *st, struct queue_request *r)
 		j->e.account = r->account;
 		j->e.flags = ((r->flags & QUEUE_8BITMIME) ? SQ_8BITMIME : 0) |
 			     ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
-			     ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0);
+			     ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0) |
+			     ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
+			      : tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0);
 		j->e.size = r->len;
 		j->e.sender = xstrdup(r->sender);
 		j->e.envid = xstrdup(r->envid ? r->envid : "");

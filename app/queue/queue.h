@@ -42,6 +42,7 @@ struct config;
 #define QUEUE_8BITMIME 1u /* MAIL FROM had BODY=8BITMIME */
 #define QUEUE_SMTPUTF8 2u /* MAIL FROM had SMTPUTF8 */
 #define QUEUE_RET_FULL 4u /* RET=FULL (default: RET=HDRS) */
+#define QUEUE_REQUIRETLS 8u /* MAIL FROM had REQUIRETLS (RFC 8689) */
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */

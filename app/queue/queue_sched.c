@@ -128,6 +128,7 @@ struct job {
 	struct tlsa_rec *tlsa; /* the host's usable records (DANE_TLSA_MAX) */
 	size_t ntlsa;
 	char dane_why[300];
+	size_t rtls_skipped; /* addresses REQUIRETLS could not use (none: a permanent failure) */
 	struct smtp_client *client;
 	char last_why[SQ_STATUS_MAX + 1];
 	int reused;        /* the current session came from the cache */
@@ -454,7 +455,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	if (res == SMTPC_NEXT && j->sts.mode == MTA_STS_TESTING && !j->verify_retry &&
-	    j->dane == DANE_NONE &&
+	    j->dane == DANE_NONE && !(j->e.flags & SQ_REQUIRETLS) &&
 	    strncmp(why, "4.7.5 ", 6) == 0) {
 		/* A testing policy only reports (RFC 8461 §5): note the failure,
 		 * then deliver as without a policy. */
@@ -468,7 +469,8 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	if (res == SMTPC_NEXT && !j->plain_retry && !j->s->relay_host[0] &&
-	    j->sts.mode != MTA_STS_ENFORCE && j->dane == DANE_NONE && strstr(why, "TLS")) {
+	    j->sts.mode != MTA_STS_ENFORCE && j->dane == DANE_NONE &&
+	    !(j->e.flags & SQ_REQUIRETLS) && strstr(why, "TLS")) {
 		/* Opportunistic TLS (Postfix's "may"): a remote whose STARTTLS
 		 * fails still gets the mail in plaintext, on a new connection. */
 		j->plain_retry = 1;
@@ -556,11 +558,15 @@ static void try_addr(struct job *j)
 	if (s->stopping)
 		return;
 	if (j->cur_addr >= j->naddrs) {
-		group_outcome(j, SQ_PENDING, j->last_why[0] ? j->last_why : "4.4.1 no host answered");
+		/* REQUIRETLS could use none of the hosts: that will not change
+		 * by waiting (RFC 8689 §5), the message fails now. */
+		group_outcome(j, j->naddrs && j->rtls_skipped == j->naddrs ? SQ_FAILED : SQ_PENDING,
+			      j->last_why[0] ? j->last_why : "4.4.1 no host answered");
 		return;
 	}
 	const char *host = j->addrs[j->cur_addr].host;
-	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0) {
+	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0 &&
+	    (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) != SQ_TLS_OPTIONAL) {
 		snprintf(j->dane_host, sizeof j->dane_host, "%s", host);
 		snprintf(j->dane_why, sizeof j->dane_why, "the DANE TLSA records of %s", host);
 		j->dane = DANE_NONE;
@@ -572,6 +578,39 @@ static void try_addr(struct job *j)
 		return;
 	}
 	try_addr_go(j);
+}
+
+/*
+ * REQUIRETLS (RFC 8689 §5): the next hop must be authenticated by DANE
+ * or an MTA-STS policy (enforce or testing, its MX list matched), or be
+ * the verified relay host; TLS is then required and verified. -1 when
+ * this address cannot be used (the job has moved on).
+ */
+static int requiretls_check(struct job *j, struct smtp_client_cfg *cfg)
+{
+	struct sched *s = j->s;
+	const char *host = j->addrs[j->cur_addr].host;
+	if (!(j->e.flags & SQ_REQUIRETLS))
+		return 0;
+	int ok = s->relay_host[0] ? s->relay_tls_verify
+				  : j->dane == DANE_VERIFY ||
+					(j->sts.mode != MTA_STS_NONE && mta_sts_mx_match(&j->sts, host));
+	if (!ok) {
+		snprintf(j->last_why, sizeof j->last_why,
+			 s->relay_host[0]
+			     ? "5.7.10 REQUIRETLS: the relay host %s is not verified (TERN_RELAY_TLS_VERIFY=off)"
+			     : "5.7.10 REQUIRETLS: %s is covered by no MTA-STS policy or DANE TLSA records",
+			 host);
+		j->rtls_skipped++;
+		j->cur_addr++;
+		try_addr(j);
+		return -1;
+	}
+	cfg->require_tls = 1;
+	cfg->verify_tls = 1;
+	if (!cfg->require_why)
+		cfg->require_why = "REQUIRETLS";
+	return 0;
 }
 
 static void try_addr_go(struct job *j)
@@ -611,6 +650,8 @@ static void try_addr_go(struct job *j)
 	} else if (j->sts.mode == MTA_STS_TESTING && !j->verify_retry && !j->plain_retry) {
 		cfg.verify_tls = 1; /* to report a failure; client_done() retries unverified */
 	}
+	if (requiretls_check(j, &cfg) < 0)
+		return;
 	if (!s->relay_host[0] && j->dane == DANE_VERIFY) {
 		/* DANE beats MTA-STS (RFC 8461 §2): the records, not the roots. */
 		cfg.require_tls = 1;
@@ -648,6 +689,7 @@ static void route_done(void *arg, enum dns_status st, const struct dns_addr *a, 
 		j->verify_retry = 0;
 		j->dane_host[0] = '\0';
 		j->dane = DANE_NONE;
+		j->rtls_skipped = 0;
 		memcpy(j->addrs, a, n * sizeof *a);
 		j->naddrs = n;
 		if (sts_filter(j) < 0)
@@ -730,7 +772,8 @@ static void start_group(struct job *j)
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
 	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
 	};
-	struct cached *k = cache_take(dest_key(j));
+	/* A kept session was not necessarily verified: REQUIRETLS opens its own. */
+	struct cached *k = (j->e.flags & SQ_REQUIRETLS) ? NULL : cache_take(dest_key(j));
 	if (!k && dest_active(s, dest_key(j)) >= DEST_MAX) {
 		j->waiting = 1; /* next_group() of another job resumes it */
 		return;
@@ -791,8 +834,15 @@ static void route_group(struct job *j)
 			j->lookup = l;
 		return;
 	}
-	/* Mail to a domain's MX hosts: its MTA-STS policy first (RFC 8461). */
+	/* Mail to a domain's MX hosts: its MTA-STS policy first (RFC 8461),
+	 * unless the message says "TLS-Required: No" (RFC 8689 §5). */
 	j->sts.mode = MTA_STS_NONE;
+	if ((j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL) {
+		log_info("queue", NULL, "event=tls_policy_skipped id=%llu domain=%s "
+			 "reason=\"TLS-Required: No\"", (unsigned long long)j->e.id, g->domain);
+		route_mx(j);
+		return;
+	}
 	snprintf(j->sts_why, sizeof j->sts_why, "the MTA-STS policy of %s", g->domain);
 	struct sts_lookup *l = sts_lookup(g->domain, sts_done, j);
 	if (l)

@@ -209,6 +209,8 @@ static void send_mail(struct smtp_client *s)
 		buf_append_c(b, " BODY=8BITMIME");
 	if (m->flags & SQ_SMTPUTF8)
 		buf_append_c(b, " SMTPUTF8");
+	if (m->flags & SQ_REQUIRETLS)
+		buf_append_c(b, " REQUIRETLS");
 	if (s->ehlo.ext & SMTP_EXT_DSN) {
 		buf_append_c(b, (m->flags & SQ_RET_FULL) ? " RET=FULL" : " RET=HDRS");
 		if (m->envid && *m->envid) {
@@ -282,6 +284,17 @@ static int start_tx(struct smtp_client *s)
 	if ((s->ehlo.ext & SMTP_EXT_SIZE) && s->ehlo.size && m->len > s->ehlo.size) {
 		fmt_status(st, sizeof st, "5.3.4 message size %zu exceeds the limit of %s (%llu)", m->len,
 			 s->where, (unsigned long long)s->ehlo.size);
+		verdict_all(s, SQ_FAILED, st, 0);
+		report(s, SMTPC_VERDICT, "");
+		quit(s);
+		return 0;
+	}
+	if ((m->flags & SQ_REQUIRETLS) &&
+	    (!(s->ehlo.ext & SMTP_EXT_REQUIRETLS) || !client_tls_established(s->c))) {
+		/* RFC 8689 §5: the next hop must take REQUIRETLS (it offers it
+		 * only over TLS), else the message fails. */
+		fmt_status(st, sizeof st, "5.7.30 REQUIRETLS support required: %s does not offer it",
+			   s->where);
 		verdict_all(s, SQ_FAILED, st, 0);
 		report(s, SMTPC_VERDICT, "");
 		quit(s);

@@ -245,7 +245,8 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	     * only when SPF showed that sender is real (DESIGN.md §3b). */
 	    .notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0,
 	    .flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) |
-		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0),
+		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0) |
+		     (tx->requiretls ? SQ_REQUIRETLS : 0),
 	    .envid = tx->envid,
 	    .now = (int64_t)time_wall(),
 	};

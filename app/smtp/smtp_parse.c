@@ -536,6 +536,10 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		if (!has_val || !xtext_valid(val, &n) || n > SMTP_ENVID_MAX)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad ENVID value", tok);
 		prm->envid = val;
+	} else if (is_mail && str_eq_ci_c(key, "REQUIRETLS")) {
+		bit = SMTP_PARAM_REQUIRETLS; /* RFC 8689 §4.1 */
+		if (has_val)
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "REQUIRETLS takes no value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "AUTH")) {
 		bit = SMTP_PARAM_AUTH;
 		if (!has_val || (!str_eq(val, STR_LIT("<>")) && !xtext_valid(val, NULL)))

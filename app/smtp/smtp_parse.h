@@ -169,6 +169,7 @@ enum smtp_ret {
 #define SMTP_PARAM_AUTH 0x20u
 #define SMTP_PARAM_NOTIFY 0x40u
 #define SMTP_PARAM_ORCPT 0x80u
+#define SMTP_PARAM_REQUIRETLS 0x100u
 
 /* ESMTP parameters of MAIL (SIZE..AUTH) and RCPT (NOTIFY, ORCPT). */
 struct smtp_params {

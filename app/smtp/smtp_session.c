@@ -275,6 +275,8 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250-SMTPUTF8");
+	if (s->conn->tls)
+		smtp_reply(s, "250-REQUIRETLS"); /* RFC 8689 §4: only over TLS */
 	smtp_reply(s, "250 CHUNKING");
 }
 
@@ -282,12 +284,13 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 static char *mail_params_text(struct arena *a, const struct smtp_params *p)
 {
 	static const char *const body[] = { "", " BODY=7BIT", " BODY=8BITMIME", " BODY=BINARYMIME" };
-	return arena_printf(a, "%s%s%.*s%s%s",
+	return arena_printf(a, "%s%s%.*s%s%s%s",
 			    p->ret == SMTP_RET_FULL ? " RET=FULL" : p->ret == SMTP_RET_HDRS ? " RET=HDRS" : "",
 			    (p->seen & SMTP_PARAM_ENVID) ? " ENVID=" : "",
 			    (p->seen & SMTP_PARAM_ENVID) ? (int)p->envid.len : 0,
 			    (p->seen & SMTP_PARAM_ENVID) ? p->envid.p : "", body[p->body],
-			    (p->seen & SMTP_PARAM_SMTPUTF8) ? " SMTPUTF8" : "");
+			    (p->seen & SMTP_PARAM_SMTPUTF8) ? " SMTPUTF8" : "",
+			    (p->seen & SMTP_PARAM_REQUIRETLS) ? " REQUIRETLS" : "");
 }
 
 /* NOTIFY and ORCPT as given (ORCPT stays xtext-encoded, as on the wire). */
@@ -344,6 +347,11 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
+	if ((p->seen & SMTP_PARAM_REQUIRETLS) && !s->conn->tls) {
+		smtp_reply(s, "530 5.7.10 REQUIRETLS needs a TLS session");
+		smtp_session_error(s);
+		return;
+	}
 	if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
 		smtp_reply(s, "501 5.1.7 Bad sender address syntax");
 		smtp_session_error(s);
@@ -355,6 +363,7 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.arena = arena_new(2048);
 	s->tx.mail_from = arena_strdup(s->tx.arena, addr);
 	s->tx.smtputf8 = !!(p->seen & SMTP_PARAM_SMTPUTF8);
+	s->tx.requiretls = !!(p->seen & SMTP_PARAM_REQUIRETLS);
 	s->tx.mail_params = mail_params_text(s->tx.arena, p);
 	s->tx.body = p->body;
 	s->tx.ret = p->ret;

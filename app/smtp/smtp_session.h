@@ -83,6 +83,7 @@ struct smtp_tx {
 	char *mail_from; /* "" for the null sender */
 	char *mail_params; /* RET/ENVID/BODY/SMTPUTF8 as kept in the envelope */
 	int smtputf8;
+	int requiretls; /* MAIL FROM had REQUIRETLS (RFC 8689) */
 	enum smtp_body body;  /* BODY= of MAIL */
 	enum smtp_ret ret;    /* RET= of MAIL */
 	char *envid;          /* ENVID decoded, or NULL */

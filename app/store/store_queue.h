@@ -46,6 +46,8 @@ struct store;
 #define SQ_SMTPUTF8 2u /* SMTPUTF8 was given */
 #define SQ_RET_FULL 4u /* RET=FULL (else headers only) */
 #define SQ_DELAY_SENT 8u /* the one delay notice went out */
+#define SQ_REQUIRETLS 16u /* MAIL FROM had REQUIRETLS (RFC 8689) */
+#define SQ_TLS_OPTIONAL 32u /* "TLS-Required: No" without REQUIRETLS: no MTA-STS/DANE */
 
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320

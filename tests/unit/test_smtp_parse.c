@@ -281,6 +281,10 @@ static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
 			desc_add(d, dsz, " orcpt=", m->orcpt_type);
 			desc_add(d, dsz, ";", m->orcpt_addr);
 		}
+		if (m->seen & SMTP_PARAM_REQUIRETLS) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " requiretls");
+		}
 		return;
 	case SMTP_VERB_BDAT:
 		n = strlen(d);
@@ -469,6 +473,11 @@ static const struct cmd_case cmd_cases[] = {
     {"MAIL FROM:<a@b.example> SMTPUTF8", 0, "MAIL path=a@b.example smtputf8"},
     {"MAIL FROM:<a@b.example> smtputf8", 0, "MAIL path=a@b.example smtputf8"},
     {"MAIL FROM:<a@b.example> SMTPUTF8=yes", SMTP_PARSE_BAD_PARAM, "SMTPUTF8 takes no value"},
+    /* RFC 8689 */
+    {"MAIL FROM:<a@b.example> REQUIRETLS", 0, "MAIL path=a@b.example requiretls"},
+    {"MAIL FROM:<a@b.example> requiretls SMTPUTF8", 0, "MAIL path=a@b.example smtputf8 requiretls"},
+    {"MAIL FROM:<a@b.example> REQUIRETLS=yes", SMTP_PARSE_BAD_PARAM, "REQUIRETLS takes no value"},
+    {"RCPT TO:<a@b.example> REQUIRETLS", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
     {"MAIL FROM:<a@b.example> RET=FULL", 0, "MAIL path=a@b.example ret=1"},
     {"MAIL FROM:<a@b.example> RET=hdrs", 0, "MAIL path=a@b.example ret=2"},
     {"MAIL FROM:<a@b.example> RET=NONE", SMTP_PARSE_BAD_PARAM, "bad RET value"},
