@@ -15,7 +15,7 @@ struct jmap_mailbox {
 	uint32_t id, parent;
 	const char *full, *leaf, *role; /* role "" for none */
 	int subscribed;
-	uint32_t messages;
+	uint32_t messages, uidvalidity;
 	uint32_t total, unread, threads, unread_threads; /* with counts */
 };
 

@@ -37,6 +37,7 @@ static void list_cb(void *arg, const struct store_mailbox_info *i)
 	b->role = arena_strdup(m->a, i->role ? i->role : "");
 	b->subscribed = i->subscribed;
 	b->messages = i->messages;
+	b->uidvalidity = i->uidvalidity;
 }
 
 struct pair {

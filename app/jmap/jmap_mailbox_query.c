@@ -9,6 +9,7 @@
  * mailbox query is small, and a client fetches it again (RFC 8620 §5.6
  * allows it).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,7 @@ struct sorting {
 };
 
 static struct sorting *sort_ctx;
+static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_ctx is one */
 
 static int cmp_mb(const void *pa, const void *pb)
 {
@@ -209,8 +211,10 @@ void jmap_mailbox_query(struct jmap_call *c)
 		if (ok)
 			hit[n++] = &m.v[i];
 	}
+	pthread_mutex_lock(&sort_mu);
 	sort_ctx = &s;
 	qsort(hit, n, sizeof *hit, cmp_mb);
+	pthread_mutex_unlock(&sort_mu);
 	if (as_tree) {
 		size_t k = 0;
 		/* Roots are those whose parent is not among the hits. */

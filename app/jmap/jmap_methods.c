@@ -17,6 +17,11 @@ static const struct jmap_method methods[] = {
     {"Mailbox/set", JMAP_USING_MAIL, jmap_mailbox_set},
     {"Thread/get", JMAP_USING_MAIL, jmap_thread_get},
     {"Thread/changes", JMAP_USING_MAIL, jmap_thread_changes},
+    {"Email/get", JMAP_USING_MAIL, jmap_email_get},
+    {"Email/changes", JMAP_USING_MAIL, jmap_email_changes},
+    {"Email/query", JMAP_USING_MAIL, jmap_email_query},
+    {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes},
+    {"Email/set", JMAP_USING_MAIL, jmap_email_set},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -140,5 +140,10 @@ void jmap_mailbox_query_changes(struct jmap_call *c);
 void jmap_mailbox_set(struct jmap_call *c);
 void jmap_thread_get(struct jmap_call *c);
 void jmap_thread_changes(struct jmap_call *c);
+void jmap_email_get(struct jmap_call *c);
+void jmap_email_changes(struct jmap_call *c);
+void jmap_email_query(struct jmap_call *c);
+void jmap_email_query_changes(struct jmap_call *c);
+void jmap_email_set(struct jmap_call *c);
 
 #endif

@@ -104,7 +104,8 @@ void jmap_thread_get(struct jmap_call *c)
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	qsort(g.v, g.n, sizeof *g.v, cmp_member);
+	if (g.n)
+		qsort(g.v, g.n, sizeof *g.v, cmp_member);
 	jmap_begin(c);
 	jw_kstr(&c->w, "state", state);
 	jw_key(&c->w, "list");

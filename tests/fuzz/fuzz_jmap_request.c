@@ -2,7 +2,9 @@
  * fuzz_jmap_request.c — JMAP API requests (app/jmap/jmap_api.c) against a
  * real store with one account: the Request object's checks, result
  * references and JSON Pointer, and every method's argument validation
- * (Mailbox/set's writes included). Checks: the answer is 200 or 400 and
+ * (Mailbox/set's and Email/set's writes included; three emails are
+ * delivered first). The store persists across runs, so writes pile up:
+ * what a run sees depends on the runs before, as a server's would. Checks: the answer is 200 or 400 and
  * always one JSON object that json_parse accepts.
  */
 #include <assert.h>
@@ -30,6 +32,24 @@ static void setup(void)
 	    store_domain_add(st, "example.test", err, sizeof err) != STORE_OK ||
 	    store_account_add(st, "f@example.test", "pw", 0, &account, err, sizeof err) != STORE_OK)
 		abort();
+	/* A few emails, a thread among them, for the Email and Thread methods. */
+	static const char *const msgs[] = {
+	    "Message-ID: <a@x>\r\nFrom: A <a@x>\r\nSubject: hi\r\n\r\none\r\n",
+	    "In-Reply-To: <a@x>\r\nFrom: b@x\r\nSubject: Re: hi\r\n\r\ntwo\r\n",
+	    "Subject: other\r\n\r\nthree\r\n",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		struct store_delivery d;
+		memset(&d, 0, sizeof d);
+		d.data = msgs[i];
+		d.len = strlen(msgs[i]);
+		store_blob_id(d.data, d.len, d.blob_id);
+		d.accounts = &account;
+		d.naccounts = 1;
+		d.received_at = 1700000000 + (int64_t)i;
+		if (store_deliver_sync(st, &d) != STORE_OK)
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,0 +1,519 @@
+/*
+ * jmap_email.c — Email/get and Email/changes (RFC 8621 §4.2-4.3).
+ *
+ * Email/get reads the email record (thread, keywords, mailboxes, size,
+ * received date) and, for the header properties, the MIME cache record
+ * written at delivery (mime/mime_cache.h), so no message is parsed again;
+ * References and the preview read the message's bytes in the same read
+ * transaction. Properties served: id, blobId, threadId, mailboxIds,
+ * keywords, size, receivedAt, messageId, inReplyTo, references, sender,
+ * from, to, cc, bcc, replyTo, subject, sentAt, hasAttachment, preview.
+ * TODO(issue 36): bodyStructure, textBody, htmlBody, attachments,
+ * bodyValues, headers and header:NAME forms (asked for, they are
+ * invalidArguments naming them, never silently left out).
+ *
+ * Keywords: the store keeps IMAP's system flags as $seen, $answered,
+ * $flagged, $draft, which are JMAP's names already; \Deleted is per IMAP
+ * membership and not a JMAP keyword.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_email.h"
+#include "jmap/jmap_private.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_date.h"
+#include "mime/mime_preview.h"
+#include "mime/mime_thread.h"
+#include "mime/rfc5322.h"
+#include "store/store.h"
+
+static const char *const props[] = {
+    "id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "messageId",
+    "inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
+    "sentAt", "hasAttachment", "preview",
+};
+enum { P_ID, P_BLOB, P_THREAD, P_MAILBOXES, P_KEYWORDS, P_SIZE, P_RECEIVED, P_MSGID, P_IRT, P_REFS,
+       P_SENDER, P_FROM, P_TO, P_CC, P_BCC, P_REPLYTO, P_SUBJECT, P_SENT, P_HASATT, P_PREVIEW,
+       NPROPS };
+/* Properties of RFC 8621 §4.1 not served yet. */
+static const char *const later[] = {
+    "bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments", "headers",
+};
+#define CONTENT_PROPS ((1u << P_MSGID) | (1u << P_IRT) | (1u << P_REFS) | (1u << P_SENDER) |     \
+		       (1u << P_FROM) | (1u << P_TO) | (1u << P_CC) | (1u << P_BCC) |                \
+		       (1u << P_REPLYTO) | (1u << P_SUBJECT) | (1u << P_SENT) | (1u << P_HASATT) |   \
+		       (1u << P_PREVIEW))
+
+void jmap_w_utcdate(struct jw *w, int64_t t)
+{
+	struct tm tm;
+	char s[40];
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	jw_str(w, s);
+}
+
+void jmap_w_keywords(struct jw *w, const char *kw, size_t len)
+{
+	jw_obj_begin(w);
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && kw[j] != ' ')
+			j++;
+		if (j > i) {
+			char k[256];
+			size_t n = j - i < sizeof k ? j - i : sizeof k - 1;
+			memcpy(k, kw + i, n);
+			k[n] = '\0';
+			jw_kbool(w, k, 1);
+		}
+		i = j + 1;
+	}
+	jw_obj_end(w);
+}
+
+void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n)
+{
+	jw_obj_begin(w);
+	for (size_t k = 0; k < n; k++) {
+		const uint8_t *p = members + k * 8;
+		int dup = 0;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = memcmp(members + j * 8, p, 4) == 0;
+		if (dup)
+			continue;
+		char id[16];
+		snprintf(id, sizeof id, "M%08x",
+			 (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+		jw_kbool(w, id, 1);
+	}
+	jw_obj_end(w);
+}
+
+/* A raw header text decoded (RFC 2047) into the arena. */
+static const char *decoded(struct arena *a, struct str s)
+{
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	rfc5322_decode_words(s, &b);
+	const char *r = arena_strndup(a, buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	return r;
+}
+
+static void w_addrs(struct jw *w, struct arena *a, const struct mime_addrs *l, int present)
+{
+	if (!present || l->n == 0) {
+		jw_null(w);
+		return;
+	}
+	jw_arr_begin(w);
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct mime_address *ad = &l->v[i];
+		if (!ad->mailbox.p)
+			continue; /* a group's start or end */
+		jw_obj_begin(w);
+		jw_key(w, "name");
+		if (ad->name.len)
+			jw_str(w, decoded(a, ad->name));
+		else
+			jw_null(w);
+		jw_key(w, "email");
+		char *e = arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
+				       (int)ad->host.len, ad->host.p);
+		jw_str(w, e);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+/* Message ids of a field value, brackets removed; null when none. */
+static void w_msgids(struct jw *w, struct str v)
+{
+	struct str ids[MIME_THREAD_REFS_MAX];
+	size_t n = v.p ? mime_msgids(v, ids, MIME_THREAD_REFS_MAX) : 0;
+
+	if (!n) {
+		jw_null(w);
+		return;
+	}
+	jw_arr_begin(w);
+	for (size_t i = 0; i < n; i++)
+		jw_strn(w, ids[i].p + 1, ids[i].len >= 2 ? ids[i].len - 2 : 0);
+	jw_arr_end(w);
+}
+
+static struct str header_field(const char *d, size_t len, const char *name, struct arena *a)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	struct str r = STR_NULL;
+
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, d + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (str_eq_ci_c(f.name, name)) {
+			char *u = arena_alloc(a, f.value.len + 1);
+			r = str_make(u, rfc5322_unfold(f.value, u));
+			break;
+		}
+	}
+	rfc5322_clear(&p);
+	return r;
+}
+
+static int has_attachment(const struct mime_tree *t)
+{
+	for (uint32_t i = 1; i < t->nparts; i++) {
+		const struct mime_part *p = &t->parts[i];
+		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
+			continue;
+		if (p->disposition.p && str_eq_ci_c(p->disposition, "attachment"))
+			return 1;
+		if (!str_eq_ci_c(p->type, "text") && !str_eq_ci_c(p->type, "multipart"))
+			return 1;
+	}
+	return 0;
+}
+
+struct content {
+	struct jmap_call *c;
+	unsigned want;
+};
+
+static void content_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
+{
+	struct content *ct = arg;
+	struct jw *w = &ct->c->w;
+	struct arena *a = ct->c->r->a;
+	struct mime_tree t;
+
+	mime_cache_load(meta, metalen, data, len, a, &t);
+	const struct mime_envelope *env = t.parts[0].env;
+	static const struct mime_envelope none;
+	if (!env)
+		env = &none;
+	for (int p = P_MSGID; p < NPROPS; p++) {
+		if (!(ct->want & (1u << p)))
+			continue;
+		jw_key(w, props[p]);
+		switch (p) {
+		case P_MSGID: w_msgids(w, env->message_id); break;
+		case P_IRT: w_msgids(w, env->in_reply_to); break;
+		case P_REFS: w_msgids(w, header_field(data, len, "References", a)); break;
+		case P_SENDER: w_addrs(w, a, &env->sender, env->sender.n > 0); break;
+		case P_FROM: w_addrs(w, a, &env->from, 1); break;
+		case P_TO: w_addrs(w, a, &env->to, 1); break;
+		case P_CC: w_addrs(w, a, &env->cc, 1); break;
+		case P_BCC: w_addrs(w, a, &env->bcc, 1); break;
+		case P_REPLYTO: w_addrs(w, a, &env->reply_to, 1); break;
+		case P_SUBJECT:
+			if (env->subject.p)
+				jw_str(w, decoded(a, env->subject));
+			else
+				jw_null(w);
+			break;
+		case P_SENT: {
+			int64_t t0;
+			if (env->date.p && mime_date_parse(env->date, &t0, NULL) == 0)
+				jmap_w_utcdate(w, t0);
+			else
+				jw_null(w);
+			break;
+		}
+		case P_HASATT: jw_bool(w, has_attachment(&t)); break;
+		case P_PREVIEW: {
+			char pv[MIME_PREVIEW_MAX];
+			mime_preview(data, len, &t, pv);
+			jw_str(w, pv);
+			break;
+		}
+		}
+	}
+}
+
+struct getctx {
+	struct jmap_call *c;
+	unsigned want;
+	const uint32_t *ids;
+	char *found;
+};
+
+static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct getctx *g = arg;
+	struct jw *w = &g->c->w;
+
+	if (!b)
+		return;
+	g->found[i] = 1;
+	jw_obj_begin(w);
+	for (int p = 0; p < P_MSGID; p++) {
+		if (!(g->want & (1u << p)))
+			continue;
+		jw_key(w, props[p]);
+		switch (p) {
+		case P_ID: jmap_w_id(w, 'E', b->email_id); break;
+		case P_BLOB: jmap_w_blob(w, b->blob_id); break;
+		case P_THREAD: jmap_w_id(w, 'T', b->thread_id); break;
+		case P_MAILBOXES: jmap_w_mailboxes(w, b->members, b->nmembers); break;
+		case P_KEYWORDS: jmap_w_keywords(w, b->keywords, b->keywords_len); break;
+		case P_SIZE: jw_uint(w, b->size); break;
+		case P_RECEIVED: jmap_w_utcdate(w, b->received_at); break;
+		}
+	}
+	if (g->want & CONTENT_PROPS) {
+		/* A second read transaction: the writes of this request
+		 * (none in /get) cannot come between. */
+		struct content ct = {g->c, g->want};
+		store_email_content(g->c->r->st, g->c->r->account, b->email_id, content_cb, &ct);
+	}
+	jw_obj_end(w);
+}
+
+void jmap_w_blob(struct jw *w, const uint8_t id[32])
+{
+	char s[66];
+	s[0] = 'B';
+	for (int i = 0; i < 32; i++)
+		snprintf(s + 1 + 2 * i, 3, "%02x", id[i]);
+	jw_str(w, s);
+}
+
+static const struct jmap_arg get_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},       {"ids", JA_IDS, JA_NULLABLE},
+    {"properties", JA_STRINGS, JA_NULLABLE}, {"bodyProperties", JA_STRINGS, JA_NULLABLE},
+    {"fetchTextBodyValues", JA_BOOL, 0},     {"fetchHTMLBodyValues", JA_BOOL, 0},
+    {"fetchAllBodyValues", JA_BOOL, 0},      {"maxBodyValueBytes", JA_UINT, 0},
+};
+
+struct all_ids {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void all_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct all_ids *a = arg;
+	(void)i;
+	if (a->n < a->cap)
+		a->v[a->n] = b->email_id;
+	a->n++;
+}
+
+void jmap_email_get(struct jmap_call *c)
+{
+	char state[24];
+	unsigned want = 0;
+
+	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
+	if (!pv)
+		want = (1u << NPROPS) - 1;
+	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
+		int p;
+		for (p = 0; p < NPROPS && strcmp(e->str, props[p]); p++)
+			;
+		if (p == NPROPS) {
+			int is_later = !strncmp(e->str, "header:", 7);
+			for (size_t k = 0; k < sizeof later / sizeof later[0]; k++)
+				is_later |= !strcmp(e->str, later[k]);
+			jmap_bad_arg(c, "properties",
+				     is_later ? "a property tern does not serve yet" : "unknown property");
+			return;
+		}
+		want |= 1u << p;
+	}
+	want |= 1u << P_ID;
+	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	if (jmap_state(c, state) < 0)
+		return;
+	uint32_t *nums;
+	size_t n = 0;
+	if (ids) {
+		nums = arena_alloc(c->r->a, (ids->count + 1) * sizeof *nums);
+		for (const struct json_value *e = ids->first; e; e = e->next)
+			nums[n++] = jmap_id_num(e->str, 'E');
+	} else {
+		struct all_ids al = {arena_alloc(c->r->a, JMAP_MAX_OBJECTS_IN_GET * sizeof(uint32_t)), 0,
+				     JMAP_MAX_OBJECTS_IN_GET};
+		if (store_emails_all(c->r->st, c->r->account, all_cb, &al) != STORE_OK) {
+			jmap_error(c, "serverFail", NULL);
+			return;
+		}
+		if (al.n > JMAP_MAX_OBJECTS_IN_GET) {
+			jmap_error(c, "requestTooLarge", NULL);
+			return;
+		}
+		nums = al.v;
+		n = al.n;
+	}
+	struct getctx g = {c, want, nums, arena_zalloc(c->r->a, n + 1)};
+	jmap_begin(c);
+	jw_kstr(&c->w, "state", state);
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+	/* An id that is not ours (0) reads as missing. */
+	if (n && store_emails_get(c->r->st, c->r->account, nums, n, get_cb, &g) != STORE_OK) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	size_t i = 0;
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next, i++)
+		if (!g.found[i])
+			jw_str(&c->w, e->str);
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+/* ---- Email/changes ---- */
+
+struct echange {
+	uint32_t id;
+	int created, updated, destroyed;
+};
+
+struct echanges {
+	uint64_t upto;
+	struct echange *v;
+	size_t n, cap;
+};
+
+static struct echange *echange_of(struct echanges *ch, uint32_t id)
+{
+	for (size_t i = ch->n; i-- > 0;)
+		if (ch->v[i].id == id)
+			return &ch->v[i];
+	if (ch->n == ch->cap) {
+		ch->cap = ch->cap ? ch->cap * 2 : 64;
+		ch->v = realloc(ch->v, ch->cap * sizeof *ch->v);
+		if (!ch->v)
+			abort();
+	}
+	ch->v[ch->n] = (struct echange){.id = id};
+	return &ch->v[ch->n++];
+}
+
+static int echange_cb(void *arg, const struct store_change *sc)
+{
+	struct echanges *ch = arg;
+
+	if (ch->upto && sc->modseq > ch->upto)
+		return 1;
+	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
+		return 0;
+	struct echange *e = echange_of(ch, sc->id);
+	e->created |= sc->kind == STORE_CHANGE_EMAIL_CREATED;
+	e->updated |= sc->kind == STORE_CHANGE_EMAIL_UPDATED;
+	e->destroyed |= sc->kind == STORE_CHANGE_EMAIL_DESTROYED;
+	return 0;
+}
+
+struct ebound {
+	struct echanges ids;
+	uint64_t max, cur, upto;
+	int over;
+};
+
+static int ebound_cb(void *arg, const struct store_change *sc)
+{
+	struct ebound *b = arg;
+
+	if (sc->kind > STORE_CHANGE_EMAIL_DESTROYED)
+		return 0;
+	if (sc->modseq != b->cur) {
+		if (b->ids.n > b->max) {
+			b->over = 1;
+			return 1;
+		}
+		b->upto = b->cur;
+		b->cur = sc->modseq;
+	}
+	echange_of(&b->ids, sc->id);
+	return 0;
+}
+
+static const struct jmap_arg changes_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"sinceState", JA_STRING, JA_REQUIRED},
+    {"maxChanges", JA_UINT, JA_NULLABLE},
+};
+
+void jmap_email_changes(struct jmap_call *c)
+{
+	char state[24], newstate[24];
+	uint64_t since, now, upto;
+
+	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+		return;
+	const struct json_value *mc = jmap_arg(c, "maxChanges");
+	if (mc && mc->integer == 0) {
+		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		return;
+	}
+	jmap_state_parse(state, &now);
+	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return;
+	}
+	upto = now;
+	if (mc) {
+		struct ebound b = {.max = (uint64_t)mc->integer, .cur = since, .upto = since};
+		int rc = store_changes_since(c->r->st, c->r->account, since, ebound_cb, &b);
+		free(b.ids.v);
+		if (rc != STORE_OK) {
+			jmap_error(c, "serverFail", NULL);
+			return;
+		}
+		if (b.over || b.ids.n > b.max) {
+			if (b.upto == since) {
+				jmap_error(c, "cannotCalculateChanges",
+					   "a single change names more than maxChanges emails");
+				return;
+			}
+			upto = b.upto;
+		}
+	}
+	struct echanges ch = {.upto = upto};
+	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK) {
+		free(ch.v);
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
+	jw_kstr(&c->w, "newState", newstate);
+	jw_kbool(&c->w, "hasMoreChanges", upto != now);
+	static const char *const keys[] = {"created", "updated", "destroyed"};
+	for (int k = 0; k < 3; k++) {
+		jw_key(&c->w, keys[k]);
+		jw_arr_begin(&c->w);
+		for (size_t i = 0; i < ch.n; i++) {
+			const struct echange *e = &ch.v[i];
+			/* Created and destroyed since: in neither list. */
+			int show = k == 0   ? e->created && !e->destroyed
+				   : k == 1 ? !e->created && !e->destroyed && e->updated
+					    : e->destroyed && !e->created;
+			if (show)
+				jmap_w_id(&c->w, 'E', e->id);
+		}
+		jw_arr_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+	free(ch.v);
+}

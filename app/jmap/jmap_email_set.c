@@ -1,0 +1,360 @@
+/*
+ * jmap_email_set.c — Email/set (RFC 8621 §4.6): update of keywords and
+ * mailboxIds (whole or by patch paths "keywords/K", "mailboxIds/ID"), and
+ * destroy. Writes are addressed by email id and mailbox id: the email's
+ * record names its memberships, and each change goes through the store
+ * function IMAP uses (STORE, COPY, EXPUNGE), so IMAP sees it with a new
+ * MODSEQ and its change log names it.
+ *
+ * Keywords are lowercased system flags and IMAP atoms (store_keyword_valid);
+ * "$deleted" is refused (IMAP's \Deleted is per mailbox, not a JMAP
+ * keyword). An email must stay in at least one mailbox.
+ * TODO(issue 36): create (from uploaded blobs or bodyValues).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+struct brief {
+	int found;
+	uint32_t nm;
+	uint32_t mb[64], uid[64];
+};
+
+static void brief_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct brief *r = arg;
+	(void)i;
+	if (!b)
+		return;
+	r->found = 1;
+	for (size_t k = 0; k < b->nmembers && r->nm < 64; k++) {
+		const uint8_t *p = b->members + k * 8;
+		r->mb[r->nm] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		r->uid[r->nm++] = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	}
+}
+
+struct set_err {
+	const char *type, *desc, *prop;
+};
+
+static void w_err(struct jw *w, const char *key, struct set_err e)
+{
+	jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "type", e.type);
+	if (e.desc)
+		jw_kstr(w, "description", e.desc);
+	if (e.prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, e.prop);
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+static int kw_ok(const char *k)
+{
+	return store_keyword_valid(k, strlen(k)) && strcasecmp(k, "$deleted") != 0;
+}
+
+/* The keywords and mailboxes the patch asks for. */
+struct want {
+	int kw_whole;          /* "keywords": {...} */
+	struct buf kw_set;     /* whole: the new list */
+	struct buf kw_add, kw_del;
+	int mb_whole;
+	uint32_t mb_set[64], nmb_set;
+	uint32_t mb_add[64], nmb_add, mb_del[64], nmb_del;
+};
+
+static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *p,
+		       struct want *w, struct set_err *e)
+{
+	for (const struct json_value *x = p->first; x; x = x->next) {
+		const char *k = x->key;
+		if (!strcmp(k, "keywords")) {
+			if (x->type != JSON_OBJECT)
+				goto bad;
+			w->kw_whole = 1;
+			for (const struct json_value *y = x->first; y; y = y->next) {
+				if (y->type != JSON_BOOL || !y->boolean || !kw_ok(y->key))
+					goto bad;
+				buf_printf(&w->kw_set, "%s%s", buf_len(&w->kw_set) ? " " : "", y->key);
+			}
+		} else if (!strncmp(k, "keywords/", 9)) {
+			const char *kw = k + 9;
+			if (!kw_ok(kw) || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
+				goto bad;
+			struct buf *b = x->type == JSON_NULL ? &w->kw_del : &w->kw_add;
+			buf_printf(b, "%s%s", buf_len(b) ? " " : "", kw);
+		} else if (!strcmp(k, "mailboxIds")) {
+			if (x->type != JSON_OBJECT)
+				goto bad;
+			w->mb_whole = 1;
+			for (const struct json_value *y = x->first; y; y = y->next) {
+				const char *id = y->key[0] == '#' ? jmap_created_get(c->r, y->key + 1) : y->key;
+				struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
+				if (y->type != JSON_BOOL || !y->boolean || !b || w->nmb_set == 64)
+					goto badmb;
+				w->mb_set[w->nmb_set++] = b->id;
+			}
+		} else if (!strncmp(k, "mailboxIds/", 11)) {
+			const char *id = k[11] == '#' ? jmap_created_get(c->r, k + 12) : k + 11;
+			struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
+			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
+				goto badmb;
+			if (x->type == JSON_NULL && w->nmb_del < 64)
+				w->mb_del[w->nmb_del++] = b->id;
+			else if (x->type != JSON_NULL && w->nmb_add < 64)
+				w->mb_add[w->nmb_add++] = b->id;
+		} else {
+			*e = (struct set_err){"invalidProperties", "this property cannot be changed", k};
+			return -1;
+		}
+	}
+	if ((w->kw_whole && (buf_len(&w->kw_add) || buf_len(&w->kw_del))) ||
+	    (w->mb_whole && (w->nmb_add || w->nmb_del))) {
+		*e = (struct set_err){"invalidPatch", "a property and a path into it", NULL};
+		return -1;
+	}
+	return 0;
+bad:
+	*e = (struct set_err){"invalidProperties", "keywords are IMAP atoms set to true", "keywords"};
+	return -1;
+badmb:
+	*e = (struct set_err){"invalidProperties", "mailboxIds names no such mailbox", "mailboxIds"};
+	return -1;
+}
+
+static int has_mb(const uint32_t *v, uint32_t n, uint32_t x)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return 1;
+	return 0;
+}
+
+static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
+		      const struct json_value *patch, struct set_err *e)
+{
+	struct brief b = {0};
+	struct want w = {0};
+	int rc = -1;
+
+	if (patch->type != JSON_OBJECT) {
+		*e = (struct set_err){"invalidPatch", NULL, NULL};
+		return -1;
+	}
+	if (store_emails_get(c->r->st, c->r->account, &id, 1, brief_cb, &b) != STORE_OK || !b.found ||
+	    !b.nm) {
+		*e = (struct set_err){"notFound", NULL, NULL};
+		return -1;
+	}
+	buf_init(&w.kw_set, 64 * 300);
+	buf_init(&w.kw_add, 64 * 300);
+	buf_init(&w.kw_del, 64 * 300);
+	if (patch_parse(c, m, patch, &w, e) < 0)
+		goto out;
+
+	/* The mailboxes after the change; at least one. */
+	uint32_t after[64], na = 0;
+	for (uint32_t i = 0; i < b.nm; i++)
+		if (!has_mb(after, na, b.mb[i]) &&
+		    (w.mb_whole ? has_mb(w.mb_set, w.nmb_set, b.mb[i]) : !has_mb(w.mb_del, w.nmb_del, b.mb[i])))
+			after[na++] = b.mb[i];
+	const uint32_t *adds = w.mb_whole ? w.mb_set : w.mb_add;
+	uint32_t nadds = w.mb_whole ? w.nmb_set : w.nmb_add;
+	for (uint32_t i = 0; i < nadds; i++)
+		if (!has_mb(after, na, adds[i]) && na < 64)
+			after[na++] = adds[i];
+	if (na == 0) {
+		*e = (struct set_err){"invalidProperties", "an email is in at least one mailbox",
+				      "mailboxIds"};
+		goto out;
+	}
+
+	/* Keywords, through the first membership (they are the email's). */
+	struct store_kw_result kr;
+	int kwrc = STORE_OK;
+	if (w.kw_whole)
+		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
+					    STORE_KW_SET, buf_data(&w.kw_set), 0, &kr, NULL);
+	if (kwrc == STORE_OK && w.kw_whole)
+		store_kw_results_free(&kr, 1);
+	if (kwrc == STORE_OK && buf_len(&w.kw_add)) {
+		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
+					    STORE_KW_ADD, buf_data(&w.kw_add), 0, &kr, NULL);
+		if (kwrc == STORE_OK)
+			store_kw_results_free(&kr, 1);
+	}
+	if (kwrc == STORE_OK && buf_len(&w.kw_del)) {
+		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
+					    STORE_KW_REMOVE, buf_data(&w.kw_del), 0, &kr, NULL);
+		if (kwrc == STORE_OK)
+			store_kw_results_free(&kr, 1);
+	}
+	if (kwrc == STORE_EINVAL) {
+		*e = (struct set_err){"invalidProperties", "too many or bad keywords", "keywords"};
+		goto out;
+	}
+	if (kwrc != STORE_OK) {
+		*e = (struct set_err){"serverFail", NULL, NULL};
+		goto out;
+	}
+
+	/* Mailboxes: copies into the new ones first, then the old ones go. */
+	struct jmap_mailbox *src = jmap_mailbox_by_id(m, b.mb[0]);
+	for (uint32_t i = 0; i < na; i++) {
+		if (has_mb(b.mb, b.nm, after[i]))
+			continue;
+		struct store_copy_result cr = {0};
+		int r = store_email_copy(c->r->st, c->r->account, b.mb[0], src ? src->uidvalidity : 0,
+					 &b.uid[0], 1, after[i], 0, &cr);
+		store_copy_result_free(&cr);
+		if (r != STORE_OK) {
+			*e = (struct set_err){"serverFail", "the copy failed", NULL};
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; i < b.nm; i++) {
+		if (has_mb(after, na, b.mb[i]))
+			continue;
+		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
+		if (!mb || store_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity, &b.uid[i], 1,
+					 NULL, NULL) != STORE_OK) {
+			*e = (struct set_err){"serverFail", "the removal failed", NULL};
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	buf_free(&w.kw_set);
+	buf_free(&w.kw_add);
+	buf_free(&w.kw_del);
+	return rc;
+}
+
+static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
+		       struct set_err *e)
+{
+	struct brief b = {0};
+
+	if (store_emails_get(c->r->st, c->r->account, &id, 1, brief_cb, &b) != STORE_OK || !b.found) {
+		*e = (struct set_err){"notFound", NULL, NULL};
+		return -1;
+	}
+	/* Every membership goes; the last takes the email with it. */
+	for (uint32_t i = 0; i < b.nm; i++) {
+		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
+		if (!mb || store_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity, &b.uid[i], 1,
+					 NULL, NULL) != STORE_OK) {
+			*e = (struct set_err){"serverFail", NULL, NULL};
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const struct jmap_arg set_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},  {"ifInState", JA_STRING, JA_NULLABLE},
+    {"create", JA_OBJECT, JA_NULLABLE}, {"update", JA_OBJECT, JA_NULLABLE},
+    {"destroy", JA_IDS, JA_NULLABLE},
+};
+
+void jmap_email_set(struct jmap_call *c)
+{
+	char old[24], now[24];
+	struct jmap_mailboxes m;
+	struct jw *w = &c->w;
+
+	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0 ||
+	    jmap_state(c, old) < 0)
+		return;
+	const struct json_value *ifin = jmap_arg(c, "ifInState"), *cr = jmap_arg(c, "create"),
+				*up = jmap_arg(c, "update"), *de = jmap_arg(c, "destroy");
+	if (ifin && strcmp(ifin->str, old) != 0) {
+		jmap_error(c, "stateMismatch", NULL);
+		return;
+	}
+	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
+	    JMAP_MAX_OBJECTS_IN_SET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, &m) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	struct buf ok[3], bad[3];
+	struct jw okw[3], badw[3];
+	for (int i = 0; i < 3; i++) {
+		buf_init(&ok[i], JMAP_RESPONSE_MAX / 4);
+		buf_init(&bad[i], JMAP_RESPONSE_MAX / 4);
+		jw_init(&okw[i], &ok[i]);
+		jw_init(&badw[i], &bad[i]);
+		if (i == 2)
+			jw_arr_begin(&okw[i]);
+		else
+			jw_obj_begin(&okw[i]);
+		jw_obj_begin(&badw[i]);
+	}
+	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next)
+		w_err(&badw[0], o->key,
+		      (struct set_err){"forbidden", "creating emails is not supported yet", NULL});
+	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+		struct set_err e;
+		uint32_t id = jmap_id_num(o->key, 'E');
+		if (!id)
+			e = (struct set_err){"notFound", NULL, NULL};
+		if (!id || update_one(c, &m, id, o, &e) < 0) {
+			w_err(&badw[1], o->key, e);
+			continue;
+		}
+		jw_key(&okw[1], o->key);
+		jw_null(&okw[1]);
+	}
+	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
+		struct set_err e;
+		uint32_t id = jmap_id_num(o->str, 'E');
+		if (!id)
+			e = (struct set_err){"notFound", NULL, NULL};
+		if (!id || destroy_one(c, &m, id, &e) < 0) {
+			w_err(&badw[2], o->str, e);
+			continue;
+		}
+		jw_str(&okw[2], o->str);
+	}
+	if (jmap_state(c, now) == 0) {
+		static const char *const ok_names[] = {"created", "updated", "destroyed"};
+		static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
+		jmap_begin(c);
+		jw_kstr(w, "oldState", old);
+		jw_kstr(w, "newState", now);
+		for (int i = 0; i < 3; i++) {
+			if (i == 2)
+				jw_arr_end(&okw[i]);
+			else
+				jw_obj_end(&okw[i]);
+			jw_obj_end(&badw[i]);
+			jw_key(w, ok_names[i]);
+			jw_rawn(w, buf_data(&ok[i]), buf_len(&ok[i]));
+			jw_key(w, bad_names[i]);
+			jw_rawn(w, buf_data(&bad[i]), buf_len(&bad[i]));
+		}
+		jw_obj_end(w);
+	}
+	for (int i = 0; i < 3; i++) {
+		buf_free(&ok[i]);
+		buf_free(&bad[i]);
+	}
+}

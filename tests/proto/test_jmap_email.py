@@ -1,0 +1,170 @@
+"""JMAP Email (RFC 8621 §4) on the same store as IMAP: Email/query
+(mailbox, keyword and size filters, sorts, collapseThreads, anchors),
+Email/get (record and header properties, exact), Email/set (keywords by
+patch and whole, mailboxIds move, destroy, the refusals), Email/changes;
+across protocols: a keyword set in JMAP shows in IMAP FETCH with a new
+MODSEQ and an IMAP STORE shows in Email/get and Email/changes, a JMAP move
+and destroy show in IMAP, an IMAP EXPUNGE shows in Email/changes, and
+threadId equals IMAP's THREADID. One server for the module."""
+import re
+import smtplib
+
+from jmapc import Jmap, shared_server
+from test_imap import Raw
+from test_imap_search_ext import cmd, wait_count
+
+CAT = ("cat@example.test", "cat-password-1")
+
+MSGS = [
+    "Message-ID: <e1@remote.test>\r\nFrom: \"Alice A.\" <alice@remote.test>\r\n"
+    "To: cat@example.test, Bob <bob@example.test>\r\nSubject: =?utf-8?q?Caf=C3=A9?= plans\r\n"
+    "Date: Fri, 20 Nov 2026 12:00:00 +0100\r\n\r\nFirst line of one.\r\n",
+    "Message-ID: <e2@remote.test>\r\nIn-Reply-To: <e1@remote.test>\r\n"
+    "References: <e0@remote.test> <e1@remote.test>\r\nFrom: alice@remote.test\r\n"
+    "To: cat@example.test\r\nSubject: Re: Café plans\r\n\r\ntwo\r\n",
+    "From: zed@remote.test\r\nTo: cat@example.test\r\nSubject: other\r\n\r\n" + "x" * 2000 + "\r\n",
+]
+
+
+def srv():
+    return shared_server([CAT])
+
+
+def imap(s):
+    r = Raw(s)
+    r.send("l LOGIN %s %s\r\n" % CAT)
+    assert r.until_tag("l")[-1].startswith(b"l OK")
+    return r
+
+
+def test_jmap_email():
+    s = srv()
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for m in MSGS:
+            c.sendmail("alice@remote.test", [CAT[0]], m.encode())
+    wait_count(s, 3, account=CAT[0])
+    j = Jmap(s, *CAT)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    inbox, archive = role["inbox"], role["archive"]
+
+    r = imap(s)
+    cmd(r, "e", "ENABLE CONDSTORE")
+    cmd(r, "s", "SELECT INBOX")
+    u, _ = cmd(r, "f", "FETCH 1:3 (EMAILID THREADID RFC822.SIZE MODSEQ)")
+    imapv = [re.search(rb"EMAILID \((E\w+)\) THREADID \((T\w+)\) RFC822.SIZE (\d+) MODSEQ \((\d+)\)",
+                       x) for x in u]
+    assert all(imapv), u
+    ids = [m.group(1).decode() for m in imapv]
+    threads = [m.group(2).decode() for m in imapv]
+    sizes = [int(m.group(3)) for m in imapv]
+    modseq0 = int(imapv[0].group(4))
+
+    # Email/query.
+    _, q = j.one("Email/query", {"filter": {"inMailbox": inbox},
+                                 "sort": [{"property": "receivedAt", "isAscending": False},
+                                          {"property": "id", "isAscending": False}],
+                                 "calculateTotal": True})
+    assert q["ids"] == ids[::-1] and q["total"] == 3 and q["position"] == 0, q
+    _, q = j.one("Email/query", {"sort": [{"property": "id"}], "collapseThreads": True})
+    assert q["ids"] == [ids[0], ids[2]], q
+    _, q = j.one("Email/query", {"filter": {"operator": "AND", "conditions": [
+        {"minSize": 1000}, {"notKeyword": "$seen"}]}})
+    assert q["ids"] == [ids[2]], q
+    _, q = j.one("Email/query", {"sort": [{"property": "size"}], "anchor": ids[2],
+                                 "anchorOffset": -1, "limit": 1})
+    assert q["position"] == 1 and len(q["ids"]) == 1, q
+    name, e = j.one("Email/query", {"filter": {"text": "x"}})
+    assert name == "error" and e["type"] == "unsupportedFilter", e
+    name, e = j.one("Email/query", {"sort": [{"property": "subject"}]})
+    assert name == "error" and e["type"] == "unsupportedSort", e
+
+    # Email/get: exact values, threadId = IMAP THREADID.
+    _, g = j.one("Email/get", {"ids": [ids[0], ids[1], "E7fffffff"]})
+    assert g["notFound"] == ["E7fffffff"], g
+    e0, e1 = g["list"]
+    assert e0["threadId"] == threads[0] == e1["threadId"] == threads[1] != threads[2]
+    assert re.fullmatch(r"B[0-9a-f]{64}", e0["blobId"]), e0
+    assert e0 == {
+        "id": ids[0], "blobId": e0["blobId"], "threadId": threads[0], "mailboxIds": {inbox: True},
+        "keywords": {}, "size": sizes[0], "receivedAt": e0["receivedAt"],
+        "messageId": ["e1@remote.test"], "inReplyTo": None, "references": None,
+        "sender": None, "from": [{"name": "Alice A.", "email": "alice@remote.test"}],
+        "to": [{"name": None, "email": "cat@example.test"},
+               {"name": "Bob", "email": "bob@example.test"}],
+        "cc": None, "bcc": None, "replyTo": None, "subject": "Café plans",
+        "sentAt": "2026-11-20T11:00:00Z", "hasAttachment": False,
+        "preview": "First line of one."}, e0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e0["receivedAt"])
+    assert e1["inReplyTo"] == ["e1@remote.test"]
+    assert e1["references"] == ["e0@remote.test", "e1@remote.test"]
+    _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["subject", "size"]})
+    assert g["list"] == [{"id": ids[2], "subject": "other", "size": sizes[2]}], g
+    name, e = j.one("Email/get", {"ids": [ids[0]], "properties": ["bodyStructure"]})
+    assert name == "error" and e["type"] == "invalidArguments", e
+
+    # JMAP keyword -> IMAP FETCH with a new MODSEQ.
+    _, st = j.one("Email/set", {"update": {ids[0]: {"keywords/$flagged": True, "keywords/work": True}}})
+    assert st["updated"] == {ids[0]: None} and st["notUpdated"] == {}, st
+    state1 = st["newState"]
+    cmd(r, "n0", "NOOP")
+    u, _ = cmd(r, "f2", "FETCH 1 (FLAGS MODSEQ)")
+    m = re.search(rb"FLAGS \(([^)]*)\) MODSEQ \((\d+)\)", u[-1])
+    assert m and sorted(m.group(1).split()) == [b"\\Flagged", b"\\Recent", b"work"], u
+    assert int(m.group(2)) > modseq0, u
+
+    # IMAP STORE -> Email/get and Email/changes.
+    cmd(r, "st", "STORE 2 +FLAGS (\\Seen \\Answered)")
+    _, ch = j.one("Email/changes", {"sinceState": state1})
+    assert ch["created"] == [] and ch["updated"] == [ids[1]] and ch["destroyed"] == [], ch
+    _, g = j.one("Email/get", {"ids": [ids[1]], "properties": ["keywords"]})
+    assert g["list"][0]["keywords"] == {"$seen": True, "$answered": True}, g
+    _, q = j.one("Email/query", {"filter": {"hasKeyword": "$seen"}})
+    assert q["ids"] == [ids[1]], q
+    _, q = j.one("Email/query", {"filter": {"someInThreadHaveKeyword": "$seen"},
+                                 "sort": [{"property": "id"}]})
+    assert q["ids"] == [ids[0], ids[1]], q
+
+    # Whole keywords; refusals.
+    _, st = j.one("Email/set", {"update": {
+        ids[0]: {"keywords": {"$seen": True}},
+        ids[1]: {"keywords/$deleted": True},
+        ids[2]: {"subject": "new"},
+        "E7fffffff": {"keywords": {}},
+    }, "create": {"k": {"subject": "x"}}})
+    assert st["updated"] == {ids[0]: None}, st
+    assert {k: v["type"] for k, v in st["notUpdated"].items()} == {
+        ids[1]: "invalidProperties", ids[2]: "invalidProperties", "E7fffffff": "notFound"}, st
+    assert st["notCreated"]["k"]["type"] == "forbidden", st
+    cmd(r, "n1", "NOOP")
+    u, _ = cmd(r, "f3", "FETCH 1 (FLAGS)")
+    assert b"FLAGS (\\Seen \\Recent)" in u[-1] or b"FLAGS (\\Recent \\Seen)" in u[-1], u
+
+    # Move to Archive (mailboxIds whole), then an IMAP EXPUNGE, then a destroy.
+    state2 = st["newState"]
+    _, st = j.one("Email/set", {"update": {ids[2]: {"mailboxIds": {archive: True}}}})
+    assert st["updated"] == {ids[2]: None}, st
+    _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["mailboxIds"]})
+    assert g["list"][0]["mailboxIds"] == {archive: True}, g
+    u, _ = cmd(r, "n", "NOOP")
+    assert b"* 3 EXPUNGE" in u, u
+    u, _ = cmd(r, "sa", "STATUS Archive (MESSAGES)")
+    assert u == [b"* STATUS Archive (MESSAGES 1)"], u
+    _, st = j.one("Email/set", {"update": {ids[2]: {"mailboxIds/" + archive: None}}})
+    assert st["notUpdated"][ids[2]]["type"] == "invalidProperties", st  # none left
+    _, ch = j.one("Email/changes", {"sinceState": state2})
+    assert ch["updated"] == [ids[2]], ch
+
+    cmd(r, "d", "STORE 2 +FLAGS (\\Deleted)")
+    cmd(r, "x", "EXPUNGE")
+    _, ch = j.one("Email/changes", {"sinceState": state2})
+    assert ch["destroyed"] == [ids[1]] and ch["updated"] == [ids[2]], ch
+    _, st = j.one("Email/set", {"destroy": [ids[0], "E7fffffff"]})
+    assert st["destroyed"] == [ids[0]] and st["notDestroyed"]["E7fffffff"]["type"] == "notFound"
+    u, _ = cmd(r, "n2", "NOOP")
+    assert b"* 1 EXPUNGE" in u, u
+    _, ch = j.one("Email/changes", {"sinceState": "0"})
+    assert ch["created"] == [ids[2]] and ch["updated"] == [] and ch["destroyed"] == [], ch
+    _, ch = j.one("Email/changes", {"sinceState": "0", "maxChanges": 1})
+    assert ch["hasMoreChanges"] is True and len(ch["created"]) <= 1, ch
+    r.close()
