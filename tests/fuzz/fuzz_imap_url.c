@@ -7,8 +7,9 @@
  * (imap_url_parse_auth), an accepted one has an owner, an access, a rump
  * inside the input, and a token of hex digits when it has a mechanism.
  * The input is also taken as a URL's section (imap_url_header_fields):
- * the part number is a prefix of it, every name is non-empty or quoted,
- * inside the input, and free of spaces and parentheses.
+ * the part number is a prefix of it, every name is inside the input, has
+ * no quote or backslash, and unless it was quoted is non-empty and free
+ * of spaces and parentheses.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -56,8 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct str *f = &fields[n].str;
 			assert(n < IMAP_URL_FIELDS_MAX && fields[n].type == IMAP_ARG_ATOM);
 			assert(f->p >= p && f->p + f->len <= p + size);
-			assert(!memchr(f->p, ' ', f->len) || f->p[-1] == '"');
-			assert(!memchr(f->p, '(', f->len) && !memchr(f->p, ')', f->len));
+			/* Names start after " (": f->p[-1] is inside the input. */
+			int quoted = f->p[-1] == '"';
+			assert(!memchr(f->p, '"', f->len) && !memchr(f->p, '\\', f->len));
+			assert(quoted || (f->len > 0 && !memchr(f->p, ' ', f->len) &&
+					  !memchr(f->p, '(', f->len) && !memchr(f->p, ')', f->len)));
 		}
 		assert(n >= 1);
 	}
