@@ -9,7 +9,13 @@
  * MAILBOXES mailbox(es); the first filter a mailbox matches decides its
  * events. Events served: MessageNew and MessageExpunge (together for the
  * selected mailbox, RFC 5465 §5.2), FlagChange (there with both), MailboxName,
- * SubscriptionChange; anything else is NO [BADEVENT (...)]. MessageNew
+ * SubscriptionChange, MailboxMetadataChange and ServerMetadataChange
+ * (RFC 5465 §5.8-5.9: "* METADATA mailbox entry ..." naming the entries
+ * set, changed or removed, RFC 5464 §4.4.2, for the watched mailboxes
+ * and "" for the server's; found by comparing each watched mailbox's
+ * entries, names and a hash of each value, with the last look: bounded
+ * by the account's metadata limits); AnnotationChange or an unknown
+ * event is NO [BADEVENT (...)]. MessageNew
  * may carry fetch attributes for SELECTED / SELECTED-DELAYED (RFC 5465
  * §5.2; BAD elsewhere, as Dovecot answers): each new message of the
  * selected mailbox then gets "* n FETCH (UID ...)" with them after its
@@ -38,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
@@ -48,6 +55,8 @@
 #define EV_FLAGS 4u
 #define EV_NAME 8u
 #define EV_SUBS 16u
+#define EV_MBMETA 32u  /* MailboxMetadataChange */
+#define EV_SRVMETA 64u /* ServerMetadataChange */
 
 enum filter_kind { F_SELECTED, F_SELECTED_DELAYED, F_INBOXES, F_PERSONAL, F_SUBSCRIBED, F_SUBTREE,
 		   F_MAILBOXES };
@@ -59,11 +68,20 @@ struct filter {
 	size_t nnames;
 };
 
+/* One METADATA entry as last seen: its name and a hash of its value. */
+struct meta_seen {
+	char *name; /* malloc'ed */
+	uint64_t hash;
+};
+
 struct mbox_state {
 	uint32_t id, messages, uidnext, uidvalidity;
 	uint64_t hms;
 	int subscribed;
 	char *name; /* malloc'ed */
+	struct meta_seen *meta; /* MailboxMetadataChange watched: its entries */
+	size_t nmeta;
+	int meta_read;
 };
 
 struct imap_notify {
@@ -79,13 +97,78 @@ struct imap_notify {
 	size_t nitems;
 	int need_raw, need_tree, has_modseq;
 	uint32_t sel_mailbox, sel_uidvalidity, fetched_uid;
+	/* ServerMetadataChange: the server's entries as last seen */
+	struct mbox_state server;
 };
+
+static void meta_free(struct mbox_state *m)
+{
+	for (size_t k = 0; k < m->nmeta; k++)
+		free(m->meta[k].name);
+	free(m->meta);
+	m->meta = NULL;
+	m->nmeta = 0;
+}
 
 static void snapshot_free(struct mbox_state *m, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(m[i].name);
+		meta_free(&m[i]);
+	}
 	free(m);
+}
+
+static void meta_cb(void *arg, struct str name, struct str value)
+{
+	struct mbox_state *m = arg;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < value.len; i++)
+		h = (h ^ (unsigned char)value.p[i]) * 1099511628211ull;
+	m->meta = xrealloc(m->meta, (m->nmeta + 1) * sizeof(*m->meta));
+	m->meta[m->nmeta++] = (struct meta_seen){ .name = xstrndup(name.p, name.len), .hash = h };
+}
+
+/* Reads the entries of m (id 0: the server) into m->meta, in the store's
+ * order (lower-case names). */
+static void meta_read(struct imap_session *s, struct mbox_state *m)
+{
+	meta_free(m);
+	m->meta_read = store_metadata_get(imap_store, s->account, m->id, meta_cb, m) == STORE_OK;
+}
+
+/*
+ * "* METADATA name entry ..." (RFC 5464 §4.4.2: the names without values)
+ * for the entries of o and n that differ (set, changed, removed); nothing
+ * when o was never read.
+ */
+static void meta_diff(const struct mbox_state *o, const struct mbox_state *n, const char *name,
+		      struct buf *out)
+{
+	size_t i = 0, k = 0, before = buf_len(out);
+
+	if (!o->meta_read || !n->meta_read)
+		return;
+	while (i < o->nmeta || k < n->nmeta) {
+		int c = i == o->nmeta ? 1 : k == n->nmeta ? -1 : strcasecmp(o->meta[i].name, n->meta[k].name);
+		const char *changed = NULL;
+		if (c < 0)
+			changed = o->meta[i++].name;
+		else if (c > 0)
+			changed = n->meta[k++].name;
+		else if (o->meta[i++].hash != n->meta[k++].hash)
+			changed = n->meta[k - 1].name;
+		if (!changed)
+			continue;
+		if (buf_len(out) == before) {
+			buf_append_c(out, "* METADATA ");
+			imap_append_mailbox(out, name);
+		}
+		buf_append_c(out, " ");
+		imap_append_string(out, str_c(changed));
+	}
+	if (buf_len(out) != before)
+		buf_append_c(out, "\r\n");
 }
 
 void imap_notify_clear(struct imap_session *s)
@@ -102,6 +185,7 @@ void imap_notify_clear(struct imap_session *s)
 	snapshot_free(nt->m, nt->nm);
 	if (nt->fa)
 		arena_free(&nt->fa);
+	meta_free(&nt->server);
 	free(nt);
 	s->notify = NULL;
 }
@@ -244,6 +328,25 @@ static unsigned events_for(const struct imap_notify *nt, const struct mbox_state
 	return 0;
 }
 
+/* The metadata events of mailbox m: its filter's, or SELECTED's for the
+ * selected one. */
+static unsigned selected_events(const struct imap_notify *nt);
+static int is_selected(const struct imap_session *s, uint32_t id);
+static unsigned meta_events(const struct imap_session *s, const struct imap_notify *nt,
+			    const struct mbox_state *m)
+{
+	return (events_for(nt, m) | (is_selected(s, m->id) ? selected_events(nt) : 0)) & EV_MBMETA;
+}
+
+/* ServerMetadataChange in any group: the server's entries are watched. */
+static int server_watched(const struct imap_notify *nt)
+{
+	for (size_t i = 0; i < nt->nf; i++)
+		if (nt->f[i].events & EV_SRVMETA)
+			return 1;
+	return 0;
+}
+
 static unsigned selected_events(const struct imap_notify *nt)
 {
 	for (size_t i = 0; i < nt->nf; i++)
@@ -330,10 +433,21 @@ void imap_notify_check(struct imap_session *s)
 		    (o->messages != now[i].messages || o->uidnext != now[i].uidnext ||
 		     ((ev & EV_FLAGS) && o->hms != now[i].hms)))
 			status_line(s, &now[i], &out);
+		if (meta_events(s, nt, &now[i])) {
+			meta_read(s, &now[i]);
+			meta_diff(o, &now[i], now[i].name, &out);
+		}
 	}
 	for (size_t i = 0; i < nt->nm; i++)
 		if (!find_id(now, nn, nt->m[i].id) && (events_for(nt, &nt->m[i]) & EV_NAME))
 			list_line(&out, "\\NonExistent", nt->m[i].name, NULL);
+	if (server_watched(nt)) {
+		struct mbox_state srv = { 0 };
+		meta_read(s, &srv);
+		meta_diff(&nt->server, &srv, "", &out);
+		meta_free(&nt->server);
+		nt->server = srv;
+	}
 	snapshot_free(nt->m, nt->nm);
 	nt->m = now;
 	nt->nm = nn;
@@ -350,10 +464,12 @@ static const struct {
 	unsigned bit;
 } events[] = { { "MessageNew", EV_NEW },   { "MessageExpunge", EV_EXPUNGE },
 	       { "FlagChange", EV_FLAGS }, { "MailboxName", EV_NAME },
-	       { "SubscriptionChange", EV_SUBS } };
-static const char *const known_unserved[] = { "AnnotationChange", "MailboxMetadataChange",
-					       "ServerMetadataChange" };
-#define BADEVENT "NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]"
+	       { "SubscriptionChange", EV_SUBS }, { "MailboxMetadataChange", EV_MBMETA },
+	       { "ServerMetadataChange", EV_SRVMETA } };
+static const char *const known_unserved[] = { "AnnotationChange" };
+#define BADEVENT                                                                              \
+	"NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange "  \
+	"MailboxMetadataChange ServerMetadataChange)]"
 
 static int bad(struct imap_session *s, const char *why)
 {
@@ -401,7 +517,7 @@ static int parse_events(struct imap_session *s, struct imap_notify *nt, const st
 			if (imap_arg_atom_is(&l[i], events[k].name))
 				bit = events[k].bit;
 		if (!bit) {
-			for (size_t k = 0; k < 3; k++)
+			for (size_t k = 0; k < sizeof(known_unserved) / sizeof(known_unserved[0]); k++)
 				if (imap_arg_atom_is(&l[i], known_unserved[k])) {
 					imap_tagged(s, BADEVENT " Unsupported event.");
 					return -1;
@@ -519,6 +635,12 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO [SERVERBUG] Internal error.");
 		goto fail;
 	}
+	/* The entries the metadata events compare with. */
+	for (size_t k = 0; k < nt->nm; k++)
+		if (meta_events(s, nt, &nt->m[k]))
+			meta_read(s, &nt->m[k]);
+	if (server_watched(nt))
+		meta_read(s, &nt->server);
 	/* A new SET replaces the old one. */
 	s->notify = old;
 	imap_notify_clear(s);

@@ -1030,6 +1030,8 @@ struct store_metadata {
  * STORE_ELIMIT (more than STORE_METADATA_ENTRIES entries would be held);
  * STORE_ETOOBIG (more than STORE_METADATA_BYTES); STORE_EINVAL (an empty
  * or too long name); STORE_ETEMP. Blocks: a worker thread, not a loop.
+ * After a write the change feed is told, with the account's modseq as it
+ * is (entries have none), so NOTIFY sessions look again.
  */
 int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 		       const struct store_metadata *e, size_t n);

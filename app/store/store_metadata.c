@@ -116,7 +116,13 @@ int store_metadata_set(struct store *st, uint32_t account, uint32_t mailbox,
 		if (e[i].name.len == 0 || e[i].name.len > STORE_METADATA_NAME_MAX ||
 		    e[i].value.len > STORE_METADATA_BYTES)
 			return STORE_EINVAL;
-	return store_write(st, set_fn, &c);
+	int rc = store_write(st, set_fn, &c);
+	uint64_t m;
+	/* NOTIFY's metadata events (RFC 5465): sessions of the account look
+	 * again; the modseq is the account's, unchanged (entries have none). */
+	if (rc == STORE_OK && store_account_modseq(st, account, &m) == STORE_OK)
+		store_publish_change(st, account, m);
+	return rc;
 }
 
 int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,

@@ -7,7 +7,8 @@ change in the selected INBOX (EXISTS, FETCH FLAGS), a rename (LIST with
 OLDNAME), a subscription (LIST (\\Subscribed)), a deletion
 (LIST (\\NonExistent)); a change during the watcher's own command comes
 after its tagged reply; NOTIFY NONE stops it. MessageNew with fetch
-attributes: a FETCH of them follows each new message's EXISTS. Refusals as Dovecot answers
+attributes: a FETCH of them follows each new message's EXISTS. Metadata
+set by another session: "* METADATA mailbox entry". Refusals as Dovecot answers
 them: MessageNew without MessageExpunge or FlagChange alone for SELECTED
 (BAD), fetch attributes outside SELECTED (BAD), an event tern does not serve or does not know (NO [BADEVENT
 (...)]), a bad filter (BAD)."""
@@ -85,7 +86,8 @@ def test_imap_notify():
                 ("o", "NOTIFY SET (SELECTED (MessageNew))", b"o BAD"),
                 ("q", "NOTIFY SET (SELECTED (FlagChange))", b"q BAD"),
                 ("r", "NOTIFY SET (PERSONAL (AnnotationChange))",
-                 b"r NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]"),
+                 b"r NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange "
+                 b"MailboxMetadataChange ServerMetadataChange)]"),
                 ("t", "NOTIFY SET (PERSONAL (Bogus))", b"t NO [BADEVENT"),
                 ("u", "NOTIFY SET (ELSEWHERE (MailboxName))", b"u BAD"),
                 ("v", "NOTIFY SET", b"v BAD"), ("w", "NOTIFY BOGUS", b"w BAD"),
@@ -99,6 +101,7 @@ def test_imap_notify():
                           ("z2", "NOTIFY SET (SUBSCRIBED (MailboxName)) (SELECTED-DELAYED NONE)")):
             assert cmd(a, tag, line)[1] == tag.encode() + b" OK NOTIFY completed.", line
         check_fetch_att(s, a, b)
+        check_metadata(a, b)
         a.close()
         b.close()
 
@@ -150,3 +153,27 @@ def check_fetch_att(s, a, b):
                       ("v", "NOTIFY SET (SELECTED (MessageNew () MessageExpunge))")):
         u, t = cmd(a, tag, line)
         assert t.startswith(tag.encode() + b" BAD Error in IMAP command NOTIFY"), (line, t)
+
+
+def check_metadata(a, b):
+    """MailboxMetadataChange and ServerMetadataChange (RFC 5465 §5.8-5.9):
+    another session's SETMETADATA comes as "* METADATA mailbox entry"
+    (RFC 5464 §4.4.2, names without values) for the selected mailbox, a
+    watched one and the server (""); a removal too; setting a value it
+    already has says nothing. Dovecot 2.3 refuses these events, so this is
+    written from the RFCs."""
+    u, t = cmd(a, "n", "NOTIFY SET (SELECTED (MessageNew MessageExpunge MailboxMetadataChange)) "
+                       "(PERSONAL (MailboxMetadataChange ServerMetadataChange))")
+    assert t == b"n OK NOTIFY completed.", (u, t)
+    cmd(b, "m", 'SETMETADATA INBOX (/private/comment "one")')
+    expect(a, rb'\* METADATA INBOX "/private/comment"')
+    cmd(b, "m", 'SETMETADATA Drafts (/private/comment "two" /private/x "3")')
+    expect(a, rb'\* METADATA Drafts "/private/comment" "/private/x"')
+    cmd(b, "m", 'SETMETADATA "" (/private/vendor/tern/t "4")')
+    expect(a, rb'\* METADATA "" "/private/vendor/tern/t"')
+    cmd(b, "m", 'SETMETADATA Drafts (/private/x NIL /private/comment "two")')
+    expect(a, rb'\* METADATA Drafts "/private/x"')
+    u, t = cmd(a, "q", "NOOP")
+    assert not any(x.startswith(b"* METADATA") for x in u), u
+    u, t = cmd(a, "n", "NOTIFY NONE")
+    assert t.startswith(b"n OK"), t
