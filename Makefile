@@ -22,16 +22,16 @@ CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
 # mimalloc replaces musl's malloc family (vendor/manifest says why): whole
 # archive, so it is linked even if only a library calls malloc.
 LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archive \
-               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -Wl,--gc-sections
+               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm -Wl,--gc-sections
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
-LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread
+LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm
 # build/tern-asan: the whole server, linked against glibc with ASan and UBSan,
 # for running the protocol tests (real clients) against instrumented code.
 # Not the product: dynamically linked, unstripped, several times slower.
 CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include
-LIBS_ASAN   := -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread
+LIBS_ASAN   := -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm
 # build/tern-tsan: the same under ThreadSanitizer, for make proto-tsan. Not
 # part of make test: it would add another 4-5 minutes to the suite.
 CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread -I$(HOST)/include
@@ -153,6 +153,11 @@ build/test-obj/%.o: %.c $(VENDOR)/.done
 
 build/unit/%: tests/unit/%.c $(TEST_OBJS)
 	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
+
+# The spam classifier's cross-validation on a corpus (scripts/spam-cv.c).
+build/spam-cv: scripts/spam-cv.c $(TEST_OBJS)
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< $(TEST_OBJS) $(LIBS_HOST)
 

@@ -65,6 +65,9 @@ struct store;
 /* Opens the store for a command; prints the error and returns NULL on failure. */
 struct store *cli_store_open(const struct config *cfg, int readonly);
 /* Reads one line (a password) from stdin without its newline; -1 on EOF/too long. */
+/* tern spam train spam|ham [--account EMAIL] PATH... | tern spam test [--account EMAIL] FILE...
+ * (cmd_spam.c). */
+int cli_spam(const struct config *cfg, int argc, char **argv);
 /* A Sieve store error (STORE_* from store_sieve_*) in words (cmd_sieve.c). */
 const char *cli_sieve_store_msg(int rc);
 int cli_read_secret(char *out, size_t outsz);

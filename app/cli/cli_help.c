@@ -42,6 +42,8 @@ static const char top_help[] =
 	"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 	"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 	"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
+	"       tern spam train spam|ham [--account EMAIL] PATH...   learn messages (files, Maildir, mbox)\n"
+	"       tern spam test [--account EMAIL] FILE...   the spam verdict, score and rules\n"
 	"       tern COMMAND --help               that command's options\n"
 	"configuration comes from TERN_* environment variables (see README)\n";
 
@@ -101,6 +103,10 @@ static const struct cli_help helps[] = {
 	{ "sieve", "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
 		   "       tern sieve list|deactivate EMAIL\n"
 		   "       tern sieve get|put|activate|del EMAIL NAME   (put reads the script from stdin)\n" },
+	{ "spam", "usage: tern spam train spam|ham [--account EMAIL] PATH...\n"
+		  "         (message files, mbox files, Maildir folders, directories of messages;\n"
+		  "          the global model unless --account)\n"
+		  "       tern spam test [--account EMAIL] FILE...   VERDICT score=N, then the rules\n" },
 };
 
 const char *cli_help_text(const char *cmd)

@@ -23,6 +23,7 @@ static const struct {
 	{ "alias", cli_alias },       { "setup-code", cli_setup_code },
 	{ "token", cli_token },       { "admin", cli_admin },
 	{ "fetch", cli_fetch },       { "sieve", cli_sieve },
+	{ "spam", cli_spam },
 	{ "queue", cli_queue },       { "backup", cli_backup },
 	{ "acme", cli_acme },         { "dmarc", cli_dmarc },
 	{ "export", cli_export },     { "migrate", cli_migrate },

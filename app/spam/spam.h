@@ -76,8 +76,15 @@ struct spam_attach {
 	struct str name; /* filename / name parameter, decoded; may be empty */
 	struct str type; /* "type/subtype", lowercase */
 	uint64_t size;   /* encoded octets of the part's body */
-	uint32_t flags;  /* SPAM_ATTACH_* set by the attachment rules */
+	uint32_t flags;  /* SPAM_ATTACH_*, set when the view is built */
 };
+
+/* spam_attach.flags */
+#define SPAM_ATTACH_EXEC 0x01u         /* an executable by name or type */
+#define SPAM_ATTACH_MACRO 0x02u        /* an Office type that carries macros */
+#define SPAM_ATTACH_DOUBLE_EXT 0x04u   /* "invoice.pdf.exe" */
+#define SPAM_ATTACH_ARCHIVE 0x08u      /* a ZIP archive */
+#define SPAM_ATTACH_ARCHIVE_EXEC 0x10u /* a ZIP archive naming an executable */
 
 /* spam_msg.flags */
 #define SPAM_MSG_HTML 0x01u      /* has a text/html part */

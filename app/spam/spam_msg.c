@@ -112,12 +112,26 @@ static struct str decode_unstructured(struct arena *a, struct str raw)
 static struct str lower_copy(struct arena *a, struct str s)
 {
 	char *p = arena_alloc(a, s.len + 1);
-	for (size_t i = 0; i < s.len; i++) {
+	for (size_t i = 0; i < s.len; i++) { /* s.p may be NULL when s.len is 0 */
 		char c = s.p[i];
 		p[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
 	}
 	p[s.len] = '\0';
 	return str_make(p, s.len);
+}
+
+/* "mailbox@host" of an address, lowercased (either side may be empty). */
+static struct str addr_of(struct arena *a, const struct mime_address *ad)
+{
+	size_t n = ad->mailbox.len + 1 + ad->host.len;
+	char *p = arena_alloc(a, n + 1);
+	if (ad->mailbox.len)
+		memcpy(p, ad->mailbox.p, ad->mailbox.len);
+	p[ad->mailbox.len] = '@';
+	if (ad->host.len)
+		memcpy(p + ad->mailbox.len + 1, ad->host.p, ad->host.len);
+	p[n] = '\0';
+	return lower_copy(a, str_make(p, n));
 }
 
 static void read_header(struct spam_msg *m, const char *msg, size_t len)
@@ -137,24 +151,12 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 			const struct mime_address *f = &env->from.v[0];
 			m->from_name = decode_unstructured(m->arena, f->name);
 			m->from_domain = lower_copy(m->arena, f->host);
-			size_t n = f->mailbox.len + 1 + f->host.len;
-			char *p = arena_alloc(m->arena, n + 1);
-			memcpy(p, f->mailbox.p, f->mailbox.len);
-			p[f->mailbox.len] = '@';
-			memcpy(p + f->mailbox.len + 1, f->host.p, f->host.len);
-			p[n] = '\0';
-			m->from_addr = lower_copy(m->arena, str_make(p, n));
+			m->from_addr = addr_of(m->arena, f);
 		}
 		if (env->reply_to.n) {
 			const struct mime_address *r = &env->reply_to.v[0];
 			m->reply_to_domain = lower_copy(m->arena, r->host);
-			size_t n = r->mailbox.len + 1 + r->host.len;
-			char *p = arena_alloc(m->arena, n + 1);
-			memcpy(p, r->mailbox.p, r->mailbox.len);
-			p[r->mailbox.len] = '@';
-			memcpy(p + r->mailbox.len + 1, r->host.p, r->host.len);
-			p[n] = '\0';
-			m->reply_to_addr = lower_copy(m->arena, str_make(p, n));
+			m->reply_to_addr = addr_of(m->arena, r);
 		}
 	}
 	/* Return-Path is not in the envelope: the header once more */
@@ -187,7 +189,9 @@ static int is_attachment(const struct mime_part *p)
 	return mime_param_get(p->disp_params, p->ndisp_params, "filename").p != NULL;
 }
 
-static void add_attach(struct spam_msg *m, const struct mime_part *p)
+#define ZIP_SCAN_MAX (2u << 20) /* encoded octets of an archive looked into */
+
+static void add_attach(struct spam_msg *m, const struct mime_part *p, const char *msg, size_t len)
 {
 	if (m->nattach >= SPAM_ATTACH_MAX)
 		return;
@@ -203,7 +207,20 @@ static void add_attach(struct spam_msg *m, const struct mime_part *p)
 	                  p->type.p, (int)(p->subtype.len > 60 ? 60 : p->subtype.len), p->subtype.p);
 	a->type = lower_copy(m->arena, str_make(t, (size_t)tn));
 	a->size = p->body_end - p->body_off;
-	a->flags = 0;
+	a->flags = spam_attach_classify(a->name, a->type);
+	if ((a->flags & SPAM_ATTACH_ARCHIVE) && p->body_off < len) {
+		size_t n = (size_t)(p->body_end - p->body_off);
+		if (n > len - p->body_off)
+			n = len - p->body_off;
+		if (n > ZIP_SCAN_MAX)
+			n = ZIP_SCAN_MAX;
+		struct buf dec;
+		buf_init(&dec, n + MIME_DECODE_OUT_MAX(0));
+		mime_decode_all(mime_cte_parse(p->encoding), str_make(msg + p->body_off, n), &dec);
+		if (spam_zip_has_exec((const unsigned char *)buf_data(&dec), buf_len(&dec)))
+			a->flags |= SPAM_ATTACH_ARCHIVE_EXEC;
+		buf_free(&dec);
+	}
 }
 
 /* Appends the decoded UTF-8 text of text leaf p. */
@@ -278,7 +295,7 @@ void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
 		if (mime_part_is(p, "image", NULL))
 			m->nimages++;
 		if (i > 0)
-			add_attach(m, p);
+			add_attach(m, p, msg, len);
 	}
 	if (buf_len(&vb.text) >= SPAM_TEXT_MAX - 1)
 		m->flags |= SPAM_MSG_TRUNCATED;

@@ -119,48 +119,92 @@ uint64_t spam_hash(const void *p, size_t n, uint64_t seed);
 
 /* ---- the model (spam_model.c) ---- */
 
-/* One token's counts; a model is a sorted array of these after a header. */
-struct spam_tok {
-	uint64_t h;
-	uint32_t spam, ham;
-};
+/*
+ * A model: how many messages were learned as spam and as ham, and per
+ * token (hash) how many of each contained it. Stored as one record: a
+ * 16-octet header ("TSM1", nspam, nham, ntok as little-endian u32) then
+ * ntok entries of 16 octets (u64 hash, u32 spam, u32 ham, little-endian)
+ * sorted by hash, so classifying reads the record in place (binary
+ * search, no copy) and learning merges a sorted batch into a new one.
+ */
+#define SPAM_MODEL_HDR 16
+#define SPAM_MODEL_ENT 16
 
 struct spam_model {
-	uint32_t nspam, nham; /* messages learned */
+	uint32_t nspam, nham;
 	uint32_t ntok;
-	const struct spam_tok *tok; /* sorted by h; points into a store record or
-	                             * into owned memory */
-	struct spam_tok *own;       /* when owned: free() it */
-	size_t cap;
+	const unsigned char *ent; /* ntok entries (into a store record or own) */
+	unsigned char *own;       /* when owned: free() it (spam_model_free) */
 };
 
-/* Probability-like spamminess 0..1 of tokens[0..n) under model m1 (and
- * m2 when not NULL: counts added); -1 when the models know too little. */
+/* A change to one token's counts (learning batches). */
+struct spam_delta {
+	uint64_t h;
+	int32_t spam, ham;
+};
+
+/* The smallest counts for a model (the two summed) to be used. */
+#define SPAM_MODEL_MIN_LEARNED 20
+
+/* Reads a record (NULL/0: an empty model); ent points into rec.
+ * Returns 0, or -1 when the record is not a model. */
+int spam_model_decode(const void *rec, size_t len, struct spam_model *m);
+/* The record of m in out (ceiling permitting): 0 or -1. */
+int spam_model_encode(const struct spam_model *m, struct buf *out);
+void spam_model_free(struct spam_model *m);
+
+/* Applies deltas d[0..n) (sorted by h, one per hash; use
+ * spam_delta_sort) and message counts to m, which becomes owned. Counts
+ * stop at 0. Then prunes to at most max tokens, the rarest first. */
+void spam_model_apply(struct spam_model *m, const struct spam_delta *d, size_t n,
+                      int32_t dspam, int32_t dham, uint32_t max);
+/* Sorts d[0..n) by hash and adds up duplicates; returns the new count. */
+size_t spam_delta_sort(struct spam_delta *d, size_t n);
+
+/* Counts of token h in m: 1 when found. */
+int spam_model_get(const struct spam_model *m, uint64_t h, uint32_t *spam_r, uint32_t *ham_r);
+
+/*
+ * Spam probability 0..1 of a message with tokens[0..n) (sorted) under
+ * the models m1 and m2 (m2 may be NULL; counts add up), by Robinson's
+ * chi-square combining of the tokens furthest from 0.5 (as SpamBayes and
+ * SpamAssassin's Bayes). -1 when the models together learned fewer than
+ * SPAM_MODEL_MIN_LEARNED spam or ham.
+ */
 double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
                            const uint64_t *tokens, size_t n);
-/* Adds (sign 1) or takes away (sign -1) tokens as spam or ham. */
-void spam_model_learn(struct spam_model *m, const uint64_t *tokens, size_t n, int is_spam,
-                      int sign);
-/* Serialized form (store record) and back; decode points into rec. */
-int spam_model_decode(const void *rec, size_t len, struct spam_model *m);
-void spam_model_encode(const struct spam_model *m, struct buf *out);
-void spam_model_free(struct spam_model *m);
-/* Drops the rarest tokens until at most max remain. */
-void spam_model_prune(struct spam_model *m, uint32_t max);
+
+/* Applies a batch of deltas d[0..n) (any order; sorted here) and message
+ * counts to account's model in one store write (tern spam train).
+ * Returns 0 or a store error. */
+int spam_learn_batch(struct store *st, uint32_t account, struct spam_delta *d, size_t n,
+                     int32_t dspam, int32_t dham);
+
+/* Adds (sign 1) or removes (-1) m in account's fuzzy memory: 0 or a
+ * store error. */
+int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *m, int sign);
+
+/* The classifier's points for spam probability p (spam_analyse.c): 0
+ * when p < 0 (no model). */
+double spam_bayes_points(double p);
 
 /* ---- fuzzy hash (spam_fuzzy.c) ---- */
 
-#define SPAM_FUZZY_BITS 64
+#define SPAM_FUZZY_NEAR 10     /* differing bits that still match: unrelated
+                                * texts differ in 32 +- 4 */
+#define SPAM_FUZZY_ENTRIES 4096 /* per account; the oldest go first */
 /* A 64-bit SimHash of the message's text shingles; 0 when too little text. */
 uint64_t spam_fuzzy_hash(const struct spam_msg *m);
 /* Bits in which a and b differ. */
 int spam_fuzzy_distance(uint64_t a, uint64_t b);
 
-/* ---- confusables (spam_confusable.c, tables generated at build time) ---- */
+/* ---- confusables (spam_confusable.c) ---- */
 
-/* Writes the UTS #39 skeleton of UTF-8 s to out (NFD not applied; each
- * code point replaced by its prototype, lowercased ASCII). Returns 0, -1
- * when out's ceiling was reached. */
+/* Writes the skeleton of UTF-8 s to out: ASCII lowercased, each
+ * confusable replaced by the Latin letter it looks like ("0" -> "o",
+ * "1"/"i" -> "l", "rn" -> "m", Cyrillic "а" -> "a"). Two names with the
+ * same skeleton look alike. Returns 0, -1 when out's ceiling was
+ * reached. */
 int spam_skeleton(struct str s, struct buf *out);
 /* The script class of code point cp (SPAM_SCRIPT_*), for mixed-script
  * checks of a host label. */
@@ -172,6 +216,11 @@ enum spam_script {
 	SPAM_SCRIPT_OTHER,
 };
 enum spam_script spam_script_of(uint32_t cp);
+/* Punycode (RFC 3492) of one label without "xn--" to code points, at
+ * most max; returns the count, 0 when malformed. */
+size_t spam_punycode_decode(struct str in, uint32_t *out, size_t max);
+/* host with its xn-- labels decoded, appended to out as UTF-8: 0 or -1. */
+int spam_host_unicode(struct str host, struct buf *out);
 
 /* ---- content rules (spam_rules_*.c) ---- */
 
@@ -180,6 +229,14 @@ struct spam_ours {
 	const char *const *domains;
 	size_t n;
 };
+/* SPAM_ATTACH_* of an attachment by its name and type (not the archive
+ * contents); 1 when name has an executable's extension. */
+uint32_t spam_attach_classify(struct str name, struct str type);
+int spam_name_is_exec(struct str name);
+/* 1 when the ZIP archive bytes zip[0..n) name an executable (local file
+ * headers walked, bounded by n). */
+int spam_zip_has_exec(const unsigned char *zip, size_t n);
+
 void spam_rules_header(const struct spam_msg *m, const struct spam_ours *ours,
                        struct spam_result *res);
 void spam_rules_body(const struct spam_msg *m, struct spam_result *res);

@@ -79,6 +79,7 @@ static const struct {
     [DB_SIEVE_SEEN] = {"sieve_seen", 0},
     [DB_APPPASS] = {"apppass", 0},
     [DB_THREADREF] = {"threadref", 0},
+    [DB_SPAM] = {"spam", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -606,6 +607,14 @@ static int migrate_account_state(struct store *st, MDB_txn *txn)
 	return rc;
 }
 
+/* 11 -> 12: spam models and fuzzy memory (store_spam.c); only creates `spam`. */
+static int migrate_spam(struct store *st, MDB_txn *txn)
+{
+	(void)st;
+	(void)txn;
+	return 0;
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -618,6 +627,7 @@ static migrate_fn *const migrations[] = {
     migrate_apppass,
     migrate_threads,
     migrate_account_state,
+    migrate_spam,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -1098,4 +1098,35 @@ int store_sieve_seen_put(struct store *st, uint32_t account, const uint8_t key[3
                          int64_t expires);
 int store_sieve_seen_sweep(struct store *st, int64_t now);
 
+/*
+ * The spam filter's state per account (app/spam/, schema 12): records of
+ * a kind (STORE_SPAM_MODEL: the classifier's token counts;
+ * STORE_SPAM_FUZZY: the fuzzy hashes of what the user trained as spam)
+ * whose bytes only app/spam/ interprets. Account 0 holds the global
+ * ones. A record is at most STORE_SPAM_RECORD_MAX octets.
+ *
+ * store_spam_get() reads the records of kind for accounts[0..n) (n at
+ * most 4) in one read transaction and calls cb once with them in place,
+ * recs[i] for accounts[i] (p == NULL when there is none), valid only
+ * during the call. Returns STORE_OK (cb called) or STORE_ETEMP.
+ *
+ * store_spam_update() reads the record and replaces it with what fn
+ * writes, in one synchronous write transaction, so two trainers never
+ * lose each other's counts. fn gets the old bytes (NULL, 0 when none)
+ * and a buffer with the record ceiling; it returns 0 to store the
+ * buffer (an empty buffer deletes the record) or non-zero to leave the
+ * record as it was (store_spam_update returns that value). Otherwise
+ * STORE_OK or a store error.
+ */
+#define STORE_SPAM_MODEL 1u
+#define STORE_SPAM_FUZZY 2u
+#define STORE_SPAM_RECORD_MAX ((size_t)16 * 1024 * 1024)
+typedef void store_spam_cb(void *arg, const struct str *recs);
+int store_spam_get(struct store *st, const uint32_t *accounts, size_t n, unsigned kind,
+                   store_spam_cb *cb, void *arg);
+struct buf;
+typedef int store_spam_update_fn(void *arg, const void *old, size_t oldlen, struct buf *out);
+int store_spam_update(struct store *st, uint32_t account, unsigned kind, store_spam_update_fn *fn,
+                      void *arg);
+
 #endif

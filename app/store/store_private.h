@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 11u
+#define STORE_SCHEMA_VERSION 12u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -58,6 +58,7 @@ enum store_db {
 	DB_SIEVE_SEEN,   /* vacation/duplicate memory by (account, hash) (schema 8) */
 	DB_APPPASS,      /* app passwords by (account, id) (schema 9; store_apppass.c) */
 	DB_THREADREF,    /* message id hash -> thread (schema 10; store_thread.c) */
+	DB_SPAM,         /* spam models and fuzzy memory by (account, kind) (schema 12) */
 	DB_COUNT
 };
 

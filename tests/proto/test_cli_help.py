@@ -14,7 +14,7 @@ COMMANDS = [["serve"], ["version"], ["health"], ["account"], ["account", "add"],
             ["fetch"], ["setup-code"], ["admin"], ["admin", "passwd"], ["token"], ["queue"],
             ["backup"], ["restore"], ["export"], ["import"], ["migrate"], ["check"],
             ["check", "dkim"], ["check", "arc"], ["check", "spf"], ["check", "auth"],
-            ["acme"], ["dmarc"], ["sieve"], ["sieve", "test"]]
+            ["acme"], ["dmarc"], ["sieve"], ["sieve", "test"], ["spam"], ["spam", "train"]]
 
 
 def run(args, env=None, input=b""):

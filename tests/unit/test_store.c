@@ -322,7 +322,7 @@ static void test_open_schema(void)
 	if (!st)
 		return;
 	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
-	CHECK_EQ_INT(store_schema_version(), 11);
+	CHECK_EQ_INT(store_schema_version(), 12);
 	CHECK_EQ_INT(stored_schema(st), store_schema_version());
 	uint64_t map = 0, used = 0;
 	CHECK_EQ_INT(store_map_info(st, &map, &used), STORE_OK);
@@ -334,7 +334,7 @@ static void test_open_schema(void)
 
 	/* Reopen: nothing to migrate, same version. */
 	st = open_ok(dir, 0);
-	CHECK_EQ_INT(stored_schema(st), 11);
+	CHECK_EQ_INT(stored_schema(st), 12);
 
 	/* A schema 1 store: read-only opens ask for a migration, a writable
 	 * open migrates (1 -> 2 adds blobdata, rewrites nothing; 2 -> 3 moves
@@ -345,14 +345,15 @@ static void test_open_schema(void)
 	 * 7 -> 8 adds sieve and sieve_seen: test_store_sieve;
 	 * 8 -> 9 adds apppass: test_store_apppass;
 	 * 9 -> 10 threads the emails: test_store_thread;
-	 * 10 -> 11 adds account states and names: test_store_account_state). */
+	 * 10 -> 11 adds account states and names: test_store_account_state;
+	 * 11 -> 12 adds spam: test_spam_rules). */
 	CHECK_EQ_INT(store_test_set_schema(st, 1), STORE_OK);
 	store_close(&st);
 	err[0] = '\0';
 	CHECK_EQ_INT(store_open(dir, STORE_READONLY, &st, err, sizeof err), STORE_EINVAL);
 	CHECK(strstr(err, "migrate") != NULL);
 	st = open_ok(dir, 0);
-	CHECK_EQ_INT(stored_schema(st), 11);
+	CHECK_EQ_INT(stored_schema(st), 12);
 
 	/* A newer schema is refused, read-write and read-only. */
 	CHECK_EQ_INT(store_test_set_schema(st, 99), STORE_OK);

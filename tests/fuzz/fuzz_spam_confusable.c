@@ -1,0 +1,40 @@
+/*
+ * fuzz_spam_confusable.c — look-alike folding and the parsers next to it:
+ * the skeleton of any input is built within its buffer and is a fixed
+ * point for ASCII input; Punycode decoding stays within its output and
+ * gives only Unicode scalar values; host decoding and the ZIP name walk
+ * stay within their inputs.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spam/spam_private.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct str s = str_make((const char *)data, size);
+	struct buf a, b;
+	buf_init(&a, 4 * size + 16);
+	buf_init(&b, 4 * size + 16);
+	int ascii = 1;
+	for (size_t i = 0; i < size; i++)
+		ascii &= data[i] < 0x80;
+	if (spam_skeleton(s, &a) == 0 && ascii) {
+		/* folding ASCII twice changes nothing more */
+		assert(spam_skeleton(buf_str(&a), &b) == 0);
+		assert(buf_len(&a) == buf_len(&b) && !memcmp(buf_data(&a), buf_data(&b), buf_len(&a)));
+	}
+	uint32_t cp[64];
+	size_t n = spam_punycode_decode(s, cp, 64);
+	assert(n <= 64);
+	for (size_t i = 0; i < n; i++)
+		assert(cp[i] <= 0x10ffff);
+	buf_reset(&a);
+	spam_host_unicode(s, &a);
+	spam_zip_has_exec(data, size);
+	buf_free(&a);
+	buf_free(&b);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * fuzz_spam_token.c — the spam classifier's tokenizer: the word splitter
+ * fed whole and one byte at a time gives the same words, each 2..40
+ * octets (or a long-word token); the input as a message gives sorted,
+ * unique token hashes within the bound.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spam/spam_private.h"
+
+static void word(void *arg, const char *w, size_t n)
+{
+	struct buf *b = arg;
+	assert(n >= 2 && (n <= 40 || w[0] == '\x01'));
+	buf_append(b, w, n);
+	buf_append(b, "\n", 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *p = (const char *)data;
+	struct buf a, b;
+	struct spam_words t;
+	buf_init(&a, 1 << 20);
+	buf_init(&b, 1 << 20);
+	spam_words_init(&t, word, &a);
+	spam_words_feed(&t, p, size);
+	spam_words_finish(&t);
+	spam_words_init(&t, word, &b);
+	for (size_t i = 0; i < size; i++)
+		spam_words_feed(&t, p + i, 1);
+	spam_words_finish(&t);
+	assert(buf_len(&a) == buf_len(&b) && !memcmp(buf_data(&a), buf_data(&b), buf_len(&a)));
+	buf_free(&a);
+	buf_free(&b);
+
+	struct spam_msg *m;
+	static uint64_t tok[SPAM_TOKENS_MAX];
+	spam_msg_new(p, size, &m);
+	size_t n = spam_tokens(m, tok, SPAM_TOKENS_MAX);
+	assert(n <= SPAM_TOKENS_MAX);
+	for (size_t i = 1; i < n; i++)
+		assert(tok[i - 1] < tok[i]);
+	spam_fuzzy_hash(m);
+	spam_msg_free(&m);
+	return 0;
+}

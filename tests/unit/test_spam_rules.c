@@ -1,0 +1,304 @@
+/*
+ * test_spam_rules.c — the spam filter's content rules (header, body,
+ * attachments, phishing), the tokenizer (one byte at a time), the
+ * classifier's model (learn, forget, prune, encode) and spam_analyse /
+ * spam_train / spam_forget with a store: a per-user fuzzy memory that
+ * marks a near-duplicate for that user only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "spam/spam.h"
+#include "spam/spam_private.h"
+#include "store/store.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+
+/* Rules that fire on message text, with our domain "ours.example". */
+static void rules_of(const char *msg, struct spam_result *r)
+{
+	static const char *const doms[] = {"ours.example"};
+	struct spam_ours o = {doms, 1};
+	struct spam_msg *m;
+	spam_msg_new(msg, strlen(msg), &m);
+	spam_result_init(r);
+	spam_rules_header(m, &o, r);
+	spam_rules_body(m, r);
+	spam_rules_phish(m, &o, r);
+	spam_msg_free(&m);
+}
+
+static int fires(const char *msg, const char *rule)
+{
+	struct spam_result r;
+	rules_of(msg, &r);
+	return spam_result_has(&r, rule);
+}
+
+#define GOOD_HDR                                                                                   \
+	"From: Ann <ann@friend.example>\r\nTo: bob@ours.example\r\nSubject: lunch\r\n"           \
+	"Date: Mon, 2 Sep 2024 10:00:00 +0000\r\nMessage-ID: <1@friend.example>\r\n"
+
+static void test_header(void)
+{
+	struct spam_result r;
+	rules_of(GOOD_HDR "\r\nsee you at noon\r\n", &r);
+	CHECK_EQ_INT(r.nrules, 0);
+	CHECK(fires("From: a@b.example\r\nSubject: x\r\n\r\nhi\r\n", "MISSING_DATE"));
+	CHECK(fires("From: a@b.example\r\nSubject: x\r\n\r\nhi\r\n", "MISSING_MID"));
+	CHECK(fires("From: a@b.example\r\nDate: yesterday\r\nMessage-ID: nope\r\n\r\nhi\r\n",
+	            "INVALID_DATE"));
+	CHECK(fires("From: a@b.example\r\nDate: yesterday\r\nMessage-ID: nope\r\n\r\nhi\r\n",
+	            "INVALID_MID"));
+	CHECK(fires("From: a@b.example\r\nDate: Mon, 2 Sep 2999 10:00:00 +0000\r\n\r\nhi\r\n",
+	            "DATE_IN_FUTURE"));
+	CHECK(fires("Subject: x\r\n\r\nhi\r\n", "MISSING_FROM"));
+	CHECK(fires(GOOD_HDR "Reply-To: x@other.example\r\n\r\nhi\r\n", "REPLYTO_DIFF_DOMAIN"));
+	/* a list's Reply-To is not a mismatch */
+	CHECK(!fires(GOOD_HDR "Reply-To: x@other.example\r\nList-Id: <l.other.example>\r\n\r\nhi\r\n",
+	             "REPLYTO_DIFF_DOMAIN"));
+	CHECK(fires("From: \"support@bank.example\" <x@evil.example>\r\n\r\nhi\r\n",
+	            "FROM_NAME_HAS_ADDR"));
+	CHECK(!fires("From: \"ann@friend.example\" <ann@friend.example>\r\n\r\nhi\r\n",
+	             "FROM_NAME_HAS_ADDR"));
+	CHECK(fires("From: \"ours.example IT desk\" <it@evil.example>\r\n\r\nhi\r\n",
+	            "SPOOF_OUR_DOMAIN"));
+	CHECK(!fires("From: \"ours.example IT desk\" <it@ours.example>\r\n\r\nhi\r\n",
+	             "SPOOF_OUR_DOMAIN"));
+	CHECK(fires(GOOD_HDR "Precedence: bulk\r\n\r\nhi\r\n", "BULK_HEADER"));
+	CHECK(fires("Subject: FREE MONEY FOR YOU NOW\r\n\r\nhi\r\n", "SUBJ_ALL_CAPS"));
+	CHECK(fires("Subject: win now!!!\r\n\r\nhi\r\n", "SUBJ_EXCESS_PUNCT"));
+	CHECK(fires(GOOD_HDR "Content-Type: text/plain; charset=x-klingon\r\n\r\nhi\r\n",
+	            "BAD_CHARSET"));
+}
+
+static void test_body(void)
+{
+	CHECK(fires(GOOD_HDR "Content-Type: text/html\r\n\r\n<p>hi</p>\r\n", "HTML_ONLY"));
+	CHECK(fires(GOOD_HDR "Content-Type: text/html\r\n\r\n<p>hi<span style='display:none'>"
+	                     "lorem ipsum dolor sit amet consectetur</span></p>\r\n",
+	            "HIDDEN_TEXT"));
+	CHECK(fires(GOOD_HDR "Content-Type: text/html\r\n\r\n<img src=\"http://i.example/a.png\">\r\n",
+	            "IMAGE_ONLY"));
+	CHECK(fires(GOOD_HDR "\r\nclick https://bit.ly/abc now\r\n", "URL_SHORTENER"));
+	CHECK(fires(GOOD_HDR "\r\nclick http://192.0.2.7/login now\r\n", "URL_IP"));
+	const char *att = GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	                           "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+	                           "--b\r\nContent-Type: application/octet-stream\r\n"
+	                           "Content-Disposition: attachment; filename=\"invoice.pdf.exe\"\r\n\r\n"
+	                           "MZ\r\n--b--\r\n";
+	CHECK(fires(att, "ATTACH_EXEC"));
+	CHECK(fires(att, "ATTACH_DOUBLE_EXT"));
+	const char *macro = GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	                             "--b\r\nContent-Type: application/octet-stream; name=q3.xlsm\r\n"
+	                             "Content-Disposition: attachment\r\n\r\nPK\r\n--b--\r\n";
+	CHECK(fires(macro, "ATTACH_MACRO"));
+	CHECK(!fires(macro, "ATTACH_EXEC"));
+	/* a ZIP (base64) holding "run.exe": one stored local file header */
+	const char *zip = GOOD_HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	                           "--b\r\nContent-Type: application/zip; name=docs.zip\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n"
+	                           "UEsDBAoAAAAAAAAAAAAAAAAAAgAAAAIAAAAHAAAAcnVuLmV4ZU1a\r\n--b--\r\n";
+	CHECK(fires(zip, "ATTACH_ARCHIVE_EXEC"));
+	unsigned char z[64];
+	memset(z, 0, sizeof z);
+	memcpy(z, "PK\x03\x04", 4);
+	z[26] = 200; /* a name longer than the archive: the walk stops */
+	CHECK_EQ_INT(spam_zip_has_exec(z, sizeof z), 0);
+}
+
+static void test_phish(void)
+{
+	CHECK(fires(GOOD_HDR "Content-Type: text/html\r\n\r\n"
+	                     "<a href=\"http://login.evil.example/\">www.bank.example</a>\r\n",
+	            "PHISH_LINK_MISMATCH"));
+	CHECK(!fires(GOOD_HDR "Content-Type: text/html\r\n\r\n"
+	                      "<a href=\"http://www.bank.example/x\">https://bank.example</a>\r\n",
+	             "PHISH_LINK_MISMATCH"));
+	/* xn--pypal-4ve: "pаypal" with a Cyrillic a */
+	CHECK(fires(GOOD_HDR "\r\nlog in at http://xn--pypal-4ve.example/ now\r\n",
+	            "PHISH_IDN_MIXED"));
+	CHECK(fires(GOOD_HDR "\r\nlog in at http://0urs.example/ now\r\n", "PHISH_LOOKALIKE"));
+	CHECK(fires(GOOD_HDR "\r\nsee http://frlend.example/ now\r\n", "PHISH_LOOKALIKE"));
+	CHECK(!fires(GOOD_HDR "\r\nsee http://www.ours.example/ now\r\n", "PHISH_LOOKALIKE"));
+	uint32_t cp[16];
+	CHECK_EQ_INT(spam_punycode_decode(STR_LIT("pypal-4ve"), cp, 16), 6);
+	CHECK_EQ_INT(cp[1], 0x430);
+	CHECK_EQ_INT(spam_punycode_decode(STR_LIT("!!"), cp, 16), 0);
+	struct buf b;
+	buf_init(&b, 64);
+	CHECK_EQ_INT(spam_skeleton(STR_LIT("PAYPA1.c\xd0\xbem"), &b), 0);
+	CHECK_EQ_SLICE(buf_str(&b), "paypal.com");
+	buf_free(&b);
+}
+
+struct words {
+	char got[512];
+};
+
+static void on_word(void *arg, const char *w, size_t n)
+{
+	struct words *x = arg;
+	size_t l = strlen(x->got);
+	snprintf(x->got + l, sizeof x->got - l, "[%.*s]", (int)n, w);
+}
+
+static void test_tokens(void)
+{
+	const char *t = "Buy CHEAP pills... it's $9.99 at shop.example, e-mail me@x.example! "
+	                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x";
+	const char *want = "[buy][cheap][pills][it's][$9.99][at][shop.example][e-mail][me@x.example]"
+	                   "[\x01long" "a6]";
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct words w = {{0}};
+		struct spam_words s;
+		spam_words_init(&s, on_word, &w);
+		if (bytewise)
+			for (size_t i = 0; t[i]; i++)
+				spam_words_feed(&s, t + i, 1);
+		else
+			spam_words_feed(&s, t, strlen(t));
+		spam_words_finish(&s);
+		CHECK_EQ_STR(w.got, want);
+	}
+	/* order matters: sparse bigrams differ, words do not */
+	struct spam_msg *a, *b;
+	const char *ma = "Subject: s\r\n\r\nclick here now\r\n", *mb = "Subject: s\r\n\r\nnow here click\r\n";
+	spam_msg_new(ma, strlen(ma), &a);
+	spam_msg_new(mb, strlen(mb), &b);
+	uint64_t ta[64], tb[64];
+	size_t na = spam_tokens(a, ta, 64), nb = spam_tokens(b, tb, 64);
+	CHECK(na == nb && na > 6);
+	CHECK(memcmp(ta, tb, na * sizeof *ta) != 0);
+	for (size_t i = 1; i < na; i++)
+		CHECK(ta[i - 1] < ta[i]); /* sorted, unique */
+	spam_msg_free(&a);
+	spam_msg_free(&b);
+}
+
+static void test_model(void)
+{
+	struct spam_model m = {0};
+	struct spam_delta d[4] = {{30, 1, 0}, {10, 1, 0}, {20, 0, 1}, {10, 1, 0}};
+	size_t n = spam_delta_sort(d, 4);
+	CHECK_EQ_INT(n, 3);
+	spam_model_apply(&m, d, n, 2, 1, 100);
+	uint32_t s, h;
+	CHECK(spam_model_get(&m, 10, &s, &h) && s == 2 && h == 0);
+	CHECK(spam_model_get(&m, 20, &s, &h) && s == 0 && h == 1);
+	CHECK(!spam_model_get(&m, 15, &s, &h));
+	/* forgetting takes counts back, never below 0, and drops empty tokens */
+	struct spam_delta f[2] = {{20, 0, -1}, {30, -5, 0}};
+	spam_model_apply(&m, f, 2, -1, -1, 100);
+	CHECK_EQ_INT(m.ntok, 1);
+	CHECK_EQ_INT(m.nspam, 1);
+	CHECK_EQ_INT(m.nham, 0);
+	/* pruning keeps the most seen */
+	struct spam_delta many[10];
+	for (int i = 0; i < 10; i++)
+		many[i] = (struct spam_delta){100 + (uint64_t)i, i, 0};
+	spam_model_apply(&m, many, 10, 0, 0, 4);
+	CHECK_EQ_INT(m.ntok, 4);
+	CHECK(spam_model_get(&m, 109, &s, &h) && s == 9);
+	CHECK(!spam_model_get(&m, 101, &s, &h));
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	CHECK_EQ_INT(spam_model_encode(&m, &b), 0);
+	struct spam_model r;
+	CHECK_EQ_INT(spam_model_decode(buf_data(&b), buf_len(&b), &r), 0);
+	CHECK_EQ_INT(r.ntok, 4);
+	CHECK(spam_model_get(&r, 108, &s, &h) && s == 8);
+	CHECK_EQ_INT(spam_model_decode("TSM1xxxx", 8, &r), -1);
+	buf_free(&b);
+	spam_model_free(&m);
+}
+
+static void mk(char *out, size_t n, int spam, int i)
+{
+	static const char *const sw[] = {"cheap", "pills", "offer", "winner", "viagra", "casino",
+	                                 "credit", "loan", "free", "bonus", "click", "unsubscribe"};
+	static const char *const hw[] = {"meeting", "patch", "review", "kernel", "build", "lunch",
+	                                 "thanks", "branch", "release", "agenda", "notes", "commit"};
+	const char *const *w = spam ? sw : hw;
+	snprintf(out, n,
+	         "From: %s@%s.example\r\nSubject: %s %s\r\nDate: Mon, 2 Sep 2024 10:00:00 +0000\r\n"
+	         "Message-ID: <%d@x.example>\r\n\r\n%s %s %s %s %s %s message %d of the run\r\n",
+	         spam ? "deals" : "dev", spam ? "promo" : "team", w[i % 12], w[(i + 3) % 12], i,
+	         w[i % 12], w[(i + 1) % 12], w[(i + 2) % 12], w[(i + 5) % 12], w[(i + 7) % 12],
+	         w[(i + 9) % 12], i);
+}
+
+static double verdict_of(struct store *st, uint32_t acc, const char *msg, int *fuzzy_r)
+{
+	struct spam_msg *m;
+	struct spam_result r;
+	spam_msg_new(msg, strlen(msg), &m);
+	spam_result_init(&r);
+	CHECK_EQ_INT(spam_analyse(st, acc, m, &r), 0);
+	spam_msg_free(&m);
+	if (fuzzy_r)
+		*fuzzy_r = spam_result_has(&r, "FUZZY_JUNK");
+	return r.score;
+}
+
+static void test_store(void)
+{
+	uint32_t acc, acc2;
+	char err[256];
+	struct store *st = unit_store_with_account(base, 0, "u@ours.example", &acc);
+	if (!st)
+		return;
+	CHECK_EQ_INT(store_account_add(st, "v@ours.example", "pw", 0, &acc2, err, sizeof err),
+	             STORE_OK);
+	char msg[1024];
+	struct spam_msg *m;
+	for (int i = 0; i < 25; i++)
+		for (int spam = 0; spam < 2; spam++) {
+			mk(msg, sizeof msg, spam, i);
+			spam_msg_new(msg, strlen(msg), &m);
+			CHECK_EQ_INT(spam_train(st, 0, m, spam), 0);
+			spam_msg_free(&m);
+		}
+	mk(msg, sizeof msg, 1, 40);
+	CHECK(verdict_of(st, acc, msg, NULL) >= SPAM_DEFAULT_TAG);
+	mk(msg, sizeof msg, 0, 40);
+	CHECK(verdict_of(st, acc, msg, NULL) < 0);
+
+	/* a user's Junk: the near-duplicate is spam for that user only */
+	const char *junk = GOOD_HDR "\r\nDear friend, I am writing to you about the shipment of "
+	                            "the parcel number 4471 that is waiting for you at our depot in "
+	                            "the city, please confirm your address and pay the small fee\r\n";
+	const char *near = GOOD_HDR "\r\nDear friend, I am writing to you about the shipment of "
+	                            "the parcel number 9902 that is waiting for you at our depot in "
+	                            "the city, please confirm your address and pay the small fee\r\n";
+	int fz;
+	verdict_of(st, acc, near, &fz);
+	CHECK(!fz);
+	spam_msg_new(junk, strlen(junk), &m);
+	CHECK_EQ_INT(spam_train(st, acc, m, 1), 0);
+	verdict_of(st, acc, near, &fz);
+	CHECK(fz);
+	verdict_of(st, acc2, near, &fz);
+	CHECK(!fz);
+	CHECK_EQ_INT(spam_forget(st, acc, m, 1), 0);
+	spam_msg_free(&m);
+	verdict_of(st, acc, near, &fz);
+	CHECK(!fz);
+	store_close(&st);
+}
+
+int main(void)
+{
+	test_header();
+	test_body();
+	test_phish();
+	test_tokens();
+	test_model();
+	if (unit_env_begin(base, sizeof base, "spam") == 0) {
+		test_store();
+		unit_rmrf(base);
+	}
+	return unit_done("test_spam_rules");
+}
