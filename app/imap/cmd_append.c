@@ -312,6 +312,10 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 			bad(s, cmd->id, "Too many messages.");
 			goto fail;
 		}
+		if (a->n == imap_message_limit()) { /* RFC 9738: all or nothing */
+			imap_limit_refuse(s, (size_t)a->n + 1);
+			goto fail;
+		}
 		a->n++;
 		m->d.received_at = now;
 		if (arg->type == IMAP_ARG_LIST) {

@@ -13,8 +13,8 @@ STORE, UID MOVE and UID EXPUNGE over more messages than the limit work on
 the highest UIDs and say where they stopped (OK [MESSAGELIMIT 3 uid]),
 so a client that asks again for the UIDs below gets the rest; an OK with
 a code of its own gets an untagged NO [MESSAGELIMIT ...] before it; COPY,
-SORT and THREAD, which cannot be done in parts, are refused with
-NO [MESSAGELIMIT 3]."""
+SORT, THREAD and a MULTIAPPEND of more messages, which cannot be done in
+parts, are refused with NO [MESSAGELIMIT 3]."""
 import re
 
 from test_imap import Raw, srv
@@ -160,6 +160,15 @@ def check_messagelimit(s):
     assert t == b"m OK [MESSAGELIMIT 3 9] Move completed.", (u, t)
     u, t = cmd(r, "q", "UID SEARCH ALL")
     assert u == [b"* SEARCH 6 7 8"], u
+    # MULTIAPPEND of more than the limit: all or nothing.
+    before = cmd(r, "st", "STATUS Dest (MESSAGES)")[0]
+    one = b" {12+}\r\nSubject: x\r\n"
+    r.send(b"a APPEND Dest" + one * 4 + b"\r\n")
+    out = r.until_tag("a")
+    assert out[-1] == b"a NO [MESSAGELIMIT 3] Too many messages in one command.", out
+    assert cmd(r, "st", "STATUS Dest (MESSAGES)")[0] == before
+    r.send(b"a APPEND Dest" + one * 3 + b"\r\n")
+    assert r.until_tag("a")[-1].startswith(b"a OK [APPENDUID ")
     r.close()
 
 
