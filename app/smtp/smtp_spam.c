@@ -427,6 +427,8 @@ static void finish(struct smtp_spam *sp)
 	lists(sp, res);
 	sp->flags.postmaster = tx->spam_postmaster;
 	enum spam_verdict v = spam_pipeline_decide(res, &sp->set.th, &sp->flags);
+	/* What the recipients' Sieve spamtest sees (deliver_sieve.h). */
+	tx->sieve_spamtest = spam_pipeline_spamtest(res, &sp->set.th, &sp->flags);
 	note(sp);
 	learn(sp);
 	if (v == SPAM_REJECT) {

@@ -66,6 +66,22 @@ int spam_pipeline_log(const struct spam_result *res, struct buf *out)
 	return r ? -1 : 0;
 }
 
+int spam_pipeline_spamtest(const struct spam_result *res, const struct spam_thresholds *th,
+			   const struct spam_flags *f)
+{
+	double s = res->score, tag = th->tag > 0 ? th->tag : 5;
+	double reject = th->reject_on && th->reject > tag ? th->reject : tag * 3;
+	if (f && f->allowed)
+		return 1;
+	if (s >= reject)
+		return 10;
+	if (s >= tag)
+		return 5 + (int)(5 * (s - tag) / (reject - tag)); /* 5..9 */
+	if (s <= 0)
+		return 1;
+	return 1 + (int)(4 * s / tag); /* 1..4 */
+}
+
 const struct spam_rule *spam_pipeline_rule(const struct spam_result *res, const char *name)
 {
 	for (uint32_t i = 0; i < res->nrules; i++)

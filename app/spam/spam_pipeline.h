@@ -43,6 +43,15 @@ int spam_pipeline_fields(const struct spam_result *res, const struct spam_thresh
 			 const struct spam_flags *f, struct buf *out);
 /* Appends " spam=VERDICT spam_score=N spam_rules=A,B,..." for a log record. 0 or -1. */
 int spam_pipeline_log(const struct spam_result *res, struct buf *out);
+/*
+ * The score as Sieve's spamtest sees it (RFC 5235 §3.2): 1 (surely not
+ * spam: under a fifth of the tag threshold, or allow-listed) up to 10
+ * (at or over the reject threshold), 5..9 from tag to reject. Never 0
+ * ("not tested"): the caller passes 0 itself when the filter did not run.
+ */
+int spam_pipeline_spamtest(const struct spam_result *res, const struct spam_thresholds *th,
+			   const struct spam_flags *f);
+
 /* The rule named name in res, or NULL. */
 const struct spam_rule *spam_pipeline_rule(const struct spam_result *res, const char *name);
 

@@ -16,6 +16,8 @@ case.
   did not verify; a user's block list refuses; a recipient whose lists
   differ from the first recipient's gets 452 4.5.3; postmaster is never
   refused;
+- the recipient's Sieve script runs after the verdict and reads the score
+  with spamtest (a junked message filed elsewhere);
 - submission is never scored, even from a blocklisted address;
 - greylisting (off by default): 451 4.7.1 for a new triplet, accepted
   after the delay; SPF-pass from a known good domain and allow-listed
@@ -199,6 +201,21 @@ def test_spam_wire():
         assert r[0] == 250, r
         _, r = send(s, "127.0.0.1", "x@blocked.test", msg("to carol"), rcpts=("carol@example.test",))
         assert r[0] == 550 and b"blocked" in r[1], r
+
+        # The recipient's Sieve script runs after the verdict, sees the
+        # score through spamtest (RFC 5235) and may file elsewhere.
+        script = ('require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto", "mailbox"];\r\n'
+                  'if spamtest :value "ge" :comparator "i;ascii-numeric" "6" { fileinto :create "Spammy"; }\r\n')
+        st, _, body = api.call("PUT", "/accounts/carol@example.test/sieve/spam", {"script": script, "active": True})
+        assert st in (200, 201), body
+        _, r = send(s, "127.0.0.3", "a@remote.test", msg("sieve decides"), rcpts=("carol@example.test",))
+        assert r[0] == 250, r
+        h = head(newest(s, "carol@example.test", "Spammy"))
+        assert "Subject: sieve decides" in h and "X-Spam-Status: Yes" in h, h
+        assert count(s, "carol@example.test", "Junk") == 0
+        _, r = send(s, "127.0.0.4", "a@remote.test", msg("sieve keeps"), rcpts=("carol@example.test",))
+        assert r[0] == 250, r
+        assert "Subject: sieve keeps" in head(newest(s, "carol@example.test", "INBOX"))
 
         # Postmaster is never refused: Junk at worst.
         _, r = send(s, "127.0.0.2", "a@remote.test", msg("to postmaster"), rcpts=("postmaster@example.test",))

@@ -319,6 +319,28 @@ static void pipeline(void)
 	buf_free(&b);
 }
 
+static void spamtest(void)
+{
+	struct spam_thresholds th = {.tag = 5, .reject = 15, .reject_on = 1};
+	struct spam_flags f = {0};
+	struct spam_result r;
+	static const struct {
+		double score;
+		int want;
+	} cases[] = {{-3, 1}, {0, 1}, {1.2, 1}, {1.25, 2}, {4.9, 4}, {5, 5}, {7, 6},
+		     {12.9, 8}, {14.99, 9}, {15, 10}, {99, 10}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		spam_result_init(&r);
+		spam_result_add(&r, "X", cases[i].score);
+		CHECK_EQ_INT(spam_pipeline_spamtest(&r, &th, &f), cases[i].want);
+	}
+	f.allowed = 1;
+	CHECK_EQ_INT(spam_pipeline_spamtest(&r, &th, &f), 1);
+	f.allowed = 0;
+	th.reject_on = 0; /* no reject threshold: three times tag is "surely" */
+	CHECK_EQ_INT(spam_pipeline_spamtest(&r, &th, &f), 10);
+}
+
 static void base_domains(void)
 {
 	static const char *const cases[][2] = {
@@ -435,6 +457,7 @@ int main(void)
 	lists();
 	pipeline();
 	base_domains();
+	spamtest();
 	conn();
 	grey();
 	return unit_done("test_spam_wire");
