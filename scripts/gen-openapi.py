@@ -48,7 +48,7 @@ schemas = {
         "storage": {"type": "object", "properties": {"used": I, "map": I}}, "uptime": I, "version": S,
         "hours": arr({"type": "object", "properties": {"start": I, "received": I, "sent": I, "rejected": I}})}},
     "Logs": {"type": "object", "properties": {"lines": arr({"type": "object", "properties": {
-        "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}})}},
+        "seq": I, "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}}), "more": B}},
     "Spam": {"type": "object", "properties": {
         "enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
         "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
@@ -196,7 +196,8 @@ paths = {
     "/backups": {"get": op("Scheduled backups: the schedule, the one running, the last ones and failures", [resp(200, "backups", ref("Backups")), ERR]),
                  "post": op("Start a backup now", [resp(202, "started", obj({"started": B})), problem(409)])},
     "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],
-                        params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000})])},
+                        params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                                qp("order", {"enum": ["oldest", "newest"]}), qp("before", {"type": "integer", "minimum": 1})])},
     "/settings": {"get": op("Settings", [resp(200, "settings", ref("Settings")), ERR]),
                   "put": op("Change stored settings (the host name at once, the relay at the next start)", [resp(200, "settings", ref("Settings")), problem(400, 409)],
                             obj({"hostname": S, "relay_host": S, "relay_user": S, "relay_password": S, "dmarc_report_from": S,

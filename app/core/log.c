@@ -31,6 +31,7 @@ static _Thread_local char when_prefix[64];
 
 /* The most recent records, for the admin API's log page (log_ring_walk). */
 struct ring_rec {
+	uint64_t seq; /* 1, 2, ...: a cursor for paging (api_logs' before=) */
 	double time;
 	enum log_level level;
 	char module[16];
@@ -38,6 +39,7 @@ struct ring_rec {
 };
 static struct ring_rec ring[LOG_RING_SIZE];
 static size_t ring_next, ring_count;
+static uint64_t ring_seq;
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void ring_add(const struct timespec *ts, enum log_level lvl, const char *module,
@@ -45,6 +47,7 @@ static void ring_add(const struct timespec *ts, enum log_level lvl, const char *
 {
 	pthread_mutex_lock(&ring_lock);
 	struct ring_rec *r = &ring[ring_next];
+	r->seq = ++ring_seq;
 	r->time = (double)ts->tv_sec + (double)(ts->tv_nsec / 1000000) / 1000.0;
 	r->level = lvl;
 	size_t m = strlen(module), o = 0, n;
@@ -74,7 +77,7 @@ void log_ring_walk(log_ring_cb *cb, void *arg)
 	size_t first = (ring_next + LOG_RING_SIZE - ring_count) % LOG_RING_SIZE;
 	for (size_t i = 0; i < ring_count; i++) {
 		const struct ring_rec *r = &ring[(first + i) % LOG_RING_SIZE];
-		cb(arg, r->time, r->level, r->module, r->text);
+		cb(arg, r->seq, r->time, r->level, r->module, r->text);
 	}
 	pthread_mutex_unlock(&ring_lock);
 }

@@ -18,6 +18,7 @@
 #define TERN_CORE_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -51,12 +52,13 @@ void log_defer_stop(void);
  * The last LOG_RING_SIZE records emitted (level at or above the minimum)
  * are also kept in memory for the admin API. log_ring_walk calls cb for
  * each, oldest first, under a lock: cb must not log. text is the session
- * and the caller's pairs (at most LOG_RING_TEXT-1 bytes), valid during cb.
+ * and the caller's pairs (at most LOG_RING_TEXT-1 bytes), valid during cb;
+ * seq numbers the records from 1 in the order they were logged.
  */
 #define LOG_RING_SIZE 1000
 #define LOG_RING_TEXT 512
-typedef void log_ring_cb(void *arg, double time, enum log_level lvl, const char *module,
-			 const char *text);
+typedef void log_ring_cb(void *arg, uint64_t seq, double time, enum log_level lvl,
+			 const char *module, const char *text);
 void log_ring_walk(log_ring_cb *cb, void *arg);
 /* "debug", "info", "warn", "error". */
 const char *log_level_name(enum log_level lvl);

@@ -4,6 +4,7 @@
 #include "core/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,6 +80,61 @@ void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS])
 			out[i] = (struct metrics_hour){ .start = h * 3600 };
 	}
 	pthread_mutex_unlock(&hours_lock);
+}
+
+size_t metrics_hours_save(int64_t now, char *out, size_t outsz)
+{
+	struct metrics_hour v[METRICS_HOURS];
+	size_t o = 0;
+
+	metrics_hours(now, v);
+	out[0] = '\0';
+	for (int i = 0; i < METRICS_HOURS; i++) {
+		if (!v[i].received && !v[i].sent && !v[i].rejected)
+			continue;
+		int k = snprintf(out + o, outsz - o, "%lld %llu %llu %llu\n", (long long)v[i].start,
+				 (unsigned long long)v[i].received, (unsigned long long)v[i].sent,
+				 (unsigned long long)v[i].rejected);
+		if (k < 0 || (size_t)k >= outsz - o) {
+			out[o] = '\0';
+			break;
+		}
+		o += (size_t)k;
+	}
+	return o;
+}
+
+void metrics_hours_load(int64_t now, const char *text, size_t len)
+{
+	int64_t cur = now / 3600;
+	char line[96];
+
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t n = nl ? (size_t)(nl - text) : len;
+		if (n < sizeof line) {
+			long long start;
+			unsigned long long r, s, j;
+			memcpy(line, text, n);
+			line[n] = '\0';
+			if (sscanf(line, "%lld %llu %llu %llu", &start, &r, &s, &j) == 4 && start >= 0 &&
+			    start % 3600 == 0 && start / 3600 <= cur &&
+			    start / 3600 > cur - METRICS_HOURS) {
+				struct metrics_hour *e = &hours[(uint64_t)(start / 3600) % METRICS_HOURS];
+				pthread_mutex_lock(&hours_lock);
+				if (e->start != start) {
+					memset(e, 0, sizeof(*e));
+					e->start = start;
+				}
+				e->received += r;
+				e->sent += s;
+				e->rejected += j;
+				pthread_mutex_unlock(&hours_lock);
+			}
+		}
+		text += nl ? n + 1 : n;
+		len -= nl ? n + 1 : n;
+	}
 }
 
 void metrics_observe_us(enum metric_hist h, uint64_t us)

@@ -27,6 +27,7 @@
 #ifndef TERN_CORE_METRICS_H
 #define TERN_CORE_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum metric {
@@ -112,5 +113,17 @@ struct metrics_hour {
 /* Fills out[METRICS_HOURS] for the hours ending with the current one,
  * oldest first (hours with no traffic are zero). */
 void metrics_hours(int64_t now, struct metrics_hour out[METRICS_HOURS]);
+/*
+ * The hourly table as text to keep across restarts (the dashboard's chart
+ * forgot everything at each start): one line "START RECEIVED SENT
+ * REJECTED" per hour with traffic in the last METRICS_HOURS. Writes at
+ * most outsz bytes with a NUL (METRICS_HOURS_TEXT_MAX is enough) and
+ * returns the length. metrics_hours_load adds the hours of such a text
+ * that are still inside the window to the table (lines it cannot read
+ * are skipped).
+ */
+#define METRICS_HOURS_TEXT_MAX (METRICS_HOURS * 88 + 1)
+size_t metrics_hours_save(int64_t now, char *out, size_t outsz);
+void metrics_hours_load(int64_t now, const char *text, size_t len);
 
 #endif

@@ -79,6 +79,7 @@ void api_stats(struct http_ctx *x)
 /* ---- logs ---- */
 
 struct log_line {
+	uint64_t seq;
 	double time;
 	enum log_level level;
 	const char *module, *text;
@@ -88,6 +89,7 @@ struct log_filter {
 	struct arena *a;
 	const char *q;
 	enum log_level min;
+	uint64_t before; /* only records older than this seq; 0: all */
 	struct log_line *v;
 	size_t n;
 };
@@ -103,19 +105,23 @@ static int contains_ci(const char *hay, const char *needle)
 	return 0;
 }
 
-static void log_cb(void *arg, double t, enum log_level lvl, const char *module, const char *text)
+static void log_cb(void *arg, uint64_t seq, double t, enum log_level lvl, const char *module,
+		   const char *text)
 {
 	struct log_filter *f = arg;
-	if (lvl < f->min || (!contains_ci(text, f->q) && !contains_ci(module, f->q)))
+	if (lvl < f->min || (f->before && seq >= f->before) ||
+	    (!contains_ci(text, f->q) && !contains_ci(module, f->q)))
 		return;
 	/* Copy: the ring's memory is only ours under its lock. */
-	f->v[f->n++] = (struct log_line){ t, lvl, arena_strdup(f->a, module), arena_strdup(f->a, text) };
+	f->v[f->n++] = (struct log_line){ seq, t, lvl, arena_strdup(f->a, module),
+					  arena_strdup(f->a, text) };
 }
 
 void api_logs(struct http_ctx *x)
 {
 	const char *q = http_query(x, "q"), *level = http_query(x, "level"),
-		   *limit = http_query(x, "limit");
+		   *limit = http_query(x, "limit"), *before = http_query(x, "before"),
+		   *order = http_query(x, "order");
 	struct log_filter f = { .a = x->arena, .q = q ? q : "", .min = LOG_DEBUG };
 	uint64_t lim = 200;
 	struct jw w;
@@ -126,6 +132,15 @@ void api_logs(struct http_ctx *x)
 	}
 	if (limit && (str_to_u64(str_c(limit), LOG_RING_SIZE, &lim) < 0 || lim == 0)) {
 		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", LOG_RING_SIZE);
+		return;
+	}
+	if (before && str_to_u64(str_c(before), UINT64_MAX, &f.before) < 0) {
+		http_problem(x, 400, "invalid_field", "before", "before must be a line's seq");
+		return;
+	}
+	int newest = order && strcmp(order, "newest") == 0;
+	if (order && !newest && strcmp(order, "oldest") != 0) {
+		http_problem(x, 400, "invalid_field", "order", "order must be newest or oldest");
 		return;
 	}
 	if (strlen(f.q) > 200) {
@@ -139,8 +154,11 @@ void api_logs(struct http_ctx *x)
 	jw_obj_begin(&w);
 	jw_key(&w, "lines");
 	jw_arr_begin(&w);
-	for (size_t i = from; i < f.n; i++) {
+	for (size_t k = from; k < f.n; k++) {
+		/* The same page either way; newest first for the log page. */
+		size_t i = newest ? f.n - 1 - (k - from) : k;
 		jw_obj_begin(&w);
+		jw_kuint(&w, "seq", f.v[i].seq);
 		jw_key(&w, "time");
 		jw_double(&w, f.v[i].time);
 		jw_kstr(&w, "level", log_level_name(f.v[i].level));
@@ -149,6 +167,7 @@ void api_logs(struct http_ctx *x)
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	jw_kbool(&w, "more", from > 0); /* older matching lines: ask with before= */
 	jw_obj_end(&w);
 }
 

@@ -22,6 +22,7 @@
 #include "backup/backup_sched.h"
 #include "core/hostname.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/spool.h"
 #include "core/version.h"
@@ -106,6 +107,26 @@ static int check_paths(const struct config *cfg)
 		close(fd);
 	}
 	return 0;
+}
+
+/* The dashboard's hourly chart lives in memory; the store keeps a copy
+ * (meta "stats/hours", written every minute and at stop) for restarts. */
+#define HOURS_KEY "stats/hours"
+
+static void hours_restore(struct store *st)
+{
+	char text[METRICS_HOURS_TEXT_MAX];
+	size_t len;
+	if (store_meta_get(st, HOURS_KEY, text, sizeof text, &len) == STORE_OK)
+		metrics_hours_load((int64_t)time(NULL), text, len);
+}
+
+static void hours_keep(struct store *st)
+{
+	char text[METRICS_HOURS_TEXT_MAX];
+	size_t len = metrics_hours_save((int64_t)time(NULL), text, sizeof text);
+	if (store_meta_put(st, HOURS_KEY, text, len, 0) != STORE_OK)
+		log_warn("server", NULL, "event=stats_save_failed");
 }
 
 static void *worker_main(void *arg)
@@ -256,6 +277,7 @@ int server_run(const struct config *cfg_env)
 			 "in the clear until the next start\"");
 	store_reserve_set(st, cfg->disk_reserve); /* room kept for deletions; logs a failure */
 	admin_settings_merge(&merged, st);
+	hours_restore(st);
 	hostname_set(cfg->hostname);
 	if (!hostname_is_fqdn(cfg->hostname))
 		log_warn("server", NULL, "event=hostname_not_qualified hostname=%s hint=\"set "
@@ -380,12 +402,15 @@ int server_run(const struct config *cfg_env)
 	log_info("server", NULL, "event=started version=%s hostname=%s loops=%d data=%s",
 		 tern_version, cfg->hostname, nloops, cfg->data_dir);
 
+	unsigned ticks = 0;
 	for (;;) {
 		/* Every 5 s: the user's certificate files changed on disk
 		 * (certbot, Traefik renewing them) reload without a SIGHUP. */
 		struct timespec tick = {5, 0};
 		int sig = sigtimedwait(&sigs, NULL, &tick);
 		if (sig < 0) {
+			if (++ticks % 12 == 0)
+				hours_keep(st);
 			if (tls_files_changed() && tls_reload(err, sizeof(err)) == 0)
 				log_info("server", NULL, "event=tls_reloaded reason=files_changed");
 			/* tern acme renew leaves its request in the store. */
@@ -446,6 +471,7 @@ int server_run(const struct config *cfg_env)
 	}
 	for (int j = 0; j < nlisteners; j++)
 		listener_close(&listeners[j]);
+	hours_keep(st); /* the chart's last minutes */
 	store_close(&st); /* commits what is queued */
 	log_info("server", NULL, "event=stopped");
 	return 0;
