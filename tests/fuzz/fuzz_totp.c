@@ -5,7 +5,10 @@
  * without spaces, '-' and '=') when their count leaves no stray bits;
  * a decoded secret and its re-encoding round-trip; totp_check() accepts
  * only 6 digits and never a step at or before the last one; the
- * otpauth:// URI fits or fails cleanly and holds only URI characters.
+ * otpauth:// URI fits or fails cleanly and holds only URI characters;
+ * the rest as a recovery code (auth/twofactor.c): one that is accepted
+ * has ten letters or digits, and typed in lower case without '-' or
+ * spaces it hashes the same.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -13,6 +16,26 @@
 #include <string.h>
 
 #include "auth/totp.h"
+#include "auth/twofactor.h"
+
+static void recovery(const char *code)
+{
+	uint8_t h[STORE_TOTP_HASH], h2[STORE_TOTP_HASH];
+	char norm[16];
+	size_t k = 0;
+
+	if (twofactor_recovery_hash(code, h) != 0)
+		return;
+	for (const char *p = code; *p; p++) {
+		if (*p == '-' || *p == ' ')
+			continue;
+		assert(k < 10);
+		norm[k++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+	}
+	assert(k == 10);
+	norm[k] = '\0';
+	assert(twofactor_recovery_hash(norm, h2) == 0 && memcmp(h, h2, sizeof h) == 0);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(code, rest, cl);
 	code[cl] = '\0';
 
+	recovery(rest);
 	int n = totp_b32_decode(text, key, sizeof key);
 	if (n < 0)
 		return 0;
