@@ -25,7 +25,9 @@ case.
 - learning: an IMAP MOVE or COPY into Junk trains the user's model as
   spam (once), MOVE out of Junk forgets it and trains ham, Trash is no
   lesson, APPEND into Junk is one, and two users filing the same message
-  to Junk teach the global model;
+  to Junk teach the global model; a message like one bob filed to Junk
+  lands in his Junk but not in another user's INBOX, and after bob takes
+  it back out, in his INBOX again;
 - the settings API refuses a bad zone, and lists recent decisions.
 """
 import imaplib
@@ -126,7 +128,8 @@ def test_spam_wire():
         })
         s, api = admin_server(domains=("example.test",), submission=True, imap=True,
                               accounts=[("admin@example.test", "admin-pw-1"), ("bob@example.test", "bob-pw-1"),
-                                        ("carol@example.test", "carol-pw-1"), ("dave@example.test", "dave-pw-1")],
+                                        ("carol@example.test", "carol-pw-1"), ("dave@example.test", "dave-pw-1"),
+                                        ("erin@example.test", "erin-pw-1")],
                               env={"TERN_DNS_SERVERS": dns.servers})
 
         # Defaults a home server can use; a bad zone is refused with its line.
@@ -283,6 +286,38 @@ def test_spam_wire():
         assert dave.append("Junk", None, None, msg("appended spam"))[0] == "OK"
         assert wait_count(s, "kind=spam what=trained", 3), s.log_text()
         assert len(re.findall(r"event=learned ", s.log_text())) == 6, s.log_text()
+
+        # The issue's case: bob files a message to Junk, so the next one
+        # like it lands in his Junk (the fuzzy memory), not erin's; after
+        # bob takes it back out, the next one is his INBOX's again.
+        parcel = (b"Dear customer, your parcel from the central warehouse is waiting at the depot. "
+                  b"Confirm the delivery address and pay the customs fee of 2.99 today to avoid the "
+                  b"return of the parcel to the sender.\r\n")
+
+        def deliver(subject, rcpt):
+            _, r = send(s, "127.0.0.1", "a@remote.test",
+                        msg(subject).replace(b"Hello.\r\n", parcel), rcpts=(rcpt,))
+            assert r[0] == 250, r
+
+        deliver("parcel one", "bob@example.test")
+        assert "Subject: parcel one" in head(newest(s, "bob@example.test", "INBOX"))
+        assert bob.uid("MOVE", find(bob, "INBOX", "parcel one"), "Junk")[0] == "OK"
+        assert wait_count(s, "kind=spam what=trained", 4), s.log_text()
+        deliver("parcel two", "bob@example.test")
+        h = head(newest(s, "bob@example.test", "Junk"))
+        assert "Subject: parcel two" in h and "FUZZY_JUNK" in h, h
+        deliver("parcel two", "erin@example.test")
+        h = head(newest(s, "erin@example.test", "INBOX"))
+        assert "Subject: parcel two" in h and "FUZZY_JUNK" not in h, h
+        for subject in ("parcel one", "parcel two"):
+            assert bob.uid("MOVE", find(bob, "Junk", subject), "INBOX")[0] == "OK"
+        # parcel one's spam lesson is taken back; parcel two, filed by the
+        # filter, was no lesson: it teaches ham afresh.
+        assert wait_count(s, "kind=ham what=retrained", 2), s.log_text()
+        assert wait_count(s, "kind=ham what=trained", 1), s.log_text()
+        deliver("parcel three", "bob@example.test")
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "Subject: parcel three" in h and "FUZZY_JUNK" not in h, h
         bob.logout()
         dave.logout()
 
