@@ -37,8 +37,15 @@ int smtp_headers_scan(struct arena *a, const char *msg, size_t len, struct smtp_
 				 * keeps it in the header). */
 				h->malformed = 1;
 			} else if (str_eq_ci_c(f.name, "From")) {
-				if (h->from_fields++ == 0)
+				if (h->from_fields++ == 0) {
 					h->from = unfold(a, f.value);
+					/* Where it is, for submission's display name
+					 * (the raw field lies in msg: all of it was given). */
+					if (f.raw.p >= msg && f.raw.p + f.raw.len <= msg + len) {
+						h->from_start = (uint64_t)(f.raw.p - msg);
+						h->from_end = h->from_start + f.raw.len;
+					}
+				}
 			} else if (str_eq_ci_c(f.name, "Sender")) {
 				if (h->sender_fields++ == 0)
 					h->sender = unfold(a, f.value);

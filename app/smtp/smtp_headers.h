@@ -48,6 +48,7 @@ struct smtp_headers {
 	unsigned date_fields;   /* Date: */
 	unsigned msgid_fields;  /* Message-ID: */
 	struct str from;        /* unfolded value of the first From (arena), or empty */
+	uint64_t from_start, from_end; /* the first From field's bytes, its line end included */
 	struct str sender;      /* unfolded value of the first Sender (arena), or empty */
 	uint64_t header_end;    /* offset just after the header section (and its empty line) */
 	unsigned no_separator : 1; /* the header section did not end with an empty line */

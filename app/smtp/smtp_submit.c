@@ -15,7 +15,8 @@
  *           of the account, none with a display name that shows another
  *           address (553 5.7.1), in a header
  *           section without broken lines (554 5.6.0); missing Date and
- *           Message-ID are added; the message
+ *           Message-ID are added; a From of one bare address gets the
+ *           account's display name (named_from); the message
  *           is signed with the keys of the From domain on the worker pool;
  *           then queue_submit() commits it, and 250 goes out only from
  *           its done callback.
@@ -28,6 +29,7 @@
  * The null sender is refused: a user does not send bounces.
  */
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,8 @@ struct submit_job {
 	struct smtp_session *s;
 	char domain[DKIM_DOMAIN_MAX + 1]; /* "" = do not sign */
 	const char *added;                /* Date/Message-ID fields we add */
+	const char *from;                 /* a From field in place of the client's, or NULL */
+	size_t from_start, from_end;      /* the client's From field in tx->data */
 	struct spool out;                 /* the final message (core/spool.h) */
 	struct str data;                  /* out as one range */
 	int out_failed;                   /* out could not be built: no memory, disk error */
@@ -207,9 +211,9 @@ static int check_owned(struct smtp_session *s, const char *field, char **addrs, 
  * Returns the count, or -1 after replying.
  */
 static int check_field(struct smtp_session *s, const char *field, struct str value, int max,
-		       char **addrs_r)
+		       char **addrs_r, char **names_r)
 {
-	char *names[FROM_ADDRS_MAX];
+	char *own[FROM_ADDRS_MAX], **names = names_r ? names_r : own;
 	int n = smtp_from_mailboxes(s->tx.arena, value, addrs_r, names, (unsigned)max);
 
 	if (n < 0 || (max == 1 && n != 1)) {
@@ -227,15 +231,73 @@ static int check_field(struct smtp_session *s, const char *field, struct str val
 }
 
 /*
+ * A From of one bare address (no display name) gets the account's display
+ * name, when it has one (issue 31: "used by submission when a client sends
+ * none"): j->from replaces the client's field. ASCII names go in a quoted
+ * string; others as RFC 2047 encoded-words (UTF-8, base64), each at most
+ * 75 characters, on folded lines, never cutting a UTF-8 sequence.
+ */
+static void named_from(struct smtp_session *s, const struct smtp_headers *h, const char *addr,
+		       struct submit_job *j)
+{
+	char name[STORE_DISPLAY_NAME_MAX + 1];
+	struct buf b;
+	int ascii = 1;
+
+	if (store_account_name(smtp_store, s->account, name, sizeof name) != STORE_OK || !name[0])
+		return;
+	/* The rule the client's own names follow: no other address shown. */
+	if (smtp_name_shows_other(name, addr, shown_owned, s))
+		return;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p >= 0x7f)
+			ascii = 0;
+	buf_init(&b, 2048);
+	buf_append_c(&b, "From: ");
+	if (ascii) {
+		buf_append_c(&b, "\"");
+		for (const char *p = name; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append(&b, "\\", 1);
+			buf_append(&b, p, 1);
+		}
+		buf_append_c(&b, "\"");
+	} else {
+		size_t n = strlen(name), i = 0;
+		while (i < n) {
+			/* 45 octets are 60 base64 characters: 72 with the markers. */
+			size_t k = n - i < 45 ? n - i : 45;
+			while (i + k < n && ((unsigned char)name[i + k] & 0xc0) == 0x80)
+				k--;
+			char b64[64];
+			sodium_bin2base64(b64, sizeof b64, (const unsigned char *)name + i, k,
+					  sodium_base64_VARIANT_ORIGINAL);
+			buf_printf(&b, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
+			i += k;
+		}
+	}
+	/* 2048 octets hold the longest name encoded (128 octets: about 230),
+	 * so only the address could make it fail. */
+	if (buf_printf(&b, " <%s>\r\n", addr) == 0) {
+		j->from = arena_strndup(s->tx.arena, buf_data(&b), buf_len(&b));
+		j->from_start = s->tx.header_len + (size_t)h->from_start;
+		j->from_end = s->tx.header_len + (size_t)h->from_end;
+	}
+	buf_free(&b);
+}
+
+/*
  * Checks the author fields: From, Sender when present (a reader shows it as
  * "on behalf of"), and the Resent-From / Resent-Sender of every resent
  * block (a reader may show those as the sender of a resent message).
  * Returns 0 with the domain to sign for in domain_r (size
  * DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1 after replying.
  */
-static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r)
+static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r,
+		      struct submit_job *j)
 {
-	char *addrs[FROM_ADDRS_MAX], *other[FROM_ADDRS_MAX];
+	char *addrs[FROM_ADDRS_MAX], *names[FROM_ADDRS_MAX], *other[FROM_ADDRS_MAX];
+	int nfrom;
 
 	domain_r[0] = '\0';
 	if (h->malformed) {
@@ -260,16 +322,18 @@ static int check_from(struct smtp_session *s, const struct smtp_headers *h, char
 		       "554 5.6.0 Error: too many Resent-From or Resent-Sender header fields");
 		return -1;
 	}
-	if (check_field(s, "From", h->from, FROM_ADDRS_MAX, addrs) < 0)
+	if ((nfrom = check_field(s, "From", h->from, FROM_ADDRS_MAX, addrs, names)) < 0)
 		return -1;
-	if (h->sender_fields && check_field(s, "Sender", h->sender, 1, other) < 0)
+	if (h->sender_fields && check_field(s, "Sender", h->sender, 1, other, NULL) < 0)
 		return -1;
 	for (unsigned i = 0; i < h->resent_from_fields; i++)
-		if (check_field(s, "Resent-From", h->resent_from[i], FROM_ADDRS_MAX, other) < 0)
+		if (check_field(s, "Resent-From", h->resent_from[i], FROM_ADDRS_MAX, other, NULL) < 0)
 			return -1;
 	for (unsigned i = 0; i < h->resent_sender_fields; i++)
-		if (check_field(s, "Resent-Sender", h->resent_sender[i], 1, other) < 0)
+		if (check_field(s, "Resent-Sender", h->resent_sender[i], 1, other, NULL) < 0)
 			return -1;
+	if (nfrom == 1 && names[0][0] == '\0' && h->from_end > h->from_start)
+		named_from(s, h, addrs[0], j);
 	/* DKIM d= is the (first) author's domain, the one DMARC aligns with. */
 	const char *at = strrchr(addrs[0], '@');
 	if (at && dkim_domain_ok(at + 1))
@@ -299,7 +363,13 @@ static void sign_run(void *arg)
 				 * fields, the client's message. */
 				dkim_signer_update(&sg, msg, hl);
 				dkim_signer_update(&sg, j->added, alen);
-				dkim_signer_update(&sg, msg + hl, len - hl);
+				if (j->from) {
+					dkim_signer_update(&sg, msg + hl, j->from_start - hl);
+					dkim_signer_update(&sg, j->from, strlen(j->from));
+					dkim_signer_update(&sg, msg + j->from_end, len - j->from_end);
+				} else {
+					dkim_signer_update(&sg, msg + hl, len - hl);
+				}
 				rc = dkim_signer_final(&sg, &sigs);
 				if (rc == DKIM_OK)
 					j->nsigs = keys->n;
@@ -312,9 +382,13 @@ static void sign_run(void *arg)
 	}
 	/* The output has room for all of it (spool_init in
 	 * smtp_submit_deliver); what fails here is memory or the disk. */
+	size_t cut = j->from ? j->from_start : len, resume = j->from ? j->from_end : len;
 	if (spool_append(&j->out, buf_data(&sigs), buf_len(&sigs)) < 0 ||
 	    spool_append(&j->out, msg, hl) < 0 || spool_append(&j->out, j->added, alen) < 0 ||
-	    spool_append(&j->out, msg + hl, len - hl) < 0 || spool_finish(&j->out, &j->data) < 0)
+	    spool_append(&j->out, msg + hl, cut - hl) < 0 ||
+	    (j->from && spool_append(&j->out, j->from, strlen(j->from)) < 0) ||
+	    spool_append(&j->out, msg + resume, len - resume) < 0 ||
+	    spool_finish(&j->out, &j->data) < 0)
 		j->out_failed = 1;
 	buf_free(&sigs);
 }
@@ -410,13 +484,14 @@ void smtp_submit_deliver(struct smtp_session *s)
 		return;
 	}
 	struct submit_job *j = xcalloc(1, sizeof(*j));
-	if (check_from(s, &h, j->domain) < 0) {
+	if (check_from(s, &h, j->domain, j) < 0) {
 		free(j);
 		return;
 	}
 	j->s = s;
 	j->added = added_fields(s, &h);
-	spool_init(&j->out, tx->data.len + strlen(j->added) + SIGS_MAX, s->conn->peer_ip);
+	spool_init(&j->out, tx->data.len + strlen(j->added) + (j->from ? strlen(j->from) : 0) + SIGS_MAX,
+		   s->conn->peer_ip);
 	j->wj.fn = sign_run;
 	j->wj.done = sign_done;
 	j->wj.arg = j;

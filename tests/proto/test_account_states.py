@@ -4,11 +4,13 @@ its mail; "inactive" refuses logins and RCPT with 550 5.2.1, directly and
 through an alias, while an alias naming another account too still
 delivers there; `active` gives the old password back. Set by `tern
 account state` and by PATCH /api/v1/accounts/{email} (state,
-display_name, the older disabled), shown by GET and `tern account list`.
+display_name, the older disabled), shown by GET and `tern account list`;
+submission puts the display name before a bare From address.
 One server for every check."""
 import imaplib
 import smtplib
 import ssl
+import time
 
 from harness import Raw, message
 from httpc import admin_server
@@ -156,8 +158,39 @@ def test_states_and_display_name():
         # The Apple profile names the account with it.
         st, _, prof = a.call("GET", path + "/mobileconfig")
         assert st == 200 and b"<string>Ann \xc3\x89lise</string>" in prof, prof[:400]
+        # Submission puts the display name before a bare From address (an
+        # encoded-word when it is not ASCII); a From with a name of its
+        # own, or a name that shows another address, is left alone.
+        def submit(subject, from_field):
+            with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20) as c:
+                c.login(USER, PW)
+                c.sendmail(USER, [OTHER], ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n"
+                                           % (from_field, OTHER, subject)).encode())
+
+        def header_of(subject):
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                for mid, line in s.messages(OTHER):
+                    if subject in line:
+                        raw = s.raw(OTHER, mid).decode("utf-8", "replace")
+                        head = raw.split("\r\n\r\n", 1)[0].replace("\r\n ", " ")
+                        return [l for l in head.split("\r\n") if l.lower().startswith("from:")]
+                time.sleep(0.1)
+            raise AssertionError("no message " + subject)
+
+        submit("utf8 name", USER)
+        assert header_of("utf8 name") == ["From: =?UTF-8?B?QW5uIMOJbGlzZQ==?= <%s>" % USER]
+        s.cli("account", "name", USER, 'Ann "A." Onymous')
+        submit("ascii name", "<%s>" % USER)
+        assert header_of("ascii name") == ['From: "Ann \\"A.\\" Onymous" <%s>' % USER]
+        submit("own name", "Annie <%s>" % USER)
+        assert header_of("own name") == ["From: Annie <%s>" % USER]
+        s.cli("account", "name", USER, "boss@elsewhere.test")
+        submit("spoofing name", USER)
+        assert header_of("spoofing name") == ["From: %s" % USER]
         s.cli("account", "name", USER, "")
         assert a.call("GET", path)[2]["display_name"] == ""
+
         # A new account may be given one at once.
         st, _, body = a.call("POST", "/accounts", {"email": "new@example.test",
                                                    "password": PW, "display_name": "New One"})
