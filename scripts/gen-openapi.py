@@ -182,6 +182,12 @@ paths = {
         "put": op("Store, activate or deactivate a Sieve script", [resp(200, "script", ref("SieveScript")), resp(201, "script created", ref("SieveScript")), problem(400, 404, 409)],
                   obj({"script": S, "active": B}), params=[pp("email"), pp("name")]),
         "delete": op("Delete a Sieve script (not the active one)", [resp(204, "deleted"), problem(404, 409)], params=[pp("email"), pp("name")])},
+    "/sieve/global": {"get": op("The administrator's global Sieve scripts (the active one runs before every account's)", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}})])},
+    "/sieve/global/{name}": {
+        "get": op("One global Sieve script", [resp(200, "script", ref("SieveScript")), problem(404)], params=[pp("name")]),
+        "put": op("Store, activate or deactivate a global Sieve script", [resp(200, "script", ref("SieveScript")), resp(201, "script created", ref("SieveScript")), problem(400, 409)],
+                  obj({"script": S, "active": B}), params=[pp("name")]),
+        "delete": op("Delete a global Sieve script (not the active one)", [resp(204, "deleted"), problem(404, 409)], params=[pp("name")])},
     "/aliases": {"get": op("List aliases", [resp(200, "aliases", obj({"aliases": arr(ref("Alias"))})), ERR]),
                  "post": op("Add an alias target (\"@domain\" is a catch-all; a target outside our domains is forwarded with SRS)", [resp(201, "alias", ref("Alias")), problem(400, 404, 409)], obj({"alias": S, "target": S}, ["alias", "target"]))},
     "/aliases/{alias}": {"delete": op("Remove an alias (or one target)", [resp(204, "removed"), problem(404)], params=[pp("alias"), qp("target")])},

@@ -41,7 +41,7 @@ static const char top_help[] =
 	"       tern acme status | renew          the certificate ACME keeps; renew it now\n"
 	"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 	"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
-	"       tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]   stored Sieve scripts\n"
+	"       tern sieve list|get|put|activate|deactivate|del EMAIL|global [NAME]   stored Sieve scripts\n"
 	"       tern spam train spam|ham [--account EMAIL] PATH...   learn messages (files, Maildir, mbox)\n"
 	"       tern spam test [--account EMAIL] FILE...   the spam verdict, score and rules\n"
 	"       tern COMMAND --help               that command's options\n"
@@ -101,8 +101,8 @@ static const struct cli_help helps[] = {
 	{ "acme", "usage: tern acme status | tern acme renew\n" },
 	{ "dmarc", "usage: tern dmarc report [--send] [--today]\n" },
 	{ "sieve", "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
-		   "       tern sieve list|deactivate EMAIL\n"
-		   "       tern sieve get|put|activate|del EMAIL NAME   (put reads the script from stdin)\n" },
+		   "       tern sieve list|deactivate EMAIL|global\n"
+		   "       tern sieve get|put|activate|del EMAIL|global NAME   (put reads the script from stdin; global: the script run before every account's)\n" },
 	{ "spam", "usage: tern spam train spam|ham [--account EMAIL] PATH...\n"
 		  "         (message files, mbox files, Maildir folders, directories of messages;\n"
 		  "          the global model unless --account)\n"

@@ -12,7 +12,9 @@
  * account's stored scripts as ManageSieve does: list prints one name a
  * line with " ACTIVE" after the active one; get prints the text; put reads
  * the text from stdin and refuses (exit 1) one that does not compile, with
- * the parser's message; del refuses the active script.
+ * the parser's message; del refuses the active script. `global` in place
+ * of EMAIL manages the administrator's global scripts (the active one
+ * runs before every account's at delivery).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -93,7 +95,9 @@ static int manage(const struct config *cfg, int argc, char **argv)
 		return -1;
 	if (!(st = cli_store_open(cfg, !writes)))
 		return 1;
-	if (store_account_id(st, argv[1], &acc) != STORE_OK) {
+	if (strcmp(argv[1], "global") == 0) {
+		acc = STORE_SIEVE_GLOBAL; /* the administrator's scripts */
+	} else if (store_account_id(st, argv[1], &acc) != STORE_OK) {
 		fprintf(stderr, "tern sieve: no account %s\n", argv[1]);
 		store_close(&st);
 		return 1;

@@ -361,28 +361,52 @@ static uint32_t dest_add(struct arena *a, struct dest *d, uint32_t n, enum store
 	return n + 1;
 }
 
-void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
-                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
-                        const char *session, int may_reject, struct deliver_sieve_out *out)
+/*
+ * Runs the active script of script_acc (the account's own, or
+ * STORE_SIEVE_GLOBAL: the administrator's) over env's message into res
+ * (strings from a). 1 when it ran; 0 when there is none, or it failed
+ * (logged: the plan stands).
+ */
+static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
+                      const struct sieve_env *env, struct arena *a, struct sieve_result *res,
+                      char name[STORE_SIEVE_NAME_MAX + 1], const char *session)
 {
 	struct buf text;
-	char name[STORE_SIEVE_NAME_MAX + 1], err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
+	char err[SIEVE_ERROR_MAX], q[STORE_SIEVE_NAME_MAX * 4 + 8];
 	struct sieve_ref *ref = NULL;
-	struct deliver_sieve_reply **tail = &out->after;
+	const char *g = script_acc == STORE_SIEVE_GLOBAL ? " global=1" : "";
 
-	memset(out, 0, sizeof *out);
 	buf_init(&text, STORE_SIEVE_BYTES_MAX);
-	if (store_sieve_active(st, plan->account, &text, name) != STORE_OK) {
+	if (store_sieve_active(st, script_acc, &text, name) != STORE_OK) {
 		buf_free(&text);
-		return; /* no active script: the plan stands */
+		return 0;
 	}
 	const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
 	buf_free(&text);
 	if (!s) {
-		log_warn("deliver", session, "event=sieve_failed account=%u script=%s error=\"%s\"",
-		         plan->account, log_q(name, q, sizeof q), err);
-		return;
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=\"%s\"",
+		         account, log_q(name, q, sizeof q), g, err);
+		return 0;
 	}
+	int rc = sieve_run(s, env, a, res);
+	/* The result's strings are a's: the script may go back. */
+	sieve_cache_release(&ref);
+	if (rc < 0) {
+		log_warn("deliver", session, "event=sieve_failed account=%u script=%s%s error=\"%s\"",
+		         account, log_q(name, q, sizeof q), g, res->error);
+		return 0;
+	}
+	return 1;
+}
+
+void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
+                        struct str env_from, struct str env_to, int spam_score, struct arena *a,
+                        const char *session, int may_reject, struct deliver_sieve_out *out)
+{
+	char name[STORE_SIEVE_NAME_MAX + 1], q[STORE_SIEVE_NAME_MAX * 4 + 8];
+	struct deliver_sieve_reply **tail = &out->after;
+
+	memset(out, 0, sizeof *out);
 	struct mbctx mc = { st, plan->account };
 	struct sieve_env env = {
 		.msg = msg.p, .len = msg.len, .env_from = env_from, .env_to = env_to,
@@ -390,12 +414,15 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		.duplicate_seen = duplicate_seen, .spam_score = spam_score,
 	};
 	struct sieve_result res;
-	if (sieve_run(s, &env, a, &res) < 0) {
-		log_warn("deliver", session, "event=sieve_failed account=%u script=%s error=\"%s\"",
-		         plan->account, log_q(name, q, sizeof q), res.error);
-		sieve_cache_release(&ref);
-		return;
-	}
+	/* The administrator's global script first: when it decides (an
+	 * explicit keep, fileinto, discard, redirect, reject), that is the
+	 * plan and the account's script does not run (a global fileinto
+	 * "Junk" forces Junk); when it leaves the implicit keep, the
+	 * account's script decides as if the global one were not there. */
+	int global = run_active(st, STORE_SIEVE_GLOBAL, plan->account, &env, a, &res, name, session) &&
+	             !res.implicit_keep;
+	if (!global && !run_active(st, plan->account, plan->account, &env, a, &res, name, session))
+		return; /* no active script, or it failed: the plan stands */
 
 	/* Where copies go, in the order of the actions: the first becomes
 	 * the plan's own, the others its further copies. */
@@ -478,12 +505,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 	}
 	if (out->reject) {
 		plan->discard = 1;
-		log_info("deliver", session, "event=sieve account=%u script=%s result=reject steps=%llu",
-		         plan->account, log_q(name, q, sizeof q), (unsigned long long)res.steps);
+		log_info("deliver", session, "event=sieve account=%u script=%s%s result=reject steps=%llu",
+		         plan->account, log_q(name, q, sizeof q), global ? " global=1" : "",
+		         (unsigned long long)res.steps);
 		deliver_sieve_reply_free(out->after);
 		out->after = NULL;
 		out->nredirects = 0;
-		sieve_cache_release(&ref);
 		return;
 	}
 	/* The implicit keep (also beside fileinto :copy) keeps the default
@@ -524,11 +551,10 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		plan->more = more;
 		plan->nmore = nd - 1;
 	}
-	log_info("deliver", session, "event=sieve account=%u script=%s result=%s copies=%u redirects=%u%s steps=%llu",
-	         plan->account, log_q(name, q, sizeof q),
+	log_info("deliver", session, "event=sieve account=%u script=%s%s result=%s copies=%u redirects=%u%s steps=%llu",
+	         plan->account, log_q(name, q, sizeof q), global ? " global=1" : "",
 	         plan->discard ? "discard" : plan->mailbox ? "mailbox" : plan->folder == STORE_TARGET_JUNK ? "junk" : "inbox",
 	         nd, out->nredirects, fallback ? " fallback=inbox" : "", (unsigned long long)res.steps);
-	sieve_cache_release(&ref);
 }
 
 int deliver_sieve_may_reject(struct store *st, uint32_t account)
@@ -538,12 +564,16 @@ int deliver_sieve_may_reject(struct store *st, uint32_t account)
 	struct sieve_ref *ref = NULL;
 	int may = 0;
 
-	buf_init(&text, STORE_SIEVE_BYTES_MAX);
-	if (store_sieve_active(st, account, &text, NULL) == STORE_OK) {
-		const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
-		may = s && (sieve_script_requires(s, "reject") || sieve_script_requires(s, "ereject"));
-		sieve_cache_release(&ref);
+	/* The global script's reject counts for every account. */
+	uint32_t which[2] = { STORE_SIEVE_GLOBAL, account };
+	for (int i = 0; i < 2 && !may; i++) {
+		buf_init(&text, STORE_SIEVE_BYTES_MAX);
+		if (store_sieve_active(st, which[i], &text, NULL) == STORE_OK) {
+			const struct sieve_script *s = sieve_cache_get(buf_data(&text), buf_len(&text), err, &ref);
+			may = s && (sieve_script_requires(s, "reject") || sieve_script_requires(s, "ereject"));
+			sieve_cache_release(&ref);
+		}
+		buf_free(&text);
 	}
-	buf_free(&text);
 	return may;
 }

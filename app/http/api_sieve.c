@@ -5,7 +5,9 @@
  * "line L, column C: ..." message), activate or deactivate, delete (not
  * the active one: 409 active). The same store functions ManageSieve and
  * `tern sieve` use. A request body is at most HTTP_BODY_MAX, so scripts
- * over about 60 KiB go through ManageSieve.
+ * over about 60 KiB go through ManageSieve. /sieve/global... does the
+ * same for the administrator's global scripts (run before every
+ * account's at delivery).
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,12 +63,9 @@ static void list_cb(void *arg, const char *name, int active, size_t size)
 	jw_obj_end(w);
 }
 
-void api_sieve_list(struct http_ctx *x)
+static void list_of(struct http_ctx *x, uint32_t id)
 {
-	uint32_t id;
 	struct jw w;
-	if (account(x, &id) < 0)
-		return;
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "scripts");
@@ -99,25 +98,16 @@ static void answer_script(struct http_ctx *x, uint32_t id, const char *name, int
 	buf_free(&b);
 }
 
-void api_sieve_get(struct http_ctx *x)
-{
-	uint32_t id;
-	if (account(x, &id) == 0)
-		answer_script(x, id, x->param[1], 200);
-}
-
-void api_sieve_put(struct http_ctx *x)
+static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 {
 	static const struct json_field f[] = {
 		{ "script", JK_STRING, 0 },
 		{ "active", JK_BOOL, 0 },
 	};
-	uint32_t id;
 	char err[SIEVE_ERROR_MAX];
-	const char *name = x->param[1];
 	int rc, created = 0;
 
-	if (http_body_check(x, f, 2) < 0 || account(x, &id) < 0)
+	if (http_body_check(x, f, 2) < 0)
 		return;
 	const struct json_value *s = json_get(x->json, "script"), *a = json_get(x->json, "active");
 	if (!store_sieve_name_valid(name)) {
@@ -148,19 +138,67 @@ void api_sieve_put(struct http_ctx *x)
 			return;
 		}
 	}
-	log_info("http", NULL, "event=sieve_script_stored ip=%s", x->ip);
+	log_info("http", NULL, "event=sieve_script_stored ip=%s%s", x->ip,
+		 id == STORE_SIEVE_GLOBAL ? " global=1" : "");
 	answer_script(x, id, name, created ? 201 : 200);
 }
 
-void api_sieve_del(struct http_ctx *x)
+static void del_of(struct http_ctx *x, uint32_t id, const char *name)
 {
-	uint32_t id;
-	if (account(x, &id) < 0)
-		return;
-	int rc = store_sieve_del(http_store, id, x->param[1]);
+	int rc = store_sieve_del(http_store, id, name);
 	if (rc != STORE_OK) {
 		script_problem(x, rc);
 		return;
 	}
 	http_no_content(x);
+}
+
+void api_sieve_list(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) == 0)
+		list_of(x, id);
+}
+
+void api_sieve_get(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) == 0)
+		answer_script(x, id, x->param[1], 200);
+}
+
+void api_sieve_put(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) == 0)
+		put_of(x, id, x->param[1]);
+}
+
+void api_sieve_del(struct http_ctx *x)
+{
+	uint32_t id;
+	if (account(x, &id) == 0)
+		del_of(x, id, x->param[1]);
+}
+
+/* The administrator's global scripts (store.h STORE_SIEVE_GLOBAL): the
+ * same operations, the script's name the route's only parameter. */
+void api_sieve_global_list(struct http_ctx *x)
+{
+	list_of(x, STORE_SIEVE_GLOBAL);
+}
+
+void api_sieve_global_get(struct http_ctx *x)
+{
+	answer_script(x, STORE_SIEVE_GLOBAL, x->param[0], 200);
+}
+
+void api_sieve_global_put(struct http_ctx *x)
+{
+	put_of(x, STORE_SIEVE_GLOBAL, x->param[0]);
+}
+
+void api_sieve_global_del(struct http_ctx *x)
+{
+	del_of(x, STORE_SIEVE_GLOBAL, x->param[0]);
 }

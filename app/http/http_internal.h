@@ -234,6 +234,11 @@ void api_sieve_list(struct http_ctx *x);
 void api_sieve_get(struct http_ctx *x);
 void api_sieve_put(struct http_ctx *x);
 void api_sieve_del(struct http_ctx *x);
+/* /sieve/global...: the administrator's global scripts. */
+void api_sieve_global_list(struct http_ctx *x);
+void api_sieve_global_get(struct http_ctx *x);
+void api_sieve_global_put(struct http_ctx *x);
+void api_sieve_global_del(struct http_ctx *x);
 void api_account_mobileconfig(struct http_ctx *x);
 /* Creates an account from {"email","password","quota"?,"display_name"?}
  * (name NULL: none); answers 201. */

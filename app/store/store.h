@@ -1054,7 +1054,11 @@ int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
  * §1.6 (UTF-8, no controls, no U+2028/9), 1..STORE_SIEVE_NAME_MAX
  * octets; any other name is STORE_EINVAL. The store keeps text; checking
  * that it compiles is the caller's (ManageSieve PUTSCRIPT, the CLI).
+ * Account id STORE_SIEVE_GLOBAL (no account has it) holds the
+ * administrator's global scripts, under the same rules: its active one
+ * runs before each account's at delivery (deliver_sieve.h).
  */
+#define STORE_SIEVE_GLOBAL 0u
 #define STORE_SIEVE_NAME_MAX 128
 #define STORE_SIEVE_SCRIPTS_MAX 32
 #define STORE_SIEVE_BYTES_MAX (1024u * 1024)

@@ -118,6 +118,8 @@ struct put_ctx {
 static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
 {
 	struct acct_rec a;
+	if (account == STORE_SIEVE_GLOBAL)
+		return 0; /* the administrator's global scripts */
 	int rc = acct_get(txn, st, account, &a);
 	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 }

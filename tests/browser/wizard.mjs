@@ -228,6 +228,16 @@ async function adminPages() {
 		log('admin password: changed from the UI');
 	}
 
+	// The global Sieve filter: the parser's error at the field, then saved and active.
+	await byId('global-filter-script').fill('fileinto "Junk";');
+	await byId('global-filter-save').click();
+	await byId('global-filter-form').getByText('line 1, column 1').waitFor();
+	await byId('global-filter-script').fill('require "fileinto";\nif header :contains "subject" "[SPAM]" { fileinto "Junk"; }\n');
+	await byId('global-filter-save').click();
+	await byId('global-filter-form').getByText('Global filter saved and active.').waitFor();
+	await screenshot('global-filter');
+	log('global filter: error shown, then saved and active');
+
 }
 
 try {

@@ -20,7 +20,10 @@
   Auto-Submitted: auto-notified, our From (the URI's from= ignored), the
   URI's subject and :importance; none about a message that is itself
   automatic; one to the recipient's own address arrives once and does
-  not notify again."""
+  not notify again.
+- The administrator's global script (tern sieve ... global, the REST API
+  /sieve/global): when it decides (fileinto "Junk") the account's script
+  does not run; when it leaves the implicit keep, the account's decides."""
 import re
 import time
 
@@ -36,6 +39,7 @@ EVE = ("eve@example.test", "eve-pw-sieve-1")
 FAY = ("fay@example.test", "fay-pw-sieve-1")
 GIL = ("gil@example.test", "gil-pw-sieve-1")
 HAL = ("hal@example.test", "hal-pw-sieve-1")
+IVO = ("ivo@example.test", "ivo-pw-sieve-1")
 
 _env = None
 
@@ -54,7 +58,7 @@ def env():
         }
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port)
-        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL], env={
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO], http=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -196,6 +200,38 @@ def test_y_notify():
     time.sleep(0.5)
     assert subjects(srv, HAL[0]) == ["self11", "self11"], srv.messages(HAL[0])
     assert len(remote.messages) == before + 1, remote.messages[before + 1:]
+
+
+def test_yz_global_script():
+    from httpc import Api
+    srv, _, _ = env()
+    a = Api(srv)
+    a.token = srv.cli("token", "add", "sieve-global").stdout.decode().strip()
+    st, _, d = a.call("PUT", "/sieve/global/spam", {"script": "fileinto \"Junk\";"})
+    assert st == 400 and d["code"] == "invalid_script", d
+    st, _, d = a.call("PUT", "/sieve/global/spam", {"active": True, "script":
+                      'require "fileinto";\nif header :contains "subject" "[SPAM]" { fileinto "Junk"; }\n'})
+    assert st == 201 and d["active"] is True, d
+    st, _, d = a.call("GET", "/sieve/global")
+    assert st == 200 and [x["name"] for x in d["scripts"]] == ["spam"], d
+    # The CLI sees the same scripts.
+    assert srv.cli("sieve", "list", "global").stdout == b"spam ACTIVE\n"
+    script(srv, IVO[0], 'require ["fileinto", "mailbox"]; fileinto :create "Work";')
+    for subj in ("[SPAM]-cheap", "meeting"):
+        codes, end = send(srv, "alice@origin.test", [IVO[0]], message(subj, to=IVO[0]),
+                          source="127.0.0.9")
+        assert end[0] == 250, end
+    assert subjects(srv, IVO[0], "Junk") == ["[SPAM]-cheap"], srv.log_text()[-2000:]
+    assert subjects(srv, IVO[0], "Work") == ["meeting"]
+    assert srv.wait_log("global=1 result=junk")
+    # Deactivated (CLI): the account's script decides again.
+    srv.cli("sieve", "deactivate", "global")
+    codes, end = send(srv, "alice@origin.test", [IVO[0]], message("[SPAM]-again", to=IVO[0]),
+                      source="127.0.0.9")
+    assert subjects(srv, IVO[0], "Work") == ["[SPAM]-again", "meeting"]
+    assert a.call("DELETE", "/sieve/global/spam")[0] == 204
+    st, _, d = a.call("GET", "/openapi.json")
+    assert "/sieve/global/{name}" in d["paths"], list(d["paths"])
 
 
 def test_zz_stop():

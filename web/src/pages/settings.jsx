@@ -3,7 +3,8 @@
 // checks (DMARC exceptions, the postmaster account: applied to the next
 // message), limits and listeners (environment, read-only), the TLS
 // certificate, the admin password (locked while TERN_ADMIN_PASSWORD is
-// set), two-factor sign-in for the admin, and API tokens for scripts.
+// set), two-factor sign-in for the admin, the global Sieve filter (run
+// before every account's own), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
@@ -26,6 +27,7 @@ export function Settings() {
 					<AuthForm auth={d.auth || {}} onSaved={s.reload} />
 					<AdminPassword />
 					<TwoFactor base="/admin/totp" who="The admin" />
+					<GlobalFilter />
 					<Certificate tls={d.tls} acme={d.acme} />
 					<Limits limits={d.limits} listeners={d.listeners} />
 				</>
@@ -73,6 +75,56 @@ function AdminPassword() {
 					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy || !pw || !!mismatch} data-testid="admin-password-save">Change password</button></div>
 				</>
 			)}
+		</form>
+	);
+}
+
+// The administrator's global Sieve script (/sieve/global): its active one
+// (else one named "global") in an editor; saving compiles, stores and
+// activates it (the parser's error shows at the field), Turn off leaves it
+// stored but inactive.
+function GlobalFilter() {
+	const [name, setName] = useState('global');
+	const [text, setText] = useState('');
+	const [active, setActive] = useState(false);
+	const [done, setDone] = useState('');
+	const a = useAction();
+	const l = useLoad(async () => {
+		const list = await get('/sieve/global');
+		const on = (list.scripts || []).find((x) => x.active) || (list.scripts || [])[0];
+		if (on) {
+			const sc = await get('/sieve/global/' + seg(on.name));
+			setName(sc.name);
+			setText(sc.script);
+			setActive(sc.active);
+		}
+		return list;
+	});
+	const save = (on) => (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			const body = on ? { script: text, active: true } : { active: false };
+			const sc = await put('/sieve/global/' + seg(name), body);
+			setActive(sc.active);
+			setDone(on ? 'Global filter saved and active.' : 'Global filter turned off.');
+		});
+	};
+	const fe = a.error && a.error.field === 'script' ? a.error.message : undefined;
+	return (
+		<form class="card" onSubmit={save(true)} data-testid="global-filter-form">
+			<h2>Global filter (Sieve)</h2>
+			<p class="hint">Runs before every account's own filter at delivery. When it decides (for example
+				<code> fileinto "Junk";</code>), the account's filter does not run; otherwise the account's decides.
+				{active ? ' Active.' : ' Not active.'}</p>
+			<ErrorBox error={l.error} />
+			<TextArea label={`Script "${name}"`} value={text} onInput={(v) => { setText(v); setDone(''); }} error={fe}
+				testid="global-filter-script" rows="8" spellcheck={false} style="width: 100%; font-family: monospace" />
+			<ErrorBox error={a.error && !fe ? a.error : null} />
+			<Notice>{done}</Notice>
+			<div class="buttons">
+				<button class="btn btn-primary" type="submit" disabled={a.busy || !text.trim()} data-testid="global-filter-save">Save and activate</button>
+				{active ? <button class="btn" type="button" onClick={save(false)} disabled={a.busy} data-testid="global-filter-off">Turn off</button> : null}
+			</div>
 		</form>
 	);
 }
