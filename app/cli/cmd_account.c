@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/password_policy.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -163,6 +164,12 @@ int cli_account(const struct config *cfg, int argc, char **argv)
 		if (got < 0 || pw[0] == '\0') {
 			if (got != -2)
 				fprintf(stderr, "tern: a password is expected on standard input\n");
+			return 2;
+		}
+		char why[128];
+		if (password_policy_check(pw, why, sizeof why) < 0) {
+			memset(pw, 0, sizeof(pw));
+			fprintf(stderr, "tern account %s: %s\n", verb, why);
 			return 2;
 		}
 	} else if (strcmp(verb, "del") != 0 && strcmp(verb, "disable") != 0 &&

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "admin/admin_meta.h"
+#include "auth/password_policy.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -65,12 +66,10 @@ int cli_admin(const struct config *cfg, int argc, char **argv)
 			fprintf(stderr, "tern: a password is expected on standard input\n");
 		return 2;
 	}
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)pw; *p; p++)
-		n += (*p & 0xc0) != 0x80; /* characters, as the web UI counts */
-	if (n < 8 || n > 256) {
+	char why[128];
+	if (password_policy_check(pw, why, sizeof why) < 0) {
 		explicit_bzero(pw, sizeof pw);
-		fprintf(stderr, "tern: the admin password must be 8 to 256 characters\n");
+		fprintf(stderr, "tern admin passwd: %s\n", why);
 		return 2;
 	}
 	if (!(st = cli_store_open(cfg, 0))) {

@@ -18,6 +18,7 @@
 #include "admin/admin_domain.h"
 #include "admin/admin_auth.h"
 #include "admin/admin_meta.h"
+#include "auth/password_policy.h"
 #include "core/hostname.h"
 #include "core/log.h"
 #include "http/http_internal.h"
@@ -95,6 +96,10 @@ static void write_state(struct http_ctx *x, int status)
 	jw_obj_begin(&w);
 	jw_kbool(&w, "done", admin);
 	jw_kbool(&w, "locked", http_cfg->admin_password[0] != 0);
+	char why[128];
+	/* An old TERN_ADMIN_PASSWORD below today's rule: still accepted, warned about. */
+	jw_kbool(&w, "weak", http_cfg->admin_password[0] &&
+				  password_policy_check(http_cfg->admin_password, why, sizeof why) < 0);
 	jw_obj_end(&w);
 
 	jw_key(&w, "hostname");

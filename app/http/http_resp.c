@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/password_policy.h"
 #include "core/arena.h"
 #include "core/utf8.h"
 #include "http/http_internal.h"
@@ -134,10 +135,9 @@ const char *http_body_str(struct http_ctx *x, const char *name)
 
 int http_password_ok(struct http_ctx *x, const char *field, const char *pw)
 {
-	size_t n = utf8_chars(str_c(pw)); /* characters, as API.md says */
-	if (n < 8 || n > 256) {
-		http_problem(x, 400, "invalid_field", field, "field '%s' must be 8 to 256 characters",
-			     field);
+	char err[128];
+	if (password_policy_check(pw, err, sizeof err) < 0) {
+		http_problem(x, 400, "invalid_field", field, "field '%s': %s", field, err);
 		return -1;
 	}
 	return 0;

@@ -4,6 +4,7 @@
  * handler's response into an MHD response with the security headers.
  * See http_server.h.
  */
+#include "auth/password_policy.h"
 #include "core/cidr.h"
 #include "core/hostname.h"
 #include "http/http_server.h"
@@ -455,6 +456,11 @@ static void setup_admin(struct store *st)
 	char code[ADMIN_SETUP_CODE_LEN + 1];
 
 	if (http_cfg->admin_password[0]) {
+		char why[128];
+		/* Set before the rule existed, perhaps: warn, never refuse to start. */
+		if (password_policy_check(http_cfg->admin_password, why, sizeof why) < 0)
+			log_warn("http", NULL, "event=admin_password_weak variable=TERN_ADMIN_PASSWORD "
+				 "hint=\"%s; the admin password still works, but change it\"", why);
 		/* Hashed once: logins then cost what a stored hash costs. */
 		if (password_hash(http_cfg->admin_password, http_env_admin_hash, PASSWORD_HASH_MAX) != 0)
 			fatal("cannot hash TERN_ADMIN_PASSWORD");

@@ -155,14 +155,14 @@ def test_static_binary():
 def test_admin_commands_while_running():
     with Server(accounts=ACCOUNTS) as s:
         s.cli("domain", "add", "late.test")
-        s.cli("account", "add", "eve@late.test", input="eve-pw\n")
+        s.cli("account", "add", "eve@late.test", input="eve-password-1\n")
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
             c.sendmail("a@remote.test", ["eve@late.test"], message(subject="added live"))
         assert "added live" in s.messages("eve@late.test")[0][1]
         listing = s.cli("account", "list").stdout.decode()
         assert "eve@late.test" in listing and "bob@example.test" in listing
         assert "late.test" in s.cli("domain", "list").stdout.decode()
-        s.cli("account", "passwd", "eve@late.test", input="new-pw\n")
+        s.cli("account", "passwd", "eve@late.test", input="new-password-2\n")
         s.cli("alias", "add", "boss@late.test", "eve@late.test")
         assert "boss@late.test -> eve@late.test" in s.cli("alias", "list").stdout.decode()
         s.cli("alias", "del", "boss@late.test")
@@ -175,7 +175,7 @@ def test_admin_commands_while_running():
         assert "MX" in dns and "v=spf1" in dns and "_dmarc" in dns
         assert "k=rsa; p=" in dns and "k=ed25519; p=" in dns and "_submission._tcp" in dns
         # errors are clear and non-zero
-        r = s.cli("account", "add", "x@unknown-domain.test", input="pw\n", check=False)
+        r = s.cli("account", "add", "x@unknown-domain.test", input="x-password-1\n", check=False)
         assert r.returncode != 0 and r.stderr
 
 
@@ -291,7 +291,7 @@ def test_empty_chroot():
         run = lambda *a, **kw: subprocess.run(["/tern"] + list(a), env=env, preexec_fn=jail,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, **kw)
         assert run("domain", "add", "example.test").returncode == 0
-        assert run("account", "add", "bob@example.test", input=b"pw\n").returncode == 0
+        assert run("account", "add", "bob@example.test", input=b"bob-password-1\n").returncode == 0
         proc = subprocess.Popen(["/tern", "serve"], env=env, preexec_fn=jail, stderr=subprocess.DEVNULL)
         try:
             deadline = time.time() + 10
@@ -312,7 +312,7 @@ def test_empty_chroot():
             # whose blinding needs randomness with no /dev in the jail.
             with smtplib.SMTP("127.0.0.1", sub_port, timeout=10) as c:
                 c.starttls(context=ctx)
-                c.login("bob@example.test", "pw")
+                c.login("bob@example.test", "bob-password-1")
                 c.sendmail("bob@example.test", ["bob@example.test"],
                            message(subject="signed in the chroot", sender="bob@example.test"))
             assert run("health").returncode == 0

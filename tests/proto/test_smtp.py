@@ -149,7 +149,7 @@ def test_bdat_refused_chunk_is_skipped():
 
 def test_utf8_addresses():
     with srv() as s:
-        s.cli("account", "add", "jörg@example.test", input="pw-jörg\n")
+        s.cli("account", "add", "jörg@example.test", input="pw-jörg-123\n")
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
             c.ehlo("utf8.test")
             msg = message(subject="grüße", sender="señor@remote.test", to="jörg@example.test")

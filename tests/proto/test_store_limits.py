@@ -53,7 +53,7 @@ def test_quota_holds_under_parallel_deliveries():
     with Server(start=False, imap=True) as s:
         s.cli("account", "add", "bob@example.test", "--quota", "51200", input="bob-pw-1\n")
         s.cli("account", "add", "carol@example.test", "--quota", "51200", input="carol-pw\n")
-        s.cli("account", "add", "dave@example.test", "--quota", "51200", input="dave-pw\n")
+        s.cli("account", "add", "dave@example.test", "--quota", "51200", input="dave-password-1\n")
         s.start()
         body = ("x" * 998 + "\r\n") * 20
         replies = []
@@ -102,7 +102,7 @@ def test_quota_holds_under_parallel_deliveries():
         assert account_usage(s, "carol@example.test")[:2] == (0, 0)
         # IMAP APPEND in parallel: what does not fit gets NO [OVERQUOTA].
         results = []
-        sessions = [login(s, user="dave@example.test", pw="dave-pw") for _ in range(10)]
+        sessions = [login(s, user="dave@example.test", pw="dave-password-1") for _ in range(10)]
         go = threading.Barrier(10)
 
         def append(m, n):

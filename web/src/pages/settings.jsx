@@ -42,6 +42,7 @@ export function Settings() {
 function AdminPassword() {
 	const st = useLoad(() => get('/setup'));
 	const locked = !!(st.data && st.data.admin && st.data.admin.locked);
+	const weak = !!(st.data && st.data.admin && st.data.admin.weak);
 	const [pw, setPw] = useState('');
 	const [pw2, setPw2] = useState('');
 	const [done, setDone] = useState('');
@@ -66,6 +67,7 @@ function AdminPassword() {
 			<h2>Admin password</h2>
 			<Field label="New admin password (8 to 256 characters)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
 				lockedBy="TERN_ADMIN_PASSWORD" autoComplete="new-password" error={fe} testid="admin-new-password" />
+			{weak ? <Notice kind="warn" testid="admin-password-weak">TERN_ADMIN_PASSWORD is weaker than tern now asks of a new password (8 to 256 characters). It still works; set a stronger one in the variable and restart.</Notice> : null}
 			{locked ? null : (
 				<>
 					<Field label="The same again" type="password" value={pw2} onInput={typed(setPw2)} autoComplete="new-password"

@@ -1,0 +1,20 @@
+/*
+ * password_policy.c — the one password rule. See password_policy.h.
+ */
+#include "auth/password_policy.h"
+
+#include <stdio.h>
+
+#include "core/str.h"
+#include "core/utf8.h"
+
+int password_policy_check(const char *pw, char *err, size_t errsz)
+{
+	size_t n = utf8_chars(str_c(pw));
+	if (n < PASSWORD_MIN_CHARS || n > PASSWORD_MAX_CHARS) {
+		snprintf(err, errsz, "a password must be %d to %d characters", PASSWORD_MIN_CHARS,
+			 PASSWORD_MAX_CHARS);
+		return -1;
+	}
+	return 0;
+}
