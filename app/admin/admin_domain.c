@@ -99,7 +99,7 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	snprintf(r->value, sizeof(r->value), "v=spf1 mx -all");
 
 	buf_init(&txt, ADMIN_DNS_VALUE_MAX - 1);
-	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 14; i++) {
+	for (unsigned i = 0; i < k->n && d->n < ADMIN_DNS_MAX - 15; i++) {
 		buf_reset(&txt);
 		if (dkim_key_txt(&k->key[i], &txt) != DKIM_OK)
 			continue; /* damaged key: nothing true to publish */
@@ -151,4 +151,13 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	r = add(d, "TXT", "MTA-STS", NULL);
 	snprintf(r->name, sizeof(r->name), "_mta-sts.%s.", domain);
 	snprintf(r->value, sizeof(r->value), "v=STSv1; id=%s", id);
+	/* TLS-RPT (RFC 8460): senders' daily reports on their TLS sessions
+	 * to us, to the address DMARC reports go to (postmaster@). */
+	r = add(d, "TXT", "TLS reporting",
+		"TLS-RPT (RFC 8460): where senders mail their daily TLS reports");
+	snprintf(r->name, sizeof(r->name), "_smtp._tls.%s.", domain);
+	if (dmarc_rua_address(domain, rua, sizeof rua) == 0)
+		snprintf(r->value, sizeof(r->value), "v=TLSRPTv1; rua=mailto:%s", rua);
+	else
+		snprintf(r->value, sizeof(r->value), "v=TLSRPTv1; rua=mailto:postmaster@%s", domain);
 }

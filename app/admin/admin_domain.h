@@ -32,7 +32,7 @@ int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k,
 int admin_domain_add(struct store *st, const char *domain, struct dkim_keys *k, char *err,
 		     size_t errsz);
 
-#define ADMIN_DNS_MAX 20
+#define ADMIN_DNS_MAX 24
 #define ADMIN_DNS_VALUE_MAX 1200
 
 struct admin_dns_record {

@@ -86,6 +86,7 @@ def test_dns_check_found_missing_different():
                 "_submissions._tcp.example.test": {"SRV": ["0 1 9999 mx.example.test."]},  # different port
                 "autoconfig.example.test": {"CNAME": ["mx.example.test."]},    # found
                 "autodiscover.example.test": {"CNAME": ["elsewhere.test."]},   # different
+                "_smtp._tls.example.test": {"TXT": [want[("TXT", "_smtp._tls.example.test.")]]},
             })
             st, _, d = a.call("GET", "/domains/example.test/dns/check")
             assert st == 200, d
@@ -106,6 +107,10 @@ def test_dns_check_found_missing_different():
             assert status("CNAME", "autoconfig.example.test.") == "found", got
             assert status("CNAME", "autodiscover.example.test.") == "different", got
             assert got[("CNAME", "autodiscover.example.test.")]["found"] == ["elsewhere.test."]
+            assert want[("TXT", "_smtp._tls.example.test.")] == \
+                "v=TLSRPTv1; rua=mailto:postmaster@example.test", want
+            assert status("TXT", "_smtp._tls.example.test.") == "found", got
+            assert status("TXT", "_mta-sts.example.test.") == "missing", got
 
             # The user fixes a record and checks again: answers are asked
             # fresh, not taken from the resolver's cache. A name that fails

@@ -31,3 +31,6 @@ def test_own_policy_served_and_published():
         dns = s.cli("domain", "dns", "example.test").stdout.decode()
         assert re.search(r"_mta-sts\.example\.test\.\s.*TXT\s.*v=STSv1; id=[0-9a-f]{16}", dns), dns
         assert re.search(r"mta-sts\.example\.test\.\s.*CNAME\s+mail\.example\.test\.", dns), dns
+        # TLS-RPT (RFC 8460): where senders report, a record tern's own parser accepts.
+        assert re.search(r"_smtp\._tls\.example\.test\.\s.*TXT\s.*v=TLSRPTv1; "
+                         r"rua=mailto:postmaster@example\.test", dns), dns

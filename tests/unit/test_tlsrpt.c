@@ -1,0 +1,173 @@
+/*
+ * test_tlsrpt.c — RFC 8460: the _smtp._tls TXT record (§3's examples and
+ * refusals, byte at a time) and the JSON report checked field by field
+ * against §4.4 (names, nesting, types, RFC 3339 UTC dates), read back
+ * with the JSON parser.
+ */
+#include <string.h>
+
+#include "core/arena.h"
+#include "http/json.h"
+#include "tlspol/tlsrpt.h"
+#include "unit.h"
+
+static int rec(const char *s, struct tlsrpt_record *r)
+{
+	return tlsrpt_txt_parse(s, strlen(s), r);
+}
+
+static void test_record(void)
+{
+	struct tlsrpt_record r;
+
+	/* §3's examples. */
+	CHECK_EQ_INT(rec("v=TLSRPTv1;rua=mailto:reports@example.com", &r), 0);
+	CHECK_EQ_INT((int)r.nrua, 1);
+	CHECK_EQ_STR(r.rua[0], "mailto:reports@example.com");
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt", &r), 0);
+	CHECK_EQ_STR(r.rua[0], "https://reporting.example.com/v1/tlsrpt");
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=mailto:a@example.com, https://r.example/x ;ext=1;", &r), 0);
+	CHECK_EQ_INT((int)r.nrua, 2);
+	CHECK_EQ_STR(r.rua[1], "https://r.example/x");
+	/* Another scheme is skipped; none left: refused. */
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=ftp://x.example/,mailto:b@example.com", &r), 0);
+	CHECK_EQ_INT((int)r.nrua, 1);
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=http://x.example/", &r), -1);
+	/* Refusals: version first and exact, rua required, too many URIs. */
+	CHECK_EQ_INT(rec("rua=mailto:a@example.com; v=TLSRPTv1", &r), -1);
+	CHECK_EQ_INT(rec("v=TLSRPTv2; rua=mailto:a@example.com", &r), -1);
+	CHECK_EQ_INT(rec("v=TLSRPTv1", &r), -1);
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua", &r), -1);
+	CHECK_EQ_INT(rec("v=STSv1; id=1", &r), -1);
+	CHECK_EQ_INT(rec("v=TLSRPTv1; rua=mailto:a@x,mailto:b@x,mailto:c@x,mailto:d@x,mailto:e@x", &r), -1);
+	/* Every prefix short of the first URI's end is refused. */
+	const char *full = "v=TLSRPTv1; rua=mailto:r@example.com";
+	for (size_t i = 0; i < strlen(full) - 12; i++)
+		CHECK_EQ_INT(tlsrpt_txt_parse(full, i, &r), -1);
+}
+
+static const struct json_value *get(const struct json_value *o, const char *k)
+{
+	const struct json_value *v = o ? json_get(o, k) : NULL;
+	CHECK(v != NULL);
+	return v;
+}
+
+static void check_str(const struct json_value *o, const char *k, const char *want)
+{
+	const struct json_value *v = get(o, k);
+	if (v) {
+		CHECK_EQ_INT(v->type, JSON_STRING);
+		CHECK_EQ_STR(v->str, want);
+	}
+}
+
+static void check_int(const struct json_value *o, const char *k, int64_t want)
+{
+	const struct json_value *v = get(o, k);
+	if (v) {
+		CHECK_EQ_INT(v->type, JSON_NUMBER);
+		CHECK(v->is_int && v->integer == want);
+	}
+}
+
+static void test_report(void)
+{
+	static struct tlsrpt_report r;
+	r.organization = "Company-X";
+	r.contact = "sts-reporting@company-x.example";
+	r.report_id = "5065427c-23d3-47ca-b6e0-946ea0e8c4be";
+	r.start = 1459468800; /* 2016-04-01T00:00:00Z, §4.4's example */
+	r.end = 1459555199;   /* 2016-04-01T23:59:59Z */
+	r.npolicies = 2;
+	struct tlsrpt_policy *p = &r.policies[0];
+	p->type = TLSRPT_STS;
+	snprintf(p->domain, sizeof p->domain, "company-y.example");
+	p->strings[0] = "version: STSv1";
+	p->strings[1] = "mode: testing";
+	p->strings[2] = "mx: *.mail.company-y.example";
+	p->strings[3] = "max_age: 86400";
+	p->nstrings = 4;
+	p->mx_hosts[0] = "*.mail.company-y.example";
+	p->nmx = 1;
+	p->successful = 5326;
+	p->failed = 303;
+	p->nfailures = 1;
+	p->failures[0] = (struct tlsrpt_failure){TLSRPT_STARTTLS_NOT_SUPPORTED, "2001:db8:abcd:0012::1",
+						 ".mail.company-y.example", "203.0.113.56", 200,
+						 "https://reports.company-x.example/x"};
+	struct tlsrpt_policy *q = &r.policies[1];
+	q->type = TLSRPT_NO_POLICY;
+	snprintf(q->domain, sizeof q->domain, "plain.example");
+	q->successful = 7;
+
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	CHECK_EQ_INT(tlsrpt_report_json(&r, &b), 0);
+	struct arena *a = arena_new(4096);
+	char err[128];
+	const struct json_value *root = json_parse(buf_data(&b), buf_len(&b), a, err, sizeof err);
+	CHECK(root != NULL && root->type == JSON_OBJECT);
+	/* §4.4 top level. */
+	check_str(root, "organization-name", "Company-X");
+	const struct json_value *dr = get(root, "date-range");
+	check_str(dr, "start-datetime", "2016-04-01T00:00:00Z");
+	check_str(dr, "end-datetime", "2016-04-01T23:59:59Z");
+	check_str(root, "contact-info", "sts-reporting@company-x.example");
+	check_str(root, "report-id", "5065427c-23d3-47ca-b6e0-946ea0e8c4be");
+	const struct json_value *pols = get(root, "policies");
+	CHECK(pols && pols->type == JSON_ARRAY && pols->count == 2);
+	if (!pols || pols->count != 2)
+		goto out;
+	/* The MTA-STS policy: policy, summary, failure-details. */
+	const struct json_value *p0 = pols->first, *pol = get(p0, "policy");
+	check_str(pol, "policy-type", "sts");
+	const struct json_value *ps = get(pol, "policy-string");
+	CHECK(ps && ps->type == JSON_ARRAY && ps->count == 4);
+	CHECK_EQ_STR(ps->first->str, "version: STSv1");
+	CHECK_EQ_STR(ps->first->next->next->str, "mx: *.mail.company-y.example");
+	check_str(pol, "policy-domain", "company-y.example");
+	const struct json_value *mxh = get(pol, "mx-host");
+	CHECK(mxh && mxh->count == 1);
+	CHECK_EQ_STR(mxh->first->str, "*.mail.company-y.example");
+	const struct json_value *sum = get(p0, "summary");
+	check_int(sum, "total-successful-session-count", 5326);
+	check_int(sum, "total-failure-session-count", 303);
+	const struct json_value *fd = get(p0, "failure-details");
+	CHECK(fd && fd->type == JSON_ARRAY && fd->count == 1);
+	const struct json_value *f0 = fd ? fd->first : NULL;
+	check_str(f0, "result-type", "starttls-not-supported");
+	check_str(f0, "sending-mta-ip", "2001:db8:abcd:0012::1");
+	check_str(f0, "receiving-mx-hostname", ".mail.company-y.example");
+	check_str(f0, "receiving-ip", "203.0.113.56");
+	check_int(f0, "failed-session-count", 200);
+	check_str(f0, "additional-information", "https://reports.company-x.example/x");
+	/* No policy: its type, domain and counts; no policy-string, no details. */
+	const struct json_value *p1 = p0->next, *pol1 = get(p1, "policy");
+	check_str(pol1, "policy-type", "no-policy-found");
+	check_str(pol1, "policy-domain", "plain.example");
+	CHECK(json_get(pol1, "policy-string") == NULL);
+	CHECK(json_get(p1, "failure-details") == NULL);
+	check_int(get(p1, "summary"), "total-successful-session-count", 7);
+	check_int(get(p1, "summary"), "total-failure-session-count", 0);
+	/* The result names are the RFC's (§4.3). */
+	CHECK_EQ_STR(tlsrpt_result_name(TLSRPT_CERTIFICATE_HOST_MISMATCH), "certificate-host-mismatch");
+	CHECK_EQ_STR(tlsrpt_result_name(TLSRPT_STS_WEBPKI_INVALID), "sts-webpki-invalid");
+	CHECK_EQ_STR(tlsrpt_result_name(TLSRPT_DANE_REQUIRED), "dane-required");
+	CHECK_EQ_STR(tlsrpt_policy_type_name(TLSRPT_TLSA), "tlsa");
+	/* A buffer too small: -1. */
+	struct buf small;
+	buf_init(&small, 64);
+	CHECK_EQ_INT(tlsrpt_report_json(&r, &small), -1);
+	buf_free(&small);
+out:
+	arena_free(&a);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	test_record();
+	test_report();
+	return unit_done("test_tlsrpt");
+}
