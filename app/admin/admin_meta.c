@@ -152,6 +152,9 @@ static const struct {
 	[SETTING_RELAY_PASSWORD] = { "TERN_RELAY_PASSWORD", "setting/relay_password", 1 },
 	[SETTING_DMARC_REPORT_FROM] = { "TERN_DMARC_REPORT_FROM", "setting/dmarc_report_from", 0 },
 	[SETTING_ACME_EMAIL] = { "TERN_ACME_EMAIL", "setting/acme_email", 0 },
+	[SETTING_BACKUP_DIR] = { "TERN_BACKUP_DIR", "setting/backup_dir", 0 },
+	[SETTING_BACKUP_TIME] = { "TERN_BACKUP_TIME", "setting/backup_time", 0 },
+	[SETTING_BACKUP_KEEP] = { "TERN_BACKUP_KEEP", "setting/backup_keep", 0 },
 };
 
 const char *admin_setting_var(enum admin_setting s)
@@ -267,6 +270,21 @@ void admin_settings_merge(struct config *cfg, struct store *st)
 	merge_one(st, SETTING_RELAY_USER, cfg->relay_user, sizeof(cfg->relay_user));
 	merge_one(st, SETTING_RELAY_PASSWORD, cfg->relay_password, sizeof(cfg->relay_password));
 	merge_one(st, SETTING_ACME_EMAIL, cfg->acme_email, sizeof(cfg->acme_email));
+	/* The backup schedule the web admin stored; a value that no longer
+	 * passes the checks is left out, as the relay's is. */
+	char v[64], dir[sizeof cfg->backup_dir] = "";
+	merge_one(st, SETTING_BACKUP_DIR, dir, sizeof dir);
+	if (dir[0] && config_backup_dir_valid(dir))
+		memcpy(cfg->backup_dir, dir, sizeof dir);
+	v[0] = '\0';
+	merge_one(st, SETTING_BACKUP_TIME, v, sizeof v);
+	if (v[0])
+		config_backup_time_parse(v, &cfg->backup_minute);
+	v[0] = '\0';
+	merge_one(st, SETTING_BACKUP_KEEP, v, sizeof v);
+	unsigned long keep = v[0] ? strtoul(v, NULL, 10) : 0;
+	if (keep >= 1 && keep <= CONFIG_BACKUP_KEEP_MAX)
+		cfg->backup_keep = (unsigned)keep;
 }
 
 /* ---- tokens ---- */

@@ -77,6 +77,9 @@ enum admin_setting {
 	SETTING_RELAY_PASSWORD,
 	SETTING_DMARC_REPORT_FROM, /* report/dmarc_reporter.c reads it at each run */
 	SETTING_ACME_EMAIL,        /* the wizard's "certificate from Let's Encrypt" */
+	SETTING_BACKUP_DIR,        /* scheduled backups: "" = off (backup_sched.h) */
+	SETTING_BACKUP_TIME,       /* HH:MM, UTC */
+	SETTING_BACKUP_KEEP,       /* decimal count */
 	SETTING_COUNT
 };
 /* The TERN_* variable of a setting. */

@@ -258,53 +258,112 @@ static void *sched_main(void *arg)
 	return NULL;
 }
 
-int backup_sched_start(const struct config *cfg, struct store *st, char *err, size_t errsz)
+/* Starts the schedule thread for dir (S.st and S.data_dir are set). */
+static int start_thread(const char *dir, unsigned minute, unsigned keep, char *err, size_t errsz)
 {
 	struct backup_sched_entry newest;
 
-	if (cfg->backup_dir[0] == '\0')
-		return 0;
 	/* A directory that cannot be made now (a disk not mounted yet) is
 	 * logged, and each run fails visibly until it can be. */
-	if (mkdir(cfg->backup_dir, 0700) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		log_error("backup", NULL, "event=backup_dir_unusable dir=\"%s\" error=\"%s\"",
-		          cfg->backup_dir, strerror(errno));
-	S.st = st;
-	snprintf(S.dir, sizeof S.dir, "%s", cfg->backup_dir);
-	snprintf(S.data_dir, sizeof S.data_dir, "%s", cfg->data_dir);
-	S.minute = cfg->backup_minute;
-	S.keep = cfg->backup_keep;
+		          dir, strerror(errno));
+	int64_t last_good = list_good(dir, &newest, 1, NULL) == 1 ? newest.started : 0;
+	pthread_mutex_lock(&S.mu);
+	snprintf(S.dir, sizeof S.dir, "%s", dir);
+	S.minute = minute;
+	S.keep = keep;
+	S.last_good = last_good;
+	S.stopping = 0;
 	S.next = next_due((int64_t)time(NULL), S.minute);
-	if (list_good(S.dir, &newest, 1, NULL) == 1)
-		S.last_good = newest.started;
-	if (pthread_create(&S.thread, NULL, sched_main, NULL) != 0) {
+	int rc = pthread_create(&S.thread, NULL, sched_main, NULL);
+	S.started = rc == 0;
+	pthread_mutex_unlock(&S.mu);
+	if (rc != 0) {
 		snprintf(err, errsz, "cannot start the backup thread");
 		return -1;
 	}
-	S.started = 1;
-	log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u",
-	         S.dir, S.minute / 60, S.minute % 60, S.keep);
+	log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u", dir,
+	         minute / 60, minute % 60, keep);
 	return 0;
+}
+
+int backup_sched_start(const struct config *cfg, struct store *st, char *err, size_t errsz)
+{
+	S.st = st;
+	snprintf(S.data_dir, sizeof S.data_dir, "%s", cfg->data_dir);
+	if (cfg->backup_dir[0] == '\0')
+		return 0;
+	return start_thread(cfg->backup_dir, cfg->backup_minute, cfg->backup_keep, err, errsz);
 }
 
 void backup_sched_stop(void)
 {
-	if (!S.started)
-		return;
 	pthread_mutex_lock(&S.mu);
+	int started = S.started;
 	S.stopping = 1;
 	pthread_cond_broadcast(&S.cond);
 	pthread_mutex_unlock(&S.mu);
+	if (!started)
+		return;
 	pthread_join(S.thread, NULL);
+	pthread_mutex_lock(&S.mu);
 	S.started = 0;
+	pthread_mutex_unlock(&S.mu);
+}
+
+static int configure(const char *dir, unsigned minute, unsigned keep, char *err, size_t errsz);
+
+int backup_sched_configure(const char *dir, unsigned minute, unsigned keep, char *err, size_t errsz)
+{
+	/* One change at a time (two admins saving at once). */
+	static pthread_mutex_t change_mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&change_mu);
+	int rc = configure(dir, minute, keep, err, errsz);
+	pthread_mutex_unlock(&change_mu);
+	return rc;
+}
+
+static int configure(const char *dir, unsigned minute, unsigned keep, char *err, size_t errsz)
+{
+	pthread_mutex_lock(&S.mu);
+	int busy = S.running || S.requested;
+	if (!busy && S.started && dir[0] && strcmp(dir, S.dir) == 0) {
+		/* Same place: a new time or count applies at once. */
+		S.minute = minute;
+		S.keep = keep;
+		S.next = next_due((int64_t)time(NULL), minute);
+		pthread_cond_broadcast(&S.cond);
+		pthread_mutex_unlock(&S.mu);
+		log_info("backup", NULL, "event=backup_scheduled dir=\"%s\" time=%02u:%02u keep=%u", dir,
+		         minute / 60, minute % 60, keep);
+		return 0;
+	}
+	pthread_mutex_unlock(&S.mu);
+	if (busy) {
+		snprintf(err, errsz, "a backup is running; change the schedule when it ends");
+		return 1;
+	}
+	if (!S.st) {
+		snprintf(err, errsz, "backups are not available in this process");
+		return -1;
+	}
+	backup_sched_stop();
+	if (!dir[0]) {
+		log_info("backup", NULL, "event=backup_schedule_off");
+		return 0;
+	}
+	return start_thread(dir, minute, keep, err, errsz);
 }
 
 int backup_sched_request(void)
 {
 	int rc;
-	if (!S.started)
-		return -1;
 	pthread_mutex_lock(&S.mu);
+	if (!S.started) {
+		pthread_mutex_unlock(&S.mu);
+		return -1;
+	}
 	rc = S.running || S.requested ? 1 : 0;
 	if (rc == 0) {
 		S.requested = 1;
@@ -317,11 +376,15 @@ int backup_sched_request(void)
 void backup_sched_status(struct backup_sched_status *s)
 {
 	memset(s, 0, sizeof *s);
+	pthread_mutex_lock(&S.mu);
 	s->configured = S.started;
-	if (!S.started)
-		return;
 	snprintf(s->dir, sizeof s->dir, "%s", S.dir);
-	s->n = list_good(S.dir, s->e, BACKUP_SCHED_LIST_MAX, NULL);
+	pthread_mutex_unlock(&S.mu);
+	if (!s->configured) {
+		s->dir[0] = '\0';
+		return;
+	}
+	s->n = list_good(s->dir, s->e, BACKUP_SCHED_LIST_MAX, NULL);
 	pthread_mutex_lock(&S.mu);
 	s->minute = S.minute;
 	s->keep = S.keep;

@@ -16,8 +16,11 @@
  * (the last BACKUP_SCHED_FAILS failures, in memory: the directory shows
  * only good backups, a failed one leaves nothing there).
  *
- * Caveats: the schedule lives in the environment only (no stored setting
- * yet); the list of failures starts empty at each start.
+ * The schedule comes from TERN_BACKUP_* or, when those are not set, from
+ * the settings the web admin stored (admin_meta.h), applied at once by
+ * backup_sched_configure.
+ *
+ * Caveats: the list of failures starts empty at each start.
  */
 #ifndef TERN_BACKUP_BACKUP_SCHED_H
 #define TERN_BACKUP_BACKUP_SCHED_H
@@ -66,6 +69,15 @@ int backup_sched_start(const struct config *cfg, struct store *st, char *err, si
 /* Stops the thread; a backup running stops at its next blob and is
  * removed (it counts as a failure). */
 void backup_sched_stop(void);
+/*
+ * Changes the schedule while the server runs (the web admin): dir ""
+ * turns scheduled backups off, another directory starts them there (the
+ * list and the last good backup are read from it), the same directory
+ * takes the new time and count at once. 0; 1 while a backup runs (err
+ * says so; try when it ends); -1 with err when the thread cannot start.
+ * The caller has checked the values (config_backup_*).
+ */
+int backup_sched_configure(const char *dir, unsigned minute, unsigned keep, char *err, size_t errsz);
 /*
  * Asks for a backup now. 0 started, 1 one is running already, -1 not
  * configured.

@@ -128,6 +128,26 @@ int config_parse_duration(const char *s, unsigned *secs_r)
 
 static int valid_hostname(const char *h);
 
+int config_backup_dir_valid(const char *dir)
+{
+	return dir[0] == '\0' || (dir[0] == '/' && strlen(dir) < sizeof ((struct config *)0)->backup_dir &&
+				   !strpbrk(dir, "\r\n\""));
+}
+
+int config_backup_time_parse(const char *v, unsigned *minute_r)
+{
+	/* HH:MM, both two digits. */
+	int digits = strlen(v) == 5 && v[2] == ':';
+	for (int i = 0; digits && i < 5; i++)
+		digits = i == 2 || (v[i] >= '0' && v[i] <= '9');
+	unsigned h = digits ? (unsigned)(v[0] - '0') * 10 + (unsigned)(v[1] - '0') : 99;
+	unsigned m = digits ? (unsigned)(v[3] - '0') * 10 + (unsigned)(v[4] - '0') : 99;
+	if (h > 23 || m > 59)
+		return -1;
+	*minute_r = h * 60 + m;
+	return 0;
+}
+
 int config_relay_host_valid(const char *rh)
 {
 	struct listen_addr a;
@@ -473,23 +493,13 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->backup_minute = 3 * 60 + 30;
 	cfg->backup_keep = 7;
 	if (get_str("TERN_BACKUP_DIR", cfg->backup_dir, sizeof(cfg->backup_dir), err, errsz) < 0 ||
-	    get_uint("TERN_BACKUP_KEEP", &cfg->backup_keep, 1, 1000, err, errsz) < 0)
+	    get_uint("TERN_BACKUP_KEEP", &cfg->backup_keep, 1, CONFIG_BACKUP_KEEP_MAX, err, errsz) < 0)
 		return -1;
-	if (cfg->backup_dir[0] && cfg->backup_dir[0] != '/')
+	if (!config_backup_dir_valid(cfg->backup_dir))
 		return bad(err, errsz, "TERN_BACKUP_DIR", cfg->backup_dir,
 			   "an absolute path such as /backup, or empty for no scheduled backups");
-	if ((v = getenv("TERN_BACKUP_TIME")) != NULL) {
-		/* HH:MM, both two digits. */
-		int digits = strlen(v) == 5 && v[2] == ':';
-		for (int i = 0; digits && i < 5; i++)
-			digits = i == 2 || (v[i] >= '0' && v[i] <= '9');
-		unsigned h = digits ? (unsigned)(v[0] - '0') * 10 + (unsigned)(v[1] - '0') : 99;
-		unsigned m = digits ? (unsigned)(v[3] - '0') * 10 + (unsigned)(v[4] - '0') : 99;
-		if (h > 23 || m > 59)
-			return bad(err, errsz, "TERN_BACKUP_TIME", v,
-				   "a time of day in UTC as HH:MM, such as 03:30");
-		cfg->backup_minute = h * 60 + m;
-	}
+	if ((v = getenv("TERN_BACKUP_TIME")) != NULL && config_backup_time_parse(v, &cfg->backup_minute) < 0)
+		return bad(err, errsz, "TERN_BACKUP_TIME", v, "a time of day in UTC as HH:MM, such as 03:30");
 	if ((v = getenv("TERN_MAX_MESSAGE_SIZE")) != NULL) {
 		if (config_parse_size(v, &cfg->max_message_size) < 0 ||
 		    cfg->max_message_size < 1024 || cfg->max_message_size > (1ull << 31))

@@ -145,6 +145,13 @@ int config_parse_duration(const char *s, unsigned *secs_r);
 /* Parses a size "50M", "10k", "1048576", "2G". Returns 0 or -1. */
 int config_parse_size(const char *s, uint64_t *v_r);
 
+/* Scheduled backups: the checks TERN_BACKUP_* and the web admin share.
+ * A directory is "" (off) or an absolute path; a time is HH:MM (UTC), its
+ * minute of the day into *minute_r (0, or -1 when malformed); a count to
+ * keep is 1..CONFIG_BACKUP_KEEP_MAX. */
+#define CONFIG_BACKUP_KEEP_MAX 1000
+int config_backup_dir_valid(const char *dir);
+int config_backup_time_parse(const char *v, unsigned *minute_r);
 /*
  * The one check of a relay host, wherever it comes from (TERN_RELAY_HOST,
  * the wizard, the settings API, a value stored by an older build): a host

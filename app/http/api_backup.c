@@ -6,9 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "admin/admin_meta.h"
 #include "backup/backup_sched.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "http/http_internal.h"
+#include "store/store.h"
+
+/* The TERN_* variable that fixes the schedule, or NULL. */
+static const char *schedule_locked(void)
+{
+	static const enum admin_setting v[] = {SETTING_BACKUP_DIR, SETTING_BACKUP_TIME, SETTING_BACKUP_KEEP};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (admin_setting_locked(v[i]))
+			return admin_setting_var(v[i]);
+	return NULL;
+}
 
 void api_backups_list(struct http_ctx *x)
 {
@@ -24,6 +37,7 @@ void api_backups_list(struct http_ctx *x)
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_kbool(&w, "configured", s->configured);
+	jw_kbool(&w, "locked", schedule_locked() != NULL);
 	jw_kstr(&w, "dir", s->dir);
 	snprintf(at, sizeof at, "%02u:%02u", (s->minute / 60) % 24, s->minute % 60);
 	jw_kstr(&w, "time", s->configured ? at : "");
@@ -81,4 +95,54 @@ void api_backups_start(struct http_ctx *x)
 	jw_obj_begin(&w);
 	jw_kbool(&w, "started", 1);
 	jw_obj_end(&w);
+}
+
+void api_backups_schedule(struct http_ctx *x)
+{
+	static const struct json_field f[] = {
+		{ "dir", JK_STRING, 1 }, { "time", JK_STRING, 0 }, { "keep", JK_INT, 0 } };
+	char err[256], keep_text[16];
+	unsigned minute = 3 * 60 + 30, keep = 7;
+
+	if (http_body_check(x, f, 3) < 0)
+		return;
+	const char *var = schedule_locked();
+	if (var) {
+		http_problem(x, 409, "locked", NULL, "the schedule is set by %s", var);
+		return;
+	}
+	const char *dir = http_body_str(x, "dir"), *at = http_body_str(x, "time");
+	const struct json_value *k = json_get(x->json, "keep");
+	if (!config_backup_dir_valid(dir)) {
+		http_problem(x, 400, "invalid_field", "dir",
+			     "an absolute path such as /backup, or empty for no scheduled backups");
+		return;
+	}
+	if (at && at[0] && config_backup_time_parse(at, &minute) < 0) {
+		http_problem(x, 400, "invalid_field", "time", "a time of day in UTC as HH:MM, such as 03:30");
+		return;
+	}
+	if (k && (k->integer < 1 || k->integer > CONFIG_BACKUP_KEEP_MAX)) {
+		http_problem(x, 400, "invalid_field", "keep", "from 1 to %d backups", CONFIG_BACKUP_KEEP_MAX);
+		return;
+	}
+	if (k)
+		keep = (unsigned)k->integer;
+	char at_text[16];
+	snprintf(at_text, sizeof at_text, "%02u:%02u", minute / 60, minute % 60);
+	snprintf(keep_text, sizeof keep_text, "%u", keep);
+	int rc = backup_sched_configure(dir, minute, keep, err, sizeof err);
+	if (rc != 0) {
+		http_problem(x, rc > 0 ? 409 : 503, rc > 0 ? "busy" : "temporary", NULL, "%s", err);
+		return;
+	}
+	if (admin_setting_set(http_store, SETTING_BACKUP_DIR, dir) != STORE_OK ||
+	    admin_setting_set(http_store, SETTING_BACKUP_TIME, dir[0] ? at_text : "") != STORE_OK ||
+	    admin_setting_set(http_store, SETTING_BACKUP_KEEP, dir[0] ? keep_text : "") != STORE_OK) {
+		http_problem(x, 503, "temporary", NULL, "the schedule applies now but could not be stored");
+		return;
+	}
+	log_info("http", NULL, "event=backup_schedule_set ip=%s dir=\"%s\" time=%s keep=%u", x->ip, dir,
+		 at_text, keep);
+	api_backups_list(x);
 }

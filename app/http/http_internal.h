@@ -269,6 +269,7 @@ void api_jobs_list(struct http_ctx *x);
 void api_job_get(struct http_ctx *x);
 void api_backups_list(struct http_ctx *x);
 void api_backups_start(struct http_ctx *x);
+void api_backups_schedule(struct http_ctx *x);
 void api_openapi(struct http_ctx *x);
 void http_healthz(struct http_ctx *x);
 void http_metrics(struct http_ctx *x);

@@ -104,6 +104,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/logs", api_logs, R_AUTH },
 	{ "GET", "/api/v1/backups", api_backups_list, R_AUTH },
 	{ "POST", "/api/v1/backups", api_backups_start, R_AUTH | R_JSON_OPT },
+	{ "PUT", "/api/v1/backups/schedule", api_backups_schedule, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/settings", api_settings_get, R_AUTH },
 	{ "PUT", "/api/v1/settings", api_settings_put, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/spam", api_spam_get, R_AUTH },

@@ -168,6 +168,23 @@ async function adminPages() {
 	await byId('accounts-table').waitFor();
 	log('signed out and in again');
 
+	// The backup schedule set on the Backups page, then a backup now.
+	if (cfg.backup_dir) {
+		await byId('nav-backups').click();
+		await byId('backups-off').waitFor();
+		await byId('backups-dir').fill(cfg.backup_dir);
+		await byId('backups-time').fill('04:45');
+		await byId('backups-schedule-save').click();
+		await byId('backups-schedule').waitFor();
+		const sched = await byId('backups-schedule').textContent();
+		if (!sched.includes('04:45') || !sched.includes(cfg.backup_dir))
+			throw new Error('schedule not shown: ' + sched);
+		await byId('backups-start').click();
+		await byId('backups-row').waitFor({ timeout: 30000 });
+		await screenshot('backups');
+		log('backup schedule set and a backup made');
+	}
+
 	// An alias for the second account on the Aliases page (the caller sends
 	// mail to it), and the server's log lines about it on the Logs page.
 	await byId('nav-aliases').click();

@@ -405,6 +405,64 @@ def test_backup_scheduled_web_admin_metrics():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_backup_schedule_set_from_web_admin():
+    """The schedule set from the web admin (PUT /backups/schedule): off at
+    first, on at once in the directory given (a backup can be started),
+    kept across a restart, its time and count changed in place, bad
+    values refused naming the field, turned off again; and locked while a
+    TERN_BACKUP_* variable sets it."""
+    from httpc import Api
+    tmp = tempfile.mkdtemp(prefix="tern-bsched-")
+    bdir = os.path.join(tmp, "backups")
+    s = Server(accounts=ACCOUNTS, http=True)
+    try:
+        a = Api(s)
+        a.token = s.cli("token", "add", "schedule").stdout.decode().strip()
+        st, _, d = a.call("GET", "/backups")
+        assert st == 200 and not d["configured"] and not d["locked"], d
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 409 and r["code"] == "not_configured", r
+        st, _, d = a.call("PUT", "/backups/schedule", {"dir": bdir, "time": "02:15", "keep": 3})
+        assert st == 200 and d["configured"] and d["dir"] == bdir and d["time"] == "02:15", d
+        assert d["keep"] == 3 and d["next"] % 86400 == 2 * 3600 + 15 * 60, d
+        deliver(s, 3)
+        wait_count(s, 3)
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 202, r
+        d = wait_backups(a, 1)
+        assert d["backups"][0]["emails"] == 3, d
+        for body, field in (({"dir": "relative"}, "dir"), ({"dir": bdir, "time": "25:00"}, "time"),
+                            ({"dir": bdir, "keep": 0}, "keep")):
+            st, _, p = a.call("PUT", "/backups/schedule", body)
+            assert st == 400 and p["field"] == field, (body, p)
+
+        s.stop()
+        s.start()  # stored: still on, same list
+        st, _, d = a.call("GET", "/backups")
+        assert d["configured"] and d["dir"] == bdir and d["time"] == "02:15" and d["keep"] == 3, d
+        assert len([b for b in d["backups"] if b["result"] == "ok"]) == 1, d
+        st, _, d = a.call("PUT", "/backups/schedule", {"dir": bdir, "time": "05:00", "keep": 9})
+        assert st == 200 and d["time"] == "05:00" and d["keep"] == 9 and len(d["backups"]) == 1, d
+        st, _, d = a.call("PUT", "/backups/schedule", {"dir": ""})
+        assert st == 200 and not d["configured"], d
+        s.stop()
+        s.start()
+        st, _, d = a.call("GET", "/backups")
+        assert not d["configured"], d
+        s.stop()
+
+        # The environment wins, and the API says so.
+        s.env["TERN_BACKUP_DIR"] = bdir
+        s.start()
+        st, _, d = a.call("GET", "/backups")
+        assert d["configured"] and d["locked"], d
+        st, _, p = a.call("PUT", "/backups/schedule", {"dir": ""})
+        assert st == 409 and p["code"] == "locked" and "TERN_BACKUP_DIR" in p["detail"], p
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_upgrade_kill9_and_newer_schema():
     """A store of the previous schema: `tern serve` killed with SIGKILL
     during its start (the migration is one LMDB transaction: wherever the

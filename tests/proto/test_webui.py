@@ -162,6 +162,7 @@ def test_webui_wizard_accounts_mail():
             "second_email": "bob@" + DOMAIN,
             "second_password": "bob-password-22",
             "alias": "info@" + DOMAIN,
+            "backup_dir": os.path.join(srv.tmp, "backups"),
             "artifacts": ARTIFACTS,
             "chromium": CHROMIUM,
         }

@@ -1,9 +1,42 @@
-// backups.jsx - scheduled backups (TERN_BACKUP_DIR): the schedule, the one
-// running with its progress, the last backups and failures; start one now.
-import { useEffect } from 'preact/hooks';
-import { get, post } from '../api.js';
-import { ErrorBox, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
+// backups.jsx - scheduled backups: the schedule (set here, or by
+// TERN_BACKUP_* which then locks it), the one running with its progress,
+// the last backups and failures; start one now.
+import { useEffect, useState } from 'preact/hooks';
+import { get, post, put } from '../api.js';
+import { ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
+
+// The schedule form: directory ("" = off), time of day (UTC), how many kept.
+function Schedule({ d, onSaved }) {
+	const [dir, setDir] = useState(d.configured ? d.dir : '');
+	const [time, setTime] = useState(d.configured ? d.time : '03:30');
+	const [keep, setKeep] = useState(String(d.configured ? d.keep : 7));
+	const [msg, setMsg] = useState('');
+	const act = useAction();
+	if (d.locked)
+		return <p class="muted" data-testid="backups-locked">The schedule is set by <code>TERN_BACKUP_*</code> variables.</p>;
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		act.run(async () => {
+			await put('/backups/schedule', { dir: dir.trim(), time, keep: Number(keep) });
+			setMsg(dir.trim() ? 'Schedule saved.' : 'Scheduled backups are off.');
+			onSaved();
+		});
+	};
+	const err = (f) => (act.error && act.error.field === f ? act.error.message : undefined);
+	return (
+		<form onSubmit={save} class="inline-form" data-testid="backups-schedule-form">
+			<Field label="Backup directory (empty: no scheduled backups)" value={dir} onInput={setDir} placeholder="/backup"
+				maxLength={500} testid="backups-dir" error={err('dir')} />
+			<Field label="Daily at (UTC)" value={time} onInput={setTime} pattern="[0-2][0-9]:[0-5][0-9]" testid="backups-time" error={err('time')} />
+			<Field label="Backups kept" type="number" min={1} max={1000} value={keep} onInput={setKeep} testid="backups-keep" error={err('keep')} />
+			<ErrorBox error={act.error && !act.error.field ? act.error : null} />
+			<button class="btn" type="submit" disabled={act.busy} data-testid="backups-schedule-save">Save schedule</button>
+			<Notice testid="backups-schedule-saved">{msg}</Notice>
+		</form>
+	);
+}
 
 export function Backups() {
 	const list = useLoad(() => get('/backups'));
@@ -27,7 +60,7 @@ export function Backups() {
 			{list.loading && !d ? <Loading /> : null}
 			{d && !d.configured ? (
 				<p class="alert alert-info" role="status" data-testid="backups-off">
-					Scheduled backups are off. Set <code>TERN_BACKUP_DIR</code> (and optionally <code>TERN_BACKUP_TIME</code>, <code>TERN_BACKUP_KEEP</code>) and restart; <code>tern backup DIR</code> works any time.
+					Scheduled backups are off. Choose a directory below (or set <code>TERN_BACKUP_DIR</code>); <code>tern backup DIR</code> works any time.
 				</p>
 			) : null}
 			{d && d.configured ? (
@@ -63,6 +96,7 @@ export function Backups() {
 					</div>
 				</>
 			) : null}
+			{d ? <Schedule key={`${d.configured}${d.dir}${d.time}${d.keep}`} d={d} onSaved={list.reload} /> : null}
 			<button class="btn btn-small" onClick={list.reload} data-testid="backups-refresh">Refresh</button>
 		</>
 	);
