@@ -52,7 +52,8 @@ schemas = {
     "Spam": {"type": "object", "properties": {
         "enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
         "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
-        "traps": arr(S), "allow": arr(S), "block": arr(S)}},
+        "traps": arr(S), "allow": arr(S), "block": arr(S),
+        "classifier": {"type": "object", "properties": {"spam": I, "ham": I, "tokens": I, "bytes": I, "usable": B, "min_learned": I}}}},
     "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
     "SpamDecisions": {"type": "object", "properties": {"decisions": arr({"type": "object", "properties": {
         "seq": I, "at": I, "ip": S, "mail_from": S, "rcpt": S, "score": {"type": "number"},

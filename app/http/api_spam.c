@@ -21,6 +21,7 @@
 #include "spam/spam_lists.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
+#include "spam/spam_status.h"
 #include "store/store.h"
 
 #define LIST_ENTRIES_MAX 1000
@@ -87,6 +88,18 @@ void api_spam_get(struct http_ctx *x)
 	write_setting_lines(&w, "allow", name);
 	spam_list_name(0, "*", name, sizeof name);
 	write_setting_lines(&w, "block", name);
+	struct spam_model_status ms;
+	jw_key(&w, "classifier");
+	jw_obj_begin(&w);
+	if (spam_model_status(http_store, 0, &ms) == 0) {
+		jw_kuint(&w, "spam", ms.spam);
+		jw_kuint(&w, "ham", ms.ham);
+		jw_kuint(&w, "tokens", ms.tokens);
+		jw_kuint(&w, "bytes", ms.bytes);
+		jw_kbool(&w, "usable", ms.usable);
+		jw_kuint(&w, "min_learned", ms.min_learned);
+	}
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	free(set);
 }

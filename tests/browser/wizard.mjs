@@ -255,6 +255,15 @@ async function adminPages() {
 	await screenshot('global-filter');
 	log('global filter: error shown, then saved and active');
 
+	// The Spam page: the classifier's state, a threshold changed and saved.
+	await byId('nav-spam').click();
+	await byId('spam-classifier').getByText('The global model learned').waitFor();
+	await byId('spam-junk').fill('7');
+	await byId('spam-save').click();
+	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
+	await screenshot('spam');
+	log('spam: junk threshold saved from the UI');
+
 }
 
 try {

@@ -321,6 +321,11 @@ def test_spam_wire():
         bob.logout()
         dave.logout()
 
+        # The Spam page's classifier state: the global model learned the
+        # trap's message and the one two users agreed on.
+        st, _, cfg = api.call("GET", "/spam")
+        assert st == 200 and cfg["classifier"]["spam"] >= 2 and cfg["classifier"]["tokens"] > 0, cfg
+
         # The Spam page's recent decisions, newest first, with their rules.
         st, _, rec = api.call("GET", "/spam/recent")
         assert st == 200, rec

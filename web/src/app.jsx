@@ -14,6 +14,7 @@ import { Queue } from './pages/queue.jsx';
 import { Backups } from './pages/backups.jsx';
 import { Logs } from './pages/logs.jsx';
 import { Settings } from './pages/settings.jsx';
+import { Spam } from './pages/spam.jsx';
 import { Portal } from './portal.jsx';
 
 export function App() {
@@ -123,6 +124,7 @@ const NAV = [
 	['/aliases', 'Aliases'],
 	['/queue', 'Queue'],
 	['/backups', 'Backups'],
+	['/spam', 'Spam'],
 	['/logs', 'Logs'],
 	['/settings', 'Settings'],
 ];
@@ -158,6 +160,8 @@ function Admin({ onLogout }) {
 		page = <Logs />;
 	else if (path === '/settings')
 		page = <Settings />;
+	else if (path === '/spam')
+		page = <Spam />;
 	else
 		page = <NotFound />;
 	const section = '/' + (path.split('/')[1] || '');

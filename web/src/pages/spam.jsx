@@ -1,0 +1,202 @@
+// spam.jsx - the spam filter (issue 34): thresholds, greylisting, the
+// blocklist zones, the global allow/block lists and spam traps, lists per
+// domain or account, the global classifier's state, and the last decisions
+// with the rules that made them. Everything applies to the next message
+// (PUT /spam, PUT /spam/lists/{scope}; API.md "Spam filter").
+import { useEffect, useState } from 'preact/hooks';
+import { get, put, seg } from '../api.js';
+import { ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { bytes, dateTime } from '../format.js';
+
+const lines = (list) => (list || []).join('\n');
+const entries = (text) => text.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+
+function TextArea({ label, value, onInput, error, testid, rows = 3, ...rest }) {
+	const id = 'ta-' + testid;
+	return (
+		<div class={'field' + (error ? ' field-error' : '')}>
+			<label for={id}>{label}</label>
+			<textarea id={id} rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)}
+				aria-invalid={error ? 'true' : undefined} data-testid={testid} {...rest} />
+			{error ? <p class="hint error-text">{error}</p> : null}
+		</div>
+	);
+}
+
+function Check({ label, checked, onChange, testid }) {
+	const id = 'cb-' + testid;
+	return (
+		<div class="field checkbox">
+			<input type="checkbox" id={id} checked={checked} onChange={(e) => onChange(e.currentTarget.checked)}
+				data-testid={testid} />
+			<label for={id}>{label}</label>
+		</div>
+	);
+}
+
+export function Spam() {
+	const s = useLoad(() => get('/spam'));
+	return (
+		<>
+			<PageTitle>Spam</PageTitle>
+			<ErrorBox error={s.error} />
+			{s.loading && !s.data ? <Loading /> : null}
+			{s.data ? (
+				<>
+					<Classifier c={s.data.classifier || {}} />
+					<SpamForm cfg={s.data} onSaved={s.reload} />
+					<ScopeLists />
+				</>
+			) : null}
+			<Recent />
+		</>
+	);
+}
+
+function Classifier({ c }) {
+	return (
+		<section class="card" data-testid="spam-classifier">
+			<h2>Classifier</h2>
+			{c.tokens === undefined ? <p class="muted">The model could not be read.</p> : (
+				<p>The global model learned <strong>{c.spam}</strong> spam and <strong>{c.ham}</strong> ham messages:
+					{' '}{c.tokens} tokens, {bytes(c.bytes)}. {c.usable ? 'It is in use.' :
+					`It is used once it learned ${c.min_learned} messages (tern spam train, or users moving mail into and out of Junk).`}</p>
+			)}
+		</section>
+	);
+}
+
+function SpamForm({ cfg, onSaved }) {
+	const [enabled, setEnabled] = useState(cfg.enabled);
+	const [junk, setJunk] = useState(String(cfg.junk));
+	const [reject, setReject] = useState(String(cfg.reject));
+	const [discard, setDiscard] = useState(String(cfg.discard));
+	const [dnsbl, setDnsbl] = useState(cfg.dnsbl);
+	const [uribl, setUribl] = useState(cfg.uribl);
+	const [grey, setGrey] = useState(cfg.greylist);
+	const [delay, setDelay] = useState(String(cfg.greylist_delay));
+	const [good, setGood] = useState(lines(cfg.greylist_good));
+	const [allow, setAllow] = useState(lines(cfg.allow));
+	const [block, setBlock] = useState(lines(cfg.block));
+	const [traps, setTraps] = useState(lines(cfg.traps));
+	const [done, setDone] = useState('');
+	const a = useAction();
+	useEffect(() => setDone(''), [enabled, junk, reject, discard, dnsbl, uribl, grey, delay, good, allow, block, traps]);
+	const submit = (e) => {
+		e.preventDefault();
+		const body = {
+			enabled, junk: Number(junk), reject: Number(reject), discard: Number(discard), dnsbl, uribl,
+			greylist: grey, greylist_delay: parseInt(delay, 10) || 0, greylist_good: entries(good),
+			allow: entries(allow), block: entries(block), traps: entries(traps),
+		};
+		a.run(async () => {
+			await put('/spam', body);
+			onSaved();
+			setDone('Saved. Applies to the next message.');
+		});
+	};
+	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
+	return (
+		<form class="card" onSubmit={submit} data-testid="spam-form">
+			<h2>Filter</h2>
+			<p class="muted">Every message arriving on port 25 gets one score, the sum of the rules that fired
+				(shown in its X-Spam-Result field). Mail sent by your users is never scored.</p>
+			<Check label="Score incoming mail" checked={enabled} onChange={setEnabled} testid="spam-enabled" />
+			<Field label="Junk from score" value={junk} onInput={setJunk} error={fe('junk')} testid="spam-junk" inputMode="decimal" />
+			<Field label="Refuse (550) from score (0: never)" value={reject} onInput={setReject} error={fe('reject')} testid="spam-reject" inputMode="decimal" />
+			<Field label="Discard from score (0: never)" value={discard} onInput={setDiscard} error={fe('discard')} testid="spam-discard" inputMode="decimal" />
+			<TextArea label="IP blocklists (ZONE [WEIGHT] [127.x.x.x[-127.x.x.x]=WEIGHT ...], one a line)" value={dnsbl}
+				onInput={setDnsbl} error={fe('dnsbl')} testid="spam-dnsbl" />
+			<TextArea label="Domain blocklists (senders' and links' domains)" value={uribl} onInput={setUribl} error={fe('uribl')} testid="spam-uribl" rows={2} />
+			<Check label="Greylisting (new senders are asked to retry)" checked={grey} onChange={setGrey} testid="spam-greylist" />
+			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={fe('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
+			<TextArea label="Never greylisted when SPF passes (domains)" value={good} onInput={setGood} error={fe('greylist_good')} testid="spam-greylist-good" />
+			<TextArea label="Allow list for everyone (addresses, domains, networks): beats every rule" value={allow}
+				onInput={setAllow} error={fe('allow')} testid="spam-allow" />
+			<TextArea label="Block list for everyone: refused" value={block} onInput={setBlock} error={fe('block')} testid="spam-block" />
+			<TextArea label="Spam traps (addresses whose mail is spam by definition)" value={traps} onInput={setTraps} error={fe('traps')} testid="spam-traps" rows={2} />
+			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
+			<Notice>{done}</Notice>
+			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="spam-save">Save</button></div>
+		</form>
+	);
+}
+
+// Lists of one served domain or one account: GET/PUT /spam/lists/{scope}.
+function ScopeLists() {
+	const [scope, setScope] = useState('');
+	const [loaded, setLoaded] = useState(null);
+	const [allow, setAllow] = useState('');
+	const [block, setBlock] = useState('');
+	const [done, setDone] = useState('');
+	const a = useAction();
+	const load = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			const r = await get(`/spam/lists/${seg(scope.trim())}`);
+			setLoaded(scope.trim());
+			setAllow(lines(r.allow));
+			setBlock(lines(r.block));
+			setDone('');
+		});
+	};
+	const save = (e) => {
+		e.preventDefault();
+		a.run(async () => {
+			await put(`/spam/lists/${seg(loaded)}`, { allow: entries(allow), block: entries(block) });
+			setDone(`Saved for ${loaded}.`);
+		});
+	};
+	return (
+		<section class="card" data-testid="spam-scope">
+			<h2>Lists of a domain or an account</h2>
+			<form onSubmit={load}>
+				<Field label="Served domain or account address" value={scope} onInput={setScope} testid="spam-scope-name" placeholder="bob@example.com" />
+				<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !scope.trim()} data-testid="spam-scope-load">Show</button></div>
+			</form>
+			{loaded ? (
+				<form onSubmit={save}>
+					<TextArea label={`Allow list of ${loaded}`} value={allow} onInput={setAllow} testid="spam-scope-allow" />
+					<TextArea label={`Block list of ${loaded}`} value={block} onInput={setBlock} testid="spam-scope-block" />
+					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="spam-scope-save">Save</button></div>
+				</form>
+			) : null}
+			<ErrorBox error={a.error} />
+			<Notice>{done}</Notice>
+		</section>
+	);
+}
+
+const ACTION_BADGE = { ham: 'badge-found', spam: 'badge-different', reject: 'badge-missing', discard: 'badge-missing' };
+
+function Recent() {
+	const r = useLoad(() => get('/spam/recent'));
+	const list = (r.data && r.data.decisions) || [];
+	return (
+		<section class="card" data-testid="spam-recent">
+			<h2>Recent decisions</h2>
+			<ErrorBox error={r.error} />
+			{list.length ? (
+				<div class="table-wrap">
+					<table>
+						<thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Client</th><th scope="col">Score</th><th scope="col">Action</th><th scope="col">Rules</th></tr></thead>
+						<tbody>
+							{list.map((d) => (
+								<tr key={d.seq} data-testid="spam-decision">
+									<td>{dateTime(d.at)}</td>
+									<td>{d.mail_from || <span class="muted">&lt;&gt;</span>}</td>
+									<td>{d.rcpt}</td>
+									<td>{d.ip}</td>
+									<td>{d.score.toFixed(2)}</td>
+									<td><span class={`badge ${ACTION_BADGE[d.action] || 'badge-none'}`}>{d.action}</span></td>
+									<td class="wrap">{d.rules.join(' ')}</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			) : <p class="muted">No message scored since the server started.</p>}
+			<button class="btn btn-small" onClick={r.reload} data-testid="spam-recent-refresh">Refresh</button>
+		</section>
+	);
+}
