@@ -13,6 +13,7 @@
 #include "core/hostname.h"
 #include "core/arena.h"
 #include "http/http_internal.h"
+#include "store/store.h"
 #include "tlspol/mta_sts.h"
 
 #define R_AUTH 1u      /* session (with CSRF for writes) or bearer token */
@@ -234,8 +235,9 @@ void http_route(struct http_ctx *x)
 		return;
 	}
 	if (strcmp(p, "/.well-known/mta-sts.txt") == 0 && get && x->https &&
-	    strncmp(x->host, "mta-sts.", 8) == 0) {
-		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only. */
+	    strncmp(x->host, "mta-sts.", 8) == 0 && store_domain_is_local(http_store, x->host + 8) == 1) {
+		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only, and only for
+		 * the domains we serve: any other name is none of our business. */
 		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
 		mta_sts_own_policy(hostname_now(), pol, id);
 		http_text(x, 200, "text/plain", pol);

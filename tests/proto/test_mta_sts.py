@@ -26,8 +26,11 @@ def test_own_policy_served_and_published():
         assert st == 200 and ctype.startswith("text/plain"), (st, ctype, body)
         assert body == ("version: STSv1\r\nmode: testing\r\nmx: mail.example.test\r\n"
                         "max_age: 86400\r\n"), body
-        # Not under another host name (the web admin's own name).
+        # Not under another host name (the web admin's own name), nor for a
+        # domain this server does not serve.
         assert "STSv1" not in _get(s, "mail.example.test")[2]
+        st, _, body = _get(s, "mta-sts.elsewhere.test")
+        assert st == 404 and "STSv1" not in body, (st, body)
         dns = s.cli("domain", "dns", "example.test").stdout.decode()
         assert re.search(r"_mta-sts\.example\.test\.\s.*TXT\s.*v=STSv1; id=[0-9a-f]{16}", dns), dns
         assert re.search(r"mta-sts\.example\.test\.\s.*CNAME\s+mail\.example\.test\.", dns), dns
