@@ -7,9 +7,9 @@
  * References and the preview read the message's bytes in the same read
  * transaction. Properties served: id, blobId, threadId, mailboxIds,
  * keywords, size, receivedAt, messageId, inReplyTo, references, sender,
- * from, to, cc, bcc, replyTo, subject, sentAt, hasAttachment, preview.
- * TODO(issue 36): bodyStructure, textBody, htmlBody, attachments,
- * bodyValues, headers and header:NAME forms (asked for, they are
+ * from, to, cc, bcc, replyTo, subject, sentAt, hasAttachment, preview,
+ * and the body properties (jmap_email_body.c).
+ * TODO(issue 36): headers and header:NAME forms (asked for, they are
  * invalidArguments naming them, never silently left out).
  *
  * Keywords: the store keeps IMAP's system flags as $seen, $answered,
@@ -34,19 +34,18 @@
 static const char *const props[] = {
     "id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "messageId",
     "inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
-    "sentAt", "hasAttachment", "preview",
+    "sentAt", "hasAttachment", "preview", "bodyStructure", "textBody", "htmlBody", "attachments",
+    "bodyValues",
 };
 enum { P_ID, P_BLOB, P_THREAD, P_MAILBOXES, P_KEYWORDS, P_SIZE, P_RECEIVED, P_MSGID, P_IRT, P_REFS,
        P_SENDER, P_FROM, P_TO, P_CC, P_BCC, P_REPLYTO, P_SUBJECT, P_SENT, P_HASATT, P_PREVIEW,
-       NPROPS };
+       P_BODYSTRUCTURE, P_TEXTBODY, P_HTMLBODY, P_ATTACHMENTS, P_BODYVALUES, NPROPS };
 /* Properties of RFC 8621 §4.1 not served yet. */
-static const char *const later[] = {
-    "bodyStructure", "bodyValues", "textBody", "htmlBody", "attachments", "headers",
-};
+static const char *const later[] = {"headers"};
 #define CONTENT_PROPS ((1u << P_MSGID) | (1u << P_IRT) | (1u << P_REFS) | (1u << P_SENDER) |     \
 		       (1u << P_FROM) | (1u << P_TO) | (1u << P_CC) | (1u << P_BCC) |                \
 		       (1u << P_REPLYTO) | (1u << P_SUBJECT) | (1u << P_SENT) | (1u << P_HASATT) |   \
-		       (1u << P_PREVIEW))
+		       (1u << P_PREVIEW) | (0x1fu << P_BODYSTRUCTURE))
 
 void jmap_w_utcdate(struct jw *w, int64_t t)
 {
@@ -185,7 +184,9 @@ static int has_attachment(const struct mime_tree *t)
 
 struct content {
 	struct jmap_call *c;
-	unsigned want;
+	unsigned want, bwant;
+	uint32_t email;
+	const struct jmap_body_opts *opts;
 };
 
 static void content_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
@@ -200,7 +201,7 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 	static const struct mime_envelope none;
 	if (!env)
 		env = &none;
-	for (int p = P_MSGID; p < NPROPS; p++) {
+	for (int p = P_MSGID; p < P_BODYSTRUCTURE; p++) {
 		if (!(ct->want & (1u << p)))
 			continue;
 		jw_key(w, props[p]);
@@ -237,11 +238,15 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 		}
 		}
 	}
+	unsigned body = (ct->want >> P_BODYSTRUCTURE) & 0x1fu;
+	if (body)
+		jmap_email_body(w, a, data, &t, ct->email, body, ct->bwant, ct->opts);
 }
 
 struct getctx {
 	struct jmap_call *c;
-	unsigned want;
+	unsigned want, bwant;
+	const struct jmap_body_opts *opts;
 	const uint32_t *ids;
 	char *found;
 };
@@ -272,7 +277,7 @@ static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
 	if (g->want & CONTENT_PROPS) {
 		/* A second read transaction: the writes of this request
 		 * (none in /get) cannot come between. */
-		struct content ct = {g->c, g->want};
+		struct content ct = {g->c, g->want, g->bwant, b->email_id, g->opts};
 		store_email_content(g->c->r->st, g->c->r->account, b->email_id, content_cb, &ct);
 	}
 	jw_obj_end(w);
@@ -308,6 +313,12 @@ static void all_cb(void *arg, size_t i, const struct store_email_brief *b)
 	a->n++;
 }
 
+static int flag(struct jmap_call *c, const char *name)
+{
+	const struct json_value *v = jmap_arg(c, name);
+	return v && v->boolean;
+}
+
 void jmap_email_get(struct jmap_call *c)
 {
 	char state[24];
@@ -316,8 +327,9 @@ void jmap_email_get(struct jmap_call *c)
 	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
 		return;
 	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
+	/* RFC 8621 §4.2: the default leaves bodyStructure out. */
 	if (!pv)
-		want = (1u << NPROPS) - 1;
+		want = ((1u << NPROPS) - 1) & ~(1u << P_BODYSTRUCTURE);
 	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
 		int p;
 		for (p = 0; p < NPROPS && strcmp(e->str, props[p]); p++)
@@ -333,6 +345,31 @@ void jmap_email_get(struct jmap_call *c)
 		want |= 1u << p;
 	}
 	want |= 1u << P_ID;
+	/* bodyProperties: the default set of §4.1.4, subParts always. */
+	const struct json_value *bp = jmap_arg(c, "bodyProperties"), *v;
+	unsigned bwant = bp ? 1u << 10 : 0x7ffu;
+	for (const struct json_value *e = bp ? bp->first : NULL; e; e = e->next) {
+		int k = jmap_body_props(e->str);
+		if (k < 0) {
+			jmap_bad_arg(c, "bodyProperties",
+				     !strcmp(e->str, "headers") || !strncmp(e->str, "header:", 7)
+					 ? "a property tern does not serve yet"
+					 : "unknown property");
+			return;
+		}
+		bwant |= 1u << k;
+	}
+	struct jmap_body_opts opts = {
+	    .text = flag(c, "fetchTextBodyValues"),
+	    .html = flag(c, "fetchHTMLBodyValues"),
+	    .all = flag(c, "fetchAllBodyValues"),
+	};
+	if ((v = jmap_arg(c, "maxBodyValueBytes")))
+		opts.max = (uint64_t)v->integer;
+	if ((v = jmap_arg(c, "maxBodyValueBytes")) && v->integer == 0) {
+		jmap_bad_arg(c, "maxBodyValueBytes", "maxBodyValueBytes must be positive");
+		return;
+	}
 	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
@@ -359,7 +396,7 @@ void jmap_email_get(struct jmap_call *c)
 		nums = al.v;
 		n = al.n;
 	}
-	struct getctx g = {c, want, nums, arena_zalloc(c->r->a, n + 1)};
+	struct getctx g = {c, want, bwant, &opts, nums, arena_zalloc(c->r->a, n + 1)};
 	jmap_begin(c);
 	jw_kstr(&c->w, "state", state);
 	jw_key(&c->w, "list");

@@ -14,6 +14,7 @@ from test_imap import Raw
 from test_imap_search_ext import cmd, wait_count
 
 CAT = ("cat@example.test", "cat-password-1")
+DOG = ("dog@example.test", "dog-password-1")
 
 MSGS = [
     "Message-ID: <e1@remote.test>\r\nFrom: \"Alice A.\" <alice@remote.test>\r\n"
@@ -27,7 +28,7 @@ MSGS = [
 
 
 def srv():
-    return shared_server([CAT])
+    return shared_server([CAT, DOG])
 
 
 def imap(s):
@@ -80,7 +81,10 @@ def test_jmap_email():
     assert name == "error" and e["type"] == "unsupportedSort", e
 
     # Email/get: exact values, threadId = IMAP THREADID.
-    _, g = j.one("Email/get", {"ids": [ids[0], ids[1], "E7fffffff"]})
+    hdr = ["id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
+           "messageId", "inReplyTo", "references", "sender", "from", "to", "cc", "bcc",
+           "replyTo", "subject", "sentAt", "hasAttachment", "preview"]
+    _, g = j.one("Email/get", {"ids": [ids[0], ids[1], "E7fffffff"], "properties": hdr})
     assert g["notFound"] == ["E7fffffff"], g
     e0, e1 = g["list"]
     assert e0["threadId"] == threads[0] == e1["threadId"] == threads[1] != threads[2]
@@ -100,8 +104,12 @@ def test_jmap_email():
     assert e1["references"] == ["e0@remote.test", "e1@remote.test"]
     _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["subject", "size"]})
     assert g["list"] == [{"id": ids[2], "subject": "other", "size": sizes[2]}], g
-    name, e = j.one("Email/get", {"ids": [ids[0]], "properties": ["bodyStructure"]})
+    name, e = j.one("Email/get", {"ids": [ids[0]], "properties": ["headers"]})
     assert name == "error" and e["type"] == "invalidArguments", e
+    # The default properties (RFC 8621 4.2) include the body ones, not bodyStructure.
+    _, g = j.one("Email/get", {"ids": [ids[0]]})
+    assert set(g["list"][0]) == set(hdr) | {"textBody", "htmlBody", "attachments", "bodyValues"}
+    assert g["list"][0]["textBody"] == g["list"][0]["htmlBody"] and g["list"][0]["bodyValues"] == {}
 
     # JMAP keyword -> IMAP FETCH with a new MODSEQ.
     _, st = j.one("Email/set", {"update": {ids[0]: {"keywords/$flagged": True, "keywords/work": True}}})
@@ -168,3 +176,60 @@ def test_jmap_email():
     _, ch = j.one("Email/changes", {"sinceState": "0", "maxChanges": 1})
     assert ch["hasMoreChanges"] is True and len(ch["created"]) <= 1, ch
     r.close()
+
+
+MULTI = (
+    "From: alice@remote.test\r\nTo: dog@example.test\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+    "--m\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n"
+    "--a\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "Gr=FC=DFe aus K=F6ln, a long enough line.\r\n"
+    "--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>html</b></p>\r\n"
+    "--a--\r\n"
+    "--m\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\nContent-ID: <c1@x>\r\n\r\nJVBERi0xLjQK\r\n"
+    "--m--\r\n")
+
+
+def test_jmap_email_body():
+    s = srv()
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [DOG[0]], MULTI.encode())
+    wait_count(s, 1, account=DOG[0])
+    j = Jmap(s, *DOG)
+    _, q = j.one("Email/query", {})
+    eid = q["ids"][0]
+    n = int(eid[1:], 16)
+    _, g = j.one("Email/get", {"ids": [eid], "properties": [
+        "bodyStructure", "textBody", "htmlBody", "attachments", "bodyValues", "hasAttachment"],
+        "fetchAllBodyValues": True, "maxBodyValueBytes": 13})
+    e = g["list"][0]
+
+    def leaf(pid, typ, size, charset=None, name=None, disp=None, cid=None):
+        return {"partId": pid, "blobId": "P%08x_%s" % (n, pid), "size": size, "name": name,
+                "type": typ, "charset": charset, "disposition": disp, "cid": cid,
+                "language": None, "location": None}
+    text = leaf("2", "text/plain", 35, "iso-8859-1")  # decoded; the CRLF before "--a" is the boundary's
+    html = leaf("3", "text/html", 24, "utf-8")
+    pdf = leaf("4", "application/pdf", 9, None, "report.pdf", "attachment", "c1@x")
+    multi = {"partId": None, "blobId": None, "size": 0, "name": None, "charset": None,
+             "disposition": None, "cid": None, "language": None, "location": None}
+    assert e["bodyStructure"] == dict(multi, type="multipart/mixed", subParts=[
+        dict(multi, type="multipart/alternative", subParts=[text, html]), pdf]), e["bodyStructure"]
+    assert e["textBody"] == [text] and e["htmlBody"] == [html] and e["attachments"] == [pdf], e
+    assert e["hasAttachment"] is True
+    # Decoded (quoted-printable, Latin-1), cut at 13 octets on a character boundary.
+    assert e["bodyValues"] == {
+        "2": {"value": "Grüße aus K", "isEncodingProblem": False, "isTruncated": True},
+        "3": {"value": "<p>Hello <b>h", "isEncodingProblem": False, "isTruncated": True}}, e
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["bodyValues"],
+                               "fetchTextBodyValues": True, "bodyProperties": ["partId"]})
+    assert g["list"][0]["bodyValues"] == {"2": {"value": "Grüße aus Köln, a long enough line.",
+                                                "isEncodingProblem": False, "isTruncated": False}}, g
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["bodyValues"],
+                               "fetchTextBodyValues": True, "maxBodyValueBytes": 3})
+    assert g["list"][0]["bodyValues"]["2"]["value"] == "Gr", g  # not half of the ü
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["textBody"], "bodyProperties": ["type"]})
+    assert g["list"][0]["textBody"] == [{"type": "text/plain"}], g
+    name, err = j.one("Email/get", {"ids": [eid], "bodyProperties": ["headers"]})
+    assert name == "error" and err["type"] == "invalidArguments", err
