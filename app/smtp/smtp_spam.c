@@ -37,6 +37,7 @@
 #include "spam/spam_grey.h"
 #include "spam/spam_lists.h"
 #include "spam/spam_pipeline.h"
+#include "spam/spam_sent.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
 
@@ -496,6 +497,9 @@ static void analyse_run(void *arg)
 	spam_msg_new(tx->data.p + tx->header_len, tx->data.len - tx->header_len, &sp->msg);
 	if (spam_analyse(smtp_store, tx->spam_account, sp->msg, sp->res) != 0)
 		sp->analyse_failed = 1;
+	sp->in.reply_to_sent = spam_sent_is_reply(smtp_store, tx->spam_account,
+						  tx->data.p + tx->header_len,
+						  tx->data.len - tx->header_len);
 }
 
 static void analyse_done(void *arg)

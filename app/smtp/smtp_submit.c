@@ -47,6 +47,7 @@
 #include "net/conn.h"
 #include "mime/mime_date.h"
 #include "queue/queue.h"
+#include "spam/spam_sent.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_rate.h"
 #include "smtp/smtp_session.h"
@@ -406,6 +407,9 @@ static void sign_done(void *arg)
 	if (j->domain[0] && j->sign_rc != DKIM_OK)
 		log_warn("smtp", s->id, "event=dkim_unsigned domain=%s result=%d", j->domain,
 			 j->sign_rc);
+	/* Replies to it will lean ham (spam/spam_sent.h). */
+	spam_sent_note(smtp_store, s->account, j->added, strlen(j->added), tx->data.p + tx->header_len,
+		       tx->data.len - tx->header_len);
 	struct queue_rcpt *rc = arena_alloc(tx->arena, tx->nrcpts * sizeof(*rc));
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
 		unsigned nf = tx->rcpts[i].notify;

@@ -18,7 +18,8 @@ case.
   refused;
 - the recipient's Sieve script runs after the verdict and reads the score
   with spamtest (a junked message filed elsewhere);
-- submission is never scored, even from a blocklisted address;
+- submission is never scored, even from a blocklisted address; a reply
+  to a message a user sent (its Message-ID noted at submission) leans ham;
 - greylisting (off by default): 451 4.7.1 for a new triplet, accepted
   after the delay; SPF-pass from a known good domain and allow-listed
   senders are exempt;
@@ -239,6 +240,21 @@ def test_spam_wire():
         raw = next(s.raw("bob@example.test", i) for i, l in s.messages("bob@example.test", "INBOX")
                    if "submitted" in l)
         assert "X-Spam-" not in head(raw), head(raw)
+
+        # A reply to what bob sent leans ham: junked otherwise, INBOX here.
+        c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30)
+        c.starttls(context=insecure())
+        c.login("bob@example.test", "bob-pw-1")
+        c.sendmail("bob@example.test", ["someone@remote.test"],
+                   b"From: bob@example.test\r\nTo: someone@remote.test\r\nSubject: question\r\n"
+                   b"Message-ID: <q-1@example.test>\r\n\r\nAre you in?\r\n")
+        c.quit()
+        assert s.wait_log("event=sent_noted"), "event=sent_noted"
+        _, r = send(s, "127.0.0.3", "a@remote.test",
+                    msg("Re: question", "In-Reply-To: <q-1@example.test>\r\nReferences: <q-0@x> <q-1@example.test>\r\n"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "Subject: Re: question" in h and "REPLY_TO_SENT=-4.00" in h and "RBL_BL_TEST=7.00" in h, h
 
         # Greylisting: a new triplet waits, then passes; exemptions pass at once.
         st, _, cfg = api.call("PUT", "/spam", {"greylist": True, "greylist_delay": 1,

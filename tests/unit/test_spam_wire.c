@@ -19,6 +19,7 @@
 #include "spam/spam_grey.h"
 #include "spam/spam_lists.h"
 #include "spam/spam_pipeline.h"
+#include "spam/spam_sent.h"
 #include "unit.h"
 
 static void zones(void)
@@ -341,6 +342,24 @@ static void spamtest(void)
 	CHECK_EQ_INT(spam_pipeline_spamtest(&r, &th, &f), 10);
 }
 
+static void sent_ids(void)
+{
+	static const char msg[] = "From: a@b.example\r\nIn-Reply-To: <one@x.example>\r\n"
+				  "References: <zero@x.example>\r\n <one@x.example>\t<two@x.example>\r\n"
+				  "Subject: <not@an.id>\r\n\r\nReferences: <body@x.example>\r\n";
+	char ids[8][256];
+	CHECK_EQ_INT(spam_sent_ids(msg, sizeof msg - 1, "References", ids, 8), 3);
+	CHECK_EQ_STR(ids[0], "zero@x.example");
+	CHECK_EQ_STR(ids[2], "two@x.example");
+	CHECK_EQ_INT(spam_sent_ids(msg, sizeof msg - 1, "In-Reply-To", ids, 8), 1);
+	CHECK_EQ_STR(ids[0], "one@x.example");
+	CHECK_EQ_INT(spam_sent_ids(msg, sizeof msg - 1, "References", ids, 2), 2);
+	CHECK_EQ_INT(spam_sent_ids(msg, sizeof msg - 1, "Message-ID", ids, 8), 0);
+	/* Cut anywhere: the ids of a prefix are a prefix of the ids. */
+	for (size_t cut = 0; cut < sizeof msg - 1; cut++)
+		CHECK(spam_sent_ids(msg, cut, "References", ids, 8) <= 3);
+}
+
 static void base_domains(void)
 {
 	static const char *const cases[][2] = {
@@ -458,6 +477,7 @@ int main(void)
 	pipeline();
 	base_domains();
 	spamtest();
+	sent_ids();
 	conn();
 	grey();
 	return unit_done("test_spam_wire");
