@@ -182,8 +182,10 @@ int twofactor_verify(struct store *st, const char *dir, uint32_t owner, const ch
 	sodium_memzero(&t, sizeof t);
 	if (!on)
 		return 0;
+	/* A secret that cannot be opened (secrets.key lost or replaced)
+	 * leaves the recovery codes, which need no key. */
 	if (ok < 0)
-		return STORE_ETEMP;
+		log_error("auth", NULL, "event=totp_secret_unreadable owner=%u", owner);
 	if (ok == 1)
 		/* A code seen since (another sign-in racing) makes this 0. */
 		return store_totp_advance(st, owner, step);

@@ -72,7 +72,8 @@ static const struct cli_help helps[] = {
 		   "       tern alias list\n" },
 	{ "fetch", "usage: tern fetch EMAIL [--mailbox NAME] [--id ID [--envelope]]\n" },
 	{ "setup-code", "usage: tern setup-code   the web wizard's one-time code (until an admin exists)\n" },
-	{ "admin", "usage: tern admin passwd   (password on stdin; asked twice on a terminal)\n" },
+	{ "admin", "usage: tern admin passwd     (password on stdin; asked twice on a terminal)\n"
+		   "       tern admin totp-off   turn off the admin's two-factor sign-in (locked out)\n" },
 	{ "token", "usage: tern token add NAME [--read] [--expires DURATION]   (prints the token once)\n"
 		   "       tern token list | tern token del ID\n"
 		   "  --read: the token can only read (GET, /metrics), for monitoring\n"

@@ -1,5 +1,6 @@
 /*
- * cmd_admin.c — tern setup-code, tern admin passwd and tern token add|list|del.
+ * cmd_admin.c — tern setup-code, tern admin passwd|totp-off and tern token
+ * add|list|del.
  *
  * setup-code prints the one-time code the web wizard asks for (the server
  * logs it at start too); there is none once an admin exists. Tokens are
@@ -12,6 +13,7 @@
 
 #include "admin/admin_meta.h"
 #include "auth/password_policy.h"
+#include "auth/twofactor.h"
 #include "cli/cli.h"
 #include "store/store.h"
 
@@ -47,11 +49,35 @@ int cli_setup_code(const struct config *cfg, int argc, char **argv)
  * while TERN_ADMIN_PASSWORD is set: the variable wins, so a stored
  * password would never be used.
  */
+/*
+ * tern admin totp-off: removes the admin's two-factor sign-in, for an
+ * admin locked out (phone and recovery codes lost, or secrets.key lost
+ * with the store restored elsewhere). Whoever can run this can read the
+ * store anyway.
+ */
+static int admin_totp_off(const struct config *cfg)
+{
+	struct store *st = cli_store_open(cfg, 0);
+	if (!st)
+		return 1;
+	int rc = twofactor_reset(st, STORE_TOTP_ADMIN);
+	store_close(&st);
+	if (rc == STORE_OK) {
+		printf("two-factor sign-in of the admin is off\n");
+		return 0;
+	}
+	fprintf(stderr, "tern: %s\n", rc == STORE_ENOTFOUND ? "the admin has no two-factor sign-in"
+							   : "cannot write the store");
+	return 1;
+}
+
 int cli_admin(const struct config *cfg, int argc, char **argv)
 {
 	char pw[1024];
 	struct store *st;
 
+	if (argc == 1 && strcmp(argv[0], "totp-off") == 0)
+		return admin_totp_off(cfg);
 	if (argc != 1 || strcmp(argv[0], "passwd") != 0) {
 		return cli_usage("admin");
 	}

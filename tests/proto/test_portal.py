@@ -296,6 +296,12 @@ def test_portal_and_two_factor():
         st, _, body = a2.call("POST", "/session", {"password": ADMIN_PW,
                                                     "code": acodes.fresh()})
         assert st == 200, body
+        # Locked out: `tern admin totp-off` turns the admin's 2FA off.
+        r = s.cli("admin", "totp-off")
+        assert b"off" in r.stdout, r.stdout
+        assert a2.call("GET", "/admin/totp")[2]["enabled"] is False
+        assert Api(s).call("POST", "/session", {"password": ADMIN_PW})[0] == 200
+        assert s.cli("admin", "totp-off", check=False).returncode == 1
         # An admin can remove an account's 2FA (a lost phone).
         p2 = Portal(s)
         assert p2.login(password=NEWPW)[0] == 200

@@ -6,7 +6,7 @@
  * once, the next step's is taken; a recovery code once; with 2FA on, mail
  * logins take app passwords only and sessions signed in with the account
  * password see their stamp change; off again needs a code. The admin's
- * record works the same. Nothing is kept in clear: the store's secret is
+ * record works the same; without secrets.key its recovery codes still do. Nothing is kept in clear: the store's secret is
  * sealed.
  */
 #include <stdio.h>
@@ -146,6 +146,14 @@ int main(void)
 	CHECK_EQ_INT(twofactor_confirm(st, base, STORE_TOTP_ADMIN, code, now, codes), 1);
 	CHECK_EQ_INT(twofactor_enabled(st, STORE_TOTP_ADMIN), 1);
 	CHECK_EQ_INT(twofactor_enabled(st, acc), 0);
+	/* secrets.key lost (a store restored elsewhere): codes cannot be
+	 * checked, the recovery codes still sign in. */
+	char keyfile[400];
+	snprintf(keyfile, sizeof keyfile, "%s/secrets.key", base);
+	CHECK_EQ_INT(unlink(keyfile), 0);
+	code_at(key, kl, now + 30, code);
+	CHECK_EQ_INT(twofactor_verify(st, base, STORE_TOTP_ADMIN, code, now + 30), 0);
+	CHECK_EQ_INT(twofactor_verify(st, base, STORE_TOTP_ADMIN, codes[9], now + 30), 1);
 	CHECK_EQ_INT(twofactor_reset(st, STORE_TOTP_ADMIN), STORE_OK);
 	CHECK_EQ_INT(twofactor_reset(st, STORE_TOTP_ADMIN), STORE_ENOTFOUND);
 	CHECK_EQ_INT(twofactor_begin(st, base, acc, "tern", u, uri, sizeof uri), STORE_OK);
