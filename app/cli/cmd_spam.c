@@ -5,7 +5,8 @@
  *     learns every message of each PATH: a message file, an mbox file, a
  *     Maildir (cur/ and new/), or a directory of message files (walked
  *     recursively); into the global model, or EMAIL's own. Messages are
- *     learned in batches, each batch one store write.
+ *     learned in batches, each batch one store write; then the model's
+ *     size is printed.
  *   tern spam test [--account EMAIL] FILE...
  *     prints `VERDICT score=N` (ham|spam|reject|discard at the default
  *     thresholds), then every rule that fired, one a line:
@@ -179,6 +180,15 @@ static int account_of(struct store *st, const char *email, uint32_t *id_r)
 	return 0;
 }
 
+static void print_model(void *arg, const struct str *recs)
+{
+	struct spam_model m;
+	(void)arg;
+	if (recs[0].p && spam_model_decode(recs[0].p, recs[0].len, &m) == 0)
+		printf("model: %u tokens (%zu bytes), %u spam and %u ham learned\n", m.ntok,
+		       recs[0].len, m.nspam, m.nham);
+}
+
 static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL;
@@ -214,6 +224,7 @@ static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 	flush(t);
 	printf("learned %d %s (%s)\n", t->total, is_spam ? "spam" : "ham",
 	       email ? email : "global model");
+	store_spam_get(st, &t->account, 1, STORE_SPAM_MODEL, print_model, NULL);
 	int rc = t->failed ? 1 : 0;
 	free(t->d);
 	free(t);
