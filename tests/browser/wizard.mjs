@@ -264,6 +264,51 @@ async function adminPages() {
 	await screenshot('spam');
 	log('spam: junk threshold saved from the UI');
 
+	await layout();
+}
+
+// Every admin page at a phone's width (390 px) and a laptop's (1280 px):
+// nothing may stick out to the right (the DNS values were cut to four
+// characters a line, the Accounts and Queue buttons were off-screen), and
+// each gets a screenshot to look at.
+async function layout() {
+	const pages = ['/', '/domains', `/domains/${cfg.domain}`, '/accounts', '/aliases', '/queue',
+		'/backups', '/logs', '/settings', '/spam'];
+	for (const width of [390, 1280]) {
+		await page.setViewportSize({ width, height: 900 });
+		for (const p of pages) {
+			await page.goto(cfg.url + p, { waitUntil: 'networkidle' });
+			await page.locator('main#content').waitFor();
+			// At 1280 px the inline delete question must fit too.
+			if (width === 1280 && p === '/accounts') {
+				await page.locator('[data-testid=account-delete]').first().click();
+				await page.locator('[data-testid=account-delete-yes]').first().waitFor();
+			}
+			const over = await page.evaluate(() => {
+				const w = document.documentElement.clientWidth;
+				// A table scrolled sideways inside its box hides its
+				// right-hand cells just as well.
+				for (const el of document.querySelectorAll('main .table-wrap'))
+					if (el.scrollWidth > el.clientWidth + 1)
+						return `${el.querySelector('table')?.dataset.testid || 'a table'} scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`;
+				if (document.documentElement.scrollWidth <= w + 1)
+					return null;
+				const out = [];
+				for (const el of document.querySelectorAll('main *')) {
+					const r = el.getBoundingClientRect();
+					if (r.right > w + 1 && out.length < 5)
+						out.push(`${el.tagName.toLowerCase()}.${el.className || ''}[${el.dataset.testid || ''}] right=${Math.round(r.right)}`);
+				}
+				return `scrollWidth ${document.documentElement.scrollWidth} > ${w}: ${out.join(', ')}`;
+			});
+			const name = `layout-${width}-${p === '/' ? 'dashboard' : p.slice(1).replace(/\//g, '-')}`;
+			await screenshot(name);
+			if (over)
+				problems.push(`${p} at ${width} px overflows: ${over}`);
+		}
+	}
+	await page.setViewportSize({ width: 1200, height: 900 });
+	log('layout: every page at 390 and 1280 px checked');
 }
 
 try {
