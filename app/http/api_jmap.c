@@ -243,6 +243,18 @@ void http_jmap(struct http_ctx *x)
 	const char *p = x->path;
 	int get = !strcmp(x->method, "GET") || !strcmp(x->method, "HEAD");
 
+	/* CORS (RFC 8620 §1.1 expects browser clients on other origins):
+	 * credentials travel in the Authorization header the client sets,
+	 * never in cookies, so any origin may read the answers. */
+	http_header(x, "Access-Control-Allow-Origin", "*");
+	if (!strcmp(x->method, "OPTIONS")) {
+		http_header(x, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+		http_header(x, "Access-Control-Allow-Headers", "Authorization, Content-Type, Accept");
+		http_header(x, "Access-Control-Max-Age", "600");
+		http_no_content(x);
+		return;
+	}
+
 	if (!strcmp(p, "/.well-known/jmap")) {
 		if (!get) {
 			http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);

@@ -71,6 +71,16 @@ def test_jmap_session_and_auth():
     r = j.call([["Mailbox/get", {"accountId": eve.account}, "0"]])
     assert r["methodResponses"] == [["error", {"type": "accountNotFound"}, "0"]], r
 
+    # CORS: the preflight, and the header on answers.
+    st, hd, _ = anon.request("OPTIONS", "/jmap/api/", headers={
+        "Origin": "https://webmail.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert st == 204 and hd["access-control-allow-origin"] == "*", (st, hd)
+    assert "POST" in hd["access-control-allow-methods"]
+    assert "Authorization" in hd["access-control-allow-headers"], hd
+    st, hd, _ = j.request("GET", "/jmap/session", headers={"Origin": "https://webmail.example"})
+    assert st == 200 and hd["access-control-allow-origin"] == "*", hd
+
     # An app password works too.
     out = s.cli("account", "app-password", "add", BOB[0], "phone")
     pw = re.search(r"[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}", out.stdout.decode()).group(0)
