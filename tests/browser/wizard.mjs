@@ -133,8 +133,15 @@ async function adminPages() {
 	await byId('nav-accounts').click();
 	await byId('accounts-table').waitFor();
 	await page.locator(`[data-testid=account-row][data-email="${cfg.first_email}"]`).waitFor();
-	await byId('new-account-email').fill(cfg.second_email);
+	// A refused address shows its error under the field; correcting the
+	// field clears it (the old error stayed under the corrected value).
+	await byId('new-account-email').fill('someone@not-served.test');
 	await byId('new-account-password').fill(cfg.second_password);
+	await byId('account-add').click();
+	await page.locator('.field-error [data-testid=new-account-email]').waitFor();
+	await byId('new-account-email').fill(cfg.second_email);
+	await page.locator('.field-error [data-testid=new-account-email]').waitFor({ state: 'detached' });
+	log('field error cleared once the field was corrected');
 	await byId('account-add').click();
 	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"]`).waitFor();
 	await screenshot('accounts');

@@ -13,8 +13,13 @@ function useId(prefix) {
 
 // A labelled input. `error` is shown under it and tied to it for screen
 // readers; `locked` shows the value read-only with the variable that set it.
-export function Field({ label, value, onInput, type = 'text', error, hint, locked, lockedBy, testid, ...rest }) {
+export function Field({ label, value, onInput, type = 'text', error: given, hint, locked, lockedBy, testid, ...rest }) {
 	const id = useId('f');
+	// An error is about the value it was given for: once the field is
+	// corrected it goes, rather than staying under the right value.
+	const [errFor, setErrFor] = useState(null);
+	useEffect(() => setErrFor(given ? value : null), [given]);
+	const error = given && value === errFor ? given : undefined;
 	const hintId = hint || error || locked ? `${id}-hint` : undefined;
 	return (
 		<div class={'field' + (error ? ' field-error' : '')}>

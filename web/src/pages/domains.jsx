@@ -11,6 +11,7 @@ import { dateTime } from '../format.js';
 export function Domains() {
 	const list = useLoad(() => get('/domains'));
 	const [name, setName] = useState('');
+	const [blocked, setBlocked] = useState(null);
 	const add = useAction();
 	const remove = useAction();
 	const submit = (e) => {
@@ -44,7 +45,12 @@ export function Domains() {
 									<td>{(d.dkim || []).join(', ')}</td>
 									<td class="actions">
 										<Link class="btn btn-small" href={`/domains/${seg(d.name)}`}>DNS &amp; DKIM</Link>
-										{d.primary ? null : <ConfirmButton label="Remove" confirm={`Remove ${d.name}?`} onConfirm={() => drop(d.name)} />}
+										{d.primary ? null : d.accounts > 0 ? (
+											// Refused at once: asking first and then refusing wasted a click and a scare.
+											<button type="button" class="btn btn-small" data-testid="domain-remove-refused"
+												onClick={() => setBlocked(d.name)}>Remove</button>
+										) : <ConfirmButton label="Remove" confirm={`Remove ${d.name}?`} onConfirm={() => drop(d.name)} />}
+										{blocked === d.name ? <p class="hint error-text" role="alert">{d.name} still has {d.accounts} account{d.accounts === 1 ? '' : 's'}: delete or move {d.accounts === 1 ? 'it' : 'them'} first.</p> : null}
 									</td>
 								</tr>
 							))}
