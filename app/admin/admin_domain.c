@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "report/dmarc_intake.h"
 #include "store/store.h"
+#include "admin/admin_meta.h"
 #include "tlspol/mta_sts.h"
 
 int admin_domain_keys(struct store *st, const char *domain, struct dkim_keys *k, char *err,
@@ -77,8 +78,8 @@ static void srv(struct admin_dns *d, const struct config *cfg, const char *host,
 		snprintf(r->value, sizeof(r->value), "%u 1 %u %s.", prio, (unsigned)port, host);
 }
 
-void admin_dns_records(const struct config *cfg, const char *hostname, const char *domain,
-		       const struct dkim_keys *k, struct admin_dns *d)
+void admin_dns_records(const struct config *cfg, struct store *st, const char *hostname,
+		       const char *domain, const struct dkim_keys *k, struct admin_dns *d)
 {
 	struct admin_dns_record *r;
 	struct buf txt;
@@ -143,7 +144,7 @@ void admin_dns_records(const struct config *cfg, const char *hostname, const cha
 	/* MTA-STS (RFC 8461): the policy is served over HTTPS at
 	 * mta-sts.DOMAIN (the certificate must carry that name). */
 	char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
-	mta_sts_own_policy(hostname, pol, id);
+	mta_sts_own_policy(hostname, admin_mta_sts_mode(st), pol, id);
 	r = add(d, "CNAME", "MTA-STS policy host",
 		"MTA-STS (RFC 8461): senders fetch https://mta-sts.<domain>/.well-known/mta-sts.txt");
 	snprintf(r->name, sizeof(r->name), "mta-sts.%s.", domain);

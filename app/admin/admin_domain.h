@@ -53,8 +53,9 @@ struct admin_dns {
 };
 
 /* Fills *out (about 25 KB: allocate it, do not put it on a thread's stack)
- * with every record to publish for domain served by hostname. */
-void admin_dns_records(const struct config *cfg, const char *hostname, const char *domain,
-		       const struct dkim_keys *k, struct admin_dns *out);
+ * with every record to publish for domain served by hostname; st gives
+ * the MTA-STS mode setting (its policy id), NULL for the default. */
+void admin_dns_records(const struct config *cfg, struct store *st, const char *hostname,
+		       const char *domain, const struct dkim_keys *k, struct admin_dns *out);
 
 #endif

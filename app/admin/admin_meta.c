@@ -155,11 +155,23 @@ static const struct {
 	[SETTING_BACKUP_DIR] = { "TERN_BACKUP_DIR", "setting/backup_dir", 0 },
 	[SETTING_BACKUP_TIME] = { "TERN_BACKUP_TIME", "setting/backup_time", 0 },
 	[SETTING_BACKUP_KEEP] = { "TERN_BACKUP_KEEP", "setting/backup_keep", 0 },
+	[SETTING_MTA_STS_MODE] = { "TERN_MTA_STS_MODE", "setting/mta_sts_mode", 0 },
 };
 
 const char *admin_setting_var(enum admin_setting s)
 {
 	return settings[s].var;
+}
+
+enum mta_sts_mode admin_mta_sts_mode(struct store *st)
+{
+	char v[16] = "";
+	const char *e = getenv("TERN_MTA_STS_MODE");
+	if (e)
+		snprintf(v, sizeof v, "%s", e);
+	else if (st && admin_setting_get(st, SETTING_MTA_STS_MODE, v, sizeof v) != STORE_OK)
+		v[0] = '\0';
+	return strcmp(v, "enforce") == 0 ? MTA_STS_ENFORCE : MTA_STS_TESTING;
 }
 
 int admin_setting_locked(enum admin_setting s)

@@ -80,12 +80,20 @@ enum admin_setting {
 	SETTING_BACKUP_DIR,        /* scheduled backups: "" = off (backup_sched.h) */
 	SETTING_BACKUP_TIME,       /* HH:MM, UTC */
 	SETTING_BACKUP_KEEP,       /* decimal count */
+	SETTING_MTA_STS_MODE,      /* our served MTA-STS policy's mode: "testing" (default) or "enforce" */
 	SETTING_COUNT
 };
 /* The TERN_* variable of a setting. */
 const char *admin_setting_var(enum admin_setting s);
 /* 1 when the setting's variable is set in the environment. */
 int admin_setting_locked(enum admin_setting s);
+
+#include "tlspol/mta_sts.h"
+/*
+ * The mode of the MTA-STS policy we serve: TERN_MTA_STS_MODE when set
+ * (checked at start-up), else the stored setting, else testing.
+ */
+enum mta_sts_mode admin_mta_sts_mode(struct store *st);
 /* Stored value into out ("" when none). STORE_OK or STORE_ETEMP. */
 int admin_setting_get(struct store *st, enum admin_setting s, char *out, size_t outsz);
 /* Stores value ("" deletes). STORE_OK, STORE_ETEMP. */

@@ -42,11 +42,12 @@ static void print_txt(const char *name, const char *value)
 
 /* What a user must publish for mail to reach this server, for this
  * server's mail to be accepted elsewhere, and for mail clients to find it. */
-static void print_dns(const struct config *cfg, const char *domain, const struct dkim_keys *k)
+static void print_dns(const struct config *cfg, struct store *st, const char *domain,
+		      const struct dkim_keys *k)
 {
 	struct admin_dns *d = xmalloc(sizeof(*d));
 
-	admin_dns_records(cfg, hostname_now(), domain, k, d);
+	admin_dns_records(cfg, st, hostname_now(), domain, k, d);
 	printf("; DNS records for %s served by %s\n", domain, hostname_now());
 	printf("; %s\n", d->note_first);
 	for (size_t i = 0; i < d->n; i++) {
@@ -94,7 +95,7 @@ int cli_domain(const struct config *cfg, int argc, char **argv)
 			return 1;
 		}
 		if (admin_domain_keys(st, domain, &keys, err, sizeof(err)) == STORE_OK) {
-			print_dns(cfg, domain, &keys);
+			print_dns(cfg, st, domain, &keys);
 			rc = 0;
 		} else {
 			fprintf(stderr, "tern: %s\n", err);

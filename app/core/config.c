@@ -529,6 +529,9 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		else if (strcmp(v, "on") != 0)
 			return bad(err, errsz, "TERN_RELAY_TLS_VERIFY", v, "on or off");
 	}
+	if ((v = getenv("TERN_MTA_STS_MODE")) != NULL && strcmp(v, "testing") != 0 &&
+	    strcmp(v, "enforce") != 0)
+		return bad(err, errsz, "TERN_MTA_STS_MODE", v, "testing or enforce");
 	if ((v = getenv("TERN_DNS_TRUST_AD")) != NULL) {
 		if (strcmp(v, "on") == 0)
 			cfg->dns_trust_ad = 1;

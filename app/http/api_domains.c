@@ -266,7 +266,7 @@ void api_dns_object(struct http_ctx *x, const char *domain, int check)
 	v->domain = arena_strdup(x->arena, domain);
 	v->host = arena_strdup(x->arena, host);
 	v->d = xmalloc(sizeof(*v->d));
-	admin_dns_records(http_cfg, host, domain, &k, v->d);
+	admin_dns_records(http_cfg, http_store, host, domain, &k, v->d);
 	dkim_keys_wipe(&k);
 	if (check) {
 		v->res = xcalloc(v->d->n ? v->d->n : 1, sizeof(*v->res));

@@ -310,6 +310,11 @@ static void write_settings(struct http_ctx *x)
 	jw_kstr(&w, "effective", rf);
 	jw_kbool(&w, "locked", admin_setting_locked(SETTING_DMARC_REPORT_FROM));
 	jw_obj_end(&w);
+	jw_key(&w, "mta_sts");
+	jw_obj_begin(&w);
+	jw_kstr(&w, "mode", mta_sts_mode_name(admin_mta_sts_mode(http_store)));
+	jw_kbool(&w, "locked", admin_setting_locked(SETTING_MTA_STS_MODE));
+	jw_obj_end(&w);
 	jw_key(&w, "limits");
 	jw_obj_begin(&w);
 	jw_kuint(&w, "max_message_size", c->max_message_size);
@@ -381,6 +386,7 @@ void api_settings_put(struct http_ctx *x)
 		{ "dmarc_tolerated", JK_ANY, 0 },
 		{ "arc_trusted", JK_ANY, 0 },
 		{ "postmaster", JK_STRING, 0 },
+		{ "mta_sts_mode", JK_STRING, 0 },
 	};
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
 		return;
@@ -398,6 +404,19 @@ void api_settings_put(struct http_ctx *x)
 			http_problem(x, 400, "invalid_field", "dmarc_report_from",
 				     "field 'dmarc_report_from' must be an address of a served domain, "
 				     "\"off\", or empty for the default");
+			return;
+		}
+	}
+	const char *sm = http_body_str(x, "mta_sts_mode");
+	if (sm) {
+		if (admin_setting_locked(SETTING_MTA_STS_MODE)) {
+			http_problem(x, 409, "locked", "mta_sts_mode",
+				     "the MTA-STS mode is set by TERN_MTA_STS_MODE");
+			return;
+		}
+		if (strcmp(sm, "testing") != 0 && strcmp(sm, "enforce") != 0) {
+			http_problem(x, 400, "invalid_field", "mta_sts_mode",
+				     "field 'mta_sts_mode' must be \"testing\" or \"enforce\"");
 			return;
 		}
 	}
@@ -457,6 +476,13 @@ void api_settings_put(struct http_ctx *x)
 		int rc = admin_setting_set(http_store, SETTING_DMARC_REPORT_FROM, low);
 		if (rc != STORE_OK) {
 			http_store_problem(x, rc, "cannot store the DMARC report address");
+			return;
+		}
+	}
+	if (sm) {
+		int rc = admin_setting_set(http_store, SETTING_MTA_STS_MODE, sm);
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot store the MTA-STS mode");
 			return;
 		}
 	}

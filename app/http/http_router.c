@@ -239,7 +239,7 @@ void http_route(struct http_ctx *x)
 		/* Our MTA-STS policy (RFC 8461 §3.3), HTTPS only, and only for
 		 * the domains we serve: any other name is none of our business. */
 		char pol[MTA_STS_OWN_MAX], id[MTA_STS_ID_MAX + 1];
-		mta_sts_own_policy(hostname_now(), pol, id);
+		mta_sts_own_policy(hostname_now(), admin_mta_sts_mode(http_store), pol, id);
 		http_text(x, 200, "text/plain", pol);
 		return;
 	}

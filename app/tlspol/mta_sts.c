@@ -228,11 +228,11 @@ const char *mta_sts_mode_name(enum mta_sts_mode m)
 	return m == MTA_STS_ENFORCE ? "enforce" : m == MTA_STS_TESTING ? "testing" : "none";
 }
 
-void mta_sts_own_policy(const char *hostname, char out[MTA_STS_OWN_MAX],
+void mta_sts_own_policy(const char *hostname, enum mta_sts_mode mode, char out[MTA_STS_OWN_MAX],
 			char id[MTA_STS_ID_MAX + 1])
 {
-	snprintf(out, MTA_STS_OWN_MAX, "version: STSv1\r\nmode: testing\r\nmx: %s\r\nmax_age: 86400\r\n",
-		 hostname);
+	snprintf(out, MTA_STS_OWN_MAX, "version: STSv1\r\nmode: %s\r\nmx: %s\r\nmax_age: 86400\r\n",
+		 mode == MTA_STS_ENFORCE ? "enforce" : "testing", hostname);
 	/* FNV-1a of the text: senders refetch when the id changes (§3.1). */
 	uint64_t h = 1469598103934665603ull;
 	for (const char *c = out; *c; c++)

@@ -53,12 +53,13 @@ int mta_sts_mx_match(const struct mta_sts_policy *pol, const char *host);
 
 /*
  * Our own policy for every served domain (mail for them comes to
- * hostname): mode testing, so a certificate problem here makes senders
- * report rather than hold mail; max_age one day. Written into out; its
- * id for the _mta-sts TXT record (changes when the text does) in id.
+ * hostname), in mode (testing by default, so a certificate problem here
+ * makes senders report rather than hold mail; enforce when the admin
+ * chooses it); max_age one day. Written into out; its id for the
+ * _mta-sts TXT record (changes when the text does) in id.
  */
 #define MTA_STS_OWN_MAX 400
-void mta_sts_own_policy(const char *hostname, char out[MTA_STS_OWN_MAX],
+void mta_sts_own_policy(const char *hostname, enum mta_sts_mode mode, char out[MTA_STS_OWN_MAX],
 			char id[MTA_STS_ID_MAX + 1]);
 
 /* "enforce", "testing" or "none". */

@@ -3,6 +3,7 @@ https://mta-sts.DOMAIN/.well-known/mta-sts.txt and `tern domain dns`
 lists the records that announce it (the TXT id matches the served text)."""
 import http.client
 import re
+import subprocess
 import ssl
 
 from harness import Server
@@ -37,3 +38,37 @@ def test_own_policy_served_and_published():
         # TLS-RPT (RFC 8460): where senders report, a record tern's own parser accepts.
         assert re.search(r"_smtp\._tls\.example\.test\.\s.*TXT\s.*v=TLSRPTv1; "
                          r"rua=mailto:postmaster@example\.test", dns), dns
+
+
+def test_mode_setting_api_and_env():
+    """The served policy's mode is a setting (PUT /settings mta_sts_mode),
+    used at once, with the _mta-sts id following it; TERN_MTA_STS_MODE
+    locks it, and a bad value stops start-up."""
+    from httpc import admin_server
+    s, a = admin_server(env={"TERN_HOSTNAME": "mail.example.test"})
+    with s:
+        st, _, d = a.call("GET", "/settings")
+        assert d["mta_sts"] == {"mode": "testing", "locked": False}, d
+        st, _, d0 = a.call("GET", "/domains/example.test/dns")
+        id0 = [r["value"] for r in d0["records"] if r["name"].startswith("_mta-sts.")]
+        st, _, d = a.call("PUT", "/settings", {"mta_sts_mode": "strict"})
+        assert st == 400 and d.get("field") == "mta_sts_mode", (st, d)
+        st, _, d = a.call("PUT", "/settings", {"mta_sts_mode": "enforce"})
+        assert st == 200 and d["mta_sts"]["mode"] == "enforce", (st, d)
+        code, _, body = _get(s, "mta-sts.example.test")
+        assert "mode: enforce\r\n" in body, body
+        st, _, d1 = a.call("GET", "/domains/example.test/dns")
+        id1 = [r["value"] for r in d1["records"] if r["name"].startswith("_mta-sts.")]
+        assert id0 and id1 and id0 != id1, (id0, id1)
+    s2, a2 = admin_server(env={"TERN_MTA_STS_MODE": "enforce"})
+    with s2:
+        st, _, d = a2.call("GET", "/settings")
+        assert d["mta_sts"] == {"mode": "enforce", "locked": True}, d
+        st, _, d = a2.call("PUT", "/settings", {"mta_sts_mode": "testing"})
+        assert st == 409, (st, d)
+    bad = Server(env={"TERN_MTA_STS_MODE": "on"}, domains=(), start=False)
+    try:
+        r = subprocess.run([bad.binary, "serve"], env=bad.env, capture_output=True, timeout=20)
+        assert r.returncode == 2 and b"TERN_MTA_STS_MODE" in r.stderr, r
+    finally:
+        bad.cleanup()

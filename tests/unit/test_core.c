@@ -429,7 +429,7 @@ static void test_config(void)
 	    {"TERN_QUEUE_RETRY_SCHEDULE", "1,,2"}, {"TERN_QUEUE_LIFETIME", "soon"},
 	    {"TERN_DNS_SERVERS", "resolver.example"}, {"TERN_DNS_SERVERS", "1.2.3.4:0"},
 	    {"TERN_RELAY_HOST", "smtp.example.net:x"}, {"TERN_QUEUE_MX_PORT", "0"}, {"TERN_MTA_STS_PORT", "70000"},
-	    {"TERN_DNS_TRUST_AD", "yes"},
+	    {"TERN_DNS_TRUST_AD", "yes"}, {"TERN_MTA_STS_MODE", "on"},
 	};
 	for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
 		const char *old = getenv(bad_env[i][0]);

@@ -140,9 +140,11 @@ function ServerForm({ settings, onSaved }) {
 	const [relayPw, setRelayPw] = useState('');
 	const dr = settings.dmarc_reports || {};
 	const [reportFrom, setReportFrom] = useState(dr.from || '');
+	const ms = settings.mta_sts || {};
+	const [stsMode, setStsMode] = useState(ms.mode || 'testing');
 	const [done, setDone] = useState('');
 	const a = useAction();
-	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw, reportFrom]);
+	useEffect(() => setDone(''), [hostname, relayHost, relayUser, relayPw, reportFrom, stsMode]);
 	const submit = (e) => {
 		e.preventDefault();
 		const body = {};
@@ -158,6 +160,8 @@ function ServerForm({ settings, onSaved }) {
 		}
 		if (!dr.locked && reportFrom.trim() !== (dr.from || ''))
 			body.dmarc_report_from = reportFrom.trim();
+		if (!ms.locked && stsMode !== (ms.mode || 'testing'))
+			body.mta_sts_mode = stsMode;
 		a.run(async () => {
 			await put('/settings', body);
 			setRelayPw('');
@@ -185,6 +189,16 @@ function ServerForm({ settings, onSaved }) {
 				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
 				hint={dr.effective ? `Reports go out from ${dr.effective}, signed with its domain's DKIM keys.` : 'No reports are sent.'}
 				error={fe('dmarc_report_from')} testid="settings-dmarc-from" />
+			<h3>MTA-STS policy</h3>
+			<div class="field">
+				<label>Mode of the policy senders fetch from mta-sts.&lt;domain&gt;{ms.locked ? ' (set by TERN_MTA_STS_MODE)' : ''}{' '}
+					<select value={stsMode} disabled={ms.locked} onChange={(e) => setStsMode(e.currentTarget.value)} data-testid="settings-mta-sts-mode">
+						<option value="testing">testing: senders report problems, mail still arrives</option>
+						<option value="enforce">enforce: senders hold mail unless TLS to this server is valid</option>
+					</select>
+				</label>
+				<p class="hint">Enforce only with a certificate other servers trust (ACME or your own): with a self-signed one, senders that honour MTA-STS hold your mail.</p>
+			</div>
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy}>Save</button></div>
