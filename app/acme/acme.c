@@ -609,6 +609,10 @@ static void new_order(void)
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
+	/* RFC 9773 §5: a renewal names the certificate it replaces, so a
+	 * CA with renewal information may exempt it from rate limits. */
+	if (A.url_ari[0] && A.ari_id[0])
+		jw_kstr(&w, "replaces", A.ari_id);
 	jw_obj_end(&w);
 	buf_append(&p, "", 1);
 	post(S_ORDER, A.url_order, buf_data(&p), 0);

@@ -464,6 +464,7 @@ class AcmeStub:
         import threading
         self.mode = mode
         self.ari_ids = []
+        self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
         self.tmp = tempfile.mkdtemp(prefix="tern-acmestub-")
         run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
@@ -530,6 +531,8 @@ class AcmeStub:
                     self.reply(201, b"{\"status\":\"valid\"}",
                                [("Location", base + "/acct/1"), ("Content-Type", "application/json")])
                 elif stub.mode == "ari" and self.path == "/order":
+                    b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+                    stub.orders.append(json.loads(b64(json.loads(body)["payload"])))
                     self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
                                                 "authorizations": []}).encode(),
                                [("Location", base + "/order/1"), ("Content-Type", "application/json")])
@@ -636,6 +639,11 @@ def test_acme_renewal_information_moves_the_renewal():
         b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
         assert stub.ari_ids[0] == b64(aki) + "." + b64(serial), (stub.ari_ids, t)
         assert stub.ari_ids[1] != stub.ari_ids[0]
+        # RFC 9773 §5: the first order replaces nothing; the renewal names
+        # the certificate it replaces by that same identifier.
+        assert len(stub.orders) == 2, stub.orders
+        assert "replaces" not in stub.orders[0], stub.orders
+        assert stub.orders[1].get("replaces") == stub.ari_ids[0], (stub.orders, stub.ari_ids)
         time.sleep(1)
         assert s.log_text().count("event=certificate_installed") == 2
         assert "stub CA" in served_cert(s.imaps_port)[0]
