@@ -289,7 +289,7 @@ int smtp_from_mailboxes(struct arena *a, struct str value, char **addrs_r, char 
 	struct tok t;
 	unsigned n = 0;
 
-	if (memchr(value.p, '\0', value.len))
+	if (value.len && memchr(value.p, '\0', value.len)) /* p is NULL when empty */
 		return -1;
 	if (names_r) {
 		l.shown_max = 2 * value.len + 2;

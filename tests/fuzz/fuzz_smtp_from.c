@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "smtp/smtp_headers.h"
@@ -67,6 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (smtp_headers_scan(a, (const char *)data, size, &h) == 0) {
 		assert(h.header_end <= size);
 		assert(h.from_fields || h.from.len == 0);
+		/* Where the first From lies (submission replaces it there): in
+		 * the header, and it starts with its name. */
+		if (h.from_end) {
+			assert(h.from_fields && h.from_start + 5 <= h.from_end && h.from_end <= h.header_end);
+			assert(strncasecmp((const char *)data + h.from_start, "from", 4) == 0);
+		}
 		check(a, h.from);
 		for (unsigned i = 0; i < h.resent_from_fields && i < SMTP_RESENT_MAX; i++)
 			check(a, h.resent_from[i]);
