@@ -36,6 +36,9 @@ static int is_atom_char(char c)
 	       c == '-' || c == '_';
 }
 
+static int parse_args(const char *p, size_t len, size_t i, int space, struct msieve_cmd *cmd,
+                      size_t *consumed_r, size_t *need_r);
+
 int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
                  size_t *need_r)
 {
@@ -52,10 +55,33 @@ int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *cons
 	if (i == 0)
 		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected a command name");
 	cmd->name = str_make(p, i);
-	for (;;) {
+	return parse_args(p, len, i, 1, cmd, consumed_r, need_r);
+}
+
+int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
+                          size_t *need_r)
+{
+	memset(cmd, 0, offsetof(struct msieve_cmd, dec));
+	cmd->err[0] = '\0';
+	*consumed_r = 0;
+	*need_r = len + 1;
+	if (len == 0)
+		return MSIEVE_MORE;
+	int r = parse_args(p, len, 0, 0, cmd, consumed_r, need_r);
+	if (r == MSIEVE_OK && (cmd->nargs != 1 || cmd->args[0].kind != MSIEVE_ARG_STRING))
+		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected one string");
+	return r;
+}
+
+/* The arguments from p[i], each after a space (the first too when
+ * space), then the line end. */
+static int parse_args(const char *p, size_t len, size_t i, int space, struct msieve_cmd *cmd,
+                      size_t *consumed_r, size_t *need_r)
+{
+	for (;; space = 1) {
 		if (i >= len)
 			return MSIEVE_MORE;
-		if (p[i] == '\r' || p[i] == '\n') {
+		if (space && (p[i] == '\r' || p[i] == '\n')) {
 			if (p[i] == '\r') {
 				if (i + 1 >= len)
 					return MSIEVE_MORE;
@@ -66,11 +92,13 @@ int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *cons
 			*consumed_r = i + 1;
 			return MSIEVE_OK;
 		}
-		if (p[i] != ' ')
-			return bad(cmd, p, len, i, consumed_r, need_r, "Expected a space or the line end");
-		i++;
-		if (i >= len)
-			return MSIEVE_MORE;
+		if (space) {
+			if (p[i] != ' ')
+				return bad(cmd, p, len, i, consumed_r, need_r, "Expected a space or the line end");
+			i++;
+			if (i >= len)
+				return MSIEVE_MORE;
+		}
 		if (cmd->nargs >= MSIEVE_ARGS_MAX)
 			return bad(cmd, p, len, i, consumed_r, need_r, "Too many arguments");
 		struct msieve_arg *a = &cmd->args[cmd->nargs];

@@ -66,6 +66,15 @@ int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *cons
                  size_t *need_r);
 
 /*
+ * Parses one SASL response line (RFC 5804 §2.1: a quoted string or a
+ * literal, then CRLF) from p[0..len) into cmd->args[0], as msieve_parse
+ * parses an argument (cmd->name empty). Same results; BAD also for
+ * anything but exactly one string.
+ */
+int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
+                          size_t *need_r);
+
+/*
  * Finds the end of the line in p[0..len): returns the octets up to and
  * including the LF, or 0 when there is none.
  */

@@ -632,8 +632,37 @@ static void session_input(struct ms_session *s)
 		}
 		if (buf_len(in) < s->need)
 			break;
+		if (s->state == MS_SASL && (buf_data(in)[0] == '"' || buf_data(in)[0] == '{')) {
+			/* A quoted string or a literal (RFC 5804 §2.1: either may
+			 * carry a SASL response), read as a command's argument. */
+			if (!cmd)
+				cmd = xmalloc(sizeof(*cmd));
+			size_t consumed = 0, need = 0;
+			int r = msieve_parse_response(buf_data(in), buf_len(in), cmd, &consumed, &need);
+			if (r == MSIEVE_MORE) {
+				s->need = need;
+				break;
+			}
+			s->need = 0;
+			if (r == MSIEVE_OK && !str_eq(cmd->args[0].s, STR_LIT("*"))) {
+				sasl_step(s, cmd->args[0].s, 0);
+			} else {
+				s->state = MS_NONAUTH;
+				sasl_login_end(&s->sasl);
+				if (r == MSIEVE_LONG)
+					s->discard_line = 1;
+				if (r == MSIEVE_TOOBIG)
+					s->discard = cmd->skip, s->discard_line = 1;
+				ms_reply(s, "NO", NULL, r == MSIEVE_OK ? "Authentication aborted by client."
+				                                       : "Bad SASL response.");
+			}
+			explicit_bzero(cmd, sizeof(*cmd));
+			explicit_bzero(buf_data(in), consumed);
+			buf_consume(in, consumed);
+			continue;
+		}
 		if (s->state == MS_SASL) {
-			/* One string on a line: the parser reads it as an argument. */
+			/* A bare line (what some clients send). */
 			size_t e = msieve_line_end(buf_data(in), buf_len(in));
 			if (!e) {
 				if (buf_len(in) > MSIEVE_LINE_MAX) {

@@ -4,7 +4,8 @@
  * OK command's arguments lie inside the input (literals) or the
  * command's decode buffers (quoted strings); a MORE's need is past the
  * input; parsing the first `consumed` octets alone gives the same OK;
- * every prefix of an OK command is MORE.
+ * every prefix of an OK command is MORE; the same input read as a SASL
+ * response stays within bounds too.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -14,9 +15,12 @@
 
 static struct msieve_cmd cmd, cmd2;
 
+static void response(const char *p, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
+	response(p, size);
 	size_t consumed = 0, need = 0, c2, n2;
 	int r = msieve_parse(p, size, &cmd, &consumed, &need);
 
@@ -41,4 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < consumed; i += 1 + consumed / 64)
 		assert(msieve_parse(p, i, &cmd2, &c2, &n2) == MSIEVE_MORE);
 	return 0;
+}
+
+/* The SASL response form (msieve_parse_response): the same bounds, and
+ * an OK is exactly one string. */
+static void response(const char *p, size_t size)
+{
+	size_t consumed = 0, need = 0;
+	int r = msieve_parse_response(p, size, &cmd2, &consumed, &need);
+	if (r == MSIEVE_MORE) {
+		assert(need > size);
+		return;
+	}
+	assert(consumed > 0 && consumed <= size);
+	if (r == MSIEVE_OK)
+		assert(cmd2.nargs == 1 && cmd2.args[0].kind == MSIEVE_ARG_STRING);
 }

@@ -213,6 +213,40 @@ def test_sasl_login_continuation():
     c.close()
 
 
+def test_sasl_literals():
+    """RFC 5804 §2.1: the initial response and a continuation may each be a
+    literal ({N+} and {N})."""
+    plain = base64.b64encode(b"\0" + BOB.encode() + b"\0" + BOB_PW.encode())
+    c = Conn(srv())
+    c.starttls()
+    assert c.cmd(b'AUTHENTICATE "PLAIN" {%d+}\r\n%s\r\n' % (len(plain), plain))[-1] == b'OK "Logged in."\r\n'
+    c.close()
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "PLAIN"\r\n')
+    assert c.f.readline() == b'""\r\n'
+    assert c.cmd(b"{%d+}\r\n%s\r\n" % (len(plain), plain))[-1] == b'OK "Logged in."\r\n'
+    c.close()
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "LOGIN"\r\n')
+    assert c.f.readline() == b'"VXNlcm5hbWU6"\r\n'
+    user = base64.b64encode(BOB.encode())
+    c.send(b"{%d}\r\n%s\r\n" % (len(user), user))
+    assert c.f.readline() == b'"UGFzc3dvcmQ6"\r\n'
+    pw = base64.b64encode(BOB_PW.encode())
+    assert c.cmd(b"{%d+}\r\n%s\r\n" % (len(pw), pw))[-1] == b'OK "Logged in."\r\n'
+    c.close()
+    # A malformed literal ends the exchange with NO; the session goes on.
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "PLAIN"\r\n')
+    assert c.f.readline() == b'""\r\n'
+    assert c.cmd("{x}")[-1] == b'NO "Bad SASL response."\r\n'
+    assert c.login() == b'OK "Logged in."\r\n'
+    c.close()
+
+
 def test_cli_sieve_test():
     d = tempfile.mkdtemp()
     with open(d + "/s.sieve", "w") as f:

@@ -97,6 +97,28 @@ int main(void)
 	bytewise("PUTSCRIPT \"a\\\"b\" {5+}\r\nkeep;\r\n");
 	bytewise("HAVESPACE \"x\" 42\r\n");
 	bytewise("AUTHENTICATE \"PLAIN\" \"AGJvYgBwdw==\"\r\n");
+	/* SASL responses (RFC 5804 §2.1): one quoted string or literal. */
+	const char *resp[] = { "\"AGJvYgBwdw==\"\r\n", "{12+}\r\nAGJvYgBwdw==\r\n", "{12}\r\nAGJvYgBwdw==\r\n",
+	                       "\"\"\r\n" };
+	for (size_t k = 0; k < sizeof resp / sizeof resp[0]; k++) {
+		size_t n = strlen(resp[k]), consumed, rneed;
+		for (size_t i = 0; i < n; i++) {
+			CHECK_EQ_INT(msieve_parse_response(resp[k], i, &cmd, &consumed, &rneed), MSIEVE_MORE);
+			CHECK(rneed > i);
+		}
+		CHECK_EQ_INT(msieve_parse_response(resp[k], n, &cmd, &consumed, &rneed), MSIEVE_OK);
+		CHECK_EQ_INT(consumed, n);
+		CHECK(cmd.nargs == 1 && str_eq(cmd.args[0].s, k == 3 ? STR_LIT("") : STR_LIT("AGJvYgBwdw==")));
+	}
+	{
+		size_t consumed, rneed;
+		CHECK_EQ_INT(msieve_parse_response("\"a\" \"b\"\r\n", 10, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("42\r\n", 4, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("{x}\r\n", 5, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(consumed, 5);
+		CHECK_EQ_INT(msieve_parse_response(" \"a\"\r\n", 6, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("{999999999}\r\n", 14, &cmd, &consumed, &rneed), MSIEVE_TOOBIG);
+	}
 	CHECK_EQ_INT(msieve_line_end("ab\ncd", 5), 3);
 	CHECK_EQ_INT(msieve_line_end("abcd", 4), 0);
 	return unit_done("test_msieve_parse");
