@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "dkim/dkim.h"
 #include "store/store.h"
@@ -538,6 +539,7 @@ static void test_store_and_cli(const struct dkim_keys *keys)
 	unsetenv("TERN_LISTEN_POP3");
 	setenv("TERN_LISTEN_IMAP", "", 1); /* disabled: "not offered" SRV */
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof err), 0);
+	hostname_set(cfg.hostname); /* as main() does before any command */
 	buf_init(&out, 1 << 16);
 
 	CHECK_EQ_INT(run_cli_domain(&cfg, "add", "new.example", &out), 0);
