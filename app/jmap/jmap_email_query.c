@@ -108,36 +108,18 @@ static int thread_kw(struct qctx *q, uint32_t t, const char *k, int mode)
 	return mode == 0 ? all : mode == 1 ? any : !any;
 }
 
-static int cond_match(struct qctx *q, const struct json_value *f, const struct em *m, int depth)
-{
-	struct jmap_call *c = q->c;
+struct email_cond {
+	struct qctx *q;
+	const struct em *m;
+};
 
-	if (f->type != JSON_OBJECT || depth > 8) {
-		jmap_bad_arg(c, "filter", "a filter is an object");
-		return -1;
-	}
-	const struct json_value *op = json_get(f, "operator");
-	if (op) {
-		const struct json_value *conds = json_get(f, "conditions");
-		if (op->type != JSON_STRING || !conds || conds->type != JSON_ARRAY || f->count != 2) {
-			jmap_bad_arg(c, "filter", "a FilterOperator has operator and conditions");
-			return -1;
-		}
-		int and = !strcmp(op->str, "AND"), or = !strcmp(op->str, "OR"), not = !strcmp(op->str, "NOT");
-		if (!and && !or && !not) {
-			jmap_error(c, "unsupportedFilter", "operator is AND, OR or NOT");
-			return -1;
-		}
-		int any = 0, all = 1;
-		for (const struct json_value *e = conds->first; e; e = e->next) {
-			int r = cond_match(q, e, m, depth + 1);
-			if (r < 0)
-				return -1;
-			any |= r;
-			all &= r;
-		}
-		return and ? all : or ? any : !any;
-	}
+/* One FilterCondition for an email (jmap_cond_fn). */
+static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg)
+{
+	const struct email_cond *ec = arg;
+	struct qctx *q = ec->q;
+	const struct em *m = ec->m;
+
 	for (const struct json_value *p = f->first; p; p = p->next) {
 		int ok;
 		const char *k = p->key;
@@ -260,7 +242,8 @@ void jmap_email_query(struct jmap_call *c)
 	struct em **hit = arena_alloc(c->r->a, (all.n + 1) * sizeof *hit);
 	size_t n = 0;
 	for (size_t i = 0; i < all.n; i++) {
-		int r = filter ? cond_match(&q, filter, &all.v[i], 0) : 1;
+		struct email_cond ec = {&q, &all.v[i]};
+		int r = filter ? jmap_filter_match(c, filter, email_cond, &ec) : 1;
 		if (r < 0) {
 			free(all.v);
 			return;

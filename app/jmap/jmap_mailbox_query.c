@@ -20,36 +20,10 @@
 #include "jmap/jmap_private.h"
 #include "mime/mime_thread.h"
 
-/* -1 bad filter (error set), 0 no match, 1 match. */
-static int filter_match(struct jmap_call *c, const struct json_value *f,
-			const struct jmap_mailbox *b, int depth)
+/* One FilterCondition for a mailbox (jmap_cond_fn). */
+static int mailbox_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
-	if (f->type != JSON_OBJECT || depth > 8) {
-		jmap_bad_arg(c, "filter", "a filter is an object");
-		return -1;
-	}
-	const struct json_value *op = json_get(f, "operator");
-	if (op) {
-		const struct json_value *conds = json_get(f, "conditions");
-		if (op->type != JSON_STRING || !conds || conds->type != JSON_ARRAY || f->count != 2) {
-			jmap_bad_arg(c, "filter", "a FilterOperator has operator and conditions");
-			return -1;
-		}
-		int and = !strcmp(op->str, "AND"), or = !strcmp(op->str, "OR"), not = !strcmp(op->str, "NOT");
-		if (!and && !or && !not) {
-			jmap_error(c, "unsupportedFilter", "operator is AND, OR or NOT");
-			return -1;
-		}
-		int any = 0, all = 1;
-		for (const struct json_value *e = conds->first; e; e = e->next) {
-			int m = filter_match(c, e, b, depth + 1);
-			if (m < 0)
-				return -1;
-			any |= m;
-			all &= m;
-		}
-		return and ? all : or ? any : !any;
-	}
+	const struct jmap_mailbox *b = arg;
 	for (const struct json_value *m = f->first; m; m = m->next) {
 		int ok;
 		if (!strcmp(m->key, "parentId")) {
@@ -193,7 +167,7 @@ void jmap_mailbox_query(struct jmap_call *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < m.n; i++) {
-		int r = filter ? filter_match(c, filter, &m.v[i], 0) : 1;
+		int r = filter ? jmap_filter_match(c, filter, mailbox_cond, &m.v[i]) : 1;
 		if (r < 0)
 			return;
 		match[i] = (char)r;

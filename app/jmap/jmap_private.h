@@ -77,6 +77,16 @@ void jmap_error(struct jmap_call *c, const char *type, const char *desc);
 /* invalidArguments naming the argument. */
 void jmap_bad_arg(struct jmap_call *c, const char *arg, const char *desc);
 
+/*
+ * A /query filter (RFC 8620 §5.5, jmap_filter.c): FilterOperators are
+ * handled here; each FilterCondition (an object without "operator") goes
+ * to cond with arg. Both return -1 for a bad filter (the error set on
+ * c), 0 for no match, 1 for a match.
+ */
+#define JMAP_FILTER_DEPTH 8
+typedef int jmap_cond_fn(struct jmap_call *c, const struct json_value *cond, void *arg);
+int jmap_filter_match(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond, void *arg);
+
 /* Expected type of one argument. */
 enum jmap_kind {
 	JA_ID,       /* a string of 1..255 URL-safe base64 characters */
