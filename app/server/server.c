@@ -465,14 +465,18 @@ int server_run(const struct config *cfg_env)
 	dmarc_reporter_stop(); /* its last flush, before the store closes */
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);
-	for (int i = 0; i < nloops; i++) {
+	for (int i = 0; i < nloops; i++)
 		pthread_join(workers[i].thread, NULL);
-		loop_free(&workers[i].loop);
-	}
 	for (int j = 0; j < nlisteners; j++)
 		listener_close(&listeners[j]);
 	hours_keep(st); /* the chart's last minutes */
 	store_close(&st); /* commits what is queued */
+	/* Only now: until store_close stopped it, the writer posts each
+	 * finished write to its loop (a stopped loop only queues it). Freed
+	 * before, a write still queued at the stop posted to freed memory
+	 * (ASan: heap-use-after-free in loop_post from the writer). */
+	for (int i = 0; i < nloops; i++)
+		loop_free(&workers[i].loop);
 	log_info("server", NULL, "event=stopped");
 	return 0;
 }
