@@ -48,11 +48,20 @@
 #define MAX_LOOPS 64
 #define DRAIN_SECONDS 10
 
+struct drain_req {
+	struct listener *listeners;
+	int nlisteners;
+	struct loop *loop;
+};
+
 struct worker {
 	struct loop *loop;
 	pthread_t thread;
 	int index;
 	const char *dns_servers;
+	/* Kept here, not allocated per post: a loop that stops before it runs
+	 * the post (loop_free drops queued posts) must not leak it. */
+	struct drain_req drain;
 };
 
 /*
@@ -149,12 +158,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct drain_req {
-	struct listener *listeners;
-	int nlisteners;
-	struct loop *loop;
-};
-
 /* Runs on each loop: stop accepting there, then close idle sessions. */
 static void drain_on_loop(void *arg)
 {
@@ -167,7 +170,6 @@ static void drain_on_loop(void *arg)
 	imap_server_drain();
 	msieve_server_drain();
 	http_server_close_all();
-	free(d);
 }
 
 static void queue_stop_on_loop(void *arg)
@@ -437,7 +439,7 @@ int server_run(const struct config *cfg_env)
 
 	log_info("server", NULL, "event=stopping sessions=%u", sessions_alive());
 	for (int i = 0; i < nloops; i++) {
-		struct drain_req *d = xmalloc(sizeof(*d));
+		struct drain_req *d = &workers[i].drain;
 		d->listeners = listeners;
 		d->nlisteners = nlisteners;
 		d->loop = workers[i].loop;
