@@ -170,10 +170,17 @@ def test_mx_delivery_pipelined_one_transaction_per_domain():
 
 def test_4xx_then_accept_is_delivered_on_retry():
     with World(lambda ips: zone(mx(ips, 0))) as w:
-        r = w.receiver(0, data=lambda n: "451 4.3.0 try again later" if n == 0 else "250 ok")
+        # The peer defers until the test has seen the entry pending: with a
+        # one-second retry, a slow `tern queue list` (ASan, a loaded machine)
+        # could otherwise miss the whole window between the 451 and the retry.
+        accept = {"now": False}
+        r = w.receiver(0, data=lambda n: "250 ok" if accept["now"] else "451 4.3.0 try again later")
         w.send(["carol@remote.test"])
         out = w.wait_list("451 4.3.0", timeout=15)
         assert "pending" in out
+        with r.lock:
+            assert r.messages == [] and r.transactions >= 1
+            accept["now"] = True
         msgs = r.wait_messages(1, timeout=20)
         assert len(msgs) == 1
         assert w.wait_queue_empty()
