@@ -6,71 +6,17 @@ delivers there; `active` gives the old password back. Set by `tern
 account state` and by PATCH /api/v1/accounts/{email} (state,
 display_name, the older disabled), shown by GET and `tern account list`;
 submission puts the display name before a bare From address.
-One server for every check."""
-import imaplib
+One server for every check; logins as logins.py explains."""
 import smtplib
-import ssl
 import time
 
 from harness import Raw, message
 from httpc import admin_server
+from logins import accepted, ctx, refused
 
 USER = "ann@example.test"
 OTHER = "otto@example.test"
 PW = "account-pw-1"
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-# Each refused login comes from a loopback address of its own, so the
-# growing reply delay of one address (1 s, then more) stays at 1 s.
-SOURCES = iter("127.0.%d.%d" % (i // 200, 10 + i % 200) for i in range(1000))
-
-
-class Imap(imaplib.IMAP4_SSL):
-    def __init__(self, port, source):
-        self.source = source
-        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=20)
-
-    def _create_socket(self, timeout):
-        import socket
-        sock = socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-
-
-def imap_ok(s, user, pw):
-    c = Imap(s.imaps_port, next(SOURCES))
-    try:
-        c.login(user, pw)
-        return True
-    except imaplib.IMAP4.error:
-        return False
-    finally:
-        try:
-            c.logout()
-        except Exception:
-            pass
-
-
-def smtp_ok(s, user, pw):
-    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20,
-                         source_address=(next(SOURCES), 0))
-    try:
-        c.login(user, pw)
-        return True
-    except smtplib.SMTPAuthenticationError:
-        return False
-    finally:
-        try:
-            c.quit()
-        except Exception:
-            pass
 
 
 def rcpt(s, addr):
@@ -106,9 +52,8 @@ def test_states_and_display_name():
         # Cannot sign in (the CLI): no login of any kind, mail arrives.
         out = s.cli("account", "state", USER, "cannot_sign_in").stdout.decode()
         assert "cannot_sign_in" in out, out
-        assert not imap_ok(s, USER, PW)
-        assert not imap_ok(s, USER, secret)
-        assert not smtp_ok(s, USER, PW)
+        assert refused(s, USER, PW, "imap", "smtp") == []
+        assert refused(s, USER, secret, "imap") == []
         assert rcpt(s, USER)[0] == 250
         deliver(s, USER)
         st, _, body = a.call("GET", path)
@@ -123,8 +68,8 @@ def test_states_and_display_name():
             assert code == 550 and text.startswith("550 5.2.1"), (addr, text)
         assert rcpt(s, "team@example.test")[0] == 250  # still reaches otto
         assert rcpt(s, "nobody@example.test")[1].startswith("550 5.1.1")
-        assert not imap_ok(s, USER, PW)
-        assert imap_ok(s, OTHER, PW)
+        assert refused(s, USER, PW, "imap") == []
+        assert accepted(s, OTHER, PW, "imap") == []
         assert "reason=inactive" in s.log_text()
 
         # Bad values are refused and change nothing.
@@ -142,13 +87,13 @@ def test_states_and_display_name():
         st, _, body = a.call("PATCH", path, {"state": "active", "display_name": "Ann Onymous"})
         assert st == 200 and body["state"] == "active", body
         assert body["display_name"] == "Ann Onymous", body
-        assert imap_ok(s, USER, PW) and smtp_ok(s, USER, secret)
+        assert accepted(s, USER, PW, "imap") == [] and accepted(s, USER, secret, "smtp") == []
         assert rcpt(s, USER)[0] == 250
 
         # The older word still works: disabled true = cannot sign in.
         st, _, body = a.call("PATCH", path, {"disabled": True})
         assert st == 200 and body["state"] == "cannot_sign_in", body
-        assert rcpt(s, USER)[0] == 250 and not imap_ok(s, USER, PW)
+        assert rcpt(s, USER)[0] == 250 and refused(s, USER, PW, "imap") == []
         assert a.call("PATCH", path, {"disabled": False})[2]["state"] == "active"
 
         # Display names from the CLI, shown by list; "" removes.

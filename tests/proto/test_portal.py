@@ -8,27 +8,23 @@ password; the portal then asks for a code, refuses a code used before,
 takes a recovery code once; the password is changed with the current
 one; 2FA goes off with a code. Portal and admin sessions never open each
 other's routes. The admin turns on TOTP for the admin sign-in too. One
-server for everything."""
+server for everything; mail logins as logins.py explains."""
 import base64
 import hashlib
 import hmac
 import http.client
-import imaplib
 import json
-import smtplib
-import socket
-import ssl
 import struct
 import time
 import urllib.parse
 
 from httpc import admin_server, tls_ctx
+from logins import accepted, refused
 
 USER = "pat@example.test"
 PW = "portal-pw-1"
 NEWPW = "portal-pw-2-longer"
 ADMIN_PW = "admin-password-1"
-SOURCES = iter("127.0.%d.%d" % (i // 200, 20 + i % 200) for i in range(1000))
 
 
 def totp(secret_b32, t=None, step=0):
@@ -112,52 +108,6 @@ class Portal:
         return st, out
 
 
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-class Imap(imaplib.IMAP4_SSL):
-    def __init__(self, port):
-        super().__init__("127.0.0.1", port, ssl_context=ctx(), timeout=20)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(next(SOURCES), 0))
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-
-
-def imap_ok(s, pw):
-    c = Imap(s.imaps_port)
-    try:
-        c.login(USER, pw)
-        return True
-    except imaplib.IMAP4.error:
-        return False
-    finally:
-        try:
-            c.logout()
-        except Exception:
-            pass
-
-
-def smtp_ok(s, pw):
-    c = smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20,
-                         source_address=(next(SOURCES), 0))
-    try:
-        c.login(USER, pw)
-        return True
-    except smtplib.SMTPAuthenticationError:
-        return False
-    finally:
-        try:
-            c.quit()
-        except Exception:
-            pass
-
-
 def secret_of(uri):
     q = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)
     return q["secret"][0]
@@ -233,10 +183,8 @@ def test_portal_and_two_factor():
         assert p.call("GET", "/me")[1]["totp"] is True  # this session goes on
 
         # Mail: app passwords only.
-        assert not imap_ok(s, PW)
-        assert not smtp_ok(s, PW)
-        assert imap_ok(s, app_pw)
-        assert smtp_ok(s, app_pw)
+        assert refused(s, USER, PW, "imap", "smtp") == []
+        assert accepted(s, USER, app_pw, "imap", "smtp") == []
 
         # The portal asks for a code; a used one is refused; a fresh one works.
         q = Portal(s)
@@ -262,7 +210,7 @@ def test_portal_and_two_factor():
         assert st == 204
         assert p.call("GET", "/me")[0] == 200          # this session goes on
         assert q.call("GET", "/me")[0] == 401          # the others end
-        assert imap_ok(s, app_pw)
+        assert accepted(s, USER, app_pw, "imap") == []
         assert Portal(s).login(password=PW, code=recovery[1])[0] == 401
 
         # 2FA off needs a code; then the password signs in to mail again.
@@ -270,7 +218,7 @@ def test_portal_and_two_factor():
         assert st == 400, body
         st, _ = p.call("POST", "/me/totp/disable", {"code": codes.fresh()})
         assert st == 204
-        assert imap_ok(s, NEWPW)
+        assert accepted(s, USER, NEWPW, "imap") == []
 
         # Sign-out ends the session; a state other than active, sign-in.
         assert p.call("DELETE", "/me/session")[0] == 204

@@ -14,18 +14,16 @@ build/artifacts/webui-portal/.
 import base64
 import hashlib
 import hmac
-import imaplib
 import json
 import os
 import shutil
-import smtplib
-import ssl
 import struct
 import subprocess
 import time
 
 from harness import ROOT
 from httpc import admin_server
+from logins import accepted, refused
 from test_webui import BROWSER_DIR, CHROMIUM, npm_install
 
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-portal")
@@ -56,31 +54,6 @@ class Steps:
             time.sleep(30 - time.time() % 30 + 0.2)
         self.next[secret] = step + 1
         return totp(secret, step)
-
-
-def ctx():
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-def imap_ok(s, pw):
-    try:
-        with imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx(), timeout=20) as c:
-            c.login(USER, pw)
-            return True
-    except imaplib.IMAP4.error:
-        return False
-
-
-def smtp_ok(s, pw):
-    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=ctx(), timeout=20) as c:
-        try:
-            c.login(USER, pw)
-            return True
-        except smtplib.SMTPAuthenticationError:
-            return False
 
 
 def test_webui_portal_and_admin_totp():
@@ -119,8 +92,8 @@ def test_webui_portal_and_admin_totp():
                     seen.add("qr")
                 elif word == "APPPASS":
                     # 2FA is on: mail takes the app password only.
-                    ok = (imap_ok(s, rest) and smtp_ok(s, rest) and not imap_ok(s, PW)
-                          and not smtp_ok(s, PW))
+                    ok = (accepted(s, USER, rest, "imap", "smtp") == []
+                          and refused(s, USER, PW, "imap", "smtp") == [])
                     answer = "GO" if ok else "NO"
                     seen.add("mail")
                 if answer is not None:
@@ -141,7 +114,7 @@ def test_webui_portal_and_admin_totp():
                        "admin: signed in with a code"):
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
-        assert imap_ok(s, NEWPW) is False  # 2FA still on: app passwords only
+        assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
         from httpc import Api
         a = Api(s)
         st, _, body = a.call("POST", "/session", {"password": ADMIN_PW})
