@@ -91,16 +91,39 @@ static int parse_utc(const char *s, int64_t *t_r)
 struct qctx {
 	struct jmap_call *c;
 	struct ems *all;
+	struct em **by_thread; /* all's emails ordered by thread (then id) */
 };
 
-/* Every email of thread t has (mode 0: all, 1: some, 2: none) keyword k. */
+static int cmp_thread(const void *pa, const void *pb)
+{
+	const struct em *a = *(struct em *const *)pa, *b = *(struct em *const *)pb;
+	if (a->thread != b->thread)
+		return a->thread < b->thread ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Every email of thread t has (mode 0: all, 1: some, 2: none) keyword k:
+ * the thread's emails are one run of by_thread, found by bisection. */
 static int thread_kw(struct qctx *q, uint32_t t, const char *k, int mode)
 {
+	size_t lo = 0, hi = q->all->n;
 	int any = 0, all = 1;
-	for (size_t i = 0; i < q->all->n; i++) {
-		const struct em *m = &q->all->v[i];
-		if (m->thread != t)
-			continue;
+
+	if (!q->by_thread) {
+		q->by_thread = arena_alloc(q->c->r->a, (q->all->n + 1) * sizeof *q->by_thread);
+		for (size_t i = 0; i < q->all->n; i++)
+			q->by_thread[i] = &q->all->v[i];
+		qsort(q->by_thread, q->all->n, sizeof *q->by_thread, cmp_thread);
+	}
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (q->by_thread[mid]->thread < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < q->all->n && q->by_thread[i]->thread == t; i++) {
+		const struct em *m = q->by_thread[i];
 		int h = store_keywords_has(m->kw, m->kwlen, k);
 		any |= h;
 		all &= h;
@@ -202,6 +225,19 @@ static const struct jmap_arg query_args[] = {
     {"collapseThreads", JA_BOOL, 0},
 };
 
+struct tpos {
+	uint32_t thread;
+	size_t pos;
+};
+
+static int cmp_tpos(const void *pa, const void *pb)
+{
+	const struct tpos *a = pa, *b = pb;
+	if (a->thread != b->thread)
+		return a->thread < b->thread ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
 /* qsort's comparator reads the keys from statics: one query at a time. */
 static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -237,7 +273,7 @@ void jmap_email_query(struct jmap_call *c)
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	struct qctx q = {c, &all};
+	struct qctx q = {c, &all, NULL};
 	const struct json_value *filter = jmap_arg(c, "filter");
 	struct em **hit = arena_alloc(c->r->a, (all.n + 1) * sizeof *hit);
 	size_t n = 0;
@@ -257,15 +293,19 @@ void jmap_email_query(struct jmap_call *c)
 	qsort(hit, n, sizeof *hit, cmp_em);
 	pthread_mutex_unlock(&sort_mu);
 	if ((v = jmap_arg(c, "collapseThreads")) && v->boolean) {
-		/* The first of each thread in the sorted list stands for it. */
+		/* The first of each thread in the sorted list stands for it:
+		 * positions ordered by (thread, position) put it first. */
+		struct tpos *tp = arena_alloc(c->r->a, (n + 1) * sizeof *tp);
+		char *keep = arena_zalloc(c->r->a, n + 1);
+		for (size_t i = 0; i < n; i++)
+			tp[i] = (struct tpos){hit[i]->thread, i};
+		qsort(tp, n, sizeof *tp, cmp_tpos);
+		for (size_t i = 0; i < n; i++)
+			keep[tp[i].pos] = i == 0 || tp[i].thread != tp[i - 1].thread;
 		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			int seen = 0;
-			for (size_t j = 0; j < k && !seen; j++)
-				seen = hit[j]->thread == hit[i]->thread;
-			if (!seen)
+		for (size_t i = 0; i < n; i++)
+			if (keep[i])
 				hit[k++] = hit[i];
-		}
 		n = k;
 	}
 	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;

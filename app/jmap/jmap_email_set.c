@@ -291,7 +291,7 @@ void jmap_email_set(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
-	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, &m) < 0) {
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}

@@ -117,7 +117,7 @@ void jmap_mailbox_get(struct jmap_call *c)
 	/* The state first: a change between it and the read shows again. */
 	if (jmap_state(c, state) < 0)
 		return;
-	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 1, &m) < 0) {
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}

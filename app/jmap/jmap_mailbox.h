@@ -16,7 +16,7 @@ struct jmap_mailbox {
 	const char *full, *leaf, *role; /* role "" for none */
 	int subscribed;
 	uint32_t messages, uidvalidity;
-	uint32_t total, unread, threads, unread_threads; /* with counts */
+	uint32_t total, unread, threads, unread_threads; /* RFC 8621 §2 counts */
 };
 
 struct jmap_mailboxes {
@@ -25,9 +25,9 @@ struct jmap_mailboxes {
 	size_t n, cap;
 };
 
-/* Loads account's mailboxes (and their counts when counts) from a's
- * memory. 0 or -1 (store error). */
-int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a, int counts,
+/* Loads account's mailboxes with their counts into a's memory. 0 or -1
+ * (store error). */
+int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,
 			struct jmap_mailboxes *m);
 /* The one with id, or NULL. */
 struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id);

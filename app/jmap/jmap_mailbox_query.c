@@ -154,7 +154,7 @@ void jmap_mailbox_query(struct jmap_call *c)
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0 ||
 	    sort_parse(c, &s) < 0 || jmap_state(c, state) < 0)
 		return;
-	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, &m) < 0) {
+	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}

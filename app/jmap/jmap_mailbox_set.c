@@ -244,7 +244,7 @@ static const struct jmap_arg set_args[] = {
 
 static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
 {
-	return jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, 0, m);
+	return jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, m);
 }
 
 void jmap_mailbox_set(struct jmap_call *c)

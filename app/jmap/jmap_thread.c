@@ -3,12 +3,11 @@
  * is the emails whose record carries its id (store_thread.c assigns them
  * at creation), oldest receivedAt first.
  *
- * Thread/get reads the account's emails once per call. Thread/changes
+ * Thread/get reads the thread index (store_thread_emails). Thread/changes
  * follows the change log: a created email creates its thread (when its
  * thread id is its own id) or updates it; an email destroyed since leaves
  * no record of its thread, so such a range answers cannotCalculateChanges.
- * TODO(issue 36): a thread -> emails index and the destroyed emails'
- * threads kept, for both.
+ * TODO(issue 36): the destroyed emails' threads kept for Thread/changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,46 +18,33 @@
 #include "store/store.h"
 
 struct member {
-	uint32_t thread, email;
+	uint32_t email;
 	int64_t received;
 };
 
-struct gather {
-	const uint32_t *want; /* sorted thread ids */
-	size_t nwant;
+struct members {
 	struct member *v;
 	size_t n, cap;
 };
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static int cmp_member(const void *a, const void *b)
 {
 	const struct member *x = a, *y = b;
-	if (x->thread != y->thread)
-		return x->thread < y->thread ? -1 : 1;
 	if (x->received != y->received)
 		return x->received < y->received ? -1 : 1;
 	return x->email < y->email ? -1 : x->email > y->email;
 }
 
-static void gather_cb(void *arg, size_t i, const struct store_email_brief *b)
+static void member_cb(void *arg, uint32_t email, int64_t received)
 {
-	struct gather *g = arg;
-	(void)i;
-	if (!b || !bsearch(&b->thread_id, g->want, g->nwant, sizeof *g->want, cmp_u32))
-		return;
+	struct members *g = arg;
 	if (g->n == g->cap) {
-		g->cap = g->cap ? g->cap * 2 : 64;
+		g->cap = g->cap ? g->cap * 2 : 16;
 		g->v = realloc(g->v, g->cap * sizeof *g->v);
 		if (!g->v)
 			abort();
 	}
-	g->v[g->n++] = (struct member){b->thread_id, b->email_id, b->received_at};
+	g->v[g->n++] = (struct member){email, received};
 }
 
 static const struct jmap_arg get_args[] = {
@@ -90,65 +76,46 @@ void jmap_thread_get(struct jmap_call *c)
 	}
 	if (jmap_state(c, state) < 0)
 		return;
-	struct gather g = {0};
-	uint32_t *want = arena_alloc(c->r->a, (ids->count + 1) * sizeof *want);
-	for (const struct json_value *e = ids->first; e; e = e->next) {
-		uint32_t t = jmap_id_num(e->str, 'T');
-		if (t)
-			want[g.nwant++] = t;
-	}
-	qsort(want, g.nwant, sizeof *want, cmp_u32);
-	g.want = want;
-	if (g.nwant && store_emails_all(c->r->st, c->r->account, gather_cb, &g) != STORE_OK) {
-		free(g.v);
-		jmap_error(c, "serverFail", NULL);
-		return;
-	}
-	if (g.n)
-		qsort(g.v, g.n, sizeof *g.v, cmp_member);
 	jmap_begin(c);
 	jw_kstr(&c->w, "state", state);
 	jw_key(&c->w, "list");
 	jw_arr_begin(&c->w);
+	const char **missing = arena_alloc(c->r->a, (ids->count + 1) * sizeof *missing);
+	size_t nmissing = 0;
+	struct members g = {0};
 	for (const struct json_value *e = ids->first; e; e = e->next) {
 		uint32_t t = jmap_id_num(e->str, 'T');
-		struct member key = {t, 0, INT64_MIN};
-		size_t lo = 0, hi = g.n;
-		while (lo < hi) { /* the first member of t */
-			size_t mid = (lo + hi) / 2;
-			if (cmp_member(&g.v[mid], &key) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+		g.n = 0;
+		if (t && store_thread_emails(c->r->st, c->r->account, t, member_cb, &g) != STORE_OK) {
+			free(g.v);
+			jmap_error(c, "serverFail", NULL);
+			return;
 		}
-		if (!t || lo == g.n || g.v[lo].thread != t)
+		if (!g.n) {
+			missing[nmissing++] = e->str;
 			continue;
+		}
+		qsort(g.v, g.n, sizeof *g.v, cmp_member);
 		jw_obj_begin(&c->w);
 		jw_key(&c->w, "id");
 		jmap_w_id(&c->w, 'T', t);
 		if (want_emails) {
 			jw_key(&c->w, "emailIds");
 			jw_arr_begin(&c->w);
-			for (size_t i = lo; i < g.n && g.v[i].thread == t; i++)
+			for (size_t i = 0; i < g.n; i++)
 				jmap_w_id(&c->w, 'E', g.v[i].email);
 			jw_arr_end(&c->w);
 		}
 		jw_obj_end(&c->w);
 	}
+	free(g.v);
 	jw_arr_end(&c->w);
 	jw_key(&c->w, "notFound");
 	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids->first; e; e = e->next) {
-		uint32_t t = jmap_id_num(e->str, 'T');
-		int found = 0;
-		for (size_t i = 0; i < g.n && !found; i++)
-			found = g.v[i].thread == t;
-		if (!t || !found)
-			jw_str(&c->w, e->str);
-	}
+	for (size_t i = 0; i < nmissing; i++)
+		jw_str(&c->w, missing[i]);
 	jw_arr_end(&c->w);
 	jw_obj_end(&c->w);
-	free(g.v);
 }
 
 /* ---- Thread/changes ---- */

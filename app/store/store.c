@@ -80,6 +80,8 @@ static const struct {
     [DB_APPPASS] = {"apppass", 0},
     [DB_THREADREF] = {"threadref", 0},
     [DB_SPAM] = {"spam", 0},
+    [DB_THREAD] = {"thread", 0},
+    [DB_MBCOUNT] = {"mbcount", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -615,6 +617,13 @@ static int migrate_spam(struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/* 12 -> 13: per-mailbox counters and the thread index (store_counts.c),
+ * counted from every account's email records. */
+static int migrate_counts(struct store *st, MDB_txn *txn)
+{
+	return counts_rebuild_all(txn, st);
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -628,6 +637,7 @@ static migrate_fn *const migrations[] = {
     migrate_threads,
     migrate_account_state,
     migrate_spam,
+    migrate_counts,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -498,6 +498,9 @@ struct store_mailbox_info {
 	int subscribed;  /* 0/1: its name is subscribed */
 	uint32_t first_recent; /* IMAP \Recent: messages with uid >= this one
 	                        * arrived since a session last claimed them */
+	/* RFC 8621 §2's counts, kept by the writer (store_counts.c): distinct
+	 * emails, those with neither $seen nor $draft, threads, unread threads. */
+	uint32_t total_emails, unread_emails, total_threads, unread_threads;
 };
 typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
@@ -658,6 +661,14 @@ int store_emails_get(struct store *st, uint32_t account, const uint32_t *ids, si
 		     store_email_brief_cb *cb, void *arg);
 /* Every email of account, in id order. STORE_OK or STORE_ETEMP. */
 int store_emails_all(struct store *st, uint32_t account, store_email_brief_cb *cb, void *arg);
+/*
+ * The emails of thread (the thread index, store_counts.c) in email id
+ * order, each with its receivedAt, in one read transaction; a thread with
+ * no email left calls cb for none. STORE_OK or STORE_ETEMP.
+ */
+typedef void store_thread_email_cb(void *arg, uint32_t email_id, int64_t received_at);
+int store_thread_emails(struct store *st, uint32_t account, uint32_t thread,
+			store_thread_email_cb *cb, void *arg);
 /* 1 when the space-separated keywords kw[0..len) hold name (any case). */
 int store_keywords_has(const char *kw, size_t len, const char *name);
 

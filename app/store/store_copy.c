@@ -156,6 +156,8 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		free(copy);
 		return STORE_EINVAL;
 	}
+	struct email_shape before, after;
+	email_shape_of(&before, &e);
 	uint8_t *mem = xmalloc(((size_t)e.nmembers + 1) * 8);
 	uint16_t nm = 0;
 	for (uint16_t i = 0; i < e.nmembers; i++) {
@@ -177,6 +179,12 @@ static int copy_one(struct store *st, MDB_txn *txn, struct copy_ctx *c, uint32_t
 		e.modseq = c->modseq;
 		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
 	}
+	if (rc == 0) {
+		email_shape_of(&after, &e);
+		rc = counts_email(txn, st, c->account, email_id, &before, &after);
+		email_shape_free(&after);
+	}
+	email_shape_free(&before);
 	free(mem);
 	free(copy);
 	if (rc == 0)

@@ -70,6 +70,8 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* invariant 4 */
 
+	struct email_shape before, after;
+	email_shape_of(&before, &e);
 	/* Keep every membership but this one. */
 	uint8_t *kept = xmalloc((size_t)e.nmembers * 8 + 1);
 	uint16_t nkept = 0;
@@ -88,9 +90,16 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 		e.nmembers = nkept;
 		e.members = kept;
 		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+		if (rc == 0) {
+			email_shape_of(&after, &e);
+			rc = counts_email(txn, st, c->account, email_id, &before, &after);
+			email_shape_free(&after);
+		}
 		*destroyed_r = 0;
 	} else {
 		rc = mdb_del(txn, st->db[DB_EMAIL], &k, NULL);
+		if (rc == 0)
+			rc = counts_email(txn, st, c->account, email_id, &before, NULL);
 		if (rc == 0) {
 			rc = mdb_del(txn, st->db[DB_ENVELOPE], &k, NULL);
 			if (rc == MDB_NOTFOUND)
@@ -103,6 +112,7 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 			a->emails--;
 		*destroyed_r = 1;
 	}
+	email_shape_free(&before);
 	free(kept);
 	free(copy);
 	return rc;

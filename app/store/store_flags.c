@@ -334,10 +334,18 @@ static int change_one(struct store *st, MDB_txn *txn, struct kw_ctx *c, struct a
 		c->modseq = ++a->modseq;
 	/* The email takes the modseq even when only the membership's flag
 	 * changed: MODSEQ is the email's (CONDSTORE), and it changed here. */
+	struct email_shape before, after;
+	email_shape_of(&before, &e);
 	e.keywords = ekw;
 	e.keywords_len = (uint16_t)klen;
 	e.modseq = c->modseq;
 	rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	email_shape_of(&after, &e);
+	/* Only $seen and $draft move the counters. */
+	if (rc == 0 && before.unread != after.unread)
+		rc = counts_email(txn, st, c->account, email_id, &before, &after);
+	email_shape_free(&before);
+	email_shape_free(&after);
 	free(ekw);
 	if (rc == 0 && out_del != cur_del) {
 		uint8_t urec[UID_REC_MAX];

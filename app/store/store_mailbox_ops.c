@@ -250,7 +250,9 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 		MDB_val ekey = key_u32_u32(ek, c->account, email_id);
 		struct email_rec e;
 		uint8_t *copy;
+		struct email_shape before = {0}, after;
 		if ((rc = email_get_copy(txn, st, &ekey, &e, &copy)) == 0) {
+			email_shape_of(&before, &e);
 			for (uint16_t i = 0; i < e.nmembers; i++) {
 				uint8_t *mp = (uint8_t *)e.members + (size_t)i * 8;
 				if (be32_get(mp) == inbox->id && be32_get(mp + 4) == old_uid) {
@@ -260,6 +262,11 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 			}
 			e.modseq = a_modseq + 1; /* the modseq change_flush writes at */
 			rc = rec_put(txn, st->db[DB_EMAIL], &ekey, email_size(&e), email_enc, &e, 0);
+			if (rc == 0) {
+				email_shape_of(&after, &e);
+				rc = counts_email(txn, st, c->account, email_id, &before, &after);
+				email_shape_free(&after);
+			}
 			/* Its copies in other mailboxes show that modseq too: their
 			 * HIGHESTMODSEQ must not stay below it (INBOX and dst
 			 * take the final one in the caller). */
@@ -275,6 +282,7 @@ static int move_inbox(struct store *st, MDB_txn *txn, struct op_ctx *c, struct m
 				}
 			}
 		}
+		email_shape_free(&before);
 		free(copy);
 		if (rc)
 			break;
@@ -402,6 +410,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		if ((rc = mdb_del(txn, st->db[DB_MAILBOX], &k, NULL)) != 0)
 			break;
 		if ((rc = meta_drop_mailbox(txn, st, c->account, f->id)) != 0)
+			break;
+		/* Its counters went to zero with the expunge (and so away);
+		 * another trash may now be the one unread threads split on. */
+		if (f->m.role == ROLE_TRASH && (rc = counts_rebuild(txn, st, c->account)) != 0)
 			break;
 		change_add(&ch, CHANGE_MAILBOX_DESTROYED, f->id, 0, 0);
 		break;

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 12u
+#define STORE_SCHEMA_VERSION 13u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -59,6 +59,8 @@ enum store_db {
 	DB_APPPASS,      /* app passwords by (account, id) (schema 9; store_apppass.c) */
 	DB_THREADREF,    /* message id hash -> thread (schema 10; store_thread.c) */
 	DB_SPAM,         /* spam models and fuzzy memory by (account, kind) (schema 12) */
+	DB_THREAD,       /* thread sums, mailboxes and emails (schema 13; store_counts.c) */
+	DB_MBCOUNT,      /* per-mailbox JMAP counters (schema 13; store_counts.c) */
 	DB_COUNT
 };
 
@@ -378,6 +380,40 @@ struct email_rec {
 	uint32_t metalen;
 };
 void email_enc(struct rec_w *w, const void *rec);
+
+/*
+ * What the counters and the thread index need of one email
+ * (store_counts.c): its thread, received date, whether it is unread and
+ * its distinct mailboxes. email_shape_of() copies them out of e (so the
+ * shape survives edits of e's record); email_shape_free() frees them.
+ */
+struct email_shape {
+	uint32_t thread;
+	int64_t received_at;
+	int unread; /* neither $seen nor $draft */
+	uint32_t *mbs;
+	size_t nmbs;
+};
+void email_shape_of(struct email_shape *s, const struct email_rec *e);
+void email_shape_free(struct email_shape *s);
+/*
+ * Applies the change of email email_id from old to now (either NULL: the
+ * email is new / destroyed) to its mailboxes' counters and its thread's
+ * records, in txn. Every writer of an email record calls it. 0 or an
+ * LMDB error.
+ */
+int counts_email(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email_id,
+		 const struct email_shape *old, const struct email_shape *now);
+/* Recounts an account from its email records (migration 12 -> 13, a trash
+ * mailbox deleted); counts_rebuild_all() does every account. 0 or an LMDB
+ * error. */
+int counts_rebuild(MDB_txn *txn, struct store *st, uint32_t account);
+int counts_rebuild_all(MDB_txn *txn, struct store *st);
+/* Removes the account's counters and thread records. */
+int counts_drop_account(MDB_txn *txn, struct store *st, uint32_t account);
+/* A mailbox's totalEmails, unreadEmails, totalThreads, unreadThreads. */
+int counts_mailbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t mailbox,
+		       uint32_t c[4]);
 int email_dec(const MDB_val *v, struct email_rec *e);
 size_t email_size(const struct email_rec *e);
 /*

@@ -125,6 +125,13 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 				break;
 			}
 			info.subscribed = sub;
+			uint32_t cnt[4];
+			if ((rc = counts_mailbox_get(txn, st, account, info.id, cnt)) != 0)
+				break;
+			info.total_emails = cnt[0];
+			info.unread_emails = cnt[1];
+			info.total_threads = cnt[2];
+			info.unread_threads = cnt[3];
 			cb(arg, &info);
 		}
 		if (rc == MDB_NOTFOUND)

@@ -402,6 +402,12 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 	MDB_val k = key_u32_u32(kb, account, email_id);
 	if ((rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0)) != 0)
 		return rc;
+	struct email_shape shape;
+	email_shape_of(&shape, &e);
+	rc = counts_email(txn, st, account, email_id, NULL, &shape);
+	email_shape_free(&shape);
+	if (rc)
+		return rc;
 	if (envelope && *envelope) {
 		/* The envelope is kept apart: it is read only by DSN and
 		 * delivery reports, never by FETCH. */

@@ -15,7 +15,8 @@ from test_imap_search_ext import cmd, wait_count
 
 BOB = ("bob@example.test", "bob-password-1")
 ANN = ("ann@example.test", "ann-password-1")
-ACCOUNTS = [BOB, ANN]
+CAROL = ("carol@example.test", "carol-password-1")
+ACCOUNTS = [BOB, ANN, CAROL]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -130,6 +131,45 @@ def test_jmap_mailbox_get_query_threads():
     assert ch2["updated"] == [inbox["id"]] and ch2["created"] == [] == ch2["destroyed"], ch2
     _, g4 = j.one("Mailbox/get", {"ids": [inbox["id"]], "properties": ["totalEmails", "totalThreads"]})
     assert g4["list"] == [{"id": inbox["id"], "totalEmails": 2, "totalThreads": 1}], g4
+    r.close()
+
+
+def test_jmap_mailbox_counts_kept():
+    """The counts the store keeps (RFC 8621 §2): a draft is not unread, a
+    thread is unread in every mailbox it has an email in, and an unread
+    email moved to the trash leaves the other mailboxes' unreadThreads
+    and counts in the trash's."""
+    s = srv()
+    user, pw = CAROL
+    deliver(s, user, [MSGS[0] % (user, "Plans"), MSGS[1] % user, MSGS[2] % (user, "Other")])
+    r = imap(s, user, pw)
+    cmd(r, "s", "SELECT INBOX")
+    cmd(r, "d", "STORE 3 +FLAGS (\\Draft)")
+    cmd(r, "f", "STORE 1 +FLAGS (\\Seen)")
+    j = Jmap(s, user, pw)
+    props = ["name", "totalEmails", "unreadEmails", "totalThreads", "unreadThreads"]
+    _, g = j.one("Mailbox/get", {"properties": props})
+    mbs = by_name(g["list"])
+    inbox, trash, archive = mbs["INBOX"]["id"], mbs["Trash"]["id"], mbs["Archive"]["id"]
+    assert mbs["INBOX"] == {"id": inbox, "name": "INBOX", "totalEmails": 3, "unreadEmails": 1,
+                            "totalThreads": 2, "unreadThreads": 1}, mbs["INBOX"]
+    _, q = j.one("Email/query", {"filter": {"inMailbox": inbox}, "sort": [{"property": "id"}]})
+    e1, e2, _e3 = q["ids"]
+    # e1 (read) also in Archive: its thread is unread there through e2.
+    _, st = j.one("Email/set", {"update": {e1: {"mailboxIds/" + archive: True}}})
+    assert e1 in st["updated"], st
+    _, g = j.one("Mailbox/get", {"ids": [archive], "properties": props[1:]})
+    assert g["list"] == [{"id": archive, "totalEmails": 1, "unreadEmails": 0, "totalThreads": 1,
+                          "unreadThreads": 1}], g
+    # e2 (unread) to the trash: ignored by the others, counted there.
+    _, st = j.one("Email/set", {"update": {e2: {"mailboxIds": {trash: True}}}})
+    assert e2 in st["updated"], st
+    _, g = j.one("Mailbox/get", {"ids": [inbox, archive, trash], "properties": props[1:]})
+    assert g["list"] == [
+        {"id": inbox, "totalEmails": 2, "unreadEmails": 0, "totalThreads": 2, "unreadThreads": 0},
+        {"id": archive, "totalEmails": 1, "unreadEmails": 0, "totalThreads": 1, "unreadThreads": 0},
+        {"id": trash, "totalEmails": 1, "unreadEmails": 1, "totalThreads": 1, "unreadThreads": 1},
+    ], g
     r.close()
 
 
