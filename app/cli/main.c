@@ -26,6 +26,7 @@ static const struct {
 	{ "spam", cli_spam },
 	{ "queue", cli_queue },       { "backup", cli_backup },
 	{ "acme", cli_acme },         { "dmarc", cli_dmarc },
+	{ "tlsrpt", cli_tlsrpt },
 	{ "export", cli_export },     { "migrate", cli_migrate },
 	{ "import", cli_import },     { "restore", cli_restore },
 	{ "check dkim", cli_check_dkim }, { "check arc", cli_check_arc },

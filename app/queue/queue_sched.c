@@ -37,6 +37,7 @@
 #include "dns/dns.h"
 #include "deliver/deliver.h"
 #include "queue/dsn.h"
+#include "queue/queue_tlsrpt.h"
 #include "queue/smtp_client.h"
 #include "queue/sts.h"
 #include "tlspol/tlsa.h"
@@ -411,6 +412,36 @@ static void try_addr(struct job *j);
 static void route_group(struct job *j);
 static int sts_filter(struct job *j);
 
+/* The policy the current group's current host runs under, for TLS-RPT. */
+static struct queue_tlsrpt_pol tlsrpt_pol(const struct job *j)
+{
+	struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts};
+	if (j->dane != DANE_NONE) {
+		p.dane = 1;
+		p.tlsa = j->tlsa;
+		p.ntlsa = j->ntlsa;
+	}
+	return p;
+}
+
+/* Counts the session that just ended for TLS-RPT (RFC 8460): not the relay
+ * host's (no policy domain), nor a kept session's later transactions, nor
+ * the unverified retry a testing policy allows (its failure was counted). */
+static void tlsrpt_count(struct job *j)
+{
+	if (j->s->relay_host[0] || j->reused || j->verify_retry)
+		return;
+	struct queue_tlsrpt_pol p = tlsrpt_pol(j);
+	const struct dns_addr *a = &j->addrs[j->cur_addr];
+	p.sending_ip = j->cmsg.local_ip;
+	if (j->dane == DANE_TLS && j->cmsg.tls_outcome == SMTPC_TLS_OK)
+		/* Encrypted, but by no usable record (RFC 7672 §2.2). */
+		queue_tlsrpt_failure(&p, TLSRPT_TLSA_INVALID, a->host, &a->sa,
+				     "no usable TLSA record");
+	else
+		queue_tlsrpt_session(&p, a->host, &a->sa, j->cmsg.tls_outcome, j->cmsg.tls_err);
+}
+
 static void cache_gone(void *arg)
 {
 	struct cached *slot = arg;
@@ -447,6 +478,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	struct job *j = arg;
 	struct smtp_client *c = j->client;
 	j->client = NULL;
+	tlsrpt_count(j);
 	if (res == SMTPC_NEXT && j->reused) {
 		/* A kept session failed (the remote timed it out): start over
 		 * with a lookup and a new connection. */
@@ -621,6 +653,9 @@ static void try_addr_go(struct job *j)
 	if (j->dane == DANE_FAIL && !s->relay_host[0]) {
 		snprintf(j->last_why, sizeof j->last_why, "4.7.5 TLSA lookup for %s failed (DANE)",
 			 j->addrs[j->cur_addr].host);
+		struct queue_tlsrpt_pol p = tlsrpt_pol(j);
+		queue_tlsrpt_failure(&p, TLSRPT_DNSSEC_INVALID, j->addrs[j->cur_addr].host,
+				     &j->addrs[j->cur_addr].sa, "the TLSA lookup failed");
 		j->cur_addr++;
 		try_addr(j);
 		return;
@@ -668,6 +703,9 @@ static void try_addr_go(struct job *j)
 		j->crcpts[i].verdict = SQ_PENDING;
 		j->crcpts[i].status[0] = '\0';
 	}
+	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
+	j->cmsg.tls_err = 0;
+	j->cmsg.local_ip[0] = '\0';
 	/* A session that fails at once reports before returning (and may have
 	 * moved the job on): keep only a session that is still running. */
 	struct smtp_client *c = smtp_client_start(s->loop, &j->addrs[j->cur_addr], &cfg, &j->cmsg,
@@ -734,6 +772,9 @@ static int sts_filter(struct job *j)
 		log_warn("queue", NULL, "event=mta_sts_failure mode=%s id=%llu domain=%s host=%s "
 			 "why=\"MX host not in the policy\"", mta_sts_mode_name(j->sts.mode),
 			 (unsigned long long)j->e.id, j->groups[j->cur].domain, j->addrs[i].host);
+		struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts};
+		queue_tlsrpt_failure(&p, TLSRPT_VALIDATION_FAILURE, j->addrs[i].host, &j->addrs[i].sa,
+				     "MX host not in the MTA-STS policy");
 		if (j->sts.mode != MTA_STS_ENFORCE)
 			j->addrs[kept++] = j->addrs[i];
 	}

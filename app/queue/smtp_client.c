@@ -6,6 +6,7 @@
 #include "queue/smtp_client.h"
 
 #include <stdarg.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,9 @@ static int start_tx(struct smtp_client *s)
 		s->body_8bit = 1;
 	}
 	m->remote_dsn = (s->ehlo.ext & SMTP_EXT_DSN) != 0;
+	m->tls_outcome = client_tls_established(s->c) ? SMTPC_TLS_OK
+			 : s->cfg.no_starttls         ? SMTPC_TLS_SKIPPED
+						      : SMTPC_TLS_NOT_OFFERED;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		set_rcpt(&m->rcpts[i], SQ_PENDING, "4.4.2 no answer from %s", s->where);
 	s->state = ST_TX;
@@ -468,6 +472,7 @@ static void after_ehlo(struct smtp_client *s)
 			return;
 		}
 		if (s->cfg.require_tls) {
+			s->msg->tls_outcome = SMTPC_TLS_NOT_OFFERED;
 			fail_next(s, "4.7.10 %s offers no STARTTLS, which %s requires", s->where,
 				  s->cfg.require_why ? s->cfg.require_why : "the relay set-up");
 			return;
@@ -565,8 +570,10 @@ static void handle_reply(struct smtp_client *s)
 		}
 		s->state = ST_TLS;
 		arm(s, s->cfg.timeout_s);
-		if (start_tls(s) < 0)
+		if (start_tls(s) < 0) {
+			s->msg->tls_outcome = SMTPC_TLS_FAILED;
 			fail_next(s, "4.7.0 cannot start TLS with %s", s->where);
+		}
 		return;
 	case ST_AUTH:
 	case ST_AUTH_PASS:
@@ -625,6 +632,12 @@ static void handle_reply(struct smtp_client *s)
 static void on_connected(struct client *c, void *arg)
 {
 	struct smtp_client *s = arg;
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	s->msg->local_ip[0] = '\0';
+	if (getsockname(c->fd, (struct sockaddr *)&sa, &salen) == 0)
+		getnameinfo((struct sockaddr *)&sa, salen, s->msg->local_ip, sizeof s->msg->local_ip,
+			    NULL, 0, NI_NUMERICHOST);
 	if (s->cfg.implicit_tls) {
 		s->state = ST_TLS_WRAP;
 		arm(s, s->cfg.timeout_s);
@@ -718,6 +731,10 @@ static void on_close(struct client *c, void *arg, const char *reason)
 	}
 	if (s->parked && s->gone)
 		s->gone(s->gone_arg);
+	if (!s->reported && strcmp(reason, "tls_handshake_failed") == 0) {
+		s->msg->tls_outcome = SMTPC_TLS_FAILED;
+		s->msg->tls_err = client_tls_error(c);
+	}
 	if (!s->reported) {
 		if (s->state == ST_BODY && s->body_done)
 			/* The end of data went out and no answer came: maybe delivered,

@@ -53,6 +53,20 @@ struct smtp_client_msg {
 	size_t nrcpts;
 	/* Output: 1 when the remote took DSN parameters (it notifies now). */
 	int remote_dsn;
+	/* Output: the session's TLS outcome, for TLS-RPT (RFC 8460):
+	 * SMTPC_TLS_*, and BearSSL's error when SMTPC_TLS_FAILED (0 when
+	 * the failure was not the engine's: STARTTLS refused to start). */
+	int tls_outcome;
+	int tls_err;
+	char local_ip[48]; /* our address of the connection ("" before it is made) */
+};
+
+enum {
+	SMTPC_TLS_UNKNOWN,     /* the session ended before TLS was decided */
+	SMTPC_TLS_OK,          /* the transaction ran over TLS */
+	SMTPC_TLS_NOT_OFFERED, /* the remote offered no STARTTLS (or refused it) */
+	SMTPC_TLS_FAILED,      /* the handshake or the certificate check failed */
+	SMTPC_TLS_SKIPPED,     /* plaintext because we did not ask (the retry after a failure) */
 };
 
 struct smtp_client_cfg {

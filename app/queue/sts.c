@@ -13,6 +13,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "report/tlsrpt_seen.h"
 #include "store/store.h"
 
 #define FETCH_TIMEOUT_MS 30000
@@ -157,6 +158,18 @@ static void fetch_done(void *arg, const struct acme_http_resp *r)
 		char qw[600];
 		log_warn("queue", NULL, "event=mta_sts_fetch_failed domain=%s status=%d why=%s",
 			 f->domain, r->status, log_q(why ? why : "invalid policy", qw, sizeof qw));
+		/* TLS-RPT (RFC 8460 §4.3.2.1): a policy host whose certificate
+		 * fails is sts-webpki-invalid, a body that is no policy
+		 * sts-policy-invalid, anything else sts-policy-fetch-error. */
+		struct tlsrpt_seen_sess ts = {
+		    .domain = f->domain, .type = TLSRPT_STS, .mx = "", .ip = "",
+		    .info = why ? why : "invalid policy",
+		    .result = r->status == 0 && strstr(r->error, "TLS") ? TLSRPT_STS_WEBPKI_INVALID
+			      : r->status == 200 && !strcmp(r->content_type, "text/plain") &&
+				      r->body_len <= MTA_STS_POLICY_MAX
+				  ? TLSRPT_STS_POLICY_INVALID
+				  : TLSRPT_STS_POLICY_FETCH_ERROR};
+		tlsrpt_seen_note(&ts, time_wall());
 		/* A valid cached policy stays in force (§5.1), else none. */
 		ok = cache_get(f->domain, pol, cached_id);
 		source = ok ? "cache" : "none";

@@ -20,6 +20,8 @@
 #include "report/dmarc_out.h"
 #include "report/dmarc_reporter.h"
 #include "report/dmarc_seen.h"
+#include "report/tlsrpt_seen.h"
+#include "report/tlsrpt_send.h"
 #include "store/store.h"
 
 #define LOOKUP_DEADLINE_MS 20000
@@ -132,6 +134,24 @@ int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t befo
 	return rc;
 }
 
+int tlsrpt_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day,
+			int64_t now, struct tlsrpt_send_result *res)
+{
+	char from[320];
+	memset(res, 0, sizeof *res);
+	tlsrpt_seen_flush(st);
+	dmarc_reporter_from(cfg, st, from, sizeof from);
+	if (from[0] == '\0')
+		return 1;
+	struct tlsrpt_send_opts o = {from, hostname_now(), cfg->dns_servers, before_day, now};
+	int rc = tlsrpt_send_reports(st, &o, res);
+	if (rc == 0 && (res->mailed || res->posted || res->no_dest || res->deferred || res->failed))
+		log_info("tlsrpt", NULL,
+			 "event=reports_sent from=%s mailed=%u posted=%u no_record=%u deferred=%u failed=%u",
+			 from, res->mailed, res->posted, res->no_dest, res->deferred, res->failed);
+	return rc;
+}
+
 /* ---- the thread ---- */
 
 static pthread_t thread;
@@ -160,18 +180,24 @@ static void *reporter_main(void *arg)
 		int64_t now = time_wall();
 		if (asked) {
 			int n = dmarc_seen_flush(r_st);
+			int t = tlsrpt_seen_flush(r_st);
 			log_info("dmarc", NULL, "event=seen_flushed rows=%d", n);
+			log_info("tlsrpt", NULL, "event=seen_flushed rows=%d", t);
 		} else if (now - last_send >= SEND_EVERY_S) {
 			struct dmarc_send_result res;
+			struct tlsrpt_send_result tres;
 			dmarc_reporter_run(r_cfg, r_st, (uint32_t)(now / 86400), now, &res);
+			tlsrpt_reporter_run(r_cfg, r_st, (uint32_t)(now / 86400), now, &tres);
 			last_send = now;
 		} else {
 			dmarc_seen_flush(r_st);
+			tlsrpt_seen_flush(r_st);
 		}
 		pthread_mutex_lock(&mu);
 	}
 	pthread_mutex_unlock(&mu);
 	dmarc_seen_flush(r_st);
+	tlsrpt_seen_flush(r_st);
 	return NULL;
 }
 

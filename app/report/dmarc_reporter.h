@@ -17,6 +17,11 @@
  * domain (TERN_DOMAIN or the wizard's), else of the first served domain.
  * "off" sends nothing (counts are still kept, and dropped once too old to
  * report). The address's domain must be served: its DKIM keys sign.
+ *
+ * The same thread serves TLS-RPT (RFC 8460, report/tlsrpt_*.h): the
+ * outbound TLS outcomes the queue counted are stored at each tick and
+ * SIGHUP, and the days before today are reported once an hour, From the
+ * same address (so "off" turns both kinds of report off).
  */
 #ifndef TERN_REPORT_DMARC_REPORTER_H
 #define TERN_REPORT_DMARC_REPORTER_H
@@ -43,6 +48,15 @@ void dmarc_reporter_from(const struct config *cfg, struct store *st, char *out, 
  */
 int dmarc_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day, int64_t now,
 		       struct dmarc_send_result *res);
+
+struct tlsrpt_send_result;
+/*
+ * The TLS-RPT counterpart of dmarc_reporter_run: flushes the counts in
+ * memory, then sends the reports of the days before before_day. 0, 1 when
+ * reports are off, -1 when the store could not be read.
+ */
+int tlsrpt_reporter_run(const struct config *cfg, struct store *st, uint32_t before_day,
+			int64_t now, struct tlsrpt_send_result *res);
 
 /* Starts the thread (tern serve). 0, or -1 (logged; the server runs without). */
 int dmarc_reporter_start(const struct config *cfg, struct store *st);

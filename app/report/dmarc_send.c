@@ -1,7 +1,6 @@
 /*
  * dmarc_send.c — the day's reports, made and queued (dmarc_send.h).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +8,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "dkim/dkim.h"
-#include "queue/queue.h"
+#include "report/report_queue.h"
 #include "report/dmarc_out.h"
 #include "report/dmarc_seen.h"
 #include "report/dmarc_send.h"
@@ -61,75 +59,22 @@ static void on_seen(void *arg, uint32_t day, const char *pdomain, const char *ro
 	cur->rows[cur->nrows++] = w;
 }
 
-/* queue_submit's completion, possibly on the writer thread. */
-struct qwait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
-static void queued(struct queue_request *r, void *arg)
-{
-	struct qwait *w = arg;
-	(void)r;
-	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
 /* Signs and queues one report message. 0 or -1 (logged). */
 static int submit(struct store *st, const struct dmarc_send_opts *o, const struct group *g,
 		  const char *to_list, const struct dmarc_dest *d, struct buf *msg)
 {
-	const char *fd = strrchr(o->from, '@');
-	struct dkim_keys keys;
-	struct buf out;
-	int rc = -1;
-
-	if (fd == NULL || store_dkim_get(st, fd + 1, &keys) != STORE_OK) {
-		log_error("dmarc", NULL, "event=report_unsigned from=%s reason=\"no DKIM keys for the From domain\"",
-		          o->from);
-		return -1;
-	}
-	buf_init(&out, MSG_MAX + 8192);
-	int sr = dkim_sign(&keys, fd + 1, buf_data(msg), buf_len(msg), o->now, &out);
-	dkim_keys_wipe(&keys);
-	if (sr != DKIM_OK || buf_append(&out, buf_data(msg), buf_len(msg)) != 0) {
-		log_error("dmarc", NULL, "event=report_sign_failed domain=%s result=%d", g->pdomain, sr);
-		buf_free(&out);
-		return -1;
-	}
-	struct queue_rcpt rc_[DMARC_DEST_MAX];
+	const char *rc_[DMARC_DEST_MAX];
 	size_t n = 0;
+	uint64_t qid = 0;
 	for (unsigned i = 0; i < d->ndest; i++)
 		if (strstr(to_list, d->dest[i].addr) != NULL && d->dest[i].state == 1)
-			rc_[n++] = (struct queue_rcpt){d->dest[i].addr, NULL, QUEUE_NOTIFY_NEVER};
-	struct qwait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-	struct queue_request q = {0};
-	q.data = buf_data(&out);
-	q.len = buf_len(&out);
-	q.sender = o->from;
-	q.rcpts = rc_;
-	q.nrcpts = n;
-	q.received_at = o->now;
-	q.done = queued;
-	q.arg = &w;
-	queue_submit(st, &q);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	if (q.result == STORE_OK) {
-		log_info("dmarc", NULL, "event=report_queued domain=%s day=%u rows=%zu to=\"%s\" size=%zu queue_id=%llu",
-		         g->pdomain, g->day, g->nrows, to_list, q.len, (unsigned long long)q.queue_id);
-		rc = 0;
-	} else {
-		log_error("dmarc", NULL, "event=report_queue_failed domain=%s result=%d", g->pdomain,
-		          q.result);
-	}
-	buf_free(&out);
-	return rc;
+			rc_[n++] = d->dest[i].addr;
+	if (report_queue_signed(st, "dmarc", o->from, rc_, n, buf_data(msg), buf_len(msg), o->now,
+				&qid) < 0)
+		return -1;
+	log_info("dmarc", NULL, "event=report_queued domain=%s day=%u rows=%zu to=\"%s\" size=%zu queue_id=%llu",
+		 g->pdomain, g->day, g->nrows, to_list, buf_len(msg), (unsigned long long)qid);
+	return 0;
 }
 
 /* One (day, domain): 1 reported, 0 nobody to report to, 2 deferred, -1 failed. */

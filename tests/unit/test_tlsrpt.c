@@ -4,10 +4,12 @@
  * against §4.4 (names, nesting, types, RFC 3339 UTC dates), read back
  * with the JSON parser.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "http/json.h"
+#include "report/tlsrpt_seen.h"
 #include "tlspol/tlsrpt.h"
 #include "unit.h"
 
@@ -165,9 +167,59 @@ out:
 	buf_free(&b);
 }
 
+/* The stored counts (tlsrpt_seen.h's record) read back into a report's policies. */
+static void test_seen_parse(void)
+{
+	char text[] = "3\tS\tsts\n"
+		      "1\tP\tsts\tversion: STSv1\x1fmode: enforce\x1fmx: *.example.net\x1fmax_age: 600\n"
+		      "2\tF\tsts\tcertificate-expired\tmx1.example.net\t192.0.2.1\texpired\t198.51.100.7\n"
+		      "5\tF\tno-policy-found\tstarttls-not-supported\tmx2.example.net\t\t\t\n"
+		      "1\tF\tsts\tno-such-result\tx\t\t\t\n"
+		      "7\tX\tsts\n";
+	struct tlsrpt_report r;
+	memset(&r, 0, sizeof r);
+	/* Unreadable rows are reported (-1) and skipped; the rest are read. */
+	CHECK_EQ_INT(tlsrpt_seen_parse(text, strlen(text), "example.net", &r), -1);
+	CHECK_EQ_INT((int)r.npolicies, 2);
+	const struct tlsrpt_policy *p = &r.policies[0], *q = &r.policies[1];
+	CHECK_EQ_INT(p->type, TLSRPT_STS);
+	CHECK_EQ_STR(p->domain, "example.net");
+	CHECK_EQ_INT((int)p->successful, 3);
+	CHECK_EQ_INT((int)p->failed, 2);
+	CHECK_EQ_INT((int)p->nstrings, 4);
+	CHECK_EQ_STR(p->strings[1], "mode: enforce");
+	CHECK_EQ_INT((int)p->nmx, 1);
+	CHECK_EQ_STR(p->mx_hosts[0], "*.example.net");
+	CHECK_EQ_INT((int)p->nfailures, 1);
+	CHECK_EQ_INT(p->failures[0].result, TLSRPT_CERTIFICATE_EXPIRED);
+	CHECK_EQ_STR(p->failures[0].receiving_mx_hostname, "mx1.example.net");
+	CHECK_EQ_STR(p->failures[0].receiving_ip, "192.0.2.1");
+	CHECK_EQ_STR(p->failures[0].sending_mta_ip, "198.51.100.7");
+	CHECK_EQ_STR(p->failures[0].additional_information, "expired");
+	CHECK_EQ_INT((int)p->failures[0].failed_session_count, 2);
+	CHECK_EQ_INT(q->type, TLSRPT_NO_POLICY);
+	CHECK_EQ_INT((int)q->failed, 5);
+	CHECK_EQ_INT(q->failures[0].result, TLSRPT_STARTTLS_NOT_SUPPORTED);
+	CHECK_EQ_STR(q->failures[0].receiving_ip, "");
+
+	/* More failure kinds than a policy holds: the rest join the last one's count. */
+	char many[4096] = "";
+	for (int i = 0; i < TLSRPT_FAILURES_MAX + 3; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "1\tF\ttlsa\tvalidation-failure\tmx%d.example.net\t\t\t\n", i);
+		strcat(many, line);
+	}
+	memset(&r, 0, sizeof r);
+	CHECK_EQ_INT(tlsrpt_seen_parse(many, strlen(many), "example.net", &r), 0);
+	CHECK_EQ_INT((int)r.policies[0].nfailures, TLSRPT_FAILURES_MAX);
+	CHECK_EQ_INT((int)r.policies[0].failed, TLSRPT_FAILURES_MAX + 3);
+	CHECK_EQ_INT((int)r.policies[0].failures[TLSRPT_FAILURES_MAX - 1].failed_session_count, 4);
+}
+
 int main(void)
 {
 	test_record();
 	test_report();
+	test_seen_parse();
 	return unit_done("test_tlsrpt");
 }

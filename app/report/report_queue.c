@@ -1,0 +1,83 @@
+/*
+ * report_queue.c — a report message signed and queued (report_queue.h).
+ */
+#include "report/report_queue.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "dkim/dkim.h"
+#include "queue/queue.h"
+#include "store/store.h"
+
+#define SIGNED_MAX ((size_t)24 << 20)
+
+/* queue_submit's completion, possibly on the writer thread. */
+struct qwait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void queued(struct queue_request *r, void *arg)
+{
+	struct qwait *w = arg;
+	(void)r;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int report_queue_signed(struct store *st, const char *log_module, const char *from,
+			const char *const *rcpts, size_t n, const char *msg, size_t len,
+			int64_t now, uint64_t *queue_id_r)
+{
+	const char *fd = strrchr(from, '@');
+	struct dkim_keys keys;
+	struct buf out;
+
+	if (fd == NULL || store_dkim_get(st, fd + 1, &keys) != STORE_OK) {
+		log_error(log_module, NULL,
+			  "event=report_unsigned from=%s reason=\"no DKIM keys for the From domain\"", from);
+		return -1;
+	}
+	buf_init(&out, SIGNED_MAX + 8192);
+	int sr = dkim_sign(&keys, fd + 1, msg, len, now, &out);
+	dkim_keys_wipe(&keys);
+	if (sr != DKIM_OK || buf_append(&out, msg, len) != 0) {
+		log_error(log_module, NULL, "event=report_sign_failed from=%s result=%d", from, sr);
+		buf_free(&out);
+		return -1;
+	}
+	struct queue_rcpt *qr = xcalloc(n ? n : 1, sizeof *qr);
+	for (size_t i = 0; i < n; i++)
+		qr[i] = (struct queue_rcpt){rcpts[i], NULL, QUEUE_NOTIFY_NEVER};
+	struct qwait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	struct queue_request q = {0};
+	q.data = buf_data(&out);
+	q.len = buf_len(&out);
+	q.sender = from;
+	q.rcpts = qr;
+	q.nrcpts = n;
+	q.received_at = now;
+	q.done = queued;
+	q.arg = &w;
+	queue_submit(st, &q);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	free(qr);
+	buf_free(&out);
+	if (q.result != STORE_OK) {
+		log_error(log_module, NULL, "event=report_queue_failed from=%s result=%d", from, q.result);
+		return -1;
+	}
+	*queue_id_r = q.queue_id;
+	return 0;
+}

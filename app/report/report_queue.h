@@ -1,0 +1,26 @@
+/*
+ * report_queue.h — queueing a report message tern makes (DMARC aggregate,
+ * TLS-RPT): DKIM-signed with the keys of its From domain, then handed to
+ * the outbound queue, waiting for the commit.
+ *
+ * Caveats: blocking (the queue's commit): the report thread or the CLI
+ * only, never an I/O loop.
+ */
+#ifndef TERN_REPORT_REPORT_QUEUE_H
+#define TERN_REPORT_REPORT_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/*
+ * Signs msg[0..len) for from's domain and queues it from `from` to
+ * rcpts[0..n) (NOTIFY=NEVER). log_module names the log lines' module.
+ * 0 with *queue_id_r, or -1 (logged: no keys, signing or queueing failed).
+ */
+int report_queue_signed(struct store *st, const char *log_module, const char *from,
+			const char *const *rcpts, size_t n, const char *msg, size_t len,
+			int64_t now, uint64_t *queue_id_r);
+
+#endif
