@@ -11,7 +11,8 @@
  * real address, so logs and handlers see the client, not the socketpair.
  *
  * Limits are ours, taken here before anything reaches the daemon: the
- * POOL_HTTP slots (a total and a share per IPv4 address or IPv6 /64), and
+ * POOL_HTTP slots (a total and a share per IPv4 address or IPv6 /64; a
+ * trusted proxy's requests count against their clients' shares), and
  * deadlines libmicrohttpd cannot give, since its timeout restarts on every
  * byte (one header byte every 20 s would hold a slot for ever):
  * - a complete request header within TERN_HTTP_HEADER_TIMEOUT of the
@@ -50,6 +51,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -77,7 +79,7 @@ struct bridge {
 	int sp;          /* our end of the socketpair */
 	unsigned sp_want;
 	int https;
-	int limited; /* holds a POOL_HTTP slot */
+	int limited; /* holds a POOL_HTTP slot: 1 with the peer's share, 2 without */
 	enum bridge_phase phase;
 	unsigned line_len; /* bytes in the header line being read */
 	uint64_t timer;
@@ -210,7 +212,7 @@ static void bridge_closed(struct conn *c, void *arg, const char *reason)
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	if (b->limited)
-		limits_release(POOL_HTTP, c->peer_ip);
+		limits_release(POOL_HTTP, b->limited == 1 ? c->peer_ip : NULL);
 	if (b->prev)
 		b->prev->next = b->next;
 	else
@@ -305,7 +307,13 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 		loop_bridges->prev = b;
 	loop_bridges = b;
 
-	int lim = limits_acquire(POOL_HTTP, b->c->peer_ip);
+	/* A trusted reverse proxy carries every client's requests: its
+	 * connections take a slot of the total only, and each request counts
+	 * against the share of the client the proxy names (http_server.c), so
+	 * the per-client limit sees real clients, not the proxy. */
+	int proxy = http_cfg->trusted_proxies[0] &&
+		    cidr_list_match(http_cfg->trusted_proxies, b->c->peer_ip);
+	int lim = limits_acquire(POOL_HTTP, proxy ? NULL : b->c->peer_ip);
 	if (lim < 0) {
 		/* Refused before a byte is read: nothing reaches the daemon. */
 		log_info("http", NULL, "event=refused peer=%s reason=%s", b->c->peer_ip,
@@ -313,7 +321,7 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 		conn_close(b->c, "connection_limit");
 		return;
 	}
-	b->limited = 1;
+	b->limited = proxy ? 2 : 1;
 	deadline_set(b, PHASE_HEADER);
 
 	struct MHD_Daemon *d = http_daemon(b->https);

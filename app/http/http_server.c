@@ -33,6 +33,7 @@
 #include "http/http_internal.h"
 #include "jmap/jmap.h"
 #include "net/forwarded.h"
+#include "net/limits.h"
 #include "http/http_parse.h"
 #include "net/listener.h"
 #include "store/store.h"
@@ -91,6 +92,10 @@ struct http_req {
 	int answered; /* a response was queued on the first call */
 	struct http_ctx *deferred; /* suspended for http_defer's work */
 	int deferred_done;         /* set (under jobs.mu) when the work ended */
+	char ip[64];               /* the client: the peer, or whom a trusted proxy names */
+	int loopback;              /* that client is on this host */
+	int share;                 /* holds a POOL_HTTP share for ip (a proxied client) */
+	int over_share;            /* refused: that client's share was taken */
 };
 
 /* http_defer's jobs in flight: stopping waits for them (each is bounded). */
@@ -301,6 +306,31 @@ static enum MHD_Result respond(struct http_ctx *x)
 	return res;
 }
 
+/*
+ * The request's client into r->ip and r->loopback: the peer, or behind a
+ * reverse proxy we trust, the client it names (from anyone else those
+ * fields are the client's own claim). Rate limits, the fail2ban lines and
+ * the loopback-only routes then see the real client. Returns 1 when the
+ * peer is a trusted proxy (whether or not it named anyone).
+ */
+static int client_of(struct MHD_Connection *mc, struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr_text(ci ? ci->client_addr : NULL, r->ip, sizeof r->ip);
+	r->loopback = ci && is_loopback(ci->client_addr);
+	if (!http_cfg->trusted_proxies[0] || !cidr_list_match(http_cfg->trusted_proxies, r->ip))
+		return 0;
+	char client[64];
+	if (forwarded_client(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Forwarded"),
+			     MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For"),
+			     http_cfg->trusted_proxies, client, sizeof client)) {
+		snprintf(r->ip, sizeof r->ip, "%s", client);
+		r->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;
+	}
+	return 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -315,6 +345,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		r->body_max = strncmp(url, "/jmap/", 6) == 0 ? JMAP_MAX_SIZE_REQUEST : HTTP_BODY_MAX;
 		buf_init(&r->body, r->body_max);
 		*con_cls = r;
+		if (client_of(mc, r)) {
+			/* The connection is a trusted proxy's and took no share
+			 * (http_bridge.c): the request takes its client's. */
+			if (limits_client_acquire(POOL_HTTP, r->ip) == 0) {
+				r->share = 1;
+			} else {
+				/* Answered at once: nothing of it is worth reading. */
+				r->over_share = 1;
+				log_info("http", NULL,
+					 "event=refused peer=%s reason=per_ip_limit proxied=1", r->ip);
+			}
+		}
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
 		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > r->body_max)
@@ -326,7 +368,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		 * on a full socket and never see the 413. A huge one is refused
 		 * at once and the connection closed after the answer.
 		 */
-		if (!r->too_big || n <= HTTP_DISCARD_MAX)
+		if (!r->over_share && (!r->too_big || n <= HTTP_DISCARD_MAX))
 			return MHD_YES;
 	} else if (*upload_data_size) {
 		if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
@@ -351,38 +393,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	r->answered = 1;
 
 	struct http_ctx *x = arena_zalloc(r->arena, sizeof(*x));
-	const union MHD_ConnectionInfo *ci;
 	x->mc = mc;
 	x->method = method;
 	x->path = url;
 	x->arena = r->arena;
 	buf_init(&x->out, HTTP_RESP_MAX);
 	x->https = cls == &https_marker;
-	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char *ip = arena_alloc(r->arena, 64);
-	addr_text(ci ? ci->client_addr : NULL, ip, 64);
-	x->ip = ip;
-	x->loopback = ci && is_loopback(ci->client_addr);
-	/* Behind a reverse proxy we trust, the client is the one it names;
-	 * from anyone else these fields are the client's own claim. Rate
-	 * limits, the fail2ban lines and the loopback-only routes then see
-	 * the real client. */
-	if (http_cfg->trusted_proxies[0] && cidr_list_match(http_cfg->trusted_proxies, ip)) {
-		char client[64];
-		if (forwarded_client(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Forwarded"),
-				     MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-								 "X-Forwarded-For"),
-				     http_cfg->trusted_proxies, client, sizeof client)) {
-			snprintf(ip, 64, "%s", client);
-			x->loopback = strncmp(client, "127.", 4) == 0 || strcmp(client, "::1") == 0;
-		}
-	}
+	x->ip = r->ip;
+	x->loopback = r->loopback;
 	x->host = http_host_normalize(x->arena,
 				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
 	x->body = buf_data(&r->body);
 	x->body_len = buf_len(&r->body);
 
-	if (r->too_big && strncmp(url, "/jmap/", 6) == 0) {
+	if (r->over_share) {
+		http_problem(x, 429, "rate_limited", NULL,
+			     "too many requests in flight from this address");
+	} else if (r->too_big && strncmp(url, "/jmap/", 6) == 0) {
 		x->status = 400;
 		x->type = "application/problem+json";
 		jmap_problem(&x->out, 400, "limit", "maxSizeRequest",
@@ -414,6 +441,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
+	if (r->share)
+		limits_client_release(POOL_HTTP, r->ip);
 	buf_free(&r->body);
 	arena_free(&r->arena);
 	free(r);

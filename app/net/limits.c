@@ -63,31 +63,59 @@ void limits_init(const struct config *cfg)
 	pthread_mutex_unlock(&lock);
 }
 
-int limits_acquire(enum conn_pool p, const char *ip)
+/* Under the lock: ip's entry in pool p (created when create), or NULL. */
+static struct client_count *entry(enum conn_pool p, const char *ip, int create)
 {
 	char key[CIDR_KEY_MAX];
-	int r = 0;
 	struct client_count *e;
 
 	cidr_client_key(ip, key, sizeof(key));
 	unsigned h = bucket(p, key);
-	pthread_mutex_lock(&lock);
 	for (e = table[h]; e; e = e->next)
 		if (e->pool == p && strcmp(e->key, key) == 0)
-			break;
+			return e;
+	if (!create)
+		return NULL;
+	e = xcalloc(1, sizeof(*e));
+	memcpy(e->key, key, sizeof(key));
+	e->pool = p;
+	e->next = table[h];
+	table[h] = e;
+	return e;
+}
+
+/* Under the lock: drops one of ip's slots in pool p, freeing the entry at
+ * zero. Returns 1 when there was one. */
+static int entry_drop(enum conn_pool p, const char *ip)
+{
+	char key[CIDR_KEY_MAX];
+	cidr_client_key(ip, key, sizeof(key));
+	for (struct client_count **pp = &table[bucket(p, key)]; *pp; pp = &(*pp)->next) {
+		struct client_count *e = *pp;
+		if (e->pool != p || strcmp(e->key, key) != 0)
+			continue;
+		if (--e->n == 0) {
+			*pp = e->next;
+			free(e);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int limits_acquire(enum conn_pool p, const char *ip)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&lock);
+	struct client_count *e = ip ? entry(p, ip, 0) : NULL;
 	if (total[p] >= lim[p].max) {
 		r = -1;
 	} else if (e && e->n >= lim[p].per_ip) {
 		r = -2;
 	} else {
-		if (!e) {
-			e = xcalloc(1, sizeof(*e));
-			memcpy(e->key, key, sizeof(key));
-			e->pool = p;
-			e->next = table[h];
-			table[h] = e;
-		}
-		e->n++;
+		if (ip)
+			entry(p, ip, 1)->n++;
 		total[p]++;
 	}
 	int flip = r == 0 && stress_update(p), on = stressed[p];
@@ -100,29 +128,37 @@ int limits_acquire(enum conn_pool p, const char *ip)
 
 void limits_release(enum conn_pool p, const char *ip)
 {
-	char key[CIDR_KEY_MAX];
-
 	int flip = 0;
-	cidr_client_key(ip, key, sizeof(key));
-	unsigned h = bucket(p, key);
 	pthread_mutex_lock(&lock);
-	for (struct client_count **pp = &table[h]; *pp; pp = &(*pp)->next) {
-		struct client_count *e = *pp;
-		if (e->pool != p || strcmp(e->key, key) != 0)
-			continue;
+	if (!ip || entry_drop(p, ip)) {
 		total[p]--;
 		flip = stress_update(p);
-		if (--e->n == 0) {
-			*pp = e->next;
-			free(e);
-		}
-		break;
 	}
 	int on = stressed[p];
 	unsigned used = total[p];
 	pthread_mutex_unlock(&lock);
 	if (flip)
 		stress_log(p, on, used);
+}
+
+int limits_client_acquire(enum conn_pool p, const char *ip)
+{
+	int r = 0;
+	pthread_mutex_lock(&lock);
+	struct client_count *e = entry(p, ip, 1);
+	if (e->n >= lim[p].per_ip)
+		r = -2;
+	else
+		e->n++;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void limits_client_release(enum conn_pool p, const char *ip)
+{
+	pthread_mutex_lock(&lock);
+	entry_drop(p, ip);
+	pthread_mutex_unlock(&lock);
 }
 
 unsigned limits_current(enum conn_pool p)

@@ -23,10 +23,19 @@
 /* Sets every pool's limits from cfg->pools; call once before any acquire. */
 void limits_init(const struct config *cfg);
 /* Takes a slot in pool p for ip: 0, -1 when the pool is full, -2 when this
- * client's share is taken. Only a 0 is to be given back. */
+ * client's share is taken. Only a 0 is to be given back. ip NULL takes a
+ * slot of the total only: a connection from a trusted reverse proxy, which
+ * carries many clients' requests, each counted against its own client's
+ * share with limits_client_acquire(). */
 int limits_acquire(enum conn_pool p, const char *ip);
-/* Gives back a slot taken for ip. */
+/* Gives back a slot taken for ip (NULL when it was taken with NULL). */
 void limits_release(enum conn_pool p, const char *ip);
+/* Takes one of ip's share in pool p, not a slot of the total: 0, or -2
+ * when the share is taken. For the client a trusted proxy names, counted
+ * while its request is in flight (http_server.c); only a 0 is to be given
+ * back, with limits_client_release(). */
+int limits_client_acquire(enum conn_pool p, const char *ip);
+void limits_client_release(enum conn_pool p, const char *ip);
 /* Connections counted in pool p now. */
 unsigned limits_current(enum conn_pool p);
 /* 1 while pool p is under pressure (see the top of the file). */

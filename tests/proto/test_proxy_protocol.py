@@ -8,6 +8,7 @@ import base64
 import socket
 import ssl
 import struct
+import time
 
 from harness import Raw, Server
 from httpc import Api
@@ -46,7 +47,8 @@ def ehlo_ip(r):
 def test_proxy_protocol_and_forwarded():
     s = Server(submission=True, http=True, accounts=[("bob@example.test", "bob-password-1")],
                env={"TERN_TRUSTED_PROXIES": PROXY_IP,
-                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "1"})
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "1",
+                    "TERN_HTTP_MAX_CONNECTIONS_PER_IP": "2"})
     with s:
         # v1 and v2 from the trusted proxy: the session has the client's address.
         a = smtp(s, v1("203.0.113.7"))
@@ -115,3 +117,85 @@ def test_proxy_protocol_and_forwarded():
         failed_login(PROXY_IP, {"Forwarded": 'for="[2001:db8::77]:4711";proto=https'}, "2001:db8::77")
         failed_login(OTHER_IP, {"X-Forwarded-For": "203.0.113.51"}, OTHER_IP)
         assert "ip=203.0.113.51" not in s.log_text()
+
+        # The HTTP per-client limit (2 here) counts the clients the proxy
+        # names, not the proxy: three connections of the proxy all stand
+        # (each answers), and a client's requests in flight count against
+        # its own share, whichever connection carries them.
+        held = [http_open(s, PROXY_IP) for _ in range(3)]
+        assert http_ask(held[2], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") == 200
+        # Two requests of 203.0.113.60 wait for their bodies (in flight)...
+        for c in held[:2]:
+            c.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/json\r\nContent-Length: 40\r\n"
+                      b"X-Forwarded-For: 203.0.113.60\r\n\r\n")
+        # ... so its third is refused, while another client is served on the
+        # proxy's third connection.
+        # (The two reach the server in their own time: asked until then.)
+        deadline = time.time() + 10
+        while True:
+            third = http_open(s, PROXY_IP)
+            if http_ask(third, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                        "X-Forwarded-For: 203.0.113.60\r\n\r\n") == 429:
+                break
+            third.close()
+            assert time.time() < deadline, "the third request was never refused"
+            time.sleep(0.05)
+        assert s.wait_log("event=refused peer=203.0.113.60 reason=per_ip_limit proxied=1")
+        assert http_ask(held[2], "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                        "X-Forwarded-For: 203.0.113.61\r\n\r\n") == 200
+        # The held requests end: 203.0.113.60 gets its share back.
+        for c in held + [third]:
+            c.close()
+        # (A refusal closes its connection: each try is a new one.)
+        deadline = time.time() + 10
+        while True:
+            again = http_open(s, PROXY_IP)
+            try:
+                st = http_ask(again, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                              "X-Forwarded-For: 203.0.113.60\r\n\r\n")
+            finally:
+                again.close()
+            if st == 200:
+                break
+            assert time.time() < deadline, "the share was not given back"
+            time.sleep(0.1)
+        # Anyone else still has the per-address limit on connections.
+        mine = [http_open(s, OTHER_IP) for _ in range(3)]
+        answers = []
+        for c in mine:
+            try:
+                answers.append(http_ask(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+            except OSError:
+                answers.append(None)
+            c.close()
+        assert sorted(answers, key=str) == [200, 200, None], answers
+
+
+def http_open(s, source):
+    return socket.create_connection(("127.0.0.1", s.http_port), timeout=10,
+                                    source_address=(source, 0))
+
+
+def http_ask(sock, request):
+    """Sends one request on a kept-alive connection; the status, or an
+    OSError when the server closed it."""
+    sock.sendall(request.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionResetError("closed")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(rest) < n:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    return int(head.split()[1])
