@@ -96,16 +96,39 @@ static int copy_message(struct spool *sp, struct str data, const char *authserv_
 	return rc;
 }
 
-int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id)
+/* head, then data cleaned as copy_message does, then more as it is. */
+static int compose(struct spool *out, struct str head, struct str data, struct str more,
+                   const char *authserv_id)
 {
-	spool_init(out, (uint64_t)head.len + data.len, NULL);
+	spool_init(out, (uint64_t)head.len + data.len + more.len, NULL);
 	if (head.len && spool_append(out, head.p, head.len) < 0)
 		return -1;
-	return copy_message(out, data, authserv_id);
+	if (copy_message(out, data, authserv_id) < 0)
+		return -1;
+	return more.len ? spool_append(out, more.p, more.len) : 0;
 }
+
+int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id)
+{
+	return compose(out, head, data, STR_NULL, authserv_id);
+}
+
+/* One plan's own copy (editheader): its bytes, structure record and the
+ * store's view of them. */
+struct deliver_own {
+	struct spool msg;
+	struct buf meta;
+	struct store_bytes sb;
+};
 
 static void free_private(struct delivery *dl)
 {
+	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
+		spool_free(&dl->own_[i].msg);
+		buf_free(&dl->own_[i].meta);
+	}
+	free(dl->own_);
+	dl->own_ = NULL;
 	spool_free(&dl->msg_);
 	buf_free(&dl->meta_);
 	free(dl->accounts_);
@@ -165,6 +188,26 @@ static void prepare(struct delivery *dl)
 		d->meta = buf_data(&dl->meta_);
 		d->metalen = buf_len(&dl->meta_);
 	}
+	/* Plans with their own header: head, that header (the same forged
+	 * fields removed), then the body. */
+	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
+		const struct deliver_plan *p = &dl->plans[i];
+		struct deliver_own *o = &dl->own_[i];
+		if (!p->own_header.len || p->discard)
+			continue;
+		if (compose(&o->msg, dl->head, p->own_header, p->own_body, dl->authserv_id) < 0 ||
+		    spool_finish(&o->msg, &bytes) < 0) {
+			dl->result = STORE_ETEMP;
+			return;
+		}
+		o->sb.data = bytes.p;
+		o->sb.len = bytes.len;
+		spool_blob_id(&o->msg, o->sb.blob_id);
+		if (mime_cache_build(bytes.p, bytes.len, &o->meta) == 0) {
+			o->sb.meta = buf_data(&o->meta);
+			o->sb.metalen = buf_len(&o->meta);
+		}
+	}
 }
 
 static void commit(struct delivery *dl)
@@ -204,18 +247,24 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	dl->accounts_ = xcalloc(total, sizeof *dl->accounts_);
 	dl->targets_ = xcalloc(total, sizeof *dl->targets_);
 	dl->envelopes_ = xcalloc(total, sizeof *dl->envelopes_);
+	dl->own_ = NULL;
+	for (size_t i = 0; i < dl->nplans; i++)
+		if (dl->plans[i].own_header.len && !dl->plans[i].discard && !dl->own_)
+			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
 	for (size_t i = 0; i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		if (p->discard)
 			continue;
+		/* Filled in by prepare(), before the store sees them. */
+		const struct store_bytes *own = p->own_header.len ? &dl->own_[i].sb : NULL;
 		dl->accounts_[n] = p->account;
-		dl->targets_[n] = (struct store_target){p->folder, p->keywords, p->mailbox, p->create};
+		dl->targets_[n] = (struct store_target){p->folder, p->keywords, p->mailbox, p->create, own};
 		dl->envelopes_[n] = p->envelope;
 		n++;
 		for (size_t j = 0; j < p->nmore; j++) {
 			const struct deliver_copy *c = &p->more[j];
 			dl->accounts_[n] = p->account;
-			dl->targets_[n] = (struct store_target){c->folder, c->keywords, c->mailbox, c->create};
+			dl->targets_[n] = (struct store_target){c->folder, c->keywords, c->mailbox, c->create, own};
 			dl->envelopes_[n] = p->envelope;
 			n++;
 		}

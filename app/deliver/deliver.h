@@ -33,6 +33,9 @@
  * MIME structure record kept with the email) runs on the worker pool for
  * messages over WORKER_MESSAGE_BYTES, inline otherwise.
  *
+ * Copies of one plan become one email in several mailboxes when their
+ * keywords agree (store.h, struct store_target).
+ *
  * Caveats: plans for the same account twice store two copies: the caller
  * resolves recipients to distinct accounts. Discarded plans are dropped
  * before the store sees them; a delivery whose plans are all discarded
@@ -76,7 +79,15 @@ struct deliver_plan {
 	size_t nmore;
 	int discard;                   /* 1: no copy for this account */
 	const char *envelope;          /* MAIL FROM and the RCPT TO lines that reached it, or NULL */
+	/* Sieve editheader (deliver_sieve.h): when own_header is not empty,
+	 * this account's copies (the further ones too) are own_header (a
+	 * whole header section, its empty line included) then own_body,
+	 * composed with head as data is, a blob of their own; the other
+	 * accounts still share data's. Both the caller's, as data. */
+	struct str own_header, own_body;
 };
+
+struct deliver_own; /* deliver.c */
 
 struct delivery {
 	/* Input: the caller's, unchanged until done() runs. */
@@ -113,6 +124,7 @@ struct delivery {
 	uint32_t *accounts_;
 	struct store_target *targets_;
 	const char **envelopes_;
+	struct deliver_own *own_; /* per plan, for plans with own_header */
 };
 
 /*

@@ -399,6 +399,35 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 	return 1;
 }
 
+/*
+ * editheader: this account's copies get the header the script left
+ * (res->fields) on the message's body, a blob of their own; the other
+ * recipients' copies and what is forwarded stay as received. A header
+ * longer than the script could see is left alone (logged).
+ */
+static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, struct str msg,
+                     struct arena *a, const char *session)
+{
+	ptrdiff_t body = sieve_body_offset(msg.p, msg.len);
+	struct buf h;
+
+	if (body < 0) {
+		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=header_too_long",
+		         plan->account);
+		return;
+	}
+	buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
+	if (sieve_header_write(res, &h) < 0) {
+		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=too_large",
+		         plan->account);
+		buf_free(&h);
+		return;
+	}
+	plan->own_header = str_make(arena_strndup(a, buf_data(&h), buf_len(&h)), buf_len(&h));
+	plan->own_body = str_make(msg.p + body, msg.len - (size_t)body);
+	buf_free(&h);
+}
+
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, int spam_score, struct arena *a,
                         const char *session, int may_reject, struct deliver_sieve_out *out)
@@ -449,7 +478,9 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				nd = dest_add(a, d, nd, STORE_TARGET_INBOX, x->target, x->create, x->flags);
 			break;
 		case SIEVE_ACT_DISCARD:
-			break;
+		case SIEVE_ACT_ADDHEADER:
+		case SIEVE_ACT_DELETEHEADER:
+			break; /* the edited header is res.fields: own_copy() */
 		case SIEVE_ACT_DUPLICATE:
 			if ((*tail = duplicate_note(x, plan->account, session)))
 				tail = &(*tail)->next;
@@ -495,12 +526,15 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			if ((*tail = vacation(st, x, plan->account, msg, env_from, env_to, session)))
 				tail = &(*tail)->next;
 			break;
-		default:
+		default: {
+			/* An action this stage does not know: logged; the copy
+			 * still lands somewhere (the implicit keep or below). */
+			unsigned k = (unsigned)x->kind;
 			log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=not_supported",
-			         plan->account, kind_names[x->kind]);
-			/* These cancel the implicit keep; not carried out, the
-			 * copy must still land somewhere. */
+			         plan->account,
+			         k < sizeof kind_names / sizeof kind_names[0] && kind_names[k] ? kind_names[k] : "?");
 			break;
+		}
 		}
 	}
 	if (out->reject) {
@@ -550,6 +584,8 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		}
 		plan->more = more;
 		plan->nmore = nd - 1;
+		if (res.fields)
+			own_copy(plan, &res, msg, a, session);
 	}
 	log_info("deliver", session, "event=sieve account=%u script=%s%s result=%s copies=%u redirects=%u%s steps=%llu",
 	         plan->account, log_q(name, q, sizeof q), global ? " global=1" : "",

@@ -13,8 +13,11 @@
  * copies), discard (no copy), reject/ereject when alone, vacation,
  * redirect (the caller's, see struct deliver_sieve_out), duplicate's
  * memory, notify by mailto (sent after the commit), and the flags of
- * each keep/fileinto (imap4flags) as that copy's keywords. Not carried
- * out yet, logged as event=sieve_action_skipped: editheader. When an action that
+ * each keep/fileinto (imap4flags) as that copy's keywords, and
+ * editheader (RFC 5293): the header the script left becomes this
+ * account's own copy (deliver_plan.own_header; Received and
+ * Auto-Submitted cannot be deleted, the fields delivery prepends are
+ * not the script's to see). When an action that
  * is not carried out would have replaced the implicit keep (a redirect
  * refused, a reject not alone), the copy goes to the INBOX: mail is
  * never lost to a script. A script that fails (does

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/str.h"
 
 #define SIEVE_SCRIPT_MAX (512 * 1024)        /* octets of script text */
@@ -133,9 +134,20 @@ struct sieve_action {
 	unsigned create : 1, copy : 1, mime : 1, last : 1;
 };
 
+/* A header field as a script left it (editheader). */
+struct sieve_field {
+	struct str name, value; /* value raw, folds kept; an added one as the script gave it */
+	unsigned added : 1;
+};
+
 struct sieve_result {
 	struct sieve_action *actions;
 	uint32_t nactions;
+	/* editheader (RFC 5293): when the script added or deleted a field,
+	 * the message's header fields as it left them, in order; NULL and 0
+	 * otherwise (also after a run-time error). */
+	struct sieve_field *fields;
+	uint32_t nfields;
 	int implicit_keep;     /* 1: the message also goes to INBOX */
 	struct str keep_flags; /* flags for the implicit keep */
 	uint64_t steps;        /* instructions and match steps used */
@@ -177,6 +189,26 @@ struct sieve_env {
  */
 int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct arena *a,
               struct sieve_result *res);
+
+/*
+ * The stored form of an edited header (res->fields, sieve_edit.c): each
+ * field as "name:value" CRLF, an added one as "name: value" with a value
+ * that is not ASCII as RFC 2047 words, then the empty line. Lines the
+ * header parser could not read as fields are not in res->fields and so
+ * not written. 0, or -1 when out's maximum refused it.
+ */
+int sieve_header_write(const struct sieve_result *res, struct buf *out);
+
+/*
+ * Where msg's body starts (after the empty line ending its header), or
+ * -1 when the header section is longer than Sieve examines
+ * (SIEVE_HEADER_BYTES_MAX): an edited header would then lose fields.
+ */
+ptrdiff_t sieve_body_offset(const char *msg, size_t len);
+
+/* Appends s as an unstructured header value: as it is (controls made
+ * spaces) when ASCII, else as RFC 2047 "Q" words in UTF-8. */
+void sieve_header_text(struct buf *out, struct str s);
 
 /*
  * Writes the result as `tern sieve test` prints it (DESIGN.md §5), one

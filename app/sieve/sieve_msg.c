@@ -17,7 +17,7 @@
 
 #define HFIELDS_MAX 10000
 
-static void push_field(struct run *r, struct str name, struct str value, int front)
+static void push_field(struct run *r, struct str name, struct str value, int front, int added)
 {
 	if (r->nhf >= r->caphf) {
 		uint32_t nc = r->caphf ? r->caphf * 2 : 32;
@@ -29,9 +29,9 @@ static void push_field(struct run *r, struct str name, struct str value, int fro
 	}
 	if (front) {
 		memmove(r->hf + 1, r->hf, r->nhf * sizeof(*r->hf));
-		r->hf[0] = (struct hfield){ name, value, 0 };
+		r->hf[0] = (struct hfield){ name, value, 0, (uint8_t)added };
 	} else {
-		r->hf[r->nhf] = (struct hfield){ name, value, 0 };
+		r->hf[r->nhf] = (struct hfield){ name, value, 0, (uint8_t)added };
 	}
 	r->nhf++;
 }
@@ -58,7 +58,7 @@ void msg_headers(struct run *r)
 		/* The slices may point into the parser's buffer: keep copies. */
 		struct str name = str_make(arena_strndup(r->a, f.name.p, f.name.len), f.name.len);
 		struct str value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
-		push_field(r, name, value, 0);
+		push_field(r, name, value, 0, 0);
 	}
 	rfc5322_clear(&p);
 }
@@ -68,7 +68,7 @@ int msg_header_add(struct run *r, struct str name, struct str value, int last)
 	msg_headers(r);
 	if (r->nhf >= HFIELDS_MAX)
 		return -1;
-	push_field(r, name, value, !last);
+	push_field(r, name, value, !last, 1);
 	return 0;
 }
 
@@ -184,6 +184,7 @@ uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out)
 		v[n].name = str_make(arena_strndup(r->a, f.name.p, f.name.len), f.name.len);
 		v[n].value = str_make(arena_strndup(r->a, f.value.p, f.value.len), f.value.len);
 		v[n].deleted = 0;
+		v[n].added = 0;
 		n++;
 	}
 	rfc5322_clear(&ps);

@@ -735,6 +735,25 @@ static void run_block(struct run *r, const struct sv_node *n)
 	}
 }
 
+/* editheader's work as the result's fields: those still there, in order,
+ * when some action added or deleted one. */
+static void export_fields(struct run *r)
+{
+	uint32_t n = 0;
+	int edited = 0;
+	for (uint32_t i = 0; i < r->res->nactions && !edited; i++)
+		edited = r->res->actions[i].kind == SIEVE_ACT_ADDHEADER ||
+		         r->res->actions[i].kind == SIEVE_ACT_DELETEHEADER;
+	if (!edited)
+		return;
+	struct sieve_field *f = arena_alloc(r->a, (r->nhf + 1) * sizeof *f);
+	for (uint32_t i = 0; i < r->nhf; i++)
+		if (!r->hf[i].deleted)
+			f[n++] = (struct sieve_field){ r->hf[i].name, r->hf[i].value, r->hf[i].added };
+	r->res->fields = f;
+	r->res->nfields = n;
+}
+
 int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct arena *a,
               struct sieve_result *res)
 {
@@ -773,6 +792,8 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 		buf_free(&r->globals[i].val);
 	buf_free(&r->flags);
 	buf_free(&r->scratch);
+	if (!r->failed)
+		export_fields(r);
 	if (r->failed) {
 		res->nactions = 0;
 		res->implicit_keep = 1;

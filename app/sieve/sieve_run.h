@@ -13,7 +13,7 @@
 
 struct hfield {
 	struct str name, value; /* value raw (folded) */
-	uint8_t deleted;
+	uint8_t deleted, added;
 };
 
 struct var {

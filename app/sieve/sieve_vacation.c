@@ -204,32 +204,6 @@ static void put_clean(struct buf *out, struct str s)
 	}
 }
 
-/* An unstructured field value, as an RFC 2047 word when it is not ASCII. */
-static void put_text(struct buf *out, struct str s)
-{
-	int ascii = 1;
-	for (size_t i = 0; i < s.len; i++)
-		ascii &= (unsigned char)s.p[i] < 0x80;
-	if (ascii) {
-		put_clean(out, s);
-		return;
-	}
-	static const char hex[] = "0123456789ABCDEF";
-	(void)buf_append_c(out, "=?utf-8?q?");
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-			(void)buf_append(out, (const char *)&c, 1);
-		} else if (c == ' ') {
-			(void)buf_append(out, "_", 1);
-		} else {
-			char e[3] = { '=', hex[c >> 4], hex[c & 15] };
-			(void)buf_append(out, e, 3);
-		}
-	}
-	(void)buf_append_c(out, "?=");
-}
-
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
                          struct str sender, struct str from_default, const char *date,
                          const char *msgid, struct buf *out)
@@ -246,13 +220,13 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	put_clean(out, sender);
 	(void)buf_append_c(out, ">\r\nSubject: ");
 	if (a->subject.len) {
-		put_text(out, a->subject);
+		sieve_header_text(out, a->subject);
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "Auto: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		put_text(out, buf_str(&s));
+		sieve_header_text(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
@@ -376,15 +350,15 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	put_rcpts(out, m);
 	(void)buf_append_c(out, "Subject: ");
 	if (m->subject.len) {
-		put_text(out, m->subject);
+		sieve_header_text(out, m->subject);
 	} else if (a->text.len) {
-		put_text(out, a->text);
+		sieve_header_text(out, a->text);
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "New mail: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		put_text(out, buf_str(&s));
+		sieve_header_text(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);

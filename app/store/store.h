@@ -333,11 +333,33 @@ void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);
  * §4.1's error handling, mail is never lost.
  */
 enum store_target_role { STORE_TARGET_INBOX = 0, STORE_TARGET_JUNK = 1 };
+/*
+ * A copy's own bytes (Sieve editheader, replace, enclose: one account's
+ * edited message), stored as a blob of their own instead of the
+ * delivery's; fields as store_delivery's data, len, blob_id, meta.
+ */
+struct store_bytes {
+	const char *data;
+	size_t len;
+	uint8_t blob_id[32];
+	const void *meta;
+	size_t metalen;
+};
+
+/*
+ * Where one copy of a delivery goes. Copies for the same account with
+ * the same bytes (bytes equal, NULL included) and the same keywords
+ * become one email with a membership in each mailbox (as IMAP COPY
+ * makes), in the order given; a second copy into a mailbox the email is
+ * already in is dropped. Copies that differ in bytes or keywords are
+ * emails of their own (keywords belong to the email).
+ */
 struct store_target {
 	enum store_target_role role;
 	const char *keywords;
 	const char *mailbox; /* NULL: by role */
 	int create;
+	const struct store_bytes *bytes; /* NULL: the delivery's data */
 };
 
 struct store_delivery {

@@ -347,3 +347,77 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 	x->a.ctx = &x->c;
 	store_async_submit(st, &x->a, loop);
 }
+
+/*
+ * A delivery's further copy of an email it just created (Sieve fileinto
+ * :copy and friends, store_writer.c): one more membership, as COPY makes,
+ * inside the delivery's transaction. The save date is received_at, as a
+ * delivered message's. Every mailbox holding the email takes the new
+ * modseq, so HIGHESTMODSEQ stays above the email's MODSEQ.
+ */
+int email_member_add(struct store *st, MDB_txn *txn, uint32_t account, uint32_t email_id,
+		     uint32_t mailbox, int64_t received_at, uint64_t *modseq_r)
+{
+	struct acct_rec a;
+	struct mbox_rec m;
+	struct email_rec e;
+	uint8_t kb[12], urec[UID_REC_MAX], crec[16], *copy;
+	int rc;
+
+	if ((rc = acct_get(txn, st, account, &a)) != 0)
+		return rc;
+	if ((rc = mbox_get(txn, st, account, mailbox, &m)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	MDB_val k = key_u32_u32(kb, account, email_id);
+	if ((rc = email_get_copy(txn, st, &k, &e, &copy)) != 0)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	uint64_t modseq = ++a.modseq;
+	uint32_t uid = m.uidnext++;
+	m.messages++;
+	m.highest_modseq = modseq;
+	uint8_t *mem = xmalloc(((size_t)e.nmembers + 1) * 8);
+	memcpy(mem, e.members, (size_t)e.nmembers * 8);
+	for (uint16_t i = 0; i < e.nmembers && rc == 0; i++) {
+		struct mbox_rec o;
+		uint32_t id = be32_get(mem + (size_t)i * 8);
+		if (id == mailbox)
+			continue;
+		if ((rc = mbox_get(txn, st, account, id, &o)) == 0) {
+			o.highest_modseq = modseq;
+			rc = mbox_put(txn, st, account, id, &o);
+		}
+	}
+	if (rc == 0) {
+		be32_put(mem + (size_t)e.nmembers * 8, mailbox);
+		be32_put(mem + (size_t)e.nmembers * 8 + 4, uid);
+		e.members = mem;
+		e.nmembers++;
+		e.modseq = modseq;
+		k = key_u32_u32(kb, account, email_id);
+		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
+	}
+	free(mem);
+	free(copy);
+	if (rc)
+		return rc;
+	k = key_u32_u32_u32(kb, account, mailbox, uid);
+	MDB_val v = {uid_rec_encode(urec, email_id, received_at, 0), urec};
+	if ((rc = mdb_put(txn, st->db[DB_UID], &k, &v, MDB_NOOVERWRITE)) != 0)
+		return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
+	crec[0] = REC_V1;
+	be16_put(crec + 1, 1);
+	crec[3] = CHANGE_EMAIL_UPDATED;
+	be32_put(crec + 4, email_id);
+	be32_put(crec + 8, mailbox);
+	be32_put(crec + 12, uid);
+	k = key_u32_u64(kb, account, modseq);
+	v = (MDB_val){sizeof crec, crec};
+	if ((rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0)) != 0)
+		return rc;
+	if ((rc = mbox_put(txn, st, account, mailbox, &m)) != 0)
+		return rc;
+	if ((rc = acct_put(txn, st, account, &a)) != 0)
+		return rc;
+	*modseq_r = modseq;
+	return 0;
+}

@@ -277,19 +277,39 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
                      unsigned uflags, const char *envelope, uint32_t *email_id_r,
                      uint64_t *modseq_r);
 
+/* The copies a delivery made so far, to merge further copies into
+ * (struct store_target says when). */
+struct placed {
+	uint32_t account, email, mailbox;
+	const struct store_bytes *bytes;
+	char *kw; /* normalized, NULL when none */
+};
+
+static int same_kw(const char *a, const char *b)
+{
+	return (!a || !*a) ? (!b || !*b) : (b && strcmp(a, b) == 0);
+}
+
 /*
- * One copy of d into account's INBOX. MDB_NOTFOUND means the account is
- * gone (deleted since resolution); other errors fail the batch.
+ * Copy i of d into its account: a new email, or one more membership of
+ * an email an earlier copy created (pl[0..np)), or nothing when that
+ * email is in the mailbox already (*created_r 0, *modseq_r 0).
+ * MDB_NOTFOUND means the account is gone (deleted since resolution);
+ * other errors fail the batch. On success pl[np] describes the copy.
  */
 static int deliver_account(struct store *st, MDB_txn *txn, const struct store_delivery *d,
-                           size_t i, uint32_t *email_id_r, uint64_t *modseq_r)
+                           size_t i, struct placed *pl, size_t np, int *created_r,
+                           uint32_t *email_id_r, uint64_t *modseq_r)
 {
 	uint32_t account = d->accounts[i], mailbox = STORE_INBOX_ID;
 	const char *envelope = d->envelopes ? d->envelopes[i] : NULL;
 	const struct store_target *t = d->targets ? &d->targets[i] : NULL;
+	const struct store_bytes *bytes = t ? t->bytes : NULL;
 	char *kw = NULL;
 	int rc;
 
+	*created_r = 0;
+	*modseq_r = 0;
 	if (t && t->mailbox) {
 		const char *why = NULL;
 		rc = mbox_for_delivery(st, txn, account, t->mailbox, t->create, &mailbox, &why);
@@ -316,9 +336,40 @@ static int deliver_account(struct store *st, MDB_txn *txn, const struct store_de
 		if (kw)
 			store_keywords_take_deleted(kw, &kl);
 	}
-	rc = put_email(st, txn, d, account, mailbox, kw && *kw ? kw : NULL, 0, envelope, email_id_r,
-	               modseq_r);
-	free(kw);
+	if (kw && !*kw) {
+		free(kw);
+		kw = NULL;
+	}
+	pl[np] = (struct placed){account, 0, mailbox, bytes, kw};
+	/* An earlier copy of the same message for this account: one email. */
+	for (size_t j = 0; j < np; j++) {
+		if (pl[j].account != account || pl[j].bytes != bytes || !same_kw(pl[j].kw, kw))
+			continue;
+		*email_id_r = pl[np].email = pl[j].email;
+		for (size_t k = 0; k < np; k++)
+			if (pl[k].email == pl[j].email && pl[k].account == account &&
+			    pl[k].mailbox == mailbox)
+				return 0; /* already there */
+		return email_member_add(st, txn, account, pl[j].email, mailbox, d->received_at,
+		                        modseq_r);
+	}
+	struct store_delivery own;
+	const struct store_delivery *src = d;
+	if (bytes) {
+		/* put_email reads only the message fields and received_at. */
+		own = *d;
+		own.data = bytes->data;
+		own.len = bytes->len;
+		memcpy(own.blob_id, bytes->blob_id, 32);
+		own.meta = bytes->meta;
+		own.metalen = bytes->metalen;
+		src = &own;
+	}
+	rc = put_email(st, txn, src, account, mailbox, kw, 0, envelope, email_id_r, modseq_r);
+	if (rc == 0) {
+		pl[np].email = *email_id_r;
+		*created_r = 1;
+	}
 	return rc;
 }
 
@@ -462,18 +513,44 @@ static int delivery_valid(const struct store_delivery *d)
 	       d->len < UINT32_MAX - 1;
 }
 
-/* Adds n references to d's blob, storing the bytes when they are new. */
-static int blob_add(struct store *st, MDB_txn *txn, const struct store_delivery *d, uint64_t n)
+/* Adds n references to blob id, storing the bytes when they are new. */
+static int blob_ref(struct store *st, MDB_txn *txn, const uint8_t id[32], const char *data,
+                    size_t len, uint64_t n)
 {
 	struct blobref_rec br;
-	int rc = blobref_get(txn, st, d->blob_id, &br);
+	int rc = blobref_get(txn, st, id, &br);
 
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	if (rc == MDB_NOTFOUND)
-		return blob_store(txn, st, d->blob_id, d->data, d->len, n);
+		return blob_store(txn, st, id, data, len, n);
 	br.refs += n;
-	return blobref_put(txn, st, d->blob_id, &br);
+	return blobref_put(txn, st, id, &br);
+}
+
+static int blob_add(struct store *st, MDB_txn *txn, const struct store_delivery *d, uint64_t n)
+{
+	return blob_ref(st, txn, d->blob_id, d->data, d->len, n);
+}
+
+/* 1 when one of d's copies has bytes whose id is stored with another
+ * length (the caller's hash is wrong), 0 when not, or an LMDB error. */
+static int own_bytes_mismatch(struct store *st, MDB_txn *txn, const struct store_delivery *d)
+{
+	for (size_t i = 0; d->targets && i < d->naccounts; i++) {
+		const struct store_bytes *b = d->targets[i].bytes;
+		struct blobref_rec br;
+		if (!b)
+			continue;
+		if (!b->data || b->len >= UINT32_MAX - 1 || (b->metalen && !b->meta))
+			return 1;
+		int rc = blobref_get(txn, st, b->blob_id, &br);
+		if (rc == 0 && br.size != b->len)
+			return 1;
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	return 0;
 }
 
 /*
@@ -632,6 +709,10 @@ static uint64_t mail_bytes(const struct store_delivery *d)
 			n += x->len;
 	} else if (d->naccounts) {
 		n += d->len;
+		/* Copies with their own bytes (Sieve editheader) store those too. */
+		for (size_t i = 0; d->targets && i < d->naccounts; i++)
+			if (d->targets[i].bytes)
+				n += d->targets[i].bytes->len;
 	}
 	return n;
 }
@@ -677,26 +758,56 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 		return 0;
 	}
 
+	if ((rc = own_bytes_mismatch(st, txn, d)) != 0) {
+		if (rc != 1)
+			return rc;
+		log_error("store", NULL, "event=blob_mismatch what=copy_bytes");
+		d->result = STORE_EINVAL;
+		return 0;
+	}
 	if (d->quota_check && (rc = quota_fits(st, txn, d)) != 0)
 		return rc == 1 ? 0 : rc; /* refused alone, nothing written */
 
+	struct placed *pl = xcalloc(d->naccounts + 1, sizeof *pl);
+	size_t np = 0;
 	for (size_t i = 0; i < d->naccounts; i++) {
-		uint32_t email_id;
+		uint32_t email_id = 0;
 		uint64_t modseq;
-		rc = deliver_account(st, txn, d, i, &email_id, &modseq);
+		int created;
+		rc = deliver_account(st, txn, d, i, pl, np, &created, &email_id, &modseq);
 		if (rc == MDB_NOTFOUND) {
 			log_warn("store", NULL,
 			         "event=deliver_skipped account=%u reason=no_account",
 			         d->accounts[i]);
+			free(pl[np].kw);
+			pl[np].kw = NULL;
+			rc = 0;
 			continue;
 		}
 		if (rc)
-			return rc;
+			break;
+		np++;
 		if (d->email_ids)
 			d->email_ids[i] = email_id;
-		note_change(b, d->accounts[i], modseq);
-		delivered++;
+		if (modseq)
+			note_change(b, d->accounts[i], modseq);
+		if (!created)
+			continue;
+		/* One reference per email: the delivery's blob counted below,
+		 * a copy's own bytes here. */
+		const struct store_bytes *own = pl[np - 1].bytes;
+		if (own)
+			rc = blob_ref(st, txn, own->blob_id, own->data, own->len, 1);
+		else
+			delivered++;
+		if (rc)
+			break;
 	}
+	for (size_t j = 0; j <= np && j <= d->naccounts; j++)
+		free(pl[j].kw);
+	free(pl);
+	if (rc)
+		return rc;
 	if (delivered == 0)
 		return d->txn_hook ? d->txn_hook(st, txn, d) : 0;
 

@@ -656,6 +656,54 @@ static void test_extracttext(void)
 	CHECK(strstr(sieve_extensions(), " foreverypart extracttext") != NULL);
 }
 
+/* editheader's result as the header delivery stores (sieve_edit.c). */
+static const char *edited(const char *script, const char *msg)
+{
+	static char out[4096];
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct buf b;
+	struct arena *a = arena_new(0);
+
+	CHECK(s != NULL);
+	memset(&env, 0, sizeof(env));
+	env.msg = msg;
+	env.len = strlen(msg);
+	out[0] = '\0';
+	buf_init(&b, sizeof out - 1);
+	if (s && sieve_run(s, &env, a, &res) == 0) {
+		if (!res.fields)
+			snprintf(out, sizeof out, "unchanged");
+		else if (sieve_header_write(&res, &b) == 0)
+			snprintf(out, sizeof out, "%.*s", (int)buf_len(&b), buf_data(&b));
+	}
+	buf_free(&b);
+	arena_free(&a);
+	sieve_script_free(&s);
+	return out;
+}
+
+static void test_edit_write(void)
+{
+	const char *m = "Received: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\nX-A: 2\r\nX-A: 3\r\n\r\nbody\r\n";
+	CHECK_EQ_STR(edited("keep;", m), "unchanged");
+	CHECK_EQ_STR(edited("require \"editheader\"; addheader \"X-New\" \"v\"; addheader :last \"X-End\" \"\xc3\xa9\";", m),
+	             "X-New: v\r\nReceived: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\nX-A: 2\r\nX-A: 3\r\n"
+	             "X-End: =?utf-8?q?=C3=A9?=\r\n\r\n");
+	/* Received is protected; :index 2 counts from the top, :last from the end. */
+	CHECK_EQ_STR(edited("require \"editheader\"; deleteheader \"received\"; deleteheader :index 2 \"x-a\";", m),
+	             "Received: x\r\nX-A: 1\r\nSubject: s\r\n\tfolded\r\nX-A: 3\r\n\r\n");
+	CHECK_EQ_STR(edited("require \"editheader\"; deleteheader :index 1 :last \"x-a\"; deleteheader :contains \"x-a\" \"1\";", m),
+	             "Received: x\r\nSubject: s\r\n\tfolded\r\nX-A: 2\r\n\r\n");
+	/* All of one name, then nothing else to delete. */
+	CHECK_EQ_STR(edited("require \"editheader\"; deleteheader \"X-A\"; deleteheader \"subject\";", m),
+	             "Received: x\r\n\r\n");
+	CHECK(sieve_body_offset(m, strlen(m)) == (ptrdiff_t)(strlen(m) - 6));
+	CHECK(sieve_body_offset("A: b\r\n", 6) == 6);
+}
+
 int main(void)
 {
 	test_cache();
@@ -667,6 +715,7 @@ int main(void)
 	test_limits();
 	test_mime();
 	test_extracttext();
+	test_edit_write();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }

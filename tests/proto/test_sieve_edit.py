@@ -1,0 +1,149 @@
+"""Sieve scripts that change what one account stores (issue 33), through
+SMTP delivery on port 25 and checked over IMAP; one server for every
+check.
+
+- editheader (RFC 5293): addheader/deleteheader change the copy of the
+  account whose script ran, and only it (its own blob); the other
+  recipient of the same transaction gets the message as sent. Later tests
+  in the script see the change; Received cannot be deleted; :index with
+  :last picks from the end; a value that is not ASCII is stored as RFC
+  2047 words.
+- Two fileinto copies (fileinto :copy "A"; fileinto "B") are one email in
+  two mailboxes: the same EMAILID (RFC 8474) in both, one blob. Copies
+  whose flags differ are emails of their own (keywords belong to the
+  email)."""
+import imaplib
+import re
+import smtplib
+import ssl
+
+from harness import Server, message
+
+ANN = ("ann@example.test", "ann-pw-edit-1")
+BEN = ("ben@example.test", "ben-pw-edit-1")
+CAL = ("cal@example.test", "cal-pw-edit-1")
+
+_srv = None
+
+
+def srv():
+    global _srv
+    if _srv is None:
+        _srv = Server(accounts=[ANN, BEN, CAL], imap=True)
+    return _srv
+
+
+def script(s, account, text):
+    s.cli("sieve", "put", account, "s", input=text)
+    s.cli("sieve", "activate", account, "s")
+
+
+def imap(s, who):
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=c)
+    m.login(*who)
+    return m
+
+
+def fetch_all(m, box, items):
+    """{subject: fetched text} for every message of box."""
+    typ, _ = m.select('"%s"' % box, readonly=True)
+    assert typ == "OK", box
+    typ, data = m.fetch("1:*", "(%s BODY.PEEK[HEADER])" % items)
+    out = {}
+    for part in data:
+        if not isinstance(part, tuple):
+            continue
+        head = part[1].decode("utf-8", "replace")
+        subj = re.search(r"(?mi)^Subject: (.*)$", head).group(1).strip()
+        out[subj] = (part[0].decode(), head)
+    return out
+
+
+def test_editheader_own_copy():
+    s = srv()
+    script(s, ANN[0], 'require ["editheader", "fileinto", "mailbox"];\n'
+           'addheader "X-Sieve-Tag" "ann";\n'
+           'addheader :last "X-Note" "Grüße aus Köln";\n'
+           'deleteheader "X-Drop";\n'
+           'deleteheader "Received";\n'
+           'deleteheader :index 1 :last "X-Multi";\n'
+           'if allof (header :is "X-Sieve-Tag" "ann", not exists "X-Drop") {\n'
+           '  fileinto :create "Tagged";\n'
+           '}\n')
+    extra = ("Received: from far.away by relay.remote.test; Fri, 20 Nov 2026 11:00:00 +0000\r\n"
+             "X-Drop: secret\r\nX-Multi: one\r\nX-Multi: two\r\n")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [ANN[0], BEN[0]],
+                   message(subject="edit1", to=ANN[0], extra=extra, body="Body stays.\r\n"))
+    m = imap(s, ANN)
+    got = fetch_all(m, "Tagged", "FLAGS")
+    assert list(got) == ["edit1"], (got, s.log_text()[-2000:])
+    head = got["edit1"][1]
+    assert head.startswith("Return-Path: <alice@remote.test>\r\nReceived: from "), head
+    assert "X-Sieve-Tag: ann\r\n" in head and "X-Drop" not in head, head
+    assert "Received: from far.away" in head, head  # protected (RFC 5293 §6)
+    assert "X-Multi: one\r\n" in head and "X-Multi: two" not in head, head
+    assert "X-Note: =?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\r\n\r\n" in head, head
+    # :last puts X-Note after the others, the plain addheader comes first
+    # of the message's own fields.
+    assert head.index("X-Sieve-Tag") < head.index("From: "), head
+    m.select('"Tagged"', readonly=True)
+    typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
+    assert data[0][1] == b"Body stays.\r\n", data
+    m.logout()
+    # Ben's copy is the message as sent.
+    m = imap(s, BEN)
+    got = fetch_all(m, "INBOX", "FLAGS")
+    head = got["edit1"][1]
+    assert "X-Drop: secret\r\n" in head and "X-Sieve-Tag" not in head, head
+    assert "X-Multi: one\r\nX-Multi: two\r\n" in head and "X-Note" not in head, head
+    m.logout()
+    assert s.wait_log("event=sieve account=")
+
+
+def test_fileinto_copies_one_email():
+    s = srv()
+    m = imap(s, CAL)
+    for box in ("A", "B", "C"):
+        assert m.create(box)[0] == "OK"
+    script(s, CAL[0], 'require ["fileinto", "copy", "imap4flags"];\n'
+           'if header :contains "subject" "two" { fileinto :copy "A"; fileinto "B"; }\n'
+           'elsif header :contains "subject" "three" { fileinto :copy "A"; fileinto :copy "B"; }\n'
+           'elsif header :contains "subject" "flags" {\n'
+           '  fileinto :copy :flags "\\\\Flagged" "A"; fileinto "C"; }\n')
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for subj in ("two", "three", "flags"):
+            c.sendmail("alice@remote.test", [CAL[0]], message(subject=subj, to=CAL[0]))
+    ids = {}
+    for box in ("A", "B", "C", "INBOX"):
+        for subj, (meta, _) in fetch_all(m, box, "EMAILID FLAGS").items():
+            ids.setdefault(subj, {})[box] = (re.search(r"EMAILID \((\S+)\)", meta).group(1),
+                                             "\\Flagged" in meta)
+    # fileinto :copy "A"; fileinto "B": one email, in A and B only.
+    two = ids["two"]
+    assert sorted(two) == ["A", "B"] and two["A"] == two["B"], ids
+    # With the implicit keep too: one email in A, B and the INBOX.
+    three = ids["three"]
+    assert sorted(three) == ["A", "B", "INBOX"], ids
+    assert three["A"] == three["B"] == three["INBOX"], ids
+    # Flags differ: two emails (A flagged, C not).
+    fl = ids["flags"]
+    assert sorted(fl) == ["A", "C"] and fl["A"][0] != fl["C"][0], ids
+    assert fl["A"][1] and not fl["C"][1], ids
+    # STATUS counts each membership; the store holds one email for "two".
+    for box, n in (("A", 3), ("B", 2), ("C", 1), ("INBOX", 1)):
+        typ, data = m.status('"%s"' % box, "(MESSAGES)")
+        assert ("MESSAGES %d)" % n).encode() in data[0], (box, data)
+    m.logout()
+    rows = s.messages(CAL[0], "A")
+    assert len(rows) == 3, rows
+
+
+def test_zz_stop():
+    global _srv
+    if _srv is not None:
+        _srv.cleanup()
+        _srv = None
