@@ -9,10 +9,19 @@
  * untagged OK first (RFC 6851 §4.3), then the view sync reports the moved
  * messages as EXPUNGE (VANISHED with QRESYNC), then the tagged OK. A
  * COPY into the selected mailbox is announced by the same sync (EXISTS).
+ *
+ * INPROGRESS (RFC 9585): a COPY or MOVE of more than IMAP_STEP messages
+ * says so when it starts ("* OK [INPROGRESS ("tag" 0 n)] Copying."), then
+ * every IMAP_PROGRESS_MS how far its transaction got. The work stays one
+ * transaction on the writer (a moved message is never in both mailboxes
+ * or in neither, and a failed COPY leaves the target as it was, RFC 9051
+ * §6.4.7), so it is not cut into steps as SEARCH is: a loop timer reads
+ * the count the transaction keeps (store_copy_result.done).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/loop.h"
 #include "core/xalloc.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
@@ -32,11 +41,37 @@ void imap_append_uid_set(struct buf *b, const uint32_t *u, size_t n)
 	}
 }
 
+/* While a big copy runs on the writer: how far its transaction got
+ * (INPROGRESS, RFC 9585), every IMAP_PROGRESS_MS until it is done
+ * (job_done() stops the timer). */
+static void copy_progress_cb(struct loop *loop, void *arg)
+{
+	struct imap_job *j = arg;
+	struct imap_session *s = j->s;
+
+	j->progress_timer = 0;
+	if (s->conn_gone)
+		return;
+	imap_progress(s, &j->progress, __atomic_load_n(&j->copy->done, __ATOMIC_RELAXED), j->n);
+	imap_flush(s);
+	j->progress_timer = loop_timer_add(loop, IMAP_PROGRESS_MS, copy_progress_cb, j);
+}
+
 static void copy_start(struct imap_job *j)
 {
 	j->copy = xcalloc(1, sizeof(*j->copy));
 	store_email_copy_async(imap_store, j->s->loop, j->account, j->mailbox, j->uidvalidity,
 			       j->uids, j->n, j->target, j->op, j->copy, imap_job_store_done, j);
+	/* More than a step's worth: say so at once (the client knows the
+	 * command is long before its answer, and when to expect it), then
+	 * how far it got while it runs. The answer comes on a later turn
+	 * of the loop, so the timer and the report precede it. */
+	if (j->n > IMAP_STEP) {
+		j->progress.what = j->op ? "Moving" : "Copying";
+		imap_progress(j->s, &j->progress, 0, j->n);
+		j->progress_timer =
+		    loop_timer_add(j->s->loop, IMAP_PROGRESS_MS, copy_progress_cb, j);
+	}
 }
 
 static void copy_done(struct imap_session *s, struct imap_job *j)

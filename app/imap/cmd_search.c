@@ -838,8 +838,8 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 		lo = (uint32_t)from < hi ? (uint32_t)from : hi;
 	uint8_t *res = xcalloc((size_t)s->view.count + 1, 1);
 	/* Text keys read every message on the loop, bounded per message
-	 * (MIME_SEARCH_TEXT_MAX); SEARCH itself goes in steps (search_step()),
-	 * SORT and THREAD do not yet. */
+	 * (MIME_SEARCH_TEXT_MAX): this is for a search already answered
+	 * (CONTEXT updates); commands go in steps (imap_search_start()). */
 	search_all(s, root, &c, res, lo, hi);
 	*hits_r = search_hits(s, res, nhits_r);
 	free(res);
@@ -848,30 +848,25 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 	return 0;
 }
 
-/* ---- SEARCH in steps (INPROGRESS, RFC 9585) ---- */
-
-/* Messages one step looks at before the loop serves others again. */
-#define SEARCH_STEP 1000
-/* INPROGRESS after the first step, then at most this often. */
-#define SEARCH_PROGRESS_MS 1000
+/* ---- SEARCH, SORT and THREAD in steps (INPROGRESS, RFC 9585) ---- */
 
 /*
- * A SEARCH under way: the keys (in the command arena, which lives until
- * the command ends), what the messages looked at so far matched, and how
- * to answer. The session reads no command while s->search is set.
+ * A search under way: the keys (in the command arena, which lives until
+ * the command ends), what the messages looked at so far matched, then
+ * the matches and how far the command's gather step got through them,
+ * and what answers. The session reads no command while s->search is set.
  */
 struct imap_search_run {
 	struct compiler c;
 	struct node *root;
-	uint8_t *res;          /* per view message: matched */
+	uint8_t *res;             /* per view message: matched */
 	uint32_t from, next, end; /* the view indices searched, [from, end); next */
-	int uid, esearch;
-	struct imap_return ret;
-	struct str charset;
-	const struct imap_arg *args;
-	size_t count;
-	uint64_t timer;        /* the next step, when one is due */
-	uint64_t progress_ms;  /* when INPROGRESS went out last; 0: never */
+	uint32_t *hits;           /* after the search: the matches, malloc'ed */
+	size_t nhits, gathered;   /* and how many the gather step has read */
+	const struct imap_search_then *then;
+	void *arg;
+	uint64_t timer; /* the next step, when one is due */
+	struct imap_progress progress;
 };
 
 static void search_step(struct imap_session *s);
@@ -887,6 +882,13 @@ static void step_cb(struct loop *loop, void *arg)
 	imap_flush(s);
 }
 
+static void run_free(struct imap_search_run *run)
+{
+	free(run->res);
+	free(run->hits);
+	free(run);
+}
+
 void imap_search_abort(struct imap_session *s)
 {
 	struct imap_search_run *run = s->search;
@@ -894,49 +896,117 @@ void imap_search_abort(struct imap_session *s)
 		return;
 	if (run->timer)
 		loop_timer_del(s->loop, run->timer);
-	free(run->res);
-	free(run);
+	if (run->then->discard)
+		run->then->discard(run->arg);
+	run_free(run);
 	s->search = NULL;
 }
 
 /*
- * Looks at the next SEARCH_STEP messages; when some are left, says how
- * far it got (RFC 9585: "* OK [INPROGRESS ("tag" done total)]", after the
- * first step and then at most every SEARCH_PROGRESS_MS) and lets the loop
- * run before the next step; else answers. The view cannot change
- * meanwhile: a command is under way, so syncs wait for its end.
+ * One step: IMAP_STEP messages' worth of work, the search first, then,
+ * once it is done, the gather step reading the matches (SORT's keys,
+ * THREAD's references); each message searched or read counts one. When
+ * work is left, says how far it got (after the first step, then at most
+ * every IMAP_PROGRESS_MS; the total is what is known so far: the
+ * messages to search, plus the matches to read once the search is done)
+ * and lets the loop run before the next step; else answers. The view
+ * cannot change meanwhile: a command is under way, so syncs wait for its
+ * end.
  */
 static void search_step(struct imap_session *s)
 {
 	struct imap_search_run *run = s->search;
-	uint32_t count = run->end;
-	uint32_t to = count - run->next > SEARCH_STEP ? run->next + SEARCH_STEP : count;
+	uint32_t count = run->end, budget = IMAP_STEP;
 
-	search_all(s, run->root, &run->c, run->res, run->next, to);
-	run->next = to;
-	if (to < count && !s->conn_gone) {
-		uint64_t now = loop_now_ms();
-		if (!run->progress_ms || now - run->progress_ms >= SEARCH_PROGRESS_MS) {
-			imap_reply(s, "* OK [INPROGRESS (\"%s\" %u %u)] Searching.", s->tag,
-				   to - run->from, count - run->from);
-			run->progress_ms = now ? now : 1;
-		}
+	if (run->next < count) {
+		uint32_t to = count - run->next > budget ? run->next + budget : count;
+		search_all(s, run->root, &run->c, run->res, run->next, to);
+		budget -= to - run->next;
+		run->next = to;
+	}
+	if (run->next == count && !run->hits) { /* the search is done */
+		run->hits = search_hits(s, run->res, &run->nhits);
+		if (!run->then->gather)
+			run->gathered = run->nhits;
+	}
+	if (run->next == count && run->gathered < run->nhits && budget) {
+		size_t to = run->nhits - run->gathered > budget ? run->gathered + budget : run->nhits;
+		run->then->gather(s, run->arg, run->hits, run->nhits, run->gathered, to);
+		run->gathered = to;
+	}
+	if ((run->next < count || run->gathered < run->nhits) && !s->conn_gone) {
+		uint64_t searched = run->next - run->from, total = count - run->from;
+		if (run->next == count && run->then->gather)
+			total += run->nhits;
+		imap_progress(s, &run->progress, searched + run->gathered, total);
 		run->timer = loop_timer_add(s->loop, 0, step_cb, s);
 		return;
 	}
-	size_t nhits;
-	uint32_t *hits = search_hits(s, run->res, &nhits);
 	s->search = NULL;
-	search_answer(s, run->uid, run->esearch, &run->ret, hits, nhits, run->c.modseq);
-	if ((run->ret.opts & IMAP_RET_UPDATE) &&
-	    imap_context_add(s, run->uid, run->charset, run->args, run->count, hits, nhits) < 0)
-		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
-	free(hits);
-	free(run->res);
-	free(run);
-	imap_tagged(s, "OK Search completed.");
+	if (run->next < count || run->gathered < run->nhits) { /* the client went away */
+		if (run->then->discard)
+			run->then->discard(run->arg);
+	} else {
+		run->then->answer(s, run->arg, run->hits, run->nhits, run->c.modseq);
+	}
+	run_free(run);
 	imap_cmd_end(s);
 }
+
+int imap_search_start(struct imap_session *s, const char *cmd_name, struct str charset,
+		      const struct imap_arg *args, size_t count, int limit,
+		      const struct imap_search_then *then, void *arg)
+{
+	struct imap_search_run *run = xcalloc(1, sizeof(*run));
+	if (search_compile(s, cmd_name, charset, args, count, &run->c, &run->root) < 0) {
+		free(run);
+		return -1;
+	}
+	int64_t from = search_from(s, run->root, limit);
+	if (from < 0) {
+		imap_limit_refuse(s, (size_t)s->view.count);
+		free(run);
+		return -1;
+	}
+	search_span(s, run->root, &run->from, &run->end);
+	if (run->from < (uint32_t)from)
+		run->from = (uint32_t)from < run->end ? (uint32_t)from : run->end;
+	run->next = run->from;
+	run->res = xcalloc((size_t)s->view.count + 1, 1);
+	run->then = then;
+	run->arg = arg;
+	run->progress.what = then->what;
+	s->search = run;
+	search_step(s);
+	return 0;
+}
+
+/* What SEARCH answers with, kept while it goes in steps. */
+struct search_cmd {
+	int uid, esearch;
+	struct imap_return ret;
+	struct str charset;
+	const struct imap_arg *args;
+	size_t count;
+};
+
+static void search_cmd_answer(struct imap_session *s, void *arg, uint32_t *hits, size_t nhits,
+			      int modseq)
+{
+	struct search_cmd *sc = arg;
+	search_answer(s, sc->uid, sc->esearch, &sc->ret, hits, nhits, modseq);
+	if ((sc->ret.opts & IMAP_RET_UPDATE) &&
+	    imap_context_add(s, sc->uid, sc->charset, sc->args, sc->count, hits, nhits) < 0)
+		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
+	free(sc);
+	imap_tagged(s, "OK Search completed.");
+}
+
+static const struct imap_search_then search_then = {
+	.answer = search_cmd_answer,
+	.discard = free,
+	.what = "Searching",
+};
 
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -974,26 +1044,13 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 		args += 2;
 		count -= 2;
 	}
-	struct imap_search_run *run = xcalloc(1, sizeof(*run));
-	if (search_compile(s, "SEARCH", charset, args, count, &run->c, &run->root) < 0) {
-		free(run);
+	struct search_cmd *sc = xcalloc(1, sizeof(*sc));
+	*sc = (struct search_cmd){ .uid = uid, .esearch = esearch, .ret = ret,
+				   .charset = charset, .args = args, .count = count };
+	if (imap_search_start(s, "SEARCH", charset, args, count, IMAP_SEARCH_LIMIT_PART,
+			      &search_then, sc) < 0) {
+		free(sc);
 		if (ret.opts & IMAP_RET_SAVE)
 			imap_searchres_clear(s);
-		return;
 	}
-	uint32_t from = (uint32_t)search_from(s, run->root, IMAP_SEARCH_LIMIT_PART);
-	search_span(s, run->root, &run->from, &run->end);
-	if (run->from < from)
-		run->from = from < run->end ? from : run->end;
-	run->next = run->from;
-	run->res = xcalloc((size_t)s->view.count + 1, 1);
-	run->uid = uid;
-	run->esearch = esearch;
-	run->ret = ret;
-	run->charset = charset;
-	run->args = args;
-	run->count = count;
-	s->search = run;
-	search_step(s);
 }
-

@@ -2,8 +2,9 @@
  * cmd_sort.c — SORT and UID SORT (RFC 5256 §3, SORT=DISPLAY RFC 5957) and
  * THREAD and UID THREAD (RFC 5256 §3, ORDEREDSUBJECT and REFERENCES).
  *
- * Both first run the search keys (imap_search_eval(), shared with
- * SEARCH), then read what the criteria need for each match: nothing for
+ * Both first run the search keys (imap_search_start(), shared with
+ * SEARCH: in steps, with INPROGRESS between them, RFC 9585), then read,
+ * in steps too, what the criteria need for each match: nothing for
  * ARRIVAL and SIZE (the view has them), else the envelope from the MIME
  * structure cached at delivery (mime_cache_load) and, for
  * THREAD=REFERENCES, the References field from the header, each message
@@ -19,7 +20,7 @@
  * ordered by mime_collate() (i;ascii-casemap).
  *
  * Caveats: like text SEARCH, this reads every matching message on the
- * loop; a big mailbox would want an index.
+ * loop (IMAP_STEP of them at a time); a big mailbox would want an index.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -169,15 +170,15 @@ static void gather_cb(void *arg, const void *meta, size_t metalen, const char *d
 	arena_free(&ta);
 }
 
-/* Reads the keys of the messages hits[0..n) into a fresh array. */
-static struct msg_keys *gather(struct imap_session *s, struct arena *a, const uint32_t *hits,
-			       size_t n, unsigned want, int references)
+/* Reads the keys of the messages hits[from, to) into keys[from, to). */
+static void gather_range(struct imap_session *s, struct arena *a, struct msg_keys *keys,
+			 const uint32_t *hits, size_t from, size_t to, unsigned want,
+			 int references)
 {
-	struct msg_keys *keys = arena_zalloc(a, (n ? n : 1) * sizeof(*keys));
 	struct gather g = { .a = a, .want = want, .references = references };
 	unsigned content = want & ~((1u << K_ARRIVAL) | (1u << K_SIZE));
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i < to; i++) {
 		const struct imap_msg *m = &s->view.msgs[hits[i] - 1];
 		keys[i].seq = hits[i];
 		keys[i].sent = m->received_at;
@@ -189,7 +190,6 @@ static struct msg_keys *gather(struct imap_session *s, struct arena *a, const ui
 			store_email_content(imap_store, s->account, m->email_id, gather_cb, &g);
 		}
 	}
-	return keys;
 }
 
 struct criteria {
@@ -297,7 +297,9 @@ void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, u
 
 	memcpy(c.key, spec->key, spec->n);
 	memcpy(c.reverse, spec->reverse, spec->n);
-	c.keys = gather(s, a, seqs, n, spec->want, 0);
+	struct msg_keys *keys = arena_zalloc(a, (n ? n : 1) * sizeof(*keys));
+	gather_range(s, a, keys, seqs, 0, n, spec->want, 0);
+	c.keys = keys;
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
 	sort_idx(idx, n, &c);
@@ -308,14 +310,96 @@ void imap_sort_seqs(struct imap_session *s, const struct imap_sort_spec *spec, u
 	arena_free(&a);
 }
 
+/*
+ * A SORT or THREAD under way (imap_search_start() runs the search and
+ * calls sort_gather on the matches in steps): the criteria, the keys
+ * read so far (in a), and what the answer needs of the command.
+ */
+struct sort_cmd {
+	const char *name;
+	int uid, esort, thread, references;
+	struct imap_sort_spec spec;
+	struct imap_return ret;
+	struct str charset;
+	const struct imap_arg *args; /* the search keys, for CONTEXT updates */
+	size_t nargs;
+	struct arena *a;
+	struct msg_keys *keys;
+};
+
+static void sort_cmd_free(void *arg)
+{
+	struct sort_cmd *sc = arg;
+	arena_free(&sc->a);
+	free(sc);
+}
+
+static void sort_gather(struct imap_session *s, void *arg, const uint32_t *hits, size_t nhits,
+			size_t from, size_t to)
+{
+	struct sort_cmd *sc = arg;
+	if (!sc->keys)
+		sc->keys = arena_zalloc(sc->a, (nhits ? nhits : 1) * sizeof(*sc->keys));
+	gather_range(s, sc->a, sc->keys, hits, from, to, sc->spec.want, sc->references);
+}
+
+static void sort_answer(struct imap_session *s, void *arg, uint32_t *hits, size_t n, int modseq)
+{
+	struct sort_cmd *sc = arg;
+	struct criteria c = { .s = s, .n = sc->spec.n };
+	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
+	struct buf out;
+
+	(void)modseq;
+	if (!sc->keys) /* no match: the gather step never ran */
+		sc->keys = arena_zalloc(sc->a, sizeof(*sc->keys));
+	memcpy(c.key, sc->spec.key, sc->spec.n);
+	memcpy(c.reverse, sc->spec.reverse, sc->spec.n);
+	c.keys = sc->keys;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	sort_idx(idx, n, &c);
+	for (size_t i = 0; i < n; i++) /* hits in sort order, as sequence numbers */
+		hits[i] = sc->keys[idx[i]].seq;
+	buf_init(&out, n * 11 + 128);
+	for (size_t i = 0; i < n; i++) /* what the client sees, in sort order */
+		idx[i] = sc->uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
+	if (sc->ret.opts & IMAP_RET_SAVE)
+		save_sorted(s, sc->uid, &sc->ret, idx, n);
+	if (sc->esort && (sc->ret.opts & ~IMAP_RET_SAVE)) {
+		imap_esearch_append(&out, s->tag, sc->uid, &sc->ret, idx, n, 0, 0);
+	} else if (!sc->esort) {
+		buf_append_c(&out, "* SORT");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&out, " %u", idx[i]);
+		buf_append_c(&out, "\r\n");
+	}
+	if (buf_len(&out))
+		imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	free(idx);
+	if ((sc->ret.opts & IMAP_RET_UPDATE) &&
+	    imap_context_add_sorted(s, sc->uid, sc->charset, sc->args, sc->nargs, &sc->spec, hits,
+				    n) < 0)
+		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
+	sort_cmd_free(sc);
+	imap_tagged(s, "OK Sort completed.");
+}
+
+static const struct imap_search_then sort_then = {
+	.gather = sort_gather,
+	.answer = sort_answer,
+	.discard = sort_cmd_free,
+	.what = "Sorting",
+};
+
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	int uid = cmd->id == IMAP_CMD_UID_SORT;
 	const char *name = uid ? "UID SORT" : "SORT";
 	const struct imap_arg *l;
 	size_t ln;
-	struct criteria c = { .s = s };
-	unsigned want = 0;
+	struct imap_sort_spec spec = { 0 };
 	const struct imap_arg *args = cmd->args;
 	size_t nargs = cmd->nargs;
 	struct imap_return ret = { 0 };
@@ -349,52 +433,68 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
 		for (k = 0; k < K_COUNT; k++)
 			if (imap_arg_atom_is(&l[i], key_names[k]))
 				break;
-		if (k == K_COUNT || c.n == SORT_MAX_KEYS) {
+		if (k == K_COUNT || spec.n == SORT_MAX_KEYS) {
 			bad(s, name, k == K_COUNT ? "Unknown sort key." : "Too many sort keys.");
 			return;
 		}
-		c.key[c.n] = (unsigned char)k;
-		c.reverse[c.n++] = (unsigned char)rev;
-		want |= 1u << k;
+		spec.key[spec.n] = (unsigned char)k;
+		spec.reverse[spec.n++] = (unsigned char)rev;
+		spec.want |= 1u << k;
 	}
 	struct str cs;
 	if (charset_ok(s, name, &args[1], &cs) < 0)
 		return;
-	uint32_t *hits;
-	size_t n;
-	if (imap_search_eval(s, name, cs, args + 2, nargs - 2, &hits, &n, NULL,
-			     IMAP_SEARCH_LIMIT_ALL) < 0)
-		return;
-	struct imap_sort_spec spec = { .n = c.n, .want = want };
-	memcpy(spec.key, c.key, c.n);
-	memcpy(spec.reverse, c.reverse, c.n);
-	imap_sort_seqs(s, &spec, hits, n);
-
-	struct buf out;
-	uint32_t *idx = xmalloc((n ? n : 1) * sizeof(*idx));
-	buf_init(&out, n * 11 + 128);
-	for (size_t i = 0; i < n; i++) /* what the client sees, in sort order */
-		idx[i] = uid ? s->view.msgs[hits[i] - 1].uid : hits[i];
-	if (ret.opts & IMAP_RET_SAVE)
-		save_sorted(s, uid, &ret, idx, n);
-	if (esort && (ret.opts & ~IMAP_RET_SAVE)) {
-		imap_esearch_append(&out, s->tag, uid, &ret, idx, n, 0, 0);
-	} else if (!esort) {
-		buf_append_c(&out, "* SORT");
-		for (size_t i = 0; i < n; i++)
-			buf_printf(&out, " %u", idx[i]);
-		buf_append_c(&out, "\r\n");
-	}
-	if (buf_len(&out))
-		imap_write_big(s, buf_data(&out), buf_len(&out));
-	buf_free(&out);
-	free(idx);
-	if ((ret.opts & IMAP_RET_UPDATE) &&
-	    imap_context_add_sorted(s, uid, cs, args + 2, nargs - 2, &spec, hits, n) < 0)
-		imap_reply(s, "* NO [NOUPDATE \"%s\"] Too many updating searches.", s->tag);
-	free(hits);
-	imap_tagged(s, "OK Sort completed.");
+	struct sort_cmd *sc = xcalloc(1, sizeof(*sc));
+	*sc = (struct sort_cmd){ .name = name, .uid = uid, .esort = esort, .spec = spec,
+				 .ret = ret, .charset = cs, .args = args + 2, .nargs = nargs - 2,
+				 .a = arena_new(65536) };
+	if (imap_search_start(s, name, cs, args + 2, nargs - 2, IMAP_SEARCH_LIMIT_ALL, &sort_then,
+			      sc) < 0)
+		sort_cmd_free(sc);
 }
+
+static void thread_answer(struct imap_session *s, void *arg, uint32_t *hits, size_t n,
+			  int modseq)
+{
+	struct sort_cmd *sc = arg;
+	struct msg_keys *keys = sc->keys;
+	struct mime_thread_msg *tm = xcalloc(n ? n : 1, sizeof(*tm));
+
+	(void)hits;
+	(void)modseq;
+	for (size_t i = 0; i < n; i++) {
+		tm[i] = (struct mime_thread_msg){ .num = sc->uid ? s->view.msgs[keys[i].seq - 1].uid
+							 : keys[i].seq,
+						  .sent = keys[i].sent,
+						  .msgid = keys[i].msgid,
+						  .refs = keys[i].refs,
+						  .nrefs = keys[i].nrefs,
+						  .base = keys[i].s[K_SUBJECT],
+						  .reply = keys[i].reply };
+	}
+	struct buf out;
+	buf_init(&out, n * 16 + 64);
+	buf_append_c(&out, "* THREAD ");
+	if (sc->references)
+		mime_thread_references(tm, n, &out);
+	else
+		mime_thread_orderedsubject(tm, n, &out);
+	if (n == 0)
+		buf_reset(&out), buf_append_c(&out, "* THREAD");
+	buf_append_c(&out, "\r\n");
+	imap_write_big(s, buf_data(&out), buf_len(&out));
+	buf_free(&out);
+	free(tm);
+	sort_cmd_free(sc);
+	imap_tagged(s, "OK Thread completed.");
+}
+
+static const struct imap_search_then thread_then = {
+	.gather = sort_gather,
+	.answer = thread_answer,
+	.discard = sort_cmd_free,
+	.what = "Threading",
+};
 
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -417,38 +517,11 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
 	struct str cs;
 	if (charset_ok(s, name, &cmd->args[1], &cs) < 0)
 		return;
-	uint32_t *hits;
-	size_t n;
-	if (imap_search_eval(s, name, cs, cmd->args + 2, cmd->nargs - 2, &hits, &n, NULL,
-			     IMAP_SEARCH_LIMIT_ALL) < 0)
-		return;
-	struct arena *a = arena_new(65536);
-	struct msg_keys *keys = gather(s, a, hits, n, 1u << K_SUBJECT, refs);
-	struct mime_thread_msg *tm = xcalloc(n ? n : 1, sizeof(*tm));
-	for (size_t i = 0; i < n; i++) {
-		tm[i] = (struct mime_thread_msg){ .num = uid ? s->view.msgs[keys[i].seq - 1].uid
-							  : keys[i].seq,
-						  .sent = keys[i].sent,
-						  .msgid = keys[i].msgid,
-						  .refs = keys[i].refs,
-						  .nrefs = keys[i].nrefs,
-						  .base = keys[i].s[K_SUBJECT],
-						  .reply = keys[i].reply };
-	}
-	struct buf out;
-	buf_init(&out, n * 16 + 64);
-	buf_append_c(&out, "* THREAD ");
-	if (refs)
-		mime_thread_references(tm, n, &out);
-	else
-		mime_thread_orderedsubject(tm, n, &out);
-	if (n == 0)
-		buf_reset(&out), buf_append_c(&out, "* THREAD");
-	buf_append_c(&out, "\r\n");
-	imap_write_big(s, buf_data(&out), buf_len(&out));
-	buf_free(&out);
-	free(tm);
-	free(hits);
-	arena_free(&a);
-	imap_tagged(s, "OK Thread completed.");
+	struct sort_cmd *sc = xcalloc(1, sizeof(*sc));
+	*sc = (struct sort_cmd){ .name = name, .uid = uid, .thread = 1, .references = refs,
+				 .spec = { .want = 1u << K_SUBJECT }, .charset = cs,
+				 .a = arena_new(65536) };
+	if (imap_search_start(s, name, cs, cmd->args + 2, cmd->nargs - 2, IMAP_SEARCH_LIMIT_ALL,
+			      &thread_then, sc) < 0)
+		sort_cmd_free(sc);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/loop.h"
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "net/conn.h"
@@ -55,6 +56,8 @@ static void job_done(void *arg)
 	struct imap_session *s = j->s;
 
 	s->job = NULL;
+	if (j->progress_timer) /* COPY/MOVE's INPROGRESS (cmd_copy.c) */
+		loop_timer_del(s->loop, j->progress_timer);
 	if (s->conn_gone) {
 		if (j->fetch) {
 			s->fetch = j->fetch; /* freed with the session */

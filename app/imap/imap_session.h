@@ -337,6 +337,20 @@ void imap_fetch_refill(struct imap_session *s);
 void imap_fetch_free(struct imap_session *s);
 
 /* imap_job.c: store writes on the worker pool */
+/* imap_progress.c: INPROGRESS (RFC 9585) */
+/* Messages one step of a long command looks at before the loop serves
+ * others again (SEARCH, SORT, THREAD); COPY and MOVE of more report. */
+#define IMAP_STEP 1000
+/* After the first report, at most one report this often. */
+#define IMAP_PROGRESS_MS 1000
+struct imap_progress {
+	const char *what;  /* "Searching", "Copying", ... */
+	uint64_t last_ms;  /* when the last report went out; 0: never */
+};
+/* Writes "* OK [INPROGRESS ("tag" done total)] what." unless one went
+ * out less than IMAP_PROGRESS_MS ago or the connection is gone. */
+void imap_progress(struct imap_session *s, struct imap_progress *p, uint64_t done, uint64_t total);
+
 struct imap_job {
 	struct worker_job wj;
 	struct imap_session *s;
@@ -359,6 +373,8 @@ struct imap_job {
 	struct imap_fetch *fetch; /* FETCH waiting for its \Seen to be stored */
 	uint32_t target;                /* COPY/MOVE: the target mailbox */
 	struct store_copy_result *copy; /* COPY/MOVE: the result (cmd_copy.c) */
+	struct imap_progress progress;  /* COPY/MOVE: INPROGRESS while it runs */
+	uint64_t progress_timer;        /* and the next look at it, when due */
 };
 /* Completion of a j->start store write (store_async_cb): sets j->result
  * and finishes the job as a worker's completion would. */
@@ -543,8 +559,36 @@ int imap_status_append(struct imap_session *s, const char *name,
  * instead of "* SEARCH".
  */
 void imap_search_rev2(struct imap_session *s);
-/* Drops a SEARCH going in steps (session end). */
+/* Drops a SEARCH, SORT or THREAD going in steps (session end). */
 void imap_search_abort(struct imap_session *s);
+/*
+ * What a command that searches does with the matches (SEARCH, SORT,
+ * THREAD). The search goes in steps of IMAP_STEP messages on the loop
+ * (cmd_search.c), then gather, when set, is called on the matches in
+ * steps too: hits[from, to) of the nhits (sequence numbers, ascending),
+ * to read what the answer needs. Then answer(s, arg, hits, nhits,
+ * modseq) writes the untagged answer and the tagged OK (hits is valid
+ * during the call; modseq: a MODSEQ key was given). discard(arg) instead
+ * when the session goes first. what names the work in INPROGRESS.
+ */
+struct imap_search_then {
+	void (*gather)(struct imap_session *s, void *arg, const uint32_t *hits, size_t nhits,
+		       size_t from, size_t to);
+	void (*answer)(struct imap_session *s, void *arg, uint32_t *hits, size_t nhits,
+		       int modseq);
+	void (*discard)(void *arg);
+	const char *what;
+};
+/*
+ * Compiles the search keys args[0..count) and starts the search in steps
+ * (INPROGRESS, RFC 9585, between them). limit as imap_search_eval()'s.
+ * Returns 0 when started (then takes arg; the answer may already have
+ * been written, and the command ends after it), or -1 after a tagged
+ * BAD/NO naming cmd_name (arg stays the caller's).
+ */
+int imap_search_start(struct imap_session *s, const char *cmd_name, struct str charset,
+		      const struct imap_arg *args, size_t count, int limit,
+		      const struct imap_search_then *then, void *arg);
 /*
  * Compiles the search keys args[0..count) and evaluates them over the
  * view (SEARCH, SORT, THREAD). Returns 0 with *hits_r (malloc'ed, the

@@ -916,6 +916,10 @@ struct store_copy_result {
 	uint32_t *src_uids, *dst_uids;
 	size_t n;
 	uint64_t modseq;
+	/* How many of the uids the transaction has gone through so far,
+	 * written by the thread that runs it while it runs (IMAP INPROGRESS
+	 * reads it from a loop): read it with __atomic_load_n(). */
+	size_t done;
 };
 int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
 		     const uint32_t *uids, size_t n, uint32_t to, int move,

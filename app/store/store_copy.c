@@ -220,6 +220,7 @@ static int copy_fn(struct store *st, MDB_txn *txn, void *arg)
 			c->r->src_uids[c->r->n] = c->uids[i];
 			c->r->dst_uids[c->r->n++] = nuid;
 		}
+		__atomic_store_n(&c->r->done, i + 1, __ATOMIC_RELAXED);
 	}
 	if (c->r->n == 0)
 		return 0; /* every uid was gone: nothing was written */
