@@ -28,6 +28,10 @@
  *    session time to free what it held), and logs memory_reserve_restored
  *    when it succeeds. An idle loop does not wake up for it: the next
  *    event on any loop retakes it.
+ *  - While the reserve is spent, listeners shed new connections (net/
+ *    listener.c): each is told its protocol's "busy" line and closed
+ *    without a session being allocated, so a flood cannot spend the
+ *    memory the reserve's draw freed and end the process.
  *  - Only a failure while the reserve is already spent (or was never
  *    taken: CLI commands, tests) and whose retry fails too ends the
  *    process, as before: event=out_of_memory, abort().
@@ -129,6 +133,7 @@ void mem_release_if_due(void)
 static pthread_mutex_t reserve_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *reserve;            /* guarded by reserve_mu */
 static atomic_int reserve_spent; /* 1 while given back */
+static atomic_int reserve_taken; /* 1 once mem_reserve_init took it */
 static _Thread_local int reserve_drawn_here;
 static size_t test_fail_size; /* TERN_TEST_ALLOC_FAIL */
 static uint64_t refill_after;   /* guarded by reserve_mu; ms, monotonic */
@@ -166,6 +171,8 @@ void mem_reserve_init(void)
 	if (!reserve)
 		reserve = reserve_map();
 	atomic_store(&reserve_spent, reserve == NULL);
+	if (reserve)
+		atomic_store(&reserve_taken, 1);
 	pthread_mutex_unlock(&reserve_mu);
 }
 
@@ -202,6 +209,12 @@ int mem_reserve_drawn(void)
 	int d = reserve_drawn_here;
 	reserve_drawn_here = 0;
 	return d;
+}
+
+int mem_reserve_short(void)
+{
+	return atomic_load_explicit(&reserve_taken, memory_order_relaxed) &&
+	       atomic_load_explicit(&reserve_spent, memory_order_relaxed);
 }
 
 int mem_reserve_held(void)

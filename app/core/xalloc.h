@@ -52,11 +52,15 @@ void mem_release_if_due(void);
  * mem_reserve_refill(): takes the reserve again if it is spent and memory
  * is there, trying at most once a second (and not within a second of the
  * draw); 1 when it did. mem_reserve_held(): 1 while it is held.
+ * mem_reserve_short(): 1 while the reserve taken at start is given back
+ * (memory is short: listeners shed new connections); one atomic load,
+ * never 1 in a process that never took a reserve.
  */
 void mem_reserve_init(void);
 int mem_reserve_drawn(void);
 int mem_reserve_refill(void);
 int mem_reserve_held(void);
+int mem_reserve_short(void);
 /* Test hook: when set and it returns 1, the attempt (retry 0: the first,
  * 1: the one after the reserve was drawn) fails as if malloc had. */
 extern int (*xalloc_fail_hook)(size_t n, int retry);

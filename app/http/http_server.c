@@ -575,6 +575,8 @@ int http_server_start(const struct config *cfg, struct store *st, struct listene
 			*failed_r = LISTEN_HTTP;
 			goto fail;
 		}
+		ls[n].busy_line = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+				  "Content-Length: 0\r\nConnection: close\r\n\r\n";
 		http_port = ls[n++].port;
 		/* Redirects, health, metrics, ACME, autoconfiguration. */
 		daemons[0] = daemon_start(0, 2);

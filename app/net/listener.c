@@ -4,6 +4,7 @@
 #include "net/listener.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -117,6 +118,7 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 	ls->cb = cb;
 	ls->arg = arg;
 	ls->proxy = 0;
+	ls->busy_line = NULL;
 	return 0;
 }
 
@@ -283,6 +285,27 @@ static void proxy_wait_start(struct loop *loop, struct listener *ls, int fd)
 	w->timer = loop_timer_add(loop, PROXY_HEADER_MS, on_proxy_timeout, w);
 }
 
+/*
+ * Memory is short (the reserve is drawn and not yet taken back): a new
+ * connection is refused before anything is allocated for it, with its
+ * protocol's temporary error where one can be said in the clear. Clients
+ * retry later; sessions already open carry on. Logged at most once a
+ * second with the count, since a flood is what brings this on.
+ */
+static void shed(struct listener *ls, int fd)
+{
+	static _Atomic uint64_t shed_count, logged_at;
+
+	if (ls->busy_line)
+		(void)send(fd, ls->busy_line, strlen(ls->busy_line), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	uint64_t n = atomic_fetch_add(&shed_count, 1) + 1;
+	uint64_t now = loop_now_ms(), last = atomic_load(&logged_at);
+	if (now >= last + 1000 && atomic_compare_exchange_strong(&logged_at, &last, now))
+		log_warn("net", NULL, "event=connection_shed listener=%s reason=memory_short total=%llu",
+			 ls->name, (unsigned long long)n);
+}
+
 static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct listener *ls = arg;
@@ -297,6 +320,10 @@ static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 				log_warn("net", NULL, "event=accept_failed listener=%s error=%s",
 					 ls->name, strerror(errno));
 			return;
+		}
+		if (mem_reserve_short()) {
+			shed(ls, c);
+			continue;
 		}
 		accepted.fd = c;
 		accepted.nodelay = ls->nodelay;

@@ -36,6 +36,11 @@ struct listener {
 	 * start with a PROXY protocol header, whose client address the
 	 * connection then has. Set by the caller after listener_open. */
 	int proxy;
+	/* Sent (best effort, no allocation) to a connection shed at accept
+	 * while memory is short (core/xalloc.h mem_reserve_short); NULL on
+	 * implicit-TLS ports, where nothing can be said before the handshake:
+	 * those are just closed. Set by the caller after listener_open. */
+	const char *busy_line;
 };
 
 /*

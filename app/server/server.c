@@ -48,6 +48,8 @@
 #define MAX_LOOPS 64
 #define DRAIN_SECONDS 10
 
+#define SMTP_BUSY "421 4.3.2 Service temporarily unavailable, try again later\r\n"
+
 struct drain_req {
 	struct listener *listeners;
 	int nlisteners;
@@ -321,21 +323,28 @@ int server_run(const struct config *cfg_env)
 				      listen_value(cfg, LISTEN_SMTP, lv, sizeof lv), "cannot be used", err);
 		}
 		listeners[nlisteners].proxy = 1;
+		listeners[nlisteners].busy_line = SMTP_BUSY;
 		nlisteners++;
 	}
+	/* What a connection shed while memory is short is told (listener.h);
+	 * implicit-TLS ports get nothing: no clear text before the handshake. */
 	static const struct {
 		enum listen_kind kind;
 		const char *name;
 		listener_accept_cb *accept;
 		void *arg;
+		const char *busy_line;
 	} mail_listeners[] = {
-		{ LISTEN_POP3, "pop3", pop3_server_accept, NULL },
-		{ LISTEN_POP3S, "pop3s", pop3_server_accept, POP3_IMPLICIT_TLS },
-		{ LISTEN_IMAP, "imap", imap_server_accept, NULL },
-		{ LISTEN_IMAPS, "imaps", imap_server_accept, IMAP_IMPLICIT_TLS },
-		{ LISTEN_SUBMISSION, "submission", smtp_server_accept, SMTP_SUBMISSION },
-		{ LISTEN_SUBMISSIONS, "submissions", smtp_server_accept, SMTP_SUBMISSIONS },
-		{ LISTEN_SIEVE, "sieve", msieve_server_accept, NULL },
+		{ LISTEN_POP3, "pop3", pop3_server_accept, NULL,
+		  "-ERR [SYS/TEMP] Server busy, try again later.\r\n" },
+		{ LISTEN_POP3S, "pop3s", pop3_server_accept, POP3_IMPLICIT_TLS, NULL },
+		{ LISTEN_IMAP, "imap", imap_server_accept, NULL,
+		  "* BYE [UNAVAILABLE] Server busy, try again later.\r\n" },
+		{ LISTEN_IMAPS, "imaps", imap_server_accept, IMAP_IMPLICIT_TLS, NULL },
+		{ LISTEN_SUBMISSION, "submission", smtp_server_accept, SMTP_SUBMISSION, SMTP_BUSY },
+		{ LISTEN_SUBMISSIONS, "submissions", smtp_server_accept, SMTP_SUBMISSIONS, NULL },
+		{ LISTEN_SIEVE, "sieve", msieve_server_accept, NULL,
+		  "BYE (TRYLATER) \"Server busy, try again later.\"\r\n" },
 	};
 	for (size_t i = 0; i < sizeof(mail_listeners) / sizeof(mail_listeners[0]); i++) {
 		if (!cfg->listen[mail_listeners[i].kind].port)
@@ -351,6 +360,7 @@ int server_run(const struct config *cfg_env)
 				      "cannot be used", err);
 		}
 		listeners[nlisteners].proxy = 1;
+		listeners[nlisteners].busy_line = mail_listeners[i].busy_line;
 		nlisteners++;
 	}
 

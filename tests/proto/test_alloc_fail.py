@@ -22,6 +22,7 @@ reserve comes back, a session that was open works and mail is delivered.
 The binary before the reserve exited there (event=out_of_memory bytes=24).
 """
 import shutil
+import socket
 import subprocess
 import time
 
@@ -50,16 +51,45 @@ def hit(s):
     return lines
 
 
-def wait_restored(s):
+def poke(port):
+    """Connects in the clear and returns the first line the server says
+    (b"" if it closed at once): wakes a loop, and shows whether new
+    connections are being shed."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), 10) as sock:
+            sock.settimeout(10)
+            data = b""
+            while b"\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.split(b"\r\n", 1)[0]
+    except OSError:
+        return b""
+
+
+def wait_restored(s, n=1):
     """The reserve is taken back a second after a draw, when a loop next
-    runs: poke the loops until the log says so."""
+    runs: poke the loops until the log says so (the n-th time)."""
     for _ in range(50):
-        if "event=memory_reserve_restored" in s.log_text():
+        if s.log_text().count("event=memory_reserve_restored") >= n:
             return
-        r = Raw(s)
-        r.close()
+        poke(s.imap_port)
         time.sleep(0.2)
     raise AssertionError("reserve not taken back:\n" + s.log_text()[-3000:])
+
+
+def shed_or_restored(s, port, busy, restored_before):
+    """Right after a draw a new connection is shed with its busy line;
+    only if the reserve came back first (a loaded machine, a second
+    later) may it be greeted. Returns 1 when it was shed."""
+    line = poke(port)
+    if line.startswith(busy):
+        return 1
+    assert s.log_text().count("event=memory_reserve_restored") > restored_before, \
+        (line, s.log_text()[-3000:])
+    return 0
 
 
 def test_alloc_failure_ends_the_session_not_the_process():
@@ -69,16 +99,23 @@ def test_alloc_failure_ends_the_session_not_the_process():
         other.send("o1 SELECT INBOX\r\n")
         assert other.until_tag("o1")[-1].startswith(b"o1 OK")
 
+        shed = 0
         for round_ in range(2):
-            if round_:
-                wait_restored(s)
             lines = hit(s)
             assert s.proc.poll() is None, "tern exited:\n" + s.log_text()[-3000:]
             assert lines and lines[-1].startswith(b"* BYE [UNAVAILABLE]"), lines
+            # Until the reserve is back, new connections are shed before
+            # anything is allocated for them, each told its protocol's
+            # temporary error (a flood would otherwise spend what the draw
+            # freed and end the process).
+            shed += shed_or_restored(s, s.imap_port, b"* BYE [UNAVAILABLE] Server busy", round_)
+            shed += shed_or_restored(s, s.smtp_port, b"421 4.3.2 ", round_)
             # The session that was open all along still works.
             other.send("o%d NOOP\r\n" % (round_ + 2))
             assert other.until_tag("o%d" % (round_ + 2))[-1].startswith(b"o%d OK" % (round_ + 2))
-            # New connections work, and mail is still delivered.
+            # Once the reserve is back, new connections work, and mail is
+            # still delivered.
+            wait_restored(s, round_ + 1)
             deliver(s, n=1, subject="after %d" % round_ + " %d")
             wait_count(s, round_ + 1)
             fresh = Raw(s)
@@ -89,6 +126,8 @@ def test_alloc_failure_ends_the_session_not_the_process():
         other.close()
 
         log = s.log_text()
+        assert shed >= 1, log[-3000:]
+        assert "event=connection_shed listener=" in log, log[-3000:]
         assert log.count("event=memory_reserve_drawn ") == 2, log[-3000:]
         assert log.count("event=memory_reserve_restored") >= 1, log[-3000:]
         assert "reason=out_of_memory" in log
@@ -149,6 +188,13 @@ def test_address_space_limit_ends_sessions_not_the_process():
                     break
             assert s.proc.poll() is None, "tern exited:\n" + s.log_text()[-3000:]
             assert failed, "no allocation failed under the cap"
+            # Still capped: a flood of new connections is shed without
+            # allocating, so the server outlives it.
+            if "event=memory_reserve_drawn " in s.log_text():
+                for _ in range(200):
+                    poke(s.imap_port)
+                assert s.proc.poll() is None, "tern exited:\n" + s.log_text()[-3000:]
+                shed_or_restored(s, s.imap_port, b"* BYE [UNAVAILABLE] Server busy", 0)
         finally:
             for r in held:
                 r.close()
