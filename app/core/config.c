@@ -567,7 +567,8 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_MAX_MAILBOXES", &cfg->max_mailboxes, 10, 65535, err, errsz) < 0 ||
 	    get_uint("TERN_MAX_MAILBOX_NAME", &cfg->max_mailbox_name, 16, 1000, err, errsz) < 0 ||
 	    get_uint("TERN_IMAP_MESSAGE_LIMIT", &cfg->imap_message_limit, 1, 100000000, err,
-		     errsz) < 0)
+		     errsz) < 0 ||
+	    get_uint("TERN_IMAP_SAVE_LIMIT", &cfg->imap_save_limit, 1, 100000000, err, errsz) < 0)
 		return -1;
 	snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow), "127.0.0.0/8,::1/128");
 	if (get_str("TERN_METRICS_ALLOW", cfg->metrics_allow, sizeof(cfg->metrics_allow), err,

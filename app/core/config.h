@@ -98,6 +98,7 @@ struct config {
 	unsigned max_mailboxes;    /* TERN_MAX_MAILBOXES: per account */
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */
 	unsigned imap_message_limit; /* TERN_IMAP_MESSAGE_LIMIT: MESSAGELIMIT (RFC 9738) */
+	unsigned imap_save_limit;    /* TERN_IMAP_SAVE_LIMIT: SAVELIMIT; 0 (unset): the message limit */
 	char metrics_allow[512]; /* TERN_METRICS_ALLOW: networks that may read /metrics */
 	/* TERN_TRUSTED_PROXIES: networks whose PROXY headers (mail) and
 	 * X-Forwarded-For/Forwarded fields (HTTP) say who the client is. */

@@ -68,8 +68,9 @@ const char *imap_capabilities(const struct imap_session *s)
 							/* Before TLS: no mechanism may be used
 							 * (loopback included). */
 							: " STARTTLS LOGINDISABLED";
-	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u%s", CAPS_BASE,
-		 CAPS_MORE, (unsigned long long)imap_append_limit(), imap_message_limit(), tail);
+	snprintf(caps, sizeof(caps), "%s%s APPENDLIMIT=%llu MESSAGELIMIT=%u SAVELIMIT=%u%s",
+		 CAPS_BASE, CAPS_MORE, (unsigned long long)imap_append_limit(), imap_message_limit(),
+		 imap_save_limit(), tail);
 	return caps;
 }
 

@@ -127,6 +127,12 @@ uint32_t imap_message_limit(void)
 	return imap_cfg && imap_cfg->imap_message_limit ? imap_cfg->imap_message_limit : 1000000;
 }
 
+uint32_t imap_save_limit(void)
+{
+	return imap_cfg && imap_cfg->imap_save_limit ? imap_cfg->imap_save_limit
+						     : imap_message_limit();
+}
+
 void imap_limit_uids(struct imap_session *s, uint32_t *uids, size_t *n)
 {
 	size_t lim = imap_message_limit();

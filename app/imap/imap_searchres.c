@@ -8,6 +8,13 @@
  * in the view simply maps to nothing, so EXPUNGE needs no bookkeeping
  * here. Sequence numbers are computed when "$" is used, against the view
  * the client sees at that moment.
+ *
+ * SAVELIMIT (RFC 9738; built from its abstract and the MESSAGELIMIT
+ * conventions here, the RFC's full text was not at hand): "$" holds at
+ * most imap_save_limit() UIDs, advertised as SAVELIMIT=n. A result over
+ * it keeps its highest UIDs, and "* OK [SAVELIMIT n uid]" (uid: the
+ * lowest kept) goes out before the command's tagged reply, which may
+ * carry a code of its own (MESSAGELIMIT).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +31,19 @@ void imap_searchres_clear(struct imap_session *s)
 
 void imap_searchres_save(struct imap_session *s, const uint32_t *uids, size_t n)
 {
+	size_t lim = imap_save_limit();
+
 	imap_searchres_clear(s);
 	if (n == 0)
 		return;
+	if (n > lim) {
+		/* SAVELIMIT: the highest UIDs, as MESSAGELIMIT keeps them;
+		 * the client learns which is the lowest one kept. */
+		uids += n - lim;
+		n = lim;
+		imap_reply(s, "* OK [SAVELIMIT %zu %u] Only the %zu highest UIDs were saved.", lim,
+			   uids[0], lim);
+	}
 	s->saved_uids = xmalloc(n * sizeof(*uids));
 	memcpy(s->saved_uids, uids, n * sizeof(*uids));
 	s->saved_n = n;

@@ -391,6 +391,9 @@ uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, i
 			size_t *n_r);
 /* MESSAGELIMIT (RFC 9738): TERN_IMAP_MESSAGE_LIMIT. */
 uint32_t imap_message_limit(void);
+/* SAVELIMIT (RFC 9738): the most UIDs "$" holds, TERN_IMAP_SAVE_LIMIT,
+ * else imap_message_limit() (imap_searchres_save()). */
+uint32_t imap_save_limit(void);
 /*
  * Keeps the imap_message_limit() highest of the ascending uids[0..*n)
  * (moved to the front, *n updated) and notes the lowest one kept in
@@ -537,7 +540,9 @@ void imap_cmd_mailbox(struct imap_session *s, const struct imap_cmd *cmd);
  * the caller still refuses numbers past the count (see imap_seqset.h).
  */
 int imap_set_parse(struct imap_session *s, struct str text, int uid, struct imap_seqset *set_r);
-/* Replaces the saved result with uids[0..n) (ascending; copied). */
+/* Replaces the saved result with uids[0..n) (ascending; copied): the
+ * imap_save_limit() highest of them when there are more, after
+ * "* OK [SAVELIMIT n uid]" naming the lowest kept (SAVELIMIT). */
 void imap_searchres_save(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Empties the saved result (SELECT, CLOSE, a failed SEARCH ... SAVE). */
 void imap_searchres_clear(struct imap_session *s);

@@ -28,6 +28,7 @@ def test_bad_config_value_stops_startup():
         "TERN_SMTP_MAX_RECIPIENTS": "-4",
         "TERN_DISK_RESERVE": "lots",
         "TERN_RELAY_TLS_VERIFY": "maybe",
+        "TERN_IMAP_SAVE_LIMIT": "0",
     }
     for var, val in cases.items():
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": tempfile.mkdtemp(), var: val}

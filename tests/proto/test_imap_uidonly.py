@@ -14,7 +14,9 @@ the highest UIDs and say where they stopped (OK [MESSAGELIMIT 3 uid]),
 so a client that asks again for the UIDs below gets the rest; an OK with
 a code of its own gets an untagged NO [MESSAGELIMIT ...] before it; COPY,
 SORT, THREAD and a MULTIAPPEND of more messages, which cannot be done in
-parts, are refused with NO [MESSAGELIMIT 3]."""
+parts, are refused with NO [MESSAGELIMIT 3].
+
+SAVELIMIT (TERN_IMAP_SAVE_LIMIT 2): see check_savelimit."""
 import re
 
 from test_imap import Raw, srv
@@ -172,7 +174,38 @@ def check_messagelimit(s):
     r.close()
 
 
+def check_savelimit(s):
+    """SAVELIMIT (TERN_IMAP_SAVE_LIMIT 2 here): advertised; a saved result
+    over it keeps its highest UIDs and says which is the lowest kept, in an
+    untagged OK before the tagged one (which keeps its MESSAGELIMIT code);
+    "$" then names those; one within it says nothing. SORT's SAVE too."""
+    r = session(s)
+    u, t = cmd1(r, "c", "CAPABILITY")
+    assert b" SAVELIMIT=2" in u[0] and b" MESSAGELIMIT=3" in u[0], u
+    assert cmd1(r, "cr", "CREATE Saves")[1].startswith(b"cr OK")
+    for i in range(5):
+        data = b"Subject: s%d\r\n\r\nbody\r\n" % (5 - i)
+        r.send(b"a APPEND Saves {%d+}\r\n%s\r\n" % (len(data), data))
+        assert r.until_tag("a")[-1].startswith(b"a OK")
+    assert cmd1(r, "s", "SELECT Saves")[1].startswith(b"s OK")
+    u, t = cmd1(r, "v", "UID SEARCH RETURN (SAVE) UID 2:4")
+    assert u == [b"* OK [SAVELIMIT 2 3] Only the 2 highest UIDs were saved."], u
+    assert t.startswith(b"v OK"), t
+    u, t = cmd1(r, "f", "UID FETCH $ (UID)")
+    assert [re.search(rb"UID (\d+)", x).group(1) for x in u] == [b"3", b"4"], u
+    u, t = cmd1(r, "w", "UID SEARCH RETURN (SAVE COUNT) UID 4:5")
+    assert u == [b'* ESEARCH (TAG "w") UID COUNT 2'], u
+    u, t = cmd1(r, "f", "UID FETCH $ (UID)")
+    assert [re.search(rb"UID (\d+)", x).group(1) for x in u] == [b"4", b"5"], u
+    u, t = cmd1(r, "o", "UID SORT RETURN (SAVE) (SUBJECT) UTF-8 UID 1:3")
+    assert u == [b"* OK [SAVELIMIT 2 2] Only the 2 highest UIDs were saved."], u
+    u, t = cmd1(r, "f", "UID FETCH $ (UID)")
+    assert [re.search(rb"UID (\d+)", x).group(1) for x in u] == [b"2", b"3"], u
+    r.close()
+
+
 def test_imap_uidonly_messagelimit():
-    with srv(env={"TERN_IMAP_MESSAGE_LIMIT": str(LIMIT)}) as s:
+    with srv(env={"TERN_IMAP_MESSAGE_LIMIT": str(LIMIT), "TERN_IMAP_SAVE_LIMIT": "2"}) as s:
         check_uidonly(s)
         check_messagelimit(s)
+        check_savelimit(s)
