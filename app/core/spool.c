@@ -119,6 +119,7 @@ void spool_init(struct spool *sp, uint64_t max, const char *peer)
 	buf_init(&sp->mem, (size_t)mem_max);
 	sp->file = 0;
 	sp->failed = 0;
+	sp->error = 0;
 	sp->finished = 0;
 	sp->len = 0;
 	sp->max = max;
@@ -181,6 +182,7 @@ static int file_open(void)
 
 static int fail(struct spool *sp, const char *what)
 {
+	sp->error = errno;
 	log_error("spool", NULL, "event=spool_failed op=%s error=\"%s\"", what, strerror(errno));
 	sp->failed = 1;
 	return -1;
@@ -295,5 +297,6 @@ void spool_free(struct spool *sp)
 	sp->file = 0;
 	sp->len = 0;
 	sp->failed = 0;
+	sp->error = 0;
 	sp->finished = 0;
 }

@@ -53,6 +53,7 @@ struct spool {
 	struct buf mem;      /* the bytes, or after spilling the staging buffer */
 	int file;            /* the file's descriptor + 1; 0 while in memory */
 	int failed;          /* an I/O error happened: appends and finish fail */
+	int error;           /* its errno (ENOSPC: the disk is full) */
 	int finished;        /* spool_finish() was called: appends fail */
 	uint64_t len;        /* bytes appended */
 	uint64_t max;        /* ceiling on len */

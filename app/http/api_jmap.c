@@ -13,6 +13,7 @@
  * account run at once (the session's maxConcurrentRequests); more are
  * refused with a limit problem.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,56 +26,60 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "http/http_internal.h"
+#include "http/http_upload.h"
+#include "jmap/jmap_blob.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap.h"
 #include "store/store.h"
 
-/* Requests running per account (a small table: accounts with requests
- * in flight at once). */
+/* Requests (and uploads) running per account: a small table of the
+ * accounts with some in flight at once. */
 #define RUNNING_SLOTS 256
-static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+struct running {
 	uint32_t account;
 	int n;
-} running[RUNNING_SLOTS];
+};
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct running running[RUNNING_SLOTS], uploading[RUNNING_SLOTS];
 
-static int running_enter(uint32_t account)
+static int running_enter(struct running *t, uint32_t account, int max)
 {
 	int ok = 0, free_slot = -1;
 
 	pthread_mutex_lock(&running_mu);
 	for (int i = 0; i < RUNNING_SLOTS; i++) {
-		if (running[i].n && running[i].account == account) {
-			if (running[i].n < JMAP_MAX_CONCURRENT_REQUESTS) {
-				running[i].n++;
+		if (t[i].n && t[i].account == account) {
+			if (t[i].n < max) {
+				t[i].n++;
 				ok = 1;
 			}
 			free_slot = -2;
 			break;
 		}
-		if (!running[i].n && free_slot == -1)
+		if (!t[i].n && free_slot == -1)
 			free_slot = i;
 	}
 	if (free_slot >= 0) {
-		running[free_slot].account = account;
-		running[free_slot].n = 1;
+		t[free_slot].account = account;
+		t[free_slot].n = 1;
 		ok = 1;
 	}
 	pthread_mutex_unlock(&running_mu);
 	return ok;
 }
 
-static void running_leave(uint32_t account)
+static void running_leave(struct running *t, uint32_t account)
 {
 	pthread_mutex_lock(&running_mu);
 	for (int i = 0; i < RUNNING_SLOTS; i++)
-		if (running[i].n && running[i].account == account) {
-			running[i].n--;
+		if (t[i].n && t[i].account == account) {
+			t[i].n--;
 			break;
 		}
 	pthread_mutex_unlock(&running_mu);
 }
 
-enum jmap_kind { JK_SESSION, JK_API };
+enum jmap_kind { JK_SESSION, JK_API, JK_UPLOAD, JK_DOWNLOAD };
 
 struct jmap_job {
 	enum jmap_kind kind;
@@ -92,6 +97,10 @@ struct jmap_job {
 	struct buf out;
 	uint32_t account;
 	int entered;
+	/* upload and download */
+	const char *want;  /* the accountId in the path */
+	const char *type;  /* the upload's Content-Type */
+	const char *blob, *name, *accept; /* download */
 };
 
 /* The Authorization header's Basic credentials into j. 0 or -1. */
@@ -169,7 +178,7 @@ static void job_work(void *arg)
 	explicit_bzero(j->pass, sizeof j->pass);
 	if (!ok)
 		return;
-	if (!running_enter(j->account)) {
+	if (!running_enter(running, j->account, JMAP_MAX_CONCURRENT_REQUESTS)) {
 		j->status = 400;
 		jmap_problem(&j->out, 400, "limit", "maxConcurrentRequests",
 			     "too many requests at once for this account");
@@ -185,7 +194,7 @@ static void job_work(void *arg)
 	} else {
 		j->status = jmap_api(http_store, j->account, j->body, j->len, j->a, &j->out);
 	}
-	running_leave(j->account);
+	running_leave(running, j->account);
 }
 
 static void job_finish(struct http_ctx *x, void *arg)
@@ -238,6 +247,147 @@ static void run(struct http_ctx *x, enum jmap_kind kind)
 	}
 }
 
+/* ---- upload (RFC 8620 §6.1), through http_upload.h ---- */
+
+/* A request-level problem on x (JMAP's error types). */
+static void jmap_http_problem(struct http_ctx *x, int status, const char *type, const char *limit,
+			      const char *detail)
+{
+	buf_reset(&x->out);
+	x->status = status;
+	x->type = "application/problem+json";
+	jmap_problem(&x->out, status, type, limit, detail);
+}
+
+/* On the upload's admit thread: the credentials and the account. */
+static int auth_account(struct http_ctx *x, struct jmap_job *j)
+{
+	char want[16];
+
+	buf_init(&j->out, 4096);
+	int ok = authenticate(j) == 0;
+	explicit_bzero(j->pass, sizeof j->pass);
+	if (!ok) {
+		buf_free(&x->out);
+		x->out = j->out;
+		x->status = j->status;
+		x->type = "application/problem+json";
+		if (j->unauthorized)
+			http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		return -1;
+	}
+	buf_free(&j->out);
+	snprintf(want, sizeof want, "A%08x", j->account);
+	if (strcmp(want, j->want) != 0) {
+		/* Another account's, or none: one answer for both. */
+		http_problem(x, 404, "accountNotFound", NULL, "no such account");
+		return -1;
+	}
+	return 0;
+}
+
+static int upload_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
+{
+	struct jmap_job *j = arg;
+
+	if (auth_account(x, j) < 0)
+		return -1;
+	if (!running_enter(uploading, j->account, JMAP_MAX_CONCURRENT_UPLOAD)) {
+		jmap_http_problem(x, 429, "limit", "maxConcurrentUpload",
+				  "too many uploads at once for this account");
+		return -1;
+	}
+	j->entered = 1;
+	*max_r = JMAP_MAX_SIZE_UPLOAD;
+	return 0;
+}
+
+static void upload_done(struct http_ctx *x, void *arg, const char *data, size_t len,
+			const uint8_t id[32])
+{
+	struct jmap_job *j = arg;
+	struct jw w;
+
+	if (jmap_upload_put(j->account, data, len, id) < 0) {
+		int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
+		log_error("jmap", NULL, "event=upload_failed account=%u error=\"%s\"", j->account,
+			  strerror(errno));
+		if (full)
+			http_problem(x, 507, "storage_full", NULL, "no room to store the upload");
+		else
+			http_problem(x, 503, "temporary", NULL, "the upload could not be stored");
+		return;
+	}
+	http_json_begin(x, &w, 201);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "accountId", j->want);
+	jw_key(&w, "blobId");
+	jmap_w_blob(&w, id);
+	jw_kstr(&w, "type", j->type);
+	jw_kint(&w, "size", (int64_t)len);
+	jw_obj_end(&w);
+}
+
+static void upload_problem(struct http_ctx *x, void *arg, int status, const char *what)
+{
+	(void)arg;
+	if (status == 413)
+		jmap_http_problem(x, 413, "limit", "maxSizeUpload", what);
+	else
+		http_problem(x, status, status == 507 ? "storage_full" : "temporary", NULL, "%s",
+			     what);
+}
+
+static void upload_end(void *arg, int admitted)
+{
+	struct jmap_job *j = arg;
+	(void)admitted;
+	if (j->entered)
+		running_leave(uploading, j->account);
+	explicit_bzero(j->pass, sizeof j->pass);
+	explicit_bzero(j->user, sizeof j->user);
+}
+
+static const struct http_upload_ops upload_ops = {
+	.admit = upload_admit,
+	.done = upload_done,
+	.problem = upload_problem,
+	.end = upload_end,
+};
+
+/* A job with the request's credentials; NULL after answering 401. */
+static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
+{
+	struct jmap_job *j = arena_zalloc(x->arena, sizeof *j);
+
+	j->kind = kind;
+	j->a = x->arena;
+	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
+	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	if (!http_req_header(x, "Authorization")) {
+		/* No credentials at all: ask for them, nothing counted. */
+		http_problem(x, 401, "unauthorized", NULL, "authentication required");
+		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		return NULL;
+	}
+	return j;
+}
+
+static void upload(struct http_ctx *x, const char *account)
+{
+	struct jmap_job *j = job_new(x, JK_UPLOAD);
+	if (!j)
+		return;
+	j->want = account;
+	const char *ct = http_req_header(x, "Content-Type");
+	/* The type is echoed in JSON: a printable token only. */
+	int ok = ct && *ct && strlen(ct) < 256;
+	for (const char *p = ct; ok && *p; p++)
+		ok = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
+	j->type = ok ? ct : "application/octet-stream";
+	http_upload_start(x, &upload_ops, j);
+}
+
 void http_jmap(struct http_ctx *x)
 {
 	const char *p = x->path;
@@ -286,6 +436,20 @@ void http_jmap(struct http_ctx *x)
 		}
 		run(x, JK_API);
 		return;
+	}
+	if (!strncmp(p, "/jmap/upload/", 13)) {
+		/* /jmap/upload/{accountId}/ (the trailing slash optional). */
+		const char *acct = p + 13;
+		size_t n = strcspn(acct, "/");
+		if (n && n < 16 && (!acct[n] || !strcmp(acct + n, "/"))) {
+			if (strcmp(x->method, "POST") != 0) {
+				http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+				http_header(x, "Allow", "POST");
+				return;
+			}
+			upload(x, arena_strndup(x->arena, acct, n));
+			return;
+		}
 	}
 	http_problem(x, 404, "not_found", NULL, "no such JMAP endpoint");
 }

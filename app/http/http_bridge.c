@@ -20,7 +20,12 @@
  *   (a keep-alive connection idles no longer than that either);
  * - after the header, the body and the answer within REQUEST_DEADLINE_MS.
  * A client still taking a response is never cut: a deadline that passes
- * while our output moves is pushed back.
+ * while our output moves is pushed back. Nor is one still sending a large
+ * body (a streamed upload, http_upload.h): the request deadline is pushed
+ * back when at least BRIDGE_PROGRESS_MIN request bytes came since it was
+ * set. A client that dribbles less than that gains nothing, and one that
+ * stops is cut by libmicrohttpd's timeout on the upload, which counts from
+ * the last byte.
  *
  * Why the daemon never refuses a connection itself: libmicrohttpd 0.9.75
  * (daemon.c, new_connection_process_) returns from its connection-limit
@@ -67,6 +72,8 @@
 /* Body and answer after a complete header: HTTP_BODY_MAX is 64 KiB, and
  * libmicrohttpd's own idle timeout is as long. */
 #define REQUEST_DEADLINE_MS 60000
+/* Request bytes within one REQUEST_DEADLINE_MS that push it back. */
+#define BRIDGE_PROGRESS_MIN (64 * 1024)
 
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
@@ -84,6 +91,7 @@ struct bridge {
 	unsigned line_len; /* bytes in the header line being read */
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
+	uint64_t in_mark;  /* c->bytes_in then */
 	struct bridge *prev, *next;
 };
 
@@ -123,6 +131,7 @@ static void deadline_set(struct bridge *b, enum bridge_phase phase)
 	if (phase == PHASE_HEADER)
 		b->line_len = HTTP_HEADER_START;
 	b->out_mark = b->c->bytes_out;
+	b->in_mark = b->c->bytes_in;
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	b->timer = loop_timer_add(b->loop, ms, deadline_passed, b);
@@ -135,6 +144,11 @@ static void deadline_passed(struct loop *loop, void *arg)
 	b->timer = 0;
 	if (b->c->bytes_out != b->out_mark) {
 		/* The client is taking a response: not the client's delay. */
+		deadline_set(b, b->phase);
+		return;
+	}
+	if (b->phase == PHASE_REQUEST && b->c->bytes_in - b->in_mark >= BRIDGE_PROGRESS_MIN) {
+		/* A body still coming at a fair pace. */
 		deadline_set(b, b->phase);
 		return;
 	}

@@ -72,7 +72,16 @@ struct http_ctx {
 	void (*defer_work)(void *arg);
 	void (*defer_finish)(struct http_ctx *x, void *arg);
 	void *defer_arg;
+	/* A streamed body's state (http_upload.h; private to http_upload.c). */
+	struct http_upload *upload_;
 };
+
+/* The job machinery under http_defer and http_upload: runs fn(arg) on a
+ * thread of its own with mc suspended, sets *done when it ended (read it
+ * with http_job_done) and resumes mc, whose handler is then called again.
+ * 0, or -1 (no thread: nothing ran, mc not suspended). */
+int http_job_run(struct MHD_Connection *mc, void (*fn)(void *arg), void *arg, int *done);
+int http_job_done(const int *done);
 
 /*
  * http_defer: answer later, without holding the daemon's thread. work(arg)
@@ -107,6 +116,9 @@ const char *http_body_str(struct http_ctx *x, const char *name);
 
 /* ---- routing (http_router.c) ---- */
 void http_route(struct http_ctx *x);
+/* 1 when method and path name a streamed route (http_upload.h): its
+ * handler runs before the body is read. */
+int http_route_streamed(const char *method, const char *path);
 
 /* ---- auth (api_session.c) ---- */
 /* Fills x->auth from the cookie or bearer token; checks CSRF for unsafe

@@ -130,7 +130,9 @@ static int match(const char *pattern, const char *path, const char *params[3], s
 			size_t n = e ? (size_t)(e - s) : strlen(s);
 			if (n == 0 || np >= 3)
 				return 0;
-			params[np++] = arena_strndup(a, s, n);
+			if (a)
+				params[np] = arena_strndup(a, s, n);
+			np++;
 			p++;
 			s += n;
 			continue;
@@ -141,6 +143,28 @@ static int match(const char *pattern, const char *path, const char *params[3], s
 		s++;
 	}
 	return *p == '\0' && *s == '\0';
+}
+
+/*
+ * Routes whose handler takes its body streamed (http_upload.h), matched
+ * when the header arrives; they are routed as usual after that.
+ */
+static const struct {
+	const char *method, *pattern;
+} streamed[] = {
+	{ "POST", "/jmap/upload/*/" },
+	{ "POST", "/jmap/upload/*" },
+};
+
+int http_route_streamed(const char *method, const char *path)
+{
+	for (size_t i = 0; i < sizeof streamed / sizeof streamed[0]; i++) {
+		const char *params[3];
+		if (strcmp(streamed[i].method, method) == 0 &&
+		    match(streamed[i].pattern, path, params, NULL))
+			return 1;
+	}
+	return 0;
 }
 
 static int content_type_json(struct http_ctx *x)

@@ -31,6 +31,7 @@
 #include "core/metrics.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "http/http_upload.h"
 #include "jmap/jmap.h"
 #include "net/forwarded.h"
 #include "net/limits.h"
@@ -96,6 +97,8 @@ struct http_req {
 	int loopback;              /* that client is on this host */
 	int share;                 /* holds a POOL_HTTP share for ip (a proxied client) */
 	int over_share;            /* refused: that client's share was taken */
+	struct http_ctx *x;        /* a streamed request's context (http_upload.h) */
+	int answered_upload;       /* its answer was queued */
 };
 
 /* http_defer's jobs in flight: stopping waits for them (each is bounded). */
@@ -104,11 +107,6 @@ static struct {
 	pthread_cond_t cv;
 	int n;
 } jobs = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-
-struct job {
-	struct http_ctx *x;
-	struct http_req *r;
-};
 
 int http_defer(struct http_ctx *x, void (*work)(void *arg),
 	       void (*finish)(struct http_ctx *x, void *arg), void *arg)
@@ -126,6 +124,13 @@ int http_defer(struct http_ctx *x, void (*work)(void *arg),
 	return 0;
 }
 
+struct job {
+	struct MHD_Connection *mc;
+	void (*fn)(void *arg);
+	void *arg;
+	int *done;
+};
+
 static void job_end(void)
 {
 	pthread_mutex_lock(&jobs.mu);
@@ -137,28 +142,31 @@ static void job_end(void)
 static void *job_main(void *arg)
 {
 	struct job *j = arg;
-	j->x->defer_work(j->x->defer_arg);
+	j->fn(j->arg);
 	pthread_mutex_lock(&jobs.mu);
-	j->r->deferred_done = 1;
+	*j->done = 1;
 	pthread_mutex_unlock(&jobs.mu);
 	/* MHD_USE_ITC: resuming from another thread wakes the daemon's. */
-	MHD_resume_connection(j->x->mc);
+	MHD_resume_connection(j->mc);
 	free(j);
 	job_end();
 	return NULL;
 }
 
-/* Starts x's deferred work with the connection suspended; -1 when no thread. */
-static int job_start(struct http_req *r, struct http_ctx *x)
+/* Runs fn(arg) on a thread of its own with mc suspended; the caller holds
+ * one count in jobs.n, which the job gives back. -1 when no thread. */
+static int job_start(struct MHD_Connection *mc, void (*fn)(void *arg), void *arg, int *done)
 {
 	pthread_attr_t a;
 	pthread_t t;
 	struct job *j = xmalloc(sizeof(*j));
 
-	j->x = x;
-	j->r = r;
-	r->deferred = x;
-	MHD_suspend_connection(x->mc);
+	j->mc = mc;
+	j->fn = fn;
+	j->arg = arg;
+	j->done = done;
+	*done = 0;
+	MHD_suspend_connection(mc);
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 512 * 1024);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -166,10 +174,34 @@ static int job_start(struct http_req *r, struct http_ctx *x)
 	pthread_attr_destroy(&a);
 	if (rc == 0)
 		return 0;
-	MHD_resume_connection(x->mc);
-	r->deferred = NULL;
+	MHD_resume_connection(mc);
 	free(j);
 	return -1;
+}
+
+int http_job_run(struct MHD_Connection *mc, void (*fn)(void *arg), void *arg, int *done)
+{
+	pthread_mutex_lock(&jobs.mu);
+	jobs.n++;
+	pthread_mutex_unlock(&jobs.mu);
+	if (job_start(mc, fn, arg, done) == 0)
+		return 0;
+	job_end();
+	return -1;
+}
+
+int http_job_done(const int *done)
+{
+	pthread_mutex_lock(&jobs.mu);
+	int d = *done;
+	pthread_mutex_unlock(&jobs.mu);
+	return d;
+}
+
+static void defer_main(void *arg)
+{
+	struct http_ctx *x = arg;
+	x->defer_work(x->defer_arg);
 }
 
 static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -331,6 +363,46 @@ static int client_of(struct MHD_Connection *mc, struct http_req *r)
 	return 1;
 }
 
+/* The request context of a request whose header just arrived. */
+static struct http_ctx *ctx_new(struct http_req *r, struct MHD_Connection *mc, const char *url,
+				const char *method, void *cls)
+{
+	struct http_ctx *x = arena_zalloc(r->arena, sizeof(*x));
+	x->mc = mc;
+	x->method = method;
+	x->path = url;
+	x->arena = r->arena;
+	buf_init(&x->out, HTTP_RESP_MAX);
+	x->https = cls == &https_marker;
+	x->ip = r->ip;
+	x->loopback = r->loopback;
+	x->host = http_host_normalize(x->arena,
+				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
+	return x;
+}
+
+/*
+ * A streamed route (http_upload.h): the handler runs on the first call,
+ * before any body byte is read. It either answers at once (the body is
+ * then never read and the connection closes after the answer) or starts
+ * the upload, which takes the calls from here on.
+ */
+static enum MHD_Result stream_begin(struct http_req *r, struct http_ctx *x)
+{
+	r->x = x;
+	r->answered = 1;
+	if (r->over_share)
+		http_problem(x, 429, "rate_limited", NULL,
+			     "too many requests in flight from this address");
+	else
+		handle(x);
+	if (!x->status && x->upload_) {
+		if (http_upload_call(x, NULL, NULL) == HTTP_UPLOAD_WAIT)
+			return MHD_YES;
+	}
+	return respond(x);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -341,9 +413,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (!r) {
 		r = xcalloc(1, sizeof(*r));
 		r->arena = arena_new(16384);
-		/* JMAP's API takes larger requests (its maxSizeRequest). */
-		r->body_max = strncmp(url, "/jmap/", 6) == 0 ? JMAP_MAX_SIZE_REQUEST : HTTP_BODY_MAX;
-		buf_init(&r->body, r->body_max);
 		*con_cls = r;
 		if (client_of(mc, r)) {
 			/* The connection is a trusted proxy's and took no share
@@ -357,6 +426,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 					 "event=refused peer=%s reason=per_ip_limit proxied=1", r->ip);
 			}
 		}
+		if (http_route_streamed(method, url)) {
+			buf_init(&r->body, 1);
+			return stream_begin(r, ctx_new(r, mc, url, method, cls));
+		}
+		/* JMAP's API takes larger requests (its maxSizeRequest). */
+		r->body_max = strncmp(url, "/jmap/", 6) == 0 ? JMAP_MAX_SIZE_REQUEST : HTTP_BODY_MAX;
+		buf_init(&r->body, r->body_max);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
 		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > r->body_max)
@@ -370,6 +446,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		 */
 		if (!r->over_share && (!r->too_big || n <= HTTP_DISCARD_MAX))
 			return MHD_YES;
+	} else if (r->x && r->x->upload_) {
+		/* A streamed body: each piece to the upload, and its answer. */
+		switch (http_upload_call(r->x, upload_data, upload_data_size)) {
+		case HTTP_UPLOAD_WAIT: return MHD_YES;
+		case HTTP_UPLOAD_CLOSE: return MHD_NO;
+		case HTTP_UPLOAD_ANSWER: break;
+		}
+		if (r->answered_upload)
+			return MHD_YES;
+		r->answered_upload = 1;
+		return respond(r->x);
 	} else if (*upload_data_size) {
 		if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) < 0)
 			r->too_big = 1;
@@ -379,10 +466,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (r->deferred) {
 		/* Called again after a resume: the work is done, answer. */
 		struct http_ctx *x = r->deferred;
-		pthread_mutex_lock(&jobs.mu);
-		int done = r->deferred_done;
-		pthread_mutex_unlock(&jobs.mu);
-		if (!done)
+		if (!http_job_done(&r->deferred_done))
 			return MHD_YES;
 		r->deferred = NULL;
 		x->defer_finish(x, x->defer_arg);
@@ -392,17 +476,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return MHD_YES;
 	r->answered = 1;
 
-	struct http_ctx *x = arena_zalloc(r->arena, sizeof(*x));
-	x->mc = mc;
-	x->method = method;
-	x->path = url;
-	x->arena = r->arena;
-	buf_init(&x->out, HTTP_RESP_MAX);
-	x->https = cls == &https_marker;
-	x->ip = r->ip;
-	x->loopback = r->loopback;
-	x->host = http_host_normalize(x->arena,
-				      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Host"));
+	struct http_ctx *x = ctx_new(r, mc, url, method, cls);
 	x->body = buf_data(&r->body);
 	x->body_len = buf_len(&r->body);
 
@@ -420,8 +494,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	else
 		handle(x);
 	if (x->defer_work && !x->status) {
-		if (job_start(r, x) == 0)
+		r->deferred = x;
+		if (job_start(mc, defer_main, x, &r->deferred_done) == 0)
 			return MHD_YES;
+		r->deferred = NULL;
 		/* No thread: do the work here, as before deferring existed. */
 		x->defer_work(x->defer_arg);
 		job_end();
@@ -443,6 +519,12 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		return;
 	if (r->share)
 		limits_client_release(POOL_HTTP, r->ip);
+	if (r->x) {
+		/* A streamed body ends here however the request ended (a
+		 * stalled client cut, the connection gone): its file goes. */
+		http_upload_end(r->x);
+		buf_free(&r->x->out);
+	}
 	buf_free(&r->body);
 	arena_free(&r->arena);
 	free(r);

@@ -25,6 +25,7 @@
 #include "core/metrics.h"
 #include "core/loop.h"
 #include "core/spool.h"
+#include "jmap/jmap_blob.h"
 #include "core/version.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
@@ -234,6 +235,10 @@ int server_run(const struct config *cfg_env)
 
 	/* Signals are taken synchronously by the main thread only. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f) makes a write fail with EFBIG, which
+	 * the spool and uploads answer like a full disk, instead of killing
+	 * the whole server. */
+	signal(SIGXFSZ, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -273,6 +278,12 @@ int server_run(const struct config *cfg_env)
 		store_close(&st);
 		return 1;
 	}
+	/* JMAP's upload blobs (jmap/jmap_blob.h), kept for their time to live. */
+	char updir[sizeof(cfg->data_dir) + 8];
+	snprintf(updir, sizeof updir, "%.*s/upload", (int)sizeof(cfg->data_dir) - 1, cfg->data_dir);
+	if (jmap_upload_setup(updir) < 0)
+		log_error("server", NULL, "event=upload_dir_failed dir=%s error=\"%s\"", updir,
+			  strerror(errno));
 	store_mailbox_limits(st, cfg->max_mailboxes, cfg->max_mailbox_name);
 	/* Before the merge reads them: a relay password an older build
 	 * stored in the clear is sealed now (it stays usable either way). */

@@ -1,0 +1,298 @@
+/*
+ * jmap_blob.c — upload blobs on disk with their time to live, blob ids,
+ * and the ownership rule; see jmap_blob.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "jmap/jmap_blob.h"
+#include "store/store.h"
+
+static char updir[512];
+static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
+static time_t last_sweep; /* 0: not since start */
+
+int jmap_upload_setup(const char *dir)
+{
+	if (strlen(dir) >= sizeof updir - 100) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(updir, sizeof updir, "%s", dir);
+	return 0;
+}
+
+static void hex(const uint8_t id[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int jmap_blob_parse(const char *s, uint8_t id_r[32])
+{
+	if (!s || s[0] != 'B' || strlen(s) != 65)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		int h = unhex(s[1 + 2 * i]), l = unhex(s[2 + 2 * i]);
+		if (h < 0 || l < 0)
+			return -1;
+		id_r[i] = (uint8_t)(h << 4 | l);
+	}
+	return 0;
+}
+
+int jmap_part_parse(const char *s, uint32_t *email_r, unsigned *part_r)
+{
+	uint32_t e = 0;
+	unsigned p = 0;
+	if (!s || s[0] != 'P')
+		return -1;
+	s++;
+	for (int i = 0; i < 8; i++) {
+		int d = unhex(s[i]);
+		if (d < 0)
+			return -1;
+		e = e << 4 | (uint32_t)d;
+	}
+	s += 8;
+	if (*s++ != '_' || !*s || (*s == '0' && s[1]))
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || p > 100000)
+			return -1;
+		p = p * 10 + (unsigned)(*s - '0');
+	}
+	if (!e)
+		return -1;
+	*email_r = e;
+	*part_r = p;
+	return 0;
+}
+
+/* Removes the expired uploads of one account's directory. */
+static void sweep_dir(const char *path, time_t now)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	struct stat sb;
+	unsigned n = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_mtime + JMAP_UPLOAD_TTL <= now && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n)
+		log_info("jmap", NULL, "event=uploads_expired dir=%s files=%u", path, n);
+}
+
+static void sweep_all(time_t now)
+{
+	DIR *d = opendir(updir);
+	struct dirent *e;
+	char path[sizeof updir + 300];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", updir, e->d_name);
+		sweep_dir(path, now);
+	}
+	closedir(d);
+}
+
+int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32])
+{
+	char dir[sizeof updir + 16], path[sizeof dir + 80], tmp[sizeof path + 16], h[65];
+	time_t now = time(NULL);
+
+	if (!updir[0]) {
+		errno = ENOSYS;
+		return -1;
+	}
+	pthread_mutex_lock(&sweep_mu);
+	int all = !last_sweep || now - last_sweep >= 3600;
+	if (all)
+		last_sweep = now;
+	pthread_mutex_unlock(&sweep_mu);
+	snprintf(dir, sizeof dir, "%s/%08x", updir, account);
+	if (all)
+		sweep_all(now);
+	else
+		sweep_dir(dir, now);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	hex(id, h);
+	snprintf(path, sizeof path, "%s/%s", dir, h);
+	/* The same bytes again: only the time to live starts over. */
+	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+fail:;
+	int e = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r)
+{
+	char path[sizeof updir + 100], h[65];
+	struct stat sb;
+
+	if (!updir[0])
+		return -1;
+	hex(id, h);
+	snprintf(path, sizeof path, "%s/%08x/%s", updir, account, h);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_mtime + JMAP_UPLOAD_TTL <= time(NULL)) {
+		close(fd);
+		return -1;
+	}
+	*size_r = (uint64_t)sb.st_size;
+	return fd;
+}
+
+struct find {
+	const uint8_t *id;
+	uint32_t email;
+};
+
+static void find_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct find *f = arg;
+	(void)i;
+	if (b && !f->email && memcmp(b->blob_id, f->id, 32) == 0)
+		f->email = b->email_id;
+}
+
+long long jmap_blob_email(struct store *st, uint32_t account, const uint8_t id[32])
+{
+	struct find f = { id, 0 };
+	if (store_emails_all(st, account, find_cb, &f) != STORE_OK)
+		return -1;
+	return f.email;
+}
+
+struct copy {
+	char *p;
+	size_t len;
+};
+
+static void copy_cb(void *arg, const char *data, size_t len)
+{
+	struct copy *c = arg;
+	c->p = xmalloc(len + 1);
+	memcpy(c->p, data, len);
+	c->p[len] = '\0';
+	c->len = len;
+}
+
+int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], struct jmap_bytes *b,
+		   int *temp_r)
+{
+	uint64_t size;
+
+	memset(b, 0, sizeof *b);
+	*temp_r = 0;
+	int fd = jmap_upload_open(account, id, &size);
+	if (fd >= 0) {
+		if (size == 0) {
+			close(fd);
+			b->p = "";
+			return 0;
+		}
+		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (m == MAP_FAILED) {
+			*temp_r = 1;
+			return -1;
+		}
+		b->map_ = m;
+		b->maplen_ = (size_t)size;
+		b->p = m;
+		b->len = (size_t)size;
+		return 0;
+	}
+	long long e = jmap_blob_email(st, account, id);
+	if (e <= 0) {
+		*temp_r = e < 0;
+		return -1;
+	}
+	struct copy c = { NULL, 0 };
+	int rc = store_email_raw(st, account, (uint32_t)e, copy_cb, &c);
+	if (rc != STORE_OK || !c.p) {
+		free(c.p);
+		*temp_r = rc != STORE_ENOTFOUND;
+		return -1;
+	}
+	b->copy_ = c.p;
+	b->p = c.p;
+	b->len = c.len;
+	return 0;
+}
+
+void jmap_bytes_free(struct jmap_bytes *b)
+{
+	if (b->map_)
+		munmap(b->map_, b->maplen_);
+	free(b->copy_);
+	memset(b, 0, sizeof *b);
+}

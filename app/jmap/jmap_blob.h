@@ -1,0 +1,72 @@
+/*
+ * jmap_blob.h — JMAP blobs (RFC 8620 §6): blob ids, the per-account
+ * upload blobs with their time to live, and which blobs an account may
+ * read.
+ *
+ * Blob ids. "B" and the 64 hex digits of the content id (BLAKE2b-256,
+ * store_blob_id) name whole bytes: an upload, or a stored message (an
+ * Email's blobId); an upload imported as an Email keeps its id.
+ * "P<email>_<part>" names the decoded content of a body part
+ * (jmap_email_body.c).
+ *
+ * Upload blobs are files <dir>/<account %08x>/<64 hex>, written whole
+ * under a temporary name and renamed, so a reader never sees half of
+ * one. They live JMAP_UPLOAD_TTL seconds from their (last) upload: an
+ * expired one is no longer found; the files are removed by a sweep of the
+ * account's directory at each of its uploads, and of every account's
+ * at the first upload after start and then at most once an hour.
+ *
+ * Ownership: an account reads a "B" blob when it uploaded it (and it has
+ * not expired) or holds an Email with those bytes; a "P" blob when the
+ * Email is its own. Anything else is "not found", never "forbidden", so a
+ * guessed id tells nothing about other accounts.
+ *
+ * Caveats: without jmap_upload_setup() (unit tests, CLI) uploads fail
+ * and none are found.
+ */
+#ifndef TERN_JMAP_JMAP_BLOB_H
+#define TERN_JMAP_JMAP_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define JMAP_UPLOAD_TTL (24 * 3600)
+
+/* The upload directory (created when missing). 0, or -1 with errno. */
+int jmap_upload_setup(const char *dir);
+/*
+ * Stores data[0..len) with content id id as an upload of account (again:
+ * its time to live starts over). 0, or -1 with errno (ENOSPC: the disk
+ * is full; ENOSYS: no directory).
+ */
+int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_t id[32]);
+/* An upload of account: opens it read-only, *size_r its length. The
+ * descriptor, or -1 when there is none (or it expired). */
+int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r);
+
+/* Bytes of a "B" blob the account may read, mapped read-only (an
+ * upload) or copied from the store (a message). */
+struct jmap_bytes {
+	const char *p;
+	size_t len;
+	void *map_; /* private */
+	size_t maplen_;
+	char *copy_;
+};
+/* 0 with b filled, -1 when the account has no such blob (or a store
+ * error: *temp_r set). Release with jmap_bytes_free. */
+int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], struct jmap_bytes *b,
+		   int *temp_r);
+void jmap_bytes_free(struct jmap_bytes *b);
+
+/* "B" + 64 hex digits: 0 with id_r, else -1. */
+int jmap_blob_parse(const char *s, uint8_t id_r[32]);
+/* "P<8 hex>_<decimal>": 0 with the email and part index, else -1. */
+int jmap_part_parse(const char *s, uint32_t *email_r, unsigned *part_r);
+/* The email of account holding bytes id (its lowest id), or 0 when none;
+ * -1 on a store error. */
+long long jmap_blob_email(struct store *st, uint32_t account, const uint8_t id[32]);
+
+#endif

@@ -1,0 +1,243 @@
+"""JMAP blobs (RFC 8620 §6) over the streamed upload (app/http/http_upload.h):
+upload answers, credentials checked before the body is read, the size
+limit, a stalled body cut while a slow one that keeps moving is not, the
+per-account upload limit, a 50 MB upload with the server's anonymous
+memory bounded. One server for the module (its HTTP header timeout, which
+is also the stall window of a body, is 5 s)."""
+import base64
+import hashlib
+import json
+import socket
+import ssl
+import time
+
+from jmapc import Jmap, shared_server
+
+BOB = ("bob@example.test", "bob-password-1")
+EVE = ("eve@example.test", "eve-password-1")
+ACCOUNTS = [BOB, EVE]
+STALL = 5
+
+
+def srv():
+    return shared_server(ACCOUNTS, env={"TERN_HTTP_HEADER_TIMEOUT": str(STALL)})
+
+
+def blob_id(data):
+    return "B" + hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def tls(s):
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", s.https_port), timeout=20)
+    return c.wrap_socket(raw)
+
+
+def head(user, pw, path, length=None, extra=""):
+    cred = base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+    h = "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n" % (path, cred)
+    h += "Content-Type: application/octet-stream\r\n"
+    if length is not None:
+        h += "Content-Length: %d\r\n" % length
+    return (h + extra + "\r\n").encode()
+
+
+def read_answer(sock, timeout=20):
+    """Status and body of one answer (Content-Length framed), or (None, b'')
+    when the server closed without one."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            d = sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            d = b""
+        if not d:
+            return None, data
+        data += d
+    hdr, body = data.split(b"\r\n\r\n", 1)
+    n = 0
+    for line in hdr.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(body) < n:
+        d = sock.recv(65536)
+        if not d:
+            break
+        body += d
+    return int(hdr.split(b" ")[1]), body
+
+
+def test_jmap_upload():
+    s = srv()
+    j = Jmap(s, *BOB)
+    data = b"Hello, upload.\r\n" * 100
+    st, hd, body = j.request("POST", "/jmap/upload/%s/" % j.account, data,
+                             {"Content-Type": "text/plain; charset=utf-8"})
+    assert st == 201, (st, body)
+    assert body == {"accountId": j.account, "blobId": blob_id(data),
+                    "type": "text/plain; charset=utf-8", "size": len(data)}, body
+    # Without the trailing slash too; no Content-Type: octet-stream.
+    st, hd, body = j.request("POST", "/jmap/upload/%s" % j.account, b"")
+    assert st == 201 and body["size"] == 0 and body["blobId"] == blob_id(b""), (st, body)
+    # Another account's id, or none of ours: 404 (no hint either way).
+    eve = Jmap(s, *EVE)
+    st, hd, body = j.request("POST", "/jmap/upload/%s/" % eve.account, data)
+    assert st == 404, (st, body)
+    st, hd, body = j.request("POST", "/jmap/upload/Azzzzzzzz/", data)
+    assert st == 404, (st, body)
+    # No credentials: 401 with the challenge; a GET is not an upload.
+    st, hd, body = Jmap(s).request("POST", "/jmap/upload/%s/" % j.account, data)
+    assert st == 401 and hd["www-authenticate"].startswith("Basic"), (st, body)
+    st, hd, body = j.request("GET", "/jmap/upload/%s/" % j.account)
+    assert st == 405 and hd["allow"] == "POST", (st, body)
+
+
+def test_jmap_upload_refused_before_body():
+    """A wrong password and a body over maxSizeUpload are answered from the
+    header alone: the client sends no body byte and still gets its answer."""
+    s = srv()
+    j = Jmap(s, *BOB)
+    path = "/jmap/upload/%s/" % j.account
+    c = tls(s)
+    c.sendall(head(BOB[0], "wrong-password", path, 50000000))
+    st, body = read_answer(c)
+    c.close()
+    assert st == 401, (st, body)
+    c = tls(s)
+    c.sendall(head(BOB[0], BOB[1], path, 50000001))
+    st, body = read_answer(c)
+    c.close()
+    assert st == 413, (st, body)
+    assert json.loads(body)["type"] == "urn:ietf:params:jmap:error:limit"
+    assert json.loads(body)["limit"] == "maxSizeUpload", body
+
+
+def test_jmap_upload_stalled_and_slow():
+    s = srv()
+    j = Jmap(s, *BOB)
+    path = "/jmap/upload/%s/" % j.account
+    # Stalled after 1000 of 100000 bytes: cut, nothing answered.
+    c = tls(s)
+    c.sendall(head(BOB[0], BOB[1], path, 100000) + b"x" * 1000)
+    t0 = time.time()
+    st, _ = read_answer(c, timeout=30)
+    c.close()
+    assert st is None and time.time() - t0 < 25, st
+    s.wait_log("event=upload_cut")
+    # Slow but moving: a piece a second for longer than the stall window.
+    c = tls(s)
+    data = bytes(range(256)) * 40
+    c.sendall(head(BOB[0], BOB[1], path, len(data)))
+    for i in range(0, len(data), 1024):
+        c.sendall(data[i:i + 1024])
+        time.sleep(0.6)
+    st, body = read_answer(c)
+    c.close()
+    assert st == 201 and json.loads(body)["blobId"] == blob_id(data), (st, body)
+
+
+def test_jmap_upload_concurrency():
+    """maxConcurrentUpload (4) per account: a fifth upload in flight is
+    refused with the limit; another account is not held up."""
+    s = srv()
+    j = Jmap(s, *BOB)
+    path = "/jmap/upload/%s/" % j.account
+    eve = Jmap(s, *EVE)
+    eve.account  # logged in once: the uploads below find the pair cached
+    held = []
+    for _ in range(4):
+        c = tls(s)
+        c.sendall(head(BOB[0], BOB[1], path, 10000) + b"x" * 100)
+        held.append(c)
+    time.sleep(1)
+    c = tls(s)
+    c.sendall(head(BOB[0], BOB[1], path, 10) + b"0123456789")
+    st, body = read_answer(c)
+    c.close()
+    assert st == 429 and json.loads(body)["limit"] == "maxConcurrentUpload", (st, body)
+    st, _, body = eve.request("POST", "/jmap/upload/%s/" % eve.account, b"eve")
+    assert st == 201, (st, body)
+    for c in held:
+        c.sendall(b"y" * 9900)
+        st, body = read_answer(c)
+        assert st == 201, (st, body)
+        c.close()
+
+
+def rss_anon(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_jmap_upload_50mb_memory_bounded():
+    """A 50 MB upload: the server's anonymous memory grows by far less than
+    the body (it goes to disk as it arrives), and the blob id is right."""
+    import threading
+    s = srv()
+    j = Jmap(s, *BOB)
+    pid = s.proc.pid
+    base = rss_anon(pid)
+    peak = [base]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_anon(pid))
+            time.sleep(0.05)
+    t = threading.Thread(target=sample)
+    t.start()
+    size = 50000000
+    chunk = hashlib.sha512(b"seed").digest() * 16384  # 1 MiB
+    h = hashlib.blake2b(digest_size=32)
+    c = tls(s)
+    c.sendall(head(BOB[0], BOB[1], "/jmap/upload/%s/" % j.account, size))
+    sent = 0
+    while sent < size:
+        piece = chunk[:min(len(chunk), size - sent)]
+        c.sendall(piece)
+        h.update(piece)
+        sent += len(piece)
+    st, body = read_answer(c, timeout=60)
+    c.close()
+    stop.set()
+    t.join()
+    assert st == 201, (st, body)
+    assert json.loads(body)["blobId"] == "B" + h.hexdigest() and json.loads(body)["size"] == size
+    grew = peak[0] - base
+    print("upload 50 MB: server RssAnon grew %.1f MiB" % (grew / 1048576))
+    assert grew < 24 * 1048576, grew
+
+
+def test_jmap_upload_disk_full():
+    """A write that fails for room (here a file size limit: EFBIG, which
+    the server treats as a full disk) answers 507 and drops what was
+    written; the server goes on and a small upload still works."""
+    from harness import Server
+    s = Server(accounts=[BOB], imap=False, http=True, wrap=["prlimit", "--fsize=6000000", "--"])
+    try:
+        j = Jmap(s, *BOB)
+        size = 12000000
+        c = tls(s)
+        c.sendall(head(BOB[0], BOB[1], "/jmap/upload/%s/" % j.account, size))
+        chunk = b"z" * 1048576
+        sent = 0
+        try:
+            while sent < size:
+                c.sendall(chunk[:min(len(chunk), size - sent)])
+                sent += len(chunk)
+        except OSError:
+            pass
+        st, body = read_answer(c, timeout=30)
+        c.close()
+        assert st == 507, (st, body)
+        s.wait_log("event=upload_dropped")
+        st, _, body = j.request("POST", "/jmap/upload/%s/" % j.account, b"small")
+        assert st == 201 and body["size"] == 5, (st, body)
+    finally:
+        s.cleanup()
