@@ -372,10 +372,16 @@ int email_member_add(struct store *st, MDB_txn *txn, uint32_t account, uint32_t 
 	MDB_val k = key_u32_u32(kb, account, email_id);
 	if ((rc = email_get_copy(txn, st, &k, &e, &copy)) != 0)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (e.nmembers == UINT16_MAX) {
+		free(copy);
+		return STORE_EINVAL;
+	}
 	uint64_t modseq = ++a.modseq;
 	uint32_t uid = m.uidnext++;
 	m.messages++;
 	m.highest_modseq = modseq;
+	struct email_shape before, after;
+	email_shape_of(&before, &e);
 	uint8_t *mem = xmalloc(((size_t)e.nmembers + 1) * 8);
 	memcpy(mem, e.members, (size_t)e.nmembers * 8);
 	for (uint16_t i = 0; i < e.nmembers && rc == 0; i++) {
@@ -397,6 +403,13 @@ int email_member_add(struct store *st, MDB_txn *txn, uint32_t account, uint32_t 
 		k = key_u32_u32(kb, account, email_id);
 		rc = rec_put(txn, st->db[DB_EMAIL], &k, email_size(&e), email_enc, &e, 0);
 	}
+	if (rc == 0) {
+		/* The JMAP counters and thread index (store_counts.c). */
+		email_shape_of(&after, &e);
+		rc = counts_email(txn, st, account, email_id, &before, &after);
+		email_shape_free(&after);
+	}
+	email_shape_free(&before);
 	free(mem);
 	free(copy);
 	if (rc)

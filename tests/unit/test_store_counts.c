@@ -168,6 +168,23 @@ int main(void)
 	CHECK_EQ_INT(thread_emails(st, acc, 3, &t), 0);
 	CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 2);
 
+	/* One delivery's copies in two mailboxes (Sieve fileinto :copy) are
+	 * one email, counted in both. */
+	{
+		struct store_delivery d;
+		uint32_t accs[2] = { acc, acc }, ids[2] = { 0, 0 };
+		struct store_target tg[2] = { { STORE_TARGET_INBOX, NULL, NULL, 0, NULL },
+			                      { STORE_TARGET_INBOX, NULL, "Archive", 0, NULL } };
+		unit_delivery_init(&d, "Message-ID: <d@x>\r\nSubject: Two\r\n\r\n4\r\n", accs, 1700000030);
+		d.naccounts = 2;
+		d.targets = tg;
+		d.email_ids = ids;
+		CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+		CHECK(ids[0] != 0 && ids[0] == ids[1]);
+		expect(st, acc, INBOX, 2, 1, 2, 1, "two copies");
+		expect(st, acc, ARCHIVE, 2, 1, 2, 1, "two copies");
+	}
+
 	/* A schema 12 store: the migration counts everything again. */
 	struct counts before, after;
 	get(st, acc, &before);
@@ -184,7 +201,7 @@ int main(void)
 		CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 2);
 		/* Deleting the trash mailbox expunges its email with it. */
 		CHECK_EQ_INT(store_mailbox_delete(st, acc, "Trash"), STORE_OK);
-		expect(st, acc, INBOX, 1, 0, 1, 0, "trash deleted");
+		expect(st, acc, INBOX, 2, 1, 2, 1, "trash deleted");
 		CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 1);
 		CHECK_EQ_INT(store_account_del(st, "c@example.test", err, sizeof err), STORE_OK);
 		store_close(&st);
