@@ -76,6 +76,7 @@ schemas = {
     "TotpRecovery": {"type": "object", "properties": {"recovery_codes": arr(S)}},
     "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I}},
+    "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},
     "SieveScript": {"type": "object", "properties": {"name": S, "active": B, "script": S}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
                                                "scope": {"enum": ["admin", "read"]}, "expires": I,
@@ -167,6 +168,8 @@ paths = {
     "/me/totp/confirm": {"post": op("Portal: turn TOTP on with a first code (recovery codes shown once)", [resp(200, "on", ref("TotpRecovery")), problem(400, 401, 409)], obj({"code": S}, ["code"]), portal=True)},
     "/me/totp/disable": {"post": op("Portal: turn TOTP off with a code", [resp(204, "off"), problem(400, 401)], obj({"code": S}, ["code"]), portal=True)},
     "/me/mobileconfig": {"get": op("Portal: the Apple configuration profile", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(401)], portal=True)},
+    "/me/forwarding": {"get": op("Portal: forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(401)], portal=True),
+                       "put": op("Portal: set forwarding (an empty list turns it off)", [resp(200, "forwarding", ref("Forwarding")), problem(400, 401, 403)], obj({"addresses": arr(S), "keep": B}, ["addresses"]), portal=True)},
     "/me/sieve": {"get": op("Portal: Sieve scripts", [resp(200, "scripts", {"type": "object"}), problem(401)], portal=True)},
     "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
                          "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409)], obj({"script": S, "active": B}), params=[pp("name")], portal=True),
@@ -178,6 +181,10 @@ paths = {
                    obj({"name": S}, ["name"]), params=[pp("email")])},
     "/accounts/{email}/app-passwords/{name}": {
         "delete": op("Revoke an app password", [resp(204, "revoked"), problem(404)], params=[pp("email"), pp("name")])},
+    "/accounts/{email}/forwarding": {
+        "get": op("The account's forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(404)], params=[pp("email")]),
+        "put": op("Set the account's forwarding: up to 4 addresses outside our domains, keep a copy or not (an empty list turns it off)", [resp(200, "forwarding", ref("Forwarding")), problem(400, 404)],
+                  obj({"addresses": arr(S), "keep": B}, ["addresses"]), params=[pp("email")])},
     "/accounts/{email}/sieve": {"get": op("The account's Sieve scripts", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve/{name}": {
         "get": op("One Sieve script", [resp(200, "script", ref("SieveScript")), problem(404)], params=[pp("email"), pp("name")]),

@@ -2,8 +2,9 @@
  * api_me.c — the self-service portal's API (/api/v1/me...): an account
  * signs in with its address and password (and a TOTP code when it turned
  * 2FA on), then manages itself: display name, password, app passwords,
- * two-factor sign-in (api_totp.c), its Sieve filters, quota and usage,
- * and its Apple profile.
+ * two-factor sign-in (api_totp.c), its Sieve filters, forwarding to
+ * outside addresses (api_forward.c), quota and usage, and its Apple
+ * profile.
  *
  * Sessions are the admin's mechanism (api_session.c) under a cookie of
  * their own, tern_account, bound to the account: they never open an admin
@@ -219,6 +220,16 @@ void api_me_apppass_del(struct http_ctx *x)
 void api_me_mobileconfig(struct http_ctx *x)
 {
 	as_admin_route(x, api_account_mobileconfig);
+}
+
+void api_me_forward_get(struct http_ctx *x)
+{
+	as_admin_route(x, api_forward_get);
+}
+
+void api_me_forward_put(struct http_ctx *x)
+{
+	as_admin_route(x, api_forward_put);
 }
 
 void api_me_sieve_list(struct http_ctx *x)

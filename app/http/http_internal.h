@@ -203,6 +203,8 @@ void api_me_apppass_list(struct http_ctx *x);
 void api_me_apppass_add(struct http_ctx *x);
 void api_me_apppass_del(struct http_ctx *x);
 void api_me_mobileconfig(struct http_ctx *x);
+void api_me_forward_get(struct http_ctx *x);
+void api_me_forward_put(struct http_ctx *x);
 void api_me_sieve_list(struct http_ctx *x);
 void api_me_sieve_get(struct http_ctx *x);
 void api_me_sieve_put(struct http_ctx *x);
@@ -241,6 +243,8 @@ void api_admin_password(struct http_ctx *x);
 void api_apppass_list(struct http_ctx *x);
 void api_apppass_add(struct http_ctx *x);
 void api_apppass_del(struct http_ctx *x);
+void api_forward_get(struct http_ctx *x);
+void api_forward_put(struct http_ctx *x);
 /* api_sieve.c */
 void api_sieve_list(struct http_ctx *x);
 void api_sieve_get(struct http_ctx *x);

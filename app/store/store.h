@@ -314,6 +314,30 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 				       size_t max, size_t *n_r, struct store_forward *fwd_r,
 				       size_t fmax, size_t *nf_r);
 
+/* ---- An account's forwarding (store_forward.c) ---- */
+/*
+ * Where mail for the account is also (keep 1) or only (keep 0) sent: up
+ * to STORE_FORWARD_MAX addresses outside our domains, lowercased. Port 25
+ * delivery reaches them through store_resolve_forwards, as outside alias
+ * targets named by the account's address (SRS, ARC and the forward rate
+ * as for aliases); callers that cannot forward (store_resolve_rcpt)
+ * deliver locally as before. n 0 = no forwarding.
+ */
+#define STORE_FORWARD_MAX 4
+struct store_account_forward {
+	int keep;
+	size_t n;
+	char to[STORE_FORWARD_MAX][STORE_ADDR_MAX + 1];
+};
+/* The account's record into f_r (n 0 when none): STORE_OK, STORE_ETEMP. */
+int store_account_forward_get(struct store *st, uint32_t id, struct store_account_forward *f_r);
+/* Replaces it (n 0 removes it). Each address is validated and
+ * lowercased, duplicates dropped. STORE_EINVAL with the reason in err
+ * (a bad address, one at our own domains, too many); STORE_ENOTFOUND (no
+ * such account); STORE_ETEMP. */
+int store_account_forward_set(struct store *st, uint32_t id, const struct store_account_forward *f,
+			      char *err, size_t errsz);
+
 /* ---- Delivery (group commit through the writer thread) ---- */
 /* Content id of a blob: BLAKE2b-256 of its bytes (see store_blob.c). */
 void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);

@@ -508,6 +508,12 @@ int totp_on_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 /* Removes owner's record (none is fine): 0 or an LMDB error. */
 int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 
+/* ---- Account forwarding (store_forward.c) ---- */
+/* The account's record (n 0 when none): 0 or an LMDB error. */
+int fwd_get_txn(MDB_txn *txn, struct store *st, uint32_t id, struct store_account_forward *f);
+/* Removes it (none is fine): 0 or an LMDB error. */
+int fwd_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
+
 /* ---- Names (store_names.c) ---- */
 /* Lowercases (ASCII) and validates a domain into out. 0 or -1. */
 int name_domain(const char *in, char *out, size_t outsz);

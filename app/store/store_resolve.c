@@ -19,6 +19,9 @@
  * and to bob, as Postfix does — and is otherwise dropped with a warning.
  * A target outside our domains is an outside forward: it is collected with
  * the alias that named it (store_resolve_forwards), never looked up.
+ * An account reached may forward too (store_forward.c): when forwards are
+ * wanted its outside targets join them, named by the account's address,
+ * and without "keep" the account itself leaves the list.
  *
  * Everything runs in one read transaction, so a resolution sees one
  * consistent snapshot.
@@ -44,20 +47,58 @@ struct resolve {
 	size_t nfwd, fwd_max;
 };
 
-static void add_forward(struct resolve *r, const char *t)
+/* Adds outside target t named by the address of ours by: 1 when it is
+ * (or already was) among the forwards, 0 when they are not wanted or full. */
+static int add_forward_by(struct resolve *r, const char *t, const char *by)
 {
 	if (!r->fwd)
-		return;
+		return 0;
 	for (size_t i = 0; i < r->nfwd; i++)
 		if (strcmp(r->fwd[i].addr, t) == 0)
-			return; /* one copy per outside address */
+			return 1; /* one copy per outside address */
 	if (r->nfwd == r->fwd_max) {
 		log_warn("store", NULL, "event=resolve_truncated what=forwards max=%zu", r->fwd_max);
-		return;
+		return 0;
 	}
 	struct store_forward *f = &r->fwd[r->nfwd++];
 	snprintf(f->addr, sizeof f->addr, "%s", t);
-	snprintf(f->alias, sizeof f->alias, "%s", r->depth ? r->path[r->depth - 1] : "");
+	snprintf(f->alias, sizeof f->alias, "%s", by);
+	return 1;
+}
+
+static void add_forward(struct resolve *r, const char *t)
+{
+	add_forward_by(r, t, r->depth ? r->path[r->depth - 1] : "");
+}
+
+/*
+ * The account's own forwarding (store_forward.c), when forwards are
+ * wanted: its outside targets join the forwards, named by its address.
+ * Returns 1 when the account keeps its copy, 0 when it does not, or an
+ * LMDB error. A copy is always kept when nothing could be forwarded (a
+ * target's domain became ours, the forwards are full): mail is never lost.
+ */
+static int account_forwards(struct resolve *r, uint32_t id, const char *email)
+{
+	struct store_account_forward f;
+	int rc = fwd_get_txn(r->txn, r->st, id, &f);
+	if (rc || !r->fwd || f.n == 0)
+		return rc ? -rc : 1;
+	size_t added = 0;
+	for (size_t i = 0; i < f.n; i++) {
+		const char *at = strrchr(f.to[i], '@');
+		MDB_val dk = {strlen(at + 1), (void *)(at + 1)}, v;
+		rc = mdb_get(r->txn, r->st->db[DB_DOMAIN], &dk, &v);
+		if (rc == 0) {
+			log_warn("store", NULL, "event=forward_target_ignored account=%s target=%s "
+				 "reason=local_domain", email, f.to[i]);
+			continue;
+		}
+		if (rc != MDB_NOTFOUND)
+			return -rc;
+		added += (size_t)add_forward_by(r, f.to[i], email);
+	}
+	return f.keep || added == 0;
 }
 
 static void add_account(struct resolve *r, uint32_t id)
@@ -246,9 +287,6 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 		res = STORE_RCPT_UNKNOWN;
 		goto out;
 	}
-	if (nf_r)
-		*nf_r = r->nfwd;
-
 	/*
 	 * Quota is refused only when every account is full: when some are not,
 	 * the message is accepted for all of them (we cannot bounce one copy
@@ -268,6 +306,15 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 			inactive++;
 			continue;
 		}
+		int keep = account_forwards(r, r->acc[i], a.email);
+		if (keep < 0) {
+			log_error("store", NULL, "event=resolve_failed error=\"%s\"",
+				  mdb_strerror(-keep));
+			res = STORE_RCPT_TEMPFAIL;
+			goto out;
+		}
+		if (!keep)
+			continue; /* forwarded only */
 		r->acc[live++] = r->acc[i];
 		if (a.quota && a.used >= a.quota)
 			over++;
@@ -277,6 +324,8 @@ enum store_rcpt store_resolve_forwards(struct store *st, const char *address, ui
 		res = inactive ? STORE_RCPT_INACTIVE : STORE_RCPT_UNKNOWN;
 		goto out;
 	}
+	if (nf_r)
+		*nf_r = r->nfwd; /* the accounts' own forwards included */
 	/* A forward always takes the message, so only local copies can be "full". */
 	res = r->n && over == r->n && r->nfwd == 0 ? STORE_RCPT_OVER_QUOTA : STORE_RCPT_OK;
 	*n_r = r->n < max ? r->n : max;

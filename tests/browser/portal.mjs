@@ -133,6 +133,19 @@ try {
 	await byId('apppass-row').waitFor();
 	await screenshot('portal-apppass');
 
+	// Forwarding: an address at our own domain is refused under the field,
+	// an outside one is stored without a copy kept.
+	await byId('forward-addresses').fill('someone@example.test');
+	await byId('forward-save').click();
+	await page.getByText('is at one of our domains').waitFor();
+	await byId('forward-addresses').fill('Pat.Away@remote.test');
+	await byId('forward-keep').uncheck();
+	await byId('forward-save').click();
+	await page.getByText('Forwarding saved.').waitFor();
+	if ((await byId('forward-addresses').inputValue()) !== 'pat.away@remote.test')
+		throw new Error('the forwarding form does not show what was stored');
+	log('portal: forwarding set');
+
 	const totpSecret = await enableTotp('portal');
 	// Python now signs in to IMAP and SMTP: the app password works, the
 	// account password does not.

@@ -2,7 +2,8 @@
 sign-in in a real browser (issue 31).
 
 tests/browser/portal.mjs drives headless Chromium: a user signs in at
-/account, sets a display name, creates an app password, turns on TOTP,
+/account, sets a display name, creates an app password, sets forwarding
+(an address of ours refused, an outside one stored), turns on TOTP,
 changes the password, downloads the Apple profile and signs in again with
 a code; the admin turns on TOTP in Settings and signs in with a code. The
 codes are computed here, with hmac (RFC 6238), never by tern's code; the
@@ -110,11 +111,14 @@ def test_webui_portal_and_admin_totp():
         assert seen == {"qr", "mail"}, seen
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
                        "portal: password changed", "portal: profile downloaded",
+                       "portal: forwarding set",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code"):
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
+        st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
+        assert body == {"addresses": ["pat.away@remote.test"], "keep": False}, body
         from httpc import Api
         a = Api(s)
         st, _, body = a.call("POST", "/session", {"password": ADMIN_PW})

@@ -1,7 +1,7 @@
 // portal.jsx - the account's own pages at /account (API: /api/v1/me,
 // app/http/api_me.c): sign in with address and password (and a TOTP code
-// when on), then profile and usage, password, app passwords, two-factor
-// sign-in, Sieve filters, and mail app set-up (settings in words, the
+// when on), then profile and usage, password, app passwords, forwarding
+// to outside addresses, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useState } from 'preact/hooks';
@@ -53,6 +53,7 @@ export function Portal() {
 				<Profile me={me} onChange={load} />
 				<Password />
 				<AppPasswords />
+				<Forwarding />
 				<TwoFactor base="/me/totp" who="Your account" />
 				<Filters />
 				<Setup me={me} />
@@ -225,6 +226,56 @@ function AppPasswords() {
 				<button class="btn" type="submit" disabled={a.busy} data-testid="apppass-add">Create</button>
 			</form>
 		</section>
+	);
+}
+
+// Forwarding: up to four outside addresses, one a line, and whether this
+// mailbox keeps a copy. The server checks the addresses (none at our own
+// domains) and answers with what it stored; an empty list turns it off.
+function Forwarding() {
+	const cur = useLoad(() => get('/me/forwarding'));
+	const [text, setText] = useState(null);
+	const [keep, setKeep] = useState(true);
+	const [msg, setMsg] = useState('');
+	const a = useAction();
+	useEffect(() => {
+		if (cur.data && text === null) {
+			setText(cur.data.addresses.join('\n'));
+			setKeep(cur.data.keep);
+		}
+	}, [cur.data]);
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			const addresses = (text || '').split(/[\s,]+/).filter((x) => x);
+			const got = await put('/me/forwarding', { addresses, keep });
+			setText(got.addresses.join('\n'));
+			setKeep(got.keep);
+			setMsg(got.addresses.length ? 'Forwarding saved.' : 'Forwarding is off.');
+		});
+	};
+	if (!cur.data)
+		return <section class="card"><h2>Forwarding</h2><ErrorBox error={cur.error} />{cur.error ? null : <Loading />}</section>;
+	const err = a.error && a.error.field === 'addresses' ? a.error.message : '';
+	return (
+		<form class="card" onSubmit={save} data-testid="portal-forwarding">
+			<h2>Forwarding</h2>
+			<p>Mail that arrives for you is also sent to these addresses (at most four, one a line). Leave it empty to forward nothing.</p>
+			<div class={'field' + (err ? ' field-error' : '')}>
+				<label for="fwd-addresses">Forward to</label>
+				<textarea id="fwd-addresses" rows={3} value={text || ''} onInput={(e) => setText(e.currentTarget.value)}
+					aria-invalid={err ? 'true' : undefined} aria-describedby={err ? 'fwd-error' : undefined} data-testid="forward-addresses" />
+				{err ? <p class="hint error-text" id="fwd-error">{err}</p> : null}
+			</div>
+			<div class="field checkbox">
+				<input id="fwd-keep" type="checkbox" checked={keep} onChange={(e) => setKeep(e.currentTarget.checked)} data-testid="forward-keep" />
+				<label for="fwd-keep">Keep a copy here</label>
+			</div>
+			<ErrorBox error={a.error && a.error.field !== 'addresses' ? a.error : null} />
+			<Notice testid="forward-saved">{msg}</Notice>
+			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="forward-save">Save</button></div>
+		</form>
 	);
 }
 
