@@ -8,9 +8,8 @@
  * transaction. Properties served: id, blobId, threadId, mailboxIds,
  * keywords, size, receivedAt, messageId, inReplyTo, references, sender,
  * from, to, cc, bcc, replyTo, subject, sentAt, hasAttachment, preview,
- * and the body properties (jmap_email_body.c).
- * TODO(issue 36): headers and header:NAME forms (asked for, they are
- * invalidArguments naming them, never silently left out).
+ * the body properties (jmap_email_body.c), headers and header:NAME:asForm
+ * (jmap_email_header.c).
  *
  * Keywords: the store keeps IMAP's system flags as $seen, $answered,
  * $flagged, $draft, which are JMAP's names already; \Deleted is per IMAP
@@ -35,17 +34,15 @@ static const char *const props[] = {
     "id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt", "messageId",
     "inReplyTo", "references", "sender", "from", "to", "cc", "bcc", "replyTo", "subject",
     "sentAt", "hasAttachment", "preview", "bodyStructure", "textBody", "htmlBody", "attachments",
-    "bodyValues",
+    "bodyValues", "headers",
 };
 enum { P_ID, P_BLOB, P_THREAD, P_MAILBOXES, P_KEYWORDS, P_SIZE, P_RECEIVED, P_MSGID, P_IRT, P_REFS,
        P_SENDER, P_FROM, P_TO, P_CC, P_BCC, P_REPLYTO, P_SUBJECT, P_SENT, P_HASATT, P_PREVIEW,
-       P_BODYSTRUCTURE, P_TEXTBODY, P_HTMLBODY, P_ATTACHMENTS, P_BODYVALUES, NPROPS };
-/* Properties of RFC 8621 §4.1 not served yet. */
-static const char *const later[] = {"headers"};
+       P_BODYSTRUCTURE, P_TEXTBODY, P_HTMLBODY, P_ATTACHMENTS, P_BODYVALUES, P_HEADERS, NPROPS };
 #define CONTENT_PROPS ((1u << P_MSGID) | (1u << P_IRT) | (1u << P_REFS) | (1u << P_SENDER) |     \
 		       (1u << P_FROM) | (1u << P_TO) | (1u << P_CC) | (1u << P_BCC) |                \
 		       (1u << P_REPLYTO) | (1u << P_SUBJECT) | (1u << P_SENT) | (1u << P_HASATT) |   \
-		       (1u << P_PREVIEW) | (0x1fu << P_BODYSTRUCTURE))
+		       (1u << P_PREVIEW) | (0x1fu << P_BODYSTRUCTURE) | (1u << P_HEADERS))
 
 void jmap_w_utcdate(struct jw *w, int64_t t)
 {
@@ -187,6 +184,8 @@ struct content {
 	unsigned want, bwant;
 	uint32_t email;
 	const struct jmap_body_opts *opts;
+	const struct jmap_hprop *hps;
+	size_t nhps;
 };
 
 static void content_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
@@ -221,14 +220,7 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 			else
 				jw_null(w);
 			break;
-		case P_SENT: {
-			int64_t t0;
-			if (env->date.p && mime_date_parse(env->date, &t0, NULL) == 0)
-				jmap_w_utcdate(w, t0);
-			else
-				jw_null(w);
-			break;
-		}
+		case P_SENT: jmap_w_date(w, env->date); break;
 		case P_HASATT: jw_bool(w, has_attachment(&t)); break;
 		case P_PREVIEW: {
 			char pv[MIME_PREVIEW_MAX];
@@ -241,12 +233,22 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 	unsigned body = (ct->want >> P_BODYSTRUCTURE) & 0x1fu;
 	if (body)
 		jmap_email_body(w, a, data, &t, ct->email, body, ct->bwant, ct->opts);
+	if ((ct->want & (1u << P_HEADERS)) || ct->nhps) {
+		struct jmap_hfields h;
+		jmap_hfields_read(a, data, len, &h);
+		if (ct->want & (1u << P_HEADERS))
+			jmap_headers_write(w, a, &h);
+		for (size_t i = 0; i < ct->nhps; i++)
+			jmap_hprop_write(w, a, &h, &ct->hps[i]);
+	}
 }
 
 struct getctx {
 	struct jmap_call *c;
 	unsigned want, bwant;
 	const struct jmap_body_opts *opts;
+	const struct jmap_hprop *hps;
+	size_t nhps;
 	const uint32_t *ids;
 	char *found;
 };
@@ -274,10 +276,10 @@ static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
 		case P_RECEIVED: jmap_w_utcdate(w, b->received_at); break;
 		}
 	}
-	if (g->want & CONTENT_PROPS) {
+	if ((g->want & CONTENT_PROPS) || g->nhps) {
 		/* A second read transaction: the writes of this request
 		 * (none in /get) cannot come between. */
-		struct content ct = {g->c, g->want, g->bwant, b->email_id, g->opts};
+		struct content ct = {g->c, g->want, g->bwant, b->email_id, g->opts, g->hps, g->nhps};
 		store_email_content(g->c->r->st, g->c->r->account, b->email_id, content_cb, &ct);
 	}
 	jw_obj_end(w);
@@ -327,22 +329,27 @@ void jmap_email_get(struct jmap_call *c)
 	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
 		return;
 	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	/* RFC 8621 §4.2: the default leaves bodyStructure out. */
+	/* RFC 8621 §4.2: the default leaves bodyStructure and headers out. */
 	if (!pv)
-		want = ((1u << NPROPS) - 1) & ~(1u << P_BODYSTRUCTURE);
+		want = ((1u << NPROPS) - 1) & ~(1u << P_BODYSTRUCTURE) & ~(1u << P_HEADERS);
+	struct jmap_hprop *hps = arena_alloc(c->r->a, ((pv ? pv->count : 0) + 1) * sizeof *hps);
+	size_t nhps = 0;
 	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
 		int p;
 		for (p = 0; p < NPROPS && strcmp(e->str, props[p]); p++)
 			;
-		if (p == NPROPS) {
-			int is_later = !strncmp(e->str, "header:", 7);
-			for (size_t k = 0; k < sizeof later / sizeof later[0]; k++)
-				is_later |= !strcmp(e->str, later[k]);
+		if (p < NPROPS) {
+			want |= 1u << p;
+			continue;
+		}
+		if (jmap_hprop_parse(c->r->a, e->str, &hps[nhps]) < 0) {
 			jmap_bad_arg(c, "properties",
-				     is_later ? "a property tern does not serve yet" : "unknown property");
+				     !strncmp(e->str, "header:", 7)
+					 ? "a header form this field does not allow, or a bad name"
+					 : "unknown property");
 			return;
 		}
-		want |= 1u << p;
+		nhps++;
 	}
 	want |= 1u << P_ID;
 	/* bodyProperties: the default set of §4.1.4, subParts always. */
@@ -396,7 +403,7 @@ void jmap_email_get(struct jmap_call *c)
 		nums = al.v;
 		n = al.n;
 	}
-	struct getctx g = {c, want, bwant, &opts, nums, arena_zalloc(c->r->a, n + 1)};
+	struct getctx g = {c, want, bwant, &opts, hps, nhps, nums, arena_zalloc(c->r->a, n + 1)};
 	jmap_begin(c);
 	jw_kstr(&c->w, "state", state);
 	jw_key(&c->w, "list");

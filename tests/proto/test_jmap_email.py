@@ -97,14 +97,14 @@ def test_jmap_email():
         "to": [{"name": None, "email": "cat@example.test"},
                {"name": "Bob", "email": "bob@example.test"}],
         "cc": None, "bcc": None, "replyTo": None, "subject": "Café plans",
-        "sentAt": "2026-11-20T11:00:00Z", "hasAttachment": False,
+        "sentAt": "2026-11-20T12:00:00+01:00", "hasAttachment": False,
         "preview": "First line of one."}, e0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e0["receivedAt"])
     assert e1["inReplyTo"] == ["e1@remote.test"]
     assert e1["references"] == ["e0@remote.test", "e1@remote.test"]
     _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["subject", "size"]})
     assert g["list"] == [{"id": ids[2], "subject": "other", "size": sizes[2]}], g
-    name, e = j.one("Email/get", {"ids": [ids[0]], "properties": ["headers"]})
+    name, e = j.one("Email/get", {"ids": [ids[0]], "properties": ["header:Subject:asDate"]})
     assert name == "error" and e["type"] == "invalidArguments", e
     # The default properties (RFC 8621 4.2) include the body ones, not bodyStructure.
     _, g = j.one("Email/get", {"ids": [ids[0]]})
