@@ -14,6 +14,8 @@
  * refused with a limit problem.
  */
 #include <errno.h>
+#include <microhttpd.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,10 @@
 #include "auth/sasl.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/xalloc.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
 #include "http/http_internal.h"
 #include "http/http_upload.h"
 #include "jmap/jmap_blob.h"
@@ -388,6 +394,318 @@ static void upload(struct http_ctx *x, const char *account)
 	http_upload_start(x, &upload_ops, j);
 }
 
+/* ---- download (RFC 8620 §6.2) ---- */
+
+/*
+ * What a download sends, read as libmicrohttpd asks for it: an upload's
+ * file, or a stored message's bytes through a hold (store_hold.h), whole
+ * or one part's body decoded a chunk at a time. Nothing holds the whole
+ * blob in memory.
+ */
+#define DL_IN 16384
+struct dl {
+	int fd; /* an upload's file, else -1 */
+	struct store_hold hold;
+	uint32_t account;
+	uint64_t off, end; /* the range of the held bytes sent */
+	uint64_t size;     /* what is sent (decoded) */
+	int decode;
+	struct mime_decoder dec;
+	uint64_t in_pos; /* next input byte (absolute) */
+	int finished;    /* the decoder was finished */
+	char out[MIME_DECODE_OUT_MAX(DL_IN)];
+	size_t out_len, out_pos;
+	/* for the hold's callbacks */
+	char *dst;
+	size_t got, want;
+	uint64_t at;
+};
+
+static void dl_free(void *cls)
+{
+	struct dl *d = cls;
+	if (d->fd >= 0)
+		close(d->fd);
+	store_hold_release(http_store, &d->hold);
+	free(d);
+}
+
+static void dl_copy_cb(void *arg, const char *data, size_t len)
+{
+	struct dl *d = arg;
+	if (d->at >= len)
+		return;
+	size_t n = len - (size_t)d->at < d->want ? len - (size_t)d->at : d->want;
+	memcpy(d->dst, data + d->at, n);
+	d->got = n;
+}
+
+/* Copies held bytes [at, at + want) into dst; their count, or -1. */
+static ssize_t dl_held(struct dl *d, uint64_t at, char *dst, size_t want)
+{
+	d->at = at;
+	d->dst = dst;
+	d->want = want;
+	d->got = 0;
+	if (store_hold_read(http_store, &d->hold, dl_copy_cb, d) != STORE_OK)
+		return -1;
+	return (ssize_t)d->got;
+}
+
+static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct dl *d = cls;
+
+	if (pos >= d->size)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (max > d->size - pos)
+		max = (size_t)(d->size - pos);
+	if (d->fd >= 0) {
+		ssize_t r = pread(d->fd, buf, max, (off_t)pos);
+		return r > 0 ? r : MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (!d->decode) {
+		ssize_t r = dl_held(d, d->off + pos, buf, max);
+		return r > 0 ? r : MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	/* Decoded: pos only moves forward, as libmicrohttpd reads. */
+	while (d->out_pos == d->out_len) {
+		char in[DL_IN];
+		d->out_pos = d->out_len = 0;
+		if (d->in_pos >= d->end) {
+			if (d->finished)
+				return MHD_CONTENT_READER_END_WITH_ERROR; /* shorter than said */
+			d->finished = 1;
+			d->out_len = mime_decoder_finish(&d->dec, d->out);
+			continue;
+		}
+		size_t want = d->end - d->in_pos < DL_IN ? (size_t)(d->end - d->in_pos) : DL_IN;
+		ssize_t r = dl_held(d, d->in_pos, in, want);
+		if (r <= 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		d->in_pos += (uint64_t)r;
+		d->out_len = mime_decoder_feed(&d->dec, in, (size_t)r, d->out);
+	}
+	size_t n = d->out_len - d->out_pos < max ? d->out_len - d->out_pos : max;
+	memcpy(buf, d->out + d->out_pos, n);
+	d->out_pos += n;
+	return (ssize_t)n;
+}
+
+/* The part's range and encoding, read from the email's cached tree. */
+struct dl_part {
+	struct dl *d;
+	unsigned part;
+	struct arena *a;
+	int found;
+	char type[128];
+};
+
+static void dl_part_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
+{
+	struct dl_part *q = arg;
+	struct mime_tree t;
+	if (mime_cache_load(meta, metalen, data, len, q->a, &t) < 0 || q->part >= t.nparts)
+		return;
+	const struct mime_part *p = &t.parts[q->part];
+	if (p->flags & MIME_PART_MULTIPART)
+		return;
+	enum mime_cte cte = mime_cte_parse(p->encoding);
+	struct str body = str_make(data + p->body_off, p->body_end - p->body_off);
+	q->d->off = p->body_off;
+	q->d->end = p->body_end;
+	q->d->in_pos = p->body_off;
+	q->d->decode = 1;
+	mime_decoder_init(&q->d->dec, cte);
+	q->d->size = mime_decoded_size(cte, body);
+	snprintf(q->type, sizeof q->type, "%.*s/%.*s", (int)p->type.len, p->type.p,
+		 (int)p->subtype.len, p->subtype.p);
+	q->found = 1;
+}
+
+static void dl_size_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
+{
+	struct dl *d = arg;
+	(void)meta;
+	(void)metalen;
+	(void)data;
+	d->end = d->size = len;
+}
+
+/* On the job's thread: finds the blob the account may read; 0, or -1
+ * with j's answer set. */
+static int dl_open(struct jmap_job *j, struct dl **d_r)
+{
+	struct dl *d = xcalloc(1, sizeof *d);
+	uint8_t id[32];
+	uint32_t email;
+	unsigned part;
+	int rc = STORE_ENOTFOUND;
+
+	d->fd = -1;
+	d->account = j->account;
+	if (jmap_blob_parse(j->blob, id) == 0) {
+		uint64_t size;
+		d->fd = jmap_upload_open(j->account, id, &size);
+		if (d->fd >= 0) {
+			d->size = size;
+			*d_r = d;
+			return 0;
+		}
+		long long e = jmap_blob_email(http_store, j->account, id);
+		rc = e < 0 ? STORE_ETEMP : STORE_ENOTFOUND;
+		if (e > 0)
+			rc = store_email_hold(http_store, j->account, (uint32_t)e, dl_size_cb, d,
+					      &d->hold);
+	} else if (jmap_part_parse(j->blob, &email, &part) == 0) {
+		struct dl_part q = { d, part, j->a, 0, "" };
+		rc = store_email_hold(http_store, j->account, email, dl_part_cb, &q, &d->hold);
+		if (rc == STORE_OK && !q.found)
+			rc = STORE_ENOTFOUND;
+		if (rc == STORE_OK && !j->accept)
+			j->accept = arena_strdup(j->a, q.type);
+	}
+	if (rc == STORE_OK) {
+		*d_r = d;
+		return 0;
+	}
+	dl_free(d);
+	struct jw w;
+	buf_reset(&j->out);
+	jw_init(&w, &j->out);
+	j->status = rc == STORE_ENOTFOUND ? 404 : 503;
+	jw_obj_begin(&w);
+	jw_kstr(&w, "type", "about:blank");
+	jw_kint(&w, "status", j->status);
+	jw_kstr(&w, "detail", j->status == 404 ? "no such blob" : "try again later");
+	jw_obj_end(&w);
+	return -1;
+}
+
+struct dl_job {
+	struct jmap_job j;
+	struct dl *d;
+};
+
+static void dl_work(void *arg)
+{
+	struct dl_job *q = arg;
+	struct jmap_job *j = &q->j;
+	char want[16];
+
+	buf_init(&j->out, 4096);
+	int ok = authenticate(j) == 0;
+	explicit_bzero(j->pass, sizeof j->pass);
+	if (!ok)
+		return;
+	snprintf(want, sizeof want, "A%08x", j->account);
+	if (strcmp(want, j->want) != 0) {
+		struct jw w;
+		jw_init(&w, &j->out);
+		j->status = 404;
+		jw_obj_begin(&w);
+		jw_kstr(&w, "type", "about:blank");
+		jw_kint(&w, "status", 404);
+		jw_kstr(&w, "detail", "no such account");
+		jw_obj_end(&w);
+		return;
+	}
+	if (dl_open(j, &q->d) == 0)
+		j->status = 200;
+}
+
+/* A value for a quoted-string: printable ASCII, no quote or backslash. */
+static const char *quoted_safe(struct arena *a, const char *s)
+{
+	char *o = arena_strdup(a, s);
+	for (char *p = o; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '"' || *p == '\\')
+			*p = '_';
+	return o;
+}
+
+/* RFC 8187 ext-value: UTF-8 percent-encoded but for attr-chars. */
+static const char *ext_value(struct arena *a, const char *s)
+{
+	size_t n = strlen(s);
+	char *o = arena_alloc(a, n * 3 + 1), *p = o;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("!#$&+-.^_`|~", c))
+			*p++ = (char)c;
+		else
+			p += snprintf(p, 4, "%%%02X", c);
+	}
+	*p = '\0';
+	return o;
+}
+
+static void dl_finish(struct http_ctx *x, void *arg)
+{
+	struct dl_job *q = arg;
+	struct jmap_job *j = &q->j;
+
+	explicit_bzero(j->user, sizeof j->user);
+	if (j->status != 200) {
+		buf_free(&x->out);
+		x->out = j->out;
+		x->status = j->status;
+		x->type = "application/problem+json";
+		if (j->unauthorized)
+			http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		return;
+	}
+	buf_free(&j->out);
+	x->status = 200;
+	x->type = j->accept ? quoted_safe(x->arena, j->accept) : "application/octet-stream";
+	/* Blobs never change: a client may keep what it fetched. */
+	http_header(x, "Cache-Control", "private, immutable, max-age=31536000");
+	http_header(x, "Content-Disposition",
+		    arena_printf(x->arena, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+				 quoted_safe(x->arena, j->name), ext_value(x->arena, j->name)));
+	x->stream_read = dl_read;
+	x->stream_free = dl_free;
+	x->stream_cls = q->d;
+	x->stream_size = q->d->size;
+}
+
+/* /jmap/download/{accountId}/{blobId}/{name}?accept={type} */
+static void download(struct http_ctx *x, const char *rest)
+{
+	const char *s1 = strchr(rest, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s1 || !s2 || s1 == rest || s2 == s1 + 1 || !s2[1]) {
+		http_problem(x, 404, "not_found", NULL, "no such JMAP endpoint");
+		return;
+	}
+	if (strcmp(x->method, "GET") != 0 && strcmp(x->method, "HEAD") != 0) {
+		http_problem(x, 405, "method", NULL, "%s is not allowed here", x->method);
+		http_header(x, "Allow", "GET, HEAD");
+		return;
+	}
+	struct dl_job *q = arena_zalloc(x->arena, sizeof *q);
+	struct jmap_job *j = &q->j;
+	j->a = x->arena;
+	j->kind = JK_DOWNLOAD;
+	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
+	if (!http_req_header(x, "Authorization")) {
+		http_problem(x, 401, "unauthorized", NULL, "authentication required");
+		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+		return;
+	}
+	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	j->want = arena_strndup(x->arena, rest, (size_t)(s1 - rest));
+	j->blob = arena_strndup(x->arena, s1 + 1, (size_t)(s2 - s1 - 1));
+	j->name = s2 + 1;
+	const char *acc = http_query(x, "accept");
+	j->accept = acc && *acc && strlen(acc) < 256 && strchr(acc, '/') ? acc : NULL;
+	if (http_defer(x, dl_work, dl_finish, q) < 0) {
+		explicit_bzero(j->pass, sizeof j->pass);
+		http_problem(x, 503, "temporary", NULL, "busy, try again");
+		http_header(x, "Retry-After", "1");
+	}
+}
+
 void http_jmap(struct http_ctx *x)
 {
 	const char *p = x->path;
@@ -435,6 +753,10 @@ void http_jmap(struct http_ctx *x)
 			return;
 		}
 		run(x, JK_API);
+		return;
+	}
+	if (!strncmp(p, "/jmap/download/", 15)) {
+		download(x, p + 15);
 		return;
 	}
 	if (!strncmp(p, "/jmap/upload/", 13)) {

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth/login_limit.h"
 #include "core/buf.h"
@@ -72,6 +73,15 @@ struct http_ctx {
 	void (*defer_work)(void *arg);
 	void (*defer_finish)(struct http_ctx *x, void *arg);
 	void *defer_arg;
+	/* A body made as it is sent (downloads): libmicrohttpd calls
+	 * stream_read (its content reader: bytes at pos into buf, at most
+	 * max; MHD_CONTENT_READER_END_OF_STREAM at the end) for stream_size
+	 * bytes, and stream_free(stream_cls) once at the end, also when the
+	 * response could not be made. */
+	ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+	void (*stream_free)(void *cls);
+	void *stream_cls;
+	uint64_t stream_size;
 	/* A streamed body's state (http_upload.h; private to http_upload.c). */
 	struct http_upload *upload_;
 };

@@ -224,7 +224,12 @@ static enum MHD_Result send_ctx(struct http_ctx *x)
 {
 	struct MHD_Response *resp;
 
-	if (x->static_body)
+	if (x->stream_read) {
+		resp = MHD_create_response_from_callback(x->stream_size, 64 * 1024, x->stream_read,
+							 x->stream_cls, x->stream_free);
+		if (!resp)
+			x->stream_free(x->stream_cls);
+	} else if (x->static_body)
 		resp = MHD_create_response_from_buffer(x->static_len, (void *)x->static_body,
 						       MHD_RESPMEM_PERSISTENT);
 	else
