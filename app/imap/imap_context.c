@@ -4,7 +4,9 @@
  *
  * A context keeps a copy of the search keys (in an arena of its own) and
  * the result as UIDs. At each sync of the selected mailbox (NOOP, IDLE,
- * the commands that report changes) the keys are evaluated again, when
+ * the commands that report changes) and after the session's own STORE
+ * (imap_context_refresh(): the update comes with the STORE's answer, as
+ * Dovecot sends it) the keys are evaluated again, when
  * some message changed since the last evaluation (a fingerprint over
  * UIDs, flags and modseqs), and the differences go out as Dovecot sends
  * them: "* ESEARCH (TAG "t") [UID] REMOVEFROM (0 set)" before the sync's
@@ -283,6 +285,29 @@ void imap_context_update(struct imap_session *s, const uint32_t *before, size_t 
 		c->uids = now;
 		c->n = n;
 	}
+}
+
+void imap_context_refresh(struct imap_session *s)
+{
+	size_t n = s->view.count;
+
+	if (!s->contexts)
+		return;
+	uint32_t *now = xmalloc((n + 1) * sizeof(*now));
+	for (size_t i = 0; i < n; i++)
+		now[i] = s->view.msgs[i].uid;
+	struct buf pre, post;
+	size_t room = ((size_t)2 * n + 2) * 22 * IMAP_CONTEXT_MAX + 4096;
+	buf_init(&pre, room);
+	buf_init(&post, room);
+	imap_context_update(s, now, n, &pre, &post);
+	if (buf_len(&pre))
+		imap_write_big(s, buf_data(&pre), buf_len(&pre));
+	if (buf_len(&post))
+		imap_write_big(s, buf_data(&post), buf_len(&post));
+	buf_free(&pre);
+	buf_free(&post);
+	free(now);
 }
 
 int imap_context_active(const struct imap_session *s)

@@ -432,6 +432,11 @@ int imap_context_add_sorted(struct imap_session *s, int uid, struct str charset,
  * before the sync's responses) and ADDTO lines to post. */
 void imap_context_update(struct imap_session *s, const uint32_t *before, size_t nbefore,
 			 struct buf *pre, struct buf *post);
+/* After the session's own change that the view already holds (STORE):
+ * evaluates every context again and writes its REMOVEFROM and ADDTO
+ * lines at once, as Dovecot answers a STORE; no view sync, so no
+ * EXPUNGE goes out (forbidden during STORE, RFC 9051 §7.5.1). */
+void imap_context_refresh(struct imap_session *s);
 /* Drops every context (the mailbox is left, the session ends). */
 void imap_context_clear(struct imap_session *s);
 /* CANCELUPDATE "tag" ... */
