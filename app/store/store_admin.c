@@ -14,6 +14,7 @@
  * mailbox 1 being INBOX; an alias's domain exists.
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -392,6 +393,25 @@ static int unref_email_blob(void *arg, const MDB_val *v)
 	return rc ? rc : blob_unref(u->txn, u->st, e.blob_id);
 }
 
+/* The spam filter's meta records of account id (SCHEMA.md, meta): its
+ * allow and block lists and what its model learned from which message,
+ * so nothing of the account stays behind. The users' votes
+ * (spamvote/) stay: what the global model learned stays learned. */
+static int spam_meta_del_txn(MDB_txn *txn, struct store *st, uint32_t id)
+{
+	char kb[64];
+	int n = snprintf(kb, sizeof kb, "spamtrained/%u/", id);
+	int rc = del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
+	for (int allow = 0; rc == 0 && allow < 2; allow++) {
+		n = snprintf(kb, sizeof kb, "spamlist/%s/u%u", allow ? "allow" : "block", id);
+		MDB_val k = {(size_t)n, kb};
+		rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	return rc;
+}
+
 static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct acct_ctx *c = ctx;
@@ -433,6 +453,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = fwd_del_txn(txn, st, id)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_SPAM], pfx, 4, NULL, NULL)) != 0)
+		return rc;
+	if ((rc = spam_meta_del_txn(txn, st, id)) != 0)
 		return rc;
 	if ((rc = counts_drop_account(txn, st, id)) != 0)
 		return rc;
