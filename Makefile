@@ -52,9 +52,9 @@ WEB_FIXTURE := tests/web_assets_fixture.c
 ANCHORS_SRC := build/gen/anchors_table.c
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) build/obj/$(ANCHORS_SRC:.c=.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
-# the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c)
+# the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
 # and tests/http_stub.c for the rest.
-HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.c
+HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.c app/http/ws_frame.c
 HOST_SKIP   := $(filter-out $(HOST_PURE),$(wildcard app/http/*.c))
 HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
 TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o) \

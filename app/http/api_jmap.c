@@ -109,8 +109,7 @@ struct jmap_job {
 	const char *blob, *name, *accept; /* download */
 };
 
-/* The Authorization header's Basic credentials into j. 0 or -1. */
-static int basic_parse(const char *h, struct jmap_job *j)
+int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size_t *plen_r)
 {
 	char dec[LOGIN_USER_MAX + LOGIN_PASS_MAX + 2];
 	size_t n;
@@ -124,16 +123,24 @@ static int basic_parse(const char *h, struct jmap_job *j)
 		return -1;
 	char *colon = memchr(dec, ':', n);
 	if (!colon || (size_t)(colon - dec) > LOGIN_USER_MAX ||
-	    n - (size_t)(colon - dec) - 1 > LOGIN_PASS_MAX)
+	    n - (size_t)(colon - dec) - 1 > LOGIN_PASS_MAX) {
+		explicit_bzero(dec, sizeof dec);
 		return -1;
-	j->ulen = (size_t)(colon - dec);
-	j->plen = n - j->ulen - 1;
-	memcpy(j->user, dec, j->ulen);
-	j->user[j->ulen] = '\0';
-	memcpy(j->pass, colon + 1, j->plen);
-	j->pass[j->plen] = '\0';
+	}
+	*ulen_r = (size_t)(colon - dec);
+	*plen_r = n - *ulen_r - 1;
+	memcpy(user, dec, *ulen_r);
+	user[*ulen_r] = '\0';
+	memcpy(pass, colon + 1, *plen_r);
+	pass[*plen_r] = '\0';
 	explicit_bzero(dec, sizeof dec);
 	return 0;
+}
+
+/* The Authorization header's Basic credentials into j. 0 or -1. */
+static int basic_parse(const char *h, struct jmap_job *j)
+{
+	return http_basic_parse(h, j->user, &j->ulen, j->pass, &j->plen);
 }
 
 /* On the job's thread: 0 with j->account, or -1 with the answer set. */

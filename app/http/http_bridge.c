@@ -62,6 +62,7 @@
 #include "core/xalloc.h"
 #include "http/http_internal.h"
 #include "http/http_parse.h"
+#include "http/http_push.h"
 #include "http/http_server.h"
 #include "net/conn.h"
 #include "net/limits.h"
@@ -74,6 +75,9 @@
 #define REQUEST_DEADLINE_MS 60000
 /* Request bytes within one REQUEST_DEADLINE_MS that push it back. */
 #define BRIDGE_PROGRESS_MIN (64 * 1024)
+/* A request header that may be a push request (http_push.h) is held
+ * back from the daemon until it is complete, up to this size. */
+#define HOLD_MAX 8192
 
 enum bridge_phase {
 	PHASE_HEADER,  /* waiting for a complete request header */
@@ -92,6 +96,7 @@ struct bridge {
 	uint64_t timer;
 	uint64_t out_mark; /* c->bytes_out when the deadline was set */
 	uint64_t in_mark;  /* c->bytes_in then */
+	struct http_push *push; /* taken over: EventSource or WebSocket */
 	struct bridge *prev, *next;
 };
 
@@ -188,9 +193,53 @@ static int push_request(struct bridge *b)
 	return 1;
 }
 
+static void sp_close(struct bridge *b);
+
+/*
+ * Between requests on the HTTPS listener: is this one for http_push?
+ * Its bytes stay in c->in (not sent to the daemon) while it may be: they
+ * start like "GET /jmap/" and the header is not complete yet. 1 while
+ * held, 2 when taken over, 0 for the daemon.
+ */
+static int push_check(struct bridge *b)
+{
+	static const char pfx[] = "GET /jmap/";
+	struct conn *c = b->c;
+	const char *d = buf_data(&c->in);
+	size_t n = buf_len(&c->in), m = n < sizeof pfx - 1 ? n : sizeof pfx - 1;
+	unsigned line = HTTP_HEADER_START;
+	struct http_head h;
+
+	if (!b->https || b->phase != PHASE_HEADER || memcmp(d, pfx, m) != 0 || n > HOLD_MAX)
+		return 0;
+	long end = http_header_end(&line, d, n);
+	if (end < 0)
+		return 1;
+	if (http_head_parse(d, (size_t)end, &h) < 0 || !http_push_wants(&h))
+		return 0;
+	/* Ours: the daemon sees its end close (it answered every earlier
+	 * request, or the client would not have sent this one). */
+	sp_close(b);
+	if (b->timer)
+		loop_timer_del(b->loop, b->timer);
+	b->timer = 0;
+	/* Consumed first: what follows the header is the push session's
+	 * (WebSocket frames). h's slices stay readable during the call:
+	 * consuming only moves an offset, and nothing reads into c->in. */
+	buf_consume(&c->in, (size_t)end);
+	b->push = http_push_start(c, &h);
+	return 2;
+}
+
 static void bridge_data(struct conn *c, void *arg)
 {
 	struct bridge *b = arg;
+	if (b->push) {
+		http_push_data(b->push);
+		return;
+	}
+	if (b->sp >= 0 && push_check(b))
+		return;
 	if (b->sp < 0) {
 		buf_consume(&c->in, buf_len(&c->in));
 		return;
@@ -205,6 +254,8 @@ static void bridge_drained(struct conn *c, void *arg)
 {
 	struct bridge *b = arg;
 	(void)c;
+	if (b->push)
+		http_push_drained(b->push);
 	if (b->sp >= 0 && !(b->sp_want & LOOP_READ))
 		sp_interest(b, b->sp_want | LOOP_READ);
 }
@@ -223,6 +274,7 @@ static void bridge_closed(struct conn *c, void *arg, const char *reason)
 	struct bridge *b = arg;
 	(void)reason;
 	sp_close(b);
+	http_push_free(&b->push);
 	if (b->timer)
 		loop_timer_del(b->loop, b->timer);
 	if (b->limited)
@@ -369,10 +421,16 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 
 void http_server_close_all(void)
 {
-	while (loop_bridges) {
-		struct bridge *b = loop_bridges;
-		conn_close(b->c, "shutdown"); /* unlinks b */
-		if (loop_bridges == b) /* defensive: never loop forever */
-			break;
+	struct bridge *next;
+
+	for (struct bridge *b = loop_bridges; b; b = next) {
+		next = b->next;
+		/* A push connection says goodbye first (its close frame); the
+		 * second call (after the drain's wait) closes it like others. */
+		struct conn *c = b->c;
+		conn_hold(c);
+		if (!b->push || !http_push_shutdown(b->push))
+			conn_close(c, "shutdown");
+		conn_release(c); /* sends the goodbye; b may be gone */
 	}
 }

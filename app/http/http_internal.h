@@ -302,6 +302,11 @@ void http_metrics(struct http_ctx *x);
 void http_autoconfig(struct http_ctx *x);
 /* JMAP: /.well-known/jmap, /jmap/session, /jmap/api (api_jmap.c). */
 void http_jmap(struct http_ctx *x);
+/* The credentials of an Authorization header value h ("Basic ..."):
+ * user and pass (LOGIN_USER_MAX + 1 and LOGIN_PASS_MAX + 1 octets) get
+ * them NUL-terminated, their lengths *ulen_r and *plen_r. 0, or -1 when
+ * h is not Basic or malformed (api_jmap.c). The caller wipes pass. */
+int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size_t *plen_r);
 void http_autodiscover(struct http_ctx *x);
 /* GET of a UI path: the asset or the SPA index. */
 void http_static(struct http_ctx *x);

@@ -8,6 +8,7 @@
 #include "http/http_parse.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -151,4 +152,137 @@ long http_header_end(unsigned *line_r, const char *p, size_t n)
 	}
 	*line_r = line;
 	return -2;
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static int tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Takes the next line of [*pp, e) without its CR LF (or bare LF). */
+static struct str next_line(const char **pp, const char *e)
+{
+	const char *p = *pp, *nl = memchr(p, '\n', (size_t)(e - p));
+	const char *end = nl ? nl : e;
+	*pp = nl ? nl + 1 : e;
+	if (end > p && end[-1] == '\r')
+		end--;
+	return str_make(p, (size_t)(end - p));
+}
+
+static int head_field(struct http_head *h, struct str name, struct str value)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} known[] = {
+	    {"authorization", offsetof(struct http_head, authorization)},
+	    {"upgrade", offsetof(struct http_head, upgrade)},
+	    {"connection", offsetof(struct http_head, connection)},
+	    {"last-event-id", offsetof(struct http_head, last_event_id)},
+	    {"sec-websocket-key", offsetof(struct http_head, ws_key)},
+	    {"sec-websocket-version", offsetof(struct http_head, ws_version)},
+	    {"sec-websocket-protocol", offsetof(struct http_head, ws_protocol)},
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		if (!str_eq_ci_c(name, known[i].name))
+			continue;
+		struct str *f = (struct str *)((char *)h + known[i].off);
+		if (f->p)
+			return -1; /* twice: which one would the other side read? */
+		*f = value.p ? value : str_make(name.p + name.len, 0);
+		return 0;
+	}
+	return 0;
+}
+
+int http_head_parse(const char *p, size_t n, struct http_head *h)
+{
+	const char *e = p + n;
+
+	memset(h, 0, sizeof *h);
+	struct str l = next_line(&p, e);
+	if (l.len == 0) /* one empty line before the request line (RFC 9112 §2.2) */
+		l = next_line(&p, e);
+	const char *sp1 = memchr(l.p, ' ', l.len);
+	if (!sp1 || sp1 == l.p)
+		return -1;
+	const char *rest = sp1 + 1, *le = l.p + l.len;
+	const char *sp2 = memchr(rest, ' ', (size_t)(le - rest));
+	if (!sp2 || sp2 == rest || (size_t)(le - sp2 - 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) ||
+	    (sp2[8] != '0' && sp2[8] != '1'))
+		return -1;
+	h->method = str_make(l.p, (size_t)(sp1 - l.p));
+	h->target = str_make(rest, (size_t)(sp2 - rest));
+	for (size_t i = 0; i < h->method.len; i++)
+		if (!tchar((unsigned char)h->method.p[i]))
+			return -1;
+	for (size_t i = 0; i < h->target.len; i++)
+		if ((unsigned char)h->target.p[i] <= ' ' || h->target.p[i] == 0x7f)
+			return -1;
+	while (p < e) {
+		l = next_line(&p, e);
+		if (l.len == 0)
+			break; /* the end of the header */
+		const char *colon = memchr(l.p, ':', l.len);
+		if (!colon || colon == l.p)
+			return -1; /* also a folded line: it starts with a blank */
+		struct str name = str_make(l.p, (size_t)(colon - l.p));
+		for (size_t i = 0; i < name.len; i++)
+			if (!tchar((unsigned char)name.p[i]))
+				return -1;
+		struct str v = str_make(colon + 1, (size_t)(l.p + l.len - colon - 1));
+		for (size_t i = 0; i < v.len; i++)
+			if (((unsigned char)v.p[i] < ' ' && v.p[i] != '\t') || v.p[i] == 0x7f)
+				return -1;
+		while (v.len && (v.p[0] == ' ' || v.p[0] == '\t'))
+			v = str_make(v.p + 1, v.len - 1);
+		while (v.len && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+			v.len--;
+		if (head_field(h, name, v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+					   : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int http_query_param(struct str target, const char *name, char *out, size_t outsz)
+{
+	const char *q = memchr(target.p, '?', target.len), *e = target.p + target.len;
+	size_t nl = strlen(name);
+
+	if (!q || outsz == 0)
+		return 0;
+	for (const char *p = q + 1; p < e;) {
+		const char *amp = memchr(p, '&', (size_t)(e - p)), *pe = amp ? amp : e;
+		if ((size_t)(pe - p) >= nl + 1 && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t o = 0;
+			for (const char *v = p + nl + 1; v < pe; v++) {
+				int c = (unsigned char)*v;
+				if (c == '%') {
+					int hi = v + 2 < pe ? hexval(v[1]) : -1, lo = hi >= 0 ? hexval(v[2]) : -1;
+					if (lo < 0)
+						return -1;
+					c = hi * 16 + lo;
+					v += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (c == 0 || o + 1 >= outsz)
+					return -1;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p = amp ? amp + 1 : e;
+	}
+	return 0;
 }

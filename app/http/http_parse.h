@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "core/str.h"
+
 struct arena;
 
 /*
@@ -67,5 +69,34 @@ const char *http_pox_email(struct arena *a, const char *body);
  */
 #define HTTP_HEADER_START 1u
 long http_header_end(unsigned *line_r, const char *p, size_t n);
+
+/*
+ * A request header read off the raw byte stream, for the requests the
+ * bridge answers on its own loop (EventSource and WebSocket, http_push.c)
+ * instead of handing them to libmicrohttpd. Every member is a slice of
+ * the caller's bytes (empty when absent), valid as long as they are.
+ */
+struct http_head {
+	struct str method, target; /* target: path and query as sent */
+	struct str authorization, upgrade, connection, last_event_id;
+	struct str ws_key, ws_version, ws_protocol;
+};
+/*
+ * Parses the header p[0..n) (through the empty line that ends it, as
+ * http_header_end found it): "METHOD SP target SP HTTP/1.x", then
+ * "name: value" lines (value without surrounding blanks; CRLF or LF).
+ * Only the fields of struct http_head are kept; one of them given twice,
+ * an obsolete folded line, a line without a colon, a name that is not a
+ * token or a control octet (other than tab) in a value is malformed:
+ * -1 (answer 400). 0 otherwise. Nothing is copied or allocated.
+ */
+int http_head_parse(const char *p, size_t n, struct http_head *h);
+
+/*
+ * The value of query parameter name in target (after its '?'),
+ * percent-decoded into out (size outsz, NUL-terminated): 1 found, 0 not
+ * there, -1 when it is malformed (a bad %-escape, a NUL) or does not fit.
+ */
+int http_query_param(struct str target, const char *name, char *out, size_t outsz);
 
 #endif

@@ -68,6 +68,52 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
 	     struct buf *out);
 
+/*
+ * ---- Push (RFC 8620 §7, jmap_push.c) ----
+ * The types a push can name; the transports are app/http/http_push.c.
+ */
+#define JMAP_TYPE_MAILBOX 1u
+#define JMAP_TYPE_EMAIL 2u
+#define JMAP_TYPE_THREAD 4u
+#define JMAP_TYPE_EMAIL_DELIVERY 8u
+#define JMAP_TYPES_ALL 15u
+/* The mask of a types list: "*" (all) or comma-separated type names;
+ * names this server has no push for are ignored (0 when none is known). */
+unsigned jmap_push_types(const char *s);
+/*
+ * What changed in account after modseq since: *types_r the JMAP_TYPE_*
+ * mask of the types whose state changed (0: nothing, e.g. a change that
+ * only touched IMAP METADATA), *upto_r the state (modseq) to tell, since
+ * when nothing changed. Reads the store (a read transaction). 0, or -1
+ * when the store failed.
+ */
+int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsigned *types_r,
+		      uint64_t *upto_r);
+/* Appends to out the StateChange object (RFC 8620 §7.1) saying that the
+ * types in mask of account now have state modseq; with_push_state adds
+ * "pushState" (the same modseq: RFC 8887 §4.3.5's WebSocket push). */
+void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, uint64_t modseq,
+			    int with_push_state);
+
+/*
+ * ---- WebSocket (RFC 8887, jmap_ws.c) ----
+ * One text message of a client, read: a Request runs here and its
+ * Response (or a RequestError) is written to out (made with room for
+ * JMAP_RESPONSE_MAX); WebSocketPushEnable and WebSocketPushDisable are
+ * returned for the transport to apply, with out empty. Blocks (the
+ * store): a worker thread, never a loop. Allocates from a.
+ */
+#define JMAP_CAP_WEBSOCKET "urn:ietf:params:jmap:websocket"
+enum jmap_ws_kind { JMAP_WS_REPLY, JMAP_WS_PUSH_ENABLE, JMAP_WS_PUSH_DISABLE };
+struct jmap_ws_verdict {
+	enum jmap_ws_kind kind;
+	unsigned types;     /* PUSH_ENABLE: JMAP_TYPE_* (dataTypes null: all) */
+	int has_push_state; /* PUSH_ENABLE: pushState given and ours */
+	uint64_t push_state;
+};
+void jmap_ws_message(struct store *st, uint32_t account, const char *text, size_t len,
+		     struct arena *a, struct buf *out, struct jmap_ws_verdict *v);
+
 /* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part
  * after "urn:ietf:params:jmap:error:") to out; limit may be NULL. */
 void jmap_problem(struct buf *out, int status, const char *type, const char *limit,

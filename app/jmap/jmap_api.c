@@ -113,6 +113,8 @@ static const struct {
 } caps[] = {
     {JMAP_CAP_CORE, JMAP_USING_CORE},
     {JMAP_CAP_MAIL, JMAP_USING_MAIL},
+    /* Names no method; a client may list it (RFC 8887 §4.1). */
+    {JMAP_CAP_WEBSOCKET, 0},
 };
 
 /* "using": 0, or -1 with the problem written (the unknown one named). */
@@ -222,7 +224,6 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
 	     struct buf *out)
 {
-	struct jmap_request r = {.st = st, .account = account, .a = a};
 	char err[128], d[200];
 
 	struct json_value *req = json_parse(body, len, a, err, sizeof err);
@@ -231,6 +232,15 @@ int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, s
 		jmap_problem(out, 400, "notJSON", NULL, d);
 		return 400;
 	}
+	return jmap_api_request(st, account, req, a, out);
+}
+
+int jmap_api_request(struct store *st, uint32_t account, const struct json_value *req,
+		     struct arena *a, struct buf *out)
+{
+	struct jmap_request r = {.st = st, .account = account, .a = a};
+	char d[200];
+
 	if (!request_shaped(req)) {
 		jmap_problem(out, 400, "notRequest", NULL,
 			     "the request is not a JMAP Request object (RFC 8620 section 3.3)");

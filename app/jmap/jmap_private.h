@@ -67,6 +67,10 @@ struct jmap_method {
 	void (*fn)(struct jmap_call *c);
 };
 
+/* jmap_api() on a request already parsed (from a): jmap_ws.c's way in. */
+int jmap_api_request(struct store *st, uint32_t account, const struct json_value *req,
+		     struct arena *a, struct buf *out);
+
 /* The one method table (jmap_methods.c); NULL when unknown. */
 const struct jmap_method *jmap_method_find(const char *name);
 

@@ -1,9 +1,11 @@
 /*
  * jmap_session.c — the session resource (RFC 8620 §2): capabilities with
  * the limits jmap.h enforces, the one account (the user's own) and the
- * URLs of the API, download, upload and event source endpoints.
+ * URLs of the API, download, upload and event source endpoints and of
+ * the WebSocket (RFC 8887).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -68,6 +70,14 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	core_capability(&w);
 	jw_key(&w, JMAP_CAP_MAIL);
 	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	/* RFC 8887 §4.1: the same host and port, scheme wss (base is
+	 * https://... on the only listener that serves it). */
+	jw_key(&w, JMAP_CAP_WEBSOCKET);
+	jw_obj_begin(&w);
+	snprintf(url, sizeof url, "wss%s/jmap/ws/", strncmp(base, "https", 5) ? base + 4 : base + 5);
+	jw_kstr(&w, "url", url);
+	jw_kbool(&w, "supportsPush", 1);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 

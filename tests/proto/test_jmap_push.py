@@ -2,21 +2,39 @@
 is published to the store's change feed as IMAP's own are, so an IMAP
 session in IDLE is told at once, without sending a command: a keyword
 set by Email/set arrives as "* n FETCH (FLAGS ...)", a move by
-Email/set mailboxIds as "* n EXPUNGE". One server for the module."""
+Email/set mailboxIds as "* n EXPUNGE". EventSource (RFC 8620 §7.3) from
+the same feed: an SMTP delivery, a JMAP write and an IMAP STORE each give
+a state event with the types that changed; types, ping, closeafter and
+Last-Event-ID; the login flow's answers. WebSocket (RFC 8887): the
+handshake and its refusals, Request/Response/RequestError, fragments and
+control frames, WebSocketPushEnable/Disable with pushState, the close
+codes of protocol errors, 1001 at shutdown. The npm `eventsource` and
+`ws` packages drive both as Node clients (tests/push). One server for the
+module (and one more for the shutdown)."""
+import base64
+import hashlib
+import json
+import os
+import shutil
 import smtplib
 import socket
+import ssl
+import subprocess
 
-from harness import message
-from jmapc import Jmap, shared_server
+from harness import Server, message
+from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
 from test_imap import Raw
 from test_imap_search_ext import cmd, wait_count
 
 ANN = ("ann@example.test", "ann-password-1")
 BEN = ("ben@example.test", "ben-password-1")
+CAL = ("cal@example.test", "cal-password-1")
+DEE = ("dee@example.test", "dee-password-1")
+WS = "urn:ietf:params:jmap:websocket"
 
 
 def srv():
-    return shared_server([ANN, BEN])
+    return shared_server([ANN, BEN, CAL, DEE])
 
 
 def deliver(s, who, n=1, subject="push"):
@@ -72,3 +90,415 @@ def test_jmap_write_reaches_imap_idle():
     r.send("DONE\r\n")
     assert r.until_tag("i")[-1] == b"i OK Idle completed."
     r.close()
+
+
+class EventStream:
+    """A raw EventSource client (RFC 8620 §7.3 over TLS): the response
+    header, then one event at a time as {field: value}."""
+
+    def __init__(self, s, who, query="types=*&closeafter=no&ping=0", last_id=None):
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+        self.sock = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
+        self.buf = b""
+        h = "GET /jmap/eventsource/?%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" % query
+        if who:
+            h += "Authorization: Basic %s\r\n" % base64.b64encode(("%s:%s" % who).encode()).decode()
+        if last_id is not None:
+            h += "Last-Event-ID: %s\r\n" % last_id
+        self.sock.sendall((h + "\r\n").encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+
+    def _more(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("closed; buffered %r" % self.buf)
+        self.buf += d
+
+    def event(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            while b"\n\n" not in self.buf:
+                self._more()
+        except (socket.timeout, TimeoutError):
+            raise AssertionError("no event within %ss (buffered %r)" % (timeout, self.buf))
+        raw, self.buf = self.buf.split(b"\n\n", 1)
+        ev = {}
+        for l in raw.decode().split("\n"):
+            k, v = l.split(": ", 1)
+            ev[k] = v
+        if "data" in ev:
+            ev["data"] = json.loads(ev["data"])
+        return ev
+
+    def closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ssl.SSLError, ConnectionResetError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def test_eventsource_push():
+    s = srv()
+    j = Jmap(s, *BEN)
+    acc = j.account
+    sess = j.session()
+    assert sess["eventSourceUrl"] == ("https://127.0.0.1:%d/jmap/eventsource/?types={types}"
+                                      "&closeafter={closeafter}&ping={ping}" % s.https_port)
+
+    # No credentials, wrong ones: 401 as for API requests, nothing held.
+    e = EventStream(s, None)
+    assert e.status == 401 and e.headers["www-authenticate"].startswith("Basic"), e.headers
+    assert e.closed()
+    e = EventStream(s, (BEN[0], "wrong"))
+    assert e.status == 401 and e.closed()
+    assert s.wait_log('module=jmap event=auth_failed mech=basic reason=password')
+    e = EventStream(s, BEN, "types=*&closeafter=maybe&ping=0")
+    assert e.status == 400 and e.closed()
+
+    e = EventStream(s, BEN)
+    assert e.status == 200 and e.headers["content-type"] == "text/event-stream", e.headers
+    # SMTP delivery -> a state event naming every type that changed.
+    deliver(s, BEN, 1, "es")
+    ev = e.event()
+    assert ev["event"] == "state", ev
+    ch = ev["data"]["changed"][acc]
+    assert ev["data"]["@type"] == "StateChange" and set(ch) == {
+        "Mailbox", "Email", "Thread", "EmailDelivery"}, ev
+    state = ch["Email"]
+    assert ev["id"] == state and all(v == state for v in ch.values()), ev
+    _, got = j.one("Email/get", {"ids": []})
+    assert got["state"] == state, (got, state)
+    _, q = j.one("Email/query", {})
+    eid = q["ids"][0]
+
+    # JMAP write -> event (no EmailDelivery: nothing new arrived).
+    _, res = j.one("Email/set", {"update": {eid: {"keywords/$flagged": True}}})
+    assert eid in res["updated"], res
+    ev = e.event()
+    ch = ev["data"]["changed"][acc]
+    assert set(ch) == {"Mailbox", "Email", "Thread"} and int(ch["Email"]) > int(state), ev
+    state = ch["Email"]
+    # Mailbox/set (a subscription) -> Mailbox only.
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    arch = [m["id"] for m in mb["list"] if m["role"] == "archive"][0]
+    _, res = j.one("Mailbox/set", {"update": {arch: {"isSubscribed": False}}})
+    assert arch in res["updated"], res
+    ev = e.event()
+    assert set(ev["data"]["changed"][acc]) == {"Mailbox"}, ev
+
+    # IMAP STORE -> event.
+    r = Raw(s)
+    r.send('l LOGIN "%s" "%s"\r\n' % BEN)
+    assert r.until_tag("l")[-1].startswith(b"l OK")
+    cmd(r, "s", "SELECT INBOX")
+    _, t = cmd(r, "f", "STORE 1 +FLAGS (\\Seen)")
+    assert t.startswith(b"f OK"), t
+    ev = e.event()
+    ch = ev["data"]["changed"][acc]
+    assert set(ch) == {"Mailbox", "Email", "Thread"}, ev
+    last = ev["id"]
+    e.close()
+
+    # Only the types asked for; a ping with the interval used.
+    e = EventStream(s, BEN, "types=Mailbox&closeafter=no&ping=1")
+    assert e.status == 200
+    ev = e.event()
+    assert ev == {"event": "ping", "data": {"interval": 1}}, ev
+    cmd(r, "g", "STORE 1 -FLAGS (\\Seen)")
+    ev = e.event()
+    assert ev["event"] == "state" and set(ev["data"]["changed"][acc]) == {"Mailbox"}, ev
+    e.close()
+
+    # Last-Event-ID: what happened since is told at once; closeafter=state
+    # ends the response after it.
+    e = EventStream(s, BEN, "types=Email&closeafter=state&ping=0", last_id=last)
+    ev = e.event()
+    assert ev["event"] == "state" and set(ev["data"]["changed"][acc]) == {"Email"}, ev
+    assert int(ev["id"]) > int(last)
+    assert e.closed()
+    r.close()
+    # Nothing pushed after its connection went: no error, the server goes on.
+    deliver(s, BEN, 1, "after")
+    wait_count(s, 2, account=BEN[0])
+
+
+PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
+
+
+def npm_install():
+    """npm ci into tests/push/node_modules when the lockfile changed."""
+    have = os.path.join(PUSH_DIR, "node_modules", ".package-lock.json")
+    lock = os.path.join(PUSH_DIR, "package-lock.json")
+    if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PUSH_DIR,
+                   check=True, timeout=300)
+
+
+def node(script, cfg):
+    assert shutil.which("node") and shutil.which("npm"), "needs node and npm (scripts/install-test-deps)"
+    npm_install()
+    r = subprocess.run(["node", os.path.join(PUSH_DIR, script), json.dumps(cfg)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return json.loads(r.stdout)
+
+
+def test_eventsource_npm_client():
+    s = srv()
+    deliver(s, CAL, 1, "npm")
+    wait_count(s, 1, account=CAL[0])
+    j = Jmap(s, *CAL)
+    _, q = j.one("Email/query", {})
+    out = node("eventsource.mjs", {"session": "https://127.0.0.1:%d/jmap/session" % s.https_port,
+                                   "user": CAL[0], "pass": CAL[1], "emailId": q["ids"][0]})
+    assert out["ping"] == {"interval": 1}, out
+    ch = out["state"]["changed"][j.account]
+    assert out["state"]["@type"] == "StateChange" and ch["Email"] == out["setState"], out
+    assert out["lastEventId"] == out["setState"], out
+
+
+def test_push_shutdown():
+    """An open EventSource response ends and a WebSocket gets its close
+    frame 1001 (going away) when the server stops, which exits 0 (under
+    ASan: nothing leaked, nothing used after free)."""
+    s = Server(accounts=[ANN], http=True)
+    try:
+        e = EventStream(s, ANN, "types=*&closeafter=no&ping=0")
+        assert e.status == 200
+        w = WebSocket(s, ANN)
+        assert w.status == 101
+        assert s.wait_log("event=push_open kind=websocket")
+        assert s.stop() == 0
+        assert e.closed()
+        assert w.recv() == (8, (1001).to_bytes(2, "big"))
+        assert w.closed()
+        e.close()
+        w.close()
+    finally:
+        s.cleanup()
+
+
+class WebSocket:
+    """A raw RFC 6455 client over TLS, enough to test the server: masked
+    frames (or not, when asked), fragments, control frames."""
+
+    def __init__(self, s, who, protocol="jmap", extra=""):
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+        self.sock = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
+        self.buf = b""
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        h = ("GET /jmap/ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+             "Sec-WebSocket-Version: 13\r\n%s" % (self.key, extra))
+        if protocol:
+            h += "Sec-WebSocket-Protocol: %s\r\n" % protocol
+        if who:
+            h += "Authorization: Basic %s\r\n" % base64.b64encode(("%s:%s" % who).encode()).decode()
+        self.sock.sendall((h + "\r\n").encode())
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+
+    def _more(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("closed; buffered %r" % self.buf)
+        self.buf += d
+
+    def frame(self, op, payload, fin=True, mask=True, rsv=0):
+        b = bytes([(0x80 if fin else 0) | rsv << 4 | op])
+        n = len(payload)
+        m = 0x80 if mask else 0
+        if n < 126:
+            b += bytes([m | n])
+        elif n < 65536:
+            b += bytes([m | 126]) + n.to_bytes(2, "big")
+        else:
+            b += bytes([m | 127]) + n.to_bytes(8, "big")
+        if mask:
+            k = os.urandom(4)
+            b += k + bytes(c ^ k[i % 4] for i, c in enumerate(payload))
+        else:
+            b += payload
+        return b
+
+    def send(self, op, payload, **kw):
+        self.sock.sendall(self.frame(op, payload, **kw))
+
+    def send_json(self, obj):
+        self.send(1, json.dumps(obj).encode())
+
+    def recv(self, timeout=10):
+        """(opcode, payload) of the next frame from the server."""
+        self.sock.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 2:
+                assert self.buf[1] & 0x80 == 0, "a server frame must not be masked"
+                n, h = self.buf[1] & 127, 2
+                if n == 126 and len(self.buf) >= 4:
+                    n, h = int.from_bytes(self.buf[2:4], "big"), 4
+                elif n == 127 and len(self.buf) >= 10:
+                    n, h = int.from_bytes(self.buf[2:10], "big"), 10
+                if n < 126 or h > 2:
+                    if len(self.buf) >= h + n:
+                        op, p = self.buf[0] & 15, self.buf[h:h + n]
+                        assert self.buf[0] & 0x80, "fragmented server frame"
+                        self.buf = self.buf[h + n:]
+                        return op, p
+            self._more()
+
+    def recv_json(self, timeout=10):
+        op, p = self.recv(timeout)
+        assert op == 1, (op, p)
+        return json.loads(p)
+
+    def closed(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ssl.SSLError, ConnectionResetError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def ws_request(calls, rid=None):
+    r = {"@type": "Request", "using": [CORE, MAIL], "methodCalls": calls}
+    if rid:
+        r["id"] = rid
+    return r
+
+
+def test_websocket():
+    s = srv()
+    j = Jmap(s, *CAL)
+    acc = j.account
+    sess = j.session()
+    assert sess["capabilities"][WS] == {
+        "url": "wss://127.0.0.1:%d/jmap/ws/" % s.https_port, "supportsPush": True}, sess
+
+    # The handshake's refusals.
+    w = WebSocket(s, CAL, protocol=None)
+    assert w.status == 400 and w.closed()
+    w = WebSocket(s, (CAL[0], "nope"))
+    assert w.status == 401 and w.closed()
+    w = WebSocket(s, CAL, extra="X: y\r\n")
+    assert w.status == 101, (w.status, w.headers)
+    want = base64.b64encode(hashlib.sha1((w.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                                         .encode()).digest()).decode()
+    assert w.headers["sec-websocket-accept"] == want, w.headers
+    assert w.headers["sec-websocket-protocol"] == "jmap" and w.headers["upgrade"] == "websocket"
+
+    # A Request and its Response, requestId echoed; a RequestError.
+    w.send_json(ws_request([["Core/echo", {"hello": True}, "c1"]], "r1"))
+    r = w.recv_json()
+    assert r["@type"] == "Response" and r["requestId"] == "r1", r
+    assert r["methodResponses"] == [["Core/echo", {"hello": True}, "c1"]], r
+    w.send(1, b"{not json")
+    r = w.recv_json()
+    assert r["@type"] == "RequestError" and r["type"] == "urn:ietf:params:jmap:error:notJSON", r
+    w.send_json({"@type": "Request", "id": "r2", "using": ["urn:x"], "methodCalls": []})
+    r = w.recv_json()
+    assert r["@type"] == "RequestError" and r["requestId"] == "r2" and r["status"] == 400 and \
+        r["type"] == "urn:ietf:params:jmap:error:unknownCapability", r
+    # A message in three fragments, with a ping between them.
+    msg = json.dumps(ws_request([["Core/echo", {"x": "y" * 300}, "c"]], "r3")).encode()
+    w.send(1, msg[:10], fin=False)
+    w.send(9, b"hi")
+    w.send(0, msg[10:200], fin=False)
+    w.send(0, msg[200:])
+    assert w.recv() == (10, b"hi")
+    r = w.recv_json()
+    assert r["requestId"] == "r3" and r["methodResponses"][0][1] == {"x": "y" * 300}, r
+
+    # Push: enabled, a delivery arrives as a StateChange with pushState.
+    w.send_json({"@type": "WebSocketPushEnable", "dataTypes": ["Email", "Mailbox"]})
+    deliver(s, CAL, 1, "ws")
+    r = w.recv_json()
+    assert r["@type"] == "StateChange" and set(r["changed"][acc]) == {"Email", "Mailbox"}, r
+    assert r["pushState"] == r["changed"][acc]["Email"], r
+    state = r["pushState"]
+    # An Email/set over the socket: its Response, and its StateChange.
+    _, q = j.one("Email/query", {})
+    w.send_json(ws_request([["Email/set", {"accountId": acc, "update": {
+        q["ids"][0]: {"keywords/$flagged": True}}}, "s"]], "r4"))
+    got = [w.recv_json(), w.recv_json()]
+    types = sorted(m["@type"] for m in got)
+    assert types == ["Response", "StateChange"], got
+    # pushState: reconnecting with it tells what changed since at once.
+    w.send_json({"@type": "WebSocketPushDisable"})
+    imap = Raw(s)
+    imap.send('l LOGIN "%s" "%s"\r\n' % CAL)
+    assert imap.until_tag("l")[-1].startswith(b"l OK")
+    cmd(imap, "s", "SELECT INBOX")
+    cmd(imap, "f", "STORE 1 +FLAGS (\\Seen)")
+    # Disabled: the next message is the echo's answer, not a StateChange.
+    w.send_json(ws_request([["Core/echo", {}, "e"]], "r5"))
+    assert w.recv_json()["requestId"] == "r5"
+    w.send_json({"@type": "WebSocketPushEnable", "dataTypes": None, "pushState": state})
+    r = w.recv_json()
+    assert r["@type"] == "StateChange" and int(r["pushState"]) > int(state), r
+    # A close is echoed, then the connection ends.
+    w.send(8, (1000).to_bytes(2, "big") + b"bye")
+    assert w.recv() == (8, (1000).to_bytes(2, "big"))
+    assert w.closed()
+    imap.close()
+
+    # Protocol errors close with their code: an unmasked frame (1002), a
+    # message over maxSizeRequest, refused on its declared length (1009),
+    # text that is not UTF-8 (1007), a binary message (1003), RSV set.
+    for frame, code in ((dict(op=1, payload=b"{}", mask=False), 1002),
+                        (dict(op=1, payload=b"{}", rsv=4), 1002),
+                        (dict(op=1, payload=b"\xff\xfe"), 1007),
+                        (dict(op=2, payload=b"\x00"), 1003)):
+        w = WebSocket(s, CAL)
+        w.send(**frame)
+        assert w.recv() == (8, code.to_bytes(2, "big")), frame
+        assert w.closed()
+    w = WebSocket(s, CAL)
+    w.sock.sendall(bytes([0x81, 0xFF]) + (6000000).to_bytes(8, "big") + b"mask")
+    assert w.recv() == (8, (1009).to_bytes(2, "big"))
+    assert w.closed()
+    assert s.wait_log("event=ws_close account=")
+
+
+def test_websocket_npm_client():
+    s = srv()
+    deliver(s, DEE, 1, "ws-npm")
+    wait_count(s, 1, account=DEE[0])
+    j = Jmap(s, *DEE)
+    _, q = j.one("Email/query", {})
+    eid = q["ids"][0]
+    out = node("websocket.mjs", {"session": "https://127.0.0.1:%d/jmap/session" % s.https_port,
+                                 "user": DEE[0], "pass": DEE[1], "emailId": eid})
+    assert out["protocol"] == "jmap", out
+    r = out["response"]
+    assert r["requestId"] == "set1" and eid in r["methodResponses"][0][1]["updated"], r
+    sc = out["stateChange"]
+    assert sc["changed"][j.account]["Email"] == r["methodResponses"][0][1]["newState"], out
+    assert sc["pushState"] == sc["changed"][j.account]["Email"], out
+    assert out["closeCode"] == 1000, out

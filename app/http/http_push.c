@@ -1,0 +1,683 @@
+/*
+ * http_push.c — JMAP's long-lived connections on the bridge's loop:
+ * EventSource push (RFC 8620 §7.3) and JMAP over WebSocket (RFC 8887);
+ * see http_push.h for how a connection gets here.
+ *
+ * EventSource:
+ * GET /jmap/eventsource/?types=T&closeafter=C&ping=N, with:
+ * - types: "*" or a comma-separated list of type names (absent: "*");
+ * - closeafter: "state" ends the response after the first state event
+ *   (for clients behind buffering proxies), "no" (the default) keeps it;
+ * - ping: seconds; when not 0, a "ping" event whose data is
+ *   {"interval":N} goes out whenever that long passed since the last
+ *   event. Kept within PING_MIN_S..PING_MAX_S (the RFC lets the server
+ *   choose; the event says what it chose).
+ * A "state" event carries a StateChange (jmap/jmap_push.c) and, as its
+ * id, the state it reports: a client that reconnects with Last-Event-ID
+ * is told at once what changed since (the EventSource reconnect rule).
+ * Nothing is sent at connect otherwise, so closeafter=state works as a
+ * long poll.
+ *
+ * The response is HTTP/1.1 without a length, ended by closing the
+ * connection (RFC 9112 §6.3); the client sends nothing after its request.
+ *
+ * WebSocket: GET /jmap/ws/ with Upgrade: websocket, version 13 and the
+ * "jmap" subprotocol, the same Basic credentials; 101, then text
+ * messages (ws_frame.c reads the frames, within maxSizeRequest). Each
+ * message runs on the worker pool (jmap_ws_message: a Request, or
+ * WebSocketPushEnable/Disable), one at a time per connection, reading
+ * paused meanwhile; its answer goes out as one text frame, in pieces as
+ * the client takes them (a Response may be far larger than the output
+ * buffer). With push enabled, StateChange objects with "pushState" go
+ * out between answers, never inside one. Pings are answered; a close is
+ * echoed; a protocol error closes with its code; shutdown sends 1001.
+ */
+#include <bearssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/login.h"
+#include "auth/login_cache.h"
+#include "auth/sasl.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/worker.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "http/http_internal.h"
+#include "http/http_parse.h"
+#include "http/http_push.h"
+#include "http/ws_frame.h"
+#include "jmap/jmap.h"
+#include "net/conn.h"
+#include "store/store.h"
+
+#define PING_MIN_S 1
+#define PING_MAX_S 3600
+/* One event at a time is queued; more output than this waiting means
+ * the client is not reading, so the next event waits for the drain. */
+#define PUSH_OUT_SLACK 4096
+/* The whole request header an EventSource client sends fits this. */
+#define AUTH_MAX (LOGIN_USER_MAX + LOGIN_PASS_MAX + 64) * 4 / 3
+
+enum push_state {
+	PUSH_LOGIN, /* waiting for the login flow */
+	PUSH_OPEN,  /* events flow */
+	PUSH_DONE,  /* answered; closing after the flush */
+};
+
+struct ws_job;
+
+struct http_push {
+	struct conn *c;
+	struct loop *loop;
+	int ws;             /* WebSocket, else EventSource */
+	enum push_state state;
+	struct login *login;
+	uint32_t account;
+	unsigned types;
+	int close_after_state;
+	unsigned ping_s;
+	uint64_t ping_timer;
+	uint64_t told;      /* the state last told (or the account's at the start) */
+	int has_last_id;    /* Last-Event-ID given: catch up at once */
+	int pending;        /* a change came while output was queued */
+	int subscribed;
+	struct store_sub sub;
+	/* WebSocket */
+	char ws_accept[32];  /* Sec-WebSocket-Accept */
+	struct ws_reader rd;
+	struct ws_job *job;  /* a message being answered on the pool */
+	struct buf resp;     /* an answer's frame going out in pieces */
+	size_t resp_off;
+	int push_on;         /* WebSocketPushEnable in effect */
+};
+
+struct ws_job {
+	struct worker_job wj;
+	struct http_push *p; /* NULL once the connection went */
+	uint32_t account;
+	char *text;
+	size_t len;
+	struct arena *a;
+	struct buf out;
+	struct jmap_ws_verdict v;
+};
+
+static unsigned push_alive;
+
+unsigned http_push_count(void)
+{
+	return __atomic_load_n(&push_alive, __ATOMIC_SEQ_CST);
+}
+
+/* 1 when target is path, with or without a slash, then nothing or a query. */
+static int at_path(struct str t, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (t.len < n || memcmp(t.p, path, n) != 0)
+		return 0;
+	t = str_make(t.p + n, t.len - n);
+	if (t.len && t.p[0] == '/')
+		t = str_make(t.p + 1, t.len - 1);
+	return t.len == 0 || t.p[0] == '?';
+}
+
+int http_push_wants(const struct http_head *h)
+{
+	return str_eq_ci_c(h->method, "GET") &&
+	       (at_path(h->target, "/jmap/eventsource") || at_path(h->target, "/jmap/ws"));
+}
+
+/* Answers with a complete response and closes after it. */
+static void push_answer(struct http_push *p, int status, const char *reason, const char *extra,
+			const char *detail)
+{
+	char body[512];
+	int n = snprintf(body, sizeof body,
+			 "{\"type\":\"about:blank\",\"status\":%d,\"detail\":\"%s\"}", status, detail);
+	conn_printf(p->c,
+		    "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+		    "Content-Length: %d\r\nCache-Control: no-store\r\n"
+		    "Access-Control-Allow-Origin: *\r\n%sConnection: close\r\n\r\n%s",
+		    status, reason, n, extra ? extra : "", body);
+	p->state = PUSH_DONE;
+	conn_close_after_flush(p->c, "http_done");
+}
+
+static void ping_arm(struct http_push *p);
+static void ws_input(struct http_push *p);
+static void ws_resp_more(struct http_push *p);
+
+/* Writes one event; its data is one line of JSON. */
+static void push_event(struct http_push *p, const char *name, const char *id, const char *data,
+		       size_t len)
+{
+	if (id)
+		conn_printf(p->c, "event: %s\nid: %s\ndata: ", name, id);
+	else
+		conn_printf(p->c, "event: %s\ndata: ", name);
+	conn_write(p->c, data, len);
+	conn_write(p->c, "\n\n", 2);
+	ping_arm(p); /* the interval counts from the last event */
+}
+
+static void ping_fire(struct loop *loop, void *arg)
+{
+	struct http_push *p = arg;
+	char data[48];
+	(void)loop;
+
+	p->ping_timer = 0;
+	int n = snprintf(data, sizeof data, "{\"interval\":%u}", p->ping_s);
+	if (buf_len(&p->c->out) > PUSH_OUT_SLACK)
+		ping_arm(p); /* not reading: a ping would only pile up */
+	else
+		push_event(p, "ping", NULL, data, (size_t)n);
+	conn_flush(p->c);
+}
+
+static void ping_arm(struct http_push *p)
+{
+	if (!p->ping_s || p->state != PUSH_OPEN)
+		return;
+	if (p->ping_timer)
+		loop_timer_del(p->loop, p->ping_timer);
+	p->ping_timer = loop_timer_add(p->loop, (uint64_t)p->ping_s * 1000, ping_fire, p);
+}
+
+/* Tells what changed since p->told, if anything the client asked for. */
+static void push_tell(struct http_push *p)
+{
+	unsigned mask;
+	uint64_t upto;
+
+	if (p->state != PUSH_OPEN || (p->ws && !p->push_on))
+		return;
+	if (buf_len(&p->c->out) > PUSH_OUT_SLACK || p->resp.p) {
+		p->pending = 1; /* folded into the event sent at the drain */
+		return;
+	}
+	p->pending = 0;
+	if (jmap_push_changed(http_store, p->account, p->told, &mask, &upto) < 0) {
+		log_warn("jmap", NULL, "event=push_read_failed account=%u", p->account);
+		return;
+	}
+	p->told = upto;
+	if (!(mask & p->types))
+		return;
+	struct buf ev;
+	char id[24];
+	buf_init(&ev, 1024);
+	jmap_push_state_change(&ev, p->account, mask & p->types, upto, p->ws);
+	if (p->ws) {
+		uint8_t hdr[WS_HEADER_MAX];
+		conn_write(p->c, hdr, ws_header(hdr, WS_OP_TEXT, buf_len(&ev)));
+		conn_write(p->c, buf_data(&ev), buf_len(&ev));
+		buf_free(&ev);
+		return;
+	}
+	snprintf(id, sizeof id, "%llu", (unsigned long long)upto);
+	push_event(p, "state", id, buf_data(&ev), buf_len(&ev));
+	buf_free(&ev);
+	if (p->close_after_state) {
+		p->state = PUSH_DONE;
+		conn_close_after_flush(p->c, "closeafter_state");
+	}
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	struct http_push *p = arg;
+	(void)account;
+	(void)modseq;
+	conn_hold(p->c);
+	push_tell(p);
+	conn_release(p->c); /* sends it; p may be gone after */
+}
+
+/* Subscribes p to its account's changes, told from has_since ? since :
+ * now. 0, or -1 when the store failed. */
+static int push_subscribe(struct http_push *p, int has_since, uint64_t since, uint64_t *now_r)
+{
+	if (store_account_modseq(http_store, p->account, now_r) != STORE_OK)
+		return -1;
+	p->told = has_since && since <= *now_r ? since : *now_r;
+	if (!p->subscribed) {
+		p->sub.account = p->account;
+		p->sub.loop = p->loop;
+		p->sub.cb = change_cb;
+		p->sub.arg = p;
+		store_subscribe(http_store, &p->sub);
+		p->subscribed = 1;
+	}
+	return 0;
+}
+
+static void ws_open(struct http_push *p);
+
+static void push_open(struct http_push *p)
+{
+	uint64_t now;
+
+	if (p->ws) {
+		ws_open(p);
+		return;
+	}
+	if (push_subscribe(p, p->has_last_id, p->told, &now) < 0) {
+		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "the store failed");
+		return;
+	}
+	p->state = PUSH_OPEN;
+	conn_printf(p->c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+			  "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"
+			  "X-Content-Type-Options: nosniff\r\n\r\n");
+	log_info("jmap", NULL, "event=push_open kind=eventsource account=%u types=%u ping=%u",
+		 p->account, p->types, p->ping_s);
+	ping_arm(p);
+	if (p->told < now)
+		push_tell(p); /* Last-Event-ID: what the client missed */
+}
+
+static void login_done(void *arg, const struct login_result *r)
+{
+	struct http_push *p = arg;
+
+	p->login = NULL;
+	conn_hold(p->c);
+	if (r->outcome == LOGIN_OK) {
+		p->account = r->account;
+		push_open(p);
+	} else if (r->outcome == LOGIN_TEMP) {
+		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "try again later");
+	} else if (r->outcome == LOGIN_REFUSED) {
+		push_answer(p, 429, "Too Many Requests", NULL,
+			    "too many failed attempts, try again later");
+	} else {
+		push_answer(p, 401, "Unauthorized",
+			    "WWW-Authenticate: Basic realm=\"tern\", charset=\"UTF-8\"\r\n",
+			    "wrong user name or password");
+	}
+	conn_pause_read(p->c, 0);
+	conn_release(p->c);
+}
+
+/* The query: 0, or -1 after answering 400. */
+static int push_query(struct http_push *p, struct str target)
+{
+	char v[256];
+	uint64_t n;
+	int r;
+
+	p->types = JMAP_TYPES_ALL;
+	if ((r = http_query_param(target, "types", v, sizeof v)) < 0)
+		goto bad;
+	if (r)
+		p->types = jmap_push_types(v);
+	if ((r = http_query_param(target, "closeafter", v, sizeof v)) < 0)
+		goto bad;
+	if (r && strcmp(v, "state") && strcmp(v, "no"))
+		goto bad;
+	p->close_after_state = r && !strcmp(v, "state");
+	if ((r = http_query_param(target, "ping", v, sizeof v)) < 0)
+		goto bad;
+	if (r) {
+		if (str_to_u64(str_c(v), UINT32_MAX, &n) < 0)
+			goto bad;
+		p->ping_s = n == 0 ? 0 : n < PING_MIN_S ? PING_MIN_S : n > PING_MAX_S ? PING_MAX_S : (unsigned)n;
+	}
+	return 0;
+bad:
+	push_answer(p, 400, "Bad Request", NULL,
+		    "types, closeafter (state or no) or ping (seconds) is malformed");
+	return -1;
+}
+
+
+/* ---- WebSocket (RFC 8887) ---- */
+
+/* The largest message a client may send: the API's maxSizeRequest. */
+#define WS_MESSAGE_MAX JMAP_MAX_SIZE_REQUEST
+/* Pieces of an answer moved to the connection's output at a time. */
+#define WS_CHUNK (64 * 1024)
+
+static void ws_send(struct http_push *p, unsigned op, const void *data, size_t len)
+{
+	uint8_t hdr[WS_HEADER_MAX];
+	conn_write(p->c, hdr, ws_header(hdr, op, len));
+	conn_write(p->c, data, len);
+}
+
+/* Sends a close frame with code and closes after it. */
+static void ws_close(struct http_push *p, uint16_t code, const char *why)
+{
+	uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+
+	if (p->state == PUSH_OPEN)
+		ws_send(p, WS_OP_CLOSE, b, 2);
+	if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_GOING_AWAY)
+		log_info("jmap", NULL, "event=ws_close account=%u code=%u reason=%s", p->account,
+			 code, why);
+	p->state = PUSH_DONE;
+	conn_close_after_flush(p->c, why);
+}
+
+/* Checks the upgrade request (RFC 6455 §4.2.1, RFC 8887 §3): 0, or -1
+ * after answering it. */
+static int ws_handshake(struct http_push *p, const struct http_head *h)
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	uint8_t key[32], sha[20];
+	size_t klen;
+	int has_upgrade = 0, has_jmap = 0;
+
+	/* Connection is a token list that must hold "upgrade". */
+	for (size_t i = 0; i + 7 <= h->connection.len; i++)
+		if (!strncasecmp(h->connection.p + i, "upgrade", 7) &&
+		    (i == 0 || h->connection.p[i - 1] == ',' || h->connection.p[i - 1] == ' ') &&
+		    (i + 7 == h->connection.len || h->connection.p[i + 7] == ',' ||
+		     h->connection.p[i + 7] == ' '))
+			has_upgrade = 1;
+	for (size_t i = 0; i + 4 <= h->ws_protocol.len; i++)
+		if (!memcmp(h->ws_protocol.p + i, "jmap", 4) &&
+		    (i == 0 || h->ws_protocol.p[i - 1] == ',' || h->ws_protocol.p[i - 1] == ' ') &&
+		    (i + 4 == h->ws_protocol.len || h->ws_protocol.p[i + 4] == ',' ||
+		     h->ws_protocol.p[i + 4] == ' '))
+			has_jmap = 1;
+	if (!str_eq_ci_c(h->upgrade, "websocket") || !has_upgrade) {
+		push_answer(p, 426, "Upgrade Required", "Upgrade: websocket\r\n",
+			    "this is the JMAP WebSocket endpoint (RFC 8887)");
+		return -1;
+	}
+	if (!str_eq_ci_c(h->ws_version, "13")) {
+		push_answer(p, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
+			    "WebSocket version 13 only");
+		return -1;
+	}
+	char k[64];
+	if (h->ws_key.len != 24 || (memcpy(k, h->ws_key.p, 24), k[24] = '\0',
+				    sasl_base64_decode(str_c(k), (char *)key, sizeof key, &klen) < 0) ||
+	    klen != 16) {
+		push_answer(p, 400, "Bad Request", NULL, "Sec-WebSocket-Key is malformed");
+		return -1;
+	}
+	if (!has_jmap) {
+		push_answer(p, 400, "Bad Request", NULL,
+			    "the jmap subprotocol is required (Sec-WebSocket-Protocol: jmap)");
+		return -1;
+	}
+	br_sha1_context sc;
+	br_sha1_init(&sc);
+	br_sha1_update(&sc, h->ws_key.p, 24);
+	br_sha1_update(&sc, guid, sizeof guid - 1);
+	br_sha1_out(&sc, sha);
+	sasl_base64_encode(sha, sizeof sha, p->ws_accept, sizeof p->ws_accept);
+	return 0;
+}
+
+static void ws_open(struct http_push *p)
+{
+	p->state = PUSH_OPEN;
+	ws_reader_init(&p->rd, WS_MESSAGE_MAX);
+	/* A whole frame of the largest message must fit the input buffer:
+	 * it only grows that far when a client sends that much. */
+	if (p->c->in.max < WS_MESSAGE_MAX + WS_HEADER_MAX)
+		p->c->in.max = WS_MESSAGE_MAX + WS_HEADER_MAX;
+	conn_printf(p->c,
+		    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+		    "Sec-WebSocket-Protocol: jmap\r\n\r\n",
+		    p->ws_accept);
+	log_info("jmap", NULL, "event=push_open kind=websocket account=%u", p->account);
+	ws_input(p); /* frames sent right behind the request */
+}
+
+/* Moves the answer under way to the output, as far as it takes it. */
+static void ws_resp_more(struct http_push *p)
+{
+	while (p->resp_off < buf_len(&p->resp)) {
+		size_t n = buf_len(&p->resp) - p->resp_off;
+		if (n > WS_CHUNK)
+			n = WS_CHUNK;
+		if (buf_room(&p->c->out) < n || conn_write(p->c, buf_data(&p->resp) + p->resp_off, n) < 0)
+			return; /* the rest at the next drain */
+		p->resp_off += n;
+	}
+	buf_free(&p->resp);
+	p->resp_off = 0;
+}
+
+static void ws_job_work(void *arg)
+{
+	struct ws_job *j = arg;
+	buf_init(&j->out, JMAP_RESPONSE_MAX);
+	jmap_ws_message(http_store, j->account, j->text, j->len, j->a, &j->out, &j->v);
+}
+
+static void ws_job_done(void *arg)
+{
+	struct ws_job *j = arg;
+	struct http_push *p = j->p;
+
+	if (p) {
+		p->job = NULL;
+		conn_hold(p->c);
+		if (j->v.kind == JMAP_WS_REPLY) {
+			uint8_t hdr[WS_HEADER_MAX];
+			size_t h = ws_header(hdr, WS_OP_TEXT, buf_len(&j->out));
+			buf_append(&p->resp, hdr, h);
+			buf_append(&p->resp, buf_data(&j->out), buf_len(&j->out));
+			ws_resp_more(p);
+		} else if (j->v.kind == JMAP_WS_PUSH_ENABLE) {
+			uint64_t now;
+			p->types = j->v.types;
+			p->push_on = 1;
+			if (push_subscribe(p, j->v.has_push_state, j->v.push_state, &now) < 0)
+				log_warn("jmap", NULL, "event=push_read_failed account=%u", p->account);
+			else if (p->told < now)
+				p->pending = 1; /* what changed since pushState */
+		} else {
+			p->push_on = 0;
+			if (p->subscribed)
+				store_unsubscribe(http_store, &p->sub);
+			p->subscribed = 0;
+		}
+		if (!p->resp.p) {
+			conn_pause_read(p->c, 0);
+			ws_input(p);
+			if (p->pending)
+				push_tell(p);
+		}
+		conn_release(p->c);
+	}
+	buf_free(&j->out);
+	arena_free(&j->a);
+	free(j);
+}
+
+/* Reads the frames in the input until a message goes to the pool. */
+static void ws_input(struct http_push *p)
+{
+	struct conn *c = p->c;
+
+	while (p->state == PUSH_OPEN && !p->job && !p->resp.p && buf_len(&c->in)) {
+		struct ws_msg m;
+		long used = ws_read(&p->rd, buf_data(&c->in), buf_len(&c->in), &m);
+		if (used == -2)
+			return;
+		if (used < 0) {
+			buf_consume(&c->in, buf_len(&c->in));
+			ws_close(p, p->rd.error, "ws_protocol_error");
+			return;
+		}
+		switch (m.kind) {
+		case WS_TEXT: {
+			struct ws_job *j = xcalloc(1, sizeof *j);
+			j->p = p;
+			j->account = p->account;
+			j->a = arena_new(0);
+			j->text = arena_alloc(j->a, m.len + 1);
+			memcpy(j->text, m.p, m.len);
+			j->text[m.len] = '\0';
+			j->len = m.len;
+			j->wj = (struct worker_job){.fn = ws_job_work, .done = ws_job_done, .arg = j,
+						    .loop = p->loop};
+			p->job = j;
+			conn_pause_read(c, 1);
+			worker_submit(&j->wj);
+			break;
+		}
+		case WS_BINARY:
+			buf_consume(&c->in, (size_t)used);
+			ws_close(p, WS_CLOSE_UNSUPPORTED, "ws_binary");
+			return;
+		case WS_PING:
+			ws_send(p, WS_OP_PONG, m.p, m.len);
+			break;
+		case WS_CLOSE: {
+			/* Echo the code (RFC 6455 §5.5.1), then close. */
+			uint16_t code = m.code ? m.code : WS_CLOSE_NORMAL;
+			buf_consume(&c->in, buf_len(&c->in));
+			ws_close(p, code, "ws_closed");
+			return;
+		}
+		default:
+			break;
+		}
+		buf_consume(&c->in, (size_t)used);
+	}
+}
+
+struct http_push *http_push_start(struct conn *c, const struct http_head *h)
+{
+	struct http_push *p = xcalloc(1, sizeof *p);
+	char authz[AUTH_MAX + 1];
+	char user[LOGIN_USER_MAX + 1], pass[LOGIN_PASS_MAX + 1];
+	size_t ul, pl;
+
+	p->c = c;
+	p->loop = c->loop;
+	p->ws = at_path(h->target, "/jmap/ws");
+	buf_init(&p->resp, JMAP_RESPONSE_MAX + WS_HEADER_MAX);
+	__atomic_add_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);
+	if (p->ws ? ws_handshake(p, h) < 0 : push_query(p, h->target) < 0)
+		return p;
+	if (h->last_event_id.len) {
+		char id[24];
+		uint64_t v;
+		if (h->last_event_id.len < sizeof id) {
+			memcpy(id, h->last_event_id.p, h->last_event_id.len);
+			id[h->last_event_id.len] = '\0';
+			if (str_to_u64(str_c(id), UINT64_MAX, &v) == 0) {
+				p->told = v;
+				p->has_last_id = 1;
+			}
+		}
+	}
+	if (!h->authorization.p) {
+		push_answer(p, 401, "Unauthorized",
+			    "WWW-Authenticate: Basic realm=\"tern\", charset=\"UTF-8\"\r\n",
+			    "authentication required");
+		return p;
+	}
+	int ok = h->authorization.len <= AUTH_MAX;
+	if (ok) {
+		memcpy(authz, h->authorization.p, h->authorization.len);
+		authz[h->authorization.len] = '\0';
+		ok = http_basic_parse(authz, user, &ul, pass, &pl) == 0;
+		explicit_bzero(authz, sizeof authz);
+	}
+	struct str u = ok ? str_make(user, ul) : str_c(""), pw = ok ? str_make(pass, pl) : str_c("");
+	if (ok && login_cache_get(http_store, u, pw, &p->account)) {
+		explicit_bzero(pass, sizeof pass);
+		push_open(p);
+		return p;
+	}
+	struct login_request rq = {
+	    .store = http_store,
+	    .loop = p->loop,
+	    .module = "jmap",
+	    .ip = c->peer_ip,
+	    .mech = "basic",
+	    .metric = METRIC_AUTHFAIL_HTTP,
+	    .user = u,
+	    .pass = pw,
+	    .malformed = ok ? NULL : "malformed",
+	    .done = login_done,
+	    .arg = p,
+	};
+	p->state = PUSH_LOGIN;
+	conn_pause_read(c, 1);
+	p->login = login_start(&rq);
+	explicit_bzero(pass, sizeof pass);
+	return p;
+}
+
+void http_push_data(struct http_push *p)
+{
+	if (p->ws) {
+		if (p->state == PUSH_OPEN)
+			ws_input(p);
+		else if (p->state == PUSH_DONE)
+			buf_consume(&p->c->in, buf_len(&p->c->in));
+		return;
+	}
+	/* Nothing is expected after the request (a pipelined request gets
+	 * no answer: the response never ends). */
+	buf_consume(&p->c->in, buf_len(&p->c->in));
+}
+
+void http_push_drained(struct http_push *p)
+{
+	if (p->resp.p) {
+		ws_resp_more(p);
+		if (p->resp.p)
+			return;
+		conn_pause_read(p->c, 0);
+		ws_input(p); /* messages that came meanwhile */
+	}
+	if (p->pending)
+		push_tell(p);
+}
+
+int http_push_shutdown(struct http_push *p)
+{
+	if (p->state != PUSH_OPEN)
+		return 0;
+	if (p->ws) {
+		if (p->resp.p)
+			return 0; /* inside a frame: no close frame can follow */
+		ws_close(p, WS_CLOSE_GOING_AWAY, "shutdown");
+	} else {
+		p->state = PUSH_DONE;
+		conn_close_after_flush(p->c, "shutdown");
+	}
+	return 1;
+}
+
+void http_push_free(struct http_push **pp)
+{
+	struct http_push *p = *pp;
+
+	if (!p)
+		return;
+	if (p->login)
+		login_abandon(&p->login);
+	if (p->job)
+		p->job->p = NULL; /* ws_job_done frees it */
+	if (p->ws)
+		ws_reader_free(&p->rd);
+	buf_free(&p->resp);
+	if (p->subscribed)
+		store_unsubscribe(http_store, &p->sub);
+	if (p->ping_timer)
+		loop_timer_del(p->loop, p->ping_timer);
+	if (p->state == PUSH_OPEN)
+		log_info("jmap", NULL, "event=push_close kind=%s account=%u",
+			 p->ws ? "websocket" : "eventsource", p->account);
+	__atomic_sub_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);
+	free(p);
+	*pp = NULL;
+}

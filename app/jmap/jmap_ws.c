@@ -1,0 +1,119 @@
+/*
+ * jmap_ws.c — JMAP over WebSocket (RFC 8887 §4.3), the JMAP half: what a
+ * client's message is and what we answer. The framing and the connection
+ * are app/http's (ws_frame.c, http_push.c).
+ *
+ * A message is a JSON object with "@type":
+ * - "Request": a Request object (RFC 8620 §3.3) with an optional "id";
+ *   it runs as an HTTP API request does and is answered by a Response
+ *   with "@type":"Response" and "requestId" (the id, when given), or by
+ *   a RequestError: the problem an HTTP request would get (type,
+ *   status, detail, limit) with "@type" and "requestId";
+ * - "WebSocketPushEnable" (dataTypes: null or type names; pushState) and
+ *   "WebSocketPushDisable": handed back to the transport.
+ * Anything else, or a message that is not JSON, is a RequestError
+ * (notRequest, notJSON).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+
+/* out holds an object "{...}": it becomes {"@type":T,"requestId":id,...}. */
+static void tag(struct buf *out, const char *type, const char *id, struct arena *a)
+{
+	struct buf head;
+	struct jw w;
+	size_t n = buf_len(out);
+	char *body = arena_alloc(a, n + 1);
+
+	memcpy(body, buf_data(out), n);
+	body[n] = '\0';
+	buf_init(&head, 1024);
+	jw_init(&w, &head);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "@type", type);
+	if (id)
+		jw_kstr(&w, "requestId", id);
+	buf_reset(out);
+	/* head is '{' and its members; the body goes on after its '{'. */
+	buf_append(out, buf_data(&head), buf_len(&head));
+	if (n > 2)
+		buf_append_c(out, ",");
+	buf_append(out, body + 1, n - 1);
+	buf_free(&head);
+}
+
+static void request_error(struct buf *out, const char *type, const char *id, const char *detail,
+			  struct arena *a)
+{
+	jmap_problem(out, 400, type, NULL, detail);
+	tag(out, "RequestError", id, a);
+}
+
+/* Removes the members "@type" and "id" (a Request object has neither). */
+static struct json_value *strip(struct json_value *req, struct arena *a)
+{
+	struct json_value *copy = arena_alloc(a, sizeof *copy), **pp;
+
+	*copy = *req;
+	pp = &copy->first;
+	for (struct json_value *m = req->first; m; m = m->next) {
+		if (!strcmp(m->key, "@type") || !strcmp(m->key, "id")) {
+			copy->count--;
+			continue;
+		}
+		*pp = m;
+		pp = &m->next;
+	}
+	*pp = NULL;
+	return copy;
+}
+
+void jmap_ws_message(struct store *st, uint32_t account, const char *text, size_t len,
+		     struct arena *a, struct buf *out, struct jmap_ws_verdict *v)
+{
+	char err[128], d[200];
+
+	memset(v, 0, sizeof *v);
+	v->kind = JMAP_WS_REPLY;
+	buf_reset(out);
+	struct json_value *msg = json_parse(text, len, a, err, sizeof err);
+	if (!msg) {
+		snprintf(d, sizeof d, "the message is not valid JSON: %s", err);
+		request_error(out, "notJSON", NULL, d, a);
+		return;
+	}
+	const struct json_value *t = msg->type == JSON_OBJECT ? json_get(msg, "@type") : NULL;
+	const char *type = t && t->type == JSON_STRING ? t->str : "";
+	if (!strcmp(type, "WebSocketPushEnable") || !strcmp(type, "WebSocketPushDisable")) {
+		if (type[13] == 'D') {
+			v->kind = JMAP_WS_PUSH_DISABLE;
+			return;
+		}
+		const struct json_value *dt = json_get(msg, "dataTypes"), *ps = json_get(msg, "pushState");
+		v->kind = JMAP_WS_PUSH_ENABLE;
+		v->types = JMAP_TYPES_ALL;
+		if (dt && dt->type == JSON_ARRAY) {
+			v->types = 0;
+			for (const struct json_value *e = dt->first; e; e = e->next)
+				if (e->type == JSON_STRING && strcmp(e->str, "*") && !strchr(e->str, ','))
+					v->types |= jmap_push_types(e->str);
+		}
+		if (ps && ps->type == JSON_STRING && jmap_state_parse(ps->str, &v->push_state) == 0)
+			v->has_push_state = 1;
+		return;
+	}
+	const struct json_value *idv = msg->type == JSON_OBJECT ? json_get(msg, "id") : NULL;
+	const char *id = idv && idv->type == JSON_STRING ? idv->str : NULL;
+	if (strcmp(type, "Request") != 0) {
+		request_error(out, "notRequest", id,
+			      "the message is not a Request, WebSocketPushEnable or "
+			      "WebSocketPushDisable object (RFC 8887 section 4.3)",
+			      a);
+		return;
+	}
+	int status = jmap_api_request(st, account, strip(msg, a), a, out);
+	tag(out, status == 200 ? "Response" : "RequestError", id, a);
+}

@@ -1,0 +1,70 @@
+/*
+ * test_http_head.c — the request header the bridge reads itself for push
+ * requests (http_head_parse) and query parameters (http_query_param):
+ * the fields kept, blanks trimmed, LF-only lines, and every malformed
+ * shape refused; percent-decoding and its failures.
+ */
+#include <string.h>
+
+#include "http/http_parse.h"
+#include "unit.h"
+
+static int parse(const char *s, struct http_head *h)
+{
+	return http_head_parse(s, strlen(s), h);
+}
+
+static int eq(struct str s, const char *want)
+{
+	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+
+int main(void)
+{
+	struct http_head h;
+	char v[16];
+
+	CHECK_EQ_INT(parse("GET /jmap/eventsource/?types=*&ping=30 HTTP/1.1\r\n"
+			   "Host: a\r\nauthorization:  Basic eA==\t \r\nLast-Event-ID: 7\r\n\r\n",
+			   &h),
+		     0);
+	CHECK(eq(h.method, "GET"));
+	CHECK(eq(h.target, "/jmap/eventsource/?types=*&ping=30"));
+	CHECK(eq(h.authorization, "Basic eA=="));
+	CHECK(eq(h.last_event_id, "7"));
+	CHECK(h.upgrade.p == NULL && h.ws_key.len == 0);
+	/* LF only, an empty line first, an empty value. */
+	CHECK_EQ_INT(parse("\nGET / HTTP/1.0\nUpgrade:\nConnection: Upgrade\n\n", &h), 0);
+	CHECK(h.upgrade.p != NULL && h.upgrade.len == 0);
+	CHECK(eq(h.connection, "Upgrade"));
+	/* Refused: a field twice, folding, no colon, a bad name, controls,
+	 * a bad request line. */
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nUpgrade: a\r\nupgrade: b\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nnocolon\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nBad Name: a\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET / HTTP/2.0\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET  / HTTP/1.1\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("GET /\x7f HTTP/1.1\r\n\r\n", &h), -1);
+	CHECK_EQ_INT(parse("G(T / HTTP/1.1\r\n\r\n", &h), -1);
+	/* Unknown fields may repeat. */
+	CHECK_EQ_INT(parse("GET / HTTP/1.1\r\nX: a\r\nX: b\r\n\r\n", &h), 0);
+
+	struct str t = str_c("/p?types=Email%2CMailbox&ping=30&x&closeafter=st+ate&bad=%4");
+	CHECK_EQ_INT(http_query_param(t, "types", v, sizeof v), 1);
+	CHECK_EQ_STR(v, "Email,Mailbox");
+	CHECK_EQ_INT(http_query_param(t, "ping", v, sizeof v), 1);
+	CHECK_EQ_STR(v, "30");
+	CHECK_EQ_INT(http_query_param(t, "closeafter", v, sizeof v), 1);
+	CHECK_EQ_STR(v, "st ate");
+	CHECK_EQ_INT(http_query_param(t, "pin", v, sizeof v), 0);
+	CHECK_EQ_INT(http_query_param(t, "x", v, sizeof v), 0);
+	CHECK_EQ_INT(http_query_param(t, "bad", v, sizeof v), -1);
+	CHECK_EQ_INT(http_query_param(t, "types", v, 5), -1); /* does not fit */
+	CHECK_EQ_INT(http_query_param(str_c("/p?a=%00"), "a", v, sizeof v), -1);
+	CHECK_EQ_INT(http_query_param(str_c("/p"), "a", v, sizeof v), 0);
+	CHECK_EQ_INT(http_query_param(str_c("/p?a="), "a", v, sizeof v), 1);
+	CHECK_EQ_STR(v, "");
+	return unit_done("test_http_head");
+}
