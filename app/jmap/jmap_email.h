@@ -10,12 +10,61 @@
 #include <stdint.h>
 
 #include "core/str.h"
+#include "core/buf.h"
 #include "http/json.h"
 
 struct arena;
 
 /* UTCDate (RFC 8620 §1.4): "2026-11-23T01:02:03Z". */
 void jmap_w_utcdate(struct jw *w, int64_t t);
+/* A UTCDate (RFC 3339, "Z", fractions ignored) to seconds; 0, or -1 when
+ * s is not one (jmap_email_query.c). */
+int jmap_utcdate_parse(const char *s, int64_t *t_r);
+
+/* ---- a new email into the store (jmap_email_new.c) ---- */
+struct store;
+struct jmap_new_email {
+	const char *data; /* the message, len octets */
+	size_t len;
+	const uint32_t *mailboxes; /* at least one, existing */
+	size_t nmailboxes;
+	const char *keywords; /* space-separated, valid; NULL: none */
+	int64_t received_at;
+	/* out */
+	uint32_t email_id, thread_id;
+	uint8_t blob_id[32];
+};
+/*
+ * Stores e for account through the store writer as IMAP APPEND does,
+ * waiting for the commit (call it off the event loops). STORE_OK with the
+ * outputs; else STORE_EQUOTA, STORE_ETOOBIG, STORE_EFULL (the server's
+ * disk), STORE_ENOTFOUND (a mailbox gone), STORE_EINVAL, STORE_ETEMP.
+ */
+int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *e);
+
+/* ---- what Email/import and Email/set create share (jmap_email_import.c) ---- */
+struct jmap_call;
+struct jmap_mailboxes;
+#define JMAP_TARGETS_MAX 64
+struct jmap_targets {
+	uint32_t mb[JMAP_TARGETS_MAX];
+	size_t n;
+	struct buf kw; /* space-separated keywords; the caller frees it */
+};
+/* A new email's mailboxIds (required, at least one, ids or "#cid") and
+ * keywords (may be NULL) into t (t->kw always initialised). 0, or -1 with
+ * *bad_r the property at fault. */
+int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *mbs,
+		     const struct json_value *kws, struct jmap_targets *t, const char **bad_r);
+/* 1 when p[0..n) starts with a header field. */
+int jmap_looks_like_email(const char *p, size_t n);
+/* key: a SetError {type, description?, properties?: [prop]}. */
+void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
+		      const char *prop);
+/* key: the SetError of jmap_email_store's result rc. */
+void jmap_w_store_error(struct jw *w, const char *key, int rc);
+/* key: {id, blobId, threadId, size} of a stored new email. */
+void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e);
 /* {"$seen": true, ...} from the store's space-separated keywords. */
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len);
 /* {"M00000001": true, ...} from the record's (mailbox, uid) pairs. */

@@ -71,8 +71,7 @@ static int in_mailbox(const struct em *m, uint32_t mb)
 	return 0;
 }
 
-/* RFC 3339 UTCDate to seconds; -1 when not one. */
-static int parse_utc(const char *s, int64_t *t_r)
+int jmap_utcdate_parse(const char *s, int64_t *t_r)
 {
 	struct tm tm;
 	memset(&tm, 0, sizeof tm);
@@ -165,7 +164,7 @@ static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg
 			}
 		} else if (!strcmp(k, "before") || !strcmp(k, "after")) {
 			int64_t t;
-			if (p->type != JSON_STRING || parse_utc(p->str, &t) < 0)
+			if (p->type != JSON_STRING || jmap_utcdate_parse(p->str, &t) < 0)
 				goto bad;
 			ok = k[0] == 'b' ? m->received < t : m->received >= t;
 		} else if (!strcmp(k, "minSize") || !strcmp(k, "maxSize")) {

@@ -22,6 +22,7 @@ static const struct jmap_method methods[] = {
     {"Email/query", JMAP_USING_MAIL, jmap_email_query},
     {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes},
     {"Email/set", JMAP_USING_MAIL, jmap_email_set},
+    {"Email/import", JMAP_USING_MAIL, jmap_email_import},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

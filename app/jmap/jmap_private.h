@@ -159,5 +159,6 @@ void jmap_email_changes(struct jmap_call *c);
 void jmap_email_query(struct jmap_call *c);
 void jmap_email_query_changes(struct jmap_call *c);
 void jmap_email_set(struct jmap_call *c);
+void jmap_email_import(struct jmap_call *c);
 
 #endif

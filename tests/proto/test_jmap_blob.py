@@ -15,7 +15,8 @@ from jmapc import Jmap, shared_server
 
 BOB = ("bob@example.test", "bob-password-1")
 EVE = ("eve@example.test", "eve-password-1")
-ACCOUNTS = [BOB, EVE]
+CAT = ("cat@example.test", "cat-password-1")
+ACCOUNTS = [BOB, EVE, CAT]
 STALL = 5
 
 
@@ -346,3 +347,81 @@ def test_jmap_download():
     for b in ("P%s_99" % n, "P%s_0" % n, "P%s_01" % n, "Pzz", "B12"):
         st, _, _ = j.request("GET", "/jmap/download/%s/%s/x" % (j.account, b))
         assert st == 404, (b, st)
+
+
+def test_jmap_import():
+    """Email/import (RFC 8621 §4.8): exact answers, the SetErrors, and the
+    message in IMAP at once: a UID in each mailbox, EXISTS during IDLE,
+    keywords as flags."""
+    import re
+    from test_imap import Raw
+    s = srv()
+    j = Jmap(s, *CAT)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    inbox, archive = role["inbox"], role["archive"]
+    msg = (b"From: Dan <dan@remote.test>\r\nTo: cat@example.test\r\nSubject: imported\r\n"
+           b"Message-ID: <imp1@remote.test>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nHello.\r\n")
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, msg, {"Content-Type": "message/rfc822"})
+    _, _, junk = j.request("POST", "/jmap/upload/%s/" % j.account, b"\x00\x01 not a message")
+
+    r = Raw(s)
+    r.send("l LOGIN %s %s\r\n" % CAT)
+    assert r.until_tag("l")[-1].startswith(b"l OK")
+    r.send("s SELECT INBOX\r\n")
+    r.until_tag("s")
+    r.send("i IDLE\r\n")
+    assert r.line().startswith(b"+"), "no continuation"
+
+    _, st = j.one("Mailbox/get", {"ids": []})
+    _, res = j.one("Email/import", {"ifInState": st["state"], "emails": {
+        "k1": {"blobId": up["blobId"], "mailboxIds": {inbox: True, archive: True},
+               "keywords": {"$seen": True, "work": True}, "receivedAt": "2026-11-21T10:00:05Z"},
+        "k2": {"blobId": "B" + "0" * 64, "mailboxIds": {inbox: True}},
+        "k3": {"blobId": up["blobId"], "mailboxIds": {}},
+        "k4": {"blobId": up["blobId"], "mailboxIds": {"Mffffffff": True}},
+        "k5": {"blobId": up["blobId"], "mailboxIds": {inbox: True}, "keywords": {"bad kw": True}},
+        "k6": {"blobId": junk["blobId"], "mailboxIds": {inbox: True}},
+        "k7": {"blobId": up["blobId"], "mailboxIds": {inbox: True}, "receivedAt": "yesterday"},
+        "k8": {"mailboxIds": {inbox: True}},
+        "k9": {"blobId": up["blobId"], "mailboxIds": {inbox: True}, "size": 3},
+    }})
+    e = res["created"]["k1"]
+    assert set(res) == {"accountId", "oldState", "newState", "created", "notCreated"}, res
+    assert res["oldState"] == st["state"] and res["newState"] != st["state"]
+    assert list(res["created"]) == ["k1"], res
+    assert re.fullmatch(r"E[0-9a-f]{8}", e["id"]) and re.fullmatch(r"T[0-9a-f]{8}", e["threadId"])
+    assert e["blobId"] == up["blobId"] and e["size"] == len(msg), e
+    nc = res["notCreated"]
+    assert nc["k2"] == {"type": "blobNotFound", "description": "no such blob"}, nc
+    assert nc["k3"]["type"] == "invalidProperties" and nc["k3"]["properties"] == ["mailboxIds"]
+    assert nc["k4"]["properties"] == ["mailboxIds"] and nc["k5"]["properties"] == ["keywords"], nc
+    assert nc["k6"]["type"] == "invalidEmail", nc
+    assert nc["k7"]["properties"] == ["receivedAt"] and nc["k8"]["properties"] == ["blobId"], nc
+    assert nc["k9"]["type"] == "invalidProperties" and nc["k9"]["properties"] == ["size"], nc
+
+    # IMAP saw it during IDLE, with a UID, its flags and the same EMAILID.
+    seen = []
+    while not seen or not re.match(rb"\* 1 EXISTS", seen[-1]):
+        seen.append(r.line())  # a FLAGS line for the new keyword may come first
+    assert all(x.startswith(b"* ") for x in seen), seen
+    r.send("DONE\r\n")
+    r.until_tag("i")
+    r.send("f UID FETCH 1:* (FLAGS EMAILID THREADID INTERNALDATE)\r\n")
+    out = b"".join(r.until_tag("f"))
+    assert re.search(rb"UID \d+", out) and b"\\Seen" in out and b"work" in out, out
+    assert ("EMAILID (%s)" % e["id"]).encode() in out and ("THREADID (%s)" % e["threadId"]).encode() in out, out
+    assert b'"21-Nov-2026 10:00:05 +0000"' in out, out
+    r.send("a SELECT Archive\r\n")
+    out = b"".join(r.until_tag("a"))
+    assert b"* 1 EXISTS" in out, out
+
+    _, g = j.one("Email/get", {"ids": [e["id"]], "properties": ["mailboxIds", "keywords", "receivedAt", "subject"]})
+    assert g["list"][0] == {"id": e["id"], "mailboxIds": {inbox: True, archive: True},
+                            "keywords": {"$seen": True, "work": True},
+                            "receivedAt": "2026-11-21T10:00:05Z", "subject": "imported"}, g
+    # The Email's own blob may be imported again; a stale ifInState is refused.
+    _, res = j.one("Email/import", {"emails": {"a": {"blobId": e["blobId"], "mailboxIds": {archive: True}}}})
+    assert list(res["created"]) == ["a"] and res["notCreated"] is None, res
+    name, res = j.one("Email/import", {"ifInState": st["state"], "emails": {}})
+    assert name == "error" and res == {"type": "stateMismatch"}, res

@@ -1,0 +1,92 @@
+/*
+ * jmap_email_new.c — a new Email into the store (Email/import, Email/set
+ * create): the message goes through the store writer exactly as an IMAP
+ * APPEND does (store_deliver with a mailbox: quota, UID, MODSEQ, thread,
+ * the change feed IMAP IDLE and JMAP push read), into the first mailbox;
+ * further mailboxes get a membership as IMAP COPY gives one
+ * (store_email_copy). There is no second delivery path.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "jmap/jmap_email.h"
+#include "mime/mime_cache.h"
+#include "store/store.h"
+
+struct wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void stored(struct store_delivery *d, void *arg)
+{
+	struct wait *w = arg;
+	(void)d;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+struct thread_of {
+	uint32_t thread;
+};
+
+static void thread_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	struct thread_of *t = arg;
+	(void)i;
+	if (b)
+		t->thread = b->thread_id;
+}
+
+int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *e)
+{
+	struct store_delivery d;
+	struct buf meta;
+	struct wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	uint32_t email = 0;
+
+	if (!e->nmailboxes)
+		return STORE_EINVAL;
+	memset(&d, 0, sizeof d);
+	d.data = e->data;
+	d.len = e->len;
+	store_blob_id(e->data, e->len, d.blob_id);
+	if (mime_cache_build(e->data, e->len, &meta) == 0) {
+		d.meta = buf_data(&meta);
+		d.metalen = buf_len(&meta);
+	}
+	d.accounts = &account;
+	d.naccounts = 1;
+	d.mailbox = e->mailboxes[0];
+	d.keywords = e->keywords && *e->keywords ? e->keywords : NULL;
+	d.received_at = e->received_at;
+	d.email_ids = &email;
+	d.done = stored;
+	d.arg = &w;
+	store_deliver(st, &d);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	buf_free(&meta);
+	if (d.result != STORE_OK)
+		return d.result;
+	e->email_id = email;
+	memcpy(e->blob_id, d.blob_id, 32);
+	for (size_t i = 1; i < e->nmailboxes; i++) {
+		struct store_copy_result cr = { 0 };
+		int rc = store_email_copy(st, account, e->mailboxes[0], d.uidvalidity_r, &d.uid_r, 1,
+					  e->mailboxes[i], 0, &cr);
+		store_copy_result_free(&cr);
+		if (rc != STORE_OK)
+			return rc == STORE_ENOTFOUND ? STORE_ENOTFOUND : STORE_ETEMP;
+	}
+	struct thread_of t = { 0 };
+	store_emails_get(st, account, &email, 1, thread_cb, &t);
+	e->thread_id = t.thread;
+	return STORE_OK;
+}
