@@ -301,6 +301,10 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 	if (rep)
 		cap = 1;
 	a->msgs = xcalloc(cap, sizeof(*a->msgs));
+	/* Looked up first: a CATENATE into a mailbox that does not exist is
+	 * NO [TRYCREATE] whatever its URLs say, as Dovecot answers (the
+	 * client creates the mailbox and tries again, URLs and all). */
+	int rc = store_mailbox_find(imap_store, s->account, name, &mailbox);
 	int64_t now = (int64_t)time(NULL);
 	size_t i = first + 1;
 	while (i < cmd->nargs) {
@@ -335,6 +339,10 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		    cmd->args[i + 1].type == IMAP_ARG_LIST) {
 			/* RFC 4469: the message from TEXT and URL parts. */
 			size_t len;
+			if (rc == STORE_ENOTFOUND) {
+				imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
+				goto fail;
+			}
 			if (imap_catenate_build(s, cmd->id, cmd->args[i + 1].list,
 						cmd->args[i + 1].list_count, &m->built, &len) < 0)
 				goto fail;
@@ -356,7 +364,6 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		goto fail;
 	}
 
-	int rc = store_mailbox_find(imap_store, s->account, name, &mailbox);
 	if (rc == STORE_ENOTFOUND) {
 		imap_tagged(s, "NO [TRYCREATE] Mailbox doesn't exist: %s", name);
 		goto fail;

@@ -7,7 +7,8 @@ HEADER.FIELDS and HEADER.FIELDS.NOT (names quoted or not, in any case,
 MULTIAPPEND of two CATENATE messages with flags. Refusals as Dovecot
 answers them: NO [BADURL url] for a wrong UIDVALIDITY, an unknown UID or
 mailbox, an absolute URL ("Relative URL required"), a missing section,
-URLAUTH; BAD for an empty list or an unknown part type; NO [TOOBIG] when
+URLAUTH; NO [TRYCREATE] into a mailbox that does not exist, even with
+a bad URL; BAD for an empty list or an unknown part type; NO [TOOBIG] when
 the parts pass the APPENDLIMIT (TERN_MAX_MESSAGE_SIZE is 300000 here),
 with nothing stored by any refused APPEND."""
 import re
@@ -126,6 +127,13 @@ def test_imap_catenate():
                           ("y", b'INBOX CATENATE (URL)')):
             out = append(r, tag, rest)
             assert out[-1].startswith(tag.encode() + b" BAD"), out
+        # Into a mailbox that does not exist: NO [TRYCREATE] whatever the
+        # URLs say, as Dovecot answers (imaptest's CATENATE group).
+        for tag, parts in (("tc", b'URL "/INBOX;UIDVALIDITY=1/;UID=1"'),
+                           ("td", b"TEXT " + lit(b"h: 1\r\n\r\n") + b' URL "/INBOX/;UID=99"'),
+                           ("te", b'URL "/INBOX/;UID=1"')):
+            out = append(r, tag, b"NoSuchBox CATENATE (" + parts + b")")
+            assert out[-1] == tag.encode() + b" NO [TRYCREATE] Mailbox doesn't exist: NoSuchBox", out
         # Past the APPENDLIMIT: each literal fits, the whole does not.
         big = b"Subject: big\r\n\r\n" + b"x" * 200000
         out = append(r, "z", b"INBOX " + lit(big))
