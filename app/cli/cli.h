@@ -47,7 +47,7 @@ int cli_acme(const struct config *cfg, int argc, char **argv);
 
 /* tern dmarc report [--send] [--today] (cmd_dmarc.c): DMARC reports waiting, or send them now. */
 int cli_dmarc(const struct config *cfg, int argc, char **argv);
-/* tern tlsrpt report [--send] [--today] (cmd_tlsrpt.c): TLS-RPT reports waiting, or send them now. */
+/* tern tlsrpt report [--send] [--today] | list DOMAIN (cmd_tlsrpt.c): TLS-RPT reports to send, or received. */
 int cli_tlsrpt(const struct config *cfg, int argc, char **argv);
 
 /*

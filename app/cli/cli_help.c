@@ -41,6 +41,7 @@ static const char top_help[] =
 	"       tern acme status | renew          the certificate ACME keeps; renew it now\n"
 	"       tern dmarc report [--send] [--today]   DMARC aggregate reports waiting, or send them now\n"
 	"       tern tlsrpt report [--send] [--today]  TLS-RPT reports waiting, or send them now\n"
+	"       tern tlsrpt list DOMAIN                TLS-RPT reports received for a served domain\n"
 	"       tern sieve test SCRIPT FILE [--from A] [--to A]   the actions a Sieve script takes\n"
 	"       tern sieve list|get|put|activate|deactivate|del EMAIL|global [NAME]   stored Sieve scripts\n"
 	"       tern spam train spam|ham [--account EMAIL] PATH...   learn messages (files, Maildir, mbox)\n"
@@ -102,7 +103,7 @@ static const struct cli_help helps[] = {
 	  "usage: tern check auth --ip IP --helo HELO --mail-from ADDRESS [--record] FILE\n" },
 	{ "acme", "usage: tern acme status | tern acme renew\n" },
 	{ "dmarc", "usage: tern dmarc report [--send] [--today]\n" },
-	{ "tlsrpt", "usage: tern tlsrpt report [--send] [--today]\n" },
+	{ "tlsrpt", "usage: tern tlsrpt report [--send] [--today] | tern tlsrpt list DOMAIN\n" },
 	{ "sieve", "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
 		   "       tern sieve list|deactivate EMAIL|global\n"
 		   "       tern sieve get|put|activate|del EMAIL|global NAME   (put reads the script from stdin; global: the script run before every account's)\n" },

@@ -22,6 +22,7 @@
 #include "core/xalloc.h"
 #include "net/anchors.h"
 #include "report/dmarc_reporter.h"
+#include "report/tlsrpt_intake.h"
 #include "report/tlsrpt_seen.h"
 #include "report/tlsrpt_send.h"
 #include "store/store.h"
@@ -62,9 +63,64 @@ static void on_meta(void *arg, const char *name, const void *val, size_t len)
 	free(text);
 }
 
+static void rfc3339(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && s[0] ? s : "-";
+}
+
+static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received_at)
+{
+	unsigned *n = arg;
+	char s[32], e[32];
+	(void)received_at;
+	rfc3339(r->start, s);
+	rfc3339(r->end, e);
+	for (size_t i = 0; i < r->npolicies; i++) {
+		const struct tlsrpt_policy *p = &r->policies[i];
+		printf("%s %s %s %s %s %s successful=%llu failed=%llu\n", s, e, or_dash(r->organization),
+		       or_dash(r->report_id), p->domain, tlsrpt_policy_type_name(p->type),
+		       (unsigned long long)p->successful, (unsigned long long)p->failed);
+		for (size_t k = 0; k < p->nfailures; k++) {
+			const struct tlsrpt_failure *f = &p->failures[k];
+			printf("  %s mx=%s ip=%s sessions=%llu\n", tlsrpt_result_name(f->result),
+			       or_dash(f->receiving_mx_hostname), or_dash(f->receiving_ip),
+			       (unsigned long long)f->failed_session_count);
+		}
+	}
+	(*n)++;
+}
+
+static int list(const struct config *cfg, const char *domain)
+{
+	struct store *st = cli_store_open(cfg, 1);
+	unsigned n = 0;
+	if (st == NULL)
+		return 1;
+	if (store_domain_is_local(st, domain) != 1) {
+		fprintf(stderr, "tern: %s is not a served domain\n", domain);
+		store_close(&st);
+		return 1;
+	}
+	int rc = tlsrpt_report_list(st, domain, on_report, &n);
+	store_close(&st);
+	if (n == 0)
+		printf("no reports\n");
+	return rc == STORE_OK ? 0 : 1;
+}
+
 int cli_tlsrpt(const struct config *cfg, int argc, char **argv)
 {
 	int send = 0, today = 0;
+	if (argc == 2 && strcmp(argv[0], "list") == 0)
+		return list(cfg, argv[1]);
 	if (argc < 1 || strcmp(argv[0], "report") != 0)
 		return usage();
 	for (int i = 1; i < argc; i++) {

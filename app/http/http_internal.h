@@ -239,6 +239,8 @@ void api_domain_dns(struct http_ctx *x);
 void api_domain_dns_check(struct http_ctx *x);
 void api_domain_dkim(struct http_ctx *x);
 void api_domain_dmarc(struct http_ctx *x);
+/* api_tlsrpt.c: GET /domains/{d}/tlsrpt-reports (TLS-RPT reports received). */
+void api_domain_tlsrpt(struct http_ctx *x);
 /* Writes the DNS object of domain (with live checks when check). */
 void api_dns_object(struct http_ctx *x, const char *domain, int check);
 void api_accounts_list(struct http_ctx *x);

@@ -76,6 +76,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/domains/*/dns/check", api_domain_dns_check, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dkim", api_domain_dkim, R_AUTH },
 	{ "GET", "/api/v1/domains/*/dmarc-reports", api_domain_dmarc, R_AUTH },
+	{ "GET", "/api/v1/domains/*/tlsrpt-reports", api_domain_tlsrpt, R_AUTH },
 	{ "GET", "/api/v1/accounts", api_accounts_list, R_AUTH },
 	{ "POST", "/api/v1/accounts", api_accounts_add, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/accounts/*", api_account_get, R_AUTH },

@@ -16,6 +16,7 @@
 #include "mime/mime_tree.h"
 #include "report/dmarc_intake.h"
 #include "report/dmarc_report.h"
+#include "report/tlsrpt_intake.h"
 #include "store/store.h"
 
 int dmarc_rua_address(const char *domain, char *out, size_t outsz)
@@ -45,6 +46,15 @@ static int maybe_report(const struct mime_part *p)
 	return 1;
 }
 
+/* A TLS-RPT report (RFC 8460) is JSON where DMARC's is XML. */
+static int looks_json(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i < n && p[i] == '{';
+}
+
 static int one_part(struct store *st, const char *msg, const struct mime_part *p, int64_t now,
 		    char *err, size_t errsz)
 {
@@ -62,10 +72,20 @@ static int one_part(struct store *st, const char *msg, const struct mime_part *p
 		goto out;
 	}
 	const uint8_t *b = (const uint8_t *)buf_data(&raw);
+	if (looks_json(b, buf_len(&raw))) {
+		/* application/tlsrpt+json */
+		stored = tlsrpt_intake_json(st, (const char *)b, buf_len(&raw), now, err, errsz) == 0;
+		goto out;
+	}
 	if (dmarc_report_pack_of(b, buf_len(&raw)) == DMARC_PACK_UNKNOWN)
 		goto out; /* not a report: nothing to say */
 	if (dmarc_report_unpack(b, buf_len(&raw), DMARC_REPORT_XML_MAX, &xml, &xlen, err, errsz) != 0)
 		goto out;
+	if (looks_json(xml, xlen)) {
+		/* application/tlsrpt+gzip */
+		stored = tlsrpt_intake_json(st, (const char *)xml, xlen, now, err, errsz) == 0;
+		goto out;
+	}
 	if (dmarc_report_parse((const char *)xml, xlen, &r, err, errsz) != 0)
 		goto out;
 	stored = store_dmarc_report_put(st, &r, now, err, errsz) == STORE_OK;

@@ -210,7 +210,7 @@ async function adminPages() {
 	if (await fwdRow.locator('[data-testid=alias-forwarded]').count() !== 1)
 		throw new Error('the outside target is not marked as forwarded');
 	await screenshot('aliases');
-	// The domain's page: DNS, DKIM and its DMARC reports (none yet: the
+	// The domain's page: DNS, DKIM, its DMARC and TLS reports (none yet: the
 	// chart of the last 30 days, all zero, and an empty sources table).
 	await byId('nav-domains').click();
 	await page.locator('[data-testid=domain-row] a', { hasText: cfg.domain }).first().click();
@@ -218,6 +218,8 @@ async function adminPages() {
 	await byId('dmarc-chart').waitFor();
 	await page.waitForFunction(() => document.querySelector('[data-testid=dmarc-totals]')?.textContent.startsWith('0 reports'));
 	await screenshot('domain-dmarc');
+	// Beside them, the TLS-RPT reports card (none yet either).
+	await page.waitForFunction(() => document.querySelector('[data-testid=tlsrpt-totals]')?.textContent.startsWith('0 reports'));
 	await byId('nav-logs').click();
 	await byId('log-filter').fill('alias');
 	await byId('log-filter').press('Enter');

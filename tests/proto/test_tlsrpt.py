@@ -9,7 +9,11 @@ TERN_TLS_CA_FILE). The JSON is checked field by field (§4.4):
 good.test (MTA-STS enforce, verified TLS) has one success; bad.test (the
 policy's MX presents a self-signed certificate) certificate-not-trusted
 failures; plain.test (no policy, no STARTTLS) starttls-not-supported under
-no-policy-found; none.test has no record and gets nothing."""
+no-policy-found; none.test has no record and gets nothing.
+
+Received (§5.3): reports mailed to postmaster@ a served domain (gzip and
+plain JSON attachments) are stored once each and shown by
+`tern tlsrpt list DOMAIN` and GET /domains/{d}/tlsrpt-reports."""
 import atexit
 import gzip
 import http.server
@@ -17,17 +21,22 @@ import json
 import re
 import shutil
 import signal
+import smtplib
 import ssl
 import tempfile
 import threading
+import time
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
+from httpc import admin_server
 from mailpeers import ca_signed, free_port_on, self_signed, test_ca
 from test_mta_sts_out import PolicyServer, _policy
 from test_queue import World
 from test_submission import dkimpy
 
 FROM = "tls-reports@example.test"
+PM = "postmaster@example.test"
 
 
 class ReportSink:
@@ -221,3 +230,107 @@ def test_reports_counted_mailed_and_posted():
         finally:
             ps.stop()
             sink.stop()
+
+
+RFC_EXAMPLE = {
+    "organization-name": "Company-X",
+    "date-range": {"start-datetime": "2016-04-01T00:00:00Z", "end-datetime": "2016-04-01T23:59:59Z"},
+    "contact-info": "sts-reporting@company-x.example",
+    "report-id": "5065427c-23d3-47ca-b6e0-946ea0e8c4be",
+    "policies": [{
+        "policy": {"policy-type": "sts",
+                   "policy-string": ["version: STSv1", "mode: testing", "mx: *.mail.example.test",
+                                     "max_age: 86400"],
+                   "policy-domain": "example.test", "mx-host": ["*.mail.example.test"]},
+        "summary": {"total-successful-session-count": 5326, "total-failure-session-count": 303},
+        "failure-details": [
+            {"result-type": "certificate-expired", "sending-mta-ip": "2001:db8:abcd:0012::1",
+             "receiving-mx-hostname": "mx1.mail.example.test", "failed-session-count": 100},
+            {"result-type": "starttls-not-supported", "sending-mta-ip": "2001:db8:abcd:0013::1",
+             "receiving-mx-hostname": "mx2.mail.example.test", "receiving-ip": "203.0.113.56",
+             "failed-session-count": 200, "additional-information": "see the report site"},
+            {"result-type": "some-new-type", "sending-mta-ip": "198.51.100.62",
+             "receiving-mx-hostname": "mx-backup.mail.example.test", "failed-session-count": 3,
+             "failure-error-code": "X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED"}]}]}
+
+
+def _report(start, rid, org="Company-X", domain="example.test"):
+    r = json.loads(json.dumps(RFC_EXAMPLE))
+    r["organization-name"], r["report-id"] = org, rid
+    r["policies"][0]["policy"]["policy-domain"] = domain
+    day = time.strftime("%Y-%m-%d", time.gmtime(start))
+    r["date-range"] = {"start-datetime": day + "T00:00:00Z", "end-datetime": day + "T23:59:59Z"}
+    return json.dumps(r).encode()
+
+
+def _mail(subject, attachment, ctype, filename):
+    m = EmailMessage()
+    m["From"] = "tlsrpt@company-x.example"
+    m["To"] = PM
+    m["Subject"] = subject
+    m["TLS-Report-Domain"] = "example.test"
+    m["TLS-Report-Submitter"] = "Company-X"
+    m.set_content("This is an aggregate TLS report.\n")
+    maintype, subtype = ctype.split("/")
+    m.add_attachment(attachment, maintype=maintype, subtype=subtype, filename=filename)
+    return m.as_bytes(policy=policy.SMTP)
+
+
+def test_reports_received_listed_and_shown():
+    s, a = admin_server(accounts=[(PM, "postmaster-pw-1")])
+    with s:
+        day = int(time.time()) // 86400 * 86400
+        mails = [
+            ("gzip", _mail("Report Domain: example.test Submitter: Company-X Report-ID: <r1>",
+                           gzip.compress(_report(day - 86400, "r1")), "application/tlsrpt+gzip",
+                           "company-x!example.test!1!2!r1.json.gz")),
+            ("json", _mail("plain", _report(day - 2 * 86400, "r2", org="Other Org"),
+                           "application/tlsrpt+json", "r2.json")),
+            ("again", _mail("the same report again", gzip.compress(_report(day - 86400, "r1")),
+                            "application/tlsrpt+gzip", "again.json.gz")),
+            ("not served", _mail("elsewhere", _report(day, "r3", domain="example.org"),
+                                 "application/tlsrpt+json", "r3.json")),
+        ]
+        for _, m in mails:
+            c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
+            c.sendmail("tlsrpt@company-x.example", [PM], m)
+            c.quit()
+        assert s.wait_log("policy-domain is not served here", timeout=20), s.log_text()[-2000:]
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            st, _, r = a.call("GET", "/domains/example.test/tlsrpt-reports?days=7")
+            assert st == 200, r
+            if len(r["reports"]) >= 2 and s.log_text().count("event=report_intake stored=1") >= 3:
+                break
+            time.sleep(0.2)
+        # Oldest period first; the one mailed twice is kept once.
+        assert [x["report_id"] for x in r["reports"]] == ["r2", "r1"], r
+        assert r["totals"] == {"reports": 2, "successful": 2 * 5326, "failed": 2 * 303}, r
+        r1 = r["reports"][1]
+        assert r1["organization"] == "Company-X" and r1["contact"] == "sts-reporting@company-x.example", r1
+        assert r1["start"] == day - 86400 and r1["end"] == day - 1, r1
+        assert (r1["successful"], r1["failed"]) == (5326, 303), r1
+        [p] = r1["policies"]
+        assert (p["type"], p["domain"]) == ("sts", "example.test"), p
+        assert p["failures"] == [
+            {"result": "certificate-expired", "mx": "mx1.mail.example.test", "ip": "",
+             "sending_ip": "2001:db8:abcd:0012::1", "sessions": 100, "info": ""},
+            {"result": "starttls-not-supported", "mx": "mx2.mail.example.test", "ip": "203.0.113.56",
+             "sending_ip": "2001:db8:abcd:0013::1", "sessions": 200, "info": "see the report site"},
+            {"result": "validation-failure", "mx": "mx-backup.mail.example.test", "ip": "",
+             "sending_ip": "198.51.100.62", "sessions": 3, "info": "some-new-type"}], p
+        st, _, r = a.call("GET", "/domains/example.test/tlsrpt-reports?days=0")
+        assert st == 400, r
+        st, _, r = a.call("GET", "/domains/nope.test/tlsrpt-reports")
+        assert st == 404, r
+
+        out = s.cli("tlsrpt", "list", "example.test").stdout.decode().splitlines()
+        d1 = time.strftime("%Y-%m-%d", time.gmtime(day - 86400))
+        assert out[0].startswith(time.strftime("%Y-%m-%d", time.gmtime(day - 2 * 86400))), out
+        assert "%sT00:00:00Z %sT23:59:59Z Company-X r1 example.test sts successful=5326 failed=303" % (d1, d1) in out, out
+        assert "  certificate-expired mx=mx1.mail.example.test ip=- sessions=100" in out, out
+        assert "  starttls-not-supported mx=mx2.mail.example.test ip=203.0.113.56 sessions=200" in out, out
+        r = s.cli("tlsrpt", "list", "example.org", check=False)
+        assert r.returncode == 1 and b"not a served domain" in r.stderr, r
+        # The reports are mail to the postmaster too, as any mail.
+        assert len(s.messages(PM)) == len(mails), s.messages(PM)

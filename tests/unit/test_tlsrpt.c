@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "http/json.h"
 #include "report/tlsrpt_seen.h"
+#include "tlspol/tlsrpt_in.h"
 #include "tlspol/tlsrpt.h"
 #include "unit.h"
 
@@ -216,8 +217,59 @@ static void test_seen_parse(void)
 	CHECK_EQ_INT((int)r.policies[0].failures[TLSRPT_FAILURES_MAX - 1].failed_session_count, 4);
 }
 
+/* A received report: dates, required fields, bounds, unknown result types. */
+static void test_report_in(void)
+{
+	int64_t t;
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-04-01T00:00:00Z", &t), 0);
+	CHECK_EQ_INT((int)(t / 86400), 16892);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-04-01T01:30:00.25+01:30", &t), 0);
+	CHECK_EQ_INT((int)(t % 86400), 0);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-04-01 00:00:00Z", &t), 0);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-04-01T00:00:00", &t), -1);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-13-01T00:00:00Z", &t), -1);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("1969-12-31T23:59:59Z", &t), -1);
+	CHECK_EQ_INT(tlsrpt_datetime_parse("2016-04-01T00:00:00.Z", &t), -1);
+
+	const char *ok = "{\"organization-name\":\"X\",\"date-range\":{\"start-datetime\":"
+			 "\"2016-04-01T00:00:00Z\",\"end-datetime\":\"2016-04-01T23:59:59Z\"},"
+			 "\"report-id\":\"r\",\"ext\":1,\"policies\":[{\"policy\":{\"policy-type\":\"tlsa\","
+			 "\"policy-string\":[\"3 1 1 aa\"],\"policy-domain\":\"example.net\"},"
+			 "\"summary\":{\"total-successful-session-count\":2,\"total-failure-session-count\":1},"
+			 "\"failure-details\":[{\"result-type\":\"novel\",\"failed-session-count\":1}]}]}";
+	struct arena *a = arena_new(4096);
+	struct tlsrpt_report r;
+	char err[128];
+	CHECK_EQ_INT(tlsrpt_report_parse(ok, strlen(ok), a, &r, err, sizeof err), 0);
+	CHECK_EQ_STR(r.organization, "X");
+	CHECK_EQ_STR(r.contact, "");
+	CHECK_EQ_INT((int)(r.end - r.start), 86399);
+	CHECK_EQ_INT(r.policies[0].type, TLSRPT_TLSA);
+	CHECK_EQ_STR(r.policies[0].strings[0], "3 1 1 aa");
+	CHECK_EQ_INT(r.policies[0].failures[0].result, TLSRPT_VALIDATION_FAILURE);
+	CHECK_EQ_STR(r.policies[0].failures[0].additional_information, "novel");
+	/* Refused: no report-id, a negative count, an unknown policy type, not an object. */
+	const char *bad[] = {
+	    "{\"organization-name\":\"X\",\"date-range\":{\"start-datetime\":\"2016-04-01T00:00:00Z\","
+	    "\"end-datetime\":\"2016-04-01T23:59:59Z\"},\"policies\":[]}",
+	    "[1]",
+	    "{\"organization-name\":\"X\",\"date-range\":{\"start-datetime\":\"2016-04-01T00:00:00Z\","
+	    "\"end-datetime\":\"2016-04-01T23:59:59Z\"},\"report-id\":\"r\",\"policies\":[{\"policy\":"
+	    "{\"policy-type\":\"dane\",\"policy-domain\":\"e.net\"},\"summary\":{\"total-successful-session-count\":1,"
+	    "\"total-failure-session-count\":0}}]}",
+	    "{\"organization-name\":\"X\",\"date-range\":{\"start-datetime\":\"2016-04-01T00:00:00Z\","
+	    "\"end-datetime\":\"2016-04-01T23:59:59Z\"},\"report-id\":\"r\",\"policies\":[{\"policy\":"
+	    "{\"policy-type\":\"sts\",\"policy-domain\":\"e.net\"},\"summary\":{\"total-successful-session-count\":-1,"
+	    "\"total-failure-session-count\":0}}]}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_EQ_INT(tlsrpt_report_parse(bad[i], strlen(bad[i]), a, &r, err, sizeof err), -1);
+	arena_free(&a);
+}
+
 int main(void)
 {
+	test_report_in();
 	test_record();
 	test_report();
 	test_seen_parse();

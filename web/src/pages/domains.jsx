@@ -5,6 +5,7 @@ import { del, get, post, seg } from '../api.js';
 import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
 import { DnsRecords } from '../dns.jsx';
 import { DmarcReports } from '../dmarc.jsx';
+import { TlsrptReports } from '../tlsrpt.jsx';
 import { Link } from '../router.jsx';
 import { dateTime } from '../format.js';
 
@@ -112,6 +113,7 @@ export function DomainDetail({ name }) {
 				<p class="muted">Outgoing mail is signed with both keys; publish both records (they are among the DNS records above).</p>
 			</section>
 			<DmarcReports name={name} />
+			<TlsrptReports name={name} />
 		</>
 	);
 }
