@@ -92,7 +92,7 @@ schemas = {
                 "running": {"type": "object", "nullable": True, "properties": {"since": I, "done_bytes": I, "total_bytes": I}},
                 "backups": arr({"type": "object", "properties": {"name": S, "started": I, "duration_ms": I, "bytes": I, "emails": I, "reused": I,
                                                                  "result": {"enum": ["ok", "failed"]}, "error": S}})}},
-    "Job": {"type": "object", "properties": {"id": I, "kind": {"enum": ["migrate"]}, "account": S, "source": S,
+    "Job": {"type": "object", "properties": {"id": I, "kind": {"enum": ["migrate", "import"]}, "account": S, "source": S,
             "state": {"enum": ["running", "done", "failed"]}, "started": I, "ended": I, "done": I, "total": I,
             "bytes": I, "total_bytes": I, "rate_bytes_per_s": I, "left_s": I, "result": S, "error": S}},
     "QueueMessage": {"type": "object", "properties": {"id": I, "from": S, "to": arr(S), "size": I, "attempts": I, "next_attempt": I, "last_error": S, "created": I,
@@ -109,11 +109,12 @@ def problem(*codes):
     for c in codes: out.update(resp(c, "error", ref("Problem"), "application/problem+json"))
     return out
 
-def op(summary, responses, body=None, auth=True, params=(), setup=False, portal=False):
+def op(summary, responses, body=None, auth=True, params=(), setup=False, portal=False,
+       body_type="application/json"):
     o = {"summary": summary, "responses": {}}
     for r in responses: o["responses"].update(r)
     if body is not None:
-        o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        o["requestBody"] = {"required": True, "content": {body_type: {"schema": body}}}
     if setup:
         o["security"] = [{"setupCode": []}, {"session": [], "csrf": []}, {"bearer": []}]
     elif portal:
@@ -214,7 +215,11 @@ paths = {
     "/accounts/{email}/migrate": {"post": op("Copy an account's mail (and with sieve its Sieve scripts) from another IMAP server, as tern migrate does, in the background",
                                              [resp(202, "started", ref("Job")), problem(400, 404, 409)],
                                              obj({"from": S, "password": S, "sieve": B}, ["from", "password"]), params=[pp("email")])},
-    "/jobs": {"get": op("Background jobs (migrations) with their progress, newest first", [resp(200, "jobs", obj({"jobs": arr(ref("Job"))})), ERR])},
+    "/accounts/{email}/import": {"post": op("Import an mbox file (the request body, streamed to disk; credentials are checked before it is read) into a folder of the account, as tern import does, in the background",
+                                            [resp(202, "started", ref("Job")), problem(400, 404, 409, 413, 415, 503, 507)],
+                                            {"type": "string", "format": "binary"}, body_type="application/mbox",
+                                            params=[pp("email"), qp("mailbox"), qp("name")])},
+    "/jobs": {"get": op("Background jobs (migrations, imports) with their progress, newest first", [resp(200, "jobs", obj({"jobs": arr(ref("Job"))})), ERR])},
     "/jobs/{id}": {"get": op("One background job", [resp(200, "job", ref("Job")), problem(404)], params=[pp("id")])},
     "/backups": {"get": op("Scheduled backups: the schedule, the one running, the last ones and failures", [resp(200, "backups", ref("Backups")), ERR]),
                  "post": op("Start a backup now", [resp(202, "started", obj({"started": B})), problem(409)])},

@@ -28,6 +28,7 @@ struct slot {
 	int out_fd, err_fd;
 	int used;
 	uint64_t seq; /* order of starting: the newest has the highest */
+	char remove[512]; /* a file the job owns, removed when it ends ("": none) */
 };
 
 static struct {
@@ -133,7 +134,13 @@ static void *reader(void *arg)
 		         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	sl->pid = 0;
 	struct admin_job copy = sl->j;
+	char gone[sizeof sl->remove];
+	snprintf(gone, sizeof gone, "%s", sl->remove);
+	sl->remove[0] = '\0';
 	pthread_mutex_unlock(&J.mu);
+	if (gone[0] && unlink(gone) != 0 && errno != ENOENT)
+		log_warn("admin", NULL, "event=job_file_not_removed id=%u error=\"%s\"", copy.id,
+		         strerror(errno));
 	log_info("admin", NULL, "event=job_end id=%u kind=%s account=%s result=%s", copy.id, copy.kind,
 	         copy.account, copy.state == JOB_DONE ? "ok" : "failed");
 	return NULL;
@@ -162,12 +169,17 @@ static int count_running(void)
 	return n;
 }
 
-int admin_jobs_migrate(const char *email, const char *url, const char *password, int sieve,
-                       unsigned *id_r, char *err, size_t errsz)
+/*
+ * Runs `tern ARGV...` as job `kind` for email, shown with source; input
+ * (a password, or NULL) goes to its stdin; remove (or NULL) is a file the
+ * job owns from here on, removed when it ends, or at once if it cannot
+ * start.
+ */
+static int spawn_job(const char *kind, char *const argv[], const char *email, const char *source,
+                     const char *input, const char *remove, unsigned *id_r, char *err,
+                     size_t errsz)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-	char *argv[] = {"tern", "migrate", (char *)email, "--from", (char *)url, sieve ? "--sieve" : NULL,
-	                NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
@@ -209,7 +221,7 @@ int admin_jobs_migrate(const char *email, const char *url, const char *password,
 	posix_spawnattr_destroy(&sa);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
-		snprintf(err, errsz, "cannot start tern migrate: %s", strerror(rc));
+		snprintf(err, errsz, "cannot start tern %s: %s", kind, strerror(rc));
 		goto fail;
 	}
 	close(in[0]);
@@ -217,9 +229,11 @@ int admin_jobs_migrate(const char *email, const char *url, const char *password,
 	close(er[1]);
 	/* The password and its newline, then end of input. A pipe holds far
 	 * more than a password, so this never waits. */
-	size_t pl = strlen(password);
-	if (write(in[1], password, pl) != (ssize_t)pl || write(in[1], "\n", 1) != 1)
-		log_warn("admin", NULL, "event=job_password_write_failed");
+	if (input) {
+		size_t pl = strlen(input);
+		if (write(in[1], input, pl) != (ssize_t)pl || write(in[1], "\n", 1) != 1)
+			log_warn("admin", NULL, "event=job_input_write_failed");
+	}
 	close(in[1]);
 
 	memset(sl, 0, sizeof *sl);
@@ -229,9 +243,10 @@ int admin_jobs_migrate(const char *email, const char *url, const char *password,
 	sl->out_fd = out[0];
 	sl->err_fd = er[0];
 	sl->j.id = J.next_id++;
-	snprintf(sl->j.kind, sizeof sl->j.kind, "migrate");
+	snprintf(sl->j.kind, sizeof sl->j.kind, "%s", kind);
 	snprintf(sl->j.account, sizeof sl->j.account, "%s", email);
-	snprintf(sl->j.source, sizeof sl->j.source, "%s", url);
+	snprintf(sl->j.source, sizeof sl->j.source, "%s", source);
+	snprintf(sl->remove, sizeof sl->remove, "%s", remove ? remove : "");
 	sl->j.state = JOB_RUNNING;
 	sl->j.started = (int64_t)time(NULL);
 	*id_r = sl->j.id;
@@ -250,11 +265,13 @@ int admin_jobs_migrate(const char *email, const char *url, const char *password,
 		waitpid(pid, NULL, 0);
 		sl->used = 0;
 		pthread_mutex_unlock(&J.mu);
+		if (remove)
+			unlink(remove);
 		snprintf(err, errsz, "cannot start a thread for the job");
 		return -1;
 	}
 	pthread_mutex_unlock(&J.mu);
-	log_info("admin", NULL, "event=job_start id=%u kind=migrate account=%s", *id_r, email);
+	log_info("admin", NULL, "event=job_start id=%u kind=%s account=%s", *id_r, kind, email);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -266,7 +283,25 @@ fail:
 			close(er[i]);
 	}
 	pthread_mutex_unlock(&J.mu);
+	if (remove)
+		unlink(remove);
 	return -1;
+}
+
+int admin_jobs_migrate(const char *email, const char *url, const char *password, int sieve,
+                       unsigned *id_r, char *err, size_t errsz)
+{
+	char *argv[] = {"tern", "migrate", (char *)email, "--from", (char *)url, sieve ? "--sieve" : NULL,
+	                NULL};
+	return spawn_job("migrate", argv, email, url, password, NULL, id_r, err, errsz);
+}
+
+int admin_jobs_import(const char *email, const char *path, const char *mailbox, const char *name,
+                      unsigned *id_r, char *err, size_t errsz)
+{
+	char *argv[] = {"tern", "import", (char *)email, (char *)path, mailbox ? "--mailbox" : NULL,
+	                (char *)mailbox, NULL};
+	return spawn_job("import", argv, email, name, NULL, path, id_r, err, errsz);
 }
 
 int admin_jobs_get(unsigned id, struct admin_job *out)

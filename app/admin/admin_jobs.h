@@ -1,6 +1,7 @@
 /*
  * admin_jobs.h — long account operations started from the web admin
- * (issue 35: "migrate from a server" with live progress), run as the
+ * (issue 35: "migrate from a server" and "upload an mbox", with live
+ * progress), run as the
  * same `tern` subcommand a user would type, in a child process.
  *
  * Why a child process: the command-line path (cli_import.h, cmd_migrate.c)
@@ -30,9 +31,9 @@ enum admin_job_state { JOB_RUNNING, JOB_DONE, JOB_FAILED };
 
 struct admin_job {
 	unsigned id;
-	char kind[16];          /* "migrate" */
+	char kind[16];          /* "migrate", "import" */
 	char account[256];
-	char source[512];       /* the URL, without a password */
+	char source[512];       /* the URL, without a password; an upload's file name */
 	enum admin_job_state state;
 	int64_t started, ended; /* seconds since the epoch; ended 0 while running */
 	uint64_t done, total, bytes, total_bytes;
@@ -48,6 +49,15 @@ struct admin_job {
  */
 int admin_jobs_migrate(const char *email, const char *url, const char *password, int sieve,
                        unsigned *id_r, char *err, size_t errsz);
+
+/*
+ * Starts `tern import EMAIL PATH [--mailbox MAILBOX]` for a file the web
+ * admin received (an mbox upload); the job owns PATH and removes it when
+ * it ends (also when it cannot start). name is what the job shows as its
+ * source; mailbox NULL: INBOX.
+ */
+int admin_jobs_import(const char *email, const char *path, const char *mailbox, const char *name,
+                      unsigned *id_r, char *err, size_t errsz);
 
 /* A copy of job id: 0, or -1 when unknown (or forgotten). */
 int admin_jobs_get(unsigned id, struct admin_job *out);

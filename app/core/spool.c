@@ -180,6 +180,19 @@ static int file_open(void)
 	return fd;
 }
 
+int spool_named(char *path, size_t pathsz)
+{
+	if (!spool_dir[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((size_t)snprintf(path, pathsz, "%s/" FILE_PREFIX "named.XXXXXX", spool_dir) >= pathsz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkostemp(path, O_CLOEXEC);
+}
+
 static int fail(struct spool *sp, const char *what)
 {
 	sp->error = errno;

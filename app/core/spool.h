@@ -71,6 +71,14 @@ struct spool {
  * directory cannot be made or opened.
  */
 int spool_setup(const char *dir, uint64_t budget);
+/*
+ * A named file in the spool directory, for another process to read (the
+ * web admin's mbox upload, read by a `tern import` job): created empty,
+ * mode 0600, open for writing; its name goes to path. Whoever owns it
+ * removes it; one left behind by a crash goes at the next spool_setup().
+ * Returns the fd, or -1 with errno.
+ */
+int spool_named(char *path, size_t pathsz);
 /* Bytes of message data currently held in memory by all spools (tests, metrics). */
 uint64_t spool_mem_held(void);
 /* Spools currently spilled to a file (tests, metrics). */

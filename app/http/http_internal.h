@@ -293,6 +293,7 @@ void api_queue_retry(struct http_ctx *x);
 void api_queue_del(struct http_ctx *x);
 /* Scheduled backups (api_backup.c). */
 void api_account_migrate(struct http_ctx *x);
+void api_account_import(struct http_ctx *x);
 void api_jobs_list(struct http_ctx *x);
 void api_job_get(struct http_ctx *x);
 void api_backups_list(struct http_ctx *x);

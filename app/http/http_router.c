@@ -95,6 +95,7 @@ static const struct route api_routes[] = {
 	{ "PUT", "/api/v1/accounts/*/sieve/*", api_sieve_put, R_AUTH | R_JSON },
 	{ "DELETE", "/api/v1/accounts/*/sieve/*", api_sieve_del, R_AUTH },
 	{ "POST", "/api/v1/accounts/*/migrate", api_account_migrate, R_AUTH | R_JSON },
+	{ "POST", "/api/v1/accounts/*/import", api_account_import, R_AUTH }, /* streamed */
 	{ "GET", "/api/v1/jobs", api_jobs_list, R_AUTH },
 	{ "GET", "/api/v1/jobs/*", api_job_get, R_AUTH },
 	{ "GET", "/api/v1/sieve/global", api_sieve_global_list, R_AUTH },
@@ -159,6 +160,7 @@ static const struct {
 } streamed[] = {
 	{ "POST", "/jmap/upload/*/" },
 	{ "POST", "/jmap/upload/*" },
+	{ "POST", "/api/v1/accounts/*/import" },
 };
 
 int http_route_streamed(const char *method, const char *path)

@@ -158,8 +158,23 @@ async function adminPages() {
 	if (!/cannot connect/.test(failed))
 		throw new Error('migrate failure not shown: ' + failed);
 	await screenshot('accounts-migrate');
-	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`).click();
 	log('migrate job from the account panel');
+
+	// "Import an mbox file": the file goes up as the request body, the
+	// folder defaults to its name, and tern import's counts show at the end.
+	const mbox = [1, 2].map((i) => `From a${i}@remote.test Mon Nov  2 10:00:00 2026\n` +
+		`From: a${i}@remote.test\nSubject: uploaded ${i}\nMessage-ID: <up${i}@remote.test>\n\nbody ${i}\n\n`).join('');
+	await byId('import-file').setInputFiles({ name: 'Archive.mbox', mimeType: 'application/mbox', buffer: Buffer.from(mbox) });
+	if (await byId('import-mailbox').inputValue() !== 'Archive')
+		throw new Error('import folder not taken from the file name');
+	await byId('import-start').click();
+	await byId('import-done').waitFor({ timeout: 20000 });
+	const imported = await byId('import-done').textContent();
+	if (!/2 imported/.test(imported))
+		throw new Error('mbox import result not shown: ' + imported);
+	await screenshot('accounts-import');
+	await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`).click();
+	log('mbox upload from the account panel');
 
 	// The session survives a reload (cookie), ends at sign-out, and the
 	// admin password signs in again.

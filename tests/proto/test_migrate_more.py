@@ -183,3 +183,84 @@ def test_migrate_from_web_admin():
             assert "alice-pw" not in s.log_text()  # the password is never logged
     finally:
         s.cleanup()
+
+
+def test_import_mbox_upload_from_web_admin():
+    """The web admin's "upload an mbox": POST /accounts/{email}/import
+    takes the file as its body, streamed to disk, and runs tern import on
+    it in the background; GET /jobs/{id} follows it. The messages arrive
+    byte for byte (a body line starting "From " is un-escaped as tern
+    import does), a second upload of the same file imports nothing, the
+    file is gone from the spool when the job ends, and a file that is not
+    an mbox, an unknown account and a request without credentials are
+    refused before anything is imported (credentials before the body)."""
+    from httpc import Api
+    import socket
+    s = Server(accounts=[(BOB, BOB_PW)], http=True, imap=True)
+    try:
+        a = Api(s)
+        a.token = s.cli("token", "add", "jobs").stdout.decode().strip()
+        bodies = [msg(i, "upload") for i in range(30)]
+        bodies[3] = bodies[3].replace(b"Body 3\r\n", b"Body 3\r\nFrom the start\r\n")
+        mbox = b"".join(b"From s%d@remote.test Mon Nov  2 10:00:00 2026\n" % i +
+                        b.replace(b"\r\n", b"\n").replace(b"\nFrom ", b"\n>From ") + b"\n"
+                        for i, b in enumerate(bodies))
+
+        def upload(data, account=BOB, query="?name=Archive.mbox&mailbox=Archive"):
+            st, _, j = a.call("POST", "/accounts/%s/import%s" % (account, query), data,
+                              ctype="application/mbox")
+            if st != 202:
+                return st, j
+            for _ in range(600):
+                st, _, j = a.call("GET", "/jobs/%d" % j["id"])
+                assert st == 200, j
+                if j["state"] != "running":
+                    return 202, j
+                time.sleep(0.05)
+            raise AssertionError("job did not end: %r" % j)
+
+        st, j = upload(mbox)
+        assert st == 202 and j["state"] == "done", j
+        assert j["kind"] == "import" and j["source"] == "Archive.mbox" and j["account"] == BOB, j
+        assert "30 imported" in j["result"], j
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx)
+        m.login(BOB, BOB_PW)
+        typ, data = m.select("Archive", readonly=True)
+        assert int(data[0]) == 30, data
+        typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+        got = sorted(d[1] for d in data if isinstance(d, tuple))
+        assert got == sorted(bodies), (got[:2], bodies[:2])
+        m.logout()
+
+        st, j = upload(mbox)  # the same file again: nothing new
+        assert st == 202 and j["state"] == "done" and "0 imported" in j["result"], j
+        assert [f for f in os.listdir(os.path.join(s.data, "spool")) if "named" in f] == []
+
+        st, p = upload(b"Subject: not an mbox\r\n\r\nhello\r\n")
+        assert st == 415 and p["code"] == "not_mbox", p
+        st, p = upload(mbox, account="nobody@example.test")
+        assert st == 404, p
+        st, p = upload(mbox, query="?mailbox=%2A")
+        assert st == 400 and p["field"] == "mailbox", p
+
+        # No credentials: answered from the header, the body never read.
+        # A client announcing 100 MB and sending none still gets its 401.
+        raw = socket.create_connection(("127.0.0.1", s.https_port), 10)
+        t = ssl.create_default_context()
+        t.check_hostname = False
+        t.verify_mode = ssl.CERT_NONE
+        raw = t.wrap_socket(raw, server_hostname="localhost")
+        raw.sendall(("POST /api/v1/accounts/%s/import HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/mbox\r\nContent-Length: 100000000\r\n\r\n"
+                     % BOB).encode())
+        raw.settimeout(10)
+        head = raw.recv(4096)
+        raw.close()
+        assert head.startswith(b"HTTP/1.1 401"), head
+        st, _, lst = a.call("GET", "/jobs")
+        assert [x["kind"] for x in lst["jobs"]] == ["import", "import"], lst
+    finally:
+        s.cleanup()

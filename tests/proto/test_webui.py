@@ -219,6 +219,9 @@ def test_webui_wizard_accounts_mail():
             assert typ == "OK" and b"Made in the web admin" in data[0][1], data
             typ, data = im.search(None, "SUBJECT", '"via the alias"')
             assert typ == "OK" and len(data[0].split()) == 1, data
+            # The mbox uploaded on the account's panel is in its folder.
+            typ, data = im.select("Archive", readonly=True)
+            assert typ == "OK" and int(data[0]) == 2, data
             im.logout()
 
         # The wizard's first account logs in too; a wrong password does not.

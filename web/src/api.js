@@ -66,6 +66,42 @@ export async function api(method, path, body) {
 	return data;
 }
 
+// POSTs a file as the raw request body (a streamed upload on the server,
+// app/http/http_upload.h), reporting progress as onProgress(sent, total).
+// fetch() cannot tell how much of a body went out, so this is the one
+// place that uses XMLHttpRequest; errors are ApiErrors as with api().
+export function upload(path, file, onProgress) {
+	return new Promise((resolve, reject) => {
+		const x = new XMLHttpRequest();
+		x.open('POST', '/api/v1' + path);
+		x.setRequestHeader('Accept', 'application/json, application/problem+json');
+		x.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+		if (csrf)
+			x.setRequestHeader('X-CSRF-Token', csrf);
+		x.withCredentials = true;
+		if (onProgress)
+			x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+		x.onerror = () => reject(new ApiError(0, { detail: 'The server cannot be reached.' }));
+		x.onload = () => {
+			let data = null;
+			if ((x.getResponseHeader('Content-Type') || '').includes('json'))
+				try {
+					data = JSON.parse(x.responseText);
+				} catch (e) {
+					data = null;
+				}
+			if (x.status >= 200 && x.status < 300) {
+				resolve(data);
+				return;
+			}
+			if (x.status === 401 && onUnauthorized)
+				onUnauthorized();
+			reject(new ApiError(x.status, data));
+		};
+		x.send(file);
+	});
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body = {}) => api('POST', path, body);
 export const put = (path, body) => api('PUT', path, body);

@@ -6,7 +6,7 @@ import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
 import { Link } from '../router.jsx';
 import { bytes } from '../format.js';
-import { MigratePanel } from './migrate.jsx';
+import { ImportPanel, MigratePanel } from './migrate.jsx';
 
 const MIB = 1024 * 1024;
 
@@ -195,6 +195,7 @@ function AccountPanel({ account, onChange }) {
 				<button class="btn" type="submit" disabled={qAction.busy}>Save quota</button>
 			</form>
 			<MigratePanel email={account.email} />
+			<ImportPanel email={account.email} />
 			<Notice>{msg}</Notice>
 			<p>
 				Aliases pointing here: {(account.aliases || []).join(', ') || 'none'} (<Link href="/aliases">manage aliases</Link>).
