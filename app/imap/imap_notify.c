@@ -29,7 +29,9 @@
  * EXISTS, EXPUNGE and FETCH FLAGS as soon as the change is committed (the
  * sync IDLE does); for another mailbox whose counters changed, "* STATUS
  * name (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)" (HIGHESTMODSEQ too under
- * CONDSTORE); a new mailbox "* LIST () "/" name", a deleted one
+ * CONDSTORE; in the STATUS NOTIFY SET sends at once, also whenever
+ * FlagChange is asked for, as Dovecot sends it); a new mailbox
+ * "* LIST () "/" name", a deleted one
  * "* LIST (\NonExistent) "/" name", a renamed one with its OLDNAME
  * extended data item (RFC 5465 §5.4), a subscription change
  * "* LIST (\Subscribed) "/" name" or "* LIST () "/" name". With STATUS,
@@ -360,7 +362,10 @@ static int is_selected(const struct imap_session *s, uint32_t id)
 	return s->state == IMAP_S_SELECTED && s->view.mailbox == id;
 }
 
-static void status_line(struct imap_session *s, const struct mbox_state *m, struct buf *out)
+/* hms: HIGHESTMODSEQ even without CONDSTORE (the STATUS NOTIFY SET
+ * sends at once for FlagChange, as Dovecot does). */
+static void status_line(struct imap_session *s, const struct mbox_state *m, int hms,
+			struct buf *out)
 {
 	static const struct imap_arg items[] = {
 		{ .type = IMAP_ARG_ATOM, .str = { "MESSAGES", 8 } },
@@ -370,7 +375,7 @@ static void status_line(struct imap_session *s, const struct mbox_state *m, stru
 		{ .type = IMAP_ARG_ATOM, .str = { "HIGHESTMODSEQ", 13 } },
 		{ .type = IMAP_ARG_END },
 	};
-	size_t n = s->condstore ? 5 : 4;
+	size_t n = s->condstore || hms ? 5 : 4;
 	unsigned want;
 	struct store_mailbox_info info = { .id = m->id, .name = m->name, .uidvalidity = m->uidvalidity,
 					   .uidnext = m->uidnext, .messages = m->messages,
@@ -432,7 +437,7 @@ void imap_notify_check(struct imap_session *s)
 		if (!is_selected(s, now[i].id) && (ev & (EV_NEW | EV_EXPUNGE | EV_FLAGS)) &&
 		    (o->messages != now[i].messages || o->uidnext != now[i].uidnext ||
 		     ((ev & EV_FLAGS) && o->hms != now[i].hms)))
-			status_line(s, &now[i], &out);
+			status_line(s, &now[i], 0, &out);
 		if (meta_events(s, nt, &now[i])) {
 			meta_read(s, &now[i]);
 			meta_diff(o, &now[i], now[i].name, &out);
@@ -652,7 +657,8 @@ void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)
 		for (size_t k = 0; k < nt->nm; k++)
 			if (!is_selected(s, nt->m[k].id) &&
 			    (events_for(nt, &nt->m[k]) & (EV_NEW | EV_EXPUNGE)))
-				status_line(s, &nt->m[k], &out);
+				status_line(s, &nt->m[k], !!(events_for(nt, &nt->m[k]) & EV_FLAGS),
+					    &out);
 		if (buf_len(&out))
 			imap_write_big(s, buf_data(&out), buf_len(&out));
 		buf_free(&out);

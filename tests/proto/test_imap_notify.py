@@ -100,6 +100,15 @@ def test_imap_notify():
                           ("z1", "NOTIFY SET (SUBTREE (Quiet INBOX) (MessageNew MessageExpunge))"),
                           ("z2", "NOTIFY SET (SUBSCRIBED (MailboxName)) (SELECTED-DELAYED NONE)")):
             assert cmd(a, tag, line)[1] == tag.encode() + b" OK NOTIFY completed.", line
+        # SET STATUS: with FlagChange the STATUS sent at once carries
+        # HIGHESTMODSEQ even without CONDSTORE (as Dovecot sends it and
+        # imaptest's NOTIFY group expects); without FlagChange it does not.
+        u, t = cmd(a, "h1", "NOTIFY SET STATUS (MAILBOXES Quiet (MessageNew MessageExpunge))")
+        assert len(u) == 1 and re.match(rb"\* STATUS Quiet \(MESSAGES \d+ UIDNEXT \d+ UIDVALIDITY \d+ "
+                                        rb"UNSEEN \d+\)$", u[0]), u
+        u, t = cmd(a, "h2", "NOTIFY SET STATUS (MAILBOXES Quiet (MessageNew MessageExpunge FlagChange))")
+        assert len(u) == 1 and re.match(rb"\* STATUS Quiet \(MESSAGES \d+ UIDNEXT \d+ UIDVALIDITY \d+ "
+                                        rb"UNSEEN \d+ HIGHESTMODSEQ \d+\)$", u[0]), u
         check_fetch_att(s, a, b)
         check_metadata(a, b)
         a.close()
