@@ -408,9 +408,17 @@ static int run_active(struct store *st, uint32_t script_acc, uint32_t account,
 static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, struct str msg,
                      struct arena *a, const char *session)
 {
+	if (res->message.p)
+		msg = res->message; /* replace/enclose: the script's new message */
 	ptrdiff_t body = sieve_body_offset(msg.p, msg.len);
 	struct buf h;
 
+	if (body >= 0 && !res->fields) {
+		/* Replaced, not edited since: the new message as it is. */
+		plan->own_header = str_make(msg.p, (size_t)body);
+		plan->own_body = str_make(msg.p + body, msg.len - (size_t)body);
+		return;
+	}
 	if (body < 0) {
 		log_info("deliver", session, "event=sieve_action_skipped account=%u action=editheader reason=header_too_long",
 		         plan->account);
@@ -584,7 +592,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		}
 		plan->more = more;
 		plan->nmore = nd - 1;
-		if (res.fields)
+		if (res.fields || res.message.p)
 			own_copy(plan, &res, msg, a, session);
 	}
 	log_info("deliver", session, "event=sieve account=%u script=%s%s result=%s copies=%u redirects=%u%s steps=%llu",

@@ -148,6 +148,10 @@ struct sieve_result {
 	 * otherwise (also after a run-time error). */
 	struct sieve_field *fields;
 	uint32_t nfields;
+	/* replace/enclose (RFC 5703): the whole new message (header and body,
+	 * CRLF lines) the later tests saw; fields, when set, are its header
+	 * as edited since. p NULL when the message was not replaced. */
+	struct str message;
 	int implicit_keep;     /* 1: the message also goes to INBOX */
 	struct str keep_flags; /* flags for the implicit keep */
 	uint64_t steps;        /* instructions and match steps used */

@@ -1,12 +1,20 @@
 /*
- * sieve_edit.c — the message as a script edited it (editheader, RFC
- * 5293): the header section written back from the result's fields, and
- * the text form of an added field's value. The interpreter keeps the
+ * sieve_edit.c — the message as a script changed it: editheader (RFC
+ * 5293: the header section written back from the result's fields, the
+ * text form of an added field's value) and replace and enclose (RFC
+ * 5703: a new message the later tests see). The interpreter keeps the
  * edited fields (sieve_msg.c); the delivery stage stores what this file
  * writes as that account's own copy.
+ *
+ * Caveats: replace works on the whole message, not on one part inside
+ * foreverypart (a run-time error there); enclose's :headers are whole
+ * "Name: value" fields added to the enclosing message.
  */
+#include <stdio.h>
+
 #include "mime/rfc5322.h"
 #include "sieve/sieve.h"
+#include "sieve/sieve_run.h"
 
 void sieve_header_text(struct buf *out, struct str s)
 {
@@ -49,30 +57,236 @@ void sieve_header_text(struct buf *out, struct str s)
 	(void)buf_append_c(out, "?=");
 }
 
+/* One field as stored: "name:value" (raw) or, added, "name: value". */
+static int put_field(struct buf *out, struct str name, struct str value, int added)
+{
+	if (buf_append(out, name.p, name.len) < 0 || buf_append_c(out, ":") < 0)
+		return -1;
+	if (added) {
+		/* The interpreter refused bare line ends; a folded value the
+		 * script wrote keeps its folds. */
+		int ascii = 1;
+		for (size_t k = 0; k < value.len; k++)
+			ascii &= (unsigned char)value.p[k] < 0x80;
+		(void)buf_append_c(out, " ");
+		if (ascii)
+			(void)buf_append(out, value.p, value.len);
+		else
+			sieve_header_text(out, value);
+	} else {
+		(void)buf_append(out, value.p, value.len);
+	}
+	return buf_append_c(out, "\r\n");
+}
+
 int sieve_header_write(const struct sieve_result *res, struct buf *out)
 {
 	for (uint32_t i = 0; i < res->nfields; i++) {
 		const struct sieve_field *f = &res->fields[i];
-		if (buf_append(out, f->name.p, f->name.len) < 0 || buf_append_c(out, ":") < 0)
-			return -1;
-		if (f->added) {
-			/* The interpreter refused bare line ends; a folded value
-			 * the script wrote keeps its folds. */
-			int ascii = 1;
-			for (size_t k = 0; k < f->value.len; k++)
-				ascii &= (unsigned char)f->value.p[k] < 0x80;
-			(void)buf_append_c(out, " ");
-			if (ascii)
-				(void)buf_append(out, f->value.p, f->value.len);
-			else
-				sieve_header_text(out, f->value);
-		} else {
-			(void)buf_append(out, f->value.p, f->value.len);
-		}
-		if (buf_append_c(out, "\r\n") < 0)
+		if (put_field(out, f->name, f->value, f->added) < 0)
 			return -1;
 	}
 	return buf_append_c(out, "\r\n");
+}
+
+/* ---- replace and enclose (RFC 5703) ---- */
+
+/* The new message's room: the header the tests see, the script's text
+ * twice over (line ends), and for enclose the message itself. */
+#define NEW_HEADER_MAX (SIEVE_HEADER_BYTES_MAX + 4 * SIEVE_STRING_MAX)
+
+static int content_field(struct str name)
+{
+	return str_has_prefix_ci(name, "Content-") || str_eq_ci(name, STR_LIT("MIME-Version"));
+}
+
+/* The current header's fields (as editheader left them), without the
+ * MIME ones and, when asked, Subject and From. */
+static int put_fields(struct run *r, struct buf *out, int subject, int from)
+{
+	msg_headers(r);
+	for (uint32_t i = 0; i < r->nhf; i++) {
+		const struct hfield *f = &r->hf[i];
+		if (f->deleted || content_field(f->name) ||
+		    (subject && str_eq_ci(f->name, STR_LIT("Subject"))) ||
+		    (from && str_eq_ci(f->name, STR_LIT("From"))))
+			continue;
+		if (put_field(out, f->name, f->value, f->added) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Text with every line end made CRLF. */
+static int put_crlf(struct buf *out, struct str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.p[i] == '\n' && (i == 0 || s.p[i - 1] != '\r')) {
+			if (buf_append_c(out, "\r\n") < 0)
+				return -1;
+		} else if (s.p[i] == '\r' && (i + 1 >= s.len || s.p[i + 1] != '\n')) {
+			if (buf_append_c(out, "\r\n") < 0)
+				return -1;
+		} else if (buf_append(out, s.p + i, 1) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The message the later tests see becomes b's bytes. */
+static void set_message(struct run *r, struct buf *b)
+{
+	struct str m = str_make(arena_strndup(r->a, buf_data(b), buf_len(b)), buf_len(b));
+	r->menv.msg = m.p;
+	r->menv.len = m.len;
+	r->res->message = m;
+	r->headers_parsed = 0;
+	r->nhf = 0;
+	r->tree_parsed = 0;
+	memset(&r->tree, 0, sizeof r->tree);
+}
+
+static int in_loop(struct run *r, const struct sv_node *n, const char *what)
+{
+	if (r->loops) {
+		run_fail(r, n, "%s inside foreverypart is not supported", what);
+		return 1;
+	}
+	return 0;
+}
+
+void cmd_replace(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *subj = node_tag(n, G_SUBJECT), *from = node_tag(n, G_FROM);
+	struct str text = arg_str(r, &n->pos[0], 0);
+	struct buf b;
+	int rc = 0;
+
+	if (in_loop(r, n, "replace") || run_spend(r, text.len / 64 + 1) < 0)
+		return;
+	buf_init(&b, NEW_HEADER_MAX);
+	rc |= put_fields(r, &b, subj != NULL, from != NULL);
+	if (subj) {
+		rc |= buf_append_c(&b, "Subject: ");
+		sieve_header_text(&b, arg_str(r, subj, 0));
+		rc |= buf_append_c(&b, "\r\n");
+	}
+	if (from) {
+		/* An address: never encoded; controls become spaces. */
+		rc |= buf_append_c(&b, "From: ");
+		struct str f = arg_str(r, from, 0);
+		for (size_t i = 0; i < f.len; i++) {
+			char c = (unsigned char)f.p[i] < 0x20 ? ' ' : f.p[i];
+			rc |= buf_append(&b, &c, 1);
+		}
+		rc |= buf_append_c(&b, "\r\n");
+	}
+	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\n");
+	if (!node_tag(n, G_MIME)) {
+		int ascii = 1;
+		for (size_t i = 0; i < text.len; i++)
+			ascii &= (unsigned char)text.p[i] < 0x80;
+		rc |= buf_append_c(&b, ascii ? "Content-Type: text/plain; charset=us-ascii\r\n"
+		                             : "Content-Type: text/plain; charset=utf-8\r\n"
+		                               "Content-Transfer-Encoding: 8bit\r\n");
+		rc |= buf_append_c(&b, "\r\n");
+	} else if (sieve_body_offset(text.p, text.len) < 0) {
+		run_fail(r, n, "replace :mime: the replacement's header is too long");
+		buf_free(&b);
+		return;
+	}
+	/* With :mime the text is a MIME entity: its own Content-* fields,
+	 * an empty line, its body. */
+	rc |= put_crlf(&b, text);
+	if (rc < 0)
+		run_fail(r, n, "replace: the new message is too large");
+	else
+		set_message(r, &b);
+	buf_free(&b);
+}
+
+/* A boundary the enclosed message cannot contain by chance: from a hash
+ * of its bytes. */
+static void boundary(const char *msg, size_t len, char out[40])
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)msg[i]) * 1099511628211ull;
+	snprintf(out, 40, "tern-enclose-%016llx", (unsigned long long)h);
+}
+
+void cmd_enclose(struct run *r, const struct sv_node *n)
+{
+	const struct sv_arg *subj = node_tag(n, G_SUBJECT), *hdrs = node_tag(n, G_HEADERS);
+	struct str text = arg_str(r, &n->pos[0], 0);
+	char bnd[40];
+	struct buf b;
+	int rc = 0;
+
+	if (in_loop(r, n, "enclose"))
+		return;
+	ptrdiff_t body = sieve_body_offset(r->env->msg, r->env->len);
+	if (body < 0) {
+		run_fail(r, n, "enclose: the message's header is too long");
+		return;
+	}
+	if (run_spend(r, (r->env->len + text.len) / 64 + 1) < 0)
+		return;
+	buf_init(&b, NEW_HEADER_MAX * 2 + r->env->len);
+	boundary(r->env->msg, r->env->len, bnd);
+	/* The enclosing message: the original's fields but the MIME ones
+	 * (and Subject with :subject), then the script's :headers. */
+	rc |= put_fields(r, &b, subj != NULL, 0);
+	if (subj) {
+		rc |= buf_append_c(&b, "Subject: ");
+		sieve_header_text(&b, arg_str(r, subj, 0));
+		rc |= buf_append_c(&b, "\r\n");
+	}
+	for (uint32_t i = 0; hdrs && i < hdrs->n; i++) {
+		struct str h = arg_str(r, hdrs, i);
+		ptrdiff_t colon = str_chr(h, ':');
+		int ok = colon > 0;
+		for (ptrdiff_t k = 0; ok && k < colon; k++)
+			ok = (unsigned char)h.p[k] > 32 && (unsigned char)h.p[k] < 127;
+		for (size_t k = 0; ok && k < h.len; k++)
+			ok = (h.p[k] != '\r' && h.p[k] != '\n') || (k + 2 < h.len && h.p[k] == '\r' &&
+			                                             h.p[k + 1] == '\n' &&
+			                                             (h.p[k + 2] == ' ' || h.p[k + 2] == '\t'));
+		if (!ok) {
+			run_fail(r, n, "enclose :headers: \"%.*s\" is not a header field",
+			         (int)(h.len > 64 ? 64 : h.len), h.p);
+			buf_free(&b);
+			return;
+		}
+		rc |= buf_append(&b, h.p, h.len);
+		rc |= buf_append_c(&b, "\r\n");
+	}
+	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");
+	rc |= buf_append_c(&b, bnd);
+	rc |= buf_append_c(&b, "\"\r\n\r\n--");
+	rc |= buf_append_c(&b, bnd);
+	rc |= buf_append_c(&b, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                       "Content-Transfer-Encoding: 8bit\r\n\r\n");
+	rc |= put_crlf(&b, text);
+	rc |= buf_append_c(&b, "\r\n--");
+	rc |= buf_append_c(&b, bnd);
+	rc |= buf_append_c(&b, "\r\nContent-Type: message/rfc822\r\n\r\n");
+	/* The enclosed message as the script sees it: its edited header. */
+	msg_headers(r);
+	for (uint32_t i = 0; i < r->nhf; i++)
+		if (!r->hf[i].deleted)
+			rc |= put_field(&b, r->hf[i].name, r->hf[i].value, r->hf[i].added);
+	rc |= buf_append_c(&b, "\r\n");
+	rc |= buf_append(&b, r->env->msg + body, r->env->len - (size_t)body);
+	rc |= buf_append_c(&b, "\r\n--");
+	rc |= buf_append_c(&b, bnd);
+	rc |= buf_append_c(&b, "--\r\n");
+	if (rc < 0)
+		run_fail(r, n, "enclose: the new message is too large");
+	else
+		set_message(r, &b);
+	buf_free(&b);
 }
 
 ptrdiff_t sieve_body_offset(const char *msg, size_t len)

@@ -709,6 +709,12 @@ static void run_command(struct run *r, const struct sv_node *n)
 	case C_EXTRACTTEXT:
 		cmd_extracttext(r, n);
 		break;
+	case C_REPLACE:
+		cmd_replace(r, n);
+		break;
+	case C_ENCLOSE:
+		cmd_enclose(r, n);
+		break;
 	case C_BREAK: {
 		const struct sv_arg *na = node_tag(n, G_NAME);
 		r->breaking = 1;
@@ -746,6 +752,7 @@ static void export_fields(struct run *r)
 		         r->res->actions[i].kind == SIEVE_ACT_DELETEHEADER;
 	if (!edited)
 		return;
+	msg_headers(r); /* a replace since the last test: the new message's */
 	struct sieve_field *f = arena_alloc(r->a, (r->nhf + 1) * sizeof *f);
 	for (uint32_t i = 0; i < r->nhf; i++)
 		if (!r->hf[i].deleted)
@@ -763,7 +770,8 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 	res->implicit_keep = 1;
 	res->keep_flags = STR_LIT("");
 	res->actions = arena_zalloc(a, (SIEVE_ACTIONS_MAX + 8) * sizeof(struct sieve_action));
-	r->env = env;
+	r->menv = *env;
+	r->env = &r->menv;
 	r->a = a;
 	r->res = res;
 	r->err = res->error;
@@ -795,6 +803,9 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 	if (!r->failed)
 		export_fields(r);
 	if (r->failed) {
+		res->message = STR_NULL;
+		res->fields = NULL;
+		res->nfields = 0;
 		res->nactions = 0;
 		res->implicit_keep = 1;
 		res->keep_flags = STR_LIT("");

@@ -30,7 +30,8 @@ struct frame {
 };
 
 struct run {
-	const struct sieve_env *env;
+	const struct sieve_env *env; /* &menv */
+	struct sieve_env menv; /* the caller's, with msg/len replaced by replace/enclose */
 	struct arena *a;
 	struct sieve_result *res;
 	uint64_t steps; /* left */
@@ -89,6 +90,10 @@ uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out);
 void msg_tree(struct run *r);
 int msg_part_text(struct run *r, uint32_t i, struct buf *out);
 int msg_header_add(struct run *r, struct str name, struct str value, int last);
+
+/* sieve_edit.c: replace and enclose (RFC 5703) */
+void cmd_replace(struct run *r, const struct sv_node *n);
+void cmd_enclose(struct run *r, const struct sv_node *n);
 
 /* sieve_vars.c */
 /* Expands ${...} in s when it is dynamic; result valid for the run. */

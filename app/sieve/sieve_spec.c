@@ -39,13 +39,15 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_MIME] = "mime",
 	[EXT_FOREVERYPART] = "foreverypart",
 	[EXT_EXTRACTTEXT] = "extracttext",
+	[EXT_REPLACE] = "replace",
+	[EXT_ENCLOSE] = "enclose",
 };
 
 static const char extension_list[] =
 	"fileinto reject ereject envelope encoded-character vacation vacation-seconds "
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
-	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext";
+	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose";
 
 const char *sieve_extensions(void)
 {
@@ -139,6 +141,7 @@ static const struct {
 	[G_PARAM] = { "param", A_LIST },
 	[G_NAME] = { "name", A_STR },
 	[G_FIRST] = { "first", A_NUM },
+	[G_HEADERS] = { "headers", A_LIST },
 };
 
 int sv_tag_find(struct str name)
@@ -200,7 +203,7 @@ int sv_tag_ext(int tag, uint16_t cmd)
 	case G_RET:
 		return EXT_REDIRECT_DSN;
 	case G_MIME:
-		return cmd == C_VACATION ? -1 : EXT_MIME;
+		return cmd == C_VACATION || cmd == C_REPLACE ? -1 : EXT_MIME;
 	case G_ANYCHILD:
 	case G_TYPE:
 	case G_SUBTYPE:
@@ -259,6 +262,8 @@ static const struct sv_spec specs[] = {
 	{ "extracttext", C_EXTRACTTEXT, EXT_EXTRACTTEXT, 0, 0, 0, "S",
 	  T{ G_LOWER, G_UPPER, G_LOWERFIRST, G_UPPERFIRST, G_QUOTEWILDCARD, G_QUOTEREGEX,
 	     G_LENGTH, G_ENCODEURL, G_FIRST, END } },
+	{ "replace", C_REPLACE, EXT_REPLACE, 0, 0, 0, "S", T{ G_MIME, G_SUBJECT, G_FROM, END } },
+	{ "enclose", C_ENCLOSE, EXT_ENCLOSE, 0, 0, 0, "S", T{ G_SUBJECT, G_HEADERS, END } },
 
 	{ "address", T_ADDRESS, -1, 1, 0, 0, "LL",
 	  T{ MATCH, APART, G_INDEX, G_LAST, G_MIME, G_ANYCHILD, END } },

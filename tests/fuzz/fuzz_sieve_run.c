@@ -3,7 +3,9 @@
  * messages. The input up to its first NUL is the script, the rest the
  * message. Checks: a run ends within its step budget; the action count
  * and the redirect count stay within their limits; a run-time error
- * leaves the implicit keep alone; the printed result is bounded text.
+ * leaves the implicit keep alone (no edited header, no new message); the
+ * header editheader left is written within its bound; the printed result
+ * is bounded text.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -34,7 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		redirects += res.actions[i].kind == SIEVE_ACT_REDIRECT;
 	assert(redirects <= SIEVE_REDIRECTS_MAX);
 	if (rc < 0)
-		assert(res.implicit_keep && res.nactions == 0 && res.error[0]);
+		assert(res.implicit_keep && res.nactions == 0 && res.error[0] && !res.fields &&
+		       !res.message.p);
+	if (rc == 0 && res.fields) {
+		/* editheader's header as delivery writes it: bounded, ends
+		 * with the empty line. */
+		struct buf h;
+		buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
+		if (sieve_header_write(&res, &h) == 0)
+			assert(buf_len(&h) >= 2 && memcmp(buf_data(&h) + buf_len(&h) - 2, "\r\n", 2) == 0);
+		buf_free(&h);
+	}
+	if (rc == 0 && res.message.p) /* replace/enclose: within the new message's room */
+		assert(res.message.len <= mlen + 4 * (SIEVE_HEADER_BYTES_MAX + 4 * SIEVE_STRING_MAX));
 	sieve_result_format(&res, out, sizeof(out));
 	assert(strlen(out) < sizeof(out));
 	arena_free(&a);

@@ -11,7 +11,11 @@ check.
 - Two fileinto copies (fileinto :copy "A"; fileinto "B") are one email in
   two mailboxes: the same EMAILID (RFC 8474) in both, one blob. Copies
   whose flags differ are emails of their own (keywords belong to the
-  email)."""
+  email).
+- replace and enclose (RFC 5703): the account stores the new message
+  (replace: the script's text as the body, :subject; enclose: a
+  multipart/mixed with the text and the original as message/rfc822), and
+  later tests in the script see it."""
 import imaplib
 import re
 import smtplib
@@ -22,6 +26,7 @@ from harness import Server, message
 ANN = ("ann@example.test", "ann-pw-edit-1")
 BEN = ("ben@example.test", "ben-pw-edit-1")
 CAL = ("cal@example.test", "cal-pw-edit-1")
+DOT = ("dot@example.test", "dot-pw-edit-1")
 
 _srv = None
 
@@ -29,7 +34,7 @@ _srv = None
 def srv():
     global _srv
     if _srv is None:
-        _srv = Server(accounts=[ANN, BEN, CAL], imap=True)
+        _srv = Server(accounts=[ANN, BEN, CAL, DOT], imap=True)
     return _srv
 
 
@@ -140,6 +145,40 @@ def test_fileinto_copies_one_email():
     m.logout()
     rows = s.messages(CAL[0], "A")
     assert len(rows) == 3, rows
+
+
+def test_replace_and_enclose():
+    s = srv()
+    script(s, DOT[0], 'require ["replace", "enclose", "fileinto", "mailbox", "body"];\n'
+           'if header :contains "subject" "swap" {\n'
+           '  replace :subject "swapped" "The body was replaced.";\n'
+           '  if body :contains "replaced" { fileinto :create "Swapped"; }\n'
+           '} elsif header :contains "subject" "wrap" {\n'
+           '  enclose :subject "wrapped" "See the attached message.";\n'
+           '}\n')
+    html = ("MIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n")
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("alice@remote.test", [DOT[0]],
+                   message(subject="swap me", to=DOT[0], extra=html, body="<p>old</p>\r\n"))
+        c.sendmail("alice@remote.test", [DOT[0]],
+                   message(subject="wrap me", to=DOT[0], body="Original body.\r\n"))
+    m = imap(s, DOT)
+    got = fetch_all(m, "Swapped", "BODYSTRUCTURE")
+    assert list(got) == ["swapped"], (got, s.log_text()[-2000:])
+    meta, head = got["swapped"]
+    assert '("TEXT" "PLAIN"' in meta.upper(), meta
+    assert "text/html" not in head and "From: alice@remote.test" in head, head
+    typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
+    assert data[0][1] == b"The body was replaced.", data
+    got = fetch_all(m, "INBOX", "BODYSTRUCTURE")
+    assert list(got) == ["wrapped"], got
+    meta, head = got["wrapped"]
+    assert '"MIXED"' in meta.upper() and '"MESSAGE" "RFC822"' in meta.upper(), meta
+    typ, data = m.fetch("1", "(BODY.PEEK[1] BODY.PEEK[2.HEADER.FIELDS (SUBJECT)] BODY.PEEK[2.TEXT])")
+    parts = [p[1] for p in data if isinstance(p, tuple)]
+    assert parts[0] == b"See the attached message.", parts
+    assert parts[1].strip() == b"Subject: wrap me" and parts[2] == b"Original body.\r\n", parts
+    m.logout()
 
 
 def test_zz_stop():

@@ -674,7 +674,9 @@ static const char *edited(const char *script, const char *msg)
 	out[0] = '\0';
 	buf_init(&b, sizeof out - 1);
 	if (s && sieve_run(s, &env, a, &res) == 0) {
-		if (!res.fields)
+		if (!res.fields && res.message.p)
+			snprintf(out, sizeof out, "msg:%.*s", (int)res.message.len, res.message.p);
+		else if (!res.fields)
 			snprintf(out, sizeof out, "unchanged");
 		else if (sieve_header_write(&res, &b) == 0)
 			snprintf(out, sizeof out, "%.*s", (int)buf_len(&b), buf_data(&b));
@@ -702,6 +704,38 @@ static void test_edit_write(void)
 	             "Received: x\r\n\r\n");
 	CHECK(sieve_body_offset(m, strlen(m)) == (ptrdiff_t)(strlen(m) - 6));
 	CHECK(sieve_body_offset("A: b\r\n", 6) == 6);
+
+	/* replace (RFC 5703 §5): the header without its MIME fields, the
+	 * new body as text/plain; :subject and :from replace theirs. */
+	const char *mm = "From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n";
+	CHECK_EQ_STR(edited("require \"replace\"; replace \"New\ntext\";", mm),
+	             "msg:From: a@x\r\nSubject: old\r\nMIME-Version: 1.0\r\n"
+	             "Content-Type: text/plain; charset=us-ascii\r\n\r\nNew\r\ntext");
+	CHECK_EQ_STR(edited("require \"replace\"; replace :subject \"n\xc3\xa9w\" :from \"b@y\" :mime \"Content-Type: text/plain\r\n\r\nhi\";", mm),
+	             "msg:Subject: =?utf-8?q?n=C3=A9w?=\r\nFrom: b@y\r\nMIME-Version: 1.0\r\n"
+	             "Content-Type: text/plain\r\n\r\nhi");
+	/* Edited after the replace: the fields are the new message's. */
+	CHECK_EQ_STR(edited("require [\"replace\", \"editheader\"]; replace \"b\"; deleteheader \"from\";", mm),
+	             "Subject: old\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n");
+	/* enclose (RFC 5703 §6): multipart/mixed, the text, then the message. */
+	const char *enc = edited("require \"enclose\"; enclose :subject \"Wrapped\" :headers \"X-Why: test\" \"Look\";", mm);
+	CHECK(strncmp(enc, "msg:From: a@x\r\nSubject: Wrapped\r\nX-Why: test\r\nMIME-Version: 1.0\r\n"
+	                   "Content-Type: multipart/mixed; boundary=\"tern-enclose-", 114) == 0);
+	CHECK(strstr(enc, "\r\n\r\nLook\r\n--tern-enclose-") != NULL);
+	CHECK(strstr(enc, "Content-Type: message/rfc822\r\n\r\nFrom: a@x\r\nSubject: old\r\n"
+	                  "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n\r\n--tern-enclose-") != NULL);
+	CHECK(strlen(enc) > 20 && strcmp(enc + strlen(enc) - 4, "--\r\n") == 0);
+	/* Later tests see the new message. */
+	EXPECT("require [\"replace\", \"body\"]; replace :subject \"Hi\" \"zebra\"; "
+	       "if allof (header :is \"subject\" \"Hi\", body :contains \"zebra\") { discard; }",
+	       "discard");
+	EXPECT("require \"enclose\"; enclose \"see\"; if header :contains \"content-type\" \"multipart/mixed\" { discard; }",
+	       "discard");
+	CHECK(strncmp(run("require [\"replace\", \"foreverypart\"]; foreverypart { replace \"x\"; }"),
+	              "runerror: ", 10) == 0);
+	CHECK(strncmp(run("require \"enclose\"; enclose :headers \"bad\" \"x\";"), "runerror: ", 10) == 0);
+	CHECK_EQ_STR(run("require \"replace\"; replace :mime :subject \"s\" :from \"f\" \"x\"; keep;"), "keep");
+	CHECK(strncmp(run("replace \"x\";"), "error", 5) == 0);
 }
 
 int main(void)
