@@ -14,7 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
+#include "core/buf.h"
 #include "core/log.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_blob.h"
 #include "store/store.h"
@@ -295,4 +300,42 @@ void jmap_bytes_free(struct jmap_bytes *b)
 		munmap(b->map_, b->maplen_);
 	free(b->copy_);
 	memset(b, 0, sizeof *b);
+}
+
+struct part_read {
+	unsigned part;
+	struct buf *out;
+	int ok;
+};
+
+static void part_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
+{
+	struct part_read *q = arg;
+	struct arena *a = arena_new(16384);
+	struct mime_tree t;
+	mime_cache_load(meta, metalen, data, len, a, &t);
+	if (q->part < t.nparts &&
+	    !(t.parts[q->part].flags & MIME_PART_MULTIPART)) {
+		const struct mime_part *p = &t.parts[q->part];
+		struct str body = str_make(data + p->body_off, p->body_end - p->body_off);
+		q->ok = mime_decode_all(mime_cte_parse(p->encoding), body, q->out) == 0;
+	}
+	arena_free(&a);
+}
+
+int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
+		   int *temp_r)
+{
+	uint32_t email;
+	struct part_read q = { 0, out, 0 };
+
+	*temp_r = 0;
+	if (jmap_part_parse(blob, &email, &q.part) < 0)
+		return -1;
+	int rc = store_email_content(st, account, email, part_cb, &q);
+	if (rc != STORE_OK) {
+		*temp_r = rc != STORE_ENOTFOUND;
+		return -1;
+	}
+	return q.ok ? 0 : -1;
 }

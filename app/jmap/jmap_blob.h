@@ -61,6 +61,13 @@ int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], str
 		   int *temp_r);
 void jmap_bytes_free(struct jmap_bytes *b);
 
+/* The decoded content of a "P" blob of account, appended to out. 0, or
+ * -1 when there is no such part (or a store error: *temp_r set; or out
+ * too small). */
+struct buf;
+int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
+		   int *temp_r);
+
 /* "B" + 64 hex digits: 0 with id_r, else -1. */
 int jmap_blob_parse(const char *s, uint8_t id_r[32]);
 /* "P<8 hex>_<decimal>": 0 with the email and part index, else -1. */

@@ -63,6 +63,10 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
 		      const char *prop);
 /* key: the SetError of jmap_email_store's result rc. */
 void jmap_w_store_error(struct jw *w, const char *key, int rc);
+/* Email/set create of one Email object em under creation id cid
+ * (jmap_email_create.c): created (ok) or a SetError (bad). */
+void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const char *cid,
+		       const struct json_value *em, struct jw *ok, struct jw *bad);
 /* key: {id, blobId, threadId, size} of a stored new email. */
 void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_email *e);
 /* {"$seen": true, ...} from the store's space-separated keywords. */

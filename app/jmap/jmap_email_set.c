@@ -9,7 +9,7 @@
  * Keywords are lowercased system flags and IMAP atoms (store_keyword_valid);
  * "$deleted" is refused (IMAP's \Deleted is per mailbox, not a JMAP
  * keyword). An email must stay in at least one mailbox.
- * TODO(issue 36): create (from uploaded blobs or bodyValues).
+ * Create is jmap_email_create.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -309,8 +310,7 @@ void jmap_email_set(struct jmap_call *c)
 		jw_obj_begin(&badw[i]);
 	}
 	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next)
-		w_err(&badw[0], o->key,
-		      (struct set_err){"forbidden", "creating emails is not supported yet", NULL});
+		jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct set_err e;
 		uint32_t id = jmap_id_num(o->key, 'E');

@@ -425,3 +425,107 @@ def test_jmap_import():
     assert list(res["created"]) == ["a"] and res["notCreated"] is None, res
     name, res = j.one("Email/import", {"ifInState": st["state"], "emails": {}})
     assert name == "error" and res == {"type": "stateMismatch"}, res
+
+
+def test_jmap_email_create():
+    """Email/set create (RFC 8621 §4.6): from textBody + htmlBody +
+    attachments + bodyValues and header properties, the message written
+    as MIME (Message-ID and Date made), read back over download, Email/get
+    and IMAP; from bodyStructure with a header:...:asText; the SetErrors."""
+    import email
+    import email.policy
+    import re
+    from test_imap import Raw
+    s = srv()
+    j = Jmap(s, *CAT)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    drafts = role["drafts"]
+    pdf = b"%PDF-1.4 " + bytes(range(256)) * 20
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, pdf, {"Content-Type": "application/pdf"})
+    text = "Hello Zoë,\nsee the report.\n" + "long line " * 20 + "\n"
+    _, res = j.one("Email/set", {"create": {"d1": {
+        "mailboxIds": {drafts: True}, "keywords": {"$draft": True, "$seen": True},
+        "from": [{"name": "Cat Çelik", "email": "cat@example.test"}],
+        "to": [{"name": "Dan, the boss", "email": "dan@remote.test"}, {"email": "eve@remote.test"}],
+        "subject": "Café report", "sentAt": "2026-11-22T09:30:00+01:00",
+        "inReplyTo": ["imp1@remote.test"], "references": ["imp0@remote.test", "imp1@remote.test"],
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "htmlBody": [{"partId": "h", "type": "text/html"}],
+        "attachments": [{"blobId": up["blobId"], "type": "application/pdf", "name": "rapport é.pdf"}],
+        "bodyValues": {"t": {"value": text}, "h": {"value": "<p>Hello Zo&euml;</p>"}},
+    }}})
+    assert res["notCreated"] == {}, res
+    c = res["created"]["d1"]
+    assert set(c) == {"id", "blobId", "threadId", "size"}, c
+    st, hd, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
+    assert st == 200 and len(raw) == c["size"], (st, len(raw))
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["Subject"] == "Café report" and m["From"].addresses[0].display_name == "Cat Çelik", raw[:400]
+    assert [a.display_name for a in m["To"].addresses] == ["Dan, the boss", ""], m["To"]
+    assert m["Date"] == "Sun, 22 Nov 2026 08:30:00 +0000", m["Date"]
+    assert re.fullmatch(r"<[0-9a-f]{24}@mx\.example\.test>", m["Message-ID"]), m["Message-ID"]
+    assert m["In-Reply-To"] == "<imp1@remote.test>" and m["References"] == "<imp0@remote.test> <imp1@remote.test>"
+    assert m.get_content_type() == "multipart/mixed"
+    alt, att = m.get_payload()
+    assert alt.get_content_type() == "multipart/alternative"
+    tpart, hpart = alt.get_payload()
+    assert tpart.get_content().replace("\r\n", "\n") == text and tpart.get_content_charset() == "utf-8", str(tpart)
+    assert hpart.get_content_type() == "text/html" and "Zo&euml;" in hpart.get_content()
+    assert att.get_content_type() == "application/pdf" and att.get_payload(decode=True) == pdf
+    assert att.get_filename() == "rapport é.pdf", att.get_filename()
+
+    _, g = j.one("Email/get", {"ids": [c["id"]], "properties": [
+        "mailboxIds", "keywords", "subject", "from", "textBody", "attachments", "bodyValues"],
+        "fetchTextBodyValues": True})
+    e = g["list"][0]
+    assert e["mailboxIds"] == {drafts: True} and e["keywords"] == {"$draft": True, "$seen": True}
+    assert e["subject"] == "Café report" and e["from"] == [{"name": "Cat Çelik", "email": "cat@example.test"}]
+    tid = e["textBody"][0]["partId"]
+    assert e["bodyValues"][tid]["value"].replace("\r\n", "\n") == text, e["bodyValues"]
+    assert e["attachments"][0]["name"] == "rapport é.pdf" and e["attachments"][0]["size"] == len(pdf)
+
+    r = Raw(s)
+    r.send("l LOGIN %s %s\r\n" % CAT)
+    r.until_tag("l")
+    r.send("s SELECT Drafts\r\nf FETCH 1:* (FLAGS EMAILID)\r\n")
+    r.until_tag("s")
+    out = b"".join(r.until_tag("f"))
+    assert b"\\Draft" in out and c["id"].encode() in out, out
+
+    # bodyStructure, an attachment forwarded by its part blobId, a custom field.
+    _, res = j.one("Email/set", {"create": {"d2": {
+        "mailboxIds": {drafts: True}, "subject": "plain", "header:X-Note:asText": "noté",
+        "bodyStructure": {"type": "multipart/mixed", "subParts": [
+            {"type": "text/plain", "partId": "1"},
+            {"blobId": e["attachments"][0]["blobId"], "type": "application/pdf", "name": "fwd.pdf"}]},
+        "bodyValues": {"1": {"value": "ASCII only.\n"}}}}})
+    assert "d2" in res["created"], res
+    c2 = res["created"]["d2"]
+    _, _, raw2 = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c2["blobId"]))
+    m2 = email.message_from_bytes(raw2, policy=email.policy.default)
+    assert m2["X-Note"] == "noté" and m2["Subject"] == "plain", raw2[:300]
+    p1, p2 = m2.get_payload()
+    assert p1.get_content().replace("\r\n", "\n") == "ASCII only.\n" and p1["Content-Transfer-Encoding"] == "7bit"
+    assert p2.get_payload(decode=True) == pdf and p2.get_filename() == "fwd.pdf"
+
+    base = {"mailboxIds": {drafts: True}}
+    _, res = j.one("Email/set", {"create": {
+        "e1": dict(base, textBody=[{"partId": "x"}], bodyValues={}),
+        "e2": dict(base, attachments=[{"blobId": "B" + "1" * 64}]),
+        "e3": dict(base, id="E00000001"),
+        "e4": dict(base, bodyStructure={"partId": "1"}, textBody=[{"partId": "1"}],
+                   bodyValues={"1": {"value": "x"}}),
+        "e5": dict(base, **{"from": [{"email": "bad <x>"}]}),
+        "e6": dict(base, sentAt="yesterday"),
+        "e7": dict(base, **{"header:Subject": "twice"}),
+        "e8": {"subject": "no mailbox"},
+    }})
+    nc = res["notCreated"]
+    assert res["created"] == {}, res
+    assert {k: (v["type"], v.get("properties")) for k, v in nc.items()} == {
+        "e1": ("invalidProperties", ["textBody"]), "e2": ("blobNotFound", None),
+        "e3": ("invalidProperties", ["id"]), "e4": ("invalidProperties", ["bodyStructure"]),
+        "e5": ("invalidProperties", ["from"]), "e6": ("invalidProperties", ["sentAt"]),
+        "e7": ("invalidProperties", ["header:Subject"]), "e8": ("invalidProperties", ["mailboxIds"]),
+    }, nc

@@ -1,0 +1,652 @@
+/*
+ * jmap_email_create.c — Email/set create (RFC 8621 §4.6): a message
+ * written from an Email object, then stored through jmap_email_store
+ * (the writer, as IMAP APPEND).
+ *
+ * The header: From, Sender, Reply-To, To, Cc, Bcc (EmailAddress lists;
+ * a display name that is not plain ASCII becomes RFC 2047 words, with
+ * Sieve's encoder), Subject (the same), Date (sentAt, else now), Message-ID
+ * (messageId, else a new one at our host name), In-Reply-To, References,
+ * "header:Name" / "header:Name:asRaw" (written as given) and
+ * "header:Name:asText" (encoded), then MIME-Version.
+ *
+ * The body: from bodyStructure (leaves and multipart nodes, as given),
+ * or from textBody (one text/plain part), htmlBody (one text/html part)
+ * and attachments: text and html together are multipart/alternative,
+ * attachments make a multipart/mixed around that. A leaf's content is
+ * bodyValues[partId].value (UTF-8 text: 7bit when it can be, else
+ * quoted-printable) or the bytes of blobId (an upload, an Email, or a
+ * part of one: base64). Parts get Content-Type with charset and name,
+ * Content-Disposition with filename, Content-ID from cid.
+ *
+ * Caveats: other header forms (asAddresses, asMessageIds, ...), headers
+ * on body parts, and language/location of parts are invalidProperties.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/sasl.h"
+#include "core/buf.h"
+#include "core/hostname.h"
+#include "core/str.h"
+#include "jmap/jmap_blob.h"
+#include "jmap/jmap_email.h"
+#include "jmap/jmap_mailbox.h"
+#include "jmap/jmap_private.h"
+#include "mime/mime_date.h"
+#include "sieve/sieve.h"
+#include "store/store.h"
+
+/* A message written here is at most this large (then tooLarge). */
+#define CREATE_MAX ((size_t)JMAP_MAX_SIZE_UPLOAD + JMAP_MAX_SIZE_REQUEST + 1024 * 1024)
+#define DEPTH_MAX 10
+
+struct mk {
+	struct jmap_call *c;
+	const struct json_value *values; /* bodyValues */
+	struct buf *out;
+	const char *err_type, *err_desc, *err_prop;
+	unsigned nb; /* boundaries made */
+};
+
+static int fail(struct mk *m, const char *type, const char *desc, const char *prop)
+{
+	if (!m->err_type) {
+		m->err_type = type;
+		m->err_desc = desc;
+		m->err_prop = prop;
+	}
+	return -1;
+}
+
+static const struct json_value *member(const struct json_value *o, const char *k)
+{
+	for (const struct json_value *x = o ? o->first : NULL; x; x = x->next)
+		if (!strcmp(x->key, k))
+			return x->type == JSON_NULL ? NULL : x;
+	return NULL;
+}
+
+/* A value without line breaks or other controls (a header's raw text). */
+static int plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\t')
+			return 0;
+	return 1;
+}
+
+static int ascii_atomish(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x80 || c < 0x20 || strchr("()<>[]:;@\\,.\"", c))
+			return 0;
+	}
+	return 1;
+}
+
+static int ascii_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "Name <a@b>, c@d" from an EmailAddress[]. */
+static int w_addrs(struct mk *m, const char *field, const char *prop, const struct json_value *v)
+{
+	if (v->type != JSON_ARRAY)
+		return fail(m, "invalidProperties", "an EmailAddress list", prop);
+	buf_printf(m->out, "%s: ", field);
+	int first = 1;
+	for (const struct json_value *a = v->first; a; a = a->next) {
+		const struct json_value *n = member(a, "name"), *e = member(a, "email");
+		if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING || !*e->str ||
+		    !ascii_printable(e->str) || strpbrk(e->str, "<>, \"") ||
+		    (n && (n->type != JSON_STRING || !plain(n->str))))
+			return fail(m, "invalidProperties", "an EmailAddress list", prop);
+		if (!first)
+			buf_append_c(m->out, ",\r\n ");
+		first = 0;
+		if (n && *n->str) {
+			if (ascii_atomish(n->str) || !ascii_printable(n->str)) {
+				if (ascii_printable(n->str))
+					buf_append_c(m->out, n->str);
+				else
+					sieve_header_text(m->out, str_c(n->str));
+			} else {
+				/* Specials: a quoted string. */
+				buf_append_c(m->out, "\"");
+				for (const char *p = n->str; *p; p++) {
+					if (*p == '"' || *p == '\\')
+						buf_append_c(m->out, "\\");
+					buf_append(m->out, p, 1);
+				}
+				buf_append_c(m->out, "\"");
+			}
+			buf_printf(m->out, " <%s>", e->str);
+		} else {
+			buf_append_c(m->out, e->str);
+		}
+	}
+	buf_append_c(m->out, "\r\n");
+	return 0;
+}
+
+/* "<a@b> <c@d>" from a String[] of message ids without brackets. */
+static int w_ids(struct mk *m, const char *field, const char *prop, const struct json_value *v)
+{
+	if (v->type != JSON_ARRAY || !v->first)
+		return fail(m, "invalidProperties", "a list of message ids", prop);
+	buf_printf(m->out, "%s:", field);
+	for (const struct json_value *a = v->first; a; a = a->next) {
+		if (a->type != JSON_STRING || !*a->str || !ascii_printable(a->str) ||
+		    strpbrk(a->str, "<> ") || !strchr(a->str, '@'))
+			return fail(m, "invalidProperties", "a list of message ids", prop);
+		buf_printf(m->out, " <%s>", a->str);
+	}
+	buf_append_c(m->out, "\r\n");
+	return 0;
+}
+
+/* RFC 3339 date-time with an offset ("2026-11-23T10:00:00+01:00", or Z). */
+static int parse_date(const char *s, int64_t *t_r)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!e)
+		return -1;
+	if (*e == '.')
+		for (e++; *e >= '0' && *e <= '9'; e++)
+			;
+	int64_t t = (int64_t)timegm(&tm);
+	if (!strcmp(e, "Z")) {
+		*t_r = t;
+		return 0;
+	}
+	int hh, mm;
+	if ((e[0] != '+' && e[0] != '-') || sscanf(e + 1, "%2d:%2d", &hh, &mm) != 2 ||
+	    strlen(e) != 6)
+		return -1;
+	int64_t off = (int64_t)(hh * 3600 + mm * 60);
+	*t_r = e[0] == '+' ? t - off : t + off;
+	return 0;
+}
+
+static int w_header(struct mk *m, const struct json_value *em)
+{
+	static const struct {
+		const char *prop, *field;
+	} addrs[] = {
+		{ "from", "From" }, { "sender", "Sender" }, { "replyTo", "Reply-To" },
+		{ "to", "To" },     { "cc", "Cc" },         { "bcc", "Bcc" },
+	};
+	const struct json_value *v;
+	char date[MIME_DATE_MAX];
+	int64_t t = (int64_t)time(NULL);
+
+	if ((v = member(em, "sentAt")) && (v->type != JSON_STRING || parse_date(v->str, &t) < 0))
+		return fail(m, "invalidProperties", "a Date", "sentAt");
+	mime_date_format(t, date);
+	buf_printf(m->out, "Date: %s\r\n", date);
+	if ((v = member(em, "messageId"))) {
+		if (!v->first || v->first->next)
+			return fail(m, "invalidProperties", "one message id", "messageId");
+		if (w_ids(m, "Message-ID", "messageId", v) < 0)
+			return -1;
+	} else {
+		uint8_t r[12];
+		randombytes_buf(r, sizeof r);
+		buf_append_c(m->out, "Message-ID: <");
+		for (size_t i = 0; i < sizeof r; i++)
+			buf_printf(m->out, "%02x", r[i]);
+		buf_printf(m->out, "@%s>\r\n", hostname_now());
+	}
+	for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
+		if ((v = member(em, addrs[i].prop)) && w_addrs(m, addrs[i].field, addrs[i].prop, v) < 0)
+			return -1;
+	if ((v = member(em, "subject"))) {
+		if (v->type != JSON_STRING || !plain(v->str))
+			return fail(m, "invalidProperties", "a String", "subject");
+		buf_append_c(m->out, "Subject: ");
+		sieve_header_text(m->out, str_c(v->str));
+		buf_append_c(m->out, "\r\n");
+	}
+	if ((v = member(em, "inReplyTo")) && w_ids(m, "In-Reply-To", "inReplyTo", v) < 0)
+		return -1;
+	if ((v = member(em, "references")) && w_ids(m, "References", "references", v) < 0)
+		return -1;
+	/* header:Name[:asRaw|:asText] */
+	for (const struct json_value *x = em->first; x; x = x->next) {
+		if (strncmp(x->key, "header:", 7) != 0 || x->type == JSON_NULL)
+			continue;
+		const char *name = x->key + 7, *colon = strchr(name, ':');
+		size_t nl = colon ? (size_t)(colon - name) : strlen(name);
+		int text = colon && !strcmp(colon, ":asText");
+		int ok = nl > 0 && (!colon || text || !strcmp(colon, ":asRaw")) &&
+			 x->type == JSON_STRING && plain(x->str);
+		for (size_t i = 0; ok && i < nl; i++)
+			ok = name[i] > 32 && name[i] < 127 && name[i] != ':';
+		/* Fields written from properties are not given twice. */
+		static const char *const own[] = { "date", "message-id", "from", "sender",
+						   "reply-to", "to", "cc", "bcc", "subject",
+						   "in-reply-to", "references", "mime-version",
+						   "content-type", "content-transfer-encoding" };
+		for (size_t i = 0; ok && i < sizeof own / sizeof own[0]; i++)
+			ok = !(strlen(own[i]) == nl && !strncasecmp(own[i], name, nl));
+		if (!ok)
+			return fail(m, "invalidProperties", "a header form tern cannot write", x->key);
+		buf_printf(m->out, "%.*s:", (int)nl, name);
+		if (text) {
+			buf_append_c(m->out, " ");
+			sieve_header_text(m->out, str_c(x->str));
+		} else {
+			if (x->str[0] != ' ' && x->str[0] != '\t')
+				buf_append_c(m->out, " ");
+			buf_append_c(m->out, x->str);
+		}
+		buf_append_c(m->out, "\r\n");
+	}
+	buf_append_c(m->out, "MIME-Version: 1.0\r\n");
+	return 0;
+}
+
+/* Text as 7bit when it is short-lined ASCII without "=_", else as
+ * quoted-printable (RFC 2045 §6.7); line ends become CRLF. Returns the
+ * encoding's name. */
+static const char *w_text(struct buf *out, const char *s, size_t n, int write)
+{
+	int seven = 1;
+	size_t col = 0;
+	for (size_t i = 0; i < n && seven; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n') {
+			col = 0;
+			continue;
+		}
+		if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\r') || ++col > 76 ||
+		    (c == '=' && i + 1 < n && s[i + 1] == '_'))
+			seven = 0;
+	}
+	if (!write)
+		return seven ? "7bit" : "quoted-printable";
+	if (seven) {
+		for (size_t i = 0; i < n; i++) {
+			if (s[i] == '\r')
+				continue;
+			if (s[i] == '\n')
+				buf_append_c(out, "\r\n");
+			else
+				buf_append(out, &s[i], 1);
+		}
+		return "7bit";
+	}
+	static const char hex[] = "0123456789ABCDEF";
+	col = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			buf_append_c(out, "\r\n");
+			col = 0;
+			continue;
+		}
+		int next_eol = i + 1 == n || s[i + 1] == '\n' || s[i + 1] == '\r';
+		int lit = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !next_eol);
+		size_t w = lit ? 1 : 3;
+		if (col + w > 75) {
+			buf_append_c(out, "=\r\n");
+			col = 0;
+		}
+		if (lit) {
+			buf_append(out, (const char *)&c, 1);
+		} else {
+			char e[3] = { '=', hex[c >> 4], hex[c & 15] };
+			buf_append(out, e, 3);
+		}
+		col += w;
+	}
+	return "quoted-printable";
+}
+
+static void w_base64(struct buf *out, const char *p, size_t n)
+{
+	char line[80];
+	for (size_t i = 0; i < n; i += 57) {
+		size_t k = n - i < 57 ? n - i : 57;
+		if (sasl_base64_encode(p + i, k, line, sizeof line) == 0)
+			buf_append_c(out, line);
+		buf_append_c(out, "\r\n");
+	}
+}
+
+/* A parameter value: a token, or a quoted string; non-ASCII: RFC 2231. */
+static void w_param(struct buf *out, const char *name, const char *v)
+{
+	if (ascii_printable(v)) {
+		buf_printf(out, ";\r\n %s=\"", name);
+		for (const char *p = v; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append_c(out, "\\");
+			buf_append(out, p, 1);
+		}
+		buf_append_c(out, "\"");
+		return;
+	}
+	buf_printf(out, ";\r\n %s*=utf-8''", name);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("!#$&+-.^_`|~", *p))
+			buf_append(out, (const char *)p, 1);
+		else
+			buf_printf(out, "%%%02X", *p);
+	}
+}
+
+static int valid_type(const char *t)
+{
+	const char *slash = strchr(t, '/');
+	if (!slash || slash == t || !slash[1] || strchr(slash + 1, '/'))
+		return 0;
+	for (const char *p = t; *p; p++)
+		if (*p <= 32 || *p >= 127 || strchr("()<>@,;:\\\"[]?=", *p))
+			return 0;
+	return 1;
+}
+
+static int w_part(struct mk *m, const struct json_value *p, const char *prop, const char *deftype,
+		  const char *defdisp, int depth);
+
+static int w_multipart(struct mk *m, const char *type, const struct json_value *subs,
+		       const char *prop, int depth)
+{
+	char bnd[48];
+	uint8_t r[8];
+	randombytes_buf(r, sizeof r);
+	snprintf(bnd, sizeof bnd, "=_tern_%u_%02x%02x%02x%02x%02x%02x%02x%02x", m->nb++, r[0], r[1],
+		 r[2], r[3], r[4], r[5], r[6], r[7]);
+	buf_printf(m->out, "Content-Type: %s;\r\n boundary=\"%s\"\r\n\r\n", type, bnd);
+	for (const struct json_value *s = subs->first; s; s = s->next) {
+		buf_printf(m->out, "--%s\r\n", bnd);
+		if (w_part(m, s, prop, "text/plain", NULL, depth + 1) < 0)
+			return -1;
+		buf_append_c(m->out, "\r\n");
+	}
+	buf_printf(m->out, "--%s--\r\n", bnd);
+	return 0;
+}
+
+/* The bytes of a blob: B (upload or Email) or P (a part, decoded). */
+static int blob_bytes(struct mk *m, const char *bid, struct buf *tmp, struct jmap_bytes *b)
+{
+	uint8_t id[32];
+	int temp = 0;
+	if (bid[0] == '#')
+		bid = jmap_created_get(m->c->r, bid + 1);
+	if (bid && jmap_blob_parse(bid, id) == 0 &&
+	    jmap_bytes_get(m->c->r->st, m->c->r->account, id, b, &temp) == 0)
+		return 0;
+	if (bid && jmap_part_read(m->c->r->st, m->c->r->account, bid, tmp, &temp) == 0) {
+		memset(b, 0, sizeof *b);
+		b->p = buf_data(tmp);
+		b->len = buf_len(tmp);
+		return 0;
+	}
+	return fail(m, temp ? "serverFail" : "blobNotFound", temp ? "the store failed" : "no such blob",
+		    NULL);
+}
+
+static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, const char *type,
+		  const char *defdisp)
+{
+	const struct json_value *pid = member(p, "partId"), *bid = member(p, "blobId"),
+				*cs = member(p, "charset"), *nm = member(p, "name"),
+				*disp = member(p, "disposition"), *cid = member(p, "cid");
+	if (!!pid == !!bid || (pid && pid->type != JSON_STRING) || (bid && bid->type != JSON_STRING) ||
+	    (cs && (cs->type != JSON_STRING || !ascii_atomish(cs->str))) ||
+	    (nm && (nm->type != JSON_STRING || !plain(nm->str))) ||
+	    (disp && (disp->type != JSON_STRING || !ascii_atomish(disp->str))) ||
+	    (cid && (cid->type != JSON_STRING || !ascii_printable(cid->str) || strpbrk(cid->str, "<> "))))
+		return fail(m, "invalidProperties", "a body part needs partId or blobId", prop);
+	const char *dname = disp ? disp->str : defdisp;
+	if (pid) {
+		const struct json_value *bv = member(m->values, pid->str), *val = member(bv, "value");
+		if (!bv || !val || val->type != JSON_STRING || strncasecmp(type, "text/", 5) != 0 ||
+		    (cs && strcasecmp(cs->str, "utf-8") != 0))
+			return fail(m, "invalidProperties",
+				    "partId names a text value in bodyValues", prop);
+		const char *cte = w_text(NULL, val->str, strlen(val->str), 0);
+		buf_printf(m->out, "Content-Type: %s; charset=utf-8", type);
+		if (nm)
+			w_param(m->out, "name", nm->str);
+		buf_printf(m->out, "\r\nContent-Transfer-Encoding: %s\r\n", cte);
+		if (dname) {
+			buf_append_c(m->out, "Content-Disposition: ");
+			buf_append_c(m->out, dname);
+			if (nm)
+				w_param(m->out, "filename", nm->str);
+			buf_append_c(m->out, "\r\n");
+		}
+		if (cid)
+			buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
+		buf_append_c(m->out, "\r\n");
+		w_text(m->out, val->str, strlen(val->str), 1);
+		return 0;
+	}
+	struct buf tmp;
+	struct jmap_bytes b;
+	buf_init(&tmp, CREATE_MAX);
+	if (blob_bytes(m, bid->str, &tmp, &b) < 0) {
+		buf_free(&tmp);
+		return -1;
+	}
+	buf_printf(m->out, "Content-Type: %s", type);
+	if (cs)
+		buf_printf(m->out, "; charset=%s", cs->str);
+	if (nm)
+		w_param(m->out, "name", nm->str);
+	buf_append_c(m->out, "\r\nContent-Transfer-Encoding: base64\r\n");
+	if (dname) {
+		buf_append_c(m->out, "Content-Disposition: ");
+		buf_append_c(m->out, dname);
+		if (nm)
+			w_param(m->out, "filename", nm->str);
+		buf_append_c(m->out, "\r\n");
+	}
+	if (cid)
+		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
+	buf_append_c(m->out, "\r\n");
+	w_base64(m->out, b.p, b.len);
+	jmap_bytes_free(&b);
+	buf_free(&tmp);
+	return 0;
+}
+
+static int w_part(struct mk *m, const struct json_value *p, const char *prop, const char *deftype,
+		  const char *defdisp, int depth)
+{
+	if (p->type != JSON_OBJECT || depth > DEPTH_MAX)
+		return fail(m, "invalidProperties", "an EmailBodyPart", prop);
+	for (const struct json_value *x = p->first; x; x = x->next) {
+		static const char *const ok[] = { "partId", "blobId", "type", "charset", "name",
+						  "disposition", "cid", "subParts", "size" };
+		int known = 0;
+		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+			known |= !strcmp(x->key, ok[i]);
+		if (!known && x->type != JSON_NULL)
+			return fail(m, "invalidProperties", "a body part property tern cannot write",
+				    prop);
+	}
+	const struct json_value *ty = member(p, "type"), *subs = member(p, "subParts");
+	const char *type = ty && ty->type == JSON_STRING ? ty->str : deftype;
+	if ((ty && ty->type != JSON_STRING) || !valid_type(type))
+		return fail(m, "invalidProperties", "a media type", prop);
+	if (!strncasecmp(type, "multipart/", 10)) {
+		if (!subs || subs->type != JSON_ARRAY || !subs->first || member(p, "partId") ||
+		    member(p, "blobId"))
+			return fail(m, "invalidProperties", "a multipart has subParts only", prop);
+		return w_multipart(m, type, subs, prop, depth);
+	}
+	if (subs)
+		return fail(m, "invalidProperties", "only a multipart has subParts", prop);
+	return w_leaf(m, p, prop, type, defdisp);
+}
+
+/* A list property (textBody, htmlBody) of at most one part. */
+static const struct json_value *single(struct mk *m, const struct json_value *em, const char *prop)
+{
+	const struct json_value *v = member(em, prop);
+	if (!v)
+		return NULL;
+	if (v->type != JSON_ARRAY || !v->first || v->first->next) {
+		fail(m, "invalidProperties", "one body part", prop);
+		return NULL;
+	}
+	return v->first;
+}
+
+static int w_body(struct mk *m, const struct json_value *em)
+{
+	const struct json_value *bs = member(em, "bodyStructure");
+	const struct json_value *tb = single(m, em, "textBody"), *hb = single(m, em, "htmlBody"),
+				*at = member(em, "attachments");
+	if (m->err_type)
+		return -1;
+	if (bs) {
+		if (tb || hb || at)
+			return fail(m, "invalidProperties",
+				    "bodyStructure or textBody/htmlBody/attachments", "bodyStructure");
+		return w_part(m, bs, "bodyStructure", "text/plain", NULL, 0);
+	}
+	if (at && (at->type != JSON_ARRAY))
+		return fail(m, "invalidProperties", "a list of body parts", "attachments");
+	int has_at = at && at->first;
+	char bnd[48];
+	if (has_at) {
+		uint8_t r[8];
+		randombytes_buf(r, sizeof r);
+		snprintf(bnd, sizeof bnd, "=_tern_m_%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1],
+			 r[2], r[3], r[4], r[5], r[6], r[7]);
+		buf_printf(m->out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
+			   bnd, bnd);
+	}
+	int rc;
+	if (tb && hb) {
+		char ab[48];
+		uint8_t r[8];
+		randombytes_buf(r, sizeof r);
+		snprintf(ab, sizeof ab, "=_tern_a_%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
+			 r[3], r[4], r[5], r[6], r[7]);
+		buf_printf(m->out, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n",
+			   ab, ab);
+		rc = w_part(m, tb, "textBody", "text/plain", NULL, 1);
+		if (rc == 0) {
+			buf_printf(m->out, "\r\n--%s\r\n", ab);
+			rc = w_part(m, hb, "htmlBody", "text/html", NULL, 1);
+		}
+		buf_printf(m->out, "\r\n--%s--\r\n", ab);
+	} else if (tb || hb) {
+		rc = w_part(m, tb ? tb : hb, tb ? "textBody" : "htmlBody",
+			    tb ? "text/plain" : "text/html", NULL, 1);
+	} else {
+		buf_append_c(m->out, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+		rc = 0;
+	}
+	if (rc < 0)
+		return -1;
+	if ((tb && strncasecmp(member(tb, "type") && member(tb, "type")->type == JSON_STRING
+				       ? member(tb, "type")->str : "text/plain", "text/plain", 10)) ||
+	    (hb && strncasecmp(member(hb, "type") && member(hb, "type")->type == JSON_STRING
+				       ? member(hb, "type")->str : "text/html", "text/html", 9)))
+		return fail(m, "invalidProperties", "textBody is text/plain, htmlBody text/html",
+			    tb ? "textBody" : "htmlBody");
+	if (has_at) {
+		for (const struct json_value *a = at->first; a; a = a->next) {
+			buf_printf(m->out, "\r\n--%s\r\n", bnd);
+			if (w_part(m, a, "attachments", "application/octet-stream", "attachment", 1) < 0)
+				return -1;
+		}
+		buf_printf(m->out, "\r\n--%s--\r\n", bnd);
+	}
+	return 0;
+}
+
+static const char *const settable[] = {
+	"mailboxIds", "keywords", "receivedAt", "messageId", "inReplyTo", "references",
+	"sender", "from", "to", "cc", "bcc", "replyTo", "subject", "sentAt",
+	"bodyStructure", "textBody", "htmlBody", "attachments", "bodyValues",
+};
+
+void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const char *cid,
+		       const struct json_value *em, struct jw *ok, struct jw *bad)
+{
+	struct buf msg;
+	struct jmap_targets t;
+	const char *badp = NULL;
+	int64_t at = (int64_t)time(NULL);
+	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0 };
+
+	if (em->type != JSON_OBJECT) {
+		jmap_w_set_error(bad, cid, "invalidProperties", "an Email object", NULL);
+		return;
+	}
+	for (const struct json_value *x = em->first; x; x = x->next) {
+		int known = !strncmp(x->key, "header:", 7);
+		for (size_t i = 0; !known && i < sizeof settable / sizeof settable[0]; i++)
+			known = !strcmp(x->key, settable[i]);
+		if (!known) {
+			jmap_w_set_error(bad, cid, "invalidProperties",
+					 "not a property a client sets", x->key);
+			return;
+		}
+	}
+	const struct json_value *recv = member(em, "receivedAt");
+	if (recv && (recv->type != JSON_STRING || jmap_utcdate_parse(recv->str, &at) < 0)) {
+		jmap_w_set_error(bad, cid, "invalidProperties", "a UTCDate", "receivedAt");
+		return;
+	}
+	m.values = member(em, "bodyValues");
+	if (m.values && m.values->type != JSON_OBJECT) {
+		jmap_w_set_error(bad, cid, "invalidProperties", "an object", "bodyValues");
+		return;
+	}
+	if (jmap_new_targets(c, mbs, member(em, "mailboxIds"), member(em, "keywords"), &t, &badp) < 0) {
+		jmap_w_set_error(bad, cid, "invalidProperties", NULL, badp);
+		buf_free(&t.kw);
+		return;
+	}
+	buf_init(&msg, CREATE_MAX);
+	/* Every append smaller than a request fails only with this little
+	 * room left: less means something did not fit. */
+	if (w_header(&m, em) == 0 && w_body(&m, em) == 0 && buf_room(&msg) <= JMAP_MAX_SIZE_REQUEST)
+		fail(&m, "tooLarge", "the message would be too large", NULL);
+	if (m.err_type) {
+		jmap_w_set_error(bad, cid, m.err_type, m.err_desc, m.err_prop);
+	} else {
+		struct jmap_new_email e = {
+			.data = buf_data(&msg), .len = buf_len(&msg), .mailboxes = t.mb,
+			.nmailboxes = t.n, .keywords = buf_len(&t.kw) ? buf_data(&t.kw) : NULL,
+			.received_at = at,
+		};
+		int rc = jmap_email_store(c->r->st, c->r->account, &e);
+		if (rc == STORE_OK) {
+			char eid[16];
+			jmap_w_created_email(ok, cid, &e);
+			snprintf(eid, sizeof eid, "E%08x", e.email_id);
+			jmap_created_put(c->r, cid, eid);
+		} else {
+			jmap_w_store_error(bad, cid, rc);
+		}
+	}
+	buf_free(&msg);
+	buf_free(&t.kw);
+}
