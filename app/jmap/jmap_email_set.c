@@ -145,6 +145,43 @@ static int has_mb(const uint32_t *v, uint32_t n, uint32_t x)
 	return 0;
 }
 
+/* The id of the mailbox with role, or 0. */
+static uint32_t role_mailbox(struct jmap_mailboxes *m, const char *role)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].role && !strcmp(m->v[i].role, role))
+			return m->v[i].id;
+	return 0;
+}
+
+/* The spam filter's lesson from one email's change of mailboxes, told to
+ * the store's Junk hook (store_junk.c) as IMAP's MOVE tells it: into Junk
+ * is spam; out of Junk into a mailbox that is not Trash is ham. Decided
+ * from the memberships before and after, not per copy (the copies run
+ * without lessons), so keeping Junk while adding a label teaches nothing
+ * and dropping Junk from an email also in the INBOX teaches ham. */
+static void junk_lesson(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t email,
+			const uint32_t *before, uint32_t nb, const uint32_t *after, uint32_t na)
+{
+	uint32_t junk = role_mailbox(m, "junk"), trash = role_mailbox(m, "trash");
+	if (!junk)
+		return;
+	int was = has_mb(before, nb, junk), is = has_mb(after, na, junk);
+	uint32_t other = 0; /* a mailbox on the other side of the lesson */
+	if (!was && is) {
+		other = before[0];
+	} else if (was && !is) {
+		for (uint32_t i = 0; i < na && !other; i++)
+			if (after[i] != trash)
+				other = after[i];
+		if (!other)
+			return; /* to Trash only: no lesson */
+	} else {
+		return;
+	}
+	store_junk_notify(c->r->st, c->r->account, is ? other : junk, is ? junk : other, &email, 1);
+}
+
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id,
 		      const struct json_value *patch, struct set_err *e)
 {
@@ -220,7 +257,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 			continue;
 		struct store_copy_result cr = {0};
 		int r = store_email_copy(c->r->st, c->r->account, b.mb[0], src ? src->uidvalidity : 0,
-					 &b.uid[0], 1, after[i], 0, &cr);
+					 &b.uid[0], 1, after[i], STORE_COPY_NO_LESSON, &cr);
 		store_copy_result_free(&cr);
 		if (r != STORE_OK) {
 			*e = (struct set_err){"serverFail", "the copy failed", NULL};
@@ -237,6 +274,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 			goto out;
 		}
 	}
+	junk_lesson(c, m, id, b.mb, b.nm, after, na);
 	rc = 0;
 out:
 	buf_free(&w.kw_set);

@@ -945,6 +945,10 @@ struct store_copy_result {
 	 * reads it from a loop): read it with __atomic_load_n(). */
 	size_t done;
 };
+/* move: 1 moves, 0 copies; | STORE_COPY_NO_LESSON: no store_junk_notify
+ * (the caller tells the hook itself what the whole change was: JMAP's
+ * Email/set changes several memberships at once). */
+#define STORE_COPY_NO_LESSON 2
 int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
 		     const uint32_t *uids, size_t n, uint32_t to, int move,
 		     struct store_copy_result *r);

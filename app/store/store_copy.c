@@ -244,7 +244,7 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	    .from = from,
 	    .uidvalidity = uidvalidity,
 	    .to = to,
-	    .move = move,
+	    .move = move & 1,
 	    .uids = uids,
 	    .n = n,
 	    .r = r,
@@ -268,7 +268,8 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	}
 	if (r->n) {
 		store_publish_change(st, account, r->modseq);
-		store_junk_notify(st, account, from, to, c.emails, r->n);
+		if (!(move & STORE_COPY_NO_LESSON))
+			store_junk_notify(st, account, from, to, c.emails, r->n);
 	}
 	free(c.emails);
 	return STORE_OK;

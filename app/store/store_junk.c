@@ -3,7 +3,8 @@
  * commit that put emails into an account's Junk mailbox, or took them out
  * of it into a mailbox that is not Trash, the hook the server registered
  * (spam/spam_learn.h) is told, whoever made the change: IMAP COPY and
- * MOVE (store_copy.c), IMAP APPEND (imap/cmd_append.c), later JMAP.
+ * MOVE (store_copy.c), IMAP APPEND (imap/cmd_append.c), JMAP Email/set
+ * (jmap_email_set.c: one lesson from the memberships before and after).
  *
  * Deliveries never call it: where the filter files a message is its own
  * verdict, and the classifier must not learn from its own verdicts.
