@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "acme/acme_jws.h"
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "net/tls_private.h"
@@ -176,6 +178,181 @@ int acme_dnsupd_reply(const unsigned char *p, size_t n, uint16_t id)
 	return p[3] & 0x0F;
 }
 
+/* ---- the reply's TSIG (RFC 8945 §5.3) ---- */
+
+/* Reads the (possibly compressed) name at *off into out as lower-case
+ * "a.b." text; *off moves past it. 0 or -1. */
+static int read_name(const unsigned char *p, size_t n, size_t *off, char *out, size_t outsz)
+{
+	size_t o = *off, len = 0, end = 0;
+	int jumps = 0;
+	for (;;) {
+		if (o >= n)
+			return -1;
+		unsigned c = p[o];
+		if (c == 0) {
+			if (!end)
+				end = o + 1;
+			break;
+		}
+		if ((c & 0xC0) == 0xC0) {
+			if (o + 1 >= n || ++jumps > 64)
+				return -1;
+			if (!end)
+				end = o + 2;
+			o = (size_t)(c & 0x3F) << 8 | p[o + 1];
+			continue;
+		}
+		if (c > 63 || o + 1 + c > n || len + c + 2 > outsz)
+			return -1;
+		for (unsigned i = 0; i < c; i++) {
+			unsigned char ch = p[o + 1 + i];
+			if (ch <= ' ' || ch == '.' || ch >= 0x7F)
+				return -1;
+			out[len++] = (char)tolower(ch);
+		}
+		out[len++] = '.';
+		o += 1 + c;
+	}
+	if (len == 0)
+		out[len++] = '.';
+	out[len] = '\0';
+	*off = end;
+	return 0;
+}
+
+static uint16_t be16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static int why_set(char *why, size_t whysz, const char *s)
+{
+	snprintf(why, whysz, "%s", s);
+	return -1;
+}
+
+/* Whether two names are the same, ignoring case and a trailing dot. */
+static int same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la && a[la - 1] == '.')
+		la--;
+	if (lb && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+int acme_dnsupd_verify(const unsigned char *p, size_t n, const unsigned char *req, size_t reqlen,
+                       const struct tsig_key *k, int64_t now, char *why, size_t whysz)
+{
+	char kname[300], alg[300];
+	size_t o = 12, tsig_at = 0;
+
+	if (n < 12 || reqlen < 12 + 38)
+		return why_set(why, whysz, "malformed reply");
+	unsigned counts[4] = {be16(p + 4), be16(p + 6), be16(p + 8), be16(p + 10)};
+	if (counts[3] == 0)
+		return why_set(why, whysz, "reply unsigned (no TSIG)");
+	for (unsigned i = 0; i < counts[0]; i++) {
+		if (read_name(p, n, &o, kname, sizeof kname) < 0 || o + 4 > n)
+			return why_set(why, whysz, "malformed reply");
+		o += 4;
+	}
+	unsigned nrr = counts[1] + counts[2] + counts[3];
+	for (unsigned i = 0; i < nrr; i++) {
+		size_t at = o;
+		if (read_name(p, n, &o, kname, sizeof kname) < 0 || o + 10 > n)
+			return why_set(why, whysz, "malformed reply");
+		uint16_t type = be16(p + o), rdlen = be16(p + o + 8);
+		if (o + 10 + rdlen > n)
+			return why_set(why, whysz, "malformed reply");
+		if (type == 250 && i != nrr - 1)
+			return why_set(why, whysz, "TSIG not the last record");
+		if (i == nrr - 1) {
+			if (type != 250)
+				return why_set(why, whysz, "reply unsigned (no TSIG)");
+			tsig_at = at;
+		}
+		o += 10 + rdlen;
+	}
+	if (o != n)
+		return why_set(why, whysz, "malformed reply");
+
+	/* The TSIG record: owner = key name, class ANY, then its RDATA. */
+	size_t r = tsig_at;
+	if (read_name(p, n, &r, kname, sizeof kname) < 0)
+		return why_set(why, whysz, "malformed reply");
+	if (!same_name(kname, k->name))
+		return why_set(why, whysz, "reply signed with another key");
+	uint16_t cls = be16(p + r + 2);
+	uint32_t ttl = (uint32_t)be16(p + r + 4) << 16 | be16(p + r + 6);
+	size_t rd = r + 10, rdend = rd + be16(p + r + 8);
+	size_t a = rd;
+	if (cls != 255 || read_name(p, rdend, &a, alg, sizeof alg) < 0 || a + 10 > rdend)
+		return why_set(why, whysz, "malformed TSIG");
+	if (!same_name(alg, ALG))
+		return why_set(why, whysz, "reply signed with another algorithm");
+	uint64_t signed_at = (uint64_t)be16(p + a) << 32 | (uint32_t)be16(p + a + 2) << 16 |
+	                     be16(p + a + 4);
+	uint16_t fudge = be16(p + a + 6), maclen = be16(p + a + 8);
+	size_t m = a + 10;
+	if (m + maclen + 6 > rdend)
+		return why_set(why, whysz, "malformed TSIG");
+	uint16_t orig_id = be16(p + m + maclen), error = be16(p + m + maclen + 2),
+	         olen = be16(p + m + maclen + 4);
+	if (m + maclen + 6 + olen != rdend)
+		return why_set(why, whysz, "malformed TSIG");
+	if (error != 0) {
+		snprintf(why, whysz, "the server refused our signature: TSIG error %s",
+		         error == 16 ? "BADSIG" : error == 17 ? "BADKEY" : error == 18 ? "BADTIME"
+		                                                                     : "other");
+		return -1;
+	}
+	if (maclen != 32)
+		return why_set(why, whysz, maclen ? "TSIG MAC truncated" : "reply unsigned (empty MAC)");
+
+	/* The MAC covers: the request's MAC, the reply without its TSIG (ARCOUNT
+	 * one less, the original id), then the TSIG variables (§4.3.3). */
+	unsigned char head[12], var[600], mac[32];
+	memcpy(head, p, 12);
+	head[0] = (unsigned char)(orig_id >> 8);
+	head[1] = (unsigned char)orig_id;
+	head[10] = (unsigned char)((counts[3] - 1) >> 8);
+	head[11] = (unsigned char)(counts[3] - 1);
+	struct w v = {var, sizeof var, 0, 0};
+	name(&v, kname);
+	u16(&v, cls);
+	u32(&v, ttl);
+	name(&v, alg);
+	put(&v, p + a, 8); /* time signed, fudge */
+	u16(&v, error);
+	u16(&v, olen);
+	put(&v, p + m + maclen + 6, olen);
+	if (v.bad)
+		return why_set(why, whysz, "malformed TSIG");
+	unsigned char rl[2] = {0, 32};
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	br_hmac_key_init(&kc, &br_sha256_vtable, k->secret, k->secret_len);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, rl, 2);
+	br_hmac_update(&hc, req + reqlen - 38, 32);
+	br_hmac_update(&hc, head, 12);
+	br_hmac_update(&hc, p + 12, tsig_at - 12);
+	br_hmac_update(&hc, var, v.len);
+	br_hmac_out(&hc, mac);
+	explicit_bzero(&kc, sizeof kc);
+	unsigned diff = 0;
+	for (size_t i = 0; i < 32; i++)
+		diff |= mac[i] ^ p[m + i];
+	if (diff)
+		return why_set(why, whysz, "TSIG MAC does not verify (forged or another secret)");
+	if ((int64_t)signed_at > now + fudge || (int64_t)signed_at < now - fudge)
+		return why_set(why, whysz, "TSIG time outside the fudge");
+	return 0;
+}
+
 const char *acme_dnsupd_rcode_name(int rcode, char *buf, size_t bufsz)
 {
 	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
@@ -215,6 +392,9 @@ struct upd {
 	uint64_t timer;
 	acme_dnsupd_cb *cb;
 	void *arg;
+	struct tsig_key key;  /* to verify replies */
+	unsigned refused;     /* replies whose TSIG did not verify */
+	char why[160];        /* why the last one was refused */
 };
 
 static void done(struct upd *u, int rcode, const char *err)
@@ -225,6 +405,7 @@ static void done(struct upd *u, int rcode, const char *err)
 	close(u->fd);
 	acme_dnsupd_cb *cb = u->cb;
 	void *arg = u->arg;
+	explicit_bzero(&u->key, sizeof u->key);
 	free(u);
 	cb(arg, rcode, err);
 }
@@ -245,10 +426,18 @@ static void on_read(struct loop *loop, int fd, unsigned events, void *arg)
 			return; /* EAGAIN: wait */
 		}
 		int rc = acme_dnsupd_reply(buf, (size_t)r, u->id);
-		if (rc >= 0) {
+		if (rc < 0)
+			continue; /* not a reply to this update */
+		char why[160];
+		if (acme_dnsupd_verify(buf, (size_t)r, u->msg, u->len, &u->key, time_wall(), why,
+		                       sizeof why) == 0) {
 			done(u, rc, NULL);
 			return;
 		}
+		/* §5.3.2: discarded; a signed reply may still come. */
+		u->refused++;
+		snprintf(u->why, sizeof u->why, "%s", why);
+		log_warn("acme", NULL, "event=dns01_reply_refused rcode=%d why=\"%s\"", rc, why);
 	}
 }
 
@@ -258,7 +447,11 @@ static void on_timer(struct loop *loop, void *arg)
 	(void)loop;
 	u->timer = 0;
 	if (++u->tries >= 3) {
-		done(u, -1, "no answer");
+		char err[240];
+		if (u->refused)
+			snprintf(err, sizeof err, "no signed answer (%u replies refused, the last: %s)",
+			         u->refused, u->why);
+		done(u, -1, u->refused ? err : "no answer");
 		return;
 	}
 	send(u->fd, u->msg, u->len, 0);
@@ -349,6 +542,7 @@ int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, co
 	u->loop = loop;
 	u->cb = cb;
 	u->arg = arg;
+	u->key = *k;
 	if (loop_add_fd(loop, u->fd, LOOP_READ, on_read, u) < 0) {
 		close(u->fd);
 		free(u);

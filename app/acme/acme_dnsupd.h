@@ -7,9 +7,13 @@
  * fuzz_dnsupd_reply). An update adds (or deletes) one TXT record at
  * _acme-challenge.NAME in the zone TERN_ACME_DNS_ZONE on the server
  * TERN_ACME_DNS_SERVER, keyed by TERN_ACME_TSIG_KEY ("name:base64secret",
- * as nsupdate -y takes it). The reply's own TSIG is not verified: the
- * answer only tells tern whether to go on, and the CA checks the record
- * itself.
+ * as nsupdate -y takes it). The reply must carry the server's TSIG
+ * over our request's MAC and the reply (RFC 8945 §5.3), made with the
+ * same key within the fudge: a reply that is unsigned, signed with
+ * another key, or whose MAC does not verify is discarded as if it had not
+ * come (§5.3.2: the client waits for a signed one or its timeout), so a
+ * forged NOERROR cannot make tern tell the CA to look, nor a forged
+ * REFUSED stop it.
  */
 #ifndef TERN_ACME_ACME_DNSUPD_H
 #define TERN_ACME_ACME_DNSUPD_H
@@ -54,6 +58,16 @@ size_t acme_dnsupd_encode(unsigned char *out, size_t outsz, uint16_t id, const c
  */
 int acme_dnsupd_reply(const unsigned char *p, size_t n, uint16_t id);
 
+/*
+ * Verifies the TSIG of reply p[0..n) to the request req[0..reqlen) (as
+ * acme_dnsupd_encode wrote it, signed with k) at time now: 0, or -1 with
+ * the reason in why (whysz bytes): no TSIG (unsigned), another key or
+ * algorithm, a TSIG error from the server (BADSIG, BADKEY, BADTIME), a
+ * MAC that does not verify, a time outside the fudge, a malformed reply.
+ */
+int acme_dnsupd_verify(const unsigned char *p, size_t n, const unsigned char *req, size_t reqlen,
+                       const struct tsig_key *k, int64_t now, char *why, size_t whysz);
+
 /* The RCODE's name ("NOERROR", "REFUSED", "NOTAUTH", ...) or "RCODE<n>". */
 const char *acme_dnsupd_rcode_name(int rcode, char *buf, size_t bufsz);
 
@@ -62,8 +76,10 @@ typedef void acme_dnsupd_cb(void *arg, int rcode, const char *error);
 /*
  * Sends the update (encoded as above, id random) to server ("ip:port" or
  * "[v6]:port", port 53 when absent) over UDP and calls cb(arg, rcode,
- * NULL) with the reply's RCODE, or cb(arg, -1, why) on a timeout (3 tries
- * of 2 s) or a send failure; always later, from loop. 0, or -1 (bad
+ * NULL) with the RCODE of the first reply whose TSIG verifies, or
+ * cb(arg, -1, why) on a timeout (3 tries of 2 s; why then says why the
+ * replies that came were discarded) or a send failure; always later,
+ * from loop. 0, or -1 (bad
  * server or names; cb does not run).
  */
 int acme_dnsupd_send(struct loop *loop, const char *server, const char *zone, const char *owner,

@@ -4,6 +4,8 @@
  * The encoder takes names and TXT text from the input (split at NULs):
  * it either refuses (0) or writes a message that fits the buffer, whose
  * header counts are 1/0/1/1 and whose own reply check sees a query.
+ * The TSIG check of a reply refuses every input (nobody here holds the
+ * key's secret) without reading outside it.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -28,6 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char out[600];
 	size_t len = acme_dnsupd_encode(out, sizeof out, 7, parts[0], parts[1], parts[2], 60,
 	                                size & 1, &k, 1800000000);
+	static unsigned char req[600];
+	static size_t reqlen;
+	if (reqlen == 0)
+		reqlen = acme_dnsupd_encode(req, sizeof req, 7, "example.test", "_acme-challenge.example.test",
+		                            "x", 60, 0, &k, 1800000000);
+	char why[160];
+	assert(acme_dnsupd_verify(data, size, req, reqlen, &k, 1800000000, why, sizeof why) == -1);
 	if (len > 0) {
 		assert(len <= sizeof out);
 		assert(out[5] == 1 && out[7] == 0 && out[9] == 1 && out[11] == 1);

@@ -24,6 +24,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 from harness import Server, free_port
@@ -429,6 +430,8 @@ def test_acme_dns_01():
             raise AssertionError("no certificate: tern:\n%s\npebble:\n%s\nknot:\n%s" % (
                 s.log_text()[-4000:], pebble.log_text()[-2000:], knot.log_text()[-2000:]))
         assert "event=dns01_record_added name=%s" % HOST in s.log_text()
+        # knotd signs its replies; they verify (RFC 8945 §5.3).
+        assert "dns01_reply_refused" not in s.log_text(), s.log_text()[-3000:]
         check_served(s)
         # The record is gone again (the removal is sent once the name is authorized).
         deadline = time.time() + 10
@@ -450,6 +453,78 @@ def test_acme_dns_01():
         if pebble:
             pebble.close()
         knot.close()
+
+
+class ForgedUpdateServer:
+    """A UDP 'DNS server' on loopback that answers every UPDATE with
+    NOERROR twice: once unsigned, once with a TSIG record for the right
+    key whose MAC is made up (what an off-path forger could send)."""
+
+    def __init__(self):
+        self.port = free_port(udp=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.2)
+        self.updates = 0
+        self.stopping = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def _name(n):
+        return b"".join(bytes([len(l)]) + l.encode() for l in n.strip(".").split(".")) + b"\0"
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if len(q) < 12 or (q[2] >> 3) & 0xF != 5:
+                continue
+            self.updates += 1
+            head = q[:2] + bytes([0xA8, 0x00]) + b"\0\0" * 3
+            self.sock.sendto(head + b"\0\0", peer)  # unsigned
+            now = int(time.time())
+            rdata = (self._name("hmac-sha256") + now.to_bytes(6, "big") + (300).to_bytes(2, "big")
+                     + (32).to_bytes(2, "big") + os.urandom(32) + q[:2] + b"\0\0\0\0")
+            tsig = (self._name("tern-acme") + (250).to_bytes(2, "big") + (255).to_bytes(2, "big")
+                    + b"\0\0\0\0" + len(rdata).to_bytes(2, "big") + rdata)
+            self.sock.sendto(head + b"\0\1" + tsig, peer)  # a made-up MAC
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+
+
+def test_acme_dns_01_forged_reply_refused():
+    """DNS-01's update replies must carry the server's TSIG (RFC 8945
+    §5.3): a NOERROR without one, or with a MAC that does not verify, is
+    discarded, so tern never tells the CA to look; the failure names why."""
+    forger = ForgedUpdateServer()
+    s = Server(http=True, start=False, domains=())
+    pebble = None
+    try:
+        pebble = Pebble(s.http_port, s.https_port, dns_server="127.0.0.1:%d" % forger.port)
+        s.env.update(acme_server(pebble, "dns-01"))
+        s.env.update({"TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % forger.port,
+                      "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
+        s.start()
+        assert s.wait_log("no signed answer", timeout=40), s.log_text()[-3000:]
+        log = s.log_text()
+        assert forger.updates >= 1, forger.updates
+        assert 'event=dns01_reply_refused rcode=0 why="reply unsigned (no TSIG)"' in log, log[-3000:]
+        assert ('event=dns01_reply_refused rcode=0 why="TSIG MAC does not verify '
+                '(forged or another secret)"') in log, log[-3000:]
+        assert re.search(r"DNS update for \S+ at 127\.0\.0\.1:%d failed: no signed answer "
+                         r"\(\d+ replies refused, the last: " % forger.port, log), log[-3000:]
+        assert "event=dns01_record_added" not in log, log[-3000:]
+        assert "event=certificate_installed" not in log, log[-3000:]
+    finally:
+        s.stop()
+        s.cleanup()
+        if pebble:
+            pebble.close()
+        forger.close()
 
 
 class AcmeStub:
