@@ -108,8 +108,8 @@ static void check_run(void *arg)
 {
 	struct login *l = arg;
 
-	l->rc = store_account_login(l->rq.store, l->user, l->pass, &l->res.account, &l->res.cred,
-				    &l->res.apppass);
+	l->rc = store_account_login_scoped(l->rq.store, l->user, l->pass, l->rq.scope,
+					   &l->res.account, &l->res.cred, &l->res.apppass);
 	explicit_bzero(l->pass, sizeof l->pass);
 	l->res.outcome = LOGIN_OK;
 	if (l->rc == 1 && l->rq.after_ok)
@@ -286,8 +286,8 @@ enum login_outcome login_check_wait(const struct login_request *rq, struct login
 	} else {
 		if (wait)
 			sleep_ms(wait); /* the account's spacing (LOGIN_WAIT_MAX_MS at most) */
-		int rc = store_account_login(l->rq.store, l->user, l->pass, &r->account, &r->cred,
-					     &r->apppass);
+		int rc = store_account_login_scoped(l->rq.store, l->user, l->pass, l->rq.scope,
+						    &r->account, &r->cred, &r->apppass);
 		explicit_bzero(l->pass, sizeof l->pass);
 		if (rc == 1) {
 			login_limit_succeeded(&l->ticket, mono_now_ms());

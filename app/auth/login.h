@@ -1,7 +1,7 @@
 /*
  * login.h — the one login flow every protocol uses: SMTP AUTH, IMAP
- * LOGIN/AUTHENTICATE, POP3 USER/PASS/AUTH (and ManageSieve and JMAP when
- * they come).
+ * LOGIN/AUTHENTICATE, POP3 USER/PASS/AUTH, ManageSieve, and JMAP (Basic,
+ * and bearer tokens with scope STORE_APPPASS_JMAP).
  *
  * Design. A protocol parses its own command and SASL exchange, then hands
  * the user name and password to login_start() and waits (its conn paused)
@@ -73,6 +73,10 @@ struct login_request {
 	const char *mech;        /* for the log: "plain", "login", "user", ... */
 	enum metric metric;      /* counted once per failure */
 	struct str user, pass;   /* copied; the caller wipes its own copies */
+	/* What pass may be (enum store_apppass_scope): 0, the account's
+	 * password or a mail app password; STORE_APPPASS_JMAP, a JMAP bearer
+	 * token's secret only (user is then the token's account). */
+	int scope;
 	/* Non-NULL: the attempt cannot succeed (SASL said so); the reason for
 	 * the log ("malformed", "authzid"). Nothing is checked. */
 	const char *malformed;

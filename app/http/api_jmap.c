@@ -2,10 +2,12 @@
  * api_jmap.c — JMAP's HTTP side (RFC 8620 §2-3): /.well-known/jmap
  * redirects to the session resource /jmap/session, and /jmap/api/ takes
  * API requests. Authentication is HTTP Basic (RFC 7617) with the
- * account's password or an app password, checked by the one login flow
- * (auth/login.h: its limits, delays and the auth_failed line fail2ban
- * reads, module=jmap). A pair that passed is remembered briefly
- * (auth/login_cache.h), since clients send it with every request.
+ * account's password or an app password, or a bearer token (RFC 6750,
+ * auth/bearer.h) the account made in its portal; both are checked by the
+ * one login flow (auth/login.h: its limits, delays and the auth_failed
+ * line fail2ban reads, module=jmap, mech=basic or mech=bearer). A pair
+ * that passed is remembered briefly (auth/login_cache.h), since clients
+ * send it with every request.
  *
  * Every request runs on an http_defer thread, so neither the password
  * check (argon2id, failure delays) nor a long method call holds the
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/login_cache.h"
 #include "auth/sasl.h"
@@ -92,6 +95,8 @@ struct jmap_job {
 	char user[LOGIN_USER_MAX + 1], pass[LOGIN_PASS_MAX + 1];
 	size_t ulen, plen;
 	int has_creds;
+	int bearer;             /* Authorization: Bearer (a JMAP token) */
+	uint32_t token_account; /* the account the token names */
 	char ip[48];
 	char base[300];
 	const char *body;
@@ -143,27 +148,51 @@ static int basic_parse(const char *h, struct jmap_job *j)
 	return http_basic_parse(h, j->user, &j->ulen, j->pass, &j->plen);
 }
 
+/* A bearer token (auth/bearer.h) into j: the secret now, the account's
+ * address on the job's thread (a store read). 0 or -1. */
+static int bearer_parse(const char *h, struct jmap_job *j)
+{
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (bearer_token_parse(h, strlen(h), &j->token_account, j->pass, sizeof j->pass) < 0)
+		return -1;
+	j->plen = strlen(j->pass);
+	return 0;
+}
+
 /* On the job's thread: 0 with j->account, or -1 with the answer set. */
 static int authenticate(struct jmap_job *j)
 {
+	/* A token's account by its id; an unknown id leaves the name empty,
+	 * which the login flow fails like a wrong password, delay included. */
+	if (j->bearer && j->has_creds &&
+	    store_account_email(http_store, j->token_account, j->user, sizeof j->user) == STORE_OK)
+		j->ulen = strlen(j->user);
 	struct str u = str_make(j->user, j->ulen), p = str_make(j->pass, j->plen);
+	/* The cache keys a token's pass under a name Basic cannot send (its
+	 * user-id has no ':'), so a token never opens Basic or the reverse. */
+	char ck[LOGIN_USER_MAX + 8];
+	int ckn = snprintf(ck, sizeof ck, "bearer:%s", j->user);
+	struct str cu = j->bearer ? str_make(ck, (size_t)ckn) : u;
 
-	if (j->has_creds && login_cache_get(http_store, u, p, &j->account))
+	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account))
 		return 0;
 	struct login_request rq = {
 		.store = http_store,
 		.module = "jmap",
 		.ip = j->ip,
-		.mech = "basic",
+		.mech = j->bearer ? "bearer" : "basic",
 		.metric = METRIC_AUTHFAIL_HTTP,
 		.user = u,
 		.pass = p,
 		.malformed = j->has_creds ? NULL : "malformed",
+		.scope = j->bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL,
 	};
 	struct login_result r;
 	enum login_outcome o = login_check_wait(&rq, &r);
 	if (o == LOGIN_OK) {
-		login_cache_put(u, p, r.account, r.apppass, r.cred);
+		login_cache_put(cu, p, r.account, r.apppass, r.cred);
 		j->account = r.account;
 		return 0;
 	}
@@ -246,7 +275,9 @@ static void run(struct http_ctx *x, enum jmap_kind kind)
 	j->len = x->body_len;
 	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
 	base_url(x, j->base, sizeof j->base);
-	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	const char *auth = http_req_header(x, "Authorization");
+	j->bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
+	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
 	if (!http_req_header(x, "Authorization")) {
 		/* No credentials at all: ask for them, nothing counted. */
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
@@ -376,7 +407,9 @@ static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
 	j->kind = kind;
 	j->a = x->arena;
 	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
-	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	const char *auth = http_req_header(x, "Authorization");
+	j->bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
+	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
 	if (!http_req_header(x, "Authorization")) {
 		/* No credentials at all: ask for them, nothing counted. */
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");

@@ -1,7 +1,8 @@
 /*
  * api_me.c — the self-service portal's API (/api/v1/me...): an account
  * signs in with its address and password (and a TOTP code when it turned
- * 2FA on), then manages itself: display name, password, app passwords,
+ * 2FA on), then manages itself: display name, password, app passwords
+ * and JMAP bearer tokens (api_apppass.c),
  * two-factor sign-in (api_totp.c), its Sieve filters, forwarding to
  * outside addresses (api_forward.c), quota and usage, and its Apple
  * profile.
@@ -204,7 +205,7 @@ static void as_admin_route(struct http_ctx *x, void (*fn)(struct http_ctx *x))
 
 void api_me_apppass_list(struct http_ctx *x)
 {
-	as_admin_route(x, api_apppass_list);
+	as_admin_route(x, api_apppass_list_mail);
 }
 
 void api_me_apppass_add(struct http_ctx *x)
@@ -214,7 +215,22 @@ void api_me_apppass_add(struct http_ctx *x)
 
 void api_me_apppass_del(struct http_ctx *x)
 {
-	as_admin_route(x, api_apppass_del);
+	as_admin_route(x, api_apppass_del_mail);
+}
+
+void api_me_token_list(struct http_ctx *x)
+{
+	as_admin_route(x, api_jmap_token_list);
+}
+
+void api_me_token_add(struct http_ctx *x)
+{
+	as_admin_route(x, api_jmap_token_add);
+}
+
+void api_me_token_del(struct http_ctx *x)
+{
+	as_admin_route(x, api_jmap_token_del);
 }
 
 void api_me_mobileconfig(struct http_ctx *x)

@@ -143,6 +143,14 @@ int store_account_check_password(struct store *st, const char *email, const char
  */
 int store_account_login(struct store *st, const char *email, const char *password,
 			uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r);
+/* The same with scope STORE_APPPASS_JMAP: only the account's JMAP bearer
+ * tokens are checked (never its password or mail app passwords), 2FA or
+ * not; *apppass_r gets the token's id. MAIL is store_account_login. */
+int store_account_login_scoped(struct store *st, const char *email, const char *password,
+			       int scope, uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r);
+/* The address of account id into email (size >= STORE_ADDR_MAX + 1):
+ * STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
+int store_account_email(struct store *st, uint32_t id, char *email, size_t emailsz);
 /*
  * Credentials stamps of n logins, read in one transaction: creds_r[i] is a
  * non-zero 64-bit digest of what account ids[i]'s login with app password
@@ -205,13 +213,28 @@ int store_apppass_name_valid(const char *name);
  * without the account. */
 int store_apppass_add(struct store *st, uint32_t account, const char *name, char *secret,
                       size_t secretsz, char *err, size_t errsz);
-/* Revokes the one named name. STORE_ENOTFOUND when there is none. */
+/*
+ * What a secret opens: MAIL, the app passwords above (IMAP, POP3,
+ * submission, ManageSieve, JMAP's Basic); JMAP, a bearer token for the
+ * JMAP endpoint only (Authorization: Bearer, api_jmap.c), never a mail
+ * login. Both share the name space and the STORE_APPPASS_MAX of the
+ * account. store_apppass_add is add_scoped with MAIL.
+ */
+enum store_apppass_scope { STORE_APPPASS_MAIL = 0, STORE_APPPASS_JMAP = 1 };
+int store_apppass_add_scoped(struct store *st, uint32_t account, enum store_apppass_scope scope,
+                             const char *name, char *secret, size_t secretsz, char *err,
+                             size_t errsz);
+/* Revokes the one named name, of any scope. STORE_ENOTFOUND when there is
+ * none; _scoped only one of scope (enum store_apppass_scope; -1 any). */
 int store_apppass_del(struct store *st, uint32_t account, const char *name, char *err,
                       size_t errsz);
+int store_apppass_del_scoped(struct store *st, uint32_t account, int scope, const char *name,
+                             char *err, size_t errsz);
 struct store_apppass_info {
 	uint32_t id;
 	const char *name;
 	int64_t created_at, last_used; /* seconds; last_used 0 = never */
+	enum store_apppass_scope scope;
 };
 typedef void store_apppass_cb(void *arg, const struct store_apppass_info *info);
 int store_apppass_list(struct store *st, uint32_t account, store_apppass_cb *cb, void *arg);

@@ -679,7 +679,7 @@ static uint64_t cred_stamp(const struct acct_rec *a, uint32_t apppass, int exist
  * takes neither. 1, 0 or STORE_ETEMP.
  */
 static int login_check(struct store *st, const char *email, const char *password, uint32_t *id_r,
-		       uint64_t *cred_r, uint32_t *apppass_r, int apppass)
+		       uint64_t *cred_r, uint32_t *apppass_r, int apppass, int scope)
 {
 	char addr[STORE_ADDR_MAX + 1], hash[STORE_HASH_MAX];
 	struct apppass_cand cand[LOGIN_APPPASS_TRIES];
@@ -712,7 +712,8 @@ static int login_check(struct store *st, const char *email, const char *password
 				rc = MDB_CORRUPTED;
 		}
 		if (rc == 0 && apppass && hash[0])
-			rc = apppass_candidates(txn, st, id, tag, cand, LOGIN_APPPASS_TRIES, &ncand);
+			rc = apppass_candidates(txn, st, id, scope, tag, cand, LOGIN_APPPASS_TRIES,
+						&ncand);
 		store_rd_end(st, txn);
 		if (rc && rc != MDB_NOTFOUND) {
 			explicit_bzero(&a, sizeof a);
@@ -727,7 +728,9 @@ static int login_check(struct store *st, const char *email, const char *password
 	/* With 2FA on the account password costs a check all the same, so
 	 * timing does not say whether it was right. */
 	int r = password_verify(hash, password);
-	if (totp && r == 1)
+	/* With 2FA on, or for a bearer token, the account's own password is
+	 * not what is asked for. */
+	if ((totp || scope != STORE_APPPASS_MAIL) && r == 1)
 		r = 0;
 	for (size_t i = 0; r != 1 && i < ncand; i++) {
 		if (password_verify(cand[i].hash, password) == 1) {
@@ -754,13 +757,36 @@ static int login_check(struct store *st, const char *email, const char *password
 
 int store_account_check_password(struct store *st, const char *email, const char *password)
 {
-	return login_check(st, email, password, NULL, NULL, NULL, 0);
+	return login_check(st, email, password, NULL, NULL, NULL, 0, STORE_APPPASS_MAIL);
 }
 
 int store_account_login(struct store *st, const char *email, const char *password,
 			uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r)
 {
-	return login_check(st, email, password, id_r, cred_r, apppass_r, 1);
+	return login_check(st, email, password, id_r, cred_r, apppass_r, 1, STORE_APPPASS_MAIL);
+}
+
+int store_account_login_scoped(struct store *st, const char *email, const char *password,
+			       int scope, uint32_t *id_r, uint64_t *cred_r, uint32_t *apppass_r)
+{
+	return login_check(st, email, password, id_r, cred_r, apppass_r, 1, scope);
+}
+
+int store_account_email(struct store *st, uint32_t id, char *email, size_t emailsz)
+{
+	struct acct_rec a;
+	MDB_txn *txn;
+
+	email[0] = '\0';
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = acct_get(txn, st, id, &a);
+	store_rd_end(st, txn);
+	explicit_bzero(a.hash, sizeof a.hash);
+	if (rc)
+		return store_mdb_code(rc);
+	snprintf(email, emailsz, "%s", a.email);
+	return STORE_OK;
 }
 
 int store_account_creds(struct store *st, const uint32_t *ids, const uint32_t *apppass,

@@ -9,6 +9,10 @@
  * secret, and the login flow (store_admin.c, login_check) verifies only
  * the records whose tag matches the password typed. The secrets are 80
  * random bits, so the tag tells nothing useful about them.
+ *
+ * JMAP bearer tokens are the same records with a scope byte (JMAP): made,
+ * listed, revoked and checked by this code, but a mail login never takes
+ * one and a bearer login takes nothing else (store_account_login_scoped).
  */
 #include <sodium.h>
 #include <string.h>
@@ -30,6 +34,7 @@ void apppass_tag(const char *secret, uint8_t tag[APPPASS_TAG])
 
 struct ap_rec {
 	int64_t created_at, last_used;
+	uint8_t scope; /* enum store_apppass_scope; absent from older records: mail */
 	uint8_t tag[APPPASS_TAG];
 	char name[STORE_APPPASS_NAME_MAX + 1];
 	char hash[STORE_HASH_MAX];
@@ -44,6 +49,8 @@ static void ap_enc(struct rec_w *w, const void *rec)
 	rw_bytes(w, a->tag, APPPASS_TAG);
 	rw_str16(w, a->name, strlen(a->name));
 	rw_str16(w, a->hash, strlen(a->hash));
+	if (a->scope) /* a mail one is written as before */
+		rw_u8(w, a->scope);
 }
 
 static int ap_put(MDB_txn *txn, struct store *st, MDB_val *k, const struct ap_rec *a)
@@ -63,6 +70,7 @@ static int ap_dec(const MDB_val *v, struct ap_rec *a)
 	memcpy(a->tag, rr_bytes(&r, APPPASS_TAG), APPPASS_TAG);
 	rr_str16(&r, a->name, sizeof a->name);
 	rr_str16(&r, a->hash, sizeof a->hash);
+	a->scope = r.off < r.len ? rr_u8(&r) : STORE_APPPASS_MAIL;
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 
@@ -170,6 +178,14 @@ static void make_secret(char out[STORE_APPPASS_SECRET_LEN + 1])
 int store_apppass_add(struct store *st, uint32_t account, const char *name, char *secret,
                       size_t secretsz, char *err, size_t errsz)
 {
+	return store_apppass_add_scoped(st, account, STORE_APPPASS_MAIL, name, secret, secretsz,
+	                                err, errsz);
+}
+
+int store_apppass_add_scoped(struct store *st, uint32_t account, enum store_apppass_scope scope,
+                             const char *name, char *secret, size_t secretsz, char *err,
+                             size_t errsz)
+{
 	struct add_ctx c = {.account = account, .err = err, .errsz = errsz};
 
 	if (!store_apppass_name_valid(name))
@@ -179,6 +195,7 @@ int store_apppass_add(struct store *st, uint32_t account, const char *name, char
 	if (secretsz < STORE_APPPASS_SECRET_LEN + 1)
 		return store_err(err, errsz, STORE_EINVAL, "secret buffer too small");
 	memcpy(c.rec.name, name, strlen(name) + 1);
+	c.rec.scope = (uint8_t)scope;
 	make_secret(secret);
 	apppass_tag(secret, c.rec.tag);
 	if (password_hash(secret, c.rec.hash, sizeof c.rec.hash) != 0)
@@ -189,7 +206,8 @@ int store_apppass_add(struct store *st, uint32_t account, const char *name, char
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
 	else if (rc == STORE_OK)
-		log_info("store", NULL, "event=apppass_add account_id=%u id=%u", account, c.id);
+		log_info("store", NULL, "event=apppass_add account_id=%u id=%u scope=%s", account, c.id,
+		         scope == STORE_APPPASS_JMAP ? "jmap" : "mail");
 	if (rc != STORE_OK)
 		explicit_bzero(secret, secretsz);
 	return rc;
@@ -199,6 +217,7 @@ int store_apppass_add(struct store *st, uint32_t account, const char *name, char
 
 struct del_ctx {
 	uint32_t account, id;
+	int scope; /* -1: any */
 	const char *name;
 	char *err;
 	size_t errsz;
@@ -207,7 +226,7 @@ struct del_ctx {
 static int find_fn(void *arg, uint32_t id, struct ap_rec *a)
 {
 	struct del_ctx *c = arg;
-	if (strcmp(a->name, c->name) == 0) {
+	if (strcmp(a->name, c->name) == 0 && (c->scope < 0 || a->scope == c->scope)) {
 		c->id = id;
 		return 1;
 	}
@@ -232,7 +251,14 @@ static int del_fn(struct store *st, MDB_txn *txn, void *ctx)
 int store_apppass_del(struct store *st, uint32_t account, const char *name, char *err,
                       size_t errsz)
 {
-	struct del_ctx c = {.account = account, .name = name, .err = err, .errsz = errsz};
+	return store_apppass_del_scoped(st, account, -1, name, err, errsz);
+}
+
+int store_apppass_del_scoped(struct store *st, uint32_t account, int scope, const char *name,
+                             char *err, size_t errsz)
+{
+	struct del_ctx c = {.account = account, .scope = scope, .name = name, .err = err,
+	                    .errsz = errsz};
 	int rc = store_write(st, del_fn, &c);
 	if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
@@ -252,7 +278,8 @@ static int list_fn(void *arg, uint32_t id, struct ap_rec *a)
 {
 	struct list_ctx *c = arg;
 	struct store_apppass_info info = {
-	    .id = id, .name = a->name, .created_at = a->created_at, .last_used = a->last_used};
+	    .id = id, .name = a->name, .created_at = a->created_at, .last_used = a->last_used,
+	    .scope = (enum store_apppass_scope)a->scope};
 	c->cb(c->arg, &info);
 	return 0;
 }
@@ -271,6 +298,7 @@ int store_apppass_list(struct store *st, uint32_t account, store_apppass_cb *cb,
 /* ---- login ---- */
 
 struct cand_ctx {
+	int scope;
 	const uint8_t *tag;
 	struct apppass_cand *out;
 	size_t max, n;
@@ -279,7 +307,7 @@ struct cand_ctx {
 static int cand_fn(void *arg, uint32_t id, struct ap_rec *a)
 {
 	struct cand_ctx *c = arg;
-	if (c->n < c->max && sodium_memcmp(a->tag, c->tag, APPPASS_TAG) == 0) {
+	if (c->n < c->max && a->scope == c->scope && sodium_memcmp(a->tag, c->tag, APPPASS_TAG) == 0) {
 		c->out[c->n].id = id;
 		memcpy(c->out[c->n].hash, a->hash, sizeof a->hash);
 		c->n++;
@@ -287,11 +315,11 @@ static int cand_fn(void *arg, uint32_t id, struct ap_rec *a)
 	return 0;
 }
 
-int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account,
+int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account, int scope,
                        const uint8_t tag[APPPASS_TAG], struct apppass_cand *out, size_t max,
                        size_t *n_r)
 {
-	struct cand_ctx c = {tag, out, max, 0};
+	struct cand_ctx c = {scope, tag, out, max, 0};
 	int rc = each_ap(txn, st, account, cand_fn, &c);
 	*n_r = c.n;
 	return rc;

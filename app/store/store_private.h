@@ -493,8 +493,9 @@ struct apppass_cand {
 	uint32_t id;
 	char hash[STORE_HASH_MAX];
 };
-/* The account's app passwords whose tag is tag (at most max). */
-int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account,
+/* The account's app passwords of scope (enum store_apppass_scope) whose tag
+ * is tag (at most max). */
+int apppass_candidates(MDB_txn *txn, struct store *st, uint32_t account, int scope,
                        const uint8_t tag[APPPASS_TAG], struct apppass_cand *out, size_t max,
                        size_t *n_r);
 /* Records a use now (its own write transaction). STORE_* code. */

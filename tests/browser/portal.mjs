@@ -133,6 +133,15 @@ try {
 	await byId('apppass-row').waitFor();
 	await screenshot('portal-apppass');
 
+	// A JMAP token, shown once; Python uses it as a bearer token.
+	await byId('token-name').fill('script');
+	await byId('token-add').click();
+	const token = (await byId('token-secret').textContent()).trim();
+	await byId('token-row').waitFor();
+	if ((await ask(`TOKEN ${token}`)) !== 'GO')
+		throw new Error('the JMAP token was refused');
+	log('portal: jmap token made');
+
 	// Forwarding: an address at our own domain is refused under the field,
 	// an outside one is stored without a copy kept.
 	await byId('forward-addresses').fill('someone@example.test');

@@ -3,7 +3,8 @@ sign-in in a real browser (issue 31).
 
 tests/browser/portal.mjs drives headless Chromium: a user signs in at
 /account, sets a display name, creates an app password, sets forwarding
-(an address of ours refused, an outside one stored), turns on TOTP,
+(an address of ours refused, an outside one stored), makes a JMAP token
+(used here as a bearer token), turns on TOTP,
 changes the password, downloads the Apple profile and signs in again with
 a code; the admin turns on TOTP in Settings and signs in with a code. The
 codes are computed here, with hmac (RFC 6238), never by tern's code; the
@@ -15,6 +16,7 @@ build/artifacts/webui-portal/.
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import shutil
@@ -23,7 +25,7 @@ import subprocess
 import time
 
 from harness import ROOT
-from httpc import admin_server
+from httpc import admin_server, tls_ctx
 from logins import accepted, refused
 from test_webui import BROWSER_DIR, CHROMIUM, npm_install
 
@@ -55,6 +57,18 @@ class Steps:
             time.sleep(30 - time.time() % 30 + 0.2)
         self.next[secret] = step + 1
         return totp(secret, step)
+
+
+def jmap_session(s, token):
+    """(status, session resource) of GET /jmap/session with a bearer token."""
+    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
+    try:
+        c.request("GET", "/jmap/session", headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        raw = r.read()
+    finally:
+        c.close()
+    return r.status, json.loads(raw) if r.status == 200 else {}
 
 
 def test_webui_portal_and_admin_totp():
@@ -91,6 +105,10 @@ def test_webui_portal_and_admin_totp():
                     got = r.stdout.decode("utf-8", "replace").strip()
                     answer = "OK" if got == text else "read %r" % got
                     seen.add("qr")
+                elif word == "TOKEN":
+                    st, sess = jmap_session(s, rest)
+                    answer = "GO" if st == 200 and sess.get("username") == USER else "NO"
+                    seen.add("token")
                 elif word == "APPPASS":
                     # 2FA is on: mail takes the app password only.
                     ok = (accepted(s, USER, rest, "imap", "smtp") == []
@@ -108,10 +126,10 @@ def test_webui_portal_and_admin_totp():
         text = "\n".join(out)
         assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
             text, err, s.log_text()[-4000:])
-        assert seen == {"qr", "mail"}, seen
+        assert seen == {"qr", "mail", "token"}, seen
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
                        "portal: password changed", "portal: profile downloaded",
-                       "portal: forwarding set",
+                       "portal: forwarding set", "portal: jmap token made",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code"):
             assert ("browser: " + needed) in text, (needed, text)

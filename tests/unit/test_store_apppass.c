@@ -85,6 +85,35 @@ int main(void)
 	names(st, acc, &s);
 	CHECK(s.last_used > 0);
 
+	/* A JMAP bearer token is the same kind of record with its scope: a
+	 * mail login never takes it, a bearer login takes nothing else. */
+	{
+		char tok[STORE_APPPASS_SECRET_LEN + 1], other[STORE_APPPASS_SECRET_LEN + 1];
+		uint32_t tid = 0;
+		CHECK_EQ_INT(store_apppass_add_scoped(st, acc, STORE_APPPASS_JMAP, "script", tok,
+						      sizeof tok, err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_apppass_add_scoped(st, acc, STORE_APPPASS_JMAP, "phone", other,
+						      sizeof other, err, sizeof err), STORE_EEXIST);
+		CHECK_EQ_INT(store_account_login(st, u, tok, NULL, NULL, NULL), 0);
+		CHECK_EQ_INT(store_account_login_scoped(st, u, tok, STORE_APPPASS_JMAP, NULL, NULL,
+							&tid), 1);
+		CHECK(tid != 0 && tid != ap);
+		CHECK_EQ_INT(store_account_login_scoped(st, u, sec, STORE_APPPASS_JMAP, NULL, NULL,
+							NULL), 0);
+		CHECK_EQ_INT(store_account_login_scoped(st, u, "pw", STORE_APPPASS_JMAP, NULL, NULL,
+							NULL), 0);
+		CHECK_EQ_INT(store_apppass_del_scoped(st, acc, STORE_APPPASS_MAIL, "script", err,
+						      sizeof err), STORE_ENOTFOUND);
+		CHECK_EQ_INT(store_apppass_del_scoped(st, acc, STORE_APPPASS_JMAP, "script", err,
+						      sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_account_login_scoped(st, u, tok, STORE_APPPASS_JMAP, NULL, NULL,
+							NULL), 0);
+		char email[STORE_ADDR_MAX + 1];
+		CHECK_EQ_INT(store_account_email(st, acc, email, sizeof email), STORE_OK);
+		CHECK_EQ_STR(email, u);
+		CHECK_EQ_INT(store_account_email(st, 999, email, sizeof email), STORE_ENOTFOUND);
+	}
+
 	/* Disabled: none is taken; enabled again: it is. */
 	CHECK_EQ_INT(store_account_set_disabled(st, u, 1, err, sizeof err), STORE_OK);
 	CHECK_EQ_INT(store_account_login(st, u, sec, NULL, NULL, NULL), 0);

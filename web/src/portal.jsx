@@ -1,6 +1,6 @@
 // portal.jsx - the account's own pages at /account (API: /api/v1/me,
 // app/http/api_me.c): sign in with address and password (and a TOTP code
-// when on), then profile and usage, password, app passwords, forwarding
+// when on), then profile and usage, password, app passwords, JMAP tokens, forwarding
 // to outside addresses, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
@@ -53,6 +53,7 @@ export function Portal() {
 				<Profile me={me} onChange={load} />
 				<Password />
 				<AppPasswords />
+				<AppPasswords kind="token" />
 				<Forwarding />
 				<TwoFactor base="/me/totp" who="Your account" />
 				<Filters />
@@ -172,35 +173,52 @@ function Password() {
 	);
 }
 
-function AppPasswords() {
-	const list = useLoad(() => get('/me/app-passwords'));
+// App passwords and JMAP tokens are one mechanism on the server (the same
+// records, a scope apart): one card for both, each kind its own words.
+const SECRET_KINDS = {
+	apppass: {
+		path: '/me/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass',
+		about: 'Give each mail app a password of its own: you can revoke one without changing the others. With two-factor sign-in on, mail apps sign in with these only.',
+		none: 'No app passwords yet.', made: 'Password for', label: 'Name (phone, laptop…)',
+	},
+	token: {
+		path: '/me/jmap-tokens', list: 'tokens', secret: 'token', title: 'JMAP tokens', testid: 'token',
+		about: 'For programs and apps that speak JMAP: they send the token as "Authorization: Bearer". A token opens JMAP only, never IMAP or SMTP.',
+		none: 'No tokens yet.', made: 'Token for', label: 'Name (what uses it)',
+	},
+};
+
+function AppPasswords({ kind = 'apppass' }) {
+	const k = SECRET_KINDS[kind];
+	const list = useLoad(() => get(k.path));
 	const [name, setName] = useState('');
 	const [made, setMade] = useState(null);
 	const a = useAction();
 	const add = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			setMade(await post('/me/app-passwords', { name: name.trim() }));
+			setMade(await post(k.path, { name: name.trim() }));
 			setName('');
 			list.reload();
 		});
 	};
 	const revoke = (n) => a.run(async () => {
-		await del(`/me/app-passwords/${seg(n)}`);
+		await del(`${k.path}/${seg(n)}`);
 		if (made && made.name === n)
 			setMade(null);
 		list.reload();
 	});
-	const items = (list.data && list.data.app_passwords) || [];
+	const items = (list.data && list.data[k.list]) || [];
+	const id = k.testid;
 	return (
-		<section class="card" data-testid="portal-apppass">
-			<h2>App passwords</h2>
-			<p>Give each mail app a password of its own: you can revoke one without changing the others. With two-factor sign-in on, mail apps sign in with these only.</p>
+		<section class="card" data-testid={`portal-${id}`}>
+			<h2>{k.title}</h2>
+			<p>{k.about}</p>
 			<ErrorBox error={list.error || (a.error && a.error.field !== 'name' ? a.error : null)} />
 			{made ? (
-				<div data-testid="apppass-made">
-					<Notice>Password for {made.name}, shown only now:</Notice>
-					<p><code class="secret" data-testid="apppass-secret">{made.password}</code> <CopyButton text={made.password} /></p>
+				<div data-testid={`${id}-made`}>
+					<Notice>{k.made} {made.name}, shown only now:</Notice>
+					<p><code class="secret" data-testid={`${id}-secret`}>{made[k.secret]}</code> <CopyButton text={made[k.secret]} /></p>
 				</div>
 			) : null}
 			{items.length ? (
@@ -209,21 +227,21 @@ function AppPasswords() {
 						<thead><tr><th scope="col">Name</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
 						<tbody>
 							{items.map((p) => (
-								<tr key={p.name} data-testid="apppass-row">
+								<tr key={p.name} data-testid={`${id}-row`}>
 									<td>{p.name}</td>
 									<td>{dateTime(p.created_at)}</td>
 									<td>{p.last_used ? dateTime(p.last_used) : 'never'}</td>
-									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} onConfirm={() => revoke(p.name)} testid="apppass-revoke" /></td>
+									<td class="actions"><ConfirmButton label="Revoke" confirm={`Revoke ${p.name}?`} onConfirm={() => revoke(p.name)} testid={`${id}-revoke`} /></td>
 								</tr>
 							))}
 						</tbody>
 					</table>
 				</div>
-			) : list.data ? <p class="muted">No app passwords yet.</p> : <Loading />}
+			) : list.data ? <p class="muted">{k.none}</p> : <Loading />}
 			<form onSubmit={add} class="inline-form">
-				<Field label="Name (phone, laptop…)" value={name} onInput={setName} maxLength={64} required testid="apppass-name"
+				<Field label={k.label} value={name} onInput={setName} maxLength={64} required testid={`${id}-name`}
 					error={a.error && a.error.field === 'name' ? a.error.message : undefined} />
-				<button class="btn" type="submit" disabled={a.busy} data-testid="apppass-add">Create</button>
+				<button class="btn" type="submit" disabled={a.busy} data-testid={`${id}-add`}>Create</button>
 			</form>
 		</section>
 	);

@@ -1,0 +1,115 @@
+"""JMAP bearer tokens (issues 31 and 36): an account makes a token with a
+JMAP scope in its portal (/api/v1/me/jmap-tokens: shown once, listed
+without it, last use shown, revoked there) and the JMAP endpoint takes
+it as `Authorization: Bearer` through the one login flow: a wrong or
+malformed token leaves the auth_failed line fail2ban reads (module=jmap
+mech=bearer) and counts against the same per-address failures as a
+wrong Basic password. A token opens JMAP only (not IMAP, not JMAP's
+Basic), a mail app password is no token, and a revoked token stops at
+once. One server."""
+import base64
+import http.client
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from httpc import admin_server, tls_ctx
+from logins import refused
+from mailpeers import unique_ips
+from test_portal import Portal
+
+USER = "pat@example.test"
+PW = "portal-pw-1"
+
+
+def jmap(s, auth, source="127.0.0.1", path="/jmap/session", body=None):
+    """(status, parsed JSON or bytes) of one JMAP request with this
+    Authorization value."""
+    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx(),
+                                    source_address=(source, 0))
+    h = {"Authorization": auth}
+    if body is not None:
+        h["Content-Type"] = "application/json"
+    try:
+        c.request("POST" if body is not None else "GET", path,
+                  body=json.dumps(body) if body is not None else None, headers=h)
+        r = c.getresponse()
+        raw = r.read()
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(raw)
+    except ValueError:
+        return r.status, raw
+
+
+def basic(user, pw):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+
+
+def test_jmap_bearer_tokens():
+    s, admin = admin_server(accounts=[(USER, PW)], imap=True)
+    with s:
+        p = Portal(s)
+        assert p.login()[0] == 200
+        st, body = p.call("POST", "/me/jmap-tokens", {"name": "sync script"})
+        assert st == 201 and body["name"] == "sync script", body
+        token = body["token"]
+        assert re.fullmatch(r"tj1\.[0-9a-f]+\.[a-z0-9]{4}(-[a-z0-9]{4}){3}", token), token
+        st, body = p.call("GET", "/me/jmap-tokens")
+        assert [(t["name"], t["last_used"]) for t in body["tokens"]] == [("sync script", 0)], body
+        assert "token" not in body["tokens"][0]
+        # Apart from the app passwords, in the portal; the admin sees both kinds.
+        assert p.call("GET", "/me/app-passwords")[1]["app_passwords"] == []
+        st, _, body = admin.call("GET", "/accounts/%s/app-passwords" % USER)
+        assert [(a["name"], a["scope"]) for a in body["app_passwords"]] == [("sync script", "jmap")]
+        assert p.call("POST", "/me/jmap-tokens", {"name": "sync script"})[0] == 409
+
+        # The token opens JMAP: the session names the account, a method runs.
+        st, sess = jmap(s, "Bearer " + token)
+        assert st == 200 and sess["username"] == USER, (st, sess)
+        acct = list(sess["accounts"])[0]
+        st, out = jmap(s, "Bearer " + token, path="/jmap/api/", body={
+            "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+            "methodCalls": [["Mailbox/get", {"accountId": acct, "ids": None}, "c1"]]})
+        assert st == 200 and out["methodResponses"][0][0] == "Mailbox/get", out
+        st, body = p.call("GET", "/me/jmap-tokens")
+        assert body["tokens"][0]["last_used"] > 0, body
+
+        # It opens nothing else: not IMAP, not JMAP's Basic; a mail app
+        # password is no token, even in a token's form; a malformed one.
+        # (Refusals wait out the reply delay: these run at once, each
+        # address failing once here.)
+        secret = token.split(".", 2)[2]
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone"})
+        assert st == 201, ap
+        forged = token.rsplit(".", 1)[0] + "." + ap["password"]
+        ip, ip2, ip3 = unique_ips(3)
+        with ThreadPoolExecutor(4) as ex:
+            got = [ex.submit(refused, s, USER, secret, "imap"),
+                   ex.submit(jmap, s, basic(USER, secret), ip),
+                   ex.submit(jmap, s, "Bearer " + forged, ip2),
+                   ex.submit(jmap, s, "Bearer not-a-token", ip3)]
+            got = [g.result() for g in got]
+        assert got[0] == [] and [g[0] for g in got[1:]] == [401, 401, 401], got
+        assert re.search(r'mech=bearer reason=malformed failures=1 .*ip=%s\n' % re.escape(ip3),
+                         s.log_text())
+        # The one login flow: a Basic and a bearer failure of one address
+        # are counted together, with the line fail2ban reads.
+        bad = token[:-1] + ("a" if token[-1] != "a" else "b")
+        assert jmap(s, "Bearer " + bad, source=ip)[0] == 401
+        assert s.wait_log('module=jmap event=auth_failed mech=bearer reason=password failures=2 '), \
+            [l for l in s.log_text().splitlines() if "auth_failed" in l]
+        assert re.search(r'mech=bearer reason=password failures=2 delay_ms=\d+ '
+                         r'user="pat@example.test" ip=%s\n' % re.escape(ip), s.log_text())
+        # Without credentials: asked for, nothing counted.
+        c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
+        c.request("GET", "/jmap/session")
+        assert c.getresponse().status == 401
+        c.close()
+
+        # Revoked in the portal: refused at once (the login cache checks).
+        assert p.call("DELETE", "/me/jmap-tokens/phone")[0] == 404  # a mail one: not here
+        assert p.call("DELETE", "/me/jmap-tokens/sync%20script")[0] == 204
+        assert p.call("GET", "/me/jmap-tokens")[1]["tokens"] == []
+        assert jmap(s, "Bearer " + token)[0] == 401
