@@ -288,6 +288,33 @@ static const char *redirect_refused(struct str msg, struct str env_to, struct st
 	return NULL;
 }
 
+/* redirect :notify (RFC 6009 §5: "NEVER" or a comma list of SUCCESS,
+ * FAILURE, DELAY) as DELIVER_NOTIFY_* bits; 0 when absent or not valid. */
+static unsigned notify_bits(struct str v)
+{
+	static const struct { const char *name; unsigned bit; } kw[] = {
+		{ "NEVER", DELIVER_NOTIFY_NEVER }, { "SUCCESS", DELIVER_NOTIFY_SUCCESS },
+		{ "FAILURE", DELIVER_NOTIFY_FAILURE }, { "DELAY", DELIVER_NOTIFY_DELAY },
+	};
+	unsigned bits = 0;
+	for (size_t i = 0; i < v.len;) {
+		size_t j = i;
+		while (j < v.len && v.p[j] != ',')
+			j++;
+		struct str w = str_trim(str_make(v.p + i, j - i));
+		unsigned b = 0;
+		for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
+			if (str_eq_ci(w, str_c(kw[k].name)))
+				b = kw[k].bit;
+		if (!b)
+			return 0;
+		bits |= b;
+		i = j + 1;
+	}
+	/* NEVER stands alone (RFC 3461 §4.1). */
+	return (bits & DELIVER_NOTIFY_NEVER) && bits != DELIVER_NOTIFY_NEVER ? 0 : bits;
+}
+
 /*
  * Sieve's flags (RFC 5232: IMAP flags as written, "\\Seen") as the
  * store's keywords, where the system flags are "$seen" and the like (the
@@ -438,7 +465,8 @@ static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, 
 
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, int spam_score, struct arena *a,
-                        const char *session, int may_reject, struct deliver_sieve_out *out)
+                        const char *session, int may_reject, const struct deliver_sieve_dsn *dsn,
+                        struct deliver_sieve_out *out)
 {
 	char name[STORE_SIEVE_NAME_MAX + 1], q[STORE_SIEVE_NAME_MAX * 4 + 8];
 	struct deliver_sieve_reply **tail = &out->after;
@@ -450,6 +478,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		.now = (int64_t)time_wall(), .ctx = &mc, .mailbox_exists = mailbox_exists,
 		.duplicate_seen = duplicate_seen, .spam_score = spam_score,
 	};
+	if (dsn) {
+		env.dsn_notify = dsn->notify;
+		env.dsn_orcpt = dsn->orcpt;
+		env.dsn_ret = dsn->ret;
+		env.dsn_envid = dsn->envid;
+	}
 	struct sieve_result res;
 	/* The administrator's global script first: when it decides (an
 	 * explicit keep, fileinto, discard, redirect, reject), that is the
@@ -503,6 +537,9 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				fallback |= !x->copy;
 				break;
 			}
+			out->redirect_notify[out->nredirects] = notify_bits(x->notify);
+			out->redirect_ret[out->nredirects] = str_eq_ci(x->ret, STR_LIT("FULL")) ? 1
+			                                     : str_eq_ci(x->ret, STR_LIT("HDRS")) ? -1 : 0;
 			out->redirects[out->nredirects++] = arena_strndup(a, x->target.p, x->target.len);
 			break;
 		}

@@ -58,13 +58,30 @@ struct deliver_sieve_out {
 	struct deliver_sieve_reply *after;
 	const char *reject;
 	const char *redirects[DELIVER_SIEVE_REDIRECTS_MAX];
+	/* redirect-dsn (RFC 6009 §5), per redirect: :notify as
+	 * DELIVER_NOTIFY_* bits (0: not given), :ret as 1 FULL, -1 HDRS,
+	 * 0 not given. */
+	unsigned redirect_notify[DELIVER_SIEVE_REDIRECTS_MAX];
+	int redirect_ret[DELIVER_SIEVE_REDIRECTS_MAX];
 	unsigned nredirects;
+};
+#define DELIVER_NOTIFY_NEVER 1u /* = SQ_NOTIFY_* (store_queue.h) */
+#define DELIVER_NOTIFY_SUCCESS 2u
+#define DELIVER_NOTIFY_FAILURE 4u
+#define DELIVER_NOTIFY_DELAY 8u
+
+/* The DSN parameters of the transaction that reached the account
+ * (envelope-dsn, RFC 6009 §3): as struct sieve_env's dsn_* (empty:
+ * absent). */
+struct deliver_sieve_dsn {
+	struct str notify, orcpt, ret, envid;
 };
 
 /*
  * Applies the active script of plan->account (if any) to plan. msg is
  * the message as received; env_from the MAIL FROM (empty for <>), env_to
- * the RCPT TO that reached the account. spam_score is what the spamtest
+ * the RCPT TO that reached the account, dsn its DSN parameters (NULL:
+ * none). spam_score is what the spamtest
  * and spamtestplus tests see (RFC 5235: 1..10, 0 = not tested): the spam
  * stage's hook. Keywords are allocated from a,
  * which must live as long as the plan. session names the log lines.
@@ -78,7 +95,8 @@ struct deliver_sieve_out {
 struct deliver_sieve_reply;
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, int spam_score, struct arena *a,
-                        const char *session, int may_reject, struct deliver_sieve_out *out);
+                        const char *session, int may_reject, const struct deliver_sieve_dsn *dsn,
+                        struct deliver_sieve_out *out);
 
 /* 1 when the account's active script can reject (requires "reject" or
  * "ereject"): RCPT answers a later recipient 452 4.5.3 so that each such

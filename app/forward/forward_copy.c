@@ -113,12 +113,13 @@ int forward_copy_build(const struct forward_copy_in *in, struct forward_copy *c)
 			k++;
 		if (k < e->nrcpts)
 			continue;
+		uint8_t notify = in->target_notify ? in->target_notify[i] : 0;
 		e->rcpts[e->nrcpts++] = (struct store_queue_rcpt){
 		    xstrdup(in->targets[i]), xstrdup(""), xstrdup(""), xstrdup(""), SQ_PENDING,
-		    in->notify_ok ? 0 : SQ_NOTIFY_NEVER, 0};
+		    in->notify_ok ? notify : SQ_NOTIFY_NEVER, 0};
 	}
 	e->created_at = e->next_attempt = in->now;
-	e->flags = in->flags;
+	e->flags = in->ret > 0 ? in->flags | SQ_RET_FULL : in->ret < 0 ? in->flags & ~SQ_RET_FULL : in->flags;
 	e->size = c->len;
 	e->sender = xstrdup(sender);
 	e->envid = xstrdup(in->envid ? in->envid : "");

@@ -54,6 +54,11 @@ struct forward_copy_in {
 	int notify_ok;          /* failure notices may go to the (original) sender */
 	uint32_t flags;         /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL */
 	const char *envid;      /* ENVID or NULL */
+	/* Optional, parallel to targets (Sieve redirect :notify, RFC 6009
+	 * §5): SQ_NOTIFY_* bits for that recipient, 0 for the default. Only
+	 * with notify_ok: otherwise every recipient is NEVER. */
+	const uint8_t *target_notify;
+	int ret;                /* 1 RET=FULL, -1 HDRS (redirect :ret), 0 as flags say */
 	int64_t now;            /* seconds since the epoch */
 };
 

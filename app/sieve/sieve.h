@@ -165,6 +165,11 @@ struct sieve_env {
 	struct str env_from;   /* MAIL FROM (empty for the null path) */
 	struct str env_to;     /* the recipient (RCPT TO) */
 	struct str auth;       /* authenticated sender, if any */
+	/* envelope-dsn (RFC 6009 §3): the DSN parameters MAIL and this RCPT
+	 * carried, empty when absent: NOTIFY as "SUCCESS,DELAY" or "NEVER",
+	 * ORCPT decoded ("rfc822;user@host"), RET ("FULL"/"HDRS"), ENVID
+	 * decoded. */
+	struct str dsn_notify, dsn_orcpt, dsn_ret, dsn_envid;
 	struct str domain, host, remote_host, remote_ip; /* environment items */
 	int64_t now;           /* seconds since the epoch (currentdate) */
 	int32_t zone_minutes;  /* local zone offset for currentdate/date */

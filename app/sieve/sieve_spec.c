@@ -41,13 +41,14 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_EXTRACTTEXT] = "extracttext",
 	[EXT_REPLACE] = "replace",
 	[EXT_ENCLOSE] = "enclose",
+	[EXT_ENVELOPE_DSN] = "envelope-dsn",
 };
 
 static const char extension_list[] =
 	"fileinto reject ereject envelope encoded-character vacation vacation-seconds "
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
-	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose";
+	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose envelope-dsn";
 
 const char *sieve_extensions(void)
 {

@@ -278,6 +278,40 @@ static struct str env_part(struct run *r, int part, struct str addr)
 	                 str_make(addr.p + at + 1, addr.len - (size_t)at - 1));
 }
 
+/*
+ * envelope-dsn (RFC 6009 §3): "notify" gives each NOTIFY keyword, "orcpt"
+ * the ORCPT address (rfc822 type only; address parts apply), "ret" and
+ * "envid" their values; an absent parameter gives nothing.
+ */
+static void envelope_dsn(struct run *r, const struct sv_node *t, struct str part, struct vals *vs)
+{
+	const struct sieve_env *e = r->env;
+	if (str_eq_ci(part, STR_LIT("notify"))) {
+		struct str n = e->dsn_notify;
+		for (size_t i = 0; i < n.len;) {
+			size_t j = i;
+			while (j < n.len && n.p[j] != ',')
+				j++;
+			if (j > i)
+				vals_add(r, vs, str_make(n.p + i, j - i));
+			i = j + 1;
+		}
+	} else if (str_eq_ci(part, STR_LIT("orcpt"))) {
+		ptrdiff_t semi = str_chr(e->dsn_orcpt, ';');
+		if (semi > 0 && str_eq_ci(str_make(e->dsn_orcpt.p, (size_t)semi), STR_LIT("rfc822"))) {
+			struct str v = env_part(r, t->addrpart,
+			                        str_trim(str_make(e->dsn_orcpt.p + semi + 1,
+			                                          e->dsn_orcpt.len - (size_t)semi - 1)));
+			if (v.p)
+				vals_add(r, vs, v);
+		}
+	} else if (str_eq_ci(part, STR_LIT("ret")) && e->dsn_ret.len) {
+		vals_add(r, vs, e->dsn_ret);
+	} else if (str_eq_ci(part, STR_LIT("envid")) && e->dsn_envid.len) {
+		vals_add(r, vs, e->dsn_envid);
+	}
+}
+
 /* ---- date (RFC 5260) ---- */
 
 static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
@@ -670,6 +704,8 @@ int test_eval(struct run *r, const struct sv_node *t)
 				v = env_part(r, t->addrpart, r->env->env_to);
 			else if (str_eq_ci(part, STR_LIT("auth")) && r->env->auth.len)
 				v = env_part(r, t->addrpart, r->env->auth);
+			else if (r->frame->script->exts >> EXT_ENVELOPE_DSN & 1)
+				envelope_dsn(r, t, part, &vs);
 			if (v.p)
 				vals_add(r, &vs, v);
 		}

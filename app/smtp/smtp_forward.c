@@ -199,6 +199,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	 * address only pass through: no domain, no Delivered-To. */
 	const char **dt = arena_alloc(tx->arena, (tx->nrcpts + tx->nsfwd) * sizeof *dt);
 	const char **tg = arena_alloc(tx->arena, n * sizeof *tg);
+	uint8_t *tn = arena_zalloc(tx->arena, n);
 	size_t ndt = 0, ntg = 0;
 	const char *dom = NULL;
 	for (unsigned i = 0; i < tx->nrcpts; i++) {
@@ -222,6 +223,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 			if (!dom)
 				dom = strrchr(tx->sfwd_by[i], '@') + 1;
 		}
+		tn[ntg] = tx->sfwd_notify ? tx->sfwd_notify[i] : 0;
 		tg[ntg++] = tx->sfwd[i];
 	}
 	/* The AAR: the Authentication-Results field the checks made, else
@@ -236,7 +238,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	    .message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
 	    .authserv_id = hostname_now(),
 	    .delivered_to = dt, .ndelivered_to = ndt,
-	    .targets = tg, .ntargets = ntg,
+	    .targets = tg, .ntargets = ntg, .target_notify = tn,
 	    .sender = tx->mail_from,
 	    .fwd_domain = dom,
 	    .authres = ar,
@@ -248,6 +250,7 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0) |
 		     (tx->requiretls ? SQ_REQUIRETLS : 0),
 	    .envid = tx->envid,
+	    .ret = tx->sfwd_ret,
 	    .now = (int64_t)time_wall(),
 	};
 	struct forward_copy *f = xmalloc(sizeof *f);

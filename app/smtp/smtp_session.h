@@ -111,6 +111,11 @@ struct smtp_tx {
 	 * whose script redirected it. */
 	char **sfwd, **sfwd_by;
 	unsigned nsfwd;
+	/* Per sfwd entry: the redirect's :notify as SQ_NOTIFY_* bits (0: the
+	 * default); and the last :ret given, 1 FULL, -1 HDRS, 0 none
+	 * (redirect-dsn, RFC 6009 §5). */
+	uint8_t *sfwd_notify;
+	int sfwd_ret;
 	/* What Sieve's spamtest/spamtestplus see (RFC 5235: 1..10; 0, the
 	 * default, "not tested"). The hook for the spam stage: it is not
 	 * set yet. */

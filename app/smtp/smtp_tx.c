@@ -460,7 +460,7 @@ static void plan_add(struct smtp_session *s, const char **to, uint32_t account, 
  * does not resolve is logged, and the redirecting account keeps the
  * message rather than lose it. */
 static void redirect_route(struct smtp_session *s, const char **to, unsigned from, const char *target,
-			   int junk)
+			   int junk, unsigned notify, int ret)
 {
 	struct smtp_tx *tx = &s->tx;
 	uint32_t acc[16];
@@ -485,8 +485,34 @@ static void redirect_route(struct smtp_session *s, const char **to, unsigned fro
 		plan_add(s, to, acc[k], arena_strdup(tx->arena, target), junk);
 	for (size_t k = 0; k < nf && tx->nsfwd < REDIRECT_FWD_MAX; k++) {
 		tx->sfwd[tx->nsfwd] = arena_strdup(tx->arena, fw[k].addr);
+		tx->sfwd_notify[tx->nsfwd] = (uint8_t)notify;
 		tx->sfwd_by[tx->nsfwd++] = arena_strdup(tx->arena, to[from]);
 	}
+	if (nf && ret)
+		tx->sfwd_ret = ret;
+}
+
+/* The DSN parameters that reached a recipient account, for envelope-dsn
+ * (RFC 6009 §3); rc NULL (an account a redirect reached) has none. */
+static const struct deliver_sieve_dsn *dsn_of(struct smtp_tx *tx, const struct smtp_rcpt *rc)
+{
+	static const struct { unsigned bit; const char *name; } kw[] = {
+		{ SMTP_NOTIFY_NEVER, "NEVER" }, { SMTP_NOTIFY_SUCCESS, "SUCCESS" },
+		{ SMTP_NOTIFY_FAILURE, "FAILURE" }, { SMTP_NOTIFY_DELAY, "DELAY" },
+	};
+	if (!rc)
+		return NULL;
+	struct deliver_sieve_dsn *d = arena_zalloc(tx->arena, sizeof *d);
+	char *n = arena_zalloc(tx->arena, 32);
+	for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
+		if (rc->notify & kw[k].bit)
+			snprintf(n + strlen(n), 32 - strlen(n), "%s%s", n[0] ? "," : "", kw[k].name);
+	d->notify = str_c(n);
+	d->orcpt = rc->orcpt ? str_c(rc->orcpt) : STR_NULL;
+	d->ret = tx->ret == SMTP_RET_FULL ? STR_LIT("FULL") : tx->ret == SMTP_RET_HDRS ? STR_LIT("HDRS")
+										: STR_NULL;
+	d->envid = tx->envid ? str_c(tx->envid) : STR_NULL;
+	return d;
 }
 
 /*
@@ -505,8 +531,11 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	tx->sieve_replies = arena_zalloc(tx->arena, cap * sizeof(*tx->sieve_replies));
 	tx->sfwd = arena_alloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd));
 	tx->sfwd_by = arena_alloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd_by));
+	tx->sfwd_notify = arena_zalloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd_notify));
+	tx->sfwd_ret = 0;
 	tx->nsfwd = 0;
 	const char **to = arena_zalloc(tx->arena, cap * sizeof(*to));
+	const struct smtp_rcpt **via = arena_zalloc(tx->arena, cap * sizeof(*via));
 	/* A Sieve reject is carried out only when it refuses the message for
 	 * one account alone, with nothing forwarded (DESIGN.md §3b; RCPT sent
 	 * later recipients of such accounts away with 452 4.5.3). */
@@ -522,8 +551,10 @@ static int sieve_stage(struct smtp_session *s, int junk)
 				if (rc->accounts[j] == tx->accounts[i]) {
 					env = arena_printf(tx->arena, "%sRCPT TO:<%s>%s\r\n", env,
 							   rc->address, rc->params);
-					if (!*to[i])
+					if (!*to[i]) {
 						to[i] = rc->address;
+						via[i] = rc;
+					}
 					break;
 				}
 			}
@@ -549,7 +580,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
 				   str_c(tx->mail_from), str_c(to[i]), tx->sieve_spamtest, tx->arena, s->id,
-				   may_reject && i == 0, &out);
+				   may_reject && i == 0, dsn_of(tx, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
 			/* Refused, never accepted and bounced (RFC 5429 §2.1). */
@@ -561,7 +592,8 @@ static int sieve_stage(struct smtp_session *s, int junk)
 			return -1;
 		}
 		for (unsigned k = 0; k < out.nredirects; k++)
-			redirect_route(s, to, i, out.redirects[k], junk);
+			redirect_route(s, to, i, out.redirects[k], junk, out.redirect_notify[k],
+				       out.redirect_ret[k]);
 	}
 	if (tx->nsfwd)
 		tx->fwd_pending = 1;

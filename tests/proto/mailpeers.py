@@ -256,12 +256,14 @@ class Receiver:
                     out("530 5.7.0 authentication required")
                     continue
                 mail, rcpts = line[10:].split(">", 1)[0].lstrip("<"), []
+                mail_line, rcpt_lines = line, []
                 out("250 2.1.0 ok")
             elif cmd == "RCPT":
                 addr = line[8:].split(">", 1)[0].lstrip("<")
                 reply = self.rcpt_fn(addr)
                 if reply.startswith("2"):
                     rcpts.append(addr)
+                    rcpt_lines.append(line)
                 out(reply)
             elif cmd == "DATA":
                 if not rcpts:
@@ -288,6 +290,7 @@ class Receiver:
                     reply = self.data_fn(n)
                     if reply.startswith("2"):
                         self.messages.append({"from": mail, "rcpts": rcpts, "data": data,
+                                              "mail_line": mail_line, "rcpt_lines": rcpt_lines,
                                               "tls": tls_on, "auth": authed, "peer": peer,
                                               "helo": helo})
                 out(reply)

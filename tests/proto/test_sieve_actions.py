@@ -23,7 +23,10 @@
   not notify again.
 - The administrator's global script (tern sieve ... global, the REST API
   /sieve/global): when it decides (fileinto "Junk") the account's script
-  does not run; when it leaves the implicit keep, the account's decides."""
+  does not run; when it leaves the implicit keep, the account's decides.
+- envelope-dsn and redirect-dsn (RFC 6009): the envelope test sees the
+  NOTIFY, ORCPT, RET and ENVID the SMTP client gave; a redirect's :notify
+  and :ret reach the outside receiver as RCPT NOTIFY= and MAIL RET=."""
 import re
 import time
 
@@ -40,6 +43,7 @@ FAY = ("fay@example.test", "fay-pw-sieve-1")
 GIL = ("gil@example.test", "gil-pw-sieve-1")
 HAL = ("hal@example.test", "hal-pw-sieve-1")
 IVO = ("ivo@example.test", "ivo-pw-sieve-1")
+JON = ("jon@example.test", "jon-pw-sieve-1")
 
 _env = None
 
@@ -57,8 +61,8 @@ def env():
             "mx.remote.test": {"A": [ips[0]]},
         }
         dns = DnsServer(zone)
-        remote = Receiver(ips[0], port)
-        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO], http=True, env={
+        remote = Receiver(ips[0], port, dsn=True)
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON], http=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -161,6 +165,41 @@ def test_duplicate():
         codes, end = send(srv, "alice@origin.test", [FAY[0]], data, source="127.0.0.9")
         assert end[0] == want, (subj, end)
     assert subjects(srv, FAY[0]) == ["yes"]
+
+
+def test_yy_dsn_envelope_and_redirect():
+    import smtplib
+    srv, _, remote = env()
+    script(srv, JON[0], 'require ["envelope", "envelope-dsn", "fileinto", "mailbox", "copy",\n'
+           '         "redirect-dsn"];\n'
+           'if allof (envelope "notify" "success", envelope :domain "orcpt" "x.test",\n'
+           '          envelope "ret" "hdrs", envelope "envid" "abc+1") {\n'
+           '  fileinto :create "Dsn";\n'
+           '} elsif envelope "notify" "never" {\n'
+           '  redirect :copy :notify "SUCCESS,DELAY" :ret "FULL" "dsn@remote.test";\n'
+           '}\n')
+
+    def dsn_send(subj, mail_opts, rcpt_opts):
+        c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=("127.0.0.9", 0))
+        try:
+            c.ehlo("mta.origin.test")
+            assert c.mail("alice@origin.test", mail_opts)[0] == 250
+            assert c.rcpt(JON[0], rcpt_opts)[0] == 250
+            assert c.data(message(subj, to=JON[0]))[0] == 250
+        finally:
+            c.quit()
+    dsn_send("dsn1", ["RET=HDRS", "ENVID=abc+2B1"], ["NOTIFY=SUCCESS,FAILURE",
+                                                     "ORCPT=rfc822;orig@x.test"])
+    dsn_send("dsn2", [], [])
+    before = len(remote.messages)
+    dsn_send("dsn3", [], ["NOTIFY=NEVER"])
+    assert subjects(srv, JON[0], "Dsn") == ["dsn1"], srv.log_text()[-2000:]
+    assert subjects(srv, JON[0]) == ["dsn2", "dsn3"]
+    got = remote.wait_messages(before + 1)
+    m = got[-1]
+    assert m["rcpts"] == ["dsn@remote.test"], m
+    assert "NOTIFY=SUCCESS,DELAY" in m["rcpt_lines"][0].upper(), m["rcpt_lines"]
+    assert "RET=FULL" in m["mail_line"].upper(), m["mail_line"]
 
 
 def test_y_notify():

@@ -656,6 +656,57 @@ static void test_extracttext(void)
 	CHECK(strstr(sieve_extensions(), " foreverypart extracttext") != NULL);
 }
 
+/* envelope-dsn (RFC 6009 §3) over the DSN parameters given. */
+static const char *run_dsn(const char *script, const char *notify, const char *orcpt,
+                           const char *ret, const char *envid)
+{
+	static char out[1024];
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a = arena_new(0);
+
+	CHECK(s != NULL);
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	env.dsn_notify = str_c(notify);
+	env.dsn_orcpt = str_c(orcpt);
+	env.dsn_ret = str_c(ret);
+	env.dsn_envid = str_c(envid);
+	snprintf(out, sizeof out, "error");
+	if (s && sieve_run(s, &env, a, &res) == 0)
+		sieve_result_format(&res, out, sizeof out);
+	arena_free(&a);
+	sieve_script_free(&s);
+	size_t n = strlen(out);
+	if (n && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+	return out;
+}
+
+static void test_envelope_dsn(void)
+{
+	const char *sc = "require [\"envelope\", \"envelope-dsn\"];\n"
+	                 "if envelope \"notify\" \"delay\" { discard; }\n"
+	                 "if envelope :localpart \"orcpt\" \"orig\" { discard; }\n"
+	                 "if envelope \"ret\" \"FULL\" { discard; }\n"
+	                 "if envelope :matches \"envid\" \"id-*\" { discard; }\n";
+	CHECK_EQ_STR(run_dsn(sc, "", "", "", ""), "keep");
+	CHECK_EQ_STR(run_dsn(sc, "SUCCESS,DELAY", "", "", ""), "discard");
+	CHECK_EQ_STR(run_dsn(sc, "NEVER", "rfc822;orig@x.test", "", ""), "discard");
+	CHECK_EQ_STR(run_dsn(sc, "NEVER", "x400;orig", "HDRS", "other"), "keep");
+	CHECK_EQ_STR(run_dsn(sc, "", "", "FULL", ""), "discard");
+	CHECK_EQ_STR(run_dsn(sc, "", "", "", "id-7"), "discard");
+	/* Without the extension the parts give nothing. */
+	CHECK_EQ_STR(run_dsn("require \"envelope\"; if envelope \"notify\" \"delay\" { discard; }",
+	                     "DELAY", "", "", ""), "keep");
+	/* redirect :notify and :ret are carried in the action. */
+	CHECK_EQ_STR(run("require \"redirect-dsn\"; redirect :notify \"NEVER\" :ret \"HDRS\" \"a@b.c\";"),
+	             "redirect \"a@b.c\"");
+}
+
 /* editheader's result as the header delivery stores (sieve_edit.c). */
 static const char *edited(const char *script, const char *msg)
 {
@@ -750,6 +801,7 @@ int main(void)
 	test_mime();
 	test_extracttext();
 	test_edit_write();
+	test_envelope_dsn();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }
