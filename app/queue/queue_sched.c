@@ -1247,6 +1247,7 @@ void queue_sched_stop(void)
 		if (c)
 			smtp_client_abort(c);
 	}
+	sts_stop();
 	if (s->own_dns)
 		dns_free(&s->dns);
 	s->dns = NULL;

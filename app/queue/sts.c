@@ -17,6 +17,12 @@
 #include "store/store.h"
 
 #define FETCH_TIMEOUT_MS 30000
+/* A cached policy is fetched again once half its max_age has passed, at
+ * most a day after the last fetch (RFC 8461 §5.1: refresh before expiry,
+ * so a policy in force never lapses while its host is up). */
+#define REFRESH_MAX_S 86400
+#define SWEEP_MIN_MS 1000
+#define SWEEP_MAX_MS (3600 * 1000)
 #define META_PREFIX "mta-sts/"
 #define RECORD_MAX (MTA_STS_POLICY_MAX + 128)
 
@@ -25,6 +31,8 @@ static struct {
 	struct dns *dns;
 	struct store *st;
 	uint16_t port;
+	uint64_t sweep_timer;
+	int64_t sweep_at; /* when the timer fires (seconds) */
 } E;
 
 struct fetch;
@@ -37,7 +45,22 @@ struct sts_lookup {
 	struct fetch *f;             /* waiting on this fetch */
 	struct sts_lookup *next;     /* in f's waiters */
 	int in_start;                /* inside sts_lookup(): 2 = answered there */
+	int refresh;                 /* the sweep's: fetch even when the id is the cached one */
+	int listed;                  /* in refreshing (the sweep's lookups still running) */
+	struct sts_lookup *rnext;
 };
+
+static struct sts_lookup *refreshing;
+
+static void refresh_unlink(struct sts_lookup *l)
+{
+	for (struct sts_lookup **pp = &refreshing; *pp; pp = &(*pp)->rnext)
+		if (*pp == l) {
+			*pp = l->rnext;
+			break;
+		}
+	l->listed = 0;
+}
 
 /* One HTTPS fetch per domain at a time; every lookup that needs it waits. */
 struct fetch {
@@ -49,12 +72,16 @@ struct fetch {
 
 static struct fetch *fetches; /* kept reachable until the HTTPS answer comes */
 
+static void sweep_soon(int64_t in_s);
+
 void sts_init(struct loop *loop, struct dns *dns, struct store *st, uint16_t port)
 {
 	E.loop = loop;
 	E.dns = dns;
 	E.st = st;
 	E.port = port ? port : 443;
+	if (loop && st)
+		sweep_soon(1);
 }
 
 int sts_record_parse(const char *p, size_t n, struct mta_sts_policy *pol,
@@ -77,6 +104,13 @@ int sts_record_parse(const char *p, size_t n, struct mta_sts_policy *pol,
 	memcpy(id, idbuf, strlen(idbuf) + 1);
 	*expires_r = expires;
 	return 0;
+}
+
+/* Seconds from now until a policy fetched at fetched, expiring at expires, is refreshed. */
+static int64_t refresh_in(int64_t fetched, int64_t expires)
+{
+	int64_t half = (expires - fetched) / 2;
+	return fetched + (half < REFRESH_MAX_S ? half : REFRESH_MAX_S) - time_wall();
 }
 
 /* The cached policy of domain: 1 with *pol and id when one is stored and not expired, else 0. */
@@ -109,6 +143,7 @@ static void cache_put(const char *domain, const char *id, const struct mta_sts_p
 	    store_meta_put(E.st, key, buf_data(&b), buf_len(&b), 0) != STORE_OK)
 		log_warn("queue", NULL, "event=mta_sts_cache_failed domain=%s", domain);
 	buf_free(&b);
+	sweep_soon(refresh_in(now, now + pol->max_age));
 }
 
 /* Answers l; frees it unless sts_lookup() is still on the stack. */
@@ -116,6 +151,8 @@ static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const
 {
 	sts_cb *cb = l->cb;
 	l->cb = NULL;
+	if (l->listed)
+		refresh_unlink(l);
 	if (pol && pol->mode == MTA_STS_NONE)
 		pol = NULL; /* §5: mode none is a domain opting out */
 	if (cb)
@@ -233,7 +270,9 @@ static void txt_done(void *arg, const struct dns_answer *a)
 	if (nrec != 1) /* §3.1: several STSv1 records count as none */
 		id[0] = '\0';
 	int cached = cache_get(l->domain, pol, cached_id);
-	if (cached && (!id[0] || strcmp(id, cached_id) == 0))
+	if (l->refresh && id[0])
+		fetch_join(l, id); /* the sweep: fetched again even under the same id */
+	else if (cached && (!id[0] || strcmp(id, cached_id) == 0))
 		answer(l, pol, "cache");
 	else if (id[0])
 		fetch_join(l, id);
@@ -270,6 +309,8 @@ void sts_cancel(struct sts_lookup *l)
 {
 	if (!l)
 		return;
+	if (l->listed)
+		refresh_unlink(l);
 	if (l->q)
 		dns_query_cancel(l->q);
 	if (l->f)
@@ -279,4 +320,124 @@ void sts_cancel(struct sts_lookup *l)
 				break;
 			}
 	free(l);
+}
+
+/* ---- the sweep: refresh policies before they expire, delete expired ones ---- */
+
+struct sweep {
+	int64_t now, next; /* next: the earliest refresh or expiry still ahead */
+	char (*refresh)[256];
+	size_t nrefresh;
+	char (*expired)[300];
+	size_t nexpired;
+};
+
+static void sweep_one(void *arg, const char *name, const void *val, size_t len)
+{
+	struct sweep *w = arg;
+	const char *v = val, *nl = memchr(val, '\n', len);
+	char head[128];
+	long long fetched, expires;
+	if (!nl || (size_t)(nl - v) >= sizeof head)
+		return;
+	memcpy(head, v, (size_t)(nl - v));
+	head[nl - v] = '\0';
+	if (sscanf(head, "STS1 %lld %lld", &fetched, &expires) != 2)
+		return;
+	if (expires <= w->now) {
+		if (w->nexpired < 64)
+			snprintf(w->expired[w->nexpired++], 300, "%s", name);
+		return;
+	}
+	int64_t at = w->now + refresh_in(fetched, expires);
+	if (at <= w->now) {
+		if (w->nrefresh < 64)
+			snprintf(w->refresh[w->nrefresh++], 256, "%s", name + strlen(META_PREFIX));
+		/* A refresh that fails leaves it due: look again at its expiry. */
+		at = expires;
+	}
+	if (at < w->next)
+		w->next = at;
+}
+
+static void refresh_done(void *arg, const struct mta_sts_policy *pol, const char *source)
+{
+	(void)arg;
+	(void)pol;
+	(void)source;
+}
+
+static void sweep(struct loop *loop, void *arg)
+{
+	struct sweep w = {.now = time_wall()};
+	(void)loop;
+	(void)arg;
+	E.sweep_timer = 0;
+	w.next = w.now + SWEEP_MAX_MS / 1000;
+	w.refresh = xcalloc(64, sizeof *w.refresh);
+	w.expired = xcalloc(64, sizeof *w.expired);
+	store_meta_list(E.st, META_PREFIX, sweep_one, &w);
+	for (size_t i = 0; i < w.nexpired; i++) {
+		/* §5.1: an expired policy is no policy; keeping it only misleads. */
+		if (store_meta_del(E.st, w.expired[i]) == STORE_OK)
+			log_info("queue", NULL, "event=mta_sts_expired domain=%s",
+				 w.expired[i] + strlen(META_PREFIX));
+	}
+	for (size_t i = 0; i < w.nrefresh; i++) {
+		int busy = 0;
+		for (struct fetch *f = fetches; f; f = f->next)
+			busy |= strcmp(f->domain, w.refresh[i]) == 0;
+		if (busy)
+			continue;
+		log_info("queue", NULL, "event=mta_sts_refresh domain=%s", w.refresh[i]);
+		struct sts_lookup *l = xcalloc(1, sizeof *l);
+		char name[300];
+		snprintf(l->domain, sizeof l->domain, "%s", w.refresh[i]);
+		l->cb = refresh_done;
+		l->refresh = 1;
+		l->in_start = 1;
+		snprintf(name, sizeof name, "_mta-sts.%s", l->domain);
+		l->q = dns_query(E.dns, name, DNS_T_TXT, txt_done, l);
+		if (l->in_start == 2) {
+			free(l);
+			continue;
+		}
+		l->in_start = 0;
+		l->listed = 1;
+		l->rnext = refreshing;
+		refreshing = l;
+	}
+	free(w.refresh);
+	free(w.expired);
+	E.sweep_at = 0;
+	sweep_soon(w.next - w.now);
+}
+
+/* Runs the sweep in in_s seconds (bounded), unless it runs sooner already. */
+static void sweep_soon(int64_t in_s)
+{
+	if (!E.loop || !E.st)
+		return;
+	int64_t ms = in_s * 1000;
+	if (ms < SWEEP_MIN_MS)
+		ms = SWEEP_MIN_MS;
+	if (ms > SWEEP_MAX_MS)
+		ms = SWEEP_MAX_MS;
+	int64_t at = time_wall() + ms / 1000;
+	if (E.sweep_timer && E.sweep_at <= at)
+		return;
+	if (E.sweep_timer)
+		loop_timer_del(E.loop, E.sweep_timer);
+	E.sweep_at = at;
+	E.sweep_timer = loop_timer_add(E.loop, (uint64_t)ms, sweep, NULL);
+}
+
+void sts_stop(void)
+{
+	if (E.sweep_timer)
+		loop_timer_del(E.loop, E.sweep_timer);
+	E.sweep_timer = 0;
+	while (refreshing)
+		sts_cancel(refreshing);
+	E.st = NULL; /* no sweep after this */
 }

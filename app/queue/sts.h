@@ -21,6 +21,13 @@
  * store_meta_put() on the scheduler's loop (a short write transaction,
  * at most once per domain per max_age or id change).
  *
+ * Refresh (RFC 8461 §5.1): a sweep on the same loop fetches each cached
+ * policy again once half its max_age has passed (at most a day after its
+ * fetch), even under the same id, so a policy in force does not lapse
+ * while its host answers; a failed refresh keeps the cached one, tried
+ * again at the next sweep. Policies past their expiry are deleted. The
+ * sweep runs when the earliest refresh or expiry is due (at least hourly).
+ *
  * Caveats: everything runs on the scheduler's loop (sts_init's). The
  * policy handed to the callback is valid during the call only.
  */
@@ -57,6 +64,8 @@ typedef void sts_cb(void *arg, const struct mta_sts_policy *pol, const char *sou
 struct sts_lookup *sts_lookup(const char *domain, sts_cb *cb, void *arg);
 /* Stops a lookup: its callback will not run. */
 void sts_cancel(struct sts_lookup *l);
+/* Stops the sweep and its lookups (the scheduler's stop, before its resolver goes). */
+void sts_stop(void);
 
 /*
  * Reads a cached policy record (the meta value) into *pol, its id into id

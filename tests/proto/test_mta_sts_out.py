@@ -170,3 +170,61 @@ def test_enforce_testing_cache_and_expiry():
             assert _rcpts_for(rb, "good.test") == [], w.srv.log_text()
         finally:
             ps.stop()
+
+
+def _wait(cond, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_policy_refreshed_before_expiry_and_expired_deleted():
+    """RFC 8461 §5.1: a cached policy is fetched again before it expires
+    (here max_age 4: at half of it), under the same id; when the policy
+    host stops answering, the cached one stays until its expiry and is
+    then deleted from the store."""
+    tmp = tempfile.mkdtemp(prefix="tern-sts-")
+    atexit.register(shutil.rmtree, tmp, True)
+    ca = test_ca(tmp)
+    a_cert = ca_signed(tmp, ca, "mxa.good.test")
+    sts_cert = ca_signed(tmp, ca, "mta-sts.good.test")
+    seen = {}
+
+    def records(ips):
+        seen["ips"] = ips
+        return _records(ips, {"good.test": "1", "bad.test": "1", "soft.test": "1"})
+
+    with World(records, env={"TERN_TLS_CA_FILE": ca[0]}, start=False) as w:
+        ips = seen["ips"]
+        sts_port = free_port_on([ips[2]])
+        w.srv.env["TERN_MTA_STS_PORT"] = str(sts_port)
+        policies = {"mta-sts.good.test": _policy("enforce", "mxa.good.test").replace(
+            "max_age: 86400", "max_age: 4")}
+        ps = PolicyServer(ips[2], sts_port, sts_cert, policies)
+        try:
+            w.srv.start()
+            ra = w.receiver(0, tls=True, cert=a_cert)
+            w.send(["carol@good.test"])
+            ra.wait_messages(1)
+            assert ps.fetches == {"mta-sts.good.test": 1}, ps.fetches
+            # Refreshed with no mail going there, the same id.
+            assert _wait(lambda: ps.fetches["mta-sts.good.test"] >= 2), w.srv.log_text()[-3000:]
+            assert "event=mta_sts_refresh domain=good.test" in w.srv.log_text()
+            assert "event=mta_sts_expired" not in w.srv.log_text()
+            # The host stops answering: refreshes fail, the policy expires
+            # and is deleted.
+            policies["mta-sts.good.test"] = None
+            assert w.srv.wait_log("event=mta_sts_expired domain=good.test", timeout=20), \
+                w.srv.log_text()[-3000:]
+            log = w.srv.log_text()
+            assert "event=mta_sts_fetch_failed domain=good.test status=404" in log, log[-3000:]
+            # No cache any more: the next message fetches (404 again: no policy).
+            n = ps.fetches["mta-sts.good.test"]
+            w.send(["carol2@good.test"], subject="after expiry")
+            ra.wait_messages(2)
+            assert ps.fetches["mta-sts.good.test"] > n, ps.fetches
+        finally:
+            ps.stop()
