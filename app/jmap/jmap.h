@@ -49,6 +49,9 @@ struct arena;
 
 #define JMAP_CAP_CORE "urn:ietf:params:jmap:core"
 #define JMAP_CAP_MAIL "urn:ietf:params:jmap:mail"
+#define JMAP_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
+#define JMAP_CAP_VACATION "urn:ietf:params:jmap:vacationresponse"
+#define JMAP_CAP_QUOTA "urn:ietf:params:jmap:quota"
 
 /*
  * Writes the session resource (RFC 8620 §2) of account (its address

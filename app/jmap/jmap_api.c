@@ -115,6 +115,9 @@ static const struct {
     {JMAP_CAP_MAIL, JMAP_USING_MAIL},
     /* Names no method; a client may list it (RFC 8887 §4.1). */
     {JMAP_CAP_WEBSOCKET, 0},
+    {JMAP_CAP_SUBMISSION, JMAP_USING_SUBMISSION},
+    {JMAP_CAP_VACATION, JMAP_USING_VACATION},
+    {JMAP_CAP_QUOTA, JMAP_USING_QUOTA},
 };
 
 /* "using": 0, or -1 with the problem written (the unknown one named). */

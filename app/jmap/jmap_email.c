@@ -165,7 +165,7 @@ static struct str header_field(const char *d, size_t len, const char *name, stru
 	return r;
 }
 
-static int has_attachment(const struct mime_tree *t)
+int jmap_has_attachment(const struct mime_tree *t)
 {
 	for (uint32_t i = 1; i < t->nparts; i++) {
 		const struct mime_part *p = &t->parts[i];
@@ -221,7 +221,7 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 				jw_null(w);
 			break;
 		case P_SENT: jmap_w_date(w, env->date); break;
-		case P_HASATT: jw_bool(w, has_attachment(&t)); break;
+		case P_HASATT: jw_bool(w, jmap_has_attachment(&t)); break;
 		case P_PREVIEW: {
 			char pv[MIME_PREVIEW_MAX];
 			mime_preview(data, len, &t, pv);

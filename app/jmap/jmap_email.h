@@ -107,8 +107,11 @@ void jmap_headers_write(struct jw *w, struct arena *a, const struct jmap_hfields
  * null (and -1) when it is not a date. */
 int jmap_w_date(struct jw *w, struct str v);
 
-/* ---- body properties (jmap_email_body.c) ---- */
+/* hasAttachment (RFC 8621 §4.1.4) of a message's tree (jmap_email.c). */
 struct mime_tree;
+int jmap_has_attachment(const struct mime_tree *t);
+
+/* ---- body properties (jmap_email_body.c) ---- */
 #define JMAP_BODY_STRUCTURE 1u
 #define JMAP_BODY_TEXT 2u
 #define JMAP_BODY_HTML 4u

@@ -4,13 +4,14 @@
  * inMailbox, inMailboxOtherThan, before, after, minSize, maxSize,
  * hasKeyword, notKeyword, allInThreadHaveKeyword,
  * someInThreadHaveKeyword, noneInThreadHaveKeyword, combined with AND,
- * OR, NOT; sorts by receivedAt, size, id; collapseThreads; position,
+ * OR, NOT, and the content conditions below; sorts by receivedAt, size,
+ * id; collapseThreads; position,
  * anchor, anchorOffset, limit, calculateTotal.
  *
- * TODO(issue 36): the text conditions (text, from, to, cc, bcc, subject,
- * body, header) through the matcher IMAP SEARCH uses, and sorts by
- * sentAt, from, to, subject: asked for, they are unsupportedFilter /
- * unsupportedSort. queryChanges answers cannotCalculateChanges.
+ * The content conditions (text, from, to, cc, bcc, subject, body, header,
+ * hasAttachment) go to jmap_email_match.c, the matcher IMAP SEARCH uses;
+ * the message is read only when the filter has one.
+ * TODO(issue 36): sorts by sentAt, from, to, subject (unsupportedSort).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_email_match.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -133,6 +135,7 @@ static int thread_kw(struct qctx *q, uint32_t t, const char *k, int mode)
 struct email_cond {
 	struct qctx *q;
 	const struct em *m;
+	struct jmap_content *ct; /* the email's content, NULL when gone */
 };
 
 /* One FilterCondition for an email (jmap_cond_fn). */
@@ -180,6 +183,9 @@ static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg
 			if (p->type != JSON_STRING)
 				goto bad;
 			ok = thread_kw(q, m->thread, p->str, k[0] == 'a' ? 0 : k[0] == 's' ? 1 : 2);
+		} else if (jmap_cond_is_content(k)) {
+			if ((ok = jmap_cond_content(c, k, p, ec->ct)) < 0)
+				return -1;
 		} else {
 			jmap_error(c, "unsupportedFilter", k);
 			return -1;
@@ -216,14 +222,6 @@ static int cmp_em(const void *pa, const void *pb)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static const struct jmap_arg query_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},  {"filter", JA_OBJECT, JA_NULLABLE},
-    {"sort", JA_ARRAY, JA_NULLABLE},    {"position", JA_INT, 0},
-    {"anchor", JA_ID, JA_NULLABLE},     {"anchorOffset", JA_INT, 0},
-    {"limit", JA_UINT, JA_NULLABLE},    {"calculateTotal", JA_BOOL, 0},
-    {"collapseThreads", JA_BOOL, 0},
-};
-
 struct tpos {
 	uint32_t thread;
 	size_t pos;
@@ -237,54 +235,93 @@ static int cmp_tpos(const void *pa, const void *pb)
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
+static const struct jmap_arg query_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},  {"filter", JA_OBJECT, JA_NULLABLE},
+    {"sort", JA_ARRAY, JA_NULLABLE},    {"position", JA_INT, 0},
+    {"anchor", JA_ID, JA_NULLABLE},     {"anchorOffset", JA_INT, 0},
+    {"limit", JA_UINT, JA_NULLABLE},    {"calculateTotal", JA_BOOL, 0},
+    {"collapseThreads", JA_BOOL, 0},
+};
+
 /* qsort's comparator reads the keys from statics: one query at a time. */
 static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
-void jmap_email_query(struct jmap_call *c)
+struct content_eval {
+	struct jmap_call *c;
+	const struct json_value *filter;
+	struct email_cond *ec;
+	int r, called;
+};
+
+static void content_eval_cb(void *arg, const void *meta, size_t metalen, const char *data,
+			    size_t len)
 {
-	char state[24];
+	struct content_eval *x = arg;
+	struct arena *a = arena_new(16384);
+	struct jmap_content ct;
+
+	x->called = 1;
+	jmap_content_open(&ct, a, meta, metalen, data, len, 0);
+	x->ec->ct = &ct;
+	x->r = jmap_filter_match(x->c, x->filter, email_cond, x->ec);
+	x->ec->ct = NULL;
+	jmap_content_close(&ct);
+	arena_free(&a);
+}
+
+/* The query's results: all (loaded here; the caller frees all->v) filtered,
+ * sorted and collapsed into *hit_r (arena), *n_r of them. 0 or -1 (the
+ * error set on c). */
+static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, size_t *n_r)
+{
 	struct skey keys[4];
 	int nkeys = 0;
-
-	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
-		return;
 	const struct json_value *sort = jmap_arg(c, "sort"), *v;
+
+	memset(all, 0, sizeof *all); /* the caller frees all->v whatever happens */
+	all->a = c->r->a;
 	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
 		const struct json_value *p = json_get(e, "property"), *asc = json_get(e, "isAscending");
 		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING ||
 		    (asc && asc->type != JSON_BOOL)) {
 			jmap_bad_arg(c, "sort", "a Comparator has a property");
-			return;
+			return -1;
 		}
 		int prop = !strcmp(p->str, "receivedAt") ? 0 : !strcmp(p->str, "size") ? 1
 			   : !strcmp(p->str, "id") ? 2 : -1;
 		if (prop < 0 || nkeys == 4) {
 			jmap_error(c, "unsupportedSort", p->str);
-			return;
+			return -1;
 		}
 		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1};
 	}
-	if (jmap_state(c, state) < 0)
-		return;
-	struct ems all = {.a = c->r->a};
-	if (store_emails_all(c->r->st, c->r->account, load_cb, &all) != STORE_OK) {
-		free(all.v);
+	if (store_emails_all(c->r->st, c->r->account, load_cb, all) != STORE_OK) {
 		jmap_error(c, "serverFail", NULL);
-		return;
+		return -1;
 	}
-	struct qctx q = {c, &all, NULL};
+	struct qctx q = {c, all, NULL};
 	const struct json_value *filter = jmap_arg(c, "filter");
-	struct em **hit = arena_alloc(c->r->a, (all.n + 1) * sizeof *hit);
+	int content = jmap_filter_needs_content(filter, 0);
+	struct em **hit = arena_alloc(c->r->a, (all->n + 1) * sizeof *hit);
 	size_t n = 0;
-	for (size_t i = 0; i < all.n; i++) {
-		struct email_cond ec = {&q, &all.v[i]};
-		int r = filter ? jmap_filter_match(c, filter, email_cond, &ec) : 1;
-		if (r < 0) {
-			free(all.v);
-			return;
+	for (size_t i = 0; i < all->n; i++) {
+		struct email_cond ec = {&q, &all->v[i], NULL};
+		int r = 1;
+		if (filter && content) {
+			/* The text conditions read the message: one email's
+			 * bytes at a time, judged while they are mapped. */
+			struct content_eval x = {c, filter, &ec, 0, 0};
+			if (store_email_content(c->r->st, c->r->account, all->v[i].id, content_eval_cb,
+						&x) != STORE_OK && !x.called)
+				x.r = jmap_filter_match(c, filter, email_cond, &ec);
+			r = x.r;
+		} else if (filter) {
+			r = jmap_filter_match(c, filter, email_cond, &ec);
 		}
+		if (r < 0)
+			return -1;
 		if (r)
-			hit[n++] = &all.v[i];
+			hit[n++] = &all->v[i];
 	}
 	pthread_mutex_lock(&sort_mu);
 	g_keys = keys;
@@ -306,6 +343,27 @@ void jmap_email_query(struct jmap_call *c)
 			if (keep[i])
 				hit[k++] = hit[i];
 		n = k;
+	}
+	*hit_r = hit;
+	*n_r = n;
+	return 0;
+}
+
+void jmap_email_query(struct jmap_call *c)
+{
+	char state[24];
+	const struct json_value *v;
+	struct ems all;
+	struct em **hit;
+	size_t n;
+
+	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
+		return;
+	if (jmap_state(c, state) < 0)
+		return;
+	if (query_run(c, &all, &hit, &n) < 0) {
+		free(all.v);
+		return;
 	}
 	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
 	const struct json_value *anchor = jmap_arg(c, "anchor");
@@ -332,7 +390,7 @@ void jmap_email_query(struct jmap_call *c)
 	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)n;
 	jmap_begin(c);
 	jw_kstr(&c->w, "queryState", state);
-	jw_kbool(&c->w, "canCalculateChanges", 0);
+	jw_kbool(&c->w, "canCalculateChanges", 1);
 	jw_kint(&c->w, "position", pos);
 	jw_key(&c->w, "ids");
 	jw_arr_begin(&c->w);
@@ -345,6 +403,50 @@ void jmap_email_query(struct jmap_call *c)
 	free(all.v);
 }
 
+/* ---- Email/queryChanges (RFC 8620 §5.6) ----
+ * The emails the change log names since the old state are all reported
+ * removed (the RFC allows ids that were not in the old results), and
+ * those of them in today's results added at their index. With
+ * collapseThreads a change may also change which email stands for its
+ * thread: every result whose thread holds a changed email is treated as
+ * changed, and a destroyed email (whose thread is gone) answers
+ * cannotCalculateChanges. */
+
+struct qchanges {
+	uint32_t *ids; /* emails changed since, sorted, each once after */
+	size_t n, cap;
+	int destroyed;
+};
+
+static int qchange_cb(void *arg, const struct store_change *sc)
+{
+	struct qchanges *q = arg;
+
+	if (sc->kind != STORE_CHANGE_EMAIL_CREATED && sc->kind != STORE_CHANGE_EMAIL_UPDATED &&
+	    sc->kind != STORE_CHANGE_EMAIL_DESTROYED)
+		return 0;
+	q->destroyed |= sc->kind == STORE_CHANGE_EMAIL_DESTROYED;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 64;
+		q->ids = realloc(q->ids, q->cap * sizeof *q->ids);
+		if (!q->ids)
+			abort();
+	}
+	q->ids[q->n++] = sc->id;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int has_u32(const uint32_t *v, size_t n, uint32_t x)
+{
+	return bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
+}
+
 static const struct jmap_arg qc_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},    {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},      {"sinceQueryState", JA_STRING, JA_REQUIRED},
@@ -354,7 +456,103 @@ static const struct jmap_arg qc_args[] = {
 
 void jmap_email_query_changes(struct jmap_call *c)
 {
-	if (jmap_args_check(c, qc_args, sizeof qc_args / sizeof qc_args[0]) < 0)
+	char state[24];
+	uint64_t since, now;
+	const struct json_value *v;
+
+	if (jmap_args_check(c, qc_args, sizeof qc_args / sizeof qc_args[0]) < 0 ||
+	    jmap_state(c, state) < 0)
 		return;
-	jmap_error(c, "cannotCalculateChanges", "query the emails again");
+	jmap_state_parse(state, &now);
+	if (jmap_state_parse(jmap_arg(c, "sinceQueryState")->str, &since) < 0 || since > now) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return;
+	}
+	int collapse = (v = jmap_arg(c, "collapseThreads")) && v->boolean;
+	struct qchanges ch = {0};
+	if (store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch) != STORE_OK) {
+		free(ch.ids);
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	if (collapse && ch.destroyed) {
+		free(ch.ids);
+		jmap_error(c, "cannotCalculateChanges", "an email was destroyed since");
+		return;
+	}
+	if (ch.n)
+		qsort(ch.ids, ch.n, sizeof *ch.ids, cmp_u32);
+	size_t nu = 0;
+	for (size_t i = 0; i < ch.n; i++)
+		if (!nu || ch.ids[nu - 1] != ch.ids[i])
+			ch.ids[nu++] = ch.ids[i];
+	ch.n = nu;
+	struct ems all;
+	struct em **hit;
+	size_t n;
+	if (query_run(c, &all, &hit, &n) < 0) {
+		free(all.v);
+		free(ch.ids);
+		return;
+	}
+	/* Threads touched, for collapseThreads: those of changed emails. */
+	uint32_t *threads = arena_alloc(c->r->a, (ch.n + 1) * sizeof *threads);
+	size_t nt = 0;
+	if (collapse) {
+		for (size_t i = 0; i < all.n; i++)
+			if (has_u32(ch.ids, ch.n, all.v[i].id))
+				threads[nt++] = all.v[i].thread;
+		if (nt)
+			qsort(threads, nt, sizeof *threads, cmp_u32);
+	}
+	/* removed: every changed email, and with collapseThreads every
+	 * result of a touched thread; added: those in today's results. */
+	char *changed = arena_zalloc(c->r->a, n + 1);
+	size_t nadded = 0;
+	for (size_t i = 0; i < n; i++) {
+		changed[i] = has_u32(ch.ids, ch.n, hit[i]->id) ||
+			     (collapse && has_u32(threads, nt, hit[i]->thread));
+		nadded += changed[i];
+	}
+	size_t nremoved = ch.n;
+	for (size_t i = 0; i < n; i++)
+		nremoved += changed[i] && !has_u32(ch.ids, ch.n, hit[i]->id);
+	const struct json_value *mc = jmap_arg(c, "maxChanges");
+	if (mc && (mc->integer == 0 || nremoved + nadded > (uint64_t)mc->integer)) {
+		free(all.v);
+		free(ch.ids);
+		if (mc->integer == 0)
+			jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		else
+			jmap_error(c, "tooManyChanges", NULL);
+		return;
+	}
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldQueryState", jmap_arg(c, "sinceQueryState")->str);
+	jw_kstr(&c->w, "newQueryState", state);
+	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
+		jw_kint(&c->w, "total", (int64_t)n);
+	jw_key(&c->w, "removed");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < ch.n; i++)
+		jmap_w_id(&c->w, 'E', ch.ids[i]);
+	for (size_t i = 0; i < n; i++)
+		if (changed[i] && !has_u32(ch.ids, ch.n, hit[i]->id))
+			jmap_w_id(&c->w, 'E', hit[i]->id);
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "added");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < n; i++) {
+		if (!changed[i])
+			continue;
+		jw_obj_begin(&c->w);
+		jw_key(&c->w, "id");
+		jmap_w_id(&c->w, 'E', hit[i]->id);
+		jw_kuint(&c->w, "index", i);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+	free(all.v);
+	free(ch.ids);
 }

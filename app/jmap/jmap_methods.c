@@ -23,6 +23,16 @@ static const struct jmap_method methods[] = {
     {"Email/queryChanges", JMAP_USING_MAIL, jmap_email_query_changes},
     {"Email/set", JMAP_USING_MAIL, jmap_email_set},
     {"Email/import", JMAP_USING_MAIL, jmap_email_import},
+    {"SearchSnippet/get", JMAP_USING_MAIL, jmap_snippet_get},
+    {"Identity/get", JMAP_USING_SUBMISSION, jmap_identity_get},
+    {"Identity/changes", JMAP_USING_SUBMISSION, jmap_identity_changes},
+    {"Identity/set", JMAP_USING_SUBMISSION, jmap_identity_set},
+    {"Quota/get", JMAP_USING_QUOTA, jmap_quota_get},
+    {"Quota/changes", JMAP_USING_QUOTA, jmap_quota_changes},
+    {"Quota/query", JMAP_USING_QUOTA, jmap_quota_query},
+    {"Quota/queryChanges", JMAP_USING_QUOTA, jmap_quota_query_changes},
+    {"VacationResponse/get", JMAP_USING_VACATION, jmap_vacation_get},
+    {"VacationResponse/set", JMAP_USING_VACATION, jmap_vacation_set},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -49,6 +49,9 @@ struct jmap_request {
 
 #define JMAP_USING_CORE 1u
 #define JMAP_USING_MAIL 2u
+#define JMAP_USING_SUBMISSION 4u
+#define JMAP_USING_VACATION 8u
+#define JMAP_USING_QUOTA 16u
 
 struct jmap_call {
 	struct jmap_request *r;
@@ -145,6 +148,15 @@ void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);
 int jmap_pointer(struct arena *a, const struct json_value *root, const char *path,
 		 const struct json_value **out_r);
 
+/* ---- the account's sending addresses (jmap_identity.c) ---- */
+/* The account's address, display name ("" when none) and every address
+ * it may send from (its own first, then the aliases whose target it is),
+ * all in r's arena. 0 or -1 (store error). */
+int jmap_account_addresses(struct jmap_request *r, const char **email_r, const char **display_r,
+			   const char ***v_r, size_t *n_r);
+/* 1 when addr (any case) is one of those, 0 when not, -1 store error. */
+int jmap_account_may_send(struct jmap_request *r, const char *addr);
+
 /* ---- methods ---- */
 void jmap_core_echo(struct jmap_call *c);
 void jmap_mailbox_get(struct jmap_call *c);
@@ -160,5 +172,15 @@ void jmap_email_query(struct jmap_call *c);
 void jmap_email_query_changes(struct jmap_call *c);
 void jmap_email_set(struct jmap_call *c);
 void jmap_email_import(struct jmap_call *c);
+void jmap_snippet_get(struct jmap_call *c);
+void jmap_identity_get(struct jmap_call *c);
+void jmap_identity_changes(struct jmap_call *c);
+void jmap_identity_set(struct jmap_call *c);
+void jmap_quota_get(struct jmap_call *c);
+void jmap_quota_changes(struct jmap_call *c);
+void jmap_quota_query(struct jmap_call *c);
+void jmap_quota_query_changes(struct jmap_call *c);
+void jmap_vacation_get(struct jmap_call *c);
+void jmap_vacation_set(struct jmap_call *c);
 
 #endif

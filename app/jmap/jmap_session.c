@@ -68,9 +68,13 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_begin(&w);
 	jw_key(&w, JMAP_CAP_CORE);
 	core_capability(&w);
-	jw_key(&w, JMAP_CAP_MAIL);
-	jw_obj_begin(&w);
-	jw_obj_end(&w);
+	static const char *const empty[] = {JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
+					    JMAP_CAP_QUOTA};
+	for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+		jw_key(&w, empty[i]);
+		jw_obj_begin(&w);
+		jw_obj_end(&w);
+	}
 	/* RFC 8887 §4.1: the same host and port, scheme wss (base is
 	 * https://... on the only listener that serves it). */
 	jw_key(&w, JMAP_CAP_WEBSOCKET);
@@ -95,6 +99,20 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_end(&w);
 	jw_key(&w, JMAP_CAP_MAIL);
 	mail_account_capability(&w);
+	/* RFC 8621 §1.3.2: no delayed sending, no SMTP extensions offered. */
+	jw_key(&w, JMAP_CAP_SUBMISSION);
+	jw_obj_begin(&w);
+	jw_kint(&w, "maxDelayedSend", 0);
+	jw_key(&w, "submissionExtensions");
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_key(&w, JMAP_CAP_VACATION);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
+	jw_key(&w, JMAP_CAP_QUOTA);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
@@ -103,6 +121,9 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_begin(&w);
 	jw_kstr(&w, JMAP_CAP_CORE, acc);
 	jw_kstr(&w, JMAP_CAP_MAIL, acc);
+	jw_kstr(&w, JMAP_CAP_SUBMISSION, acc);
+	jw_kstr(&w, JMAP_CAP_VACATION, acc);
+	jw_kstr(&w, JMAP_CAP_QUOTA, acc);
 	jw_obj_end(&w);
 	jw_kstr(&w, "username", email);
 	snprintf(url, sizeof url, "%s/jmap/api/", base);

@@ -30,6 +30,8 @@ void mime_search_init(struct mime_search *sm, const char *msg, size_t len,
 void mime_search_clear(struct mime_search *sm)
 {
 	buf_free(&sm->body);
+	if (sm->keep && sm->body_done)
+		buf_free(&sm->text);
 	sm->body_done = 0;
 }
 
@@ -187,10 +189,8 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 	buf_free(&dec);
 }
 
-int mime_search_body(struct mime_search *sm, struct str needle)
+static void body_build(struct mime_search *sm)
 {
-	if (needle.len == 0)
-		return 1;
 	if (!sm->body_done) {
 		size_t budget = MIME_SEARCH_TEXT_MAX;
 		for (uint32_t i = 0; i < sm->t->nparts && budget; i++) {
@@ -201,8 +201,35 @@ int mime_search_body(struct mime_search *sm, struct str needle)
 				continue;
 			add_part(sm, p, &budget);
 		}
+		if (sm->keep) {
+			buf_init(&sm->text, buf_len(&sm->body) + 1);
+			buf_append(&sm->text, buf_data(&sm->body), buf_len(&sm->body));
+		}
 		mime_search_fold(buf_data(&sm->body), buf_len(&sm->body));
 		sm->body_done = 1;
 	}
+}
+
+int mime_search_body(struct mime_search *sm, struct str needle)
+{
+	if (needle.len == 0)
+		return 1;
+	body_build(sm);
 	return contains(buf_str(&sm->body), needle);
+}
+
+long mime_search_body_find(struct mime_search *sm, struct str needle, size_t from)
+{
+	body_build(sm);
+	struct str b = buf_str(&sm->body);
+	if (!needle.len || from >= b.len)
+		return -1;
+	const char *hit = memmem(b.p + from, b.len - from, needle.p, needle.len);
+	return hit ? (long)(hit - b.p) : -1;
+}
+
+struct str mime_search_body_text(struct mime_search *sm)
+{
+	body_build(sm);
+	return sm->keep ? buf_str(&sm->text) : STR_NULL;
 }

@@ -39,6 +39,8 @@ struct mime_search {
 	const struct mime_tree *t; /* its tree, not owned */
 	int body_done;
 	struct buf body; /* folded UTF-8 text of the text parts */
+	int keep;        /* set before the first body search: text is kept */
+	struct buf text; /* body before folding, octet for octet (keep only) */
 };
 
 /* Prepares sm for msg[0..len) and its tree t; both must outlive sm's use. */
@@ -70,5 +72,15 @@ int mime_search_value(struct str unfolded, struct str needle);
 /* 1 when the decoded body text contains needle (an empty needle always
  * matches). */
 int mime_search_body(struct mime_search *sm, struct str needle);
+
+/*
+ * Where needle (non-empty, folded) first occurs in the body text at or
+ * after offset from, or -1: the match mime_search_body() makes, placed,
+ * for a caller that shows it (JMAP SearchSnippet). With keep set before
+ * the first body search, mime_search_body_text() is that text unfolded;
+ * folding keeps lengths, so offsets are the same in both.
+ */
+long mime_search_body_find(struct mime_search *sm, struct str needle, size_t from);
+struct str mime_search_body_text(struct mime_search *sm);
 
 #endif

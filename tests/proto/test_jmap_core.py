@@ -48,7 +48,9 @@ def test_jmap_session_and_auth():
     sess = j.session()
     acc = sess["primaryAccounts"][MAIL]
     assert re.fullmatch(r"A[0-9a-f]{8}", acc), acc
-    assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc}
+    sub, vac, quota = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
+                                                             "quota"))
+    assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc}
     assert sess["username"] == BOB[0]
     port = s.https_port
     assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
@@ -62,7 +64,8 @@ def test_jmap_session_and_auth():
     assert sess["capabilities"][MAIL] == {}
     a = sess["accounts"][acc]
     assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
-    assert set(a["accountCapabilities"]) == {CORE, MAIL}
+    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota}
+    assert a["accountCapabilities"][sub] == {"maxDelayedSend": 0, "submissionExtensions": {}}
     assert a["accountCapabilities"][MAIL]["maxSizeMailboxName"] == 255
     assert isinstance(sess["state"], str)
     # Another account's id is not ours.

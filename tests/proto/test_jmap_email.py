@@ -75,7 +75,7 @@ def test_jmap_email():
     _, q = j.one("Email/query", {"sort": [{"property": "size"}], "anchor": ids[2],
                                  "anchorOffset": -1, "limit": 1})
     assert q["position"] == 1 and len(q["ids"]) == 1, q
-    name, e = j.one("Email/query", {"filter": {"text": "x"}})
+    name, e = j.one("Email/query", {"filter": {"nonsense": "x"}})
     assert name == "error" and e["type"] == "unsupportedFilter", e
     name, e = j.one("Email/query", {"sort": [{"property": "subject"}]})
     assert name == "error" and e["type"] == "unsupportedSort", e

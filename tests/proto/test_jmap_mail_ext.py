@@ -1,13 +1,18 @@
 """JMAP mail beyond the record (RFC 8621): Email/get's headers and
 header:NAME:asForm[:all] properties with exact values from §4.1.2's rules
 (Raw, Text, Addresses, GroupedAddresses, MessageIds, Date, URLs) and the
-forms a field may not be asked in. One server for the module."""
+forms a field may not be asked in; Email/query's content conditions (text,
+from, to, cc, bcc, subject, body, header, hasAttachment), SearchSnippet/get
+marking what the query matched, and Email/queryChanges. One server for
+the module."""
 import smtplib
+import time
 
 from jmapc import Jmap, shared_server
 from test_imap_search_ext import wait_count
 
 EVE = ("eve@example.test", "eve-password-1")
+FRED = ("fred@example.test", "fred-password-1")
 
 HDR_MSG = (
     "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
@@ -25,7 +30,7 @@ HDR_MSG = (
 
 
 def srv():
-    return shared_server([EVE])
+    return shared_server([EVE, FRED])
 
 
 def deliver(s, user, texts):
@@ -95,3 +100,213 @@ def test_jmap_header_forms():
                 "header:X-Custom:asRaw:some"]:
         name, err = j.one("Email/get", {"ids": [eid], "properties": [bad]})
         assert name == "error" and err["type"] == "invalidArguments", (bad, err)
+
+
+TEXT_MSGS = [
+    "From: \"Alice Example\" <alice@remote.test>\r\nTo: fred@example.test\r\n"
+    "Subject: Quarterly report\r\n\r\nPlease find the Quarterly numbers attached.\r\nRegards\r\n",
+    "From: bob@remote.test\r\nTo: fred@example.test\r\nCc: Carol <carol@remote.test>\r\n"
+    "Subject: =?UTF-8?Q?R=C3=A9sum=C3=A9?= & lunch\r\nX-Tag: green\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    "Let's meet at <noon> for the r\u00e9sum\u00e9 talk.\r\n--b\r\n"
+    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    "AAEC\r\n--b--\r\n",
+    "From: dave@remote.test\r\nTo: fred@example.test\r\nSubject: other\r\n\r\nnothing here\r\n",
+]
+
+
+def test_jmap_query_text_snippets_changes():
+    s = srv()
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for t in TEXT_MSGS:
+            c.sendmail("joe@remote.test", [FRED[0]], t.encode("utf-8"))
+    wait_count(s, 3, account=FRED[0])
+    j = Jmap(s, *FRED)
+    m1, m2, m3 = ids_in_order(j)
+
+    def q(f):
+        name, r = j.one("Email/query", {"filter": f, "sort": [{"property": "id"}]})
+        assert name == "Email/query", (f, r)
+        return r["ids"]
+
+    assert q({"from": "alice"}) == [m1]
+    assert q({"from": "ALICE EXAMPLE"}) == [m1]
+    assert q({"cc": "carol"}) == [m2]
+    assert q({"bcc": "carol"}) == []
+    assert q({"to": "fred@"}) == [m1, m2, m3]
+    assert q({"subject": "R\u00c9SUM\u00c9"}) == [m2]
+    assert q({"body": "quarterly numbers"}) == [m1]
+    assert q({"body": "report"}) == []
+    assert q({"text": "quarterly"}) == [m1]
+    assert q({"text": "carol"}) == [m2]
+    assert q({"header": ["X-Tag"]}) == [m2]
+    assert q({"header": ["x-tag", "GREEN"]}) == [m2]
+    assert q({"header": ["X-Tag", "blue"]}) == []
+    assert q({"hasAttachment": True}) == [m2]
+    assert q({"hasAttachment": False}) == [m1, m3]
+    assert q({"operator": "NOT", "conditions": [{"text": "quarterly"}]}) == [m2, m3]
+    assert q({"operator": "OR", "conditions": [{"from": "dave"}, {"body": "noon"}]}) == [m2, m3]
+    for bad in [{"header": []}, {"header": "X-Tag"}, {"header": ["a", "b", "c"]},
+                {"hasAttachment": "yes"}, {"text": 5}]:
+        name, e = j.one("Email/query", {"filter": bad})
+        assert name == "error" and e["type"] == "invalidArguments", (bad, e)
+
+    # SearchSnippet/get (RFC 8621 §5): the terms marked, HTML escaped.
+    _, sn = j.one("SearchSnippet/get", {"filter": {"text": "quarterly"},
+                                        "emailIds": [m1, m3, "E7fffffff"]})
+    assert sn == {"accountId": j.account, "list": [
+        {"emailId": m1, "subject": "<mark>Quarterly</mark> report",
+         "preview": "Please find the <mark>Quarterly</mark> numbers attached. Regards"},
+        {"emailId": m3, "subject": None, "preview": None}],
+        "notFound": ["E7fffffff"]}, sn
+    _, sn = j.one("SearchSnippet/get", {"filter": {"operator": "AND", "conditions": [
+        {"body": "noon"}, {"subject": "r\u00e9sum\u00e9"}]}, "emailIds": [m2]})
+    assert sn["list"] == [{"emailId": m2, "subject": "<mark>R\u00e9sum\u00e9</mark> &amp; lunch",
+                           "preview": "Let's meet at &lt;<mark>noon</mark>&gt; for the "
+                                      "r\u00e9sum\u00e9 talk."}] and sn["notFound"] is None, sn
+    # A term under NOT is not marked; no filter marks nothing.
+    _, sn = j.one("SearchSnippet/get", {"filter": {"operator": "NOT", "conditions": [
+        {"text": "other"}]}, "emailIds": [m3]})
+    assert sn["list"] == [{"emailId": m3, "subject": None, "preview": None}], sn
+    name, e = j.one("SearchSnippet/get", {"filter": None})
+    assert name == "error" and e["type"] == "invalidArguments", e
+
+    # Email/queryChanges (RFC 8620 §5.6).
+    args = {"filter": {"hasKeyword": "$flagged"}, "sort": [{"property": "id"}]}
+    _, q0 = j.one("Email/query", args)
+    assert q0["ids"] == [] and q0["canCalculateChanges"] is True, q0
+    _, st = j.one("Email/set", {"update": {m3: {"keywords/$flagged": True}}})
+    assert m3 in st["updated"], st
+    _, qc = j.one("Email/queryChanges", dict(args, sinceQueryState=q0["queryState"],
+                                             calculateTotal=True))
+    assert qc == {"accountId": j.account, "oldQueryState": q0["queryState"],
+                  "newQueryState": st["newState"], "total": 1, "removed": [m3],
+                  "added": [{"id": m3, "index": 0}]}, qc
+    name, e = j.one("Email/queryChanges", dict(args, sinceQueryState=q0["queryState"],
+                                               maxChanges=1))
+    assert name == "error" and e["type"] == "tooManyChanges", e
+    name, e = j.one("Email/queryChanges", dict(args, sinceQueryState="x"))
+    assert name == "error" and e["type"] == "cannotCalculateChanges", e
+    _, qc = j.one("Email/queryChanges", dict(args, sinceQueryState=st["newState"]))
+    assert qc["removed"] == [] and qc["added"] == [], qc
+
+
+GUS = ("gus@example.test", "gus-password-1")
+PORTAL_VACATION = ('require ["vacation"];\nvacation :days 7 :subject "Portal away" '
+                   '"I am \\"out\\" today";\n')
+
+
+def test_jmap_identity_quota_vacation():
+    s = srv()
+    if s.cli("account", "list").stdout.decode().find(GUS[0]) < 0:
+        s.cli("account", "add", GUS[0], "--quota", "1000000", input=GUS[1] + "\n")
+        s.cli("alias", "add", "g.u.s@example.test", GUS[0])
+    j = Jmap(s, *GUS)
+    sub = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+           "urn:ietf:params:jmap:submission"]
+
+    # Identity (RFC 8621 §6): one per address the account sends from.
+    _, g = j.one("Identity/get", {}, using=sub)
+    ids = {x["email"]: x for x in g["list"]}
+    assert set(ids) == {GUS[0], "g.u.s@example.test"} and g["notFound"] == [], g
+    own = ids[GUS[0]]
+    assert own == {"id": own["id"], "mayDelete": False, "name": "", "email": GUS[0],
+                   "replyTo": None, "bcc": None, "textSignature": "", "htmlSignature": ""}, own
+    state0 = g["state"]
+    _, st = j.one("Identity/set", {"ifInState": state0, "create": {
+        "a": {"email": "G.U.S@example.test", "name": "Gus Alias", "textSignature": "-- G",
+              "bcc": [{"name": None, "email": "archive@example.test"}]},
+        "b": {"email": "someone@else.test"},
+        "c": {"name": "no address"},
+        "d": {"email": GUS[0], "mayDelete": True}},
+        "update": {own["id"]: {"name": "Gus", "replyTo": [{"name": "G", "email": GUS[0]}]},
+                   ids["g.u.s@example.test"]["id"]: {"email": "other@example.test"},
+                   "Inope": {"name": "x"}},
+        "destroy": [own["id"]]}, using=sub)
+    new = st["created"]["a"]["id"]
+    assert st["created"] == {"a": {"id": new, "mayDelete": True}}, st
+    assert {k: v["type"] for k, v in st["notCreated"].items()} == {
+        "b": "forbiddenFrom", "c": "invalidProperties", "d": "invalidProperties"}, st
+    assert st["updated"] == {own["id"]: None}, st
+    assert {k: v["type"] for k, v in st["notUpdated"].items()} == {
+        ids["g.u.s@example.test"]["id"]: "invalidProperties", "Inope": "notFound"}, st
+    assert st["notDestroyed"][own["id"]]["type"] == "forbidden" and st["destroyed"] == [], st
+    assert st["oldState"] == state0 and st["newState"] != state0, st
+    _, g = j.one("Identity/get", {"ids": [own["id"], new, "Inope"],
+                                  "properties": ["name", "replyTo", "bcc"]}, using=sub)
+    assert g["list"] == [
+        {"id": own["id"], "name": "Gus", "replyTo": [{"name": "G", "email": GUS[0]}], "bcc": None},
+        {"id": new, "name": "Gus Alias", "replyTo": None,
+         "bcc": [{"name": None, "email": "archive@example.test"}]}] and g["notFound"] == ["Inope"], g
+    name, e = j.one("Identity/changes", {"sinceState": state0}, using=sub)
+    assert name == "error" and e["type"] == "cannotCalculateChanges", e
+    _, ch = j.one("Identity/changes", {"sinceState": g["state"]}, using=sub)
+    assert ch["created"] == ch["updated"] == ch["destroyed"] == [], ch
+    name, e = j.one("Identity/set", {"ifInState": state0, "destroy": [new]}, using=sub)
+    assert name == "error" and e["type"] == "stateMismatch", e
+    _, st = j.one("Identity/set", {"destroy": [new]}, using=sub)
+    assert st["destroyed"] == [new], st
+    # Without the submission capability in "using", the method is not known.
+    name, e = j.one("Identity/get", {})
+    assert name == "error" and e["type"] == "unknownMethod", e
+
+    # Quota (RFC 9425): the account's octets.
+    qu = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:quota"]
+    _, q = j.one("Quota/get", {}, using=qu)
+    q0 = {"id": "Q0", "resourceType": "octets", "used": 0, "hardLimit": 1000000,
+          "scope": "account", "name": "Mail storage", "types": ["Mail"]}
+    assert q["list"] == [q0] and q["notFound"] == [], q
+    msg = "From: joe@remote.test\r\nTo: gus@example.test\r\nSubject: hi\r\n\r\nhello\r\n"
+    deliver(s, GUS[0], [msg])
+    _, q2 = j.one("Quota/get", {"ids": ["Q0", "Q9"], "properties": ["used"]}, using=qu)
+    assert q2["list"] == [{"id": "Q0", "used": q2["list"][0]["used"]}] and q2["notFound"] == ["Q9"]
+    assert q2["list"][0]["used"] > len(msg) - 10, q2
+    _, ch = j.one("Quota/changes", {"sinceState": q["state"]}, using=qu)
+    assert ch["updated"] == ["Q0"] and ch["created"] == ch["destroyed"] == [], ch
+    _, qq = j.one("Quota/query", {"filter": {"resourceType": "octets", "name": "Mail"},
+                                  "calculateTotal": True}, using=qu)
+    assert qq["ids"] == ["Q0"] and qq["total"] == 1, qq
+    _, qq = j.one("Quota/query", {"filter": {"type": "Calendar"}}, using=qu)
+    assert qq["ids"] == [], qq
+    _, q = Jmap(s, *EVE).one("Quota/get", {}, using=qu)
+    assert q["list"] == [], q
+
+    # VacationResponse (RFC 8621 §8) is the Sieve script "vacation".
+    va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    off = {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
+           "subject": None, "textBody": None, "htmlBody": None}
+    assert v["list"] == [off] and v["notFound"] == [], v
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "subject": "Away", "textBody": "Back \"soon\"\\",
+        "fromDate": "2020-01-01T00:00:00Z", "toDate": "2099-01-01T00:00:00Z"}},
+        "create": {"x": {}}, "destroy": ["singleton"]}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert st["notCreated"]["x"]["type"] == "singleton", st
+    assert st["notDestroyed"]["singleton"]["type"] == "singleton", st
+    assert s.cli("sieve", "list", GUS[0]).stdout == b"vacation ACTIVE\n"
+    _, v = j.one("VacationResponse/get", {"ids": ["singleton"]}, using=va)
+    assert v["list"] == [dict(off, isEnabled=True, subject="Away", textBody="Back \"soon\"\\",
+                              fromDate="2020-01-01T00:00:00Z", toDate="2099-01-01T00:00:00Z")], v
+    # Sieve runs it at delivery: the reply goes to the outbound queue.
+    sent = s.log_text().count("event=vacation_sent")
+    deliver(s, GUS[0], ["From: ann@remote.test\r\nTo: gus@example.test\r\nSubject: q\r\n\r\nq\r\n"])
+    deadline = time.time() + 10
+    while s.log_text().count("event=vacation_sent") == sent and time.time() < deadline:
+        time.sleep(0.05)
+    assert s.log_text().count("event=vacation_sent") == sent + 1, s.log_text()[-2000:]
+    # The other way: the portal's form (the same script) shows over JMAP.
+    s.cli("sieve", "put", GUS[0], "vacation", input=PORTAL_VACATION)
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"] == [dict(off, isEnabled=True, subject="Portal away",
+                              textBody="I am \"out\" today")], v
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    assert s.cli("sieve", "list", GUS[0]).stdout == b"vacation\n"
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"] == [dict(off, subject="Portal away", textBody="I am \"out\" today")], v
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"htmlBody": "<p>x</p>"},
+                                                      "other": {"isEnabled": True}}}, using=va)
+    assert st["notUpdated"]["singleton"]["type"] == "invalidProperties", st
+    assert st["notUpdated"]["other"]["type"] == "notFound", st

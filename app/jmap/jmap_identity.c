@@ -1,0 +1,583 @@
+/*
+ * jmap_identity.c — Identity/get, /changes, /set (RFC 8621 §6).
+ *
+ * Every address the account may send from has an identity without being
+ * asked: its own address and each alias whose target it is (the
+ * addresses submission accepts in From). Their ids come from the address
+ * ("I" and 16 hex digits of its hash), so they stay put; they cannot be
+ * destroyed (mayDelete false: they go when the alias goes) but their
+ * name, replyTo, bcc and signatures can be changed. An identity created
+ * over JMAP must use one of those addresses (else forbiddenFrom) and may
+ * be destroyed. What a client set is kept in meta, one record per
+ * identity: "jmapident/ACCOUNT/ID" -> the identity as JSON (SCHEMA.md).
+ *
+ * State: a hash of the account's identities as this file renders them,
+ * so an alias added by the administrator changes it too. /changes
+ * answers "nothing" for the current state and cannotCalculateChanges for
+ * another (identities are few: a client fetches them again).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+#define IDENT_MAX 100 /* identities per account, defaults included */
+
+/* ---- the account's addresses ---- */
+
+struct addrs {
+	struct jmap_request *r;
+	char *email;       /* the account's address */
+	char *display;     /* its display name, "" when none */
+	const char *v[IDENT_MAX];
+	size_t n;
+};
+
+static void acct_cb(void *arg, const struct store_account_info *i)
+{
+	struct addrs *x = arg;
+	if (i->id == x->r->account) {
+		x->email = arena_strdup(x->r->a, i->email);
+		x->display = arena_strdup(x->r->a, i->display_name ? i->display_name : "");
+	}
+}
+
+static void alias_cb(void *arg, const char *alias, const char *target)
+{
+	struct addrs *x = arg;
+	/* A catch-all ("@domain") is not an address to send from. */
+	if (x->email && alias[0] != '@' && !strcasecmp(target, x->email) && x->n < IDENT_MAX)
+		x->v[x->n++] = arena_strdup(x->r->a, alias);
+}
+
+int jmap_account_addresses(struct jmap_request *r, const char **email_r, const char **display_r,
+			   const char ***v_r, size_t *n_r)
+{
+	struct addrs *x = arena_zalloc(r->a, sizeof *x);
+	x->r = r;
+	if (store_account_list(r->st, acct_cb, x) != STORE_OK || !x->email)
+		return -1;
+	x->v[x->n++] = x->email;
+	if (store_alias_list(r->st, alias_cb, x) != STORE_OK)
+		return -1;
+	*email_r = x->email;
+	*display_r = x->display;
+	*v_r = x->v;
+	*n_r = x->n;
+	return 0;
+}
+
+int jmap_account_may_send(struct jmap_request *r, const char *addr)
+{
+	const char *email, *display, **v;
+	size_t n;
+	if (jmap_account_addresses(r, &email, &display, &v, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(v[i], addr))
+			return 1;
+	return 0;
+}
+
+/* ---- identities ---- */
+
+struct ident {
+	char id[24];
+	const char *email, *name, *text_sig, *html_sig;
+	const struct json_value *reply_to, *bcc; /* NULL = null */
+	int may_delete, stored;
+};
+
+struct idents {
+	struct jmap_request *r;
+	struct ident v[IDENT_MAX];
+	size_t n;
+};
+
+static void default_id(const char *addr, char out[24])
+{
+	uint8_t h[8];
+	char low[STORE_ADDR_MAX + 1];
+	size_t i;
+	for (i = 0; addr[i] && i < STORE_ADDR_MAX; i++)
+		low[i] = (char)(addr[i] >= 'A' && addr[i] <= 'Z' ? addr[i] + 32 : addr[i]);
+	low[i] = '\0';
+	crypto_generichash(h, sizeof h, (const uint8_t *)low, i, NULL, 0);
+	snprintf(out, 24, "I%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5],
+		 h[6], h[7]);
+}
+
+static struct ident *find(struct idents *s, const char *id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i].id, id))
+			return &s->v[i];
+	return NULL;
+}
+
+static const char *str_or(const struct json_value *o, const char *k, const char *dflt)
+{
+	const struct json_value *v = json_get(o, k);
+	return v && v->type == JSON_STRING ? v->str : dflt;
+}
+
+static const struct json_value *arr_or_null(const struct json_value *o, const char *k)
+{
+	const struct json_value *v = json_get(o, k);
+	return v && v->type == JSON_ARRAY ? v : NULL;
+}
+
+/* A stored record over (or beside) the defaults. */
+static void stored_cb(void *arg, const char *name, const void *val, size_t len)
+{
+	struct idents *s = arg;
+	const char *id = strrchr(name, '/');
+	char err[64];
+	if (!id)
+		return;
+	id++;
+	struct json_value *o = json_parse(val, len, s->r->a, err, sizeof err);
+	if (!o || o->type != JSON_OBJECT)
+		return;
+	struct ident *x = find(s, id);
+	if (!x) {
+		if (s->n == IDENT_MAX)
+			return;
+		x = &s->v[s->n++];
+		memset(x, 0, sizeof *x);
+		snprintf(x->id, sizeof x->id, "%s", id);
+		x->email = str_or(o, "email", "");
+		x->may_delete = 1;
+	}
+	x->stored = 1;
+	x->name = str_or(o, "name", x->name);
+	x->text_sig = str_or(o, "textSignature", "");
+	x->html_sig = str_or(o, "htmlSignature", "");
+	x->reply_to = arr_or_null(o, "replyTo");
+	x->bcc = arr_or_null(o, "bcc");
+}
+
+static int idents_load(struct jmap_request *r, struct idents *s)
+{
+	const char *email, *display, **v;
+	size_t n;
+	char prefix[48];
+
+	memset(s, 0, sizeof *s);
+	s->r = r;
+	if (jmap_account_addresses(r, &email, &display, &v, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct ident *x = &s->v[s->n++];
+		default_id(v[i], x->id);
+		x->email = v[i];
+		x->name = display;
+		x->text_sig = x->html_sig = "";
+	}
+	snprintf(prefix, sizeof prefix, "jmapident/%u/", r->account);
+	return store_meta_list(r->st, prefix, stored_cb, s) == STORE_OK ? 0 : -1;
+}
+
+static void w_ident(struct jw *w, const struct ident *x, int with_id)
+{
+	jw_obj_begin(w);
+	if (with_id) {
+		jw_kstr(w, "id", x->id);
+		jw_kbool(w, "mayDelete", x->may_delete);
+	}
+	jw_kstr(w, "name", x->name);
+	jw_kstr(w, "email", x->email);
+	jw_key(w, "replyTo");
+	if (x->reply_to)
+		jw_value(w, x->reply_to);
+	else
+		jw_null(w);
+	jw_key(w, "bcc");
+	if (x->bcc)
+		jw_value(w, x->bcc);
+	else
+		jw_null(w);
+	jw_kstr(w, "textSignature", x->text_sig);
+	jw_kstr(w, "htmlSignature", x->html_sig);
+	jw_obj_end(w);
+}
+
+static void state_of(struct idents *s, char out[24])
+{
+	struct buf b;
+	struct jw w;
+	uint8_t h[8];
+	buf_init(&b, 4 * 1024 * 1024);
+	jw_init(&w, &b);
+	jw_arr_begin(&w);
+	for (size_t i = 0; i < s->n; i++)
+		w_ident(&w, &s->v[i], 1);
+	jw_arr_end(&w);
+	crypto_generichash(h, sizeof h, (const uint8_t *)buf_data(&b), buf_len(&b), NULL, 0);
+	buf_free(&b);
+	snprintf(out, 24, "%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+		 h[7]);
+}
+
+static int save(struct jmap_request *r, const struct ident *x)
+{
+	struct buf b;
+	struct jw w;
+	char key[64];
+	buf_init(&b, 1024 * 1024);
+	jw_init(&w, &b);
+	w_ident(&w, x, 0);
+	snprintf(key, sizeof key, "jmapident/%u/%s", r->account, x->id);
+	int rc = jw_failed(&w) ? STORE_EINVAL : store_meta_put(r->st, key, buf_data(&b), buf_len(&b), 0);
+	buf_free(&b);
+	return rc;
+}
+
+static const struct jmap_arg get_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"ids", JA_IDS, JA_NULLABLE},
+    {"properties", JA_STRINGS, JA_NULLABLE},
+};
+
+static const char *const props[] = {"id",      "name",          "email",         "replyTo",
+				    "bcc",     "textSignature", "htmlSignature", "mayDelete"};
+
+void jmap_identity_get(struct jmap_call *c)
+{
+	struct idents *s = arena_alloc(c->r->a, sizeof *s);
+	char state[24];
+
+	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
+	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
+		size_t k;
+		for (k = 0; k < sizeof props / sizeof props[0] && strcmp(props[k], e->str); k++)
+			;
+		if (k == sizeof props / sizeof props[0]) {
+			jmap_bad_arg(c, "properties", "unknown property");
+			return;
+		}
+	}
+	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	if (idents_load(c->r, s) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	state_of(s, state);
+	jmap_begin(c);
+	jw_kstr(&c->w, "state", state);
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ident *x = &s->v[i];
+		int wanted = !ids;
+		for (const struct json_value *e = ids ? ids->first : NULL; e && !wanted; e = e->next)
+			wanted = !strcmp(e->str, x->id);
+		if (!wanted)
+			continue;
+		struct buf one;
+		struct jw w;
+		char err[64];
+		buf_init(&one, 1024 * 1024);
+		jw_init(&w, &one);
+		w_ident(&w, x, 1);
+		/* Only the properties asked for (id always). */
+		struct json_value *o = json_parse(buf_data(&one), buf_len(&one), c->r->a, err, sizeof err);
+		jw_obj_begin(&c->w);
+		for (const struct json_value *m = o ? o->first : NULL; m; m = m->next) {
+			int want = !pv || !strcmp(m->key, "id");
+			for (const struct json_value *e = pv ? pv->first : NULL; e && !want; e = e->next)
+				want = !strcmp(e->str, m->key);
+			if (want) {
+				jw_key(&c->w, m->key);
+				jw_value(&c->w, m);
+			}
+		}
+		jw_obj_end(&c->w);
+		buf_free(&one);
+	}
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
+		if (!find(s, e->str))
+			jw_str(&c->w, e->str);
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+static const struct jmap_arg changes_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"sinceState", JA_STRING, JA_REQUIRED},
+    {"maxChanges", JA_UINT, JA_NULLABLE},
+};
+
+void jmap_identity_changes(struct jmap_call *c)
+{
+	struct idents *s = arena_alloc(c->r->a, sizeof *s);
+	char state[24];
+
+	if (jmap_args_check(c, changes_args, 3) < 0)
+		return;
+	if (idents_load(c->r, s) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	state_of(s, state);
+	const char *since = jmap_arg(c, "sinceState")->str;
+	if (strcmp(since, state) != 0) {
+		jmap_error(c, "cannotCalculateChanges", "fetch the identities again");
+		return;
+	}
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldState", since);
+	jw_kstr(&c->w, "newState", state);
+	jw_kbool(&c->w, "hasMoreChanges", 0);
+	static const char *const lists[] = {"created", "updated", "destroyed"};
+	for (int i = 0; i < 3; i++) {
+		jw_key(&c->w, lists[i]);
+		jw_arr_begin(&c->w);
+		jw_arr_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+}
+
+/* ---- Identity/set ---- */
+
+/* An EmailAddress[] or null; 1 when valid. */
+static int addrs_valid(const struct json_value *v)
+{
+	if (v->type == JSON_NULL)
+		return 1;
+	if (v->type != JSON_ARRAY)
+		return 0;
+	for (const struct json_value *e = v->first; e; e = e->next) {
+		const struct json_value *n = json_get(e, "name"), *m = json_get(e, "email");
+		if (e->type != JSON_OBJECT || !m || m->type != JSON_STRING ||
+		    (n && n->type != JSON_STRING && n->type != JSON_NULL))
+			return 0;
+		for (const struct json_value *k = e->first; k; k = k->next)
+			if (strcmp(k->key, "name") && strcmp(k->key, "email"))
+				return 0;
+	}
+	return 1;
+}
+
+/* Applies the properties of o to x; the bad one's name, or NULL. */
+static const char *apply(struct ident *x, const struct json_value *o, int create)
+{
+	for (const struct json_value *p = o->first; p; p = p->next) {
+		const char *k = p->key;
+		if (!strcmp(k, "name") || !strcmp(k, "textSignature") || !strcmp(k, "htmlSignature")) {
+			if (p->type != JSON_STRING)
+				return k;
+			if (k[0] == 'n')
+				x->name = p->str;
+			else if (k[0] == 't')
+				x->text_sig = p->str;
+			else
+				x->html_sig = p->str;
+		} else if (!strcmp(k, "replyTo") || !strcmp(k, "bcc")) {
+			if (!addrs_valid(p))
+				return k;
+			if (k[0] == 'r')
+				x->reply_to = p->type == JSON_NULL ? NULL : p;
+			else
+				x->bcc = p->type == JSON_NULL ? NULL : p;
+		} else if (!strcmp(k, "email")) {
+			/* Immutable: given again unchanged on update is fine. */
+			if (p->type != JSON_STRING || (!create && strcasecmp(p->str, x->email)))
+				return k;
+			x->email = p->str;
+		} else if (!strcmp(k, "id") || !strcmp(k, "mayDelete")) {
+			return k; /* server-set */
+		} else {
+			return k;
+		}
+	}
+	return NULL;
+}
+
+static void set_error(struct jw *w, const char *key, const char *type, const char *prop,
+		      const char *desc)
+{
+	jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "type", type);
+	if (prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, prop);
+		jw_arr_end(w);
+	}
+	if (desc)
+		jw_kstr(w, "description", desc);
+	jw_obj_end(w);
+}
+
+static const struct jmap_arg set_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
+    {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
+    {"destroy", JA_IDS, JA_NULLABLE},
+};
+
+void jmap_identity_set(struct jmap_call *c)
+{
+	struct idents *s = arena_alloc(c->r->a, sizeof *s);
+	char old[24], now[24];
+
+	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0)
+		return;
+	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
+				*de = jmap_arg(c, "destroy"), *ifs = jmap_arg(c, "ifInState");
+	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
+	    JMAP_MAX_OBJECTS_IN_SET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	if (idents_load(c->r, s) < 0) {
+		jmap_error(c, "serverFail", NULL);
+		return;
+	}
+	state_of(s, old);
+	if (ifs && strcmp(ifs->str, old)) {
+		jmap_error(c, "stateMismatch", NULL);
+		return;
+	}
+	/* Results are written into three buffers, joined at the end. */
+	struct buf created, updated, destroyed;
+	struct jw cw, uw, dw;
+	buf_init(&created, 1024 * 1024);
+	buf_init(&updated, 1024 * 1024);
+	buf_init(&destroyed, 1024 * 1024);
+	jw_init(&cw, &created);
+	jw_init(&uw, &updated);
+	jw_init(&dw, &destroyed);
+	jw_obj_begin(&cw);
+	jw_obj_begin(&uw);
+	jw_arr_begin(&dw);
+	struct jw nc, nu, nd;
+	struct buf bnc, bnu, bnd;
+	buf_init(&bnc, 1024 * 1024);
+	buf_init(&bnu, 1024 * 1024);
+	buf_init(&bnd, 1024 * 1024);
+	jw_init(&nc, &bnc);
+	jw_init(&nu, &bnu);
+	jw_init(&nd, &bnd);
+	jw_obj_begin(&nc);
+	jw_obj_begin(&nu);
+	jw_obj_begin(&nd);
+	for (const struct json_value *e = cr ? cr->first : NULL; e; e = e->next) {
+		struct ident x = {.name = "", .text_sig = "", .html_sig = "", .may_delete = 1,
+				  .stored = 1};
+		const char *bad = e->type == JSON_OBJECT ? apply(&x, e, 1) : "";
+		if (bad || !x.email) {
+			set_error(&nc, e->key, "invalidProperties", bad && *bad ? bad : "email", NULL);
+			continue;
+		}
+		int may = jmap_account_may_send(c->r, x.email);
+		if (may != 1) {
+			set_error(&nc, e->key, may < 0 ? "serverFail" : "forbiddenFrom", NULL,
+				  may < 0 ? NULL : "not an address of this account");
+			continue;
+		}
+		if (s->n == IDENT_MAX) {
+			set_error(&nc, e->key, "overQuota", NULL, "too many identities");
+			continue;
+		}
+		uint8_t rnd[8];
+		randombytes_buf(rnd, sizeof rnd);
+		snprintf(x.id, sizeof x.id, "I%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		if (save(c->r, &x) != STORE_OK) {
+			set_error(&nc, e->key, "serverFail", NULL, NULL);
+			continue;
+		}
+		s->v[s->n++] = x;
+		jmap_created_put(c->r, e->key, arena_strdup(c->r->a, x.id));
+		jw_key(&cw, e->key);
+		jw_obj_begin(&cw);
+		jw_kstr(&cw, "id", x.id);
+		jw_kbool(&cw, "mayDelete", 1);
+		jw_obj_end(&cw);
+	}
+	for (const struct json_value *e = up ? up->first : NULL; e; e = e->next) {
+		const char *id = e->key[0] == '#' ? jmap_created_get(c->r, e->key + 1) : e->key;
+		struct ident *x = id ? find(s, id) : NULL;
+		if (!x) {
+			set_error(&nu, e->key, "notFound", NULL, NULL);
+			continue;
+		}
+		struct ident y = *x;
+		const char *bad = e->type == JSON_OBJECT ? apply(&y, e, 0) : "";
+		if (bad) {
+			set_error(&nu, e->key, "invalidProperties", *bad ? bad : NULL, NULL);
+			continue;
+		}
+		y.stored = 1;
+		if (save(c->r, &y) != STORE_OK) {
+			set_error(&nu, e->key, "serverFail", NULL, NULL);
+			continue;
+		}
+		*x = y;
+		jw_key(&uw, e->key);
+		jw_null(&uw);
+	}
+	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next) {
+		struct ident *x = find(s, e->str);
+		char key[64];
+		if (!x) {
+			set_error(&nd, e->str, "notFound", NULL, NULL);
+			continue;
+		}
+		if (!x->may_delete) {
+			set_error(&nd, e->str, "forbidden",
+				  NULL, "the account's own addresses keep their identity");
+			continue;
+		}
+		snprintf(key, sizeof key, "jmapident/%u/%s", c->r->account, x->id);
+		if (store_meta_del(c->r->st, key) != STORE_OK) {
+			set_error(&nd, e->str, "serverFail", NULL, NULL);
+			continue;
+		}
+		*x = s->v[--s->n];
+		jw_str(&dw, e->str);
+	}
+	jw_obj_end(&cw);
+	jw_obj_end(&uw);
+	jw_arr_end(&dw);
+	jw_obj_end(&nc);
+	jw_obj_end(&nu);
+	jw_obj_end(&nd);
+	state_of(s, now);
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldState", old);
+	jw_kstr(&c->w, "newState", now);
+	jw_key(&c->w, "created");
+	jw_rawn(&c->w, buf_data(&created), buf_len(&created));
+	jw_key(&c->w, "updated");
+	jw_rawn(&c->w, buf_data(&updated), buf_len(&updated));
+	jw_key(&c->w, "destroyed");
+	jw_rawn(&c->w, buf_data(&destroyed), buf_len(&destroyed));
+	jw_key(&c->w, "notCreated");
+	jw_rawn(&c->w, buf_data(&bnc), buf_len(&bnc));
+	jw_key(&c->w, "notUpdated");
+	jw_rawn(&c->w, buf_data(&bnu), buf_len(&bnu));
+	jw_key(&c->w, "notDestroyed");
+	jw_rawn(&c->w, buf_data(&bnd), buf_len(&bnd));
+	jw_obj_end(&c->w);
+	buf_free(&created);
+	buf_free(&updated);
+	buf_free(&destroyed);
+	buf_free(&bnc);
+	buf_free(&bnu);
+	buf_free(&bnd);
+}

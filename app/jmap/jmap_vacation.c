@@ -1,0 +1,386 @@
+/*
+ * jmap_vacation.c — VacationResponse/get and /set (RFC 8621 §8) on the
+ * one vacation mechanism: the account's Sieve script named "vacation",
+ * the one the portal's vacation form writes and activates, run by Sieve
+ * at delivery (RFC 5230). There is no second copy of the setting.
+ *
+ * get reads that script: isEnabled when it exists, is the active script
+ * and has a vacation command; subject and textBody are that command's
+ * :subject and reason; fromDate and toDate the bounds of a currentdate
+ * test around it. set writes the script in the form below (the portal's
+ * form, with the dates when given) and activates it, or deactivates it
+ * when isEnabled is false (the script stays, so its text is not lost).
+ *
+ *   require ["vacation", "date", "relational"];
+ *   if allof (currentdate :zone "+0000" :value "ge" "iso8601" "FROM",
+ *             currentdate :zone "+0000" :value "lt" "iso8601" "TO") {
+ *   vacation :days 7 :subject "SUBJECT" "TEXT";
+ *   }
+ *
+ * The bounds are written without a zone ("2026-12-24T00:00:00"), so they
+ * compare as text with currentdate's "2026-12-24T00:00:00+00:00".
+ *
+ * Caveats: htmlBody is not kept (a non-null one is refused); activating
+ * the vacation script makes it the account's one active script, as the
+ * portal's form does, so a filter script active before stops running
+ * until it is activated again.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "jmap/jmap_private.h"
+#include "sieve/sieve.h"
+#include "sieve/sieve_lex.h"
+#include "store/store.h"
+
+#define VAC_NAME "vacation"
+
+struct vac {
+	int enabled;
+	const char *from, *to, *subject, *text; /* NULL = null; dates "…Z" */
+};
+
+/* Reads the vacation command and the date bounds out of a script. */
+static void vac_parse(struct arena *a, const char *text, size_t len, struct vac *v)
+{
+	struct sv_lexer lx;
+	struct sv_token t, prev[3];
+	int in_vacation = 0, have = 0;
+
+	memset(prev, 0, sizeof prev);
+	sv_lex_init(&lx, text, len, a);
+	for (sv_lex_next(&lx, &t); t.type != TK_EOF && t.type != TK_ERROR; sv_lex_next(&lx, &t)) {
+		if (t.type == TK_IDENT && str_eq_ci_c(t.text, "vacation")) {
+			in_vacation = 1;
+			have = 1;
+		} else if (in_vacation && t.type == TK_TAG && str_eq_ci_c(t.text, "subject")) {
+			sv_lex_next(&lx, &t);
+			if (t.type == TK_STRING)
+				v->subject = arena_strndup(a, t.text.p, t.text.len);
+		} else if (in_vacation && t.type == TK_STRING) {
+			v->text = arena_strndup(a, t.text.p, t.text.len); /* the last string */
+		} else if (in_vacation && t.type == TK_SEMI) {
+			in_vacation = 0;
+		} else if (t.type == TK_STRING && prev[0].type == TK_STRING &&
+			   str_eq_ci_c(prev[0].text, "iso8601") && prev[1].type == TK_STRING) {
+			/* :value "ge"|"lt" "iso8601" "BOUND" */
+			const char *b = arena_printf(a, "%.*sZ", (int)t.text.len, t.text.p);
+			if (str_eq_ci_c(prev[1].text, "ge"))
+				v->from = b;
+			else if (str_eq_ci_c(prev[1].text, "lt"))
+				v->to = b;
+		}
+		prev[2] = prev[1];
+		prev[1] = prev[0];
+		prev[0] = t;
+	}
+	v->enabled &= have;
+}
+
+/* The settings as stored; -1 with serverFail set. */
+static int vac_load(struct jmap_call *c, struct vac *v)
+{
+	struct buf text;
+	int active = 0;
+
+	memset(v, 0, sizeof *v);
+	buf_init(&text, STORE_SIEVE_BYTES_MAX + 1);
+	int rc = store_sieve_get(c->r->st, c->r->account, VAC_NAME, &text, &active);
+	if (rc == STORE_OK) {
+		v->enabled = active;
+		vac_parse(c->r->a, buf_data(&text), buf_len(&text), v);
+	}
+	buf_free(&text);
+	if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+		jmap_error(c, "serverFail", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void w_str_or_null(struct jw *w, const char *k, const char *s)
+{
+	jw_key(w, k);
+	if (s)
+		jw_str(w, s);
+	else
+		jw_null(w);
+}
+
+static void w_vac(struct jw *w, const struct vac *v, const struct json_value *pv)
+{
+	static const char *const names[] = {"isEnabled", "fromDate", "toDate", "subject",
+					    "textBody",  "htmlBody"};
+	jw_obj_begin(w);
+	jw_kstr(w, "id", "singleton");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		int want = !pv;
+		for (const struct json_value *e = pv ? pv->first : NULL; e && !want; e = e->next)
+			want = !strcmp(e->str, names[i]);
+		if (!want)
+			continue;
+		switch (i) {
+		case 0: jw_kbool(w, names[i], v->enabled); break;
+		case 1: w_str_or_null(w, names[i], v->from); break;
+		case 2: w_str_or_null(w, names[i], v->to); break;
+		case 3: w_str_or_null(w, names[i], v->subject); break;
+		case 4: w_str_or_null(w, names[i], v->text); break;
+		case 5: jw_key(w, names[i]); jw_null(w); break;
+		}
+	}
+	jw_obj_end(w);
+}
+
+static const struct jmap_arg get_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},
+    {"ids", JA_IDS, JA_NULLABLE},
+    {"properties", JA_STRINGS, JA_NULLABLE},
+};
+
+void jmap_vacation_get(struct jmap_call *c)
+{
+	char state[24];
+	struct vac v;
+
+	if (jmap_args_check(c, get_args, 3) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
+	static const char *const known[] = {"id",       "isEnabled", "fromDate", "toDate",
+					    "subject",  "textBody",  "htmlBody"};
+	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
+		size_t k;
+		for (k = 0; k < sizeof known / sizeof known[0] && strcmp(known[k], e->str); k++)
+			;
+		if (k == sizeof known / sizeof known[0]) {
+			jmap_bad_arg(c, "properties", "unknown property");
+			return;
+		}
+	}
+	if (jmap_state(c, state) < 0 || vac_load(c, &v) < 0)
+		return;
+	int want = !ids;
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
+		want |= !strcmp(e->str, "singleton");
+	jmap_begin(c);
+	jw_kstr(&c->w, "state", state);
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+	if (want)
+		w_vac(&c->w, &v, pv);
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
+		if (strcmp(e->str, "singleton"))
+			jw_str(&c->w, e->str);
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+/* A Sieve quoted string of s (RFC 5228 §2.4.2: \ and " escaped). */
+static void sieve_quote(struct buf *b, const char *s)
+{
+	buf_append(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_append(b, "\\", 1);
+		buf_append(b, s, 1);
+	}
+	buf_append(b, "\"", 1);
+}
+
+/* A UTCDate ("2026-12-24T00:00:00Z", fraction allowed) as the bound
+ * written in the script ("2026-12-24T00:00:00"); NULL when not one. */
+static const char *bound_of(struct arena *a, const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!e || e - s != 19)
+		return NULL;
+	if (*e == '.')
+		for (e++; *e >= '0' && *e <= '9'; e++)
+			;
+	if (strcmp(e, "Z") != 0)
+		return NULL;
+	return arena_strndup(a, s, 19);
+}
+
+static int vac_write(struct jmap_call *c, const struct vac *v)
+{
+	struct buf b;
+	const char *from = v->from ? bound_of(c->r->a, v->from) : NULL;
+	const char *to = v->to ? bound_of(c->r->a, v->to) : NULL;
+	char err[SIEVE_ERROR_MAX];
+
+	buf_init(&b, STORE_SIEVE_BYTES_MAX);
+	buf_append_c(&b, from || to ? "require [\"vacation\", \"date\", \"relational\"];\n"
+				    : "require [\"vacation\"];\n");
+	if (from || to) {
+		buf_append_c(&b, "if allof (");
+		if (from)
+			buf_printf(&b, "currentdate :zone \"+0000\" :value \"ge\" \"iso8601\" \"%s\"%s",
+				   from, to ? ",\n          " : "");
+		if (to)
+			buf_printf(&b, "currentdate :zone \"+0000\" :value \"lt\" \"iso8601\" \"%s\"", to);
+		buf_append_c(&b, ") {\n");
+	}
+	buf_append_c(&b, "vacation :days 7");
+	if (v->subject) {
+		buf_append_c(&b, " :subject ");
+		sieve_quote(&b, v->subject);
+	}
+	buf_append_c(&b, " ");
+	sieve_quote(&b, v->text ? v->text : "");
+	buf_append_c(&b, ";\n");
+	if (from || to)
+		buf_append_c(&b, "}\n");
+	/* What Sieve will run must compile; what we write always should. */
+	struct sieve_script *sc = sieve_compile(buf_data(&b), buf_len(&b), err);
+	int rc = sc ? store_sieve_put(c->r->st, c->r->account, VAC_NAME, buf_data(&b), buf_len(&b),
+				      (int64_t)time(NULL))
+		    : STORE_EINVAL;
+	sieve_script_free(&sc);
+	buf_free(&b);
+	if (rc != STORE_OK)
+		return rc;
+	if (v->enabled)
+		return store_sieve_activate(c->r->st, c->r->account, VAC_NAME);
+	char active[STORE_SIEVE_NAME_MAX + 1];
+	if (store_sieve_active(c->r->st, c->r->account, NULL, active) == STORE_OK &&
+	    !strcmp(active, VAC_NAME))
+		return store_sieve_activate(c->r->st, c->r->account, NULL);
+	return STORE_OK;
+}
+
+static void set_err(struct jw *w, const char *key, const char *type, const char *prop,
+		    const char *desc)
+{
+	jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "type", type);
+	if (prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, prop);
+		jw_arr_end(w);
+	}
+	if (desc)
+		jw_kstr(w, "description", desc);
+	jw_obj_end(w);
+}
+
+/* Applies an update's properties to v: the bad one's name, or NULL. */
+static const char *vac_apply(struct arena *a, struct vac *v, const struct json_value *o)
+{
+	for (const struct json_value *p = o->first; p; p = p->next) {
+		const char *k = p->key;
+		int null = p->type == JSON_NULL;
+		if (!strcmp(k, "isEnabled")) {
+			if (p->type != JSON_BOOL)
+				return k;
+			v->enabled = p->boolean;
+		} else if (!strcmp(k, "fromDate") || !strcmp(k, "toDate")) {
+			if (!null && (p->type != JSON_STRING || !bound_of(a, p->str)))
+				return k;
+			*(k[0] == 'f' ? &v->from : &v->to) = null ? NULL : p->str;
+		} else if (!strcmp(k, "subject") || !strcmp(k, "textBody")) {
+			if (!null && p->type != JSON_STRING)
+				return k;
+			*(k[0] == 's' ? &v->subject : &v->text) = null ? NULL : p->str;
+		} else if (!strcmp(k, "htmlBody")) {
+			if (!null)
+				return k; /* not kept: see the Caveats */
+		} else {
+			return k; /* id and unknown names */
+		}
+	}
+	return NULL;
+}
+
+static const struct jmap_arg set_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
+    {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
+    {"destroy", JA_IDS, JA_NULLABLE},
+};
+
+void jmap_vacation_set(struct jmap_call *c)
+{
+	char old[24], now[24];
+	struct vac v;
+
+	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0)
+		return;
+	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
+				*de = jmap_arg(c, "destroy"), *ifs = jmap_arg(c, "ifInState");
+	if (jmap_state(c, old) < 0)
+		return;
+	if (ifs && strcmp(ifs->str, old)) {
+		jmap_error(c, "stateMismatch", NULL);
+		return;
+	}
+	if (vac_load(c, &v) < 0)
+		return;
+	struct buf ok, bad[3];
+	struct jw okw, badw[3];
+	buf_init(&ok, 64 * 1024);
+	jw_init(&okw, &ok);
+	jw_obj_begin(&okw);
+	for (int i = 0; i < 3; i++) {
+		buf_init(&bad[i], 64 * 1024);
+		jw_init(&badw[i], &bad[i]);
+		jw_obj_begin(&badw[i]);
+	}
+	for (const struct json_value *e = cr ? cr->first : NULL; e; e = e->next)
+		set_err(&badw[0], e->key, "singleton", NULL, NULL);
+	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next)
+		set_err(&badw[2], e->str, "singleton", NULL, NULL);
+	for (const struct json_value *e = up ? up->first : NULL; e; e = e->next) {
+		if (strcmp(e->key, "singleton")) {
+			set_err(&badw[1], e->key, "notFound", NULL, NULL);
+			continue;
+		}
+		struct vac n = v;
+		const char *bp = e->type == JSON_OBJECT ? vac_apply(c->r->a, &n, e) : "";
+		if (bp) {
+			set_err(&badw[1], e->key, "invalidProperties", *bp ? bp : NULL,
+				!strcmp(bp, "htmlBody") ? "an HTML reply is not supported" : NULL);
+			continue;
+		}
+		if (vac_write(c, &n) != STORE_OK) {
+			set_err(&badw[1], e->key, "serverFail", NULL, NULL);
+			continue;
+		}
+		v = n;
+		jw_key(&okw, e->key);
+		jw_null(&okw);
+	}
+	jw_obj_end(&okw);
+	for (int i = 0; i < 3; i++)
+		jw_obj_end(&badw[i]);
+	/* The script is not mail: the account's modseq stays, and so the
+	 * state (one counter serves every type, jmap.h). */
+	if (jmap_state(c, now) == 0) {
+		jmap_begin(c);
+		jw_kstr(&c->w, "oldState", old);
+		jw_kstr(&c->w, "newState", now);
+		jw_key(&c->w, "created");
+		jw_raw(&c->w, "{}");
+		jw_key(&c->w, "updated");
+		jw_rawn(&c->w, buf_data(&ok), buf_len(&ok));
+		jw_key(&c->w, "destroyed");
+		jw_raw(&c->w, "[]");
+		static const char *const names[] = {"notCreated", "notUpdated", "notDestroyed"};
+		for (int i = 0; i < 3; i++) {
+			jw_key(&c->w, names[i]);
+			jw_rawn(&c->w, buf_data(&bad[i]), buf_len(&bad[i]));
+		}
+		jw_obj_end(&c->w);
+	}
+	buf_free(&ok);
+	for (int i = 0; i < 3; i++)
+		buf_free(&bad[i]);
+}
