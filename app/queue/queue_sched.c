@@ -566,6 +566,23 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 	try_addr_go(j);
 }
 
+static void dane_addr_done(void *arg, const struct dns_answer *a)
+{
+	struct job *j = arg;
+	j->dane_q = NULL;
+	if (!a->ad || a->status != DNS_ANS_OK) {
+		log_info("queue", NULL, "event=dane id=%llu host=%s state=insecure_address",
+			 (unsigned long long)j->e.id, j->dane_host);
+		try_addr_go(j);
+		return;
+	}
+	char name[300];
+	snprintf(name, sizeof name, "_25._tcp.%s", j->dane_host);
+	struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_done, j);
+	if (q)
+		j->dane_q = q;
+}
+
 static void dane_mx_done(void *arg, const struct dns_answer *a)
 {
 	struct job *j = arg;
@@ -576,9 +593,12 @@ static void dane_mx_done(void *arg, const struct dns_answer *a)
 		try_addr_go(j);
 		return;
 	}
-	char name[300];
-	snprintf(name, sizeof name, "_25._tcp.%s", j->dane_host);
-	struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_done, j);
+	/* §2.2.2 and RFC 6698 §4: the host's address records must be secure
+	 * too, or its TLSA records are not looked up (an attacker who can
+	 * fake the address could then serve TLSA-less insecurity anyway; a
+	 * validated TLSA RRset on an unsigned address proves nothing). */
+	uint16_t t = j->addrs[j->cur_addr].sa.ss_family == AF_INET6 ? DNS_T_AAAA : DNS_T_A;
+	struct dns_query *q = dns_query(j->s->dns, j->dane_host, t, dane_addr_done, j);
 	if (q)
 		j->dane_q = q;
 }

@@ -7,7 +7,8 @@ certificate) and DANE-TA (2 0 1, a private CA the roots do not know,
 with the name checked) deliver; a certificate no record matches is
 deferred with nothing sent, as is a DANE-TA chain whose leaf is for
 another name; records without AD are ignored (delivered
-opportunistically); with TERN_DNS_TRUST_AD off nothing changes."""
+opportunistically), as are the records of an MX host whose own address
+answer lacks AD; with TERN_DNS_TRUST_AD off nothing changes."""
 import atexit
 import hashlib
 import os
@@ -36,10 +37,12 @@ def _records(ips, ee_spki, ca_der, ad=True):
                           ("ta.test", ips[1], "2 0 1 " + sha(ca_der)),
                           ("bad.test", ips[0], "3 1 1 " + "00" * 32),
                           ("taname.test", ips[1], "2 0 1 " + sha(ca_der)),
-                          ("noad.test", ips[0], "3 1 1 " + "11" * 32)):
+                          ("noad.test", ips[0], "3 1 1 " + "11" * 32),
+                          ("addrnoad.test", ips[0], "3 1 1 " + "22" * 32)):
         secure = ad and dom != "noad.test"
         z[dom] = {"MX": [[10, "mx." + dom]], "AD": secure}
-        z["mx." + dom] = {"A": [ip], "AD": secure}
+        # addrnoad.test: MX and TLSA validated, the MX host's A record not.
+        z["mx." + dom] = {"A": [ip], "AD": secure and dom != "addrnoad.test"}
         z["_25._tcp.mx." + dom] = {"TLSA": [tlsa], "AD": secure}
     return z
 
@@ -68,13 +71,16 @@ def test_dane_ee_ta_mismatch_and_insecure():
         ra = w.receiver(0, tls=True, cert=(ee_crt, ee_key))
         rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
         w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
-                "gina@taname.test"])
+                "gina@taname.test", "hal@addrnoad.test"])
         out = w.wait_list("no TLSA record matches")
         out = w.wait_list("not issued for that name")
-        ra.wait_messages(2)
+        ra.wait_messages(3)
         rb.wait_messages(1)
         log = w.srv.log_text()
-        assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test"], log
+        # An MX host whose address is not validated gets no DANE (§2.2.2):
+        # its (mismatching) TLSA records are not even asked for.
+        assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test", "hal@addrnoad.test"], log
+        assert "host=mx.addrnoad.test state=insecure_address" in log, log
         assert _rcpts(rb) == ["dave@ta.test"], log
         assert all(m["tls"] for m in ra.messages + rb.messages)
         assert "erin@bad.test" in out and "4.7.5" in out, out
