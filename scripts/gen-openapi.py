@@ -64,7 +64,7 @@ schemas = {
     "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
     "SpamDecisions": {"type": "object", "properties": {"decisions": arr({"type": "object", "properties": {
         "seq": I, "at": I, "ip": S, "mail_from": S, "rcpt": S, "score": {"type": "number"},
-        "action": {"enum": ["ham", "spam", "reject", "discard"]}, "rules": arr(S)}})}},
+        "action": {"enum": ["ham", "spam", "reject", "discard"]}, "trainable": B, "rules": arr(S)}})}},
     "Settings": {"type": "object", "properties": {
         "hostname": {"type": "object", "properties": {"value": S, "stored": S, "running": S, "locked": B}},
         "hostname_status": {"type": "object", "properties": {"fqdn": B, "certificate_name": S, "restart_required": B}},
@@ -242,6 +242,9 @@ paths = {
                              "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
                              "traps": arr(S), "allow": arr(S), "block": arr(S)}))},
     "/spam/recent": {"get": op("The filter's last decisions with their rules", [resp(200, "decisions", ref("SpamDecisions")), ERR])},
+    "/spam/recent/{seq}/train": {"post": op("Train the first recipient's model with a decision's stored message (the Spam page's spam / not spam buttons)",
+                                            [resp(200, "learned", obj({"learned": {"enum": ["spam", "ham"]}, "what": S})), problem(400, 404, 409, 503)],
+                                            obj({"spam": B}, ["spam"]), params=[pp("seq")])},
     "/spam/lists/{scope}": {"get": op("Allow and block lists of global, a served domain or an account", [resp(200, "lists", ref("SpamLists")), problem(404)], params=[pp("scope")]),
                             "put": op("Replace allow and/or block list", [resp(200, "lists", ref("SpamLists")), problem(400, 404)],
                                       obj({"allow": arr(S), "block": arr(S)}), params=[pp("scope")])},

@@ -132,9 +132,11 @@ static void free_private(struct delivery *dl)
 	spool_free(&dl->msg_);
 	buf_free(&dl->meta_);
 	free(dl->accounts_);
+	free(dl->email_ids_);
 	free(dl->targets_);
 	free(dl->envelopes_);
 	dl->accounts_ = NULL;
+	dl->email_ids_ = NULL;
 	dl->targets_ = NULL;
 	dl->envelopes_ = NULL;
 }
@@ -165,6 +167,10 @@ static void finish_soon(struct delivery *dl, int result)
 static void stored(struct store_delivery *d, void *arg)
 {
 	struct delivery *dl = arg;
+	if (d->result == STORE_OK && d->naccounts && dl->email_ids_[0]) {
+		dl->first_account = dl->accounts_[0];
+		dl->first_email = dl->email_ids_[0];
+	}
 	finish(dl, d->result);
 }
 
@@ -238,6 +244,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	dl->result = STORE_OK;
 	dl->len = 0;
 	dl->copies = 0;
+	dl->first_account = dl->first_email = 0;
 	memset(&dl->msg_, 0, sizeof dl->msg_);
 	memset(&dl->meta_, 0, sizeof dl->meta_);
 	memset(d, 0, sizeof *d);
@@ -245,6 +252,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	for (size_t i = 0; i < dl->nplans; i++)
 		total += 1 + (dl->plans[i].discard ? 0 : dl->plans[i].nmore);
 	dl->accounts_ = xcalloc(total, sizeof *dl->accounts_);
+	dl->email_ids_ = xcalloc(total, sizeof *dl->email_ids_);
 	dl->targets_ = xcalloc(total, sizeof *dl->targets_);
 	dl->envelopes_ = xcalloc(total, sizeof *dl->envelopes_);
 	dl->own_ = NULL;
@@ -276,6 +284,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	}
 	d->accounts = dl->accounts_;
 	d->naccounts = n;
+	d->email_ids = dl->email_ids_;
 	d->targets = dl->targets_;
 	d->envelopes = dl->envelopes_;
 	d->received_at = dl->received_at;

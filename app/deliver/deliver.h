@@ -114,6 +114,7 @@ struct delivery {
 	int result;       /* as store_delivery.result; STORE_ETEMP also when the copy failed */
 	size_t len;       /* bytes of the stored message (head included) */
 	size_t copies;    /* copies planned (discards excluded, further copies counted) */
+	uint32_t first_account, first_email; /* the first copy stored (0, 0: none) */
 
 	/* Private. */
 	struct store *st_;
@@ -122,6 +123,7 @@ struct delivery {
 	struct spool msg_;
 	struct buf meta_;
 	uint32_t *accounts_;
+	uint32_t *email_ids_;
 	struct store_target *targets_;
 	const char **envelopes_;
 	struct deliver_own *own_; /* per plan, for plans with own_header */

@@ -15,9 +15,11 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
 #include "spam/spam_dnsbl.h"
+#include "spam/spam_learn.h"
 #include "spam/spam_lists.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
@@ -325,6 +327,7 @@ void api_spam_recent(struct http_ctx *x)
 		jw_key(&w, "score");
 		jw_double(&w, r[i].score);
 		jw_kstr(&w, "action", r[i].action);
+		jw_kbool(&w, "trainable", r[i].email != 0);
 		jw_key(&w, "rules");
 		jw_arr_begin(&w);
 		for (char *p = r[i].rules; *p;) {
@@ -338,4 +341,65 @@ void api_spam_recent(struct http_ctx *x)
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	free(r);
+}
+
+struct raw {
+	char *data;
+	size_t len;
+};
+
+static void raw_copy(void *arg, const char *data, size_t len)
+{
+	struct raw *r = arg;
+	r->data = xmalloc(len ? len : 1);
+	memcpy(r->data, data, len);
+	r->len = len;
+}
+
+/* POST /api/v1/spam/recent/{seq}/train {"spam": true|false}: the Spam
+ * page's buttons. Trains the first recipient's model with the stored
+ * message of that decision, as the user moving it into or out of Junk
+ * would (spam_learn_message: once per message, the opposite lesson
+ * forgotten first, the users' votes for the global model). The message
+ * stays where it is. */
+void api_spam_recent_train(struct http_ctx *x)
+{
+	static const struct json_field f[] = {{"spam", JK_BOOL, 1}};
+	struct spam_recent d;
+	char *end;
+	if (http_body_check(x, f, 1) < 0)
+		return;
+	unsigned long long seq = strtoull(x->param[0], &end, 10);
+	if (*end || spam_recent_get(seq, &d) != 0) {
+		http_problem(x, 404, "not_found", NULL, "no recent decision %s", x->param[0]);
+		return;
+	}
+	if (!d.email) {
+		http_problem(x, 409, "not_stored", NULL,
+			     "decision %s has no stored message (refused, discarded or not a user's)",
+			     x->param[0]);
+		return;
+	}
+	int is_spam = json_get(x->json, "spam")->boolean;
+	struct raw r = {0};
+	if (store_email_raw(http_store, d.account, d.email, raw_copy, &r) != STORE_OK || !r.data) {
+		free(r.data);
+		http_problem(x, 404, "not_found", NULL, "the message of decision %s is gone", x->param[0]);
+		return;
+	}
+	const char *what = "";
+	int rc = spam_learn_message(http_store, d.account, r.data, r.len, is_spam, &what);
+	free(r.data);
+	if (rc) {
+		http_problem(x, 503, "temporary", NULL, "the lesson was not stored; try again");
+		return;
+	}
+	log_info("spam", NULL, "event=learned account=%u email=%u kind=%s what=%s reason=admin",
+		 d.account, d.email, is_spam ? "spam" : "ham", what);
+	struct jw w;
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "learned", is_spam ? "spam" : "ham");
+	jw_kstr(&w, "what", what);
+	jw_obj_end(&w);
 }

@@ -291,6 +291,7 @@ void api_settings_put(struct http_ctx *x);
 void api_spam_get(struct http_ctx *x);
 void api_spam_put(struct http_ctx *x);
 void api_spam_recent(struct http_ctx *x);
+void api_spam_recent_train(struct http_ctx *x);
 void api_spam_lists_get(struct http_ctx *x);
 void api_spam_lists_put(struct http_ctx *x);
 void api_tokens_list(struct http_ctx *x);

@@ -120,6 +120,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/spam", api_spam_get, R_AUTH },
 	{ "PUT", "/api/v1/spam", api_spam_put, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/spam/recent", api_spam_recent, R_AUTH },
+	{ "POST", "/api/v1/spam/recent/*/train", api_spam_recent_train, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/spam/lists/*", api_spam_lists_get, R_AUTH },
 	{ "PUT", "/api/v1/spam/lists/*", api_spam_lists_put, R_AUTH | R_JSON },
 	{ "GET", "/api/v1/tokens", api_tokens_list, R_AUTH },

@@ -141,6 +141,7 @@ struct smtp_tx {
 	int spam_postmaster;  /* the postmaster is a recipient: never refused */
 	int spam_trap;        /* the recipients are spam traps */
 	uint32_t spam_account; /* the first recipient's account (its lists) */
+	uint64_t spam_recent_seq; /* the decision in spam_recent.h; 0: none */
 	const char *spam_domain; /* the first recipient's domain (its lists; tx arena) */
 	const char *spam_fields; /* X-Spam-Status and X-Spam-Result, after fields in the head (tx arena) */
 };

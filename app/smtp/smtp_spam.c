@@ -388,8 +388,9 @@ static void note(struct smtp_spam *sp)
 	tx->auth_log = arena_printf(tx->arena, "%s%.*s", tx->auth_log ? tx->auth_log : "",
 				    (int)buf_len(&log), buf_data(&log));
 	buf_free(&log);
-	spam_recent_add(s->conn_gone ? "" : s->conn->peer_ip, tx->mail_from,
-			tx->nrcpts ? tx->rcpts[0].address : "", tx->spam_account, sp->res);
+	tx->spam_recent_seq = spam_recent_add(s->conn_gone ? "" : s->conn->peer_ip, tx->mail_from,
+					      tx->nrcpts ? tx->rcpts[0].address : "",
+					      tx->spam_account, sp->res);
 }
 
 static void refuse(struct smtp_spam *sp, const struct verdict *v)

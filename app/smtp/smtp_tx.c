@@ -34,6 +34,7 @@
 #include "queue/queue.h"
 #include "report/dmarc_intake.h"
 #include "smtp/smtp_session.h"
+#include "spam/spam_recent.h"
 
 #define ADDED_HEADERS_MAX 4096
 #define MSG_PREALLOC 32768
@@ -403,6 +404,8 @@ static void delivered(struct delivery *d, void *arg)
 			 s->id, tx->seq, log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, tx->naccounts,
 			 d->len, tx->auth_log ? tx->auth_log : smtp_spf_log(tx));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		if (tx->spam_recent_seq && d->first_email)
+			spam_recent_set_email(tx->spam_recent_seq, d->first_account, d->first_email);
 		smtp_forward_committed(s, d->result);
 		smtp_tx_notify_delivered(s, tx->data.p, tx->data.len);
 		offer_reports(s);

@@ -12,8 +12,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct spam_recent ring[SPAM_RECENT_MAX];
 static uint64_t next_seq = 1;
 
-void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, uint32_t account,
-		     const struct spam_result *t)
+uint64_t spam_recent_add(const char *ip, const char *mail_from, const char *rcpt,
+			 uint32_t account, const struct spam_result *t)
 {
 	struct spam_recent e;
 	size_t o = 0;
@@ -36,6 +36,29 @@ void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, ui
 	e.seq = next_seq++;
 	ring[e.seq % SPAM_RECENT_MAX] = e;
 	pthread_mutex_unlock(&lock);
+	return e.seq;
+}
+
+void spam_recent_set_email(uint64_t seq, uint32_t account, uint32_t email)
+{
+	pthread_mutex_lock(&lock);
+	struct spam_recent *e = &ring[seq % SPAM_RECENT_MAX];
+	if (seq && e->seq == seq && e->account == account)
+		e->email = email;
+	pthread_mutex_unlock(&lock);
+}
+
+int spam_recent_get(uint64_t seq, struct spam_recent *out)
+{
+	int rc = -1;
+	pthread_mutex_lock(&lock);
+	const struct spam_recent *e = &ring[seq % SPAM_RECENT_MAX];
+	if (seq && e->seq == seq) {
+		*out = *e;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
 }
 
 size_t spam_recent_list(struct spam_recent *out, size_t max)

@@ -7,6 +7,11 @@
  * HTTP threads read a copy. Nothing is stored: a restart empties it, and
  * the log keeps every decision anyway (spam= pairs of event=delivered
  * and event=message_rejected).
+ *
+ * Once the message is stored, the session gives the decision the email
+ * id of the first recipient's copy (spam_recent_set_email), so the Spam
+ * page's "spam" / "not spam" buttons can train that user's model with
+ * the very message (POST /api/v1/spam/recent/{seq}/train).
  */
 #ifndef TERN_SPAM_SPAM_RECENT_H
 #define TERN_SPAM_SPAM_RECENT_H
@@ -25,14 +30,20 @@ struct spam_recent {
 	char mail_from[256];
 	char rcpt[256];
 	uint32_t account;  /* the first recipient's account */
+	uint32_t email;    /* its stored copy's email id; 0: not stored (yet) */
 	double score;
 	char action[8];    /* spam_verdict_name() */
 	char rules[1024];  /* "NAME=W NAME=W ..." */
 };
 
-/* Records a decision. Thread-safe. */
-void spam_recent_add(const char *ip, const char *mail_from, const char *rcpt, uint32_t account,
-		     const struct spam_result *res);
+/* Records a decision; returns its seq. Thread-safe. */
+uint64_t spam_recent_add(const char *ip, const char *mail_from, const char *rcpt,
+			 uint32_t account, const struct spam_result *res);
+/* Notes that decision seq's message was stored as email in account (when
+ * it is still in the ring and its account is account). Thread-safe. */
+void spam_recent_set_email(uint64_t seq, uint32_t account, uint32_t email);
+/* Copies decision seq into *out: 0, or -1 when it left the ring. Thread-safe. */
+int spam_recent_get(uint64_t seq, struct spam_recent *out);
 /* Copies the newest decisions, newest first, at most max; returns how many. Thread-safe. */
 size_t spam_recent_list(struct spam_recent *out, size_t max);
 

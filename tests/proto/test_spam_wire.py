@@ -29,7 +29,8 @@ case.
   to Junk teach the global model; a message like one bob filed to Junk
   lands in his Junk but not in another user's INBOX, and after bob takes
   it back out, in his INBOX again;
-- the settings API refuses a bad zone, and lists recent decisions.
+- the settings API refuses a bad zone, and lists recent decisions; their
+  "spam" / "not spam" training (a stored one trains, a refused one 409).
 """
 import imaplib
 import re
@@ -348,6 +349,24 @@ def test_spam_wire():
         acts = [d["action"] for d in rec["decisions"]]
         assert "reject" in acts and "spam" in acts, acts
         assert any("RBL_BL_TEST=20.00" in d["rules"] for d in rec["decisions"] if d["action"] == "reject")
+
+        # The page's "spam" / "not spam" buttons: a stored message trains
+        # its first recipient's model; a refused one cannot.
+        stored = next(d for d in rec["decisions"] if d["action"] == "spam" and d["trainable"]
+                      and d["rcpt"] == "carol@example.test")  # "sieve decides": no lesson yet
+        refused = next(d for d in rec["decisions"] if d["action"] == "reject")
+        assert not refused["trainable"], refused
+        st, _, body = api.call("POST", "/spam/recent/%d/train" % refused["seq"], {"spam": True})
+        assert st == 409 and body["code"] == "not_stored", (st, body)
+        st, _, body = api.call("POST", "/spam/recent/999999/train", {"spam": True})
+        assert st == 404, (st, body)
+        st, _, body = api.call("POST", "/spam/recent/%d/train" % stored["seq"], {"spam": False})
+        assert st == 200 and body["learned"] == "ham" and body["what"] == "trained", body
+        assert s.wait_log("kind=ham what=trained reason=admin"), s.log_text()
+        st, _, body = api.call("POST", "/spam/recent/%d/train" % stored["seq"], {"spam": True})
+        assert st == 200 and body["what"] == "retrained", body
+        st, _, body = api.call("POST", "/spam/recent/%d/train" % stored["seq"], {"spam": True})
+        assert st == 200 and body["what"] == "known", body
     finally:
         if s:
             s.cleanup()

@@ -1,10 +1,11 @@
 // spam.jsx - the spam filter (issue 34): thresholds, greylisting, the
 // blocklist zones, the global allow/block lists and spam traps, lists per
 // domain or account, the global classifier's state, and the last decisions
-// with the rules that made them. Everything applies to the next message
+// with the rules that made them and "Spam" / "Not spam" buttons that train
+// the recipient's model with the message. Everything applies to the next message
 // (PUT /spam, PUT /spam/lists/{scope}; API.md "Spam filter").
 import { useEffect, useState } from 'preact/hooks';
-import { get, put, seg } from '../api.js';
+import { get, post, put, seg } from '../api.js';
 import { ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 
@@ -169,6 +170,26 @@ function ScopeLists() {
 
 const ACTION_BADGE = { ham: 'badge-found', spam: 'badge-different', reject: 'badge-missing', discard: 'badge-missing' };
 
+// "Spam" / "Not spam": the first recipient's model learns the stored
+// message as the user moving it into or out of Junk would teach it.
+function Train({ d }) {
+	const a = useAction();
+	const [done, setDone] = useState('');
+	if (!d.trainable) return <span class="muted">-</span>;
+	const train = (spam) => a.run(async () => {
+		const r = await post(`/spam/recent/${d.seq}/train`, { spam });
+		setDone(`learned as ${r.learned} (${r.what})`);
+	});
+	return (
+		<span>
+			<button class="btn btn-small" disabled={a.busy} onClick={() => train(true)} data-testid="spam-train-spam">Spam</button>{' '}
+			<button class="btn btn-small" disabled={a.busy} onClick={() => train(false)} data-testid="spam-train-ham">Not spam</button>
+			{done && <span class="muted" data-testid="spam-trained"> {done}</span>}
+			<ErrorBox error={a.error} />
+		</span>
+	);
+}
+
 function Recent() {
 	const r = useLoad(() => get('/spam/recent'));
 	const list = (r.data && r.data.decisions) || [];
@@ -179,7 +200,7 @@ function Recent() {
 			{list.length ? (
 				<div class="table-wrap">
 					<table>
-						<thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Client</th><th scope="col">Score</th><th scope="col">Action</th><th scope="col">Rules</th></tr></thead>
+						<thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Client</th><th scope="col">Score</th><th scope="col">Action</th><th scope="col">Rules</th><th scope="col">Train</th></tr></thead>
 						<tbody>
 							{list.map((d) => (
 								<tr key={d.seq} data-testid="spam-decision">
@@ -190,6 +211,7 @@ function Recent() {
 									<td>{d.score.toFixed(2)}</td>
 									<td><span class={`badge ${ACTION_BADGE[d.action] || 'badge-none'}`}>{d.action}</span></td>
 									<td class="wrap">{d.rules.join(' ')}</td>
+									<td><Train d={d} /></td>
 								</tr>
 							))}
 						</tbody>
