@@ -3,6 +3,7 @@
  * builds, which link no libmicrohttpd or c-ares (see the Makefile): the
  * server code links, and starting HTTP listeners there is a no-op.
  */
+#include "http/http_pushsub.h"
 #include "http/http_server.h"
 #include "net/listener.h"
 
@@ -23,6 +24,16 @@ void http_server_ready(void) {}
 void http_server_close_all(void) {}
 unsigned http_server_sessions(void) { return 0; }
 void http_server_stop(void) {}
+void http_pushsub_start(const struct config *cfg, struct store *st, struct loop *loop)
+{
+	(void)cfg;
+	(void)st;
+	(void)loop;
+}
+void http_pushsub_stop_on_loop(void *arg)
+{
+	(void)arg;
+}
 
 void http_bridge_accept(struct loop *loop, int fd, void *arg)
 {

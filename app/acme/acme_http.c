@@ -218,6 +218,7 @@ struct req {
 	acme_http_cb *cb;
 	void *arg;
 	int done;
+	int (*addr_ok)(const struct sockaddr *sa);
 };
 
 static void finish(struct req *q, const struct acme_http_resp *r)
@@ -322,6 +323,12 @@ static void on_timeout(struct loop *loop, void *arg)
 
 static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen)
 {
+	if (q->addr_ok && !q->addr_ok(sa)) {
+		finish_error(q, "the address of %s is refused (loopback, private or link-local)",
+			     q->host);
+		req_free(q);
+		return;
+	}
 	q->c = client_connect(q->loop, sa, salen, ACME_HTTP_MAX, 256 * 1024, &ops, q);
 	if (q->c == NULL) {
 		finish_error(q, "cannot connect: %s", strerror(errno));
@@ -368,6 +375,15 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
                       const char *content_type, const void *body, size_t len,
                       unsigned timeout_ms, acme_http_cb *cb, void *arg)
 {
+	return acme_http_request_opts(loop, dns, method, url, content_type, body, len, timeout_ms,
+				      NULL, NULL, cb, arg);
+}
+
+int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
+			   const char *url, const char *content_type, const void *body, size_t len,
+			   unsigned timeout_ms, const char *headers,
+			   int (*addr_ok)(const struct sockaddr *sa), acme_http_cb *cb, void *arg)
+{
 	char host[256];
 	unsigned port;
 	const char *path;
@@ -380,6 +396,7 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
 	q->cb = cb;
 	q->arg = arg;
 	q->port = port;
+	q->addr_ok = addr_ok;
 	snprintf(q->host, sizeof q->host, "%s", host);
 	buf_init(&q->out, 256 * 1024);
 	int v6 = strchr(host, ':') != NULL;
@@ -393,6 +410,8 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
 		buf_printf(&q->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 		           content_type ? content_type : "application/octet-stream", len);
 	}
+	if (headers)
+		buf_append_c(&q->out, headers);
 	buf_append(&q->out, "\r\n", 2);
 	if (body != NULL && buf_append(&q->out, body, len) < 0) {
 		req_free(q);

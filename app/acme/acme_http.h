@@ -61,6 +61,19 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
                       const char *content_type, const void *body, size_t len,
                       unsigned timeout_ms, acme_http_cb *cb, void *arg);
 
+/*
+ * The same with headers (complete "Name: value\r\n" lines, or NULL)
+ * added to the request, and addr_ok (or NULL) asked about the address
+ * the host resolved to (or the literal) before connecting: when it
+ * returns 0, cb gets r->status 0 and an error saying the address was
+ * refused. JMAP's push to a client's URL uses it (http_pushsub.c).
+ */
+struct sockaddr;
+int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
+			   const char *url, const char *content_type, const void *body, size_t len,
+			   unsigned timeout_ms, const char *headers,
+			   int (*addr_ok)(const struct sockaddr *sa), acme_http_cb *cb, void *arg);
+
 /* Splits an https URL: host (brackets removed), port (443 when absent), path ("/" when absent). 0 or -1. */
 int acme_url_split(const char *url, char *host, size_t hostsz, unsigned *port_r, const char **path_r);
 

@@ -538,6 +538,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 		else if (strcmp(v, "off") != 0)
 			return bad(err, errsz, "TERN_DNS_TRUST_AD", v, "on or off");
 	}
+	if ((v = getenv("TERN_JMAP_PUSH_PRIVATE")) != NULL) {
+		if (strcmp(v, "on") == 0)
+			cfg->jmap_push_private = 1;
+		else if (strcmp(v, "off") != 0)
+			return bad(err, errsz, "TERN_JMAP_PUSH_PRIVATE", v, "on or off");
+	}
 	if ((v = getenv("TERN_AUTH_CHECKS")) != NULL) {
 		if (strcmp(v, "off") == 0)
 			cfg->auth_checks = 0;

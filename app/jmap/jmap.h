@@ -99,6 +99,33 @@ void jmap_push_state_change(struct buf *out, uint32_t account, unsigned mask, ui
 			    int with_push_state);
 
 /*
+ * ---- PushSubscription (RFC 8620 §7.2, jmap_pushsub.c) ----
+ * The objects live in meta ("pushsub/<account>/<id>", SCHEMA.md); the
+ * deliveries are app/http/http_pushsub.c's, which sets
+ * jmap_pushsub_changed to be told (on the API's thread) after /set
+ * changed any, and reads them back with jmap_pushsub_parse.
+ */
+#define JMAP_CAP_WEBPUSH_VAPID "urn:ietf:params:jmap:webpush-vapid"
+struct jmap_pushsub {
+	uint32_t account;
+	char id[20];
+	char url[1025], p256dh[128], auth[64], code[40];
+	int verified;
+	int64_t expires;
+	unsigned types;
+};
+extern void (*jmap_pushsub_changed)(void);
+struct arena;
+/* One meta entry (its full name, its value) into p. 0, or -1 when it is
+ * not a subscription record. */
+int jmap_pushsub_parse(const char *name, const void *val, size_t len, struct jmap_pushsub *p,
+		       struct arena *a);
+/* The VAPID public key (RFC 8292, 65 octets) when http_pushsub.c made
+ * one: the session lists it (base64url) as applicationServerKey. */
+extern unsigned char jmap_vapid_pub[65];
+extern int jmap_vapid_ready;
+
+/*
  * ---- WebSocket (RFC 8887, jmap_ws.c) ----
  * One text message of a client, read: a Request runs here and its
  * Response (or a RequestError) is written to out (made with room for

@@ -10,6 +10,8 @@
 
 static const struct jmap_method methods[] = {
     {"Core/echo", JMAP_USING_CORE, jmap_core_echo},
+    {"PushSubscription/get", JMAP_USING_CORE, jmap_pushsub_get},
+    {"PushSubscription/set", JMAP_USING_CORE, jmap_pushsub_set},
     {"Mailbox/get", JMAP_USING_MAIL, jmap_mailbox_get},
     {"Mailbox/changes", JMAP_USING_MAIL, jmap_mailbox_changes},
     {"Mailbox/query", JMAP_USING_MAIL, jmap_mailbox_query},

@@ -171,6 +171,8 @@ void jmap_email_changes(struct jmap_call *c);
 void jmap_email_query(struct jmap_call *c);
 void jmap_email_query_changes(struct jmap_call *c);
 void jmap_email_set(struct jmap_call *c);
+void jmap_pushsub_get(struct jmap_call *c);
+void jmap_pushsub_set(struct jmap_call *c);
 void jmap_email_import(struct jmap_call *c);
 void jmap_snippet_get(struct jmap_call *c);
 void jmap_identity_get(struct jmap_call *c);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acme/acme_jws.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -83,6 +84,16 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kstr(&w, "url", url);
 	jw_kbool(&w, "supportsPush", 1);
 	jw_obj_end(&w);
+	if (jmap_vapid_ready) {
+		/* The key push services check our VAPID signatures with
+		 * (RFC 8292); a browser subscribes with it. */
+		char k[100];
+		acme_b64url(jmap_vapid_pub, sizeof jmap_vapid_pub, k, sizeof k);
+		jw_key(&w, JMAP_CAP_WEBPUSH_VAPID);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "applicationServerKey", k);
+		jw_obj_end(&w);
+	}
 	jw_obj_end(&w);
 
 	jw_key(&w, "accounts");

@@ -31,6 +31,7 @@
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "forward/forward.h"
+#include "http/http_pushsub.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "acme/acme.h"
@@ -413,6 +414,8 @@ int server_run(const struct config *cfg_env)
 	queue_sched_start(cfg, st, workers[0].loop);
 	/* The ACME client too: a few HTTPS requests a day. */
 	acme_start(cfg, st, workers[0].loop);
+	/* JMAP PushSubscription deliveries: a few HTTPS requests per change. */
+	http_pushsub_start(cfg, st, workers[0].loop);
 	if (backup_sched_start(cfg, st, err, sizeof(err)) < 0)
 		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
 	/* DMARC results to the store, and the daily reports, on a thread of its own. */
@@ -482,6 +485,7 @@ int server_run(const struct config *cfg_env)
 	/* Outbound deliveries stop where they are: entries stay due in the store. */
 	loop_post(workers[0].loop, queue_stop_on_loop, NULL);
 	loop_post(workers[0].loop, acme_stop_on_loop, NULL);
+	loop_post(workers[0].loop, http_pushsub_stop_on_loop, NULL);
 	for (int ms = 0; ms < 5000 && queue_sched_active() > 0; ms += 20)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */

@@ -1,0 +1,319 @@
+/*
+ * http_pushsub.c — delivering JMAP PushSubscriptions (RFC 8620 §7.2), on
+ * one loop (the first), from the change feed IMAP IDLE uses.
+ *
+ * The subscriptions are meta entries (jmap/jmap_pushsub.c); after every
+ * PushSubscription/set that changed one, and at start, the list here is
+ * read again (reload). For each subscription:
+ * - not yet verified: one PushVerification
+ *   {"@type":"PushVerification","pushSubscriptionId","verificationCode"}
+ *   is POSTed to its URL (again after a restart); the client proves it
+ *   got it by setting verificationCode with /set;
+ * - verified and not expired: subscribed to its account's changes; each
+ *   change the client's types cover is POSTed as a StateChange, one
+ *   request at a time per subscription (changes meanwhile fold into the
+ *   next one);
+ * - expired: nothing is sent (the entry stays until destroyed).
+ * With the client's keys the body is encrypted (RFC 8291, aes128gcm) and
+ * the request carries VAPID (RFC 8292; the key is made once and kept in
+ * meta as "pushsub-key/vapid"), with TTL and Urgency as Web Push asks;
+ * without keys it is the JSON itself.
+ *
+ * The POST goes through acme_http.c's client: TLS verified with the
+ * trust anchors (net/anchors.h: the built-in roots and TERN_TLS_CA_FILE),
+ * and the address the URL's host resolves to is refused when it is
+ * loopback, private, shared (CGN), link-local or unspecified, so a push
+ * URL cannot make tern reach into its own network. TERN_JMAP_PUSH_PRIVATE
+ * =on lifts that guard (for tests, and for a push relay on a LAN); it is
+ * logged at start.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "acme/acme_http.h"
+#include "acme/acme_jws.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "dns/dns.h"
+#include "http/http_pushsub.h"
+#include "http/webpush.h"
+#include "jmap/jmap.h"
+#include "store/store.h"
+
+#define POST_TIMEOUT_MS 15000
+#define VAPID_KEY "pushsub-key/vapid"
+
+struct psub {
+	struct jmap_pushsub s;
+	struct store_sub sub;
+	int subscribed;
+	uint64_t told;
+	int inflight, pending, verify_sent, seen;
+	struct psub *next;
+};
+
+static struct loop *ps_loop;
+static struct store *ps_store;
+static struct psub *subs;
+static struct acme_key vapid;
+static int allow_private;
+static char contact[300];
+
+static struct psub *find(const char *id)
+{
+	for (struct psub *p = subs; p; p = p->next)
+		if (!strcmp(p->s.id, id))
+			return p;
+	return NULL;
+}
+
+/* 0 for an address a push must not reach (unless allowed). */
+static int addr_ok(const struct sockaddr *sa)
+{
+	if (allow_private)
+		return 1;
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return !((a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
+			 (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
+			 (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) ||
+			 (a >> 28) >= 14);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(b, mapped, 12)) {
+			struct sockaddr_in s4 = {.sin_family = AF_INET};
+			memcpy(&s4.sin_addr, b + 12, 4);
+			return addr_ok((const struct sockaddr *)&s4);
+		}
+		static const uint8_t zero[15] = {0};
+		if (!memcmp(b, zero, 15) && (b[15] == 0 || b[15] == 1))
+			return 0; /* :: and ::1 */
+		return !((b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+			 b[0] == 0xff);
+	}
+	return 0;
+}
+
+struct post {
+	char id[20];
+	int verification;
+};
+
+static void post_send(struct psub *p, const char *json, size_t len, int verification);
+
+static void post_done(void *arg, const struct acme_http_resp *r)
+{
+	struct post *q = arg;
+	struct psub *p = find(q->id);
+
+	if (r->status >= 200 && r->status < 300)
+		log_info("jmap", NULL, "event=push_sent subscription=%s kind=%s status=%d", q->id,
+			 q->verification ? "verification" : "state", r->status);
+	else
+		log_warn("jmap", NULL, "event=push_failed subscription=%s kind=%s status=%d error=\"%s\"",
+			 q->id, q->verification ? "verification" : "state", r->status, r->error);
+	free(q);
+	if (!p)
+		return;
+	p->inflight = 0;
+	if (p->pending) {
+		p->pending = 0;
+		p->sub.cb(p, p->s.account, 0);
+	}
+}
+
+static void post_send(struct psub *p, const char *json, size_t len, int verification)
+{
+	struct buf body;
+	char headers[1200];
+	size_t hl = 0;
+	const char *ctype = "application/json; charset=utf-8";
+
+	buf_init(&body, WEBPUSH_RECORD + 200);
+	hl += (size_t)snprintf(headers, sizeof headers, "TTL: 86400\r\nUrgency: normal\r\n");
+	if (p->s.p256dh[0]) {
+		uint8_t pub[80], auth[32];
+		size_t pl, al;
+		char v[1000];
+		if (acme_b64url_decode(p->s.p256dh, strlen(p->s.p256dh), pub, sizeof pub, &pl) < 0 ||
+		    acme_b64url_decode(p->s.auth, strlen(p->s.auth), auth, sizeof auth, &al) < 0 ||
+		    webpush_encrypt(pub, pl, auth, al, json, len, &body) < 0 ||
+		    webpush_vapid(&vapid, p->s.url, (int64_t)time(NULL), contact, v, sizeof v) < 0) {
+			log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad keys\"",
+				 p->s.id);
+			buf_free(&body);
+			return;
+		}
+		snprintf(headers + hl, sizeof headers - hl,
+			 "Content-Encoding: aes128gcm\r\nAuthorization: %s\r\n", v);
+		ctype = "application/octet-stream";
+	} else {
+		buf_append(&body, json, len);
+	}
+	struct post *q = xcalloc(1, sizeof *q);
+	snprintf(q->id, sizeof q->id, "%s", p->s.id);
+	q->verification = verification;
+	if (acme_http_request_opts(ps_loop, dns_thread(), "POST", p->s.url, ctype, buf_data(&body),
+				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, post_done,
+				   q) < 0) {
+		log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad url\"", p->s.id);
+		free(q);
+	} else {
+		p->inflight = 1;
+	}
+	buf_free(&body);
+}
+
+static void change_cb(void *arg, uint32_t account, uint64_t modseq)
+{
+	struct psub *p = arg;
+	unsigned mask;
+	uint64_t upto;
+	(void)account;
+	(void)modseq;
+
+	if (p->inflight) {
+		p->pending = 1;
+		return;
+	}
+	if (p->s.expires < (int64_t)time(NULL))
+		return;
+	if (jmap_push_changed(ps_store, p->s.account, p->told, &mask, &upto) < 0)
+		return;
+	p->told = upto;
+	if (!(mask & p->s.types))
+		return;
+	struct buf ev;
+	buf_init(&ev, 1024);
+	jmap_push_state_change(&ev, p->s.account, mask & p->s.types, upto, 0);
+	post_send(p, buf_data(&ev), buf_len(&ev), 0);
+	buf_free(&ev);
+}
+
+static void verify_send(struct psub *p)
+{
+	char json[200];
+	int n = snprintf(json, sizeof json,
+			 "{\"@type\":\"PushVerification\",\"pushSubscriptionId\":\"%s\","
+			 "\"verificationCode\":\"%s\"}",
+			 p->s.id, p->s.code);
+	p->verify_sent = 1;
+	post_send(p, json, (size_t)n, 1);
+}
+
+static void drop(struct psub *p)
+{
+	if (p->subscribed)
+		store_unsubscribe(ps_store, &p->sub);
+	free(p);
+}
+
+static void reload_cb(void *arg, const char *name, const void *val, size_t len)
+{
+	struct arena *a = arg;
+	struct jmap_pushsub s;
+
+	if (jmap_pushsub_parse(name, val, len, &s, a) < 0)
+		return;
+	struct psub *p = find(s.id);
+	if (!p) {
+		p = xcalloc(1, sizeof *p);
+		p->next = subs;
+		subs = p;
+	}
+	p->s = s;
+	p->seen = 1;
+}
+
+static void reload(void *arg)
+{
+	struct arena *a = arena_new(0);
+	int64_t now = (int64_t)time(NULL);
+	(void)arg;
+
+	if (!ps_loop)
+		return;
+	for (struct psub *p = subs; p; p = p->next)
+		p->seen = 0;
+	store_meta_list(ps_store, "pushsub/", reload_cb, a);
+	arena_free(&a);
+	for (struct psub **pp = &subs; *pp;) {
+		struct psub *p = *pp;
+		if (!p->seen) { /* destroyed */
+			*pp = p->next;
+			drop(p);
+			continue;
+		}
+		pp = &p->next;
+		if (p->s.expires < now)
+			continue;
+		if (!p->s.verified) {
+			if (!p->verify_sent)
+				verify_send(p);
+		} else if (!p->subscribed) {
+			store_account_modseq(ps_store, p->s.account, &p->told);
+			p->sub = (struct store_sub){.account = p->s.account, .loop = ps_loop,
+						    .cb = change_cb, .arg = p};
+			store_subscribe(ps_store, &p->sub);
+			p->subscribed = 1;
+		}
+	}
+}
+
+/* On an API thread: after PushSubscription/set changed something. */
+static void changed(void)
+{
+	if (ps_loop)
+		loop_post(ps_loop, reload, NULL);
+}
+
+void http_pushsub_start(const struct config *cfg, struct store *st, struct loop *loop)
+{
+	unsigned char x[32];
+	size_t n = 0;
+
+	int rc = store_meta_get(st, VAPID_KEY, x, sizeof x, &n);
+	if (rc != STORE_OK || n != 32 || acme_key_from_raw(&vapid, x, 32) < 0) {
+		if (acme_key_generate(&vapid) < 0 ||
+		    store_meta_put(st, VAPID_KEY, vapid.kbuf, sizeof vapid.kbuf, 0) != STORE_OK) {
+			log_warn("jmap", NULL, "event=vapid_key_failed");
+			return;
+		}
+	}
+	explicit_bzero(x, sizeof x);
+	memcpy(jmap_vapid_pub, vapid.qbuf, sizeof jmap_vapid_pub);
+	jmap_vapid_ready = 1;
+	allow_private = cfg->jmap_push_private;
+	snprintf(contact, sizeof contact, "mailto:postmaster@%s", cfg->hostname);
+	if (allow_private)
+		log_warn("jmap", NULL,
+			 "event=push_private_allowed hint=\"TERN_JMAP_PUSH_PRIVATE=on: push URLs may "
+			 "reach loopback and private addresses\"");
+	ps_store = st;
+	ps_loop = loop;
+	jmap_pushsub_changed = changed;
+	loop_post(loop, reload, NULL);
+}
+
+void http_pushsub_stop_on_loop(void *arg)
+{
+	(void)arg;
+	jmap_pushsub_changed = NULL;
+	ps_loop = NULL;
+	while (subs) {
+		struct psub *p = subs;
+		subs = p->next;
+		drop(p);
+	}
+	acme_key_wipe(&vapid);
+}

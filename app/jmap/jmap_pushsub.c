@@ -1,0 +1,496 @@
+/*
+ * jmap_pushsub.c — PushSubscription/get and /set (RFC 8620 §7.2): a
+ * client (a browser's push service, a mobile app's relay) asks to be
+ * told of changes by an HTTPS POST to its URL. The deliveries are
+ * app/http/http_pushsub.c's; this file keeps the objects.
+ *
+ * Storage: one meta entry per subscription, "pushsub/<account>/<id>"
+ * (SCHEMA.md), whose value is a small JSON record: d deviceClientId,
+ * u url, k/a the client's keys (p256dh, auth; "" when none), c the
+ * verification code we send, v 1 once the client echoed it, e expires
+ * (seconds since the epoch), t the types (JMAP_TYPE_* mask). Ids are
+ * "P" and 16 random hex digits; at most PUSHSUB_MAX per account.
+ *
+ * Rules kept (RFC 8620 §7.2): no accountId, no state; url must be
+ * https; url and keys are write-once and never returned; only
+ * verificationCode, expires and types may be updated; a verificationCode
+ * other than the one sent is invalidProperties; expires is capped at
+ * PUSHSUB_TTL_MAX from now (the server's choice, returned).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "jmap/jmap_private.h"
+#include "store/store.h"
+
+#define PUSHSUB_MAX 16
+#define PUSHSUB_TTL_MAX (7 * 86400)
+#define URL_MAX 1024
+
+void (*jmap_pushsub_changed)(void);
+unsigned char jmap_vapid_pub[65];
+int jmap_vapid_ready;
+
+struct rec {
+	char id[20];
+	char device[256], url[URL_MAX + 1], p256dh[128], auth[64], code[40];
+	int verified;
+	int64_t expires;
+	unsigned types;
+};
+
+static void key_name(char *out, size_t n, uint32_t account, const char *id)
+{
+	snprintf(out, n, "pushsub/%08x/%s", account, id);
+}
+
+static int rec_decode(const char *id, const void *val, size_t len, struct rec *r,
+		      struct arena *a)
+{
+	char err[64];
+	const struct json_value *v = json_parse(val, len, a, err, sizeof err), *f;
+
+	memset(r, 0, sizeof *r);
+	if (!v || v->type != JSON_OBJECT)
+		return -1;
+	snprintf(r->id, sizeof r->id, "%s", id);
+#define S(k, dst)                                                                                 \
+	if ((f = json_get(v, k)) && f->type == JSON_STRING)                                       \
+		snprintf(dst, sizeof dst, "%s", f->str);
+	S("d", r->device);
+	S("u", r->url);
+	S("k", r->p256dh);
+	S("a", r->auth);
+	S("c", r->code);
+#undef S
+	if ((f = json_get(v, "v")) && f->is_int)
+		r->verified = f->integer != 0;
+	if ((f = json_get(v, "e")) && f->is_int)
+		r->expires = f->integer;
+	if ((f = json_get(v, "t")) && f->is_int)
+		r->types = (unsigned)f->integer;
+	return 0;
+}
+
+static int rec_put(struct store *st, uint32_t account, const struct rec *r)
+{
+	struct buf b;
+	struct jw w;
+	char name[64];
+
+	buf_init(&b, 4096);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "d", r->device);
+	jw_kstr(&w, "u", r->url);
+	jw_kstr(&w, "k", r->p256dh);
+	jw_kstr(&w, "a", r->auth);
+	jw_kstr(&w, "c", r->code);
+	jw_kint(&w, "v", r->verified);
+	jw_kint(&w, "e", r->expires);
+	jw_kint(&w, "t", r->types);
+	jw_obj_end(&w);
+	key_name(name, sizeof name, account, r->id);
+	int rc = jw_failed(&w) ? STORE_EINVAL : store_meta_put(st, name, buf_data(&b), buf_len(&b), 0);
+	buf_free(&b);
+	return rc;
+}
+
+struct list {
+	struct arena *a;
+	struct rec *r;
+	size_t n;
+	char prefix[32];
+};
+
+static void list_cb(void *arg, const char *name, const void *val, size_t len)
+{
+	struct list *l = arg;
+	struct rec r;
+
+	if (l->n >= PUSHSUB_MAX * 2 || rec_decode(name + strlen(l->prefix), val, len, &r, l->a) < 0)
+		return;
+	l->r[l->n++] = r;
+}
+
+/* Every subscription of the account into l (from a). */
+static int rec_list(struct store *st, uint32_t account, struct list *l, struct arena *a)
+{
+	l->a = a;
+	l->n = 0;
+	l->r = arena_alloc(a, PUSHSUB_MAX * 2 * sizeof *l->r);
+	snprintf(l->prefix, sizeof l->prefix, "pushsub/%08x/", account);
+	return store_meta_list(st, l->prefix, list_cb, l);
+}
+
+static int has_str(const struct json_value *arr, const char *s)
+{
+	for (const struct json_value *e = arr->first; e; e = e->next)
+		if (e->type == JSON_STRING && !strcmp(e->str, s))
+			return 1;
+	return 0;
+}
+
+static void w_rec(struct jw *w, const struct rec *r, const struct json_value *props)
+{
+	char exp[32];
+	time_t t = (time_t)r->expires;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	jw_obj_begin(w);
+#define WANT(p) (!props || has_str(props, p))
+	jw_kstr(w, "id", r->id);
+	if (WANT("deviceClientId"))
+		jw_kstr(w, "deviceClientId", r->device);
+	if (WANT("verificationCode")) {
+		jw_key(w, "verificationCode");
+		if (r->verified)
+			jw_str(w, r->code);
+		else
+			jw_null(w);
+	}
+	if (WANT("expires"))
+		jw_kstr(w, "expires", exp);
+	if (WANT("types")) {
+		jw_key(w, "types");
+		if (r->types == JMAP_TYPES_ALL) {
+			jw_null(w);
+		} else {
+			static const char *names[] = {"Mailbox", "Email", "Thread", "EmailDelivery"};
+			jw_arr_begin(w);
+			for (int i = 0; i < 4; i++)
+				if (r->types & (1u << i))
+					jw_str(w, names[i]);
+			jw_arr_end(w);
+		}
+	}
+#undef WANT
+	jw_obj_end(w);
+}
+
+void jmap_pushsub_get(struct jmap_call *c)
+{
+	static const struct jmap_arg args[] = {{"ids", JA_IDS, JA_NULLABLE},
+					       {"properties", JA_STRINGS, JA_NULLABLE}};
+	struct list l;
+
+	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids"), *props = jmap_arg(c, "properties");
+	for (const struct json_value *p = props ? props->first : NULL; p; p = p->next)
+		if (strcmp(p->str, "id") && strcmp(p->str, "deviceClientId") &&
+		    strcmp(p->str, "verificationCode") && strcmp(p->str, "expires") &&
+		    strcmp(p->str, "types")) {
+			/* url and keys are write-only (§7.2.1). */
+			jmap_bad_arg(c, "properties", "unknown or write-only property");
+			return;
+		}
+	if (rec_list(c->r->st, c->r->account, &l, c->r->a) != STORE_OK) {
+		jmap_error(c, "serverFail", "the store could not be read");
+		return;
+	}
+	jw_obj_begin(&c->w);
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+	for (size_t i = 0; i < l.n; i++) {
+		int want = !ids;
+		for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
+			want |= !strcmp(e->str, l.r[i].id);
+		if (want)
+			w_rec(&c->w, &l.r[i], props);
+	}
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next) {
+		size_t i = 0;
+		while (i < l.n && strcmp(e->str, l.r[i].id))
+			i++;
+		if (i == l.n)
+			jw_str(&c->w, e->str);
+	}
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+/* "types": null (all) or a list of names: the mask; -1 when bad. */
+static long types_of(const struct json_value *t)
+{
+	unsigned m = 0;
+
+	if (!t || t->type == JSON_NULL)
+		return JMAP_TYPES_ALL;
+	if (t->type != JSON_ARRAY)
+		return -1;
+	for (const struct json_value *e = t->first; e; e = e->next) {
+		if (e->type != JSON_STRING)
+			return -1;
+		if (!strchr(e->str, ','))
+			m |= jmap_push_types(e->str);
+	}
+	return m;
+}
+
+/* An RFC 3339 UTCDate into seconds; -1 when not one. */
+static int64_t utc_date(const char *s)
+{
+	struct tm tm = {0};
+	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!e || (*e == '.' && (e = strchr(e, 'Z')) == NULL) || strcmp(e, "Z"))
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+static int64_t expires_of(const struct json_value *v, int64_t now)
+{
+	int64_t e = v && v->type == JSON_STRING ? utc_date(v->str) : -1;
+	if (e < now || e > now + PUSHSUB_TTL_MAX)
+		e = now + PUSHSUB_TTL_MAX;
+	return e;
+}
+
+static void set_error(struct jw *w, const char *key, const char *type, const char *prop,
+		      const char *desc)
+{
+	jw_key(w, key);
+	jw_obj_begin(w);
+	jw_kstr(w, "type", type);
+	if (prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, prop);
+		jw_arr_end(w);
+	}
+	if (desc)
+		jw_kstr(w, "description", desc);
+	jw_obj_end(w);
+}
+
+/* One create: 0 with r filled, or the failing property named in *bad. */
+static int create_one(const struct json_value *o, struct rec *r, int64_t now, const char **bad)
+{
+	const struct json_value *d = json_get(o, "deviceClientId"), *u = json_get(o, "url"),
+				*k = json_get(o, "keys"), *vc = json_get(o, "verificationCode");
+	unsigned char rnd[8];
+
+	memset(r, 0, sizeof *r);
+	for (const struct json_value *m = o->first; m; m = m->next)
+		if (strcmp(m->key, "deviceClientId") && strcmp(m->key, "url") &&
+		    strcmp(m->key, "keys") && strcmp(m->key, "expires") && strcmp(m->key, "types") &&
+		    strcmp(m->key, "verificationCode")) {
+			*bad = m->key;
+			return -1;
+		}
+	if (!d || d->type != JSON_STRING || !d->len || d->len >= sizeof r->device)
+		return *bad = "deviceClientId", -1;
+	if (!u || u->type != JSON_STRING || u->len > URL_MAX || strncmp(u->str, "https://", 8) ||
+	    strpbrk(u->str, " \r\n\t"))
+		return *bad = "url", -1;
+	if (vc && vc->type != JSON_NULL)
+		return *bad = "verificationCode", -1; /* set only by update */
+	if (k && k->type != JSON_NULL) {
+		const struct json_value *p = json_get(k, "p256dh"), *a = json_get(k, "auth");
+		if (k->type != JSON_OBJECT || !p || p->type != JSON_STRING || !a ||
+		    a->type != JSON_STRING || p->len >= sizeof r->p256dh || a->len >= sizeof r->auth ||
+		    !p->len || !a->len)
+			return *bad = "keys", -1;
+		snprintf(r->p256dh, sizeof r->p256dh, "%s", p->str);
+		snprintf(r->auth, sizeof r->auth, "%s", a->str);
+	}
+	long t = types_of(json_get(o, "types"));
+	if (t < 0)
+		return *bad = "types", -1;
+	snprintf(r->device, sizeof r->device, "%s", d->str);
+	snprintf(r->url, sizeof r->url, "%s", u->str);
+	r->types = (unsigned)t;
+	r->expires = expires_of(json_get(o, "expires"), now);
+	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+		return *bad = "id", -1;
+	snprintf(r->id, sizeof r->id, "P%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
+		return *bad = "id", -1;
+	snprintf(r->code, sizeof r->code, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	return 0;
+}
+
+void jmap_pushsub_set(struct jmap_call *c)
+{
+	static const struct jmap_arg args[] = {{"create", JA_OBJECT, JA_NULLABLE},
+					       {"update", JA_OBJECT, JA_NULLABLE},
+					       {"destroy", JA_IDS, JA_NULLABLE}};
+	struct store *st = c->r->st;
+	uint32_t acc = c->r->account;
+	int64_t now = (int64_t)time(NULL);
+	struct list l;
+	int changed = 0;
+	struct buf errs;
+	struct jw ew;
+
+	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+		return;
+	if (rec_list(st, acc, &l, c->r->a) != STORE_OK) {
+		jmap_error(c, "serverFail", "the store could not be read");
+		return;
+	}
+	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
+				*de = jmap_arg(c, "destroy");
+	buf_init(&errs, 64 * 1024);
+	jw_init(&ew, &errs);
+	jw_obj_begin(&c->w);
+	/* created */
+	jw_key(&c->w, "created");
+	jw_obj_begin(&c->w);
+	jw_obj_begin(&ew);
+	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
+		struct rec r;
+		const char *bad = NULL;
+		if (o->type != JSON_OBJECT || create_one(o, &r, now, &bad) < 0) {
+			set_error(&ew, o->key, "invalidProperties", bad, NULL);
+			continue;
+		}
+		if (l.n >= PUSHSUB_MAX) {
+			set_error(&ew, o->key, "overQuota", NULL, "too many push subscriptions");
+			continue;
+		}
+		if (rec_put(st, acc, &r) != STORE_OK) {
+			set_error(&ew, o->key, "serverFail", NULL, NULL);
+			continue;
+		}
+		l.r[l.n++] = r;
+		changed = 1;
+		jmap_created_put(c->r, o->key, arena_strdup(c->r->a, r.id));
+		jw_key(&c->w, o->key);
+		jw_obj_begin(&c->w);
+		jw_kstr(&c->w, "id", r.id);
+		char exp[32];
+		time_t t = (time_t)r.expires;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		jw_kstr(&c->w, "expires", exp);
+		jw_obj_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+	jw_obj_end(&ew);
+	if (buf_len(&errs) > 2) {
+		jw_key(&c->w, "notCreated");
+		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
+	}
+	/* updated */
+	buf_reset(&errs);
+	jw_init(&ew, &errs);
+	jw_obj_begin(&ew);
+	jw_key(&c->w, "updated");
+	jw_obj_begin(&c->w);
+	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+		struct rec *r = NULL;
+		for (size_t i = 0; i < l.n; i++)
+			if (!strcmp(l.r[i].id, o->key))
+				r = &l.r[i];
+		if (!r) {
+			set_error(&ew, o->key, "notFound", NULL, NULL);
+			continue;
+		}
+		struct rec nr = *r;
+		const char *bad = NULL;
+		for (const struct json_value *m = o->type == JSON_OBJECT ? o->first : NULL; m && !bad;
+		     m = m->next) {
+			if (!strcmp(m->key, "verificationCode")) {
+				if (m->type != JSON_STRING || strcmp(m->str, r->code))
+					bad = m->key;
+				else
+					nr.verified = 1;
+			} else if (!strcmp(m->key, "expires")) {
+				nr.expires = expires_of(m, now);
+			} else if (!strcmp(m->key, "types")) {
+				long t = types_of(m);
+				if (t < 0)
+					bad = m->key;
+				else
+					nr.types = (unsigned)t;
+			} else {
+				bad = m->key; /* url, keys, deviceClientId: immutable */
+			}
+		}
+		if (o->type != JSON_OBJECT || bad) {
+			set_error(&ew, o->key, "invalidProperties", bad, NULL);
+			continue;
+		}
+		if (rec_put(st, acc, &nr) != STORE_OK) {
+			set_error(&ew, o->key, "serverFail", NULL, NULL);
+			continue;
+		}
+		*r = nr;
+		changed = 1;
+		jw_key(&c->w, o->key);
+		jw_null(&c->w);
+	}
+	jw_obj_end(&c->w);
+	jw_obj_end(&ew);
+	if (buf_len(&errs) > 2) {
+		jw_key(&c->w, "notUpdated");
+		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
+	}
+	/* destroyed */
+	buf_reset(&errs);
+	jw_init(&ew, &errs);
+	jw_obj_begin(&ew);
+	jw_key(&c->w, "destroyed");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next) {
+		char name[64];
+		if (strlen(e->str) > 19) {
+			set_error(&ew, e->str, "notFound", NULL, NULL);
+			continue;
+		}
+		key_name(name, sizeof name, acc, e->str);
+		if (store_meta_del(st, name) != STORE_OK) {
+			set_error(&ew, e->str, "notFound", NULL, NULL);
+			continue;
+		}
+		changed = 1;
+		jw_str(&c->w, e->str);
+	}
+	jw_arr_end(&c->w);
+	jw_obj_end(&ew);
+	if (buf_len(&errs) > 2) {
+		jw_key(&c->w, "notDestroyed");
+		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
+	}
+	jw_obj_end(&c->w);
+	buf_free(&errs);
+	if (changed && jmap_pushsub_changed)
+		jmap_pushsub_changed();
+}
+
+int jmap_pushsub_parse(const char *name, const void *val, size_t len, struct jmap_pushsub *p,
+		       struct arena *a)
+{
+	struct rec r;
+	unsigned acc;
+	char id[24];
+
+	if (sscanf(name, "pushsub/%8x/%19s", &acc, id) != 2 ||
+	    rec_decode(id, val, len, &r, a) < 0)
+		return -1;
+	memset(p, 0, sizeof *p);
+	p->account = acc;
+	snprintf(p->id, sizeof p->id, "%s", r.id);
+	snprintf(p->url, sizeof p->url, "%s", r.url);
+	snprintf(p->p256dh, sizeof p->p256dh, "%s", r.p256dh);
+	snprintf(p->auth, sizeof p->auth, "%s", r.auth);
+	snprintf(p->code, sizeof p->code, "%s", r.code);
+	p->verified = r.verified;
+	p->expires = r.expires;
+	p->types = r.types;
+	return 0;
+}

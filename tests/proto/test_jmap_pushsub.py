@@ -1,0 +1,235 @@
+"""JMAP PushSubscription (RFC 8620 §7.2) with Web Push (RFC 8291, RFC 8292):
+get/set and their rules, the PushVerification POSTed to the client's URL
+and its code echoed back, StateChanges POSTed after a delivery, over
+HTTPS verified with the trust anchors (the receiver's CA given by
+TERN_TLS_CA_FILE). With keys the body is decrypted here with the
+`cryptography` package (aes128gcm, ECDH P-256, HKDF) and the VAPID JWT's
+ES256 signature checked against the session's applicationServerKey;
+without keys it is plain JSON. The address guard: a server without
+TERN_JMAP_PUSH_PRIVATE=on refuses a loopback push URL; a bad value stops
+start-up (exit 2)."""
+import base64
+import http.server
+import json
+import os
+import queue
+import re
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from harness import Server, message
+from jmapc import CORE, Jmap
+
+EVE = ("eve@example.test", "eve-password-1")
+VAPID = "urn:ietf:params:jmap:webpush-vapid"
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64e(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class Receiver:
+    """An HTTPS push endpoint on loopback whose certificate comes from a
+    CA of its own (ca: for TERN_TLS_CA_FILE); every POST goes to .got."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="tern-push-")
+        run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, cwd=self.tmp)
+        self.ca = os.path.join(self.tmp, "ca.pem")
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "ca.key", "-out", self.ca, "-days", "2", "-subj", "/CN=push CA",
+            "-addext", "basicConstraints=critical,CA:TRUE")
+        with open(os.path.join(self.tmp, "ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+        run("openssl", "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "srv.pem")
+        self.got = queue.Queue()
+        got = self.got
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                got.put((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        c.load_cert_chain(os.path.join(self.tmp, "srv.pem"), os.path.join(self.tmp, "srv.key"))
+        self.httpd.socket = c.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+    def next(self, timeout=10):
+        try:
+            return self.got.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("nothing POSTed within %ss" % timeout)
+
+    def close(self):
+        self.httpd.shutdown()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def decrypt(body, priv, pub, auth):
+    """RFC 8291 §3.4 / RFC 8188 as a user agent does it."""
+    salt, rs, idlen = body[:16], int.from_bytes(body[16:20], "big"), body[20]
+    as_pub, ct = body[21:21 + idlen], body[21 + idlen:]
+    assert idlen == 65 and rs >= len(ct), (idlen, rs, len(ct))
+    shared = priv.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(
+        ec.SECP256R1(), as_pub))
+    ikm = HKDF(hashes.SHA256(), 32, salt=auth, info=b"WebPush: info\x00" + pub + as_pub).derive(shared)
+    cek = HKDF(hashes.SHA256(), 16, salt=salt, info=b"Content-Encoding: aes128gcm\x00").derive(ikm)
+    nonce = HKDF(hashes.SHA256(), 12, salt=salt, info=b"Content-Encoding: nonce\x00").derive(ikm)
+    pt = AESGCM(cek).decrypt(nonce, ct, None)
+    assert pt.endswith(b"\x02"), pt  # the last record's delimiter, no padding
+    return json.loads(pt[:-1])
+
+
+def check_vapid(hd, server_key, aud):
+    m = re.fullmatch(r"vapid t=([\w-]+)\.([\w-]+)\.([\w-]+), k=([\w-]+)", hd["authorization"])
+    assert m, hd["authorization"]
+    assert m.group(4) == server_key
+    head, claims, sig = json.loads(b64d(m.group(1))), json.loads(b64d(m.group(2))), b64d(m.group(3))
+    assert head == {"typ": "JWT", "alg": "ES256"}, head
+    assert claims["aud"] == aud and claims["exp"] > time.time() + 3600, claims
+    assert claims["sub"].startswith("mailto:"), claims
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64d(server_key))
+    key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")),
+               (m.group(1) + "." + m.group(2)).encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def pset(j, args):
+    r = j.call([["PushSubscription/set", args, "p"]], using=(CORE,))["methodResponses"]
+    assert r[0][0] == "PushSubscription/set", r
+    return r[0][1]
+
+
+def pget(j, args=None):
+    r = j.call([["PushSubscription/get", args or {}, "g"]], using=(CORE,))["methodResponses"]
+    assert r[0][0] == "PushSubscription/get", r
+    return r[0][1]
+
+
+def test_pushsubscription_webpush():
+    rx = Receiver()
+    s = Server(accounts=[EVE], imap=True, http=True,
+               env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+        sess = j.session()
+        server_key = sess["capabilities"][VAPID]["applicationServerKey"]
+        assert len(b64d(server_key)) == 65 and b64d(server_key)[0] == 4
+        assert s.wait_log("event=push_private_allowed")
+
+        # The user agent's keys (RFC 8291 §2).
+        priv = ec.generate_private_key(ec.SECP256R1())
+        pub = priv.public_key().public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.UncompressedPoint)
+        auth = os.urandom(16)
+        # Refusals: a URL that is not https, a verificationCode on create.
+        r = pset(j, {"create": {"a": {"deviceClientId": "d", "url": "http://x/"},
+                                "b": {"deviceClientId": "d", "url": rx.url("/b"),
+                                      "verificationCode": "x"}}})
+        assert r["notCreated"]["a"] == {"type": "invalidProperties", "properties": ["url"]}, r
+        assert r["notCreated"]["b"]["properties"] == ["verificationCode"], r
+        r = pset(j, {"create": {"k1": {"deviceClientId": "phone", "url": rx.url("/wp/1"),
+                                       "keys": {"p256dh": b64e(pub), "auth": b64e(auth)},
+                                       "types": ["Email"]}}})
+        sid = r["created"]["k1"]["id"]
+        assert re.fullmatch(r"P[0-9a-f]{16}", sid) and r["created"]["k1"]["expires"], r
+
+        # The verification, encrypted, with VAPID.
+        path, hd, body = rx.next()
+        assert path == "/wp/1" and hd["content-encoding"] == "aes128gcm", hd
+        assert hd["ttl"] == "86400" and hd["content-type"] == "application/octet-stream", hd
+        check_vapid(hd, server_key, "https://127.0.0.1:%d" % rx.port)
+        v = decrypt(body, priv, pub, auth)
+        assert v["@type"] == "PushVerification" and v["pushSubscriptionId"] == sid, v
+        code = v["verificationCode"]
+
+        g = pget(j)
+        assert g["list"] == [{"id": sid, "deviceClientId": "phone", "verificationCode": None,
+                              "expires": r["created"]["k1"]["expires"], "types": ["Email"]}], g
+        # url and keys are write-only.
+        r = j.call([["PushSubscription/get", {"properties": ["url"]}, "g"]], using=(CORE,))
+        assert r["methodResponses"][0][0] == "error", r
+        # Nothing is pushed before it is verified; a wrong code is refused.
+        r = pset(j, {"update": {sid: {"verificationCode": "wrong"}}})
+        assert r["notUpdated"][sid]["type"] == "invalidProperties", r
+        r = pset(j, {"update": {sid: {"verificationCode": code}}})
+        assert r["updated"] == {sid: None}, r
+        assert pget(j)["list"][0]["verificationCode"] == code
+
+        # A delivery -> a StateChange POSTed, encrypted.
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("a@remote.test", [EVE[0]], message(to=EVE[0]).encode())
+        path, hd, body = rx.next()
+        sc = decrypt(body, priv, pub, auth)
+        assert sc["@type"] == "StateChange" and set(sc["changed"][j.account]) == {"Email"}, sc
+        _, got = j.one("Email/get", {"ids": []})
+        assert sc["changed"][j.account]["Email"] == got["state"], (sc, got)
+
+        # Without keys: plain JSON.
+        r = pset(j, {"create": {"p": {"deviceClientId": "relay", "url": rx.url("/plain")}}})
+        pid = r["created"]["p"]["id"]
+        path, hd, body = rx.next()
+        assert path == "/plain" and "content-encoding" not in hd and "authorization" not in hd, hd
+        v = json.loads(body)
+        assert v["@type"] == "PushVerification" and v["pushSubscriptionId"] == pid, v
+
+        r = pset(j, {"destroy": [sid, pid, "Pnope"]})
+        assert sorted(r["destroyed"]) == sorted([sid, pid]) and "Pnope" in r["notDestroyed"], r
+        assert pget(j)["list"] == []
+    finally:
+        s.cleanup()
+        rx.close()
+
+
+def test_pushsubscription_guard():
+    rx = Receiver()
+    s = Server(accounts=[EVE], http=True, env={"TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+        r = pset(j, {"create": {"x": {"deviceClientId": "d", "url": rx.url("/guarded")}}})
+        assert "x" in r["created"], r
+        assert s.wait_log("event=push_failed subscription=%s kind=verification status=0 "
+                          "error=\"the address of 127.0.0.1 is refused" % r["created"]["x"]["id"])
+        assert rx.got.empty()
+    finally:
+        s.cleanup()
+        rx.close()
+    bad = Server(accounts=[], http=True, start=False)
+    try:
+        env = dict(bad.env, TERN_JMAP_PUSH_PRIVATE="maybe")
+        p = subprocess.run([bad.binary, "serve"], env=env, capture_output=True, timeout=20)
+        assert p.returncode == 2, p
+        assert b"TERN_JMAP_PUSH_PRIVATE" in p.stderr, p.stderr
+    finally:
+        bad.cleanup()
