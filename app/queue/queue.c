@@ -13,7 +13,12 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/hostname.h"
 #include "deliver/deliver.h"
+#include "deliver/deliver_sieve.h"
+#include "queue/dsn.h"
 #include "forward/forward.h"
 #include "mime/rfc5322.h"
 #include "store/store.h"
@@ -33,7 +38,17 @@ struct submit_job {
 	struct deliver_plan *plans;
 	size_t naccounts;
 	size_t rcpts_room;          /* e.rcpts allocated */
+	/* QUEUE_SIEVE: per account, the recipient address that reached it,
+	 * what its script leaves for after the commit, and a reject's reason
+	 * (NULL: none); the strings in arena. */
+	const char **rcpt_of;
+	struct deliver_sieve_reply **after;
+	const char **rejected;
+	struct arena *arena;
 };
+
+/* Accounts a submitted message's redirects may add to its recipients'. */
+#define SIEVE_REDIRECT_ACCOUNTS 16
 
 /*
  * 1 when the message's header has "TLS-Required: No" (RFC 8689 §5): the
@@ -62,6 +77,12 @@ static int tls_optional(const char *data, size_t len)
 
 static void job_free(struct submit_job *j)
 {
+	for (size_t i = 0; j->after && i < j->naccounts; i++)
+		deliver_sieve_reply_free(j->after[i]);
+	free(j->after);
+	free(j->rcpt_of);
+	free(j->rejected);
+	arena_free(&j->arena);
 	store_queue_entry_free(&j->e);
 	free(j->head);
 	free(j->plans);
@@ -95,12 +116,140 @@ static int enqueue_hook(struct store *st, void *txn, struct store_delivery *d)
 	return store_queue_add_txn(st, txn, &j->e, j->r->data, j->r->len);
 }
 
+static void add_account(struct submit_job *j, uint32_t id, const char *sender, const char *rcpt);
+static void add_remote(struct submit_job *j, const char *addr, const char *orcpt, unsigned notify,
+		       int once);
+
+struct reject_notice {
+	struct queue_request req;
+	struct queue_rcpt rcpt;
+	struct buf msg;
+	char *to;
+};
+
+static void reject_notice_done(struct queue_request *q, void *arg)
+{
+	struct reject_notice *n = arg;
+	if (q->result != STORE_OK)
+		log_warn("queue", NULL, "event=sieve_reject_dsn_failed result=%d", q->result);
+	buf_free(&n->msg);
+	free(n->to);
+	free(n);
+}
+
+/*
+ * A local recipient's script rejected the submitted message (RFC 5429):
+ * the authenticated sender gets a failure DSN for that recipient, from
+ * the null sender, once the rest is stored.
+ */
+static void reject_notice(struct submit_job *j, const char *rcpt, const char *reason)
+{
+	const struct queue_request *r = j->r;
+	char status[300];
+	if (!r->sender[0])
+		return; /* nobody to tell */
+	snprintf(status, sizeof status, "550 5.7.1 %s", reason);
+	struct dsn_rcpt dr = { rcpt, "", status, "", DSN_FAILED };
+	struct dsn_info in = {
+		.hostname = hostname_now(), .to = r->sender, .envid = r->envid ? r->envid : "",
+		.arrival = r->received_at ? r->received_at : (int64_t)time_wall(),
+		.now = (int64_t)time_wall(), .ret_full = 0, .msg = r->data, .msglen = r->len,
+		.id = (uint64_t)(uintptr_t)j, .rcpts = &dr, .nrcpts = 1,
+	};
+	struct reject_notice *n = xcalloc(1, sizeof *n);
+	buf_init(&n->msg, r->len + 64 * 1024);
+	if (dsn_build(&in, &n->msg) < 0) {
+		reject_notice_done(&n->req, n);
+		return;
+	}
+	n->to = xstrdup(r->sender);
+	n->rcpt.addr = n->to;
+	n->req.data = buf_data(&n->msg);
+	n->req.len = buf_len(&n->msg);
+	n->req.sender = "";
+	n->req.rcpts = &n->rcpt;
+	n->req.nrcpts = 1;
+	n->req.loop = r->loop;
+	n->req.done = reject_notice_done;
+	n->req.arg = n;
+	n->req.result = STORE_OK;
+	queue_submit(j->st, &n->req);
+}
+
+/*
+ * QUEUE_SIEVE: each local account's script over its copy (deliver_sieve.h),
+ * before the entry is made: a redirect to an outside address joins the
+ * entry's recipients, one to a local account gives that account a copy
+ * of its own (its script runs in turn; once per account).
+ */
+static void sieve_stage(struct submit_job *j)
+{
+	struct queue_request *r = j->r;
+	size_t cap = j->naccounts + SIEVE_REDIRECT_ACCOUNTS;
+
+	j->arena = arena_new(0);
+	j->plans = xrealloc(j->plans, cap * sizeof *j->plans);
+	j->after = xcalloc(cap, sizeof *j->after);
+	j->rejected = xcalloc(cap, sizeof *j->rejected);
+	for (size_t i = 0; i < j->naccounts; i++) {
+		struct deliver_sieve_out out;
+		/* may_reject: the sender is ours and authenticated, so a reject
+		 * can be told as a DSN for this recipient alone. */
+		deliver_sieve_plan(j->st, &j->plans[i], str_make(r->data, r->len), str_c(r->sender),
+				   str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1, NULL, &out);
+		j->after[i] = out.after;
+		if (out.reject) {
+			j->rejected[i] = out.reject;
+			continue;
+		}
+		for (unsigned k = 0; k < out.nredirects; k++) {
+			uint32_t acc[LOCAL_MAX_PER_RCPT];
+			struct store_forward fw[FORWARD_TARGETS_MAX];
+			size_t n = 0, nf = 0;
+			const char *t = out.redirects[k];
+			enum store_rcpt res = store_resolve_forwards(j->st, t, acc, LOCAL_MAX_PER_RCPT, &n,
+								     fw, FORWARD_TARGETS_MAX, &nf);
+			if (res == STORE_RCPT_NOT_LOCAL) {
+				add_remote(j, t, NULL, out.redirect_notify[k], 1);
+				continue;
+			}
+			if (res != STORE_RCPT_OK && res != STORE_RCPT_OVER_QUOTA) {
+				log_info("queue", NULL, "event=sieve_redirect_failed account=%u reason=%s",
+					 j->accounts[i], res == STORE_RCPT_UNKNOWN ? "unknown_user" : "store");
+				if (j->plans[i].discard)
+					j->plans[i] = (struct deliver_plan){.account = j->accounts[i],
+									    .envelope = j->envelopes[i]};
+				continue;
+			}
+			for (size_t m = 0; m < nf; m++)
+				add_remote(j, fw[m].addr, NULL, out.redirect_notify[k], 1);
+			for (size_t m = 0; m < n && j->naccounts < cap; m++) {
+				size_t before = j->naccounts;
+				add_account(j, acc[m], r->sender, t);
+				if (j->naccounts > before)
+					j->plans[before] = (struct deliver_plan){
+					    .account = acc[m], .envelope = j->envelopes[before]};
+			}
+		}
+	}
+}
+
 /* Runs on r->loop (or the writer thread) after the commit. */
 static void stored(struct delivery *dl, void *arg)
 {
 	struct submit_job *j = arg;
 	struct queue_request *r = j->r;
 
+	/* What the scripts leave for after the commit: replies and notices
+	 * only for a message stored. */
+	for (size_t i = 0; j->after && i < j->naccounts; i++) {
+		if (dl->result == STORE_OK) {
+			deliver_sieve_reply_send(j->st, j->after[i], r->loop, NULL);
+			j->after[i] = NULL;
+			if (j->rejected && j->rejected[i])
+				reject_notice(j, j->rcpt_of[i], j->rejected[i]);
+		}
+	}
 	r->result = dl->result;
 	r->queue_id = dl->result == STORE_OK && j->e.nrcpts ? j->e.id : 0;
 	if (r->result == STORE_OK && j->e.nrcpts) {
@@ -133,8 +282,10 @@ static void add_account(struct submit_job *j, uint32_t id, const char *sender, c
 	if (i == j->naccounts) {
 		j->accounts = xrealloc(j->accounts, (i + 1) * sizeof *j->accounts);
 		j->envelopes = xrealloc(j->envelopes, (i + 1) * sizeof *j->envelopes);
+		j->rcpt_of = xrealloc(j->rcpt_of, (i + 1) * sizeof *j->rcpt_of);
 		j->accounts[i] = id;
 		j->envelopes[i] = NULL;
+		j->rcpt_of[i] = rcpt;
 		j->naccounts++;
 		add_line(&j->envelopes[i], "MAIL FROM:", sender);
 	}
@@ -228,6 +379,7 @@ void queue_submit(struct store *st, struct queue_request *r)
 	int64_t now = r->received_at ? r->received_at : time_wall();
 	struct submit_job *j = xcalloc(1, sizeof *j);
 	j->r = r;
+	j->st = st;
 
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		uint32_t acc[LOCAL_MAX_PER_RCPT];
@@ -288,6 +440,8 @@ void queue_submit(struct store *st, struct queue_request *r)
 		for (size_t i = 0; i < j->naccounts; i++)
 			j->plans[i] = (struct deliver_plan){.account = j->accounts[i],
 							    .envelope = j->envelopes[i]};
+		if (r->flags & QUEUE_SIEVE)
+			sieve_stage(j);
 		d->plans = j->plans;
 		d->nplans = j->naccounts;
 		d->head = str_c(j->head);

@@ -43,6 +43,13 @@ struct config;
 #define QUEUE_SMTPUTF8 2u /* MAIL FROM had SMTPUTF8 */
 #define QUEUE_RET_FULL 4u /* RET=FULL (default: RET=HDRS) */
 #define QUEUE_REQUIRETLS 8u /* MAIL FROM had REQUIRETLS (RFC 8689) */
+/* Run each local account's active Sieve script on its copy (submission's
+ * local copies, as Pigeonhole's LMTP does; the sender is authenticated):
+ * fileinto, flags, discard, vacation, notify, redirect (local: that
+ * account's copy, its own script run; outside: a recipient of the entry)
+ * and reject (that copy not stored, a failure DSN to the sender for that
+ * recipient after the commit). */
+#define QUEUE_SIEVE 16u
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */

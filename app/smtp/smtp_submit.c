@@ -432,7 +432,8 @@ static void sign_done(void *arg)
 	r->envid = tx->envid;
 	r->flags = (tx->body == SMTP_BODY_8BITMIME ? QUEUE_8BITMIME : 0) |
 		   (tx->smtputf8 ? QUEUE_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL : 0) |
-		   (tx->requiretls ? QUEUE_REQUIRETLS : 0);
+		   (tx->requiretls ? QUEUE_REQUIRETLS : 0) |
+		   QUEUE_SIEVE; /* local copies run their accounts' scripts */
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;
 	r->account = s->account;

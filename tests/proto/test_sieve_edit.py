@@ -15,11 +15,17 @@ check.
 - replace and enclose (RFC 5703): the account stores the new message
   (replace: the script's text as the body, :subject; enclose: a
   multipart/mixed with the text and the original as message/rfc822), and
-  later tests in the script see it."""
+  later tests in the script see it.
+- Submission (587): a message submitted to local accounts runs each
+  account's script on its copy, as mail from port 25 does; an alias that
+  expands to several accounts whose scripts reject gives each its own
+  outcome: a rejecting account stores nothing and the (authenticated)
+  sender gets a failure DSN for that recipient, the others deliver."""
 import imaplib
 import re
 import smtplib
 import ssl
+import time
 
 from harness import Server, message
 
@@ -27,6 +33,9 @@ ANN = ("ann@example.test", "ann-pw-edit-1")
 BEN = ("ben@example.test", "ben-pw-edit-1")
 CAL = ("cal@example.test", "cal-pw-edit-1")
 DOT = ("dot@example.test", "dot-pw-edit-1")
+EVE = ("eve@example.test", "eve-pw-edit-1")
+FAY = ("fay@example.test", "fay-pw-edit-1")
+GIL = ("gil@example.test", "gil-pw-edit-1")
 
 _srv = None
 
@@ -34,7 +43,8 @@ _srv = None
 def srv():
     global _srv
     if _srv is None:
-        _srv = Server(accounts=[ANN, BEN, CAL, DOT], imap=True)
+        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL], imap=True,
+                      submission=True)
     return _srv
 
 
@@ -178,6 +188,60 @@ def test_replace_and_enclose():
     parts = [p[1] for p in data if isinstance(p, tuple)]
     assert parts[0] == b"See the attached message.", parts
     assert parts[1].strip() == b"Subject: wrap me" and parts[2] == b"Original body.\r\n", parts
+    m.logout()
+
+
+def test_submission_runs_scripts():
+    s = srv()
+    s.cli("alias", "add", "team@example.test", FAY[0])
+    s.cli("alias", "add", "team@example.test", GIL[0])
+    script(s, EVE[0], 'require ["fileinto", "mailbox", "imap4flags"];\n'
+           'if address :is "from" "ann@example.test" {\n'
+           '  fileinto :create :flags "\\\\Flagged" "Colleagues";\n}\n')
+    script(s, FAY[0], 'require "reject";\nif header :contains "subject" "meeting" {\n'
+           '  reject "No meetings, please.";\n}\n')
+    script(s, GIL[0], 'require ["fileinto", "mailbox", "reject"];\n'
+           'if header :contains "subject" "never" { reject "not me"; }\n'
+           'fileinto :create "Team";\n')
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30) as sm:
+        sm.starttls(context=c)
+        sm.login(*ANN)
+        sm.sendmail(ANN[0], [EVE[0]], message(subject="sub1", sender=ANN[0], to=EVE[0]))
+        sm.sendmail(ANN[0], ["team@example.test"],
+                    message(subject="meeting at 3", sender=ANN[0], to="team@example.test"))
+    m = imap(s, EVE)
+    got = fetch_all(m, "Colleagues", "FLAGS")
+    assert list(got) == ["sub1"], (got, s.log_text()[-2000:])
+    assert "\\Flagged" in got["sub1"][0], got
+    m.logout()
+    m = imap(s, GIL)
+    assert list(fetch_all(m, "Team", "FLAGS")) == ["meeting at 3"], s.log_text()[-2000:]
+    m.logout()
+    assert s.messages(FAY[0]) == [], s.messages(FAY[0])
+    # The sender hears of Fay's reject: a failure DSN for her alone.
+    m = imap(s, ANN)
+    dsn = None
+    for _ in range(50):
+        m.select("INBOX", readonly=True)
+        typ, data = m.search(None, "ALL")
+        if data[0]:
+            typ, data = m.fetch(data[0].split()[-1], "(BODY.PEEK[])")
+            dsn = data[0][1]
+            break
+        time.sleep(0.1)
+    m.logout()
+    assert dsn is not None, s.log_text()[-2000:]
+    assert b"multipart/report" in dsn and b"Action: failed" in dsn, dsn[:2000]
+    # The recipient as the sender addressed it (the alias), with Fay's reason.
+    assert b"Final-Recipient: rfc822; team@example.test\r\n" in dsn, dsn[:2000]
+    assert b"<team@example.test>: 550 5.7.1 No meetings, please.\r\n" in dsn, dsn[:2000]
+    # One notice: Gil's copy was delivered.
+    m = imap(s, ANN)
+    m.select("INBOX", readonly=True)
+    assert len(m.search(None, "ALL")[1][0].split()) == 1
     m.logout()
 
 
