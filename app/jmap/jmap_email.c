@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
 #include "mime/mime_cache.h"
@@ -321,17 +322,22 @@ static int flag(struct jmap_call *c, const char *name)
 	return v && v->boolean;
 }
 
-void jmap_email_get(struct jmap_call *c)
-{
-	char state[24];
-	unsigned want = 0;
+/* What Email/get and Email/parse were asked for: properties (defwant
+ * when absent), bodyProperties, the body value options. 0, or -1 with
+ * the error set. */
+struct email_opts {
+	unsigned want, bwant;
+	struct jmap_hprop *hps;
+	size_t nhps;
+	struct jmap_body_opts opts;
+};
 
-	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
-		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	/* RFC 8621 §4.2: the default leaves bodyStructure and headers out. */
-	if (!pv)
-		want = ((1u << NPROPS) - 1) & ~(1u << P_BODYSTRUCTURE) & ~(1u << P_HEADERS);
+static int flag(struct jmap_call *c, const char *name);
+
+static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *o)
+{
+	const struct json_value *pv = jmap_arg(c, "properties");
+	unsigned want = pv ? 0 : defwant;
 	struct jmap_hprop *hps = arena_alloc(c->r->a, ((pv ? pv->count : 0) + 1) * sizeof *hps);
 	size_t nhps = 0;
 	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
@@ -347,7 +353,7 @@ void jmap_email_get(struct jmap_call *c)
 				     !strncmp(e->str, "header:", 7)
 					 ? "a header form this field does not allow, or a bad name"
 					 : "unknown property");
-			return;
+			return -1;
 		}
 		nhps++;
 	}
@@ -362,7 +368,7 @@ void jmap_email_get(struct jmap_call *c)
 				     !strcmp(e->str, "headers") || !strncmp(e->str, "header:", 7)
 					 ? "a property tern does not serve yet"
 					 : "unknown property");
-			return;
+			return -1;
 		}
 		bwant |= 1u << k;
 	}
@@ -375,8 +381,30 @@ void jmap_email_get(struct jmap_call *c)
 		opts.max = (uint64_t)v->integer;
 	if ((v = jmap_arg(c, "maxBodyValueBytes")) && v->integer == 0) {
 		jmap_bad_arg(c, "maxBodyValueBytes", "maxBodyValueBytes must be positive");
-		return;
+		return -1;
 	}
+	o->want = want;
+	o->bwant = bwant;
+	o->hps = hps;
+	o->nhps = nhps;
+	o->opts = opts;
+	return 0;
+}
+
+void jmap_email_get(struct jmap_call *c)
+{
+	char state[24];
+	unsigned want = 0;
+
+	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "ids");
+	struct email_opts eo;
+	/* RFC 8621 §4.2: the default leaves bodyStructure and headers out. */
+	if (email_opts(c, ((1u << NPROPS) - 1) & ~(1u << P_BODYSTRUCTURE) & ~(1u << P_HEADERS),
+		       &eo) < 0)
+		return;
+	want = eo.want;
 	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
@@ -403,7 +431,8 @@ void jmap_email_get(struct jmap_call *c)
 		nums = al.v;
 		n = al.n;
 	}
-	struct getctx g = {c, want, bwant, &opts, hps, nhps, nums, arena_zalloc(c->r->a, n + 1)};
+	struct getctx g = {c, want, eo.bwant, &eo.opts, eo.hps, eo.nhps, nums,
+			   arena_zalloc(c->r->a, n + 1)};
 	jmap_begin(c);
 	jw_kstr(&c->w, "state", state);
 	jw_key(&c->w, "list");
@@ -422,6 +451,140 @@ void jmap_email_get(struct jmap_call *c)
 			jw_str(&c->w, e->str);
 	jw_arr_end(&c->w);
 	jw_obj_end(&c->w);
+}
+
+/* ---- Email/parse (RFC 8621 §4.9) ---- */
+
+/* An Email from bytes alone: the metadata properties are null but blobId
+ * and size; the rest as Email/get computes it (the same writers). */
+static void parsed_write(struct jmap_call *c, const struct email_opts *eo, unsigned want,
+			 const char *bid, const char *data, size_t len)
+{
+	struct jw *w = &c->w;
+	jw_obj_begin(w);
+	for (int p = 0; p < P_MSGID; p++) {
+		if (!(want & (1u << p)))
+			continue;
+		jw_key(w, props[p]);
+		if (p == P_BLOB)
+			jw_str(w, bid);
+		else if (p == P_SIZE)
+			jw_uint(w, len);
+		else
+			jw_null(w);
+	}
+	if ((want & CONTENT_PROPS) || eo->nhps) {
+		struct content ct = {c, want, eo->bwant, 0, &eo->opts, eo->hps, eo->nhps};
+		content_cb(&ct, NULL, 0, data, len);
+	}
+	jw_obj_end(w);
+}
+
+void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struct buf *out)
+{
+	struct jmap_request r;
+	struct jmap_call c;
+	memset(&r, 0, sizeof r);
+	memset(&c, 0, sizeof c);
+	r.a = a;
+	c.r = &r;
+	jw_init(&c.w, out);
+	struct email_opts eo = {(1u << NPROPS) - 1, 0x7ffu, NULL, 0, {1, 1, 1, 0}};
+	parsed_write(&c, &eo, eo.want, "B", data, len);
+}
+
+static const struct jmap_arg parse_args[] = {
+    {"accountId", JA_ID, JA_REQUIRED},       {"blobIds", JA_IDS, JA_REQUIRED},
+    {"properties", JA_STRINGS, JA_NULLABLE}, {"bodyProperties", JA_STRINGS, JA_NULLABLE},
+    {"fetchTextBodyValues", JA_BOOL, 0},     {"fetchHTMLBodyValues", JA_BOOL, 0},
+    {"fetchAllBodyValues", JA_BOOL, 0},      {"maxBodyValueBytes", JA_UINT, 0},
+};
+
+void jmap_email_parse(struct jmap_call *c)
+{
+	struct email_opts eo;
+	/* RFC 8621 §4.9's default: no metadata, no bodyStructure, no headers. */
+	unsigned def = 0;
+	for (int p = P_MSGID; p < NPROPS; p++)
+		if (p != P_BODYSTRUCTURE && p != P_HEADERS)
+			def |= 1u << p;
+	if (jmap_args_check(c, parse_args, sizeof parse_args / sizeof parse_args[0]) < 0 ||
+	    email_opts(c, def, &eo) < 0)
+		return;
+	const struct json_value *ids = jmap_arg(c, "blobIds"), *pv = jmap_arg(c, "properties");
+	unsigned want = eo.want & ~(1u << P_ID);
+	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next)
+		if (!strcmp(e->str, "id"))
+			want |= 1u << P_ID;
+	if (ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return;
+	}
+	struct buf nf, np;
+	struct jw nfw, npw;
+	int nparsed = 0, nnf = 0, nnp = 0;
+	buf_init(&nf, JMAP_RESPONSE_MAX / 4);
+	buf_init(&np, JMAP_RESPONSE_MAX / 4);
+	jw_init(&nfw, &nf);
+	jw_init(&npw, &np);
+	jw_arr_begin(&nfw);
+	jw_arr_begin(&npw);
+	jmap_begin(c);
+	jw_key(&c->w, "parsed");
+	jw_obj_begin(&c->w);
+	for (const struct json_value *e = ids->first; e; e = e->next) {
+		struct jmap_bytes b;
+		struct buf part;
+		uint8_t id[32];
+		int temp = 0, got;
+		buf_init(&part, JMAP_MAX_SIZE_UPLOAD);
+		memset(&b, 0, sizeof b);
+		got = jmap_blob_parse(e->str, id) == 0
+			  ? jmap_bytes_get(c->r->st, c->r->account, id, &b, &temp) == 0
+			  : jmap_part_read(c->r->st, c->r->account, e->str, &part, &temp) == 0;
+		if (got && !b.p) {
+			b.p = buf_data(&part);
+			b.len = buf_len(&part);
+		}
+		if (temp) {
+			jmap_bytes_free(&b);
+			buf_free(&part);
+			buf_free(&nf);
+			buf_free(&np);
+			jmap_error(c, "serverFail", NULL);
+			return;
+		}
+		if (!got) {
+			jw_str(&nfw, e->str);
+			nnf++;
+		} else if (!jmap_looks_like_email(b.p, b.len)) {
+			jw_str(&npw, e->str);
+			nnp++;
+		} else {
+			jw_key(&c->w, e->str);
+			parsed_write(c, &eo, want, e->str, b.p, b.len);
+			nparsed++;
+		}
+		jmap_bytes_free(&b);
+		buf_free(&part);
+	}
+	jw_obj_end(&c->w);
+	jw_arr_end(&nfw);
+	jw_arr_end(&npw);
+	jw_key(&c->w, "notParsable");
+	if (nnp)
+		jw_rawn(&c->w, buf_data(&np), buf_len(&np));
+	else
+		jw_null(&c->w);
+	jw_key(&c->w, "notFound");
+	if (nnf)
+		jw_rawn(&c->w, buf_data(&nf), buf_len(&nf));
+	else
+		jw_null(&c->w);
+	jw_obj_end(&c->w);
+	(void)nparsed;
+	buf_free(&nf);
+	buf_free(&np);
 }
 
 /* ---- Email/changes ---- */

@@ -21,6 +21,11 @@ void jmap_w_utcdate(struct jw *w, int64_t t);
  * s is not one (jmap_email_query.c). */
 int jmap_utcdate_parse(const char *s, int64_t *t_r);
 
+/* Email/parse's rendering of data[0..len) with every property, for the
+ * fuzz target (a request of its own, no store): one JSON object to out. */
+struct arena;
+void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struct buf *out);
+
 /* ---- a new email into the store (jmap_email_new.c) ---- */
 struct store;
 struct jmap_new_email {

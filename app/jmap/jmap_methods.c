@@ -35,6 +35,7 @@ static const struct jmap_method methods[] = {
     {"Quota/queryChanges", JMAP_USING_QUOTA, jmap_quota_query_changes},
     {"VacationResponse/get", JMAP_USING_VACATION, jmap_vacation_get},
     {"VacationResponse/set", JMAP_USING_VACATION, jmap_vacation_set},
+    {"Email/parse", JMAP_USING_MAIL, jmap_email_parse},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

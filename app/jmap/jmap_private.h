@@ -184,5 +184,6 @@ void jmap_quota_query(struct jmap_call *c);
 void jmap_quota_query_changes(struct jmap_call *c);
 void jmap_vacation_get(struct jmap_call *c);
 void jmap_vacation_set(struct jmap_call *c);
+void jmap_email_parse(struct jmap_call *c);
 
 #endif

@@ -529,3 +529,54 @@ def test_jmap_email_create():
         "e5": ("invalidProperties", ["from"]), "e6": ("invalidProperties", ["sentAt"]),
         "e7": ("invalidProperties", ["header:Subject"]), "e8": ("invalidProperties", ["mailboxIds"]),
     }, nc
+
+
+def test_jmap_email_parse():
+    """Email/parse (RFC 8621 §4.9): an uploaded message and an attached
+    message/rfc822 part parsed without storing them; metadata null,
+    notFound and notParsable."""
+    s = srv()
+    j = Jmap(s, *EVE)
+    inner = ("From: Fay <fay@remote.test>\r\nTo: eve@example.test\r\nSubject: inner one\r\n"
+             "Message-ID: <in1@remote.test>\r\n\r\nInner text.\r\n")
+    outer = ("From: Gus <gus@remote.test>\r\nTo: eve@example.test\r\nSubject: =?utf-8?q?outer_=C3=A9?=\r\n"
+             "Message-ID: <out1@remote.test>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\n"
+             "See attached.\r\n--q\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--q--\r\n").encode()
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, outer)
+    _, _, junk = j.request("POST", "/jmap/upload/%s/" % j.account, b"\x00junk")
+    missing = "B" + "2" * 64
+    _, r = j.one("Email/parse", {"blobIds": [up["blobId"], junk["blobId"], missing],
+                                 "properties": ["id", "blobId", "size", "receivedAt", "subject", "from",
+                                                "messageId", "attachments", "bodyValues", "textBody"],
+                                 "fetchTextBodyValues": True})
+    assert r["notParsable"] == [junk["blobId"]] and r["notFound"] == [missing], r
+    e = r["parsed"][up["blobId"]]
+    assert e["id"] is None and e["receivedAt"] is None and e["blobId"] == up["blobId"], e
+    assert e["size"] == len(outer) and e["subject"] == "outer é", e
+    assert e["from"] == [{"name": "Gus", "email": "gus@remote.test"}] and e["messageId"] == ["out1@remote.test"]
+    tid = e["textBody"][0]["partId"]
+    assert e["bodyValues"][tid]["value"] == "See attached.", e["bodyValues"]
+    # Nothing was stored.
+    _, q = j.one("Email/query", {})
+    assert q["ids"] == [], q
+    # Store it, then parse its attached message by the part's blobId (the
+    # default properties: no id, no bodyStructure).
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    _, res = j.one("Email/import", {"emails": {"o": {"blobId": up["blobId"], "mailboxIds": {inbox: True}}}})
+    eid = res["created"]["o"]["id"]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["attachments"]})
+    part = g["list"][0]["attachments"][0]
+    assert part["type"] == "message/rfc822", part
+    _, r = j.one("Email/parse", {"blobIds": [part["blobId"]]})
+    e = r["parsed"][part["blobId"]]
+    assert "id" not in e and "bodyStructure" not in e and "headers" not in e, e
+    assert e["subject"] == "inner one" and e["messageId"] == ["in1@remote.test"], e
+    assert r["notFound"] is None and r["notParsable"] is None, r
+    # Another account's blob is not found; a part id names a part of that
+    # account's own email of that number, never Eve's.
+    cat = Jmap(s, *CAT)
+    _, r = cat.one("Email/parse", {"blobIds": [up["blobId"], part["blobId"]], "properties": ["subject"]})
+    assert r["notFound"][0] == up["blobId"], r
+    assert r["parsed"].get(part["blobId"], {}).get("subject") != "inner one", r
