@@ -1022,6 +1022,10 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		u->dsn_data = xmalloc(u->dsn_len ? u->dsn_len : 1);
 		memcpy(u->dsn_data, buf_data(&b), u->dsn_len);
 		u->dsn.created_at = u->dsn.next_attempt = now;
+		/* RFC 8689 §5: a notice about a REQUIRETLS message may quote it;
+		 * it travels under the same requirement. */
+		if (e->flags & SQ_REQUIRETLS)
+			u->dsn.flags |= SQ_REQUIRETLS;
 		u->dsn.sender = xstrdup("");
 		u->dsn.envid = xstrdup("");
 		u->dsn.size = u->dsn_len;

@@ -5,7 +5,8 @@ with MAIL FROM REQUIRETLS goes only to a next hop authenticated by an
 MTA-STS policy (or DANE) that offers REQUIRETLS, and carries the
 parameter on; a domain with no policy (5.7.10) or a hop that does not
 offer it (5.7.30) fails at once with a notice; "TLS-Required: No" makes
-the queue skip the recipient's MTA-STS policy."""
+the queue skip the recipient's MTA-STS policy; a failure notice about a
+REQUIRETLS message is itself sent with REQUIRETLS (§5)."""
 import atexit
 import json
 import os
@@ -140,6 +141,31 @@ def test_requiretls_end_to_end_and_tls_required_no():
             assert [m["rcpts"] for m in got] == [["gina@badsts.test"]], w.srv.log_text()
             assert "TLS-Required: No" in got[0]["data"]
             assert "event=tls_policy_skipped" in w.srv.log_text()
+
+            # RFC 8689 §5: a notice about a REQUIRETLS message goes with
+            # REQUIRETLS too. A REQUIRETLS message from carol@sts.test on
+            # port 25 is forwarded (an alias) to plain.test, which no policy
+            # covers: 5.7.10, and the failure notice reaches carol's MX
+            # (MTA-STS enforce, REQUIRETLS offered) with REQUIRETLS.
+            # (SPF passes for carol: notices go only to a verified sender.)
+            z = _zone(ips, sts_domains)
+            z["sts.test"]["TXT"] = ["v=spf1 ip4:127.0.0.1 -all"]
+            w.dns.zone(z)
+            w.srv.cli("alias", "add", "fwd@example.test", "hal@plain.test")
+            s = smtplib.SMTP("127.0.0.1", w.srv.smtp_port, timeout=20)
+            s.ehlo("mx.sts.test")
+            s.starttls(context=ctx())
+            s.ehlo("mx.sts.test")
+            s.sendmail("carol@sts.test", ["fwd@example.test"],
+                       b"From: carol@sts.test\r\nTo: fwd@example.test\r\nSubject: fwd\r\n\r\nHi.\r\n",
+                       mail_options=["REQUIRETLS"])
+            s.quit()
+            got = a.messages(2)
+            assert len(got) == 2, w.srv.log_text()[-3000:]
+            dsn = got[1]
+            assert dsn["from"] in ("", "<>") and dsn["rcpts"] == ["carol@sts.test"], dsn
+            assert dsn["tls"] and dsn["requiretls"], dsn
+            assert "5.7.10" in dsn["data"] and "hal@plain.test" in dsn["data"], dsn["data"][:2000]
         finally:
             for p in peers:
                 p.stop()
