@@ -36,6 +36,8 @@ static const struct jmap_method methods[] = {
     {"VacationResponse/get", JMAP_USING_VACATION, jmap_vacation_get},
     {"VacationResponse/set", JMAP_USING_VACATION, jmap_vacation_set},
     {"Email/parse", JMAP_USING_MAIL, jmap_email_parse},
+    {"Email/copy", JMAP_USING_MAIL, jmap_email_copy},
+    {"Blob/copy", JMAP_USING_CORE, jmap_blob_copy},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -185,5 +185,7 @@ void jmap_quota_query_changes(struct jmap_call *c);
 void jmap_vacation_get(struct jmap_call *c);
 void jmap_vacation_set(struct jmap_call *c);
 void jmap_email_parse(struct jmap_call *c);
+void jmap_email_copy(struct jmap_call *c);
+void jmap_blob_copy(struct jmap_call *c);
 
 #endif

@@ -580,3 +580,30 @@ def test_jmap_email_parse():
     _, r = cat.one("Email/parse", {"blobIds": [up["blobId"], part["blobId"]], "properties": ["subject"]})
     assert r["notFound"][0] == up["blobId"], r
     assert r["parsed"].get(part["blobId"], {}).get("subject") != "inner one", r
+
+
+def test_jmap_copy():
+    """Email/copy and Blob/copy with one account per session: another
+    fromAccountId (real or not) is fromAccountNotFound; Email/copy within
+    the account is invalidArguments (RFC 8620 §5.4); Blob/copy within it
+    answers each readable blob with its own id and blobNotFound else."""
+    from jmapc import CORE
+    s = srv()
+    j = Jmap(s, *BOB)
+    eve = Jmap(s, *EVE)
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"copy me")
+    for other in (eve.account, "Affffffff"):
+        name, r = j.one("Email/copy", {"fromAccountId": other, "create": {}})
+        assert name == "error" and r == {"type": "fromAccountNotFound"}, r
+        name, r = j.one("Blob/copy", {"fromAccountId": other, "blobIds": [up["blobId"]]}, using=(CORE,))
+        assert name == "error" and r == {"type": "fromAccountNotFound"}, r
+    name, r = j.one("Email/copy", {"fromAccountId": j.account, "create": {}})
+    assert name == "error" and r["type"] == "invalidArguments", r
+    name, r = j.one("Email/copy", {"fromAccountId": j.account, "accountId": eve.account, "create": {}})
+    assert name == "error" and r == {"type": "accountNotFound"}, r
+    missing = "B" + "3" * 64
+    name, r = j.one("Blob/copy", {"fromAccountId": j.account, "blobIds": [up["blobId"], missing]},
+                    using=(CORE,))
+    assert name == "Blob/copy" and r == {
+        "fromAccountId": j.account, "accountId": j.account, "copied": {up["blobId"]: up["blobId"]},
+        "notCopied": {missing: {"type": "blobNotFound"}}}, r
