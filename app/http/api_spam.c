@@ -79,6 +79,7 @@ void api_spam_get(struct http_ctx *x)
 	write_zones(&w, "uribl", "setting/spam_uribl", SPAM_URIBL_DEFAULT);
 	jw_kbool(&w, "greylist", set->greylist);
 	jw_kint(&w, "greylist_delay", set->greylist_delay);
+	jw_kbool(&w, "reputation", set->reputation);
 	char *good = xstrdup(set->greylist_good);
 	for (char *p = good; *p; p++)
 		if (*p == ' ' || *p == ',')
@@ -222,6 +223,7 @@ void api_spam_put(struct http_ctx *x)
 	    {"discard", JK_ANY, 0},      {"dnsbl", JK_STRING, 0},       {"uribl", JK_STRING, 0},
 	    {"greylist", JK_BOOL, 0},    {"greylist_delay", JK_INT, 0}, {"greylist_good", JK_ANY, 0},
 	    {"traps", JK_ANY, 0},        {"allow", JK_ANY, 0},          {"block", JK_ANY, 0},
+	    {"reputation", JK_BOOL, 0},
 	};
 	char allow[64], block[64];
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
@@ -239,6 +241,7 @@ void api_spam_put(struct http_ctx *x)
 	    put_number(x, "greylist_delay", "setting/spam_greylist_delay", 86400) < 0 ||
 	    put_bool(x, "enabled", "setting/spam_filter") < 0 ||
 	    put_bool(x, "greylist", "setting/spam_greylist") < 0 ||
+	    put_bool(x, "reputation", "setting/spam_reputation") < 0 ||
 	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0) < 0 ||
 	    put_list_field(x, "traps", "setting/spam_traps", 1) < 0 ||
 	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0)

@@ -39,6 +39,7 @@
 #include "spam/spam_pipeline.h"
 #include "spam/spam_sent.h"
 #include "spam/spam_recent.h"
+#include "spam/spam_rep.h"
 #include "spam/spam_settings.h"
 
 #define FIELDS_MAX 8192
@@ -411,6 +412,45 @@ static const struct verdict v_blocked = {550, "5.7.1", "Message refused: sender 
 static const struct verdict v_grey = {451, "4.7.1", "Greylisted, please try again later",
 				      "greylisted"};
 
+/* The reputation keys of this message (spam_rep.h): the client's network
+ * and the authenticated sender domain. */
+static void rep_keys(struct smtp_spam *sp, char *ip, char *dom)
+{
+	struct smtp_session *s = sp->s;
+	const char *at = strrchr(s->tx.mail_from, '@');
+	const char *d = sp->in.dmarc == SPAM_AUTH_PASS && sp->author[0] ? sp->author
+			: sp->in.spf == SPAM_AUTH_PASS && at && at[1] ? at + 1
+								      : NULL;
+	spam_rep_ip_key(s->conn_gone ? NULL : s->conn->peer_ip, ip, SPAM_REP_KEY_MAX);
+	spam_rep_domain_key(d, dom, SPAM_REP_KEY_MAX);
+}
+
+/* Adds the reputation rules; returns their weight. */
+static double reputation(struct smtp_spam *sp, struct spam_result *res)
+{
+	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	if (!sp->set.reputation)
+		return 0;
+	rep_keys(sp, ip, dom);
+	int64_t now = time_wall();
+	return spam_rep_rule(ip, "IP_REPUTATION", now, res) +
+	       spam_rep_rule(dom, "DOMAIN_REPUTATION", now, res);
+}
+
+/* Notes the verdict the message had without its reputation (so a
+ * reputation never feeds itself): spam at or over the tag threshold. */
+static void reputation_note(struct smtp_spam *sp, double score)
+{
+	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	if (!sp->set.reputation)
+		return;
+	rep_keys(sp, ip, dom);
+	int64_t now = time_wall();
+	int is_spam = score >= sp->set.th.tag;
+	spam_rep_note(ip, is_spam, now);
+	spam_rep_note(dom, is_spam, now);
+}
+
 /* Every signal is in: decide, then deliver, refuse or greylist. */
 static void finish(struct smtp_spam *sp)
 {
@@ -427,8 +467,10 @@ static void finish(struct smtp_spam *sp)
 		spam_result_add_desc(res, "SPAM_TRAP", 0, "sent to a spam trap");
 	}
 	lists(sp, res);
+	double rep = reputation(sp, res);
 	sp->flags.postmaster = tx->spam_postmaster;
 	enum spam_verdict v = spam_pipeline_decide(res, &sp->set.th, &sp->flags);
+	reputation_note(sp, res->score - rep);
 	/* What the recipients' Sieve spamtest sees (deliver_sieve.h). */
 	tx->sieve_spamtest = spam_pipeline_spamtest(res, &sp->set.th, &sp->flags);
 	note(sp);

@@ -85,6 +85,8 @@ void spam_settings_load(struct store *st, struct spam_settings *out, const char 
 	if (!found)
 		snprintf(out->greylist_good, sizeof out->greylist_good, "%s", SPAM_GREY_GOOD_DEFAULT);
 	spam_setting_text(st, "setting/spam_traps", out->traps, sizeof out->traps, NULL);
+	spam_setting_text(st, "setting/spam_reputation", v, sizeof v, NULL);
+	out->reputation = strcmp(v, "on") == 0;
 	if (bad_r)
 		*bad_r = bad;
 }

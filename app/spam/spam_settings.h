@@ -45,6 +45,7 @@ struct spam_settings {
 	unsigned greylist_delay;
 	char greylist_good[4096];
 	char traps[4096];
+	int reputation; /* spam_rep.h's rules and bookkeeping (off by default) */
 };
 
 /* The settings (defaults where absent or unreadable). *bad_r names the

@@ -80,15 +80,16 @@ function SpamForm({ cfg, onSaved }) {
 	const [allow, setAllow] = useState(lines(cfg.allow));
 	const [block, setBlock] = useState(lines(cfg.block));
 	const [traps, setTraps] = useState(lines(cfg.traps));
+	const [rep, setRep] = useState(!!cfg.reputation);
 	const [done, setDone] = useState('');
 	const a = useAction();
-	useEffect(() => setDone(''), [enabled, junk, reject, discard, dnsbl, uribl, grey, delay, good, allow, block, traps]);
+	useEffect(() => setDone(''), [enabled, junk, reject, discard, dnsbl, uribl, grey, delay, good, allow, block, traps, rep]);
 	const submit = (e) => {
 		e.preventDefault();
 		const body = {
 			enabled, junk: Number(junk), reject: Number(reject), discard: Number(discard), dnsbl, uribl,
 			greylist: grey, greylist_delay: parseInt(delay, 10) || 0, greylist_good: entries(good),
-			allow: entries(allow), block: entries(block), traps: entries(traps),
+			allow: entries(allow), block: entries(block), traps: entries(traps), reputation: rep,
 		};
 		a.run(async () => {
 			await put('/spam', body);
@@ -112,6 +113,7 @@ function SpamForm({ cfg, onSaved }) {
 			<Check label="Greylisting (new senders are asked to retry)" checked={grey} onChange={setGrey} testid="spam-greylist" />
 			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={fe('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
 			<TextArea label="Never greylisted when SPF passes (domains)" value={good} onInput={setGood} error={fe('greylist_good')} testid="spam-greylist-good" />
+			<Check label="Sender reputation (the verdicts each network and authenticated domain earned)" checked={rep} onChange={setRep} testid="spam-reputation" />
 			<TextArea label="Allow list for everyone (addresses, domains, networks): beats every rule" value={allow}
 				onInput={setAllow} error={fe('allow')} testid="spam-allow" />
 			<TextArea label="Block list for everyone: refused" value={block} onInput={setBlock} error={fe('block')} testid="spam-block" />

@@ -1,0 +1,167 @@
+/*
+ * spam_rep.c — the sender reputation table (spam_rep.h).
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spam/spam_private.h"
+#include "spam/spam_rep.h"
+
+struct slot {
+	uint64_t key; /* 0: empty */
+	double ham, spam;
+	int64_t at; /* when ham and spam were last decayed */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slot table[SPAM_REP_SLOTS];
+
+int spam_rep_ip_key(const char *ip, char *out, size_t outsz)
+{
+	unsigned char a[16];
+	char txt[INET6_ADDRSTRLEN];
+	out[0] = '\0';
+	if (ip && inet_pton(AF_INET, ip, a) == 1) {
+		if (a[0] == 127 || a[0] == 10 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254))
+			return -1;
+		snprintf(out, outsz, "ip:%u.%u.%u.0/24", a[0], a[1], a[2]);
+		return 0;
+	}
+	if (ip && inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char lo[16] = {[15] = 1};
+		if (!memcmp(a, lo, 16) || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+			return -1;
+		if (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) /* v4-mapped: as v4 */
+			return snprintf(txt, sizeof txt, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]),
+			       spam_rep_ip_key(txt, out, outsz);
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, txt, sizeof txt);
+		snprintf(out, outsz, "ip:%s/64", txt);
+		return 0;
+	}
+	return -1;
+}
+
+int spam_rep_domain_key(const char *domain, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	if (!domain || !*domain || outsz < 5)
+		return -1;
+	size_t o = (size_t)snprintf(out, outsz, "dom:");
+	for (const char *p = domain; *p && o + 1 < outsz; p++)
+		out[o++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	out[o] = '\0';
+	return 0;
+}
+
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = spam_hash(key, strlen(key), 0x7265707574ull);
+	return h ? h : 1;
+}
+
+/* Brings s's counts to now. */
+static void decay(struct slot *s, int64_t now)
+{
+	if (now > s->at) {
+		double f = pow(0.5, (double)(now - s->at) / SPAM_REP_HALF_LIFE);
+		s->ham *= f;
+		s->spam *= f;
+		s->at = now;
+	}
+}
+
+/* The slot of h, or NULL; with make, a new one in the weakest slot of
+ * the probe when h has none. Under lock. */
+static struct slot *find(uint64_t h, int64_t now, int make)
+{
+	struct slot *weak = NULL;
+	double weakest = 0;
+	for (unsigned i = 0; i < SPAM_REP_PROBE; i++) {
+		struct slot *s = &table[(h + i) % SPAM_REP_SLOTS];
+		if (s->key == h)
+			return s;
+		double w = 0;
+		if (s->key) {
+			decay(s, now);
+			w = s->ham + s->spam;
+		}
+		if (!weak || w < weakest) {
+			weak = s;
+			weakest = w;
+		}
+	}
+	if (!make)
+		return NULL;
+	*weak = (struct slot){h, 0, 0, now};
+	return weak;
+}
+
+void spam_rep_note(const char *key, int is_spam, int64_t now)
+{
+	if (!key || !*key)
+		return;
+	uint64_t h = key_hash(key);
+	pthread_mutex_lock(&lock);
+	struct slot *s = find(h, now, 1);
+	decay(s, now);
+	if (is_spam)
+		s->spam += 1;
+	else
+		s->ham += 1;
+	pthread_mutex_unlock(&lock);
+}
+
+int spam_rep_get(const char *key, int64_t now, double *ham_r, double *spam_r)
+{
+	*ham_r = *spam_r = 0;
+	if (!key || !*key)
+		return -1;
+	uint64_t h = key_hash(key);
+	pthread_mutex_lock(&lock);
+	struct slot *s = find(h, now, 0);
+	if (s) {
+		decay(s, now);
+		*ham_r = s->ham;
+		*spam_r = s->spam;
+	}
+	pthread_mutex_unlock(&lock);
+	return s ? 0 : -1;
+}
+
+double spam_rep_weight(double ham, double spam)
+{
+	double n = ham + spam;
+	if (n < SPAM_REP_MIN)
+		return 0;
+	double rate = (spam - ham) / n, trust = n / (n + 8.0);
+	double w = rate * trust * (rate > 0 ? SPAM_REP_SPAM_MAX : SPAM_REP_HAM_MAX);
+	return fabs(w) < 0.05 ? 0 : round(w * 100) / 100;
+}
+
+double spam_rep_rule(const char *key, const char *name, int64_t now, struct spam_result *res)
+{
+	double ham, spam;
+	if (spam_rep_get(key, now, &ham, &spam) != 0)
+		return 0;
+	double w = spam_rep_weight(ham, spam);
+	if (w == 0)
+		return 0;
+	char desc[800]; /* spam_result_add_desc cuts it */
+	const char *k = strchr(key, ':');
+	snprintf(desc, sizeof desc, "%.60s: %.1f spam, %.1f ham verdicts (decayed)", k ? k + 1 : key,
+		 spam, ham);
+	spam_result_add_desc(res, name, w, desc);
+	return w;
+}
+
+void spam_rep_reset(void)
+{
+	pthread_mutex_lock(&lock);
+	memset(table, 0, sizeof table);
+	pthread_mutex_unlock(&lock);
+}

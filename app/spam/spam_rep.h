@@ -1,0 +1,68 @@
+/*
+ * spam_rep.h — sender reputation (issue 34), as Rspamd's reputation
+ * module keeps it: for the client's network (IPv4 /24, IPv6 /64) and for
+ * the sender's authenticated domain (the From domain when DMARC passed,
+ * else the envelope sender's when SPF passed), how many of its messages
+ * the filter judged ham and spam, with decay, turned into one rule each.
+ *
+ * Design. Bookkeeping, not learning: the counts are the filter's own
+ * verdicts, noted with the score the message had *without* the
+ * reputation rules, so a reputation never feeds itself; the classifier
+ * never sees them. Counts decay exponentially (half-life
+ * SPAM_REP_HALF_LIFE), so a network that changes hands or a domain that
+ * cleans up recovers. The table is in memory, fixed size
+ * (SPAM_REP_SLOTS entries, open addressing over a 64-bit hash of the
+ * key, a short probe; a new key takes the weakest slot of its probe), so
+ * memory is bounded whatever the traffic; a restart starts it empty.
+ *
+ * A key counts only from SPAM_REP_MIN decayed verdicts on. Its weight is
+ * (spam - ham) / n scaled by n / (n + 8) (more verdicts, more trust) and
+ * by SPAM_REP_SPAM_MAX for spammy keys, SPAM_REP_HAM_MAX for good ones:
+ * a good reputation helps less than a bad one hurts, as one forged
+ * message from a good network must not slip through on it.
+ *
+ * Loopback and private addresses have no IP reputation here: behind
+ * them are our own relays and fetchers, not senders. Thread-safe (one
+ * mutex; a note or a lookup is a few dozen instructions).
+ */
+#ifndef TERN_SPAM_SPAM_REP_H
+#define TERN_SPAM_SPAM_REP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spam/spam.h"
+
+#define SPAM_REP_SLOTS 16384
+#define SPAM_REP_PROBE 8
+#define SPAM_REP_HALF_LIFE (7 * 86400) /* seconds */
+#define SPAM_REP_MIN 4.0
+#define SPAM_REP_SPAM_MAX 3.0
+#define SPAM_REP_HAM_MAX 1.5
+#define SPAM_REP_KEY_MAX 300
+
+/*
+ * The key of ip's network ("ip:192.0.2.0/24", "ip:2001:db8:1:2::/64")
+ * into out; 0, or -1 when ip is not an address or has no reputation
+ * (loopback, private, link-local): out is then "".
+ */
+int spam_rep_ip_key(const char *ip, char *out, size_t outsz);
+/* The key of a domain ("dom:example.org", lowercase); -1 and "" when empty. */
+int spam_rep_domain_key(const char *domain, char *out, size_t outsz);
+
+/* Notes one verdict (is_spam 1 or 0) for key at time now (seconds). */
+void spam_rep_note(const char *key, int is_spam, int64_t now);
+/* The decayed counts of key at now; 0, or -1 when the table has none. */
+int spam_rep_get(const char *key, int64_t now, double *ham_r, double *spam_r);
+/* The rule's weight for those counts (0 below SPAM_REP_MIN). */
+double spam_rep_weight(double ham, double spam);
+/*
+ * Adds rule name (IP_REPUTATION, DOMAIN_REPUTATION) for key to res when
+ * its weight is not 0, with a description like "192.0.2.0/24: 9.5 spam,
+ * 0.8 ham verdicts (decayed)". Returns the weight added (0: none).
+ */
+double spam_rep_rule(const char *key, const char *name, int64_t now, struct spam_result *res);
+/* Empties the table (tests). */
+void spam_rep_reset(void);
+
+#endif

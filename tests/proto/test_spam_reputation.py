@@ -1,0 +1,60 @@
+"""Sender reputation (issue 34, spam_rep.h): off by default (no rule, no
+bookkeeping); turned on, the verdicts an SPF-verified sender domain
+earned become DOMAIN_REPUTATION on its next message, positive after spam,
+negative after ham, with the counts in X-Spam-Result's rule. One server
+and one loopback DNS server. (Client networks on loopback have no IP
+reputation; the unit test test_spam_rep covers the network keys.)
+"""
+from httpc import admin_server
+from mailpeers import DnsServer
+from test_spam_wire import SPF_PASS, head, msg, newest, send
+
+
+def test_spam_reputation():
+    dns = s = None
+    try:
+        dns = DnsServer({
+            "2.0.0.127.bl.test": {"A": ["127.0.0.2"]},
+            "bad.test": SPF_PASS,
+            "fine.test": SPF_PASS,
+            "_dmarc.*": {"NXDOMAIN": True},
+        })
+        s, api = admin_server(domains=("example.test",), accounts=[("admin@example.test", "admin-pw-1"),
+                                                                    ("bob@example.test", "bob-pw-1")],
+                              env={"TERN_DNS_SERVERS": dns.servers})
+        st, _, cfg = api.call("PUT", "/spam", {"dnsbl": "bl.test 127.0.0.2=7", "uribl": ""})
+        assert st == 200 and cfg["reputation"] is False, cfg
+
+        def spam_from(domain, n, tag):
+            for i in range(n):
+                _, r = send(s, "127.0.0.2", "a@%s" % domain, msg("%s %d" % (tag, i)))
+                assert r[0] == 250, r
+
+        # Off: spam from bad.test leaves no reputation behind.
+        spam_from("bad.test", 5, "off")
+        _, r = send(s, "127.0.0.1", "a@bad.test", msg("off clean"))
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "Subject: off clean" in h and "REPUTATION" not in h, h
+
+        # On: five spam verdicts, then a clean message is marked down.
+        st, _, cfg = api.call("PUT", "/spam", {"reputation": True})
+        assert st == 200 and cfg["reputation"] is True, cfg
+        spam_from("bad.test", 5, "on")
+        _, r = send(s, "127.0.0.1", "a@bad.test", msg("on clean"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "Subject: on clean" in h and "DOMAIN_REPUTATION=" in h, h
+        w = float(h.split("DOMAIN_REPUTATION=")[1].split(",")[0].split()[0].rstrip(";"))
+        assert w > 0, h
+
+        # Five clean messages from fine.test: the sixth is marked up.
+        for i in range(6):
+            _, r = send(s, "127.0.0.1", "a@fine.test", msg("fine %d" % i))
+            assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "INBOX"))
+        assert "Subject: fine 5" in h and "DOMAIN_REPUTATION=-" in h, h
+    finally:
+        if s:
+            s.cleanup()
+        if dns:
+            dns.stop()
