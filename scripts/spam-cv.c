@@ -222,6 +222,36 @@ static void sweep(const char *name, int which, const double *ths, size_t nth)
 	}
 }
 
+static int cmp_dbl_desc(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* The operating point: spam missed when the threshold lets at most
+ * `allow` held-out ham through as spam (just above the next ham score). */
+static void frontier(const char *name, int which, size_t allow)
+{
+	double *hs = xmalloc(nitems * sizeof *hs);
+	size_t nh = 0;
+	for (size_t i = 0; i < nitems; i++) {
+		double s = which == 0 ? items[i].nb : spam_bayes_points(items[i].nb) + items[i].rules;
+		if (!items[i].spam)
+			hs[nh++] = s;
+	}
+	qsort(hs, nh, sizeof *hs, cmp_dbl_desc);
+	double th = allow < nh ? hs[allow] : -1e9;
+	size_t fn = 0;
+	for (size_t i = 0; i < nitems; i++) {
+		double s = which == 0 ? items[i].nb : spam_bayes_points(items[i].nb) + items[i].rules;
+		if (items[i].spam && s <= th)
+			fn++;
+	}
+	printf("%-6s with at most %zu ham flagged (threshold above %.4f): spam missed %zu\n", name,
+	       allow, th, fn);
+	free(hs);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -251,5 +281,9 @@ int main(int argc, char **argv)
 	sweep("lr", 1, pth, sizeof pth / sizeof pth[0]);
 	const double sth[] = {3, 4, 5, 6, 7, 8};
 	sweep("tern", 2, sth, sizeof sth / sizeof sth[0]);
+	for (size_t a = 2; a <= 6; a += 2) {
+		frontier("nb", 0, a);
+		frontier("tern", 2, a);
+	}
 	return 0;
 }
