@@ -50,7 +50,11 @@ WEB_FIXTURE := tests/web_assets_fixture.c
 # The trust anchors (net/anchors_table.h): generated from vendor/out's
 # certdata.txt by a host tool, linked into every build of the code.
 ANCHORS_SRC := build/gen/anchors_table.c
-OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) build/obj/$(ANCHORS_SRC:.c=.o)
+# The password strength estimate's dictionary (auth/password_strength.c):
+# generated from vendor/out's SCOWL word list by another host tool.
+WORDS_SRC   := build/gen/words_table.c
+GEN_SRCS    := $(ANCHORS_SRC) $(WORDS_SRC)
+OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
 # and tests/http_stub.c for the rest.
@@ -58,17 +62,17 @@ HOST_PURE   := app/http/json.c app/http/http_parse.c app/http/dns_check_compare.
 HOST_SKIP   := $(filter-out $(HOST_PURE),$(wildcard app/http/*.c))
 HOST_SRCS   := $(filter-out $(HOST_SKIP),$(LIB_SRCS)) tests/http_stub.c $(DNS_STUB)
 TEST_OBJS   := $(HOST_SRCS:%.c=build/test-obj/%.o) $(WEB_FIXTURE:%.c=build/test-obj/%.o) \
-               build/test-obj/$(ANCHORS_SRC:.c=.o)
+               $(GEN_SRCS:%.c=build/test-obj/%.o)
 ASAN_OBJS   := $(APP_SRCS:%.c=build/asan-obj/%.o) build/asan-obj/build/gen/web_assets.o \
-               build/asan-obj/$(ANCHORS_SRC:.c=.o)
+               $(GEN_SRCS:%.c=build/asan-obj/%.o)
 TSAN_OBJS   := $(APP_SRCS:%.c=build/tsan-obj/%.o) build/tsan-obj/build/gen/web_assets.o \
-               build/tsan-obj/$(ANCHORS_SRC:.c=.o)
+               $(GEN_SRCS:%.c=build/tsan-obj/%.o)
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o) \
-               build/fuzz-obj/$(ANCHORS_SRC:.c=.o)
+               $(GEN_SRCS:%.c=build/fuzz-obj/%.o)
 FUZZ_SECONDS ?= 30
 comma       := ,
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -118,6 +122,15 @@ build/gen-anchors: scripts/gen-anchors.c $(VENDOR)/.done
 $(ANCHORS_SRC): build/gen-anchors $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-anchors $(HOST)/share/certdata.txt $(HOST)/share/blacklist.txt $@
+
+build/gen-words: scripts/gen-words.c
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -o $@ $<
+
+$(WORDS_SRC): build/gen-words $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-words $(HOST)/share/words.txt $@
 
 # Every TERN_* name the sources mention, as C strings: the names a
 # misspelled variable is compared with (config_unknown_vars). Rewritten

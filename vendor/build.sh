@@ -22,7 +22,7 @@ OUT="$HERE/out"
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
     [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib"
-    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates scowl"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
@@ -33,7 +33,9 @@ declare -A LIBNAME=(
 # What a package installs when it is not a library (relative to out/FLAVOUR/).
 # ca-certificates is data: the Makefile's host tool turns certdata.txt into
 # C (build/gen/anchors_table.c), compiled into every flavour of the binary.
-declare -A OUTFILE=([ca-certificates]=share/certdata.txt)
+# scowl is data too: its common English words become the password
+# strength estimate's dictionary (scripts/gen-words.c, build/gen/words_table.c).
+declare -A OUTFILE=([ca-certificates]=share/certdata.txt [scowl]=share/words.txt)
 outfile() { echo "${OUTFILE[$1]:-lib/${LIBNAME[$1]}}"; }
 # Packages whose Debian build runs autoreconf and needs it for us too:
 # libsodium ships no configure script; c-ares carries a Debian patch to
@@ -294,6 +296,23 @@ recipe_zlib() {
     put "$stage/include/zlib.h" "$stage/include/zconf.h" "$inc"
     put "$stage/lib/libz.a" "$lib"
 }
+recipe_scowl() {
+    # Nothing to compile: SCOWL's ready-made lists at size levels 10, 20
+    # and 35 (the most common English words, proper names included),
+    # Latin-1 as shipped. One word a line, most common level first, each
+    # once, lowercase a-z of 4 to 16 letters: what a guesser tries first.
+    # Each line is "LEVEL WORD"; scripts/gen-words.c ranks by level.
+    mkdir -p "$OUT/$fl/share"
+    local l f
+    for l in 10 20 35; do
+        for f in english-words english-upper american-words american-upper; do
+            if [[ -f $bld/final/$f.$l ]]; then cat "$bld/final/$f.$l"; fi
+        done | LC_ALL=C tr 'A-Z' 'a-z' | LC_ALL=C grep -E '^[a-z]{4,16}$' | LC_ALL=C sort -u |
+            sed "s/^/$l /"
+    done | LC_ALL=C awk '!seen[$2]++' >"$bld/words.txt"
+    put "$bld/words.txt" "$OUT/$fl/share"
+}
+
 recipe_ca-certificates() {
     # Nothing to compile: Mozilla's certdata.txt as Debian ships it, and
     # Debian's blacklist (scripts/gen-anchors.c applies both).

@@ -3,8 +3,10 @@
 while the UI demanded 8. Now the CLI refuses what the API refuses (8 to
 256 characters), and a short TERN_ADMIN_PASSWORD still starts the server
 (an upgrade must not lock the admin out) with a warning in the log and
-in the UI's state. One server."""
-from httpc import Api
+in the UI's state. Long enough but easy to guess is refused too (the strength estimate,
+auth/password_strength.h), everywhere, and warned about for
+TERN_ADMIN_PASSWORD."""
+from httpc import Api, setup_code_from_log
 from harness import Server
 
 
@@ -23,6 +25,35 @@ def test_one_password_policy():
         s.cli("account", "add", "eve@example.test", input="eight888\n")
         st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test", "password": "five5"})
         assert st == 400 and p["field"] == "password" and "8 to 256" in p["detail"], p
+        # Long enough but easy to guess: the strength estimate refuses it
+        # in the API, the CLI (accounts and the admin) alike, naming why.
+        for pw, why in (("12345678", "a sequence"), ("password1234", "a common word"),
+                        ("qwertyuiop", "a keyboard pattern"), ("aaaaaaaaaa", "a repeat"),
+                        ("P@ssw0rd", "a common word")):
+            st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test", "password": pw})
+            assert st == 400 and p["field"] == "password", (pw, p)
+            assert "too easy to guess (%s)" % why in p["detail"], (pw, p)
+        r = s.cli("account", "add", "gus@example.test", input="iloveyou\n", check=False)
+        assert r.returncode == 2 and b"too easy to guess" in r.stderr, r.stderr
+        r = s.cli("account", "passwd", "eve@example.test", input="abcdefghij\n", check=False)
+        assert r.returncode == 2 and b"too easy to guess (a sequence)" in r.stderr, r.stderr
+        # Words that follow no pattern pass.
+        st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test",
+                                                 "password": "violet-kettle-49"})
+        assert st == 201, p
+    # A weak TERN_ADMIN_PASSWORD of the right length: warned about, not
+    # refused; the wizard and `tern admin passwd` refuse such a password.
+    with Server(http=True, env={"TERN_ADMIN_PASSWORD": "password1234"}) as s3:
+        assert s3.wait_log('event=admin_password_weak variable=TERN_ADMIN_PASSWORD '
+                           'hint="this password is too easy to guess (a common word)')
+        assert Api(s3).login("password1234")[0] == 200
+    with Server(http=True) as s4:
+        r = s4.cli("admin", "passwd", input="letmein2024\n", check=False)
+        assert r.returncode != 0 and b"too easy to guess" in r.stderr, r.stderr
+        a = Api(s4)
+        a.setup_code = setup_code_from_log(s4)
+        st, _, p = a.call("POST", "/setup/admin", {"password": "qwerty123456"})
+        assert st == 400 and p["field"] == "password" and "too easy" in p["detail"], p
     with Server(http=True, env={"TERN_ADMIN_PASSWORD": "a-long-admin-password"}) as s2:
         assert "admin_password_weak" not in s2.log_text()
         a = Api(s2)

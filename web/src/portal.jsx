@@ -162,7 +162,7 @@ function Password() {
 			<h2>Password</h2>
 			<Field label="Current password" type="password" value={cur} onInput={setCur} autoComplete="current-password" required
 				testid="portal-current-password" error={fe('current')} />
-			<Field label="New password (8 to 256 characters)" type="password" value={pw} onInput={setPw} autoComplete="new-password"
+			<Field label="New password (8 to 256 characters, not easy to guess)" type="password" value={pw} onInput={setPw} autoComplete="new-password"
 				required minLength={8} maxLength={256} testid="portal-new-password" error={fe('password')} />
 			<Field label="The same again" type="password" value={pw2} onInput={setPw2} autoComplete="new-password" required
 				testid="portal-new-password2" error={mismatch} />

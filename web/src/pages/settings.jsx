@@ -65,9 +65,9 @@ function AdminPassword() {
 	return (
 		<form class="card" onSubmit={submit} data-testid="admin-password-form">
 			<h2>Admin password</h2>
-			<Field label="New admin password (8 to 256 characters)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
+			<Field label="New admin password (8 to 256 characters, not easy to guess)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
 				lockedBy="TERN_ADMIN_PASSWORD" autoComplete="new-password" error={fe} testid="admin-new-password" />
-			{weak ? <Notice kind="warn" testid="admin-password-weak">TERN_ADMIN_PASSWORD is weaker than tern now asks of a new password (8 to 256 characters). It still works; set a stronger one in the variable and restart.</Notice> : null}
+			{weak ? <Notice kind="warn" testid="admin-password-weak">TERN_ADMIN_PASSWORD is weaker than tern now asks of a new password (8 to 256 characters, not easy to guess). It still works; set a stronger one in the variable and restart.</Notice> : null}
 			{locked ? null : (
 				<>
 					<Field label="The same again" type="password" value={pw2} onInput={typed(setPw2)} autoComplete="new-password"
