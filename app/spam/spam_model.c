@@ -107,6 +107,36 @@ int spam_model_get(const struct spam_model *m, uint64_t h, uint32_t *spam_r, uin
 	return 0;
 }
 
+/* As spam_model_get for ascending hashes: *pos (start 0) is where the
+ * previous one ended, so a message's sorted tokens walk the model once,
+ * galloping forward, instead of a whole binary search each. */
+static void get_from(const struct spam_model *m, uint64_t h, size_t *pos, uint32_t *spam_r,
+		     uint32_t *ham_r)
+{
+	size_t lo = *pos, step = 1, hi = lo;
+	while (hi < m->ntok && le64(m->ent + hi * SPAM_MODEL_ENT) < h) {
+		lo = hi + 1;
+		hi += step;
+		step *= 2;
+	}
+	if (hi > m->ntok)
+		hi = m->ntok;
+	while (lo < hi) { /* first entry >= h in [lo, hi] */
+		size_t mid = lo + (hi - lo) / 2;
+		if (le64(m->ent + mid * SPAM_MODEL_ENT) < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	if (lo < m->ntok && le64(m->ent + lo * SPAM_MODEL_ENT) == h) {
+		*spam_r = le32(m->ent + lo * SPAM_MODEL_ENT + 8);
+		*ham_r = le32(m->ent + lo * SPAM_MODEL_ENT + 12);
+	} else {
+		*spam_r = *ham_r = 0;
+	}
+}
+
 static int cmp_delta(const void *x, const void *y)
 {
 	uint64_t a = ((const struct spam_delta *)x)->h, b = ((const struct spam_delta *)y)->h;
@@ -225,7 +255,46 @@ static double chi2q(double x2, unsigned v)
 static int cmp_strength(const void *x, const void *y)
 {
 	double a = fabs(*(const double *)x - 0.5), b = fabs(*(const double *)y - 0.5);
-	return a < b ? 1 : a > b ? -1 : 0;
+	if (a != b)
+		return a < b ? 1 : -1;
+	/* equally strong: the spammier first, so the clues kept never
+	 * depend on the order they came in */
+	double u = *(const double *)x, v = *(const double *)y;
+	return u < v ? 1 : u > v ? -1 : 0;
+}
+
+/* Moves the want strongest of p[0..k) (farthest from 0.5) to the front;
+ * returns want. Strengths bucketed into 1024 bins (0.5 - MIN_STRENGTH
+ * wide), every bin above the cut kept, the cut bin sorted: the result of
+ * sorting everything (cmp_strength's total order), without sorting
+ * everything. */
+static size_t strongest(double *p, size_t k, size_t want)
+{
+	enum { BINS = 1024 };
+	size_t count[BINS] = {0};
+	const double scale = (BINS - 1) / (0.5 - MIN_STRENGTH + 1e-9);
+#define BIN(x) ((size_t)((fabs((x) - 0.5) - MIN_STRENGTH) * scale))
+	for (size_t i = 0; i < k; i++)
+		count[BIN(p[i])]++;
+	size_t cut = BINS, above = 0;
+	while (cut > 0 && above + count[cut - 1] <= want)
+		above += count[--cut];
+	/* bins >= cut are all kept; bin cut - 1 gives want - above */
+	size_t o = 0, nc = 0;
+	double *c = xmalloc((k ? k : 1) * sizeof *c);
+	for (size_t i = 0; i < k; i++) {
+		size_t b = BIN(p[i]);
+		if (b >= cut)
+			p[o++] = p[i];
+		else if (cut && b == cut - 1)
+			c[nc++] = p[i];
+	}
+#undef BIN
+	qsort(c, nc, sizeof *c, cmp_strength);
+	for (size_t i = 0; o < want && i < nc; i++)
+		p[o++] = c[i];
+	free(c);
+	return o;
 }
 
 double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
@@ -237,11 +306,14 @@ double spam_model_classify(const struct spam_model *m1, const struct spam_model 
 		return -1;
 	double *p = xmalloc((n ? n : 1) * sizeof *p);
 	size_t k = 0;
+	size_t pos1 = 0, pos2 = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s1, h1, s2 = 0, h2 = 0;
-		spam_model_get(m1, tokens[i], &s1, &h1);
+		if (i && tokens[i] < tokens[i - 1])
+			pos1 = pos2 = 0; /* not sorted after all: start over */
+		get_from(m1, tokens[i], &pos1, &s1, &h1);
 		if (m2)
-			spam_model_get(m2, tokens[i], &s2, &h2);
+			get_from(m2, tokens[i], &pos2, &s2, &h2);
 		double s = (double)s1 + s2, h = (double)h1 + h2;
 		if (s + h == 0)
 			continue;
@@ -255,10 +327,8 @@ double spam_model_classify(const struct spam_model *m1, const struct spam_model 
 		free(p);
 		return 0.5;
 	}
-	if (k > SPAM_CLUES) {
-		qsort(p, k, sizeof *p, cmp_strength);
-		k = SPAM_CLUES;
-	}
+	if (k > SPAM_CLUES)
+		k = strongest(p, k, SPAM_CLUES);
 	double lh = 0, ls = 0;
 	for (size_t i = 0; i < k; i++) {
 		lh += log(p[i]);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "mime/rfc5322.h"
 #include "spam/spam_private.h"
 
@@ -213,10 +214,29 @@ static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
 	rfc5322_clear(&p);
 }
 
-static int cmp_u64(const void *x, const void *y)
+/* Sorts v[0..n) ascending: LSD radix, 8 passes of a byte, O(n) whatever
+ * the input. qsort (musl's smoothsort, swapping through memcpy) was half
+ * of `tern spam test`'s CPU time. */
+static void sort_u64(uint64_t *v, size_t n)
 {
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
+	uint64_t *tmp = xmalloc((n ? n : 1) * sizeof *tmp), *src = v, *dst = tmp;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			count[((src[i] >> shift) & 0xff) + 1]++;
+		if (count[((src[0] >> shift) & 0xff) + 1] == n)
+			continue; /* every key has this byte: nothing moves */
+		for (unsigned b = 1; b < 257; b++)
+			count[b] += count[b - 1];
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+		uint64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof *v);
+	free(tmp);
 }
 
 size_t spam_tokens(const struct spam_msg *m, uint64_t *out, size_t max)
@@ -244,7 +264,8 @@ size_t spam_tokens(const struct spam_msg *m, uint64_t *out, size_t max)
 	                 band(m->nurls), m->flags & (SPAM_MSG_HTML | SPAM_MSG_PLAIN));
 	tok_str(&a, "", str_make(b, (size_t)n));
 
-	qsort(out, a.n, sizeof *out, cmp_u64);
+	if (a.n)
+		sort_u64(out, a.n);
 	size_t u = 0;
 	for (size_t i = 0; i < a.n; i++)
 		if (u == 0 || out[u - 1] != out[i])

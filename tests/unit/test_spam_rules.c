@@ -6,6 +6,7 @@
  * marks a near-duplicate for that user only.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spam/spam.h"
@@ -212,6 +213,30 @@ static void test_model(void)
 	CHECK(spam_model_get(&r, 108, &s, &h) && s == 8);
 	CHECK_EQ_INT(spam_model_decode("TSM1xxxx", 8, &r), -1);
 	buf_free(&b);
+	spam_model_free(&m);
+
+	/* More clues than are kept (the strongest chosen without a full
+	 * sort), tokens walked in order: the same probability whatever order
+	 * the tokens come in, and tokens the model lacks change nothing. */
+	enum { N = 1200 };
+	struct spam_delta *big = calloc(N, sizeof *big);
+	uint64_t *tok = calloc(2 * N, sizeof *tok), *rev = calloc(2 * N, sizeof *rev);
+	for (int i = 0; i < N; i++)
+		big[i] = (struct spam_delta){(uint64_t)i * 0x9e3779b97f4a7c15ull, i % 7, (i * 3) % 5};
+	size_t nb = spam_delta_sort(big, N);
+	spam_model_apply(&m, big, nb, 60, 60, 10 * N);
+	for (size_t i = 0; i < nb; i++)
+		tok[i] = big[i].h;
+	double p1 = spam_model_classify(&m, NULL, tok, nb);
+	for (size_t i = 0; i < nb; i++)
+		rev[i] = tok[nb - 1 - i];
+	CHECK(p1 >= 0 && p1 <= 1 && p1 == spam_model_classify(&m, NULL, rev, nb));
+	for (size_t i = 0; i < nb; i++)
+		tok[i] = big[i].h + 1; /* none in the model */
+	CHECK(spam_model_classify(&m, NULL, tok, nb) == 0.5);
+	free(big);
+	free(tok);
+	free(rev);
 	spam_model_free(&m);
 }
 
