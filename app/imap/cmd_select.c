@@ -16,8 +16,11 @@
  * mailbox's recent messages through the store's writer (they are the
  * session's \Recent ones, no later session's) and EXAMINE reads them
  * without claiming; RECENT is the last untagged line (select_recent()).
- * Messages arriving while the session is selected are recent for the
- * next SELECT, not for this session.
+ * Messages arriving while the session is selected are this session's
+ * \Recent ones when it is the first to be told of them (its view sync
+ * claims them the same way and says "* n RECENT" after the EXISTS,
+ * imap_select_recent_sync()); an EXAMINE session sees them without
+ * claiming.
  * Selecting while a mailbox is selected deselects it first, and a failed
  * SELECT leaves the session in the authenticated state (RFC 3501).
  *
@@ -175,11 +178,40 @@ static void select_recent(struct imap_session *s, int examine)
 		if (!examine && first != next) {
 			struct recent_claim *c = xmalloc(sizeof(*c));
 			store_mailbox_claim_recent_async(imap_store, s->loop, s->account,
-							 s->view.mailbox, 1, &c->first, &c->next,
+							 s->view.mailbox, 1, next, &c->first, &c->next,
 							 recent_claimed, c);
 		}
 	}
 	imap_reply(s, "* %u RECENT", n);
+}
+
+void imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out)
+{
+	struct imap_mailbox_view *v = &s->view;
+	uint32_t first = 0, next = 0, n = 0;
+
+	if (!v->show_recent || v->count == 0 || v->msgs[v->count - 1].uid <= last_uid)
+		return;
+	if (store_mailbox_recent(imap_store, s->account, v->mailbox, &first, &next) != STORE_OK ||
+	    first == next)
+		return;
+	if (v->recent_lo == v->recent_hi) {
+		v->recent_lo = first;
+		v->recent_hi = next;
+	} else if (first <= v->recent_hi) {
+		if (next > v->recent_hi)
+			v->recent_hi = next;
+	} else {
+		return; /* another session claimed the ones in between: they are its */
+	}
+	if (!v->readonly) {
+		struct recent_claim *c = xmalloc(sizeof(*c));
+		store_mailbox_claim_recent_async(imap_store, s->loop, s->account, v->mailbox, 1,
+						 next, &c->first, &c->next, recent_claimed, c);
+	}
+	for (uint32_t i = 0; i < v->count; i++)
+		n += imap_view_recent(v, &v->msgs[i]);
+	buf_printf(out, "* %u RECENT\r\n", n);
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)

@@ -233,7 +233,10 @@ void imap_session_sync(struct imap_session *s)
 		for (size_t i = 0; i < nbefore; i++)
 			before[i] = s->view.msgs[i].uid;
 	}
+	uint32_t last_uid = s->view.count ? s->view.msgs[s->view.count - 1].uid : 0;
 	int r = imap_view_sync(&s->view, imap_store, &out);
+	if (r >= 0) /* IMAP4rev1: new messages may be this session's \Recent ones */
+		imap_select_recent_sync(s, last_uid, &out);
 	if (r == -2) {
 		/* Deleted under us: its messages and UIDs mean nothing any more
 		 * and no response can say so, so end the session as Dovecot

@@ -799,6 +799,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	st->feed = store_feed_new();
 	store_pins_init(st);
 	pthread_mutex_init(&st->reserve.mu, NULL);
+	pthread_mutex_init(&st->recent_mu, NULL);
 	atomic_store(&st->gc_grace_ms, STORE_GC_GRACE_MS);
 	unsigned poll = atomic_load(&test_gc_poll_ms);
 	st->gc_poll_ms = poll ? poll : STORE_GC_POLL_MS;
@@ -851,6 +852,7 @@ fail:
 	store_feed_unref(&st->feed);
 	store_pins_free(st);
 	pthread_mutex_destroy(&st->reserve.mu);
+	pthread_mutex_destroy(&st->recent_mu);
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);
@@ -879,6 +881,7 @@ void store_close(struct store **stp)
 	store_feed_unref(&st->feed);
 	store_pins_free(st);
 	pthread_mutex_destroy(&st->reserve.mu);
+	pthread_mutex_destroy(&st->recent_mu);
 	pthread_cond_destroy(&st->qcond);
 	pthread_mutex_destroy(&st->qlock);
 	pthread_rwlock_destroy(&st->maplock);

@@ -1017,13 +1017,15 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
  * store_email_keywords_async()). *first_r and *uidnext_r are set to the
  * mailbox's first recent uid and uidnext before the claim (the messages
  * in between are the session's recent ones; a first recent uid of 0
- * means all), and with claim the first recent uid becomes the uidnext,
- * so no later session sees them recent (claim 0: only read, for
- * EXAMINE). No modseq, no change record. done gets STORE_OK,
- * STORE_ENOTFOUND or STORE_ETEMP.
+ * means all), and with claim the first recent uid becomes upto (the
+ * uidnext the session read; never past the uidnext; 0: the uidnext at
+ * the commit), so no later session sees them recent (claim 0: only
+ * read, for EXAMINE). A claim with upto counts for store_mailbox_recent()
+ * from this call on, before its commit. No modseq, no change record.
+ * done gets STORE_OK, STORE_ENOTFOUND or STORE_ETEMP.
  */
 void store_mailbox_claim_recent_async(struct store *st, struct loop *loop, uint32_t account,
-				      uint32_t mailbox, int claim, uint32_t *first_r,
+				      uint32_t mailbox, int claim, uint32_t upto, uint32_t *first_r,
 				      uint32_t *uidnext_r, store_async_cb *done, void *arg);
 void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, uint32_t mailbox,
 			 uint32_t uidvalidity, const uint32_t *uids, size_t n, size_t *removed_r,

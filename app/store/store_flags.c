@@ -583,9 +583,61 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
 
 /* ---- IMAP \Recent: one session claims a mailbox's recent messages ---- */
 
+/*
+ * A claim is noted here when it is sent and dropped when its transaction
+ * is done, so that a session on another loop reading the mailbox in
+ * between (group commit, the writer's pacing) already sees it claimed:
+ * without it, two sessions told of the same new message within one
+ * commit both showed it \Recent.
+ */
+static void claim_note(struct store *st, uint32_t account, uint32_t mailbox, uint32_t upto)
+{
+	pthread_mutex_lock(&st->recent_mu);
+	unsigned i;
+	for (i = 0; i < st->nrecent_claims; i++)
+		if (st->recent_claims[i].account == account && st->recent_claims[i].mailbox == mailbox)
+			break;
+	if (i < st->nrecent_claims) {
+		if (upto > st->recent_claims[i].upto)
+			st->recent_claims[i].upto = upto;
+	} else if (i < STORE_RECENT_CLAIMS) {
+		st->recent_claims[i] = (struct store_recent_claim){ account, mailbox, upto };
+		st->nrecent_claims++;
+	}
+	pthread_mutex_unlock(&st->recent_mu);
+}
+
+/* The claim up to upto is committed (or failed): a later one stays. */
+static void claim_forget(struct store *st, uint32_t account, uint32_t mailbox, uint32_t upto)
+{
+	pthread_mutex_lock(&st->recent_mu);
+	for (unsigned i = 0; i < st->nrecent_claims; i++) {
+		struct store_recent_claim *c = &st->recent_claims[i];
+		if (c->account == account && c->mailbox == mailbox) {
+			if (c->upto <= upto)
+				*c = st->recent_claims[--st->nrecent_claims];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->recent_mu);
+}
+
+uint32_t store_recent_pending(struct store *st, uint32_t account, uint32_t mailbox)
+{
+	uint32_t upto = 0;
+
+	pthread_mutex_lock(&st->recent_mu);
+	for (unsigned i = 0; i < st->nrecent_claims; i++)
+		if (st->recent_claims[i].account == account && st->recent_claims[i].mailbox == mailbox)
+			upto = st->recent_claims[i].upto;
+	pthread_mutex_unlock(&st->recent_mu);
+	return upto;
+}
+
 struct recent_async {
 	struct store_async a;
-	uint32_t account, mailbox, first, uidnext;
+	struct store *st;
+	uint32_t account, mailbox, first, uidnext, upto;
 	int claim;
 	uint32_t *first_r, *uidnext_r;
 	store_async_cb *done;
@@ -602,9 +654,12 @@ static int recent_fn(struct store *st, MDB_txn *txn, void *arg)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 	r->first = m.first_recent;
 	r->uidnext = m.uidnext;
-	if (!r->claim || m.first_recent == m.uidnext)
+	/* Up to what the session saw (upto), never past uidnext: a message
+	 * that came after it read is not its to claim. */
+	uint32_t to = r->upto && r->upto < m.uidnext ? r->upto : m.uidnext;
+	if (!r->claim || m.first_recent >= to)
 		return 0; /* nothing to write */
-	m.first_recent = m.uidnext;
+	m.first_recent = to;
 	return mbox_put(txn, st, r->account, r->mailbox, &m);
 }
 
@@ -615,6 +670,8 @@ static void recent_finish(struct store_async *as)
 	void *arg = r->arg;
 	int rc = as->result;
 
+	if (r->claim && r->upto)
+		claim_forget(r->st, r->account, r->mailbox, r->upto);
 	if (rc == STORE_OK) {
 		*r->first_r = r->first;
 		*r->uidnext_r = r->uidnext;
@@ -624,11 +681,15 @@ static void recent_finish(struct store_async *as)
 }
 
 void store_mailbox_claim_recent_async(struct store *st, struct loop *loop, uint32_t account,
-				      uint32_t mailbox, int claim, uint32_t *first_r,
+				      uint32_t mailbox, int claim, uint32_t upto, uint32_t *first_r,
 				      uint32_t *uidnext_r, store_async_cb *done, void *arg)
 {
 	struct recent_async *r = xcalloc(1, sizeof(*r));
 
+	r->st = st;
+	r->upto = upto;
+	if (claim && upto)
+		claim_note(st, account, mailbox, upto);
 	r->claim = claim;
 	r->account = account;
 	r->mailbox = mailbox;

@@ -162,6 +162,16 @@ struct store_space {
  * made (the CLI deleting an account) are found this way. */
 #define STORE_GC_POLL_MS 60000u
 
+/* IMAP \Recent claims on their way to the writer, seen by reads at once
+ * (store_flags.c); more at a time go unnoted (the old race, no harm). */
+#define STORE_RECENT_CLAIMS 64
+struct store_recent_claim {
+	uint32_t account, mailbox, upto;
+};
+
+/* The highest \Recent claim of the mailbox not committed yet, 0 when none. */
+uint32_t store_recent_pending(struct store *st, uint32_t account, uint32_t mailbox);
+
 struct store {
 	MDB_env *env;
 	unsigned flags;
@@ -182,6 +192,11 @@ struct store {
 	pthread_t writer;
 
 	struct store_feed *feed;
+
+	/* \Recent claims not committed yet (store_flags.c), under recent_mu. */
+	pthread_mutex_t recent_mu;
+	struct store_recent_claim recent_claims[STORE_RECENT_CLAIMS];
+	unsigned nrecent_claims;
 
 	/* Deferred freeing of blobs (store_hold.c). */
 	struct store_pins pins;

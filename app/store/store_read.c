@@ -41,7 +41,11 @@ int store_mailbox_recent(struct store *st, uint32_t account, uint32_t mailbox,
 		return STORE_ENOTFOUND;
 	if (rc)
 		return STORE_ETEMP;
-	*first_r = m.first_recent;
+	/* A claim still on its way to the writer counts already. */
+	uint32_t upto = store_recent_pending(st, account, mailbox);
+	if (upto > m.uidnext)
+		upto = m.uidnext;
+	*first_r = upto > m.first_recent ? upto : m.first_recent;
 	*uidnext_r = m.uidnext;
 	return STORE_OK;
 }
@@ -118,6 +122,10 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			    .subscribed = 0,
 			    .first_recent = m.first_recent,
 			};
+			/* A \Recent claim on its way to the writer counts already. */
+			uint32_t upto = store_recent_pending(st, account, info.id);
+			if (upto > info.first_recent)
+				info.first_recent = upto < m.uidnext ? upto : m.uidnext;
 			/* The record's own flag is unread since schema 5. */
 			int sub = sub_has(txn, st, account, m.name);
 			if (sub != 0 && sub != 1) {

@@ -428,13 +428,15 @@ def test_imap_idle_sees_delivery():
         assert r.line() == b"* 2 EXISTS"
         assert time.time() - t0 < 2.0
         r.send("DONE\r\n")
-        assert r.until_tag("i") == [b"i OK Idle completed."]
+        # IMAP4rev1: the first session told of it has it \Recent (RFC 3501
+        # §2.3.2): one recent message besides the one SELECT claimed.
+        assert r.until_tag("i") == [b"* 2 RECENT", b"i OK Idle completed."]
         # Without IDLE a NOOP reports it.
         deliver(s, 1)
         wait_count(s, 3)
         time.sleep(0.2)
         r.send("n NOOP\r\n")
-        assert r.until_tag("n") == [b"* 3 EXISTS", b"n OK NOOP completed."]
+        assert r.until_tag("n") == [b"* 3 EXISTS", b"* 3 RECENT", b"n OK NOOP completed."]
         r.close()
 
 

@@ -391,8 +391,44 @@ def test_imap_recent_for_imap4rev1_sessions():
         assert not any(b"\\Recent" in o[0] for o in out), out
         out = tagged_ok(cmd(c, "q", "SEARCH RECENT"))
         assert out[0][0] == b"* SEARCH", out
+        check_recent_while_selected(s, a, c)
         for r in (a, b, c):
             r.close()
+
+
+def check_recent_while_selected(s, a, c):
+    """A message that arrives while IMAP4rev1 sessions have the mailbox
+    selected is \\Recent in exactly one of them, the first told of it
+    ("* n RECENT" after its EXISTS), and STATUS from a third says RECENT 0
+    (RFC 3501 §2.3.2, as imaptest's append group checks): both the
+    appender's own session and, for a message appended elsewhere, the
+    first of the others to sync."""
+    from test_imap_search_ext import cmd as cmd1
+    d = Raw(s)
+    d.login()
+
+    def flags(r, seq):
+        u, t = cmd1(r, "f", "FETCH %d (FLAGS)" % seq)
+        return u[0]
+
+    data = b"Subject: r2\r\n\r\nx\r\n"
+    a.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(data), data))
+    out = a.until_tag("p")
+    assert out[:2] == [b"* 3 EXISTS", b"* 3 RECENT"], out  # 1 and 2 since its SELECT
+    u, t = cmd1(c, "n", "NOOP")
+    assert u == [b"* 3 EXISTS"], u
+    assert b"(RECENT 0)" in cmd1(d, "s", "STATUS INBOX (RECENT)")[0][0]
+    assert b"\\Recent" in flags(a, 3) and b"\\Recent" not in flags(c, 3)
+    data = b"Subject: r3\r\n\r\nx\r\n"
+    d.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(data), data))
+    assert d.until_tag("p")[-1].startswith(b"p OK")
+    u, t = cmd1(c, "n", "NOOP")
+    assert u == [b"* 4 EXISTS", b"* 1 RECENT"], u
+    u, t = cmd1(a, "n", "NOOP")
+    assert u == [b"* 4 EXISTS"], u
+    assert b"\\Recent" in flags(c, 4) and b"\\Recent" not in flags(a, 4)
+    assert b"(RECENT 0)" in cmd1(d, "s", "STATUS INBOX (RECENT)")[0][0]
+    d.close()
 
 
 NUL_MSG = (b"From: a@example.test\r\nSubject: a binary part with NUL\r\nMIME-Version: 1.0\r\n"

@@ -62,7 +62,8 @@ def test_imap_notify():
         expect(a, rb"\* 1 EXISTS")
         cmd(b, "e", "SELECT INBOX")
         cmd(b, "f", "STORE 1 +FLAGS (\\Flagged)")
-        expect(a, rb"\* 1 FETCH \(FLAGS \(\\Flagged\)\)")
+        # \Recent too: a (IMAP4rev1) was the first told of the new message.
+        expect(a, rb"\* 1 FETCH \(FLAGS \(\\Recent \\Flagged\)\)")
         cmd(b, "g", "RENAME Other Other2")
         expect(a, rb'\* LIST \(\) "/" Other2 \("OLDNAME" \(Other\)\)')
         cmd(b, "h", "SUBSCRIBE Other2")
