@@ -222,6 +222,11 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	p->args = arena_strndup(r->a, buf_data(&c.out), buf_len(&c.out));
 	p->args_len = buf_len(&c.out);
 	buf_free(&c.out);
+	if (r->then) {
+		const struct json_value *next = r->then;
+		r->then = NULL;
+		call_run(r, next);
+	}
 }
 
 int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,

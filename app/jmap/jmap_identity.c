@@ -237,6 +237,15 @@ static int save(struct jmap_request *r, const struct ident *x)
 	return rc;
 }
 
+const char *jmap_identity_email(struct jmap_request *r, const char *id)
+{
+	struct idents *s = arena_alloc(r->a, sizeof *s);
+	if (idents_load(r, s) < 0)
+		return NULL;
+	struct ident *x = find(s, id);
+	return x ? x->email : NULL;
+}
+
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"ids", JA_IDS, JA_NULLABLE},

@@ -38,6 +38,11 @@ static const struct jmap_method methods[] = {
     {"Email/parse", JMAP_USING_MAIL, jmap_email_parse},
     {"Email/copy", JMAP_USING_MAIL, jmap_email_copy},
     {"Blob/copy", JMAP_USING_CORE, jmap_blob_copy},
+    {"EmailSubmission/get", JMAP_USING_SUBMISSION, jmap_submission_get},
+    {"EmailSubmission/changes", JMAP_USING_SUBMISSION, jmap_submission_changes},
+    {"EmailSubmission/query", JMAP_USING_SUBMISSION, jmap_submission_query},
+    {"EmailSubmission/queryChanges", JMAP_USING_SUBMISSION, jmap_submission_query_changes},
+    {"EmailSubmission/set", JMAP_USING_SUBMISSION, jmap_submission_set},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -45,6 +45,10 @@ struct jmap_request {
 	size_t nresp, capresp;
 	struct jmap_created *created;
 	int created_given; /* the request had createdIds: the response has them */
+	/* An implicit call a method asks for (EmailSubmission/set's
+	 * onSuccess Email/set, RFC 8621 §7.5): run right after it, its
+	 * response following, then cleared. An Invocation array. */
+	const struct json_value *then;
 };
 
 #define JMAP_USING_CORE 1u
@@ -154,6 +158,8 @@ int jmap_pointer(struct arena *a, const struct json_value *root, const char *pat
  * all in r's arena. 0 or -1 (store error). */
 int jmap_account_addresses(struct jmap_request *r, const char **email_r, const char **display_r,
 			   const char ***v_r, size_t *n_r);
+/* The address of identity id (in r's arena), or NULL when none. */
+const char *jmap_identity_email(struct jmap_request *r, const char *id);
 /* 1 when addr (any case) is one of those, 0 when not, -1 store error. */
 int jmap_account_may_send(struct jmap_request *r, const char *addr);
 
@@ -187,5 +193,10 @@ void jmap_vacation_set(struct jmap_call *c);
 void jmap_email_parse(struct jmap_call *c);
 void jmap_email_copy(struct jmap_call *c);
 void jmap_blob_copy(struct jmap_call *c);
+void jmap_submission_get(struct jmap_call *c);
+void jmap_submission_changes(struct jmap_call *c);
+void jmap_submission_query(struct jmap_call *c);
+void jmap_submission_query_changes(struct jmap_call *c);
+void jmap_submission_set(struct jmap_call *c);
 
 #endif

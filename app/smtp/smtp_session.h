@@ -216,6 +216,12 @@ void smtp_submit_ehlo(struct smtp_session *s);
 int smtp_submit_may_mail(struct smtp_session *s);
 /* MAIL: the envelope sender belongs to the account. 0, or -1 after replying. */
 int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
+/* 1 when addr is an address of account as submission judges it (mail to
+ * it would reach the account: its own, +tags, aliases, a catch-all's
+ * addresses that are no account or alias of their own); JMAP's
+ * EmailSubmission asks the same (jmap_submission.c). */
+struct store;
+int smtp_submit_owned(struct store *st, uint32_t account, const char *addr);
 /* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */
 void smtp_submit_deliver(struct smtp_session *s);
 

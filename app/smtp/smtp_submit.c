@@ -106,18 +106,23 @@ int smtp_submit_may_mail(struct smtp_session *s)
 }
 
 /* 1 when mail to addr reaches s's account (see the top comment). */
-static int owned(struct smtp_session *s, const char *addr)
+int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 {
 	uint32_t ids[16];
 	size_t n = 0;
-	enum store_rcpt r = store_resolve_rcpt(smtp_store, addr, ids, 16, &n);
+	enum store_rcpt r = store_resolve_rcpt(st, addr, ids, 16, &n);
 
 	if (r != STORE_RCPT_OK && r != STORE_RCPT_OVER_QUOTA)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (ids[i] == s->account)
+		if (ids[i] == account)
 			return 1;
 	return 0;
+}
+
+static int owned(struct smtp_session *s, const char *addr)
+{
+	return smtp_submit_owned(smtp_store, s->account, addr);
 }
 
 int smtp_submit_check_sender(struct smtp_session *s, const char *addr)

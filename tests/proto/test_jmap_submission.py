@@ -1,0 +1,136 @@
+"""JMAP EmailSubmission (RFC 8621 §7) through the outbound queue
+submission uses: a draft sent to a remote recipient (through a loopback
+relay), a local one and a Bcc, the envelope derived from the message,
+the Bcc field taken out, the message DKIM-signed, onSuccessUpdateEmail
+moving the draft to Sent as the implicit Email/set; deliveryStatus,
+/get, /query, and the refusals submission makes (From or envelope sender
+not the account's, no recipients, an unknown identity, undo). One server
+for the module."""
+import imaplib
+import os
+import ssl
+import time
+
+from harness import Server, free_port
+from jmapc import Jmap
+from mailpeers import Receiver
+from test_imap_search_ext import wait_count
+
+HAL = ("hal@example.test", "hal-password-1")
+IVY = ("ivy@example.test", "ivy-password-1")
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+         "urn:ietf:params:jmap:submission"]
+
+_srv = _relay = None
+
+
+def srv():
+    global _srv, _relay
+    if _srv is None:
+        rport = free_port()
+        _relay = Receiver("127.0.0.1", rport, tls=True)
+        _srv = Server(accounts=[HAL, IVY], http=True, imap=True,
+                      env={"TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
+                           "TERN_TLS_CA_FILE": os.path.join(_relay.tmp, "peer.crt")})
+    return _srv
+
+
+def draft(s, frm, extra=""):
+    """APPENDs a draft to HAL's Drafts; its JMAP id."""
+    msg = ("From: %s\r\nTo: Rob <rob@remote.test>\r\nCc: ivy@example.test\r\n"
+           "Bcc: secret@remote.test\r\nSubject: plans %s\r\nMessage-ID: <%s@example.test>\r\n"
+           "\r\nSee you at noon.\r\n" % (frm, extra, "d%d" % time.monotonic_ns()))
+    c = imaplib.IMAP4("127.0.0.1", s.imap_port)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c.starttls(ctx)
+    c.login(*HAL)
+    typ, data = c.append("Drafts", "(\\Draft)", None, msg.encode())
+    assert typ == "OK", data
+    c.logout()
+    j = Jmap(s, *HAL)
+    _, q = j.one("Email/query", {"sort": [{"property": "id", "isAscending": False}], "limit": 1})
+    return q["ids"][0]
+
+
+def test_jmap_email_submission():
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    role = {m["role"]: m["id"] for m in mb["list"]}
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    eid = draft(s, HAL[0])
+    r = j.call([["EmailSubmission/set", {
+        "accountId": j.account,
+        "create": {"k": {"identityId": ident, "emailId": eid}},
+        "onSuccessUpdateEmail": {"#k": {"mailboxIds/" + role["drafts"]: None,
+                                        "mailboxIds/" + role["sent"]: True,
+                                        "keywords/$draft": None, "keywords/$seen": True}}},
+        "s"]], USING)["methodResponses"]
+    assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"] and r[1][2] == "s", r
+    st = r[0][1]
+    sid = st["created"]["k"]["id"]
+    assert st["created"] == {"k": {"id": sid, "undoStatus": "final"}} and st["notCreated"] == {}, st
+    assert r[1][1]["updated"] == {eid: None}, r[1]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["mailboxIds", "keywords"]})
+    assert g["list"][0]["mailboxIds"] == {role["sent"]: True}, g
+    assert g["list"][0]["keywords"] == {"$seen": True}, g
+
+    # The relay got the remote recipients, Bcc among them but not in the text.
+    msgs = _relay.wait_messages(1)
+    assert len(msgs) == 1, s.log_text()[-3000:]
+    m = msgs[0]
+    data = m["data"].decode(errors="replace") if isinstance(m["data"], bytes) else m["data"]
+    assert m["from"] == HAL[0] and sorted(m["rcpts"]) == ["rob@remote.test", "secret@remote.test"], m
+    assert "Bcc:" not in data and "secret@remote.test" not in data, data
+    assert data.startswith("DKIM-Signature:") and "d=example.test" in data[:600], data[:600]
+    # The local recipient got it in its INBOX.
+    wait_count(s, 1, account=IVY[0])
+
+    _, g = j.one("EmailSubmission/get", {"ids": [sid, "Snope"]}, using=USING)
+    sub = g["list"][0]
+    assert g["notFound"] == ["Snope"], g
+    assert sub["identityId"] == ident and sub["emailId"] == eid and sub["undoStatus"] == "final"
+    assert sub["threadId"].startswith("T") and sub["sendAt"].endswith("Z"), sub
+    assert sub["envelope"] == {"mailFrom": {"email": HAL[0], "parameters": None}, "rcptTo": [
+        {"email": a, "parameters": None}
+        for a in ["rob@remote.test", "ivy@example.test", "secret@remote.test"]]}, sub
+    ds = sub["deliveryStatus"]
+    assert set(ds) == {"rob@remote.test", "ivy@example.test", "secret@remote.test"}, ds
+    assert ds["ivy@example.test"] == {"smtpReply": "250 2.0.0 Delivered", "delivered": "yes",
+                                      "displayed": "unknown"}, ds
+    assert ds["rob@remote.test"]["delivered"] in ("queued", "yes", "unknown"), ds
+    _, q = j.one("EmailSubmission/query", {"filter": {"emailIds": [eid]}}, using=USING)
+    assert q["ids"] == [sid], q
+    _, q = j.one("EmailSubmission/query", {"filter": {"undoStatus": "pending"}}, using=USING)
+    assert q["ids"] == [], q
+
+    # Submission's refusals.
+    other = draft(s, "boss@other.test", "x")
+    mine = draft(s, HAL[0], "y")
+    _, st = j.one("EmailSubmission/set", {"create": {
+        "from": {"identityId": ident, "emailId": other},
+        "mailfrom": {"identityId": ident, "emailId": mine, "envelope": {
+            "mailFrom": {"email": "ivy@example.test"}, "rcptTo": [{"email": "rob@remote.test"}]}},
+        "none": {"identityId": ident, "emailId": mine, "envelope": {
+            "mailFrom": {"email": HAL[0]}, "rcptTo": []}},
+        "params": {"identityId": ident, "emailId": mine, "envelope": {
+            "mailFrom": {"email": HAL[0], "parameters": {"RET": "FULL"}},
+            "rcptTo": [{"email": "rob@remote.test"}]}},
+        "ident": {"identityId": "Inope", "emailId": mine},
+        "email": {"identityId": ident, "emailId": "E7fffffff"}},
+        "update": {sid: {"undoStatus": "canceled"}}}, using=USING)
+    assert {k: v["type"] for k, v in st["notCreated"].items()} == {
+        "from": "forbiddenFrom", "mailfrom": "forbiddenMailFrom", "none": "noRecipients",
+        "params": "invalidProperties", "ident": "invalidProperties",
+        "email": "invalidProperties"}, st
+    assert st["notUpdated"][sid]["type"] == "cannotUnsend" and st["created"] == {}, st
+    time.sleep(0.5)
+    assert len(_relay.messages) == 1, _relay.messages
+    # A client may forget a submission.
+    _, st = j.one("EmailSubmission/set", {"destroy": [sid]}, using=USING)
+    assert st["destroyed"] == [sid], st
+    _, g = j.one("EmailSubmission/get", {}, using=USING)
+    assert g["list"] == [], g
