@@ -33,6 +33,7 @@ static struct {
 	uint16_t port;
 	uint64_t sweep_timer;
 	int64_t sweep_at; /* when the timer fires (seconds) */
+	int stopped;      /* sts_stop() ran */
 } E;
 
 struct fetch;
@@ -79,6 +80,7 @@ void sts_init(struct loop *loop, struct dns *dns, struct store *st, uint16_t por
 	E.loop = loop;
 	E.dns = dns;
 	E.st = st;
+	E.stopped = 0;
 	E.port = port ? port : 443;
 	if (loop && st)
 		sweep_soon(1);
@@ -416,7 +418,7 @@ static void sweep(struct loop *loop, void *arg)
 /* Runs the sweep in in_s seconds (bounded), unless it runs sooner already. */
 static void sweep_soon(int64_t in_s)
 {
-	if (!E.loop || !E.st)
+	if (!E.loop || !E.st || E.stopped)
 		return;
 	int64_t ms = in_s * 1000;
 	if (ms < SWEEP_MIN_MS)
@@ -439,5 +441,5 @@ void sts_stop(void)
 	E.sweep_timer = 0;
 	while (refreshing)
 		sts_cancel(refreshing);
-	E.st = NULL; /* no sweep after this */
+	E.stopped = 1; /* no sweep after this (a fetch in flight may still cache its answer) */
 }

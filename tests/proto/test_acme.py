@@ -509,7 +509,7 @@ def test_acme_dns_01_forged_reply_refused():
         s.env.update({"TERN_ACME_DNS_SERVER": "127.0.0.1:%d" % forger.port,
                       "TERN_ACME_TSIG_KEY": "tern-acme.:" + TSIG_SECRET})
         s.start()
-        assert s.wait_log("no signed answer", timeout=40), s.log_text()[-3000:]
+        assert s.wait_log("no signed answer", timeout=90), s.log_text()[-3000:]
         log = s.log_text()
         assert forger.updates >= 1, forger.updates
         assert 'event=dns01_reply_refused rcode=0 why="reply unsigned (no TSIG)"' in log, log[-3000:]

@@ -184,8 +184,8 @@ function ServerForm({ settings, onSaved }) {
 			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={fe('relay_user')} />
 			<Field label="Relay password" type="password" value={relayPw} onInput={setRelayPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={fe('relay_password')} />
-			<h3>DMARC reports</h3>
-			<Field label="Send daily DMARC reports from (empty: the default; off: send none)" value={reportFrom} onInput={setReportFrom}
+			<h3>DMARC and TLS reports</h3>
+			<Field label="Send daily DMARC and TLS-RPT reports from (empty: the default; off: send none)" value={reportFrom} onInput={setReportFrom}
 				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
 				hint={dr.effective ? `Reports go out from ${dr.effective}, signed with its domain's DKIM keys.` : 'No reports are sent.'}
 				error={fe('dmarc_report_from')} testid="settings-dmarc-from" />
