@@ -18,6 +18,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { overflow } from './layout.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
 for (const k of ['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts'])
@@ -178,6 +179,19 @@ try {
 	await qr('setup-qr', 'setup');
 	await byId('setup-words').waitFor();
 	await screenshot('portal-setup');
+
+	// The portal at a phone's width and a laptop's, with its tables filled:
+	// nothing sticks out (the same check as the admin pages').
+	for (const width of [390, 1280]) {
+		await page.setViewportSize({ width, height: 900 });
+		await byId('portal-email').waitFor();
+		const over = await overflow(page);
+		await screenshot(`layout-${width}-account`);
+		if (over)
+			throw new Error(`/account at ${width} px overflows: ${over}`);
+	}
+	await page.setViewportSize({ width: 1280, height: 900 });
+	log('portal: layout at 390 and 1280 px checked');
 
 	// Signed out, the portal asks for the code after the new password.
 	await byId('portal-logout').click();

@@ -15,6 +15,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { overflow } from './layout.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
 for (const k of cfg.setup_only ? ['url', 'admin_password', 'domain', 'first_email', 'first_password', 'artifacts']
@@ -308,23 +309,7 @@ async function layout() {
 				await page.locator('[data-testid=account-delete]').first().click();
 				await page.locator('[data-testid=account-delete-yes]').first().waitFor();
 			}
-			const over = await page.evaluate(() => {
-				const w = document.documentElement.clientWidth;
-				// A table scrolled sideways inside its box hides its
-				// right-hand cells just as well.
-				for (const el of document.querySelectorAll('main .table-wrap'))
-					if (el.scrollWidth > el.clientWidth + 1)
-						return `${el.querySelector('table')?.dataset.testid || 'a table'} scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`;
-				if (document.documentElement.scrollWidth <= w + 1)
-					return null;
-				const out = [];
-				for (const el of document.querySelectorAll('main *')) {
-					const r = el.getBoundingClientRect();
-					if (r.right > w + 1 && out.length < 5)
-						out.push(`${el.tagName.toLowerCase()}.${el.className || ''}[${el.dataset.testid || ''}] right=${Math.round(r.right)}`);
-				}
-				return `scrollWidth ${document.documentElement.scrollWidth} > ${w}: ${out.join(', ')}`;
-			});
+			const over = await overflow(page);
 			const name = `layout-${width}-${p === '/' ? 'dashboard' : p.slice(1).replace(/\//g, '-')}`;
 			await screenshot(name);
 			if (over)

@@ -130,6 +130,7 @@ def test_webui_portal_and_admin_totp():
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
+                       "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code"):
             assert ("browser: " + needed) in text, (needed, text)
