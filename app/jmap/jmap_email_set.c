@@ -225,19 +225,19 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	struct store_kw_result kr;
 	int kwrc = STORE_OK;
 	if (w.kw_whole)
-		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
-					    STORE_KW_SET, buf_data(&w.kw_set), 0, &kr, NULL);
+		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+					   STORE_KW_SET, buf_data(&w.kw_set), &kr);
 	if (kwrc == STORE_OK && w.kw_whole)
 		store_kw_results_free(&kr, 1);
 	if (kwrc == STORE_OK && buf_len(&w.kw_add)) {
-		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
-					    STORE_KW_ADD, buf_data(&w.kw_add), 0, &kr, NULL);
+		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+					   STORE_KW_ADD, buf_data(&w.kw_add), &kr);
 		if (kwrc == STORE_OK)
 			store_kw_results_free(&kr, 1);
 	}
 	if (kwrc == STORE_OK && buf_len(&w.kw_del)) {
-		kwrc = store_email_keywords(c->r->st, c->r->account, b.mb[0], 0, &b.uid[0], 1,
-					    STORE_KW_REMOVE, buf_data(&w.kw_del), 0, &kr, NULL);
+		kwrc = jmap_write_keywords(c->r->st, c->r->account, b.mb[0], b.uid[0],
+					   STORE_KW_REMOVE, buf_data(&w.kw_del), &kr);
 		if (kwrc == STORE_OK)
 			store_kw_results_free(&kr, 1);
 	}
@@ -268,8 +268,8 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		if (has_mb(after, na, b.mb[i]))
 			continue;
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		if (!mb || store_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity, &b.uid[i], 1,
-					 NULL, NULL) != STORE_OK) {
+		if (!mb || jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
+					      b.uid[i]) != STORE_OK) {
 			*e = (struct set_err){"serverFail", "the removal failed", NULL};
 			goto out;
 		}
@@ -295,8 +295,8 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 	/* Every membership goes; the last takes the email with it. */
 	for (uint32_t i = 0; i < b.nm; i++) {
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
-		if (!mb || store_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity, &b.uid[i], 1,
-					 NULL, NULL) != STORE_OK) {
+		if (!mb || jmap_write_expunge(c->r->st, c->r->account, mb->id, mb->uidvalidity,
+					      b.uid[i]) != STORE_OK) {
 			*e = (struct set_err){"serverFail", NULL, NULL};
 			return -1;
 		}

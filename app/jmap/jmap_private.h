@@ -78,6 +78,19 @@ struct jmap_method {
 int jmap_api_request(struct store *st, uint32_t account, const struct json_value *req,
 		     struct arena *a, struct buf *out);
 
+/*
+ * Writes through the store writer's group commit (jmap_write.c), for
+ * the API's job threads: they block until the commit, like the
+ * synchronous forms (store_email_keywords of one uid, store_expunge of
+ * one uid), with the same results and change-feed notification.
+ */
+enum store_kw_op;
+struct store_kw_result;
+int jmap_write_keywords(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uid,
+			enum store_kw_op op, const char *keywords, struct store_kw_result *res);
+int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
+		       uint32_t uid);
+
 /* The one method table (jmap_methods.c); NULL when unknown. */
 const struct jmap_method *jmap_method_find(const char *name);
 
