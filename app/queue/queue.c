@@ -137,43 +137,45 @@ static void reject_notice_done(struct queue_request *q, void *arg)
 	free(n);
 }
 
-/*
- * A local recipient's script rejected the submitted message (RFC 5429):
- * the authenticated sender gets a failure DSN for that recipient, from
- * the null sender, once the rest is stored.
- */
-static void reject_notice(struct submit_job *j, const char *rcpt, const char *reason)
+void queue_reject_notice(struct store *st, struct loop *loop, const char *sender,
+			 const char *envid, const char *rcpt, const char *reason, const char *msg,
+			 size_t len)
 {
-	const struct queue_request *r = j->r;
 	char status[300];
-	if (!r->sender[0])
+	if (!sender[0])
 		return; /* nobody to tell */
 	snprintf(status, sizeof status, "550 5.7.1 %s", reason);
 	struct dsn_rcpt dr = { rcpt, "", status, "", DSN_FAILED };
-	struct dsn_info in = {
-		.hostname = hostname_now(), .to = r->sender, .envid = r->envid ? r->envid : "",
-		.arrival = r->received_at ? r->received_at : (int64_t)time_wall(),
-		.now = (int64_t)time_wall(), .ret_full = 0, .msg = r->data, .msglen = r->len,
-		.id = (uint64_t)(uintptr_t)j, .rcpts = &dr, .nrcpts = 1,
-	};
 	struct reject_notice *n = xcalloc(1, sizeof *n);
-	buf_init(&n->msg, r->len + 64 * 1024);
+	struct dsn_info in = {
+		.hostname = hostname_now(), .to = sender, .envid = envid ? envid : "",
+		.arrival = (int64_t)time_wall(), .now = (int64_t)time_wall(), .ret_full = 0,
+		.msg = msg, .msglen = len, .id = (uint64_t)(uintptr_t)n, .rcpts = &dr, .nrcpts = 1,
+	};
+	buf_init(&n->msg, len + 64 * 1024);
 	if (dsn_build(&in, &n->msg) < 0) {
 		reject_notice_done(&n->req, n);
 		return;
 	}
-	n->to = xstrdup(r->sender);
+	n->to = xstrdup(sender);
 	n->rcpt.addr = n->to;
 	n->req.data = buf_data(&n->msg);
 	n->req.len = buf_len(&n->msg);
 	n->req.sender = "";
 	n->req.rcpts = &n->rcpt;
 	n->req.nrcpts = 1;
-	n->req.loop = r->loop;
+	n->req.loop = loop;
 	n->req.done = reject_notice_done;
 	n->req.arg = n;
-	n->req.result = STORE_OK;
-	queue_submit(j->st, &n->req);
+	queue_submit(st, &n->req);
+}
+
+/* A local recipient's script rejected the submitted message: the
+ * authenticated sender is told, once the rest is stored. */
+static void reject_notice(struct submit_job *j, const char *rcpt, const char *reason)
+{
+	const struct queue_request *r = j->r;
+	queue_reject_notice(j->st, r->loop, r->sender, r->envid, rcpt, reason, r->data, r->len);
 }
 
 /*

@@ -93,6 +93,19 @@ struct queue_request {
  */
 void queue_submit(struct store *st, struct queue_request *r);
 
+/*
+ * A Sieve reject told after the message was accepted (RFC 5429 §2.1):
+ * a failure DSN for rcpt with "550 5.7.1 reason", from the null sender
+ * to sender (nothing for the null sender), queued now; msg[0..len) is
+ * the original (its header goes in the notice). The caller makes sure
+ * the sender is authenticated or verified: tern never bounces to a
+ * sender it could not verify. Copies what it needs; thread-safe as
+ * queue_submit; loop as queue_request.loop.
+ */
+void queue_reject_notice(struct store *st, struct loop *loop, const char *sender,
+                         const char *envid, const char *rcpt, const char *reason, const char *msg,
+                         size_t len);
+
 struct dsn_info;
 /*
  * After a commit that delivered to local recipients who asked NOTIFY=SUCCESS:

@@ -280,6 +280,7 @@ static void decide(struct smtp_checks *c)
 		sin.dkim_pass += r.dkim[i]->result == DKIM_RESULT_PASS;
 		sin.dkim_fail += r.dkim[i]->result == DKIM_RESULT_FAIL;
 	}
+	s->tx.dmarc_pass = dv->result == DMARC_RESULT_PASS;
 	smtp_spam_message(s, &sin, c->author, fields, pd.action == POLICY_JUNK);
 }
 

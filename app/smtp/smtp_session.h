@@ -116,6 +116,12 @@ struct smtp_tx {
 	 * (redirect-dsn, RFC 6009 §5). */
 	uint8_t *sfwd_notify;
 	int sfwd_ret;
+	/* DMARC passed (SPF or DKIM in alignment): a Sieve reject of one
+	 * account among several may be told by a DSN (smtp_tx.c). */
+	int dmarc_pass;
+	/* Per plan: the reason of a Sieve reject told by a DSN after the
+	 * commit (NULL: none); tx arena. */
+	const char **sieve_rejects;
 	/* What Sieve's spamtest/spamtestplus see (RFC 5235: 1..10; 0, the
 	 * default, "not tested"). The hook for the spam stage: it is not
 	 * set yet. */

@@ -392,6 +392,14 @@ static void delivered(struct delivery *d, void *arg)
 		tx->sieve_replies[i] = NULL;
 	}
 	tx->sieve_replies = NULL;
+	/* Accounts whose scripts rejected it while others took it: the
+	 * verified sender is told, one DSN each (sieve_stage). */
+	for (unsigned i = 0; d->result == STORE_OK && tx->sieve_rejects && i < tx->nplans; i++)
+		if (tx->sieve_rejects[i])
+			queue_reject_notice(smtp_store, s->loop, tx->mail_from, tx->envid,
+					    tx->rcpts[0].address, tx->sieve_rejects[i],
+					    tx->data.p + tx->header_len, tx->data.len - tx->header_len);
+	tx->sieve_rejects = NULL;
 	if (s->conn_gone) {
 		log_info("smtp", s->id, "event=delivered_after_disconnect result=%d", d->result);
 		smtp_tx_committed(s);
@@ -539,12 +547,18 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	tx->nsfwd = 0;
 	const char **to = arena_zalloc(tx->arena, cap * sizeof(*to));
 	const struct smtp_rcpt **via = arena_zalloc(tx->arena, cap * sizeof(*via));
-	/* A Sieve reject is carried out only when it refuses the message for
-	 * one account alone, with nothing forwarded (DESIGN.md §3b; RCPT sent
-	 * later recipients of such accounts away with 452 4.5.3). */
-	int may_reject = tx->naccounts == 1;
+	/* A Sieve reject is carried out when the transaction's accounts came
+	 * from one address (one account, or an alias of ours: RCPT sent later
+	 * recipients of such accounts away with 452 4.5.3, DESIGN.md §3b)
+	 * with nothing forwarded: when every account rejects, DATA gets 550;
+	 * when only some do, those store nothing and the sender hears of
+	 * each by a DSN, if DMARC verified it (else the copy is kept: never
+	 * a bounce to a sender we could not verify). */
+	int may_reject = tx->naccounts == 1 || tx->nrcpts == 1;
 	for (unsigned r = 0; r < tx->nrcpts; r++)
 		may_reject &= tx->rcpts[r].nfwd == 0;
+	tx->sieve_rejects = arena_zalloc(tx->arena, cap * sizeof(*tx->sieve_rejects));
+	unsigned nrej = 0;
 	for (unsigned i = 0; i < tx->naccounts; i++) {
 		char *env = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\n", tx->mail_from, tx->mail_params);
 		to[i] = "";
@@ -583,20 +597,44 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
 				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
 				   str_c(tx->mail_from), str_c(to[i]), tx->sieve_spamtest, tx->arena, s->id,
-				   may_reject && i == 0, dsn_of(tx, via[i]), &out);
+				   may_reject && i < tx->naccounts, dsn_of(tx, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
-			/* Refused, never accepted and bounced (RFC 5429 §2.1). */
-			log_info("smtp", s->id, "event=message_rejected reason=sieve_reject size=%zu",
-				 tx->data.len);
-			metrics_inc(METRIC_REJECTED);
-			smtp_reply(s, "550 5.7.1 %s", out.reject);
-			tx->sieve_replies = NULL;
-			return -1;
+			tx->sieve_rejects[i] = out.reject;
+			nrej++;
+			continue;
 		}
 		for (unsigned k = 0; k < out.nredirects; k++)
 			redirect_route(s, to, i, out.redirects[k], junk, out.redirect_notify[k],
 				       out.redirect_ret[k]);
+	}
+	if (nrej && nrej == tx->naccounts && tx->nplans == tx->naccounts) {
+		/* Refused, never accepted and bounced (RFC 5429 §2.1). */
+		const char *why = NULL;
+		for (unsigned i = 0; i < tx->nplans && !why; i++)
+			why = tx->sieve_rejects[i];
+		log_info("smtp", s->id, "event=message_rejected reason=sieve_reject size=%zu",
+			 tx->data.len);
+		metrics_inc(METRIC_REJECTED);
+		smtp_reply(s, "550 5.7.1 %s", why);
+		for (unsigned i = 0; i < tx->nplans; i++)
+			deliver_sieve_reply_free(tx->sieve_replies[i]);
+		tx->sieve_replies = NULL;
+		return -1;
+	}
+	for (unsigned i = 0; i < tx->nplans && nrej; i++) {
+		if (!tx->sieve_rejects[i] || tx->dmarc_pass)
+			continue;
+		/* Accepted for the others; this sender is unverified: keep. */
+		log_info("smtp", s->id, "event=sieve_action_skipped account=%u action=reject reason=unverified_sender",
+			 tx->plans[i].account);
+		tx->plans[i] = (struct deliver_plan){.account = tx->plans[i].account,
+						     .envelope = tx->plans[i].envelope};
+		if (junk) {
+			tx->plans[i].folder = STORE_TARGET_JUNK;
+			tx->plans[i].keywords = "$Junk";
+		}
+		tx->sieve_rejects[i] = NULL;
 	}
 	if (tx->nsfwd)
 		tx->fwd_pending = 1;

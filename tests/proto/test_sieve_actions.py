@@ -26,7 +26,11 @@
   does not run; when it leaves the implicit keep, the account's decides.
 - envelope-dsn and redirect-dsn (RFC 6009): the envelope test sees the
   NOTIFY, ORCPT, RET and ENVID the SMTP client gave; a redirect's :notify
-  and :ret reach the outside receiver as RCPT NOTIFY= and MAIL RET=."""
+  and :ret reach the outside receiver as RCPT NOTIFY= and MAIL RET=.
+- An alias to several accounts whose scripts reject: all reject, DATA
+  gets 550; some reject, the others deliver and a sender DMARC verified
+  gets a failure DSN per rejecting account (an unverified one: the
+  rejecting account keeps the message instead)."""
 import re
 import time
 
@@ -44,6 +48,9 @@ GIL = ("gil@example.test", "gil-pw-sieve-1")
 HAL = ("hal@example.test", "hal-pw-sieve-1")
 IVO = ("ivo@example.test", "ivo-pw-sieve-1")
 JON = ("jon@example.test", "jon-pw-sieve-1")
+KIM = ("kim@example.test", "kim-pw-sieve-1")
+LEO = ("leo@example.test", "leo-pw-sieve-1")
+MAX = ("max@example.test", "max-pw-sieve-1")
 
 _env = None
 
@@ -57,12 +64,13 @@ def env():
         zone = {
             "origin.test": {"TXT": ["v=spf1 ip4:127.0.0.9 -all"]},
             "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
-            "remote.test": {"MX": [[10, "mx.remote.test"]]},
+            "remote.test": {"MX": [[10, "mx.remote.test"]], "TXT": ["v=spf1 ip4:127.0.0.9 -all"]},
+            "_dmarc.remote.test": {"TXT": ["v=DMARC1; p=none"]},
             "mx.remote.test": {"A": [ips[0]]},
         }
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True)
-        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON], http=True, env={
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX], http=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -200,6 +208,45 @@ def test_yy_dsn_envelope_and_redirect():
     assert m["rcpts"] == ["dsn@remote.test"], m
     assert "NOTIFY=SUCCESS,DELAY" in m["rcpt_lines"][0].upper(), m["rcpt_lines"]
     assert "RET=FULL" in m["mail_line"].upper(), m["mail_line"]
+
+
+def test_yx_alias_reject():
+    srv, _, remote = env()
+    srv.cli("alias", "add", "crew@example.test", KIM[0])
+    srv.cli("alias", "add", "crew@example.test", LEO[0])
+    srv.cli("alias", "add", "band@example.test", KIM[0])
+    srv.cli("alias", "add", "band@example.test", MAX[0])
+    for who in (KIM, LEO):
+        script(srv, who[0], 'require "reject";\nif header :contains "subject" "gig" {\n'
+               '  reject "%s is not coming.";\n}\n' % who[0].split("@")[0])
+    script(srv, MAX[0], 'require ["fileinto", "mailbox"]; fileinto :create "Gigs";')
+    # Everyone rejects: 550 at DATA, nothing stored.
+    codes, end = send(srv, "bob@remote.test", ["crew@example.test"],
+                      message("gig1", to="crew@example.test", sender="bob@remote.test"),
+                      source="127.0.0.9")
+    assert codes[0][0] == 250 and end[0] == 550, (codes, end)
+    assert subjects(srv, KIM[0]) == [] and subjects(srv, LEO[0]) == []
+    # Kim rejects, Max takes it: 250, a DSN to the verified sender for Kim.
+    before = len(remote.messages)
+    codes, end = send(srv, "bob@remote.test", ["band@example.test"],
+                      message("gig2", to="band@example.test", sender="bob@remote.test"),
+                      source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, MAX[0], "Gigs") == ["gig2"], srv.log_text()[-2000:]
+    assert subjects(srv, KIM[0]) == []
+    got = remote.wait_messages(before + 1)
+    assert len(got) == before + 1, srv.log_text()[-3000:]
+    dsn = got[-1]
+    assert dsn["from"] == "" and dsn["rcpts"] == ["bob@remote.test"], dsn
+    assert b"Action: failed" in dsn["data"] and b"kim is not coming." in dsn["data"], dsn["data"][:2000]
+    # The same from a sender DMARC did not verify: Kim keeps it.
+    codes, end = send(srv, "alice@origin.test", ["band@example.test"],
+                      message("gig3", to="band@example.test"), source="127.0.0.9")
+    assert end[0] == 250, end
+    assert subjects(srv, KIM[0]) == ["gig3"] and subjects(srv, MAX[0], "Gigs") == ["gig2", "gig3"]
+    assert srv.wait_log("reason=unverified_sender")
+    time.sleep(0.5)
+    assert len(remote.messages) == before + 1, remote.messages[before + 1:]
 
 
 def test_y_notify():
