@@ -52,6 +52,7 @@ struct arena;
 #define JMAP_CAP_SUBMISSION "urn:ietf:params:jmap:submission"
 #define JMAP_CAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 #define JMAP_CAP_QUOTA "urn:ietf:params:jmap:quota"
+#define JMAP_CAP_BLOB "urn:ietf:params:jmap:blob"
 
 /*
  * Writes the session resource (RFC 8620 §2) of account (its address

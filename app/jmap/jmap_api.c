@@ -118,6 +118,7 @@ static const struct {
     {JMAP_CAP_SUBMISSION, JMAP_USING_SUBMISSION},
     {JMAP_CAP_VACATION, JMAP_USING_VACATION},
     {JMAP_CAP_QUOTA, JMAP_USING_QUOTA},
+    {JMAP_CAP_BLOB, JMAP_USING_BLOB},
 };
 
 /* "using": 0, or -1 with the problem written (the unknown one named). */

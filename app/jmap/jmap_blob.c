@@ -28,8 +28,16 @@ static char updir[512];
 static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t last_sweep; /* 0: not since start */
 
-int jmap_upload_setup(const char *dir)
+static uint64_t max_message;
+
+uint64_t jmap_max_message(void)
 {
+	return max_message;
+}
+
+int jmap_upload_setup(const char *dir, uint64_t max_msg)
+{
+	max_message = max_msg;
 	if (strlen(dir) >= sizeof updir - 100) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -33,9 +33,15 @@
 struct store;
 
 #define JMAP_UPLOAD_TTL (24 * 3600)
+/* Blob/upload (RFC 9404): data sources in one blob (maxDataSources). */
+#define JMAP_BLOB_MAX_SOURCES 64
 
-/* The upload directory (created when missing). 0, or -1 with errno. */
-int jmap_upload_setup(const char *dir);
+/* The upload directory (created when missing), and the largest message
+ * Email/import and Email/set create store (TERN_MAX_MESSAGE_SIZE; 0: no
+ * limit). 0, or -1 with errno. */
+int jmap_upload_setup(const char *dir, uint64_t max_message);
+/* That largest message (0: none set). */
+uint64_t jmap_max_message(void);
 /*
  * Stores data[0..len) with content id id as an upload of account (again:
  * its time to live starts over). 0, or -1 with errno (ENOSPC: the disk

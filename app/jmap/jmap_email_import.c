@@ -97,7 +97,9 @@ void jmap_w_store_error(struct jw *w, const char *key, int rc)
 		jmap_w_set_error(w, key, "overQuota", "the account's quota is exceeded", NULL);
 		break;
 	case STORE_ETOOBIG:
-		jmap_w_set_error(w, key, "tooLarge", "larger than the account's quota", NULL);
+		jmap_w_set_error(w, key, "tooLarge",
+				 "larger than the server's message size limit or the account's quota",
+				 NULL);
 		break;
 	case STORE_EFULL:
 		jmap_w_set_error(w, key, "overQuota", "the server's storage is full", NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "mime/mime_cache.h"
 #include "store/store.h"
@@ -51,6 +52,9 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 
 	if (!e->nmailboxes)
 		return STORE_EINVAL;
+	/* What SMTP and IMAP APPEND would refuse is refused here too. */
+	if (jmap_max_message() && e->len > jmap_max_message())
+		return STORE_ETOOBIG;
 	memset(&d, 0, sizeof d);
 	d.data = e->data;
 	d.len = e->len;

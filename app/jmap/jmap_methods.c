@@ -43,6 +43,9 @@ static const struct jmap_method methods[] = {
     {"EmailSubmission/query", JMAP_USING_SUBMISSION, jmap_submission_query},
     {"EmailSubmission/queryChanges", JMAP_USING_SUBMISSION, jmap_submission_query_changes},
     {"EmailSubmission/set", JMAP_USING_SUBMISSION, jmap_submission_set},
+    {"Blob/upload", JMAP_USING_BLOB, jmap_blob_upload},
+    {"Blob/get", JMAP_USING_BLOB, jmap_blob_get},
+    {"Blob/lookup", JMAP_USING_BLOB, jmap_blob_lookup},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

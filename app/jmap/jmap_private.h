@@ -56,6 +56,7 @@ struct jmap_request {
 #define JMAP_USING_SUBMISSION 4u
 #define JMAP_USING_VACATION 8u
 #define JMAP_USING_QUOTA 16u
+#define JMAP_USING_BLOB 32u
 
 struct jmap_call {
 	struct jmap_request *r;
@@ -211,5 +212,8 @@ void jmap_submission_changes(struct jmap_call *c);
 void jmap_submission_query(struct jmap_call *c);
 void jmap_submission_query_changes(struct jmap_call *c);
 void jmap_submission_set(struct jmap_call *c);
+void jmap_blob_upload(struct jmap_call *c);
+void jmap_blob_get(struct jmap_call *c);
+void jmap_blob_lookup(struct jmap_call *c);
 
 #endif

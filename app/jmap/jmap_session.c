@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acme/acme_jws.h"
+#include "jmap/jmap_blob.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -70,7 +71,7 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_key(&w, JMAP_CAP_CORE);
 	core_capability(&w);
 	static const char *const empty[] = {JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
-					    JMAP_CAP_QUOTA};
+					    JMAP_CAP_QUOTA, JMAP_CAP_BLOB};
 	for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
 		jw_key(&w, empty[i]);
 		jw_obj_begin(&w);
@@ -124,6 +125,23 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_key(&w, JMAP_CAP_QUOTA);
 	jw_obj_begin(&w);
 	jw_obj_end(&w);
+	/* RFC 9404 §4.1. */
+	jw_key(&w, JMAP_CAP_BLOB);
+	jw_obj_begin(&w);
+	jw_kint(&w, "maxSizeBlobSet", JMAP_MAX_SIZE_UPLOAD);
+	jw_kint(&w, "maxDataSources", JMAP_BLOB_MAX_SOURCES);
+	jw_key(&w, "supportedTypeNames");
+	jw_arr_begin(&w);
+	jw_str(&w, "Mailbox");
+	jw_str(&w, "Thread");
+	jw_str(&w, "Email");
+	jw_arr_end(&w);
+	jw_key(&w, "supportedDigestAlgorithms");
+	jw_arr_begin(&w);
+	jw_str(&w, "sha");
+	jw_str(&w, "sha-256");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
@@ -135,6 +153,7 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kstr(&w, JMAP_CAP_SUBMISSION, acc);
 	jw_kstr(&w, JMAP_CAP_VACATION, acc);
 	jw_kstr(&w, JMAP_CAP_QUOTA, acc);
+	jw_kstr(&w, JMAP_CAP_BLOB, acc);
 	jw_obj_end(&w);
 	jw_kstr(&w, "username", email);
 	snprintf(url, sizeof url, "%s/jmap/api/", base);

@@ -250,7 +250,8 @@ def test_jmap_upload_disk_full():
     the server treats as a full disk) answers 507 and drops what was
     written; the server goes on and a small upload still works."""
     from harness import Server
-    s = Server(accounts=[BOB], imap=False, http=True, wrap=["prlimit", "--fsize=6000000", "--"])
+    s = Server(accounts=[BOB], imap=False, http=True, wrap=["prlimit", "--fsize=6000000", "--"],
+               env={"TERN_MAX_MESSAGE_SIZE": "100K"})
     try:
         j = Jmap(s, *BOB)
         size = 12000000
@@ -270,6 +271,14 @@ def test_jmap_upload_disk_full():
         s.wait_log("event=upload_dropped")
         st, _, body = j.request("POST", "/jmap/upload/%s/" % j.account, b"small")
         assert st == 201 and body["size"] == 5, (st, body)
+        # The same server takes messages of at most 100K: a bigger import
+        # is tooLarge (as SMTP and APPEND refuse it).
+        big = b"Subject: big\r\n\r\n" + b"x" * 200000
+        _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, big)
+        _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+        inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+        _, r = j.one("Email/import", {"emails": {"b": {"blobId": up["blobId"], "mailboxIds": {inbox: True}}}})
+        assert r["created"] is None and r["notCreated"]["b"]["type"] == "tooLarge", r
     finally:
         s.cleanup()
 
@@ -323,11 +332,13 @@ def test_jmap_download():
     st, _, _ = Jmap(s).request("GET", path)
     assert st == 401, st
 
+    n0 = len(s.messages(BOB[0]))
     deliver(s, BOB[0], ATTACH)
-    wait_count(s, 1, account=BOB[0])
+    wait_count(s, n0 + 1, account=BOB[0])
     _, q = j.one("Email/query", {})
-    _, g = j.one("Email/get", {"ids": q["ids"], "properties": ["blobId", "size", "attachments", "textBody"]})
-    e = g["list"][0]
+    _, g = j.one("Email/get", {"ids": q["ids"], "properties": ["blobId", "size", "attachments", "textBody",
+                                                               "messageId"]})
+    e = [x for x in g["list"] if x["messageId"] == ["dl1@remote.test"]][0]
     st, hd, raw = j.request("GET", "/jmap/download/%s/%s/m.eml?accept=message/rfc822" % (j.account, e["blobId"]))
     assert st == 200 and len(raw) == e["size"] and b"Subject: with a file" in raw, (st, len(raw))
     assert raw == ATTACH.encode() or raw.endswith(ATTACH.encode()), raw[:200]
@@ -607,3 +618,64 @@ def test_jmap_copy():
     assert name == "Blob/copy" and r == {
         "fromAccountId": j.account, "accountId": j.account, "copied": {up["blobId"]: up["blobId"]},
         "notCopied": {missing: {"type": "blobNotFound"}}}, r
+
+
+def test_jmap_blob_methods():
+    """RFC 9404: Blob/upload from text, base64 and a range of another blob
+    (creation ids usable at once), Blob/get with data forms, digests,
+    offset/length, Blob/lookup to Emails, Threads and Mailboxes."""
+    from jmapc import CORE, MAIL
+    BLOB = "urn:ietf:params:jmap:blob"
+    s = srv()
+    j = Jmap(s, *BOB)
+    u = (CORE, MAIL, BLOB)
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"0123456789")
+    r = j.call([["Blob/upload", {"accountId": j.account, "create": {
+        "t": {"data": [{"data:asText": "Hello "}, {"data:asBase64": base64.b64encode(b"w\xc3\xb6rld").decode()},
+                       {"blobId": up["blobId"], "offset": 2, "length": 3}], "type": "text/plain"},
+        "bad": {"data": [{"data:asText": "x", "data:asBase64": "eA=="}]},
+        "nf": {"data": [{"blobId": "B" + "4" * 64}]},
+        "past": {"data": [{"blobId": up["blobId"], "offset": 8, "length": 5}]},
+    }}, "0"]], u)
+    (n0, r0, _), = r["methodResponses"]
+    data = b"Hello w\xc3\xb6rld234"
+    bid = blob_id(data)
+    r = j.call([["Blob/get", {"accountId": j.account, "ids": [bid, up["blobId"], "B" + "5" * 64],
+                              "properties": ["data:asText", "data:asBase64", "size", "digest:sha",
+                                             "digest:sha-256"]}, "1"],
+                ["Blob/get", {"accountId": j.account, "ids": [bid], "offset": 6, "length": 100}, "2"]], u)
+    (n1, r1, _), (n2, r2, _) = r["methodResponses"]
+    assert r0["created"] == {"t": {"id": bid, "type": "text/plain", "size": len(data)}}, r0
+    assert {k: v["type"] for k, v in r0["notCreated"].items()} == {
+        "bad": "invalidProperties", "nf": "blobNotFound", "past": "invalidProperties"}, r0
+    assert r1["notFound"] == ["B" + "5" * 64], r1
+    g = {x["id"]: x for x in r1["list"]}
+    assert g[bid] == {"id": bid, "data:asText": data.decode(), "data:asBase64": base64.b64encode(data).decode(),
+                      "size": len(data), "digest:sha": base64.b64encode(hashlib.sha1(data).digest()).decode(),
+                      "digest:sha-256": base64.b64encode(hashlib.sha256(data).digest()).decode()}, g[bid]
+    assert r2["list"] == [{"id": bid, "data:asText": data[6:].decode(), "isTruncated": True, "size": len(data)}], r2
+    # Binary: data gives base64 and says so.
+    _, _, bin_up = j.request("POST", "/jmap/upload/%s/" % j.account, b"\xff\xfe\x00")
+    _, r = j.one("Blob/get", {"ids": [bin_up["blobId"]]}, u)
+    assert r["list"] == [{"id": bin_up["blobId"], "data:asBase64": "//4A", "isEncodingProblem": True,
+                          "size": 3}], r
+    # Lookup: a message imported here, by its blobId and its attachment's.
+    _, _, mup = j.request("POST", "/jmap/upload/%s/" % j.account, ATTACH.replace("dl1@", "lk1@").encode())
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    arch = [m["id"] for m in mb["list"] if m["role"] == "archive"][0]
+    _, res = j.one("Email/import", {"emails": {"m": {"blobId": mup["blobId"], "mailboxIds": {arch: True}}}})
+    _, em = j.one("Email/get", {"ids": [res["created"]["m"]["id"]],
+                                "properties": ["blobId", "threadId", "mailboxIds", "attachments"]})
+    e = em["list"][0]
+    _, r = j.one("Blob/lookup", {"typeNames": ["Email", "Thread", "Mailbox"],
+                                 "ids": [e["blobId"], e["attachments"][0]["blobId"], up["blobId"], "B" + "6" * 64]}, u)
+    want = {"Email": [e["id"]], "Thread": [e["threadId"]], "Mailbox": list(e["mailboxIds"])}
+    assert r["list"] == [{"id": e["blobId"], "matchedIds": want},
+                         {"id": e["attachments"][0]["blobId"], "matchedIds": want},
+                         {"id": up["blobId"], "matchedIds": {"Email": [], "Thread": [], "Mailbox": []}}], r
+    assert r["notFound"] == ["B" + "6" * 64], r
+    name, r = j.one("Blob/lookup", {"typeNames": ["Calendar"], "ids": []}, u)
+    assert name == "error" and r["type"] == "unknownDataType", r
+    # Without the capability in "using": unknownMethod.
+    name, r = j.one("Blob/get", {"ids": []})
+    assert name == "error" and r["type"] == "unknownMethod", r

@@ -48,9 +48,10 @@ def test_jmap_session_and_auth():
     sess = j.session()
     acc = sess["primaryAccounts"][MAIL]
     assert re.fullmatch(r"A[0-9a-f]{8}", acc), acc
-    sub, vac, quota = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
-                                                             "quota"))
-    assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc}
+    sub, vac, quota, blob = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
+                                                                   "quota", "blob"))
+    assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc,
+                                       blob: acc}
     assert sess["username"] == BOB[0]
     port = s.https_port
     assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
@@ -64,7 +65,11 @@ def test_jmap_session_and_auth():
     assert sess["capabilities"][MAIL] == {}
     a = sess["accounts"][acc]
     assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
-    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota}
+    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob}
+    assert a["accountCapabilities"][blob] == {
+        "maxSizeBlobSet": 50000000, "maxDataSources": 64,
+        "supportedTypeNames": ["Mailbox", "Thread", "Email"],
+        "supportedDigestAlgorithms": ["sha", "sha-256"]}, a
     assert a["accountCapabilities"][sub] == {"maxDelayedSend": 0, "submissionExtensions": {}}
     assert a["accountCapabilities"][MAIL]["maxSizeMailboxName"] == 255
     assert isinstance(sess["state"], str)
