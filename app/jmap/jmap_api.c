@@ -115,6 +115,9 @@ static const struct {
     {JMAP_CAP_MAIL, JMAP_USING_MAIL},
     /* Names no method; a client may list it (RFC 8887 §4.1). */
     {JMAP_CAP_WEBSOCKET, 0},
+    /* Advertised in the session: a client may send every capability it
+     * read there in "using" (jmap-client-ts does), so each is known. */
+    {JMAP_CAP_WEBPUSH_VAPID, 0},
     {JMAP_CAP_SUBMISSION, JMAP_USING_SUBMISSION},
     {JMAP_CAP_VACATION, JMAP_USING_VACATION},
     {JMAP_CAP_QUOTA, JMAP_USING_QUOTA},
@@ -182,7 +185,9 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	c.id = id->str;
 	buf_init(&c.out, CALL_OUT_MAX);
 	jw_init(&c.w, &c.out);
-	if (!m || (m->cap & ~r->caps))
+	/* An implicit call runs on the capability of the call that asked
+	 * for it (EmailSubmission/set's Email/set under submission alone). */
+	if (!m || (!r->in_implicit && (m->cap & ~r->caps)))
 		jmap_error(&c, "unknownMethod", NULL);
 	else if (args_resolve(&c, args, &c.args) == 0)
 		m->fn(&c);
@@ -226,7 +231,9 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	if (r->then) {
 		const struct json_value *next = r->then;
 		r->then = NULL;
+		r->in_implicit = 1;
 		call_run(r, next);
+		r->in_implicit = 0;
 	}
 }
 

@@ -49,6 +49,7 @@ struct jmap_request {
 	 * onSuccess Email/set, RFC 8621 §7.5): run right after it, its
 	 * response following, then cleared. An Invocation array. */
 	const struct json_value *then;
+	int in_implicit; /* that call is running */
 };
 
 #define JMAP_USING_CORE 1u

@@ -7,14 +7,19 @@ moving the draft to Sent as the implicit Email/set; deliveryStatus,
 not the account's, no recipients, an unknown identity, undo). One server
 for the module."""
 import imaplib
+import json
 import os
+import shutil
+import smtplib
 import ssl
+import subprocess
 import time
 
 from harness import Server, free_port
 from jmapc import Jmap
 from mailpeers import Receiver
 from test_imap_search_ext import wait_count
+from test_portal import Portal
 
 HAL = ("hal@example.test", "hal-password-1")
 IVY = ("ivy@example.test", "ivy-password-1")
@@ -134,3 +139,70 @@ def test_jmap_email_submission():
     assert st["destroyed"] == [sid], st
     _, g = j.one("EmailSubmission/get", {}, using=USING)
     assert g["list"] == [], g
+
+
+CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
+
+
+def clients_install():
+    """npm ci into tests/jmapclients/node_modules when the lockfile changed."""
+    have = os.path.join(CLIENTS_DIR, "node_modules", ".package-lock.json")
+    lock = os.path.join(CLIENTS_DIR, "package-lock.json")
+    if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CLIENTS_DIR,
+                   check=True, timeout=300)
+
+
+def test_npm_jmap_clients():
+    """jmap-jam and jmap-client-ts from npm: mailboxes, query, fetch,
+    keywords, a move and a submission each, against the same account."""
+    assert shutil.which("node") and shutil.which("npm"), "needs node and npm (scripts/install-test-deps)"
+    s = srv()
+    p = Portal(s)
+    assert p.login(IVY[0], IVY[1])[0] == 200
+    st, body = p.call("POST", "/me/jmap-tokens", {"name": "npm clients"})
+    assert st == 201, body
+    j = Jmap(s, *IVY)
+    _, mb = j.one("Mailbox/get", {"properties": ["role", "totalEmails"]})
+    inbox = [m for m in mb["list"] if m["role"] == "inbox"][0]["id"]
+    _, q = j.one("Email/query", {"filter": {"inMailbox": inbox}})
+    before = len(q["ids"])
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for subj in ("one", "two"):
+            c.sendmail("joe@remote.test", [IVY[0]],
+                       "From: joe@remote.test\r\nTo: %s\r\nSubject: %s\r\n\r\nx\r\n" % (IVY[0], subj))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        _, q = j.one("Email/query", {"filter": {"inMailbox": inbox}})
+        if len(q["ids"]) >= before + 2:
+            break
+        time.sleep(0.1)
+    sent = len(_relay.messages)
+    clients_install()
+    cfg = {"session": "https://127.0.0.1:%d/jmap/session" % s.https_port, "user": IVY[0],
+           "pass": IVY[1], "token": body["token"], "rcpt": "rob@remote.test"}
+    r = subprocess.run(["node", os.path.join(CLIENTS_DIR, "clients.mjs"), json.dumps(cfg)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    out = json.loads(r.stdout)
+    jam, ts = out["jam"], out["ts"]
+    assert jam["account"] == ts["account"] == j.account, out
+    assert jam["mailboxes"] == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"], out
+    assert jam["subjects"][-2:] == ["one", "two"], out
+    assert jam["flagged"] == jam["moved"] == [jam["first"]], out
+    assert jam["submission"]["undoStatus"] == "final" and not jam["notCreated"], out
+    assert ts["archive"] == [{"id": jam["first"], "subject": jam["subjects"][0],
+                              "keywords": {"$flagged": True},
+                              "mailboxIds": {[m for m in mb["list"] if m["role"] == "archive"][0]["id"]: True}}], out
+    assert ts["updated"] == [jam["first"]] and ts["submission"]["undoStatus"] == "final", out
+    assert ts["after"]["keywords"] == {"$flagged": True, "$seen": True}, out
+    assert ts["after"]["mailboxIds"] == {inbox: True}, out
+    # Both submissions reached the relay.
+    msgs = _relay.wait_messages(sent + 2)
+    subjects = sorted(m["data"].decode(errors="replace").split("Subject: ")[1].split("\r\n")[0]
+                      for m in msgs[sent:])
+    assert subjects == ["from client-ts", "from jam"], subjects
+    # jmap-jam's onSuccessDestroyEmail destroyed its draft.
+    _, q = j.one("Email/query", {"filter": {"text": "from jam"}})
+    assert q["ids"] == [], q
