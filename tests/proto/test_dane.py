@@ -12,7 +12,9 @@ answer lacks AD; with TERN_DNS_TRUST_AD off nothing changes."""
 import atexit
 import hashlib
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -87,6 +89,13 @@ def test_dane_ee_ta_mismatch_and_insecure():
         # DANE-TA checks the name: the CA matches, the leaf is for mx.ta.test.
         assert "gina@taname.test" in out, out
         assert "event=dane" in log and "host=mx.ee.test state=verify" in log, log
+        # TLS-RPT counts the DANE sessions (RFC 8460): a success for
+        # ee.test, failures for bad.test's mismatch, after SIGHUP stores them.
+        w.srv.proc.send_signal(signal.SIGHUP)
+        assert w.srv.wait_log("module=tlsrpt event=seen_flushed"), w.srv.log_text()[-2000:]
+        listed = w.srv.cli("tlsrpt", "report").stdout.decode()
+        assert re.search(r" ee\.test successful=1 failed=0$", listed, re.M), listed
+        assert re.search(r" bad\.test successful=0 failed=[1-9]\d*$", listed, re.M), listed
         assert "host=mx.noad.test" not in log.split("event=dane")[-1], log
 
     # The same zone without trusting AD: opportunistic TLS everywhere.

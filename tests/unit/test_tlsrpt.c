@@ -9,7 +9,9 @@
 
 #include "core/arena.h"
 #include "http/json.h"
+#include "queue/queue_tlsrpt.h"
 #include "report/tlsrpt_seen.h"
+#include "tlspol/dane.h"
 #include "tlspol/tlsrpt_in.h"
 #include "tlspol/tlsrpt.h"
 #include "unit.h"
@@ -267,8 +269,20 @@ static void test_report_in(void)
 	arena_free(&a);
 }
 
+/* BearSSL's refusals as RFC 8460 §4.3 result types. */
+static void test_cert_results(void)
+{
+	CHECK_EQ_INT(queue_tlsrpt_cert_result(BR_ERR_X509_EXPIRED), TLSRPT_CERTIFICATE_EXPIRED);
+	CHECK_EQ_INT(queue_tlsrpt_cert_result(BR_ERR_X509_BAD_SERVER_NAME),
+		     TLSRPT_CERTIFICATE_HOST_MISMATCH);
+	CHECK_EQ_INT(queue_tlsrpt_cert_result(BR_ERR_X509_NOT_TRUSTED), TLSRPT_CERTIFICATE_NOT_TRUSTED);
+	CHECK_EQ_INT(queue_tlsrpt_cert_result(DANE_ERR_NO_MATCH), TLSRPT_VALIDATION_FAILURE);
+	CHECK_EQ_INT(queue_tlsrpt_cert_result(BR_ERR_X509_BAD_SIGNATURE), TLSRPT_VALIDATION_FAILURE);
+}
+
 int main(void)
 {
+	test_cert_results();
 	test_report_in();
 	test_record();
 	test_report();
