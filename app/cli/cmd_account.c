@@ -48,7 +48,9 @@ static void print_apppass(void *arg, const struct store_apppass_info *a)
 	char c[32], u[32];
 	fmt_time(a->created_at, c, sizeof c);
 	fmt_time(a->last_used, u, sizeof u);
-	printf("%-30s created=%s last_used=%s\n", a->name, c, u);
+	/* A JMAP bearer token (made in the portal) is one of these records too. */
+	printf("%-30s created=%s last_used=%s%s\n", a->name, c, u,
+	       a->scope == STORE_APPPASS_JMAP ? " scope=jmap" : "");
 	(*(int *)arg)++;
 }
 

@@ -64,6 +64,8 @@ def test_jmap_bearer_tokens():
         st, _, body = admin.call("GET", "/accounts/%s/app-passwords" % USER)
         assert [(a["name"], a["scope"]) for a in body["app_passwords"]] == [("sync script", "jmap")]
         assert p.call("POST", "/me/jmap-tokens", {"name": "sync script"})[0] == 409
+        listing = s.cli("account", "app-password", "list", USER).stdout.decode()
+        assert "scope=jmap" in [l for l in listing.splitlines() if l.startswith("sync script")][0]
 
         # The token opens JMAP: the session names the account, a method runs.
         st, sess = jmap(s, "Bearer " + token)
