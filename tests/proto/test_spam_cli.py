@@ -90,7 +90,7 @@ def test_spam_train_and_test():
         r = subprocess.run([TERN, "domain", "add", "ours.example"], env=env, capture_output=True)
         for u in ("u", "v"):
             subprocess.run([TERN, "account", "add", f"{u}@ours.example"], env=env,
-                           input=b"password-123\n", capture_output=True, check=True)
+                           input=b"Velvet-Otter-Harbor-47\n", capture_output=True, check=True)
         body = ("Dear friend I am writing to you about the shipment of the parcel number {} "
                 "that is waiting for you at our depot in the city please confirm your address "
                 "and pay the small handling fee today so that we can deliver it")
