@@ -458,6 +458,14 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = counts_drop_account(txn, st, id)) != 0)
 		return rc;
+	/* The account's JMAP identities and submissions (SCHEMA.md, meta). */
+	char mp[48];
+	snprintf(mp, sizeof mp, "jmapident/%u/", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
+	snprintf(mp, sizeof mp, "jmapsub/%u/", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)

@@ -118,3 +118,23 @@ int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, voi
 	store_rd_end(st, txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
+
+int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix)
+{
+	MDB_cursor *cur;
+	size_t plen = strlen(prefix);
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+
+	if (rc)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) == 0) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		k = (MDB_val){plen, (void *)prefix};
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}

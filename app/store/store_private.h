@@ -523,6 +523,9 @@ int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id
 int totp_on_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 /* Removes owner's record (none is fine): 0 or an LMDB error. */
 int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
+/* Deletes every meta entry whose name starts with prefix (store_meta.c):
+ * 0 or an LMDB error. */
+int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix);
 
 /* ---- Account forwarding (store_forward.c) ---- */
 /* The account's record (n 0 when none): 0 or an LMDB error. */
