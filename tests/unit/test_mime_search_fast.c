@@ -114,11 +114,44 @@ static void test_value(void)
 	CHECK_EQ_INT(mime_search_value(str_c("abc"), str_c("abcd")), 0);
 }
 
+/* mime_search_body_find() places the match mime_search_body() makes, and
+ * the kept text has the same octets unfolded (JMAP SearchSnippet). */
+static void test_body_find(void)
+{
+	const char *msg = "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+	                  "Caf\xc3\xa9 Noon: QUARTERLY numbers, quarterly again\r\n";
+	struct mime_tree t;
+	struct mime_search sm;
+	char n1[] = "quarterly", n2[] = "CAF\xc3\x89";
+
+	mime_tree_parse(msg, strlen(msg), A, &t);
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	sm.keep = 1;
+	mime_search_fold(n1, strlen(n1));
+	mime_search_fold(n2, strlen(n2));
+	long at = mime_search_body_find(&sm, str_c(n1), 0);
+	CHECK_EQ_INT(at, 12);
+	CHECK_EQ_INT(mime_search_body(&sm, str_c(n1)), 1);
+	struct str text = mime_search_body_text(&sm);
+	CHECK(text.len > 21 && memcmp(text.p + at, "QUARTERLY", 9) == 0);
+	long again = mime_search_body_find(&sm, str_c(n1), (size_t)at + 1);
+	CHECK(again > at && memcmp(text.p + again, "quarterly", 9) == 0);
+	CHECK_EQ_INT(mime_search_body_find(&sm, str_c(n1), (size_t)again + 1), -1);
+	CHECK_EQ_INT(mime_search_body_find(&sm, str_c(n2), 0), 0);
+	CHECK_EQ_INT(mime_search_body_find(&sm, str_c(""), 0), -1);
+	mime_search_clear(&sm);
+	/* Without keep there is no kept text. */
+	mime_search_init(&sm, msg, strlen(msg), &t);
+	CHECK(mime_search_body_text(&sm).p == NULL);
+	mime_search_clear(&sm);
+}
+
 int main(void)
 {
 	A = arena_new(0);
 	test_root_subject();
 	test_value();
+	test_body_find();
 	arena_free(&A);
 	return unit_done("test_mime_search_fast");
 }
