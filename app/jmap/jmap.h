@@ -53,6 +53,7 @@ struct arena;
 #define JMAP_CAP_VACATION "urn:ietf:params:jmap:vacationresponse"
 #define JMAP_CAP_QUOTA "urn:ietf:params:jmap:quota"
 #define JMAP_CAP_BLOB "urn:ietf:params:jmap:blob"
+#define JMAP_CAP_SIEVE "urn:ietf:params:jmap:sieve" /* RFC 9661 */
 
 /*
  * Writes the session resource (RFC 8620 §2) of account (its address

@@ -113,6 +113,7 @@ static const struct {
 } caps[] = {
     {JMAP_CAP_CORE, JMAP_USING_CORE},
     {JMAP_CAP_MAIL, JMAP_USING_MAIL},
+    {JMAP_CAP_SIEVE, JMAP_USING_SIEVE},
     /* Names no method; a client may list it (RFC 8887 §4.1). */
     {JMAP_CAP_WEBSOCKET, 0},
     /* Advertised in the session: a client may send every capability it

@@ -285,8 +285,19 @@ int jmap_bytes_get(struct store *st, uint32_t account, const uint8_t id[32], str
 		return 0;
 	}
 	long long e = jmap_blob_email(st, account, id);
-	if (e <= 0) {
-		*temp_r = e < 0;
+	if (e == 0) {
+		/* The text of one of its Sieve scripts (RFC 9661). */
+		char *p;
+		size_t len;
+		if (jmap_sieve_bytes(st, account, id, &p, &len) < 0)
+			return -1;
+		b->copy_ = p;
+		b->p = p;
+		b->len = len;
+		return 0;
+	}
+	if (e < 0) {
+		*temp_r = 1;
 		return -1;
 	}
 	struct copy c = { NULL, 0 };

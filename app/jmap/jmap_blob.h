@@ -17,7 +17,8 @@
  * at the first upload after start and then at most once an hour.
  *
  * Ownership: an account reads a "B" blob when it uploaded it (and it has
- * not expired) or holds an Email with those bytes; a "P" blob when the
+ * not expired), holds an Email with those bytes, or has a Sieve script
+ * with that text (jmap_sieve.c); a "P" blob when the
  * Email is its own. Anything else is "not found", never "forbidden", so a
  * guessed id tells nothing about other accounts.
  *
@@ -73,6 +74,11 @@ void jmap_bytes_free(struct jmap_bytes *b);
 struct buf;
 int jmap_part_read(struct store *st, uint32_t account, const char *blob, struct buf *out,
 		   int *temp_r);
+
+/* The text of a Sieve script of account whose content id is id, in a
+ * malloc'ed copy (jmap_sieve.c): 0, or -1 when none has it. */
+int jmap_sieve_bytes(struct store *st, uint32_t account, const uint8_t id[32], char **p_r,
+		     size_t *len_r);
 
 /* "B" + 64 hex digits: 0 with id_r, else -1. */
 int jmap_blob_parse(const char *s, uint8_t id_r[32]);

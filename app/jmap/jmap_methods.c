@@ -46,6 +46,12 @@ static const struct jmap_method methods[] = {
     {"Blob/upload", JMAP_USING_BLOB, jmap_blob_upload},
     {"Blob/get", JMAP_USING_BLOB, jmap_blob_get},
     {"Blob/lookup", JMAP_USING_BLOB, jmap_blob_lookup},
+    {"SieveScript/get", JMAP_USING_SIEVE, jmap_sieve_get},
+    {"SieveScript/changes", JMAP_USING_SIEVE, jmap_sieve_changes},
+    {"SieveScript/query", JMAP_USING_SIEVE, jmap_sieve_query},
+    {"SieveScript/queryChanges", JMAP_USING_SIEVE, jmap_sieve_query_changes},
+    {"SieveScript/set", JMAP_USING_SIEVE, jmap_sieve_set},
+    {"SieveScript/validate", JMAP_USING_SIEVE, jmap_sieve_validate},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

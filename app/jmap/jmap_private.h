@@ -58,6 +58,7 @@ struct jmap_request {
 #define JMAP_USING_VACATION 8u
 #define JMAP_USING_QUOTA 16u
 #define JMAP_USING_BLOB 32u
+#define JMAP_USING_SIEVE 64u
 
 struct jmap_call {
 	struct jmap_request *r;
@@ -216,5 +217,11 @@ void jmap_submission_set(struct jmap_call *c);
 void jmap_blob_upload(struct jmap_call *c);
 void jmap_blob_get(struct jmap_call *c);
 void jmap_blob_lookup(struct jmap_call *c);
+void jmap_sieve_get(struct jmap_call *c);
+void jmap_sieve_changes(struct jmap_call *c);
+void jmap_sieve_query(struct jmap_call *c);
+void jmap_sieve_query_changes(struct jmap_call *c);
+void jmap_sieve_set(struct jmap_call *c);
+void jmap_sieve_validate(struct jmap_call *c);
 
 #endif

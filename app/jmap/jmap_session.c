@@ -10,6 +10,7 @@
 #include "acme/acme_jws.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_private.h"
+#include "sieve/sieve.h"
 #include "store/store.h"
 
 static void core_capability(struct jw *w)
@@ -54,6 +55,40 @@ static void mail_account_capability(struct jw *w)
 	jw_obj_end(w);
 }
 
+/* RFC 9661 §1.3.2: the limits store_sieve.c and the interpreter keep. */
+static void sieve_account_capability(struct jw *w)
+{
+	char ext[1024];
+	const char *p = sieve_extensions();
+
+	jw_obj_begin(w);
+	jw_kuint(w, "maxSizeScriptName", STORE_SIEVE_NAME_MAX);
+	jw_kuint(w, "maxSizeScript", STORE_SIEVE_BYTES_MAX);
+	jw_kuint(w, "maxNumberScripts", STORE_SIEVE_SCRIPTS_MAX);
+	jw_kuint(w, "maxNumberRedirects", SIEVE_REDIRECTS_MAX);
+	jw_key(w, "sieveExtensions");
+	jw_arr_begin(w);
+	while (*p) {
+		size_t n = strcspn(p, " ");
+		if (n && n < sizeof ext) {
+			memcpy(ext, p, n);
+			ext[n] = '\0';
+			jw_str(w, ext);
+		}
+		p += n;
+		p += *p == ' ';
+	}
+	jw_arr_end(w);
+	jw_key(w, "notificationMethods");
+	jw_arr_begin(w);
+	jw_str(w, "mailto");
+	jw_arr_end(w);
+	jw_key(w, "externalLists");
+	jw_null(w);
+	jw_kstr(w, "implementation", "tern");
+	jw_obj_end(w);
+}
+
 int jmap_session_write(struct store *st, uint32_t account, const char *email, const char *base,
 		       struct buf *out)
 {
@@ -95,6 +130,9 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 		jw_kstr(&w, "applicationServerKey", k);
 		jw_obj_end(&w);
 	}
+	jw_key(&w, JMAP_CAP_SIEVE);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 
 	jw_key(&w, "accounts");
@@ -142,6 +180,8 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_str(&w, "sha-256");
 	jw_arr_end(&w);
 	jw_obj_end(&w);
+	jw_key(&w, JMAP_CAP_SIEVE);
+	sieve_account_capability(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
@@ -154,6 +194,7 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kstr(&w, JMAP_CAP_VACATION, acc);
 	jw_kstr(&w, JMAP_CAP_QUOTA, acc);
 	jw_kstr(&w, JMAP_CAP_BLOB, acc);
+	jw_kstr(&w, JMAP_CAP_SIEVE, acc);
 	jw_obj_end(&w);
 	jw_kstr(&w, "username", email);
 	snprintf(url, sizeof url, "%s/jmap/api/", base);

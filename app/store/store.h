@@ -1177,6 +1177,22 @@ int store_sieve_list(struct store *st, uint32_t account, store_sieve_list_cb *cb
  * its name to name_r (may be NULL). STORE_OK or STORE_ENOTFOUND (none). */
 int store_sieve_active(struct store *st, uint32_t account, struct buf *text,
                        char name_r[STORE_SIEVE_NAME_MAX + 1]);
+/*
+ * What JMAP (RFC 9661) sees: every script of the account with its id, a
+ * number that stays with the script through renames and is never given
+ * again, and the account's SieveScript state, which every write to its
+ * scripts changes. A script stored before ids existed is given one here
+ * (a write). STORE_OK or STORE_ETEMP.
+ */
+struct store_sieve_info {
+	uint32_t id;
+	int active;
+	size_t size;
+	char name[STORE_SIEVE_NAME_MAX + 1];
+};
+int store_sieve_index(struct store *st, uint32_t account,
+                      struct store_sieve_info out[STORE_SIEVE_SCRIPTS_MAX], size_t *n_r,
+                      uint32_t *state_r);
 /* Whether a script of len octets named name would fit (ManageSieve
  * HAVESPACE). STORE_OK, STORE_ETOOBIG, STORE_ELIMIT, STORE_EINVAL. */
 int store_sieve_room(struct store *st, uint32_t account, const char *name, size_t len);

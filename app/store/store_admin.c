@@ -446,6 +446,17 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)
 		return rc;
+	/* The scripts' JMAP ids and state (store_sieve.c), in meta. */
+	char mk[3][32];
+	int ml[3] = {
+		snprintf(mk[0], sizeof mk[0], "sieve-id/%08x/", id),
+		snprintf(mk[1], sizeof mk[1], "sieve-next/%08x", id),
+		snprintf(mk[2], sizeof mk[2], "sieve-state/%08x", id),
+	};
+	for (int i = 0; i < 3; i++)
+		if ((rc = del_prefix(txn, st->db[DB_META], (const uint8_t *)mk[i], (size_t)ml[i], NULL,
+				     NULL)) != 0)
+			return rc;
 	if ((rc = del_prefix(txn, st->db[DB_APPPASS], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = totp_del_txn(txn, st, id)) != 0)

@@ -10,8 +10,19 @@
  * account's keys. Names follow RFC 5804 §1.6: UTF-8, no control
  * characters, no U+2028/U+2029, 1..STORE_SIEVE_NAME_MAX octets.
  * Writes are administrative (ManageSieve, CLI, API) and synchronous.
+ *
+ * JMAP ids and state (RFC 9661, jmap_sieve.c): a script's id must not
+ * change when it is renamed, and the records are keyed by name, so each
+ * script's id lives in meta "sieve-id/<account %08x>/<name>" (u32),
+ * moved by a rename and dropped by a delete in the same transaction; ids
+ * come from meta "sieve-next/<account>" and never repeat. Every write
+ * adds one to meta "sieve-state/<account>", the account's SieveScript
+ * state. Meta keys need no schema change: an older tern ignores them. A
+ * script written before ids existed gets one the first time
+ * store_sieve_index() sees it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,9 +159,82 @@ static int active_fn(void *arg, MDB_val *k, MDB_val *v)
 	return rc;
 }
 
-static int sieve_write_fn(struct store *st, MDB_txn *txn, void *arg)
+static void id_key(char *out, size_t n, uint32_t account, const char *name)
 {
-	struct put_ctx *c = arg;
+	snprintf(out, n, "sieve-id/%08x/%s", account, name);
+}
+
+/* A new id for a script of account, recorded under name. */
+static int id_assign(MDB_txn *txn, struct store *st, uint32_t account, const char *name)
+{
+	char k[64 + STORE_SIEVE_NAME_MAX];
+	uint32_t next = 1;
+	int rc;
+
+	snprintf(k, sizeof k, "sieve-next/%08x", account);
+	if ((rc = meta_get_u32(txn, st, k, &next)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (next == 0)
+		next = 1;
+	if ((rc = meta_put_u32(txn, st, k, next + 1)) != 0)
+		return rc;
+	id_key(k, sizeof k, account, name);
+	return meta_put_u32(txn, st, k, next);
+}
+
+static int state_bump(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	char k[32];
+	uint32_t v = 0;
+	int rc;
+
+	snprintf(k, sizeof k, "sieve-state/%08x", account);
+	if ((rc = meta_get_u32(txn, st, k, &v)) != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	return meta_put_u32(txn, st, k, v + 1);
+}
+
+/* After a write of kind c->kind succeeded: the ids and the state. */
+static int ids_after(MDB_txn *txn, struct store *st, const struct put_ctx *c, int found)
+{
+	char k[64 + STORE_SIEVE_NAME_MAX], k2[64 + STORE_SIEVE_NAME_MAX];
+	MDB_val key, v;
+	uint32_t id;
+	int rc = 0;
+
+	switch (c->kind) {
+	case 0:
+		if (!found)
+			rc = id_assign(txn, st, c->account, c->name);
+		break;
+	case 1:
+		id_key(k, sizeof k, c->account, c->name);
+		key = (MDB_val){strlen(k), k};
+		rc = mdb_del(txn, st->db[DB_META], &key, NULL);
+		rc = rc == MDB_NOTFOUND ? 0 : rc;
+		break;
+	case 2:
+		id_key(k, sizeof k, c->account, c->name);
+		id_key(k2, sizeof k2, c->account, c->newname);
+		rc = meta_get_u32(txn, st, k, &id);
+		if (rc == MDB_NOTFOUND) {
+			rc = id_assign(txn, st, c->account, c->newname);
+			break;
+		}
+		key = (MDB_val){strlen(k), k};
+		if (rc || (rc = mdb_del(txn, st->db[DB_META], &key, NULL)) != 0)
+			break;
+		rc = meta_put_u32(txn, st, k2, id);
+		break;
+	default:
+		break;
+	}
+	(void)v;
+	return rc ? rc : state_bump(txn, st, c->account);
+}
+
+static int sieve_apply(struct store *st, MDB_txn *txn, struct put_ctx *c, int *found_r)
+{
 	uint8_t kb[4 + STORE_SIEVE_NAME_MAX], kb2[4 + STORE_SIEVE_NAME_MAX];
 	MDB_val k, v, nv;
 	int rc;
@@ -162,6 +246,7 @@ static int sieve_write_fn(struct store *st, MDB_txn *txn, void *arg)
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	int found = rc == 0;
+	*found_r = found;
 	if (found && (v.mv_size < HDR || ((uint8_t *)v.mv_data)[0] != REC_V1))
 		return MDB_CORRUPTED;
 	switch (c->kind) {
@@ -214,6 +299,14 @@ static int sieve_write_fn(struct store *st, MDB_txn *txn, void *arg)
 		return each_script(txn, st, c->account, active_fn, a);
 	}
 	}
+}
+
+static int sieve_write_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct put_ctx *c = arg;
+	int found = 0;
+	int rc = sieve_apply(st, txn, c, &found);
+	return rc ? rc : ids_after(txn, st, c, found);
 }
 
 static int sieve_write(struct store *st, struct put_ctx *c)
@@ -423,4 +516,92 @@ static int seen_sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 int store_sieve_seen_sweep(struct store *st, int64_t now)
 {
 	return store_write(st, seen_sweep_fn, &now);
+}
+
+/* ---- JMAP's view: ids and state (see the top of the file) ---- */
+
+struct index_ctx {
+	MDB_txn *txn;
+	struct store *st;
+	uint32_t account;
+	struct store_sieve_info *out;
+	size_t n, missing;
+	int assign; /* inside a write: give ids to scripts without one */
+};
+
+static int index_fn(void *arg, MDB_val *k, MDB_val *v)
+{
+	struct index_ctx *c = arg;
+	char key[64 + STORE_SIEVE_NAME_MAX];
+	size_t n = k->mv_size - 4;
+	uint32_t id = 0;
+	int rc;
+
+	if (n > STORE_SIEVE_NAME_MAX || v->mv_size < HDR)
+		return MDB_CORRUPTED;
+	if (c->n == STORE_SIEVE_SCRIPTS_MAX)
+		return MDB_NOTFOUND; /* more than the limit allows: the first ones */
+	struct store_sieve_info *i = &c->out[c->n];
+	memcpy(i->name, (char *)k->mv_data + 4, n);
+	i->name[n] = '\0';
+	i->active = ((uint8_t *)v->mv_data)[1];
+	i->size = v->mv_size - HDR;
+	id_key(key, sizeof key, c->account, i->name);
+	rc = meta_get_u32(c->txn, c->st, key, &id);
+	if (rc == MDB_NOTFOUND && c->assign) {
+		if ((rc = id_assign(c->txn, c->st, c->account, i->name)) != 0 ||
+		    (rc = meta_get_u32(c->txn, c->st, key, &id)) != 0)
+			return rc;
+	} else if (rc == MDB_NOTFOUND) {
+		c->missing++;
+	} else if (rc) {
+		return rc;
+	}
+	i->id = id;
+	c->n++;
+	return 0;
+}
+
+static int index_assign_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	struct index_ctx *c = arg;
+	c->txn = txn;
+	c->n = c->missing = 0;
+	int rc = each_script(txn, st, c->account, index_fn, c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_sieve_index(struct store *st, uint32_t account,
+                      struct store_sieve_info out[STORE_SIEVE_SCRIPTS_MAX], size_t *n_r,
+                      uint32_t *state_r)
+{
+	struct index_ctx c = {NULL, st, account, out, 0, 0, 0};
+	char key[32];
+	MDB_txn *txn;
+	int rc;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (store_rd_begin(st, &txn) != 0)
+			return STORE_ETEMP;
+		c.txn = txn;
+		c.n = c.missing = 0;
+		rc = each_script(txn, st, account, index_fn, &c);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		snprintf(key, sizeof key, "sieve-state/%08x", account);
+		*state_r = 0;
+		if (rc == 0 && (rc = meta_get_u32(txn, st, key, state_r)) == MDB_NOTFOUND)
+			rc = 0;
+		store_rd_end(st, txn);
+		if (rc || !c.missing)
+			break;
+		/* Scripts from before ids: give them theirs, then read again. */
+		c.assign = 1;
+		rc = store_write(st, index_assign_fn, &c);
+		c.assign = 0;
+		if (rc)
+			return rc;
+	}
+	*n_r = c.n;
+	return store_mdb_code(rc);
 }

@@ -50,6 +50,12 @@ static void setup(void)
 		if (store_deliver_sync(st, &d) != STORE_OK)
 			abort();
 	}
+	/* Two Sieve scripts, one active, for SieveScript/... (RFC 9661). */
+	static const char rules[] = "require \"fileinto\";\nif true { fileinto \"x\"; }\n";
+	if (store_sieve_put(st, account, "rules", rules, sizeof rules - 1, 1700000000) != STORE_OK ||
+	    store_sieve_put(st, account, "other", "keep;\n", 6, 1700000000) != STORE_OK ||
+	    store_sieve_activate(st, account, "rules") != STORE_OK)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

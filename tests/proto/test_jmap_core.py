@@ -50,8 +50,9 @@ def test_jmap_session_and_auth():
     assert re.fullmatch(r"A[0-9a-f]{8}", acc), acc
     sub, vac, quota, blob = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
                                                                    "quota", "blob"))
+    sieve = "urn:ietf:params:jmap:sieve"
     assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc,
-                                       blob: acc}
+                                       blob: acc, sieve: acc}
     assert sess["username"] == BOB[0]
     port = s.https_port
     assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
@@ -65,7 +66,7 @@ def test_jmap_session_and_auth():
     assert sess["capabilities"][MAIL] == {}
     a = sess["accounts"][acc]
     assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
-    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob}
+    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob, sieve}
     assert a["accountCapabilities"][blob] == {
         "maxSizeBlobSet": 50000000, "maxDataSources": 64,
         "supportedTypeNames": ["Mailbox", "Thread", "Email"],

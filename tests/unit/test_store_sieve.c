@@ -5,6 +5,7 @@
  * memory of vacation replies with its expiry, and the account's deletion
  * taking its scripts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,50 @@ int main(void)
 	CHECK_EQ_INT(store_sieve_room(st, acc, "s00", 10), STORE_OK);
 	CHECK_EQ_INT(store_sieve_room(st, acc, "new", 10), STORE_ELIMIT);
 
+	/* JMAP's view (RFC 9661): ids survive a rename, are never given
+	 * again, and every write moves the state; a script without an id
+	 * (stored before ids existed) gets one when listed. */
+	{
+		struct store_sieve_info *v = calloc(STORE_SIEVE_SCRIPTS_MAX, sizeof *v);
+		size_t n = 0;
+		uint32_t st0 = 0, st1 = 0, id00 = 0, id01 = 0;
+		CHECK(v != NULL);
+		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &st0), STORE_OK);
+		CHECK_EQ_INT((int)n, STORE_SIEVE_SCRIPTS_MAX);
+		for (size_t i = 0; i < n; i++) {
+			CHECK(v[i].id != 0);
+			if (!strcmp(v[i].name, "s00"))
+				id00 = v[i].id;
+			if (!strcmp(v[i].name, "s01"))
+				id01 = v[i].id;
+		}
+		CHECK(id00 && id01 && id00 != id01);
+		CHECK_EQ_INT(store_sieve_rename(st, acc, "s00", "renamed"), STORE_OK);
+		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &st1), STORE_OK);
+		CHECK(st1 != st0);
+		int kept = 0;
+		for (size_t i = 0; i < n; i++)
+			kept |= !strcmp(v[i].name, "renamed") && v[i].id == id00;
+		CHECK(kept);
+		/* No id recorded (as before ids existed): one is given, new. */
+		char mk[64];
+		snprintf(mk, sizeof mk, "sieve-id/%08x/s01", acc);
+		CHECK_EQ_INT(store_meta_del(st, mk), STORE_OK);
+		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &st1), STORE_OK);
+		uint32_t again = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i].name, "s01"))
+				again = v[i].id;
+		CHECK(again != 0 && again != id01 && again != id00);
+		/* A deleted script's id is not given to the next one. */
+		CHECK_EQ_INT(store_sieve_del(st, acc, "renamed"), STORE_OK);
+		CHECK_EQ_INT(store_sieve_put(st, acc, "fresh", "keep;", 5, 1), STORE_OK);
+		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &st1), STORE_OK);
+		for (size_t i = 0; i < n; i++)
+			CHECK(v[i].id != id00 && v[i].id != id01);
+		free(v);
+	}
+
 	/* Sieve's memory. */
 	uint8_t key[32] = {1, 2, 3};
 	CHECK_EQ_INT(store_sieve_seen(st, acc, key, 1000), 0);
@@ -129,6 +174,14 @@ int main(void)
 	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
 	CHECK_EQ_INT(l.n, 0);
 	CHECK_EQ_INT(store_sieve_seen(st, acc, key, 1000), 0);
+	{
+		char mk[64], val[16];
+		size_t len;
+		snprintf(mk, sizeof mk, "sieve-next/%08x", acc);
+		CHECK_EQ_INT(store_meta_get(st, mk, val, sizeof val, &len), STORE_ENOTFOUND);
+		snprintf(mk, sizeof mk, "sieve-id/%08x/fresh", acc);
+		CHECK_EQ_INT(store_meta_get(st, mk, val, sizeof val, &len), STORE_ENOTFOUND);
+	}
 
 	buf_free(&b);
 	store_close(&st);

@@ -1,0 +1,186 @@
+"""JMAP for Sieve scripts (RFC 9661) over the same scripts as ManageSieve
+and the CLI: the capability and its limits, SieveScript/validate,
+/set (create from an uploaded blob, server-chosen names, rename keeping
+the id, onSuccessActivateScript by creation reference and by id with the
+isActive changes reported, onSuccessDeactivateScript, the refusals:
+invalidScript with where and why, alreadyExists with existingId,
+scriptIsActive, blobNotFound, invalidProperties, stateMismatch), /get
+(blobId downloads the text, only for its account), /query (filter and
+sort), /changes (exact when nothing changed, else
+cannotCalculateChanges). The script set over JMAP is the one delivery
+runs and `tern sieve list` shows. One server for the module."""
+import hashlib
+import json
+import smtplib
+import time
+
+from jmapc import CORE, MAIL, Jmap, shared_server
+
+SIEVE = "urn:ietf:params:jmap:sieve"
+USING = (CORE, SIEVE)
+KIM = ("kim@example.test", "kim-password-1")
+LOU = ("lou@example.test", "lou-password-1")
+
+RULES = (b'require ["fileinto", "mailbox"];\n'
+         b'if header :contains "subject" "[list]" { fileinto :create "Lists"; }\n')
+OTHER = b'keep;\n'
+BROKEN = b'require "fileinto";\nif header :contains "subject" { fileinto "X"; }\n'
+
+
+def blob_id(data):
+    return "B" + hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def srv():
+    return shared_server([KIM, LOU])
+
+
+def lists(s):
+    """What `tern fetch` lists in KIM's Lists ([] while it does not exist)."""
+    try:
+        return s.messages(KIM[0], "Lists")
+    except AssertionError:  # tern fetch: no such mailbox yet
+        return []
+
+
+def upload(j, data):
+    st, _, body = j.request("POST", "/jmap/upload/%s/" % j.account, data,
+                            {"Content-Type": "application/sieve"})
+    assert st == 201, (st, body)
+    return body["blobId"]
+
+
+def call(j, method, args):
+    a = dict(args)
+    a.setdefault("accountId", j.account)
+    r = j.call([[method, a, "c"]], USING)["methodResponses"]
+    assert len(r) == 1, r
+    return r[0][0], r[0][1]
+
+
+def test_jmap_sieve_scripts():
+    s = srv()
+    j = Jmap(s, *KIM)
+    sess = j.session()
+    assert sess["capabilities"][SIEVE] == {}, sess["capabilities"]
+    cap = sess["accounts"][j.account]["accountCapabilities"][SIEVE]
+    assert cap["maxNumberScripts"] == 32 and cap["maxSizeScript"] == 1048576, cap
+    assert cap["maxSizeScriptName"] == 128 and cap["maxNumberRedirects"] >= 1, cap
+    assert "fileinto" in cap["sieveExtensions"] and "vacation" in cap["sieveExtensions"], cap
+    assert cap["notificationMethods"] == ["mailto"] and cap["externalLists"] is None, cap
+    assert sess["primaryAccounts"][SIEVE] == j.account
+
+    # Without the capability in "using" the methods do not exist.
+    r = j.call([["SieveScript/get", {"accountId": j.account}, "c"]], (CORE, MAIL))
+    assert r["methodResponses"][0][1]["type"] == "unknownMethod", r
+
+    good, bad = upload(j, RULES), upload(j, BROKEN)
+    assert good == blob_id(RULES)
+    _, v = call(j, "SieveScript/validate", {"blobId": good})
+    assert v == {"accountId": j.account, "error": None}, v
+    _, v = call(j, "SieveScript/validate", {"blobId": bad})
+    assert v["error"]["type"] == "invalidScript" and "line 2" in v["error"]["description"], v
+    _, v = call(j, "SieveScript/validate", {"blobId": blob_id(b"never uploaded")})
+    assert v["error"]["type"] == "blobNotFound", v
+
+    _, g = call(j, "SieveScript/get", {"ids": None})
+    assert g["list"] == [] and g["notFound"] == [], g
+    state0 = g["state"]
+
+    # Create and activate in one call, by creation reference.
+    _, r = call(j, "SieveScript/set", {"create": {"a": {"name": "rules", "blobId": good}},
+                                       "onSuccessActivateScript": "#a"})
+    assert r.get("oldState") == state0 and r["newState"] != state0, r
+    assert set(r["created"]) == {"a"} and r["created"]["a"]["isActive"] is True, r
+    sid = r["created"]["a"]["id"]
+    assert "name" not in r["created"]["a"]  # given, not chosen by the server
+    assert r["notCreated"] == {} and r["updated"] == {} and r["destroyed"] == [], r
+
+    _, g = call(j, "SieveScript/get", {"ids": [sid, "Sffffffff"]})
+    assert g["list"] == [{"id": sid, "name": "rules", "blobId": good, "isActive": True}], g
+    assert g["notFound"] == ["Sffffffff"], g
+    st, hd, body = j.request("GET", "/jmap/download/%s/%s/rules.sieve?accept=application/sieve"
+                             % (j.account, good))
+    assert st == 200 and body == RULES, (st, body)
+    lou = Jmap(s, *LOU)
+    st, _, _ = lou.request("GET", "/jmap/download/%s/%s/x" % (lou.account, good))
+    assert st == 404  # another account's script is not its blob
+    _, lg = call(lou, "SieveScript/get", {"ids": None})
+    assert lg["list"] == [], lg
+
+    # It is the script delivery runs, and the CLI sees it.
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("x@remote.test", [KIM[0]],
+                   b"From: x@remote.test\r\nSubject: [list] news\r\n\r\nhi\r\n")
+    deadline = time.time() + 20
+    while time.time() < deadline and not lists(s):
+        time.sleep(0.1)
+    assert len(lists(s)) == 1, s.log_text()[-2000:]
+    out = s.cli("sieve", "list", KIM[0]).stdout.decode()
+    assert "rules" in out, out
+
+    # Rename: the id stays; a second script gets a name from the server.
+    _, r = call(j, "SieveScript/set", {"update": {sid: {"name": "filters"}},
+                                       "create": {"b": {"blobId": upload(j, OTHER)}}})
+    assert r["updated"] == {sid: None}, r
+    bid = r["created"]["b"]["id"]
+    assert r["created"]["b"]["name"] == "script1" and r["created"]["b"]["isActive"] is False, r
+    _, g = call(j, "SieveScript/get", {"ids": [sid], "properties": ["name"]})
+    assert g["list"] == [{"id": sid, "name": "filters"}], g
+
+    # Activating the other: both changes reported in "updated".
+    _, r = call(j, "SieveScript/set", {"onSuccessActivateScript": bid})
+    assert r["updated"] == {bid: {"isActive": True}, sid: {"isActive": False}}, r
+    # An activation id that names nothing is ignored.
+    _, r = call(j, "SieveScript/set", {"onSuccessActivateScript": "S00abcdef"})
+    assert r["updated"] == {} and r["oldState"] == r["newState"], r
+
+    # Refusals.
+    _, r = call(j, "SieveScript/set", {"create": {
+        "x": {"name": "broken", "blobId": bad},
+        "y": {"name": "filters", "blobId": good},
+        "z": {"name": "ok", "blobId": blob_id(b"nope")},
+        "w": {"name": "ok2", "blobId": good, "isActive": True},
+        "v": {"name": "bad\u2028name", "blobId": good}},
+        "destroy": [bid, "S0000beef"]})
+    nc = r["notCreated"]
+    assert nc["x"]["type"] == "invalidScript" and "line 2" in nc["x"]["description"], nc
+    assert nc["y"]["type"] == "alreadyExists" and nc["y"]["existingId"] == sid, nc
+    assert nc["z"]["type"] == "blobNotFound", nc
+    assert nc["w"]["type"] == "invalidProperties" and nc["w"]["properties"] == ["isActive"], nc
+    assert nc["v"]["type"] == "invalidProperties" and nc["v"]["properties"] == ["name"], nc
+    assert r["notDestroyed"][bid]["type"] == "scriptIsActive", r
+    assert r["notDestroyed"]["S0000beef"]["type"] == "notFound", r
+    assert r["created"] == {} and r["destroyed"] == [], r
+    _, r = call(j, "SieveScript/set", {"ifInState": state0, "destroy": [sid]})
+    assert r["type"] == "stateMismatch", r
+
+    # Query: filter and sort.
+    _, q = call(j, "SieveScript/query", {"filter": {"isActive": True}})
+    assert q["ids"] == [bid] and q["canCalculateChanges"] is False, q
+    _, q = call(j, "SieveScript/query", {"sort": [{"property": "name", "isAscending": False}],
+                                         "calculateTotal": True})
+    assert q["ids"] == [bid, sid] and q["total"] == 2, q  # script1 > filters
+    _, q = call(j, "SieveScript/query", {"filter": {"name": "FILT"}})
+    assert q["ids"] == [sid], q
+    _, q = call(j, "SieveScript/query", {"sort": [{"property": "size"}]})
+    assert q["type"] == "unsupportedSort", q
+
+    # Changes: exact when none, else the client starts over.
+    _, g = call(j, "SieveScript/get", {"ids": []})
+    _, ch = call(j, "SieveScript/changes", {"sinceState": g["state"]})
+    assert ch["created"] == [] and ch["updated"] == [] and ch["destroyed"] == [], ch
+    _, ch = call(j, "SieveScript/changes", {"sinceState": state0})
+    assert ch["type"] == "cannotCalculateChanges", ch
+
+    # Deactivate, then the inactive scripts can go.
+    _, r = call(j, "SieveScript/set", {"onSuccessDeactivateScript": True})
+    assert r["updated"] == {bid: {"isActive": False}}, r
+    _, r = call(j, "SieveScript/set", {"destroy": [bid, sid]})
+    assert sorted(r["destroyed"]) == sorted([bid, sid]), r
+    _, g = call(j, "SieveScript/get", {"ids": None})
+    assert g["list"] == [], g
+    # Ids are never given again.
+    _, r = call(j, "SieveScript/set", {"create": {"n": {"name": "filters", "blobId": good}}})
+    assert r["created"]["n"]["id"] not in (sid, bid), r
+    assert json.dumps(r)  # a plain JSON object
