@@ -444,7 +444,8 @@ static int cmp_u32(const void *a, const void *b)
 
 static int has_u32(const uint32_t *v, size_t n, uint32_t x)
 {
-	return bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
+	/* bsearch wants a base even for no elements (UBSan: nonnull). */
+	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
 }
 
 static const struct jmap_arg qc_args[] = {
