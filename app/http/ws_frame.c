@@ -88,8 +88,9 @@ long ws_read(struct ws_reader *r, char *p, size_t n, struct ws_msg *m)
 	const uint8_t *u = (const uint8_t *)p;
 	size_t h;
 	uint64_t len;
-	if (r->msg_op == 0 && buf_len(&r->msg))
-		buf_reset(&r->msg); /* the last message, handed over */
+	if (r->msg_op == 0 && r->msg.p)
+		buf_free(&r->msg); /* the last message, handed over: an idle
+				    * connection keeps no reassembly memory */
 	long rc = header(r, u, n, &h, &len);
 
 	if (rc < 0)
