@@ -52,8 +52,10 @@
 /* Free space beyond the reserve's size before it is made again. */
 #define RESERVE_SLACK ((uint64_t)64 << 10)
 /* What one message costs beyond its bytes: records, the change log, the
- * branch pages copied on the way. */
-#define MESSAGE_OVERHEAD 8192u
+ * branch pages copied on the way; since schema 13 also the leaf (and
+ * branch) pages of the thread index and the mailbox counters
+ * (store_counts.c), two more trees each delivery writes. */
+#define MESSAGE_OVERHEAD 16384u
 
 /* Test override of the free bytes (UINT64_MAX: none, ask the kernel). */
 static atomic_ullong test_free = UINT64_MAX;
