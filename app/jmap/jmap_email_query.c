@@ -11,7 +11,9 @@
  * The content conditions (text, from, to, cc, bcc, subject, body, header,
  * hasAttachment) go to jmap_email_match.c, the matcher IMAP SEARCH uses;
  * the message is read only when the filter has one.
- * TODO(issue 36): sorts by sentAt, from, to, subject (unsupportedSort).
+ * Sorts by subject (base subject), from, to (the first address's name,
+ * else its address) and sentAt read each result's cached envelope once,
+ * and compare as IMAP SORT does (mime_collate).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +23,10 @@
 
 #include "core/arena.h"
 #include "jmap/jmap_email_match.h"
+#include "mime/mime_cache.h"
+#include "mime/mime_date.h"
+#include "mime/mime_thread.h"
+#include "mime/rfc5322.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -32,6 +38,10 @@ struct em {
 	size_t kwlen;
 	uint32_t *mbs;
 	size_t nmbs;
+	/* Sort keys read from the message, for sorts that need them. */
+	const char *k_subject, *k_from, *k_to;
+	int64_t sent;
+	struct arena *a; /* the request's, for the keys */
 };
 
 struct ems {
@@ -52,6 +62,7 @@ static void load_cb(void *arg, size_t i, const struct store_email_brief *b)
 	}
 	struct em *m = &e->v[e->n++];
 	m->id = b->email_id;
+	m->a = e->a;
 	m->thread = b->thread_id;
 	m->size = b->size;
 	m->received = b->received_at;
@@ -215,6 +226,10 @@ static int cmp_em(const void *pa, const void *pb)
 		case 0: r = a->received < b->received ? -1 : a->received > b->received; break;
 		case 1: r = a->size < b->size ? -1 : a->size > b->size; break;
 		case 2: r = a->id < b->id ? -1 : a->id > b->id; break;
+		case 3: r = mime_collate(str_c(a->k_subject), str_c(b->k_subject)); break;
+		case 4: r = mime_collate(str_c(a->k_from), str_c(b->k_from)); break;
+		case 5: r = mime_collate(str_c(a->k_to), str_c(b->k_to)); break;
+		case 6: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
 		}
 		if (r)
 			return g_keys[i].asc ? r : -r;
@@ -269,13 +284,59 @@ static void content_eval_cb(void *arg, const void *meta, size_t metalen, const c
 	arena_free(&a);
 }
 
+/* The first address of a list as the sort sees it: its display name,
+ * else its address (§4.4.2), in a's memory. */
+static const char *addr_key(struct arena *a, const struct mime_addrs *l)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct mime_address *ad = &l->v[i];
+		if (!ad->mailbox.p || !ad->host.p)
+			continue;
+		if (ad->name.len) {
+			struct buf b;
+			buf_init(&b, 4096);
+			rfc5322_decode_words(ad->name, &b);
+			const char *r = arena_strndup(a, buf_data(&b), buf_len(&b));
+			buf_free(&b);
+			return r;
+		}
+		return arena_printf(a, "%.*s@%.*s", (int)ad->mailbox.len, ad->mailbox.p,
+				    (int)ad->host.len, ad->host.p);
+	}
+	return "";
+}
+
+static void sort_keys_cb(void *arg, const void *meta, size_t metalen, const char *data, size_t len)
+{
+	struct em *m = arg;
+	struct arena *t = arena_new(16384);
+	struct mime_tree tree;
+
+	mime_cache_load(meta, metalen, data, len, t, &tree);
+	const struct mime_envelope *env = tree.parts[0].env;
+	if (env) {
+		struct buf b;
+		buf_init(&b, 64 * 1024);
+		if (env->subject.p)
+			mime_base_subject(env->subject, &b, NULL);
+		m->k_subject = arena_strndup(m->a, buf_data(&b), buf_len(&b));
+		buf_free(&b);
+		m->k_from = addr_key(m->a, &env->from);
+		m->k_to = addr_key(m->a, &env->to);
+		int64_t t0;
+		if (env->date.p && mime_date_parse(env->date, &t0, NULL) == 0)
+			m->sent = t0;
+	}
+	arena_free(&t);
+}
+
 /* The query's results: all (loaded here; the caller frees all->v) filtered,
  * sorted and collapsed into *hit_r (arena), *n_r of them. 0 or -1 (the
  * error set on c). */
 static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, size_t *n_r)
 {
 	struct skey keys[4];
-	int nkeys = 0;
+	int nkeys = 0, need_keys = 0;
 	const struct json_value *sort = jmap_arg(c, "sort"), *v;
 
 	memset(all, 0, sizeof *all); /* the caller frees all->v whatever happens */
@@ -287,8 +348,14 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			jmap_bad_arg(c, "sort", "a Comparator has a property");
 			return -1;
 		}
-		int prop = !strcmp(p->str, "receivedAt") ? 0 : !strcmp(p->str, "size") ? 1
-			   : !strcmp(p->str, "id") ? 2 : -1;
+		static const char *const names[] = {"receivedAt", "size", "id", "subject",
+						    "from", "to", "sentAt"};
+		int prop = -1;
+		for (int k = 0; k < 7 && prop < 0; k++)
+			if (!strcmp(p->str, names[k]))
+				prop = k;
+		if (prop >= 3)
+			need_keys = 1;
 		if (prop < 0 || nkeys == 4) {
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
@@ -322,6 +389,13 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			return -1;
 		if (r)
 			hit[n++] = &all->v[i];
+	}
+	/* Sorts on the message's fields (RFC 8621 §4.4.2) read each result's
+	 * cached envelope once. */
+	for (size_t i = 0; need_keys && i < n; i++) {
+		hit[i]->k_subject = hit[i]->k_from = hit[i]->k_to = "";
+		hit[i]->sent = hit[i]->received;
+		store_email_content(c->r->st, c->r->account, hit[i]->id, sort_keys_cb, hit[i]);
 	}
 	pthread_mutex_lock(&sort_mu);
 	g_keys = keys;

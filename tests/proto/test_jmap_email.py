@@ -77,7 +77,7 @@ def test_jmap_email():
     assert q["position"] == 1 and len(q["ids"]) == 1, q
     name, e = j.one("Email/query", {"filter": {"nonsense": "x"}})
     assert name == "error" and e["type"] == "unsupportedFilter", e
-    name, e = j.one("Email/query", {"sort": [{"property": "subject"}]})
+    name, e = j.one("Email/query", {"sort": [{"property": "allInThreadHaveKeyword"}]})
     assert name == "error" and e["type"] == "unsupportedSort", e
 
     # Email/get: exact values, threadId = IMAP THREADID.

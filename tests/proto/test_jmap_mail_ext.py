@@ -147,6 +147,16 @@ def test_jmap_query_text_snippets_changes():
     assert q({"hasAttachment": False}) == [m1, m3]
     assert q({"operator": "NOT", "conditions": [{"text": "quarterly"}]}) == [m2, m3]
     assert q({"operator": "OR", "conditions": [{"from": "dave"}, {"body": "noon"}]}) == [m2, m3]
+    # Sorts on the message's fields (RFC 8621 4.4.2): base subject and
+    # the first From's name (else address), compared case-insensitively.
+    def srt(prop, asc=True):
+        _, r = j.one("Email/query", {"sort": [{"property": prop, "isAscending": asc}]})
+        return r["ids"]
+
+    assert srt("subject") == [m3, m1, m2], srt("subject")
+    assert srt("from") == [m1, m2, m3] and srt("from", False) == [m3, m2, m1]
+    assert srt("to") == [m1, m2, m3]  # all to fred: by id
+    assert srt("sentAt") == [m1, m2, m3]  # no Date: the received dates
     for bad in [{"header": []}, {"header": "X-Tag"}, {"header": ["a", "b", "c"]},
                 {"hasAttachment": "yes"}, {"text": 5}]:
         name, e = j.one("Email/query", {"filter": bad})
