@@ -22,7 +22,8 @@
  * connection (RFC 9112 §6.3); the client sends nothing after its request.
  *
  * WebSocket: GET /jmap/ws/ with Upgrade: websocket, version 13 and the
- * "jmap" subprotocol, the same Basic credentials; 101, then text
+ * "jmap" subprotocol, the same credentials as the API (Basic or a JMAP
+ * bearer token); 101, then text
  * messages (ws_frame.c reads the frames, within maxSizeRequest). Each
  * message runs on the worker pool (jmap_ws_message: a Request, or
  * WebSocketPushEnable/Disable), one at a time per connection, reading
@@ -36,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/login_cache.h"
 #include "auth/sasl.h"
@@ -582,15 +585,37 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 			    "authentication required");
 		return p;
 	}
-	int ok = h->authorization.len <= AUTH_MAX;
+	int ok = h->authorization.len <= AUTH_MAX, bearer = 0;
 	if (ok) {
 		memcpy(authz, h->authorization.p, h->authorization.len);
 		authz[h->authorization.len] = '\0';
-		ok = http_basic_parse(authz, user, &ul, pass, &pl) == 0;
+		bearer = strncasecmp(authz, "Bearer ", 7) == 0;
+		if (bearer) {
+			/* A JMAP token (auth/bearer.h), as /jmap/api/ takes it:
+			 * the account's address by its id; an unknown id leaves
+			 * it empty, which the login flow fails like a wrong
+			 * password, delay included. */
+			const char *t = authz + 7;
+			uint32_t acct = 0;
+			while (*t == ' ')
+				t++;
+			ok = bearer_token_parse(t, strlen(t), &acct, pass, sizeof pass) == 0;
+			pl = ok ? strlen(pass) : 0;
+			ul = 0;
+			if (ok && store_account_email(http_store, acct, user, sizeof user) == STORE_OK)
+				ul = strlen(user);
+		} else {
+			ok = http_basic_parse(authz, user, &ul, pass, &pl) == 0;
+		}
 		explicit_bzero(authz, sizeof authz);
 	}
 	struct str u = ok ? str_make(user, ul) : str_c(""), pw = ok ? str_make(pass, pl) : str_c("");
-	if (ok && login_cache_get(http_store, u, pw, &p->account)) {
+	/* The login cache keys a token under a name Basic cannot send, as
+	 * api_jmap.c does, so a token never opens Basic or the reverse. */
+	char ck[LOGIN_USER_MAX + 8];
+	int ckn = snprintf(ck, sizeof ck, "bearer:%.*s", (int)ul, user);
+	struct str cu = bearer ? str_make(ck, (size_t)ckn) : u;
+	if (ok && login_cache_get(http_store, cu, pw, &p->account)) {
 		explicit_bzero(pass, sizeof pass);
 		push_open(p);
 		return p;
@@ -600,11 +625,12 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	    .loop = p->loop,
 	    .module = "jmap",
 	    .ip = c->peer_ip,
-	    .mech = "basic",
+	    .mech = bearer ? "bearer" : "basic",
 	    .metric = METRIC_AUTHFAIL_HTTP,
 	    .user = u,
 	    .pass = pw,
 	    .malformed = ok ? NULL : "malformed",
+	    .scope = bearer ? STORE_APPPASS_JMAP : STORE_APPPASS_MAIL,
 	    .done = login_done,
 	    .arg = p,
 	};

@@ -43,6 +43,29 @@ def jmap(s, auth, source="127.0.0.1", path="/jmap/session", body=None):
         return r.status, raw
 
 
+def push_status(s, auth):
+    """(status, whether an event came) of an EventSource request with this
+    Authorization value; the stream is left after its first event (a ping
+    a second after it opened, if nothing else)."""
+    c = http.client.HTTPSConnection("127.0.0.1", s.https_port, timeout=30, context=tls_ctx())
+    try:
+        c.request("GET", "/jmap/eventsource/?types=*&closeafter=no&ping=1",
+                  headers={"Authorization": auth, "Accept": "text/event-stream"})
+        r = c.getresponse()
+        if r.status != 200:
+            r.read()
+            return r.status, False
+        data = b""
+        while b"event: " not in data:
+            chunk = r.read1(4096)
+            if not chunk:
+                break
+            data += chunk
+        return r.status, b"event: " in data
+    finally:
+        c.close()
+
+
 def basic(user, pw):
     return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
 
@@ -75,6 +98,11 @@ def test_jmap_bearer_tokens():
             "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
             "methodCalls": [["Mailbox/get", {"accountId": acct, "ids": None}, "c1"]]})
         assert st == 200 and out["methodResponses"][0][0] == "Mailbox/get", out
+        # Push takes the same token: an EventSource opens with it and its
+        # first event arrives; a forged token is refused.
+        assert push_status(s, "Bearer " + token) == (200, True)
+        forged_es = token[:-1] + ("a" if token[-1] != "a" else "b")
+        assert push_status(s, "Bearer " + forged_es)[0] == 401
         st, body = p.call("GET", "/me/jmap-tokens")
         assert body["tokens"][0]["last_used"] > 0, body
 
