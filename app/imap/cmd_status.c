@@ -2,7 +2,8 @@
  * cmd_status.c — STATUS (RFC 3501 §6.3.10, STATUS=SIZE RFC 8438).
  *
  * Items: MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN, RECENT, SIZE, DELETED,
- * MAILBOXID (OBJECTID, RFC 8474).
+ * MAILBOXID (OBJECTID, RFC 8474), APPENDLIMIT (RFC 7889 §3: the largest
+ * APPEND the mailbox takes, the same for every mailbox here).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
  * store_mailbox_claim_recent_async()). SIZE sums the stored octets, which
@@ -16,6 +17,7 @@ enum { ST_MESSAGES = 1, ST_UIDNEXT = 2, ST_UIDVALIDITY = 4, ST_UNSEEN = 8, ST_RE
        ST_SIZE = 32, ST_DELETED = 64 };
 enum { ST_HIGHESTMODSEQ = 128 }; /* CONDSTORE (RFC 7162 §3.1.9) */
 enum { ST_MAILBOXID = 256 };     /* OBJECTID (RFC 8474) */
+enum { ST_APPENDLIMIT = 512 };   /* APPENDLIMIT (RFC 7889) */
 
 static const struct {
 	const char *name;
@@ -26,6 +28,7 @@ static const struct {
 	{ "DELETED", ST_DELETED },
 	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 	{ "MAILBOXID", ST_MAILBOXID },
+	{ "APPENDLIMIT", ST_APPENDLIMIT },
 };
 
 struct status_ctx {
@@ -165,6 +168,7 @@ int imap_status_append(struct imap_session *s, const char *name,
 			case ST_RECENT: v = c.recent; break;
 			case ST_SIZE: v = c.size; break;
 			case ST_HIGHESTMODSEQ: v = imap_highest_modseq(c.info.highest_modseq); break;
+			case ST_APPENDLIMIT: v = imap_append_limit(); break;
 			default: v = 0; break;
 			}
 			buf_printf(out, "%s%s %llu", sep, items[k].name, v);

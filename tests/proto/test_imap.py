@@ -286,6 +286,12 @@ def test_imap_list_status_select():
         typ, data = m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT SIZE)")
         st = data[0].decode()
         assert "MESSAGES 3" in st and "UIDNEXT 4" in st and "UNSEEN 3" in st, st
+        # RFC 7889 §3: a server that announces APPENDLIMIT answers the
+        # STATUS item too (the same limit for every mailbox here).
+        cap = [c for c in m.capabilities if c.startswith("APPENDLIMIT=")]
+        typ, data = m.status("Sent", "(APPENDLIMIT MESSAGES)")
+        assert typ == "OK" and data[0].decode().endswith(
+            '(APPENDLIMIT %s MESSAGES 0)' % cap[0].split("=")[1]), (cap, data)
         typ, data = m.status("Nope", "(MESSAGES)")
         assert typ == "NO"
         typ, data = m.select("INBOX", readonly=True)
