@@ -6,6 +6,7 @@ moving the draft to Sent as the implicit Email/set; deliveryStatus,
 /get, /query, and the refusals submission makes (From or envelope sender
 not the account's, no recipients, an unknown identity, undo). One server
 for the module."""
+import atexit
 import imaplib
 import json
 import os
@@ -37,6 +38,10 @@ def srv():
         _srv = Server(accounts=[HAL, IVY], http=True, imap=True,
                       env={"TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
                            "TERN_TLS_CA_FILE": os.path.join(_relay.tmp, "peer.crt")})
+        # Stopped when the module's process ends, as jmapc.shared_server
+        # does: without it every run left this tern serve running.
+        atexit.register(_srv.cleanup)
+        atexit.register(_relay.stop)
     return _srv
 
 
