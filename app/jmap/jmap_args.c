@@ -186,3 +186,46 @@ void jmap_created_put(struct jmap_request *r, const char *cid, const char *id)
 		tail = &(*tail)->next;
 	*tail = e;
 }
+
+void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "type", type);
+	if (desc)
+		jw_kstr(w, "description", desc);
+	if (prop) {
+		jw_key(w, "properties");
+		jw_arr_begin(w);
+		jw_str(w, prop);
+		jw_arr_end(w);
+	}
+}
+
+void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
+		      const char *prop)
+{
+	if (key)
+		jw_key(w, key);
+	jmap_w_set_error_open(w, type, desc, prop);
+	jw_obj_end(w);
+}
+
+void jmap_changes_unlogged(struct jmap_call *c, const char *since, const char *state,
+			   const char *desc)
+{
+	if (strcmp(since, state) != 0) {
+		jmap_error(c, "cannotCalculateChanges", desc);
+		return;
+	}
+	jmap_begin(c);
+	jw_kstr(&c->w, "oldState", since);
+	jw_kstr(&c->w, "newState", state);
+	jw_kbool(&c->w, "hasMoreChanges", 0);
+	static const char *const lists[] = {"created", "updated", "destroyed"};
+	for (int i = 0; i < 3; i++) {
+		jw_key(&c->w, lists[i]);
+		jw_arr_begin(&c->w);
+		jw_arr_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+}

@@ -63,9 +63,6 @@ int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct
 		     const struct json_value *kws, struct jmap_targets *t, const char **bad_r);
 /* 1 when p[0..n) starts with a header field. */
 int jmap_looks_like_email(const char *p, size_t n);
-/* key: a SetError {type, description?, properties?: [prop]}. */
-void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
-		      const char *prop);
 /* key: the SetError of jmap_email_store's result rc. */
 void jmap_w_store_error(struct jw *w, const char *key, int rc);
 /* Email/set create of one Email object em under creation id cid

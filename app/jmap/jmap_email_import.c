@@ -72,23 +72,6 @@ int jmap_looks_like_email(const char *p, size_t n)
 	return i > 0 && i < n;
 }
 
-void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
-		      const char *prop)
-{
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", type);
-	if (desc)
-		jw_kstr(w, "description", desc);
-	if (prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, prop);
-		jw_arr_end(w);
-	}
-	jw_obj_end(w);
-}
-
 /* The SetError of a failed jmap_email_store. */
 void jmap_w_store_error(struct jw *w, const char *key, int rc)
 {

@@ -341,22 +341,7 @@ void jmap_identity_changes(struct jmap_call *c)
 		return;
 	}
 	state_of(s, state);
-	const char *since = jmap_arg(c, "sinceState")->str;
-	if (strcmp(since, state) != 0) {
-		jmap_error(c, "cannotCalculateChanges", "fetch the identities again");
-		return;
-	}
-	jmap_begin(c);
-	jw_kstr(&c->w, "oldState", since);
-	jw_kstr(&c->w, "newState", state);
-	jw_kbool(&c->w, "hasMoreChanges", 0);
-	static const char *const lists[] = {"created", "updated", "destroyed"};
-	for (int i = 0; i < 3; i++) {
-		jw_key(&c->w, lists[i]);
-		jw_arr_begin(&c->w);
-		jw_arr_end(&c->w);
-	}
-	jw_obj_end(&c->w);
+	jmap_changes_unlogged(c, jmap_arg(c, "sinceState")->str, state, "fetch the identities again");
 }
 
 /* ---- Identity/set ---- */
@@ -418,18 +403,7 @@ static const char *apply(struct ident *x, const struct json_value *o, int create
 static void set_error(struct jw *w, const char *key, const char *type, const char *prop,
 		      const char *desc)
 {
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", type);
-	if (prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, prop);
-		jw_arr_end(w);
-	}
-	if (desc)
-		jw_kstr(w, "description", desc);
-	jw_obj_end(w);
+	jmap_w_set_error(w, key, type, desc, prop);
 }
 
 static const struct jmap_arg set_args[] = {

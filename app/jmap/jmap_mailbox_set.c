@@ -25,17 +25,7 @@ struct set_err {
 
 static void w_set_err(struct jw *w, const struct set_err *e)
 {
-	jw_obj_begin(w);
-	jw_kstr(w, "type", e->type);
-	if (e->desc)
-		jw_kstr(w, "description", e->desc);
-	if (e->prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, e->prop);
-		jw_arr_end(w);
-	}
-	jw_obj_end(w);
+	jmap_w_set_error(w, NULL, e->type, e->desc, e->prop);
 }
 
 static struct set_err err_of(const char *type, const char *desc, const char *prop)

@@ -159,6 +159,23 @@ int jmap_state_parse(const char *s, uint64_t *modseq_r);
 /* Begins c's response object with "accountId" written. */
 void jmap_begin(struct jmap_call *c);
 
+/*
+ * The one SetError writer (RFC 8620 §5.3): under key (NULL: where the
+ * writer stands) {type, description when desc, properties: [prop] when
+ * prop}. _open writes it without key and leaves the object open for a
+ * type's own members (alreadyExists' existingId).
+ */
+void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop);
+void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
+		      const char *prop);
+/*
+ * /changes of a type that keeps no log of its changes: the empty answer
+ * when since is the current state, else cannotCalculateChanges with desc
+ * (the client fetches the objects again).
+ */
+void jmap_changes_unlogged(struct jmap_call *c, const char *since, const char *state,
+			   const char *desc);
+
 /* A creation id's id (#cid in a reference to a created object), or NULL. */
 const char *jmap_created_get(struct jmap_request *r, const char *cid);
 void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);

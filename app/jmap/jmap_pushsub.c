@@ -259,18 +259,7 @@ static int64_t expires_of(const struct json_value *v, int64_t now)
 static void set_error(struct jw *w, const char *key, const char *type, const char *prop,
 		      const char *desc)
 {
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", type);
-	if (prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, prop);
-		jw_arr_end(w);
-	}
-	if (desc)
-		jw_kstr(w, "description", desc);
-	jw_obj_end(w);
+	jmap_w_set_error(w, key, type, desc, prop);
 }
 
 /* One create: 0 with r filled, or the failing property named in *bad. */

@@ -235,21 +235,7 @@ void jmap_sieve_changes(struct jmap_call *c)
 	}
 	state_str(s, st);
 	/* No log of script changes: exact only when there is none. */
-	if (strcmp(jmap_arg(c, "sinceState")->str, st) != 0) {
-		jmap_error(c, "cannotCalculateChanges", NULL);
-		return;
-	}
-	jmap_begin(c);
-	jw_kstr(&c->w, "oldState", st);
-	jw_kstr(&c->w, "newState", st);
-	jw_kbool(&c->w, "hasMoreChanges", 0);
-	static const char *const lists[] = {"created", "updated", "destroyed"};
-	for (int i = 0; i < 3; i++) {
-		jw_key(&c->w, lists[i]);
-		jw_arr_begin(&c->w);
-		jw_arr_end(&c->w);
-	}
-	jw_obj_end(&c->w);
+	jmap_changes_unlogged(c, jmap_arg(c, "sinceState")->str, st, NULL);
 }
 
 void jmap_sieve_query_changes(struct jmap_call *c)
@@ -402,16 +388,7 @@ struct set_err {
 
 static void w_set_err(struct jw *w, const struct set_err *e)
 {
-	jw_obj_begin(w);
-	jw_kstr(w, "type", e->type);
-	if (e->desc[0])
-		jw_kstr(w, "description", e->desc);
-	if (e->prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, e->prop);
-		jw_arr_end(w);
-	}
+	jmap_w_set_error_open(w, e->type, e->desc[0] ? e->desc : NULL, e->prop);
 	if (e->existing) {
 		jw_key(w, "existingId");
 		jmap_w_id(w, 'S', e->existing);

@@ -257,20 +257,9 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 }
 
 static void set_err(struct jw *w, const char *key, const char *type, const char *prop,
-		    const char *desc)
+		      const char *desc)
 {
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", type);
-	if (prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, prop);
-		jw_arr_end(w);
-	}
-	if (desc)
-		jw_kstr(w, "description", desc);
-	jw_obj_end(w);
+	jmap_w_set_error(w, key, type, desc, prop);
 }
 
 /* Applies an update's properties to v: the bad one's name, or NULL. */
