@@ -490,6 +490,11 @@ int server_run(const struct config *cfg_env)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */
 	dmarc_reporter_stop(); /* its last flush, before the store closes */
+	/* Store requests still on their way (a session may have ended while
+	 * its request waited): their completions must run on live loops, or
+	 * a stopped loop drops them with what they hold. */
+	for (int ms = 0; ms < 2000 && store_inflight(st) > 0; ms += 10)
+		sleep_ms(10);
 	for (int i = 0; i < nloops; i++)
 		loop_stop(workers[i].loop);
 	for (int i = 0; i < nloops; i++)

@@ -503,6 +503,7 @@ struct store_delivery {
 
 	struct store_delivery *next_; /* private: writer queue link */
 	uint64_t queued_us_;          /* private: when store_deliver queued it for the writer (metrics) */
+	struct store *st_;            /* private: counted in store_inflight until done ran */
 };
 /*
  * Queues d for the writer thread. Thread-safe. The blob is stored once
@@ -514,6 +515,10 @@ struct store_delivery {
  * gets STORE_EINVAL.
  */
 void store_deliver(struct store *st, struct store_delivery *d);
+/* Requests given to store_deliver with a loop whose done has not yet run
+ * there: shutdown waits for none before it stops the loops, so no
+ * completion is posted to a stopped loop and lost with its memory. */
+unsigned store_inflight(struct store *st);
 /*
  * Synchronous delivery in the calling thread's own write transaction (CLI,
  * tests, a store opened without STORE_SERVER). Returns STORE_OK or an error;

@@ -189,6 +189,7 @@ struct store {
 	int paused; /* test hook: the writer leaves the queue alone */
 	int release_due; /* under qlock: a big delivery was queued; mem_release() when idle */
 	int writer_started;
+	_Atomic unsigned inflight; /* posted to a loop, its done not yet run (store_inflight) */
 	pthread_t writer;
 
 	struct store_feed *feed;

@@ -884,7 +884,14 @@ static int batch_apply(struct store *st, struct batch *b)
 static void done_run(void *arg)
 {
 	struct store_delivery *d = arg;
-	d->done(d, d->arg);
+	struct store *st = d->st_;
+	d->done(d, d->arg); /* may free d */
+	atomic_fetch_sub(&st->inflight, 1);
+}
+
+unsigned store_inflight(struct store *st)
+{
+	return atomic_load(&st->inflight);
 }
 
 static void complete(struct store_delivery *d)
@@ -1153,6 +1160,12 @@ void store_writer_stop(struct store *st)
 void store_deliver(struct store *st, struct store_delivery *d)
 {
 	d->next_ = NULL;
+	if (d->loop && d->done) {
+		/* Counted until its done has run on its loop: shutdown waits
+		 * for these before it stops the loops (store_inflight). */
+		d->st_ = st;
+		atomic_fetch_add(&st->inflight, 1);
+	}
 	if (!st->writer_started) {
 		/* No writer (CLI, tests): same semantics, in this thread. */
 		store_deliver_sync(st, d);
