@@ -139,9 +139,15 @@ struct conn *conn_new(struct loop *loop, int fd, int tls, size_t in_max, size_t 
 	return c;
 }
 
+/*
+ * on_close runs before the socket is closed: it gives the connection slot
+ * back (limits_release), and a client that has seen its EOF and connects
+ * again at once must find the slot free. Closed first, a client was told
+ * "closed" while its slot was still counted, and a reconnect from an
+ * address at its limit could be refused.
+ */
 static void conn_destroy(struct conn *c)
 {
-	loop_close_fd(c->loop, c->fd);
 	if (c->close_timer_)
 		loop_timer_del(c->loop, c->close_timer_);
 	if (c->deadline_timer_)
@@ -149,6 +155,7 @@ static void conn_destroy(struct conn *c)
 	c->close_timer_ = c->deadline_timer_ = 0;
 	if (c->ops_->on_close)
 		c->ops_->on_close(c, c->arg_, c->close_reason_ ? c->close_reason_ : "closed");
+	loop_close_fd(c->loop, c->fd);
 	if (c->tls) {
 		tls_server_finish(c->tls);
 		free(c->tls);

@@ -44,6 +44,7 @@
 #include "queue/queue.h"
 #include "report/dmarc_reporter.h"
 #include "spam/spam_learn.h"
+#include "spam/spam_rep.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 
@@ -319,6 +320,9 @@ int server_run(const struct config *cfg_env)
 	worker_pool_start(2);
 	/* Users' Junk moves train the spam filter (spam/spam_learn.h). */
 	store_junk_hook_set(spam_learn_hook);
+	/* Sender reputation as it was at the last stop (spam/spam_rep.h). */
+	if (spam_rep_load(st) != STORE_OK)
+		log_warn("server", NULL, "event=reputation_load_failed");
 	/* SRS key and the per-alias rate: port 25 and the queue's notices use them. */
 	forward_init(cfg->data_dir, cfg->forward_rate);
 	smtp_server_init(cfg, st);
@@ -502,6 +506,8 @@ int server_run(const struct config *cfg_env)
 	for (int j = 0; j < nlisteners; j++)
 		listener_close(&listeners[j]);
 	hours_keep(st); /* the chart's last minutes */
+	if (spam_rep_save(st, time_wall()) != STORE_OK) /* for the next start */
+		log_warn("server", NULL, "event=reputation_save_failed");
 	store_close(&st); /* commits what is queued */
 	/* Only now: until store_close stopped it, the writer posts each
 	 * finished write to its loop (a stopped loop only queues it). Freed

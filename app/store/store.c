@@ -6,10 +6,17 @@
  * Environment flags. MDB_NOTLS: a reader slot belongs to the transaction,
  * not to the thread, so a read callback may open a nested read (another
  * store read function) and any thread — a loop, an HTTP pool thread — can
- * read without leaving a slot tied to it. Sync stays LMDB's default (no
- * MDB_NOSYNC / MDB_NOMETASYNC): a commit returned means the data is on
- * disk, which is what lets SMTP answer 250; group commit is how we pay for
- * that fsync only once per batch.
+ * read without leaving a slot tied to it. MDB_NOMETASYNC: LMDB's commit
+ * flushes the data pages, then writes the meta page that makes them the
+ * new state without a flush of its own; store_write() flushes it
+ * (mdb_env_sync) before it returns, so a commit returned still means the
+ * data is on disk, which is what lets SMTP answer 250. The store writer
+ * alone may leave that second flush out (STORE_W_DEFER_SYNC): the next
+ * commit's data flush covers the meta page before it, so under load a
+ * batch costs one flush, not two, and the writer answers a batch's
+ * requests only after the flush that covers it (store_writer.c, "One
+ * flush per commit"). Group commit is how we pay for the flushes only
+ * once per batch.
  *
  * Map size. LMDB needs the map to be at least as large as the data file and
  * cannot grow it by itself. We start at 64 MiB, or the next power of two
@@ -243,6 +250,11 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 		maplock_depth--;
 		pthread_rwlock_unlock(&st->maplock);
 
+		if (rc == 0 && !(wflags & STORE_W_DEFER_SYNC) && (rc = store_sync(st)) != 0) {
+			/* Committed, maybe not on disk: not an answer to give as done. */
+			log_error("store", NULL, "event=sync_failed error=\"%s\"", mdb_strerror(rc));
+			return STORE_ETEMP;
+		}
 		if (rc == 0) {
 			atomic_fetch_add(&st->commits, 1);
 			if (atomic_exchange(&st->gc_note, 0))
@@ -267,6 +279,21 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 	}
 	log_error("store", NULL, "event=commit_failed error=\"map growth did not help\"");
 	return STORE_ETEMP;
+}
+
+int store_txn_held(void)
+{
+	return maplock_depth > 0;
+}
+
+int store_sync(struct store *st)
+{
+	int fail = atomic_exchange(&st->fail_sync_once, 0);
+
+	if (fail)
+		return fail;
+	atomic_fetch_add(&st->syncs, 1);
+	return mdb_env_sync(st->env, 1);
 }
 
 int store_room_between(struct store *st)
@@ -813,7 +840,9 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		rc = mdb_env_set_mapsize(st->env, (size_t)initial_map(dir));
 	if (rc == 0)
 		rc = mdb_env_open(st->env, dir,
-		                  MDB_NOTLS | ((flags & STORE_READONLY) ? MDB_RDONLY : 0), 0600);
+		                  MDB_NOTLS | MDB_NOMETASYNC |
+		                      ((flags & STORE_READONLY) ? MDB_RDONLY : 0),
+		                  0600);
 	if (rc) {
 		store_err(err, errsz, STORE_ETEMP, "cannot open store in %s: %s", dir,
 		          mdb_strerror(rc));
@@ -936,6 +965,16 @@ void store_test_set_gc_poll(unsigned ms)
 void store_test_fail_commits(struct store *st, int e)
 {
 	atomic_store(&st->fail_commit, e);
+}
+
+void store_test_fail_sync_once(struct store *st, int e)
+{
+	atomic_store(&st->fail_sync_once, e);
+}
+
+unsigned long long store_test_syncs(struct store *st)
+{
+	return atomic_load(&st->syncs);
 }
 
 void store_test_fail_commit_once(struct store *st, int e)

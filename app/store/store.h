@@ -698,6 +698,9 @@ int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids
 #define STORE_CHANGE_EMAIL_DESTROYED 3
 #define STORE_CHANGE_MAILBOX_CREATED 4
 #define STORE_CHANGE_MAILBOX_UPDATED 5
+/* The thread (id) of the email (uid) an EMAIL_DESTROYED entry just before
+ * it named; mailbox 0. Records written before it have none. */
+#define STORE_CHANGE_EMAIL_THREAD 7
 #define STORE_CHANGE_MAILBOX_DESTROYED 6
 struct store_change {
 	uint64_t modseq;

@@ -477,6 +477,14 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	snprintf(mp, sizeof mp, "jmapsub/%u/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;
+	/* Their /changes snapshots (jmap_typestate.c), and the outcome of
+	 * its finished queue entries (store_queue.c). */
+	snprintf(mp, sizeof mp, "jts/%u/", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
+	snprintf(mp, sizeof mp, "qdone/%08x/", id);
+	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)

@@ -12,8 +12,8 @@
  * counts each copy because each is a file of its own; here the account's
  * used is what the disk holds. Documented in SCHEMA.md.
  *
- * One synchronous write transaction through store_write() (call it from a
- * worker, never a loop): the new memberships and, for a move, the removal
+ * One write transaction through store_write_grouped() (call it from a
+ * worker, never a loop; it joins the writer's group commit): the new memberships and, for a move, the removal
  * of the old ones commit together, so a client never sees a moved message
  * in both mailboxes or in neither. One change record at one new modseq
  * (another per 65535 entries) lists a kind "email updated" entry per new
@@ -258,7 +258,7 @@ int store_email_copy(struct store *st, uint32_t account, uint32_t from, uint32_t
 	r->dst_uids = xmalloc((n + 1) * sizeof(uint32_t));
 	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
 	c.emails = xmalloc((n + 1) * sizeof(uint32_t));
-	int rc = n ? store_write(st, copy_fn, &c) : STORE_OK;
+	int rc = n ? store_write_grouped(st, copy_fn, &c) : STORE_OK;
 	free(c.crec);
 	free(c.t);
 	if (rc != STORE_OK) {
@@ -289,7 +289,7 @@ struct copy_async {
 	struct store_async a;
 	struct copy_ctx c;
 	struct store *st;
-	int code;
+	int code, lesson;
 	store_async_cb *done;
 	void *arg;
 };
@@ -305,7 +305,9 @@ static void copy_finish(struct store_async *as)
 		x->c.r->n = 0;
 	} else if (x->c.r->n) {
 		store_publish_change(x->st, x->c.account, x->c.r->modseq);
-		store_junk_notify(x->st, x->c.account, x->c.from, x->c.to, x->c.emails, x->c.r->n);
+		if (x->lesson)
+			store_junk_notify(x->st, x->c.account, x->c.from, x->c.to, x->c.emails,
+					  x->c.r->n);
 	}
 	free(x->c.emails);
 	store_async_cb *done = x->done;
@@ -326,12 +328,13 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
 	    .from = from,
 	    .uidvalidity = uidvalidity,
 	    .to = to,
-	    .move = move,
+	    .move = move & 1,
 	    .uids = uids,
 	    .n = n,
 	    .r = r,
 	};
 	x->st = st;
+	x->lesson = !(move & STORE_COPY_NO_LESSON);
 	x->done = done;
 	x->arg = arg;
 	x->a.finish = copy_finish;

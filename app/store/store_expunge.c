@@ -2,11 +2,12 @@
  * store_expunge.c — removing messages from a mailbox (POP3 QUIT in the
  * UPDATE state today; IMAP EXPUNGE and JMAP Email/set later).
  *
- * One synchronous write transaction through store_write(): POP3 must not
+ * One write transaction through store_write_grouped(), which joins the
+ * writer thread's batch and returns once it is on disk: POP3 must not
  * answer "+OK" to QUIT before the deletion is on disk, and a caller runs
- * this on a worker thread (never a loop: it fsyncs). LMDB serialises this
- * transaction with the writer thread's batches, so deliveries and
- * expunges of the same account never interleave inside a transaction.
+ * this on a worker thread (never a loop: it waits for the flush). One
+ * transaction, so deliveries and expunges of the same account never
+ * interleave inside it.
  *
  * What an expunge writes is what an IMAP EXPUNGE will: for each UID the
  * uid entry goes; the email loses that membership and, when it was the
@@ -55,11 +56,12 @@ static int flush_changes(struct store *st, MDB_txn *txn, struct expunge_ctx *c)
 /*
  * Drops the membership (mailbox, uid) from email_id. *size_r gets the
  * email's size and *destroyed_r 1 when it was the last membership and the
- * email is gone. The email record is copied before rewriting it: its
+ * email is gone, *thread_r its thread. The email record is copied before rewriting it: its
  * decoded pointers point into a page the rewrite may reuse.
  */
 static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c,
-			   uint32_t email_id, uint32_t uid, struct acct_rec *a, int *destroyed_r)
+			   uint32_t email_id, uint32_t uid, struct acct_rec *a, int *destroyed_r,
+			   uint32_t *thread_r)
 {
 	uint8_t kb[8];
 	MDB_val k = key_u32_u32(kb, c->account, email_id);
@@ -72,6 +74,7 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 
 	struct email_shape before, after;
 	email_shape_of(&before, &e);
+	*thread_r = e.thread_id;
 	/* Keep every membership but this one. */
 	uint8_t *kept = xmalloc((size_t)e.nmembers * 8 + 1);
 	uint16_t nkept = 0;
@@ -154,7 +157,9 @@ static int expunge_fn(struct store *st, MDB_txn *txn, void *arg)
 		if (c->nentries == 0)
 			c->modseq = ++a.modseq;
 		int destroyed = 0;
-		if ((rc = drop_membership(st, txn, c, email_id, c->uids[i], &a, &destroyed)) != 0)
+		uint32_t thread = 0;
+		if ((rc = drop_membership(st, txn, c, email_id, c->uids[i], &a, &destroyed,
+					  &thread)) != 0)
 			return rc;
 		uint8_t *ent = c->crec + 3 + c->nentries * CHANGE_ENTRY_SIZE;
 		ent[0] = destroyed ? CHANGE_EMAIL_DESTROYED : CHANGE_EMAIL_UPDATED;
@@ -162,10 +167,20 @@ static int expunge_fn(struct store *st, MDB_txn *txn, void *arg)
 		be32_put(ent + 5, c->mailbox);
 		be32_put(ent + 9, c->uids[i]);
 		c->nentries++;
+		if (destroyed) {
+			/* Its thread, which Thread/changes cannot read any more. */
+			ent += CHANGE_ENTRY_SIZE;
+			ent[0] = CHANGE_EMAIL_THREAD;
+			be32_put(ent + 1, thread);
+			be32_put(ent + 5, 0);
+			be32_put(ent + 9, email_id);
+			c->nentries++;
+		}
 		c->removed++;
 		if (m.messages > 0)
 			m.messages--;
-		if (c->nentries == CHANGE_ENTRIES_MAX && (rc = flush_changes(st, txn, c)) != 0)
+		/* Room for the next pair. */
+		if (c->nentries >= CHANGE_ENTRIES_MAX - 1 && (rc = flush_changes(st, txn, c)) != 0)
 			return rc;
 	}
 	if (c->removed == 0)
@@ -188,14 +203,15 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
 		.uids = uids,
 		.n = n,
 	};
-	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+	/* Two entries per destroyed email (its thread follows). */
+	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX;
 
 	if (removed_r)
 		*removed_r = 0;
 	if (n > 0 && !uids)
 		return STORE_EINVAL;
 	c.crec = xmalloc(3 + per * CHANGE_ENTRY_SIZE);
-	int rc = store_write(st, expunge_fn, &c);
+	int rc = store_write_grouped(st, expunge_fn, &c);
 	free(c.crec);
 	if (rc != STORE_OK)
 		return rc;
@@ -223,7 +239,7 @@ int store_expunge_txn(struct store *st, MDB_txn *txn, uint32_t account, uint32_t
 		.uids = uids,
 		.n = n,
 	};
-	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX; /* a destroy is two */
 	c.crec = xmalloc(3 + (per ? per : 1) * CHANGE_ENTRY_SIZE);
 	rc = expunge_fn(st, txn, &c);
 	free(c.crec);
@@ -268,7 +284,7 @@ void store_expunge_async(struct store *st, struct loop *loop, uint32_t account, 
 			 uint64_t *modseq_r, store_async_cb *done, void *arg)
 {
 	struct expunge_async *x = xcalloc(1, sizeof(*x));
-	size_t per = n < CHANGE_ENTRIES_MAX ? n : CHANGE_ENTRIES_MAX;
+	size_t per = 2 * n < CHANGE_ENTRIES_MAX ? 2 * n : CHANGE_ENTRIES_MAX; /* a destroy is two */
 
 	x->c = (struct expunge_ctx){
 		.account = account,

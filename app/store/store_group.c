@@ -16,9 +16,20 @@
  * batch as any delivery error does (MDB_MAP_FULL grows the map and the
  * whole batch, hooks included, runs again: fn resets its state on entry,
  * as it must for store_write()).
+ *
+ * store_write_grouped() is the same for a thread that may block (a worker
+ * of the pool: JMAP's copies and moves, POP3's expunge at QUIT): fn joins
+ * the writer's batch and the thread waits for its answer, which comes
+ * once the batch is on disk, instead of committing and flushing on its
+ * own beside the writer. Where joining could wait for itself it is
+ * store_write(): no writer running (the CLI, tests), the writer thread,
+ * or a caller inside a transaction (it holds the map lock the writer may
+ * need to grow the map).
  */
+#include <pthread.h>
 #include <string.h>
 
+#include "core/latch.h"
 #include "store/store_private.h"
 
 static int is_store_code(int rc)
@@ -80,4 +91,30 @@ void store_async_fail(struct store *st, struct store_async *a, struct loop *loop
 	a->fn = fail_fn;
 	a->ctx = code;
 	store_async_submit(st, a, loop);
+}
+
+/* A worker waiting for its request (store_write_grouped). */
+struct grouped {
+	struct store_async a;
+	struct latch done;
+};
+
+/* Runs on the writer thread (no loop: complete() calls done there). */
+static void grouped_finish(struct store_async *as)
+{
+	latch_open(&((struct grouped *)as)->done);
+}
+
+int store_write_grouped(struct store *st, store_write_fn *fn, void *ctx)
+{
+	if (!st->writer_started || pthread_equal(pthread_self(), st->writer) ||
+	    store_txn_held())
+		return store_write(st, fn, ctx);
+	struct grouped g = {.done = LATCH_INIT};
+	g.a.fn = fn;
+	g.a.ctx = ctx;
+	g.a.finish = grouped_finish;
+	store_async_submit(st, &g.a, NULL);
+	latch_wait(&g.done);
+	return g.a.result;
 }

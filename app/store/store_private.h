@@ -101,6 +101,9 @@ enum change_kind {
 	CHANGE_MAILBOX_CREATED = 4,
 	CHANGE_MAILBOX_UPDATED = 5,
 	CHANGE_MAILBOX_DESTROYED = 6,
+	/* Follows each CHANGE_EMAIL_DESTROYED in its record: the thread the
+	 * email was in (id), the email (uid field); mailbox 0. */
+	CHANGE_EMAIL_THREAD = 7,
 };
 
 struct store_feed; /* subscriptions; refcounted, outlives st (store_writer.c) */
@@ -212,6 +215,8 @@ struct store {
 	atomic_ullong grows;    /* map growths performed by this process */
 	atomic_int fail_commit; /* test hook: errno the next commits fail with */
 	atomic_int fail_once;   /* test hook: errno the next commit fails with */
+	atomic_int fail_sync_once; /* test hook: errno the next store_sync fails with */
+	atomic_ullong syncs;    /* store_sync calls (the flushes apart from commits') */
 
 	struct store_reserve reserve;
 	struct store_room room;
@@ -253,7 +258,14 @@ int store_write(struct store *st, store_write_fn *fn, void *ctx);
  * STORE_EFULL at once and the reserve stays.
  */
 #define STORE_W_NEW_MAIL 1u
+/* The store writer only: returns once committed, before the meta page is
+ * flushed; the caller must store_sync() (or see a later commit of its
+ * own) before it treats the write as durable. */
+#define STORE_W_DEFER_SYNC 2u
 int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wflags);
+/* Flushes the data file (mdb_env_sync, forced): every commit so far is on
+ * disk once it returns 0. */
+int store_sync(struct store *st);
 
 /* Maps an LMDB result to a STORE_* code (MDB_NOTFOUND -> ENOTFOUND, ...). */
 int store_mdb_code(int rc);
@@ -616,6 +628,9 @@ void store_test_set_gc_poll(unsigned ms);
 void store_test_fail_commits(struct store *st, int e);
 /* Makes the next commit (one only) fail as if with errno e. */
 void store_test_fail_commit_once(struct store *st, int e);
+/* Test hooks: the next store_sync fails with errno e; how many ran. */
+void store_test_fail_sync_once(struct store *st, int e);
+unsigned long long store_test_syncs(struct store *st);
 /* Makes every following room fill fail as if with errno e (0 to stop). */
 void store_test_fail_room(struct store *st, int e);
 /* Room fills made so far, and whether room is kept at all (0/1). */
@@ -652,6 +667,15 @@ struct store_async {
 	void (*finish)(struct store_async *a);
 };
 void store_async_submit(struct store *st, struct store_async *a, struct loop *loop);
+/*
+ * store_write() for a thread that may block: fn runs in the writer's next
+ * batch and this returns once that batch is on disk, with what
+ * store_write() would return (store_group.c). Falls back to store_write()
+ * where the writer cannot take it.
+ */
+int store_write_grouped(struct store *st, store_write_fn *fn, void *ctx);
+/* 1 when the calling thread is inside a store transaction. */
+int store_txn_held(void);
 /* Completes a with *code (a STORE_* error; must live until finish). */
 void store_async_fail(struct store *st, struct store_async *a, struct loop *loop, int *code);
 

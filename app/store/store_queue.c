@@ -5,6 +5,7 @@
  */
 #include "store/store_queue.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,9 @@ static void entry_enc(struct rec_w *w, const void *rec)
 		rw_s(w, r->status, SQ_STATUS_MAX);
 		rw_s(w, r->remote, 255);
 	}
+	/* A trailer older records lack (read as "none"). */
+	if (e->flags & SQ_BY)
+		rw_u64(w, (uint64_t)e->by_deadline);
 }
 
 static size_t entry_size(const struct store_queue_entry *e)
@@ -113,6 +117,10 @@ static int entry_dec(const MDB_val *k, const MDB_val *v, struct store_queue_entr
 		q->status = rr_dup(&r);
 		q->remote = rr_dup(&r);
 	}
+	if ((e->flags & SQ_BY) && r.off < r.len)
+		e->by_deadline = (int64_t)rr_u64(&r);
+	else
+		e->flags &= ~(SQ_BY | SQ_BY_RETURN | SQ_BY_TRACE);
 	if (r.bad) {
 		store_queue_entry_free(e);
 		return MDB_CORRUPTED;
@@ -215,14 +223,75 @@ static int entry_finished(const struct store_queue_entry *e)
 	return 1;
 }
 
+/*
+ * A finished entry an account submitted leaves its recipients' outcome
+ * in meta "qdone/ACCOUNT/ID" (SCHEMA.md): JMAP's deliveryStatus reads it
+ * once the entry is gone. The oldest go past QDONE_KEEP per account.
+ */
+#define QDONE_KEEP 1000
+
+static int qdone_put(struct store *st, MDB_txn *txn, const struct store_queue_entry *e)
+{
+	char key[64], prefix[32];
+	size_t len = 1;
+	int rc;
+
+	snprintf(prefix, sizeof prefix, "qdone/%08x/", e->account);
+	snprintf(key, sizeof key, "%s%016llx", prefix, (unsigned long long)e->id);
+	for (size_t i = 0; i < e->nrcpts; i++)
+		len += 4 + strlen(e->rcpts[i].addr) + strlen(e->rcpts[i].status);
+	if (len > 65536)
+		return 0; /* too many to keep: deliveryStatus says unknown */
+	MDB_val k = {strlen(key), key}, v = {len, NULL};
+	if ((rc = mdb_put(txn, st->db[DB_META], &k, &v, MDB_RESERVE)) != 0)
+		return rc;
+	uint8_t *p = v.mv_data;
+	*p++ = REC_V1;
+	/* One line per recipient: state digit, address, tab, last reply. */
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		size_t a = strlen(e->rcpts[i].addr), s = strlen(e->rcpts[i].status);
+		*p++ = (uint8_t)('0' + e->rcpts[i].state % 10);
+		memcpy(p, e->rcpts[i].addr, a);
+		p += a;
+		*p++ = '\t';
+		memcpy(p, e->rcpts[i].status, s);
+		p += s;
+		*p++ = '\n';
+	}
+	/* Bounded: count this account's, drop the oldest (ids grow). */
+	MDB_cursor *cur;
+	size_t plen = strlen(prefix), n = 0;
+	if ((rc = mdb_cursor_open(txn, st->db[DB_META], &cur)) != 0)
+		return rc;
+	MDB_val ck = {plen, prefix}, cv;
+	for (rc = mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT)) {
+		if (ck.mv_size < plen || memcmp(ck.mv_data, prefix, plen))
+			break;
+		n++;
+	}
+	rc = 0;
+	if (n > QDONE_KEEP) {
+		ck = (MDB_val){plen, prefix};
+		if (mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE) == 0 && ck.mv_size >= plen &&
+		    !memcmp(ck.mv_data, prefix, plen))
+			rc = mdb_cursor_del(cur, 0);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int store_queue_put_txn(struct store *st, void *txnp, const struct store_queue_entry *old,
 			const struct store_queue_entry *e)
 {
 	MDB_txn *txn = txnp;
 	int rc;
 
-	if (entry_finished(e))
+	if (entry_finished(e)) {
+		if (e->account && (rc = qdone_put(st, txn, e)) != 0)
+			return rc;
 		return entry_remove(st, txn, old, 1);
+	}
 	if (old->next_attempt != e->next_attempt) {
 		uint8_t db[16];
 		MDB_val dk = due_key(db, old->next_attempt, old->id);

@@ -48,6 +48,12 @@ struct store;
 #define SQ_DELAY_SENT 8u /* the one delay notice went out */
 #define SQ_REQUIRETLS 16u /* MAIL FROM had REQUIRETLS (RFC 8689) */
 #define SQ_TLS_OPTIONAL 32u /* "TLS-Required: No" without REQUIRETLS: no MTA-STS/DANE */
+/* Deliver By (RFC 2852): by_deadline holds; R mode (return the message
+ * when it cannot be delivered in time), else N mode (a delay notice);
+ * T: trace (the notices of each hop). */
+#define SQ_BY_RETURN 64u
+#define SQ_BY_TRACE 128u
+#define SQ_BY 256u
 
 /* Limits (octets) kept per field; longer input is refused or cut. */
 #define SQ_ADDR_MAX 320
@@ -78,6 +84,7 @@ struct store_queue_entry {
 	char *envid;  /* "" when not given */
 	size_t nrcpts;
 	struct store_queue_rcpt *rcpts;
+	int64_t by_deadline; /* with SQ_BY: deliver by then (seconds since the epoch) */
 };
 
 /* Frees the strings and recipient array of e (not e itself). */

@@ -1974,20 +1974,29 @@ static void test_expunge(void)
 	CHECK_EQ_INT(blob_refs(st, b3), 0);
 	CHECK_EQ_INT(blob_count(st), 2);
 	CHECK_EQ_INT(db_entries(st, DB_ENVELOPE), 0);
-	/* One change record at modseq 4 with one entry per membership removed. */
+	/* One change record at modseq 4 with one entry per membership removed,
+	 * each destroyed email's followed by its thread's. */
 	size_t n = change_record(st, acc[0], 4, crec, sizeof crec);
-	CHECK_EQ_INT(n, 3 + 3 * 13);
-	if (n == 3 + 3 * 13) {
+	CHECK_EQ_INT(n, 3 + 5 * 13);
+	if (n == 3 + 5 * 13) {
 		CHECK_EQ_INT(crec[0], REC_V1);
-		CHECK_EQ_INT(be16_get(crec + 1), 3);
-		static const uint8_t kinds[3] = {CHANGE_EMAIL_DESTROYED, CHANGE_EMAIL_UPDATED,
-		                                 CHANGE_EMAIL_DESTROYED};
-		for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(be16_get(crec + 1), 5);
+		static const uint8_t kinds[5] = {CHANGE_EMAIL_DESTROYED, CHANGE_EMAIL_THREAD,
+		                                 CHANGE_EMAIL_UPDATED, CHANGE_EMAIL_DESTROYED,
+		                                 CHANGE_EMAIL_THREAD};
+		static const uint32_t emails[5] = {1, 1, 2, 3, 3};
+		for (int i = 0; i < 5; i++) {
 			const uint8_t *en = crec + 3 + i * 13;
 			CHECK_EQ_INT(en[0], kinds[i]);
-			CHECK_EQ_INT(be32_get(en + 1), i + 1);             /* email id */
+			if (kinds[i] == CHANGE_EMAIL_THREAD) {
+				CHECK(be32_get(en + 1) != 0);                  /* thread id */
+				CHECK_EQ_INT(be32_get(en + 5), 0);
+				CHECK_EQ_INT(be32_get(en + 9), emails[i]);     /* email id */
+				continue;
+			}
+			CHECK_EQ_INT(be32_get(en + 1), emails[i]);         /* email id */
 			CHECK_EQ_INT(be32_get(en + 5), STORE_INBOX_ID);    /* mailbox */
-			CHECK_EQ_INT(be32_get(en + 9), i + 1);             /* uid */
+			CHECK_EQ_INT(be32_get(en + 9), emails[i]);         /* uid */
 		}
 	}
 	/* The other account is untouched. */

@@ -203,14 +203,22 @@ int main(void)
 		CHECK_EQ_INT(store_mailbox_delete(st, acc, "Trash"), STORE_OK);
 		expect(st, acc, INBOX, 2, 1, 2, 1, "trash deleted");
 		CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 1);
-		/* The account's JMAP identities and submissions (meta) go with it. */
-		char key[64], key2[64], val[8];
+		/* The account's JMAP identities and submissions (meta) go with
+		 * it, and their /changes snapshots (jmap_typestate.c). */
+		char key[64], key2[64], key3[64], val[8];
 		size_t vl;
 		snprintf(key, sizeof key, "jmapident/%u/Ix", acc);
 		CHECK_EQ_INT(store_meta_put(st, key, "{}", 2, 0), STORE_OK);
 		snprintf(key2, sizeof key2, "jmapsub/%u/S1", acc);
 		CHECK_EQ_INT(store_meta_put(st, key2, "{}", 2, 0), STORE_OK);
+		snprintf(key3, sizeof key3, "jts/%u/sub/0000000000000001", acc);
+		CHECK_EQ_INT(store_meta_put(st, key3, "S1 00\n", 6, 0), STORE_OK);
+		char key4[64];
+		snprintf(key4, sizeof key4, "qdone/%08x/0000000000000007", acc);
+		CHECK_EQ_INT(store_meta_put(st, key4, "1a@b\t250 ok\n", 12, 0), STORE_OK);
 		CHECK_EQ_INT(store_account_del(st, "c@example.test", err, sizeof err), STORE_OK);
+		CHECK_EQ_INT(store_meta_get(st, key3, val, sizeof val, &vl), STORE_ENOTFOUND);
+		CHECK_EQ_INT(store_meta_get(st, key4, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key2, val, sizeof val, &vl), STORE_ENOTFOUND);
 		store_close(&st);

@@ -4,6 +4,11 @@
  * in one batch; one that fails (a bad keyword, a missing target mailbox)
  * leaves the others and the batch alone; completions run on the loop
  * with the same outputs as the synchronous forms; subscribers are told.
+ * One flush per commit (store_writer.c): a lone request is answered only
+ * after a flush of its own, and a failed flush answers STORE_ETEMP; a
+ * request that changed nothing needs none. A worker's synchronous copy
+ * (store_write_grouped) joins the writer's batch: two queued while the
+ * writer waits commit together.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -197,6 +202,106 @@ static void run(struct store *st, uint32_t acc)
 	}
 }
 
+/* A lone request is durable before it is answered (store_writer.c, "One
+ * flush per commit"): the writer flushes for it, and its answer is that
+ * flush's. */
+static void run_flush(struct store *st, uint32_t acc)
+{
+	uint32_t inbox, u2[1] = {2};
+	struct store_kw_result kr[1];
+	struct res a = {0}, b = {0}, c = {0};
+
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	unsigned long long s0 = store_test_syncs(st);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u2, 1, STORE_KW_ADD, "Flush1", 0, kr,
+				   NULL, cb, &a);
+	CHECK(wait_done(&a));
+	CHECK_EQ_INT(a.result, STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_CHANGED);
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 1);
+
+	/* The flush fails: the change is committed but not known to be on
+	 * disk, so the answer is not "done". */
+	store_test_fail_sync_once(st, 5 /* EIO */);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u2, 1, STORE_KW_ADD, "Flush2", 0, kr,
+				   NULL, cb, &b);
+	CHECK(wait_done(&b));
+	CHECK_EQ_INT(b.result, STORE_ETEMP);
+	store_kw_results_free(kr, 1);
+
+	/* Nothing to change: nothing committed, no flush of its own. */
+	s0 = store_test_syncs(st);
+	store_email_keywords_async(st, lp, acc, inbox, 0, u2, 1, STORE_KW_ADD, "Flush1", 0, kr,
+				   NULL, cb, &c);
+	CHECK(wait_done(&c));
+	CHECK_EQ_INT(c.result, STORE_OK);
+	CHECK_EQ_INT((int)kr[0].status, STORE_KW_SAME);
+	store_kw_results_free(kr, 1);
+	CHECK_EQ_INT((int)(store_test_syncs(st) - s0), 0);
+}
+
+struct copy_job {
+	struct store *st;
+	uint32_t acc, from, uv, uid, to;
+	int rc;
+	struct store_copy_result r;
+};
+
+static void *copy_thread(void *arg)
+{
+	struct copy_job *j = arg;
+	j->rc = store_email_copy(j->st, j->acc, j->from, j->uv, &j->uid, 1, j->to, 0, &j->r);
+	return NULL;
+}
+
+static size_t queued(struct store *st)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&st->qlock);
+	for (struct store_delivery *d = st->qhead; d; d = d->next_)
+		n++;
+	pthread_mutex_unlock(&st->qlock);
+	return n;
+}
+
+/* Two workers' copies, queued while the writer waits: one batch. */
+static void run_grouped(struct store *st, uint32_t acc)
+{
+	uint32_t inbox, trash;
+	pthread_t t[2];
+
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "INBOX", &inbox), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_find(st, acc, "Trash", &trash), STORE_OK);
+	struct copy_job j[2] = {
+	    {st, acc, inbox, uidvalidity_of(st, acc, inbox), 2, trash, -1, {0}},
+	    {st, acc, trash, uidvalidity_of(st, acc, trash), 1, inbox, -1, {0}},
+	};
+	unsigned long long batches0 = atomic_load(&st->batches);
+	store_test_pause_writer(st, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, copy_thread, &j[i]);
+	for (int i = 0; i < 5000 && queued(st) < 2; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK_EQ_INT((int)queued(st), 2);
+	store_test_pause_writer(st, 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ_INT((int)(atomic_load(&st->batches) - batches0), 1);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_INT(j[i].rc, STORE_OK);
+		CHECK_EQ_INT((int)j[i].r.n, 1);
+		store_copy_result_free(&j[i].r);
+	}
+	struct em in = {0}, tr = {0};
+	CHECK_EQ_INT(store_email_list(st, acc, inbox, collect, &in), STORE_OK);
+	CHECK_EQ_INT(store_email_list(st, acc, trash, collect, &tr), STORE_OK);
+	CHECK_EQ_INT(in.n, 2);
+	CHECK_EQ_INT(tr.n, 2);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -210,6 +315,8 @@ int main(void)
 	st = unit_store_with_account(base, STORE_SERVER, "bob@example.test", &acc);
 	if (st) {
 		run(st, acc);
+		run_flush(st, acc);
+		run_grouped(st, acc);
 		store_close(&st);
 	}
 	loop_stop(lp);
