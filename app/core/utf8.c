@@ -35,6 +35,23 @@ size_t utf8_seq(const unsigned char *s, size_t n)
 	return 0;
 }
 
+uint32_t utf8_decode(const unsigned char *s, size_t n, size_t *len_r)
+{
+	size_t k = utf8_seq(s, n);
+	*len_r = k ? k : 1;
+	switch (k) {
+	case 2:
+		return (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+	case 3:
+		return (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+	case 4:
+		return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3f) << 12 |
+		       (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+	default:
+		return s[0];
+	}
+}
+
 int utf8_valid(struct str s)
 {
 	const unsigned char *p = (const unsigned char *)s.p;

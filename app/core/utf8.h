@@ -20,6 +20,11 @@ int utf8_valid(struct str s);
 /* Characters (code points) in s; an ill-formed octet counts as one. What a
  * limit "in characters" counts: "ééé" is 3, not 6. */
 size_t utf8_chars(struct str s);
+/* The code point of the sequence at s (n >= 1 octets available) and its
+ * length in *len_r: a well-formed sequence gives its scalar value, an
+ * ill-formed octet gives itself (0x80..0xff) with length 1, so a caller
+ * walking text always advances. */
+uint32_t utf8_decode(const unsigned char *s, size_t n, size_t *len_r);
 /* Writes cp as UTF-8 into out (room for 4 octets) and returns its length;
  * a surrogate or a value past U+10FFFF is written as U+FFFD. */
 size_t utf8_encode(uint32_t cp, char out[4]);

@@ -5,9 +5,12 @@
 #include "mime/imap_bodystructure.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_field.h"
 #include "core/utf8.h"
 
 struct w {
@@ -306,7 +309,15 @@ static void addresses(struct w *w, const struct mime_addrs *l)
 		putc_(w, ' ');
 		nstring(w, a->adl);
 		putc_(w, ' ');
-		nstring(w, a->mailbox);
+		if (a->mailbox.p && a->host.p && memchr(a->mailbox.p, '"', a->mailbox.len)) {
+			/* a quoted local part: ENVELOPE gives its content */
+			char *c = xmalloc(a->mailbox.len + 1);
+
+			string(w, str_make(c, mime_local_part_content(a->mailbox, c)));
+			free(c);
+		} else {
+			nstring(w, a->mailbox);
+		}
 		putc_(w, ' ');
 		nstring(w, a->host);
 		putc_(w, ')');

@@ -19,6 +19,79 @@ int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+static int rfc3339_num(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+int mime_rfc3339_parse(const char *s, int64_t *t_r)
+{
+	int y, mo, d, h, mi, se;
+	size_t len = strlen(s);
+
+	if (len < 20 || rfc3339_num(s, 4, &y) || s[4] != '-' || rfc3339_num(s + 5, 2, &mo) || s[7] != '-' ||
+	    rfc3339_num(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    rfc3339_num(s + 11, 2, &h) || s[13] != ':' || rfc3339_num(s + 14, 2, &mi) || s[16] != ':' ||
+	    rfc3339_num(s + 17, 2, &se))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
+	const char *z = s + 19;
+	if (*z == '.') {
+		z++;
+		if (*z < '0' || *z > '9')
+			return -1;
+		while (*z >= '0' && *z <= '9')
+			z++;
+	}
+	int64_t off = 0;
+	if (*z == 'Z' || *z == 'z') {
+		z++;
+	} else if (*z == '+' || *z == '-') {
+		int oh, om;
+		if (rfc3339_num(z + 1, 2, &oh) || z[3] != ':' || rfc3339_num(z + 4, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = (oh * 3600 + om * 60) * (*z == '+' ? 1 : -1);
+		z += 6;
+	} else {
+		return -1;
+	}
+	if (*z != '\0')
+		return -1;
+	*t_r = mime_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+	       off;
+	return 0;
+}
+
+void mime_civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r, unsigned *d_r)
+{
+	/* Howard Hinnant's civil_from_days: years start on 1 March. */
+	int64_t zz = z + 719468;
+	int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
+	unsigned doe = (unsigned)(zz - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d_r = doy - (153 * mp + 2) / 5 + 1;
+	*m_r = mp < 10 ? mp + 3 : mp - 9;
+	*y_r = (int64_t)yoe + era * 400 + (*m_r <= 2);
+}
+
+void mime_rfc3339_format(int64_t t, char out[MIME_RFC3339_MAX])
+{
+	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400, secs = t - z * 86400, y;
+	unsigned m, d;
+	mime_civil_from_days(z, &y, &m, &d);
+	snprintf(out, MIME_RFC3339_MAX, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
+		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
 void mime_date_format(int64_t t, char out[MIME_DATE_MAX])
 {
 	static const char *const days[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
@@ -26,16 +99,9 @@ void mime_date_format(int64_t t, char out[MIME_DATE_MAX])
 					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400; /* days since 1970-01-01 */
 	int64_t secs = t - z * 86400;
-	/* civil_from_days, the inverse of mime_days_from_civil. */
-	int64_t zz = z + 719468;
-	int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
-	unsigned doe = (unsigned)(zz - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	unsigned d = doy - (153 * mp + 2) / 5 + 1;
-	unsigned m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+	int64_t y;
+	unsigned m, d;
+	mime_civil_from_days(z, &y, &m, &d);
 	int wd = (int)(((z % 7) + 7) % 7); /* 1970-01-01 was a Thursday */
 
 	snprintf(out, MIME_DATE_MAX, "%s, %u %s %04lld %02d:%02d:%02d +0000", days[wd], d,
@@ -179,6 +245,8 @@ int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r)
 		year += year < 50 ? 2000 : 1900;
 	else if (nd == 3)
 		year += 1900;
+	else if (year < 1900)
+		return -1; /* RFC 5322 §3.3: "any numeric year 1900 or later" ("0102") */
 	if (day > mdays[m] ||
 	    (m == 1 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))))
 		return -1;

@@ -35,6 +35,16 @@ int mime_date_parse(struct str value, int64_t *t_r, int64_t *day_r);
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian, m 1..12). */
 int64_t mime_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The inverse: the date of day z (days since 1970-01-01). */
+void mime_civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r, unsigned *d_r);
+
+/* An RFC 3339 date-time, NUL-terminated ("2025-01-02T03:04:05Z",
+ * fractions and offsets allowed) into *t_r (seconds since the epoch).
+ * 0 or -1. */
+int mime_rfc3339_parse(const char *s, int64_t *t_r);
+/* t as an RFC 3339 date-time in UTC, "2026-11-23T09:30:00Z", NUL-terminated. */
+#define MIME_RFC3339_MAX 32
+void mime_rfc3339_format(int64_t t, char out[MIME_RFC3339_MAX]);
 
 /* Size of mime_date_format()'s output, NUL included ("Sun, 31 Dec 9999
  * 23:59:59 +0000" and room for wider years). */

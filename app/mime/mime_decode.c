@@ -5,6 +5,8 @@
 #include "mime/mime_decode.h"
 #include "core/utf8.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <string.h>
 
 #define CTE_NAMES 6
@@ -348,7 +350,98 @@ enum charset {
 	CS_LATIN1,
 	CS_LATIN9,
 	CS_CP1252,
+	CS_TABLE, /* mime_charset_tables[] */
+	CS_ICONV, /* a multi-octet East Asian charset, by libc's iconv */
 };
+
+/*
+ * The East Asian charsets and their aliases, each mapped to a name that
+ * both musl's iconv (the static binary) and glibc's (unit tests) know, or
+ * to CP932 with SHIFT_JIS for musl 1.2.3, which lacks CP932.
+ * Each maps to the widest member of its family, since senders label a
+ * superset's mail with the subset's name: GB2312 and GBK mail uses GBK
+ * octets, EUC-KR mail uses CP949's, Shift_JIS mail uses CP932's.
+ */
+static const struct {
+	const char *alias, *iconv_name, *alt; /* alt: when iconv lacks the first (musl: CP932) */
+} cjk_names[] = {
+    {"gb2312", "GB18030", NULL},
+    {"gbk", "GB18030", NULL},
+    {"x-gbk", "GB18030", NULL},
+    {"gb18030", "GB18030", NULL},
+    {"cp936", "GB18030", NULL},
+    {"ms936", "GB18030", NULL},
+    {"windows-936", "GB18030", NULL},
+    {"euc-cn", "GB18030", NULL},
+    {"x-euc-cn", "GB18030", NULL},
+    {"csgb2312", "GB18030", NULL},
+    {"gb_2312-80", "GB18030", NULL},
+    {"chinese", "GB18030", NULL},
+    {"big5", "BIG5", NULL},
+    {"x-x-big5", "BIG5", NULL},
+    {"cn-big5", "BIG5", NULL},
+    {"csbig5", "BIG5", NULL},
+    {"cp950", "BIG5", NULL},
+    {"big5-hkscs", "BIG5-HKSCS", NULL},
+    {"big5hkscs", "BIG5-HKSCS", NULL},
+    {"euc-kr", "CP949", NULL},
+    {"euckr", "CP949", NULL},
+    {"cseuckr", "CP949", NULL},
+    {"ks_c_5601-1987", "CP949", NULL},
+    {"ks_c_5601", "CP949", NULL},
+    {"ksc5601", "CP949", NULL},
+    {"korean", "CP949", NULL},
+    {"cp949", "CP949", NULL},
+    {"uhc", "CP949", NULL},
+    {"windows-949", "CP949", NULL},
+    {"x-windows-949", "CP949", NULL},
+    {"shift_jis", "CP932", "SHIFT_JIS"},
+    {"shift-jis", "CP932", "SHIFT_JIS"},
+    {"sjis", "CP932", "SHIFT_JIS"},
+    {"x-sjis", "CP932", "SHIFT_JIS"},
+    {"ms_kanji", "CP932", "SHIFT_JIS"},
+    {"csshiftjis", "CP932", "SHIFT_JIS"},
+    {"cp932", "CP932", "SHIFT_JIS"},
+    {"windows-31j", "CP932", "SHIFT_JIS"},
+    {"ms932", "CP932", "SHIFT_JIS"},
+    {"euc-jp", "EUC-JP", NULL},
+    {"eucjp", "EUC-JP", NULL},
+    {"x-euc-jp", "EUC-JP", NULL},
+    {"cseucpkdfmtjapanese", "EUC-JP", NULL},
+    {"iso-2022-jp", "ISO-2022-JP", NULL},
+    {"csiso2022jp", "ISO-2022-JP", NULL},
+};
+
+/* The index of cs in cjk_names[], or -1. */
+static int cjk_of(struct str cs)
+{
+	for (size_t k = 0; k < sizeof(cjk_names) / sizeof(cjk_names[0]); k++)
+		if (str_eq_ci_c(cs, cjk_names[k].alias))
+			return (int)k;
+	return -1;
+}
+
+/* The table of cs when it is one of mime_charset_tables[], else NULL. */
+static const uint16_t *table_of(struct str cs)
+{
+	static const struct {
+		const char *alias, *name;
+	} aliases[] = {
+	    {"cp1251", "windows-1251"},   {"cp1250", "windows-1250"}, {"iso8859-2", "iso-8859-2"},
+	    {"iso_8859-2", "iso-8859-2"}, {"latin2", "iso-8859-2"},   {"iso8859-5", "iso-8859-5"},
+	    {"iso_8859-5", "iso-8859-5"}, {"koi8", "koi8-r"},
+	};
+	const char *name = NULL;
+
+	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+		if (str_eq_ci_c(cs, aliases[k].alias))
+			name = aliases[k].name;
+	for (size_t k = 0; mime_charset_tables[k].name; k++)
+		if (name ? strcmp(name, mime_charset_tables[k].name) == 0
+		         : str_eq_ci_c(cs, mime_charset_tables[k].name))
+			return mime_charset_tables[k].hi;
+	return NULL;
+}
 
 static enum charset charset_of(struct str cs)
 {
@@ -369,7 +462,9 @@ static enum charset charset_of(struct str cs)
 	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		if (str_eq_ci_c(cs, names[k].name))
 			return names[k].cs;
-	return CS_UNKNOWN;
+	if (table_of(cs))
+		return CS_TABLE;
+	return cjk_of(cs) >= 0 ? CS_ICONV : CS_UNKNOWN;
 }
 
 int mime_charset_known(struct str charset)
@@ -426,14 +521,110 @@ static size_t put_cp(char *out, unsigned cp)
 	return 3;
 }
 
+/*
+ * Converts in[0..len) by cd into out at *n, within the cap octets the
+ * caller has: output that would pass it is cut rather than overrun. A bad
+ * octet becomes U+FFFD and is skipped, a sequence cut off at the end one
+ * U+FFFD; each round consumes input or ends, so nothing can loop.
+ */
+static void iconv_run(iconv_t cd, const char *in, size_t len, char *out, size_t *n, size_t cap)
+{
+	char *ip = (char *)in, *op = out + *n;
+	size_t il = len, ol;
+
+	while (il > 0) {
+		ol = cap - (size_t)(op - out);
+		if (ol < 3)
+			break;
+		ol -= 3; /* room for the U+FFFD below */
+		if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1)
+			break;
+		if (errno != EILSEQ && errno != EINVAL)
+			break; /* E2BIG: the cap, cut */
+		memcpy(op, "\xEF\xBF\xBD", 3);
+		op += 3;
+		if (errno == EINVAL)
+			break;
+		ip++;
+		il--;
+	}
+	*n = (size_t)(op - out);
+}
+
+/*
+ * Converts by iconv within the caller's 3 * len octets, which is enough:
+ * no charset here makes more than 3 UTF-8 octets of one input octet (2-octet
+ * codes give at most 4, Big5-HKSCS's two-code-point ones too; 4-octet
+ * GB18030 codes at most 4), nor does a U+FFFD. musl 1.2.3 decodes GB18030's
+ * 4-octet codes for U+10000 and up wrongly (the emoji), so those are
+ * computed here from the standard's linear mapping and iconv sees the rest
+ * in pieces; GB18030 has no shift state to lose between them.
+ */
+static ptrdiff_t iconv_to_utf8(int which, const char *in, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	iconv_t cd = iconv_open("UTF-8", cjk_names[which].iconv_name);
+	size_t n = 0, i = 0, from = 0, cap = 3 * len;
+	int gb = strcmp(cjk_names[which].iconv_name, "GB18030") == 0;
+
+	if (cd == (iconv_t)-1 && cjk_names[which].alt)
+		cd = iconv_open("UTF-8", cjk_names[which].alt);
+	if (cd == (iconv_t)-1)
+		return -1; /* a libc without the charset: as if unknown */
+	while (gb && i < len) {
+		if (s[i] < 0x81 || s[i] == 0xFF || i + 1 >= len) {
+			i++;
+			continue;
+		}
+		if (s[i + 1] < 0x30 || s[i + 1] > 0x39 || i + 3 >= len) {
+			i += 2;
+			continue;
+		}
+		if (s[i] >= 0x90 && s[i] <= 0xE3 && s[i + 2] >= 0x81 && s[i + 2] <= 0xFE &&
+		    s[i + 3] >= 0x30 && s[i + 3] <= 0x39 && n + 4 <= cap) {
+			unsigned cp = 0x10000 + (unsigned)(s[i] - 0x90) * 12600 +
+			              (unsigned)(s[i + 1] - 0x30) * 1260 +
+			              (unsigned)(s[i + 2] - 0x81) * 10 +
+			              (unsigned)(s[i + 3] - 0x30);
+
+			iconv_run(cd, in + from, i - from, out, &n, cap);
+			if (cp <= 0x10FFFF && n + 4 <= cap) {
+				out[n++] = (char)(0xF0 | cp >> 18);
+				out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+				out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				out[n++] = (char)(0x80 | (cp & 0x3F));
+			} else if (n + 3 <= cap) {
+				memcpy(out + n, "\xEF\xBF\xBD", 3);
+				n += 3;
+			}
+			from = i += 4;
+			continue;
+		}
+		i += 4;
+	}
+	iconv_run(cd, in + from, len - from, out, &n, cap);
+	{
+		char *op = out + n;
+		size_t ol = cap - n;
+
+		iconv(cd, NULL, NULL, &op, &ol); /* back to the initial shift state */
+		n = (size_t)(op - out);
+	}
+	iconv_close(cd);
+	return (ptrdiff_t)n;
+}
+
 ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	enum charset cs = charset_of(charset);
+	const uint16_t *hi = cs == CS_TABLE ? table_of(charset) : NULL;
 	size_t i = 0, n = 0, k;
 
 	if (cs == CS_UNKNOWN)
 		return -1;
+	if (cs == CS_ICONV)
+		return iconv_to_utf8(cjk_of(charset), in, len, out);
 	while (i < len) {
 		unsigned char c = s[i];
 
@@ -462,6 +653,9 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 			break;
 		case CS_CP1252:
 			n += put_cp(out + n, c < 0xA0 ? cp1252_hi[c - 0x80] : c);
+			break;
+		case CS_TABLE:
+			n += put_cp(out + n, hi[c - 0x80]);
 			break;
 		default:
 			break;

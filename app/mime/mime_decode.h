@@ -24,7 +24,12 @@
  * Caveats: 7bit, 8bit, binary and unknown encodings are passed through
  * unchanged; it is the caller's business to refuse an unknown one
  * (IMAP BINARY answers NO [UNKNOWN-CTE]). Charset conversion covers
- * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15 and windows-1252 only.
+ * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15, windows-1252 and the
+ * single-octet tables of mime_charset_tables.c (KOI8-R, KOI8-U,
+ * windows-1251, ISO-8859-5, windows-1250, ISO-8859-2), and the East Asian
+ * multi-octet charsets through libc's iconv (GB2312/GBK/GB18030, Big5,
+ * Big5-HKSCS, EUC-KR/CP949, Shift_JIS/CP932, EUC-JP, ISO-2022-JP and their
+ * usual aliases); other charsets (UTF-16, ISO-2022-KR...) are unknown.
  */
 #ifndef TERN_MIME_DECODE_H
 #define TERN_MIME_DECODE_H
@@ -110,6 +115,14 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 
 /* 1 when mime_charset_to_utf8() knows the charset. */
 int mime_charset_known(struct str charset);
+
+/* A single-octet charset by table: hi[i] is the code point of 0x80 + i. */
+struct mime_charset_table {
+	const char *name;
+	const uint16_t *hi;
+};
+/* mime_charset_tables.c; ends with a NULL name. */
+extern const struct mime_charset_table mime_charset_tables[];
 
 
 #endif

@@ -588,6 +588,23 @@ static struct str comment_name(struct addr_ctx *c)
 	return keep(c, c->scratch, unescape(s.p, s.len, c->scratch));
 }
 
+size_t mime_local_part_content(struct str w, char *dst)
+{
+	size_t i, k = 0;
+	int quoted = 0;
+
+	for (i = 0; i < w.len; i++) {
+		if (w.p[i] == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && w.p[i] == '\\' && i + 1 < w.len)
+			i++;
+		dst[k++] = w.p[i];
+	}
+	return k;
+}
+
 static const struct str missing_mailbox = {"MISSING_MAILBOX", 15};
 static const struct str missing_domain = {"MISSING_DOMAIN", 14};
 

@@ -53,7 +53,9 @@ struct mime_address {
 	                     * space; a comment when there was no phrase */
 	struct str adl;     /* obsolete source route "@a,@b" */
 	struct str mailbox; /* local part as written (quoted-strings keep
-	                     * their quotes), "MISSING_MAILBOX" when absent */
+	                     * their quotes: SEARCH matches that form; ENVELOPE
+	                     * gives mime_local_part_content()),
+	                     * "MISSING_MAILBOX" when absent */
 	struct str host;    /* domain, "MISSING_DOMAIN" when absent */
 };
 
@@ -88,6 +90,16 @@ int mime_field_params(struct arena *a, struct str v, struct str *value_r, struct
  */
 void mime_field_addresses(struct arena *a, struct str v, struct mime_address **list_r,
                           uint32_t *n_r, uint32_t max);
+
+/*
+ * The content of a local part as written (mime_address.mailbox): each
+ * quoted-string's quotes dropped and its quoted-pairs resolved, atoms and
+ * dots kept ("\"a b\".c" gives "a b.c"), as Dovecot puts it in ENVELOPE.
+ * dst has room for as_written.len octets; returns the length written.
+ * Searching keeps the form as written, so a needle with or without the
+ * quotes finds it.
+ */
+size_t mime_local_part_content(struct str as_written, char *dst);
 
 /*
  * Splits a comma-separated list of tokens (Content-Language), comments

@@ -134,18 +134,18 @@ static int addresses_contain(struct buf *dec, struct str unfolded, struct str ne
 	return hit;
 }
 
-int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
+/* 1 when a field of the header section at hdr[0..len) named name (p ==
+ * NULL: any) holds needle, as mime_search_header() says; dec is scratch. */
+static int section_has(const char *hdr, size_t len, struct str name, struct str needle,
+		       struct buf *dec)
 {
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
-	struct buf dec;
 	size_t off = 0, used;
 	int hit = 0;
 
 	rfc5322_init(&p);
-	buf_init(&dec, SEARCH_VALUE_MAX);
-	while (!hit && rfc5322_parse(&p, sm->msg + off, sm->len - off, 1, &used, &f) ==
-	                   RFC5322_FIELD) {
+	while (!hit && rfc5322_parse(&p, hdr + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
 		if (name.p && !str_eq_ci(f.name, name))
 			continue;
@@ -153,15 +153,41 @@ int mime_search_header(struct mime_search *sm, struct str name, struct str needl
 			hit = 1;
 			break;
 		}
-		char *un = xmalloc(f.value.len + 1);
-		size_t n = rfc5322_unfold(f.value, un);
-		hit = value_contains(&dec, str_make(un, n), needle) ||
+		/* Any field (TEXT): the field's name is header text too (RFC 9051
+		 * §6.4.4 "in the header"), so "Name: value" is the haystack. */
+		size_t pre = name.p ? 0 : f.name.len + 2;
+		char *un = xmalloc(pre + f.value.len + 1);
+		if (pre) {
+			memcpy(un, f.name.p, f.name.len);
+			memcpy(un + f.name.len, ": ", 2);
+		}
+		size_t n = pre + rfc5322_unfold(f.value, un + pre);
+		hit = value_contains(dec, str_make(un, n), needle) ||
 		      (name.p && is_address_field(name) &&
-		       addresses_contain(&dec, str_make(un, n), needle));
+		       addresses_contain(dec, str_make(un, n), needle));
 		free(un);
 	}
-	buf_free(&dec);
 	rfc5322_clear(&p);
+	return hit;
+}
+
+int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
+{
+	struct buf dec;
+	int hit;
+
+	buf_init(&dec, SEARCH_VALUE_MAX);
+	hit = section_has(sm->msg, sm->len, name, needle, &dec);
+	/* TEXT: "the header (including MIME header fields)" (RFC 9051
+	 * §6.4.4): every part's MIME header and every encapsulated message's
+	 * header too. */
+	for (uint32_t i = 1; !hit && !name.p && sm->t && i < sm->t->nparts; i++) {
+		const struct mime_part *pt = &sm->t->parts[i];
+		if (pt->body_off > pt->hdr_off && pt->body_off <= sm->len)
+			hit = section_has(sm->msg + pt->hdr_off, (size_t)(pt->body_off - pt->hdr_off),
+					  name, needle, &dec);
+	}
+	buf_free(&dec);
 	return hit;
 }
 

@@ -55,7 +55,10 @@ void mime_search_fold(char *p, size_t n);
 
 /*
  * 1 when a field of the message's header named name (any case; p == NULL:
- * any field) has a decoded value containing needle. For From, To, Cc and
+ * any field of the message's header, of every part's MIME header and of
+ * every encapsulated message's header, the field's "Name: " then counting
+ * as part of its value, as TEXT needs) has a decoded value containing
+ * needle. For From, To, Cc and
  * Bcc each address the ENVELOPE would show is also tried, written as
  * "name <mailbox@host>" (comments and folds inside it gone). An empty
  * needle matches when such a field exists.

@@ -786,52 +786,69 @@ int mime_tree_part_number(const struct mime_tree *t, uint32_t i, char *dst, size
 	return (int)len;
 }
 
-static int append_crlf_lines(struct buf *out, struct str s)
+/* Copies a field's lines to out + o, with a line end when the section
+ * ended without one (the CRLF before a boundary is the boundary's); the
+ * new end offset. */
+static uint64_t copy_field(char *out, uint64_t o, const char *p, uint64_t n)
 {
-	size_t i, start = 0;
-
-	for (i = 0; i < s.len; i++) {
-		if (s.p[i] != '\n' || (i > 0 && s.p[i - 1] == '\r'))
-			continue;
-		if (buf_append(out, s.p + start, i - start) < 0 || buf_append(out, "\r\n", 2) < 0)
-			return -1;
-		start = i + 1;
+	memcpy(out + o, p, n);
+	o += n;
+	if (n && p[n - 1] != '\n') {
+		memcpy(out + o, "\r\n", 2);
+		o += 2;
 	}
-	return buf_append(out, s.p + start, s.len - start);
+	return o;
 }
 
-int mime_header_filter(struct str header, const struct str *names, size_t n, int not,
-                       struct buf *out)
+static int name_listed(const struct str *names, size_t n, const char *name, size_t len)
 {
-	struct rfc5322_parser rp;
-	struct rfc5322_field f;
-	size_t off = 0, used, k;
-	int r, ret = 0, hit;
+	for (size_t k = 0; k < n; k++)
+		if (str_eq_ci(names[k], str_make(name, len)))
+			return 1;
+	return 0;
+}
 
-	rfc5322_init(&rp);
-	for (;;) {
-		r = rfc5322_parse(&rp, header.p + off, header.len - off, 1, &used, &f);
-		off += used;
-		if (r != RFC5322_FIELD)
-			break;
-		if (f.name.len == 0)
-			continue; /* a malformed line: no field to list or keep */
-		hit = 0;
-		for (k = 0; k < n && !hit; k++)
-			hit = str_eq_ci(f.name, names[k]);
-		if (hit == !!not )
+char *mime_header_filter(const char *d, uint64_t hlen, const struct str *names, size_t n,
+                         int not, uint64_t *len_r)
+{
+	char *out = xmalloc(hlen + 5);
+	uint64_t o = 0, i = 0;
+	int blank = 0;
+
+	while (i < hlen) {
+		/* One field: its first line and the continuation lines after it. */
+		uint64_t start = i;
+		do {
+			const char *nl = memchr(d + i, '\n', hlen - i);
+			i = nl ? (uint64_t)(nl - d) + 1 : hlen;
+		} while (i < hlen && (d[i] == ' ' || d[i] == '\t'));
+		const char *colon = memchr(d + start, ':', i - start);
+		if (!colon) {
+			if (d[start] == '\n' || (d[start] == '\r' && i - start == 2)) {
+				blank = 1; /* the empty line that ends the header */
+			} else if (not) {
+				/* A broken line (a header that starts with white
+				 * space): no field a .NOT list names, so kept, as
+				 * Dovecot keeps it. */
+				o = copy_field(out, o, d + start, i - start);
+			}
 			continue;
-		if (append_crlf_lines(out, f.raw) < 0 ||
-		    (f.raw.len && f.raw.p[f.raw.len - 1] != '\n' &&
-		     buf_append(out, "\r\n", 2) < 0)) {
-			ret = -1;
-			break;
 		}
+		size_t nlen = (size_t)(colon - (d + start));
+		while (nlen && (d[start + nlen - 1] == ' ' || d[start + nlen - 1] == '\t'))
+			nlen--;
+		if (name_listed(names, n, d + start, nlen) != not)
+			o = copy_field(out, o, d + start, i - start);
 	}
-	rfc5322_clear(&rp);
-	if (ret == 0 && buf_append(out, "\r\n", 2) < 0)
-		ret = -1;
-	return ret;
+	/* RFC 3501 §6.4.5: "the blank line is included in all header fetches,
+	 * except in the case of a message which has no body and no blank
+	 * line"; an empty header section is just that line. */
+	if (blank || hlen == 0) {
+		memcpy(out + o, "\r\n", 2);
+		o += 2;
+	}
+	*len_r = o;
+	return out;
 }
 
 void mime_tree_keep_root(struct mime_tree *t, const char *msg, size_t len, uint32_t addrs_max)

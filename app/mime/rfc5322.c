@@ -4,7 +4,10 @@
  */
 #include "mime/rfc5322.h"
 #include "core/utf8.h"
+#include "core/xalloc.h"
+#include "mime/mime_decode.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -251,6 +254,7 @@ enum charset {
 	CS_ASCII,
 	CS_UTF8,
 	CS_LATIN1,
+	CS_OTHER, /* another charset mime_charset_to_utf8() knows (the one table) */
 };
 
 /* Longest encoded-word text we decode. */
@@ -258,6 +262,7 @@ enum charset {
 
 struct eword {
 	enum charset cs;
+	struct str charset; /* its name, without an RFC 2231 language */
 	char enc; /* 'B' or 'Q' */
 	struct str text;
 	size_t len; /* of the whole "=?...?=" */
@@ -307,8 +312,11 @@ static int eword_parse(struct str s, struct eword *w)
 		w->cs = CS_ASCII;
 	else if (str_eq_ci_c(cs, "iso-8859-1") || str_eq_ci_c(cs, "latin1"))
 		w->cs = CS_LATIN1;
+	else if (mime_charset_known(cs))
+		w->cs = CS_OTHER; /* windows-1252, iso-8859-15: common in real headers */
 	else
 		w->cs = CS_NONE;
+	w->charset = cs;
 	return 1;
 }
 
@@ -386,13 +394,24 @@ static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 	return (ptrdiff_t)n;
 }
 
-/* Appends decoded octets d[0..n) of charset cs as printable UTF-8. */
-static int append_decoded(struct buf *out, enum charset cs, const unsigned char *d, size_t n)
+/* Appends decoded octets d[0..n) of charset cs (named name) as printable
+ * UTF-8. */
+static int append_decoded(struct buf *out, enum charset cs, struct str name,
+                          const unsigned char *d, size_t n)
 {
 	static const char repl[] = "\xEF\xBF\xBD";
 	size_t i = 0, k;
 	char two[2];
 
+	if (cs == CS_OTHER) {
+		/* Converted by the one charset table, then checked as UTF-8 below
+		 * (a C1 control it maps to becomes a space, as in Latin-1). */
+		char *u = xmalloc(n * 3 + 1);
+		ptrdiff_t un = mime_charset_to_utf8(name, (const char *)d, n, u);
+		int r = un < 0 ? -1 : append_decoded(out, CS_UTF8, name, (unsigned char *)u, (size_t)un);
+		free(u);
+		return r;
+	}
 	while (i < n) {
 		unsigned char c = d[i];
 
@@ -422,6 +441,12 @@ static int append_decoded(struct buf *out, enum charset cs, const unsigned char 
 			continue;
 		}
 		k = cs == CS_UTF8 ? utf8_seq(d + i, n - i) : 0;
+		if (k == 2 && c == 0xC2 && d[i + 1] < 0xA0) { /* a C1 control */
+			if (buf_append(out, " ", 1) < 0)
+				return -1;
+			i += 2;
+			continue;
+		}
 		if (k == 0) {
 			if (buf_append(out, repl, 3) < 0)
 				return -1;
@@ -439,6 +464,7 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 {
 	struct buf run; /* decoded octets of adjacent words in one charset */
 	enum charset run_cs = CS_NONE;
+	struct str run_name = { NULL, 0 };
 	struct eword w;
 	size_t i = 0, j, avail;
 	int last_word = 0, r = 0;
@@ -465,8 +491,10 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 			dst = (unsigned char *)buf_reserve(&run, w.text.len, &avail);
 			n = dst ? eword_decode(&w, dst) : -1;
 			if (n >= 0) {
-				if (buf_len(&run) && w.cs != run_cs) {
-					r = append_decoded(out, run_cs,
+				if (buf_len(&run) &&
+				    (w.cs != run_cs ||
+				     (w.cs == CS_OTHER && !str_eq_ci(w.charset, run_name)))) {
+					r = append_decoded(out, run_cs, run_name,
 					                   (unsigned char *)buf_data(&run),
 					                   buf_len(&run));
 					buf_reset(&run);
@@ -480,13 +508,14 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 				}
 				buf_commit(&run, (size_t)n);
 				run_cs = w.cs;
+				run_name = w.charset;
 				i += w.len;
 				last_word = 1;
 				continue;
 			}
 		}
 		if (buf_len(&run)) {
-			r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run),
+			r = append_decoded(out, run_cs, run_name, (unsigned char *)buf_data(&run),
 			                   buf_len(&run));
 			buf_reset(&run);
 			if (r < 0)
@@ -497,7 +526,8 @@ int rfc5322_decode_words(struct str in, struct buf *out)
 		i++;
 	}
 	if (r == 0 && buf_len(&run))
-		r = append_decoded(out, run_cs, (unsigned char *)buf_data(&run), buf_len(&run));
+		r = append_decoded(out, run_cs, run_name, (unsigned char *)buf_data(&run),
+		                   buf_len(&run));
 	buf_free(&run);
 	return r;
 }

@@ -3,7 +3,8 @@
  * octet picks the encoding and a chunk size; decoding whole, in those
  * chunks and one octet at a time must agree, never grow past the input
  * (plus the documented slack), and count the same errors. Charset
- * conversion runs on the same input.
+ * conversion runs on the same input (the first octet's low 3 bits pick one,
+ * the East Asian ones through iconv included): in bounds, valid UTF-8.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -60,8 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(o2);
 	o2 = malloc(3 * len + 1);
 	{
-		static const char *const cs[] = {"utf-8", "iso-8859-1", "windows-1252", "latin9"};
-		ptrdiff_t r = mime_charset_to_utf8(str_c(cs[data[0] & 3]), in, len, o2);
+		static const char *const cs[] = {"utf-8",  "iso-8859-1", "windows-1252", "latin9",
+		                                 "gb2312", "big5",       "shift_jis",    "iso-2022-jp"};
+		ptrdiff_t r = mime_charset_to_utf8(str_c(cs[data[0] & 7]), in, len, o2);
 		size_t i = 0, k;
 
 		assert(r >= 0 && (size_t)r <= 3 * len);

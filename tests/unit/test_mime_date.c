@@ -70,6 +70,11 @@ static void test_dates(void)
 	bad("Fri, 20 Nox 2026 12:00:00 +0000", __LINE__);
 	bad("Fri, 20 Nov 20266 12:00:00 +0000", __LINE__);
 	bad("Fri, 123 Nov 2026 12:00:00 +0000", __LINE__);
+	/* RFC 5322 §3.3: "The year is any numeric year 1900 or later" (a
+	 * spam corpus has "0102"; Dovecot sorts it by the arrival date too). */
+	bad("Tue, 27 Aug 0102 23:35:10 +0700", __LINE__);
+	bad("31 Dec 1899 23:59:59 +0000", __LINE__);
+	ok("1 Jan 1900 00:00:00 +0000", -2208988800, -25567, __LINE__);
 	ok("Fri, 20 Nov 2026 12:00:00 (unclosed", 1795176000, 20777, __LINE__);
 	CHECK_EQ_INT(mime_date_parse(STR_NULL, NULL, NULL), -1);
 	CHECK_EQ_INT(mime_days_from_civil(2000, 3, 1), 11017);

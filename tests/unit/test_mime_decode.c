@@ -227,13 +227,77 @@ static void test_charsets(void)
 	         "ok \xC3\xA9 \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xF0\x9F\x98\x80");
 	check_cs("us-ascii", "plain", 5, "plain");
 	check_cs("", "a\xC3\xA9", 3, "a\xC3\xA9");
-	CHECK(mime_charset_to_utf8(STR_LIT("koi8-r"), "x", 1, out) == -1);
+	/* the tables of mime_charset_tables.c */
+	check_cs("KOI8-R", "\xF0\xD2\xC9\xD7\xC5\xD4", 6,
+	         "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82");      /* Привет */
+	check_cs("cp1251", "\xCF\xF0\x98", 3, "\xD0\x9F\xD1\x80\xC2\x98"); /* a hole: C1 */
+	check_cs("latin2", "\xB1\xE6", 2, "\xC4\x85\xC4\x87");             /* ąć */
+	check_cs("windows-1250", "\x8A", 1, "\xC5\xA0");                   /* Š */
+	check_cs("iso-8859-5", "\xBF", 1, "\xD0\x9F");
+	CHECK(mime_charset_to_utf8(STR_LIT("utf-7"), "x", 1, out) == -1);
 	CHECK(mime_charset_known(STR_LIT("Windows-1252")));
-	CHECK(!mime_charset_known(STR_LIT("gb2312")));
+	CHECK(mime_charset_known(STR_LIT("gb2312")));
 	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xC0\x80", 2), 0);
 	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
 	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xE2\x82", 2), 0);
 	CHECK_EQ_INT(utf8_seq((const unsigned char *)"\xE2\x82\xAC", 3), 3);
+}
+
+/* The East Asian charsets, through iconv: a known string each (the same
+ * octets as Python's codecs make), aliases, and bad octets as U+FFFD. */
+static void test_cjk(void)
+{
+	static const char *const names[] = {"gb2312", "big5",        "euc-kr", "shift_jis",
+	                                    "euc-jp", "iso-2022-jp", "cp936",  "big5-hkscs"};
+	char out[3 * 64];
+	unsigned char in[64];
+
+	check_cs("GB2312", "\xD6\xD0\xCE\xC4\xD3\xCA\xBC\xFE", 8,
+	         "\xE4\xB8\xAD\xE6\x96\x87\xE9\x82\xAE\xE4\xBB\xB6"); /* 中文邮件 */
+	check_cs("gbk", "\xBC\xF2\xCC\xE5\xD6\xD0\xCE\xC4", 8,
+	         "\xE7\xAE\x80\xE4\xBD\x93\xE4\xB8\xAD\xE6\x96\x87"); /* 简体中文 */
+	check_cs("GB18030", "\xB1\xED\xC7\xE9\x94\x39\xFC\x36", 8,
+	         "\xE8\xA1\xA8\xE6\x83\x85\xF0\x9F\x98\x80"); /* 表情😀: a 4-octet one */
+	check_cs("Big5", "\xA4\xA4\xA4\xE5\xB6\x6C\xA5\xF3", 8,
+	         "\xE4\xB8\xAD\xE6\x96\x87\xE9\x83\xB5\xE4\xBB\xB6"); /* 中文郵件 */
+	check_cs("big5-hkscs", "\xAD\xBB\xB4\xE4", 4, "\xE9\xA6\x99\xE6\xB8\xAF"); /* 香港 */
+	check_cs("EUC-KR", "\xC7\xD1\xB1\xB9\xBE\xEE", 6,
+	         "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4"); /* 한국어 */
+	check_cs("ks_c_5601-1987", "\xB8\xDE\xC0\xCF", 4, "\xEB\xA9\x94\xEC\x9D\xBC"); /* 메일 */
+	check_cs("Shift_JIS", "\x93\xFA\x96\x7B\x8C\xEA", 6,
+	         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"); /* 日本語 */
+	check_cs("x-sjis", "\x83\x81\x81\x5B\x83\x8B", 6,
+	         "\xE3\x83\xA1\xE3\x83\xBC\xE3\x83\xAB"); /* メール */
+	check_cs("EUC-JP", "\xC6\xFC\xCB\xDC\xB8\xEC", 6,
+	         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"); /* 日本語 */
+	check_cs("ISO-2022-JP", "\x1B\x24\x42\x46\x7C\x4B\x5C\x38\x6C\x1B\x28\x42 mail", 17,
+	         "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E mail"); /* 日本語 mail */
+	/* an octet no charset has, and a pair cut off at the end */
+	check_cs("GB2312",
+	         "a\xFF"
+	         "b\xD6",
+	         4,
+	         "a\xEF\xBF\xBD"
+	         "b\xEF\xBF\xBD");
+	CHECK(mime_charset_known(STR_LIT("CP949")));
+	CHECK(!mime_charset_known(STR_LIT("utf-16")));
+	/* Random octets in each stay within 3 * len and are valid UTF-8. */
+	srand(11);
+	for (int round = 0; round < 400; round++) {
+		size_t len = (size_t)rand() % sizeof(in), i = 0, k;
+		ptrdiff_t n;
+
+		for (k = 0; k < len; k++)
+			in[k] = (unsigned char)(round & 1
+			                            ? rand()
+			                            : "\x1B$B(J\xA4\x81\x8E\x8F\x39"[rand() % 11]);
+		n = mime_charset_to_utf8(str_c(names[round % 8]), (char *)in, len, out);
+		CHECK(n >= 0 && (size_t)n <= 3 * len);
+		while (n > 0 && i < (size_t)n &&
+		       (k = utf8_seq((unsigned char *)out + i, (size_t)n - i)) > 0)
+			i += k;
+		CHECK(n < 0 || i == (size_t)n);
+	}
 }
 
 /* Garbage of every kind decodes without complaint, in bounds. */
@@ -266,6 +330,7 @@ int main(void)
 	test_passthrough();
 	test_decode_all_ceiling();
 	test_charsets();
+	test_cjk();
 	test_garbage();
 	return unit_done("test_mime_decode");
 }

@@ -1210,6 +1210,15 @@ static void test_search(void)
 	CHECK(search_has(m, 0, "subject", "quarterly numbers"));
 	CHECK(search_has(m, 0, "subject", "andre") == 0);
 	CHECK(search_has(m, 0, NULL, "andre@"));
+	/* TEXT looks at the whole header, field names too (RFC 9051 §6.4.4) */
+	CHECK(search_has(m, 0, NULL, "content-type"));
+	CHECK(search_has(m, 0, NULL, "mime-version: 1.0"));
+	CHECK(search_has(m, 0, "subject", "subject") == 0);
+	/* ... "(including MIME header fields)": the parts' headers too, for
+	 * TEXT only (HEADER names a field of the message's own header) */
+	CHECK(search_has(m, 0, NULL, "transfer-encoding: quoted-printable"));
+	CHECK(search_has(m, 0, NULL, "application/pdf"));
+	CHECK(search_has(m, 0, "content-transfer-encoding", "quoted") == 0);
 	CHECK(search_has(m, 0, "X-None", "") == 0);
 	CHECK(search_has(m, 0, "Subject", ""));
 	CHECK(search_has(m, 1, NULL, "café at ten"));
@@ -1219,29 +1228,42 @@ static void test_search(void)
 	CHECK(search_has(m, 1, NULL, "quarterly") == 0);
 }
 
+static struct str filter(struct str h, const struct str *names, size_t n, int not, char **m)
+{
+	uint64_t len;
+
+	*m = mime_header_filter(h.p, h.len, names, n, not, &len);
+	return str_make(*m, (size_t)len);
+}
+
 static void test_header_filter(void)
 {
 	struct mime_tree t = parse_cached(m_forward, strlen(m_forward), NULL);
 	struct str names[] = {STR_LIT("subject"), STR_LIT("FROM")};
-	struct buf out;
 	uint64_t off, len;
+	char *m;
+	struct str r;
 
 	CHECK(mime_tree_section_str(&t, STR_LIT("2"), MIME_SECTION_HEADER, NULL, &off, &len) == 0);
-	buf_init(&out, 4096);
-	CHECK(mime_header_filter(str_make(m_forward + off, (size_t)len), names, 2, 0, &out) == 0);
-	CHECK_EQ_SLICE(buf_str(&out), "From: Ivan <ivan@example.org>\r\nSubject: Report\r\n\r\n");
-	buf_reset(&out);
-	CHECK(mime_header_filter(str_make(m_forward + off, (size_t)len), names, 2, 1, &out) == 0);
-	CHECK(strncmp(buf_data(&out), "To: Grace", 9) == 0);
-	CHECK(strstr(buf_data(&out), "Subject") == NULL);
-	buf_reset(&out);
-	CHECK(mime_header_filter(STR_LIT("Subject: a\nX: y\n b\nSubject: c"), names, 1, 0, &out) ==
-	      0);
-	CHECK_EQ_SLICE(buf_str(&out), "Subject: a\r\nSubject: c\r\n\r\n");
-	buf_reset(&out);
-	CHECK(mime_header_filter(STR_LIT("X: y\r\n\r\n"), names, 2, 0, &out) == 0);
-	CHECK_EQ_SLICE(buf_str(&out), "\r\n");
-	buf_free(&out);
+	r = filter(str_make(m_forward + off, (size_t)len), names, 2, 0, &m);
+	CHECK_EQ_SLICE(r, "From: Ivan <ivan@example.org>\r\nSubject: Report\r\n\r\n");
+	free(m);
+	r = filter(str_make(m_forward + off, (size_t)len), names, 2, 1, &m);
+	CHECK(strncmp(r.p, "To: Grace", 9) == 0);
+	CHECK(memmem(r.p, r.len, "Subject", 7) == NULL);
+	free(m);
+	/* Lines are kept as written; the last gets a CRLF; no empty line
+	 * in, none out. */
+	r = filter(STR_LIT("Subject: a\nX: y\n b\nSubject: c"), names, 1, 0, &m);
+	CHECK_EQ_SLICE(r, "Subject: a\nSubject: c\r\n");
+	free(m);
+	r = filter(STR_LIT("X: y\r\n\r\n"), names, 2, 0, &m);
+	CHECK_EQ_SLICE(r, "\r\n");
+	free(m);
+	/* .NOT keeps a broken line that is no field. */
+	r = filter(STR_LIT(" broken\r\nSubject: s\r\nX: y\r\n\r\n"), names, 1, 1, &m);
+	CHECK_EQ_SLICE(r, " broken\r\nX: y\r\n\r\n");
+	free(m);
 }
 
 /* Content-Type parameter syntax the way mailers really write it. */

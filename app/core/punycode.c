@@ -1,0 +1,138 @@
+/*
+ * punycode.c — RFC 3492 §6.2 (decode) and §6.3 (encode). See punycode.h.
+ *
+ * Every arithmetic step is checked against overflow (§6.4), so a hostile
+ * label gives 0, never a wrapped value.
+ */
+#include <string.h>
+
+#include "core/punycode.h"
+
+enum { BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700, INITIAL_BIAS = 72, INITIAL_N = 128 };
+
+static uint32_t adapt(uint32_t delta, uint32_t numpoints, int first)
+{
+	uint32_t k = 0;
+	delta = first ? delta / DAMP : delta / 2;
+	delta += delta / numpoints;
+	while (delta > ((BASE - TMIN) * TMAX) / 2) {
+		delta /= BASE - TMIN;
+		k += BASE;
+	}
+	return k + (BASE - TMIN + 1) * delta / (delta + SKEW);
+}
+
+static uint32_t threshold(uint32_t k, uint32_t bias)
+{
+	return k <= bias ? TMIN : k >= bias + TMAX ? TMAX : k - bias;
+}
+
+static char digit_char(uint32_t d)
+{
+	return (char)(d < 26 ? 'a' + d : '0' + (d - 26));
+}
+
+size_t punycode_decode(struct str in, uint32_t *out, size_t max)
+{
+	uint32_t n = INITIAL_N, i = 0, bias = INITIAL_BIAS;
+	size_t len = 0, b = 0; /* b: just past the last delimiter, 0 when none */
+	for (size_t j = 0; j < in.len; j++)
+		if (in.p[j] == '-')
+			b = j + 1;
+	for (size_t j = 0; j + 1 < b; j++) {
+		if ((unsigned char)in.p[j] >= 0x80 || len >= max)
+			return 0;
+		out[len++] = (unsigned char)in.p[j];
+	}
+	for (size_t in_i = b; in_i < in.len;) {
+		uint32_t oldi = i, w = 1;
+		for (uint32_t k = BASE;; k += BASE) {
+			if (in_i >= in.len)
+				return 0;
+			unsigned char c = (unsigned char)in.p[in_i++];
+			uint32_t digit = c >= '0' && c <= '9' ? c - 22u
+			                 : (c | 32) >= 'a' && (c | 32) <= 'z' ? (uint32_t)((c | 32) - 'a')
+			                                                        : BASE;
+			if (digit >= BASE || digit > (UINT32_MAX - i) / w)
+				return 0;
+			i += digit * w;
+			uint32_t t = threshold(k, bias);
+			if (digit < t)
+				break;
+			if (w > UINT32_MAX / (BASE - t))
+				return 0;
+			w *= BASE - t;
+		}
+		uint32_t numpoints = (uint32_t)len + 1;
+		bias = adapt(i - oldi, numpoints, oldi == 0);
+		if (i / numpoints > UINT32_MAX - n)
+			return 0;
+		n += i / numpoints;
+		i %= numpoints;
+		if (len >= max || n > 0x10ffff)
+			return 0;
+		memmove(out + i + 1, out + i, (len - i) * sizeof *out);
+		out[i++] = n;
+		len++;
+	}
+	return len;
+}
+
+size_t punycode_encode(const uint32_t *in, size_t n_in, char *dst, size_t dstsz)
+{
+	size_t out = 0, h, b = 0;
+	if (n_in == 0 || n_in > UINT32_MAX / 2)
+		return 0;
+	for (size_t j = 0; j < n_in; j++) {
+		if (in[j] > 0x10ffff)
+			return 0;
+		if (in[j] < 0x80) {
+			if (out >= dstsz)
+				return 0;
+			dst[out++] = (char)in[j];
+			b++;
+		}
+	}
+	h = b;
+	if (b > 0) {
+		if (out >= dstsz)
+			return 0;
+		dst[out++] = '-';
+	}
+	uint32_t n = INITIAL_N, delta = 0, bias = INITIAL_BIAS;
+	while (h < n_in) {
+		uint32_t m = UINT32_MAX;
+		for (size_t j = 0; j < n_in; j++)
+			if (in[j] >= n && in[j] < m)
+				m = in[j];
+		if ((uint64_t)(m - n) * (h + 1) > UINT32_MAX - delta)
+			return 0;
+		delta += (m - n) * (uint32_t)(h + 1);
+		n = m;
+		for (size_t j = 0; j < n_in; j++) {
+			if (in[j] < n && ++delta == 0)
+				return 0;
+			if (in[j] != n)
+				continue;
+			uint32_t q = delta;
+			for (uint32_t k = BASE;; k += BASE) {
+				uint32_t t = threshold(k, bias);
+				if (q < t)
+					break;
+				if (out >= dstsz)
+					return 0;
+				dst[out++] = digit_char(t + (q - t) % (BASE - t));
+				q = (q - t) / (BASE - t);
+			}
+			if (out >= dstsz)
+				return 0;
+			dst[out++] = digit_char(q);
+			bias = adapt(delta, (uint32_t)(h + 1), h == b);
+			delta = 0;
+			h++;
+		}
+		delta++;
+		n++;
+	}
+	return out;
+}

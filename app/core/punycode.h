@@ -1,0 +1,31 @@
+/*
+ * punycode.h — Punycode (RFC 3492), the encoding of IDN labels in their
+ * ASCII form ("xn--" + Punycode): decoding for the spam filter's look-alike
+ * checks, encoding for the Public Suffix List's lookups of Unicode labels
+ * (and its generator, scripts/gen-psl.c, which links this file).
+ *
+ * Pure functions on caller memory; nothing allocates.
+ *
+ * Caveats: this is the bare RFC 3492 transform of one label, without
+ * "xn--". IDNA's mapping and normalisation (UTS #46) are not applied:
+ * callers lowercase ASCII themselves.
+ */
+#ifndef TERN_CORE_PUNYCODE_H
+#define TERN_CORE_PUNYCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/str.h"
+
+/* The code points of in (one label's Punycode, after "xn--"), at most max
+ * written to out. Returns the count; 0 when in is malformed, decodes to a
+ * value past U+10FFFF or to more than max code points. */
+size_t punycode_decode(struct str in, uint32_t *out, size_t max);
+
+/* The Punycode of code points in[0..n) written to dst (dstsz octets, not
+ * NUL-terminated, without "xn--"). Returns the length; 0 when it does not
+ * fit in dstsz, n is 0, or a value is past U+10FFFF. */
+size_t punycode_encode(const uint32_t *in, size_t n, char *dst, size_t dstsz);
+
+#endif
