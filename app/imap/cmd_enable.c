@@ -9,8 +9,8 @@
  *
  * IMAP4rev2 (RFC 9051 §6.3.1) switches the session to rev2 behaviour:
  * mailbox names in UTF-8 (as UTF8=ACCEPT, RFC 6855, does alone), no
- * RECENT or UNSEEN in SELECT, "[CLOSED]" when a SELECT closes the previous
- * mailbox, and SEARCH answered with ESEARCH (imap_search_rev2()). The rest
+ * RECENT or UNSEEN in SELECT, and SEARCH answered with ESEARCH
+ * (imap_search_rev2()). The rest
  * of rev2 is what this server does in either mode.
  *
  * UIDONLY (RFC 9586): from then on commands that take message numbers

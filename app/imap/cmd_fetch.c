@@ -37,6 +37,26 @@ static int bad(struct imap_session *s, const char *why)
 	return -1;
 }
 
+/* A HEADER.FIELDS name in the response: an atom in capitals when it is
+ * one, as the section spec is written and as Dovecot answers (clients
+ * match the item they asked for), else a quoted string. */
+static void append_field_name(struct buf *b, struct str f)
+{
+	int atom = f.len > 0;
+	for (size_t i = 0; i < f.len && atom; i++) {
+		unsigned char c = (unsigned char)f.p[i];
+		atom = c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
+	}
+	if (!atom) {
+		imap_append_string(b, f);
+		return;
+	}
+	for (size_t i = 0; i < f.len; i++) {
+		char c = (char)toupper((unsigned char)f.p[i]);
+		buf_append(b, &c, 1);
+	}
+}
+
 /* The response name of a section: "BODY[" SPEC [" (" fields ")"] "]" ["<" off ">"],
  * or "BINARY[" / "BINARY.SIZE[" with part numbers. */
 static const char *section_name(struct imap_session *s, const struct imap_section *sec)
@@ -59,7 +79,7 @@ static const char *section_name(struct imap_session *s, const struct imap_sectio
 				continue;
 			if (i)
 				buf_append_c(&b, " ");
-			imap_append_string(&b, f);
+			append_field_name(&b, f);
 		}
 		buf_append_c(&b, ")");
 	}
@@ -162,9 +182,12 @@ static int add_item(struct imap_session *s, struct imap_fetch *f, const struct i
 }
 
 /* (CHANGEDSINCE n [VANISHED]) of RFC 7162 §3.1.4 and §3.2.6, and
- * (PARTIAL range) of RFC 9394 §3.2 (partial->lo 0: none given). */
+ * (PARTIAL range) of RFC 9394 §3.2 (partial->lo 0: none given).
+ * CHANGEDSINCE 0 is accepted as Dovecot does: every modseq is above 0,
+ * so it selects every message and still implies MODSEQ; *has_since
+ * says it was given. */
 static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uint64_t *since,
-			   int *vanished, struct imap_partial *partial)
+			   int *has_since, int *vanished, struct imap_partial *partial)
 {
 	const struct imap_arg *l;
 	size_t n;
@@ -173,7 +196,8 @@ static int fetch_modifiers(struct imap_session *s, const struct imap_arg *a, uin
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (imap_arg_atom_is(&l[i], "CHANGEDSINCE") && i + 1 < n &&
-		    imap_arg_number64(&l[i + 1], since) == 0 && *since > 0) {
+		    imap_arg_number64(&l[i + 1], since) == 0) {
+			*has_since = 1;
 			imap_session_condstore(s);
 			i++;
 		} else if (imap_arg_atom_is(&l[i], "VANISHED")) {
@@ -282,16 +306,17 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	int uid = cmd->id == IMAP_CMD_UID_FETCH;
 	struct str set;
 	uint64_t changedsince = 0;
-	int vanished = 0;
+	int has_since = 0, vanished = 0;
 	struct imap_partial partial = { 0 };
 
 	if ((cmd->nargs != 2 && cmd->nargs != 3) || imap_arg_atom(&cmd->args[0], &set) < 0 ||
 	    !(cmd->args[0].flags & IMAP_ARGF_SEQSET) ||
-	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &vanished, &partial) < 0)) {
+	    (cmd->nargs == 3 && fetch_modifiers(s, &cmd->args[2], &changedsince, &has_since, &vanished,
+						  &partial) < 0)) {
 		bad(s, "Invalid arguments.");
 		return;
 	}
-	if (vanished && (!uid || !s->qresync || !changedsince)) {
+	if (vanished && (!uid || !s->qresync || !has_since)) {
 		bad(s, "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE.");
 		return;
 	}
@@ -337,7 +362,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_arg_list(&cmd->args[1], &list, &n);
 	else
 		list = &cmd->args[1], n = 1;
-	if (changedsince) {
+	if (has_since) {
 		/* CHANGEDSINCE implies MODSEQ (RFC 7162 §3.1.4.1); room is kept. */
 		if (!f->has_modseq)
 			f->items[f->nitems++] = (struct imap_fetch_item){ .kind = IMAP_FI_MODSEQ,

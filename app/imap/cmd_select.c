@@ -30,8 +30,10 @@
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
  * every message changed since then; the seq-match hint is checked for
- * syntax and not needed, since the change log is exact. With QRESYNC on,
- * closing the previous mailbox says "[CLOSED]" first.
+ * syntax and not needed, since the change log is exact. Closing the
+ * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
+ * offering QRESYNC always does, RFC 7162 §3.2.11), even when the new
+ * SELECT fails.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,7 +224,11 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (select_params(s, cmd, &q) < 0)
 		return;
-	if (s->state == IMAP_S_SELECTED && (s->qresync || s->rev2))
+	/* RFC 7162 §3.2.11: "A server implementing the extension ... MUST
+	 * return the CLOSED response code when the currently selected mailbox
+	 * is closed implicitly using the SELECT/EXAMINE command", enabled or
+	 * not; a SELECT that then fails has closed it too (RFC 9051 §6.3.2). */
+	if (s->state == IMAP_S_SELECTED)
 		imap_reply(s, "* OK [CLOSED] Previous mailbox closed.");
 	/* The snapshot of the mailbox being closed is kept aside: selecting
 	 * the same one again only brings it up to date (imap_view_refresh). */

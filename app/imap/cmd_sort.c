@@ -31,6 +31,7 @@
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
 #include "mime/mime_decode.h"
+#include "mime/mime_field.h"
 #include "mime/mime_thread.h"
 #include "mime/mime_tree.h"
 #include "mime/rfc5322.h"
@@ -99,9 +100,13 @@ static struct str display(struct arena *a, const struct mime_addrs *l)
 	return r;
 }
 
+/* The ENVELOPE's mailbox (RFC 5256 addr-mailbox): a quoted local part's content. */
 static struct str first_mailbox(struct arena *a, const struct mime_addrs *l)
 {
-	return l->n ? folded(a, l->v[0].mailbox) : str_make("", 0);
+	if (l->n == 0 || l->v[0].mailbox.p == NULL)
+		return str_make("", 0);
+	char *c = arena_alloc(a, l->v[0].mailbox.len + 1);
+	return folded(a, str_make(c, mime_local_part_content(l->v[0].mailbox, c)));
 }
 
 /* The References field, raw, from the header (not in the cache). */

@@ -98,8 +98,11 @@ static void store_done(struct imap_session *s, struct imap_job *j)
 			continue;
 		}
 		/* RFC 7162 §3.1.3: a conditional STORE reports the new MODSEQ
-		 * even when .SILENT. */
-		if (j->silent && !(j->unchangedsince && r->status == STORE_KW_CHANGED))
+		 * even when .SILENT, "required to update the client's cache with
+		 * the correct mod-sequence values"; so does any STORE once
+		 * CONDSTORE is on (the cache is the same; Dovecot does so). */
+		if (j->silent &&
+		    !((j->unchangedsince || s->condstore) && r->status == STORE_KW_CHANGED))
 			continue;
 		if (s->uidonly)
 			buf_printf(&out, "* %u UIDFETCH (", r->uid);

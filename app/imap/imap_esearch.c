@@ -91,6 +91,11 @@ int imap_return_parse(const struct imap_arg *list, size_t n, struct imap_return 
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < n; i++) {
 		const struct imap_arg *a = &list[i];
+		/* RFC 5267 §4.2: CONTEXT says the client will likely search the
+		 * same way again; "Servers MAY ignore this return option". Alone,
+		 * it leaves the list as empty as "RETURN ()": ALL. */
+		if (imap_arg_atom_is(a, "CONTEXT"))
+			continue;
 		unsigned bit = imap_arg_atom_is(a, "MIN")       ? IMAP_RET_MIN
 			       : imap_arg_atom_is(a, "MAX")     ? IMAP_RET_MAX
 			       : imap_arg_atom_is(a, "ALL")     ? IMAP_RET_ALL

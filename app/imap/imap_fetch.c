@@ -131,41 +131,18 @@ uint64_t imap_header_end(const char *d, size_t len)
 	return len;
 }
 
-static int field_listed(const struct imap_arg *fields, const char *name, size_t n)
-{
-	struct str f;
-	for (; fields->type != IMAP_ARG_END; fields++)
-		if (imap_arg_astring(fields, &f) == 0 && str_eq_ci(f, str_make(name, n)))
-			return 1;
-	return 0;
-}
-
 char *imap_header_filter(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
 			 uint64_t *len_r)
 {
-	char *out = xmalloc(hlen + 3);
-	uint64_t o = 0, i = 0;
-
-	while (i < hlen) {
-		/* One field: its first line and the continuation lines after it. */
-		uint64_t start = i;
-		do {
-			const char *nl = memchr(d + i, '\n', hlen - i);
-			i = nl ? (uint64_t)(nl - d) + 1 : hlen;
-		} while (i < hlen && (d[i] == ' ' || d[i] == '\t'));
-		const char *colon = memchr(d + start, ':', i - start);
-		if (!colon)
-			continue; /* the empty line, or a broken one: not a field */
-		size_t nlen = (size_t)(colon - (d + start));
-		while (nlen && (d[start + nlen - 1] == ' ' || d[start + nlen - 1] == '\t'))
-			nlen--;
-		if (field_listed(fields, d + start, nlen) != not) {
-			memcpy(out + o, d + start, i - start);
-			o += i - start;
-		}
-	}
-	memcpy(out + o, "\r\n", 2);
-	*len_r = o + 2;
+	size_t n = 0, k = 0;
+	for (const struct imap_arg *f = fields; f->type != IMAP_ARG_END; f++)
+		n++;
+	struct str *names = xmalloc((n + 1) * sizeof(*names));
+	for (; fields->type != IMAP_ARG_END; fields++)
+		if (imap_arg_astring(fields, &names[k]) == 0)
+			k++; /* what is no astring names no field */
+	char *out = mime_header_filter(d, hlen, names, k, not, len_r);
+	free(names);
 	return out;
 }
 

@@ -317,10 +317,10 @@ struct imap_fetch {
 /* Offset just past the empty line that ends a message's header (len when
  * there is none): BODY[HEADER] and BODY[TEXT] of the whole message. */
 uint64_t imap_header_end(const char *d, size_t len);
-/* HEADER.FIELDS(.NOT) of the header d[0..hlen): the fields named (not
- * named, with not) in fields (astrings, END-terminated, compared in any
- * case) with their continuation lines, then the empty line; malloc'ed,
- * *len_r its length. FETCH and CATENATE's URLs share it. */
+/* HEADER.FIELDS(.NOT) of the header d[0..hlen) with the field names of
+ * fields (astrings, END-terminated): mime_header_filter(), the one
+ * filter, given the names; malloc'ed, *len_r its length. FETCH and
+ * CATENATE's URLs share it. */
 char *imap_header_filter(const char *d, uint64_t hlen, const struct imap_arg *fields, int not,
 			 uint64_t *len_r);
 /*
@@ -625,7 +625,10 @@ int imap_search_eval(struct imap_session *s, const char *cmd_name, struct str ch
 #define IMAP_SEARCH_LIMIT_PART 1
 #define IMAP_SEARCH_LIMIT_ALL 2
 /* The CHARSETs SEARCH, SORT and THREAD take, for NO [BADCHARSET (...)]. */
-#define IMAP_SEARCH_CHARSETS "(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252)"
+#define IMAP_SEARCH_CHARSETS                                                             \
+	"(UTF-8 US-ASCII ISO-8859-1 ISO-8859-15 WINDOWS-1252 ISO-8859-2 WINDOWS-1250 "   \
+	"ISO-8859-5 WINDOWS-1251 KOI8-R KOI8-U GB2312 GBK GB18030 BIG5 BIG5-HKSCS EUC-KR " \
+	"SHIFT_JIS EUC-JP ISO-2022-JP)"
 /* cmd_sort.c: SORT and UID SORT (RFC 5256, SORT=DISPLAY RFC 5957), THREAD and UID THREAD */
 void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd);
 #define IMAP_SORT_MAX_KEYS 16

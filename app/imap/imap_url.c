@@ -180,10 +180,16 @@ int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
 	if (url.len < 8 || find_ci(p, 7, "IMAP://") != 0)
 		return -1;
 	p += 7;
-	/* iuserinfo "@" host [":" port] */
-	q = p;
-	while (q < end && *q != '@' && *q != '/')
-		q++;
+	/* iuserinfo "@" host [":" port]. The user part ends at the last "@"
+	 * before the path: clients write a login such as bob@example.org
+	 * with its "@" unencoded (RFC 3986 wants %40; both are taken). */
+	const char *slash = p;
+	while (slash < end && *slash != '/')
+		slash++;
+	q = slash;
+	while (q > p && q[-1] != '@')
+		q--;
+	q = q > p ? q - 1 : slash;
 	if (q == end || *q != '@' || q == p || memchr(p, ';', (size_t)(q - p)) ||
 	    pct_decode(p, (size_t)(q - p), a->user, sizeof(a->user)) <= 0)
 		return -1;

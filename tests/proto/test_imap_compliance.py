@@ -87,6 +87,19 @@ def test_imap_header_keeps_lines_without_colon():
         assert lits[0] == STRAY_FROM[body_at:].encode(), lits
         assert lits[1] == STRAY_FROM[:body_at].encode(), lits
         assert lits[2] == b"Subject: stray mbox line kept\r\n\r\n", lits
+        # RFC 3501 §6.4.5: "the blank line is included in all header
+        # fetches, except in the case of a message which has no body and
+        # no blank line" (HEADER.FIELDS added one regardless); a header
+        # that starts with a folded line keeps it under .NOT, as Dovecot.
+        for text in (b"From: a@example.test\r\nSubject: no body\r\n", b" folded\r\nSubject: s\r\n\r\n"):
+            r.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(text), text))
+            u = int(re.search(rb"APPENDUID \d+ (\d+)", cmd_rest(r, "a")[-1][0]).group(1))
+            _, lits = fetch_one(r, "h", "UID FETCH %d (BODY[HEADER] BODY[HEADER.FIELDS (Subject)] "
+                                        "BODY[HEADER.FIELDS.NOT (X-None)])" % u)
+            if text.startswith(b"From"):
+                assert lits == [text, b"Subject: no body\r\n", text], lits
+            else:
+                assert lits == [text, b"Subject: s\r\n\r\n", text], lits
         r.close()
 
 
@@ -456,4 +469,71 @@ def test_imap_no_nul_outside_literal8():
         assert lits[2] == b"A\x00B\x00C", lits
         assert b"BINARY[2] ~{}" in text, text
         assert b"\x00" not in text
+        r.close()
+
+
+def test_imap_closed_whenever_select_closes_a_mailbox():
+    """RFC 7162 §3.2.11: a server implementing QRESYNC "MUST return the
+    CLOSED response code when the currently selected mailbox is closed
+    implicitly using the SELECT/EXAMINE command on another mailbox",
+    whether the client enabled it or not (an IMAP4rev1 session here, as
+    Dovecot answers it). A SELECT that fails closes the mailbox too (RFC
+    9051 §6.3.2), so it says CLOSED before its NO; the first SELECT has
+    nothing to close."""
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        out = tagged_ok(cmd(r, "a", "SELECT INBOX"))
+        assert not [o for o in out if b"[CLOSED]" in o[0]], out
+        out = tagged_ok(cmd(r, "b", "EXAMINE INBOX"))
+        assert out[0][0] == b"* OK [CLOSED] Previous mailbox closed.", out
+        out = cmd(r, "c", "SELECT nosuch")
+        assert [o[0] for o in out] == [b"* OK [CLOSED] Previous mailbox closed.",
+                                       b"c NO [NONEXISTENT] Mailbox doesn't exist: nosuch"], out
+        out = cmd(r, "d", "FETCH 1 (UID)")
+        assert out[-1][0].startswith(b"d BAD"), out
+        out = cmd(r, "e", "SELECT nosuch")
+        assert [o[0][:4] for o in out] == [b"e NO"], out
+        r.close()
+
+
+QUOTED_LOCAL = crlf("""From: "Sales" <"salestoner@bol.com.br"@example.com>
+To: "a\\\\b\\"c".d@example.com
+Subject: quoted local parts
+
+x
+""")
+
+
+def test_imap_changedsince_0_and_quoted_local_part():
+    """Issue 32: FETCH (CHANGEDSINCE 0) is accepted as Dovecot accepts it
+    (every modseq is above 0: all messages, with MODSEQ); ENVELOPE's
+    mailbox name is a quoted local part's content (quotes dropped,
+    quoted-pairs resolved, as Dovecot gives it), and SEARCH FROM finds
+    the address with and without the quotes."""
+    with srv() as s:
+        m = login(s)
+        other = append_uid(m, STRAY_FROM.encode())
+        uid = append_uid(m, QUOTED_LOCAL.encode())
+        for needle in ('"\\"salestoner@bol.com.br\\"@example.com"', "salestoner@bol.com.br",
+                       "Sales"):
+            m.select("INBOX")
+            typ, data = m.uid("SEARCH", "FROM", needle)
+            assert typ == "OK" and data[0].split() == [str(uid).encode()], (needle, data)
+        m.logout()
+        r = Raw(s)
+        r.login()
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        out = tagged_ok(cmd(r, "f", "FETCH 1:* (FLAGS) (CHANGEDSINCE 0)"))
+        hits = [o[0] for o in out if b" FETCH " in o[0]]
+        assert len(hits) == 2 and all(b"MODSEQ (" in h for h in hits), out
+        text, lits = fetch_one(r, "e", "UID FETCH %d (ENVELOPE)" % uid)
+        env = text + b"".join(lits)
+        assert b'(("Sales" NIL "salestoner@bol.com.br" "example.com"))' in env, env
+        assert b'((NIL NIL "a\\\\b\\"c.d" "example.com"))' in env, env
+        out = tagged_ok(cmd(r, "o", "UID SORT (FROM) UTF-8 ALL"))
+        line = [o[0] for o in out if o[0].startswith(b"* SORT")][0]
+        # by the content "salestoner..." sorts after "alice..."; with its
+        # quote ("\"" < "a") it would sort first
+        assert line.split()[2:] == [str(other).encode(), str(uid).encode()], line
         r.close()

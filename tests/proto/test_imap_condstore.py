@@ -68,6 +68,18 @@ def test_imap_condstore_fetch_store_status():
         # SEARCH MODSEQ.
         out = cmd(r, "i", "SEARCH MODSEQ %d" % (ms2[2] + 1))
         assert re.match(rb"\* SEARCH 1 3 \(MODSEQ %d\)" % max(ms3.values()), out[0]), out
+        # .SILENT with CONDSTORE on: the flags are not sent, the new MODSEQ
+        # is (RFC 7162 §3.1.3, "required to update the client's cache with
+        # the correct mod-sequence values"; Dovecot sends it for every
+        # STORE, conditional or not); an unchanged message sends nothing.
+        out = cmd(r, "h2", "STORE 2 +FLAGS.SILENT (\\Draft)")
+        assert len(out) == 2 and re.match(rb"\* 2 FETCH \(MODSEQ \((\d+)\)\)$", out[0]), out
+        m2 = int(re.match(rb"\* 2 FETCH \(MODSEQ \((\d+)\)\)$", out[0]).group(1))
+        assert m2 > max(ms3.values()), out
+        out = cmd(r, "h3", "STORE 2 +FLAGS.SILENT (\\Draft)")
+        assert len(out) == 1 and out[0].startswith(b"h3 OK"), out
+        out = cmd(r, "h4", "STORE 2 -FLAGS.SILENT (\\Draft)")
+        assert int(re.match(rb"\* 2 FETCH \(MODSEQ \((\d+)\)\)$", out[0]).group(1)) > m2, out
         # A second session's change arrives with its MODSEQ.
         r2 = Raw(s)
         r2.login()

@@ -5,7 +5,7 @@ change, APPEND and EXPUNGE come as "* ESEARCH (TAG ..) [UID] REMOVEFROM
 (0 set)" and "ADDTO (0 set)" at the next NOOP or during IDLE, a
 REMOVEFROM of an expunged message before its EXPUNGE and numbered as the
 client knew it; the session's own STORE too, answered with the STORE;
-CANCELUPDATE of one tag
+the CONTEXT hint (§4.2) taken and ignored; CANCELUPDATE of one tag
 stops its updates, an unknown tag is NO; the eleventh context gets its
 answer and NO [NOUPDATE "tag"]; SELECT ends every context. CONTEXT=SORT
 (§4.2, Dovecot 2.3 does not offer it): SORT RETURN (UPDATE) by subject
@@ -45,6 +45,14 @@ def test_imap_context_search():
             [b'* ESEARCH (TAG "c") UID'], b"c OK Search completed.")
         assert cmd(a, "d", "SEARCH RETURN (UPDATE COUNT MIN MAX) UNSEEN")[0] == [
             b'* ESEARCH (TAG "d") MIN 1 MAX 3 COUNT 3']
+        # The context hint (§4.2, its example): "Servers MAY ignore this return
+        # option"; alone it leaves the list empty, so ALL (RFC 4731 §3.1).
+        assert cmd(a, "h1", "SEARCH RETURN (CONTEXT COUNT) UNDELETED UNKEYWORD $Junk") == (
+            [b'* ESEARCH (TAG "h1") COUNT 3'], b"h1 OK Search completed.")
+        assert cmd(a, "h2", "UID SEARCH RETURN (CONTEXT) ALL")[0] == [
+            b'* ESEARCH (TAG "h2") UID ALL 1:3']
+        assert cmd(a, "h3", "SORT RETURN (CONTEXT MIN) (SUBJECT) UTF-8 ALL")[0] == [
+            b'* ESEARCH (TAG "h3") MIN 1']
         # Another session's flag change.
         cmd(b, "x", "STORE 2 +FLAGS (\\Seen)")
         u, t = cmd(a, "e", "NOOP")

@@ -129,7 +129,7 @@ def check_fetch_att(s, a, b):
     assert t == b"n OK NOTIFY completed." and u == [], (u, t)
     append(b, "INBOX", "Subject: fetched\r\nX-A: b\r\n\r\nx\r\n")
     expect(a, rb"\* %d EXISTS" % (n + 1))
-    line = expect(a, rb'\* %d FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \("Subject"\)\] \{20\}' % (n + 1))
+    line = expect(a, rb'\* %d FETCH \(UID (\d+) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{20\}' % (n + 1))
     uid = int(re.search(rb"UID (\d+)", line).group(1))
     assert a.line() == b"Subject: fetched"
     assert a.line() == b""
@@ -153,7 +153,7 @@ def check_fetch_att(s, a, b):
     a.send(b"p APPEND INBOX {%d+}\r\n%s\r\n" % (len(data), data))
     out = a.until_tag("p")
     assert out[-1].startswith(b"p OK [APPENDUID"), out
-    expect(a, rb'\* %d FETCH \(UID %d BODY\[HEADER\.FIELDS \("Subject"\)\] \{16\}' % (n + 4, uid + 3))
+    expect(a, rb'\* %d FETCH \(UID %d BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{16\}' % (n + 4, uid + 3))
     assert a.line() == b"Subject: own"
     a.line(), a.line()
     u, t = cmd(a, "q", "NOOP")

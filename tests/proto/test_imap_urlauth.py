@@ -64,6 +64,10 @@ def test_imap_urlauth():
         assert fetch(carol, anon) == b"Subject"
         sub = gen(bob, base + ";URLAUTH=submit+" + BOBU)
         assert fetch(bob, sub) is None
+        # The login's "@" unencoded, in the owner and in the access (clients
+        # write it so; RFC 3986 would have %40): the same URL to tern.
+        raw = gen(bob, base.replace(BOBU, BOB, 1) + ";URLAUTH=user+" + BOB, tag="g2")
+        assert fetch(bob, raw) == MSG and fetch(carol, raw) is None
         # A changed token, a past EXPIRE, a future one.
         bad = auth[:-1] + ("0" if auth[-1] != "0" else "1")
         assert fetch(carol, bad) is None

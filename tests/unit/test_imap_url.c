@@ -73,8 +73,16 @@ int main(void)
 	CHECK(a.mech[0] == '\0' && strcmp(a.access, "anonymous") == 0);
 	CHECK_EQ_INT(imap_url_parse_auth(str_c("imap://u@h/X/;UID=1;URLAUTH=AuthUser"), &a), 0);
 	CHECK_EQ_STR(a.access, "authuser");
+	/* A login with its "@" unencoded: the user part ends at the last "@". */
+	CHECK_EQ_INT(imap_url_parse_auth(str_c("imap://bob@example.test@mx.example.test/INBOX/;UID=3"
+					       ";URLAUTH=user+bob@example.test"), &a), 0);
+	CHECK_EQ_STR(a.user, "bob@example.test");
+	CHECK_EQ_STR(a.u.mailbox, "INBOX");
+	CHECK_EQ_STR(a.access_user, "bob@example.test");
 	static const char *const badauth[] = {
 		"imap://h/X/;UID=1;URLAUTH=anonymous",            /* no owner */
+		"imap://@h/X/;UID=1;URLAUTH=anonymous",           /* empty owner */
+		"imap://u@h/X/;UID=1;URLAUTH=a@b/c",              /* "@" only before the path */
 		"imap://u@h/X/;UID=1",                            /* no URLAUTH */
 		"imap://u@h/X/;UID=1;URLAUTH=someone",            /* unknown access */
 		"imap://u@h/X/;UID=1;URLAUTH=user+",              /* empty user */
