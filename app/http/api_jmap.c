@@ -234,7 +234,7 @@ static void job_work(void *arg)
 			jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
 		}
 	} else {
-		j->status = jmap_api(http_store, j->account, j->body, j->len, j->a, &j->out);
+		j->status = jmap_api(http_store, j->account, j->ip, j->body, j->len, j->a, &j->out);
 	}
 	running_leave(running, j->account);
 }

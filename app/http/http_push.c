@@ -44,6 +44,7 @@
 #include "auth/login_cache.h"
 #include "auth/sasl.h"
 #include "core/arena.h"
+#include "core/cidr.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "core/loop.h"
@@ -54,6 +55,7 @@
 #include "http/ws_frame.h"
 #include "jmap/jmap.h"
 #include "net/conn.h"
+#include "net/forwarded.h"
 #include "store/store.h"
 
 #define PING_MIN_S 1
@@ -95,12 +97,14 @@ struct http_push {
 	struct buf resp;     /* an answer's frame going out in pieces */
 	size_t resp_off;
 	int push_on;         /* WebSocketPushEnable in effect */
+	char ip[48];         /* the client: the peer, or whom a trusted proxy names */
 };
 
 struct ws_job {
 	struct worker_job wj;
 	struct http_push *p; /* NULL once the connection went */
 	uint32_t account;
+	char ip[48]; /* the client's (Received of mail it sends) */
 	char *text;
 	size_t len;
 	struct arena *a;
@@ -277,8 +281,8 @@ static void push_open(struct http_push *p)
 	conn_printf(p->c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 			  "Cache-Control: no-cache, no-store\r\nAccess-Control-Allow-Origin: *\r\n"
 			  "X-Content-Type-Options: nosniff\r\n\r\n");
-	log_info("jmap", NULL, "event=push_open kind=eventsource account=%u types=%u ping=%u",
-		 p->account, p->types, p->ping_s);
+	log_info("jmap", NULL, "event=push_open kind=eventsource client=%s account=%u types=%u ping=%u",
+		 p->ip, p->account, p->types, p->ping_s);
 	ping_arm(p);
 	if (p->told < now)
 		push_tell(p); /* Last-Event-ID: what the client missed */
@@ -433,7 +437,8 @@ static void ws_open(struct http_push *p)
 		    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
 		    "Sec-WebSocket-Protocol: jmap\r\n\r\n",
 		    p->ws_accept);
-	log_info("jmap", NULL, "event=push_open kind=websocket account=%u", p->account);
+	log_info("jmap", NULL, "event=push_open kind=websocket client=%s account=%u", p->ip,
+		 p->account);
 	ws_input(p); /* frames sent right behind the request */
 }
 
@@ -456,7 +461,7 @@ static void ws_job_work(void *arg)
 {
 	struct ws_job *j = arg;
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
-	jmap_ws_message(http_store, j->account, j->text, j->len, j->a, &j->out, &j->v);
+	jmap_ws_message(http_store, j->account, j->ip, j->text, j->len, j->a, &j->out, &j->v);
 }
 
 static void ws_job_done(void *arg)
@@ -520,6 +525,7 @@ static void ws_input(struct http_push *p)
 			struct ws_job *j = xcalloc(1, sizeof *j);
 			j->p = p;
 			j->account = p->account;
+			snprintf(j->ip, sizeof j->ip, "%s", p->ip);
 			j->a = arena_new(0);
 			j->text = arena_alloc(j->a, m.len + 1);
 			memcpy(j->text, m.p, m.len);
@@ -553,6 +559,35 @@ static void ws_input(struct http_push *p)
 	}
 }
 
+/*
+ * The client's address, as http_server.c judges it for every other
+ * request: the peer, or behind a reverse proxy in TERN_TRUSTED_PROXIES
+ * the client its Forwarded / X-Forwarded-For names, so the login flow
+ * counts and logs failures against the real client, not the proxy.
+ */
+static void client_ip(const struct conn *c, const struct http_head *h, char *out, size_t n)
+{
+	char fw[FORWARDED_MAX + 1], xff[FORWARDED_MAX + 1], client[48];
+
+	snprintf(out, n, "%s", c->peer_ip);
+	if (!http_cfg || !http_cfg->trusted_proxies[0] ||
+	    !cidr_list_match(http_cfg->trusted_proxies, c->peer_ip))
+		return;
+	int have_fw = h->forwarded.p && h->forwarded.len <= FORWARDED_MAX;
+	int have_xff = h->x_forwarded_for.p && h->x_forwarded_for.len <= FORWARDED_MAX;
+	if (have_fw) {
+		memcpy(fw, h->forwarded.p, h->forwarded.len);
+		fw[h->forwarded.len] = '\0';
+	}
+	if (have_xff) {
+		memcpy(xff, h->x_forwarded_for.p, h->x_forwarded_for.len);
+		xff[h->x_forwarded_for.len] = '\0';
+	}
+	if (forwarded_client(have_fw ? fw : NULL, have_xff ? xff : NULL,
+			     http_cfg->trusted_proxies, client, sizeof client))
+		snprintf(out, n, "%s", client);
+}
+
 struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 {
 	struct http_push *p = xcalloc(1, sizeof *p);
@@ -562,6 +597,7 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 
 	p->c = c;
 	p->loop = c->loop;
+	client_ip(c, h, p->ip, sizeof p->ip);
 	p->ws = at_path(h->target, "/jmap/ws");
 	buf_init(&p->resp, JMAP_RESPONSE_MAX + WS_HEADER_MAX);
 	__atomic_add_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);
@@ -624,7 +660,7 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	    .store = http_store,
 	    .loop = p->loop,
 	    .module = "jmap",
-	    .ip = c->peer_ip,
+	    .ip = p->ip,
 	    .mech = bearer ? "bearer" : "basic",
 	    .metric = METRIC_AUTHFAIL_HTTP,
 	    .user = u,

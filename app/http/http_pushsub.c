@@ -13,7 +13,10 @@
  *   change the client's types cover is POSTed as a StateChange, one
  *   request at a time per subscription (changes meanwhile fold into the
  *   next one);
- * - expired: nothing is sent (the entry stays until destroyed).
+ * - expired: nothing is sent, and the entry is removed from meta (on the
+ *   worker pool: a store write; RFC 8620 §7.2 lets the server remove
+ *   them); a timer set to the earliest expiry reloads the list then, so
+ *   an expiry is seen without waiting for another /set.
  * With the client's keys the body is encrypted (RFC 8291, aes128gcm) and
  * the request carries VAPID (RFC 8292; the key is made once and kept in
  * meta as "pushsub-key/vapid"), with TTL and Urgency as Web Push asks;
@@ -41,6 +44,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
 #include "http/http_pushsub.h"
@@ -56,7 +60,7 @@ struct psub {
 	struct store_sub sub;
 	int subscribed;
 	uint64_t told;
-	int inflight, pending, verify_sent, seen;
+	int inflight, pending, verify_sent, seen, expiring;
 	struct psub *next;
 };
 
@@ -66,6 +70,8 @@ static struct psub *subs;
 static struct acme_key vapid;
 static int allow_private;
 static char contact[300];
+
+static void expire(struct psub *p);
 
 static struct psub *find(const char *id)
 {
@@ -126,6 +132,11 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	if (!p)
 		return;
 	p->inflight = 0;
+	if (p->s.expires < (int64_t)time(NULL)) {
+		if (!p->expiring)
+			expire(p); /* it expired while this was on its way */
+		return;
+	}
 	if (p->pending) {
 		p->pending = 0;
 		p->sub.cb(p, p->s.account, 0);
@@ -211,6 +222,51 @@ static void verify_send(struct psub *p)
 	post_send(p, json, (size_t)n, 1);
 }
 
+static void reload(void *arg);
+
+/* Removing an expired subscription's entry, on the pool. */
+struct expire_job {
+	struct worker_job wj;
+	char key[64];
+	uint32_t account;
+	char id[20];
+};
+
+static void expire_run(void *arg)
+{
+	struct expire_job *j = arg;
+	int rc = store_meta_del(ps_store, j->key);
+	log_info("jmap", NULL, "event=pushsub_expired account=%u id=%s removed=%d", j->account, j->id,
+		 rc == STORE_OK);
+}
+
+static void expire_done(void *arg)
+{
+	free(arg);
+	reload(NULL);
+}
+
+static void expire(struct psub *p)
+{
+	struct expire_job *j = xcalloc(1, sizeof *j);
+	snprintf(j->key, sizeof j->key, "pushsub/%08x/%s", p->s.account, p->s.id);
+	j->account = p->s.account;
+	snprintf(j->id, sizeof j->id, "%s", p->s.id);
+	j->wj = (struct worker_job){.fn = expire_run, .done = expire_done, .arg = j, .loop = ps_loop};
+	p->expiring = 1;
+	worker_submit(&j->wj);
+}
+
+static uint64_t expiry_timer;
+
+static void expiry_fire(struct loop *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	expiry_timer = 0;
+	reload(NULL);
+}
+
 static void drop(struct psub *p)
 {
 	if (p->subscribed)
@@ -247,6 +303,7 @@ static void reload(void *arg)
 		p->seen = 0;
 	store_meta_list(ps_store, "pushsub/", reload_cb, a);
 	arena_free(&a);
+	int64_t next_expiry = 0;
 	for (struct psub **pp = &subs; *pp;) {
 		struct psub *p = *pp;
 		if (!p->seen) { /* destroyed */
@@ -255,8 +312,17 @@ static void reload(void *arg)
 			continue;
 		}
 		pp = &p->next;
-		if (p->s.expires < now)
+		if (p->s.expires < now) {
+			if (p->subscribed) {
+				store_unsubscribe(ps_store, &p->sub);
+				p->subscribed = 0;
+			}
+			if (!p->expiring && !p->inflight)
+				expire(p);
 			continue;
+		}
+		if (!next_expiry || p->s.expires < next_expiry)
+			next_expiry = p->s.expires;
 		if (!p->s.verified) {
 			if (!p->verify_sent)
 				verify_send(p);
@@ -267,6 +333,15 @@ static void reload(void *arg)
 			store_subscribe(ps_store, &p->sub);
 			p->subscribed = 1;
 		}
+	}
+	/* Wake up when the next one expires (a second after, so it has). */
+	if (expiry_timer)
+		loop_timer_del(ps_loop, expiry_timer);
+	expiry_timer = 0;
+	if (next_expiry) {
+		int64_t in = next_expiry - now + 1;
+		expiry_timer = loop_timer_add(ps_loop, (uint64_t)(in > 0 ? in : 1) * 1000, expiry_fire,
+					      NULL);
 	}
 }
 

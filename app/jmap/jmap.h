@@ -54,6 +54,7 @@ struct arena;
 #define JMAP_CAP_QUOTA "urn:ietf:params:jmap:quota"
 #define JMAP_CAP_BLOB "urn:ietf:params:jmap:blob"
 #define JMAP_CAP_SIEVE "urn:ietf:params:jmap:sieve" /* RFC 9661 */
+#define JMAP_CAP_MDN "urn:ietf:params:jmap:mdn"     /* RFC 9007 */
 
 /*
  * Writes the session resource (RFC 8620 §2) of account (its address
@@ -68,10 +69,12 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
  * Processes one API request body[0..len) for account: writes the Response
  * object, or a request-level problem (RFC 7807 JSON), to out (which the
  * caller made with room for JMAP_RESPONSE_MAX). Returns the HTTP status:
- * 200, or 400 for a problem. Allocates from a.
+ * 200, or 400 for a problem. Allocates from a. client_ip is the
+ * client's address as the transport logs it (the Received field of mail
+ * the request sends); NULL when there is none (tests, fuzzing).
  */
-int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
-	     struct buf *out);
+int jmap_api(struct store *st, uint32_t account, const char *client_ip, const char *body,
+	     size_t len, struct arena *a, struct buf *out);
 
 /*
  * ---- Push (RFC 8620 §7, jmap_push.c) ----
@@ -143,8 +146,8 @@ struct jmap_ws_verdict {
 	int has_push_state; /* PUSH_ENABLE: pushState given and ours */
 	uint64_t push_state;
 };
-void jmap_ws_message(struct store *st, uint32_t account, const char *text, size_t len,
-		     struct arena *a, struct buf *out, struct jmap_ws_verdict *v);
+void jmap_ws_message(struct store *st, uint32_t account, const char *client_ip, const char *text,
+		     size_t len, struct arena *a, struct buf *out, struct jmap_ws_verdict *v);
 
 /* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part
  * after "urn:ietf:params:jmap:error:") to out; limit may be NULL. */

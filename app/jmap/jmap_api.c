@@ -123,6 +123,7 @@ static const struct {
     {JMAP_CAP_VACATION, JMAP_USING_VACATION},
     {JMAP_CAP_QUOTA, JMAP_USING_QUOTA},
     {JMAP_CAP_BLOB, JMAP_USING_BLOB},
+    {JMAP_CAP_MDN, JMAP_USING_MDN},
 };
 
 /* "using": 0, or -1 with the problem written (the unknown one named). */
@@ -238,8 +239,8 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	}
 }
 
-int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, struct arena *a,
-	     struct buf *out)
+int jmap_api(struct store *st, uint32_t account, const char *client_ip, const char *body,
+	     size_t len, struct arena *a, struct buf *out)
 {
 	char err[128], d[200];
 
@@ -249,13 +250,13 @@ int jmap_api(struct store *st, uint32_t account, const char *body, size_t len, s
 		jmap_problem(out, 400, "notJSON", NULL, d);
 		return 400;
 	}
-	return jmap_api_request(st, account, req, a, out);
+	return jmap_api_request(st, account, client_ip, req, a, out);
 }
 
-int jmap_api_request(struct store *st, uint32_t account, const struct json_value *req,
-		     struct arena *a, struct buf *out)
+int jmap_api_request(struct store *st, uint32_t account, const char *client_ip,
+		     const struct json_value *req, struct arena *a, struct buf *out)
 {
-	struct jmap_request r = {.st = st, .account = account, .a = a};
+	struct jmap_request r = {.st = st, .account = account, .client_ip = client_ip, .a = a};
 	char d[200];
 
 	if (!request_shaped(req)) {

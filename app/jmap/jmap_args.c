@@ -1,6 +1,7 @@
 /*
  * jmap_args.c — method errors, argument checks, ids and state strings
- * shared by every method (see jmap_private.h).
+ * shared by every method, and the /set skeleton every type's /set is
+ * built on (see jmap_private.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -210,22 +211,247 @@ void jmap_w_set_error(struct jw *w, const char *key, const char *type, const cha
 	jw_obj_end(w);
 }
 
-void jmap_changes_unlogged(struct jmap_call *c, const char *since, const char *state,
-			   const char *desc)
+void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e)
 {
-	if (strcmp(since, state) != 0) {
-		jmap_error(c, "cannotCalculateChanges", desc);
-		return;
+	jmap_w_set_error(w, key, e->type, e->desc, e->prop);
+}
+
+void jmap_w_raw_or_null(struct jw *w, const char *key, const struct buf *b, int any)
+{
+	jw_key(w, key);
+	if (any)
+		jw_rawn(w, buf_data(b), buf_len(b));
+	else
+		jw_null(w);
+}
+
+/* ---- the /get skeleton ---- */
+
+int jmap_get_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n,
+		   const char *const *known, size_t nknown, struct jmap_get *g)
+{
+	if (jmap_args_check(c, args, n) < 0)
+		return -1;
+	g->ids = jmap_arg(c, "ids");
+	g->props = jmap_arg(c, "properties");
+	for (const struct json_value *e = g->props ? g->props->first : NULL; e; e = e->next) {
+		size_t k;
+		for (k = 0; k < nknown && strcmp(known[k], e->str); k++)
+			;
+		if (k == nknown) {
+			jmap_bad_arg(c, "properties", "unknown property");
+			return -1;
+		}
 	}
+	if (g->ids && g->ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int jmap_get_wants(const struct jmap_get *g, const char *p)
+{
+	if (!g->props || !strcmp(p, "id"))
+		return 1;
+	for (const struct json_value *e = g->props->first; e; e = e->next)
+		if (!strcmp(e->str, p))
+			return 1;
+	return 0;
+}
+
+unsigned jmap_get_mask(const struct jmap_get *g, const char *const *known, size_t n)
+{
+	unsigned m = 0;
+	for (size_t k = 0; k < n; k++)
+		if (jmap_get_wants(g, known[k]))
+			m |= 1u << k;
+	return m | 1u;
+}
+
+int jmap_get_has_id(const struct jmap_get *g, const char *id)
+{
+	if (!g->ids)
+		return 1;
+	for (const struct json_value *e = g->ids->first; e; e = e->next)
+		if (!strcmp(e->str, id))
+			return 1;
+	return 0;
+}
+
+void jmap_get_list(struct jmap_call *c, const char *state)
+{
+	if (state) {
+		jmap_begin(c);
+		jw_kstr(&c->w, "state", state);
+	} else {
+		jw_obj_begin(&c->w);
+	}
+	jw_key(&c->w, "list");
+	jw_arr_begin(&c->w);
+}
+
+void jmap_get_end(struct jmap_call *c, const struct jmap_get *g,
+		  int (*found)(void *arg, const char *id), void *arg)
+{
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "notFound");
+	jw_arr_begin(&c->w);
+	for (const struct json_value *e = g->ids ? g->ids->first : NULL; e; e = e->next)
+		if (!found || !found(arg, e->str))
+			jw_str(&c->w, e->str);
+	jw_arr_end(&c->w);
+	jw_obj_end(&c->w);
+}
+
+/* ---- the head of /changes ---- */
+
+int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, uint64_t *now_r,
+		       uint64_t *max_r)
+{
+	static const struct jmap_arg args[] = {
+	    {"accountId", JA_ID, JA_REQUIRED},
+	    {"sinceState", JA_STRING, JA_REQUIRED},
+	    {"maxChanges", JA_UINT, JA_NULLABLE},
+	};
+	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0 || jmap_state(c, state) < 0)
+		return -1;
+	const struct json_value *mc = jmap_arg(c, "maxChanges");
+	if (mc && mc->integer == 0) {
+		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		return -1;
+	}
+	*max_r = mc ? (uint64_t)mc->integer : 0;
+	jmap_state_parse(state, now_r);
+	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, since_r) < 0 || *since_r > *now_r) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the /query answer ---- */
+
+int jmap_query_window(struct jmap_call *c, size_t n,
+		      int (*is_anchor)(void *arg, size_t i, const char *anchor), void *arg,
+		      size_t *pos_r, size_t *end_r)
+{
+	const struct json_value *v, *anchor = jmap_arg(c, "anchor");
+	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
+
+	if (anchor) {
+		size_t at = 0;
+		while (at < n && !is_anchor(arg, at, anchor->str))
+			at++;
+		if (at == n) {
+			jmap_error(c, "anchorNotFound", NULL);
+			return -1;
+		}
+		pos = (int64_t)at + ((v = jmap_arg(c, "anchorOffset")) ? v->integer : 0);
+	} else if (pos < 0) {
+		pos += (int64_t)n;
+	}
+	if (pos < 0)
+		pos = 0;
+	if (pos > (int64_t)n)
+		pos = (int64_t)n;
+	/* limit is an UnsignedInt (jmap_args_check): no overflow past n. */
+	uint64_t lim = (v = jmap_arg(c, "limit")) ? (uint64_t)v->integer : n;
+	*pos_r = (size_t)pos;
+	*end_r = lim < n - (size_t)pos ? (size_t)pos + (size_t)lim : n;
+	return 0;
+}
+
+void jmap_query_begin(struct jmap_call *c, const char *state, int can_changes, size_t pos)
+{
 	jmap_begin(c);
-	jw_kstr(&c->w, "oldState", since);
-	jw_kstr(&c->w, "newState", state);
-	jw_kbool(&c->w, "hasMoreChanges", 0);
-	static const char *const lists[] = {"created", "updated", "destroyed"};
-	for (int i = 0; i < 3; i++) {
-		jw_key(&c->w, lists[i]);
-		jw_arr_begin(&c->w);
-		jw_arr_end(&c->w);
+	jw_kstr(&c->w, "queryState", state);
+	jw_kbool(&c->w, "canCalculateChanges", can_changes);
+	jw_kint(&c->w, "position", (int64_t)pos);
+	jw_key(&c->w, "ids");
+	jw_arr_begin(&c->w);
+}
+
+void jmap_query_end(struct jmap_call *c, size_t n)
+{
+	const struct json_value *v;
+
+	jw_arr_end(&c->w);
+	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
+		jw_kint(&c->w, "total", (int64_t)n);
+	jw_obj_end(&c->w);
+}
+
+/* ---- the /set skeleton ---- */
+
+int jmap_set_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n, struct jmap_set *s)
+{
+	memset(s, 0, sizeof *s);
+	if (jmap_args_check(c, args, n) < 0)
+		return -1;
+	s->create = jmap_arg(c, "create");
+	s->update = jmap_arg(c, "update");
+	s->destroy = jmap_arg(c, "destroy");
+	if ((s->create ? s->create->count : 0) + (s->update ? s->update->count : 0) +
+		(s->destroy ? s->destroy->count : 0) >
+	    JMAP_MAX_OBJECTS_IN_SET) {
+		jmap_error(c, "requestTooLarge", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int jmap_set_if_in_state(struct jmap_call *c, const char *old)
+{
+	const struct json_value *ifs = jmap_arg(c, "ifInState");
+	if (ifs && strcmp(ifs->str, old) != 0) {
+		jmap_error(c, "stateMismatch", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void jmap_set_open(struct jmap_set *s, size_t max)
+{
+	for (int i = 0; i < JMAP_SET_N; i++) {
+		buf_init(&s->b[i], max);
+		jw_init(&s->w[i], &s->b[i]);
+		if (i == JMAP_SET_DESTROYED)
+			jw_arr_begin(&s->w[i]);
+		else
+			jw_obj_begin(&s->w[i]);
+	}
+	s->open = 1;
+}
+
+void jmap_set_free(struct jmap_set *s)
+{
+	for (int i = 0; s->open && i < JMAP_SET_N; i++)
+		buf_free(&s->b[i]);
+	s->open = 0;
+}
+
+void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, const char *now)
+{
+	static const char *const names[JMAP_SET_N] = {"created",    "updated",    "destroyed",
+						      "notCreated", "notUpdated", "notDestroyed"};
+	if (old) {
+		jmap_begin(c);
+		jw_kstr(&c->w, "oldState", old);
+		jw_kstr(&c->w, "newState", now);
+	} else {
+		jw_obj_begin(&c->w);
+	}
+	for (int i = 0; i < JMAP_SET_N; i++) {
+		if (i == JMAP_SET_DESTROYED)
+			jw_arr_end(&s->w[i]);
+		else
+			jw_obj_end(&s->w[i]);
+		if (!old && i >= JMAP_SET_NOT_CREATED && buf_len(&s->b[i]) <= 2)
+			continue; /* {} */
+		jw_key(&c->w, names[i]);
+		jw_rawn(&c->w, buf_data(&s->b[i]), buf_len(&s->b[i]));
 	}
 	jw_obj_end(&c->w);
+	jmap_set_free(s);
 }

@@ -358,24 +358,32 @@ static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *
 		nhps++;
 	}
 	want |= 1u << P_ID;
-	/* bodyProperties: the default set of §4.1.4, subParts always. */
+	/* bodyProperties: the default set of §4.1.4 (no headers), subParts
+	 * always; header:NAME forms as on the Email, per part. */
 	const struct json_value *bp = jmap_arg(c, "bodyProperties"), *v;
 	unsigned bwant = bp ? 1u << 10 : 0x7ffu;
+	struct jmap_hprop *bhps = arena_alloc(c->r->a, ((bp ? bp->count : 0) + 1) * sizeof *bhps);
+	size_t nbhps = 0;
 	for (const struct json_value *e = bp ? bp->first : NULL; e; e = e->next) {
 		int k = jmap_body_props(e->str);
-		if (k < 0) {
+		if (k >= 0) {
+			bwant |= 1u << k;
+		} else if (jmap_hprop_parse(c->r->a, e->str, &bhps[nbhps]) == 0) {
+			nbhps++;
+		} else {
 			jmap_bad_arg(c, "bodyProperties",
-				     !strcmp(e->str, "headers") || !strncmp(e->str, "header:", 7)
-					 ? "a property tern does not serve yet"
+				     !strncmp(e->str, "header:", 7)
+					 ? "a header form this field does not allow, or a bad name"
 					 : "unknown property");
 			return -1;
 		}
-		bwant |= 1u << k;
 	}
 	struct jmap_body_opts opts = {
 	    .text = flag(c, "fetchTextBodyValues"),
 	    .html = flag(c, "fetchHTMLBodyValues"),
 	    .all = flag(c, "fetchAllBodyValues"),
+	    .hps = bhps,
+	    .nhps = nbhps,
 	};
 	if ((v = jmap_arg(c, "maxBodyValueBytes")))
 		opts.max = (uint64_t)v->integer;
@@ -489,7 +497,10 @@ void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struc
 	r.a = a;
 	c.r = &r;
 	jw_init(&c.w, out);
-	struct email_opts eo = {(1u << NPROPS) - 1, 0x7ffu, NULL, 0, {1, 1, 1, 0}};
+	/* Every body part property too, and one header form per part. */
+	static const struct jmap_hprop part_hp = {"header:Content-Type:asText:all", "Content-Type",
+						  JH_TEXT, 1};
+	struct email_opts eo = {(1u << NPROPS) - 1, 0xfffu, NULL, 0, {1, 1, 1, 0, &part_hp, 1}};
 	parsed_write(&c, &eo, eo.want, "B", data, len);
 }
 
@@ -571,16 +582,8 @@ void jmap_email_parse(struct jmap_call *c)
 	jw_obj_end(&c->w);
 	jw_arr_end(&nfw);
 	jw_arr_end(&npw);
-	jw_key(&c->w, "notParsable");
-	if (nnp)
-		jw_rawn(&c->w, buf_data(&np), buf_len(&np));
-	else
-		jw_null(&c->w);
-	jw_key(&c->w, "notFound");
-	if (nnf)
-		jw_rawn(&c->w, buf_data(&nf), buf_len(&nf));
-	else
-		jw_null(&c->w);
+	jmap_w_raw_or_null(&c->w, "notParsable", &np, nnp != 0);
+	jmap_w_raw_or_null(&c->w, "notFound", &nf, nnf != 0);
 	jw_obj_end(&c->w);
 	(void)nparsed;
 	buf_free(&nf);
@@ -654,32 +657,16 @@ static int ebound_cb(void *arg, const struct store_change *sc)
 	return 0;
 }
 
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
-
 void jmap_email_changes(struct jmap_call *c)
 {
 	char state[24], newstate[24];
-	uint64_t since, now, upto;
+	uint64_t since, now, upto, max;
 
-	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
 		return;
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && mc->integer == 0) {
-		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
-		return;
-	}
-	jmap_state_parse(state, &now);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
-		jmap_error(c, "cannotCalculateChanges", NULL);
-		return;
-	}
 	upto = now;
-	if (mc) {
-		struct ebound b = {.max = (uint64_t)mc->integer, .cur = since, .upto = since};
+	if (max) {
+		struct ebound b = {.max = max, .cur = since, .upto = since};
 		int rc = store_changes_since(c->r->st, c->r->account, since, ebound_cb, &b);
 		free(b.ids.v);
 		if (rc != STORE_OK) {

@@ -75,6 +75,9 @@ void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_e
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len);
 /* {"M00000001": true, ...} from the record's (mailbox, uid) pairs. */
 void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n);
+/* p[0..n) as base64 body lines (76 columns, CRLF), for a MIME part
+ * (jmap_email_create.c; VacationResponse's HTML reply too). */
+void jmap_w_base64_lines(struct buf *out, const char *p, size_t n);
 /* A blob id: "B" and the 64 hex digits of the content hash. */
 void jmap_w_blob(struct jw *w, const uint8_t id[32]);
 
@@ -122,11 +125,18 @@ int jmap_has_attachment(const struct mime_tree *t);
 struct jmap_body_opts {
 	int text, html, all; /* fetchTextBodyValues, fetchHTMLBodyValues, fetchAllBodyValues */
 	uint64_t max;        /* maxBodyValueBytes, 0 = no limit */
+	/* bodyProperties' "header:NAME[:asForm][:all]", read from each
+	 * part's own header section (the caller's array). */
+	const struct jmap_hprop *hps;
+	size_t nhps;
 };
-/* The index of a body part property name (bodyProperties), or -1. */
+/* The index of a body part property name (bodyProperties: "headers"
+ * included, JMAP_BODY_P_HEADERS), or -1. */
+#define JMAP_BODY_P_HEADERS 11
 int jmap_body_props(const char *name);
 /* Writes the body properties in want (JMAP_BODY_*) of the email whose
- * bytes are data and tree t; bwant: bodyProperties as a bit set. */
+ * bytes are data and tree t; bwant: bodyProperties as a bit set (bit
+ * jmap_body_props(name)), o->hps the header:NAME ones. */
 void jmap_email_body(struct jw *w, struct arena *a, const char *data, const struct mime_tree *t,
 		     uint32_t email, unsigned want, unsigned bwant, const struct jmap_body_opts *o);
 

@@ -5,7 +5,11 @@
  *
  * Parts: partId is the part's index in the tree (pre-order, the root 0),
  * blobId "P<email>_<index>" names its decoded content for download. A
- * message/rfc822 part is a leaf here, as RFC 8621 has it. textBody,
+ * message/rfc822 part is a leaf here, as RFC 8621 has it (its index
+ * skips the parts of the message it holds). A part's headers and
+ * header:NAME[:asForm][:all] come from its own header section (the
+ * root's is the message's), through jmap_email_header.c's forms, read
+ * only when asked for. textBody,
  * htmlBody and attachments follow the RFC's parseStructure algorithm
  * step by step. bodyValues decode the transfer encoding and the charset
  * (those mime_charset_to_utf8 knows; another is isEncodingProblem and is
@@ -25,7 +29,7 @@
 
 static const char *const bprops[] = {
     "partId", "blobId", "size", "name", "type", "charset", "disposition", "cid", "language",
-    "location", "subParts",
+    "location", "subParts", "headers",
 };
 #define NBPROPS (sizeof bprops / sizeof bprops[0])
 
@@ -91,7 +95,21 @@ struct ctx {
 	const struct mime_tree *t;
 	uint32_t email;
 	unsigned want; /* bit per bprops entry */
+	const struct jmap_hprop *hps;
+	size_t nhps;
 };
+
+/* headers and header:NAME forms from part p's own header section. */
+static void w_part_headers(struct ctx *c, const struct mime_part *p)
+{
+	struct jmap_hfields h;
+
+	jmap_hfields_read(c->a, c->data + p->hdr_off, p->body_off - p->hdr_off, &h);
+	if (c->want & (1u << JMAP_BODY_P_HEADERS))
+		jmap_headers_write(c->w, c->a, &h);
+	for (size_t k = 0; k < c->nhps; k++)
+		jmap_hprop_write(c->w, c->a, &h, &c->hps[k]);
+}
 
 static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 {
@@ -101,7 +119,8 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 
 	jw_obj_begin(w);
 	for (size_t k = 0; k < NBPROPS; k++) {
-		if (!(c->want & (1u << k)) || (k == 10 && (!with_sub || is_leaf)))
+		if (!(c->want & (1u << k)) || (k == 10 && (!with_sub || is_leaf)) ||
+		    k == JMAP_BODY_P_HEADERS)
 			continue;
 		jw_key(w, bprops[k]);
 		switch (k) {
@@ -194,6 +213,8 @@ static void w_part(struct ctx *c, uint32_t i, int with_sub, int depth)
 			break;
 		}
 	}
+	if ((c->want & (1u << JMAP_BODY_P_HEADERS)) || c->nhps)
+		w_part_headers(c, p);
 	jw_obj_end(w);
 }
 
@@ -315,7 +336,7 @@ static void body_value(struct ctx *c, uint32_t i, uint64_t max)
 void jmap_email_body(struct jw *w, struct arena *a, const char *data, const struct mime_tree *t,
 		     uint32_t email, unsigned want, unsigned bwant, const struct jmap_body_opts *o)
 {
-	struct ctx c = {w, a, data, t, email, bwant};
+	struct ctx c = {w, a, data, t, email, bwant, o->hps, o->nhps};
 	struct list text = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0},
 		    html = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0},
 		    att = {arena_alloc(a, (t->nparts + 1) * 2 * sizeof(uint32_t)), 0};

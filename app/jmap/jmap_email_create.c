@@ -318,7 +318,7 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 	return "quoted-printable";
 }
 
-static void w_base64(struct buf *out, const char *p, size_t n)
+void jmap_w_base64_lines(struct buf *out, const char *p, size_t n)
 {
 	char line[80];
 	for (size_t i = 0; i < n; i += 57) {
@@ -465,7 +465,7 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	if (cid)
 		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
 	buf_append_c(m->out, "\r\n");
-	w_base64(m->out, b.p, b.len);
+	jmap_w_base64_lines(m->out, b.p, b.len);
 	jmap_bytes_free(&b);
 	buf_free(&tmp);
 	return 0;

@@ -6,29 +6,19 @@
  * further mailboxes get a membership as IMAP COPY gives one
  * (store_email_copy). There is no second delivery path.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/latch.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "mime/mime_cache.h"
 #include "store/store.h"
 
-struct wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
 static void stored(struct store_delivery *d, void *arg)
 {
-	struct wait *w = arg;
 	(void)d;
-	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	latch_open(arg);
 }
 
 struct thread_of {
@@ -47,7 +37,7 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 {
 	struct store_delivery d;
 	struct buf meta;
-	struct wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	struct latch w = LATCH_INIT;
 	uint32_t email = 0;
 
 	if (!e->nmailboxes)
@@ -72,10 +62,7 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 	d.done = stored;
 	d.arg = &w;
 	store_deliver(st, &d);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
+	latch_wait(&w);
 	buf_free(&meta);
 	if (d.result != STORE_OK)
 		return d.result;

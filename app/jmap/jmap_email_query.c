@@ -5,7 +5,9 @@
  * hasKeyword, notKeyword, allInThreadHaveKeyword,
  * someInThreadHaveKeyword, noneInThreadHaveKeyword, combined with AND,
  * OR, NOT, and the content conditions below; sorts by receivedAt, size,
- * id; collapseThreads; position,
+ * id, hasKeyword, allInThreadHaveKeyword, someInThreadHaveKeyword (the
+ * Comparator's "keyword": an email without it sorts first when
+ * ascending, as false before true); collapseThreads; position,
  * anchor, anchorOffset, limit, calculateTotal.
  *
  * The content conditions (text, from, to, cc, bcc, subject, body, header,
@@ -41,6 +43,7 @@ struct em {
 	/* Sort keys read from the message, for sorts that need them. */
 	const char *k_subject, *k_from, *k_to;
 	int64_t sent;
+	unsigned kwbits; /* bit i: keyword sort key i holds for this email */
 	struct arena *a; /* the request's, for the keys */
 };
 
@@ -211,8 +214,9 @@ bad:
 }
 
 struct skey {
-	int prop; /* 0 receivedAt, 1 size, 2 id */
+	int prop; /* the index in query_run's names */
 	int asc;
+	const char *kw; /* the keyword sorts' keyword */
 };
 static struct skey *g_keys;
 static int g_nkeys;
@@ -230,6 +234,9 @@ static int cmp_em(const void *pa, const void *pb)
 		case 4: r = mime_collate(str_c(a->k_from), str_c(b->k_from)); break;
 		case 5: r = mime_collate(str_c(a->k_to), str_c(b->k_to)); break;
 		case 6: r = a->sent < b->sent ? -1 : a->sent > b->sent; break;
+		default: /* the keyword sorts: their value was computed before */
+			r = (int)((a->kwbits >> i) & 1u) - (int)((b->kwbits >> i) & 1u);
+			break;
 		}
 		if (r)
 			return g_keys[i].asc ? r : -r;
@@ -343,24 +350,32 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	all->a = c->r->a;
 	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
 		const struct json_value *p = json_get(e, "property"), *asc = json_get(e, "isAscending");
+		const struct json_value *kw = json_get(e, "keyword");
 		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING ||
 		    (asc && asc->type != JSON_BOOL)) {
 			jmap_bad_arg(c, "sort", "a Comparator has a property");
 			return -1;
 		}
-		static const char *const names[] = {"receivedAt", "size", "id", "subject",
-						    "from", "to", "sentAt"};
+		static const char *const names[] = {"receivedAt", "size", "id", "subject", "from", "to",
+						    "sentAt", "hasKeyword", "allInThreadHaveKeyword",
+						    "someInThreadHaveKeyword"};
 		int prop = -1;
-		for (int k = 0; k < 7 && prop < 0; k++)
+		for (int k = 0; k < 10 && prop < 0; k++)
 			if (!strcmp(p->str, names[k]))
 				prop = k;
-		if (prop >= 3)
+		if (prop >= 3 && prop <= 6)
 			need_keys = 1;
 		if (prop < 0 || nkeys == 4) {
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}
-		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1};
+		/* §4.4.2: the keyword sorts need a valid "keyword". */
+		if (prop >= 7 && (!kw || kw->type != JSON_STRING ||
+				  !store_keyword_valid(kw->str, strlen(kw->str)))) {
+			jmap_bad_arg(c, "sort", "a keyword sort needs a valid keyword");
+			return -1;
+		}
+		keys[nkeys++] = (struct skey){prop, asc ? asc->boolean : 1, prop >= 7 ? kw->str : NULL};
 	}
 	if (store_emails_all(c->r->st, c->r->account, load_cb, all) != STORE_OK) {
 		jmap_error(c, "serverFail", NULL);
@@ -397,6 +412,19 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 		hit[i]->sent = hit[i]->received;
 		store_email_content(c->r->st, c->r->account, hit[i]->id, sort_keys_cb, hit[i]);
 	}
+	/* The keyword sorts' values, once per email (the thread ones look
+	 * at the whole thread, filtered out or not). */
+	for (size_t i = 0; i < n; i++) {
+		hit[i]->kwbits = 0;
+		for (int k = 0; k < nkeys; k++) {
+			if (keys[k].prop < 7)
+				continue;
+			int h = keys[k].prop == 7
+				    ? store_keywords_has(hit[i]->kw, hit[i]->kwlen, keys[k].kw)
+				    : thread_kw(&q, hit[i]->thread, keys[k].kw, keys[k].prop == 8 ? 0 : 1);
+			hit[i]->kwbits |= (unsigned)(h != 0) << k;
+		}
+	}
 	pthread_mutex_lock(&sort_mu);
 	g_keys = keys;
 	g_nkeys = nkeys;
@@ -423,10 +451,15 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	return 0;
 }
 
+static int is_anchor(void *arg, size_t i, const char *anchor)
+{
+	struct em **hit = arg;
+	return hit[i]->id == jmap_id_num(anchor, 'E');
+}
+
 void jmap_email_query(struct jmap_call *c)
 {
 	char state[24];
-	const struct json_value *v;
 	struct ems all;
 	struct em **hit;
 	size_t n;
@@ -439,41 +472,15 @@ void jmap_email_query(struct jmap_call *c)
 		free(all.v);
 		return;
 	}
-	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
-	const struct json_value *anchor = jmap_arg(c, "anchor");
-	if (anchor) {
-		int64_t at = -1;
-		for (size_t i = 0; i < n && at < 0; i++)
-			if (hit[i]->id == jmap_id_num(anchor->str, 'E'))
-				at = (int64_t)i;
-		if (at < 0) {
-			free(all.v);
-			jmap_error(c, "anchorNotFound", NULL);
-			return;
-		}
-		pos = at + ((v = jmap_arg(c, "anchorOffset")) ? v->integer : 0);
-		if (pos < 0)
-			pos = 0;
-	} else if (pos < 0) {
-		pos = (int64_t)n + pos;
-		if (pos < 0)
-			pos = 0;
+	size_t pos, end;
+	if (jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0) {
+		free(all.v);
+		return;
 	}
-	if (pos > (int64_t)n)
-		pos = (int64_t)n;
-	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)n;
-	jmap_begin(c);
-	jw_kstr(&c->w, "queryState", state);
-	jw_kbool(&c->w, "canCalculateChanges", 1);
-	jw_kint(&c->w, "position", pos);
-	jw_key(&c->w, "ids");
-	jw_arr_begin(&c->w);
-	for (int64_t i = pos; i < (int64_t)n && i - pos < lim; i++)
+	jmap_query_begin(c, state, 1, pos);
+	for (size_t i = pos; i < end; i++)
 		jmap_w_id(&c->w, 'E', hit[i]->id);
-	jw_arr_end(&c->w);
-	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
-		jw_kint(&c->w, "total", (int64_t)n);
-	jw_obj_end(&c->w);
+	jmap_query_end(c, n);
 	free(all.v);
 }
 

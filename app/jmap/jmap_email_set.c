@@ -49,18 +49,7 @@ struct set_err {
 
 static void w_err(struct jw *w, const char *key, struct set_err e)
 {
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", e.type);
-	if (e.desc)
-		jw_kstr(w, "description", e.desc);
-	if (e.prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, e.prop);
-		jw_arr_end(w);
-	}
-	jw_obj_end(w);
+	jmap_w_set_error(w, key, e.type, e.desc, e.prop);
 }
 
 static int kw_ok(const char *k)
@@ -250,21 +239,34 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		goto out;
 	}
 
-	/* Mailboxes: copies into the new ones first, then the old ones go. */
-	struct jmap_mailbox *src = jmap_mailbox_by_id(m, b.mb[0]);
+	/* Mailboxes: copies into the new ones first, then the old ones go.
+	 * When exactly one membership goes (a move, the usual change), the
+	 * copies come from it and the last one moves it: one commit less. */
+	uint32_t gone = b.nm, ngone = 0, nnew = 0;
+	for (uint32_t i = 0; i < b.nm; i++)
+		if (!has_mb(after, na, b.mb[i]))
+			gone = i, ngone++;
+	for (uint32_t i = 0; i < na; i++)
+		nnew += !has_mb(b.mb, b.nm, after[i]);
+	uint32_t from = ngone == 1 ? gone : 0;
+	int moved = 0;
+	struct jmap_mailbox *src = jmap_mailbox_by_id(m, b.mb[from]);
 	for (uint32_t i = 0; i < na; i++) {
 		if (has_mb(b.mb, b.nm, after[i]))
 			continue;
+		int move = ngone == 1 && --nnew == 0;
 		struct store_copy_result cr = {0};
-		int r = store_email_copy(c->r->st, c->r->account, b.mb[0], src ? src->uidvalidity : 0,
-					 &b.uid[0], 1, after[i], STORE_COPY_NO_LESSON, &cr);
+		int r = jmap_write_copy(c->r->st, c->r->account, b.mb[from],
+					src ? src->uidvalidity : 0, b.uid[from], after[i],
+					move | STORE_COPY_NO_LESSON, &cr);
+		moved |= r == STORE_OK && move && cr.n;
 		store_copy_result_free(&cr);
 		if (r != STORE_OK) {
 			*e = (struct set_err){"serverFail", "the copy failed", NULL};
 			goto out;
 		}
 	}
-	for (uint32_t i = 0; i < b.nm; i++) {
+	for (uint32_t i = 0; i < b.nm && !moved; i++) {
 		if (has_mb(after, na, b.mb[i]))
 			continue;
 		struct jmap_mailbox *mb = jmap_mailbox_by_id(m, b.mb[i]);
@@ -314,42 +316,21 @@ void jmap_email_set(struct jmap_call *c)
 {
 	char old[24], now[24];
 	struct jmap_mailboxes m;
-	struct jw *w = &c->w;
+	struct jmap_set set;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0 ||
-	    jmap_state(c, old) < 0)
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0 ||
+	    jmap_state(c, old) < 0 || jmap_set_if_in_state(c, old) < 0)
 		return;
-	const struct json_value *ifin = jmap_arg(c, "ifInState"), *cr = jmap_arg(c, "create"),
-				*up = jmap_arg(c, "update"), *de = jmap_arg(c, "destroy");
-	if (ifin && strcmp(ifin->str, old) != 0) {
-		jmap_error(c, "stateMismatch", NULL);
-		return;
-	}
-	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
-	    JMAP_MAX_OBJECTS_IN_SET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	struct buf ok[3], bad[3];
-	struct jw okw[3], badw[3];
-	for (int i = 0; i < 3; i++) {
-		buf_init(&ok[i], JMAP_RESPONSE_MAX / 4);
-		buf_init(&bad[i], JMAP_RESPONSE_MAX / 4);
-		jw_init(&okw[i], &ok[i]);
-		jw_init(&badw[i], &bad[i]);
-		if (i == 2)
-			jw_arr_begin(&okw[i]);
-		else
-			jw_obj_begin(&okw[i]);
-		jw_obj_begin(&badw[i]);
-	}
-	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next)
+	jmap_set_open(&set, JMAP_RESPONSE_MAX / 4);
+	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
+	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
+	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next)
 		jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
-	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
 		uint32_t id = jmap_id_num(o->key, 'E');
 		if (!id)
@@ -361,7 +342,7 @@ void jmap_email_set(struct jmap_call *c)
 		jw_key(&okw[1], o->key);
 		jw_null(&okw[1]);
 	}
-	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
+	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next) {
 		struct set_err e;
 		uint32_t id = jmap_id_num(o->str, 'E');
 		if (!id)
@@ -372,27 +353,9 @@ void jmap_email_set(struct jmap_call *c)
 		}
 		jw_str(&okw[2], o->str);
 	}
-	if (jmap_state(c, now) == 0) {
-		static const char *const ok_names[] = {"created", "updated", "destroyed"};
-		static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
-		jmap_begin(c);
-		jw_kstr(w, "oldState", old);
-		jw_kstr(w, "newState", now);
-		for (int i = 0; i < 3; i++) {
-			if (i == 2)
-				jw_arr_end(&okw[i]);
-			else
-				jw_obj_end(&okw[i]);
-			jw_obj_end(&badw[i]);
-			jw_key(w, ok_names[i]);
-			jw_rawn(w, buf_data(&ok[i]), buf_len(&ok[i]));
-			jw_key(w, bad_names[i]);
-			jw_rawn(w, buf_data(&bad[i]), buf_len(&bad[i]));
-		}
-		jw_obj_end(w);
+	if (jmap_state(c, now) < 0) {
+		jmap_set_free(&set);
+		return;
 	}
-	for (int i = 0; i < 3; i++) {
-		buf_free(&ok[i]);
-		buf_free(&bad[i]);
-	}
+	jmap_set_end(c, &set, old, now);
 }

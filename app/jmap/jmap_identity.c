@@ -11,10 +11,9 @@
  * be destroyed. What a client set is kept in meta, one record per
  * identity: "jmapident/ACCOUNT/ID" -> the identity as JSON (SCHEMA.md).
  *
- * State: a hash of the account's identities as this file renders them,
- * so an alias added by the administrator changes it too. /changes
- * answers "nothing" for the current state and cannotCalculateChanges for
- * another (identities are few: a client fetches them again).
+ * State and /changes: snapshots of the identities as /get renders them
+ * (jmap_typestate.c), so an alias added by the administrator is a change
+ * too, and /changes is exact from any of the last JMAP_TS_KEEP states.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "core/arena.h"
 #include "jmap/jmap_private.h"
+#include "jmap/jmap_typestate.h"
 #include "store/store.h"
 
 #define IDENT_MAX 100 /* identities per account, defaults included */
@@ -206,21 +206,26 @@ static void w_ident(struct jw *w, const struct ident *x, int with_id)
 	jw_obj_end(w);
 }
 
-static void state_of(struct idents *s, char out[24])
+/* The identities as /get renders them (jmap_typestate.h). */
+static struct jmap_ts_obj *ts_objs(struct jmap_request *r, struct idents *s)
 {
+	struct jmap_ts_obj *v = arena_zalloc(r->a, (s->n + 1) * sizeof *v);
 	struct buf b;
 	struct jw w;
-	uint8_t h[8];
-	buf_init(&b, 4 * 1024 * 1024);
-	jw_init(&w, &b);
-	jw_arr_begin(&w);
-	for (size_t i = 0; i < s->n; i++)
+	buf_init(&b, 1024 * 1024);
+	for (size_t i = 0; i < s->n; i++) {
+		buf_reset(&b);
+		jw_init(&w, &b);
 		w_ident(&w, &s->v[i], 1);
-	jw_arr_end(&w);
-	crypto_generichash(h, sizeof h, (const uint8_t *)buf_data(&b), buf_len(&b), NULL, 0);
+		jmap_ts_digest(&v[i], s->v[i].id, buf_data(&b), buf_len(&b));
+	}
 	buf_free(&b);
-	snprintf(out, 24, "%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5], h[6],
-		 h[7]);
+	return v;
+}
+
+static void state_of(struct jmap_request *r, struct idents *s, char out[24])
+{
+	jmap_ts_state(r, "ident", ts_objs(r, s), s->n, out);
 }
 
 static int save(struct jmap_request *r, const struct ident *x)
@@ -255,42 +260,29 @@ static const struct jmap_arg get_args[] = {
 static const char *const props[] = {"id",      "name",          "email",         "replyTo",
 				    "bcc",     "textSignature", "htmlSignature", "mayDelete"};
 
+static int ident_found(void *arg, const char *id)
+{
+	return find(arg, id) != NULL;
+}
+
 void jmap_identity_get(struct jmap_call *c)
 {
 	struct idents *s = arena_alloc(c->r->a, sizeof *s);
 	char state[24];
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, sizeof get_args / sizeof get_args[0]) < 0)
+	if (jmap_get_begin(c, get_args, sizeof get_args / sizeof get_args[0], props,
+			   sizeof props / sizeof props[0], &g) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		size_t k;
-		for (k = 0; k < sizeof props / sizeof props[0] && strcmp(props[k], e->str); k++)
-			;
-		if (k == sizeof props / sizeof props[0]) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return;
-		}
-	}
-	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (idents_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	state_of(s, state);
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
+	state_of(c->r, s, state);
+	jmap_get_list(c, state);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ident *x = &s->v[i];
-		int wanted = !ids;
-		for (const struct json_value *e = ids ? ids->first : NULL; e && !wanted; e = e->next)
-			wanted = !strcmp(e->str, x->id);
-		if (!wanted)
+		if (!jmap_get_has_id(&g, x->id))
 			continue;
 		struct buf one;
 		struct jw w;
@@ -302,10 +294,7 @@ void jmap_identity_get(struct jmap_call *c)
 		struct json_value *o = json_parse(buf_data(&one), buf_len(&one), c->r->a, err, sizeof err);
 		jw_obj_begin(&c->w);
 		for (const struct json_value *m = o ? o->first : NULL; m; m = m->next) {
-			int want = !pv || !strcmp(m->key, "id");
-			for (const struct json_value *e = pv ? pv->first : NULL; e && !want; e = e->next)
-				want = !strcmp(e->str, m->key);
-			if (want) {
+			if (jmap_get_wants(&g, m->key)) {
 				jw_key(&c->w, m->key);
 				jw_value(&c->w, m);
 			}
@@ -313,35 +302,18 @@ void jmap_identity_get(struct jmap_call *c)
 		jw_obj_end(&c->w);
 		buf_free(&one);
 	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		if (!find(s, e->str))
-			jw_str(&c->w, e->str);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_end(c, &g, ident_found, s);
 }
-
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
 
 void jmap_identity_changes(struct jmap_call *c)
 {
 	struct idents *s = arena_alloc(c->r->a, sizeof *s);
-	char state[24];
 
-	if (jmap_args_check(c, changes_args, 3) < 0)
-		return;
 	if (idents_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	state_of(s, state);
-	jmap_changes_unlogged(c, jmap_arg(c, "sinceState")->str, state, "fetch the identities again");
+	jmap_ts_changes(c, "ident", ts_objs(c->r, s), s->n);
 }
 
 /* ---- Identity/set ---- */
@@ -416,64 +388,37 @@ void jmap_identity_set(struct jmap_call *c)
 {
 	struct idents *s = arena_alloc(c->r->a, sizeof *s);
 	char old[24], now[24];
+	struct jmap_set set;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0)
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0)
 		return;
-	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
-				*de = jmap_arg(c, "destroy"), *ifs = jmap_arg(c, "ifInState");
-	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
-	    JMAP_MAX_OBJECTS_IN_SET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (idents_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	state_of(s, old);
-	if (ifs && strcmp(ifs->str, old)) {
-		jmap_error(c, "stateMismatch", NULL);
+	state_of(c->r, s, old);
+	if (jmap_set_if_in_state(c, old) < 0)
 		return;
-	}
-	/* Results are written into three buffers, joined at the end. */
-	struct buf created, updated, destroyed;
-	struct jw cw, uw, dw;
-	buf_init(&created, 1024 * 1024);
-	buf_init(&updated, 1024 * 1024);
-	buf_init(&destroyed, 1024 * 1024);
-	jw_init(&cw, &created);
-	jw_init(&uw, &updated);
-	jw_init(&dw, &destroyed);
-	jw_obj_begin(&cw);
-	jw_obj_begin(&uw);
-	jw_arr_begin(&dw);
-	struct jw nc, nu, nd;
-	struct buf bnc, bnu, bnd;
-	buf_init(&bnc, 1024 * 1024);
-	buf_init(&bnu, 1024 * 1024);
-	buf_init(&bnd, 1024 * 1024);
-	jw_init(&nc, &bnc);
-	jw_init(&nu, &bnu);
-	jw_init(&nd, &bnd);
-	jw_obj_begin(&nc);
-	jw_obj_begin(&nu);
-	jw_obj_begin(&nd);
-	for (const struct json_value *e = cr ? cr->first : NULL; e; e = e->next) {
+	jmap_set_open(&set, 1024 * 1024);
+	struct jw *cw = &set.w[JMAP_SET_CREATED], *uw = &set.w[JMAP_SET_UPDATED],
+		  *dw = &set.w[JMAP_SET_DESTROYED], *nc = &set.w[JMAP_SET_NOT_CREATED],
+		  *nu = &set.w[JMAP_SET_NOT_UPDATED], *nd = &set.w[JMAP_SET_NOT_DESTROYED];
+	for (const struct json_value *e = set.create ? set.create->first : NULL; e; e = e->next) {
 		struct ident x = {.name = "", .text_sig = "", .html_sig = "", .may_delete = 1,
 				  .stored = 1};
 		const char *bad = e->type == JSON_OBJECT ? apply(&x, e, 1) : "";
 		if (bad || !x.email) {
-			set_error(&nc, e->key, "invalidProperties", bad && *bad ? bad : "email", NULL);
+			set_error(nc, e->key, "invalidProperties", bad && *bad ? bad : "email", NULL);
 			continue;
 		}
 		int may = jmap_account_may_send(c->r, x.email);
 		if (may != 1) {
-			set_error(&nc, e->key, may < 0 ? "serverFail" : "forbiddenFrom", NULL,
+			set_error(nc, e->key, may < 0 ? "serverFail" : "forbiddenFrom", NULL,
 				  may < 0 ? NULL : "not an address of this account");
 			continue;
 		}
 		if (s->n == IDENT_MAX) {
-			set_error(&nc, e->key, "overQuota", NULL, "too many identities");
+			set_error(nc, e->key, "overQuota", NULL, "too many identities");
 			continue;
 		}
 		uint8_t rnd[8];
@@ -481,86 +426,59 @@ void jmap_identity_set(struct jmap_call *c)
 		snprintf(x.id, sizeof x.id, "I%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 		if (save(c->r, &x) != STORE_OK) {
-			set_error(&nc, e->key, "serverFail", NULL, NULL);
+			set_error(nc, e->key, "serverFail", NULL, NULL);
 			continue;
 		}
 		s->v[s->n++] = x;
 		jmap_created_put(c->r, e->key, arena_strdup(c->r->a, x.id));
-		jw_key(&cw, e->key);
-		jw_obj_begin(&cw);
-		jw_kstr(&cw, "id", x.id);
-		jw_kbool(&cw, "mayDelete", 1);
-		jw_obj_end(&cw);
+		jw_key(cw, e->key);
+		jw_obj_begin(cw);
+		jw_kstr(cw, "id", x.id);
+		jw_kbool(cw, "mayDelete", 1);
+		jw_obj_end(cw);
 	}
-	for (const struct json_value *e = up ? up->first : NULL; e; e = e->next) {
+	for (const struct json_value *e = set.update ? set.update->first : NULL; e; e = e->next) {
 		const char *id = e->key[0] == '#' ? jmap_created_get(c->r, e->key + 1) : e->key;
 		struct ident *x = id ? find(s, id) : NULL;
 		if (!x) {
-			set_error(&nu, e->key, "notFound", NULL, NULL);
+			set_error(nu, e->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct ident y = *x;
 		const char *bad = e->type == JSON_OBJECT ? apply(&y, e, 0) : "";
 		if (bad) {
-			set_error(&nu, e->key, "invalidProperties", *bad ? bad : NULL, NULL);
+			set_error(nu, e->key, "invalidProperties", *bad ? bad : NULL, NULL);
 			continue;
 		}
 		y.stored = 1;
 		if (save(c->r, &y) != STORE_OK) {
-			set_error(&nu, e->key, "serverFail", NULL, NULL);
+			set_error(nu, e->key, "serverFail", NULL, NULL);
 			continue;
 		}
 		*x = y;
-		jw_key(&uw, e->key);
-		jw_null(&uw);
+		jw_key(uw, e->key);
+		jw_null(uw);
 	}
-	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next) {
+	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
 		struct ident *x = find(s, e->str);
 		char key[64];
 		if (!x) {
-			set_error(&nd, e->str, "notFound", NULL, NULL);
+			set_error(nd, e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		if (!x->may_delete) {
-			set_error(&nd, e->str, "forbidden",
+			set_error(nd, e->str, "forbidden",
 				  NULL, "the account's own addresses keep their identity");
 			continue;
 		}
 		snprintf(key, sizeof key, "jmapident/%u/%s", c->r->account, x->id);
 		if (store_meta_del(c->r->st, key) != STORE_OK) {
-			set_error(&nd, e->str, "serverFail", NULL, NULL);
+			set_error(nd, e->str, "serverFail", NULL, NULL);
 			continue;
 		}
 		*x = s->v[--s->n];
-		jw_str(&dw, e->str);
+		jw_str(dw, e->str);
 	}
-	jw_obj_end(&cw);
-	jw_obj_end(&uw);
-	jw_arr_end(&dw);
-	jw_obj_end(&nc);
-	jw_obj_end(&nu);
-	jw_obj_end(&nd);
-	state_of(s, now);
-	jmap_begin(c);
-	jw_kstr(&c->w, "oldState", old);
-	jw_kstr(&c->w, "newState", now);
-	jw_key(&c->w, "created");
-	jw_rawn(&c->w, buf_data(&created), buf_len(&created));
-	jw_key(&c->w, "updated");
-	jw_rawn(&c->w, buf_data(&updated), buf_len(&updated));
-	jw_key(&c->w, "destroyed");
-	jw_rawn(&c->w, buf_data(&destroyed), buf_len(&destroyed));
-	jw_key(&c->w, "notCreated");
-	jw_rawn(&c->w, buf_data(&bnc), buf_len(&bnc));
-	jw_key(&c->w, "notUpdated");
-	jw_rawn(&c->w, buf_data(&bnu), buf_len(&bnu));
-	jw_key(&c->w, "notDestroyed");
-	jw_rawn(&c->w, buf_data(&bnd), buf_len(&bnd));
-	jw_obj_end(&c->w);
-	buf_free(&created);
-	buf_free(&updated);
-	buf_free(&destroyed);
-	buf_free(&bnc);
-	buf_free(&bnu);
-	buf_free(&bnd);
+	state_of(c->r, s, now);
+	jmap_set_end(c, &set, old, now);
 }

@@ -76,44 +76,26 @@ static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned w
 }
 
 /* The properties argument as a bit set (id always); -1 with the error set. */
-static int props_want(struct jmap_call *c, const char *const *names, size_t n, unsigned *want_r)
-{
-	const struct json_value *pv = jmap_arg(c, "properties");
-
-	*want_r = pv ? 1u : (1u << n) - 1;
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		size_t p;
-		for (p = 0; p < n; p++)
-			if (strcmp(e->str, names[p]) == 0)
-				break;
-		if (p == n) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return -1;
-		}
-		*want_r |= 1u << p;
-	}
-	return 0;
-}
-
 static const struct jmap_arg get_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},
     {"ids", JA_IDS, JA_NULLABLE},
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 
+static int mb_found(void *arg, const char *id)
+{
+	return jmap_mailbox_by_id(arg, jmap_id_num(id, 'M')) != NULL;
+}
+
 void jmap_mailbox_get(struct jmap_call *c)
 {
 	struct jmap_mailboxes m;
-	unsigned want;
 	char state[24];
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, 3) < 0 || props_want(c, props, NPROPS, &want) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, NPROPS, &g) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids");
-	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
+	unsigned want = jmap_get_mask(&g, props, NPROPS);
 	/* The state first: a change between it and the read shows again. */
 	if (jmap_state(c, state) < 0)
 		return;
@@ -121,30 +103,20 @@ void jmap_mailbox_get(struct jmap_call *c)
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}
-	if (!ids && m.n > JMAP_MAX_OBJECTS_IN_GET) {
+	if (!g.ids && m.n > JMAP_MAX_OBJECTS_IN_GET) {
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	if (!ids)
+	jmap_get_list(c, state);
+	if (!g.ids)
 		for (size_t i = 0; i < m.n; i++)
 			write_mailbox(&c->w, &m.v[i], want);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next) {
+	for (const struct json_value *e = g.ids ? g.ids->first : NULL; e; e = e->next) {
 		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(e->str, 'M'));
 		if (b)
 			write_mailbox(&c->w, b, want);
 	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		if (!jmap_mailbox_by_id(&m, jmap_id_num(e->str, 'M')))
-			jw_str(&c->w, e->str);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_end(c, &g, mb_found, &m);
 }
 
 /* ---- Mailbox/changes ---- */
@@ -183,6 +155,8 @@ static int change_cb(void *arg, const struct store_change *sc)
 
 	if (ch->upto && sc->modseq > ch->upto)
 		return 1;
+	if (sc->kind == STORE_CHANGE_EMAIL_THREAD)
+		return 0; /* names no mailbox */
 	if (sc->kind >= STORE_CHANGE_MAILBOX_CREATED) {
 		struct mb_change *m = change_of(ch, sc->id);
 		m->created |= sc->kind == STORE_CHANGE_MAILBOX_CREATED;
@@ -227,7 +201,8 @@ static int bound_cb(void *arg, const struct store_change *sc)
 		b->upto = b->cur;
 		b->cur = sc->modseq;
 	}
-	change_of(&b->ids, sc->kind >= STORE_CHANGE_MAILBOX_CREATED ? sc->id : sc->mailbox);
+	if (sc->kind != STORE_CHANGE_EMAIL_THREAD)
+		change_of(&b->ids, sc->kind >= STORE_CHANGE_MAILBOX_CREATED ? sc->id : sc->mailbox);
 	return 0;
 }
 
@@ -241,12 +216,6 @@ static void email_mbs_cb(void *arg, size_t i, const struct store_email_brief *b)
 		    ->updated = 1;
 	}
 }
-
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
 
 static void write_ids(struct jw *w, const char *key, const struct mb_change *v, size_t n, int which)
 {
@@ -266,23 +235,13 @@ static void write_ids(struct jw *w, const char *key, const struct mb_change *v, 
 void jmap_mailbox_changes(struct jmap_call *c)
 {
 	char state[24], newstate[24];
-	uint64_t since, now, upto;
+	uint64_t since, now, upto, max;
 
-	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
 		return;
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && mc->integer == 0) {
-		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
-		return;
-	}
-	jmap_state_parse(state, &now);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
-		jmap_error(c, "cannotCalculateChanges", NULL);
-		return;
-	}
 	upto = now;
-	if (mc) {
-		struct bound b = {.max = (uint64_t)mc->integer, .cur = since, .upto = since};
+	if (max) {
+		struct bound b = {.max = max, .cur = since, .upto = since};
 		int rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b);
 		free(b.ids.v);
 		if (rc != STORE_OK) {

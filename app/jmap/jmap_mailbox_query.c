@@ -145,6 +145,12 @@ static int sort_parse(struct jmap_call *c, struct sorting *s)
 	return 0;
 }
 
+static int is_anchor(void *arg, size_t i, const char *anchor)
+{
+	struct jmap_mailbox **hit = arg;
+	return hit[i]->id == jmap_id_num(anchor, 'M');
+}
+
 void jmap_mailbox_query(struct jmap_call *c)
 {
 	struct jmap_mailboxes m;
@@ -205,41 +211,13 @@ void jmap_mailbox_query(struct jmap_call *c)
 		n = k;
 	}
 
-	/* Window: anchor (with anchorOffset) or position, then limit. */
-	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
-	const struct json_value *anchor = jmap_arg(c, "anchor");
-	if (anchor) {
-		int64_t at = -1;
-		for (size_t i = 0; i < n; i++)
-			if (hit[i]->id == jmap_id_num(anchor->str, 'M'))
-				at = (int64_t)i;
-		if (at < 0) {
-			jmap_error(c, "anchorNotFound", NULL);
-			return;
-		}
-		pos = at + ((v = jmap_arg(c, "anchorOffset")) ? v->integer : 0);
-		if (pos < 0)
-			pos = 0;
-	} else if (pos < 0) {
-		pos = (int64_t)n + pos;
-		if (pos < 0)
-			pos = 0;
-	}
-	if (pos > (int64_t)n)
-		pos = (int64_t)n;
-	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)n;
-	jmap_begin(c);
-	jw_kstr(&c->w, "queryState", state);
-	jw_kbool(&c->w, "canCalculateChanges", 0);
-	jw_kint(&c->w, "position", pos);
-	jw_key(&c->w, "ids");
-	jw_arr_begin(&c->w);
-	for (int64_t i = pos; i < (int64_t)n && i - pos < lim; i++)
+	size_t pos, end;
+	if (jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0)
+		return;
+	jmap_query_begin(c, state, 0, pos);
+	for (size_t i = pos; i < end; i++)
 		jmap_w_id(&c->w, 'M', hit[i]->id);
-	jw_arr_end(&c->w);
-	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
-		jw_kint(&c->w, "total", (int64_t)n);
-	jw_obj_end(&c->w);
+	jmap_query_end(c, n);
 }
 
 static const struct jmap_arg qc_args[] = {

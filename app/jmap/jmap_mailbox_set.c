@@ -241,42 +241,21 @@ void jmap_mailbox_set(struct jmap_call *c)
 {
 	char old[24], now[24];
 	struct jmap_mailboxes m;
-	struct jw *w = &c->w;
+	struct jmap_set set;
+	const struct json_value *v;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0 ||
-	    jmap_state(c, old) < 0)
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0 ||
+	    jmap_state(c, old) < 0 || jmap_set_if_in_state(c, old) < 0)
 		return;
-	const struct json_value *ifin = jmap_arg(c, "ifInState"), *cr = jmap_arg(c, "create"),
-				*up = jmap_arg(c, "update"), *de = jmap_arg(c, "destroy"), *v;
 	int remove = (v = jmap_arg(c, "onDestroyRemoveEmails")) && v->boolean;
-	if (ifin && strcmp(ifin->str, old) != 0) {
-		jmap_error(c, "stateMismatch", NULL);
-		return;
-	}
-	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
-	    JMAP_MAX_OBJECTS_IN_SET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (reload(c, &m) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	/* Results are written to side buffers, then put together. */
-	struct buf ok_b[3], bad_b[3];
-	struct jw okw[3], badw[3];
-	for (int i = 0; i < 3; i++) {
-		buf_init(&ok_b[i], JMAP_RESPONSE_MAX / 4);
-		buf_init(&bad_b[i], JMAP_RESPONSE_MAX / 4);
-		jw_init(&okw[i], &ok_b[i]);
-		jw_init(&badw[i], &bad_b[i]);
-		if (i == 2)
-			jw_arr_begin(&okw[i]);
-		else
-			jw_obj_begin(&okw[i]);
-		jw_obj_begin(&badw[i]);
-	}
-	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
+	jmap_set_open(&set, JMAP_RESPONSE_MAX / 4);
+	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
+	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
+	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
 		struct set_err e;
 		uint32_t id;
 		int sub;
@@ -300,7 +279,7 @@ void jmap_mailbox_set(struct jmap_call *c)
 		jw_kint(&okw[0], "unreadThreads", 0);
 		jw_obj_end(&okw[0]);
 	}
-	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
 		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->key, 'M'));
 		if (!b)
@@ -314,7 +293,7 @@ void jmap_mailbox_set(struct jmap_call *c)
 		jw_key(&okw[1], o->key);
 		jw_null(&okw[1]);
 	}
-	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
+	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next) {
 		struct set_err e;
 		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->str, 'M'));
 		if (!b)
@@ -327,28 +306,9 @@ void jmap_mailbox_set(struct jmap_call *c)
 		reload(c, &m);
 		jw_str(&okw[2], o->str);
 	}
-	if (jmap_state(c, now) < 0)
-		goto out;
-	static const char *const ok_names[] = {"created", "updated", "destroyed"};
-	static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
-	jmap_begin(c);
-	jw_kstr(w, "oldState", old);
-	jw_kstr(w, "newState", now);
-	for (int i = 0; i < 3; i++) {
-		if (i == 2)
-			jw_arr_end(&okw[i]);
-		else
-			jw_obj_end(&okw[i]);
-		jw_obj_end(&badw[i]);
-		jw_key(w, ok_names[i]);
-		jw_rawn(w, buf_data(&ok_b[i]), buf_len(&ok_b[i]));
-		jw_key(w, bad_names[i]);
-		jw_rawn(w, buf_data(&bad_b[i]), buf_len(&bad_b[i]));
+	if (jmap_state(c, now) < 0) {
+		jmap_set_free(&set);
+		return;
 	}
-	jw_obj_end(w);
-out:
-	for (int i = 0; i < 3; i++) {
-		buf_free(&ok_b[i]);
-		buf_free(&bad_b[i]);
-	}
+	jmap_set_end(c, &set, old, now);
 }

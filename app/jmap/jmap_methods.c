@@ -52,6 +52,8 @@ static const struct jmap_method methods[] = {
     {"SieveScript/queryChanges", JMAP_USING_SIEVE, jmap_sieve_query_changes},
     {"SieveScript/set", JMAP_USING_SIEVE, jmap_sieve_set},
     {"SieveScript/validate", JMAP_USING_SIEVE, jmap_sieve_validate},
+    {"MDN/send", JMAP_USING_MDN, jmap_mdn_send},
+    {"MDN/parse", JMAP_USING_MDN, jmap_mdn_parse},
 };
 
 const struct jmap_method *jmap_method_find(const char *name)

@@ -39,6 +39,7 @@ struct jmap_created {
 struct jmap_request {
 	struct store *st;
 	uint32_t account;
+	const char *client_ip; /* the transport's, or NULL (jmap_api) */
 	struct arena *a;
 	unsigned caps; /* JMAP_USING_* the request's "using" named */
 	struct jmap_resp *resp;
@@ -59,6 +60,7 @@ struct jmap_request {
 #define JMAP_USING_QUOTA 16u
 #define JMAP_USING_BLOB 32u
 #define JMAP_USING_SIEVE 64u
+#define JMAP_USING_MDN 128u
 
 struct jmap_call {
 	struct jmap_request *r;
@@ -78,14 +80,14 @@ struct jmap_method {
 };
 
 /* jmap_api() on a request already parsed (from a): jmap_ws.c's way in. */
-int jmap_api_request(struct store *st, uint32_t account, const struct json_value *req,
-		     struct arena *a, struct buf *out);
+int jmap_api_request(struct store *st, uint32_t account, const char *client_ip,
+		     const struct json_value *req, struct arena *a, struct buf *out);
 
 /*
  * Writes through the store writer's group commit (jmap_write.c), for
  * the API's job threads: they block until the commit, like the
- * synchronous forms (store_email_keywords of one uid, store_expunge of
- * one uid), with the same results and change-feed notification.
+ * synchronous forms (store_email_keywords, store_expunge and
+ * store_email_copy of one uid), with the same results and change-feed notification.
  */
 enum store_kw_op;
 struct store_kw_result;
@@ -93,6 +95,11 @@ int jmap_write_keywords(struct store *st, uint32_t account, uint32_t mailbox, ui
 			enum store_kw_op op, const char *keywords, struct store_kw_result *res);
 int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
 		       uint32_t uid);
+/* store_email_copy() of one uid (move: 1 moves, | STORE_COPY_NO_LESSON);
+ * r is filled as there (free it with store_copy_result_free()). */
+struct store_copy_result;
+int jmap_write_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
+		    uint32_t uid, uint32_t to, int move, struct store_copy_result *r);
 
 /* The one method table (jmap_methods.c); NULL when unknown. */
 const struct jmap_method *jmap_method_find(const char *name);
@@ -168,13 +175,123 @@ void jmap_begin(struct jmap_call *c);
 void jmap_w_set_error_open(struct jw *w, const char *type, const char *desc, const char *prop);
 void jmap_w_set_error(struct jw *w, const char *key, const char *type, const char *desc,
 		      const char *prop);
+
 /*
- * /changes of a type that keeps no log of its changes: the empty answer
- * when since is the current state, else cannotCalculateChanges with desc
- * (the client fetches the objects again).
+ * A SetError decided while one object is checked and written later under
+ * its key: a check ends with `return jmap_set_fail(e, type, prop, desc)`
+ * (-1), the caller writes it with jmap_w_set_err.
  */
-void jmap_changes_unlogged(struct jmap_call *c, const char *since, const char *state,
-			   const char *desc);
+struct jmap_set_err {
+	const char *type, *prop, *desc;
+};
+/* Inline, so the compiler sees the -1 and what a failed check leaves unset. */
+static inline int jmap_set_fail(struct jmap_set_err *e, const char *type, const char *prop,
+				const char *desc)
+{
+	e->type = type;
+	e->prop = prop;
+	e->desc = desc;
+	return -1;
+}
+void jmap_w_set_err(struct jw *w, const char *key, const struct jmap_set_err *e);
+
+/*
+ * key: the members a side buffer collected, or null when there are none
+ * (RFC 8620 answers null rather than an empty map for notFound, notSent,
+ * notParsable and the like). b holds an object or array written whole.
+ */
+void jmap_w_raw_or_null(struct jw *w, const char *key, const struct buf *b, int any);
+
+/*
+ * The /get skeleton (RFC 8620 §5.1): begin checks the arguments against
+ * args (accountId, ids, properties and the type's own), refuses more
+ * than JMAP_MAX_OBJECTS_IN_GET ids (requestTooLarge) and any property
+ * not in known[0..n) (invalidArguments); 0, or -1 with the error set.
+ * wants: 1 when property p is asked for ("id" always); has_id: 1 when
+ * id is asked for (ids null asks for every one). list writes
+ * {accountId, state, "list": [ (state NULL: {"list": [, for a type
+ * without account or state, PushSubscription) and the caller writes the
+ * objects; end
+ * closes the list and writes notFound, the asked-for ids for which
+ * found(arg, id) is 0 (found NULL: none was), and closes the answer.
+ */
+struct jmap_get {
+	const struct json_value *ids, *props; /* NULL when absent */
+};
+int jmap_get_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n,
+		   const char *const *known, size_t nknown, struct jmap_get *g);
+int jmap_get_wants(const struct jmap_get *g, const char *p);
+/* The properties asked for as bits of known[0..n) (n <= 32, known[0]
+ * "id", always set); every bit when properties is null. */
+unsigned jmap_get_mask(const struct jmap_get *g, const char *const *known, size_t n);
+int jmap_get_has_id(const struct jmap_get *g, const char *id);
+void jmap_get_list(struct jmap_call *c, const char *state);
+void jmap_get_end(struct jmap_call *c, const struct jmap_get *g,
+		  int (*found)(void *arg, const char *id), void *arg);
+
+/*
+ * The head of a /changes (RFC 8620 §5.2) on the account's modseq: checks
+ * the arguments (accountId, sinceState, maxChanges), writes the current
+ * state into state, refuses maxChanges 0 (invalidArguments) and a
+ * sinceState that is not ours or is after the current one
+ * (cannotCalculateChanges). 0 with *since_r and *now_r (the modseqs) and
+ * *max_r (maxChanges, 0 when absent); else -1 with the error set.
+ */
+int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, uint64_t *now_r,
+		       uint64_t *max_r);
+
+/*
+ * The /query answer (RFC 8620 §5.5) over a type's n sorted results:
+ * window computes the slice [*pos_r, *end_r) from position (negative:
+ * from the end) or from the anchor (is_anchor(arg, i, anchor) says
+ * whether result i is it; anchorOffset added, clamped) and limit; 0, or
+ * -1 with anchorNotFound set. begin writes {accountId, queryState,
+ * canCalculateChanges, position, "ids": [ and the caller writes the ids
+ * of the slice; end closes them, adds total when calculateTotal asked
+ * for it, and closes the answer.
+ */
+int jmap_query_window(struct jmap_call *c, size_t n,
+		      int (*is_anchor)(void *arg, size_t i, const char *anchor), void *arg,
+		      size_t *pos_r, size_t *end_r);
+void jmap_query_begin(struct jmap_call *c, const char *state, int can_changes, size_t pos);
+void jmap_query_end(struct jmap_call *c, size_t n);
+
+/*
+ * The /set skeleton (RFC 8620 §5.3) every type's /set follows:
+ *
+ *   struct jmap_set s;
+ *   if (jmap_set_begin(c, set_args, n, &s) < 0) return;  // args, the count
+ *   ... load, the state into old ...
+ *   if (jmap_set_if_in_state(c, old) < 0) return;        // stateMismatch
+ *   jmap_set_open(&s, max);
+ *   ... s.create/s.update/s.destroy into s.w[JMAP_SET_*], SetErrors
+ *       into s.w[JMAP_SET_NOT_*] (jmap_w_set_error) ...
+ *   jmap_set_end(c, &s, old, now);                        // the answer
+ *
+ * begin checks the arguments against args (the type's table: the five of
+ * §5.3 and its own) and refuses more than JMAP_MAX_OBJECTS_IN_SET
+ * objects (requestTooLarge); 0, or -1 with the error set. open starts
+ * the six writers (created and updated objects, destroyed an array, the
+ * three not* objects), each buffer at most max octets. end writes
+ * {accountId, oldState, newState, created, updated, destroyed,
+ * notCreated, notUpdated, notDestroyed} and frees them (old NULL: a
+ * type without account or state, PushSubscription: no accountId and
+ * states, and the not* members only when not empty); jmap_set_free
+ * frees them without an answer (an error set after open).
+ */
+enum { JMAP_SET_CREATED, JMAP_SET_UPDATED, JMAP_SET_DESTROYED, JMAP_SET_NOT_CREATED,
+       JMAP_SET_NOT_UPDATED, JMAP_SET_NOT_DESTROYED, JMAP_SET_N };
+struct jmap_set {
+	const struct json_value *create, *update, *destroy; /* NULL when absent */
+	struct buf b[JMAP_SET_N];
+	struct jw w[JMAP_SET_N];
+	int open;
+};
+int jmap_set_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n, struct jmap_set *s);
+int jmap_set_if_in_state(struct jmap_call *c, const char *old);
+void jmap_set_open(struct jmap_set *s, size_t max);
+void jmap_set_end(struct jmap_call *c, struct jmap_set *s, const char *old, const char *now);
+void jmap_set_free(struct jmap_set *s);
 
 /* A creation id's id (#cid in a reference to a created object), or NULL. */
 const char *jmap_created_get(struct jmap_request *r, const char *cid);
@@ -240,5 +357,7 @@ void jmap_sieve_query(struct jmap_call *c);
 void jmap_sieve_query_changes(struct jmap_call *c);
 void jmap_sieve_set(struct jmap_call *c);
 void jmap_sieve_validate(struct jmap_call *c);
+void jmap_mdn_send(struct jmap_call *c);
+void jmap_mdn_parse(struct jmap_call *c);
 
 #endif

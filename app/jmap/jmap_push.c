@@ -68,6 +68,9 @@ static int walk_cb(void *arg, const struct store_change *c)
 	case STORE_CHANGE_EMAIL_DESTROYED:
 		w->mask |= JMAP_TYPE_EMAIL | JMAP_TYPE_THREAD | JMAP_TYPE_MAILBOX;
 		break;
+	case STORE_CHANGE_EMAIL_THREAD:
+		w->mask |= JMAP_TYPE_THREAD;
+		break;
 	default:
 		w->mask |= JMAP_TYPE_MAILBOX;
 		break;

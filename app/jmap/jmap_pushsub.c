@@ -175,49 +175,37 @@ static void w_rec(struct jw *w, const struct rec *r, const struct json_value *pr
 	jw_obj_end(w);
 }
 
+static int rec_found(void *arg, const char *id)
+{
+	const struct list *l = arg;
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(id, l->r[i].id))
+			return 1;
+	return 0;
+}
+
 void jmap_pushsub_get(struct jmap_call *c)
 {
 	static const struct jmap_arg args[] = {{"ids", JA_IDS, JA_NULLABLE},
 					       {"properties", JA_STRINGS, JA_NULLABLE}};
+	/* url and keys are write-only (§7.2.1): not known here. */
+	static const char *const known[] = {"id", "deviceClientId", "verificationCode", "expires",
+					    "types"};
 	struct list l;
+	struct jmap_get g;
 
-	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+	if (jmap_get_begin(c, args, sizeof args / sizeof args[0], known,
+			   sizeof known / sizeof known[0], &g) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *props = jmap_arg(c, "properties");
-	for (const struct json_value *p = props ? props->first : NULL; p; p = p->next)
-		if (strcmp(p->str, "id") && strcmp(p->str, "deviceClientId") &&
-		    strcmp(p->str, "verificationCode") && strcmp(p->str, "expires") &&
-		    strcmp(p->str, "types")) {
-			/* url and keys are write-only (§7.2.1). */
-			jmap_bad_arg(c, "properties", "unknown or write-only property");
-			return;
-		}
 	if (rec_list(c->r->st, c->r->account, &l, c->r->a) != STORE_OK) {
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}
-	jw_obj_begin(&c->w);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	for (size_t i = 0; i < l.n; i++) {
-		int want = !ids;
-		for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-			want |= !strcmp(e->str, l.r[i].id);
-		if (want)
-			w_rec(&c->w, &l.r[i], props);
-	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next) {
-		size_t i = 0;
-		while (i < l.n && strcmp(e->str, l.r[i].id))
-			i++;
-		if (i == l.n)
-			jw_str(&c->w, e->str);
-	}
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_list(c, NULL);
+	for (size_t i = 0; i < l.n; i++)
+		if (jmap_get_has_id(&g, l.r[i].id))
+			w_rec(&c->w, &l.r[i], g.props);
+	jmap_get_end(c, &g, rec_found, &l);
 }
 
 /* "types": null (all) or a list of names: the mask; -1 when bad. */
@@ -321,72 +309,52 @@ void jmap_pushsub_set(struct jmap_call *c)
 	int64_t now = (int64_t)time(NULL);
 	struct list l;
 	int changed = 0;
-	struct buf errs;
-	struct jw ew;
+	struct jmap_set set;
 
-	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
+	if (jmap_set_begin(c, args, sizeof args / sizeof args[0], &set) < 0)
 		return;
 	if (rec_list(st, acc, &l, c->r->a) != STORE_OK) {
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}
-	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
-				*de = jmap_arg(c, "destroy");
-	buf_init(&errs, 64 * 1024);
-	jw_init(&ew, &errs);
-	jw_obj_begin(&c->w);
-	/* created */
-	jw_key(&c->w, "created");
-	jw_obj_begin(&c->w);
-	jw_obj_begin(&ew);
-	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
+	jmap_set_open(&set, 64 * 1024);
+	struct jw *ok = set.w, *ew = &set.w[JMAP_SET_NOT_CREATED];
+	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
 		struct rec r;
 		const char *bad = NULL;
 		if (o->type != JSON_OBJECT || create_one(o, &r, now, &bad) < 0) {
-			set_error(&ew, o->key, "invalidProperties", bad, NULL);
+			set_error(&ew[0], o->key, "invalidProperties", bad, NULL);
 			continue;
 		}
 		if (l.n >= PUSHSUB_MAX) {
-			set_error(&ew, o->key, "overQuota", NULL, "too many push subscriptions");
+			set_error(&ew[0], o->key, "overQuota", NULL, "too many push subscriptions");
 			continue;
 		}
 		if (rec_put(st, acc, &r) != STORE_OK) {
-			set_error(&ew, o->key, "serverFail", NULL, NULL);
+			set_error(&ew[0], o->key, "serverFail", NULL, NULL);
 			continue;
 		}
 		l.r[l.n++] = r;
 		changed = 1;
 		jmap_created_put(c->r, o->key, arena_strdup(c->r->a, r.id));
-		jw_key(&c->w, o->key);
-		jw_obj_begin(&c->w);
-		jw_kstr(&c->w, "id", r.id);
+		jw_key(&ok[0], o->key);
+		jw_obj_begin(&ok[0]);
+		jw_kstr(&ok[0], "id", r.id);
 		char exp[32];
 		time_t t = (time_t)r.expires;
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		jw_kstr(&c->w, "expires", exp);
-		jw_obj_end(&c->w);
+		jw_kstr(&ok[0], "expires", exp);
+		jw_obj_end(&ok[0]);
 	}
-	jw_obj_end(&c->w);
-	jw_obj_end(&ew);
-	if (buf_len(&errs) > 2) {
-		jw_key(&c->w, "notCreated");
-		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
-	}
-	/* updated */
-	buf_reset(&errs);
-	jw_init(&ew, &errs);
-	jw_obj_begin(&ew);
-	jw_key(&c->w, "updated");
-	jw_obj_begin(&c->w);
-	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
+	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct rec *r = NULL;
 		for (size_t i = 0; i < l.n; i++)
 			if (!strcmp(l.r[i].id, o->key))
 				r = &l.r[i];
 		if (!r) {
-			set_error(&ew, o->key, "notFound", NULL, NULL);
+			set_error(&ew[1], o->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct rec nr = *r;
@@ -411,52 +379,33 @@ void jmap_pushsub_set(struct jmap_call *c)
 			}
 		}
 		if (o->type != JSON_OBJECT || bad) {
-			set_error(&ew, o->key, "invalidProperties", bad, NULL);
+			set_error(&ew[1], o->key, "invalidProperties", bad, NULL);
 			continue;
 		}
 		if (rec_put(st, acc, &nr) != STORE_OK) {
-			set_error(&ew, o->key, "serverFail", NULL, NULL);
+			set_error(&ew[1], o->key, "serverFail", NULL, NULL);
 			continue;
 		}
 		*r = nr;
 		changed = 1;
-		jw_key(&c->w, o->key);
-		jw_null(&c->w);
+		jw_key(&ok[1], o->key);
+		jw_null(&ok[1]);
 	}
-	jw_obj_end(&c->w);
-	jw_obj_end(&ew);
-	if (buf_len(&errs) > 2) {
-		jw_key(&c->w, "notUpdated");
-		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
-	}
-	/* destroyed */
-	buf_reset(&errs);
-	jw_init(&ew, &errs);
-	jw_obj_begin(&ew);
-	jw_key(&c->w, "destroyed");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next) {
+	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
 		char name[64];
 		if (strlen(e->str) > 19) {
-			set_error(&ew, e->str, "notFound", NULL, NULL);
+			set_error(&ew[2], e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		key_name(name, sizeof name, acc, e->str);
 		if (store_meta_del(st, name) != STORE_OK) {
-			set_error(&ew, e->str, "notFound", NULL, NULL);
+			set_error(&ew[2], e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		changed = 1;
-		jw_str(&c->w, e->str);
+		jw_str(&ok[2], e->str);
 	}
-	jw_arr_end(&c->w);
-	jw_obj_end(&ew);
-	if (buf_len(&errs) > 2) {
-		jw_key(&c->w, "notDestroyed");
-		jw_rawn(&c->w, buf_data(&errs), buf_len(&errs));
-	}
-	jw_obj_end(&c->w);
-	buf_free(&errs);
+	jmap_set_end(c, &set, NULL, NULL);
 	if (changed && jmap_pushsub_changed)
 		jmap_pushsub_changed();
 }

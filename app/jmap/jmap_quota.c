@@ -39,62 +39,45 @@ static const struct jmap_arg get_args[] = {
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 
-static int wants(const struct json_value *pv, const char *p)
+static int is_quota(void *arg, size_t i, const char *anchor)
 {
-	if (!pv || !strcmp(p, "id"))
-		return 1;
-	for (const struct json_value *e = pv->first; e; e = e->next)
-		if (!strcmp(e->str, p))
-			return 1;
-	return 0;
+	(void)arg;
+	(void)i;
+	return !strcmp(anchor, QUOTA_ID);
+}
+
+static int quota_found(void *arg, const char *id)
+{
+	return *(int *)arg && !strcmp(id, QUOTA_ID);
 }
 
 void jmap_quota_get(struct jmap_call *c)
 {
 	char state[24];
 	uint64_t limit, used;
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, 3) < 0)
-		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		size_t k;
-		for (k = 0; k < sizeof props / sizeof props[0] && strcmp(props[k], e->str); k++)
-			;
-		if (k == sizeof props / sizeof props[0]) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return;
-		}
-	}
-	if (jmap_state(c, state) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, sizeof props / sizeof props[0], &g) < 0 ||
+	    jmap_state(c, state) < 0)
 		return;
 	int has = quota_load(c, &limit, &used);
 	if (has < 0)
 		return;
-	int want = has;
-	if (ids) {
-		want = 0;
-		for (const struct json_value *e = ids->first; e; e = e->next)
-			want |= has && !strcmp(e->str, QUOTA_ID);
-	}
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	if (want) {
+	jmap_get_list(c, state);
+	if (has && jmap_get_has_id(&g, QUOTA_ID)) {
 		jw_obj_begin(&c->w);
 		jw_kstr(&c->w, "id", QUOTA_ID);
-		if (wants(pv, "resourceType"))
+		if (jmap_get_wants(&g, "resourceType"))
 			jw_kstr(&c->w, "resourceType", "octets");
-		if (wants(pv, "used"))
+		if (jmap_get_wants(&g, "used"))
 			jw_kuint(&c->w, "used", used);
-		if (wants(pv, "hardLimit"))
+		if (jmap_get_wants(&g, "hardLimit"))
 			jw_kuint(&c->w, "hardLimit", limit);
-		if (wants(pv, "scope"))
+		if (jmap_get_wants(&g, "scope"))
 			jw_kstr(&c->w, "scope", "account");
-		if (wants(pv, "name"))
+		if (jmap_get_wants(&g, "name"))
 			jw_kstr(&c->w, "name", "Mail storage");
-		if (wants(pv, "types")) {
+		if (jmap_get_wants(&g, "types")) {
 			jw_key(&c->w, "types");
 			jw_arr_begin(&c->w);
 			jw_str(&c->w, "Mail");
@@ -102,39 +85,16 @@ void jmap_quota_get(struct jmap_call *c)
 		}
 		jw_obj_end(&c->w);
 	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		if (!has || strcmp(e->str, QUOTA_ID))
-			jw_str(&c->w, e->str);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_end(c, &g, quota_found, &has);
 }
-
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
 
 void jmap_quota_changes(struct jmap_call *c)
 {
 	char state[24];
-	uint64_t since, now, limit, used;
+	uint64_t since, now, limit, used, max;
 
-	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
 		return;
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && mc->integer == 0) {
-		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
-		return;
-	}
-	jmap_state_parse(state, &now);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
-		jmap_error(c, "cannotCalculateChanges", NULL);
-		return;
-	}
 	int has = quota_load(c, &limit, &used);
 	if (has < 0)
 		return;
@@ -199,7 +159,7 @@ void jmap_quota_query(struct jmap_call *c)
 
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
 		return;
-	const struct json_value *sort = jmap_arg(c, "sort"), *filter = jmap_arg(c, "filter"), *v;
+	const struct json_value *sort = jmap_arg(c, "sort"), *filter = jmap_arg(c, "filter");
 	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
 		const struct json_value *p = json_get(e, "property");
 		if (e->type != JSON_OBJECT || !p || p->type != JSON_STRING) {
@@ -223,31 +183,13 @@ void jmap_quota_query(struct jmap_call *c)
 			return;
 		hit = r;
 	}
-	const struct json_value *anchor = jmap_arg(c, "anchor");
-	if (anchor && (!hit || strcmp(anchor->str, QUOTA_ID))) {
-		jmap_error(c, "anchorNotFound", NULL);
+	size_t pos, end;
+	if (jmap_query_window(c, (size_t)hit, is_quota, NULL, &pos, &end) < 0)
 		return;
-	}
-	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
-	if (anchor)
-		pos = (v = jmap_arg(c, "anchorOffset")) ? v->integer : 0;
-	if (pos < 0)
-		pos = hit + pos < 0 ? 0 : hit + pos;
-	if (pos > hit)
-		pos = hit;
-	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : 1;
-	jmap_begin(c);
-	jw_kstr(&c->w, "queryState", state);
-	jw_kbool(&c->w, "canCalculateChanges", 0);
-	jw_kint(&c->w, "position", pos);
-	jw_key(&c->w, "ids");
-	jw_arr_begin(&c->w);
-	if (hit && pos == 0 && lim > 0)
+	jmap_query_begin(c, state, 0, pos);
+	if (pos < end)
 		jw_str(&c->w, QUOTA_ID);
-	jw_arr_end(&c->w);
-	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
-		jw_kint(&c->w, "total", hit);
-	jw_obj_end(&c->w);
+	jmap_query_end(c, (size_t)hit);
 }
 
 static const struct jmap_arg qc_args[] = {

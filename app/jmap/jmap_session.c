@@ -50,6 +50,9 @@ static void mail_account_capability(struct jw *w)
 	jw_str(w, "from");
 	jw_str(w, "to");
 	jw_str(w, "subject");
+	jw_str(w, "hasKeyword");
+	jw_str(w, "allInThreadHaveKeyword");
+	jw_str(w, "someInThreadHaveKeyword");
 	jw_arr_end(w);
 	jw_kbool(w, "mayCreateTopLevelMailbox", 1);
 	jw_obj_end(w);
@@ -105,8 +108,8 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_begin(&w);
 	jw_key(&w, JMAP_CAP_CORE);
 	core_capability(&w);
-	static const char *const empty[] = {JMAP_CAP_MAIL, JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
-					    JMAP_CAP_QUOTA, JMAP_CAP_BLOB};
+	static const char *const empty[] = {JMAP_CAP_MAIL,  JMAP_CAP_SUBMISSION, JMAP_CAP_VACATION,
+					    JMAP_CAP_QUOTA, JMAP_CAP_BLOB,       JMAP_CAP_MDN};
 	for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
 		jw_key(&w, empty[i]);
 		jw_obj_begin(&w);
@@ -149,12 +152,20 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_end(&w);
 	jw_key(&w, JMAP_CAP_MAIL);
 	mail_account_capability(&w);
-	/* RFC 8621 §1.3.2: no delayed sending, no SMTP extensions offered. */
+	/* RFC 8621 §1.3.2: no delayed sending (the queue holds nothing
+	 * back); the SMTP extensions whose parameters EmailSubmission's
+	 * envelope may carry to the queue (jmap_submission.c). */
 	jw_key(&w, JMAP_CAP_SUBMISSION);
 	jw_obj_begin(&w);
 	jw_kint(&w, "maxDelayedSend", 0);
 	jw_key(&w, "submissionExtensions");
 	jw_obj_begin(&w);
+	static const char *const exts[] = {"8BITMIME", "DSN", "REQUIRETLS", "SMTPUTF8"};
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		jw_key(&w, exts[i]);
+		jw_arr_begin(&w);
+		jw_arr_end(&w);
+	}
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_key(&w, JMAP_CAP_VACATION);
@@ -182,6 +193,10 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_obj_end(&w);
 	jw_key(&w, JMAP_CAP_SIEVE);
 	sieve_account_capability(&w);
+	/* RFC 9007 §2: an empty object in both places. */
+	jw_key(&w, JMAP_CAP_MDN);
+	jw_obj_begin(&w);
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
@@ -195,6 +210,7 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 	jw_kstr(&w, JMAP_CAP_QUOTA, acc);
 	jw_kstr(&w, JMAP_CAP_BLOB, acc);
 	jw_kstr(&w, JMAP_CAP_SIEVE, acc);
+	jw_kstr(&w, JMAP_CAP_MDN, acc);
 	jw_obj_end(&w);
 	jw_kstr(&w, "username", email);
 	snprintf(url, sizeof url, "%s/jmap/api/", base);

@@ -13,12 +13,11 @@
  * stored, as ManageSieve's PUTSCRIPT does: a script that does not compile
  * is an invalidScript SetError whose description says where and why.
  *
- * State: the store's per-account SieveScript counter. The store keeps no
- * log of script changes, so /changes answers exactly only when nothing
- * changed and cannotCalculateChanges otherwise, and /query says
- * canCalculateChanges false; clients then fetch the (at most
- * STORE_SIEVE_SCRIPTS_MAX) scripts again, which is what such a small set
- * costs anyway.
+ * State and /changes: snapshots of the scripts as /get renders them
+ * (jmap_typestate.c: id, name, content, isActive), so /changes is exact
+ * from any of the last JMAP_TS_KEEP states whoever changed the scripts;
+ * /query says canCalculateChanges false (clients fetch the at most
+ * STORE_SIEVE_SCRIPTS_MAX scripts again).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
+#include "jmap/jmap_typestate.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -49,9 +49,33 @@ static int load(struct jmap_call *c, struct scripts *s)
 	return 0;
 }
 
-static void state_str(const struct scripts *s, char out[16])
+static int script_text(struct jmap_call *c, const struct store_sieve_info *i, struct buf *t,
+		       uint8_t id[32]);
+
+/* The scripts' id, name, content and isActive (jmap_typestate.h). */
+static struct jmap_ts_obj *ts_objs(struct jmap_call *c, const struct scripts *s)
 {
-	snprintf(out, 16, "%u", s->state);
+	struct jmap_ts_obj *v = arena_zalloc(c->r->a, (s->n + 1) * sizeof *v);
+	struct buf t;
+	buf_init(&t, STORE_SIEVE_BYTES_MAX);
+	for (size_t i = 0; i < s->n; i++) {
+		uint8_t h[32] = {0};
+		char rend[STORE_SIEVE_NAME_MAX + 100];
+		script_text(c, &s->v[i], &t, h);
+		int n = snprintf(rend, sizeof rend, "%s/%d/", s->v[i].name, s->v[i].active);
+		for (size_t k = 0; k < 8; k++)
+			n += snprintf(rend + n, sizeof rend - (size_t)n, "%02x", h[k]);
+		jmap_ts_digest(&v[i], arena_printf(c->r->a, "S%08x", s->v[i].id), rend, (size_t)n);
+	}
+	buf_free(&t);
+	return v;
+}
+
+/* The state: snapshots of those, so /changes is exact whoever changed
+ * the scripts (ManageSieve, the portal, tern sieve). */
+static void state_str(struct jmap_call *c, const struct scripts *s, char out[24])
+{
+	jmap_ts_state(c->r, "sieve", ts_objs(c, s), s->n, out);
 }
 
 static struct store_sieve_info *by_id(struct scripts *s, const char *id)
@@ -157,85 +181,49 @@ static void w_script(struct jmap_call *c, const struct store_sieve_info *i, unsi
 	jw_obj_end(w);
 }
 
+static int script_found(void *arg, const char *id)
+{
+	return by_id(arg, id) != NULL;
+}
+
 void jmap_sieve_get(struct jmap_call *c)
 {
 	struct scripts *s = arena_zalloc(c->r->a, sizeof *s);
-	char st[16];
-	unsigned want = 15;
+	char st[24];
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, 3) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, 4, &g) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	if (pv) {
-		want = 1; /* id always */
-		for (const struct json_value *e = pv->first; e; e = e->next) {
-			size_t k;
-			for (k = 0; k < 4 && strcmp(e->str, props[k]); k++)
-				;
-			if (k == 4) {
-				jmap_bad_arg(c, "properties", "unknown property");
-				return;
-			}
-			want |= 1u << k;
-		}
-	}
-	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
+	unsigned want = jmap_get_mask(&g, props, 4);
 	if (load(c, s) < 0)
 		return;
-	state_str(s, st);
+	state_str(c, s, st);
 	struct buf t;
 	buf_init(&t, STORE_SIEVE_BYTES_MAX);
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", st);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	if (!ids) {
+	jmap_get_list(c, st);
+	if (!g.ids) {
 		for (size_t i = 0; i < s->n; i++)
 			w_script(c, &s->v[i], want, &t);
 	} else {
-		for (const struct json_value *e = ids->first; e; e = e->next) {
+		for (const struct json_value *e = g.ids->first; e; e = e->next) {
 			const struct store_sieve_info *i = by_id(s, e->str);
 			if (i)
 				w_script(c, i, want, &t);
 		}
 	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		if (!by_id(s, e->str))
-			jw_str(&c->w, e->str);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_end(c, &g, script_found, s);
 	buf_free(&t);
 }
 
 /* ---- SieveScript/changes and /queryChanges ---- */
 
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
-
 void jmap_sieve_changes(struct jmap_call *c)
 {
 	struct scripts *s = arena_zalloc(c->r->a, sizeof *s);
-	char st[16];
 
-	if (jmap_args_check(c, changes_args, 3) < 0 || load(c, s) < 0)
+	if (load(c, s) < 0)
 		return;
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && mc->integer == 0) {
-		jmap_bad_arg(c, "maxChanges", "must be positive");
-		return;
-	}
-	state_str(s, st);
-	/* No log of script changes: exact only when there is none. */
-	jmap_changes_unlogged(c, jmap_arg(c, "sinceState")->str, st, NULL);
+	jmap_ts_changes(c, "sieve", ts_objs(c, s), s->n);
 }
 
 void jmap_sieve_query_changes(struct jmap_call *c)
@@ -306,7 +294,7 @@ void jmap_sieve_query(struct jmap_call *c)
 	struct scripts *s = arena_zalloc(c->r->a, sizeof *s);
 	struct sort_key keys[4];
 	size_t nk = 0, hits[STORE_SIEVE_SCRIPTS_MAX], nh = 0;
-	char st[16];
+	char st[24];
 
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
 		return;
@@ -360,7 +348,7 @@ void jmap_sieve_query(struct jmap_call *c)
 	if (pos > (int64_t)nh)
 		pos = (int64_t)nh;
 	int64_t limit = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)nh;
-	state_str(s, st);
+	state_str(c, s, st);
 	jmap_begin(c);
 	jw_kstr(&c->w, "queryState", st);
 	jw_kbool(&c->w, "canCalculateChanges", 0);
@@ -603,25 +591,22 @@ static const struct jmap_arg set_args[] = {
 void jmap_sieve_set(struct jmap_call *c)
 {
 	struct scripts *s = arena_zalloc(c->r->a, sizeof *s);
-	char old[16], now[16];
+	char old[24], now[24];
 	struct jw *w = &c->w;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0 || load(c, s) < 0)
+	struct jmap_set set;
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0 ||
+	    load(c, s) < 0)
 		return;
-	const struct json_value *ifin = jmap_arg(c, "ifInState"), *cr = jmap_arg(c, "create"),
-				*up = jmap_arg(c, "update"), *de = jmap_arg(c, "destroy"),
+	/* The answer is written from the outcomes at the end (an activation
+	 * on success changes what the updates say): no skeleton writers. */
+	const struct json_value *cr = set.create, *up = set.update, *de = set.destroy,
 				*act = jmap_arg(c, "onSuccessActivateScript"),
 				*deact = jmap_arg(c, "onSuccessDeactivateScript");
-	state_str(s, old);
-	if (ifin && strcmp(ifin->str, old) != 0) {
-		jmap_error(c, "stateMismatch", NULL);
+	state_str(c, s, old);
+	if (jmap_set_if_in_state(c, old) < 0)
 		return;
-	}
 	size_t total = (cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0);
-	if (total > JMAP_MAX_OBJECTS_IN_SET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	struct outcome *res = arena_zalloc(c->r->a, (total + 2) * sizeof *res);
 	size_t nres = 0, failed = 0;
 	uint32_t was_active = active_id(s);
@@ -687,7 +672,7 @@ void jmap_sieve_set(struct jmap_call *c)
 				return;
 		}
 	}
-	state_str(s, now);
+	state_str(c, s, now);
 
 	/* A script whose isActive changed is reported: in "created" with its
 	 * value, else in "updated", added there when it was not updated. */

@@ -25,13 +25,14 @@
  * the entry is gone (the queue keeps no history). undoStatus is always
  * final: tern sends at once (maxDelayedSend 0).
  *
+ * State and /changes: snapshots of the submissions as /get renders them
+ * (jmap_typestate.c), deliveryStatus included, so a recipient the queue
+ * delivered since is an update.
+ *
  * Caveats: no delayed sending, no SMTP parameters in the envelope (they
- * are refused), no Received field added; the state is a digest of the
- * account's submissions, so /changes from another state answers
- * cannotCalculateChanges; submissions are never destroyed by tern (a
- * client may destroy them).
+ * are refused), no Received field added; submissions are never
+ * destroyed by tern (a client may destroy them).
  */
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,21 +44,20 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "dkim/dkim.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
+#include "jmap/jmap_send.h"
+#include "jmap/jmap_typestate.h"
 #include "mime/mime_field.h"
 #include "mime/rfc5322.h"
 #include "queue/queue.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_session.h"
-#include "spam/spam_sent.h"
 #include "store/store.h"
 #include "store/store_queue.h"
 
 #define SUB_MAX 1000   /* submissions listed per account */
 #define RCPT_MAX 1000  /* queue_submit's limit */
-#define SIGS_MAX 8192
 
 /* ---- the message ---- */
 
@@ -108,46 +108,10 @@ static struct str without_bcc(struct arena *a, const char *d, size_t len)
 	return str_make(o, n);
 }
 
-/* DKIM-Signature fields for the From domain (empty when it has no keys). */
-static void sign(struct store *st, const char *domain, struct str m, struct buf *sigs)
-{
-	struct dkim_keys *keys;
-	struct dkim_signer sg;
-
-	if (!domain || !dkim_domain_ok(domain))
-		return;
-	keys = xmalloc(sizeof *keys);
-	if (store_dkim_get(st, domain, keys) == STORE_OK &&
-	    dkim_signer_init(&sg, keys, domain, time(NULL)) == DKIM_OK) {
-		dkim_signer_update(&sg, m.p, m.len);
-		if (dkim_signer_final(&sg, sigs) != DKIM_OK)
-			buf_reset(sigs);
-		dkim_signer_clear(&sg);
-	}
-	dkim_keys_wipe(keys);
-	free(keys);
-}
-
-/* queue_submit() from a thread that may wait: done() signals. */
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
-static void enqueued(struct queue_request *r, void *arg)
-{
-	struct waiter *w = arg;
-	(void)r;
-	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
 /* ---- records ---- */
 
 struct sub {
+	uint32_t account;
 	const char *id;
 	const struct json_value *o; /* the stored record */
 };
@@ -168,6 +132,7 @@ static void sub_cb(void *arg, const char *name, const void *val, size_t len)
 	struct json_value *o = json_parse(val, len, s->r->a, err, sizeof err);
 	if (!o || o->type != JSON_OBJECT)
 		return;
+	s->v[s->n].account = s->r->account;
 	s->v[s->n].id = arena_strdup(s->r->a, id + 1);
 	s->v[s->n++].o = o;
 }
@@ -196,6 +161,19 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 	struct store_queue_entry e;
 	int have = q && q->type == JSON_NUMBER && q->integer > 0 &&
 		   store_queue_get(st, (uint64_t)q->integer, &e) == STORE_OK;
+	/* Gone from the queue: the outcome it left (store_queue.c, qdone). */
+	char *done = NULL;
+	size_t dlen = 0;
+	if (!have && q && q->type == JSON_NUMBER && q->integer > 0) {
+		char key[64];
+		done = malloc(65537);
+		snprintf(key, sizeof key, "qdone/%08x/%016llx", x->account,
+			 (unsigned long long)q->integer);
+		if (!done || store_meta_get(st, key, done, 65536, &dlen) != STORE_OK)
+			dlen = 0;
+		if (done)
+			done[dlen] = '\0';
+	}
 
 	jw_obj_begin(w);
 	for (const struct json_value *a = rc ? rc->first : NULL; a; a = a->next) {
@@ -203,6 +181,7 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 		if (!em || em->type != JSON_STRING)
 			continue;
 		const char *reply = "250 2.0.0 Delivered", *delivered = "yes";
+		char rbuf[SQ_STATUS_MAX + 1];
 		int is_remote = 0;
 		for (const struct json_value *m = remote ? remote->first : NULL; m; m = m->next)
 			is_remote |= m->type == JSON_STRING && !strcasecmp(m->str, em->str);
@@ -218,6 +197,23 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 				if (e.rcpts[i].status && e.rcpts[i].status[0])
 					reply = e.rcpts[i].status; /* freed after the loop */
 			}
+			/* Lines "<state><address>\t<reply>" (store_queue.c). */
+			for (char *l = dlen ? done : NULL, *nl; l && *l && (nl = strchr(l, '\n'));
+			     l = nl + 1) {
+				char *tab = memchr(l, '\t', (size_t)(nl - l));
+				if (!tab || (size_t)(tab - l - 1) != em->len ||
+				    strncasecmp(l + 1, em->str, em->len))
+					continue;
+				delivered = l[0] - '0' == SQ_SENT     ? "yes"
+					    : l[0] - '0' == SQ_FAILED ? "no"
+								      : "unknown";
+				size_t rl = (size_t)(nl - tab - 1);
+				if (rl && rl < sizeof rbuf) {
+					memcpy(rbuf, tab + 1, rl);
+					rbuf[rl] = '\0';
+					reply = rbuf;
+				}
+			}
 		}
 		jw_key(w, em->str);
 		jw_obj_begin(w);
@@ -229,6 +225,7 @@ static void w_delivery(struct jw *w, struct store *st, const struct sub *x)
 	jw_obj_end(w);
 	if (have)
 		store_queue_entry_free(&e);
+	free(done);
 }
 
 static const char *const props[] = {"id",     "identityId", "emailId",    "threadId",
@@ -257,21 +254,26 @@ static void w_sub(struct jw *w, struct store *st, const struct sub *x, const str
 	jw_obj_end(w);
 }
 
-static void state_of(struct jmap_request *r, struct subs *s, char out[24])
+/* The submissions as /get renders them (jmap_typestate.h). */
+static struct jmap_ts_obj *ts_objs(struct jmap_request *r, struct subs *s)
 {
+	struct jmap_ts_obj *v = arena_zalloc(r->a, (s->n + 1) * sizeof *v);
 	struct buf b;
 	struct jw w;
-	uint8_t h[8];
-	buf_init(&b, 16 * 1024 * 1024);
-	jw_init(&w, &b);
-	jw_arr_begin(&w);
-	for (size_t i = 0; i < s->n; i++)
+	buf_init(&b, 1024 * 1024);
+	for (size_t i = 0; i < s->n; i++) {
+		buf_reset(&b);
+		jw_init(&w, &b);
 		w_sub(&w, r->st, &s->v[i], NULL);
-	jw_arr_end(&w);
-	crypto_generichash(h, sizeof h, (const uint8_t *)buf_data(&b), buf_len(&b), NULL, 0);
+		jmap_ts_digest(&v[i], s->v[i].id, buf_data(&b), buf_len(&b));
+	}
 	buf_free(&b);
-	snprintf(out, 24, "%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5], h[6],
-		 h[7]);
+	return v;
+}
+
+static void state_of(struct jmap_request *r, struct subs *s, char out[24])
+{
+	jmap_ts_state(r, "sub", ts_objs(r, s), s->n, out);
 }
 
 static const struct jmap_arg get_args[] = {
@@ -280,76 +282,44 @@ static const struct jmap_arg get_args[] = {
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 
+static int sub_found(void *arg, const char *id)
+{
+	const struct subs *s = arg;
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(id, s->v[i].id))
+			return 1;
+	return 0;
+}
+
 void jmap_submission_get(struct jmap_call *c)
 {
 	struct subs *s = arena_alloc(c->r->a, sizeof *s);
 	char state[24];
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, 3) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, sizeof props / sizeof props[0], &g) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		size_t k;
-		for (k = 0; k < sizeof props / sizeof props[0] && strcmp(props[k], e->str); k++)
-			;
-		if (k == sizeof props / sizeof props[0]) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return;
-		}
-	}
-	if (ids && ids->count > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
 	state_of(c->r, s, state);
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	for (size_t i = 0; i < s->n; i++) {
-		int want = !ids;
-		for (const struct json_value *e = ids ? ids->first : NULL; e && !want; e = e->next)
-			want = !strcmp(e->str, s->v[i].id);
-		if (want)
-			w_sub(&c->w, c->r->st, &s->v[i], pv);
-	}
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next) {
-		int found = 0;
-		for (size_t i = 0; i < s->n && !found; i++)
-			found = !strcmp(e->str, s->v[i].id);
-		if (!found)
-			jw_str(&c->w, e->str);
-	}
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_list(c, state);
+	for (size_t i = 0; i < s->n; i++)
+		if (jmap_get_has_id(&g, s->v[i].id))
+			w_sub(&c->w, c->r->st, &s->v[i], g.props);
+	jmap_get_end(c, &g, sub_found, s);
 }
-
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
 
 void jmap_submission_changes(struct jmap_call *c)
 {
 	struct subs *s = arena_alloc(c->r->a, sizeof *s);
-	char state[24];
 
-	if (jmap_args_check(c, changes_args, 3) < 0)
-		return;
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	state_of(c->r, s, state);
-	jmap_changes_unlogged(c, jmap_arg(c, "sinceState")->str, state, "fetch the submissions again");
+	jmap_ts_changes(c, "sub", ts_objs(c->r, s), s->n);
 }
 
 /* RFC 8621 §7.3's FilterCondition (jmap_cond_fn). */
@@ -404,11 +374,16 @@ static const struct jmap_arg query_args[] = {
     {"limit", JA_UINT, JA_NULLABLE},   {"calculateTotal", JA_BOOL, 0},
 };
 
+static int is_anchor(void *arg, size_t i, const char *anchor)
+{
+	const struct sub **hit = arg;
+	return !strcmp(hit[i]->id, anchor);
+}
+
 void jmap_submission_query(struct jmap_call *c)
 {
 	struct subs *s = arena_alloc(c->r->a, sizeof *s);
 	char state[24];
-	const struct json_value *v;
 
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
 		return;
@@ -443,38 +418,13 @@ void jmap_submission_query(struct jmap_call *c)
 		if (r)
 			hit[n++] = x;
 	}
-	int64_t pos = (v = jmap_arg(c, "position")) ? v->integer : 0;
-	const struct json_value *anchor = jmap_arg(c, "anchor");
-	if (anchor) {
-		int64_t at = -1;
-		for (size_t i = 0; i < n && at < 0; i++)
-			if (!strcmp(hit[i]->id, anchor->str))
-				at = (int64_t)i;
-		if (at < 0) {
-			jmap_error(c, "anchorNotFound", NULL);
-			return;
-		}
-		pos = at + ((v = jmap_arg(c, "anchorOffset")) ? v->integer : 0);
-	} else if (pos < 0) {
-		pos += (int64_t)n;
-	}
-	if (pos < 0)
-		pos = 0;
-	if (pos > (int64_t)n)
-		pos = (int64_t)n;
-	int64_t lim = (v = jmap_arg(c, "limit")) ? v->integer : (int64_t)n;
-	jmap_begin(c);
-	jw_kstr(&c->w, "queryState", state);
-	jw_kbool(&c->w, "canCalculateChanges", 0);
-	jw_kint(&c->w, "position", pos);
-	jw_key(&c->w, "ids");
-	jw_arr_begin(&c->w);
-	for (int64_t i = pos; i < (int64_t)n && i - pos < lim; i++)
+	size_t pos, end;
+	if (jmap_query_window(c, n, is_anchor, hit, &pos, &end) < 0)
+		return;
+	jmap_query_begin(c, state, 0, pos);
+	for (size_t i = pos; i < end; i++)
 		jw_str(&c->w, hit[i]->id);
-	jw_arr_end(&c->w);
-	if ((v = jmap_arg(c, "calculateTotal")) && v->boolean)
-		jw_kint(&c->w, "total", (int64_t)n);
-	jw_obj_end(&c->w);
+	jmap_query_end(c, n);
 }
 
 static const struct jmap_arg qc_args[] = {
@@ -493,19 +443,7 @@ void jmap_submission_query_changes(struct jmap_call *c)
 
 /* ---- EmailSubmission/set ---- */
 
-struct set_err {
-	const char *type, *prop, *desc;
-};
-
-static int fail(struct set_err *e, const char *type, const char *prop, const char *desc)
-{
-	e->type = type;
-	e->prop = prop;
-	e->desc = desc;
-	return -1;
-}
-
-/* An envelope Address without SMTP parameters (tern offers none). */
+/* An envelope Address's email (its parameters are read apart). */
 static const char *env_addr(const struct json_value *a)
 {
 	const struct json_value *em = a ? json_get(a, "email") : NULL, *pa;
@@ -513,26 +451,111 @@ static const char *env_addr(const struct json_value *a)
 	    em->len > STORE_ADDR_MAX)
 		return NULL;
 	pa = json_get(a, "parameters");
-	if (pa && pa->type != JSON_NULL)
+	if (pa && pa->type != JSON_NULL && pa->type != JSON_OBJECT)
 		return NULL;
 	return em->str;
 }
 
+/* A parameter's value as a string ("" for null), or NULL when neither. */
+static const char *param_val(const struct json_value *p)
+{
+	if (p->type == JSON_NULL)
+		return "";
+	return p->type == JSON_STRING && !strpbrk(p->str, "\r\n") && p->len <= 500 ? p->str : NULL;
+}
+
+/*
+ * MAIL FROM parameters (RFC 8621 §7: names as SMTP has them, values with
+ * xtext undone), the ones the queue carries on (session capability
+ * submissionExtensions): BODY=7BIT|8BITMIME, SMTPUTF8, RET=FULL|HDRS,
+ * ENVID, REQUIRETLS. 0, or -1 (another, or a bad value: the queue
+ * cannot hold a message, so HOLDFOR/HOLDUNTIL are refused too).
+ */
+static int mail_params(const struct json_value *pa, unsigned *flags, const char **envid)
+{
+	for (const struct json_value *p = pa && pa->type == JSON_OBJECT ? pa->first : NULL; p;
+	     p = p->next) {
+		const char *v = param_val(p);
+		if (!v)
+			return -1;
+		if (!strcasecmp(p->key, "BODY") && (!strcasecmp(v, "8BITMIME") || !strcasecmp(v, "7BIT")))
+			*flags |= !strcasecmp(v, "8BITMIME") ? QUEUE_8BITMIME : 0;
+		else if (!strcasecmp(p->key, "SMTPUTF8") && !*v)
+			*flags |= QUEUE_SMTPUTF8;
+		else if (!strcasecmp(p->key, "RET") && (!strcasecmp(v, "FULL") || !strcasecmp(v, "HDRS")))
+			*flags |= !strcasecmp(v, "FULL") ? QUEUE_RET_FULL : 0;
+		else if (!strcasecmp(p->key, "ENVID") && *v && strlen(v) <= 100)
+			*envid = v;
+		else if (!strcasecmp(p->key, "REQUIRETLS") && !*v)
+			*flags |= QUEUE_REQUIRETLS;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* RCPT TO parameters: NOTIFY (RFC 3461) and ORCPT. 0 or -1. */
+static int rcpt_params(const struct json_value *pa, unsigned *notify, const char **orcpt)
+{
+	for (const struct json_value *p = pa && pa->type == JSON_OBJECT ? pa->first : NULL; p;
+	     p = p->next) {
+		const char *v = param_val(p);
+		if (!v)
+			return -1;
+		if (!strcasecmp(p->key, "NOTIFY")) {
+			if (!strcasecmp(v, "NEVER")) {
+				*notify = QUEUE_NOTIFY_NEVER;
+				continue;
+			}
+			char tok[64];
+			for (const char *s = v; *s;) {
+				size_t n = strcspn(s, ",");
+				if (n == 0 || n >= sizeof tok)
+					return -1;
+				memcpy(tok, s, n);
+				tok[n] = '\0';
+				if (!strcasecmp(tok, "SUCCESS"))
+					*notify |= QUEUE_NOTIFY_SUCCESS;
+				else if (!strcasecmp(tok, "FAILURE"))
+					*notify |= QUEUE_NOTIFY_FAILURE;
+				else if (!strcasecmp(tok, "DELAY"))
+					*notify |= QUEUE_NOTIFY_DELAY;
+				else
+					return -1;
+				s += n + (s[n] == ',');
+			}
+			if (!*notify)
+				return -1;
+		} else if (!strcasecmp(p->key, "ORCPT") && strchr(v, ';') && strlen(v) <= 500) {
+			*orcpt = v;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct rcpts {
 	const char *v[RCPT_MAX];
+	unsigned notify[RCPT_MAX];
+	const char *orcpt[RCPT_MAX];
+	const struct json_value *params[RCPT_MAX]; /* as given, for the record */
 	size_t n;
 	int too_many;
 };
 
-static void rcpt_add(struct rcpts *r, const char *addr)
+/* Adds addr (once); its index, or -1 when there were too many. */
+static long rcpt_add(struct rcpts *r, const char *addr)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (!strcasecmp(r->v[i], addr))
-			return;
-	if (r->n == RCPT_MAX)
+			return (long)i;
+	if (r->n == RCPT_MAX) {
 		r->too_many = 1;
-	else
-		r->v[r->n++] = addr;
+		return -1;
+	}
+	r->v[r->n] = addr;
+	return (long)r->n++;
 }
 
 /* §7.5: To, Cc and Bcc of the message, each address once. */
@@ -564,36 +587,36 @@ static void thread_cb(void *arg, size_t i, const struct store_email_brief *b)
 
 /* Sends one creation; its record's id into *id_r. */
 static int create_one(struct jmap_call *c, const struct json_value *o, const char **id_r,
-		      const char **email_id_r, struct set_err *e)
+		      const char **email_id_r, struct jmap_set_err *e)
 {
 	struct jmap_request *r = c->r;
 	struct arena *a = r->a;
 
 	if (o->type != JSON_OBJECT)
-		return fail(e, "invalidProperties", NULL, NULL);
+		return jmap_set_fail(e, "invalidProperties", NULL, NULL);
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		if (!strcmp(p->key, "identityId") || !strcmp(p->key, "emailId") ||
 		    !strcmp(p->key, "envelope"))
 			continue;
 		if (!strcmp(p->key, "undoStatus") && p->type == JSON_STRING && !strcmp(p->str, "final"))
 			continue;
-		return fail(e, "invalidProperties", p->key, NULL);
+		return jmap_set_fail(e, "invalidProperties", p->key, NULL);
 	}
 	const struct json_value *idv = json_get(o, "identityId"), *ev = json_get(o, "emailId"),
 				*env = json_get(o, "envelope");
 	if (!idv || idv->type != JSON_STRING)
-		return fail(e, "invalidProperties", "identityId", NULL);
+		return jmap_set_fail(e, "invalidProperties", "identityId", NULL);
 	if (!jmap_identity_email(r, idv->str))
-		return fail(e, "invalidProperties", "identityId", "no such identity");
+		return jmap_set_fail(e, "invalidProperties", "identityId", "no such identity");
 	if (!ev || ev->type != JSON_STRING)
-		return fail(e, "invalidProperties", "emailId", NULL);
+		return jmap_set_fail(e, "invalidProperties", "emailId", NULL);
 	const char *eid = ev->str[0] == '#' ? jmap_created_get(r, ev->str + 1) : ev->str;
 	uint32_t enum_ = eid ? jmap_id_num(eid, 'E') : 0;
 	struct msg m = {0};
 	if (enum_)
 		store_email_content(r->st, r->account, enum_, msg_cb, &m);
 	if (!m.found)
-		return fail(e, "invalidProperties", "emailId", "no such email");
+		return jmap_set_fail(e, "invalidProperties", "emailId", "no such email");
 	*email_id_r = arena_printf(a, "E%08x", enum_);
 	struct arena *ta = a;
 	struct smtp_headers h;
@@ -603,38 +626,57 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		nfrom = smtp_from_addresses(ta, h.from, from, 16);
 	if (nfrom < 1) {
 		free(m.data);
-		return fail(e, "invalidEmail", NULL, "the email needs one From field of plain addresses");
+		return jmap_set_fail(e, "invalidEmail", NULL,
+				     "the email needs one From field of plain addresses");
 	}
 	/* Submission's rule: every author address is the account's. */
 	for (int i = 0; i < nfrom; i++)
 		if (!smtp_submit_owned(r->st, r->account, from[i])) {
 			free(m.data);
-			return fail(e, "forbiddenFrom", NULL, "From is not an address of this account");
+			return jmap_set_fail(e, "forbiddenFrom", NULL, "From is not an address of this account");
 		}
 	char *sender[1];
 	if (h.sender_fields &&
 	    (smtp_from_addresses(ta, h.sender, sender, 1) != 1 ||
 	     !smtp_submit_owned(r->st, r->account, sender[0]))) {
 		free(m.data);
-		return fail(e, "forbiddenFrom", NULL, "Sender is not an address of this account");
+		return jmap_set_fail(e, "forbiddenFrom", NULL, "Sender is not an address of this account");
 	}
 	/* The envelope, given or derived. */
 	struct rcpts *rc = arena_zalloc(a, sizeof *rc);
-	const char *mail_from;
+	const char *mail_from, *envid = NULL;
+	const struct json_value *mparams = NULL;
+	unsigned qflags = QUEUE_SIEVE; /* local copies run their scripts, as on port 587 */
 	if (env && env->type != JSON_NULL) {
 		const struct json_value *mf = json_get(env, "mailFrom"), *rt = json_get(env, "rcptTo");
 		mail_from = env->type == JSON_OBJECT ? env_addr(mf) : NULL;
 		if (!mail_from || !rt || rt->type != JSON_ARRAY) {
 			free(m.data);
-			return fail(e, "invalidProperties", "envelope", NULL);
+			return jmap_set_fail(e, "invalidProperties", "envelope", NULL);
+		}
+		mparams = json_get(mf, "parameters");
+		if (mail_params(mparams, &qflags, &envid) < 0) {
+			free(m.data);
+			return jmap_set_fail(e, "invalidProperties", "envelope",
+				    "an SMTP parameter this server does not carry on (see "
+				    "submissionExtensions)");
 		}
 		for (const struct json_value *x = rt->first; x; x = x->next) {
 			const char *ad = env_addr(x);
 			if (!ad) {
 				free(m.data);
-				return fail(e, "invalidRecipients", NULL, NULL);
+				return jmap_set_fail(e, "invalidRecipients", NULL, NULL);
 			}
-			rcpt_add(rc, ad);
+			long k = rcpt_add(rc, ad);
+			const struct json_value *rp = json_get(x, "parameters");
+			if (k >= 0 && rcpt_params(rp, &rc->notify[k], &rc->orcpt[k]) < 0) {
+				free(m.data);
+				return jmap_set_fail(e, "invalidProperties", "envelope",
+					    "an SMTP parameter this server does not carry on (see "
+					    "submissionExtensions)");
+			}
+			if (k >= 0 && rp && rp->type == JSON_OBJECT)
+				rc->params[k] = rp;
 		}
 	} else {
 		struct jmap_hfields hf;
@@ -644,55 +686,31 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	}
 	if (!smtp_submit_owned(r->st, r->account, mail_from)) {
 		free(m.data);
-		return fail(e, "forbiddenMailFrom", NULL, "not an address of this account");
+		return jmap_set_fail(e, "forbiddenMailFrom", NULL, "not an address of this account");
 	}
 	if (rc->too_many) {
 		free(m.data);
-		return fail(e, "tooManyRecipients", NULL, NULL);
+		return jmap_set_fail(e, "tooManyRecipients", NULL, NULL);
 	}
 	if (!rc->n) {
 		free(m.data);
-		return fail(e, "noRecipients", NULL, NULL);
+		return jmap_set_fail(e, "noRecipients", NULL, NULL);
 	}
-	/* The bytes that go out: signed, without Bcc. */
+	/* The bytes that go out: without Bcc, signed by jmap_send. */
 	struct str body = without_bcc(a, m.data, m.len);
 	free(m.data);
-	struct buf sigs;
-	buf_init(&sigs, SIGS_MAX);
 	const char *at = strrchr(from[0], '@');
-	sign(r->st, at ? at + 1 : NULL, body, &sigs);
-	size_t total = buf_len(&sigs) + body.len;
-	char *out = xmalloc(total + 1);
-	memcpy(out, buf_data(&sigs), buf_len(&sigs));
-	memcpy(out + buf_len(&sigs), body.p, body.len);
-	int signed_ = buf_len(&sigs) > 0;
-	buf_free(&sigs);
-	struct queue_rcpt *qr = arena_zalloc(a, rc->n * sizeof *qr);
-	for (size_t i = 0; i < rc->n; i++)
-		qr[i].addr = rc->v[i];
-	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-	struct queue_request q;
-	memset(&q, 0, sizeof q);
-	q.data = out;
-	q.len = total;
-	q.sender = mail_from;
-	q.rcpts = qr;
-	q.nrcpts = rc->n;
-	q.account = r->account;
-	q.received_at = (int64_t)time(NULL);
-	q.done = enqueued;
-	q.arg = &w;
-	queue_submit(r->st, &q);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	if (q.result == STORE_OK)
-		spam_sent_note(r->st, r->account, "", 0, out, total);
-	free(out);
-	if (q.result != STORE_OK)
-		return fail(e, q.result == STORE_EINVAL ? "invalidRecipients" : "serverFail", NULL,
+	struct jmap_outgoing q = {.mail_from = mail_from, .rcpts = rc->v, .nrcpts = rc->n,
+				  .notify = rc->notify, .orcpt = rc->orcpt, .envid = envid,
+				  .msg = body, .sign_domain = at ? at + 1 : NULL, .flags = qflags};
+	int sent = jmap_send(r, &q);
+	if (sent == JMAP_SEND_RATE)
+		return jmap_set_fail(e, "forbiddenToSend", NULL,
+			    "the account's hourly sending limit is reached; try again later");
+	if (sent != JMAP_SEND_OK)
+		return jmap_set_fail(e, sent == JMAP_SEND_REFUSED ? "invalidRecipients" : "serverFail", NULL,
 			    "the queue refused the message");
+	int signed_ = q.signed_;
 	/* The record. */
 	uint8_t rnd[2];
 	struct timespec ts;
@@ -717,7 +735,10 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	jw_obj_begin(&rw);
 	jw_kstr(&rw, "email", mail_from);
 	jw_key(&rw, "parameters");
-	jw_null(&rw);
+	if (mparams && mparams->type == JSON_OBJECT)
+		jw_value(&rw, mparams);
+	else
+		jw_null(&rw);
 	jw_obj_end(&rw);
 	jw_key(&rw, "rcptTo");
 	jw_arr_begin(&rw);
@@ -725,13 +746,16 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		jw_obj_begin(&rw);
 		jw_kstr(&rw, "email", rc->v[i]);
 		jw_key(&rw, "parameters");
-		jw_null(&rw);
+		if (rc->params[i])
+			jw_value(&rw, rc->params[i]);
+		else
+			jw_null(&rw);
 		jw_obj_end(&rw);
 	}
 	jw_arr_end(&rw);
 	jw_obj_end(&rw);
 	jw_key(&rw, "sendAt");
-	jmap_w_utcdate(&rw, q.received_at);
+	jmap_w_utcdate(&rw, q.at);
 	jw_kuint(&rw, "queueId", q.queue_id);
 	jw_key(&rw, "remote");
 	jw_arr_begin(&rw);
@@ -758,38 +782,31 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	return 0;
 }
 
-static void w_err(struct jw *w, const char *key, const struct set_err *e)
-{
-	jw_key(w, key);
-	jw_obj_begin(w);
-	jw_kstr(w, "type", e->type);
-	if (e->prop) {
-		jw_key(w, "properties");
-		jw_arr_begin(w);
-		jw_str(w, e->prop);
-		jw_arr_end(w);
-	}
-	if (e->desc)
-		jw_kstr(w, "description", e->desc);
-	jw_obj_end(w);
-}
-
 /* The submission's email id for a key of onSuccess* (an id or "#cid"). */
-static const char *email_of(struct subs *s, struct jmap_request *r, const char *key,
-			    const char **cids, const char **cemails, size_t ncr)
+struct then_ctx {
+	struct subs *s;
+	struct jmap_request *r;
+	const char **cids, **cemails;
+	size_t ncr;
+};
+
+static const char *then_email(void *arg, const char *key)
 {
+	struct then_ctx *t = arg;
 	if (key[0] == '#') {
-		for (size_t i = 0; i < ncr; i++)
-			if (!strcmp(cids[i], key + 1))
-				return cemails[i];
+		for (size_t i = 0; i < t->ncr; i++)
+			if (!strcmp(t->cids[i], key + 1))
+				return t->cemails[i];
 		return NULL;
 	}
-	for (size_t i = 0; i < ncr; i++)
-		if (cids[i] && !strcmp(jmap_created_get(r, cids[i]) ? jmap_created_get(r, cids[i]) : "", key))
-			return cemails[i];
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i].id, key))
-			return rec_str(&s->v[i], "emailId");
+	for (size_t i = 0; i < t->ncr; i++) {
+		const char *id = jmap_created_get(t->r, t->cids[i]);
+		if (id && !strcmp(id, key))
+			return t->cemails[i];
+	}
+	for (size_t i = 0; i < t->s->n; i++)
+		if (!strcmp(t->s->v[i].id, key))
+			return rec_str(&t->s->v[i], "emailId");
 	return NULL;
 }
 
@@ -804,48 +821,31 @@ void jmap_submission_set(struct jmap_call *c)
 {
 	struct subs *s = arena_alloc(c->r->a, sizeof *s);
 	char old[24], now[24];
+	struct jmap_set set;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0)
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0)
 		return;
-	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
-				*de = jmap_arg(c, "destroy"), *ifs = jmap_arg(c, "ifInState"),
+	const struct json_value *cr = set.create, *up = set.update, *de = set.destroy,
 				*osu = jmap_arg(c, "onSuccessUpdateEmail"),
 				*osd = jmap_arg(c, "onSuccessDestroyEmail");
-	if ((cr ? cr->count : 0) + (up ? up->count : 0) + (de ? de->count : 0) >
-	    JMAP_MAX_OBJECTS_IN_SET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
 	state_of(c->r, s, old);
-	if (ifs && strcmp(ifs->str, old)) {
-		jmap_error(c, "stateMismatch", NULL);
+	if (jmap_set_if_in_state(c, old) < 0)
 		return;
-	}
-	struct buf ok[3], bad[3];
-	struct jw okw[3], badw[3];
-	for (int i = 0; i < 3; i++) {
-		buf_init(&ok[i], 4 * 1024 * 1024);
-		buf_init(&bad[i], 4 * 1024 * 1024);
-		jw_init(&okw[i], &ok[i]);
-		jw_init(&badw[i], &bad[i]);
-		if (i == 2)
-			jw_arr_begin(&okw[i]);
-		else
-			jw_obj_begin(&okw[i]);
-		jw_obj_begin(&badw[i]);
-	}
+	jmap_set_open(&set, 4 * 1024 * 1024);
+	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
+	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
 	size_t ncr = 0, cap = cr ? cr->count : 0;
 	const char **cids = arena_zalloc(c->r->a, (cap + 1) * sizeof *cids);
 	const char **cemails = arena_zalloc(c->r->a, (cap + 1) * sizeof *cemails);
 	for (const struct json_value *o = cr ? cr->first : NULL; o; o = o->next) {
-		struct set_err e = {0};
+		struct jmap_set_err e = {0};
 		const char *id, *email;
 		if (create_one(c, o, &id, &email, &e) < 0) {
-			w_err(&badw[0], o->key, &e);
+			jmap_w_set_err(&badw[0], o->key, &e);
 			continue;
 		}
 		jmap_created_put(c->r, o->key, id);
@@ -858,7 +858,7 @@ void jmap_submission_set(struct jmap_call *c)
 		jw_obj_end(&okw[0]);
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
-		struct set_err e = {"notFound", NULL, NULL};
+		struct jmap_set_err e = {"notFound", NULL, NULL};
 		int found = 0;
 		for (size_t i = 0; i < s->n && !found; i++)
 			found = !strcmp(s->v[i].id, o->key);
@@ -866,10 +866,10 @@ void jmap_submission_set(struct jmap_call *c)
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */
 			e = u && o->count == 1 && u->type == JSON_STRING && !strcmp(u->str, "canceled")
-				? (struct set_err){"cannotUnsend", NULL, NULL}
-				: (struct set_err){"invalidProperties", NULL, NULL};
+				? (struct jmap_set_err){"cannotUnsend", NULL, NULL}
+				: (struct jmap_set_err){"invalidProperties", NULL, NULL};
 		}
-		w_err(&badw[1], o->key, &e);
+		jmap_w_set_err(&badw[1], o->key, &e);
 	}
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
 		char key[64];
@@ -878,80 +878,18 @@ void jmap_submission_set(struct jmap_call *c)
 		if (rc == STORE_OK) {
 			jw_str(&okw[2], o->str);
 		} else {
-			struct set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL};
-			w_err(&badw[2], o->str, &e);
+			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL};
+			jmap_w_set_err(&badw[2], o->str, &e);
 		}
 	}
 	/* The implicit Email/set (§7.5) for the submissions that succeeded. */
-	struct buf then;
-	struct jw tw;
-	int any = 0;
-	buf_init(&then, 4 * 1024 * 1024);
-	jw_init(&tw, &then);
-	jw_arr_begin(&tw);
-	jw_str(&tw, "Email/set");
-	jw_obj_begin(&tw);
-	jw_key(&tw, "accountId");
-	jmap_w_id(&tw, 'A', c->r->account);
-	if (osu) {
-		jw_key(&tw, "update");
-		jw_obj_begin(&tw);
-		for (const struct json_value *o = osu->first; o; o = o->next) {
-			const char *em = email_of(s, c->r, o->key, cids, cemails, ncr);
-			if (!em)
-				continue;
-			jw_key(&tw, em);
-			jw_value(&tw, o);
-			any = 1;
-		}
-		jw_obj_end(&tw);
-	}
-	if (osd) {
-		jw_key(&tw, "destroy");
-		jw_arr_begin(&tw);
-		for (const struct json_value *o = osd->first; o; o = o->next) {
-			const char *em = o->type == JSON_STRING
-					     ? email_of(s, c->r, o->str, cids, cemails, ncr)
-					     : NULL;
-			if (!em)
-				continue;
-			jw_str(&tw, em);
-			any = 1;
-		}
-		jw_arr_end(&tw);
-	}
-	jw_obj_end(&tw);
-	jw_str(&tw, c->id);
-	jw_arr_end(&tw);
-	if (any && !jw_failed(&tw)) {
-		char err[64];
-		c->r->then = json_parse(buf_data(&then), buf_len(&then), c->r->a, err, sizeof err);
-	}
-	buf_free(&then);
+	struct then_ctx tc = {s, c->r, cids, cemails, ncr};
+	jmap_then_email_set(c, osu, osd, then_email, &tc);
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
-	} else {
-		state_of(c->r, s, now);
-		static const char *const ok_names[] = {"created", "updated", "destroyed"};
-		static const char *const bad_names[] = {"notCreated", "notUpdated", "notDestroyed"};
-		jmap_begin(c);
-		jw_kstr(&c->w, "oldState", old);
-		jw_kstr(&c->w, "newState", now);
-		for (int i = 0; i < 3; i++) {
-			if (i == 2)
-				jw_arr_end(&okw[i]);
-			else
-				jw_obj_end(&okw[i]);
-			jw_obj_end(&badw[i]);
-			jw_key(&c->w, ok_names[i]);
-			jw_rawn(&c->w, buf_data(&ok[i]), buf_len(&ok[i]));
-			jw_key(&c->w, bad_names[i]);
-			jw_rawn(&c->w, buf_data(&bad[i]), buf_len(&bad[i]));
-		}
-		jw_obj_end(&c->w);
+		jmap_set_free(&set);
+		return;
 	}
-	for (int i = 0; i < 3; i++) {
-		buf_free(&ok[i]);
-		buf_free(&bad[i]);
-	}
+	state_of(c->r, s, now);
+	jmap_set_end(c, &set, old, now);
 }

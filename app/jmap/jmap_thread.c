@@ -5,9 +5,13 @@
  *
  * Thread/get reads the thread index (store_thread_emails). Thread/changes
  * follows the change log: a created email creates its thread (when its
- * thread id is its own id) or updates it; an email destroyed since leaves
- * no record of its thread, so such a range answers cannotCalculateChanges.
- * TODO(issue 36): the destroyed emails' threads kept for Thread/changes.
+ * thread id is its own id) or updates it; a destroyed email's record is
+ * followed by its thread's (STORE_CHANGE_EMAIL_THREAD): that thread is
+ * updated when emails are left in it, destroyed when none is (and
+ * neither when it was also created in the range). A range holding a
+ * destroy written before those thread entries existed answers
+ * cannotCalculateChanges. An email moved or rekeyworded leaves its
+ * thread unchanged (a Thread has only emailIds).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,37 +57,42 @@ static const struct jmap_arg get_args[] = {
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 
+struct missing {
+	const char **v; /* the asked-for ids (their strings) with no thread */
+	size_t n;
+};
+
+static int thread_found(void *arg, const char *id)
+{
+	const struct missing *m = arg;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i] == id)
+			return 0;
+	return 1;
+}
+
+static const char *const props[] = {"id", "emailIds"};
+
 void jmap_thread_get(struct jmap_call *c)
 {
 	char state[24];
+	struct jmap_get gt;
 
-	if (jmap_args_check(c, get_args, 3) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, 2, &gt) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	int want_emails = !pv;
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		if (strcmp(e->str, "id") && strcmp(e->str, "emailIds")) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return;
-		}
-		want_emails |= !strcmp(e->str, "emailIds");
-	}
+	int want_emails = jmap_get_wants(&gt, "emailIds");
 	/* Listing every thread is not supported (RFC 8621 §3.1: ids null
 	 * may be refused with requestTooLarge for types with many objects). */
-	if (!ids || ids->count > JMAP_MAX_OBJECTS_IN_GET) {
+	if (!gt.ids) {
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
 	if (jmap_state(c, state) < 0)
 		return;
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	const char **missing = arena_alloc(c->r->a, (ids->count + 1) * sizeof *missing);
-	size_t nmissing = 0;
+	jmap_get_list(c, state);
+	struct missing miss = {arena_alloc(c->r->a, (gt.ids->count + 1) * sizeof *miss.v), 0};
 	struct members g = {0};
-	for (const struct json_value *e = ids->first; e; e = e->next) {
+	for (const struct json_value *e = gt.ids->first; e; e = e->next) {
 		uint32_t t = jmap_id_num(e->str, 'T');
 		g.n = 0;
 		if (t && store_thread_emails(c->r->st, c->r->account, t, member_cb, &g) != STORE_OK) {
@@ -92,7 +101,7 @@ void jmap_thread_get(struct jmap_call *c)
 			return;
 		}
 		if (!g.n) {
-			missing[nmissing++] = e->str;
+			miss.v[miss.n++] = e->str;
 			continue;
 		}
 		qsort(g.v, g.n, sizeof *g.v, cmp_member);
@@ -109,13 +118,7 @@ void jmap_thread_get(struct jmap_call *c)
 		jw_obj_end(&c->w);
 	}
 	free(g.v);
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (size_t i = 0; i < nmissing; i++)
-		jw_str(&c->w, missing[i]);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_end(c, &gt, thread_found, &miss);
 }
 
 /* ---- Thread/changes ---- */
@@ -123,116 +126,153 @@ void jmap_thread_get(struct jmap_call *c)
 struct tchanges {
 	uint32_t *created; /* email ids created since */
 	size_t n, cap;
-	int destroyed;
+	uint32_t *touched; /* threads of emails destroyed since */
+	size_t nt, capt;
+	uint32_t last_destroyed;
+	size_t unresolved; /* destroys without their thread entry (older records) */
 };
+
+static void push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = realloc(*v, *cap * sizeof **v);
+		if (!*v)
+			abort();
+	}
+	(*v)[(*n)++] = x;
+}
 
 static int tchange_cb(void *arg, const struct store_change *sc)
 {
 	struct tchanges *t = arg;
 
 	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
-		t->destroyed = 1;
-		return 1;
+		t->last_destroyed = sc->id;
+		t->unresolved++;
+	} else if (sc->kind == STORE_CHANGE_EMAIL_THREAD) {
+		if (t->unresolved && sc->uid == t->last_destroyed)
+			t->unresolved--;
+		push_u32(&t->touched, &t->nt, &t->capt, sc->id);
+	} else if (sc->kind == STORE_CHANGE_EMAIL_CREATED) {
+		push_u32(&t->created, &t->n, &t->cap, sc->id);
 	}
-	if (sc->kind != STORE_CHANGE_EMAIL_CREATED)
-		return 0;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->created = realloc(t->created, t->cap * sizeof *t->created);
-		if (!t->created)
-			abort();
-	}
-	t->created[t->n++] = sc->id;
 	return 0;
 }
 
 struct tlist {
 	uint32_t *thread; /* per created email: its thread, 0 gone */
-	int *fresh;       /* the thread started with this email */
 };
 
 static void tlist_cb(void *arg, size_t i, const struct store_email_brief *b)
 {
 	struct tlist *l = arg;
 	l->thread[i] = b ? b->thread_id : 0;
-	l->fresh[i] = b && b->thread_id == b->email_id;
 }
 
-static const struct jmap_arg changes_args[] = {
-    {"accountId", JA_ID, JA_REQUIRED},
-    {"sinceState", JA_STRING, JA_REQUIRED},
-    {"maxChanges", JA_UINT, JA_NULLABLE},
-};
+static void count_cb(void *arg, uint32_t email, int64_t received)
+{
+	(void)email;
+	(void)received;
+	(*(size_t *)arg)++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* x in the sorted v[0..n). */
+static int has_u32(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
+}
+
+/* What happened to each thread touched since (see the top of the file):
+ * 0 created, 1 updated, 2 destroyed, -1 nothing to tell. */
+enum { T_CREATED, T_UPDATED, T_DESTROYED };
 
 void jmap_thread_changes(struct jmap_call *c)
 {
 	char state[24];
-	uint64_t since, now;
+	uint64_t since, now, max;
 
-	if (jmap_args_check(c, changes_args, 3) < 0 || jmap_state(c, state) < 0)
+	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
 		return;
-	const struct json_value *mc = jmap_arg(c, "maxChanges");
-	if (mc && mc->integer == 0) {
-		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
-		return;
-	}
-	jmap_state_parse(state, &now);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, &since) < 0 || since > now) {
-		jmap_error(c, "cannotCalculateChanges", NULL);
-		return;
-	}
 	struct tchanges t = {0};
-	if (store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t) != STORE_OK) {
+	int rc = store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t);
+	if (rc != STORE_OK || t.unresolved) {
 		free(t.created);
-		jmap_error(c, "serverFail", NULL);
+		free(t.touched);
+		if (rc != STORE_OK)
+			jmap_error(c, "serverFail", NULL);
+		else
+			jmap_error(c, "cannotCalculateChanges",
+				   "emails were destroyed since that state by an older version");
 		return;
 	}
-	if (t.destroyed) {
-		free(t.created);
-		jmap_error(c, "cannotCalculateChanges", "emails were destroyed since that state");
-		return;
-	}
-	struct tlist l = {arena_zalloc(c->r->a, (t.n + 1) * sizeof *l.thread),
-			  arena_zalloc(c->r->a, (t.n + 1) * sizeof *l.fresh)};
+	struct tlist l = {arena_zalloc(c->r->a, (t.n + 1) * sizeof *l.thread)};
 	if (t.n && store_emails_get(c->r->st, c->r->account, t.created, t.n, tlist_cb, &l) !=
 		       STORE_OK) {
 		free(t.created);
+		free(t.touched);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	free(t.created);
-	/* Distinct threads: created when one of its emails started it. */
+	/* Distinct threads: of the emails created (still there) and of those
+	 * destroyed. A thread's id is its first email's: it was created in
+	 * the range when that email was. */
 	size_t nd = 0;
-	uint32_t *th = arena_alloc(c->r->a, (t.n + 1) * sizeof *th);
-	int *cr = arena_zalloc(c->r->a, (t.n + 1) * sizeof *cr);
-	for (size_t i = 0; i < t.n; i++) {
-		size_t j;
-		if (!l.thread[i])
-			continue;
-		for (j = 0; j < nd && th[j] != l.thread[i]; j++)
-			;
-		if (j == nd)
-			th[nd++] = l.thread[i];
-		cr[j] |= l.fresh[i];
+	uint32_t *th = arena_alloc(c->r->a, (t.n + t.nt + 1) * sizeof *th);
+	int *what = arena_zalloc(c->r->a, (t.n + t.nt + 1) * sizeof *what);
+	for (size_t i = 0; i < t.n + t.nt; i++) {
+		uint32_t x = i < t.n ? l.thread[i] : t.touched[i - t.n];
+		if (x)
+			th[nd++] = x;
 	}
-	if (mc && nd > (uint64_t)mc->integer) {
+	if (nd)
+		qsort(th, nd, sizeof *th, cmp_u32);
+	size_t w = 0;
+	for (size_t i = 0; i < nd; i++)
+		if (!w || th[i] != th[w - 1])
+			th[w++] = th[i];
+	nd = w;
+	if (t.n)
+		qsort(t.created, t.n, sizeof *t.created, cmp_u32);
+	for (size_t j = 0; j < nd; j++) {
+		size_t members = 0;
+		if (store_thread_emails(c->r->st, c->r->account, th[j], count_cb, &members) !=
+		    STORE_OK) {
+			free(t.created);
+			free(t.touched);
+			jmap_error(c, "serverFail", NULL);
+			return;
+		}
+		int born = has_u32(t.created, t.n, th[j]);
+		what[j] = members ? (born ? T_CREATED : T_UPDATED) : (born ? -1 : T_DESTROYED);
+	}
+	free(t.created);
+	free(t.touched);
+	size_t ntell = 0;
+	for (size_t j = 0; j < nd; j++)
+		ntell += what[j] >= 0;
+	if (max && ntell > max) {
 		jmap_error(c, "cannotCalculateChanges", "more than maxChanges threads changed");
 		return;
 	}
+	static const char *const names[] = {"created", "updated", "destroyed"};
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
 	jw_kstr(&c->w, "newState", state);
 	jw_kbool(&c->w, "hasMoreChanges", 0);
-	for (int pass = 0; pass < 2; pass++) {
-		jw_key(&c->w, pass ? "updated" : "created");
+	for (int pass = T_CREATED; pass <= T_DESTROYED; pass++) {
+		jw_key(&c->w, names[pass]);
 		jw_arr_begin(&c->w);
 		for (size_t j = 0; j < nd; j++)
-			if (cr[j] == !pass)
+			if (what[j] == pass)
 				jmap_w_id(&c->w, 'T', th[j]);
 		jw_arr_end(&c->w);
 	}
-	jw_key(&c->w, "destroyed");
-	jw_arr_begin(&c->w);
-	jw_arr_end(&c->w);
 	jw_obj_end(&c->w);
 }

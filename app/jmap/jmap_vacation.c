@@ -20,7 +20,14 @@
  * The bounds are written without a zone ("2026-12-24T00:00:00"), so they
  * compare as text with currentdate's "2026-12-24T00:00:00+00:00".
  *
- * Caveats: htmlBody is not kept (a non-null one is refused); activating
+ * With an htmlBody the reason is a MIME entity (RFC 5230 §5.8, :mime):
+ * multipart/alternative of the text and the HTML (the HTML alone when
+ * textBody is null), each part UTF-8 in base64, so any text goes through
+ * unchanged and no line of it can be taken for the boundary. get reads
+ * such an entity back (a script written elsewhere with :mime too): the
+ * first text/plain and text/html leaves, decoded.
+ *
+ * Caveats: no plain text is made from an HTML-only reply; activating
  * the vacation script makes it the account's one active script, as the
  * portal's form does, so a filter script active before stops running
  * until it is activated again.
@@ -31,7 +38,10 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_lex.h"
 #include "store/store.h"
@@ -40,15 +50,38 @@
 
 struct vac {
 	int enabled;
-	const char *from, *to, *subject, *text; /* NULL = null; dates "…Z" */
+	const char *from, *to, *subject, *text, *html; /* NULL = null; dates "…Z" */
 };
+
+#define VAC_BOUNDARY "=_tern_vacation" /* '=' and '_': never in base64 */
+
+/* The decoded text of the first leaf of type text/SUB in a :mime
+ * reason; NULL when none. */
+static const char *mime_text(struct arena *a, const struct mime_tree *t, const char *reason,
+			     const char *sub)
+{
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		const struct mime_part *p = &t->parts[i];
+		if ((p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) ||
+		    !str_eq_ci_c(p->type, "text") || !str_eq_ci_c(p->subtype, sub))
+			continue;
+		struct buf b;
+		buf_init(&b, p->body_end - p->body_off + 16);
+		mime_decode_all(mime_cte_parse(p->encoding),
+				str_make(reason + p->body_off, p->body_end - p->body_off), &b);
+		const char *r = arena_strndup(a, buf_data(&b), buf_len(&b));
+		buf_free(&b);
+		return r;
+	}
+	return NULL;
+}
 
 /* Reads the vacation command and the date bounds out of a script. */
 static void vac_parse(struct arena *a, const char *text, size_t len, struct vac *v)
 {
 	struct sv_lexer lx;
 	struct sv_token t, prev[3];
-	int in_vacation = 0, have = 0;
+	int in_vacation = 0, have = 0, mime = 0;
 
 	memset(prev, 0, sizeof prev);
 	sv_lex_init(&lx, text, len, a);
@@ -60,6 +93,8 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 			sv_lex_next(&lx, &t);
 			if (t.type == TK_STRING)
 				v->subject = arena_strndup(a, t.text.p, t.text.len);
+		} else if (in_vacation && t.type == TK_TAG && str_eq_ci_c(t.text, "mime")) {
+			mime = 1;
 		} else if (in_vacation && t.type == TK_STRING) {
 			v->text = arena_strndup(a, t.text.p, t.text.len); /* the last string */
 		} else if (in_vacation && t.type == TK_SEMI) {
@@ -78,6 +113,31 @@ static void vac_parse(struct arena *a, const char *text, size_t len, struct vac 
 		prev[0] = t;
 	}
 	v->enabled &= have;
+	if (mime && v->text) {
+		struct mime_tree tree;
+		const char *reason = v->text;
+		mime_tree_parse(reason, strlen(reason), a, &tree);
+		v->text = mime_text(a, &tree, reason, "plain");
+		v->html = mime_text(a, &tree, reason, "html");
+	}
+}
+
+/* The :mime reason for an HTML reply (see the top): its text in b. */
+static void mime_reason(struct buf *b, const char *text, const char *html)
+{
+	if (text)
+		buf_append_c(b, "Content-Type: multipart/alternative; boundary=\"" VAC_BOUNDARY
+				"\"\r\n\r\n--" VAC_BOUNDARY "\r\n");
+	const char *parts[2] = {text, html}, *types[2] = {"plain", "html"};
+	for (int i = 0; i < 2; i++) {
+		if (!parts[i])
+			continue;
+		buf_printf(b, "Content-Type: text/%s; charset=utf-8\r\n"
+			      "Content-Transfer-Encoding: base64\r\n\r\n", types[i]);
+		jmap_w_base64_lines(b, parts[i], strlen(parts[i]));
+		if (text)
+			buf_append_c(b, i == 0 ? "--" VAC_BOUNDARY "\r\n" : "--" VAC_BOUNDARY "--\r\n");
+	}
 }
 
 /* The settings as stored; -1 with serverFail set. */
@@ -110,25 +170,24 @@ static void w_str_or_null(struct jw *w, const char *k, const char *s)
 		jw_null(w);
 }
 
-static void w_vac(struct jw *w, const struct vac *v, const struct json_value *pv)
+static const char *const vac_props[] = {"id",      "isEnabled", "fromDate", "toDate",
+					 "subject", "textBody",  "htmlBody"};
+
+static void w_vac(struct jw *w, const struct vac *v, const struct jmap_get *g)
 {
-	static const char *const names[] = {"isEnabled", "fromDate", "toDate", "subject",
-					    "textBody",  "htmlBody"};
 	jw_obj_begin(w);
 	jw_kstr(w, "id", "singleton");
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		int want = !pv;
-		for (const struct json_value *e = pv ? pv->first : NULL; e && !want; e = e->next)
-			want = !strcmp(e->str, names[i]);
-		if (!want)
+	for (size_t i = 1; i < sizeof vac_props / sizeof vac_props[0]; i++) {
+		const char *k = vac_props[i];
+		if (!jmap_get_wants(g, k))
 			continue;
 		switch (i) {
-		case 0: jw_kbool(w, names[i], v->enabled); break;
-		case 1: w_str_or_null(w, names[i], v->from); break;
-		case 2: w_str_or_null(w, names[i], v->to); break;
-		case 3: w_str_or_null(w, names[i], v->subject); break;
-		case 4: w_str_or_null(w, names[i], v->text); break;
-		case 5: jw_key(w, names[i]); jw_null(w); break;
+		case 1: jw_kbool(w, k, v->enabled); break;
+		case 2: w_str_or_null(w, k, v->from); break;
+		case 3: w_str_or_null(w, k, v->to); break;
+		case 4: w_str_or_null(w, k, v->subject); break;
+		case 5: w_str_or_null(w, k, v->text); break;
+		case 6: w_str_or_null(w, k, v->html); break;
 		}
 	}
 	jw_obj_end(w);
@@ -140,51 +199,34 @@ static const struct jmap_arg get_args[] = {
     {"properties", JA_STRINGS, JA_NULLABLE},
 };
 
+static int singleton(void *arg, const char *id)
+{
+	(void)arg;
+	return !strcmp(id, "singleton");
+}
+
 void jmap_vacation_get(struct jmap_call *c)
 {
 	char state[24];
 	struct vac v;
+	struct jmap_get g;
 
-	if (jmap_args_check(c, get_args, 3) < 0)
+	if (jmap_get_begin(c, get_args, 3, vac_props, sizeof vac_props / sizeof vac_props[0],
+			   &g) < 0 ||
+	    jmap_state(c, state) < 0 || vac_load(c, &v) < 0)
 		return;
-	const struct json_value *ids = jmap_arg(c, "ids"), *pv = jmap_arg(c, "properties");
-	static const char *const known[] = {"id",       "isEnabled", "fromDate", "toDate",
-					    "subject",  "textBody",  "htmlBody"};
-	for (const struct json_value *e = pv ? pv->first : NULL; e; e = e->next) {
-		size_t k;
-		for (k = 0; k < sizeof known / sizeof known[0] && strcmp(known[k], e->str); k++)
-			;
-		if (k == sizeof known / sizeof known[0]) {
-			jmap_bad_arg(c, "properties", "unknown property");
-			return;
-		}
-	}
-	if (jmap_state(c, state) < 0 || vac_load(c, &v) < 0)
-		return;
-	int want = !ids;
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		want |= !strcmp(e->str, "singleton");
-	jmap_begin(c);
-	jw_kstr(&c->w, "state", state);
-	jw_key(&c->w, "list");
-	jw_arr_begin(&c->w);
-	if (want)
-		w_vac(&c->w, &v, pv);
-	jw_arr_end(&c->w);
-	jw_key(&c->w, "notFound");
-	jw_arr_begin(&c->w);
-	for (const struct json_value *e = ids ? ids->first : NULL; e; e = e->next)
-		if (strcmp(e->str, "singleton"))
-			jw_str(&c->w, e->str);
-	jw_arr_end(&c->w);
-	jw_obj_end(&c->w);
+	jmap_get_list(c, state);
+	if (jmap_get_has_id(&g, "singleton"))
+		w_vac(&c->w, &v, &g);
+	jmap_get_end(c, &g, singleton, NULL);
 }
 
 /* A Sieve quoted string of s (RFC 5228 §2.4.2: \ and " escaped). */
-static void sieve_quote(struct buf *b, const char *s)
+static void sieve_quote(struct buf *b, const char *s, size_t n)
 {
+	const char *end = s + n;
 	buf_append(b, "\"", 1);
-	for (; *s; s++) {
+	for (; s < end; s++) {
 		if (*s == '"' || *s == '\\')
 			buf_append(b, "\\", 1);
 		buf_append(b, s, 1);
@@ -231,10 +273,19 @@ static int vac_write(struct jmap_call *c, const struct vac *v)
 	buf_append_c(&b, "vacation :days 7");
 	if (v->subject) {
 		buf_append_c(&b, " :subject ");
-		sieve_quote(&b, v->subject);
+		sieve_quote(&b, v->subject, strlen(v->subject));
 	}
-	buf_append_c(&b, " ");
-	sieve_quote(&b, v->text ? v->text : "");
+	if (v->html) {
+		struct buf r;
+		buf_init(&r, STORE_SIEVE_BYTES_MAX);
+		mime_reason(&r, v->text, v->html);
+		buf_append_c(&b, " :mime ");
+		sieve_quote(&b, buf_data(&r), buf_len(&r));
+		buf_free(&r);
+	} else {
+		buf_append_c(&b, " ");
+		sieve_quote(&b, v->text ? v->text : "", v->text ? strlen(v->text) : 0);
+	}
 	buf_append_c(&b, ";\n");
 	if (from || to)
 		buf_append_c(&b, "}\n");
@@ -281,8 +332,9 @@ static const char *vac_apply(struct arena *a, struct vac *v, const struct json_v
 				return k;
 			*(k[0] == 's' ? &v->subject : &v->text) = null ? NULL : p->str;
 		} else if (!strcmp(k, "htmlBody")) {
-			if (!null)
-				return k; /* not kept: see the Caveats */
+			if (!null && p->type != JSON_STRING)
+				return k;
+			v->html = null ? NULL : p->str;
 		} else {
 			return k; /* id and unknown names */
 		}
@@ -300,76 +352,41 @@ void jmap_vacation_set(struct jmap_call *c)
 {
 	char old[24], now[24];
 	struct vac v;
+	struct jmap_set set;
 
-	if (jmap_args_check(c, set_args, sizeof set_args / sizeof set_args[0]) < 0)
+	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0 ||
+	    jmap_state(c, old) < 0 || jmap_set_if_in_state(c, old) < 0 || vac_load(c, &v) < 0)
 		return;
-	const struct json_value *cr = jmap_arg(c, "create"), *up = jmap_arg(c, "update"),
-				*de = jmap_arg(c, "destroy"), *ifs = jmap_arg(c, "ifInState");
-	if (jmap_state(c, old) < 0)
-		return;
-	if (ifs && strcmp(ifs->str, old)) {
-		jmap_error(c, "stateMismatch", NULL);
-		return;
-	}
-	if (vac_load(c, &v) < 0)
-		return;
-	struct buf ok, bad[3];
-	struct jw okw, badw[3];
-	buf_init(&ok, 64 * 1024);
-	jw_init(&okw, &ok);
-	jw_obj_begin(&okw);
-	for (int i = 0; i < 3; i++) {
-		buf_init(&bad[i], 64 * 1024);
-		jw_init(&badw[i], &bad[i]);
-		jw_obj_begin(&badw[i]);
-	}
-	for (const struct json_value *e = cr ? cr->first : NULL; e; e = e->next)
-		set_err(&badw[0], e->key, "singleton", NULL, NULL);
-	for (const struct json_value *e = de ? de->first : NULL; e; e = e->next)
-		set_err(&badw[2], e->str, "singleton", NULL, NULL);
-	for (const struct json_value *e = up ? up->first : NULL; e; e = e->next) {
+	jmap_set_open(&set, 64 * 1024);
+	for (const struct json_value *e = set.create ? set.create->first : NULL; e; e = e->next)
+		set_err(&set.w[JMAP_SET_NOT_CREATED], e->key, "singleton", NULL, NULL);
+	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next)
+		set_err(&set.w[JMAP_SET_NOT_DESTROYED], e->str, "singleton", NULL, NULL);
+	for (const struct json_value *e = set.update ? set.update->first : NULL; e; e = e->next) {
+		struct jw *nu = &set.w[JMAP_SET_NOT_UPDATED];
 		if (strcmp(e->key, "singleton")) {
-			set_err(&badw[1], e->key, "notFound", NULL, NULL);
+			set_err(nu, e->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct vac n = v;
 		const char *bp = e->type == JSON_OBJECT ? vac_apply(c->r->a, &n, e) : "";
 		if (bp) {
-			set_err(&badw[1], e->key, "invalidProperties", *bp ? bp : NULL,
-				!strcmp(bp, "htmlBody") ? "an HTML reply is not supported" : NULL);
+			set_err(nu, e->key, "invalidProperties", *bp ? bp : NULL, NULL);
 			continue;
 		}
 		if (vac_write(c, &n) != STORE_OK) {
-			set_err(&badw[1], e->key, "serverFail", NULL, NULL);
+			set_err(nu, e->key, "serverFail", NULL, NULL);
 			continue;
 		}
 		v = n;
-		jw_key(&okw, e->key);
-		jw_null(&okw);
+		jw_key(&set.w[JMAP_SET_UPDATED], e->key);
+		jw_null(&set.w[JMAP_SET_UPDATED]);
 	}
-	jw_obj_end(&okw);
-	for (int i = 0; i < 3; i++)
-		jw_obj_end(&badw[i]);
 	/* The script is not mail: the account's modseq stays, and so the
 	 * state (one counter serves every type, jmap.h). */
-	if (jmap_state(c, now) == 0) {
-		jmap_begin(c);
-		jw_kstr(&c->w, "oldState", old);
-		jw_kstr(&c->w, "newState", now);
-		jw_key(&c->w, "created");
-		jw_raw(&c->w, "{}");
-		jw_key(&c->w, "updated");
-		jw_rawn(&c->w, buf_data(&ok), buf_len(&ok));
-		jw_key(&c->w, "destroyed");
-		jw_raw(&c->w, "[]");
-		static const char *const names[] = {"notCreated", "notUpdated", "notDestroyed"};
-		for (int i = 0; i < 3; i++) {
-			jw_key(&c->w, names[i]);
-			jw_rawn(&c->w, buf_data(&bad[i]), buf_len(&bad[i]));
-		}
-		jw_obj_end(&c->w);
+	if (jmap_state(c, now) < 0) {
+		jmap_set_free(&set);
+		return;
 	}
-	buf_free(&ok);
-	for (int i = 0; i < 3; i++)
-		buf_free(&bad[i]);
+	jmap_set_end(c, &set, old, now);
 }

@@ -9,44 +9,37 @@
  * for every other one's fsync. The asynchronous forms IMAP uses join the
  * writer thread's group commit, where concurrent writes share one
  * commit; these wrappers submit one (done on the writer thread: no loop)
- * and wait for it. Same results, same change-feed notification.
+ * and wait for it. Same results, same change-feed notification. A move
+ * (Email/set's mailboxIds, one mailbox for another) is one copy with
+ * the move flag: one commit, where a copy and an expunge were two.
  */
-#include <pthread.h>
 
+#include "core/latch.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
 struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done, rc;
+	struct latch done;
+	int rc; /* written before the latch opens, read after */
 };
 
 static void wake(void *arg, int rc)
 {
 	struct waiter *w = arg;
-	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	latch_open(&w->done);
 }
 
 static int wait_for(struct waiter *w)
 {
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
+	latch_wait(&w->done);
 	return w->rc;
 }
 
 int jmap_write_keywords(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uid,
 			enum store_kw_op op, const char *keywords, struct store_kw_result *res)
 {
-	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct waiter w = {LATCH_INIT, 0};
 	store_email_keywords_async(st, NULL, account, mailbox, 0, &uid, 1, op, keywords, 0, res,
 				   NULL, wake, &w);
 	return wait_for(&w);
@@ -55,7 +48,17 @@ int jmap_write_keywords(struct store *st, uint32_t account, uint32_t mailbox, ui
 int jmap_write_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t uidvalidity,
 		       uint32_t uid)
 {
-	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	struct waiter w = {LATCH_INIT, 0};
 	store_expunge_async(st, NULL, account, mailbox, uidvalidity, &uid, 1, NULL, NULL, wake, &w);
+	return wait_for(&w);
+}
+
+int jmap_write_copy(struct store *st, uint32_t account, uint32_t from, uint32_t uidvalidity,
+		    uint32_t uid, uint32_t to, int move, struct store_copy_result *r)
+{
+	struct waiter w = {LATCH_INIT, 0};
+	/* The async form reads the uids until its commit: they live here. */
+	store_email_copy_async(st, NULL, account, from, uidvalidity, &uid, 1, to, move, r, wake,
+			       &w);
 	return wait_for(&w);
 }

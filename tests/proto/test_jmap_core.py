@@ -50,9 +50,9 @@ def test_jmap_session_and_auth():
     assert re.fullmatch(r"A[0-9a-f]{8}", acc), acc
     sub, vac, quota, blob = ("urn:ietf:params:jmap:" + x for x in ("submission", "vacationresponse",
                                                                    "quota", "blob"))
-    sieve = "urn:ietf:params:jmap:sieve"
+    sieve, mdn = "urn:ietf:params:jmap:sieve", "urn:ietf:params:jmap:mdn"
     assert sess["primaryAccounts"] == {CORE: acc, MAIL: acc, sub: acc, vac: acc, quota: acc,
-                                       blob: acc, sieve: acc}
+                                       blob: acc, sieve: acc, mdn: acc}
     assert sess["username"] == BOB[0]
     port = s.https_port
     assert sess["apiUrl"] == "https://127.0.0.1:%d/jmap/api/" % port, sess
@@ -66,12 +66,13 @@ def test_jmap_session_and_auth():
     assert sess["capabilities"][MAIL] == {}
     a = sess["accounts"][acc]
     assert a["name"] == BOB[0] and a["isPersonal"] is True and a["isReadOnly"] is False
-    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob, sieve}
+    assert set(a["accountCapabilities"]) == {CORE, MAIL, sub, vac, quota, blob, sieve, mdn}
     assert a["accountCapabilities"][blob] == {
         "maxSizeBlobSet": 50000000, "maxDataSources": 64,
         "supportedTypeNames": ["Mailbox", "Thread", "Email"],
         "supportedDigestAlgorithms": ["sha", "sha-256"]}, a
-    assert a["accountCapabilities"][sub] == {"maxDelayedSend": 0, "submissionExtensions": {}}
+    assert a["accountCapabilities"][sub] == {"maxDelayedSend": 0, "submissionExtensions": {
+        "8BITMIME": [], "DSN": [], "REQUIRETLS": [], "SMTPUTF8": []}}
     assert a["accountCapabilities"][MAIL]["maxSizeMailboxName"] == 255
     assert isinstance(sess["state"], str)
     # Another account's id is not ours.

@@ -14,7 +14,7 @@ from test_imap import Raw
 from test_imap_search_ext import cmd, wait_count
 
 CAT = ("cat@example.test", "cat-password-1")
-DOG = ("dog@example.test", "dog-password-1")
+DOG = ("dog@example.test", "dog-password-1-Vq8r")
 
 MSGS = [
     "Message-ID: <e1@remote.test>\r\nFrom: \"Alice A.\" <alice@remote.test>\r\n"
@@ -78,6 +78,8 @@ def test_jmap_email():
     name, e = j.one("Email/query", {"filter": {"nonsense": "x"}})
     assert name == "error" and e["type"] == "unsupportedFilter", e
     name, e = j.one("Email/query", {"sort": [{"property": "allInThreadHaveKeyword"}]})
+    assert name == "error" and e["type"] == "invalidArguments", e  # no keyword
+    name, e = j.one("Email/query", {"sort": [{"property": "nonsense"}]})
     assert name == "error" and e["type"] == "unsupportedSort", e
 
     # Email/get: exact values, threadId = IMAP THREADID.
@@ -153,6 +155,9 @@ def test_jmap_email():
     state2 = st["newState"]
     _, st = j.one("Email/set", {"update": {ids[2]: {"mailboxIds": {archive: True}}}})
     assert st["updated"] == {ids[2]: None}, st
+    # One commit (one modseq): no reader ever sees it in both mailboxes
+    # or in neither; a copy then an expunge were two.
+    assert int(st["newState"]) == int(st["oldState"]) + 1, st
     _, g = j.one("Email/get", {"ids": [ids[2]], "properties": ["mailboxIds"]})
     assert g["list"][0]["mailboxIds"] == {archive: True}, g
     u, _ = cmd(r, "n", "NOOP")
@@ -232,5 +237,5 @@ def test_jmap_email_body():
     assert g["list"][0]["bodyValues"]["2"]["value"] == "Gr", g  # not half of the ü
     _, g = j.one("Email/get", {"ids": [eid], "properties": ["textBody"], "bodyProperties": ["type"]})
     assert g["list"][0]["textBody"] == [{"type": "text/plain"}], g
-    name, err = j.one("Email/get", {"ids": [eid], "bodyProperties": ["headers"]})
+    name, err = j.one("Email/get", {"ids": [eid], "bodyProperties": ["nonsense"]})
     assert name == "error" and err["type"] == "invalidArguments", err

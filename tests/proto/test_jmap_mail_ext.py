@@ -6,13 +6,14 @@ from, to, cc, bcc, subject, body, header, hasAttachment), SearchSnippet/get
 marking what the query matched, and Email/queryChanges. One server for
 the module."""
 import smtplib
+import ssl
 import time
 
-from jmapc import Jmap, shared_server
+from jmapc import MAIL, Jmap, shared_server
 from test_imap_search_ext import wait_count
 
 EVE = ("eve@example.test", "eve-password-1")
-FRED = ("fred@example.test", "fred-password-1")
+FRED = ("fred@example.test", "fred-password-1-Vq8r")
 
 HDR_MSG = (
     "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
@@ -30,7 +31,7 @@ HDR_MSG = (
 
 
 def srv():
-    return shared_server([EVE, FRED])
+    return shared_server([EVE, FRED], submission=True)
 
 
 def deliver(s, user, texts):
@@ -249,8 +250,9 @@ def test_jmap_identity_quota_vacation():
         {"id": own["id"], "name": "Gus", "replyTo": [{"name": "G", "email": GUS[0]}], "bcc": None},
         {"id": new, "name": "Gus Alias", "replyTo": None,
          "bcc": [{"name": None, "email": "archive@example.test"}]}] and g["notFound"] == ["Inope"], g
-    name, e = j.one("Identity/changes", {"sinceState": state0}, using=sub)
-    assert name == "error" and e["type"] == "cannotCalculateChanges", e
+    # Exact from the older state too (jmap_typestate.c).
+    _, ch = j.one("Identity/changes", {"sinceState": state0}, using=sub)
+    assert ch["created"] == [new] and ch["updated"] == [own["id"]] and ch["destroyed"] == [], ch
     _, ch = j.one("Identity/changes", {"sinceState": g["state"]}, using=sub)
     assert ch["created"] == ch["updated"] == ch["destroyed"] == [], ch
     name, e = j.one("Identity/set", {"ifInState": state0, "destroy": [new]}, using=sub)
@@ -316,7 +318,215 @@ def test_jmap_identity_quota_vacation():
     assert s.cli("sieve", "list", GUS[0]).stdout == b"vacation\n"
     _, v = j.one("VacationResponse/get", {}, using=va)
     assert v["list"] == [dict(off, subject="Portal away", textBody="I am \"out\" today")], v
-    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"htmlBody": "<p>x</p>"},
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"htmlBody": 3},
                                                       "other": {"isEnabled": True}}}, using=va)
     assert st["notUpdated"]["singleton"]["type"] == "invalidProperties", st
     assert st["notUpdated"]["other"]["type"] == "notFound", st
+    # htmlBody: the reply is multipart/alternative (Sieve's :mime), and
+    # both texts come back exactly, whatever they hold.
+    text, html = "Away \"now\"\\\nback Monday\n--=_tern_vacation\n", "<p>Away <b>now</b> \u00e9</p>"
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "isEnabled": True, "textBody": text, "htmlBody": html}}}, using=va)
+    assert st["updated"] == {"singleton": None}, st
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"] == [dict(off, isEnabled=True, subject="Portal away", textBody=text,
+                              htmlBody=html)], v
+    # A local sender gets the reply: its two parts are the two bodies.
+    kim = ("kim@example.test", "kim-password-1")
+    s.cli("account", "add", kim[0], input=kim[1] + "\n")
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with smtplib.SMTP_SSL("127.0.0.1", s.submissions_port, context=tls, timeout=30) as c:
+        c.login(*kim)
+        c.sendmail(kim[0], [GUS[0]], ("From: kim@example.test\r\nTo: gus@example.test\r\n"
+                                       "Subject: html?\r\n\r\nq\r\n").encode())
+    f = Jmap(s, *kim)
+    deadline, got = time.time() + 15, []
+    while not got and time.time() < deadline:
+        _, q = f.one("Email/query", {"filter": {"subject": "Portal away"}})
+        got = q["ids"]
+        time.sleep(0.1)
+    assert got, s.log_text()[-2000:]
+    _, g = f.one("Email/get", {"ids": got, "properties": ["textBody", "htmlBody", "bodyValues"],
+                               "fetchTextBodyValues": True, "fetchHTMLBodyValues": True})
+    r = g["list"][0]
+    assert [p["type"] for p in r["textBody"]] == ["text/plain"], r
+    assert [p["type"] for p in r["htmlBody"]] == ["text/html"], r
+    assert r["bodyValues"][r["textBody"][0]["partId"]]["value"] == text, r
+    assert r["bodyValues"][r["htmlBody"][0]["partId"]]["value"] == html, r
+    # HTML alone: no text part; null again: a plain reply.
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {"textBody": None}}}, using=va)
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["textBody"] is None and v["list"][0]["htmlBody"] == html, v
+    _, st = j.one("VacationResponse/set", {"update": {"singleton": {
+        "textBody": "plain", "htmlBody": None}}}, using=va)
+    _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["list"][0]["textBody"] == "plain" and v["list"][0]["htmlBody"] is None, v
+
+
+HAL = ("hal@example.test", "hal-password-1")
+
+NESTED = (
+    "From: a@remote.test\r\nTo: hal@example.test\r\nSubject: nested\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+    "--outer\r\nContent-Type: multipart/alternative; boundary=alt\r\n\r\n"
+    "--alt\r\nContent-Type: text/plain; charset=UTF-8\r\nX-Part: one\r\nX-Part:  two\r\n\r\n"
+    "plain\r\n"
+    "--alt\r\nContent-Type: text/html; charset=\"ISO-8859-1\"\r\nContent-Language: en, de\r\n"
+    "Content-Location: http://x.test/a.html\r\n\r\n<p>h</p>\r\n"
+    "--alt--\r\n"
+    "--outer\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n"
+    "From: b@remote.test\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+    "--in\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--in--\r\n"
+    "--outer\r\nContent-Type: image/png; name=\"x.png\"\r\n"
+    "Content-Disposition: inline; filename*=UTF-8''b%C3%A4r.png\r\nContent-ID: <img1@x>\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+    "--outer--\r\n")
+
+
+def hal():
+    s = srv()
+    if s.cli("account", "list").stdout.decode().find(HAL[0]) < 0:
+        s.cli("account", "add", HAL[0], input=HAL[1] + "\n")
+    return s, Jmap(s, *HAL)
+
+
+def import_msgs(j, texts, keywords=None):
+    """Email/import of each text into the Inbox (no Received field added),
+    in order; returns the ids."""
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    emails = {}
+    for i, t in enumerate(texts):
+        st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, t.encode(),
+                              {"Content-Type": "message/rfc822"})
+        assert st == 201, (st, up)
+        emails["e%d" % i] = {"blobId": up["blobId"], "mailboxIds": {inbox: True},
+                             "keywords": (keywords or {}).get(i, {}),
+                             "receivedAt": "2026-11-2%dT10:00:00Z" % (i % 10)}
+    _, r = j.one("Email/import", {"emails": emails})
+    assert len(r["created"]) == len(texts), r
+    return [r["created"]["e%d" % i]["id"] for i in range(len(texts))]
+
+
+def test_jmap_body_part_properties():
+    """RFC 8621 §4.1.4: every EmailBodyPart property, headers and
+    header:NAME forms per part, over nested multiparts and an attached
+    message (a leaf: its own parts are not subParts)."""
+    s, j = hal()
+    eid = import_msgs(j, [NESTED])[0]
+    bp = ["partId", "blobId", "size", "name", "type", "charset", "disposition", "cid",
+          "language", "location", "subParts", "headers", "header:Content-Type:asText",
+          "header:X-Part:all", "header:X-Part:asText"]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["bodyStructure", "headers",
+                                                            "attachments", "textBody",
+                                                            "htmlBody"],
+                               "bodyProperties": bp})
+    e = g["list"][0]
+    root = e["bodyStructure"]
+    blob = e["bodyStructure"]["subParts"][0]["subParts"][0]["blobId"]
+    pre = blob[:blob.rindex("_") + 1]  # the email's part-blob prefix
+
+    def part(pid, size, typ, headers, **kw):
+        d = {"partId": pid, "blobId": pre + pid if pid else None, "size": size, "name": None,
+             "type": typ, "charset": None, "disposition": None, "cid": None,
+             "language": None, "location": None, "headers": headers,
+             "header:Content-Type:asText": None, "header:X-Part:all": [],
+             "header:X-Part:asText": None}
+        for h in headers:
+            if h["name"] == "Content-Type":
+                d["header:Content-Type:asText"] = h["value"].strip()
+        d.update(kw)
+        return d
+    inner = ("From: b@remote.test\r\nSubject: inner\r\nContent-Type: multipart/mixed; "
+             "boundary=in\r\n\r\n--in\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--in--")
+    plain = part("2", 5, "text/plain", [{"name": "Content-Type", "value": " text/plain; charset=UTF-8"},
+                                         {"name": "X-Part", "value": " one"},
+                                         {"name": "X-Part", "value": "  two"}],
+                 charset="utf-8", **{"header:X-Part:all": [" one", "  two"],
+                                     "header:X-Part:asText": "two"})
+    html = part("3", 8, "text/html",
+                [{"name": "Content-Type", "value": " text/html; charset=\"ISO-8859-1\""},
+                 {"name": "Content-Language", "value": " en, de"},
+                 {"name": "Content-Location", "value": " http://x.test/a.html"}],
+                charset="iso-8859-1", language=["en", "de"], location="http://x.test/a.html")
+    msg = part("4", len(inner), "message/rfc822",
+               [{"name": "Content-Type", "value": " message/rfc822"},
+                {"name": "Content-Disposition", "value": " attachment"}],
+               disposition="attachment")
+    img = part("7", 8, "image/png",
+               [{"name": "Content-Type", "value": " image/png; name=\"x.png\""},
+                {"name": "Content-Disposition", "value": " inline; filename*=UTF-8''b%C3%A4r.png"},
+                {"name": "Content-ID", "value": " <img1@x>"},
+                {"name": "Content-Transfer-Encoding", "value": " base64"}],
+               name="b\u00e4r.png", disposition="inline", cid="img1@x")
+    alt = part(None, 0, "multipart/alternative",
+               [{"name": "Content-Type", "value": " multipart/alternative; boundary=alt"}],
+               subParts=[plain, html])
+    want = part(None, 0, "multipart/mixed", e["headers"], subParts=[alt, msg, img],
+                **{"header:Content-Type:asText": "multipart/mixed; boundary=\"outer\""})
+    assert root == want, (root, want)
+    # textBody/htmlBody/attachments take bodyProperties too (no subParts);
+    # the inline image is in both bodies, not an attachment (§4.1.4).
+    assert e["attachments"] == [msg], e["attachments"]
+    assert e["textBody"] == [plain, img] and e["htmlBody"] == [html, img], e
+    # The part blobs hold the decoded content.
+    st, _, data = j.request("GET", "/jmap/download/%s/%s/x" % (j.account, img["blobId"]))
+    assert st == 200 and data == b"\x89PNG\r\n\x1a\n", (st, data)
+    # A form the field does not allow is refused, as on the Email.
+    name, err = j.one("Email/get", {"ids": [eid], "properties": ["bodyStructure"],
+                                    "bodyProperties": ["header:From:asDate"]})
+    assert name == "error" and err["type"] == "invalidArguments", err
+    # Email/parse takes them too: the attached message's own structure.
+    _, p = j.one("Email/parse", {"blobIds": [msg["blobId"]], "properties": ["bodyStructure"],
+                                 "bodyProperties": ["partId", "type", "header:Content-Type"]})
+    ps = p["parsed"][msg["blobId"]]["bodyStructure"]
+    assert ps == {"partId": None, "type": "multipart/mixed",
+                  "header:Content-Type": " multipart/mixed; boundary=in",
+                  "subParts": [{"partId": "1", "type": "text/plain",
+                                "header:Content-Type": " text/plain"}]}, ps
+
+
+IVY = ("ivy@example.test", "ivy-password-1")
+
+
+def test_jmap_keyword_sorts():
+    """RFC 8621 §4.4.2: hasKeyword, allInThreadHaveKeyword and
+    someInThreadHaveKeyword as sorts (false before true when ascending)."""
+    s = srv()
+    if s.cli("account", "list").stdout.decode().find(IVY[0]) < 0:
+        s.cli("account", "add", IVY[0], input=IVY[1] + "\n")
+    j = Jmap(s, *IVY)
+    opts = j.session()["accounts"][j.account]["accountCapabilities"][MAIL]
+    assert {"hasKeyword", "allInThreadHaveKeyword",
+            "someInThreadHaveKeyword"} <= set(opts["emailQuerySortOptions"]), opts
+
+    def m(subj, mid, refs=None):
+        h = "From: a@remote.test\r\nTo: ivy@example.test\r\nSubject: %s\r\nMessage-ID: <%s>\r\n" % (
+            subj, mid)
+        if refs:
+            h += "In-Reply-To: <%s>\r\nReferences: <%s>\r\n" % (refs, refs)
+        return h + "\r\nx\r\n"
+    flag = {"$flagged": True}
+    ids = import_msgs(j, [m("t1", "t1a@x"), m("Re: t1", "t1b@x", "t1a@x"), m("t2", "t2a@x"),
+                          m("Re: t2", "t2b@x", "t2a@x"), m("t3", "t3@x")],
+                      {0: flag, 2: flag, 3: flag})
+    _, g = j.one("Email/get", {"ids": ids, "properties": ["threadId"]})
+    th = [x["threadId"] for x in g["list"]]
+    assert th[0] == th[1] and th[2] == th[3] and len(set(th)) == 3, th
+
+    def order(*sort):
+        _, q = j.one("Email/query", {"sort": list(sort) + [{"property": "receivedAt"}]})
+        return [ids.index(i) for i in q["ids"]]
+    assert order({"property": "hasKeyword", "keyword": "$flagged"}) == [1, 4, 0, 2, 3]
+    assert order({"property": "hasKeyword", "keyword": "$Flagged",
+                  "isAscending": False}) == [0, 2, 3, 1, 4]
+    assert order({"property": "allInThreadHaveKeyword", "keyword": "$flagged",
+                  "isAscending": False}) == [2, 3, 0, 1, 4]
+    assert order({"property": "someInThreadHaveKeyword", "keyword": "$flagged",
+                  "isAscending": False}) == [0, 1, 2, 3, 4]
+    assert order({"property": "someInThreadHaveKeyword", "keyword": "$seen"}) == [0, 1, 2, 3, 4]
+    for bad in ({"property": "hasKeyword"}, {"property": "hasKeyword", "keyword": "a b"},
+                {"property": "allInThreadHaveKeyword", "keyword": 3}):
+        name, e = j.one("Email/query", {"sort": [bad]})
+        assert name == "error" and e["type"] == "invalidArguments", (bad, e)

@@ -21,15 +21,15 @@ import socket
 import ssl
 import subprocess
 
-from harness import Server, message
+from harness import Server, message, npm_ci
 from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
 from test_imap import Raw
 from test_imap_search_ext import cmd, wait_count
 
-ANN = ("ann@example.test", "ann-password-1")
+ANN = ("ann@example.test", "ann-password-1-Vq8r")
 BEN = ("ben@example.test", "ben-password-1")
 CAL = ("cal@example.test", "cal-password-1")
-DEE = ("dee@example.test", "dee-password-1")
+DEE = ("dee@example.test", "dee-password-1-Vq8r")
 WS = "urn:ietf:params:jmap:websocket"
 
 
@@ -240,19 +240,9 @@ def test_eventsource_push():
 PUSH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "push")
 
 
-def npm_install():
-    """npm ci into tests/push/node_modules when the lockfile changed."""
-    have = os.path.join(PUSH_DIR, "node_modules", ".package-lock.json")
-    lock = os.path.join(PUSH_DIR, "package-lock.json")
-    if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
-        return
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PUSH_DIR,
-                   check=True, timeout=300)
-
-
 def node(script, cfg):
     assert shutil.which("node") and shutil.which("npm"), "needs node and npm (scripts/install-test-deps)"
-    npm_install()
+    npm_ci(PUSH_DIR)
     r = subprocess.run(["node", os.path.join(PUSH_DIR, script), json.dumps(cfg)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 0, (r.stdout, r.stderr)

@@ -6,7 +6,8 @@ malformed token leaves the auth_failed line fail2ban reads (module=jmap
 mech=bearer) and counts against the same per-address failures as a
 wrong Basic password. A token opens JMAP only (not IMAP, not JMAP's
 Basic), a mail app password is no token, and a revoked token stops at
-once. One server."""
+once. The administrator makes, lists and revokes an account's tokens too
+(/api/v1/accounts/{email}/jmap-tokens). One server."""
 import base64
 import http.client
 import json
@@ -143,3 +144,25 @@ def test_jmap_bearer_tokens():
         assert p.call("DELETE", "/me/jmap-tokens/sync%20script")[0] == 204
         assert p.call("GET", "/me/jmap-tokens")[1]["tokens"] == []
         assert jmap(s, "Bearer " + token)[0] == 401
+
+        # The administrator makes one for the account (shown once), lists
+        # it (JMAP tokens only), the account sees it in its portal, JMAP
+        # takes it, and the administrator revokes it.
+        st, _, made = admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "backup job"})
+        assert st == 201 and made["name"] == "backup job", made
+        atok = made["token"]
+        assert re.fullmatch(r"tj1\.[0-9a-f]+\.[a-z0-9]{4}(-[a-z0-9]{4}){3}", atok), atok
+        assert s.wait_log("event=jmap_token_created account_id="), s.log_text()[-2000:]
+        assert re.search(r"event=jmap_token_created account_id=\d+ by=admin ", s.log_text())
+        st, _, body = admin.call("GET", "/accounts/%s/jmap-tokens" % USER)
+        assert [t["name"] for t in body["tokens"]] == ["backup job"], body
+        assert "token" not in body["tokens"][0] and "scope" not in body["tokens"][0], body
+        assert [t["name"] for t in p.call("GET", "/me/jmap-tokens")[1]["tokens"]] == ["backup job"]
+        st, sess = jmap(s, "Bearer " + atok)
+        assert st == 200 and sess["username"] == USER, (st, sess)
+        assert admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "backup job"})[0] == 409
+        assert admin.call("POST", "/accounts/nobody@example.test/jmap-tokens", {"name": "x"})[0] == 404
+        assert admin.call("DELETE", "/accounts/%s/jmap-tokens/phone" % USER)[0] == 404  # mail
+        assert admin.call("DELETE", "/accounts/%s/jmap-tokens/backup%%20job" % USER)[0] == 204
+        assert admin.call("GET", "/accounts/%s/jmap-tokens" % USER)[2]["tokens"] == []
+        assert jmap(s, "Bearer " + atok)[0] == 401

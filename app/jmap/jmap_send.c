@@ -1,0 +1,166 @@
+/*
+ * jmap_send.c — sending a composed message for a JMAP method (see
+ * jmap_send.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/hostname.h"
+#include "core/latch.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/xalloc.h"
+#include "jmap/jmap_private.h"
+#include "jmap/jmap_send.h"
+#include "queue/queue.h"
+#include "mime/mime_date.h"
+#include "smtp/smtp_rate.h"
+#include "smtp/smtp_session.h"
+#include "spam/spam_sent.h"
+#include "store/store.h"
+
+#define SIGS_MAX 8192
+#define RECEIVED_MAX 2048
+
+/* queue_submit() from a thread that may wait: done() opens the latch. */
+static void enqueued(struct queue_request *q, void *arg)
+{
+	(void)q;
+	latch_open(arg);
+}
+
+/* Our Received field (RFC 5321 §4.4), as submission writes its own:
+ * the client's address, this host, the account that sent it. */
+static void received(struct jmap_request *r, const struct jmap_outgoing *o, struct buf *out)
+{
+	char date[MIME_DATE_MAX], login[STORE_ADDR_MAX + 1] = "";
+	const char *ip = r->client_ip && r->client_ip[0] ? r->client_ip : "127.0.0.1";
+
+	mime_date_format((int64_t)time(NULL), date);
+	store_account_email(r->st, r->account, login, sizeof login);
+	for (char *p = login; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == '(' || *p == ')' || *p == '\\')
+			*p = '?';
+	buf_printf(out, "Received: from [%s] ([%s])\r\n\tby %s (tern) with JMAP\r\n"
+			"\t(Authenticated sender: %s)", ip, ip, hostname_now(), login);
+	if (o->nrcpts == 1)
+		buf_printf(out, "\r\n\tfor <%s>", o->rcpts[0]);
+	buf_printf(out, ";\r\n\t%s\r\n", date);
+}
+
+int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
+{
+	/* The account's hourly limit, the one port 587 keeps (smtp_rate.h). */
+	if (!smtp_rate_allowed(r->account, loop_now_ms())) {
+		log_info("jmap", NULL, "event=rate_limited account=%u", r->account);
+		return JMAP_SEND_RATE;
+	}
+	struct buf rcv, sigs;
+	buf_init(&rcv, RECEIVED_MAX);
+	buf_init(&sigs, SIGS_MAX);
+	received(r, o, &rcv);
+	/* Submission's signer, over what goes out: Received and the message. */
+	struct str p[2] = {buf_str(&rcv), o->msg};
+	unsigned nsigs;
+	smtp_submit_sign(r->st, o->sign_domain, p, 2, &sigs, &nsigs);
+	size_t total = buf_len(&sigs) + buf_len(&rcv) + o->msg.len;
+	char *out = xmalloc(total + 1);
+	memcpy(out, buf_data(&sigs), buf_len(&sigs));
+	memcpy(out + buf_len(&sigs), buf_data(&rcv), buf_len(&rcv));
+	memcpy(out + buf_len(&sigs) + buf_len(&rcv), o->msg.p, o->msg.len);
+	o->signed_ = nsigs > 0;
+	buf_free(&rcv);
+	buf_free(&sigs);
+
+	struct queue_rcpt *qr = xcalloc(o->nrcpts ? o->nrcpts : 1, sizeof *qr);
+	for (size_t i = 0; i < o->nrcpts; i++) {
+		qr[i].addr = o->rcpts[i];
+		qr[i].notify = o->notify ? o->notify[i] : 0;
+		qr[i].orcpt = o->orcpt ? o->orcpt[i] : NULL;
+	}
+	struct latch w = LATCH_INIT;
+	struct queue_request q;
+	memset(&q, 0, sizeof q);
+	q.data = out;
+	q.len = total;
+	q.sender = o->mail_from;
+	q.envid = o->envid;
+	q.flags = o->flags;
+	/* 8-bit octets go out as 8BITMIME whatever the client said. */
+	for (size_t i = 0; i < total && !(q.flags & QUEUE_8BITMIME); i++)
+		if ((unsigned char)out[i] >= 0x80)
+			q.flags |= QUEUE_8BITMIME;
+	q.rcpts = qr;
+	q.nrcpts = o->nrcpts;
+	q.account = r->account;
+	q.received_at = (int64_t)time(NULL);
+	q.done = enqueued;
+	q.arg = &w;
+	queue_submit(r->st, &q);
+	latch_wait(&w);
+	/* Replies to it will lean ham (spam/spam_sent.h). */
+	if (q.result == STORE_OK) {
+		spam_sent_note(r->st, r->account, "", 0, out, total);
+		smtp_rate_record(r->account, loop_now_ms());
+	}
+	free(out);
+	free(qr);
+	o->queue_id = q.queue_id;
+	o->nlocal = q.nlocal;
+	o->nremote = q.nremote;
+	o->at = q.received_at;
+	if (q.result == STORE_OK)
+		return JMAP_SEND_OK;
+	return q.result == STORE_EINVAL ? JMAP_SEND_REFUSED : JMAP_SEND_FAILED;
+}
+
+void jmap_then_email_set(struct jmap_call *c, const struct json_value *update,
+			 const struct json_value *destroy, jmap_email_of_fn *email_of, void *arg)
+{
+	struct buf then;
+	struct jw tw;
+	int any = 0;
+
+	buf_init(&then, 4 * 1024 * 1024);
+	jw_init(&tw, &then);
+	jw_arr_begin(&tw);
+	jw_str(&tw, "Email/set");
+	jw_obj_begin(&tw);
+	jw_key(&tw, "accountId");
+	jmap_w_id(&tw, 'A', c->r->account);
+	if (update) {
+		jw_key(&tw, "update");
+		jw_obj_begin(&tw);
+		for (const struct json_value *o = update->first; o; o = o->next) {
+			const char *em = email_of(arg, o->key);
+			if (!em)
+				continue;
+			jw_key(&tw, em);
+			jw_value(&tw, o);
+			any = 1;
+		}
+		jw_obj_end(&tw);
+	}
+	if (destroy) {
+		jw_key(&tw, "destroy");
+		jw_arr_begin(&tw);
+		for (const struct json_value *o = destroy->first; o; o = o->next) {
+			const char *em = o->type == JSON_STRING ? email_of(arg, o->str) : NULL;
+			if (!em)
+				continue;
+			jw_str(&tw, em);
+			any = 1;
+		}
+		jw_arr_end(&tw);
+	}
+	jw_obj_end(&tw);
+	jw_str(&tw, c->id);
+	jw_arr_end(&tw);
+	if (any && !jw_failed(&tw)) {
+		char err[64];
+		c->r->then = json_parse(buf_data(&then), buf_len(&then), c->r->a, err, sizeof err);
+	}
+	buf_free(&then);
+}

@@ -1,0 +1,198 @@
+"""Exact JMAP /changes where tern answered cannotCalculateChanges: a
+Thread/changes range in which emails were destroyed (a thread with emails
+left is updated, one with none destroyed, one created and destroyed in
+the range not named); Identity, EmailSubmission and SieveScript /changes
+from older states. And expired PushSubscriptions removed. One server for
+the module."""
+import smtplib
+import time
+
+from jmapc import Jmap, shared_server
+
+ANN = ("ann@example.test", "ann-password-1-Vq8r")
+
+
+def srv():
+    return shared_server([ANN])
+
+
+def deliver(s, j, msgs):
+    """SMTP deliveries to ANN of (subject, Message-ID, more fields); the
+    JMAP ids in order."""
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        for subj, mid, extra in msgs:
+            c.sendmail("joe@remote.test", [ANN[0]],
+                       ("From: joe@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
+                        "Message-ID: %s\r\n%s\r\nx\r\n" % (ANN[0], subj, mid, extra)).encode())
+    ids = []
+    for _, mid, _ in msgs:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            _, q = j.one("Email/query", {"filter": {"header": ["Message-ID", mid]}})
+            if q["ids"]:
+                ids.append(q["ids"][0])
+                break
+            time.sleep(0.1)
+    assert len(ids) == len(msgs), ids
+    return ids
+
+
+def threads(j, ids):
+    _, g = j.one("Email/get", {"ids": ids, "properties": ["threadId"]})
+    return [e["threadId"] for e in g["list"]]
+
+
+def destroy(j, ids):
+    _, r = j.one("Email/set", {"destroy": ids})
+    assert sorted(r["destroyed"]) == sorted(ids), r
+
+
+def tchanges(j, since):
+    name, r = j.one("Thread/changes", {"sinceState": since})
+    assert name == "Thread/changes", r
+    return sorted(r["created"]), sorted(r["updated"]), sorted(r["destroyed"])
+
+
+def test_jmap_thread_changes_after_destroy():
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, g = j.one("Mailbox/get", {"properties": ["role"]})
+    s0 = g["state"]
+    a, b, c = deliver(s, j, [
+        ("walk plans", "<walk1@remote.test>", ""),
+        ("Re: walk plans", "<walk2@remote.test>",
+         "In-Reply-To: <walk1@remote.test>\r\nReferences: <walk1@remote.test>\r\n"),
+        ("other thing", "<other1@remote.test>", "")])
+    ta, tb, tc = threads(j, [a, b, c])
+    assert ta == tb != tc, (ta, tb, tc)
+    _, g = j.one("Mailbox/get", {"properties": ["role"]})
+    s1 = g["state"]
+
+    destroy(j, [b])
+    assert tchanges(j, s1) == ([], [ta], []), tchanges(j, s1)
+    destroy(j, [c])
+    assert tchanges(j, s1) == ([], [ta], [tc]), tchanges(j, s1)
+    # From before the three: the walk thread was created; the other one
+    # was created and destroyed in the range, so it is not named.
+    assert tchanges(j, s0) == ([ta], [], []), tchanges(j, s0)
+    destroy(j, [a])
+    assert tchanges(j, s1) == ([], [], sorted([ta, tc])), tchanges(j, s1)
+    assert tchanges(j, s0) == ([], [], []), tchanges(j, s0)
+    # maxChanges counts the threads told.
+    name, r = j.one("Thread/changes", {"sinceState": s1, "maxChanges": 1})
+    assert name == "error" and r["type"] == "cannotCalculateChanges", r
+
+
+SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+       "urn:ietf:params:jmap:submission"]
+SIEVE = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:sieve"]
+
+
+def changes(j, typ, since, using, **kw):
+    args = {"sinceState": since}
+    args.update(kw)
+    name, r = j.one(typ + "/changes", args, using=using)
+    assert name == typ + "/changes", r
+    return r
+
+
+def test_jmap_identity_submission_sieve_changes():
+    """Identity, EmailSubmission and SieveScript /changes from older
+    states are exact (they answered cannotCalculateChanges)."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    # Identity: create, update the default one, destroy the created one.
+    _, g = j.one("Identity/get", {}, using=SUB)
+    i0, default = g["state"], g["list"][0]["id"]
+    _, r = j.one("Identity/set", {"create": {"w": {"email": ANN[0], "name": "Work"}}}, using=SUB)
+    work = r["created"]["w"]["id"]
+    i1 = r["newState"]
+    r = changes(j, "Identity", i0, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([work], [], []), r
+    assert r["oldState"] == i0 and r["newState"] == i1 and not r["hasMoreChanges"], r
+    _, r = j.one("Identity/set", {"update": {default: {"name": "Ann"}}}, using=SUB)
+    i2 = r["newState"]
+    _, r = j.one("Identity/set", {"destroy": [work]}, using=SUB)
+    r = changes(j, "Identity", i1, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [default], [work]), r
+    r = changes(j, "Identity", i0, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [default], []), r
+    # maxChanges 1 from i1 (two changes since) stops at the state between.
+    r = changes(j, "Identity", i1, SUB, maxChanges=1)
+    assert r["hasMoreChanges"] and r["newState"] == i2 and r["updated"] == [default], r
+    assert r["created"] == [] and r["destroyed"] == [], r
+    r = changes(j, "Identity", i2, SUB, maxChanges=1)
+    assert not r["hasMoreChanges"] and r["destroyed"] == [work] and r["updated"] == [], r
+    name, r = j.one("Identity/changes", {"sinceState": "J999"}, using=SUB)
+    assert name == "error" and r["type"] == "cannotCalculateChanges", r
+    name, r = j.one("Identity/changes", {"sinceState": "0123abcd0123abcd"}, using=SUB)
+    assert name == "error" and r["type"] == "cannotCalculateChanges", r
+
+    # EmailSubmission: one sent to ANN herself (local), then destroyed.
+    _, g = j.one("EmailSubmission/get", {}, using=SUB)
+    s0 = g["state"]
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    _, r = j.one("Email/set", {"create": {"d": {
+        "mailboxIds": {drafts: True}, "from": [{"email": ANN[0]}], "to": [{"email": ANN[0]}],
+        "subject": "note to self", "bodyValues": {"b": {"value": "hi"}},
+        "textBody": [{"partId": "b", "type": "text/plain"}]}}})
+    eid = r["created"]["d"]["id"]
+    _, r = j.one("EmailSubmission/set", {"create": {"k": {"identityId": default,
+                                                          "emailId": eid}}}, using=SUB)
+    sid = r["created"]["k"]["id"]
+    r = changes(j, "EmailSubmission", s0, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([sid], [], []), r
+    s1 = r["newState"]
+    j.one("EmailSubmission/set", {"destroy": [sid]}, using=SUB)
+    r = changes(j, "EmailSubmission", s1, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [], [sid]), r
+    r = changes(j, "EmailSubmission", s0, SUB)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [], []), r
+
+    # SieveScript: create, then change its content, then destroy.
+    _, g = j.one("SieveScript/get", {}, using=SIEVE)
+    v0 = g["state"]
+    blobs = []
+    for text in (b"keep;\r\n", b"discard;\r\n"):
+        st, hd, up = j.request("POST", "/jmap/upload/%s/" % j.account, text,
+                               {"Content-Type": "application/sieve"})
+        assert st == 201, up
+        blobs.append(up["blobId"])
+    _, r = j.one("SieveScript/set", {"create": {"a": {"name": "one", "blobId": blobs[0]}}},
+                 using=SIEVE)
+    scr = r["created"]["a"]["id"]
+    v1 = r["newState"]
+    r = changes(j, "SieveScript", v0, SIEVE)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([scr], [], []), r
+    _, r = j.one("SieveScript/set", {"update": {scr: {"blobId": blobs[1]}}}, using=SIEVE)
+    assert scr in r["updated"], r
+    r = changes(j, "SieveScript", v1, SIEVE)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [scr], []), r
+    j.one("SieveScript/set", {"destroy": [scr]}, using=SIEVE)
+    r = changes(j, "SieveScript", v1, SIEVE)
+    assert (r["created"], r["updated"], r["destroyed"]) == ([], [], [scr]), r
+
+
+def test_jmap_pushsub_expired_removed():
+    """A PushSubscription past its expires is removed from meta (RFC 8620
+    §7.2 lets the server): /get no longer lists it, without another
+    /set to wake the server up."""
+    s = srv()
+    j = Jmap(s, *ANN)
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+    r = j.call([["PushSubscription/set", {"create": {"p": {
+        "deviceClientId": "dev-1", "url": "https://push.example.invalid/x",
+        "expires": soon, "types": None}}}, "s"]])["methodResponses"][0][1]
+    assert list(r["created"]) == ["p"], r
+    pid = r["created"]["p"]["id"]
+    g = j.call([["PushSubscription/get", {}, "g"]])["methodResponses"][0][1]
+    assert [x["id"] for x in g["list"]] == [pid], g
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        g = j.call([["PushSubscription/get", {}, "g"]])["methodResponses"][0][1]
+        if not g["list"]:
+            break
+        time.sleep(0.3)
+    assert g["list"] == [], g
+    assert "event=pushsub_expired" in s.log_text(), s.log_text()[-2000:]
