@@ -6,9 +6,12 @@
  *
  *   build/spam-cv DIR [FOLDS]
  *
- * SPAM_CV_VERBOSE=1 also lists the messages each method gets wrong at 0.9,
- * CV_CAP=N changes the model's token bound, LR_RATE, LR_EPOCHS and
- * LR_L2 the regression's training.
+ * SPAM_CV_VERBOSE=1 also lists the messages tern's score gets wrong at the
+ * default tag threshold,
+ * CV_CAP=N changes the model's token bound, CV_SEED=N deals the messages
+ * into folds at random (seeded) instead of by index, so a choice can be
+ * checked on other splits; LR_RATE, LR_EPOCHS and LR_L2 the regression's
+ * training.
  *
  * DIR holds ham/ and spam/, each with subset folders of one message per
  * file (the SpamAssassin corpus's train/). Every message is tokenized
@@ -39,7 +42,8 @@ struct item {
 	uint64_t *tok;
 	size_t ntok;
 	double rules; /* content rules' score */
-	double nb, lr; /* held-out scores */
+	struct spam_bayes nb; /* held-out */
+	double lr;            /* held-out */
 };
 
 static struct item *items;
@@ -140,7 +144,7 @@ static void run_nb(int folds, int k)
 	spam_model_apply(&m, d, n, ns, nh, getenv("CV_CAP") ? (uint32_t)atoi(getenv("CV_CAP")) : SPAM_MODEL_TOKENS_MAX);
 	free(d);
 	for (size_t i = k; i < nitems; i += folds) {
-		items[i].nb = spam_model_classify(&m, NULL, items[i].tok, items[i].ntok);
+		spam_model_classify(&m, NULL, items[i].tok, items[i].ntok, &items[i].nb);
 	}
 	if (k == 0)
 		printf("nb fold 0: %u tokens after pruning, %u spam %u ham\n", m.ntok, m.nspam, m.nham);
@@ -199,15 +203,24 @@ static void run_lr(int folds, int k)
 	free(w);
 }
 
+/* 0: the classifier's probability, 1: the regression's, 2: tern's score
+ * (the classifier's points plus the content rules) */
+static double score_of(const struct item *it, int which)
+{
+	if (which == 0)
+		return it->nb.p;
+	if (which == 1)
+		return it->lr;
+	return spam_bayes_points(&it->nb) + it->rules;
+}
+
 /* Ham flagged and spam missed when score >= th is spam. */
 static void sweep(const char *name, int which, const double *ths, size_t nth)
 {
 	for (size_t t = 0; t < nth; t++) {
 		size_t fp = 0, fn = 0, nh = 0, ns = 0;
 		for (size_t i = 0; i < nitems; i++) {
-			double s = which == 0 ? items[i].nb : which == 1 ? items[i].lr : -1;
-			if (which == 2) /* tern's score: Bayes points plus rules */
-				s = spam_bayes_points(items[i].nb) + items[i].rules;
+			double s = score_of(&items[i], which);
 			int flagged = s >= ths[t];
 			if (items[i].spam) {
 				ns++;
@@ -235,7 +248,7 @@ static void frontier(const char *name, int which, size_t allow)
 	double *hs = xmalloc(nitems * sizeof *hs);
 	size_t nh = 0;
 	for (size_t i = 0; i < nitems; i++) {
-		double s = which == 0 ? items[i].nb : spam_bayes_points(items[i].nb) + items[i].rules;
+		double s = score_of(&items[i], which);
 		if (!items[i].spam)
 			hs[nh++] = s;
 	}
@@ -243,7 +256,7 @@ static void frontier(const char *name, int which, size_t allow)
 	double th = allow < nh ? hs[allow] : -1e9;
 	size_t fn = 0;
 	for (size_t i = 0; i < nitems; i++) {
-		double s = which == 0 ? items[i].nb : spam_bayes_points(items[i].nb) + items[i].rules;
+		double s = score_of(&items[i], which);
 		if (items[i].spam && s <= th)
 			fn++;
 	}
@@ -264,6 +277,16 @@ int main(int argc, char **argv)
 	walk(p, 0);
 	snprintf(p, sizeof p, "%s/spam", argv[1]);
 	walk(p, 1);
+	if (getenv("CV_SEED")) { /* shuffle: the folds are index mod FOLDS */
+		unsigned long long rng = strtoull(getenv("CV_SEED"), NULL, 10) * 2654435761u + 1;
+		for (size_t i = nitems; i > 1; i--) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			size_t j = (size_t)(rng >> 33) % i;
+			struct item t = items[i - 1];
+			items[i - 1] = items[j];
+			items[j] = t;
+		}
+	}
 	for (size_t i = 0; i < nitems; i++)
 		prepare(&items[i]);
 	printf("%zu messages, %d folds\n", nitems, folds);
@@ -273,13 +296,14 @@ int main(int argc, char **argv)
 	}
 	if (getenv("SPAM_CV_VERBOSE"))
 		for (size_t i = 0; i < nitems; i++)
-			if ((items[i].spam && items[i].nb < 0.9) || (!items[i].spam && items[i].nb >= 0.9))
-				printf("%s nb %.4f lr %.4f rules %.1f tokens %zu\n", items[i].path, items[i].nb,
-				       items[i].lr, items[i].rules, items[i].ntok);
+			if (items[i].spam != (score_of(&items[i], 2) >= SPAM_DEFAULT_TAG))
+				printf("%s nb %.4f evidence %.1f lr %.4f rules %.1f tokens %zu\n", items[i].path,
+				       items[i].nb.p, items[i].nb.evidence, items[i].lr, items[i].rules,
+				       items[i].ntok);
 	const double pth[] = {0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999};
 	sweep("nb", 0, pth, sizeof pth / sizeof pth[0]);
 	sweep("lr", 1, pth, sizeof pth / sizeof pth[0]);
-	const double sth[] = {3, 4, 5, 6, 7, 8};
+	const double sth[] = {2, 3, 4, 5, 6, 7, 8, 10, 12};
 	sweep("tern", 2, sth, sizeof sth / sizeof sth[0]);
 	for (size_t a = 2; a <= 6; a += 2) {
 		frontier("nb", 0, a);

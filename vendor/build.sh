@@ -22,7 +22,7 @@ OUT="$HERE/out"
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
     [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib"
-    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates scowl"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates scowl icu publicsuffix"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
@@ -35,7 +35,13 @@ declare -A LIBNAME=(
 # C (build/gen/anchors_table.c), compiled into every flavour of the binary.
 # scowl is data too: its common English words become the password
 # strength estimate's dictionary (scripts/gen-words.c, build/gen/words_table.c).
-declare -A OUTFILE=([ca-certificates]=share/certdata.txt [scowl]=share/words.txt)
+# icu is data here: UTS #39's confusables.txt from its source becomes the
+# look-alike skeleton table (scripts/gen-confusables.c). publicsuffix is
+# the Public Suffix List (scripts/gen-psl.c, build/gen/psl_table.c); it is
+# pinned as a binary package (a .deb in its manifest block, see
+# is_deb below) because the mirror answers 404 for its source.
+declare -A OUTFILE=([ca-certificates]=share/certdata.txt [scowl]=share/words.txt
+                    [icu]=share/confusables.txt [publicsuffix]=share/public_suffix_list.dat)
 outfile() { echo "${OUTFILE[$1]:-lib/${LIBNAME[$1]}}"; }
 # Packages whose Debian build runs autoreconf and needs it for us too:
 # libsodium ships no configure script; c-ares carries a Debian patch to
@@ -51,12 +57,16 @@ usage: vendor/build.sh                  fetch, verify and build whatever is stal
                                         download a Debian source package into a
                                         temporary directory and print its
                                         manifest block (for bumping a version)
+       vendor/build.sh --hashes-deb NAME VERSION
+                                        the same for a package pinned as a
+                                        binary .deb (the mirror has no source)
 EOF
 }
 MODE=build
 case ${1:-} in
     "") ;;
     --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
+    --hashes-deb) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes-deb ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
 esac
@@ -313,6 +323,22 @@ recipe_scowl() {
     put "$bld/words.txt" "$OUT/$fl/share"
 }
 
+recipe_icu() {
+    # Nothing to compile: only Unicode's data files shipped in ICU's
+    # source are taken, UTS #39's confusables.txt and UnicodeData.txt (for
+    # the canonical decompositions a skeleton applies); ICU itself is not
+    # built.
+    mkdir -p "$OUT/$fl/share"
+    put "$bld/source/data/unidata/confusables.txt" \
+        "$bld/source/data/unidata/UnicodeData.txt" "$OUT/$fl/share"
+}
+
+recipe_publicsuffix() {
+    # Nothing to compile: the list as the binary package installs it.
+    mkdir -p "$OUT/$fl/share"
+    put "$bld/usr/share/publicsuffix/public_suffix_list.dat" "$OUT/$fl/share"
+}
+
 recipe_ca-certificates() {
     # Nothing to compile: Mozilla's certdata.txt as Debian ships it, and
     # Debian's blacklist (scripts/gen-anchors.c applies both).
@@ -504,6 +530,12 @@ src_known() { # pkg ver: does apt know this exact source version?
 # Debian's signed index when it downloaded them.
 declare -A FALLBACK=()
 manifest_files() {
+    if [[ -n ${FALLBACK[$1]:-} ]] && is_deb "$1"; then
+        local deb h
+        deb=$(fallback_deb_file "$1")
+        h=$(sha256sum <"$deb"); echo "${h%% *} $(basename "$deb")"
+        return
+    fi
     if [[ -n ${FALLBACK[$1]:-} ]]; then
         local dsc="$OUT/src/${1}_${FALLBACK[$1]#*:}.dsc" h
         h=$(sha256sum <"$dsc"); echo "${h%% *} $(basename "$dsc")"
@@ -589,8 +621,66 @@ fallback() { # pkg pinned
     VERSION[$pkg]=$now
 }
 
+# ---- binary packages
+# A block whose sha256 line names a .deb pins a binary package (data only,
+# taken when the mirror serves no source for it: publicsuffix). It is
+# fetched with `apt-get download` (apt checks it against Debian's signed
+# index), checked against the manifest's hash and unpacked with dpkg-deb.
+is_deb() { # pkg
+    manifest_block "$1" | awk '$1 == "sha256" && $3 ~ /\.deb$/ { f = 1 } END { exit !f }'
+}
+deb_versions() { # pkg: the binary versions apt knows, one per line
+    local out
+    out=$(apt-cache show "$1" 2>/dev/null) || true
+    awk '$1 == "Version:" { print $2 }' <<<"$out" | sort -u
+}
+fallback_deb_file() { # pkg: the .deb a fallback downloaded
+    local f
+    for f in "$OUT/src/${1}_${FALLBACK[$1]#*:}"_*.deb; do echo "$f"; return; done
+}
+download_deb() { # pkg ver
+    say "fetching $1 $2 (binary package)"
+    (cd "$OUT/src" && apt-get download -q "$1=$2") >>"$OUT/log/$1-src.log" 2>&1
+}
+fetch_deb() { # pkg
+    local pkg=$1 ver=${VERSION[$1]} hash file v now=""
+    verify_files "$pkg" && return 0
+    while read -r hash file; do rm -f "$OUT/src/$file"; done < <(manifest_files "$pkg")
+    if download_deb "$pkg" "$ver" || { (( APT_UPDATED )) || apt_update; download_deb "$pkg" "$ver"; }; then
+        verify_files "$pkg" report ||
+            die "$pkg $ver: the downloaded .deb does not match vendor/manifest; refusing to build"
+        return 0
+    fi
+    for v in $(deb_versions "$pkg"); do
+        if [[ -z $now ]] || dpkg --compare-versions "$v" gt "$now"; then now=$v; fi
+    done
+    [[ -n $now && $now != "$ver" ]] ||
+        die "$pkg=$ver cannot be fetched and Debian offers no other version (apt-cache show $pkg; log: $OUT/log/$pkg-src.log)"
+    printf 'vendor: !!!!!!!! %s %s (pinned in vendor/manifest) can no longer be fetched: building %s, the version Debian has now; run scripts/update-pins to pin it !!!!!!!!\n' \
+        "$pkg" "$ver" "$now" >&2
+    download_deb "$pkg" "$now" || { tail -n 20 "$OUT/log/$pkg-src.log" >&2; die "apt-get download $pkg=$now failed too"; }
+    FALLBACK[$pkg]=$now
+    VERSION[$pkg]=$now
+}
+# Unpacks a binary package into out/tree/PKG (prepare_tree's counterpart).
+prepare_deb() { # pkg
+    local pkg=$1 tree="$OUT/tree/$1" deb
+    stamp_ok "$pkg-src" "${KEY[$pkg]}" && [[ -d $tree ]] && return 0
+    rm -f "$OUT/stamp/$pkg-src"
+    rm -rf "$tree"
+    verify_files "$pkg" report || { echo "sha256 mismatch, see above"; return 1; }
+    deb=$(manifest_files "$pkg" | awk '$2 ~ /\.deb$/ { print $2 }')
+    mkdir -p "$tree"
+    dpkg-deb -x "$OUT/src/$deb" "$tree"
+    echo "${KEY[$pkg]}" >"$OUT/stamp/$pkg-src"
+}
+
 fetch() { # pkg
     local pkg=$1 ver=${VERSION[$1]} hash file dsc pinned
+    if is_deb "$pkg"; then
+        fetch_deb "$pkg"
+        return
+    fi
     dsc=$(pinned_dsc "$pkg")
     pinned=$(manifest_files "$pkg")
     if ! verify_files "$pkg"; then
@@ -629,7 +719,11 @@ package_job() { # pkg
     local pkg=$1 fl pid rc=0 failed="$OUT/log/.$1.failed"
     local -A pid_log=()
     rm -f "$failed"
-    prepare_tree "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1 &
+    if is_deb "$pkg"; then
+        prepare_deb "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1 &
+    else
+        prepare_tree "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1 &
+    fi
     if ! wait $!; then
         echo "$OUT/log/$pkg-src.log" >>"$failed"
         return 1
@@ -643,6 +737,22 @@ package_job() { # pkg
     done
     return $rc
 }
+
+# --hashes-deb NAME VERSION: the same for a binary package.
+if [[ $MODE == hashes-deb ]]; then
+    name=$2 ver=$3
+    exec 3>&1 1>&2
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get download -q "$name=$ver") >"$OUT/log/hashes.log" 2>&1 ||
+        { tail -n 20 "$OUT/log/hashes.log" >&2; die "apt-get download $name=$ver failed"; }
+    {
+        echo "package $name $ver"
+        echo "why TODO: one line saying what tern needs it for"
+        (cd "$tmp" && sha256sum ./*.deb) | awk '{ sub(/^\.\//, "", $2); print "sha256", $1, $2 }'
+    } >&3
+    exit 0
+fi
 
 # --hashes NAME VERSION: print a manifest block for a version to pin.
 if [[ $MODE == hashes ]]; then
@@ -676,7 +786,7 @@ fi
 # Fetch first (serial: apt), then build packages in parallel.
 NEED_FETCH=0
 for pkg in "${TODO_PKGS[@]}"; do
-    verify_files "$pkg" || NEED_FETCH=1
+    is_deb "$pkg" || verify_files "$pkg" || NEED_FETCH=1
 done
 (( NEED_FETCH )) && ensure_debsrc
 ensure_tools

@@ -28,6 +28,7 @@
 #include "core/worker.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "dns/psl.h"
 #include "mime/mime_field.h"
 #include "mime/rfc5322.h"
 #include "net/conn.h"
@@ -54,8 +55,13 @@ struct smtp_spam {
 	int junk;
 	int waiting;
 	int analyse_failed;
-	struct spam_result *res;
+	struct spam_result *res; /* the message's rules: content, connection, lists */
 	struct spam_msg *msg;  /* the content's view, from the worker */
+	/* Per recipient account (tx->accounts; the first recipient's account
+	 * when none): the classifier's rules from its own model. */
+	struct spam_result *own;
+	uint32_t *own_account;
+	unsigned nown;
 	struct spam_flags flags;
 	struct worker_job wj;
 	char author[256];
@@ -107,6 +113,8 @@ void smtp_spam_tx_free(struct smtp_tx *tx)
 	spam_dnsbl_free(&sp->uri);
 	spam_msg_free(&sp->msg);
 	free(sp->res);
+	free(sp->own);
+	free(sp->own_account);
 	free(sp);
 	tx->spam = NULL;
 }
@@ -379,19 +387,19 @@ static void learn(struct smtp_spam *sp)
 	}
 }
 
-static void note(struct smtp_spam *sp)
+static void note(struct smtp_spam *sp, const struct spam_result *res)
 {
 	struct smtp_session *s = sp->s;
 	struct smtp_tx *tx = &s->tx;
 	struct buf log;
 	buf_init(&log, 4096);
-	spam_pipeline_log(sp->res, &log);
+	spam_pipeline_log(res, &log);
 	tx->auth_log = arena_printf(tx->arena, "%s%.*s", tx->auth_log ? tx->auth_log : "",
 				    (int)buf_len(&log), buf_data(&log));
 	buf_free(&log);
 	tx->spam_recent_seq = spam_recent_add(s->conn_gone ? "" : s->conn->peer_ip, tx->mail_from,
 					      tx->nrcpts ? tx->rcpts[0].address : "",
-					      tx->spam_account, sp->res);
+					      tx->spam_account, res);
 }
 
 static void refuse(struct smtp_spam *sp, const struct verdict *v)
@@ -437,8 +445,26 @@ static double reputation(struct smtp_spam *sp, struct spam_result *res)
 	       spam_rep_rule(dom, "DOMAIN_REPUTATION", now, res);
 }
 
+struct rep_save_job {
+	struct worker_job wj;
+	struct store *st;
+};
+
+static void rep_save_run(void *arg)
+{
+	struct rep_save_job *j = arg;
+	if (spam_rep_save(j->st, time_wall()) != STORE_OK)
+		log_warn("smtp", NULL, "event=reputation_save_failed");
+}
+
+static void rep_save_done(void *arg)
+{
+	free(arg);
+}
+
 /* Notes the verdict the message had without its reputation (so a
- * reputation never feeds itself): spam at or over the tag threshold. */
+ * reputation never feeds itself): spam at or over the tag threshold.
+ * Every SPAM_REP_SAVE_EVERY verdicts the table is saved, on the pool. */
 static void reputation_note(struct smtp_spam *sp, double score)
 {
 	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
@@ -449,6 +475,80 @@ static void reputation_note(struct smtp_spam *sp, double score)
 	int is_spam = score >= sp->set.th.tag;
 	spam_rep_note(ip, is_spam, now);
 	spam_rep_note(dom, is_spam, now);
+	if (!spam_rep_save_due() || !worker_pool_running())
+		return;
+	struct rep_save_job *j = xcalloc(1, sizeof *j);
+	j->st = smtp_store;
+	j->wj.fn = rep_save_run;
+	j->wj.done = rep_save_done;
+	j->wj.arg = j;
+	worker_submit(&j->wj);
+}
+
+/* Recipient i's result: the message's rules and its own classifier's. */
+static void result_of(struct smtp_spam *sp, unsigned i, struct spam_result *out)
+{
+	*out = *sp->res;
+	const struct spam_result *o = &sp->own[i];
+	for (uint32_t k = 0; k < o->nrules; k++)
+		spam_result_add_desc(out, o->rules[k].name, o->rules[k].weight, o->rules[k].desc);
+	out->dropped += o->dropped;
+}
+
+static const char *fields_of(struct smtp_spam *sp, const struct spam_result *res)
+{
+	struct smtp_tx *tx = &sp->s->tx;
+	struct buf f;
+	buf_init(&f, FIELDS_MAX);
+	if (spam_pipeline_fields(res, &sp->set.th, &sp->flags, &f) < 0)
+		buf_reset(&f); /* cannot happen within FIELDS_MAX; never refuse for it */
+	const char *r = arena_printf(tx->arena, "%.*s", (int)buf_len(&f), buf_data(&f));
+	buf_free(&f);
+	return r;
+}
+
+/*
+ * The recipients' verdicts when their own models made them differ: the
+ * message is refused only when every recipient's verdict refuses it (a
+ * recipient whose verdict is reject among others that accept gets it in
+ * Junk: never accept-then-bounce), and each account gets its own folder,
+ * X-Spam-* fields and spamtest (smtp_tx.spam_own). first is recipient
+ * 0's result, decided. Returns 1 when they differ, 0 when one verdict holds.
+ */
+static int own_verdicts(struct smtp_spam *sp, const struct spam_result *first)
+{
+	struct smtp_tx *tx = &sp->s->tx;
+	if (sp->nown < 2)
+		return 0;
+	struct spam_result *r = xmalloc(sizeof *r);
+	struct smtp_spam_own *own = arena_alloc(tx->arena, sp->nown * sizeof *own);
+	const char **verdict = arena_alloc(tx->arena, sp->nown * sizeof *verdict);
+	double *score = arena_alloc(tx->arena, sp->nown * sizeof *score);
+	const char *f0 = fields_of(sp, first);
+	int differ = 0, all_reject = first->verdict == SPAM_REJECT;
+	for (unsigned i = 0; i < sp->nown; i++) {
+		result_of(sp, i, r);
+		enum spam_verdict v = spam_pipeline_decide(r, &sp->set.th, &sp->flags);
+		all_reject &= v == SPAM_REJECT;
+		if (v == SPAM_REJECT)
+			r->verdict = SPAM_TAG; /* accepted for the others: into Junk */
+		own[i].junk = v == SPAM_DISCARD ? 2 : (v != SPAM_HAM || sp->junk);
+		own[i].spamtest = spam_pipeline_spamtest(r, &sp->set.th, &sp->flags);
+		own[i].fields = fields_of(sp, r);
+		differ |= strcmp(own[i].fields, f0) != 0;
+		verdict[i] = spam_verdict_name(r->verdict);
+		score[i] = r->score;
+	}
+	free(r);
+	if (!differ || all_reject)
+		return 0;
+	tx->spam_own = own;
+	/* The message's log record has the first recipient's verdict: say
+	 * each account's where they differ. */
+	for (unsigned i = 0; i < sp->nown; i++)
+		log_info("smtp", sp->s->id, "event=spam_verdict account=%u spam=%s spam_score=%.2f",
+			 sp->own_account[i], verdict[i], score[i]);
+	return 1;
 }
 
 /* Every signal is in: decide, then deliver, refuse or greylist. */
@@ -469,27 +569,34 @@ static void finish(struct smtp_spam *sp)
 	lists(sp, res);
 	double rep = reputation(sp, res);
 	sp->flags.postmaster = tx->spam_postmaster;
-	enum spam_verdict v = spam_pipeline_decide(res, &sp->set.th, &sp->flags);
-	reputation_note(sp, res->score - rep);
+	/* The first recipient's result stands for the message (the log, the
+	 * recent decisions, reputation, learning); the others' only where
+	 * their own models make them differ (own_verdicts). */
+	struct spam_result *first = xmalloc(sizeof *first);
+	result_of(sp, 0, first);
+	enum spam_verdict v = spam_pipeline_decide(first, &sp->set.th, &sp->flags);
+	reputation_note(sp, first->score - rep);
 	/* What the recipients' Sieve spamtest sees (deliver_sieve.h). */
-	tx->sieve_spamtest = spam_pipeline_spamtest(res, &sp->set.th, &sp->flags);
-	note(sp);
+	tx->sieve_spamtest = spam_pipeline_spamtest(first, &sp->set.th, &sp->flags);
+	note(sp, first);
 	learn(sp);
-	if (v == SPAM_REJECT) {
+	int differ = own_verdicts(sp, first);
+	if (v == SPAM_REJECT && !differ) {
+		free(first);
 		refuse(sp, sp->flags.blocked ? &v_blocked : &v_spam);
 		return;
 	}
-	if (v != SPAM_DISCARD && greylisted(sp)) {
+	int all_discard = v == SPAM_DISCARD && !differ;
+	if (!all_discard && greylisted(sp)) {
+		free(first);
+		tx->spam_own = NULL;
 		refuse(sp, &v_grey);
 		return;
 	}
-	struct buf f;
-	buf_init(&f, FIELDS_MAX);
-	if (spam_pipeline_fields(res, &sp->set.th, &sp->flags, &f) < 0)
-		buf_reset(&f); /* cannot happen within FIELDS_MAX; never refuse for it */
-	tx->spam_fields = arena_printf(tx->arena, "%.*s", (int)buf_len(&f), buf_data(&f));
-	buf_free(&f);
-	smtp_tx_store(s, sp->fields, v == SPAM_DISCARD ? 2 : (v == SPAM_TAG || sp->junk));
+	if (!differ)
+		tx->spam_fields = fields_of(sp, first);
+	free(first);
+	smtp_tx_store(s, sp->fields, differ ? sp->junk : all_discard ? 2 : (v == SPAM_TAG || sp->junk));
 }
 
 /* Waits for the blocklists when they still run. */
@@ -501,7 +608,9 @@ static void lookups(struct smtp_spam *sp)
 	char base[SPAM_DNSBL_SUBJECTS_MAX][256];
 	size_t nd = 0;
 
-	/* The domains that speak for the sender, then the links' domains. */
+	/* The domains that speak for the sender, then the links' registrable
+	 * domains: domain lists (DBL, URIBL) list what was registered, not
+	 * host names. */
 	const char *at = strrchr(tx->mail_from, '@');
 	if (at && at[1])
 		doms[nd++] = at + 1;
@@ -510,7 +619,7 @@ static void lookups(struct smtp_spam *sp)
 	for (uint32_t i = 0; sp->msg && i < sp->msg->nurls && nd < SPAM_DNSBL_SUBJECTS_MAX; i++) {
 		const struct spam_url *u = &sp->msg->urls[i];
 		if (!u->host.len || (u->flags & SPAM_URL_IP) ||
-		    spam_dnsbl_base_domain(u->host.p, u->host.len, base[nd], sizeof base[nd]) < 0)
+		    psl_registrable_lower(u->host, PSL_PRIVATE, base[nd], sizeof base[nd]) < 0)
 			continue;
 		int seen = 0;
 		for (size_t k = 0; k < nd && !seen; k++)
@@ -538,8 +647,16 @@ static void analyse_run(void *arg)
 	struct smtp_spam *sp = arg;
 	struct smtp_tx *tx = &sp->s->tx;
 	spam_msg_new(tx->data.p + tx->header_len, tx->data.len - tx->header_len, &sp->msg);
-	if (spam_analyse(smtp_store, tx->spam_account, sp->msg, sp->res) != 0)
-		sp->analyse_failed = 1;
+	/* One parse and one tokenization, then each recipient account's
+	 * model (with the global one) in turn. */
+	spam_analyse_rules(smtp_store, sp->msg, sp->res);
+	struct spam_features *f = spam_features_new(sp->msg);
+	for (unsigned i = 0; i < sp->nown; i++) {
+		spam_result_init(&sp->own[i]);
+		if (spam_classify(smtp_store, sp->own_account[i], f, &sp->own[i]) != 0)
+			sp->analyse_failed = 1;
+	}
+	spam_features_free(&f);
 	sp->in.reply_to_sent = spam_sent_is_reply(smtp_store, tx->spam_account,
 						  tx->data.p + tx->header_len,
 						  tx->data.len - tx->header_len);
@@ -576,6 +693,14 @@ void smtp_spam_message(struct smtp_session *s, const struct spam_conn_in *in, co
 	from_address(tx, sp->from_addr, sizeof sp->from_addr);
 	sp->res = xmalloc(sizeof *sp->res);
 	spam_result_init(sp->res);
+	/* The recipient accounts in tx->accounts' order (the first is the
+	 * first recipient's, tx->spam_account); forwards only: that one. */
+	sp->nown = tx->naccounts ? tx->naccounts : 1;
+	sp->own = xmalloc(sp->nown * sizeof *sp->own);
+	sp->own_account = xmalloc(sp->nown * sizeof *sp->own_account);
+	sp->own_account[0] = tx->spam_account;
+	for (unsigned i = 0; i < tx->naccounts; i++)
+		sp->own_account[i] = tx->accounts[i];
 	/* Parsing the message and the model's reads take more than a
 	 * millisecond on a big one: on the pool (the session waits with
 	 * reading paused, and nothing else touches the tx meanwhile). */

@@ -199,6 +199,31 @@ int spam_analyse(struct store *st, uint32_t account, const struct spam_msg *m,
                  struct spam_result *res);
 
 /*
+ * spam_analyse in its parts, for a message with several recipients
+ * that each have a model of their own: the content rules once
+ * (spam_analyse_rules), the classifier's features once
+ * (spam_features_new: one tokenization), then spam_classify once per
+ * recipient account, each into that recipient's own result.
+ */
+struct spam_features; /* opaque: the tokens and the fuzzy hash */
+
+/* The content rules of spam_analyse only (st may be NULL: no domains). */
+void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res);
+/* The features of m, the caller's until spam_features_free (m may be
+ * freed meanwhile). Never fails (allocation failure aborts). */
+struct spam_features *spam_features_new(const struct spam_msg *m);
+/* Frees *f; sets it to NULL (NULL is fine). */
+void spam_features_free(struct spam_features **f);
+/*
+ * Adds to res the classifier's rule from account's model and the global
+ * one (account 0: the global only) and FUZZY_JUNK when the message is
+ * near one the account trained as spam. Returns 0, or a store error (no
+ * rule added).
+ */
+int spam_classify(struct store *st, uint32_t account, const struct spam_features *f,
+                  struct spam_result *res);
+
+/*
  * Learns m as spam (is_spam 1) or ham (0) in account's model (0: the
  * global model); spam also enters the account's fuzzy memory. A
  * synchronous store write. Returns 0 or a store error.

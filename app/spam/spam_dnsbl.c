@@ -221,34 +221,6 @@ double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answe
 	return listed ? best : 0;
 }
 
-int spam_dnsbl_base_domain(const char *host, size_t len, char *out, size_t outsz)
-{
-	static const char *const second[] = {"co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go"};
-	while (len && host[len - 1] == '.')
-		len--;
-	size_t dots[3] = {0}, nd = 0;
-	for (size_t i = len; i-- > 0 && nd < 3;)
-		if (host[i] == '.')
-			dots[nd++] = i;
-	if (nd == 0 || len == 0)
-		return -1;
-	size_t from = nd >= 2 ? dots[1] + 1 : 0;
-	/* "co.uk": a short public second level under a two-letter country code. */
-	size_t tld = len - dots[0] - 1, sl = dots[0] - from;
-	if (tld == 2 && nd >= 2)
-		for (size_t k = 0; k < sizeof second / sizeof second[0]; k++)
-			if (sl == strlen(second[k]) && strncasecmp(host + from, second[k], sl) == 0) {
-				from = nd >= 3 ? dots[2] + 1 : 0;
-				break;
-			}
-	if (len - from + 1 > outsz || (from > 0 && from == dots[0] + 1))
-		return -1;
-	for (size_t i = from; i < len; i++)
-		out[i - from] = (char)tolower((unsigned char)host[i]);
-	out[len - from] = '\0';
-	return strchr(out, '.') ? 0 : -1;
-}
-
 void spam_dnsbl_rule(const char *prefix, const char *zone, char *out, size_t outsz)
 {
 	size_t o = 0;

@@ -90,16 +90,6 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answer *a,
 			 int *listed_r);
 
-/*
- * The domain a domain list is asked about for a link's host: the last two
- * labels, or three when the second-level label is a usual public one
- * under a country code ("example.co.uk", "shop.com.au"), lowercased.
- * Domain lists (DBL, URIBL) list registered domains, not host names. An
- * approximation of the Public Suffix List, which the binary does not
- * carry. 0, or -1 for a host with one label or one that does not fit.
- */
-int spam_dnsbl_base_domain(const char *host, size_t len, char *out, size_t outsz);
-
 /* The rule name: prefix ("RBL_", "URIBL_") then the zone, upper case, '.' and '-' as '_'. */
 void spam_dnsbl_rule(const char *prefix, const char *zone, char *out, size_t outsz);
 

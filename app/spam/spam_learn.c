@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/str.h"
@@ -13,6 +14,7 @@
 #include "core/xalloc.h"
 #include "spam/spam.h"
 #include "spam/spam_learn.h"
+#include "spam/spam_rep.h"
 #include "store/store.h"
 
 #define KEY_HEX 32
@@ -133,6 +135,22 @@ static int vote(struct store *st, uint32_t account, const char *hex, const struc
 	return rc ? rc : w;
 }
 
+/* A user's lesson is also a correction of the sender's reputation
+ * (spam_rep.h): its network and domain, from the fields tern stored with
+ * the message; the table is saved at once (lessons are rare). */
+static void correct_reputation(struct store *st, const char *msg, size_t len, int is_spam)
+{
+	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	int64_t now = (int64_t)time(NULL);
+	spam_rep_keys_of(msg, len, ip, dom);
+	if (!ip[0] && !dom[0])
+		return;
+	spam_rep_correct(ip, is_spam, now);
+	spam_rep_correct(dom, is_spam, now);
+	if (spam_rep_save(st, now) != STORE_OK)
+		log_warn("spam", NULL, "event=reputation_save_failed");
+}
+
 int spam_learn_message(struct store *st, uint32_t account, const char *msg, size_t len,
 		       int is_spam, const char **what_r)
 {
@@ -167,6 +185,8 @@ int spam_learn_message(struct store *st, uint32_t account, const char *msg, size
 	if (rc == 0)
 		rc = vote(st, account, hex, m, what, &global);
 	spam_msg_free(&m);
+	if (rc == 0)
+		correct_reputation(st, msg, len, is_spam);
 	if (what_r)
 		*what_r = !global ? what_done : was ? "retrained+global" : "trained+global";
 	return rc;

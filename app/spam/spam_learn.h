@@ -18,6 +18,10 @@
  * does once SPAM_VOTE_AGREE accounts agree and none disagrees. A message
  * delivered to several local users is one blob, so their votes meet.
  *
+ * Each lesson (not a "known" one) also corrects the sender's reputation
+ * (spam_rep_correct) for the network and domain tern noted in the stored
+ * copy's Received and Authentication-Results fields.
+ *
  * Caveats: an email read fails (expunged meanwhile) are skipped; the
  * records are not removed with the account yet.
  */

@@ -15,6 +15,15 @@
  * (normalised by how many spam and ham were learned), pulled towards 0.5
  * by how rarely it was seen, then the SPAM_CLUES strongest combined by
  * Fisher's chi-square method into one spam probability.
+ *
+ * The probability (1 + S - H) / 2 says 0.5 both when there is no
+ * evidence and when there is strong evidence both ways (S and H near 1):
+ * spam that came through a mailing list, or long narrative spam, has
+ * both, and a third of the spam cross-validation missed sat there. So
+ * the classifier also gives the evidence, ln(1 - H) - ln(1 - S): the two
+ * chi-square tails compared in log space, where they do not underflow.
+ * It keeps ordering messages where the probability has saturated, and
+ * the score is made from it (spam_bayes_points).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +35,7 @@
 #define ROBINSON_S 0.45       /* strength of the 0.5 prior */
 #define ROBINSON_X 0.5
 #define MIN_STRENGTH 0.1      /* tokens nearer 0.5 than this are not clues */
-#define SPAM_CLUES 150
+#define SPAM_CLUES 35 /* cross-validated: 150 missed 2x the spam at the same ham */
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -252,6 +261,26 @@ static double chi2q(double x2, unsigned v)
 	return sum < 1.0 ? sum : 1.0;
 }
 
+/* ln chi2q(x2, v), as chi2q but summed in log space (log-sum-exp over
+ * the series' terms), so tails far below DBL_MIN still compare. */
+static double log_chi2q(double x2, unsigned v)
+{
+	double m = x2 / 2.0, lt = 0, mx = 0, sum = 0;
+	unsigned n = v / 2;
+	if (m <= 0)
+		return 0;
+	/* the terms m^i / i! grow while i < m: the largest is at min(n-1, m) */
+	for (unsigned i = 1; i < n && (double)i <= m; i++)
+		mx += log(m) - log((double)i);
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			lt += log(m) - log((double)i);
+		sum += exp(lt - mx);
+	}
+	double r = -m + mx + log(sum);
+	return r < 0 ? r : 0;
+}
+
 static int cmp_strength(const void *x, const void *y)
 {
 	double a = fabs(*(const double *)x - 0.5), b = fabs(*(const double *)y - 0.5);
@@ -298,8 +327,11 @@ static size_t strongest(double *p, size_t k, size_t want)
 }
 
 double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
-                           const uint64_t *tokens, size_t n)
+                           const uint64_t *tokens, size_t n, struct spam_bayes *b_r)
 {
+	struct spam_bayes b = {-1, 0, 0};
+	if (b_r)
+		*b_r = b;
 	double nspam = m1->nspam + (m2 ? m2->nspam : 0);
 	double nham = m1->nham + (m2 ? m2->nham : 0);
 	if (nspam < SPAM_MODEL_MIN_LEARNED || nham < SPAM_MODEL_MIN_LEARNED)
@@ -325,6 +357,8 @@ double spam_model_classify(const struct spam_model *m1, const struct spam_model 
 	}
 	if (k == 0) {
 		free(p);
+		if (b_r)
+			b_r->p = 0.5;
 		return 0.5;
 	}
 	if (k > SPAM_CLUES)
@@ -335,7 +369,12 @@ double spam_model_classify(const struct spam_model *m1, const struct spam_model 
 		ls += log(1.0 - p[i]);
 	}
 	free(p);
-	double hs = chi2q(-2.0 * lh, 2 * (unsigned)k); /* small: spammy */
-	double ss = chi2q(-2.0 * ls, 2 * (unsigned)k); /* small: hammy */
-	return (1.0 + hs - ss) / 2.0;
+	double hs = chi2q(-2.0 * lh, 2 * (unsigned)k); /* small: hammy (1 - H) */
+	double ss = chi2q(-2.0 * ls, 2 * (unsigned)k); /* small: spammy (1 - S) */
+	b.p = (1.0 + hs - ss) / 2.0;
+	b.evidence = log_chi2q(-2.0 * lh, 2 * (unsigned)k) - log_chi2q(-2.0 * ls, 2 * (unsigned)k);
+	b.clues = (uint32_t)k;
+	if (b_r)
+		*b_r = b;
+	return b.p;
 }

@@ -87,8 +87,9 @@ void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg);
  * Returns the length, 0 when there is none.
  */
 size_t spam_url_host(struct str url, char *dst, size_t dstsz);
-/* The registrable part of host: the last two labels, three when the
- * second-level is a known public suffix part (co.uk, com.au, ...). */
+/* The registrable domain of host (dns/psl.h, private section included:
+ * "evil.github.io" is not "github.io"), or host itself when it has none
+ * ("localhost", a public suffix, not a name). A slice of host. */
 struct str spam_domain_base(struct str host);
 
 /* ---- tokens (spam_token.c) ---- */
@@ -110,6 +111,12 @@ struct spam_words {
 	size_t len;
 	int skip; /* in a word too long: drop until a separator */
 	char w[48];
+	unsigned char u[4]; /* a UTF-8 sequence not yet complete */
+	unsigned ulen, uneed;
+	char cprev[4];  /* a CJK run: its last character, */
+	unsigned cplen; /* its octets (0: not in a run), */
+	unsigned crun;  /* characters so far in the run, */
+	unsigned cleft; /* and the bigrams still allowed (the whole input) */
 };
 void spam_words_init(struct spam_words *t, spam_word_fn *fn, void *arg);
 void spam_words_feed(struct spam_words *t, const char *in, size_t n);
@@ -164,15 +171,24 @@ size_t spam_delta_sort(struct spam_delta *d, size_t n);
 /* Counts of token h in m: 1 when found. */
 int spam_model_get(const struct spam_model *m, uint64_t h, uint32_t *spam_r, uint32_t *ham_r);
 
+/* What the classifier says of one message (spam_model_classify). */
+struct spam_bayes {
+	double p;        /* spam probability 0..1; -1: too little learned */
+	double evidence; /* ln(1 - H) - ln(1 - S) of the chi-square tails:
+	                  * > 0 leans spam, < 0 ham; 0 without clues */
+	uint32_t clues;  /* tokens combined (0: none was known enough) */
+};
+
 /*
  * Spam probability 0..1 of a message with tokens[0..n) (sorted) under
  * the models m1 and m2 (m2 may be NULL; counts add up), by Robinson's
- * chi-square combining of the tokens furthest from 0.5 (as SpamBayes and
- * SpamAssassin's Bayes). -1 when the models together learned fewer than
- * SPAM_MODEL_MIN_LEARNED spam or ham.
+ * chi-square combining of the SPAM_CLUES tokens furthest from 0.5 (as
+ * SpamBayes and SpamAssassin's Bayes). -1 when the models together
+ * learned fewer than SPAM_MODEL_MIN_LEARNED spam or ham. When b_r is not
+ * NULL it gets the probability, the evidence and the clue count.
  */
 double spam_model_classify(const struct spam_model *m1, const struct spam_model *m2,
-                           const uint64_t *tokens, size_t n);
+                           const uint64_t *tokens, size_t n, struct spam_bayes *b_r);
 
 /* Applies a batch of deltas d[0..n) (any order; sorted here) and message
  * counts to account's model in one store write (tern spam train).
@@ -184,9 +200,13 @@ int spam_learn_batch(struct store *st, uint32_t account, struct spam_delta *d, s
  * store error. */
 int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *m, int sign);
 
-/* The classifier's points for spam probability p (spam_analyse.c): 0
- * when p < 0 (no model). */
-double spam_bayes_points(double p);
+/* The classifier's points for what it said (spam_analyse.c): 0 when
+ * there was no model or no clue; else SPAM_BAYES_OFFSET + evidence,
+ * within [SPAM_BAYES_MIN, SPAM_BAYES_MAX]. */
+#define SPAM_BAYES_OFFSET 5.0
+#define SPAM_BAYES_MIN (-5.0)
+#define SPAM_BAYES_MAX 12.0
+double spam_bayes_points(const struct spam_bayes *b);
 
 /* ---- fuzzy hash (spam_fuzzy.c) ---- */
 
@@ -200,11 +220,13 @@ int spam_fuzzy_distance(uint64_t a, uint64_t b);
 
 /* ---- confusables (spam_confusable.c) ---- */
 
-/* Writes the skeleton of UTF-8 s to out: ASCII lowercased, each
- * confusable replaced by the Latin letter it looks like ("0" -> "o",
- * "1"/"i" -> "l", "rn" -> "m", Cyrillic "а" -> "a"). Two names with the
- * same skeleton look alike. Returns 0, -1 when out's ceiling was
- * reached. */
+/* Writes the skeleton of UTF-8 s to out (UTS #39 for names without
+ * case, spam/confusable_table.h): ASCII lowercased, each character
+ * decomposed and replaced by the prototype it looks like ("0" -> "o",
+ * "1" and "i" -> "l", "m" -> "rn", Cyrillic "а" -> "a", "ӏ" -> "l").
+ * Two names with the same skeleton look alike; folding a skeleton again
+ * changes nothing. Ill-formed octets are copied. Returns 0, -1 when
+ * out's ceiling was reached. */
 int spam_skeleton(struct str s, struct buf *out);
 /* The script class of code point cp (SPAM_SCRIPT_*), for mixed-script
  * checks of a host label. */
@@ -216,9 +238,6 @@ enum spam_script {
 	SPAM_SCRIPT_OTHER,
 };
 enum spam_script spam_script_of(uint32_t cp);
-/* Punycode (RFC 3492) of one label without "xn--" to code points, at
- * most max; returns the count, 0 when malformed. */
-size_t spam_punycode_decode(struct str in, uint32_t *out, size_t max);
 /* host with its xn-- labels decoded, appended to out as UTF-8: 0 or -1. */
 int spam_host_unicode(struct str host, struct buf *out);
 

@@ -1,14 +1,24 @@
 /*
- * spam_rep.c — the sender reputation table (spam_rep.h).
+ * spam_rep.c — the sender reputation table (spam_rep.h): the counts, the
+ * corrections, and the record that keeps them across a restart.
  */
 #include <arpa/inet.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/xalloc.h"
+#include "mime/rfc5322.h"
 #include "spam/spam_private.h"
 #include "spam/spam_rep.h"
+#include "store/store.h"
+
+#define REC_NAME "spam-rep/table"
+#define REC_HDR 16 /* "TSR1", u32 count, i64 when decayed to (LE) */
+#define REC_ENT 16 /* u64 key hash, f32 ham, f32 spam (LE) */
 
 struct slot {
 	uint64_t key; /* 0: empty */
@@ -18,6 +28,7 @@ struct slot {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot table[SPAM_REP_SLOTS];
+static unsigned notes_unsaved;
 
 int spam_rep_ip_key(const char *ip, char *out, size_t outsz)
 {
@@ -101,7 +112,7 @@ static struct slot *find(uint64_t h, int64_t now, int make)
 	return weak;
 }
 
-void spam_rep_note(const char *key, int is_spam, int64_t now)
+static void add(const char *key, int is_spam, double n, int64_t now)
 {
 	if (!key || !*key)
 		return;
@@ -110,10 +121,31 @@ void spam_rep_note(const char *key, int is_spam, int64_t now)
 	struct slot *s = find(h, now, 1);
 	decay(s, now);
 	if (is_spam)
-		s->spam += 1;
+		s->spam += n;
 	else
-		s->ham += 1;
+		s->ham += n;
+	notes_unsaved++;
 	pthread_mutex_unlock(&lock);
+}
+
+void spam_rep_note(const char *key, int is_spam, int64_t now)
+{
+	add(key, is_spam, 1, now);
+}
+
+void spam_rep_correct(const char *key, int is_spam, int64_t now)
+{
+	add(key, is_spam, SPAM_REP_CORRECTION, now);
+}
+
+int spam_rep_save_due(void)
+{
+	pthread_mutex_lock(&lock);
+	int due = notes_unsaved >= SPAM_REP_SAVE_EVERY;
+	if (due)
+		notes_unsaved = 0;
+	pthread_mutex_unlock(&lock);
+	return due;
 }
 
 int spam_rep_get(const char *key, int64_t now, double *ham_r, double *spam_r)
@@ -164,4 +196,197 @@ void spam_rep_reset(void)
 	pthread_mutex_lock(&lock);
 	memset(table, 0, sizeof table);
 	pthread_mutex_unlock(&lock);
+}
+
+/* ---- the keys of a stored message ---- */
+
+/* The value of "name=" in v (an Authentication-Results field), unquoted,
+ * into out ("" when absent). */
+static void ar_value(struct str v, const char *name, char *out, size_t outsz)
+{
+	size_t n = strlen(name);
+	out[0] = '\0';
+	for (size_t i = 0; i + n < v.len; i++) {
+		if (strncasecmp(v.p + i, name, n) != 0 || (i && v.p[i - 1] != ' ' && v.p[i - 1] != '\t'))
+			continue;
+		/* a pvalue: quoted parts ("x y"@example.org) kept, quotes dropped */
+		size_t b = i + n, o = 0;
+		int q = 0;
+		while (b < v.len && o + 1 < outsz) {
+			char c = v.p[b++];
+			if (c == '"') {
+				q = !q;
+				continue;
+			}
+			if (!q && (c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+				break;
+			out[o++] = c;
+		}
+		out[o] = '\0';
+		return;
+	}
+}
+
+/* 1 when v has "method=pass" as a result (after a ';' or at the start). */
+static int ar_pass(struct str v, const char *method)
+{
+	char r[16];
+	ar_value(v, method, r, sizeof r);
+	return strcasecmp(r, "pass") == 0;
+}
+
+void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	int seen_rcvd = 0, seen_ar = 0;
+	ip[0] = dom[0] = '\0';
+	rfc5322_init(&p);
+	while ((!seen_rcvd || !seen_ar) &&
+	       rfc5322_parse(&p, msg + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		/* Values may be folded: a copy with line ends as spaces. */
+		char v[2048];
+		size_t n = f.value.len < sizeof v ? f.value.len : sizeof v - 1;
+		for (size_t i = 0; i < n; i++)
+			v[i] = f.value.p[i] == '\r' || f.value.p[i] == '\n' ? ' ' : f.value.p[i];
+		v[n] = '\0';
+		struct str sv = str_make(v, n);
+		if (!seen_rcvd && str_eq_ci_c(f.name, "Received")) {
+			seen_rcvd = 1;
+			const char *a = strstr(v, "(["), *e = a ? strstr(a, "])") : NULL;
+			char addr[64];
+			if (a && e && (size_t)(e - a - 2) < sizeof addr) {
+				memcpy(addr, a + 2, (size_t)(e - a - 2));
+				addr[e - a - 2] = '\0';
+				spam_rep_ip_key(addr, ip, SPAM_REP_KEY_MAX);
+			}
+		} else if (!seen_ar && str_eq_ci_c(f.name, "Authentication-Results")) {
+			seen_ar = 1;
+			char d[256];
+			d[0] = '\0';
+			if (ar_pass(sv, "dmarc=")) {
+				ar_value(sv, "header.from=", d, sizeof d);
+			} else if (ar_pass(sv, "spf=")) {
+				ar_value(sv, "smtp.mailfrom=", d, sizeof d);
+				char *at = strrchr(d, '@');
+				if (at)
+					memmove(d, at + 1, strlen(at + 1) + 1);
+			}
+			if (d[0])
+				spam_rep_domain_key(d, dom, SPAM_REP_KEY_MAX);
+		}
+	}
+	rfc5322_clear(&p);
+}
+
+/* ---- persistence ---- */
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void putf(unsigned char *p, float f)
+{
+	uint32_t v;
+	memcpy(&v, &f, 4);
+	put32(p, v);
+}
+
+static float getf(const unsigned char *p)
+{
+	uint32_t v = get32(p);
+	float f;
+	memcpy(&f, &v, 4);
+	return f;
+}
+
+struct kept {
+	uint64_t key;
+	float ham, spam;
+};
+
+static int cmp_kept(const void *x, const void *y)
+{
+	const struct kept *a = x, *b = y;
+	float u = a->ham + a->spam, v = b->ham + b->spam;
+	return u < v ? 1 : u > v ? -1 : (a->key > b->key) - (a->key < b->key);
+}
+
+int spam_rep_save(struct store *st, int64_t now)
+{
+	struct kept *k = xmalloc(SPAM_REP_SLOTS * sizeof *k);
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < SPAM_REP_SLOTS; i++) {
+		struct slot *s = &table[i];
+		if (!s->key)
+			continue;
+		decay(s, now);
+		if (s->ham + s->spam >= 0.01)
+			k[n++] = (struct kept){s->key, (float)s->ham, (float)s->spam};
+	}
+	notes_unsaved = 0;
+	pthread_mutex_unlock(&lock);
+	/* the strongest first, so the cut keeps what weighs */
+	qsort(k, n, sizeof *k, cmp_kept);
+	if (n > SPAM_REP_KEEP)
+		n = SPAM_REP_KEEP;
+	unsigned char *rec = xmalloc(REC_HDR + n * REC_ENT);
+	memcpy(rec, "TSR1", 4);
+	put32(rec + 4, (uint32_t)n);
+	put32(rec + 8, (uint32_t)(uint64_t)now);
+	put32(rec + 12, (uint32_t)((uint64_t)now >> 32));
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *e = rec + REC_HDR + i * REC_ENT;
+		put32(e, (uint32_t)k[i].key);
+		put32(e + 4, (uint32_t)(k[i].key >> 32));
+		putf(e + 8, k[i].ham);
+		putf(e + 12, k[i].spam);
+	}
+	int rc = store_meta_put(st, REC_NAME, rec, REC_HDR + n * REC_ENT, 0);
+	free(rec);
+	free(k);
+	return rc;
+}
+
+int spam_rep_load(struct store *st)
+{
+	size_t cap = REC_HDR + SPAM_REP_KEEP * REC_ENT, len = 0;
+	unsigned char *rec = xmalloc(cap);
+	int rc = store_meta_get(st, REC_NAME, rec, cap, &len);
+	if (rc != STORE_OK) {
+		free(rec);
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	}
+	uint32_t n = len >= REC_HDR ? get32(rec + 4) : 0;
+	if (len < REC_HDR || memcmp(rec, "TSR1", 4) || n > SPAM_REP_KEEP ||
+	    len != REC_HDR + (size_t)n * REC_ENT) {
+		free(rec);
+		return 0;
+	}
+	int64_t at = (int64_t)((uint64_t)get32(rec + 8) | (uint64_t)get32(rec + 12) << 32);
+	pthread_mutex_lock(&lock);
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *e = rec + REC_HDR + (size_t)i * REC_ENT;
+		uint64_t key = (uint64_t)get32(e) | (uint64_t)get32(e + 4) << 32;
+		float ham = getf(e + 8), spam = getf(e + 12);
+		if (!key || !(ham >= 0) || !(spam >= 0))
+			continue; /* not ours (NaN, negative) */
+		struct slot *s = find(key, at, 1);
+		decay(s, at);
+		s->ham += ham;
+		s->spam += spam;
+	}
+	pthread_mutex_unlock(&lock);
+	free(rec);
+	return 0;
 }

@@ -13,7 +13,20 @@
  * cleans up recovers. The table is in memory, fixed size
  * (SPAM_REP_SLOTS entries, open addressing over a 64-bit hash of the
  * key, a short probe; a new key takes the weakest slot of its probe), so
- * memory is bounded whatever the traffic; a restart starts it empty.
+ * memory is bounded whatever the traffic.
+ *
+ * Users' corrections are the other half (as Rspamd's reputation learns
+ * from its fuzzy and Bayes training): a message a user files into Junk,
+ * or takes out of it, or an admin's "spam" / "not spam" button, counts
+ * SPAM_REP_CORRECTION verdicts that way for the message's client network
+ * and sender domain (spam_learn.c), read back from the fields tern put
+ * in the stored copy (spam_rep_keys_of). A correction is a person's
+ * judgement, so it weighs more than one of the filter's own verdicts.
+ *
+ * The table survives a restart: spam_rep_save writes the
+ * SPAM_REP_KEEP keys with the most (decayed) verdicts to one meta record
+ * (spam-rep/table, SCHEMA.md), at shutdown, after each correction and
+ * every SPAM_REP_SAVE_EVERY verdicts; spam_rep_load reads it at start.
  *
  * A key counts only from SPAM_REP_MIN decayed verdicts on. Its weight is
  * (spam - ham) / n scaled by n / (n + 8) (more verdicts, more trust) and
@@ -40,6 +53,11 @@
 #define SPAM_REP_SPAM_MAX 3.0
 #define SPAM_REP_HAM_MAX 1.5
 #define SPAM_REP_KEY_MAX 300
+#define SPAM_REP_CORRECTION 4.0 /* verdicts one user's correction counts */
+#define SPAM_REP_KEEP 4000      /* keys saved (16 octets each: one meta record) */
+#define SPAM_REP_SAVE_EVERY 256 /* verdicts between saves */
+
+struct store;
 
 /*
  * The key of ip's network ("ip:192.0.2.0/24", "ip:2001:db8:1:2::/64")
@@ -52,6 +70,17 @@ int spam_rep_domain_key(const char *domain, char *out, size_t outsz);
 
 /* Notes one verdict (is_spam 1 or 0) for key at time now (seconds). */
 void spam_rep_note(const char *key, int is_spam, int64_t now);
+/* Notes a user's correction: SPAM_REP_CORRECTION verdicts is_spam's way. */
+void spam_rep_correct(const char *key, int is_spam, int64_t now);
+/*
+ * The reputation keys of a message tern stored (msg[0..len), its header
+ * as delivered): the client network from the first Received field (ours:
+ * "from HELO ([IP])") into ip, and the sender domain from the first
+ * Authentication-Results field (ours: the From domain when dmarc=pass,
+ * else the envelope sender's domain when spf=pass) into dom; each "" when
+ * not found (an appended message has none of ours). Both SPAM_REP_KEY_MAX.
+ */
+void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom);
 /* The decayed counts of key at now; 0, or -1 when the table has none. */
 int spam_rep_get(const char *key, int64_t now, double *ham_r, double *spam_r);
 /* The rule's weight for those counts (0 below SPAM_REP_MIN). */
@@ -64,5 +93,15 @@ double spam_rep_weight(double ham, double spam);
 double spam_rep_rule(const char *key, const char *name, int64_t now, struct spam_result *res);
 /* Empties the table (tests). */
 void spam_rep_reset(void);
+
+/* Writes the table (its SPAM_REP_KEEP strongest keys, decayed to now)
+ * to the store: 0 or a store error. */
+int spam_rep_save(struct store *st, int64_t now);
+/* Adds the saved table to the one in memory (at start): 0, or a store
+ * error; a record that is not a table is ignored (0). */
+int spam_rep_load(struct store *st);
+/* 1 once SPAM_REP_SAVE_EVERY verdicts were noted since the last call
+ * that said 1 (then the caller saves, off the loop). */
+int spam_rep_save_due(void);
 
 #endif

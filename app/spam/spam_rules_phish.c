@@ -42,30 +42,32 @@ static size_t shown_host(struct str text, char *dst, size_t dstsz)
 	return n;
 }
 
-/* 1 when a label of the (Unicode) host mixes Latin with Greek or Cyrillic. */
+/* 1 when a label of the (Unicode) host mixes two of Latin, Greek and
+ * Cyrillic, the scripts whose letters pass for one another; digits,
+ * hyphens and marks belong to any. A label all in one script, as a
+ * Cyrillic name under .рф, is not mixed. */
 static int mixed_scripts(struct str host)
 {
 	const unsigned char *p = (const unsigned char *)host.p;
+	const unsigned lgc = 1u << SPAM_SCRIPT_LATIN | 1u << SPAM_SCRIPT_GREEK | 1u << SPAM_SCRIPT_CYRILLIC;
 	unsigned seen = 0;
 	for (size_t i = 0; i <= host.len;) {
 		if (i == host.len || p[i] == '.') {
-			if ((seen & (1u << SPAM_SCRIPT_LATIN)) &&
-			    (seen & ((1u << SPAM_SCRIPT_GREEK) | (1u << SPAM_SCRIPT_CYRILLIC))))
+			unsigned s = seen & lgc;
+			if (s & (s - 1)) /* more than one bit */
 				return 1;
 			seen = 0;
 			i++;
 			continue;
 		}
 		size_t n = utf8_seq(p + i, host.len - i);
-		uint32_t cp = p[i];
-		if (n == 2)
-			cp = (uint32_t)(p[i] & 0x1f) << 6 | (p[i + 1] & 0x3f);
-		else if (n == 3)
-			cp = (uint32_t)(p[i] & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
-		else if (n != 1)
-			cp = 0x10000;
+		uint32_t cp = 0x10000; /* an ill-formed octet: none of the three */
+		if (n)
+			cp = utf8_decode(p + i, host.len - i, &n);
+		else
+			n = 1;
 		seen |= 1u << spam_script_of(cp);
-		i += n ? n : 1;
+		i += n;
 	}
 	return 0;
 }

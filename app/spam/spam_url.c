@@ -6,11 +6,11 @@
  * text against target) and its registrable base. Found by a bounded scan
  * for "http", "https" and "www."; the URL runs to the first octet that
  * cannot be in one written in text (space, quotes, angle brackets).
- * The registrable base uses a small list of second-level public
- * suffixes (co.uk, com.au, ...): no Public Suffix List at run time.
+ * The registrable base is the Public Suffix List's (dns/psl.h).
  */
 #include <string.h>
 
+#include "dns/psl.h"
 #include "spam/spam_private.h"
 
 static int url_octet(unsigned char c)
@@ -126,35 +126,10 @@ size_t spam_url_host(struct str url, char *dst, size_t dstsz)
 	return n;
 }
 
-static const char *const second_level[] = {
-    "co", "com", "net", "org", "ac", "gov", "edu", "ne", "or", "go", "ltd", "plc", "gen", "nom",
-};
-
 struct str spam_domain_base(struct str host)
 {
-	size_t dots[3] = {0, 0, 0};
-	int nd = 0;
-	for (size_t i = host.len; i-- > 0;)
-		if (host.p[i] == '.') {
-			if (nd < 3)
-				dots[nd] = i;
-			nd++;
-			if (nd == 3)
-				break;
-		}
-	if (nd < 2)
-		return host;
-	/* tld is after dots[0], second level between dots[1] and dots[0] */
-	struct str sl = str_make(host.p + dots[1] + 1, dots[0] - dots[1] - 1);
-	size_t tldlen = host.len - dots[0] - 1;
-	int suffix = 0;
-	if (tldlen == 2)
-		for (size_t i = 0; i < sizeof second_level / sizeof second_level[0]; i++)
-			if (str_eq(sl, str_c(second_level[i])))
-				suffix = 1;
-	if (!suffix)
-		return str_make(host.p + dots[1] + 1, host.len - dots[1] - 1);
-	if (nd < 3)
-		return host;
-	return str_make(host.p + dots[2] + 1, host.len - dots[2] - 1);
+	struct str r;
+	if (psl_registrable(host, PSL_PRIVATE, &r) == 0)
+		return r;
+	return host;
 }

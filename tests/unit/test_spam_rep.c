@@ -3,13 +3,17 @@
  * domain keys (loopback and private addresses have none), the counts
  * with their decay, the rule's weight and sign, and the table's bound (a
  * flood of new keys never grows it, and a key with many verdicts
- * outlives once-seen ones).
+ * outlives once-seen ones); a user's correction and the keys read back
+ * from a stored message; the table saved to the store and loaded again
+ * (a restart), bounded to SPAM_REP_KEEP keys, the strongest kept.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "spam/spam_rep.h"
+#include "store/store.h"
 #include "unit.h"
+#include "unit_env.h"
 
 static void keys(void)
 {
@@ -99,11 +103,110 @@ static void bound(void)
 	CHECK(found <= SPAM_REP_SLOTS && found > SPAM_REP_SLOTS / 2);
 }
 
+static void corrections(void)
+{
+	int64_t t0 = 1800000000;
+	double ham, spam;
+	spam_rep_reset();
+	/* one ham verdict, then a user files it to Junk: spam now leads */
+	spam_rep_note("dom:corr.example", 0, t0);
+	spam_rep_correct("dom:corr.example", 1, t0);
+	CHECK_EQ_INT(spam_rep_get("dom:corr.example", t0, &ham, &spam), 0);
+	CHECK(ham == 1 && spam == SPAM_REP_CORRECTION);
+	CHECK(spam_rep_weight(ham, spam) > 0);
+	spam_rep_correct("", 1, t0); /* no key: nothing */
+
+	/* the keys of a stored message: our Received and A-R, not later ones */
+	const char *dmarc =
+	    "Return-Path: <a@bounce.example>\r\n"
+	    "Received: from mx.example ([192.0.2.44])\r\n\tby mail.ours.test (tern) with ESMTP id x.1;\r\n"
+	    "\tMon, 23 Nov 2026 08:00:00 +0000\r\n"
+	    "Authentication-Results: mail.ours.test;\r\n\tiprev=pass policy.iprev=192.0.2.44;\r\n"
+	    "\tspf=pass smtp.mailfrom=a@bounce.example;\r\n\tdkim=pass header.d=Brand.Example header.s=s;\r\n"
+	    "\tdmarc=pass header.from=Brand.Example policy.dmarc=none\r\n"
+	    "Received: from forged ([203.0.113.9])\r\n"
+	    "Authentication-Results: other.test; dmarc=pass header.from=forged.example\r\n"
+	    "Subject: hi\r\n\r\nbody\r\n";
+	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	spam_rep_keys_of(dmarc, strlen(dmarc), ip, dom);
+	CHECK_EQ_STR(ip, "ip:192.0.2.0/24");
+	CHECK_EQ_STR(dom, "dom:brand.example");
+	const char *spf = "Received: from h ([::1])\r\n"
+			  "Authentication-Results: mail.ours.test; spf=pass smtp.mailfrom=\"x y\"@Bulk.Example;\r\n"
+			  "\tdkim=none; dmarc=fail header.from=other.example\r\n\r\n";
+	spam_rep_keys_of(spf, strlen(spf), ip, dom);
+	CHECK_EQ_STR(ip, ""); /* loopback: no reputation */
+	CHECK_EQ_STR(dom, "dom:bulk.example");
+	const char *none = "Authentication-Results: mail.ours.test; spf=fail smtp.mailfrom=a@b.example\r\n"
+			   "Subject: appended\r\n\r\n";
+	spam_rep_keys_of(none, strlen(none), ip, dom);
+	CHECK(ip[0] == 0 && dom[0] == 0);
+	/* any chunk of a message, however cut, never reads past it */
+	for (size_t n = 0; n <= strlen(dmarc); n++)
+		spam_rep_keys_of(dmarc, n, ip, dom);
+}
+
+static void persistence(void)
+{
+	char base[256];
+	int64_t t0 = 1800000000;
+	double ham, spam;
+	if (unit_env_begin(base, sizeof base, "spamrep") < 0)
+		return;
+	uint32_t acc;
+	struct store *st = unit_store_with_account(base, 0, "u@rep.example", &acc);
+	if (!st)
+		return;
+	CHECK_EQ_INT(spam_rep_load(st), 0); /* none saved yet: empty, fine */
+	spam_rep_reset();
+	for (int i = 0; i < 9; i++)
+		spam_rep_note("dom:kept.example", 1, t0);
+	spam_rep_correct("ip:192.0.2.0/24", 0, t0);
+	/* more keys than are saved: once-seen ones, the weakest */
+	char k[64];
+	for (int i = 0; i < SPAM_REP_KEEP + 500; i++) {
+		snprintf(k, sizeof k, "dom:w%d.example", i);
+		spam_rep_note(k, 1, t0);
+	}
+	CHECK_EQ_INT(spam_rep_save(st, t0 + SPAM_REP_HALF_LIFE), STORE_OK);
+	spam_rep_reset(); /* a restart */
+	CHECK_EQ_INT(spam_rep_get("dom:kept.example", t0, &ham, &spam), -1);
+	CHECK_EQ_INT(spam_rep_load(st), 0);
+	/* saved decayed to the save's time: half of each */
+	CHECK_EQ_INT(spam_rep_get("dom:kept.example", t0 + SPAM_REP_HALF_LIFE, &ham, &spam), 0);
+	CHECK(spam > 4.49 && spam < 4.51 && ham == 0);
+	CHECK_EQ_INT(spam_rep_get("ip:192.0.2.0/24", t0 + SPAM_REP_HALF_LIFE, &ham, &spam), 0);
+	CHECK(ham > 1.99 && ham < 2.01 && spam == 0);
+	size_t found = 0;
+	for (int i = 0; i < SPAM_REP_KEEP + 500; i++) {
+		snprintf(k, sizeof k, "dom:w%d.example", i);
+		found += spam_rep_get(k, t0 + SPAM_REP_HALF_LIFE, &ham, &spam) == 0;
+	}
+	CHECK(found == SPAM_REP_KEEP - 2); /* the bound, after the two strong keys */
+	/* a record that is not a table is ignored */
+	CHECK_EQ_INT(store_meta_put(st, "spam-rep/table", "TSR1junk", 8, 0), STORE_OK);
+	spam_rep_reset();
+	CHECK_EQ_INT(spam_rep_load(st), 0);
+	CHECK_EQ_INT(spam_rep_get("dom:kept.example", t0, &ham, &spam), -1);
+	/* the save-due counter: every SPAM_REP_SAVE_EVERY notes */
+	spam_rep_save(st, t0);
+	int due = 0;
+	for (int i = 0; i < SPAM_REP_SAVE_EVERY; i++) {
+		spam_rep_note("dom:due.example", 1, t0);
+		due += spam_rep_save_due();
+	}
+	CHECK_EQ_INT(due, 1);
+	store_close(&st);
+	unit_rmrf(base);
+}
+
 int main(void)
 {
 	keys();
 	weights();
 	counts();
 	bound();
+	corrections();
+	persistence();
 	return unit_done("test_spam_rep");
 }

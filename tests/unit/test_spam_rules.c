@@ -5,11 +5,13 @@
  * spam_train / spam_forget with a store: a per-user fuzzy memory that
  * marks a near-duplicate for that user only.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spam/spam.h"
+#include "core/punycode.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
 #include "unit.h"
@@ -118,6 +120,14 @@ static void test_phish(void)
 	CHECK(!fires(GOOD_HDR "Content-Type: text/html\r\n\r\n"
 	                      "<a href=\"http://www.bank.example/x\">https://bank.example</a>\r\n",
 	             "PHISH_LINK_MISMATCH"));
+	/* Two sites under a public suffix (github.io: the list's private
+	 * section) are two owners; two hosts of one site under co.uk are one. */
+	CHECK(fires(GOOD_HDR "Content-Type: text/html\r\n\r\n"
+	                     "<a href=\"https://evil.github.io/\">bank.github.io</a>\r\n",
+	            "PHISH_LINK_MISMATCH"));
+	CHECK(!fires(GOOD_HDR "Content-Type: text/html\r\n\r\n"
+	                      "<a href=\"https://login.bank.co.uk/\">www.bank.co.uk</a>\r\n",
+	             "PHISH_LINK_MISMATCH"));
 	/* xn--pypal-4ve: "pаypal" with a Cyrillic a */
 	CHECK(fires(GOOD_HDR "\r\nlog in at http://xn--pypal-4ve.example/ now\r\n",
 	            "PHISH_IDN_MIXED"));
@@ -125,14 +135,76 @@ static void test_phish(void)
 	CHECK(fires(GOOD_HDR "\r\nsee http://frlend.example/ now\r\n", "PHISH_LOOKALIKE"));
 	CHECK(!fires(GOOD_HDR "\r\nsee http://www.ours.example/ now\r\n", "PHISH_LOOKALIKE"));
 	uint32_t cp[16];
-	CHECK_EQ_INT(spam_punycode_decode(STR_LIT("pypal-4ve"), cp, 16), 6);
+	CHECK_EQ_INT(punycode_decode(STR_LIT("pypal-4ve"), cp, 16), 6);
 	CHECK_EQ_INT(cp[1], 0x430);
-	CHECK_EQ_INT(spam_punycode_decode(STR_LIT("!!"), cp, 16), 0);
+	CHECK_EQ_INT(punycode_decode(STR_LIT("!!"), cp, 16), 0);
 	struct buf b;
 	buf_init(&b, 64);
+	/* UTS #39 folds "m" to its prototype "rn" */
 	CHECK_EQ_INT(spam_skeleton(STR_LIT("PAYPA1.c\xd0\xbem"), &b), 0);
-	CHECK_EQ_SLICE(buf_str(&b), "paypal.com");
+	CHECK_EQ_SLICE(buf_str(&b), "paypal.corn");
 	buf_free(&b);
+}
+
+/* A message from an address at from_domain with a link to url. */
+static int fires_from(const char *from_domain, const char *url, const char *rule)
+{
+	char msg[1024];
+	snprintf(msg, sizeof msg,
+	         "From: Shop <news@%s>\r\nTo: bob@ours.example\r\nSubject: account\r\n"
+	         "Date: Mon, 2 Sep 2024 10:00:00 +0000\r\nMessage-ID: <1@%s>\r\n\r\n"
+	         "sign in at %s today\r\n",
+	         from_domain, from_domain, url);
+	return fires(msg, rule);
+}
+
+static void skel_eq(const char *a, const char *b, int want)
+{
+	struct buf x, y;
+	buf_init(&x, 256);
+	buf_init(&y, 256);
+	CHECK_EQ_INT(spam_skeleton(str_c(a), &x), 0);
+	CHECK_EQ_INT(spam_skeleton(str_c(b), &y), 0);
+	int same = str_eq(buf_str(&x), buf_str(&y));
+	if (same != want)
+		fprintf(stderr, "skeletons of %s and %s: %.*s %.*s\n", a, b, (int)buf_len(&x),
+		        buf_data(&x), (int)buf_len(&y), buf_data(&y));
+	CHECK_EQ_INT(same, want);
+	buf_free(&x);
+	buf_free(&y);
+}
+
+/* UTS #39 skeletons from the generated table (Unicode's confusables.txt). */
+static void test_confusables(void)
+{
+	/* Cyrillic а, and the all-Cyrillic аррӏе (palochka for l) */
+	skel_eq("\xd0\xb0pple.com", "apple.com", 1);
+	skel_eq("\xd0\xb0\xd1\x80\xd1\x80\xd3\x8f\xd0\xb5.com", "apple.com", 1);
+	skel_eq("p\xd0\xb0ypal", "paypal", 1);
+	skel_eq("PAYPA1", "paypal", 1);  /* digit one, capitals */
+	skel_eq("rnicrosoft", "microsoft", 1);
+	skel_eq("g\xce\xbfogle", "google", 1); /* Greek omicron */
+	skel_eq("\xd1\x95" "berbank", "sberbank", 1); /* Cyrillic dze */
+	skel_eq("caf\xc3\xa9", "cafe\xcc\x81", 1); /* precomposed and decomposed */
+	skel_eq("apple.com", "appel.com", 0);
+	skel_eq("caf\xc3\xa9", "cafe", 0);
+	/* xn--pple-43d is аpple with a Cyrillic а: a look-alike of the sender's
+	 * domain, and a label mixing scripts */
+	CHECK(fires_from("apple.com", "https://xn--pple-43d.com/id", "PHISH_LOOKALIKE"));
+	CHECK(fires_from("apple.com", "https://xn--pple-43d.com/id", "PHISH_IDN_MIXED"));
+	/* аррӏе, all Cyrillic: not mixed, but it looks like apple.com */
+	CHECK(fires_from("apple.com", "https://www.xn--80ak6aa92e.com/", "PHISH_LOOKALIKE"));
+	CHECK(!fires_from("apple.com", "https://www.xn--80ak6aa92e.com/", "PHISH_IDN_MIXED"));
+	CHECK(!fires_from("apple.com", "https://www.apple.com/", "PHISH_LOOKALIKE"));
+	/* paypal with a Cyrillic а, against our own domain list */
+	CHECK(fires_from("shop.example", "http://xn--pypal-4ve.com/", "PHISH_IDN_MIXED"));
+	/* a legitimate all-Cyrillic name (президент.рф, сбербанк.рф) is neither */
+	CHECK(!fires_from("kremlin.ru", "http://xn--d1abbgf6aiiy.xn--p1ai/", "PHISH_IDN_MIXED"));
+	CHECK(!fires_from("kremlin.ru", "http://xn--d1abbgf6aiiy.xn--p1ai/", "PHISH_LOOKALIKE"));
+	CHECK(!fires_from("sberbank.ru", "http://xn--80abap1arsf.xn--p1ai/", "PHISH_IDN_MIXED"));
+	/* Cyrillic dze in a Latin name */
+	CHECK(fires_from("sberbank.ru", "http://xn--berbank-iog.ru/", "PHISH_IDN_MIXED"));
+	CHECK(fires_from("sberbank.ru", "http://xn--berbank-iog.ru/", "PHISH_LOOKALIKE"));
 }
 
 struct words {
@@ -144,6 +216,13 @@ static void on_word(void *arg, const char *w, size_t n)
 	struct words *x = arg;
 	size_t l = strlen(x->got);
 	snprintf(x->got + l, sizeof x->got - l, "[%.*s]", (int)n, w);
+}
+
+static void count_word(void *arg, const char *w, size_t n)
+{
+	(void)w;
+	(void)n;
+	++*(size_t *)arg;
 }
 
 static void test_tokens(void)
@@ -164,6 +243,34 @@ static void test_tokens(void)
 		spam_words_finish(&s);
 		CHECK_EQ_STR(w.got, want);
 	}
+	/* a Han run gives its overlapping bigrams, a lone character itself,
+	 * CJK punctuation separates; Latin words around it are unchanged */
+	const char *cjk = "Buy \xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97now"
+	                  "\xe3\x80\x82\xed\x95\x9c caf\xc3\xa9";
+	const char *cjk_want = "[buy][\xe4\xb8\xad\xe6\x96\x87][\xe6\x96\x87\xe5\xad\x97][now]"
+	                       "[\xed\x95\x9c][caf\xc3\xa9]";
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct words w = {{0}};
+		struct spam_words s;
+		spam_words_init(&s, on_word, &w);
+		if (bytewise)
+			for (size_t i = 0; cjk[i]; i++)
+				spam_words_feed(&s, cjk + i, 1);
+		else
+			spam_words_feed(&s, cjk, strlen(cjk));
+		spam_words_finish(&s);
+		CHECK_EQ_STR(w.got, cjk_want);
+	}
+	/* a long run is bounded: 64 bigrams, not 499 */
+	{
+		size_t nb = 0;
+		struct spam_words s;
+		spam_words_init(&s, count_word, &nb);
+		for (int i = 0; i < 500; i++)
+			spam_words_feed(&s, "\xe4\xb8\xad", 3);
+		spam_words_finish(&s);
+		CHECK(nb == 64);
+	}
 	/* order matters: sparse bigrams differ, words do not */
 	struct spam_msg *a, *b;
 	const char *ma = "Subject: s\r\n\r\nclick here now\r\n", *mb = "Subject: s\r\n\r\nnow here click\r\n";
@@ -177,6 +284,33 @@ static void test_tokens(void)
 		CHECK(ta[i - 1] < ta[i]); /* sorted, unique */
 	spam_msg_free(&a);
 	spam_msg_free(&b);
+
+	/* Header values are tokens, keyed by the field, except a mailing
+	 * list's fields, Date and X-Spam-*: two messages that differ only
+	 * there have the same tokens; a different X-Mailer does not. */
+#define LIST_MSG(mailer, id, been, sender, prec, date, xs)                                     \
+	"From: a@b.example\r\nX-Mailer: " mailer "\r\nList-Id: <" id ">\r\nX-BeenThere: " been     \
+	"\r\nSender: " sender "\r\nPrecedence: " prec "\r\nDate: " date "\r\nX-Spam-Status: " xs   \
+	"\r\nSubject: s\r\n\r\nclick here now\r\n"
+	const char *m1 = LIST_MSG("Mutt 1.4", "dev.lists.example", "dev@lists.example",
+				  "dev-bounces@lists.example", "bulk", "Mon, 2 Sep 2002 10:00:00 +0000", "No");
+	const char *m2 = LIST_MSG("Mutt 1.4", "deals.other.example", "deals@other.example",
+				  "owner@other.example", "list", "Tue, 9 Nov 2026 11:00:00 +0100",
+				  "Yes, score=9");
+	const char *m3 = LIST_MSG("Bulk Mailer Pro", "dev.lists.example", "dev@lists.example",
+				  "dev-bounces@lists.example", "bulk", "Mon, 2 Sep 2002 10:00:00 +0000", "No");
+#undef LIST_MSG
+	struct spam_msg *v1, *v2, *v3;
+	spam_msg_new(m1, strlen(m1), &v1);
+	spam_msg_new(m2, strlen(m2), &v2);
+	spam_msg_new(m3, strlen(m3), &v3);
+	uint64_t t1[128], t2[128], t3[128];
+	size_t n1 = spam_tokens(v1, t1, 128), n2 = spam_tokens(v2, t2, 128), n3 = spam_tokens(v3, t3, 128);
+	CHECK(n1 == n2 && memcmp(t1, t2, n1 * sizeof *t1) == 0);
+	CHECK(n1 != n3 || memcmp(t1, t3, n1 * sizeof *t1) != 0);
+	spam_msg_free(&v1);
+	spam_msg_free(&v2);
+	spam_msg_free(&v3);
 }
 
 static void test_model(void)
@@ -227,16 +361,68 @@ static void test_model(void)
 	spam_model_apply(&m, big, nb, 60, 60, 10 * N);
 	for (size_t i = 0; i < nb; i++)
 		tok[i] = big[i].h;
-	double p1 = spam_model_classify(&m, NULL, tok, nb);
+	struct spam_bayes b1, b2;
+	double p1 = spam_model_classify(&m, NULL, tok, nb, &b1);
 	for (size_t i = 0; i < nb; i++)
 		rev[i] = tok[nb - 1 - i];
-	CHECK(p1 >= 0 && p1 <= 1 && p1 == spam_model_classify(&m, NULL, rev, nb));
+	CHECK(p1 >= 0 && p1 <= 1 && p1 == spam_model_classify(&m, NULL, rev, nb, &b2));
+	CHECK(b1.p == p1 && b1.evidence == b2.evidence && b1.clues == b2.clues && b1.clues > 0);
 	for (size_t i = 0; i < nb; i++)
 		tok[i] = big[i].h + 1; /* none in the model */
-	CHECK(spam_model_classify(&m, NULL, tok, nb) == 0.5);
+	CHECK(spam_model_classify(&m, NULL, tok, nb, &b1) == 0.5);
+	/* no clue: no evidence and no points */
+	CHECK(b1.clues == 0 && b1.evidence == 0 && spam_bayes_points(&b1) == 0);
 	free(big);
 	free(tok);
 	free(rev);
+	spam_model_free(&m);
+}
+
+/* Strong clues both ways saturate the probability at 0.5; the evidence
+ * still says which way the message leans, and so do the points. */
+static void test_model_evidence(void)
+{
+	struct spam_model m = {0};
+	struct spam_delta d[80];
+	for (int i = 0; i < 40; i++) /* 0..39 only in spam, 40..79 only in ham */
+		d[i] = (struct spam_delta){1000 + (uint64_t)i, i < 20 ? 50 : 0, i < 20 ? 0 : 50};
+	for (int i = 0; i < 40; i++)
+		d[40 + i] = (struct spam_delta){2000 + (uint64_t)i, i < 20 ? 0 : 50, i < 20 ? 50 : 0};
+	size_t n = spam_delta_sort(d, 80);
+	spam_model_apply(&m, d, n, 100, 100, 1000);
+	/* message A: 18 spam clues and 12 ham clues; B: the other way */
+	uint64_t a[30], b[30];
+	for (int i = 0; i < 18; i++)
+		a[i] = 1000 + (uint64_t)i, b[i] = 1020 + (uint64_t)i;
+	for (int i = 0; i < 12; i++)
+		a[18 + i] = 1020 + (uint64_t)i, b[18 + i] = 1000 + (uint64_t)i;
+	struct spam_bayes ba, bb;
+	/* sorted for the walk (the hashes above already are, per half) */
+	uint64_t sa[30], sb[30];
+	memcpy(sa, a, sizeof a);
+	memcpy(sb, b, sizeof b);
+	for (int i = 1; i < 30; i++)
+		for (int j = i; j > 0 && sa[j] < sa[j - 1]; j--) {
+			uint64_t t = sa[j];
+			sa[j] = sa[j - 1];
+			sa[j - 1] = t;
+		}
+	for (int i = 1; i < 30; i++)
+		for (int j = i; j > 0 && sb[j] < sb[j - 1]; j--) {
+			uint64_t t = sb[j];
+			sb[j] = sb[j - 1];
+			sb[j - 1] = t;
+		}
+	double pa = spam_model_classify(&m, NULL, sa, 30, &ba);
+	double pb = spam_model_classify(&m, NULL, sb, 30, &bb);
+	CHECK(fabs(pa - 0.5) < 0.01 && fabs(pb - 0.5) < 0.01); /* saturated */
+	CHECK(ba.evidence > 5 && bb.evidence < -5);                /* still apart */
+	CHECK(spam_bayes_points(&ba) > SPAM_DEFAULT_TAG && spam_bayes_points(&bb) < 0);
+	CHECK_EQ_INT(ba.clues, 30);
+	/* only ham clues: the points stop at SPAM_BAYES_MIN */
+	struct spam_bayes bh;
+	spam_model_classify(&m, NULL, sb + 18, 12, &bh);
+	CHECK(bh.p < 0.01 && spam_bayes_points(&bh) == SPAM_BAYES_MIN);
 	spam_model_free(&m);
 }
 
@@ -319,8 +505,10 @@ int main(void)
 	test_header();
 	test_body();
 	test_phish();
+	test_confusables();
 	test_tokens();
 	test_model();
+	test_model_evidence();
 	if (unit_env_begin(base, sizeof base, "spam") == 0) {
 		test_store();
 		unit_rmrf(base);

@@ -156,6 +156,13 @@ static void test_urls(void)
 	base("example.co.uk", "example.co.uk");
 	base("localhost", "localhost");
 	base("a.b", "a.b");
+	/* The Public Suffix List, not a guess at the last labels. */
+	base("www.test.k12.ak.us", "test.k12.ak.us");
+	base("a.b.test.ck", "b.test.ck");
+	base("login.evil.github.io", "evil.github.io");
+	base("www.example.gov.uk", "example.gov.uk");
+	base("www.example.com.br", "example.com.br");
+	base("co.uk", "co.uk");
 }
 
 static void test_view(void)

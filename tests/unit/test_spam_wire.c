@@ -360,24 +360,6 @@ static void sent_ids(void)
 		CHECK(spam_sent_ids(msg, cut, "References", ids, 8) <= 3);
 }
 
-static void base_domains(void)
-{
-	static const char *const cases[][2] = {
-	    {"www.spam.example", "spam.example"}, {"spam.example", "spam.example"},
-	    {"a.b.example.co.uk", "example.co.uk"}, {"shop.com.au", "shop.com.au"},
-	    {"x.shop.com.au", "shop.com.au"},     {"WWW.Example.ORG.", "example.org"},
-	    {"t.co", "t.co"},                     {"bit.ly", "bit.ly"},
-	};
-	char out[256];
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		CHECK_EQ_INT(spam_dnsbl_base_domain(cases[i][0], strlen(cases[i][0]), out, sizeof out), 0);
-		CHECK_EQ_STR(out, cases[i][1]);
-	}
-	CHECK_EQ_INT(spam_dnsbl_base_domain("localhost", 9, out, sizeof out), -1);
-	CHECK_EQ_INT(spam_dnsbl_base_domain("", 0, out, sizeof out), -1);
-	CHECK_EQ_INT(spam_dnsbl_base_domain("www.example.org", 15, out, 5), -1);
-}
-
 static double conn_score(struct spam_conn_in in)
 {
 	struct spam_result t;
@@ -475,7 +457,6 @@ int main(void)
 	lookups();
 	lists();
 	pipeline();
-	base_domains();
 	spamtest();
 	sent_ids();
 	conn();
