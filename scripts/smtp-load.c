@@ -1,5 +1,6 @@
 /*
- * smtp-load.c — the SMTP submission load generator of scripts/bench-submission.
+ * smtp-load.c — the SMTP load generator of scripts/bench-submission and
+ * scripts/bench-sieve.
  *
  * One program drives both servers the same way, so the comparison measures
  * the servers rather than the client: C threads, one blocking connection
@@ -13,8 +14,20 @@
  * that thread stops. The last line of output is machine-readable:
  *   sent=N errors=E seconds=T
  *
+ * scripts/bench-sieve drives tern's port 25 and Dovecot's LMTP with it too,
+ * with three options before the arguments:
+ *   -l        LMTP: LHLO instead of EHLO, one reply per RCPT after DATA
+ *   -p        plain TCP, no STARTTLS
+ *   -f LIST   messages from files: LIST has one "SENDER PATH" a line; the
+ *             file's bytes are the message (CRLF lines, dot-stuffed here),
+ *             MAIL FROM is SENDER; message i (counted over all threads) is
+ *             LIST's line i mod its length, to recipient i mod the number
+ *             of recipients; RCPT_DOMAIN is then a comma-separated list of
+ *             whole addresses and SIZE and FROM are ignored
+ *
  * Build: gcc -O2 -o smtp-load smtp-load.c -lssl -lcrypto -lpthread
- * Usage: smtp-load PORT MESSAGES THREADS SIZE PER_SESSION FROM RCPT_DOMAIN [USER PASSWORD]
+ * Usage: smtp-load [-l] [-p] [-f LIST] PORT MESSAGES THREADS SIZE PER_SESSION FROM RCPT_DOMAIN
+ *                  [USER PASSWORD]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,7 +47,19 @@
 struct opts {
 	int port, messages, threads, size, per_session;
 	const char *from, *rcpt_domain, *user, *password;
+	int lmtp, plain;
 };
+
+/* -f: the messages read from files, dot-stuffed, and the recipients. */
+struct file_msg {
+	char *from, *data;
+	size_t len;
+};
+static struct file_msg *fmsgs;
+static int nfmsgs;
+static char **rcpts;
+static int nrcpts;
+static atomic_int next_seq; /* -f: the next message to send, over all threads */
 
 static struct opts o;
 static SSL_CTX *tls_ctx;
@@ -162,7 +187,12 @@ static int session_open(struct conn *c)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (reply(c, NULL, 0) != 220)
 		return fail(c, "no 220 greeting");
-	if (cmd(c, 250, "EHLO load.bench.test") || cmd(c, 220, "STARTTLS"))
+	const char *hello = o.lmtp ? "LHLO" : "EHLO";
+	if (cmd(c, 250, "%s load.bench.test", hello))
+		return -1;
+	if (o.plain)
+		return 0;
+	if (cmd(c, 220, "STARTTLS"))
 		return -1;
 	c->ssl = SSL_new(tls_ctx);
 	SSL_set_fd(c->ssl, c->fd);
@@ -221,6 +251,25 @@ static int send_message(struct conn *c, int seq)
 	return 0;
 }
 
+/* -f: message seq from the list, to recipient seq mod their number. LMTP
+ * answers DATA once per accepted RCPT; there is exactly one here. */
+static int send_file_message(struct conn *c, int seq)
+{
+	char last[512];
+	struct file_msg *m = &fmsgs[seq % nfmsgs];
+
+	if (cmd(c, 250, "MAIL FROM:<%s>", m->from) ||
+	    cmd(c, 250, "RCPT TO:<%s>", rcpts[seq % nrcpts]) || cmd(c, 354, "DATA"))
+		return -1;
+	if (send_all(c, m->data, m->len) || send_all(c, ".\r\n", 3))
+		return fail(c, "write failed in DATA");
+	int code = reply(c, last, sizeof last);
+	if (code != 250)
+		return fail(c, "end of DATA (message %d) -> %d %s", seq, code, last);
+	atomic_fetch_add(&sent, 1);
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	struct conn c = {.fd = -1, .thread = (int)(long)arg};
@@ -229,7 +278,9 @@ static void *worker(void *arg)
 	for (int i = 0; i < mine; i++) {
 		if (c.fd < 0 && session_open(&c) != 0)
 			break;
-		if (send_message(&c, i) != 0)
+		int r = nfmsgs > 0 ? send_file_message(&c, atomic_fetch_add(&next_seq, 1))
+		                   : send_message(&c, i);
+		if (r != 0)
 			break;
 		if ((i + 1) % o.per_session == 0 || i + 1 == mine)
 			session_close(&c, 1);
@@ -238,18 +289,107 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Reads path whole, CRLF lines assumed, and dot-stuffs it (a line that
+ * starts with "." gets another); a missing final CRLF is added. */
+static char *load_stuffed(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	rewind(f);
+	char *raw = malloc((size_t)n + 1), *out = malloc(2 * (size_t)n + 3);
+	if (raw == NULL || out == NULL || fread(raw, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(raw);
+		free(out);
+		return NULL;
+	}
+	fclose(f);
+	size_t k = 0;
+	for (long i = 0; i < n; i++) {
+		if (raw[i] == '.' && (i == 0 || raw[i - 1] == '\n'))
+			out[k++] = '.';
+		out[k++] = raw[i];
+	}
+	if (k < 2 || out[k - 2] != '\r' || out[k - 1] != '\n') {
+		out[k++] = '\r';
+		out[k++] = '\n';
+	}
+	free(raw);
+	*len = k;
+	return out;
+}
+
+static int load_list(const char *list, char *rcpt_csv)
+{
+	FILE *f = fopen(list, "r");
+	char line[4096];
+	int cap = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *sp = strchr(line, ' ');
+		line[strcspn(line, "\r\n")] = '\0';
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		if (nfmsgs == cap) {
+			cap = cap ? 2 * cap : 64;
+			fmsgs = realloc(fmsgs, (size_t)cap * sizeof *fmsgs);
+		}
+		struct file_msg *m = &fmsgs[nfmsgs];
+		m->from = strdup(line);
+		m->data = load_stuffed(sp + 1, &m->len);
+		if (m->data == NULL) {
+			fprintf(stderr, "smtp-load: cannot read %s\n", sp + 1);
+			fclose(f);
+			return -1;
+		}
+		nfmsgs++;
+	}
+	fclose(f);
+	for (char *save = NULL, *t = strtok_r(rcpt_csv, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		rcpts = realloc(rcpts, (size_t)(nrcpts + 1) * sizeof *rcpts);
+		rcpts[nrcpts++] = t;
+	}
+	return nfmsgs > 0 && nrcpts > 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
+	const char *list = NULL;
+	int lmtp = 0, plain = 0, opt;
+
+	while ((opt = getopt(argc, argv, "lpf:")) != -1) {
+		if (opt == 'l')
+			lmtp = 1;
+		else if (opt == 'p')
+			plain = 1;
+		else if (opt == 'f')
+			list = optarg;
+		else
+			return 2;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc != 8 && argc != 10) {
-		fprintf(stderr, "usage: smtp-load PORT MESSAGES THREADS SIZE PER_SESSION FROM "
-		                "RCPT_DOMAIN [USER PASSWORD]\n");
+		fprintf(stderr, "usage: smtp-load [-l] [-p] [-f LIST] PORT MESSAGES THREADS SIZE "
+		                "PER_SESSION FROM RCPT_DOMAIN [USER PASSWORD]\n");
 		return 2;
 	}
 	o = (struct opts){atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
 	                  argv[6], argv[7], argc == 10 ? argv[8] : NULL,
-	                  argc == 10 ? argv[9] : NULL};
+	                  argc == 10 ? argv[9] : NULL, lmtp, plain};
 	if (o.port <= 0 || o.messages <= 0 || o.threads <= 0 || o.size <= 0 || o.per_session <= 0)
 		return 2;
+	if (list != NULL && load_list(list, argv[7]) != 0) {
+		fprintf(stderr, "smtp-load: no messages or recipients from %s\n", list);
+		return 2;
+	}
 	/* 76 x's per line, as many lines as fit in SIZE (at least one). */
 	int lines = o.size / 78 > 0 ? o.size / 78 : 1;
 	body_len = (size_t)lines * 78;

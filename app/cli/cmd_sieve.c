@@ -8,6 +8,12 @@
  * would do) and the error on stderr. The envelope defaults to the null
  * sender and an empty recipient.
  *
+ * `tern sieve test SCRIPT FILE... --bench N` measures instead: it compiles
+ * once, runs the script N times over each FILE (one arena per run, as a
+ * delivery has) and prints one line, "runs=R us_per_run=U" with U the
+ * process CPU time per run in microseconds: the script's own cost, without
+ * the store or the network (scripts/bench-sieve reports it).
+ *
  * `tern sieve list|get|put|activate|deactivate|del EMAIL [NAME]` manage an
  * account's stored scripts as ManageSieve does: list prints one name a
  * line with " ACTIVE" after the active one; get prints the text; put reads
@@ -148,10 +154,60 @@ static int manage(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+#define BENCH_FILES_MAX 64
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --bench: the script's CPU per run over the messages in files. */
+static int bench(const struct sieve_script *s, const char **files, int nfiles, long runs,
+                 const char *from, const char *to)
+{
+	char *msg[BENCH_FILES_MAX];
+	size_t len[BENCH_FILES_MAX];
+	int rc = 0;
+
+	for (int i = 0; i < nfiles; i++) {
+		if (!(msg[i] = slurp(files[i], SIEVE_TEST_MSG_MAX, &len[i]))) {
+			fprintf(stderr, "tern sieve test: %s: %s\n", files[i], strerror(errno));
+			while (i-- > 0)
+				free(msg[i]);
+			return 1;
+		}
+	}
+	struct arena *a = arena_new(0);
+	long total = 0;
+	double t0 = cpu_seconds();
+	for (long k = 0; k < runs; k++) {
+		for (int i = 0; i < nfiles; i++) {
+			struct sieve_env env = { .msg = msg[i], .len = len[i], .env_from = str_c(from),
+				                 .env_to = str_c(to), .now = (int64_t)time(NULL) };
+			struct sieve_result res;
+			if (sieve_run(s, &env, a, &res) < 0 && !rc) {
+				fprintf(stderr, "%s: run-time error: %s\n", files[i], res.error);
+				rc = 1;
+			}
+			arena_reset(a);
+			total++;
+		}
+	}
+	double us = (cpu_seconds() - t0) * 1e6;
+	printf("runs=%ld us_per_run=%.2f\n", total, total ? us / (double)total : 0.0);
+	arena_free(&a);
+	for (int i = 0; i < nfiles; i++)
+		free(msg[i]);
+	return rc;
+}
+
 int cli_sieve(const struct config *cfg, int argc, char **argv)
 {
-	const char *from = "", *to = "", *files[2];
+	const char *from = "", *to = "", *files[BENCH_FILES_MAX + 1];
 	int nfiles = 0;
+	long runs = 0;
 	char err[SIEVE_ERROR_MAX];
 	size_t slen, mlen;
 
@@ -168,17 +224,33 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 			from = argv[++i];
 		else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
 			to = argv[++i];
-		else if (argv[i][0] != '-' && nfiles < 2)
+		else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) {
+			char *end;
+			runs = strtol(argv[++i], &end, 10);
+			if (*end || runs < 1 || runs > 10000000)
+				goto usage;
+		} else if (argv[i][0] != '-' && nfiles < BENCH_FILES_MAX + 1)
 			files[nfiles++] = argv[i];
 		else
 			goto usage;
 	}
-	if (nfiles != 2)
+	if (runs ? nfiles < 2 : nfiles != 2)
 		goto usage;
 	char *script = slurp(files[0], SIEVE_SCRIPT_MAX + 1, &slen);
 	if (!script) {
 		fprintf(stderr, "tern sieve test: %s: %s\n", files[0], strerror(errno));
 		return 1;
+	}
+	if (runs) {
+		struct sieve_script *bs = sieve_compile(script, slen, err);
+		free(script);
+		if (!bs) {
+			fprintf(stderr, "%s: %s\n", files[0], err);
+			return 1;
+		}
+		int rc = bench(bs, files + 1, nfiles - 1, runs, from, to);
+		sieve_script_free(&bs);
+		return rc;
 	}
 	char *msg = slurp(files[1], SIEVE_TEST_MSG_MAX, &mlen);
 	if (!msg) {

@@ -96,12 +96,15 @@ static int copy_message(struct spool *sp, struct str data, const char *authserv_
 	return rc;
 }
 
-/* head, then data cleaned as copy_message does, then more as it is. */
-static int compose(struct spool *out, struct str head, struct str data, struct str more,
-                   const char *authserv_id)
+/* head and fields, then data cleaned as copy_message does, then more as
+ * it is. */
+static int compose(struct spool *out, struct str head, struct str fields, struct str data,
+                   struct str more, const char *authserv_id)
 {
-	spool_init(out, (uint64_t)head.len + data.len + more.len, NULL);
+	spool_init(out, (uint64_t)head.len + fields.len + data.len + more.len, NULL);
 	if (head.len && spool_append(out, head.p, head.len) < 0)
+		return -1;
+	if (fields.len && spool_append(out, fields.p, fields.len) < 0)
 		return -1;
 	if (copy_message(out, data, authserv_id) < 0)
 		return -1;
@@ -110,7 +113,14 @@ static int compose(struct spool *out, struct str head, struct str data, struct s
 
 int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id)
 {
-	return compose(out, head, data, STR_NULL, authserv_id);
+	return compose(out, head, STR_NULL, data, STR_NULL, authserv_id);
+}
+
+/* The plan's copies are bytes of their own (editheader, or fields of its
+ * own). */
+static int has_own(const struct deliver_plan *p)
+{
+	return (p->own_header.len || p->own_fields.len) && !p->discard;
 }
 
 /* One plan's own copy (editheader): its bytes, structure record and the
@@ -194,14 +204,19 @@ static void prepare(struct delivery *dl)
 		d->meta = buf_data(&dl->meta_);
 		d->metalen = buf_len(&dl->meta_);
 	}
-	/* Plans with their own header: head, that header (the same forged
-	 * fields removed), then the body. */
+	/* Plans with their own header: head, their own fields, that header
+	 * (the same forged fields removed), then the body; with their own
+	 * fields only: head, the fields, then the message. */
 	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		struct deliver_own *o = &dl->own_[i];
-		if (!p->own_header.len || p->discard)
+		if (!has_own(p))
 			continue;
-		if (compose(&o->msg, dl->head, p->own_header, p->own_body, dl->authserv_id) < 0 ||
+		int rc = p->own_header.len ? compose(&o->msg, dl->head, p->own_fields, p->own_header,
+		                                     p->own_body, dl->authserv_id)
+		                           : compose(&o->msg, dl->head, p->own_fields, dl->data,
+		                                     STR_NULL, dl->authserv_id);
+		if (rc < 0 ||
 		    spool_finish(&o->msg, &bytes) < 0) {
 			dl->result = STORE_ETEMP;
 			return;
@@ -257,14 +272,14 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	dl->envelopes_ = xcalloc(total, sizeof *dl->envelopes_);
 	dl->own_ = NULL;
 	for (size_t i = 0; i < dl->nplans; i++)
-		if (dl->plans[i].own_header.len && !dl->plans[i].discard && !dl->own_)
+		if (has_own(&dl->plans[i]) && !dl->own_)
 			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
 	for (size_t i = 0; i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		if (p->discard)
 			continue;
 		/* Filled in by prepare(), before the store sees them. */
-		const struct store_bytes *own = p->own_header.len ? &dl->own_[i].sb : NULL;
+		const struct store_bytes *own = has_own(p) ? &dl->own_[i].sb : NULL;
 		dl->accounts_[n] = p->account;
 		dl->targets_[n] = (struct store_target){p->folder, p->keywords, p->mailbox, p->create, own};
 		dl->envelopes_[n] = p->envelope;

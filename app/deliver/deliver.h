@@ -85,6 +85,11 @@ struct deliver_plan {
 	 * composed with head as data is, a blob of their own; the other
 	 * accounts still share data's. Both the caller's, as data. */
 	struct str own_header, own_body;
+	/* Header fields for this account only (its own spam verdict when the
+	 * recipients' models disagreed, smtp_spam.c), each ending in CRLF,
+	 * after head: when not empty, this account's copies are a blob of
+	 * their own as with own_header. The caller's, as data. */
+	struct str own_fields;
 };
 
 struct deliver_own; /* deliver.c */

@@ -224,7 +224,8 @@ static const char *const kind_names[] = {
 	[SIEVE_ACT_REJECT] = "reject", [SIEVE_ACT_EREJECT] = "ereject",
 	[SIEVE_ACT_VACATION] = "vacation", [SIEVE_ACT_NOTIFY] = "notify",
 	[SIEVE_ACT_ADDHEADER] = "addheader", [SIEVE_ACT_DELETEHEADER] = "deleteheader",
-	[SIEVE_ACT_DUPLICATE] = "duplicate",
+	[SIEVE_ACT_DUPLICATE] = "duplicate", [SIEVE_ACT_REPLACE] = "replace",
+	[SIEVE_ACT_ENCLOSE] = "enclose",
 };
 
 struct mbctx {
@@ -463,6 +464,36 @@ static void own_copy(struct deliver_plan *plan, const struct sieve_result *res, 
 	buf_free(&h);
 }
 
+/*
+ * The message as res left it, contiguous in a: the edited header on the
+ * body, or the replacement (replace/enclose). msg itself when the script
+ * changed nothing, or when the header is longer than it could see or
+ * the edited one would not fit (as own_copy() leaves such copies).
+ */
+static struct str edited_message(const struct sieve_result *res, struct str msg, struct arena *a)
+{
+	if (res->message.p)
+		msg = res->message;
+	if (!res->fields)
+		return msg;
+	ptrdiff_t body = sieve_body_offset(msg.p, msg.len);
+	struct buf h;
+	if (body < 0)
+		return msg;
+	buf_init(&h, SIEVE_HEADER_BYTES_MAX + 64 * 1024);
+	if (sieve_header_write(res, &h) < 0) {
+		buf_free(&h);
+		return msg;
+	}
+	size_t hl = buf_len(&h), bl = msg.len - (size_t)body;
+	char *p = arena_alloc(a, hl + bl + 1);
+	memcpy(p, buf_data(&h), hl);
+	memcpy(p + hl, msg.p + body, bl);
+	p[hl + bl] = '\0';
+	buf_free(&h);
+	return str_make(p, hl + bl);
+}
+
 void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str msg,
                         struct str env_from, struct str env_to, int spam_score, struct arena *a,
                         const char *session, int may_reject, const struct deliver_sieve_dsn *dsn,
@@ -483,17 +514,42 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		env.dsn_orcpt = dsn->orcpt;
 		env.dsn_ret = dsn->ret;
 		env.dsn_envid = dsn->envid;
+		env.by = (dsn->by & DELIVER_BY) != 0;
+		env.by_return = (dsn->by & DELIVER_BY_RETURN) != 0;
+		env.by_trace = (dsn->by & DELIVER_BY_TRACE) != 0;
+		env.by_deadline = dsn->by_deadline;
 	}
-	struct sieve_result res;
+	struct sieve_result res, gres;
 	/* The administrator's global script first: when it decides (an
 	 * explicit keep, fileinto, discard, redirect, reject), that is the
 	 * plan and the account's script does not run (a global fileinto
 	 * "Junk" forces Junk); when it leaves the implicit keep, the
-	 * account's script decides as if the global one were not there. */
-	int global = run_active(st, STORE_SIEVE_GLOBAL, plan->account, &env, a, &res, name, session) &&
-	             !res.implicit_keep;
-	if (!global && !run_active(st, plan->account, plan->account, &env, a, &res, name, session))
-		return; /* no active script, or it failed: the plan stands */
+	 * account's script decides, on the message as the global one left
+	 * it (its editheader, replace and enclose stand, RFC 5293 §4:
+	 * later actions see the edited message). */
+	int ran = run_active(st, STORE_SIEVE_GLOBAL, plan->account, &env, a, &res, name, session);
+	int global = ran && !res.implicit_keep;
+	int gedit = ran && !global && (res.fields || res.message.p);
+	struct str seen = msg; /* the message the deciding script saw */
+	if (gedit) {
+		gres = res;
+		seen = edited_message(&gres, msg, a);
+		env.msg = seen.p;
+		env.len = seen.len;
+	}
+	if (!global && !run_active(st, plan->account, plan->account, &env, a, &res, name, session)) {
+		/* No active script, or it failed: the plan stands, with the
+		 * global script's edits. */
+		if (gedit) {
+			own_copy(plan, &gres, msg, a, session);
+			out->edited = seen;
+		}
+		return;
+	}
+	/* What redirects and notifications carry: the message as edited. */
+	struct str cur = res.fields || res.message.p ? edited_message(&res, seen, a) : seen;
+	if (cur.p != msg.p)
+		out->edited = cur;
 
 	/* Where copies go, in the order of the actions: the first becomes
 	 * the plan's own, the others its further copies. */
@@ -522,7 +578,9 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		case SIEVE_ACT_DISCARD:
 		case SIEVE_ACT_ADDHEADER:
 		case SIEVE_ACT_DELETEHEADER:
-			break; /* the edited header is res.fields: own_copy() */
+		case SIEVE_ACT_REPLACE:
+		case SIEVE_ACT_ENCLOSE:
+			break; /* the edited message is res.fields/res.message: own_copy() */
 		case SIEVE_ACT_DUPLICATE:
 			if ((*tail = duplicate_note(x, plan->account, session)))
 				tail = &(*tail)->next;
@@ -540,6 +598,11 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			out->redirect_notify[out->nredirects] = notify_bits(x->notify);
 			out->redirect_ret[out->nredirects] = str_eq_ci(x->ret, STR_LIT("FULL")) ? 1
 			                                     : str_eq_ci(x->ret, STR_LIT("HDRS")) ? -1 : 0;
+			out->redirect_by[out->nredirects] =
+				x->by ? DELIVER_BY | (x->by_return ? DELIVER_BY_RETURN : 0) |
+						(x->by_trace ? DELIVER_BY_TRACE : 0)
+				      : 0;
+			out->redirect_by_deadline[out->nredirects] = x->by_deadline;
 			out->redirects[out->nredirects++] = arena_strndup(a, x->target.p, x->target.len);
 			break;
 		}
@@ -564,7 +627,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			fallback = 1;
 			break;
 		case SIEVE_ACT_NOTIFY:
-			if ((*tail = notify(x, plan->account, msg, env_to, a, session)))
+			if ((*tail = notify(x, plan->account, cur, env_to, a, session)))
 				tail = &(*tail)->next;
 			break;
 		case SIEVE_ACT_VACATION:
@@ -630,7 +693,9 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 		plan->more = more;
 		plan->nmore = nd - 1;
 		if (res.fields || res.message.p)
-			own_copy(plan, &res, msg, a, session);
+			own_copy(plan, &res, seen, a, session);
+		else if (gedit)
+			own_copy(plan, &gres, msg, a, session);
 	}
 	log_info("deliver", session, "event=sieve account=%u script=%s%s result=%s copies=%u redirects=%u%s steps=%llu",
 	         plan->account, log_q(name, q, sizeof q), global ? " global=1" : "",

@@ -63,8 +63,19 @@ struct deliver_sieve_out {
 	 * 0 not given. */
 	unsigned redirect_notify[DELIVER_SIEVE_REDIRECTS_MAX];
 	int redirect_ret[DELIVER_SIEVE_REDIRECTS_MAX];
+	/* redirect-deliverby (RFC 6009 §5), per redirect: DELIVER_BY* bits
+	 * (0: not given) and the deadline (seconds since the epoch). */
+	unsigned redirect_by[DELIVER_SIEVE_REDIRECTS_MAX];
+	int64_t redirect_by_deadline[DELIVER_SIEVE_REDIRECTS_MAX];
 	unsigned nredirects;
+	/* The message as the scripts left it (editheader, replace, enclose;
+	 * the global script's edits included), contiguous in the arena: what
+	 * redirects carry (RFC 5293 §4). p NULL: as received. */
+	struct str edited;
 };
+#define DELIVER_BY 1u        /* a deadline was given */
+#define DELIVER_BY_RETURN 2u /* R mode ("return"), else N ("notify") */
+#define DELIVER_BY_TRACE 4u
 #define DELIVER_NOTIFY_NEVER 1u /* = SQ_NOTIFY_* (store_queue.h) */
 #define DELIVER_NOTIFY_SUCCESS 2u
 #define DELIVER_NOTIFY_FAILURE 4u
@@ -75,6 +86,10 @@ struct deliver_sieve_out {
  * absent). */
 struct deliver_sieve_dsn {
 	struct str notify, orcpt, ret, envid;
+	/* envelope-deliverby (RFC 6009 §4): MAIL's BY= as DELIVER_BY* bits
+	 * (0: none) and its deadline (seconds since the epoch). */
+	unsigned by;
+	int64_t by_deadline;
 };
 
 /*

@@ -120,6 +120,7 @@ int forward_copy_build(const struct forward_copy_in *in, struct forward_copy *c)
 	}
 	e->created_at = e->next_attempt = in->now;
 	e->flags = in->ret > 0 ? in->flags | SQ_RET_FULL : in->ret < 0 ? in->flags & ~SQ_RET_FULL : in->flags;
+	e->by_deadline = (in->flags & SQ_BY) ? in->by_deadline : 0;
 	e->size = c->len;
 	e->sender = xstrdup(sender);
 	e->envid = xstrdup(in->envid ? in->envid : "");

@@ -60,6 +60,7 @@ struct forward_copy_in {
 	const uint8_t *target_notify;
 	int ret;                /* 1 RET=FULL, -1 HDRS (redirect :ret), 0 as flags say */
 	int64_t now;            /* seconds since the epoch */
+	int64_t by_deadline;    /* with SQ_BY in flags: Deliver By's deadline (RFC 2852) */
 };
 
 struct forward_copy {

@@ -49,6 +49,9 @@ struct dsn_info {
 	uint64_t id; /* queue entry id, for Message-ID and boundary */
 	const struct dsn_rcpt *rcpts;
 	size_t nrcpts; /* >= 1; all of one kind (failed, delayed, or success) */
+	/* The original came with REQUIRETLS (RFC 8689): a notice that quotes
+	 * it leaves with REQUIRETLS too (§5); queue_notify_delivered reads it. */
+	int requiretls;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "deliver/deliver.h"
 #include "deliver/deliver_sieve.h"
 #include "queue/dsn.h"
+#include "sieve/sieve.h"
 #include "forward/forward.h"
 #include "mime/rfc5322.h"
 #include "store/store.h"
@@ -193,12 +194,25 @@ static void sieve_stage(struct submit_job *j)
 	j->plans = xrealloc(j->plans, cap * sizeof *j->plans);
 	j->after = xcalloc(cap, sizeof *j->after);
 	j->rejected = xcalloc(cap, sizeof *j->rejected);
+	/* envelope-deliverby (RFC 6009 §4): MAIL's BY= for every script. A
+	 * redirect's own :bytime* is not applied here (its copy joins this
+	 * entry, whose other recipients keep MAIL's). */
+	struct deliver_sieve_dsn by = {
+	    .by = (r->flags & QUEUE_BY) ? DELIVER_BY | ((r->flags & QUEUE_BY_RETURN) ? DELIVER_BY_RETURN : 0) |
+					      ((r->flags & QUEUE_BY_TRACE) ? DELIVER_BY_TRACE : 0)
+					: 0,
+	    .by_deadline = r->by_deadline};
+	/* Per plan: the message as the script that redirected it here left
+	 * it (RFC 5293 §4; p NULL: as submitted). */
+	struct str *pmsg = arena_zalloc(j->arena, cap * sizeof *pmsg);
 	for (size_t i = 0; i < j->naccounts; i++) {
 		struct deliver_sieve_out out;
 		/* may_reject: the sender is ours and authenticated, so a reject
 		 * can be told as a DSN for this recipient alone. */
-		deliver_sieve_plan(j->st, &j->plans[i], str_make(r->data, r->len), str_c(r->sender),
-				   str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1, NULL, &out);
+		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : str_make(r->data, r->len),
+				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1,
+				   by.by ? &by : NULL, &out);
+		struct str edited = out.edited.p ? out.edited : pmsg[i];
 		j->after[i] = out.after;
 		if (out.reject) {
 			j->rejected[i] = out.reject;
@@ -228,9 +242,18 @@ static void sieve_stage(struct submit_job *j)
 			for (size_t m = 0; m < n && j->naccounts < cap; m++) {
 				size_t before = j->naccounts;
 				add_account(j, acc[m], r->sender, t);
-				if (j->naccounts > before)
-					j->plans[before] = (struct deliver_plan){
-					    .account = acc[m], .envelope = j->envelopes[before]};
+				if (j->naccounts == before)
+					continue;
+				j->plans[before] = (struct deliver_plan){.account = acc[m],
+									 .envelope = j->envelopes[before]};
+				/* That account's copy is the edited message. */
+				ptrdiff_t body = edited.p ? sieve_body_offset(edited.p, edited.len) : -1;
+				pmsg[before] = edited;
+				if (body >= 0) {
+					j->plans[before].own_header = str_make(edited.p, (size_t)body);
+					j->plans[before].own_body =
+					    str_make(edited.p + body, edited.len - (size_t)body);
+				}
 			}
 		}
 	}
@@ -458,7 +481,11 @@ void queue_submit(struct store *st, struct queue_request *r)
 			     ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
 			     ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0) |
 			     ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
-			      : tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0);
+			      : tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0) |
+			     ((r->flags & QUEUE_BY) ? SQ_BY : 0) |
+			     ((r->flags & QUEUE_BY_RETURN) ? SQ_BY_RETURN : 0) |
+			     ((r->flags & QUEUE_BY_TRACE) ? SQ_BY_TRACE : 0);
+		j->e.by_deadline = (r->flags & QUEUE_BY) ? r->by_deadline : 0;
 		j->e.size = r->len;
 		j->e.sender = xstrdup(r->sender);
 		j->e.envid = xstrdup(r->envid ? r->envid : "");

@@ -50,6 +50,11 @@ struct config;
  * and reject (that copy not stored, a failure DSN to the sender for that
  * recipient after the commit). */
 #define QUEUE_SIEVE 16u
+/* Deliver By (RFC 2852, BY= on MAIL): by_deadline holds; R mode (return
+ * the message when it is not delivered by then), else N (notify); trace. */
+#define QUEUE_BY 32u
+#define QUEUE_BY_RETURN 64u
+#define QUEUE_BY_TRACE 128u
 
 struct queue_rcpt {
 	const char *addr;  /* envelope recipient, without angle brackets */
@@ -67,6 +72,7 @@ struct queue_request {
 	const struct queue_rcpt *rcpts;
 	size_t nrcpts; /* 1 .. 1000 */
 	uint32_t account; /* submitting account id (0 = internal) */
+	int64_t by_deadline; /* with QUEUE_BY: deliver by then (seconds since the epoch) */
 	int64_t received_at; /* seconds since the epoch; 0 = now */
 
 	/* Output, valid in done(). */

@@ -85,6 +85,9 @@ void queue_notify_delivered(struct store *st, struct loop *loop, const char *ses
 	n->req = (struct queue_request){
 	    .data = buf_data(&n->msg), .len = buf_len(&n->msg), .sender = "", .rcpts = &n->rcpt,
 	    .nrcpts = 1, .loop = loop, .done = notice_done, .arg = n,
+	    /* RFC 8689 §5: the notice quotes a REQUIRETLS message (its header
+	     * at least): it is sent as the original was. */
+	    .flags = in->requiretls ? QUEUE_REQUIRETLS : 0,
 	};
 	queue_submit(st, &n->req);
 }

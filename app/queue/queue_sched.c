@@ -94,6 +94,7 @@ struct cached {
 	char key[256];
 	struct dns_addr addr;
 	struct smtp_client *c; /* NULL = free slot */
+	struct queue_tlsrpt_row row; /* what the session counted for TLS-RPT */
 };
 
 static struct cached cache[CACHE_MAX];
@@ -121,6 +122,9 @@ struct job {
 	/* The group's MTA-STS policy (RFC 8461); mode MTA_STS_NONE when none applies. */
 	struct mta_sts_policy sts;
 	char sts_why[300]; /* "the MTA-STS policy of DOMAIN", for statuses */
+	int sts_failed;            /* the domain has a policy that could not be had */
+	struct sts_fail sts_fail;  /* why (sts_failed) */
+	struct queue_tlsrpt_row tr_row; /* what the current address's session counted */
 	int verify_retry;  /* testing policy: this address failed verification, try it unverified */
 	/* DANE (RFC 7672) for the host of the current address. */
 	struct dns_query *dane_q;
@@ -415,7 +419,12 @@ static int sts_filter(struct job *j);
 /* The policy the current group's current host runs under, for TLS-RPT. */
 static struct queue_tlsrpt_pol tlsrpt_pol(const struct job *j)
 {
-	struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts};
+	struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts,
+				     .sts_failed = j->sts_failed};
+	if (j->s->relay_host[0])
+		/* The relay host is where TLS is verified: its name is the
+		 * policy domain (no policy: no-policy-found). */
+		p.domain = j->s->relay_host;
 	if (j->dane != DANE_NONE) {
 		p.dane = 1;
 		p.tlsa = j->tlsa;
@@ -424,22 +433,51 @@ static struct queue_tlsrpt_pol tlsrpt_pol(const struct job *j)
 	return p;
 }
 
-/* Counts the session that just ended for TLS-RPT (RFC 8460): not the relay
- * host's (no policy domain), nor a kept session's later transactions, nor
- * the unverified retry a testing policy allows (its failure was counted). */
-static void tlsrpt_count(struct job *j)
+/*
+ * Counts the session that just ended for TLS-RPT (RFC 8460), once per
+ * session and once more for each later message on a kept one (the row
+ * it counted, replayed). Nothing for a session that ended before its TLS
+ * outcome was known, and nothing more for the retries that follow a
+ * counted failure on the same address (unverified under a testing
+ * policy, plaintext after a failed STARTTLS): the failure stands for
+ * them, and is what their kept sessions replay.
+ */
+static void tlsrpt_count(struct job *j, enum smtp_client_result res)
 {
-	if (j->s->relay_host[0] || j->reused || j->verify_retry)
+	if (j->reused) {
+		if (res != SMTPC_NEXT)
+			queue_tlsrpt_replay(&j->tr_row);
+		return;
+	}
+	if (j->verify_retry || j->cmsg.tls_outcome == SMTPC_TLS_SKIPPED)
 		return;
 	struct queue_tlsrpt_pol p = tlsrpt_pol(j);
 	const struct dns_addr *a = &j->addrs[j->cur_addr];
 	p.sending_ip = j->cmsg.local_ip;
+	int relay = j->s->relay_host[0] != '\0';
+	if (!relay && j->dane == DANE_NONE && j->cmsg.tls_outcome != SMTPC_TLS_UNKNOWN) {
+		/* Policy failures stand for the session (§4.3.2): a host a
+		 * testing policy does not name (once: sts_filter() counts only
+		 * under enforce, where the host gets no session), or a policy
+		 * that could not be had, reported with the host it concerned. */
+		if (j->sts.mode == MTA_STS_TESTING && !mta_sts_mx_match(&j->sts, a->host)) {
+			queue_tlsrpt_failure(&p, TLSRPT_VALIDATION_FAILURE, a->host, &a->sa,
+					     "MX host not in the MTA-STS policy", &j->tr_row);
+			return;
+		}
+		if (j->sts_failed) {
+			queue_tlsrpt_failure(&p, j->sts_fail.result, a->host, &a->sa, j->sts_fail.info,
+					     &j->tr_row);
+			return;
+		}
+	}
 	if (j->dane == DANE_TLS && j->cmsg.tls_outcome == SMTPC_TLS_OK)
 		/* Encrypted, but by no usable record (RFC 7672 §2.2). */
 		queue_tlsrpt_failure(&p, TLSRPT_TLSA_INVALID, a->host, &a->sa,
-				     "no usable TLSA record");
+				     "no usable TLSA record", &j->tr_row);
 	else
-		queue_tlsrpt_session(&p, a->host, &a->sa, j->cmsg.tls_outcome, j->cmsg.tls_err);
+		queue_tlsrpt_session(&p, a->host, &a->sa, j->cmsg.tls_outcome, j->cmsg.tls_err,
+				     &j->tr_row);
 }
 
 static void cache_gone(void *arg)
@@ -459,6 +497,7 @@ static void cache_put(struct job *j, struct smtp_client *c)
 			return;
 		snprintf(cache[i].key, sizeof cache[i].key, "%s", key);
 		cache[i].addr = j->addrs[j->cur_addr];
+		cache[i].row = j->tr_row;
 		cache[i].c = c;
 		return;
 	}
@@ -478,7 +517,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	struct job *j = arg;
 	struct smtp_client *c = j->client;
 	j->client = NULL;
-	tlsrpt_count(j);
+	tlsrpt_count(j, res);
 	if (res == SMTPC_NEXT && j->reused) {
 		/* A kept session failed (the remote timed it out): start over
 		 * with a lookup and a new connection. */
@@ -653,6 +692,14 @@ static int requiretls_check(struct job *j, struct smtp_client_cfg *cfg)
 			     ? "5.7.10 REQUIRETLS: the relay host %s is not verified (TERN_RELAY_TLS_VERIFY=off)"
 			     : "5.7.10 REQUIRETLS: %s is covered by no MTA-STS policy or DANE TLSA records",
 			 host);
+		if (!s->relay_host[0] && j->sts.mode == MTA_STS_NONE) {
+			/* RFC 8460 §4.3.2.1 dane-required: the message requires
+			 * DANE here (no MTA-STS policy could cover the host) and
+			 * the host has no DNSSEC-validated usable TLSA records. */
+			struct queue_tlsrpt_pol p = tlsrpt_pol(j);
+			queue_tlsrpt_failure(&p, TLSRPT_DANE_REQUIRED, host, &j->addrs[j->cur_addr].sa,
+					     "REQUIRETLS: no DNSSEC-validated TLSA records", NULL);
+		}
 		j->rtls_skipped++;
 		j->cur_addr++;
 		try_addr(j);
@@ -675,7 +722,7 @@ static void try_addr_go(struct job *j)
 			 j->addrs[j->cur_addr].host);
 		struct queue_tlsrpt_pol p = tlsrpt_pol(j);
 		queue_tlsrpt_failure(&p, TLSRPT_DNSSEC_INVALID, j->addrs[j->cur_addr].host,
-				     &j->addrs[j->cur_addr].sa, "the TLSA lookup failed");
+				     &j->addrs[j->cur_addr].sa, "the TLSA lookup failed", NULL);
 		j->cur_addr++;
 		try_addr(j);
 		return;
@@ -725,6 +772,8 @@ static void try_addr_go(struct job *j)
 	}
 	j->cmsg.tls_outcome = SMTPC_TLS_UNKNOWN;
 	j->cmsg.tls_err = 0;
+	if (!j->plain_retry && !j->verify_retry)
+		j->tr_row.set = 0; /* a new address: its own session counts */
 	j->cmsg.local_ip[0] = '\0';
 	/* A session that fails at once reports before returning (and may have
 	 * moved the job on): keep only a session that is still running. */
@@ -793,10 +842,14 @@ static int sts_filter(struct job *j)
 			 "why=\"MX host not in the policy\"", mta_sts_mode_name(j->sts.mode),
 			 (unsigned long long)j->e.id, j->groups[j->cur].domain, j->addrs[i].host);
 		struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts};
-		queue_tlsrpt_failure(&p, TLSRPT_VALIDATION_FAILURE, j->addrs[i].host, &j->addrs[i].sa,
-				     "MX host not in the MTA-STS policy");
-		if (j->sts.mode != MTA_STS_ENFORCE)
+		if (j->sts.mode != MTA_STS_ENFORCE) {
+			/* testing: the host is still tried; its session counts
+			 * the failure (tlsrpt_count), once. */
 			j->addrs[kept++] = j->addrs[i];
+			continue;
+		}
+		queue_tlsrpt_failure(&p, TLSRPT_VALIDATION_FAILURE, j->addrs[i].host, &j->addrs[i].sa,
+				     "MX host not in the MTA-STS policy", NULL);
 	}
 	j->naddrs = kept;
 	if (kept)
@@ -827,11 +880,12 @@ static void start_group(struct job *j)
 		j->crcpts[i].notify = q->notify;
 	}
 	j->sts.mode = MTA_STS_NONE; /* route_group() looks it up */
+	j->sts_failed = 0;
 	j->dane = DANE_NONE;
 	j->dane_host[0] = '\0';
 	j->cmsg = (struct smtp_client_msg){
 	    .data = j->data, .len = j->len, .sender = j->e.sender, .envid = j->e.envid,
-	    .flags = j->e.flags, .rcpts = j->crcpts, .nrcpts = g->n,
+	    .flags = j->e.flags, .by_deadline = j->e.by_deadline, .rcpts = j->crcpts, .nrcpts = g->n,
 	};
 	/* A kept session was not necessarily verified: REQUIRETLS opens its own. */
 	struct cached *k = (j->e.flags & SQ_REQUIRETLS) ? NULL : cache_take(dest_key(j));
@@ -847,6 +901,7 @@ static void start_group(struct job *j)
 		j->cur_addr = 0;
 		j->last_why[0] = '\0';
 		k->c = NULL;
+		j->tr_row = k->row;
 		j->reused = 1;
 		j->client = c;
 		for (size_t i = 0; i < g->n; i++) {
@@ -870,10 +925,14 @@ static void route_mx(struct job *j)
 		j->lookup = l;
 }
 
-static void sts_done(void *arg, const struct mta_sts_policy *pol, const char *source)
+static void sts_done(void *arg, const struct mta_sts_policy *pol, const char *source,
+		     const struct sts_fail *fail)
 {
 	struct job *j = arg;
 	j->sts_lookup = NULL;
+	j->sts_failed = fail != NULL;
+	if (fail)
+		j->sts_fail = *fail;
 	if (pol) {
 		j->sts = *pol;
 		log_info("queue", NULL, "event=mta_sts_policy id=%llu domain=%s mode=%s source=%s",
@@ -898,6 +957,7 @@ static void route_group(struct job *j)
 	/* Mail to a domain's MX hosts: its MTA-STS policy first (RFC 8461),
 	 * unless the message says "TLS-Required: No" (RFC 8689 §5). */
 	j->sts.mode = MTA_STS_NONE;
+	j->sts_failed = 0;
 	if ((j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL) {
 		log_info("queue", NULL, "event=tls_policy_skipped id=%llu domain=%s "
 			 "reason=\"TLS-Required: No\"", (unsigned long long)j->e.id, g->domain);
@@ -1042,6 +1102,12 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	buf_free(&b);
 }
 
+/* 1 when e asked Deliver By's R mode and its deadline has come. */
+static int by_returned(const struct store_queue_entry *e, int64_t now)
+{
+	return (e->flags & (SQ_BY | SQ_BY_RETURN)) == (SQ_BY | SQ_BY_RETURN) && now >= e->by_deadline;
+}
+
 static void finish_job(struct job *j)
 {
 	struct sched *s = j->s;
@@ -1050,14 +1116,17 @@ static void finish_job(struct job *j)
 	struct upd *u = xcalloc(1, sizeof *u);
 	size_t pending = 0;
 
-	/* Past the lifetime, what is still pending fails for good. */
-	int expired = now - e->created_at >= (int64_t)s->lifetime_s;
+	/* Past the lifetime, or past Deliver By's deadline in R mode, what
+	 * is still pending fails for good. */
+	int by_expired = by_returned(e, now);
+	int expired = now - e->created_at >= (int64_t)s->lifetime_s || by_expired;
 	u->r = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof *u->r);
 	for (size_t i = 0; i < e->nrcpts; i++) {
 		struct store_queue_rcpt *q = &e->rcpts[i];
 		if (q->state == SQ_PENDING && expired) {
 			char st[SQ_STATUS_MAX + 64];
-			snprintf(st, sizeof st, "5.4.7 delivery time expired%s%s",
+			snprintf(st, sizeof st, "5.4.7 delivery time expired%s%s%s",
+				 by_expired ? " (Deliver By)" : "",
 				 q->status[0] ? "; last error: " : "", q->status);
 			st[SQ_STATUS_MAX] = '\0';
 			free(q->status);
@@ -1070,8 +1139,10 @@ static void finish_job(struct job *j)
 		if (q->state == SQ_PENDING)
 			pending++;
 	}
+	/* N mode's deadline calls for the delay notice too (RFC 2852 §4). */
+	int by_late = (e->flags & SQ_BY) && !(e->flags & SQ_BY_RETURN) && now >= e->by_deadline;
 	if (pending && !(e->flags & SQ_DELAY_SENT) &&
-	    now - e->created_at >= (int64_t)s->delay_notice_s) {
+	    (now - e->created_at >= (int64_t)s->delay_notice_s || by_late)) {
 		int any = 0;
 		for (size_t i = 0; i < e->nrcpts; i++)
 			if (e->rcpts[i].state == SQ_PENDING &&
@@ -1084,6 +1155,11 @@ static void finish_job(struct job *j)
 	u->final = 1;
 	u->all_dsn_done = 1;
 	u->next_attempt = now + backoff(s, e->attempts + 1);
+	/* A Deliver By deadline before the next attempt: wake up then, to
+	 * return the message (R) or send the delay notice (N). */
+	if ((e->flags & SQ_BY) && e->by_deadline > now && e->by_deadline < u->next_attempt &&
+	    ((e->flags & SQ_BY_RETURN) || !(e->flags & SQ_DELAY_SENT)))
+		u->next_attempt = e->by_deadline;
 	log_info("queue", NULL, "event=%s id=%llu pending=%zu attempts=%u",
 		 pending ? "retry_later" : "done", (unsigned long long)e->id, pending,
 		 e->attempts + 1);
@@ -1125,6 +1201,10 @@ static int start_job(struct sched *s, uint64_t id)
 	atomic_fetch_add(&active_jobs, 1);
 	group_rcpts(j);
 	j->cur = 0;
+	/* Deliver By's R mode (RFC 2852 §4): past the deadline nothing more
+	 * is tried; finish_job() fails what is pending. */
+	if (by_returned(&j->e, time_wall()))
+		j->cur = j->ngroups;
 	start_group(j);
 	return 0;
 }

@@ -17,7 +17,7 @@
 #include "report/tlsrpt_seen.h"
 #include "tlspol/dane.h"
 
-#define POLICY_TEXT_MAX 1000
+#define POLICY_TEXT_MAX sizeof(((struct queue_tlsrpt_row *)0)->policy)
 
 enum tlsrpt_result queue_tlsrpt_cert_result(int e)
 {
@@ -75,42 +75,65 @@ static enum tlsrpt_policy_type policy_text(const struct queue_tlsrpt_pol *p, cha
 		snprintf(text + n, sz - n, "\nmax_age: %u", (unsigned)p->sts->max_age);
 		return TLSRPT_STS;
 	}
+	if (p->sts_failed)
+		return TLSRPT_STS;
 	return TLSRPT_NO_POLICY;
 }
 
-static void note(const struct queue_tlsrpt_pol *p, int ok, enum tlsrpt_result r, const char *mx,
-		 const struct sockaddr_storage *sa, const char *info)
+static void row_note(const struct queue_tlsrpt_row *w, int64_t now)
 {
-	char pol[POLICY_TEXT_MAX], ip[48];
-	int64_t now = time_wall();
-	enum tlsrpt_policy_type t = policy_text(p, pol, sizeof pol);
-	ip_text(sa, ip);
-	if (t != TLSRPT_NO_POLICY) {
-		struct tlsrpt_seen_sess ps = {.domain = p->domain, .type = t, .policy = pol};
+	if (w->type != TLSRPT_NO_POLICY && w->policy[0]) {
+		struct tlsrpt_seen_sess ps = {.domain = w->domain, .type = w->type, .policy = w->policy};
 		tlsrpt_seen_note(&ps, now);
 	}
-	struct tlsrpt_seen_sess s = {.domain = p->domain, .type = t, .ok = ok, .result = r,
-				     .mx = mx, .ip = ip, .info = info ? info : "",
-				     .sending_ip = p->sending_ip ? p->sending_ip : ""};
+	struct tlsrpt_seen_sess s = {.domain = w->domain, .type = w->type, .ok = w->ok,
+				     .result = w->result, .mx = w->mx, .ip = w->ip, .info = w->info,
+				     .sending_ip = w->sending_ip};
 	tlsrpt_seen_note(&s, now);
 }
 
-void queue_tlsrpt_session(const struct queue_tlsrpt_pol *p, const char *mx,
-			  const struct sockaddr_storage *ip, int tls_outcome, int tls_err)
+static void note(const struct queue_tlsrpt_pol *p, int ok, enum tlsrpt_result r, const char *mx,
+		 const struct sockaddr_storage *sa, const char *info, struct queue_tlsrpt_row *row_r)
 {
+	struct queue_tlsrpt_row local, *w = row_r ? row_r : &local;
+	memset(w, 0, sizeof *w);
+	w->set = 1;
+	w->ok = ok;
+	w->result = r;
+	w->type = policy_text(p, w->policy, sizeof w->policy);
+	snprintf(w->domain, sizeof w->domain, "%s", p->domain);
+	snprintf(w->mx, sizeof w->mx, "%s", mx ? mx : "");
+	ip_text(sa, w->ip);
+	snprintf(w->info, sizeof w->info, "%s", info ? info : "");
+	snprintf(w->sending_ip, sizeof w->sending_ip, "%s", p->sending_ip ? p->sending_ip : "");
+	row_note(w, time_wall());
+}
+
+void queue_tlsrpt_replay(const struct queue_tlsrpt_row *row)
+{
+	if (row->set)
+		row_note(row, time_wall());
+}
+
+void queue_tlsrpt_session(const struct queue_tlsrpt_pol *p, const char *mx,
+			  const struct sockaddr_storage *ip, int tls_outcome, int tls_err,
+			  struct queue_tlsrpt_row *row_r)
+{
+	if (row_r)
+		row_r->set = 0;
 	switch (tls_outcome) {
 	case SMTPC_TLS_OK:
-		note(p, 1, 0, mx, ip, NULL);
+		note(p, 1, 0, mx, ip, NULL, row_r);
 		return;
 	case SMTPC_TLS_NOT_OFFERED:
-		note(p, 0, TLSRPT_STARTTLS_NOT_SUPPORTED, mx, ip, NULL);
+		note(p, 0, TLSRPT_STARTTLS_NOT_SUPPORTED, mx, ip, NULL, row_r);
 		return;
 	case SMTPC_TLS_FAILED:
 		if (tls_err > BR_ERR_X509_OK && tls_err < BR_ERR_X509_OK + 64)
 			note(p, 0, queue_tlsrpt_cert_result(tls_err), mx, ip,
-			     client_tls_error_text(tls_err));
+			     client_tls_error_text(tls_err), row_r);
 		else
-			note(p, 0, TLSRPT_VALIDATION_FAILURE, mx, ip, "TLS handshake failed");
+			note(p, 0, TLSRPT_VALIDATION_FAILURE, mx, ip, "TLS handshake failed", row_r);
 		return;
 	default:
 		return; /* no TLS outcome to tell */
@@ -118,7 +141,8 @@ void queue_tlsrpt_session(const struct queue_tlsrpt_pol *p, const char *mx,
 }
 
 void queue_tlsrpt_failure(const struct queue_tlsrpt_pol *p, enum tlsrpt_result r, const char *mx,
-			  const struct sockaddr_storage *ip, const char *info)
+			  const struct sockaddr_storage *ip, const char *info,
+			  struct queue_tlsrpt_row *row_r)
 {
-	note(p, 0, r, mx, ip, info);
+	note(p, 0, r, mx, ip, info, row_r);
 }

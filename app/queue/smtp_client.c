@@ -212,6 +212,19 @@ static void send_mail(struct smtp_client *s)
 		buf_append_c(b, " SMTPUTF8");
 	if (m->flags & SQ_REQUIRETLS)
 		buf_append_c(b, " REQUIRETLS");
+	if ((m->flags & SQ_BY) && (s->ehlo.ext & SMTP_EXT_DELIVERBY)) {
+		/* RFC 2852 §4: the time left, counted from now (an R entry past
+		 * its deadline never gets here: the scheduler fails it). */
+		int64_t left = m->by_deadline - (int64_t)time_wall();
+		if (left > 999999999)
+			left = 999999999;
+		if (left < -999999999)
+			left = -999999999;
+		if ((m->flags & SQ_BY_RETURN) && left < 1)
+			left = 1;
+		buf_printf(b, " BY=%lld;%c%s", (long long)left, (m->flags & SQ_BY_RETURN) ? 'R' : 'N',
+			   (m->flags & SQ_BY_TRACE) ? "T" : "");
+	}
 	if (s->ehlo.ext & SMTP_EXT_DSN) {
 		buf_append_c(b, (m->flags & SQ_RET_FULL) ? " RET=FULL" : " RET=HDRS");
 		if (m->envid && *m->envid) {

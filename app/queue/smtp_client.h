@@ -48,7 +48,8 @@ struct smtp_client_msg {
 	size_t len;
 	const char *sender; /* "" null sender */
 	const char *envid;  /* "" none */
-	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL */
+	uint32_t flags;     /* SQ_8BITMIME, SQ_SMTPUTF8, SQ_RET_FULL, SQ_BY* */
+	int64_t by_deadline; /* with SQ_BY: BY= to a server offering DELIVERBY (RFC 2852) */
 	struct smtp_client_rcpt *rcpts;
 	size_t nrcpts;
 	/* Output: 1 when the remote took DSN parameters (it notifies now). */

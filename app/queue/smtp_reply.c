@@ -98,6 +98,8 @@ static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e)
 		e->ext |= SMTP_EXT_DSN;
 	else if (word_is(kw, kwn, "REQUIRETLS"))
 		e->ext |= SMTP_EXT_REQUIRETLS;
+	else if (word_is(kw, kwn, "DELIVERBY"))
+		e->ext |= SMTP_EXT_DELIVERBY;
 	else if (word_is(kw, kwn, "ENHANCEDSTATUSCODES"))
 		e->ext |= SMTP_EXT_ENHANCEDSTATUSCODES;
 	else if (word_is(kw, kwn, "SIZE")) {

@@ -41,6 +41,7 @@ struct smtp_reply {
 #define SMTP_EXT_AUTH_LOGIN 128u
 #define SMTP_EXT_ENHANCEDSTATUSCODES 256u
 #define SMTP_EXT_REQUIRETLS 512u /* RFC 8689 */
+#define SMTP_EXT_DELIVERBY 1024u /* RFC 2852 */
 
 struct smtp_ehlo {
 	unsigned ext;  /* SMTP_EXT_* */

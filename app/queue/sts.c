@@ -149,7 +149,8 @@ static void cache_put(const char *domain, const char *id, const struct mta_sts_p
 }
 
 /* Answers l; frees it unless sts_lookup() is still on the stack. */
-static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const char *source)
+static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const char *source,
+		   const struct sts_fail *fail)
 {
 	sts_cb *cb = l->cb;
 	l->cb = NULL;
@@ -158,7 +159,7 @@ static void answer(struct sts_lookup *l, const struct mta_sts_policy *pol, const
 	if (pol && pol->mode == MTA_STS_NONE)
 		pol = NULL; /* §5: mode none is a domain opting out */
 	if (cb)
-		cb(l->arg, pol, source);
+		cb(l->arg, pol, source, pol ? NULL : fail);
 	if (l->in_start)
 		l->in_start = 2;
 	else
@@ -172,6 +173,7 @@ static void fetch_done(void *arg, const struct acme_http_resp *r)
 	char cached_id[MTA_STS_ID_MAX + 1];
 	const char *why = NULL, *source = "fetched";
 	int ok = 0;
+	struct sts_fail fail, *failed = NULL;
 
 	for (struct fetch **pp = &fetches; *pp; pp = &(*pp)->next)
 		if (*pp == f) {
@@ -197,27 +199,31 @@ static void fetch_done(void *arg, const struct acme_http_resp *r)
 		char qw[600];
 		log_warn("queue", NULL, "event=mta_sts_fetch_failed domain=%s status=%d why=%s",
 			 f->domain, r->status, log_q(why ? why : "invalid policy", qw, sizeof qw));
-		/* TLS-RPT (RFC 8460 §4.3.2.1): a policy host whose certificate
+		/* TLS-RPT (RFC 8460 §4.3.2.2): a policy host whose certificate
 		 * fails is sts-webpki-invalid, a body that is no policy
 		 * sts-policy-invalid, anything else sts-policy-fetch-error. */
-		struct tlsrpt_seen_sess ts = {
-		    .domain = f->domain, .type = TLSRPT_STS, .mx = "", .ip = "",
-		    .info = why ? why : "invalid policy",
-		    .result = r->status == 0 && strstr(r->error, "TLS") ? TLSRPT_STS_WEBPKI_INVALID
+		fail.result = r->status == 0 && strstr(r->error, "TLS") ? TLSRPT_STS_WEBPKI_INVALID
 			      : r->status == 200 && !strcmp(r->content_type, "text/plain") &&
 				      r->body_len <= MTA_STS_POLICY_MAX
 				  ? TLSRPT_STS_POLICY_INVALID
-				  : TLSRPT_STS_POLICY_FETCH_ERROR};
-		tlsrpt_seen_note(&ts, time_wall());
+				  : TLSRPT_STS_POLICY_FETCH_ERROR;
+		snprintf(fail.info, sizeof fail.info, "%s", why ? why : "invalid policy");
+		failed = &fail;
 		/* A valid cached policy stays in force (§5.1), else none. */
 		ok = cache_get(f->domain, pol, cached_id);
+		if (ok) {
+			/* No session stands for this failure: count it once here. */
+			struct tlsrpt_seen_sess ts = {.domain = f->domain, .type = TLSRPT_STS, .mx = "",
+						      .ip = "", .info = fail.info, .result = fail.result};
+			tlsrpt_seen_note(&ts, time_wall());
+		}
 		source = ok ? "cache" : "none";
 	}
 	while (f->waiters) {
 		struct sts_lookup *l = f->waiters;
 		f->waiters = l->next;
 		l->f = NULL;
-		answer(l, ok ? pol : NULL, source);
+		answer(l, ok ? pol : NULL, source, failed);
 	}
 	free(pol);
 	free(f);
@@ -242,7 +248,9 @@ static void fetch_join(struct sts_lookup *l, const char *id)
 		if (acme_http_request(E.loop, E.dns, "GET", url, NULL, NULL, 0, FETCH_TIMEOUT_MS,
 				      fetch_done, f) < 0) {
 			free(f);
-			answer(l, NULL, "none");
+			struct sts_fail fail = {.result = TLSRPT_STS_POLICY_FETCH_ERROR,
+						.info = "the policy fetch could not start"};
+			answer(l, NULL, "none", &fail);
 			return;
 		}
 		f->next = fetches;
@@ -275,11 +283,11 @@ static void txt_done(void *arg, const struct dns_answer *a)
 	if (l->refresh && id[0])
 		fetch_join(l, id); /* the sweep: fetched again even under the same id */
 	else if (cached && (!id[0] || strcmp(id, cached_id) == 0))
-		answer(l, pol, "cache");
+		answer(l, pol, "cache", NULL);
 	else if (id[0])
 		fetch_join(l, id);
 	else
-		answer(l, NULL, "none");
+		answer(l, NULL, "none", NULL);
 	free(pol);
 }
 
@@ -294,7 +302,7 @@ struct sts_lookup *sts_lookup(const char *domain, sts_cb *cb, void *arg)
 	l->in_start = 1;
 	if (!E.st || !domain[0] || strlen(domain) > 240) {
 		free(l);
-		cb(arg, NULL, "none");
+		cb(arg, NULL, "none", NULL);
 		return NULL;
 	}
 	snprintf(name, sizeof name, "_mta-sts.%s", domain);
@@ -362,11 +370,13 @@ static void sweep_one(void *arg, const char *name, const void *val, size_t len)
 		w->next = at;
 }
 
-static void refresh_done(void *arg, const struct mta_sts_policy *pol, const char *source)
+static void refresh_done(void *arg, const struct mta_sts_policy *pol, const char *source,
+			 const struct sts_fail *fail)
 {
 	(void)arg;
 	(void)pol;
 	(void)source;
+	(void)fail;
 }
 
 static void sweep(struct loop *loop, void *arg)

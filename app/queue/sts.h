@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "tlspol/mta_sts.h"
+#include "tlspol/tlsrpt.h"
 
 struct loop;
 struct dns;
@@ -49,12 +50,24 @@ struct sts_lookup;
  */
 void sts_init(struct loop *loop, struct dns *dns, struct store *st, uint16_t port);
 
+/* Why a domain that publishes a policy has none in force (RFC 8460
+ * §4.3.2.2's sts-* result types), for TLS-RPT. */
+struct sts_fail {
+	enum tlsrpt_result result;
+	char info[256];
+};
+
 /*
  * pol: the domain's policy (mode testing or enforce), or NULL when it has
  * none that applies (no record and no cache, mode none, fetch failed
  * with nothing cached). source: "cache", "fetched" or "none", for logs.
+ * fail: when pol is NULL because the fetch failed, why; else NULL. The
+ * caller counts that failure for each session it then makes (TLS-RPT
+ * wants the receiving MX host, which only the session knows). A failed
+ * fetch that a cached policy covers is counted here, once, without a host.
  */
-typedef void sts_cb(void *arg, const struct mta_sts_policy *pol, const char *source);
+typedef void sts_cb(void *arg, const struct mta_sts_policy *pol, const char *source,
+		    const struct sts_fail *fail);
 
 /*
  * Starts the lookup of domain's policy; cb runs exactly once unless

@@ -102,6 +102,8 @@ enum sieve_action_kind {
 	SIEVE_ACT_ADDHEADER,
 	SIEVE_ACT_DELETEHEADER,
 	SIEVE_ACT_DUPLICATE, /* remember (handle, id) for seconds when delivered */
+	SIEVE_ACT_REPLACE,   /* replace ran (the message is res->message) */
+	SIEVE_ACT_ENCLOSE,   /* enclose ran (likewise) */
 };
 
 /*
@@ -109,13 +111,16 @@ enum sieve_action_kind {
  * set depends on kind:
  *   KEEP         flags
  *   FILEINTO     target (mailbox), flags, create, copy, mailboxid, specialuse
- *   REDIRECT     target (address), copy, notify, ret
+ *   REDIRECT     target (address), copy, notify, ret, by*
  *   REJECT/EREJECT  text (reason)
  *   VACATION     text (reason), subject, from, addresses, handle, seconds
  *                (:days converted), mime, fcc
  *   NOTIFY       target (method URI), from, importance, options, text (message), fcc
  *   ADDHEADER    name, value, last
- *   DELETEHEADER name, index (0: all, else 1-based, from the end with last)
+ *   DELETEHEADER name, value (the field removed, raw), index (its position
+ *                among the fields of that name, 1-based); one per field
+ *   REPLACE/ENCLOSE  subject (:subject, empty when not given): a record of
+ *                the edit for `tern sieve test`; the message is res->message
  *   DISCARD      nothing: says a discard ran (it only cancels the implicit
  *                keep; a later keep still delivers)
  *   DUPLICATE    handle, text (the unique id), seconds, last (:last: the
@@ -132,6 +137,11 @@ struct sieve_action {
 	uint64_t seconds;
 	uint32_t index;
 	unsigned create : 1, copy : 1, mime : 1, last : 1;
+	/* REDIRECT with redirect-deliverby (RFC 6009 §5): by set, the
+	 * deadline (seconds since the epoch), R mode (:bymode "return", the
+	 * default), :bytrace. */
+	unsigned by : 1, by_return : 1, by_trace : 1;
+	int64_t by_deadline;
 };
 
 /* A header field as a script left it (editheader). */
@@ -170,6 +180,10 @@ struct sieve_env {
 	 * ORCPT decoded ("rfc822;user@host"), RET ("FULL"/"HDRS"), ENVID
 	 * decoded. */
 	struct str dsn_notify, dsn_orcpt, dsn_ret, dsn_envid;
+	/* envelope-deliverby (RFC 6009 §4): MAIL's BY= (RFC 2852), when by:
+	 * its deadline (seconds since the epoch), R mode (else N), trace. */
+	int by, by_return, by_trace;
+	int64_t by_deadline;
 	struct str domain, host, remote_host, remote_ip; /* environment items */
 	int64_t now;           /* seconds since the epoch (currentdate) */
 	int32_t zone_minutes;  /* local zone offset for currentdate/date */

@@ -6,9 +6,15 @@
  * edited fields (sieve_msg.c); the delivery stage stores what this file
  * writes as that account's own copy.
  *
- * Caveats: replace works on the whole message, not on one part inside
- * foreverypart (a run-time error there); enclose's :headers are whole
- * "Name: value" fields added to the enclosing message.
+ * Inside foreverypart, replace replaces the current part (the whole
+ * message when the current part is the message itself) and the loop goes
+ * on over the new structure; enclose is carried out when the outermost
+ * loop ends.
+ *
+ * Caveats: enclose's :headers are whole "Name: value" fields added to
+ * the enclosing message; a replaced part keeps the message's edited
+ * header as the fields say (set_message() parses the new bytes' header
+ * again, the edits re-applied from the field list are not).
  */
 #include <stdio.h>
 
@@ -147,13 +153,74 @@ static void set_message(struct run *r, struct buf *b)
 	memset(&r->tree, 0, sizeof r->tree);
 }
 
-static int in_loop(struct run *r, const struct sv_node *n, const char *what)
+/* The new entity's Content-Type for replace's text without :mime. */
+static int put_text_type(struct buf *b, struct str text)
 {
-	if (r->loops) {
-		run_fail(r, n, "%s inside foreverypart is not supported", what);
-		return 1;
+	int ascii = 1;
+	for (size_t i = 0; i < text.len; i++)
+		ascii &= (unsigned char)text.p[i] < 0x80;
+	return buf_append_c(b, ascii ? "Content-Type: text/plain; charset=us-ascii\r\n"
+	                             : "Content-Type: text/plain; charset=utf-8\r\n"
+	                               "Content-Transfer-Encoding: 8bit\r\n");
+}
+
+/*
+ * replace inside foreverypart (RFC 5703 §5): the current part, its own
+ * header and body, becomes the text (a text/plain entity, or with :mime
+ * the entity the text is); the rest of the message stays as it is. The
+ * loop goes on over the new structure (a replaced multipart's children
+ * are gone).
+ */
+static void replace_part(struct run *r, const struct sv_node *n, struct str text)
+{
+	const struct mime_part *p = &r->tree.parts[r->part];
+	size_t start = (size_t)p->hdr_off, end = (size_t)p->body_end;
+	size_t top = (size_t)r->tree.parts[0].body_off;
+	struct buf b, e;
+	int rc = 0;
+
+	if (end > r->env->len || start > end || top > start) {
+		run_fail(r, n, "replace: the current part is not in the message");
+		return;
 	}
-	return 0;
+	if (node_tag(n, G_MIME) && sieve_body_offset(text.p, text.len) < 0) {
+		run_fail(r, n, "replace :mime: the replacement's header is too long");
+		return;
+	}
+	buf_init(&e, NEW_HEADER_MAX + 2 * text.len + 64);
+	if (!node_tag(n, G_MIME)) {
+		rc |= put_text_type(&e, text);
+		rc |= buf_append_c(&e, "\r\n");
+	}
+	rc |= put_crlf(&e, text);
+	size_t elen = buf_len(&e);
+	/* The CRLF before the next boundary is the boundary's (RFC 2046
+	 * §5.1.1): the entity gives up its last one when one follows. */
+	if (end + 1 < r->env->len && r->env->msg[end] == '\r' && r->env->msg[end + 1] == '\n' &&
+	    elen >= 2 && buf_data(&e)[elen - 1] == '\n')
+		elen -= 2;
+	buf_init(&b, r->env->len + NEW_HEADER_MAX + buf_len(&e));
+	/* The message's header as the script has it now (its edits are in
+	 * the field list), then the body up to the part, the new entity,
+	 * the rest. */
+	msg_headers(r);
+	for (uint32_t i = 0; i < r->nhf; i++)
+		if (!r->hf[i].deleted)
+			rc |= put_field(&b, r->hf[i].name, r->hf[i].value, r->hf[i].added);
+	rc |= buf_append_c(&b, "\r\n");
+	rc |= buf_append(&b, r->env->msg + top, start - top);
+	rc |= buf_append(&b, buf_data(&e), elen);
+	buf_free(&e);
+	rc |= buf_append(&b, r->env->msg + end, r->env->len - end);
+	if (rc < 0)
+		run_fail(r, n, "replace: the new message is too large");
+	else {
+		/* Edits so far are in the fields the header is written from:
+		 * the new bytes keep the message's header as it is now. */
+		set_message(r, &b);
+		msg_tree(r);
+	}
+	buf_free(&b);
 }
 
 void cmd_replace(struct run *r, const struct sv_node *n)
@@ -163,8 +230,12 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 	struct buf b;
 	int rc = 0;
 
-	if (in_loop(r, n, "replace") || run_spend(r, text.len / 64 + 1) < 0)
+	if (run_spend(r, text.len / 64 + 1) < 0)
 		return;
+	if (r->loops && r->part != 0) {
+		replace_part(r, n, text);
+		return;
+	}
 	buf_init(&b, NEW_HEADER_MAX);
 	rc |= put_fields(r, &b, subj != NULL, from != NULL);
 	if (subj) {
@@ -184,12 +255,7 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 	}
 	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\n");
 	if (!node_tag(n, G_MIME)) {
-		int ascii = 1;
-		for (size_t i = 0; i < text.len; i++)
-			ascii &= (unsigned char)text.p[i] < 0x80;
-		rc |= buf_append_c(&b, ascii ? "Content-Type: text/plain; charset=us-ascii\r\n"
-		                             : "Content-Type: text/plain; charset=utf-8\r\n"
-		                               "Content-Transfer-Encoding: 8bit\r\n");
+		rc |= put_text_type(&b, text);
 		rc |= buf_append_c(&b, "\r\n");
 	} else if (sieve_body_offset(text.p, text.len) < 0) {
 		run_fail(r, n, "replace :mime: the replacement's header is too long");
@@ -203,6 +269,8 @@ void cmd_replace(struct run *r, const struct sv_node *n)
 		run_fail(r, n, "replace: the new message is too large");
 	else
 		set_message(r, &b);
+	if (r->loops && !r->failed)
+		msg_tree(r); /* the loop goes on over the new message */
 	buf_free(&b);
 }
 
@@ -224,8 +292,13 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 	struct buf b;
 	int rc = 0;
 
-	if (in_loop(r, n, "enclose"))
+	if (r->loops) {
+		/* Inside foreverypart the whole message is enclosed once the
+		 * outermost loop is over: the loop's later tests still walk
+		 * the parts they started on. The last such enclose counts. */
+		r->pending_enclose = n;
 		return;
+	}
 	ptrdiff_t body = sieve_body_offset(r->env->msg, r->env->len);
 	if (body < 0) {
 		run_fail(r, n, "enclose: the message's header is too long");

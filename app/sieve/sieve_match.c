@@ -13,6 +13,7 @@
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/xalloc.h"
 #include "sieve/sieve_private.h"
@@ -52,6 +53,15 @@ int sv_rel_holds(uint8_t rel, int order)
 static unsigned char fold(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+struct str sv_fold_copy(struct arena *a, struct str s)
+{
+	char *o = arena_alloc(a, s.len + 1);
+	for (size_t i = 0; i < s.len; i++)
+		o[i] = (char)fold((unsigned char)s.p[i]);
+	o[s.len] = '\0';
+	return str_make(o, s.len);
 }
 
 /* The leading digits of s without leading zeros; no digits: p == NULL. */
@@ -213,6 +223,10 @@ static int contains(struct sv_matcher *m, struct str v, struct str k, char *err)
 		return 0;
 	if (spend(m, (v.len - k.len + 1) * (k.len < 64 ? k.len : 64) / 8 + 1, err) < 0)
 		return -1;
+	/* i;octet (and i;ascii-casemap over values and keys the caller
+	 * folded once, match_vals): the C library's substring search. */
+	if (m->cmp == CMP_OCTET)
+		return memmem(v.p, v.len, k.p, k.len) != NULL;
 	for (size_t i = 0; i + k.len <= v.len; i++) {
 		size_t j = 0;
 		while (j < k.len && eq_at(m->cmp, (unsigned char)k.p[j], (unsigned char)v.p[i + j]))
@@ -284,9 +298,36 @@ static int regex_safe(struct str k)
 	return 1;
 }
 
+void *sv_regex_compile(struct str k, uint8_t cmp)
+{
+	regex_t *re;
+	char *pat;
+
+	if (!regex_safe(k) || memchr(k.p, '\0', k.len))
+		return NULL;
+	re = xmalloc(sizeof *re);
+	pat = xstrndup(k.p, k.len);
+	int rc = regcomp(re, pat, REG_EXTENDED | (cmp == CMP_CASEMAP ? REG_ICASE : 0));
+	free(pat);
+	if (rc != 0) {
+		free(re);
+		return NULL;
+	}
+	return re;
+}
+
+void sv_regex_free(void *re)
+{
+	if (re) {
+		regfree(re);
+		free(re);
+	}
+}
+
 static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 {
-	regex_t re;
+	regex_t own;
+	const regex_t *re = m->re;
 	regmatch_t pm[10];
 	char *pat, *val;
 	int rc;
@@ -295,21 +336,25 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 		return -1;
 	if (v.len > REGEX_VALUE_MAX)
 		v.len = REGEX_VALUE_MAX;
-	if (!regex_safe(k)) {
-		snprintf(err, SIEVE_ERROR_MAX, "regular expression \"%.*s\" is too complex",
-		         (int)(k.len > 64 ? 64 : k.len), k.p);
-		return -1;
-	}
-	pat = xstrndup(k.p, k.len);
-	rc = regcomp(&re, pat, REG_EXTENDED | (m->cmp == CMP_CASEMAP ? REG_ICASE : 0));
-	free(pat);
-	if (rc != 0) {
-		snprintf(err, SIEVE_ERROR_MAX, "invalid regular expression \"%.*s\"",
-		         (int)(k.len > 64 ? 64 : k.len), k.p);
-		return -1;
+	if (!re) {
+		/* A key that varies (variables) or did not compile ahead. */
+		if (!regex_safe(k)) {
+			snprintf(err, SIEVE_ERROR_MAX, "regular expression \"%.*s\" is too complex",
+			         (int)(k.len > 64 ? 64 : k.len), k.p);
+			return -1;
+		}
+		pat = xstrndup(k.p, k.len);
+		rc = regcomp(&own, pat, REG_EXTENDED | (m->cmp == CMP_CASEMAP ? REG_ICASE : 0));
+		free(pat);
+		if (rc != 0) {
+			snprintf(err, SIEVE_ERROR_MAX, "invalid regular expression \"%.*s\"",
+			         (int)(k.len > 64 ? 64 : k.len), k.p);
+			return -1;
+		}
+		re = &own;
 	}
 	val = xstrndup(v.p, v.len);
-	rc = regexec(&re, val, 10, pm, 0);
+	rc = regexec(re, val, 10, pm, 0);
 	if (rc == 0 && m->want_caps) {
 		m->ncaps = 0;
 		for (int i = 0; i < 10; i++)
@@ -319,7 +364,8 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 				set_cap(m, i, "", 0);
 	}
 	free(val);
-	regfree(&re);
+	if (re == &own)
+		regfree(&own);
 	return rc == 0;
 }
 

@@ -5,7 +5,9 @@
  *
  * The header is parsed once per run, on first use, from at most
  * SIEVE_HEADER_BYTES_MAX octets; the MIME structure likewise, only for
- * the body test and foreverypart. A part's own header (:mime tests,
+ * the body test and foreverypart; a part's text is decoded once per run
+ * (and folded once for i;ascii-casemap :contains), whatever the number
+ * of body tests. A part's own header (:mime tests,
  * RFC 5703) is parsed when a test asks for it; all of them together
  * within SIEVE_HEADER_BYTES_MAX octets of their own. Body text is decoded from its transfer encoding and
  * charset, and at most SIEVE_BODY_BYTES_MAX octets of it are examined
@@ -95,15 +97,18 @@ void msg_tree(struct run *r)
 		return;
 	r->tree_parsed = 1;
 	mime_tree_parse(r->env->msg, r->env->len, r->a, &r->tree);
+	r->btext = arena_zalloc(r->a, (r->tree.nparts ? r->tree.nparts : 1) * 2 * sizeof(*r->btext));
 }
 
-/* Appends part i's body, decoded, in UTF-8 when its charset is known. */
-int msg_part_text(struct run *r, uint32_t i, struct buf *out)
+/* Decodes part i's body, in UTF-8 when its charset is known, into the
+ * run's cache (within what remains of the body budget). */
+static int part_text_decode(struct run *r, uint32_t i, struct str *out)
 {
 	const struct mime_part *p = &r->tree.parts[i];
 	uint64_t off = p->body_off, end = p->body_end;
 	struct buf dec;
 
+	*out = STR_LIT("");
 	if (end > r->env->len)
 		end = r->env->len;
 	if (off >= end)
@@ -123,11 +128,28 @@ int msg_part_text(struct run *r, uint32_t i, struct buf *out)
 		char *u = arena_alloc(r->a, 3 * buf_len(&dec) + 1);
 		ptrdiff_t n = mime_charset_to_utf8(cs, buf_data(&dec), buf_len(&dec), u);
 		if (n >= 0)
-			(void)buf_append(out, u, (size_t)n);
-	} else {
-		(void)buf_append(out, buf_data(&dec), buf_len(&dec));
+			*out = str_make(u, (size_t)n);
+	} else if (buf_len(&dec)) {
+		*out = str_make(arena_strndup(r->a, buf_data(&dec), buf_len(&dec)), buf_len(&dec));
 	}
 	buf_free(&dec);
+	return 0;
+}
+
+/* Part i's text, decoded once per run however many tests read it. */
+int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out)
+{
+	struct str *t = &r->btext[2 * i];
+
+	if (!t->p && part_text_decode(r, i, t) < 0)
+		return -1;
+	if (!fold) {
+		*out = *t;
+		return 0;
+	}
+	if (!t[1].p)
+		t[1] = sv_fold_copy(r->a, *t);
+	*out = t[1];
 	return 0;
 }
 

@@ -353,7 +353,8 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 		int g = n->tags[i].tag;
 		struct sv_arg *v = &n->tags[i].arg;
 		const struct sv_tagarg *at = &n->tags[i];
-		seen |= 1ull << g;
+		if (g < 64) /* the few tags past 63 are checked by name below */
+			seen |= 1ull << g;
 		if (is_match_tag(g)) {
 			if (have_match >= 0) {
 				errf(ps, at->line, at->col, "only one match type (:%s or :%s) may be given",
@@ -440,6 +441,26 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			ok = str_eq_ci(dp->s, str_c(date_parts[i]));
 		if (!ok) {
 			errf(ps, n->line, n->col, "unknown date part \"%.*s\"", (int)dp->s.len, dp->s.p);
+			return -1;
+		}
+	}
+	if (BOTH(G_BYTIMERELATIVE, G_BYTIMEABSOLUTE)) {
+		errf(ps, n->line, n->col, "only one of :bytimerelative and :bytimeabsolute may be given");
+		return -1;
+	}
+	/* RFC 6009 §5: the mode and trace go with a time. */
+	for (uint16_t i = 0; i < n->ntags; i++) {
+		const struct sv_tagarg *at = &n->tags[i];
+		if ((at->tag == G_BYMODE || at->tag == G_BYTRACE) &&
+		    !(seen >> G_BYTIMERELATIVE & 1) && !(seen >> G_BYTIMEABSOLUTE & 1)) {
+			errf(ps, at->line, at->col, ":%s needs :bytimerelative or :bytimeabsolute",
+			     sv_tag_name(at->tag));
+			return -1;
+		}
+		if (at->tag == G_BYMODE && !at->arg.v[0].dyn &&
+		    !str_eq_ci(at->arg.v[0].s, STR_LIT("notify")) &&
+		    !str_eq_ci(at->arg.v[0].s, STR_LIT("return"))) {
+			errf(ps, at->line, at->col, ":bymode must be \"notify\" or \"return\"");
 			return -1;
 		}
 	}
@@ -829,6 +850,32 @@ static struct sv_node *parse_block(struct parser *ps, int toplevel)
 	return first;
 }
 
+/* Counts (s->regexes NULL) or compiles the constant keys of every
+ * :regex test under n: a run then matches without compiling. */
+static void regex_walk(struct sieve_script *s, const struct sv_node *n)
+{
+	for (; n; n = n->next) {
+		if (n->match == M_REGEX && n->npos) {
+			const struct sv_arg *keys = &n->pos[n->npos - 1];
+			for (uint32_t k = 0; keys->type != A_NUM && k < keys->n; k++) {
+				struct sv_string *v = &keys->v[k];
+				if (v->dyn || v->re)
+					continue;
+				if (!s->regexes) {
+					s->nregexes++;
+				} else if ((v->re = sv_regex_compile(v->s, n->cmp))) {
+					s->regexes[s->nregexes++] = v;
+				}
+			}
+		}
+		for (uint16_t t = 0; t < n->ntests; t++)
+			regex_walk(s, n->tests[t]);
+		regex_walk(s, n->block);
+		if (n->elsenode)
+			regex_walk(s, n->elsenode);
+	}
+}
+
 struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_ERROR_MAX])
 {
 	struct parser ps;
@@ -855,6 +902,14 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 	s->arena = a;
 	s->first = first;
 	s->exts = ps.exts;
+	if (s->exts >> EXT_REGEX & 1) {
+		regex_walk(s, first);
+		if (s->nregexes) {
+			s->regexes = arena_alloc(a, s->nregexes * sizeof *s->regexes);
+			s->nregexes = 0;
+			regex_walk(s, first);
+		}
+	}
 	return s;
 }
 
@@ -863,6 +918,8 @@ void sieve_script_free(struct sieve_script **s)
 	if (!s || !*s)
 		return;
 	struct arena *a = (*s)->arena;
+	for (uint32_t i = 0; i < (*s)->nregexes; i++)
+		sv_regex_free((*s)->regexes[i]->re);
 	arena_free(&a);
 	*s = NULL;
 }

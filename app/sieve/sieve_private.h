@@ -25,7 +25,7 @@ enum sv_ext {
 	EXT_ENCODED_CHARACTER, EXT_ENVIRONMENT, EXT_IHAVE, EXT_NUMERIC, EXT_ENOTIFY,
 	EXT_SPECIAL_USE, EXT_MAILBOXID, EXT_FCC, EXT_SPAMTEST, EXT_SPAMTESTPLUS, EXT_VIRUSTEST,
 	EXT_REDIRECT_DSN, EXT_MIME, EXT_FOREVERYPART, EXT_EXTRACTTEXT, EXT_REPLACE, EXT_ENCLOSE,
-	EXT_ENVELOPE_DSN, EXT_COUNT
+	EXT_ENVELOPE_DSN, EXT_ENVELOPE_DELIVERBY, EXT_REDIRECT_DELIVERBY, EXT_COUNT
 };
 
 /* Commands and tests. */
@@ -51,7 +51,8 @@ enum sv_tag {
 	G_QUOTEWILDCARD, G_QUOTEREGEX, G_LENGTH, G_ENCODEURL, G_ONCE, G_OPTIONAL, G_PERSONAL,
 	G_GLOBAL, G_HEADER, G_UNIQUEID, G_IMPORTANCE, G_OPTIONS, G_MESSAGE, G_MAILBOXID,
 	G_SPECIALUSE, G_FCC, G_PERCENT, G_NOTIFY, G_RET, G_ANYCHILD, G_TYPE, G_SUBTYPE, G_CONTENTTYPE,
-	G_PARAM, G_NAME, G_FIRST, G_HEADERS, G_COUNT_TAGS
+	G_PARAM, G_NAME, G_FIRST, G_HEADERS, G_BYTIMERELATIVE, G_BYTIMEABSOLUTE, G_BYMODE, G_BYTRACE,
+	G_COUNT_TAGS
 };
 
 enum sv_argtype { A_NONE, A_STR, A_LIST, A_NUM };
@@ -59,6 +60,7 @@ enum sv_argtype { A_NONE, A_STR, A_LIST, A_NUM };
 struct sv_string {
 	struct str s;
 	unsigned dyn : 1; /* holds "${": expanded at run time (variables) */
+	void *re;         /* a constant :regex key compiled once (regex_t), or NULL */
 };
 
 struct sv_arg {
@@ -98,6 +100,8 @@ struct sieve_script {
 	struct arena *arena;
 	struct sv_node *first;
 	uint64_t exts; /* bit per enum sv_ext required */
+	struct sv_string **regexes; /* the strings whose re sieve_script_free releases */
+	uint32_t nregexes;
 };
 
 /* sieve_spec.c */
@@ -130,12 +134,20 @@ struct sv_matcher {
 	char *capbuf;   /* SIEVE_VAR_VALUE_MAX * 10 octets the captures are copied to */
 	int want_caps;
 	int ncaps;
+	const void *re; /* the key's regex_t when compiled ahead (:regex) */
 };
 /* 1 match, 0 no, -1 budget exhausted / bad regex (err set). */
 int sv_match_one(struct sv_matcher *m, struct str value, struct str key, char *err);
 /* comparator order: <0, 0, >0 (i;ascii-numeric: numbers, no digits = +inf) */
 int sv_cmp_order(uint8_t cmp, struct str a, struct str b);
 int sv_rel_holds(uint8_t rel, int order);
+/* s with ASCII letters lower-cased (i;ascii-casemap's fold), from a. */
+struct str sv_fold_copy(struct arena *a, struct str s);
+/* A :regex key compiled for cmp (a regex_t, free with sv_regex_free), or
+ * NULL when it is refused as too complex or does not compile (the run
+ * then reports it when the key is used). */
+void *sv_regex_compile(struct str k, uint8_t cmp);
+void sv_regex_free(void *re);
 int sv_rel_parse(struct str s);
 int sv_cmp_parse(struct str s);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/xalloc.h"
+#include "mime/mime_date.h"
 #include "sieve/sieve_run.h"
 
 void run_fail(struct run *r, const struct sv_node *n, const char *fmt, ...)
@@ -65,6 +66,17 @@ static struct sieve_action *add_action(struct run *r, const struct sv_node *n,
 	memset(a, 0, sizeof(*a));
 	a->kind = k;
 	return a;
+}
+
+/* replace/enclose changed the message (res->message is no longer
+ * before): recorded as an action for `tern sieve test`. */
+static void note_rewrite(struct run *r, const struct sv_node *n, const char *before,
+                         enum sieve_action_kind k)
+{
+	const struct sv_arg *subj = node_tag(n, G_SUBJECT);
+	struct sieve_action *a;
+	if (!r->failed && r->res->message.p != before && (a = add_action(r, n, k)))
+		a->subject = subj ? keep_str(r, arg_str(r, subj, 0)) : STR_LIT("");
 }
 
 /* The flags an action gets: :flags when given, else the internal variable. */
@@ -189,6 +201,40 @@ static int valid_address(struct str s)
 	return 1;
 }
 
+/* redirect-deliverby (RFC 6009 §5): the deadline and mode of a
+ * redirect's copy; 0, or -1 after a run error. */
+static int redirect_by(struct run *r, const struct sv_node *n, struct sieve_action *a)
+{
+	const struct sv_arg *rel = node_tag(n, G_BYTIMERELATIVE), *ab = node_tag(n, G_BYTIMEABSOLUTE);
+	const struct sv_arg *mode = node_tag(n, G_BYMODE);
+
+	if (!rel && !ab)
+		return 0;
+	if (rel) {
+		a->by_deadline = r->env->now + (int64_t)(rel->num > 999999999 ? 999999999 : rel->num);
+	} else {
+		struct str v = str_trim(arg_str(r, ab, 0));
+		if (mime_rfc3339_parse(arena_strndup(r->a, v.p, v.len), &a->by_deadline) < 0) {
+			run_fail(r, n, ":bytimeabsolute \"%.*s\" is not an RFC 3339 date-time",
+			         (int)(v.len > 64 ? 64 : v.len), v.p);
+			return -1;
+		}
+	}
+	a->by = 1;
+	a->by_return = 1; /* "return" unless :bymode says "notify" */
+	if (mode) {
+		struct str m = arg_str(r, mode, 0);
+		if (str_eq_ci(m, STR_LIT("notify")))
+			a->by_return = 0;
+		else if (!str_eq_ci(m, STR_LIT("return"))) {
+			run_fail(r, n, ":bymode must be \"notify\" or \"return\"");
+			return -1;
+		}
+	}
+	a->by_trace = node_tag(n, G_BYTRACE) != NULL;
+	return 0;
+}
+
 static void cmd_redirect(struct run *r, const struct sv_node *n)
 {
 	struct str to = str_trim(arg_str(r, &n->pos[0], 0));
@@ -221,6 +267,7 @@ static void cmd_redirect(struct run *r, const struct sv_node *n)
 		a->notify = keep_str(r, arg_str(r, x, 0));
 	if ((x = node_tag(n, G_RET)))
 		a->ret = keep_str(r, arg_str(r, x, 0));
+	(void)redirect_by(r, n, a);
 }
 
 static void cmd_vacation(struct run *r, const struct sv_node *n)
@@ -585,6 +632,13 @@ static void cmd_foreverypart(struct run *r, const struct sv_node *n)
 	}
 	r->part = outer;
 	r->loops--;
+	if (!r->loops && r->pending_enclose && !r->failed) {
+		const struct sv_node *e = r->pending_enclose;
+		const char *before = r->res->message.p;
+		r->pending_enclose = NULL;
+		cmd_enclose(r, e);
+		note_rewrite(r, e, before, SIEVE_ACT_ENCLOSE);
+	}
 }
 
 /*
@@ -597,20 +651,16 @@ static void cmd_extracttext(struct run *r, const struct sv_node *n)
 {
 	const struct sv_arg *first = node_tag(n, G_FIRST);
 	const struct mime_part *p;
-	struct str v = STR_LIT("");
-	struct buf text;
+	struct str v = STR_LIT(""), text;
 
 	msg_tree(r);
 	p = &r->tree.parts[r->part];
 	if (!(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) && mime_part_is(p, "text", NULL)) {
-		buf_init(&text, SIEVE_BODY_BYTES_MAX * 3);
-		if (msg_part_text(r, r->part, &text) < 0) {
-			buf_free(&text);
+		if (msg_part_text(r, r->part, 0, &text) < 0)
 			return;
-		}
-		size_t len = buf_len(&text);
+		const unsigned char *b = (const unsigned char *)text.p;
+		size_t len = text.len;
 		if (first) {
-			const unsigned char *b = (const unsigned char *)buf_data(&text);
 			uint64_t chars = 0;
 			size_t i = 0;
 			for (; i < len; i++) {
@@ -623,11 +673,10 @@ static void cmd_extracttext(struct run *r, const struct sv_node *n)
 		}
 		if (len > SIEVE_VAR_VALUE_MAX) { /* a variable's size, not inside a character */
 			len = SIEVE_VAR_VALUE_MAX;
-			while (len && (((const unsigned char *)buf_data(&text))[len] & 0xC0) == 0x80)
+			while (len && (b[len] & 0xC0) == 0x80)
 				len--;
 		}
-		v = str_make(arena_strndup(r->a, buf_data(&text), len), len);
-		buf_free(&text);
+		v = str_make(text.p, len);
 	}
 	(void)vars_set(r, arg_str(r, &n->pos[0], 0), set_modify(r, n, v));
 }
@@ -710,11 +759,15 @@ static void run_command(struct run *r, const struct sv_node *n)
 		cmd_extracttext(r, n);
 		break;
 	case C_REPLACE:
-		cmd_replace(r, n);
+	case C_ENCLOSE: {
+		const char *before = r->res->message.p;
+		if (n->id == C_REPLACE)
+			cmd_replace(r, n);
+		else
+			cmd_enclose(r, n);
+		note_rewrite(r, n, before, n->id == C_REPLACE ? SIEVE_ACT_REPLACE : SIEVE_ACT_ENCLOSE);
 		break;
-	case C_ENCLOSE:
-		cmd_enclose(r, n);
-		break;
+	}
 	case C_BREAK: {
 		const struct sv_arg *na = node_tag(n, G_NAME);
 		r->breaking = 1;
@@ -850,6 +903,26 @@ static void put_flags(char *out, size_t outsz, size_t *o, struct str flags)
 		out[*o] = '\0';
 }
 
+/* v on one line: CR and LF (folds) as spaces, leading space dropped,
+ * quotes and backslashes escaped. */
+static void put_value(char *out, size_t outsz, size_t *o, struct str v)
+{
+	size_t i = 0;
+	while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t'))
+		i++;
+	for (; i < v.len; i++) {
+		char c = v.p[i] == '\r' || v.p[i] == '\n' ? ' ' : v.p[i];
+		if (v.p[i] == '\r' && i + 1 < v.len && v.p[i + 1] == '\n')
+			continue;
+		if ((c == '"' || c == '\\') && *o + 1 < outsz)
+			out[(*o)++] = '\\'; /* as a Sieve string writes them */
+		if (*o + 1 < outsz)
+			out[(*o)++] = c;
+	}
+	if (*o < outsz)
+		out[*o] = '\0';
+}
+
 void sieve_result_format(const struct sieve_result *res, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -871,7 +944,15 @@ void sieve_result_format(const struct sieve_result *res, char *out, size_t outsz
 			PUT("\n");
 			break;
 		case SIEVE_ACT_REDIRECT:
-			PUT("redirect \"%.*s\"\n", (int)a->target.len, a->target.p);
+			PUT("redirect \"%.*s\"", (int)a->target.len, a->target.p);
+			if (a->by) {
+				/* redirect-deliverby: the copy's deadline in UTC. */
+				char when[MIME_RFC3339_MAX];
+				mime_rfc3339_format(a->by_deadline, when);
+				PUT(" :bytimeabsolute \"%s\" :bymode \"%s\"%s", when,
+				    a->by_return ? "return" : "notify", a->by_trace ? " :bytrace" : "");
+			}
+			PUT("\n");
 			break;
 		case SIEVE_ACT_REJECT:
 		case SIEVE_ACT_EREJECT:
@@ -887,8 +968,31 @@ void sieve_result_format(const struct sieve_result *res, char *out, size_t outsz
 		case SIEVE_ACT_NOTIFY:
 			PUT("notify \"%.*s\"\n", (int)a->target.len, a->target.p);
 			break;
+		/* The edits, so that a script's changes can be checked before
+		 * it is put to work (one line each, the removed field's value
+		 * as it was, folds unfolded to spaces). */
+		case SIEVE_ACT_ADDHEADER:
+			PUT("addheader%s \"%.*s\" \"", a->last ? " :last" : "", (int)a->name.len, a->name.p);
+			put_value(out, outsz, &o, a->value);
+			PUT("\"\n");
+			break;
+		case SIEVE_ACT_DELETEHEADER:
+			PUT("deleteheader \"%.*s\" \"", (int)a->name.len, a->name.p);
+			put_value(out, outsz, &o, a->value);
+			PUT("\"\n");
+			break;
+		case SIEVE_ACT_REPLACE:
+		case SIEVE_ACT_ENCLOSE:
+			PUT("%s", a->kind == SIEVE_ACT_REPLACE ? "replace" : "enclose");
+			if (a->subject.len) {
+				PUT(" :subject \"");
+				put_value(out, outsz, &o, a->subject);
+				PUT("\"");
+			}
+			PUT("\n");
+			break;
 		default:
-			break; /* header edits and duplicate tracking are not deliveries */
+			break; /* duplicate tracking is not a delivery */
 		}
 	}
 	if (res->implicit_keep && o < outsz) {

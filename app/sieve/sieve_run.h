@@ -44,6 +44,7 @@ struct run {
 	struct mime_tree tree;
 	int tree_parsed;
 	uint64_t body_seen; /* body octets examined so far */
+	struct str *btext;  /* per part: [2i] its text, [2i+1] folded; p NULL until read */
 	/* variables */
 	struct frame *frame;
 	struct var globals[SIEVE_VARS_MAX];
@@ -65,6 +66,7 @@ struct run {
 	uint64_t part_hdr_seen; /* part header octets examined (:mime) */
 	const struct sv_node *cur_test; /* header :mime options being read */
 	int loops;              /* foreverypart loops running */
+	const struct sv_node *pending_enclose; /* enclose inside a loop: done when the loops end */
 	int breaking;           /* a break is leaving loops... */
 	struct str break_name;  /* ...up to the one of this :name (p NULL: the innermost) */
 };
@@ -86,9 +88,11 @@ struct str msg_header_value(struct run *r, uint32_t i, int decode);
 struct str msg_field_value(struct run *r, struct str raw, int decode);
 /* The header fields of MIME part i (the message's for 0); returns how many. */
 uint32_t msg_part_fields(struct run *r, uint32_t i, struct hfield **out);
-/* Octets of the body part parts[i] decoded to UTF-8 text (appended to out). */
+/* Parses the MIME structure once per run (again after replace/enclose). */
 void msg_tree(struct run *r);
-int msg_part_text(struct run *r, uint32_t i, struct buf *out);
+/* The text of body part parts[i] decoded to UTF-8 (fold: ASCII lower-cased),
+ * cached for the run in r->a; 0, or -1 when the step budget ran out. */
+int msg_part_text(struct run *r, uint32_t i, int fold, struct str *out);
 int msg_header_add(struct run *r, struct str name, struct str value, int last);
 
 /* sieve_edit.c: replace and enclose (RFC 5703) */

@@ -42,13 +42,16 @@ static const char *const ext_names[EXT_COUNT] = {
 	[EXT_REPLACE] = "replace",
 	[EXT_ENCLOSE] = "enclose",
 	[EXT_ENVELOPE_DSN] = "envelope-dsn",
+	[EXT_ENVELOPE_DELIVERBY] = "envelope-deliverby",
+	[EXT_REDIRECT_DELIVERBY] = "redirect-deliverby",
 };
 
 static const char extension_list[] =
 	"fileinto reject ereject envelope encoded-character vacation vacation-seconds "
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags copy include "
 	"body variables enotify environment mailbox date index ihave duplicate editheader "
-	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose envelope-dsn";
+	"special-use mailboxid fcc spamtest spamtestplus virustest redirect-dsn mime foreverypart extracttext replace enclose envelope-dsn "
+	"envelope-deliverby redirect-deliverby";
 
 const char *sieve_extensions(void)
 {
@@ -143,6 +146,10 @@ static const struct {
 	[G_NAME] = { "name", A_STR },
 	[G_FIRST] = { "first", A_NUM },
 	[G_HEADERS] = { "headers", A_LIST },
+	[G_BYTIMERELATIVE] = { "bytimerelative", A_NUM },
+	[G_BYTIMEABSOLUTE] = { "bytimeabsolute", A_STR },
+	[G_BYMODE] = { "bymode", A_STR },
+	[G_BYTRACE] = { "bytrace", A_NONE },
 };
 
 int sv_tag_find(struct str name)
@@ -203,6 +210,11 @@ int sv_tag_ext(int tag, uint16_t cmd)
 	case G_NOTIFY:
 	case G_RET:
 		return EXT_REDIRECT_DSN;
+	case G_BYTIMERELATIVE:
+	case G_BYTIMEABSOLUTE:
+	case G_BYMODE:
+	case G_BYTRACE:
+		return EXT_REDIRECT_DELIVERBY;
 	case G_MIME:
 		return cmd == C_VACATION || cmd == C_REPLACE ? -1 : EXT_MIME;
 	case G_ANYCHILD:
@@ -234,7 +246,8 @@ static const struct sv_spec specs[] = {
 	{ "discard", C_DISCARD, -1, 0, 0, 0, "", T{ END } },
 	{ "fileinto", C_FILEINTO, EXT_FILEINTO, 0, 0, 0, "S",
 	  T{ G_FLAGS, G_COPY, G_CREATE, G_MAILBOXID, G_SPECIALUSE, END } },
-	{ "redirect", C_REDIRECT, -1, 0, 0, 0, "S", T{ G_COPY, G_NOTIFY, G_RET, END } },
+	{ "redirect", C_REDIRECT, -1, 0, 0, 0, "S", T{ G_COPY, G_NOTIFY, G_RET, G_BYTIMERELATIVE,
+	                                                     G_BYTIMEABSOLUTE, G_BYMODE, G_BYTRACE, END } },
 	{ "reject", C_REJECT, EXT_REJECT, 0, 0, 0, "S", T{ END } },
 	{ "ereject", C_EREJECT, EXT_EREJECT, 0, 0, 0, "S", T{ END } },
 	{ "vacation", C_VACATION, EXT_VACATION, 0, 0, 0, "S",

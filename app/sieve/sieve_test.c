@@ -14,6 +14,7 @@
 
 struct vals {
 	struct str *v;
+	struct str *f; /* when set: v's values folded (i;ascii-casemap), p NULL where not */
 	uint32_t n, cap;
 };
 
@@ -56,10 +57,24 @@ static int match_vals(struct run *r, const struct sv_node *n, const struct vals 
 	m.steps = &r->steps;
 	m.want_caps = want_caps(r, n);
 	m.capbuf = r->mcapbuf;
+	/* :contains under i;ascii-casemap is i;octet's substring search on
+	 * folded text: each value is folded once per test (a body part's
+	 * once per run, test_body), not once per key and octet. */
+	const struct str *v = vs->v;
+	if (n->match == M_CONTAINS && n->cmp == CMP_CASEMAP && vs->n) {
+		struct str *f = arena_alloc(r->a, vs->n * sizeof(*f));
+		for (uint32_t i = 0; i < vs->n; i++)
+			f[i] = vs->f && vs->f[i].p ? vs->f[i] : sv_fold_copy(r->a, vs->v[i]);
+		v = f;
+		m.cmp = CMP_OCTET;
+	}
 	for (uint32_t k = 0; k < keys->n; k++) {
 		struct str key = arg_str(r, keys, k);
+		if (m.cmp != n->cmp)
+			key = sv_fold_copy(r->a, key);
+		m.re = keys->v[k].re;
 		for (uint32_t i = 0; i < vs->n; i++) {
-			int rc = sv_match_one(&m, vs->v[i], key, r->err);
+			int rc = sv_match_one(&m, v[i], key, r->err);
 			if (rc < 0) {
 				r->failed = 1;
 				return -1;
@@ -312,22 +327,30 @@ static void envelope_dsn(struct run *r, const struct sv_node *t, struct str part
 	}
 }
 
-/* ---- date (RFC 5260) ---- */
-
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+/*
+ * envelope-deliverby (RFC 6009 §4), when MAIL carried BY=: "bytimeabsolute"
+ * the deadline (RFC 3339, UTC), "bytimerelative" the seconds left (may be
+ * negative), "bymode" "return" or "notify", "bytrace" "on" or "off".
+ */
+static void envelope_by(struct run *r, struct str part, struct vals *vs)
 {
-	/* Howard Hinnant's days-to-civil, public-domain algorithm. */
-	days += 719468;
-	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-	unsigned doe = (unsigned)(days - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yy + (*m <= 2);
+	const struct sieve_env *e = r->env;
+	if (!e->by)
+		return;
+	if (str_eq_ci(part, STR_LIT("bytimeabsolute"))) {
+		char *w = arena_alloc(r->a, MIME_RFC3339_MAX);
+		mime_rfc3339_format(e->by_deadline, w);
+		vals_add(r, vs, str_c(w));
+	} else if (str_eq_ci(part, STR_LIT("bytimerelative"))) {
+		vals_add(r, vs, str_c(arena_printf(r->a, "%lld", (long long)(e->by_deadline - e->now))));
+	} else if (str_eq_ci(part, STR_LIT("bymode"))) {
+		vals_add(r, vs, e->by_return ? STR_LIT("return") : STR_LIT("notify"));
+	} else if (str_eq_ci(part, STR_LIT("bytrace"))) {
+		vals_add(r, vs, e->by_trace ? STR_LIT("on") : STR_LIT("off"));
+	}
 }
+
+/* ---- date (RFC 5260) ---- */
 
 static int parse_zone(struct str z, int *minutes_r)
 {
@@ -369,7 +392,7 @@ static struct str date_part(struct run *r, int64_t t, int zone, struct str part)
 	int wday = (int)(((days % 7) + 7) % 7); /* 0 = Thursday */
 	char *o;
 
-	civil(days, &y, &m, &d);
+	mime_civil_from_days(days, &y, &m, &d);
 	if (str_eq_ci(part, STR_LIT("year")))
 		o = arena_printf(r->a, "%04lld", (long long)y);
 	else if (str_eq_ci(part, STR_LIT("month")))
@@ -444,9 +467,12 @@ static int test_body(struct run *r, const struct sv_node *t)
 {
 	struct vals vs = { 0 };
 	const struct sv_arg *ct = node_tag(t, G_CONTENT);
-	struct buf text;
+	struct str text, *f = NULL;
+	int fold = t->match == M_CONTAINS && t->cmp == CMP_CASEMAP;
 
 	msg_tree(r);
+	if (fold)
+		f = arena_zalloc(r->a, r->tree.nparts * sizeof(*f));
 	if (node_tag(t, G_RAW)) {
 		const struct mime_part *root = &r->tree.parts[0];
 		uint64_t off = root->body_off, end = root->body_end;
@@ -479,14 +505,16 @@ static int test_body(struct run *r, const struct sv_node *t)
 		}
 		if (!want)
 			continue;
-		buf_init(&text, SIEVE_BODY_BYTES_MAX * 3);
-		if (msg_part_text(r, i, &text) < 0) {
-			buf_free(&text);
+		if (msg_part_text(r, i, 0, &text) < 0)
 			return -1;
+		vals_add(r, &vs, text);
+		if (fold) {
+			if (msg_part_text(r, i, 1, &text) < 0)
+				return -1;
+			f[vs.n - 1] = text;
 		}
-		vals_add(r, &vs, str_make(arena_strndup(r->a, buf_data(&text), buf_len(&text)), buf_len(&text)));
-		buf_free(&text);
 	}
+	vs.f = f;
 	return match_vals(r, t, &vs, &t->pos[0]);
 }
 
@@ -704,6 +732,9 @@ int test_eval(struct run *r, const struct sv_node *t)
 				v = env_part(r, t->addrpart, r->env->env_to);
 			else if (str_eq_ci(part, STR_LIT("auth")) && r->env->auth.len)
 				v = env_part(r, t->addrpart, r->env->auth);
+			else if (str_has_prefix_ci(part, "by") &&
+			         (r->frame->script->exts >> EXT_ENVELOPE_DELIVERBY & 1))
+				envelope_by(r, part, &vs);
 			else if (r->frame->script->exts >> EXT_ENVELOPE_DSN & 1)
 				envelope_dsn(r, t, part, &vs);
 			if (v.p)

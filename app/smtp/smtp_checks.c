@@ -52,6 +52,8 @@
 #include "dns/dns_drive.h"
 #include "net/conn.h"
 #include "policy/policy.h"
+#include "report/dmarc_intake.h"
+#include "report/tlsrpt_intake.h"
 #include "smtp/smtp_session.h"
 #include "smtp/smtp_spam.h"
 
@@ -194,6 +196,10 @@ static void decide(struct smtp_checks *c)
 		r.ndkim = DKIM_VERIFY_SIGS_MAX;
 	for (size_t i = 0; i < r.ndkim; i++)
 		r.dkim[i] = dkim_verifier_result(c->dkim, i);
+
+	char rd[TLSRPT_DKIM_MAX];
+	dmarc_intake_dkim(r.dkim, r.ndkim, rd, sizeof rd);
+	tx->report_dkim = arena_printf(tx->arena, "%s", rd);
 
 	r.arc = arc_verifier_result(c->arc);
 	if (r.arc) { /* the forwarded copy's seal says what was found */

@@ -232,10 +232,18 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 		snprintf(ar, sizeof ar, "%s", fields);
 	else
 		authres(s, ar, sizeof ar);
+	/* Sieve's edits travel with its redirects (RFC 5293 §4), when the
+	 * copy goes only where edited redirects send it: one queue entry
+	 * holds one message. */
+	struct str message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
+	if (tx->sfwd_edited.p && !tx->sfwd_mixed && forwards(tx) == 0)
+		message = tx->sfwd_edited;
+	else if (tx->sfwd_edited.p)
+		log_info("smtp", s->id, "event=sieve_action_skipped action=editheader reason=shared_forward");
 	struct forward_copy_in in = {
 	    .st = smtp_store,
 	    .head = str_make(tx->data.p, tx->header_len),
-	    .message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
+	    .message = message,
 	    .authserv_id = hostname_now(),
 	    .delivered_to = dt, .ndelivered_to = ndt,
 	    .targets = tg, .ntargets = ntg, .target_notify = tn,
@@ -248,7 +256,11 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	    .notify_ok = tx->mail_from[0] && tx->spf_result && strcmp(tx->spf_result, "pass") == 0,
 	    .flags = (tx->body == SMTP_BODY_8BITMIME ? SQ_8BITMIME : 0) |
 		     (tx->smtputf8 ? SQ_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? SQ_RET_FULL : 0) |
-		     (tx->requiretls ? SQ_REQUIRETLS : 0),
+		     (tx->requiretls ? SQ_REQUIRETLS : 0) |
+		     (tx->sfwd_by_flags ? tx->sfwd_by_flags
+		      : (tx->by ? SQ_BY : 0) | (tx->by_return ? SQ_BY_RETURN : 0) |
+				(tx->by_trace ? SQ_BY_TRACE : 0)),
+	    .by_deadline = tx->sfwd_by_flags ? tx->sfwd_by_deadline : tx->by_deadline,
 	    .envid = tx->envid,
 	    .ret = tx->sfwd_ret,
 	    .now = (int64_t)time_wall(),

@@ -476,6 +476,37 @@ static int param_notify(struct str v, unsigned *bits_r)
 	return 0;
 }
 
+/* BY's value (RFC 2852 §4): ["-" / "+"] 1*9DIGIT ";" ("R" / "N") ["T"]. */
+static int param_by(struct str v, struct smtp_params *prm)
+{
+	size_t i = 0, digits = 0;
+	int64_t t = 0;
+	int neg = 0;
+
+	if (i < v.len && (v.p[i] == '-' || v.p[i] == '+'))
+		neg = v.p[i++] == '-';
+	for (; i < v.len && v.p[i] >= '0' && v.p[i] <= '9'; i++, digits++) {
+		if (digits == 9)
+			return -1;
+		t = t * 10 + (v.p[i] - '0');
+	}
+	if (digits == 0 || i >= v.len || v.p[i++] != ';' || i >= v.len)
+		return -1;
+	char mode = (char)(v.p[i++] & ~0x20);
+	if (mode != 'R' && mode != 'N')
+		return -1;
+	prm->by_trace = 0;
+	if (i < v.len && (v.p[i] & ~0x20) == 'T') {
+		prm->by_trace = 1;
+		i++;
+	}
+	if (i != v.len)
+		return -1;
+	prm->by_time = neg ? -t : t;
+	prm->by_mode = mode;
+	return 0;
+}
+
 /* One "keyword[=value]" of MAIL (is_mail) or RCPT into *prm. */
 static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct smtp_params *prm)
 {
@@ -540,6 +571,10 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 		bit = SMTP_PARAM_REQUIRETLS; /* RFC 8689 §4.1 */
 		if (has_val)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "REQUIRETLS takes no value", tok);
+	} else if (is_mail && str_eq_ci_c(key, "BY")) {
+		bit = SMTP_PARAM_BY;
+		if (!has_val || param_by(val, prm) < 0)
+			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad BY value", tok);
 	} else if (is_mail && str_eq_ci_c(key, "AUTH")) {
 		bit = SMTP_PARAM_AUTH;
 		if (!has_val || (!str_eq(val, STR_LIT("<>")) && !xtext_valid(val, NULL)))

@@ -170,6 +170,7 @@ enum smtp_ret {
 #define SMTP_PARAM_NOTIFY 0x40u
 #define SMTP_PARAM_ORCPT 0x80u
 #define SMTP_PARAM_REQUIRETLS 0x100u
+#define SMTP_PARAM_BY 0x200u /* Deliver By, RFC 2852 */
 
 /* ESMTP parameters of MAIL (SIZE..AUTH) and RCPT (NOTIFY, ORCPT). */
 struct smtp_params {
@@ -182,6 +183,12 @@ struct smtp_params {
 	unsigned notify;       /* SMTP_NOTIFY_* */
 	struct str orcpt_type; /* e.g. "rfc822" */
 	struct str orcpt_addr; /* xtext as sent */
+	/* BY=<by-time>;<by-mode>[T] (RFC 2852 §4): seconds (may be 0 or
+	 * negative: the server checks what the mode allows), 'R' or 'N'
+	 * (upper case whatever was sent), trace. */
+	int64_t by_time;
+	char by_mode;
+	unsigned by_trace : 1;
 };
 
 struct smtp_cmd {

@@ -274,6 +274,7 @@ static void cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd, int esmtp)
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-DSN");
+	smtp_reply(s, "250-DELIVERBY"); /* RFC 2852: no minimum by-time */
 	smtp_reply(s, "250-SMTPUTF8");
 	if (s->conn->tls)
 		smtp_reply(s, "250-REQUIRETLS"); /* RFC 8689 §4: only over TLS */
@@ -352,6 +353,12 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_session_error(s);
 		return;
 	}
+	if ((p->seen & SMTP_PARAM_BY) && p->by_mode == 'R' && p->by_time <= 0) {
+		/* RFC 2852 §4: R mode needs time left to deliver in. */
+		smtp_reply(s, "501 5.5.4 BY time must be positive with R mode");
+		smtp_session_error(s);
+		return;
+	}
 	if (smtp_path_address(&cmd->path, addr, sizeof(addr)) < 0) {
 		smtp_reply(s, "501 5.1.7 Bad sender address syntax");
 		smtp_session_error(s);
@@ -367,6 +374,12 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->tx.mail_params = mail_params_text(s->tx.arena, p);
 	s->tx.body = p->body;
 	s->tx.ret = p->ret;
+	if (p->seen & SMTP_PARAM_BY) {
+		s->tx.by = 1;
+		s->tx.by_deadline = (int64_t)time_wall() + p->by_time;
+		s->tx.by_return = p->by_mode == 'R';
+		s->tx.by_trace = p->by_trace;
+	}
 	if (p->seen & SMTP_PARAM_ENVID) {
 		char envid[SMTP_ENVID_MAX + 1];
 		if (smtp_xtext_decode(p->envid, envid, sizeof(envid)) >= 0)

@@ -87,6 +87,11 @@ struct smtp_tx {
 	enum smtp_body body;  /* BODY= of MAIL */
 	enum smtp_ret ret;    /* RET= of MAIL */
 	char *envid;          /* ENVID decoded, or NULL */
+	/* Deliver By (RFC 2852): BY= given; its deadline (the by-time
+	 * counted from MAIL, seconds since the epoch), R mode, trace. */
+	int by;
+	int64_t by_deadline;
+	int by_return, by_trace;
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
 	uint32_t *accounts; /* distinct accounts, one copy each */
@@ -116,6 +121,20 @@ struct smtp_tx {
 	 * (redirect-dsn, RFC 6009 §5). */
 	uint8_t *sfwd_notify;
 	int sfwd_ret;
+	/* redirect-deliverby (RFC 6009 §5): the earliest deadline a redirect
+	 * to outside gave, as SQ_BY* flags (0: none) and the time; it is
+	 * the forwarded copy's Deliver By in place of MAIL's. */
+	unsigned sfwd_by_flags;
+	int64_t sfwd_by_deadline;
+	/* Per plan (tx arena): the message as the script that redirected it
+	 * here left it (p NULL: as received); that account's copy and its
+	 * own script get it. sfwd_edited: the same for the forwarded copy,
+	 * when the redirects to outside carry one edited message;
+	 * sfwd_mixed: they carry different ones (the copy then leaves as
+	 * received, logged). */
+	struct str *plan_msg;
+	struct str sfwd_edited;
+	int sfwd_mixed;
 	/* DMARC passed (SPF or DKIM in alignment): a Sieve reject of one
 	 * account among several may be told by a DSN (smtp_tx.c). */
 	int dmarc_pass;
@@ -140,6 +159,7 @@ struct smtp_tx {
 	/* Port 25, end of DATA: the authentication stages (smtp_checks.c). */
 	struct smtp_checks *checks;
 	const char *auth_log;            /* the results as log pairs (tx arena), once decided */
+	const char *report_dkim; /* the DKIM verdict for a report's intake (dmarc_intake_dkim; tx arena), or NULL */
 	/* Port 25: the spam stage (smtp_spam.c): the first recipient's policy, then the message's. */
 	struct smtp_spam *spam;
 	uint64_t spam_key;    /* what makes a recipient's verdict differ (smtp_spam_rcpt) */
@@ -150,6 +170,18 @@ struct smtp_tx {
 	uint64_t spam_recent_seq; /* the decision in spam_recent.h; 0: none */
 	const char *spam_domain; /* the first recipient's domain (its lists; tx arena) */
 	const char *spam_fields; /* X-Spam-Status and X-Spam-Result, after fields in the head (tx arena) */
+	/* Per account (tx->accounts' order) when the recipients' own models
+	 * gave them verdicts that differ (smtp_spam.c), else NULL and the
+	 * message's verdict holds for all (spam_fields, smtp_tx_store's junk,
+	 * sieve_spamtest). tx arena. */
+	struct smtp_spam_own *spam_own;
+};
+
+/* One account's spam verdict (smtp_tx.spam_own). */
+struct smtp_spam_own {
+	int junk;           /* as smtp_tx_store's: 0 as usual, 1 Junk, 2 discard */
+	int spamtest;       /* what its Sieve spamtest sees */
+	const char *fields; /* its X-Spam-* fields (tx arena) */
 };
 
 struct smtp_session {
@@ -228,6 +260,19 @@ int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
  * EmailSubmission asks the same (jmap_submission.c). */
 struct store;
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr);
+/*
+ * The one DKIM signing of outgoing mail (submission, and JMAP's
+ * EmailSubmission and MDN through jmap_send.c): appends to sigs the
+ * DKIM-Signature fields of every key of domain over the message given as
+ * the pieces p[0..n) in order. DKIM_OK with *nsigs_r the number of
+ * signatures; else the store's or the signer's error (STORE_ENOTFOUND:
+ * the domain has no keys; DKIM_EINVAL: no domain or not a DKIM one), sigs
+ * then unchanged. Thread-safe (reads the store).
+ */
+struct buf;
+struct str;
+int smtp_submit_sign(struct store *st, const char *domain, const struct str *p, size_t n,
+		     struct buf *sigs, unsigned *nsigs_r);
 /* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */
 void smtp_submit_deliver(struct smtp_session *s);
 

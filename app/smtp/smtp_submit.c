@@ -347,6 +347,33 @@ static int check_from(struct smtp_session *s, const struct smtp_headers *h, char
 	return 0;
 }
 
+int smtp_submit_sign(struct store *st, const char *domain, const struct str *p, size_t n,
+		     struct buf *sigs, unsigned *nsigs_r)
+{
+	struct dkim_keys *keys;
+	struct dkim_signer sg;
+	int rc;
+
+	*nsigs_r = 0;
+	if (!domain || !domain[0] || !dkim_domain_ok(domain))
+		return DKIM_EINVAL;
+	keys = xmalloc(sizeof(*keys));
+	rc = store_dkim_get(st, domain, keys);
+	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, domain, time_wall())) == DKIM_OK) {
+		for (size_t i = 0; i < n; i++)
+			dkim_signer_update(&sg, p[i].p, p[i].len);
+		rc = dkim_signer_final(&sg, sigs);
+		if (rc == DKIM_OK)
+			*nsigs_r = keys->n;
+		else
+			buf_reset(sigs);
+		dkim_signer_clear(&sg);
+	}
+	dkim_keys_wipe(keys);
+	free(keys);
+	return rc;
+}
+
 /* On the worker: sign (when there is a domain) and assemble the final bytes. */
 static void sign_run(void *arg)
 {
@@ -359,32 +386,18 @@ static void sign_run(void *arg)
 	buf_init(&sigs, SIGS_MAX);
 	j->sign_rc = DKIM_EINVAL;
 	if (j->domain[0]) {
-		struct dkim_keys *keys = xmalloc(sizeof(*keys));
-		int rc = store_dkim_get(smtp_store, j->domain, keys);
-		if (rc == STORE_OK) {
-			struct dkim_signer sg;
-			rc = dkim_signer_init(&sg, keys, j->domain, time_wall());
-			if (rc == DKIM_OK) {
-				/* What goes out, in order: our Received, the added
-				 * fields, the client's message. */
-				dkim_signer_update(&sg, msg, hl);
-				dkim_signer_update(&sg, j->added, alen);
-				if (j->from) {
-					dkim_signer_update(&sg, msg + hl, j->from_start - hl);
-					dkim_signer_update(&sg, j->from, strlen(j->from));
-					dkim_signer_update(&sg, msg + j->from_end, len - j->from_end);
-				} else {
-					dkim_signer_update(&sg, msg + hl, len - hl);
-				}
-				rc = dkim_signer_final(&sg, &sigs);
-				if (rc == DKIM_OK)
-					j->nsigs = keys->n;
-				dkim_signer_clear(&sg);
-			}
+		/* What goes out, in order: our Received, the added fields, the
+		 * client's message (its From replaced when named_from made one). */
+		struct str p[5] = {str_make(msg, hl), str_make(j->added, alen)};
+		size_t np = 2;
+		if (j->from) {
+			p[np++] = str_make(msg + hl, j->from_start - hl);
+			p[np++] = str_make(j->from, strlen(j->from));
+			p[np++] = str_make(msg + j->from_end, len - j->from_end);
+		} else {
+			p[np++] = str_make(msg + hl, len - hl);
 		}
-		j->sign_rc = rc;
-		dkim_keys_wipe(keys);
-		free(keys);
+		j->sign_rc = smtp_submit_sign(smtp_store, j->domain, p, np, &sigs, &j->nsigs);
 	}
 	/* The output has room for all of it (spool_init in
 	 * smtp_submit_deliver); what fails here is memory or the disk. */
@@ -438,7 +451,10 @@ static void sign_done(void *arg)
 	r->flags = (tx->body == SMTP_BODY_8BITMIME ? QUEUE_8BITMIME : 0) |
 		   (tx->smtputf8 ? QUEUE_SMTPUTF8 : 0) | (tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL : 0) |
 		   (tx->requiretls ? QUEUE_REQUIRETLS : 0) |
+		   (tx->by ? QUEUE_BY : 0) | (tx->by_return ? QUEUE_BY_RETURN : 0) |
+		   (tx->by_trace ? QUEUE_BY_TRACE : 0) |
 		   QUEUE_SIEVE; /* local copies run their accounts' scripts */
+	r->by_deadline = tx->by_deadline;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;
 	r->account = s->account;

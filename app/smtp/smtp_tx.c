@@ -32,6 +32,8 @@
 #include "net/conn.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
+#include "sieve/sieve.h"
+#include "store/store_queue.h"
 #include "report/dmarc_intake.h"
 #include "smtp/smtp_session.h"
 #include "spam/spam_recent.h"
@@ -347,7 +349,7 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 	struct dsn_info in = {
 	    .hostname = hostname_now(), .to = tx->mail_from, .envid = tx->envid ? tx->envid : "",
 	    .arrival = now, .now = now, .ret_full = tx->ret == SMTP_RET_FULL, .msg = msg,
-	    .msglen = len, .rcpts = dr, .nrcpts = n,
+	    .msglen = len, .rcpts = dr, .nrcpts = n, .requiretls = tx->requiretls,
 	};
 	queue_notify_delivered(smtp_store, s->loop, s->id, &in);
 }
@@ -373,7 +375,7 @@ static void offer_reports(struct smtp_session *s)
 	struct smtp_tx *tx = &s->tx;
 	for (unsigned r = 0; r < tx->nrcpts; r++)
 		if (dmarc_intake_is_rua(smtp_store, tx->rcpts[r].address)) {
-			dmarc_intake_submit(smtp_store, tx->data.p, tx->data.len);
+			dmarc_intake_submit(smtp_store, tx->data.p, tx->data.len, tx->report_dkim);
 			return;
 		}
 }
@@ -445,7 +447,7 @@ static void delivered(struct delivery *d, void *arg)
  * not given a second copy, which also ends redirect loops among our
  * accounts). */
 static void plan_add(struct smtp_session *s, const char **to, uint32_t account, const char *addr,
-		     int junk)
+		     int junk, struct str edited, struct str own_fields)
 {
 	struct smtp_tx *tx = &s->tx;
 	for (unsigned k = 0; k < tx->nplans; k++)
@@ -457,12 +459,20 @@ static void plan_add(struct smtp_session *s, const char **to, uint32_t account, 
 	tx->plans[i] = (struct deliver_plan){
 	    .account = account,
 	    .envelope = arena_printf(tx->arena, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\n", tx->mail_from,
-				     tx->mail_params, addr)};
+				     tx->mail_params, addr),
+	    .own_fields = own_fields};
 	if (junk) {
 		tx->plans[i].folder = STORE_TARGET_JUNK;
 		tx->plans[i].keywords = "$Junk";
 	}
 	to[i] = addr;
+	/* RFC 5293 §4: the redirected copy is the message as edited. */
+	tx->plan_msg[i] = edited;
+	ptrdiff_t body = edited.p ? sieve_body_offset(edited.p, edited.len) : -1;
+	if (body >= 0) {
+		tx->plans[i].own_header = str_make(edited.p, (size_t)body);
+		tx->plans[i].own_body = str_make(edited.p + body, edited.len - (size_t)body);
+	}
 }
 
 /* A redirect's target (deliver_sieve.h): our accounts get plans of their
@@ -471,7 +481,8 @@ static void plan_add(struct smtp_session *s, const char **to, uint32_t account, 
  * does not resolve is logged, and the redirecting account keeps the
  * message rather than lose it. */
 static void redirect_route(struct smtp_session *s, const char **to, unsigned from, const char *target,
-			   int junk, unsigned notify, int ret)
+			   int junk, unsigned notify, int ret, unsigned by, int64_t by_deadline,
+			   struct str edited)
 {
 	struct smtp_tx *tx = &s->tx;
 	uint32_t acc[16];
@@ -489,11 +500,13 @@ static void redirect_route(struct smtp_session *s, const char **to, unsigned fro
 			 rc == STORE_RCPT_UNKNOWN ? "unknown_user" : "store");
 		struct deliver_plan *p = &tx->plans[from];
 		if (p->discard)
-			*p = (struct deliver_plan){.account = p->account, .envelope = p->envelope};
+			*p = (struct deliver_plan){.account = p->account, .envelope = p->envelope,
+							 .own_fields = p->own_fields};
 		return;
 	}
 	for (size_t k = 0; k < n; k++)
-		plan_add(s, to, acc[k], arena_strdup(tx->arena, target), junk);
+		plan_add(s, to, acc[k], arena_strdup(tx->arena, target), junk, edited,
+			 tx->plans[from].own_fields);
 	for (size_t k = 0; k < nf && tx->nsfwd < REDIRECT_FWD_MAX; k++) {
 		tx->sfwd[tx->nsfwd] = arena_strdup(tx->arena, fw[k].addr);
 		tx->sfwd_notify[tx->nsfwd] = (uint8_t)notify;
@@ -501,19 +514,40 @@ static void redirect_route(struct smtp_session *s, const char **to, unsigned fro
 	}
 	if (nf && ret)
 		tx->sfwd_ret = ret;
+	if (nf && edited.p) {
+		if (!tx->sfwd_edited.p)
+			tx->sfwd_edited = edited;
+		else if (tx->sfwd_edited.p != edited.p)
+			tx->sfwd_mixed = 1;
+	} else if (nf && tx->sfwd_edited.p) {
+		tx->sfwd_mixed = 1;
+	}
+	if (nf && (by & DELIVER_BY) && (!tx->sfwd_by_flags || by_deadline < tx->sfwd_by_deadline)) {
+		tx->sfwd_by_flags = SQ_BY | ((by & DELIVER_BY_RETURN) ? SQ_BY_RETURN : 0) |
+				    ((by & DELIVER_BY_TRACE) ? SQ_BY_TRACE : 0);
+		tx->sfwd_by_deadline = by_deadline;
+	}
 }
 
 /* The DSN parameters that reached a recipient account, for envelope-dsn
- * (RFC 6009 §3); rc NULL (an account a redirect reached) has none. */
+ * (RFC 6009 §3); rc NULL (an account a redirect reached) has none. MAIL's
+ * BY= (envelope-deliverby, §4) reaches every account. */
 static const struct deliver_sieve_dsn *dsn_of(struct smtp_tx *tx, const struct smtp_rcpt *rc)
 {
 	static const struct { unsigned bit; const char *name; } kw[] = {
 		{ SMTP_NOTIFY_NEVER, "NEVER" }, { SMTP_NOTIFY_SUCCESS, "SUCCESS" },
 		{ SMTP_NOTIFY_FAILURE, "FAILURE" }, { SMTP_NOTIFY_DELAY, "DELAY" },
 	};
-	if (!rc)
+	if (!rc && !tx->by)
 		return NULL;
 	struct deliver_sieve_dsn *d = arena_zalloc(tx->arena, sizeof *d);
+	if (tx->by) {
+		d->by = DELIVER_BY | (tx->by_return ? DELIVER_BY_RETURN : 0) |
+			(tx->by_trace ? DELIVER_BY_TRACE : 0);
+		d->by_deadline = tx->by_deadline;
+	}
+	if (!rc)
+		return d;
 	char *n = arena_zalloc(tx->arena, 32);
 	for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
 		if (rc->notify & kw[k].bit)
@@ -524,6 +558,13 @@ static const struct deliver_sieve_dsn *dsn_of(struct smtp_tx *tx, const struct s
 										: STR_NULL;
 	d->envid = tx->envid ? str_c(tx->envid) : STR_NULL;
 	return d;
+}
+
+/* Account i's spam verdict as smtp_tx_store's junk: its own when the
+ * recipients' verdicts differ (smtp_tx.spam_own), else the message's. */
+static int junk_of(const struct smtp_tx *tx, unsigned i, int junk)
+{
+	return tx->spam_own && i < tx->naccounts ? tx->spam_own[i].junk : junk;
 }
 
 /*
@@ -545,6 +586,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	tx->sfwd_notify = arena_zalloc(tx->arena, REDIRECT_FWD_MAX * sizeof(*tx->sfwd_notify));
 	tx->sfwd_ret = 0;
 	tx->nsfwd = 0;
+	tx->plan_msg = arena_zalloc(tx->arena, cap * sizeof(*tx->plan_msg));
 	const char **to = arena_zalloc(tx->arena, cap * sizeof(*to));
 	const struct smtp_rcpt **via = arena_zalloc(tx->arena, cap * sizeof(*via));
 	/* A Sieve reject is carried out when the transaction's accounts came
@@ -577,12 +619,14 @@ static int sieve_stage(struct smtp_session *s, int junk)
 			}
 		}
 		tx->plans[i] = (struct deliver_plan){.account = tx->accounts[i], .envelope = env};
-		if (junk == 2) {
+		if (tx->spam_own)
+			tx->plans[i].own_fields = str_c(tx->spam_own[i].fields);
+		if (junk_of(tx, i, junk) == 2) {
 			/* The spam filter's discard: no copy, no script, no reply. */
 			tx->plans[i].discard = 1;
 			continue;
 		}
-		if (junk) {
+		if (junk_of(tx, i, junk)) {
 			tx->plans[i].folder = STORE_TARGET_JUNK;
 			tx->plans[i].keywords = "$Junk";
 		}
@@ -594,9 +638,15 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	 * reached (the list grows as it is walked). */
 	for (unsigned i = 0; i < tx->nplans; i++) {
 		struct deliver_sieve_out out;
+		if (junk_of(tx, i, junk) == 2)
+			continue; /* this account's discard (its own verdict) */
+		int spamtest = tx->spam_own && i < tx->naccounts ? tx->spam_own[i].spamtest
+								 : tx->sieve_spamtest;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
-				   str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len),
-				   str_c(tx->mail_from), str_c(to[i]), tx->sieve_spamtest, tx->arena, s->id,
+				   tx->plan_msg[i].p ? tx->plan_msg[i]
+						     : str_make(tx->data.p + tx->header_len,
+								tx->data.len - tx->header_len),
+				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->arena, s->id,
 				   may_reject && i < tx->naccounts, dsn_of(tx, via[i]), &out);
 		tx->sieve_replies[i] = out.after;
 		if (out.reject) {
@@ -605,8 +655,10 @@ static int sieve_stage(struct smtp_session *s, int junk)
 			continue;
 		}
 		for (unsigned k = 0; k < out.nredirects; k++)
-			redirect_route(s, to, i, out.redirects[k], junk, out.redirect_notify[k],
-				       out.redirect_ret[k]);
+			redirect_route(s, to, i, out.redirects[k], junk_of(tx, i, junk),
+				       out.redirect_notify[k], out.redirect_ret[k], out.redirect_by[k],
+				       out.redirect_by_deadline[k],
+				       out.edited.p ? out.edited : tx->plan_msg[i]);
 	}
 	if (nrej && nrej == tx->naccounts && tx->nplans == tx->naccounts) {
 		/* Refused, never accepted and bounced (RFC 5429 §2.1). */
@@ -629,8 +681,9 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		log_info("smtp", s->id, "event=sieve_action_skipped account=%u action=reject reason=unverified_sender",
 			 tx->plans[i].account);
 		tx->plans[i] = (struct deliver_plan){.account = tx->plans[i].account,
-						     .envelope = tx->plans[i].envelope};
-		if (junk) {
+						     .envelope = tx->plans[i].envelope,
+						     .own_fields = tx->plans[i].own_fields};
+		if (junk_of(tx, i, junk)) {
 			tx->plans[i].folder = STORE_TARGET_JUNK;
 			tx->plans[i].keywords = "$Junk";
 		}

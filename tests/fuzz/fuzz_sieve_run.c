@@ -25,7 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s)
 		return 0;
 	struct sieve_env env = { .msg = msg, .len = mlen, .env_from = STR_LIT("a@example.org"),
-		                 .env_to = STR_LIT("b+x@example.com"), .now = 1794787200 };
+		                 .env_to = STR_LIT("b+x@example.com"), .now = 1794787200,
+		                 /* Deliver By on odd-sized messages (envelope-deliverby). */
+		                 .by = (int)(mlen & 1), .by_return = (int)(mlen >> 1 & 1),
+		                 .by_trace = (int)(mlen >> 2 & 1), .by_deadline = 1794787200 - 30 + (int64_t)mlen };
 	struct sieve_result res;
 	struct arena *a = arena_new(0);
 	int rc = sieve_run(s, &env, a, &res);

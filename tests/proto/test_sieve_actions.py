@@ -27,10 +27,20 @@
 - envelope-dsn and redirect-dsn (RFC 6009): the envelope test sees the
   NOTIFY, ORCPT, RET and ENVID the SMTP client gave; a redirect's :notify
   and :ret reach the outside receiver as RCPT NOTIFY= and MAIL RET=.
+- envelope-deliverby and redirect-deliverby (RFC 6009 §4, §5): the
+  envelope test sees MAIL's BY= (mode, trace, time left); a redirect's
+  :bytimerelative/:bymode/:bytrace reach the outside receiver (which
+  offers DELIVERBY) as MAIL BY= with the time left.
+- Edits travel (RFC 5293 §4): what editheader left is what a redirect
+  carries, to an outside receiver and to a local account (whose copy is
+  the edited one), and what a notification quotes; the global script's
+  edits stay when it leaves the implicit keep (the account's script
+  sees them, and they are stored).
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
   rejecting account keeps the message instead)."""
+import atexit
 import re
 import time
 
@@ -51,6 +61,11 @@ JON = ("jon@example.test", "jon-pw-sieve-1")
 KIM = ("kim@example.test", "kim-pw-sieve-1")
 LEO = ("leo@example.test", "leo-pw-sieve-1")
 MAX = ("max@example.test", "max-pw-sieve-1")
+NED = ("ned@example.test", "ned-pw-sieve-1")
+OLA = ("ola@example.test", "ola-pw-sieve-1")
+PIA = ("pia@example.test", "pia-pw-sieve-1")
+QUA = ("qua@example.test", "qua-pw-sieve-1")
+RAY = ("ray@example.test", "ray-pw-sieve-1")
 
 _env = None
 
@@ -69,8 +84,10 @@ def env():
             "mx.remote.test": {"A": [ips[0]]},
         }
         dns = DnsServer(zone)
-        remote = Receiver(ips[0], port, dsn=True)
-        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX], http=True, env={
+        remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
+        srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
+                               OLA, PIA, QUA, RAY],
+                     http=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -210,6 +227,88 @@ def test_yy_dsn_envelope_and_redirect():
     assert "RET=FULL" in m["mail_line"].upper(), m["mail_line"]
 
 
+def test_yw_deliverby_envelope_and_redirect():
+    import smtplib
+    srv, _, remote = env()
+    script(srv, NED[0], 'require ["envelope", "envelope-deliverby", "fileinto", "mailbox", "copy",\n'
+           '         "redirect-deliverby", "relational", "comparator-i;ascii-numeric"];\n'
+           'if allof (envelope "bymode" "notify", envelope "bytrace" "on",\n'
+           '          envelope :value "le" :comparator "i;ascii-numeric" "bytimerelative" "600") {\n'
+           '  fileinto :create "ByNotify";\n'
+           '} elsif envelope "bymode" "return" {\n'
+           '  redirect :copy :bytimerelative 300 :bymode "return" :bytrace "by@remote.test";\n'
+           '}\n')
+
+    def by_send(subj, mail_opts):
+        c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=("127.0.0.9", 0))
+        try:
+            c.ehlo("mta.origin.test")
+            assert c.mail("alice@origin.test", mail_opts)[0] == 250
+            assert c.rcpt(NED[0])[0] == 250
+            assert c.data(message(subj, to=NED[0]))[0] == 250
+        finally:
+            c.quit()
+    by_send("by1", ["BY=600;NT"])
+    by_send("by2", [])
+    before = len(remote.messages)
+    by_send("by3", ["BY=120;R"])
+    assert subjects(srv, NED[0], "ByNotify") == ["by1"], srv.log_text()[-2000:]
+    assert subjects(srv, NED[0]) == ["by2", "by3"]
+    got = remote.wait_messages(before + 1)
+    m = got[-1]
+    assert m["rcpts"] == ["by@remote.test"], m
+    by = m["mail_line"].upper().split("BY=")[1].split()[0]
+    secs, mode = by.split(";")
+    assert 280 <= int(secs) <= 300 and mode == "RT", m["mail_line"]
+
+
+def test_yv_edits_travel():
+    srv, _, remote = env()
+    script(srv, OLA[0], 'require ["editheader", "enotify"];\n'
+           'addheader "X-Edited" "ola";\ndeleteheader "X-Secret";\n'
+           'if header :contains "subject" "out" { redirect "edited@remote.test"; }\n'
+           'elsif header :contains "subject" "loc" { redirect "pia@example.test"; }\n'
+           'else { deleteheader "subject"; addheader "Subject" "renamed";\n'
+           '  notify "mailto:watch@remote.test"; }\n')
+    secret = "X-Secret: s3cret\r\n"
+    before = len(remote.messages)
+    for subj in ("out1", "loc2", "nfy3"):
+        codes, end = send(srv, "alice@origin.test", [OLA[0]],
+                          message(subj, to=OLA[0], extra=secret), source="127.0.0.9")
+        assert end[0] == 250, (subj, end)
+    got = remote.wait_messages(before + 2)
+    assert len(got) == before + 2, srv.log_text()[-3000:]
+    out = [m for m in got[before:] if m["rcpts"] == ["edited@remote.test"]]
+    assert len(out) == 1, got[before:]
+    head = out[0]["data"].split(b"\r\n\r\n", 1)[0]
+    assert b"X-Edited: ola\r\n" in head and b"s3cret" not in head and b"Subject: out1" in head, head
+    nfy = [m for m in got[before:] if m["rcpts"] == ["watch@remote.test"]]
+    assert len(nfy) == 1 and b"renamed" in nfy[0]["data"], got[before:]
+    pia = srv.messages(PIA[0])
+    assert len(pia) == 1, pia
+    raw = srv.raw(PIA[0], pia[0][0])
+    assert b"X-Edited: ola\r\n" in raw and b"s3cret" not in raw and b"loc2" in raw, raw[:2000]
+    # The global script edits and leaves the implicit keep: its field
+    # stays, and the account's script sees it.
+    srv.cli("sieve", "put", "global", "tag", input='require "editheader"; addheader "X-Global" "g";')
+    srv.cli("sieve", "activate", "global", "tag")
+    try:
+        script(srv, QUA[0], 'require ["fileinto", "mailbox"];\n'
+               'if header :is "X-Global" "g" { fileinto :create "SawGlobal"; }\n')
+        for who in (QUA, RAY):
+            codes, end = send(srv, "alice@origin.test", [who[0]], message("glob4", to=who[0]),
+                              source="127.0.0.9")
+            assert end[0] == 250, end
+        saw = srv.messages(QUA[0], "SawGlobal")
+        assert len(saw) == 1, (saw, srv.log_text()[-2000:])
+        assert b"X-Global: g\r\n" in srv.raw(QUA[0], saw[0][0])
+        ray = srv.messages(RAY[0])
+        assert len(ray) == 1 and b"X-Global: g\r\n" in srv.raw(RAY[0], ray[0][0]), ray
+    finally:
+        srv.cli("sieve", "deactivate", "global")
+        srv.cli("sieve", "del", "global", "tag")
+
+
 def test_yx_alias_reject():
     srv, _, remote = env()
     srv.cli("alias", "add", "crew@example.test", KIM[0])
@@ -328,3 +427,8 @@ def test_zz_stop():
         remote.stop()
         dns.stop()
         _env = None
+
+
+# A run of chosen tests (PROTO=module:test) leaves test_zz_stop out: the
+# module's process stops its servers when it exits all the same.
+atexit.register(test_zz_stop)

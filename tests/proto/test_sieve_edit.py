@@ -20,7 +20,10 @@ check.
   account's script on its copy, as mail from port 25 does; an alias that
   expands to several accounts whose scripts reject gives each its own
   outcome: a rejecting account stores nothing and the (authenticated)
-  sender gets a failure DSN for that recipient, the others deliver."""
+  sender gets a failure DSN for that recipient, the others deliver.
+  A submitted copy an account's script edits and redirects to another
+  local account reaches it edited (RFC 5293 §4)."""
+import atexit
 import imaplib
 import re
 import smtplib
@@ -36,6 +39,8 @@ DOT = ("dot@example.test", "dot-pw-edit-1")
 EVE = ("eve@example.test", "eve-pw-edit-1")
 FAY = ("fay@example.test", "fay-pw-edit-1")
 GIL = ("gil@example.test", "gil-pw-edit-1")
+HAL = ("hal@example.test", "hal-pw-edit-1")
+IVY = ("ivy@example.test", "ivy-pw-edit-1")
 
 _srv = None
 
@@ -43,7 +48,7 @@ _srv = None
 def srv():
     global _srv
     if _srv is None:
-        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL], imap=True,
+        _srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVY], imap=True,
                       submission=True)
     return _srv
 
@@ -245,8 +250,36 @@ def test_submission_runs_scripts():
     m.logout()
 
 
+def test_submission_redirect_carries_edits():
+    s = srv()
+    script(s, HAL[0], 'require "editheader";\naddheader "X-Via" "hal";\n'
+           'deleteheader "X-Private";\nredirect "ivy@example.test";\n')
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=30) as sm:
+        sm.starttls(context=c)
+        sm.login(*ANN)
+        sm.sendmail(ANN[0], [HAL[0]], message(subject="via-hal", sender=ANN[0], to=HAL[0],
+                                              extra="X-Private: p\r\n"))
+    for _ in range(50):
+        got = s.messages(IVY[0])
+        if got:
+            break
+        time.sleep(0.1)
+    assert len(got) == 1, (got, s.log_text()[-2000:])
+    raw = s.raw(IVY[0], got[0][0])
+    assert b"X-Via: hal\r\n" in raw and b"X-Private" not in raw, raw[:2000]
+    assert s.messages(HAL[0]) == []
+
+
 def test_zz_stop():
     global _srv
     if _srv is not None:
         _srv.cleanup()
         _srv = None
+
+
+# A run of chosen tests (PROTO=module:test) leaves test_zz_stop out: the
+# module's process stops its servers when it exits all the same.
+atexit.register(test_zz_stop)

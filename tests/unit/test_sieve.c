@@ -401,10 +401,15 @@ static void test_extensions(void)
 	CHECK(strstr(run("require \"include\"; include \"common\";"), "include nested deeper") != NULL);
 	fk.incl_name = NULL;
 	/* editheader */
+	/* tern sieve test prints the edits: an added field, each field
+	 * removed with the value it had. */
 	EXPECT("require \"editheader\"; addheader \"X-Seen\" \"yes\"; if header :is \"x-seen\" \"yes\" { discard; }",
-	       "discard");
+	       "addheader \"X-Seen\" \"yes\"\ndiscard");
 	EXPECT("require \"editheader\"; deleteheader \"list-id\"; if exists \"list-id\" { discard; }",
-	       "keep");
+	       "deleteheader \"list-id\" \"<dev.lists.example.org>\"\nkeep");
+	EXPECT("require \"editheader\"; addheader :last \"X-Tag\" \"a\"; deleteheader :index 1 \"to\";",
+	       "addheader :last \"X-Tag\" \"a\"\n"
+	       "deleteheader \"to\" \"bob+lists@example.com, \\\"Carol C\\\" <carol@EXAMPLE.com>\"\nkeep");
 	EXPECT("require \"editheader\"; deleteheader \"received\"; if exists \"received\" { discard; }",
 	       "discard");
 	EXPECT("require \"editheader\"; deleteheader :contains \"to\" \"nomatch\"; if exists \"to\" { discard; }",
@@ -779,14 +784,162 @@ static void test_edit_write(void)
 	/* Later tests see the new message. */
 	EXPECT("require [\"replace\", \"body\"]; replace :subject \"Hi\" \"zebra\"; "
 	       "if allof (header :is \"subject\" \"Hi\", body :contains \"zebra\") { discard; }",
-	       "discard");
+	       "replace :subject \"Hi\"\ndiscard");
 	EXPECT("require \"enclose\"; enclose \"see\"; if header :contains \"content-type\" \"multipart/mixed\" { discard; }",
-	       "discard");
-	CHECK(strncmp(run("require [\"replace\", \"foreverypart\"]; foreverypart { replace \"x\"; }"),
-	              "runerror: ", 10) == 0);
+	       "enclose\ndiscard");
+	/* Inside foreverypart (RFC 5703 §5): replace replaces the current
+	 * part, boundaries and the other parts untouched; on the message
+	 * itself (the loop's first part) the whole message. */
+	const char *mx = "From: a@x\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
+	                 "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\npre\r\n"
+	                 "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	                 "--b\r\nContent-Type: application/octet-stream\r\n"
+	                 "Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n";
+	CHECK_EQ_STR(edited("require [\"foreverypart\", \"mime\", \"replace\"]; foreverypart {\n"
+	                    "if header :mime :type \"content-type\" \"application\" { replace \"removed\"; } }", mx),
+	             "msg:From: a@x\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
+	             "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\npre\r\n"
+	             "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	             "--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nremoved\r\n--b--\r\n");
+	CHECK_EQ_STR(run("require [\"replace\", \"foreverypart\"]; foreverypart { replace \"x\"; }"),
+	             "replace\nkeep");
+	/* The edits made before a part's replacement stay; later tests see
+	 * the new part; the loop goes on to the parts after it. */
+	CHECK_EQ_STR(run_env("require [\"foreverypart\", \"mime\", \"replace\", \"editheader\", "
+	                     "\"body\", \"fileinto\"]; addheader \"X-A\" \"1\";\n"
+	                     "foreverypart { if header :mime :type \"content-type\" \"application\" {"
+	                     " replace :mime \"Content-Type: text/plain\r\n\r\ngone\"; }\n"
+	                     " if header :mime :subtype \"content-type\" \"plain\" { fileinto \"seen\"; } }\n"
+	                     "if allof (body :contains \"gone\", header :is \"x-a\" \"1\") { discard; }",
+	                     mx, "a@x", "b@y"),
+	             "addheader \"X-A\" \"1\"\nfileinto \"seen\"\nreplace\ndiscard");
+	/* enclose inside foreverypart: once the loop is over. */
+	const char *enl = edited("require [\"foreverypart\", \"mime\", \"enclose\"]; foreverypart {\n"
+	                         "if header :mime :type \"content-type\" \"application\" { enclose \"wrapped\"; } }", mx);
+	CHECK(strncmp(enl, "msg:From: a@x\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
+	                   "Content-Type: multipart/mixed; boundary=\"tern-enclose-", 86) == 0);
+	CHECK(strstr(enl, "\r\n\r\nwrapped\r\n--tern-enclose-") != NULL);
+	CHECK_EQ_STR(run_env("require [\"foreverypart\", \"enclose\", \"fileinto\"]; foreverypart {"
+	                     " enclose :subject \"w\" \"x\"; fileinto \"in\"; }", mx, "a@x", "b@y"),
+	             "fileinto \"in\"\nenclose :subject \"w\"");
 	CHECK(strncmp(run("require \"enclose\"; enclose :headers \"bad\" \"x\";"), "runerror: ", 10) == 0);
-	CHECK_EQ_STR(run("require \"replace\"; replace :mime :subject \"s\" :from \"f\" \"x\"; keep;"), "keep");
+	CHECK_EQ_STR(run("require \"replace\"; replace :mime :subject \"s\" :from \"f\" \"x\"; keep;"),
+	             "replace :subject \"s\"\nkeep");
 	CHECK(strncmp(run("replace \"x\";"), "error", 5) == 0);
+}
+
+/* envelope-deliverby and redirect-deliverby (RFC 6009 §4, §5) with MAIL's
+ * BY= as by (0: none); now is 2026-11-16 00:00:00 UTC. */
+static const char *run_by(const char *script, int by, int64_t left, int ret, int trace)
+{
+	static char out[1024];
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	struct arena *a = arena_new(0);
+
+	if (!s) {
+		snprintf(out, sizeof out, "error: %s", err);
+		arena_free(&a);
+		return out;
+	}
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	env.now = 1794787200;
+	env.by = by;
+	env.by_deadline = env.now + left;
+	env.by_return = ret;
+	env.by_trace = trace;
+	if (sieve_run(s, &env, a, &res) == 0)
+		sieve_result_format(&res, out, sizeof out);
+	else
+		snprintf(out, sizeof out, "runerror: %s", res.error);
+	arena_free(&a);
+	sieve_script_free(&s);
+	size_t n = strlen(out);
+	if (n && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+	return out;
+}
+
+static void test_deliverby(void)
+{
+	const char *env = "require [\"envelope\", \"envelope-deliverby\", \"fileinto\", "
+	                  "\"relational\", \"comparator-i;ascii-numeric\"];\n"
+	                  "if envelope \"bymode\" \"return\" { fileinto \"R\"; }\n"
+	                  "if envelope \"bymode\" \"notify\" { fileinto \"N\"; }\n"
+	                  "if envelope \"bytrace\" \"on\" { fileinto \"T\"; }\n"
+	                  "if envelope :value \"lt\" :comparator \"i;ascii-numeric\" \"bytimerelative\" \"600\""
+	                  " { fileinto \"soon\"; }\n"
+	                  "if envelope \"bytimeabsolute\" \"2026-11-16T00:05:00Z\" { fileinto \"abs\"; }\n"
+	                  "if envelope :matches \"bytimerelative\" \"-*\" { fileinto \"late\"; }\n";
+	CHECK_EQ_STR(run_by(env, 1, 300, 1, 0), "fileinto \"R\"\nfileinto \"soon\"\nfileinto \"abs\"");
+	CHECK_EQ_STR(run_by(env, 1, -30, 0, 1),
+	             "fileinto \"N\"\nfileinto \"T\"\nfileinto \"late\"");
+	/* No BY= on MAIL: the parts give nothing, :count says 0. */
+	CHECK_EQ_STR(run_by(env, 0, 0, 0, 0), "keep");
+	CHECK_EQ_STR(run_by("require [\"envelope\", \"envelope-deliverby\", \"relational\", "
+	                    "\"comparator-i;ascii-numeric\"]; if envelope :count \"eq\" "
+	                    ":comparator \"i;ascii-numeric\" \"bymode\" \"0\" { discard; }", 0, 0, 0, 0),
+	             "discard");
+	/* Without the extension the parts are not there. */
+	CHECK_EQ_STR(run_by("require \"envelope\"; if envelope \"bymode\" \"return\" { discard; }",
+	                    1, 300, 1, 0), "keep");
+
+	const char *rd = "require [\"redirect-deliverby\"];\n";
+	char buf[512];
+	snprintf(buf, sizeof buf, "%sredirect :bytimerelative 600 \"a@example.net\";", rd);
+	CHECK_EQ_STR(run_by(buf, 0, 0, 0, 0),
+	             "redirect \"a@example.net\" :bytimeabsolute \"2026-11-16T00:10:00Z\" :bymode \"return\"");
+	snprintf(buf, sizeof buf, "%sredirect :bytimeabsolute \"2026-11-16T09:30:00+01:00\" :bymode "
+	         "\"notify\" :bytrace \"a@example.net\";", rd);
+	CHECK_EQ_STR(run_by(buf, 0, 0, 0, 0),
+	             "redirect \"a@example.net\" :bytimeabsolute \"2026-11-16T08:30:00Z\" :bymode \"notify\" :bytrace");
+	snprintf(buf, sizeof buf, "%sredirect :bytimeabsolute \"tomorrow\" \"a@example.net\";", rd);
+	CHECK_EQ_STR(run_by(buf, 0, 0, 0, 0),
+	             "runerror: line 2: :bytimeabsolute \"tomorrow\" is not an RFC 3339 date-time");
+	EXPECT("require \"redirect-deliverby\"; redirect :bymode \"return\" \"a@example.net\";",
+	       "error: line 1, column 40: :bymode needs :bytimerelative or :bytimeabsolute");
+	EXPECT("require \"redirect-deliverby\"; redirect :bytimerelative 5 :bymode \"later\" \"a@example.net\";",
+	       "error: line 1, column 58: :bymode must be \"notify\" or \"return\"");
+	EXPECT("require \"redirect-deliverby\"; redirect :bytimerelative 5 :bytimeabsolute "
+	       "\"2026-11-16T09:30:00Z\" \"a@example.net\";",
+	       "error: line 1, column 31: only one of :bytimerelative and :bytimeabsolute may be given");
+	EXPECT("redirect :bytimerelative 5 \"a@example.net\";",
+	       "error: line 1, column 10: tag :bytimerelative needs require \"redirect-deliverby\"");
+	CHECK(strstr(sieve_extensions(), "envelope-deliverby redirect-deliverby") != NULL);
+}
+
+/* What a run does once (a part's text decoded and folded, a constant
+ * :regex key compiled with the script) answers as doing it each time
+ * would: every comparator on the same part, keys in nested tests,
+ * elsif, foreverypart, and a bad constant key still a run error. */
+static void test_once_per_run(void)
+{
+	EXPECT("require [\"body\", \"fileinto\"];"
+	       "if body :contains \"PROJECT\" { fileinto \"a\"; }"
+	       "if body :comparator \"i;octet\" :contains \"PROJECT\" { fileinto \"b\"; }"
+	       "if body :comparator \"i;octet\" :contains \"project\" { fileinto \"c\"; }"
+	       "if body :contains [\"zzz\", \"HELLO bob\"] { fileinto \"d\"; }"
+	       "if body :content \"text/html\" :contains \"<B>bob\" { fileinto \"e\"; }"
+	       "if body :matches \"*Funded.\" { fileinto \"f\"; }",
+	       "fileinto \"a\"\nfileinto \"c\"\nfileinto \"d\"\nfileinto \"e\"\nfileinto \"f\"");
+	EXPECT("require [\"regex\", \"variables\", \"fileinto\"];"
+	       "if false { keep; } elsif anyof (false, not header :regex \"subject\" \"^xyz\") {"
+	       "  if header :regex \"subject\" \"^caf.+ (MEETING) about\" { fileinto \"${1}\"; }"
+	       "  if header :comparator \"i;octet\" :regex \"subject\" \"^caf.+ (MEETING)\" { fileinto \"no\"; }"
+	       "}",
+	       "fileinto \"meeting\"");
+	EXPECT("require [\"regex\", \"foreverypart\", \"mime\", \"fileinto\"];"
+	       "foreverypart { if header :mime :regex \"content-type\" \"^text/h\" { fileinto \"h\"; } }",
+	       "fileinto \"h\"");
+	EXPECT("require [\"regex\", \"variables\"]; set \"p\" \"^Caf\";"
+	       "if header :regex \"subject\" [\"${p}\", \"((\"] { discard; }",
+	       "discard");
+	CHECK_EQ_STR(run("require \"regex\"; if header :regex \"subject\" [\"^x\", \"((\"] { discard; }"),
+	             "runerror: invalid regular expression \"((\"");
 }
 
 int main(void)
@@ -802,6 +955,8 @@ int main(void)
 	test_extracttext();
 	test_edit_write();
 	test_envelope_dsn();
+	test_once_per_run();
+	test_deliverby();
 	CHECK(strstr(sieve_extensions(), "vacation-seconds") != NULL);
 	return unit_done("test_sieve");
 }

@@ -285,6 +285,11 @@ static void describe(const struct smtp_cmd *c, char *d, size_t dsz)
 			n = strlen(d);
 			snprintf(d + n, dsz - n, " requiretls");
 		}
+		if (m->seen & SMTP_PARAM_BY) {
+			n = strlen(d);
+			snprintf(d + n, dsz - n, " by=%lld;%c%s", (long long)m->by_time, m->by_mode,
+			         m->by_trace ? "T" : "");
+		}
 		return;
 	case SMTP_VERB_BDAT:
 		n = strlen(d);
@@ -478,6 +483,19 @@ static const struct cmd_case cmd_cases[] = {
     {"MAIL FROM:<a@b.example> requiretls SMTPUTF8", 0, "MAIL path=a@b.example smtputf8 requiretls"},
     {"MAIL FROM:<a@b.example> REQUIRETLS=yes", SMTP_PARSE_BAD_PARAM, "REQUIRETLS takes no value"},
     {"RCPT TO:<a@b.example> REQUIRETLS", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
+    /* Deliver By (RFC 2852 §4): ["-"/"+"]1*9DIGIT ";" R/N ["T"]. */
+    {"MAIL FROM:<a@b.example> BY=120;R", 0, "MAIL path=a@b.example by=120;R"},
+    {"MAIL FROM:<a@b.example> by=-30;nt", 0, "MAIL path=a@b.example by=-30;NT"},
+    {"MAIL FROM:<a@b.example> BY=+999999999;N", 0, "MAIL path=a@b.example by=999999999;N"},
+    {"MAIL FROM:<a@b.example> BY=1000000000;R", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=60", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=60;", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=60;X", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=60;RTT", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=;R", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY", SMTP_PARSE_BAD_PARAM, "bad BY value"},
+    {"MAIL FROM:<a@b.example> BY=1;R BY=2;R", SMTP_PARSE_BAD_PARAM, "duplicate parameter"},
+    {"RCPT TO:<a@b.example> BY=1;R", SMTP_PARSE_UNKNOWN_PARAM, "unknown parameter"},
     {"MAIL FROM:<a@b.example> RET=FULL", 0, "MAIL path=a@b.example ret=1"},
     {"MAIL FROM:<a@b.example> RET=hdrs", 0, "MAIL path=a@b.example ret=2"},
     {"MAIL FROM:<a@b.example> RET=NONE", SMTP_PARSE_BAD_PARAM, "bad RET value"},

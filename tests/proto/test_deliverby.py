@@ -1,0 +1,85 @@
+"""Deliver By (RFC 2852, issue 33): tern offers DELIVERBY on port 25 and
+on submission, checks MAIL's BY= (R mode needs a positive time), keeps
+the deadline with the queue entry, and the outbound queue honours it:
+in R mode a message still undelivered at the deadline comes back to its
+sender with a failure notice (5.4.7) and is not tried again; in N mode
+the sender gets a delay notice at the deadline while the queue goes on
+trying; a next hop that offers DELIVERBY gets BY= with the time left.
+One World (DNS, tern, scriptable receivers on loopback) for all."""
+import smtplib
+import time
+
+from test_queue import ALICE, World, ctx, status_fields, zone, mx
+
+import email
+import email.policy
+
+
+def _notices(w, n, timeout=25):
+    msgs = w.inbox(ALICE, n, timeout=timeout)
+    out = []
+    for uid, _ in msgs:
+        raw = w.srv.raw(ALICE, uid)
+        out.append((email.message_from_bytes(raw, policy=email.policy.default), raw))
+    return out
+
+
+def _refused(w, port, cmd):
+    c = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    if port == w.srv.submission_port:
+        c.starttls(context=ctx())
+        c.ehlo()
+        c.login(ALICE, "alice-pw-1")
+    code, ehlo = c.ehlo("client.test")
+    assert b"DELIVERBY" in ehlo, ehlo
+    code, msg = c.docmd(cmd)
+    c.close()
+    return code, msg
+
+
+def test_deliverby_offer_expiry_and_relay():
+    later = "451 4.3.0 try again later"
+
+    def records(ips):
+        return zone(mx(ips, 0), mx(ips, 1, name="other.test"))
+    with World(records) as w:
+        w.receiver(0, rcpt=lambda a: later if a.startswith(("ret", "nfy")) else "250 ok")
+        r1 = w.receiver(1, extra_ehlo=("DELIVERBY",))
+        for port in (w.srv.smtp_port, w.srv.submission_port):
+            code, msg = _refused(w, port, "MAIL FROM:<a@remote.test> BY=0;R")
+            assert code == 501 and b"5.5.4" in msg, (port, code, msg)
+            code, msg = _refused(w, port, "MAIL FROM:<a@remote.test> BY=12x;R")
+            assert code == 501, (port, code, msg)
+            code, msg = _refused(w, port, "MAIL FROM:<alice@example.test> BY=-5;N")
+            assert code == 250, (port, code, msg)
+
+        # A next hop that offers DELIVERBY hears the time left.
+        w.send(["carol@other.test"], subject="by relay", mail_options=["BY=600;RT"])
+        m = r1.wait_messages(1)
+        assert len(m) == 1
+        mail = [c for c in r1.commands if c.upper().startswith("MAIL FROM")][0]
+        by = mail.split("BY=")[1].split()[0]
+        secs, mode = by.split(";")
+        assert 590 <= int(secs) <= 600 and mode == "RT", mail
+
+        # R: returned at the deadline; N: a delay notice at the deadline.
+        t0 = time.time()
+        w.send(["ret@remote.test"], subject="by return", mail_options=["BY=3;R"])
+        w.send(["nfy@remote.test"], subject="by notify", mail_options=["BY=2;N"])
+        got = _notices(w, 2)
+        assert len(got) == 2, got
+        assert time.time() - t0 >= 2
+        by_subject, raws = {}, {}
+        for m, raw in got:
+            subj = [s for s in (b"by return", b"by notify") if s in raw]
+            assert len(subj) == 1, raw[:2000]
+            by_subject[subj[0]] = status_fields(m)
+            raws[subj[0]] = raw
+        ret = by_subject[b"by return"]
+        assert ret[1]["action"] == "failed" and ret[1]["status"] == "5.4.7", ret
+        assert b"delivery time expired (Deliver By)" in raws[b"by return"]
+        nfy = by_subject[b"by notify"]
+        assert nfy[1]["action"] == "delayed", nfy
+        # The returned one is gone; the late one is still tried.
+        out = w.queue_list()
+        assert "ret@remote.test" not in out and "nfy@remote.test" in out, out
