@@ -14,6 +14,7 @@
 #include "acme/acme_jws.h"
 #include "core/arena.h"
 #include "http/json.h"
+#include "mime/mime_date.h"
 #include "net/tls_private.h"
 
 #define NEXT(p, n, tag, v, vn) (tls_der_next(&(p), &(n), &(tag), &(v), &(vn)) == 0)
@@ -77,54 +78,9 @@ int acme_ari_cert_id(const unsigned char *der, size_t len, char *out, size_t out
 	return b == 0 ? -1 : 0;
 }
 
-static int num(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
 int acme_rfc3339(const char *s, int64_t *t_r)
 {
-	int y, mo, d, h, mi, se;
-	size_t len = strlen(s);
-
-	if (len < 20 || num(s, 4, &y) || s[4] != '-' || num(s + 5, 2, &mo) || s[7] != '-' ||
-	    num(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    num(s + 11, 2, &h) || s[13] != ':' || num(s + 14, 2, &mi) || s[16] != ':' ||
-	    num(s + 17, 2, &se))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return -1;
-	const char *z = s + 19;
-	if (*z == '.') {
-		z++;
-		if (*z < '0' || *z > '9')
-			return -1;
-		while (*z >= '0' && *z <= '9')
-			z++;
-	}
-	int64_t off = 0;
-	if (*z == 'Z' || *z == 'z') {
-		z++;
-	} else if (*z == '+' || *z == '-') {
-		int oh, om;
-		if (num(z + 1, 2, &oh) || z[3] != ':' || num(z + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		off = (oh * 3600 + om * 60) * (*z == '+' ? 1 : -1);
-		z += 6;
-	} else {
-		return -1;
-	}
-	if (*z != '\0')
-		return -1;
-	*t_r = tls_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-	       off;
-	return 0;
+	return mime_rfc3339_parse(s, t_r);
 }
 
 int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r)

@@ -309,8 +309,15 @@ int acme_dnsupd_verify(const unsigned char *p, size_t n, const unsigned char *re
 		                                                                     : "other");
 		return -1;
 	}
-	if (maclen != 32)
-		return why_set(why, whysz, maclen ? "TSIG MAC truncated" : "reply unsigned (empty MAC)");
+	/* RFC 8945 §5.2.2.3: a MAC may be truncated, to no less than half
+	 * the hash or 10 octets, whichever is more (16 for HMAC-SHA256);
+	 * only the octets sent are compared. */
+	if (maclen == 0)
+		return why_set(why, whysz, "reply unsigned (empty MAC)");
+	if (maclen > 32)
+		return why_set(why, whysz, "malformed TSIG (MAC longer than HMAC-SHA256's)");
+	if (maclen < 16)
+		return why_set(why, whysz, "TSIG MAC truncated below 16 octets (RFC 8945 §5.2.2.3)");
 
 	/* The MAC covers: the request's MAC, the reply without its TSIG (ARCOUNT
 	 * one less, the original id), then the TSIG variables (§4.3.3). */
@@ -344,7 +351,7 @@ int acme_dnsupd_verify(const unsigned char *p, size_t n, const unsigned char *re
 	br_hmac_out(&hc, mac);
 	explicit_bzero(&kc, sizeof kc);
 	unsigned diff = 0;
-	for (size_t i = 0; i < 32; i++)
+	for (size_t i = 0; i < maclen; i++)
 		diff |= mac[i] ^ p[m + i];
 	if (diff)
 		return why_set(why, whysz, "TSIG MAC does not verify (forged or another secret)");

@@ -76,18 +76,22 @@ static const char *or_dash(const char *s)
 	return s && s[0] ? s : "-";
 }
 
-static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received_at)
+static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received_at,
+		      const char *dkim_v)
 {
 	unsigned *n = arg;
 	char s[32], e[32];
 	(void)received_at;
+	char dkim[TLSRPT_DKIM_MAX + 8];
+	snprintf(dkim, sizeof dkim, " dkim=%s", dkim_v);
 	rfc3339(r->start, s);
 	rfc3339(r->end, e);
 	for (size_t i = 0; i < r->npolicies; i++) {
 		const struct tlsrpt_policy *p = &r->policies[i];
-		printf("%s %s %s %s %s %s successful=%llu failed=%llu\n", s, e, or_dash(r->organization),
-		       or_dash(r->report_id), p->domain, tlsrpt_policy_type_name(p->type),
-		       (unsigned long long)p->successful, (unsigned long long)p->failed);
+		printf("%s %s %s %s %s %s successful=%llu failed=%llu%s\n", s, e,
+		       or_dash(r->organization), or_dash(r->report_id), p->domain,
+		       tlsrpt_policy_type_name(p->type), (unsigned long long)p->successful,
+		       (unsigned long long)p->failed, dkim);
 		for (size_t k = 0; k < p->nfailures; k++) {
 			const struct tlsrpt_failure *f = &p->failures[k];
 			printf("  %s mx=%s ip=%s sessions=%llu\n", tlsrpt_result_name(f->result),

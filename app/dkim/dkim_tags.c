@@ -458,9 +458,14 @@ int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why
 			return -1;
 		}
 	}
-	if ((t = tag_get(tags, n, "s")) != NULL && !list_has(*t, "email") && !list_has(*t, "*")) {
-		*why_r = "key s= is not for email";
-		return -1;
+	k->services = DKIM_SVC_EMAIL | DKIM_SVC_TLSRPT;
+	if ((t = tag_get(tags, n, "s")) != NULL && !list_has(*t, "*")) {
+		k->services = (uint8_t)((list_has(*t, "email") ? DKIM_SVC_EMAIL : 0) |
+					(list_has(*t, "tlsrpt") ? DKIM_SVC_TLSRPT : 0));
+		if (!k->services) {
+			*why_r = "key s= is not for email";
+			return -1;
+		}
 	}
 	if ((t = tag_get(tags, n, "t")) != NULL) {
 		k->testing = (uint8_t)list_has(*t, "y");

@@ -222,14 +222,14 @@ static const char *key_refuses(const struct vsig *s)
 
 	if (s->kst == DKIM_KEYANS_BAD)
 		return s->key_why;
-	if ((why = dkim_pubkey_refuses(&s->key, sig->alg)) != NULL)
+	if ((why = dkim_pubkey_refuses(&s->key, sig->alg)) != NULL && why != dkim_key_not_email)
 		return why;
 	if (s->key.strict) {
 		const char *at = strrchr(sig->i, '@');
 		if (at == NULL || strcasecmp(at + 1, sig->d) != 0)
 			return "key t=s: the i= domain must be d= itself";
 	}
-	return NULL;
+	return why; /* NULL or dkim_key_not_email, checked last */
 }
 
 /* With the key in hand: the key's rules, the body, then the signature. */
@@ -243,13 +243,22 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 
 	if (s->kst == DKIM_KEYANS_NONE || s->kst == DKIM_KEYANS_TEMP) {
 		int temp = s->kst == DKIM_KEYANS_TEMP;
-		snprintf(why, sizeof why, "%s %s._domainkey.%s",
-		         temp ? "key lookup failed for" : "no key record at", sig->s, sig->d);
+		/* A long name is cut: the reason is for logs and fields. */
+		if (snprintf(why, sizeof why, "%s %s._domainkey.%s",
+		             temp ? "key lookup failed for" : "no key record at", sig->s, sig->d) < 0)
+			why[0] = '\0';
 		decide(s, temp ? DKIM_RESULT_TEMPERROR : DKIM_RESULT_PERMERROR, why);
 		return;
 	}
 	s->res.testing = s->kst == DKIM_KEYANS_OK && s->key.testing;
-	if ((refused = key_refuses(s)) != NULL) {
+	s->res.services = s->kst == DKIM_KEYANS_OK ? s->key.services : 0;
+	/* A key for TLS-RPT only (s=tlsrpt) is still checked, so that a
+	 * report's signature can pass for its intake; for email it stays a
+	 * permerror. */
+	struct dkim_pubkey key = s->key;
+	if ((refused = key_refuses(s)) == dkim_key_not_email)
+		key.services |= DKIM_SVC_EMAIL;
+	else if (refused != NULL) {
 		decide(s, DKIM_RESULT_PERMERROR, refused);
 		return;
 	}
@@ -263,16 +272,23 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 		decide(s, DKIM_RESULT_POLICY, "signed header fields too big");
 		return;
 	}
-	enum dkim_result r = dkim_sig_check(&s->key, sig->alg, digest, sig->b, sig->blen, why, sizeof why);
+	enum dkim_result r = dkim_sig_check(&key, sig->alg, digest, sig->b, sig->blen, why, sizeof why);
 	if (r != DKIM_RESULT_PASS)
 		decide(s, r, why);
 	else if (memcmp(v->bh[s->body], sig->bh, 32) != 0)
 		decide(s, DKIM_RESULT_FAIL, "body hash did not verify");
-	else
-		decide(s, DKIM_RESULT_PASS, "verified");
+	else {
+		s->res.verified = 1;
+		if (refused)
+			decide(s, DKIM_RESULT_PERMERROR, refused);
+		else
+			decide(s, DKIM_RESULT_PASS, "verified");
+	}
 }
 
 /* ---- shared with ARC ---- */
+
+const char dkim_key_not_email[] = "key s= is not for email";
 
 const char *dkim_pubkey_refuses(const struct dkim_pubkey *k, int alg)
 {
@@ -280,6 +296,8 @@ const char *dkim_pubkey_refuses(const struct dkim_pubkey *k, int alg)
 		return "key revoked (empty p=)";
 	if ((alg == DKIM_ALG_RSA_SHA256) != (k->type == DKIM_KEY_RSA))
 		return "key type k= does not match a=";
+	if (!(k->services & DKIM_SVC_EMAIL))
+		return dkim_key_not_email;
 	return NULL;
 }
 

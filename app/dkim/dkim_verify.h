@@ -127,9 +127,15 @@ int dkim_sig_parse(struct str value, struct dkim_sig *sig, enum dkim_result *res
 
 enum dkim_keytype { DKIM_KEY_RSA = 1, DKIM_KEY_ED25519 = 2 };
 
+/* Service types a key record's s= allows (RFC 6376 §3.6.1; "tlsrpt" is
+ * RFC 8460 §3's, for the keys that sign TLS-RPT reports). */
+#define DKIM_SVC_EMAIL 1
+#define DKIM_SVC_TLSRPT 2
+
 /* A parsed key record (§3.6.1). */
 struct dkim_pubkey {
 	enum dkim_keytype type;  /* k=, rsa when absent */
+	uint8_t services;        /* DKIM_SVC_*: s= ("*" or absent: all) */
 	uint8_t testing;         /* t=y */
 	uint8_t strict;          /* t=s: i= must have d= exactly */
 	uint8_t revoked;         /* p= empty */
@@ -140,8 +146,9 @@ struct dkim_pubkey {
 /*
  * Parses a key record (the TXT value, strings joined). Checks v= (DKIM1,
  * first when present), k= (rsa or ed25519), h= (must allow sha256 when
- * present), s= (email or *), p= (base64; empty = revoked, which is not an
- * error here: see revoked). Returns 0, or -1 with *why_r (static).
+ * present), s= (email, tlsrpt or *: services), p= (base64; empty = revoked,
+ * which is not an error here: see revoked). Returns 0, or -1 with *why_r
+ * (static).
  */
 int dkim_pubkey_parse(struct str record, struct dkim_pubkey *k, const char **why_r);
 
@@ -205,7 +212,10 @@ enum dkim_keyans dkim_pubkey_answer(const struct dns_answer *a, struct dkim_pubk
                                     const char **why_r);
 
 /* The key's own refusals of a signature of algorithm alg: revoked (empty
- * p=), k= not matching a=. NULL when none (a static reason otherwise). */
+ * p=), k= not matching a=, s= not allowing email (then the reason is
+ * dkim_key_not_email, the same pointer). NULL when none (a static reason
+ * otherwise). */
+extern const char dkim_key_not_email[];
 const char *dkim_pubkey_refuses(const struct dkim_pubkey *k, int alg);
 
 /*
@@ -227,6 +237,11 @@ struct dkim_sig_result {
 	char i[DKIM_IDENTITY_MAX + 1]; /* the AUID (i=, or "@d") */
 	int alg;                       /* enum dkim_alg, 0 unknown */
 	uint8_t testing;               /* the key says t=y: treat as unsigned (§3.6.1) */
+	uint8_t services;              /* the key's DKIM_SVC_* (0: no key) */
+	/* 1: the signature and body hash verified with the key, whatever
+	 * its services: result is then "pass", or "permerror" for a key
+	 * whose s= does not allow email (one for TLS-RPT reports only). */
+	uint8_t verified;
 	uint64_t unsigned_octets;      /* canonical body octets after l= */
 	char reason[DKIM_REASON_MAX];
 };

@@ -22,7 +22,8 @@ struct agg {
 	uint64_t reports, successful, failed;
 };
 
-static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received_at)
+static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received_at,
+		      const char *dkim)
 {
 	struct agg *g = arg;
 	struct jw *w = g->w;
@@ -43,6 +44,17 @@ static void on_report(void *arg, const struct tlsrpt_report *r, int64_t received
 	jw_kint(w, "start", r->start);
 	jw_kint(w, "end", r->end);
 	jw_kint(w, "received", received_at);
+	/* "pass" with the signing domain, "fail", "none", "unchecked" or
+	 * "unknown" (tlsrpt_intake.h). */
+	const char *colon = strchr(dkim, ':');
+	if (colon) {
+		jw_key(w, "dkim");
+		jw_strn(w, dkim, (size_t)(colon - dkim));
+		jw_kstr(w, "dkim_domain", colon + 1);
+	} else {
+		jw_kstr(w, "dkim", dkim);
+		jw_kstr(w, "dkim_domain", "");
+	}
 	jw_kuint(w, "successful", ok);
 	jw_kuint(w, "failed", failed);
 	jw_key(w, "policies");

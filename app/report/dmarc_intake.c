@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xalloc.h"
+#include "dkim/dkim_verify.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "report/dmarc_intake.h"
@@ -56,7 +57,7 @@ static int looks_json(const uint8_t *p, size_t n)
 }
 
 static int one_part(struct store *st, const char *msg, const struct mime_part *p, int64_t now,
-		    char *err, size_t errsz)
+		    const char *dkim, char *err, size_t errsz)
 {
 	struct str body = str_make(msg + p->body_off, (size_t)(p->body_end - p->body_off));
 	struct buf raw;
@@ -74,7 +75,8 @@ static int one_part(struct store *st, const char *msg, const struct mime_part *p
 	const uint8_t *b = (const uint8_t *)buf_data(&raw);
 	if (looks_json(b, buf_len(&raw))) {
 		/* application/tlsrpt+json */
-		stored = tlsrpt_intake_json(st, (const char *)b, buf_len(&raw), now, err, errsz) == 0;
+		stored = tlsrpt_intake_json(st, (const char *)b, buf_len(&raw), now, dkim, err,
+					    errsz) == 0;
 		goto out;
 	}
 	if (dmarc_report_pack_of(b, buf_len(&raw)) == DMARC_PACK_UNKNOWN)
@@ -83,7 +85,7 @@ static int one_part(struct store *st, const char *msg, const struct mime_part *p
 		goto out;
 	if (looks_json(xml, xlen)) {
 		/* application/tlsrpt+gzip */
-		stored = tlsrpt_intake_json(st, (const char *)xml, xlen, now, err, errsz) == 0;
+		stored = tlsrpt_intake_json(st, (const char *)xml, xlen, now, dkim, err, errsz) == 0;
 		goto out;
 	}
 	if (dmarc_report_parse((const char *)xml, xlen, &r, err, errsz) != 0)
@@ -96,8 +98,19 @@ out:
 	return stored;
 }
 
+void dmarc_intake_dkim(const struct dkim_sig_result *const *res, size_t n, char *out,
+		       size_t outsz)
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i]->verified && !res[i]->testing && (res[i]->services & DKIM_SVC_TLSRPT)) {
+			snprintf(out, outsz, "pass:%s", res[i]->d);
+			return;
+		}
+	snprintf(out, outsz, "%s", n ? "fail" : "none");
+}
+
 unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int64_t now,
-			      char *err, size_t errsz)
+			      const char *dkim, char *err, size_t errsz)
 {
 	struct arena *a;
 	struct mime_tree t;
@@ -114,7 +127,7 @@ unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int
 		if (!maybe_report(&t.parts[i]))
 			continue;
 		why[0] = '\0';
-		if (one_part(st, msg, &t.parts[i], now, why, sizeof why))
+		if (one_part(st, msg, &t.parts[i], now, dkim ? dkim : "unchecked", why, sizeof why))
 			stored++;
 		else if (why[0] && errsz)
 			snprintf(err, errsz, "%s", why);
@@ -129,13 +142,15 @@ struct intake_job {
 	struct store *st;
 	char *msg;
 	size_t len;
+	char dkim[TLSRPT_DKIM_MAX];
 };
 
 static void intake_run(void *arg)
 {
 	struct intake_job *j = arg;
 	char err[200];
-	unsigned n = dmarc_intake_message(j->st, j->msg, j->len, time_wall(), err, sizeof err);
+	unsigned n = dmarc_intake_message(j->st, j->msg, j->len, time_wall(), j->dkim, err,
+					  sizeof err);
 	if (n || err[0])
 		log_info("dmarc", NULL, "event=report_intake stored=%u%s%s%s", n,
 		         err[0] ? " error=\"" : "", err, err[0] ? "\"" : "");
@@ -148,12 +163,13 @@ static void intake_done(void *arg)
 	free(j);
 }
 
-void dmarc_intake_submit(struct store *st, const char *msg, size_t len)
+void dmarc_intake_submit(struct store *st, const char *msg, size_t len, const char *dkim)
 {
 	if (len > DMARC_INTAKE_MAX)
 		return;
 	struct intake_job *j = xcalloc(1, sizeof *j);
 	j->st = st;
+	snprintf(j->dkim, sizeof j->dkim, "%s", dkim ? dkim : "unchecked");
 	j->msg = xmalloc(len ? len : 1);
 	memcpy(j->msg, msg, len);
 	j->len = len;

@@ -38,18 +38,32 @@ int dmarc_intake_is_rua(struct store *st, const char *rcpt);
 
 /*
  * Looks for reports in a message (msg[0..len)) and stores each; now is
- * the time stored (seconds). Returns how many reports were stored; the
- * reason the last refused attachment was refused is in err ("" when
- * none was). Synchronous: for the worker job and the tests.
+ * the time stored (seconds). dkim: what the message's DKIM check found,
+ * as dmarc_intake_dkim() words it (NULL: "unchecked"), kept with each
+ * TLS-RPT report. Returns how many reports were stored; the reason the
+ * last refused attachment was refused is in err ("" when none was).
+ * Synchronous: for the worker job and the tests.
  */
 unsigned dmarc_intake_message(struct store *st, const char *msg, size_t len, int64_t now,
-			      char *err, size_t errsz);
+			      const char *dkim, char *err, size_t errsz);
+
+/*
+ * The DKIM verdict a received report carries, from the message's own
+ * DKIM results (the inbound checks', smtp_checks.c: one verifier for
+ * every purpose) into out: "pass:DOMAIN" for the first signature that
+ * verified with a key whose s= allows TLS-RPT (RFC 8460 §3: s=tlsrpt,
+ * or email's default "*"; not a t=y key), else "fail" (signed, none
+ * such), else "none" (unsigned).
+ */
+struct dkim_sig_result;
+void dmarc_intake_dkim(const struct dkim_sig_result *const *res, size_t n, char *out,
+		       size_t outsz);
 
 /*
  * dmarc_intake_message() on the worker pool over a copy of the message
  * (inline when no pool runs). Logs what it stored. Thread-safe; st must
  * outlive the job (the pool drains before the store closes).
  */
-void dmarc_intake_submit(struct store *st, const char *msg, size_t len);
+void dmarc_intake_submit(struct store *st, const char *msg, size_t len, const char *dkim);
 
 #endif

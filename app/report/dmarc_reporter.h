@@ -34,7 +34,8 @@
 struct config;
 struct store;
 
-#define DMARC_REPORTER_TICK_S 300
+/* 60 s: a crash loses at most a minute of DMARC and TLS-RPT counts (issue 30). */
+#define DMARC_REPORTER_TICK_S 60
 
 /* The From address now (see above) into out; "" when off or no domain. */
 void dmarc_reporter_from(const struct config *cfg, struct store *st, char *out, size_t outsz);

@@ -9,7 +9,7 @@
  * the verdict is known). Rows are counted in memory under a mutex (a
  * message costs a hash and a lookup, never a store write) and moved to
  * the store (dmarc_seen, store_dmarc_seen_add) by dmarc_seen_flush(),
- * which the report thread calls every few minutes and at shutdown; a
+ * which the report thread calls every minute and at shutdown; a
  * crash loses at most that interval's counts, which reports tolerate.
  * A row is a line of tab-separated fields (dmarc_seen_row_text), opaque to
  * the store, read back by dmarc_seen_row_parse() when the report is made.

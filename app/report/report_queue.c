@@ -3,11 +3,11 @@
  */
 #include "report/report_queue.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/latch.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "dkim/dkim.h"
@@ -17,20 +17,10 @@
 #define SIGNED_MAX ((size_t)24 << 20)
 
 /* queue_submit's completion, possibly on the writer thread. */
-struct qwait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
 static void queued(struct queue_request *r, void *arg)
 {
-	struct qwait *w = arg;
 	(void)r;
-	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	latch_open(arg);
 }
 
 int report_queue_signed(struct store *st, const char *log_module, const char *from,
@@ -57,7 +47,7 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 	struct queue_rcpt *qr = xcalloc(n ? n : 1, sizeof *qr);
 	for (size_t i = 0; i < n; i++)
 		qr[i] = (struct queue_rcpt){rcpts[i], NULL, QUEUE_NOTIFY_NEVER};
-	struct qwait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	struct latch w = LATCH_INIT;
 	struct queue_request q = {0};
 	q.data = buf_data(&out);
 	q.len = buf_len(&out);
@@ -68,10 +58,7 @@ int report_queue_signed(struct store *st, const char *log_module, const char *fr
 	q.done = queued;
 	q.arg = &w;
 	queue_submit(st, &q);
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
+	latch_wait(&w);
 	free(qr);
 	buf_free(&out);
 	if (q.result != STORE_OK) {

@@ -83,9 +83,20 @@ out:
 	free(ks.end);
 }
 
-int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now, char *err,
-		       size_t errsz)
+/* The verdict as one word of the record's first line. */
+static void dkim_word(const char *dkim, char out[TLSRPT_DKIM_MAX])
 {
+	size_t i = 0;
+	for (const char *p = dkim && *dkim ? dkim : "unchecked"; *p && i + 1 < TLSRPT_DKIM_MAX; p++)
+		out[i++] = *p > ' ' && *p < 0x7f ? *p : '?';
+	out[i] = '\0';
+}
+
+int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now,
+		       const char *dkim, char *err, size_t errsz)
+{
+	char dw[TLSRPT_DKIM_MAX];
+	dkim_word(dkim, dw);
 	struct arena *a = arena_new(16384);
 	struct tlsrpt_report r;
 	char dom[256], key[KEY_MAX + 64], prefix[KEY_MAX];
@@ -108,11 +119,11 @@ int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now
 	snprintf(prefix, sizeof prefix, TLSRPT_REPORT_PREFIX "%s/", dom);
 	snprintf(key, sizeof key, "%s%016llx/%02x%02x%02x%02x%02x%02x%02x%02x", prefix,
 		 (unsigned long long)r.start, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
-	buf_printf(&b, "TR1 %lld %lld\n", (long long)now, (long long)r.end);
+	buf_printf(&b, "TR1 %lld %lld %s\n", (long long)now, (long long)r.end, dw);
 	if (tlsrpt_report_json(&r, &b) < 0) {
 		/* Too big with its policy strings: keep the counts without them. */
 		buf_reset(&b);
-		buf_printf(&b, "TR1 %lld %lld\n", (long long)now, (long long)r.end);
+		buf_printf(&b, "TR1 %lld %lld %s\n", (long long)now, (long long)r.end, dw);
 		for (size_t i = 0; i < r.npolicies; i++)
 			r.policies[i].nstrings = r.policies[i].nmx = 0;
 		if (tlsrpt_report_json(&r, &b) < 0) {
@@ -141,16 +152,26 @@ static void on_report(void *arg, const char *name, const void *val, size_t len)
 {
 	struct lister *l = arg;
 	const char *v = val, *nl = memchr(val, '\n', len);
-	long long recv = 0;
+	long long recv = 0, end = 0;
+	char dkim[TLSRPT_DKIM_MAX] = "unknown", head[TLSRPT_DKIM_MAX + 64];
 	(void)name;
 	if (!nl || sscanf(v, "TR1 %lld", &recv) != 1)
 		return;
+	/* "TR1 RECEIVED END DKIM"; records from before the verdict have no DKIM. */
+	size_t hl = (size_t)(nl - v);
+	if (hl < sizeof head) {
+		memcpy(head, v, hl);
+		head[hl] = '\0';
+		char w[TLSRPT_DKIM_MAX];
+		if (sscanf(head, "TR1 %lld %lld %269s", &recv, &end, w) == 3)
+			snprintf(dkim, sizeof dkim, "%s", w);
+	}
 	struct arena *a = arena_new(16384);
 	struct tlsrpt_report r;
 	char err[128];
 	size_t off = (size_t)(nl + 1 - v);
 	if (tlsrpt_report_parse(v + off, len - off, a, &r, err, sizeof err) == 0)
-		l->cb(l->arg, &r, (int64_t)recv);
+		l->cb(l->arg, &r, (int64_t)recv, dkim);
 	arena_free(&a);
 }
 

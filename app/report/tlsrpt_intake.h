@@ -18,8 +18,13 @@
  * store: reports whose period ended more than TLSRPT_KEEP_DAYS ago go,
  * then the oldest beyond TLSRPT_KEEP_MAX.
  *
- * Caveats: anyone can mail a report (RFC 8460 asks reporters to sign,
- * nothing makes receivers check): a forged one only adds to the view.
+ * Each report keeps the DKIM verdict of the message that carried it
+ * (RFC 8460 §3 asks reporters to sign, with a key whose s= allows
+ * "tlsrpt"): the inbound checks' own results, no second verifier.
+ *
+ * Caveats: anyone can mail a report; one that is unsigned or whose
+ * signature fails is kept and shown as such, not dropped: a forged one
+ * only adds to the view.
  */
 #ifndef TERN_REPORT_TLSRPT_INTAKE_H
 #define TERN_REPORT_TLSRPT_INTAKE_H
@@ -34,17 +39,23 @@ struct store;
 #define TLSRPT_KEEP_DAYS 180
 #define TLSRPT_KEEP_MAX 500
 #define TLSRPT_REPORT_PREFIX "tlsrpt-report/"
+#define TLSRPT_DKIM_MAX 270 /* "pass:" and a domain */
 
 /*
- * Parses and stores the report json[0..n) (received now). 0, or -1 with
- * a reason in err: not a report, no served domain for its policy domain,
- * a store error.
+ * Parses and stores the report json[0..n) (received now) with dkim, the
+ * DKIM verdict of the message that carried it (dmarc_intake_dkim():
+ * "pass:DOMAIN", "fail", "none"; or "unchecked"). 0, or -1 with a reason
+ * in err: not a report, no served domain for its policy domain, a store
+ * error.
  */
-int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now, char *err,
-		       size_t errsz);
+int tlsrpt_intake_json(struct store *st, const char *json, size_t n, int64_t now,
+		       const char *dkim, char *err, size_t errsz);
 
-/* Called with each stored report (valid during the call) and when it came. */
-typedef void tlsrpt_report_cb(void *arg, const struct tlsrpt_report *r, int64_t received_at);
+/* Called with each stored report (valid during the call), when it came,
+ * and its DKIM verdict (as stored; "unknown" for reports kept before
+ * tern recorded it). */
+typedef void tlsrpt_report_cb(void *arg, const struct tlsrpt_report *r, int64_t received_at,
+			      const char *dkim);
 
 /*
  * Calls cb for each report stored under the served domain, oldest period

@@ -10,8 +10,8 @@
  * dmarc_seen.h's do (a session costs a lookup, never a store write), and
  * tlsrpt_seen_flush() adds them to the store: one meta record per (UTC
  * day, policy domain), `tlsrpt-seen/DDDDDDDD/DOMAIN` (SCHEMA.md), whose
- * lines are "COUNT<TAB>ROW". The report thread flushes every few
- * minutes, at SIGHUP and at stop.
+ * lines are "COUNT<TAB>ROW". The report thread flushes every minute
+ * (DMARC_REPORTER_TICK_S), at SIGHUP and at stop.
  *
  * A row is tab-separated text: "S<TAB>TYPE" (successful sessions),
  * "F<TAB>TYPE<TAB>RESULT<TAB>MX<TAB>IP<TAB>INFO<TAB>OURIP" (failed ones), or

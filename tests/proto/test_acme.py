@@ -30,7 +30,7 @@ import time
 from harness import Server, free_port
 from httpc import Api
 
-ADMIN_PW = "admin-password-1"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def settings(s):
@@ -747,7 +747,7 @@ def test_wizard_certificate_tick_turns_acme_on():
         s.start()
         assert s.wait_log("event=attempt_failed step=directory", timeout=30), s.log_text()[-3000:]
         a = Api(s)
-        a.login("admin-password-1")
+        a.login("admin-password-1-Vq8r")
         st, _, js = a.call("GET", "/settings")
         assert js["acme"]["enabled"] is True and js["acme"]["state"] == "failed", js["acme"]
         assert "acme-v02.api.letsencrypt.org" in js["acme"]["directory"]

@@ -133,7 +133,7 @@ def test_inbound_auth():
             "client.example.org": {"A": ["127.0.0.1"]},
         })
         s, api = admin_server(domains=("example.test", "other.test"),
-                              accounts=[("admin@example.test", "admin-pw-1"), ("bob@example.test", "bob-pw-1")],
+                              accounts=[("admin@example.test", "admin-pw-1-Vq8r"), ("bob@example.test", "bob-pw-1")],
                               env={"TERN_DNS_SERVERS": dns.servers, "TERN_HOSTNAME": HOST})
 
         # The spoofing case, with swaks as a user would try it.

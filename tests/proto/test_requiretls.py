@@ -166,6 +166,25 @@ def test_requiretls_end_to_end_and_tls_required_no():
             assert dsn["from"] in ("", "<>") and dsn["rcpts"] == ["carol@sts.test"], dsn
             assert dsn["tls"] and dsn["requiretls"], dsn
             assert "5.7.10" in dsn["data"] and "hal@plain.test" in dsn["data"], dsn["data"][:2000]
+
+            # The "delivered" notice (NOTIFY=SUCCESS) of a REQUIRETLS message
+            # quotes it too: it leaves with REQUIRETLS. The envelope sender
+            # is a served address that forwards to carol@sts.test.
+            w.srv.cli("alias", "add", "back@example.test", "carol@sts.test")
+            s = smtplib.SMTP("127.0.0.1", w.srv.smtp_port, timeout=20)
+            s.ehlo("mx.sts.test")
+            s.starttls(context=ctx())
+            s.ehlo("mx.sts.test")
+            s.sendmail("back@example.test", ["bob@example.test"],
+                       b"From: carol@sts.test\r\nTo: bob@example.test\r\nSubject: ok\r\n\r\nHi.\r\n",
+                       mail_options=["REQUIRETLS"], rcpt_options=["NOTIFY=SUCCESS"])
+            s.quit()
+            got = a.messages(3)
+            assert len(got) == 3, w.srv.log_text()[-3000:]
+            dsn = got[2]
+            assert dsn["from"] in ("", "<>") and dsn["rcpts"] == ["carol@sts.test"], dsn
+            assert "Action: delivered" in dsn["data"], dsn["data"][:2000]
+            assert dsn["tls"] and dsn["requiretls"], dsn
         finally:
             for p in peers:
                 p.stop()

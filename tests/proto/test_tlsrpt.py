@@ -29,8 +29,10 @@ import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import subprocess
+
 from httpc import admin_server
-from mailpeers import ca_signed, free_port_on, self_signed, test_ca
+from mailpeers import SYSTEM_PYTHON, DnsServer, ca_signed, free_port_on, self_signed, test_ca
 from test_mta_sts_out import PolicyServer, _policy
 from test_queue import World
 from test_submission import dkimpy
@@ -276,10 +278,41 @@ def _mail(subject, attachment, ctype, filename):
     return m.as_bytes(policy=policy.SMTP)
 
 
+SIGN = r"""
+import base64, sys, dkim, nacl.signing
+seed = bytes(range(32))
+msg = sys.stdin.buffer.read()
+sig = dkim.sign(msg, b"tlsrpt", b"company-x.example", base64.b64encode(seed),
+                signature_algorithm=b"ed25519-sha256", include_headers=[b"from", b"to", b"subject"])
+pub = nacl.signing.SigningKey(seed).verify_key.encode()
+sys.stdout.write(base64.b64encode(pub).decode() + "\n")
+sys.stdout.buffer.write(sig + msg)
+"""
+
+
+def _signed(raw):
+    """raw DKIM-signed (dkimpy, Ed25519) as company-x.example, selector
+    tlsrpt; returns (the key's p= value, the signed message)."""
+    r = subprocess.run([SYSTEM_PYTHON, "-c", SIGN], input=raw, capture_output=True, check=True)
+    pub, signed = r.stdout.split(b"\n", 1)
+    return pub.decode(), signed
+
+
 def test_reports_received_listed_and_shown():
-    s, a = admin_server(accounts=[(PM, "postmaster-pw-1")])
+    day = int(time.time()) // 86400 * 86400
+    # Reports signed with a key for TLS-RPT only (RFC 8460 §3: s=tlsrpt):
+    # r4 verifies; r5's Subject was changed after signing.
+    pub, r4 = _signed(_mail("signed", gzip.compress(_report(day - 10 * 86400, "r4")),
+                            "application/tlsrpt+gzip", "r4.json.gz"))
+    _, r5 = _signed(_mail("signed", _report(day - 11 * 86400, "r5"), "application/tlsrpt+json",
+                          "r5.json"))
+    r5 = r5.replace(b"\r\nSubject: signed\r\n", b"\r\nSubject: Signed\r\n", 1)
+    assert b"Subject: Signed" in r5, r5[:600]
+    dns = DnsServer({"tlsrpt._domainkey.company-x.example": {
+        "TXT": ["v=DKIM1; k=ed25519; s=tlsrpt; p=" + pub]}})
+    atexit.register(dns.stop)
+    s, a = admin_server(accounts=[(PM, "postmaster-pw-1")], env={"TERN_DNS_SERVERS": dns.servers})
     with s:
-        day = int(time.time()) // 86400 * 86400
         mails = [
             ("gzip", _mail("Report Domain: example.test Submitter: Company-X Report-ID: <r1>",
                            gzip.compress(_report(day - 86400, "r1")), "application/tlsrpt+gzip",
@@ -290,6 +323,8 @@ def test_reports_received_listed_and_shown():
                             "application/tlsrpt+gzip", "again.json.gz")),
             ("not served", _mail("elsewhere", _report(day, "r3", domain="example.org"),
                                  "application/tlsrpt+json", "r3.json")),
+            ("signed", r4),
+            ("signed, changed", r5),
         ]
         for _, m in mails:
             c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=20)
@@ -300,7 +335,7 @@ def test_reports_received_listed_and_shown():
         while time.time() < deadline:
             st, _, r = a.call("GET", "/domains/example.test/tlsrpt-reports?days=7")
             assert st == 200, r
-            if len(r["reports"]) >= 2 and s.log_text().count("event=report_intake stored=1") >= 3:
+            if len(r["reports"]) >= 2 and s.log_text().count("event=report_intake stored=1") >= 5:
                 break
             time.sleep(0.2)
         # Oldest period first; the one mailed twice is kept once.
@@ -309,6 +344,7 @@ def test_reports_received_listed_and_shown():
         r1 = r["reports"][1]
         assert r1["organization"] == "Company-X" and r1["contact"] == "sts-reporting@company-x.example", r1
         assert r1["start"] == day - 86400 and r1["end"] == day - 1, r1
+        assert (r1["dkim"], r1["dkim_domain"]) == ("none", ""), r1
         assert (r1["successful"], r1["failed"]) == (5326, 303), r1
         [p] = r1["policies"]
         assert (p["type"], p["domain"]) == ("sts", "example.test"), p
@@ -324,10 +360,20 @@ def test_reports_received_listed_and_shown():
         st, _, r = a.call("GET", "/domains/nope.test/tlsrpt-reports")
         assert st == 404, r
 
+        st, _, r = a.call("GET", "/domains/example.test/tlsrpt-reports?days=30")
+        assert st == 200, r
+        assert [(x["report_id"], x["organization"], x["dkim"], x["dkim_domain"])
+                for x in r["reports"]] == [
+            ("r5", "Company-X", "fail", ""), ("r4", "Company-X", "pass", "company-x.example"),
+            ("r2", "Other Org", "none", ""), ("r1", "Company-X", "none", "")], r
+
         out = s.cli("tlsrpt", "list", "example.test").stdout.decode().splitlines()
         d1 = time.strftime("%Y-%m-%d", time.gmtime(day - 86400))
-        assert out[0].startswith(time.strftime("%Y-%m-%d", time.gmtime(day - 2 * 86400))), out
-        assert "%sT00:00:00Z %sT23:59:59Z Company-X r1 example.test sts successful=5326 failed=303" % (d1, d1) in out, out
+        assert out[0].startswith(time.strftime("%Y-%m-%d", time.gmtime(day - 11 * 86400))), out
+        assert "%sT00:00:00Z %sT23:59:59Z Company-X r1 example.test sts successful=5326 failed=303 dkim=none" % (d1, d1) in out, out
+        assert [" ".join(re.search(r" (r\d) .* (dkim=\S+)$", l).groups())
+                for l in out if not l.startswith(" ")] == [
+            "r5 dkim=fail", "r4 dkim=pass:company-x.example", "r2 dkim=none", "r1 dkim=none"], out
         assert "  certificate-expired mx=mx1.mail.example.test ip=- sessions=100" in out, out
         assert "  starttls-not-supported mx=mx2.mail.example.test ip=203.0.113.56 sessions=200" in out, out
         r = s.cli("tlsrpt", "list", "example.org", check=False)

@@ -298,6 +298,8 @@ static void test_branches(void)
 	table_set("testing._domainkey.example.org", "v=DKIM1; k=ed25519; t=y; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
 	table_set("sha1only._domainkey.example.org", "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
 	table_set("web._domainkey.example.org", "v=DKIM1; k=ed25519; s=web; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("tlsrpt._domainkey.example.org", "v=DKIM1; k=ed25519; s=tlsrpt; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	table_set("both._domainkey.example.org", "v=DKIM1; k=ed25519; s=email:tlsrpt; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
 	table_set("rsaonly._domainkey.example.org", rfc_rsa_key);
 	table_set("temp._domainkey.example.org", NULL);
 	table_set("two._domainkey.example.org", "site-verification=abc|v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
@@ -376,6 +378,31 @@ static void test_branches(void)
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=web; h=from",
 	          0, m, sizeof m);
 	expect1("key s=web", m, DKIM_RESULT_PERMERROR, "not for email");
+	{
+		/* RFC 8460 §3: a key for TLS-RPT reports (s=tlsrpt) is no key
+		 * for email, but its signature is still checked for the
+		 * report intake (verified, services). */
+		struct dkim_sig_result r[2];
+		sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=tlsrpt; h=from",
+		          0, m, sizeof m);
+		expect1("key s=tlsrpt", m, DKIM_RESULT_PERMERROR, "not for email");
+		CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
+		CHECK_EQ_INT(r[0].verified, 1);
+		CHECK_EQ_INT(r[0].services, DKIM_SVC_TLSRPT);
+		snprintf(m2, sizeof m2, "%sP.S.\r\n", m);
+		CHECK_EQ_INT(verify(m2, strlen(m2), 0, NOW, r, 2), 1);
+		CHECK_EQ_INT(r[0].verified, 0);
+		sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=both; h=from",
+		          0, m, sizeof m);
+		expect1("key s=email:tlsrpt", m, DKIM_RESULT_PASS, NULL);
+		CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
+		CHECK_EQ_INT(r[0].services, DKIM_SVC_EMAIL | DKIM_SVC_TLSRPT);
+		CHECK_EQ_INT(r[0].verified, 1);
+		sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=web; h=from",
+		          0, m, sizeof m);
+		CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 2), 1);
+		CHECK_EQ_INT(r[0].verified, 0);
+	}
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=rsaonly; h=from",
 	          0, m, sizeof m);
 	expect1("key type", m, DKIM_RESULT_PERMERROR, "does not match");

@@ -8,6 +8,15 @@ import { get, seg } from './api.js';
 import { ErrorBox, Loading, useLoad } from './components.jsx';
 import { dateTime } from './format.js';
 
+// What the DKIM check of the report's message found (RFC 8460 §3 asks
+// reporters to sign): a report that did not pass may be forged.
+function Signed({ x }) {
+	if (x.dkim === 'pass') return <span class="badge badge-ok" title={`DKIM signature of ${x.dkim_domain} verified`}>DKIM {x.dkim_domain}</span>;
+	if (x.dkim === 'fail') return <span class="badge badge-missing" title="signed, but no signature verified with a key for TLS reports">DKIM failed</span>;
+	if (x.dkim === 'none') return <span class="badge badge-missing">unsigned</span>;
+	return <span class="muted">not checked</span>;
+}
+
 export function TlsrptReports({ name }) {
 	const [days, setDays] = useState(30);
 	const rep = useLoad(() => get(`/domains/${seg(name)}/tlsrpt-reports?days=${days}`), [name, days]);
@@ -35,7 +44,7 @@ export function TlsrptReports({ name }) {
 					<p data-testid="tlsrpt-totals">{r.totals.reports} reports: <strong>{r.totals.successful}</strong> TLS sessions succeeded, <strong>{r.totals.failed}</strong> failed.</p>
 					<div class="table-wrap">
 						<table data-testid="tlsrpt-report-list">
-							<thead><tr><th scope="col">Reporter</th><th scope="col">Period</th><th scope="col">Policy</th><th scope="col">Succeeded</th><th scope="col">Failed</th></tr></thead>
+							<thead><tr><th scope="col">Reporter</th><th scope="col">Period</th><th scope="col">Policy</th><th scope="col">Succeeded</th><th scope="col">Failed</th><th scope="col">Signed</th></tr></thead>
 							<tbody>
 								{r.reports.slice().reverse().map((x) => (
 									<tr key={x.organization + x.report_id + x.start}>
@@ -44,9 +53,10 @@ export function TlsrptReports({ name }) {
 										<td>{x.policies.map((p) => <div key={p.type + p.domain}><code>{p.type}</code> {p.domain}</div>)}</td>
 										<td>{x.successful}</td>
 										<td>{x.failed ? <span class="badge badge-missing">{x.failed}</span> : 0}</td>
+										<td data-testid="tlsrpt-dkim"><Signed x={x} /></td>
 									</tr>
 								))}
-								{r.reports.length === 0 ? <tr><td colSpan={5} class="muted">No reports in this period.</td></tr> : null}
+								{r.reports.length === 0 ? <tr><td colSpan={6} class="muted">No reports in this period.</td></tr> : null}
 							</tbody>
 						</table>
 					</div>
