@@ -105,6 +105,7 @@ static const struct cli_help helps[] = {
 	{ "dmarc", "usage: tern dmarc report [--send] [--today]\n" },
 	{ "tlsrpt", "usage: tern tlsrpt report [--send] [--today] | tern tlsrpt list DOMAIN\n" },
 	{ "sieve", "usage: tern sieve test SCRIPT FILE [--from ADDR] [--to ADDR]\n"
+		   "       tern sieve test SCRIPT FILE... --bench N   (CPU microseconds per run of the script)\n"
 		   "       tern sieve list|deactivate EMAIL|global\n"
 		   "       tern sieve get|put|activate|del EMAIL|global NAME   (put reads the script from stdin; global: the script run before every account's)\n" },
 	{ "spam", "usage: tern spam train spam|ham [--account EMAIL] PATH...\n"

@@ -3,7 +3,9 @@
  * administrators: list (name, created, last used), create (the secret is
  * in the 201 answer and nowhere else, ever), revoke. The portal's JMAP
  * bearer tokens are the same records with the JMAP scope (auth/bearer.h):
- * the same handlers with a scope, the token in the 201 answer once. The same store
+ * the same handlers with a scope, the token in the 201 answer once; the
+ * administrator makes, lists and revokes them on the account's own
+ * route (/accounts/{email}/jmap-tokens) with the same handlers. The same store
  * functions `tern account app-password` uses; the argon2id hash of a new
  * one is bounded by the HTTP side's hash semaphore like other passwords.
  */
@@ -87,8 +89,10 @@ static void add(struct http_ctx *x, enum store_apppass_scope scope)
 		http_store_problem(x, rc, err);
 		return;
 	}
-	log_info("http", NULL, "event=%s_created ip=%s",
-		 scope == STORE_APPPASS_JMAP ? "jmap_token" : "apppass", x->ip);
+	/* Who made it: the account in its portal, or the administrator. */
+	log_info("http", NULL, "event=%s_created account_id=%u by=%s ip=%s",
+		 scope == STORE_APPPASS_JMAP ? "jmap_token" : "apppass", id,
+		 x->account_email ? "account" : "admin", x->ip);
 	http_json_begin(x, &w, 201);
 	jw_obj_begin(&w);
 	jw_kstr(&w, "name", name);

@@ -309,6 +309,8 @@ void api_backups_list(struct http_ctx *x);
 void api_backups_start(struct http_ctx *x);
 void api_backups_schedule(struct http_ctx *x);
 void api_openapi(struct http_ctx *x);
+/* POST /api/v1/password/strength (api_password.c). */
+void api_password_strength(struct http_ctx *x);
 void http_healthz(struct http_ctx *x);
 void http_metrics(struct http_ctx *x);
 void http_autoconfig(struct http_ctx *x);

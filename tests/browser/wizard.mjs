@@ -161,6 +161,16 @@ async function adminPages() {
 	await screenshot('accounts-migrate');
 	log('migrate job from the account panel');
 
+	// A JMAP token made by the admin on the account's panel: shown once,
+	// then listed (issue 31).
+	await byId('token-name').fill('admin script');
+	await byId('token-add').click();
+	const tok = await byId('token-secret').textContent();
+	if (!/^tj1\.[0-9a-f]+\./.test(tok))
+		throw new Error('admin-made token not shown: ' + tok);
+	await page.locator('[data-testid=token-row]', { hasText: 'admin script' }).waitFor();
+	log('jmap token made from the account panel');
+
 	// "Import an mbox file": the file goes up as the request body, the
 	// folder defaults to its name, and tern import's counts show at the end.
 	const mbox = [1, 2].map((i) => `From a${i}@remote.test Mon Nov  2 10:00:00 2026\n` +
@@ -343,6 +353,7 @@ try {
 		// 2. Admin password (typed twice).
 		await step('admin');
 		await byId('admin-password').fill(cfg.admin_password);
+		await page.locator('[data-testid=admin-password-meter][data-acceptable=yes]').waitFor();
 		await byId('admin-password2').fill(cfg.admin_password);
 		await screenshot('admin-password');
 		await byId('wizard-next').click();

@@ -7,7 +7,7 @@ import subprocess
 from harness import TERN
 from httpc import Api, admin_server
 
-OLD = "admin-password-1"
+OLD = "admin-password-1-Vq8r"
 NEW = "new-admin-pw-2"
 
 

@@ -89,12 +89,12 @@ def test_password_asked_twice_on_a_terminal():
         env = {"PATH": "/usr/bin:/bin", "TERN_DATA_DIR": d}
         assert run(["domain", "add", "example.test"], env).returncode == 0
         rc, out = on_terminal(["account", "add", "a@example.test"], env,
-                              ["first-password-1", "other-password-2"])
+                              ["first-password-1-Vq8r", "other-password-2-Vq8r"])
         assert rc == 2 and b"differ" in out, out
         assert b"a@example.test" not in run(["account", "list"], env).stdout
         rc, out = on_terminal(["account", "add", "a@example.test"], env,
-                              ["first-password-1", "first-password-1"])
+                              ["first-password-1-Vq8r", "first-password-1-Vq8r"])
         assert rc == 0 and b"Again" in out and b"added" in out, out
         # A pipe gives the password once, as scripts do.
-        r = run(["account", "passwd", "a@example.test"], env, b"second-password-2\n")
+        r = run(["account", "passwd", "a@example.test"], env, b"second-password-2-Vq8r\n")
         assert r.returncode == 0, r

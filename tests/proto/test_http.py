@@ -15,7 +15,7 @@ import time
 from harness import Server, message
 from httpc import Api, admin_server, setup_code_from_log, tls_ctx
 
-ADMIN_PW = "admin-password-1"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def test_wizard_flow():

@@ -45,7 +45,7 @@ import urllib.parse
 from harness import SANITIZED, Raw, Server
 from httpc import Api, tls_ctx
 
-ADMIN_PW = "model-admin-password"
+ADMIN_PW = "model-admin-password-Vq8r"
 PRIMARY = "example.test"  # TERN_DOMAIN: the primary domain
 # Domains the steps add and delete (sub.d1.test's names end in "d1.test" but
 # are not d1.test's; bücher.test is UTF-8).
@@ -308,7 +308,10 @@ class Run:
         r = self.rnd.random()
         base = "pw%d-%d-" % (self.seed, self.pw_n)
         if r < 0.05:
-            return "p%07d" % (self.seed * 10000 + self.pw_n)  # 8, the shortest
+            # 8, the shortest; one of each class twice, so the strength
+            # rule (score 3 of 4) takes it.
+            return "".join(self.rnd.choice(c) for c in ("ABCDEFGHJKLMNPQRSTUVWXYZ",
+                           "abcdefghijkmnpqrstuvwxyz", "23456789", "#!%+=?@*") * 2)
         if r < 0.1:
             return base + "y" * (256 - len(base))  # 256, the longest
         if r < 0.35:
@@ -1020,14 +1023,17 @@ def test_documented_lengths_and_alias_count():
             if res[0] != status:
                 wrong.append("%s: %d %r, expected %d" % (what, res[0], res[2], status))
 
-        e5, e200 = "\u00e9" * 5, "\u00e9" * 200   # 10 and 400 octets
+        # 10 and 400 octets; the long one random letters of U+00E0..U+00FF
+        # (two octets each), so the strength rule takes it.
+        rnd = random.Random(7)
+        e5, e200 = "\u00e9" * 5, "".join(chr(rnd.randrange(0xe0, 0x100)) for _ in range(200))
         expect("POST /accounts with a 5-character password (10 octets)",
                a.call("POST", "/accounts", {"email": "short@" + PRIMARY, "password": e5}), 400)
         expect("POST /accounts with a 200-character password (400 octets)",
                a.call("POST", "/accounts", {"email": "long@" + PRIMARY, "password": e200}), 201)
         for who in ("bob", "carol"):
             assert a.call("POST", "/accounts", {"email": "%s@%s" % (who, PRIMARY),
-                                                "password": who + "-password"})[0] == 201
+                                                "password": who + "-password-Vq8r"})[0] == 201
         expect("POST /accounts/bob/password with 5 characters",
                a.call("POST", "/accounts/bob@%s/password" % PRIMARY, {"password": e5}), 400)
         expect("POST /accounts/bob/password with 200 characters",

@@ -22,7 +22,7 @@ def test_one_password_policy():
             r = s.cli(*cmd, input="five5\n", check=False)
             assert r.returncode == 2 and b"8 to 256 characters" in r.stderr, (cmd, r.stderr)
         assert b"eve@example.test" not in s.cli("account", "list").stdout
-        s.cli("account", "add", "eve@example.test", input="eight888\n")
+        s.cli("account", "add", "eve@example.test", input="eight888-Vq8r\n")
         st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test", "password": "five5"})
         assert st == 400 and p["field"] == "password" and "8 to 256" in p["detail"], p
         # Long enough but easy to guess: the strength estimate refuses it
@@ -37,10 +37,28 @@ def test_one_password_policy():
         assert r.returncode == 2 and b"too easy to guess" in r.stderr, r.stderr
         r = s.cli("account", "passwd", "eve@example.test", input="abcdefghij\n", check=False)
         assert r.returncode == 2 and b"too easy to guess (a sequence)" in r.stderr, r.stderr
+        # Score 3 of zxcvbn's 4 is the bar (issue 31): middling passwords
+        # (score 1 or 2) are refused as well, the pattern named.
+        for pw in ("admin-password-1", "Tr0mb0ne!", "summer2024"):
+            st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test", "password": pw})
+            assert st == 400 and "too easy to guess (a common word" in p["detail"], (pw, p)
         # Words that follow no pattern pass.
         st, _, p = a.call("POST", "/accounts", {"email": "fay@example.test",
                                                  "password": "violet-kettle-49"})
         assert st == 201, p
+        # The live meter asks the same rule, without signing in (the
+        # wizard asks before any admin exists).
+        anon = Api(s)
+        for pw, ok, score, says in (("summer2024", False, 1, "too easy to guess (a common word)"),
+                                    ("Tr0mb0ne!", False, 2, "nearly enough"),
+                                    ("short", False, 0, "8 to 256"),
+                                    ("violet-kettle-49", True, 4, "strong password")):
+            st, _, v = anon.call("POST", "/password/strength", {"password": pw})
+            assert st == 200, v
+            assert (v["acceptable"], v["score"], v["min_score"]) == (ok, score, 3), (pw, v)
+            assert says in v["message"], (pw, v)
+        st, _, v = anon.call("POST", "/password/strength", {})
+        assert st == 400, v
     # A weak TERN_ADMIN_PASSWORD of the right length: warned about, not
     # refused; the wizard and `tern admin passwd` refuse such a password.
     with Server(http=True, env={"TERN_ADMIN_PASSWORD": "password1234"}) as s3:

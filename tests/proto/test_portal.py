@@ -24,7 +24,7 @@ from logins import accepted, refused
 USER = "pat@example.test"
 PW = "portal-pw-1"
 NEWPW = "portal-pw-2-longer"
-ADMIN_PW = "admin-password-1"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def totp(secret_b32, t=None, step=0):

@@ -28,7 +28,7 @@ import threading
 import time
 from email.message import EmailMessage
 
-from harness import ROOT, Server
+from harness import ROOT, Server, npm_ci
 
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui")
@@ -105,12 +105,7 @@ def dns_txt(text):
 
 def npm_install():
     """npm ci into tests/browser/node_modules when the lockfile changed."""
-    have = os.path.join(BROWSER_DIR, "node_modules", ".package-lock.json")
-    lock = os.path.join(BROWSER_DIR, "package-lock.json")
-    if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
-        return
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=BROWSER_DIR,
-                   check=True, timeout=300)
+    npm_ci(BROWSER_DIR)
 
 
 def setup_code(srv):
@@ -171,6 +166,11 @@ def test_webui_wizard_accounts_mail():
         for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records",
                      "domain-dmarc"):
             assert any(step in s for s in shots), "no screenshot of wizard step %s in %s" % (step, shots)
+
+        # The JMAP token made on the account's panel is the account's.
+        assert "browser: jmap token made from the account panel" in out, out
+        listing = srv.cli("account", "app-password", "list", cfg["second_email"]).stdout.decode()
+        assert any(l.startswith("admin script") and "scope=jmap" in l for l in listing.splitlines()), listing
 
         # The live DNS check's verdicts match what the fake DNS server has.
         m = re.search(r"^DNS (.*)$", out, re.M)
@@ -254,7 +254,7 @@ def test_webui_env_locked():
     # The relay's name (and the recipient's domain) cannot be resolved for now:
     # the message waits in the queue.
     dns = FakeDns({}, servfail=("smtp.relay.test", "remote.test"))
-    srv = Server(domains=("example.net",), accounts=(("me@example.net", "my-password-1"),),
+    srv = Server(domains=("example.net",), accounts=(("me@example.net", "my-password-1-Vq8r"),),
                  http=True, submission=True, env={
         "TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port,
         "TERN_ADMIN_PASSWORD": "admin from the environment",
@@ -269,7 +269,7 @@ def test_webui_env_locked():
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         with smtplib.SMTP_SSL("127.0.0.1", srv.submissions_port, context=ctx, timeout=20) as s:
-            s.login("me@example.net", "my-password-1")
+            s.login("me@example.net", "my-password-1-Vq8r")
             s.sendmail("me@example.net", ["bob@remote.test"],
                        b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: queued\r\n\r\nwaits\r\n")
         # A message for me@, then a quota below what it uses: over quota,
@@ -292,7 +292,7 @@ def test_webui_env_locked():
             "domain_locked": True,
             "relay_locked": "smtp.relay.test:587",
             "first_email": "me@example.net",
-            "first_password": "my-password-1",
+            "first_password": "my-password-1-Vq8r",
             "skip_account": True,
             "queue_recipient": "bob@remote.test",
             "artifacts": artifacts,

@@ -33,7 +33,7 @@ ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-portal")
 USER = "pat@example.test"
 PW = "portal-first-pw"
 NEWPW = "portal-second-pw"
-ADMIN_PW = "admin-password-1"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def totp(secret_b32, step):
@@ -128,6 +128,7 @@ def test_webui_portal_and_admin_totp():
             text, err, s.log_text()[-4000:])
         assert seen == {"qr", "mail", "token"}, seen
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
+                       "portal: strength meter shown",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
                        "portal: layout at 390 and 1280 px checked",

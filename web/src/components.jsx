@@ -1,7 +1,7 @@
 // components.jsx - small building blocks shared by the pages: form fields,
 // error and status messages, copy buttons, inline confirmation.
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { errorText } from './api.js';
+import { errorText, post } from './api.js';
 
 let nextId = 0;
 function useId(prefix) {
@@ -9,6 +9,39 @@ function useId(prefix) {
 	if (ref.current === null)
 		ref.current = `${prefix}-${++nextId}`;
 	return ref.current;
+}
+
+// The live strength meter under a new-password field (issue 31): the
+// server's own verdict (POST /password/strength, the rule every path
+// that sets a password applies), asked 300 ms after typing stops, so the
+// meter and a refusal never disagree. Nothing shows for an empty field.
+const METER_WORDS = ['very weak', 'weak', 'fair', 'good', 'strong'];
+export function StrengthMeter({ password, testid = 'pw-meter' }) {
+	const [v, setV] = useState(null);
+	useEffect(() => {
+		if (!password) {
+			setV(null);
+			return undefined;
+		}
+		let live = true;
+		const t = setTimeout(() => {
+			post('/password/strength', { password }).then((r) => live && setV(r)).catch(() => live && setV(null));
+		}, 300);
+		return () => {
+			live = false;
+			clearTimeout(t);
+		};
+	}, [password]);
+	if (!password || !v)
+		return null;
+	return (
+		<div class={'strength' + (v.acceptable ? ' strength-ok' : ' strength-bad')} data-testid={testid}
+			data-score={v.score} data-acceptable={v.acceptable ? 'yes' : 'no'} aria-live="polite">
+			<meter min="0" max="4" low="2" high="3" optimum="4" value={v.score} aria-label="Password strength" />
+			<span class="strength-word">{METER_WORDS[v.score]}</span>
+			{v.acceptable ? null : <p class="hint" data-testid={`${testid}-hint`}>{v.message}</p>}
+		</div>
+	);
 }
 
 // A labelled input. `error` is shown under it and tied to it for screen

@@ -6,7 +6,7 @@
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, patch, post, put, seg, setCsrf, setUnauthorizedHandler } from './api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, useAction, useLoad } from './components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, StrengthMeter, useAction, useLoad } from './components.jsx';
 import { bytes, dateTime } from './format.js';
 import { QrCode, TwoFactor } from './twofactor.jsx';
 
@@ -164,6 +164,7 @@ function Password() {
 				testid="portal-current-password" error={fe('current')} />
 			<Field label="New password (8 to 256 characters, not easy to guess)" type="password" value={pw} onInput={setPw} autoComplete="new-password"
 				required minLength={8} maxLength={256} testid="portal-new-password" error={fe('password')} />
+			<StrengthMeter password={pw} testid="portal-password-meter" />
 			<Field label="The same again" type="password" value={pw2} onInput={setPw2} autoComplete="new-password" required
 				testid="portal-new-password2" error={mismatch} />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
@@ -175,22 +176,27 @@ function Password() {
 
 // App passwords and JMAP tokens are one mechanism on the server (the same
 // records, a scope apart): one card for both, each kind its own words.
+// The web admin shows the token card on an account's panel too (base:
+// that account's route; its own words, `admin`).
 const SECRET_KINDS = {
 	apppass: {
-		path: '/me/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass',
+		path: '/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass',
 		about: 'Give each mail app a password of its own: you can revoke one without changing the others. With two-factor sign-in on, mail apps sign in with these only.',
 		none: 'No app passwords yet.', made: 'Password for', label: 'Name (phone, laptop…)',
 	},
 	token: {
-		path: '/me/jmap-tokens', list: 'tokens', secret: 'token', title: 'JMAP tokens', testid: 'token',
+		path: '/jmap-tokens', list: 'tokens', secret: 'token', title: 'JMAP tokens', testid: 'token',
 		about: 'For programs and apps that speak JMAP: they send the token as "Authorization: Bearer". A token opens JMAP only, never IMAP or SMTP.',
+		admin: 'For a program that reads or sends this account\'s mail over JMAP ("Authorization: Bearer"). The token is shown once, here; the account sees it listed in its portal and can revoke it too. It opens JMAP only.',
 		none: 'No tokens yet.', made: 'Token for', label: 'Name (what uses it)',
 	},
 };
 
-function AppPasswords({ kind = 'apppass' }) {
-	const k = SECRET_KINDS[kind];
-	const list = useLoad(() => get(k.path));
+export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) {
+	const k = { ...SECRET_KINDS[kind], path: base + SECRET_KINDS[kind].path };
+	if (admin && k.admin)
+		k.about = k.admin;
+	const list = useLoad(() => get(k.path), [k.path]);
 	const [name, setName] = useState('');
 	const [made, setMade] = useState(null);
 	const a = useAction();

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, put, seg, setCsrf, setSetupCode } from './api.js';
 import { DnsRecords } from './dns.jsx';
-import { ErrorBox, Field, Notice, useAction } from './components.jsx';
+import { ErrorBox, Field, Notice, StrengthMeter, useAction } from './components.jsx';
 
 const STEPS = [
 	['code', 'Setup code'],
@@ -163,9 +163,10 @@ function AdminStep({ st, onNext }) {
 	return (
 		<form onSubmit={submit}>
 			<StepTitle>Choose the admin password</StepTitle>
-			<p>This password signs you in to this admin page. Use at least 8 characters; a long passphrase is best.</p>
+			<p>This password signs you in to this admin page. Use at least 8 characters that are not easy to guess; a long passphrase of unrelated words is best. The meter under the field says how strong it is.</p>
 			<Field label="Admin password" type="password" value={pw} onInput={setPw} testid="admin-password"
 				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+			<StrengthMeter password={pw} testid="admin-password-meter" />
 			<Field label="Repeat the password" type="password" value={pw2} onInput={setPw2} testid="admin-password2"
 				autoComplete="new-password" required error={mismatch ? 'The passwords differ.' : undefined} />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
@@ -277,6 +278,7 @@ function AccountStep({ st, setSt, onNext, back }) {
 				maxLength={128} autoComplete="name" error={fieldError(a.error, 'display_name')} />
 			<Field label="Password" type="password" value={pw} onInput={setPw} testid="account-password"
 				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
+			<StrengthMeter password={pw} testid="account-password-meter" />
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel="Create account"
 				extra={count ? <button type="button" class="btn" onClick={onNext} data-testid="wizard-skip">Skip</button> : null} />

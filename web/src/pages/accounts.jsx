@@ -3,10 +3,11 @@
 // aliases that point at each.
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
-import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
 import { Link } from '../router.jsx';
 import { bytes } from '../format.js';
 import { ImportPanel, MigratePanel } from './migrate.jsx';
+import { AppPasswords } from '../portal.jsx';
 
 const MIB = 1024 * 1024;
 
@@ -124,6 +125,7 @@ function AddAccount({ onAdded }) {
 			<Field label="Password" type="password" value={pw} onInput={setPw} required minLength={8} maxLength={256}
 				testid="new-account-password" autoComplete="new-password"
 				error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+			<StrengthMeter password={pw} testid="new-account-password-meter" />
 			<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota}
 				testid="new-account-quota" error={a.error && a.error.field === 'quota' ? a.error.message : undefined} />
 			<ErrorBox error={a.error && !a.error.field ? (a.error.status === 404 ? 'That domain is not one of this server\'s domains.' : a.error) : null} />
@@ -186,6 +188,7 @@ function AccountPanel({ account, onChange }) {
 			<form onSubmit={setPassword} class="inline-form">
 				<Field label={`New password for ${account.email}`} type="password" value={pw} onInput={setPw} required
 					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" />
+				<StrengthMeter password={pw} testid="reset-password-meter" />
 				<ErrorBox error={pwAction.error} />
 				<button class="btn" type="submit" disabled={pwAction.busy} data-testid="reset-password-submit">Set password</button>
 			</form>
@@ -194,6 +197,7 @@ function AccountPanel({ account, onChange }) {
 				<ErrorBox error={qAction.error} />
 				<button class="btn" type="submit" disabled={qAction.busy}>Save quota</button>
 			</form>
+			<AppPasswords kind="token" base={`/accounts/${seg(account.email)}`} admin />
 			<MigratePanel email={account.email} />
 			<ImportPanel email={account.email} />
 			<Notice>{msg}</Notice>

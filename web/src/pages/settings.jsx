@@ -7,7 +7,7 @@
 // before every account's own), and API tokens for scripts.
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
-import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
+import { ConfirmButton, CopyButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
 import { TwoFactor } from '../twofactor.jsx';
 
@@ -67,6 +67,7 @@ function AdminPassword() {
 			<h2>Admin password</h2>
 			<Field label="New admin password (8 to 256 characters, not easy to guess)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
 				lockedBy="TERN_ADMIN_PASSWORD" autoComplete="new-password" error={fe} testid="admin-new-password" />
+			{locked ? null : <StrengthMeter password={pw} testid="admin-new-password-meter" />}
 			{weak ? <Notice kind="warn" testid="admin-password-weak">TERN_ADMIN_PASSWORD is weaker than tern now asks of a new password (8 to 256 characters, not easy to guess). It still works; set a stronger one in the variable and restart.</Notice> : null}
 			{locked ? null : (
 				<>
