@@ -53,7 +53,13 @@ ANCHORS_SRC := build/gen/anchors_table.c
 # The password strength estimate's dictionary (auth/password_strength.c):
 # generated from vendor/out's SCOWL word list by another host tool.
 WORDS_SRC   := build/gen/words_table.c
-GEN_SRCS    := $(ANCHORS_SRC) $(WORDS_SRC)
+# The Public Suffix List (dns/psl_table.h): generated from vendor/out's
+# public_suffix_list.dat by a host tool that links core/punycode.c.
+PSL_SRC     := build/gen/psl_table.c
+# The look-alike skeletons (spam/confusable_table.h): generated from
+# vendor/out's confusables.txt and UnicodeData.txt (Debian's icu source).
+CONF_SRC    := build/gen/confusable_table.c
+GEN_SRCS    := $(ANCHORS_SRC) $(WORDS_SRC) $(PSL_SRC) $(CONF_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
@@ -131,6 +137,26 @@ build/gen-words: scripts/gen-words.c
 $(WORDS_SRC): build/gen-words $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-words $(HOST)/share/words.txt $@
+
+PSL_TOOL_SRCS := scripts/gen-psl.c app/core/punycode.c app/core/utf8.c
+build/gen-psl: $(PSL_TOOL_SRCS) app/core/punycode.h app/core/utf8.h app/dns/psl_table.h
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -Iapp -o $@ $(PSL_TOOL_SRCS)
+
+$(PSL_SRC): build/gen-psl $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-psl $(HOST)/share/public_suffix_list.dat $@
+
+CONF_TOOL_SRCS := scripts/gen-confusables.c app/core/utf8.c
+build/gen-confusables: $(CONF_TOOL_SRCS) app/core/utf8.h app/spam/confusable_table.h
+	@mkdir -p build
+	@echo "CC (host tool) $<"
+	@$(CC_HOST) -O1 $(WARN) -Iapp -o $@ $(CONF_TOOL_SRCS)
+
+$(CONF_SRC): build/gen-confusables $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-confusables $(HOST)/share/confusables.txt $(HOST)/share/UnicodeData.txt $@
 
 # Every TERN_* name the sources mention, as C strings: the names a
 # misspelled variable is compared with (config_unknown_vars). Rewritten

@@ -4,6 +4,7 @@ Each test gets a fresh data directory and free high ports. The server's log
 (stderr) is kept in memory and in DATA_DIR/../server.log so a failing test
 can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
 """
+import fcntl
 import os
 import random
 import signal
@@ -48,6 +49,49 @@ def keep_sanitizer_output(text, what):
 # same port.
 _given_ports = set()
 _port_range = None  # (lo, hi), read once
+_port_lock_fd = None  # one file; a lock on byte PORT reserves that port
+
+
+def _reserve_port(port):
+    """Reserves port among every test process on this machine, for this
+    process's life: a lock on byte `port` of one shared file (the kernel
+    drops it when the process ends). The per-worker slices keep one run's
+    modules apart, but two runs at once (engineers sharing a machine) draw
+    from the same slices, and a port free at the probe was taken before
+    tern bound it: test_spam_wire's tern exited 2 with "Address in use" on
+    its IMAP port while another run.py was running here. A stopped and
+    restarted server keeps its ports reserved too."""
+    global _port_lock_fd
+    if _port_lock_fd is None:
+        path = os.path.join(tempfile.gettempdir(), "tern-test-ports.lock")
+        _port_lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.lockf(_port_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        return True
+    except OSError:
+        return False
+
+
+def npm_ci(folder):
+    """npm ci in folder (a tests/ folder with a package-lock.json) when its
+    node_modules is older than the lockfile. scripts/install-test-deps fills
+    them all before a run; this covers a lockfile changed since. Modules
+    that share a folder (the test_webui* ones) may get here at once, and two
+    npm ci in one folder at the same time leave it half installed: a lock
+    file serialises them, and the second finds the work done."""
+    have = os.path.join(folder, "node_modules", ".package-lock.json")
+    lock = os.path.join(folder, "package-lock.json")
+    key = os.path.abspath(folder).replace(os.sep, "_")
+    fd = os.open(os.path.join(tempfile.gettempdir(), "tern-npm-%s.lock" % key),
+                 os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.path.exists(have) and os.path.getmtime(have) >= os.path.getmtime(lock):
+            return
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder,
+                       check=True, timeout=300)
+    finally:
+        os.close(fd)
 
 
 def _free_port_range():
@@ -85,7 +129,7 @@ def free_port(ips=("127.0.0.1",), udp=False):
         probes.append((ips[0], socket.SOCK_DGRAM))
     for _ in range(500):
         port = random.randint(lo, hi)
-        if port in _given_ports:
+        if port in _given_ports or not _reserve_port(port):
             continue
         socks = []
         try:

@@ -81,7 +81,7 @@ def setup_code_from_log(server):
     return m.group(1) if m else None
 
 
-def admin_server(password="admin-password-1", **kw):
+def admin_server(password="admin-password-1-Vq8r", **kw):
     """A server whose admin exists (set up through the wizard API), logged in."""
     from harness import Server
     s = Server(http=True, **kw)

@@ -124,14 +124,16 @@ class Receiver:
     tls: offer STARTTLS; implicit_tls: TLS from the first byte (port 465);
     auth: (user, password) required (AUTH PLAIN or LOGIN, only over TLS);
     size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8;
-    cert: (crt, key) files to present instead of a self-signed one.
+    cert: (crt, key) files to present instead of a self-signed one;
+    extra_ehlo: more EHLO keywords to announce ("DELIVERBY").
     Received transactions are in .messages (dicts)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
-                 cert=None):
+                 cert=None, extra_ehlo=()):
         self.ip, self.port = ip, port
+        self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
         self.data_fn = data or (lambda n: "250 2.0.0 queued as %d" % n)
         self.stall, self.tls, self.implicit_tls, self.auth = stall, tls, implicit_tls, auth
@@ -219,6 +221,7 @@ class Receiver:
                     ext += ["250-8BITMIME", "250-SMTPUTF8"]
                 if self.dsn:
                     ext.append("250-DSN")
+                ext += ["250-" + k for k in self.extra_ehlo]
                 if self.tls and not tls_on:
                     ext.append("250-STARTTLS")
                 if self.auth and tls_on:

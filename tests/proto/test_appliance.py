@@ -176,7 +176,7 @@ def test_admin_commands_while_running():
         assert "MX" in dns and "v=spf1" in dns and "_dmarc" in dns
         assert "k=rsa; p=" in dns and "k=ed25519; p=" in dns and "_submission._tcp" in dns
         # errors are clear and non-zero
-        r = s.cli("account", "add", "x@unknown-domain.test", input="x-password-1\n", check=False)
+        r = s.cli("account", "add", "x@unknown-domain.test", input="x-password-1-Vq8r\n", check=False)
         assert r.returncode != 0 and r.stderr
 
 

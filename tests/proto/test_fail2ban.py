@@ -122,7 +122,7 @@ def f2b(log_path, filt):
 
 
 def run_server(json_log):
-    env = {"TERN_ADMIN_PASSWORD": "admin-password-1"}
+    env = {"TERN_ADMIN_PASSWORD": "admin-password-1-Vq8r"}
     if json_log:
         env["TERN_LOG_FORMAT"] = "json"
     s = Server(env=env, accounts=[(BOB, BOB_PW)], imap=True, pop3=True, submission=True,

@@ -58,7 +58,7 @@ def test_hostname_live_everywhere():
     with s:
         a = Api(s)
         a.setup_code = setup_code_from_log(s)
-        assert a.call("POST", "/setup/admin", {"password": "admin-password-1"})[0] == 201
+        assert a.call("POST", "/setup/admin", {"password": "admin-password-1-Vq8r"})[0] == 201
         a.setup_code = None
         st, _, d = a.call("GET", "/settings")
         system = d["hostname"]["value"]
@@ -75,7 +75,7 @@ def test_hostname_live_everywhere():
         s.stop()
         s.start()
         a = Api(s)
-        assert a.login("admin-password-1")[0] == 200
+        assert a.login("admin-password-1-Vq8r")[0] == 200
         check_name(s, a, NEW)
         st, _, d = a.call("GET", "/settings")
         assert d["hostname_status"]["restart_required"] is False, d

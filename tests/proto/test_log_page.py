@@ -9,7 +9,7 @@ import smtplib
 from harness import Raw, message
 from httpc import Api, admin_server
 
-PW = "admin-password-1"
+PW = "admin-password-1-Vq8r"
 
 
 def page_all(a, limit):

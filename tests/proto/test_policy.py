@@ -6,13 +6,13 @@ import json
 from harness import Server
 from httpc import Api, admin_server
 
-ADMIN_PW = "admin-password-1"
+ADMIN_PW = "admin-password-1-Vq8r"
 
 
 def test_setup_state_and_alias_takeover():
     s, a = admin_server(password=ADMIN_PW, domains=("example.test",),
-                        accounts=(("a@example.test", "a-password-1"),
-                                  ("b@example.test", "b-password-1")))
+                        accounts=(("a@example.test", "a-password-1-Vq8r"),
+                                  ("b@example.test", "b-password-1-Vq8r")))
     with s:
         # Finding 8: an alias on an account's address would take b's mail
         # (aliases resolve first) and let a send as b. Refused by the API
@@ -25,9 +25,9 @@ def test_setup_state_and_alias_takeover():
         # The reverse: an account on an alias's address.
         s.cli("alias", "add", "info@example.test", "a@example.test")
         st, _, p = a.call("POST", "/accounts", {"email": "info@example.test",
-                                                "password": "info-password-1"})
+                                                "password": "info-password-1-Vq8r"})
         assert st == 409 and p["code"] == "exists" and "alias" in p["detail"], (st, p)
-        r = s.cli("account", "add", "info@example.test", input="info-password-1\n", check=False)
+        r = s.cli("account", "add", "info@example.test", input="info-password-1-Vq8r\n", check=False)
         assert r.returncode != 0 and b"is an alias" in r.stderr + r.stdout, r
         # A catch-all is not an account's address: still allowed.
         assert a.call("POST", "/aliases", {"alias": "@example.test",
