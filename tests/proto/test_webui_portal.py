@@ -45,14 +45,18 @@ def totp(secret_b32, step):
 
 class Steps:
     """Successive steps per secret (tern takes the one before, the current
-    and the next, each once): no waiting for the clock."""
+    and the next, each once): no waiting for the clock. The first code is
+    the current step's, never the one before: that one stops being accepted
+    when the step ends, which can come before the browser has typed it and
+    the server has read it on a busy machine; the current step's code stays
+    good for 30 to 60 s."""
 
     def __init__(self):
         self.next = {}
 
     def code(self, secret):
         now = int(time.time() // 30)
-        step = max(self.next.get(secret, now - 1), now - 1)
+        step = max(self.next.get(secret, now), now)
         if step > now + 1:
             time.sleep(30 - time.time() % 30 + 0.2)
         self.next[secret] = step + 1
