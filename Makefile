@@ -22,16 +22,19 @@ CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
 # mimalloc replaces musl's malloc family (vendor/manifest says why): whole
 # archive, so it is linked even if only a library calls malloc.
 LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archive \
-               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm -Wl,--gc-sections
+               -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lzxcvbn -lpthread -lm -Wl,--gc-sections
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
-LIBS_HOST   := -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm
+# -no-pie: Debian's libzxcvbn.a (vendor/manifest: pinned as a binary
+# package) is built without -fPIC, and gcc and clang here make PIE by
+# default; the static musl link is not PIE anyway.
+LIBS_HOST   := -no-pie -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lz -lzxcvbn -lpthread -lm
 # build/tern-asan: the whole server, linked against glibc with ASan and UBSan,
 # for running the protocol tests (real clients) against instrumented code.
 # Not the product: dynamically linked, unstripped, several times slower.
 CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -I$(HOST)/include
-LIBS_ASAN   := -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lpthread -lm
+LIBS_ASAN   := -no-pie -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lzxcvbn -lpthread -lm
 # build/tern-tsan: the same under ThreadSanitizer, for make proto-tsan. Not
 # part of make test: it would add another 4-5 minutes to the suite.
 CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread -I$(HOST)/include
@@ -50,16 +53,13 @@ WEB_FIXTURE := tests/web_assets_fixture.c
 # The trust anchors (net/anchors_table.h): generated from vendor/out's
 # certdata.txt by a host tool, linked into every build of the code.
 ANCHORS_SRC := build/gen/anchors_table.c
-# The password strength estimate's dictionary (auth/password_strength.c):
-# generated from vendor/out's SCOWL word list by another host tool.
-WORDS_SRC   := build/gen/words_table.c
 # The Public Suffix List (dns/psl_table.h): generated from vendor/out's
 # public_suffix_list.dat by a host tool that links core/punycode.c.
 PSL_SRC     := build/gen/psl_table.c
 # The look-alike skeletons (spam/confusable_table.h): generated from
 # vendor/out's confusables.txt and UnicodeData.txt (Debian's icu source).
 CONF_SRC    := build/gen/confusable_table.c
-GEN_SRCS    := $(ANCHORS_SRC) $(WORDS_SRC) $(PSL_SRC) $(CONF_SRC)
+GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
@@ -128,15 +128,6 @@ build/gen-anchors: scripts/gen-anchors.c $(VENDOR)/.done
 $(ANCHORS_SRC): build/gen-anchors $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-anchors $(HOST)/share/certdata.txt $(HOST)/share/blacklist.txt $@
-
-build/gen-words: scripts/gen-words.c
-	@mkdir -p build
-	@echo "CC (host tool) $<"
-	@$(CC_HOST) -O1 $(WARN) -o $@ $<
-
-$(WORDS_SRC): build/gen-words $(VENDOR)/.done
-	@mkdir -p $(dir $@)
-	build/gen-words $(HOST)/share/words.txt $@
 
 PSL_TOOL_SRCS := scripts/gen-psl.c app/core/punycode.c app/core/utf8.c
 build/gen-psl: $(PSL_TOOL_SRCS) app/core/punycode.h app/core/utf8.h app/dns/psl_table.h

@@ -21,26 +21,24 @@ OUT="$HERE/out"
 # What gets built, per flavour.
 FLAVOURS=(musl host)
 declare -A FLAVOUR_PKGS=(
-    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib"
-    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib ca-certificates scowl icu publicsuffix"
+    [musl]="bearssl lmdb libmicrohttpd c-ares libsodium mimalloc openssl zlib libzxcvbn-dev"
+    [host]="bearssl lmdb libmicrohttpd c-ares libsodium openssl zlib libzxcvbn-dev ca-certificates icu publicsuffix"
 )
 # The library each package installs (used to check the output exists).
 declare -A LIBNAME=(
     [bearssl]=libbearssl.a [lmdb]=liblmdb.a [libmicrohttpd]=libmicrohttpd.a
     [c-ares]=libcares.a [libsodium]=libsodium.a [mimalloc]=libmimalloc.a
-    [openssl]=libcrypto.a [zlib]=libz.a
+    [openssl]=libcrypto.a [zlib]=libz.a [libzxcvbn-dev]=libzxcvbn.a
 )
 # What a package installs when it is not a library (relative to out/FLAVOUR/).
 # ca-certificates is data: the Makefile's host tool turns certdata.txt into
 # C (build/gen/anchors_table.c), compiled into every flavour of the binary.
-# scowl is data too: its common English words become the password
-# strength estimate's dictionary (scripts/gen-words.c, build/gen/words_table.c).
 # icu is data here: UTS #39's confusables.txt from its source becomes the
 # look-alike skeleton table (scripts/gen-confusables.c). publicsuffix is
 # the Public Suffix List (scripts/gen-psl.c, build/gen/psl_table.c); it is
 # pinned as a binary package (a .deb in its manifest block, see
 # is_deb below) because the mirror answers 404 for its source.
-declare -A OUTFILE=([ca-certificates]=share/certdata.txt [scowl]=share/words.txt
+declare -A OUTFILE=([ca-certificates]=share/certdata.txt
                     [icu]=share/confusables.txt [publicsuffix]=share/public_suffix_list.dat)
 outfile() { echo "${OUTFILE[$1]:-lib/${LIBNAME[$1]}}"; }
 # Packages whose Debian build runs autoreconf and needs it for us too:
@@ -306,21 +304,27 @@ recipe_zlib() {
     put "$stage/include/zlib.h" "$stage/include/zconf.h" "$inc"
     put "$stage/lib/libz.a" "$lib"
 }
-recipe_scowl() {
-    # Nothing to compile: SCOWL's ready-made lists at size levels 10, 20
-    # and 35 (the most common English words, proper names included),
-    # Latin-1 as shipped. One word a line, most common level first, each
-    # once, lowercase a-z of 4 to 16 letters: what a guesser tries first.
-    # Each line is "LEVEL WORD"; scripts/gen-words.c ranks by level.
-    mkdir -p "$OUT/$fl/share"
-    local l f
-    for l in 10 20 35; do
-        for f in english-words english-upper american-words american-upper; do
-            if [[ -f $bld/final/$f.$l ]]; then cat "$bld/final/$f.$l"; fi
-        done | LC_ALL=C tr 'A-Z' 'a-z' | LC_ALL=C grep -E '^[a-z]{4,16}$' | LC_ALL=C sort -u |
-            sed "s/^/$l /"
-    done | LC_ALL=C awk '!seen[$2]++' >"$bld/words.txt"
-    put "$bld/words.txt" "$OUT/$fl/share"
+
+recipe_libzxcvbn-dev() {
+    # Nothing to compile: Debian's own static build of zxcvbn-c, pinned as
+    # the binary package because the mirror answers 404 for its source
+    # (vendor/manifest). libzxcvbn.a is one object, built by Debian's gcc
+    # against glibc's headers, whose only undefined symbols are
+    # __ctype_b_loc, __ctype_tolower_loc, __stack_chk_fail, malloc, calloc,
+    # free, log, pow, strchr, strlen and strncmp: musl defines every one
+    # (the two __ctype ones for glibc-built objects), so the same archive
+    # links into the musl binary and the glibc test builds. Checked here,
+    # so a new Debian build that needs more fails at vendor time, not as
+    # a puzzling link error or a dynamic symbol.
+    local a
+    a=$(echo "$bld"/usr/lib/*/libzxcvbn.a)
+    [[ -f $a ]] || { echo "no usr/lib/*/libzxcvbn.a in the package"; return 1; }
+    local undef want="__ctype_b_loc __ctype_tolower_loc __stack_chk_fail calloc free log malloc pow strchr strlen strncmp"
+    undef=$(nm -u "$a" | awk 'NF == 2 { print $2 }' | sort -u | tr '\n' ' ')
+    [[ $undef == "$want " ]] ||
+        { echo "libzxcvbn.a needs symbols we did not check against musl: $undef"; return 1; }
+    put "$bld/usr/include/zxcvbn.h" "$inc"
+    put "$a" "$lib"
 }
 
 recipe_icu() {

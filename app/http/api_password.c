@@ -6,8 +6,9 @@
  * The same rating every path that sets a password applies
  * (auth/password_policy.h), so the meter and the refusal never disagree.
  * No authentication: the wizard asks before any admin exists, and the
- * answer tells nothing about any account. The estimate reads at most
- * PW_STRENGTH_MAX_LEN bytes, so a request costs microseconds; the HTTP
+ * answer tells nothing about any account. The rule refuses more than
+ * PASSWORD_MAX_CHARS characters before estimating, so a request costs
+ * under a millisecond (password_policy.h); the HTTP
  * listener's per-client limits bound how many. Nothing is logged or kept.
  */
 #include "auth/password_policy.h"

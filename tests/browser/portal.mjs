@@ -168,7 +168,7 @@ try {
 	await byId('portal-new-password').fill('summer2024');
 	await page.locator('[data-testid=portal-password-meter][data-acceptable=no]').waitFor();
 	const why = await byId('portal-password-meter-hint').textContent();
-	if (!why.includes('too easy to guess (a common word)'))
+	if (!why.includes('too easy to guess (a common password or word)'))
 		throw new Error(`meter hint: ${why}`);
 	await byId('portal-new-password').fill(cfg.new_password);
 	await page.locator('[data-testid=portal-password-meter][data-acceptable=yes]').waitFor();

@@ -220,16 +220,16 @@ def test_bad_requests():
             assert st == 400 and p["code"] in ("bad_json", "invalid_field"), (raw, p)
             assert hd["content-type"] == "application/problem+json"
             assert p["status"] == 400 and p["type"] == "about:blank" and p["title"]
-        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough-1",
                                                  "quota": "10"})
         assert st == 400 and p["field"] == "quota" and p["code"] == "invalid_field", p
-        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough-1",
                                                  "quota": -5})
         assert st == 400 and p["field"] == "quota", p
-        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough",
+        st, _, p = a.call("POST", "/accounts", {"email": "x@example.test", "password": "long-enough-1",
                                                  "admin": True})
         assert st == 400 and p["field"] == "admin" and p["code"] == "unknown_field", p
-        st, _, p = a.call("POST", "/accounts", {"password": "long-enough"})
+        st, _, p = a.call("POST", "/accounts", {"password": "long-enough-1"})
         assert st == 400 and p["field"] == "email" and p["code"] == "missing_field", p
         st, _, p = a.call("PATCH", "/accounts/x@example.test", {"disabled": "yes"})
         assert st == 400 and p["field"] == "disabled", p

@@ -13,7 +13,7 @@ from harness import free_port
 from httpc import Api, admin_server, tls_ctx
 from mailpeers import DnsServer
 
-ALICE, ALICE_PW = "alice@example.test", "alice-password-1"
+ALICE, ALICE_PW = "alice@example.test", "alice-password-17"
 
 
 def test_queue_list_retry_delete():

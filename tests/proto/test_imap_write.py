@@ -305,8 +305,8 @@ def test_imap_session_ends_when_its_account_is_deleted():
                 raise AssertionError("the session went on: %r" % line)
             except EOFError:
                 pass
-        s.cli("account", "add", BOB, input="new-password-1\n")
-        m = login(s, pw="new-password-1")
+        s.cli("account", "add", BOB, input="new-password-71\n")
+        m = login(s, pw="new-password-71")
         typ, data = m.select("INBOX")
         assert typ == "OK" and data == [b"0"], data
         m.logout()

@@ -15,7 +15,7 @@ from test_imap_search_ext import cmd, wait_count
 
 BOB = ("bob@example.test", "bob-password-1")
 ANN = ("ann@example.test", "ann-password-1-Vq8r")
-CAROL = ("carol@example.test", "carol-password-1")
+CAROL = ("carol@example.test", "carol-password-19")
 ACCOUNTS = [BOB, ANN, CAROL]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"

@@ -103,7 +103,7 @@ def test_success_notices_not_reflected():
     # refuses mail from our own domains that does not (test_inbound_auth).
     dns = DnsServer({"example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]}})
     with dns_stopped(dns), Server(accounts=(("bob@example.test", "bob-password-1"),
-                                            ("carol@example.test", "carol-password-1")),
+                                            ("carol@example.test", "carol-password-19")),
                                   env={"TERN_DNS_SERVERS": dns.servers}) as s:
         big = "Secret body line.\r\n" + ("x" * 70 + "\r\n") * 3000
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
@@ -230,7 +230,7 @@ def test_relay_password_sealed_apart_from_the_store():
     # The relay's certificate is verified: its self-signed one is pinned.
     r = Receiver(ips[0], port, tls=True, auth=("relayuser", secret))
     s, a = admin_server(password=ADMIN_PW, submission=True,
-                        accounts=(("alice@example.test", "alice-password-1"),),
+                        accounts=(("alice@example.test", "alice-password-17"),),
                         env={"TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "3",
                              "TERN_TLS_CA_FILE": os.path.join(r.tmp, "peer.crt")})
     with s:
@@ -249,7 +249,7 @@ def test_relay_password_sealed_apart_from_the_store():
         try:
             c = smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20)
             c.starttls(context=ctx())
-            c.login("alice@example.test", "alice-password-1")
+            c.login("alice@example.test", "alice-password-17")
             c.sendmail("alice@example.test", ["carol@remote.test"],
                        "From: alice@example.test\r\nTo: carol@remote.test\r\nSubject: via relay\r\n\r\nHi.\r\n")
             c.quit()

@@ -28,7 +28,7 @@ def test_second_server_on_one_data_dir_is_refused():
         assert s.proc.poll() is None
         r = s.cli("account", "list")
         assert b"bob@example.test" in r.stdout, r.stdout
-        s.cli("account", "add", "carol@example.test", input="carol-pw\n")
+        s.cli("account", "add", "carol@example.test", input="carol-pw-1\n")
         # Once the first one stops, the directory is free again.
         s.stop()
         s.start()
@@ -52,7 +52,7 @@ def test_quota_holds_under_parallel_deliveries():
     # quota gets 552 5.2.2.
     with Server(start=False, imap=True) as s:
         s.cli("account", "add", "bob@example.test", "--quota", "51200", input="bob-pw-1\n")
-        s.cli("account", "add", "carol@example.test", "--quota", "51200", input="carol-pw\n")
+        s.cli("account", "add", "carol@example.test", "--quota", "51200", input="carol-pw-1\n")
         s.cli("account", "add", "dave@example.test", "--quota", "51200", input="dave-password-1\n")
         s.start()
         body = ("x" * 998 + "\r\n") * 20

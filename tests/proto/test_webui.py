@@ -153,7 +153,7 @@ def test_webui_wizard_accounts_mail():
             "hostname_locked": HOSTNAME,
             "domain": DOMAIN,
             "first_email": "alice@" + DOMAIN,
-            "first_password": "alice-password-1",
+            "first_password": "alice-password-17",
             "second_email": "bob@" + DOMAIN,
             "second_password": "bob-password-22",
             "alias": "info@" + DOMAIN,
