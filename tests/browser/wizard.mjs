@@ -8,13 +8,16 @@
 //
 // Called by tests/proto/test_webui.py, which starts tern on a fresh data
 // folder, passes the setup code from its log and afterwards checks over SMTP
-// and IMAP that the account made here really works. Screenshots of every
+// and IMAP that the account made here really works. Mid-way it asks the
+// caller to check things over IMAP: a line `APPPASS EMAIL SECRET` or
+// `REVOKED EMAIL SECRET` on stdout, answered `GO` (or why not) on stdin. Screenshots of every
 // wizard step go to `artifacts`. Fails (exit 1) on any step that does not
 // show what it should, on a console error or CSP violation, and on any
 // request to a host other than the server (the UI must work offline).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { overflow } from './layout.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
@@ -28,6 +31,14 @@ const TIMEOUT = 15000;
 const problems = [];
 let shot = 0;
 const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(what) {
+	process.stdout.write(what + '\n');
+	const r = await lines.next();
+	if (r.done)
+		throw new Error(`no answer to ${what}`);
+	return r.value.trim();
+}
 
 const browser = await chromium.launch({
 	executablePath: cfg.chromium || '/usr/bin/chromium',
@@ -128,6 +139,52 @@ async function overQuota() {
 	log('accounts: over quota shown in red');
 }
 
+// The account's app passwords on its panel (issue 31; the panel is open):
+// one made and shown once, used over IMAP by the caller (the list then
+// says when), revoked (the caller's open IMAP session ends and the
+// password is refused). A second one stays, for the layout check.
+async function adminAppPassword() {
+	const card = byId('portal-apppass');
+	const row = (name) => card.locator('[data-testid=apppass-row]', { hasText: name });
+	await card.getByText('shown once, here').waitFor();
+	await byId('apppass-name').fill('laptop mail');
+	await byId('apppass-add').click();
+	const secret = (await byId('apppass-secret').textContent()).trim();
+	await row('laptop mail').waitFor();
+	// Each card lists its own kind: the JMAP token is not an app password.
+	if (await row('admin script').count() !== 0)
+		throw new Error('the JMAP token is listed among the app passwords');
+	if (await row('laptop mail').locator('td').nth(2).textContent() !== 'never')
+		throw new Error('a new app password shows a last use');
+	const said = await ask(`APPPASS ${cfg.second_email} ${secret}`);
+	if (said !== 'GO')
+		throw new Error(`the app password made in the admin did not work over IMAP: ${said}`);
+	// Reopen the panel: the list now says when it was last used.
+	const edit = page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`);
+	await edit.click();
+	await card.waitFor({ state: 'detached' });
+	await edit.click();
+	await row('laptop mail').waitFor();
+	const used = await row('laptop mail').locator('td').nth(2).textContent();
+	if (used === 'never' || !used)
+		throw new Error(`last use not shown after an IMAP login: ${used}`);
+	// Made again: the secret shows once, then no more after reopening.
+	if (await byId('apppass-secret').count() !== 0)
+		throw new Error('the app password is shown again after reopening the panel');
+	await byId('apppass-name').fill('phone');
+	await byId('apppass-add').click();
+	await row('phone').waitFor();
+	await screenshot('accounts-apppass');
+	await row('laptop mail').getByTestId('apppass-revoke').click();
+	await row('laptop mail').getByTestId('apppass-revoke-yes').click();
+	await row('laptop mail').waitFor({ state: 'detached' });
+	await row('phone').waitFor();
+	const after = await ask(`REVOKED ${cfg.second_email} ${secret}`);
+	if (after !== 'GO')
+		throw new Error(`after revoking: ${after}`);
+	log('app password made, used over IMAP and revoked from the account panel');
+}
+
 // After setup: a second account, the session, an alias and the log page.
 async function adminPages() {
 	// A second account through the admin pages.
@@ -170,6 +227,7 @@ async function adminPages() {
 		throw new Error('admin-made token not shown: ' + tok);
 	await page.locator('[data-testid=token-row]', { hasText: 'admin script' }).waitFor();
 	log('jmap token made from the account panel');
+	await adminAppPassword();
 
 	// "Import an mbox file": the file goes up as the request body, the
 	// folder defaults to its name, and tern import's counts show at the end.
@@ -319,6 +377,12 @@ async function layout() {
 				await page.locator('[data-testid=account-delete]').first().click();
 				await page.locator('[data-testid=account-delete-yes]').first().waitFor();
 			}
+			// An account's panel open, its app passwords and tokens listed.
+			if (p === '/accounts') {
+				await page.locator(`[data-testid=account-row][data-email="${cfg.second_email}"] [data-testid=account-edit]`).click();
+				await page.locator('[data-testid=portal-apppass] [data-testid=apppass-row]', { hasText: 'phone' }).waitFor();
+				await page.locator('[data-testid=portal-token] [data-testid=token-row]').first().waitFor();
+			}
 			const over = await overflow(page);
 			const name = `layout-${width}-${p === '/' ? 'dashboard' : p.slice(1).replace(/\//g, '-')}`;
 			await screenshot(name);
@@ -444,4 +508,6 @@ try {
 	process.exitCode = 1;
 } finally {
 	await browser.close();
+	// stdin (the caller's answers) would keep node running.
+	process.stdin.destroy();
 }

@@ -5,7 +5,9 @@ and no admin: it logs a one-time setup code. tests/browser/wizard.mjs drives
 headless Chromium (Debian's /usr/bin/chromium through playwright-core from
 npm) through the first-run wizard with that code — screenshots of every step
 land in build/artifacts/webui/ — and adds a second account in the admin
-pages, and an alias for it (which also forwards to an outside address,
+pages, an app password for it on its panel (imaplib signs in with it while
+the browser waits, and its open session ends when the browser revokes it),
+and an alias for it (which also forwards to an outside address,
 marked "forwarded" in the list). Then Python's smtplib sends a message to that
 account and one to the alias, and imaplib reads both back, so what was made
 in the browser is real.
@@ -119,15 +121,84 @@ def setup_code(srv):
     raise AssertionError("no setup code in the log:\n" + srv.log_text())
 
 
-def run_browser(cfg, srv):
-    """Runs tests/browser/wizard.mjs with cfg; its stdout, or fails with both logs."""
-    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    out = r.stdout.decode("utf-8", "replace")
-    err = r.stderr.decode("utf-8", "replace")
-    assert r.returncode == 0, "browser test failed:\n%s\n%s\n--- server log (tail)\n%s" % (
+def run_browser(cfg, srv, answer=None):
+    """Runs tests/browser/wizard.mjs with cfg; its stdout, or fails with both logs.
+
+    answer(word, rest) answers the browser's questions (a stdout line
+    `WORD REST`; None: not a question), within the same 120 s."""
+    p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "wizard.mjs"), json.dumps(cfg)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killer = threading.Timer(240, p.kill)
+    killer.start()
+    out = []
+    try:
+        for raw in p.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            out.append(line)
+            word, _, rest = line.partition(" ")
+            said = answer(word, rest) if answer else None
+            if said is not None:
+                p.stdin.write((said + "\n").encode())
+                p.stdin.flush()
+        p.wait(30)
+    finally:
+        killer.cancel()
+        if p.poll() is None:
+            p.kill()
+    out = "\n".join(out) + "\n"
+    err = p.stderr.read().decode("utf-8", "replace")
+    assert p.returncode == 0, "browser test failed:\n%s\n%s\n--- server log (tail)\n%s" % (
         out, err, "".join(l for l in srv.log_text().splitlines(True) if "event=mhd" not in l)[-6000:])
     return out
+
+
+def imaps(srv):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20)
+
+
+class AppPasswordChecks:
+    """The browser's questions about the app password it made on the
+    account's panel: APPPASS (sign in with it over IMAP, keep the session
+    open), then REVOKED (that session ends within a few seconds, and the
+    password is refused). Answers GO, or what went wrong."""
+
+    def __init__(self, srv):
+        self.srv, self.session, self.seen = srv, None, []
+
+    def __call__(self, word, rest):
+        if word not in ("APPPASS", "REVOKED"):
+            return None
+        self.seen.append(word)
+        email, _, secret = rest.partition(" ")
+        try:
+            if word == "APPPASS":
+                self.session = imaps(self.srv)
+                self.session.login(email, secret)
+                typ, _ = self.session.select("INBOX")
+                return "GO" if typ == "OK" else "select said %s" % typ
+            # Revoked: the open session is ended (the session watch looks
+            # once a second), and a new sign-in with it fails.
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    typ, _ = self.session.noop()
+                except (imaplib.IMAP4.abort, OSError, EOFError):
+                    break
+                time.sleep(0.2)
+            else:
+                return "the IMAP session signed in with it is still open"
+            with imaps(self.srv) as im:
+                try:
+                    im.login(email, secret)
+                    return "a revoked app password still signs in"
+                except imaplib.IMAP4.error:
+                    pass
+            return "GO"
+        except Exception as e:  # said to the browser, which fails the test with it
+            return "%s: %s" % (type(e).__name__, e)
 
 
 def test_webui_wizard_accounts_mail():
@@ -161,7 +232,13 @@ def test_webui_wizard_accounts_mail():
             "artifacts": ARTIFACTS,
             "chromium": CHROMIUM,
         }
-        out = run_browser(cfg, srv)
+        checks = AppPasswordChecks(srv)
+        out = run_browser(cfg, srv, checks)
+        assert checks.seen == ["APPPASS", "REVOKED"], (checks.seen, out)
+        assert "browser: app password made, used over IMAP and revoked from the account panel" in out, out
+        listing = srv.cli("account", "app-password", "list", cfg["second_email"]).stdout.decode()
+        assert any(l.startswith("phone") for l in listing.splitlines()), listing
+        assert not any(l.startswith("laptop mail") for l in listing.splitlines()), listing
         shots = sorted(os.listdir(ARTIFACTS))
         for step in ("setup-code", "admin-password", "hostname", "domain", "first-account", "relay", "dns-records",
                      "domain-dmarc"):

@@ -176,16 +176,18 @@ function Password() {
 
 // App passwords and JMAP tokens are one mechanism on the server (the same
 // records, a scope apart): one card for both, each kind its own words.
-// The web admin shows the token card on an account's panel too (base:
-// that account's route; its own words, `admin`).
+// The web admin shows both cards on an account's panel too (base: that
+// account's route; its own words, `admin`). The admin's list of app
+// passwords holds every record with its scope: each card keeps its own.
 const SECRET_KINDS = {
 	apppass: {
-		path: '/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass',
+		path: '/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass', scope: 'mail',
 		about: 'Give each mail app a password of its own: you can revoke one without changing the others. With two-factor sign-in on, mail apps sign in with these only.',
+		admin: 'A password of its own for one mail app of this account (IMAP, POP3, SMTP submission, ManageSieve). It is shown once, here; the account sees it listed in its portal and can revoke it too. Revoking one ends the mail sessions signed in with it.',
 		none: 'No app passwords yet.', made: 'Password for', label: 'Name (phone, laptop…)',
 	},
 	token: {
-		path: '/jmap-tokens', list: 'tokens', secret: 'token', title: 'JMAP tokens', testid: 'token',
+		path: '/jmap-tokens', list: 'tokens', secret: 'token', title: 'JMAP tokens', testid: 'token', scope: 'jmap',
 		about: 'For programs and apps that speak JMAP: they send the token as "Authorization: Bearer". A token opens JMAP only, never IMAP or SMTP.',
 		admin: 'For a program that reads or sends this account\'s mail over JMAP ("Authorization: Bearer"). The token is shown once, here; the account sees it listed in its portal and can revoke it too. It opens JMAP only.',
 		none: 'No tokens yet.', made: 'Token for', label: 'Name (what uses it)',
@@ -214,7 +216,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 			setMade(null);
 		list.reload();
 	});
-	const items = (list.data && list.data[k.list]) || [];
+	const items = ((list.data && list.data[k.list]) || []).filter((p) => !p.scope || p.scope === k.scope);
 	const id = k.testid;
 	return (
 		<section class="card" data-testid={`portal-${id}`}>

@@ -1,6 +1,7 @@
 // accounts.jsx - mail accounts: add, state (active / cannot sign in /
 // inactive), display name, delete, password reset, quota and usage, the
-// aliases that point at each.
+// aliases that point at each, and on each account's panel its app
+// passwords and JMAP tokens (listed, made and shown once, revoked).
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
@@ -197,6 +198,7 @@ function AccountPanel({ account, onChange }) {
 				<ErrorBox error={qAction.error} />
 				<button class="btn" type="submit" disabled={qAction.busy}>Save quota</button>
 			</form>
+			<AppPasswords base={`/accounts/${seg(account.email)}`} admin />
 			<AppPasswords kind="token" base={`/accounts/${seg(account.email)}`} admin />
 			<MigratePanel email={account.email} />
 			<ImportPanel email={account.email} />
