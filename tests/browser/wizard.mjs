@@ -9,8 +9,9 @@
 // Called by tests/proto/test_webui.py, which starts tern on a fresh data
 // folder, passes the setup code from its log and afterwards checks over SMTP
 // and IMAP that the account made here really works. Mid-way it asks the
-// caller to check things over IMAP: a line `APPPASS EMAIL SECRET` or
-// `REVOKED EMAIL SECRET` on stdout, answered `GO` (or why not) on stdin. Screenshots of every
+// caller to check things over IMAP or to add a domain: a line `APPPASS
+// EMAIL SECRET`, `REVOKED EMAIL SECRET` or `SECOND_DOMAIN` on stdout,
+// answered `GO` (or why not) on stdin. Screenshots of every
 // wizard step go to `artifacts`. Fails (exit 1) on any step that does not
 // show what it should, on a console error or CSP violation, and on any
 // request to a host other than the server (the UI must work offline).
@@ -356,6 +357,20 @@ async function adminPages() {
 	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
 	await screenshot('spam');
 	log('spam: junk threshold saved from the UI');
+
+	// A domain that still has an account: Remove refuses at once, saying
+	// how many and what to do, with no question first (it asked, then
+	// refused). The caller adds second.test and one account there.
+	if ((await ask('SECOND_DOMAIN')) !== 'GO')
+		throw new Error('the caller could not add second.test');
+	await byId('nav-domains').click();
+	const drow = page.locator('[data-testid=domain-row]', { hasText: 'second.test' });
+	await drow.getByTestId('domain-remove-refused').click();
+	await drow.getByRole('alert').getByText('still has 1 account').waitFor();
+	if (await drow.getByText('Yes').count() !== 0 || await drow.getByText('Remove second.test?').count() !== 0)
+		throw new Error('removing a domain with an account asks for confirmation');
+	await screenshot('domain-remove-refused');
+	log('domain with an account: removal refused at once');
 
 	await layout();
 }

@@ -1,6 +1,8 @@
-"""logins.py — sign-ins by IMAP, POP3 and submission for the account tests
-(issue 31): one implementation, shared by test_app_passwords,
-test_account_states, test_portal and test_webui_portal.
+"""logins.py — sign-ins by IMAP, POP3, submission and ManageSieve for the
+account tests (issue 31): one implementation, shared by test_app_passwords,
+test_account_states, test_portal and test_webui_portal. ManageSieve
+("sieve") needs a server started with sieve_env(): TERN_LISTEN_SIEVE on a
+free port, kept as s.sieve_port.
 
 Why the addresses. tern holds the reply to a failed login for 1 s after
 an address's first failure, doubling per failure (login_limit.h), and
@@ -15,6 +17,7 @@ for replies it already knew. Here:
   in before (as the user's phone does), so the account's spacing never
   holds it back.
 The outcomes asserted are the same; only the waiting goes."""
+import base64
 import imaplib
 import poplib
 import smtplib
@@ -104,11 +107,44 @@ def smtp_ok(s, user, pw, source=DEVICE):
             pass
 
 
-PROTOS = {"imap": imap_ok, "pop3": pop3_ok, "smtp": smtp_ok}
+def sieve_env():
+    """The environment that adds a ManageSieve listener; pass the port on
+    as s.sieve_port once the server exists."""
+    from harness import free_port
+    port = free_port()
+    return {"TERN_LISTEN_SIEVE": "127.0.0.1:%d" % port}, port
+
+
+def sieve_ok(s, user, pw, source=DEVICE):
+    """ManageSieve (RFC 5804): STARTTLS, then AUTHENTICATE PLAIN."""
+    sock = socket.create_connection(("127.0.0.1", s.sieve_port), 20, source_address=(source, 0))
+    try:
+        f = sock.makefile("rb")
+
+        def response():
+            while True:
+                line = f.readline()
+                if not line or line.startswith((b"OK", b"NO", b"BYE")):
+                    return line
+
+        assert response().startswith(b"OK"), "no ManageSieve greeting"
+        sock.sendall(b"STARTTLS\r\n")
+        assert response().startswith(b"OK"), "STARTTLS refused"
+        sock = ctx().wrap_socket(sock, server_hostname="127.0.0.1")
+        f = sock.makefile("rb")
+        assert response().startswith(b"OK"), "no capabilities after STARTTLS"
+        b64 = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode()
+        sock.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % b64).encode())
+        return response().startswith(b"OK")
+    finally:
+        sock.close()
+
+
+PROTOS = {"imap": imap_ok, "pop3": pop3_ok, "smtp": smtp_ok, "sieve": sieve_ok}
 
 
 def refused(s, user, pw, *protos):
-    """Tries each of protos ("imap", "pop3", "smtp") at once, each from a
+    """Tries each of protos ("imap", "pop3", "smtp", "sieve") at once, each from a
     fresh address; returns the protocols that accepted (so `assert not
     refused(...)` names the culprits)."""
     with ThreadPoolExecutor(len(protos)) as ex:

@@ -1,7 +1,8 @@
 """App passwords (issue 31): `tern account app-password add` (and
-POST /api/v1/accounts/{email}/app-passwords) gives a secret once; IMAP, POP3 and submission accept it in place of the account
+POST /api/v1/accounts/{email}/app-passwords) gives a secret once; IMAP,
+POP3, submission and ManageSieve accept it in place of the account
 password through the one login flow, `list` shows when it was last used,
-and after `del` (or DELETE) all three refuse it and the IMAP session
+and after `del` (or DELETE) all four refuse it and the IMAP session
 that signed in with it ends (one that used the other goes on). One server
 for every check; logins come from the addresses logins.py explains, so
 no refusal waits on an earlier one's growing delay."""
@@ -10,7 +11,7 @@ import socket
 import time
 
 from httpc import admin_server
-from logins import accepted, ctx, refused
+from logins import accepted, ctx, refused, sieve_env
 
 USER = "ann@example.test"
 PW = "account-pw-1"
@@ -65,7 +66,9 @@ def listing(s):
 
 
 def test_app_password_login_and_revoke():
-    s, a = admin_server(accounts=[(USER, PW)], imap=True, pop3=True, submission=True)
+    env, sieve_port = sieve_env()
+    s, a = admin_server(accounts=[(USER, PW)], imap=True, pop3=True, submission=True, env=env)
+    s.sieve_port = sieve_port
     with s:
         secret = s.cli("account", "app-password", "add", USER, "phone").stdout.decode().strip()
         assert re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", secret), secret
@@ -76,9 +79,9 @@ def test_app_password_login_and_revoke():
         assert r.returncode == 1 and b"exists" in r.stderr, r.stderr
         assert "last_used=never" in listing(s)["phone"]
 
-        assert accepted(s, USER, secret, "imap", "pop3", "smtp") == []
+        assert accepted(s, USER, secret, "imap", "pop3", "smtp", "sieve") == []
         # Without 2FA the account password still works.
-        assert accepted(s, USER, PW, "imap", "pop3", "smtp") == []
+        assert accepted(s, USER, PW, "imap", "pop3", "smtp", "sieve") == []
         assert re.search(r"last_used=\d{4}-\d\d-\d\dT", listing(s)["phone"]), listing(s)
         assert "last_used=never" in listing(s)["laptop"]
 
@@ -92,7 +95,7 @@ def test_app_password_login_and_revoke():
         assert by_laptop.alive(), by_laptop.buf
         by_phone.close()
         by_laptop.close()
-        assert refused(s, USER, secret, "imap", "pop3", "smtp") == []
+        assert refused(s, USER, secret, "imap", "pop3", "smtp", "sieve") == []
         # The other one goes on; a disabled account takes none.
         assert accepted(s, USER, other, "imap") == []
         s.cli("account", "disable", USER)

@@ -3,8 +3,8 @@ account signs in at /api/v1/me/session with its address and password
 (wrong ones are limited and logged like the admin's), sees its quota and
 usage, sets its display name, creates an app password, turns on TOTP (the
 codes are computed here with hmac, independently of tern), after which
-IMAP and submission take the app password and refuse the account
-password; the portal then asks for a code, refuses a code used before,
+IMAP, POP3, submission and ManageSieve take the app password and refuse
+the account password; the portal then asks for a code, refuses a code used before,
 takes a recovery code once; the password is changed with the current
 one; 2FA goes off with a code. Portal and admin sessions never open each
 other's routes. The admin turns on TOTP for the admin sign-in too. One
@@ -19,7 +19,7 @@ import time
 import urllib.parse
 
 from httpc import admin_server, tls_ctx
-from logins import accepted, refused
+from logins import accepted, refused, sieve_env
 
 USER = "pat@example.test"
 PW = "portal-pw-1"
@@ -114,8 +114,10 @@ def secret_of(uri):
 
 
 def test_portal_and_two_factor():
-    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True,
-                            submission=True)
+    env, sieve_port = sieve_env()
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)], imap=True, pop3=True,
+                            submission=True, env=env)
+    s.sieve_port = sieve_port
     with s:
         p = Portal(s)
         assert p.call("GET", "/me")[0] == 401
@@ -182,9 +184,10 @@ def test_portal_and_two_factor():
         recovery = body["recovery_codes"]
         assert p.call("GET", "/me")[1]["totp"] is True  # this session goes on
 
-        # Mail: app passwords only.
-        assert refused(s, USER, PW, "imap", "smtp") == []
-        assert accepted(s, USER, app_pw, "imap", "smtp") == []
+        # Mail: app passwords only, on every mail protocol (a mail app
+        # cannot ask for a code).
+        assert refused(s, USER, PW, "imap", "pop3", "smtp", "sieve") == []
+        assert accepted(s, USER, app_pw, "imap", "pop3", "smtp", "sieve") == []
 
         # The portal asks for a code; a used one is refused; a fresh one works.
         q = Portal(s)

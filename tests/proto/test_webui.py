@@ -159,21 +159,27 @@ def imaps(srv):
     return imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx, timeout=20)
 
 
-class AppPasswordChecks:
-    """The browser's questions about the app password it made on the
-    account's panel: APPPASS (sign in with it over IMAP, keep the session
-    open), then REVOKED (that session ends within a few seconds, and the
-    password is refused). Answers GO, or what went wrong."""
+class Questions:
+    """The browser's questions: APPPASS (sign in over IMAP with the app
+    password it made on the account's panel, keep the session open), then
+    REVOKED (that session ends within a few seconds, and the password is
+    refused); SECOND_DOMAIN (add the domain second.test with one account,
+    for the Domains page to refuse removing). Answers GO, or what went
+    wrong."""
 
     def __init__(self, srv):
         self.srv, self.session, self.seen = srv, None, []
 
     def __call__(self, word, rest):
-        if word not in ("APPPASS", "REVOKED"):
+        if word not in ("APPPASS", "REVOKED", "SECOND_DOMAIN"):
             return None
         self.seen.append(word)
         email, _, secret = rest.partition(" ")
         try:
+            if word == "SECOND_DOMAIN":
+                self.srv.cli("domain", "add", "second.test")
+                self.srv.cli("account", "add", "carl@second.test", input="carl-second-pw-9\n")
+                return "GO"
             if word == "APPPASS":
                 self.session = imaps(self.srv)
                 self.session.login(email, secret)
@@ -232,9 +238,12 @@ def test_webui_wizard_accounts_mail():
             "artifacts": ARTIFACTS,
             "chromium": CHROMIUM,
         }
-        checks = AppPasswordChecks(srv)
+        checks = Questions(srv)
         out = run_browser(cfg, srv, checks)
-        assert checks.seen == ["APPPASS", "REVOKED"], (checks.seen, out)
+        assert checks.seen == ["APPPASS", "REVOKED", "SECOND_DOMAIN"], (checks.seen, out)
+        # The domain with an account was not removed (nor asked about).
+        assert "browser: domain with an account: removal refused at once" in out, out
+        assert b"second.test" in srv.cli("domain", "list").stdout
         assert "browser: app password made, used over IMAP and revoked from the account panel" in out, out
         listing = srv.cli("account", "app-password", "list", cfg["second_email"]).stdout.decode()
         assert any(l.startswith("phone") for l in listing.splitlines()), listing
