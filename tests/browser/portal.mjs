@@ -178,6 +178,19 @@ try {
 	await byId('portal-password-changed').waitFor();
 	log('portal: password changed');
 
+	// The vacation reply (Sieve, RFC 5230) from the portal's form: a
+	// two-line message with quotes, saved as the active script "vacation";
+	// Python reads the stored script back and runs it on a message.
+	await byId('vacation-subject').fill('Away until Monday');
+	await byId('vacation-text').fill('I am away.\nBack on Monday, "really".');
+	await byId('vacation-save').click();
+	await byId('portal-filters').getByText('Vacation reply on.').waitFor();
+	await byId('portal-filters').getByText('vacation (active)').waitFor();
+	const vac = await ask('VACATION');
+	if (vac !== 'GO')
+		throw new Error(`vacation reply: ${vac}`);
+	log('portal: vacation reply on');
+
 	const [download] = await Promise.all([page.waitForEvent('download'), byId('setup-profile').click()]);
 	const file = join(cfg.artifacts, 'profile.mobileconfig');
 	await download.saveAs(file);
@@ -186,7 +199,12 @@ try {
 		throw new Error('the downloaded profile lacks the display name or the address');
 	log('portal: profile downloaded');
 	await qr('setup-qr', 'setup');
-	await byId('setup-words').waitFor();
+	// The settings in words, for a mail app that does not find them: the
+	// server, its TLS ports, the address as the user name.
+	const words = await byId('setup-words').textContent();
+	if (!/Incoming: IMAP, server \S+, port \d+, (SSL\/TLS|STARTTLS)/.test(words) ||
+	    !/Outgoing: SMTP, server \S+, port \d+/.test(words) || !words.includes(`User name: ${cfg.email}`))
+		throw new Error(`mail app settings in words: ${words}`);
 	await screenshot('portal-setup');
 
 	// The portal at a phone's width and a laptop's, with its tables filled:

@@ -75,6 +75,27 @@ def jmap_session(s, token):
     return r.status, json.loads(raw) if r.status == 200 else {}
 
 
+def vacation_check(s):
+    """The portal's vacation form stored an active script "vacation" that
+    compiles with both lines of the message and answers a message from
+    outside with a vacation action: "GO", or what is wrong."""
+    listing = s.cli("sieve", "list", USER).stdout.decode()
+    if "vacation ACTIVE" not in listing.splitlines():
+        return "not the active script: %r" % listing
+    script = s.cli("sieve", "get", USER, "vacation").stdout.decode()
+    if 'I am away.\nBack on Monday, \\"really\\".' not in script or '"Away until Monday"' not in script:
+        return "script %r" % script
+    path, msg = os.path.join(s.tmp, "vacation.sieve"), os.path.join(s.tmp, "vacation.eml")
+    with open(path, "w") as f:
+        f.write(script)
+    with open(msg, "wb") as f:
+        f.write(b"From: someone@elsewhere.test\r\nTo: %s\r\nSubject: hi\r\n\r\nhello\r\n" % USER.encode())
+    r = s.cli("sieve", "test", path, msg, "--from", "someone@elsewhere.test", "--to", USER, check=False)
+    if r.returncode != 0 or r.stdout.decode().split()[:1] != ["vacation"]:
+        return "sieve test said %r %r" % (r.stdout, r.stderr)
+    return "GO"
+
+
 def test_webui_portal_and_admin_totp():
     for tool in (CHROMIUM, shutil.which("node"), shutil.which("npm"), shutil.which("zbarimg")):
         assert tool and os.path.exists(tool), \
@@ -113,6 +134,9 @@ def test_webui_portal_and_admin_totp():
                     st, sess = jmap_session(s, rest)
                     answer = "GO" if st == 200 and sess.get("username") == USER else "NO"
                     seen.add("token")
+                elif word == "VACATION":
+                    answer = vacation_check(s)
+                    seen.add("vacation")
                 elif word == "APPPASS":
                     # 2FA is on: mail takes the app password only.
                     ok = (accepted(s, USER, rest, "imap", "smtp") == []
@@ -130,11 +154,12 @@ def test_webui_portal_and_admin_totp():
         text = "\n".join(out)
         assert p.returncode == 0 and text.endswith("DONE"), "%s\n%s\n--- server log\n%s" % (
             text, err, s.log_text()[-4000:])
-        assert seen == {"qr", "mail", "token"}, seen
+        assert seen == {"qr", "mail", "token", "vacation"}, seen
         for needed in ("portal: display name set", "portal: two-factor sign-in on",
                        "portal: strength meter shown",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
+                       "portal: vacation reply on",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
                        "admin: signed in with a code"):
