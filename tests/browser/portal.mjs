@@ -17,7 +17,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { ask } from './ask.mjs';
 import { overflow } from './layout.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
@@ -26,14 +26,6 @@ for (const k of ['url', 'email', 'password', 'new_password', 'admin_password', '
 		throw new Error(`missing config ${k}`);
 mkdirSync(cfg.artifacts, { recursive: true });
 
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function ask(what) {
-	process.stdout.write(what + '\n');
-	const r = await lines.next();
-	if (r.done)
-		throw new Error(`no answer to ${what}`);
-	return r.value.trim();
-}
 const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
 
 const problems = [];

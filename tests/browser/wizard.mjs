@@ -18,7 +18,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { ask } from './ask.mjs';
 import { overflow } from './layout.mjs';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
@@ -32,14 +32,6 @@ const TIMEOUT = 15000;
 const problems = [];
 let shot = 0;
 const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function ask(what) {
-	process.stdout.write(what + '\n');
-	const r = await lines.next();
-	if (r.done)
-		throw new Error(`no answer to ${what}`);
-	return r.value.trim();
-}
 
 const browser = await chromium.launch({
 	executablePath: cfg.chromium || '/usr/bin/chromium',
