@@ -178,6 +178,16 @@ async function adminAppPassword() {
 	log('app password made, used over IMAP and revoked from the account panel');
 }
 
+// A weak TERN_ADMIN_PASSWORD (kept working after an upgrade) is shown
+// locked on the Settings page, with the warning beside it.
+async function weakAdminPassword() {
+	await byId('nav-settings').click();
+	await byId('admin-password-form').getByText('TERN_ADMIN_PASSWORD').first().waitFor();
+	await byId('admin-password-weak').waitFor();
+	await screenshot('admin-password-weak');
+	log('admin password: TERN_ADMIN_PASSWORD shown locked and weak');
+}
+
 // After setup: a second account, the session, an alias and the log page.
 async function adminPages() {
 	// A second account through the admin pages.
@@ -497,6 +507,8 @@ try {
 		await queuePage();
 	if (cfg.over_quota_email)
 		await overQuota();
+	if (cfg.admin_weak)
+		await weakAdminPassword();
 	if (!cfg.setup_only)
 		await adminPages();
 

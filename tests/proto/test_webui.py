@@ -325,11 +325,17 @@ def test_webui_wizard_accounts_mail():
         dns.close()
 
 
+# Long enough but easy to guess ("a common password or word"): an
+# upgrade keeps it working, with a warning on the Settings page (issue 31).
+ENV_ADMIN_PW = "password-admin"
+
+
 def test_webui_env_locked():
     """Answers given by environment variables are shown set and locked.
 
     With TERN_ADMIN_PASSWORD there is no setup code (none in the log): the
-    wizard asks to sign in with that password; TERN_HOSTNAME, TERN_DOMAIN and
+    wizard asks to sign in with that password (a weak one: it still works,
+    and the Settings page warns about it); TERN_HOSTNAME, TERN_DOMAIN and
     TERN_RELAY_HOST appear read-only with their variable named. The account
     exists already, so its wizard step is skipped. A message that cannot be
     delivered yet waits in the queue: the Queue page retries and deletes it.
@@ -343,7 +349,7 @@ def test_webui_env_locked():
     srv = Server(domains=("example.net",), accounts=(("me@example.net", "my-password-1-Vq8r"),),
                  http=True, submission=True, env={
         "TERN_DNS_SERVERS": "127.0.0.1:%d" % dns.port,
-        "TERN_ADMIN_PASSWORD": "admin from the environment",
+        "TERN_ADMIN_PASSWORD": ENV_ADMIN_PW,
         "TERN_DOMAIN": "example.net",
         "TERN_RELAY_HOST": "smtp.relay.test:587",
         "TERN_RELAY_USER": "relayuser",
@@ -365,14 +371,14 @@ def test_webui_env_locked():
                        b"From: a@remote.test\r\nSubject: fills\r\n\r\n" + b"x" * 2000 + b"\r\n")
         from httpc import Api
         api = Api(srv)
-        api.login("admin from the environment")
+        api.login(ENV_ADMIN_PW)
         status, _ = api.call("PATCH", "/accounts/me@example.net", {"quota": 1024})[:2]
         assert status == 200, status
         out = run_browser({
             "url": "https://127.0.0.1:%d" % srv.https_port,
             "over_quota_email": "me@example.net",
             "admin_locked": True,
-            "admin_password": "admin from the environment",
+            "admin_password": ENV_ADMIN_PW,
             "hostname_locked": HOSTNAME,
             "domain": "example.net",
             "domain_locked": True,
@@ -384,12 +390,14 @@ def test_webui_env_locked():
             "artifacts": artifacts,
             "chromium": CHROMIUM,
             "setup_only": True,
+            "admin_weak": True,
         }, srv)
         checked = json.loads(re.search(r"^DNS (.*)$", out, re.M).group(1))
         # The fake DNS server knows no name: every record is missing.
         assert checked and all(c["status"] == "missing" for c in checked), checked
         assert "queue: retried and deleted" in out, out
         assert "accounts: over quota shown in red" in out, out
+        assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out
         assert "relay password" not in srv.log_text()
     finally:
         srv.cleanup()
