@@ -464,6 +464,8 @@ try {
 	} else {
 		await byId('account-email').fill(cfg.first_email);
 		await byId('account-password').fill(cfg.first_password);
+		if (cfg.first_name)
+			await byId('account-display-name').fill(cfg.first_name);
 		await screenshot('first-account');
 		await byId('wizard-next').click();
 	}

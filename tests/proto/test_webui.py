@@ -231,6 +231,7 @@ def test_webui_wizard_accounts_mail():
             "domain": DOMAIN,
             "first_email": "alice@" + DOMAIN,
             "first_password": "alice-password-17",
+            "first_name": "Alice Example",
             "second_email": "bob@" + DOMAIN,
             "second_password": "bob-password-22",
             "alias": "info@" + DOMAIN,
@@ -240,6 +241,10 @@ def test_webui_wizard_accounts_mail():
         }
         checks = Questions(srv)
         out = run_browser(cfg, srv, checks)
+        # The display name typed in the wizard's account step is the account's.
+        listing = srv.cli("account", "list").stdout.decode()
+        assert any(l.startswith(cfg["first_email"]) and 'name="Alice Example"' in l
+                   for l in listing.splitlines()), listing
         assert checks.seen == ["APPPASS", "REVOKED", "SECOND_DOMAIN"], (checks.seen, out)
         # The domain with an account was not removed (nor asked about).
         assert "browser: domain with an account: removal refused at once" in out, out
