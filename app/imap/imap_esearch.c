@@ -12,10 +12,14 @@
  * over every match, PARTIAL only over its positions.
  *
  * PARTIAL takes "a:b" (1-based positions) or "-a:-b" (counted from the
- * last match, RFC 9394 §3.1); the range is answered in its normal form
- * (smaller magnitude first: "1:5" for 5:1, "-1:-3" for -3:-1), as
- * Dovecot answers "5:1". PARTIAL with ALL is refused with BAD, as
- * Dovecot refuses it ("PARTIAL conflicts with ALL").
+ * last match, RFC 9394 §3.1). RFC 9394 §3.1 answers with "the original
+ * range": a negative range is echoed as the client wrote it ("-4:-2"
+ * stays "-4:-2", "-1:-100" as in the RFC's example). A positive one is
+ * answered smaller first ("2:4" for 4:2), as Dovecot answers and as
+ * imaptest's search-partial and sort-partial scripts expect (RFC 5267's
+ * PARTIAL, which 9394 extends, said nothing of the echo). PARTIAL with
+ * ALL is refused with BAD, as Dovecot refuses it ("PARTIAL conflicts
+ * with ALL").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +62,7 @@ int imap_partial_parse(struct str w, struct imap_partial *r)
 	    parse_pos(colon + 1, w.len - (size_t)(colon - w.p) - 1, &n2, &b) < 0 || n1 != n2)
 		return -1;
 	r->neg = n1;
+	r->reversed = a > b;
 	r->lo = a < b ? a : b;
 	r->hi = a < b ? b : a;
 	return 0;
@@ -165,8 +170,12 @@ void imap_esearch_append(struct buf *out, const char *tag, int uid, const struct
 	if (ret & IMAP_RET_PARTIAL) {
 		size_t from, to;
 		imap_partial_window(&r->partial, n, &from, &to);
-		buf_printf(out, " PARTIAL (%s%u:%s%u ", r->partial.neg ? "-" : "", r->partial.lo,
-			   r->partial.neg ? "-" : "", r->partial.hi);
+		const struct imap_partial *p = &r->partial;
+		if (p->neg) /* as given (RFC 9394 §3.1, "the original range") */
+			buf_printf(out, " PARTIAL (-%u:-%u ", p->reversed ? p->hi : p->lo,
+				   p->reversed ? p->lo : p->hi);
+		else
+			buf_printf(out, " PARTIAL (%u:%u ", p->lo, p->hi);
 		if (to > from)
 			imap_esearch_list(out, v + from, to - from);
 		else

@@ -25,9 +25,10 @@
 #define IMAP_RET_UPDATE 64u /* CONTEXT=SEARCH: keep the result up to date */
 
 /* A PARTIAL range: positions lo..hi (1-based, lo <= hi), counted from
- * the last match when neg ("-1" is the last). */
+ * the last match when neg ("-1" is the last); reversed: the client gave
+ * the larger magnitude first ("-4:-2"), kept for the echo. */
 struct imap_partial {
-	int neg;
+	int neg, reversed;
 	uint32_t lo, hi;
 };
 
@@ -37,7 +38,7 @@ struct imap_return {
 };
 
 /* Parses "a:b" or "-a:-b" (nz-numbers, one sign for both) into *r,
- * normalised so that lo <= hi. 0, or -1 when w is not such a range. */
+ * normalised so that lo <= hi (reversed says it was given the other way). 0, or -1 when w is not such a range. */
 int imap_partial_parse(struct str w, struct imap_partial *r);
 /* The 0-based window [*from_r, *to_r) of p over n results (empty when
  * the range lies past them). */

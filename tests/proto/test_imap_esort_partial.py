@@ -1,7 +1,9 @@
 """ESORT (RFC 5267 §3) and PARTIAL (RFC 9394): SORT RETURN (MIN MAX
 COUNT ALL) in sort order, RETURN () as ALL, SORT RETURN (SAVE) for "$";
 SEARCH and SORT RETURN (PARTIAL a:b) and (PARTIAL -a:-b) with NIL past
-the end, a reversed range in its normal form, PARTIAL with ALL refused
+the end, a reversed positive range smaller first (as Dovecot and imaptest's
+search-partial), a negative range echoed as given (RFC 9394 §3.1: "the
+original range"), PARTIAL with ALL refused
 (BAD, as Dovecot), a zero position refused, PARTIAL with SAVE and with
 MIN/MAX/COUNT; UID FETCH with the (PARTIAL range) modifier. One server
 for every check; the answers were compared with Dovecot 2.3's where it
@@ -66,7 +68,12 @@ def partial(r):
     assert cmd(r, "g", "SEARCH RETURN (PARTIAL 1:2 MAX) ALL")[0] == [
         b'* ESEARCH (TAG "g") MAX 10 PARTIAL (1:2 1:2)']
     assert cmd(r, "h", "SORT RETURN (PARTIAL -2:-1) (REVERSE SUBJECT) UTF-8 ALL")[0] == [
-        b'* ESEARCH (TAG "h") PARTIAL (-1:-2 6,2)']
+        b'* ESEARCH (TAG "h") PARTIAL (-2:-1 6,2)']
+    # The negative range as the client wrote it (it was "-2:-4" before).
+    assert cmd(r, "h2", "SEARCH RETURN (PARTIAL -4:-2) ALL")[0] == [
+        b'* ESEARCH (TAG "h2") PARTIAL (-4:-2 7:9)']
+    assert cmd(r, "h3", "SEARCH RETURN (PARTIAL 4:2) ALL")[0] == [
+        b'* ESEARCH (TAG "h3") PARTIAL (2:4 2:4)']
     for tag, bad in (("i", "(PARTIAL 1:3 ALL)"), ("j", "(PARTIAL 0:1)"), ("k", "(PARTIAL -1:3)"),
                      ("l", "(PARTIAL 1)"), ("m", "(PARTIAL)"), ("n", "(PARTIAL 1:2 PARTIAL 3:4)"),
                      ("o", "(PARTIAL 1:4294967296)")):
