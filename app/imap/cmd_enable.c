@@ -63,6 +63,8 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 		} else if (str_eq_ci_c(name, "QRESYNC") && !s->qresync) {
 			imap_session_condstore(s);
 			s->qresync = 1;
+			if (s->state == IMAP_S_SELECTED)
+				s->view.qresync = 1;
 			add = " QRESYNC";
 		} else if (str_eq_ci_c(name, "IMAP4rev2") && !s->rev2) {
 			s->rev2 = 1;
@@ -71,6 +73,8 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			add = " IMAP4rev2";
 		} else if (str_eq_ci_c(name, "UIDONLY") && !s->uidonly) {
 			s->uidonly = 1;
+			if (s->state == IMAP_S_SELECTED)
+				s->view.uidonly = 1;
 			add = " UIDONLY";
 		} else if (str_eq_ci_c(name, "UTF8=ACCEPT") && !s->utf8_enabled) {
 			s->utf8 = 1;

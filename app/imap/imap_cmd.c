@@ -121,7 +121,7 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_STARTTLS, imap_cmd_starttls, NOAUTH },
 	{ IMAP_CMD_LOGIN, imap_cmd_login, NOAUTH },
 	{ IMAP_CMD_AUTHENTICATE, imap_cmd_authenticate, NOAUTH },
-	{ IMAP_CMD_ENABLE, imap_cmd_enable, AUTHED },
+	{ IMAP_CMD_ENABLE, imap_cmd_enable, AUTHED | SELECTED }, /* cmd_enable.c */
 	{ IMAP_CMD_SELECT, imap_cmd_select, AUTHED | SELECTED },
 	{ IMAP_CMD_EXAMINE, imap_cmd_select, AUTHED | SELECTED },
 	{ IMAP_CMD_LIST, imap_cmd_list, AUTHED | SELECTED },

@@ -537,3 +537,35 @@ def test_imap_changedsince_0_and_quoted_local_part():
         # quote ("\"" < "a") it would sort first
         assert line.split()[2:] == [str(other).encode(), str(uid).encode()], line
         r.close()
+
+
+def test_imap_enable_while_selected():
+    """RFC 5161 §3.1 (and RFC 9051 §6.3.1): clients "MUST NOT issue ENABLE
+    once they SELECT/EXAMINE a mailbox; however, server implementations
+    don't have to check". Dovecot answers OK there, so tern does (it
+    answered BAD): CONDSTORE then sends the mailbox's HIGHESTMODSEQ (RFC
+    7162 §3.1), and after QRESYNC another session's expunge comes as
+    VANISHED."""
+    with srv() as s:
+        m = login(s)
+        for i in range(2):
+            append_uid(m, ("Subject: e%d\r\n\r\nx\r\n" % i).encode())
+        m.logout()
+        a, b = Raw(s), Raw(s)
+        a.login()
+        b.login()
+        tagged_ok(cmd(a, "s", "SELECT INBOX"))
+        out = tagged_ok(cmd(a, "e", "ENABLE CONDSTORE"))
+        texts = [o[0] for o in out]
+        assert any(t.startswith(b"* OK [HIGHESTMODSEQ ") for t in texts), out
+        assert b"* ENABLED CONDSTORE" in texts, out
+        out = tagged_ok(cmd(a, "q", "ENABLE QRESYNC"))
+        assert b"* ENABLED QRESYNC" in [o[0] for o in out], out
+        tagged_ok(cmd(b, "s", "SELECT INBOX"))
+        tagged_ok(cmd(b, "d", "UID STORE 1 +FLAGS.SILENT (\\Deleted)"))
+        tagged_ok(cmd(b, "x", "EXPUNGE"))
+        out = tagged_ok(cmd(a, "n", "NOOP"))
+        texts = [o[0] for o in out]
+        assert b"* VANISHED 1" in texts and not any(t.endswith(b" EXPUNGE") for t in texts), out
+        a.close()
+        b.close()
