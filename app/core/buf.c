@@ -167,6 +167,26 @@ int buf_append_c(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+int buf_append_crlf(struct buf *b, const void *p, size_t n)
+{
+	const char *c = p, *lf;
+	size_t s = 0;
+
+	while ((lf = memchr(c + s, '\n', n - s)) != NULL) {
+		size_t i = (size_t)(lf - c);
+		if (i == 0 || c[i - 1] != '\r') {
+			if (buf_append(b, c + s, i - s) < 0 || buf_append(b, "\r\n", 2) < 0)
+				return -1;
+			s = i + 1;
+		} else if (buf_append(b, c + s, i + 1 - s) < 0) {
+			return -1;
+		} else {
+			s = i + 1;
+		}
+	}
+	return buf_append(b, c + s, n - s);
+}
+
 int buf_append_xml(struct buf *b, const char *s)
 {
 	int rc = 0;

@@ -47,6 +47,10 @@ static inline size_t buf_room(const struct buf *b) { return b->max - b->len; }
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, struct str s);
 int buf_append_c(struct buf *b, const char *s);
+/* Appends the n octets at p with every bare LF (one not after a CR) made
+ * CRLF, p being whole (a CR at the end of an earlier append is not seen).
+ * -1 as buf_append, the buffer then holding a prefix. */
+int buf_append_crlf(struct buf *b, const void *p, size_t n);
 /* Appends s as XML text: the five special characters as entities, control
  * characters other than tab dropped (XML 1.0 cannot carry them). */
 int buf_append_xml(struct buf *b, const char *s);

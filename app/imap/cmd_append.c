@@ -24,6 +24,15 @@
  * commit. The session waits in IMAP_W_STORE with input paused meanwhile;
  * s->append keeps it alive if the client goes away.
  *
+ * Line ends: a message sent in a plain literal (or built by CATENATE from
+ * plain literals) has every bare LF made CRLF before it is stored, as
+ * Dovecot serves it: RFC 9051 §4.3 lets CR and LF appear in a text only
+ * as CRLF, and BODY[], RFC822.SIZE, BINARY.SIZE and BODYSTRUCTURE's
+ * sizes then all count the same octets (stored as sent, a bare-LF message
+ * had BODYSTRUCTURE count CRLF, IMAP_BS_CRLF, while BODY[] sent LF).
+ * A literal8 (RFC 3516) is stored as sent: its binary parts are data,
+ * not lines. A bare CR stays, as Dovecot keeps it.
+ *
  * CATENATE (imap_catenate.c) builds a message from TEXT literals and URL
  * parts in place of the literal; the rest is the same.
  *
@@ -63,6 +72,8 @@ struct append_msg {
 	struct buf meta;
 	char *keywords; /* store keywords, space-separated, malloc'ed; NULL = none */
 	char *built;    /* CATENATE's message (malloc'ed), or NULL */
+	int crlf;       /* sent as text: bare LFs become CRLF (append_prepare) */
+	struct buf fixed; /* the message with them made CRLF, when it had some */
 };
 
 struct imap_append {
@@ -109,6 +120,7 @@ static void append_free(struct imap_append *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		buf_free(&a->msgs[i].meta);
+		buf_free(&a->msgs[i].fixed);
 		free(a->msgs[i].keywords);
 		free(a->msgs[i].built);
 	}
@@ -187,6 +199,29 @@ static void append_stored(struct store_delivery *d, void *arg)
 	imap_flush(s);
 }
 
+/* A text message's bare LFs made CRLF (see the top): the data then
+ * points at m->fixed, which grows by one octet per bare LF, at most
+ * twice the literal that APPENDLIMIT admitted. */
+static void crlf_fix(struct append_msg *m)
+{
+	const char *p = m->d.data, *lf = p;
+	size_t n = m->d.len;
+
+	if (!m->crlf)
+		return;
+	while ((lf = memchr(lf, '\n', n - (size_t)(lf - p))) != NULL && lf > p && lf[-1] == '\r')
+		lf++;
+	if (!lf)
+		return; /* CRLF throughout: nothing to copy */
+	buf_init(&m->fixed, 2 * n);
+	if (buf_append_crlf(&m->fixed, p, n) < 0) {
+		buf_free(&m->fixed); /* no memory: stored as sent */
+		return;
+	}
+	m->d.data = buf_data(&m->fixed);
+	m->d.len = buf_len(&m->fixed);
+}
+
 /* On a worker: ids and MIME structures, linear in the message sizes. */
 static void append_prepare(void *arg)
 {
@@ -194,6 +229,7 @@ static void append_prepare(void *arg)
 
 	for (size_t i = 0; i < a->n; i++) {
 		struct append_msg *m = &a->msgs[i];
+		crlf_fix(m);
 		/* A big literal was hashed as it arrived; a small one is
 		 * quicker to hash here than to look for. */
 		if (imap_literal_blob_id(a->lits, m->d.data, m->d.len, m->d.blob_id) < 0)
@@ -256,13 +292,17 @@ static int parse_flags(struct imap_session *s, enum imap_cmd_id cmd, const struc
 	return 0;
 }
 
-/* The message data: a literal (literal8 allowed), or UTF8 (literal8). */
-static int message_arg(const struct imap_arg *args, size_t nargs, size_t *i, struct str *data_r)
+/* The message data: a literal (literal8 allowed), or UTF8 (literal8);
+ * *text_r 1 for a plain literal. */
+static int message_arg(const struct imap_arg *args, size_t nargs, size_t *i, struct str *data_r,
+		       int *text_r)
 {
 	const struct imap_arg *a = &args[*i];
 
+	*text_r = 0;
 	if (a->type == IMAP_ARG_LITERAL) {
 		*data_r = a->str;
+		*text_r = !(a->flags & IMAP_ARGF_LITERAL8);
 		(*i)++;
 		return 0;
 	}
@@ -347,8 +387,13 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 						cmd->args[i + 1].list_count, &m->built, &len) < 0)
 				goto fail;
 			data = str_make(m->built, len);
+			m->crlf = 1;
+			for (size_t k = 0; k < cmd->args[i + 1].list_count; k++)
+				if (cmd->args[i + 1].list[k].flags & IMAP_ARGF_LITERAL8)
+					m->crlf = 0; /* a TEXT literal8: binary data */
 			i += 2;
-		} else if (i >= cmd->nargs || message_arg(cmd->args, cmd->nargs, &i, &data) < 0) {
+		} else if (i >= cmd->nargs ||
+			   message_arg(cmd->args, cmd->nargs, &i, &data, &m->crlf) < 0) {
 			bad(s, cmd->id, "Invalid arguments.");
 			goto fail;
 		}

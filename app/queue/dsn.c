@@ -79,15 +79,7 @@ static const char *action_name(enum dsn_action a)
 /* Appends the original with bare LFs made CRLF, as a MIME body must be. */
 static int put_original(struct buf *b, const char *p, size_t n)
 {
-	size_t s = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
-			if (buf_append(b, p + s, i - s) < 0 || buf_append(b, "\r\n", 2) < 0)
-				return -1;
-			s = i + 1;
-		}
-	}
-	if (buf_append(b, p + s, n - s) < 0)
+	if (buf_append_crlf(b, p, n) < 0)
 		return -1;
 	if (n && p[n - 1] != '\n')
 		return buf_append(b, "\r\n", 2);

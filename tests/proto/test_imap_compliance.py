@@ -569,3 +569,37 @@ def test_imap_enable_while_selected():
         assert b"* VANISHED 1" in texts and not any(t.endswith(b" EXPUNGE") for t in texts), out
         a.close()
         b.close()
+
+
+def test_imap_append_bare_lf_made_crlf():
+    """A message APPENDed in a plain literal with bare LF line ends is
+    stored with CRLF, as Dovecot serves it (RFC 9051 §4.3: CR and LF only
+    as CRLF in text): BODY[] comes back with CRLF, RFC822.SIZE is its
+    length, and BODYSTRUCTURE's size and lines, BINARY.SIZE[1] and
+    BODY[TEXT] agree. Before, BODY[] kept the LFs (44 octets) while
+    BODYSTRUCTURE counted 21 for a 19-octet BODY[TEXT]. A bare CR stays;
+    a literal8's octets are stored as sent."""
+    msg = b"Subject: lf\nFrom: a@b.c\n\nline1\nline2\r\nline3\rx\n"
+    want = b"Subject: lf\r\nFrom: a@b.c\r\n\r\nline1\r\nline2\r\nline3\rx\r\n"
+    with srv() as s:
+        r = Raw(s)
+        r.login()
+        r.send("p APPEND INBOX {%d}\r\n" % len(msg))
+        assert r.line().startswith(b"+")
+        r.send(msg + b"\r\n")
+        tagged_ok(cmd_rest(r, "p"))
+        binary = b"Subject: b\nContent-Transfer-Encoding: binary\n\nab\ncd\x01\n"
+        r.send("q APPEND INBOX ~{%d+}\r\n" % len(binary))
+        r.send(binary + b"\r\n")
+        tagged_ok(cmd_rest(r, "q"))
+        tagged_ok(cmd(r, "s", "SELECT INBOX"))
+        text, lits = fetch_one(r, "f", "FETCH 1 (RFC822.SIZE BINARY.SIZE[1] BODY[] BODY[TEXT] "
+                                        "BODYSTRUCTURE)")
+        assert lits[0] == want, lits
+        assert lits[1] == want[want.index(b"\r\n\r\n") + 4:], lits
+        assert b"RFC822.SIZE %d " % len(want) in text, text
+        assert b"BINARY.SIZE[1] %d " % len(lits[1]) in text, text
+        assert b'"7bit" %d 3 ' % len(lits[1]) in text, text
+        text, lits = fetch_one(r, "g", "FETCH 2 (RFC822.SIZE BINARY[1])")
+        assert b"RFC822.SIZE %d " % len(binary) in text and lits == [b"ab\ncd\x01\n"], (text, lits)
+        r.close()

@@ -66,6 +66,16 @@ static void test_buf(void)
 	buf_reset(&b);
 	CHECK_EQ_INT(buf_append_xml(&b, "&&&&&&&&&&&&&&&&&"), -1); /* 85 octets: past the ceiling */
 	buf_free(&b);
+
+	/* Bare LFs made CRLF; CRLF and a bare CR kept as they are. */
+	buf_init(&b, 64);
+	static const char lf[] = "\na\r\nb\nc\rd\n\n";
+	CHECK_EQ_INT(buf_append_crlf(&b, lf, sizeof(lf) - 1), 0);
+	CHECK_EQ_STR(buf_data(&b), "\r\na\r\nb\r\nc\rd\r\n\r\n");
+	buf_reset(&b);
+	CHECK_EQ_INT(buf_append_crlf(&b, "no line end", 11), 0);
+	CHECK_EQ_STR(buf_data(&b), "no line end");
+	buf_free(&b);
 }
 
 static void test_utf8_encode(void)
