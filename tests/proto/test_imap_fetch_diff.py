@@ -20,8 +20,10 @@ Each difference that remains is listed below with the RFC sentence that
 makes tern's answer right: per message in KNOWN, or, for a kind of
 difference the sample meets in many messages, as a named rule in
 EXPLAINED that rewrites both answers the one way the RFC allows and is
-applied only to the items it names; any other difference, or a listed
-one that went away, fails the test."""
+applied only to the items it names, or (binary_size_own) a BINARY.SIZE
+that is the length of tern's own BINARY where Dovecot's is not of its
+own; any other difference, or a listed one that went away, fails the
+test."""
 import atexit
 import os
 import re
@@ -82,9 +84,6 @@ KNOWN = {
     ("01188-spam-2", "BODY[1]"): RFC2046_CRLF + " (here a multipart part's)",
     ("18-missing-boundary-param.eml", "BINARY.SIZE[1]"): RFC2045_DEFAULT + ": part 1 is "
         "the text body (Dovecot: an empty multipart, 0)",
-    ("13-message-rfc822-base64.eml", "BINARY.SIZE[1]"):
-        "RFC 3516 §4.2: BINARY.SIZE is 'the size of the section after removing any "
-        "Content-Transfer-Encoding'; the base64 message decodes to 46 octets (Dovecot: 0)",
     ("13-message-rfc822-base64.eml", "BODY[1.HEADER]"):
         "RFC 2046 §5.2.1: 'No encoding other than \"7bit\", \"8bit\", or \"binary\" is "
         "permitted for the body of a \"message/rfc822\" entity': the encoded body is no "
@@ -100,12 +99,6 @@ KNOWN = {
         "RFC 3516 §4.2: BINARY 'requests that the specified section be transmitted after "
         "performing decoding of the section's Content-Transfer-Encoding'; Dovecot sends the "
         "base64 text as it is",
-    ("00949-spam-2", "BINARY.SIZE[1]"):
-        "RFC 3516 §4.2: the 8bit text/html part is 2506 octets; Dovecot answers "
-        "18446744073709551175 (a negative size as unsigned)",
-    ("01095-spam-2", "BINARY.SIZE[1]"):
-        "RFC 2045 §6.7: the quoted-printable part decodes to 11334 octets (every =XX "
-        "decoded, trailing white space deleted, rule (3)); Dovecot answers 8709",
     ("01317-easy-ham-2", "BODYSTRUCTURE"): CTE_ALONE,
     ("28-rfc2231-continuations.eml", "BODYSTRUCTURE"):
         "RFC 2231 §4: 'charset*=us-ascii'en'us-ascii' is the parameter charset with the "
@@ -169,6 +162,29 @@ def _env_spaces(env):
         if isinstance(env[i], tuple):
             out[i] = ("s", env[i][1].rstrip())
     return out
+
+
+def binary_size_own(item, a, b):
+    """True when item is BINARY.SIZE[n], tern's answer is the length of
+    its own BINARY[n] and Dovecot's is not the length of Dovecot's (or
+    Dovecot refused the part, NO [PARSE])."""
+    if not item.startswith("BINARY.SIZE["):
+        return False
+    sect = "BINARY[" + item[len("BINARY.SIZE["):]
+
+    def length(v):
+        return str(len(v[1])).encode() if isinstance(v, tuple) else None
+
+    return a.get(item) == length(a.get(sect)) and b.get(item) != length(b.get(sect))
+
+
+BINARY_SIZE_OWN = (
+    "RFC 3516 §4.2: BINARY.SIZE is 'the size of the section after removing any "
+    "Content-Transfer-Encoding', so the length of what BINARY sends for it: tern's is, "
+    "Dovecot's is not the length of its own BINARY (over the whole corpus 67 parts, e.g. "
+    "a negative size as unsigned, or quoted-printable with soft breaks counted), or Dovecot "
+    "refuses a part with undecodable data (NO [PARSE], 11 parts) where RFC 2045 §6.7/§6.8 "
+    "tell the decoder to go on")
 
 
 # (item, rule, why): a difference of that item that the rule makes go away
@@ -462,6 +478,9 @@ def test_imap_fetch_matches_dovecot():
             compared += 1
             x, y = a.get(item), b.get(item)
             if x == y:
+                continue
+            if binary_size_own(item, a, b):
+                explained["BINARY.SIZE"] = explained.get("BINARY.SIZE", 0) + 1
                 continue
             for what, rule, _ in EXPLAINED:
                 if item == what and x is not None and y is not None and rule(x) == rule(y):
