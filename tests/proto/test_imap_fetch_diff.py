@@ -122,6 +122,52 @@ KNOWN = {
         "answers it as the mailbox, Dovecot as a name with MISSING_MAILBOX)",
 }
 
+# Differences met only in the whole corpus (TERN_ORACLE_ALL; the sample
+# does not hold these messages, so they are never reported as gone there).
+CR_RUNS = ("RFC 9051 §6.4.5: BODY[] is the message as stored, octet for octet; the "
+           "APPENDed body has CR CR CR LF line ends and Dovecot (storing LF line ends) "
+           "gives back CR CR LF, one CR short")
+UNDECODABLE = ("RFC 2045 §6.8: 'Any characters outside of the base64 alphabet are to be "
+               "ignored', and §6.7 (quoted-printable) lets a decoder keep an '=' not "
+               "followed by two hex digits: tern decodes such parts; Dovecot refuses them "
+               "(NO [PARSE] Invalid data in MIME part)")
+KNOWN.update({(m, "BODY[1]"): RFC2046_CRLF + " (here a multipart part's)" for m in (
+    "00209-spam-2",
+    "00215-spam-2",
+    "00216-spam-2",
+    "00219-spam-2",
+    "00223-spam-2",
+    "00224-spam-2",
+    "00225-spam-2",
+    "00239-spam-1",
+    "00338-spam-1",
+    "00982-spam-2",
+    "01041-spam-2",
+    "01262-spam-2",
+    "01288-spam-2",
+    "01316-spam-2",
+    "01317-spam-2",
+)})
+KNOWN.update({(m, "BINARY[%s]" % n): UNDECODABLE for m, n in (
+    ("00164-spam-2", "1"),
+    ("00183-hard-ham-1", "1"),
+    ("00183-hard-ham-1", "2"),
+    ("00260-spam-1", "1"),
+    ("00260-spam-1", "2"),
+    ("00276-spam-2", "1"),
+    ("00588-spam-2", "1"),
+    ("00619-spam-2", "1"),
+    ("00673-spam-2", "1"),
+    ("00673-spam-2", "2"),
+    ("00960-spam-2", "1"),
+    ("01041-spam-2", "1.1"),
+    ("01041-spam-2", "1.2"),
+    ("01064-spam-2", "1"),
+    ("01072-spam-2", "1"),
+)})
+KNOWN.update({("00083-spam-2", k): CR_RUNS for k in (
+    "BODY[1]", "BODY[TEXT]", "BINARY[1]", "RFC822.SIZE", "BODYSTRUCTURE")})
+
 
 def _lower_types(bs):
     """BODYSTRUCTURE with type, subtype and the charset value lower-cased."""
@@ -603,7 +649,8 @@ def test_imap_search_sort_thread_match_dovecot():
         n += 1
         if (st, x) != (sd, y):
             diffs.append((form, x, y))
-    unexplained = [d for d in diffs if d[0] not in KNOWN_QUERIES]
+    known = dict(KNOWN_QUERIES, **(KNOWN_QUERIES_ALL if os.environ.get("TERN_ORACLE_ALL") else {}))
+    unexplained = [d for d in diffs if d[0] not in known]
     gone = [q for q in KNOWN_QUERIES if q not in [d[0] for d in diffs]]
     for d in unexplained:
         print("DIFF %s\n  tern:    %s\n  dovecot: %s" % d)
@@ -627,6 +674,20 @@ ASCII_CASEMAP = ("RFC 5051 §1: 'The \"i;ascii-casemap\" collation ... is specif
 SUBJECT_SPACES = ("RFC 9051 §6.4.4: SUBJECT matches 'the specified string in the envelope "
                   "structure's SUBJECT field', which keeps the sender's runs of spaces (see "
                   "EXPLAINED); Dovecot collapses them before it searches")
+
+# Queries that differ only over the whole corpus (TERN_ORACLE_ALL).
+BAD_DATE = ("RFC 5322 §3.3: hour, minute and second are 2DIGIT and the zone is "
+            "('+' / '-') 4DIGIT, so 'Mon, 22 Jul 2002 0:4:52 +-0500' (00845-spam-2), "
+            "'10:28:3' (00471-spam-2) and '16:54:6' (00508-spam-2) cannot be parsed and "
+            "RFC 5256 §2.2 sorts them by INTERNALDATE; Dovecot reads them leniently")
+KNOWN_QUERIES_ALL = {
+    "SORT (DATE) UTF-8 ALL": BAD_DATE,
+    "SORT (REVERSE DATE) UTF-8 ALL": BAD_DATE,
+    "SORT (FROM) UTF-8 ALL": BAD_ADDRESS + " (00030-spam-2's From '\"\" <>': tern's empty "
+        "mailbox sorts first, Dovecot's MISSING_MAILBOX placeholder among the m's)",
+    "SORT (FROM REVERSE DATE) UTF-8 ALL": BAD_ADDRESS + " (as SORT (FROM))",
+}
+
 KNOWN_QUERIES = {
     "UID SEARCH CHARSET UTF-8 SENTBEFORE 1-Aug-2002": NO_DATE,
     "SEARCH SENTBEFORE 1-Aug-2002": NO_DATE,
