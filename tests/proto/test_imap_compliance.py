@@ -56,6 +56,19 @@ def fetch_one(r, tag, what):
     return hits[0]
 
 
+def two_sessions(s, subject):
+    """APPENDs two small messages ("<subject>0", "<subject>1") and returns
+    two raw sessions logged in, nothing selected."""
+    m = login(s)
+    for i in range(2):
+        append_uid(m, ("Subject: %s%d\r\n\r\nx\r\n" % (subject, i)).encode())
+    m.logout()
+    a, b = Raw(s), Raw(s)
+    a.login()
+    b.login()
+    return a, b
+
+
 STRAY_FROM = crlf("""From: Alice <alice@remote.test>
 To: bob@example.test
 From alice@remote.test Mon Jan  1 00:00:00 2024
@@ -234,13 +247,7 @@ def test_imap_keywords_keep_case_and_are_announced():
     PERMANENTFLAGS (RFC 9051 §7.3.5) in the session that set it, in
     another selected session, and on the next SELECT."""
     with srv() as s:
-        m = login(s)
-        for i in range(2):
-            append_uid(m, ("Subject: k%d\r\n\r\nx\r\n" % i).encode())
-        m.logout()
-        r, o = Raw(s), Raw(s)
-        r.login()
-        o.login()
+        r, o = two_sessions(s, "k")
         tagged_ok(cmd(r, "s", "SELECT INBOX"))
         out = tagged_ok(cmd(o, "s", "SELECT INBOX"))
         assert b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in [x[0] for x in out]
@@ -372,13 +379,7 @@ def test_imap_recent_for_imap4rev1_sessions():
     FETCH FLAGS, SEARCH RECENT/NEW/OLD), later ones do not; EXAMINE and
     STATUS only look; IMAP4rev2 sessions neither show nor take it."""
     with srv() as s:
-        m = login(s)
-        for i in range(2):
-            append_uid(m, ("Subject: r%d\r\n\r\nx\r\n" % i).encode())
-        m.logout()
-        a, b = Raw(s), Raw(s)
-        a.login()
-        b.login()
+        a, b = two_sessions(s, "r")
         out = tagged_ok(cmd(b, "s", "STATUS INBOX (RECENT MESSAGES)"))
         assert b"(RECENT 2 MESSAGES 2)" in out[0][0], out
         tagged_ok(cmd(b, "e", "ENABLE IMAP4rev2"))
@@ -547,13 +548,7 @@ def test_imap_enable_while_selected():
     7162 §3.1), and after QRESYNC another session's expunge comes as
     VANISHED."""
     with srv() as s:
-        m = login(s)
-        for i in range(2):
-            append_uid(m, ("Subject: e%d\r\n\r\nx\r\n" % i).encode())
-        m.logout()
-        a, b = Raw(s), Raw(s)
-        a.login()
-        b.login()
+        a, b = two_sessions(s, "e")
         tagged_ok(cmd(a, "s", "SELECT INBOX"))
         out = tagged_ok(cmd(a, "e", "ENABLE CONDSTORE"))
         texts = [o[0] for o in out]
