@@ -165,6 +165,53 @@ KNOWN.update({(m, "BINARY[%s]" % n): UNDECODABLE for m, n in (
     ("01064-spam-2", "1"),
     ("01072-spam-2", "1"),
 )})
+KNOWN.update({(m, "ENVELOPE"): BAD_ADDRESS + " (an address RFC 5322 §3.4 cannot parse: "
+              "'<Undisclosed Recipients@...>', 'undisclosed-recipients:;' in a '<>', '\"\" <>', "
+              "'@neto.net', '<a@b>knoshaug.com'; placeholders on either side)" for m in (
+    "00013-spam-2",
+    "00019-spam-2",
+    "00022-spam-2",
+    "00024-spam-2",
+    "00025-spam-2",
+    "00026-spam-2",
+    "00030-spam-2",
+    "00033-spam-2",
+    "00041-spam-2",
+    "00047-spam-2",
+    "00055-spam-2",
+    "00088-spam-2",
+    "00096-spam-1",
+    "00103-spam-2",
+    "00104-spam-2",
+    "00121-spam-2",
+    "00123-spam-2",
+    "00124-spam-2",
+    "00133-spam-1",
+    "00136-spam-2",
+    "00142-spam-2",
+    "00144-spam-2",
+    "00174-spam-2",
+    "00199-hard-ham-1",
+    "00230-spam-1",
+    "00296-spam-1",
+    "00344-spam-2",
+    "00351-spam-1",
+    "00368-spam-1",
+    "00373-spam-1",
+    "00629-spam-2",
+    "00676-spam-2",
+    "00778-spam-2",
+    "00864-spam-2",
+    "00929-spam-2",
+    "00930-spam-2",
+    "00970-spam-2",
+    "01042-spam-2",
+    "01324-easy-ham-2",
+    "01325-easy-ham-2",
+    "01349-spam-2",
+    "01392-spam-2",
+    "00528-spam-2",
+)})
 KNOWN.update({("00083-spam-2", k): CR_RUNS for k in (
     "BODY[1]", "BODY[TEXT]", "BINARY[1]", "RFC822.SIZE", "BODYSTRUCTURE")})
 
@@ -198,7 +245,7 @@ def _squeeze(v):
 
 def _env_spaces(env):
     """ENVELOPE with white space runs of the subject and display names made
-    one space, and the message-ids' trailing white space dropped."""
+    one space, and the message-ids' leading and trailing white space dropped."""
     out = list(env)
     out[1] = _squeeze(env[1])
     for i in range(2, 8):
@@ -206,7 +253,7 @@ def _env_spaces(env):
             out[i] = [[_squeeze(a[0])] + a[1:] for a in env[i]]
     for i in (8, 9):
         if isinstance(env[i], tuple):
-            out[i] = ("s", env[i][1].rstrip())
+            out[i] = ("s", env[i][1].strip())
     return out
 
 
@@ -245,7 +292,7 @@ EXPLAINED = [
      "RFC 5322 §2.2.3: 'Unfolding is accomplished by simply removing any CRLF that is "
      "immediately followed by WSP': tern keeps the subject's other white space as sent, "
      "and a quoted display name's as quoted (§3.2.4); Dovecot collapses every run to one "
-     "space. A msg-id's trailing CFWS is not part of it (§3.6.4: msg-id = [CFWS] \"<\" ... "
+     "space. A msg-id's leading and trailing CFWS is not part of it (§3.6.4: msg-id = [CFWS] \"<\" ... "
      "\">\" [CFWS]); Dovecot keeps it"),
 ]
 
@@ -686,6 +733,9 @@ KNOWN_QUERIES_ALL = {
     "SORT (FROM) UTF-8 ALL": BAD_ADDRESS + " (00030-spam-2's From '\"\" <>': tern's empty "
         "mailbox sorts first, Dovecot's MISSING_MAILBOX placeholder among the m's)",
     "SORT (FROM REVERSE DATE) UTF-8 ALL": BAD_ADDRESS + " (as SORT (FROM))",
+    "THREAD ORDEREDSUBJECT UTF-8 ALL": BAD_DATE + " (RFC 5256 §3 orders threads and "
+        "children by that sent date: 00845-spam-2 leads a thread)",
+    "THREAD REFERENCES UTF-8 ALL": BAD_DATE + " (as THREAD ORDEREDSUBJECT)",
 }
 
 KNOWN_QUERIES = {
