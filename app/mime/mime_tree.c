@@ -232,7 +232,45 @@ static void addresses(struct builder *b, struct str raw, struct mime_addrs *out)
 	budget_take(b, out->n > cap ? cap : out->n, cap);
 }
 
-static void fill_envelope(struct builder *b, struct mime_part *p, const struct str *hf)
+/* A repeated address field's later values (From, Sender, Reply-To, To,
+ * Cc, Bcc seen more than once), in header order. */
+struct more_field {
+	struct str value;
+	struct more_field *next;
+};
+
+#define HF_NADDR (HF_BCC - HF_FROM + 1)
+
+/* hf[k] with the later values of the same field appended, separated by
+ * commas (an address-list of them all), in one copy. */
+static struct str joined(struct builder *b, struct str first, const struct more_field *more)
+{
+	size_t n = first.len;
+	char *d, *w;
+
+	if (!more)
+		return first;
+	for (const struct more_field *m = more; m; m = m->next)
+		n += 1 + m->value.len;
+	d = w = arena_alloc(b->a, n);
+	memcpy(w, first.p, first.len);
+	w += first.len;
+	for (const struct more_field *m = more; m; m = m->next) {
+		*w++ = ',';
+		memcpy(w, m->value.p, m->value.len);
+		w += m->value.len;
+	}
+	return str_make(d, n);
+}
+
+/*
+ * The ENVELOPE of a message part. RFC 5322 §3.6 allows each of these
+ * fields once; when an address field comes more than once, its lists are
+ * joined (every Cc: line's recipients), as Dovecot answers and as a
+ * reply-to-all needs. The other members take the first occurrence.
+ */
+static void fill_envelope(struct builder *b, struct mime_part *p, const struct str *hf,
+                          struct more_field *const *more)
 {
 	struct mime_envelope *e = arena_zalloc(b->a, sizeof(*e));
 
@@ -244,12 +282,10 @@ static void fill_envelope(struct builder *b, struct mime_part *p, const struct s
 		e->in_reply_to = unfold(b, hf[HF_IN_REPLY_TO]);
 	if (hf[HF_MESSAGE_ID].p)
 		e->message_id = unfold(b, hf[HF_MESSAGE_ID]);
-	addresses(b, hf[HF_FROM], &e->from);
-	addresses(b, hf[HF_SENDER], &e->sender);
-	addresses(b, hf[HF_REPLY_TO], &e->reply_to);
-	addresses(b, hf[HF_TO], &e->to);
-	addresses(b, hf[HF_CC], &e->cc);
-	addresses(b, hf[HF_BCC], &e->bcc);
+	struct mime_addrs *lists[HF_NADDR] = { &e->from, &e->sender, &e->reply_to,
+		                               &e->to,   &e->cc,     &e->bcc };
+	for (int k = 0; k < HF_NADDR; k++)
+		addresses(b, joined(b, hf[HF_FROM + k], more[k]), lists[k]);
 	p->env = e;
 }
 
@@ -344,12 +380,15 @@ static void parse_header(struct builder *b, uint32_t pi, int def_message)
 	struct rfc5322_parser rp;
 	struct rfc5322_field f;
 	struct str hf[HF_COUNT];
+	struct more_field *more[HF_NADDR] = { 0 }, **more_tail[HF_NADDR];
 	const char *in = b->msg + p->hdr_off;
 	size_t len = b->len - p->hdr_off, off = 0, base = 0, used, start;
 	int r, k,
 	    is_message = p->parent == MIME_NONE || (b->parts[p->parent].flags & MIME_PART_MESSAGE);
 
 	memset(hf, 0, sizeof(hf));
+	for (int i = 0; i < HF_NADDR; i++)
+		more_tail[i] = &more[i];
 	rfc5322_init(&rp);
 	for (;;) {
 		start = off;
@@ -375,8 +414,15 @@ static void parse_header(struct builder *b, uint32_t pi, int def_message)
 			break;
 		}
 		k = hf_lookup(f.name, is_message);
-		if (k >= 0 && hf[k].p == NULL)
+		if (k >= 0 && hf[k].p == NULL) {
 			hf[k] = f.value;
+		} else if (k >= HF_FROM && k <= HF_BCC) { /* again: joined (fill_envelope) */
+			struct more_field *m = arena_alloc(b->a, sizeof(*m));
+			m->value = f.value;
+			m->next = NULL;
+			*more_tail[k - HF_FROM] = m;
+			more_tail[k - HF_FROM] = &m->next;
+		}
 	}
 	if (r == RFC5322_END) {
 		p->body_off = p->hdr_off + base + rp.body_offset;
@@ -393,7 +439,7 @@ static void parse_header(struct builder *b, uint32_t pi, int def_message)
 	p->body_end = p->body_off;
 	fill_content(b, p, hf, def_message);
 	if (is_message)
-		fill_envelope(b, p, hf);
+		fill_envelope(b, p, hf, more);
 }
 
 /* Turns p into a text/plain leaf. */

@@ -76,8 +76,9 @@ struct mime_addrs {
 /*
  * ENVELOPE members (RFC 9051 §7.5.2), raw: unfolded and trimmed, encoded
  * words left as they are. p == NULL when the field is absent; present but
- * empty is p != NULL, len 0. Address lists hold what the header says;
- * the IMAP rule "Sender and Reply-To default to From" is applied when
+ * empty is p != NULL, len 0. Address lists hold what the header says
+ * (a repeated address field's lists joined, the other members from the
+ * first occurrence); the IMAP rule "Sender and Reply-To default to From" is applied when
  * rendering, not here.
  */
 struct mime_envelope {

@@ -1068,6 +1068,30 @@ static void test_limits(void)
 	t = parse_cached(buf_data(&m), buf_len(&m), NULL);
 	CHECK_EQ_INT(t.parts[0].env->to.n, MIME_ADDRS_MAX);
 
+	/* A repeated address field's lists are joined (as Dovecot's
+	 * ENVELOPE), under the same cap; a repeated Subject keeps the first. */
+	buf_reset(&m);
+	buf_append_c(&m, "Cc: a@x.test\r\nSubject: one\r\nCc: b@x.test, c@x.test\r\n"
+	                 "Subject: two\r\nCc:\r\nCc: \"D\" <d@x.test>\r\n\r\nbody\r\n");
+	t = parse_cached(buf_data(&m), buf_len(&m), NULL);
+	CHECK_EQ_INT(t.parts[0].env->cc.n, 4);
+	if (t.parts[0].env->cc.n == 4) {
+		CHECK_EQ_SLICE(t.parts[0].env->cc.v[0].mailbox, "a");
+		CHECK_EQ_SLICE(t.parts[0].env->cc.v[2].mailbox, "c");
+		CHECK_EQ_SLICE(t.parts[0].env->cc.v[3].name, "D");
+	}
+	CHECK_EQ_SLICE(t.parts[0].env->subject, "one");
+	buf_reset(&m);
+	for (int k = 0; k < 3; k++) {
+		buf_append_c(&m, "To: ");
+		for (i = 0; i < 600; i++)
+			buf_printf(&m, "u%u@x.test, ", i);
+		buf_append_c(&m, "\r\n");
+	}
+	buf_append_c(&m, "\r\n");
+	t = parse_cached(buf_data(&m), buf_len(&m), NULL);
+	CHECK_EQ_INT(t.parts[0].env->to.n, MIME_ADDRS_MAX);
+
 	/* A field past rfc5322.h's 64 KiB limit is dropped, not the header
 	 * after it. */
 	buf_reset(&m);
