@@ -175,8 +175,7 @@ static void select_recent(struct imap_session *s, int examine)
 		s->view.recent_lo = first;
 		s->view.recent_hi = next;
 		s->view.show_recent = 1;
-		for (uint32_t i = 0; i < s->view.count; i++)
-			n += imap_view_recent(&s->view, &s->view.msgs[i]);
+		n = imap_view_recent_count(&s->view);
 		if (!examine && first != next) {
 			struct recent_claim *c = xmalloc(sizeof(*c));
 			store_mailbox_claim_recent_async(imap_store, s->loop, s->account,
@@ -187,16 +186,16 @@ static void select_recent(struct imap_session *s, int examine)
 	imap_reply(s, "* %u RECENT", n);
 }
 
-void imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out)
+int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out)
 {
 	struct imap_mailbox_view *v = &s->view;
-	uint32_t first = 0, next = 0, n = 0;
+	uint32_t first = 0, next = 0;
 
 	if (!v->show_recent || v->count == 0 || v->msgs[v->count - 1].uid <= last_uid)
-		return;
+		return 0;
 	if (store_mailbox_recent(imap_store, s->account, v->mailbox, &first, &next) != STORE_OK ||
 	    first == next)
-		return;
+		return 0;
 	if (v->recent_lo == v->recent_hi) {
 		v->recent_lo = first;
 		v->recent_hi = next;
@@ -204,16 +203,15 @@ void imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct b
 		if (next > v->recent_hi)
 			v->recent_hi = next;
 	} else {
-		return; /* another session claimed the ones in between: they are its */
+		return 0; /* another session claimed the ones in between: they are its */
 	}
 	if (!v->readonly) {
 		struct recent_claim *c = xmalloc(sizeof(*c));
 		store_mailbox_claim_recent_async(imap_store, s->loop, s->account, v->mailbox, 1,
 						 next, &c->first, &c->next, recent_claimed, c);
 	}
-	for (uint32_t i = 0; i < v->count; i++)
-		n += imap_view_recent(v, &v->msgs[i]);
-	buf_printf(out, "* %u RECENT\r\n", n);
+	buf_printf(out, "* %u RECENT\r\n", imap_view_recent_count(v));
+	return 1;
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)

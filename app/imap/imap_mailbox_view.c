@@ -624,6 +624,14 @@ uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid)
 	return i < v->count && v->msgs[i].uid == uid ? i + 1 : 0;
 }
 
+uint32_t imap_view_recent_count(const struct imap_mailbox_view *v)
+{
+	if (!v->show_recent || v->recent_lo >= v->recent_hi)
+		return 0;
+	/* the UIDs ascend: [recent_lo, recent_hi) is one run of the view */
+	return imap_view_lower_bound(v, v->recent_hi) - imap_view_lower_bound(v, v->recent_lo);
+}
+
 uint32_t imap_view_last_uid(const struct imap_mailbox_view *v)
 {
 	return v->count ? v->msgs[v->count - 1].uid : 0;

@@ -123,6 +123,8 @@ int imap_msg_flags_append(const struct imap_mailbox_view *v, const struct imap_m
 			  struct buf *out);
 /* 1 when v shows m as \\Recent. */
 int imap_view_recent(const struct imap_mailbox_view *v, const struct imap_msg *m);
+/* How many messages of v are \Recent to it (0 unless show_recent). */
+uint32_t imap_view_recent_count(const struct imap_mailbox_view *v);
 /* The store keyword of a system flag name ("\\Seen" -> "$seen"), or NULL. */
 const char *imap_flag_keyword(struct str flag);
 

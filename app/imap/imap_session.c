@@ -234,9 +234,15 @@ void imap_session_sync(struct imap_session *s)
 			before[i] = s->view.msgs[i].uid;
 	}
 	uint32_t last_uid = s->view.count ? s->view.msgs[s->view.count - 1].uid : 0;
+	uint32_t recent0 = imap_view_recent_count(&s->view);
 	int r = imap_view_sync(&s->view, imap_store, &out);
-	if (r >= 0) /* IMAP4rev1: new messages may be this session's \Recent ones */
-		imap_select_recent_sync(s, last_uid, &out);
+	/* IMAP4rev1: new messages may be this session's \Recent ones; and
+	 * RFC 3501 §7.3.2 sends RECENT "if the size of the mailbox changes",
+	 * so an expunge that took \Recent messages says how many are left,
+	 * as Dovecot does ("* 1 EXPUNGE" then "* 0 RECENT"). */
+	if (r >= 0 && !imap_select_recent_sync(s, last_uid, &out) &&
+	    imap_view_recent_count(&s->view) != recent0)
+		buf_printf(&out, "* %u RECENT\r\n", imap_view_recent_count(&s->view));
 	if (r == -2) {
 		/* Deleted under us: its messages and UIDs mean nothing any more
 		 * and no response can say so, so end the session as Dovecot

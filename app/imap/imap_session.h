@@ -229,8 +229,9 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd); /* and
 /* After a view sync that brought messages above last_uid (the highest UID
  * before it): in an IMAP4rev1 session, the mailbox's unclaimed recent
  * ones become this session's \Recent (claimed as SELECT claims, unless
- * read-only) and "* n RECENT" is appended to out (cmd_select.c). */
-void imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out);
+ * read-only) and "* n RECENT" is appended to out (cmd_select.c). 1 when
+ * it appended RECENT, else 0. */
+int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct buf *out);
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd);  /* and UID FETCH */
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd); /* and UID SEARCH */
 void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd);

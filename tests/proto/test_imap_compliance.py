@@ -598,3 +598,32 @@ def test_imap_append_bare_lf_made_crlf():
         text, lits = fetch_one(r, "g", "FETCH 2 (RFC822.SIZE BINARY[1])")
         assert b"RFC822.SIZE %d " % len(binary) in text and lits == [b"ab\ncd\x01\n"], (text, lits)
         r.close()
+
+
+def test_imap_recent_after_expunge():
+    """RFC 3501 §7.3.2: RECENT is sent "if the size of the mailbox
+    changes"; an expunge that removes \\Recent messages of an IMAP4rev1
+    session says how many are left ("* 1 RECENT" after the EXPUNGE, as
+    Dovecot sends it; tern sent none, so the client's count stayed 2),
+    whether the session expunged them or another did (seen at NOOP). An
+    expunge of messages that were not \\Recent leaves the count alone and
+    sends none."""
+    with srv() as s:
+        a, b = two_sessions(s, "x")
+        out = tagged_ok(cmd(a, "s", "SELECT INBOX"))
+        assert recent_of(out) == 2, out
+        tagged_ok(cmd(a, "d", "STORE 1 +FLAGS.SILENT (\\Deleted)"))
+        out = tagged_ok(cmd(a, "x", "EXPUNGE"))
+        texts = [o[0] for o in out]
+        assert texts[0] == b"* 1 EXPUNGE" and b"* 1 RECENT" in texts, out
+        # b (selected later: nothing recent to it) expunges a's last one
+        out = tagged_ok(cmd(b, "s", "SELECT INBOX"))
+        assert recent_of(out) == 0, out
+        tagged_ok(cmd(b, "d", "STORE 1 +FLAGS.SILENT (\\Deleted)"))
+        out = tagged_ok(cmd(b, "x", "EXPUNGE"))
+        assert not [o for o in out if o[0].endswith(b" RECENT")], out
+        out = tagged_ok(cmd(a, "n", "NOOP"))
+        texts = [o[0] for o in out]
+        assert b"* 1 EXPUNGE" in texts and b"* 0 RECENT" in texts, out
+        a.close()
+        b.close()
