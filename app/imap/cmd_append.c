@@ -70,9 +70,9 @@ struct append_msg {
 	struct store_delivery d;
 	uint32_t email_id; /* d's, for the Junk hook */
 	struct buf meta;
-	char *keywords; /* store keywords, space-separated, malloc'ed; NULL = none */
-	char *built;    /* CATENATE's message (malloc'ed), or NULL */
-	int crlf;       /* sent as text: bare LFs become CRLF (append_prepare) */
+	char *keywords;   /* store keywords, space-separated, malloc'ed; NULL = none */
+	char *built;      /* CATENATE's message (malloc'ed), or NULL */
+	int crlf;         /* sent as text: bare LFs become CRLF (append_prepare) */
 	struct buf fixed; /* the message with them made CRLF, when it had some */
 };
 

@@ -38,7 +38,8 @@ struct imap_return {
 };
 
 /* Parses "a:b" or "-a:-b" (nz-numbers, one sign for both) into *r,
- * normalised so that lo <= hi (reversed says it was given the other way). 0, or -1 when w is not such a range. */
+ * normalised so that lo <= hi (reversed says it was given the other
+ * way). 0, or -1 when w is not such a range. */
 int imap_partial_parse(struct str w, struct imap_partial *r);
 /* The 0-based window [*from_r, *to_r) of p over n results (empty when
  * the range lies past them). */
