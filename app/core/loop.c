@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ struct loop {
 	pthread_mutex_t post_lock;
 	struct post *posts, **posts_tail;
 	int stopping;
+	/* fds registered, written on the loop's thread only; and fds other
+	 * threads are handing to it (loop_fd_count). Read from any thread. */
+	_Atomic unsigned nused, incoming;
 };
 
 /* Events fetched by one epoll_wait() call. */
@@ -160,6 +164,7 @@ int loop_add_fd(struct loop *l, int fd, unsigned events, loop_fd_cb *cb, void *a
 		s->used = 0;
 		return -1;
 	}
+	atomic_fetch_add_explicit(&l->nused, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -179,6 +184,7 @@ void loop_del_fd(struct loop *l, int fd)
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	l->fds[fd].used = 0;
 	l->fds[fd].gen = 0;
+	atomic_fetch_sub_explicit(&l->nused, 1, memory_order_relaxed);
 }
 
 void loop_close_fd(struct loop *l, int fd)
@@ -190,8 +196,20 @@ void loop_close_fd(struct loop *l, int fd)
 		 * the generation check in loop_run(). */
 		l->fds[fd].used = 0;
 		l->fds[fd].gen = 0;
+		atomic_fetch_sub_explicit(&l->nused, 1, memory_order_relaxed);
 	}
 	close(fd);
+}
+
+unsigned loop_fd_count(struct loop *l)
+{
+	return atomic_load_explicit(&l->nused, memory_order_relaxed) +
+	       atomic_load_explicit(&l->incoming, memory_order_relaxed);
+}
+
+void loop_fd_incoming(struct loop *l, int delta)
+{
+	atomic_fetch_add_explicit(&l->incoming, (unsigned)delta, memory_order_relaxed);
 }
 
 static void heap_swap(struct loop *l, size_t a, size_t b)

@@ -48,6 +48,15 @@ void loop_del_fd(struct loop *l, int fd);
  */
 void loop_close_fd(struct loop *l, int fd);
 
+/*
+ * Thread-safe: how many fds the loop has registered, plus those other
+ * threads are handing to it (loop_fd_incoming). A rough measure of how
+ * busy it is with connections, for spreading new ones (net/listener.c).
+ */
+unsigned loop_fd_count(struct loop *l);
+/* Thread-safe: an fd is on its way to l (+1), or arrived or was dropped (-1). */
+void loop_fd_incoming(struct loop *l, int delta);
+
 /* Arms a one-shot timer ms from now. Returns an id > 0. */
 uint64_t loop_timer_add(struct loop *l, uint64_t ms, loop_timer_cb *cb, void *arg);
 /* Cancels a pending timer; id 0 or an expired id is ignored. */

@@ -119,6 +119,9 @@ int listener_open(struct listener *ls, const struct listen_addr *a, const char *
 	ls->arg = arg;
 	ls->proxy = 0;
 	ls->busy_line = NULL;
+	for (int i = 0; i < LISTENER_LOOPS_MAX; i++)
+		atomic_store(&ls->loops[i], NULL);
+	atomic_store(&ls->nloops, 0);
 	return 0;
 }
 
@@ -306,6 +309,74 @@ static void shed(struct listener *ls, int fd)
 			 ls->name, (unsigned long long)n);
 }
 
+/* The socket, just accepted (its peer in `accepted`), to the service or
+ * to its PROXY header's wait, on this loop. */
+static void hand_over(struct loop *loop, struct listener *ls, int c)
+{
+	if (proxy_expected(ls))
+		proxy_wait_start(loop, ls, c);
+	else
+		ls->cb(loop, c, ls->arg);
+	accepted.fd = -1; /* the number may be reused from here on */
+}
+
+/* The attached loop with the fewest fds; here unless another has fewer. */
+static struct loop *least_busy(struct listener *ls, struct loop *here)
+{
+	struct loop *best = here;
+	unsigned min = loop_fd_count(here);
+	int n = atomic_load(&ls->nloops);
+
+	for (int i = 0; i < n; i++) {
+		struct loop *l = atomic_load(&ls->loops[i]);
+		if (!l || l == here)
+			continue;
+		unsigned k = loop_fd_count(l);
+		if (k < min) {
+			min = k;
+			best = l;
+		}
+	}
+	return best;
+}
+
+/* A socket accepted on one loop, on its way to another. */
+struct handoff {
+	struct listener *ls;
+	struct loop *loop; /* where it goes */
+	int fd, nodelay;
+	socklen_t len;
+	struct sockaddr_storage ss;
+};
+
+static int attached(struct listener *ls, struct loop *loop)
+{
+	int n = atomic_load(&ls->nloops);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&ls->loops[i]) == loop)
+			return 1;
+	return 0;
+}
+
+/* On the receiving loop. Detached from it meanwhile (the server is
+ * stopping): the connection is closed, as one arriving then would be. */
+static void handoff_run(void *arg)
+{
+	struct handoff *h = arg;
+
+	if (attached(h->ls, h->loop)) {
+		accepted.fd = h->fd;
+		accepted.nodelay = h->nodelay;
+		accepted.len = h->len;
+		accepted.ss = h->ss;
+		hand_over(h->loop, h->ls, h->fd);
+	} else {
+		close(h->fd);
+	}
+	loop_fd_incoming(h->loop, -1);
+	free(h);
+}
+
 static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct listener *ls = arg;
@@ -325,23 +396,41 @@ static void on_accept(struct loop *loop, int fd, unsigned events, void *arg)
 			shed(ls, c);
 			continue;
 		}
+		struct loop *to = least_busy(ls, loop);
+		if (to != loop) {
+			struct handoff *h = xmalloc(sizeof *h);
+			*h = (struct handoff){ls, to, c, ls->nodelay, accepted.len, accepted.ss};
+			loop_fd_incoming(to, 1); /* counted at once: the rest of a burst goes elsewhere */
+			loop_post(to, handoff_run, h);
+			continue;
+		}
 		accepted.fd = c;
 		accepted.nodelay = ls->nodelay;
-		if (proxy_expected(ls))
-			proxy_wait_start(loop, ls, c);
-		else
-			ls->cb(loop, c, ls->arg);
-		accepted.fd = -1; /* the number may be reused from here on */
+		hand_over(loop, ls, c);
 	}
 }
 
 int listener_attach(struct listener *ls, struct loop *loop)
 {
-	return loop_add_fd(loop, ls->fd, LOOP_READ | LOOP_EXCLUSIVE, on_accept, ls);
+	int n = atomic_load(&ls->nloops);
+
+	if (n >= LISTENER_LOOPS_MAX) {
+		errno = EMFILE;
+		return -1;
+	}
+	if (loop_add_fd(loop, ls->fd, LOOP_READ | LOOP_EXCLUSIVE, on_accept, ls) < 0)
+		return -1;
+	atomic_store(&ls->loops[n], loop);
+	atomic_store(&ls->nloops, n + 1);
+	return 0;
 }
 
 void listener_detach(struct listener *ls, struct loop *loop)
 {
+	int n = atomic_load(&ls->nloops);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&ls->loops[i]) == loop)
+			atomic_store(&ls->loops[i], NULL);
 	loop_del_fd(loop, ls->fd);
 	for (struct proxy_wait *w = waits, *next; w; w = next) {
 		next = w->next;

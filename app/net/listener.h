@@ -2,9 +2,18 @@
  * listener.h — listening sockets shared by every loop.
  *
  * One socket per configured address, registered on every loop with
- * EPOLLEXCLUSIVE so one loop wakes per incoming connection and the kernel
- * spreads connections over the loops. (SO_REUSEPORT would do the same but
- * silently shares the port with a second server started by mistake.)
+ * EPOLLEXCLUSIVE so one loop wakes per incoming connection. (SO_REUSEPORT
+ * would spread them by a hash of the addresses, but silently shares the
+ * port with a second server started by mistake.)
+ *
+ * The kernel does not spread them: the loop it wakes accepts what has
+ * arrived, and a burst of connections opened together (a relay's or a
+ * benchmark's 8 or 16 kept sessions) often all landed on one loop (3 of
+ * 6 runs of 8 smtp-load connections on 2 loops), which then did all the
+ * work on one CPU while the other loop idled. So each accepted socket
+ * goes to the attached loop with the fewest fds (loop_fd_count), the
+ * accepting one on a tie: handed over with loop_post when that is
+ * another loop (one post per connection, not per command).
  *
  * Connection limits are net/limits.h's, taken by each service's accept.
  */
@@ -19,9 +28,11 @@
 
 struct loop;
 
+#define LISTENER_LOOPS_MAX 64
+
 /*
- * Called on the accepting loop with a non-blocking, close-on-exec socket the
- * callee now owns.
+ * Called on the loop that takes the connection (see the top), with a
+ * non-blocking, close-on-exec socket the callee now owns.
  */
 typedef void listener_accept_cb(struct loop *loop, int fd, void *arg);
 
@@ -41,6 +52,9 @@ struct listener {
 	 * implicit-TLS ports, where nothing can be said before the handshake:
 	 * those are just closed. Set by the caller after listener_open. */
 	const char *busy_line;
+	/* The loops it is attached to (NULL once detached from one). */
+	struct loop *_Atomic loops[LISTENER_LOOPS_MAX];
+	_Atomic int nloops;
 };
 
 /*
@@ -59,7 +73,7 @@ void listener_trust_proxies(const char *cidrs);
  */
 int listener_open(struct listener *ls, const struct listen_addr *a, const char *name,
 		  listener_accept_cb *cb, void *arg, char *err, size_t errsz);
-/* Registers the socket on a loop (call once per loop). */
+/* Registers the socket on a loop (call once per loop, before the loops run). */
 int listener_attach(struct listener *ls, struct loop *loop);
 /* Unregisters from a loop; call on that loop's thread. Connections of
  * this listener still waiting for their PROXY header on this loop are
