@@ -9,7 +9,8 @@ case.
   sender's own X-Spam-* fields removed;
 - a list's "error" answer (127.255.255.254, Spamhaus's "public resolver
   refused") never counts; an envelope domain or a link's domain on a
-  domain list (DBL style) counts;
+  domain list (DBL style) counts, in a small message (analysed on the
+  loop) as in one over 16 KiB (on the worker pool);
 - a spam trap's message is accepted into Junk and trains the global model;
 - the allow list beats every rule (a blocklisted client whose SPF-passing
   sender is allowed lands in the INBOX), but not for a sender whose domain
@@ -187,6 +188,15 @@ def test_spam_wire():
         assert r[0] == 250, r
         h = head(newest(s, "bob@example.test", "Junk"))
         assert "Subject: link" in h and "URIBL_DBL_TEST=7.00" in h, h
+        # The same over 16 KiB: analysed on the worker pool, not on the
+        # loop (smtp_spam.c SPAM_INLINE_BYTES); its link still counts.
+        filler = b"".join(b"Line %05d of a long letter, nothing to see here.\r\n" % i for i in range(600))
+        _, r = send(s, "127.0.0.1", "a@remote.test",
+                    msg("big link", "").replace(b"Hello.\r\n", filler +
+                                                 b"See https://www.spammer.test/offer now.\r\n"))
+        assert r[0] == 250, r
+        h = head(newest(s, "bob@example.test", "Junk"))
+        assert "Subject: big link" in h and "URIBL_DBL_TEST=7.00" in h, h
 
         # A spam trap: accepted into Junk, and the global model learns it.
         s.cli("alias", "add", "trap@example.test", "admin@example.test")
