@@ -181,6 +181,7 @@ static void stored(struct store_delivery *d, void *arg)
 		dl->first_account = dl->accounts_[0];
 		dl->first_email = dl->email_ids_[0];
 	}
+	dl->seen_stored = d->result == STORE_OK && d->nseen > 0;
 	finish(dl, d->result);
 }
 
@@ -260,6 +261,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	dl->len = 0;
 	dl->copies = 0;
 	dl->first_account = dl->first_email = 0;
+	dl->seen_stored = 0;
 	memset(&dl->msg_, 0, sizeof dl->msg_);
 	memset(&dl->meta_, 0, sizeof dl->meta_);
 	memset(d, 0, sizeof *d);
@@ -308,6 +310,9 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	d->hook_arg = dl->hook_arg;
 	d->hook_len = dl->hook_len;
 	d->keep_always = dl->keep_always;
+	/* With the copies only: a request without accounts writes none. */
+	d->seen = n ? dl->seen : NULL;
+	d->nseen = n ? dl->nseen : 0;
 	d->loop = dl->loop;
 	d->done = stored;
 	d->arg = dl;

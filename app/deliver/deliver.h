@@ -109,6 +109,11 @@ struct delivery {
 	void *hook_arg;
 	size_t hook_len;
 	int keep_always;
+	/* Optional: Sieve's memory to record with the message, in its commit
+	 * (store_delivery.seen); the caller's until done() runs. Only when
+	 * there is a copy to store: see seen_stored. */
+	const struct store_seen *seen;
+	size_t nseen;
 	/* Completion, once, on loop after the commit (NULL: on the thread
 	 * that finished the work: the writer or a worker). */
 	struct loop *loop;
@@ -120,6 +125,7 @@ struct delivery {
 	size_t len;       /* bytes of the stored message (head included) */
 	size_t copies;    /* copies planned (discards excluded, further copies counted) */
 	uint32_t first_account, first_email; /* the first copy stored (0, 0: none) */
+	int seen_stored;  /* 1: seen was recorded in the commit (result STORE_OK with copies) */
 
 	/* Private. */
 	struct store *st_;

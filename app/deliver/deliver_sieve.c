@@ -69,16 +69,35 @@ static void reply_done(struct queue_request *q, void *arg)
 	reply_free1(r);
 }
 
+size_t deliver_sieve_reply_seen(const struct deliver_sieve_reply *r, struct store_seen *out,
+                                size_t max)
+{
+	size_t n = 0;
+	for (; r; r = r->next) {
+		if (!r->expires)
+			continue;
+		if (n < max) {
+			out[n].account = r->account;
+			memcpy(out[n].key, r->key, 32);
+			out[n].expires = r->expires;
+		}
+		n++;
+	}
+	return n;
+}
+
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
-                              const char *session)
+                              const char *session, int remembered)
 {
 	(void)session;
 	while (r) {
 		struct deliver_sieve_reply *next = r->next;
 		r->next = NULL;
 		/* Remembered first: a reply that failed to queue is not retried
-		 * for every later message of the sender either. */
-		if (r->expires)
+		 * for every later message of the sender either. A commit and
+		 * flush of its own, on the caller's thread, unless the
+		 * message's commit already carried it. */
+		if (r->expires && !remembered)
 			(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
 		if (!r->nto) {
 			reply_free1(r); /* a duplicate id: only remembered */

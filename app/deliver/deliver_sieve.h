@@ -125,14 +125,26 @@ int deliver_sieve_may_reject(struct store *st, uint32_t account);
  * automatic message) and the ids duplicate tests saw (RFC 7352).
  * After the message's commit the caller runs the chain:
  * deliver_sieve_reply_send() records each entry in the account's memory
- * (the reply for the action's :days/:seconds, an id for its :seconds)
- * and submits a reply to the outbound queue from the null sender (RFC
- * 5230 §5); it frees the chain when done. When the message was not
+ * (the reply for the action's :days/:seconds, an id for its :seconds),
+ * unless the commit did (deliver_sieve_reply_seen below), and submits a
+ * reply to the outbound queue from the null sender (RFC 5230 §5); it
+ * frees the chain when done. When the message was not
  * stored, the caller frees it with deliver_sieve_reply_free() instead
  * (NULL is fine): an id is remembered only for a message delivered.
  */
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
-                              const char *session);
+                              const char *session, int remembered);
+/*
+ * The memory entries of the chain r (one per entry with a :days,
+ * :seconds or an id to keep), the first max of them into out; returns
+ * how many there are. The caller may give them to the message's own
+ * commit (struct delivery.seen) and then pass remembered = 1 (when
+ * delivery.seen_stored) to deliver_sieve_reply_send(), which otherwise
+ * records each with a write of its own (store_sieve_seen_put: a commit
+ * and flush, on the calling thread).
+ */
+size_t deliver_sieve_reply_seen(const struct deliver_sieve_reply *r, struct store_seen *out,
+                                size_t max);
 void deliver_sieve_reply_free(struct deliver_sieve_reply *r);
 
 #endif

@@ -269,7 +269,7 @@ static void stored(struct delivery *dl, void *arg)
 	 * only for a message stored. */
 	for (size_t i = 0; j->after && i < j->naccounts; i++) {
 		if (dl->result == STORE_OK) {
-			deliver_sieve_reply_send(j->st, j->after[i], r->loop, NULL);
+			deliver_sieve_reply_send(j->st, j->after[i], r->loop, NULL, 0);
 			j->after[i] = NULL;
 			if (j->rejected && j->rejected[i])
 				reject_notice(j, j->rcpt_of[i], j->rejected[i]);

@@ -388,7 +388,8 @@ static void delivered(struct delivery *d, void *arg)
 	/* Vacation replies leave only for a message that was stored. */
 	for (unsigned i = 0; tx->sieve_replies && i < tx->nplans; i++) {
 		if (d->result == STORE_OK)
-			deliver_sieve_reply_send(smtp_store, tx->sieve_replies[i], s->loop, s->id);
+			deliver_sieve_reply_send(smtp_store, tx->sieve_replies[i], s->loop, s->id,
+						 d->seen_stored);
 		else
 			deliver_sieve_reply_free(tx->sieve_replies[i]);
 		tx->sieve_replies[i] = NULL;
@@ -721,6 +722,20 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	d->nplans = tx->nplans;
 	d->received_at = time_wall();
 	d->quota_check = 1; /* RCPT's look raced with other deliveries */
+	/* Sieve's memory (vacation's senders, duplicate's ids) goes in the
+	 * message's commit, not in a commit and flush of its own on this
+	 * loop after it (delivered()). */
+	size_t ns = 0;
+	for (unsigned i = 0; tx->sieve_replies && i < tx->nplans; i++)
+		ns += deliver_sieve_reply_seen(tx->sieve_replies[i], NULL, 0);
+	if (ns) {
+		struct store_seen *seen = arena_alloc(tx->arena, ns * sizeof *seen);
+		size_t k = 0;
+		for (unsigned i = 0; i < tx->nplans; i++)
+			k += deliver_sieve_reply_seen(tx->sieve_replies[i], seen + k, ns - k);
+		d->seen = seen;
+		d->nseen = k;
+	}
 	d->loop = s->loop;
 	d->done = delivered;
 	d->arg = s;

@@ -409,6 +409,8 @@ struct store_target {
 	const struct store_bytes *bytes; /* NULL: the delivery's data */
 };
 
+struct store_seen;
+
 struct store_delivery {
 	/* Input, owned by the caller until done() runs. */
 	const char *data; /* the whole message as stored (with Return-Path/Received) */
@@ -469,6 +471,13 @@ struct store_delivery {
 	 * an attempt's outcome, with a small notice to a local sender: left
 	 * unrecorded, a message sent would be sent again). */
 	int keep_always;
+	/* Optional: Sieve's memory entries (vacation's replied-to senders,
+	 * duplicate's ids; store_sieve_seen_put) the delivery records, in
+	 * the same transaction, when it stores the message (an SMTP
+	 * delivery: not when it is refused), instead of a commit and flush
+	 * of their own after it. */
+	const struct store_seen *seen;
+	size_t nseen;
 
 	/*
 	 * IMAP APPEND (optional; all zero for an SMTP delivery). With mailbox
@@ -1212,6 +1221,12 @@ int store_sieve_room(struct store *st, uint32_t account, const char *name, size_
  * store_sieve_seen_sweep: deletes expired entries (at most 10000 a call).
  */
 int store_sieve_seen(struct store *st, uint32_t account, const uint8_t key[32], int64_t now);
+/* One entry for a delivery to record (store_delivery.seen). */
+struct store_seen {
+	uint32_t account;
+	uint8_t key[32];
+	int64_t expires;
+};
 int store_sieve_seen_put(struct store *st, uint32_t account, const uint8_t key[32],
                          int64_t expires);
 int store_sieve_seen_sweep(struct store *st, int64_t now);

@@ -674,6 +674,9 @@ void store_async_submit(struct store *st, struct store_async *a, struct loop *lo
  * where the writer cannot take it.
  */
 int store_write_grouped(struct store *st, store_write_fn *fn, void *ctx);
+/* store_sieve_seen_put's record, inside txn (store_writer.c for a
+ * delivery's store_delivery.seen). */
+int store_sieve_seen_put_txn(struct store *st, MDB_txn *txn, const struct store_seen *e);
 /* 1 when the calling thread is inside a store transaction. */
 int store_txn_held(void);
 /* Completes a with *code (a STORE_* error; must live until finish). */

@@ -492,6 +492,12 @@ int store_sieve_seen_put(struct store *st, uint32_t account, const uint8_t key[3
 	return store_write(st, seen_put_fn, &c);
 }
 
+int store_sieve_seen_put_txn(struct store *st, MDB_txn *txn, const struct store_seen *e)
+{
+	struct seen_ctx c = {e->account, e->key, e->expires};
+	return seen_put_fn(st, txn, &c);
+}
+
 /* Deletes expired sieve_seen entries, at most max per call. */
 static int seen_sweep_fn(struct store *st, MDB_txn *txn, void *arg)
 {

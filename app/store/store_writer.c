@@ -851,6 +851,10 @@ static int deliver_one(struct store *st, MDB_txn *txn, struct store_delivery *d,
 	free(pl);
 	if (rc)
 		return rc;
+	/* Sieve's memory, with the message it is about (store_delivery.seen). */
+	for (size_t i = 0; i < d->nseen; i++)
+		if ((rc = store_sieve_seen_put_txn(st, txn, &d->seen[i])) != 0)
+			return rc;
 	if (delivered == 0)
 		return d->txn_hook ? d->txn_hook(st, txn, d) : 0;
 

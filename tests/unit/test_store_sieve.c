@@ -2,8 +2,9 @@
  * test_store_sieve.c — Sieve scripts in the store (store_sieve.c): put,
  * get, list, activate (one at a time), delete (not the active one),
  * rename, the name rules of RFC 5804 §1.6, the count and byte limits, the
- * memory of vacation replies with its expiry, and the account's deletion
- * taking its scripts.
+ * memory of vacation replies with its expiry (also written by a delivery
+ * in its own commit, and not by a refused one), and the account's
+ * deletion taking its scripts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,24 @@ static void list_cb(void *arg, const char *name, int active, size_t size)
 		l->active[l->n] = active;
 		l->size[l->n++] = size;
 	}
+}
+
+/* A small message to acc with the memory entries e, as port 25 sends it. */
+static int deliver_with_seen(struct store *st, uint32_t acc, const struct store_seen *e, size_t n)
+{
+	static const char m[] = "Subject: hi\r\n\r\nbody\r\n";
+	struct store_delivery d;
+	memset(&d, 0, sizeof d);
+	d.data = m;
+	d.len = sizeof m - 1;
+	store_blob_id(d.data, d.len, d.blob_id);
+	d.accounts = &acc;
+	d.naccounts = 1;
+	d.received_at = 1000;
+	d.quota_check = 1;
+	d.seen = e;
+	d.nseen = n;
+	return store_deliver_sync(st, &d);
 }
 
 int main(void)
@@ -167,6 +186,21 @@ int main(void)
 	CHECK_EQ_INT(store_sieve_seen(st, acc, key, 2000), 0);
 	CHECK_EQ_INT(store_sieve_seen_sweep(st, 2500), STORE_OK);
 	CHECK_EQ_INT(store_sieve_seen_put(st, acc, key, 9000), STORE_OK);
+
+	/* Memory a delivery carries (store_delivery.seen) is recorded in the
+	 * message's commit; a delivery refused (the quota) records none. */
+	{
+		struct store_seen e[2] = {{acc, {7, 7}, 5000}, {acc, {8, 8}, 6000}};
+		CHECK_EQ_INT(deliver_with_seen(st, acc, e, 2), STORE_OK);
+		CHECK_EQ_INT(store_sieve_seen(st, acc, e[0].key, 1000), 1);
+		CHECK_EQ_INT(store_sieve_seen(st, acc, e[1].key, 5500), 1);
+		CHECK_EQ_INT(store_sieve_seen(st, acc, e[0].key, 5500), 0); /* its own expiry */
+		CHECK_EQ_INT(store_account_set_quota(st, "u@example.com", 1, err, sizeof err), 0);
+		struct store_seen f = {acc, {9, 9}, 5000};
+		CHECK(deliver_with_seen(st, acc, &f, 1) != STORE_OK);
+		CHECK_EQ_INT(store_sieve_seen(st, acc, f.key, 1000), 0);
+		CHECK_EQ_INT(store_account_set_quota(st, "u@example.com", 0, err, sizeof err), 0);
+	}
 
 	/* Deleting the account takes its scripts and memory. */
 	CHECK_EQ_INT(store_account_del(st, "u@example.com", err, sizeof err), STORE_OK);
