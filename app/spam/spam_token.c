@@ -26,7 +26,8 @@
  * tokens and pairs.
  *
  * Header and metadata tokens: the names of the fields present (some
- * mailers are recognisable by which they send), the words of every
+ * mailers are recognisable by which they send; a mailing list's fields
+ * one name between them), the words of every
  * field's value keyed by the field (Received without its time stamp;
  * not Subject, Date, X-Spam-* or a mailing list's fields), the sender's
  * domain, the URLs' hosts
@@ -304,8 +305,8 @@ static unsigned band(uint64_t v)
 /* The fields a mailing list adds: which list carried a message says
  * nothing of what the message is, yet as words they are strong ham clues
  * (the lists a user reads are mostly ham), so spam that came through a
- * list looked like the list's ham. Their names stay tokens (a message
- * came through some list); their values do not. Cross-validated on
+ * list looked like the list's ham. Their values are not tokens, and
+ * their names one between them (list_field). Cross-validated on
  * train/ over five fold deals: held-out ham flagged 5.2 -> 4.2 and spam
  * missed 37.0 -> 33.2 on average (README "Spam filter"). */
 static const char *const list_fields[] = {
@@ -316,11 +317,23 @@ static const char *const list_fields[] = {
 /* Fields whose values are not header tokens: the subject has its own
  * words and pairs, a date says when (the time a corpus was gathered, not
  * what mail is), X-Spam-* are our own verdicts (a message trained from
- * Junk carries them), and the list fields above. */
+ * Junk carries them); nor are the list fields' (list_field). */
 static int value_skipped(const char *name)
 {
-	if (!strcmp(name, "subject") || !strcmp(name, "date") || !strncmp(name, "x-spam-", 7) ||
-	    !strncmp(name, "list-", 5))
+	return !strcmp(name, "subject") || !strcmp(name, "date") || !strncmp(name, "x-spam-", 7);
+}
+
+/* Whether name is one of a mailing list's fields (List-* and those
+ * above). Their names are one token between them, "came through a
+ * list": a list adds five to ten of them at once, and as that many clues
+ * of one fact (the lists a user reads are mostly ham) they filled the
+ * ham side of the strongest clues of spam that came through a list.
+ * Cross-validated on train/ over eight fold deals (CV_SEED 0-7): held-out
+ * spam missed 251 -> 219, ham flagged 33 -> 34 in all (README "Spam
+ * filter"). */
+static int list_field(const char *name)
+{
+	if (!strncmp(name, "list-", 5))
 		return 1;
 	for (size_t i = 0; i < sizeof list_fields / sizeof list_fields[0]; i++)
 		if (!strcmp(name, list_fields[i]))
@@ -334,12 +347,19 @@ static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
 	struct rfc5322_field f;
 	size_t off = 0, used;
 	char name[64];
+	int listed = 0;
 	rfc5322_init(&p);
 	while (rfc5322_parse(&p, m->hdr + off, m->hdr_len - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
 		if (!f.name.len || f.name.len >= sizeof name)
 			continue;
 		str_lower_into(f.name, name, sizeof name);
+		if (list_field(name)) {
+			if (!listed)
+				tok_str(a, "\x02h:", STR_LIT("\x01list"));
+			listed = 1;
+			continue;
+		}
 		tok_str(a, "\x02h:", f.name);
 		if (value_skipped(name))
 			continue;
