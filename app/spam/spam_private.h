@@ -201,9 +201,10 @@ int spam_learn_batch(struct store *st, uint32_t account, struct spam_delta *d, s
 int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *m, int sign);
 
 /* The classifier's points for what it said (spam_analyse.c): 0 when
- * there was no model or no clue; else SPAM_BAYES_OFFSET + evidence,
- * within [SPAM_BAYES_MIN, SPAM_BAYES_MAX]. */
+ * there was no model or no clue; else SPAM_BAYES_OFFSET +
+ * SPAM_BAYES_SCALE * evidence, within [SPAM_BAYES_MIN, SPAM_BAYES_MAX]. */
 #define SPAM_BAYES_OFFSET 5.0
+#define SPAM_BAYES_SCALE 0.4
 #define SPAM_BAYES_MIN (-5.0)
 #define SPAM_BAYES_MAX 12.0
 double spam_bayes_points(const struct spam_bayes *b);
