@@ -95,8 +95,11 @@ static void subject_rules(const struct spam_msg *m, struct spam_result *res)
 		else if (c >= 'A' && c <= 'Z')
 			letters++, upper++;
 	}
+	/* 1.6, not 0.8: held out on train/ it fired on 65 spam and no ham,
+	 * and the doubled weight missed fewer spam with no more ham flagged
+	 * (scripts/spam-cv SPAM_CV_RULES; README "Spam filter") */
 	if (letters >= 10 && upper == letters)
-		spam_result_add(res, "SUBJ_ALL_CAPS", 0.8);
+		spam_result_add(res, "SUBJ_ALL_CAPS", 1.6);
 	if (has_ci(m->subject, "!!!") || has_ci(m->subject, "$$$"))
 		spam_result_add(res, "SUBJ_EXCESS_PUNCT", 0.5);
 }
