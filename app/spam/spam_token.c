@@ -23,7 +23,7 @@
  * missed more spam in 5-fold cross-validation on the corpus's train/
  * (scripts/spam-cv; README "Spam filter"), as the many rare far pairs
  * of long narrative spam drown the clues. Subject words are their own
- * tokens and pairs.
+ * tokens and pairs, and body words as well.
  *
  * Header and metadata tokens: the names of the fields present (some
  * mailers are recognisable by which they send; a mailing list's fields
@@ -413,6 +413,12 @@ size_t spam_tokens(const struct spam_msg *m, uint64_t *out, size_t max)
 	char b[64];
 
 	words_of(&a, m->subject, 11, 1);
+	/* the subject's words are body words too (not its pairs): a word
+	 * means much the same in either place, and the body's counts are
+	 * the larger. Cross-validated on train/ over eight fold deals: spam
+	 * missed 193 -> 186 in all, ham flagged 34 both (with the pairs too:
+	 * 184 and 34, within noise, for more tokens) */
+	words_of(&a, m->subject, 0, 0);
 	words_of(&a, m->text, 0, 1);
 	if (m->hidden.len)
 		words_of(&a, m->hidden, 13, 1);

@@ -339,6 +339,20 @@ static void test_tokens(void)
 	spam_msg_free(&v1);
 	spam_msg_free(&v2);
 	spam_msg_free(&v3);
+
+	/* a subject's words are body words too (seed 0), its pairs are not */
+	const char *sj = "Subject: zebra crossing\r\n\r\nfoo\r\n";
+	spam_msg_new(sj, strlen(sj), &v1);
+	n1 = spam_tokens(v1, t1, 128);
+	int zebra = 0, crossing = 0, pair = 0;
+	uint64_t hz = spam_hash("zebra", 5, 0), hc = spam_hash("crossing", 8, 0);
+	for (size_t i = 0; i < n1; i++) {
+		zebra |= t1[i] == hz;
+		crossing |= t1[i] == hc;
+		pair |= t1[i] == ((hz * 0x9e3779b97f4a7c15ull + hc) ^ 0x51ull);
+	}
+	CHECK(zebra && crossing && !pair);
+	spam_msg_free(&v1);
 }
 
 static void test_model(void)
