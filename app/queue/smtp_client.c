@@ -314,6 +314,19 @@ static int start_tx(struct smtp_client *s)
 		quit(s);
 		return 0;
 	}
+	if ((m->flags & (SQ_BY | SQ_BY_RETURN)) == (SQ_BY | SQ_BY_RETURN) &&
+	    !(s->ehlo.ext & SMTP_EXT_DELIVERBY)) {
+		/* RFC 2852 §4: R mode may not be relayed to a server that cannot
+		 * hold the deadline (N mode may, without BY=); the message comes
+		 * back as undeliverable. 5.3.3: "system not capable of selected
+		 * features" (RFC 3463). */
+		fmt_status(st, sizeof st, "5.3.3 Deliver By (R) required: %s does not offer DELIVERBY",
+			   s->where);
+		verdict_all(s, SQ_FAILED, st, 0);
+		report(s, SMTPC_VERDICT, "");
+		quit(s);
+		return 0;
+	}
 	if ((m->flags & SQ_SMTPUTF8) && !(s->ehlo.ext & SMTP_EXT_SMTPUTF8)) {
 		fmt_status(st, sizeof st, "5.6.7 %s does not support SMTPUTF8", s->where);
 		verdict_all(s, SQ_FAILED, st, 0);

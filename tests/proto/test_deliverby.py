@@ -4,7 +4,9 @@ the deadline with the queue entry, and the outbound queue honours it:
 in R mode a message still undelivered at the deadline comes back to its
 sender with a failure notice (5.4.7) and is not tried again; in N mode
 the sender gets a delay notice at the deadline while the queue goes on
-trying; a next hop that offers DELIVERBY gets BY= with the time left.
+trying; a next hop that offers DELIVERBY gets BY= with the time left,
+one that does not gets an N-mode message without BY= and never an R-mode
+one, which comes back to its sender (RFC 2852 §4).
 One World (DNS, tern, scriptable receivers on loopback) for all."""
 import smtplib
 import time
@@ -43,7 +45,10 @@ def test_deliverby_offer_expiry_and_relay():
     def records(ips):
         return zone(mx(ips, 0), mx(ips, 1, name="other.test"))
     with World(records) as w:
-        w.receiver(0, rcpt=lambda a: later if a.startswith(("ret", "nfy")) else "250 ok")
+        # Both next hops offer DELIVERBY: R mode is never relayed to one
+        # that does not (test_deliverby_r_needs_the_next_hop).
+        w.receiver(0, extra_ehlo=("DELIVERBY",),
+                   rcpt=lambda a: later if a.startswith(("ret", "nfy")) else "250 ok")
         r1 = w.receiver(1, extra_ehlo=("DELIVERBY",))
         for port in (w.srv.smtp_port, w.srv.submission_port):
             code, msg = _refused(w, port, "MAIL FROM:<a@remote.test> BY=0;R")
@@ -83,3 +88,28 @@ def test_deliverby_offer_expiry_and_relay():
         # The returned one is gone; the late one is still tried.
         out = w.queue_list()
         assert "ret@remote.test" not in out and "nfy@remote.test" in out, out
+
+
+def test_deliverby_r_needs_the_next_hop():
+    """RFC 2852 §4: a message in R mode is not relayed to a next hop that
+    does not offer DELIVERBY (it could not keep the deadline); it fails at
+    once with a notice to its sender. N mode is relayed there without BY=.
+    Before the fix both were relayed without BY=."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r0 = w.receiver(0)
+        w.send(["rmode@remote.test"], subject="by r plain", mail_options=["BY=600;R"])
+        w.send(["nmode@remote.test"], subject="by n plain", mail_options=["BY=600;N"])
+        got = _notices(w, 1)
+        assert len(got) == 1, got
+        m, raw = got[0]
+        assert b"by r plain" in raw, raw[:2000]
+        st = status_fields(m)
+        assert st[1]["action"] == "failed" and st[1]["status"] == "5.3.3", st
+        assert b"does not offer DELIVERBY" in raw, raw[:3000]
+        msgs = r0.wait_messages(1)
+        assert len(msgs) == 1, msgs
+        mails = [c for c in r0.commands if c.upper().startswith("MAIL FROM")]
+        rcpts = [c for c in r0.commands if c.upper().startswith("RCPT TO")]
+        assert len(mails) == 1 and "BY=" not in mails[0].upper(), mails
+        assert rcpts == [r for r in rcpts if "nmode@" in r] and rcpts, rcpts
+        assert w.wait_queue_empty(), w.queue_list()
