@@ -1,7 +1,9 @@
 /*
  * queue.c — queue_submit(): resolve recipients, copy local ones into their
  * INBOX and record remote ones as a queue entry, in one writer commit.
- * See queue.h.
+ * With QUEUE_SIEVE, the local accounts' scripts run first; their
+ * redirects to outside addresses become a second entry in that commit,
+ * a forwarded copy as port 25 makes (forward/forward_copy.h). See queue.h.
  */
 #include "queue/queue.h"
 
@@ -21,6 +23,7 @@
 #include "queue/dsn.h"
 #include "sieve/sieve.h"
 #include "forward/forward.h"
+#include "forward/forward_copy.h"
 #include "mime/rfc5322.h"
 #include "store/store.h"
 #include "store/store_queue.h"
@@ -46,10 +49,26 @@ struct submit_job {
 	struct deliver_sieve_reply **after;
 	const char **rejected;
 	struct arena *arena;
+	/* QUEUE_SIEVE: redirects to outside addresses leave as a forwarded
+	 * copy of their own (forward/forward_copy.h, as on port 25): the
+	 * message as the scripts edited it (RFC 5293 §4) and a redirect's
+	 * own deadline (RFC 6009 §5). fwd_in is set when there is one. */
+	struct forward_copy_in *fwd_in;
+	struct forward_copy *fwd;
+	const char **fwd_to;        /* its targets, their notify bits, */
+	uint8_t *fwd_notify;
+	const char **fwd_dt;        /* and our addresses that redirect it */
+	struct str fwd_msg;         /* the edited message, when all agree */
+	int fwd_mixed;              /* redirects carried different messages */
+	int fwd_own_by;             /* a redirect's own deadline replaced MAIL's */
 };
 
 /* Accounts a submitted message's redirects may add to its recipients'. */
 #define SIEVE_REDIRECT_ACCOUNTS 16
+/* Delivered-To fields (redirecting addresses) of the forwarded copy. */
+#define FWD_DT_MAX 32
+
+static uint8_t notify_bits(unsigned n);
 
 /*
  * 1 when the message's header has "TLS-Required: No" (RFC 8689 §5): the
@@ -83,6 +102,10 @@ static void job_free(struct submit_job *j)
 	free(j->after);
 	free(j->rcpt_of);
 	free(j->rejected);
+	if (j->fwd) {
+		forward_copy_free(j->fwd);
+		free(j->fwd);
+	}
 	arena_free(&j->arena);
 	store_queue_entry_free(&j->e);
 	free(j->head);
@@ -114,7 +137,75 @@ static void complete_now(struct queue_request *r, int result)
 static int enqueue_hook(struct store *st, void *txn, struct store_delivery *d)
 {
 	struct submit_job *j = d->hook_arg;
-	return store_queue_add_txn(st, txn, &j->e, j->r->data, j->r->len);
+	int rc = 0;
+	if (j->e.nrcpts)
+		rc = store_queue_add_txn(st, txn, &j->e, j->r->data, j->r->len);
+	if (rc == 0 && j->fwd)
+		rc = store_queue_add_txn(st, txn, &j->fwd->e, j->fwd->data, j->fwd->len);
+	return rc;
+}
+
+/* The entry flags a submitted message's copies leave with. */
+static uint32_t entry_flags(const struct queue_request *r)
+{
+	return ((r->flags & QUEUE_8BITMIME) ? SQ_8BITMIME : 0) |
+	       ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
+	       ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0) |
+	       ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
+		: tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0) |
+	       ((r->flags & QUEUE_BY) ? SQ_BY : 0) | ((r->flags & QUEUE_BY_RETURN) ? SQ_BY_RETURN : 0) |
+	       ((r->flags & QUEUE_BY_TRACE) ? SQ_BY_TRACE : 0);
+}
+
+/*
+ * One outside target of account i's redirect joins the forwarded copy:
+ * edited is the message as that script left it (NULL p: as submitted),
+ * by/by_deadline the redirect's own Deliver By (the earliest wins, as on
+ * port 25), ret its :ret.
+ */
+static void redirect_out(struct submit_job *j, size_t i, const char *target, unsigned notify,
+			 int ret, unsigned by, int64_t by_deadline, struct str edited)
+{
+	struct forward_copy_in *in = j->fwd_in;
+	const struct queue_request *r = j->r;
+	if (!in) {
+		in = j->fwd_in = arena_zalloc(j->arena, sizeof *in);
+		in->targets = j->fwd_to = arena_zalloc(j->arena, SQ_RCPTS_MAX * sizeof *j->fwd_to);
+		in->target_notify = j->fwd_notify = arena_zalloc(j->arena, SQ_RCPTS_MAX);
+		in->delivered_to = j->fwd_dt = arena_zalloc(j->arena, FWD_DT_MAX * sizeof *j->fwd_dt);
+		in->sender = r->sender;
+		in->envid = r->envid;
+		in->notify_ok = 1; /* the sender is ours, and authenticated */
+		in->flags = entry_flags(r);
+		in->by_deadline = (r->flags & QUEUE_BY) ? r->by_deadline : 0;
+		j->fwd_msg = edited;
+	} else if (j->fwd_msg.p != edited.p) {
+		j->fwd_mixed = 1;
+	}
+	if (in->ntargets == SQ_RCPTS_MAX)
+		return;
+	/* Our address that redirects it: a Delivered-To, and the domain the
+	 * copy is sealed for. */
+	const char *me = j->rcpt_of[i];
+	size_t k = 0;
+	while (k < in->ndelivered_to && strcmp(in->delivered_to[k], me) != 0)
+		k++;
+	if (k == in->ndelivered_to && k < FWD_DT_MAX && strrchr(me, '@')) {
+		j->fwd_dt[in->ndelivered_to++] = me;
+		if (!in->fwd_domain)
+			in->fwd_domain = strrchr(me, '@') + 1;
+	}
+	j->fwd_notify[in->ntargets] = notify_bits(notify);
+	j->fwd_to[in->ntargets++] = arena_strdup(j->arena, target);
+	if (ret)
+		in->ret = ret;
+	if ((by & DELIVER_BY) && (!j->fwd_own_by || by_deadline < in->by_deadline)) {
+		in->flags = (in->flags & ~(uint32_t)(SQ_BY | SQ_BY_RETURN | SQ_BY_TRACE)) | SQ_BY |
+			    ((by & DELIVER_BY_RETURN) ? SQ_BY_RETURN : 0) |
+			    ((by & DELIVER_BY_TRACE) ? SQ_BY_TRACE : 0);
+		in->by_deadline = by_deadline;
+		j->fwd_own_by = 1;
+	}
 }
 
 static void add_account(struct submit_job *j, uint32_t id, const char *sender, const char *rcpt);
@@ -194,9 +285,8 @@ static void sieve_stage(struct submit_job *j)
 	j->plans = xrealloc(j->plans, cap * sizeof *j->plans);
 	j->after = xcalloc(cap, sizeof *j->after);
 	j->rejected = xcalloc(cap, sizeof *j->rejected);
-	/* envelope-deliverby (RFC 6009 §4): MAIL's BY= for every script. A
-	 * redirect's own :bytime* is not applied here (its copy joins this
-	 * entry, whose other recipients keep MAIL's). */
+	/* envelope-deliverby (RFC 6009 §4): MAIL's BY= for every script; a
+	 * redirect's own :bytime* goes with its forwarded copy. */
 	struct deliver_sieve_dsn by = {
 	    .by = (r->flags & QUEUE_BY) ? DELIVER_BY | ((r->flags & QUEUE_BY_RETURN) ? DELIVER_BY_RETURN : 0) |
 					      ((r->flags & QUEUE_BY_TRACE) ? DELIVER_BY_TRACE : 0)
@@ -226,7 +316,8 @@ static void sieve_stage(struct submit_job *j)
 			enum store_rcpt res = store_resolve_forwards(j->st, t, acc, LOCAL_MAX_PER_RCPT, &n,
 								     fw, FORWARD_TARGETS_MAX, &nf);
 			if (res == STORE_RCPT_NOT_LOCAL) {
-				add_remote(j, t, NULL, out.redirect_notify[k], 1);
+				redirect_out(j, i, t, out.redirect_notify[k], out.redirect_ret[k],
+					     out.redirect_by[k], out.redirect_by_deadline[k], edited);
 				continue;
 			}
 			if (res != STORE_RCPT_OK && res != STORE_RCPT_OVER_QUOTA) {
@@ -238,7 +329,8 @@ static void sieve_stage(struct submit_job *j)
 				continue;
 			}
 			for (size_t m = 0; m < nf; m++)
-				add_remote(j, fw[m].addr, NULL, out.redirect_notify[k], 1);
+				redirect_out(j, i, fw[m].addr, out.redirect_notify[k], out.redirect_ret[k],
+					     out.redirect_by[k], out.redirect_by_deadline[k], edited);
 			for (size_t m = 0; m < n && j->naccounts < cap; m++) {
 				size_t before = j->naccounts;
 				add_account(j, acc[m], r->sender, t);
@@ -280,6 +372,12 @@ static void stored(struct delivery *dl, void *arg)
 	if (r->result == STORE_OK && j->e.nrcpts) {
 		log_info("queue", NULL, "event=queued id=%llu rcpts=%zu local=%zu size=%zu",
 			 (unsigned long long)j->e.id, j->e.nrcpts, j->naccounts, r->len);
+		queue_sched_kick();
+	}
+	if (r->result == STORE_OK && j->fwd) {
+		log_info("queue", NULL, "event=forwarded queue_id=%llu rcpts=%zu srs=%s arc=%s",
+			 (unsigned long long)j->fwd->e.id, j->fwd->e.nrcpts,
+			 srs_result_name(j->fwd->srs_rc), j->fwd->arc);
 		queue_sched_kick();
 	}
 	job_free(j);
@@ -379,6 +477,32 @@ static void prepare(struct submit_job *j)
 {
 	if (j->e.nrcpts)
 		store_blob_id(j->r->data, j->r->len, j->e.blob_id);
+	if (j->fwd_in) {
+		struct forward_copy_in *in = j->fwd_in;
+		/* Sieve's edits travel with its redirects (RFC 5293 §4) when
+		 * they all carry the same message: one entry holds one. */
+		in->message = str_make(j->r->data, j->r->len);
+		if (j->fwd_msg.p && !j->fwd_mixed)
+			in->message = j->fwd_msg;
+		else if (j->fwd_msg.p || j->fwd_mixed)
+			log_info("queue", NULL,
+				 "event=sieve_action_skipped action=editheader reason=shared_forward");
+		in->st = j->st;
+		in->head = str_make("", 0);
+		in->authserv_id = hostname_now();
+		/* The AAR: the sender signed in (RFC 8601 "auth"). */
+		in->authres = arena_printf(j->arena, "%s; auth=pass", hostname_now());
+		in->now = (int64_t)time_wall();
+		j->fwd = xmalloc(sizeof *j->fwd);
+		if (forward_copy_build(in, j->fwd) < 0) {
+			/* The spool refused (memory, disk): the local copies still go. */
+			log_error("queue", NULL, "event=forward_failed reason=compose");
+			free(j->fwd);
+			j->fwd = NULL;
+		} else {
+			j->fwd->e.account = j->r->account;
+		}
+	}
 }
 
 static void prepare_run(void *arg)
@@ -477,28 +601,26 @@ void queue_submit(struct store *st, struct queue_request *r)
 		j->e.created_at = now;
 		j->e.next_attempt = now;
 		j->e.account = r->account;
-		j->e.flags = ((r->flags & QUEUE_8BITMIME) ? SQ_8BITMIME : 0) |
-			     ((r->flags & QUEUE_SMTPUTF8) ? SQ_SMTPUTF8 : 0) |
-			     ((r->flags & QUEUE_RET_FULL) ? SQ_RET_FULL : 0) |
-			     ((r->flags & QUEUE_REQUIRETLS) ? SQ_REQUIRETLS
-			      : tls_optional(r->data, r->len) ? SQ_TLS_OPTIONAL : 0) |
-			     ((r->flags & QUEUE_BY) ? SQ_BY : 0) |
-			     ((r->flags & QUEUE_BY_RETURN) ? SQ_BY_RETURN : 0) |
-			     ((r->flags & QUEUE_BY_TRACE) ? SQ_BY_TRACE : 0);
+		j->e.flags = entry_flags(r);
 		j->e.by_deadline = (r->flags & QUEUE_BY) ? r->by_deadline : 0;
 		j->e.size = r->len;
 		j->e.sender = xstrdup(r->sender);
 		j->e.envid = xstrdup(r->envid ? r->envid : "");
+	}
+	if (j->e.nrcpts || j->fwd_in) {
 		d->txn_hook = enqueue_hook;
 		d->hook_arg = j;
-		d->hook_len = r->len; /* the queue's copy of the message */
+		/* the queue's copies of the message (a forwarded one is a
+		 * little longer: Delivered-To, the ARC set) */
+		d->hook_len = (j->e.nrcpts ? r->len : 0) + (j->fwd_in ? r->len + 16 * 1024 : 0);
 	}
 	d->loop = r->loop;
 	d->done = stored;
 	d->arg = j;
 	r->priv_ = j;
 	j->st = st;
-	if (j->e.nrcpts && r->len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+	/* A forwarded copy is sealed (RSA): on the pool as well. */
+	if (((j->e.nrcpts && r->len > WORKER_MESSAGE_BYTES) || j->fwd_in) && worker_pool_running()) {
 		j->wj.fn = prepare_run;
 		j->wj.done = prepare_done;
 		j->wj.arg = j;

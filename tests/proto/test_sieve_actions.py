@@ -36,6 +36,10 @@
   the edited one), and what a notification quotes; the global script's
   edits stay when it leaves the implicit keep (the account's script
   sees them, and they are stored).
+- Submission (587): a local recipient's redirect to an outside address
+  leaves as on port 25, a forwarded copy of its own: as the script edited
+  it, with our Delivered-To and the redirect's own deadline (MAIL BY=),
+  the sender (ours) not rewritten.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
@@ -66,6 +70,7 @@ OLA = ("ola@example.test", "ola-pw-sieve-1")
 PIA = ("pia@example.test", "pia-pw-sieve-1")
 QUA = ("qua@example.test", "qua-pw-sieve-1")
 RAY = ("ray@example.test", "ray-pw-sieve-1")
+SAM = ("sam@example.test", "sam-pw-sieve-1")
 
 _env = None
 
@@ -86,8 +91,8 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY],
-                     http=True, env={
+                               OLA, PIA, QUA, RAY, SAM],
+                     http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
             "TERN_FORWARD_RATE": "3"})
@@ -307,6 +312,44 @@ def test_yv_edits_travel():
     finally:
         srv.cli("sieve", "deactivate", "global")
         srv.cli("sieve", "del", "global", "tag")
+
+
+def submit(srv, who, rcpt, msgs):
+    """Each of msgs submitted on 587 by who (signed in) to rcpt."""
+    import smtplib
+    import ssl
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", srv.submission_port, timeout=30) as sm:
+        sm.starttls(context=c)
+        sm.login(*who)
+        for m in msgs:
+            sm.sendmail(who[0], [rcpt], m)
+
+
+def test_yu_submission_redirect_out():
+    """Before: a submitted message redirected outside joined the
+    submission's own queue entry, unedited and without the redirect's
+    :bytimerelative (no X-Edited, no BY= at the receiver)."""
+    srv, _, remote = env()
+    script(srv, SAM[0], 'require ["editheader", "redirect-deliverby"];\n'
+           'addheader "X-Edited" "sam";\n'
+           'redirect :bytimerelative 300 :bymode "return" "samout@remote.test";\n')
+    before = len(remote.messages)
+    submit(srv, ANN, SAM[0], [message("sub-out", to=SAM[0], sender=ANN[0])])
+    got = remote.wait_messages(before + 1)
+    out = [m for m in got[before:] if m["rcpts"] == ["samout@remote.test"]]
+    assert len(out) == 1, (got[before:], srv.log_text()[-3000:])
+    m = out[0]
+    head = m["data"].split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nX-Edited: sam\r\n" in head and b"Subject: sub-out" in head, head
+    assert b"Delivered-To: sam@example.test\r\n" in head, head
+    assert m["from"] == ANN[0], m
+    by = m["mail_line"].upper().split("BY=")[1].split()[0]
+    secs, mode = by.split(";")
+    assert 280 <= int(secs) <= 300 and mode == "R", m["mail_line"]
+    assert subjects(srv, SAM[0]) == []
 
 
 def test_yx_alias_reject():
