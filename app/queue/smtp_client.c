@@ -283,10 +283,21 @@ static void send_commands(struct smtp_client *s)
 	}
 }
 
+/* Every recipient fails with status st before anything is sent; start_tx's
+ * 0 (s must not be touched). */
+static int refuse_all(struct smtp_client *s, const char *st)
+{
+	verdict_all(s, SQ_FAILED, st, 0);
+	report(s, SMTPC_VERDICT, "");
+	quit(s);
+	return 0;
+}
+
 /*
  * Starts the transaction for s->msg, or refuses it at once (size, 8-bit or
- * UTF-8 the remote cannot take): then the verdict is reported and the
- * session quits, which may free s when no client callback is running.
+ * UTF-8 the remote cannot take, REQUIRETLS, Deliver By's R mode): then the
+ * verdict is reported and the session quits, which may free s when no
+ * client callback is running.
  * Returns 1 when the transaction started, 0 when s must not be touched.
  */
 static int start_tx(struct smtp_client *s)
@@ -298,10 +309,7 @@ static int start_tx(struct smtp_client *s)
 	if ((s->ehlo.ext & SMTP_EXT_SIZE) && s->ehlo.size && m->len > s->ehlo.size) {
 		fmt_status(st, sizeof st, "5.3.4 message size %zu exceeds the limit of %s (%llu)", m->len,
 			 s->where, (unsigned long long)s->ehlo.size);
-		verdict_all(s, SQ_FAILED, st, 0);
-		report(s, SMTPC_VERDICT, "");
-		quit(s);
-		return 0;
+		return refuse_all(s, st);
 	}
 	if ((m->flags & SQ_REQUIRETLS) &&
 	    (!(s->ehlo.ext & SMTP_EXT_REQUIRETLS) || !client_tls_established(s->c))) {
@@ -309,10 +317,7 @@ static int start_tx(struct smtp_client *s)
 		 * only over TLS), else the message fails. */
 		fmt_status(st, sizeof st, "5.7.30 REQUIRETLS support required: %s does not offer it",
 			   s->where);
-		verdict_all(s, SQ_FAILED, st, 0);
-		report(s, SMTPC_VERDICT, "");
-		quit(s);
-		return 0;
+		return refuse_all(s, st);
 	}
 	if ((m->flags & (SQ_BY | SQ_BY_RETURN)) == (SQ_BY | SQ_BY_RETURN) &&
 	    !(s->ehlo.ext & SMTP_EXT_DELIVERBY)) {
@@ -322,17 +327,11 @@ static int start_tx(struct smtp_client *s)
 		 * features" (RFC 3463). */
 		fmt_status(st, sizeof st, "5.3.3 Deliver By (R) required: %s does not offer DELIVERBY",
 			   s->where);
-		verdict_all(s, SQ_FAILED, st, 0);
-		report(s, SMTPC_VERDICT, "");
-		quit(s);
-		return 0;
+		return refuse_all(s, st);
 	}
 	if ((m->flags & SQ_SMTPUTF8) && !(s->ehlo.ext & SMTP_EXT_SMTPUTF8)) {
 		fmt_status(st, sizeof st, "5.6.7 %s does not support SMTPUTF8", s->where);
-		verdict_all(s, SQ_FAILED, st, 0);
-		report(s, SMTPC_VERDICT, "");
-		quit(s);
-		return 0;
+		return refuse_all(s, st);
 	}
 	s->body_8bit = 0;
 	if ((m->flags & SQ_8BITMIME) && has_8bit(m->data, m->len)) {
@@ -340,10 +339,7 @@ static int start_tx(struct smtp_client *s)
 			fmt_status(st, sizeof st,
 				 "5.6.3 %s does not support 8BITMIME and the message has 8-bit content",
 				 s->where);
-			verdict_all(s, SQ_FAILED, st, 0);
-			report(s, SMTPC_VERDICT, "");
-			quit(s);
-			return 0;
+			return refuse_all(s, st);
 		}
 		s->body_8bit = 1;
 	}
