@@ -86,6 +86,22 @@ size_t deliver_sieve_reply_seen(const struct deliver_sieve_reply *r, struct stor
 	return n;
 }
 
+void deliver_sieve_seen_attach(struct delivery *d, struct deliver_sieve_reply *const *chains,
+                               size_t n, struct arena *a)
+{
+	size_t ns = 0;
+	for (size_t i = 0; chains && i < n; i++)
+		ns += deliver_sieve_reply_seen(chains[i], NULL, 0);
+	if (!ns)
+		return;
+	struct store_seen *seen = arena_alloc(a, ns * sizeof *seen);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += deliver_sieve_reply_seen(chains[i], seen + k, ns - k);
+	d->seen = seen;
+	d->nseen = k;
+}
+
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
                               const char *session, int remembered)
 {

@@ -145,6 +145,10 @@ void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, s
  */
 size_t deliver_sieve_reply_seen(const struct deliver_sieve_reply *r, struct store_seen *out,
                                 size_t max);
+/* The memory entries of n chains (NULL ones skipped) as d->seen/d->nseen,
+ * allocated in a: how port 25 and the queue give them to the commit. */
+void deliver_sieve_seen_attach(struct delivery *d, struct deliver_sieve_reply *const *chains,
+                               size_t n, struct arena *a);
 void deliver_sieve_reply_free(struct deliver_sieve_reply *r);
 
 #endif

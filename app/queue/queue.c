@@ -361,7 +361,7 @@ static void stored(struct delivery *dl, void *arg)
 	 * only for a message stored. */
 	for (size_t i = 0; j->after && i < j->naccounts; i++) {
 		if (dl->result == STORE_OK) {
-			deliver_sieve_reply_send(j->st, j->after[i], r->loop, NULL, 0);
+			deliver_sieve_reply_send(j->st, j->after[i], r->loop, NULL, dl->seen_stored);
 			j->after[i] = NULL;
 			if (j->rejected && j->rejected[i])
 				reject_notice(j, j->rcpt_of[i], j->rejected[i]);
@@ -589,8 +589,13 @@ void queue_submit(struct store *st, struct queue_request *r)
 		for (size_t i = 0; i < j->naccounts; i++)
 			j->plans[i] = (struct deliver_plan){.account = j->accounts[i],
 							    .envelope = j->envelopes[i]};
-		if (r->flags & QUEUE_SIEVE)
+		if (r->flags & QUEUE_SIEVE) {
 			sieve_stage(j);
+			/* Sieve's memory (vacation's senders, duplicate's ids)
+			 * goes in the message's commit, as on port 25, not in a
+			 * commit of its own after it (stored()). */
+			deliver_sieve_seen_attach(d, j->after, j->naccounts, j->arena);
+		}
 		d->plans = j->plans;
 		d->nplans = j->naccounts;
 		d->head = str_c(j->head);

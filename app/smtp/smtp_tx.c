@@ -725,17 +725,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	/* Sieve's memory (vacation's senders, duplicate's ids) goes in the
 	 * message's commit, not in a commit and flush of its own on this
 	 * loop after it (delivered()). */
-	size_t ns = 0;
-	for (unsigned i = 0; tx->sieve_replies && i < tx->nplans; i++)
-		ns += deliver_sieve_reply_seen(tx->sieve_replies[i], NULL, 0);
-	if (ns) {
-		struct store_seen *seen = arena_alloc(tx->arena, ns * sizeof *seen);
-		size_t k = 0;
-		for (unsigned i = 0; i < tx->nplans; i++)
-			k += deliver_sieve_reply_seen(tx->sieve_replies[i], seen + k, ns - k);
-		d->seen = seen;
-		d->nseen = k;
-	}
+	deliver_sieve_seen_attach(d, tx->sieve_replies, tx->nplans, tx->arena);
 	d->loop = s->loop;
 	d->done = delivered;
 	d->arg = s;

@@ -39,7 +39,9 @@
 - Submission (587): a local recipient's redirect to an outside address
   leaves as on port 25, a forwarded copy of its own: as the script edited
   it, with our Delivered-To and the redirect's own deadline (MAIL BY=),
-  the sender (ours) not rewritten.
+  the sender (ours) not rewritten. duplicate's memory is written there
+  with the message's copies (in its commit, as on port 25): a second
+  submission with the same Message-ID is discarded.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
@@ -71,6 +73,7 @@ PIA = ("pia@example.test", "pia-pw-sieve-1")
 QUA = ("qua@example.test", "qua-pw-sieve-1")
 RAY = ("ray@example.test", "ray-pw-sieve-1")
 SAM = ("sam@example.test", "sam-pw-sieve-1")
+TIM = ("tim@example.test", "tim-pw-sieve-1")
 
 _env = None
 
@@ -91,7 +94,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM],
+                               OLA, PIA, QUA, RAY, SAM, TIM],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -350,6 +353,15 @@ def test_yu_submission_redirect_out():
     secs, mode = by.split(";")
     assert 280 <= int(secs) <= 300 and mode == "R", m["mail_line"]
     assert subjects(srv, SAM[0]) == []
+
+
+def test_yu_submission_duplicate():
+    """Submitted copies remember duplicate's ids (now in the message's
+    own commit); observable only as the discard of the second."""
+    srv, _, _ = env()
+    script(srv, TIM[0], 'require "duplicate";\nif duplicate { discard; }\n')
+    submit(srv, ANN, TIM[0], [message("subdup", to=TIM[0], sender=ANN[0])] * 2)
+    assert subjects(srv, TIM[0]) == ["subdup"], srv.log_text()[-2000:]
 
 
 def test_yx_alias_reject():
