@@ -146,6 +146,8 @@ static void w_msgids(struct jw *w, struct str v)
 	jw_arr_end(w);
 }
 
+/* The unfolded value of the last field called name (§4.1.3), without
+ * copying the other fields as jmap_hfields_read does. */
 static struct str header_field(const char *d, size_t len, const char *name, struct arena *a)
 {
 	struct rfc5322_parser p;
@@ -159,7 +161,6 @@ static struct str header_field(const char *d, size_t len, const char *name, stru
 		if (str_eq_ci_c(f.name, name)) {
 			char *u = arena_alloc(a, f.value.len + 1);
 			r = str_make(u, rfc5322_unfold(f.value, u));
-			break;
 		}
 	}
 	rfc5322_clear(&p);
@@ -179,6 +180,26 @@ int jmap_has_attachment(const struct mime_tree *t)
 	}
 	return 0;
 }
+
+/* The properties P_MSGID..P_SENT, all served from the cached envelope
+ * but references, and the header:NAME:asForm each one is (§4.1.3). */
+#define ENV_PROPS (((1u << (P_SENT + 1)) - (1u << P_MSGID)) & ~(1u << P_REFS))
+static const struct {
+	const char *name;
+	enum jmap_hform form;
+} env_fields[] = {
+    [P_MSGID - P_MSGID] = {"Message-ID", JH_MSGIDS},
+    [P_IRT - P_MSGID] = {"In-Reply-To", JH_MSGIDS},
+    [P_REFS - P_MSGID] = {"References", JH_MSGIDS},
+    [P_SENDER - P_MSGID] = {"Sender", JH_ADDRESSES},
+    [P_FROM - P_MSGID] = {"From", JH_ADDRESSES},
+    [P_TO - P_MSGID] = {"To", JH_ADDRESSES},
+    [P_CC - P_MSGID] = {"Cc", JH_ADDRESSES},
+    [P_BCC - P_MSGID] = {"Bcc", JH_ADDRESSES},
+    [P_REPLYTO - P_MSGID] = {"Reply-To", JH_ADDRESSES},
+    [P_SUBJECT - P_MSGID] = {"Subject", JH_TEXT},
+    [P_SENT - P_MSGID] = {"Date", JH_DATE},
+};
 
 struct content {
 	struct jmap_call *c;
@@ -201,10 +222,31 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 	static const struct mime_envelope none;
 	if (!env)
 		env = &none;
+	/* The header's fields, read when something needs them: "headers",
+	 * header:NAME properties, or a convenience property whose field
+	 * repeats (below). */
+	struct jmap_hfields h;
+	int have_h = 0;
+	if ((ct->want & (1u << P_HEADERS)) || ct->nhps ||
+	    ((t.flags & MIME_TREE_REPEATED_ENV) && (ct->want & ENV_PROPS))) {
+		jmap_hfields_read(a, data, len, &h);
+		have_h = 1;
+	}
 	for (int p = P_MSGID; p < P_BODYSTRUCTURE; p++) {
 		if (!(ct->want & (1u << p)))
 			continue;
 		jw_key(w, props[p]);
+		/* These are header:NAME:asForm without :all, the last
+		 * instance of the field (§4.1.3). The cached envelope holds
+		 * IMAP's choice for a repeated field (the lists joined, else
+		 * the first), so only a message that repeats one (a tree
+		 * flag, set at parse) reads its header for them. */
+		if (have_h && (p == P_REFS ||
+		               ((t.flags & MIME_TREE_REPEATED_ENV) && (ENV_PROPS & (1u << p))))) {
+			jmap_hfield_last_write(w, a, &h, env_fields[p - P_MSGID].name,
+			                       env_fields[p - P_MSGID].form);
+			continue;
+		}
 		switch (p) {
 		case P_MSGID: w_msgids(w, env->message_id); break;
 		case P_IRT: w_msgids(w, env->in_reply_to); break;
@@ -234,9 +276,7 @@ static void content_cb(void *arg, const void *meta, size_t metalen, const char *
 	unsigned body = (ct->want >> P_BODYSTRUCTURE) & 0x1fu;
 	if (body)
 		jmap_email_body(w, a, data, &t, ct->email, body, ct->bwant, ct->opts);
-	if ((ct->want & (1u << P_HEADERS)) || ct->nhps) {
-		struct jmap_hfields h;
-		jmap_hfields_read(a, data, len, &h);
+	if (have_h) {
 		if (ct->want & (1u << P_HEADERS))
 			jmap_headers_write(w, a, &h);
 		for (size_t i = 0; i < ct->nhps; i++)

@@ -106,6 +106,11 @@ void jmap_hfields_read(struct arena *a, const char *data, size_t len, struct jma
 /* Writes hp's key and value from h. */
 void jmap_hprop_write(struct jw *w, struct arena *a, const struct jmap_hfields *h,
 		      const struct jmap_hprop *hp);
+/* Writes the value of the last field called name in h in form, or null
+ * when there is none (header:NAME:asForm without :all, and the
+ * convenience properties of §4.1.3 when a field repeats). */
+void jmap_hfield_last_write(struct jw *w, struct arena *a, const struct jmap_hfields *h,
+                            const char *name, enum jmap_hform form);
 /* Writes "headers": [{name, value}] (raw values). */
 void jmap_headers_write(struct jw *w, struct arena *a, const struct jmap_hfields *h);
 /* A Date value (unfolded) as RFC 8620 Date with the field's own zone;

@@ -363,10 +363,17 @@ void jmap_hprop_write(struct jw *w, struct arena *a, const struct jmap_hfields *
 		jw_arr_end(w);
 		return;
 	}
-	/* The last one (§4.1.3). */
+	jmap_hfield_last_write(w, a, h, hp->name, hp->form);
+}
+
+/* §4.1.3: without :all "the result is the value of the last instance of
+ * the header field ... or null if none". */
+void jmap_hfield_last_write(struct jw *w, struct arena *a, const struct jmap_hfields *h,
+                            const char *name, enum jmap_hform form)
+{
 	for (size_t i = h->n; i-- > 0;)
-		if (str_eq_ci_c(h->v[i].name, hp->name)) {
-			w_form(w, a, h->v[i].value, hp->form);
+		if (str_eq_ci_c(h->v[i].name, name)) {
+			w_form(w, a, h->v[i].value, form);
 			return;
 		}
 	jw_null(w);

@@ -244,7 +244,7 @@ int mime_cache_encode(const struct mime_tree *t, struct buf *out)
 	uint64_t prev_hdr = 0;
 	uint32_t i, k;
 
-	if (buf_append(out, &version, 1) < 0 || put_varint(out, t->flags & MIME_TREE_LIMITED) < 0 ||
+	if (buf_append(out, &version, 1) < 0 || put_varint(out, t->flags & MIME_TREE_FLAGS) < 0 ||
 	    put_varint(out, t->size) < 0 || put_varint(out, t->nparts) < 0)
 		return -1;
 	for (i = 0; i < t->nparts; i++) {
@@ -586,7 +586,7 @@ int mime_cache_decode(const void *p, size_t len, struct arena *a, struct mime_tr
 	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
 		goto bad;
 	tflags = get_varint(&r);
-	if (tflags & ~(uint64_t)MIME_TREE_LIMITED)
+	if (tflags & ~(uint64_t)MIME_TREE_FLAGS)
 		goto bad;
 	t->flags = (uint32_t)tflags;
 	t->size = get_varint(&r);
@@ -651,7 +651,7 @@ int mime_cache_root_subject(const void *p, size_t len, struct arena *a, uint64_t
 	if (len < 1 || r.p[0] != MIME_CACHE_VERSION)
 		return -1;
 	tflags = get_varint(&r);
-	if (tflags & ~(uint64_t)MIME_TREE_LIMITED)
+	if (tflags & ~(uint64_t)MIME_TREE_FLAGS)
 		return -1;
 	t.size = get_varint(&r);
 	t.nparts = get_count(&r, MIME_PARTS_MAX, 6);

@@ -19,7 +19,9 @@
  * Record, version 1 (all integers unsigned LEB128 varints, "str" is a
  * varint c: odd c is dictionary entry c >> 1, even c is c >> 1 literal
  * octets that follow):
- *   u8 version (1), tree flags, size, nparts, then per part in pre-order:
+ *   u8 version (1), tree flags (MIME_TREE_FLAGS; records written before
+ *   MIME_TREE_REPEATED_ENV existed never have it), size, nparts, then per
+ *   part in pre-order:
  *   bits          MIME_PART_* flags in bits 0..7, and which optional items
  *                 follow in bits 8.. (lines, bare-LF counts, params, id,
  *                 description, encoding, md5, location, disposition,

@@ -416,7 +416,11 @@ static void parse_header(struct builder *b, uint32_t pi, int def_message)
 		k = hf_lookup(f.name, is_message);
 		if (k >= 0 && hf[k].p == NULL) {
 			hf[k] = f.value;
-		} else if (k >= HF_FROM && k <= HF_BCC) { /* again: joined (fill_envelope) */
+			continue;
+		}
+		if (k >= HF_FIRST_ENV && pi == 0)
+			b->tree_flags |= MIME_TREE_REPEATED_ENV;
+		if (k >= HF_FROM && k <= HF_BCC) { /* again: joined (fill_envelope) */
 			struct more_field *m = arena_alloc(b->a, sizeof(*m));
 			m->value = f.value;
 			m->next = NULL;

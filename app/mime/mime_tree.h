@@ -131,6 +131,12 @@ struct mime_part {
 
 /* mime_tree.flags */
 #define MIME_TREE_LIMITED 0x1u /* some limit cut the structure or a list */
+/* The root header has an ENVELOPE field (Date, Subject, From, Sender,
+ * Reply-To, To, Cc, Bcc, In-Reply-To, Message-ID) more than once, so the
+ * envelope holds IMAP's choice (lists joined, else the first) and a
+ * reader that wants another (JMAP: the last) must read the header. */
+#define MIME_TREE_REPEATED_ENV 0x2u
+#define MIME_TREE_FLAGS (MIME_TREE_LIMITED | MIME_TREE_REPEATED_ENV)
 
 struct mime_tree {
 	struct mime_part *parts; /* parts[0] is the root */

@@ -2,9 +2,10 @@
  * fuzz_jmap_request.c — JMAP API requests (app/jmap/jmap_api.c) against a
  * real store with one account: the Request object's checks, result
  * references and JSON Pointer, and every method's argument validation
- * (Mailbox/set's and Email/set's writes included; three emails are
- * delivered first). The store persists across runs, so writes pile up:
- * what a run sees depends on the runs before, as a server's would. Checks: the answer is 200 or 400 and
+ * (Mailbox/set's and Email/set's writes included; four emails are
+ * delivered first, the last with repeated fields). The store persists
+ * across runs, so writes pile up: what a run sees depends on the runs
+ * before, as a server's would. Checks: the answer is 200 or 400 and
  * always one JSON object that json_parse accepts.
  */
 #include <assert.h>
@@ -37,8 +38,11 @@ static void setup(void)
 	    "Message-ID: <a@x>\r\nFrom: A <a@x>\r\nSubject: hi\r\n\r\none\r\n",
 	    "In-Reply-To: <a@x>\r\nFrom: b@x\r\nSubject: Re: hi\r\n\r\ntwo\r\n",
 	    "Subject: other\r\n\r\nthree\r\n",
+	    /* Repeated fields: Email/get reads the header for the last. */
+	    ("To: a@x\r\nSubject: one\r\nTo: B <b@x>, c@x\r\nSubject: two\r\nReferences: <a@x>\r\n"
+	     "References: <b@x>\r\n\r\nfour\r\n"),
 	};
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
 		struct store_delivery d;
 		memset(&d, 0, sizeof d);
 		d.data = msgs[i];

@@ -384,11 +384,12 @@ NESTED = (
     "--outer--\r\n")
 
 
-def hal():
+def hal(acct=HAL):
+    """The module's server with acct (added the first time) and a client."""
     s = srv()
-    if s.cli("account", "list").stdout.decode().find(HAL[0]) < 0:
-        s.cli("account", "add", HAL[0], input=HAL[1] + "\n")
-    return s, Jmap(s, *HAL)
+    if s.cli("account", "list").stdout.decode().find(acct[0]) < 0:
+        s.cli("account", "add", acct[0], input=acct[1] + "\n")
+    return s, Jmap(s, *acct)
 
 
 def import_msgs(j, texts, keywords=None):
@@ -530,3 +531,44 @@ def test_jmap_keyword_sorts():
                 {"property": "allInThreadHaveKeyword", "keyword": 3}):
         name, e = j.one("Email/query", {"sort": [bad]})
         assert name == "error" and e["type"] == "invalidArguments", (bad, e)
+
+
+REPEATED = (
+    "From: a@x.test\r\nTo: First <one@x.test>\r\nCc: c1@x.test\r\nSubject: first subject\r\n"
+    "Message-ID: <m1@x.test>\r\nTo: Second <two@x.test>, three@x.test\r\n"
+    "Subject: =?UTF-8?Q?second_subj=C3=A9ct?=\r\nCc: c2@x.test\r\nMessage-ID: <m2@x.test>\r\n"
+    "\r\nbody\r\n")
+
+
+def test_jmap_repeated_fields_last_instance():
+    """RFC 8621 §4.1.3: from, to, cc, subject, messageId are
+    header:NAME:asForm without :all, "the value of the last instance of the
+    header field"; :all gives every instance in order. IMAP's ENVELOPE of
+    the same message joins the To and Cc lists (its own rule), which JMAP
+    must not show."""
+    s, j = hal(("ivy@example.test", "ivy-password-1"))
+    eid = import_msgs(j, [REPEATED])[0]
+    last_to = [{"name": "Second", "email": "two@x.test"}, {"name": None, "email": "three@x.test"}]
+    props = ["from", "to", "cc", "subject", "messageId", "header:To:asAddresses",
+             "header:Subject:asText", "header:To:asAddresses:all", "header:Subject:asText:all"]
+    for how in ("get", "parse"):
+        if how == "get":
+            _, g = j.one("Email/get", {"ids": [eid], "properties": props})
+            e = g["list"][0]
+            del e["id"]
+        else:
+            _, g = j.one("Email/get", {"ids": [eid], "properties": ["blobId"]})
+            _, p = j.one("Email/parse", {"blobIds": [g["list"][0]["blobId"]],
+                                         "properties": props})
+            e = p["parsed"][g["list"][0]["blobId"]]
+        assert e == {
+            "from": [{"name": None, "email": "a@x.test"}],
+            "to": last_to,
+            "cc": [{"name": None, "email": "c2@x.test"}],
+            "subject": "second subj\u00e9ct",
+            "messageId": ["m2@x.test"],
+            "header:To:asAddresses": last_to,
+            "header:Subject:asText": "second subj\u00e9ct",
+            "header:To:asAddresses:all": [[{"name": "First", "email": "one@x.test"}], last_to],
+            "header:Subject:asText:all": ["first subject", "second subj\u00e9ct"],
+        }, (how, e)

@@ -1081,6 +1081,21 @@ static void test_limits(void)
 		CHECK_EQ_SLICE(t.parts[0].env->cc.v[3].name, "D");
 	}
 	CHECK_EQ_SLICE(t.parts[0].env->subject, "one");
+	/* ...and the tree says so, through the cache, for JMAP (which wants
+	 * the last instance); a field seen once, or repeated only in an
+	 * attached message's header, does not set it. */
+	CHECK(t.flags & MIME_TREE_REPEATED_ENV);
+	buf_reset(&m);
+	buf_append_c(&m, "Subject: one\r\nX-A: 1\r\nX-A: 2\r\nContent-Type: message/rfc822\r\n\r\n"
+	                 "Subject: in\r\nSubject: again\r\n\r\nbody\r\n");
+	t = parse_cached(buf_data(&m), buf_len(&m), NULL);
+	CHECK(t.nparts == 2 && !(t.flags & MIME_TREE_REPEATED_ENV));
+	buf_reset(&m);
+	buf_append_c(
+	    &m, "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\nDate: Sat, 21 Nov 2026 12:00:00 +0000\r\n"
+	        "\r\nbody\r\n");
+	t = parse_cached(buf_data(&m), buf_len(&m), NULL);
+	CHECK(t.flags & MIME_TREE_REPEATED_ENV);
 	buf_reset(&m);
 	for (int k = 0; k < 3; k++) {
 		buf_append_c(&m, "To: ");
