@@ -292,9 +292,13 @@ class Server:
             return "".join(self.log)
 
     def wait_log(self, needle, timeout=10):
+        """Waits for needle, a string or a compiled pattern, in the log: a
+        loop holds its lines back and writes them together (log_defer), so a
+        line can arrive after the reply of the request that logged it."""
         deadline = time.time() + timeout
+        found = needle.search if hasattr(needle, "search") else (lambda t: needle in t)
         while time.time() < deadline:
-            if needle in self.log_text():
+            if found(self.log_text()):
                 return True
             time.sleep(0.02)
         return False

@@ -152,8 +152,8 @@ def test_jmap_bearer_tokens():
         assert st == 201 and made["name"] == "backup job", made
         atok = made["token"]
         assert re.fullmatch(r"tj1\.[0-9a-f]+\.[a-z0-9]{4}(-[a-z0-9]{4}){3}", atok), atok
-        assert s.wait_log("event=jmap_token_created account_id="), s.log_text()[-2000:]
-        assert re.search(r"event=jmap_token_created account_id=\d+ by=admin ", s.log_text())
+        assert s.wait_log(re.compile(r"event=jmap_token_created account_id=\d+ by=admin ")), \
+            s.log_text()[-2000:]
         st, _, body = admin.call("GET", "/accounts/%s/jmap-tokens" % USER)
         assert [t["name"] for t in body["tokens"]] == ["backup job"], body
         assert "token" not in body["tokens"][0] and "scope" not in body["tokens"][0], body
