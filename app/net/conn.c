@@ -5,6 +5,12 @@
  * on), hand new plaintext to the session, pump again to send what the
  * session wrote, then recompute the epoll interest set. Destruction is
  * deferred while a callback is on the stack (busy_ > 0).
+ *
+ * A loop holds its info log lines back and writes them once per iteration
+ * (log_defer); before bytes go to a peer or its socket closes, what is held
+ * is written first, so whatever a client sees has its log line already
+ * (fail2ban and the tests read the log after the reply). The cost is one
+ * write of the log per reply that logged something, none otherwise.
  */
 #include "net/conn.h"
 
@@ -155,6 +161,7 @@ static void conn_destroy(struct conn *c)
 	c->close_timer_ = c->deadline_timer_ = 0;
 	if (c->ops_->on_close)
 		c->ops_->on_close(c, c->arg_, c->close_reason_ ? c->close_reason_ : "closed");
+	log_defer_flush(); /* the session's last lines before the peer's EOF */
 	loop_close_fd(c->loop, c->fd);
 	if (c->tls) {
 		tls_server_finish(c->tls);
@@ -206,6 +213,8 @@ static int pump_plain(struct conn *c, unsigned events)
 			mark_dead(c, "read_error");
 		}
 	}
+	if (!c->dead_ && buf_len(out) > 0)
+		log_defer_flush(); /* the log says it before the peer hears it */
 	while (!c->dead_ && buf_len(out) > 0) {
 		ssize_t w = write(c->fd, buf_data(out), buf_len(out));
 		if (w > 0) {
@@ -254,6 +263,7 @@ static int pump_tls(struct conn *c, unsigned events)
 			c->tls_done_ = 1;
 		if ((st & BR_SSL_SENDREC) && !write_blocked) {
 			p = br_ssl_engine_sendrec_buf(eng, &len);
+			log_defer_flush(); /* the log says it before the peer hears it */
 			ssize_t w = write(c->fd, p, len);
 			if (w > 0) {
 				br_ssl_engine_sendrec_ack(eng, (size_t)w);
