@@ -164,6 +164,9 @@ def test_proxy_protocol_and_forwarded():
             assert time.time() < deadline, "the share was not given back"
             time.sleep(0.1)
         # Anyone else still has the per-address limit on connections.
+        # All three stay open until each is answered: a connection closed
+        # after its answer gives its slot back, and a third the server had
+        # not accepted yet (a busy machine) would then be let in.
         mine = [http_open(s, OTHER_IP) for _ in range(3)]
         answers = []
         for c in mine:
@@ -171,6 +174,7 @@ def test_proxy_protocol_and_forwarded():
                 answers.append(http_ask(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
             except OSError:
                 answers.append(None)
+        for c in mine:
             c.close()
         assert sorted(answers, key=str) == [200, 200, None], answers
 
