@@ -14,52 +14,16 @@
 // and SMTP; "QR <file> <text>" names a screenshot of a QR code Python
 // decodes with zbarimg. Fails (exit 1) on a step that does not show what
 // it should, a console error, or a request to another host.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ask } from './ask.mjs';
+import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
-const cfg = JSON.parse(process.argv[2] || '{}');
-for (const k of ['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts'])
-	if (!cfg[k])
-		throw new Error(`missing config ${k}`);
-mkdirSync(cfg.artifacts, { recursive: true });
+const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts']);
+const b = await open(cfg, { downloads: true });
+const { page, byId, screenshot } = b;
 
-const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
-
-const problems = [];
-let shot = 0;
-const browser = await chromium.launch({
-	executablePath: cfg.chromium || '/usr/bin/chromium',
-	headless: true,
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-	timeout: 30000,
-});
-const origin = new URL(cfg.url).origin;
-const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1280, height: 900 } });
-context.setDefaultTimeout(15000);
-await context.route('**/*', (route) => {
-	const u = route.request().url();
-	if (u.startsWith(origin + '/') || u === origin) {
-		route.continue();
-	} else {
-		problems.push(`request to another origin: ${u}`);
-		route.abort();
-	}
-});
-const page = await context.newPage();
-page.on('console', (m) => {
-	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-		problems.push(`console error: ${m.text()}`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-const byId = (id) => page.getByTestId(id);
-async function screenshot(name) {
-	const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
-	await page.screenshot({ path: file, fullPage: true });
-	log(`screenshot ${file}`);
-}
 // Screenshots a QR code alone and has Python decode it.
 async function qr(testid, name) {
 	const el = byId(testid);
@@ -96,7 +60,7 @@ async function enableTotp(label) {
 	return secret;
 }
 
-try {
+await finish(b, async () => {
 	// ---- the account's portal ----
 	await page.goto(cfg.url + '/account');
 	await byId('portal-login').waitFor();
@@ -242,18 +206,4 @@ try {
 	await byId('login-submit').click();
 	await byId('nav-settings').waitFor();
 	log('admin: signed in with a code');
-} catch (e) {
-	problems.push(e.stack || String(e));
-	try {
-		await screenshot('failure');
-	} catch (e2) {
-		/* the page is gone */
-	}
-}
-await browser.close();
-if (problems.length) {
-	process.stdout.write(`FAILED\n${problems.join('\n')}\n`);
-	process.exit(1);
-}
-process.stdout.write('DONE\n');
-process.exit(0);
+});

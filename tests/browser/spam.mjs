@@ -13,58 +13,18 @@
 // not keep fails here); "TRAINED <seq>" names the decision the button
 // trained. Fails (exit 1) on a step that does not show what it should, a
 // console error, or a request to another host.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { ask } from './ask.mjs';
+import { config, finish, log, open } from './browser.mjs';
 
-const cfg = JSON.parse(process.argv[2] || '{}');
-for (const k of ['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'artifacts'])
-	if (!cfg[k])
-		throw new Error(`missing config ${k}`);
-mkdirSync(cfg.artifacts, { recursive: true });
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const cfg = config(['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'artifacts']);
+// Python reads the setting back through the API and answers OK.
 async function check(what) {
-	process.stdout.write(`CHECK ${what}\n`);
-	const r = await lines.next();
-	const answer = r.done ? '(no answer)' : r.value.trim();
+	const answer = await ask(`CHECK ${what}`);
 	if (answer !== 'OK')
 		throw new Error(`${what}: ${answer}`);
 }
-const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
-
-const problems = [];
-let shot = 0;
-const browser = await chromium.launch({
-	executablePath: cfg.chromium || '/usr/bin/chromium',
-	headless: true,
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-	timeout: 30000,
-});
-const origin = new URL(cfg.url).origin;
-const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
-context.setDefaultTimeout(15000);
-await context.route('**/*', (route) => {
-	const u = route.request().url();
-	if (u.startsWith(origin + '/') || u === origin) {
-		route.continue();
-	} else {
-		problems.push(`request to another origin: ${u}`);
-		route.abort();
-	}
-});
-const page = await context.newPage();
-page.on('console', (m) => {
-	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-		problems.push(`console error: ${m.text()}`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-const byId = (id) => page.getByTestId(id);
-async function screenshot(name) {
-	const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
-	await page.screenshot({ path: file, fullPage: true });
-}
+const b = await open(cfg);
+const { page, byId, screenshot } = b;
 const lineList = (text) => text.split('\n').map((x) => x.trim()).filter(Boolean);
 
 // Saves the filter form and waits for its notice.
@@ -73,7 +33,7 @@ async function saveForm() {
 	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
 }
 
-try {
+await finish(b, async () => {
 	await page.goto(cfg.url + '/', { waitUntil: 'domcontentloaded' });
 	await byId('login').waitFor();
 	await byId('login-password').fill(cfg.admin_password);
@@ -149,18 +109,4 @@ try {
 	const seq = req.url().match(/recent\/(\d+)\/train$/)[1];
 	await check(`trained ${seq}`);
 	log('spam: the Spam button posted and the message was learned');
-} catch (e) {
-	problems.push(e.stack || String(e));
-	try {
-		await screenshot('failure');
-	} catch (e2) {
-		/* the page is gone */
-	}
-}
-await browser.close();
-if (problems.length) {
-	process.stdout.write(`FAILED\n${problems.join('\n')}\n`);
-	process.exit(1);
-}
-process.stdout.write('DONE\n');
-process.exit(0);
+});

@@ -15,66 +15,22 @@
 // wizard step go to `artifacts`. Fails (exit 1) on any step that does not
 // show what it should, on a console error or CSP violation, and on any
 // request to a host other than the server (the UI must work offline).
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ask } from './ask.mjs';
+import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
-const cfg = JSON.parse(process.argv[2] || '{}');
-for (const k of cfg.setup_only ? ['url', 'admin_password', 'domain', 'first_email', 'first_password', 'artifacts']
-	: ['url', 'code', 'admin_password', 'domain', 'first_email', 'first_password', 'second_email', 'second_password', 'alias', 'artifacts'])
-	if (!cfg[k])
-		throw new Error(`missing config ${k}`);
-mkdirSync(cfg.artifacts, { recursive: true });
-
-const TIMEOUT = 15000;
-const problems = [];
-let shot = 0;
-const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
-
-const browser = await chromium.launch({
-	executablePath: cfg.chromium || '/usr/bin/chromium',
-	headless: true,
-	// Root in a container: Chromium's sandbox cannot start there.
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-	timeout: 30000,
-});
-const origin = new URL(cfg.url).origin;
-const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 900 } });
-context.setDefaultTimeout(TIMEOUT);
-await context.route('**/*', (route) => {
-	const u = route.request().url();
-	if (u.startsWith(origin + '/') || u === origin) {
-		route.continue();
-	} else {
-		problems.push(`request to another origin: ${u}`);
-		route.abort();
-	}
-});
-const page = await context.newPage();
-page.on('console', (m) => {
-	// Chromium logs every non-2xx fetch as a console error; expected ones
-	// (401 on GET /session before signing in, the wrong setup code) are
-	// checked by the steps themselves.
-	if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-		problems.push(`console error: ${m.text()}`);
-});
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const cfg = config((c) => c.setup_only ? ['url', 'admin_password', 'domain', 'first_email', 'first_password', 'artifacts']
+	: ['url', 'code', 'admin_password', 'domain', 'first_email', 'first_password', 'second_email', 'second_password', 'alias', 'artifacts']);
+const b = await open(cfg, { width: 1200 });
+const { page, problems, byId, screenshot } = b;
 page.on('response', (r) => {
 	const h = r.headers();
-	if (r.url().startsWith(origin) && r.status() >= 500)
+	if (r.url().startsWith(b.origin) && r.status() >= 500)
 		problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`);
 	if (cfg.require_csp !== false && r.url() === cfg.url + '/' && !h['content-security-policy'])
 		problems.push('index page without Content-Security-Policy');
 });
 
-const byId = (id) => page.getByTestId(id);
-async function screenshot(name) {
-	const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
-	await page.screenshot({ path: file, fullPage: true });
-	log(`screenshot ${file}`);
-}
 // An answer given by an environment variable: shown, read-only, and named.
 async function expectLocked(testid, value, variable) {
 	const el = byId(testid);
@@ -426,7 +382,7 @@ async function layout() {
 	log('layout: every page at 390 and 1280 px checked');
 }
 
-try {
+await finish(b, async () => {
 	await page.goto(cfg.url + '/', { waitUntil: 'domcontentloaded' });
 
 	if (cfg.admin_locked) {
@@ -530,21 +486,5 @@ try {
 	if (!cfg.setup_only)
 		await adminPages();
 
-	if (problems.length)
-		throw new Error(problems.join('\n'));
 	log('ok');
-} catch (e) {
-	try {
-		await screenshot('failure');
-	} catch (e2) {
-		/* the page may be gone */
-	}
-	process.stderr.write(`browser test failed: ${e.message}\n`);
-	if (problems.length)
-		process.stderr.write(`also seen:\n${problems.join('\n')}\n`);
-	process.exitCode = 1;
-} finally {
-	await browser.close();
-	// stdin (the caller's answers) would keep node running.
-	process.stdin.destroy();
-}
+});

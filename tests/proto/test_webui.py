@@ -71,7 +71,10 @@ class FakeDns:
                 reply = self._answer(data)
             except (IndexError, struct.error, UnicodeDecodeError):
                 continue  # not a query we understand: no answer, as a real server might
-            self.sock.sendto(reply, peer)
+            try:
+                self.sock.sendto(reply, peer)
+            except OSError:
+                return  # closed by close() while answering
 
     def _answer(self, q):
         qid, flags, qdcount = struct.unpack("!HHH", q[:6])

@@ -1,0 +1,94 @@
+// browser.mjs - what every browser test (wizard.mjs, portal.mjs, spam.mjs)
+// starts and ends with: its configuration from argv, headless Chromium
+// (Debian's /usr/bin/chromium through playwright-core) with one page, the
+// problems the page shows by itself, and the verdict line.
+//
+// A test fails on any step that does not show what it should, and also on
+// what no step looks for: a console error, an uncaught page error, or a
+// request to a host other than the server (the web UI must work offline).
+// Those are collected in `problems` while the steps run and decide the
+// verdict with the steps' own failure: the last stdout line is DONE (exit
+// 0) or FAILED followed by every problem (exit 1).
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const log = (msg) => process.stdout.write(`browser: ${msg}\n`);
+
+// The JSON object in argv[2]; `required` names the keys it must have (or is
+// a function of the object that does). The artifacts folder is created.
+export function config(required) {
+	const cfg = JSON.parse(process.argv[2] || '{}');
+	for (const k of typeof required === 'function' ? required(cfg) : required)
+		if (!cfg[k])
+			throw new Error(`missing config ${k}`);
+	mkdirSync(cfg.artifacts, { recursive: true });
+	return cfg;
+}
+
+// Starts Chromium on a page that may reach cfg.url's origin only.
+export async function open(cfg, { width = 1280, downloads = false, timeout = 15000 } = {}) {
+	const problems = [];
+	const browser = await chromium.launch({
+		executablePath: cfg.chromium || '/usr/bin/chromium',
+		headless: true,
+		// Root in a container: Chromium's sandbox cannot start there.
+		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+		timeout: 30000,
+	});
+	const origin = new URL(cfg.url).origin;
+	const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: downloads, viewport: { width, height: 900 } });
+	context.setDefaultTimeout(timeout);
+	await context.route('**/*', (route) => {
+		const u = route.request().url();
+		if (u.startsWith(origin + '/') || u === origin) {
+			route.continue();
+		} else {
+			problems.push(`request to another origin: ${u}`);
+			route.abort();
+		}
+	});
+	const page = await context.newPage();
+	page.on('console', (m) => {
+		// Chromium logs every non-2xx fetch as a console error; expected
+		// ones (401 on GET /session before signing in, a wrong code) are
+		// checked by the steps themselves.
+		if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+			problems.push(`console error: ${m.text()}`);
+	});
+	page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+	let shot = 0;
+	return {
+		browser, origin, page, problems,
+		byId: (id) => page.getByTestId(id),
+		// A full-page screenshot in artifacts, numbered in the order taken.
+		async screenshot(name) {
+			const file = join(cfg.artifacts, `${String(++shot).padStart(2, '0')}-${name}.png`);
+			await page.screenshot({ path: file, fullPage: true });
+			log(`screenshot ${file}`);
+		},
+	};
+}
+
+// Runs the test's steps, then closes the browser and ends the process with
+// the verdict. A step that throws is a problem too; the page as it was
+// then is kept as the screenshot "failure".
+export async function finish(b, steps) {
+	try {
+		await steps();
+	} catch (e) {
+		b.problems.push(e.stack || String(e));
+		try {
+			await b.screenshot('failure');
+		} catch (e2) {
+			/* the page is gone */
+		}
+	}
+	await b.browser.close();
+	if (b.problems.length) {
+		process.stdout.write(`FAILED\n${b.problems.join('\n')}\n`);
+		process.exit(1);
+	}
+	process.stdout.write('DONE\n');
+	process.exit(0);
+}
