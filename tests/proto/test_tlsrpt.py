@@ -15,6 +15,7 @@ Received (§5.3): reports mailed to postmaster@ a served domain (gzip and
 plain JSON attachments) are stored once each and shown by
 `tern tlsrpt list DOMAIN` and GET /domains/{d}/tlsrpt-reports."""
 import atexit
+import contextlib
 import gzip
 import http.server
 import json
@@ -70,6 +71,42 @@ class ReportSink:
         self.httpd.server_close()
 
 
+@contextlib.contextmanager
+def policy_world(nips, records, policies, web_cert, env):
+    """A started World (test_queue) of nips addresses whose third, ips[2],
+    serves MTA-STS policies ({host: policy text}) and takes the POSTed
+    reports (ReportSink), both over HTTPS with web_cert; records(ips,
+    post_port) is the DNS zone. Yields (w, ips, sink)."""
+    seen = {}
+
+    def no_records(ips):
+        seen["ips"] = ips
+        return {}
+
+    with World(no_records, nips=nips, env=env, start=False) as w:
+        ips = seen["ips"]
+        web_port = free_port_on([ips[2]])
+        post_port = free_port_on([ips[2]])
+        w.dns.zone(records(ips, post_port))
+        w.srv.env["TERN_MTA_STS_PORT"] = str(web_port)
+        ps = PolicyServer(ips[2], web_port, web_cert, policies)
+        sink = ReportSink(ips[2], post_port, web_cert)
+        try:
+            w.srv.start()
+            yield w, ips, sink
+        finally:
+            ps.stop()
+            sink.stop()
+
+
+def flushed_counts(w):
+    """The day's counts as `tern tlsrpt report` lists them, once SIGHUP has
+    made tern store what it counted."""
+    w.srv.proc.send_signal(signal.SIGHUP)
+    assert w.srv.wait_log("event=seen_flushed rows="), w.srv.log_text()[-3000:]
+    return w.srv.cli("tlsrpt", "report").stdout.decode()
+
+
 def _records(ips, https_port):
     url = "https://reports.test:%d/tlsrpt" % https_port
     return {
@@ -114,124 +151,104 @@ def test_reports_counted_mailed_and_posted():
     ca = test_ca(tmp)
     a_cert = ca_signed(tmp, ca, "mxa.good.test")
     web_cert = ca_signed(tmp, ca, "mta-sts.good.test", ("mta-sts.bad.test", "reports.test"))
-    seen = {}
-
-    def records(ips):
-        seen["ips"] = ips
-        return {}
-
     env = {"TERN_TLS_CA_FILE": ca[0], "TERN_DMARC_REPORT_FROM": FROM}
-    with World(records, nips=4, env=env, start=False) as w:
-        ips = seen["ips"]
-        web_port = free_port_on([ips[2]])
-        post_port = free_port_on([ips[2]])
-        w.dns.zone(_records(ips, post_port))
-        w.srv.env["TERN_MTA_STS_PORT"] = str(web_port)
-        ps = PolicyServer(ips[2], web_port, web_cert, {
-            "mta-sts.good.test": _policy("enforce", "mxa.good.test"),
-            "mta-sts.bad.test": _policy("enforce", "mxb.bad.test"),
-        })
-        sink = ReportSink(ips[2], post_port, web_cert)
-        try:
-            w.srv.start()
-            ra = w.receiver(0, tls=True, cert=a_cert)
-            # Self-signed for its own name: the name matches, the issuer is unknown.
-            w.receiver(1, tls=True, cert=self_signed(tmp, "mxb.bad.test"))
-            rp = w.receiver(3, tls=False)
-            w.send(["carol@good.test", "dave@bad.test", "pat@plain.test", "nim@none.test"])
-            ra.wait_messages(1)
-            rp.wait_messages(2)
-            w.wait_list("TLS not verified")
-            w.srv.proc.send_signal(signal.SIGHUP)
-            assert w.srv.wait_log("event=seen_flushed rows="), w.srv.log_text()[-3000:]
-            listed = w.srv.cli("tlsrpt", "report").stdout.decode()
-            day = r"^\d{4}-\d\d-\d\d "
-            assert re.search(day + r"good\.test successful=1 failed=0$", listed, re.M), listed
-            assert re.search(day + r"bad\.test successful=0 failed=[1-9]\d*$", listed, re.M), listed
-            assert re.search(day + r"plain\.test successful=0 failed=1$", listed, re.M), listed
-            assert re.search(day + r"none\.test successful=0 failed=1$", listed, re.M), listed
-            # dave@bad.test is retried each second: no more counting from here.
-            w.srv.cli("queue", "del", re.search(r"^(\S+)", w.wait_list("dave@bad.test"), re.M).group(1),
-                      check=False)
+    with policy_world(4, _records, {
+        "mta-sts.good.test": _policy("enforce", "mxa.good.test"),
+        "mta-sts.bad.test": _policy("enforce", "mxb.bad.test"),
+    }, web_cert, env) as (w, ips, sink):
+        ra = w.receiver(0, tls=True, cert=a_cert)
+        # Self-signed for its own name: the name matches, the issuer is unknown.
+        w.receiver(1, tls=True, cert=self_signed(tmp, "mxb.bad.test"))
+        rp = w.receiver(3, tls=False)
+        w.send(["carol@good.test", "dave@bad.test", "pat@plain.test", "nim@none.test"])
+        ra.wait_messages(1)
+        rp.wait_messages(2)
+        w.wait_list("TLS not verified")
+        listed = flushed_counts(w)
+        day = r"^\d{4}-\d\d-\d\d "
+        assert re.search(day + r"good\.test successful=1 failed=0$", listed, re.M), listed
+        assert re.search(day + r"bad\.test successful=0 failed=[1-9]\d*$", listed, re.M), listed
+        assert re.search(day + r"plain\.test successful=0 failed=1$", listed, re.M), listed
+        assert re.search(day + r"none\.test successful=0 failed=1$", listed, re.M), listed
+        # dave@bad.test is retried each second: no more counting from here.
+        w.srv.cli("queue", "del", re.search(r"^(\S+)", w.wait_list("dave@bad.test"), re.M).group(1),
+                  check=False)
 
-            r = w.srv.cli("tlsrpt", "report", "--send", "--today")
-            out = r.stdout.decode() + r.stderr.decode()
-            lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
-            assert lines["mailed"] == "2" and lines["posted"] == "2", out
-            assert lines["from"] == FROM and lines["no-record"] == "1", out
-            assert lines["failed"] == "0" and lines["deferred"] == "0", out
-            assert w.srv.cli("tlsrpt", "report").stdout.decode() == "nothing to report\n"
+        r = w.srv.cli("tlsrpt", "report", "--send", "--today")
+        out = r.stdout.decode() + r.stderr.decode()
+        lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
+        assert lines["mailed"] == "2" and lines["posted"] == "2", out
+        assert lines["from"] == FROM and lines["no-record"] == "1", out
+        assert lines["failed"] == "0" and lines["deferred"] == "0", out
+        assert w.srv.cli("tlsrpt", "report").stdout.decode() == "nothing to report\n"
 
-            # HTTPS: good.test's and bad.test's reports.
-            assert len(sink.posts) == 2, sink.posts
-            posted = {}
-            for path, headers, body in sink.posts:
-                assert path == "/tlsrpt", path
-                assert headers["Content-Type"] == "application/tlsrpt+gzip", headers
-                rep = json.loads(gzip.decompress(body))
-                posted[rep["policies"][0]["policy"]["policy-domain"]] = rep
-            assert sorted(posted) == ["bad.test", "good.test"], posted
-            _check_report(posted["good.test"], "good.test")
-            good = posted["good.test"]["policies"][0]
-            assert good["policy"] == {
-                "policy-type": "sts",
-                "policy-string": ["version: STSv1", "mode: enforce", "mx: mxa.good.test",
-                                  "max_age: 86400"],
-                "policy-domain": "good.test", "mx-host": ["mxa.good.test"]}, good
-            assert good["summary"] == {"total-successful-session-count": 1,
-                                       "total-failure-session-count": 0}, good
-            assert "failure-details" not in good, good
-            _check_report(posted["bad.test"], "bad.test")
-            bad = posted["bad.test"]["policies"][0]
-            assert bad["policy"]["policy-type"] == "sts", bad
-            assert bad["policy"]["mx-host"] == ["mxb.bad.test"], bad
-            n = bad["summary"]["total-failure-session-count"]
-            assert n >= 1 and bad["summary"]["total-successful-session-count"] == 0, bad
-            fd = bad["failure-details"]
-            assert len(fd) == 1, fd
-            assert fd[0]["result-type"] == "certificate-not-trusted", fd
-            assert fd[0]["receiving-mx-hostname"] == "mxb.bad.test", fd
-            assert fd[0]["receiving-ip"] == ips[1], fd
-            assert fd[0]["sending-mta-ip"].startswith("127."), fd
-            assert fd[0]["failed-session-count"] == n, fd
-            assert "trusted" in fd[0]["additional-information"], fd
+        # HTTPS: good.test's and bad.test's reports.
+        assert len(sink.posts) == 2, sink.posts
+        posted = {}
+        for path, headers, body in sink.posts:
+            assert path == "/tlsrpt", path
+            assert headers["Content-Type"] == "application/tlsrpt+gzip", headers
+            rep = json.loads(gzip.decompress(body))
+            posted[rep["policies"][0]["policy"]["policy-domain"]] = rep
+        assert sorted(posted) == ["bad.test", "good.test"], posted
+        _check_report(posted["good.test"], "good.test")
+        good = posted["good.test"]["policies"][0]
+        assert good["policy"] == {
+            "policy-type": "sts",
+            "policy-string": ["version: STSv1", "mode: enforce", "mx: mxa.good.test",
+                              "max_age: 86400"],
+            "policy-domain": "good.test", "mx-host": ["mxa.good.test"]}, good
+        assert good["summary"] == {"total-successful-session-count": 1,
+                                   "total-failure-session-count": 0}, good
+        assert "failure-details" not in good, good
+        _check_report(posted["bad.test"], "bad.test")
+        bad = posted["bad.test"]["policies"][0]
+        assert bad["policy"]["policy-type"] == "sts", bad
+        assert bad["policy"]["mx-host"] == ["mxb.bad.test"], bad
+        n = bad["summary"]["total-failure-session-count"]
+        assert n >= 1 and bad["summary"]["total-successful-session-count"] == 0, bad
+        fd = bad["failure-details"]
+        assert len(fd) == 1, fd
+        assert fd[0]["result-type"] == "certificate-not-trusted", fd
+        assert fd[0]["receiving-mx-hostname"] == "mxb.bad.test", fd
+        assert fd[0]["receiving-ip"] == ips[1], fd
+        assert fd[0]["sending-mta-ip"].startswith("127."), fd
+        assert fd[0]["failed-session-count"] == n, fd
+        assert "trusted" in fd[0]["additional-information"], fd
 
-            # Mail: good.test's and plain.test's, to tls@reports.test (MX mxa).
-            got = ra.wait_messages(3, timeout=30)
-            reports = [m for m in got if m["rcpts"] == ["tls@reports.test"]]
-            assert len(reports) == 2, got
-            mailed = {}
-            for m in reports:
-                raw = m["data"]
-                assert m["from"] == FROM, m
-                assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw[:400]
-                msg = message_from_bytes(raw, policy=policy.default)
-                dom = msg["TLS-Report-Domain"]
-                assert msg["TLS-Report-Submitter"] == "mail.example.test", msg
-                assert msg.get_content_type() == "multipart/report", msg
-                assert msg.get_param("report-type") == "tlsrpt", msg
-                assert re.match(r"Report Domain: %s Submitter: mail\.example\.test "
-                                r"Report-ID: <\d+\.%s@mail\.example\.test>$"
-                                % (re.escape(dom), re.escape(dom)), msg["Subject"]), msg["Subject"]
-                parts = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
-                assert len(parts) == 1, msg
-                name = parts[0].get_filename()
-                assert re.match(r"mail\.example\.test!%s!\d+!\d+!\d+\.%s@mail\.example\.test\.json\.gz$"
-                                % (re.escape(dom), re.escape(dom)), name), name
-                mailed[dom] = json.loads(gzip.decompress(parts[0].get_payload(decode=True)))
-            assert sorted(mailed) == ["good.test", "plain.test"], mailed
-            assert mailed["good.test"] == posted["good.test"]
-            _check_report(mailed["plain.test"], "plain.test")
-            pl = mailed["plain.test"]["policies"][0]
-            assert pl["policy"] == {"policy-type": "no-policy-found", "policy-domain": "plain.test"}, pl
-            assert pl["summary"] == {"total-successful-session-count": 0,
-                                     "total-failure-session-count": 1}, pl
-            assert [(f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
-                     f["failed-session-count"]) for f in pl["failure-details"]] == [
-                ("starttls-not-supported", "mxp.plain.test", ips[3], 1)], pl
-        finally:
-            ps.stop()
-            sink.stop()
+        # Mail: good.test's and plain.test's, to tls@reports.test (MX mxa).
+        got = ra.wait_messages(3, timeout=30)
+        reports = [m for m in got if m["rcpts"] == ["tls@reports.test"]]
+        assert len(reports) == 2, got
+        mailed = {}
+        for m in reports:
+            raw = m["data"]
+            assert m["from"] == FROM, m
+            assert dkimpy(w.srv, raw) == ["rsa-sha256=True", "ed25519-sha256=True"], raw[:400]
+            msg = message_from_bytes(raw, policy=policy.default)
+            dom = msg["TLS-Report-Domain"]
+            assert msg["TLS-Report-Submitter"] == "mail.example.test", msg
+            assert msg.get_content_type() == "multipart/report", msg
+            assert msg.get_param("report-type") == "tlsrpt", msg
+            assert re.match(r"Report Domain: %s Submitter: mail\.example\.test "
+                            r"Report-ID: <\d+\.%s@mail\.example\.test>$"
+                            % (re.escape(dom), re.escape(dom)), msg["Subject"]), msg["Subject"]
+            parts = [p for p in msg.walk() if p.get_content_type() == "application/tlsrpt+gzip"]
+            assert len(parts) == 1, msg
+            name = parts[0].get_filename()
+            assert re.match(r"mail\.example\.test!%s!\d+!\d+!\d+\.%s@mail\.example\.test\.json\.gz$"
+                            % (re.escape(dom), re.escape(dom)), name), name
+            mailed[dom] = json.loads(gzip.decompress(parts[0].get_payload(decode=True)))
+        assert sorted(mailed) == ["good.test", "plain.test"], mailed
+        assert mailed["good.test"] == posted["good.test"]
+        _check_report(mailed["plain.test"], "plain.test")
+        pl = mailed["plain.test"]["policies"][0]
+        assert pl["policy"] == {"policy-type": "no-policy-found", "policy-domain": "plain.test"}, pl
+        assert pl["summary"] == {"total-successful-session-count": 0,
+                                 "total-failure-session-count": 1}, pl
+        assert [(f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
+                 f["failed-session-count"]) for f in pl["failure-details"]] == [
+            ("starttls-not-supported", "mxp.plain.test", ips[3], 1)], pl
 
 
 RFC_EXAMPLE = {

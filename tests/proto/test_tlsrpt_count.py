@@ -18,13 +18,12 @@ import gzip
 import json
 import re
 import shutil
-import signal
 import tempfile
 
-from mailpeers import ca_signed, free_port_on, test_ca
-from test_mta_sts_out import PolicyServer, _policy
+from mailpeers import ca_signed, test_ca
+from test_mta_sts_out import _policy
 from test_queue import World
-from test_tlsrpt import ReportSink
+from test_tlsrpt import flushed_counts, policy_world
 
 FROM = "tls-reports@example.test"
 
@@ -66,78 +65,58 @@ def test_reused_testing_fetch_failure_and_dane_required():
     atexit.register(shutil.rmtree, tmp, True)
     ca = test_ca(tmp)
     web_cert = ca_signed(tmp, ca, "mta-sts.testing.test", ("mta-sts.fetchfail.test", "reports.test"))
-    seen = {}
-
-    def records(ips):
-        seen["ips"] = ips
-        return {}
-
     env = {"TERN_TLS_CA_FILE": ca[0], "TERN_DMARC_REPORT_FROM": FROM}
-    with World(records, nips=3, env=env, start=False) as w:
-        ips = seen["ips"]
-        web_port = free_port_on([ips[2]])
-        post_port = free_port_on([ips[2]])
-        w.dns.zone(_records(ips, post_port))
-        w.srv.env["TERN_MTA_STS_PORT"] = str(web_port)
-        # fetchfail.test's policy host answers 404.
-        ps = PolicyServer(ips[2], web_port, web_cert,
-                          {"mta-sts.testing.test": _policy("testing", "mxa.testing.test")})
-        sink = ReportSink(ips[2], post_port, web_cert)
-        try:
-            w.srv.start()
-            rr = w.receiver(0, tls=True, cert=ca_signed(tmp, ca, "mxr.reuse.test"))
-            ro = w.receiver(1, tls=True, cert=ca_signed(tmp, ca, "mxo.testing.test"))
-            for i in range(3):
-                w.send(["r%d@reuse.test" % i], subject="reuse %d" % i)
-                rr.wait_messages(i + 1)
-            assert rr.connections == 1, rr.connections  # the session was kept and reused
-            w.send(["t@testing.test", "f@fetchfail.test"], subject="policies")
-            ro.wait_messages(2)
-            w.send(["d@drtls.test"], subject="rtls", mail_options=["REQUIRETLS"])
-            assert w.srv.wait_log("no MTA-STS policy or DANE TLSA records", timeout=20), \
-                w.srv.log_text()[-3000:]
-            w.wait_queue_empty()
-            w.srv.proc.send_signal(signal.SIGHUP)
-            assert w.srv.wait_log("event=seen_flushed rows="), w.srv.log_text()[-3000:]
-            listed = w.srv.cli("tlsrpt", "report").stdout.decode()
-            day = r"^\d{4}-\d\d-\d\d "
-            assert re.search(day + r"reuse\.test successful=3 failed=0$", listed, re.M), listed
-            assert re.search(day + r"testing\.test successful=0 failed=1$", listed, re.M), listed
-            assert re.search(day + r"fetchfail\.test successful=0 failed=1$", listed, re.M), listed
-            assert re.search(day + r"drtls\.test successful=0 failed=1$", listed, re.M), listed
+    # fetchfail.test's policy host answers 404.
+    with policy_world(3, _records, {"mta-sts.testing.test": _policy("testing", "mxa.testing.test")},
+                      web_cert, env) as (w, ips, sink):
+        rr = w.receiver(0, tls=True, cert=ca_signed(tmp, ca, "mxr.reuse.test"))
+        ro = w.receiver(1, tls=True, cert=ca_signed(tmp, ca, "mxo.testing.test"))
+        for i in range(3):
+            w.send(["r%d@reuse.test" % i], subject="reuse %d" % i)
+            rr.wait_messages(i + 1)
+        assert rr.connections == 1, rr.connections  # the session was kept and reused
+        w.send(["t@testing.test", "f@fetchfail.test"], subject="policies")
+        ro.wait_messages(2)
+        w.send(["d@drtls.test"], subject="rtls", mail_options=["REQUIRETLS"])
+        assert w.srv.wait_log("no MTA-STS policy or DANE TLSA records", timeout=20), \
+            w.srv.log_text()[-3000:]
+        w.wait_queue_empty()
+        listed = flushed_counts(w)
+        day = r"^\d{4}-\d\d-\d\d "
+        assert re.search(day + r"reuse\.test successful=3 failed=0$", listed, re.M), listed
+        assert re.search(day + r"testing\.test successful=0 failed=1$", listed, re.M), listed
+        assert re.search(day + r"fetchfail\.test successful=0 failed=1$", listed, re.M), listed
+        assert re.search(day + r"drtls\.test successful=0 failed=1$", listed, re.M), listed
 
-            r = w.srv.cli("tlsrpt", "report", "--send", "--today")
-            assert b"posted: 4" in r.stdout, r.stdout + r.stderr
-            got = _posted(sink)
-            assert sorted(got) == ["drtls.test", "fetchfail.test", "reuse.test", "testing.test"], got
-            [p] = got["reuse.test"]
-            assert p["policy"]["policy-type"] == "no-policy-found", p
-            assert p["summary"] == {"total-successful-session-count": 3,
-                                    "total-failure-session-count": 0}, p
-            [p] = got["testing.test"]
-            assert p["policy"]["policy-type"] == "sts", p
-            assert p["summary"] == {"total-successful-session-count": 0,
-                                    "total-failure-session-count": 1}, p
-            [f] = p["failure-details"]
-            assert (f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
-                    f["failed-session-count"]) == ("validation-failure", "mxo.testing.test",
-                                                   ips[1], 1), f
-            [p] = got["fetchfail.test"]
-            assert p["policy"]["policy-type"] == "sts", p
-            assert p["summary"] == {"total-successful-session-count": 0,
-                                    "total-failure-session-count": 1}, p
-            [f] = p["failure-details"]
-            assert (f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
-                    f["failed-session-count"]) == ("sts-policy-fetch-error", "mxf.fetchfail.test",
-                                                   ips[1], 1), f
-            assert "200" in f["additional-information"], f
-            [p] = got["drtls.test"]
-            [f] = p["failure-details"]
-            assert (f["result-type"], f["receiving-mx-hostname"]) == (
-                "dane-required", "mxd.drtls.test"), f
-        finally:
-            ps.stop()
-            sink.stop()
+        r = w.srv.cli("tlsrpt", "report", "--send", "--today")
+        assert b"posted: 4" in r.stdout, r.stdout + r.stderr
+        got = _posted(sink)
+        assert sorted(got) == ["drtls.test", "fetchfail.test", "reuse.test", "testing.test"], got
+        [p] = got["reuse.test"]
+        assert p["policy"]["policy-type"] == "no-policy-found", p
+        assert p["summary"] == {"total-successful-session-count": 3,
+                                "total-failure-session-count": 0}, p
+        [p] = got["testing.test"]
+        assert p["policy"]["policy-type"] == "sts", p
+        assert p["summary"] == {"total-successful-session-count": 0,
+                                "total-failure-session-count": 1}, p
+        [f] = p["failure-details"]
+        assert (f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
+                f["failed-session-count"]) == ("validation-failure", "mxo.testing.test",
+                                               ips[1], 1), f
+        [p] = got["fetchfail.test"]
+        assert p["policy"]["policy-type"] == "sts", p
+        assert p["summary"] == {"total-successful-session-count": 0,
+                                "total-failure-session-count": 1}, p
+        [f] = p["failure-details"]
+        assert (f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"],
+                f["failed-session-count"]) == ("sts-policy-fetch-error", "mxf.fetchfail.test",
+                                               ips[1], 1), f
+        assert "200" in f["additional-information"], f
+        [p] = got["drtls.test"]
+        [f] = p["failure-details"]
+        assert (f["result-type"], f["receiving-mx-hostname"]) == (
+            "dane-required", "mxd.drtls.test"), f
 
 
 def test_relay_sessions_counted():
@@ -158,8 +137,6 @@ def test_relay_sessions_counted():
         r.wait_messages(1)
         w.send(["b@far.test"], subject="two")
         r.wait_messages(2)
-        w.srv.proc.send_signal(signal.SIGHUP)
-        assert w.srv.wait_log("event=seen_flushed rows="), w.srv.log_text()[-3000:]
-        listed = w.srv.cli("tlsrpt", "report").stdout.decode()
+        listed = flushed_counts(w)
         assert re.search(r"^\d{4}-\d\d-\d\d relay\.test successful=2 failed=0$", listed, re.M), \
             (listed, r.connections)
