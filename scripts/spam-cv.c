@@ -12,6 +12,7 @@
  * into folds at random (seeded) instead of by index, so a choice can be
  * checked on other splits; SPAM_CV_RULES=1 checks each content rule's
  * weight (fires on ham and spam, the counts without it and doubled);
+ * SPAM_CV_DUMP=FILE writes every held-out score (dump);
  * LR_RATE, LR_EPOCHS and LR_L2 the regression's
  * training.
  *
@@ -332,6 +333,29 @@ static void rule_check(void)
 	}
 }
 
+/* One line per message, every score held out: path, class (1 spam),
+ * the classifier's probability, evidence and clues, the regression's
+ * probability, then each content rule that fired as NAME=WEIGHT, tab
+ * separated; for trying a combination of them (stacking, a new rule's
+ * weight) without rebuilding. */
+static void dump(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "spam-cv: %s: cannot write\n", path);
+		return;
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		const struct item *it = &items[i];
+		fprintf(f, "%s\t%d\t%.6f\t%.4f\t%u\t%.6f", it->path, it->spam, it->nb.p,
+		        it->nb.evidence, it->nb.clues, it->lr);
+		for (size_t j = 0; j < it->nrule; j++)
+			fprintf(f, "\t%s=%.2f", rule_names[it->rule[j]], it->weight[j]);
+		fputc('\n', f);
+	}
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -369,6 +393,8 @@ int main(int argc, char **argv)
 				       items[i].ntok);
 	if (getenv("SPAM_CV_RULES"))
 		rule_check();
+	if (getenv("SPAM_CV_DUMP"))
+		dump(getenv("SPAM_CV_DUMP"));
 	const double pth[] = {0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999};
 	sweep("nb", 0, pth, sizeof pth / sizeof pth[0]);
 	sweep("lr", 1, pth, sizeof pth / sizeof pth[0]);
