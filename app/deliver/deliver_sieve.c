@@ -666,7 +666,12 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 				tail = &(*tail)->next;
 			break;
 		case SIEVE_ACT_VACATION:
-			if ((*tail = vacation(st, x, plan->account, msg, env_from, env_to, session)))
+			/* The message as edited, as notify: RFC 5293 names vacation
+			 * among the actions that examine the header as the script's
+			 * editheader left it (a List-Id or Precedence it added
+			 * stops the reply, a Subject it replaced is the one
+			 * quoted). */
+			if ((*tail = vacation(st, x, plan->account, cur, env_from, env_to, session)))
 				tail = &(*tail)->next;
 			break;
 		default: {

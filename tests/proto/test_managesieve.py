@@ -450,6 +450,48 @@ def test_vacation_replies():
     assert len(s.messages(HUGO)) == 4
 
 
+def test_vacation_sees_edits():
+    """RFC 5293: vacation examines the header as editheader left it, as
+    notify does. Before, it read the message as received: it quoted the
+    Subject the script had replaced, and answered a message the script
+    had marked with a List-Id."""
+    import smtplib
+    import time
+    from harness import message
+    s = srv()
+    JUDE = "jude@example.test"
+    s.cli("account", "add", JUDE, input="jude-pw-1\n")
+    s.cli("sieve", "put", JUDE, "away", input='require ["vacation", "editheader"];\n'
+          'if header :contains "subject" "digest" { addheader "List-Id" "<digest.remote.test>"; }\n'
+          'deleteheader "subject"; addheader "Subject" "Renamed by script";\n'
+          'vacation :days 1 "Back soon.";')
+    s.cli("sieve", "activate", JUDE, "away")
+
+    def send(frm, subj):
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail(frm, [JUDE], message(subject=subj, to=JUDE, sender=frm))
+
+    before = len(_relay.messages)
+    send("kit@remote.test", "original words")
+    msgs = _relay.wait_messages(before + 1)
+    assert len(msgs) == before + 1, s.log_text()[-3000:]
+    data = msgs[-1]["data"]
+    data = data.decode(errors="replace") if isinstance(data, bytes) else data
+    assert msgs[-1]["rcpts"] == ["kit@remote.test"], msgs[-1]
+    assert "Subject: Auto: Renamed by script" in data and "original words" not in data, data
+    # A List-Id the script added: no reply, as for a list's message.
+    lists = s.log_text().count("event=vacation_skipped")
+    send("lou@remote.test", "weekly digest")
+    for _ in range(100):
+        tail = s.log_text().split("event=vacation_skipped")[lists + 1:]
+        if tail:
+            break
+        time.sleep(0.1)
+    assert tail and tail[0].split()[1] == "reason=list", s.log_text()[-2000:]
+    time.sleep(1)
+    assert len(_relay.messages) == before + 1, _relay.messages[before:]
+
+
 def test_reject_at_smtp_time():
     import smtplib
     from harness import message
