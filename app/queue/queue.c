@@ -375,6 +375,16 @@ static void stored(struct delivery *dl, void *arg)
 		queue_sched_kick();
 	}
 	if (r->result == STORE_OK && j->fwd) {
+		/* Each redirecting address spends one of its forwards (once
+		 * per message), as on port 25 (smtp_forward_committed): a
+		 * script redirecting what our own users send is held to the
+		 * same TERN_FORWARD_RATE as one redirecting what comes in. */
+		uint64_t now = loop_now_ms();
+		for (size_t k = 0; k < j->fwd_in->ndelivered_to; k++) {
+			char by[STORE_ADDR_MAX + 1];
+			if (str_lower_into(str_c(j->fwd_dt[k]), by, sizeof by) == 0)
+				forward_rate_record(by, now);
+		}
 		log_info("queue", NULL, "event=forwarded queue_id=%llu rcpts=%zu srs=%s arc=%s",
 			 (unsigned long long)j->fwd->e.id, j->fwd->e.nrcpts,
 			 srs_result_name(j->fwd->srs_rc), j->fwd->arc);

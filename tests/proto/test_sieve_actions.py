@@ -41,7 +41,8 @@
   it, with our Delivered-To and the redirect's own deadline (MAIL BY=),
   the sender (ours) not rewritten. duplicate's memory is written there
   with the message's copies (in its commit, as on port 25): a second
-  submission with the same Message-ID is discarded.
+  submission with the same Message-ID is discarded. Its redirects count
+  against the redirecting address's TERN_FORWARD_RATE as port 25's do.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
@@ -74,6 +75,7 @@ QUA = ("qua@example.test", "qua-pw-sieve-1")
 RAY = ("ray@example.test", "ray-pw-sieve-1")
 SAM = ("sam@example.test", "sam-pw-sieve-1")
 TIM = ("tim@example.test", "tim-pw-sieve-1")
+UNA = ("una@example.test", "una-pw-sieve-1")
 
 _env = None
 
@@ -94,7 +96,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -353,6 +355,27 @@ def test_yu_submission_redirect_out():
     secs, mode = by.split(";")
     assert 280 <= int(secs) <= 300 and mode == "R", m["mail_line"]
     assert subjects(srv, SAM[0]) == []
+
+
+def test_yu_submission_redirect_rate():
+    """A script's redirects of what our own users submit count against
+    the redirecting address's TERN_FORWARD_RATE (3 here) as those of
+    mail from outside do: the fourth is kept, logged reason=rate. Before,
+    submitted mail was never counted: all four left."""
+    srv, _, remote = env()
+    script(srv, UNA[0], 'redirect "unaout@remote.test";\n')
+    before = len(remote.messages)
+    rated = srv.log_text().count("reason=rate")
+    submit(srv, ANN, UNA[0], [message("rate%d" % i, to=UNA[0], sender=ANN[0]) for i in range(4)])
+    remote.wait_messages(before + 3)
+    for _ in range(100):
+        if srv.log_text().count("reason=rate") > rated:
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    out = [m for m in remote.messages[before:] if m["rcpts"] == ["unaout@remote.test"]]
+    assert len(out) == 3, (len(out), srv.log_text()[-3000:])
+    assert subjects(srv, UNA[0]) == ["rate3"], srv.messages(UNA[0])
 
 
 def test_yu_submission_duplicate():
