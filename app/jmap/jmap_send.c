@@ -64,7 +64,7 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	/* Submission's signer, over what goes out: Received and the message. */
 	struct str p[2] = {buf_str(&rcv), o->msg};
 	unsigned nsigs;
-	smtp_submit_sign(r->st, o->sign_domain, p, 2, &sigs, &nsigs);
+	store_dkim_sign(r->st, o->sign_domain, p, 2, &sigs, &nsigs);
 	size_t total = buf_len(&sigs) + buf_len(&rcv) + o->msg.len;
 	char *out = xmalloc(total + 1);
 	memcpy(out, buf_data(&sigs), buf_len(&sigs));
@@ -96,6 +96,7 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	q.nrcpts = o->nrcpts;
 	q.account = r->account;
 	q.received_at = (int64_t)time(NULL);
+	q.signed_by = nsigs ? o->sign_domain : NULL;
 	q.done = enqueued;
 	q.arg = &w;
 	queue_submit(r->st, &q);

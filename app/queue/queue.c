@@ -3,7 +3,8 @@
  * INBOX and record remote ones as a queue entry, in one writer commit.
  * With QUEUE_SIEVE, the local accounts' scripts run first; their
  * redirects to outside addresses become a second entry in that commit,
- * a forwarded copy as port 25 makes (forward/forward_copy.h). See queue.h.
+ * a forwarded copy as port 25 makes (forward/forward_copy.h); when the
+ * scripts edited it, it is DKIM-signed again (resign). See queue.h.
  */
 #include "queue/queue.h"
 
@@ -20,6 +21,8 @@
 #include "core/hostname.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_sieve.h"
+#include "dkim/dkim.h"
+#include "dkim/dkim_verify.h"
 #include "queue/dsn.h"
 #include "sieve/sieve.h"
 #include "forward/forward.h"
@@ -479,6 +482,72 @@ static void add_remote(struct submit_job *j, const char *addr, const char *orcpt
 	q->dsn_done = 0;
 }
 
+/* 1 when the DKIM-Signature field f has the tag d=domain (the one tag
+ * parser, dkim_tags_parse; a field it refuses is not ours). */
+static int sig_of(struct str f, const char *domain)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	const char *why;
+	ptrdiff_t colon = str_chr(f, ':');
+
+	if (colon < 0)
+		return 0;
+	int n = dkim_tags_parse(str_make(f.p + colon + 1, f.len - (size_t)colon - 1), tags,
+				DKIM_TAGS_MAX, &why);
+	for (int i = 0; i < n; i++)
+		if (str_eq(tags[i].name, STR_LIT("d")))
+			return str_eq_ci(tags[i].value, str_c(domain));
+	return 0;
+}
+
+/*
+ * The copy a script edited, signed again (r->signed_by): submission
+ * signed the message before the recipients' scripts ran, and an edit of
+ * a field the signatures cover (Subject, say) breaks them, so the
+ * forwarded copy would fail DKIM, and DMARC with it, at its next hop.
+ * Its signatures of that domain go and new ones over the copy as edited
+ * come on top; anything else (other domains' signatures) is left as it
+ * is. The message is unchanged when signing fails.
+ */
+static struct str resign(struct submit_job *j, struct str m)
+{
+	const char *dom = j->r->signed_by;
+	ptrdiff_t body = sieve_body_offset(m.p, m.len);
+	if (body < 0)
+		return m;
+	/* Without the old signatures: the kept fields, then the body. */
+	char *copy = arena_alloc(j->arena, m.len);
+	struct str head = str_make(m.p, (size_t)body), f;
+	size_t pos = 0, n = 0, from = 0;
+	while (dkim_header_next(head, &pos, &f)) {
+		size_t start = (size_t)(f.p - m.p), next = pos;
+		if (str_eq_ci(dkim_field_name(f), STR_LIT("DKIM-Signature")) && sig_of(f, dom)) {
+			memcpy(copy + n, m.p + from, start - from);
+			n += start - from;
+			from = next;
+		}
+	}
+	memcpy(copy + n, m.p + from, m.len - from);
+	n += m.len - from;
+	struct str p = str_make(copy, n);
+	struct buf sigs;
+	unsigned nsigs;
+	buf_init(&sigs, 16384);
+	int rc = store_dkim_sign(j->st, dom, &p, 1, &sigs, &nsigs);
+	if (rc != DKIM_OK) {
+		log_warn("queue", NULL, "event=dkim_unsigned domain=%s result=%d reason=sieve_edit", dom,
+			 rc);
+		buf_free(&sigs);
+		return m;
+	}
+	char *out = arena_alloc(j->arena, buf_len(&sigs) + n);
+	memcpy(out, buf_data(&sigs), buf_len(&sigs));
+	memcpy(out + buf_len(&sigs), copy, n);
+	struct str r = str_make(out, buf_len(&sigs) + n);
+	buf_free(&sigs);
+	return r;
+}
+
 /*
  * The queue entry's blob id, linear in the size; the local copies (with
  * their Return-Path) are deliver_submit()'s.
@@ -493,7 +562,7 @@ static void prepare(struct submit_job *j)
 		 * they all carry the same message: one entry holds one. */
 		in->message = str_make(j->r->data, j->r->len);
 		if (j->fwd_msg.p && !j->fwd_mixed)
-			in->message = j->fwd_msg;
+			in->message = j->r->signed_by ? resign(j, j->fwd_msg) : j->fwd_msg;
 		else if (j->fwd_msg.p || j->fwd_mixed)
 			log_info("queue", NULL,
 				 "event=sieve_action_skipped action=editheader reason=shared_forward");

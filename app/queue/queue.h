@@ -74,6 +74,11 @@ struct queue_request {
 	uint32_t account; /* submitting account id (0 = internal) */
 	int64_t by_deadline; /* with QUEUE_BY: deliver by then (seconds since the epoch) */
 	int64_t received_at; /* seconds since the epoch; 0 = now */
+	/* The domain whose keys signed data (its DKIM-Signature fields on
+	 * top), or NULL. With QUEUE_SIEVE, a copy a script edited and
+	 * redirected outside is signed again with them: the edits may
+	 * have changed what the first signatures cover. */
+	const char *signed_by;
 
 	/* Output, valid in done(). */
 	int result;        /* STORE_OK, STORE_ETEMP (say 451) or STORE_EINVAL (say 554) */

@@ -260,19 +260,6 @@ int smtp_submit_check_sender(struct smtp_session *s, const char *addr);
  * EmailSubmission asks the same (jmap_submission.c). */
 struct store;
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr);
-/*
- * The one DKIM signing of outgoing mail (submission, and JMAP's
- * EmailSubmission and MDN through jmap_send.c): appends to sigs the
- * DKIM-Signature fields of every key of domain over the message given as
- * the pieces p[0..n) in order. DKIM_OK with *nsigs_r the number of
- * signatures; else the store's or the signer's error (STORE_ENOTFOUND:
- * the domain has no keys; DKIM_EINVAL: no domain or not a DKIM one), sigs
- * then unchanged. Thread-safe (reads the store).
- */
-struct buf;
-struct str;
-int smtp_submit_sign(struct store *st, const char *domain, const struct str *p, size_t n,
-		     struct buf *sigs, unsigned *nsigs_r);
 /* Message complete: checks From, adds Date/Message-ID, signs, enqueues. */
 void smtp_submit_deliver(struct smtp_session *s);
 

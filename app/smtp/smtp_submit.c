@@ -347,33 +347,6 @@ static int check_from(struct smtp_session *s, const struct smtp_headers *h, char
 	return 0;
 }
 
-int smtp_submit_sign(struct store *st, const char *domain, const struct str *p, size_t n,
-		     struct buf *sigs, unsigned *nsigs_r)
-{
-	struct dkim_keys *keys;
-	struct dkim_signer sg;
-	int rc;
-
-	*nsigs_r = 0;
-	if (!domain || !domain[0] || !dkim_domain_ok(domain))
-		return DKIM_EINVAL;
-	keys = xmalloc(sizeof(*keys));
-	rc = store_dkim_get(st, domain, keys);
-	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, domain, time_wall())) == DKIM_OK) {
-		for (size_t i = 0; i < n; i++)
-			dkim_signer_update(&sg, p[i].p, p[i].len);
-		rc = dkim_signer_final(&sg, sigs);
-		if (rc == DKIM_OK)
-			*nsigs_r = keys->n;
-		else
-			buf_reset(sigs);
-		dkim_signer_clear(&sg);
-	}
-	dkim_keys_wipe(keys);
-	free(keys);
-	return rc;
-}
-
 /* On the worker: sign (when there is a domain) and assemble the final bytes. */
 static void sign_run(void *arg)
 {
@@ -397,7 +370,7 @@ static void sign_run(void *arg)
 		} else {
 			p[np++] = str_make(msg + hl, len - hl);
 		}
-		j->sign_rc = smtp_submit_sign(smtp_store, j->domain, p, np, &sigs, &j->nsigs);
+		j->sign_rc = store_dkim_sign(smtp_store, j->domain, p, np, &sigs, &j->nsigs);
 	}
 	/* The output has room for all of it (spool_init in
 	 * smtp_submit_deliver); what fails here is memory or the disk. */
@@ -455,6 +428,7 @@ static void sign_done(void *arg)
 		   (tx->by_trace ? QUEUE_BY_TRACE : 0) |
 		   QUEUE_SIEVE; /* local copies run their accounts' scripts */
 	r->by_deadline = tx->by_deadline;
+	r->signed_by = j->domain[0] && j->sign_rc == DKIM_OK ? j->domain : NULL;
 	r->rcpts = rc;
 	r->nrcpts = tx->nrcpts;
 	r->account = s->account;

@@ -859,6 +859,20 @@ int store_dkim_put(struct store *st, const char *domain, const struct dkim_keys 
  * this build cannot read (logged). *keys_r is zeroed on any error.
  */
 int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r);
+/*
+ * The one DKIM signing of outgoing mail (submission, JMAP's
+ * EmailSubmission and MDN through jmap_send.c, a submitted message a
+ * script edited and redirected: queue.c): appends to sigs the
+ * DKIM-Signature fields of every key of domain over the message given as
+ * the pieces p[0..n) in order. DKIM_OK with *nsigs_r the number of
+ * signatures; else the store's or the signer's error (STORE_ENOTFOUND:
+ * the domain has no keys; DKIM_EINVAL: no domain or not a DKIM one), sigs
+ * then unchanged. Thread-safe (reads the store).
+ */
+struct buf;
+struct str;
+int store_dkim_sign(struct store *st, const char *domain, const struct str *p, size_t n,
+                    struct buf *sigs, unsigned *nsigs_r);
 
 /*
  * ---- Keywords and mailbox management (store_flags.c, store_mailbox_ops.c) ----

@@ -23,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
+#include "core/loop.h"
+#include "core/str.h"
+#include "core/xalloc.h"
 #include "core/thread_exit.h"
 #include "dkim/dkim.h"
 #include "store/store_private.h"
@@ -199,6 +203,33 @@ static int dkim_decode_cached(const char *name, const uint8_t *rec, size_t len,
 	l->len = len;
 	l->keys = *keys_r;
 	return 0;
+}
+
+int store_dkim_sign(struct store *st, const char *domain, const struct str *p, size_t n,
+                    struct buf *sigs, unsigned *nsigs_r)
+{
+	struct dkim_keys *keys;
+	struct dkim_signer sg;
+	int rc;
+
+	*nsigs_r = 0;
+	if (!domain || !domain[0] || !dkim_domain_ok(domain))
+		return DKIM_EINVAL;
+	keys = xmalloc(sizeof(*keys));
+	rc = store_dkim_get(st, domain, keys);
+	if (rc == STORE_OK && (rc = dkim_signer_init(&sg, keys, domain, time_wall())) == DKIM_OK) {
+		for (size_t i = 0; i < n; i++)
+			dkim_signer_update(&sg, p[i].p, p[i].len);
+		rc = dkim_signer_final(&sg, sigs);
+		if (rc == DKIM_OK)
+			*nsigs_r = keys->n;
+		else
+			buf_reset(sigs);
+		dkim_signer_clear(&sg);
+	}
+	dkim_keys_wipe(keys);
+	free(keys);
+	return rc;
 }
 
 int store_dkim_get(struct store *st, const char *domain, struct dkim_keys *keys_r)

@@ -42,17 +42,21 @@
   the sender (ours) not rewritten. duplicate's memory is written there
   with the message's copies (in its commit, as on port 25): a second
   submission with the same Message-ID is discarded. Its redirects count
-  against the redirecting address's TERN_FORWARD_RATE as port 25's do.
+  against the redirecting address's TERN_FORWARD_RATE as port 25's do,
+  and one a script edited (a signed field: Subject) is signed again, so
+  dkimpy verifies the copy that leaves.
 - An alias to several accounts whose scripts reject: all reject, DATA
   gets 550; some reject, the others deliver and a sender DMARC verified
   gets a failure DSN per rejecting account (an unverified one: the
   rejecting account keeps the message instead)."""
 import atexit
+import json
 import re
+import subprocess
 import time
 
 from harness import Server
-from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
+from mailpeers import SYSTEM_PYTHON, DnsServer, Receiver, free_port_on, unique_ips
 from test_forward import arc_result, dkim_zone, message, send
 
 ANN = ("ann@example.test", "ann-pw-sieve-1")
@@ -76,6 +80,7 @@ RAY = ("ray@example.test", "ray-pw-sieve-1")
 SAM = ("sam@example.test", "sam-pw-sieve-1")
 TIM = ("tim@example.test", "tim-pw-sieve-1")
 UNA = ("una@example.test", "una-pw-sieve-1")
+VIC = ("vic@example.test", "vic-pw-sieve-1")
 
 _env = None
 
@@ -96,7 +101,7 @@ def env():
         dns = DnsServer(zone)
         remote = Receiver(ips[0], port, dsn=True, extra_ehlo=("DELIVERBY",))
         srv = Server(accounts=[ANN, BEN, CAL, DOT, EVE, FAY, GIL, HAL, IVO, JON, KIM, LEO, MAX, NED,
-                               OLA, PIA, QUA, RAY, SAM, TIM, UNA],
+                               OLA, PIA, QUA, RAY, SAM, TIM, UNA, VIC],
                      http=True, submission=True, env={
             "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
             "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5",
@@ -376,6 +381,67 @@ def test_yu_submission_redirect_rate():
     out = [m for m in remote.messages[before:] if m["rcpts"] == ["unaout@remote.test"]]
     assert len(out) == 3, (len(out), srv.log_text()[-3000:])
     assert subjects(srv, UNA[0]) == ["rate3"], srv.messages(UNA[0])
+
+
+# dkimpy's verdict on each DKIM-Signature of a message (what dkimverify
+# runs), keys from our DNS server: [(d=, a=, verified), ...].
+DKIM_CHECK = r"""
+import json, sys
+import dkim
+import dns.resolver
+req = json.load(sys.stdin)
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = req["port"]
+def txt(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    try:
+        return b"".join(b"".join(x.strings) for x in r.resolve(name.rstrip("."), "TXT"))
+    except Exception:
+        return None
+msg = req["msg"].encode("latin-1")
+d = dkim.DKIM(msg)
+out = []
+sigs = [v for k, v in d.headers if k.lower() == b"dkim-signature"]
+for i, v in enumerate(sigs):
+    tags = dkim.util.parse_tag_value(b"".join(v.split()))
+    try:
+        ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=txt)
+    except Exception:
+        ok = False
+    out.append([tags.get(b"d", b"").decode(), tags.get(b"a", b"").decode(), bool(ok)])
+print(json.dumps(out))
+"""
+
+
+def dkim_results(dns_port, msg):
+    p = subprocess.run([SYSTEM_PYTHON, "-c", DKIM_CHECK], input=json.dumps(
+        {"port": dns_port, "msg": msg.decode("latin-1")}), text=True, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_yu_submission_redirect_edited_verifies():
+    """A submitted message is DKIM-signed before the recipients' scripts
+    run; a script that edits a signed field (here Subject, which the
+    signature covers) and redirects it outside used to send the old
+    signature with the new bytes: dkimpy found it broken. The forwarded
+    copy is signed again as the script left it."""
+    srv, dns, remote = env()
+    script(srv, VIC[0], 'require "editheader";\n'
+           'deleteheader "subject"; addheader "Subject" "renamed by vic";\n'
+           'redirect "vicout@remote.test";\n')
+    before = len(remote.messages)
+    submit(srv, ANN, VIC[0], [message("vic-orig", to=VIC[0], sender=ANN[0])])
+    got = remote.wait_messages(before + 1)
+    out = [m for m in got[before:] if m["rcpts"] == ["vicout@remote.test"]]
+    assert len(out) == 1, (got[before:], srv.log_text()[-3000:])
+    data = out[0]["data"]
+    assert b"Subject: renamed by vic\r\n" in data and b"Subject: vic-orig" not in data, data[:3000]
+    res = dkim_results(dns.port, data)
+    rsa = [r for r in res if r[0] == "example.test" and r[1] == "rsa-sha256"]
+    assert rsa and all(r[2] for r in rsa), (res, data[:4000])
+    assert arc_result(dns.port, data)[0] == "pass"
 
 
 def test_yu_submission_duplicate():
