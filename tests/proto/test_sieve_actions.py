@@ -50,14 +50,12 @@
   gets a failure DSN per rejecting account (an unverified one: the
   rejecting account keeps the message instead)."""
 import atexit
-import json
 import re
-import subprocess
 import time
 
 from harness import Server
-from mailpeers import SYSTEM_PYTHON, DnsServer, Receiver, free_port_on, unique_ips
-from test_forward import arc_result, dkim_zone, message, send
+from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
+from test_forward import arc_result, dkim_results, dkim_zone, message, send
 
 ANN = ("ann@example.test", "ann-pw-sieve-1")
 BEN = ("ben@example.test", "ben-pw-sieve-1")
@@ -381,44 +379,6 @@ def test_yu_submission_redirect_rate():
     out = [m for m in remote.messages[before:] if m["rcpts"] == ["unaout@remote.test"]]
     assert len(out) == 3, (len(out), srv.log_text()[-3000:])
     assert subjects(srv, UNA[0]) == ["rate3"], srv.messages(UNA[0])
-
-
-# dkimpy's verdict on each DKIM-Signature of a message (what dkimverify
-# runs), keys from our DNS server: [(d=, a=, verified), ...].
-DKIM_CHECK = r"""
-import json, sys
-import dkim
-import dns.resolver
-req = json.load(sys.stdin)
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]
-r.port = req["port"]
-def txt(name, timeout=5):
-    name = name.decode() if isinstance(name, bytes) else name
-    try:
-        return b"".join(b"".join(x.strings) for x in r.resolve(name.rstrip("."), "TXT"))
-    except Exception:
-        return None
-msg = req["msg"].encode("latin-1")
-d = dkim.DKIM(msg)
-out = []
-sigs = [v for k, v in d.headers if k.lower() == b"dkim-signature"]
-for i, v in enumerate(sigs):
-    tags = dkim.util.parse_tag_value(b"".join(v.split()))
-    try:
-        ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=txt)
-    except Exception:
-        ok = False
-    out.append([tags.get(b"d", b"").decode(), tags.get(b"a", b"").decode(), bool(ok)])
-print(json.dumps(out))
-"""
-
-
-def dkim_results(dns_port, msg):
-    p = subprocess.run([SYSTEM_PYTHON, "-c", DKIM_CHECK], input=json.dumps(
-        {"port": dns_port, "msg": msg.decode("latin-1")}), text=True, capture_output=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
 
 
 def test_yu_submission_redirect_edited_verifies():
