@@ -19,8 +19,8 @@
  * that has to wait for one holds up every sender waiting on that commit:
  * measured, 26 such stalls cost 125 ms of a 2.3 s run at 20 sessions. So
  * the fills happen in time the writer would spend idle anyway. After each
- * commit, in its pause between commits under load (store_writer.c) or when
- * its queue is empty, the writer calls store_room_step(), which adds at
+ * commit, and whenever its queue is empty (store_writer.c), the writer
+ * calls store_room_step(), which adds at
  * most STORE_ROOM_STEP (256 KiB, about 0.25 ms) whenever the room is a
  * step short of STORE_ROOM_AHEAD. Only when those steps did not keep up
  * (a burst of large messages) does store_room_keep(), at the start of a

@@ -23,7 +23,7 @@
  * batch costs one flush. A batch is answered (completions, the change
  * feed) only after a flush that follows its commit: the next commit's, or
  * one of its own (store_sync) when no batch follows at once (the queue is
- * empty, the writer pauses, stops or is paused), so a lone request waits
+ * empty, the writer stops or is paused), so a lone request waits
  * for the same two flushes as before. A batch that committed nothing
  * (every request a no-op or refused) needs no flush of its own but is
  * answered after the one before. A failed flush answers STORE_ETEMP.
@@ -39,43 +39,26 @@
  * share each flush. With the writer under SCHED_BATCH throughout, mixed
  * 966-1,374 against 740-1,015 with two flushes.
  *
- * Pacing. Left to itself, a loaded writer commits back to back, each batch
- * only what arrived during the commit before. The syncs (two flushes per
- * commit, each a device round trip with its interrupts and wake-ups) then
- * take a fixed share of the machine however cheap one of them gets: a
- * faster commit only means smaller batches. So after a commit that
- * carried more than one request (others are sending), the next one does
- * not start before as much time has passed as the last one kept the writer
- * busy on the CPU (its thread CPU time, user and kernel: the page writes,
- * the writeback; not the wait for the disk), at most PACE_MAX_US. The
- * writer then spends at most about half its time on the CPU, batches get
- * bigger, and a slow disk adds no pause of its own (a pause as long as the
- * commit's wall time would double what the sessions wait exactly when the
- * disk is slow). After a batch of one request there is no pause: a single
- * sender's deliveries commit at once.
- *
- * No pause either when the queue already holds as many requests as the
- * last batch carried (or a whole batch): they came in while the writer
- * committed, so the next batch is no smaller without the pause, and the
- * pause would only add to every queued sender's wait. That is the case
- * when commits are slow (a large store, a busy disk): with the pause
- * taken regardless, the writer paused or committed nearly all the time
- * and was itself what the sessions waited for.
- *
- * Measured (10 KiB messages, 20 smtp-source sessions, virtio disk, 2
- * CPUs) when the pause came in: batches of about 8-12 instead of 3-4,
- * tern's CPU per message about 210 -> 165 us; the rate 0-8% higher across
- * A/B sets (the machine, CPU-bound before, has 15-20% idle after: what is
- * left is the time the sessions wait for commits). Since then commits got
- * cheaper (store_room.c), and so did the pause: with today's code, on a
- * fresh store, /metrics shows batches of 4.3-5.6, commits of 0.67-0.89 ms
- * and a mean wait of 1.2-1.7 ms; without any pause the rate was 0.982
- * of this (A/B, n=24). Skipping the pause when the last batch's
- * worth is queued, in interleaved A/B pairs: on a store of 60,000
- * messages the rate +4.4% and +1.3% (median ratios of two sets of 20),
- * on a fresh store no change (0.998, n=24). A small gain at best, within
- * the noise of this machine; kept for the reason above: the pause is
- * there to let a batch grow, and such a batch already has.
+ * No pause between commits. A loaded writer commits back to back, each
+ * batch what arrived during the commit before, and each commit's flush
+ * makes the batch before durable. An earlier version paused after a
+ * commit of more than one request (as long as the commit had kept the
+ * writer on the CPU, at most 2 ms) to let the next batch grow, which
+ * saved CPU when the machine was CPU-bound (20 sessions, 10 KiB: batches
+ * of 8-12 instead of 3-4). But it made the batch before durable with a
+ * flush of its own first (it would have waited for the pause and the
+ * next commit otherwise): two flushes for that commit, each a device
+ * round trip, on the path of every sender then queued. Measured with
+ * scripts/bench-sieve's load (2-3 KiB messages, 10 accounts with a
+ * 30-rule script, port 25, the shared 2-CPU machine at load 6-12 whose
+ * flushes took 0.5-1.3 ms), in interleaved pairs of runs of 2,000
+ * messages, without the pause against with it: 8 senders 1.07-1.85
+ * (all 8 pairs above 1, median ~1.26), 16 senders 0.79-1.38 (7 of 8
+ * above, ~1.21), 32 senders 0.72-1.87 (3 of 7 above, ~0.98), CPU per
+ * message the same within 5%; the pause's own measurement at 20
+ * sessions had been 1.02. Per batch at 8 senders, with the pause, the
+ * flush that answered it was the next commit's for 1/3 to 1/2 of the
+ * batches, its own for the rest; without, for 85-90%.
  *
  * Scheduling. The writer thread runs under SCHED_BATCH (writer_main).
  * Under the normal policy the wake-up from a session's store_deliver()
@@ -93,7 +76,7 @@
  * slower than the writer alone (5,611 msg/s); so were the loops alone
  * (4,996).
  *
- * But only while it waits for requests (and in the pacing pause): it
+ * But only while it waits for requests: it
  * commits under SCHED_OTHER (writer_policy). A commit sleeps on the disk
  * (the flush), and a SCHED_BATCH thread woken from that sleep on a busy
  * machine waits for the running thread's slice to end too: on the shared
@@ -127,7 +110,7 @@
  * transaction and the flushes) and each request's wait, from
  * store_deliver() to its answer, go to the
  * HIST_STORE_COMMIT and HIST_STORE_WAIT histograms of /metrics; the wait
- * includes the pause above, which is what a sender sees.
+ * is what a sender sees.
  *
  * All or nothing. A batch is one transaction: on MDB_MAP_FULL store_write()
  * grows the map and runs the whole batch again; on ENOSPC a batch that
@@ -970,10 +953,6 @@ int store_deliver_sync(struct store *st, struct store_delivery *d)
 
 /* ---- writer thread ---- */
 
-/* The longest pause: a commit that cost more than this (a huge batch)
- * must not hold the next one back as long again. */
-#define PACE_MAX_US 2000
-
 static uint64_t clock_us(clockid_t clock)
 {
 	struct timespec ts;
@@ -984,23 +963,6 @@ static uint64_t clock_us(clockid_t clock)
 static uint64_t mono_us(void)
 {
 	return clock_us(CLOCK_MONOTONIC);
-}
-
-/* CPU time of the calling thread, user and kernel. */
-static uint64_t thread_cpu_us(void)
-{
-	return clock_us(CLOCK_THREAD_CPUTIME_ID);
-}
-
-/* Sleeps us microseconds (no signal can cut it short: the writer blocks
- * them all, and a request queued meanwhile is what we are waiting for). */
-static void pace(uint64_t us)
-{
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
-	if (us > PACE_MAX_US)
-		ts.tv_nsec = PACE_MAX_US * 1000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /*
@@ -1026,17 +988,6 @@ static size_t batch_span(struct store_delivery *head, struct store_delivery **la
 		*last = d;
 	}
 	return n;
-}
-
-/* Whether the queue already holds a batch worth committing without a
- * pause: a whole one, or at least `want` requests. */
-static int batch_ready(struct store_delivery *head, size_t want)
-{
-	struct store_delivery *last;
-	size_t bytes;
-
-	size_t n = batch_span(head, &last, &bytes);
-	return n >= want || n >= STORE_BATCH_MAX_REQUESTS || last->next_ != NULL;
 }
 
 void store_gc_schedule(struct store *st, uint64_t at_ms)
@@ -1154,9 +1105,7 @@ static void writer_policy(int *cur, int policy)
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
-	uint64_t cool_until = 0; /* no commit starts before this (mono_us) */
 	int room_idle = 0;       /* room may be wanted: a commit since it was made */
-	size_t last_n = 0;       /* requests in the last batch */
 
 	prctl(PR_SET_NAME, "tern-store", 0, 0, 0);
 	int policy = -1;
@@ -1206,29 +1155,6 @@ static void *writer_main(void *arg)
 		}
 		if (st->qhead == NULL)
 			break; /* stopping, and everything is drained */
-		uint64_t now = cool_until ? mono_us() : 0;
-		if (now < cool_until && !st->stopping && !st->paused &&
-		    !batch_ready(st->qhead, last_n)) {
-			/* Let the batch grow: the writer has been busy, now idle.
-			 * The pause is idle time too: the batch before is made
-			 * durable in it (its requests would wait for the pause and
-			 * the next commit otherwise), and room is made. */
-			pthread_mutex_unlock(&st->qlock);
-			if (pend.txnid) {
-				pending_flush(st, &pend);
-				now = mono_us();
-			}
-			if (store_room_between(st))
-				now = mono_us();
-			if (now < cool_until) {
-				writer_policy(&policy, SCHED_BATCH);
-				pace(cool_until - now);
-			}
-			pthread_mutex_lock(&st->qlock);
-			cool_until = 0;
-			continue; /* re-check: paused or stopping may have changed */
-		}
-
 		struct store_delivery *head = st->qhead, *last;
 		size_t bytes;
 		size_t n = batch_span(head, &last, &bytes);
@@ -1241,12 +1167,12 @@ static void *writer_main(void *arg)
 		writer_policy(&policy, SCHED_OTHER);
 		struct batch b = {.head = head};
 		atomic_fetch_add(&st->batches, 1);
-		uint64_t cpu0 = thread_cpu_us(), wall0 = mono_us();
+		uint64_t wall0 = mono_us();
 		uint64_t before = last_txnid(st);
 		if (batch_apply(st, &b, STORE_W_DEFER_SYNC) != STORE_OK)
 			log_error("store", NULL, "event=batch_failed requests=%zu bytes=%zu", n,
 			          bytes);
-		uint64_t busy = thread_cpu_us() - cpu0, after = last_txnid(st);
+		uint64_t after = last_txnid(st);
 		if (pend.txnid) {
 			if (after > pend.txnid) {
 				/* A commit since (this one, or a store_write() of
@@ -1270,8 +1196,10 @@ static void *writer_main(void *arg)
 		}
 
 		store_reserve_tick(st); /* returns at once while the reserve is held */
-		cool_until = n > 1 ? mono_us() + busy : 0;
-		last_n = n;
+		/* Room between commits also when the queue never empties (a
+		 * step is due once per STORE_ROOM_STEP of growth, about 0.25
+		 * ms): else a commit would have to fill it all (store_room.c). */
+		store_room_between(st);
 		room_idle = 1;
 		pthread_mutex_lock(&st->qlock);
 	}
