@@ -54,9 +54,12 @@
  * flushes took 0.5-1.3 ms), in interleaved pairs of runs of 2,000
  * messages, without the pause against with it: 8 senders 1.07-1.85
  * (all 8 pairs above 1, median ~1.26), 16 senders 0.79-1.38 (7 of 8
- * above, ~1.21), 32 senders 0.72-1.87 (3 of 7 above, ~0.98), CPU per
- * message the same within 5%; the pause's own measurement at 20
- * sessions had been 1.02. Per batch at 8 senders, with the pause, the
+ * above, ~1.21), 32 senders 0.72-1.87 (3 of 7 above, ~0.98); this code
+ * against the one with the pause, 8 senders, at a quieter hour (flushes
+ * quicker, 2,400-3,500 messages/s): 0.94-1.38 (3 of 5 above, median
+ * 1.04). CPU per message is about 6% higher at 8 senders (more and
+ * smaller commits), the same at 16 and 32; the pause's own measurement
+ * at 20 sessions had been 1.02. Per batch at 8 senders, with the pause, the
  * flush that answered it was the next commit's for 1/3 to 1/2 of the
  * batches, its own for the rest; without, for 85-90%.
  *
