@@ -55,6 +55,8 @@ static const char *const op_names[OP_N] = {"LOGIN", "SELECT", "FETCH-HEADERS", "
 static int g_port, g_seconds, g_size;
 static const char *g_kind, *g_password;
 static SSL_CTX *g_ctx;
+/* the cipher suite both servers are held to (bench-imap's tls_ctx too) */
+#define BENCH_SUITE "ECDHE-ECDSA-AES128-GCM-SHA256"
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
@@ -632,6 +634,13 @@ int main(int argc, char **argv)
 		return 1;
 	SSL_CTX_set_verify(g_ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_max_proto_version(g_ctx, TLS1_2_VERSION); /* tern speaks TLS 1.2 (BearSSL) */
+	/* One suite for both servers: tern picks AES-128-GCM by its own order,
+	 * Dovecot (ssl_prefer_server_ciphers = no) would take OpenSSL's first
+	 * choice, AES-256-GCM; the ciphers must not differ between them. */
+	if (SSL_CTX_set_cipher_list(g_ctx, BENCH_SUITE) != 1) {
+		fprintf(stderr, "imap-load: cipher suite %s unknown\n", BENCH_SUITE);
+		return 2;
+	}
 	SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_OFF); /* a full handshake per login */
 
 	struct client *cs = calloc((size_t)n, sizeof *cs);
