@@ -400,7 +400,7 @@ static int sync_full(struct imap_mailbox_view *v, struct store *st, struct buf *
 			rc = -1;
 	if (announce_rest(v, out, kw_state) < 0)
 		rc = -1;
-	if (nv.count != v->count || expunged)
+	if (nv.count != v->count - expunged) /* new messages: see delta_apply */
 		if (buf_printf(out, "* %u EXISTS\r\n", nv.count) < 0)
 			rc = -1;
 	msgs_free(v->msgs, v->count);
@@ -482,7 +482,7 @@ static void delta_unique(struct delta *d)
  * Applies d (unique, ascending) to v and writes the responses as
  * sync_full() does: EXPUNGEs (or one VANISHED) in the old numbering from
  * the highest, FETCH FLAGS of the messages changed in the new numbering,
- * EXISTS when the count moved or anything went. A message new to v always
+ * EXISTS when messages came. A message new to v always
  * has a UID above every one v holds (checked by the caller).
  */
 static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf *out)
@@ -548,7 +548,10 @@ static int delta_apply(struct imap_mailbox_view *v, struct delta *d, struct buf 
 	}
 	if (announce_rest(v, out, kw_state) < 0)
 		rc = -1;
-	if (out && (v->count != count0 || expunged))
+	/* EXISTS only for new messages: each EXPUNGE already took one from
+	 * the client's count (RFC 9051 §7.5.1: "it is not necessary to send
+	 * an EXISTS response with the new value"), and Dovecot sends none. */
+	if (out && v->count != count0 - expunged)
 		if (buf_printf(out, "* %u EXISTS\r\n", v->count) < 0)
 			rc = -1;
 	return rc;

@@ -102,7 +102,9 @@ void imap_view_close(struct imap_mailbox_view *v, struct store *st);
  * (highest sequence number first, so the numbers the client holds stay
  * right while it applies them), FETCH FLAGS of messages others changed
  * (after FLAGS / PERMANENTFLAGS when they bring a new keyword), and then
- * "* n EXISTS" when the count grew or anything was expunged. Does nothing when the account did not change.
+ * "* n EXISTS" when messages came (not for expunges alone: each EXPUNGE
+ * already lowered the client's count). Does nothing when the account did
+ * not change.
  * Returns 0, or -1 on a store error (v unchanged) or when out is full
  * (out then holds a prefix: the caller closes the session), or -2 when
  * the mailbox no longer exists (deleted by another session; v unchanged).

@@ -128,7 +128,8 @@ static void test_delta(struct store *st, uint32_t acc)
 	buf_reset(&out);
 	CHECK_EQ_INT(imap_view_sync(&v, st, &out), 0);
 	buf_append(&out, "", 1);
-	CHECK_EQ_STR(buf_data(&out), "* VANISHED 5\r\n* 4 EXISTS\r\n");
+	/* VANISHED lowers the count as EXPUNGE does: no EXISTS (as Dovecot). */
+	CHECK_EQ_STR(buf_data(&out), "* VANISHED 5\r\n");
 	check_same_as_fresh(st, &v);
 	v.qresync = 0;
 
