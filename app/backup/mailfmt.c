@@ -472,16 +472,3 @@ int mbox_message_encode(const char *msg, size_t len, time_t date, unsigned flags
 	}
 	return buf_append(out, "\n", 1);
 }
-
-int mailfmt_crlf(const char *p, size_t len, struct buf *out)
-{
-	size_t s = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] != '\n' || (i > 0 && p[i - 1] == '\r'))
-			continue;
-		if (buf_append(out, p + s, i - s) || buf_append(out, "\r\n", 2))
-			return -1;
-		s = i + 1;
-	}
-	return buf_append(out, p + s, len - s);
-}

@@ -115,8 +115,6 @@ int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *
 int mbox_message_encode(const char *msg, size_t len, time_t date, unsigned flags,
                         const char *others, struct buf *out);
 
-/* Text with CRLF line ends (a lone LF becomes CRLF) appended to out: 0 or -1. */
-int mailfmt_crlf(const char *p, size_t len, struct buf *out);
 
 /* asctime-form date of a From_ line ("Www Mmm dd hh:mm:ss yyyy" with
  * optional zone before the year) to UTC seconds: 0 or -1. */

@@ -209,7 +209,7 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	buf_init(&pm->meta, (size_t)256 << 10);
 	mkw[0] = '\0';
 	int rc = is_mbox ? mbox_message_decode(raw, len, is_mbox == 2, &pm->data, &mflags, mkw, sizeof mkw)
-	                 : mailfmt_crlf(raw, len, &pm->data);
+	                 : buf_append_crlf(&pm->data, raw, len);
 	if (rc != 0 || buf_len(&pm->data) == 0) {
 		buf_free(&pm->data);
 		buf_free(&pm->meta);

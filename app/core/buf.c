@@ -187,6 +187,23 @@ int buf_append_crlf(struct buf *b, const void *p, size_t n)
 	return buf_append(b, c + s, n - s);
 }
 
+int buf_crlf_text(struct buf *fixed, const char **p, size_t *n)
+{
+	const char *s = *p, *lf = s;
+
+	while ((lf = memchr(lf, '\n', *n - (size_t)(lf - s))) != NULL && lf > s && lf[-1] == '\r')
+		lf++;
+	if (!lf)
+		return 0; /* CRLF throughout: nothing to copy */
+	if (buf_append_crlf(fixed, s, *n) < 0) {
+		buf_free(fixed);
+		return -1;
+	}
+	*p = buf_data(fixed);
+	*n = buf_len(fixed);
+	return 0;
+}
+
 int buf_append_xml(struct buf *b, const char *s)
 {
 	int rc = 0;

@@ -51,6 +51,13 @@ int buf_append_c(struct buf *b, const char *s);
  * CRLF, p being whole (a CR at the end of an earlier append is not seen).
  * -1 as buf_append, the buffer then holding a prefix. */
 int buf_append_crlf(struct buf *b, const void *p, size_t n);
+/* The n octets at *p as stored mail text: when they hold a bare LF, a
+ * copy with CRLF line ends is made in fixed (initialized by the caller,
+ * with room for up to twice n) and *p, *n point at it; else nothing
+ * moves. The one normalisation of every way a message is stored as
+ * text (IMAP APPEND, JMAP Email/import, mbox and Maildir import).
+ * 0, or -1 when memory or fixed's max ran out (*p, *n unchanged). */
+int buf_crlf_text(struct buf *fixed, const char **p, size_t *n);
 /* Appends s as XML text: the five special characters as entities, control
  * characters other than tab dropped (XML 1.0 cannot carry them). */
 int buf_append_xml(struct buf *b, const char *s);

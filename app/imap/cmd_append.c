@@ -204,22 +204,10 @@ static void append_stored(struct store_delivery *d, void *arg)
  * twice the literal that APPENDLIMIT admitted. */
 static void crlf_fix(struct append_msg *m)
 {
-	const char *p = m->d.data, *lf = p;
-	size_t n = m->d.len;
-
 	if (!m->crlf)
 		return;
-	while ((lf = memchr(lf, '\n', n - (size_t)(lf - p))) != NULL && lf > p && lf[-1] == '\r')
-		lf++;
-	if (!lf)
-		return; /* CRLF throughout: nothing to copy */
-	buf_init(&m->fixed, 2 * n);
-	if (buf_append_crlf(&m->fixed, p, n) < 0) {
-		buf_free(&m->fixed); /* no memory: stored as sent */
-		return;
-	}
-	m->d.data = buf_data(&m->fixed);
-	m->d.len = buf_len(&m->fixed);
+	buf_init(&m->fixed, 2 * m->d.len);
+	(void)buf_crlf_text(&m->fixed, &m->d.data, &m->d.len); /* no memory: stored as sent */
 }
 
 /* On a worker: ids and MIME structures, linear in the message sizes. */

@@ -41,7 +41,8 @@ struct jmap_new_email {
 };
 /*
  * Stores e for account through the store writer as IMAP APPEND does,
- * waiting for the commit (call it off the event loops). STORE_OK with the
+ * bare LFs made CRLF (e->len then becomes the size stored), waiting for
+ * the commit (call it off the event loops). STORE_OK with the
  * outputs; else STORE_EQUOTA, STORE_ETOOBIG, STORE_EFULL (the server's
  * disk), STORE_ENOTFOUND (a mailbox gone), STORE_EINVAL, STORE_ETEMP.
  */

@@ -5,6 +5,11 @@
  * the change feed IMAP IDLE and JMAP push read), into the first mailbox;
  * further mailboxes get a membership as IMAP COPY gives one
  * (store_email_copy). There is no second delivery path.
+ *
+ * Line ends: an imported blob with bare LFs is stored with CRLF, as IMAP
+ * APPEND stores a plain literal (buf_crlf_text): the Email's size, blobId
+ * and bodies then count the octets every protocol serves. An Email/set
+ * create message is written with CRLF already and passes unchanged.
  */
 #include <string.h>
 
@@ -36,20 +41,26 @@ static void thread_cb(void *arg, size_t i, const struct store_email_brief *b)
 int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *e)
 {
 	struct store_delivery d;
-	struct buf meta;
+	struct buf meta, fixed;
 	struct latch w = LATCH_INIT;
 	uint32_t email = 0;
 
 	if (!e->nmailboxes)
 		return STORE_EINVAL;
-	/* What SMTP and IMAP APPEND would refuse is refused here too. */
-	if (jmap_max_message() && e->len > jmap_max_message())
-		return STORE_ETOOBIG;
 	memset(&d, 0, sizeof d);
 	d.data = e->data;
 	d.len = e->len;
-	store_blob_id(e->data, e->len, d.blob_id);
-	if (mime_cache_build(e->data, e->len, &meta) == 0) {
+	buf_init(&fixed, 2 * e->len);
+	if (buf_crlf_text(&fixed, &d.data, &d.len) < 0)
+		return STORE_ETEMP;
+	/* What SMTP and IMAP APPEND would refuse is refused here too. */
+	if (jmap_max_message() && d.len > jmap_max_message()) {
+		buf_free(&fixed);
+		return STORE_ETOOBIG;
+	}
+	e->len = d.len; /* the size stored */
+	store_blob_id(d.data, d.len, d.blob_id);
+	if (mime_cache_build(d.data, d.len, &meta) == 0) {
 		d.meta = buf_data(&meta);
 		d.metalen = buf_len(&meta);
 	}
@@ -64,6 +75,7 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 	store_deliver(st, &d);
 	latch_wait(&w);
 	buf_free(&meta);
+	buf_free(&fixed);
 	if (d.result != STORE_OK)
 		return d.result;
 	e->email_id = email;

@@ -438,6 +438,38 @@ def test_jmap_import():
     assert name == "error" and res == {"type": "stateMismatch"}, res
 
 
+def test_jmap_import_bare_lf():
+    """A blob with bare LF line ends is stored with CRLF, as IMAP APPEND
+    stores a plain literal: the Email's size and blob and IMAP's BODY[]
+    and RFC822.SIZE count the same CRLF octets (the LFs were kept: size
+    counted them and BODY[] sent them, against RFC 9051 §4.3)."""
+    import imaplib
+    s = srv()
+    j = Jmap(s, *CAT)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in mb["list"] if m["role"] == "inbox"][0]
+    crlf = (b"From: Dan <dan@remote.test>\r\nTo: cat@example.test\r\nSubject: bare lf\r\n"
+            b"Message-ID: <lf1@remote.test>\r\n\r\nline one\r\nline two\r\n")
+    lf = crlf.replace(b"\r\n", b"\n")
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, lf, {"Content-Type": "message/rfc822"})
+    _, res = j.one("Email/import", {"emails": {"k": {"blobId": up["blobId"], "mailboxIds": {inbox: True}}}})
+    e = res["created"]["k"]
+    assert e["size"] == len(crlf) and e["blobId"] == blob_id(crlf), (e, len(crlf))
+    st, _, body = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, e["blobId"]))
+    assert st == 200 and body == crlf, (st, body)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx)
+    m.login(*CAT)
+    m.select("INBOX", readonly=True)
+    typ, data = m.uid("SEARCH", "HEADER", "Message-ID", "<lf1@remote.test>")
+    uid = data[0].split()[-1]
+    typ, data = m.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[])")
+    assert b"RFC822.SIZE %d " % len(crlf) in data[0][0] and data[0][1] == crlf, data
+    m.logout()
+
+
 def test_jmap_email_create():
     """Email/set create (RFC 8621 §4.6): from textBody + htmlBody +
     attachments + bodyValues and header properties, the message written

@@ -76,6 +76,26 @@ static void test_buf(void)
 	CHECK_EQ_INT(buf_append_crlf(&b, "no line end", 11), 0);
 	CHECK_EQ_STR(buf_data(&b), "no line end");
 	buf_free(&b);
+
+	/* buf_crlf_text: CRLF text is left where it is, bare LFs get a copy. */
+	const char *t = "a\r\nb\r\n";
+	size_t tn = 6;
+	buf_init(&b, 64);
+	CHECK_EQ_INT(buf_crlf_text(&b, &t, &tn), 0);
+	CHECK(t != buf_data(&b) && tn == 6 && buf_len(&b) == 0);
+	t = "a\nb\r\n\n";
+	tn = 7;
+	CHECK_EQ_INT(buf_crlf_text(&b, &t, &tn), 0);
+	CHECK(t == buf_data(&b) && tn == 9);
+	CHECK_EQ_STR(t, "a\r\nb\r\n\r\n");
+	buf_free(&b);
+	buf_init(&b, 4); /* no room for the copy: -1, the text unchanged */
+	const char *u = "a\nb\n";
+	t = u;
+	tn = 4;
+	CHECK_EQ_INT(buf_crlf_text(&b, &t, &tn), -1);
+	CHECK(t == u && tn == 4);
+	buf_free(&b);
 }
 
 static void test_utf8_encode(void)
