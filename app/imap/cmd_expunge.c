@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "core/xalloc.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
 
@@ -38,14 +39,21 @@ static void expunge_done(struct imap_session *s, struct imap_job *j)
 /* The \Deleted messages of the view (within set when given). */
 static uint32_t *deleted_uids(struct imap_session *s, const struct imap_seqset *set, size_t *n_r)
 {
-	uint32_t *u = malloc(((size_t)s->view.count + 1) * sizeof(*u));
+	uint32_t *u;
 	size_t n = 0;
-	if (!u)
-		abort();
-	for (uint32_t i = 0; i < s->view.count; i++) {
-		const struct imap_msg *m = &s->view.msgs[i];
-		if ((m->flags & IMAP_F_DELETED) && (!set || imap_seqset_contains(set, m->uid)))
-			u[n++] = m->uid;
+
+	if (!set) {
+		u = xmalloc(((size_t)s->view.count + 1) * sizeof(*u));
+		for (uint32_t i = 0; i < s->view.count; i++)
+			if (s->view.msgs[i].flags & IMAP_F_DELETED)
+				u[n++] = s->view.msgs[i].uid;
+	} else { /* the set's UIDs, then those of them \Deleted */
+		u = imap_set_uids(s, set, 1, &n);
+		size_t w = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s->view.msgs[imap_view_seq(&s->view, u[i]) - 1].flags & IMAP_F_DELETED)
+				u[w++] = u[i];
+		n = w;
 	}
 	*n_r = n;
 	return u;

@@ -109,13 +109,15 @@ uint32_t *imap_set_uids(struct imap_session *s, const struct imap_seqset *set, i
 			size_t *n_r)
 {
 	const struct imap_mailbox_view *v = &s->view;
-	uint32_t *u = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = set->total < v->count ? (size_t)set->total : v->count;
+	uint32_t *u = xmalloc((cap + 1) * sizeof(*u));
 
-	u = xmalloc(((size_t)v->count + 1) * sizeof(*u));
-	for (uint32_t i = 0; i < v->count; i++) {
-		uint32_t key = uid_mode ? v->msgs[i].uid : i + 1;
-		if (imap_seqset_contains(set, key))
+	/* Range by range (sorted, disjoint: the UIDs come out ascending):
+	 * a STORE of one message costs its range, not the mailbox. */
+	for (size_t r = 0; r < set->count; r++) {
+		const struct imap_seq_range *g = &set->ranges[r];
+		uint32_t i = uid_mode ? imap_view_lower_bound(v, g->lo) : g->lo - 1;
+		for (; i < v->count && (uid_mode ? v->msgs[i].uid : (uint64_t)i + 1) <= g->hi; i++)
 			u[n++] = v->msgs[i].uid;
 	}
 	*n_r = n;

@@ -310,7 +310,7 @@ struct rd {
 	int subject_only; /* mime_cache_root_subject(): stop after the strings */
 };
 
-static uint64_t get_varint(struct rd *r)
+static uint64_t get_varint_long(struct rd *r)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -332,6 +332,16 @@ static uint64_t get_varint(struct rd *r)
 			return v;
 		shift += 7;
 	}
+}
+
+/* Most varints of a record are one octet (flags, short lengths, dictionary
+ * strings): that case inline, the rest in get_varint_long(). A SEARCH
+ * reads a few dozen per message. */
+static inline uint64_t get_varint(struct rd *r)
+{
+	if (r->i < r->len && !(r->p[r->i] & 0x80))
+		return r->p[r->i++];
+	return get_varint_long(r);
 }
 
 /* A count of items that each take at least min octets of what is left. */
