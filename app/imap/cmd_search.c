@@ -54,6 +54,7 @@
 #include "imap/imap_esearch.h"
 #include "imap/imap_seqset.h"
 #include "imap/imap_session.h"
+#include "imap/imap_subject_cache.h"
 #include "core/xalloc.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
@@ -426,6 +427,8 @@ struct msg_ctx {
 	uint32_t seq;
 	struct mime_search *ms;
 	const struct mime_envelope *env; /* set: SUBJECT from the cached envelope */
+	int folded;       /* SUBJECT from subject, folded (imap_subject_cache.h) */
+	struct str subject; /* p == NULL: the message has none */
 	int64_t sent_day; /* the Date header's day, or the internal date's */
 	int recent;       /* the session shows it \Recent */
 };
@@ -470,6 +473,8 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_SENTON: return x->sent_day == n->day;
 	case N_SENTSINCE: return x->sent_day >= n->day;
 	case N_HEADER:
+		if (x->folded) /* only SUBJECT keys then, as with env */
+			return x->subject.p && mime_search_contains(x->subject, n->needle);
 		if (x->env) /* only SUBJECT keys then (compiler.header 0) */
 			return mime_search_value(x->env->subject, n->needle);
 		return x->ms && mime_search_header(x->ms, n->name, n->needle);
@@ -571,7 +576,15 @@ struct search_batch {
 	struct arena *a;
 	const uint32_t *idx; /* view indexes of this batch */
 	uint8_t *res;        /* per view index: 1 = hit */
+	/* Subjects read from the records, folded, for the subject cache:
+	 * their email ids and offsets in text (length in lens; NONE: no
+	 * Subject). Added after the batch's read transaction. */
+	uint32_t *ids, *offs, *lens;
+	size_t n;
+	struct buf text, fold;
 };
+
+#define NONE UINT32_MAX
 
 /*
  * SUBJECT is "the envelope structure's SUBJECT field" (RFC 9051 §6.4.4):
@@ -595,6 +608,18 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 		return 0;
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
 			     .env = &env, .recent = imap_view_recent(&b->s->view, m) };
+	/* Folded once: compared here, and kept for the next SEARCH. */
+	if (env.subject.p)
+		mime_search_fold_value(env.subject, &b->fold);
+	size_t off = buf_len(&b->text);
+	if (!env.subject.p || (buf_len(&b->fold) <= IMAP_SUBJECT_CACHE_TEXT_MAX &&
+			       buf_append(&b->text, buf_data(&b->fold), buf_len(&b->fold)) == 0)) {
+		b->ids[b->n] = m->email_id;
+		b->offs[b->n] = (uint32_t)off;
+		b->lens[b->n++] = env.subject.p ? (uint32_t)buf_len(&b->fold) : NONE;
+	}
+	x.folded = 1;
+	x.subject = env.subject.p ? buf_str(&b->fold) : STR_NULL;
 	b->res[k] = (uint8_t)eval(b->root, &x);
 	return 1;
 }
@@ -611,6 +636,63 @@ static void batch_cb(void *arg, size_t i, const void *meta, size_t metalen, cons
 				.recent = imap_view_recent(&b->s->view, m) };
 	search_cb(&r, meta, metalen, d, len);
 	b->res[k] = (uint8_t)r.hit;
+}
+
+/* A subject the cache holds: the keys evaluated with it. */
+struct cached_eval {
+	struct imap_session *s;
+	const struct node *root;
+	const uint32_t *idx;
+	uint8_t *res;
+};
+
+static void cached_cb(void *arg, size_t i, struct str folded)
+{
+	struct cached_eval *ce = arg;
+	uint32_t k = ce->idx[i];
+	const struct imap_msg *m = &ce->s->view.msgs[k];
+	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
+			     .recent = imap_view_recent(&ce->s->view, m), .folded = 1,
+			     .subject = folded };
+	ce->res[k] = (uint8_t)eval(ce->root, &x);
+}
+
+/*
+ * SUBJECT being the only key on the content: the messages whose folded
+ * subject the cache holds are decided here; idx and ids keep the rest
+ * (their order kept), whose count is returned.
+ */
+static size_t search_cached(struct imap_session *s, const struct node *root, uint8_t *res,
+			    uint32_t *idx, uint32_t *ids, size_t n)
+{
+	struct cached_eval ce = { .s = s, .root = root, .idx = idx, .res = res };
+	uint8_t *found = xmalloc(n);
+	size_t w = 0;
+
+	if (imap_subject_cache_each(imap_store, s->account, ids, n, found, cached_cb, &ce) == 0) {
+		free(found);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!found[i]) {
+			idx[w] = idx[i];
+			ids[w++] = ids[i];
+		}
+	free(found);
+	return w;
+}
+
+/* The subjects a batch read go to the cache. */
+static void cache_batch(struct imap_session *s, struct search_batch *b)
+{
+	struct str *v = xmalloc((b->n + 1) * sizeof(*v));
+	for (size_t i = 0; i < b->n; i++)
+		v[i] = b->lens[i] == NONE ? STR_NULL
+					  : str_make(buf_data(&b->text) + b->offs[i], b->lens[i]);
+	imap_subject_cache_add(imap_store, s->account, b->ids, v, b->n);
+	free(v);
+	b->n = 0;
+	buf_reset(&b->text);
 }
 
 /* res[i] for every message of the view: from the snapshot where the keys
@@ -640,16 +722,31 @@ static void search_all(struct imap_session *s, const struct node *root, const st
 		idx[n] = i;
 		ids[n++] = v->msgs[i].email_id;
 	}
+	int subject_only = !c->body && !c->sent && !c->header;
+	if (n && subject_only)
+		n = search_cached(s, root, res, idx, ids, n);
 	if (n) {
 		struct search_batch b = { .s = s, .root = root, .c = c, .a = arena_new(65536),
 					  .res = res };
+		if (subject_only) {
+			b.ids = xmalloc(3 * SEARCH_BATCH * sizeof(*b.ids));
+			b.offs = b.ids + SEARCH_BATCH;
+			b.lens = b.offs + SEARCH_BATCH;
+		}
+		buf_init(&b.text, (size_t)SEARCH_BATCH * IMAP_SUBJECT_CACHE_TEXT_MAX);
+		buf_init(&b.fold, 256u * 1024); /* mime_search.c's SEARCH_VALUE_MAX */
 		for (size_t off = 0; off < n; off += SEARCH_BATCH) {
 			b.idx = idx + off;
 			if (store_emails_content(imap_store, s->account, ids + off,
 						 n - off < SEARCH_BATCH ? n - off : SEARCH_BATCH,
 						 batch_meta_cb, batch_cb, &b) != STORE_OK)
 				log_warn("imap", s->id, "event=search_read_failed");
+			if (b.n)
+				cache_batch(s, &b);
 		}
+		free(b.ids);
+		buf_free(&b.text);
+		buf_free(&b.fold);
 		arena_free(&b.a);
 	}
 	free(idx);

@@ -33,6 +33,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "imap/imap_server.h"
+#include "imap/imap_subject_cache.h"
 #include "imap/imap_view_cache.h"
 #include "net/conn.h"
 #include "net/limits.h"
@@ -62,6 +63,7 @@ void imap_server_init(const struct config *cfg, struct store *st)
 	imap_cfg = cfg;
 	imap_store = st;
 	imap_view_cache_clear(); /* snapshots of another store mean nothing here */
+	imap_subject_cache_clear();
 	if (getrandom(&session_base, sizeof(session_base), 0) != sizeof(session_base))
 		session_base = (uint64_t)time_wall() << 20;
 }

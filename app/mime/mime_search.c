@@ -69,6 +69,13 @@ static int value_contains(struct buf *dec, struct str unfolded, struct str needl
 	return contains(buf_str(dec), needle);
 }
 
+/* No encoded-word: the decoded value is the value itself (a short one is
+ * folded on the stack, not in a buf). */
+static int plain_value(struct str v)
+{
+	return v.len <= 512 && !memmem(v.p, v.len, "=?", 2);
+}
+
 int mime_search_value(struct str unfolded, struct str needle)
 {
 	struct buf dec;
@@ -76,8 +83,7 @@ int mime_search_value(struct str unfolded, struct str needle)
 		return 0;
 	if (needle.len == 0)
 		return 1;
-	if (unfolded.len <= 512 && !memmem(unfolded.p, unfolded.len, "=?", 2)) {
-		/* No encoded-word: the decoded value is the value itself. */
+	if (plain_value(unfolded)) {
 		char tmp[512];
 		memcpy(tmp, unfolded.p, unfolded.len);
 		mime_search_fold(tmp, unfolded.len);
@@ -87,6 +93,21 @@ int mime_search_value(struct str unfolded, struct str needle)
 	int hit = value_contains(&dec, unfolded, needle);
 	buf_free(&dec);
 	return hit;
+}
+
+void mime_search_fold_value(struct str unfolded, struct buf *out)
+{
+	buf_reset(out);
+	if (plain_value(unfolded))
+		buf_append(out, unfolded.p, unfolded.len); /* out full: nothing */
+	else
+		rfc5322_decode_words(unfolded, out); /* a prefix past the cap */
+	mime_search_fold(buf_data(out), buf_len(out));
+}
+
+int mime_search_contains(struct str folded, struct str needle)
+{
+	return contains(folded, needle);
 }
 
 static int is_address_field(struct str name)

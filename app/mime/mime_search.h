@@ -72,6 +72,16 @@ int mime_search_header(struct mime_search *sm, struct str name, struct str needl
  */
 int mime_search_value(struct str unfolded, struct str needle);
 
+/*
+ * mime_search_value() in two steps, for a caller that keeps the value it
+ * compares (imap_subject_cache.h): the decoded, folded form of unfolded
+ * into out (reset first; a prefix when out fills), then the test on it.
+ * mime_search_value(v, n) == mime_search_contains(folded v, n) for a
+ * present value.
+ */
+void mime_search_fold_value(struct str unfolded, struct buf *out);
+int mime_search_contains(struct str folded, struct str needle);
+
 /* 1 when the decoded body text contains needle (an empty needle always
  * matches). */
 int mime_search_body(struct mime_search *sm, struct str needle);
