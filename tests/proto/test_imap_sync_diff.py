@@ -15,17 +15,20 @@ import dovecot_peer
 from test_imap import BOB_PW, Raw, srv
 from test_imap_fetch_diff import Plain, command
 
-COUNTS = re.compile(rb"^\* \d+ (EXISTS|EXPUNGE)$")
+COUNTS = re.compile(rb"^\* (\d+ (EXISTS|EXPUNGE)|VANISHED .*)$")
 
 
 def msg(i):
     return b"Subject: sync %d\r\n\r\nbody %d\r\n" % (i, i)
 
 
-def script(a, b):
-    """Runs the script on sessions a and b (logged in, same account);
-    returns [(step, [EXISTS/EXPUNGE lines])]."""
+def script(a, b, qresync=False):
+    """Runs the script on sessions a and b (logged in, same account; b
+    with QRESYNC enabled when asked, so it hears VANISHED); returns
+    [(step, [EXISTS/EXPUNGE/VANISHED lines])]."""
     out = []
+    if qresync:
+        command(b, "e", "ENABLE QRESYNC")
 
     def run(step, c, text, literal=None):
         lines = [t for t, _ in command(c, "t", text, literal)]
@@ -69,5 +72,27 @@ def test_imap_exists_after_expunge_matches_dovecot():
         steps = dict(tern)
         assert steps["a expunges 2"] == [b"* 2 EXPUNGE"]
         assert steps["b hears of one gone and one new"] == [b"* 1 EXPUNGE", b"* 2 EXISTS"], tern
+        for c in (ta, tb, da, db):
+            c.close()
+
+
+def test_imap_exists_after_vanished_matches_dovecot():
+    """The same with QRESYNC on the second session: VANISHED, which
+    lowers the count as EXPUNGE does (RFC 7162 §3.2.10), and no EXISTS
+    after it unless messages came."""
+    if not dovecot_peer.available():
+        return "skip"  # needs root and Debian's dovecot-imapd
+    with srv() as s, dovecot_peer.DovecotPeer([("bob", BOB_PW)]) as d:
+        ta, tb = Raw(s), Raw(s)
+        ta.login()
+        tb.login()
+        da, db = Plain(d.port), Plain(d.port)
+        for c in (da, db):
+            command(c, "l", 'LOGIN bob "%s"' % BOB_PW)
+        tern, dove = script(ta, tb, qresync=True), script(da, db, qresync=True)
+        for (step, got), (_, want) in zip(tern, dove):
+            assert got == want, (step, got, want)
+        steps = dict(tern)
+        assert steps["b hears of one gone and one new"] == [b"* VANISHED 4", b"* 2 EXISTS"], tern
         for c in (ta, tb, da, db):
             c.close()
