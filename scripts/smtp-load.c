@@ -18,6 +18,9 @@
  * with three options before the arguments:
  *   -l        LMTP: LHLO instead of EHLO, one reply per RCPT after DATA
  *   -p        plain TCP, no STARTTLS
+ *   -P        PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one
+ *             write and their replies are read after, as Postfix's smtp and
+ *             lmtp clients send them (both servers advertise it)
  *   -f LIST   messages from files: LIST has one "SENDER PATH" a line; the
  *             file's bytes are the message (CRLF lines, dot-stuffed here),
  *             MAIL FROM is SENDER; message i (counted over all threads) is
@@ -26,7 +29,7 @@
  *             whole addresses and SIZE and FROM are ignored
  *
  * Build: gcc -O2 -o smtp-load smtp-load.c -lssl -lcrypto -lpthread
- * Usage: smtp-load [-l] [-p] [-f LIST] PORT MESSAGES THREADS SIZE PER_SESSION FROM RCPT_DOMAIN
+ * Usage: smtp-load [-l] [-p] [-P] [-f LIST] PORT MESSAGES THREADS SIZE PER_SESSION FROM RCPT_DOMAIN
  *                  [USER PASSWORD]
  */
 #include <arpa/inet.h>
@@ -47,7 +50,7 @@
 struct opts {
 	int port, messages, threads, size, per_session;
 	const char *from, *rcpt_domain, *user, *password;
-	int lmtp, plain;
+	int lmtp, plain, pipeline;
 };
 
 /* -f: the messages read from files, dot-stuffed, and the recipients. */
@@ -229,13 +232,37 @@ static void session_close(struct conn *c, int polite)
 	c->fd = -1;
 }
 
+/* MAIL FROM, RCPT TO and DATA, up to DATA's 354: a command at a time, or
+ * all three in one write with -P. */
+static int envelope(struct conn *c, const char *from, const char *rcpt_fmt, ...)
+{
+	char rcpt[512], line[1536], last[512];
+	va_list ap;
+
+	va_start(ap, rcpt_fmt);
+	vsnprintf(rcpt, sizeof rcpt, rcpt_fmt, ap);
+	va_end(ap);
+	if (!o.pipeline)
+		return cmd(c, 250, "MAIL FROM:<%s>", from) || cmd(c, 250, "RCPT TO:<%s>", rcpt) ||
+		       cmd(c, 354, "DATA") ? -1 : 0;
+	int n = snprintf(line, sizeof line, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, rcpt);
+	if (n < 0 || (size_t)n >= sizeof line || send_all(c, line, (size_t)n) != 0)
+		return fail(c, "write failed in the envelope");
+	static const int want[] = {250, 250, 354};
+	for (int i = 0; i < 3; i++) {
+		int code = reply(c, last, sizeof last);
+		if (code != want[i])
+			return fail(c, "pipelined reply %d -> %d %s", i + 1, code, last);
+	}
+	return 0;
+}
+
 static int send_message(struct conn *c, int seq)
 {
 	char head[512], last[512];
 	int rcpt = seq % 50;
 
-	if (cmd(c, 250, "MAIL FROM:<%s>", o.from) ||
-	    cmd(c, 250, "RCPT TO:<rcpt%d@%s>", rcpt, o.rcpt_domain) || cmd(c, 354, "DATA"))
+	if (envelope(c, o.from, "rcpt%d@%s", rcpt, o.rcpt_domain))
 		return -1;
 	int n = snprintf(head, sizeof head,
 	                 "From: %s\r\nTo: rcpt%d@%s\r\nSubject: bench %d-%d\r\n"
@@ -258,8 +285,7 @@ static int send_file_message(struct conn *c, int seq)
 	char last[512];
 	struct file_msg *m = &fmsgs[seq % nfmsgs];
 
-	if (cmd(c, 250, "MAIL FROM:<%s>", m->from) ||
-	    cmd(c, 250, "RCPT TO:<%s>", rcpts[seq % nrcpts]) || cmd(c, 354, "DATA"))
+	if (envelope(c, m->from, "%s", rcpts[seq % nrcpts]))
 		return -1;
 	if (send_all(c, m->data, m->len) || send_all(c, ".\r\n", 3))
 		return fail(c, "write failed in DATA");
@@ -362,13 +388,15 @@ static int load_list(const char *list, char *rcpt_csv)
 int main(int argc, char **argv)
 {
 	const char *list = NULL;
-	int lmtp = 0, plain = 0, opt;
+	int lmtp = 0, plain = 0, pipeline = 0, opt;
 
-	while ((opt = getopt(argc, argv, "lpf:")) != -1) {
+	while ((opt = getopt(argc, argv, "lpPf:")) != -1) {
 		if (opt == 'l')
 			lmtp = 1;
 		else if (opt == 'p')
 			plain = 1;
+		else if (opt == 'P')
+			pipeline = 1;
 		else if (opt == 'f')
 			list = optarg;
 		else
@@ -383,7 +411,7 @@ int main(int argc, char **argv)
 	}
 	o = (struct opts){atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
 	                  argv[6], argv[7], argc == 10 ? argv[8] : NULL,
-	                  argc == 10 ? argv[9] : NULL, lmtp, plain};
+	                  argc == 10 ? argv[9] : NULL, lmtp, plain, pipeline};
 	if (o.port <= 0 || o.messages <= 0 || o.threads <= 0 || o.size <= 0 || o.per_session <= 0)
 		return 2;
 	if (list != NULL && load_list(list, argv[7]) != 0) {
