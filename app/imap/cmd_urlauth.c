@@ -106,7 +106,7 @@ struct gen_item {
 /* One malloc'ed block in j->keywords, freed with the job. */
 struct gen_job {
 	size_t n;
-	int reset; /* RESETKEY */
+	int reset; /* RESETKEY: 1 every mailbox, 2 one mailbox */
 	struct gen_item it[];
 };
 
@@ -141,7 +141,10 @@ static void gen_done(struct imap_session *s, struct imap_job *j)
 		goto out;
 	}
 	if (g->reset) {
-		imap_tagged(s, "OK Resetkey completed.");
+		/* RFC 4467's RESETKEY example answers a mailbox's reset with its
+		 * mechanisms in URLMECH (as Dovecot does). */
+		imap_tagged(s, g->reset == 2 ? "OK [URLMECH INTERNAL] Resetkey completed." :
+					       "OK Resetkey completed.");
 		goto out;
 	}
 	struct buf b;
@@ -282,7 +285,7 @@ static void cmd_resetkey(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		g->it[g->n++].mailbox = mb;
 	}
-	g->reset = 1;
+	g->reset = cmd->nargs ? 2 : 1;
 	struct imap_job *j = imap_job_new(s);
 	j->keywords = (char *)g;
 	j->run = gen_run;
