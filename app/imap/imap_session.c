@@ -437,8 +437,21 @@ static void parse_error(struct imap_session *s, int r)
 		imap_close_with(s, "protocol_error");
 		return;
 	}
-	imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
 	s->append_bytes = 0;
+	if ((r == IMAP_PARSE_ERR_LITERAL_TOO_BIG || r == IMAP_PARSE_ERR_COMMAND_TOO_BIG) &&
+	    (p->cmd.id == IMAP_CMD_APPEND || p->cmd.id == IMAP_CMD_REPLACE ||
+	     p->cmd.id == IMAP_CMD_UID_REPLACE) &&
+	    s->state != IMAP_S_NOT_AUTH) {
+		/* A message literal past the parser's bound (a few times the
+		 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG],
+		 * as literal_decision() answers one a little over it (RFC 7889;
+		 * a CATENATE TEXT part answered BAD before). */
+		imap_reply(s, "%s NO [TOOBIG] Message is larger than the APPENDLIMIT.", tag);
+		imap_parser_next(p);
+		arena_reset(s->cmd_arena);
+		return;
+	}
+	imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
 	imap_parser_next(p);
 	arena_reset(s->cmd_arena);
 	imap_session_error(s);
