@@ -172,8 +172,9 @@ static void select_recent(struct imap_session *s, int examine)
 
 	if (store_mailbox_recent(imap_store, s->account, s->view.mailbox, &first, &next) ==
 	    STORE_OK) {
-		s->view.recent_lo = first;
-		s->view.recent_hi = next;
+		s->view.recent[0][0] = first;
+		s->view.recent[0][1] = next;
+		s->view.nrecent = first != next;
 		s->view.show_recent = 1;
 		n = imap_view_recent_count(&s->view);
 		if (!examine && first != next) {
@@ -196,14 +197,19 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 	if (store_mailbox_recent(imap_store, s->account, v->mailbox, &first, &next) != STORE_OK ||
 	    first == next)
 		return 0;
-	if (v->recent_lo == v->recent_hi) {
-		v->recent_lo = first;
-		v->recent_hi = next;
-	} else if (first <= v->recent_hi) {
-		if (next > v->recent_hi)
-			v->recent_hi = next;
+	uint32_t *last = v->nrecent ? v->recent[v->nrecent - 1] : NULL;
+	if (last && first <= last[1]) {
+		/* our own claim may not be committed yet: the same run grows */
+		if (next > last[1])
+			last[1] = next;
+	} else if (v->nrecent < IMAP_VIEW_RECENT_RUNS) {
+		/* another session claimed the ones in between (they are its),
+		 * or none was ours yet: a run of its own */
+		v->recent[v->nrecent][0] = first;
+		v->recent[v->nrecent][1] = next;
+		v->nrecent++;
 	} else {
-		return 0; /* another session claimed the ones in between: they are its */
+		return 0; /* left recent for a later session */
 	}
 	if (!v->readonly) {
 		struct recent_claim *c = xmalloc(sizeof(*c));
@@ -281,7 +287,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_reply(s, "* %u EXISTS", s->view.count);
 	/* IMAP4rev2 retired RECENT and the UNSEEN code (RFC 9051 §6.3.2);
 	 * RECENT comes last for rev1 (select_recent()). */
-	s->view.recent_lo = s->view.recent_hi = 0;
+	s->view.nrecent = 0;
 	s->view.show_recent = 0;
 	for (uint32_t i = 0; i < s->view.count && !s->rev2; i++)
 		if (!(s->view.msgs[i].flags & IMAP_F_SEEN)) {

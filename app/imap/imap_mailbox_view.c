@@ -77,7 +77,12 @@ void imap_msg_set_keywords(struct imap_msg *m, const char *kw, size_t len)
 
 int imap_view_recent(const struct imap_mailbox_view *v, const struct imap_msg *m)
 {
-	return v && v->show_recent && m->uid >= v->recent_lo && m->uid < v->recent_hi;
+	if (!v || !v->show_recent)
+		return 0;
+	for (unsigned i = 0; i < v->nrecent; i++)
+		if (m->uid >= v->recent[i][0] && m->uid < v->recent[i][1])
+			return 1;
+	return 0;
 }
 
 int imap_msg_flags_append(const struct imap_mailbox_view *v, const struct imap_msg *m,
@@ -323,8 +328,8 @@ static void keep_session_state(struct imap_mailbox_view *nv, const struct imap_m
 {
 	nv->kwnames_len = v->kwnames_len;
 	memcpy(nv->kwnames, v->kwnames, v->kwnames_len);
-	nv->recent_lo = v->recent_lo;
-	nv->recent_hi = v->recent_hi;
+	memcpy(nv->recent, v->recent, sizeof(nv->recent));
+	nv->nrecent = v->nrecent;
 	nv->show_recent = v->show_recent;
 }
 
@@ -629,10 +634,14 @@ uint32_t imap_view_seq(const struct imap_mailbox_view *v, uint32_t uid)
 
 uint32_t imap_view_recent_count(const struct imap_mailbox_view *v)
 {
-	if (!v->show_recent || v->recent_lo >= v->recent_hi)
+	uint32_t n = 0;
+	if (!v->show_recent)
 		return 0;
-	/* the UIDs ascend: [recent_lo, recent_hi) is one run of the view */
-	return imap_view_lower_bound(v, v->recent_hi) - imap_view_lower_bound(v, v->recent_lo);
+	/* the UIDs ascend: each run [lo, hi) is one run of the view */
+	for (unsigned i = 0; i < v->nrecent; i++)
+		n += imap_view_lower_bound(v, v->recent[i][1]) -
+		     imap_view_lower_bound(v, v->recent[i][0]);
+	return n;
 }
 
 uint32_t imap_view_last_uid(const struct imap_mailbox_view *v)

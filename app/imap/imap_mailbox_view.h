@@ -51,6 +51,8 @@ struct imap_msg {
 #define IMAP_F_DRAFT 16u
 
 #define IMAP_VIEW_KWNAMES_MAX 2048
+/* Runs of \Recent uids a view keeps (struct imap_mailbox_view). */
+#define IMAP_VIEW_RECENT_RUNS 8
 /* Room the FLAGS and PERMANENTFLAGS lines take, twice per sync at most. */
 #define IMAP_VIEW_FLAGS_LINES_MAX (2 * IMAP_VIEW_KWNAMES_MAX + 256)
 
@@ -71,10 +73,14 @@ struct imap_mailbox_view {
 	 * has \*). Inline so a snapshot (imap_view_cache.h) copies it. */
 	uint16_t kwnames_len;
 	char kwnames[IMAP_VIEW_KWNAMES_MAX];
-	/* IMAP \Recent (RFC 3501 §2.3.2) for IMAP4rev1 sessions: the uids
-	 * [recent_lo, recent_hi) this session claimed at SELECT (or saw at
-	 * EXAMINE); none when show_recent is 0. */
-	uint32_t recent_lo, recent_hi;
+	/* IMAP \Recent (RFC 3501 §2.3.2) for IMAP4rev1 sessions: runs of
+	 * uids [lo, hi) this session claimed at SELECT (or saw at EXAMINE)
+	 * and as new mail came, ascending; none when show_recent is 0. A
+	 * claim that does not touch the last run is a run of its own (another
+	 * session was told of the messages between first); past
+	 * IMAP_VIEW_RECENT_RUNS runs a claim is not taken (cmd_select.c). */
+	uint32_t recent[IMAP_VIEW_RECENT_RUNS][2];
+	uint8_t nrecent;
 	unsigned show_recent : 1;
 };
 
