@@ -76,7 +76,7 @@ def test_imap_urlauth():
         later = gen(bob, base + ";EXPIRE=2099-02-03T04:05:06+01:00;URLAUTH=authuser")
         assert fetch(carol, later) == MSG
         # RESETKEY: every URL signed before is gone.
-        assert cmd(bob, "r", "RESETKEY INBOX") == ([], b"r OK Resetkey completed.")
+        assert cmd(bob, "r", "RESETKEY INBOX") == ([], b"r OK [URLMECH INTERNAL] Resetkey completed.")
         assert fetch(carol, auth) is None and fetch(bob, mine) is None
         again = gen(bob, base + ";URLAUTH=authuser")
         assert fetch(carol, again) == MSG
