@@ -96,8 +96,9 @@ def _children(pid):
 
 
 class DovecotPeer:
-    def __init__(self, users, cert=None, courier=False, sieve=False):
-        """users: [(name, password)]; each gets an empty Maildir INBOX."""
+    def __init__(self, users, cert=None, courier=False, sieve=False, extra=""):
+        """users: [(name, password)]; each gets an empty Maildir INBOX.
+        extra: more configuration lines (settings of one test)."""
         self.tmp = tempfile.mkdtemp(prefix="tern-dovecot-")
         os.chmod(self.tmp, 0o755)
         self.port = free_port()
@@ -110,7 +111,7 @@ class DovecotPeer:
         if cert:
             ssl = "ssl = yes\nssl_cert = <%s\nssl_key = <%s" % cert
         extra = (COURIER.format(d=self.tmp) if courier else "") + \
-            (SIEVE.format(sport=self.sieve_port) if sieve else "")
+            (SIEVE.format(sport=self.sieve_port) if sieve else "") + extra
         with open(os.path.join(self.tmp, "dovecot.conf"), "w") as f:
             f.write(CONF.format(d=self.tmp, uid=nobody.pw_name, gid=nogroup.gr_name,
                                 port=self.port, ssl=ssl, extra=extra,
