@@ -36,6 +36,8 @@ import time
 
 import dovecot_peer
 from test_imap import BOB, BOB_PW, Raw, raw_response, srv
+from test_imap_compliance import cmd_rest
+from test_imap_fetch_diff import Plain
 
 URL_HOST = "mx.example.test"
 USER_URL = BOB.replace("@", "%40")
@@ -67,21 +69,6 @@ MSG = [("From: alice@remote.test\r\nTo: bob@example.test\r\nSubject: %s\r\n"
        for i, subj in enumerate(("delta", "alpha", "charlie", "bravo", "echo"))]
 
 
-class Plain:
-    """A raw IMAP connection without TLS (Dovecot's side)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), 10)
-        self.buf = b""
-        raw_response(self)  # greeting
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def close(self):
-        self.sock.close()
-
-
 class Side:
     """One server under test: its connections and the values a script
     saves from its answers (a URL GENURLAUTH made, a mailbox's
@@ -98,15 +85,6 @@ class Side:
 
     def expand(self, text):
         return re.sub(r"<<(\w+)>>", lambda m: self.vars[m.group(1)], text)
-
-
-def read_until(c, tag):
-    out = []
-    while True:
-        text, lits = raw_response(c)
-        out.append((text, lits))
-        if text.startswith(tag.encode() + b" "):
-            return out
 
 
 def send_command(side, c, tag, parts):
@@ -128,7 +106,7 @@ def send_command(side, c, tag, parts):
                 c.close()  # the server waits for the octets: this connection is spent
                 side.conns[side.conns.index(c)] = side.connect()
                 return [(text, lits)]
-            return [(text, lits)] + (read_until(c, tag) if not text.startswith(tag.encode()) else [])
+            return [(text, lits)] + (cmd_rest(c, tag) if not text.startswith(tag.encode()) else [])
         if not sync:
             buf += b"{%d+}\r\n%s" % (len(data), data)
             continue
@@ -136,10 +114,10 @@ def send_command(side, c, tag, parts):
         buf = b""
         text, lits = raw_response(c)
         if not text.startswith(b"+"):
-            return [(text, lits)] + (read_until(c, tag) if not text.startswith(tag.encode()) else [])
+            return [(text, lits)] + (cmd_rest(c, tag) if not text.startswith(tag.encode()) else [])
         buf = data
     c.send(buf + b"\r\n")
-    return read_until(c, tag)
+    return cmd_rest(c, tag)
 
 
 def drain(c, quiet=1.2, limit=8.0):
@@ -235,7 +213,7 @@ class Run:
             c = side.conn(conn)
             got = drain(c)
             c.send("t%d NOOP\r\n" % self.n)
-            got += read_until(c, "t%d" % self.n)
+            got += cmd_rest(c, "t%d" % self.n)
             out.append(sorted(normal(t, lits) for t, lits in got))
         self.steps.append((label, out[0], out[1]))
 
@@ -286,7 +264,7 @@ def sides():
         def dovecot():
             c = Plain(d.port)
             c.send('l LOGIN "%s" "%s"\r\n' % (BOB, BOB_PW))
-            out = read_until(c, "l")
+            out = cmd_rest(c, "l")
             assert out[-1][0].startswith(b"l OK"), out
             return c
 
