@@ -329,8 +329,9 @@ KNOWN_CATENATE = {
     "relative to selected": (
         ["T NO [BADURL ;UID=1]"],
         "RFC 4469's URL parts are IMAP URLs (RFC 5092) and its examples name the mailbox "
-        "('/INBOX;UIDVALIDITY=.../;UID=...'); neither RFC gives a base that resolves a "
-        "URL without one, Dovecot takes the selected mailbox. Not settled by a sentence: left"),
+        "('/INBOX;UIDVALIDITY=.../;UID=...'); RFC 5092 §7.2 is read as ruling out "
+        "relative-path references (paraphrased; the RFC text was not at hand), Dovecot "
+        "takes the selected mailbox as the base. Not settled here: left as it is"),
 }
 
 
