@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xalloc.h"
 #include "imap/imap_session.h"
@@ -175,14 +176,28 @@ static int url_part(struct imap_session *s, struct str url, struct buf *b)
 	const char *why = NULL;
 	int toobig = 0;
 
-	switch (imap_url_parse(url, &u)) {
+	/* A URL that starts at ";UID=" is a relative reference to a message
+	 * of the selected mailbox: resolved against that mailbox's URL as the
+	 * base (RFC 5092 §7.1 and RFC 3986 §5.2, where ";UID=" is part of the
+	 * path), as Dovecot resolves it. Parsed behind a placeholder mailbox
+	 * segment; the mailbox read is the selected one. */
+	char based[1024];
+	int in_selected = s->state == IMAP_S_SELECTED && url.len >= 5 &&
+			  strncasecmp(url.p, ";UID=", 5) == 0;
+	struct str parsed = url;
+	if (in_selected) {
+		int n = snprintf(based, sizeof(based), "/-/%.*s", (int)url.len, url.p);
+		parsed = n > 0 && (size_t)n < sizeof(based) ? str_make(based, (size_t)n) : str_make("", 0);
+	}
+	switch (imap_url_parse(parsed, &u)) {
 	case IMAP_URL_OK: break;
 	case IMAP_URL_NOT_RELATIVE: why = "Invalid IMAP URL: Relative URL required"; break;
 	case IMAP_URL_URLAUTH: why = "URLAUTH is not supported"; break;
 	default: why = "Invalid IMAP URL"; break;
 	}
 	if (!why)
-		why = imap_url_read(s, s->account, &u, b, &toobig);
+		why = in_selected ? imap_url_read_at(s, s->account, s->view.mailbox, &u, b, &toobig)
+				  : imap_url_read(s, s->account, &u, b, &toobig);
 	if (toobig) {
 		imap_tagged(s, "NO [TOOBIG] Message is larger than the APPENDLIMIT.");
 		return -1;
