@@ -13,8 +13,8 @@
  * checked on other splits; SPAM_CV_RULES=1 checks each content rule's
  * weight (fires on ham and spam, the counts without it and doubled);
  * SPAM_CV_DUMP=FILE writes every held-out score (dump);
- * LR_RATE, LR_EPOCHS and LR_L2 the regression's
- * training.
+ * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
+ * training, CV_NO_LR=1 skips it (the slow part).
  *
  * DIR holds ham/ and spam/, each with subset folders of one message per
  * file (the SpamAssassin corpus's train/). Every message is tokenized
@@ -23,8 +23,9 @@
  *   nb  naive Bayes with sparse bigrams (spam_model.c, what tern uses)
  *   lr  logistic regression over the same tokens hashed into 2^20
  *       weights, trained by SGD (log loss, L2), 6 epochs
- * and with the content rules added (spam_rules_*: the score tern gives
- * without DNS). Prints, per method and threshold, ham flagged and spam
+ *   grams  the byte-gram regression (spam_grams.c, what tern uses)
+ * and tern's score: the classifier's and the regression's points with
+ * the content rules (spam_rules_*: the score tern gives without DNS). Prints, per method and threshold, ham flagged and spam
  * missed, so the thresholds can be chosen from held-out scores.
  */
 #include <dirent.h>
@@ -52,6 +53,9 @@ struct item {
 	double weight[ITEM_RULES];  /* and weight */
 	struct spam_bayes nb; /* held-out */
 	double lr;            /* held-out */
+	uint32_t *g;          /* the byte grams (spam_grams) */
+	size_t ng;
+	double grams;         /* the byte-gram regression's log odds, held out */
 };
 
 static struct item *items;
@@ -148,8 +152,40 @@ static void prepare(struct item *it)
 		it->rule[it->nrule] = (uint8_t)k;
 		it->weight[it->nrule++] = r.rules[i].weight;
 	}
+	it->g = xmalloc(SPAM_GRAM_TEXT * sizeof *it->g);
+	it->ng = spam_grams(m, it->g);
 	spam_msg_free(&m);
 	free(p);
+}
+
+/* The byte-gram regression (spam_grams.c) fitted on the other folds. */
+static void run_grams(int folds, int k)
+{
+	size_t nw = (size_t)1 << SPAM_GRAM_BITS;
+	float *w = xmalloc(nw * sizeof *w);
+	const struct spam_gram_lesson **v = xmalloc(nitems * sizeof *v);
+	struct spam_gram_lesson *ls = xmalloc(nitems * sizeof *ls);
+	size_t n = 0;
+	for (size_t i = 0; i < nitems; i++) {
+		if ((int)(i % (size_t)folds) == k)
+			continue;
+		ls[n] = (struct spam_gram_lesson){items[i].spam ? 's' : 'h', 0, (uint32_t)items[i].ng,
+		                                  items[i].g};
+		v[n] = &ls[n];
+		n++;
+	}
+	double bias;
+	spam_grams_fit_weights(v, n, w, &bias);
+	for (size_t i = k; i < nitems; i += folds) {
+		struct item *it = &items[i];
+		double z = bias;
+		for (size_t j = 0; j < it->ng; j++)
+			z += w[it->g[j]];
+		it->grams = z;
+	}
+	free(ls);
+	free(v);
+	free(w);
 }
 
 static void run_nb(int folds, int k)
@@ -233,15 +269,18 @@ static void run_lr(int folds, int k)
 	free(w);
 }
 
-/* 0: the classifier's probability, 1: the regression's, 2: tern's score
- * (the classifier's points plus the content rules) */
+/* 0: the classifier's probability, 1: the token regression's, 2: tern's
+ * score (the classifier's and the byte grams' points plus the content
+ * rules), 3: the byte-gram regression's log odds */
 static double score_of(const struct item *it, int which)
 {
 	if (which == 0)
 		return it->nb.p;
 	if (which == 1)
 		return it->lr;
-	return spam_bayes_points(&it->nb) + it->rules;
+	if (which == 3)
+		return it->grams;
+	return spam_bayes_points(&it->nb) + spam_grams_points(it->grams) + it->rules;
 }
 
 /* Ham flagged and spam missed when score >= th is spam. */
@@ -334,8 +373,9 @@ static void rule_check(void)
 }
 
 /* One line per message, every score held out: path, class (1 spam),
- * the classifier's probability, evidence and clues, the regression's
- * probability, then each content rule that fired as NAME=WEIGHT, tab
+ * the classifier's probability, evidence and clues, the token
+ * regression's probability, the byte-gram regression's log odds, tern's
+ * score, then each content rule that fired as NAME=WEIGHT, tab
  * separated; for trying a combination of them (stacking, a new rule's
  * weight) without rebuilding. */
 static void dump(const char *path)
@@ -347,8 +387,8 @@ static void dump(const char *path)
 	}
 	for (size_t i = 0; i < nitems; i++) {
 		const struct item *it = &items[i];
-		fprintf(f, "%s\t%d\t%.6f\t%.4f\t%u\t%.6f", it->path, it->spam, it->nb.p,
-		        it->nb.evidence, it->nb.clues, it->lr);
+		fprintf(f, "%s\t%d\t%.6f\t%.4f\t%u\t%.6f\t%.4f\t%.4f", it->path, it->spam, it->nb.p,
+		        it->nb.evidence, it->nb.clues, it->lr, it->grams, score_of(it, 2));
 		for (size_t j = 0; j < it->nrule; j++)
 			fprintf(f, "\t%s=%.2f", rule_names[it->rule[j]], it->weight[j]);
 		fputc('\n', f);
@@ -383,7 +423,9 @@ int main(int argc, char **argv)
 	printf("%zu messages, %d folds\n", nitems, folds);
 	for (int k = 0; k < folds; k++) {
 		run_nb(folds, k);
-		run_lr(folds, k);
+		if (!getenv("CV_NO_LR"))
+			run_lr(folds, k);
+		run_grams(folds, k);
 	}
 	if (getenv("SPAM_CV_VERBOSE"))
 		for (size_t i = 0; i < nitems; i++)
@@ -403,6 +445,7 @@ int main(int argc, char **argv)
 	for (size_t a = 2; a <= 6; a++) {
 		frontier("nb", 0, a);
 		frontier("tern", 2, a);
+		frontier("grams", 3, a);
 	}
 	return 0;
 }

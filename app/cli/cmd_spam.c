@@ -6,7 +6,8 @@
  *     Maildir (cur/ and new/), or a directory of message files (walked
  *     recursively); into the global model, or EMAIL's own. Messages are
  *     learned in batches, each batch one store write; then the model's
- *     size is printed.
+ *     size is printed. The global model's byte-gram regression keeps
+ *     every message's grams as a lesson and is fitted once at the end.
  *   tern spam test [--account EMAIL] FILE...
  *     prints `VERDICT score=N` (ham|spam|reject|discard at the default
  *     thresholds), then every rule that fired, one a line:
@@ -60,8 +61,28 @@ struct trainer {
 	size_t n, cap;
 	int32_t msgs, total;
 	uint64_t tok[SPAM_TOKENS_MAX];
+	/* the global model's byte-gram lessons, stored GRAM_BATCH at a time
+	 * and fitted once at the end (spam_grams.c) */
+	struct spam_gram_lesson *lessons;
+	size_t nlessons;
 	int failed;
 };
+
+#define GRAM_BATCH 512
+
+static int flush_grams(struct trainer *t)
+{
+	if (!t->nlessons)
+		return 0;
+	int rc = spam_grams_change(t->st, t->lessons, t->nlessons, 1);
+	t->nlessons = 0;
+	if (rc != 0) {
+		fprintf(stderr, "tern: spam train: the store failed (%d)\n", rc);
+		t->failed = 1;
+		return -1;
+	}
+	return 0;
+}
 
 static int flush(struct trainer *t)
 {
@@ -87,6 +108,16 @@ static void learn_one(struct trainer *t, const char *msg, size_t len)
 	/* a user's spam also enters their fuzzy memory, as spam_train does */
 	if (t->account && t->is_spam && spam_fuzzy_learn(t->st, t->account, m, 1) != 0)
 		t->failed = 1;
+	if (!t->account) {
+		if (!t->lessons) {
+			t->lessons = xmalloc(GRAM_BATCH * sizeof *t->lessons);
+			for (size_t i = 0; i < GRAM_BATCH; i++)
+				t->lessons[i].g = xmalloc(SPAM_GRAM_TEXT * sizeof *t->lessons[i].g);
+		}
+		spam_gram_lesson_of(m, t->is_spam, &t->lessons[t->nlessons++]);
+		if (t->nlessons == GRAM_BATCH)
+			flush_grams(t);
+	}
 	spam_msg_free(&m);
 	if (t->n + n > t->cap) {
 		t->cap = t->n + n > BATCH_DELTAS ? t->n + n : BATCH_DELTAS;
@@ -225,7 +256,23 @@ static int spam_train_cmd(const struct config *cfg, int argc, char **argv)
 	printf("learned %d %s (%s)\n", t->total, is_spam ? "spam" : "ham",
 	       email ? email : "global model");
 	store_spam_get(st, &t->account, 1, STORE_SPAM_MODEL, print_model, NULL);
+	if (!t->account && flush_grams(t) == 0) {
+		uint32_t ns, nh;
+		if (spam_grams_refit(st, &ns, &nh) != 0) {
+			fprintf(stderr, "tern: spam train: the byte-gram regression could not be stored\n");
+			t->failed = 1;
+		} else {
+			printf("byte grams: %u spam and %u ham lessons, %s\n", ns, nh,
+			       ns >= SPAM_GRAM_MIN_LESSONS && nh >= SPAM_GRAM_MIN_LESSONS
+			           ? "weights fitted"
+			           : "too few of a class for weights");
+		}
+	}
 	int rc = t->failed ? 1 : 0;
+	if (t->lessons)
+		for (size_t i = 0; i < GRAM_BATCH; i++)
+			free(t->lessons[i].g);
+	free(t->lessons);
 	free(t->d);
 	free(t);
 	store_close(&st);

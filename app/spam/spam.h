@@ -48,6 +48,7 @@ struct store;
 /* ---- limits ---- */
 
 #define SPAM_SCAN_MAX (512u * 1024)  /* octets of a message looked at */
+#define SPAM_GRAM_TEXT 2000u /* octets of a message's start the byte grams read */
 #define SPAM_TEXT_MAX (256u * 1024)  /* decoded text kept, all parts together */
 #define SPAM_URLS_MAX 256            /* URLs kept per message */
 #define SPAM_ATTACH_MAX 64           /* attachments listed per message */
@@ -99,6 +100,7 @@ struct spam_msg {
 	struct mime_tree tree;
 	const char *hdr;     /* the message's header section (copy) */
 	size_t hdr_len;
+	struct str body_head; /* the body's first SPAM_GRAM_TEXT octets, raw */
 
 	/* The header fields the rules read: decoded (RFC 2047) and unfolded
 	 * where text; empty when absent (p == NULL). */

@@ -51,6 +51,10 @@ static void on_domain(void *arg, const char *domain)
 struct classify_ctx {
 	const uint64_t *tok;
 	size_t ntok;
+	const uint32_t *grams;
+	size_t ngrams;
+	double z;      /* the byte-gram regression's log odds */
+	int has_z;
 	uint64_t fuzzy;
 	struct spam_bayes b;
 	int fuzzy_hit;
@@ -80,6 +84,12 @@ static void on_models(void *arg, const struct str *recs)
 	spam_model_classify(hg ? &g : &empty, hu ? &u : NULL, c->tok, c->ntok, &c->b);
 }
 
+static void on_grams(void *arg, const struct str *recs)
+{
+	struct classify_ctx *c = arg;
+	c->has_z = recs[0].p && spam_grams_score(recs[0], c->grams, c->ngrams, &c->z) == 0;
+}
+
 static void on_fuzzy(void *arg, const struct str *recs)
 {
 	struct classify_ctx *c = arg;
@@ -104,6 +114,8 @@ void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_
 struct spam_features {
 	uint64_t *tok;
 	size_t ntok;
+	uint32_t *grams; /* spam_grams */
+	size_t ngrams;
 	uint64_t fuzzy; /* 0: too little text */
 };
 
@@ -112,6 +124,8 @@ struct spam_features *spam_features_new(const struct spam_msg *m)
 	struct spam_features *f = xmalloc(sizeof *f);
 	f->tok = xmalloc(SPAM_TOKENS_MAX * sizeof *f->tok);
 	f->ntok = spam_tokens(m, f->tok, SPAM_TOKENS_MAX);
+	f->grams = xmalloc(SPAM_GRAM_TEXT * sizeof *f->grams);
+	f->ngrams = spam_grams(m, f->grams);
 	f->fuzzy = spam_fuzzy_hash(m);
 	return f;
 }
@@ -121,6 +135,7 @@ void spam_features_free(struct spam_features **f)
 	if (!*f)
 		return;
 	free((*f)->tok);
+	free((*f)->grams);
 	free(*f);
 	*f = NULL;
 }
@@ -128,10 +143,13 @@ void spam_features_free(struct spam_features **f)
 int spam_classify(struct store *st, uint32_t account, const struct spam_features *f,
                   struct spam_result *res)
 {
-	struct classify_ctx c = {.tok = f->tok, .ntok = f->ntok, .b = {-1, 0, 0},
-	                         .nmodels = account ? 2 : 1};
+	struct classify_ctx c = {.tok = f->tok, .ntok = f->ntok, .grams = f->grams,
+	                         .ngrams = f->ngrams, .b = {-1, 0, 0}, .nmodels = account ? 2 : 1};
 	uint32_t accts[2] = {0, account};
 	int rc = store_spam_get(st, accts, c.nmodels, STORE_SPAM_MODEL, on_models, &c);
+	if (rc != 0)
+		return rc;
+	rc = store_spam_get(st, accts, 1, STORE_SPAM_GRAMS, on_grams, &c);
 	if (rc != 0)
 		return rc;
 	if (account && f->fuzzy) {
@@ -144,6 +162,12 @@ int spam_classify(struct store *st, uint32_t account, const struct spam_features
 		snprintf(desc, sizeof desc, "the classifier: spam probability %.3f, evidence %+.1f",
 		         c.b.p, c.b.evidence);
 		spam_result_add_desc(res, pts >= 0 ? "BAYES_SPAM" : "BAYES_HAM", pts, desc);
+	}
+	if (c.has_z) {
+		double pts = spam_grams_points(c.z);
+		char desc[SPAM_RULE_DESC_MAX];
+		snprintf(desc, sizeof desc, "the byte-gram regression: log odds %+.1f", c.z);
+		spam_result_add_desc(res, pts >= 0 ? "GRAMS_SPAM" : "GRAMS_HAM", pts, desc);
 	}
 	if (c.fuzzy_hit)
 		spam_result_add(res, "FUZZY_JUNK", 8.0);
@@ -241,6 +265,16 @@ static int learn(struct store *st, uint32_t account, const struct spam_msg *m, i
 	free(d);
 	if (rc == 0 && is_spam && account)
 		return spam_fuzzy_learn(st, account, m, sign);
+	if (rc == 0 && !account) { /* the global model: the byte grams too */
+		struct spam_gram_lesson l;
+		l.g = xmalloc(SPAM_GRAM_TEXT * sizeof *l.g);
+		spam_gram_lesson_of(m, is_spam, &l);
+		rc = spam_grams_change(st, &l, 1, sign);
+		free(l.g);
+		if (rc == 0)
+			rc = spam_grams_refit(st, NULL, NULL);
+		return rc;
+	}
 	return rc < 0 ? rc : rc ? STORE_ETEMP : 0;
 }
 

@@ -140,6 +140,8 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 	size_t hl = (size_t)(root->body_off < len ? root->body_off : len);
 	m->hdr = arena_strndup(m->arena, msg, hl);
 	m->hdr_len = hl;
+	size_t bl = len - hl < SPAM_GRAM_TEXT ? len - hl : SPAM_GRAM_TEXT;
+	m->body_head = str_make(arena_strndup(m->arena, msg + hl, bl), bl);
 	const struct mime_envelope *env = root->env;
 	if (env) {
 		m->subject = decode_unstructured(m->arena, env->subject);

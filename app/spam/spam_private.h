@@ -263,4 +263,46 @@ void spam_rules_body(const struct spam_msg *m, struct spam_result *res);
 void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
                       struct spam_result *res);
 
+/* ---- the byte-gram regression (spam_grams.c) ---- */
+
+#define SPAM_GRAM_BITS 20           /* 2^20 weights: 4 MiB */
+#define SPAM_GRAM_EPOCHS 5          /* passes over the lessons per fit */
+#define SPAM_GRAM_RATE 0.02         /* SGD step */
+#define SPAM_GRAM_LESSONS_MAX 8192  /* the newest kept (and the record's 16 MiB) */
+#define SPAM_GRAM_MIN_LESSONS 20    /* of each class before there are weights */
+/* Points: SPAM_GRAM_SCALE x (log odds - SPAM_GRAM_Z_OFFSET), the log
+ * odds clipped at +-SPAM_GRAM_Z_MAX (ACCURACY.md has the measurements). */
+#define SPAM_GRAM_SCALE 0.8
+#define SPAM_GRAM_Z_OFFSET 2.0
+#define SPAM_GRAM_Z_MAX 10.0
+
+/* A lesson: a message's distinct grams ascending and its class. */
+struct spam_gram_lesson {
+	uint8_t cls; /* 's' or 'h' */
+	uint64_t id; /* the hash of the grams: which lesson to forget */
+	uint32_t n;
+	uint32_t *g;
+};
+
+/* The distinct grams of m's first SPAM_GRAM_TEXT octets into out (room
+ * for SPAM_GRAM_TEXT), ascending; returns their count. */
+size_t spam_grams(const struct spam_msg *m, uint32_t *out);
+/* l->g must have room for SPAM_GRAM_TEXT: fills l from m. */
+void spam_gram_lesson_of(const struct spam_msg *m, int is_spam, struct spam_gram_lesson *l);
+/* Adds (sign > 0) or removes (< 0) lessons in the global record; the
+ * weights are not fitted again until spam_grams_refit. 0 or a store error. */
+int spam_grams_change(struct store *st, const struct spam_gram_lesson *v, size_t n, int sign);
+/* Fits the weights over the stored lessons and stores them (none while
+ * either class has fewer than SPAM_GRAM_MIN_LESSONS); the counts of
+ * spam and ham lessons into the pointers (may be NULL). 0 or a store error. */
+int spam_grams_refit(struct store *st, uint32_t *nspam_r, uint32_t *nham_r);
+/* The fit itself, over v[0..n) into w (2^SPAM_GRAM_BITS) and *bias_r. */
+void spam_grams_fit_weights(const struct spam_gram_lesson *const *v, size_t n, float *w,
+                            double *bias_r);
+/* The log odds of grams g[0..n) under a weights record: 0, or -1 when
+ * rec is not one. */
+int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r);
+/* The points the log odds z give. */
+double spam_grams_points(double z);
+
 #endif

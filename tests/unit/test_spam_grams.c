@@ -1,0 +1,187 @@
+/*
+ * test_spam_grams.c — the byte-gram regression (spam_grams.c): the grams
+ * of a message (tern's own fields left out, distinct and ascending,
+ * bounded), fitting from lessons stored by spam_train on the global
+ * model, the GRAMS_SPAM / GRAMS_HAM rule it adds, no weights while a
+ * class has too few lessons, exact forgetting (the weights after
+ * training and forgetting a message are those without it), and a
+ * damaged weights record refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spam/spam.h"
+#include "spam/spam_private.h"
+#include "store/store.h"
+#include "unit.h"
+#include "unit_env.h"
+
+static char base[256];
+
+#define BODY "\r\nHello Bob, the minutes of the meeting are attached.\r\n"
+#define HDR                                                                                        \
+	"From: Ann <ann@friend.example>\r\nTo: bob@ours.example\r\nSubject: minutes\r\n"          \
+	"Message-ID: <7@friend.example>\r\n"
+
+static size_t grams_of(const char *msg, uint32_t *g)
+{
+	struct spam_msg *m;
+	spam_msg_new(msg, strlen(msg), &m);
+	size_t n = spam_grams(m, g);
+	spam_msg_free(&m);
+	return n;
+}
+
+static void test_grams(void)
+{
+	uint32_t *a = malloc(SPAM_GRAM_TEXT * sizeof *a), *b = malloc(SPAM_GRAM_TEXT * sizeof *b);
+	size_t na = grams_of(HDR BODY, a);
+	CHECK(na > 50);
+	for (size_t i = 1; i < na; i++)
+		CHECK(a[i - 1] < a[i]); /* distinct, ascending */
+	for (size_t i = 0; i < na; i++)
+		CHECK(a[i] < (1u << SPAM_GRAM_BITS));
+	/* the fields tern adds change nothing */
+	size_t nb = grams_of("X-Spam-Status: Yes, score=9.00\r\n"
+	                     "Authentication-Results: mx.ours.example; spf=pass\r\n"
+	                     "Received: from a.example ([192.0.2.1])\r\n\tby mx.ours.example (tern) "
+	                     "with ESMTPS id 1.2; Mon, 2 Sep 2024 10:00:00 +0000\r\n" HDR BODY,
+	                     b);
+	CHECK_EQ_INT((int)nb, (int)na);
+	CHECK(nb == na && memcmp(a, b, na * sizeof *a) == 0);
+	/* another relay's Received is the sender's trace: it counts */
+	nb = grams_of("Received: from a.example by relay.example with SMTP\r\n" HDR BODY, b);
+	CHECK(nb > na);
+	/* a long message: only its start */
+	char *big = malloc(200000);
+	size_t off = (size_t)snprintf(big, 200000, "%s\r\n", HDR);
+	for (unsigned i = 0; off < 190000; i++)
+		off += (size_t)snprintf(big + off, 200000 - off, "line %u of a long text %x\r\n", i,
+		                        i * 2654435761u);
+	nb = grams_of(big, b);
+	CHECK(nb <= SPAM_GRAM_TEXT - 3);
+	free(big);
+	free(a);
+	free(b);
+}
+
+static void mk(char *out, size_t cap, int spam, int i)
+{
+	if (spam)
+		snprintf(out, cap,
+		         "From: \"Deals\" <offer%d@promo%d.example>\r\nTo: undisclosed-recipients:;\r\n"
+		         "Subject: LIMITED OFFER %d\r\nX-Mailer: MassBlaster 9\r\n"
+		         "Content-Type: text/html\r\n\r\n<html><body><b>BUY NOW</b> cheap pills %d "
+		         "click <a href=\"http://promo%d.example/\">here</a></body></html>\r\n",
+		         i, i % 7, i, i * 31, i % 7);
+	else
+		snprintf(out, cap,
+		         "From: Ann <ann%d@friend.example>\r\nTo: bob@ours.example\r\n"
+		         "Subject: re: the build %d\r\nUser-Agent: Mutt/1.5\r\n"
+		         "In-Reply-To: <%d@ours.example>\r\n\r\nBob, the build of branch %d passed; "
+		         "see you at the review on Tuesday.\r\n",
+		         i % 5, i, i, i * 17);
+}
+
+static void train(struct store *st, int spam, int i, int sign)
+{
+	char msg[2048];
+	struct spam_msg *m;
+	mk(msg, sizeof msg, spam, i);
+	spam_msg_new(msg, strlen(msg), &m);
+	CHECK_EQ_INT(sign > 0 ? spam_train(st, 0, m, spam) : spam_forget(st, 0, m, spam), 0);
+	spam_msg_free(&m);
+}
+
+/* The GRAMS_* rule's weight for a message (0 and *has_r 0 when none). */
+static double grams_rule(struct store *st, const char *msg, int *has_r)
+{
+	struct spam_msg *m;
+	struct spam_result r;
+	spam_msg_new(msg, strlen(msg), &m);
+	spam_result_init(&r);
+	CHECK_EQ_INT(spam_analyse(st, 0, m, &r), 0);
+	spam_msg_free(&m);
+	*has_r = 0;
+	for (uint32_t i = 0; i < r.nrules; i++)
+		if (!strncmp(r.rules[i].name, "GRAMS_", 6)) {
+			*has_r = 1;
+			return r.rules[i].weight;
+		}
+	return 0;
+}
+
+struct copy {
+	char *p;
+	size_t len;
+};
+
+static void on_weights(void *arg, const struct str *recs)
+{
+	struct copy *c = arg;
+	free(c->p);
+	c->p = NULL;
+	c->len = recs[0].len;
+	if (recs[0].p) {
+		c->p = malloc(c->len);
+		memcpy(c->p, recs[0].p, c->len);
+	}
+}
+
+static void test_fit(void)
+{
+	uint32_t acc;
+	struct store *st = unit_store_with_account(base, 0, "bob@ours.example", &acc);
+	if (!st)
+		return;
+	char msg[2048];
+	int has;
+	/* one class only, or too few of the other: no weights, no rule */
+	for (int i = 0; i < SPAM_GRAM_MIN_LESSONS; i++)
+		train(st, 1, i, 1);
+	for (int i = 0; i < SPAM_GRAM_MIN_LESSONS - 1; i++)
+		train(st, 0, i, 1);
+	mk(msg, sizeof msg, 1, 100);
+	grams_rule(st, msg, &has);
+	CHECK(!has);
+	train(st, 0, SPAM_GRAM_MIN_LESSONS - 1, 1);
+
+	/* both classes: new messages of each kind get their side */
+	mk(msg, sizeof msg, 1, 100);
+	double ws = grams_rule(st, msg, &has);
+	CHECK(has);
+	CHECK(ws > 0);
+	mk(msg, sizeof msg, 0, 100);
+	double wh = grams_rule(st, msg, &has);
+	CHECK(has);
+	CHECK(wh < 0);
+	uint32_t g[SPAM_GRAM_TEXT];
+	double z;
+	CHECK_EQ_INT(spam_grams_score(STR_LIT("TGW1 too short"), g, 0, &z), -1);
+
+	/* forgetting is exact: train one more, forget it, same weights */
+	struct copy before = {0}, after = {0};
+	uint32_t zero = 0;
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &before), 0);
+	CHECK(before.p != NULL);
+	train(st, 1, 500, 1);
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
+	CHECK(after.len == before.len && memcmp(after.p, before.p, before.len) != 0);
+	train(st, 1, 500, -1);
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
+	CHECK(after.len == before.len && memcmp(after.p, before.p, before.len) == 0);
+	free(before.p);
+	free(after.p);
+	store_close(&st);
+}
+
+int main(void)
+{
+	test_grams();
+	if (unit_env_begin(base, sizeof base, "spamgrams") == 0) {
+		test_fit();
+		unit_rmrf(base);
+	}
+	return unit_done("test_spam_grams");
+}
