@@ -101,6 +101,10 @@ void api_spam_get(struct http_ctx *x)
 		jw_kuint(&w, "bytes", ms.bytes);
 		jw_kbool(&w, "usable", ms.usable);
 		jw_kuint(&w, "min_learned", ms.min_learned);
+		jw_kuint(&w, "grams_spam", ms.grams_spam);
+		jw_kuint(&w, "grams_ham", ms.grams_ham);
+		jw_kuint(&w, "grams_min", ms.grams_min);
+		jw_kbool(&w, "grams_fitted", ms.grams_fitted);
 	}
 	jw_obj_end(&w);
 	jw_obj_end(&w);

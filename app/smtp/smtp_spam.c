@@ -352,7 +352,7 @@ struct learn_job {
 static void learn_run(void *arg)
 {
 	struct learn_job *j = arg;
-	spam_train(j->st, 0, j->msg, 1);
+	spam_train_trap(j->st, j->msg);
 }
 
 static void learn_done(void *arg)

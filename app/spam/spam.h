@@ -232,6 +232,14 @@ int spam_classify(struct store *st, uint32_t account, const struct spam_features
  */
 int spam_train(struct store *st, uint32_t account, const struct spam_msg *m, int is_spam);
 /*
+ * spam_train(st, 0, m, 1) for the filter's own lessons (spam traps,
+ * strong blocklist hits), which can come often: the byte-gram
+ * regression keeps the lesson at once but is fitted again at most once
+ * every SPAM_GRAM_TRAP_REFIT seconds (a later lesson, or any other
+ * training, brings it in). Returns 0 or a store error.
+ */
+int spam_train_trap(struct store *st, const struct spam_msg *m);
+/*
  * Takes back one earlier spam_train(st, account, m, was_spam): counts
  * never go below zero, and a spam's fuzzy entry is removed. Returns 0 or
  * a store error.

@@ -251,8 +251,13 @@ int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *
 	return rc < 0 ? rc : rc ? STORE_ETEMP : 0;
 }
 
+/* When the byte-gram regression was last fitted by spam_train_trap
+ * (process-wide): traps can hit often, a fit of thousands of lessons
+ * costs a tenth of a second or more. */
+static _Atomic int64_t trap_fit_at;
+
 static int learn(struct store *st, uint32_t account, const struct spam_msg *m, int is_spam,
-                 int sign)
+                 int sign, int lazy)
 {
 	uint64_t *tok = xmalloc(SPAM_TOKENS_MAX * sizeof *tok);
 	size_t n = spam_tokens(m, tok, SPAM_TOKENS_MAX);
@@ -271,8 +276,13 @@ static int learn(struct store *st, uint32_t account, const struct spam_msg *m, i
 		spam_gram_lesson_of(m, is_spam, &l);
 		rc = spam_grams_change(st, &l, 1, sign);
 		free(l.g);
+		int64_t now = (int64_t)time(NULL), at = trap_fit_at;
+		if (lazy && now - at < SPAM_GRAM_TRAP_REFIT)
+			return rc; /* the lesson waits for the next fit */
 		if (rc == 0)
 			rc = spam_grams_refit(st, NULL, NULL);
+		if (rc == 0 && lazy)
+			trap_fit_at = now;
 		return rc;
 	}
 	return rc < 0 ? rc : rc ? STORE_ETEMP : 0;
@@ -289,10 +299,15 @@ int spam_learn_batch(struct store *st, uint32_t account, struct spam_delta *d, s
 
 int spam_train(struct store *st, uint32_t account, const struct spam_msg *m, int is_spam)
 {
-	return learn(st, account, m, is_spam, 1);
+	return learn(st, account, m, is_spam, 1, 0);
+}
+
+int spam_train_trap(struct store *st, const struct spam_msg *m)
+{
+	return learn(st, 0, m, 1, 1, 1);
 }
 
 int spam_forget(struct store *st, uint32_t account, const struct spam_msg *m, int was_spam)
 {
-	return learn(st, account, m, was_spam, -1);
+	return learn(st, account, m, was_spam, -1, 0);
 }

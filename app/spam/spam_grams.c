@@ -30,9 +30,11 @@
  *                       id (u64 LE: the hash of its grams), count (u16
  *                       LE), the grams ascending as varint deltas
  *   STORE_SPAM_GRAMS    "TGW1", spam and ham lessons (u32 LE each), the
- *                       bias and 2^SPAM_GRAM_BITS weights (f32 LE)
+ *                       bias and 2^SPAM_GRAM_BITS weights (f32 LE); the
+ *                       16-octet head alone while a class has too few
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -163,6 +165,20 @@ int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r)
 		z += weight_at(w + (size_t)g[i] * 4);
 	*z_r = z;
 	return 0;
+}
+
+void spam_grams_status(struct str rec, uint32_t *nspam_r, uint32_t *nham_r, int *fitted_r)
+{
+	const unsigned char *p = (const unsigned char *)rec.p;
+	*nspam_r = *nham_r = 0;
+	*fitted_r = 0;
+	if (!p || rec.len < WEIGHTS_HDR || memcmp(p, "TGW1", 4) != 0)
+		return;
+	for (int i = 3; i >= 0; i--) {
+		*nspam_r = *nspam_r << 8 | p[4 + i];
+		*nham_r = *nham_r << 8 | p[8 + i];
+	}
+	*fitted_r = rec.len == WEIGHTS_LEN;
 }
 
 /* ---- lessons ---- */
@@ -409,8 +425,6 @@ static int weights_fn(void *arg, const void *old, size_t oldlen, struct buf *out
 	(void)old;
 	(void)oldlen;
 	struct weights_out *o = arg;
-	if (!o->w)
-		return 0; /* too few lessons: no weights */
 	unsigned char *p = xmalloc(WEIGHTS_LEN);
 	memcpy(p, "TGW1", 4);
 	for (int i = 0; i < 4; i++) {
@@ -418,14 +432,29 @@ static int weights_fn(void *arg, const void *old, size_t oldlen, struct buf *out
 		p[8 + i] = (unsigned char)(o->nham >> (8 * i));
 	}
 	put_weight(p + 12, (float)o->bias);
-	for (size_t i = 0; i < GRAMS_NW; i++)
+	for (size_t i = 0; o->w && i < GRAMS_NW; i++)
 		put_weight(p + WEIGHTS_HDR + i * 4, o->w[i]);
-	int rc = buf_append(out, p, WEIGHTS_LEN) < 0 ? -1 : 0;
+	/* too few lessons: the counts alone, no weights */
+	int rc = buf_append(out, p, o->w ? WEIGHTS_LEN : WEIGHTS_HDR) < 0 ? -1 : 0;
 	free(p);
 	return rc;
 }
 
+/* One fit at a time in a process: a fit that read the lessons earlier
+ * must not store its weights after one that read them later. */
+static pthread_mutex_t fit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int refit(struct store *st, uint32_t *nspam_r, uint32_t *nham_r);
+
 int spam_grams_refit(struct store *st, uint32_t *nspam_r, uint32_t *nham_r)
+{
+	pthread_mutex_lock(&fit_lock);
+	int rc = refit(st, nspam_r, nham_r);
+	pthread_mutex_unlock(&fit_lock);
+	return rc;
+}
+
+static int refit(struct store *st, uint32_t *nspam_r, uint32_t *nham_r)
 {
 	struct fit f = {{0}};
 	uint32_t acct = 0;

@@ -270,6 +270,7 @@ void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
 #define SPAM_GRAM_RATE 0.02         /* SGD step */
 #define SPAM_GRAM_LESSONS_MAX 8192  /* the newest kept (and the record's 16 MiB) */
 #define SPAM_GRAM_MIN_LESSONS 20    /* of each class before there are weights */
+#define SPAM_GRAM_TRAP_REFIT 60     /* seconds between fits for spam_train_trap */
 /* Points: SPAM_GRAM_SCALE x (log odds - SPAM_GRAM_Z_OFFSET), the log
  * odds clipped at +-SPAM_GRAM_Z_MAX (ACCURACY.md has the measurements). */
 #define SPAM_GRAM_SCALE 0.8
@@ -302,6 +303,9 @@ void spam_grams_fit_weights(const struct spam_gram_lesson *const *v, size_t n, f
 /* The log odds of grams g[0..n) under a weights record: 0, or -1 when
  * rec is not one. */
 int spam_grams_score(struct str rec, const uint32_t *g, size_t n, double *z_r);
+/* What a weights record holds: the lessons it was fitted on (or
+ * counted while too few), and whether it has weights. */
+void spam_grams_status(struct str rec, uint32_t *nspam_r, uint32_t *nham_r, int *fitted_r);
 /* The points the log odds z give. */
 double spam_grams_points(double z);
 

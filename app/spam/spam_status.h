@@ -16,6 +16,10 @@ struct spam_model_status {
 	uint64_t bytes;  /* the record's size */
 	int usable;      /* learned enough to be used (spam + ham >= the minimum) */
 	uint32_t min_learned;
+	/* the byte-gram regression (global): its lessons, and whether it has
+	 * weights (each class needs grams_min lessons) */
+	uint32_t grams_spam, grams_ham, grams_min;
+	int grams_fitted;
 };
 
 /* The model of account (0: the global one). 0 (an absent model reads as

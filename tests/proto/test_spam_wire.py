@@ -367,6 +367,9 @@ def test_spam_wire():
         # trap's message and the one two users agreed on.
         st, _, cfg = api.call("GET", "/spam")
         assert st == 200 and cfg["classifier"]["spam"] >= 2 and cfg["classifier"]["tokens"] > 0, cfg
+        # the byte-gram regression kept those lessons too; too few for weights
+        c = cfg["classifier"]
+        assert c["grams_spam"] >= 2 and c["grams_min"] == 20 and c["grams_fitted"] is False, c
 
         # The Spam page's recent decisions, newest first, with their rules.
         st, _, rec = api.call("GET", "/spam/recent")

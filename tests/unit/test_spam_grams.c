@@ -4,8 +4,8 @@
  * bounded), fitting from lessons stored by spam_train on the global
  * model, the GRAMS_SPAM / GRAMS_HAM rule it adds, no weights while a
  * class has too few lessons, exact forgetting (the weights after
- * training and forgetting a message are those without it), and a
- * damaged weights record refused.
+ * training and forgetting a message are those without it), a damaged
+ * weights record refused, and trap lessons fitted at most once a minute.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +171,30 @@ static void test_fit(void)
 	train(st, 1, 500, -1);
 	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
 	CHECK(after.len == before.len && memcmp(after.p, before.p, before.len) == 0);
+
+	/* trap lessons: kept at once, fitted at most once a minute */
+	uint32_t ns0, nh0, ns, nh;
+	int fitted;
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
+	spam_grams_status(str_make(after.p, after.len), &ns0, &nh0, &fitted);
+	CHECK(fitted);
+	struct spam_msg *m;
+	mk(msg, sizeof msg, 1, 600);
+	spam_msg_new(msg, strlen(msg), &m);
+	CHECK_EQ_INT(spam_train_trap(st, m), 0); /* the first fits */
+	spam_msg_free(&m);
+	mk(msg, sizeof msg, 1, 601);
+	spam_msg_new(msg, strlen(msg), &m);
+	CHECK_EQ_INT(spam_train_trap(st, m), 0); /* the second waits */
+	spam_msg_free(&m);
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
+	spam_grams_status(str_make(after.p, after.len), &ns, &nh, &fitted);
+	CHECK_EQ_INT((int)ns, (int)ns0 + 1);
+	train(st, 0, 700, 1); /* any other training brings it in */
+	CHECK_EQ_INT(store_spam_get(st, &zero, 1, STORE_SPAM_GRAMS, on_weights, &after), 0);
+	spam_grams_status(str_make(after.p, after.len), &ns, &nh, &fitted);
+	CHECK_EQ_INT((int)ns, (int)ns0 + 2);
+	CHECK_EQ_INT((int)nh, (int)nh0 + 1);
 	free(before.p);
 	free(after.p);
 	store_close(&st);

@@ -63,6 +63,11 @@ function Classifier({ c }) {
 					{' '}{c.tokens} tokens, {bytes(c.bytes)}. {c.usable ? 'It is in use.' :
 					`It is used once it learned ${c.min_learned} messages (tern spam train, or users moving mail into and out of Junk).`}</p>
 			)}
+			{c.grams_spam === undefined ? null : (
+				<p data-testid="spam-grams">The byte-gram regression keeps <strong>{c.grams_spam}</strong> spam
+					and <strong>{c.grams_ham}</strong> ham lessons. {c.grams_fitted ? 'It is in use.' :
+					`It is used once each class has ${c.grams_min} lessons.`}</p>
+			)}
 		</section>
 	);
 }
