@@ -16,12 +16,30 @@
 
 #define SPAM_FUZZY_MIN_WORDS 20
 
+/* The votes: a bit's sum is (shingles with the bit set) - (those
+ * without), so counting the set bits is enough. They are counted eight
+ * bits to a word (lane[j] holds the counts of bits j, j+8, ..., j+56 in
+ * its eight octets), 8 additions a shingle instead of 64, and moved to
+ * ones[] before an octet can overflow. */
 struct sim {
-	int32_t v[64];
+	uint64_t lane[8];
+	unsigned pending; /* shingles in lane[] */
+	uint32_t ones[64];
+	uint32_t shingles;
 	uint64_t w[3];
 	unsigned nw;
 	unsigned words;
 };
+
+static void lanes_flush(struct sim *s)
+{
+	for (int j = 0; j < 8; j++) {
+		for (int k = 0; k < 8; k++)
+			s->ones[j + 8 * k] += (uint32_t)(s->lane[j] >> (8 * k)) & 0xff;
+		s->lane[j] = 0;
+	}
+	s->pending = 0;
+}
 
 static void on_word(void *arg, const char *w, size_t n)
 {
@@ -33,8 +51,11 @@ static void on_word(void *arg, const char *w, size_t n)
 	if (++s->nw < 3)
 		return;
 	uint64_t h = spam_hash(s->w, sizeof s->w, 17);
-	for (int b = 0; b < 64; b++)
-		s->v[b] += (h >> b) & 1 ? 1 : -1;
+	for (int j = 0; j < 8; j++)
+		s->lane[j] += (h >> j) & 0x0101010101010101ull;
+	s->shingles++;
+	if (++s->pending == 255)
+		lanes_flush(s);
 }
 
 uint64_t spam_fuzzy_hash(const struct spam_msg *m)
@@ -49,9 +70,10 @@ uint64_t spam_fuzzy_hash(const struct spam_msg *m)
 	spam_words_finish(&t);
 	if (s.words < SPAM_FUZZY_MIN_WORDS)
 		return 0;
+	lanes_flush(&s);
 	uint64_t h = 0;
 	for (int b = 0; b < 64; b++)
-		if (s.v[b] > 0)
+		if (2 * (uint64_t)s.ones[b] > s.shingles) /* more votes for 1 than for 0 */
 			h |= 1ull << b;
 	return h ? h : 1;
 }

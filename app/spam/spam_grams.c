@@ -48,6 +48,7 @@
 #define GRAMS_NW ((size_t)1 << SPAM_GRAM_BITS)
 #define WEIGHTS_HDR 16 /* magic, two counts, bias */
 #define WEIGHTS_LEN (WEIGHTS_HDR + GRAMS_NW * 4)
+#define GRAM_SET 4096 /* slots of the set that keeps each gram once: > 2 x SPAM_GRAM_TEXT */
 
 /* ---- the text and its grams ---- */
 
@@ -70,8 +71,7 @@ static int receiver_field(struct str name, struct str value)
 }
 
 /* Sorts v[0..n) of SPAM_GRAM_BITS-bit values ascending: LSD radix,
- * two passes of 10 bits (qsort, musl's smoothsort, cost more than the
- * rest of scoring a message). */
+ * two passes of 10 bits (musl's qsort is slow). */
 static void sort_grams(uint32_t *v, size_t n)
 {
 	uint32_t tmp[SPAM_GRAM_TEXT], *src = v, *dst = tmp;
@@ -120,18 +120,27 @@ size_t spam_grams(const struct spam_msg *m, uint32_t *out)
 			memcpy(text + n, m->body_head.p, k);
 		n += k;
 	}
-	size_t g = 0;
-	for (size_t i = 0; i + 4 <= n; i++) {
-		uint32_t h = 2166136261u; /* FNV-1a */
-		for (size_t j = 0; j < 4; j++)
-			h = (h ^ (unsigned char)text[i + j]) * 16777619u;
-		out[g++] = h >> (32 - SPAM_GRAM_BITS);
-	}
-	sort_grams(out, g);
+	/* a gram is its 4 octets as one 32-bit number, hashed by one
+	 * multiplication (odd: a bijection) keeping the top bits; each
+	 * kept once, by an open-addressing set (sorting them cost more than
+	 * the rest of the regression) */
+	uint32_t set[GRAM_SET];
+	memset(set, 0xff, sizeof set);
 	size_t u = 0;
-	for (size_t i = 0; i < g; i++)
-		if (u == 0 || out[u - 1] != out[i])
-			out[u++] = out[i];
+	uint32_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		v = v << 8 | (unsigned char)text[i];
+		if (i < 3)
+			continue;
+		uint32_t h = (v * 0x9e3779b1u) >> (32 - SPAM_GRAM_BITS);
+		size_t k = h & (GRAM_SET - 1);
+		while (set[k] != h && set[k] != UINT32_MAX)
+			k = (k + 1) & (GRAM_SET - 1);
+		if (set[k] == UINT32_MAX) {
+			set[k] = h;
+			out[u++] = h;
+		}
+	}
 	return u;
 }
 
@@ -354,6 +363,7 @@ static int change_fn(void *arg, const void *old, size_t oldlen, struct buf *out)
 void spam_gram_lesson_of(const struct spam_msg *m, int is_spam, struct spam_gram_lesson *l)
 {
 	l->n = (uint32_t)spam_grams(m, l->g);
+	sort_grams(l->g, l->n); /* ascending: stored as deltas, and the id */
 	l->cls = is_spam ? 's' : 'h';
 	l->id = grams_id(l->g, l->n);
 }

@@ -277,7 +277,8 @@ void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
 #define SPAM_GRAM_Z_OFFSET 2.0
 #define SPAM_GRAM_Z_MAX 10.0
 
-/* A lesson: a message's distinct grams ascending and its class. */
+/* A lesson: a message's distinct grams (ascending once made by
+ * spam_gram_lesson_of) and its class. */
 struct spam_gram_lesson {
 	uint8_t cls; /* 's' or 'h' */
 	uint64_t id; /* the hash of the grams: which lesson to forget */
@@ -286,7 +287,7 @@ struct spam_gram_lesson {
 };
 
 /* The distinct grams of m's first SPAM_GRAM_TEXT octets into out (room
- * for SPAM_GRAM_TEXT), ascending; returns their count. */
+ * for SPAM_GRAM_TEXT), in the order first seen; returns their count. */
 size_t spam_grams(const struct spam_msg *m, uint32_t *out);
 /* l->g must have room for SPAM_GRAM_TEXT: fills l from m. */
 void spam_gram_lesson_of(const struct spam_msg *m, int is_spam, struct spam_gram_lesson *l);

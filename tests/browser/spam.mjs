@@ -40,6 +40,7 @@ await finish(b, async () => {
 	await byId('login-submit').click();
 	await byId('nav-spam').click();
 	await byId('spam-classifier').getByText('The global model learned').waitFor();
+	await byId('spam-grams').getByText('The byte-gram regression keeps').waitFor();
 	await screenshot('spam-page');
 
 	// Thresholds.

@@ -38,10 +38,13 @@ static void test_grams(void)
 	uint32_t *a = malloc(SPAM_GRAM_TEXT * sizeof *a), *b = malloc(SPAM_GRAM_TEXT * sizeof *b);
 	size_t na = grams_of(HDR BODY, a);
 	CHECK(na > 50);
-	for (size_t i = 1; i < na; i++)
-		CHECK(a[i - 1] < a[i]); /* distinct, ascending */
-	for (size_t i = 0; i < na; i++)
-		CHECK(a[i] < (1u << SPAM_GRAM_BITS));
+	size_t bad = 0;
+	for (size_t i = 0; i < na; i++) {
+		bad += a[i] >= (1u << SPAM_GRAM_BITS);
+		for (size_t j = 0; j < i; j++)
+			bad += a[j] == a[i]; /* distinct */
+	}
+	CHECK_EQ_INT((int)bad, 0);
 	/* the fields tern adds change nothing */
 	size_t nb = grams_of("X-Spam-Status: Yes, score=9.00\r\n"
 	                     "Authentication-Results: mx.ours.example; spf=pass\r\n"
