@@ -123,10 +123,9 @@ struct spam_features *spam_features_new(const struct spam_msg *m)
 {
 	struct spam_features *f = xmalloc(sizeof *f);
 	f->tok = xmalloc(SPAM_TOKENS_MAX * sizeof *f->tok);
-	f->ntok = spam_tokens(m, f->tok, SPAM_TOKENS_MAX);
+	f->ntok = spam_tokens_fuzzy(m, f->tok, SPAM_TOKENS_MAX, &f->fuzzy);
 	f->grams = xmalloc(SPAM_GRAM_TEXT * sizeof *f->grams);
 	f->ngrams = spam_grams(m, f->grams);
-	f->fuzzy = spam_fuzzy_hash(m);
 	return f;
 }
 

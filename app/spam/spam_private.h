@@ -96,6 +96,13 @@ struct str spam_domain_base(struct str host);
 
 #define SPAM_TOKENS_MAX 6000 /* per message */
 
+/* Sorts hashes v[0..n) ascending (buckets by the top bits, radix sort
+ * when keys crowd a bucket). */
+void spam_sort_hashes(uint64_t *v, size_t n);
+/* spam_tokens, and the fuzzy hash (spam_fuzzy_hash) into *fuzzy_r from
+ * the same pass over the words. */
+size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max,
+                         uint64_t *fuzzy_r);
 /* Token hashes of m for the classifier: words of the subject and text,
  * sparse bigrams (skip 0..2 of words in sequence), header and metadata
  * tokens; sorted and unique. Returns the count written to out (<= max). */
@@ -214,8 +221,23 @@ double spam_bayes_points(const struct spam_bayes *b);
 #define SPAM_FUZZY_NEAR 10     /* differing bits that still match: unrelated
                                 * texts differ in 32 +- 4 */
 #define SPAM_FUZZY_ENTRIES 4096 /* per account; the oldest go first */
-/* A 64-bit SimHash of the message's text shingles; 0 when too little text. */
+/* A 64-bit SimHash of the message's text shingles; 0 when too little
+ * text. The words are the tokenizer's (spam_tokens_fuzzy): one pass over
+ * the text gives both. */
 uint64_t spam_fuzzy_hash(const struct spam_msg *m);
+/* The SimHash's state, fed each word's hash (seed 0) in order. */
+struct spam_sim {
+	uint64_t lane[8];
+	unsigned pending; /* shingles in lane[] */
+	uint32_t ones[64];
+	uint32_t shingles;
+	uint64_t w[3];
+	unsigned nw;
+	unsigned words;
+};
+void spam_sim_init(struct spam_sim *s);
+void spam_sim_word(struct spam_sim *s, uint64_t word_hash);
+uint64_t spam_sim_final(struct spam_sim *s);
 /* Bits in which a and b differ. */
 int spam_fuzzy_distance(uint64_t a, uint64_t b);
 
