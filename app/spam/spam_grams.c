@@ -248,12 +248,17 @@ static void lessons_decode(const void *rec, size_t len, struct lessons *ls)
 		while (k < l.n && p < e) {
 			uint32_t d = 0;
 			unsigned shift = 0;
+			int ended = 0;
 			while (p < e && shift < 35) {
 				d |= (uint32_t)(*p & 0x7f) << shift;
 				shift += 7;
-				if (!(*p++ & 0x80))
+				if (!(*p++ & 0x80)) {
+					ended = 1;
 					break;
+				}
 			}
+			if (!ended)
+				break; /* a number cut short */
 			prev += d;
 			l.g[k++] = prev & (GRAMS_NW - 1);
 		}
@@ -315,28 +320,26 @@ struct change {
 	int sign;
 };
 
-/* The new record: the old lessons less those removed, plus those added,
- * the oldest dropped to stay within the bounds. */
-static int change_fn(void *arg, const void *old, size_t oldlen, struct buf *out)
+int spam_grams_lessons_edit(const void *old, size_t oldlen, const struct spam_gram_lesson *v,
+                            size_t n, int sign, struct buf *out)
 {
-	struct change *c = arg;
 	struct lessons ls = {0};
 	lessons_decode(old, oldlen, &ls);
 	int rc = 0;
-	if (c->sign < 0) {
-		for (size_t i = 0; i < c->n; i++)
+	if (sign < 0) {
+		for (size_t i = 0; i < n; i++)
 			for (size_t k = ls.n; k-- > 0;)
-				if (ls.v[k].id == c->add[i].id && ls.v[k].cls == c->add[i].cls) {
+				if (ls.v[k].id == v[i].id && ls.v[k].cls == v[i].cls) {
 					free(ls.v[k].g);
 					memmove(&ls.v[k], &ls.v[k + 1], (ls.n - k - 1) * sizeof *ls.v);
 					ls.n--;
 					break;
 				}
 	} else {
-		for (size_t i = 0; i < c->n; i++) {
-			struct lesson l = {c->add[i].cls, c->add[i].id, c->add[i].n, NULL};
+		for (size_t i = 0; i < n; i++) {
+			struct lesson l = {v[i].cls, v[i].id, v[i].n, NULL};
 			l.g = xmalloc((l.n ? l.n : 1) * sizeof *l.g);
-			memcpy(l.g, c->add[i].g, l.n * sizeof *l.g);
+			memcpy(l.g, v[i].g, l.n * sizeof *l.g);
 			lessons_push(&ls, l);
 		}
 	}
@@ -358,6 +361,23 @@ static int change_fn(void *arg, const void *old, size_t oldlen, struct buf *out)
 	}
 	lessons_free(&ls);
 	return rc;
+}
+
+/* The store's update: the record edited as spam_grams_lessons_edit says. */
+static int change_fn(void *arg, const void *old, size_t oldlen, struct buf *out)
+{
+	struct change *c = arg;
+	return spam_grams_lessons_edit(old, oldlen, c->add, c->n, c->sign, out);
+}
+
+void spam_grams_lessons_count(const void *rec, size_t len, uint32_t *nspam_r, uint32_t *nham_r)
+{
+	struct lessons ls = {0};
+	lessons_decode(rec, len, &ls);
+	*nspam_r = *nham_r = 0;
+	for (size_t i = 0; i < ls.n; i++)
+		ls.v[i].cls == 's' ? (*nspam_r)++ : (*nham_r)++;
+	lessons_free(&ls);
 }
 
 void spam_gram_lesson_of(const struct spam_msg *m, int is_spam, struct spam_gram_lesson *l)

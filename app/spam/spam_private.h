@@ -320,6 +320,15 @@ void spam_gram_lesson_of(const struct spam_msg *m, int is_spam, struct spam_gram
 /* Adds (sign > 0) or removes (< 0) lessons in the global record; the
  * weights are not fitted again until spam_grams_refit. 0 or a store error. */
 int spam_grams_change(struct store *st, const struct spam_gram_lesson *v, size_t n, int sign);
+/* The lessons record old[0..oldlen) (none: NULL, 0) with v[0..n) added
+ * (sign > 0) or removed (< 0), the oldest dropped to stay within
+ * SPAM_GRAM_LESSONS_MAX and the record ceiling, into out (empty: no
+ * lessons). A damaged record keeps the lessons before the damage.
+ * 0, or -1 when out is full. */
+int spam_grams_lessons_edit(const void *old, size_t oldlen, const struct spam_gram_lesson *v,
+                            size_t n, int sign, struct buf *out);
+/* The spam and ham lessons a lessons record holds (for checks). */
+void spam_grams_lessons_count(const void *rec, size_t len, uint32_t *nspam_r, uint32_t *nham_r);
 /* Fits the weights over the stored lessons and stores them (none while
  * either class has fewer than SPAM_GRAM_MIN_LESSONS); the counts of
  * spam and ham lessons into the pointers (may be NULL). 0 or a store error. */

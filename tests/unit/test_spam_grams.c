@@ -1,7 +1,7 @@
 /*
  * test_spam_grams.c — the byte-gram regression (spam_grams.c): the grams
- * of a message (tern's own fields left out, distinct and ascending,
- * bounded), fitting from lessons stored by spam_train on the global
+ * of a message (tern's own fields left out, distinct, bounded), the
+ * lessons record (add, remove, damaged), fitting from lessons stored by spam_train on the global
  * model, the GRAMS_SPAM / GRAMS_HAM rule it adds, no weights while a
  * class has too few lessons, exact forgetting (the weights after
  * training and forgetting a message are those without it), a damaged
@@ -67,6 +67,38 @@ static void test_grams(void)
 	free(big);
 	free(a);
 	free(b);
+}
+
+/* The lessons record: added, removed by id and class, and a damaged one
+ * keeps the lessons before the damage. */
+static void test_lessons(void)
+{
+	uint32_t g1[] = {3, 70, 5000, 1048575}, g2[] = {1, 2, 900000};
+	struct spam_gram_lesson l[2] = {{'s', 11, 4, g1}, {'h', 22, 3, g2}};
+	struct buf a, b;
+	uint32_t ns, nh;
+	buf_init(&a, 1 << 20);
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(spam_grams_lessons_edit(NULL, 0, l, 2, 1, &a), 0);
+	spam_grams_lessons_count(buf_data(&a), buf_len(&a), &ns, &nh);
+	CHECK(ns == 1 && nh == 1);
+	/* cut inside the second lesson: the first is still there */
+	spam_grams_lessons_count(buf_data(&a), buf_len(&a) - 2, &ns, &nh);
+	CHECK(ns == 1 && nh == 0);
+	/* removing needs the id and the class */
+	struct spam_gram_lesson wrong = {'s', 22, 0, NULL};
+	CHECK_EQ_INT(spam_grams_lessons_edit(buf_data(&a), buf_len(&a), &wrong, 1, -1, &b), 0);
+	spam_grams_lessons_count(buf_data(&b), buf_len(&b), &ns, &nh);
+	CHECK(ns == 1 && nh == 1);
+	buf_reset(&b);
+	CHECK_EQ_INT(spam_grams_lessons_edit(buf_data(&a), buf_len(&a), &l[0], 1, -1, &b), 0);
+	spam_grams_lessons_count(buf_data(&b), buf_len(&b), &ns, &nh);
+	CHECK(ns == 0 && nh == 1);
+	/* not a lessons record: none */
+	spam_grams_lessons_count("TGW1xxxxxxxxxxxxxxxx", 20, &ns, &nh);
+	CHECK(ns == 0 && nh == 0);
+	buf_free(&a);
+	buf_free(&b);
 }
 
 static void mk(char *out, size_t cap, int spam, int i)
@@ -206,6 +238,7 @@ static void test_fit(void)
 int main(void)
 {
 	test_grams();
+	test_lessons();
 	if (unit_env_begin(base, sizeof base, "spamgrams") == 0) {
 		test_fit();
 		unit_rmrf(base);
