@@ -1,7 +1,8 @@
 """`tern spam train` and `tern spam test` (issue 34, DESIGN.md §5) on
 small made-up corpora, no server: ham from an mbox file, spam from a
 Maildir and a directory of message files; then new messages of each
-kind get the verdict of their kind, with the rules and weights printed;
+kind get the verdict of their kind, with the rules and weights printed
+(the classifier's and the byte-gram regression's on their side);
 an executable attachment and a link whose text names another domain
 show their rules; --account trains a user's own model and fuzzy memory,
 so a near-copy of that user's Junk is spam for that user only."""
@@ -54,8 +55,11 @@ def test_spam_train_and_test():
                 f.write(message(1, i))
         r = tern(env, "spam", "train", "ham", os.path.join(d, "ham.mbox"))
         assert r.returncode == 0 and b"learned 30 ham" in r.stdout, (r.stdout, r.stderr)
+        # the byte-gram regression waits for both classes
+        assert b"byte grams: 0 spam and 30 ham lessons, too few" in r.stdout, r.stdout
         r = tern(env, "spam", "train", "spam", os.path.join(d, "Junk"), os.path.join(d, "more"))
         assert r.returncode == 0 and b"learned 30 spam" in r.stdout, (r.stdout, r.stderr)
+        assert b"byte grams: 30 spam and 30 ham lessons, weights fitted" in r.stdout, r.stdout
 
         for spam in (0, 1):
             p = os.path.join(d, f"new{spam}.eml")
@@ -64,6 +68,7 @@ def test_spam_train_and_test():
             v, score, rules = verdict(env, p)
             assert v == ("spam" if spam else "ham"), (v, score, rules)
             assert any(l.split()[0] == ("BAYES_SPAM" if spam else "BAYES_HAM") for l in rules)
+            assert any(l.split()[0] == ("GRAMS_SPAM" if spam else "GRAMS_HAM") for l in rules), rules
 
         # rules print with weights and descriptions
         p = os.path.join(d, "exe.eml")
