@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "core/varint.h"
+
 /*
  * Strings that fill most records. Append only: a record refers to entries
  * by index. Case matters (values keep the case they were written in).
@@ -143,17 +145,8 @@ static const char *const dict[] = {
 
 static int put_varint(struct buf *out, uint64_t v)
 {
-	unsigned char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (unsigned char)(v & 0x7F);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return buf_append(out, tmp, n);
+	unsigned char tmp[VARINT_MAX];
+	return buf_append(out, tmp, varint_put(tmp, v));
 }
 
 static int put_str(struct buf *out, struct str s)
@@ -312,26 +305,15 @@ struct rd {
 
 static uint64_t get_varint_long(struct rd *r)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
+	uint64_t v;
+	size_t n = varint_get(r->p + r->i, r->len - r->i, &v);
 
-	for (;;) {
-		unsigned char c;
-
-		if (r->i >= r->len || shift > 63) {
-			r->bad = 1;
-			return 0;
-		}
-		c = r->p[r->i++];
-		if (shift == 63 && (c & 0x7E)) {
-			r->bad = 1; /* more than 64 bits */
-			return 0;
-		}
-		v |= (uint64_t)(c & 0x7F) << shift;
-		if (!(c & 0x80))
-			return v;
-		shift += 7;
+	if (n == 0) { /* cut short, or more than 64 bits */
+		r->bad = 1;
+		return 0;
 	}
+	r->i += n;
+	return v;
 }
 
 /* Most varints of a record are one octet (flags, short lengths, dictionary

@@ -30,7 +30,7 @@
  * lessons are its naive Bayes model and fuzzy memory):
  *   STORE_SPAM_LESSONS  "TGL1", then per lesson: class ('s' or 'h'),
  *                       id (u64 LE: the hash of its grams), count (u16
- *                       LE), the grams ascending as varint deltas
+ *                       LE), the grams ascending as deltas (core/varint.h)
  *   STORE_SPAM_GRAMS    "TGW1", spam and ham lessons (u32 LE each), the
  *                       bias and 2^SPAM_GRAM_BITS weights (f32 LE); the
  *                       16-octet head alone while a class has too few
@@ -42,6 +42,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/varint.h"
 #include "core/xalloc.h"
 #include "mime/rfc5322.h"
 #include "spam/spam_private.h"
@@ -248,21 +249,13 @@ static void lessons_decode(const void *rec, size_t len, struct lessons *ls)
 		l.g = xmalloc((l.n ? l.n : 1) * sizeof *l.g);
 		uint32_t prev = 0;
 		size_t k = 0;
-		while (k < l.n && p < e) {
-			uint32_t d = 0;
-			unsigned shift = 0;
-			int ended = 0;
-			while (p < e && shift < 35) {
-				d |= (uint32_t)(*p & 0x7f) << shift;
-				shift += 7;
-				if (!(*p++ & 0x80)) {
-					ended = 1;
-					break;
-				}
-			}
-			if (!ended)
+		while (k < l.n) {
+			uint64_t d;
+			size_t used = varint_get(p, (size_t)(e - p), &d);
+			if (used == 0)
 				break; /* a number cut short */
-			prev += d;
+			p += used;
+			prev += (uint32_t)d;
 			l.g[k++] = prev & (GRAMS_NW - 1);
 		}
 		if (k < l.n) { /* cut short: the record is damaged from here */
@@ -275,15 +268,12 @@ static void lessons_decode(const void *rec, size_t len, struct lessons *ls)
 
 static size_t lesson_size(const struct lesson *l)
 {
+	unsigned char v[VARINT_MAX];
 	size_t s = 11;
 	uint32_t prev = 0;
 	for (uint32_t i = 0; i < l->n; i++) {
-		uint32_t d = l->g[i] - prev;
+		s += varint_put(v, l->g[i] - prev);
 		prev = l->g[i];
-		do {
-			s++;
-			d >>= 7;
-		} while (d);
 	}
 	return s;
 }
@@ -300,17 +290,9 @@ static int lesson_encode(const struct lesson *l, struct buf *out)
 		return -1;
 	uint32_t prev = 0;
 	for (uint32_t i = 0; i < l->n; i++) {
-		uint32_t d = l->g[i] - prev;
+		unsigned char v[VARINT_MAX];
+		size_t k = varint_put(v, l->g[i] - prev);
 		prev = l->g[i];
-		unsigned char v[5];
-		size_t k = 0;
-		do {
-			v[k] = (unsigned char)(d & 0x7f);
-			d >>= 7;
-			if (d)
-				v[k] |= 0x80;
-			k++;
-		} while (d);
 		if (buf_append(out, v, k) < 0)
 			return -1;
 	}

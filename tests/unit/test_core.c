@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "core/varint.h"
 #include "core/config.h"
 #include "core/idle_spin.h"
 #include "core/log.h"
@@ -671,8 +672,32 @@ static void test_thread_exit(void)
 	CHECK_EQ_STR(exit_seen, "aaaaaaba");
 }
 
+/* LEB128 varints: round trips at the edges, cut short, over 64 bits. */
+static void test_varint(void)
+{
+	static const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, 1u << 20, UINT32_MAX,
+	                                (uint64_t)1 << 63, UINT64_MAX};
+	unsigned char b[VARINT_MAX + 1];
+	uint64_t v;
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		size_t n = varint_put(b, vals[i]);
+		CHECK(n >= 1 && n <= VARINT_MAX);
+		CHECK_EQ_INT((int)varint_get(b, n, &v), (int)n);
+		CHECK(v == vals[i]);
+		CHECK_EQ_INT((int)varint_get(b, n - 1, &v), 0); /* cut short */
+	}
+	CHECK_EQ_INT((int)varint_put(b, 127), 1);
+	CHECK_EQ_INT((int)varint_put(b, UINT64_MAX), VARINT_MAX);
+	memset(b, 0xff, sizeof b); /* eleven octets all continuing */
+	CHECK_EQ_INT((int)varint_get(b, sizeof b, &v), 0);
+	memset(b, 0x80, VARINT_MAX - 1);
+	b[VARINT_MAX - 1] = 0x02; /* bit 64 */
+	CHECK_EQ_INT((int)varint_get(b, VARINT_MAX, &v), 0);
+}
+
 int main(void)
 {
+	test_varint();
 	test_metrics_hist();
 	test_worker();
 	test_buf();
