@@ -234,9 +234,10 @@ int spam_train(struct store *st, uint32_t account, const struct spam_msg *m, int
 /*
  * spam_train(st, 0, m, 1) for the filter's own lessons (spam traps,
  * strong blocklist hits), which can come often: the byte-gram
- * regression keeps the lesson at once but is fitted again at most once
- * every SPAM_GRAM_TRAP_REFIT seconds (a later lesson, or any other
- * training, brings it in). Returns 0 or a store error.
+ * regression's lesson waits in memory and is stored and fitted with the
+ * others at most once every SPAM_GRAM_TRAP_REFIT seconds (a later trap
+ * lesson, or any other training of the global model, brings it in).
+ * Returns 0 or a store error.
  */
 int spam_train_trap(struct store *st, const struct spam_msg *m);
 /*

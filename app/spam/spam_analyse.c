@@ -7,6 +7,7 @@
  * follow its evidence (spam_bayes_points). Models are read in place
  * from the store (no copy), both in one read transaction.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,13 +251,63 @@ int spam_fuzzy_learn(struct store *st, uint32_t account, const struct spam_msg *
 	return rc < 0 ? rc : rc ? STORE_ETEMP : 0;
 }
 
-/* When the byte-gram regression was last fitted by spam_train_trap
- * (process-wide): traps can hit often, a fit of thousands of lessons
- * costs a tenth of a second or more. */
-static _Atomic int64_t trap_fit_at;
+/* Spam traps' lessons for the byte-gram regression (process-wide):
+ * traps can hit often, and storing a lesson rewrites the lessons record
+ * (up to 16 MiB) and a fit costs a quarter of a second, so they wait
+ * here and are stored and fitted at most once every
+ * SPAM_GRAM_TRAP_REFIT seconds, or when TRAP_PENDING_MAX wait. A crash
+ * loses the waiting ones (the naive Bayes model has them already). */
+#define TRAP_PENDING_MAX 256
+static pthread_mutex_t trap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct spam_gram_lesson trap_pending[TRAP_PENDING_MAX];
+static size_t ntrap;
+static int64_t trap_fit_at;
+
+/* Stores the waiting trap lessons; with trap_lock held. */
+static int trap_flush(struct store *st)
+{
+	int rc = ntrap ? spam_grams_change(st, trap_pending, ntrap, 1) : 0;
+	for (size_t i = 0; i < ntrap; i++)
+		free(trap_pending[i].g);
+	ntrap = 0;
+	return rc;
+}
+
+/* The global model's byte-gram lesson of m: stored and fitted at once,
+ * or (trap) left waiting until a fit is due. */
+static int learn_grams(struct store *st, const struct spam_msg *m, int is_spam, int sign,
+                       int trap)
+{
+	struct spam_gram_lesson l;
+	l.g = xmalloc(SPAM_GRAM_TEXT * sizeof *l.g);
+	spam_gram_lesson_of(m, is_spam, &l);
+	pthread_mutex_lock(&trap_lock);
+	int rc = 0;
+	int64_t now = (int64_t)time(NULL);
+	if (trap) {
+		trap_pending[ntrap++] = l;
+		if (ntrap == TRAP_PENDING_MAX || now - trap_fit_at >= SPAM_GRAM_TRAP_REFIT)
+			rc = trap_flush(st);
+		if (rc == 0 && now - trap_fit_at >= SPAM_GRAM_TRAP_REFIT) {
+			rc = spam_grams_refit(st, NULL, NULL);
+			if (rc == 0)
+				trap_fit_at = now;
+		}
+	} else {
+		/* the waiting ones first: a lesson forgotten must not come back */
+		rc = trap_flush(st);
+		if (rc == 0)
+			rc = spam_grams_change(st, &l, 1, sign);
+		free(l.g);
+		if (rc == 0)
+			rc = spam_grams_refit(st, NULL, NULL);
+	}
+	pthread_mutex_unlock(&trap_lock);
+	return rc;
+}
 
 static int learn(struct store *st, uint32_t account, const struct spam_msg *m, int is_spam,
-                 int sign, int lazy)
+                 int sign, int trap)
 {
 	uint64_t *tok = xmalloc(SPAM_TOKENS_MAX * sizeof *tok);
 	size_t n = spam_tokens(m, tok, SPAM_TOKENS_MAX);
@@ -269,21 +320,8 @@ static int learn(struct store *st, uint32_t account, const struct spam_msg *m, i
 	free(d);
 	if (rc == 0 && is_spam && account)
 		return spam_fuzzy_learn(st, account, m, sign);
-	if (rc == 0 && !account) { /* the global model: the byte grams too */
-		struct spam_gram_lesson l;
-		l.g = xmalloc(SPAM_GRAM_TEXT * sizeof *l.g);
-		spam_gram_lesson_of(m, is_spam, &l);
-		rc = spam_grams_change(st, &l, 1, sign);
-		free(l.g);
-		int64_t now = (int64_t)time(NULL), at = trap_fit_at;
-		if (lazy && now - at < SPAM_GRAM_TRAP_REFIT)
-			return rc; /* the lesson waits for the next fit */
-		if (rc == 0)
-			rc = spam_grams_refit(st, NULL, NULL);
-		if (rc == 0 && lazy)
-			trap_fit_at = now;
-		return rc;
-	}
+	if (rc == 0 && !account) /* the global model: the byte grams too */
+		return learn_grams(st, m, is_spam, sign, trap);
 	return rc < 0 ? rc : rc ? STORE_ETEMP : 0;
 }
 
