@@ -54,8 +54,9 @@ int buf_append_crlf(struct buf *b, const void *p, size_t n);
 /* The n octets at *p as stored mail text: when they hold a bare LF, a
  * copy with CRLF line ends is made in fixed (initialized by the caller,
  * with room for up to twice n) and *p, *n point at it; else nothing
- * moves. The one normalisation of every way a message is stored as
- * text (IMAP APPEND, JMAP Email/import, mbox and Maildir import).
+ * moves. For text that is stored as given when already CRLF (IMAP
+ * APPEND, JMAP Email/import); `tern import` copies every message anyway
+ * (buf_append_crlf, or mbox_message_decode for an mbox).
  * 0, or -1 when memory or fixed's max ran out (*p, *n unchanged). */
 int buf_crlf_text(struct buf *fixed, const char **p, size_t *n);
 /* Appends s as XML text: the five special characters as entities, control

@@ -39,12 +39,21 @@ const struct srs *forward_srs(void)
 	return srs_ready ? &srs_key : NULL;
 }
 
+/* The rate table's key of an address, ASCII case ignored (a Sieve
+ * redirect's address comes as the script's owner wrote it). */
 static uint64_t alias_key(const char *alias)
 {
 	uint8_t h[8];
 	uint64_t k = 0;
+	char low[512];
+	size_t n = strlen(alias);
 
-	crypto_generichash(h, sizeof h, (const unsigned char *)alias, strlen(alias), NULL, 0);
+	if (n < sizeof low) {
+		for (size_t i = 0; i < n; i++)
+			low[i] = alias[i] >= 'A' && alias[i] <= 'Z' ? (char)(alias[i] + 32) : alias[i];
+		alias = low;
+	}
+	crypto_generichash(h, sizeof h, (const unsigned char *)alias, n, NULL, 0);
 	for (int i = 0; i < 8; i++)
 		k = k << 8 | h[i];
 	return k;

@@ -55,8 +55,8 @@ int forward_init(const char *data_dir, unsigned per_hour);
 /* The SRS key, or NULL before a successful forward_init(). */
 const struct srs *forward_srs(void);
 
-/* 1 when alias (as stored, lowercase) may forward one more message at
- * now_ms (monotonic), 0 when its hour is full. */
+/* 1 when alias (an address, ASCII case ignored) may forward one more
+ * message at now_ms (monotonic), 0 when its hour is full. */
 int forward_rate_allowed(const char *alias, uint64_t now_ms);
 /* Counts one message forwarded through alias at now_ms. */
 void forward_rate_record(const char *alias, uint64_t now_ms);

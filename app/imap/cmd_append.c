@@ -96,7 +96,7 @@ int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **r
 	uint64_t quota = 0, used = 0;
 
 	if (size > imap_append_limit()) {
-		*reply_r = "NO [TOOBIG] Message is larger than the APPENDLIMIT.";
+		*reply_r = IMAP_NO_TOOBIG;
 		return 0;
 	}
 	uint64_t held = imap_literals_held();

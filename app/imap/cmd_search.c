@@ -426,7 +426,6 @@ struct msg_ctx {
 	const struct imap_msg *m;
 	uint32_t seq;
 	struct mime_search *ms;
-	const struct mime_envelope *env; /* set: SUBJECT from the cached envelope */
 	int folded;       /* SUBJECT from subject, folded (imap_subject_cache.h) */
 	struct str subject; /* p == NULL: the message has none */
 	int64_t sent_day; /* the Date header's day, or the internal date's */
@@ -473,10 +472,8 @@ static int eval(const struct node *n, const struct msg_ctx *x)
 	case N_SENTON: return x->sent_day == n->day;
 	case N_SENTSINCE: return x->sent_day >= n->day;
 	case N_HEADER:
-		if (x->folded) /* only SUBJECT keys then, as with env */
+		if (x->folded) /* only SUBJECT keys then (compiler.header 0) */
 			return x->subject.p && mime_search_contains(x->subject, n->needle);
-		if (x->env) /* only SUBJECT keys then (compiler.header 0) */
-			return mime_search_value(x->env->subject, n->needle);
 		return x->ms && mime_search_header(x->ms, n->name, n->needle);
 	case N_BODY: return x->ms && mime_search_body(x->ms, n->needle);
 	case N_TEXT:
@@ -597,29 +594,29 @@ static int batch_meta_cb(void *arg, size_t i, const void *meta, size_t metalen)
 	struct search_batch *b = arg;
 	uint32_t k = b->idx[i];
 	const struct imap_msg *m = &b->s->view.msgs[k];
-	struct mime_envelope env = { 0 };
+	struct str subject = STR_NULL;
 	uint64_t size;
 
 	if (b->c->body || b->c->sent || b->c->header || !meta)
 		return 0;
 	arena_reset(b->a);
-	if (mime_cache_root_subject(meta, metalen, b->a, &size, &env.subject) != 0 ||
+	if (mime_cache_root_subject(meta, metalen, b->a, &size, &subject) != 0 ||
 	    size != m->size)
 		return 0;
 	struct msg_ctx x = { .m = m, .seq = k + 1, .sent_day = day_of(m->received_at),
-			     .env = &env, .recent = imap_view_recent(&b->s->view, m) };
+			     .recent = imap_view_recent(&b->s->view, m) };
 	/* Folded once: compared here, and kept for the next SEARCH. */
-	if (env.subject.p)
-		mime_search_fold_value(env.subject, &b->fold);
+	if (subject.p)
+		mime_search_fold_value(subject, &b->fold);
 	size_t off = buf_len(&b->text);
-	if (!env.subject.p || (buf_len(&b->fold) <= IMAP_SUBJECT_CACHE_TEXT_MAX &&
-			       buf_append(&b->text, buf_data(&b->fold), buf_len(&b->fold)) == 0)) {
+	if (!subject.p || (buf_len(&b->fold) <= IMAP_SUBJECT_CACHE_TEXT_MAX &&
+			   buf_append(&b->text, buf_data(&b->fold), buf_len(&b->fold)) == 0)) {
 		b->ids[b->n] = m->email_id;
 		b->offs[b->n] = (uint32_t)off;
-		b->lens[b->n++] = env.subject.p ? (uint32_t)buf_len(&b->fold) : NONE;
+		b->lens[b->n++] = subject.p ? (uint32_t)buf_len(&b->fold) : NONE;
 	}
 	x.folded = 1;
-	x.subject = env.subject.p ? buf_str(&b->fold) : STR_NULL;
+	x.subject = subject.p ? buf_str(&b->fold) : STR_NULL;
 	b->res[k] = (uint8_t)eval(b->root, &x);
 	return 1;
 }

@@ -199,7 +199,7 @@ static int url_part(struct imap_session *s, struct str url, struct buf *b)
 		why = in_selected ? imap_url_read_at(s, s->account, s->view.mailbox, &u, b, &toobig)
 				  : imap_url_read(s, s->account, &u, b, &toobig);
 	if (toobig) {
-		imap_tagged(s, "NO [TOOBIG] Message is larger than the APPENDLIMIT.");
+		imap_tagged(s, IMAP_NO_TOOBIG);
 		return -1;
 	}
 	if (why) {
@@ -231,7 +231,7 @@ int imap_catenate_build(struct imap_session *s, enum imap_cmd_id cmd, const stru
 		const struct imap_arg *v = i + 1 < n ? &l[i + 1] : NULL;
 		if (v && imap_arg_atom_is(&l[i], "TEXT") && v->type == IMAP_ARG_LITERAL) {
 			if (buf_append_str(&b, v->str) < 0) {
-				imap_tagged(s, "NO [TOOBIG] Message is larger than the APPENDLIMIT.");
+				imap_tagged(s, IMAP_NO_TOOBIG);
 				goto fail;
 			}
 		} else if (v && imap_arg_atom_is(&l[i], "URL") &&

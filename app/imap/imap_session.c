@@ -438,23 +438,28 @@ static void parse_error(struct imap_session *s, int r)
 		return;
 	}
 	s->append_bytes = 0;
-	if ((r == IMAP_PARSE_ERR_LITERAL_TOO_BIG || r == IMAP_PARSE_ERR_COMMAND_TOO_BIG) &&
-	    (p->cmd.id == IMAP_CMD_APPEND || p->cmd.id == IMAP_CMD_REPLACE ||
-	     p->cmd.id == IMAP_CMD_UID_REPLACE) &&
-	    s->state != IMAP_S_NOT_AUTH) {
-		/* A message literal past the parser's bound (a few times the
-		 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG],
-		 * as literal_decision() answers one a little over it (RFC 7889;
-		 * a CATENATE TEXT part answered BAD before). */
-		imap_reply(s, "%s NO [TOOBIG] Message is larger than the APPENDLIMIT.", tag);
-		imap_parser_next(p);
-		arena_reset(s->cmd_arena);
-		return;
-	}
-	imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
+	/* A message literal past the parser's bound (a few times the
+	 * APPENDLIMIT) is a message over the APPENDLIMIT: NO [TOOBIG], as
+	 * literal_decision() answers one a little over it (RFC 7889; a
+	 * CATENATE TEXT part answered BAD before). */
+	int too_big_message = (r == IMAP_PARSE_ERR_LITERAL_TOO_BIG ||
+			       r == IMAP_PARSE_ERR_COMMAND_TOO_BIG) &&
+			      imap_cmd_carries_message(s);
+	if (too_big_message)
+		imap_reply(s, "%s " IMAP_NO_TOOBIG, tag);
+	else
+		imap_reply(s, "%s BAD %s%s", tag, toobig ? "[TOOBIG] " : "", msg);
 	imap_parser_next(p);
 	arena_reset(s->cmd_arena);
-	imap_session_error(s);
+	if (!too_big_message)
+		imap_session_error(s);
+}
+
+int imap_cmd_carries_message(const struct imap_session *s)
+{
+	int id = s->parser.cmd.id;
+	return (id == IMAP_CMD_APPEND || id == IMAP_CMD_REPLACE || id == IMAP_CMD_UID_REPLACE) &&
+	       s->state != IMAP_S_NOT_AUTH;
 }
 
 /* A literal announced: within budget, or refused before any "+". */
@@ -464,11 +469,8 @@ static void literal_decision(struct imap_session *s)
 	uint64_t budget = s->state == IMAP_S_NOT_AUTH ? IMAP_LITERAL_PREAUTH : IMAP_LITERAL_MAX;
 	const char *no = NULL;
 
-	if ((p->cmd.id == IMAP_CMD_APPEND || p->cmd.id == IMAP_CMD_REPLACE ||
-	     p->cmd.id == IMAP_CMD_UID_REPLACE) &&
-	    s->state != IMAP_S_NOT_AUTH) {
-		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208); REPLACE
-		 * carries an APPEND's message (RFC 8508 §3.4). */
+	if (imap_cmd_carries_message(s)) {
+		/* APPENDLIMIT and quota, before "+" (RFC 7889, RFC 9208). */
 		if (imap_append_literal_ok(s, p->cmd.literal.size, &no)) {
 			if (!p->cmd.literal.nonsync)
 				imap_write(s, "+ Ready for literal data\r\n", 26);

@@ -528,6 +528,11 @@ uint64_t imap_append_limit(void);
 /* A literal of size octets announced in APPEND: 1 to accept it, 0 with
  * the tagged reply's text (after the tag) in *reply_r (TOOBIG, OVERQUOTA). */
 int imap_append_literal_ok(struct imap_session *s, uint64_t size, const char **reply_r);
+/* The answer to a message over the APPENDLIMIT (RFC 7889), wherever it is found. */
+#define IMAP_NO_TOOBIG "NO [TOOBIG] Message is larger than the APPENDLIMIT."
+/* Whether the command being parsed carries a message to store (APPEND,
+ * REPLACE, UID REPLACE: RFC 8508 §3.4) in a logged-in session. */
+int imap_cmd_carries_message(const struct imap_session *s);
 /* cmd_store.c: appends one flag argument as a store keyword to b ("\\Seen"
  * -> "$seen"); -1 with a BAD reason in *why. */
 int imap_flags_add(const struct imap_arg *a, struct buf *b, const char **why);

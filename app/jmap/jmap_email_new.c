@@ -50,10 +50,14 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 	memset(&d, 0, sizeof d);
 	d.data = e->data;
 	d.len = e->len;
+	/* too big already: refused before any copy (CRLF only lengthens) */
+	if (jmap_max_message() && d.len > jmap_max_message())
+		return STORE_ETOOBIG;
 	buf_init(&fixed, 2 * e->len);
 	if (buf_crlf_text(&fixed, &d.data, &d.len) < 0)
 		return STORE_ETEMP;
-	/* What SMTP and IMAP APPEND would refuse is refused here too. */
+	/* What SMTP and IMAP APPEND would refuse is refused here too
+	 * (line ends made CRLF count). */
 	if (jmap_max_message() && d.len > jmap_max_message()) {
 		buf_free(&fixed);
 		return STORE_ETOOBIG;

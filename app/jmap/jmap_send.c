@@ -21,7 +21,6 @@
 #include "spam/spam_sent.h"
 #include "store/store.h"
 
-#define SIGS_MAX 8192
 #define RECEIVED_MAX 2048
 
 /* queue_submit() from a thread that may wait: done() opens the latch. */
@@ -59,7 +58,7 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	}
 	struct buf rcv, sigs;
 	buf_init(&rcv, RECEIVED_MAX);
-	buf_init(&sigs, SIGS_MAX);
+	buf_init(&sigs, STORE_DKIM_SIGS_MAX);
 	received(r, o, &rcv);
 	/* Submission's signer, over what goes out: Received and the message. */
 	struct str p[2] = {buf_str(&rcv), o->msg};

@@ -383,11 +383,8 @@ static void stored(struct delivery *dl, void *arg)
 		 * script redirecting what our own users send is held to the
 		 * same TERN_FORWARD_RATE as one redirecting what comes in. */
 		uint64_t now = loop_now_ms();
-		for (size_t k = 0; k < j->fwd_in->ndelivered_to; k++) {
-			char by[STORE_ADDR_MAX + 1];
-			if (str_lower_into(str_c(j->fwd_dt[k]), by, sizeof by) == 0)
-				forward_rate_record(by, now);
-		}
+		for (size_t k = 0; k < j->fwd_in->ndelivered_to; k++)
+			forward_rate_record(j->fwd_dt[k], now);
 		log_info("queue", NULL, "event=forwarded queue_id=%llu rcpts=%zu srs=%s arc=%s",
 			 (unsigned long long)j->fwd->e.id, j->fwd->e.nrcpts,
 			 srs_result_name(j->fwd->srs_rc), j->fwd->arc);
@@ -532,7 +529,7 @@ static struct str resign(struct submit_job *j, struct str m)
 	struct str p = str_make(copy, n);
 	struct buf sigs;
 	unsigned nsigs;
-	buf_init(&sigs, 16384);
+	buf_init(&sigs, STORE_DKIM_SIGS_MAX);
 	int rc = store_dkim_sign(j->st, dom, &p, 1, &sigs, &nsigs);
 	if (rc != DKIM_OK) {
 		log_warn("queue", NULL, "event=dkim_unsigned domain=%s result=%d reason=sieve_edit", dom,

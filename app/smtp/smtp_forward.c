@@ -311,12 +311,11 @@ void smtp_forward_committed(struct smtp_session *s, int result)
 	/* A Sieve redirect counts against the redirecting address as an
 	 * alias's forward does (once per message). */
 	for (unsigned i = 0; i < tx->nsfwd; i++) {
-		char by[STORE_ADDR_MAX + 1];
 		unsigned k = 0;
 		while (k < i && strcasecmp(tx->sfwd_by[k], tx->sfwd_by[i]) != 0)
 			k++;
-		if (k == i && str_lower_into(str_c(tx->sfwd_by[i]), by, sizeof by) == 0)
-			forward_rate_record(by, now);
+		if (k == i)
+			forward_rate_record(tx->sfwd_by[i], now);
 	}
 	log_info("smtp", s->id, "event=forwarded id=%s.%u queue_id=%" PRIu64 " rcpts=%zu sender=%s srs=%s arc=%s",
 		 s->id, tx->seq, f->e.id, f->e.nrcpts, log_q(f->e.sender, q, sizeof q),

@@ -55,7 +55,6 @@
 
 #define FROM_ADDRS_MAX 16
 #define ADDED_MAX 512  /* Date and Message-ID fields we may add */
-#define SIGS_MAX 8192  /* room for the DKIM-Signature fields */
 
 /* The signing job and the queue request of one message. */
 struct submit_job {
@@ -356,7 +355,7 @@ static void sign_run(void *arg)
 	size_t len = tx->data.len, hl = tx->header_len, alen = strlen(j->added);
 	struct buf sigs;
 
-	buf_init(&sigs, SIGS_MAX);
+	buf_init(&sigs, STORE_DKIM_SIGS_MAX);
 	j->sign_rc = DKIM_EINVAL;
 	if (j->domain[0]) {
 		/* What goes out, in order: our Received, the added fields, the
@@ -490,7 +489,7 @@ void smtp_submit_deliver(struct smtp_session *s)
 	}
 	j->s = s;
 	j->added = added_fields(s, &h);
-	spool_init(&j->out, tx->data.len + strlen(j->added) + (j->from ? strlen(j->from) : 0) + SIGS_MAX,
+	spool_init(&j->out, tx->data.len + strlen(j->added) + (j->from ? strlen(j->from) : 0) + STORE_DKIM_SIGS_MAX,
 		   s->conn->peer_ip);
 	j->wj.fn = sign_run;
 	j->wj.done = sign_done;

@@ -873,6 +873,9 @@ struct buf;
 struct str;
 int store_dkim_sign(struct store *st, const char *domain, const struct str *p, size_t n,
                     struct buf *sigs, unsigned *nsigs_r);
+/* The ceiling of sigs' buffer for its callers: room for every key's
+ * DKIM-Signature field of a domain. */
+#define STORE_DKIM_SIGS_MAX 16384
 
 /*
  * ---- Keywords and mailbox management (store_flags.c, store_mailbox_ops.c) ----
