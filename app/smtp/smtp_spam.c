@@ -656,7 +656,8 @@ static void analyse_run(void *arg)
 {
 	struct smtp_spam *sp = arg;
 	struct smtp_tx *tx = &sp->s->tx;
-	spam_msg_new(tx->data.p + tx->header_len, tx->data.len - tx->header_len, &sp->msg);
+	spam_msg_new_delivered(tx->mail_from, tx->data.p + tx->header_len,
+			       tx->data.len - tx->header_len, &sp->msg);
 	/* One parse and one tokenization, then each recipient account's
 	 * model (with the global one) in turn. */
 	spam_analyse_rules(smtp_store, sp->msg, sp->res);

@@ -121,6 +121,7 @@ struct spam_msg {
 	uint32_t nattach;
 	uint32_t flags; /* SPAM_MSG_* */
 	uint64_t size;  /* of the whole message */
+	uint32_t ours_len; /* of it, the header fields tern adds (spam_field_ours) */
 };
 
 /*
@@ -129,6 +130,16 @@ struct spam_msg {
  * the first SPAM_SCAN_MAX octets are looked at. Free with spam_msg_free.
  */
 void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r);
+/*
+ * As spam_msg_new, for a message still in its SMTP transaction: the view
+ * of it as it will be stored, the Return-Path field the delivery puts
+ * first (`Return-Path: <return_path>`, smtp_tx.c) before msg. The
+ * classifiers learn from stored copies (a user's moves, `tern spam
+ * train` of a mail folder), which carry it; scored without it, a message
+ * would be read differently from the copy a user then trains.
+ */
+void spam_msg_new_delivered(const char *return_path, const char *msg, size_t len,
+                            struct spam_msg **m_r);
 /* Frees *m and everything in it; sets *m to NULL (NULL is fine). */
 void spam_msg_free(struct spam_msg **m);
 

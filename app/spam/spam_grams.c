@@ -39,7 +39,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/buf.h"
 #include "core/varint.h"
@@ -54,24 +53,6 @@
 #define GRAM_SET 4096 /* slots of the set that keeps each gram once: > 2 x SPAM_GRAM_TEXT */
 
 /* ---- the text and its grams ---- */
-
-/* Fields tern adds to what it stores (its verdicts, its authentication
- * results, its own Received): the stored copy a user trains would
- * otherwise differ from the message scored at SMTP time, and a verdict
- * would teach the regression itself. The envelope fields a delivery
- * adds (Return-Path, Delivered-To) stay: without them cross-validation
- * missed more spam at the same ham flagged (ACCURACY.md). */
-static int receiver_field(struct str name, struct str value)
-{
-	if (name.len >= 7 && !strncasecmp(name.p, "X-Spam-", 7))
-		return 1;
-	if (name.len >= 4 && !strncasecmp(name.p, "ARC-", 4))
-		return 1;
-	if (str_eq_ci_c(name, "Authentication-Results"))
-		return 1;
-	return str_eq_ci_c(name, "Received") && value.len &&
-	       memmem(value.p, value.len, " (tern) with ", 13) != NULL;
-}
 
 /* Sorts v[0..n) of SPAM_GRAM_BITS-bit values ascending: LSD radix,
  * two passes of 10 bits (musl's qsort is slow). */
@@ -105,7 +86,7 @@ size_t spam_grams(const struct spam_msg *m, uint32_t *out)
 	while (n < sizeof text &&
 	       rfc5322_parse(&p, m->hdr + off, m->hdr_len - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
-		if (receiver_field(f.name, f.value))
+		if (spam_field_ours(f.name, f.value))
 			continue;
 		size_t k = f.raw.len < sizeof text - n ? f.raw.len : sizeof text - n;
 		memcpy(text + n, f.raw.p, k);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
@@ -172,15 +173,20 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 			m->reply_to_addr = addr_of(m->arena, r);
 		}
 	}
-	/* Return-Path is not in the envelope: the header once more */
+	/* Return-Path is not in the envelope, nor what we add: the header
+	 * once more */
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
 	size_t off = 0, used;
+	int rp = 0;
 	rfc5322_init(&p);
 	while (rfc5322_parse(&p, m->hdr + off, hl - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
-		if (!str_eq_ci(f.name, STR_LIT("Return-Path")))
+		if (spam_field_ours(f.name, f.value))
+			m->ours_len += (uint32_t)used;
+		if (rp || !str_eq_ci(f.name, STR_LIT("Return-Path")))
 			continue;
+		rp = 1;
 		ptrdiff_t at = str_rchr(f.value, '@');
 		if (at >= 0) {
 			struct str d = str_make(f.value.p + at + 1, f.value.len - (size_t)at - 1);
@@ -190,7 +196,6 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 				k++;
 			m->return_path_domain = lower_copy(m->arena, str_make(d.p, k));
 		}
-		break;
 	}
 	rfc5322_clear(&p);
 }
@@ -317,6 +322,36 @@ void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
 	buf_free(&vb.text);
 	buf_free(&vb.hidden);
 	*m_r = m;
+}
+
+void spam_msg_new_delivered(const char *return_path, const char *msg, size_t len,
+                            struct spam_msg **m_r)
+{
+	/* a copy of what the view looks at, the field first: the stored
+	 * copy's first SPAM_SCAN_MAX octets, truncated where it would be */
+	size_t rl = strlen(return_path) + sizeof "Return-Path: <>\r\n" - 1;
+	size_t n = len < SPAM_SCAN_MAX ? len : SPAM_SCAN_MAX;
+	char *p = xmalloc(rl + n + 1);
+	snprintf(p, rl + 1, "Return-Path: <%s>\r\n", return_path);
+	if (n)
+		memcpy(p + rl, msg, n);
+	spam_msg_new(p, rl + n, m_r);
+	free(p);
+	(*m_r)->size = (uint64_t)rl + len;
+	if (rl + len > SPAM_SCAN_MAX)
+		(*m_r)->flags |= SPAM_MSG_TRUNCATED;
+}
+
+int spam_field_ours(struct str name, struct str value)
+{
+	if (name.len >= 7 && !strncasecmp(name.p, "X-Spam-", 7))
+		return 1;
+	if (name.len >= 4 && !strncasecmp(name.p, "ARC-", 4))
+		return 1;
+	if (str_eq_ci_c(name, "Authentication-Results"))
+		return 1;
+	return str_eq_ci_c(name, "Received") && value.len &&
+	       memmem(value.p, value.len, " (tern) with ", 13) != NULL;
 }
 
 void spam_msg_free(struct spam_msg **m)

@@ -283,6 +283,12 @@ int spam_name_is_exec(struct str name);
  * headers walked, bounded by n). */
 int spam_zip_has_exec(const unsigned char *zip, size_t n);
 
+/* 1 when a header field is one tern adds to what it stores (X-Spam-*, its
+ * Authentication-Results and ARC set, its own Received): neither
+ * classifier reads them, so a stored copy a user trains reads as the
+ * message scored at SMTP time, and no verdict of ours teaches a model. */
+int spam_field_ours(struct str name, struct str value);
+
 void spam_rules_header(const struct spam_msg *m, const struct spam_ours *ours,
                        struct spam_result *res);
 void spam_rules_body(const struct spam_msg *m, struct spam_result *res);

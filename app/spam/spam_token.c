@@ -29,7 +29,8 @@
  * mailers are recognisable by which they send; a mailing list's fields
  * one name between them), the words of every
  * field's value keyed by the field (Received without its time stamp;
- * not Subject, Date, X-Spam-* or a mailing list's fields), the sender's
+ * not Subject, Date or a mailing list's fields; nothing of the fields
+ * tern adds), the sender's
  * domain, the URLs' hosts
  * and their bases, attachment types, and bands of size, HTML share,
  * image count and hidden text.
@@ -319,11 +320,12 @@ static const char *const list_fields[] = {
 
 /* Fields whose values are not header tokens: the subject has its own
  * words and pairs, a date says when (the time a corpus was gathered, not
- * what mail is), X-Spam-* are our own verdicts (a message trained from
- * Junk carries them); nor are the list fields' (list_field). */
+ * what mail is); nor are the list fields' (list_field). The fields tern
+ * adds (spam_field_ours: our verdicts, authentication results, our
+ * Received) give no token at all, not even their names. */
 static int value_skipped(const char *name)
 {
-	return !strcmp(name, "subject") || !strcmp(name, "date") || !strncmp(name, "x-spam-", 7);
+	return !strcmp(name, "subject") || !strcmp(name, "date");
 }
 
 /* Whether name is one of a mailing list's fields (List-* and those
@@ -354,7 +356,7 @@ static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
 	rfc5322_init(&p);
 	while (rfc5322_parse(&p, m->hdr + off, m->hdr_len - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
-		if (!f.name.len || f.name.len >= sizeof name)
+		if (!f.name.len || f.name.len >= sizeof name || spam_field_ours(f.name, f.value))
 			continue;
 		str_lower_into(f.name, name, sizeof name);
 		if (list_field(name)) {
@@ -502,7 +504,7 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	for (uint32_t i = 0; i < m->nattach; i++)
 		tok_str(&a, "\x03at:", m->attach[i].type);
 	int n = snprintf(b, sizeof b, "\x04size%u html%u img%u hid%u urls%u flags%u",
-	                 band(m->size), band(m->html_len), band(m->nimages), band(m->hidden.len),
+	                 band(m->size - m->ours_len), band(m->html_len), band(m->nimages), band(m->hidden.len),
 	                 band(m->nurls), m->flags & (SPAM_MSG_HTML | SPAM_MSG_PLAIN));
 	tok_str(&a, "", str_make(b, (size_t)n));
 

@@ -3,7 +3,9 @@
  * fed whole and one byte at a time gives the same words, each 2..40
  * octets (or a long-word token); the input as a message gives sorted,
  * unique token hashes within the bound, and unique byte grams
- * (spam_grams) within theirs.
+ * (spam_grams) within theirs; the view of it in an SMTP transaction
+ * (spam_msg_new_delivered) reads as the stored copy, the Return-Path
+ * field before it.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -57,5 +59,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++)
 		seen[g[i]] = 0;
 	spam_msg_free(&m);
+
+	/* the delivered view against the stored copy's, both as scored */
+	static const char rp[] = "Return-Path: <a@b.example>\r\n";
+	char *copy = malloc(sizeof rp - 1 + size + 1);
+	memcpy(copy, rp, sizeof rp - 1);
+	if (size)
+		memcpy(copy + sizeof rp - 1, p, size);
+	static uint64_t tok2[SPAM_TOKENS_MAX];
+	static uint32_t g2[SPAM_GRAM_TEXT];
+	struct spam_msg *d, *c;
+	spam_msg_new_delivered("a@b.example", p, size, &d);
+	spam_msg_new(copy, sizeof rp - 1 + size, &c);
+	assert(d->size == c->size && d->flags == c->flags);
+	n = spam_tokens(d, tok, SPAM_TOKENS_MAX);
+	assert(spam_tokens(c, tok2, SPAM_TOKENS_MAX) == n && !memcmp(tok, tok2, n * sizeof *tok));
+	n = spam_grams(d, g);
+	assert(spam_grams(c, g2) == n && !memcmp(g, g2, n * sizeof *g));
+	spam_msg_free(&d);
+	spam_msg_free(&c);
+	free(copy);
 	return 0;
 }

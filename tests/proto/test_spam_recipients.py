@@ -84,3 +84,82 @@ def test_spam_verdict_per_recipient():
             s.cleanup()
         if dns:
             dns.stop()
+
+
+def stored_copy(words, i, spam):
+    """A message as a user's mail folder keeps it after tern delivered it:
+    the Return-Path first, our Received, our authentication results and
+    verdict. `tern spam train` of such a folder is how users seed the
+    classifier."""
+    sender = "bounce@promo.test" if spam else "list-bounces@team.test"
+    return ("Return-Path: <%s>\r\n"
+            "Received: from mx.sender.test ([192.0.2.7])\r\n\tby mx.example.test (tern) with ESMTPS"
+            " id 9f.%d;\r\n\tMon, 23 Nov 2026 08:00:00 +0000\r\n"
+            "Authentication-Results: mx.example.test; spf=%s smtp.mailfrom=%s\r\n"
+            "X-Spam-Status: %s, score=%s required=5.00\r\n%s"
+            % (sender, i, "fail" if spam else "pass", sender.split("@")[1],
+               "Yes" if spam else "No", "9.00" if spam else "-3.00",
+               message(words, i, sender=sender)))
+
+
+def classifier_weights(lines):
+    """{rule: weight} of the classifiers' rules (BAYES_*, GRAMS_*)."""
+    return {name: float(w) for name, w in re.findall(r"\b((?:BAYES|GRAMS)_[A-Z]+)[= ](-?[0-9.]+)",
+                                                      "\n".join(lines))}
+
+
+def test_spam_scored_as_stored():
+    """The message scored in its SMTP transaction reads, to both
+    classifiers, as the copy that is then stored (and that a user may
+    train from): the delivery's Return-Path is in it, and the fields tern
+    adds to the stored copy (its Received, Authentication-Results,
+    X-Spam-*) count for neither. So `tern spam test` of the stored copy
+    gives the classifiers' rules the very weights X-Spam-Result gave at
+    SMTP time. Before, the Return-Path was missing at SMTP time and our
+    added fields were words for the classifier in a stored copy."""
+    dns = s = None
+    try:
+        dns = DnsServer({"team.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
+                         "_dmarc.*": {"NXDOMAIN": True}})
+        s = Server(accounts=[("bob@example.test", "Bob-Velvet-Harbor-47")],
+                   env={"TERN_DNS_SERVERS": dns.servers})
+        with tempfile.TemporaryDirectory() as d:
+            for kind, words, spam in (("ham", GLOBAL_HAM, 0), ("spam", GLOBAL_SPAM, 1)):
+                path = os.path.join(d, kind)
+                os.makedirs(path)
+                for i in range(30):
+                    with open(os.path.join(path, "%d.eml" % i), "w") as f:
+                        f.write(stored_copy(words, i, spam))
+                s.cli("spam", "train", kind, path)
+            # words of both kinds: weights the classifiers do not clip
+            mixed = GLOBAL_HAM[:6] + GLOBAL_SPAM[:3] + SHAPE[:3]
+            c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30)
+            c.ehlo("client.example.org")
+            refused = c.sendmail("list-bounces@team.test", ["bob@example.test"],
+                                 message(mixed, 7, sender="list-bounces@team.test",
+                                         subject="both kinds"))
+            c.quit()
+            assert refused == {}, refused
+            got = [i for mbox in ("INBOX", "Junk") for i, line in s.messages("bob@example.test", mbox)
+                   if "both kinds" in line]
+            assert len(got) == 1, got
+            raw = s.raw("bob@example.test", got[0])
+            header = raw.split(b"\r\n\r\n", 1)[0].decode()
+            assert header.startswith("Return-Path: <list-bounces@team.test>\r\n"), header
+            assert "Authentication-Results:" in header and "X-Spam-Result:" in header, header
+            at_smtp = classifier_weights(re.findall(r"X-Spam-Result:[^\r]*(?:\r\n\t[^\r]*)*", header))
+            assert set(at_smtp) & {"BAYES_SPAM", "BAYES_HAM"}, header
+            assert set(at_smtp) & {"GRAMS_SPAM", "GRAMS_HAM"}, header
+            # not at a clip, where a difference could not show
+            assert all(-4.9 < w < 6.3 for w in at_smtp.values()), at_smtp
+            copy = os.path.join(d, "stored.eml")
+            with open(copy, "wb") as f:
+                f.write(raw)
+            r = s.cli("spam", "test", "--account", "bob@example.test", copy)
+            assert classifier_weights(r.stdout.decode().splitlines()[1:]) == at_smtp, \
+                (r.stdout.decode(), at_smtp)
+    finally:
+        if s:
+            s.cleanup()
+        if dns:
+            dns.stop()

@@ -314,9 +314,9 @@ static void test_tokens(void)
 
 	/* A mailing list's field names are one token between them: a
 	 * message with six of them and one with only List-Unsubscribe have
-	 * the same tokens; one with none has not (X-Spam-Status, whose
-	 * value is no token, puts the three in the same size band) */
-#define PAD "X-Spam-Status: " "0123456789012345678901234567890123456789012345678901234567890123456789" \
+	 * the same tokens; one with none has not (X-Padding, the same in
+	 * all three, puts them in the same size band) */
+#define PAD "X-Padding: " "0123456789012345678901234567890123456789012345678901234567890123456789" \
 	"0123456789012345678901234567890123456789012345678901234567890123456789" \
 	"0123456789012345678901234567890123456789012345678901234567890123456789" \
 	"0123456789012345678901234567890123456789012345678901234567890123456789" \

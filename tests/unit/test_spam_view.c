@@ -3,6 +3,8 @@
  * thresholds, HTML reduced to text (whole and one byte at a time), URL
  * extraction and hosts, and spam_msg_new over MIME messages.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spam/spam.h"
@@ -215,11 +217,96 @@ static void test_view(void)
 	spam_msg_free(&v);
 }
 
+/* Tokens and grams of a view, for comparing two. */
+struct readings {
+	uint64_t tok[SPAM_TOKENS_MAX];
+	uint32_t gram[SPAM_GRAM_TEXT];
+	size_t ntok, ngram;
+	uint64_t size;
+};
+
+static void read_view(struct spam_msg *v, struct readings *r)
+{
+	r->ntok = spam_tokens(v, r->tok, SPAM_TOKENS_MAX);
+	r->ngram = spam_grams(v, r->gram);
+	r->size = v->size;
+	spam_msg_free(&v);
+}
+
+static int same_readings(const struct readings *a, const struct readings *b)
+{
+	return a->ntok == b->ntok && a->ngram == b->ngram &&
+	       !memcmp(a->tok, b->tok, a->ntok * sizeof a->tok[0]) &&
+	       !memcmp(a->gram, b->gram, a->ngram * sizeof a->gram[0]);
+}
+
+/* A message scored in its SMTP transaction reads as the copy the
+ * delivery stores: the Return-Path the delivery puts first is there, and
+ * the fields tern adds to the stored copy (our Received, the
+ * authentication results, the verdict) count for neither classifier. */
+static void test_delivered_view(void)
+{
+	static struct readings smtp, stored, plain, bare;
+	const char *msg = "Received: from relay.example by mx.sender.example with SMTP\r\n"
+	                  "From: Ann <ann@sender.example>\r\nTo: bob@ours.example\r\n"
+	                  "Subject: the minutes\r\nMessage-ID: <7@sender.example>\r\n\r\n"
+	                  "Hello Bob, the minutes of the meeting are attached.\r\n";
+	struct spam_msg *v;
+	spam_msg_new_delivered("bounce@sender.example", msg, strlen(msg), &v);
+	CHECK_EQ_SLICE(v->return_path_domain, "sender.example");
+	read_view(v, &smtp);
+
+	char copy[2048];
+	snprintf(copy, sizeof copy,
+	         "Return-Path: <bounce@sender.example>\r\n"
+	         "Received: from mx.sender.example ([192.0.2.7])\r\n\tby mx.ours.example (tern) "
+	         "with ESMTPS id 1a2b.1;\r\n\tMon, 2 Sep 2024 10:00:00 +0000\r\n"
+	         "Authentication-Results: mx.ours.example; spf=pass smtp.mailfrom=sender.example\r\n"
+	         "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=ours.example; s=s1; b=AAAA\r\n"
+	         "X-Spam-Status: No, score=-1.20\r\nX-Spam-Result: BAYES_HAM(-1.20)\r\n%s",
+	         msg);
+	spam_msg_new(copy, strlen(copy), &v);
+	read_view(v, &stored);
+	CHECK(smtp.ntok > 20 && smtp.ngram > 100);
+	CHECK(same_readings(&smtp, &stored));
+
+	/* without the Return-Path it would read otherwise */
+	spam_msg_new(msg, strlen(msg), &v);
+	read_view(v, &plain);
+	CHECK(!same_readings(&smtp, &plain));
+	CHECK_EQ_INT((int)smtp.size, (int)(strlen(msg) + strlen("Return-Path: <bounce@sender.example>\r\n")));
+
+	/* the null reverse path, as the delivery writes it */
+	spam_msg_new_delivered("", msg, strlen(msg), &v);
+	read_view(v, &bare);
+	snprintf(copy, sizeof copy, "Return-Path: <>\r\n%s", msg);
+	spam_msg_new(copy, strlen(copy), &v);
+	read_view(v, &stored);
+	CHECK(same_readings(&bare, &stored));
+
+	/* a message the size of the scan bound: the field pushes its end out,
+	 * as in the stored copy */
+	char *big = malloc(SPAM_SCAN_MAX);
+	memset(big, 'a', SPAM_SCAN_MAX);
+	memcpy(big, "Subject: big\r\n\r\n", 16);
+	for (size_t i = 100; i < SPAM_SCAN_MAX; i += 80)
+		memcpy(big + i - 2, "\r\n", 2);
+	spam_msg_new(big, SPAM_SCAN_MAX, &v);
+	CHECK(!(v->flags & SPAM_MSG_TRUNCATED));
+	spam_msg_free(&v);
+	spam_msg_new_delivered("a@b.example", big, SPAM_SCAN_MAX, &v);
+	CHECK(v->flags & SPAM_MSG_TRUNCATED);
+	CHECK_EQ_INT((int)v->size, (int)(SPAM_SCAN_MAX + strlen("Return-Path: <a@b.example>\r\n")));
+	spam_msg_free(&v);
+	free(big);
+}
+
 int main(void)
 {
 	test_result();
 	test_html();
 	test_urls();
 	test_view();
+	test_delivered_view();
 	return unit_done("test_spam_view");
 }
