@@ -13,6 +13,9 @@
  * checked on other splits; SPAM_CV_RULES=1 checks each content rule's
  * weight (fires on ham and spam, the counts without it and doubled);
  * SPAM_CV_DUMP=FILE writes every held-out score (dump);
+ * SPAM_CV_TEST=TESTDIR learns all of DIR and scores TESTDIR once instead
+ * (scripts/bench-spam's measure, in process: only to check a choice
+ * already made on DIR's folds, never to make one);
  * LR_RATE, LR_EPOCHS and LR_L2 the token regression's
  * training, CV_NO_LR=1 skips it (the slow part).
  *
@@ -56,6 +59,8 @@ struct item {
 	uint32_t *g;          /* the byte grams (spam_grams) */
 	size_t ng;
 	double grams;         /* the byte-gram regression's log odds, held out */
+	int fold;             /* held out in fold `fold`; -1: always learned */
+	char from[128];       /* From's address, lower case */
 };
 
 static struct item *items;
@@ -152,6 +157,12 @@ static void prepare(struct item *it)
 		it->rule[it->nrule] = (uint8_t)k;
 		it->weight[it->nrule++] = r.rules[i].weight;
 	}
+	size_t fl = m->from_addr.len < sizeof it->from - 1 ? m->from_addr.len : sizeof it->from - 1;
+	for (size_t i = 0; i < fl; i++) {
+		char c = m->from_addr.p[i];
+		it->from[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c <= ' ' ? '_' : c;
+	}
+	it->from[fl] = 0;
 	it->g = xmalloc(SPAM_GRAM_TEXT * sizeof *it->g);
 	it->ng = spam_grams(m, it->g);
 	spam_msg_free(&m);
@@ -159,7 +170,7 @@ static void prepare(struct item *it)
 }
 
 /* The byte-gram regression (spam_grams.c) fitted on the other folds. */
-static void run_grams(int folds, int k)
+static void run_grams(int k)
 {
 	size_t nw = (size_t)1 << SPAM_GRAM_BITS;
 	float *w = xmalloc(nw * sizeof *w);
@@ -167,7 +178,7 @@ static void run_grams(int folds, int k)
 	struct spam_gram_lesson *ls = xmalloc(nitems * sizeof *ls);
 	size_t n = 0;
 	for (size_t i = 0; i < nitems; i++) {
-		if ((int)(i % (size_t)folds) == k)
+		if (items[i].fold == k)
 			continue;
 		ls[n] = (struct spam_gram_lesson){items[i].spam ? 's' : 'h', 0, (uint32_t)items[i].ng,
 		                                  items[i].g};
@@ -176,7 +187,9 @@ static void run_grams(int folds, int k)
 	}
 	double bias;
 	spam_grams_fit_weights(v, n, w, &bias);
-	for (size_t i = k; i < nitems; i += folds) {
+	for (size_t i = 0; i < nitems; i++) {
+		if (items[i].fold != k)
+			continue;
 		struct item *it = &items[i];
 		double z = bias;
 		for (size_t j = 0; j < it->ng; j++)
@@ -188,14 +201,14 @@ static void run_grams(int folds, int k)
 	free(w);
 }
 
-static void run_nb(int folds, int k)
+static void run_nb(int k)
 {
 	struct spam_model m = {0};
 	size_t cap = 0, n = 0;
 	struct spam_delta *d = NULL;
 	int32_t ns = 0, nh = 0;
 	for (size_t i = 0; i < nitems; i++) {
-		if ((int)(i % (size_t)folds) == k)
+		if (items[i].fold == k)
 			continue;
 		if (n + items[i].ntok > cap)
 			d = realloc(d, (cap = (n + items[i].ntok) * 2) * sizeof *d);
@@ -209,7 +222,9 @@ static void run_nb(int folds, int k)
 	n = spam_delta_sort(d, n);
 	spam_model_apply(&m, d, n, ns, nh, getenv("CV_CAP") ? (uint32_t)atoi(getenv("CV_CAP")) : SPAM_MODEL_TOKENS_MAX);
 	free(d);
-	for (size_t i = k; i < nitems; i += folds) {
+	for (size_t i = 0; i < nitems; i++) {
+		if (items[i].fold != k)
+			continue;
 		spam_model_classify(&m, NULL, items[i].tok, items[i].ntok, &items[i].nb);
 	}
 	if (k == 0)
@@ -222,14 +237,14 @@ static double sigmoid(double z)
 	return 1.0 / (1.0 + exp(-z));
 }
 
-static void run_lr(int folds, int k)
+static void run_lr(int k)
 {
 	size_t nw = (size_t)1 << LR_BITS;
 	float *w = calloc(nw, sizeof *w);
 	double b = 0;
 	size_t *order = xmalloc(nitems * sizeof *order), no = 0;
 	for (size_t i = 0; i < nitems; i++)
-		if ((int)(i % (size_t)folds) != k)
+		if (items[i].fold != k)
 			order[no++] = i;
 	unsigned long long rng = 12345;
 	int epochs = getenv("LR_EPOCHS") ? atoi(getenv("LR_EPOCHS")) : 6;
@@ -258,7 +273,9 @@ static void run_lr(int folds, int k)
 			b -= lr * g;
 		}
 	}
-	for (size_t i = k; i < nitems; i += folds) {
+	for (size_t i = 0; i < nitems; i++) {
+		if (items[i].fold != k)
+			continue;
 		struct item *it = &items[i];
 		double z = b, scale = 1.0 / sqrt((double)it->ntok + 1);
 		for (size_t j = 0; j < it->ntok; j++)
@@ -289,6 +306,8 @@ static void sweep(const char *name, int which, const double *ths, size_t nth)
 	for (size_t t = 0; t < nth; t++) {
 		size_t fp = 0, fn = 0, nh = 0, ns = 0;
 		for (size_t i = 0; i < nitems; i++) {
+			if (items[i].fold < 0)
+				continue;
 			double s = score_of(&items[i], which);
 			int flagged = s >= ths[t];
 			if (items[i].spam) {
@@ -318,7 +337,7 @@ static void frontier(const char *name, int which, size_t allow)
 	size_t nh = 0;
 	for (size_t i = 0; i < nitems; i++) {
 		double s = score_of(&items[i], which);
-		if (!items[i].spam)
+		if (!items[i].spam && items[i].fold >= 0)
 			hs[nh++] = s;
 	}
 	qsort(hs, nh, sizeof *hs, cmp_dbl_desc);
@@ -326,7 +345,7 @@ static void frontier(const char *name, int which, size_t allow)
 	size_t fn = 0;
 	for (size_t i = 0; i < nitems; i++) {
 		double s = score_of(&items[i], which);
-		if (items[i].spam && s <= th)
+		if (items[i].spam && items[i].fold >= 0 && s <= th)
 			fn++;
 	}
 	printf("%-6s with at most %zu ham flagged (threshold above %.4f): spam missed %zu\n", name,
@@ -342,6 +361,8 @@ static void rule_check(void)
 {
 	size_t fp0 = 0, fn0 = 0;
 	for (size_t i = 0; i < nitems; i++) {
+		if (items[i].fold < 0)
+			continue;
 		int flagged = score_of(&items[i], 2) >= SPAM_DEFAULT_TAG;
 		fp0 += !items[i].spam && flagged;
 		fn0 += items[i].spam && !flagged;
@@ -351,6 +372,8 @@ static void rule_check(void)
 		size_t on_ham = 0, on_spam = 0, fp[2] = {0}, fn[2] = {0};
 		for (size_t i = 0; i < nitems; i++) {
 			const struct item *it = &items[i];
+			if (it->fold < 0)
+				continue;
 			double w = 0;
 			for (size_t j = 0; j < it->nrule; j++)
 				if (it->rule[j] == k)
@@ -375,9 +398,10 @@ static void rule_check(void)
 /* One line per message, every score held out: path, class (1 spam),
  * the classifier's probability, evidence and clues, the token
  * regression's probability, the byte-gram regression's log odds, tern's
- * score, then each content rule that fired as NAME=WEIGHT, tab
- * separated; for trying a combination of them (stacking, a new rule's
- * weight) without rebuilding. */
+ * score, then each content rule that fired as NAME=WEIGHT, then
+ * from=ADDRESS and fold=K, tab separated; for trying a combination of
+ * them (stacking, a new rule's weight, a sender's history) without
+ * rebuilding. */
 static void dump(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -387,11 +411,13 @@ static void dump(const char *path)
 	}
 	for (size_t i = 0; i < nitems; i++) {
 		const struct item *it = &items[i];
+		if (it->fold < 0)
+			continue;
 		fprintf(f, "%s\t%d\t%.6f\t%.4f\t%u\t%.6f\t%.4f\t%.4f", it->path, it->spam, it->nb.p,
 		        it->nb.evidence, it->nb.clues, it->lr, it->grams, score_of(it, 2));
 		for (size_t j = 0; j < it->nrule; j++)
 			fprintf(f, "\t%s=%.2f", rule_names[it->rule[j]], it->weight[j]);
-		fputc('\n', f);
+		fprintf(f, "\tfrom=%s\tfold=%d\n", it->from[0] ? it->from : "-", it->fold);
 	}
 	fclose(f);
 }
@@ -418,21 +444,32 @@ int main(int argc, char **argv)
 			items[j] = t;
 		}
 	}
-	for (size_t i = 0; i < nitems; i++)
+	const char *test = getenv("SPAM_CV_TEST");
+	size_t ntrain = nitems;
+	if (test) { /* learn all of DIR, score test/ once, as bench-spam */
+		snprintf(p, sizeof p, "%s/ham", test);
+		walk(p, 0);
+		snprintf(p, sizeof p, "%s/spam", test);
+		walk(p, 1);
+		folds = 1;
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		items[i].fold = test ? (i < ntrain ? -1 : 0) : (int)(i % (size_t)folds);
 		prepare(&items[i]);
+	}
 	printf("%zu messages, %d folds\n", nitems, folds);
 	for (int k = 0; k < folds; k++) {
-		run_nb(folds, k);
+		run_nb(k);
 		if (!getenv("CV_NO_LR"))
-			run_lr(folds, k);
-		run_grams(folds, k);
+			run_lr(k);
+		run_grams(k);
 	}
 	if (getenv("SPAM_CV_VERBOSE"))
 		for (size_t i = 0; i < nitems; i++)
-			if (items[i].spam != (score_of(&items[i], 2) >= SPAM_DEFAULT_TAG))
-				printf("%s nb %.4f evidence %.1f lr %.4f rules %.1f tokens %zu\n", items[i].path,
-				       items[i].nb.p, items[i].nb.evidence, items[i].lr, items[i].rules,
-				       items[i].ntok);
+			if (items[i].fold >= 0 && items[i].spam != (score_of(&items[i], 2) >= SPAM_DEFAULT_TAG))
+				printf("%s nb %.4f evidence %.1f grams %.2f rules %.1f score %.2f tokens %zu\n",
+				       items[i].path, items[i].nb.p, items[i].nb.evidence, items[i].grams,
+				       items[i].rules, score_of(&items[i], 2), items[i].ntok);
 	if (getenv("SPAM_CV_RULES"))
 		rule_check();
 	if (getenv("SPAM_CV_DUMP"))
