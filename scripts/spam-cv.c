@@ -58,6 +58,7 @@ struct item {
 	double lr;            /* held-out */
 	uint32_t *g;          /* the byte grams (spam_grams) */
 	size_t ng;
+	uint64_t gid;         /* their lesson's id */
 	double grams;         /* the byte-gram regression's log odds, held out */
 	int fold;             /* held out in fold `fold`; -1: always learned */
 	char from[128];       /* From's address, lower case */
@@ -163,8 +164,11 @@ static void prepare(struct item *it)
 		it->from[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c <= ' ' ? '_' : c;
 	}
 	it->from[fl] = 0;
-	it->g = xmalloc(SPAM_GRAM_TEXT * sizeof *it->g);
-	it->ng = spam_grams(m, it->g);
+	struct spam_gram_lesson l = {.g = xmalloc(SPAM_GRAM_TEXT * sizeof *it->g)};
+	spam_gram_lesson_of(m, it->spam, &l); /* as `tern spam train` keeps it */
+	it->g = l.g;
+	it->ng = l.n;
+	it->gid = l.id;
 	spam_msg_free(&m);
 	free(p);
 }
@@ -180,8 +184,8 @@ static void run_grams(int k)
 	for (size_t i = 0; i < nitems; i++) {
 		if (items[i].fold == k)
 			continue;
-		ls[n] = (struct spam_gram_lesson){items[i].spam ? 's' : 'h', 0, (uint32_t)items[i].ng,
-		                                  items[i].g};
+		ls[n] = (struct spam_gram_lesson){items[i].spam ? 's' : 'h', items[i].gid,
+		                                  (uint32_t)items[i].ng, items[i].g};
 		v[n] = &ls[n];
 		n++;
 	}

@@ -300,6 +300,7 @@ void spam_rules_phish(const struct spam_msg *m, const struct spam_ours *ours,
 #define SPAM_GRAM_BITS 20           /* 2^20 weights: 4 MiB */
 #define SPAM_GRAM_EPOCHS 5          /* passes over the lessons per fit */
 #define SPAM_GRAM_RATE 0.02         /* SGD step */
+#define SPAM_GRAM_FITS 4            /* fits averaged (spam_grams_fit_weights) */
 #define SPAM_GRAM_LESSONS_MAX 8192  /* the newest kept (and the record's 16 MiB) */
 #define SPAM_GRAM_MIN_LESSONS 20    /* of each class before there are weights */
 #define SPAM_GRAM_TRAP_REFIT 60     /* seconds between fits for spam_train_trap */

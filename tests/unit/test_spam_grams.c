@@ -235,10 +235,50 @@ static void test_fit(void)
 	store_close(&st);
 }
 
+/* The fit is the same whatever order its lessons come in (a directory's
+ * files come in the order the file system lists them), and it separates
+ * the classes it learned. */
+static void test_fit_order(void)
+{
+	enum { N = 60 };
+	static struct spam_gram_lesson ls[N];
+	const struct spam_gram_lesson *fwd[N], *rev[N];
+	char msg[2048];
+	for (int i = 0; i < N; i++) {
+		struct spam_msg *m;
+		mk(msg, sizeof msg, i % 2, i);
+		spam_msg_new(msg, strlen(msg), &m);
+		ls[i].g = malloc(SPAM_GRAM_TEXT * sizeof *ls[i].g);
+		spam_gram_lesson_of(m, i % 2, &ls[i]);
+		spam_msg_free(&m);
+		fwd[i] = &ls[i];
+		rev[N - 1 - i] = &ls[i];
+	}
+	size_t nw = (size_t)1 << SPAM_GRAM_BITS;
+	float *a = malloc(nw * sizeof *a), *b = malloc(nw * sizeof *b);
+	double ba, bb;
+	spam_grams_fit_weights(fwd, N, a, &ba);
+	spam_grams_fit_weights(rev, N, b, &bb);
+	CHECK(ba == bb && memcmp(a, b, nw * sizeof *a) == 0);
+	int right = 0;
+	for (int i = 0; i < N; i++) {
+		double z = ba;
+		for (uint32_t k = 0; k < ls[i].n; k++)
+			z += a[ls[i].g[k]];
+		right += (z > 0) == (i % 2);
+	}
+	CHECK_EQ_INT(right, N);
+	for (int i = 0; i < N; i++)
+		free(ls[i].g);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	test_grams();
 	test_lessons();
+	test_fit_order();
 	if (unit_env_begin(base, sizeof base, "spamgrams") == 0) {
 		test_fit();
 		unit_rmrf(base);
