@@ -30,10 +30,9 @@
  * one name between them), the words of every
  * field's value keyed by the field (Received without its time stamp;
  * not Subject, Date or a mailing list's fields; nothing of the fields
- * tern adds), the sender's
- * domain, the URLs' hosts
- * and their bases, attachment types, and bands of size, HTML share,
- * image count and hidden text.
+ * tern adds), the sender's domain, the URLs' hosts and their bases,
+ * attachment types, and bands of size (without tern's fields), HTML
+ * share, image count and hidden text.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,8 +503,8 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	for (uint32_t i = 0; i < m->nattach; i++)
 		tok_str(&a, "\x03at:", m->attach[i].type);
 	int n = snprintf(b, sizeof b, "\x04size%u html%u img%u hid%u urls%u flags%u",
-	                 band(m->size - m->ours_len), band(m->html_len), band(m->nimages), band(m->hidden.len),
-	                 band(m->nurls), m->flags & (SPAM_MSG_HTML | SPAM_MSG_PLAIN));
+	                 band(m->size - m->ours_len), band(m->html_len), band(m->nimages),
+	                 band(m->hidden.len), band(m->nurls), m->flags & (SPAM_MSG_HTML | SPAM_MSG_PLAIN));
 	tok_str(&a, "", str_make(b, (size_t)n));
 
 	if (a.n)
