@@ -121,7 +121,6 @@ struct spam_msg {
 	uint32_t nattach;
 	uint32_t flags; /* SPAM_MSG_* */
 	uint64_t size;  /* of the whole message */
-	uint32_t ours_len; /* of it, the header fields tern adds (spam_field_ours) */
 };
 
 /*

@@ -173,20 +173,15 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 			m->reply_to_addr = addr_of(m->arena, r);
 		}
 	}
-	/* Return-Path is not in the envelope, nor what we add: the header
-	 * once more */
+	/* Return-Path is not in the envelope: the header once more */
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
 	size_t off = 0, used;
-	int rp = 0;
 	rfc5322_init(&p);
 	while (rfc5322_parse(&p, m->hdr + off, hl - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
-		if (spam_field_ours(f.name, f.value))
-			m->ours_len += (uint32_t)used;
-		if (rp || !str_eq_ci(f.name, STR_LIT("Return-Path")))
+		if (!str_eq_ci(f.name, STR_LIT("Return-Path")))
 			continue;
-		rp = 1;
 		ptrdiff_t at = str_rchr(f.value, '@');
 		if (at >= 0) {
 			struct str d = str_make(f.value.p + at + 1, f.value.len - (size_t)at - 1);
@@ -196,6 +191,7 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 				k++;
 			m->return_path_domain = lower_copy(m->arena, str_make(d.p, k));
 		}
+		break;
 	}
 	rfc5322_clear(&p);
 }

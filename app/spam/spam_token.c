@@ -345,8 +345,11 @@ static int list_field(const char *name)
 	return 0;
 }
 
-static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
+/* The header's tokens; returns the octets of the fields tern adds, which
+ * give none (spam_field_ours), for the size band to leave out. */
+static size_t header_tokens(struct tok_acc *a, const struct spam_msg *m)
 {
+	size_t ours = 0;
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
 	size_t off = 0, used;
@@ -355,7 +358,11 @@ static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
 	rfc5322_init(&p);
 	while (rfc5322_parse(&p, m->hdr + off, m->hdr_len - off, 1, &used, &f) == RFC5322_FIELD) {
 		off += used;
-		if (!f.name.len || f.name.len >= sizeof name || spam_field_ours(f.name, f.value))
+		if (spam_field_ours(f.name, f.value)) {
+			ours += used;
+			continue;
+		}
+		if (!f.name.len || f.name.len >= sizeof name)
 			continue;
 		str_lower_into(f.name, name, sizeof name);
 		if (list_field(name)) {
@@ -384,6 +391,7 @@ static void header_tokens(struct tok_acc *a, const struct spam_msg *m)
 		words_of(a, v, spam_hash(name, strlen(name), 3), 0);
 	}
 	rfc5322_clear(&p);
+	return ours;
 }
 
 /* Sorts v[0..n) ascending: LSD radix, 8 passes of a byte, O(n) whatever
@@ -491,7 +499,7 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 		*fuzzy_r = spam_sim_final(&sim);
 	if (m->hidden.len)
 		words_of(&a, m->hidden, 13, 1);
-	header_tokens(&a, m);
+	size_t ours = header_tokens(&a, m);
 	if (m->from_domain.len)
 		tok_str(&a, "\x03from:", m->from_domain);
 	if (m->reply_to_domain.len)
@@ -503,7 +511,7 @@ size_t spam_tokens_fuzzy(const struct spam_msg *m, uint64_t *out, size_t max, ui
 	for (uint32_t i = 0; i < m->nattach; i++)
 		tok_str(&a, "\x03at:", m->attach[i].type);
 	int n = snprintf(b, sizeof b, "\x04size%u html%u img%u hid%u urls%u flags%u",
-	                 band(m->size - m->ours_len), band(m->html_len), band(m->nimages),
+	                 band(m->size - ours), band(m->html_len), band(m->nimages),
 	                 band(m->hidden.len), band(m->nurls), m->flags & (SPAM_MSG_HTML | SPAM_MSG_PLAIN));
 	tok_str(&a, "", str_make(b, (size_t)n));
 
