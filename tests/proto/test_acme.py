@@ -467,7 +467,8 @@ class ForgedUpdateServer:
         self.sock.settimeout(0.2)
         self.updates = 0
         self.stopping = False
-        threading.Thread(target=self._run, daemon=True).start()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     @staticmethod
     def _name(n):
@@ -492,7 +493,10 @@ class ForgedUpdateServer:
             self.sock.sendto(head + b"\0\1" + tsig, peer)  # a made-up MAC
 
     def close(self):
+        # The thread sees stopping within its 0.2 s timeout; the socket is
+        # closed after it, not under its recvfrom.
         self.stopping = True
+        self.thread.join(2)
         self.sock.close()
 
 
