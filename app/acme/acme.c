@@ -40,8 +40,12 @@
 #define BACKOFF_MIN 60
 #define BACKOFF_MAX 86400
 
+/* One request is in flight at a time and its answer goes to the handler of
+ * A.state; so an order and a renewal-information check never overlap (an
+ * order started while the check was out read its answer as theirs). */
 enum state {
 	S_OFF,
+	S_NAMES, /* finding the names to order (DNS), no request out yet */
 	S_DIRECTORY,
 	S_ACCOUNT,
 	S_ORDER,
@@ -55,7 +59,7 @@ enum state {
 	S_ARI,
 };
 
-static const char *const state_name[] = {"off",       "directory",  "account",  "order",
+static const char *const state_name[] = {"off",       "names",      "directory",  "account",  "order",
                                          "authz",     "challenge",  "authz_poll", "finalize",
                                          "order_poll", "certificate", "ari_directory", "renewal_info"};
 
@@ -100,6 +104,7 @@ static struct acme {
 	char url_ari[512], ari_id[200];
 	uint64_t ari_timer;
 	int64_t renew_planned; /* Unix time the renewal timer is set for */
+	int attempt_after_ari; /* an attempt came due while the ARI check was out */
 	int running;
 } A;
 
@@ -267,6 +272,7 @@ static int64_t renew_at(int64_t nb, int64_t na)
 }
 
 static void ari_check(struct loop *loop, void *arg);
+static void ari_settled(void);
 
 static void ari_schedule(unsigned secs)
 {
@@ -753,8 +759,20 @@ static void ari_check(struct loop *loop, void *arg)
 		A.dns = dns_thread();
 	A.state = S_ARI_DIR;
 	if (acme_http_request(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
-	                      on_response, NULL) < 0)
+	                      on_response, NULL) < 0) {
 		A.state = S_OFF;
+		ari_settled();
+	}
+}
+
+/* The ARI check is over (or went on to its next request): an attempt that
+ * came due meanwhile starts now. */
+static void ari_settled(void)
+{
+	if (A.state == S_OFF && A.attempt_after_ari) {
+		A.attempt_after_ari = 0;
+		schedule(0);
+	}
 }
 
 /* ---- requests ---- */
@@ -791,11 +809,14 @@ static void dispatch(const struct acme_http_resp *r)
 		break;
 	case S_ARI_DIR:
 		on_ari_directory(r);
+		ari_settled();
 		break;
 	case S_ARI:
 		on_ari(r);
+		ari_settled();
 		break;
 	case S_OFF:
+	case S_NAMES:
 		break;
 	}
 }
@@ -907,6 +928,12 @@ static void attempt(struct loop *loop, void *arg)
 	(void)loop;
 	(void)arg;
 	A.timer = 0;
+	if (A.state == S_ARI_DIR || A.state == S_ARI) {
+		A.attempt_after_ari = 1; /* ari_settled starts it */
+		return;
+	}
+	if (A.state != S_OFF)
+		return; /* an order is under way already */
 	if (A.dns == NULL)
 		A.dns = dns_thread();
 	if (!A.have_account_key) {
@@ -922,6 +949,7 @@ static void attempt(struct loop *loop, void *arg)
 		}
 	}
 	status_set("ordering", NULL, 0);
+	A.state = S_NAMES;
 	acme_names_find(A.dns, A.st, A.hostname, A.names, &A.nnames, names_found, NULL);
 }
 

@@ -536,12 +536,15 @@ class AcmeStub:
     pebble never gives: rateLimited with a Retry-After. It checks nothing
     tern sends; it only answers in RFC 8555's shapes."""
 
-    def __init__(self, mode="ratelimit"):
+    def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0):
         import base64
         import http.server
         import ssl as _ssl
         import threading
         self.mode = mode
+        self.ari_open_first = ari_open_first
+        self.ari_hold = ari_hold  # a threading.Event the renewal-info answer waits for
+        self.renewal_order_delay = renewal_order_delay  # ... and a renewal's newOrder
         self.ari_ids = []
         self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
@@ -587,10 +590,13 @@ class AcmeStub:
                 base = "https://127.0.0.1:%d" % stub.port
                 if self.path.startswith("/renewal-info/"):
                     stub.ari_ids.append(self.path[len("/renewal-info/"):])
+                    if stub.ari_hold is not None:
+                        stub.ari_hold.wait(20)
                     now = time.time()
-                    # The first certificate: a window already open (renew now);
-                    # later ones: a month out.
-                    a, b = (now - 20, now - 10) if stub.issued == 1 else (now + 30 * 86400, now + 31 * 86400)
+                    # The first certificate: a window already open (renew now)
+                    # unless told otherwise; later ones: a month out.
+                    a, b = (now - 20, now - 10) if stub.issued == 1 and stub.ari_open_first \
+                        else (now + 30 * 86400, now + 31 * 86400)
                     fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
                     self.reply(200, json.dumps({"suggestedWindow": {"start": fmt(a), "end": fmt(b)}}).encode(),
                                [("Content-Type", "application/json"), ("Retry-After", "21600")])
@@ -610,6 +616,8 @@ class AcmeStub:
                     self.reply(201, b"{\"status\":\"valid\"}",
                                [("Location", base + "/acct/1"), ("Content-Type", "application/json")])
                 elif stub.mode == "ari" and self.path == "/order":
+                    if stub.issued:
+                        time.sleep(stub.renewal_order_delay)
                     b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
                     stub.orders.append(json.loads(b64(json.loads(body)["payload"])))
                     self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
@@ -725,6 +733,45 @@ def test_acme_renewal_information_moves_the_renewal():
         assert stub.orders[1].get("replaces") == stub.ari_ids[0], (stub.orders, stub.ari_ids)
         time.sleep(1)
         assert s.log_text().count("event=certificate_installed") == 2
+        assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renew_while_renewal_information_is_checked():
+    """tern acme renew while the ARI check tern makes after installing a
+    certificate is still out: the renewal waits for the check's answer. It
+    used to start at once, and the late ARI answer, read as the answer to
+    the order in flight (here the slow one), failed the attempt and put the
+    renewal off by a minute's backoff (CI saw it under ASan)."""
+    import threading
+    hold = threading.Event()
+    stub = AcmeStub(mode="ari", ari_open_first=False, ari_hold=hold, renewal_order_delay=3)
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
+        deadline = time.time() + 10
+        while not stub.ari_ids and time.time() < deadline:
+            time.sleep(0.05)
+        assert stub.ari_ids, stub.requests
+        # The stub holds that answer until the server has seen the request.
+        assert s.cli("acme", "renew").returncode == 0
+        assert s.wait_log("event=renew_requested", timeout=15), s.log_text()[-3000:]
+        hold.set()
+        deadline = time.time() + 40
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        log = s.log_text()
+        assert "event=renew_requested state=renewal_info" in log or \
+            "event=renew_requested state=ari_directory" in log, log[-3000:]
+        assert log.count("event=certificate_installed") == 2, log[-3000:]
+        assert "event=attempt_failed" not in log, log[-3000:]
+        assert len(stub.orders) == 2 and stub.orders[1].get("replaces") == stub.ari_ids[0], stub.orders
         assert "stub CA" in served_cert(s.imaps_port)[0]
     finally:
         s.stop()
