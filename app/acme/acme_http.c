@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +89,8 @@ static int parse_ulong(const char *p, size_t n, int hex, unsigned long *v_r)
 			d = p[i] - 'A' + 10;
 		else
 			break;
-		if (v > (ACME_HTTP_MAX * 16UL))
-			return -1;
+		if (v > (ULONG_MAX - 15) / 16)
+			return -1; /* would overflow; the scratch buffer bounds the rest */
 		v = v * (hex ? 16 : 10) + (unsigned long)d;
 	}
 	if (i == 0)
@@ -172,7 +173,7 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 				r->retry_after = (long)ra;
 		} else if (IS("Content-Length")) {
 			unsigned long cl;
-			if (parse_ulong(v, vlen, 0, &cl) < 0 || cl > ACME_HTTP_MAX)
+			if (parse_ulong(v, vlen, 0, &cl) < 0 || cl > scratch->max)
 				return fail(r, "bad Content-Length");
 			clen = (long)cl;
 		} else if (IS("Transfer-Encoding")) {
@@ -219,6 +220,7 @@ struct req {
 	void *arg;
 	int done;
 	int (*addr_ok)(const struct sockaddr *sa);
+	size_t max; /* the largest response accepted */
 };
 
 static void finish(struct req *q, const struct acme_http_resp *r)
@@ -292,11 +294,11 @@ static void on_close(struct client *c, void *arg, const char *reason)
 		} else {
 			struct acme_http_resp r;
 			struct buf scratch;
-			buf_init(&scratch, ACME_HTTP_MAX + 1);
+			buf_init(&scratch, q->max + 1);
 			if (acme_http_parse(buf_data(&c->in), buf_len(&c->in), &r, &scratch) < 0 &&
 			    buf_room(&c->in) == 0)
-				snprintf(r.error, sizeof r.error, "response larger than %d bytes",
-				         ACME_HTTP_MAX);
+				snprintf(r.error, sizeof r.error, "response larger than %zu bytes",
+				         q->max);
 			finish(q, &r);
 			buf_free(&scratch);
 		}
@@ -329,7 +331,7 @@ static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen
 		req_free(q);
 		return;
 	}
-	q->c = client_connect(q->loop, sa, salen, ACME_HTTP_MAX, 256 * 1024, &ops, q);
+	q->c = client_connect(q->loop, sa, salen, q->max, 256 * 1024, &ops, q);
 	if (q->c == NULL) {
 		finish_error(q, "cannot connect: %s", strerror(errno));
 		req_free(q);
@@ -376,13 +378,14 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
                       unsigned timeout_ms, acme_http_cb *cb, void *arg)
 {
 	return acme_http_request_opts(loop, dns, method, url, content_type, body, len, timeout_ms,
-				      NULL, NULL, cb, arg);
+				      NULL, NULL, 0, cb, arg);
 }
 
 int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
 			   const char *url, const char *content_type, const void *body, size_t len,
 			   unsigned timeout_ms, const char *headers,
-			   int (*addr_ok)(const struct sockaddr *sa), acme_http_cb *cb, void *arg)
+			   int (*addr_ok)(const struct sockaddr *sa), size_t max, acme_http_cb *cb,
+			   void *arg)
 {
 	char host[256];
 	unsigned port;
@@ -397,6 +400,7 @@ int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *metho
 	q->arg = arg;
 	q->port = port;
 	q->addr_ok = addr_ok;
+	q->max = max ? max : ACME_HTTP_MAX;
 	snprintf(q->host, sizeof q->host, "%s", host);
 	buf_init(&q->out, 256 * 1024);
 	int v6 = strchr(host, ':') != NULL;

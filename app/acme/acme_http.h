@@ -24,7 +24,7 @@
 struct loop;
 struct dns;
 
-/* Largest response accepted (a certificate chain is a few KiB). */
+/* Largest response accepted unless the request says (a certificate chain is a few KiB). */
 #define ACME_HTTP_MAX (1024 * 1024)
 
 struct acme_http_resp {
@@ -66,13 +66,16 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
  * added to the request, and addr_ok (or NULL) asked about the address
  * the host resolved to (or the literal) before connecting: when it
  * returns 0, cb gets r->status 0 and an error saying the address was
- * refused. JMAP's push to a client's URL uses it (http_pushsub.c).
+ * refused, and max (0: ACME_HTTP_MAX) the largest response accepted, all
+ * of it held in memory. JMAP's push to a client's URL uses it
+ * (http_pushsub.c), and the phishing feed's download (a few MiB).
  */
 struct sockaddr;
 int acme_http_request_opts(struct loop *loop, struct dns *dns, const char *method,
 			   const char *url, const char *content_type, const void *body, size_t len,
 			   unsigned timeout_ms, const char *headers,
-			   int (*addr_ok)(const struct sockaddr *sa), acme_http_cb *cb, void *arg);
+			   int (*addr_ok)(const struct sockaddr *sa), size_t max, acme_http_cb *cb,
+			   void *arg);
 
 /* Splits an https URL: host (brackets removed), port (443 when absent), path ("/" when absent). 0 or -1. */
 int acme_url_split(const char *url, char *host, size_t hostsz, unsigned *port_r, const char **path_r);

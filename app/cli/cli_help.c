@@ -46,6 +46,7 @@ static const char top_help[] =
 	"       tern sieve list|get|put|activate|deactivate|del EMAIL|global [NAME]   stored Sieve scripts\n"
 	"       tern spam train spam|ham [--account EMAIL] PATH...   learn messages (files, Maildir, mbox)\n"
 	"       tern spam test [--account EMAIL] FILE...   the spam verdict, score and rules\n"
+	"       tern spam phish load FILE|status   the local phishing URL list (OpenPhish, PhishTank feeds)\n"
 	"       tern COMMAND --help               that command's options\n"
 	"configuration comes from TERN_* environment variables (see README)\n";
 
@@ -111,7 +112,10 @@ static const struct cli_help helps[] = {
 	{ "spam", "usage: tern spam train spam|ham [--account EMAIL] PATH...\n"
 		  "         (message files, mbox files, Maildir folders, directories of messages;\n"
 		  "          the global model unless --account)\n"
-		  "       tern spam test [--account EMAIL] FILE...   VERDICT score=N, then the rules\n" },
+		  "       tern spam test [--account EMAIL] FILE...   VERDICT score=N, then the rules\n"
+		  "       tern spam phish load FILE   replace the phishing URL list with FILE's\n"
+		  "         (OpenPhish: a URL a line; PhishTank: CSV with a url column; an empty file removes it)\n"
+		  "       tern spam phish status      its entries, when and from where it was loaded\n" },
 };
 
 const char *cli_help_text(const char *cmd)

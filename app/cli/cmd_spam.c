@@ -8,6 +8,11 @@
  *     learned in batches, each batch one store write; then the model's
  *     size is printed. The global model's byte-gram regression keeps
  *     every message's grams as a lesson and is fitted once at the end.
+ *   tern spam phish load FILE | tern spam phish status
+ *     replaces the local phishing URL list with FILE's URLs (spam_phish.h),
+ *     printing how many were kept; status prints the stored list's size,
+ *     source and time. The running server reads the list from the store
+ *     for each message, so a load counts at once.
  *   tern spam test [--account EMAIL] FILE...
  *     prints `VERDICT score=N` (ham|spam|reject|discard at the default
  *     thresholds), then every rule that fired, one a line:
@@ -23,12 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "backup/mailfmt.h"
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "spam/spam.h"
+#include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
 
@@ -328,6 +335,62 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+static int spam_phish_cmd(const struct config *cfg, int argc, char **argv)
+{
+	if (argc == 1 && strcmp(argv[0], "status") == 0) {
+		struct store *st = cli_store_open(cfg, 1);
+		if (!st)
+			return 1;
+		struct spam_phish_status s;
+		int rc = spam_phish_status(st, &s);
+		store_close(&st);
+		if (rc != STORE_OK) {
+			fprintf(stderr, "tern: the phishing list could not be read\n");
+			return 1;
+		}
+		printf("entries: %u\n", s.entries);
+		if (s.loaded_at) {
+			char when[32];
+			time_t t = (time_t)s.loaded_at;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("loaded: %s\nsource: %s\n", when, s.source);
+		}
+		return 0;
+	}
+	if (argc != 2 || strcmp(argv[0], "load") != 0)
+		return cli_usage("spam");
+	size_t len;
+	char *text = slurp(argv[1], &len);
+	if (!text) {
+		fprintf(stderr, "tern: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	struct store *st = cli_store_open(cfg, 0);
+	if (!st) {
+		free(text);
+		return 1;
+	}
+	struct spam_phish_feed f;
+	const char *base = strrchr(argv[1], '/');
+	char source[SPAM_PHISH_SOURCE_MAX];
+	snprintf(source, sizeof source, "file %s", base ? base + 1 : argv[1]);
+	spam_phish_parse(text, len, &f);
+	int rc = spam_phish_store(st, &f, source);
+	store_close(&st);
+	free(text);
+	if (rc != STORE_OK) {
+		spam_phish_feed_free(&f);
+		fprintf(stderr, "tern: the phishing list could not be stored\n");
+		return 1;
+	}
+	printf("entries: %zu (lines without a URL: %zu, over the limit: %zu)\n", f.n, f.bad,
+	       f.dropped);
+	spam_phish_feed_free(&f);
+	return 0;
+}
+
 int cli_spam(const struct config *cfg, int argc, char **argv)
 {
 	if (argc < 1)
@@ -336,5 +399,7 @@ int cli_spam(const struct config *cfg, int argc, char **argv)
 		return spam_train_cmd(cfg, argc - 1, argv + 1);
 	if (strcmp(argv[0], "test") == 0)
 		return spam_test_cmd(cfg, argc - 1, argv + 1);
+	if (strcmp(argv[0], "phish") == 0)
+		return spam_phish_cmd(cfg, argc - 1, argv + 1);
 	return cli_usage("spam");
 }

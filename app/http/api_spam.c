@@ -1,7 +1,8 @@
 /*
  * api_spam.c — the spam filter's settings, lists and recent decisions
  * (API.md "Spam"): GET/PUT /api/v1/spam, GET/PUT
- * /api/v1/spam/lists/{scope}, GET /api/v1/spam/recent.
+ * /api/v1/spam/lists/{scope}, GET /api/v1/spam/recent, PUT
+ * /api/v1/spam/phish (the phishing list's feed file, streamed).
  *
  * Everything is stored in meta (spam/spam_settings.h names the keys) and
  * read by the SMTP stage per message, so a change applies to the next
@@ -14,13 +15,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acme/acme_http.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "http/http_internal.h"
+#include "http/http_upload.h"
 #include "spam/spam_dnsbl.h"
 #include "spam/spam_learn.h"
 #include "spam/spam_lists.h"
+#include "spam/spam_phish.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
 #include "spam/spam_status.h"
@@ -59,6 +63,20 @@ static void write_zones(struct jw *w, const char *key, const char *name, const c
 	free(text);
 }
 
+/* "phish": the stored phishing list's size, time and source ({} when unreadable). */
+static void write_phish(struct jw *w)
+{
+	struct spam_phish_status ps;
+	jw_key(w, "phish");
+	jw_obj_begin(w);
+	if (spam_phish_status(http_store, &ps) == STORE_OK) {
+		jw_kuint(w, "entries", ps.entries);
+		jw_kint(w, "loaded_at", ps.loaded_at);
+		jw_kstr(w, "source", ps.source);
+	}
+	jw_obj_end(w);
+}
+
 void api_spam_get(struct http_ctx *x)
 {
 	struct spam_settings *set = xmalloc(sizeof *set);
@@ -91,6 +109,14 @@ void api_spam_get(struct http_ctx *x)
 	write_setting_lines(&w, "allow", name);
 	spam_list_name(0, "*", name, sizeof name);
 	write_setting_lines(&w, "block", name);
+	char url[1024];
+	size_t ulen;
+	if (store_meta_get(http_store, "setting/spam_phish_url", url, sizeof url - 1, &ulen) !=
+	    STORE_OK)
+		ulen = 0;
+	url[ulen] = '\0';
+	jw_kstr(&w, "phish_url", url);
+	write_phish(&w);
 	struct spam_model_status ms;
 	jw_key(&w, "classifier");
 	jw_obj_begin(&w);
@@ -220,6 +246,8 @@ static int put_list_field(struct http_ctx *x, const char *field, const char *nam
 	return rc;
 }
 
+static int put_phish_url(struct http_ctx *x);
+
 void api_spam_put(struct http_ctx *x)
 {
 	static const struct json_field f[] = {
@@ -227,7 +255,7 @@ void api_spam_put(struct http_ctx *x)
 	    {"discard", JK_ANY, 0},      {"dnsbl", JK_STRING, 0},       {"uribl", JK_STRING, 0},
 	    {"greylist", JK_BOOL, 0},    {"greylist_delay", JK_INT, 0}, {"greylist_good", JK_ANY, 0},
 	    {"traps", JK_ANY, 0},        {"allow", JK_ANY, 0},          {"block", JK_ANY, 0},
-	    {"reputation", JK_BOOL, 0},
+	    {"reputation", JK_BOOL, 0},  {"phish_url", JK_STRING, 0},
 	};
 	char allow[64], block[64];
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
@@ -248,9 +276,83 @@ void api_spam_put(struct http_ctx *x)
 	    put_bool(x, "reputation", "setting/spam_reputation") < 0 ||
 	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0) < 0 ||
 	    put_list_field(x, "traps", "setting/spam_traps", 1) < 0 ||
-	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0)
+	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0 ||
+	    put_phish_url(x) < 0)
 		return;
 	api_spam_get(x);
+}
+
+/* The phishing feed's URL: https (the one client tern has), "" for none.
+ * The server downloads it within seconds and then every few hours. */
+static int put_phish_url(struct http_ctx *x)
+{
+	const struct json_value *v = json_get(x->json, "phish_url");
+	char host[256];
+	unsigned port;
+	const char *path;
+	if (!v)
+		return 0;
+	if (v->type != JSON_STRING || strlen(v->str) != v->len || v->len >= 1024 ||
+	    strpbrk(v->str, " \t\r\n\"") ||
+	    (v->len && acme_url_split(v->str, host, sizeof host, &port, &path) < 0)) {
+		http_problem(x, 400, "invalid_field", "phish_url",
+			     "field 'phish_url' must be an https:// URL of at most 1023 characters, or \"\"");
+		return -1;
+	}
+	return put_text(x, "setting/spam_phish_url", v->str);
+}
+
+/* ---- PUT /spam/phish: a feed file replaces the phishing list ---- */
+
+static int phish_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
+{
+	(void)x;
+	(void)arg;
+	*max_r = SPAM_PHISH_FEED_MAX;
+	return 0;
+}
+
+static void phish_done(struct http_ctx *x, void *arg, const char *data, size_t len,
+		       const uint8_t id[32])
+{
+	struct spam_phish_feed f;
+	char source[SPAM_PHISH_SOURCE_MAX];
+	struct jw w;
+	(void)arg;
+	(void)id;
+	const char *name = http_query(x, "name");
+	snprintf(source, sizeof source, "upload %.200s", name && name[0] ? name : "feed");
+	for (char *p = source; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '_';
+	spam_phish_parse(data, len, &f);
+	int rc = spam_phish_store(http_store, &f, source);
+	if (rc != STORE_OK) {
+		spam_phish_feed_free(&f);
+		http_store_problem(x, rc, "cannot store the phishing list");
+		return;
+	}
+	log_info("http", NULL, "event=phish_list_uploaded ip=%s entries=%zu bad=%zu dropped=%zu",
+		 x->ip, f.n, f.bad, f.dropped);
+	http_json_begin(x, &w, 200);
+	jw_obj_begin(&w);
+	jw_kuint(&w, "entries", f.n);
+	jw_kuint(&w, "bad", f.bad);
+	jw_kuint(&w, "dropped", f.dropped);
+	write_phish(&w);
+	jw_obj_end(&w);
+	spam_phish_feed_free(&f);
+}
+
+static const struct http_upload_ops phish_ops = {
+	.admit = phish_admit,
+	.done = phish_done,
+};
+
+/* At the request header (a streamed route; the router checked the session). */
+void api_spam_phish_put(struct http_ctx *x)
+{
+	(void)http_upload_start(x, &phish_ops, NULL);
 }
 
 /* The scope of /spam/lists/{scope}: "global", a served domain, or an

@@ -175,7 +175,7 @@ static void post_send(struct psub *p, const char *json, size_t len, int verifica
 	snprintf(q->id, sizeof q->id, "%s", p->s.id);
 	q->verification = verification;
 	if (acme_http_request_opts(ps_loop, dns_thread(), "POST", p->s.url, ctype, buf_data(&body),
-				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, post_done,
+				   buf_len(&body), POST_TIMEOUT_MS, headers, addr_ok, 0, post_done,
 				   q) < 0) {
 		log_warn("jmap", NULL, "event=push_failed subscription=%s error=\"bad url\"", p->s.id);
 		free(q);

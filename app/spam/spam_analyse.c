@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/xalloc.h"
+#include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
 
@@ -108,6 +109,8 @@ void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_
 	spam_rules_header(m, &ours, res);
 	spam_rules_body(m, res);
 	spam_rules_phish(m, &ours, res);
+	if (st)
+		(void)spam_phish_check(st, m, res); /* a store error: the list's rule is missing */
 	for (size_t i = 0; i < oa.n; i++)
 		free(oa.names[i]);
 }

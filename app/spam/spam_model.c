@@ -43,28 +43,6 @@
 #define MIN_STRENGTH 0.1      /* tokens nearer 0.5 than this are not clues */
 #define SPAM_CLUES 35 /* cross-validated: 150 missed 2x the spam at the same ham */
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 int spam_model_decode(const void *rec, size_t len, struct spam_model *m)
 {
 	const unsigned char *p = rec;
@@ -73,11 +51,11 @@ int spam_model_decode(const void *rec, size_t len, struct spam_model *m)
 		return 0;
 	if (len < SPAM_MODEL_HDR || memcmp(p, "TSM1", 4) != 0)
 		return -1;
-	uint32_t n = le32(p + 12);
+	uint32_t n = spam_le32(p + 12);
 	if ((len - SPAM_MODEL_HDR) / SPAM_MODEL_ENT != n || (len - SPAM_MODEL_HDR) % SPAM_MODEL_ENT)
 		return -1;
-	m->nspam = le32(p + 4);
-	m->nham = le32(p + 8);
+	m->nspam = spam_le32(p + 4);
+	m->nham = spam_le32(p + 8);
 	m->ntok = n;
 	m->ent = p + SPAM_MODEL_HDR;
 	return 0;
@@ -87,9 +65,9 @@ int spam_model_encode(const struct spam_model *m, struct buf *out)
 {
 	unsigned char h[SPAM_MODEL_HDR];
 	memcpy(h, "TSM1", 4);
-	put32(h + 4, m->nspam);
-	put32(h + 8, m->nham);
-	put32(h + 12, m->ntok);
+	spam_put32(h + 4, m->nspam);
+	spam_put32(h + 8, m->nham);
+	spam_put32(h + 12, m->ntok);
 	if (buf_append(out, h, sizeof h) < 0)
 		return -1;
 	return buf_append(out, m->ent, (size_t)m->ntok * SPAM_MODEL_ENT);
@@ -107,10 +85,10 @@ int spam_model_get(const struct spam_model *m, uint64_t h, uint32_t *spam_r, uin
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const unsigned char *e = m->ent + mid * SPAM_MODEL_ENT;
-		uint64_t v = le64(e);
+		uint64_t v = spam_le64(e);
 		if (v == h) {
-			*spam_r = le32(e + 8);
-			*ham_r = le32(e + 12);
+			*spam_r = spam_le32(e + 8);
+			*ham_r = spam_le32(e + 12);
 			return 1;
 		}
 		if (v < h)
@@ -129,7 +107,7 @@ static void get_from(const struct spam_model *m, uint64_t h, size_t *pos, uint32
 		     uint32_t *ham_r)
 {
 	size_t lo = *pos, step = 1, hi = lo;
-	while (hi < m->ntok && le64(m->ent + hi * SPAM_MODEL_ENT) < h) {
+	while (hi < m->ntok && spam_le64(m->ent + hi * SPAM_MODEL_ENT) < h) {
 		lo = hi + 1;
 		hi += step;
 		step *= 2;
@@ -138,15 +116,15 @@ static void get_from(const struct spam_model *m, uint64_t h, size_t *pos, uint32
 		hi = m->ntok;
 	while (lo < hi) { /* first entry >= h in [lo, hi] */
 		size_t mid = lo + (hi - lo) / 2;
-		if (le64(m->ent + mid * SPAM_MODEL_ENT) < h)
+		if (spam_le64(m->ent + mid * SPAM_MODEL_ENT) < h)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	*pos = lo;
-	if (lo < m->ntok && le64(m->ent + lo * SPAM_MODEL_ENT) == h) {
-		*spam_r = le32(m->ent + lo * SPAM_MODEL_ENT + 8);
-		*ham_r = le32(m->ent + lo * SPAM_MODEL_ENT + 12);
+	if (lo < m->ntok && spam_le64(m->ent + lo * SPAM_MODEL_ENT) == h) {
+		*spam_r = spam_le32(m->ent + lo * SPAM_MODEL_ENT + 8);
+		*ham_r = spam_le32(m->ent + lo * SPAM_MODEL_ENT + 12);
 	} else {
 		*spam_r = *ham_r = 0;
 	}
@@ -187,7 +165,7 @@ static size_t prune(unsigned char *e, size_t n, uint32_t max)
 		return n;
 	size_t hist[65] = {0};
 	for (size_t i = 0; i < n; i++) {
-		uint64_t t = (uint64_t)le32(e + i * SPAM_MODEL_ENT + 8) + le32(e + i * SPAM_MODEL_ENT + 12);
+		uint64_t t = (uint64_t)spam_le32(e + i * SPAM_MODEL_ENT + 8) + spam_le32(e + i * SPAM_MODEL_ENT + 12);
 		hist[t > 64 ? 64 : t]++;
 	}
 	/* cut: drop every entry with a total under cut, and `extra` at cut */
@@ -197,7 +175,7 @@ static size_t prune(unsigned char *e, size_t n, uint32_t max)
 	size_t extra = excess - below, o = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char *x = e + i * SPAM_MODEL_ENT;
-		uint64_t t = (uint64_t)le32(x + 8) + le32(x + 12);
+		uint64_t t = (uint64_t)spam_le32(x + 8) + spam_le32(x + 12);
 		if (t > 64)
 			t = 64;
 		if (t < cut)
@@ -220,7 +198,7 @@ void spam_model_apply(struct spam_model *m, const struct spam_delta *d, size_t n
 	size_t i = 0, j = 0, o = 0;
 	while (i < m->ntok || j < n) {
 		const unsigned char *e = i < m->ntok ? m->ent + i * SPAM_MODEL_ENT : NULL;
-		uint64_t eh = e ? le64(e) : 0;
+		uint64_t eh = e ? spam_le64(e) : 0;
 		unsigned char *x = ne + o * SPAM_MODEL_ENT;
 		uint32_t s, h;
 		if (e && (j == n || eh < d[j].h)) {
@@ -230,19 +208,19 @@ void spam_model_apply(struct spam_model *m, const struct spam_delta *d, size_t n
 			continue;
 		}
 		if (e && eh == d[j].h) {
-			s = add_clamp(le32(e + 8), d[j].spam);
-			h = add_clamp(le32(e + 12), d[j].ham);
+			s = add_clamp(spam_le32(e + 8), d[j].spam);
+			h = add_clamp(spam_le32(e + 12), d[j].ham);
 			i++;
 		} else {
 			s = add_clamp(0, d[j].spam);
 			h = add_clamp(0, d[j].ham);
 		}
-		put64(x, d[j].h);
+		spam_put64(x, d[j].h);
 		j++;
 		if (s == 0 && h == 0)
 			continue; /* forgotten entirely */
-		put32(x + 8, s);
-		put32(x + 12, h);
+		spam_put32(x + 8, s);
+		spam_put32(x + 12, h);
 		o++;
 	}
 	o = prune(ne, o, max);

@@ -25,6 +25,29 @@
 #define SPAM_DEFAULT_REJECT 18.0
 #define SPAM_DEFAULT_DISCARD 30.0
 
+/* Little-endian integers in stored records (the model, the phishing list). */
+static inline uint32_t spam_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t spam_le64(const unsigned char *p)
+{
+	return (uint64_t)spam_le32(p) | (uint64_t)spam_le32(p + 4) << 32;
+}
+
+static inline void spam_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static inline void spam_put64(unsigned char *p, uint64_t v)
+{
+	spam_put32(p, (uint32_t)v);
+	spam_put32(p + 4, (uint32_t)(v >> 32));
+}
+
 /* The description of built-in rule name, "" when unknown (never NULL). */
 const char *spam_rule_desc(const char *name);
 
@@ -91,6 +114,10 @@ void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg);
  * Returns the length, 0 when there is none.
  */
 size_t spam_url_host(struct str url, char *dst, size_t dstsz);
+/* spam_url_host, and what follows the authority (path, query, fragment:
+ * "/a/b?c#d", possibly empty) in *rest_r, a slice of url. A mailto:,
+ * javascript:, tel:, data: or cid: URL has neither. */
+size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_r);
 /* The registrable domain of host (dns/psl.h, private section included:
  * "evil.github.io" is not "github.io"), or host itself when it has none
  * ("localhost", a public suffix, not a name). A slice of host. */

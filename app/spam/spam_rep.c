@@ -283,27 +283,16 @@ void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom)
 
 /* ---- persistence ---- */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void putf(unsigned char *p, float f)
 {
 	uint32_t v;
 	memcpy(&v, &f, 4);
-	put32(p, v);
+	spam_put32(p, v);
 }
 
 static float getf(const unsigned char *p)
 {
-	uint32_t v = get32(p);
+	uint32_t v = spam_le32(p);
 	float f;
 	memcpy(&f, &v, 4);
 	return f;
@@ -342,13 +331,11 @@ int spam_rep_save(struct store *st, int64_t now)
 		n = SPAM_REP_KEEP;
 	unsigned char *rec = xmalloc(REC_HDR + n * REC_ENT);
 	memcpy(rec, "TSR1", 4);
-	put32(rec + 4, (uint32_t)n);
-	put32(rec + 8, (uint32_t)(uint64_t)now);
-	put32(rec + 12, (uint32_t)((uint64_t)now >> 32));
+	spam_put32(rec + 4, (uint32_t)n);
+	spam_put64(rec + 8, (uint64_t)now);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char *e = rec + REC_HDR + i * REC_ENT;
-		put32(e, (uint32_t)k[i].key);
-		put32(e + 4, (uint32_t)(k[i].key >> 32));
+		spam_put64(e, k[i].key);
 		putf(e + 8, k[i].ham);
 		putf(e + 12, k[i].spam);
 	}
@@ -367,17 +354,17 @@ int spam_rep_load(struct store *st)
 		free(rec);
 		return rc == STORE_ENOTFOUND ? 0 : rc;
 	}
-	uint32_t n = len >= REC_HDR ? get32(rec + 4) : 0;
+	uint32_t n = len >= REC_HDR ? spam_le32(rec + 4) : 0;
 	if (len < REC_HDR || memcmp(rec, "TSR1", 4) || n > SPAM_REP_KEEP ||
 	    len != REC_HDR + (size_t)n * REC_ENT) {
 		free(rec);
 		return 0;
 	}
-	int64_t at = (int64_t)((uint64_t)get32(rec + 8) | (uint64_t)get32(rec + 12) << 32);
+	int64_t at = (int64_t)spam_le64(rec + 8);
 	pthread_mutex_lock(&lock);
 	for (uint32_t i = 0; i < n; i++) {
 		const unsigned char *e = rec + REC_HDR + (size_t)i * REC_ENT;
-		uint64_t key = (uint64_t)get32(e) | (uint64_t)get32(e + 4) << 32;
+		uint64_t key = spam_le64(e);
 		float ham = getf(e + 8), spam = getf(e + 12);
 		if (!key || !(ham >= 0) || !(spam >= 0))
 			continue; /* not ours (NaN, negative) */

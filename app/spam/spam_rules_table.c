@@ -40,6 +40,7 @@ static const struct {
     {"PHISH_LINK_MISMATCH", "link text shows one domain, the link goes to another"},
     {"PHISH_IDN_MIXED", "host name mixing scripts (homograph)"},
     {"PHISH_LOOKALIKE", "host that looks like one of our domains or the sender's"},
+    {"PHISH_URL_LISTED", "link on the local phishing list"},
     {"FORM_ACTION", "HTML form posting elsewhere"},
 };
 

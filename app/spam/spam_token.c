@@ -433,6 +433,8 @@ static void radix_u64(uint64_t *v, size_t n)
  * does it all. */
 void spam_sort_hashes(uint64_t *v, size_t n)
 {
+	if (n < 2)
+		return; /* sorted already (and v may be NULL) */
 	unsigned bits = 4; /* about as many buckets as keys */
 	while (bits < BUCKET_BITS && ((size_t)1 << bits) < n)
 		bits++;

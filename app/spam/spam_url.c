@@ -62,7 +62,14 @@ void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg)
 
 size_t spam_url_host(struct str url, char *dst, size_t dstsz)
 {
+	return spam_url_split(url, dst, dstsz, NULL);
+}
+
+size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_r)
+{
 	struct str u = str_trim(url);
+	if (rest_r)
+		*rest_r = STR_NULL;
 	size_t i = 0, n = 0;
 	/* scheme */
 	for (size_t k = 0; k < u.len && k < 16; k++) {
@@ -87,6 +94,8 @@ size_t spam_url_host(struct str url, char *dst, size_t dstsz)
 	       u.p[end] != '\\')
 		end++;
 	/* userinfo: the host is after the last '@' of the authority */
+	if (rest_r)
+		*rest_r = str_make(u.p + end, u.len - end);
 	for (size_t k = end; k > i; k--)
 		if (u.p[k - 1] == '@') {
 			i = k;

@@ -15,11 +15,6 @@ static unsigned le16(const unsigned char *p)
 	return (unsigned)p[0] | (unsigned)p[1] << 8;
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16;
-}
-
 int spam_zip_has_exec(const unsigned char *zip, size_t n)
 {
 	size_t off = 0;
@@ -28,7 +23,7 @@ int spam_zip_has_exec(const unsigned char *zip, size_t n)
 		if (memcmp(h, "PK\x03\x04", 4) != 0)
 			break;
 		unsigned flags = le16(h + 6);
-		uint32_t csize = le32(h + 18);
+		uint32_t csize = spam_le32(h + 18);
 		size_t nlen = le16(h + 26), xlen = le16(h + 28);
 		if (off + 30 + nlen > n)
 			break;
