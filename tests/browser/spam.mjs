@@ -2,7 +2,8 @@
 // spam.mjs - the web admin's Spam page in headless Chromium (playwright-core,
 // Debian's chromium): thresholds changed and saved, an entry added to and
 // removed from the global allow list and from one account's block list,
-// the recent decisions listed with their rules, and the "Spam" button's
+// the phishing URL list loaded from a file and given a feed URL, the
+// recent decisions listed with their rules, and the "Spam" button's
 // training request.
 //
 //   node tests/browser/spam.mjs '{"url":..., "admin_password":..., "rcpt":..., "mail_from":..., ...}'
@@ -16,7 +17,7 @@
 import { ask } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 
-const cfg = config(['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'artifacts']);
+const cfg = config(['url', 'admin_password', 'rcpt', 'mail_from', 'allow_entry', 'block_entry', 'phish_url', 'artifacts']);
 // Python reads the setting back through the API and answers OK.
 async function check(what) {
 	const answer = await ask(`CHECK ${what}`);
@@ -88,6 +89,24 @@ await finish(b, async () => {
 	await byId('spam-scope').getByText(`Saved for ${cfg.rcpt}.`).waitFor();
 	await check(`block of ${cfg.rcpt} empty`);
 	log('spam: account block list entry added and removed');
+
+	// The phishing list: a feed file loaded, then a feed URL saved.
+	await byId('spam-phish-status').getByText('No list is loaded.').waitFor();
+	await byId('spam-phish-file').setInputFiles({
+		name: 'feed.txt', mimeType: 'text/plain',
+		buffer: Buffer.from('https://evil.example/login/\nhttps://phish.test/\nnot-a-url\n'),
+	});
+	await byId('spam-phish-upload').click();
+	await byId('spam-phish').getByText('Loaded 2 URLs (1 lines without one).').waitFor();
+	await check('phish list 2 from upload feed.txt');
+	await page.reload({ waitUntil: 'networkidle' });
+	await byId('spam-phish-status').getByText('2 URLs from upload feed.txt', { exact: false }).waitFor();
+	await byId('spam-phish-url').fill(cfg.phish_url);
+	await byId('spam-phish-url-save').click();
+	await byId('spam-phish').getByText('Saved. The server downloads the feed', { exact: false }).waitFor();
+	await check('phish url saved');
+	await screenshot('spam-phish');
+	log('spam: phishing list loaded from a file and its feed URL saved');
 
 	// Recent decisions: the message Python sent, with its rules.
 	const row = byId('spam-decision').filter({ hasText: cfg.mail_from }).first();

@@ -3,8 +3,9 @@
 tests/browser/spam.mjs drives headless Chromium through the page: the
 thresholds changed and saved (and shown again after a reload), an entry
 added to and removed from the global allow list and an account's block
-list, the recent decision of a message sent here over SMTP shown with
-its rules, and its "Spam" button. After each change the browser waits
+list, a phishing feed file loaded and a feed URL saved, the recent
+decision of a message sent here over SMTP shown with its rules, and its
+"Spam" button. After each change the browser waits
 while this side reads the setting back through the REST API, so a save
 the server did not keep fails; the button's training is checked by
 training the same decision again through the API: the message is then
@@ -27,6 +28,7 @@ ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-spam")
 ADMIN_PW = "spam-page-admin-Kx7q"
 RCPT = "bob@example.test"
 MAIL_FROM = "news@sender.test"
+PHISH_URL = "https://feeds.invalid/feed.txt"  # never answers: the list from the file stays
 
 
 def test_webui_spam_page():
@@ -67,9 +69,14 @@ def test_webui_spam_page():
             "block of %s has %s" % (RCPT, block_entry):
                 lambda: api.call("GET", "/spam/lists/" + RCPT)[2]["block"] == [block_entry],
             "block of %s empty" % RCPT: lambda: api.call("GET", "/spam/lists/" + RCPT)[2]["block"] == [],
+            "phish list 2 from upload feed.txt": lambda: (lambda p: (
+                p["entries"], p["source"], p["loaded_at"] > 0) == (2, "upload feed.txt", True))(
+                api.call("GET", "/spam")[2]["phish"]),
+            "phish url saved": lambda: api.call("GET", "/spam")[2]["phish_url"] == PHISH_URL,
         }
         cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "admin_password": ADMIN_PW, "rcpt": RCPT,
                "mail_from": MAIL_FROM, "allow_entry": allow_entry, "block_entry": block_entry,
+               "phish_url": PHISH_URL,
                "artifacts": ARTIFACTS, "chromium": CHROMIUM}
         p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "spam.mjs"), json.dumps(cfg)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -70,10 +70,10 @@ export async function api(method, path, body) {
 // app/http/http_upload.h), reporting progress as onProgress(sent, total).
 // fetch() cannot tell how much of a body went out, so this is the one
 // place that uses XMLHttpRequest; errors are ApiErrors as with api().
-export function upload(path, file, onProgress) {
+export function upload(path, file, onProgress, method = 'POST') {
 	return new Promise((resolve, reject) => {
 		const x = new XMLHttpRequest();
-		x.open('POST', '/api/v1' + path);
+		x.open(method, '/api/v1' + path);
 		x.setRequestHeader('Accept', 'application/json, application/problem+json');
 		x.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
 		if (csrf)
