@@ -35,7 +35,7 @@ struct spam_msg;
 struct spam_result;
 
 #define SPAM_PHISH_MAX 1000000u             /* entries kept (8 MB) */
-#define SPAM_PHISH_FEED_MAX (64u << 20)     /* octets of a feed file or download */
+#define SPAM_PHISH_FEED_MAX (32u << 20)     /* octets of an upload or a download */
 #define SPAM_PHISH_KEY_MAX 2048             /* a longer URL is cut (same for feed and link) */
 #define SPAM_PHISH_SOURCE_MAX 512           /* the feed's name kept with the list */
 #define SPAM_PHISH_WEIGHT 7.0               /* Rspamd's PHISHED_OPENPHISH weighs 7 */
