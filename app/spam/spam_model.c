@@ -81,23 +81,10 @@ void spam_model_free(struct spam_model *m)
 
 int spam_model_get(const struct spam_model *m, uint64_t h, uint32_t *spam_r, uint32_t *ham_r)
 {
-	size_t lo = 0, hi = m->ntok;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const unsigned char *e = m->ent + mid * SPAM_MODEL_ENT;
-		uint64_t v = spam_le64(e);
-		if (v == h) {
-			*spam_r = spam_le32(e + 8);
-			*ham_r = spam_le32(e + 12);
-			return 1;
-		}
-		if (v < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*spam_r = *ham_r = 0;
-	return 0;
+	const unsigned char *e = spam_rec_find(m->ent, m->ntok, SPAM_MODEL_ENT, h);
+	*spam_r = e ? spam_le32(e + 8) : 0;
+	*ham_r = e ? spam_le32(e + 12) : 0;
+	return e != NULL;
 }
 
 /* As spam_model_get for ascending hashes: *pos (start 0) is where the

@@ -216,18 +216,7 @@ static int rec_read(struct str r, struct rec *out)
 
 static int rec_has(const struct rec *r, uint64_t h)
 {
-	size_t lo = 0, hi = r->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t v = spam_le64(r->ent + mid * 8);
-		if (v == h)
-			return 1;
-		if (v < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return spam_rec_find(r->ent, r->n, 8, h) != NULL;
 }
 
 int spam_phish_listed(struct str rec, struct str url)

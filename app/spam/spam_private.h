@@ -48,6 +48,25 @@ static inline void spam_put64(unsigned char *p, uint64_t v)
 	spam_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* The entry of n (each stride octets, a little-endian u64 key first,
+ * ascending) whose key is h, read in place; NULL when none. */
+static inline const unsigned char *spam_rec_find(const unsigned char *ent, size_t n,
+						 size_t stride, uint64_t h)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v = spam_le64(ent + mid * stride);
+		if (v == h)
+			return ent + mid * stride;
+		if (v < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* The description of built-in rule name, "" when unknown (never NULL). */
 const char *spam_rule_desc(const char *name);
 
