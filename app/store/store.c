@@ -905,6 +905,14 @@ void store_close(struct store **stp)
 		return;
 	if (st->writer_started)
 		store_writer_stop(st);
+	/* The writer posted the completions of what it drained to their
+	 * loops, and done_run there still counts them down in st: while a
+	 * loop runs, wait for them (bounded: a stopped loop never will, and
+	 * then drops them without running them, server.c). Freed first, a
+	 * completion that ran late wrote into freed memory (ASan, test_store
+	 * under load). */
+	for (int ms = 0; ms < 2000 && store_inflight(st) > 0; ms++)
+		usleep(1000);
 	store_room_close(st);
 	mdb_env_close(st->env);
 	store_feed_unref(&st->feed);
