@@ -28,9 +28,18 @@ const b = await open(cfg);
 const { page, byId, screenshot } = b;
 const lineList = (text) => text.split('\n').map((x) => x.trim()).filter(Boolean);
 
+// Clicks a save button and waits for the server's answer to its PUT, then
+// for the notice: a notice alone can be the last save's.
+async function putBy(button, path) {
+	await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'PUT' && path.test(r.url())),
+		button.click(),
+	]);
+}
+
 // Saves the filter form and waits for its notice.
 async function saveForm() {
-	await byId('spam-save').click();
+	await putBy(byId('spam-save'), /\/api\/v1\/spam$/);
 	await byId('spam-form').getByText('Saved. Applies to the next message.').waitFor();
 }
 
@@ -80,12 +89,12 @@ await finish(b, async () => {
 	await byId('spam-scope-load').click();
 	await byId('spam-scope-block').waitFor();
 	await byId('spam-scope-block').fill(cfg.block_entry);
-	await byId('spam-scope-save').click();
+	await putBy(byId('spam-scope-save'), /\/api\/v1\/spam\/lists\//);
 	await byId('spam-scope').getByText(`Saved for ${cfg.rcpt}.`).waitFor();
 	await check(`block of ${cfg.rcpt} has ${cfg.block_entry}`);
 	await screenshot('spam-scope-list');
 	await byId('spam-scope-block').fill('');
-	await byId('spam-scope-save').click();
+	await putBy(byId('spam-scope-save'), /\/api\/v1\/spam\/lists\//);
 	await byId('spam-scope').getByText(`Saved for ${cfg.rcpt}.`).waitFor();
 	await check(`block of ${cfg.rcpt} empty`);
 	log('spam: account block list entry added and removed');
@@ -96,13 +105,13 @@ await finish(b, async () => {
 		name: 'feed.txt', mimeType: 'text/plain',
 		buffer: Buffer.from('https://evil.example/login/\nhttps://phish.test/\nnot-a-url\n'),
 	});
-	await byId('spam-phish-upload').click();
+	await putBy(byId('spam-phish-upload'), /\/api\/v1\/spam\/phish\?/);
 	await byId('spam-phish').getByText('Loaded 2 URLs (1 lines without one).').waitFor();
 	await check('phish list 2 from upload feed.txt');
 	await page.reload({ waitUntil: 'networkidle' });
 	await byId('spam-phish-status').getByText('2 URLs from upload feed.txt', { exact: false }).waitFor();
 	await byId('spam-phish-url').fill(cfg.phish_url);
-	await byId('spam-phish-url-save').click();
+	await putBy(byId('spam-phish-url-save'), /\/api\/v1\/spam$/);
 	await byId('spam-phish').getByText('Saved. The server downloads the feed', { exact: false }).waitFor();
 	await check('phish url saved');
 	await screenshot('spam-phish');

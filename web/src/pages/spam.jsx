@@ -191,6 +191,7 @@ function ScopeLists() {
 	const [block, setBlock] = useState('');
 	const [done, setDone] = useState('');
 	const a = useAction();
+	useEffect(() => setDone(''), [allow, block]); /* "Saved" only while nothing changed since */
 	const load = (e) => {
 		e.preventDefault();
 		a.run(async () => {
