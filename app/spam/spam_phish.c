@@ -294,29 +294,24 @@ int spam_phish_store(struct store *st, const struct spam_phish_feed *f, const ch
 	return rc < 0 ? rc : rc > 0 ? STORE_ETEMP : STORE_OK;
 }
 
-struct status_ctx {
-	struct spam_phish_status *s;
-};
-
 static void status_cb(void *arg, const struct str *recs)
 {
-	struct status_ctx *c = arg;
+	struct spam_phish_status *s = arg;
 	struct rec r;
 	if (rec_read(recs[0], &r) < 0)
 		return;
-	c->s->entries = r.n;
-	c->s->loaded_at = r.loaded_at;
-	size_t k = r.source.len < sizeof c->s->source ? r.source.len : sizeof c->s->source - 1;
-	memcpy(c->s->source, r.source.p, k);
-	c->s->source[k] = '\0';
+	s->entries = r.n;
+	s->loaded_at = r.loaded_at;
+	size_t k = r.source.len < sizeof s->source ? r.source.len : sizeof s->source - 1;
+	memcpy(s->source, r.source.p, k);
+	s->source[k] = '\0';
 }
 
 int spam_phish_status(struct store *st, struct spam_phish_status *s)
 {
 	uint32_t zero = 0;
-	struct status_ctx c = {s};
 	memset(s, 0, sizeof *s);
-	return store_spam_get(st, &zero, 1, STORE_SPAM_PHISH, status_cb, &c);
+	return store_spam_get(st, &zero, 1, STORE_SPAM_PHISH, status_cb, s);
 }
 
 struct check_ctx {
