@@ -78,6 +78,7 @@ struct spam_attach {
 	struct str type; /* "type/subtype", lowercase */
 	uint64_t size;   /* encoded octets of the part's body */
 	uint32_t flags;  /* SPAM_ATTACH_*, set when the view is built */
+	uint8_t sha256[32]; /* of the decoded content, when SPAM_ATTACH_HASHED */
 };
 
 /* spam_attach.flags */
@@ -86,6 +87,7 @@ struct spam_attach {
 #define SPAM_ATTACH_DOUBLE_EXT 0x04u   /* "invoice.pdf.exe" */
 #define SPAM_ATTACH_ARCHIVE 0x08u      /* a ZIP archive */
 #define SPAM_ATTACH_ARCHIVE_EXEC 0x10u /* a ZIP archive naming an executable */
+#define SPAM_ATTACH_HASHED 0x20u       /* sha256 is set: the whole part was read */
 
 /* spam_msg.flags */
 #define SPAM_MSG_HTML 0x01u      /* has a text/html part */

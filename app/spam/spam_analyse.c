@@ -14,11 +14,10 @@
 #include <time.h>
 
 #include "core/xalloc.h"
+#include "spam/spam_dnsbl.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
-
-#define OURS_MAX 64
 
 /* Points from the evidence, not the probability: the probability
  * saturates at 0, 0.5 and 1 while the evidence keeps ordering messages
@@ -38,16 +37,36 @@ double spam_bayes_points(const struct spam_bayes *b)
 	return v < SPAM_BAYES_MIN ? SPAM_BAYES_MIN : v > SPAM_BAYES_MAX ? SPAM_BAYES_MAX : v;
 }
 
-struct ours_acc {
-	char *names[OURS_MAX];
-	size_t n;
-};
-
 static void on_domain(void *arg, const char *domain)
 {
-	struct ours_acc *a = arg;
-	if (a->n < OURS_MAX)
-		a->names[a->n++] = strdup(domain);
+	struct spam_ours_buf *a = arg;
+	if (a->n < SPAM_OURS_MAX)
+		a->names[a->n++] = xstrdup(domain);
+}
+
+void spam_ours_load(struct store *st, struct spam_ours_buf *b)
+{
+	b->n = 0;
+	if (st)
+		store_domain_list(st, on_domain, b);
+	b->ours.domains = (const char *const *)b->names;
+	b->ours.n = b->n;
+}
+
+void spam_ours_free(struct spam_ours_buf *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->names[i]);
+	b->n = 0;
+}
+
+void spam_hashbl_subjects_of(struct store *st, const struct spam_msg *m,
+			     struct spam_hashbl_subjects *out)
+{
+	struct spam_ours_buf b;
+	spam_ours_load(st, &b);
+	spam_hashbl_subjects(m, b.ours.domains, b.ours.n, out);
+	spam_ours_free(&b);
 }
 
 struct classify_ctx {
@@ -100,19 +119,15 @@ static void on_fuzzy(void *arg, const struct str *recs)
 
 void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res)
 {
-	struct ours_acc oa = {.n = 0};
-	if (st)
-		store_domain_list(st, on_domain, &oa);
+	struct spam_ours_buf b;
 	/* the domains of st are "ours" (spoofing, look-alikes) */
-	struct spam_ours ours = {(const char *const *)oa.names, oa.n};
-
-	spam_rules_header(m, &ours, res);
+	spam_ours_load(st, &b);
+	spam_rules_header(m, &b.ours, res);
 	spam_rules_body(m, res);
-	spam_rules_phish(m, &ours, res);
+	spam_rules_phish(m, &b.ours, res);
 	if (st)
 		(void)spam_phish_check(st, m, res); /* a store error: the list's rule is missing */
-	for (size_t i = 0; i < oa.n; i++)
-		free(oa.names[i]);
+	spam_ours_free(&b);
 }
 
 struct spam_features {

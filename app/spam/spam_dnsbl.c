@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <bearssl.h>
+
+#include "auth/totp.h"
 #include "core/xalloc.h"
 #include "dns/dns_msg.h"
 #include "spam/spam_dnsbl.h"
@@ -79,7 +82,52 @@ static int code_parse(char *tok, struct spam_dnsbl_code *c)
 	return c->hi >= c->lo ? 0 : -1;
 }
 
-static int line_parse(char *line, unsigned no, struct spam_dnsbl_conf *out, char *err, size_t errsz)
+/* "name=NAME": letters, digits and '_', kept upper case. */
+static int name_parse(const char *v, char *out)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= SPAM_DNSBL_NAME_MAX)
+		return -1;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c && !isalnum(c) && c != '_')
+			return -1;
+		out[i] = (char)toupper(c);
+	}
+	return 0;
+}
+
+/* "email[/HASH]" or "file" into z's subject and hash. */
+static int subject_parse(const char *tok, struct spam_dnsbl_zone *z)
+{
+	const char *slash = strchr(tok, '/');
+	size_t n = slash ? (size_t)(slash - tok) : strlen(tok);
+	if (n == 5 && !strncasecmp(tok, "email", 5)) {
+		z->subject = SPAM_HASHBL_EMAIL;
+		z->hash = SPAM_HASH_SHA1;
+	} else if (n == 4 && !strncasecmp(tok, "file", 4)) {
+		z->subject = SPAM_HASHBL_FILE;
+		z->hash = SPAM_HASH_SHA256;
+	} else {
+		return -1;
+	}
+	if (!slash)
+		return 0;
+	if (!strcasecmp(slash + 1, "sha256"))
+		z->hash = SPAM_HASH_SHA256;
+	else if (z->subject == SPAM_HASHBL_FILE)
+		return -1; /* attachments are hashed once, with SHA-256 */
+	else if (!strcasecmp(slash + 1, "sha1"))
+		z->hash = SPAM_HASH_SHA1;
+	else if (!strcasecmp(slash + 1, "md5"))
+		z->hash = SPAM_HASH_MD5;
+	else
+		return -1;
+	return 0;
+}
+
+static int line_parse(char *line, unsigned no, int hashed, struct spam_dnsbl_conf *out, char *err,
+		      size_t errsz)
 {
 	char *save = NULL, *tok = strtok_r(line, " \t", &save);
 	if (!tok)
@@ -88,6 +136,14 @@ static int line_parse(char *line, unsigned no, struct spam_dnsbl_conf *out, char
 		return err_line(err, errsz, no, "too many zones");
 	struct spam_dnsbl_zone *z = &out->z[out->n];
 	memset(z, 0, sizeof *z);
+	if (hashed) {
+		if (subject_parse(tok, z) < 0)
+			return err_line(err, errsz, no,
+					"expected email, email/sha1, email/md5, email/sha256 or file "
+					"before the zone");
+		if ((tok = strtok_r(NULL, " \t", &save)) == NULL)
+			return err_line(err, errsz, no, "expected a zone");
+	}
 	size_t len = strlen(tok);
 	if (!zone_ok(tok, len))
 		return err_line(err, errsz, no, "not a zone name");
@@ -96,6 +152,12 @@ static int line_parse(char *line, unsigned no, struct spam_dnsbl_conf *out, char
 	z->weight = 1.0;
 	int first = 1;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (!strncasecmp(tok, "name=", 5)) {
+			if (z->name[0] || name_parse(tok + 5, z->name) < 0)
+				return err_line(err, errsz, no,
+						"expected name=NAME (letters, digits, '_'; at most 23)");
+			continue;
+		}
 		if (!strchr(tok, '=')) {
 			if (!first || weight_parse(tok, &z->weight) < 0)
 				return err_line(err, errsz, no, "expected a weight (-100..100) after the zone");
@@ -112,7 +174,8 @@ static int line_parse(char *line, unsigned no, struct spam_dnsbl_conf *out, char
 	return 0;
 }
 
-int spam_dnsbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, size_t errsz)
+static int conf_parse(const char *text, int hashed, struct spam_dnsbl_conf *out, char *err,
+		      size_t errsz)
 {
 	unsigned no = 0;
 	memset(out, 0, sizeof *out);
@@ -131,11 +194,21 @@ int spam_dnsbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, s
 		for (char *p = line; *p; p++)
 			if (*p == '\r' || *p == ',')
 				*p = ' ';
-		if (line_parse(line, no, out, err, errsz) < 0)
+		if (line_parse(line, no, hashed, out, err, errsz) < 0)
 			return -1;
 		text += n + (eol ? 1 : 0);
 	}
 	return 0;
+}
+
+int spam_dnsbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, size_t errsz)
+{
+	return conf_parse(text, 0, out, err, errsz);
+}
+
+int spam_hashbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, size_t errsz)
+{
+	return conf_parse(text, 1, out, err, errsz);
 }
 
 static int private4(const uint8_t *a)
@@ -188,6 +261,60 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 	return 0;
 }
 
+int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *addr, const uint8_t sha256[32],
+		     char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t d[32];
+	size_t dn = 0;
+	char enc[65];
+
+	if (z->subject == SPAM_HASHBL_FILE) {
+		memcpy(d, sha256, 32);
+		dn = 32;
+	} else {
+		char low[SPAM_EMAIL_MAX];
+		size_t n = strlen(addr);
+		if (n == 0 || n >= sizeof low)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			low[i] = (char)tolower((unsigned char)addr[i]);
+		if (z->hash == SPAM_HASH_MD5) {
+			br_md5_context c;
+			br_md5_init(&c);
+			br_md5_update(&c, low, n);
+			br_md5_out(&c, d);
+			dn = br_md5_SIZE;
+		} else if (z->hash == SPAM_HASH_SHA256) {
+			br_sha256_context c;
+			br_sha256_init(&c);
+			br_sha256_update(&c, low, n);
+			br_sha256_out(&c, d);
+			dn = br_sha256_SIZE;
+		} else {
+			br_sha1_context c;
+			br_sha1_init(&c);
+			br_sha1_update(&c, low, n);
+			br_sha1_out(&c, d);
+			dn = br_sha1_SIZE;
+		}
+	}
+	if (z->hash == SPAM_HASH_SHA256) {
+		if (totp_b32_encode(d, dn, enc, sizeof enc) < 0)
+			return -1;
+		for (char *p = enc; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	} else {
+		for (size_t i = 0; i < dn; i++) {
+			enc[2 * i] = hex[d[i] >> 4];
+			enc[2 * i + 1] = hex[d[i] & 15];
+		}
+		enc[2 * dn] = '\0';
+	}
+	int n = snprintf(out, outsz, "%s.%s", enc, z->zone);
+	return n > 0 && (size_t)n < outsz ? 0 : -1;
+}
+
 double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answer *a,
 			 int *listed_r)
 {
@@ -221,24 +348,128 @@ double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answe
 	return listed ? best : 0;
 }
 
-void spam_dnsbl_rule(const char *prefix, const char *zone, char *out, size_t outsz)
+void spam_dnsbl_rule(const char *prefix, const struct spam_dnsbl_zone *z, char *out, size_t outsz)
 {
 	size_t o = 0;
 	for (const char *p = prefix; *p && o + 1 < outsz; p++)
 		out[o++] = *p;
-	for (const char *p = zone; *p && o + 1 < outsz; p++)
+	for (const char *p = z->name[0] ? z->name : z->zone; *p && o + 1 < outsz; p++)
 		out[o++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
 	out[o] = '\0';
+}
+
+/* ---- What a hash list is asked about ---- */
+
+/* Local parts every notice names: asking about them costs a query and
+ * risks a listing nobody meant. */
+static int role_address(const char *a)
+{
+	static const char *const roles[] = {"postmaster@", "abuse@", "hostmaster@", "webmaster@",
+					    "mailer-daemon@"};
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+		if (!strncmp(a, roles[i], strlen(roles[i])))
+			return 1;
+	return 0;
+}
+
+static void email_add(struct spam_hashbl_subjects *o, const char *a, size_t n,
+		      const char *const *ours, size_t nours)
+{
+	if (o->nemails == SPAM_DNSBL_SUBJECTS_MAX || n == 0 || n >= SPAM_EMAIL_MAX)
+		return;
+	char low[SPAM_EMAIL_MAX];
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)a[i]);
+	low[n] = '\0';
+	char *at = strrchr(low, '@');
+	if (!at || at == low || !at[1] || role_address(low))
+		return;
+	/* A sub-address ("box+tag@") is the box's: lists hold the box, and a
+	 * new tag a message would otherwise miss the listing. */
+	char *plus = memchr(low + 1, '+', (size_t)(at - low - 1));
+	if (plus) {
+		memmove(plus, at, strlen(at) + 1);
+		at = plus;
+		n = strlen(low);
+	}
+	for (size_t i = 0; i < nours; i++)
+		if (!strcasecmp(at + 1, ours[i]))
+			return;
+	for (size_t i = 0; i < o->nemails; i++)
+		if (!strcmp(o->email[i], low))
+			return;
+	memcpy(o->email[o->nemails++], low, n + 1);
+}
+
+static int atext(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~.-", c));
+}
+
+/* The addresses written in text: local@host.tld, the local part of
+ * atext, the host of letters, digits, '-' and '.' with a dot and a
+ * top-level label of letters. */
+static void emails_in(struct str text, struct spam_hashbl_subjects *o, const char *const *ours,
+		      size_t nours)
+{
+	const char *p = text.p, *end = text.p + text.len;
+	while (o->nemails < SPAM_DNSBL_SUBJECTS_MAX && p < end &&
+	       (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+		const char *l = p, *h = p + 1;
+		while (l > text.p && p - l < 64 && atext((unsigned char)l[-1]))
+			l--;
+		while (l < p && *l == '.')
+			l++;
+		while (h < end && (isalnum((unsigned char)*h) || *h == '-' || *h == '.'))
+			h++;
+		while (h > p + 1 && h[-1] == '.') /* a sentence's full stop */
+			h--;
+		const char *dot = h;
+		while (dot > p + 1 && dot[-1] != '.')
+			dot--;
+		size_t tld = (size_t)(h - dot);
+		for (const char *t = dot; t < h && tld; t++)
+			if (!isalpha((unsigned char)*t))
+				tld = 0;
+		/* the top-level label, after a dot that is not the host's first octet */
+		if (l < p && dot > p + 2 && tld >= 2 && h - p - 1 < 254 && isalnum((unsigned char)p[1]))
+			email_add(o, l, (size_t)(h - l), ours, nours);
+		p = h > p ? h : p + 1;
+	}
+}
+
+void spam_hashbl_subjects(const struct spam_msg *m, const char *const *ours, size_t nours,
+			  struct spam_hashbl_subjects *out)
+{
+	memset(out, 0, sizeof *out);
+	if (m->from_addr.len)
+		email_add(out, m->from_addr.p, m->from_addr.len, ours, nours);
+	if (m->reply_to_addr.len)
+		email_add(out, m->reply_to_addr.p, m->reply_to_addr.len, ours, nours);
+	emails_in(m->text, out, ours, nours);
+	for (uint32_t i = 0; i < m->nattach && out->nfiles < SPAM_DNSBL_SUBJECTS_MAX; i++) {
+		const struct spam_attach *a = &m->attach[i];
+		int seen = !(a->flags & SPAM_ATTACH_HASHED);
+		for (size_t k = 0; k < out->nfiles && !seen; k++)
+			seen = memcmp(out->file[k], a->sha256, 32) == 0;
+		if (!seen)
+			memcpy(out->file[out->nfiles++], a->sha256, 32);
+	}
 }
 
 /* ---- One message's lookups ---- */
 
 #define QUERIES_MAX (SPAM_DNSBL_ZONES_MAX * (1 + SPAM_DNSBL_SUBJECTS_MAX))
 
+/* A run's zone kinds: its confs and its rules' prefixes. */
+enum { KIND_IP, KIND_DOMAIN, KIND_HASH, KINDS };
+static const char *const kind_prefix[KINDS] = {"RBL_", "URIBL_", "HASHBL_"};
+static const char *const kind_what[KINDS] = {"the client", "a domain", "an attachment"};
+
 struct query {
 	struct spam_dnsbl_run *run;
 	void *handle;
-	uint8_t dom;   /* 1: a domain list zone */
+	uint8_t kind;  /* KIND_* */
 	uint8_t zone;  /* index in its conf */
 	uint8_t done;
 	uint8_t listed;
@@ -247,7 +478,7 @@ struct query {
 
 struct spam_dnsbl_run {
 	const struct dns_resolver *r;
-	struct spam_dnsbl_conf conf[2]; /* [0] IP zones, [1] domain zones */
+	struct spam_dnsbl_conf conf[KINDS];
 	struct query q[QUERIES_MAX];
 	size_t nq, pending;
 	int starting;
@@ -262,20 +493,31 @@ static void answered(void *arg, const struct dns_answer *a)
 	int listed = 0;
 	q->handle = NULL;
 	q->done = 1;
-	q->weight = spam_dnsbl_weight(&run->conf[q->dom].z[q->zone], a, &listed);
+	q->weight = spam_dnsbl_weight(&run->conf[q->kind].z[q->zone], a, &listed);
 	q->listed = (uint8_t)listed;
 	if (--run->pending == 0 && !run->starting)
 		run->done(run->arg);
 }
 
-static void ask(struct spam_dnsbl_run *run, const char *name, int dom, size_t zone)
+static void ask(struct spam_dnsbl_run *run, const char *name, int kind, size_t zone)
 {
 	struct query *q = &run->q[run->nq++];
 	q->run = run;
-	q->dom = (uint8_t)dom;
+	q->kind = (uint8_t)kind;
 	q->zone = (uint8_t)zone;
 	run->pending++;
 	q->handle = run->r->start(run->r->ctx, name, DNS_T_A, answered, q);
+}
+
+static struct spam_dnsbl_run *run_new(const struct dns_resolver *r, void (*done)(void *arg),
+				      void *arg)
+{
+	struct spam_dnsbl_run *run = xcalloc(1, sizeof *run);
+	run->r = r;
+	run->done = done;
+	run->arg = arg;
+	run->starting = 1;
+	return run;
 }
 
 struct spam_dnsbl_run *spam_dnsbl_start(const struct dns_resolver *r,
@@ -284,28 +526,47 @@ struct spam_dnsbl_run *spam_dnsbl_start(const struct dns_resolver *r,
 					const char *const *domains, size_t ndomains,
 					void (*done)(void *arg), void *arg)
 {
-	struct spam_dnsbl_run *run = xcalloc(1, sizeof *run);
+	struct spam_dnsbl_run *run = run_new(r, done, arg);
 	char name[DNS_NAME_MAX];
-	run->r = r;
-	run->done = done;
-	run->arg = arg;
 	if (ipconf)
-		run->conf[0] = *ipconf;
+		run->conf[KIND_IP] = *ipconf;
 	if (domconf)
-		run->conf[1] = *domconf;
-	run->starting = 1;
-	for (size_t z = 0; ip && z < run->conf[0].n; z++)
-		if (spam_dnsbl_ip_name(ip, run->conf[0].z[z].zone, name, sizeof name) == 0)
-			ask(run, name, 0, z);
+		run->conf[KIND_DOMAIN] = *domconf;
+	for (size_t z = 0; ip && z < run->conf[KIND_IP].n; z++)
+		if (spam_dnsbl_ip_name(ip, run->conf[KIND_IP].z[z].zone, name, sizeof name) == 0)
+			ask(run, name, KIND_IP, z);
 	if (ndomains > SPAM_DNSBL_SUBJECTS_MAX)
 		ndomains = SPAM_DNSBL_SUBJECTS_MAX;
 	for (size_t d = 0; d < ndomains; d++) {
 		int seen = !domains[d] || !domains[d][0];
 		for (size_t e = 0; e < d && !seen; e++)
 			seen = domains[e] && strcasecmp(domains[e], domains[d]) == 0;
-		for (size_t z = 0; !seen && z < run->conf[1].n; z++)
-			if (spam_dnsbl_domain_name(domains[d], run->conf[1].z[z].zone, name, sizeof name) == 0)
-				ask(run, name, 1, z);
+		for (size_t z = 0; !seen && z < run->conf[KIND_DOMAIN].n; z++)
+			if (spam_dnsbl_domain_name(domains[d], run->conf[KIND_DOMAIN].z[z].zone, name,
+						   sizeof name) == 0)
+				ask(run, name, KIND_DOMAIN, z);
+	}
+	run->starting = 0;
+	return run;
+}
+
+struct spam_dnsbl_run *spam_hashbl_start(const struct dns_resolver *r,
+					 const struct spam_dnsbl_conf *conf,
+					 const struct spam_hashbl_subjects *subj,
+					 void (*done)(void *arg), void *arg)
+{
+	struct spam_dnsbl_run *run = run_new(r, done, arg);
+	const struct spam_dnsbl_conf *c = &run->conf[KIND_HASH];
+	char name[DNS_NAME_MAX];
+	run->conf[KIND_HASH] = *conf;
+	for (size_t z = 0; z < c->n; z++) {
+		const struct spam_dnsbl_zone *zn = &c->z[z];
+		int email = zn->subject == SPAM_HASHBL_EMAIL;
+		size_t n = email ? subj->nemails : subj->nfiles;
+		for (size_t i = 0; i < n && i < SPAM_DNSBL_SUBJECTS_MAX; i++)
+			if (spam_hashbl_name(zn, email ? subj->email[i] : NULL,
+					     email ? NULL : subj->file[i], name, sizeof name) == 0)
+				ask(run, name, KIND_HASH, z);
 	}
 	run->starting = 0;
 	return run;
@@ -320,13 +581,14 @@ void spam_dnsbl_result(const struct spam_dnsbl_run *run, struct spam_result *res
 {
 	if (!run)
 		return;
-	for (int dom = 0; dom < 2; dom++)
-		for (size_t z = 0; z < run->conf[dom].n; z++) {
+	for (int kind = 0; kind < KINDS; kind++)
+		for (size_t z = 0; z < run->conf[kind].n; z++) {
+			const struct spam_dnsbl_zone *zn = &run->conf[kind].z[z];
 			int listed = 0;
 			double w = 0;
 			for (size_t i = 0; i < run->nq; i++) {
 				const struct query *q = &run->q[i];
-				if (q->dom != dom || q->zone != z || !q->listed)
+				if (q->kind != kind || q->zone != z || !q->listed)
 					continue;
 				if (!listed || q->weight > w)
 					w = q->weight;
@@ -336,9 +598,10 @@ void spam_dnsbl_result(const struct spam_dnsbl_run *run, struct spam_result *res
 				continue;
 			char rule[SPAM_RULE_NAME_MAX];
 			char desc[SPAM_RULE_DESC_MAX];
-			spam_dnsbl_rule(dom ? "URIBL_" : "RBL_", run->conf[dom].z[z].zone, rule, sizeof rule);
-			snprintf(desc, sizeof desc, "%s listed by %s", dom ? "a domain" : "the client",
-				 run->conf[dom].z[z].zone);
+			spam_dnsbl_rule(kind_prefix[kind], zn, rule, sizeof rule);
+			snprintf(desc, sizeof desc, "%s listed by %s",
+				 zn->subject == SPAM_HASHBL_EMAIL ? "an address" : kind_what[kind],
+				 zn->name[0] ? zn->name : zn->zone);
 			spam_result_add_desc(res, rule, w, desc);
 		}
 }

@@ -15,7 +15,25 @@
  * Spamhaus says "error" or "query refused" (a public resolver, over the
  * free limit), an address outside 127/8 is a resolver that invents
  * answers, and NXDOMAIN, NODATA and failures are "not listed". A rule
- * fires per zone: RBL_<ZONE> or URIBL_<ZONE> (upper case, dots as '_').
+ * fires per zone: RBL_<ZONE> or URIBL_<ZONE> (upper case, dots as '_'),
+ * or, with a "name=NAME" word on the line, RBL_NAME / URIBL_NAME: a zone
+ * with an access key in it (Spamhaus DQS, "KEY.zen.dq.spamhaus.net")
+ * needs one, or the key would be written into every message's
+ * X-Spam-Result field (the rule's description names NAME too).
+ *
+ * Hash lists (Spamhaus HBL, MSBL EBL) take a hash of what they list as
+ * the first label: each line starts with what is hashed, then as above:
+ *
+ *   email[/HASH] ZONE ...   the addresses in From, Reply-To and the text
+ *   file ZONE ...           the decoded content of each attachment
+ *
+ * HASH is sha1 (the default for email), md5 or sha256; a file's hash is
+ * always sha256. md5 and sha1 are written as lowercase hex, sha256 as
+ * lowercase unpadded base32 (RFC 4648; its hex would not fit a 63-octet
+ * label): the convention SpamAssassin's HashBL plugin set, and the one
+ * Spamhaus's own configurations for HBL ("_email." and "_file." zones)
+ * use. An address is hashed lowercased. The rule is HASHBL_<ZONE>
+ * (HASHBL_NAME).
  *
  * The lookups of one message run in parallel on the loop's resolver
  * (dns_resolver.h, so unit tests answer from a table) and share the
@@ -37,7 +55,9 @@
 #define SPAM_DNSBL_ZONES_MAX 8
 #define SPAM_DNSBL_CODES_MAX 8
 #define SPAM_DNSBL_ZONE_MAX 128 /* a zone name's length, the NUL included */
-#define SPAM_DNSBL_SUBJECTS_MAX 8 /* domains checked per message */
+#define SPAM_DNSBL_SUBJECTS_MAX 8 /* domains, addresses or files checked per message */
+#define SPAM_EMAIL_MAX 256 /* an address a hash list is asked about, the NUL included */
+#define SPAM_DNSBL_NAME_MAX 24 /* a zone's rule name ("name="), the NUL included */
 
 /* The defaults a home server can use (free for low volumes). */
 #define SPAM_DNSBL_DEFAULT                                                                   \
@@ -51,8 +71,16 @@ struct spam_dnsbl_code {
 	double weight;
 };
 
+/* spam_dnsbl_zone.subject: what a hash list zone's names hash */
+enum spam_hashbl_subject { SPAM_HASHBL_NONE, SPAM_HASHBL_EMAIL, SPAM_HASHBL_FILE };
+/* spam_dnsbl_zone.hash */
+enum spam_hashbl_hash { SPAM_HASH_SHA1, SPAM_HASH_MD5, SPAM_HASH_SHA256 };
+
 struct spam_dnsbl_zone {
 	char zone[SPAM_DNSBL_ZONE_MAX];
+	char name[SPAM_DNSBL_NAME_MAX]; /* "name=": upper case; "" uses the zone */
+	uint8_t subject;                /* enum spam_hashbl_subject (hash lists only) */
+	uint8_t hash;                   /* enum spam_hashbl_hash (hash lists only) */
 	double weight; /* any listing answer, when ncodes is 0 */
 	struct spam_dnsbl_code code[SPAM_DNSBL_CODES_MAX];
 	size_t ncodes;
@@ -71,6 +99,8 @@ struct spam_dnsbl_conf {
  * SPAM_DNSBL_CODES_MAX codes on a line.
  */
 int spam_dnsbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, size_t errsz);
+/* The same for hash list lines ("email[/HASH] ZONE ...", "file ZONE ..."). */
+int spam_hashbl_parse(const char *text, struct spam_dnsbl_conf *out, char *err, size_t errsz);
 
 /*
  * The name to look up for a client address under zone: the IPv4 octets
@@ -83,6 +113,14 @@ int spam_dnsbl_ip_name(const char *ip, const char *zone, char *out, size_t outsz
 int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size_t outsz);
 
 /*
+ * The name to look up under hash list zone z: for SPAM_HASHBL_EMAIL the
+ * hash of addr (lowercased), for SPAM_HASHBL_FILE sha256 (the content's
+ * digest) encoded; then ".zone". 0, or -1 when it does not fit outsz.
+ */
+int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *addr, const uint8_t sha256[32],
+		     char *out, size_t outsz);
+
+/*
  * The weight an answer gives under z: 0 when it does not list (see
  * above), else the highest weight of its listing records. *listed_r 1
  * when at least one record counted.
@@ -90,8 +128,35 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answer *a,
 			 int *listed_r);
 
-/* The rule name: prefix ("RBL_", "URIBL_") then the zone, upper case, '.' and '-' as '_'. */
-void spam_dnsbl_rule(const char *prefix, const char *zone, char *out, size_t outsz);
+/* The rule name: prefix ("RBL_", "URIBL_", "HASHBL_") then z's name, or
+ * its zone upper case with '.' and '-' as '_'. */
+void spam_dnsbl_rule(const char *prefix, const struct spam_dnsbl_zone *z, char *out, size_t outsz);
+
+/* ---- What a hash list is asked about ---- */
+
+struct spam_hashbl_subjects {
+	char email[SPAM_DNSBL_SUBJECTS_MAX][SPAM_EMAIL_MAX]; /* lowercase */
+	size_t nemails;
+	uint8_t file[SPAM_DNSBL_SUBJECTS_MAX][32];
+	size_t nfiles;
+};
+
+/*
+ * A message's addresses and attachment digests, distinct, at most
+ * SPAM_DNSBL_SUBJECTS_MAX of each: the From and Reply-To addresses, then
+ * the addresses written in the text (where a drop box for answers is
+ * named), lowercase and without a "+tag" after the local part; the SHA-256
+ * of each attachment read whole. Not asked about:
+ * addresses in one of ours[0..nours) (our users' addresses are nobody
+ * else's business) and role addresses (postmaster@, abuse@, ...: every
+ * notice names them).
+ */
+void spam_hashbl_subjects(const struct spam_msg *m, const char *const *ours, size_t nours,
+			  struct spam_hashbl_subjects *out);
+/* The same with the domains st serves as ours (spam_analyse.c). */
+struct store;
+void spam_hashbl_subjects_of(struct store *st, const struct spam_msg *m,
+			     struct spam_hashbl_subjects *out);
 
 /* ---- One message's lookups ---- */
 
@@ -110,6 +175,15 @@ struct spam_dnsbl_run *spam_dnsbl_start(const struct dns_resolver *r,
 					const struct spam_dnsbl_conf *domconf,
 					const char *const *domains, size_t ndomains,
 					void (*done)(void *arg), void *arg);
+/*
+ * The same for hash lists: the hash of each of subj's addresses under
+ * every email zone of conf, and each attachment digest under every file
+ * zone. subj is copied.
+ */
+struct spam_dnsbl_run *spam_hashbl_start(const struct dns_resolver *r,
+					 const struct spam_dnsbl_conf *conf,
+					 const struct spam_hashbl_subjects *subj,
+					 void (*done)(void *arg), void *arg);
 /* Lookups still in flight. */
 size_t spam_dnsbl_pending(const struct spam_dnsbl_run *run);
 /* Adds one rule per zone that listed something (its highest weight) to res. */

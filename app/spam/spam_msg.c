@@ -14,6 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+
+#include <bearssl.h>
+
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/rfc5322.h"
@@ -204,6 +207,25 @@ static int is_attachment(const struct mime_part *p)
 }
 
 #define ZIP_SCAN_MAX (2u << 20) /* encoded octets of an archive looked into */
+#define DIGEST_CHUNK 4096
+
+/* SHA-256 of p's decoded content (hash lists name attachments by it),
+ * decoded a chunk at a time: no copy of the part is made. */
+static void attach_digest(const struct mime_part *p, const char *msg, uint8_t out[32])
+{
+	struct mime_decoder d;
+	br_sha256_context c;
+	char dec[MIME_DECODE_OUT_MAX(DIGEST_CHUNK)];
+	br_sha256_init(&c);
+	mime_decoder_init(&d, mime_cte_parse(p->encoding));
+	for (uint64_t off = p->body_off; off < p->body_end;) {
+		size_t n = p->body_end - off < DIGEST_CHUNK ? (size_t)(p->body_end - off) : DIGEST_CHUNK;
+		br_sha256_update(&c, dec, mime_decoder_feed(&d, msg + off, n, dec));
+		off += n;
+	}
+	br_sha256_update(&c, dec, mime_decoder_finish(&d, dec));
+	br_sha256_out(&c, out);
+}
 
 static void add_attach(struct spam_msg *m, const struct mime_part *p, const char *msg, size_t len)
 {
@@ -222,6 +244,12 @@ static void add_attach(struct spam_msg *m, const struct mime_part *p, const char
 	a->type = lower_copy(m->arena, str_make(t, (size_t)tn));
 	a->size = p->body_end - p->body_off;
 	a->flags = spam_attach_classify(a->name, a->type);
+	/* Only a part read to its end has the hash a list would know: one cut
+	 * by SPAM_SCAN_MAX ends at len without its boundary. */
+	if (p->body_end < len || (p->body_end == len && !(m->flags & SPAM_MSG_TRUNCATED))) {
+		attach_digest(p, msg, a->sha256);
+		a->flags |= SPAM_ATTACH_HASHED;
+	}
 	if ((a->flags & SPAM_ATTACH_ARCHIVE) && p->body_off < len) {
 		size_t n = (size_t)(p->body_end - p->body_off);
 		if (n > len - p->body_off)

@@ -37,16 +37,18 @@ static double number(struct store *st, const char *name, double def, double max,
 	return d;
 }
 
-static void zones(struct store *st, const char *name, const char *def, struct spam_dnsbl_conf *out,
-		  const char **bad)
+/* parse: spam_dnsbl_parse or spam_hashbl_parse */
+static void zones(struct store *st, const char *name, const char *def,
+		  int (*parse)(const char *, struct spam_dnsbl_conf *, char *, size_t),
+		  struct spam_dnsbl_conf *out, const char **bad)
 {
 	char *text = xmalloc(SPAM_SETTING_TEXT_MAX), err[160];
 	int found = 0;
 	spam_setting_text(st, name, text, SPAM_SETTING_TEXT_MAX, &found);
-	if (spam_dnsbl_parse(found ? text : def, out, err, sizeof err) < 0) {
+	if (parse(found ? text : def, out, err, sizeof err) < 0) {
 		if (found && !*bad)
 			*bad = name;
-		spam_dnsbl_parse(def, out, err, sizeof err);
+		parse(def, out, err, sizeof err);
 	}
 	free(text);
 }
@@ -54,7 +56,7 @@ static void zones(struct store *st, const char *name, const char *def, struct sp
 void spam_settings_dnsbl(struct store *st, struct spam_dnsbl_conf *out)
 {
 	const char *bad = NULL;
-	zones(st, "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT, out, &bad);
+	zones(st, "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT, spam_dnsbl_parse, out, &bad);
 }
 
 void spam_settings_load(struct store *st, struct spam_settings *out, const char **bad_r)
@@ -74,8 +76,9 @@ void spam_settings_load(struct store *st, struct spam_settings *out, const char 
 	out->th.discard = number(st, "setting/spam_discard", out->th.discard_on ? out->th.discard : 0,
 				 1000, &bad);
 	out->th.discard_on = out->th.discard > 0;
-	zones(st, "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT, &out->dnsbl, &bad);
-	zones(st, "setting/spam_uribl", SPAM_URIBL_DEFAULT, &out->uribl, &bad);
+	zones(st, "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT, spam_dnsbl_parse, &out->dnsbl, &bad);
+	zones(st, "setting/spam_uribl", SPAM_URIBL_DEFAULT, spam_dnsbl_parse, &out->uribl, &bad);
+	zones(st, "setting/spam_hashbl", "", spam_hashbl_parse, &out->hashbl, &bad);
 	spam_setting_text(st, "setting/spam_greylist", v, sizeof v, NULL);
 	out->greylist = strcmp(v, "on") == 0;
 	out->greylist_delay = (unsigned)number(st, "setting/spam_greylist_delay",

@@ -10,6 +10,7 @@
  * (the defaults are spam_thresholds_default()'s, from the measurements)
  *   setting/spam_dnsbl           IP blocklist zones (spam_dnsbl.h; absent: the defaults)
  *   setting/spam_uribl           domain blocklist zones (absent: the defaults)
+ *   setting/spam_hashbl          hash list zones (absent: none; their lists want a key)
  *   setting/spam_greylist        "on" turns greylisting on (default off)
  *   setting/spam_greylist_delay  seconds a new triplet waits (default 300)
  *   setting/spam_greylist_good   sending domains exempt when SPF passes
@@ -40,7 +41,7 @@ struct store;
 struct spam_settings {
 	int enabled;
 	struct spam_thresholds th;
-	struct spam_dnsbl_conf dnsbl, uribl;
+	struct spam_dnsbl_conf dnsbl, uribl, hashbl;
 	int greylist;
 	unsigned greylist_delay;
 	char greylist_good[4096];

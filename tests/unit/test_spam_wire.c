@@ -19,6 +19,7 @@
 #include "spam/spam_grey.h"
 #include "spam/spam_lists.h"
 #include "spam/spam_pipeline.h"
+#include "spam/spam_private.h"
 #include "spam/spam_sent.h"
 #include "unit.h"
 
@@ -89,7 +90,8 @@ static void names(void)
 	CHECK_EQ_INT(spam_dnsbl_domain_name("Spam.Example.", "dbl.test", n, sizeof n), 0);
 	CHECK_EQ_STR(n, "spam.example.dbl.test");
 	CHECK_EQ_INT(spam_dnsbl_domain_name("", "dbl.test", n, sizeof n), -1);
-	spam_dnsbl_rule("RBL_", "zen.spam-haus.org", n, sizeof n);
+	struct spam_dnsbl_zone zr = {.zone = "zen.spam-haus.org"};
+	spam_dnsbl_rule("RBL_", &zr, n, sizeof n);
 	CHECK_EQ_STR(n, "RBL_ZEN_SPAM_HAUS_ORG");
 }
 
@@ -193,6 +195,136 @@ static void lookups(void)
 	/* A private client: no IP query at all. */
 	run = spam_dnsbl_start(&r, &ipc, "10.0.0.1", NULL, NULL, 0, run_done, NULL);
 	CHECK_EQ_INT(dns_table_queries(t), 5);
+	spam_dnsbl_free(&run);
+	dns_table_free(&t);
+}
+
+/* Hash lists: their lines, the names asked (SHA-1 and MD5 hex, SHA-256
+ * lowercase base32: vectors from Python's hashlib), what a message is
+ * asked about, and one message's lookups. */
+static void hash_lists(void)
+{
+	struct spam_dnsbl_conf c;
+	char err[160], n[DNS_NAME_MAX];
+
+	CHECK_EQ_INT(spam_hashbl_parse("email _email.k3y.hbl.test 127.0.3.2=8 name=sh_hbl_email\n"
+				       "FILE _file.k3y.hbl.test 127.0.3.10=10 name=SH_HBL_FILE\n"
+				       "email/md5 ebl.test 5 # md5 hex\nemail/sha256 e256.test\n",
+				       &c, err, sizeof err), 0);
+	CHECK_EQ_INT(c.n, 4);
+	CHECK(c.z[0].subject == SPAM_HASHBL_EMAIL && c.z[0].hash == SPAM_HASH_SHA1);
+	CHECK_EQ_STR(c.z[0].name, "SH_HBL_EMAIL");
+	CHECK_EQ_STR(c.z[0].zone, "_email.k3y.hbl.test");
+	CHECK(c.z[1].subject == SPAM_HASHBL_FILE && c.z[1].hash == SPAM_HASH_SHA256);
+	CHECK(c.z[1].ncodes == 1 && c.z[1].code[0].weight == 10.0);
+	CHECK(c.z[2].hash == SPAM_HASH_MD5 && c.z[2].weight == 5.0 && !c.z[2].name[0]);
+	CHECK(c.z[3].hash == SPAM_HASH_SHA256);
+	static const char *const bad[] = {
+	    "file/md5 f.test",  "dns x.test",          "email",          "email/sha512 x.test",
+	    "x.test 2",         "email x.test name=a-b", "email x.test name=A name=B",
+	    "email x.test name=", "email x.test name=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		CHECK_EQ_INT(spam_hashbl_parse(bad[i], &c, err, sizeof err), -1);
+		CHECK(strncmp(err, "line 1:", 7) == 0);
+	}
+	/* A plain zone takes a name too; a hash line is not a plain zone. */
+	CHECK_EQ_INT(spam_dnsbl_parse("k3y.zen.dq.test 127.0.0.2=4 name=Zen", &c, err, sizeof err), 0);
+	CHECK_EQ_STR(c.z[0].name, "ZEN");
+	spam_dnsbl_rule("RBL_", &c.z[0], n, sizeof n);
+	CHECK_EQ_STR(n, "RBL_ZEN");
+	CHECK_EQ_INT(spam_dnsbl_parse("email ebl.test", &c, err, sizeof err), -1);
+
+	struct spam_dnsbl_zone z = {.zone = "h.test", .subject = SPAM_HASHBL_EMAIL};
+	CHECK_EQ_INT(spam_hashbl_name(&z, "Drop.Box@Example.NET", NULL, n, sizeof n), 0);
+	CHECK_EQ_STR(n, "240616acfdf76b8c2496d8ada25fc32451a8954b.h.test");
+	z.hash = SPAM_HASH_MD5;
+	CHECK_EQ_INT(spam_hashbl_name(&z, "drop.box@example.net", NULL, n, sizeof n), 0);
+	CHECK_EQ_STR(n, "b9876e657957368b6c4f835ae93b68c2.h.test");
+	z.hash = SPAM_HASH_SHA256;
+	CHECK_EQ_INT(spam_hashbl_name(&z, "drop.box@example.net", NULL, n, sizeof n), 0);
+	CHECK_EQ_STR(n, "cgyxpizp7ykp4jqebolbk3oq7cptykm2jpzhceyxlvqw5xljwueq.h.test");
+	CHECK_EQ_INT(spam_hashbl_name(&z, "drop.box@example.net", NULL, n, 40), -1);
+	CHECK_EQ_INT(spam_hashbl_name(&z, "", NULL, n, sizeof n), -1);
+
+	/* What a message is asked about: From, Reply-To, the text's
+	 * addresses (not ours, not roles, each once), each whole attachment. */
+	const char *msg =
+	    "From: Prize Desk <Desk@Lottery.example>\r\n"
+	    "Reply-To: Claims+Ref-77@payout.example\r\n"
+	    "Subject: you won\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\n"
+	    "Write to Drop.Box@Example.NET. Or ask@help-desk.example, drop.box@example.net, bob@ours.test,\r\n"
+	    "or postmaster@payout.example; not @alone, a@b, x@host or y@host.123.\r\n"
+	    "--b\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"claim.exe\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "TVqQACBub3QgcmVhbGx5\r\nIGEgcHJvZ3JhbQo=\r\n"
+	    "--b--\r\n";
+	struct spam_msg *v;
+	spam_msg_new(msg, strlen(msg), &v);
+	const char *ours[] = {"ours.test"};
+	struct spam_hashbl_subjects subj;
+	spam_hashbl_subjects(v, ours, 1, &subj);
+	CHECK_EQ_INT(subj.nemails, 4);
+	CHECK_EQ_STR(subj.email[0], "desk@lottery.example");
+	CHECK_EQ_STR(subj.email[1], "claims@payout.example"); /* without its tag */
+	CHECK_EQ_STR(subj.email[2], "drop.box@example.net"); /* without the full stop */
+	CHECK_EQ_STR(subj.email[3], "ask@help-desk.example");
+	CHECK_EQ_INT(subj.nfiles, 1);
+	static const uint8_t want[32] = {
+	    0x5c, 0x64, 0x9a, 0xa2, 0x94, 0xb4, 0xe1, 0xc6, 0xbb, 0x90, 0x55, 0x20, 0x50, 0xe3, 0xde, 0x9b,
+	    0xc1, 0x37, 0x30, 0x62, 0xfc, 0x66, 0x5c, 0xd2, 0x0f, 0xcb, 0x91, 0xa6, 0x64, 0xbf, 0x2a, 0x30};
+	CHECK(memcmp(subj.file[0], want, 32) == 0);
+	spam_msg_free(&v);
+	/* An attachment cut by the end of what is read (SPAM_SCAN_MAX) has
+	 * no hash: the list knows the whole file's. */
+	size_t big = SPAM_SCAN_MAX + 4096, at = (size_t)(strstr(msg, "TVqQ") - msg);
+	char *cut = malloc(big + 1);
+	memcpy(cut, msg, at);
+	for (size_t i = at; i < big; i++)
+		cut[i] = (i - at) % 78 == 76 ? '\r' : (i - at) % 78 == 77 ? '\n' : 'A';
+	cut[big] = '\0';
+	spam_msg_new(cut, big, &v);
+	spam_hashbl_subjects(v, NULL, 0, &subj);
+	CHECK(v->nattach == 1 && !(v->attach[0].flags & SPAM_ATTACH_HASHED));
+	CHECK_EQ_INT(subj.nfiles, 0);
+	CHECK_EQ_INT(subj.nemails, 5); /* bob@ours.test is not ours here */
+	CHECK_EQ_STR(subj.email[4], "bob@ours.test");
+	spam_msg_free(&v);
+	free(cut);
+
+	/* The lookups: one rule per listing zone, named by its name= (the
+	 * key in the zone never shows). */
+	static const char table[] =
+	    "240616acfdf76b8c2496d8ada25fc32451a8954b._email.k3y.hbl.test A 127.0.3.2\n"
+	    "lrsjviuuwtq4no4qkuqfby66tpatomdc7rtfzuqpzoi2mzf7fiya._file.k3y.hbl.test A 127.0.3.10\n"
+	    "b9876e657957368b6c4f835ae93b68c2.ebl.test A 127.255.255.254\n";
+	struct dns_table *t = dns_table_new(table, sizeof table - 1);
+	struct dns_resolver r = dns_table_resolver(t);
+	spam_hashbl_parse("email _email.k3y.hbl.test 127.0.3.2=8 name=SH_HBL_EMAIL\n"
+			  "file _file.k3y.hbl.test 127.0.3.10=10 name=SH_HBL_FILE\n"
+			  "email/md5 ebl.test 5\n", &c, err, sizeof err);
+	spam_msg_new(msg, strlen(msg), &v);
+	spam_hashbl_subjects(v, ours, 1, &subj);
+	spam_msg_free(&v);
+	struct spam_dnsbl_run *run = spam_hashbl_start(&r, &c, &subj, run_done, NULL);
+	CHECK_EQ_INT(spam_dnsbl_pending(run), 0);
+	CHECK_EQ_INT(dns_table_queries(t), 4 + 1 + 4); /* 4 addresses twice, 1 file */
+	struct spam_result res;
+	spam_result_init(&res);
+	spam_dnsbl_result(run, &res);
+	CHECK_EQ_INT(res.nrules, 2);
+	const struct spam_rule *rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_EMAIL");
+	CHECK(rl && rl->weight == 8.0);
+	CHECK(rl && strcmp(rl->desc, "an address listed by SH_HBL_EMAIL") == 0);
+	rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_FILE");
+	CHECK(rl && rl->weight == 10.0);
+	CHECK(rl && strcmp(rl->desc, "an attachment listed by SH_HBL_FILE") == 0);
+	CHECK(!spam_result_has(&res, "HASHBL_EBL_TEST")); /* an error answer */
 	spam_dnsbl_free(&run);
 	dns_table_free(&t);
 }
@@ -455,6 +587,7 @@ int main(void)
 	names();
 	weights();
 	lookups();
+	hash_lists();
 	lists();
 	pipeline();
 	spamtest();
