@@ -59,7 +59,7 @@ schemas = {
         "seq": I, "time": {"type": "number"}, "level": {"enum": ["debug", "info", "warn", "error"]}, "module": S, "text": S}}), "more": B}},
     "Spam": {"type": "object", "properties": {
         "enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
-        "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
+        "dnsbl": S, "uribl": S, "hashbl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
         "traps": arr(S), "allow": arr(S), "block": arr(S), "reputation": B,
         "classifier": {"type": "object", "properties": {"spam": I, "ham": I, "tokens": I, "bytes": I, "usable": B, "min_learned": I}}}},
     "SpamLists": {"type": "object", "properties": {"scope": S, "allow": arr(S), "block": arr(S)}},
@@ -244,7 +244,7 @@ paths = {
     "/spam": {"get": op("Spam filter settings", [resp(200, "settings", ref("Spam")), ERR]),
               "put": op("Change spam filter settings (apply to the next message)", [resp(200, "settings", ref("Spam")), problem(400)],
                         obj({"enabled": B, "junk": {"type": "number"}, "reject": {"type": "number"}, "discard": {"type": "number"},
-                             "dnsbl": S, "uribl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
+                             "dnsbl": S, "uribl": S, "hashbl": S, "greylist": B, "greylist_delay": I, "greylist_good": arr(S),
                              "traps": arr(S), "allow": arr(S), "block": arr(S), "reputation": B}))},
     "/spam/recent": {"get": op("The filter's last decisions with their rules", [resp(200, "decisions", ref("SpamDecisions")), ERR])},
     "/spam/recent/{seq}/train": {"post": op("Train the first recipient's model with a decision's stored message (the Spam page's spam / not spam buttons)",

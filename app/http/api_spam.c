@@ -95,6 +95,7 @@ void api_spam_get(struct http_ctx *x)
 	jw_double(&w, set->th.discard_on ? set->th.discard : 0);
 	write_zones(&w, "dnsbl", "setting/spam_dnsbl", SPAM_DNSBL_DEFAULT);
 	write_zones(&w, "uribl", "setting/spam_uribl", SPAM_URIBL_DEFAULT);
+	write_zones(&w, "hashbl", "setting/spam_hashbl", "");
 	jw_kbool(&w, "greylist", set->greylist);
 	jw_kint(&w, "greylist_delay", set->greylist_delay);
 	jw_kbool(&w, "reputation", set->reputation);
@@ -206,7 +207,9 @@ static int put_bool(struct http_ctx *x, const char *field, const char *name)
 	return put_text(x, name, v->boolean ? "on" : "off");
 }
 
-static int put_zones(struct http_ctx *x, const char *field, const char *name)
+/* parse: spam_dnsbl_parse or spam_hashbl_parse */
+static int put_zones(struct http_ctx *x, const char *field, const char *name,
+		     int (*parse)(const char *, struct spam_dnsbl_conf *, char *, size_t))
 {
 	const struct json_value *v = json_get(x->json, field);
 	struct spam_dnsbl_conf *conf;
@@ -218,7 +221,7 @@ static int put_zones(struct http_ctx *x, const char *field, const char *name)
 		return -1;
 	}
 	conf = xmalloc(sizeof *conf);
-	int rc = spam_dnsbl_parse(v->str, conf, err, sizeof err);
+	int rc = parse(v->str, conf, err, sizeof err);
 	free(conf);
 	if (rc < 0) {
 		http_problem(x, 400, "invalid_field", field, "field '%s': %s", field, err);
@@ -255,7 +258,7 @@ void api_spam_put(struct http_ctx *x)
 	    {"discard", JK_ANY, 0},      {"dnsbl", JK_STRING, 0},       {"uribl", JK_STRING, 0},
 	    {"greylist", JK_BOOL, 0},    {"greylist_delay", JK_INT, 0}, {"greylist_good", JK_ANY, 0},
 	    {"traps", JK_ANY, 0},        {"allow", JK_ANY, 0},          {"block", JK_ANY, 0},
-	    {"reputation", JK_BOOL, 0},  {"phish_url", JK_STRING, 0},
+	    {"reputation", JK_BOOL, 0},  {"phish_url", JK_STRING, 0},   {"hashbl", JK_STRING, 0},
 	};
 	char allow[64], block[64];
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
@@ -265,8 +268,9 @@ void api_spam_put(struct http_ctx *x)
 	/* The zone lists first: the likeliest typo. Each field is checked
 	 * before it is stored; a 400 names the field it stopped at (those
 	 * before it are stored). */
-	if (put_zones(x, "dnsbl", "setting/spam_dnsbl") < 0 ||
-	    put_zones(x, "uribl", "setting/spam_uribl") < 0 ||
+	if (put_zones(x, "dnsbl", "setting/spam_dnsbl", spam_dnsbl_parse) < 0 ||
+	    put_zones(x, "uribl", "setting/spam_uribl", spam_dnsbl_parse) < 0 ||
+	    put_zones(x, "hashbl", "setting/spam_hashbl", spam_hashbl_parse) < 0 ||
 	    put_number(x, "junk", "setting/spam_junk", 1000) < 0 ||
 	    put_number(x, "reject", "setting/spam_reject", 1000) < 0 ||
 	    put_number(x, "discard", "setting/spam_discard", 1000) < 0 ||

@@ -76,7 +76,9 @@ struct smtp_spam {
 	struct worker_job wj;
 	char author[256];
 	char from_addr[SPAM_LIST_ENTRY_MAX];
-	struct spam_dnsbl_run *uri;
+	struct spam_dnsbl_run *uri;  /* the domain lists */
+	struct spam_dnsbl_run *hash; /* the hash lists */
+	struct spam_hashbl_subjects *subj; /* what they are asked (when there are some) */
 	struct dns_resolver resolver;
 };
 
@@ -89,7 +91,7 @@ static void ip_done(void *arg)
 	struct smtp_session *s = arg;
 	struct smtp_spam *sp = s->in_tx ? s->tx.spam : NULL;
 	if (sp && sp->waiting && spam_dnsbl_pending(s->dnsbl) == 0 &&
-	    spam_dnsbl_pending(sp->uri) == 0)
+	    spam_dnsbl_pending(sp->uri) == 0 && spam_dnsbl_pending(sp->hash) == 0)
 		finish(sp);
 }
 
@@ -121,6 +123,8 @@ void smtp_spam_tx_free(struct smtp_tx *tx)
 	if (!sp)
 		return;
 	spam_dnsbl_free(&sp->uri);
+	spam_dnsbl_free(&sp->hash);
+	free(sp->subj);
 	spam_msg_free(&sp->msg);
 	free(sp->res);
 	free(sp->own);
@@ -572,6 +576,7 @@ static void finish(struct smtp_spam *sp)
 	spam_conn_rules(&sp->in, res);
 	spam_dnsbl_result(s->dnsbl, res);
 	spam_dnsbl_result(sp->uri, res);
+	spam_dnsbl_result(sp->hash, res);
 	if (tx->spam_trap) {
 		sp->flags.trap = 1;
 		spam_result_add_desc(res, "SPAM_TRAP", 0, "sent to a spam trap");
@@ -640,11 +645,14 @@ static void lookups(struct smtp_spam *sp)
 		}
 	}
 	struct dns *d = dns_thread();
-	if (d && sp->set.uribl.n && nd) {
+	if (d)
 		sp->resolver = dns_resolver_of(d);
+	if (d && sp->set.uribl.n && nd)
 		sp->uri = spam_dnsbl_start(&sp->resolver, NULL, NULL, &sp->set.uribl, doms, nd, ip_done, s);
-	}
-	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri)) {
+	if (d && sp->subj && (sp->subj->nemails || sp->subj->nfiles))
+		sp->hash = spam_hashbl_start(&sp->resolver, &sp->set.hashbl, sp->subj, ip_done, s);
+	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri) ||
+	    spam_dnsbl_pending(sp->hash)) {
 		sp->waiting = 1; /* ip_done goes on */
 		return;
 	}
@@ -661,6 +669,10 @@ static void analyse_run(void *arg)
 	/* One parse and one tokenization, then each recipient account's
 	 * model (with the global one) in turn. */
 	spam_analyse_rules(smtp_store, sp->msg, sp->res);
+	if (sp->set.hashbl.n) {
+		sp->subj = xmalloc(sizeof *sp->subj);
+		spam_hashbl_subjects_of(smtp_store, sp->msg, sp->subj);
+	}
 	struct spam_features *f = spam_features_new(sp->msg);
 	for (unsigned i = 0; i < sp->nown; i++) {
 		spam_result_init(&sp->own[i]);

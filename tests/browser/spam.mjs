@@ -57,12 +57,15 @@ await finish(b, async () => {
 	await byId('spam-junk').fill('6.5');
 	await byId('spam-reject').fill('12');
 	await byId('spam-discard').fill('40');
+	await byId('spam-hashbl').fill(cfg.hashbl);
 	await saveForm();
 	await check('thresholds 6.5 12 40');
+	await check('hash lists saved');
 	// A reload shows what the server kept, not what the form still holds.
 	await page.reload({ waitUntil: 'networkidle' });
 	await byId('spam-junk').waitFor();
-	for (const [id, want] of [['spam-junk', '6.5'], ['spam-reject', '12'], ['spam-discard', '40']]) {
+	for (const [id, want] of [['spam-junk', '6.5'], ['spam-reject', '12'], ['spam-discard', '40'],
+		['spam-hashbl', cfg.hashbl]]) {
 		const got = await byId(id).inputValue();
 		if (got !== want)
 			throw new Error(`${id} shows ${got} after a reload, not ${want}`);

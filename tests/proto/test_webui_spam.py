@@ -1,7 +1,8 @@
 """test_webui_spam.py — the web admin's Spam page in a real browser (issue 34).
 
 tests/browser/spam.mjs drives headless Chromium through the page: the
-thresholds changed and saved (and shown again after a reload), an entry
+thresholds and the hash lists changed and saved (and shown again after a
+reload), an entry
 added to and removed from the global allow list and an account's block
 list, a phishing feed file loaded and a feed URL saved, the recent
 decision of a message sent here over SMTP shown with its rules, and its
@@ -29,6 +30,7 @@ ADMIN_PW = "spam-page-admin-Kx7q"
 RCPT = "bob@example.test"
 MAIL_FROM = "news@sender.test"
 PHISH_URL = "https://feeds.invalid/feed.txt"  # never answers: the list from the file stays
+HASHBL = "email _email.KEY.hbl.test 127.0.3.2=6 name=SH_HBL_EMAIL\nfile _file.KEY.hbl.test 127.0.3.10=10\n"
 
 
 def test_webui_spam_page():
@@ -73,10 +75,11 @@ def test_webui_spam_page():
                 p["entries"], p["source"], p["loaded_at"] > 0) == (2, "upload feed.txt", True))(
                 api.call("GET", "/spam")[2]["phish"]),
             "phish url saved": lambda: api.call("GET", "/spam")[2]["phish_url"] == PHISH_URL,
+            "hash lists saved": lambda: api.call("GET", "/spam")[2]["hashbl"] == HASHBL,
         }
         cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "admin_password": ADMIN_PW, "rcpt": RCPT,
                "mail_from": MAIL_FROM, "allow_entry": allow_entry, "block_entry": block_entry,
-               "phish_url": PHISH_URL,
+               "phish_url": PHISH_URL, "hashbl": HASHBL,
                "artifacts": ARTIFACTS, "chromium": CHROMIUM}
         p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "spam.mjs"), json.dumps(cfg)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -82,6 +82,7 @@ function SpamForm({ cfg, onSaved }) {
 	const [discard, setDiscard] = useState(String(cfg.discard));
 	const [dnsbl, setDnsbl] = useState(cfg.dnsbl);
 	const [uribl, setUribl] = useState(cfg.uribl);
+	const [hashbl, setHashbl] = useState(cfg.hashbl || '');
 	const [grey, setGrey] = useState(cfg.greylist);
 	const [delay, setDelay] = useState(String(cfg.greylist_delay));
 	const [good, setGood] = useState(lines(cfg.greylist_good));
@@ -91,11 +92,11 @@ function SpamForm({ cfg, onSaved }) {
 	const [rep, setRep] = useState(!!cfg.reputation);
 	const [done, setDone] = useState('');
 	const a = useAction();
-	useEffect(() => setDone(''), [enabled, junk, reject, discard, dnsbl, uribl, grey, delay, good, allow, block, traps, rep]);
+	useEffect(() => setDone(''), [enabled, junk, reject, discard, dnsbl, uribl, hashbl, grey, delay, good, allow, block, traps, rep]);
 	const submit = (e) => {
 		e.preventDefault();
 		const body = {
-			enabled, junk: Number(junk), reject: Number(reject), discard: Number(discard), dnsbl, uribl,
+			enabled, junk: Number(junk), reject: Number(reject), discard: Number(discard), dnsbl, uribl, hashbl,
 			greylist: grey, greylist_delay: parseInt(delay, 10) || 0, greylist_good: entries(good),
 			allow: entries(allow), block: entries(block), traps: entries(traps), reputation: rep,
 		};
@@ -118,6 +119,8 @@ function SpamForm({ cfg, onSaved }) {
 			<TextArea label="IP blocklists (ZONE [WEIGHT] [127.x.x.x[-127.x.x.x]=WEIGHT ...], one a line)" value={dnsbl}
 				onInput={setDnsbl} error={fe('dnsbl')} testid="spam-dnsbl" />
 			<TextArea label="Domain blocklists (senders' and links' domains)" value={uribl} onInput={setUribl} error={fe('uribl')} testid="spam-uribl" rows={2} />
+			<TextArea label="Hash lists (email[/md5|/sha256] or file, then ZONE as above; name=NAME names the rule when the zone holds a key)"
+				value={hashbl} onInput={setHashbl} error={fe('hashbl')} testid="spam-hashbl" rows={2} />
 			<Check label="Greylisting (new senders are asked to retry)" checked={grey} onChange={setGrey} testid="spam-greylist" />
 			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={fe('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
 			<TextArea label="Never greylisted when SPF passes (domains)" value={good} onInput={setGood} error={fe('greylist_good')} testid="spam-greylist-good" />
