@@ -649,7 +649,7 @@ static void lookups(struct smtp_spam *sp)
 		sp->resolver = dns_resolver_of(d);
 	if (d && sp->set.uribl.n && nd)
 		sp->uri = spam_dnsbl_start(&sp->resolver, NULL, NULL, &sp->set.uribl, doms, nd, ip_done, s);
-	if (d && sp->subj && (sp->subj->nemails || sp->subj->nfiles))
+	if (d && sp->subj && (sp->subj->nemails || sp->subj->nfiles || sp->subj->nwallets))
 		sp->hash = spam_hashbl_start(&sp->resolver, &sp->set.hashbl, sp->subj, ip_done, s);
 	if (spam_dnsbl_pending(s->dnsbl) || spam_dnsbl_pending(sp->uri) ||
 	    spam_dnsbl_pending(sp->hash)) {

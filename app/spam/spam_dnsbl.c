@@ -10,9 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <bearssl.h>
-
-#include "auth/totp.h"
 #include "core/xalloc.h"
 #include "dns/dns_msg.h"
 #include "spam/spam_dnsbl.h"
@@ -97,7 +94,7 @@ static int name_parse(const char *v, char *out)
 	return 0;
 }
 
-/* "email[/HASH]" or "file" into z's subject and hash. */
+/* "email[/HASH]", "wallet[/HASH]" or "file" into z's subject and hash. */
 static int subject_parse(const char *tok, struct spam_dnsbl_zone *z)
 {
 	const char *slash = strchr(tok, '/');
@@ -108,6 +105,9 @@ static int subject_parse(const char *tok, struct spam_dnsbl_zone *z)
 	} else if (n == 4 && !strncasecmp(tok, "file", 4)) {
 		z->subject = SPAM_HASHBL_FILE;
 		z->hash = SPAM_HASH_SHA256;
+	} else if (n == 6 && !strncasecmp(tok, "wallet", 6)) {
+		z->subject = SPAM_HASHBL_WALLET;
+		z->hash = SPAM_HASH_SHA1;
 	} else {
 		return -1;
 	}
@@ -139,8 +139,8 @@ static int line_parse(char *line, unsigned no, int hashed, struct spam_dnsbl_con
 	if (hashed) {
 		if (subject_parse(tok, z) < 0)
 			return err_line(err, errsz, no,
-					"expected email, email/sha1, email/md5, email/sha256 or file "
-					"before the zone");
+					"expected email[/HASH], wallet[/HASH] or file before the zone "
+					"(HASH: sha1, md5 or sha256)");
 		if ((tok = strtok_r(NULL, " \t", &save)) == NULL)
 			return err_line(err, errsz, no, "expected a zone");
 	}
@@ -261,60 +261,6 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 	return 0;
 }
 
-int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *addr, const uint8_t sha256[32],
-		     char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t d[32];
-	size_t dn = 0;
-	char enc[65];
-
-	if (z->subject == SPAM_HASHBL_FILE) {
-		memcpy(d, sha256, 32);
-		dn = 32;
-	} else {
-		char low[SPAM_EMAIL_MAX];
-		size_t n = strlen(addr);
-		if (n == 0 || n >= sizeof low)
-			return -1;
-		for (size_t i = 0; i < n; i++)
-			low[i] = (char)tolower((unsigned char)addr[i]);
-		if (z->hash == SPAM_HASH_MD5) {
-			br_md5_context c;
-			br_md5_init(&c);
-			br_md5_update(&c, low, n);
-			br_md5_out(&c, d);
-			dn = br_md5_SIZE;
-		} else if (z->hash == SPAM_HASH_SHA256) {
-			br_sha256_context c;
-			br_sha256_init(&c);
-			br_sha256_update(&c, low, n);
-			br_sha256_out(&c, d);
-			dn = br_sha256_SIZE;
-		} else {
-			br_sha1_context c;
-			br_sha1_init(&c);
-			br_sha1_update(&c, low, n);
-			br_sha1_out(&c, d);
-			dn = br_sha1_SIZE;
-		}
-	}
-	if (z->hash == SPAM_HASH_SHA256) {
-		if (totp_b32_encode(d, dn, enc, sizeof enc) < 0)
-			return -1;
-		for (char *p = enc; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-	} else {
-		for (size_t i = 0; i < dn; i++) {
-			enc[2 * i] = hex[d[i] >> 4];
-			enc[2 * i + 1] = hex[d[i] & 15];
-		}
-		enc[2 * dn] = '\0';
-	}
-	int n = snprintf(out, outsz, "%s.%s", enc, z->zone);
-	return n > 0 && (size_t)n < outsz ? 0 : -1;
-}
-
 double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answer *a,
 			 int *listed_r)
 {
@@ -358,105 +304,6 @@ void spam_dnsbl_rule(const char *prefix, const struct spam_dnsbl_zone *z, char *
 	out[o] = '\0';
 }
 
-/* ---- What a hash list is asked about ---- */
-
-/* Local parts every notice names: asking about them costs a query and
- * risks a listing nobody meant. */
-static int role_address(const char *a)
-{
-	static const char *const roles[] = {"postmaster@", "abuse@", "hostmaster@", "webmaster@",
-					    "mailer-daemon@"};
-	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-		if (!strncmp(a, roles[i], strlen(roles[i])))
-			return 1;
-	return 0;
-}
-
-static void email_add(struct spam_hashbl_subjects *o, const char *a, size_t n,
-		      const char *const *ours, size_t nours)
-{
-	if (o->nemails == SPAM_DNSBL_SUBJECTS_MAX || n == 0 || n >= SPAM_EMAIL_MAX)
-		return;
-	char low[SPAM_EMAIL_MAX];
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)tolower((unsigned char)a[i]);
-	low[n] = '\0';
-	char *at = strrchr(low, '@');
-	if (!at || at == low || !at[1] || role_address(low))
-		return;
-	/* A sub-address ("box+tag@") is the box's: lists hold the box, and a
-	 * new tag a message would otherwise miss the listing. */
-	char *plus = memchr(low + 1, '+', (size_t)(at - low - 1));
-	if (plus) {
-		memmove(plus, at, strlen(at) + 1);
-		at = plus;
-		n = strlen(low);
-	}
-	for (size_t i = 0; i < nours; i++)
-		if (!strcasecmp(at + 1, ours[i]))
-			return;
-	for (size_t i = 0; i < o->nemails; i++)
-		if (!strcmp(o->email[i], low))
-			return;
-	memcpy(o->email[o->nemails++], low, n + 1);
-}
-
-static int atext(unsigned char c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~.-", c));
-}
-
-/* The addresses written in text: local@host.tld, the local part of
- * atext, the host of letters, digits, '-' and '.' with a dot and a
- * top-level label of letters. */
-static void emails_in(struct str text, struct spam_hashbl_subjects *o, const char *const *ours,
-		      size_t nours)
-{
-	const char *p = text.p, *end = text.p + text.len;
-	while (o->nemails < SPAM_DNSBL_SUBJECTS_MAX && p < end &&
-	       (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
-		const char *l = p, *h = p + 1;
-		while (l > text.p && p - l < 64 && atext((unsigned char)l[-1]))
-			l--;
-		while (l < p && *l == '.')
-			l++;
-		while (h < end && (isalnum((unsigned char)*h) || *h == '-' || *h == '.'))
-			h++;
-		while (h > p + 1 && h[-1] == '.') /* a sentence's full stop */
-			h--;
-		const char *dot = h;
-		while (dot > p + 1 && dot[-1] != '.')
-			dot--;
-		size_t tld = (size_t)(h - dot);
-		for (const char *t = dot; t < h && tld; t++)
-			if (!isalpha((unsigned char)*t))
-				tld = 0;
-		/* the top-level label, after a dot that is not the host's first octet */
-		if (l < p && dot > p + 2 && tld >= 2 && h - p - 1 < 254 && isalnum((unsigned char)p[1]))
-			email_add(o, l, (size_t)(h - l), ours, nours);
-		p = h > p ? h : p + 1;
-	}
-}
-
-void spam_hashbl_subjects(const struct spam_msg *m, const char *const *ours, size_t nours,
-			  struct spam_hashbl_subjects *out)
-{
-	memset(out, 0, sizeof *out);
-	if (m->from_addr.len)
-		email_add(out, m->from_addr.p, m->from_addr.len, ours, nours);
-	if (m->reply_to_addr.len)
-		email_add(out, m->reply_to_addr.p, m->reply_to_addr.len, ours, nours);
-	emails_in(m->text, out, ours, nours);
-	for (uint32_t i = 0; i < m->nattach && out->nfiles < SPAM_DNSBL_SUBJECTS_MAX; i++) {
-		const struct spam_attach *a = &m->attach[i];
-		int seen = !(a->flags & SPAM_ATTACH_HASHED);
-		for (size_t k = 0; k < out->nfiles && !seen; k++)
-			seen = memcmp(out->file[k], a->sha256, 32) == 0;
-		if (!seen)
-			memcpy(out->file[out->nfiles++], a->sha256, 32);
-	}
-}
-
 /* ---- One message's lookups ---- */
 
 #define QUERIES_MAX (SPAM_DNSBL_ZONES_MAX * (1 + SPAM_DNSBL_SUBJECTS_MAX))
@@ -464,7 +311,8 @@ void spam_hashbl_subjects(const struct spam_msg *m, const char *const *ours, siz
 /* A run's zone kinds: its confs and its rules' prefixes. */
 enum { KIND_IP, KIND_DOMAIN, KIND_HASH, KINDS };
 static const char *const kind_prefix[KINDS] = {"RBL_", "URIBL_", "HASHBL_"};
-static const char *const kind_what[KINDS] = {"the client", "a domain", "an attachment"};
+static const char *const kind_what[KINDS] = {"the client", "a domain", ""};
+static const char *const subject_what[] = {"", "an address", "an attachment", "a wallet"};
 
 struct query {
 	struct spam_dnsbl_run *run;
@@ -561,12 +409,17 @@ struct spam_dnsbl_run *spam_hashbl_start(const struct dns_resolver *r,
 	run->conf[KIND_HASH] = *conf;
 	for (size_t z = 0; z < c->n; z++) {
 		const struct spam_dnsbl_zone *zn = &c->z[z];
-		int email = zn->subject == SPAM_HASHBL_EMAIL;
-		size_t n = email ? subj->nemails : subj->nfiles;
-		for (size_t i = 0; i < n && i < SPAM_DNSBL_SUBJECTS_MAX; i++)
-			if (spam_hashbl_name(zn, email ? subj->email[i] : NULL,
-					     email ? NULL : subj->file[i], name, sizeof name) == 0)
+		size_t n = zn->subject == SPAM_HASHBL_EMAIL    ? subj->nemails
+			   : zn->subject == SPAM_HASHBL_WALLET ? subj->nwallets
+			                                       : subj->nfiles;
+		for (size_t i = 0; i < n && i < SPAM_DNSBL_SUBJECTS_MAX; i++) {
+			const char *text = zn->subject == SPAM_HASHBL_EMAIL    ? subj->email[i]
+			                   : zn->subject == SPAM_HASHBL_WALLET ? subj->wallet[i]
+			                                                       : NULL;
+			const uint8_t *d = zn->subject == SPAM_HASHBL_FILE ? subj->file[i] : NULL;
+			if (spam_hashbl_name(zn, text, d, name, sizeof name) == 0)
 				ask(run, name, KIND_HASH, z);
+		}
 	}
 	run->starting = 0;
 	return run;
@@ -600,7 +453,7 @@ void spam_dnsbl_result(const struct spam_dnsbl_run *run, struct spam_result *res
 			char desc[SPAM_RULE_DESC_MAX];
 			spam_dnsbl_rule(kind_prefix[kind], zn, rule, sizeof rule);
 			snprintf(desc, sizeof desc, "%s listed by %s",
-				 zn->subject == SPAM_HASHBL_EMAIL ? "an address" : kind_what[kind],
+				 kind == KIND_HASH ? subject_what[zn->subject] : kind_what[kind],
 				 zn->name[0] ? zn->name : zn->zone);
 			spam_result_add_desc(res, rule, w, desc);
 		}

@@ -25,15 +25,17 @@
  * the first label: each line starts with what is hashed, then as above:
  *
  *   email[/HASH] ZONE ...   the addresses in From, Reply-To and the text
+ *   wallet[/HASH] ZONE ...  cryptocurrency wallet addresses in the text
  *   file ZONE ...           the decoded content of each attachment
  *
- * HASH is sha1 (the default for email), md5 or sha256; a file's hash is
- * always sha256. md5 and sha1 are written as lowercase hex, sha256 as
+ * HASH is sha1 (the default for email and wallet), md5 or sha256; a
+ * file's hash is always sha256. An address is hashed lowercased, a
+ * wallet as written (its case is part of it). md5 and sha1 are written as lowercase hex, sha256 as
  * lowercase unpadded base32 (RFC 4648; its hex would not fit a 63-octet
  * label): the convention SpamAssassin's HashBL plugin set, and the one
  * Spamhaus's own configurations for HBL ("_email." and "_file." zones)
- * use. An address is hashed lowercased. The rule is HASHBL_<ZONE>
- * (HASHBL_NAME).
+ * use. The rule is HASHBL_<ZONE> (HASHBL_NAME). What is asked, and the
+ * hashing, are spam_hashbl.c's.
  *
  * The lookups of one message run in parallel on the loop's resolver
  * (dns_resolver.h, so unit tests answer from a table) and share the
@@ -57,6 +59,7 @@
 #define SPAM_DNSBL_ZONE_MAX 128 /* a zone name's length, the NUL included */
 #define SPAM_DNSBL_SUBJECTS_MAX 8 /* domains, addresses or files checked per message */
 #define SPAM_EMAIL_MAX 256 /* an address a hash list is asked about, the NUL included */
+#define SPAM_WALLET_MAX 100 /* a wallet address (Monero's are 95), the NUL included */
 #define SPAM_DNSBL_NAME_MAX 24 /* a zone's rule name ("name="), the NUL included */
 
 /* The defaults a home server can use (free for low volumes). */
@@ -72,7 +75,7 @@ struct spam_dnsbl_code {
 };
 
 /* spam_dnsbl_zone.subject: what a hash list zone's names hash */
-enum spam_hashbl_subject { SPAM_HASHBL_NONE, SPAM_HASHBL_EMAIL, SPAM_HASHBL_FILE };
+enum spam_hashbl_subject { SPAM_HASHBL_NONE, SPAM_HASHBL_EMAIL, SPAM_HASHBL_FILE, SPAM_HASHBL_WALLET };
 /* spam_dnsbl_zone.hash */
 enum spam_hashbl_hash { SPAM_HASH_SHA1, SPAM_HASH_MD5, SPAM_HASH_SHA256 };
 
@@ -114,10 +117,11 @@ int spam_dnsbl_domain_name(const char *domain, const char *zone, char *out, size
 
 /*
  * The name to look up under hash list zone z: for SPAM_HASHBL_EMAIL the
- * hash of addr (lowercased), for SPAM_HASHBL_FILE sha256 (the content's
- * digest) encoded; then ".zone". 0, or -1 when it does not fit outsz.
+ * hash of text (an address, lowercased), for SPAM_HASHBL_WALLET of text
+ * as it is, for SPAM_HASHBL_FILE sha256 (the content's digest) encoded;
+ * then ".zone". 0, or -1 when it does not fit outsz.
  */
-int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *addr, const uint8_t sha256[32],
+int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *text, const uint8_t sha256[32],
 		     char *out, size_t outsz);
 
 /*
@@ -139,14 +143,17 @@ struct spam_hashbl_subjects {
 	size_t nemails;
 	uint8_t file[SPAM_DNSBL_SUBJECTS_MAX][32];
 	size_t nfiles;
+	char wallet[SPAM_DNSBL_SUBJECTS_MAX][SPAM_WALLET_MAX]; /* as written */
+	size_t nwallets;
 };
 
 /*
  * A message's addresses and attachment digests, distinct, at most
  * SPAM_DNSBL_SUBJECTS_MAX of each: the From and Reply-To addresses, then
  * the addresses written in the text (where a drop box for answers is
- * named), lowercase and without a "+tag" after the local part; the SHA-256
- * of each attachment read whole. Not asked about:
+ * named), lowercase and without a "+tag" after the local part; the
+ * cryptocurrency wallets the text names (where a ransom or a "fee" is to
+ * be paid); the SHA-256 of each attachment read whole. Not asked about:
  * addresses in one of ours[0..nours) (our users' addresses are nobody
  * else's business) and role addresses (postmaster@, abuse@, ...: every
  * notice names them).

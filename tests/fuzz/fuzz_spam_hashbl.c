@@ -7,7 +7,8 @@
  * upper case letters, digits and '_', and every name asked fits a DNS
  * name; each address found is distinct, lowercase, written in the text
  * (any case; a "+tag" dropped), with a local part, and a host with a
- * dot and a top-level label of letters; at most SPAM_DNSBL_SUBJECTS_MAX.
+ * dot and a top-level label of letters; each wallet distinct and
+ * written in the text as it is; at most SPAM_DNSBL_SUBJECTS_MAX of each.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -49,8 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(c.n <= SPAM_DNSBL_ZONES_MAX);
 		for (size_t i = 0; i < c.n; i++) {
 			const struct spam_dnsbl_zone *z = &c.z[i];
-			assert(z->subject == SPAM_HASHBL_EMAIL || z->subject == SPAM_HASHBL_FILE);
-			assert(z->subject == SPAM_HASHBL_EMAIL || z->hash == SPAM_HASH_SHA256);
+			assert(z->subject == SPAM_HASHBL_EMAIL || z->subject == SPAM_HASHBL_FILE ||
+			       z->subject == SPAM_HASHBL_WALLET);
+			assert(z->subject != SPAM_HASHBL_FILE || z->hash == SPAM_HASH_SHA256);
 			for (const char *p = z->name; *p; p++)
 				assert(isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
 			if (spam_hashbl_name(z, "someone@example.org", digest, name, sizeof name) == 0)
@@ -81,6 +83,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(!strchr(local + 1, '+')); /* a tag after the first octet */
 		for (size_t j = 0; j < i; j++)
 			assert(strcmp(subj.email[j], a) != 0);
+	}
+	assert(subj.nwallets <= SPAM_DNSBL_SUBJECTS_MAX);
+	for (size_t i = 0; i < subj.nwallets; i++) {
+		const char *w = subj.wallet[i];
+		size_t n = strlen(w);
+		assert(n >= 26 && n < SPAM_WALLET_MAX && memmem(rest, rl, w, n));
+		for (size_t j = 0; j < i; j++)
+			assert(strcmp(subj.wallet[j], w) != 0);
+	}
+	assert(subj.nwallets <= SPAM_DNSBL_SUBJECTS_MAX);
+	for (size_t i = 0; i < subj.nwallets; i++) {
+		const char *w = subj.wallet[i];
+		size_t n = strlen(w);
+		assert(n >= 26 && n < SPAM_WALLET_MAX && memmem(rest, rl, w, n));
+		for (size_t j = 0; j < i; j++)
+			assert(strcmp(subj.wallet[j], w) != 0);
 	}
 	return 0;
 }

@@ -2,7 +2,7 @@
 them: a loopback DNS server answers for the hashes a message is asked
 about.
 
-- the settings API takes hash list lines (email[/md5|/sha256] or file,
+- the settings API takes hash list lines (email[/md5|/sha256], wallet or file,
   then the zone as for the other lists, name= for the rule) and refuses
   a bad one with 400 naming the field and the line;
 - a message whose From address, Reply-To address or an address in its
@@ -11,6 +11,8 @@ about.
   before the hash, as the lists hold the box); the zone's access
   key never shows in the header; an MD5 zone (email/md5) is asked with
   MD5 hex;
+- a message naming a listed cryptocurrency wallet (SHA-1 hex of the
+  address as written, under a "wallet" zone) lands in Junk;
 - a message whose attachment's decoded content is listed (SHA-256,
   lowercase unpadded base32, under a "file" zone) lands in Junk with its
   rule; the same message with another attachment does not;
@@ -44,6 +46,7 @@ def b32sha256(data):
 
 
 MALWARE = b"MZ\x90\x00\x03" + bytes(range(256)) * 40 + b"this program cannot be run\r\n"
+WALLET = "1TernTestWa11etAddrXyzABCDEF"
 HARMLESS = b"%PDF-1.4\n" + b"quarterly figures\n" * 300
 
 
@@ -73,7 +76,7 @@ def deliver(s, subject, source="127.0.0.1", **kw):
 
 def test_spam_hash_lists():
     dns = s = None
-    ezone, fzone = "_email.%s.hbl.test" % KEY, "_file.%s.hbl.test" % KEY
+    ezone, fzone, wzone = ("_%s.%s.hbl.test" % (k, KEY) for k in ("email", "file", "cw"))
     try:
         dns = DnsServer({
             sha1("drop.box@payout.test") + "." + ezone: {"A": ["127.0.3.2"]},
@@ -83,6 +86,7 @@ def test_spam_hash_lists():
             sha1("error@payout.test") + "." + ezone: {"A": ["127.255.255.254"]},
             md5("md5.only@payout.test") + ".ebl.test": {"A": ["127.0.0.2"]},
             b32sha256(MALWARE) + "." + fzone: {"A": ["127.0.3.10"]},
+            hashlib.sha1(WALLET.encode()).hexdigest() + "." + wzone: {"A": ["127.0.3.20"]},
             "5.0.0.127.%s.zen.test" % KEY: {"A": ["127.0.0.2"]},
             "sender.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
             "sender2.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
@@ -99,7 +103,8 @@ def test_spam_hash_lists():
             assert st == 400 and body.get("field") == "hashbl" and "line 1" in body["detail"], (bad, body)
         lines = ("email %s 127.0.3.2=8 name=SH_HBL_EMAIL\n"
                  "file %s 127.0.3.10=10 name=SH_HBL_FILE\n"
-                 "email/md5 ebl.test 7 # MD5 hex\n" % (ezone, fzone))
+                 "email/md5 ebl.test 7 # MD5 hex\n"
+                 "wallet %s 127.0.3.20=9 name=SH_HBL_CW\n" % (ezone, fzone, wzone))
         st, _, cfg = api.call("PUT", "/spam", {"hashbl": lines, "uribl": "",
                                                 "dnsbl": "%s.zen.test 127.0.0.2=2 name=ZEN" % KEY})
         assert st == 200 and cfg["hashbl"] == lines, cfg
@@ -116,6 +121,11 @@ def test_spam_hash_lists():
         deliver(s, "md5 zone", body="Write to md5.only@payout.test.")
         box, h = header_of(s, "md5 zone")
         assert box == "Junk" and "HASHBL_EBL_TEST=7.00" in h, h
+
+        # A wallet, hashed as written (SHA-1 hex, its case kept).
+        deliver(s, "ransom", body="Pay 0.05 BTC to %s within 48 hours." % WALLET)
+        box, h = header_of(s, "ransom")
+        assert box == "Junk" and "HASHBL_SH_HBL_CW=9.00" in h, h
 
         # Our user's address is never asked about; an error answer never counts.
         deliver(s, "ours and error", body="Ask bob@example.test or error@payout.test.")

@@ -209,9 +209,11 @@ static void hash_lists(void)
 
 	CHECK_EQ_INT(spam_hashbl_parse("email _email.k3y.hbl.test 127.0.3.2=8 name=sh_hbl_email\n"
 				       "FILE _file.k3y.hbl.test 127.0.3.10=10 name=SH_HBL_FILE\n"
-				       "email/md5 ebl.test 5 # md5 hex\nemail/sha256 e256.test\n",
+				       "email/md5 ebl.test 5 # md5 hex\nemail/sha256 e256.test\n"
+				       "wallet _cw.k3y.hbl.test 127.0.3.20=8\n",
 				       &c, err, sizeof err), 0);
-	CHECK_EQ_INT(c.n, 4);
+	CHECK_EQ_INT(c.n, 5);
+	CHECK(c.z[4].subject == SPAM_HASHBL_WALLET && c.z[4].hash == SPAM_HASH_SHA1);
 	CHECK(c.z[0].subject == SPAM_HASHBL_EMAIL && c.z[0].hash == SPAM_HASH_SHA1);
 	CHECK_EQ_STR(c.z[0].name, "SH_HBL_EMAIL");
 	CHECK_EQ_STR(c.z[0].zone, "_email.k3y.hbl.test");
@@ -247,6 +249,28 @@ static void hash_lists(void)
 	CHECK_EQ_STR(n, "cgyxpizp7ykp4jqebolbk3oq7cptykm2jpzhceyxlvqw5xljwueq.h.test");
 	CHECK_EQ_INT(spam_hashbl_name(&z, "drop.box@example.net", NULL, n, 40), -1);
 	CHECK_EQ_INT(spam_hashbl_name(&z, "", NULL, n, sizeof n), -1);
+	/* A wallet is hashed as written: its case is part of it. */
+	struct spam_dnsbl_zone zw = {.zone = "cw.test", .subject = SPAM_HASHBL_WALLET};
+	CHECK_EQ_INT(spam_hashbl_name(&zw, "0x52908400098527886E0F7030069857D2E4169EE7", NULL, n, sizeof n), 0);
+	CHECK_EQ_STR(n, "1bae933f94080e226f94e779669f6d1dfd06c2f5.cw.test");
+
+	/* Wallets in a text: Bitcoin (base58, bech32), Ethereum, each once;
+	 * not a word too short, with a letter base58 lacks, or hex of another
+	 * length. */
+	const char *wtext = "Pay 0.1 BTC to 1TernTestWa11etAddrXyzABCDEF now (or 1TernTestWa11etAddrXyzABCDEF), "
+	                    "bc1q9x8gf2tvdw0s3jn54khce6mua7lqpzry9x8gf2, "
+	                    "0x52908400098527886E0F7030069857D2E4169EE7. Not 1Short, 1TernTestWa11etAddrXyzABCDE0, "
+	                    "0x52908400098527886E0F7030069857D2E4169EE, bc1qbbbbbbbbbbbbbbbbbbbbbbbbb.";
+	struct spam_msg wm;
+	memset(&wm, 0, sizeof wm);
+	wm.text = str_make(wtext, strlen(wtext));
+	struct spam_hashbl_subjects ws;
+	spam_hashbl_subjects(&wm, NULL, 0, &ws);
+	CHECK_EQ_INT(ws.nwallets, 3);
+	CHECK_EQ_STR(ws.wallet[0], "1TernTestWa11etAddrXyzABCDEF");
+	CHECK_EQ_STR(ws.wallet[1], "bc1q9x8gf2tvdw0s3jn54khce6mua7lqpzry9x8gf2");
+	CHECK_EQ_STR(ws.wallet[2], "0x52908400098527886E0F7030069857D2E4169EE7");
+	CHECK_EQ_INT(ws.nemails, 0);
 
 	/* What a message is asked about: From, Reply-To, the text's
 	 * addresses (not ours, not roles, each once), each whole attachment. */
@@ -258,6 +282,7 @@ static void hash_lists(void)
 	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
 	    "--b\r\nContent-Type: text/plain\r\n\r\n"
 	    "Write to Drop.Box@Example.NET. Or ask@help-desk.example, drop.box@example.net, bob@ours.test,\r\n"
+	    "or pay 1TernTestWa11etAddrXyzABCDEF\r\n"
 	    "or postmaster@payout.example; not @alone, a@b, x@host or y@host.123.\r\n"
 	    "--b\r\nContent-Type: application/octet-stream\r\n"
 	    "Content-Disposition: attachment; filename=\"claim.exe\"\r\n"
@@ -302,23 +327,27 @@ static void hash_lists(void)
 	static const char table[] =
 	    "240616acfdf76b8c2496d8ada25fc32451a8954b._email.k3y.hbl.test A 127.0.3.2\n"
 	    "lrsjviuuwtq4no4qkuqfby66tpatomdc7rtfzuqpzoi2mzf7fiya._file.k3y.hbl.test A 127.0.3.10\n"
+	    "d42bd58d864b156dfb7b4000223d2d91b7f35f44._cw.k3y.hbl.test A 127.0.3.20\n"
 	    "b9876e657957368b6c4f835ae93b68c2.ebl.test A 127.255.255.254\n";
 	struct dns_table *t = dns_table_new(table, sizeof table - 1);
 	struct dns_resolver r = dns_table_resolver(t);
 	spam_hashbl_parse("email _email.k3y.hbl.test 127.0.3.2=8 name=SH_HBL_EMAIL\n"
 			  "file _file.k3y.hbl.test 127.0.3.10=10 name=SH_HBL_FILE\n"
-			  "email/md5 ebl.test 5\n", &c, err, sizeof err);
+			  "email/md5 ebl.test 5\n"
+			  "wallet _cw.k3y.hbl.test 127.0.3.20=6 name=SH_HBL_CW\n", &c, err, sizeof err);
 	spam_msg_new(msg, strlen(msg), &v);
 	spam_hashbl_subjects(v, ours, 1, &subj);
 	spam_msg_free(&v);
 	struct spam_dnsbl_run *run = spam_hashbl_start(&r, &c, &subj, run_done, NULL);
 	CHECK_EQ_INT(spam_dnsbl_pending(run), 0);
-	CHECK_EQ_INT(dns_table_queries(t), 4 + 1 + 4); /* 4 addresses twice, 1 file */
+	CHECK_EQ_INT(dns_table_queries(t), 4 + 1 + 4 + 1); /* 4 addresses twice, 1 file, 1 wallet */
 	struct spam_result res;
 	spam_result_init(&res);
 	spam_dnsbl_result(run, &res);
-	CHECK_EQ_INT(res.nrules, 2);
-	const struct spam_rule *rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_EMAIL");
+	CHECK_EQ_INT(res.nrules, 3);
+	const struct spam_rule *rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_CW");
+	CHECK(rl && rl->weight == 6.0 && strcmp(rl->desc, "a wallet listed by SH_HBL_CW") == 0);
+	rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_EMAIL");
 	CHECK(rl && rl->weight == 8.0);
 	CHECK(rl && strcmp(rl->desc, "an address listed by SH_HBL_EMAIL") == 0);
 	rl = spam_pipeline_rule(&res, "HASHBL_SH_HBL_FILE");

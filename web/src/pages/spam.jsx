@@ -119,7 +119,7 @@ function SpamForm({ cfg, onSaved }) {
 			<TextArea label="IP blocklists (ZONE [WEIGHT] [127.x.x.x[-127.x.x.x]=WEIGHT ...], one a line)" value={dnsbl}
 				onInput={setDnsbl} error={fe('dnsbl')} testid="spam-dnsbl" />
 			<TextArea label="Domain blocklists (senders' and links' domains)" value={uribl} onInput={setUribl} error={fe('uribl')} testid="spam-uribl" rows={2} />
-			<TextArea label="Hash lists (email[/md5|/sha256] or file, then ZONE as above; name=NAME names the rule when the zone holds a key)"
+			<TextArea label="Hash lists (email[/md5|/sha256], wallet or file, then ZONE as above; name=NAME names the rule when the zone holds a key)"
 				value={hashbl} onInput={setHashbl} error={fe('hashbl')} testid="spam-hashbl" rows={2} />
 			<Check label="Greylisting (new senders are asked to retry)" checked={grey} onChange={setGrey} testid="spam-greylist" />
 			<Field label="Greylisting delay (seconds)" value={delay} onInput={setDelay} error={fe('greylist_delay')} testid="spam-greylist-delay" inputMode="numeric" />
