@@ -6,14 +6,14 @@
  * is transfer-decoded and converted to UTF-8 with mime/'s decoders, then
  * text/plain is appended as it is and text/html goes through the HTML
  * reducer (spam_html.c), which separates hidden text and reports URLs.
- * Leaves that are not inline text are attachments. Everything is copied
+ * Leaves that are not inline text are attachments, each with the SHA-256
+ * of its decoded content when it was read whole. Everything is copied
  * into the view's arena and bounded by the SPAM_* limits.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
 
 #include <bearssl.h>
 
