@@ -47,6 +47,7 @@ static const char top_help[] =
 	"       tern spam train spam|ham [--account EMAIL] PATH...   learn messages (files, Maildir, mbox)\n"
 	"       tern spam test [--account EMAIL] FILE...   the spam verdict, score and rules\n"
 	"       tern spam phish load FILE|status   the local phishing URL list (OpenPhish, PhishTank feeds)\n"
+	"       tern spam hashes load FILE|status  the local malware attachment list (SHA-256 digests)\n"
 	"       tern COMMAND --help               that command's options\n"
 	"configuration comes from TERN_* environment variables (see README)\n";
 
@@ -115,7 +116,10 @@ static const struct cli_help helps[] = {
 		  "       tern spam test [--account EMAIL] FILE...   VERDICT score=N, then the rules\n"
 		  "       tern spam phish load FILE   replace the phishing URL list with FILE's\n"
 		  "         (OpenPhish: a URL a line; PhishTank: CSV with a url column; an empty file removes it)\n"
-		  "       tern spam phish status      its entries, when and from where it was loaded\n" },
+		  "       tern spam phish status      its entries, when and from where it was loaded\n"
+		  "       tern spam hashes load FILE  replace the malware attachment list with FILE's\n"
+		  "         (a SHA-256 digest in hex a line, as MalwareBazaar's exports; an empty file removes it)\n"
+		  "       tern spam hashes status     its entries, when and from where it was loaded\n" },
 };
 
 const char *cli_help_text(const char *cmd)

@@ -13,6 +13,9 @@
  *     printing how many were kept; status prints the stored list's size,
  *     source and time. The running server reads the list from the store
  *     for each message, so a load counts at once.
+ *   tern spam hashes load FILE | tern spam hashes status
+ *     the same for the malware attachment list (SHA-256 digests,
+ *     spam_hashes.h).
  *   tern spam test [--account EMAIL] FILE...
  *     prints `VERDICT score=N` (ham|spam|reject|discard at the default
  *     thresholds), then every rule that fired, one a line:
@@ -35,6 +38,8 @@
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "spam/spam.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
@@ -335,17 +340,19 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-static int spam_phish_cmd(const struct config *cfg, int argc, char **argv)
+/* `tern spam phish|hashes load FILE|status`: a local list (spam_feed.h). */
+static int spam_feed_cmd(const struct config *cfg, const struct spam_feed_kind *k, int argc,
+			 char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "status") == 0) {
 		struct store *st = cli_store_open(cfg, 1);
 		if (!st)
 			return 1;
-		struct spam_phish_status s;
-		int rc = spam_phish_status(st, &s);
+		struct spam_feed_status s;
+		int rc = spam_feed_status(st, k, &s);
 		store_close(&st);
 		if (rc != STORE_OK) {
-			fprintf(stderr, "tern: the phishing list could not be read\n");
+			fprintf(stderr, "tern: the %s could not be read\n", k->label);
 			return 1;
 		}
 		printf("entries: %u\n", s.entries);
@@ -372,22 +379,22 @@ static int spam_phish_cmd(const struct config *cfg, int argc, char **argv)
 		free(text);
 		return 1;
 	}
-	struct spam_phish_feed f;
+	struct spam_feed f;
 	const char *base = strrchr(argv[1], '/');
-	char source[SPAM_PHISH_SOURCE_MAX];
+	char source[SPAM_FEED_SOURCE_MAX];
 	snprintf(source, sizeof source, "file %s", base ? base + 1 : argv[1]);
-	spam_phish_parse(text, len, &f);
-	int rc = spam_phish_store(st, &f, source);
+	k->parse(text, len, &f);
+	int rc = spam_feed_store(st, k, &f, source);
 	store_close(&st);
 	free(text);
 	if (rc != STORE_OK) {
-		spam_phish_feed_free(&f);
-		fprintf(stderr, "tern: the phishing list could not be stored\n");
+		spam_feed_free(&f);
+		fprintf(stderr, "tern: the %s could not be stored\n", k->label);
 		return 1;
 	}
-	printf("entries: %zu (lines without a URL: %zu, over the limit: %zu)\n", f.n, f.bad,
+	printf("entries: %zu (lines without an entry: %zu, over the limit: %zu)\n", f.n, f.bad,
 	       f.dropped);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 	return 0;
 }
 
@@ -400,6 +407,8 @@ int cli_spam(const struct config *cfg, int argc, char **argv)
 	if (strcmp(argv[0], "test") == 0)
 		return spam_test_cmd(cfg, argc - 1, argv + 1);
 	if (strcmp(argv[0], "phish") == 0)
-		return spam_phish_cmd(cfg, argc - 1, argv + 1);
+		return spam_feed_cmd(cfg, &spam_phish_kind, argc - 1, argv + 1);
+	if (strcmp(argv[0], "hashes") == 0)
+		return spam_feed_cmd(cfg, &spam_hashes_kind, argc - 1, argv + 1);
 	return cli_usage("spam");
 }

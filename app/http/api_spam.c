@@ -2,7 +2,8 @@
  * api_spam.c — the spam filter's settings, lists and recent decisions
  * (API.md "Spam"): GET/PUT /api/v1/spam, GET/PUT
  * /api/v1/spam/lists/{scope}, GET /api/v1/spam/recent, PUT
- * /api/v1/spam/phish (the phishing list's feed file, streamed).
+ * /api/v1/spam/phish and /api/v1/spam/hashes (a local list's feed file,
+ * streamed).
  *
  * Everything is stored in meta (spam/spam_settings.h names the keys) and
  * read by the SMTP stage per message, so a change applies to the next
@@ -24,6 +25,8 @@
 #include "spam/spam_dnsbl.h"
 #include "spam/spam_learn.h"
 #include "spam/spam_lists.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_recent.h"
 #include "spam/spam_settings.h"
@@ -63,16 +66,25 @@ static void write_zones(struct jw *w, const char *key, const char *name, const c
 	free(text);
 }
 
-/* "phish": the stored phishing list's size, time and source ({} when unreadable). */
-static void write_phish(struct jw *w)
+/* "<name>_url" (the feed URL the server downloads) and "<name>" (the
+ * stored list's size, time and source; {} when unreadable) of a local
+ * list (spam_feed.h): "phish", "hashes". */
+static void write_feed(struct jw *w, const struct spam_feed_kind *k)
 {
-	struct spam_phish_status ps;
-	jw_key(w, "phish");
+	struct spam_feed_status fs;
+	char url[1024], key[32];
+	size_t ulen;
+	if (store_meta_get(http_store, k->url_setting, url, sizeof url - 1, &ulen) != STORE_OK)
+		ulen = 0;
+	url[ulen] = '\0';
+	snprintf(key, sizeof key, "%s_url", k->name);
+	jw_kstr(w, key, url);
+	jw_key(w, k->name);
 	jw_obj_begin(w);
-	if (spam_phish_status(http_store, &ps) == STORE_OK) {
-		jw_kuint(w, "entries", ps.entries);
-		jw_kint(w, "loaded_at", ps.loaded_at);
-		jw_kstr(w, "source", ps.source);
+	if (spam_feed_status(http_store, k, &fs) == STORE_OK) {
+		jw_kuint(w, "entries", fs.entries);
+		jw_kint(w, "loaded_at", fs.loaded_at);
+		jw_kstr(w, "source", fs.source);
 	}
 	jw_obj_end(w);
 }
@@ -110,14 +122,8 @@ void api_spam_get(struct http_ctx *x)
 	write_setting_lines(&w, "allow", name);
 	spam_list_name(0, "*", name, sizeof name);
 	write_setting_lines(&w, "block", name);
-	char url[1024];
-	size_t ulen;
-	if (store_meta_get(http_store, "setting/spam_phish_url", url, sizeof url - 1, &ulen) !=
-	    STORE_OK)
-		ulen = 0;
-	url[ulen] = '\0';
-	jw_kstr(&w, "phish_url", url);
-	write_phish(&w);
+	write_feed(&w, &spam_phish_kind);
+	write_feed(&w, &spam_hashes_kind);
 	struct spam_model_status ms;
 	jw_key(&w, "classifier");
 	jw_obj_begin(&w);
@@ -249,7 +255,7 @@ static int put_list_field(struct http_ctx *x, const char *field, const char *nam
 	return rc;
 }
 
-static int put_phish_url(struct http_ctx *x);
+static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k);
 
 void api_spam_put(struct http_ctx *x)
 {
@@ -259,6 +265,7 @@ void api_spam_put(struct http_ctx *x)
 	    {"greylist", JK_BOOL, 0},    {"greylist_delay", JK_INT, 0}, {"greylist_good", JK_ANY, 0},
 	    {"traps", JK_ANY, 0},        {"allow", JK_ANY, 0},          {"block", JK_ANY, 0},
 	    {"reputation", JK_BOOL, 0},  {"phish_url", JK_STRING, 0},   {"hashbl", JK_STRING, 0},
+	    {"hashes_url", JK_STRING, 0},
 	};
 	char allow[64], block[64];
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
@@ -281,17 +288,19 @@ void api_spam_put(struct http_ctx *x)
 	    put_list_field(x, "greylist_good", "setting/spam_greylist_good", 0) < 0 ||
 	    put_list_field(x, "traps", "setting/spam_traps", 1) < 0 ||
 	    put_list_field(x, "allow", allow, 0) < 0 || put_list_field(x, "block", block, 0) < 0 ||
-	    put_phish_url(x) < 0)
+	    put_feed_url(x, &spam_phish_kind) < 0 || put_feed_url(x, &spam_hashes_kind) < 0)
 		return;
 	api_spam_get(x);
 }
 
-/* The phishing feed's URL: https (the one client tern has), "" for none.
- * The server downloads it within seconds and then every few hours. */
-static int put_phish_url(struct http_ctx *x)
+/* A local list's feed URL ("phish_url", "hashes_url"): https (the one
+ * client tern has), "" for none. The server downloads it within seconds
+ * and then every few hours. */
+static int put_feed_url(struct http_ctx *x, const struct spam_feed_kind *k)
 {
-	const struct json_value *v = json_get(x->json, "phish_url");
-	char host[256];
+	char field[32], host[256];
+	snprintf(field, sizeof field, "%s_url", k->name);
+	const struct json_value *v = json_get(x->json, field);
 	unsigned port;
 	const char *path;
 	if (!v)
@@ -299,64 +308,70 @@ static int put_phish_url(struct http_ctx *x)
 	if (v->type != JSON_STRING || strlen(v->str) != v->len || v->len >= 1024 ||
 	    strpbrk(v->str, " \t\r\n\"") ||
 	    (v->len && acme_url_split(v->str, host, sizeof host, &port, &path) < 0)) {
-		http_problem(x, 400, "invalid_field", "phish_url",
-			     "field 'phish_url' must be an https:// URL of at most 1023 characters, or \"\"");
+		http_problem(x, 400, "invalid_field", field,
+			     "field '%s' must be an https:// URL of at most 1023 characters, or \"\"",
+			     field);
 		return -1;
 	}
-	return put_text(x, "setting/spam_phish_url", v->str);
+	return put_text(x, k->url_setting, v->str);
 }
 
-/* ---- PUT /spam/phish: a feed file replaces the phishing list ---- */
+/* ---- PUT /spam/phish, /spam/hashes: a feed file replaces a local list ---- */
 
-static int phish_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
+static int feed_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
 {
 	(void)x;
 	(void)arg;
-	*max_r = SPAM_PHISH_FEED_MAX;
+	*max_r = SPAM_FEED_BYTES_MAX;
 	return 0;
 }
 
-static void phish_done(struct http_ctx *x, void *arg, const char *data, size_t len,
-		       const uint8_t id[32])
+static void feed_done(struct http_ctx *x, void *arg, const char *data, size_t len,
+		      const uint8_t id[32])
 {
-	struct spam_phish_feed f;
-	char source[SPAM_PHISH_SOURCE_MAX];
+	const struct spam_feed_kind *k = arg;
+	struct spam_feed f;
+	char source[SPAM_FEED_SOURCE_MAX];
 	struct jw w;
-	(void)arg;
 	(void)id;
 	const char *name = http_query(x, "name");
 	snprintf(source, sizeof source, "upload %.200s", name && name[0] ? name : "feed");
 	for (char *p = source; *p; p++)
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			*p = '_';
-	spam_phish_parse(data, len, &f);
-	int rc = spam_phish_store(http_store, &f, source);
+	k->parse(data, len, &f);
+	int rc = spam_feed_store(http_store, k, &f, source);
 	if (rc != STORE_OK) {
-		spam_phish_feed_free(&f);
-		http_store_problem(x, rc, "cannot store the phishing list");
+		spam_feed_free(&f);
+		http_store_problem(x, rc, "cannot store the list");
 		return;
 	}
-	log_info("http", NULL, "event=phish_list_uploaded ip=%s entries=%zu bad=%zu dropped=%zu",
-		 x->ip, f.n, f.bad, f.dropped);
+	log_info("http", NULL, "event=%s_list_uploaded ip=%s entries=%zu bad=%zu dropped=%zu",
+		 k->name, x->ip, f.n, f.bad, f.dropped);
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_kuint(&w, "entries", f.n);
 	jw_kuint(&w, "bad", f.bad);
 	jw_kuint(&w, "dropped", f.dropped);
-	write_phish(&w);
+	write_feed(&w, k);
 	jw_obj_end(&w);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 }
 
-static const struct http_upload_ops phish_ops = {
-	.admit = phish_admit,
-	.done = phish_done,
+static const struct http_upload_ops feed_ops = {
+	.admit = feed_admit,
+	.done = feed_done,
 };
 
 /* At the request header (a streamed route; the router checked the session). */
 void api_spam_phish_put(struct http_ctx *x)
 {
-	(void)http_upload_start(x, &phish_ops, NULL);
+	(void)http_upload_start(x, &feed_ops, (void *)&spam_phish_kind);
+}
+
+void api_spam_hashes_put(struct http_ctx *x)
+{
+	(void)http_upload_start(x, &feed_ops, (void *)&spam_hashes_kind);
 }
 
 /* The scope of /spam/lists/{scope}: "global", a served domain, or an

@@ -295,6 +295,7 @@ void api_spam_recent_train(struct http_ctx *x);
 void api_spam_lists_get(struct http_ctx *x);
 void api_spam_lists_put(struct http_ctx *x);
 void api_spam_phish_put(struct http_ctx *x); /* streamed */
+void api_spam_hashes_put(struct http_ctx *x); /* streamed */
 void api_tokens_list(struct http_ctx *x);
 void api_tokens_add(struct http_ctx *x);
 void api_token_del(struct http_ctx *x);

@@ -128,6 +128,7 @@ static const struct route api_routes[] = {
 	{ "GET", "/api/v1/spam/lists/*", api_spam_lists_get, R_AUTH },
 	{ "PUT", "/api/v1/spam/lists/*", api_spam_lists_put, R_AUTH | R_JSON },
 	{ "PUT", "/api/v1/spam/phish", api_spam_phish_put, R_AUTH }, /* streamed */
+	{ "PUT", "/api/v1/spam/hashes", api_spam_hashes_put, R_AUTH }, /* streamed */
 	{ "GET", "/api/v1/tokens", api_tokens_list, R_AUTH },
 	{ "POST", "/api/v1/tokens", api_tokens_add, R_AUTH | R_JSON },
 	{ "DELETE", "/api/v1/tokens/*", api_token_del, R_AUTH },
@@ -171,6 +172,7 @@ static const struct {
 	{ "POST", "/jmap/upload/*" },
 	{ "POST", "/api/v1/accounts/*/import" },
 	{ "PUT", "/api/v1/spam/phish" },
+	{ "PUT", "/api/v1/spam/hashes" },
 };
 
 int http_route_streamed(const char *method, const char *path)

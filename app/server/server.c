@@ -44,6 +44,8 @@
 #include "queue/queue.h"
 #include "report/dmarc_reporter.h"
 #include "spam/spam_learn.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_rep.h"
 #include "smtp/smtp_server.h"
@@ -442,7 +444,8 @@ int server_run(const struct config *cfg_env)
 		if (sig < 0) {
 			if (++ticks % 12 == 0)
 				hours_keep(st);
-			spam_phish_fetch_tick(st, workers[0].loop);
+			spam_feed_fetch_tick(st, workers[0].loop, &spam_phish_kind);
+			spam_feed_fetch_tick(st, workers[0].loop, &spam_hashes_kind);
 			if (tls_files_changed() && tls_reload(err, sizeof(err)) == 0)
 				log_info("server", NULL, "event=tls_reloaded reason=files_changed");
 			/* tern acme renew leaves its request in the store. */

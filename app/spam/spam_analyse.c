@@ -15,6 +15,8 @@
 
 #include "core/xalloc.h"
 #include "spam/spam_dnsbl.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
@@ -125,8 +127,10 @@ void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_
 	spam_rules_header(m, &b.ours, res);
 	spam_rules_body(m, res);
 	spam_rules_phish(m, &b.ours, res);
-	if (st)
-		(void)spam_phish_check(st, m, res); /* a store error: the list's rule is missing */
+	if (st) { /* a store error: the list's rule is missing */
+		(void)spam_feed_check(st, &spam_phish_kind, m, res);
+		(void)spam_feed_check(st, &spam_hashes_kind, m, res);
+	}
 	spam_ours_free(&b);
 }
 

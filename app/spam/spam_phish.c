@@ -1,27 +1,20 @@
 /*
  * spam_phish.c — the local phishing URL list (spam_phish.h): the key of a
- * URL, the feed parser, the stored record and the check of a message's
- * links.
- *
- * The record (STORE_SPAM_PHISH, account 0): "TSP1", then little-endian
- * u32 n, i64 loaded_at, u16 source length, the source's octets, then n
- * u64 key hashes in ascending order. A record that is not this reads as
- * no list.
+ * URL, the feed parser and the check of a message's links. The record
+ * and its status are spam_feed.c's (STORE_SPAM_PHISH, account 0).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "core/buf.h"
 #include "core/xalloc.h"
+#include "spam/spam_feed.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
 
 #define HASH_SEED 0x7068697368ull /* "phish": not the classifier's token hashes */
-#define REC_HDR 18                /* magic, n, loaded_at, source length */
 #define PARENTS_MAX 32            /* path parents tried per link */
 
 /* The key (spam_phish.h) into out; *host_r its host's length, *query_r
@@ -75,23 +68,14 @@ static uint64_t key_hash(const char *key, size_t n)
 
 /* ---- the feed ---- */
 
-static void add(struct spam_phish_feed *f, size_t *cap, struct str url)
+static void add(struct spam_feed *f, struct str url)
 {
 	char key[SPAM_PHISH_KEY_MAX];
 	size_t n = spam_phish_key(url, key, sizeof key);
-	if (n == 0) {
+	if (n == 0)
 		f->bad++;
-		return;
-	}
-	if (f->n >= SPAM_PHISH_MAX) {
-		f->dropped++;
-		return;
-	}
-	if (f->n == *cap) {
-		*cap = *cap ? *cap * 2 : 1024;
-		f->h = xrealloc(f->h, *cap * sizeof *f->h);
-	}
-	f->h[f->n++] = key_hash(key, n);
+	else
+		spam_feed_add(f, key_hash(key, n));
 }
 
 /* CSV field i of line (quotes removed, "" inside quotes as one) into out. */
@@ -141,9 +125,9 @@ static int csv_url_column(struct str line)
 	return -1;
 }
 
-void spam_phish_parse(const char *text, size_t len, struct spam_phish_feed *f)
+void spam_phish_parse(const char *text, size_t len, struct spam_feed *f)
 {
-	size_t cap = 0, pos = 0;
+	size_t pos = 0;
 	int col = -1, first = 1;
 	char field[SPAM_PHISH_KEY_MAX];
 
@@ -173,68 +157,24 @@ void spam_phish_parse(const char *text, size_t len, struct spam_phish_feed *f)
 				k++;
 			url = str_make(line.p, k);
 		}
-		add(f, &cap, url);
+		add(f, url);
 	}
-	spam_sort_hashes(f->h, f->n);
-	size_t k = 0;
-	for (size_t i = 0; i < f->n; i++)
-		if (k == 0 || f->h[k - 1] != f->h[i])
-			f->h[k++] = f->h[i];
-	f->n = k;
+	spam_feed_done(f);
 }
 
-void spam_phish_feed_free(struct spam_phish_feed *f)
+
+static int listed_in(const struct spam_feed_rec *r, struct str url)
 {
-	free(f->h);
-	memset(f, 0, sizeof *f);
-}
-
-/* ---- the record ---- */
-
-struct rec {
-	uint32_t n;
-	int64_t loaded_at;
-	struct str source;
-	const unsigned char *ent;
-};
-
-static int rec_read(struct str r, struct rec *out)
-{
-	const unsigned char *p = (const unsigned char *)r.p;
-	if (r.p == NULL || r.len < REC_HDR || memcmp(p, "TSP1", 4) != 0)
-		return -1;
-	out->n = spam_le32(p + 4);
-	out->loaded_at = (int64_t)spam_le64(p + 8);
-	size_t slen = (size_t)p[16] | (size_t)p[17] << 8;
-	if (r.len - REC_HDR < slen || (r.len - REC_HDR - slen) / 8 != out->n ||
-	    (r.len - REC_HDR - slen) % 8)
-		return -1;
-	out->source = str_make(r.p + REC_HDR, slen);
-	out->ent = p + REC_HDR + slen;
-	return 0;
-}
-
-static int rec_has(const struct rec *r, uint64_t h)
-{
-	return spam_rec_find(r->ent, r->n, 8, h) != NULL;
-}
-
-int spam_phish_listed(struct str rec, struct str url)
-{
-	struct rec r;
 	char key[SPAM_PHISH_KEY_MAX];
 	size_t host, query;
-
-	if (rec_read(rec, &r) < 0 || r.n == 0)
-		return 0;
 	size_t n = key_parts(url, key, sizeof key, &host, &query);
 	if (n == 0)
 		return 0;
-	if (rec_has(&r, key_hash(key, n)))
+	if (spam_feed_rec_has(r, key_hash(key, n)))
 		return 1;
 	/* without the query, then each parent of the path down to the host */
 	size_t end = query;
-	if (end < n && rec_has(&r, key_hash(key, end)))
+	if (end < n && spam_feed_rec_has(r, key_hash(key, end)))
 		return 1;
 	for (int tries = 0; end > host && tries < PARENTS_MAX; tries++) {
 		end--;
@@ -242,105 +182,39 @@ int spam_phish_listed(struct str rec, struct str url)
 			end--;
 		while (end > host && key[end - 1] == '/')
 			end--;
-		if (rec_has(&r, key_hash(key, end)))
+		if (spam_feed_rec_has(r, key_hash(key, end)))
 			return 1;
 	}
 	return 0;
 }
 
-int spam_phish_encode(const struct spam_phish_feed *f, const char *source, int64_t now,
-		      struct buf *out)
+int spam_phish_listed(struct str rec, struct str url)
 {
-	unsigned char h[REC_HDR];
-	size_t slen = strlen(source);
-	if (slen > SPAM_PHISH_SOURCE_MAX - 1)
-		slen = SPAM_PHISH_SOURCE_MAX - 1;
-	memcpy(h, "TSP1", 4);
-	spam_put32(h + 4, (uint32_t)f->n);
-	spam_put64(h + 8, (uint64_t)now);
-	h[16] = (unsigned char)slen;
-	h[17] = (unsigned char)(slen >> 8);
-	if (buf_append(out, h, sizeof h) < 0 || buf_append(out, source, slen) < 0)
-		return -1;
-	for (size_t i = 0; i < f->n; i++) {
-		unsigned char e[8];
-		spam_put64(e, f->h[i]);
-		if (buf_append(out, e, 8) < 0)
-			return -1;
+	struct spam_feed_rec r;
+	return spam_feed_rec_read(rec, &r) == 0 && r.n && listed_in(&r, url);
+}
+
+/* spam_feed_kind.match: the first listed link, by its host. */
+static int match(const struct spam_feed_rec *r, const struct spam_msg *m, char *desc, size_t descsz)
+{
+	for (uint32_t i = 0; i < m->nurls; i++) {
+		const struct spam_url *u = &m->urls[i];
+		if (listed_in(r, u->url)) {
+			snprintf(desc, descsz, "link on the phishing list: %.*s", (int)u->host.len,
+				 u->host.p ? u->host.p : "");
+			return 1;
+		}
 	}
 	return 0;
 }
 
-struct put_ctx {
-	const struct spam_phish_feed *f;
-	const char *source;
-	int64_t now;
+const struct spam_feed_kind spam_phish_kind = {
+	.name = "phish",
+	.label = "phishing list",
+	.store_kind = STORE_SPAM_PHISH,
+	.url_setting = "setting/spam_phish_url",
+	.parse = spam_phish_parse,
+	.rule = "PHISH_URL_LISTED",
+	.weight = SPAM_PHISH_WEIGHT,
+	.match = match,
 };
-
-static int put_fn(void *arg, const void *old, size_t oldlen, struct buf *out)
-{
-	struct put_ctx *c = arg;
-	(void)old;
-	(void)oldlen;
-	if (c->f->n == 0)
-		return 0; /* an empty buffer: the list is removed */
-	return spam_phish_encode(c->f, c->source, c->now, out);
-}
-
-int spam_phish_store(struct store *st, const struct spam_phish_feed *f, const char *source)
-{
-	struct put_ctx c = {f, source ? source : "", (int64_t)time(NULL)};
-	int rc = store_spam_update(st, 0, STORE_SPAM_PHISH, put_fn, &c);
-	return rc < 0 ? rc : rc > 0 ? STORE_ETEMP : STORE_OK;
-}
-
-static void status_cb(void *arg, const struct str *recs)
-{
-	struct spam_phish_status *s = arg;
-	struct rec r;
-	if (rec_read(recs[0], &r) < 0)
-		return;
-	s->entries = r.n;
-	s->loaded_at = r.loaded_at;
-	size_t k = r.source.len < sizeof s->source ? r.source.len : sizeof s->source - 1;
-	memcpy(s->source, r.source.p, k);
-	s->source[k] = '\0';
-}
-
-int spam_phish_status(struct store *st, struct spam_phish_status *s)
-{
-	uint32_t zero = 0;
-	memset(s, 0, sizeof *s);
-	return store_spam_get(st, &zero, 1, STORE_SPAM_PHISH, status_cb, s);
-}
-
-struct check_ctx {
-	const struct spam_msg *m;
-	struct spam_result *res;
-};
-
-static void check_cb(void *arg, const struct str *recs)
-{
-	struct check_ctx *c = arg;
-	if (recs[0].p == NULL)
-		return;
-	for (uint32_t i = 0; i < c->m->nurls; i++) {
-		const struct spam_url *u = &c->m->urls[i];
-		if (spam_phish_listed(recs[0], u->url)) {
-			char desc[SPAM_RULE_DESC_MAX];
-			snprintf(desc, sizeof desc, "link on the phishing list: %.*s", (int)u->host.len,
-				 u->host.p ? u->host.p : "");
-			spam_result_add_desc(c->res, "PHISH_URL_LISTED", SPAM_PHISH_WEIGHT, desc);
-			return;
-		}
-	}
-}
-
-int spam_phish_check(struct store *st, const struct spam_msg *m, struct spam_result *res)
-{
-	uint32_t zero = 0;
-	struct check_ctx c = {m, res};
-	if (m->nurls == 0)
-		return STORE_OK;
-	return store_spam_get(st, &zero, 1, STORE_SPAM_PHISH, check_cb, &c);
-}

@@ -41,6 +41,7 @@ static const struct {
     {"PHISH_IDN_MIXED", "host name mixing scripts (homograph)"},
     {"PHISH_LOOKALIKE", "host that looks like one of our domains or the sender's"},
     {"PHISH_URL_LISTED", "link on the local phishing list"},
+    {"FILE_HASH_LISTED", "attachment on the local malware list"},
     {"FORM_ACTION", "HTML form posting elsewhere"},
 };
 

@@ -1273,6 +1273,7 @@ int store_sieve_seen_sweep(struct store *st, int64_t now);
 #define STORE_SPAM_LESSONS 3u /* the byte-gram regression's lessons (account 0) */
 #define STORE_SPAM_GRAMS 4u   /* and its weights */
 #define STORE_SPAM_PHISH 5u   /* the phishing URL list (account 0, spam/spam_phish.h) */
+#define STORE_SPAM_HASHES 6u  /* the malware attachment list (account 0, spam/spam_hashes.h) */
 #define STORE_SPAM_RECORD_MAX ((size_t)16 * 1024 * 1024)
 typedef void store_spam_cb(void *arg, const struct str *recs);
 int store_spam_get(struct store *st, const uint32_t *accounts, size_t n, unsigned kind,

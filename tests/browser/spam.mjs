@@ -3,6 +3,7 @@
 // Debian's chromium): thresholds changed and saved, an entry added to and
 // removed from the global allow list and from one account's block list,
 // the phishing URL list loaded from a file and given a feed URL, the
+// malware attachment list loaded from a file, the
 // recent decisions listed with their rules, and the "Spam" button's
 // training request.
 //
@@ -119,6 +120,17 @@ await finish(b, async () => {
 	await check('phish url saved');
 	await screenshot('spam-phish');
 	log('spam: phishing list loaded from a file and its feed URL saved');
+
+	// The malware attachment list: a file of digests loaded.
+	await byId('spam-hashes-status').getByText('No list is loaded.').waitFor();
+	await byId('spam-hashes-file').setInputFiles({
+		name: 'full_sha256.txt', mimeType: 'text/plain',
+		buffer: Buffer.from('# MalwareBazaar\n' + 'ab'.repeat(32) + '\n' + 'CD'.repeat(32) + '\nno digest\n'),
+	});
+	await putBy(byId('spam-hashes-upload'), /\/api\/v1\/spam\/hashes\?/);
+	await byId('spam-hashes').getByText('Loaded 2 file digests (1 lines without one).').waitFor();
+	await check('hashes list 2 from upload full_sha256.txt');
+	log('spam: malware attachment list loaded from a file');
 
 	// Recent decisions: the message Python sent, with its rules.
 	const row = byId('spam-decision').filter({ hasText: cfg.mail_from }).first();

@@ -4,7 +4,8 @@ tests/browser/spam.mjs drives headless Chromium through the page: the
 thresholds and the hash lists changed and saved (and shown again after a
 reload), an entry
 added to and removed from the global allow list and an account's block
-list, a phishing feed file loaded and a feed URL saved, the recent
+list, a phishing feed file loaded and a feed URL saved, a file of malware
+digests loaded, the recent
 decision of a message sent here over SMTP shown with its rules, and its
 "Spam" button. After each change the browser waits
 while this side reads the setting back through the REST API, so a save
@@ -76,6 +77,8 @@ def test_webui_spam_page():
                 api.call("GET", "/spam")[2]["phish"]),
             "phish url saved": lambda: api.call("GET", "/spam")[2]["phish_url"] == PHISH_URL,
             "hash lists saved": lambda: api.call("GET", "/spam")[2]["hashbl"] == HASHBL,
+            "hashes list 2 from upload full_sha256.txt": lambda: (lambda p: (
+                p["entries"], p["source"]) == (2, "upload full_sha256.txt"))(api.call("GET", "/spam")[2]["hashes"]),
         }
         cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "admin_password": ADMIN_PW, "rcpt": RCPT,
                "mail_from": MAIL_FROM, "allow_entry": allow_entry, "block_entry": block_entry,

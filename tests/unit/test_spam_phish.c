@@ -4,7 +4,11 @@
  * comments, a byte order mark, CRLF, lines without a URL), matching a
  * link (exact, fragment, query, parents, what must not match), the
  * stored record and its status, an empty feed removing the list, and
- * the rule on a message view.
+ * the rule on a message view. Then the malware attachment list
+ * (spam_hashes.h), which shares the record (spam_feed.h): its parser
+ * (plain, CSV and ClamAV lines, any case, a longer hex word not taken),
+ * its own record beside the phishing list's, and FILE_HASH_LISTED on an
+ * attachment read whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,8 @@
 
 #include "core/xalloc.h"
 #include "spam/spam.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_phish.h"
 #include "spam/spam_private.h"
 #include "store/store.h"
@@ -55,14 +61,14 @@ static void test_parse_and_match(void)
 	    "not a url\r\n"
 	    "https://phish.test/\r\n"
 	    "https://evil.example/login\r\n"; /* the same key as line 2 */
-	struct spam_phish_feed f;
+	struct spam_feed f;
 	spam_phish_parse(feed, sizeof feed - 1, &f);
 	CHECK_EQ_INT((int)f.n, 3);
 	CHECK_EQ_INT((int)f.bad, 1); /* "not" has no dot */
 	CHECK_EQ_INT((int)f.dropped, 0);
 	for (size_t i = 1; i < f.n; i++)
 		CHECK(f.h[i - 1] < f.h[i]);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 
 	static const char csv[] =
 	    "phish_id,url,phish_detail_url,online\n"
@@ -73,15 +79,15 @@ static void test_parse_and_match(void)
 	spam_phish_parse(csv, sizeof csv - 1, &f);
 	CHECK_EQ_INT((int)f.n, 2);
 	CHECK_EQ_INT((int)f.bad, 2);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 
 	/* the header alone, or nothing: no entries */
 	spam_phish_parse("phish_id,url\n", 13, &f);
 	CHECK_EQ_INT((int)f.n, 0);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 	spam_phish_parse("", 0, &f);
 	CHECK_EQ_INT((int)f.n, 0);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 }
 
 struct got {
@@ -110,26 +116,26 @@ static void test_store(struct store *st)
 				   "http://bank-verify.test/secure/update.php?session=1\n"
 				   "https://phish.test/\n"
 				   "1,\"http://csv.test/a\n";
-	struct spam_phish_feed f;
-	struct spam_phish_status s;
+	struct spam_feed f;
+	struct spam_feed_status s;
 	struct got *g = xmalloc(sizeof *g);
 	uint32_t zero = 0;
 
-	CHECK_EQ_INT(spam_phish_status(st, &s), STORE_OK);
+	CHECK_EQ_INT(spam_feed_status(st, &spam_phish_kind, &s), STORE_OK);
 	CHECK_EQ_INT((int)s.entries, 0);
 	CHECK(s.loaded_at == 0);
 
 	spam_phish_parse(feed, sizeof feed - 1, &f);
 	CHECK_EQ_INT((int)f.n, 3); /* not a CSV: the last line's first word has no host */
 	CHECK_EQ_INT((int)f.bad, 1);
-	spam_phish_feed_free(&f);
+	spam_feed_free(&f);
 	static const char feed3[] = "https://evil.example/login/\n"
 				    "http://bank-verify.test/secure/update.php?session=1\n"
 				    "https://phish.test/\n";
 	spam_phish_parse(feed3, sizeof feed3 - 1, &f);
-	CHECK_EQ_INT(spam_phish_store(st, &f, "file feed.txt"), STORE_OK);
-	spam_phish_feed_free(&f);
-	CHECK_EQ_INT(spam_phish_status(st, &s), STORE_OK);
+	CHECK_EQ_INT(spam_feed_store(st, &spam_phish_kind, &f, "file feed.txt"), STORE_OK);
+	spam_feed_free(&f);
+	CHECK_EQ_INT(spam_feed_status(st, &spam_phish_kind, &s), STORE_OK);
 	CHECK_EQ_INT((int)s.entries, 3);
 	CHECK(s.loaded_at > 1700000000);
 	CHECK_EQ_STR(s.source, "file feed.txt");
@@ -164,7 +170,7 @@ static void test_store(struct store *st)
 	struct spam_result *res = xmalloc(sizeof *res);
 	spam_msg_new(msg, sizeof msg - 1, &m);
 	spam_result_init(res);
-	CHECK_EQ_INT(spam_phish_check(st, m, res), STORE_OK);
+	CHECK_EQ_INT(spam_feed_check(st, &spam_phish_kind, m, res), STORE_OK);
 	CHECK_EQ_INT((int)res->nrules, 1);
 	CHECK_EQ_STR(res->rules[0].name, "PHISH_URL_LISTED");
 	CHECK_EQ_STR(res->rules[0].desc, "link on the phishing list: evil.example");
@@ -173,17 +179,86 @@ static void test_store(struct store *st)
 
 	/* an empty feed removes the list: the rule no longer fires */
 	spam_phish_parse("", 0, &f);
-	CHECK_EQ_INT(spam_phish_store(st, &f, "file empty"), STORE_OK);
-	spam_phish_feed_free(&f);
-	CHECK_EQ_INT(spam_phish_status(st, &s), STORE_OK);
+	CHECK_EQ_INT(spam_feed_store(st, &spam_phish_kind, &f, "file empty"), STORE_OK);
+	spam_feed_free(&f);
+	CHECK_EQ_INT(spam_feed_status(st, &spam_phish_kind, &s), STORE_OK);
 	CHECK_EQ_INT((int)s.entries, 0);
 	spam_msg_new(msg, sizeof msg - 1, &m);
 	spam_result_init(res);
-	CHECK_EQ_INT(spam_phish_check(st, m, res), STORE_OK);
+	CHECK_EQ_INT(spam_feed_check(st, &spam_phish_kind, m, res), STORE_OK);
 	CHECK_EQ_INT((int)res->nrules, 0);
 	spam_msg_free(&m);
 	free(res);
 	free(g);
+}
+
+static void test_hashes(struct store *st)
+{
+	/* the attachment below: "MZ\x90\x00 not really a program\n" */
+	static const char digest[] = "5c649aa294b4e1c6bb90552050e3de9bc1373062fc665cd20fcb91a664bf2a30";
+	char feed[1024];
+	snprintf(feed, sizeof feed,
+		 "# MalwareBazaar export\n\n"
+		 "%s\n"                                                       /* plain */
+		 "\"2026-11-24 10:00:00\",\"%s\",\"d41d8cd98f00b204e9800998ecf8427e\"\n" /* CSV */
+		 "%s:68:Win.Trojan.Test\n"                                     /* ClamAV */
+		 "%s0\n"                                                      /* 65 digits: bad */
+		 "not a digest\n",
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", digest, digest);
+	struct spam_feed f;
+	spam_hashes_parse(feed, strlen(feed), &f);
+	CHECK_EQ_INT((int)f.n, 3);
+	CHECK_EQ_INT((int)f.bad, 2);
+	uint8_t d[32];
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(digest + 2 * i, "%2x", &v);
+		d[i] = (uint8_t)v;
+	}
+	int found = 0;
+	for (size_t i = 0; i < f.n; i++)
+		found |= f.h[i] == spam_hashes_key(d);
+	CHECK(found);
+	CHECK_EQ_INT(spam_feed_store(st, &spam_hashes_kind, &f, "file full_sha256.txt"), STORE_OK);
+	spam_feed_free(&f);
+
+	/* its own record: the phishing list's status is not its */
+	struct spam_feed_status s;
+	CHECK_EQ_INT(spam_feed_status(st, &spam_hashes_kind, &s), STORE_OK);
+	CHECK_EQ_INT((int)s.entries, 3);
+	CHECK_EQ_STR(s.source, "file full_sha256.txt");
+	CHECK_EQ_INT(spam_feed_status(st, &spam_phish_kind, &s), STORE_OK);
+	CHECK_EQ_INT((int)s.entries, 0);
+
+	static const char msg[] =
+	    "From: a@sender.test\r\nSubject: invoice\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nSee the invoice.\r\n"
+	    "--b\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "TVqQACBub3QgcmVhbGx5IGEgcHJvZ3JhbQo=\r\n--b--\r\n";
+	struct spam_msg *m;
+	struct spam_result *res = xmalloc(sizeof *res);
+	spam_msg_new(msg, sizeof msg - 1, &m);
+	spam_result_init(res);
+	CHECK_EQ_INT(spam_feed_check(st, &spam_hashes_kind, m, res), STORE_OK);
+	CHECK_EQ_INT((int)res->nrules, 1);
+	CHECK_EQ_STR(res->rules[0].name, "FILE_HASH_LISTED");
+	CHECK_EQ_STR(res->rules[0].desc, "a known malicious file: invoice.pdf");
+	CHECK(res->score == SPAM_HASHES_WEIGHT);
+	spam_msg_free(&m);
+	/* another file: nothing */
+	char other[sizeof msg];
+	memcpy(other, msg, sizeof msg);
+	memcpy(strstr(other, "TVqQ"), "TVpQ", 4);
+	spam_msg_new(other, sizeof other - 1, &m);
+	spam_result_init(res);
+	CHECK_EQ_INT(spam_feed_check(st, &spam_hashes_kind, m, res), STORE_OK);
+	CHECK_EQ_INT((int)res->nrules, 0);
+	spam_msg_free(&m);
+	free(res);
 }
 
 int main(void)
@@ -197,6 +272,7 @@ int main(void)
 	if (!st)
 		return unit_done("test_spam_phish");
 	test_store(st);
+	test_hashes(st);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_phish");

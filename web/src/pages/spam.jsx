@@ -2,10 +2,11 @@
 // blocklist zones, the global allow/block lists and spam traps, lists per
 // domain or account, the global classifier's state, and the last decisions
 // with the rules that made them and "Spam" / "Not spam" buttons that train
-// the recipient's model with the message, and the phishing URL list (a feed
-// URL the server downloads, or a feed file uploaded). Everything applies to
-// the next message (PUT /spam, PUT /spam/lists/{scope}, PUT /spam/phish;
-// API.md "Spam filter").
+// the recipient's model with the message, and the phishing URL and malware
+// attachment lists (a feed URL the server downloads, or a feed file
+// uploaded). Everything applies to the next message (PUT /spam, PUT
+// /spam/lists/{scope}, PUT /spam/phish, PUT /spam/hashes; API.md "Spam
+// filter").
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, put, seg, upload } from '../api.js';
 import { ErrorBox, Field, Loading, Notice, PageTitle, useAction, useLoad } from '../components.jsx';
@@ -48,7 +49,8 @@ export function Spam() {
 				<>
 					<Classifier c={s.data.classifier || {}} />
 					<SpamForm cfg={s.data} onSaved={s.reload} />
-					<PhishList cfg={s.data} onSaved={s.reload} />
+					<FeedList name="phish" cfg={s.data} onSaved={s.reload} />
+					<FeedList name="hashes" cfg={s.data} onSaved={s.reload} />
 					<ScopeLists />
 				</>
 			) : null}
@@ -136,18 +138,39 @@ function SpamForm({ cfg, onSaved }) {
 	);
 }
 
-// The phishing URL list: what is loaded, the feed URL the server downloads
-// every 6 hours, and a feed file to upload instead (PUT /spam/phish).
-function PhishList({ cfg, onSaved }) {
-	const ph = cfg.phish || {};
-	const [url, setUrl] = useState(cfg.phish_url || '');
+// The local lists a feed fills (spam_feed.h): the phishing URL list and
+// the malware attachment list. Each card shows what is loaded, the feed URL
+// the server downloads every 6 hours, and a feed file to upload instead
+// (PUT /spam/{name}).
+const FEEDS = {
+	phish: {
+		title: 'Phishing URL list', what: 'URLs', score: 'A message linking to one of them scores 7.',
+		urlLabel: "Feed URL (https; OpenPhish's feed.txt or PhishTank's online-valid.csv)",
+		placeholder: 'https://openphish.com/feed.txt',
+		fileLabel: "Or load a feed file (one URL a line, or PhishTank's CSV): it replaces the list",
+		accept: '.txt,.csv,text/plain,text/csv',
+	},
+	hashes: {
+		title: 'Malware attachment list', what: 'file digests',
+		score: 'A message with an attachment whose SHA-256 is one of them scores 10.',
+		urlLabel: "Feed URL (https; a SHA-256 digest in hex a line, as MalwareBazaar's exports)",
+		placeholder: 'https://bazaar.abuse.ch/export/txt/sha256/recent/',
+		fileLabel: 'Or load a file of SHA-256 digests (hex, one a line; CSV and ClamAV .hsb lines too): it replaces the list',
+		accept: '.txt,.csv,.hsb,text/plain,text/csv',
+	},
+};
+
+function FeedList({ name, cfg, onSaved }) {
+	const t = FEEDS[name];
+	const st = cfg[name] || {};
+	const [url, setUrl] = useState(cfg[name + '_url'] || '');
 	const [file, setFile] = useState(null);
 	const [done, setDone] = useState('');
 	const a = useAction();
 	const saveUrl = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			await put('/spam', { phish_url: url.trim() });
+			await put('/spam', { [name + '_url']: url.trim() });
 			onSaved();
 			setDone(url.trim() ? 'Saved. The server downloads the feed within seconds, then every 6 hours.' : 'Saved: no feed URL.');
 		});
@@ -155,30 +178,30 @@ function PhishList({ cfg, onSaved }) {
 	const send = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			const r = await upload(`/spam/phish?name=${seg(file.name)}`, file, null, 'PUT');
+			const r = await upload(`/spam/${name}?name=${seg(file.name)}`, file, null, 'PUT');
 			onSaved();
-			setDone(`Loaded ${r.entries} URLs` + (r.bad ? ` (${r.bad} lines without one)` : '') + '.');
+			setDone(`Loaded ${r.entries} ${t.what}` + (r.bad ? ` (${r.bad} lines without one)` : '') + '.');
 		});
 	};
 	const fe = (f) => (a.error && a.error.field === f ? a.error.message : undefined);
 	return (
-		<section class="card" data-testid="spam-phish">
-			<h2>Phishing URL list</h2>
-			<p data-testid="spam-phish-status">{ph.entries ? <>
-				<strong>{ph.entries}</strong> URLs from {ph.source}, loaded {dateTime(ph.loaded_at)}. A message
-				linking to one of them scores 7.</> : 'No list is loaded.'}</p>
+		<section class="card" data-testid={`spam-${name}`}>
+			<h2>{t.title}</h2>
+			<p data-testid={`spam-${name}-status`}>{st.entries ? <>
+				<strong>{st.entries}</strong> {t.what} from {st.source}, loaded {dateTime(st.loaded_at)}. {t.score}</>
+				: 'No list is loaded.'}</p>
 			<form onSubmit={saveUrl}>
-				<Field label="Feed URL (https; OpenPhish's feed.txt or PhishTank's online-valid.csv)" value={url}
-					onInput={setUrl} error={fe('phish_url')} testid="spam-phish-url" placeholder="https://openphish.com/feed.txt" />
-				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="spam-phish-url-save">Save URL</button></div>
+				<Field label={t.urlLabel} value={url} onInput={setUrl} error={fe(name + '_url')}
+					testid={`spam-${name}-url`} placeholder={t.placeholder} />
+				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid={`spam-${name}-url-save`}>Save URL</button></div>
 			</form>
 			<form onSubmit={send}>
 				<div class="field">
-					<label for="phish-file">Or load a feed file (one URL a line, or PhishTank's CSV): it replaces the list</label>
-					<input id="phish-file" type="file" accept=".txt,.csv,text/plain,text/csv"
-						onChange={(e) => setFile(e.currentTarget.files[0] || null)} data-testid="spam-phish-file" />
+					<label for={`${name}-file`}>{t.fileLabel}</label>
+					<input id={`${name}-file`} type="file" accept={t.accept}
+						onChange={(e) => setFile(e.currentTarget.files[0] || null)} data-testid={`spam-${name}-file`} />
 				</div>
-				<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !file} data-testid="spam-phish-upload">Load file</button></div>
+				<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !file} data-testid={`spam-${name}-upload`}>Load file</button></div>
 			</form>
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Notice>{done}</Notice>
