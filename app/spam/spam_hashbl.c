@@ -97,7 +97,7 @@ static void email_add(struct spam_hashbl_subjects *o, const char *a, size_t n,
 	if (!at || at == low || !at[1] || role_address(low))
 		return;
 	/* A sub-address ("box+tag@") is the box's: lists hold the box, and a
-	 * new tag a message would otherwise miss the listing. */
+	 * tag the list never saw would hide a listed one. */
 	char *plus = memchr(low + 1, '+', (size_t)(at - low - 1));
 	if (plus) {
 		memmove(plus, at, strlen(at) + 1);
