@@ -151,5 +151,7 @@ int spam_feed_check(struct store *st, const struct spam_feed_kind *k, const stru
 {
 	uint32_t zero = 0;
 	struct check_ctx c = {k, m, res};
+	if (!k->wanted(m))
+		return STORE_OK;
 	return store_spam_get(st, &zero, 1, k->store_kind, check_cb, &c);
 }

@@ -53,11 +53,13 @@ struct spam_feed_kind {
 	 * then spam_feed_done). Never fails; allocation failure aborts. */
 	void (*parse)(const char *text, size_t len, struct spam_feed *f);
 	/* The rule a listed message gets, its weight, and the check: 1 when
-	 * something of m is in r, with the rule's description in desc. */
+	 * something of m is in r, with the rule's description in desc.
+	 * wanted(m) 0 spares the store a read (m has no link, no attachment). */
 	const char *rule;
 	double weight;
 	int (*match)(const struct spam_feed_rec *r, const struct spam_msg *m, char *desc,
 		     size_t descsz);
+	int (*wanted)(const struct spam_msg *m);
 };
 
 /* Adds an entry's hash to f (counted as dropped past SPAM_FEED_ENTRIES_MAX). */

@@ -95,6 +95,14 @@ static int match(const struct spam_feed_rec *r, const struct spam_msg *m, char *
 	return 0;
 }
 
+static int wanted(const struct spam_msg *m)
+{
+	for (uint32_t i = 0; i < m->nattach; i++)
+		if (m->attach[i].flags & SPAM_ATTACH_HASHED)
+			return 1;
+	return 0;
+}
+
 const struct spam_feed_kind spam_hashes_kind = {
 	.name = "hashes",
 	.label = "malware list",
@@ -104,4 +112,5 @@ const struct spam_feed_kind spam_hashes_kind = {
 	.rule = "FILE_HASH_LISTED",
 	.weight = SPAM_HASHES_WEIGHT,
 	.match = match,
+	.wanted = wanted,
 };

@@ -208,6 +208,11 @@ static int match(const struct spam_feed_rec *r, const struct spam_msg *m, char *
 	return 0;
 }
 
+static int wanted(const struct spam_msg *m)
+{
+	return m->nurls > 0;
+}
+
 const struct spam_feed_kind spam_phish_kind = {
 	.name = "phish",
 	.label = "phishing list",
@@ -217,4 +222,5 @@ const struct spam_feed_kind spam_phish_kind = {
 	.rule = "PHISH_URL_LISTED",
 	.weight = SPAM_PHISH_WEIGHT,
 	.match = match,
+	.wanted = wanted,
 };
