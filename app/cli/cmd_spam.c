@@ -321,7 +321,7 @@ static int spam_test_cmd(const struct config *cfg, int argc, char **argv)
 			continue;
 		}
 		struct spam_msg *m;
-		spam_msg_new(p, len, &m);
+		spam_msg_new_opts(p, len, SPAM_VIEW_DIGESTS, &m); /* the malware list is checked */
 		spam_result_init(res);
 		if (spam_analyse(st, account, m, res) != 0)
 			fprintf(stderr, "tern: %s: the classifier's models could not be read\n", argv[i]);

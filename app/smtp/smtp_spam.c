@@ -665,14 +665,14 @@ static void analyse_run(void *arg)
 	struct smtp_spam *sp = arg;
 	struct smtp_tx *tx = &sp->s->tx;
 	spam_msg_new_delivered(tx->mail_from, tx->data.p + tx->header_len,
-			       tx->data.len - tx->header_len, &sp->msg);
+			       tx->data.len - tx->header_len,
+			       spam_settings_digests(smtp_store, &sp->set) ? SPAM_VIEW_DIGESTS : 0,
+			       &sp->msg);
 	/* One parse and one tokenization, then each recipient account's
 	 * model (with the global one) in turn. */
-	spam_analyse_rules(smtp_store, sp->msg, sp->res);
-	if (sp->set.hashbl.n) {
+	if (sp->set.hashbl.n)
 		sp->subj = xmalloc(sizeof *sp->subj);
-		spam_hashbl_subjects_of(smtp_store, sp->msg, sp->subj);
-	}
+	spam_analyse_rules(smtp_store, sp->msg, sp->res, sp->subj);
 	struct spam_features *f = spam_features_new(sp->msg);
 	for (unsigned i = 0; i < sp->nown; i++) {
 		spam_result_init(&sp->own[i]);

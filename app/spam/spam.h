@@ -131,8 +131,13 @@ struct spam_msg {
  * the first SPAM_SCAN_MAX octets are looked at. Free with spam_msg_free.
  */
 void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r);
+/* spam_msg_new_opts' opts: */
+#define SPAM_VIEW_DIGESTS 0x01u /* each attachment read whole gets its SHA-256 (hash lists) */
+/* As spam_msg_new (which is opts 0): what only some callers need costs
+ * the others nothing. */
+void spam_msg_new_opts(const char *msg, size_t len, unsigned opts, struct spam_msg **m_r);
 /*
- * As spam_msg_new, for a message still in its SMTP transaction: the view
+ * As spam_msg_new_opts, for a message still in its SMTP transaction: the view
  * of it as it will be stored, the Return-Path field the delivery puts
  * first (`Return-Path: <return_path>`, smtp_tx.c) before msg. The
  * classifiers learn from stored copies (a user's moves, `tern spam
@@ -140,7 +145,7 @@ void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r);
  * would be read differently from the copy a user then trains.
  */
 void spam_msg_new_delivered(const char *return_path, const char *msg, size_t len,
-                            struct spam_msg **m_r);
+                            unsigned opts, struct spam_msg **m_r);
 /* Frees *m and everything in it; sets *m to NULL (NULL is fine). */
 void spam_msg_free(struct spam_msg **m);
 
@@ -221,8 +226,12 @@ int spam_analyse(struct store *st, uint32_t account, const struct spam_msg *m,
  */
 struct spam_features; /* opaque: the tokens and the fuzzy hash */
 
-/* The content rules of spam_analyse only (st may be NULL: no domains). */
-void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res);
+/* The content rules of spam_analyse only (st may be NULL: no domains);
+ * with subj, also what the hash lists are asked about, with the same
+ * domains as ours (spam_hashbl_subjects, spam_dnsbl.h). */
+struct spam_hashbl_subjects;
+void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res,
+                        struct spam_hashbl_subjects *subj);
 /* The features of m, the caller's until spam_features_free (m may be
  * freed meanwhile). Never fails (allocation failure aborts). */
 struct spam_features *spam_features_new(const struct spam_msg *m);

@@ -21,6 +21,8 @@
 #include "spam/spam_private.h"
 #include "store/store.h"
 
+#define OURS_MAX 64
+
 /* Points from the evidence, not the probability: the probability
  * saturates at 0, 0.5 and 1 while the evidence keeps ordering messages
  * (spam_model.c). The offset puts the default tag threshold (5) where
@@ -39,36 +41,17 @@ double spam_bayes_points(const struct spam_bayes *b)
 	return v < SPAM_BAYES_MIN ? SPAM_BAYES_MIN : v > SPAM_BAYES_MAX ? SPAM_BAYES_MAX : v;
 }
 
+/* The store's domains, "ours" for the rules (at most OURS_MAX). */
+struct ours_buf {
+	char *names[OURS_MAX];
+	size_t n;
+};
+
 static void on_domain(void *arg, const char *domain)
 {
-	struct spam_ours_buf *a = arg;
-	if (a->n < SPAM_OURS_MAX)
+	struct ours_buf *a = arg;
+	if (a->n < OURS_MAX)
 		a->names[a->n++] = xstrdup(domain);
-}
-
-void spam_ours_load(struct store *st, struct spam_ours_buf *b)
-{
-	b->n = 0;
-	if (st)
-		store_domain_list(st, on_domain, b);
-	b->ours.domains = (const char *const *)b->names;
-	b->ours.n = b->n;
-}
-
-void spam_ours_free(struct spam_ours_buf *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		free(b->names[i]);
-	b->n = 0;
-}
-
-void spam_hashbl_subjects_of(struct store *st, const struct spam_msg *m,
-			     struct spam_hashbl_subjects *out)
-{
-	struct spam_ours_buf b;
-	spam_ours_load(st, &b);
-	spam_hashbl_subjects(m, b.ours.domains, b.ours.n, out);
-	spam_ours_free(&b);
 }
 
 struct classify_ctx {
@@ -119,19 +102,25 @@ static void on_fuzzy(void *arg, const struct str *recs)
 	c->fuzzy_hit = recs[0].p && c->fuzzy && fuzzy_has(recs[0], c->fuzzy);
 }
 
-void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res)
+void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res,
+                        struct spam_hashbl_subjects *subj)
 {
-	struct spam_ours_buf b;
-	/* the domains of st are "ours" (spoofing, look-alikes) */
-	spam_ours_load(st, &b);
-	spam_rules_header(m, &b.ours, res);
+	struct ours_buf b = {.n = 0};
+	if (st)
+		store_domain_list(st, on_domain, &b);
+	/* the domains of st are "ours" (spoofing, look-alikes; never asked of a hash list) */
+	struct spam_ours ours = {(const char *const *)b.names, b.n};
+	spam_rules_header(m, &ours, res);
 	spam_rules_body(m, res);
-	spam_rules_phish(m, &b.ours, res);
+	spam_rules_phish(m, &ours, res);
 	if (st) { /* a store error: the list's rule is missing */
 		(void)spam_feed_check(st, &spam_phish_kind, m, res);
 		(void)spam_feed_check(st, &spam_hashes_kind, m, res);
 	}
-	spam_ours_free(&b);
+	if (subj)
+		spam_hashbl_subjects(m, ours.domains, ours.n, subj);
+	for (size_t i = 0; i < b.n; i++)
+		free(b.names[i]);
 }
 
 struct spam_features {
@@ -199,7 +188,7 @@ int spam_classify(struct store *st, uint32_t account, const struct spam_features
 int spam_analyse(struct store *st, uint32_t account, const struct spam_msg *m,
                  struct spam_result *res)
 {
-	spam_analyse_rules(st, m, res);
+	spam_analyse_rules(st, m, res, NULL);
 	if (!st)
 		return 0;
 	struct spam_features *f = spam_features_new(m);

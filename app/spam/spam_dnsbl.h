@@ -30,11 +30,11 @@
  *
  * HASH is sha1 (the default for email and wallet), md5 or sha256; a
  * file's hash is always sha256. An address is hashed lowercased, a
- * wallet as written (its case is part of it). md5 and sha1 are written as lowercase hex, sha256 as
- * lowercase unpadded base32 (RFC 4648; its hex would not fit a 63-octet
- * label): the convention SpamAssassin's HashBL plugin set, and the one
- * Spamhaus's own configurations for HBL ("_email." and "_file." zones)
- * use. The rule is HASHBL_<ZONE> (HASHBL_NAME). What is asked, and the
+ * wallet as written (its case is part of it). md5 and sha1 are written
+ * as lowercase hex, sha256 as lowercase unpadded base32 (RFC 4648; its
+ * hex would not fit a 63-octet label): the convention SpamAssassin's
+ * HashBL plugin set, and the one Spamhaus's own configurations for HBL
+ * ("_email.", "_file." and "_cw." zones) use. The rule is HASHBL_<ZONE> (HASHBL_NAME). What is asked, and the
  * hashing, are spam_hashbl.c's.
  *
  * The lookups of one message run in parallel on the loop's resolver
@@ -160,10 +160,6 @@ struct spam_hashbl_subjects {
  */
 void spam_hashbl_subjects(const struct spam_msg *m, const char *const *ours, size_t nours,
 			  struct spam_hashbl_subjects *out);
-/* The same with the domains st serves as ours (spam_analyse.c). */
-struct store;
-void spam_hashbl_subjects_of(struct store *st, const struct spam_msg *m,
-			     struct spam_hashbl_subjects *out);
 
 /* ---- One message's lookups ---- */
 
@@ -184,8 +180,9 @@ struct spam_dnsbl_run *spam_dnsbl_start(const struct dns_resolver *r,
 					void (*done)(void *arg), void *arg);
 /*
  * The same for hash lists: the hash of each of subj's addresses under
- * every email zone of conf, and each attachment digest under every file
- * zone. subj is copied.
+ * every email zone of conf, of each wallet under every wallet zone, and
+ * each attachment digest under every file zone. subj is read during the
+ * call only.
  */
 struct spam_dnsbl_run *spam_hashbl_start(const struct dns_resolver *r,
 					 const struct spam_dnsbl_conf *conf,

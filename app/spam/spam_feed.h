@@ -1,9 +1,10 @@
 /*
  * spam_feed.h — the filter's local lists loaded from feeds, kept as
  * sorted 64-bit hashes: the phishing URL list (spam_phish.h) and the
- * malware attachment list (spam_hashes.h). What is hashed is each list's own; the rest is common
- * and here: the parsed feed, the stored record, its status, and the
- * server's download of the feed URL the administrator set.
+ * malware attachment list (spam_hashes.h). What is hashed is each
+ * list's own; the rest is common and here: the parsed feed, the stored
+ * record, its status, the check of a message, and the server's download
+ * of the feed URL the administrator set.
  *
  * Design. A list is one store record (its store kind, account 0): a new
  * list replaces the old in one write, a check is a binary search in the
@@ -30,8 +31,8 @@ struct spam_msg;
 struct spam_result;
 struct store;
 
-#define SPAM_FEED_ENTRIES_MAX 1000000u          /* entries kept (8 MB) */
-#define SPAM_FEED_BYTES_MAX (32u << 20)  /* octets of an upload or a download */
+#define SPAM_FEED_ENTRIES_MAX 1000000u  /* entries kept (8 MB) */
+#define SPAM_FEED_BYTES_MAX (32u << 20) /* octets of an upload or a download */
 #define SPAM_FEED_SOURCE_MAX 512        /* the feed's name kept with the list */
 #define SPAM_FEED_REFRESH (6 * 3600)    /* seconds between downloads of a feed URL */
 

@@ -146,7 +146,7 @@ static void emails_in(struct str text, struct spam_hashbl_subjects *o, const cha
 		/* the top-level label, after a dot that is not the host's first octet */
 		if (l < p && dot > p + 2 && tld >= 2 && h - p - 1 < 254 && isalnum((unsigned char)p[1]))
 			email_add(o, l, (size_t)(h - l), ours, nours);
-		p = h > p ? h : p + 1;
+		p = h; /* past the '@' at least */
 	}
 }
 
@@ -177,7 +177,7 @@ static int wallet_shape(const char *w, size_t n)
 		return 1;
 	if ((w[0] == '4' || w[0] == '8') && n == 95 && all_of(w, n, BASE58))
 		return 1;
-	if (n >= 14 && n <= 74 && !strncmp(w, "bc1", 3) && all_of(w + 3, n - 3, BECH32))
+	if (n >= 26 && n <= 74 && !strncmp(w, "bc1", 3) && all_of(w + 3, n - 3, BECH32))
 		return 1;
 	if (n == 42 && w[0] == '0' && w[1] == 'x' && all_of(w + 2, 40, "0123456789abcdefABCDEF"))
 		return 1;
@@ -203,7 +203,7 @@ static void wallets_in(struct str text, struct spam_hashbl_subjects *o)
 			for (p++; p < end && isalnum((unsigned char)*p); p++)
 				;
 		size_t n = (size_t)(p - w);
-		if (n < 26 || n >= SPAM_WALLET_MAX || !wallet_shape(w, n))
+		if (n >= SPAM_WALLET_MAX || !wallet_shape(w, n))
 			continue;
 		int seen = 0;
 		for (size_t i = 0; i < o->nwallets && !seen; i++)

@@ -72,7 +72,6 @@ void spam_hashes_parse(const char *text, size_t len, struct spam_feed *f)
 	spam_feed_done(f);
 }
 
-
 int spam_hashes_listed(const char *rec, size_t reclen, const uint8_t sha256[32])
 {
 	struct spam_feed_rec r;

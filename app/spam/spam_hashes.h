@@ -6,7 +6,7 @@
  * a message's attachments against it (rule FILE_HASH_LISTED).
  *
  * Design. An attachment's digest is the SHA-256 of its decoded content
- * (spam_msg.c, for attachments read whole); the list keeps the first 64
+ * (spam_msg.c, for attachments read whole, SPAM_VIEW_DIGESTS); the list keeps the first 64
  * bits of each listed digest (spam_feed.h: one record, sorted, binary
  * searched in place). 64 bits of a cryptographic hash collide by chance
  * about once in 2^64 / 10^6 lookups at a million entries: never in
@@ -27,8 +27,9 @@ struct spam_feed;
 
 #define SPAM_HASHES_WEIGHT 10.0 /* a known malicious file: Junk on its own */
 
-/* The list's kind (spam_feed.h): STORE_SPAM_HASHES, setting/spam_hashes_url,
- * rule FILE_HASH_LISTED. */
+/* The list's kind (spam_feed.h): STORE_SPAM_HASHES, setting/spam_hashes_url;
+ * spam_feed_check with it adds FILE_HASH_LISTED (SPAM_HASHES_WEIGHT,
+ * naming the first listed attachment). */
 extern const struct spam_feed_kind spam_hashes_kind;
 
 /* The entry of a SHA-256 digest (its first 8 octets, big-endian). */
@@ -40,9 +41,5 @@ void spam_hashes_parse(const char *text, size_t len, struct spam_feed *f);
 
 /* 1 when digest is on the list in record rec (a STORE_SPAM_HASHES record). */
 int spam_hashes_listed(const char *rec, size_t reclen, const uint8_t sha256[32]);
-
-/* The check of a message (spam_feed_check with spam_hashes_kind): rule
- * FILE_HASH_LISTED, SPAM_HASHES_WEIGHT, naming the first listed
- * attachment. */
 
 #endif

@@ -7,7 +7,8 @@
  * text/plain is appended as it is and text/html goes through the HTML
  * reducer (spam_html.c), which separates hidden text and reports URLs.
  * Leaves that are not inline text are attachments, each with the SHA-256
- * of its decoded content when it was read whole. Everything is copied
+ * of its decoded content when it was read whole and the caller asked
+ * (SPAM_VIEW_DIGESTS: only hash lists need it). Everything is copied
  * into the view's arena and bounded by the SPAM_* limits.
  */
 #include <stdio.h>
@@ -227,7 +228,8 @@ static void attach_digest(const struct mime_part *p, const char *msg, uint8_t ou
 	br_sha256_out(&c, out);
 }
 
-static void add_attach(struct spam_msg *m, const struct mime_part *p, const char *msg, size_t len)
+static void add_attach(struct spam_msg *m, const struct mime_part *p, const char *msg, size_t len,
+                       unsigned opts)
 {
 	if (m->nattach >= SPAM_ATTACH_MAX)
 		return;
@@ -246,7 +248,8 @@ static void add_attach(struct spam_msg *m, const struct mime_part *p, const char
 	a->flags = spam_attach_classify(a->name, a->type);
 	/* Only a part read to its end has the hash a list would know: one cut
 	 * by SPAM_SCAN_MAX ends at len without its boundary. */
-	if (p->body_end < len || (p->body_end == len && !(m->flags & SPAM_MSG_TRUNCATED))) {
+	if ((opts & SPAM_VIEW_DIGESTS) &&
+	    (p->body_end < len || (p->body_end == len && !(m->flags & SPAM_MSG_TRUNCATED)))) {
 		attach_digest(p, msg, a->sha256);
 		a->flags |= SPAM_ATTACH_HASHED;
 	}
@@ -311,6 +314,11 @@ static void add_text(struct view_build *vb, const struct mime_part *p, const cha
 
 void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
 {
+	spam_msg_new_opts(msg, len, 0, m_r);
+}
+
+void spam_msg_new_opts(const char *msg, size_t len, unsigned opts, struct spam_msg **m_r)
+{
 	struct arena *a = arena_new(16384);
 	struct spam_msg *m = arena_zalloc(a, sizeof *m);
 	m->arena = a;
@@ -337,7 +345,7 @@ void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
 		if (mime_part_is(p, "image", NULL))
 			m->nimages++;
 		if (i > 0)
-			add_attach(m, p, msg, len);
+			add_attach(m, p, msg, len, opts);
 	}
 	if (buf_len(&vb.text) >= SPAM_TEXT_MAX - 1)
 		m->flags |= SPAM_MSG_TRUNCATED;
@@ -349,7 +357,7 @@ void spam_msg_new(const char *msg, size_t len, struct spam_msg **m_r)
 }
 
 void spam_msg_new_delivered(const char *return_path, const char *msg, size_t len,
-                            struct spam_msg **m_r)
+                            unsigned opts, struct spam_msg **m_r)
 {
 	/* a copy of what the view looks at, the field first: the stored
 	 * copy's first SPAM_SCAN_MAX octets, truncated where it would be */
@@ -359,7 +367,7 @@ void spam_msg_new_delivered(const char *return_path, const char *msg, size_t len
 	snprintf(p, rl + 1, "Return-Path: <%s>\r\n", return_path);
 	if (n)
 		memcpy(p + rl, msg, n);
-	spam_msg_new(p, rl + n, m_r);
+	spam_msg_new_opts(p, rl + n, opts, m_r);
 	free(p);
 	(*m_r)->size = (uint64_t)rl + len;
 	if (rl + len > SPAM_SCAN_MAX)

@@ -162,7 +162,6 @@ void spam_phish_parse(const char *text, size_t len, struct spam_feed *f)
 	spam_feed_done(f);
 }
 
-
 static int listed_in(const struct spam_feed_rec *r, struct str url)
 {
 	char key[SPAM_PHISH_KEY_MAX];

@@ -30,13 +30,14 @@
 #include "core/str.h"
 
 
-#define SPAM_PHISH_KEY_MAX 2048             /* a longer URL is cut (same for feed and link) */
-#define SPAM_PHISH_WEIGHT 7.0               /* Rspamd's PHISHED_OPENPHISH weighs 7 */
+#define SPAM_PHISH_KEY_MAX 2048 /* a longer URL is cut (same for feed and link) */
+#define SPAM_PHISH_WEIGHT 7.0   /* Rspamd's PHISHED_OPENPHISH weighs 7 */
 
 struct spam_feed;
 
-/* The list's kind (spam_feed.h): STORE_SPAM_PHISH, setting/spam_phish_url,
- * rule PHISH_URL_LISTED. */
+/* The list's kind (spam_feed.h): STORE_SPAM_PHISH, setting/spam_phish_url;
+ * spam_feed_check with it adds PHISH_URL_LISTED (SPAM_PHISH_WEIGHT,
+ * naming the first listed link's host). */
 extern const struct spam_feed_kind spam_phish_kind;
 
 /* The key of url into out (outsz octets, NUL-terminated); its length, 0
@@ -55,9 +56,5 @@ void spam_phish_parse(const char *text, size_t len, struct spam_feed *f);
 
 /* 1 when url is on the list in record rec (a STORE_SPAM_PHISH record). */
 int spam_phish_listed(struct str rec, struct str url);
-
-/* The check of a message (spam_feed_check with spam_phish_kind): rule
- * PHISH_URL_LISTED, SPAM_PHISH_WEIGHT, naming the first listed link's
- * host. */
 
 #endif

@@ -321,15 +321,7 @@ struct spam_ours {
 	const char *const *domains;
 	size_t n;
 };
-#define SPAM_OURS_MAX 64
-/* The store's domains (at most SPAM_OURS_MAX) as a spam_ours. */
-struct spam_ours_buf {
-	char *names[SPAM_OURS_MAX];
-	size_t n;
-	struct spam_ours ours;
-};
-void spam_ours_load(struct store *st, struct spam_ours_buf *b);
-void spam_ours_free(struct spam_ours_buf *b);
+
 /* SPAM_ATTACH_* of an attachment by its name and type (not the archive
  * contents); 1 when name has an executable's extension. */
 uint32_t spam_attach_classify(struct str name, struct str type);

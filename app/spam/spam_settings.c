@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "spam/spam_feed.h"
+#include "spam/spam_hashes.h"
 #include "spam/spam_settings.h"
 #include "store/store.h"
 
@@ -51,6 +53,15 @@ static void zones(struct store *st, const char *name, const char *def,
 		parse(def, out, err, sizeof err);
 	}
 	free(text);
+}
+
+int spam_settings_digests(struct store *st, const struct spam_settings *set)
+{
+	struct spam_feed_status fs;
+	for (size_t i = 0; i < set->hashbl.n; i++)
+		if (set->hashbl.z[i].subject == SPAM_HASHBL_FILE)
+			return 1;
+	return spam_feed_status(st, &spam_hashes_kind, &fs) == STORE_OK && fs.entries > 0;
 }
 
 void spam_settings_dnsbl(struct store *st, struct spam_dnsbl_conf *out)

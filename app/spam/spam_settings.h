@@ -52,6 +52,9 @@ struct spam_settings {
 /* The settings (defaults where absent or unreadable). *bad_r names the
  * first stored setting that did not parse (static), or NULL. */
 void spam_settings_load(struct store *st, struct spam_settings *out, const char **bad_r);
+/* 1 when something needs the attachments' digests (SPAM_VIEW_DIGESTS):
+ * a hash list with a file zone in set, or a malware list in st. */
+int spam_settings_digests(struct store *st, const struct spam_settings *set);
 /* Only the IP blocklist zones (the connect stage). */
 void spam_settings_dnsbl(struct store *st, struct spam_dnsbl_conf *out);
 

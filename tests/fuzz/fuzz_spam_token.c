@@ -69,9 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint64_t tok2[SPAM_TOKENS_MAX];
 	static uint32_t g2[SPAM_GRAM_TEXT];
 	struct spam_msg *d, *c;
-	spam_msg_new_delivered("a@b.example", p, size, &d);
-	spam_msg_new(copy, sizeof rp - 1 + size, &c);
-	assert(d->size == c->size && d->flags == c->flags);
+	spam_msg_new_delivered("a@b.example", p, size, SPAM_VIEW_DIGESTS, &d);
+	spam_msg_new_opts(copy, sizeof rp - 1 + size, SPAM_VIEW_DIGESTS, &c);
+	assert(d->size == c->size && d->flags == c->flags && d->nattach == c->nattach);
+	for (uint32_t i = 0; i < d->nattach; i++) /* the same attachments, hashed alike */
+		assert(d->attach[i].flags == c->attach[i].flags &&
+		       !memcmp(d->attach[i].sha256, c->attach[i].sha256, 32));
 	n = spam_tokens(d, tok, SPAM_TOKENS_MAX);
 	assert(spam_tokens(c, tok2, SPAM_TOKENS_MAX) == n && !memcmp(tok, tok2, n * sizeof *tok));
 	n = spam_grams(d, g);

@@ -241,7 +241,7 @@ static void test_hashes(struct store *st)
 	    "TVqQACBub3QgcmVhbGx5IGEgcHJvZ3JhbQo=\r\n--b--\r\n";
 	struct spam_msg *m;
 	struct spam_result *res = xmalloc(sizeof *res);
-	spam_msg_new(msg, sizeof msg - 1, &m);
+	spam_msg_new_opts(msg, sizeof msg - 1, SPAM_VIEW_DIGESTS, &m);
 	spam_result_init(res);
 	CHECK_EQ_INT(spam_feed_check(st, &spam_hashes_kind, m, res), STORE_OK);
 	CHECK_EQ_INT((int)res->nrules, 1);
@@ -253,7 +253,7 @@ static void test_hashes(struct store *st)
 	char other[sizeof msg];
 	memcpy(other, msg, sizeof msg);
 	memcpy(strstr(other, "TVqQ"), "TVpQ", 4);
-	spam_msg_new(other, sizeof other - 1, &m);
+	spam_msg_new_opts(other, sizeof other - 1, SPAM_VIEW_DIGESTS, &m);
 	spam_result_init(res);
 	CHECK_EQ_INT(spam_feed_check(st, &spam_hashes_kind, m, res), STORE_OK);
 	CHECK_EQ_INT((int)res->nrules, 0);

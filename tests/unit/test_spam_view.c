@@ -252,7 +252,7 @@ static void test_delivered_view(void)
 	                  "Subject: the minutes\r\nMessage-ID: <7@sender.example>\r\n\r\n"
 	                  "Hello Bob, the minutes of the meeting are attached.\r\n";
 	struct spam_msg *v;
-	spam_msg_new_delivered("bounce@sender.example", msg, strlen(msg), &v);
+	spam_msg_new_delivered("bounce@sender.example", msg, strlen(msg), 0, &v);
 	CHECK_EQ_SLICE(v->return_path_domain, "sender.example");
 	read_view(v, &smtp);
 
@@ -277,7 +277,7 @@ static void test_delivered_view(void)
 	CHECK_EQ_INT((int)smtp.size, (int)(strlen(msg) + strlen("Return-Path: <bounce@sender.example>\r\n")));
 
 	/* the null reverse path, as the delivery writes it */
-	spam_msg_new_delivered("", msg, strlen(msg), &v);
+	spam_msg_new_delivered("", msg, strlen(msg), 0, &v);
 	read_view(v, &bare);
 	snprintf(copy, sizeof copy, "Return-Path: <>\r\n%s", msg);
 	spam_msg_new(copy, strlen(copy), &v);
@@ -294,7 +294,7 @@ static void test_delivered_view(void)
 	spam_msg_new(big, SPAM_SCAN_MAX, &v);
 	CHECK(!(v->flags & SPAM_MSG_TRUNCATED));
 	spam_msg_free(&v);
-	spam_msg_new_delivered("a@b.example", big, SPAM_SCAN_MAX, &v);
+	spam_msg_new_delivered("a@b.example", big, SPAM_SCAN_MAX, 0, &v);
 	CHECK(v->flags & SPAM_MSG_TRUNCATED);
 	CHECK_EQ_INT((int)v->size, (int)(SPAM_SCAN_MAX + strlen("Return-Path: <a@b.example>\r\n")));
 	spam_msg_free(&v);

@@ -290,7 +290,10 @@ static void hash_lists(void)
 	    "TVqQACBub3QgcmVhbGx5\r\nIGEgcHJvZ3JhbQo=\r\n"
 	    "--b--\r\n";
 	struct spam_msg *v;
-	spam_msg_new(msg, strlen(msg), &v);
+	spam_msg_new(msg, strlen(msg), &v); /* digests only when asked: none here */
+	CHECK(v->nattach == 1 && !(v->attach[0].flags & SPAM_ATTACH_HASHED));
+	spam_msg_free(&v);
+	spam_msg_new_opts(msg, strlen(msg), SPAM_VIEW_DIGESTS, &v);
 	const char *ours[] = {"ours.test"};
 	struct spam_hashbl_subjects subj;
 	spam_hashbl_subjects(v, ours, 1, &subj);
@@ -313,7 +316,7 @@ static void hash_lists(void)
 	for (size_t i = at; i < big; i++)
 		cut[i] = (i - at) % 78 == 76 ? '\r' : (i - at) % 78 == 77 ? '\n' : 'A';
 	cut[big] = '\0';
-	spam_msg_new(cut, big, &v);
+	spam_msg_new_opts(cut, big, SPAM_VIEW_DIGESTS, &v);
 	spam_hashbl_subjects(v, NULL, 0, &subj);
 	CHECK(v->nattach == 1 && !(v->attach[0].flags & SPAM_ATTACH_HASHED));
 	CHECK_EQ_INT(subj.nfiles, 0);
@@ -335,7 +338,7 @@ static void hash_lists(void)
 			  "file _file.k3y.hbl.test 127.0.3.10=10 name=SH_HBL_FILE\n"
 			  "email/md5 ebl.test 5\n"
 			  "wallet _cw.k3y.hbl.test 127.0.3.20=6 name=SH_HBL_CW\n", &c, err, sizeof err);
-	spam_msg_new(msg, strlen(msg), &v);
+	spam_msg_new_opts(msg, strlen(msg), SPAM_VIEW_DIGESTS, &v);
 	spam_hashbl_subjects(v, ours, 1, &subj);
 	spam_msg_free(&v);
 	struct spam_dnsbl_run *run = spam_hashbl_start(&r, &c, &subj, run_done, NULL);
