@@ -109,7 +109,6 @@ struct spam_msg {
 	struct str subject;
 	struct str from_name, from_addr, from_domain; /* first From address */
 	struct str reply_to_addr, reply_to_domain;
-	struct str return_path_domain;
 	struct str message_id, date;
 
 	struct str text;   /* UTF-8: every text part, HTML reduced to text */

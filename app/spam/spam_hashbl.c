@@ -84,6 +84,24 @@ static int role_address(const char *a)
 	return 0;
 }
 
+/* Gmail ignores dots in a local part and serves googlemail.com as
+ * gmail.com, so "j.doe@googlemail.com" is john's one mailbox
+ * "jdoe@gmail.com": the form the lists hold (Spamhaus asks it so), and
+ * the one a spammer's dotted variants would otherwise hide. */
+static void gmail_canonical(char *low)
+{
+	char *at = strrchr(low, '@');
+	if (strcmp(at + 1, "gmail.com") && strcmp(at + 1, "googlemail.com"))
+		return;
+	char *w = low;
+	for (const char *r = low; r < at; r++)
+		if (*r != '.')
+			*w++ = *r;
+	if (w == low) /* a local part of dots only: not an address to ask about */
+		return;
+	memcpy(w, "@gmail.com", sizeof "@gmail.com");
+}
+
 static void email_add(struct spam_hashbl_subjects *o, const char *a, size_t n,
 		      const char *const *ours, size_t nours)
 {
@@ -102,11 +120,12 @@ static void email_add(struct spam_hashbl_subjects *o, const char *a, size_t n,
 	if (plus) {
 		memmove(plus, at, strlen(at) + 1);
 		at = plus;
-		n = strlen(low);
 	}
 	for (size_t i = 0; i < nours; i++)
 		if (!strcasecmp(at + 1, ours[i]))
 			return;
+	gmail_canonical(low);
+	n = strlen(low);
 	for (size_t i = 0; i < o->nemails; i++)
 		if (!strcmp(o->email[i], low))
 			return;

@@ -177,27 +177,6 @@ static void read_header(struct spam_msg *m, const char *msg, size_t len)
 			m->reply_to_addr = addr_of(m->arena, r);
 		}
 	}
-	/* Return-Path is not in the envelope: the header once more */
-	struct rfc5322_parser p;
-	struct rfc5322_field f;
-	size_t off = 0, used;
-	rfc5322_init(&p);
-	while (rfc5322_parse(&p, m->hdr + off, hl - off, 1, &used, &f) == RFC5322_FIELD) {
-		off += used;
-		if (!str_eq_ci(f.name, STR_LIT("Return-Path")))
-			continue;
-		ptrdiff_t at = str_rchr(f.value, '@');
-		if (at >= 0) {
-			struct str d = str_make(f.value.p + at + 1, f.value.len - (size_t)at - 1);
-			size_t k = 0;
-			while (k < d.len && d.p[k] != '>' && d.p[k] != ' ' && d.p[k] != '\r' &&
-			       d.p[k] != '\n')
-				k++;
-			m->return_path_domain = lower_copy(m->arena, str_make(d.p, k));
-		}
-		break;
-	}
-	rfc5322_clear(&p);
 }
 
 static int is_attachment(const struct mime_part *p)

@@ -191,7 +191,6 @@ static void test_view(void)
 	CHECK_EQ_SLICE(v->from_addr, "sales@shop.example");
 	CHECK_EQ_SLICE(v->from_domain, "shop.example");
 	CHECK_EQ_SLICE(v->reply_to_domain, "elsewhere.example");
-	CHECK_EQ_SLICE(v->return_path_domain, "bulk.example");
 	CHECK_EQ_SLICE(v->message_id, "<1@shop.example>");
 	CHECK(v->date.p == NULL);
 	CHECK(strstr(v->text.p, "Caf\xc3\xa9 at http://shop.example/a") != NULL);
@@ -253,7 +252,7 @@ static void test_delivered_view(void)
 	                  "Hello Bob, the minutes of the meeting are attached.\r\n";
 	struct spam_msg *v;
 	spam_msg_new_delivered("bounce@sender.example", msg, strlen(msg), 0, &v);
-	CHECK_EQ_SLICE(v->return_path_domain, "sender.example");
+	CHECK(v->hdr_len > 38 && !memcmp(v->hdr, "Return-Path: <bounce@sender.example>\r\n", 38));
 	read_view(v, &smtp);
 
 	char copy[2048];

@@ -324,6 +324,17 @@ static void hash_lists(void)
 	CHECK_EQ_STR(subj.email[4], "bob@ours.test");
 	spam_msg_free(&v);
 	free(cut);
+	/* Gmail's one mailbox under its dotted and googlemail.com spellings */
+	static const char gm[] = "From: a@b.example\r\n\r\n"
+				 "Pay J.Doe+win@GoogleMail.com or jdoe@gmail.com or j.d.o.e@gmail.com;\r\n"
+				 "not j.doe@gmail.co.uk or ...@gmail.com\r\n";
+	spam_msg_new(gm, strlen(gm), &v);
+	spam_hashbl_subjects(v, NULL, 0, &subj);
+	CHECK_EQ_INT(subj.nemails, 3);
+	CHECK_EQ_STR(subj.email[0], "a@b.example");
+	CHECK_EQ_STR(subj.email[1], "jdoe@gmail.com");
+	CHECK_EQ_STR(subj.email[2], "j.doe@gmail.co.uk");
+	spam_msg_free(&v);
 
 	/* The lookups: one rule per listing zone, named by its name= (the
 	 * key in the zone never shows). */
