@@ -102,14 +102,28 @@ static void on_fuzzy(void *arg, const struct str *recs)
 	c->fuzzy_hit = recs[0].p && c->fuzzy && fuzzy_has(recs[0], c->fuzzy);
 }
 
+/* The account of ours the From field's display name names, for mail
+ * from a domain not ours (spam_names_user), or NULL. */
+static const char *user_named(struct store *st, const struct spam_msg *m,
+			      const struct ours_buf *b, char email[STORE_ADDR_MAX + 1])
+{
+	if (!st || !m->from_domain.len || !m->from_name.len)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++)
+		if (str_eq_ci(m->from_domain, str_c(b->names[i])))
+			return NULL;
+	return spam_names_user(st, m->from_name, email) == 1 ? email : NULL;
+}
+
 void spam_analyse_rules(struct store *st, const struct spam_msg *m, struct spam_result *res,
                         struct spam_hashbl_subjects *subj)
 {
 	struct ours_buf b = {.n = 0};
+	char named[STORE_ADDR_MAX + 1];
 	if (st)
 		store_domain_list(st, on_domain, &b);
 	/* the domains of st are "ours" (spoofing, look-alikes; never asked of a hash list) */
-	struct spam_ours ours = {(const char *const *)b.names, b.n};
+	struct spam_ours ours = {(const char *const *)b.names, b.n, user_named(st, m, &b, named)};
 	spam_rules_header(m, &ours, res);
 	spam_rules_body(m, res);
 	spam_rules_phish(m, &ours, res);

@@ -316,11 +316,29 @@ int spam_host_unicode(struct str host, struct buf *out);
 
 /* ---- content rules (spam_rules_*.c) ---- */
 
-/* Our domains, for spoofing and look-alike rules (from the store). */
+/* Our domains, for spoofing and look-alike rules (from the store), and
+ * the account of ours whose display name the From field shows (the same
+ * person by spam_name_key), NULL when none: spam_analyse_rules reads it
+ * only for mail from outside our domains. */
 struct spam_ours {
 	const char *const *domains;
 	size_t n;
+	const char *user_named;
 };
+
+/* The key two display names share when they name the same person: the
+ * words (letters and digits) of the name's skeleton, sorted, one space
+ * between, so "Smith, Alice", "alice  smith" and "Аlice Smith" with a
+ * Cyrillic А are one key. 0 with the key in out (NUL-ended), -1 when s is
+ * no personal name: fewer than two words, only words a role mailbox is
+ * named with ("IT Support", "Billing Team"), or longer than the key. */
+#define SPAM_NAME_KEY_MAX 256
+int spam_name_key(struct str s, char out[SPAM_NAME_KEY_MAX]);
+/* 1 with the address of the account of st whose display name is name's
+ * person (spam_name_key) in email (STORE_ADDR_MAX + 1 octets), 0 when
+ * none is, -1 on a store error. The accounts' keys are kept per process
+ * and computed again only when a display name changed (store_names_gen). */
+int spam_names_user(struct store *st, struct str name, char *email);
 
 /* SPAM_ATTACH_* of an attachment by its name and type (not the archive
  * contents); 1 when name has an executable's extension. */

@@ -1,14 +1,16 @@
 /*
  * spam_rules_header.c — content rules over the header: missing or forged
  * Date and Message-ID, From/Reply-To mismatch, display names that show
- * another address or one of our domains, bulk markers, subject shouting,
- * charset oddities (spam_private.h).
+ * another address, one of our domains or one of our users (sent from
+ * elsewhere), bulk markers, subject shouting, charset oddities
+ * (spam_private.h).
  *
  * Weights are small next to the classifier's: each rule is weak evidence
  * on its own (lists rewrite Reply-To, old mailers omit Message-ID) and
  * only tips messages the classifier is unsure of. They were set once by
  * the cross-validation on train/ (scripts/spam-cv.c), never per message.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,6 +147,16 @@ void spam_rules_header(const struct spam_msg *m, const struct spam_ours *o,
 	}
 	if (m->from_domain.len && !ours(o, m->from_domain) && our_domain_in(o, m->from_name))
 		spam_result_add(res, "SPOOF_OUR_DOMAIN", 3.0);
+	/* As much as the domain's: a colleague's name from a stranger's
+	 * address is how "CEO fraud" asks for a transfer. Alone it does not
+	 * reach Junk: a user writing from a private address under their own
+	 * name is flagged, not filed (and their address can be allowed). */
+	if (o && o->user_named && m->from_domain.len && !ours(o, m->from_domain)) {
+		char desc[SPAM_RULE_DESC_MAX];
+		snprintf(desc, sizeof desc, "display name of our user %s, sent from elsewhere",
+		         o->user_named);
+		spam_result_add_desc(res, "SPOOF_OUR_USER", 3.0, desc);
+	}
 
 	if ((h.precedence_bulk || h.list_unsub) && !h.list_id)
 		spam_result_add(res, "BULK_HEADER", 0.3);

@@ -23,6 +23,7 @@ static const struct {
     {"REPLYTO_DIFF_DOMAIN", "Reply-To in another domain than From"},
     {"FROM_NAME_HAS_ADDR", "From display name shows another address"},
     {"SPOOF_OUR_DOMAIN", "display name shows one of our domains, sent from elsewhere"},
+    {"SPOOF_OUR_USER", "display name of one of our users, sent from elsewhere"},
     {"BULK_HEADER", "bulk or marketing mail markers"},
     {"SUBJ_ALL_CAPS", "Subject in capitals"},
     {"SUBJ_EXCESS_PUNCT", "Subject with runs of ! or $"},

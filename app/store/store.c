@@ -815,7 +815,9 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 	if ((flags & STORE_SERVER) && (lock_fd = dir_lock(dir, &rc, err, errsz)) < 0)
 		return rc;
 
+	static _Atomic uint32_t opened;
 	st = xcalloc(1, sizeof *st);
+	st->serial = ++opened;
 	st->flags = flags;
 	st->lock_fd = lock_fd;
 	st->room.fd = -1;

@@ -834,6 +834,12 @@ int store_account_set_name(struct store *st, const char *email, const char *name
 /* The display name of account id into name (size namesz, "" when none).
  * STORE_OK, STORE_ENOTFOUND, STORE_ETEMP. */
 int store_account_name(struct store *st, uint32_t id, char *name, size_t namesz);
+/* A number that changes whenever a display name is set (SCHEMA.md
+ * `names_gen`) and differs between two stores this process opened, for
+ * a reader that keeps something computed from every account's name.
+ * Adding an account changes nothing (it has no name yet), deleting one
+ * need not (its id is never handed out again). STORE_OK, STORE_ETEMP. */
+int store_names_gen(struct store *st, uint64_t *gen_r);
 
 /* Bytes the map may use now (for tests of growth) and bytes in use. */
 int store_map_info(struct store *st, uint64_t *mapsize_r, uint64_t *used_r);

@@ -530,8 +530,14 @@ static int account_update_fn(struct store *st, MDB_txn *txn, void *ctx)
 		memcpy(a.hash, u->c.hash, strlen(u->c.hash) + 1);
 	if (u->set_state)
 		a.state = (uint8_t)u->state;
-	if (u->set_name)
+	if (u->set_name) {
+		uint32_t gen = 0;
 		memcpy(a.name, u->name, strlen(u->name) + 1);
+		if ((rc = meta_get_u32(txn, st, "names_gen", &gen)) != 0 && rc != MDB_NOTFOUND)
+			return rc;
+		if ((rc = meta_put_u32(txn, st, "names_gen", gen + 1)) != 0)
+			return rc;
+	}
 	if (u->set_quota)
 		a.quota = u->c.quota;
 	rc = acct_put(txn, st, id, &a);
@@ -653,6 +659,20 @@ int store_account_name(struct store *st, uint32_t id, char *name, size_t namesz)
 	if (rc)
 		return store_mdb_code(rc);
 	snprintf(name, namesz, "%s", a.name);
+	return STORE_OK;
+}
+
+int store_names_gen(struct store *st, uint64_t *gen_r)
+{
+	MDB_txn *txn;
+	uint32_t gen = 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	int rc = meta_get_u32(txn, st, "names_gen", &gen);
+	store_rd_end(st, txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return store_mdb_code(rc);
+	*gen_r = (uint64_t)st->serial << 32 | gen;
 	return STORE_OK;
 }
 

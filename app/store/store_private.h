@@ -180,6 +180,7 @@ struct store {
 	unsigned flags;
 	int lock_fd; /* the data directory, flock'ed by tern serve; else -1 */
 	char *dir;   /* the data directory (store_open's) */
+	uint32_t serial; /* this process's count of stores opened (store_names_gen) */
 	unsigned mailbox_max, mailbox_name_max; /* store_mailbox_limits() */
 	MDB_dbi db[DB_COUNT];
 	pthread_rwlock_t maplock;

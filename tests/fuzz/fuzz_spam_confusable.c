@@ -3,7 +3,9 @@
  * the skeleton of any input is built within its buffer; of UTF-8 input it
  * is UTF-8 and a fixed point; Punycode decoding stays within its output and
  * gives only Unicode scalar values; host decoding and the ZIP name walk
- * stay within their inputs.
+ * stay within their inputs; a display name's key (spam_name_key) is
+ * NUL-ended within its size, one space between words, and of UTF-8 the
+ * key of the key is the key.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -36,6 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_reset(&a);
 	spam_host_unicode(s, &a);
 	spam_zip_has_exec(data, size);
+	char key[SPAM_NAME_KEY_MAX], again[SPAM_NAME_KEY_MAX];
+	if (spam_name_key(s, key) == 0) {
+		size_t kl = strnlen(key, sizeof key);
+		assert(kl < sizeof key && kl >= 3 && key[0] != ' ' && key[kl - 1] != ' ' &&
+		       !strstr(key, "  ") && strchr(key, ' '));
+		if (utf8_valid(s)) {
+			assert(spam_name_key(str_make(key, kl), again) == 0);
+			assert(!strcmp(key, again));
+		}
+	}
 	buf_free(&a);
 	buf_free(&b);
 	return 0;

@@ -8,7 +8,8 @@ case.
   our X-Spam-Status / X-Spam-Result (the rule and its weight), the
   sender's own X-Spam-* fields removed;
 - a list's "error" answer (127.255.255.254, Spamhaus's "public resolver
-  refused") never counts; an envelope domain or a link's domain on a
+  refused") never counts; a stranger using one of our users' display
+  names is flagged (SPOOF_OUR_USER); an envelope domain or a link's domain on a
   domain list (DBL style) counts, in a small message (analysed on the
   loop) as in one over 16 KiB (on the worker pool);
 - a spam trap's message is accepted into Junk and trains the global model;
@@ -176,6 +177,16 @@ def test_spam_wire():
         assert r[0] == 250, r
         h = head(newest(s, "bob@example.test", "INBOX"))
         assert "X-Spam-Status: No," in h and "RBL_" not in h, h
+
+        # A stranger showing one of our users' display names (CEO fraud):
+        # flagged, not filed, on its own; dave himself is not a stranger.
+        assert s.cli("account", "name", "dave@example.test", "Dave Miller").returncode == 0
+        _, r = send(s, "127.0.0.1", "a@remote.test",
+                    msg("urgent transfer").replace(b"Someone <someone@remote.test>",
+                                                   b'"Miller, Dave" <dave.ceo.office@remote.test>'))
+        assert r[0] == 250, r
+        h = with_subject(s, "bob@example.test", "INBOX", "urgent transfer")
+        assert "SPOOF_OUR_USER=3.00" in h and "X-Spam-Status: No," in h, h
 
         # A domain list (DBL style) over the envelope sender's domain.
         _, r = send(s, "127.0.0.1", "a@spammer.test", msg("dbl"))

@@ -23,7 +23,7 @@ static char base[256];
 static void rules_of(const char *msg, struct spam_result *r)
 {
 	static const char *const doms[] = {"ours.example"};
-	struct spam_ours o = {doms, 1};
+	struct spam_ours o = {doms, 1, NULL};
 	struct spam_msg *m;
 	spam_msg_new(msg, strlen(msg), &m);
 	spam_result_init(r);
@@ -71,10 +71,50 @@ static void test_header(void)
 	CHECK(!fires("From: \"ours.example IT desk\" <it@ours.example>\r\n\r\nhi\r\n",
 	             "SPOOF_OUR_DOMAIN"));
 	CHECK(fires(GOOD_HDR "Precedence: bulk\r\n\r\nhi\r\n", "BULK_HEADER"));
+	CHECK(!fires(GOOD_HDR "\r\nhi\r\n", "SPOOF_OUR_USER")); /* needs an account named */
 	CHECK(fires("Subject: FREE MONEY FOR YOU NOW\r\n\r\nhi\r\n", "SUBJ_ALL_CAPS"));
 	CHECK(fires("Subject: win now!!!\r\n\r\nhi\r\n", "SUBJ_EXCESS_PUNCT"));
 	CHECK(fires(GOOD_HDR "Content-Type: text/plain; charset=x-klingon\r\n\r\nhi\r\n",
 	            "BAD_CHARSET"));
+}
+
+/* Display names as a reader tells people apart. */
+static void test_names(void)
+{
+	char a[SPAM_NAME_KEY_MAX], b[SPAM_NAME_KEY_MAX];
+	CHECK_EQ_INT(spam_name_key(STR_LIT("Alice Smith"), a), 0);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("  smith, ALICE "), b), 0);
+	CHECK_EQ_STR(a, b);
+	/* a Cyrillic А, and an l for the I of "Ian" */
+	CHECK_EQ_INT(spam_name_key(STR_LIT("\xd0\x90lice Smith"), b), 0);
+	CHECK_EQ_STR(a, b);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("Ian Moore"), a), 0);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("lan M0ore"), b), 0);
+	CHECK_EQ_STR(a, b);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("Alice Smithe"), b), 0);
+	CHECK(strcmp(a, b) != 0);
+	/* not a person's name: one word, role words only, too many words */
+	CHECK_EQ_INT(spam_name_key(STR_LIT("Alice"), a), -1);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("IT Support"), a), -1);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("The Billing Team"), a), -1);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("Alice from Support"), a), 0);
+	CHECK_EQ_INT(spam_name_key(STR_LIT("a b c d e f g h i j k l m n o p q"), a), -1);
+	CHECK_EQ_INT(spam_name_key(STR_LIT(""), a), -1);
+
+	/* the rule: only from outside our domains */
+	static const char *const doms[] = {"ours.example"};
+	struct spam_ours o = {doms, 1, "alice@ours.example"};
+	const char *from[] = {"From: Alice Smith <alice.ceo@freemail.example>\r\n\r\nhi\r\n",
+	                      "From: Alice Smith <alice@ours.example>\r\n\r\nhi\r\n"};
+	for (int i = 0; i < 2; i++) {
+		struct spam_msg *m;
+		struct spam_result r;
+		spam_msg_new(from[i], strlen(from[i]), &m);
+		spam_result_init(&r);
+		spam_rules_header(m, &o, &r);
+		CHECK_EQ_INT(spam_result_has(&r, "SPOOF_OUR_USER"), !i);
+		spam_msg_free(&m);
+	}
 }
 
 static void test_body(void)
@@ -496,6 +536,18 @@ static double verdict_of(struct store *st, uint32_t acc, const char *msg, int *f
 	return r.score;
 }
 
+/* 1 when the rules of st call msg a stranger showing our user's name. */
+static int spoofs(struct store *st, const char *msg)
+{
+	struct spam_msg *m;
+	struct spam_result r;
+	spam_msg_new(msg, strlen(msg), &m);
+	spam_result_init(&r);
+	spam_analyse_rules(st, m, &r, NULL);
+	spam_msg_free(&m);
+	return spam_result_has(&r, "SPOOF_OUR_USER");
+}
+
 static void test_store(void)
 {
 	uint32_t acc, acc2;
@@ -539,6 +591,29 @@ static void test_store(void)
 	spam_msg_free(&m);
 	verdict_of(st, acc, near, &fz);
 	CHECK(!fz);
+
+	/* an account's display name shown by a stranger, from the moment
+	 * it is set (the names kept are computed again) */
+	const char *named[] = {
+	    "From: \"Lynn, Vera\" <vera.lynn.office@freemail.example>\r\n\r\nA transfer today?\r\n",
+	    "From: Vera Lynn <v@ours.example>\r\n\r\nA transfer today?\r\n",
+	    "From: Vera Lynne <vera@freemail.example>\r\n\r\nA transfer today?\r\n"};
+	CHECK(!spoofs(st, named[0])); /* no name yet */
+	CHECK_EQ_INT(store_account_set_name(st, "v@ours.example", "Vera Lynn", err, sizeof err),
+	             STORE_OK);
+	CHECK(spoofs(st, named[0]));
+	CHECK(!spoofs(st, named[1])); /* Vera herself */
+	CHECK(!spoofs(st, named[2])); /* another name */
+	spam_msg_new(named[0], strlen(named[0]), &m);
+	struct spam_result r;
+	spam_result_init(&r);
+	spam_analyse_rules(st, m, &r, NULL);
+	spam_msg_free(&m);
+	for (size_t k = 0; k < r.nrules; k++)
+		if (!strcmp(r.rules[k].name, "SPOOF_OUR_USER"))
+			CHECK(strstr(r.rules[k].desc, "v@ours.example") != NULL);
+	CHECK_EQ_INT(store_account_set_name(st, "v@ours.example", "", err, sizeof err), STORE_OK);
+	CHECK(!spoofs(st, named[0])); /* her name removed */
 	store_close(&st);
 }
 
@@ -573,6 +648,7 @@ int main(void)
 {
 	test_sort();
 	test_header();
+	test_names();
 	test_body();
 	test_phish();
 	test_confusables();
