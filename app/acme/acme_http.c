@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -80,14 +81,8 @@ static int parse_ulong(const char *p, size_t n, int hex, unsigned long *v_r)
 	if (n == 0)
 		return -1;
 	for (; i < n; i++) {
-		int d;
-		if (p[i] >= '0' && p[i] <= '9')
-			d = p[i] - '0';
-		else if (hex && p[i] >= 'a' && p[i] <= 'f')
-			d = p[i] - 'a' + 10;
-		else if (hex && p[i] >= 'A' && p[i] <= 'F')
-			d = p[i] - 'A' + 10;
-		else
+		int d = hex ? hex_digit(p[i]) : p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : -1;
+		if (d < 0)
 			break;
 		if (v > (ULONG_MAX - 15) / 16)
 			return -1; /* would overflow; the scratch buffer bounds the rest */

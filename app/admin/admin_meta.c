@@ -13,6 +13,7 @@
 
 #include "admin/admin_secret.h"
 #include "auth/password.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "store/store.h"
@@ -303,20 +304,12 @@ void admin_settings_merge(struct config *cfg, struct store *st)
 
 #define TOKEN_SECRET_BYTES 32
 
-static void hexify(const uint8_t *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
+/* Lowercase only, as hex_encode writes them: the id is looked up and
+ * the secret hashed as text, so "AB" is not another spelling of "ab". */
 static int is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (hex_digit_lower(s[i]) < 0)
 			return 0;
 	return 1;
 }
@@ -410,8 +403,8 @@ int admin_token_add(struct store *st, const char *name, enum admin_token_scope s
 	for (int tries = 0; tries < 8; tries++) {
 		randbytes(idb, sizeof(idb));
 		randbytes(sec, sizeof(sec));
-		hexify(idb, sizeof(idb), id);
-		hexify(sec, sizeof(sec), sechex);
+		hex_encode(id, idb, sizeof(idb));
+		hex_encode(sechex, sec, sizeof(sec));
 		put_u64(rec, (uint64_t)now);
 		secret_hash(sechex, rec + 8);
 		rec[40] = TOKEN_REC_NEW;

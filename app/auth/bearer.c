@@ -6,19 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 int bearer_token_format(uint32_t account, const char *secret, char *out, size_t outsz)
 {
 	int n = snprintf(out, outsz, "tj1.%x.%s", account, secret);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 int bearer_token_parse(const char *tok, size_t len, uint32_t *account_r, char *secret,
@@ -29,9 +22,10 @@ int bearer_token_parse(const char *tok, size_t len, uint32_t *account_r, char *s
 
 	if (len < 4 || memcmp(tok, "tj1.", 4) != 0)
 		return -1;
-	/* Up to 8 hex digits, no leading zero (one spelling per id), not 0. */
+	/* Up to 8 lowercase hex digits, no leading zero (one spelling per
+	 * id), not 0. */
 	for (; i < len && tok[i] != '.'; i++) {
-		int v = hexval(tok[i]);
+		int v = hex_digit_lower(tok[i]);
 		if (v < 0 || digits == 8 || (digits == 0 && v == 0))
 			return -1;
 		id = id << 4 | (uint32_t)v;

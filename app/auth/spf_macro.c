@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 #define VALUE_MAX 512 /* longer identities are cut; no real one comes close */
 #define DOMAIN_MAX 253
 
@@ -191,12 +193,11 @@ static int value(char letter, const struct spf_macro_ctx *c, char *v)
 	case 'd': s = c->domain; break;
 	case 'i':
 		if (c->ip6 && c->ip16) {
-			static const char hex[] = "0123456789abcdef";
 			size_t k = 0;
 			for (int i = 0; i < 16; i++) {
-				tmp[k++] = hex[c->ip16[i] >> 4];
+				tmp[k++] = hex_lower[c->ip16[i] >> 4];
 				tmp[k++] = '.';
-				tmp[k++] = hex[c->ip16[i] & 15];
+				tmp[k++] = hex_lower[c->ip16[i] & 15];
 				tmp[k++] = i == 15 ? '\0' : '.';
 			}
 			s = tmp;

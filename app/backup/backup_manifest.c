@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backup/backup_manifest.h"
+#include "core/hex.h"
 
 int backup_path_ok(const char *path)
 {
@@ -30,16 +31,6 @@ int backup_path_ok(const char *path)
 		p += l + (e != NULL);
 	}
 	return 1;
-}
-
-static void hex(char out[65], const uint8_t h[32])
-{
-	static const char d[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = d[h[i] >> 4];
-		out[2 * i + 1] = d[h[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 int backup_manifest_format(const struct backup_manifest *m, char *out, size_t outsz)
@@ -71,7 +62,7 @@ int backup_manifest_format(const struct backup_manifest *m, char *out, size_t ou
 	    (unsigned long long)m->growth);
 	for (size_t i = 0; i < m->nfiles && i < BACKUP_FILES_MAX; i++) {
 		char h[65];
-		hex(h, m->files[i].hash);
+		hex_encode(h, m->files[i].hash, 32);
 		PUT("file %s %llu %s\n", m->files[i].path, (unsigned long long)m->files[i].size, h);
 	}
 	PUT("end\n");
@@ -95,21 +86,11 @@ static int num(const char *s, size_t n, uint64_t *v_r)
 	return 0;
 }
 
+/* A file's hash: 64 lowercase digits, as backup_manifest_format writes
+ * them (one spelling per hash). */
 static int unhex(const char *s, size_t n, uint8_t out[32])
 {
-	if (n != 64)
-		return -1;
-	for (size_t i = 0; i < 64; i++) {
-		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(d << 4);
-		else
-			out[i / 2] |= (uint8_t)d;
-	}
-	return 0;
+	return n == 64 ? hex_decode(out, s, n, HEX_LOWER_ONLY) : -1;
 }
 
 /* "file PATH SIZE HEX": the value after "file ". */

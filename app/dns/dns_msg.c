@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
+
 #define HDR_LEN 12
 #define RCODE_NOERROR 0
 #define RCODE_NXDOMAIN 3
@@ -377,13 +379,12 @@ void dns_reverse_name(const uint8_t *ip, int ip6, char *out, size_t outsz)
 		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", ip[3], ip[2], ip[1], ip[0]);
 		return;
 	}
-	static const char hex[] = "0123456789abcdef";
 	char tmp[80];
 	size_t o = 0;
 	for (int i = 15; i >= 0; i--) {
-		tmp[o++] = hex[ip[i] & 15];
+		tmp[o++] = hex_lower[ip[i] & 15];
 		tmp[o++] = '.';
-		tmp[o++] = hex[ip[i] >> 4];
+		tmp[o++] = hex_lower[ip[i] >> 4];
 		tmp[o++] = '.';
 	}
 	snprintf(tmp + o, sizeof tmp - o, "ip6.arpa");

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/hex.h"
 
 const char *http_host_normalize(struct arena *a, const char *h)
 {
@@ -249,12 +250,6 @@ int http_head_parse(const char *p, size_t n, struct http_head *h)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-					   : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 int http_query_param(struct str target, const char *name, char *out, size_t outsz)
 {
 	const char *q = memchr(target.p, '?', target.len), *e = target.p + target.len;
@@ -269,7 +264,8 @@ int http_query_param(struct str target, const char *name, char *out, size_t outs
 			for (const char *v = p + nl + 1; v < pe; v++) {
 				int c = (unsigned char)*v;
 				if (c == '%') {
-					int hi = v + 2 < pe ? hexval(v[1]) : -1, lo = hi >= 0 ? hexval(v[2]) : -1;
+					int hi = v + 2 < pe ? hex_digit(v[1]) : -1,
+					    lo = hi >= 0 ? hex_digit(v[2]) : -1;
 					if (lo < 0)
 						return -1;
 					c = hi * 16 + lo;

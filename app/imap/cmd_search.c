@@ -43,12 +43,12 @@
  * The result may be long (one number per message): it goes out through
  * imap_write_big(), which streams what does not fit.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "imap/imap_esearch.h"
@@ -342,8 +342,10 @@ static struct node *compile_key(struct compiler *c, const struct imap_arg *args,
 		if (v.len == 9 && v.p[0] == (email ? 'E' : 'T')) {
 			uint64_t x = 0;
 			size_t k;
-			for (k = 1; k < 9 && isxdigit((unsigned char)v.p[k]) && !isupper((unsigned char)v.p[k]); k++)
-				x = x * 16 + (uint64_t)(isdigit((unsigned char)v.p[k]) ? v.p[k] - '0' : v.p[k] - 'a' + 10);
+			int d;
+			/* lowercase only, as the ids are written: one spelling each */
+			for (k = 1; k < 9 && (d = hex_digit_lower(v.p[k])) >= 0; k++)
+				x = x * 16 + (uint64_t)d;
 			if (k == 9)
 				n->num = x;
 		}

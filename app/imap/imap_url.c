@@ -16,19 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_url.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decodes in[0..n) into out (size outsz, NUL-terminated); the
  * length, or -1 (bad escape, NUL, no room). */
@@ -40,7 +30,8 @@ static long pct_decode(const char *in, size_t n, char *out, size_t outsz)
 		char c = in[i];
 		if (c == '%') {
 			int h, l;
-			if (i + 2 >= n || (h = hexval(in[i + 1])) < 0 || (l = hexval(in[i + 2])) < 0)
+			if (i + 2 >= n || (h = hex_digit(in[i + 1])) < 0 ||
+			    (l = hex_digit(in[i + 2])) < 0)
 				return -1;
 			c = (char)(h * 16 + l);
 			i += 2;
@@ -280,7 +271,7 @@ int imap_url_parse_auth(struct str url, struct imap_url_auth *a)
 		      *t == '-' || *t == '.'))
 			return -1;
 	for (const char *t = q + 1; t < end; t++)
-		if (hexval(*t) < 0)
+		if (hex_digit(*t) < 0)
 			return -1;
 	memcpy(a->mech, p, (size_t)(q - p));
 	memcpy(a->token, q + 1, (size_t)(end - q - 1));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/hex.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -114,15 +115,11 @@ uint32_t jmap_id_num(const char *s, char prefix)
 	if (!s || s[0] != prefix || strlen(s) != 9)
 		return 0;
 	for (int i = 1; i < 9; i++) {
-		char ch = s[i];
-		unsigned d;
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else
+		/* lowercase only: jmap_w_id's spelling is the only one */
+		int d = hex_digit_lower(s[i]);
+		if (d < 0)
 			return 0;
-		n = n << 4 | d;
+		n = n << 4 | (uint32_t)d;
 	}
 	return n;
 }

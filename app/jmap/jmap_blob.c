@@ -16,6 +16,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_decode.h"
@@ -48,32 +49,12 @@ int jmap_upload_setup(const char *dir, uint64_t max_msg)
 	return 0;
 }
 
-static void hex(const uint8_t id[32], char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int jmap_blob_parse(const char *s, uint8_t id_r[32])
 {
+	/* Lowercase only, as we write them: one id, one spelling. */
 	if (!s || s[0] != 'B' || strlen(s) != 65)
 		return -1;
-	for (int i = 0; i < 32; i++) {
-		int h = unhex(s[1 + 2 * i]), l = unhex(s[2 + 2 * i]);
-		if (h < 0 || l < 0)
-			return -1;
-		id_r[i] = (uint8_t)(h << 4 | l);
-	}
-	return 0;
+	return hex_decode(id_r, s + 1, 64, HEX_LOWER_ONLY);
 }
 
 int jmap_part_parse(const char *s, uint32_t *email_r, unsigned *part_r)
@@ -84,7 +65,7 @@ int jmap_part_parse(const char *s, uint32_t *email_r, unsigned *part_r)
 		return -1;
 	s++;
 	for (int i = 0; i < 8; i++) {
-		int d = unhex(s[i]);
+		int d = hex_digit_lower(s[i]); /* lowercase: as for blob ids */
 		if (d < 0)
 			return -1;
 		e = e << 4 | (uint32_t)d;
@@ -164,7 +145,7 @@ int jmap_upload_put(uint32_t account, const char *data, size_t len, const uint8_
 		sweep_dir(dir, now);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
-	hex(id, h);
+	hex_encode(h, id, 32);
 	snprintf(path, sizeof path, "%s/%s", dir, h);
 	/* The same bytes again: only the time to live starts over. */
 	if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
@@ -209,7 +190,7 @@ int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r)
 
 	if (!updir[0])
 		return -1;
-	hex(id, h);
+	hex_encode(h, id, 32);
 	snprintf(path, sizeof path, "%s/%08x/%s", updir, account, h);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -18,6 +18,7 @@
 
 #include "auth/sasl.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
@@ -171,8 +172,7 @@ void jmap_blob_upload(struct jmap_call *c)
 				nbad++;
 			} else {
 				s[0] = 'B';
-				for (int i = 0; i < 32; i++)
-					snprintf(s + 1 + 2 * i, 3, "%02x", id[i]);
+				hex_encode(s + 1, id, 32);
 				jw_key(&ok, o->key);
 				jw_obj_begin(&ok);
 				jw_kstr(&ok, "id", s);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/hex.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
@@ -330,8 +331,7 @@ void jmap_w_blob(struct jw *w, const uint8_t id[32])
 {
 	char s[66];
 	s[0] = 'B';
-	for (int i = 0; i < 32; i++)
-		snprintf(s + 1 + 2 * i, 3, "%02x", id[i]);
+	hex_encode(s + 1, id, 32);
 	jw_str(w, s);
 }
 

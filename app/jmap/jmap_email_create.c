@@ -30,6 +30,7 @@
 
 #include "auth/sasl.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/hostname.h"
 #include "core/str.h"
 #include "jmap/jmap_blob.h"
@@ -204,10 +205,11 @@ static int w_header(struct mk *m, const struct json_value *em)
 			return -1;
 	} else {
 		uint8_t r[12];
+		char rh[2 * sizeof r + 1];
 		randombytes_buf(r, sizeof r);
+		hex_encode(rh, r, sizeof r);
 		buf_append_c(m->out, "Message-ID: <");
-		for (size_t i = 0; i < sizeof r; i++)
-			buf_printf(m->out, "%02x", r[i]);
+		buf_append_c(m->out, rh);
 		buf_printf(m->out, "@%s>\r\n", hostname_now());
 	}
 	for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
@@ -289,7 +291,6 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 		}
 		return "7bit";
 	}
-	static const char hex[] = "0123456789ABCDEF";
 	col = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -310,7 +311,7 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 		if (lit) {
 			buf_append(out, (const char *)&c, 1);
 		} else {
-			char e[3] = { '=', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'=', hex_upper[c >> 4], hex_upper[c & 15]};
 			buf_append(out, e, 3);
 		}
 		col += w;

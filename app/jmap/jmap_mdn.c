@@ -37,6 +37,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/hostname.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_blob.h"
@@ -307,9 +308,8 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 	uint8_t rnd[12];
 	char bnd[64], date[MIME_DATE_MAX];
 	randombytes_buf(rnd, sizeof rnd);
-	int bl = snprintf(bnd, sizeof bnd, "mdn-");
-	for (size_t k = 0; k < sizeof rnd; k++)
-		bl += snprintf(bnd + bl, sizeof bnd - (size_t)bl, "%02x", rnd[k]);
+	memcpy(bnd, "mdn-", 4);
+	hex_encode(bnd + 4, rnd, sizeof rnd);
 	mime_date_format((int64_t)time(NULL), date);
 	buf_init(&m, og.len + 2 * MDN_TEXT_MAX + 64 * 1024);
 	buf_printf(&m, "From: <%s>\r\nTo: ", ident);

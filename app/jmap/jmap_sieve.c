@@ -27,6 +27,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/hex.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
@@ -63,8 +64,8 @@ static struct jmap_ts_obj *ts_objs(struct jmap_call *c, const struct scripts *s)
 		char rend[STORE_SIEVE_NAME_MAX + 100];
 		script_text(c, &s->v[i], &t, h);
 		int n = snprintf(rend, sizeof rend, "%s/%d/", s->v[i].name, s->v[i].active);
-		for (size_t k = 0; k < 8; k++)
-			n += snprintf(rend + n, sizeof rend - (size_t)n, "%02x", h[k]);
+		hex_encode(rend + n, h, 8);
+		n += 16;
 		jmap_ts_digest(&v[i], arena_printf(c->r->a, "S%08x", s->v[i].id), rend, (size_t)n);
 	}
 	buf_free(&t);

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/hex.h"
 #include "jmap/jmap_private.h"
 #include "jmap/jmap_typestate.h"
 #include "store/store.h"
@@ -45,8 +46,7 @@ void jmap_ts_digest(struct jmap_ts_obj *o, const char *id, const char *json, siz
 	uint8_t h[8];
 	o->id = id;
 	crypto_generichash(h, sizeof h, (const uint8_t *)json, len, NULL, 0);
-	for (size_t i = 0; i < sizeof h; i++)
-		snprintf(o->digest + 2 * i, 3, "%02x", h[i]);
+	hex_encode(o->digest, h, sizeof h);
 }
 
 /* The snapshot text of v[0..n) into out; -1 when it does not fit. */

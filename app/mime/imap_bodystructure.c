@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_field.h"
@@ -157,7 +158,6 @@ static int is_attr_char(unsigned char c)
 
 static void param_2231(struct w *w, const struct mime_param *p)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char tmp[3];
 	size_t i, n = 0;
 	struct str cs = (p->flags & MIME_PARAM_UTF8) ? STR_LIT("utf-8") : p->charset;
@@ -177,8 +177,8 @@ static void param_2231(struct w *w, const struct mime_param *p)
 			tmp[n++] = (char)c;
 		} else {
 			tmp[n++] = '%';
-			tmp[n++] = hex[c >> 4];
-			tmp[n++] = hex[c & 15];
+			tmp[n++] = hex_upper[c >> 4];
+			tmp[n++] = hex_upper[c & 15];
 		}
 		if (buf_append(&enc, tmp, n) < 0)
 			w->err = 1;

@@ -3,6 +3,7 @@
  * (see mime_decode.h).
  */
 #include "mime/mime_decode.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 
 #include <errno.h>
@@ -127,16 +128,6 @@ static size_t b64_feed(struct mime_decoder *d, const unsigned char *in, size_t l
 	return n;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static size_t qp_flush_ws(struct mime_decoder *d, char *out)
 {
 	size_t n = d->nws;
@@ -197,7 +188,7 @@ static size_t qp_feed(struct mime_decoder *d, const unsigned char *in, size_t le
 			}
 			break;
 		case QP_EQ:
-			if (hexval(c) >= 0) {
+			if (hex_digit(c) >= 0) {
 				d->hex1 = (char)c;
 				d->state = QP_EQ_HEX;
 				i++;
@@ -219,8 +210,9 @@ static size_t qp_feed(struct mime_decoder *d, const unsigned char *in, size_t le
 			break;
 		case QP_EQ_HEX:
 			d->state = QP_TEXT;
-			if (hexval(c) >= 0) {
-				out[n++] = (char)(hexval((unsigned char)d->hex1) << 4 | hexval(c));
+			if (hex_digit(c) >= 0) {
+				out[n++] =
+				    (char)(hex_digit((unsigned char)d->hex1) << 4 | hex_digit(c));
 				i++;
 			} else {
 				d->errors++;

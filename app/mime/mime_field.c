@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
 
@@ -201,24 +202,14 @@ static void classify_2231(struct raw_param *r)
 	r->is2231 = r->section <= SECTION_MAX;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static size_t percent_decode(struct str s, char *dst)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < s.len; i++) {
-		if (s.p[i] == '%' && i + 2 < s.len && hexv(s.p[i + 1]) >= 0 &&
-		    hexv(s.p[i + 2]) >= 0) {
-			dst[n++] = (char)(hexv(s.p[i + 1]) << 4 | hexv(s.p[i + 2]));
+		if (s.p[i] == '%' && i + 2 < s.len && hex_digit(s.p[i + 1]) >= 0 &&
+		    hex_digit(s.p[i + 2]) >= 0) {
+			dst[n++] = (char)(hex_digit(s.p[i + 1]) << 4 | hex_digit(s.p[i + 2]));
 			i += 2;
 		} else {
 			dst[n++] = s.p[i];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
@@ -95,12 +96,10 @@ static uint32_t entity(const char *in, size_t n, size_t *i)
 			return 0;
 		for (; k < end; k++) {
 			char c = in[k];
-			unsigned d = c >= '0' && c <= '9'		 ? (unsigned)(c - '0')
-				     : hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (unsigned)((c | 0x20) - 'a' + 10)
-											  : 99;
-			if (d == 99 || v > 0x10ffff)
+			int d = hex ? hex_digit(c) : c >= '0' && c <= '9' ? c - '0' : -1;
+			if (d < 0 || v > 0x10ffff)
 				return 0;
-			v = v * (hex ? 16 : 10) + d;
+			v = v * (hex ? 16 : 10) + (uint32_t)d;
 		}
 		*i = end + 1;
 		return v == 0 || v > 0x10ffff ? 0xfffd : v;

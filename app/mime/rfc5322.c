@@ -3,6 +3,7 @@
  * (see rfc5322.h).
  */
 #include "mime/rfc5322.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "mime/mime_decode.h"
@@ -335,16 +336,6 @@ static int b64_val(char c)
 	return -1;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Decodes the text of w into dst (room for w->text.len). Returns length or -1. */
 static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 {
@@ -356,10 +347,11 @@ static ptrdiff_t eword_decode(const struct eword *w, unsigned char *dst)
 
 			if (c == '_') {
 				dst[n++] = ' ';
-			} else if (c == '=' && i + 2 < w->text.len && hexv(w->text.p[i + 1]) >= 0 &&
-			           hexv(w->text.p[i + 2]) >= 0) {
-				dst[n++] = (unsigned char)(hexv(w->text.p[i + 1]) * 16 +
-				                           hexv(w->text.p[i + 2]));
+			} else if (c == '=' && i + 2 < w->text.len &&
+			           hex_digit(w->text.p[i + 1]) >= 0 &&
+			           hex_digit(w->text.p[i + 2]) >= 0) {
+				dst[n++] = (unsigned char)(hex_digit(w->text.p[i + 1]) * 16 +
+				                           hex_digit(w->text.p[i + 2]));
 				i += 2;
 			} else {
 				dst[n++] = (unsigned char)c;

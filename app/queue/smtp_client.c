@@ -14,6 +14,7 @@
 #include <bearssl.h>
 
 #include "auth/sasl.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -130,11 +131,10 @@ static void send_line(struct smtp_client *s, const char *fmt, ...)
 /* RFC 3461 xtext: '+', '=' and octets outside 33..126 as +HH. */
 static void xtext(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c < 33 || c > 126 || c == '+' || c == '=') {
-			char e[3] = {'+', hex[c >> 4], hex[c & 15]};
+			char e[3] = {'+', hex_upper[c >> 4], hex_upper[c & 15]};
 			buf_append(b, e, 3);
 		} else {
 			buf_append(b, s, 1);

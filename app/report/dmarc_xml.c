@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "report/dmarc_report.h"
@@ -100,14 +101,9 @@ static int entity(struct xp *x)
 	unsigned long cp = 0;
 	int digits = 0;
 	for (; x->p < x->end && *x->p != ';'; x->p++, digits++) {
-		int c = (unsigned char)*x->p, d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (hex && c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (hex && c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		int c = (unsigned char)*x->p;
+		int d = hex ? hex_digit(c) : c >= '0' && c <= '9' ? c - '0' : -1;
+		if (d < 0)
 			return -1;
 		if (digits >= 8)
 			return -1; /* no code point needs more */

@@ -18,13 +18,13 @@
  */
 #include <stdio.h>
 
+#include "core/hex.h"
 #include "mime/rfc5322.h"
 #include "sieve/sieve.h"
 #include "sieve/sieve_run.h"
 
 void sieve_header_text(struct buf *out, struct str s)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	int ascii = 1;
 	for (size_t i = 0; i < s.len; i++)
 		ascii &= (unsigned char)s.p[i] < 0x80;
@@ -55,7 +55,7 @@ void sieve_header_text(struct buf *out, struct str s)
 			char ch = c == ' ' ? '_' : (char)c;
 			(void)buf_append(out, &ch, 1);
 		} else {
-			char e[3] = { '=', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'=', hex_upper[c >> 4], hex_upper[c & 15]};
 			(void)buf_append(out, e, 3);
 		}
 		w += need;

@@ -5,16 +5,7 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/hex.h"
 
 /* s with its %XX escapes undone, from a; -1 for a malformed one. */
 static int pct_decode(struct str s, struct arena *a, struct str *out)
@@ -26,7 +17,8 @@ static int pct_decode(struct str s, struct arena *a, struct str *out)
 			d[n++] = s.p[i];
 			continue;
 		}
-		int hi = i + 2 < s.len ? hexval(s.p[i + 1]) : -1, lo = hi >= 0 ? hexval(s.p[i + 2]) : -1;
+		int hi = i + 2 < s.len ? hex_digit(s.p[i + 1]) : -1,
+		    lo = hi >= 0 ? hex_digit(s.p[i + 2]) : -1;
 		if (lo < 0)
 			return -1;
 		d[n++] = (char)(hi * 16 + lo);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "sieve/sieve_lex.h"
 #include "sieve/sieve_private.h"
@@ -80,17 +81,6 @@ static int expect(struct parser *ps, enum sv_tok t, const char *what)
 
 /* ---- encoded-character (RFC 5228 §2.4.2.4) ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
@@ -153,10 +143,10 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 			break;
 		k = j;
 		uint32_t v = 0;
-		while (k < s.len && hexval(s.p[k]) >= 0) {
+		while (k < s.len && hex_digit(s.p[k]) >= 0) {
 			if (k - j >= 8)
 				goto malformed;
-			v = v << 4 | (uint32_t)hexval(s.p[k]);
+			v = v << 4 | (uint32_t)hex_digit(s.p[k]);
 			k++;
 		}
 		if (k == j || (k < s.len && !is_blank(s.p[k]) && s.p[k] != '}'))

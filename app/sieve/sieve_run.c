@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "mime/mime_date.h"
 #include "sieve/sieve_run.h"
@@ -378,7 +379,6 @@ static struct str set_modify(struct run *r, const struct sv_node *n, struct str 
 		v = str_make(o, k);
 	}
 	if (node_tag(n, G_ENCODEURL)) {
-		static const char hex[] = "0123456789ABCDEF";
 		o = arena_alloc(r->a, v.len * 3 + 1);
 		size_t k = 0;
 		for (size_t i = 0; i < v.len; i++) {
@@ -388,8 +388,8 @@ static struct str set_modify(struct run *r, const struct sv_node *n, struct str 
 				o[k++] = (char)c;
 			} else {
 				o[k++] = '%';
-				o[k++] = hex[c >> 4];
-				o[k++] = hex[c & 15];
+				o[k++] = hex_upper[c >> 4];
+				o[k++] = hex_upper[c & 15];
 			}
 		}
 		v = str_make(o, k);

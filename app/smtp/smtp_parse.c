@@ -6,6 +6,7 @@
  * searching for ">" (a quoted local part may contain one).
  */
 #include "smtp/smtp_parse.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 
 #include <arpa/inet.h>
@@ -29,16 +30,6 @@ static int is_digit(unsigned char c)
 static int is_alnum(unsigned char c)
 {
 	return is_alpha(c) || is_digit(c);
-}
-
-static int is_hex(unsigned char c)
-{
-	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static int hex_val(unsigned char c)
-{
-	return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
 /* RFC 5322 atext. */
@@ -405,8 +396,8 @@ static int xtext_valid(struct str s, size_t *decoded_len_r)
 		unsigned char c = (unsigned char)s.p[i];
 
 		if (c == '+') {
-			if (i + 2 >= s.len || !is_hex((unsigned char)s.p[i + 1]) ||
-			    !is_hex((unsigned char)s.p[i + 2]))
+			if (i + 2 >= s.len || hex_digit((unsigned char)s.p[i + 1]) < 0 ||
+			    hex_digit((unsigned char)s.p[i + 2]) < 0)
 				return 0;
 			i += 3;
 		} else if (c >= 33 && c <= 126 && c != '=') {
@@ -432,8 +423,8 @@ int smtp_xtext_decode(struct str s, char *dst, size_t dstsz)
 	}
 	while (i < s.len) {
 		if (s.p[i] == '+') {
-			dst[n++] = (char)(hex_val((unsigned char)s.p[i + 1]) * 16 +
-			                  hex_val((unsigned char)s.p[i + 2]));
+			dst[n++] = (char)(hex_digit((unsigned char)s.p[i + 1]) * 16 +
+			                  hex_digit((unsigned char)s.p[i + 2]));
 			i += 3;
 		} else {
 			dst[n++] = s.p[i++];

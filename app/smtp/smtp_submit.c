@@ -37,6 +37,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "core/hex.h"
 #include "core/hostname.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -156,8 +157,7 @@ static const char *added_fields(struct smtp_session *s, const struct smtp_header
 			/* Unique enough: the session id and transaction number. */
 			snprintf(id, sizeof(id), "%s.%u.%" PRIu64, s->id, s->tx.seq, time_wall());
 		} else {
-			for (size_t i = 0; i < sizeof(rnd); i++)
-				snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+			hex_encode(id, rnd, sizeof(rnd));
 		}
 		out = arena_printf(s->tx.arena, "%sMessage-ID: <%s@%s>\r\n", out, id,
 				   hostname_now());

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "dns/dns_msg.h"
 #include "spam/spam_dnsbl.h"
@@ -233,14 +234,13 @@ int spam_dnsbl_ip_name(const char *ip, const char *zone, char *out, size_t outsz
 		return -1;
 	if ((a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
 		return -1; /* unique local, link-local */
-	static const char hex[] = "0123456789abcdef";
 	if (outsz < 64 + strlen(zone) + 1)
 		return -1;
 	char *p = out;
 	for (int i = 15; i >= 0; i--) {
-		*p++ = hex[a[i] & 15];
+		*p++ = hex_lower[a[i] & 15];
 		*p++ = '.';
-		*p++ = hex[a[i] >> 4];
+		*p++ = hex_lower[a[i] >> 4];
 		*p++ = '.';
 	}
 	strcpy(p, zone);

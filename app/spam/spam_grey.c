@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 #include "spam/spam_grey.h"
 #include "store/store.h"
@@ -54,8 +55,7 @@ void spam_grey_key(const char *ip, const char *mail_from, const char *rcpt, char
 	lower_update(&h, rcpt ? rcpt : "");
 	crypto_generichash_final(&h, d, sizeof d);
 	memcpy(out, "grey/", 5);
-	for (size_t i = 0; i < sizeof d; i++)
-		snprintf(out + 5 + 2 * i, 3, "%02x", d[i]);
+	hex_encode(out + 5, d, sizeof d);
 }
 
 static int64_t expires(const struct spam_grey_rec *r)

@@ -12,12 +12,12 @@
 #include <bearssl.h>
 
 #include "auth/totp.h"
+#include "core/hex.h"
 #include "spam/spam_dnsbl.h"
 
 int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *text, const uint8_t sha256[32],
 		     char *out, size_t outsz)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t d[32];
 	size_t dn = 0;
 	char enc[65];
@@ -60,11 +60,7 @@ int spam_hashbl_name(const struct spam_dnsbl_zone *z, const char *text, const ui
 		for (char *p = enc; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 	} else {
-		for (size_t i = 0; i < dn; i++) {
-			enc[2 * i] = hex[d[i] >> 4];
-			enc[2 * i + 1] = hex[d[i] & 15];
-		}
-		enc[2 * dn] = '\0';
+		hex_encode(enc, d, dn);
 	}
 	int n = snprintf(out, outsz, "%s.%s", enc, z->zone);
 	return n > 0 && (size_t)n < outsz ? 0 : -1;

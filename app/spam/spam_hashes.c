@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "spam/spam_feed.h"
 #include "spam/spam_hashes.h"
 #include "spam/spam_private.h"
@@ -18,12 +19,6 @@ uint64_t spam_hashes_key(const uint8_t sha256[32])
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | sha256[i];
 	return v;
-}
-
-static int hexval(unsigned char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* The first field of exactly 64 hex digits in line[0..n) into d; 0 or -1. */
@@ -40,9 +35,8 @@ static int line_digest(const char *line, size_t n, uint8_t d[32])
 			j++;
 		int alone = j == n || !isalnum((unsigned char)line[j]);
 		if (j - i == 64 && alone && (i == 0 || !isalnum((unsigned char)line[i - 1]))) {
-			for (int k = 0; k < 32; k++)
-				d[k] = (uint8_t)(hexval((unsigned char)line[i + 2 * (size_t)k]) << 4 |
-				                 hexval((unsigned char)line[i + 2 * (size_t)k + 1]));
+			/* the 64 were isxdigit(): either case, and it cannot fail */
+			(void)hex_decode(d, line + i, 64, HEX_ANY_CASE);
 			return 0;
 		}
 		while (j < n && isalnum((unsigned char)line[j]))

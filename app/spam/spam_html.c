@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/utf8.h"
 #include "spam/spam_private.h"
 
@@ -122,14 +123,11 @@ static uint32_t entity_cp(const char *e, size_t n)
 		if (i == n)
 			return 0;
 		for (; i < n; i++) {
-			unsigned c = (unsigned char)e[i], d;
-			if (c >= '0' && c <= '9')
-				d = c - '0';
-			else if (hex && (c | 32) >= 'a' && (c | 32) <= 'f')
-				d = (c | 32) - 'a' + 10;
-			else
+			int c = (unsigned char)e[i];
+			int d = hex ? hex_digit(c) : c >= '0' && c <= '9' ? c - '0' : -1;
+			if (d < 0)
 				return 0;
-			v = v * (hex ? 16 : 10) + d;
+			v = v * (hex ? 16 : 10) + (uint32_t)d;
 			if (v > 0x10ffff)
 				return 0xfffd;
 		}

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/worker.h"
@@ -53,8 +54,7 @@ static void hex_of(const char *msg, size_t len, char out[KEY_HEX + 1])
 	if (body)
 		crypto_generichash_update(&h, (const uint8_t *)body + 4, len - hlen - 4);
 	crypto_generichash_final(&h, id, sizeof id);
-	for (int i = 0; i < KEY_HEX / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	hex_encode(out, id, KEY_HEX / 2);
 }
 
 struct votes {

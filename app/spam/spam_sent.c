@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/worker.h"
@@ -60,8 +61,7 @@ static void key(uint32_t account, const char *id, char out[NAME_MAX_])
 	crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
 	crypto_generichash_final(&st, h, sizeof h);
 	memcpy(out, "sentid/", 7);
-	for (size_t i = 0; i < sizeof h; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", h[i]);
+	hex_encode(out + 7, h, sizeof h);
 }
 
 static void be64(uint8_t *p, int64_t x)

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "core/hex.h"
 #include "dns/psl.h"
 #include "spam/spam_private.h"
 
@@ -114,10 +115,7 @@ size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_
 	for (size_t k = i; k < hend && n + 1 < dstsz; k++) {
 		unsigned char c = (unsigned char)u.p[k];
 		if (c == '%' && k + 2 < hend) { /* percent-encoded host octets */
-			int hi = 0, lo = 0;
-			char a = u.p[k + 1], b = u.p[k + 2];
-			hi = a >= '0' && a <= '9' ? a - '0' : (a | 32) >= 'a' && (a | 32) <= 'f' ? (a | 32) - 87 : -1;
-			lo = b >= '0' && b <= '9' ? b - '0' : (b | 32) >= 'a' && (b | 32) <= 'f' ? (b | 32) - 87 : -1;
+			int hi = hex_digit(u.p[k + 1]), lo = hex_digit(u.p[k + 2]);
 			if (hi >= 0 && lo >= 0) {
 				c = (unsigned char)(hi * 16 + lo);
 				k += 2;

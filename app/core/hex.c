@@ -1,0 +1,49 @@
+/*
+ * hex.c — hexadecimal digits. See hex.h.
+ */
+#include "core/hex.h"
+
+const char hex_lower[17] = "0123456789abcdef";
+const char hex_upper[17] = "0123456789ABCDEF";
+
+int hex_digit(int c)
+{
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return hex_digit_lower(c);
+}
+
+int hex_digit_lower(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+void hex_encode(char *out, const void *in, size_t n)
+{
+	const uint8_t *p = in;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex_lower[p[i] >> 4];
+		out[2 * i + 1] = hex_lower[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int hex_decode(uint8_t *out, const char *in, size_t n, enum hex_case cs)
+{
+	int (*digit)(int) = cs == HEX_LOWER_ONLY ? hex_digit_lower : hex_digit;
+
+	if (n % 2)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = digit((unsigned char)in[2 * i]), lo = digit((unsigned char)in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}

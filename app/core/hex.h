@@ -1,0 +1,52 @@
+/*
+ * hex.h — hexadecimal digits: one decoder and one encoder for the whole
+ * server.
+ *
+ * Hex turns up everywhere in mail: percent escapes (URLs, IMAP URLs,
+ * sieve, RFC 2231), quoted-printable and xtext, reverse-DNS nibbles,
+ * character references, and the digests and ids we print ourselves
+ * (blob ids, backup hashes, tokens). Each used to carry a private copy
+ * of the same few lines; they now share these.
+ *
+ * Case: what peers send is read in either case (hex_digit). Ids and
+ * digests that tern writes are lowercase and have one spelling, so that
+ * they compare as strings; readers of those use hex_digit_lower and
+ * refuse the uppercase spelling. Writers pick the table the format
+ * asks for: lowercase for ours, uppercase where an RFC recommends it
+ * (percent-encoding, quoted-printable, xtext).
+ *
+ * Caveats: nothing here allocates or NUL-terminates unless it says so.
+ */
+#ifndef TERN_CORE_HEX_H
+#define TERN_CORE_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sixteen digits, indexed by value ("0123456789abcdef", "...ABCDEF"). */
+extern const char hex_lower[17];
+extern const char hex_upper[17];
+
+/* The value 0..15 of the digit c (0-9, a-f, A-F), or -1 for any other
+ * c, including negative ones (a signed char over 0x7f). */
+int hex_digit(int c);
+
+/* As hex_digit, but only 0-9 and a-f: for the ids and digests tern
+ * writes, where "AB" is not another spelling of "ab". */
+int hex_digit_lower(int c);
+
+/* Writes the n octets of in as 2n lowercase digits, then a NUL: out must
+ * have room for 2n + 1 chars. */
+void hex_encode(char *out, const void *in, size_t n);
+
+enum hex_case { HEX_ANY_CASE, HEX_LOWER_ONLY };
+
+/*
+ * Decodes the n digits in[0..n) (n even; no NUL needed) into the n / 2
+ * octets out[0..n/2), reading digits as hex_digit does, or as
+ * hex_digit_lower with HEX_LOWER_ONLY. Returns 0, or -1 for an odd n or
+ * a non-digit; out may then be partly written.
+ */
+int hex_decode(uint8_t *out, const char *in, size_t n, enum hex_case cs);
+
+#endif
