@@ -35,9 +35,46 @@ void mime_search_clear(struct mime_search *sm)
 	sm->body_done = 0;
 }
 
+/* The letters of the two-octet range that mime_casefold leaves and
+ * search folds as well (Unicode's CaseFolding.txt, same length): final
+ * sigma, the Greek capitals with tonos and dialytika, the Cyrillic
+ * letters past U+042F (Ukrainian Ґ, Old Church Slavonic, the Caucasian
+ * and Central Asian ones) and Armenian. mime_casefold does not, since
+ * thread keys kept in the store hash subjects it folded (store_thread.c):
+ * changing it would move stored threads. */
+static uint32_t fold_more(uint32_t cp)
+{
+	switch (cp) {
+	case 0x3c2: return 0x3c3; /* ς */
+	case 0x386: return 0x3ac;
+	case 0x388: case 0x389: case 0x38a: return cp + 0x25;
+	case 0x38c: return 0x3cc;
+	case 0x38e: case 0x38f: return cp + 0x3f;
+	case 0x3aa: case 0x3ab: return cp + 0x20;
+	case 0x4c0: return 0x4cf; /* Ӏ */
+	}
+	if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48a && cp <= 0x4bf) ||
+	    (cp >= 0x4d0 && cp <= 0x52f))
+		return cp | 1; /* pairs, capital on the even code point */
+	if (cp >= 0x4c1 && cp <= 0x4ce)
+		return cp & 1 ? cp + 1 : cp; /* pairs, capital on the odd one */
+	if (cp >= 0x531 && cp <= 0x556)
+		return cp + 0x30; /* Armenian */
+	return cp;
+}
+
 void mime_search_fold(char *p, size_t n)
 {
 	mime_casefold(p, n); /* ASCII, Latin, Greek, Cyrillic; same length */
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)p[i], d = (unsigned char)p[i + 1];
+		if (c < 0xce || c > 0xd5 || (d & 0xc0) != 0x80)
+			continue;
+		uint32_t cp = ((uint32_t)(c & 0x1f) << 6) | (d & 0x3f), lc = fold_more(cp);
+		p[i] = (char)(0xc0 | (lc >> 6));
+		p[i + 1] = (char)(0x80 | (lc & 0x3f));
+		i++;
+	}
 }
 
 static int contains(struct str hay, struct str needle)

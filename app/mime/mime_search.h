@@ -5,8 +5,9 @@
  * Design: a struct mime_search holds one message (its bytes and its MIME
  * tree, normally decoded from the cache record) while any number of
  * needles are looked for in it. Matching is a case-insensitive substring
- * test (mime_casefold(): ASCII, Latin-1, Latin Extended-A, Greek and
- * Cyrillic letters fold; other octets compare as they are) on UTF-8
+ * test (mime_search_fold(): ASCII, Latin-1, Latin Extended-A, Greek,
+ * Cyrillic and Armenian letters fold as Unicode's CaseFolding.txt has
+ * them, final sigma included; other octets compare as they are) on UTF-8
  * text: header values are unfolded and their RFC 2047 encoded-words
  * decoded; the body is the text of its text/ leaves, transfer-decoded
  * (base64, quoted-printable) and converted to UTF-8 from their charset

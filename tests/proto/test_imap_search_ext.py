@@ -3,6 +3,7 @@ result "$" of SEARCHRES (RFC 5182) in SEARCH, FETCH, STORE and UID
 EXPUNGE, WITHIN's OLDER/YOUNGER (RFC 5032), SENTBEFORE/SENTON/SENTSINCE on
 the Date header, and the CONDSTORE MODSEQ search key. Exact responses over
 raw connections."""
+import base64
 import re
 import smtplib
 
@@ -167,8 +168,9 @@ def test_imap_search_modseq_key():
 
 def test_imap_search_unicode_case():
     with srv() as s:
+        greek = "=?UTF-8?B?%s?=" % base64.b64encode("ΣΟΦΟΣ Άρθρο Ґанок Աշխարհ".encode()).decode()
         send_raw(s, [mail("=?UTF-8?Q?=C3=89cole_=C3=84rger_=CE=91=CE=B8=CE=AE=CE=BD=CE=B1?="),
-                     mail("plain")])
+                     mail("plain"), mail(greek)])
         r = session(s)
         # Quoted UTF-8 (RFC 9051) and a literal; case folds beyond ASCII.
         assert cmd(r, "a", 'SEARCH CHARSET UTF-8 SUBJECT "école"')[0] == [b"* SEARCH 1"]
@@ -179,6 +181,11 @@ def test_imap_search_unicode_case():
         r.send("ÉCOLE".encode() + b"\r\n")
         assert r.until_tag("d") == [b"* SEARCH 1", b"d OK Search completed."]
         assert cmd(r, "e", 'SEARCH SUBJECT "ecole"')[0] == [b"* SEARCH"]
+        # Final sigma, a capital with tonos, Ukrainian Ґ, Armenian: as
+        # Unicode's case folding has them (RFC 5051's i;unicode-casemap).
+        for word in ("σοφος", "ΣΟΦΟς", "άρθρο", "ґанок", "աշխարհ"):
+            u, t = cmd(r, "w", 'SEARCH CHARSET UTF-8 SUBJECT "%s"' % word)
+            assert u == [b"* SEARCH 3"], (word, u, t)
         # A Latin-1 search string is converted before matching.
         r.send('f SEARCH CHARSET ISO-8859-1 SUBJECT {5}\r\n')
         assert r.line().startswith(b"+")

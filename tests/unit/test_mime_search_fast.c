@@ -146,8 +146,32 @@ static void test_body_find(void)
 	mime_search_clear(&sm);
 }
 
+/* Folding for search: the letters mime_casefold folds, and the ones
+ * only search folds (final sigma, Greek capitals with tonos, Cyrillic
+ * past U+042F, Armenian), each to what CaseFolding.txt gives. */
+static void test_fold_more(void)
+{
+	static const char *const pairs[][2] = {
+	    {"\xce\xa3\xce\x9f\xce\xa6\xce\x9f\xce\xa3", "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x83"}, /* ΣΟΦΟΣ σοφοσ */
+	    {"\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x82", "\xcf\x83\xce\xbf\xcf\x86\xce\xbf\xcf\x83"}, /* σοφος: ς is σ */
+	    {"\xce\x86\xce\x88\xce\x89\xce\x8a\xce\x8c\xce\x8e\xce\x8f\xce\xaa\xce\xab",
+	     "\xce\xac\xce\xad\xce\xae\xce\xaf\xcf\x8c\xcf\x8d\xcf\x8e\xcf\x8a\xcf\x8b"}, /* ΆΈΉΊΌΎΏΪΫ */
+	    {"\xd2\x90\xd1\xb2\xd3\x80\xd3\x81\xd3\x90\xd4\xae", "\xd2\x91\xd1\xb3\xd3\x8f\xd3\x82\xd3\x91\xd4\xaf"}, /* Ґ Ѳ Ӏ Ӂ Ӑ Ԯ */
+	    {"\xd4\xb1\xd5\x96", "\xd5\xa1\xd6\x86"}, /* Armenian Ա Ֆ */
+	    {"\xd2\x82\xd2\x91 x\xce", "\xd2\x82\xd2\x91 x\xce"}, /* a sign, a small letter, a cut one */
+	};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		char b[64];
+		size_t n = strlen(pairs[i][0]);
+		memcpy(b, pairs[i][0], n + 1);
+		mime_search_fold(b, n);
+		CHECK_EQ_STR(b, pairs[i][1]);
+	}
+}
+
 int main(void)
 {
+	test_fold_more();
 	A = arena_new(0);
 	test_root_subject();
 	test_value();
