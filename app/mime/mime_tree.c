@@ -666,6 +666,7 @@ uint32_t mime_tree_find(const struct mime_tree *t, const uint32_t *nums, size_t 
 {
 	uint32_t cur = 0, k;
 	size_t i;
+	int message = 1; /* cur is a message's top part: the root, or one encapsulated */
 
 	if (t->nparts == 0)
 		return MIME_NONE;
@@ -680,13 +681,18 @@ uint32_t mime_tree_find(const struct mime_tree *t, const uint32_t *nums, size_t 
 			cur = cur + 1;
 			for (k = 1; k < nums[i]; k++)
 				cur = t->parts[cur].next;
-		} else if (nums[i] != 1) {
-			/* The body of a non-multipart is its only part, 1. */
+		} else if (nums[i] != 1 || !message) {
+			/* The body of a non-multipart message is its only part,
+			 * 1; a leaf inside a multipart has no parts (RFC 9051
+			 * 6.4.5: "1.1" of a text/plain message names nothing). */
 			return MIME_NONE;
 		}
+		message = 0;
 		if (i + 1 < n && (t->parts[cur].flags & MIME_PART_MESSAGE) &&
-		    t->parts[cur].nchildren == 1)
+		    t->parts[cur].nchildren == 1) {
 			cur = cur + 1;
+			message = 1;
+		}
 	}
 	return cur;
 }

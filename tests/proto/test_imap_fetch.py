@@ -203,6 +203,12 @@ def test_imap_fetch_structure():
         # a part that does not exist is NIL
         got = raw_cmd(r, "n1", "FETCH 2 (BODY.PEEK[7] BODY.PEEK[1.TEXT])").decode()
         assert got == "* 2 FETCH (BODY[7] NIL BODY[1.TEXT] NIL)", got
+        # nor has a leaf a part 1 (RFC 9051 6.4.5), in a multipart or as
+        # a single-part message's body (message 3 is text/plain)
+        got = raw_cmd(r, "n2", "FETCH 2 (BODY.PEEK[1.1])").decode()
+        assert got == "* 2 FETCH (BODY[1.1] NIL)", got
+        got = raw_cmd(r, "n3", "FETCH 3 (BODY.PEEK[1.1])").decode()
+        assert got == "* 3 FETCH (BODY[1.1] NIL)", got
         r.close()
 
         # Sections through imaplib
