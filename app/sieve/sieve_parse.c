@@ -152,7 +152,7 @@ static long decode_one(struct str s, size_t i, char *o, size_t *on)
 		if (k == j || (k < s.len && !is_blank(s.p[k]) && s.p[k] != '}'))
 			goto malformed;
 		if (!unicode) {
-			if (k - j != 2)
+			if (k - j > 2) /* hex-pair = 1*2HEXDIG */
 				goto malformed;
 			o[(*on)++] = (char)v;
 		} else {
@@ -454,7 +454,8 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
-	if (n->id == C_SET && !n->pos[0].v[0].dyn && !is_identifier(n->pos[0].v[0].s)) {
+	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
+	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,
 		     n->pos[0].v[0].s.p);
 		return -1;

@@ -99,6 +99,19 @@ static struct str action_flags(struct run *r, const struct sv_node *n)
 	return out;
 }
 
+/* Two redirect targets are one address when the local parts are equal
+ * octet for octet and the domains in any case (RFC 5321 2.4: a local part
+ * may be case-sensitive, so "X@" and "x@" may be two mailboxes, and
+ * dropping one would lose mail). */
+static int same_address(struct str a, struct str b)
+{
+	ptrdiff_t ia = str_rchr(a, '@'), ib = str_rchr(b, '@');
+	if (ia < 0 || ib < 0 || ia != ib)
+		return str_eq(a, b);
+	return str_eq(str_make(a.p, (size_t)ia), str_make(b.p, (size_t)ib)) &&
+	       str_eq_ci(str_make(a.p + ia, a.len - (size_t)ia), str_make(b.p + ib, b.len - (size_t)ib));
+}
+
 static int has_explicit(struct run *r, enum sieve_action_kind k, struct str target)
 {
 	for (uint32_t i = 0; i < r->res->nactions; i++) {
@@ -107,7 +120,7 @@ static int has_explicit(struct run *r, enum sieve_action_kind k, struct str targ
 			continue;
 		if (k == SIEVE_ACT_KEEP || k == SIEVE_ACT_DISCARD)
 			return 1;
-		if (k == SIEVE_ACT_FILEINTO ? str_eq(a->target, target) : str_eq_ci(a->target, target))
+		if (k == SIEVE_ACT_FILEINTO ? str_eq(a->target, target) : same_address(a->target, target))
 			return 1;
 	}
 	return 0;

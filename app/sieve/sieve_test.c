@@ -274,6 +274,14 @@ static void each_address(struct run *r, struct str raw, struct vals *vs, int add
 			continue;
 		struct str dom = str_eq(list[k].host, STR_LIT("MISSING_DOMAIN")) ? STR_NULL : list[k].host;
 		struct str loc = unquote_local(r, list[k].mailbox);
+		/* An address without a domain ("<>", "root") is not valid in a
+		 * header: no local part or domain of it matches (§2.7.4), and
+		 * "<>" is no address at all (only the envelope's null path
+		 * compares as "", §5.4). */
+		if (!dom.p || !dom.len) {
+			if (addrpart != AP_ALL || !loc.len)
+				continue;
+		}
 		struct str part = addr_part(r, addrpart, loc, dom);
 		if (part.p)
 			vals_add(r, vs, part);

@@ -161,8 +161,11 @@ static void test_core(void)
 	EXPECT("if header :matches \"subject\" \"?af*\" { discard; }", "discard");
 	EXPECT("if header :matches \"x-spam-level\" \"\\\\*\\\\*\\\\*\\\\*\" { discard; }", "discard");
 	EXPECT("redirect \"carol@example.net\";", "redirect \"carol@example.net\"");
-	EXPECT("redirect \"carol@example.net\"; redirect \"CAROL@example.net\";",
+	/* one address: the domain in any case; a local part may be case-sensitive */
+	EXPECT("redirect \"carol@example.net\"; redirect \"carol@EXAMPLE.net\";",
 	       "redirect \"carol@example.net\"");
+	EXPECT("redirect \"carol@example.net\"; redirect \"CAROL@example.net\";",
+	       "redirect \"carol@example.net\"\nredirect \"CAROL@example.net\"");
 	EXPECT("require \"fileinto\"; fileinto \"A\"; fileinto \"A\"; keep;",
 	       "fileinto \"A\"\nkeep");
 	EXPECT("require \"fileinto\"; fileinto \"INBOX\"; keep;", "fileinto \"INBOX\"");
@@ -422,6 +425,27 @@ static void test_extensions(void)
 	/* encoded-character */
 	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${hex:41 42}${unicode:e9}${hex:zz}\";",
 	       "fileinto \"AB\xc3\xa9${hex:zz}\"");
+	/* hex-pair = 1*2HEXDIG: one digit is an octet too, three are not */
+	EXPECT("require [\"encoded-character\", \"fileinto\"]; fileinto \"${hex:41 4 42}${hex:414}\";",
+	       "fileinto \"A\x04" "B${hex:414}\"");
+	/* set names a variable with a constant identifier */
+	EXPECT("require \"variables\"; set \"${a}\" \"x\";",
+	       "error: line 1, column 22: invalid variable name \"${a}\"");
+	/* a header address without a domain matches no local part or domain,
+	 * and "<>" is no address (the envelope's null path is another matter) */
+	{
+		const char *m = "From: <>\r\nTo: root\r\nCc: a@b.example\r\n\r\nx\r\n";
+		CHECK_EQ_STR(run_env("if address :localpart :matches \"from\" \"*\" { discard; }", m,
+		                     "s@x.example", "r@example.com"), "keep");
+		CHECK_EQ_STR(run_env("if address :is \"from\" \"\" { discard; }", m, "s@x.example",
+		                     "r@example.com"), "keep");
+		CHECK_EQ_STR(run_env("if address :domain :matches \"to\" \"*\" { discard; }", m,
+		                     "s@x.example", "r@example.com"), "keep");
+		CHECK_EQ_STR(run_env("if address :all :is \"to\" \"root\" { discard; }", m,
+		                     "s@x.example", "r@example.com"), "discard");
+		CHECK_EQ_STR(run_env("if address :localpart :is \"cc\" \"a\" { discard; }", m,
+		                     "s@x.example", "r@example.com"), "discard");
+	}
 	/* environment */
 	EXPECT("require \"environment\"; if environment :is \"domain\" \"example.com\" { discard; }",
 	       "discard");
