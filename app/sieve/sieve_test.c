@@ -471,6 +471,57 @@ static int test_date(struct run *r, const struct sv_node *t)
 	return match_vals(r, t, &vs, keys);
 }
 
+/* The prologue (before the first delimiter line) and the epilogue
+ * (after the close delimiter's line) of multipart part i, as written;
+ * empty where the delimiters are not found. Returns the octets looked
+ * at (for the run's budget). */
+static uint64_t multipart_outside(struct run *r, uint32_t i, struct str *pro, struct str *epi)
+{
+	const struct mime_part *p = &r->tree.parts[i];
+	const char *msg = r->env->msg;
+	struct str b = mime_param_get(p->params, p->nparams, "boundary");
+	uint64_t end = p->body_end < r->env->len ? p->body_end : r->env->len;
+
+	*pro = *epi = STR_LIT("");
+	if (!b.len || b.len > 70 || p->nchildren == 0)
+		return 0;
+	char delim[74] = "--";
+	memcpy(delim + 2, b.p, b.len);
+	size_t dl = b.len + 2;
+
+	/* the first child's header starts after the first delimiter line */
+	uint64_t first = r->tree.parts[i + 1].hdr_off, at = p->body_off;
+	for (uint64_t k = p->body_off; k + dl <= first; k++)
+		if ((k == p->body_off || msg[k - 1] == '\n') && !memcmp(msg + k, delim, dl)) {
+			at = k;
+			break;
+		}
+	uint64_t pe = at;
+	if (pe > p->body_off && msg[pe - 1] == '\n')
+		pe--;
+	if (pe > p->body_off && msg[pe - 1] == '\r')
+		pe--;
+	*pro = str_make(msg + p->body_off, pe - p->body_off);
+
+	/* the close delimiter follows the last child's body */
+	uint32_t last = i + 1;
+	while (r->tree.parts[last].next != MIME_NONE)
+		last = r->tree.parts[last].next;
+	uint64_t from = r->tree.parts[last].body_end < end ? r->tree.parts[last].body_end : end;
+	uint64_t seen = (first - p->body_off) + (end - from);
+	for (uint64_t k = from; k + dl + 2 <= end; k++) {
+		if (memcmp(msg + k, delim, dl) || msg[k + dl] != '-' || msg[k + dl + 1] != '-')
+			continue;
+		k += dl + 2;
+		while (k < end && msg[k] != '\n')
+			k++;
+		if (k < end)
+			*epi = str_make(msg + k + 1, end - k - 1);
+		break;
+	}
+	return seen;
+}
+
 static int test_body(struct run *r, const struct sv_node *t)
 {
 	struct vals vs = { 0 };
@@ -479,8 +530,8 @@ static int test_body(struct run *r, const struct sv_node *t)
 	int fold = t->match == M_CONTAINS && t->cmp == CMP_CASEMAP;
 
 	msg_tree(r);
-	if (fold)
-		f = arena_zalloc(r->a, r->tree.nparts * sizeof(*f));
+	if (fold) /* a part gives at most two strings (a prologue and an epilogue) */
+		f = arena_zalloc(r->a, 2 * r->tree.nparts * sizeof(*f));
 	if (node_tag(t, G_RAW)) {
 		const struct mime_part *root = &r->tree.parts[0];
 		uint64_t off = root->body_off, end = root->body_end;
@@ -494,10 +545,9 @@ static int test_body(struct run *r, const struct sv_node *t)
 	for (uint32_t i = 0; i < r->tree.nparts; i++) {
 		const struct mime_part *p = &r->tree.parts[i];
 		int want = 0;
-		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
-			continue;
 		if (!ct) {
-			want = mime_part_is(p, "text", NULL);
+			want = !(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) &&
+			       mime_part_is(p, "text", NULL);
 		} else {
 			for (uint32_t k = 0; k < ct->n && !want; k++) {
 				struct str c = arg_str(r, ct, k);
@@ -513,6 +563,25 @@ static int test_body(struct run *r, const struct sv_node *t)
 		}
 		if (!want)
 			continue;
+		/* RFC 5173 §5.2: a matching multipart is searched in its
+		 * prologue and epilogue, a matching message/rfc822 in the
+		 * nested message's header; what they hold is searched only
+		 * where its own type matches. */
+		if (p->flags & MIME_PART_MULTIPART) {
+			struct str pro, epi;
+			if (run_spend(r, multipart_outside(r, i, &pro, &epi) / 64 + 1) < 0)
+				return -1;
+			vals_add(r, &vs, pro);
+			vals_add(r, &vs, epi);
+			continue;
+		}
+		if (p->flags & MIME_PART_MESSAGE) {
+			if (p->nchildren == 1) {
+				const struct mime_part *m = &r->tree.parts[i + 1];
+				vals_add(r, &vs, str_make(r->env->msg + m->hdr_off, m->body_off - m->hdr_off));
+			}
+			continue;
+		}
 		if (msg_part_text(r, i, 0, &text) < 0)
 			return -1;
 		vals_add(r, &vs, text);

@@ -351,6 +351,34 @@ static void test_extensions(void)
 	       "discard");
 	EXPECT("require \"body\"; if body :raw :contains \"SGVsbG8\" { discard; }", "discard");
 	EXPECT("require \"body\"; if body :text :contains \"SGVsbG8\" { discard; }", "keep");
+	{
+		/* RFC 5173 §5.2: a multipart's prologue and epilogue, a nested
+		 * message's header; "" is every type; what a part holds only
+		 * where its own type matches */
+		const char *m = "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
+		                "PROLOGUEWORD\r\n--o\r\nContent-Type: text/plain\r\n\r\nplain BODYWORD\r\n"
+		                "--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: PAPAYA\r\n\r\n"
+		                "INNERWORD\r\n--o--\r\nEPILOGUEWORD\r\n";
+		static const struct {
+			const char *type, *word, *want;
+		} c[] = {
+		    {"multipart", "PROLOGUEWORD", "discard"}, {"multipart", "EPILOGUEWORD", "discard"},
+		    {"multipart", "BODYWORD", "keep"},        {"multipart/mixed", "EPILOGUEWORD", "discard"},
+		    {"message/rfc822", "PAPAYA", "discard"},  {"message", "INNERWORD", "keep"},
+		    {"", "PROLOGUEWORD", "discard"},          {"", "PAPAYA", "discard"},
+		    {"", "INNERWORD", "discard"},             {"text", "PAPAYA", "keep"},
+		    {"text", "INNERWORD", "discard"},         {"text/plain", "BODYWORD", "discard"},
+		};
+		for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+			char script[256];
+			snprintf(script, sizeof script,
+			         "require \"body\"; if body :content \"%s\" :contains \"%s\" { discard; }",
+			         c[i].type, c[i].word);
+			CHECK_EQ_STR(run_env(script, m, "a@b.example", "r@example.com"), c[i].want);
+		}
+		CHECK_EQ_STR(run_env("require \"body\"; if body :contains \"PROLOGUEWORD\" { discard; }", m,
+		                     "a@b.example", "r@example.com"), "keep");
+	}
 	/* copy */
 	EXPECT("require [\"copy\", \"fileinto\"]; fileinto :copy \"A\"; redirect :copy \"x@example.net\";",
 	       "fileinto \"A\"\nredirect \"x@example.net\"\nkeep");
