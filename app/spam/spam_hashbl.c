@@ -81,9 +81,9 @@ static int role_address(const char *a)
 }
 
 /* Gmail ignores dots in a local part and serves googlemail.com as
- * gmail.com, so "j.doe@googlemail.com" is john's one mailbox
- * "jdoe@gmail.com": the form the lists hold (Spamhaus asks it so), and
- * the one a spammer's dotted variants would otherwise hide. */
+ * gmail.com, so "j.doe@googlemail.com" and "jdoe@gmail.com" are one
+ * mailbox, asked about as the second: the form the lists hold (Spamhaus
+ * asks it so), and the one a spammer's dotted variants would hide. */
 static void gmail_canonical(char *low)
 {
 	char *at = strrchr(low, '@');
