@@ -82,6 +82,7 @@ def test_spam_hash_lists():
             sha1("drop.box@payout.test") + "." + ezone: {"A": ["127.0.3.2"]},
             sha1("claims@payout.test") + "." + ezone: {"A": ["127.0.3.2"]},
             sha1("scam@sender2.test") + "." + ezone: {"A": ["127.0.3.2"]},
+            sha1("paydesk@gmail.com") + "." + ezone: {"A": ["127.0.3.2"]},
             sha1("bob@example.test") + "." + ezone: {"A": ["127.0.3.2"]},
             sha1("error@payout.test") + "." + ezone: {"A": ["127.255.255.254"]},
             md5("md5.only@payout.test") + ".ebl.test": {"A": ["127.0.0.2"]},
@@ -112,7 +113,9 @@ def test_spam_hash_lists():
         # An address in the text, in Reply-To, in From: each listed one fires.
         for subject, kw in (("body address", {"body": "Send your fee to Drop.Box@payout.test today."}),
                             ("reply to", {"reply_to": "Claims+Case-12@payout.test"}),
-                            ("from", {"sender": "Scam <scam@sender2.test>"})):
+                            ("from", {"sender": "Scam <scam@sender2.test>"}),
+                            # Gmail's one mailbox, asked without dots at gmail.com
+                            ("gmail", {"body": "Reply to Pay.Desk@GoogleMail.com now."})):
             deliver(s, subject, **kw)
             box, h = header_of(s, subject)
             assert box == "Junk" and "HASHBL_SH_HBL_EMAIL=8.00" in h, (subject, h)
