@@ -454,6 +454,16 @@ static int check_semantics(struct parser *ps, struct sv_node *n)
 			return -1;
 		}
 	}
+	/* RFC 5228 §5.1: address reads only fields that hold addresses */
+	if (n->id == T_ADDRESS)
+		for (uint32_t k = 0; k < n->pos[0].n; k++) {
+			const struct sv_string *h = &n->pos[0].v[k];
+			if (!h->dyn && !sv_address_header(h->s)) {
+				errf(ps, n->line, n->col, "header \"%.*s\" holds no addresses for address",
+				     (int)h->s.len, h->s.p);
+				return -1;
+			}
+		}
 	/* the name is a constant identifier: "${a}" names no variable (RFC 5229 §4) */
 	if (n->id == C_SET && !is_identifier(n->pos[0].v[0].s)) {
 		errf(ps, n->line, n->col, "invalid variable name \"%.*s\"", (int)n->pos[0].v[0].s.len,

@@ -118,6 +118,7 @@ struct sv_spec {
 };
 const struct sv_spec *sv_spec_find(struct str name, int is_test);
 const struct sv_spec *sv_spec_by_id(uint16_t id);
+int sv_address_header(struct str name); /* may the address test read it */
 int sv_tag_find(struct str name);
 const char *sv_tag_name(int tag);
 enum sv_argtype sv_tag_argtype(int tag);

@@ -310,6 +310,32 @@ static const struct sv_spec specs[] = {
 	{ "virustest", T_VIRUSTEST, EXT_VIRUSTEST, 1, 0, 0, "S", T{ MATCH, END } },
 };
 
+/* The header fields the address test reads (RFC 5228 §5.1: it "MUST
+ * [be restricted] to headers that contain addresses", at least From, To,
+ * Cc, Bcc, Sender, Resent-From and Resent-To, and "SHOULD work with any
+ * other header that utilizes an address-list structured syntax"): RFC
+ * 5322's address fields, and the fields delivery, lists and older mail
+ * programs write an address or a path into. Subject, Message-ID or List-Id
+ * are not addresses: testing them with address is a script's mistake,
+ * refused when the name is constant and matching nothing when a variable
+ * names one. */
+static const char *const address_headers[] = {
+	"from", "sender", "reply-to", "to", "cc", "bcc",
+	"resent-from", "resent-sender", "resent-reply-to", "resent-to", "resent-cc", "resent-bcc",
+	"return-path", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
+	"x-envelope-from", "apparently-to", "errors-to", "return-receipt-to",
+	"disposition-notification-to", "mail-followup-to", "mail-reply-to", "x-beenthere",
+	"x-original-from", "x-original-sender", NULL,
+};
+
+int sv_address_header(struct str name)
+{
+	for (int i = 0; address_headers[i]; i++)
+		if (str_eq_ci(name, str_c(address_headers[i])))
+			return 1;
+	return 0;
+}
+
 const struct sv_spec *sv_spec_find(struct str name, int is_test)
 {
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)

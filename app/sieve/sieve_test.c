@@ -107,6 +107,10 @@ static void fields_named(struct run *r, const struct sv_node *n, const struct sv
 	for (uint32_t k = 0; k < names->n; k++) {
 		struct str name = arg_str(r, names, k);
 		uint32_t count = 0, want = 0, seen = 0;
+		/* a variable naming a field without addresses: nothing to read
+		 * (a constant one does not compile) */
+		if (n->id == T_ADDRESS && !sv_address_header(name))
+			continue;
 		if (ix) {
 			for (uint32_t i = 0; i < nf; i++)
 				count += !hf[i].deleted && str_eq_ci(hf[i].name, name);

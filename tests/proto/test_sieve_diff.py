@@ -59,6 +59,11 @@ SCRIPTS = {
     "from_local": 'require "fileinto"; if address :localpart :is "from" "ann" { fileinto "Ann"; }',
     "to_all_ci": 'require "fileinto"; if address :all :is "to" "bob@example.com" { fileinto "ToBob"; }',
     "cc_any": 'require "fileinto"; if address :is ["to", "cc"] "bob@example.com" { fileinto "Direct"; }',
+    # address reads fields that hold addresses (RFC 5228 §5.1): a list's
+    # Resent- and delivery fields are, a Subject is not (both refuse it)
+    "addr_fields": ('require "fileinto"; if address :domain ["resent-from", "x-original-to", "reply-to"] '
+                    '"example.com" { fileinto "Fields"; }'),
+    "addr_subject": 'require "fileinto"; if address :contains "subject" "a" { fileinto "S"; }',
     "list_id": ('require ["fileinto", "variables"]; if header :matches "list-id" "*<*.lists.example.org>" '
                 '{ fileinto "Lists.${2}"; }'),
     "exists": 'require "fileinto"; if exists ["list-id", "precedence"] { fileinto "Bulk"; }',

@@ -474,6 +474,26 @@ static void test_extensions(void)
 		CHECK_EQ_STR(run_env("if address :localpart :is \"cc\" \"a\" { discard; }", m,
 		                     "s@x.example", "r@example.com"), "discard");
 	}
+	/* address reads fields that hold addresses (RFC 5228 §5.1): others do
+	 * not compile, and named by a variable they match nothing */
+	EXPECT("if address :contains \"subject\" \"a\" { discard; }",
+	       "error: line 1, column 4: header \"subject\" holds no addresses for address");
+	EXPECT("if address :is [\"to\", \"List-Id\"] \"a\" { discard; }",
+	       "error: line 1, column 4: header \"List-Id\" holds no addresses for address");
+	{
+		const char *m = "Subject: root@example.org\r\nX-Original-To: bob@example.com\r\n"
+		                "Resent-Reply-To: r@example.net\r\n\r\nx\r\n";
+		CHECK_EQ_STR(run_env("if address :domain \"X-Original-To\" \"example.com\" { discard; }",
+		                     m, "s@x.example", "r@example.com"), "discard");
+		CHECK_EQ_STR(run_env("if address :localpart \"resent-reply-to\" \"r\" { discard; }",
+		                     m, "s@x.example", "r@example.com"), "discard");
+		CHECK_EQ_STR(run_env("require \"variables\"; set \"h\" \"subject\";"
+		                     "if address :matches \"${h}\" \"*\" { discard; }",
+		                     m, "s@x.example", "r@example.com"), "keep");
+		CHECK_EQ_STR(run_env("require \"variables\"; set \"h\" \"x-original-to\";"
+		                     "if address :is \"${h}\" \"bob@example.com\" { discard; }",
+		                     m, "s@x.example", "r@example.com"), "discard");
+	}
 	/* environment */
 	EXPECT("require \"environment\"; if environment :is \"domain\" \"example.com\" { discard; }",
 	       "discard");
