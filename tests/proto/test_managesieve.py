@@ -7,7 +7,8 @@ onto an existing name, unknown names, quota, literals over the limit,
 UNAUTHENTICATE, NOOP's tag); `tern sieve test` prints the actions;
 `tern sieve` and the REST API manage the same stored scripts; at
 delivery, scripts file into named mailboxes (:create, :copy).
-One server serves every case."""
+One server serves every case. The Sieve points the differential run against
+Pigeonhole found are also carried end to end here (test_rfc_points_end_to_end)."""
 import atexit
 import base64
 import os
@@ -414,6 +415,73 @@ def test_fileinto_named_mailboxes():
     assert "LLLL" not in names, names
     m.logout()
     assert s.wait_log("reason=no_such_mailbox") and s.wait_log("reason=name_too_long")
+
+
+def test_rfc_points_end_to_end():
+    """Points of RFC 5228/5229/5173 found by the differential run against
+    Pigeonhole, carried end to end: scripts uploaded over ManageSieve
+    (the ones that must not compile refused there, with the position),
+    messages over SMTP, the result read over IMAP. body :content
+    "multipart" searches a multipart's prologue and epilogue and
+    "message/rfc822" the nested message's header (RFC 5173 §5.2);
+    ${hex:4} is one octet (RFC 5228 §2.4.2.4); address reads
+    X-Original-To, not Subject (RFC 5228 §5.1); set names a variable with
+    a constant (RFC 5229 §4)."""
+    import imaplib
+    import smtplib
+    s = srv()
+    ROSA, ROSA_PW = "rosa@example.test", "rosa-pw-sieve-1"
+    s.cli("account", "add", ROSA, input=ROSA_PW + "\n")
+    c = authed(ROSA, ROSA_PW)
+    r = c.cmd('CHECKSCRIPT "if address :contains \\"subject\\" \\"a\\" { keep; }"')
+    assert r[-1] == b'NO "line 1, column 4: header \\"subject\\" holds no addresses for address"\r\n', r
+    r = c.cmd('PUTSCRIPT "bad" "require \\"variables\\"; set \\"${a}\\" \\"x\\";"')
+    assert r[-1].startswith(b'NO "line 1, column 22: invalid variable name'), r
+    assert c.cmd("LISTSCRIPTS") == [b'OK "Listscripts completed."\r\n']
+    script = (b'require ["fileinto", "body", "mailbox", "encoded-character"];\r\n'
+              b'if body :content "multipart" :contains "prologue-word" { fileinto :create "Prologue"; stop; }\r\n'
+              b'if body :content "multipart" :contains "epilogue-word" { fileinto :create "Epilogue"; stop; }\r\n'
+              b'if body :content "message/rfc822" :contains "Inner-Subject-Word" { fileinto :create "Nested"; stop; }\r\n'
+              b'if address :domain "x-original-to" "lists.example" { fileinto :create "${hex:4c 69 73 74}"; stop; }\r\n')
+    r = c.cmd(b'PUTSCRIPT "rules" {%d+}\r\n' % len(script) + script + b"\r\n")
+    assert r[-1] == b'OK "Putscript completed."\r\n', r
+    assert c.cmd('SETACTIVE "rules"')[-1] == b'OK "Setactive completed."\r\n'
+    c.close()
+
+    def multipart(subject, prologue, epilogue, inner=""):
+        parts = ("--b1\r\nContent-Type: text/plain\r\n\r\nordinary text\r\n")
+        if inner:
+            parts += ("--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+                      "From: x@remote.test\r\nSubject: %s\r\n\r\ninner body\r\n" % inner)
+        return ("From: ann@remote.test\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+                "Content-Type: multipart/mixed; boundary=b1\r\n\r\n%s\r\n%s--b1--\r\n%s\r\n"
+                % (ROSA, subject, prologue, parts, epilogue))
+
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as m:
+        m.sendmail("ann@remote.test", [ROSA], multipart("p1", "prologue-word here", "end"))
+        m.sendmail("ann@remote.test", [ROSA], multipart("e2", "start", "epilogue-word here"))
+        m.sendmail("ann@remote.test", [ROSA], multipart("n3", "start", "end", "Inner-Subject-Word"))
+        m.sendmail("ann@remote.test", [ROSA], multipart("plain4", "start", "end", "other"))
+        m.sendmail("ann@remote.test", [ROSA],
+                   "From: ann@remote.test\r\nTo: dev@lists.example\r\nX-Original-To: dev@lists.example\r\n"
+                   "Subject: l5\r\n\r\nlist mail\r\n")
+        m.sendmail("ann@remote.test", [ROSA],
+                   "From: ann@remote.test\r\nTo: %s\r\nSubject: x@lists.example\r\n\r\nnot a list\r\n" % ROSA)
+    im = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+    im.login(ROSA, ROSA_PW)
+
+    def subjects(box):
+        typ, _ = im.select('"%s"' % box, readonly=True)
+        assert typ == "OK", box
+        typ, data = im.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        return sorted(d[1].decode().strip() for d in data if isinstance(d, tuple))
+
+    assert subjects("Prologue") == ["Subject: p1"]
+    assert subjects("Epilogue") == ["Subject: e2"]
+    assert subjects("Nested") == ["Subject: n3"]
+    assert subjects("List") == ["Subject: l5"]
+    assert subjects("INBOX") == ["Subject: plain4", "Subject: x@lists.example"]
+    im.logout()
 
 
 def test_vacation_replies():
