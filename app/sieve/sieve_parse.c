@@ -488,6 +488,12 @@ static int bind_args(struct parser *ps, const struct sv_spec *sp, struct sv_node
 			pos[npos++] = ra;
 			continue;
 		}
+		/* RFC 5228 §2.6.2: tagged arguments come before the positional ones */
+		if (npos > 0) {
+			errf(ps, ra->line, ra->col, "tag :%.*s after the positional arguments of %s",
+			     (int)ra->tag.len, ra->tag.p, sp->name);
+			return -1;
+		}
 		g = sv_tag_find(ra->tag);
 		for (const uint8_t *t = sp->tags; g >= 0 && *t != G_COUNT_TAGS; t++)
 			ok |= *t == g;

@@ -149,6 +149,44 @@ SCRIPTS = {
     "bad_extracttext": 'require ["variables", "extracttext"]; extracttext "x";',
     "bad_break": 'require "foreverypart"; break;',
     "bad_anychild": 'require "mime"; if exists :anychild "X" { keep; }',
+    # Language points (RFC 5228 §2, §8): case, escapes, multi-line
+    # strings, comments, quantities, unknown and misplaced commands.
+    "case_idents": 'REQUIRE "FileInto"; IF HEADER :CONTAINS "SUBJECT" "e" { FILEINTO "Up"; }',
+    "escapes": 'require "fileinto"; fileinto "a\\\\b\\"c\\d";',
+    "multiline": ('require ["fileinto", "variables"]; set :length "n" text: # a comment\r\n..dot\r\nline\r\n.\r\n;'
+                  ' fileinto "len-${n}";'),
+    "multiline_in_list": ('require "fileinto"; if header :contains "subject" [text:\r\nmoney\r\n.\r\n, "zz"] '
+                          '{ fileinto "T"; }'),
+    "bracket_comment": 'require /* one */ "fileinto"; /* two\r\nlines */ fileinto /**/ "C";',
+    "size_units": ('require "fileinto"; if size :over 1K { fileinto "K"; } elsif size :under 1k { fileinto "k"; }'),
+    "size_huge": 'require "fileinto"; if size :over 4294967296G { fileinto "H"; }',
+    "matches_utf8": 'require "fileinto"; if header :matches "subject" "Gr??e*" { fileinto "U"; }',
+    "matches_escape": 'require "fileinto"; if header :matches "subject" "\\\\[*" { fileinto "E"; }',
+    "contains_empty": 'require "fileinto"; if header :contains "subject" "" { fileinto "E"; }',
+    "is_absent": 'require "fileinto"; if header :is "x-none" "" { fileinto "A"; }',
+    "not_exists": 'require "fileinto"; if not exists ["subject", "from"] { fileinto "N"; }',
+    "anyof_empty_list": 'require "fileinto"; if anyof (false, not true) { fileinto "A"; } else { fileinto "B"; }',
+    "count_addresses": ('require ["relational", "comparator-i;ascii-numeric", "fileinto"]; '
+                        'if address :count "eq" :comparator "i;ascii-numeric" ["to", "cc"] "2" { fileinto "Two"; }'),
+    "value_numeric": ('require ["relational", "comparator-i;ascii-numeric", "fileinto"]; '
+                      'if header :value "gt" :comparator "i;ascii-numeric" "x-priority" "1" { fileinto "P"; }'),
+    "octet_vs_casemap": 'require "fileinto"; if header :contains :comparator "i;octet" "subject" "MONEY" { fileinto "O"; }',
+    "regex_utf8": 'require ["regex", "fileinto"]; if header :regex "subject" "^Gr.+e" { fileinto "R"; }',
+    "envelope_parts": ('require ["envelope", "subaddress", "fileinto"]; if envelope :detail "to" "lists" '
+                       '{ fileinto "D"; } if envelope :domain "from" "EXAMPLE.ORG" { fileinto "F"; }'),
+    "bad_require_late": 'keep; require "fileinto";',
+    "bad_elsif": 'elsif true { keep; }',
+    "bad_unknown_cmd": 'frobnicate;',
+    "bad_unknown_test": 'if frob "x" { keep; }',
+    "bad_no_semicolon": 'keep discard;',
+    "bad_fileinto_no_require": 'fileinto "x";',
+    "bad_tag_order": 'if header "subject" :is "x" { keep; }',
+    "bad_comparator": 'if header :comparator "i;unknown" :is "subject" "x" { keep; }',
+    "bad_empty_test_list": 'if anyof () { keep; }',
+    "bad_string_number": 'require "fileinto"; fileinto 5;',
+    "bad_size_no_arg": 'if size :over { keep; }',
+    "bad_unterminated": 'require "fileinto"; fileinto "x',
+    "bad_comment": 'keep; /* never closed',
 }
 
 # Explained differences: (script, message) -> why.

@@ -403,7 +403,10 @@ static void test_extensions(void)
 	       "discard");
 	EXPECT("require [\"date\", \"relational\"]; if currentdate :value \"ge\" \"date\" \"2026-01-01\" { discard; }",
 	       "discard");
-	EXPECT("require \"index\"; if header :index 2 \"to\" :contains \"carol\" { discard; }", "keep");
+	EXPECT("require \"index\"; if header :index 2 :contains \"to\" \"carol\" { discard; }", "keep");
+	/* tags before the positional arguments (RFC 5228 §2.6.2) */
+	EXPECT("if header \"to\" :contains \"carol\" { discard; }",
+	       "error: line 1, column 16: tag :contains after the positional arguments of header");
 	EXPECT("require \"index\"; if address :index 1 :last :domain \"to\" \"example.com\" { discard; }",
 	       "discard");
 	/* regex */
