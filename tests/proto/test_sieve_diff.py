@@ -187,6 +187,25 @@ SCRIPTS = {
     "bad_size_no_arg": 'if size :over { keep; }',
     "bad_unterminated": 'require "fileinto"; fileinto "x',
     "bad_comment": 'keep; /* never closed',
+    # Variables (RFC 5229): match variables, modifiers, namespaces.
+    "vars_match_groups": ('require ["variables", "fileinto"]; if header :matches "subject" "*e*t*" '
+                          '{ fileinto "${0}|${1}|${2}|${3}|${4}"; }'),
+    "vars_match_q": ('require ["variables", "fileinto"]; if header :matches "subject" "?*" '
+                     '{ fileinto "${1}-${2}"; }'),
+    "vars_failed_match_keeps": ('require ["variables", "fileinto"]; if header :matches "subject" "*" { } '
+                                'if header :matches "subject" "zzz*" { } fileinto "${1}";'),
+    "vars_regex_groups": ('require ["variables", "regex", "fileinto"]; '
+                          'if header :regex "subject" "^([a-z]+) (.*)$" { fileinto "${1}/${2}"; }'),
+    "vars_modifiers": ('require ["variables", "fileinto"]; set :upper :lowerfirst "a" "hello World"; '
+                       'set :quotewildcard "b" "a*b?c\\\\"; set :length "c" "${b}"; fileinto "${a}.${b}.${c}";'),
+    "vars_encodeurl": ('require ["variables", "fileinto", "enotify"]; set :encodeurl "u" "a b&c/é~"; '
+                       'fileinto "${u}";'),
+    "vars_unknown_ns": ('require ["variables", "fileinto"]; fileinto "x${env.foo}y${unset}z";'),
+    "vars_numeric_name": ('require ["variables", "fileinto"]; set "a" "1"; fileinto "${00}${a}${ a}";'),
+    "vars_string_count": ('require ["variables", "relational", "comparator-i;ascii-numeric", "fileinto"]; '
+                          'if string :count "eq" :comparator "i;ascii-numeric" ["a", "", "b"] "2" { fileinto "two"; }'),
+    "bad_vars_set_args": 'require "variables"; set "a";',
+    "bad_vars_mod_twice": 'require "variables"; set :lower :upper "a" "b";',
 }
 
 # Explained differences: (script, message) -> why.
