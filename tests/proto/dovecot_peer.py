@@ -9,7 +9,8 @@ on the IMAP port, and on ManageSieve); courier=True gives the Courier
 style of names (a personal namespace "INBOX." with "." as separator) plus
 a public namespace "Public." holding a folder of its own; sieve=True runs
 ManageSieve (dovecot-managesieved) on self.sieve_port, scripts kept under
-each user's home."""
+each user's home; pop3=True runs POP3 (dovecot-pop3d) on self.pop3_port,
+and with cert POP3S on self.pop3s_port too."""
 import grp
 import os
 import pwd
@@ -70,6 +71,17 @@ namespace public {{
 }}
 """
 
+POP3 = """\
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pport}
+  }}
+  inet_listener pop3s {{
+    port = {psport}
+  }}
+}}
+"""
+
 SIEVE = """\
 service managesieve-login {{
   inet_listener sieve {{
@@ -96,7 +108,7 @@ def _children(pid):
 
 
 class DovecotPeer:
-    def __init__(self, users, cert=None, courier=False, sieve=False, extra=""):
+    def __init__(self, users, cert=None, courier=False, sieve=False, pop3=False, extra=""):
         """users: [(name, password)]; each gets an empty Maildir INBOX.
         extra: more configuration lines (settings of one test)."""
         self.tmp = tempfile.mkdtemp(prefix="tern-dovecot-")
@@ -105,17 +117,21 @@ class DovecotPeer:
         nobody = pwd.getpwnam("nobody")
         nogroup = grp.getgrgid(nobody.pw_gid)
         self.sieve_port = free_port() if sieve else 0
+        self.pop3_port = free_port() if pop3 else 0
+        self.pop3s_port = free_port() if pop3 and cert else 0
         for sub in ("run", "state", "home", "mail", "public"):
             os.makedirs(os.path.join(self.tmp, sub))
         ssl = "ssl = no"
         if cert:
             ssl = "ssl = yes\nssl_cert = <%s\nssl_key = <%s" % cert
         extra = (COURIER.format(d=self.tmp) if courier else "") + \
-            (SIEVE.format(sport=self.sieve_port) if sieve else "") + extra
+            (SIEVE.format(sport=self.sieve_port) if sieve else "") + \
+            (POP3.format(pport=self.pop3_port, psport=self.pop3s_port) if pop3 else "") + extra
         with open(os.path.join(self.tmp, "dovecot.conf"), "w") as f:
             f.write(CONF.format(d=self.tmp, uid=nobody.pw_name, gid=nogroup.gr_name,
                                 port=self.port, ssl=ssl, extra=extra,
-                                protocols="imap sieve" if sieve else "imap"))
+                                protocols="imap" + (" sieve" if sieve else "") +
+                                (" pop3" if pop3 else "")))
         pw = os.path.join(self.tmp, "passwd")
         with open(pw, "w") as f:
             for u, p in users:
