@@ -728,7 +728,9 @@ static void dispatch(struct smtp_session *s, struct str line)
 		close_with(s, "quit");
 		break;
 	case SMTP_VERB_VRFY:
-		smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		/* 2.0.0, not 2.5.2: RFC 3463 X.5.2 is a syntax error, "useful
+		 * only as a permanent error". */
+		smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
 		break;
 	case SMTP_VERB_EXPN:
 		smtp_reply(s, "502 5.5.1 Error: EXPN not available");
