@@ -55,7 +55,7 @@
 enum smtp_line_result {
 	SMTP_LINE_FOUND = 1,
 	SMTP_LINE_MORE = 0,
-	SMTP_LINE_TOO_LONG = -1, /* no CRLF within max octets: 500 5.5.6 */
+	SMTP_LINE_TOO_LONG = -1, /* no CRLF within max octets: 500 5.5.2 */
 	SMTP_LINE_BARE_LF = -2,  /* line ended by LF without CR */
 	SMTP_LINE_BARE_CR = -3,  /* a CR not followed by LF inside the line */
 	SMTP_LINE_NUL = -4,      /* a NUL octet inside the line */

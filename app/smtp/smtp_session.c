@@ -809,12 +809,18 @@ void smtp_session_input(struct smtp_session *s)
 			continue;
 		}
 		buf_consume(in, consumed);
-		if (s->state == SMTP_S_AUTH)
+		int in_auth = s->state == SMTP_S_AUTH;
+		if (in_auth)
 			s->state = SMTP_S_HELO; /* a broken SASL response ends the exchange */
 		switch (r) {
 		case SMTP_LINE_TOO_LONG:
 			s->discarding = 1;
-			smtp_reply(s, "500 5.5.6 Error: line too long");
+			/* X.5.6 is registered for a SASL response only (RFC 4954
+			 * §6); a command line too long is a syntax error. */
+			if (in_auth)
+				smtp_reply(s, "500 5.5.6 Authentication Exchange line is too long");
+			else
+				smtp_reply(s, "500 5.5.2 Error: line too long");
 			break;
 		case SMTP_LINE_BARE_LF:
 			smtp_reply(s, "500 5.5.2 Error: bare <LF> received; lines must end with <CR><LF>");

@@ -160,6 +160,12 @@ def test_sasl_protocol_errors():
         assert c.docmd("AUTH PLAIN")[0] == 334          # empty challenge
         assert c.docmd("*")[0] == 501                   # client cancels
         assert c.docmd("AUTH PLAIN !!notbase64")[0] == 501
+        # A SASL response past the line limit: 5.5.6 (RFC 4954 §6), and
+        # the exchange is over.
+        assert c.docmd("AUTH PLAIN")[0] == 334
+        code, text = c.docmd("A" * 5000)
+        assert (code, text[:5]) == (500, b"5.5.6"), (code, text)
+        assert c.docmd("NOOP")[0] == 250
         assert c.docmd("AUTH LOGIN")[0] == 334
         code, text = c.docmd(base64.b64encode(ALICE.encode()).decode())
         assert (code, text) == (334, b"UGFzc3dvcmQ6"), (code, text)
