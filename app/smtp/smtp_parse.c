@@ -529,8 +529,15 @@ static int parse_param(struct smtp_cmd *cmd, struct str tok, int is_mail, struct
 
 	if (is_mail && str_eq_ci_c(key, "SIZE")) {
 		bit = SMTP_PARAM_SIZE;
-		if (!has_val || str_to_u64(val, UINT64_MAX, &prm->size) < 0)
+		/* size-value = 1*20DIGIT (RFC 1870 §5): twenty digits past 2^64
+		 * are well formed, just too big (552 from the session). */
+		if (!has_val || val.len > 20)
 			return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad SIZE value", tok);
+		for (i = 0; i < val.len; i++)
+			if (!is_digit((unsigned char)val.p[i]))
+				return fail(cmd, SMTP_PARSE_BAD_PARAM, "bad SIZE value", tok);
+		if (str_to_u64(val, UINT64_MAX, &prm->size) < 0)
+			prm->size = UINT64_MAX;
 	} else if (is_mail && str_eq_ci_c(key, "BODY")) {
 		bit = SMTP_PARAM_BODY;
 		if (str_eq_ci_c(val, "7BIT"))
