@@ -794,6 +794,35 @@ int smtp_cmd_parse(struct str line, struct smtp_cmd *cmd)
 	}
 }
 
+/*
+ * Writes into dst (room for q.len octets) the dot-string a quoted local
+ * part q stands for, when it stands for one: "bob" is bob, "b\ob" is bob
+ * too. Returns its length, or 0 when the content is no dot-string ("john
+ * doe", "", "a..b"), which then keeps its quotes.
+ */
+static size_t quoted_as_dot_string(struct str q, char *dst)
+{
+	size_t n = 0, i;
+	int need_atom = 1;
+
+	for (i = 1; i + 1 < q.len; i++) {
+		unsigned char c = (unsigned char)q.p[i];
+		if (c == '\\')
+			c = (unsigned char)q.p[++i]; /* parse_local checked the pair */
+		if (c == '.') {
+			if (need_atom)
+				return 0;
+			need_atom = 1;
+		} else if (c >= 0x80 || is_atext(c)) {
+			need_atom = 0; /* UTF-8 was validated by parse_local */
+		} else {
+			return 0;
+		}
+		dst[n++] = (char)c;
+	}
+	return need_atom ? 0 : n;
+}
+
 int smtp_path_address(const struct smtp_path *path, char *dst, size_t dstsz)
 {
 	size_t n = 0, i;
@@ -808,8 +837,16 @@ int smtp_path_address(const struct smtp_path *path, char *dst, size_t dstsz)
 		local = STR_LIT("postmaster");
 	if (local.len + 1 > dstsz)
 		return -1;
-	memcpy(dst, local.p, local.len);
-	n = local.len;
+	/* RFC 5322 §3.2.4: "quoted-string is identical to atom,
+	 * semantically", so "bob"@d is bob@d's mailbox; the one spelling
+	 * is what the store and the Return-Path see (RFC 5321 §4.1.2 asks
+	 * for the unquoted form where it can be written so). */
+	if (path->quoted)
+		n = quoted_as_dot_string(local, dst);
+	if (n == 0) {
+		memcpy(dst, local.p, local.len);
+		n = local.len;
+	}
 	if (path->domain.len) {
 		if (n + 1 + path->domain.len + 1 > dstsz) {
 			dst[0] = '\0';

@@ -256,8 +256,10 @@ int smtp_addr_literal_valid(struct str s);
 int smtp_utf8_valid(struct str s);
 
 /*
- * Writes the address of path as the store keys it: local part untouched,
- * "@", domain lowercased (ASCII only), NUL-terminated into dst. A null path
+ * Writes the address of path as the store keys it: local part as sent,
+ * except that a quoted one that can be written as a dot-string is
+ * ("bob" becomes bob, "b\ob" too; "john doe" keeps its quotes), "@",
+ * domain lowercased (ASCII only), NUL-terminated into dst. A null path
  * gives "" and <postmaster> gives "postmaster". Returns the length written
  * (without NUL), or -1 when dstsz is too small (dst is then "" if dstsz >
  * 0). SMTP_ADDRESS_BUF always suffices for a path smtp_cmd_parse() accepted.

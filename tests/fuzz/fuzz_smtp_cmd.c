@@ -2,13 +2,28 @@
  * fuzz_smtp_cmd.c — smtp_line_find() + smtp_cmd_parse() on a byte stream.
  * The stream is framed whole and again in two feeds split at a point taken
  * from the data; both must find the same lines. Every line is parsed, and
- * accepted paths must fit SMTP_ADDRESS_BUF.
+ * accepted paths must fit SMTP_ADDRESS_BUF and read back as themselves.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "smtp/smtp_parse.h"
+
+/* The address a path is kept as (quotes dropped where they can be,
+ * the domain in lower case) is a path of its own, kept the same way. */
+static void check_again(const char *addr, size_t n)
+{
+	char line[SMTP_ADDRESS_BUF + 16], again[SMTP_ADDRESS_BUF];
+	struct smtp_cmd cmd;
+
+	memcpy(line, "RCPT TO:<", 9);
+	memcpy(line + 9, addr, n);
+	line[9 + n] = '>';
+	assert(smtp_cmd_parse(str_make(line, 10 + n), &cmd) == 0);
+	assert(smtp_path_address(&cmd.path, again, sizeof(again)) == (int)n);
+	assert(memcmp(again, addr, n) == 0);
+}
 
 /* Frames p[0..have) from *pos like a session would; returns a running hash. */
 static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, uint32_t h)
@@ -38,8 +53,12 @@ static uint32_t frame(const char *p, size_t have, size_t *pos, int *discarding, 
 			int rc = smtp_cmd_parse(str_make(p + *pos, ll), &cmd);
 
 			assert(rc <= 0 && rc >= SMTP_PARSE_BAD_PARAM);
-			if (rc == 0 && (cmd.verb == SMTP_VERB_MAIL || cmd.verb == SMTP_VERB_RCPT))
-				assert(smtp_path_address(&cmd.path, addr, sizeof(addr)) >= 0);
+			if (rc == 0 && (cmd.verb == SMTP_VERB_MAIL || cmd.verb == SMTP_VERB_RCPT)) {
+				int n = smtp_path_address(&cmd.path, addr, sizeof(addr));
+				assert(n >= 0);
+				if (n > 0)
+					check_again(addr, (size_t)n);
+			}
 			h = h * 31 + (uint32_t)(rc + 5) * 100 + (uint32_t)cmd.verb;
 		}
 		*pos += c;

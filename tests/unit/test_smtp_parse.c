@@ -732,6 +732,25 @@ static void test_helpers(void)
 	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<\"A B\"@[IPv6:ABCD::1]>"), &cmd), 0);
 	smtp_path_address(&cmd.path, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "\"A B\"@[ipv6:abcd::1]");
+	/* A quoted local part that is a dot-string in quotes loses them. */
+	static const char *const unquote[][2] = {
+	    {"RCPT TO:<\"bob\"@x.example>", "bob@x.example"},
+	    {"RCPT TO:<\"b\\ob.smith\"@x.example>", "bob.smith@x.example"},
+	    {"RCPT TO:<\"j\xC3\xB6rg\"@x.example>", "j\xC3\xB6rg@x.example"},
+	    {"RCPT TO:<\"a+b=c\"@x.example>", "a+b=c@x.example"},
+	    {"RCPT TO:<\"john doe\"@x.example>", "\"john doe\"@x.example"},
+	    {"RCPT TO:<\"a..b\"@x.example>", "\"a..b\"@x.example"},
+	    {"RCPT TO:<\".a\"@x.example>", "\".a\"@x.example"},
+	    {"RCPT TO:<\"a.\"@x.example>", "\"a.\"@x.example"},
+	    {"RCPT TO:<\"\"@x.example>", "\"\"@x.example"},
+	    {"RCPT TO:<\"a\\\"b\"@x.example>", "\"a\\\"b\"@x.example"},
+	    {"RCPT TO:<\"a@b\"@x.example>", "\"a@b\"@x.example"},
+	};
+	for (size_t i = 0; i < sizeof(unquote) / sizeof(unquote[0]); i++) {
+		CHECK_EQ_INT(smtp_cmd_parse(str_c(unquote[i][0]), &cmd), 0);
+		CHECK_EQ_INT(smtp_path_address(&cmd.path, buf, sizeof(buf)), (int)strlen(unquote[i][1]));
+		CHECK_EQ_STR(buf, unquote[i][1]);
+	}
 	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<Ü@BÜCHER.Example>"), &cmd), 0);
 	smtp_path_address(&cmd.path, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "Ü@bÜcher.example");
