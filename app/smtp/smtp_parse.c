@@ -666,6 +666,7 @@ static int parse_bdat(struct smtp_cmd *cmd)
 		return fail(cmd, SMTP_PARSE_SYNTAX, "expected BDAT size [LAST]", arg);
 	if (str_to_u64(num, UINT64_MAX, &cmd->bdat_size) < 0)
 		return fail(cmd, SMTP_PARSE_SYNTAX, "bad BDAT chunk size", num);
+	cmd->bdat_sized = 1;
 	if (rest.len == 0)
 		return 0;
 	if (!str_eq_ci_c(rest, "LAST"))

@@ -205,9 +205,12 @@ struct smtp_cmd {
 	struct smtp_path path;
 	struct smtp_params params;
 
-	/* BDAT; BURL's url and LAST */
+	/* BDAT; BURL's url and LAST. bdat_sized: the chunk size was read,
+	 * even when the rest of the line is bad, so its octets can be
+	 * skipped. */
 	uint64_t bdat_size;
 	unsigned bdat_last : 1;
+	unsigned bdat_sized : 1;
 	struct str burl_url;
 
 	/* AUTH: mechanism (upper- or lower-case as sent) and optional initial

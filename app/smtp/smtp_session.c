@@ -631,6 +631,32 @@ static const struct smtp_verb_rule verb_rules[] = {
 	{ SMTP_VERB_AUTH, ANY_CMD, NULL },
 };
 
+/*
+ * After the reply to a BDAT that was refused: its chunk follows, and must
+ * not be read as commands (RFC 3030 §2: the data are sent right after the
+ * command line, whatever the reply). With its size known, it is skipped,
+ * and a transaction it was part of is failed, so that a later BDAT LAST
+ * cannot deliver the message without it. Without, nothing says where
+ * the commands start again: the session ends (RFC 5321 §3.8 allows a
+ * close after a 421).
+ */
+static void bdat_refused(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (cmd->bdat_sized) {
+		s->skip_bytes = cmd->bdat_size;
+		if (s->in_tx && s->state == SMTP_S_RCPT) {
+			s->tx.used_bdat = 1;
+			s->tx.data_failed = 1;
+		}
+		return;
+	}
+	if (s->state == SMTP_S_CLOSING)
+		return; /* too many errors: already said and closing */
+	smtp_reply(s, "421 4.5.0 %s Error: cannot find the end of that BDAT chunk, closing connection",
+		   hostname_now());
+	close_with(s, "bdat_unframed");
+}
+
 static void bad_syntax(struct smtp_session *s, struct smtp_cmd *cmd, int r)
 {
 	const char *why = cmd->err ? cmd->err : "syntax error";
@@ -666,20 +692,20 @@ static void dispatch(struct smtp_session *s, struct str line)
 		if (verb_rules[i].verb == cmd.verb)
 			rule = &verb_rules[i];
 	if (!rule || !(rule->states & ST(s->state))) {
-		/* A refused BDAT still sends its chunk: skip those bytes, or
-		 * they would be read as commands. */
-		if (cmd.verb == SMTP_VERB_BDAT && r == SMTP_PARSE_OK)
-			s->skip_bytes = cmd.bdat_size;
 		const char *why = rule && rule->wrong_state ? rule->wrong_state
 							     : "503 5.5.1 Error: bad sequence of commands";
 		if (cmd.verb == SMTP_VERB_MAIL && (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT))
 			why = "503 5.5.1 Error: nested MAIL command"; /* a transaction is open */
 		smtp_reply(s, "%s", why);
 		smtp_session_error(s);
+		if (cmd.verb == SMTP_VERB_BDAT)
+			bdat_refused(s, &cmd);
 		return;
 	}
 	if (r != SMTP_PARSE_OK) {
 		bad_syntax(s, &cmd, r);
+		if (cmd.verb == SMTP_VERB_BDAT)
+			bdat_refused(s, &cmd);
 		return;
 	}
 	switch (cmd.verb) {

@@ -732,6 +732,15 @@ static void test_helpers(void)
 	CHECK_EQ_INT(smtp_cmd_parse(str_c("MAIL FROM:<\"A B\"@[IPv6:ABCD::1]>"), &cmd), 0);
 	smtp_path_address(&cmd.path, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "\"A B\"@[ipv6:abcd::1]");
+	/* A bad BDAT says whether its chunk size was read (to skip it). */
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("BDAT 5 MORE"), &cmd), SMTP_PARSE_SYNTAX);
+	CHECK(cmd.bdat_sized && cmd.bdat_size == 5);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("BDAT 5x"), &cmd), SMTP_PARSE_SYNTAX);
+	CHECK(!cmd.bdat_sized);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("BDAT"), &cmd), SMTP_PARSE_SYNTAX);
+	CHECK(!cmd.bdat_sized);
+	CHECK_EQ_INT(smtp_cmd_parse(str_c("BDAT 0 LAST"), &cmd), 0);
+	CHECK(cmd.bdat_sized && cmd.bdat_last);
 	/* A quoted local part that is a dot-string in quotes loses them. */
 	static const char *const unquote[][2] = {
 	    {"RCPT TO:<\"bob\"@x.example>", "bob@x.example"},
