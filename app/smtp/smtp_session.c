@@ -696,6 +696,8 @@ static void dispatch(struct smtp_session *s, struct str line)
 							     : "503 5.5.1 Error: bad sequence of commands";
 		if (cmd.verb == SMTP_VERB_MAIL && (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT))
 			why = "503 5.5.1 Error: nested MAIL command"; /* a transaction is open */
+		if (cmd.verb == SMTP_VERB_STARTTLS && (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT))
+			why = "503 5.5.1 Error: MAIL transaction in progress";
 		smtp_reply(s, "%s", why);
 		smtp_session_error(s);
 		if (cmd.verb == SMTP_VERB_BDAT)
