@@ -345,9 +345,13 @@ class PostfixPeer:
     """A private Postfix on ip:port (Debian's postfix, no chroot, own
     config/queue/data dirs) that delivers every address of `domain` into one
     Maildir with virtual(8). Started with `postfix -c DIR start`; stopped with
-    `postfix -c DIR stop` (only this instance)."""
+    `postfix -c DIR stop` (only this instance).
 
-    def __init__(self, ip, port, domain):
+    mailboxes: the addresses that exist (others get 550 5.1.1 at RCPT),
+    instead of every address of the domain; main_extra: main.cf lines
+    appended (a parameter set twice takes its last value)."""
+
+    def __init__(self, ip, port, domain, mailboxes=None, main_extra=""):
         self.ip, self.port, self.domain = ip, port, domain
         self.base = tempfile.mkdtemp(prefix="tern-postfix-")
         os.chmod(self.base, 0o755)
@@ -363,7 +367,8 @@ class PostfixPeer:
         os.chown(self.data, pf.pw_uid, pf.pw_gid)
         os.chown(self.vmail, nobody.pw_uid, nobody.pw_gid)
         with open(os.path.join(self.conf, "vmailbox"), "w") as f:
-            f.write("@%s box/\n" % domain)
+            for addr in mailboxes or ["@" + domain]:
+                f.write("%s box/\n" % addr)
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write(f"""compatibility_level = 3.6
 queue_directory = {self.queue}
@@ -392,7 +397,7 @@ virtual_mailbox_base = {self.vmail}
 virtual_mailbox_maps = texthash:{self.conf}/vmailbox
 virtual_uid_maps = static:{nobody.pw_uid}
 virtual_gid_maps = static:{nobody.pw_gid}
-""")
+{main_extra}""")
         self_signed(self.base, "postfix." + domain)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(f"""{ip}:{port} inet n - n - - smtpd
