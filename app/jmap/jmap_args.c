@@ -43,6 +43,38 @@ int jmap_id_valid(const char *s, size_t n)
 	return 1;
 }
 
+const struct json_value *jmap_ids_unique(struct arena *a, const struct json_value *ids)
+{
+	const struct json_value *e, *f;
+
+	/* At most JMAP_MAX_OBJECTS_IN_GET ids (checked before): quadratic is
+	 * 125,000 comparisons at worst, and nothing is allocated when no id
+	 * repeats, the usual case. */
+	for (e = ids ? ids->first : NULL; e; e = e->next) {
+		for (f = ids->first; f != e && strcmp(f->str, e->str); f = f->next)
+			;
+		if (f != e)
+			break;
+	}
+	if (!e)
+		return ids;
+	struct json_value *u = arena_zalloc(a, sizeof *u), **tail = &u->first;
+	u->type = JSON_ARRAY;
+	for (e = ids->first; e; e = e->next) {
+		for (f = ids->first; f != e && strcmp(f->str, e->str); f = f->next)
+			;
+		if (f != e)
+			continue;
+		struct json_value *n = arena_alloc(a, sizeof *n);
+		*n = *e;
+		n->next = NULL;
+		*tail = n;
+		tail = &n->next;
+		u->count++;
+	}
+	return u;
+}
+
 static int is_int(const struct json_value *v, int64_t lo)
 {
 	return v->type == JSON_NUMBER && v->is_int && v->integer >= lo && v->integer <= MAX_SAFE_INT;
@@ -244,6 +276,7 @@ int jmap_get_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n,
 		jmap_error(c, "requestTooLarge", NULL);
 		return -1;
 	}
+	g->ids = jmap_ids_unique(c->r->a, g->ids);
 	return 0;
 }
 

@@ -258,6 +258,7 @@ void jmap_blob_get(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	ids = jmap_ids_unique(c->r->a, ids);
 	struct buf nf;
 	struct jw nfw;
 	int nnf = 0;
@@ -404,6 +405,7 @@ void jmap_blob_lookup(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	ids = jmap_ids_unique(c->r->a, ids);
 	struct buf nf;
 	struct jw nfw;
 	buf_init(&nf, JMAP_RESPONSE_MAX / 4);

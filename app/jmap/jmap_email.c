@@ -457,6 +457,7 @@ void jmap_email_get(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	ids = jmap_ids_unique(c->r->a, ids);
 	if (jmap_state(c, state) < 0)
 		return;
 	uint32_t *nums;

@@ -153,6 +153,12 @@ int jmap_args_check(struct jmap_call *c, const struct jmap_arg *args, size_t n);
 const struct json_value *jmap_arg(const struct jmap_call *c, const char *name);
 /* 1 when s is a valid Id (RFC 8620 §1.2). */
 int jmap_id_valid(const char *s, size_t n);
+/*
+ * A /get's ids (an Id[] array) with each id kept once, at its first
+ * place: ids itself when no id repeats, else a new array from a. RFC
+ * 8620 §5.1: an id given twice is in list or notFound once.
+ */
+const struct json_value *jmap_ids_unique(struct arena *a, const struct json_value *ids);
 
 /* Ids in the store's numbering: "M%08x" etc. parsed; 0 when not ours. */
 uint32_t jmap_id_num(const char *s, char prefix);
@@ -207,6 +213,7 @@ void jmap_w_raw_or_null(struct jw *w, const char *key, const struct buf *b, int 
  * args (accountId, ids, properties and the type's own), refuses more
  * than JMAP_MAX_OBJECTS_IN_GET ids (requestTooLarge) and any property
  * not in known[0..n) (invalidArguments); 0, or -1 with the error set.
+ * g->ids is the ids without repeats (jmap_ids_unique).
  * wants: 1 when property p is asked for ("id" always); has_id: 1 when
  * id is asked for (ids null asks for every one). list writes
  * {accountId, state, "list": [ (state NULL: {"list": [, for a type
