@@ -114,8 +114,11 @@ static void w_addrs(struct jw *w, struct arena *a, const struct mime_addrs *l, i
 	jw_arr_begin(w);
 	for (uint32_t i = 0; i < l->n; i++) {
 		const struct mime_address *ad = &l->v[i];
-		if (!ad->mailbox.p)
-			continue; /* a group's start or end */
+		/* A group's start (its name, no host) or end (nothing):
+		 * groups are flattened (RFC 8621 §4.1.2.3), their names
+		 * are no addresses. */
+		if (!ad->mailbox.p || !ad->host.p)
+			continue;
 		jw_obj_begin(w);
 		jw_key(w, "name");
 		if (ad->name.len)
