@@ -20,6 +20,11 @@ void jmap_w_utcdate(struct jw *w, int64_t t);
 /* A UTCDate (RFC 3339, "Z", fractions ignored) to seconds; 0, or -1 when
  * s is not one (jmap_email_query.c). */
 int jmap_utcdate_parse(const char *s, int64_t *t_r);
+struct jmap_call;
+/* An Email/query filter (RFC 8621 §4.4.1) checked without an email: 0,
+ * or -1 with unsupportedFilter or invalidArguments set on c
+ * (jmap_email_query.c; SearchSnippet/get's filter is the same). */
+int jmap_email_filter_check(struct jmap_call *c, const struct json_value *filter);
 
 /* Email/parse's rendering of data[0..len) with every property, for the
  * fuzz target (a request of its own, no store): one JSON object to out. */

@@ -148,69 +148,91 @@ static int thread_kw(struct qctx *q, uint32_t t, const char *k, int mode)
 
 struct email_cond {
 	struct qctx *q;
-	const struct em *m;
+	const struct em *m; /* NULL: the filter is only checked */
 	struct jmap_content *ct; /* the email's content, NULL when gone */
 };
 
-/* One FilterCondition for an email (jmap_cond_fn). */
-static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg)
+/* One property of a FilterCondition judged on m (NULL: only its value's
+ * type checked, 1). 1 match, 0 none, -1 with the error set. */
+static int email_cond_one(struct jmap_call *c, const struct email_cond *ec,
+			  const struct json_value *p)
 {
-	const struct email_cond *ec = arg;
 	struct qctx *q = ec->q;
 	const struct em *m = ec->m;
+	const char *k = p->key;
 
-	for (const struct json_value *p = f->first; p; p = p->next) {
-		int ok;
-		const char *k = p->key;
-		if (!strcmp(k, "inMailbox")) {
-			if (p->type != JSON_STRING)
-				goto bad;
-			ok = in_mailbox(m, jmap_id_num(p->str, 'M'));
-		} else if (!strcmp(k, "inMailboxOtherThan")) {
-			if (p->type != JSON_ARRAY)
-				goto bad;
-			ok = 0;
-			for (size_t i = 0; i < m->nmbs && !ok; i++) {
-				int excluded = 0;
-				for (const struct json_value *e = p->first; e; e = e->next) {
-					if (e->type != JSON_STRING)
-						goto bad;
-					excluded |= jmap_id_num(e->str, 'M') == m->mbs[i];
-				}
-				ok = !excluded;
-			}
-		} else if (!strcmp(k, "before") || !strcmp(k, "after")) {
-			int64_t t;
-			if (p->type != JSON_STRING || jmap_utcdate_parse(p->str, &t) < 0)
-				goto bad;
-			ok = k[0] == 'b' ? m->received < t : m->received >= t;
-		} else if (!strcmp(k, "minSize") || !strcmp(k, "maxSize")) {
-			if (p->type != JSON_NUMBER || !p->is_int || p->integer < 0)
-				goto bad;
-			ok = k[1] == 'i' ? m->size >= (uint64_t)p->integer : m->size < (uint64_t)p->integer;
-		} else if (!strcmp(k, "hasKeyword") || !strcmp(k, "notKeyword")) {
-			if (p->type != JSON_STRING)
-				goto bad;
-			ok = store_keywords_has(m->kw, m->kwlen, p->str) == (k[0] == 'h');
-		} else if (!strcmp(k, "allInThreadHaveKeyword") || !strcmp(k, "someInThreadHaveKeyword") ||
-			   !strcmp(k, "noneInThreadHaveKeyword")) {
-			if (p->type != JSON_STRING)
-				goto bad;
-			ok = thread_kw(q, m->thread, p->str, k[0] == 'a' ? 0 : k[0] == 's' ? 1 : 2);
-		} else if (jmap_cond_is_content(k)) {
-			if ((ok = jmap_cond_content(c, k, p, ec->ct)) < 0)
-				return -1;
-		} else {
-			jmap_error(c, "unsupportedFilter", k);
-			return -1;
-		}
-		if (!ok)
-			return 0;
+	if (!strcmp(k, "inMailbox")) {
+		if (p->type != JSON_STRING)
+			goto bad;
+		return !m || in_mailbox(m, jmap_id_num(p->str, 'M'));
 	}
-	return 1;
+	if (!strcmp(k, "inMailboxOtherThan")) {
+		if (p->type != JSON_ARRAY)
+			goto bad;
+		for (const struct json_value *e = p->first; e; e = e->next)
+			if (e->type != JSON_STRING)
+				goto bad;
+		for (size_t i = 0; m && i < m->nmbs; i++) {
+			int excluded = 0;
+			for (const struct json_value *e = p->first; e; e = e->next)
+				excluded |= jmap_id_num(e->str, 'M') == m->mbs[i];
+			if (!excluded)
+				return 1;
+		}
+		return !m;
+	}
+	if (!strcmp(k, "before") || !strcmp(k, "after")) {
+		int64_t t;
+		if (p->type != JSON_STRING || jmap_utcdate_parse(p->str, &t) < 0)
+			goto bad;
+		return !m || (k[0] == 'b' ? m->received < t : m->received >= t);
+	}
+	if (!strcmp(k, "minSize") || !strcmp(k, "maxSize")) {
+		if (p->type != JSON_NUMBER || !p->is_int || p->integer < 0)
+			goto bad;
+		return !m || (k[1] == 'i' ? m->size >= (uint64_t)p->integer
+					  : m->size < (uint64_t)p->integer);
+	}
+	if (!strcmp(k, "hasKeyword") || !strcmp(k, "notKeyword")) {
+		if (p->type != JSON_STRING)
+			goto bad;
+		return !m || store_keywords_has(m->kw, m->kwlen, p->str) == (k[0] == 'h');
+	}
+	if (!strcmp(k, "allInThreadHaveKeyword") || !strcmp(k, "someInThreadHaveKeyword") ||
+	    !strcmp(k, "noneInThreadHaveKeyword")) {
+		if (p->type != JSON_STRING)
+			goto bad;
+		return !m || thread_kw(q, m->thread, p->str, k[0] == 'a' ? 0 : k[0] == 's' ? 1 : 2);
+	}
+	if (jmap_cond_is_content(k)) {
+		int ok = jmap_cond_content(c, k, p, ec->ct);
+		return ok < 0 ? -1 : !m || ok;
+	}
+	jmap_error(c, "unsupportedFilter", k);
+	return -1;
 bad:
 	jmap_bad_arg(c, "filter", "a filter condition of the wrong type");
 	return -1;
+}
+
+/* One FilterCondition for an email (jmap_cond_fn): all its properties
+ * hold. When only checking, every property is looked at. */
+static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg)
+{
+	const struct email_cond *ec = arg;
+
+	for (const struct json_value *p = f->first; p; p = p->next) {
+		int ok = email_cond_one(c, ec, p);
+		if (ok <= 0)
+			return ok;
+	}
+	return 1;
+}
+
+int jmap_email_filter_check(struct jmap_call *c, const struct json_value *filter)
+{
+	struct email_cond ec = {NULL, NULL, NULL};
+	return filter && jmap_filter_match(c, filter, email_cond, &ec) < 0 ? -1 : 0;
 }
 
 struct skey {
@@ -383,6 +405,11 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	}
 	struct qctx q = {c, all, NULL};
 	const struct json_value *filter = jmap_arg(c, "filter");
+	/* The filter is judged lazily below (a condition stops at its first
+	 * false property, and an empty account judges nothing): a bad one is
+	 * refused whatever the account holds. */
+	if (jmap_email_filter_check(c, filter) < 0)
+		return -1;
 	int content = jmap_filter_needs_content(filter, 0);
 	struct em **hit = arena_alloc(c->r->a, (all->n + 1) * sizeof *hit);
 	size_t n = 0;

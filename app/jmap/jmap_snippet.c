@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "jmap/jmap_email.h"
 #include "jmap/jmap_email_match.h"
 #include "jmap/jmap_private.h"
 #include "mime/rfc5322.h"
@@ -246,6 +247,8 @@ void jmap_snippet_get(struct jmap_call *c)
 		jmap_error(c, "requestTooLarge", NULL);
 		return;
 	}
+	if (jmap_email_filter_check(c, filter) < 0)
+		return;
 	struct terms t = {0};
 	terms_gather(&t, c->r->a, filter, 0);
 	const char **missing = arena_alloc(c->r->a, (ids->count + 1) * sizeof *missing);
