@@ -362,6 +362,30 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 
 /* ---- the /query answer ---- */
 
+/* Sorts compare as IMAP SORT does (mime_collate, a Unicode case fold)
+ * whichever of these is named: a client names one to be sure of the
+ * server's, and an unknown one must be refused rather than ignored. */
+const char *const jmap_collations[] = {"i;ascii-casemap", "i;ascii-numeric", "i;unicode-casemap",
+				       NULL};
+
+int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comparator)
+{
+	const struct json_value *v =
+	    comparator->type == JSON_OBJECT ? json_get(comparator, "collation") : NULL;
+
+	if (!v)
+		return 0;
+	if (v->type != JSON_STRING) {
+		jmap_bad_arg(c, "sort", "a collation is a string");
+		return -1;
+	}
+	for (int i = 0; jmap_collations[i]; i++)
+		if (!strcmp(v->str, jmap_collations[i]))
+			return 0;
+	jmap_error(c, "unsupportedSort", "a collation the server does not know");
+	return -1;
+}
+
 int jmap_query_window(struct jmap_call *c, size_t n,
 		      int (*is_anchor)(void *arg, size_t i, const char *anchor), void *arg,
 		      size_t *pos_r, size_t *end_r)

@@ -391,6 +391,8 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}
+		if (jmap_comparator_collation(c, e) < 0)
+			return -1;
 		/* §4.4.2: the keyword sorts need a valid "keyword". */
 		if (prop >= 7 && (!kw || kw->type != JSON_STRING ||
 				  !store_keyword_valid(kw->str, strlen(kw->str)))) {

@@ -140,6 +140,8 @@ static int sort_parse(struct jmap_call *c, struct sorting *s)
 			jmap_error(c, "unsupportedSort", p->str);
 			return -1;
 		}
+		if (jmap_comparator_collation(c, e) < 0)
+			return -1;
 		s->k[s->n++] = (struct sort_key){prop, asc ? asc->boolean : 1};
 	}
 	return 0;

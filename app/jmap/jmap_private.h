@@ -304,6 +304,18 @@ void jmap_set_free(struct jmap_set *s);
 const char *jmap_created_get(struct jmap_request *r, const char *cid);
 void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);
 
+/*
+ * The collations a Comparator may name (RFC 8620 §5.5), the list the
+ * session's collationAlgorithms shows: NULL-terminated.
+ */
+extern const char *const jmap_collations[];
+/*
+ * A Comparator's "collation", when it has one: 0 when absent or one of
+ * jmap_collations; else -1 with unsupportedSort (or invalidArguments for
+ * a value that is no string) set on c.
+ */
+int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comparator);
+
 /* ---- JSON Pointer with "*" (jmap_pointer.c, RFC 8620 §3.7) ---- */
 /* Evaluates path against root into *out_r (new nodes from a). 0 or -1. */
 int jmap_pointer(struct arena *a, const struct json_value *root, const char *path,

@@ -170,6 +170,8 @@ void jmap_quota_query(struct jmap_call *c)
 			jmap_error(c, "unsupportedSort", p->str);
 			return;
 		}
+		if (jmap_comparator_collation(c, e) < 0)
+			return;
 	}
 	if (jmap_state(c, state) < 0)
 		return;

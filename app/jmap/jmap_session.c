@@ -25,9 +25,8 @@ static void core_capability(struct jw *w)
 	jw_kint(w, "maxObjectsInSet", JMAP_MAX_OBJECTS_IN_SET);
 	jw_key(w, "collationAlgorithms");
 	jw_arr_begin(w);
-	jw_str(w, "i;ascii-casemap");
-	jw_str(w, "i;ascii-numeric");
-	jw_str(w, "i;unicode-casemap");
+	for (int i = 0; jmap_collations[i]; i++)
+		jw_str(w, jmap_collations[i]);
 	jw_arr_end(w);
 	jw_obj_end(w);
 }

@@ -311,6 +311,8 @@ void jmap_sieve_query(struct jmap_call *c)
 			jmap_error(c, "unsupportedSort", p->str);
 			return;
 		}
+		if (jmap_comparator_collation(c, e) < 0)
+			return;
 		keys[nk++] = (struct sort_key){strcmp(p->str, "isActive") == 0, asc && !asc->boolean};
 	}
 	if (load(c, s) < 0)

@@ -401,6 +401,8 @@ void jmap_submission_query(struct jmap_call *c)
 			jmap_error(c, "unsupportedSort", p->str);
 			return;
 		}
+		if (jmap_comparator_collation(c, e) < 0)
+			return;
 		desc = asc && asc->type == JSON_BOOL && !asc->boolean;
 	}
 	if (subs_load(c->r, s) < 0) {
