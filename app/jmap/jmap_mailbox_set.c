@@ -116,6 +116,14 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		*e = err_of("invalidProperties", "no such parent", "parentId");
 		return -1;
 	}
+	/* RFC 8621 §2: no two mailboxes have the same role. The store lets
+	 * IMAP's CREATE-SPECIAL-USE give one twice (RFC 6154 allows it). */
+	for (size_t i = 0; role && role->type == JSON_STRING && role->len && i < m->n; i++) {
+		if (m->v[i].role && !strcmp(m->v[i].role, role->str)) {
+			*e = err_of("invalidProperties", "another mailbox has that role", "role");
+			return -1;
+		}
+	}
 	char *full = full_name(c, m, pid, name->str);
 	int rc = role && role->type == JSON_STRING
 			 ? store_mailbox_create_role(c->r->st, c->r->account, full, role->str, id_r)
