@@ -24,7 +24,7 @@ static const char *const props[] = {
 };
 #define NPROPS (sizeof props / sizeof props[0])
 
-static void rights(struct jw *w, const struct jmap_mailbox *b)
+void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b)
 {
 	int inbox = strcmp(b->role, "inbox") == 0;
 
@@ -68,7 +68,7 @@ static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned w
 		case 6: jw_uint(w, b->unread); break;
 		case 7: jw_uint(w, b->threads); break;
 		case 8: jw_uint(w, b->unread_threads); break;
-		case 9: rights(w, b); break;
+		case 9: jmap_mailbox_w_rights(w, b); break;
 		case 10: jw_bool(w, b->subscribed); break;
 		}
 	}

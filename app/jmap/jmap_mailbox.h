@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct arena;
+struct jw;
 struct store;
 
 struct jmap_mailbox {
@@ -31,5 +32,7 @@ int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,
 			struct jmap_mailboxes *m);
 /* The one with id, or NULL. */
 struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id);
+/* Writes b's myRights object (RFC 8621 §2) to w (jmap_mailbox.c). */
+void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b);
 
 #endif

@@ -245,6 +245,82 @@ static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
 	return jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, m);
 }
 
+/* One create of the call, its answer written to ok or bad. */
+static void create_write(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *o,
+			 struct jw *ok, struct jw *bad)
+{
+	struct set_err e;
+	uint32_t id;
+	int sub;
+
+	if (create_one(c, m, o, &id, &sub, &e) < 0) {
+		jw_key(bad, o->key);
+		w_set_err(bad, &e);
+		return;
+	}
+	char ids[16];
+	snprintf(ids, sizeof ids, "M%08x", id);
+	jmap_created_put(c->r, o->key, ids);
+	reload(c, m);
+	jw_key(ok, o->key);
+	jw_obj_begin(ok);
+	jw_kstr(ok, "id", ids);
+	jw_kint(ok, "sortOrder", 0);
+	jw_kbool(ok, "isSubscribed", sub);
+	jw_kint(ok, "totalEmails", 0);
+	jw_kint(ok, "unreadEmails", 0);
+	jw_kint(ok, "totalThreads", 0);
+	jw_kint(ok, "unreadThreads", 0);
+	/* Server-set, so in created too (RFC 8620 §5.3). */
+	struct jmap_mailbox *nb = jmap_mailbox_by_id(m, id);
+	if (nb) {
+		jw_key(ok, "myRights");
+		jmap_mailbox_w_rights(ok, nb);
+	}
+	jw_obj_end(ok);
+}
+
+/*
+ * The creates, a parent before its children: RFC 8620 §5.3 has the
+ * server order them so that a create runs before another one of the call
+ * names it ("parentId": "#cid"), whatever their order in the object.
+ * Each pass runs those whose parent is made or not one of the call's;
+ * what a cycle leaves runs last, in order, and create_one refuses it
+ * (its parent is not made).
+ */
+static void creates_run(struct jmap_call *c, struct jmap_mailboxes *m,
+			const struct json_value *create, struct jw *ok, struct jw *bad)
+{
+	size_t n = create ? create->count : 0, i, k;
+	const struct json_value *o, *q;
+	/* waits[i]: the index of the create i's parent is, or n for none. */
+	size_t *waits = arena_alloc(c->r->a, (n + 1) * sizeof *waits);
+	char *done = arena_zalloc(c->r->a, n + 1);
+
+	for (o = create ? create->first : NULL, i = 0; o; o = o->next, i++) {
+		const struct json_value *pv = o->type == JSON_OBJECT ? json_get(o, "parentId") : NULL;
+		waits[i] = n;
+		if (!pv || pv->type != JSON_STRING || pv->str[0] != '#')
+			continue;
+		for (q = create->first, k = 0; q; q = q->next, k++)
+			if (k != i && !strcmp(q->key, pv->str + 1))
+				waits[i] = k;
+	}
+	for (int progress = 1; progress;) {
+		progress = 0;
+		for (o = create ? create->first : NULL, i = 0; o; o = o->next, i++) {
+			if (done[i] || (waits[i] < n && !done[waits[i]]))
+				continue;
+			create_write(c, m, o, ok, bad);
+			done[i] = 1;
+			progress = 1;
+		}
+	}
+	for (o = create ? create->first : NULL, i = 0; o; o = o->next, i++)
+		if (!done[i])
+			create_write(c, m, o, ok, bad);
+}
+
 void jmap_mailbox_set(struct jmap_call *c)
 {
 	char old[24], now[24];
@@ -263,30 +339,7 @@ void jmap_mailbox_set(struct jmap_call *c)
 	jmap_set_open(&set, JMAP_RESPONSE_MAX / 4);
 	/* okw[i], badw[i]: created/updated/destroyed and their not* (the enum's order). */
 	struct jw *okw = &set.w[JMAP_SET_CREATED], *badw = &set.w[JMAP_SET_NOT_CREATED];
-	for (const struct json_value *o = set.create ? set.create->first : NULL; o; o = o->next) {
-		struct set_err e;
-		uint32_t id;
-		int sub;
-		if (create_one(c, &m, o, &id, &sub, &e) < 0) {
-			jw_key(&badw[0], o->key);
-			w_set_err(&badw[0], &e);
-			continue;
-		}
-		char ids[16];
-		snprintf(ids, sizeof ids, "M%08x", id);
-		jmap_created_put(c->r, o->key, ids);
-		reload(c, &m);
-		jw_key(&okw[0], o->key);
-		jw_obj_begin(&okw[0]);
-		jw_kstr(&okw[0], "id", ids);
-		jw_kint(&okw[0], "sortOrder", 0);
-		jw_kbool(&okw[0], "isSubscribed", sub);
-		jw_kint(&okw[0], "totalEmails", 0);
-		jw_kint(&okw[0], "unreadEmails", 0);
-		jw_kint(&okw[0], "totalThreads", 0);
-		jw_kint(&okw[0], "unreadThreads", 0);
-		jw_obj_end(&okw[0]);
-	}
+	creates_run(c, &m, set.create, okw, badw);
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
 		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->key, 'M'));

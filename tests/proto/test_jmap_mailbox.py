@@ -190,8 +190,12 @@ def test_jmap_mailbox_set_and_changes():
     }})
     assert set(st["created"]) == {"p", "c"}, st
     p, c = st["created"]["p"]["id"], st["created"]["c"]["id"]
+    rights = {k: True for k in ("mayReadItems", "mayAddItems", "mayRemoveItems", "maySetSeen",
+                                "maySetKeywords", "mayCreateChild", "mayRename", "mayDelete",
+                                "maySubmit")}
     assert st["created"]["p"] == {"id": p, "sortOrder": 0, "isSubscribed": True, "totalEmails": 0,
-                                  "unreadEmails": 0, "totalThreads": 0, "unreadThreads": 0}, st
+                                  "unreadEmails": 0, "totalThreads": 0, "unreadThreads": 0,
+                                  "myRights": rights}, st
     assert {k: v["type"] for k, v in st["notCreated"].items()} == {
         "bad1": "invalidProperties", "bad2": "invalidProperties", "bad3": "invalidProperties",
         "bad4": "invalidProperties"}, st
