@@ -67,6 +67,33 @@ struct want {
 	uint32_t mb_add[64], nmb_add, mb_del[64], nmb_del;
 };
 
+/*
+ * The rest of a patch path after "keywords/" or "mailboxIds/": one JSON
+ * Pointer token (RFC 8620 §5.3, RFC 6901), "~1" and "~0" unescaped into
+ * a's memory, so keyword "a/b" is patched as "keywords/a~1b". NULL when
+ * it is more than one token (a path into a keyword's value, true) or
+ * has a "~" that is no escape: invalidPatch.
+ */
+static const char *path_token(struct arena *a, const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *t = arena_alloc(a, n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '/')
+			return NULL;
+		if (s[i] == '~') {
+			if (s[i + 1] != '0' && s[i + 1] != '1')
+				return NULL;
+			t[k++] = s[++i] == '0' ? '~' : '/';
+		} else {
+			t[k++] = s[i];
+		}
+	}
+	t[k] = '\0';
+	return t;
+}
+
 static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *p,
 		       struct want *w, struct set_err *e)
 {
@@ -82,7 +109,9 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 				buf_printf(&w->kw_set, "%s%s", buf_len(&w->kw_set) ? " " : "", y->key);
 			}
 		} else if (!strncmp(k, "keywords/", 9)) {
-			const char *kw = k + 9;
+			const char *kw = path_token(c->r->a, k + 9);
+			if (!kw)
+				goto badpath;
 			if (!kw_ok(kw) || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
 				goto bad;
 			struct buf *b = x->type == JSON_NULL ? &w->kw_del : &w->kw_add;
@@ -99,7 +128,11 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 				w->mb_set[w->nmb_set++] = b->id;
 			}
 		} else if (!strncmp(k, "mailboxIds/", 11)) {
-			const char *id = k[11] == '#' ? jmap_created_get(c->r, k + 12) : k + 11;
+			const char *id = path_token(c->r->a, k + 11);
+			if (!id)
+				goto badpath;
+			if (id[0] == '#')
+				id = jmap_created_get(c->r, id + 1);
 			struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
 			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
 				goto badmb;
@@ -123,6 +156,9 @@ bad:
 	return -1;
 badmb:
 	*e = (struct set_err){"invalidProperties", "mailboxIds names no such mailbox", "mailboxIds"};
+	return -1;
+badpath:
+	*e = (struct set_err){"invalidPatch", "a path into a keyword's or mailbox's value", NULL};
 	return -1;
 }
 
