@@ -9,7 +9,8 @@
 #include "core/arena.h"
 #include "jmap/jmap_private.h"
 
-/* The next token of *p (after its "/") unescaped into a fresh string. */
+/* The next token of *p (after its "/") unescaped into a fresh string;
+ * NULL when a "~" is not "~0" or "~1" (RFC 6901 §3: no valid pointer). */
 static char *token(struct arena *a, const char **p)
 {
 	const char *s = *p + 1, *e = strchr(s, '/');
@@ -18,7 +19,9 @@ static char *token(struct arena *a, const char **p)
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '~' && i + 1 < n && (s[i + 1] == '0' || s[i + 1] == '1')) {
+		if (s[i] == '~') {
+			if (i + 1 == n || (s[i + 1] != '0' && s[i + 1] != '1'))
+				return NULL;
 			t[k++] = s[i + 1] == '0' ? '~' : '/';
 			i++;
 		} else {
@@ -66,6 +69,8 @@ static int walk(struct arena *a, const struct json_value *v, const char *p, int 
 	if (*p != '/')
 		return -1;
 	char *t = token(a, &p);
+	if (!t)
+		return -1;
 	if (v->type == JSON_OBJECT) {
 		const struct json_value *m = json_get(v, t);
 		return m ? walk(a, m, p, depth + 1, out_r) : -1;
