@@ -219,7 +219,8 @@ bad:
  * hold. When only checking, every property is looked at. */
 static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
-	const struct email_cond *ec = arg;
+	static const struct email_cond check = {NULL, NULL, NULL};
+	const struct email_cond *ec = arg ? arg : &check;
 
 	for (const struct json_value *p = f->first; p; p = p->next) {
 		int ok = email_cond_one(c, ec, p);
@@ -231,8 +232,7 @@ static int email_cond(struct jmap_call *c, const struct json_value *f, void *arg
 
 int jmap_email_filter_check(struct jmap_call *c, const struct json_value *filter)
 {
-	struct email_cond ec = {NULL, NULL, NULL};
-	return filter && jmap_filter_match(c, filter, email_cond, &ec) < 0 ? -1 : 0;
+	return jmap_filter_check(c, filter, email_cond);
 }
 
 struct skey {
@@ -407,9 +407,6 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	}
 	struct qctx q = {c, all, NULL};
 	const struct json_value *filter = jmap_arg(c, "filter");
-	/* The filter is judged lazily below (a condition stops at its first
-	 * false property, and an empty account judges nothing): a bad one is
-	 * refused whatever the account holds. */
 	if (jmap_email_filter_check(c, filter) < 0)
 		return -1;
 	int content = jmap_filter_needs_content(filter, 0);

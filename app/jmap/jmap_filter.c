@@ -39,6 +39,11 @@ static int eval(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *c
 	return and ? all : or ? any : !any;
 }
 
+int jmap_filter_check(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond)
+{
+	return f && eval(c, f, cond, NULL, 0) < 0 ? -1 : 0;
+}
+
 int jmap_filter_match(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond, void *arg)
 {
 	return eval(c, f, cond, arg, 0);

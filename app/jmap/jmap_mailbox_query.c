@@ -20,42 +20,44 @@
 #include "jmap/jmap_private.h"
 #include "mime/mime_thread.h"
 
-/* One FilterCondition for a mailbox (jmap_cond_fn). */
+/* One FilterCondition for a mailbox (jmap_cond_fn; b NULL: checked only). */
 static int mailbox_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
 	const struct jmap_mailbox *b = arg;
 	for (const struct json_value *m = f->first; m; m = m->next) {
-		int ok;
+		int ok = 1;
 		if (!strcmp(m->key, "parentId")) {
-			if (m->type == JSON_NULL)
-				ok = b->parent == 0;
-			else if (m->type == JSON_STRING)
-				ok = b->parent && jmap_id_num(m->str, 'M') == b->parent;
-			else
+			if (m->type != JSON_NULL && m->type != JSON_STRING)
 				goto bad;
+			if (b)
+				ok = m->type == JSON_NULL
+					 ? b->parent == 0
+					 : b->parent && jmap_id_num(m->str, 'M') == b->parent;
 		} else if (!strcmp(m->key, "name")) {
 			if (m->type != JSON_STRING)
 				goto bad;
-			/* Contains, case-folded as IMAP SEARCH compares. */
-			char *h = arena_strdup(c->r->a, b->leaf), *n = arena_strdup(c->r->a, m->str);
-			mime_casefold(h, strlen(h));
-			mime_casefold(n, strlen(n));
-			ok = strstr(h, n) != NULL;
+			if (b) {
+				/* Contains, case-folded as IMAP SEARCH compares. */
+				char *h = arena_strdup(c->r->a, b->leaf),
+				     *n = arena_strdup(c->r->a, m->str);
+				mime_casefold(h, strlen(h));
+				mime_casefold(n, strlen(n));
+				ok = strstr(h, n) != NULL;
+			}
 		} else if (!strcmp(m->key, "role")) {
-			if (m->type == JSON_NULL)
-				ok = b->role[0] == '\0';
-			else if (m->type == JSON_STRING)
-				ok = strcasecmp(b->role, m->str) == 0;
-			else
+			if (m->type != JSON_NULL && m->type != JSON_STRING)
 				goto bad;
+			if (b)
+				ok = m->type == JSON_NULL ? b->role[0] == '\0'
+							  : strcasecmp(b->role, m->str) == 0;
 		} else if (!strcmp(m->key, "hasAnyRole")) {
 			if (m->type != JSON_BOOL)
 				goto bad;
-			ok = (b->role[0] != '\0') == m->boolean;
+			ok = !b || (b->role[0] != '\0') == m->boolean;
 		} else if (!strcmp(m->key, "isSubscribed")) {
 			if (m->type != JSON_BOOL)
 				goto bad;
-			ok = (b->subscribed != 0) == m->boolean;
+			ok = !b || (b->subscribed != 0) == m->boolean;
 		} else {
 			jmap_error(c, "unsupportedFilter", m->key);
 			return -1;
@@ -167,6 +169,8 @@ void jmap_mailbox_query(struct jmap_call *c)
 		return;
 	}
 	const struct json_value *filter = jmap_arg(c, "filter"), *v;
+	if (jmap_filter_check(c, filter, mailbox_cond) < 0)
+		return;
 	int as_tree = (v = jmap_arg(c, "sortAsTree")) && v->boolean;
 	int filter_tree = (v = jmap_arg(c, "filterAsTree")) && v->boolean;
 	struct jmap_mailbox **all = arena_alloc(c->r->a, (m.n + 1) * sizeof *all),

@@ -120,6 +120,15 @@ void jmap_bad_arg(struct jmap_call *c, const char *arg, const char *desc);
 #define JMAP_FILTER_DEPTH 8
 typedef int jmap_cond_fn(struct jmap_call *c, const struct json_value *cond, void *arg);
 int jmap_filter_match(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond, void *arg);
+/*
+ * Checks filter f (NULL: none) before any object is judged: cond is
+ * called with arg NULL, and must then check every property of the
+ * condition and judge nothing (return 1 or -1). 0, or -1 with the error
+ * set. A /query calls it first: judging stops at a condition's first
+ * false property and judges nothing when there is no object, and a bad
+ * filter must be refused whatever the account holds (RFC 8620 §5.5).
+ */
+int jmap_filter_check(struct jmap_call *c, const struct json_value *f, jmap_cond_fn *cond);
 
 /* Expected type of one argument. */
 enum jmap_kind {

@@ -123,10 +123,10 @@ static const struct jmap_arg query_args[] = {
     {"limit", JA_UINT, JA_NULLABLE},   {"calculateTotal", JA_BOOL, 0},
 };
 
-/* RFC 9425 §4.5's FilterCondition on the one quota (jmap_cond_fn). */
+/* RFC 9425 §4.5's FilterCondition on the one quota (jmap_cond_fn; arg
+ * NULL: checked only, else anything). */
 static int quota_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
-	(void)arg;
 	for (const struct json_value *p = f->first; p; p = p->next) {
 		const char *k = p->key, *val;
 		if (!strcmp(k, "name"))
@@ -146,7 +146,7 @@ static int quota_cond(struct jmap_call *c, const struct json_value *f, void *arg
 			return -1;
 		}
 		/* name is "contains" (§4.5), the others equal. */
-		if (k[0] == 'n' ? !strstr(val, p->str) : strcmp(val, p->str) != 0)
+		if (arg && (k[0] == 'n' ? !strstr(val, p->str) : strcmp(val, p->str) != 0))
 			return 0;
 	}
 	return 1;
@@ -175,12 +175,14 @@ void jmap_quota_query(struct jmap_call *c)
 	}
 	if (jmap_state(c, state) < 0)
 		return;
+	if (jmap_filter_check(c, filter, quota_cond) < 0)
+		return;
 	int has = quota_load(c, &limit, &used);
 	if (has < 0)
 		return;
 	int hit = has;
 	if (has && filter) {
-		int r = jmap_filter_match(c, filter, quota_cond, NULL);
+		int r = jmap_filter_match(c, filter, quota_cond, &used);
 		if (r < 0)
 			return;
 		hit = r;

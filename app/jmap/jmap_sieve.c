@@ -243,11 +243,15 @@ void jmap_sieve_query_changes(struct jmap_call *c)
 
 /* ---- SieveScript/query ---- */
 
+/* jmap_cond_fn; i NULL: checked only. */
 static int cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
 	const struct store_sieve_info *i = arg;
 	for (const struct json_value *m = f->first; m; m = m->next) {
-		if (strcmp(m->key, "name") == 0 && m->type == JSON_STRING) {
+		if (!i && ((!strcmp(m->key, "name") && m->type == JSON_STRING) ||
+			   (!strcmp(m->key, "isActive") && m->type == JSON_BOOL))) {
+			continue;
+		} else if (strcmp(m->key, "name") == 0 && m->type == JSON_STRING) {
 			/* "contains the given string" (RFC 9661 §2.3), as
 			 * the i;unicode-casemap comparator would for ASCII. */
 			size_t n = strlen(m->str), h = strlen(i->name);
@@ -315,7 +319,7 @@ void jmap_sieve_query(struct jmap_call *c)
 			return;
 		keys[nk++] = (struct sort_key){strcmp(p->str, "isActive") == 0, asc && !asc->boolean};
 	}
-	if (load(c, s) < 0)
+	if (jmap_filter_check(c, f, cond) < 0 || load(c, s) < 0)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
 		int m = f ? jmap_filter_match(c, f, cond, &s->v[i]) : 1;

@@ -322,7 +322,7 @@ void jmap_submission_changes(struct jmap_call *c)
 	jmap_ts_changes(c, "sub", ts_objs(c->r, s), s->n);
 }
 
-/* RFC 8621 §7.3's FilterCondition (jmap_cond_fn). */
+/* RFC 8621 §7.3's FilterCondition (jmap_cond_fn; x NULL: checked only). */
 static int sub_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 {
 	const struct sub *x = arg;
@@ -341,20 +341,20 @@ static int sub_cond(struct jmap_call *c, const struct json_value *f, void *arg)
 			for (const struct json_value *e = p->first; e; e = e->next) {
 				if (e->type != JSON_STRING)
 					goto bad;
-				any |= !strcmp(e->str, rec_str(x, field));
+				any |= x && !strcmp(e->str, rec_str(x, field));
 			}
-			if (!any)
+			if (x && !any)
 				return 0;
 		} else if (!strcmp(k, "undoStatus")) {
 			if (p->type != JSON_STRING)
 				goto bad;
-			if (strcmp(p->str, "final"))
+			if (x && strcmp(p->str, "final"))
 				return 0;
 		} else if (!strcmp(k, "before") || !strcmp(k, "after")) {
 			if (p->type != JSON_STRING)
 				goto bad;
-			int cmp = strcmp(rec_str(x, "sendAt"), p->str);
-			if (k[0] == 'b' ? cmp >= 0 : cmp < 0)
+			int cmp = x ? strcmp(rec_str(x, "sendAt"), p->str) : 0;
+			if (x && (k[0] == 'b' ? cmp >= 0 : cmp < 0))
 				return 0;
 		} else {
 			jmap_error(c, "unsupportedFilter", k);
@@ -405,6 +405,8 @@ void jmap_submission_query(struct jmap_call *c)
 			return;
 		desc = asc && asc->type == JSON_BOOL && !asc->boolean;
 	}
+	if (jmap_filter_check(c, filter, sub_cond) < 0)
+		return;
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);
 		return;
