@@ -10,8 +10,9 @@
  * updated when emails are left in it, destroyed when none is (and
  * neither when it was also created in the range). A range holding a
  * destroy written before those thread entries existed answers
- * cannotCalculateChanges. An email moved or rekeyworded leaves its
- * thread unchanged (a Thread has only emailIds).
+ * cannotCalculateChanges. More threads than maxChanges are told up to an
+ * intermediate state (hasMoreChanges). An email moved or rekeyworded
+ * leaves its thread unchanged (a Thread has only emailIds).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,12 +125,15 @@ void jmap_thread_get(struct jmap_call *c)
 /* ---- Thread/changes ---- */
 
 struct tchanges {
+	uint64_t upto; /* the changes read: those up to this modseq */
 	uint32_t *created; /* email ids created since */
 	size_t n, cap;
 	uint32_t *touched; /* threads of emails destroyed since */
 	size_t nt, capt;
 	uint32_t last_destroyed;
 	size_t unresolved; /* destroys without their thread entry (older records) */
+	uint64_t *mods; /* the distinct modseqs of those changes, ascending */
+	size_t nm, capm;
 };
 
 static void push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
@@ -147,6 +151,20 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 {
 	struct tchanges *t = arg;
 
+	if (sc->modseq > t->upto)
+		return 1;
+	if (sc->kind != STORE_CHANGE_EMAIL_DESTROYED && sc->kind != STORE_CHANGE_EMAIL_THREAD &&
+	    sc->kind != STORE_CHANGE_EMAIL_CREATED)
+		return 0;
+	if (!t->nm || t->mods[t->nm - 1] != sc->modseq) {
+		if (t->nm == t->capm) {
+			t->capm = t->capm ? t->capm * 2 : 64;
+			t->mods = realloc(t->mods, t->capm * sizeof *t->mods);
+			if (!t->mods)
+				abort();
+		}
+		t->mods[t->nm++] = sc->modseq;
+	}
 	if (sc->kind == STORE_CHANGE_EMAIL_DESTROYED) {
 		t->last_destroyed = sc->id;
 		t->unresolved++;
@@ -154,10 +172,17 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 		if (t->unresolved && sc->uid == t->last_destroyed)
 			t->unresolved--;
 		push_u32(&t->touched, &t->nt, &t->capt, sc->id);
-	} else if (sc->kind == STORE_CHANGE_EMAIL_CREATED) {
+	} else {
 		push_u32(&t->created, &t->n, &t->cap, sc->id);
 	}
 	return 0;
+}
+
+static void tchanges_free(struct tchanges *t)
+{
+	free(t->created);
+	free(t->touched);
+	free(t->mods);
 }
 
 struct tlist {
@@ -193,32 +218,37 @@ static int has_u32(const uint32_t *v, size_t n, uint32_t x)
  * 0 created, 1 updated, 2 destroyed, -1 nothing to tell. */
 enum { T_CREATED, T_UPDATED, T_DESTROYED };
 
-void jmap_thread_changes(struct jmap_call *c)
-{
-	char state[24];
-	uint64_t since, now, max;
+/* The threads' fates from the changes in (since, upto]. */
+struct tfates {
+	uint32_t *th; /* distinct threads, ascending (arena) */
+	int *what;    /* T_* or -1, per thread (arena) */
+	size_t nd, ntell;
+	uint64_t *mods; /* tchanges' mods, the caller's to free */
+	size_t nm;
+};
 
-	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
-		return;
-	struct tchanges t = {0};
+/* 0, or -1 with serverFail or cannotCalculateChanges set on c. */
+static int thread_fates(struct jmap_call *c, uint64_t since, uint64_t upto, struct tfates *f)
+{
+	struct tchanges t = {.upto = upto};
 	int rc = store_changes_since(c->r->st, c->r->account, since, tchange_cb, &t);
+
+	memset(f, 0, sizeof *f);
 	if (rc != STORE_OK || t.unresolved) {
-		free(t.created);
-		free(t.touched);
+		tchanges_free(&t);
 		if (rc != STORE_OK)
 			jmap_error(c, "serverFail", NULL);
 		else
 			jmap_error(c, "cannotCalculateChanges",
 				   "emails were destroyed since that state by an older version");
-		return;
+		return -1;
 	}
 	struct tlist l = {arena_zalloc(c->r->a, (t.n + 1) * sizeof *l.thread)};
 	if (t.n && store_emails_get(c->r->st, c->r->account, t.created, t.n, tlist_cb, &l) !=
 		       STORE_OK) {
-		free(t.created);
-		free(t.touched);
+		tchanges_free(&t);
 		jmap_error(c, "serverFail", NULL);
-		return;
+		return -1;
 	}
 	/* Distinct threads: of the emails created (still there) and of those
 	 * destroyed. A thread's id is its first email's: it was created in
@@ -244,34 +274,83 @@ void jmap_thread_changes(struct jmap_call *c)
 		size_t members = 0;
 		if (store_thread_emails(c->r->st, c->r->account, th[j], count_cb, &members) !=
 		    STORE_OK) {
-			free(t.created);
-			free(t.touched);
+			tchanges_free(&t);
 			jmap_error(c, "serverFail", NULL);
-			return;
+			return -1;
 		}
 		int born = has_u32(t.created, t.n, th[j]);
 		what[j] = members ? (born ? T_CREATED : T_UPDATED) : (born ? -1 : T_DESTROYED);
+		f->ntell += what[j] >= 0;
 	}
 	free(t.created);
 	free(t.touched);
-	size_t ntell = 0;
-	for (size_t j = 0; j < nd; j++)
-		ntell += what[j] >= 0;
-	if (max && ntell > max) {
-		jmap_error(c, "cannotCalculateChanges", "more than maxChanges threads changed");
+	f->th = th;
+	f->what = what;
+	f->nd = nd;
+	f->mods = t.mods;
+	f->nm = t.nm;
+	return 0;
+}
+
+void jmap_thread_changes(struct jmap_call *c)
+{
+	char state[24], newstate[24];
+	uint64_t since, now, max, upto;
+	struct tfates f;
+
+	if (jmap_changes_begin(c, state, &since, &now, &max) < 0 ||
+	    thread_fates(c, since, now, &f) < 0)
 		return;
+	upto = now;
+	/*
+	 * More than maxChanges: the answer up to an intermediate state, the
+	 * latest modseq of the range whose answer fits (RFC 8620 §5.2), found
+	 * by bisection over the range's modseqs (a later one touches as many
+	 * threads or more). The fates are today's, as for the whole range:
+	 * a thread created and emptied later is told destroyed in a later
+	 * page (a client ignores a destroyed id it never had). A single
+	 * change touching more threads than maxChanges cannot be split.
+	 */
+	if (max && f.ntell > max) {
+		uint64_t *mods = f.mods;
+		size_t lo = 0, hi = f.nm; /* mods[lo - 1] fits; mods[hi..) do not */
+		f.mods = NULL;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			struct tfates g;
+			if (thread_fates(c, since, mods[mid], &g) < 0) {
+				free(mods);
+				return;
+			}
+			free(g.mods);
+			if (g.ntell <= max)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		upto = lo ? mods[lo - 1] : since;
+		free(mods);
+		if (upto == since) {
+			jmap_error(c, "cannotCalculateChanges",
+				   "a single change touches more than maxChanges threads");
+			return;
+		}
+		if (thread_fates(c, since, upto, &f) < 0)
+			return;
 	}
+	free(f.mods);
+	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
 	static const char *const names[] = {"created", "updated", "destroyed"};
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
-	jw_kstr(&c->w, "newState", state);
-	jw_kbool(&c->w, "hasMoreChanges", 0);
+	jw_kstr(&c->w, "newState", upto == now ? state : newstate);
+	jw_kbool(&c->w, "hasMoreChanges", upto != now);
 	for (int pass = T_CREATED; pass <= T_DESTROYED; pass++) {
 		jw_key(&c->w, names[pass]);
 		jw_arr_begin(&c->w);
-		for (size_t j = 0; j < nd; j++)
-			if (what[j] == pass)
-				jmap_w_id(&c->w, 'T', th[j]);
+		for (size_t j = 0; j < f.nd; j++)
+			if (f.what[j] == pass)
+				jmap_w_id(&c->w, 'T', f.th[j]);
 		jw_arr_end(&c->w);
 	}
 	jw_obj_end(&c->w);
