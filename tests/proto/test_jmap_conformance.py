@@ -1,0 +1,490 @@
+"""JMAP against RFC 8620 and RFC 8621 the way a conformance suite probes a
+server, for what test_jmap_core, test_jmap_email, test_jmap_mailbox and
+test_jmap_mail_ext leave out: the Request object's wrong types (each a
+problem+json notRequest, status 400), sessionState against the session's
+state, the URL templates' variables; filters checked whatever the
+account holds (an unknown or badly typed condition is unsupportedFilter
+or invalidArguments on an empty account, past a condition's false first
+property, in SearchSnippet/get and every other /query), an unknown
+collation is unsupportedSort; result references with "~0"/"~1" escapes,
+"*" over arrays of arrays and incomplete ResultReferences; /get with an
+id given twice (once in list or notFound, for every type); Email and
+Thread /changes paged by maxChanges; /set with creation ids used before
+their create in the same call and in later methods, the SetErrors
+(notFound, invalidProperties naming the property, invalidPatch for a
+path deeper than the property allows, "~1" in a keyword path), Mailbox
+roles unique and myRights in created, onDestroyRemoveEmails; /query's
+window (position, anchor, anchorOffset, limit, collapseThreads) and
+Thread/get; Email/get's from/to/cc with RFC 5322 groups and a body value
+cut inside a UTF-8 sequence; EmailSubmission of an email created in the
+same request. No answer in this file may be serverFail. One server for
+the module."""
+import json
+import time
+
+from jmapc import CORE, MAIL, Jmap, shared_server
+
+BOB = ("bob@example.test", "bob-password-1")
+ZED = ("zed@example.test", "zed-password-1")  # an account that stays empty
+AMY = ("amy@example.test", "amy-lantern-7q")
+ACCOUNTS = [BOB, ZED, AMY]
+SUB = "urn:ietf:params:jmap:submission"
+USING = [CORE, MAIL, SUB]
+
+
+def srv():
+    return shared_server(ACCOUNTS)
+
+
+def no_server_fail(r):
+    for m in r["methodResponses"]:
+        assert not (m[0] == "error" and m[1].get("type") == "serverFail"), m
+    return r
+
+
+def run(j, calls, using=USING):
+    """The responses of calls (accountId filled in where absent, but for
+    Core/echo), by call id: an implicit call's (same id) under id + "+"."""
+    for c in calls:
+        if c[0] != "Core/echo":
+            c[1].setdefault("accountId", j.account)
+    r = no_server_fail(j.call(calls, using))
+    out = {}
+    for m in r["methodResponses"]:
+        k = m[2] + "+" if m[2] in out else m[2]
+        out[k] = (m[0], m[1])
+    return out
+
+
+def err(resp):
+    name, a = resp
+    assert name == "error", resp
+    return a["type"]
+
+
+def import_msg(j, raw, received="2026-01-01T00:00:00Z", mailbox=None, keywords=None):
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, raw,
+                          {"Content-Type": "message/rfc822"})
+    assert st == 201, (st, up)
+    if mailbox is None:
+        _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+        mailbox = q["ids"][0]
+    _, r = j.one("Email/import", {"emails": {"i": {
+        "blobId": up["blobId"], "mailboxIds": {mailbox: True}, "receivedAt": received,
+        "keywords": keywords or {}}}})
+    return r["created"]["i"]["id"]
+
+
+def msg(subject, body="Hello.\r\n", extra=""):
+    return ("From: Alice <alice@remote.test>\r\nTo: bob@example.test\r\n"
+            "Subject: %s\r\nMessage-ID: <%s@remote.test>\r\n%s"
+            "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\n%s"
+            % (subject, subject.replace(" ", "-").replace(":", ""), extra, body)).encode()
+
+
+_emails = []
+
+
+def emails(j):
+    """Four emails in bob's INBOX, the last two one thread, received a
+    minute apart: made once."""
+    if not _emails:
+        _emails.append(import_msg(j, msg("one"), "2026-01-01T00:01:00Z"))
+        _emails.append(import_msg(j, msg("two"), "2026-01-01T00:02:00Z"))
+        _emails.append(import_msg(j, msg("three"), "2026-01-01T00:03:00Z"))
+        _emails.append(import_msg(j, msg("Re: three", extra="In-Reply-To: <three@remote.test>\r\n"
+                                         "References: <three@remote.test>\r\n"),
+                                  "2026-01-01T00:04:00Z"))
+    return list(_emails)
+
+
+def test_request_object_types():
+    j = Jmap(srv(), *BOB)
+    bad = [
+        b'{"using": "urn:ietf:params:jmap:core", "methodCalls": []}',
+        b'{"using": [], "methodCalls": {}}',
+        b'{"using": [1], "methodCalls": []}',
+        b'{"using": null, "methodCalls": []}',
+        b'{"using": [], "methodCalls": [["Core/echo", {}, 1]]}',
+        b'{"using": [], "methodCalls": [["Core/echo", [], "a"]]}',
+        b'{"using": [], "methodCalls": [[1, {}, "a"]]}',
+        b'{"using": [], "methodCalls": ["Core/echo"]}',
+        b'{"using": [], "methodCalls": [], "createdIds": []}',
+        b'{"using": [], "methodCalls": [], "createdIds": {"k": 1}}',
+        b'null',
+        b'"text"',
+    ]
+    for body in bad:
+        st, hd, p = j.post(body)
+        assert st == 400 and hd["content-type"] == "application/problem+json", (body, st, hd)
+        assert p["type"] == "urn:ietf:params:jmap:error:notRequest" and p["status"] == 400, (body, p)
+    for body in (b"", b'{"using": [], "methodCalls": []} []', b"\xff{}"):
+        st, hd, p = j.post(body)
+        assert st == 400 and hd["content-type"] == "application/problem+json", (body, st, hd)
+        assert p["type"] == "urn:ietf:params:jmap:error:notJSON", (body, p)
+    # The limit a request breaks is named (§3.6.1).
+    st, _, p = j.post(json.dumps({"using": [CORE], "methodCalls": [
+        ["Core/echo", {}, str(i)] for i in range(33)]}))
+    assert st == 400 and p["limit"] == "maxCallsInRequest", p
+    # sessionState is the session's state (§3.4).
+    sess = j.session()
+    r = j.call([], using=[CORE])
+    assert r["sessionState"] == sess["state"], (r, sess["state"])
+    for k in ("accountId", "blobId", "type", "name"):
+        assert "{%s}" % k in sess["downloadUrl"], sess["downloadUrl"]
+    assert "{accountId}" in sess["uploadUrl"], sess["uploadUrl"]
+    for k in ("types", "closeafter", "ping"):
+        assert "{%s}" % k in sess["eventSourceUrl"], sess["eventSourceUrl"]
+    assert j.account in sess["accounts"] and sess["username"] == BOB[0], sess
+    core = sess["capabilities"][CORE]
+    for k in ("maxSizeUpload", "maxConcurrentUpload", "maxSizeRequest", "maxConcurrentRequests",
+              "maxCallsInRequest", "maxObjectsInGet", "maxObjectsInSet"):
+        assert isinstance(core[k], int) and core[k] > 0, (k, core)
+
+
+def test_filters_and_sorts_checked_up_front():
+    s = srv()
+    j, z = Jmap(s, *BOB), Jmap(s, *ZED)
+    emails(j)
+    bad_filters = [
+        ({"nope": 1}, "unsupportedFilter"),
+        ({"operator": "XOR", "conditions": []}, "unsupportedFilter"),
+        ({"operator": "AND"}, "invalidArguments"),
+        ({"before": "yesterday"}, "invalidArguments"),
+        ({"minSize": -1}, "invalidArguments"),
+        ({"inMailbox": 5}, "invalidArguments"),
+        ({"hasAttachment": "yes"}, "invalidArguments"),
+        ({"operator": "NOT", "conditions": [{"text": 1}]}, "invalidArguments"),
+    ]
+    for f, want in bad_filters:
+        # An account with no email judges no condition; a condition whose
+        # first property is false for every email stops there.
+        for who, filt in ((z, f), (j, {"operator": "AND", "conditions": [
+                {"inMailbox": "Mffffffff"}, f]}), (j, dict({"inMailbox": "Mffffffff"}, **f)
+                                                  if "operator" not in f else f)):
+            r = run(who, [["Email/query", {"filter": filt}, "q"],
+                          ["SearchSnippet/get", {"filter": filt, "emailIds": emails(j)[:1]}, "s"]])
+            assert err(r["q"]) == want, (filt, r["q"])
+            if who is j:
+                assert err(r["s"]) == want, (filt, r["s"])
+    # The other /query methods, on an account with no submission, script
+    # or quota, and past a property that is false for every mailbox.
+    more = [[m, {"filter": {"nope": 1}}, "q%d" % i] for i, m in enumerate(
+        ("EmailSubmission/query", "SieveScript/query", "Quota/query", "Mailbox/query"))]
+    more += [["Mailbox/query", {"filter": {"role": "no-such-role", "nope": 1}}, "q4"],
+             ["Mailbox/query", {"filter": {"role": "no-such-role", "isSubscribed": "x"}}, "q5"],
+             ["EmailSubmission/query", {"filter": {"undoStatus": 5}}, "q6"]]
+    r = run(z, more, using=USING + ["urn:ietf:params:jmap:sieve", "urn:ietf:params:jmap:quota"])
+    assert [err(r["q%d" % i]) for i in range(7)] == ["unsupportedFilter"] * 5 + [
+        "invalidArguments"] * 2, r
+    # A good filter that names an unknown mailbox is no error (§4.4.1).
+    r = run(z, [["Email/query", {"filter": {"inMailbox": "Mffffffff", "text": "x"}}, "q"]])
+    assert r["q"][1]["ids"] == [], r
+    # An unknown collation cannot be honoured: unsupportedSort (§5.5).
+    for m, prop in (("Email/query", "receivedAt"), ("Mailbox/query", "name")):
+        r = run(j, [[m, {"sort": [{"property": prop, "collation": "i;klingon"}]}, "a"],
+                    [m, {"sort": [{"property": prop, "collation": "i;unicode-casemap"}]}, "b"],
+                    [m, {"sort": [{"property": prop, "collation": 7}]}, "c"],
+                    [m, {"sort": [{"property": "nope"}]}, "d"]])
+        assert err(r["a"]) == "unsupportedSort" and r["b"][0] == m, r
+        assert err(r["c"]) == "invalidArguments" and err(r["d"]) == "unsupportedSort", r
+
+
+def test_result_references():
+    j = Jmap(srv(), *BOB)
+    src = {"a/b": [1, 2], "m~n": {"x": 3}, "nest": [[{"v": 1}, {"v": 2}], [{"v": 3}]],
+           "objs": [{"v": [1, 2]}, {"v": [3]}, {"v": []}], "arr": [[1, 2], [3]]}
+
+    def ref(path, **kw):
+        r = {"resultOf": "e", "name": "Core/echo", "path": path}
+        r.update(kw)
+        return {k: v for k, v in r.items() if v is not None}
+
+    calls = [["Core/echo", src, "e"]]
+    good = {"/a~1b": [1, 2], "/m~0n/x": 3, "/objs/*/v": [1, 2, 3], "/nest/*/*/v": [1, 2, 3],
+            "/arr/*": [1, 2, 3], "/objs/1/v/0": 3, "/nest/*/0/v": [1, 3]}
+    for i, p in enumerate(good):
+        calls.append(["Core/echo", {"#x": ref(p)}, "g%d" % i])
+    bad = [ref("/a/b"), ref("/m~n/x"), ref("a~1b"), ref("/objs/01"), ref("/objs/3"),
+           ref("/objs/-"), ref("/objs/*/w"), ref("/m~0n/*"), ref("/a~1b", resultOf=None),
+           ref(None), ref("/a~1b", name=None), ref("/a~1b", resultOf="later"),
+           ref("/a~1b", name="Core/echoes"), "/a~1b"]
+    for i, b in enumerate(bad):
+        calls.append(["Core/echo", {"#x": b}, "b%d" % i])
+    calls.append(["Core/echo", {}, "later"])
+    r = run(j, calls, using=[CORE])
+    for i, p in enumerate(good):
+        assert r["g%d" % i] == ("Core/echo", {"x": good[p]}), (p, r["g%d" % i])
+    for i, b in enumerate(bad):
+        assert err(r["b%d" % i]) == "invalidResultReference", (b, r["b%d" % i])
+
+
+def test_get_ids_given_twice():
+    j = Jmap(srv(), *BOB)
+    e = emails(j)
+    r = run(j, [
+        ["Email/get", {"ids": [e[0], e[0], "Enope", "Enope", e[1]], "properties": ["subject"]}, "e"],
+    ])
+    g = r["e"][1]
+    assert [x["id"] for x in g["list"]] == [e[0], e[1]] and g["notFound"] == ["Enope"], g
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    inbox = q["ids"][0]
+    _, t = j.one("Email/get", {"ids": [e[0]], "properties": ["threadId", "blobId"]})
+    tid, bid = t["list"][0]["threadId"], t["list"][0]["blobId"]
+    _, i = j.one("Identity/get", {}, using=USING)
+    ident = i["list"][0]["id"]
+    r = run(j, [
+        ["Mailbox/get", {"ids": [inbox, inbox, "Mnope", "Mnope"], "properties": ["name"]}, "m"],
+        ["Thread/get", {"ids": [tid, tid, "Tnope", "Tnope"]}, "t"],
+        ["Identity/get", {"ids": [ident, ident, "Inope", "Inope"], "properties": ["email"]}, "i"],
+        ["Blob/get", {"ids": [bid, bid, "Bnope", "Bnope"], "properties": ["size"]}, "b"],
+    ], using=USING + ["urn:ietf:params:jmap:blob"])
+    for k, one in (("m", inbox), ("t", tid), ("i", ident), ("b", bid)):
+        g = r[k][1]
+        assert [x["id"] for x in g["list"]] == [one], (k, g)
+        assert len(g["notFound"]) == 1, (k, g)
+    # properties [] still gives the id; an unknown property is refused.
+    r = run(j, [["Mailbox/get", {"ids": [inbox], "properties": []}, "a"],
+                ["Email/get", {"ids": [e[0]], "properties": []}, "b"],
+                ["Email/get", {"ids": [e[0]], "properties": ["subject", "nope"]}, "c"],
+                ["Email/get", {"ids": [e[0]], "bodyProperties": ["nope"]}, "d"]])
+    assert r["a"][1]["list"] == [{"id": inbox}] and r["b"][1]["list"] == [{"id": e[0]}], r
+    assert err(r["c"]) == "invalidArguments" and err(r["d"]) == "invalidArguments", r
+
+
+def test_changes_paged():
+    j = Jmap(srv(), *BOB)
+    _, g = j.one("Email/get", {"ids": []})
+    since = g["state"]
+    ids = [import_msg(j, msg("paged %d" % i)) for i in range(3)]
+    seen, state, rounds = [], since, 0
+    while True:
+        _, ch = j.one("Email/changes", {"sinceState": state, "maxChanges": 1})
+        assert len(ch["created"]) + len(ch["updated"]) + len(ch["destroyed"]) <= 1, ch
+        assert ch["oldState"] == state, ch
+        seen += ch["created"]
+        state, rounds = ch["newState"], rounds + 1
+        if not ch["hasMoreChanges"]:
+            break
+        assert rounds < 10, ch
+    assert seen == ids and rounds >= 3, (seen, ids, rounds)
+    _, ch = j.one("Email/changes", {"sinceState": state})
+    assert ch["created"] == [] and ch["hasMoreChanges"] is False and ch["newState"] == state, ch
+    # Thread/changes pages too: three new threads, one at a time.
+    _, t = j.one("Email/get", {"ids": ids, "properties": ["threadId"]})
+    threads = [x["threadId"] for x in t["list"]]
+    seen, state, rounds = [], since, 0
+    while True:
+        name, ch = j.one("Thread/changes", {"sinceState": state, "maxChanges": 1})
+        assert name == "Thread/changes" and ch["oldState"] == state, ch
+        assert len(ch["created"]) + len(ch["updated"]) + len(ch["destroyed"]) <= 1, ch
+        seen += ch["created"]
+        state, rounds = ch["newState"], rounds + 1
+        if not ch["hasMoreChanges"]:
+            break
+        assert rounds < 10, ch
+    assert seen == threads and rounds >= 3, (seen, threads, rounds)
+    r = run(j, [["Email/changes", {"sinceState": since, "maxChanges": 0}, "a"],
+                ["Email/changes", {"sinceState": since, "maxChanges": -1}, "b"],
+                ["Mailbox/changes", {"sinceState": "not-a-state"}, "c"],
+                ["Email/changes", {"sinceState": "99999999"}, "d"],
+                ["Email/queryChanges", {"sinceQueryState": "junk"}, "e"],
+                ["Email/changes", {}, "f"]])
+    assert [err(r[k]) for k in "abcdef"] == [
+        "invalidArguments", "invalidArguments", "cannotCalculateChanges", "cannotCalculateChanges",
+        "cannotCalculateChanges", "invalidArguments"], r
+
+
+def test_set_creation_ids_and_set_errors():
+    j = Jmap(srv(), *BOB)
+    e = emails(j)
+    r = run(j, [
+        ["Mailbox/set", {"create": {"k": {"name": "Kid", "parentId": "#p"},
+                                    "p": {"name": "Parent"}}}, "m"],
+        ["Email/set", {"create": {"d": {"mailboxIds": {"#k": True}, "subject": "draft",
+                                        "keywords": {"$draft": True}}}}, "e"],
+        ["Email/get", {"#ids": {"resultOf": "e", "name": "Email/set", "path": "/created/d/id"},
+                       "properties": ["mailboxIds", "subject"]}, "g"],
+    ])
+    m = r["m"][1]
+    assert set(m["created"]) == {"p", "k"} and m["notCreated"] == {}, m
+    p, k = m["created"]["p"]["id"], m["created"]["k"]["id"]
+    # myRights is server-set: the created object has it (§5.3).
+    assert m["created"]["k"]["myRights"]["mayDelete"] is True, m
+    d = r["e"][1]["created"]["d"]
+    assert set(d) >= {"id", "blobId", "threadId", "size"}, d
+    # The id a get answers is a list, not the id (a path to one value).
+    assert err(r["g"]) == "invalidArguments", r["g"]
+    _, g = j.one("Email/get", {"ids": [d["id"]], "properties": ["mailboxIds", "subject"]})
+    assert g["list"][0]["mailboxIds"] == {k: True} and g["list"][0]["subject"] == "draft", g
+    _, gm = j.one("Mailbox/get", {"ids": [k], "properties": ["parentId"]})
+    assert gm["list"][0]["parentId"] == p, gm
+
+    target = e[0]
+    r = run(j, [["Email/set", {
+        "create": {"x": {"mailboxIds": {}}, "y": {"mailboxIds": {"#nope": True}},
+                   "z": {"mailboxIds": {k: True}, "size": 5}},
+        "update": {"Effffffff": {"keywords/$seen": True},
+                   target: {"size": 1}},
+        "destroy": ["Effffffff"]}, "s"]])
+    s = r["s"][1]
+    assert {c: v["type"] for c, v in s["notCreated"].items()} == {
+        "x": "invalidProperties", "y": "invalidProperties", "z": "invalidProperties"}, s
+    assert s["notCreated"]["x"]["properties"] == ["mailboxIds"], s
+    assert s["notCreated"]["z"]["properties"] == ["size"], s
+    assert s["notUpdated"]["Effffffff"]["type"] == "notFound", s
+    nu = s["notUpdated"][target]
+    assert nu["type"] == "invalidProperties" and nu["properties"] == ["size"], s
+    assert s["notDestroyed"] == {"Effffffff": {"type": "notFound"}} and s["destroyed"] == [], s
+
+    def update(patch):
+        _, u = j.one("Email/set", {"update": {target: patch}})
+        if target in (u["updated"] or {}):
+            _, g = j.one("Email/get", {"ids": [target], "properties": ["keywords"]})
+            return g["list"][0]["keywords"]
+        return u["notUpdated"][target]["type"]
+
+    assert update({"keywords/$seen": True, "keywords/$flagged": True}) == {
+        "$seen": True, "$flagged": True}
+    assert update({"keywords/$flagged": None}) == {"$seen": True}
+    # A keyword with "/" is written "~1" in a path (RFC 6901).
+    assert update({"keywords/a~1b": True}) == {"$seen": True, "a/b": True}
+    assert update({"keywords/a~1b": None}) == {"$seen": True}
+    # A path into a keyword's value (true) or a bad escape is invalidPatch.
+    assert update({"keywords/a/b": True}) == "invalidPatch"
+    assert update({"keywords/a~2b": True}) == "invalidPatch"
+    assert update({"keywords": {}, "keywords/$seen": True}) == "invalidPatch"
+    assert update({"keywords/$seen": False}) == "invalidProperties"
+    assert update({"mailboxIds": {}}) == "invalidProperties"
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    assert update({"mailboxIds/" + q["ids"][0]: None}) == "invalidProperties"
+    assert update({"subject": "new"}) == "invalidProperties"
+    assert update({"keywords": {"$seen": True}}) == {"$seen": True}
+
+    # Roles are unique (RFC 8621 §2), also within one request.
+    r = run(j, [["Mailbox/set", {"create": {
+        "a": {"name": "Sent 2", "role": "sent"}, "b": {"name": "Inbox 2", "role": "inbox"},
+        "c": {"name": "Old 1", "role": "archive"}}}, "r0"],
+        ["Mailbox/set", {"create": {"a": {"name": "Bin 1", "role": "trash"},
+                                    "b": {"name": "Bin 2", "role": "trash"}}}, "r1"],
+        ["Mailbox/get", {"properties": ["role"]}, "g"]])
+    nc = r["r0"][1]["notCreated"]
+    assert set(nc) == {"a", "b", "c"}, r["r0"]
+    assert all(v["type"] == "invalidProperties" and v["properties"] == ["role"]
+               for v in nc.values()), nc
+    assert set(r["r1"][1]["notCreated"]) == {"a", "b"}, r["r1"]
+    roles = [x["role"] for x in r["g"][1]["list"] if x["role"]]
+    assert len(roles) == len(set(roles)), roles
+
+    # onDestroyRemoveEmails: refused without it, the email goes with it.
+    r = run(j, [["Mailbox/set", {"destroy": [k]}, "a"],
+                ["Mailbox/set", {"destroy": [k], "onDestroyRemoveEmails": True}, "b"],
+                ["Email/get", {"ids": [d["id"]]}, "c"],
+                ["Mailbox/set", {"destroy": [p], "ifInState": "stale"}, "d"]])
+    assert r["a"][1]["notDestroyed"][k]["type"] == "mailboxHasEmail", r["a"]
+    assert r["b"][1]["destroyed"] == [k], r["b"]
+    assert r["c"][1]["notFound"] == [d["id"]], r["c"]
+    assert err(r["d"]) == "stateMismatch", r["d"]
+
+
+def test_query_window():
+    j = Jmap(srv(), *BOB)
+    e = emails(j)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    f = {"inMailbox": q["ids"][0], "after": "2026-01-01T00:00:30Z",
+         "before": "2026-01-01T00:05:00Z"}
+    srt = [{"property": "receivedAt", "isAscending": True}]
+
+    def ids(**kw):
+        a = {"filter": f, "sort": srt}
+        a.update(kw)
+        name, r = j.one("Email/query", a)
+        assert name == "Email/query", r
+        return r["position"], r["ids"], r.get("total")
+
+    assert ids(calculateTotal=True) == (0, e, 4)
+    assert ids(position=1, limit=2) == (1, e[1:3], None)
+    assert ids(position=-1) == (3, e[3:], None)
+    assert ids(position=-10) == (0, e, None)
+    assert ids(position=10)[1] == []
+    assert ids(anchor=e[2], anchorOffset=-1, limit=2) == (1, e[1:3], None)
+    assert ids(anchor=e[0], anchorOffset=-5, limit=1) == (0, e[:1], None)
+    assert ids(anchor=e[1], anchorOffset=1) == (2, e[2:], None)
+    assert ids(collapseThreads=True, calculateTotal=True) == (0, e[:3], 3)
+    r = run(j, [["Email/query", {"filter": f, "limit": -1}, "a"],
+                ["Email/query", {"filter": f, "anchor": "Effffffff"}, "b"],
+                ["Email/query", {"filter": f, "position": "1"}, "c"]])
+    assert [err(r[k]) for k in "abc"] == ["invalidArguments", "anchorNotFound",
+                                          "invalidArguments"], r
+
+    # Thread/get: the thread of the reply holds both, in received order.
+    _, g = j.one("Email/get", {"ids": e[2:], "properties": ["threadId"]})
+    t = {x["threadId"] for x in g["list"]}
+    assert len(t) == 1, g
+    _, th = j.one("Thread/get", {"ids": list(t)})
+    assert th["list"] == [{"id": list(t)[0], "emailIds": e[2:]}], th
+
+
+def test_addresses_with_groups():
+    j = Jmap(srv(), *BOB)
+    raw = ("From: \"Alice A.\" <alice@remote.test>, carl@remote.test\r\n"
+           "To: undisclosed-recipients:;\r\n"
+           "Cc: Team: ann@x.test, \"B B\" <bb@x.test>;, solo@y.test\r\n"
+           "Subject: groups\r\nMessage-ID: <groups@remote.test>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n" + "h\u00e9\u00e9\u00e9\r\n").encode()
+    eid = import_msg(j, raw)
+    _, g = j.one("Email/get", {"ids": [eid], "properties": [
+        "from", "to", "cc", "header:Cc:asAddresses", "header:To:asGroupedAddresses", "bodyValues"],
+        "fetchTextBodyValues": True, "maxBodyValueBytes": 4})
+    m = g["list"][0]
+    # Groups are flattened; a group's name is no address (RFC 8621 §4.1.2.3).
+    cc = [{"name": None, "email": "ann@x.test"}, {"name": "B B", "email": "bb@x.test"},
+          {"name": None, "email": "solo@y.test"}]
+    assert m["from"] == [{"name": "Alice A.", "email": "alice@remote.test"},
+                         {"name": None, "email": "carl@remote.test"}], m
+    assert m["to"] == [] and m["cc"] == cc and m["header:Cc:asAddresses"] == cc, m
+    assert m["header:To:asGroupedAddresses"] == [
+        {"name": "undisclosed-recipients", "addresses": []}], m
+    # 4 octets of "hé..." end inside the second é: cut before it.
+    assert list(m["bodyValues"].values()) == [
+        {"value": "h\u00e9", "isEncodingProblem": False, "isTruncated": True}], m
+    # Email/parse writes the same.
+    _, b = j.one("Email/get", {"ids": [eid], "properties": ["blobId"]})
+    blob = b["list"][0]["blobId"]
+    _, p = j.one("Email/parse", {"blobIds": [blob], "properties": ["to", "cc"]})
+    assert p["parsed"][blob] == {"to": [], "cc": cc}, p
+
+
+def test_submission_of_email_created_in_request():
+    s = srv()
+    j, z = Jmap(s, *BOB), Jmap(s, *AMY)
+    _, i = j.one("Identity/get", {}, using=USING)
+    ident = i["list"][0]["id"]
+    _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
+    drafts = q["ids"][0]
+    r = run(j, [
+        ["Email/set", {"create": {"d": {
+            "mailboxIds": {drafts: True}, "keywords": {"$draft": True},
+            "from": [{"email": BOB[0]}], "to": [{"email": AMY[0]}], "subject": "made and sent",
+            "bodyStructure": {"type": "text/plain", "partId": "1"},
+            "bodyValues": {"1": {"value": "Hello Amy."}}}}}, "e"],
+        ["EmailSubmission/set", {"create": {"s": {"identityId": ident, "emailId": "#d"}},
+                                 "onSuccessUpdateEmail": {"#s": {"keywords/$draft": None}}}, "s"],
+    ])
+    eid = r["e"][1]["created"]["d"]["id"]
+    sub = r["s"][1]
+    assert r["s"][0] == "EmailSubmission/set" and r["s+"][0] == "Email/set", r
+    assert r["s+"][1]["updated"] == {eid: None}, r
+    assert set(sub["created"]) == {"s"} and sub["notCreated"] == {}, sub
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["keywords"]})
+    assert g["list"][0]["keywords"] == {}, g
+    _, gs = j.one("EmailSubmission/get", {"ids": [sub["created"]["s"]["id"]]}, using=USING)
+    assert gs["list"][0]["emailId"] == eid and gs["list"][0]["identityId"] == ident, gs
+    deadline = time.time() + 10
+    while True:
+        _, zq = z.one("Email/query", {"filter": {"subject": "made and sent"}})
+        if zq["ids"] or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(zq["ids"]) == 1, zq
