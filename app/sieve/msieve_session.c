@@ -309,13 +309,16 @@ static int arg_str(const struct msieve_cmd *c, int i, struct str *v)
 	return 0;
 }
 
-/* The script name argument as a C string; -1 (and a reply) when unusable. */
+/* The script name argument as a C string; -1 after the one NO reply when
+ * it is missing, not a string or not a valid name (RFC 5804 §1.6). */
 static int name_arg(struct ms_session *s, const struct msieve_cmd *c, int i,
                     char name[STORE_SIEVE_NAME_MAX + 1])
 {
 	struct str v;
-	if (arg_str(c, i, &v) < 0)
+	if (arg_str(c, i, &v) < 0) {
+		ms_reply(s, "NO", NULL, "Expected a script name.");
 		return -1;
+	}
 	if (v.len > STORE_SIEVE_NAME_MAX || memchr(v.p, '\0', v.len))
 		goto bad;
 	memcpy(name, v.p, v.len);
@@ -325,7 +328,7 @@ static int name_arg(struct ms_session *s, const struct msieve_cmd *c, int i,
 	return 0;
 bad:
 	ms_reply(s, "NO", NULL, "Invalid script name.");
-	return -2;
+	return -1;
 }
 
 static void store_failed(struct ms_session *s, int rc)
@@ -481,9 +484,10 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 	} else if (IS("HAVESPACE")) {
 		NEED_AUTH();
 		ARGS(2);
-		if ((rc = name_arg(s, c, 0, name)) < 0 || c->args[1].kind != MSIEVE_ARG_NUMBER) {
-			if (rc != -2)
-				ms_reply(s, "NO", NULL, "Expected a script name and a size.");
+		if (name_arg(s, c, 0, name) < 0)
+			return;
+		if (c->args[1].kind != MSIEVE_ARG_NUMBER) {
+			ms_reply(s, "NO", NULL, "Expected a script name and a size.");
 			return;
 		}
 		if (c->args[1].num > SIEVE_SCRIPT_MAX) {
@@ -498,9 +502,10 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 	} else if (IS("PUTSCRIPT")) {
 		NEED_AUTH();
 		ARGS(2);
-		if ((rc = name_arg(s, c, 0, name)) < 0 || arg_str(c, 1, &v) < 0) {
-			if (rc != -2)
-				ms_reply(s, "NO", NULL, "Expected a script name and a script.");
+		if (name_arg(s, c, 0, name) < 0)
+			return;
+		if (arg_str(c, 1, &v) < 0) {
+			ms_reply(s, "NO", NULL, "Expected a script name and a script.");
 			return;
 		}
 		if (check_script(s, v) < 0)
@@ -552,10 +557,8 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 		struct buf b;
 		NEED_AUTH();
 		ARGS(1);
-		if (name_arg(s, c, 0, name) < 0) {
-			store_failed(s, STORE_ENOTFOUND);
+		if (name_arg(s, c, 0, name) < 0)
 			return;
-		}
 		buf_init(&b, STORE_SIEVE_BYTES_MAX);
 		rc = store_sieve_get(ms_store, s->account, name, &b, NULL);
 		if (rc == STORE_OK) {
@@ -570,10 +573,8 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 	} else if (IS("DELETESCRIPT")) {
 		NEED_AUTH();
 		ARGS(1);
-		if (name_arg(s, c, 0, name) < 0) {
-			store_failed(s, STORE_ENOTFOUND);
+		if (name_arg(s, c, 0, name) < 0)
 			return;
-		}
 		rc = store_sieve_del(ms_store, s->account, name);
 		if (rc == STORE_OK)
 			ms_reply(s, "OK", NULL, "Deletescript completed.");
@@ -582,10 +583,8 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 	} else if (IS("RENAMESCRIPT")) {
 		NEED_AUTH();
 		ARGS(2);
-		if (name_arg(s, c, 0, name) < 0) {
-			store_failed(s, STORE_ENOTFOUND);
+		if (name_arg(s, c, 0, name) < 0)
 			return;
-		}
 		if (name_arg(s, c, 1, name2) < 0)
 			return;
 		rc = store_sieve_rename(ms_store, s->account, name, name2);

@@ -178,6 +178,10 @@ def test_raw_errors():
     assert c.cmd('PUTSCRIPT "a\\"b" "keep;"')[-1] == b'OK "Putscript completed."\r\n'
     assert b'"a\\"b"\r\n' in c.cmd("LISTSCRIPTS")
     assert c.cmd('PUTSCRIPT "" "keep;"')[-1] == b'NO "Invalid script name."\r\n'
+    # One answer for a name that cannot be (there were two: NO, then NO (NONEXISTENT)).
+    for cmd in ('GETSCRIPT ""', 'DELETESCRIPT "a\x01"', 'RENAMESCRIPT "" "x"'):
+        assert c.cmd(cmd) == [b'NO "Invalid script name."\r\n'], cmd
+        assert c.cmd("NOOP") == [b'OK "Done."\r\n'], cmd
     # A literal over the limit is refused before its octets are read, then skipped.
     r = c.cmd('PUTSCRIPT "big" {600000+}\r\n' + "#" * 600000)
     assert r[-1].startswith(b"NO (QUOTA/MAXSIZE)"), r
