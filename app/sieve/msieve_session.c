@@ -172,6 +172,9 @@ static void capabilities(struct ms_session *s)
 		ms_write(s, "\"STARTTLS\"\r\n", 12);
 	if (s->state == MS_AUTH)
 		ms_printf(s, "\"OWNER\" \"%s\"\r\n", s->login);
+	/* RFC 5804 §2.14.1: a server with the command advertises it; a client
+	 * that switches users on one connection looks for it before trying. */
+	ms_write(s, "\"UNAUTHENTICATE\"\r\n", 18);
 	ms_write(s, "\"VERSION\" \"1.0\"\r\n", 17);
 }
 

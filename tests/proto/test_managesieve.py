@@ -146,6 +146,7 @@ def test_raw_errors():
     caps = b"".join(c.caps)
     assert b'"IMPLEMENTATION" "tern"' in caps and b'"STARTTLS"' in caps and b'"SASL" ""' in caps
     assert b'"SIEVE" "fileinto ' in caps and b'"VERSION" "1.0"' in caps and b'"MAXREDIRECTS" "4"' in caps
+    assert b'"UNAUTHENTICATE"\r\n' in caps  # RFC 5804 §2.14.1: the command is advertised
     # No login before TLS, loopback included.
     b64 = base64.b64encode(b"\0" + BOB.encode() + b"\0" + BOB_PW.encode()).decode()
     assert c.cmd('AUTHENTICATE "PLAIN" "%s"' % b64)[-1].startswith(b"NO (ENCRYPT-NEEDED)")
