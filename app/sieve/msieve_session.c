@@ -414,6 +414,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 		capabilities(s);
 		ms_reply(s, "OK", NULL, "Capability completed.");
 	} else if (IS("LOGOUT")) {
+		ARGS(0); /* "LOGOUT" CRLF (RFC 5804 §4): not logged out by a malformed one */
 		ms_reply(s, "OK", NULL, "Logout completed.");
 		close_with(s, "logout");
 	} else if (IS("NOOP")) {

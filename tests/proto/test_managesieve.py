@@ -195,6 +195,8 @@ def test_raw_errors():
     # Another account sees its own scripts only.
     assert c.login(CAROL, CAROL_PW) == b'OK "Logged in."\r\n'
     assert c.cmd("LISTSCRIPTS") == [b'OK "Listscripts completed."\r\n']
+    # "LOGOUT" CRLF (RFC 5804 §4): a malformed one is refused, as any command's.
+    assert c.cmd('LOGOUT "now"')[-1] == b'NO "Wrong number of arguments."\r\n'
     assert c.cmd("LOGOUT")[-1] == b'OK "Logout completed."\r\n'
     c.close()
     # The fail2ban line is the shared one.
