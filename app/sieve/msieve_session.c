@@ -334,6 +334,31 @@ bad:
 	return -1;
 }
 
+static void count_cb(void *arg, const char *name, int active, size_t size)
+{
+	(void)name, (void)active, (void)size;
+	++*(size_t *)arg;
+}
+
+/*
+ * The store's STORE_ELIMIT is either limit: too many scripts, or too much
+ * text in all. RFC 5804 §1.3 tells them apart: QUOTA/MAXSCRIPTS is the
+ * number of scripts, and the total size has the plain QUOTA (MAXSIZE is
+ * one script's size). Saying MAXSCRIPTS for the total would have a client
+ * delete scripts when it could shorten one. Counted after the refusal, in
+ * a read of its own: a write in between can change only which code.
+ */
+static void quota_failed(struct ms_session *s, const char *name)
+{
+	size_t n = 0;
+	int exists = store_sieve_get(ms_store, s->account, name, NULL, NULL) == STORE_OK;
+	if (store_sieve_list(ms_store, s->account, count_cb, &n) == STORE_OK &&
+	    n - (size_t)exists + 1 > STORE_SIEVE_SCRIPTS_MAX)
+		ms_reply(s, "NO", "QUOTA/MAXSCRIPTS", "Quota exceeded: too many scripts.");
+	else
+		ms_reply(s, "NO", "QUOTA", "Quota exceeded: too much script text in all.");
+}
+
 static void store_failed(struct ms_session *s, int rc)
 {
 	switch (rc) {
@@ -348,9 +373,6 @@ static void store_failed(struct ms_session *s, int rc)
 		break;
 	case STORE_ETOOBIG:
 		ms_reply(s, "NO", "QUOTA/MAXSIZE", "Script is too large.");
-		break;
-	case STORE_ELIMIT:
-		ms_reply(s, "NO", "QUOTA/MAXSCRIPTS", "Quota exceeded: too many scripts or too much script text.");
 		break;
 	case STORE_EINVAL:
 		ms_reply(s, "NO", NULL, "Invalid script name.");
@@ -501,6 +523,8 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 		rc = store_sieve_room(ms_store, s->account, name, (size_t)c->args[1].num);
 		if (rc == STORE_OK)
 			ms_reply(s, "OK", NULL, "Putscript would succeed.");
+		else if (rc == STORE_ELIMIT)
+			quota_failed(s, name);
 		else
 			store_failed(s, rc);
 	} else if (IS("PUTSCRIPT")) {
@@ -520,6 +544,8 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			log_info("sieve", s->id, "event=putscript name=%s size=%zu",
 			         log_q(name, q, sizeof(q)), v.len);
 			ms_reply(s, "OK", NULL, "Putscript completed.");
+		} else if (rc == STORE_ELIMIT) {
+			quota_failed(s, name);
 		} else {
 			store_failed(s, rc);
 		}

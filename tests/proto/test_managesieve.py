@@ -256,6 +256,30 @@ def test_sasl_literals():
     c.close()
 
 
+def test_quota_codes():
+    """RFC 5804 §1.3: QUOTA/MAXSCRIPTS when the number of scripts is the
+    limit, the plain QUOTA when it is their total size (it was MAXSCRIPTS
+    for both)."""
+    s = srv()
+    KIM = "kim@example.test"
+    s.cli("account", "add", KIM, input="kim-pw-sieve-1\n")
+    c = authed(KIM, "kim-pw-sieve-1")
+    half = b"#" * (512 * 1024 - 2) + b"\r\n"
+    for name in (b"big1", b"big2"):
+        assert c.cmd(b'PUTSCRIPT "%s" {%d+}\r\n%s\r\n' % (name, len(half), half))[-1].startswith(b"OK")
+    assert c.cmd('PUTSCRIPT "small" "keep;"')[-1].startswith(b"NO (QUOTA) "), "total size"
+    assert c.cmd('HAVESPACE "small" 5')[-1].startswith(b"NO (QUOTA) ")
+    assert c.cmd('HAVESPACE "big1" 100')[-1].startswith(b"OK")  # replacing frees its own
+    for name in ("big1", "big2"):
+        assert c.cmd('DELETESCRIPT "%s"' % name)[-1].startswith(b"OK")
+    for i in range(32):
+        assert c.cmd('PUTSCRIPT "n%d" "keep;"' % i)[-1].startswith(b"OK"), i
+    assert c.cmd('PUTSCRIPT "n32" "keep;"')[-1].startswith(b"NO (QUOTA/MAXSCRIPTS) ")
+    assert c.cmd('HAVESPACE "n32" 5')[-1].startswith(b"NO (QUOTA/MAXSCRIPTS) ")
+    assert c.cmd('PUTSCRIPT "n0" "discard;"')[-1].startswith(b"OK")  # a replacement adds none
+    c.close()
+
+
 def test_cli_sieve_test():
     d = tempfile.mkdtemp()
     with open(d + "/s.sieve", "w") as f:
