@@ -136,19 +136,26 @@ static int parse_args(const char *p, size_t len, size_t i, int space, struct msi
 					/* Over the limit: the rest of its digits may not even be here. */
 					i++;
 					while (i < len && p[i] >= '0' && p[i] <= '9') {
-						if (n < UINT64_MAX / 10)
+						if (n <= UINT32_MAX)
 							n = n * 10 + (uint64_t)(p[i] - '0');
 						i++;
 					}
 					if (i >= len)
 						return MSIEVE_MORE;
+					/* RFC 5804 §4: "number" is 32-bit. A size past it
+					 * announces no literal, so no octets follow to be
+					 * skipped: the command ends at this line's end, and
+					 * the next line is a command again. */
+					if (n > UINT32_MAX)
+						return bad(cmd, p, len, i, consumed_r, need_r,
+						           "Literal size is not a 32-bit number");
 					if (p[i] == '+')
 						i++;
 					size_t e = i < len ? msieve_line_end(p + i, len - i) : 0;
 					if (!e)
 						return MSIEVE_MORE;
 					*consumed_r = i + e;
-					cmd->skip = n >= UINT64_MAX / 10 ? UINT64_MAX : n;
+					cmd->skip = n;
 					snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
 					         (unsigned)MSIEVE_LITERAL_MAX);
 					return MSIEVE_TOOBIG;

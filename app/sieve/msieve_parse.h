@@ -10,7 +10,9 @@
  * time, telling through *need_r how many octets must be buffered before a
  * new attempt can succeed, so a large literal arriving in pieces is not
  * scanned again for every piece. The literal's size is checked digit by
- * digit against the maximum before anything is buffered for it.
+ * digit against the maximum before anything is buffered for it; a size
+ * past 32 bits is no RFC 5804 "number", so a syntax error (MSIEVE_BAD),
+ * not a literal whose octets are to be skipped.
  *
  * Caveats: quoted strings are at most MSIEVE_QUOTED_MAX octets and are
  * decoded into the command struct; literals point into the input.

@@ -280,6 +280,16 @@ def test_quota_codes():
     c.close()
 
 
+def test_literal_size_past_32_bits():
+    """A size past 32 bits is no literal (RFC 5804's "number"): nothing to
+    skip, the next line is a command again (it went unanswered, read as
+    the literal's octets, and so did every later one)."""
+    c = authed()
+    assert c.cmd("GETSCRIPT {99999999999999999999+}") == [b'NO "Literal size is not a 32-bit number"\r\n']
+    assert c.cmd('NOOP "next"') == [b'OK (TAG "next") "Done"\r\n']
+    c.close()
+
+
 def test_cli_sieve_test():
     d = tempfile.mkdtemp()
     with open(d + "/s.sieve", "w") as f:

@@ -76,8 +76,15 @@ int main(void)
 	CHECK_EQ_INT(cmd.skip, 600000);
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524289}\r\n", &c), MSIEVE_TOOBIG);
 	CHECK_EQ_INT(cmd.skip, 524289);
-	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999+}\r\n", &c), MSIEVE_TOOBIG);
-	CHECK(cmd.skip > 1000000);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {4294967295+}\r\n", &c), MSIEVE_TOOBIG);
+	CHECK_EQ_INT(cmd.skip, 4294967295u);
+	/* A size past 32 bits (RFC 5804's "number") is no literal: the command
+	 * ends at the line end, and the next line is read as a command. */
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {4294967296+}\r\nNOOP\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(c, strlen("PUTSCRIPT \"b\" {4294967296+}\r\n"));
+	CHECK_EQ_STR(cmd.err, "Literal size is not a 32-bit number");
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999+}\r\n", &c), MSIEVE_BAD);
+	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999", &c), MSIEVE_MORE);
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524288+}\r\n", &c), MSIEVE_MORE);
 
 	/* The need hint covers a literal's octets. */
