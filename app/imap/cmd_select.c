@@ -29,8 +29,9 @@
  * modseq [known-uids [seq-match]]))", once QRESYNC is enabled, adds after
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
- * every message changed since then; the seq-match hint is checked for
- * syntax and not needed, since the change log is exact. Closing the
+ * every message changed since then; the seq-match hint is checked (sets
+ * without "*", as many message numbers as UIDs) and not needed, since the
+ * change log is exact. Closing the
  * previous mailbox says "[CLOSED]" first, QRESYNC enabled or not (a server
  * offering QRESYNC always does, RFC 7162 §3.2.11), even when the new
  * SELECT fails.
@@ -50,6 +51,25 @@ struct qresync {
 	uint64_t modseq;
 	const struct imap_arg *known; /* known-uids, or NULL */
 };
+
+/*
+ * One set of the QRESYNC parameter (known-uids, or a half of the
+ * seq-match data): a sequence set without "*" (RFC 7162's formal syntax
+ * says of each '"*" is not allowed') and not "$", which names no saved
+ * result here. *n_r: how many numbers it holds. -1 if it is none.
+ */
+static int qresync_set(struct imap_session *s, const struct imap_arg *a, uint64_t *n_r)
+{
+	struct imap_seqset set;
+
+	if (a->type != IMAP_ARG_ATOM || !(a->flags & IMAP_ARGF_SEQSET) ||
+	    imap_seqset_parse(a->str, UINT32_MAX, IMAP_MAX_RANGES, s->cmd_arena, &set) !=
+		    IMAP_SEQSET_OK ||
+	    set.star || set.saved)
+		return -1;
+	*n_r = set.total;
+	return 0;
+}
 
 /* Parses the SELECT parameter list; -1 after a BAD reply. */
 static int select_params(struct imap_session *s, const struct imap_cmd *cmd, struct qresync *q)
@@ -73,12 +93,18 @@ static int select_params(struct imap_session *s, const struct imap_cmd *cmd, str
 		    imap_arg_number32(&ql[0], &q->uidvalidity) < 0 || q->uidvalidity == 0 ||
 		    imap_arg_number64(&ql[1], &q->modseq) < 0 || q->modseq == 0)
 			goto bad;
+		uint64_t nseq, nuid;
 		if (qn >= 3) {
-			if (ql[2].type != IMAP_ARG_ATOM || !(ql[2].flags & IMAP_ARGF_SEQSET))
+			if (qresync_set(s, &ql[2], &nuid) < 0)
 				goto bad;
 			q->known = &ql[2];
 		}
-		if (qn == 4 && (ql[3].type != IMAP_ARG_LIST || ql[3].list_count != 2))
+		/* The seq-match data pairs message numbers with UIDs one by
+		 * one, so the two sets must hold as many (RFC 7162 §3.2.5.2,
+		 * paraphrased; Dovecot answers BAD too). */
+		if (qn == 4 && (ql[3].type != IMAP_ARG_LIST || ql[3].list_count != 2 ||
+				qresync_set(s, &ql[3].list[0], &nseq) < 0 ||
+				qresync_set(s, &ql[3].list[1], &nuid) < 0 || nseq != nuid))
 			goto bad;
 		if (qn == 4 && s->uidonly) {
 			/* RFC 9586: the sequence match data is message numbers. */
