@@ -175,9 +175,12 @@ def normal(text, lits):
 class Run:
     """Runs steps on both servers and keeps each compared step's pair."""
 
-    def __init__(self, sides, scenario):
+    def __init__(self, sides, scenario, norm=None):
+        """norm(text, literals, side): one response as a comparable
+        string, this module's normal() unless given."""
         self.sides, self.scenario = sides, scenario
         self.steps, self.n = [], 0
+        self.norm = norm or (lambda text, lits, side: normal(text, lits))
 
     def cmd(self, conn, parts, label=None, compare=True, ok=False, save=None):
         """One command on connection `conn` of both servers. save=(name,
@@ -197,7 +200,7 @@ class Run:
                 side.vars[save[0]] = m.group(1)
             if os.environ.get("TERN_DIFF_RAW"):
                 print(side.name, got)
-            out.append([x for x in (normal(t, lits) for t, lits in got) if x != "* NO"])
+            out.append([x for x in (self.norm(t, lits, side) for t, lits in got) if x != "* NO"])
         if compare:
             self.steps.append((label or (parts if isinstance(parts, str) else
                                          "".join(p if isinstance(p, str) else "{lit}" for p in parts)),
@@ -214,7 +217,7 @@ class Run:
             got = drain(c)
             c.send("t%d NOOP\r\n" % self.n)
             got += cmd_rest(c, "t%d" % self.n)
-            out.append(sorted(normal(t, lits) for t, lits in got))
+            out.append(sorted(self.norm(t, lits, side) for t, lits in got))
         self.steps.append((label, out[0], out[1]))
 
     def raw(self, conn, data, until=None, label=None):
@@ -234,7 +237,7 @@ class Run:
                         break
             else:
                 got = drain(c)
-            out.append([normal(t, lits) for t, lits in got])
+            out.append([self.norm(t, lits, side) for t, lits in got])
         if label:
             self.steps.append((label, out[0], out[1]))
         return out
