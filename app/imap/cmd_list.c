@@ -29,7 +29,7 @@
  * as with Dovecot's autosubscribe; CREATE does not subscribe), a name
  * without a mailbox with \Noselect, and an unsubscribed mailbox a "%"
  * reaches whose subscribed descendant it does not reach, with \Noselect
- * (RFC 3501 §6.3.9).
+ * (RFC 3501 §6.3.9); a pattern without "%" lists no unsubscribed name.
  */
 #include <stdio.h>
 #include <string.h>
@@ -349,8 +349,12 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 					descendant_selected(&q, &c, m, 1);
 			/* RFC 3501 §6.3.9: LSUB "%" returns the unsubscribed
 			 * parent of a subscribed mailbox it does not reach,
-			 * flagged \Noselect. */
-			int lsub_parent = lsub && !sel && descendant_selected(&q, &c, m, 1);
+			 * flagged \Noselect. Only a "%" stops short of a
+			 * descendant: a pattern without one names just the
+			 * names it spells, and an unsubscribed one is no
+			 * subset of the subscriptions LSUB lists. */
+			int lsub_parent = lsub && !sel && strchr(q.pats[0], '%') &&
+					  descendant_selected(&q, &c, m, 1);
 			if (!sel && !childinfo && !lsub_parent)
 				continue;
 			const char *attr = lsub ? NULL : role_attr(m->role);
