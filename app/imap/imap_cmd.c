@@ -27,11 +27,15 @@ typedef void imap_cmd_fn(struct imap_session *s, const struct imap_cmd *cmd);
 #define AUTHED ST(IMAP_S_AUTH)
 #define SELECTED ST(IMAP_S_SELECTED)
 #define ANY (NOAUTH | AUTHED | SELECTED)
+/* With the states: the grammar gives the command no arguments (RFC 9051
+ * §9: command-any, "CHECK", "UNSELECT", "NAMESPACE"), so any is BAD, as
+ * for every command whose arguments are wrong. */
+#define NOARGS (1u << 16)
 
 struct imap_cmd_def {
 	enum imap_cmd_id id;
 	imap_cmd_fn *fn;
-	unsigned states; /* bit per enum imap_state */
+	unsigned states; /* bit per enum imap_state, and NOARGS */
 };
 
 /* The capabilities this slice implements; nothing else is advertised. */
@@ -76,11 +80,6 @@ const char *imap_capabilities(const struct imap_session *s)
 
 static void cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	if (cmd->nargs) {
-		imap_tagged(s, "BAD CAPABILITY takes no arguments.");
-		imap_session_error(s);
-		return;
-	}
 	imap_reply(s, "* CAPABILITY %s", imap_capabilities(s));
 	imap_tagged(s, "OK Capability completed.");
 }
@@ -114,9 +113,9 @@ static void cmd_namespace(struct imap_session *s, const struct imap_cmd *cmd)
 }
 
 static const struct imap_cmd_def defs[] = {
-	{ IMAP_CMD_CAPABILITY, cmd_capability, ANY },
-	{ IMAP_CMD_NOOP, cmd_noop, ANY },
-	{ IMAP_CMD_LOGOUT, cmd_logout, ANY },
+	{ IMAP_CMD_CAPABILITY, cmd_capability, ANY | NOARGS },
+	{ IMAP_CMD_NOOP, cmd_noop, ANY | NOARGS },
+	{ IMAP_CMD_LOGOUT, cmd_logout, ANY | NOARGS },
 	{ IMAP_CMD_ID, imap_cmd_id, ANY },
 	{ IMAP_CMD_STARTTLS, imap_cmd_starttls, NOAUTH },
 	{ IMAP_CMD_LOGIN, imap_cmd_login, NOAUTH },
@@ -126,12 +125,12 @@ static const struct imap_cmd_def defs[] = {
 	{ IMAP_CMD_EXAMINE, imap_cmd_select, AUTHED | SELECTED },
 	{ IMAP_CMD_LIST, imap_cmd_list, AUTHED | SELECTED },
 	{ IMAP_CMD_LSUB, imap_cmd_list, AUTHED | SELECTED },
-	{ IMAP_CMD_NAMESPACE, cmd_namespace, AUTHED | SELECTED },
+	{ IMAP_CMD_NAMESPACE, cmd_namespace, AUTHED | SELECTED | NOARGS },
 	{ IMAP_CMD_STATUS, imap_cmd_status, AUTHED | SELECTED },
 	{ IMAP_CMD_IDLE, imap_cmd_idle, AUTHED | SELECTED },
-	{ IMAP_CMD_CHECK, cmd_noop, SELECTED },
+	{ IMAP_CMD_CHECK, cmd_noop, SELECTED | NOARGS },
 	{ IMAP_CMD_CLOSE, imap_cmd_close, SELECTED },
-	{ IMAP_CMD_UNSELECT, cmd_close, SELECTED },
+	{ IMAP_CMD_UNSELECT, cmd_close, SELECTED | NOARGS },
 	{ IMAP_CMD_FETCH, imap_cmd_fetch, SELECTED },
 	{ IMAP_CMD_UID_FETCH, imap_cmd_fetch, SELECTED },
 	{ IMAP_CMD_SEARCH, imap_cmd_search, SELECTED },
@@ -194,6 +193,12 @@ void imap_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
 					  ? "No mailbox selected."
 					  : "Not allowed in this state.";
 		imap_tagged(s, "BAD Error in IMAP command %s: %s", imap_cmd_name(cmd->id), why);
+		imap_session_error(s);
+		return;
+	}
+	if ((def->states & NOARGS) && cmd->nargs) {
+		/* "NOOP x" and "LOGOUT x" were run as if bare. */
+		imap_tagged(s, "BAD %s takes no arguments.", imap_cmd_name(cmd->id));
 		imap_session_error(s);
 		return;
 	}
