@@ -25,7 +25,7 @@
  * SELECT leaves the session in the authenticated state (RFC 3501).
  *
  * CONDSTORE and QRESYNC (RFC 7162): "(CONDSTORE)" turns CONDSTORE on;
- * with it on, the answer carries HIGHESTMODSEQ. "(QRESYNC (uidvalidity
+ * the answer carries HIGHESTMODSEQ with it on or off. "(QRESYNC (uidvalidity
  * modseq [known-uids [seq-match]]))", once QRESYNC is enabled, adds after
  * the usual answer a "VANISHED (EARLIER)" of the known UIDs expunged since
  * modseq (from the store's change log) and a FETCH (UID FLAGS MODSEQ) of
@@ -326,9 +326,13 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	s->view.condstore = s->condstore;
 	s->view.qresync = s->qresync;
 	s->view.uidonly = s->uidonly;
-	if (s->condstore)
-		imap_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
-			   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
+	/* Every SELECT and EXAMINE, CONDSTORE enabled or not: "A server
+	 * supporting the persistent storage of mod-sequences for the mailbox
+	 * MUST send the OK untagged response including HIGHESTMODSEQ
+	 * response code with every successful SELECT or EXAMINE command"
+	 * (RFC 7162 §3.1.2.1, as RFC 4551 before it). */
+	imap_reply(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+		   (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
 	if (q.given)
 		qresync_answer(s, &q);
 	imap_notify_selected(s);

@@ -225,7 +225,31 @@ NONEXISTENT = ("RFC 5530 §3: 'NONEXISTENT: The operation attempts to affect som
                "that does not exist' (paraphrased); Dovecot gives this NO no code")
 NO_DELETED = ("RFC 9051 §6.3.11 lists DELETED as a STATUS item ('The number of messages with the "
               "\\Deleted flag set'); Dovecot 2.3 is IMAP4rev1 and answers BAD")
+HIGHESTMODSEQ_ALWAYS = (
+    "RFC 7162 §3.1.2.1: 'A server supporting the persistent storage of mod-sequences for the "
+    "mailbox MUST send the OK untagged response including HIGHESTMODSEQ response code with every "
+    "successful SELECT or EXAMINE command'; tern keeps them for every mailbox, Dovecot only once "
+    "a client has used CONDSTORE on it (and sends no NOMODSEQ before)")
+
 KNOWN_SELECT = {
+    'select': (
+        ['* 5 EXISTS', '* 5 RECENT', '* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* OK [UIDNEXT 6]', '* OK [UIDVALIDITY V]', '* OK [UNSEEN 1]', 'T OK [READ-WRITE]'],
+        HIGHESTMODSEQ_ALWAYS),
+    'reselect': (
+        ['* 0 RECENT', '* 5 EXISTS', '* FLAGS ($Label1 \\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [CLOSED]', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS ($Label1 \\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* OK [UIDNEXT 6]', '* OK [UIDVALIDITY V]', '* OK [UNSEEN 2]', 'T OK [READ-WRITE]'],
+        HIGHESTMODSEQ_ALWAYS),
+    'examine after select': (
+        ['* 0 RECENT', '* 5 EXISTS', '* FLAGS ($Label1 \\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [CLOSED]', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS ()]', '* OK [UIDNEXT 6]', '* OK [UIDVALIDITY V]', '* OK [UNSEEN 2]', 'T OK [READ-ONLY]'],
+        HIGHESTMODSEQ_ALWAYS),
+    'select again': (
+        ['* 0 RECENT', '* 5 EXISTS', '* FLAGS ($Label1 \\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS ($Label1 \\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* OK [UIDNEXT 6]', '* OK [UIDVALIDITY V]', '* OK [UNSEEN 2]', 'T OK [READ-WRITE]'],
+        HIGHESTMODSEQ_ALWAYS),
+    'select before close': (
+        ['* 0 RECENT', '* 5 EXISTS', '* FLAGS ($Label1 \\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS ($Label1 \\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* OK [UIDNEXT 6]', '* OK [UIDVALIDITY V]', '* OK [UNSEEN 2]', 'T OK [READ-WRITE]'],
+        HIGHESTMODSEQ_ALWAYS),
+    'select inbox lower case': (
+        ['* 0 EXISTS', '* 0 RECENT', '* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [HIGHESTMODSEQ M]', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* OK [UIDNEXT 1]', '* OK [UIDVALIDITY V]', 'T OK [READ-WRITE]'],
+        HIGHESTMODSEQ_ALWAYS),
     "status deleted": (['* STATUS sel (DELETED 0)', 'T OK'], NO_DELETED),
     "status deleted of selected": (['* STATUS sel (DELETED 1)', 'T OK'], NO_DELETED),
     "status missing mailbox": (['T NO [NONEXISTENT]'], NONEXISTENT),

@@ -241,15 +241,6 @@ def available():
 # ---- CONDSTORE (RFC 7162 §3.1) ----------------------------------------
 
 KNOWN_CONDSTORE = {
-    'select without condstore': (
-        ['* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* 5 EXISTS', '* 0 RECENT', '* OK [UNSEEN 1]', '* OK [UIDVALIDITY V]', '* OK [UIDNEXT 6]', 'T OK [READ-WRITE]'],
-        'RFC 7162 §3.1 (paraphrased): the first CONDSTORE enabling command issued after SELECT '
-        'makes the server send the HIGHESTMODSEQ it has not sent yet, so a SELECT before '
-        'CONDSTORE is enabled may go without it; tern sends it from the enabling command on '
-        '(test_imap_compliance checks that), Dovecot on every SELECT'),
-    'examine without condstore': (
-        ['* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [PERMANENTFLAGS ()]', '* 5 EXISTS', '* 0 RECENT', '* OK [UNSEEN 1]', '* OK [UIDVALIDITY V]', '* OK [UIDNEXT 6]', 'T OK [READ-ONLY]'],
-        'as "select without condstore"'),
     'fetch modseq': (
         ['* 1 FETCH (FLAGS (\\Recent) MODSEQ (m1{<ms_h0}) UID 1)', '* 2 FETCH (FLAGS (\\Recent) MODSEQ (m2{<ms_h0}) UID 2)', '* 3 FETCH (FLAGS (\\Recent) MODSEQ (m3{<ms_h0}) UID 3)', '* 4 FETCH (FLAGS (\\Recent) MODSEQ (m4{<ms_h0}) UID 4)', '* 5 FETCH (FLAGS (\\Recent) MODSEQ (m5{=ms_h0}) UID 5)', 'T OK'],
         "RFC 7162 §3.1 (paraphrased) asks only that a message's mod-sequence grow with each "
