@@ -100,7 +100,11 @@ static void copy_done(struct imap_session *s, struct imap_job *j)
 				imap_write_big(s, "Moved UIDs.\r\n", 13);
 			}
 			imap_session_sync(s);
-			imap_tagged(s, "OK %s", r->n ? "Move completed." : "No messages found.");
+			if (s->qresync && r->n) /* as EXPUNGE (cmd_expunge.c) */
+				imap_tagged(s, "OK [HIGHESTMODSEQ %llu] Move completed.",
+					    (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
+			else
+				imap_tagged(s, "OK %s", r->n ? "Move completed." : "No messages found.");
 		} else {
 			imap_session_sync(s); /* EXISTS when copying into the selected mailbox */
 			if (buf_len(&b) < 900)

@@ -6,7 +6,7 @@
  * EXPUNGE, in the UID set) are expunged by store_expunge() on the worker
  * pool. After the commit the session syncs its view: "* n EXPUNGE" for
  * every message gone — its own and any other session's — then the tagged
- * OK. CLOSE expunges the same way but says nothing and leaves the
+ * OK, with the new HIGHESTMODSEQ once QRESYNC is enabled. CLOSE expunges the same way but says nothing and leaves the
  * selected state; on a read-only mailbox it only deselects.
  */
 #include <stdlib.h>
@@ -33,7 +33,15 @@ static void expunge_done(struct imap_session *s, struct imap_job *j)
 		return;
 	}
 	imap_session_sync(s);
-	imap_tagged(s, "OK Expunge completed.");
+	/* With QRESYNC the expunges moved HIGHESTMODSEQ without a FETCH to
+	 * say so: the tagged OK carries the new value, the one a client
+	 * resynchronises from next time (RFC 7162 §3.2.10's example; as
+	 * Dovecot does). Nothing expunged, nothing moved. */
+	if (s->qresync && j->removed)
+		imap_tagged(s, "OK [HIGHESTMODSEQ %llu] Expunge completed.",
+			    (unsigned long long)imap_highest_modseq(s->view.highest_modseq));
+	else
+		imap_tagged(s, "OK Expunge completed.");
 }
 
 /* The \Deleted messages of the view (within set when given). */

@@ -373,17 +373,6 @@ KNOWN_QRESYNC = {
         ['* OK [CLOSED]', '* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)', '* OK [PERMANENTFLAGS (\\* \\Answered \\Deleted \\Draft \\Flagged \\Seen)]', '* 6 EXISTS', '* 0 RECENT', '* OK [UNSEEN 1]', '* OK [UIDVALIDITY V]', '* OK [UIDNEXT 9]', '* OK [HIGHESTMODSEQ m2{>ms_h0}]', '* VANISHED (EARLIER) 2,5', '* 2 FETCH (FLAGS (\\Flagged) MODSEQ (m1{>ms_h0}) UID 3)', 'T OK [READ-WRITE]'],
         'RFC 7162 §3.2.11 (paraphrased): the server sends [CLOSED] when a SELECT closes the '
         'selected mailbox; tern does, Dovecot leaves it out for this SELECT'),
-    'uid expunge with qresync': (
-        ['* VANISHED 1', 'T OK'],
-        "RFC 7162 §3.2.10 asks for VANISHED instead of EXPUNGE (paraphrased); its example's OK "
-        '[HIGHESTMODSEQ] after EXPUNGE is not required by the text, and tern leaves it out (the '
-        'next SELECT or STATUS tells the new value)'),
-    'expunge with qresync': (
-        ['* VANISHED 3', 'T OK'],
-        'as "uid expunge with qresync"'),
-    'move with qresync': (
-        ['* OK [COPYUID V 7 1]', '* VANISHED 7', 'T OK'],
-        'as "uid expunge with qresync" (RFC 6851 §4.3 for MOVE)'),
 }
 
 
