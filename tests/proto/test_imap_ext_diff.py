@@ -34,6 +34,7 @@ import re
 import socket
 import time
 
+import diffcheck
 import dovecot_peer
 from test_imap import BOB, BOB_PW, Raw, raw_response, srv
 from test_imap_compliance import cmd_rest
@@ -285,24 +286,8 @@ def sides():
 
 
 def check(run, known):
-    """Fails on every difference not in `known`, on a listed one where
-    tern's answer is not a listed one, and on a listed one that is gone;
-    prints the listed ones. known: {label: (tern's answer, why)}, or
-    {label: ((answer, ...), why)} where tern may answer either way."""
-    bad, seen = [], set()
-    for label, a, b in run.steps:
-        answers = known.get(label, ([],))[0]
-        answers = answers if isinstance(answers, tuple) else (answers,)
-        if label in known and a in answers:
-            seen.add(label)
-        if a == b:
-            continue
-        if a in answers:
-            print("known difference %s: %s\n  tern:    %s\n  dovecot: %s" % (label, known[label][1], a, b))
-            continue
-        bad.append("%s:\n  tern:    %s\n  dovecot: %s" % (label, a, b))
-    gone = [k for k in known if k not in seen]
-    assert not bad and not gone, "\n".join(bad) + ("\nlisted but gone: %s" % gone if gone else "")
+    """diffcheck.verdict() over the run's steps (against Dovecot)."""
+    diffcheck.verdict(run.steps, known)
 
 
 def available():

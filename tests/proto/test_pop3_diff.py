@@ -50,6 +50,7 @@ import tempfile
 import threading
 import time
 
+import diffcheck
 import dovecot_peer
 from harness import Server
 from mailpeers import ca_signed, test_ca as make_ca
@@ -422,24 +423,8 @@ def sides():
 
 
 def check(run, known):
-    """Fails on every difference not in `known`, on a listed one where
-    tern's answer is not the listed one, and on a listed one that is gone;
-    prints the listed ones. known: {label: (tern's answer, why)}."""
-    bad, seen = [], set()
-    labels = [s[0] for s in run.steps]
-    dup = {l for l in labels if labels.count(l) > 1}
-    assert not dup, "step labels must be unique: %s" % dup
-    for label, a, b in run.steps:
-        if label in known and a == known[label][0]:
-            seen.add(label)
-        if a == b:
-            continue
-        if label in known and a == known[label][0]:
-            print("known difference %s: %s\n  tern:    %s\n  dovecot: %s" % (label, known[label][1], a, b))
-            continue
-        bad.append("%s:\n  tern:    %s\n  dovecot: %s" % (label, a, b))
-    gone = [k for k in known if k not in seen]
-    assert not bad and not gone, "\n".join(bad) + ("\nlisted but gone: %s" % gone if gone else "")
+    """diffcheck.verdict() over the run's steps (against Dovecot)."""
+    diffcheck.verdict(run.steps, known)
 
 
 def available():

@@ -30,6 +30,7 @@ import re
 import socket
 import ssl
 
+import diffcheck
 from harness import Raw, Server
 from mailpeers import PostfixPeer, free_port_on, unique_ips
 
@@ -247,22 +248,13 @@ def run(scenario, sides_):
 
 
 def check(sides_, known):
-    """Fails on every difference not in `known`, on a listed one where
-    tern's answer is not the listed one, and on a listed one that is gone;
-    prints the listed ones. known: {label: (tern's answers, why)}."""
+    """diffcheck.verdict() over the two sides' steps, replies compared
+    line by line with same()."""
     t, p = sides_
     assert [l for l, _ in t.steps] == [l for l, _ in p.steps], "scripts ran apart"
-    bad, seen = [], set()
-    for (label, a), (_, b) in zip(t.steps, p.steps):
-        if len(a) == len(b) and all(same(x, y) for x, y in zip(a, b)):
-            continue
-        if label in known and a == known[label][0]:
-            seen.add(label)
-            print("known difference %s: %s\n  tern:    %s\n  postfix: %s" % (label, known[label][1], a, b))
-            continue
-        bad.append("%s:\n  tern:    %s\n  postfix: %s" % (label, a, b))
-    gone = [k for k in known if k not in seen]
-    assert not bad and not gone, "\n".join(bad) + ("\nlisted but gone: %s" % gone if gone else "")
+    steps = [(label, a, b) for (label, a), (_, b) in zip(t.steps, p.steps)]
+    diffcheck.verdict(steps, known, ref="postfix",
+                      same=lambda a, b: len(a) == len(b) and all(same(x, y) for x, y in zip(a, b)))
 
 
 # ---- scenarios ---------------------------------------------------------
