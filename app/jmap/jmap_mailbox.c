@@ -4,9 +4,7 @@
  *
  * Names: a JMAP mailbox has its own name and a parentId; the store keeps
  * IMAP's full names with "/" between levels, so name is the last level.
- * sortOrder is not stored: every mailbox has 0 and clients sort by role
- * and name (RFC 8621 §2: "If two mailboxes have an identical sortOrder,
- * they SHOULD be sorted by name").
+ * sortOrder is the store's (0 unless a client set one; IMAP has none).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +61,7 @@ static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned w
 			else
 				jw_null(w);
 			break;
-		case 4: jw_int(w, 0); break;
+		case 4: jw_uint(w, b->sort_order); break;
 		case 5: jw_uint(w, b->total); break;
 		case 6: jw_uint(w, b->unread); break;
 		case 7: jw_uint(w, b->threads); break;

@@ -18,6 +18,7 @@ struct jmap_mailbox {
 	int subscribed;
 	uint32_t messages, uidvalidity;
 	uint32_t total, unread, threads, unread_threads; /* RFC 8621 §2 counts */
+	uint32_t sort_order;
 };
 
 struct jmap_mailboxes {

@@ -39,6 +39,7 @@ static void list_cb(void *arg, const struct store_mailbox_info *i)
 	b->unread = i->unread_emails;
 	b->threads = i->total_threads;
 	b->unread_threads = i->unread_threads;
+	b->sort_order = i->sort_order;
 }
 
 int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,

@@ -92,7 +92,7 @@ static int cmp_mb(const void *pa, const void *pb)
 	for (int i = 0; i < sort_ctx->n; i++) {
 		int r = 0;
 		switch (sort_ctx->k[i].prop) {
-		case 0: r = 0; break;
+		case 0: r = a->sort_order < b->sort_order ? -1 : a->sort_order > b->sort_order; break;
 		case 1: r = strcmp(a->leaf, b->leaf); break;
 		case 2: r = a->parent < b->parent ? -1 : a->parent > b->parent; break;
 		}

@@ -7,7 +7,7 @@
  *
  * What can change: name and parentId (a rename: children follow, ids
  * and UIDVALIDITY stay), isSubscribed. role is set at creation only;
- * sortOrder is not stored (always 0). Destroying a mailbox with children
+ * sortOrder is kept by the store (store_mailbox_sort_order()). Destroying a mailbox with children
  * is mailboxHasChild; one with emails is mailboxHasEmail unless
  * onDestroyRemoveEmails, and then emails in no other mailbox go with it.
  */
@@ -75,10 +75,16 @@ static struct set_err store_err(int rc)
 	}
 }
 
+/* sortOrder is an UnsignedInt (RFC 8621 §2), kept in 32 bits. */
+static int sort_order_ok(const struct json_value *v)
+{
+	return v->type == JSON_NUMBER && v->is_int && v->integer >= 0 && v->integer <= UINT32_MAX;
+}
+
 static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *o,
 		      uint32_t *id_r, int *sub_r, struct set_err *e)
 {
-	const struct json_value *name = NULL, *role = NULL, *sub = NULL, *parent = NULL;
+	const struct json_value *name = NULL, *role = NULL, *sub = NULL, *parent = NULL, *order = NULL;
 
 	if (o->type != JSON_OBJECT) {
 		*e = err_of("invalidProperties", "a Mailbox is an object", NULL);
@@ -93,9 +99,8 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 			role = p;
 		else if (!strcmp(p->key, "isSubscribed"))
 			sub = p;
-		else if (!strcmp(p->key, "sortOrder") && p->type == JSON_NUMBER && p->is_int &&
-			 p->integer == 0)
-			;
+		else if (!strcmp(p->key, "sortOrder"))
+			order = p;
 		else {
 			*e = err_of("invalidProperties", "not a property a client may set", p->key);
 			return -1;
@@ -103,6 +108,10 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	}
 	if (!name_ok(name)) {
 		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
+		return -1;
+	}
+	if (order && !sort_order_ok(order)) {
+		*e = err_of("invalidProperties", "sortOrder is an UnsignedInt below 2^32", "sortOrder");
 		return -1;
 	}
 	if ((role && role->type != JSON_NULL && role->type != JSON_STRING) ||
@@ -139,13 +148,15 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	*sub_r = sub && sub->boolean;
 	if (*sub_r)
 		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
+	if (order && order->integer)
+		store_mailbox_sort_order(c->r->st, c->r->account, full, (uint32_t)order->integer);
 	return 0;
 }
 
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
 		      const struct json_value *patch, struct set_err *e)
 {
-	const struct json_value *name = NULL, *parent = NULL, *sub = NULL;
+	const struct json_value *name = NULL, *parent = NULL, *sub = NULL, *order = NULL;
 
 	if (patch->type != JSON_OBJECT) {
 		*e = err_of("invalidPatch", NULL, NULL);
@@ -158,9 +169,8 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			parent = p;
 		else if (!strcmp(p->key, "isSubscribed") && p->type == JSON_BOOL)
 			sub = p;
-		else if (!strcmp(p->key, "sortOrder") && p->type == JSON_NUMBER && p->is_int &&
-			 p->integer == 0)
-			;
+		else if (!strcmp(p->key, "sortOrder") && sort_order_ok(p))
+			order = p;
 		else if (!strcmp(p->key, "role") &&
 			 ((p->type == JSON_NULL && !b->role[0]) ||
 			  (p->type == JSON_STRING && !strcmp(p->str, b->role))))
@@ -204,6 +214,11 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		}
 	}
 	if (sub && store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean) != STORE_OK) {
+		*e = err_of("serverFail", NULL, NULL);
+		return -1;
+	}
+	if (order && store_mailbox_sort_order(c->r->st, c->r->account, b->full,
+					      (uint32_t)order->integer) != STORE_OK) {
 		*e = err_of("serverFail", NULL, NULL);
 		return -1;
 	}
@@ -265,14 +280,14 @@ static void create_write(struct jmap_call *c, struct jmap_mailboxes *m, const st
 	jw_key(ok, o->key);
 	jw_obj_begin(ok);
 	jw_kstr(ok, "id", ids);
-	jw_kint(ok, "sortOrder", 0);
+	struct jmap_mailbox *nb = jmap_mailbox_by_id(m, id);
+	jw_kuint(ok, "sortOrder", nb ? nb->sort_order : 0);
 	jw_kbool(ok, "isSubscribed", sub);
 	jw_kint(ok, "totalEmails", 0);
 	jw_kint(ok, "unreadEmails", 0);
 	jw_kint(ok, "totalThreads", 0);
 	jw_kint(ok, "unreadThreads", 0);
 	/* Server-set, so in created too (RFC 8620 §5.3). */
-	struct jmap_mailbox *nb = jmap_mailbox_by_id(m, id);
 	if (nb) {
 		jw_key(ok, "myRights");
 		jmap_mailbox_w_rights(ok, nb);

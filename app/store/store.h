@@ -584,6 +584,7 @@ struct store_mailbox_info {
 	/* RFC 8621 §2's counts, kept by the writer (store_counts.c): distinct
 	 * emails, those with neither $seen nor $draft, threads, unread threads. */
 	uint32_t total_emails, unread_emails, total_threads, unread_threads;
+	uint32_t sort_order; /* JMAP's sortOrder (store_mailbox_sort_order()) */
 };
 typedef void store_mailbox_cb(void *arg, const struct store_mailbox_info *info);
 int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb, void *arg);
@@ -1085,6 +1086,12 @@ void store_email_copy_async(struct store *st, struct loop *loop, uint32_t accoun
  * (not subscribed); STORE_ETEMP.
  */
 int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name, int on);
+/*
+ * Sets the JMAP sortOrder of the mailbox named name (RFC 8621 §2: where a
+ * client shows it among its siblings; IMAP has none). A change is a
+ * mailbox update (Mailbox/changes). STORE_OK, or STORE_ENOTFOUND.
+ */
+int store_mailbox_sort_order(struct store *st, uint32_t account, const char *name, uint32_t order);
 
 /*
  * Calls cb with each subscribed name of the account (store_subscription.c),

@@ -255,6 +255,7 @@ void mbox_enc(struct rec_w *w, const void *rec)
 	rw_u8(w, m->subscribed);
 	rw_str16(w, m->name, strlen(m->name));
 	rw_u32(w, m->first_recent);
+	rw_u32(w, m->sort_order);
 }
 
 int mbox_dec(const MDB_val *v, struct mbox_rec *m)
@@ -274,6 +275,8 @@ int mbox_dec(const MDB_val *v, struct mbox_rec *m)
 	/* Optional (IMAP \Recent): a record written before it had none, and
 	 * none of its messages is recent; the next write keeps that. */
 	m->first_recent = r.off + 4 <= r.len ? rr_u32(&r) : m->uidnext;
+	/* Optional (JMAP sortOrder): absent, 0. */
+	m->sort_order = r.off + 4 <= r.len ? rr_u32(&r) : 0;
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 

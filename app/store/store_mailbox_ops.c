@@ -203,7 +203,7 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 	return 0;
 }
 
-enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE };
+enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT };
 
 struct op_ctx {
 	enum op_kind kind;
@@ -211,6 +211,7 @@ struct op_ctx {
 	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
 	int on;
 	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox */
+	uint32_t sort_order; /* OP_SORT */
 	/* out */
 	uint32_t id;
 	uint64_t modseq;
@@ -418,6 +419,14 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		change_add(&ch, CHANGE_MAILBOX_DESTROYED, f->id, 0, 0);
 		break;
 	}
+	case OP_SORT:
+		c->id = f->id;
+		if (f->m.sort_order == c->sort_order)
+			goto out; /* nothing to change */
+		f->m.sort_order = c->sort_order;
+		if ((rc = mbox_put(txn, st, c->account, f->id, &f->m)) == 0)
+			change_add(&ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+		break;
 	case OP_RENAME: {
 		size_t flen = strlen(c->name), tlen = strlen(c->to);
 		c->id = f->id;
@@ -573,6 +582,14 @@ int store_mailbox_subscribe(struct store *st, uint32_t account, const char *name
 		return STORE_ETOOBIG;
 	if (name_norm(name, c.name) < 0)
 		return on ? STORE_EINVAL : STORE_ENOTFOUND;
+	return run_op(st, &c, NULL);
+}
+
+int store_mailbox_sort_order(struct store *st, uint32_t account, const char *name, uint32_t order)
+{
+	struct op_ctx c = { .kind = OP_SORT, .account = account, .sort_order = order };
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
 	return run_op(st, &c, NULL);
 }
 

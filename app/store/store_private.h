@@ -370,6 +370,7 @@ struct mbox_rec {
 	uint8_t role, subscribed;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
 	uint32_t first_recent; /* IMAP \Recent: uids from here on (0: all) */
+	uint32_t sort_order;   /* JMAP's sortOrder (RFC 8621 §2), 0 by default */
 };
 void mbox_enc(struct rec_w *w, const void *rec);
 int mbox_dec(const MDB_val *v, struct mbox_rec *m);

@@ -121,6 +121,7 @@ int store_mailbox_list(struct store *st, uint32_t account, store_mailbox_cb *cb,
 			    .parent = m.parent,
 			    .subscribed = 0,
 			    .first_recent = m.first_recent,
+			    .sort_order = m.sort_order,
 			};
 			/* A \Recent claim on its way to the writer counts already. */
 			uint32_t upto = store_recent_pending(st, account, info.id);

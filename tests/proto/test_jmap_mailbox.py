@@ -260,3 +260,50 @@ def test_jmap_mailbox_set_and_changes():
         assert name == "error" and e["type"] == "cannotCalculateChanges", (bad, e)
     name, e = j.one("Mailbox/changes", {"sinceState": "1", "maxChanges": 0})
     assert name == "error" and e["type"] == "invalidArguments", e
+
+
+def test_jmap_mailbox_sort_order_kept():
+    """sortOrder (RFC 8621 §2) is kept: set at create and by update, read
+    back by Mailbox/get, told by Mailbox/changes as an update, used by
+    Mailbox/query's sort, kept across an IMAP RENAME; a value that is no
+    UnsignedInt of 32 bits is invalidProperties."""
+    s = srv()
+    user, pw = CAROL
+    j = Jmap(s, user, pw)
+    _, st = j.one("Mailbox/set", {"create": {
+        "a": {"name": "Zeta", "sortOrder": 5},
+        "b": {"name": "Alpha", "sortOrder": 10},
+        "neg": {"name": "N1", "sortOrder": -1},
+        "big": {"name": "N2", "sortOrder": 2 ** 32},
+        "str": {"name": "N3", "sortOrder": "1"},
+    }})
+    assert set(st["created"]) == {"a", "b"}, st
+    assert st["created"]["a"]["sortOrder"] == 5 and st["created"]["b"]["sortOrder"] == 10, st
+    assert {k: (v["type"], v["properties"]) for k, v in st["notCreated"].items()} == {
+        k: ("invalidProperties", ["sortOrder"]) for k in ("neg", "big", "str")}, st
+    a, b = st["created"]["a"]["id"], st["created"]["b"]["id"]
+    _, g = j.one("Mailbox/get", {"ids": [a, b], "properties": ["sortOrder"]})
+    assert {m["id"]: m["sortOrder"] for m in g["list"]} == {a: 5, b: 10}, g
+    state = g["state"]
+
+    def order():
+        _, q = j.one("Mailbox/query", {"filter": {"name": "a"},
+                                       "sort": [{"property": "sortOrder"}, {"property": "name"}]})
+        return [x for x in q["ids"] if x in (a, b)]
+
+    assert order() == [a, b]
+    _, st = j.one("Mailbox/set", {"update": {a: {"sortOrder": 20}, b: {"sortOrder": 4294967295}}})
+    assert set(st["updated"]) == {a, b}, st
+    _, ch = j.one("Mailbox/changes", {"sinceState": state})
+    assert set(ch["updated"]) == {a, b} and ch["created"] == [] and ch["destroyed"] == [], ch
+    assert order() == [a, b]
+    _, st = j.one("Mailbox/set", {"update": {b: {"sortOrder": 1}}})
+    assert order() == [b, a]
+    _, st = j.one("Mailbox/set", {"update": {a: {"sortOrder": -3}}})
+    assert st["notUpdated"][a]["type"] == "invalidProperties", st
+
+    # An IMAP RENAME keeps it.
+    r = imap(s, user, pw)
+    cmd(r, "r", "RENAME Zeta Zeta2")
+    _, g = j.one("Mailbox/get", {"ids": [a], "properties": ["name", "sortOrder"]})
+    assert g["list"][0] == {"id": a, "name": "Zeta2", "sortOrder": 20}, g
