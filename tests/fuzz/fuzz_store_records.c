@@ -58,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			MDB_val w = {n, p};
 			assert(mbox_dec(&w, &b) == 0);
 			assert(a.uidvalidity == b.uidvalidity && a.uidnext == b.uidnext &&
-			       a.messages == b.messages && strcmp(a.name, b.name) == 0);
+			       a.messages == b.messages && strcmp(a.name, b.name) == 0 &&
+			       a.first_recent == b.first_recent && a.sort_order == b.sort_order);
 			free(p);
 		}
 		break;
