@@ -470,8 +470,35 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return self.maildir_messages()
 
     def stop(self):
+        """`postfix stop`, and if that has not returned in 30 s, this
+        instance's master and every process of its group killed. Postfix
+        logs through postlogd over a unix datagram socket, whose queue
+        holds net.unix.max_dgram_qlen messages (10 by default): a burst
+        of warnings (test_smtp_diff's bad commands) can fill it while
+        postlogd itself sends a line to it, and then postlogd, every
+        process logging and `postfix stop` (its `master -t`) wait for
+        ever. Seen once in a full CI run."""
         if self.started:
-            subprocess.run(["/usr/sbin/postfix", "-c", self.conf, "stop"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = subprocess.Popen(["/usr/sbin/postfix", "-c", self.conf, "stop"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                for pgid in (p.pid, self._master_pid()):
+                    try:
+                        if pgid:
+                            os.killpg(pgid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                p.wait()
             self.started = False
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def _master_pid(self):
+        """The master's pid (it leads its own process group), or 0."""
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
