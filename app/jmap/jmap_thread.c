@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/xalloc.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
@@ -45,9 +46,7 @@ static void member_cb(void *arg, uint32_t email, int64_t received)
 	struct members *g = arg;
 	if (g->n == g->cap) {
 		g->cap = g->cap ? g->cap * 2 : 16;
-		g->v = realloc(g->v, g->cap * sizeof *g->v);
-		if (!g->v)
-			abort();
+		g->v = xrealloc(g->v, g->cap * sizeof *g->v);
 	}
 	g->v[g->n++] = (struct member){email, received};
 }
@@ -140,9 +139,7 @@ static void push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
-		*v = realloc(*v, *cap * sizeof **v);
-		if (!*v)
-			abort();
+		*v = xrealloc(*v, *cap * sizeof **v);
 	}
 	(*v)[(*n)++] = x;
 }
@@ -159,9 +156,7 @@ static int tchange_cb(void *arg, const struct store_change *sc)
 	if (!t->nm || t->mods[t->nm - 1] != sc->modseq) {
 		if (t->nm == t->capm) {
 			t->capm = t->capm ? t->capm * 2 : 64;
-			t->mods = realloc(t->mods, t->capm * sizeof *t->mods);
-			if (!t->mods)
-				abort();
+			t->mods = xrealloc(t->mods, t->capm * sizeof *t->mods);
 		}
 		t->mods[t->nm++] = sc->modseq;
 	}
