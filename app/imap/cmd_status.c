@@ -6,7 +6,8 @@
  * APPEND the mailbox takes, the same for every mailbox here).
  * UNSEEN and DELETED count the messages without $seen / with \Deleted;
  * RECENT counts the messages no SELECT has claimed yet (RFC 3501 §2.3.2,
- * store_mailbox_claim_recent_async()). SIZE sums the stored octets, which
+ * store_mailbox_claim_recent_async()) and, for the mailbox this session
+ * has selected, those it claimed. SIZE sums the stored octets, which
  * is what RFC822.SIZE reports.
  */
 #include <string.h>
@@ -142,6 +143,10 @@ int imap_status_append(struct imap_session *s, const char *name,
 	    store_email_list(imap_store, s->account, c.mailbox, email_cb, &c) != STORE_OK)
 		return -1;
 	uint32_t messages = (want & listed) ? c.counted : c.info.messages;
+	/* The selected mailbox's messages this session claimed are \Recent
+	 * to it (RFC 3501 §2.3.2), as its SELECT and EXISTS told it. */
+	if (s->state == IMAP_S_SELECTED && s->view.mailbox == c.mailbox)
+		c.recent += imap_view_recent_count(&s->view);
 
 	buf_append_c(out, "* STATUS ");
 	imap_append_mailbox(out, name);

@@ -443,6 +443,15 @@ def test_imap_idle_sees_delivery():
         time.sleep(0.2)
         r.send("n NOOP\r\n")
         assert r.until_tag("n") == [b"* 3 EXISTS", b"* 3 RECENT", b"n OK NOOP completed."]
+        # STATUS of the selected mailbox counts the ones this session
+        # claimed; another session sees none \Recent.
+        r.send("t STATUS INBOX (RECENT)\r\n")
+        assert r.until_tag("t") == [b"* STATUS INBOX (RECENT 3)", b"t OK Status completed."]
+        o = Raw(s)
+        o.login()
+        o.send("t STATUS INBOX (RECENT)\r\n")
+        assert o.until_tag("t") == [b"* STATUS INBOX (RECENT 0)", b"t OK Status completed."]
+        o.close()
         r.close()
 
 

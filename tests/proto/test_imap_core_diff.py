@@ -255,11 +255,9 @@ KNOWN_SELECT = {
     "status missing mailbox": (['T NO [NONEXISTENT]'], NONEXISTENT),
     "select missing": (['* OK [CLOSED]', 'T NO [NONEXISTENT]'], NONEXISTENT),
     "status of selected": (
-        ['* STATUS sel (MESSAGES 5 RECENT 0 SIZE 811 UIDNEXT 6 UNSEEN 4)', 'T OK'],
+        ['* STATUS sel (MESSAGES 5 RECENT 5 SIZE 811 UIDNEXT 6 UNSEEN 4)', 'T OK'],
         "RFC 3501 §6.3.10: 'the STATUS command SHOULD NOT be used on the currently selected "
-        "mailbox'; tern's RECENT counts messages no session has claimed (the selecting one "
-        "claimed all five), Dovecot this session's \\Recent ones and adds [CLIENTBUG] "
-        "(RFC 5530, optional). RFC 9051 drops RECENT"),
+        "mailbox'; Dovecot adds [CLIENTBUG] (RFC 5530, optional), tern does not"),
     "store read-only": (
         ['T NO'],
         "RFC 9051 §6.3.3: with EXAMINE 'no changes to the permanent state of the mailbox, "
