@@ -42,8 +42,9 @@ int import_end(struct imp *im, const char *email, int rc);
  * (each starting with a comma) to account.json's open object f and the
  * scripts into root/sieve/; import_account_extras reads them back from a
  * folder tern export wrote (a path without account.json: nothing to do),
- * storing each script that compiles and making the active one active.
- * Both return 0, or -1 after printing why.
+ * storing each script that compiles and making the active one active,
+ * and setting each mailbox's "sort_order" (cmd_export.c writes it; absent
+ * is 0). Both return 0, or -1 after printing why.
  */
 #include <stdio.h>
 #include <stdint.h>

@@ -12,10 +12,11 @@
  * `subscriptions`; message bytes exactly as stored. For mbox, one mboxrd
  * file per mailbox, "Name/Sub.mbox" (UTF-8 names), LF line ends.
  * Beside them account.json: the address, quota and aliases, each
- * mailbox's name, role, subscription, UIDVALIDITY and counts, the app
- * passwords' names and dates (their secrets are hashed and stay behind),
- * and the Sieve scripts, each in sieve/ as a file (export_sieve.c), which
- * `tern import` of this folder puts back.
+ * mailbox's name, role, subscription, JMAP sortOrder ("sort_order"),
+ * UIDVALIDITY and counts, the app passwords' names and dates (their
+ * secrets are hashed and stay behind), and the Sieve scripts, each in
+ * sieve/ as a file (export_sieve.c); `tern import` of this folder puts
+ * the scripts and the sortOrders back.
  *
  * Export reads through the store's read API while the server runs; each
  * mailbox is one read transaction (a consistent view of that mailbox).
@@ -366,9 +367,11 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 				json_str(f, l.names[i]);
 				fputs(",\"role\":", f);
 				json_str(f, l.roles[i]);
-				fprintf(f, ",\"subscribed\":%s,\"uidvalidity\":%u,\"uidnext\":%u,\"messages\":%u}",
-				        l.v[i].subscribed ? "true" : "false", l.v[i].uidvalidity,
-				        l.v[i].uidnext, l.v[i].messages);
+				fprintf(f,
+				        ",\"subscribed\":%s,\"sort_order\":%u,\"uidvalidity\":%u,"
+				        "\"uidnext\":%u,\"messages\":%u}",
+				        l.v[i].subscribed ? "true" : "false", l.v[i].sort_order,
+				        l.v[i].uidvalidity, l.v[i].uidnext, l.v[i].messages);
 			}
 			fputs("]", f);
 			if (export_account_extras(st, e->account, root, f) != 0)

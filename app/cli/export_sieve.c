@@ -1,6 +1,7 @@
 /*
  * export_sieve.c — what an account archive holds besides mail
- * (cli_import.h): the app passwords' names and the Sieve scripts.
+ * (cli_import.h): the app passwords' names and the Sieve scripts; on
+ * import also the mailboxes' JMAP sortOrder that cmd_export.c writes.
  *
  * A script's file name is its name with '/', '%', and a leading '.'
  * written as %XX, plus ".sieve", so any RFC 5804 name gives one plain
@@ -155,6 +156,44 @@ int export_account_extras(struct store *st, uint32_t account, const char *root, 
 	return so.fail ? -1 : 0;
 }
 
+/*
+ * The mailboxes' JMAP sortOrder ("sort_order", written since it is kept;
+ * an archive from before has none, which is 0, the default). The mail
+ * was imported first, so the mailboxes exist; one that does not (empty
+ * and not recreated) is told and skipped. Returns how many were set, or
+ * -1 after printing why.
+ */
+static int import_sort_orders(struct store *st, uint32_t account, const char *p,
+                              const struct json_value *mb)
+{
+	int set = 0, fail = 0;
+	for (const struct json_value *v = mb && mb->type == JSON_ARRAY ? mb->first : NULL; v;
+	     v = v->next) {
+		const struct json_value *name = json_get(v, "name"), *so = json_get(v, "sort_order");
+		if (!so)
+			continue;
+		if (!name || name->type != JSON_STRING || so->type != JSON_NUMBER || !so->is_int ||
+		    so->integer < 0 || so->integer > UINT32_MAX) {
+			fprintf(stderr, "tern: a mailbox entry of %s is not usable\n", p);
+			fail = 1;
+			continue;
+		}
+		if (so->integer == 0)
+			continue; /* what a mailbox has unless told */
+		int r = store_mailbox_sort_order(st, account, name->str, (uint32_t)so->integer);
+		if (r == STORE_OK) {
+			set++;
+		} else if (r == STORE_ENOTFOUND) {
+			fprintf(stderr, "tern: mailbox \"%s\" is not there: its sort order is not kept\n",
+			        name->str);
+		} else {
+			fprintf(stderr, "tern: mailbox \"%s\": sort order not stored\n", name->str);
+			fail = 1;
+		}
+	}
+	return fail ? -1 : set;
+}
+
 /* A file name account.json gives: inside sieve/, no way out of it. */
 static int safe_rel(const char *rel)
 {
@@ -231,6 +270,11 @@ int import_account_extras(struct store *st, const char *email, const char *path)
 	}
 	printf("sieve: %d scripts imported%s%s%s\n", copied, active ? " (active: " : "", active ? active : "",
 	       active ? ")" : "");
+	int so = import_sort_orders(st, account, p, json_get(root, "mailboxes"));
+	if (so < 0)
+		rc = -1;
+	else if (so > 0)
+		printf("mailboxes: %d sort orders set\n", so);
 	if (ap && ap->type == JSON_ARRAY && ap->count)
 		printf("app passwords: %zu named in account.json; their secrets are not exported, make new "
 		       "ones (tern app-password add)\n", ap->count);

@@ -179,3 +179,59 @@ def test_import_dovecot_maildir_export_round_trip():
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_export_import_sort_order():
+    """A mailbox's JMAP sortOrder (RFC 8621 §2) goes into account.json
+    ("sort_order") and `tern import` of the folder sets it again, Mailbox/get
+    shows it; an account.json from before it was written (no "sort_order")
+    still imports, every sortOrder 0."""
+    from jmapc import Jmap
+    tmp = tempfile.mkdtemp(prefix="tern-export-so-")
+    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW)], imap=True, http=True)
+    try:
+        j = Jmap(s, BOB, "bob-pw-1")
+        _, st = j.one("Mailbox/set", {"create": {
+            "p": {"name": "Projects", "sortOrder": 7},
+            "e": {"name": "Empty", "sortOrder": 4294967295},
+            "z": {"name": "Zero"},
+        }})
+        assert set(st["created"]) == {"p", "e", "z"}, st
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(BOB, "bob-pw-1")
+        for f in ("INBOX", "Projects", "Zero"):
+            assert m.append(f, None, None, b"Subject: x\r\n\r\nbody\r\n")[0] == "OK"
+        m.logout()
+        _, g = j.one("Mailbox/get", {"properties": ["name", "role"]})
+        inbox = [x["id"] for x in g["list"] if x["role"] == "inbox"][0]
+        _, st = j.one("Mailbox/set", {"update": {inbox: {"sortOrder": 3}}})
+        assert inbox in st["updated"], st
+
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out)
+        with open(os.path.join(out, BOB, "account.json")) as f:
+            acct = json.load(f)
+        got = {x["name"]: x["sort_order"] for x in acct["mailboxes"]}
+        assert {k: got.get(k) for k in ("INBOX", "Projects", "Empty", "Zero")} == \
+            {"INBOX": 3, "Projects": 7, "Empty": 4294967295, "Zero": 0}, acct["mailboxes"]
+
+        def orders(user, pw):
+            _, g = Jmap(s, user, pw).one("Mailbox/get", {"properties": ["name", "sortOrder"]})
+            return {x["name"]: x["sortOrder"] for x in g["list"]}
+
+        r = s.cli("import", CAROL, os.path.join(out, BOB))
+        o = orders(CAROL, "carol-pw-1")
+        assert (o.get("INBOX"), o.get("Projects"), o.get("Zero")) == (3, 7, 0), (o, r.stdout, r.stderr)
+        assert o.get("Empty") == 4294967295, o
+
+        # An older archive: no "sort_order" members at all.
+        for x in acct["mailboxes"]:
+            del x["sort_order"]
+        with open(os.path.join(out, BOB, "account.json"), "w") as f:
+            json.dump(acct, f)
+        r = s.cli("import", DAVE, os.path.join(out, BOB))
+        o = orders(DAVE, DAVE_PW)
+        assert (o.get("INBOX"), o.get("Projects"), o.get("Zero")) == (0, 0, 0), (o, r.stdout, r.stderr)
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
