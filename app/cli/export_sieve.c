@@ -4,11 +4,12 @@
  * import also the mailboxes' JMAP sortOrder that cmd_export.c writes.
  *
  * A script's file name is its name with '/', '%', and a leading '.'
- * written as %XX, plus ".sieve", so any RFC 5804 name gives one plain
- * file in sieve/; account.json keeps the real name, the file and whether
- * it is active. Import reads only files named in account.json and only
- * inside sieve/, and checks each script with tern's Sieve compiler before
- * storing it, as PUTSCRIPT would.
+ * written as %XX, plus ".sieve" (a long name shortened, script_file), so
+ * any RFC 5804 name gives one plain file in sieve/; account.json keeps
+ * the real name, the file and whether it is active. Import reads only
+ * files named in account.json and only inside sieve/, and checks each
+ * script with tern's Sieve compiler before storing it, as PUTSCRIPT
+ * would.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,10 +18,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "http/json.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
@@ -42,22 +46,45 @@ static void jstr(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* sieve/<name escaped>.sieve into out: 0 or -1. */
+/*
+ * sieve/<name escaped>.sieve into out: 0 or -1. A name is up to 512
+ * octets and escaping makes it longer, but a file name has at most 255
+ * (NAME_MAX): a name whose escaped form is over FILE_WHOLE octets keeps
+ * its first characters up to FILE_CUT octets, then "%~" and a BLAKE2b-128
+ * of the whole name in hex. Escaping writes every '%' as %25, so no
+ * whole name's file has "%~" and the two kinds never meet.
+ */
+#define FILE_WHOLE 200
+#define FILE_CUT 160
 static int script_file(const char *name, char *out, size_t outsz)
 {
-	size_t o = (size_t)snprintf(out, outsz, "sieve/");
-	for (size_t i = 0; name[i]; i++) {
+	char esc[STORE_SIEVE_NAME_MAX * 3 + 1];
+	size_t o = 0, cut = 0, n = strlen(name);
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq((const unsigned char *)name + i, n - i);
 		unsigned char c = (unsigned char)name[i];
-		if (o + 4 >= outsz)
+		if (len == 0 || o + 3 * len >= sizeof esc)
 			return -1;
-		if (c == '/' || c == '%' || (i == 0 && c == '.'))
-			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
-		else
-			out[o++] = (char)c;
+		if (c == '/' || c == '%' || (i == 0 && c == '.')) {
+			o += (size_t)snprintf(esc + o, sizeof esc - o, "%%%02X", c);
+		} else {
+			memcpy(esc + o, name + i, len);
+			o += len;
+		}
+		i += len;
+		if (o <= FILE_CUT)
+			cut = o; /* a character's end: the cut never splits one */
 	}
-	if (o + 7 >= outsz)
+	esc[o] = '\0';
+	if (o > FILE_WHOLE) {
+		uint8_t h[16];
+		crypto_generichash(h, sizeof h, (const uint8_t *)name, n, NULL, 0);
+		o = cut + (size_t)snprintf(esc + cut, sizeof esc - cut, "%%~");
+		for (size_t i = 0; i < sizeof h; i++)
+			o += (size_t)snprintf(esc + o, sizeof esc - o, "%02x", h[i]);
+	}
+	if ((size_t)snprintf(out, outsz, "sieve/%s.sieve", esc) >= outsz)
 		return -1;
-	memcpy(out + o, ".sieve", 7);
 	return 0;
 }
 
@@ -114,7 +141,7 @@ struct sv_out {
 static void sv_cb(void *arg, const char *name, int active, size_t size)
 {
 	struct sv_out *o = arg;
-	char rel[STORE_SIEVE_NAME_MAX * 3 + 16], path[4096];
+	char rel[256], path[4096];
 	struct buf text;
 	(void)size;
 	buf_init(&text, STORE_SIEVE_BYTES_MAX);
@@ -169,7 +196,8 @@ static int import_sort_orders(struct store *st, uint32_t account, const char *p,
 	int set = 0, fail = 0;
 	for (const struct json_value *v = mb && mb->type == JSON_ARRAY ? mb->first : NULL; v;
 	     v = v->next) {
-		const struct json_value *name = json_get(v, "name"), *so = json_get(v, "sort_order");
+		const struct json_value *name = json_get(v, "name"),
+		                        *so = json_get(v, "sort_order");
 		if (!so)
 			continue;
 		if (!name || name->type != JSON_STRING || so->type != JSON_NUMBER || !so->is_int ||
@@ -184,7 +212,8 @@ static int import_sort_orders(struct store *st, uint32_t account, const char *p,
 		if (r == STORE_OK) {
 			set++;
 		} else if (r == STORE_ENOTFOUND) {
-			fprintf(stderr, "tern: mailbox \"%s\" is not there: its sort order is not kept\n",
+			fprintf(stderr,
+			        "tern: mailbox \"%s\" is not there: its sort order is not kept\n",
 			        name->str);
 		} else {
 			fprintf(stderr, "tern: mailbox \"%s\": sort order not stored\n", name->str);

@@ -115,7 +115,7 @@ static void list_fn(void *arg, const char *p, size_t len)
 	struct ms_list *l = arg;
 	struct buf name;
 	size_t off = 0;
-	buf_init(&name, STORE_SIEVE_NAME_MAX);
+	buf_init(&name, STORE_SIEVE_NAME_MAX + 1); /* and its NUL */
 	if (l->n < MS_SCRIPTS_MAX && imapr_string(p, len, &off, &name) == 0 &&
 	    buf_append(&name, "", 1) == 0 && (l->names[l->n] = strdup(buf_data(&name))) != NULL) {
 		while (off < len && p[off] == ' ')

@@ -651,6 +651,13 @@ static int migrate_counts(struct store *st, MDB_txn *txn)
 	return counts_rebuild_all(txn, st);
 }
 
+/* 13 -> 14: Sieve script names of 128 characters (512 octets) do not
+ * fit LMDB's keys, so scripts are keyed by a hash (store_sieve.c). */
+static int migrate_sieve_hashed(struct store *st, MDB_txn *txn)
+{
+	return sieve_migrate_hashed(txn, st);
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -665,6 +672,7 @@ static migrate_fn *const migrations[] = {
     migrate_account_state,
     migrate_spam,
     migrate_counts,
+    migrate_sieve_hashed,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -1188,15 +1188,17 @@ int store_metadata_get(struct store *st, uint32_t account, uint32_t mailbox,
  *
  * Scripts per account, at most STORE_SIEVE_SCRIPTS_MAX of at most
  * STORE_SIEVE_BYTES_MAX octets together, one active. Names: RFC 5804
- * §1.6 (UTF-8, no controls, no U+2028/9), 1..STORE_SIEVE_NAME_MAX
- * octets; any other name is STORE_EINVAL. The store keeps text; checking
+ * §1.6 (UTF-8, no controls, no U+2028/9), 1..STORE_SIEVE_NAME_CHARS
+ * characters (code points), so at most STORE_SIEVE_NAME_MAX octets, the
+ * bound of every name buffer; any other name is STORE_EINVAL. The store keeps text; checking
  * that it compiles is the caller's (ManageSieve PUTSCRIPT, the CLI).
  * Account id STORE_SIEVE_GLOBAL (no account has it) holds the
  * administrator's global scripts, under the same rules: its active one
  * runs before each account's at delivery (deliver_sieve.h).
  */
 #define STORE_SIEVE_GLOBAL 0u
-#define STORE_SIEVE_NAME_MAX 128
+#define STORE_SIEVE_NAME_CHARS 128
+#define STORE_SIEVE_NAME_MAX (4 * STORE_SIEVE_NAME_CHARS) /* octets */
 #define STORE_SIEVE_SCRIPTS_MAX 32
 #define STORE_SIEVE_BYTES_MAX (1024u * 1024)
 struct buf;
@@ -1218,7 +1220,8 @@ int store_sieve_activate(struct store *st, uint32_t account, const char *name);
 int store_sieve_get(struct store *st, uint32_t account, const char *name, struct buf *out,
                     int *active_r);
 typedef void store_sieve_list_cb(void *arg, const char *name, int active, size_t size);
-/* Calls cb for each script of the account, in name order. */
+/* Calls cb for each script of the account, in name order (octet by
+ * octet), inside a read transaction: cb must not write to the store. */
 int store_sieve_list(struct store *st, uint32_t account, store_sieve_list_cb *cb, void *arg);
 /* The active script: appends its text to text (may be NULL) and copies
  * its name to name_r (may be NULL). STORE_OK or STORE_ENOTFOUND (none). */
@@ -1229,7 +1232,7 @@ int store_sieve_active(struct store *st, uint32_t account, struct buf *text,
  * number that stays with the script through renames and is never given
  * again, and the account's SieveScript state, which every write to its
  * scripts changes. A script stored before ids existed is given one here
- * (a write). STORE_OK or STORE_ETEMP.
+ * (a write). out is sorted by name. STORE_OK or STORE_ETEMP.
  */
 struct store_sieve_info {
 	uint32_t id;

@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 13u
+#define STORE_SCHEMA_VERSION 14u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -469,6 +469,10 @@ int counts_email(MDB_txn *txn, struct store *st, uint32_t account, uint32_t emai
  * error. */
 int counts_rebuild(MDB_txn *txn, struct store *st, uint32_t account);
 int counts_rebuild_all(MDB_txn *txn, struct store *st);
+/* Schema 13 -> 14 (store_sieve.c): Sieve scripts moved from (account,
+ * name) keys to (account, hash of name), their ids' meta keys with them.
+ * 0 or an LMDB error (MDB_CORRUPTED for a record schema 13 did not write). */
+int sieve_migrate_hashed(MDB_txn *txn, struct store *st);
 /* Removes the account's counters and thread records. */
 int counts_drop_account(MDB_txn *txn, struct store *st, uint32_t account);
 /* A mailbox's totalEmails, unreadEmails, totalThreads, unreadThreads. */

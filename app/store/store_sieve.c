@@ -1,24 +1,32 @@
 /*
  * store_sieve.c — Sieve scripts per account ("sieve") and the Sieve
  * memory of what was already answered or seen ("sieve_seen": vacation's
- * :days per sender, duplicate's ids), schema 7. Layouts in SCHEMA.md.
+ * :days per sender, duplicate's ids), schema 8; scripts keyed by a hash
+ * of the name since schema 14. Layouts in SCHEMA.md.
  *
  * An account has at most STORE_SIEVE_SCRIPTS_MAX scripts of at most
  * STORE_SIEVE_BYTES_MAX octets together, one of them active (a flag in
  * its record; activating one clears the others in the same transaction).
  * Scripts are few and small, so list and "which is active" walk the
  * account's keys. Names follow RFC 5804 §1.6: UTF-8, no control
- * characters, no U+2028/U+2029, 1..STORE_SIEVE_NAME_MAX octets.
- * Writes are administrative (ManageSieve, CLI, API) and synchronous.
+ * characters, no U+2028/U+2029, 1..STORE_SIEVE_NAME_CHARS characters
+ * (so at most STORE_SIEVE_NAME_MAX octets). Writes are administrative
+ * (ManageSieve, CLI, API) and synchronous.
+ *
+ * Keys: a name may have 512 octets and LMDB keys have at most 511 (the
+ * default MDB_MAXKEYSIZE, which the vendored build keeps), so a record's
+ * key is the account and a BLAKE2b-128 of the name, and the name is in
+ * the value. A record read under a name's key whose stored name differs
+ * (a hash collision, which nobody can produce) is MDB_CORRUPTED, never
+ * another script. Keys sort by hash, so lists are sorted by name here.
  *
  * JMAP ids and state (RFC 9661, jmap_sieve.c): a script's id must not
- * change when it is renamed, and the records are keyed by name, so each
- * script's id lives in meta "sieve-id/<account %08x>/<name>" (u32),
- * moved by a rename and dropped by a delete in the same transaction; ids
- * come from meta "sieve-next/<account>" and never repeat. Every write
- * adds one to meta "sieve-state/<account>", the account's SieveScript
- * state. Meta keys need no schema change: an older tern ignores them. A
- * script written before ids existed gets one the first time
+ * change when it is renamed, so each script's id lives in meta
+ * "sieve-id/<account %08x>/<name hash in hex>" (u32), moved by a rename
+ * and dropped by a delete in the same transaction; ids come from meta
+ * "sieve-next/<account>" and never repeat. Every write adds one to meta
+ * "sieve-state/<account>", the account's SieveScript state. A script
+ * without an id (none recorded) gets one the first time
  * store_sieve_index() sees it.
  */
 #include <errno.h>
@@ -26,16 +34,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "core/xalloc.h"
 #include "store/store_private.h"
 
-#define HDR 10 /* u8 version, u8 active, i64 updated_at */
+#define SIEVE_V2 2u    /* the record's version byte since schema 14 */
+#define HDR 12         /* u8 version, u8 active, i64 updated_at, u16 name length */
+#define HASH 16        /* BLAKE2b-128 of the name */
+#define KEY (4 + HASH) /* u32 account, the hash */
+#define OLD_HDR 10     /* schema 8..13: u8 version 1, u8 active, i64 updated_at */
+#define OLD_NAME 128   /* schema 8..13: a name's octets at most */
 
 int store_sieve_name_valid(const char *name)
 {
 	size_t n = strlen(name);
-	if (n == 0 || n > STORE_SIEVE_NAME_MAX || !utf8_valid(str_make(name, n)))
+	if (n == 0 || n > STORE_SIEVE_NAME_MAX || !utf8_valid(str_make(name, n)) ||
+	    utf8_chars(str_make(name, n)) > STORE_SIEVE_NAME_CHARS)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -51,23 +68,93 @@ int store_sieve_name_valid(const char *name)
 	return 1;
 }
 
-static MDB_val script_key(uint8_t *b, uint32_t account, const char *name)
+static void name_hash(const char *name, size_t n, uint8_t out[HASH])
 {
-	size_t n = strlen(name);
-	be32_put(b, account);
-	memcpy(b + 4, name, n);
-	return (MDB_val){4 + n, b};
+	crypto_generichash(out, HASH, (const uint8_t *)name, n, NULL, 0);
 }
 
-/* Walks an account's scripts: fn(arg, key, value) for each; fn returns
- * non-zero to stop with that code. */
-typedef int each_fn(void *arg, MDB_val *k, MDB_val *v);
+static MDB_val script_key(uint8_t b[KEY], uint32_t account, const char *name)
+{
+	be32_put(b, account);
+	name_hash(name, strlen(name), b + 4);
+	return (MDB_val){KEY, b};
+}
+
+/* A script record as stored; pointers into the value. */
+struct srec {
+	const char *name; /* not NUL-terminated */
+	size_t name_len;
+	int active;
+	const char *text;
+	size_t text_len;
+};
+
+static int script_decode(const MDB_val *v, struct srec *r)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < HDR || p[0] != SIEVE_V2)
+		return MDB_CORRUPTED;
+	r->name_len = (size_t)p[10] << 8 | p[11];
+	if (r->name_len == 0 || r->name_len > STORE_SIEVE_NAME_MAX ||
+	    HDR + r->name_len > v->mv_size)
+		return MDB_CORRUPTED;
+	r->name = (const char *)p + HDR;
+	r->active = p[1];
+	r->text = r->name + r->name_len;
+	r->text_len = v->mv_size - HDR - r->name_len;
+	return 0;
+}
+
+static int script_is(const struct srec *r, const char *name)
+{
+	return name && strlen(name) == r->name_len && memcmp(r->name, name, r->name_len) == 0;
+}
+
+/* The record of name into r (whose pointers live as long as the
+ * transaction and no write to DB_SIEVE): 0, MDB_NOTFOUND or an error. */
+static int script_get(MDB_txn *txn, struct store *st, const MDB_val *k, const char *name,
+                      struct srec *r)
+{
+	MDB_val v;
+	int rc = mdb_get(txn, st->db[DB_SIEVE], (MDB_val *)k, &v);
+	if (rc)
+		return rc;
+	if ((rc = script_decode(&v, r)) != 0)
+		return rc;
+	return script_is(r, name) ? 0 : MDB_CORRUPTED; /* another name, same hash */
+}
+
+/* Writes a record of name under k: active, updated_at, text. */
+static int script_put(MDB_txn *txn, struct store *st, MDB_val *k, const char *name, int active,
+                      int64_t updated_at, const char *text, size_t len)
+{
+	size_t n = strlen(name);
+	MDB_val nv = {HDR + n + len, NULL};
+	int rc = mdb_put(txn, st->db[DB_SIEVE], k, &nv, MDB_RESERVE);
+	if (rc)
+		return rc;
+	uint8_t *p = nv.mv_data;
+	p[0] = SIEVE_V2;
+	p[1] = (uint8_t)active;
+	be64_put(p + 2, (uint64_t)updated_at);
+	p[10] = (uint8_t)(n >> 8);
+	p[11] = (uint8_t)n;
+	memcpy(p + HDR, name, n);
+	if (len)
+		memcpy(p + HDR + n, text, len);
+	return 0;
+}
+
+/* Walks an account's scripts: fn(arg, key, value, record) for each; fn
+ * returns non-zero to stop with that code. */
+typedef int each_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r);
 
 static int each_script(MDB_txn *txn, struct store *st, uint32_t account, each_fn *fn, void *arg)
 {
 	MDB_cursor *cur;
 	uint8_t pfx[4];
 	MDB_val k = {4, pfx}, v;
+	struct srec r;
 	int rc = mdb_cursor_open(txn, st->db[DB_SIEVE], &cur);
 
 	if (rc)
@@ -76,11 +163,11 @@ static int each_script(MDB_txn *txn, struct store *st, uint32_t account, each_fn
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	     rc == 0 && k.mv_size > 4 && memcmp(k.mv_data, pfx, 4) == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (v.mv_size < HDR || ((uint8_t *)v.mv_data)[0] != REC_V1) {
+		if (k.mv_size != KEY || (rc = script_decode(&v, &r)) != 0) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if ((rc = fn(arg, &k, &v)) != 0)
+		if ((rc = fn(arg, &k, &v, &r)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
@@ -92,14 +179,15 @@ struct usage {
 	size_t count, bytes;
 };
 
-static int usage_fn(void *arg, MDB_val *k, MDB_val *v)
+static int usage_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
 {
 	struct usage *u = arg;
-	size_t n = k->mv_size - 4;
-	if (u->except && strlen(u->except) == n && memcmp((char *)k->mv_data + 4, u->except, n) == 0)
+	(void)k;
+	(void)v;
+	if (script_is(r, u->except))
 		return 0;
 	u->count++;
-	u->bytes += v->mv_size - HDR;
+	u->bytes += r->text_len;
 	return 0;
 }
 
@@ -135,39 +223,44 @@ static int account_exists(MDB_txn *txn, struct store *st, uint32_t account)
 	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 }
 
-static int active_fn(void *arg, MDB_val *k, MDB_val *v)
+static int active_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
 {
 	MDB_txn *txn = ((void **)arg)[0];
 	struct store *st = ((void **)arg)[1];
 	const char *want = ((void **)arg)[2];
-	size_t n = k->mv_size - 4;
-	int is = want && strlen(want) == n && memcmp((char *)k->mv_data + 4, want, n) == 0;
-	if (((uint8_t *)v->mv_data)[1] == is)
+	int is = script_is(r, want);
+	if (r->active == is)
 		return 0;
-	/* The cursor's value is read-only memory: put a changed copy. */
+	/* The cursor's key and value are read-only memory: put changed copies. */
 	uint8_t *copy = malloc(v->mv_size);
 	if (!copy)
 		return ENOMEM;
 	memcpy(copy, v->mv_data, v->mv_size);
 	copy[1] = (uint8_t)is;
 	MDB_val nv = {v->mv_size, copy};
-	uint8_t kb[4 + STORE_SIEVE_NAME_MAX];
-	MDB_val key = {k->mv_size, kb};
-	memcpy(kb, k->mv_data, k->mv_size);
+	uint8_t kb[KEY];
+	MDB_val key = {KEY, kb};
+	memcpy(kb, k->mv_data, KEY);
 	int rc = mdb_put(txn, st->db[DB_SIEVE], &key, &nv, 0);
 	free(copy);
 	return rc;
 }
 
-static void id_key(char *out, size_t n, uint32_t account, const char *name)
+/* "sieve-id/<account>/<hash of name, hex>" into out (ID_KEY octets). */
+#define ID_KEY 64
+static void id_key(char out[ID_KEY], uint32_t account, const char *name)
 {
-	snprintf(out, n, "sieve-id/%08x/%s", account, name);
+	uint8_t h[HASH];
+	int o = snprintf(out, ID_KEY, "sieve-id/%08x/", account);
+	name_hash(name, strlen(name), h);
+	for (int i = 0; i < HASH; i++)
+		o += snprintf(out + o, (size_t)(ID_KEY - o), "%02x", h[i]);
 }
 
 /* A new id for a script of account, recorded under name. */
 static int id_assign(MDB_txn *txn, struct store *st, uint32_t account, const char *name)
 {
-	char k[64 + STORE_SIEVE_NAME_MAX];
+	char k[ID_KEY];
 	uint32_t next = 1;
 	int rc;
 
@@ -178,7 +271,7 @@ static int id_assign(MDB_txn *txn, struct store *st, uint32_t account, const cha
 		next = 1;
 	if ((rc = meta_put_u32(txn, st, k, next + 1)) != 0)
 		return rc;
-	id_key(k, sizeof k, account, name);
+	id_key(k, account, name);
 	return meta_put_u32(txn, st, k, next);
 }
 
@@ -197,8 +290,8 @@ static int state_bump(MDB_txn *txn, struct store *st, uint32_t account)
 /* After a write of kind c->kind succeeded: the ids and the state. */
 static int ids_after(MDB_txn *txn, struct store *st, const struct put_ctx *c, int found)
 {
-	char k[64 + STORE_SIEVE_NAME_MAX], k2[64 + STORE_SIEVE_NAME_MAX];
-	MDB_val key, v;
+	char k[ID_KEY], k2[ID_KEY];
+	MDB_val key;
 	uint32_t id;
 	int rc = 0;
 
@@ -208,14 +301,14 @@ static int ids_after(MDB_txn *txn, struct store *st, const struct put_ctx *c, in
 			rc = id_assign(txn, st, c->account, c->name);
 		break;
 	case 1:
-		id_key(k, sizeof k, c->account, c->name);
+		id_key(k, c->account, c->name);
 		key = (MDB_val){strlen(k), k};
 		rc = mdb_del(txn, st->db[DB_META], &key, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : rc;
 		break;
 	case 2:
-		id_key(k, sizeof k, c->account, c->name);
-		id_key(k2, sizeof k2, c->account, c->newname);
+		id_key(k, c->account, c->name);
+		id_key(k2, c->account, c->newname);
 		rc = meta_get_u32(txn, st, k, &id);
 		if (rc == MDB_NOTFOUND) {
 			rc = id_assign(txn, st, c->account, c->newname);
@@ -229,73 +322,73 @@ static int ids_after(MDB_txn *txn, struct store *st, const struct put_ctx *c, in
 	default:
 		break;
 	}
-	(void)v;
 	return rc ? rc : state_bump(txn, st, c->account);
+}
+
+/* Renames the found script r under k to c->newname. */
+static int apply_rename(struct store *st, MDB_txn *txn, struct put_ctx *c, MDB_val *k,
+                        const struct srec *r, const MDB_val *v)
+{
+	uint8_t kb2[KEY];
+	struct srec r2;
+	MDB_val k2 = script_key(kb2, c->account, c->newname);
+	int rc = script_get(txn, st, &k2, c->newname, &r2);
+	if (rc == 0)
+		return STORE_EEXIST;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* Copy the text out before the put may move pages. */
+	char *text = malloc(r->text_len + 1);
+	if (!text)
+		return ENOMEM;
+	memcpy(text, r->text, r->text_len);
+	int64_t at = (int64_t)be64_get((const uint8_t *)v->mv_data + 2);
+	rc = script_put(txn, st, &k2, c->newname, r->active, at, text, r->text_len);
+	free(text);
+	return rc ? rc : mdb_del(txn, st->db[DB_SIEVE], k, NULL);
 }
 
 static int sieve_apply(struct store *st, MDB_txn *txn, struct put_ctx *c, int *found_r)
 {
-	uint8_t kb[4 + STORE_SIEVE_NAME_MAX], kb2[4 + STORE_SIEVE_NAME_MAX];
-	MDB_val k, v, nv;
+	uint8_t kb[KEY];
+	struct srec r;
+	MDB_val k, v;
 	int rc;
 
 	if ((rc = account_exists(txn, st, c->account)) != 0)
 		return rc;
+	if (c->kind == 3 && !c->name[0]) {
+		void *a[3] = {txn, st, NULL};
+		return each_script(txn, st, c->account, active_fn, a);
+	}
 	k = script_key(kb, c->account, c->name);
-	rc = mdb_get(txn, st->db[DB_SIEVE], &k, &v);
+	if ((rc = mdb_get(txn, st->db[DB_SIEVE], &k, &v)) == 0 &&
+	    (rc = script_decode(&v, &r)) == 0 && !script_is(&r, c->name))
+		rc = MDB_CORRUPTED; /* another name, same hash */
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	int found = rc == 0;
 	*found_r = found;
-	if (found && (v.mv_size < HDR || ((uint8_t *)v.mv_data)[0] != REC_V1))
-		return MDB_CORRUPTED;
 	switch (c->kind) {
-	case 0: {
-		uint8_t active = found ? ((uint8_t *)v.mv_data)[1] : 0;
+	case 0:
 		if ((rc = check_room(txn, st, c->account, c->name, c->len)) != 0)
 			return rc;
-		nv.mv_size = HDR + c->len;
-		if ((rc = mdb_put(txn, st->db[DB_SIEVE], &k, &nv, MDB_RESERVE)) != 0)
-			return rc;
-		uint8_t *p = nv.mv_data;
-		p[0] = REC_V1;
-		p[1] = active;
-		be64_put(p + 2, (uint64_t)c->now);
-		memcpy(p + HDR, c->text, c->len);
-		return 0;
-	}
+		return script_put(txn, st, &k, c->name, found ? r.active : 0, c->now, c->text,
+		                  c->len);
 	case 1:
 		if (!found)
 			return STORE_ENOTFOUND;
-		if (((uint8_t *)v.mv_data)[1])
+		if (r.active)
 			return STORE_EACTIVE;
 		return mdb_del(txn, st->db[DB_SIEVE], &k, NULL);
-	case 2: {
+	case 2:
 		if (!found)
 			return STORE_ENOTFOUND;
-		MDB_val k2 = script_key(kb2, c->account, c->newname), v2;
-		rc = mdb_get(txn, st->db[DB_SIEVE], &k2, &v2);
-		if (rc == 0)
-			return STORE_EEXIST;
-		if (rc != MDB_NOTFOUND)
-			return rc;
-		/* Copy the record out before the put may move pages. */
-		size_t sz = v.mv_size;
-		uint8_t *copy = malloc(sz);
-		if (!copy)
-			return ENOMEM;
-		memcpy(copy, v.mv_data, sz);
-		nv = (MDB_val){sz, copy};
-		rc = mdb_put(txn, st->db[DB_SIEVE], &k2, &nv, 0);
-		free(copy);
-		if (rc)
-			return rc;
-		return mdb_del(txn, st->db[DB_SIEVE], &k, NULL);
-	}
+		return apply_rename(st, txn, c, &k, &r, &v);
 	default: {
-		if (c->name[0] && !found)
+		if (!found)
 			return STORE_ENOTFOUND;
-		void *a[3] = {txn, st, c->name[0] ? (void *)c->name : NULL};
+		void *a[3] = {txn, st, (void *)c->name};
 		return each_script(txn, st, c->account, active_fn, a);
 	}
 	}
@@ -347,85 +440,115 @@ int store_sieve_get(struct store *st, uint32_t account, const char *name, struct
                     int *active_r)
 {
 	MDB_txn *txn;
-	uint8_t kb[4 + STORE_SIEVE_NAME_MAX];
-	MDB_val k, v;
+	uint8_t kb[KEY];
+	struct srec r;
 	int rc;
 
 	if (!store_sieve_name_valid(name))
 		return STORE_ENOTFOUND;
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
-	k = script_key(kb, account, name);
-	rc = mdb_get(txn, st->db[DB_SIEVE], &k, &v);
-	if (rc == 0 && (v.mv_size < HDR || ((uint8_t *)v.mv_data)[0] != REC_V1))
-		rc = MDB_CORRUPTED;
+	MDB_val k = script_key(kb, account, name);
+	rc = script_get(txn, st, &k, name, &r);
 	if (rc == 0) {
 		if (active_r)
-			*active_r = ((uint8_t *)v.mv_data)[1];
-		if (out && buf_append(out, (char *)v.mv_data + HDR, v.mv_size - HDR) < 0)
+			*active_r = r.active;
+		if (out && buf_append(out, r.text, r.text_len) < 0)
 			rc = ENOMEM;
 	}
 	store_rd_end(st, txn);
 	return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : store_mdb_code(rc);
 }
 
-struct list_ctx {
-	store_sieve_list_cb *cb;
-	void *arg;
-	struct buf *want_active; /* store_sieve_active: the text */
+/* The account's records gathered (in hash order) to be sorted by name. */
+struct gather {
+	struct srec *v;
+	size_t n, cap;
+};
+
+static int gather_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
+{
+	struct gather *g = arg;
+	(void)k;
+	(void)v;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : STORE_SIEVE_SCRIPTS_MAX;
+		g->v = xrealloc(g->v, g->cap * sizeof *g->v);
+	}
+	g->v[g->n++] = *r;
+	return 0;
+}
+
+static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+	return c ? c : (an > bn) - (an < bn);
+}
+
+static int srec_cmp(const void *x, const void *y)
+{
+	const struct srec *a = x, *b = y;
+	return name_cmp(a->name, a->name_len, b->name, b->name_len);
+}
+
+struct active_ctx {
+	struct buf *text;
 	char *name_r;
 	int found;
 };
 
-static int list_fn(void *arg, MDB_val *k, MDB_val *v)
+static int find_active_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
 {
-	struct list_ctx *c = arg;
-	char name[STORE_SIEVE_NAME_MAX + 1];
-	size_t n = k->mv_size - 4;
-	int active = ((uint8_t *)v->mv_data)[1];
-
-	if (n > STORE_SIEVE_NAME_MAX)
-		return MDB_CORRUPTED;
-	memcpy(name, (char *)k->mv_data + 4, n);
-	name[n] = '\0';
-	if (c->cb) {
-		c->cb(c->arg, name, active, v->mv_size - HDR);
-		return 0;
-	}
-	if (!active)
+	struct active_ctx *c = arg;
+	(void)k;
+	(void)v;
+	if (!r->active)
 		return 0;
 	c->found = 1;
-	if (c->name_r)
-		memcpy(c->name_r, name, n + 1);
-	if (c->want_active && buf_append(c->want_active, (char *)v->mv_data + HDR, v->mv_size - HDR) < 0)
+	if (c->name_r) {
+		memcpy(c->name_r, r->name, r->name_len);
+		c->name_r[r->name_len] = '\0';
+	}
+	if (c->text && buf_append(c->text, r->text, r->text_len) < 0)
 		return ENOMEM;
 	return MDB_NOTFOUND; /* stop: one is active at most */
 }
 
-static int list_run(struct store *st, uint32_t account, struct list_ctx *c)
-{
-	MDB_txn *txn;
-	int rc;
-	if (store_rd_begin(st, &txn) != 0)
-		return STORE_ETEMP;
-	rc = each_script(txn, st, account, list_fn, c);
-	store_rd_end(st, txn);
-	return store_mdb_code(rc);
-}
-
 int store_sieve_list(struct store *st, uint32_t account, store_sieve_list_cb *cb, void *arg)
 {
-	struct list_ctx c = {cb, arg, NULL, NULL, 0};
-	return list_run(st, account, &c);
+	struct gather g = {NULL, 0, 0};
+	char name[STORE_SIEVE_NAME_MAX + 1];
+	MDB_txn *txn;
+	int rc;
+
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = each_script(txn, st, account, gather_fn, &g);
+	if (rc == 0 && g.n)
+		qsort(g.v, g.n, sizeof *g.v, srec_cmp);
+	/* cb runs inside the read transaction, the records' memory. */
+	for (size_t i = 0; rc == 0 && i < g.n; i++) {
+		memcpy(name, g.v[i].name, g.v[i].name_len);
+		name[g.v[i].name_len] = '\0';
+		cb(arg, name, g.v[i].active, g.v[i].text_len);
+	}
+	store_rd_end(st, txn);
+	free(g.v);
+	return store_mdb_code(rc);
 }
 
 int store_sieve_active(struct store *st, uint32_t account, struct buf *text,
                        char name_r[STORE_SIEVE_NAME_MAX + 1])
 {
-	struct list_ctx c = {NULL, NULL, text, name_r, 0};
-	int rc = list_run(st, account, &c);
-	if (rc != STORE_OK)
-		return rc;
+	struct active_ctx c = {text, name_r, 0};
+	MDB_txn *txn;
+	int rc;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	rc = each_script(txn, st, account, find_active_fn, &c);
+	store_rd_end(st, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_code(rc);
 	return c.found ? STORE_OK : STORE_ENOTFOUND;
 }
 
@@ -535,24 +658,23 @@ struct index_ctx {
 	int assign; /* inside a write: give ids to scripts without one */
 };
 
-static int index_fn(void *arg, MDB_val *k, MDB_val *v)
+static int index_fn(void *arg, MDB_val *k, MDB_val *v, const struct srec *r)
 {
 	struct index_ctx *c = arg;
-	char key[64 + STORE_SIEVE_NAME_MAX];
-	size_t n = k->mv_size - 4;
+	char key[ID_KEY];
 	uint32_t id = 0;
 	int rc;
 
-	if (n > STORE_SIEVE_NAME_MAX || v->mv_size < HDR)
-		return MDB_CORRUPTED;
+	(void)k;
+	(void)v;
 	if (c->n == STORE_SIEVE_SCRIPTS_MAX)
 		return MDB_NOTFOUND; /* more than the limit allows: the first ones */
 	struct store_sieve_info *i = &c->out[c->n];
-	memcpy(i->name, (char *)k->mv_data + 4, n);
-	i->name[n] = '\0';
-	i->active = ((uint8_t *)v->mv_data)[1];
-	i->size = v->mv_size - HDR;
-	id_key(key, sizeof key, c->account, i->name);
+	memcpy(i->name, r->name, r->name_len);
+	i->name[r->name_len] = '\0';
+	i->active = r->active;
+	i->size = r->text_len;
+	id_key(key, c->account, i->name);
 	rc = meta_get_u32(c->txn, c->st, key, &id);
 	if (rc == MDB_NOTFOUND && c->assign) {
 		if ((rc = id_assign(c->txn, c->st, c->account, i->name)) != 0 ||
@@ -575,6 +697,12 @@ static int index_assign_fn(struct store *st, MDB_txn *txn, void *arg)
 	c->n = c->missing = 0;
 	int rc = each_script(txn, st, c->account, index_fn, c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int info_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct store_sieve_info *)x)->name,
+	              ((const struct store_sieve_info *)y)->name);
 }
 
 int store_sieve_index(struct store *st, uint32_t account,
@@ -601,13 +729,129 @@ int store_sieve_index(struct store *st, uint32_t account,
 		store_rd_end(st, txn);
 		if (rc || !c.missing)
 			break;
-		/* Scripts from before ids: give them theirs, then read again. */
+		/* Scripts without ids: give them theirs, then read again. */
 		c.assign = 1;
 		rc = store_write(st, index_assign_fn, &c);
 		c.assign = 0;
 		if (rc)
 			return rc;
 	}
+	if (c.n)
+		qsort(out, c.n, sizeof *out, info_cmp);
 	*n_r = c.n;
 	return store_mdb_code(rc);
+}
+
+/* ---- schema 13 -> 14 ---- */
+
+/* One script of the old layout: its key (account, name) and its id. */
+struct old_script {
+	uint32_t account;
+	char name[OLD_NAME + 1];
+	uint32_t id;
+	int has_id;
+};
+
+/* Step 1: every old key, refused unless it is what schema 13 wrote. */
+static int gather_old(MDB_txn *txn, struct store *st, struct old_script **v_r, size_t *n_r)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cap = 0;
+	int rc = mdb_cursor_open(txn, st->db[DB_SIEVE], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+		size_t n = k.mv_size - 4;
+		if (k.mv_size <= 4 || n > OLD_NAME || v.mv_size < OLD_HDR || p[0] != REC_V1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (*n_r == cap) {
+			cap = cap ? cap * 2 : 64;
+			*v_r = xrealloc(*v_r, cap * sizeof **v_r);
+		}
+		struct old_script *o = &(*v_r)[(*n_r)++];
+		o->account = be32_get(k.mv_data);
+		memcpy(o->name, (const char *)k.mv_data + 4, n);
+		o->name[n] = '\0';
+		o->id = 0;
+		o->has_id = 0;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Step 2 for one script: its old record moved under the new key. A new
+ * key already taken (a hash equal to a name not yet moved) stops the
+ * migration, which then changes nothing. */
+static int move_record(MDB_txn *txn, struct store *st, const struct old_script *o)
+{
+	uint8_t ob[4 + OLD_NAME], nb[KEY];
+	size_t n = strlen(o->name);
+	MDB_val ok = {4 + n, ob}, v, probe;
+	be32_put(ob, o->account);
+	memcpy(ob + 4, o->name, n);
+	int rc = mdb_get(txn, st->db[DB_SIEVE], &ok, &v);
+	if (rc)
+		return rc;
+	const uint8_t *p = v.mv_data;
+	size_t len = v.mv_size - OLD_HDR;
+	char *text = malloc(len + 1);
+	if (!text)
+		return ENOMEM;
+	memcpy(text, p + OLD_HDR, len);
+	int active = p[1];
+	int64_t at = (int64_t)be64_get(p + 2);
+	MDB_val nk = script_key(nb, o->account, o->name);
+	if ((rc = mdb_del(txn, st->db[DB_SIEVE], &ok, NULL)) == 0) {
+		rc = mdb_get(txn, st->db[DB_SIEVE], &nk, &probe);
+		if (rc == 0)
+			rc = MDB_CORRUPTED;
+		else if (rc == MDB_NOTFOUND)
+			rc = script_put(txn, st, &nk, o->name, active, at, text, len);
+	}
+	free(text);
+	return rc;
+}
+
+/*
+ * Schema 14: keys were (account, name), which cannot hold a name of 512
+ * octets; now (account, hash), the name in the value (SCHEMA.md). The
+ * old keys are gathered first so no cursor walks records being moved;
+ * every old id entry is read and deleted before any new one is written,
+ * so an old name that happens to spell another's new id key loses
+ * nothing.
+ */
+int sieve_migrate_hashed(MDB_txn *txn, struct store *st)
+{
+	struct old_script *v = NULL;
+	size_t n = 0;
+	char k[64 + OLD_NAME];
+	int rc = gather_old(txn, st, &v, &n);
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		snprintf(k, sizeof k, "sieve-id/%08x/%s", v[i].account, v[i].name);
+		rc = meta_get_u32(txn, st, k, &v[i].id);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		MDB_val key = {strlen(k), k};
+		if (rc == 0 && (rc = mdb_del(txn, st->db[DB_META], &key, NULL)) == 0)
+			v[i].has_id = 1;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = move_record(txn, st, &v[i]);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!v[i].has_id)
+			continue;
+		id_key(k, v[i].account, v[i].name);
+		rc = meta_put_u32(txn, st, k, v[i].id);
+	}
+	free(v);
+	return rc;
 }

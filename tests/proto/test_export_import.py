@@ -235,3 +235,40 @@ def test_export_import_sort_order():
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_export_import_long_script_names():
+    """Sieve script names of 128 characters (RFC 5804 §1.6), up to 512
+    octets, survive export and import: a file name has at most 255 octets,
+    so a long name's file is its first characters and a hash of it, and
+    account.json keeps the name whole."""
+    tmp = tempfile.mkdtemp(prefix="tern-export-sv-")
+    s = Server(accounts=ACCOUNTS)
+    e128, g128, p128 = "\u00e9" * 128, "\U0001F600" * 128, "%/" * 64  # 256, 512, 128 octets
+    try:
+        s.cli("sieve", "put", BOB, e128, input="keep;\r\n")
+        s.cli("sieve", "put", BOB, g128, input="discard;\r\n")
+        s.cli("sieve", "put", BOB, p128, input="stop;\r\n")  # escaped: 384 octets
+        s.cli("sieve", "put", BOB, g128[:50], input="keep;\r\n")  # 200 octets: whole
+        s.cli("sieve", "activate", BOB, g128)
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out)
+        with open(os.path.join(out, BOB, "account.json")) as f:
+            acct = json.load(f)
+        files = {x["name"]: x["file"] for x in acct["sieve"]}
+        assert set(files) == {e128, g128, p128, g128[:50]}, files
+        assert len(set(files.values())) == 4, files
+        for name, rel in files.items():
+            base = os.path.basename(rel)
+            assert len(base.encode()) <= 255 and os.path.exists(os.path.join(out, BOB, rel)), (name, rel)
+        assert os.path.basename(files[g128[:50]]) == g128[:50] + ".sieve", files
+        assert "%~" in files[e128] and "%~" in files[p128], files
+        r = s.cli("import", CAROL, os.path.join(out, BOB))
+        assert b"sieve: 4 scripts imported (active: %s)" % g128.encode() in r.stdout, r.stdout
+        listed = s.cli("sieve", "list", CAROL).stdout.decode().split("\n")
+        assert sorted(x for x in listed if x) == sorted([e128, g128 + " ACTIVE", p128, g128[:50]]), listed
+        assert s.cli("sieve", "get", CAROL, p128).stdout == b"stop;\r\n"
+        assert s.cli("sieve", "get", CAROL, g128).stdout == b"discard;\r\n"
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -65,7 +65,7 @@ def test_jmap_sieve_scripts():
     assert sess["capabilities"][SIEVE] == {}, sess["capabilities"]
     cap = sess["accounts"][j.account]["accountCapabilities"][SIEVE]
     assert cap["maxNumberScripts"] == 32 and cap["maxSizeScript"] == 1048576, cap
-    assert cap["maxSizeScriptName"] == 128 and cap["maxNumberRedirects"] >= 1, cap
+    assert cap["maxSizeScriptName"] == 512 and cap["maxNumberRedirects"] >= 1, cap
     assert "fileinto" in cap["sieveExtensions"] and "vacation" in cap["sieveExtensions"], cap
     assert cap["notificationMethods"] == ["mailto"] and cap["externalLists"] is None, cap
     assert sess["primaryAccounts"][SIEVE] == j.account

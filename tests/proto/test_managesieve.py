@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import urllib.parse
 
 from harness import TERN, Server, free_port, keep_sanitizer_output
 
@@ -330,6 +331,71 @@ def test_cli_manage():
     assert s.cli("sieve", "del", ERIN, "vacation").returncode == 0
     assert s.cli("sieve", "list", ERIN).stdout == b""
     assert s.cli("sieve", "list", "nobody@example.test", check=False).returncode == 1
+
+
+def test_names_of_128_characters():
+    """RFC 5804 §1.6: 'Servers MUST allow names of up to 128 Unicode
+    characters' (quoted), so the limit counts characters: 128 "é" (256
+    octets) and 128 U+1F600 (512) go through every command, 129 do not;
+    the API and JMAP see the same names."""
+    from httpc import Api
+    from jmapc import Jmap
+    s = srv()
+    who, pw = "nora@example.test", "nora-pw-sieve-1"
+    s.cli("account", "add", who, input=pw + "\n")
+    e128, e129, g128 = "\u00e9" * 128, "\u00e9" * 129, "\U0001F600" * 128
+    c = authed(who, pw)
+
+    def q(name):
+        return '"%s"' % name
+
+    ok = b'OK "Putscript completed."\r\n'
+    assert c.cmd('PUTSCRIPT %s "keep;"' % q(e128))[-1] == ok
+    assert c.cmd('PUTSCRIPT %s "discard;"' % q(g128))[-1] == ok
+    assert c.cmd('PUTSCRIPT %s "keep;"' % q(e129))[-1] == b'NO "Invalid script name."\r\n'
+    # As a literal too, counted in octets: 512 of them.
+    lit = g128.encode()
+    r = c.cmd(b'PUTSCRIPT {%d+}\r\n%s "stop;"\r\n' % (len(lit), lit))
+    assert r[-1] == ok, r
+    assert c.cmd('HAVESPACE %s 10' % q(e128))[-1] == b'OK "Putscript would succeed."\r\n'
+    assert c.cmd('HAVESPACE %s 10' % q(e129))[-1] == b'NO "Invalid script name."\r\n'
+    assert c.cmd('SETACTIVE %s' % q(e128))[-1] == b'OK "Setactive completed."\r\n'
+    assert c.cmd("LISTSCRIPTS") == [('"%s" ACTIVE\r\n' % e128).encode(), ('"%s"\r\n' % g128).encode(),
+                                    b'OK "Listscripts completed."\r\n']
+    assert c.cmd('GETSCRIPT %s' % q(g128)) == [b"{5}\r\n", b"stop;\r\n", b'OK "Getscript completed."\r\n']
+    assert c.cmd('GETSCRIPT %s' % q(e129))[-1] == b'NO "Invalid script name."\r\n'
+    assert c.cmd('RENAMESCRIPT %s %s' % (q(g128), q(e128)))[-1].startswith(b"NO (ALREADYEXISTS)")
+    assert c.cmd('RENAMESCRIPT %s %s' % (q(g128), q(e129)))[-1] == b'NO "Invalid script name."\r\n'
+    assert c.cmd('RENAMESCRIPT %s "short"' % q(g128))[-1] == b'OK "Renamescript completed."\r\n'
+    assert c.cmd('RENAMESCRIPT "short" %s' % q("x" * 127 + "\u00e9"))[-1] == \
+        b'OK "Renamescript completed."\r\n'
+
+    # The API and JMAP list the same names, the long ones whole.
+    a = Api(s)
+    a.token = s.cli("token", "add", "sieve-names").stdout.decode().strip()
+    st, _, d = a.call("GET", "/accounts/%s/sieve" % who)
+    assert st == 200 and sorted(x["name"] for x in d["scripts"]) == ["x" * 127 + "\u00e9", e128], d
+    st, _, d = a.call("GET", "/accounts/%s/sieve/%s" % (who, urllib.parse.quote(e128)))
+    assert st == 200 and d == {"name": e128, "active": True, "script": "keep;"}, d
+    st, _, d = a.call("PUT", "/accounts/%s/sieve/%s" % (who, urllib.parse.quote(e129)), {"script": "keep;"})
+    assert st == 400 and d["code"] == "invalid_field", d
+    j = Jmap(s, who, pw)
+    r = j.call([["SieveScript/get", {"accountId": j.account}, "0"]],
+               using=["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:sieve"])
+    got = r["methodResponses"][0][1]["list"]
+    assert sorted((x["name"], x["isActive"]) for x in got) == [("x" * 127 + "\u00e9", False), (e128, True)], got
+    sess = j.request("GET", "/jmap/session")[2]
+    # RFC 9661: a limit in octets, 512 at least for ManageSieve's 128 characters (paraphrased).
+    caps = sess["accounts"][j.account]["accountCapabilities"]["urn:ietf:params:jmap:sieve"]
+    assert caps["maxSizeScriptName"] == 512, caps
+
+    assert c.cmd('DELETESCRIPT %s' % q(e128))[-1].startswith(b"NO (ACTIVE)")
+    assert c.cmd('SETACTIVE ""')[-1] == b'OK "Active script is now deactivated."\r\n'
+    assert c.cmd('DELETESCRIPT %s' % q(e128))[-1] == b'OK "Deletescript completed."\r\n'
+    assert c.cmd('DELETESCRIPT %s' % q(e129))[-1] == b'NO "Invalid script name."\r\n'
+    assert c.cmd("LISTSCRIPTS") == [('"%s"\r\n' % ("x" * 127 + "\u00e9")).encode(),
+                                    b'OK "Listscripts completed."\r\n']
+    c.close()
 
 
 def test_api_scripts():

@@ -365,7 +365,8 @@ static void test_open_schema(void)
 	 * 9 -> 10 threads the emails: test_store_thread;
 	 * 10 -> 11 adds account states and names: test_store_account_state;
 	 * 11 -> 12 adds spam: test_spam_rules;
-	 * 12 -> 13 counts mailboxes and indexes threads: test_store_counts). */
+	 * 12 -> 13 counts mailboxes and indexes threads: test_store_counts;
+	 * 13 -> 14 keys Sieve scripts by a hash of the name: test_store_sieve). */
 	CHECK_EQ_INT(store_test_set_schema(st, 1), STORE_OK);
 	store_close(&st);
 	err[0] = '\0';

@@ -1,17 +1,21 @@
 /*
  * test_store_sieve.c — Sieve scripts in the store (store_sieve.c): put,
  * get, list, activate (one at a time), delete (not the active one),
- * rename, the name rules of RFC 5804 §1.6, the count and byte limits, the
- * memory of vacation replies with its expiry (also written by a delivery
- * in its own commit, and not by a refused one), and the account's
- * deletion taking its scripts.
+ * rename, the name rules of RFC 5804 §1.6 (128 characters, up to 512
+ * octets), the count and byte limits, the memory of vacation replies with
+ * its expiry (also written by a delivery in its own commit, and not by a
+ * refused one), the account's deletion taking its scripts, and schema
+ * 13's scripts (keyed by name) moved to schema 14's keys with their ids.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/buf.h"
 #include "store/store.h"
+#include "store/store_private.h"
 #include "unit.h"
 #include "unit_env.h"
 
@@ -32,6 +36,26 @@ static void list_cb(void *arg, const char *name, int active, size_t size)
 	}
 }
 
+/* The meta key of a script's JMAP id (store_sieve.c): the name's hash. */
+static void id_meta_key(char out[64], uint32_t acc, const char *name)
+{
+	uint8_t h[16];
+	int o = snprintf(out, 64, "sieve-id/%08x/", acc);
+	crypto_generichash(h, sizeof h, (const uint8_t *)name, strlen(name), NULL, 0);
+	for (int i = 0; i < 16; i++)
+		o += snprintf(out + o, (size_t)(64 - o), "%02x", h[i]);
+}
+
+/* n copies of the UTF-8 character c into out (NUL-terminated). */
+static char *repeat(char *out, const char *c, int n)
+{
+	size_t l = strlen(c);
+	for (int i = 0; i < n; i++)
+		memcpy(out + i * l, c, l);
+	out[n * l] = '\0';
+	return out;
+}
+
 /* A small message to acc with the memory entries e, as port 25 sends it. */
 static int deliver_with_seen(struct store *st, uint32_t acc, const struct store_seen *e, size_t n)
 {
@@ -48,6 +72,110 @@ static int deliver_with_seen(struct store *st, uint32_t acc, const struct store_
 	d.seen = e;
 	d.nseen = n;
 	return store_deliver_sync(st, &d);
+}
+
+/* Schema 13's layout: key (account, name), value version 1, active,
+ * updated_at, text; the id under "sieve-id/<account>/<name>". */
+struct old13 {
+	uint32_t acc;
+	const char *name, *text;
+	int active;
+	uint32_t id; /* 0: none recorded */
+};
+
+static int write13(struct store *st, MDB_txn *txn, void *arg)
+{
+	const struct old13 *o = arg;
+	for (; o->name; o++) {
+		uint8_t kb[4 + 128], vb[64];
+		size_t n = strlen(o->name), t = strlen(o->text);
+		be32_put(kb, o->acc);
+		memcpy(kb + 4, o->name, n);
+		vb[0] = 1;
+		vb[1] = (uint8_t)o->active;
+		be64_put(vb + 2, 1234);
+		memcpy(vb + 10, o->text, t);
+		MDB_val k = {4 + n, kb}, v = {10 + t, vb};
+		int rc = mdb_put(txn, st->db[DB_SIEVE], &k, &v, 0);
+		if (rc)
+			return rc;
+		if (o->id) {
+			char mk[64 + 128];
+			snprintf(mk, sizeof mk, "sieve-id/%08x/%s", o->acc, o->name);
+			if ((rc = meta_put_u32(txn, st, mk, o->id)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* A store of schema 13 opens as 14 with every script, text, active flag
+ * and id as they were. */
+static void migrated(void)
+{
+	char dir[256], err[256], nm[STORE_SIEVE_NAME_MAX + 1], n128[129];
+	uint32_t acc = 0;
+	struct listing l;
+	struct buf b;
+
+	if (unit_env_begin(dir, sizeof dir, "store-sieve-13") < 0)
+		return;
+	struct store *st = unit_store_with_account(dir, 0, "m@example.com", &acc);
+	if (!st)
+		return;
+	repeat(n128, "n", 128);
+	struct old13 old[] = {
+	    {acc, "rules", "keep;", 1, 7},
+	    {acc, n128, "discard;", 0, 9},
+	    {acc, "caf\xc3\xa9", "stop;", 0, 0},
+	    {STORE_SIEVE_GLOBAL, "global", "keep;", 1, 3},
+	    {0, NULL, NULL, 0, 0},
+	};
+	CHECK_EQ_INT(store_write(st, write13, old), STORE_OK);
+	CHECK_EQ_INT(store_test_set_schema(st, 13), STORE_OK);
+	store_close(&st);
+	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+	if (!st)
+		return;
+	buf_init(&b, 1 << 20);
+	memset(&l, 0, sizeof l);
+	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
+	CHECK_EQ_INT(l.n, 3);
+	CHECK_EQ_STR(l.names[0], "caf\xc3\xa9");
+	CHECK_EQ_STR(l.names[1], n128);
+	CHECK_EQ_STR(l.names[2], "rules");
+	CHECK_EQ_INT(l.size[1], 8);
+	CHECK_EQ_INT(store_sieve_active(st, acc, &b, nm), STORE_OK);
+	CHECK_EQ_STR(nm, "rules");
+	CHECK_EQ_SLICE(buf_str(&b), "keep;");
+	buf_reset(&b);
+	CHECK_EQ_INT(store_sieve_get(st, acc, n128, &b, NULL), STORE_OK);
+	CHECK_EQ_SLICE(buf_str(&b), "discard;");
+	CHECK_EQ_INT(store_sieve_active(st, STORE_SIEVE_GLOBAL, NULL, nm), STORE_OK);
+	CHECK_EQ_STR(nm, "global");
+	{
+		struct store_sieve_info *v = calloc(STORE_SIEVE_SCRIPTS_MAX, sizeof *v);
+		size_t n = 0;
+		uint32_t state = 0;
+		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &state), STORE_OK);
+		CHECK_EQ_INT((int)n, 3);
+		CHECK_EQ_STR(v[1].name, n128);
+		CHECK_EQ_INT((int)v[1].id, 9);
+		CHECK_EQ_INT((int)v[2].id, 7);
+		CHECK(v[0].id != 0 && v[0].id != 7 && v[0].id != 9); /* had none: one now */
+		free(v);
+		char mk[64 + 128], val[16];
+		size_t len;
+		snprintf(mk, sizeof mk, "sieve-id/%08x/rules", acc);
+		CHECK_EQ_INT(store_meta_get(st, mk, val, sizeof val, &len), STORE_ENOTFOUND);
+	}
+	/* and it is written as any other script now */
+	CHECK_EQ_INT(store_sieve_rename(st, acc, "rules", "r2"), STORE_OK);
+	CHECK_EQ_INT(store_sieve_active(st, acc, NULL, nm), STORE_OK);
+	CHECK_EQ_STR(nm, "r2");
+	buf_free(&b);
+	store_close(&st);
+	unit_rmrf(dir);
 }
 
 int main(void)
@@ -107,10 +235,38 @@ int main(void)
 	CHECK_EQ_INT(store_sieve_put(st, acc, "a\xe2\x80\xa8", "k", 1, 1), STORE_EINVAL);
 	CHECK_EQ_INT(store_sieve_put(st, acc, "\xff", "k", 1, 1), STORE_EINVAL);
 	CHECK_EQ_INT(store_sieve_put(st, acc, "caf\xc3\xa9 rules", "k", 1, 1), STORE_OK);
-	char longname[STORE_SIEVE_NAME_MAX + 2];
-	memset(longname, 'n', sizeof longname - 1);
-	longname[sizeof longname - 1] = '\0';
-	CHECK_EQ_INT(store_sieve_put(st, acc, longname, "k", 1, 1), STORE_EINVAL);
+	/* 128 characters (RFC 5804 §1.6), however many octets: 128 "é" (256
+	 * octets) and 128 U+1F600 (512, the most a name can have); not 129. */
+	char longname[STORE_SIEVE_NAME_MAX + 8], ln2[STORE_SIEVE_NAME_MAX + 8];
+	CHECK_EQ_INT(store_sieve_put(st, acc, repeat(longname, "n", 129), "k", 1, 1), STORE_EINVAL);
+	CHECK_EQ_INT(store_sieve_put(st, acc, repeat(longname, "\xc3\xa9", 129), "k", 1, 1),
+	             STORE_EINVAL);
+	CHECK_EQ_INT(store_sieve_put(st, acc, repeat(ln2, "\xf0\x9f\x98\x80", 128), "k2", 2, 1),
+	             STORE_OK);
+	CHECK_EQ_INT(store_sieve_put(st, acc, repeat(longname, "\xc3\xa9", 128), "k", 1, 1),
+	             STORE_OK);
+	CHECK_EQ_INT(store_sieve_activate(st, acc, longname), STORE_OK);
+	CHECK_EQ_INT(store_sieve_active(st, acc, NULL, nm), STORE_OK);
+	CHECK_EQ_STR(nm, longname);
+	memset(&l, 0, sizeof l);
+	CHECK_EQ_INT(store_sieve_list(st, acc, list_cb, &l), STORE_OK);
+	/* in name order whatever the keys' order: café, main, é..., U+1F600... */
+	CHECK_EQ_INT(l.n, 4);
+	CHECK_EQ_STR(l.names[0], "caf\xc3\xa9 rules");
+	CHECK_EQ_STR(l.names[1], "main");
+	CHECK_EQ_STR(l.names[2], longname);
+	CHECK_EQ_STR(l.names[3], ln2);
+	CHECK_EQ_INT(l.active[2], 1);
+	CHECK_EQ_INT(store_sieve_rename(st, acc, ln2, longname), STORE_EEXIST);
+	CHECK_EQ_INT(store_sieve_del(st, acc, longname), STORE_EACTIVE);
+	CHECK_EQ_INT(store_sieve_activate(st, acc, NULL), STORE_OK);
+	CHECK_EQ_INT(store_sieve_del(st, acc, longname), STORE_OK);
+	CHECK_EQ_INT(store_sieve_rename(st, acc, ln2, longname), STORE_OK);
+	buf_reset(&b);
+	CHECK_EQ_INT(store_sieve_get(st, acc, longname, &b, NULL), STORE_OK);
+	CHECK_EQ_SLICE(buf_str(&b), "k2");
+	CHECK_EQ_INT(store_sieve_get(st, acc, ln2, NULL, NULL), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_sieve_del(st, acc, longname), STORE_OK);
 
 	/* Limits: bytes alone, bytes together, count. */
 	char *big = calloc(1, STORE_SIEVE_BYTES_MAX + 1);
@@ -161,7 +317,7 @@ int main(void)
 		CHECK(kept);
 		/* No id recorded (as before ids existed): one is given, new. */
 		char mk[64];
-		snprintf(mk, sizeof mk, "sieve-id/%08x/s01", acc);
+		id_meta_key(mk, acc, "s01");
 		CHECK_EQ_INT(store_meta_del(st, mk), STORE_OK);
 		CHECK_EQ_INT(store_sieve_index(st, acc, v, &n, &st1), STORE_OK);
 		uint32_t again = 0;
@@ -213,12 +369,13 @@ int main(void)
 		size_t len;
 		snprintf(mk, sizeof mk, "sieve-next/%08x", acc);
 		CHECK_EQ_INT(store_meta_get(st, mk, val, sizeof val, &len), STORE_ENOTFOUND);
-		snprintf(mk, sizeof mk, "sieve-id/%08x/fresh", acc);
+		id_meta_key(mk, acc, "fresh");
 		CHECK_EQ_INT(store_meta_get(st, mk, val, sizeof val, &len), STORE_ENOTFOUND);
 	}
 
 	buf_free(&b);
 	store_close(&st);
 	unit_rmrf(dir);
+	migrated();
 	return unit_done("test_store_sieve");
 }
