@@ -363,8 +363,10 @@ function Filters() {
 			{scripts.length ? (
 				<ul>{scripts.map((s) => <li key={s.name}><button class="linkish" type="button" onClick={() => open(s.name)}>{s.name}</button>{s.active ? ' (active)' : ''}</li>)}</ul>
 			) : <p class="muted">No filters yet.</p>}
+			{/* A name has up to 128 characters (RFC 5804 §1.6); maxLength counts UTF-16 units, two for
+			    a character past U+FFFF, so 256 lets every such name in and the server refuses longer. */}
 			<form onSubmit={save}>
-				<Field label="Script name" value={name} onInput={setName} maxLength={128} required testid="sieve-name" />
+				<Field label="Script name" value={name} onInput={setName} maxLength={256} required testid="sieve-name" />
 				<div class="field">
 					<label for="sieve-text">Script (Sieve, RFC 5228)</label>
 					<textarea id="sieve-text" class="code" rows={8} value={text} onInput={(e) => setText(e.currentTarget.value)} data-testid="sieve-text" />
