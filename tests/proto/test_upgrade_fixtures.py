@@ -4,7 +4,8 @@ with a binary of that version; see the README there), open under this
 binary: the migration runs in place, and every account then shows over
 IMAP exactly what it showed before (UIDVALIDITY, UIDNEXT, UIDs, flags and
 keywords, internal dates, sizes, the bytes of every message, the
-subscriptions), passwords and aliases still work, a copy of the old store
+subscriptions), passwords and aliases still work, Sieve scripts (where
+the fixture has them) are all there, a copy of the old store
 is kept beside it, and new mail gets the next UID, never a reused one."""
 import glob
 import importlib.machinery
@@ -49,6 +50,14 @@ def test_fixture_stores_migrate():
             for addr, pw in want["accounts"]:
                 got = gen.state(s.imaps_port, addr, pw)
                 assert got == want["state"][addr], (path, addr, got, want["state"][addr])
+            # Sieve scripts (fixtures of schema 13 on record them): names,
+            # the active one and every text as they were.
+            for owner, scripts in want.get("sieve", {}).items():
+                listed = s.cli("sieve", "list", owner).stdout.decode().splitlines()
+                assert sorted(listed) == sorted(n + (" ACTIVE" if a else "") for n, a, _ in scripts), \
+                    (path, owner, listed)
+                for n, _, text in scripts:
+                    assert s.cli("sieve", "get", owner, n).stdout.decode() == text, (path, owner, n)
             aliases = s.cli("alias", "list").stdout.decode()
             for a, t in want["aliases"]:
                 assert re.search(r"%s\s.*%s" % (re.escape(a), re.escape(t)), aliases), (path, aliases)
