@@ -141,7 +141,8 @@ def test_jmap_sieve_scripts():
         "y": {"name": "filters", "blobId": good},
         "z": {"name": "ok", "blobId": blob_id(b"nope")},
         "w": {"name": "ok2", "blobId": good, "isActive": True},
-        "v": {"name": "bad\u2028name", "blobId": good}},
+        "v": {"name": "bad\u2028name", "blobId": good},
+        "u": {"name": "\u00e9" * 129, "blobId": good}},
         "destroy": [bid, "S0000beef"]})
     nc = r["notCreated"]
     assert nc["x"]["type"] == "invalidScript" and "line 2" in nc["x"]["description"], nc
@@ -149,11 +150,19 @@ def test_jmap_sieve_scripts():
     assert nc["z"]["type"] == "blobNotFound", nc
     assert nc["w"]["type"] == "invalidProperties" and nc["w"]["properties"] == ["isActive"], nc
     assert nc["v"]["type"] == "invalidProperties" and nc["v"]["properties"] == ["name"], nc
+    assert nc["u"]["type"] == "invalidProperties" and nc["u"]["properties"] == ["name"], nc
     assert r["notDestroyed"][bid]["type"] == "scriptIsActive", r
     assert r["notDestroyed"]["S0000beef"]["type"] == "notFound", r
     assert r["created"] == {} and r["destroyed"] == [], r
     _, r = call(j, "SieveScript/set", {"ifInState": state0, "destroy": [sid]})
     assert r["type"] == "stateMismatch", r
+    # A name of 128 characters (RFC 5804 §1.6), 256 octets here: taken, then gone again.
+    _, r = call(j, "SieveScript/set", {"create": {"l": {"name": "\u00e9" * 128, "blobId": good}}})
+    lid = r["created"]["l"]["id"]
+    _, g = call(j, "SieveScript/get", {"ids": [lid], "properties": ["name"]})
+    assert g["list"] == [{"id": lid, "name": "\u00e9" * 128}], g
+    _, r = call(j, "SieveScript/set", {"destroy": [lid]})
+    assert r["destroyed"] == [lid], r
 
     # Query: filter and sort.
     _, q = call(j, "SieveScript/query", {"filter": {"isActive": True}})
