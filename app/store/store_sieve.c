@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "store/store_private.h"
@@ -752,7 +753,9 @@ struct old_script {
 	int has_id;
 };
 
-/* Step 1: every old key, refused unless it is what schema 13 wrote. */
+/* Step 1: every old key. A record schema 13 could not have written is
+ * left where it is, logged: the account's script list reports it as
+ * damaged, as it did before, and the store (the mail) still opens. */
 static int gather_old(MDB_txn *txn, struct store *st, struct old_script **v_r, size_t *n_r)
 {
 	MDB_cursor *cur;
@@ -766,9 +769,12 @@ static int gather_old(MDB_txn *txn, struct store *st, struct old_script **v_r, s
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		const uint8_t *p = v.mv_data;
 		size_t n = k.mv_size - 4;
-		if (k.mv_size <= 4 || n > OLD_NAME || v.mv_size < OLD_HDR || p[0] != REC_V1) {
-			rc = MDB_CORRUPTED;
-			break;
+		if (k.mv_size <= 4 || n > OLD_NAME || v.mv_size < OLD_HDR || p[0] != REC_V1 ||
+		    memchr((const char *)k.mv_data + 4, '\0', n)) {
+			log_warn("store", NULL, "event=sieve_record_damaged account=%08x key_octets=%zu "
+			         "action=left_unmigrated", k.mv_size >= 4 ? be32_get(k.mv_data) : 0,
+			         k.mv_size);
+			continue;
 		}
 		if (*n_r == cap) {
 			cap = cap ? cap * 2 : 64;

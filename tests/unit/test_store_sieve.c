@@ -109,8 +109,19 @@ static int write13(struct store *st, MDB_txn *txn, void *arg)
 	return 0;
 }
 
+/* A record of account arg that schema 13 could not have written (version 9). */
+static int write13_damaged(struct store *st, MDB_txn *txn, void *arg)
+{
+	uint8_t kb[4 + 3], vb[12] = {9};
+	be32_put(kb, *(uint32_t *)arg);
+	memcpy(kb + 4, "bad", 3);
+	MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+	return mdb_put(txn, st->db[DB_SIEVE], &k, &v, 0);
+}
+
 /* A store of schema 13 opens as 14 with every script, text, active flag
- * and id as they were. */
+ * and id as they were; a damaged record of another account stays where it
+ * was and does not keep the store from opening. */
 static void migrated(void)
 {
 	char dir[256], err[256], nm[STORE_SIEVE_NAME_MAX + 1], n128[129];
@@ -131,7 +142,9 @@ static void migrated(void)
 	    {STORE_SIEVE_GLOBAL, "global", "keep;", 1, 3},
 	    {0, NULL, NULL, 0, 0},
 	};
+	uint32_t other = acc + 1;
 	CHECK_EQ_INT(store_write(st, write13, old), STORE_OK);
+	CHECK_EQ_INT(store_write(st, write13_damaged, &other), STORE_OK);
 	CHECK_EQ_INT(store_test_set_schema(st, 13), STORE_OK);
 	store_close(&st);
 	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
