@@ -92,11 +92,14 @@ static int kind_ok(const struct json_value *v, enum jmap_kind k)
 	case JA_ARRAY: return v->type == JSON_ARRAY;
 	case JA_ANY: return 1;
 	case JA_IDS:
+	case JA_IDREFS:
 	case JA_STRINGS:
 		if (v->type != JSON_ARRAY)
 			return 0;
 		for (const struct json_value *e = v->first; e; e = e->next)
-			if (!kind_ok(e, k == JA_IDS ? JA_ID : JA_STRING))
+			if (!kind_ok(e, k == JA_STRINGS ? JA_STRING : JA_ID) &&
+			    !(k == JA_IDREFS && e->type == JSON_STRING && e->str[0] == '#' &&
+			      jmap_id_valid(e->str + 1, e->len - 1)))
 				return 0;
 		return 1;
 	}
@@ -203,6 +206,11 @@ const char *jmap_created_get(struct jmap_request *r, const char *cid)
 		if (strcmp(e->cid, cid) == 0)
 			return e->id;
 	return NULL;
+}
+
+const char *jmap_id_ref(struct jmap_request *r, const char *s)
+{
+	return s[0] == '#' ? jmap_created_get(r, s + 1) : s;
 }
 
 void jmap_created_put(struct jmap_request *r, const char *cid, const char *id)

@@ -31,8 +31,8 @@ static int blob_read(struct jmap_call *c, const char *s, struct buf *out)
 {
 	uint8_t id[32];
 	int temp = 0;
-	if (s && s[0] == '#')
-		s = jmap_created_get(c->r, s + 1);
+	if (s)
+		s = jmap_id_ref(c->r, s);
 	if (!s)
 		return 0;
 	if (jmap_blob_parse(s, id) == 0) {

@@ -391,8 +391,7 @@ static int blob_bytes(struct mk *m, const char *bid, struct buf *tmp, struct jma
 {
 	uint8_t id[32];
 	int temp = 0;
-	if (bid[0] == '#')
-		bid = jmap_created_get(m->c->r, bid + 1);
+	bid = jmap_id_ref(m->c->r, bid);
 	if (bid && jmap_blob_parse(bid, id) == 0 &&
 	    jmap_bytes_get(m->c->r->st, m->c->r->account, id, b, &temp) == 0)
 		return 0;

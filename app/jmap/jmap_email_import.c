@@ -32,7 +32,7 @@ int jmap_new_targets(struct jmap_call *c, struct jmap_mailboxes *m, const struct
 		return -1;
 	}
 	for (const struct json_value *y = mbs->first; y; y = y->next) {
-		const char *id = y->key[0] == '#' ? jmap_created_get(c->r, y->key + 1) : y->key;
+		const char *id = jmap_id_ref(c->r, y->key);
 		struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
 		if (y->type != JSON_BOOL || !y->boolean || !b || t->n == JMAP_TARGETS_MAX) {
 			*bad_r = "mailboxIds";
@@ -149,8 +149,8 @@ static void import_one(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 		}
 	}
 	const char *bid = blob && blob->type == JSON_STRING ? blob->str : NULL;
-	if (bid && bid[0] == '#')
-		bid = jmap_created_get(c->r, bid + 1);
+	if (bid)
+		bid = jmap_id_ref(c->r, bid);
 	if (!blob || blob->type != JSON_STRING) {
 		jmap_w_set_error(bad, o->key, "invalidProperties", "blobId is required", "blobId");
 		return;

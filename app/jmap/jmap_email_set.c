@@ -121,7 +121,7 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 				goto bad;
 			w->mb_whole = 1;
 			for (const struct json_value *y = x->first; y; y = y->next) {
-				const char *id = y->key[0] == '#' ? jmap_created_get(c->r, y->key + 1) : y->key;
+				const char *id = jmap_id_ref(c->r, y->key);
 				struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
 				if (y->type != JSON_BOOL || !y->boolean || !b || w->nmb_set == 64)
 					goto badmb;
@@ -131,8 +131,7 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 			const char *id = path_token(c->r->a, k + 11);
 			if (!id)
 				goto badpath;
-			if (id[0] == '#')
-				id = jmap_created_get(c->r, id + 1);
+			id = jmap_id_ref(c->r, id);
 			struct jmap_mailbox *b = id ? jmap_mailbox_by_id(m, jmap_id_num(id, 'M')) : NULL;
 			if (!b || !((x->type == JSON_BOOL && x->boolean) || x->type == JSON_NULL))
 				goto badmb;
@@ -345,7 +344,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t i
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},  {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE}, {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},
 };
 
 void jmap_email_set(struct jmap_call *c)
@@ -368,26 +367,28 @@ void jmap_email_set(struct jmap_call *c)
 		jmap_email_create(c, &m, o->key, o, &okw[0], &badw[0]);
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
-		uint32_t id = jmap_id_num(o->key, 'E');
+		const char *key = jmap_id_ref(c->r, o->key);
+		uint32_t id = key ? jmap_id_num(key, 'E') : 0;
 		if (!id)
 			e = (struct set_err){"notFound", NULL, NULL};
 		if (!id || update_one(c, &m, id, o, &e) < 0) {
-			w_err(&badw[1], o->key, e);
+			w_err(&badw[1], key ? key : o->key, e);
 			continue;
 		}
-		jw_key(&okw[1], o->key);
+		jw_key(&okw[1], key);
 		jw_null(&okw[1]);
 	}
 	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next) {
 		struct set_err e;
-		uint32_t id = jmap_id_num(o->str, 'E');
+		const char *key = jmap_id_ref(c->r, o->str);
+		uint32_t id = key ? jmap_id_num(key, 'E') : 0;
 		if (!id)
 			e = (struct set_err){"notFound", NULL, NULL};
 		if (!id || destroy_one(c, &m, id, &e) < 0) {
-			w_err(&badw[2], o->str, e);
+			w_err(&badw[2], key ? key : o->str, e);
 			continue;
 		}
-		jw_str(&okw[2], o->str);
+		jw_str(&okw[2], key);
 	}
 	if (jmap_state(c, now) < 0) {
 		jmap_set_free(&set);

@@ -381,7 +381,7 @@ static void set_error(struct jw *w, const char *key, const char *type, const cha
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},
 };
 
 void jmap_identity_set(struct jmap_call *c)
@@ -438,7 +438,7 @@ void jmap_identity_set(struct jmap_call *c)
 		jw_obj_end(cw);
 	}
 	for (const struct json_value *e = set.update ? set.update->first : NULL; e; e = e->next) {
-		const char *id = e->key[0] == '#' ? jmap_created_get(c->r, e->key + 1) : e->key;
+		const char *id = jmap_id_ref(c->r, e->key);
 		struct ident *x = id ? find(s, id) : NULL;
 		if (!x) {
 			set_error(nu, e->key, "notFound", NULL, NULL);
@@ -447,37 +447,38 @@ void jmap_identity_set(struct jmap_call *c)
 		struct ident y = *x;
 		const char *bad = e->type == JSON_OBJECT ? apply(&y, e, 0) : "";
 		if (bad) {
-			set_error(nu, e->key, "invalidProperties", *bad ? bad : NULL, NULL);
+			set_error(nu, id, "invalidProperties", *bad ? bad : NULL, NULL);
 			continue;
 		}
 		y.stored = 1;
 		if (save(c->r, &y) != STORE_OK) {
-			set_error(nu, e->key, "serverFail", NULL, NULL);
+			set_error(nu, id, "serverFail", NULL, NULL);
 			continue;
 		}
 		*x = y;
-		jw_key(uw, e->key);
+		jw_key(uw, id);
 		jw_null(uw);
 	}
 	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
-		struct ident *x = find(s, e->str);
+		const char *id = jmap_id_ref(c->r, e->str);
+		struct ident *x = id ? find(s, id) : NULL;
 		char key[64];
 		if (!x) {
 			set_error(nd, e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		if (!x->may_delete) {
-			set_error(nd, e->str, "forbidden",
+			set_error(nd, id, "forbidden",
 				  NULL, "the account's own addresses keep their identity");
 			continue;
 		}
 		snprintf(key, sizeof key, "jmapident/%u/%s", c->r->account, x->id);
 		if (store_meta_del(c->r->st, key) != STORE_OK) {
-			set_error(nd, e->str, "serverFail", NULL, NULL);
+			set_error(nd, id, "serverFail", NULL, NULL);
 			continue;
 		}
+		jw_str(dw, id);
 		*x = s->v[--s->n];
-		jw_str(dw, e->str);
 	}
 	state_of(c->r, s, now);
 	jmap_set_end(c, &set, old, now);

@@ -42,7 +42,7 @@ static int64_t parent_of(struct jmap_call *c, struct jmap_mailboxes *m, const st
 	if (v->type != JSON_STRING)
 		return -1;
 	const char *id = v->str;
-	if (id[0] == '#' && !(id = jmap_created_get(c->r, id + 1)))
+	if (!(id = jmap_id_ref(c->r, id)))
 		return -1;
 	struct jmap_mailbox *b = jmap_mailbox_by_id(m, jmap_id_num(id, 'M'));
 	return b ? (int64_t)b->id : -1;
@@ -252,7 +252,7 @@ static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jma
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},  {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE}, {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},   {"onDestroyRemoveEmails", JA_BOOL, 0},
+    {"destroy", JA_IDREFS, JA_NULLABLE},   {"onDestroyRemoveEmails", JA_BOOL, 0},
 };
 
 static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
@@ -357,30 +357,32 @@ void jmap_mailbox_set(struct jmap_call *c)
 	creates_run(c, &m, set.create, okw, badw);
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct set_err e;
-		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->key, 'M'));
+		const char *key = jmap_id_ref(c->r, o->key);
+		struct jmap_mailbox *b = key ? jmap_mailbox_by_id(&m, jmap_id_num(key, 'M')) : NULL;
 		if (!b)
 			e = err_of("notFound", NULL, NULL);
 		if (!b || update_one(c, &m, b, o, &e) < 0) {
-			jw_key(&badw[1], o->key);
+			jw_key(&badw[1], key ? key : o->key);
 			w_set_err(&badw[1], &e);
 			continue;
 		}
 		reload(c, &m);
-		jw_key(&okw[1], o->key);
+		jw_key(&okw[1], key);
 		jw_null(&okw[1]);
 	}
 	for (const struct json_value *o = set.destroy ? set.destroy->first : NULL; o; o = o->next) {
 		struct set_err e;
-		struct jmap_mailbox *b = jmap_mailbox_by_id(&m, jmap_id_num(o->str, 'M'));
+		const char *key = jmap_id_ref(c->r, o->str);
+		struct jmap_mailbox *b = key ? jmap_mailbox_by_id(&m, jmap_id_num(key, 'M')) : NULL;
 		if (!b)
 			e = err_of("notFound", NULL, NULL);
 		if (!b || destroy_one(c, &m, b, remove, &e) < 0) {
-			jw_key(&badw[2], o->str);
+			jw_key(&badw[2], key ? key : o->str);
 			w_set_err(&badw[2], &e);
 			continue;
 		}
 		reload(c, &m);
-		jw_str(&okw[2], o->str);
+		jw_str(&okw[2], key);
 	}
 	if (jmap_state(c, now) < 0) {
 		jmap_set_free(&set);

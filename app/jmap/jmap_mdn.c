@@ -246,7 +246,7 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 	const struct json_value *fe = json_get(o, "forEmailId");
 	if (!fe || fe->type != JSON_STRING)
 		return jmap_set_fail(e, "invalidProperties", "forEmailId", NULL);
-	const char *eid = fe->str[0] == '#' ? jmap_created_get(r, fe->str + 1) : fe->str;
+	const char *eid = jmap_id_ref(r, fe->str);
 	uint32_t num = eid ? jmap_id_num(eid, 'E') : 0;
 	struct orig og = {0};
 	if (num)

@@ -139,6 +139,7 @@ enum jmap_kind {
 	JA_INT,      /* Int: -2^53+1 .. 2^53-1 */
 	JA_OBJECT,
 	JA_IDS,      /* Id[] */
+	JA_IDREFS,   /* Id[] whose entries may be "#" and a creation id (/set destroy) */
 	JA_STRINGS,  /* String[] */
 	JA_ARRAY,
 	JA_ANY,
@@ -312,6 +313,16 @@ void jmap_set_free(struct jmap_set *s);
 /* A creation id's id (#cid in a reference to a created object), or NULL. */
 const char *jmap_created_get(struct jmap_request *r, const char *cid);
 void jmap_created_put(struct jmap_request *r, const char *cid, const char *id);
+/*
+ * An id where the client may also write "#" and a creation id (RFC 8620
+ * §5.3: a property naming an object, and /set's update keys and destroy
+ * entries, errata 6607): s itself when it does not start with "#", else
+ * the id made for that creation id earlier in the request (r's memory),
+ * or NULL when none was. A /set reports an object found this way under
+ * its id (§5.3: updated and destroyed list ids), one not found
+ * (notFound) under s as given.
+ */
+const char *jmap_id_ref(struct jmap_request *r, const char *s);
 
 /*
  * The collations a Comparator may name (RFC 8620 §5.5), the list the

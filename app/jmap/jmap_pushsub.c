@@ -303,7 +303,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 {
 	static const struct jmap_arg args[] = {{"create", JA_OBJECT, JA_NULLABLE},
 					       {"update", JA_OBJECT, JA_NULLABLE},
-					       {"destroy", JA_IDS, JA_NULLABLE}};
+					       {"destroy", JA_IDREFS, JA_NULLABLE}};
 	struct store *st = c->r->st;
 	uint32_t acc = c->r->account;
 	int64_t now = (int64_t)time(NULL);
@@ -350,8 +350,9 @@ void jmap_pushsub_set(struct jmap_call *c)
 	}
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
 		struct rec *r = NULL;
-		for (size_t i = 0; i < l.n; i++)
-			if (!strcmp(l.r[i].id, o->key))
+		const char *id = jmap_id_ref(c->r, o->key);
+		for (size_t i = 0; id && i < l.n; i++)
+			if (!strcmp(l.r[i].id, id))
 				r = &l.r[i];
 		if (!r) {
 			set_error(&ew[1], o->key, "notFound", NULL, NULL);
@@ -379,31 +380,32 @@ void jmap_pushsub_set(struct jmap_call *c)
 			}
 		}
 		if (o->type != JSON_OBJECT || bad) {
-			set_error(&ew[1], o->key, "invalidProperties", bad, NULL);
+			set_error(&ew[1], id, "invalidProperties", bad, NULL);
 			continue;
 		}
 		if (rec_put(st, acc, &nr) != STORE_OK) {
-			set_error(&ew[1], o->key, "serverFail", NULL, NULL);
+			set_error(&ew[1], id, "serverFail", NULL, NULL);
 			continue;
 		}
 		*r = nr;
 		changed = 1;
-		jw_key(&ok[1], o->key);
+		jw_key(&ok[1], id);
 		jw_null(&ok[1]);
 	}
 	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
 		char name[64];
-		if (strlen(e->str) > 19) {
+		const char *id = jmap_id_ref(c->r, e->str);
+		if (!id || strlen(id) > 19) {
 			set_error(&ew[2], e->str, "notFound", NULL, NULL);
 			continue;
 		}
-		key_name(name, sizeof name, acc, e->str);
+		key_name(name, sizeof name, acc, id);
 		if (store_meta_del(st, name) != STORE_OK) {
-			set_error(&ew[2], e->str, "notFound", NULL, NULL);
+			set_error(&ew[2], id, "notFound", NULL, NULL);
 			continue;
 		}
 		changed = 1;
-		jw_str(&ok[2], e->str);
+		jw_str(&ok[2], id);
 	}
 	jmap_set_end(c, &set, NULL, NULL);
 	if (changed && jmap_pushsub_changed)

@@ -590,7 +590,7 @@ static const struct jmap_arg set_args[] = {
     {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE},
     {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},
     {"onSuccessActivateScript", JA_STRING, JA_NULLABLE}, /* an Id or "#creation id" */
     {"onSuccessDeactivateScript", JA_BOOL, 0},
 };
@@ -636,8 +636,9 @@ void jmap_sieve_set(struct jmap_call *c)
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct outcome *r = &res[nres++];
-		struct store_sieve_info *i = by_id(s, o->key);
-		r->key = o->key;
+		const char *id = jmap_id_ref(c->r, o->key);
+		struct store_sieve_info *i = id ? by_id(s, id) : NULL;
+		r->key = i ? id : o->key;
 		r->active = -1;
 		if (!i)
 			fail(&r->e, "notFound", NULL, NULL);
@@ -649,11 +650,12 @@ void jmap_sieve_set(struct jmap_call *c)
 	}
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
 		struct outcome *r = &res[nres++];
-		struct store_sieve_info *i = by_id(s, o->str);
+		const char *id = jmap_id_ref(c->r, o->str);
+		struct store_sieve_info *i = id ? by_id(s, id) : NULL;
 		/* The active script cannot go (scriptIsActive), even with
 		 * onSuccessDeactivateScript: that applies after the destroys. */
 		int rc = i ? store_sieve_del(c->r->st, c->r->account, i->name) : STORE_ENOTFOUND;
-		r->key = o->str;
+		r->key = i ? id : o->str;
 		r->ok = rc == STORE_OK;
 		if (!r->ok)
 			r->e = store_fail(rc);
@@ -667,7 +669,7 @@ void jmap_sieve_set(struct jmap_call *c)
 	if (!failed && (act || (deact && deact->boolean))) {
 		struct store_sieve_info *i = NULL;
 		if (act) {
-			const char *aid = act->str[0] == '#' ? jmap_created_get(c->r, act->str + 1) : act->str;
+			const char *aid = jmap_id_ref(c->r, act->str);
 			i = aid ? by_id(s, aid) : NULL;
 		}
 		if (i || !act) {

@@ -614,7 +614,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		return jmap_set_fail(e, "invalidProperties", "identityId", "no such identity");
 	if (!ev || ev->type != JSON_STRING)
 		return jmap_set_fail(e, "invalidProperties", "emailId", NULL);
-	const char *eid = ev->str[0] == '#' ? jmap_created_get(r, ev->str + 1) : ev->str;
+	const char *eid = jmap_id_ref(r, ev->str);
 	uint32_t enum_ = eid ? jmap_id_num(eid, 'E') : 0;
 	struct msg m = {0};
 	if (enum_)
@@ -817,7 +817,7 @@ static const char *then_email(void *arg, const char *key)
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},        {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE},       {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},         {"onSuccessUpdateEmail", JA_OBJECT, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},         {"onSuccessUpdateEmail", JA_OBJECT, JA_NULLABLE},
     {"onSuccessDestroyEmail", JA_ARRAY, JA_NULLABLE},
 };
 
@@ -863,9 +863,10 @@ void jmap_submission_set(struct jmap_call *c)
 	}
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct jmap_set_err e = {"notFound", NULL, NULL};
+		const char *id = jmap_id_ref(c->r, o->key);
 		int found = 0;
-		for (size_t i = 0; i < s->n && !found; i++)
-			found = !strcmp(s->v[i].id, o->key);
+		for (size_t i = 0; id && i < s->n && !found; i++)
+			found = !strcmp(s->v[i].id, id);
 		if (found) {
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */
@@ -873,17 +874,21 @@ void jmap_submission_set(struct jmap_call *c)
 				? (struct jmap_set_err){"cannotUnsend", NULL, NULL}
 				: (struct jmap_set_err){"invalidProperties", NULL, NULL};
 		}
-		jmap_w_set_err(&badw[1], o->key, &e);
+		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
 	}
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
 		char key[64];
-		snprintf(key, sizeof key, "jmapsub/%u/%s", c->r->account, o->str);
-		int rc = strchr(o->str, '/') ? STORE_ENOTFOUND : store_meta_del(c->r->st, key);
+		const char *id = jmap_id_ref(c->r, o->str);
+		int rc = STORE_ENOTFOUND;
+		if (id && !strchr(id, '/')) {
+			snprintf(key, sizeof key, "jmapsub/%u/%s", c->r->account, id);
+			rc = store_meta_del(c->r->st, key);
+		}
 		if (rc == STORE_OK) {
-			jw_str(&okw[2], o->str);
+			jw_str(&okw[2], id);
 		} else {
 			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL};
-			jmap_w_set_err(&badw[2], o->str, &e);
+			jmap_w_set_err(&badw[2], id ? id : o->str, &e);
 		}
 	}
 	/* The implicit Email/set (§7.5) for the submissions that succeeded. */

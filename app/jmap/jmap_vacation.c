@@ -345,7 +345,7 @@ static const char *vac_apply(struct arena *a, struct vac *v, const struct json_v
 static const struct jmap_arg set_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},   {"ifInState", JA_STRING, JA_NULLABLE},
     {"create", JA_OBJECT, JA_NULLABLE},  {"update", JA_OBJECT, JA_NULLABLE},
-    {"destroy", JA_IDS, JA_NULLABLE},
+    {"destroy", JA_IDREFS, JA_NULLABLE},
 };
 
 void jmap_vacation_set(struct jmap_call *c)
@@ -364,22 +364,24 @@ void jmap_vacation_set(struct jmap_call *c)
 		set_err(&set.w[JMAP_SET_NOT_DESTROYED], e->str, "singleton", NULL, NULL);
 	for (const struct json_value *e = set.update ? set.update->first : NULL; e; e = e->next) {
 		struct jw *nu = &set.w[JMAP_SET_NOT_UPDATED];
-		if (strcmp(e->key, "singleton")) {
+		/* "#cid" only through a client's createdIds: none is made here. */
+		const char *id = jmap_id_ref(c->r, e->key);
+		if (!id || strcmp(id, "singleton")) {
 			set_err(nu, e->key, "notFound", NULL, NULL);
 			continue;
 		}
 		struct vac n = v;
 		const char *bp = e->type == JSON_OBJECT ? vac_apply(c->r->a, &n, e) : "";
 		if (bp) {
-			set_err(nu, e->key, "invalidProperties", *bp ? bp : NULL, NULL);
+			set_err(nu, id, "invalidProperties", *bp ? bp : NULL, NULL);
 			continue;
 		}
 		if (vac_write(c, &n) != STORE_OK) {
-			set_err(nu, e->key, "serverFail", NULL, NULL);
+			set_err(nu, id, "serverFail", NULL, NULL);
 			continue;
 		}
 		v = n;
-		jw_key(&set.w[JMAP_SET_UPDATED], e->key);
+		jw_key(&set.w[JMAP_SET_UPDATED], id);
 		jw_null(&set.w[JMAP_SET_UPDATED]);
 	}
 	/* The script is not mail: the account's modseq stays, and so the

@@ -488,3 +488,86 @@ def test_submission_of_email_created_in_request():
             break
         time.sleep(0.05)
     assert len(zq["ids"]) == 1, zq
+
+
+def test_set_update_destroy_by_creation_id():
+    """RFC 8620 §5.3 (errata 6607): update keys and destroy entries may be
+    "#" and a creation id of the request, from the same call or an
+    earlier one; the answer names the object by its id, and a creation id
+    that made nothing is notFound under the key as given. For every /set."""
+    j = Jmap(srv(), *BOB)
+    vac = "urn:ietf:params:jmap:vacationresponse"
+    sieve = "urn:ietf:params:jmap:sieve"
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    r = run(j, [
+        ["Mailbox/set", {"create": {"a": {"name": "Ref A"}, "b": {"name": "Ref B"}},
+                         "update": {"#a": {"name": "Ref A2"}, "#zz": {"name": "x"}},
+                         "destroy": ["#b", "#zz"]}, "m"],
+        ["Email/set", {"create": {"e": {"mailboxIds": {"#a": True}, "subject": "by cid"},
+                                  "f": {"mailboxIds": {"#a": True}, "subject": "gone"}},
+                       "update": {"#e": {"keywords/$flagged": True}}}, "e"],
+        ["Email/set", {"update": {"#f": {"keywords/$seen": True}},
+                       "destroy": ["#f", "#zz"]}, "e2"],
+        ["Identity/set", {"create": {"i": {"email": BOB[0], "name": "By cid"}}}, "i"],
+        ["Identity/set", {"update": {"#i": {"name": "By cid 2"}}, "destroy": ["#i"]}, "i2"],
+        ["SieveScript/set", {"create": {"s": {"name": "bycid", "blobId": up["blobId"]}},
+                             "update": {"#s": {"name": "bycid2"}}}, "s"],
+        ["SieveScript/set", {"destroy": ["#s"]}, "s2"],
+        ["VacationResponse/set", {"update": {"#zz": {"isEnabled": False}}}, "v"],
+    ], using=USING + [vac, sieve])
+    m = r["m"][1]
+    a, b = m["created"]["a"]["id"], m["created"]["b"]["id"]
+    assert m["updated"] == {a: None} and m["destroyed"] == [b], m
+    assert m["notUpdated"] == {"#zz": {"type": "notFound"}}, m
+    assert m["notDestroyed"] == {"#zz": {"type": "notFound"}}, m
+    e = r["e"][1]
+    eid, fid = e["created"]["e"]["id"], e["created"]["f"]["id"]
+    assert e["updated"] == {eid: None} and e["notUpdated"] == {}, e
+    e2 = r["e2"][1]
+    assert e2["updated"] == {fid: None} and e2["destroyed"] == [fid], e2
+    assert e2["notDestroyed"] == {"#zz": {"type": "notFound"}}, e2
+    _, g = j.one("Email/get", {"ids": [eid, fid], "properties": ["keywords", "mailboxIds"]})
+    assert g["list"] == [{"id": eid, "keywords": {"$flagged": True}, "mailboxIds": {a: True}}], g
+    assert g["notFound"] == [fid], g
+    _, gm = j.one("Mailbox/get", {"ids": [a, b], "properties": ["name"]})
+    assert gm["list"] == [{"id": a, "name": "Ref A2"}] and gm["notFound"] == [b], gm
+    iid = r["i"][1]["created"]["i"]["id"]
+    assert r["i2"][1]["updated"] == {iid: None} and r["i2"][1]["destroyed"] == [iid], r["i2"]
+    sid = r["s"][1]["created"]["s"]["id"]
+    assert r["s"][1]["updated"] == {sid: None}, r["s"]
+    assert r["s2"][1]["destroyed"] == [sid], r["s2"]
+    assert r["v"][1]["notUpdated"] == {"#zz": {"type": "notFound"}}, r["v"]
+
+    # A creation id of an earlier request is not known; createdIds given
+    # with the request are (§3.3).
+    r = run(j, [["Email/set", {"update": {"#e": {"keywords/$seen": True}}}, "x"]])
+    assert r["x"][1]["notUpdated"] == {"#e": {"type": "notFound"}}, r
+    st, _, resp = j.post(json.dumps({"using": USING, "createdIds": {"old": eid}, "methodCalls": [
+        ["Email/set", {"accountId": j.account, "update": {"#old": {"keywords/$seen": True}}},
+         "y"]]}))
+    assert st == 200 and resp["methodResponses"][0][1]["updated"] == {eid: None}, resp
+
+    # PushSubscription (no account) and EmailSubmission.
+    p = j.call([["PushSubscription/set", {"create": {"p": {
+        "deviceClientId": "dev-cid", "url": "https://push.example.invalid/cid", "types": None}},
+        "destroy": ["#p"]}, "p"]])["methodResponses"][0][1]
+    pid = p["created"]["p"]["id"]
+    assert p["destroyed"] == [pid], p
+    _, i = j.one("Identity/get", {}, using=USING)
+    _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
+    r = run(j, [
+        ["Email/set", {"create": {"d": {
+            "mailboxIds": {q["ids"][0]: True}, "from": [{"email": BOB[0]}],
+            "to": [{"email": AMY[0]}], "subject": "submitted by cid",
+            "bodyStructure": {"type": "text/plain", "partId": "1"},
+            "bodyValues": {"1": {"value": "Hi."}}}}}, "e"],
+        ["EmailSubmission/set", {"create": {"s": {"identityId": i["list"][0]["id"],
+                                                  "emailId": "#d"}}}, "s"],
+        ["EmailSubmission/set", {"update": {"#s": {"undoStatus": "canceled"}},
+                                 "destroy": ["#s"]}, "s2"],
+    ])
+    sub = r["s"][1]["created"]["s"]["id"]
+    assert r["s2"][1]["notUpdated"] == {sub: {"type": "cannotUnsend"}}, r["s2"]
+    assert r["s2"][1]["destroyed"] == [sub], r["s2"]
