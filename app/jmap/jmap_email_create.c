@@ -3,12 +3,17 @@
  * written from an Email object, then stored through jmap_email_store
  * (the writer, as IMAP APPEND).
  *
- * The header: From, Sender, Reply-To, To, Cc, Bcc (EmailAddress lists;
- * a display name that is not plain ASCII becomes RFC 2047 words, with
- * Sieve's encoder), Subject (the same), Date (sentAt, else now), Message-ID
- * (messageId, else a new one at our host name), In-Reply-To, References,
- * "header:Name" / "header:Name:asRaw" (written as given) and
- * "header:Name:asText" (encoded), then MIME-Version.
+ * The header: the convenience properties (RFC 8621 §4.1.3) and the
+ * "header:Name[:asForm][:all]" ones (§4.1.2), each written back from its
+ * form: Raw as given, Text and display names that are not plain ASCII as
+ * RFC 2047 words (Sieve's encoder), specials in quoted strings,
+ * addresses and URLs one a line, message ids as "<id>" folded at 78
+ * columns, Dates in RFC 5322 form at their own offset; :all gives one
+ * field per value. Date (sentAt, else now) and Message-ID (messageId,
+ * else a new one at our host name) are always there unless a header:
+ * property gives them; then MIME-Version. The form must be one the
+ * field allows (jmap_hprop_parse, the parser Email/get uses) and no
+ * field may be given twice (§4.6).
  *
  * The body: from bodyStructure (leaves and multipart nodes, as given),
  * or from textBody (one text/plain part), htmlBody (one text/html part)
@@ -19,8 +24,9 @@
  * part of one: base64). Parts get Content-Type with charset and name,
  * Content-Disposition with filename, Content-ID from cid.
  *
- * Caveats: other header forms (asAddresses, asMessageIds, ...), headers
- * on body parts, and language/location of parts are invalidProperties.
+ * Caveats: headers on body parts and language/location of parts are
+ * invalidProperties; a Text value in ASCII is written on one line,
+ * unfolded.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -29,6 +35,7 @@
 #include <time.h>
 
 #include "auth/sasl.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/hex.h"
 #include "core/hostname.h"
@@ -100,162 +107,291 @@ static int ascii_printable(const char *s)
 	return 1;
 }
 
-/* "Name <a@b>, c@d" from an EmailAddress[]. */
-static int w_addrs(struct mk *m, const char *field, const char *prop, const struct json_value *v)
+/* A display name or a group's name: as it is when it needs nothing, in
+ * a quoted string when it has specials or looks like an encoded word
+ * (which a reader would decode), as RFC 2047 words (Sieve's encoder,
+ * whose "Q" words keep only letters and digits: phrase-safe) when it is
+ * not ASCII. */
+static void w_phrase(struct buf *out, const char *s)
 {
-	if (v->type != JSON_ARRAY)
-		return fail(m, "invalidProperties", "an EmailAddress list", prop);
-	buf_printf(m->out, "%s: ", field);
-	int first = 1;
-	for (const struct json_value *a = v->first; a; a = a->next) {
-		const struct json_value *n = member(a, "name"), *e = member(a, "email");
-		if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING || !*e->str ||
-		    !ascii_printable(e->str) || strpbrk(e->str, "<>, \"") ||
-		    (n && (n->type != JSON_STRING || !plain(n->str))))
-			return fail(m, "invalidProperties", "an EmailAddress list", prop);
-		if (!first)
-			buf_append_c(m->out, ",\r\n ");
-		first = 0;
-		if (n && *n->str) {
-			if (ascii_atomish(n->str) || !ascii_printable(n->str)) {
-				if (ascii_printable(n->str))
-					buf_append_c(m->out, n->str);
-				else
-					sieve_header_text(m->out, str_c(n->str));
-			} else {
-				/* Specials: a quoted string. */
-				buf_append_c(m->out, "\"");
-				for (const char *p = n->str; *p; p++) {
-					if (*p == '"' || *p == '\\')
-						buf_append_c(m->out, "\\");
-					buf_append(m->out, p, 1);
-				}
-				buf_append_c(m->out, "\"");
-			}
-			buf_printf(m->out, " <%s>", e->str);
-		} else {
-			buf_append_c(m->out, e->str);
-		}
+	if ((ascii_atomish(s) && !strstr(s, "=?")) || !ascii_printable(s)) {
+		if (ascii_printable(s))
+			buf_append_c(out, s);
+		else
+			sieve_header_text(out, str_c(s));
+		return;
 	}
-	buf_append_c(m->out, "\r\n");
+	buf_append_c(out, "\"");
+	for (const char *p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_append_c(out, "\\");
+		buf_append(out, p, 1);
+	}
+	buf_append_c(out, "\"");
+}
+
+/* "Name <a@b>" or "a@b" from an EmailAddress; -1 when it is not one. */
+static int w_mailbox(struct buf *out, const struct json_value *a)
+{
+	const struct json_value *n = member(a, "name"), *e = member(a, "email");
+	if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING || !*e->str ||
+	    !ascii_printable(e->str) || strpbrk(e->str, "<>, \"") ||
+	    (n && (n->type != JSON_STRING || !plain(n->str))))
+		return -1;
+	if (n && *n->str) {
+		w_phrase(out, n->str);
+		buf_printf(out, " <%s>", e->str);
+	} else {
+		buf_append_c(out, e->str);
+	}
 	return 0;
 }
 
-/* "<a@b> <c@d>" from a String[] of message ids without brackets. */
-static int w_ids(struct mk *m, const char *field, const char *prop, const struct json_value *v)
+/* "Name <a@b>,\r\n c@d" from an EmailAddress[] (one address a line). */
+static int w_addrs(struct mk *m, const char *prop, const struct json_value *v)
+{
+	if (v->type != JSON_ARRAY)
+		return fail(m, "invalidProperties", "an EmailAddress list", prop);
+	for (const struct json_value *a = v->first; a; a = a->next) {
+		if (a != v->first)
+			buf_append_c(m->out, ",\r\n ");
+		if (w_mailbox(m->out, a) < 0)
+			return fail(m, "invalidProperties", "an EmailAddress list", prop);
+	}
+	return 0;
+}
+
+/* From an EmailAddressGroup[] (RFC 8621 §4.1.2.4): a group with a name
+ * is "Name: a, b;", the addresses of one without are listed bare. */
+static int w_groups(struct mk *m, const char *prop, const struct json_value *v)
+{
+	const char *what = "an EmailAddressGroup list";
+	if (v->type != JSON_ARRAY)
+		return fail(m, "invalidProperties", what, prop);
+	int first = 1;
+	for (const struct json_value *g = v->first; g; g = g->next) {
+		const struct json_value *n = member(g, "name"), *as = member(g, "addresses");
+		if (g->type != JSON_OBJECT || !as || as->type != JSON_ARRAY ||
+		    (n && (n->type != JSON_STRING || !*n->str || !plain(n->str))))
+			return fail(m, "invalidProperties", what, prop);
+		if (n) {
+			if (!first)
+				buf_append_c(m->out, ",\r\n ");
+			first = 0;
+			w_phrase(m->out, n->str);
+			buf_append_c(m->out, ":");
+		}
+		for (const struct json_value *a = as->first; a; a = a->next) {
+			if (n)
+				buf_append_c(m->out, a == as->first ? " " : ",\r\n ");
+			else if (!first)
+				buf_append_c(m->out, ",\r\n ");
+			first = 0;
+			if (w_mailbox(m->out, a) < 0)
+				return fail(m, "invalidProperties", what, prop);
+		}
+		if (n)
+			buf_append_c(m->out, ";");
+	}
+	return 0;
+}
+
+/* "<a@b> <c@d>" from a String[] of message ids without brackets, a line
+ * folded before an id that would take it past 78 columns; col is where
+ * the value starts. */
+static int w_ids(struct mk *m, const char *prop, const struct json_value *v, size_t col)
 {
 	if (v->type != JSON_ARRAY || !v->first)
 		return fail(m, "invalidProperties", "a list of message ids", prop);
-	buf_printf(m->out, "%s:", field);
 	for (const struct json_value *a = v->first; a; a = a->next) {
 		if (a->type != JSON_STRING || !*a->str || !ascii_printable(a->str) ||
 		    strpbrk(a->str, "<> ") || !strchr(a->str, '@'))
 			return fail(m, "invalidProperties", "a list of message ids", prop);
-		buf_printf(m->out, " <%s>", a->str);
+		size_t w = strlen(a->str) + 3;
+		if (a != v->first && col + w > 78) {
+			buf_append_c(m->out, "\r\n");
+			col = 0;
+		}
+		buf_printf(m->out, "%s<%s>", a == v->first ? "" : " ", a->str);
+		col += w;
 	}
-	buf_append_c(m->out, "\r\n");
 	return 0;
 }
 
-/* RFC 3339 date-time with an offset ("2026-11-23T10:00:00+01:00", or Z). */
-static int parse_date(const char *s, int64_t *t_r)
+/* "<url1>,\r\n <url2>" from a String[] of URLs (RFC 2369). */
+static int w_urls(struct mk *m, const char *prop, const struct json_value *v)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!e)
-		return -1;
-	if (*e == '.')
-		for (e++; *e >= '0' && *e <= '9'; e++)
-			;
-	int64_t t = (int64_t)timegm(&tm);
-	if (!strcmp(e, "Z")) {
-		*t_r = t;
-		return 0;
+	if (v->type != JSON_ARRAY || !v->first)
+		return fail(m, "invalidProperties", "a list of URLs", prop);
+	for (const struct json_value *a = v->first; a; a = a->next) {
+		if (a->type != JSON_STRING || !*a->str || !ascii_printable(a->str) ||
+		    strpbrk(a->str, "<> "))
+			return fail(m, "invalidProperties", "a list of URLs", prop);
+		buf_printf(m->out, "%s<%s>", a == v->first ? "" : ",\r\n ", a->str);
 	}
-	int hh, mm;
-	if ((e[0] != '+' && e[0] != '-') || sscanf(e + 1, "%2d:%2d", &hh, &mm) != 2 ||
-	    strlen(e) != 6)
-		return -1;
-	int64_t off = (int64_t)(hh * 3600 + mm * 60);
-	*t_r = e[0] == '+' ? t - off : t + off;
+	return 0;
+}
+
+/*
+ * One header field from the value v of property prop in form: RFC 8621
+ * §4.1.2's forms written back as the field's wire form, "Field: ...\r\n".
+ * A Date keeps its offset (Email/get gives it back with the field's own
+ * zone).
+ */
+static int w_field(struct mk *m, const char *field, enum jmap_hform form, const char *prop,
+		   const struct json_value *v)
+{
+	size_t start = buf_len(m->out);
+	int64_t t;
+	int off, rc = 0;
+	char date[MIME_DATE_MAX];
+
+	buf_printf(m->out, "%s:", field);
+	switch (form) {
+	case JH_RAW:
+		if (v->type != JSON_STRING || !plain(v->str))
+			return fail(m, "invalidProperties", "a header value on one line", prop);
+		if (v->str[0] != ' ' && v->str[0] != '\t')
+			buf_append_c(m->out, " ");
+		buf_append_c(m->out, v->str);
+		break;
+	case JH_TEXT:
+		if (v->type != JSON_STRING || !plain(v->str))
+			return fail(m, "invalidProperties", "a String", prop);
+		buf_append_c(m->out, " ");
+		sieve_header_text(m->out, str_c(v->str));
+		break;
+	case JH_ADDRESSES:
+	case JH_GROUPED:
+		buf_append_c(m->out, " ");
+		rc = form == JH_ADDRESSES ? w_addrs(m, prop, v) : w_groups(m, prop, v);
+		break;
+	case JH_MSGIDS:
+		buf_append_c(m->out, " ");
+		rc = w_ids(m, prop, v, buf_len(m->out) - start);
+		break;
+	case JH_DATE:
+		if (v->type != JSON_STRING || mime_rfc3339_parse_off(v->str, &t, &off) < 0)
+			return fail(m, "invalidProperties", "a Date", prop);
+		mime_date_format_off(t, off, date);
+		buf_printf(m->out, " %s", date);
+		break;
+	case JH_URLS:
+		buf_append_c(m->out, " ");
+		rc = w_urls(m, prop, v);
+		break;
+	case JH_NFORMS: break;
+	}
+	buf_append_c(m->out, "\r\n");
+	return rc;
+}
+
+/* The convenience properties (RFC 8621 §4.1.3), each a header field in
+ * one form, in the order they are written. */
+static const struct {
+	const char *prop, *field;
+	enum jmap_hform form;
+} conv[] = {
+	{"sentAt", "Date", JH_DATE},          {"messageId", "Message-ID", JH_MSGIDS},
+	{"from", "From", JH_ADDRESSES},       {"sender", "Sender", JH_ADDRESSES},
+	{"replyTo", "Reply-To", JH_ADDRESSES}, {"to", "To", JH_ADDRESSES},
+	{"cc", "Cc", JH_ADDRESSES},           {"bcc", "Bcc", JH_ADDRESSES},
+	{"subject", "Subject", JH_TEXT},      {"inReplyTo", "In-Reply-To", JH_MSGIDS},
+	{"references", "References", JH_MSGIDS},
+};
+
+/* A "header:" property of the Email: its name parsed, and its value. */
+struct hdr_prop {
+	struct jmap_hprop hp;
+	const struct json_value *v;
+};
+
+/*
+ * The "header:Name[:asForm][:all]" properties of em (null ones left
+ * out) into hs, checked as RFC 8621 §4.6 asks: a form the field allows
+ * (§4.1.2), no field given twice (two such properties, or one and its
+ * convenience property), no Content-* field at the top level (they
+ * belong to body parts) and no MIME-Version (written here). *n_r: how
+ * many. 0, or -1 with the error set.
+ */
+static int header_props(struct mk *m, const struct json_value *em, struct hdr_prop *hs,
+			size_t *n_r)
+{
+	size_t n = 0;
+	for (const struct json_value *x = em->first; x; x = x->next) {
+		if (strncmp(x->key, "header:", 7) != 0 || x->type == JSON_NULL)
+			continue;
+		struct jmap_hprop *hp = &hs[n].hp;
+		if (jmap_hprop_parse(m->c->r->a, x->key, hp) < 0)
+			return fail(m, "invalidProperties", "a header form this field does not allow",
+				    x->key);
+		hs[n].v = x;
+		int dup = !strncasecmp(hp->name, "Content-", 8) ||
+			  !strcasecmp(hp->name, "MIME-Version");
+		for (size_t i = 0; !dup && i < sizeof conv / sizeof conv[0]; i++)
+			dup = !strcasecmp(conv[i].field, hp->name) && member(em, conv[i].prop);
+		for (size_t i = 0; !dup && i < n; i++)
+			dup = !strcasecmp(hs[i].hp.name, hp->name);
+		if (dup)
+			return fail(m, "invalidProperties",
+				    "a header field given twice, or one written from the body",
+				    x->key);
+		n++;
+	}
+	*n_r = n;
 	return 0;
 }
 
 static int w_header(struct mk *m, const struct json_value *em)
 {
-	static const struct {
-		const char *prop, *field;
-	} addrs[] = {
-		{ "from", "From" }, { "sender", "Sender" }, { "replyTo", "Reply-To" },
-		{ "to", "To" },     { "cc", "Cc" },         { "bcc", "Bcc" },
-	};
 	const struct json_value *v;
-	char date[MIME_DATE_MAX];
-	int64_t t = (int64_t)time(NULL);
+	struct hdr_prop *hs = arena_alloc(m->c->r->a, (em->count + 1) * sizeof *hs);
+	size_t nh;
 
-	if ((v = member(em, "sentAt")) && (v->type != JSON_STRING || parse_date(v->str, &t) < 0))
-		return fail(m, "invalidProperties", "a Date", "sentAt");
-	mime_date_format(t, date);
-	buf_printf(m->out, "Date: %s\r\n", date);
-	if ((v = member(em, "messageId"))) {
-		if (!v->first || v->first->next)
-			return fail(m, "invalidProperties", "one message id", "messageId");
-		if (w_ids(m, "Message-ID", "messageId", v) < 0)
-			return -1;
-	} else {
-		uint8_t r[12];
-		char rh[2 * sizeof r + 1];
-		randombytes_buf(r, sizeof r);
-		hex_encode(rh, r, sizeof r);
-		buf_append_c(m->out, "Message-ID: <");
-		buf_append_c(m->out, rh);
-		buf_printf(m->out, "@%s>\r\n", hostname_now());
-	}
-	for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++)
-		if ((v = member(em, addrs[i].prop)) && w_addrs(m, addrs[i].field, addrs[i].prop, v) < 0)
-			return -1;
-	if ((v = member(em, "subject"))) {
-		if (v->type != JSON_STRING || !plain(v->str))
-			return fail(m, "invalidProperties", "a String", "subject");
-		buf_append_c(m->out, "Subject: ");
-		sieve_header_text(m->out, str_c(v->str));
-		buf_append_c(m->out, "\r\n");
-	}
-	if ((v = member(em, "inReplyTo")) && w_ids(m, "In-Reply-To", "inReplyTo", v) < 0)
+	if (header_props(m, em, hs, &nh) < 0)
 		return -1;
-	if ((v = member(em, "references")) && w_ids(m, "References", "references", v) < 0)
-		return -1;
-	/* header:Name[:asRaw|:asText] */
-	for (const struct json_value *x = em->first; x; x = x->next) {
-		if (strncmp(x->key, "header:", 7) != 0 || x->type == JSON_NULL)
+	if ((v = member(em, "messageId")) && (v->type != JSON_ARRAY || !v->first || v->first->next))
+		return fail(m, "invalidProperties", "one message id", "messageId");
+	for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+		if ((v = member(em, conv[i].prop))) {
+			if (w_field(m, conv[i].field, conv[i].form, conv[i].prop, v) < 0)
+				return -1;
 			continue;
-		const char *name = x->key + 7, *colon = strchr(name, ':');
-		size_t nl = colon ? (size_t)(colon - name) : strlen(name);
-		int text = colon && !strcmp(colon, ":asText");
-		int ok = nl > 0 && (!colon || text || !strcmp(colon, ":asRaw")) &&
-			 x->type == JSON_STRING && plain(x->str);
-		for (size_t i = 0; ok && i < nl; i++)
-			ok = name[i] > 32 && name[i] < 127 && name[i] != ':';
-		/* Fields written from properties are not given twice. */
-		static const char *const own[] = { "date", "message-id", "from", "sender",
-						   "reply-to", "to", "cc", "bcc", "subject",
-						   "in-reply-to", "references", "mime-version",
-						   "content-type", "content-transfer-encoding" };
-		for (size_t i = 0; ok && i < sizeof own / sizeof own[0]; i++)
-			ok = !(strlen(own[i]) == nl && !strncasecmp(own[i], name, nl));
-		if (!ok)
-			return fail(m, "invalidProperties", "a header form tern cannot write", x->key);
-		buf_printf(m->out, "%.*s:", (int)nl, name);
-		if (text) {
-			buf_append_c(m->out, " ");
-			sieve_header_text(m->out, str_c(x->str));
-		} else {
-			if (x->str[0] != ' ' && x->str[0] != '\t')
-				buf_append_c(m->out, " ");
-			buf_append_c(m->out, x->str);
 		}
-		buf_append_c(m->out, "\r\n");
+		/* Date and Message-ID are always written, unless a header:
+		 * property gives them. */
+		int given = 0;
+		for (size_t k = 0; k < nh; k++)
+			given |= !strcasecmp(hs[k].hp.name, conv[i].field);
+		if (given)
+			continue;
+		if (i == 0) {
+			char date[MIME_DATE_MAX];
+			mime_date_format((int64_t)time(NULL), date);
+			buf_printf(m->out, "Date: %s\r\n", date);
+		} else if (i == 1) {
+			uint8_t r[12];
+			char rh[2 * sizeof r + 1];
+			randombytes_buf(r, sizeof r);
+			hex_encode(rh, r, sizeof r);
+			buf_printf(m->out, "Message-ID: <%s@%s>\r\n", rh, hostname_now());
+		}
+	}
+	for (size_t k = 0; k < nh; k++) {
+		const struct jmap_hprop *hp = &hs[k].hp;
+		const struct json_value *x = hs[k].v;
+		if (!hp->all) {
+			if (w_field(m, hp->name, hp->form, x->key, x) < 0)
+				return -1;
+			continue;
+		}
+		/* :all: one field for each value, in order. */
+		if (x->type != JSON_ARRAY)
+			return fail(m, "invalidProperties", "an array of values (:all)", x->key);
+		for (const struct json_value *e = x->first; e; e = e->next)
+			if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, x->key, e) < 0)
+				return fail(m, "invalidProperties", "an array of values (:all)",
+					    x->key);
 	}
 	buf_append_c(m->out, "MIME-Version: 1.0\r\n");
 	return 0;

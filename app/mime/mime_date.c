@@ -32,6 +32,11 @@ static int rfc3339_num(const char *s, int n, int *v)
 
 int mime_rfc3339_parse(const char *s, int64_t *t_r)
 {
+	return mime_rfc3339_parse_off(s, t_r, NULL);
+}
+
+int mime_rfc3339_parse_off(const char *s, int64_t *t_r, int *off_r)
+{
 	int y, mo, d, h, mi, se;
 	size_t len = strlen(s);
 
@@ -66,6 +71,8 @@ int mime_rfc3339_parse(const char *s, int64_t *t_r)
 		return -1;
 	*t_r = mime_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
 	       off;
+	if (off_r)
+		*off_r = (int)off;
 	return 0;
 }
 
@@ -94,9 +101,16 @@ void mime_rfc3339_format(int64_t t, char out[MIME_RFC3339_MAX])
 
 void mime_date_format(int64_t t, char out[MIME_DATE_MAX])
 {
+	mime_date_format_off(t, 0, out);
+}
+
+void mime_date_format_off(int64_t t, int off, char out[MIME_DATE_MAX])
+{
 	static const char *const days[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int aoff = off < 0 ? -off : off;
+	t += off; /* the local time at the zone */
 	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400; /* days since 1970-01-01 */
 	int64_t secs = t - z * 86400;
 	int64_t y;
@@ -104,9 +118,9 @@ void mime_date_format(int64_t t, char out[MIME_DATE_MAX])
 	mime_civil_from_days(z, &y, &m, &d);
 	int wd = (int)(((z % 7) + 7) % 7); /* 1970-01-01 was a Thursday */
 
-	snprintf(out, MIME_DATE_MAX, "%s, %u %s %04lld %02d:%02d:%02d +0000", days[wd], d,
+	snprintf(out, MIME_DATE_MAX, "%s, %u %s %04lld %02d:%02d:%02d %c%02d%02d", days[wd], d,
 		 months[m - 1], (long long)y, (int)(secs / 3600), (int)(secs / 60 % 60),
-		 (int)(secs % 60));
+		 (int)(secs % 60), off < 0 ? '-' : '+', aoff / 3600 % 24, aoff / 60 % 60);
 }
 
 struct cur {

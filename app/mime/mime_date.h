@@ -42,6 +42,9 @@ void mime_civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r, unsigned *d_r)
  * fractions and offsets allowed) into *t_r (seconds since the epoch).
  * 0 or -1. */
 int mime_rfc3339_parse(const char *s, int64_t *t_r);
+/* The same, and the offset written into *off_r (seconds east of UTC, 0
+ * for "Z"; off_r may be NULL). 0 or -1. */
+int mime_rfc3339_parse_off(const char *s, int64_t *t_r, int *off_r);
 /* t as an RFC 3339 date-time in UTC, "2026-11-23T09:30:00Z", NUL-terminated. */
 #define MIME_RFC3339_MAX 32
 void mime_rfc3339_format(int64_t t, char out[MIME_RFC3339_MAX]);
@@ -57,5 +60,9 @@ void mime_rfc3339_format(int64_t t, char out[MIME_RFC3339_MAX]);
  * writes. mime_date_parse() reads it back to t.
  */
 void mime_date_format(int64_t t, char out[MIME_DATE_MAX]);
+/* The same at the offset off (seconds east of UTC, whole minutes, less
+ * than a day either way): the local time there and its zone,
+ * "Sat, 21 Nov 2026 03:06:58 +0100". */
+void mime_date_format_off(int64_t t, int off, char out[MIME_DATE_MAX]);
 
 #endif

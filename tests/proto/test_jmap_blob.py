@@ -506,7 +506,8 @@ def test_jmap_email_create():
     m = email.message_from_bytes(raw, policy=email.policy.default)
     assert m["Subject"] == "Café report" and m["From"].addresses[0].display_name == "Cat Çelik", raw[:400]
     assert [a.display_name for a in m["To"].addresses] == ["Dan, the boss", ""], m["To"]
-    assert m["Date"] == "Sun, 22 Nov 2026 08:30:00 +0000", m["Date"]
+    # sentAt is header:Date:asDate (RFC 8621 §4.1.3): its offset is kept.
+    assert m["Date"] == "Sun, 22 Nov 2026 09:30:00 +0100", m["Date"]
     assert re.fullmatch(r"<[0-9a-f]{24}@mx\.example\.test>", m["Message-ID"]), m["Message-ID"]
     assert m["In-Reply-To"] == "<imp1@remote.test>" and m["References"] == "<imp0@remote.test> <imp1@remote.test>"
     assert m.get_content_type() == "multipart/mixed"
@@ -519,9 +520,10 @@ def test_jmap_email_create():
     assert att.get_filename() == "rapport é.pdf", att.get_filename()
 
     _, g = j.one("Email/get", {"ids": [c["id"]], "properties": [
-        "mailboxIds", "keywords", "subject", "from", "textBody", "attachments", "bodyValues"],
-        "fetchTextBodyValues": True})
+        "mailboxIds", "keywords", "subject", "from", "textBody", "attachments", "bodyValues",
+        "sentAt"], "fetchTextBodyValues": True})
     e = g["list"][0]
+    assert e["sentAt"] == "2026-11-22T09:30:00+01:00", e["sentAt"]
     assert e["mailboxIds"] == {drafts: True} and e["keywords"] == {"$draft": True, "$seen": True}
     assert e["subject"] == "Café report" and e["from"] == [{"name": "Cat Çelik", "email": "cat@example.test"}]
     tid = e["textBody"][0]["partId"]
@@ -561,7 +563,7 @@ def test_jmap_email_create():
                    bodyValues={"1": {"value": "x"}}),
         "e5": dict(base, **{"from": [{"email": "bad <x>"}]}),
         "e6": dict(base, sentAt="yesterday"),
-        "e7": dict(base, **{"header:Subject": "twice"}),
+        "e7": dict(base, subject="once", **{"header:Subject": " twice"}),
         "e8": {"subject": "no mailbox"},
     }})
     nc = res["notCreated"]

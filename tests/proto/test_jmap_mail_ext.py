@@ -572,3 +572,97 @@ def test_jmap_repeated_fields_last_instance():
             "header:To:asAddresses:all": [[{"name": "First", "email": "one@x.test"}], last_to],
             "header:Subject:asText:all": ["first subject", "second subj\u00e9ct"],
         }, (how, e)
+
+
+JOY = ("joy@example.test", "joy-password-1")
+
+
+def test_jmap_create_header_forms():
+    """Email/set create (RFC 8621 §4.6) takes header:NAME in every form of
+    §4.1.2, and :all: each written as the field's wire form (RFC 2047 words
+    for names not in ASCII, quoted specials, <id>s folded, a Date at its
+    own offset, <url>s, one field per value), and Email/get asking the
+    same properties gives the values back. Refused (invalidProperties
+    naming the property): a form the field does not allow, a field given
+    twice (two header: properties, or one and its convenience property),
+    Content-* at the top level, :all without an array."""
+    import email
+    import email.policy
+    s, j = hal(JOY)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    refs = ["ref%02d.%s@long-host-name.example.test" % (i, "x" * 20) for i in range(6)]
+    grouped = [{"name": "Team \u00e9", "addresses": [
+                   {"name": "Ann, \"A\" Lee", "email": "ann@x.test"},
+                   {"name": None, "email": "bo@x.test"}]},
+               {"name": None, "addresses": [{"name": "Cy", "email": "cy@x.test"}]}]
+    props = {
+        "header:From:asAddresses": [{"name": "Zo\u00eb \u00c7elik", "email": "zoe@x.test"},
+                                    {"name": "Dan, the boss", "email": "dan@x.test"}],
+        "header:To:asGroupedAddresses": grouped,
+        "header:Resent-Cc:asAddresses:all": [[{"name": None, "email": "r1@x.test"}],
+                                             [{"name": "R Two", "email": "r2@x.test"}]],
+        "header:Message-ID:asMessageIds": ["own.id@x.test"],
+        "header:References:asMessageIds": refs,
+        "header:Date:asDate": "2026-11-20T13:00:00+01:00",
+        "header:List-Unsubscribe:asURLs": ["mailto:u@l.test", "https://l.test/u?a=1"],
+        "header:Subject:asText": "Caf\u00e9 \u2615",
+        "header:X-Multi:asText:all": ["one", "tw\u00f3"],
+        "header:X-Raw": " raw  value",
+        "header:X-Raws:all": [" a", " b"],
+    }
+    _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **props)}})
+    assert r["notCreated"] == {}, r
+    c = r["created"]["c"]
+    _, g = j.one("Email/get", {"ids": [c["id"]], "properties": list(props) + [
+        "sentAt", "from", "messageId", "header:Date", "header:Message-ID:all"]})
+    e = g["list"][0]
+    for k, v in props.items():
+        assert e[k] == v, (k, e[k], v)
+    assert e["sentAt"] == "2026-11-20T13:00:00+01:00" and e["from"] == props["header:From:asAddresses"]
+    assert e["messageId"] == ["own.id@x.test"], e
+    assert e["header:Date"] == " Fri, 20 Nov 2026 13:00:00 +0100", e
+    # A Message-ID (or Date) a header: property gives is the only one.
+    assert e["header:Message-ID:all"] == [" <own.id@x.test>"], e
+
+    st, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
+    assert st == 200, st
+    head = b"\r\n" + raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
+    assert b"\r\nDate: Fri, 20 Nov 2026 13:00:00 +0100\r\n" in head, head
+    assert b"\r\nList-Unsubscribe: <mailto:u@l.test>,\r\n <https://l.test/u?a=1>\r\n" in head, head
+    assert b"\r\nX-Raw: raw  value\r\n" in head and b"\r\nX-Raws: a\r\nX-Raws: b\r\n" in head, head
+    assert b"\r\nX-Multi: one\r\nX-Multi: =?utf-8?q?tw=C3=B3?=\r\n" in head, head
+    assert b"\r\nResent-Cc: r1@x.test\r\nResent-Cc: R Two <r2@x.test>\r\n" in head, head
+    assert b"\r\nFrom: =?utf-8?q?Zo=C3=AB_=C3=87elik?= <zoe@x.test>,\r\n \"Dan, the boss\" <dan@x.test>\r\n" in head, head
+    assert (b"\r\nTo: =?utf-8?q?Team_=C3=A9?=: \"Ann, \\\"A\\\" Lee\" <ann@x.test>,\r\n bo@x.test;,"
+            b"\r\n Cy <cy@x.test>\r\n") in head, head
+    assert head.count(b"Message-ID:") == 1 and head.count(b"\r\nDate:") == 1, head
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["References"].split() == ["<%s>" % x for x in refs], m["References"]
+    assert str(m["Subject"]) == "Caf\u00e9 \u2615", m["Subject"]
+
+    base = {"mailboxIds": {drafts: True}}
+    bad = {
+        "b1": {"header:Subject:asAddresses": [{"email": "a@x.test"}]},
+        "b2": {"header:From:asDate": "2026-11-20T13:00:00Z"},
+        "b3": {"header:Date:asText": "today"},
+        "b4": {"header:List-Post:asAddresses": [{"email": "a@x.test"}]},
+        "b5": {"header:X-Foo:asBogus": "x"},
+        "b6": {"from": [{"email": "a@x.test"}], "header:From:asAddresses": [{"email": "b@x.test"}]},
+        "b7": {"header:X-A": " one", "header:x-a:asText": "two"},
+        "b8": {"sentAt": "2026-11-20T13:00:00Z", "header:Date:asDate": "2026-11-20T13:00:00Z"},
+        "b9": {"header:Content-Type": " text/plain"},
+        "b10": {"header:X-B:all": " not an array"},
+        "b11": {"header:To:asAddresses": "to@x.test"},
+        "b12": {"header:In-Reply-To:asMessageIds": ["no brackets <here>"]},
+        "b13": {"header:Date:asDate": "Fri, 20 Nov 2026"},
+        "b14": {"header:X-U:asURLs": ["has space"]},
+        "b15": {"header:Keywords:asText:all": ["ok", None]},
+    }
+    _, r = j.one("Email/set", {"create": {k: dict(base, **v) for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    nc = r["notCreated"]
+    for k, v in bad.items():
+        prop = [p for p in v if p.startswith("header:")][-1]
+        assert (nc[k]["type"], nc[k].get("properties")) == ("invalidProperties", [prop]), (k, nc[k])

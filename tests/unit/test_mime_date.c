@@ -77,6 +77,24 @@ static void test_dates(void)
 	ok("1 Jan 1900 00:00:00 +0000", -2208988800, -25567, __LINE__);
 	ok("Fri, 20 Nov 2026 12:00:00 (unclosed", 1795176000, 20777, __LINE__);
 	CHECK_EQ_INT(mime_date_parse(STR_NULL, NULL, NULL), -1);
+	/* The formatter at an offset, and the RFC 3339 offset read back. */
+	{
+		char d[MIME_DATE_MAX];
+		int64_t t;
+		int off = 1;
+		mime_date_format(1795176000, d);
+		CHECK_EQ_STR(d, "Fri, 20 Nov 2026 12:00:00 +0000");
+		mime_date_format_off(1795176000, 12 * 3600 + 30 * 60, d);
+		CHECK_EQ_STR(d, "Sat, 21 Nov 2026 00:30:00 +1230");
+		mime_date_format_off(1795176000, -(5 * 3600 + 45 * 60), d);
+		CHECK_EQ_STR(d, "Fri, 20 Nov 2026 06:15:00 -0545");
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-11-20T13:00:00+01:00", &t, &off), 0);
+		CHECK(t == 1795176000 && off == 3600);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-11-20T12:00:00Z", &t, &off), 0);
+		CHECK(t == 1795176000 && off == 0);
+		CHECK_EQ_INT(mime_rfc3339_parse_off("2026-11-20T06:15:00-05:45", &t, &off), 0);
+		CHECK(t == 1795176000 && off == -(5 * 3600 + 45 * 60));
+	}
 	CHECK_EQ_INT(mime_days_from_civil(2000, 3, 1), 11017);
 }
 
