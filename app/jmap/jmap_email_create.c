@@ -24,9 +24,13 @@
  * part of one: base64). Parts get Content-Type with charset and name,
  * Content-Disposition with filename, Content-ID from cid.
  *
- * Caveats: headers on body parts and language/location of parts are
- * invalidProperties; a Text value in ASCII is written on one line,
- * unfolded.
+ * A body part takes header: properties too (written after the Content-*
+ * fields its own properties make, which it may not give again).
+ *
+ * Caveats: language/location of parts are invalidProperties (give
+ * header:Content-Language instead); a Text value in ASCII is written on
+ * one line, unfolded; a header: property of the root bodyStructure part
+ * is not checked against the Email's own.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -307,39 +311,81 @@ struct hdr_prop {
 };
 
 /*
- * The "header:Name[:asForm][:all]" properties of em (null ones left
- * out) into hs, checked as RFC 8621 §4.6 asks: a form the field allows
+ * The "header:Name[:asForm][:all]" properties of o (null ones left out)
+ * into hs, checked as RFC 8621 §4.6 asks: a form the field allows
  * (§4.1.2), no field given twice (two such properties, or one and its
- * convenience property), no Content-* field at the top level (they
- * belong to body parts) and no MIME-Version (written here). *n_r: how
- * many. 0, or -1 with the error set.
+ * convenience property). On the Email (part NULL) no Content-* field
+ * (they belong to body parts) and no MIME-Version (written here); on a
+ * body part (part: its property, named in errors) none of the Content-*
+ * fields written from the part's own properties. *n_r: how many. 0, or
+ * -1 with the error set.
  */
-static int header_props(struct mk *m, const struct json_value *em, struct hdr_prop *hs,
-			size_t *n_r)
+static int header_props(struct mk *m, const struct json_value *o, const char *part,
+			struct hdr_prop *hs, size_t *n_r)
 {
+	static const char *const from_part[] = {"Content-Type", "Content-Transfer-Encoding",
+						"Content-Disposition", "Content-ID"};
 	size_t n = 0;
-	for (const struct json_value *x = em->first; x; x = x->next) {
+	for (const struct json_value *x = o->first; x; x = x->next) {
 		if (strncmp(x->key, "header:", 7) != 0 || x->type == JSON_NULL)
 			continue;
 		struct jmap_hprop *hp = &hs[n].hp;
 		if (jmap_hprop_parse(m->c->r->a, x->key, hp) < 0)
 			return fail(m, "invalidProperties", "a header form this field does not allow",
-				    x->key);
+				    part ? part : x->key);
 		hs[n].v = x;
-		int dup = !strncasecmp(hp->name, "Content-", 8) ||
-			  !strcasecmp(hp->name, "MIME-Version");
-		for (size_t i = 0; !dup && i < sizeof conv / sizeof conv[0]; i++)
-			dup = !strcasecmp(conv[i].field, hp->name) && member(em, conv[i].prop);
+		int dup = 0;
+		if (part) {
+			for (size_t i = 0; !dup && i < sizeof from_part / sizeof from_part[0]; i++)
+				dup = !strcasecmp(from_part[i], hp->name);
+		} else {
+			dup = !strncasecmp(hp->name, "Content-", 8) ||
+			      !strcasecmp(hp->name, "MIME-Version");
+			for (size_t i = 0; !dup && i < sizeof conv / sizeof conv[0]; i++)
+				dup = !strcasecmp(conv[i].field, hp->name) && member(o, conv[i].prop);
+		}
 		for (size_t i = 0; !dup && i < n; i++)
 			dup = !strcasecmp(hs[i].hp.name, hp->name);
 		if (dup)
 			return fail(m, "invalidProperties",
-				    "a header field given twice, or one written from the body",
-				    x->key);
+				    "a header field given twice, or one written from other properties",
+				    part ? part : x->key);
 		n++;
 	}
 	*n_r = n;
 	return 0;
+}
+
+/* The fields of hs[0..n), in order; errors name part, else the property. */
+static int w_header_props(struct mk *m, const struct hdr_prop *hs, size_t n, const char *part)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct jmap_hprop *hp = &hs[k].hp;
+		const struct json_value *x = hs[k].v;
+		const char *prop = part ? part : x->key;
+		if (!hp->all) {
+			if (w_field(m, hp->name, hp->form, prop, x) < 0)
+				return -1;
+			continue;
+		}
+		/* :all: one field for each value, in order. */
+		if (x->type != JSON_ARRAY)
+			return fail(m, "invalidProperties", "an array of values (:all)", prop);
+		for (const struct json_value *e = x->first; e; e = e->next)
+			if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, prop, e) < 0)
+				return fail(m, "invalidProperties", "an array of values (:all)", prop);
+	}
+	return 0;
+}
+
+/* A body part's header: properties (prop: the Email property it is in). */
+static int w_part_headers(struct mk *m, const struct json_value *p, const char *prop)
+{
+	struct hdr_prop *hs = arena_alloc(m->c->r->a, (p->count + 1) * sizeof *hs);
+	size_t n;
+	if (header_props(m, p, prop, hs, &n) < 0)
+		return -1;
+	return w_header_props(m, hs, n, prop);
 }
 
 static int w_header(struct mk *m, const struct json_value *em)
@@ -348,7 +394,7 @@ static int w_header(struct mk *m, const struct json_value *em)
 	struct hdr_prop *hs = arena_alloc(m->c->r->a, (em->count + 1) * sizeof *hs);
 	size_t nh;
 
-	if (header_props(m, em, hs, &nh) < 0)
+	if (header_props(m, em, NULL, hs, &nh) < 0)
 		return -1;
 	if ((v = member(em, "messageId")) && (v->type != JSON_ARRAY || !v->first || v->first->next))
 		return fail(m, "invalidProperties", "one message id", "messageId");
@@ -377,22 +423,8 @@ static int w_header(struct mk *m, const struct json_value *em)
 			buf_printf(m->out, "Message-ID: <%s@%s>\r\n", rh, hostname_now());
 		}
 	}
-	for (size_t k = 0; k < nh; k++) {
-		const struct jmap_hprop *hp = &hs[k].hp;
-		const struct json_value *x = hs[k].v;
-		if (!hp->all) {
-			if (w_field(m, hp->name, hp->form, x->key, x) < 0)
-				return -1;
-			continue;
-		}
-		/* :all: one field for each value, in order. */
-		if (x->type != JSON_ARRAY)
-			return fail(m, "invalidProperties", "an array of values (:all)", x->key);
-		for (const struct json_value *e = x->first; e; e = e->next)
-			if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, x->key, e) < 0)
-				return fail(m, "invalidProperties", "an array of values (:all)",
-					    x->key);
-	}
+	if (w_header_props(m, hs, nh, NULL) < 0)
+		return -1;
 	buf_append_c(m->out, "MIME-Version: 1.0\r\n");
 	return 0;
 }
@@ -503,15 +535,18 @@ static int valid_type(const char *t)
 static int w_part(struct mk *m, const struct json_value *p, const char *prop, const char *deftype,
 		  const char *defdisp, int depth);
 
-static int w_multipart(struct mk *m, const char *type, const struct json_value *subs,
-		       const char *prop, int depth)
+static int w_multipart(struct mk *m, const struct json_value *p, const char *type,
+		       const struct json_value *subs, const char *prop, int depth)
 {
 	char bnd[48];
 	uint8_t r[8];
 	randombytes_buf(r, sizeof r);
 	snprintf(bnd, sizeof bnd, "=_tern_%u_%02x%02x%02x%02x%02x%02x%02x%02x", m->nb++, r[0], r[1],
 		 r[2], r[3], r[4], r[5], r[6], r[7]);
-	buf_printf(m->out, "Content-Type: %s;\r\n boundary=\"%s\"\r\n\r\n", type, bnd);
+	buf_printf(m->out, "Content-Type: %s;\r\n boundary=\"%s\"\r\n", type, bnd);
+	if (w_part_headers(m, p, prop) < 0)
+		return -1;
+	buf_append_c(m->out, "\r\n");
 	for (const struct json_value *s = subs->first; s; s = s->next) {
 		buf_printf(m->out, "--%s\r\n", bnd);
 		if (w_part(m, s, prop, "text/plain", NULL, depth + 1) < 0)
@@ -574,6 +609,8 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 		}
 		if (cid)
 			buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
+		if (w_part_headers(m, p, prop) < 0)
+			return -1;
 		buf_append_c(m->out, "\r\n");
 		w_text(m->out, val->str, strlen(val->str), 1);
 		return 0;
@@ -600,11 +637,13 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	}
 	if (cid)
 		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
+	int rc = w_part_headers(m, p, prop);
 	buf_append_c(m->out, "\r\n");
-	jmap_w_base64_lines(m->out, b.p, b.len);
+	if (rc == 0)
+		jmap_w_base64_lines(m->out, b.p, b.len);
 	jmap_bytes_free(&b);
 	buf_free(&tmp);
-	return 0;
+	return rc;
 }
 
 static int w_part(struct mk *m, const struct json_value *p, const char *prop, const char *deftype,
@@ -615,7 +654,7 @@ static int w_part(struct mk *m, const struct json_value *p, const char *prop, co
 	for (const struct json_value *x = p->first; x; x = x->next) {
 		static const char *const ok[] = { "partId", "blobId", "type", "charset", "name",
 						  "disposition", "cid", "subParts", "size" };
-		int known = 0;
+		int known = !strncmp(x->key, "header:", 7);
 		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 			known |= !strcmp(x->key, ok[i]);
 		if (!known && x->type != JSON_NULL)
@@ -630,7 +669,7 @@ static int w_part(struct mk *m, const struct json_value *p, const char *prop, co
 		if (!subs || subs->type != JSON_ARRAY || !subs->first || member(p, "partId") ||
 		    member(p, "blobId"))
 			return fail(m, "invalidProperties", "a multipart has subParts only", prop);
-		return w_multipart(m, type, subs, prop, depth);
+		return w_multipart(m, p, type, subs, prop, depth);
 	}
 	if (subs)
 		return fail(m, "invalidProperties", "only a multipart has subParts", prop);

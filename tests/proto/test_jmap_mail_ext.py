@@ -666,3 +666,60 @@ def test_jmap_create_header_forms():
     for k, v in bad.items():
         prop = [p for p in v if p.startswith("header:")][-1]
         assert (nc[k]["type"], nc[k].get("properties")) == ("invalidProperties", [prop]), (k, nc[k])
+
+
+def test_jmap_create_part_headers():
+    """RFC 8621 §4.6: an EmailBodyPart at create takes header:NAME
+    properties too, in every form, written into that part's header (after
+    the Content-* fields its own properties make) and read back by
+    Email/get's bodyProperties; a field its own properties write
+    (Content-Type, -Transfer-Encoding, -Disposition, -ID), a field given
+    twice, or a form the field does not allow is invalidProperties."""
+    s, j = hal(JOY)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"\x00\x01data",
+                         {"Content-Type": "application/octet-stream"})
+    leaf = {"type": "text/plain", "partId": "1", "header:Content-Language": " fr",
+            "header:X-Part:asText": "part \u00e9", "header:X-Ids:asMessageIds": ["a@x.test"]}
+    att = {"type": "application/octet-stream", "blobId": up["blobId"], "name": "d.bin",
+           "header:X-Att:asURLs:all": [["https://x.test/1"], ["https://x.test/2"]]}
+    _, r = j.one("Email/set", {"create": {"c": {
+        "mailboxIds": {drafts: True}, "subject": "part headers",
+        "bodyStructure": {"type": "multipart/mixed", "header:X-Outer": " outer",
+                          "subParts": [leaf, att]},
+        "bodyValues": {"1": {"value": "Bonjour.\n"}}}}})
+    assert r["notCreated"] == {}, r
+    c = r["created"]["c"]
+    _, g = j.one("Email/get", {"ids": [c["id"]], "properties": ["bodyStructure"],
+                               "bodyProperties": ["type", "subParts", "header:X-Outer",
+                                                  "header:Content-Language", "header:X-Part:asText",
+                                                  "header:X-Ids:asMessageIds",
+                                                  "header:X-Att:asURLs:all"]})
+    bs = g["list"][0]["bodyStructure"]
+    assert bs["header:X-Outer"] == " outer", bs
+    p1, p2 = bs["subParts"]
+    for k in ("header:Content-Language", "header:X-Part:asText", "header:X-Ids:asMessageIds"):
+        assert p1[k] == leaf[k], (k, p1)
+    assert p2["header:X-Att:asURLs:all"] == att["header:X-Att:asURLs:all"], p2
+    _, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
+    assert b"Content-Transfer-Encoding: 7bit\r\nContent-Language: fr\r\n" in raw, raw
+    assert b"X-Part: =?utf-8?q?part_=C3=A9?=\r\nX-Ids: <a@x.test>\r\n\r\nBonjour." in raw, raw
+
+    base = {"mailboxIds": {drafts: True}, "bodyValues": {"1": {"value": "x"}}}
+    bad = {
+        "b1": {"header:Content-Type": " text/html"},
+        "b2": {"header:Content-Disposition:asRaw": " inline"},
+        "b3": {"header:X-A": " a", "header:X-a:asText": "b"},
+        "b4": {"header:Subject:asDate": "2026-11-20T13:00:00Z"},
+        "b5": {"header:X-B:asAddresses": "not a list"},
+        "b6": {"headers": [{"name": "X-C", "value": " c"}]},
+    }
+    _, r = j.one("Email/set", {"create": {
+        k: dict(base, bodyStructure=dict({"type": "text/plain", "partId": "1"}, **v))
+        for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    nc = r["notCreated"]
+    for k in bad:
+        assert (nc[k]["type"], nc[k].get("properties")) == (
+            "invalidProperties", ["bodyStructure"]), (k, nc[k])
