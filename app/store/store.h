@@ -987,6 +987,21 @@ int store_mailbox_delete(struct store *st, uint32_t account, const char *name);
 int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
 			      const char *role, uint32_t *mailbox_r);
 /*
+ * Gives the existing mailbox name the role (as store_mailbox_create_role()
+ * names them) and takes it from the account's other holders, so one
+ * mailbox has it (tern import of an archive whose "Sent Items" was the
+ * sent mailbox). A holder gives it up only when account creation made it
+ * and it was never used: named as a new account's mailbox of that role
+ * ("Sent", "Drafts", "Trash", "Junk", "Archive") and without messages;
+ * any other holder keeps it. Each mailbox changed is a "mailbox updated"
+ * change. Returns STORE_OK (also when name had the role already: nothing
+ * written); STORE_EEXIST when another holder keeps the role or name has
+ * another role (nothing changed); STORE_ENOTFOUND (no such mailbox or
+ * account); STORE_EINVAL (another role); STORE_ETEMP.
+ */
+int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
+			   const char *role);
+/*
  * COPY (move 0) or MOVE (move 1) of the messages at uids (ascending) of
  * mailbox from, under UIDVALIDITY uidvalidity, into mailbox to
  * (store_copy.c): each email gets a membership with a new UID in to (and,

@@ -248,6 +248,14 @@ static const struct {
     {"Trash", ROLE_TRASH}, {"Junk", ROLE_JUNK}, {"Archive", ROLE_ARCHIVE},
 };
 
+const char *mbox_role_default_name(unsigned role)
+{
+	for (size_t i = 0; i < sizeof default_mailboxes / sizeof default_mailboxes[0]; i++)
+		if (role != ROLE_NONE && default_mailboxes[i].role == role)
+			return default_mailboxes[i].name;
+	return "";
+}
+
 static int account_add_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct acct_ctx *c = ctx;

@@ -1,6 +1,7 @@
 /*
  * store_mailbox_ops.c — creating, renaming, deleting and subscribing
- * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, later JMAP Mailbox/set).
+ * mailboxes (IMAP CREATE/RENAME/DELETE/SUBSCRIBE, JMAP Mailbox/set), and
+ * moving a role onto a mailbox (tern import).
  *
  * Names are full paths with "/" as the hierarchy delimiter, UTF-8, at
  * most STORE_MAILBOX_NAME_MAX octets (new ones at most the configured
@@ -203,14 +204,14 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 	return 0;
 }
 
-enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT };
+enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE };
 
 struct op_ctx {
 	enum op_kind kind;
 	uint32_t account;
 	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
 	int on;
-	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox */
+	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox; OP_ROLE: the one to give */
 	uint32_t sort_order; /* OP_SORT */
 	/* out */
 	uint32_t id;
@@ -330,6 +331,39 @@ static int mailbox_uids(struct store *st, MDB_txn *txn, uint32_t account, uint32
 	return 0;
 }
 
+/*
+ * OP_ROLE: f takes c->role from every other holder, each of which must be
+ * as account creation made it (the role's default name, no messages):
+ * else STORE_EEXIST before anything is written. f with another role keeps
+ * it (STORE_EEXIST); f that has the role already changes nothing.
+ */
+static int give_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx *v, size_t n,
+		     struct mbx *f, struct changes *ch)
+{
+	const char *dflt = mbox_role_default_name(c->role);
+	int rc;
+
+	if (f->m.role == c->role)
+		return 0;
+	if (f->m.role != ROLE_NONE)
+		return STORE_EEXIST;
+	for (size_t i = 0; i < n; i++)
+		if (&v[i] != f && v[i].m.role == c->role &&
+		    (v[i].m.messages != 0 || strcmp(v[i].m.name, dflt) != 0))
+			return STORE_EEXIST;
+	for (size_t i = 0; i < n; i++) {
+		if (&v[i] != f && v[i].m.role != c->role)
+			continue;
+		v[i].m.role = &v[i] == f ? (uint8_t)c->role : ROLE_NONE;
+		if ((rc = mbox_put(txn, st, c->account, v[i].id, &v[i].m)) != 0)
+			return rc;
+		change_add(ch, CHANGE_MAILBOX_UPDATED, v[i].id, 0, 0);
+	}
+	/* The trash is the first mailbox with the role: unread threads split
+	 * on it (store_counts.c), so the account is counted again. */
+	return c->role == ROLE_TRASH ? counts_rebuild(txn, st, c->account) : 0;
+}
+
 static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct op_ctx *c = arg;
@@ -426,6 +460,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		f->m.sort_order = c->sort_order;
 		if ((rc = mbox_put(txn, st, c->account, f->id, &f->m)) == 0)
 			change_add(&ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+		break;
+	case OP_ROLE:
+		c->id = f->id;
+		rc = give_role(st, txn, c, v, n, f, &ch);
 		break;
 	case OP_RENAME: {
 		size_t flen = strlen(c->name), tlen = strlen(c->to);
@@ -593,13 +631,20 @@ int store_mailbox_sort_order(struct store *st, uint32_t account, const char *nam
 	return run_op(st, &c, NULL);
 }
 
+/* A role a mailbox can be given ("sent" .. "archive"), ROLE_NONE for
+ * another (INBOX's is its own). */
+static unsigned role_given(const char *role)
+{
+	for (unsigned r = ROLE_SENT; r < ROLE_COUNT; r++)
+		if (strcmp(role, mbox_role_name(r)) == 0)
+			return r;
+	return ROLE_NONE;
+}
+
 int store_mailbox_create_role(struct store *st, uint32_t account, const char *name,
 			      const char *role, uint32_t *mailbox_r)
 {
-	struct op_ctx c = { .kind = OP_CREATE, .account = account };
-	for (unsigned r = ROLE_SENT; r < ROLE_COUNT; r++)
-		if (strcmp(role, mbox_role_name(r)) == 0)
-			c.role = r;
+	struct op_ctx c = { .kind = OP_CREATE, .account = account, .role = role_given(role) };
 	if (!c.role)
 		return STORE_EINVAL;
 	if (strlen(name) > st->mailbox_name_max)
@@ -607,6 +652,16 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 	if (name_norm(name, c.name) < 0)
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);
+}
+
+int store_mailbox_set_role(struct store *st, uint32_t account, const char *name, const char *role)
+{
+	struct op_ctx c = { .kind = OP_ROLE, .account = account, .role = role_given(role) };
+	if (!c.role)
+		return STORE_EINVAL;
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
+	return run_op(st, &c, NULL);
 }
 
 /*

@@ -378,6 +378,9 @@ int mbox_get(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id, stru
 int mbox_put(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id,
              const struct mbox_rec *m);
 const char *mbox_role_name(unsigned role);
+/* The name a new account's mailbox of role has ("Sent" for ROLE_SENT,
+ * store_admin.c); "" for ROLE_NONE and unknown roles. */
+const char *mbox_role_default_name(unsigned role);
 /* The first mailbox of account with role (enum mailbox_role) into
  * *mailbox_r: 0, MDB_NOTFOUND when it has none, or an LMDB error. */
 int mbox_find_role(MDB_txn *txn, struct store *st, uint32_t account, unsigned role,

@@ -1,8 +1,8 @@
 /*
  * test_store_imap2.c — the store pieces IMAP's extensions added: a
  * mailbox created with a role (CREATE-SPECIAL-USE), the uid entry's save
- * date in both forms (SAVEDATE), and thread ids in the email listing
- * (OBJECTID).
+ * date in both forms (SAVEDATE), thread ids in the email listing
+ * (OBJECTID); and a role moved onto an existing mailbox (tern import).
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -93,6 +93,44 @@ int main(void)
 	CHECK_EQ_INT(f.saved_at[1], 1700000000);
 	/* Each email is its own thread until threading exists. */
 	CHECK(f.thread[0] == f.email[0] && f.thread[1] == f.email[1] && f.email[0] != f.email[1]);
+
+	/* A role given to an existing mailbox (tern import) is taken from a
+	 * holder as the account was made (the default name, no messages),
+	 * never from one with mail or another name. */
+	uint32_t acc2 = 0, junk = 0;
+	char err[128];
+	CHECK_EQ_INT(store_account_add(st, "carol@example.test", "pw", 0, &acc2, err, sizeof err),
+		     STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc2, "Sent Items", NULL), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Sent Items", "sent"), STORE_OK);
+	f = (struct found){ .name = "Sent Items" };
+	store_mailbox_list(st, acc2, mailbox_cb, &f);
+	CHECK_EQ_STR(f.role, "sent");
+	f = (struct found){ .name = "Sent" };
+	store_mailbox_list(st, acc2, mailbox_cb, &f);
+	CHECK(f.seen);
+	CHECK_EQ_STR(f.role, "");
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Sent Items", "sent"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Sent", "sent"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_find(st, acc2, "Junk", &junk), STORE_OK);
+	d.accounts = &acc2;
+	d.mailbox = junk;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_create(st, acc2, "Spam", NULL), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Spam", "junk"), STORE_EEXIST);
+	f = (struct found){ .name = "Junk" };
+	store_mailbox_list(st, acc2, mailbox_cb, &f);
+	CHECK_EQ_STR(f.role, "junk");
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Spam", "drafts"), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Spam", "trash"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "INBOX", "sent"), STORE_EEXIST);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Nope", "sent"), STORE_ENOTFOUND);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Spam", "inbox"), STORE_EINVAL);
+	CHECK_EQ_INT(store_mailbox_create(st, acc2, "Deleted Items", NULL), STORE_OK);
+	CHECK_EQ_INT(store_mailbox_set_role(st, acc2, "Deleted Items", "trash"), STORE_OK);
+	f = (struct found){ .name = "Trash" };
+	store_mailbox_list(st, acc2, mailbox_cb, &f);
+	CHECK_EQ_STR(f.role, "");
 	store_close(&st);
 
 	/* The uid entry codec, all three forms. */
