@@ -8,12 +8,13 @@
  * ".Name.Sub" (the name in modified UTF-7, '/' as '.'), flags in the file
  * names, keywords through `dovecot-keywords` (26 per folder at most, as
  * Maildir letters allow), the internal date as each file's mtime, the
- * UIDVALIDITY and UIDs in `dovecot-uidlist` and the subscriptions in
+ * UIDVALIDITY and UIDs in `dovecot-uidlist` and the subscribed names in
  * `subscriptions`; message bytes exactly as stored. For mbox, one mboxrd
  * file per mailbox, "Name/Sub.mbox" (UTF-8 names), LF line ends.
  * Beside them account.json: the address, quota and aliases, each
  * mailbox's name, role, subscription, JMAP sortOrder ("sort_order"),
- * UIDVALIDITY and counts, the app passwords' names and dates (their
+ * UIDVALIDITY and counts, every subscribed name ("subscriptions", also
+ * one with no mailbox), the app passwords' names and dates (their
  * secrets are hashed and stay behind), and the Sieve scripts, each in
  * sieve/ as a file (export_sieve.c); `tern import` of this folder puts
  * the scripts and the sortOrders back.
@@ -161,6 +162,27 @@ static void email_cb(void *arg, const struct store_email_info *in)
 		e->fail = 1;
 }
 
+/* The account's subscribed names, sorted: subscriptions are names, so
+ * some may have no mailbox (RFC 9051 §6.3.7) and go out all the same. */
+struct sub_list {
+	char **v;
+	size_t n;
+};
+
+static void sub_cb(void *arg, const char *name)
+{
+	struct sub_list *s = arg;
+	s->v = realloc(s->v, (s->n + 1) * sizeof *s->v);
+	if (!s->v || !(s->v[s->n] = strdup(name)))
+		abort();
+	s->n++;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 struct mbox_list {
 	struct store_mailbox_info *v;
 	char **names;
@@ -254,6 +276,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 {
 	struct exp *e = calloc(1, sizeof *e);
 	struct mbox_list l = {0};
+	struct sub_list subs = {0};
 	struct acct_find af = {email, {0}, 0};
 	char root[4096], path[4400];
 	int rc = 0;
@@ -340,12 +363,15 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		}
 	}
 	/* Subscriptions (Maildir++) and the account's description. */
+	if (store_subscription_list(st, e->account, sub_cb, &subs) != STORE_OK)
+		e->fail = 1;
+	else if (subs.n)
+		qsort(subs.v, subs.n, sizeof *subs.v, str_cmp);
 	if (!e->fail && !mbox) {
 		snprintf(path, sizeof path, "%s/subscriptions", root);
 		FILE *f = fopen(path, "w");
-		for (size_t i = 0; f && i < l.n; i++)
-			if (l.v[i].subscribed)
-				fprintf(f, "%s\n", l.names[i]);
+		for (size_t i = 0; f && i < subs.n; i++)
+			fprintf(f, "%s\n", subs.v[i]);
 		if (f == NULL || fclose(f) != 0)
 			e->fail = 1;
 	}
@@ -373,6 +399,11 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 				        l.v[i].subscribed ? "true" : "false", l.v[i].sort_order,
 				        l.v[i].uidvalidity, l.v[i].uidnext, l.v[i].messages);
 			}
+			fputs("],\"subscriptions\":[", f);
+			for (size_t i = 0; i < subs.n; i++) {
+				fputs(i ? "," : "", f);
+				json_str(f, subs.v[i]);
+			}
 			fputs("]", f);
 			if (export_account_extras(st, e->account, root, f) != 0)
 				e->fail = 1;
@@ -393,6 +424,9 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		free(l.names[i]);
 		free(l.roles[i]);
 	}
+	for (size_t i = 0; i < subs.n; i++)
+		free(subs.v[i]);
+	free(subs.v);
 	free(l.names);
 	free(l.roles);
 	free(l.v);
