@@ -37,7 +37,25 @@ int import_fatal(const struct imp *im);
 int import_end(struct imp *im, const char *email, int rc);
 
 /*
- * The account archive's settings beside the mail (export_sieve.c):
+ * The account archive's settings beside the mail. account_json_load
+ * (export_sieve.c) reads path/account.json, a file tern export wrote:
+ * 1 when path has none (not such an archive: nothing to do), 0 with
+ * *root_r (allocated in a; js, its text, is then the caller's to free
+ * with buf_free), or -1 after printing why.
+ *
+ * import_account_mailboxes (import_mailboxes.c), called before the mail
+ * goes in, creates each mailbox account.json lists (an empty one too),
+ * gives them their roles (special-use) and subscribes the subscribed
+ * names ("role" of each mailbox; "subscriptions", or each mailbox's
+ * "subscribed" in an archive from before that member was written): a
+ * role goes to the imported mailbox if the account has no mailbox with it
+ * or only the one account creation made under the default name, still
+ * empty (store_mailbox_set_role); else the account keeps its own and a
+ * line says so. Nothing is unsubscribed and no role taken from a mailbox
+ * that has mail. Returns 0 (also without account.json), or -1 after
+ * printing why when a role or subscription could not be stored.
+ *
+ * The rest (export_sieve.c):
  * export_account_extras writes the members "app_passwords" and "sieve"
  * (each starting with a comma) to account.json's open object f and the
  * scripts into root/sieve/; import_account_extras reads them back from a
@@ -48,6 +66,12 @@ int import_end(struct imp *im, const char *email, int rc);
  */
 #include <stdio.h>
 #include <stdint.h>
+struct arena;
+struct buf;
+struct json_value;
+int account_json_load(const char *path, struct arena *a, struct buf *js,
+                      const struct json_value **root_r);
+int import_account_mailboxes(struct store *st, const char *email, const char *path);
 int export_account_extras(struct store *st, uint32_t account, const char *root, FILE *f);
 int import_account_extras(struct store *st, const char *email, const char *path);
 

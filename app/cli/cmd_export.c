@@ -17,7 +17,8 @@
  * one with no mailbox), the app passwords' names and dates (their
  * secrets are hashed and stay behind), and the Sieve scripts, each in
  * sieve/ as a file (export_sieve.c); `tern import` of this folder puts
- * the scripts and the sortOrders back.
+ * the mailboxes (empty ones too), roles, subscriptions, scripts and
+ * sortOrders back (import_mailboxes.c, export_sieve.c).
  *
  * Export reads through the store's read API while the server runs; each
  * mailbox is one read transaction (a consistent view of that mailbox).

@@ -580,6 +580,9 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 		store_close(&st);
 		return 1;
 	}
+	/* A folder tern export wrote: its roles and subscriptions first, so a
+	 * role is decided before the mail fills the account's mailboxes. */
+	int pre = S_ISDIR(sb.st_mode) ? import_account_mailboxes(st, email, path) : 0;
 	int rc;
 	if (S_ISREG(sb.st_mode))
 		rc = import_mbox(im, path, mailbox ? mailbox : "INBOX");
@@ -593,6 +596,8 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 	int code = import_end(im, email, rc);
 	/* A folder tern export wrote also holds the account's settings. */
 	if (S_ISDIR(sb.st_mode) && import_account_extras(st, email, path) != 0)
+		code = 1;
+	if (pre != 0)
 		code = 1;
 	store_close(&st);
 	return code;

@@ -1,7 +1,8 @@
 /*
  * export_sieve.c — what an account archive holds besides mail
  * (cli_import.h): the app passwords' names and the Sieve scripts; on
- * import also the mailboxes' JMAP sortOrder that cmd_export.c writes.
+ * import also the mailboxes' JMAP sortOrder that cmd_export.c writes,
+ * and the reading of account.json that import_mailboxes.c shares.
  *
  * A script's file name is its name with '/', '%', and a leading '.'
  * written as %XX, plus ".sieve" (a long name shortened, script_file), so
@@ -229,6 +230,26 @@ static int safe_rel(const char *rel)
 	return strncmp(rel, "sieve/", 6) == 0 && !strstr(rel, "..") && !strchr(rel + 6, '/');
 }
 
+int account_json_load(const char *path, struct arena *a, struct buf *js,
+                      const struct json_value **root_r)
+{
+	char p[4096], err[128] = "";
+	struct stat sb;
+
+	if ((size_t)snprintf(p, sizeof p, "%s/account.json", path) >= sizeof p)
+		return 1;
+	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 1; /* not an archive tern export wrote */
+	buf_init(js, ACCOUNT_JSON_MAX);
+	if (read_file(p, js) != 0 ||
+	    !(*root_r = json_parse(buf_data(js), buf_len(js), a, err, sizeof err))) {
+		fprintf(stderr, "tern: %s cannot be read%s%s\n", p, err[0] ? ": " : "", err);
+		buf_free(js);
+		return -1;
+	}
+	return 0;
+}
+
 int import_account_extras(struct store *st, const char *email, const char *path)
 {
 	char p[4096], err[SIEVE_ERROR_MAX];
@@ -236,22 +257,17 @@ int import_account_extras(struct store *st, const char *email, const char *path)
 	uint32_t account;
 	int rc = 0, copied = 0;
 
-	if ((size_t)snprintf(p, sizeof p, "%s/account.json", path) >= sizeof p)
-		return 0;
-	struct stat sb;
-	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
-		return 0; /* not an archive tern export wrote */
-	if (store_account_id(st, email, &account) != STORE_OK) {
-		fprintf(stderr, "tern: no account %s\n", email);
-		return -1;
-	}
-	buf_init(&js, ACCOUNT_JSON_MAX);
-	buf_init(&text, STORE_SIEVE_BYTES_MAX);
 	struct arena *a = arena_new(64 << 10);
 	const struct json_value *root = NULL;
-	if (read_file(p, &js) != 0 ||
-	    !(root = json_parse(buf_data(&js), buf_len(&js), a, err, sizeof err))) {
-		fprintf(stderr, "tern: %s cannot be read: %s\n", p, root ? "" : err);
+	int lr = account_json_load(path, a, &js, &root);
+	if (lr != 0) {
+		arena_free(&a);
+		return lr > 0 ? 0 : -1;
+	}
+	snprintf(p, sizeof p, "%s/account.json", path);
+	buf_init(&text, STORE_SIEVE_BYTES_MAX);
+	if (store_account_id(st, email, &account) != STORE_OK) {
+		fprintf(stderr, "tern: no account %s\n", email);
 		rc = -1;
 		goto out;
 	}

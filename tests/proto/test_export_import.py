@@ -272,3 +272,147 @@ def test_export_import_long_script_names():
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def imap_lines(m, *args):
+    """The untagged LIST replies of one command (decoded)."""
+    typ, data = m._simple_command(*args)
+    assert typ == "OK", (args, data)
+    _, lines = m._untagged_response(typ, data, args[0])
+    return [x.decode() for x in lines if x]
+
+
+def test_export_import_roles_subscriptions():
+    """Each mailbox's role (special-use) and every subscribed name, one
+    without a mailbox too, go into account.json and come back with
+    `tern import`: into a fresh account on another server the archive's
+    "Sent Items" takes the sent role from the empty default "Sent"; into
+    an account whose "Sent" already holds mail that one keeps it; a
+    second mailbox of the same role and a mailbox of the same name as the
+    holder change nothing; nothing is unsubscribed. An archive from
+    before "subscriptions" was written imports its mailboxes'
+    subscriptions, and one without account.json imports as a Maildir."""
+    from jmapc import Jmap
+    tmp = tempfile.mkdtemp(prefix="tern-export-roles-")
+    s = Server(accounts=ACCOUNTS + [(ERIN, ERIN_PW)], imap=True, http=True)
+    s2 = Server(accounts=[(DAVE, DAVE_PW), (FRED, FRED_PW)], imap=True, http=True)
+    msg = b"Subject: x\r\n\r\nbody\r\n"
+    try:
+        # The source: Exchange's names for Sent and Trash, a "Spam" junk
+        # folder made over JMAP, a second archive folder, subscriptions
+        # to a folder and to a name with no mailbox, Drafts unsubscribed.
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(BOB, "bob-pw-1")
+        for f in ("Sent", "Junk"):
+            assert m.delete(f)[0] == "OK", f
+        assert m._simple_command("CREATE", '"Sent Items"', "(USE (\\Sent))")[0] == "OK"
+        assert m._simple_command("CREATE", '"Old Archive"', "(USE (\\Archive))")[0] == "OK"
+        assert m.rename("Trash", '"Deleted Items"')[0] == "OK"
+        assert m.create("Projects")[0] == "OK"
+        for f in ("Projects", "Gone/Folder"):
+            assert m.subscribe(f)[0] == "OK", f
+        assert m.unsubscribe("Drafts")[0] == "OK"
+        j = Jmap(s, BOB, "bob-pw-1")
+        _, st = j.one("Mailbox/set", {"create": {"s": {"name": "Spam", "role": "junk",
+                                                         "isSubscribed": True}}})
+        assert "s" in st["created"], st
+        for f in ('"Sent Items"', "Spam", '"Deleted Items"', "Drafts", "Archive"):
+            assert m.append(f, None, None, msg)[0] == "OK", f
+        m.logout()
+        want_roles = {"Sent Items": "sent", "Spam": "junk", "Deleted Items": "trash",
+                      "Drafts": "drafts", "Archive": "archive", "Old Archive": "archive"}
+
+        out, outm = os.path.join(tmp, "out"), os.path.join(tmp, "outm")
+        s.cli("export", BOB, out)
+        s.cli("export", BOB, outm, "--format", "mbox")
+        with open(os.path.join(out, BOB, "account.json")) as f:
+            acct = json.load(f)
+        roles = {x["name"]: x["role"] for x in acct["mailboxes"] if x["role"]}
+        assert roles == dict(want_roles, INBOX="inbox"), roles
+        assert "Gone/Folder" in acct["subscriptions"] and "Drafts" not in acct["subscriptions"], acct
+        with open(os.path.join(out, BOB, "subscriptions")) as f:
+            assert "Gone/Folder\n" in f.read()
+
+        def jmap_state(srv, user, pw):
+            _, g = Jmap(srv, user, pw).one("Mailbox/get", {"properties": ["name", "role",
+                                                                           "isSubscribed", "parentId"]})
+            by_id = {x["id"]: x for x in g["list"]}
+
+            def full(x):
+                return (full(by_id[x["parentId"]]) + "/" if x["parentId"] else "") + x["name"]
+            return ({full(x): x["role"] for x in g["list"] if x["role"]},
+                    {full(x) for x in g["list"] if x["isSubscribed"]})
+
+        def imap_state(srv, user, pw):
+            m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx())
+            m.login(user, pw)
+            special = imap_lines(m, "LIST", "(SPECIAL-USE)", '""', '"*"')
+            subscribed = imap_lines(m, "LIST", "(SUBSCRIBED)", '""', '"*"')
+            lsub = imap_lines(m, "LSUB", '""', '"*"')
+            m.logout()
+            return special, subscribed, lsub
+
+        # A fresh account on another server, from the mbox archive: every
+        # role as it was; the default Sent, Junk and Trash stay, empty and
+        # plain, beside the mailboxes that took their roles.
+        r = s2.cli("import", DAVE, os.path.join(outm, BOB))
+        assert imported(r) == 5, (r.stdout, r.stderr)
+        assert b"roles: sent moved to \"Sent Items\" from \"Sent\"" in r.stdout, r.stdout
+        assert b"\"Old Archive\" comes without role archive: \"Archive\" has it" in r.stderr, r.stderr
+        roles, subs = jmap_state(s2, DAVE, DAVE_PW)
+        want = dict(want_roles, INBOX="inbox")
+        del want["Old Archive"]
+        assert roles == want, roles
+        assert {"Spam", "Projects", "Drafts"} <= subs and "Sent Items" not in subs, subs
+        special, subscribed, lsub = imap_state(s2, DAVE, DAVE_PW)
+        assert any(x.endswith('"Sent Items"') and "\\Sent" in x for x in special), special
+        assert any(x.endswith("Spam") and "\\Junk" in x for x in special), special
+        assert not any(x.endswith(" Sent") or x.endswith(" Junk") or x.endswith(" Trash")
+                       for x in special), special
+        assert any(x.endswith("Gone/Folder") and "\\NonExistent" in x for x in subscribed), subscribed
+        assert any(x.endswith("Gone/Folder") for x in lsub), lsub
+        # Again: nothing changes, nothing fails.
+        r = s2.cli("import", DAVE, os.path.join(outm, BOB))
+        assert imported(r) == 0 and b"moved" not in r.stdout, (r.stdout, r.stderr)
+        assert jmap_state(s2, DAVE, DAVE_PW) == (roles, subs)
+
+        # An account whose Sent already holds mail keeps it as its sent
+        # mailbox; the other roles come as before; Drafts (the same
+        # mailbox by name) stays subscribed although the archive's was not.
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(CAROL, "carol-pw-1")
+        assert m.append("Sent", None, None, b"Subject: mine\r\n\r\nsent\r\n")[0] == "OK"
+        m.logout()
+        r = s.cli("import", CAROL, os.path.join(out, BOB))
+        assert imported(r) == 5, (r.stdout, r.stderr)
+        assert b"\"Sent Items\" comes without role sent: \"Sent\" keeps it" in r.stderr, r.stderr
+        roles, subs = jmap_state(s, CAROL, "carol-pw-1")
+        assert roles.get("Sent") == "sent" and "Sent Items" not in roles, roles
+        assert (roles.get("Spam"), roles.get("Deleted Items"), roles.get("Drafts")) == \
+            ("junk", "trash", "drafts"), roles
+        assert "Junk" not in roles and "Trash" not in roles, roles
+        assert {"Drafts", "Spam", "Projects"} <= subs, subs
+        special, subscribed, _ = imap_state(s, CAROL, "carol-pw-1")
+        assert any(x.endswith("Gone/Folder") and "\\NonExistent" in x for x in subscribed), subscribed
+
+        # An archive from before "subscriptions": each mailbox's own flag.
+        del acct["subscriptions"]
+        with open(os.path.join(out, BOB, "account.json"), "w") as f:
+            json.dump(acct, f)
+        r = s.cli("import", ERIN, os.path.join(out, BOB))
+        assert imported(r) == 5, (r.stdout, r.stderr)
+        roles, subs = jmap_state(s, ERIN, ERIN_PW)
+        assert roles.get("Sent Items") == "sent" and "Sent" not in roles, roles
+        assert {"Spam", "Projects"} <= subs, subs
+        _, subscribed, _ = imap_state(s, ERIN, ERIN_PW)
+        assert not any("Gone/Folder" in x for x in subscribed), subscribed
+        # Without account.json: a plain Maildir++ tree, the roles as they were.
+        os.unlink(os.path.join(out, BOB, "account.json"))
+        r = s2.cli("import", FRED, os.path.join(out, BOB))
+        assert imported(r) == 5 and b"roles" not in r.stdout, (r.stdout, r.stderr)
+        roles, _ = jmap_state(s2, FRED, FRED_PW)
+        assert roles.get("Sent") == "sent" and "Sent Items" not in roles, roles
+    finally:
+        s.cleanup()
+        s2.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
