@@ -5,15 +5,17 @@
  *
  * The header: the convenience properties (RFC 8621 §4.1.3) and the
  * "header:Name[:asForm][:all]" ones (§4.1.2), each written back from its
- * form: Raw as given, Text and display names that are not plain ASCII as
- * RFC 2047 words (Sieve's encoder), specials in quoted strings,
+ * form: Raw as given (folds and all), Text folded by Sieve's writer of
+ * unstructured text (RFC 2047 words when not ASCII), display names that
+ * are not plain ASCII as RFC 2047 words too, specials in quoted strings,
  * addresses and URLs one a line, message ids as "<id>" folded at 78
  * columns, Dates in RFC 5322 form at their own offset; :all gives one
  * field per value. Date (sentAt, else now) and Message-ID (messageId,
  * else a new one at our host name) are always there unless a header:
  * property gives them; then MIME-Version. The form must be one the
- * field allows (jmap_hprop_parse, the parser Email/get uses) and no
- * field may be given twice (§4.6).
+ * field allows (jmap_hprop_parse, the parser Email/get uses), no
+ * field may be given twice (§4.6) and no line be over 998 octets (RFC
+ * 5322 §2.1.1: a long name, a Raw line, one long id or URL).
  *
  * The body: from bodyStructure (leaves and multipart nodes, as given),
  * or from textBody (one text/plain part), htmlBody (one text/html part)
@@ -28,9 +30,8 @@
  * fields its own properties make, which it may not give again).
  *
  * Caveats: language/location of parts are invalidProperties (give
- * header:Content-Language instead); a Text value in ASCII is written on
- * one line, unfolded; a header: property of the root bodyStructure part
- * is not checked against the Email's own.
+ * header:Content-Language instead); a header: property of the root
+ * bodyStructure part is not checked against the Email's own.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -89,6 +90,34 @@ static int plain(const char *s)
 		if ((unsigned char)*s < 0x20 && *s != '\t')
 			return 0;
 	return 1;
+}
+
+/* A Raw value (RFC 8621 §4.1.2.1: the octets after the colon): plain,
+ * but folds (CRLF before whitespace) allowed. */
+static int raw_plain(const char *s)
+{
+	for (; *s; s++) {
+		if (s[0] == '\r' && s[1] == '\n' && (s[2] == ' ' || s[2] == '\t'))
+			s++;
+		else if ((unsigned char)*s < 0x20 && *s != '\t')
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether a line of out from start on is longer than RFC 5322 §2.1.1's
+ * 998 octets (without its CRLF). */
+static int line_too_long(const struct buf *out, size_t start)
+{
+	const char *d = buf_data(out);
+	size_t col = 0;
+	for (size_t i = start; i < buf_len(out); i++) {
+		if (d[i] == '\r' || d[i] == '\n')
+			col = 0;
+		else if (++col > 998)
+			return 1;
+	}
+	return 0;
 }
 
 static int ascii_atomish(const char *s)
@@ -253,8 +282,8 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 	buf_printf(m->out, "%s:", field);
 	switch (form) {
 	case JH_RAW:
-		if (v->type != JSON_STRING || !plain(v->str))
-			return fail(m, "invalidProperties", "a header value on one line", prop);
+		if (v->type != JSON_STRING || !raw_plain(v->str))
+			return fail(m, "invalidProperties", "a header value, folded at most", prop);
 		if (v->str[0] != ' ' && v->str[0] != '\t')
 			buf_append_c(m->out, " ");
 		buf_append_c(m->out, v->str);
@@ -287,6 +316,10 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 	case JH_NFORMS: break;
 	}
 	buf_append_c(m->out, "\r\n");
+	/* Text is folded to fit; what else makes a line this long (a long
+	 * name, a Raw value's line, one long id or URL) cannot be written. */
+	if (rc == 0 && line_too_long(m->out, start))
+		return fail(m, "invalidProperties", "a header line over 998 octets", prop);
 	return rc;
 }
 

@@ -229,8 +229,16 @@ int sieve_header_write(const struct sieve_result *res, struct buf *out);
  */
 ptrdiff_t sieve_body_offset(const char *msg, size_t len);
 
-/* Appends s as an unstructured header value: as it is (controls made
- * spaces) when ASCII, else as RFC 2047 "Q" words in UTF-8. */
+/*
+ * Appends s as an unstructured header value (RFC 5322 §3.2.5), folded:
+ * the line it starts on is out's last (what follows its last LF). ASCII
+ * is written as it is, controls made spaces, folded before whitespace
+ * where a line would pass 78 columns; folds s has (CRLF or LF before
+ * whitespace) are kept. Text that is not ASCII, or has a word that no
+ * line of 998 could hold, becomes RFC 2047 "Q" words in UTF-8, one a
+ * line of at most 76. Every line stays within 998 unless out's own
+ * already did not. The one writer of such text for Sieve and JMAP.
+ */
 void sieve_header_text(struct buf *out, struct str s);
 
 /*

@@ -723,3 +723,55 @@ def test_jmap_create_part_headers():
     for k in bad:
         assert (nc[k]["type"], nc[k].get("properties")) == (
             "invalidProperties", ["bodyStructure"]), (k, nc[k])
+
+
+def _drafts(j):
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    return [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+
+
+def _raw_head(j, blob):
+    st, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, blob))
+    assert st == 200, st
+    return b"\r\n" + raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+
+def test_jmap_create_header_folding():
+    """Email/set create folds unstructured text (subject, :asText) at
+    whitespace so lines stay within 78 (RFC 5322 §2.1.1, §2.2.3); a word
+    no line of 998 holds becomes RFC 2047 encoded words a line each (§2,
+    joined again on reading, §6.2), so the value reads back the same. A
+    Raw value keeps its folds; one with a line over 998 octets (or a
+    field name that long) is invalidProperties."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+    words = " ".join("word%02d" % i for i in range(40))
+    long_word = "x" * 1500
+    utf = "\u00e9t\u00e9 " * 60
+    props = {"subject": words, "header:X-Long:asText": "a " + long_word + " b",
+             "header:X-Utf:asText": utf.strip(), "header:X-Folded": " one\r\n two"}
+    _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **props)}})
+    assert r["notCreated"] == {}, r
+    c = r["created"]["c"]
+    head = _raw_head(j, c["blobId"])
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78, head
+    assert b"\r\nSubject: word00 word01" in head and b"\r\n word32 " in head, head
+    assert b"\r\nX-Long: =?utf-8?q?a_xx" in head, head
+    assert b"\r\nX-Folded: one\r\n two\r\n" in head, head
+    _, g = j.one("Email/get", {"ids": [c["id"]], "properties": list(props)})
+    e = g["list"][0]
+    for k, v in props.items():
+        assert e[k] == v, (k, e[k], v)
+
+    bad = {
+        "b1": {"header:X-Raw": " " + "y" * 1000},
+        "b2": {"header:X-Raw": " a\r\n " + "y" * 1000},
+        "b3": {"header:X-" + "N" * 1000 + ":asText": "v"},
+        "b4": {"header:X-Raw": " a\r\nb"},
+    }
+    _, r = j.one("Email/set", {"create": {
+        k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    for k, v in bad.items():
+        nc = r["notCreated"][k]
+        assert (nc["type"], nc.get("properties")) == ("invalidProperties", list(v)), (k, nc)
