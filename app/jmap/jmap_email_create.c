@@ -15,7 +15,9 @@
  * property gives them; then MIME-Version. The form must be one the
  * field allows (jmap_hprop_parse, the parser Email/get uses), no
  * field may be given twice (§4.6) and no line be over 998 octets (RFC
- * 5322 §2.1.1: a long name, a Raw line, one long id or URL).
+ * 5322 §2.1.1: a long name, a Raw line, one long id or URL); a
+ * Message-ID has one id, and :all gives a field RFC 5322 §3.6 allows
+ * once (Subject, From, Message-ID...) one value at most.
  *
  * The body: from bodyStructure (leaves and multipart nodes, as given),
  * or from textBody (one text/plain part), htmlBody (one text/html part)
@@ -300,6 +302,11 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 		rc = form == JH_ADDRESSES ? w_addrs(m, prop, v) : w_groups(m, prop, v);
 		break;
 	case JH_MSGIDS:
+		/* RFC 5322 §3.6.4, §3.6.6: one msg-id, where In-Reply-To and
+		 * References take a list. */
+		if ((!strcasecmp(field, "Message-ID") || !strcasecmp(field, "Resent-Message-ID")) &&
+		    v->type == JSON_ARRAY && v->first && v->first->next)
+			return fail(m, "invalidProperties", "one message id", prop);
 		buf_append_c(m->out, " ");
 		rc = w_ids(m, prop, v, buf_len(m->out) - start);
 		break;
@@ -389,6 +396,17 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 	return 0;
 }
 
+/* A field RFC 5322 §3.6's table has at most once in a message. */
+static int once_only(const char *name)
+{
+	static const char *const once[] = {"Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+					   "Message-ID", "In-Reply-To", "References", "Subject"};
+	for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+		if (!strcasecmp(once[i], name))
+			return 1;
+	return 0;
+}
+
 /* The fields of hs[0..n), in order; errors name part, else the property. */
 static int w_header_props(struct mk *m, const struct hdr_prop *hs, size_t n, const char *part)
 {
@@ -401,9 +419,13 @@ static int w_header_props(struct mk *m, const struct hdr_prop *hs, size_t n, con
 				return -1;
 			continue;
 		}
-		/* :all: one field for each value, in order. */
+		/* :all: one field for each value, in order; at most one of a
+		 * field RFC 5322 §3.6 allows once. */
 		if (x->type != JSON_ARRAY)
 			return fail(m, "invalidProperties", "an array of values (:all)", prop);
+		if (x->first && x->first->next && once_only(hp->name))
+			return fail(m, "invalidProperties", "a field a message has once (RFC 5322 §3.6)",
+				    prop);
 		for (const struct json_value *e = x->first; e; e = e->next)
 			if (e->type == JSON_NULL || w_field(m, hp->name, hp->form, prop, e) < 0)
 				return fail(m, "invalidProperties", "an array of values (:all)", prop);
@@ -429,8 +451,6 @@ static int w_header(struct mk *m, const struct json_value *em)
 
 	if (header_props(m, em, NULL, hs, &nh) < 0)
 		return -1;
-	if ((v = member(em, "messageId")) && (v->type != JSON_ARRAY || !v->first || v->first->next))
-		return fail(m, "invalidProperties", "one message id", "messageId");
 	for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
 		if ((v = member(em, conv[i].prop))) {
 			if (w_field(m, conv[i].field, conv[i].form, conv[i].prop, v) < 0)

@@ -736,6 +736,17 @@ def _raw_head(j, blob):
     return b"\r\n" + raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
 
 
+def _refused(j, drafts, bad):
+    """Each Email of bad (a creation id to its properties) is refused as
+    invalidProperties naming its properties."""
+    _, r = j.one("Email/set", {"create": {
+        k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    for k, v in bad.items():
+        nc = r["notCreated"][k]
+        assert (nc["type"], nc.get("properties")) == ("invalidProperties", list(v)), (k, nc)
+
+
 def test_jmap_create_header_folding():
     """Email/set create folds unstructured text (subject, :asText) at
     whitespace so lines stay within 78 (RFC 5322 §2.1.1, §2.2.3); a word
@@ -769,9 +780,32 @@ def test_jmap_create_header_folding():
         "b3": {"header:X-" + "N" * 1000 + ":asText": "v"},
         "b4": {"header:X-Raw": " a\r\nb"},
     }
-    _, r = j.one("Email/set", {"create": {
-        k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
-    assert r["created"] == {}, r
-    for k, v in bad.items():
-        nc = r["notCreated"][k]
-        assert (nc["type"], nc.get("properties")) == ("invalidProperties", list(v)), (k, nc)
+    _refused(j, drafts, bad)
+
+
+def test_jmap_create_message_id_once():
+    """RFC 5322 §3.6.4: Message-ID holds one msg-id (Resent-Message-ID
+    too, §3.6.6) where In-Reply-To and References hold a list, and §3.6's
+    table allows Message-ID, Subject, From... once: at create, whatever
+    property gives the field (messageId, header:Message-ID:asMessageIds,
+    :all), more is invalidProperties."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+    two = ["a@x.test", "b@x.test"]
+    ok = {"header:In-Reply-To:asMessageIds": two, "header:References:asMessageIds": two,
+          "header:Message-ID:asMessageIds:all": [["one@x.test"]],
+          "header:Resent-Message-ID:asMessageIds:all": [["r1@x.test"], ["r2@x.test"]]}
+    _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **ok)}})
+    assert r["notCreated"] == {}, r
+    _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": list(ok)})
+    for k, v in ok.items():
+        assert g["list"][0][k] == v, (k, g["list"][0])
+    bad = {
+        "b1": {"messageId": two},
+        "b2": {"header:Message-ID:asMessageIds": two},
+        "b3": {"header:message-id:asMessageIds:all": [["a@x.test"], ["b@x.test"]]},
+        "b4": {"header:Resent-Message-ID:asMessageIds": two},
+        "b5": {"header:Subject:asText:all": ["one", "two"]},
+        "b6": {"header:From:asAddresses:all": [[{"email": "a@x.test"}], [{"email": "b@x.test"}]]},
+    }
+    _refused(j, drafts, bad)
