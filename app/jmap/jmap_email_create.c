@@ -29,11 +29,13 @@
  * Content-Disposition with filename, Content-ID from cid.
  *
  * A body part takes header: properties too (written after the Content-*
- * fields its own properties make, which it may not give again).
+ * fields its own properties make, which it may not give again). The
+ * root part's (bodyStructure, or a lone textBody/htmlBody part) are the
+ * message's own fields: none the Email gives (§4.6), a Date or
+ * Message-ID there is not made again.
  *
  * Caveats: language/location of parts are invalidProperties (give
- * header:Content-Language instead); a header: property of the root
- * bodyStructure part is not checked against the Email's own.
+ * header:Content-Language instead).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -65,6 +67,9 @@ struct mk {
 	struct buf *out;
 	const char *err_type, *err_desc, *err_prop;
 	unsigned nb; /* boundaries made */
+	/* The Email, and the part written as the message's root (its header
+	 * fields are the message's), NULL when that is a multipart made here. */
+	const struct json_value *em, *root;
 };
 
 static int fail(struct mk *m, const char *type, const char *desc, const char *prop)
@@ -350,6 +355,34 @@ struct hdr_prop {
 	const struct json_value *v;
 };
 
+/* Whether o (an Email, with conv: its convenience properties too, or a
+ * body part) has a property that writes the header field name. */
+static int gives(struct mk *m, const struct json_value *o, const char *name, int conv_too)
+{
+	struct jmap_hprop hp;
+	for (size_t i = 0; conv_too && i < sizeof conv / sizeof conv[0]; i++)
+		if (!strcasecmp(conv[i].field, name) && member(o, conv[i].prop))
+			return 1;
+	for (const struct json_value *x = o ? o->first : NULL; x; x = x->next)
+		if (!strncmp(x->key, "header:", 7) && x->type != JSON_NULL &&
+		    jmap_hprop_parse(m->c->r->a, x->key, &hp) == 0 && !strcasecmp(hp.name, name))
+			return 1;
+	return 0;
+}
+
+/* The part written as the message's root: bodyStructure, or the one
+ * textBody or htmlBody part when there is nothing else; else NULL. */
+static const struct json_value *root_part(const struct json_value *em)
+{
+	const struct json_value *tb = member(em, "textBody"), *hb = member(em, "htmlBody"),
+				*at = member(em, "attachments"), *l = tb ? tb : hb;
+	if (member(em, "bodyStructure"))
+		return member(em, "bodyStructure");
+	if ((at && at->type == JSON_ARRAY && at->first) || (tb && hb) || !l || l->type != JSON_ARRAY)
+		return NULL;
+	return l->first;
+}
+
 /*
  * The "header:Name[:asForm][:all]" properties of o (null ones left out)
  * into hs, checked as RFC 8621 §4.6 asks: a form the field allows
@@ -357,7 +390,8 @@ struct hdr_prop {
  * convenience property). On the Email (part NULL) no Content-* field
  * (they belong to body parts) and no MIME-Version (written here); on a
  * body part (part: its property, named in errors) none of the Content-*
- * fields written from the part's own properties. *n_r: how many. 0, or
+ * fields written from the part's own properties, and on the root part
+ * none the Email gives nor MIME-Version. *n_r: how many. 0, or
  * -1 with the error set.
  */
 static int header_props(struct mk *m, const struct json_value *o, const char *part,
@@ -378,6 +412,11 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 		if (part) {
 			for (size_t i = 0; !dup && i < sizeof from_part / sizeof from_part[0]; i++)
 				dup = !strcasecmp(from_part[i], hp->name);
+			/* §4.6: the root part's fields are the message's, so none
+			 * the Email gives, nor MIME-Version (written here). */
+			if (o == m->root)
+				dup |= !strcasecmp(hp->name, "MIME-Version") ||
+				       gives(m, m->em, hp->name, 1);
 		} else {
 			dup = !strncasecmp(hp->name, "Content-", 8) ||
 			      !strcasecmp(hp->name, "MIME-Version");
@@ -458,11 +497,8 @@ static int w_header(struct mk *m, const struct json_value *em)
 			continue;
 		}
 		/* Date and Message-ID are always written, unless a header:
-		 * property gives them. */
-		int given = 0;
-		for (size_t k = 0; k < nh; k++)
-			given |= !strcasecmp(hs[k].hp.name, conv[i].field);
-		if (given)
+		 * property gives them (the root part's too). */
+		if (gives(m, em, conv[i].field, 0) || gives(m, m->root, conv[i].field, 0))
 			continue;
 		if (i == 0) {
 			char date[MIME_DATE_MAX];
@@ -821,7 +857,7 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	struct jmap_targets t;
 	const char *badp = NULL;
 	int64_t at = (int64_t)time(NULL);
-	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0 };
+	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0, em, root_part(em) };
 
 	if (em->type != JSON_OBJECT) {
 		jmap_w_set_error(bad, cid, "invalidProperties", "an Email object", NULL);

@@ -809,3 +809,52 @@ def test_jmap_create_message_id_once():
         "b6": {"header:From:asAddresses:all": [[{"email": "a@x.test"}], [{"email": "b@x.test"}]]},
     }
     _refused(j, drafts, bad)
+
+
+def test_jmap_create_root_part_headers():
+    """RFC 8621 §4.6: the bodyStructure part MUST NOT have a property for
+    a header field the Email already gives: its fields are the message's
+    own. So are those of a lone textBody or htmlBody part, held to the
+    same. A field only the root part gives is written once (a Date or
+    Message-ID there is not made again); a part further down may repeat
+    the message's fields in its own header."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+    leaf = {"type": "text/plain", "partId": "1"}
+    vals = {"1": {"value": "x"}}
+    _, r = j.one("Email/set", {"create": {"c": {
+        "mailboxIds": {drafts: True}, "subject": "top", "bodyValues": vals,
+        "bodyStructure": dict(leaf, **{"header:Date:asDate": "2026-11-20T13:00:00Z",
+                                        "header:Message-ID:asMessageIds": ["root@x.test"]})},
+        "d": {"mailboxIds": {drafts: True}, "subject": "top", "bodyValues": vals,
+              "bodyStructure": {"type": "multipart/mixed", "subParts": [
+                  dict(leaf, **{"header:Subject:asText": "inner"})]}}}})
+    assert r["notCreated"] == {}, r
+    head = _raw_head(j, r["created"]["c"]["blobId"])
+    assert head.count(b"\r\nDate:") == 1 and head.count(b"\r\nMessage-ID:") == 1, head
+    _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": ["sentAt", "messageId"]})
+    assert g["list"][0]["sentAt"] == "2026-11-20T13:00:00Z", g
+    assert g["list"][0]["messageId"] == ["root@x.test"], g
+    head = _raw_head(j, r["created"]["d"]["blobId"])
+    assert head.count(b"\r\nSubject:") == 1, head
+
+    bad = {
+        "b1": {"subject": "top", "bodyStructure": dict(leaf, **{"header:Subject:asText": "x"})},
+        "b2": {"header:X-A:asText": "a", "bodyStructure": dict(leaf, **{"header:x-a": " b"})},
+        "b3": {"bodyStructure": dict(leaf, **{"header:MIME-Version": " 1.0"})},
+        "b4": {"sentAt": "2026-11-20T13:00:00Z",
+               "bodyStructure": {"type": "multipart/mixed", "header:Date:asDate":
+                                 "2026-11-20T13:00:00Z", "subParts": [leaf]}},
+        "b5": {"from": [{"email": "a@x.test"}],
+               "textBody": [dict(leaf, **{"header:From:asAddresses": [{"email": "b@x.test"}]})]},
+    }
+    for v in bad.values():
+        v["bodyValues"] = vals
+    _, r = j.one("Email/set", {"create": {
+        k: dict({"mailboxIds": {drafts: True}}, **v) for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    want = {"b1": "bodyStructure", "b2": "bodyStructure", "b3": "bodyStructure",
+            "b4": "bodyStructure", "b5": "textBody"}
+    for k in bad:
+        nc = r["notCreated"][k]
+        assert (nc["type"], nc.get("properties")) == ("invalidProperties", [want[k]]), (k, nc)
