@@ -26,16 +26,15 @@
  * bodyValues[partId].value (UTF-8 text: 7bit when it can be, else
  * quoted-printable) or the bytes of blobId (an upload, an Email, or a
  * part of one: base64). Parts get Content-Type with charset and name,
- * Content-Disposition with filename, Content-ID from cid.
+ * Content-Disposition with filename, Content-ID from cid,
+ * Content-Language from language and Content-Location from location.
  *
  * A body part takes header: properties too (written after the Content-*
  * fields its own properties make, which it may not give again). The
  * root part's (bodyStructure, or a lone textBody/htmlBody part) are the
  * message's own fields: none the Email gives (§4.6), a Date or
  * Message-ID there is not made again.
- *
- * Caveats: language/location of parts are invalidProperties (give
- * header:Content-Language instead).
+
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -54,6 +53,7 @@
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "mime/mime_date.h"
+#include "mime/mime_tree.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
 
@@ -390,7 +390,8 @@ static const struct json_value *root_part(const struct json_value *em)
  * convenience property). On the Email (part NULL) no Content-* field
  * (they belong to body parts) and no MIME-Version (written here); on a
  * body part (part: its property, named in errors) none of the Content-*
- * fields written from the part's own properties, and on the root part
+ * fields written from the part's own properties (Content-Language and
+ * -Location when language and location are given), and on the root part
  * none the Email gives nor MIME-Version. *n_r: how many. 0, or
  * -1 with the error set.
  */
@@ -412,6 +413,8 @@ static int header_props(struct mk *m, const struct json_value *o, const char *pa
 		if (part) {
 			for (size_t i = 0; !dup && i < sizeof from_part / sizeof from_part[0]; i++)
 				dup = !strcasecmp(from_part[i], hp->name);
+			dup |= (!strcasecmp(hp->name, "Content-Language") && member(o, "language")) ||
+			       (!strcasecmp(hp->name, "Content-Location") && member(o, "location"));
 			/* §4.6: the root part's fields are the message's, so none
 			 * the Email gives, nor MIME-Version (written here). */
 			if (o == m->root)
@@ -480,6 +483,52 @@ static int w_part_headers(struct mk *m, const struct json_value *p, const char *
 	if (header_props(m, p, prop, hs, &n) < 0)
 		return -1;
 	return w_header_props(m, hs, n, prop);
+}
+
+/* A language tag (RFC 3282 §2, RFC 5646's characters), within reason. */
+static int lang_tag(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+	return n > 0 && n <= 64 && !s[n] && s[0] != '-';
+}
+
+/* Content-Language from the part's language (RFC 8621 §4.1.4: String[],
+ * at most what Email/get reads back) and Content-Location from its
+ * location (a URI, RFC 2557 §4.2: no space, no brackets); then the
+ * part's header: properties. */
+static int w_lang_loc(struct mk *m, const struct json_value *p, const char *prop)
+{
+	const struct json_value *lang = member(p, "language"), *loc = member(p, "location");
+	size_t start = buf_len(m->out), col = 0, n = 0;
+	if (lang) {
+		if (lang->type != JSON_ARRAY || !lang->first)
+			return fail(m, "invalidProperties", "a list of language tags", prop);
+		buf_append_c(m->out, "Content-Language:");
+		col = 17;
+		for (const struct json_value *t = lang->first; t; t = t->next) {
+			if (t->type != JSON_STRING || !lang_tag(t->str) || ++n > MIME_LANGS_MAX)
+				return fail(m, "invalidProperties", "a list of language tags", prop);
+			if (t != lang->first && col + strlen(t->str) + 2 > 78) {
+				buf_append_c(m->out, ",\r\n");
+				col = 0;
+			} else if (t != lang->first) {
+				buf_append_c(m->out, ",");
+				col++;
+			}
+			buf_printf(m->out, " %s", t->str);
+			col += strlen(t->str) + 1;
+		}
+		buf_append_c(m->out, "\r\n");
+	}
+	if (loc) {
+		if (loc->type != JSON_STRING || !*loc->str || !ascii_printable(loc->str) ||
+		    strpbrk(loc->str, " <>\""))
+			return fail(m, "invalidProperties", "a URI", prop);
+		buf_printf(m->out, "Content-Location: %s\r\n", loc->str);
+	}
+	if (line_too_long(m->out, start))
+		return fail(m, "invalidProperties", "a header line over 998 octets", prop);
+	return w_part_headers(m, p, prop);
 }
 
 static int w_header(struct mk *m, const struct json_value *em)
@@ -633,7 +682,7 @@ static int w_multipart(struct mk *m, const struct json_value *p, const char *typ
 	snprintf(bnd, sizeof bnd, "=_tern_%u_%02x%02x%02x%02x%02x%02x%02x%02x", m->nb++, r[0], r[1],
 		 r[2], r[3], r[4], r[5], r[6], r[7]);
 	buf_printf(m->out, "Content-Type: %s;\r\n boundary=\"%s\"\r\n", type, bnd);
-	if (w_part_headers(m, p, prop) < 0)
+	if (w_lang_loc(m, p, prop) < 0)
 		return -1;
 	buf_append_c(m->out, "\r\n");
 	for (const struct json_value *s = subs->first; s; s = s->next) {
@@ -698,7 +747,7 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 		}
 		if (cid)
 			buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
-		if (w_part_headers(m, p, prop) < 0)
+		if (w_lang_loc(m, p, prop) < 0)
 			return -1;
 		buf_append_c(m->out, "\r\n");
 		w_text(m->out, val->str, strlen(val->str), 1);
@@ -726,7 +775,7 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	}
 	if (cid)
 		buf_printf(m->out, "Content-ID: <%s>\r\n", cid->str);
-	int rc = w_part_headers(m, p, prop);
+	int rc = w_lang_loc(m, p, prop);
 	buf_append_c(m->out, "\r\n");
 	if (rc == 0)
 		jmap_w_base64_lines(m->out, b.p, b.len);
@@ -742,7 +791,8 @@ static int w_part(struct mk *m, const struct json_value *p, const char *prop, co
 		return fail(m, "invalidProperties", "an EmailBodyPart", prop);
 	for (const struct json_value *x = p->first; x; x = x->next) {
 		static const char *const ok[] = { "partId", "blobId", "type", "charset", "name",
-						  "disposition", "cid", "subParts", "size" };
+						  "disposition", "cid", "language", "location",
+						  "subParts", "size" };
 		int known = !strncmp(x->key, "header:", 7);
 		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 			known |= !strcmp(x->key, ok[i]);

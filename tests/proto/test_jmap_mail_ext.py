@@ -858,3 +858,55 @@ def test_jmap_create_root_part_headers():
     for k in bad:
         nc = r["notCreated"][k]
         assert (nc["type"], nc.get("properties")) == ("invalidProperties", [want[k]]), (k, nc)
+
+
+def test_jmap_create_part_language_location():
+    """RFC 8621 §4.1.4: an EmailBodyPart's language (String[]) and
+    location (String) can be set at create: written as Content-Language
+    (RFC 3282, folded) and Content-Location (RFC 2557), read back by
+    Email/get's bodyStructure. Not a list of tags (or more than Email/get
+    reads back), not a URI, a line over 998, or the same field again as
+    header:Content-Language is invalidProperties."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"\x00\x01data",
+                         {"Content-Type": "application/octet-stream"})
+    tags = ["x-tag%05d" % i for i in range(16)]
+    leaf = {"type": "text/plain", "partId": "1", "language": ["fr", "en-GB"],
+            "location": "https://x.test/a.txt?q=1"}
+    att = {"type": "application/octet-stream", "blobId": up["blobId"], "language": tags}
+    _, r = j.one("Email/set", {"create": {"c": {
+        "mailboxIds": {drafts: True}, "bodyValues": {"1": {"value": "Salut.\n"}},
+        "bodyStructure": {"type": "multipart/mixed", "location": "https://x.test/",
+                          "subParts": [leaf, att]}}}})
+    assert r["notCreated"] == {}, r
+    c = r["created"]["c"]
+    _, g = j.one("Email/get", {"ids": [c["id"]], "properties": ["bodyStructure"],
+                               "bodyProperties": ["subParts", "language", "location"]})
+    bs = g["list"][0]["bodyStructure"]
+    assert (bs["location"], bs["language"]) == ("https://x.test/", None), bs
+    p1, p2 = bs["subParts"]
+    assert (p1["language"], p1["location"]) == (leaf["language"], leaf["location"]), p1
+    assert (p2["language"], p2["location"]) == (tags, None), p2
+    st, _, raw = j.request("GET", "/jmap/download/%s/%s/m.eml" % (j.account, c["blobId"]))
+    assert b"Content-Language: fr, en-GB\r\nContent-Location: https://x.test/a.txt?q=1\r\n" in raw, raw
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78, raw
+
+    base = {"type": "text/plain", "partId": "1"}
+    bad = {
+        "b1": {"language": "fr"},
+        "b2": {"language": []},
+        "b3": {"language": ["f r"]},
+        "b4": {"language": tags + ["x-more"]},
+        "b5": {"location": "has space"},
+        "b6": {"location": "https://x.test/" + "p" * 1000},
+        "b7": {"language": ["fr"], "header:Content-Language": " de"},
+        "b8": {"location": "https://x.test/", "header:Content-Location:asRaw": " https://y.test/"},
+    }
+    _, r = j.one("Email/set", {"create": {
+        k: {"mailboxIds": {drafts: True}, "bodyValues": {"1": {"value": "x"}},
+            "bodyStructure": dict(base, **v)} for k, v in bad.items()}})
+    assert r["created"] == {}, r
+    for k in bad:
+        nc = r["notCreated"][k]
+        assert (nc["type"], nc.get("properties")) == ("invalidProperties", ["bodyStructure"]), (k, nc)
