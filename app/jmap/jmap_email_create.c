@@ -148,17 +148,21 @@ static int ascii_printable(const char *s)
 }
 
 /* A display name or a group's name: as it is when it needs nothing, in
- * a quoted string when it has specials or looks like an encoded word
- * (which a reader would decode), as RFC 2047 words (Sieve's encoder,
- * whose "Q" words keep only letters and digits: phrase-safe) when it is
- * not ASCII. */
+ * a quoted string when it has specials, tabs or looks like an encoded
+ * word (which a reader would decode), as RFC 2047 words (Sieve's
+ * encoder, whose "Q" words keep only letters and digits: phrase-safe)
+ * when it is not ASCII. */
 static void w_phrase(struct buf *out, const char *s)
 {
-	if ((ascii_atomish(s) && !strstr(s, "=?")) || !ascii_printable(s)) {
-		if (ascii_printable(s))
-			buf_append_c(out, s);
-		else
-			sieve_header_text(out, str_c(s));
+	int ascii = 1;
+	for (const char *p = s; *p; p++)
+		ascii &= (unsigned char)*p < 0x80;
+	if (!ascii) {
+		sieve_header_text(out, str_c(s));
+		return;
+	}
+	if (ascii_atomish(s) && !strstr(s, "=?")) {
+		buf_append_c(out, s);
 		return;
 	}
 	buf_append_c(out, "\"");

@@ -910,3 +910,15 @@ def test_jmap_create_part_language_location():
     for k in bad:
         nc = r["notCreated"][k]
         assert (nc["type"], nc.get("properties")) == ("invalidProperties", ["bodyStructure"]), (k, nc)
+
+
+def test_jmap_create_display_name_tab():
+    """A display name in ASCII with a tab and specials (RFC 5322 §3.2.3:
+    a tab is no atext) goes in a quoted string like any other with
+    specials: written bare, "Lee,<tab>Ann" read back as two addresses."""
+    s, j = hal(JOY)
+    frm = [{"name": "Lee,\tAnn", "email": "ann@x.test"}]
+    _, r = j.one("Email/set", {"create": {"c": {"mailboxIds": {_drafts(j): True}, "from": frm}}})
+    assert r["notCreated"] == {}, r
+    _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": ["from"]})
+    assert g["list"][0]["from"] == frm, g
