@@ -1,5 +1,5 @@
 /*
- * imap_resp.c — LIST and FETCH responses of another IMAP server
+ * imap_resp.c — LIST, LSUB and FETCH responses of another IMAP server
  * (imap_resp.h), for tern migrate.
  */
 #include <string.h>
@@ -265,7 +265,7 @@ int imapr_list(const char *p, size_t len, const char **attrs, size_t *attrs_len,
 	const char *s;
 	size_t n;
 
-	if (!word(&c, "* LIST "))
+	if (!word(&c, "* LIST ") && !word(&c, "* LSUB "))
 		return 0;
 	sp(&c);
 	if (plist(&c, attrs, attrs_len))

@@ -1,7 +1,7 @@
 /*
  * imap_resp.h — the few IMAP server responses `tern migrate` reads from
- * another server (RFC 9051 / RFC 3501 syntax): LIST, and FETCH with UID,
- * FLAGS, INTERNALDATE and BODY[]. A response is given whole in its wire
+ * another server (RFC 9051 / RFC 3501 syntax): LIST and LSUB, and FETCH
+ * with UID, FLAGS, INTERNALDATE and BODY[]. A response is given whole in its wire
  * form: the line, each literal "{N}\r\n" followed by its N octets, and
  * the rest of the line after it (the reader in cmd_migrate.c gathers it,
  * with a cap on every literal before reading it).
@@ -36,7 +36,8 @@ struct imapr_fetch {
 int imapr_fetch(const char *p, size_t len, struct imapr_fetch *f);
 
 /*
- * "* LIST (attrs) delim name": 1 with the attributes (inside the
+ * "* LIST (attrs) delim name", or LSUB's "* LSUB (attrs) delim name" of
+ * the same shape: 1 with the attributes (inside the
  * parentheses, as sent) in *attrs, *attrs_len, the delimiter in *delim_r
  * ('\0' for NIL) and the name (as sent on the wire, quotes and escapes
  * undone) appended to name; 0 for another response, -1 when malformed.
