@@ -47,13 +47,10 @@ int import_end(struct imp *im, const char *email, int rc);
  * goes in, creates each mailbox account.json lists (an empty one too),
  * gives them their roles (special-use) and subscribes the subscribed
  * names ("role" of each mailbox; "subscriptions", or each mailbox's
- * "subscribed" in an archive from before that member was written): a
- * role goes to the imported mailbox if the account has no mailbox with it
- * or only the one account creation made under the default name, still
- * empty (store_mailbox_set_role); else the account keeps its own and a
- * line says so. Nothing is unsubscribed and no role taken from a mailbox
- * that has mail. Returns 0 (also without account.json), or -1 after
- * printing why when a role or subscription could not be stored.
+ * "subscribed" in an archive from before that member was written), with
+ * import_mailboxes_create, import_roles_give and import_subscribe below.
+ * Returns 0 (also without account.json), or -1 after printing why when a
+ * mailbox, role or subscription could not be stored.
  *
  * The rest (export_sieve.c):
  * export_account_extras writes the members "app_passwords" and "sieve"
@@ -72,6 +69,41 @@ struct json_value;
 int account_json_load(const char *path, struct arena *a, struct buf *js,
                       const struct json_value **root_r);
 int import_account_mailboxes(struct store *st, const char *email, const char *path);
+
+/*
+ * A source's mailboxes, roles and subscriptions, put on the account
+ * before the source's mail goes in (import_mailboxes.c): the one policy
+ * of tern import (account.json, above) and tern migrate (another
+ * server's special-use attributes and subscriptions). Names are tern's
+ * ("/" between levels, UTF-8); the strings are the caller's.
+ *
+ * import_mailboxes_create creates each of names[0..n) that is missing:
+ * 0, or -1 after printing why for one that cannot be made (the others
+ * are made).
+ *
+ * import_roles_give gives each mailbox v[i].name (existing: create it
+ * first) the role v[i].role ("sent", "drafts", "trash", "junk" or
+ * "archive"; another is named on stderr and left; INBOX is skipped): the
+ * role goes to it if the account has no mailbox with it or only the one
+ * account creation made under the default name, still empty
+ * (store_mailbox_set_role), and a line on stdout says it moved; else the
+ * account keeps its own holder and a line on stderr says the mailbox came
+ * without it. A second mailbox of v with a role already given comes
+ * without it. No role is taken from a mailbox that has mail. Prints
+ * "roles: N given" when N > 0; returns N, or -1 after printing why when a
+ * role could not be stored.
+ *
+ * import_subscribe subscribes each of names[0..n), with or without a
+ * mailbox (subscriptions are names); nothing is unsubscribed. Prints
+ * "subscriptions: N names subscribed" when N > 0; returns N, or -1 after
+ * printing why for a name that could not be (the others are).
+ */
+struct import_role {
+	const char *name, *role;
+};
+int import_mailboxes_create(struct store *st, uint32_t account, const char *const *names, size_t n);
+int import_roles_give(struct store *st, uint32_t account, const struct import_role *v, size_t n);
+int import_subscribe(struct store *st, uint32_t account, const char *const *names, size_t n);
 int export_account_extras(struct store *st, uint32_t account, const char *root, FILE *f);
 int import_account_extras(struct store *st, const char *email, const char *path);
 
