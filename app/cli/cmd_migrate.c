@@ -6,14 +6,31 @@
  * ManageSieve (migrate_sieve.c). The password comes from the file or stdin.
  *
  * How. One blocking connection (cli_client.h): CAPABILITY, STARTTLS when
- * imap:// and the server offers it, LOGIN, NAMESPACE when offered, LIST ""
- * "*", then per folder EXAMINE (read-only: \Seen stays as it was) and one
- * UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[]), each response read
- * whole (its literal capped at MSG_MAX before it is read) and handed to
- * the import path (cli_import.h): folders created, messages stored as
+ * imap:// and the server offers it, LOGIN, CAPABILITY again (SPECIAL-USE
+ * is often announced only now), NAMESPACE when offered, LIST "" "*"
+ * (RETURN (SPECIAL-USE) when announced), LSUB "" "*" (LIST (SUBSCRIBED)
+ * when LSUB fails), then per folder EXAMINE (read-only: \Seen stays as it
+ * was) and one UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[]), each
+ * response read whole (its literal capped at MSG_MAX before it is read)
+ * and handed to the import path (cli_import.h): folders created, messages stored as
  * APPEND stores them, and a message already in the target folder (same
  * bytes) skipped, so a second run copies only what is new and a run cut
  * short resumes.
+ *
+ * Before any mail, as tern import does (import_mailboxes.c, one policy):
+ * every folder is created, each with a special-use attribute (\Sent,
+ * \Drafts, \Junk, \Trash, \Archive; RFC 6154) takes that role when the
+ * account's holder is still as account creation made it (so "Sent Items"
+ * becomes the sent mailbox and the mail goes there), and every
+ * subscribed name is subscribed (nothing unsubscribed). The attributes
+ * are asked for with RETURN (SPECIAL-USE) when the server announces
+ * SPECIAL-USE, and taken from a plain LIST as well (Zoho and IMAP4rev2
+ * servers mark folders without the capability). A server that marks no
+ * folder gets no roles mapped, and a line says so: XLIST and guesses by
+ * name ("Sent Items", "Deleted Items") are not tried, as a wrong guess
+ * would move a role the user relies on. Subscriptions that cannot
+ * be read (LSUB and LIST (SUBSCRIBED) both refused) are a warning: the
+ * mail is still copied.
  *
  * Folder names: the server's delimiter becomes "/", modified UTF-7 is
  * decoded. Folders marked \Noselect or \NonExistent are not selectable;
@@ -21,8 +38,9 @@
  * every message there is also under its labels, which Gmail lists as
  * folders, so each label becomes a folder holding its messages.
  * Namespaces (RFC 2342): a personal prefix ("INBOX." on Courier and
- * Cyrus-style servers) is taken off the names, so INBOX.Sent becomes Sent;
- * folders in the other users' and shared namespaces (Exchange's public
+ * Cyrus-style servers) is taken off the names (of folders and
+ * subscriptions alike), so INBOX.Sent becomes Sent; folders in the other
+ * users' and shared namespaces (Exchange's public
  * folders, Dovecot's shared.* and Public.*) belong to others and are not
  * copied.
  *
@@ -46,6 +64,7 @@
 #include "cli/migrate_sieve.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "core/xalloc.h"
 #include "imap/imap_utf7.h"
 #include "net/anchors.h"
 #include "store/store.h"
@@ -64,10 +83,13 @@ static int src_cmd(struct cli_client *s, unsigned *tagn, const char *cmd,
 	int n = snprintf(tag, sizeof tag, "m%u", ++*tagn);
 	int ln = snprintf(line, sizeof line, "%s %s\r\n", tag, cmd);
 	if (ln < 0 || (size_t)ln >= sizeof line || cli_client_write(s, line, (size_t)ln))
-		return snprintf(err, errsz, "cannot send to the server: %s", cli_client_error(s)), -1;
+		return snprintf(err, errsz, "cannot send to the server: %s", cli_client_error(s)),
+		       -1;
 	for (;;) {
 		if (cli_client_response(s, resp, LINE_MAX_, MSG_MAX))
-			return snprintf(err, errsz, "%s, or a response too long", cli_client_error(s)), -1;
+			return snprintf(err, errsz, "%s, or a response too long",
+			                cli_client_error(s)),
+			       -1;
 		const char *p = buf_data(resp);
 		size_t len = buf_len(resp);
 		if (len > (size_t)n + 1 && memcmp(p, tag, (size_t)n) == 0 && p[n] == ' ') {
@@ -81,12 +103,17 @@ static int src_cmd(struct cli_client *s, unsigned *tagn, const char *cmd,
 	}
 }
 
-struct folders {
-	char **names;  /* as sent (for SELECT) */
-	char **local;  /* tern's name */
+/* What one listing command gave: the folders of LIST, or the subscribed
+ * names of LSUB or LIST (SUBSCRIBED), each also as tern names it. */
+enum listing_kind { LISTING_FOLDERS, LISTING_LSUB, LISTING_SUBSCRIBED };
+struct listing {
+	enum listing_kind kind;
+	char **names;       /* as sent (for SELECT) */
+	char **local;       /* tern's name */
+	const char **roles; /* tern's role from the special-use attribute, or NULL */
 	size_t n;
 	const struct imapr_ns *ns; /* NULL when the server has no NAMESPACE */
-	unsigned others;           /* folders of other users' and shared namespaces left */
+	unsigned others;           /* names in other users' and shared namespaces left */
 };
 
 /* Whether name lies in namespace prefix (or is the prefix's own folder,
@@ -98,7 +125,8 @@ static int in_prefix(const char *name, const char *prefix, char delim)
 		return 0;
 	if (strncmp(name, prefix, n) == 0)
 		return 1;
-	return delim && prefix[n - 1] == delim && strlen(name) == n - 1 && strncmp(name, prefix, n - 1) == 0;
+	return delim && prefix[n - 1] == delim && strlen(name) == n - 1 &&
+	       strncmp(name, prefix, n - 1) == 0;
 }
 
 /* The folder name with the personal namespace's prefix taken off; NULL
@@ -120,45 +148,108 @@ static const char *personal_name(const struct imapr_ns *ns, const char *raw)
 	return raw;
 }
 
-static void list_cb(void *arg, const char *p, size_t len)
+/* Whether the attributes (as sent, inside the parentheses) hold attr,
+ * a whole one in any case. */
+static int has_attr(const char *attrs, size_t an, const char *attr)
 {
-	struct folders *f = arg;
+	size_t n = strlen(attr);
+	for (size_t i = 0; i + n <= an; i++)
+		if ((i == 0 || attrs[i - 1] == ' ') && strncasecmp(attrs + i, attr, n) == 0 &&
+		    (i + n == an || attrs[i + n] == ' '))
+			return 1;
+	return 0;
+}
+
+/* tern's role for the folder's special-use attribute (RFC 6154), or NULL:
+ * \All and \Flagged have none here: tern has no such roles. */
+static const char *special_use(const char *attrs, size_t an)
+{
+	static const char *const su[][2] = {{"\\Sent", "sent"},
+	                                    {"\\Drafts", "drafts"},
+	                                    {"\\Junk", "junk"},
+	                                    {"\\Trash", "trash"},
+	                                    {"\\Archive", "archive"}};
+	for (size_t i = 0; i < sizeof su / sizeof su[0]; i++)
+		if (has_attr(attrs, an, su[i][0]))
+			return su[i][1];
+	return NULL;
+}
+
+/* tern's name for the server's name raw (delim its delimiter) into local,
+ * NUL-terminated: 1; 0 for a name in another user's or a shared
+ * namespace; -1 when it does not decode. Folders and subscriptions are
+ * translated alike, so each subscription names the folder copied. */
+static int local_name(const struct imapr_ns *ns, const char *raw, char delim, struct buf *local)
+{
+	const char *own = personal_name(ns, raw);
+	if (!own)
+		return 0;
+	char *conv = xstrdup(own);
+	for (char *q = conv; delim && delim != '/' && *q; q++)
+		if (*q == delim)
+			*q = '/';
+	int r = -1;
+	if (strcasecmp(conv, "INBOX") == 0)
+		r = buf_append(local, "INBOX", 6) == 0 ? 1 : -1;
+	else if (imap_utf7_to_utf8(str_c(conv), local) == 0 && buf_append(local, "", 1) == 0)
+		r = 1;
+	free(conv);
+	return r;
+}
+
+/* Whether a name with these attributes belongs in the listing: a
+ * folder that can be selected (not Gmail's \All, see the top), or a
+ * subscription (LIST (SUBSCRIBED) marks each one). */
+static int listing_wants(const struct listing *l, const char *attrs, size_t an)
+{
+	if (l->kind == LISTING_FOLDERS)
+		return !has_attr(attrs, an, "\\Noselect") &&
+		       !has_attr(attrs, an, "\\NonExistent") && !has_attr(attrs, an, "\\All");
+	return l->kind == LISTING_LSUB || has_attr(attrs, an, "\\Subscribed");
+}
+
+static void listing_cb(void *arg, const char *p, size_t len)
+{
+	struct listing *l = arg;
 	const char *attrs;
 	size_t an;
 	char delim;
 	struct buf name, local;
 	buf_init(&name, 4096);
 	buf_init(&local, 8192);
-	if (imapr_list(p, len, &attrs, &an, &delim, &name) == 1 && buf_len(&name) &&
-	    !memmem(attrs, an, "\\Noselect", 9) && !memmem(attrs, an, "\\NoSelect", 9) &&
-	    !memmem(attrs, an, "\\NonExistent", 12) && !memmem(attrs, an, "\\All", 4) &&
-	    buf_append(&name, "", 1) == 0) {
-		const char *own = personal_name(f->ns, buf_data(&name));
-		if (!own) {
-			f->others++;
-			goto out;
-		}
-		char *raw = strdup(buf_data(&name));
-		char *conv = strdup(own);
-		for (char *q = conv; delim && delim != '/' && *q; q++)
-			if (*q == delim)
-				*q = '/';
-		if (imap_utf7_to_utf8(str_c(conv), &local) == 0 && buf_append(&local, "", 1) == 0) {
-			f->names = realloc(f->names, (f->n + 1) * sizeof *f->names);
-			f->local = realloc(f->local, (f->n + 1) * sizeof *f->local);
-			if (!f->names || !f->local)
-				abort();
-			f->names[f->n] = raw;
-			f->local[f->n] = strcasecmp(conv, "INBOX") == 0 ? strdup("INBOX") : strdup(buf_data(&local));
-			f->n++;
-			raw = NULL;
-		}
-		free(raw);
-		free(conv);
-	}
+	if (imapr_list(p, len, &attrs, &an, &delim, &name) != 1 || !buf_len(&name) ||
+	    !listing_wants(l, attrs, an) || buf_append(&name, "", 1) != 0)
+		goto out;
+	int r = local_name(l->ns, buf_data(&name), delim, &local);
+	if (r == 0)
+		l->others++;
+	if (r != 1)
+		goto out;
+	l->names = xrealloc(l->names, (l->n + 1) * sizeof *l->names);
+	l->local = xrealloc(l->local, (l->n + 1) * sizeof *l->local);
+	l->roles = xrealloc(l->roles, (l->n + 1) * sizeof *l->roles);
+	l->names[l->n] = xstrdup(buf_data(&name));
+	l->local[l->n] = xstrdup(buf_data(&local));
+	l->roles[l->n] = special_use(attrs, an);
+	l->n++;
 out:
 	buf_free(&name);
 	buf_free(&local);
+}
+
+/* Empties l (its kind and namespaces stay). */
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		free(l->local[i]);
+	}
+	free(l->names);
+	free(l->local);
+	free(l->roles);
+	l->names = l->local = NULL;
+	l->roles = NULL;
+	l->n = l->others = 0;
 }
 
 static void caps_cb(void *arg, const char *p, size_t len)
@@ -217,8 +308,9 @@ static void fetch_cb(void *arg, const char *p, size_t len)
 		static const struct {
 			const char *name;
 			unsigned bit;
-		} sys[] = {{"\\Seen", MF_SEEN},       {"\\Answered", MF_ANSWERED}, {"\\Flagged", MF_FLAGGED},
-		           {"\\Draft", MF_DRAFT},     {"\\Deleted", MF_DELETED}, {"$Forwarded", MF_FORWARDED}};
+		} sys[] = {{"\\Seen", MF_SEEN},       {"\\Answered", MF_ANSWERED},
+		           {"\\Flagged", MF_FLAGGED}, {"\\Draft", MF_DRAFT},
+		           {"\\Deleted", MF_DELETED}, {"$Forwarded", MF_FORWARDED}};
 		size_t k;
 		for (k = 0; k < sizeof sys / sizeof sys[0]; k++)
 			if (strlen(sys[k].name) == n && strncasecmp(sys[k].name, w, n) == 0)
@@ -235,6 +327,109 @@ static void fetch_cb(void *arg, const char *p, size_t len)
 	}
 	import_add(fc->im, f.body, f.body_len, 0, flags, others, f.internaldate);
 	fc->seen++;
+}
+
+/* Fails the migration: prints why and returns 1. */
+static int fail(const char *what, const char *why)
+{
+	fprintf(stderr, "tern: %s%s%s\n", what, why && why[0] ? ": " : "", why ? why : "");
+	return 1;
+}
+
+/*
+ * After LOGIN: what the server announces now (SPECIAL-USE often comes
+ * only then: *special_r), its folders with their special-use attributes,
+ * and its subscriptions (*subscribed_r 0 when it gave none: a warning
+ * says why). 0, or -1 when LIST failed (its answer in err).
+ */
+static int src_lists(struct cli_client *s, unsigned *tag, struct buf *caps, struct listing *fl,
+                     struct listing *sb, int *special_r, int *subscribed_r, struct buf *resp,
+                     char *err, size_t errsz)
+{
+	char lerr[512];
+
+	/* A failure keeps what was announced before LOGIN. */
+	src_cmd(s, tag, "CAPABILITY", caps_cb, caps, resp, err, errsz);
+	*special_r = has_cap(caps, "SPECIAL-USE");
+	/* RETURN (SPECIAL-USE) is LIST-EXTENDED syntax: a server that refuses
+	 * it is asked plainly. A plain LIST may carry the attributes too, with
+	 * or without the capability (RFC 6154 §2; IMAP4rev2 has them in its
+	 * base LIST): they are the server's own marks, taken alike. */
+	int lr = -1;
+	if (*special_r) {
+		lr = src_cmd(s, tag, "LIST \"\" \"*\" RETURN (SPECIAL-USE)", listing_cb, fl, resp,
+		             err, errsz);
+		if (lr != 0)
+			listing_free(fl);
+	}
+	if (lr != 0 && src_cmd(s, tag, "LIST \"\" \"*\"", listing_cb, fl, resp, err, errsz) != 0)
+		return -1;
+
+	/* LSUB is gone from IMAP4rev2: then LIST (SUBSCRIBED) (RFC 5258). */
+	*subscribed_r = 1;
+	sb->kind = LISTING_LSUB;
+	if (src_cmd(s, tag, "LSUB \"\" \"*\"", listing_cb, sb, resp, lerr, sizeof lerr) == 0)
+		return 0;
+	listing_free(sb);
+	if (has_cap(caps, "LIST-EXTENDED") || has_cap(caps, "IMAP4rev2")) {
+		sb->kind = LISTING_SUBSCRIBED;
+		if (src_cmd(s, tag, "LIST (SUBSCRIBED) \"\" \"*\"", listing_cb, sb, resp, err,
+		            errsz) == 0)
+			return 0;
+		listing_free(sb);
+		fprintf(stderr,
+		        "tern: warning: subscriptions not copied: LSUB failed (%s), "
+		        "LIST (SUBSCRIBED) too (%s)\n",
+		        lerr, err);
+	} else {
+		fprintf(stderr,
+		        "tern: warning: subscriptions not copied: LSUB failed (%s) and the "
+		        "server offers no LIST (SUBSCRIBED)\n",
+		        lerr);
+	}
+	*subscribed_r = 0;
+	return 0;
+}
+
+/*
+ * Before the mail, as tern import does (import_mailboxes.c, the one
+ * policy for both): every folder made, the special-use folders given
+ * their roles while the account's own folders are still as they were
+ * made, and the subscribed names subscribed. 0, or -1 after printing why
+ * for what could not be stored.
+ */
+static int put_mailboxes(struct store *st, const char *email, const struct listing *fl, int special,
+                         const struct listing *sb, int subscribed)
+{
+	uint32_t account;
+	int rc = 0;
+
+	if (store_account_id(st, email, &account) != STORE_OK) {
+		fail("no account", email);
+		return -1;
+	}
+	if (import_mailboxes_create(st, account, (const char *const *)fl->local, fl->n) != 0)
+		rc = -1;
+	struct import_role *v = xcalloc(fl->n + 1, sizeof *v);
+	size_t n = 0;
+	for (size_t i = 0; i < fl->n; i++)
+		if (fl->roles[i]) {
+			v[n].name = fl->local[i];
+			v[n++].role = fl->roles[i];
+		}
+	if (n == 0)
+		printf("roles: no folder marked \\Sent, \\Drafts, \\Junk, \\Trash or \\Archive%s: "
+		       "no roles mapped\n",
+		       special ? "" : " (the server announces no SPECIAL-USE)");
+	if (import_roles_give(st, account, v, n) < 0)
+		rc = -1;
+	free(v);
+	if (subscribed && import_subscribe(st, account, (const char *const *)sb->local, sb->n) < 0)
+		rc = -1;
+	if (sb->others)
+		printf("%u subscriptions in other users' or shared namespaces left out\n",
+		       sb->others);
+	return rc;
 }
 
 /* imap[s]://USER@HOST[:PORT]: 0 or -1. USER may hold '@' (taken up to the
@@ -275,13 +470,6 @@ static int parse_url(const char *url, int *tls, char *user, size_t usz, char *ho
 	return 0;
 }
 
-/* Fails the migration: prints why and returns 1. */
-static int fail(const char *what, const char *why)
-{
-	fprintf(stderr, "tern: %s%s%s\n", what, why && why[0] ? ": " : "", why ? why : "");
-	return 1;
-}
-
 int cli_migrate(const struct config *cfg, int argc, char **argv)
 {
 	const char *email = NULL, *from = NULL, *pwfile = NULL, *sieve_port = "4190";
@@ -289,7 +477,7 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	int tls, sieve = 0, rc = 0;
 	unsigned tag = 0;
 	struct imapr_ns ns;
-	struct folders fl = {0};
+	struct listing fl = {.kind = LISTING_FOLDERS}, sb = {.kind = LISTING_LSUB};
 	struct store *st = NULL;
 
 	for (int i = 0; i < argc; i++) {
@@ -299,15 +487,17 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 			pwfile = argv[++i];
 		else if (strcmp(argv[i], "--sieve") == 0)
 			sieve = 1;
-		else if (strcmp(argv[i], "--sieve-port") == 0 && i + 1 < argc && argv[i + 1][0] >= '1' &&
-		         argv[i + 1][0] <= '9' && strtoul(argv[i + 1], NULL, 10) <= 65535)
+		else if (strcmp(argv[i], "--sieve-port") == 0 && i + 1 < argc &&
+		         argv[i + 1][0] >= '1' && argv[i + 1][0] <= '9' &&
+		         strtoul(argv[i + 1], NULL, 10) <= 65535)
 			sieve = 1, sieve_port = argv[++i];
 		else if (argv[i][0] != '-' && !email)
 			email = argv[i];
 		else
 			goto usage;
 	}
-	if (!email || !from || parse_url(from, &tls, user, sizeof user, host, sizeof host, port, sizeof port))
+	if (!email || !from ||
+	    parse_url(from, &tls, user, sizeof user, host, sizeof host, port, sizeof port))
 		goto usage;
 	if (pwfile) {
 		FILE *f = fopen(pwfile, "r");
@@ -338,7 +528,8 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		rc = fail(err, NULL);
 		goto out;
 	}
-	if (cli_client_response(s, &resp, LINE_MAX_, MSG_MAX) != 0 || strncmp(buf_data(&resp), "* OK", 4) != 0) {
+	if (cli_client_response(s, &resp, LINE_MAX_, MSG_MAX) != 0 ||
+	    strncmp(buf_data(&resp), "* OK", 4) != 0) {
 		rc = fail("no greeting from the server", cli_client_error(s));
 		goto out;
 	}
@@ -362,7 +553,8 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		rc = fail("the server refuses LOGIN without TLS and offers no STARTTLS", NULL);
 		goto out;
 	} else if (!tls) {
-		fprintf(stderr, "tern: warning: the server offers no STARTTLS: the password goes in clear text\n");
+		fprintf(stderr, "tern: warning: the server offers no STARTTLS: the password goes "
+		                "in clear text\n");
 	}
 	if (cli_client_quote(user, q1, sizeof q1) || cli_client_quote(pw, q2, sizeof q2)) {
 		rc = fail("user or password cannot be sent", NULL);
@@ -378,9 +570,12 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	/* NAMESPACE may be announced only after LOGIN: ask, a BAD is fine. */
 	memset(&ns, 0, sizeof ns);
-	if (src_cmd(s, &tag, "NAMESPACE", ns_cb, &ns, &resp, err, sizeof err) == 0 && ns.n[0] + ns.n[1] + ns.n[2])
-		fl.ns = &ns;
-	if (src_cmd(s, &tag, "LIST \"\" \"*\"", list_cb, &fl, &resp, err, sizeof err) != 0) {
+	if (src_cmd(s, &tag, "NAMESPACE", ns_cb, &ns, &resp, err, sizeof err) == 0 &&
+	    ns.n[0] + ns.n[1] + ns.n[2])
+		fl.ns = sb.ns = &ns;
+	int special, subscribed;
+	if (src_lists(s, &tag, &caps, &fl, &sb, &special, &subscribed, &resp, err, sizeof err) !=
+	    0) {
 		rc = fail("LIST failed", err);
 		goto out;
 	}
@@ -392,10 +587,12 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	int pre = put_mailboxes(st, email, &fl, special, &sb, subscribed);
 	int irc = 0;
 	for (size_t i = 0; i < fl.n && irc == 0 && !import_fatal(im); i++) {
 		struct fetch_ctx fc = {im, 0};
-		if (cli_client_quote(fl.names[i], q1, sizeof q1) || import_mailbox(im, fl.local[i]) != 0) {
+		if (cli_client_quote(fl.names[i], q1, sizeof q1) ||
+		    import_mailbox(im, fl.local[i]) != 0) {
 			irc = -1;
 			break;
 		}
@@ -404,8 +601,8 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 			fprintf(stderr, "tern: skipping %s: %s\n", fl.names[i], err);
 			continue;
 		}
-		if (src_cmd(s, &tag, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])", fetch_cb, &fc, &resp,
-		            err, sizeof err) != 0) {
+		if (src_cmd(s, &tag, "UID FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[])", fetch_cb,
+		            &fc, &resp, err, sizeof err) != 0) {
 			fprintf(stderr, "tern: fetching %s failed: %s\n", fl.names[i], err);
 			irc = -1;
 		}
@@ -413,17 +610,15 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	src_cmd(s, &tag, "LOGOUT", NULL, NULL, &resp, err, sizeof err);
 	rc = import_end(im, email, irc);
+	if (pre != 0)
+		rc = 1;
 	if (sieve && migrate_sieve(st, email, host, sieve_port, cli_client_tls(s), user, pw) != 0)
 		rc = 1;
 out:
 	explicit_bzero(pw, sizeof pw);
 	store_close(&st);
-	for (size_t i = 0; i < fl.n; i++) {
-		free(fl.names[i]);
-		free(fl.local[i]);
-	}
-	free(fl.names);
-	free(fl.local);
+	listing_free(&fl);
+	listing_free(&sb);
 	cli_client_close(&s);
 	buf_free(&resp);
 	buf_free(&caps);

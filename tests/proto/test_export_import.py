@@ -282,6 +282,32 @@ def imap_lines(m, *args):
     return [x.decode() for x in lines if x]
 
 
+def jmap_state(srv, user, pw):
+    """JMAP's view of an account's mailboxes: ({full name: role} of those
+    with one, {full names subscribed})."""
+    from jmapc import Jmap
+    _, g = Jmap(srv, user, pw).one("Mailbox/get", {"properties": ["name", "role",
+                                                                   "isSubscribed", "parentId"]})
+    by_id = {x["id"]: x for x in g["list"]}
+
+    def full(x):
+        return (full(by_id[x["parentId"]]) + "/" if x["parentId"] else "") + x["name"]
+    return ({full(x): x["role"] for x in g["list"] if x["role"]},
+            {full(x) for x in g["list"] if x["isSubscribed"]})
+
+
+def imap_state(srv, user, pw):
+    """IMAP's view: the replies of LIST (SPECIAL-USE), LIST (SUBSCRIBED)
+    and LSUB."""
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx())
+    m.login(user, pw)
+    special = imap_lines(m, "LIST", "(SPECIAL-USE)", '""', '"*"')
+    subscribed = imap_lines(m, "LIST", "(SUBSCRIBED)", '""', '"*"')
+    lsub = imap_lines(m, "LSUB", '""', '"*"')
+    m.logout()
+    return special, subscribed, lsub
+
+
 def test_export_import_roles_subscriptions():
     """Each mailbox's role (special-use) and every subscribed name, one
     without a mailbox too, go into account.json and come back with
@@ -332,25 +358,6 @@ def test_export_import_roles_subscriptions():
         assert "Gone/Folder" in acct["subscriptions"] and "Drafts" not in acct["subscriptions"], acct
         with open(os.path.join(out, BOB, "subscriptions")) as f:
             assert "Gone/Folder\n" in f.read()
-
-        def jmap_state(srv, user, pw):
-            _, g = Jmap(srv, user, pw).one("Mailbox/get", {"properties": ["name", "role",
-                                                                           "isSubscribed", "parentId"]})
-            by_id = {x["id"]: x for x in g["list"]}
-
-            def full(x):
-                return (full(by_id[x["parentId"]]) + "/" if x["parentId"] else "") + x["name"]
-            return ({full(x): x["role"] for x in g["list"] if x["role"]},
-                    {full(x) for x in g["list"] if x["isSubscribed"]})
-
-        def imap_state(srv, user, pw):
-            m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=ctx())
-            m.login(user, pw)
-            special = imap_lines(m, "LIST", "(SPECIAL-USE)", '""', '"*"')
-            subscribed = imap_lines(m, "LIST", "(SUBSCRIBED)", '""', '"*"')
-            lsub = imap_lines(m, "LSUB", '""', '"*"')
-            m.logout()
-            return special, subscribed, lsub
 
         # A fresh account on another server, from the mbox archive: every
         # role as it was; the default Sent, Junk and Trash stay, empty and

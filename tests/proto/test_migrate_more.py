@@ -5,14 +5,18 @@ not verify), Courier-style names (personal namespace "INBOX.", "."
 separator) taken off so INBOX.Work.Deep becomes Work/Deep, a public
 namespace's folders left out, and --sieve copying Sieve scripts over
 ManageSieve (STARTTLS too) with the active one made active, and a script
-tern cannot run reported, not stored."""
+tern cannot run reported, not stored. Also: the source's special-use
+roles and subscriptions brought over, from servers with and without
+SPECIAL-USE and LSUB (an ImapFilter proxy plays the older ones)."""
 import imaplib
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import dovecot_peer
@@ -263,4 +267,215 @@ def test_import_mbox_upload_from_web_admin():
         st, _, lst = a.call("GET", "/jobs")
         assert [x["kind"] for x in lst["jobs"]] == ["import", "import"], lst
     finally:
+        s.cleanup()
+
+
+USE_ATTRS = {b"\\sent", b"\\drafts", b"\\junk", b"\\trash", b"\\archive", b"\\all",
+             b"\\flagged"}
+
+
+class ImapFilter:
+    """A loopback proxy in front of a plain-IMAP Dovecot that plays an
+    older or stricter server: the capabilities in strip are taken off
+    what it announces, each command in refuse reaches Dovecot under
+    another name, so it is answered BAD (an IMAP4rev2-only server without
+    LSUB), and with unmarked=True LIST carries no special-use attributes
+    (a server from before RFC 6154)."""
+
+    def __init__(self, upstream, strip=(), refuse=(), unmarked=False):
+        self.upstream, self.strip, self.refuse = upstream, strip, refuse
+        self.unmarked = unmarked
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pump, args=(c, u, self._command), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, self._response), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, fix):
+        try:
+            for line in src.makefile("rb"):
+                dst.sendall(fix(line))
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _command(self, line):
+        w = line.split(b" ", 2)
+        if len(w) > 1 and w[1].upper().decode(errors="replace") in self.refuse:
+            w[1] = b"X" + w[1]
+        return b" ".join(w)
+
+    def _response(self, line):
+        if line.startswith(b"* CAPABILITY ") or b"[CAPABILITY " in line:
+            for c in self.strip:
+                line = re.sub(rb"(?i) " + re.escape(c.encode()) + rb"(?=[ \]\r])", b"", line)
+        m = re.match(rb"(\* LIST \()([^)]*)(\).*)", line, re.S)
+        if self.unmarked and m:
+            attrs = [a for a in m.group(2).split() if a.lower() not in USE_ATTRS]
+            line = m.group(1) + b" ".join(attrs) + m.group(3)
+        return line
+
+    def close(self):
+        self.sock.close()
+
+
+# Exchange's names, a Courier-style namespace ("INBOX.", "."): each
+# special-use folder in Dovecot's own configuration, as
+# conf.d/15-mailboxes.conf does it.
+SPECIAL = """\
+namespace inbox {
+  mailbox "Sent Items" {
+    special_use = \\Sent
+  }
+  mailbox "Deleted Items" {
+    special_use = \\Trash
+  }
+  mailbox Spam {
+    special_use = \\Junk
+  }
+  mailbox Drafts {
+    special_use = \\Drafts
+  }
+}
+"""
+
+
+def test_migrate_roles_subscriptions():
+    """tern migrate gives the source's special-use folders their roles
+    (RFC 6154) and subscribes its subscriptions, names translated as the
+    folders are: "INBOX.Sent Items" (\\Sent) becomes the sent mailbox
+    "Sent Items", decided before the mail, so the empty default Sent gives
+    it up even though the source's plain "Sent" fills it; an account whose
+    Sent already held mail keeps it. LIST (SPECIAL-USE), LIST
+    (SUBSCRIBED), LSUB and JMAP Mailbox/get show it; a second run changes
+    nothing; nothing is unsubscribed. A server that does not announce
+    SPECIAL-USE but marks folders in its plain LIST (RFC 6154 §2) has them
+    taken; one that marks none gets no roles mapped (the output says so);
+    one that refuses LSUB is asked LIST (SUBSCRIBED), and without
+    LIST-EXTENDED the mail is still copied and a warning says the
+    subscriptions were not."""
+    if not dovecot_peer.available():
+        return "skip"
+    from test_export_import import imap_state, jmap_state
+    DAVE, ERIN = "dave@example.test", "erin@example.test"
+    s = Server(accounts=[(BOB, BOB_PW), (CAROL, CAROL_PW), (DAVE, "dave-pw-1"),
+                         (ERIN, "erin-pw-1")], imap=True, http=True)
+    proxies = []
+    try:
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")], courier=True, extra=SPECIAL) as dc:
+            m = imaplib.IMAP4("127.0.0.1", dc.port)
+            m.login("alice", "alice-pw")
+            folders = {"INBOX": 1, '"INBOX.Sent Items"': 2, '"INBOX.Deleted Items"': 1,
+                       "INBOX.Spam": 1, "INBOX.Drafts": 1, "INBOX.Sent": 1,
+                       "INBOX.Work.Deep": 1, "INBOX.Entw&APw-rfe": 0}
+            k = 0
+            for f, n in folders.items():
+                if f != "INBOX":
+                    assert m.create(f)[0] == "OK", f
+                for _ in range(n):
+                    assert m.append(f, None, None, msg(k, "kept"))[0] == "OK", f
+                    k += 1
+            # Subscribed: a special-use folder, a deep one, a non-ASCII
+            # one and a name whose folder is gone; Spam is not.
+            assert m.create("INBOX.Gone")[0] == "OK"
+            for f in ('"INBOX.Sent Items"', "INBOX.Work.Deep", "INBOX.Entw&APw-rfe", "INBOX.Gone"):
+                assert m.subscribe(f)[0] == "OK", f
+            assert m.delete("INBOX.Gone")[0] == "OK"
+            typ, lsub = m.lsub()
+            assert any(x.endswith(b"INBOX.Gone") for x in lsub), lsub
+            m.logout()
+
+            def migrate(account, port):
+                return s.cli("migrate", account, "--from", "imap://alice@127.0.0.1:%d" % port,
+                             input="alice-pw\n", check=False)
+
+            r = migrate(BOB, dc.port)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            assert b"%d imported" % k in r.stdout, r.stdout
+            for role, name in (("sent", "Sent Items"), ("trash", "Deleted Items"), ("junk", "Spam")):
+                assert b'roles: %s moved to "%s" from' % (role.encode(), name.encode()) in r.stdout, \
+                    r.stdout
+            assert b"roles: 3 given" in r.stdout, r.stdout
+            assert b"subscriptions: 4 names subscribed" in r.stdout, r.stdout
+            roles, subs = jmap_state(s, BOB, BOB_PW)
+            assert roles == {"INBOX": "inbox", "Sent Items": "sent", "Deleted Items": "trash",
+                             "Spam": "junk", "Drafts": "drafts", "Archive": "archive"}, roles
+            assert {"Sent Items", "Work/Deep", "Entwürfe"} <= subs, subs
+            assert "Spam" not in subs, subs
+            special, subscribed, lsub = imap_state(s, BOB, BOB_PW)
+            for attr, name in (("\\Sent", '"Sent Items"'), ("\\Trash", '"Deleted Items"'),
+                               ("\\Junk", "Spam"), ("\\Drafts", "Drafts")):
+                assert any(x.endswith(" " + name) and attr in x for x in special), (attr, special)
+            assert not any(x.endswith((" Sent", " Trash", " Junk")) for x in special), special
+            for name in ('"Sent Items"', "Work/Deep", "Entw&APw-rfe", "Gone"):
+                assert any(x.endswith(" " + name) for x in subscribed), (name, subscribed)
+                assert any(x.endswith(" " + name) for x in lsub), (name, lsub)
+            assert any(x.endswith(" Gone") and "\\NonExistent" in x for x in subscribed), subscribed
+            got = folder_counts(s.imaps_port, BOB, BOB_PW)
+            assert got["Sent Items"] == 2 and got["Sent"] == 1 and got["Deleted Items"] == 1, got
+            # Again: nothing new, nothing moves, the same state.
+            r = migrate(BOB, dc.port)
+            assert r.returncode == 0 and b"0 imported" in r.stdout, (r.stdout, r.stderr)
+            assert b"moved" not in r.stdout and b"given" not in r.stdout, r.stdout
+            assert jmap_state(s, BOB, BOB_PW) == (roles, subs)
+
+            # Carol's Sent holds her mail: it stays her sent mailbox; the
+            # unused default Trash and Junk give theirs up.
+            t = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port,
+                                  ssl_context=ssl._create_unverified_context())
+            t.login(CAROL, CAROL_PW)
+            assert t.append("Sent", None, None, b"Subject: mine\r\n\r\nsent\r\n")[0] == "OK"
+            t.logout()
+            r = migrate(CAROL, dc.port)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            assert b'"Sent Items" comes without role sent: "Sent" keeps it' in r.stderr, r.stderr
+            roles, _ = jmap_state(s, CAROL, CAROL_PW)
+            assert roles.get("Sent") == "sent" and "Sent Items" not in roles, roles
+            assert roles.get("Deleted Items") == "trash" and roles.get("Spam") == "junk", roles
+
+            # No SPECIAL-USE announced, the folders marked in plain LIST
+            # all the same; LSUB refused: LIST (SUBSCRIBED).
+            p = ImapFilter(dc.port, strip=("SPECIAL-USE",), refuse=("LSUB",))
+            proxies.append(p)
+            r = migrate(DAVE, p.port)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            assert b"%d imported" % k in r.stdout, r.stdout
+            assert b"roles: 3 given" in r.stdout, r.stdout
+            assert b"subscriptions: 4 names subscribed" in r.stdout, (r.stdout, r.stderr)
+            roles, subs = jmap_state(s, DAVE, "dave-pw-1")
+            assert roles.get("Sent Items") == "sent" and "Sent" not in roles, roles
+            assert {"Sent Items", "Work/Deep", "Entwürfe"} <= subs, subs
+            lsub = imap_state(s, DAVE, "dave-pw-1")[2]
+            assert any(x.endswith(" Gone") for x in lsub), lsub
+            # No marks, no LSUB, no LIST-EXTENDED: no roles mapped and the
+            # output says so; the mail still comes, with a warning.
+            p = ImapFilter(dc.port, strip=("SPECIAL-USE", "LIST-EXTENDED"), refuse=("LSUB",),
+                           unmarked=True)
+            proxies.append(p)
+            r = migrate(ERIN, p.port)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            assert b"%d imported" % k in r.stdout, r.stdout
+            assert b"(the server announces no SPECIAL-USE): no roles mapped" in r.stdout, r.stdout
+            assert b"warning: subscriptions not copied" in r.stderr, r.stderr
+            roles, subs = jmap_state(s, ERIN, "erin-pw-1")
+            assert roles.get("Sent") == "sent" and "Sent Items" not in roles, roles
+            assert "Sent Items" not in subs and "Work/Deep" not in subs, subs
+    finally:
+        for p in proxies:
+            p.close()
         s.cleanup()
