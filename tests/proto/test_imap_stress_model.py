@@ -1,0 +1,383 @@
+"""Many IMAP sessions at random on the same two mailboxes, every response
+checked by imap_model.py (the rules are listed there), in the spirit of
+imaptest's stress mode.
+
+Six sessions of one account (one plain IMAP4rev1, one with QRESYNC, the
+others with CONDSTORE) each send up to 1500 random commands: APPEND,
+FETCH of flags, envelope, size and body, STORE and UID STORE +/-FLAGS
+(\\Deleted too), EXPUNGE and UID EXPUNGE, SEARCH and UID SEARCH, COPY and
+MOVE by sequence number and by UID, NOOP, CHECK, SELECT, EXAMINE,
+STATUS, IDLE. Then all quiet, every session after a NOOP must hold the
+same UIDs and flags as the others on its mailbox and as a new session,
+every FLAGS seen must be one the commands sent allow, every session can
+LOGOUT, and the server is still running.
+
+TERN_STRESS_SEED picks the seed (printed on failure so a run repeats);
+TERN_STRESS_STEPS (default 1500 commands a session) and
+TERN_STRESS_SECONDS (default 30, a cap) make a longer soak;
+TERN_STRESS_DOVECOT=1 runs the same checker against a private Dovecot
+too (as root, where dovecot-imapd is installed), to check the checker.
+"""
+import os
+import random
+import re
+import threading
+import time
+import traceback
+
+import dovecot_peer
+from imap_model import ANY, FLAGS, ModelError, Session, World, uid_set
+from test_imap import BOB, BOB_PW, srv
+
+BOXES = ["INBOX", "Stress2"]
+NSESSIONS = 6
+
+
+def text_of(tag):
+    return ("From: Alice <alice@remote.test>\r\nTo: bob@example.test\r\n"
+            "Subject: Stress %s\r\nMessage-ID: <%s@stress.test>\r\n"
+            "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\n\r\nBody of %s.\r\n%s" % (
+                tag, tag, tag, "more text\r\n" * (len(tag) % 5))).encode()
+
+
+class Client:
+    """One session and its random commands."""
+
+    def __init__(self, world, name, connect, rnd, enable):
+        self.world, self.name, self.rnd = world, name, rnd
+        self.s = connect(name, enable)
+        self.n = 0
+
+    def removed(self, box, uids):
+        with self.world.lock:
+            return any((box, u) in self.world.may_remove for u in uids)
+
+    def may_no_for(self, uids):
+        """A NO to FETCH, STORE, COPY or MOVE is allowed when another session
+        may have expunged one of the messages: RFC 2180 §4.1.2 "the server
+        MAY return ... a tagged NO" for FETCH of an expunged message, §4.2.2
+        likewise for STORE, §4.4.1 for COPY, and RFC 9051 §7.1 defines
+        [EXPUNGEISSUED] for it."""
+        box = self.s.box
+        return lambda text: self.removed(box, uids)
+
+    def append(self, box):
+        w, s, r = self.world, self.s, self.rnd
+        self.n += 1
+        tag = "%s-%d" % (self.name, self.n)
+        text = text_of(tag)
+        flags = [f for f in FLAGS if r.random() < 0.2]
+        with w.lock:
+            w.texts[tag] = text
+        _, tagged = s.cmd("APPEND %s (%s)" % (box, " ".join(flags)), literal=text,
+                          kind="APPEND", changes=[box])
+        m = re.search(r"\[APPENDUID (\d+) (\d+)\]", tagged)
+        if not m:
+            s.fail("APPEND without APPENDUID (RFC 4315 §3)")
+        uv, uid = int(m.group(1)), int(m.group(2))
+        done = s.done
+        with w.lock:
+            if w.uidvalidity.setdefault(box, uv) != uv:
+                s.fail("APPENDUID UIDVALIDITY %d, mailbox has %d" % (uv, w.uidvalidity[box]))
+            if uid <= done["snap_uid"].get(box, 0) or (box, uid) in w.origin:
+                s.fail("APPENDUID %d not new (UID %d seen before)" % (
+                    uid, done["snap_uid"].get(box, 0)))
+            w.max_uid[box] = max(w.max_uid.get(box, 0), uid)
+            w.born(box, uid, tag, set(f.lower() for f in flags), done["ts"], s.last_end, s.name)
+        return box, uid
+
+    def copy(self, move):
+        w, s, r = self.world, self.s, self.rnd
+        known = s.known()
+        if not known or s.readonly and move:
+            return
+        dest = r.choice([b for b in BOXES if b != s.box])
+        if r.random() < 0.5:
+            uids = sorted(r.sample(known, r.randint(1, min(3, len(known)))))
+            what = "UID %s %s %s" % ("MOVE" if move else "COPY", ",".join(map(str, uids)), dest)
+            seq = False
+        else:
+            n = r.randint(1, len(s.view))
+            uids = [s.view[n - 1]]
+            what = "%s %d %s" % ("MOVE" if move else "COPY", n, dest)
+            seq = True
+        if move:
+            with w.lock:
+                for u in uids:
+                    w.removable(s.box, u, w.now())
+        box = s.box
+        out, tagged = s.cmd(what, kind="MOVE" if move else "COPY",
+                            may_no=self.may_no_for(uids),
+                            changes=[dest, box] if move else [dest])
+        done = s.done
+        found = re.findall(r"\[COPYUID (\d+) (\S+) (\S+)\]", tagged + " ".join(t for t, _ in out))
+        if not found:
+            if done["status"] == "OK" and not self.removed(box, uids) and not seq:
+                s.fail("%s OK without COPYUID (RFC 4315 §3)" % what)
+            return
+        if len(found) > 1:
+            s.fail("more than one COPYUID")
+        uv, src, dst = int(found[0][0]), uid_set(found[0][1]), uid_set(found[0][2])
+        if len(src) != len(dst) or not set(src) <= set(uids):
+            s.fail("COPYUID %r -> %r for %r" % (src, dst, uids))
+        if len(set(dst)) != len(dst):
+            s.fail("COPYUID new UIDs %r repeat" % dst)
+        with w.lock:
+            if w.uidvalidity.setdefault(dest, uv) != uv:
+                s.fail("COPYUID UIDVALIDITY %d, %s has %d" % (uv, dest, w.uidvalidity[dest]))
+            for su, du in zip(src, dst):
+                if du <= done["snap_uid"].get(dest, 0) or (dest, du) in w.origin:
+                    s.fail("COPYUID UID %d in %s not new" % (du, dest))
+                w.born(dest, du, (box, su), ANY, done["ts"], s.last_end, s.name)
+                w.max_uid[dest] = max(w.max_uid.get(dest, 0), du)
+
+    def store(self):
+        s, r = self.s, self.rnd
+        known = s.known()
+        if not known or s.readonly:
+            return
+        flag = r.choice(FLAGS + ["\\Deleted"])
+        val = r.random() < (0.6 if flag != "\\Deleted" else 0.5)
+        silent = ".SILENT" if r.random() < 0.2 else ""
+        if r.random() < 0.5:
+            n = r.randint(1, len(s.view))
+            if r.random() < 0.3 and n < len(s.view):
+                rng, uids = "%d:%d" % (n, n + 1), s.view[n - 1:n + 1]
+            else:
+                rng, uids = str(n), [s.view[n - 1]]
+            what, seq = "STORE %s" % rng, True
+        else:
+            uids = sorted(r.sample(known, r.randint(1, min(3, len(known)))))
+            what, seq = "UID STORE %s" % ",".join(map(str, uids)), False
+        unch, ops = "", [(u, flag, val) for u in uids]
+        if s.condstore and r.random() < 0.2:
+            # UNCHANGEDSINCE 1 fails for every message (each has a MODSEQ
+            # above 1 by then); 10^9 passes for all.
+            unch = " (UNCHANGEDSINCE %d)" % (r.choice([1, 10 ** 9]))
+            if unch == " (UNCHANGEDSINCE 1)":
+                ops = []
+        _, tagged = s.cmd("%s%s %sFLAGS%s (%s)" % (what, unch, "+" if val else "-", silent, flag),
+                          kind="STORE" if seq else "UID STORE", seq=seq,
+                          may_no=self.may_no_for(uids), ops=ops, shows=not silent)
+        if unch and not ops:
+            # RFC 7162 §3.1.3: every message whose MODSEQ is above
+            # UNCHANGEDSINCE is named in MODIFIED (sequence numbers for
+            # STORE, UIDs for UID STORE) and left alone.
+            m = re.search(r"\[MODIFIED (\S+)\]", tagged)
+            named = set(uid_set(m.group(1))) if m else set()
+            want = set(int(x) for x in rng.split(":")) if seq else set(uids)
+            want = {x for x, u in zip(sorted(want), uids) if not self.removed(s.box, [u])}
+            if not want <= named:
+                s.fail("UNCHANGEDSINCE 1 left %r out of MODIFIED" % sorted(want - named))
+
+    def fetch(self):
+        s, r = self.s, self.rnd
+        if not s.view:
+            return
+        items = r.choice(["FLAGS", "UID FLAGS", "ENVELOPE", "RFC822.SIZE", "BODY.PEEK[]",
+                          "ENVELOPE RFC822.SIZE FLAGS", "BODY.PEEK[] RFC822.SIZE"])
+        if s.condstore and "FLAGS" in items and r.random() < 0.5:
+            items += " MODSEQ"
+        n = r.randint(1, len(s.view))
+        rng = r.choice(["%d" % n, "%d:*" % n, "1:*"])
+        if r.random() < 0.5:
+            uids = [u for u in s.view[n - 1:] if u is not None] if "*" in rng else [s.view[n - 1]]
+            if rng == "1:*":
+                uids = s.known()
+            s.cmd("FETCH %s (%s)" % (rng, items), seq=True, may_no=self.may_no_for(uids))
+        else:
+            uids = sorted(r.sample(s.known(), min(len(s.known()), r.randint(1, 3))))
+            if not uids:
+                return
+            s.cmd("UID FETCH %s (%s)" % (",".join(map(str, uids)), items), kind="UID FETCH",
+                  may_no=self.may_no_for(uids))
+
+    def synced_search(self):
+        """NOOP, then UID SEARCH ALL: with nothing in flight that adds or
+        removes messages, it is the view exactly."""
+        w, s = self.world, self.s
+        s.cmd("NOOP")
+        t0 = s.done["ts"]
+        s.learn()
+        s.cmd("UID SEARCH ALL", kind="UID SEARCH")
+        got, t1 = s.done.get("search"), s.last_end
+        with w.lock:
+            quiet = not any(c["ts"] < t1 and (c["te"] is None or c["te"] > t0)
+                            for c in w.changing.get(s.box, []))
+        if got is None:
+            s.fail("UID SEARCH without SEARCH response")
+        if quiet and set(got) != set(s.known()) and None not in s.view:
+            s.fail("UID SEARCH ALL %r, the mailbox holds %r" % (sorted(got), s.known()))
+
+    def step(self):
+        s, r = self.s, self.rnd
+        size = len(s.view or [])
+        ops = ["noop", "check", "fetch", "fetch", "store", "store", "store", "uidexpunge",
+               "expunge", "search", "uidsearch", "synced", "append", "copy", "move",
+               "select", "status", "idle"]
+        if size > 40:
+            ops += ["expunge", "uidexpunge", "move"]
+        if size < 10:
+            ops += ["append"] * 3
+        op = r.choice(ops)
+        s.trace.append("-- %s" % op)
+        box = s.box
+        if op == "noop":
+            s.cmd("NOOP")
+        elif op == "check":
+            s.cmd("CHECK")
+        elif op == "fetch":
+            self.fetch()
+        elif op == "store":
+            self.store()
+        elif op == "expunge" and not s.readonly:
+            s.cmd("EXPUNGE", changes=[box])
+        elif op == "uidexpunge" and not s.readonly and s.known():
+            uids = sorted(r.sample(s.known(), min(3, len(s.known()))))
+            s.cmd("UID EXPUNGE %s" % ",".join(map(str, uids)), kind="UID EXPUNGE",
+                  changes=[box])
+        elif op == "search":
+            s.cmd(r.choice(["SEARCH ALL", "SEARCH FLAGGED", "SEARCH UNSEEN DELETED",
+                            "SEARCH OR SEEN KEYWORD $Kw1"]), kind="SEARCH", seq=True)
+        elif op == "uidsearch":
+            s.cmd(r.choice(["UID SEARCH ALL", "UID SEARCH DELETED", "UID SEARCH UNFLAGGED"]),
+                  kind="UID SEARCH")
+        elif op == "synced":
+            self.synced_search()
+        elif op == "append":
+            box2, uid = self.append(r.choice(BOXES))
+            if box2 == s.box and s.view is not None:
+                s.learn()
+                with self.world.lock:
+                    gone = (box2, uid) in self.world.may_remove
+                if uid not in s.view and not gone:
+                    s.fail("appended UID %d not in the view after the APPEND" % uid)
+        elif op in ("copy", "move"):
+            self.copy(op == "move")
+        elif op == "select":
+            s.select(r.choice(BOXES), examine=r.random() < 0.2)
+        elif op == "status":
+            other = [b for b in BOXES if b != s.box][0]
+            s.cmd("STATUS %s (MESSAGES UIDNEXT UIDVALIDITY%s)" % (
+                other, " HIGHESTMODSEQ" if s.condstore else ""))
+        elif op == "idle":
+            s.idle(r.random() * 0.3)
+        s.learn()
+
+
+def connect_factory(port, tls, user, pw, world):
+    def connect(name, enable):
+        return Session(world, name, port, user, pw, tls=tls, enable=enable)
+    return connect
+
+
+def run_stress(connect, world, seed, steps, seconds):
+    """Runs the sessions; returns a list of problems (empty: all held)."""
+    rnd = random.Random(seed)
+    setup = connect("setup", "CONDSTORE")
+    setup.cmd("CREATE Stress2")
+    clients = []
+    boot = Client(world, "boot", lambda n, e: setup, random.Random(seed), "CONDSTORE")
+    for i in range(12):
+        boot.append(BOXES[i % 2])
+    enables = [None, "QRESYNC"] + ["CONDSTORE"] * (NSESSIONS - 2)
+    for i in range(NSESSIONS):
+        c = Client(world, "s%d" % i, connect, random.Random(rnd.random()), enables[i])
+        c.s.select(BOXES[i % 2])
+        clients.append(c)
+    errors = []
+    deadline = time.monotonic() + seconds
+
+    def work(c):
+        try:
+            for _ in range(steps):
+                if time.monotonic() > deadline or errors:
+                    break
+                c.step()
+        except Exception:
+            errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        return errors
+    final = set()
+    try:
+        # All quiet: after a NOOP every session on one mailbox holds the
+        # same UIDs and flags, and so does a new session.
+        for c in clients:
+            c.s.cmd("NOOP")
+            c.s.learn()
+        for box in BOXES:
+            fresh = connect("fresh-" + box, None)
+            fresh.select(box)
+            want = [(u, fresh.flags[u]) for u in fresh.view]
+            final |= set((box, u) for u in fresh.view)
+            for c in clients:
+                if c.s.box == box:
+                    got = [(u, c.s.flags.get(u)) for u in c.s.view]
+                    if got != want:
+                        diff = sorted(set(map(repr, got)) ^ set(map(repr, want)))[:20]
+                        c.s.fail("after NOOP the session differs from a new one: %s" % diff)
+            fresh.logout()
+    except ModelError:
+        return [traceback.format_exc()]
+    world.final = final
+    errors += world.check_flags()[:10]
+    errors += world.check_texts()[:10]
+    if not errors:
+        try:
+            for c in clients:
+                c.s.logout()
+            setup.logout()
+        except ModelError:
+            errors.append(traceback.format_exc())
+    return errors
+
+
+def settings():
+    seed = int(os.environ.get("TERN_STRESS_SEED") or random.randrange(10 ** 6))
+    steps = int(os.environ.get("TERN_STRESS_STEPS", "1500"))
+    seconds = float(os.environ.get("TERN_STRESS_SECONDS", "30"))
+    return seed, steps, seconds
+
+
+def report(errors, seed, what, world=None):
+    if errors:
+        if world and os.environ.get("TERN_STRESS_TRACE"):
+            world.dump(os.environ["TERN_STRESS_TRACE"])
+        raise AssertionError("%s: %d problems, seed %d (TERN_STRESS_SEED=%d repeats it)\n%s" % (
+            what, len(errors), seed, seed, "\n".join(errors[:10])))
+
+
+def test_imap_stress_model_sessions_keep_protocol_state():
+    seed, steps, seconds = settings()
+    with srv() as s:
+        world = World(shared_copies=True)
+        t0 = time.monotonic()
+        errors = run_stress(connect_factory(s.imaps_port, True, BOB, BOB_PW, world), world,
+                            seed, steps, seconds)
+        print("seed %d: %d flag changes, %d FLAGS seen, %.1fs" % (
+            seed, world.nops, len(world.obs), time.monotonic() - t0))
+        if s.proc.poll() is not None:
+            errors.append("tern exited with %s" % s.proc.returncode)
+        report(errors, seed, "tern", world)
+
+
+def test_imap_stress_model_dovecot_agrees_with_the_checker():
+    """Only with TERN_STRESS_DOVECOT=1: the same checker against a
+    private Dovecot (a rule Dovecot breaks too is likely the checker's)."""
+    if not os.environ.get("TERN_STRESS_DOVECOT") or not dovecot_peer.available():
+        return "skip"
+    seed, steps, seconds = settings()
+    with dovecot_peer.DovecotPeer([(BOB, BOB_PW)]) as d:
+        world = World()
+        errors = run_stress(connect_factory(d.port, False, BOB, BOB_PW, world), world,
+                            seed, steps, seconds)
+        print("dovecot seed %d: %d flag changes, %d FLAGS seen" % (
+            seed, world.nops, len(world.obs)))
+        report(errors, seed, "dovecot", world)
+
