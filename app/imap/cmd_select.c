@@ -188,16 +188,20 @@ static void recent_claimed(void *arg, int result)
  * then moves the first recent uid to uidnext in the store so no later
  * session sees them recent, EXAMINE only looks. The claim goes to the
  * writer without waiting for its commit: SELECT never waits for an fsync
- * (a client that polls with SELECT after each APPEND would), at the price
- * of two SELECTs within that commit both seeing the same recent messages;
- * a claim lost to a crash leaves them recent for the next SELECT.
+ * (a client that polls with SELECT after each APPEND would); until the
+ * commit the store keeps it noted, taken with the read in one step
+ * (store_mailbox_recent_take()), so no other session, on any loop, sees
+ * the same messages recent. A claim lost to a crash leaves them recent
+ * for the next SELECT.
  */
 static void select_recent(struct imap_session *s, int examine)
 {
 	uint32_t first = 0, next = 0, n = 0;
 
-	if (store_mailbox_recent(imap_store, s->account, s->view.mailbox, &first, &next) ==
-	    STORE_OK) {
+	int r = examine ? store_mailbox_recent(imap_store, s->account, s->view.mailbox, &first, &next)
+			: store_mailbox_recent_take(imap_store, s->account, s->view.mailbox, &first,
+						    &next);
+	if (r == STORE_OK) {
 		s->view.recent[0][0] = first;
 		s->view.recent[0][1] = next;
 		s->view.nrecent = first != next;
@@ -224,6 +228,15 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 	    first == next)
 		return 0;
 	uint32_t *last = v->nrecent ? v->recent[v->nrecent - 1] : NULL;
+	if (!(last && first <= last[1]) && v->nrecent >= IMAP_VIEW_RECENT_RUNS)
+		return 0; /* no run left: left recent for a later session */
+	/* Read again and noted in one step, so that no session on another
+	 * loop takes the same ones meanwhile (store_mailbox_recent_take()). */
+	if (!v->readonly &&
+	    (store_mailbox_recent_take(imap_store, s->account, v->mailbox, &first, &next) !=
+		     STORE_OK ||
+	     first == next))
+		return 0;
 	if (last && first <= last[1]) {
 		/* our own claim may not be committed yet: the same run grows */
 		if (next > last[1])
@@ -234,8 +247,17 @@ int imap_select_recent_sync(struct imap_session *s, uint32_t last_uid, struct bu
 		v->recent[v->nrecent][0] = first;
 		v->recent[v->nrecent][1] = next;
 		v->nrecent++;
+	} else if (v->readonly) {
+		return 0;
 	} else {
-		return 0; /* left recent for a later session */
+		/* Taken (the first read said there was room) but no run left:
+		 * the claim must go on so that its note is dropped, and nobody
+		 * shows these \Recent. Rare: it needs another session's claim
+		 * between the two reads. */
+		struct recent_claim *c = xmalloc(sizeof(*c));
+		store_mailbox_claim_recent_async(imap_store, s->loop, s->account, v->mailbox, 1,
+						 next, &c->first, &c->next, recent_claimed, c);
+		return 0;
 	}
 	if (!v->readonly) {
 		struct recent_claim *c = xmalloc(sizeof(*c));

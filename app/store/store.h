@@ -570,6 +570,17 @@ int store_mailbox_find(struct store *st, uint32_t account, const char *name, uin
  */
 int store_mailbox_recent(struct store *st, uint32_t account, uint32_t mailbox,
 			 uint32_t *first_r, uint32_t *uidnext_r);
+/*
+ * As store_mailbox_recent(), and the messages from *first_r to *uidnext_r
+ * become the caller's: the read and the note of the claim are one step
+ * for every loop thread, so two sessions told of the same new message at
+ * once do not both show it \Recent. The caller then makes the claim
+ * lasting with store_mailbox_claim_recent_async(claim 1, upto *uidnext_r).
+ * Caveat: with more than STORE_RECENT_CLAIMS mailboxes being claimed at
+ * once the note may not be kept, and the old race is back for them.
+ */
+int store_mailbox_recent_take(struct store *st, uint32_t account, uint32_t mailbox,
+			      uint32_t *first_r, uint32_t *uidnext_r);
 struct store_mailbox_info {
 	uint32_t id;
 	const char *name;

@@ -590,9 +590,9 @@ void store_email_keywords_async(struct store *st, struct loop *loop, uint32_t ac
  * without it, two sessions told of the same new message within one
  * commit both showed it \Recent.
  */
-static void claim_note(struct store *st, uint32_t account, uint32_t mailbox, uint32_t upto)
+static void claim_note_locked(struct store *st, uint32_t account, uint32_t mailbox,
+			      uint32_t upto)
 {
-	pthread_mutex_lock(&st->recent_mu);
 	unsigned i;
 	for (i = 0; i < st->nrecent_claims; i++)
 		if (st->recent_claims[i].account == account && st->recent_claims[i].mailbox == mailbox)
@@ -604,6 +604,12 @@ static void claim_note(struct store *st, uint32_t account, uint32_t mailbox, uin
 		st->recent_claims[i] = (struct store_recent_claim){ account, mailbox, upto };
 		st->nrecent_claims++;
 	}
+}
+
+static void claim_note(struct store *st, uint32_t account, uint32_t mailbox, uint32_t upto)
+{
+	pthread_mutex_lock(&st->recent_mu);
+	claim_note_locked(st, account, mailbox, upto);
 	pthread_mutex_unlock(&st->recent_mu);
 }
 
@@ -614,24 +620,79 @@ static void claim_forget(struct store *st, uint32_t account, uint32_t mailbox, u
 	for (unsigned i = 0; i < st->nrecent_claims; i++) {
 		struct store_recent_claim *c = &st->recent_claims[i];
 		if (c->account == account && c->mailbox == mailbox) {
-			if (c->upto <= upto)
+			if (c->upto <= upto) {
 				*c = st->recent_claims[--st->nrecent_claims];
+				st->recent_forgets++;
+			}
 			break;
 		}
 	}
 	pthread_mutex_unlock(&st->recent_mu);
 }
 
-uint32_t store_recent_pending(struct store *st, uint32_t account, uint32_t mailbox)
+static uint32_t recent_pending_locked(struct store *st, uint32_t account, uint32_t mailbox)
 {
-	uint32_t upto = 0;
-
-	pthread_mutex_lock(&st->recent_mu);
 	for (unsigned i = 0; i < st->nrecent_claims; i++)
 		if (st->recent_claims[i].account == account && st->recent_claims[i].mailbox == mailbox)
-			upto = st->recent_claims[i].upto;
+			return st->recent_claims[i].upto;
+	return 0;
+}
+
+uint32_t store_recent_pending(struct store *st, uint32_t account, uint32_t mailbox)
+{
+	pthread_mutex_lock(&st->recent_mu);
+	uint32_t upto = recent_pending_locked(st, account, mailbox);
 	pthread_mutex_unlock(&st->recent_mu);
 	return upto;
+}
+
+/*
+ * Two sessions on two loop threads told of the same new message used to
+ * read the recent range (store_mailbox_recent()) and only then note their
+ * claims, so both could read it unclaimed and both show it \Recent (RFC
+ * 3501 §2.3.2: one session only). Here the pending claims are read and
+ * ours noted under one hold of recent_mu. The mailbox record is read
+ * outside it (a read transaction under recent_mu would order the locks
+ * against store_mailbox_list(), which takes recent_mu inside one); a
+ * claim dropped meanwhile may be committed after our snapshot began,
+ * so then the record is read again.
+ */
+int store_mailbox_recent_take(struct store *st, uint32_t account, uint32_t mailbox,
+			      uint32_t *first_r, uint32_t *uidnext_r)
+{
+	for (int tries = 0;; tries++) {
+		pthread_mutex_lock(&st->recent_mu);
+		uint64_t forgets = st->recent_forgets;
+		pthread_mutex_unlock(&st->recent_mu);
+
+		struct mbox_rec m;
+		MDB_txn *txn;
+		if (store_rd_begin(st, &txn) != 0)
+			return STORE_ETEMP;
+		int rc = mbox_get(txn, st, account, mailbox, &m);
+		store_rd_end(st, txn);
+		if (rc == MDB_NOTFOUND)
+			return STORE_ENOTFOUND;
+		if (rc)
+			return STORE_ETEMP;
+
+		pthread_mutex_lock(&st->recent_mu);
+		/* Bounded: a mailbox claimed without pause by other sessions
+		 * ends with the range as last read, as before this function. */
+		if (st->recent_forgets != forgets && tries < 8) {
+			pthread_mutex_unlock(&st->recent_mu);
+			continue;
+		}
+		uint32_t upto = recent_pending_locked(st, account, mailbox);
+		if (upto > m.uidnext)
+			upto = m.uidnext;
+		*first_r = upto > m.first_recent ? upto : m.first_recent;
+		*uidnext_r = m.uidnext;
+		if (*first_r != m.uidnext)
+			claim_note_locked(st, account, mailbox, m.uidnext);
+		pthread_mutex_unlock(&st->recent_mu);
+		return STORE_OK;
+	}
 }
 
 struct recent_async {

@@ -202,6 +202,9 @@ struct store {
 	pthread_mutex_t recent_mu;
 	struct store_recent_claim recent_claims[STORE_RECENT_CLAIMS];
 	unsigned nrecent_claims;
+	/* Claims dropped so far: store_mailbox_recent_take() reads again when
+	 * one was dropped while it read (its snapshot may predate the commit). */
+	uint64_t recent_forgets;
 
 	/* Deferred freeing of blobs (store_hold.c). */
 	struct store_pins pins;
