@@ -29,6 +29,9 @@ Rules checked as responses arrive (Session.untagged, Session.finish):
     message means the same flags in every session; HIGHESTMODSEQ is at
     least every MODSEQ seen in that mailbox before the command was sent
     (RFC 7162 §3.1.1, §3.1.2).
+  - A keyword shows in FETCH FLAGS only once an untagged FLAGS announced
+    it, and no FLAGS drops a keyword still in use (RFC 9051 §7.3.5); no
+    EXPUNGE during CLOSE (RFC 3501 §6.4.2).
   - \\Recent is shown for a message to one read-write session only (RFC
     3501 §2.3.2; EXAMINE leaves it for the others, §6.3.2).
   - A message's BODY[], RFC822.SIZE and ENVELOPE are the same every time
@@ -41,12 +44,16 @@ Rules checked as responses arrive (Session.untagged, Session.finish):
 
 Rules checked after the run (World.check_flags): every FLAGS seen in a
 FETCH is one the message could have had at some instant between the
-sending of the command it came with and its arrival, given every STORE,
-APPEND, COPY and MOVE that any session sent and when: a STORE whose
-tagged reply came before the command was sent is in force unless another
-STORE of that flag might have come after it; a STORE's own FETCH shows
-its change. Then (the test does this) all sessions, each after a NOOP,
-must see the same UIDs and flags.
+session's last NOOP, CHECK, IDLE or SELECT (SYNC_KINDS: until then a
+server may answer from its last sync) and the FETCH's arrival, given
+every STORE, APPEND, COPY and MOVE that any session sent and when: a
+STORE whose tagged reply came before that sync is in force unless
+another STORE of that flag might have come after it; the session's own
+STOREs done before show, and so does a STORE in its own FETCH. A change
+to a message that may have been removed under it proves nothing.
+Copies share flags when World(shared_copies=True) (tern's model). Then
+(the test does this) all sessions, each after a NOOP, must see the same
+UIDs and flags.
 """
 import os
 import re
@@ -63,7 +70,7 @@ import time
 # from the session's last sync; a server tells other sessions' changes
 # when it chooses (RFC 3501 §5.2, §7).
 SYNC_KINDS = ("NOOP", "CHECK", "IDLE", "SELECT", "EXAMINE")
-FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "\\Answered", "$Kw1"]
+FLAGS = ["\\Seen", "\\Flagged", "\\Deleted", "\\Answered", "$Kw1", "$Kw2", "$Kw3"]
 ANY = "any"  # a flag value nobody can know (a copy takes its source's flags)
 
 
@@ -329,6 +336,8 @@ class Session:
         self.flags = {}           # UID -> flags (lower case, no \Recent)
         self.modseq = {}          # UID -> (MODSEQ, flags) last seen
         self.readonly = False
+        self.announced = set()    # keywords of the last untagged FLAGS
+        self.recent_count = 0     # the last RECENT
         self.condstore = enable in ("CONDSTORE", "QRESYNC")
         self.qresync = enable == "QRESYNC"
         self.cur = None           # the command in progress (dict)
@@ -471,6 +480,11 @@ class Session:
                 if o["uid"] in self.flags and o["uid"] not in self.cur["last_fetch"]:
                     (self.flags[o["uid"]].add if o["val"] else self.flags[o["uid"]].discard)(
                         o["flag"].lower())
+        if self.view is not None and self.cur["kind"] not in ("SELECT", "EXAMINE"):
+            in_use = set(f for fl in self.flags.values() for f in fl if not f.startswith("\\"))
+            if in_use - self.announced:
+                self.fail("FLAGS dropped keywords still in use: %r" %
+                          sorted(in_use - self.announced))
         self.cur["status"] = status
         self.cur["tagged"] = text
         self.last_end = te
@@ -481,6 +495,10 @@ class Session:
     # ---- untagged responses ----
     def untagged(self, text, lits):
         cur = self.cur
+        m = re.match(r"\* FLAGS \((.*)\)$", text)
+        if m:
+            self.announced = set(f.lower() for f in m.group(1).split())
+            return
         m = re.match(r"\* OK \[(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ) (\d+)\]", text)
         if m and cur["kind"] in ("SELECT", "EXAMINE"):
             self.mailbox_number(self.box, m.group(1), int(m.group(2)))
@@ -524,6 +542,7 @@ class Session:
             self.view.extend([None] * (n - len(self.view)))
             return
         if what == "RECENT":
+            self.recent_count = n
             if n > len(self.view):
                 self.fail("RECENT %d above EXISTS %d" % (n, len(self.view)))
             return
@@ -539,6 +558,8 @@ class Session:
 
     def no_expunge_now(self, what):
         kind = self.cur["kind"]
+        if kind == "CLOSE":
+            self.fail("%s during CLOSE (RFC 3501 §6.4.2: none is sent)" % what)
         if kind == "none":
             self.fail("%s with no command in progress (RFC 3501 §5.3)" % what)
         if self.cur["seq"]:
@@ -612,6 +633,13 @@ class Session:
                 unknown = flags - set(f.lower() for f in FLAGS)
                 if unknown:
                     self.fail("flags nobody set: %r" % unknown)
+                # A keyword is announced in FLAGS before a FETCH shows it
+                # (RFC 9051 §7.3.5: FLAGS lists the flags and keywords
+                # "applicable for this mailbox"; imaptest checks it).
+                unannounced = set(f for f in flags if not f.startswith("\\")) - self.announced
+                if unannounced:
+                    self.fail("keywords %r shown before any FLAGS announced them" %
+                              sorted(unannounced))
                 self.flags[uid] = flags
                 # What the session was told reflects the mailbox at its
                 # last sync at least, and its own changes done before.
@@ -658,6 +686,7 @@ class Session:
 
     def select(self, box, examine=False):
         self.view, self.flags, self.modseq, self.box = None, {}, {}, box
+        self.recent_count = 0
         self.readonly = examine
         out, _ = self.cmd("%s %s" % ("EXAMINE" if examine else "SELECT", box))
         n = [int(m.group(1)) for t, _ in out for m in [re.match(r"\* (\d+) EXISTS", t)] if m]

@@ -7,10 +7,12 @@ others with CONDSTORE) each send up to 1500 random commands: APPEND,
 FETCH of flags, envelope, size and body, STORE and UID STORE +/-FLAGS
 (\\Deleted too), EXPUNGE and UID EXPUNGE, SEARCH and UID SEARCH, COPY and
 MOVE by sequence number and by UID, NOOP, CHECK, SELECT, EXAMINE,
-STATUS, IDLE. Then all quiet, every session after a NOOP must hold the
-same UIDs and flags as the others on its mailbox and as a new session,
-every FLAGS seen must be one the commands sent allow, every session can
-LOGOUT, and the server is still running.
+STATUS, IDLE, CLOSE, UNSELECT. Then all quiet, every session after a
+NOOP must hold the same UIDs and flags as the others on its mailbox and
+as a new session (and no MODSEQ above the new session's), the sessions'
+RECENT must add up to no more than the messages, every FLAGS seen must
+be one the commands sent allow, every session can LOGOUT, and the server
+is still running.
 
 It found \\Recent shown to two read-write sessions when both were told
 of a new message at once from two loop threads (seed 4; cmd_select.c,
@@ -219,7 +221,7 @@ class Client:
         size = len(s.view or [])
         ops = ["noop", "check", "fetch", "fetch", "store", "store", "store", "uidexpunge",
                "expunge", "search", "uidsearch", "synced", "append", "copy", "move",
-               "select", "status", "idle"]
+               "select", "status", "idle", "close"]
         if size > 40:
             ops += ["expunge", "uidexpunge", "move"]
         if size < 10:
@@ -259,6 +261,13 @@ class Client:
                     s.fail("appended UID %d not in the view after the APPEND" % uid)
         elif op in ("copy", "move"):
             self.copy(op == "move")
+        elif op == "close":
+            # CLOSE expunges \\Deleted silently (not when read-only);
+            # UNSELECT leaves them.
+            what = r.choice(["CLOSE", "UNSELECT"])
+            s.cmd(what, changes=[box] if what == "CLOSE" and not s.readonly else [])
+            s.view = None
+            s.select(r.choice(BOXES), examine=r.random() < 0.2)
         elif op == "select":
             s.select(r.choice(BOXES), examine=r.random() < 0.2)
         elif op == "status":
@@ -317,16 +326,31 @@ def run_stress(connect, world, seed, steps, seconds):
             c.s.cmd("NOOP")
             c.s.learn()
         for box in BOXES:
-            fresh = connect("fresh-" + box, None)
+            fresh = connect("fresh-" + box, "CONDSTORE")
             fresh.select(box)
             want = [(u, fresh.flags[u]) for u in fresh.view]
             final |= set((box, u) for u in fresh.view)
+            recent = 0
             for c in clients:
                 if c.s.box == box:
                     got = [(u, c.s.flags.get(u)) for u in c.s.view]
                     if got != want:
                         diff = sorted(set(map(repr, got)) ^ set(map(repr, want)))[:20]
                         c.s.fail("after NOOP the session differs from a new one: %s" % diff)
+                    # No MODSEQ seen above the message's own. (Not equal:
+                    # a MODSEQ may rise with no flag change to report, as
+                    # a COPY's does in tern, and Dovecot's do too.)
+                    if c.s.condstore:
+                        bad = [(u, c.s.modseq[u][0], fresh.modseq[u][0]) for u in c.s.view
+                               if u in c.s.modseq and c.s.modseq[u][0] > fresh.modseq[u][0]]
+                        if bad:
+                            c.s.fail("after NOOP MODSEQ (UID, here, new session): %r" % bad[:10])
+                    if not c.s.readonly:
+                        recent += c.s.recent_count
+            # imaptest's checkpoint: the RECENT counts of all sessions add
+            # up to no more than the messages there are.
+            if recent > len(fresh.view):
+                fresh.fail("sessions' RECENT add up to %d, %d messages" % (recent, len(fresh.view)))
             fresh.logout()
     except ModelError:
         return [traceback.format_exc()]
