@@ -34,9 +34,10 @@ Rules checked as responses arrive (Session.untagged, Session.finish):
     EXPUNGE during CLOSE (RFC 3501 §6.4.2).
   - \\Recent is shown for a message to one read-write session only (RFC
     3501 §2.3.2; EXAMINE leaves it for the others, §6.3.2).
-  - A message's BODY[], RFC822.SIZE and ENVELOPE are the same every time
-    and in every session (RFC 3501 §2.3: messages are immutable), BODY[]
-    is exactly what was appended, RFC822.SIZE its length.
+  - A message's BODY[], RFC822.SIZE, ENVELOPE, INTERNALDATE,
+    BODYSTRUCTURE and header fields are the same every time, in every
+    session and in every copy (IMMUTABLE), BODY[] is exactly what was
+    appended, RFC822.SIZE its length, the header fields its own.
   - SEARCH gives only sequence numbers of the session's view; UID SEARCH
     only UIDs the session knows; UID SEARCH ALL right after a NOOP, with
     no command that adds or removes messages in flight meanwhile, gives
@@ -62,6 +63,11 @@ import socket
 import ssl
 import threading
 import time
+
+# FETCH items that never change for a message (RFC 3501 §2.3: a message
+# is immutable; INTERNALDATE too, §2.3.3), copies included (§6.4.7).
+IMMUTABLE = ("BODY[]", "RFC822.SIZE", "ENVELOPE", "INTERNALDATE", "BODYSTRUCTURE",
+             "BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)]")
 
 # Commands after which the session's flags are those of the mailbox
 # then: NOOP "can be used as a periodic poll for new messages or message
@@ -303,6 +309,10 @@ class World:
             if "RFC822.SIZE" in seen and seen["RFC822.SIZE"][0] != str(len(text)):
                 bad.append("%s UID %d: RFC822.SIZE %s, text has %d" % (
                     key + (seen["RFC822.SIZE"][0], len(text))))
+            hf = seen.get("BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)]")
+            if hf and hf[0] != ("Subject: Stress %s\r\nMessage-ID: <%s@stress.test>\r\n\r\n" % (
+                    tag, tag)).encode():
+                bad.append("%s UID %d: header fields %r" % (key + (hf[0],)))
             if "ENVELOPE" in seen:
                 env = seen["ENVELOPE"][0]
                 if ("Stress " + tag).encode() not in repr(env).encode():
@@ -618,7 +628,7 @@ class Session:
         with w.lock:
             if uid > w.max_uid.get(box, 0):
                 w.max_uid[box] = uid
-            for item in ("BODY[]", "RFC822.SIZE", "ENVELOPE"):
+            for item in IMMUTABLE:
                 if item in items:
                     w.fact(self, box, uid, item, items[item])
             if "FLAGS" in items:

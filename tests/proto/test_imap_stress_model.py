@@ -21,7 +21,7 @@ test_imap_recent_shown_to_one_session_of_many.
 
 TERN_STRESS_SEED picks the seed (printed on failure so a run repeats);
 TERN_STRESS_STEPS (default 1500 commands a session) and
-TERN_STRESS_SECONDS (default 30, a cap) make a longer soak;
+TERN_STRESS_SECONDS (default 25, a cap) make a longer soak;
 TERN_STRESS_DOVECOT=1 runs the same checker against a private Dovecot
 too (as root, where dovecot-imapd is installed), to check the checker.
 """
@@ -182,7 +182,9 @@ class Client:
         if not s.view:
             return
         items = r.choice(["FLAGS", "UID FLAGS", "ENVELOPE", "RFC822.SIZE", "BODY.PEEK[]",
-                          "ENVELOPE RFC822.SIZE FLAGS", "BODY.PEEK[] RFC822.SIZE"])
+                          "ENVELOPE RFC822.SIZE FLAGS", "BODY.PEEK[] RFC822.SIZE",
+                          "INTERNALDATE BODYSTRUCTURE",
+                          "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)] FLAGS"])
         if s.condstore and "FLAGS" in items and r.random() < 0.5:
             items += " MODSEQ"
         n = r.randint(1, len(s.view))
@@ -370,7 +372,7 @@ def run_stress(connect, world, seed, steps, seconds):
 def settings():
     seed = int(os.environ.get("TERN_STRESS_SEED") or random.randrange(10 ** 6))
     steps = int(os.environ.get("TERN_STRESS_STEPS", "1500"))
-    seconds = float(os.environ.get("TERN_STRESS_SECONDS", "30"))
+    seconds = float(os.environ.get("TERN_STRESS_SECONDS", "25"))
     return seed, steps, seconds
 
 
@@ -389,8 +391,13 @@ def test_imap_stress_model_sessions_keep_protocol_state():
         t0 = time.monotonic()
         errors = run_stress(connect_factory(s.imaps_port, True, BOB, BOB_PW, world), world,
                             seed, steps, seconds)
-        print("seed %d: %d flag changes, %d FLAGS seen, %.1fs" % (
-            seed, world.nops, len(world.obs), time.monotonic() - t0))
+        items = {}
+        for seen in world.facts.values():
+            for k in seen:
+                items[k] = items.get(k, 0) + 1
+        print("seed %d: %d flag changes, %d FLAGS seen, messages with %s, %.1fs" % (
+            seed, world.nops, len(world.obs),
+            ", ".join("%s %d" % kv for kv in sorted(items.items())), time.monotonic() - t0))
         if s.proc.poll() is not None:
             errors.append("tern exited with %s" % s.proc.returncode)
         report(errors, seed, "tern", world)
