@@ -185,7 +185,8 @@ class World:
     def op(self, box, uid, flag, val, sess, ts):
         """Records a flag change sent; its "te" is set at the tagged reply."""
         self.nops += 1
-        o = {"id": self.nops, "uid": uid, "key": (box, uid), "flag": flag, "val": val, "sess": sess, "ts": ts, "te": None}
+        o = {"id": self.nops, "uid": uid, "key": (box, uid), "flag": flag, "val": val,
+             "sess": sess, "ts": ts, "te": None}
         self.ops.setdefault((box, uid), []).append(o)
         return o
 
