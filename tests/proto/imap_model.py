@@ -235,6 +235,7 @@ class World:
         out = {}
         for key, ops in self.ops.items():
             for o in ops:
+                o["unc"] = self.uncertain(o)
                 r = self.root(key, o["flag"])
                 if r == key or not o.get("init"):
                     out.setdefault((r, o["flag"]), []).append(o)
@@ -251,14 +252,13 @@ class World:
         """The values flag may have had at some instant in [t0, t1]: those
         of the changes sent before t1 that no change surely in force
         before t0 (or shown applied) surely came after."""
-        ops = [o for o in ops if o["flag"] == flag]
         vals = set()
         for o in ops:
             if o["ts"] >= t1:
                 continue
             te = o["te"] if o["te"] is not None else float("inf")
-            if any(p["ts"] > te and (p["te"] < t0 or p["id"] in applied) and
-                   not self.uncertain(p) for p in ops if p["te"] is not None):
+            if any(p["ts"] > te and (p["te"] < t0 or p["id"] in applied) and not p["unc"]
+                   for p in ops if p["te"] is not None):
                 continue  # surely replaced before the window
             vals.add(o["val"])
         return vals
@@ -266,12 +266,23 @@ class World:
     def check_flags(self):
         """Every FLAGS seen against every flag change sent (after the run)."""
         bad, by_root = [], self.flag_ops()
-        for box, uid, flags, t0, t1, applied, who in self.obs:
+        # The same FLAGS of a message seen again since the same sync holds
+        # if its first sighting does (a later end of the window only
+        # allows more), so each is checked once.
+        first = {}
+        for ob in self.obs:
+            k = (ob[0], ob[1], ob[2], ob[3], frozenset(ob[5]))
+            if k not in first or ob[4] < first[k][4]:
+                first[k] = ob
+        for box, uid, flags, t0, t1, applied, who in first.values():
+            roots = {}
             if (box, uid) not in self.ops:
                 bad.append("%s: %s UID %d was never appended or copied" % (who, box, uid))
                 continue
             for f in FLAGS:
-                ops = by_root.get((self.root((box, uid), f), f), [])
+                ops = by_root.get((roots.get(f == "\\Deleted") or
+                                   roots.setdefault(f == "\\Deleted", self.root((box, uid), f)), f),
+                                  [])
                 vals = self.possible(ops, f, t0, t1, applied)
                 if ANY in vals:
                     continue

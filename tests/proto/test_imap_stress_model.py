@@ -357,8 +357,10 @@ def run_stress(connect, world, seed, steps, seconds):
     except ModelError:
         return [traceback.format_exc()]
     world.final = final
+    t0 = time.monotonic()
     errors += world.check_flags()[:10]
     errors += world.check_texts()[:10]
+    print("checks after the run: %.1fs" % (time.monotonic() - t0))
     if not errors:
         try:
             for c in clients:
@@ -476,3 +478,40 @@ def test_imap_recent_shown_to_one_session_of_many():
         # Past IMAP_VIEW_RECENT_RUNS runs a session leaves new ones for a
         # later session (cmd_select.c), so not all 150 need be shown.
         assert shown, "no message \\Recent anywhere"
+
+
+def test_imap_stress_model_flag_rules_catch_a_lost_store():
+    """The post-run flag check on made-up histories (no server): a STORE
+    answered before the session's sync must show; one that overlaps the
+    window may or may not; another copy's change shows only when copies
+    share flags; a change to a message removed meanwhile proves nothing."""
+    def world(shared=False):
+        w = World(shared_copies=shared)
+        w.born("A", 1, "t", set(), 0.0, 0.1, "setup")
+        w.final = {("A", 1), ("B", 7)}
+        return w
+
+    def seen(w, flags, t0, t1, box="A", uid=1, applied=()):
+        w.obs.append([box, uid, frozenset(flags), t0, t1, set(applied), "s"])
+        return w.check_flags()
+
+    w = world()
+    w.op("A", 1, "\\Seen", True, "s2", 1.0)["te"] = 1.1
+    assert seen(w, [], 2.0, 2.1), "a STORE done before the sync was lost unseen"
+    w = world()
+    w.op("A", 1, "\\Seen", True, "s2", 1.0)["te"] = 1.1
+    assert not seen(w, ["\\seen"], 2.0, 2.1)
+    w = world()
+    w.op("A", 1, "\\Seen", True, "s2", 1.0)["te"] = 2.5
+    assert not seen(w, [], 2.0, 2.1) and not seen(w, ["\\seen"], 2.0, 2.1)
+    for shared in (False, True):
+        w = world(shared)
+        w.born("B", 7, ("A", 1), ANY, 0.2, 0.3, "s3")
+        w.op("B", 7, "\\Flagged", True, "s3", 1.0)["te"] = 1.1
+        assert bool(seen(w, [], 2.0, 2.1)) == shared, shared
+    w = world()
+    o = w.op("A", 1, "\\Seen", True, "s2", 1.0)
+    o["te"] = 1.1
+    w.removable("A", 1, 0.5)
+    w.final = set()
+    assert not seen(w, [], 2.0, 2.1), "a change to a removed message proved something"
