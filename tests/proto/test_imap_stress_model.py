@@ -61,10 +61,13 @@ class Client:
 
     def may_no_for(self, uids):
         """A NO to FETCH, STORE, COPY or MOVE is allowed when another session
-        may have expunged one of the messages: RFC 2180 §4.1.2 "the server
-        MAY return ... a tagged NO" for FETCH of an expunged message, §4.2.2
-        likewise for STORE, §4.4.1 for COPY, and RFC 9051 §7.1 defines
-        [EXPUNGEISSUED] for it."""
+        may have expunged one of the messages: RFC 2180 §4 lists what a
+        server may do when a message the session still sees was expunged
+        elsewhere, among them answering FETCH with the other messages and
+        a tagged NO (§4.1.2), and likewise for STORE (§4.2) and COPY
+        (§4.4); RFC 9051 §7.1 names the code for it, [EXPUNGEISSUED]. A
+        UID command naming a message gone for good is answered OK (RFC
+        9051 §6.4.9), which this allows too."""
         box = self.s.box
         return lambda text: self.removed(box, uids)
 
