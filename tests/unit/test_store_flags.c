@@ -3,7 +3,8 @@
  * records, UNCHANGEDSINCE), \Deleted per membership (COPY, MOVE, APPEND,
  * EXPUNGE, the schema 2 -> 3 migration), REPLACE's append-and-expunge and mailbox management (create with parents,
  * rename with children, RENAME INBOX, delete with its messages,
- * subscriptions as names of their own, the schema 4 -> 5 migration).
+ * subscriptions as names of their own, the schema 4 -> 5 migration), and
+ * \Recent taken in one step (store_mailbox_recent_take()).
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -651,6 +652,36 @@ static void test_subscriptions(struct store **stp, const char *dir, uint32_t acc
 	CHECK_EQ_STR(got, "INBOX Lists/Tern Sent");
 }
 
+/*
+ * \Recent taken (store_mailbox_recent_take()): the range read is noted as
+ * claimed at once, so the next reader, before any commit, finds nothing
+ * recent, and a new message is the next taker's alone.
+ */
+static void test_recent_take(struct store *st, uint32_t acc)
+{
+	uint32_t first = 0, next = 0, f2 = 0, n2 = 0;
+
+	unit_deliver(st, acc, "Subject: r\r\n\r\nR\r\n", 1700000200, NULL);
+	CHECK_EQ_INT(store_mailbox_recent(st, acc, 1, &first, &next), STORE_OK);
+	CHECK(first < next);
+	CHECK_EQ_INT(store_mailbox_recent_take(st, acc, 1, &f2, &n2), STORE_OK);
+	CHECK_EQ_INT(f2, first);
+	CHECK_EQ_INT(n2, next);
+	/* Nothing committed yet: taken all the same, for readers and takers. */
+	CHECK_EQ_INT(store_mailbox_recent(st, acc, 1, &f2, &n2), STORE_OK);
+	CHECK_EQ_INT(f2, next);
+	CHECK_EQ_INT(n2, next);
+	CHECK_EQ_INT(store_mailbox_recent_take(st, acc, 1, &f2, &n2), STORE_OK);
+	CHECK_EQ_INT(f2, n2);
+	unit_deliver(st, acc, "Subject: s\r\n\r\nS\r\n", 1700000300, NULL);
+	CHECK_EQ_INT(store_mailbox_recent_take(st, acc, 1, &f2, &n2), STORE_OK);
+	CHECK_EQ_INT(f2, next);
+	CHECK_EQ_INT(n2, next + 1);
+	CHECK_EQ_INT(store_mailbox_recent_take(st, acc, 1, &f2, &n2), STORE_OK);
+	CHECK_EQ_INT(f2, n2);
+	CHECK_EQ_INT(store_mailbox_recent_take(st, acc, 999, &f2, &n2), STORE_ENOTFOUND);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -667,6 +698,8 @@ int main(void)
 			test_replace(st, acc);
 		if (st)
 			test_subscriptions(&st, base, acc);
+		if (st)
+			test_recent_take(st, acc);
 		store_close(&st);
 	}
 	unit_rmrf(base);
