@@ -207,9 +207,11 @@ class World:
             self.removable(box, uid, ts)
 
     def fact(self, sess, box, uid, item, val):
-        if val in (None, b"", "0") or isinstance(val, list) and not any(val):
+        if val in (None, b"", "0") or isinstance(val, list) and not any(val) or \
+                item == "INTERNALDATE" and val.startswith(b"01-Jan-1970"):
             # A message another session expunged may be answered with
-            # NIL, empty or zero data (RFC 2180 §4.1.3; Dovecot does).
+            # NIL, empty or zero data (RFC 2180 §4.1.3; Dovecot does, and
+            # gives the epoch as its INTERNALDATE).
             if (box, uid) in self.may_remove:
                 return
             sess.fail("%s of UID %d is %r and nobody removed it" % (item, uid, val))
