@@ -443,7 +443,7 @@ static int markup(struct xp *x)
 			return fail(x, "end tag does not match its start tag");
 		return close_element(x);
 	}
-	int empty;
+	int empty = 0; /* set by start_tag on success; the compiler at -O1 cannot tell */
 	if (start_tag(x, name, &empty) != 0 || open_element(x, name) != 0)
 		return -1;
 	return empty ? close_element(x) : 0;
