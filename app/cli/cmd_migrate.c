@@ -114,7 +114,13 @@ struct listing {
 	size_t n;
 	const struct imapr_ns *ns; /* NULL when the server has no NAMESPACE */
 	unsigned others;           /* names in other users' and shared namespaces left */
+	unsigned over;             /* names past LISTING_MAX left */
 };
+
+/* The most names one LIST or LSUB of the source server is taken for: the
+ * list grows from what the peer sends, so it has a ceiling (far above
+ * any real account's folders). */
+#define LISTING_MAX 20000
 
 /* Whether name lies in namespace prefix (or is the prefix's own folder,
  * the prefix without its delimiter). */
@@ -225,6 +231,10 @@ static void listing_cb(void *arg, const char *p, size_t len)
 		l->others++;
 	if (r != 1)
 		goto out;
+	if (l->n >= LISTING_MAX) {
+		l->over++;
+		goto out;
+	}
 	l->names = xrealloc(l->names, (l->n + 1) * sizeof *l->names);
 	l->local = xrealloc(l->local, (l->n + 1) * sizeof *l->local);
 	l->roles = xrealloc(l->roles, (l->n + 1) * sizeof *l->roles);
@@ -249,7 +259,7 @@ static void listing_free(struct listing *l)
 	free(l->roles);
 	l->names = l->local = NULL;
 	l->roles = NULL;
-	l->n = l->others = 0;
+	l->n = l->others = l->over = 0;
 }
 
 static void caps_cb(void *arg, const char *p, size_t len)
@@ -581,6 +591,9 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	if (fl.others)
 		printf("%u folders of other users or shared namespaces left out\n", fl.others);
+	if (fl.over || sb.over)
+		fprintf(stderr, "tern: warning: %u folder and %u subscribed names past the first %d "
+			"the server listed left out\n", fl.over, sb.over, LISTING_MAX);
 	st = cli_store_open(cfg, 0);
 	struct imp *im = st ? import_begin(st, email, "migrate") : NULL;
 	if (!im) {
