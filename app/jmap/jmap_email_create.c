@@ -303,7 +303,7 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 		if (v->type != JSON_STRING || !plain(v->str))
 			return fail(m, "invalidProperties", "a String", prop);
 		buf_append_c(m->out, " ");
-		sieve_header_text(m->out, str_c(v->str));
+		sieve_header_text_literal(m->out, str_c(v->str));
 		break;
 	case JH_ADDRESSES:
 	case JH_GROUPED:

@@ -242,6 +242,15 @@ ptrdiff_t sieve_body_offset(const char *msg, size_t len);
 void sieve_header_text(struct buf *out, struct str s);
 
 /*
+ * sieve_header_text() for a value that is text and nothing else (JMAP's
+ * asText, RFC 8621 §4.1.2.2): one holding "=?", which a reader would
+ * take for the start of an encoded word, is written as encoded words
+ * throughout, so it reads back as given. A Sieve script's value is
+ * written as it is: a script may write encoded words of its own.
+ */
+void sieve_header_text_literal(struct buf *out, struct str s);
+
+/*
  * Writes the result as `tern sieve test` prints it (DESIGN.md §5), one
  * action a line, into out (NUL-terminated, truncated to outsz).
  */

@@ -153,14 +153,19 @@ static void put_words(struct buf *out, struct str s, size_t col)
 	(void)buf_append_c(out, "?=");
 }
 
-void sieve_header_text(struct buf *out, struct str s)
+/* The first line already holds what out has after its last LF. */
+static size_t line_col(const struct buf *out)
 {
-	/* The first line already holds what out has after its last LF. */
 	const char *d = buf_data(out);
 	size_t start = buf_len(out);
 	while (start > 0 && d[start - 1] != '\n')
 		start--;
-	size_t col = buf_len(out) - start;
+	return buf_len(out) - start;
+}
+
+void sieve_header_text(struct buf *out, struct str s)
+{
+	size_t col = line_col(out);
 	int ascii = 1;
 	for (size_t i = 0; i < s.len; i++)
 		ascii &= (unsigned char)s.p[i] < 0x80;
@@ -173,6 +178,17 @@ void sieve_header_text(struct buf *out, struct str s)
 		(void)fold_plain(out, s, col, 1);
 	else
 		put_words(out, s, col);
+}
+
+void sieve_header_text_literal(struct buf *out, struct str s)
+{
+	for (size_t i = 0; i + 1 < s.len; i++) {
+		if (s.p[i] == '=' && s.p[i + 1] == '?') {
+			put_words(out, s, line_col(out));
+			return;
+		}
+	}
+	sieve_header_text(out, s);
 }
 
 /* One field as stored: "name:value" (raw) or, added, "name: value". */

@@ -751,7 +751,8 @@ def test_jmap_create_header_folding():
     """Email/set create folds unstructured text (subject, :asText) at
     whitespace so lines stay within 78 (RFC 5322 §2.1.1, §2.2.3); a word
     no line of 998 holds becomes RFC 2047 encoded words a line each (§2,
-    joined again on reading, §6.2), so the value reads back the same. A
+    joined again on reading, §6.2), so the value reads back the same, as
+    does text with "=?" in it. A
     Raw value keeps its folds; one with a line over 998 octets (or a
     field name that long) is invalidProperties."""
     s, j = hal(JOY)
@@ -759,8 +760,11 @@ def test_jmap_create_header_folding():
     words = " ".join("word%02d" % i for i in range(40))
     long_word = "x" * 1500
     utf = "\u00e9t\u00e9 " * 60
+    # Text that looks like an encoded word is encoded itself, so a
+    # reader does not decode it (RFC 2047 §5: a reader would).
     props = {"subject": words, "header:X-Long:asText": "a " + long_word + " b",
-             "header:X-Utf:asText": utf.strip(), "header:X-Folded": " one\r\n two"}
+             "header:X-Utf:asText": utf.strip(), "header:X-Folded": " one\r\n two",
+             "header:X-Lit:asText": "see =?utf-8?q?caf=C3=A9?= here"}
     _, r = j.one("Email/set", {"create": {"c": dict({"mailboxIds": {drafts: True}}, **props)}})
     assert r["notCreated"] == {}, r
     c = r["created"]["c"]
@@ -769,6 +773,7 @@ def test_jmap_create_header_folding():
     assert b"\r\nSubject: word00 word01" in head and b"\r\n word32 " in head, head
     assert b"\r\nX-Long: =?utf-8?q?a_xx" in head, head
     assert b"\r\nX-Folded: one\r\n two\r\n" in head, head
+    assert b"\r\nX-Lit: =?utf-8?q?see_=3D=3Futf" in head, head
     _, g = j.one("Email/get", {"ids": [c["id"]], "properties": list(props)})
     e = g["list"][0]
     for k, v in props.items():
