@@ -505,7 +505,15 @@ class Session:
                     (self.flags[o["uid"]].add if o["val"] else self.flags[o["uid"]].discard)(
                         o["flag"].lower())
         if self.view is not None and self.cur["kind"] not in ("SELECT", "EXAMINE"):
-            in_use = set(f for fl in self.flags.values() for f in fl if not f.startswith("\\"))
+            # A message another session may have removed is left out: a
+            # STORE on it, .SILENT, applied here by the model, may have
+            # found it gone in the server (RFC 2180 §4.2) and made no
+            # keyword there to announce.
+            with self.world.lock:
+                gone = set(uid for (box, uid), t in self.world.may_remove.items()
+                           if box == self.box and t <= te)
+            in_use = set(f for uid, fl in self.flags.items() if uid not in gone
+                         for f in fl if not f.startswith("\\"))
             if in_use - self.announced:
                 self.fail("FLAGS dropped keywords still in use: %r" %
                           sorted(in_use - self.announced))

@@ -479,8 +479,14 @@ def test_imap_recent_shown_to_one_session_of_many():
         twice = {u: n for u, n in shown.items() if len(n) > 1}
         assert not twice, "\\Recent in more than one session: %r" % twice
         # Past IMAP_VIEW_RECENT_RUNS runs a session leaves new ones for a
-        # later session (cmd_select.c), so not all 150 need be shown.
-        assert shown, "no message \\Recent anywhere"
+        # later session (cmd_select.c), and a new SELECT ends the claims
+        # of the one before, so not all 500 need be shown, nor any at the
+        # end: the watchers' FETCHes during the run (World.recent, whose
+        # model failed the run had one been shown twice) must have seen
+        # some.
+        print("\\Recent shown for %d messages during the run, %d at the end" % (
+            len(world.recent), len(shown)))
+        assert shown or world.recent, "no message \\Recent anywhere"
 
 
 def test_imap_stress_model_flag_rules_catch_a_lost_store():
