@@ -5,7 +5,7 @@
  *
  * The header: the convenience properties (RFC 8621 §4.1.3) and the
  * "header:Name[:asForm][:all]" ones (§4.1.2), each written back from its
- * form: Raw as given (folds and all), Text folded by Sieve's writer of
+ * form: Raw as given (folds and all), Text folded by mime_header_text() as
  * unstructured text (RFC 2047 words when not ASCII), display names that
  * are not plain ASCII as RFC 2047 words too, specials in quoted strings,
  * addresses and URLs one a line, message ids as "<id>" folded at 78
@@ -53,8 +53,8 @@
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "mime/mime_date.h"
+#include "mime/mime_header_text.h"
 #include "mime/mime_tree.h"
-#include "sieve/sieve.h"
 #include "store/store.h"
 
 /* A message written here is at most this large (then tooLarge). */
@@ -149,16 +149,16 @@ static int ascii_printable(const char *s)
 
 /* A display name or a group's name: as it is when it needs nothing, in
  * a quoted string when it has specials, tabs or looks like an encoded
- * word (which a reader would decode), as RFC 2047 words (Sieve's
- * encoder, whose "Q" words keep only letters and digits: phrase-safe)
- * when it is not ASCII. */
+ * word (which a reader would decode), as RFC 2047 words (those of
+ * mime_header_text(), whose "Q" words keep only letters and digits:
+ * phrase-safe) when it is not ASCII. */
 static void w_phrase(struct buf *out, const char *s)
 {
 	int ascii = 1;
 	for (const char *p = s; *p; p++)
 		ascii &= (unsigned char)*p < 0x80;
 	if (!ascii) {
-		sieve_header_text(out, str_c(s));
+		mime_header_text(out, str_c(s));
 		return;
 	}
 	if (ascii_atomish(s) && !strstr(s, "=?")) {
@@ -303,7 +303,7 @@ static int w_field(struct mk *m, const char *field, enum jmap_hform form, const 
 		if (v->type != JSON_STRING || !plain(v->str))
 			return fail(m, "invalidProperties", "a String", prop);
 		buf_append_c(m->out, " ");
-		sieve_header_text_literal(m->out, str_c(v->str));
+		mime_header_text_literal(m->out, str_c(v->str));
 		break;
 	case JH_ADDRESSES:
 	case JH_GROUPED:

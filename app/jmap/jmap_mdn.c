@@ -48,10 +48,10 @@
 #include "mime/mime_date.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_field.h"
+#include "mime/mime_header_text.h"
 #include "mime/mime_tree.h"
 #include "mime/rfc5322.h"
 #include "queue/queue.h"
-#include "sieve/sieve.h"
 #include "store/store.h"
 
 #define DNT_MAX 16             /* Disposition-Notification-To addresses used */
@@ -316,7 +316,7 @@ static int send_one(struct jmap_call *c, const struct json_value *o, const char 
 	for (size_t k = 0; k < nto; k++)
 		buf_printf(&m, "%s<%s>", k ? ",\r\n " : "", to[k]);
 	buf_append_c(&m, "\r\nSubject: ");
-	sieve_header_text(&m, str_c(subject));
+	mime_header_text(&m, str_c(subject));
 	buf_printf(&m, "\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\n", date, bnd, hostname_now());
 	if (res->orig_id.p && res->orig_id.len < 990 && !memchr(res->orig_id.p, '\n', res->orig_id.len))
 		buf_printf(&m, "References: %.*s\r\n", (int)res->orig_id.len, res->orig_id.p);

@@ -230,27 +230,6 @@ int sieve_header_write(const struct sieve_result *res, struct buf *out);
 ptrdiff_t sieve_body_offset(const char *msg, size_t len);
 
 /*
- * Appends s as an unstructured header value (RFC 5322 §3.2.5), folded:
- * the line it starts on is out's last (what follows its last LF). ASCII
- * is written as it is, controls made spaces, folded before whitespace
- * where a line would pass 78 columns; folds s has (CRLF or LF before
- * whitespace) are kept. Text that is not ASCII, or has a word that no
- * line of 998 could hold, becomes RFC 2047 "Q" words in UTF-8, one a
- * line of at most 76. Every line stays within 998 unless out's own
- * already did not. The one writer of such text for Sieve and JMAP.
- */
-void sieve_header_text(struct buf *out, struct str s);
-
-/*
- * sieve_header_text() for a value that is text and nothing else (JMAP's
- * asText, RFC 8621 §4.1.2.2): one holding "=?", which a reader would
- * take for the start of an encoded word, is written as encoded words
- * throughout, so it reads back as given. A Sieve script's value is
- * written as it is: a script may write encoded words of its own.
- */
-void sieve_header_text_literal(struct buf *out, struct str s);
-
-/*
  * Writes the result as `tern sieve test` prints it (DESIGN.md §5), one
  * action a line, into out (NUL-terminated, truncated to outsz).
  */

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 
 #include "mime/mime_field.h"
+#include "mime/mime_header_text.h"
 #include "mime/rfc5322.h"
 
 #define HEADER_SCAN_MAX (256 * 1024)
@@ -220,13 +221,13 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	put_clean(out, sender);
 	(void)buf_append_c(out, ">\r\nSubject: ");
 	if (a->subject.len) {
-		sieve_header_text(out, a->subject);
+		mime_header_text(out, a->subject);
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "Auto: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		sieve_header_text(out, buf_str(&s));
+		mime_header_text(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);
@@ -350,15 +351,15 @@ int sieve_notify_message(const struct sieve_action *a, const struct sieve_mailto
 	put_rcpts(out, m);
 	(void)buf_append_c(out, "Subject: ");
 	if (m->subject.len) {
-		sieve_header_text(out, m->subject);
+		mime_header_text(out, m->subject);
 	} else if (a->text.len) {
-		sieve_header_text(out, a->text);
+		mime_header_text(out, a->text);
 	} else {
 		struct buf s;
 		buf_init(&s, 4200);
 		(void)buf_append_c(&s, "New mail: ");
 		(void)buf_append_str(&s, buf_str(&o.subject));
-		sieve_header_text(out, buf_str(&s));
+		mime_header_text(out, buf_str(&s));
 		buf_free(&s);
 	}
 	(void)buf_printf(out, "\r\nDate: %s\r\nMessage-ID: <%s>\r\n", date, msgid);

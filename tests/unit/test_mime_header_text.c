@@ -1,0 +1,91 @@
+/*
+ * test_mime_header_text.c — unstructured header text as tern writes it
+ * (mime/mime_header_text.h): folding, RFC 2047 words, literal text.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "mime/mime_header_text.h"
+#include "unit.h"
+
+/* The longest line of s (without its CRLF). */
+static size_t longest_line(const char *s)
+{
+	size_t most = 0, col = 0;
+	for (; *s; s++) {
+		col = *s == '\r' || *s == '\n' ? 0 : col + 1;
+		most = col > most ? col : most;
+	}
+	return most;
+}
+
+/* s with its folds' line ends taken out (RFC 5322 §2.2.3). */
+static const char *unfolded(const char *s)
+{
+	static char out[8192];
+	size_t n = 0;
+	for (; *s && n + 1 < sizeof out; s++)
+		if (*s != '\r' && *s != '\n')
+			out[n++] = *s;
+	out[n] = '\0';
+	return out;
+}
+
+static const char *written(const char *before, const char *text, int literal)
+{
+	static char out[8192];
+	struct buf b;
+	buf_init(&b, sizeof out - 1);
+	buf_append_c(&b, before);
+	(literal ? mime_header_text_literal : mime_header_text)(&b, str_c(text));
+	snprintf(out, sizeof out, "%.*s", (int)buf_len(&b), buf_data(&b));
+	buf_free(&b);
+	return out;
+}
+
+static const char *header_text(const char *before, const char *text)
+{
+	return written(before, text, 0);
+}
+
+/* Unstructured text, folded (RFC 5322 §2.1.1, §2.2.3; RFC 2047 §2). */
+static void test_text(void)
+{
+	char words[1200], word[1501], utf[401];
+	size_t n = 0;
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(words + n, sizeof words - n, "%sword%02d", i ? " " : "", i);
+	const char *h = header_text("Received: x\r\nSubject: ", words);
+	CHECK(longest_line(h) <= 78 && strstr(h, "\r\n word") != NULL);
+	CHECK_EQ_STR(unfolded(h + 13) + 9, words);
+	/* A line that fits is left alone; a fold the writer made is kept. */
+	CHECK_EQ_STR(header_text("X: ", "short one"), "X: short one");
+	CHECK_EQ_STR(header_text("X: ", "a\r\n b\n\tc\x01"), "X: a\r\n b\r\n\tc ");
+	/* One word no line holds: encoded words, a line each (§2: 76). */
+	memset(word, 'x', sizeof word - 1);
+	word[sizeof word - 1] = '\0';
+	h = header_text("X: ", word);
+	CHECK(longest_line(h) <= 76 && strncmp(h, "X: =?utf-8?q?xxx", 16) == 0);
+	CHECK(strstr(h, "?=\r\n =?utf-8?q?xxx") != NULL);
+	/* Not ASCII: words that never split a character, after a long name too. */
+	for (n = 0; n + 2 < sizeof utf; n += 2)
+		memcpy(utf + n, "\xc3\xa9", 2);
+	utf[n] = '\0';
+	h = header_text("X: ", utf);
+	CHECK(longest_line(h) <= 76 && strstr(h, "=C3?=") == NULL);
+	h = header_text("X-A-Field-Name-Of-Sixty-Characters-Or-So-Padding-Padding-Pad: ", utf);
+	CHECK(longest_line(h) <= 76 && strstr(h, ": \r\n =?utf-8?q?=C3=A9") != NULL);
+	/* Text with "=?" reads as text: encoded throughout when literal. */
+	CHECK_EQ_STR(written("X: ", "a =?utf-8?q?x?= b", 1),
+	             "X: =?utf-8?q?a_=3D=3Futf=2D8=3Fq=3Fx=3F=3D_b?=");
+	CHECK_EQ_STR(written("X: ", "no encoded word", 1), "X: no encoded word");
+	CHECK_EQ_STR(header_text("X: ", "a =?utf-8?q?x?= b"), "X: a =?utf-8?q?x?= b");
+}
+
+
+int main(void)
+{
+	test_text();
+	return unit_done("test_mime_header_text");
+}
