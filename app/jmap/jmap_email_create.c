@@ -174,12 +174,23 @@ static void w_phrase(struct buf *out, const char *s)
 	buf_append_c(out, "\"");
 }
 
+/* An address as written between < and >: no controls, spaces or the
+ * characters that would end it; UTF-8 allowed (RFC 6532 §3.2: the
+ * message then needs SMTPUTF8 to travel, which jmap_send.c asks for). */
+static int addr_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || strchr("<>,\"", *s))
+			return 0;
+	return 1;
+}
+
 /* "Name <a@b>" or "a@b" from an EmailAddress; -1 when it is not one. */
 static int w_mailbox(struct buf *out, const struct json_value *a)
 {
 	const struct json_value *n = member(a, "name"), *e = member(a, "email");
 	if (a->type != JSON_OBJECT || !e || e->type != JSON_STRING || !*e->str ||
-	    !ascii_printable(e->str) || strpbrk(e->str, "<>, \"") ||
+	    !addr_printable(e->str) ||
 	    (n && (n->type != JSON_STRING || !plain(n->str))))
 		return -1;
 	if (n && *n->str) {

@@ -23,6 +23,27 @@
 
 #define RECEIVED_MAX 2048
 
+static int utf8_address(const char *a)
+{
+	for (; a && *a; a++)
+		if ((unsigned char)*a >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* Whether the header section (up to the empty line) has 8-bit octets. */
+static int utf8_header(struct str m)
+{
+	for (size_t i = 0; i < m.len; i++) {
+		if ((unsigned char)m.p[i] >= 0x80)
+			return 1;
+		if (m.p[i] == '\n' && (i + 1 == m.len || m.p[i + 1] == '\n' ||
+		                       (m.p[i + 1] == '\r' && i + 2 < m.len && m.p[i + 2] == '\n')))
+			return 0;
+	}
+	return 0;
+}
+
 /* queue_submit() from a thread that may wait: done() opens the latch. */
 static void enqueued(struct queue_request *q, void *arg)
 {
@@ -87,10 +108,18 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	q.sender = o->mail_from;
 	q.envid = o->envid;
 	q.flags = o->flags;
-	/* 8-bit octets go out as 8BITMIME whatever the client said. */
+	/* 8-bit octets go out as 8BITMIME whatever the client said, and an
+	 * address or a header field in UTF-8 (RFC 6532) as SMTPUTF8 (RFC
+	 * 6531 §3.4): a peer without it gets no mangled address, the queue
+	 * returns the message instead. */
 	for (size_t i = 0; i < total && !(q.flags & QUEUE_8BITMIME); i++)
 		if ((unsigned char)out[i] >= 0x80)
 			q.flags |= QUEUE_8BITMIME;
+	if (utf8_address(o->mail_from) || utf8_header(o->msg))
+		q.flags |= QUEUE_SMTPUTF8;
+	for (size_t i = 0; i < o->nrcpts; i++)
+		if (utf8_address(o->rcpts[i]))
+			q.flags |= QUEUE_SMTPUTF8;
 	q.rcpts = qr;
 	q.nrcpts = o->nrcpts;
 	q.account = r->account;

@@ -18,6 +18,7 @@ from jmapc import Jmap
 from mailpeers import Receiver
 
 KIM = ("kim@example.test", "kim-password-1")
+LI = ("li@example.test", "li-password-1")  # her own hourly limit
 SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
        "urn:ietf:params:jmap:submission"]
 RATE = 4
@@ -30,7 +31,7 @@ def srv():
     if _srv is None:
         rport = free_port()
         _relay = Receiver("127.0.0.1", rport, tls=True, dsn=True)
-        _srv = Server(accounts=[KIM], http=True, imap=True, submission=True,
+        _srv = Server(accounts=[KIM, LI], http=True, imap=True, submission=True,
                       env={"TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
                            "TERN_TLS_CA_FILE": os.path.join(_relay.tmp, "peer.crt"),
                            "TERN_SEND_RATE": str(RATE)})
@@ -39,9 +40,9 @@ def srv():
     return _srv
 
 
-def draft(j, drafts, subject):
+def draft(j, drafts, subject, frm=KIM[0]):
     _, r = j.one("Email/set", {"create": {"d": {
-        "mailboxIds": {drafts: True}, "from": [{"email": KIM[0]}],
+        "mailboxIds": {drafts: True}, "from": [{"email": frm}],
         "to": [{"email": "rob@remote.test"}], "subject": subject,
         "bodyValues": {"b": {"value": "hello"}},
         "textBody": [{"partId": "b", "type": "text/plain"}]}}})
@@ -138,6 +139,46 @@ def test_jmap_send_received_params_rate():
         c.close()
     time.sleep(0.3)
     assert len(_relay.wait_messages(RATE)) == RATE, len(_relay.messages)
+
+
+def test_jmap_send_utf8_address_asks_smtputf8():
+    """An address in UTF-8 (RFC 6532) is taken by Email/set create and
+    written as it is; EmailSubmission sends it with SMTPUTF8 (RFC 6531
+    §3.4), which the client need not ask for: the server is the SMTP
+    client here. An ASCII message goes without it."""
+    s = srv()
+    j = Jmap(s, *LI)
+    _, ids = j.one("Identity/get", {}, using=SUB)
+    ident = ids["list"][0]["id"]
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    to = "j\u00f6rg@b\u00fccher.remote.test"
+    _, r = j.one("Email/set", {"create": {"d": {
+        "mailboxIds": {drafts: True}, "from": [{"email": LI[0]}],
+        "to": [{"name": "J\u00f6rg", "email": to}], "subject": "utf8",
+        "bodyValues": {"b": {"value": "hello"}},
+        "textBody": [{"partId": "b", "type": "text/plain"}]}}})
+    assert list(r["created"]) == ["d"], r
+    eid = r["created"]["d"]["id"]
+    _, g = j.one("Email/get", {"ids": [eid], "properties": ["to"]})
+    assert g["list"][0]["to"] == [{"name": "J\u00f6rg", "email": to}], g
+    # Still no control characters, spaces or brackets in an address.
+    for bad in ("a b@x.test", "a<b@x.test", "a\u0001@x.test"):
+        _, r = j.one("Email/set", {"create": {"d": {
+            "mailboxIds": {drafts: True}, "to": [{"email": bad}]}}})
+        assert r["notCreated"]["d"]["type"] == "invalidProperties", (bad, r)
+
+    before = len(_relay.messages)
+    r = submit(j, ident, eid)
+    assert list(r["created"]) == ["k"], r
+    m = _relay.wait_messages(before + 1)[before]
+    assert "SMTPUTF8" in m["mail_line"], m["mail_line"]
+    assert to.encode() in m["rcpt_lines"][0].encode(), m["rcpt_lines"]
+    assert ("To: =?utf-8?q?J=C3=B6rg?= <%s>" % to).encode() in m["data"], m["data"][:600]
+    r = submit(j, ident, draft(j, drafts, "ascii", frm=LI[0]))
+    assert list(r["created"]) == ["k"], r
+    m = _relay.wait_messages(before + 2)[before + 1]
+    assert "SMTPUTF8" not in m["mail_line"], m["mail_line"]
 
 
 def push_open(s, auth, xff):
