@@ -104,7 +104,34 @@ struct import_role {
 int import_mailboxes_create(struct store *st, uint32_t account, const char *const *names, size_t n);
 int import_roles_give(struct store *st, uint32_t account, const struct import_role *v, size_t n);
 int import_subscribe(struct store *st, uint32_t account, const char *const *names, size_t n);
+
 int export_account_extras(struct store *st, uint32_t account, const char *root, FILE *f);
 int import_account_extras(struct store *st, const char *email, const char *path);
+
+/*
+ * maildirpp_name appends to out (NUL-terminated) tern's name for the
+ * Maildir++ storage name storage[0..len) whose levels are separated by
+ * sep: "/" between levels, modified UTF-7 decoded (a name that is not,
+ * but is UTF-8, as Dovecot keeps with mailbox_list_utf8, taken as it
+ * is). 0, or -1 when it is neither or too long.
+ *
+ * import_maildirpp_subscriptions subscribes the names root's Dovecot
+ * "subscriptions" or Courier "courierimapsubscribed" file lists
+ * (import_subscriptions.c) with import_subscribe: 0 (also when there is
+ * no such file), or -1 after printing why for a file or a name that
+ * could not be read or subscribed (the others are).
+ */
+int maildirpp_name(const char *storage, size_t len, char sep, struct buf *out);
+/*
+ * The names of a subscriptions file's text[0..len) (courier: Courier's
+ * file, else Dovecot's of either version) into names[0..max), each
+ * allocated (the caller frees them); returns how many. bad(arg, line,
+ * length) is called for each line that is no mailbox name, and *over
+ * counts the names past max. Used by import_maildirpp_subscriptions.
+ */
+size_t maildirpp_subscriptions_parse(const char *text, size_t len, int courier, char **names,
+                                     size_t max, void (*bad)(void *, const char *, size_t),
+                                     void *arg, size_t *over);
+int import_maildirpp_subscriptions(struct store *st, uint32_t account, const char *root);
 
 #endif

@@ -9,7 +9,8 @@
  * names, keywords through `dovecot-keywords` (26 per folder at most, as
  * Maildir letters allow), the internal date as each file's mtime, the
  * UIDVALIDITY and UIDs in `dovecot-uidlist` and the subscribed names in
- * `subscriptions`; message bytes exactly as stored. For mbox, one mboxrd
+ * `subscriptions` (Dovecot's version 2 format); message bytes exactly as
+ * stored. For mbox, one mboxrd
  * file per mailbox, "Name/Sub.mbox" (UTF-8 names), LF line ends.
  * Beside them account.json: the address, quota and aliases, each
  * mailbox's name, role, subscription, JMAP sortOrder ("sort_order"),
@@ -369,10 +370,24 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 	else if (subs.n)
 		qsort(subs.v, subs.n, sizeof *subs.v, str_cmp);
 	if (!e->fail && !mbox) {
+		/* Dovecot's format (version 2): levels apart by tabs, names in
+		 * modified UTF-7 as the folders' are. */
 		snprintf(path, sizeof path, "%s/subscriptions", root);
 		FILE *f = fopen(path, "w");
-		for (size_t i = 0; f && i < subs.n; i++)
-			fprintf(f, "%s\n", subs.v[i]);
+		if (f)
+			fputs("V\t2\n\n", f);
+		for (size_t i = 0; f && i < subs.n; i++) {
+			struct buf b;
+			buf_init(&b, 4096);
+			if (imap_utf8_to_utf7(str_c(subs.v[i]), &b) != 0) {
+				buf_free(&b);
+				continue;  /* not a name IMAP could give */
+			}
+			for (size_t k = 0; k < buf_len(&b); k++)
+				fputc(buf_data(&b)[k] == '/' ? '\t' : buf_data(&b)[k], f);
+			fputc('\n', f);
+			buf_free(&b);
+		}
 		if (f == NULL || fclose(f) != 0)
 			e->fail = 1;
 	}

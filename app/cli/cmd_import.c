@@ -40,7 +40,6 @@
 #include "cli/cli_import.h"
 #include "core/buf.h"
 #include "core/str.h"
-#include "imap/imap_utf7.h"
 #include "mime/mime_cache.h"
 #include "store/store.h"
 
@@ -434,7 +433,8 @@ static int is_maildir(const char *dir)
 	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Maildir++: PATH is INBOX, PATH/.A.B the mailbox A/B. */
+/* Maildir++: PATH is INBOX, PATH/.A.B the mailbox A/B; then the names
+ * its subscriptions file lists are subscribed. */
 static int import_maildirpp(struct imp *im, const char *root)
 {
 	DIR *d = opendir(root);
@@ -451,14 +451,10 @@ static int import_maildirpp(struct imp *im, const char *root)
 		if (!is_maildir(path))
 			continue;
 		struct buf name;
-		buf_init(&name, 2048);
-		char tmp[1024];
-		snprintf(tmp, sizeof tmp, "%s", de->d_name + 1);
-		for (char *p = tmp; *p; p++)
-			if (*p == '.')
-				*p = '/';
-		if (imap_utf7_to_utf8(str_c(tmp), &name) != 0 || buf_append(&name, "", 1) != 0) {
-			fprintf(stderr, "tern: skipping %s: not a modified UTF-7 folder name\n", path);
+		buf_init(&name, 4096);
+		if (maildirpp_name(de->d_name + 1, strlen(de->d_name + 1), '.', &name) != 0) {
+			fprintf(stderr, "tern: skipping %s: not a modified UTF-7 or UTF-8 folder name\n",
+			        path);
 			buf_free(&name);
 			continue;
 		}
@@ -466,6 +462,14 @@ static int import_maildirpp(struct imp *im, const char *root)
 		buf_free(&name);
 	}
 	closedir(d);
+	/* Dovecot's or Courier's subscriptions beside the folders; in a
+	 * folder tern export wrote, account.json's list says (and was read). */
+	char aj[4200];
+	struct stat sb;
+	snprintf(aj, sizeof aj, "%s/account.json", root);
+	if (rc == 0 && stat(aj, &sb) != 0 &&
+	    import_maildirpp_subscriptions(im->st, im->account, root) != 0)
+		rc = -1;
 	return rc;
 }
 

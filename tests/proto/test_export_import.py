@@ -66,6 +66,19 @@ def state(host, port, user, pw, folders, ssl=False):
     return out
 
 
+def tmp_and_server(prefix):
+    """A scratch folder and a server with every account these tests use."""
+    return tempfile.mkdtemp(prefix=prefix), Server(
+        accounts=ACCOUNTS + [(DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRED, FRED_PW)], imap=True)
+
+
+def alice(dc):
+    """An IMAP session of the Dovecot peer's user."""
+    m = imaplib.IMAP4("127.0.0.1", dc.port)
+    m.login("alice", "alice-pw")
+    return m
+
+
 def imported(r):
     return int(re.search(rb": (\d+) imported", r.stdout).group(1))
 
@@ -73,13 +86,10 @@ def imported(r):
 def test_import_dovecot_maildir_export_round_trip():
     if not dovecot_peer.available():
         return "skip"
-    tmp = tempfile.mkdtemp(prefix="tern-export-")
-    s = Server(accounts=ACCOUNTS + [(DAVE, DAVE_PW), (ERIN, ERIN_PW), (FRED, FRED_PW)],
-               imap=True)
+    tmp, s = tmp_and_server("tern-export-")
     try:
         with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
-            m = imaplib.IMAP4("127.0.0.1", dc.port)
-            m.login("alice", "alice-pw")
+            m = alice(dc)
             for f, _ in FOLDERS[1:]:
                 assert m.create(f)[0] == "OK", f
             msgs = messages()
@@ -357,7 +367,8 @@ def test_export_import_roles_subscriptions():
         assert roles == dict(want_roles, INBOX="inbox"), roles
         assert "Gone/Folder" in acct["subscriptions"] and "Drafts" not in acct["subscriptions"], acct
         with open(os.path.join(out, BOB, "subscriptions")) as f:
-            assert "Gone/Folder\n" in f.read()
+            text = f.read()  # Dovecot's format: levels apart by tabs
+            assert text.startswith("V\t2\n\n") and "\nGone\tFolder\n" in text, text
 
         # A fresh account on another server, from the mbox archive: every
         # role as it was; the default Sent, Junk and Trash stay, empty and
@@ -422,4 +433,102 @@ def test_export_import_roles_subscriptions():
     finally:
         s.cleanup()
         s2.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def lsub(host, port, user, pw, ssl=False):
+    """The sorted names LSUB "" "*" gives, as sent (modified UTF-7)."""
+    m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx()) if ssl else imaplib.IMAP4(host, port)
+    m.login(user, pw)
+    typ, data = m.lsub('""', "*")
+    m.logout()
+    assert typ == "OK", data
+    names = []
+    for d in data:
+        if d:
+            name = re.match(rb'\([^)]*\) (?:"[^"]*"|NIL) (.*)$', d).group(1)
+            names.append(name.strip(b'"').decode())
+    return sorted(names)
+
+
+def test_import_dovecot_and_courier_subscriptions():
+    """tern import of a Maildir++ tree subscribes what its subscriptions
+    file lists: Dovecot's (version 2: levels apart by tabs, here written by
+    a real Dovecot, with a nested name, a modified UTF-7 one and one
+    whose folder is gone; version 1: "." between levels) and Courier's
+    courierimapsubscribed ("INBOX." before each). LSUB then answers as
+    Dovecot's did. A name that is no mailbox name, a line too long and an
+    oversized file are reported, and the rest goes in."""
+    if not dovecot_peer.available():
+        return "skip"
+    tmp, s = tmp_and_server("tern-subs-")
+    try:
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
+            m = alice(dc)
+            for f in ("Work", "Work.Deep", "&AMk-t&AOk-", "Gone", "Unsubscribed"):
+                assert m.create('"%s"' % f)[0] == "OK", f
+            for f in ("Work", "Work.Deep", "&AMk-t&AOk-", "Gone"):
+                assert m.subscribe('"%s"' % f)[0] == "OK", f
+            assert m.delete("Gone")[0] == "OK"
+            m.logout()
+            want = lsub("127.0.0.1", dc.port, "alice", "alice-pw")
+            copy = os.path.join(tmp, "dovecot")
+            shutil.copytree(os.path.join(dc.tmp, "mail", "alice"), copy)
+        with open(os.path.join(copy, "subscriptions"), "rb") as f:
+            assert f.read().startswith(b"V\t2\n\n"), "not the version 2 format"
+        # Dovecot's names use "." between levels; tern's "/".
+        assert want == ["&AMk-t&AOk-", "Gone", "Work", "Work.Deep"], want
+        # An account starts subscribed to its own INBOX, Sent, ...
+        accounts = {BOB: "bob-pw-1", DAVE: DAVE_PW, ERIN: ERIN_PW, FRED: FRED_PW}
+        base = {u: lsub("127.0.0.1", s.imaps_port, u, p, ssl=True) for u, p in accounts.items()}
+
+        def added(user):
+            return sorted(set(lsub("127.0.0.1", s.imaps_port, user, accounts[user], ssl=True)) -
+                          set(base[user]))
+        r = s.cli("import", BOB, copy)
+        assert b"subscriptions: 4 names subscribed" in r.stdout, r.stdout
+        assert added(BOB) == ["&AMk-t&AOk-", "Gone", "Work", "Work/Deep"], added(BOB)
+        # A second run changes nothing.
+        s.cli("import", BOB, copy)
+        assert added(BOB) == ["&AMk-t&AOk-", "Gone", "Work", "Work/Deep"], added(BOB)
+
+        # Version 1 (older Dovecot) and Courier, with bad lines among them.
+        os.remove(os.path.join(copy, "subscriptions"))
+        with open(os.path.join(copy, "courierimapsubscribed"), "wb") as f:
+            f.write(b"INBOX\nINBOX.Work\nINBOX.Work.Deep\r\nINBOX.Caf\xc3\xa9\nINBOX.\xff\xfe\n"
+                    + b"INBOX." + b"x" * 3000 + b"\n")
+        r = s.cli("import", DAVE, copy, check=False)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert b"subscriptions: 4 names subscribed" in r.stdout, r.stdout
+        assert b'"\xff\xfe" skipped: not a mailbox name' in r.stderr, r.stderr
+        assert b'"xxxx' in r.stderr, r.stderr
+        assert added(DAVE) == ["Caf&AOk-", "Work", "Work/Deep"], added(DAVE)
+        os.remove(os.path.join(copy, "courierimapsubscribed"))
+        with open(os.path.join(copy, "subscriptions"), "wb") as f:
+            f.write(b"Work\nWork.Deep\n&AMk-t&AOk-\n")
+        r = s.cli("import", ERIN, copy)
+        assert b"subscriptions: 3 names subscribed" in r.stdout, r.stdout
+        assert added(ERIN) == ["&AMk-t&AOk-", "Work", "Work/Deep"], added(ERIN)
+        # A file past its bound is skipped, said so; the mail still goes in.
+        with open(os.path.join(copy, "subscriptions"), "wb") as f:
+            f.write(b"Work\n" * (1 << 20))
+        r = s.cli("import", FRED, copy, check=False)
+        assert r.returncode == 1 and b"subscriptions skipped: not a file of at most" in r.stderr, \
+            r.stderr
+        assert added(FRED) == [], added(FRED)
+        assert s.cli("import", FRED, copy, check=False).returncode == 1
+
+        # tern export writes Dovecot's format: a Dovecot serving the
+        # exported tree lists what tern did ("." between its levels).
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out)
+        with dovecot_peer.DovecotPeer([("alice", "alice-pw")]) as dc:
+            home = os.path.join(dc.tmp, "mail", "alice")
+            shutil.copytree(os.path.join(out, BOB), home)
+            subprocess.run(["chown", "-R", "nobody:", home], check=True)
+            got = lsub("127.0.0.1", dc.port, "alice", "alice-pw")
+        mine = lsub("127.0.0.1", s.imaps_port, BOB, "bob-pw-1", ssl=True)
+        assert got == sorted(x.replace("/", ".") for x in mine), (got, mine)
+    finally:
+        s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
