@@ -180,3 +180,8 @@ void mime_header_text_literal(struct buf *out, struct str s)
 	}
 	mime_header_text(out, s);
 }
+
+void mime_header_fold(struct buf *out, struct str s)
+{
+	(void)fold_plain(out, s, line_col(out), 1);
+}

@@ -30,4 +30,14 @@ void mime_header_text(struct buf *out, struct str s);
  */
 void mime_header_text_literal(struct buf *out, struct str s);
 
+/*
+ * A field's value that may be structured (addresses, ids), written as
+ * given but folded before whitespace where a line would pass 78 columns
+ * (RFC 5322 §2.2.3: FWS may be folded wherever it occurs), folds s has
+ * kept and controls made spaces; nothing is encoded, so a word longer
+ * than a line stays as it is. For whole fields a script gives (Sieve's
+ * enclose :headers).
+ */
+void mime_header_fold(struct buf *out, struct str s);
+
 #endif

@@ -12,7 +12,8 @@
  * loop ends.
  *
  * Caveats: enclose's :headers are whole "Name: value" fields added to
- * the enclosing message; a replaced part keeps the message's edited
+ * the enclosing message, folded where long but not encoded (they may be
+ * structured: addresses are no text for RFC 2047); a replaced part keeps the message's edited
  * header as the fields say (set_message() parses the new bytes' header
  * again, the edits re-applied from the field list are not).
  */
@@ -286,7 +287,9 @@ void cmd_enclose(struct run *r, const struct sv_node *n)
 			buf_free(&b);
 			return;
 		}
-		rc |= buf_append(&b, h.p, h.len);
+		/* The name as given, the value folded where it is long. */
+		rc |= buf_append(&b, h.p, (size_t)colon + 1);
+		mime_header_fold(&b, str_make(h.p + colon + 1, h.len - (size_t)colon - 1));
 		rc |= buf_append_c(&b, "\r\n");
 	}
 	rc |= buf_append_c(&b, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"");

@@ -84,8 +84,36 @@ static void test_text(void)
 }
 
 
+/* Structured values are folded, never encoded. */
+static void test_fold(void)
+{
+	char to[2000], h[2100];
+	size_t n = 0;
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(to + n, sizeof to - n, "%s\"J\xc3\xb6rg %02d\" <j%02d@example.test>",
+		                      i ? ", " : "", i, i);
+	struct buf b;
+	buf_init(&b, sizeof h - 1);
+	buf_append_c(&b, "To:");
+	mime_header_fold(&b, str_c(to));
+	snprintf(h, sizeof h, "%.*s", (int)buf_len(&b), buf_data(&b));
+	buf_free(&b);
+	CHECK(longest_line(h) <= 78 && strstr(h, "=?") == NULL);
+	CHECK_EQ_STR(unfolded(h) + 3, to);
+	/* A word no line holds stays whole. */
+	char word[1200];
+	memset(word, 'y', sizeof word - 1);
+	word[sizeof word - 1] = '\0';
+	buf_init(&b, sizeof h - 1);
+	buf_append_c(&b, "X-Id: ");
+	mime_header_fold(&b, str_c(word));
+	CHECK(buf_len(&b) == 6 + sizeof word - 1);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_text();
+	test_fold();
 	return unit_done("test_mime_header_text");
 }

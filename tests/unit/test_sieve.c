@@ -871,6 +871,12 @@ static void test_edit_write(void)
 	CHECK(strstr(enc, "Content-Type: message/rfc822\r\n\r\nFrom: a@x\r\nSubject: old\r\n"
 	                  "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n\r\n--tern-enclose-") != NULL);
 	CHECK(strlen(enc) > 20 && strcmp(enc + strlen(enc) - 4, "--\r\n") == 0);
+	/* A long :headers field is folded at its spaces, not encoded. */
+	enc = edited("require \"enclose\"; enclose :headers \"To: Aa Bb <aa@example.test>, "
+	             "Cc Dd <cc@example.test>, Ee Ff <ee@example.test>, Gg <gg@example.test>\" \"Look\";",
+	             mm);
+	CHECK(strstr(enc, "\r\nTo: Aa Bb <aa@example.test>, Cc Dd <cc@example.test>, Ee Ff "
+	                  "<ee@example.test>,\r\n Gg <gg@example.test>\r\n") != NULL);
 	/* Later tests see the new message. */
 	EXPECT("require [\"replace\", \"body\"]; replace :subject \"Hi\" \"zebra\"; "
 	       "if allof (header :is \"subject\" \"Hi\", body :contains \"zebra\") { discard; }",
