@@ -47,9 +47,10 @@ static int fold_point(struct str s, size_t i)
 }
 
 /*
- * ASCII s folded before whitespace (RFC 5322 §2.2.3: unfolding gives s
- * back) where a line would pass 78 columns, col being the first line's
- * so far. Written only with write; returns the longest line's length.
+ * s folded before whitespace (RFC 5322 §2.2.3: unfolding gives s back)
+ * where a line would pass 78 columns, col being the first line's so far;
+ * columns are octets, so UTF-8 only folds sooner. Written only with
+ * write; returns the longest line's length.
  */
 static size_t fold_plain(struct buf *out, struct str s, size_t col, int write)
 {
