@@ -256,7 +256,8 @@ static int parse_container(struct parser *ps, struct json_value *v, int depth, i
 		struct json_value *c = parse_value(ps, depth + 1);
 		if (!c)
 			return -1;
-		c->key = key;
+		if (object)
+			c->key = key;
 		*tail = c;
 		tail = &c->next;
 		v->count++;
@@ -280,6 +281,10 @@ static struct json_value *parse_value(struct parser *ps, int depth)
 	struct json_value *v = arena_zalloc(ps->a, sizeof(*v));
 	int rc;
 
+	/* An object member's key is set by its object; any other value has
+	 * "" (never NULL), so code that walks a value's children by key
+	 * without checking it is an object meets no null pointer. */
+	v->key = "";
 	ws(ps);
 	if (ps->off >= ps->n) {
 		fail(ps, "unexpected end");

@@ -39,7 +39,7 @@ struct json_value {
 	size_t len;        /* JSON_STRING: bytes (may contain NUL from \u0000) */
 	struct json_value *first; /* JSON_ARRAY/OBJECT children */
 	size_t count;
-	const char *key;          /* set on object members */
+	const char *key;          /* an object member's key; "" for any other value */
 	struct json_value *next;  /* next sibling */
 };
 

@@ -82,12 +82,12 @@ static int fail(struct mk *m, const char *type, const char *desc, const char *pr
 	return -1;
 }
 
+/* o's member k, NULL when it is null, missing or o no object (an
+ * array's elements have no keys). */
 static const struct json_value *member(const struct json_value *o, const char *k)
 {
-	for (const struct json_value *x = o ? o->first : NULL; x; x = x->next)
-		if (!strcmp(x->key, k))
-			return x->type == JSON_NULL ? NULL : x;
-	return NULL;
+	const struct json_value *x = json_get(o, k);
+	return x && x->type != JSON_NULL ? x : NULL;
 }
 
 /* A value without line breaks or other controls (a header's raw text). */
@@ -378,7 +378,7 @@ static int gives(struct mk *m, const struct json_value *o, const char *name, int
 	for (size_t i = 0; conv_too && i < sizeof conv / sizeof conv[0]; i++)
 		if (!strcasecmp(conv[i].field, name) && member(o, conv[i].prop))
 			return 1;
-	for (const struct json_value *x = o ? o->first : NULL; x; x = x->next)
+	for (const struct json_value *x = o && o->type == JSON_OBJECT ? o->first : NULL; x; x = x->next)
 		if (!strncmp(x->key, "header:", 7) && x->type != JSON_NULL &&
 		    jmap_hprop_parse(m->c->r->a, x->key, &hp) == 0 && !strcasecmp(hp.name, name))
 			return 1;
@@ -386,16 +386,20 @@ static int gives(struct mk *m, const struct json_value *o, const char *name, int
 }
 
 /* The part written as the message's root: bodyStructure, or the one
- * textBody or htmlBody part when there is nothing else; else NULL. */
+ * textBody or htmlBody part when there is nothing else; else NULL (also
+ * when that is no object: writing the part says so). */
 static const struct json_value *root_part(const struct json_value *em)
 {
 	const struct json_value *tb = member(em, "textBody"), *hb = member(em, "htmlBody"),
-				*at = member(em, "attachments"), *l = tb ? tb : hb;
+				*at = member(em, "attachments"), *l = tb ? tb : hb, *r;
 	if (member(em, "bodyStructure"))
-		return member(em, "bodyStructure");
-	if ((at && at->type == JSON_ARRAY && at->first) || (tb && hb) || !l || l->type != JSON_ARRAY)
+		r = member(em, "bodyStructure");
+	else if ((at && at->type == JSON_ARRAY && at->first) || (tb && hb) || !l ||
+	         l->type != JSON_ARRAY)
 		return NULL;
-	return l->first;
+	else
+		r = l->first;
+	return r && r->type == JSON_OBJECT ? r : NULL;
 }
 
 /*
@@ -922,12 +926,13 @@ void jmap_email_create(struct jmap_call *c, struct jmap_mailboxes *mbs, const ch
 	struct jmap_targets t;
 	const char *badp = NULL;
 	int64_t at = (int64_t)time(NULL);
-	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0, em, root_part(em) };
+	struct mk m = { c, NULL, &msg, NULL, NULL, NULL, 0, em, NULL };
 
 	if (em->type != JSON_OBJECT) {
 		jmap_w_set_error(bad, cid, "invalidProperties", "an Email object", NULL);
 		return;
 	}
+	m.root = root_part(em);
 	for (const struct json_value *x = em->first; x; x = x->next) {
 		int known = !strncmp(x->key, "header:", 7);
 		for (size_t i = 0; !known && i < sizeof settable / sizeof settable[0]; i++)

@@ -927,3 +927,28 @@ def test_jmap_create_display_name_tab():
     assert r["notCreated"] == {}, r
     _, g = j.one("Email/get", {"ids": [r["created"]["c"]["id"]], "properties": ["from"]})
     assert g["list"][0]["from"] == frm, g
+
+
+def test_jmap_create_email_not_an_object():
+    """An Email/set create value that is no object (an array with elements,
+    a string, a number, null) is invalidProperties and the server goes on;
+    an array of elements took the server down (a null key compared while
+    the root part was chosen, before the type was checked). So are parts
+    and bodies of the wrong type, at any depth."""
+    s, j = hal(JOY)
+    drafts = _drafts(j)
+    _, r = j.one("Email/set", {"create": {
+        "a": ["urn:ietf:params:jmap:mail", {"x": 1}], "s": "text", "n": 7, "z": None,
+        "b": {"mailboxIds": {drafts: True}, "bodyStructure": ["x", "y"]},
+        "t": {"mailboxIds": {drafts: True}, "textBody": [["x"]]},
+        "d": {"mailboxIds": {drafts: True}, "bodyStructure": {
+            "type": "multipart/mixed", "subParts": [[1, 2], "p"]}}}})
+    assert r["created"] == {}, r
+    assert sorted(r["notCreated"]) == ["a", "b", "d", "n", "s", "t", "z"], r
+    for k, v in r["notCreated"].items():
+        assert v["type"] == "invalidProperties", (k, v)
+    # Still serving.
+    _, r = j.one("Email/set", {"create": {"ok": {
+        "mailboxIds": {drafts: True}, "subject": "after",
+        "bodyValues": {"1": {"value": "x"}}, "textBody": [{"partId": "1", "type": "text/plain"}]}}})
+    assert list(r["created"]) == ["ok"], r

@@ -27,6 +27,11 @@ int main(void)
 	const struct json_value *l = json_get(v, "l");
 	CHECK(l->count == 3 && !l->first->next->is_int && l->first->next->number == 2.5);
 	CHECK(strcmp(l->first->next->next->str, "\xc3\xa9\xf0\x9f\x98\x80") == 0);
+	/* A value that is no member has the key "", never NULL: code walking
+	 * an array it took for an object compares keys safely. */
+	CHECK(strcmp(json_get(v, "email")->key, "email") == 0 && l->first->key &&
+	      strcmp(l->first->key, "") == 0 && v->key && strcmp(v->key, "") == 0);
+	CHECK(json_get(l, "") == NULL);
 
 	/* Refused. */
 	const char *bad[] = { "", "{", "{\"a\":1,}", "[1,]", "{\"a\":1,\"a\":2}", "01", "1.", "-",
