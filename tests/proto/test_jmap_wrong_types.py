@@ -1,0 +1,111 @@
+"""Every JMAP method against arguments of the wrong type, at every depth:
+each request of fuzz_jmap_request's corpus (tests/fuzz/corpus/, requests
+for every method family, Email/set create with every header form among
+them) is sent again with one of its values, anywhere inside methodCalls,
+replaced by a value of another type (number, string, empty string,
+array, array of arrays, array of objects, object, object of arrays,
+null, boolean, negative number). Every answer must be a JSON object with
+status 200 or 400 and the server must stay up: an array of elements
+given for an Email took it down once (a member walk of an array met a
+null key). One persistent connection; about 6,000 requests."""
+import base64
+import copy
+import http.client
+import json
+import os
+import ssl
+
+from harness import Server
+
+ACC = ("wren@example.test", "wren-pw-1")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "corpus",
+                      "fuzz_jmap_request")
+WRONG = [7, "x", "", [1], [[1]], [{"a": 1}], {"a": 1}, {"a": [1]}, None, True, -1]
+USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+         "urn:ietf:params:jmap:submission", "urn:ietf:params:jmap:vacationresponse",
+         "urn:ietf:params:jmap:sieve", "urn:ietf:params:jmap:blob",
+         "urn:ietf:params:jmap:quota", "urn:ietf:params:jmap:mdn"]
+
+
+def paths(v, p=()):
+    """Every path into v (keys and indexes), v's own () first."""
+    yield p
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from paths(x, p + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from paths(x, p + (i,))
+
+
+def replaced(v, p, new):
+    v = copy.deepcopy(v)
+    cur = v
+    for k in p[:-1]:
+        cur = cur[k]
+    cur[p[-1]] = new
+    return v
+
+
+class Conn:
+    """POSTs to /jmap/api/ over one kept-alive TLS connection."""
+
+    def __init__(self, s):
+        self.s = s
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+        self.auth = "Basic " + base64.b64encode(("%s:%s" % ACC).encode()).decode()
+        self.c = None
+
+    def send(self, method, path, body=None):
+        for attempt in (0, 1):
+            if self.c is None:
+                self.c = http.client.HTTPSConnection("127.0.0.1", self.s.https_port, timeout=30,
+                                                     context=self.ctx)
+            try:
+                self.c.request(method, path, body=body, headers={
+                    "Authorization": self.auth, "Content-Type": "application/json"})
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (http.client.HTTPException, OSError):
+                # The server may close a kept-alive connection; once.
+                self.c.close()
+                self.c = None
+                if attempt:
+                    raise
+
+
+def test_jmap_every_argument_of_the_wrong_type():
+    with Server(accounts=[ACC], imap=True, http=True, submission=True) as s:
+        c = Conn(s)
+        st, body = c.send("GET", "/jmap/session")
+        assert st == 200, (st, body)
+        acct = list(json.loads(body)["accounts"])[0]
+        sent, statuses = 0, {}
+        for fn in sorted(os.listdir(CORPUS)):
+            with open(os.path.join(CORPUS, fn), "rb") as f:
+                raw = f.read().replace(b"A00000001", acct.encode())
+            try:
+                req = json.loads(raw)
+            except ValueError:
+                continue  # the corpus also holds inputs that are no JSON
+            if not isinstance(req, dict) or not isinstance(req.get("methodCalls"), list):
+                continue
+            req["using"] = USING
+            for p in list(paths(req)):
+                if len(p) < 3 or p[0] != "methodCalls":
+                    continue  # the arguments and below; the envelope has its own tests
+                for w in WRONG:
+                    body = json.dumps(replaced(req, p, w)).encode()
+                    try:
+                        st, out = c.send("POST", "/jmap/api/", body)
+                    except OSError as e:
+                        raise AssertionError("no answer (%s) to %s" % (e, body[:800]))
+                    sent += 1
+                    statuses[st] = statuses.get(st, 0) + 1
+                    assert st in (200, 400), (st, out[:300], body[:800])
+                    assert isinstance(json.loads(out), dict), (out[:300], body[:800])
+            assert s.proc.poll() is None, "the server exited after %s" % fn
+        print("%d requests, answers by status %r" % (sent, statuses))
+        assert sent > 3000 and statuses.get(200, 0) > 1000, (sent, statuses)
