@@ -377,6 +377,39 @@ struct email_opts {
 
 static int flag(struct jmap_call *c, const char *name);
 
+static int hprop_cmp(const void *x, const void *y)
+{
+	const struct jmap_hprop *const *a = x, *const *b = y;
+	int r = strcmp((*a)->prop, (*b)->prop);
+	/* The same name: first given first. */
+	return r ? r : (*a > *b) - (*a < *b);
+}
+
+/*
+ * A property asked twice is answered once (a JSON object's names are
+ * unique, RFC 8259 §4): hps[0..n) keeps the first of each, in order.
+ * Sorted pointers find the repeats, so a request listing many costs
+ * n log n. Returns the new count.
+ */
+static size_t hprops_unique(struct arena *a, struct jmap_hprop *hps, size_t n)
+{
+	if (n < 2)
+		return n;
+	const struct jmap_hprop **v = arena_alloc(a, n * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = &hps[i];
+	qsort(v, n, sizeof *v, hprop_cmp);
+	unsigned char *drop = arena_zalloc(a, n);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(v[i]->prop, v[i - 1]->prop))
+			drop[v[i] - hps] = 1; /* v[i] comes after v[i - 1] in hps */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!drop[i])
+			hps[k++] = hps[i];
+	return k;
+}
+
 static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *o)
 {
 	const struct json_value *pv = jmap_arg(c, "properties");
@@ -400,6 +433,7 @@ static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *
 		}
 		nhps++;
 	}
+	nhps = hprops_unique(c->r->a, hps, nhps);
 	want |= 1u << P_ID;
 	/* bodyProperties: the default set of §4.1.4 (no headers), subParts
 	 * always; header:NAME forms as on the Email, per part. */
@@ -421,6 +455,7 @@ static int email_opts(struct jmap_call *c, unsigned defwant, struct email_opts *
 			return -1;
 		}
 	}
+	nbhps = hprops_unique(c->r->a, bhps, nbhps);
 	struct jmap_body_opts opts = {
 	    .text = flag(c, "fetchTextBodyValues"),
 	    .html = flag(c, "fetchHTMLBodyValues"),
