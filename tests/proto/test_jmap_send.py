@@ -49,6 +49,13 @@ def draft(j, drafts, subject, frm=KIM[0]):
     return r["created"]["d"]["id"]
 
 
+def ident_and_drafts(j):
+    """The account's identity id and its Drafts mailbox id."""
+    _, ids = j.one("Identity/get", {}, using=SUB)
+    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
+    return ids["list"][0]["id"], [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+
+
 def submit(j, ident, eid, envelope=None):
     o = {"identityId": ident, "emailId": eid}
     if envelope:
@@ -70,10 +77,7 @@ def smtp_587(s):
 def test_jmap_send_received_params_rate():
     s = srv()
     j = Jmap(s, *KIM)
-    _, ids = j.one("Identity/get", {}, using=SUB)
-    ident = ids["list"][0]["id"]
-    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
-    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    ident, drafts = ident_and_drafts(j)
 
     # 1: with SMTP parameters, which reach the relay.
     r = submit(j, ident, draft(j, drafts, "one"), {
@@ -148,10 +152,7 @@ def test_jmap_send_utf8_address_asks_smtputf8():
     client here. An ASCII message goes without it."""
     s = srv()
     j = Jmap(s, *LI)
-    _, ids = j.one("Identity/get", {}, using=SUB)
-    ident = ids["list"][0]["id"]
-    _, mb = j.one("Mailbox/get", {"properties": ["role"]})
-    drafts = [m["id"] for m in mb["list"] if m["role"] == "drafts"][0]
+    ident, drafts = ident_and_drafts(j)
     to = "j\u00f6rg@b\u00fccher.remote.test"
     _, r = j.one("Email/set", {"create": {"d": {
         "mailboxIds": {drafts: True}, "from": [{"email": LI[0]}],
