@@ -89,6 +89,22 @@ static void pem_sink_append(void *ctx, const void *data, size_t len)
 		s->overflow = 1;
 }
 
+/*
+ * A banner's label without the dashes and blanks that may follow it.
+ * BearSSL 0.6 trims the closing dashes only when they end the line: a
+ * CRLF line end or blanks after them (both allowed, RFC 7468 §2 and §3's
+ * laxtextualmsg) leave them in the name, and a certificate file saved on
+ * Windows had no CERTIFICATE block.
+ */
+static void pem_name_trim(char *name)
+{
+	size_t n = strlen(name);
+
+	while (n > 0 && (name[n - 1] == '-' || name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	name[n] = '\0';
+}
+
 int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_pem_obj_fn *fn,
                     void *ctx, char *err, size_t errsz)
 {
@@ -123,6 +139,7 @@ int tls_pem_each(const unsigned char *data, size_t len, const char *label, tls_p
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
 			snprintf(name, sizeof name, "%s", br_pem_decoder_name(&pc));
+			pem_name_trim(name);
 			buf_reset(&sink.der);
 			sink.overflow = 0;
 			br_pem_decoder_setdest(&pc, pem_sink_append, &sink);
@@ -275,6 +292,13 @@ static int der_time(unsigned tag, struct der v, int64_t *t_r)
 		return -1;
 	*t_r = tls_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return 0;
+}
+
+int tls_der_time(unsigned tag, const unsigned char *p, size_t len, int64_t *t_r)
+{
+	struct der v = {p, len};
+
+	return der_time(tag, v, t_r);
 }
 
 /* The last CN of a DN, as printable ASCII. */

@@ -109,6 +109,14 @@ void tls_sni_use(br_ssl_server_context *sc, const struct tls_conf *conf);
 int tls_der_next(const unsigned char **p, size_t *len, unsigned *tag_r,
                  const unsigned char **val_r, size_t *vlen_r);
 
+/*
+ * An X.509 Time (RFC 5280 §4.1.2.5): the content of a UTCTime (tag 0x17,
+ * YYMMDDHHMMSSZ, years 50-99 being 19xx) or GeneralizedTime (0x18,
+ * YYYYMMDDHHMMSSZ) as seconds since the epoch in *t_r. 0, or -1 for any
+ * other tag or form.
+ */
+int tls_der_time(unsigned tag, const unsigned char *p, size_t len, int64_t *t_r);
+
 /* Days since 1970-01-01 for a proleptic Gregorian date (any year >= 0). */
 int64_t tls_days_from_civil(int64_t y, unsigned m, unsigned d);
 
