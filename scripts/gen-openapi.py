@@ -88,6 +88,10 @@ schemas = {
     "Me": {"type": "object", "properties": {"email": S, "display_name": S, "quota": I, "used": I, "totp": B, "csrf": S}},
     "AppPassword": {"type": "object", "properties": {"name": S, "created_at": I, "last_used": I, "scope": {"enum": ["mail", "jmap"]}}},
     "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},
+    "Encryption": {"type": "object", "properties": {
+        "method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]},
+        "set_at": I, "usable": B, "problem": S, "fingerprint": S, "primary_fingerprint": S,
+        "algorithm": S, "user_id": S, "email": S, "expires": {"type": "integer", "nullable": True}}},
     "SieveScript": {"type": "object", "properties": {"name": S, "active": B, "script": S}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
                                                "scope": {"enum": ["admin", "read"]}, "expires": I,
@@ -190,6 +194,9 @@ paths = {
     "/me/mobileconfig": {"get": op("Portal: the Apple configuration profile", [resp(200, "profile", S, "application/x-apple-aspen-config"), problem(401)], portal=True)},
     "/me/forwarding": {"get": op("Portal: forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(401)], portal=True),
                        "put": op("Portal: set forwarding (an empty list turns it off)", [resp(200, "forwarding", ref("Forwarding")), problem(400, 401, 403)], obj({"addresses": arr(S), "keep": B}, ["addresses"]), portal=True)},
+    "/me/encryption": {"get": op("Portal: encryption at rest (the key's fingerprint or certificate, never its text)", [resp(200, "state", ref("Encryption")), problem(401)], portal=True),
+                       "put": op("Portal: store mail encrypted to an OpenPGP key or S/MIME certificate (400 with the reason when the key cannot encrypt)", [resp(200, "state", ref("Encryption")), problem(400, 401, 403)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S}, ["method"]), portal=True),
+                       "delete": op("Portal: store mail as it comes again", [resp(204, "off"), problem(401)], portal=True)},
     "/me/sieve": {"get": op("Portal: Sieve scripts", [resp(200, "scripts", {"type": "object"}), problem(401)], portal=True)},
     "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
                          "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409)], obj({"script": S, "active": B}), params=[pp("name")], portal=True),
@@ -205,6 +212,10 @@ paths = {
         "get": op("The account's forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(404)], params=[pp("email")]),
         "put": op("Set the account's forwarding: up to 4 addresses outside our domains, keep a copy or not (an empty list turns it off)", [resp(200, "forwarding", ref("Forwarding")), problem(400, 404)],
                   obj({"addresses": arr(S), "keep": B}, ["addresses"]), params=[pp("email")])},
+    "/accounts/{email}/encryption": {
+        "get": op("The account's encryption at rest", [resp(200, "state", ref("Encryption")), problem(404)], params=[pp("email")]),
+        "put": op("Store the account's mail encrypted to an OpenPGP key or S/MIME certificate", [resp(200, "state", ref("Encryption")), problem(400, 404)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S}, ["method"]), params=[pp("email")]),
+        "delete": op("Store the account's mail as it comes again", [resp(204, "off"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve": {"get": op("The account's Sieve scripts", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve/{name}": {
         "get": op("One Sieve script", [resp(200, "script", ref("SieveScript")), problem(404)], params=[pp("email"), pp("name")]),

@@ -601,8 +601,8 @@ int pgp_key_parse(const char *text, size_t len, struct pgp_key *k, char *err, si
 		goto out;
 	}
 	rc = choose(keys, nkeys, k, err, errsz);
-	if (rc == 0 && k->algo != PGP_PK_ECDH && (k->bits < 2048 || k->bits > 8192)) {
-		snprintf(err, errsz, "the key's RSA encryption key has %u bits: 2048 to 8192 are "
+	if (rc == 0 && k->algo != PGP_PK_ECDH && (k->bits < 2048 || k->bits > 4096)) {
+		snprintf(err, errsz, "the key's RSA encryption key has %u bits: 2048 to 4096 are "
 			 "accepted", k->bits);
 		rc = -1;
 	}

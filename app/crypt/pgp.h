@@ -8,7 +8,7 @@
  * GnuPG chooses it: the newest subkey marked for encryption (key flags
  * 0x04 or 0x08 in its newest binding signature), neither revoked nor
  * expired, else the primary key when it is marked so. Algorithms: RSA
- * (2048 to 8192 bits) and ECDH (RFC 6637) on Curve25519 (the legacy
+ * (2048 to 4096 bits) and ECDH (RFC 6637) on Curve25519 (the legacy
  * "cv25519" of GnuPG 2.1 on), NIST P-256, P-384 and P-521. Signatures
  * are read for their flags and times, never verified: the key is the
  * account holder's own, uploaded over their authenticated session, and a

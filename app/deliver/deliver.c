@@ -9,8 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "crypt/crypt_rest.h"
 #include "mime/mime_cache.h"
 #include "mime/rfc5322.h"
 
@@ -123,19 +125,33 @@ static int has_own(const struct deliver_plan *p)
 	return (p->own_header.len || p->own_fields.len) && !p->discard;
 }
 
-/* One plan's own copy (editheader): its bytes, structure record and the
- * store's view of them. */
+/* One plan's own copy (editheader, encryption at rest): its bytes,
+ * structure record and the store's view of them. */
 struct deliver_own {
 	struct spool msg;
 	struct buf meta;
+	struct buf enc;         /* the copy encrypted, when key is set */
+	struct crypt_key *key;  /* the account's encryption at rest, or NULL */
 	struct store_bytes sb;
 };
+
+/* Plan i's copies are bytes of their own: its own header or fields, or
+ * its account's encryption. */
+static int own_copy(const struct delivery *dl, size_t i)
+{
+	return dl->own_ && (has_own(&dl->plans[i]) || dl->own_[i].key);
+}
 
 static void free_private(struct delivery *dl)
 {
 	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
 		spool_free(&dl->own_[i].msg);
 		buf_free(&dl->own_[i].meta);
+		buf_free(&dl->own_[i].enc);
+		if (dl->own_[i].key) {
+			crypt_key_free(dl->own_[i].key);
+			free(dl->own_[i].key);
+		}
 	}
 	free(dl->own_);
 	dl->own_ = NULL;
@@ -211,21 +227,42 @@ static void prepare(struct delivery *dl)
 	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		struct deliver_own *o = &dl->own_[i];
-		if (!has_own(p))
+		if (!own_copy(dl, i) || p->discard)
 			continue;
-		int rc = p->own_header.len ? compose(&o->msg, dl->head, p->own_fields, p->own_header,
-		                                     p->own_body, dl->authserv_id)
-		                           : compose(&o->msg, dl->head, p->own_fields, dl->data,
-		                                     STR_NULL, dl->authserv_id);
-		if (rc < 0 ||
-		    spool_finish(&o->msg, &bytes) < 0) {
-			dl->result = STORE_ETEMP;
-			return;
+		if (has_own(p)) {
+			int rc = p->own_header.len
+					 ? compose(&o->msg, dl->head, p->own_fields, p->own_header,
+						   p->own_body, dl->authserv_id)
+					 : compose(&o->msg, dl->head, p->own_fields, dl->data, STR_NULL,
+						   dl->authserv_id);
+			if (rc < 0 || spool_finish(&o->msg, &bytes) < 0) {
+				dl->result = STORE_ETEMP;
+				return;
+			}
+			o->sb.data = bytes.p;
+			o->sb.len = bytes.len;
+			spool_blob_id(&o->msg, o->sb.blob_id);
+		} else {
+			o->sb.data = d->data;
+			o->sb.len = d->len;
+			memcpy(o->sb.blob_id, d->blob_id, sizeof o->sb.blob_id);
 		}
-		o->sb.data = bytes.p;
-		o->sb.len = bytes.len;
-		spool_blob_id(&o->msg, o->sb.blob_id);
-		if (mime_cache_build(bytes.p, bytes.len, &o->meta) == 0) {
+		/* Encryption at rest: the bytes as they would be stored, sealed
+		 * to the account's key (one copy for all its mailboxes). */
+		if (o->key && !crypt_is_encrypted(o->sb.data, o->sb.len)) {
+			buf_init(&o->enc, crypt_encrypted_max(o->sb.len));
+			if (crypt_encrypt_message(&o->enc, o->key, o->sb.data, o->sb.len) < 0) {
+				dl->result = STORE_ETEMP;
+				return;
+			}
+			o->sb.data = buf_data(&o->enc);
+			o->sb.len = buf_len(&o->enc);
+			store_blob_id(o->sb.data, o->sb.len, o->sb.blob_id);
+		}
+		if (o->sb.data == d->data) {
+			o->sb.meta = d->meta;
+			o->sb.metalen = d->metalen;
+		} else if (mime_cache_build(o->sb.data, o->sb.len, &o->meta) == 0) {
 			o->sb.meta = buf_data(&o->meta);
 			o->sb.metalen = buf_len(&o->meta);
 		}
@@ -249,6 +286,39 @@ static void prepare_run(void *arg)
 static void prepare_done(void *arg)
 {
 	commit(arg);
+}
+
+/* Each plan's account's encryption at rest key (crypt_rest.h), read and
+ * checked now. A key that no longer works (expired since it was set) is
+ * logged and the mail stored as it came: refusing it would only have the
+ * sender's queue bounce it days later. -1 when the store cannot say. */
+static int load_keys(struct delivery *dl)
+{
+	for (size_t i = 0; i < dl->nplans; i++) {
+		const struct deliver_plan *p = &dl->plans[i];
+		struct store_encrypt e;
+		char err[256];
+		if (p->discard)
+			continue;
+		if (store_account_encrypt_get(dl->st_, p->account, &e) != STORE_OK)
+			return -1;
+		if (e.method == CRYPT_NONE)
+			continue;
+		struct crypt_key *k = xcalloc(1, sizeof *k);
+		if (crypt_key_load(k, (enum crypt_method)e.method, e.aes_bits, e.key, e.keylen, err,
+				   sizeof err) < 0) {
+			log_warn("deliver", NULL, "event=encrypt_skipped account_id=%u reason=\"%s\"",
+				 p->account, err);
+			crypt_key_free(k);
+			free(k);
+		} else {
+			if (!dl->own_)
+				dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
+			dl->own_[i].key = k;
+		}
+		store_encrypt_free(&e);
+	}
+	return 0;
 }
 
 void deliver_submit(struct store *st, struct delivery *dl)
@@ -276,12 +346,16 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	for (size_t i = 0; i < dl->nplans; i++)
 		if (has_own(&dl->plans[i]) && !dl->own_)
 			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
+	if (load_keys(dl) < 0) {
+		finish_soon(dl, STORE_ETEMP);
+		return;
+	}
 	for (size_t i = 0; i < dl->nplans; i++) {
 		const struct deliver_plan *p = &dl->plans[i];
 		if (p->discard)
 			continue;
 		/* Filled in by prepare(), before the store sees them. */
-		const struct store_bytes *own = has_own(p) ? &dl->own_[i].sb : NULL;
+		const struct store_bytes *own = own_copy(dl, i) ? &dl->own_[i].sb : NULL;
 		dl->accounts_[n] = p->account;
 		dl->targets_[n] = (struct store_target){p->folder, p->keywords, p->mailbox, p->create, own};
 		dl->envelopes_[n] = p->envelope;

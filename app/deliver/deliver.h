@@ -36,6 +36,11 @@
  * Copies of one plan become one email in several mailboxes when their
  * keywords agree (store.h, struct store_target).
  *
+ * Encryption at rest (crypt/crypt_rest.h): the copies of an account that
+ * has set a public key are its stored bytes sealed to that key, a blob
+ * of their own, made in the same linear step (after every stage has read
+ * the message); the key is read from the store when the delivery starts.
+ *
  * Caveats: plans for the same account twice store two copies: the caller
  * resolves recipients to distinct accounts. Discarded plans are dropped
  * before the store sees them; a delivery whose plans are all discarded

@@ -248,6 +248,21 @@ void api_me_forward_put(struct http_ctx *x)
 	as_admin_route(x, api_forward_put);
 }
 
+void api_me_encryption_get(struct http_ctx *x)
+{
+	as_admin_route(x, api_encryption_get);
+}
+
+void api_me_encryption_put(struct http_ctx *x)
+{
+	as_admin_route(x, api_encryption_put);
+}
+
+void api_me_encryption_del(struct http_ctx *x)
+{
+	as_admin_route(x, api_encryption_del);
+}
+
 void api_me_sieve_list(struct http_ctx *x)
 {
 	as_admin_route(x, api_sieve_list);

@@ -218,6 +218,9 @@ void api_me_token_list(struct http_ctx *x);
 void api_me_token_add(struct http_ctx *x);
 void api_me_token_del(struct http_ctx *x);
 void api_me_forward_put(struct http_ctx *x);
+void api_me_encryption_get(struct http_ctx *x);
+void api_me_encryption_put(struct http_ctx *x);
+void api_me_encryption_del(struct http_ctx *x);
 void api_me_sieve_list(struct http_ctx *x);
 void api_me_sieve_get(struct http_ctx *x);
 void api_me_sieve_put(struct http_ctx *x);
@@ -265,6 +268,10 @@ void api_jmap_token_add(struct http_ctx *x);
 void api_jmap_token_del(struct http_ctx *x);
 void api_forward_get(struct http_ctx *x);
 void api_forward_put(struct http_ctx *x);
+/* api_encryption.c */
+void api_encryption_get(struct http_ctx *x);
+void api_encryption_put(struct http_ctx *x);
+void api_encryption_del(struct http_ctx *x);
 /* api_sieve.c */
 void api_sieve_list(struct http_ctx *x);
 void api_sieve_get(struct http_ctx *x);

@@ -81,9 +81,6 @@ void jmap_w_created_email(struct jw *w, const char *key, const struct jmap_new_e
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len);
 /* {"M00000001": true, ...} from the record's (mailbox, uid) pairs. */
 void jmap_w_mailboxes(struct jw *w, const uint8_t *members, size_t n);
-/* p[0..n) as base64 body lines (76 columns, CRLF), for a MIME part
- * (jmap_email_create.c; VacationResponse's HTML reply too). */
-void jmap_w_base64_lines(struct buf *out, const char *p, size_t n);
 /* A blob id: "B" and the 64 hex digits of the content hash. */
 void jmap_w_blob(struct jw *w, const uint8_t id[32]);
 

@@ -42,7 +42,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/sasl.h"
+#include "mime/mime_decode.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/hex.h"
@@ -644,17 +644,6 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 	return "quoted-printable";
 }
 
-void jmap_w_base64_lines(struct buf *out, const char *p, size_t n)
-{
-	char line[80];
-	for (size_t i = 0; i < n; i += 57) {
-		size_t k = n - i < 57 ? n - i : 57;
-		if (sasl_base64_encode(p + i, k, line, sizeof line) == 0)
-			buf_append_c(out, line);
-		buf_append_c(out, "\r\n");
-	}
-}
-
 /* A parameter value: a token, or a quoted string; non-ASCII: RFC 2231. */
 static void w_param(struct buf *out, const char *name, const char *v)
 {
@@ -797,7 +786,7 @@ static int w_leaf(struct mk *m, const struct json_value *p, const char *prop, co
 	int rc = w_lang_loc(m, p, prop);
 	buf_append_c(m->out, "\r\n");
 	if (rc == 0)
-		jmap_w_base64_lines(m->out, b.p, b.len);
+		mime_base64_lines(m->out, b.p, b.len);
 	jmap_bytes_free(&b);
 	buf_free(&tmp);
 	return rc;

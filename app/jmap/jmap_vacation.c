@@ -134,7 +134,7 @@ static void mime_reason(struct buf *b, const char *text, const char *html)
 			continue;
 		buf_printf(b, "Content-Type: text/%s; charset=utf-8\r\n"
 			      "Content-Transfer-Encoding: base64\r\n\r\n", types[i]);
-		jmap_w_base64_lines(b, parts[i], strlen(parts[i]));
+		mime_base64_lines(b, parts[i], strlen(parts[i]));
 		if (text)
 			buf_append_c(b, i == 0 ? "--" VAC_BOUNDARY "\r\n" : "--" VAC_BOUNDARY "--\r\n");
 	}

@@ -3,6 +3,7 @@
  * (see mime_decode.h).
  */
 #include "mime/mime_decode.h"
+#include "auth/sasl.h"
 #include "core/hex.h"
 #include "core/utf8.h"
 
@@ -655,4 +656,17 @@ ptrdiff_t mime_charset_to_utf8(struct str charset, const char *in, size_t len, c
 		i++;
 	}
 	return (ptrdiff_t)n;
+}
+
+int mime_base64_lines(struct buf *out, const void *p, size_t n)
+{
+	const char *c = p;
+	char line[80];
+	for (size_t i = 0; i < n; i += 57) {
+		size_t k = n - i < 57 ? n - i : 57;
+		if (sasl_base64_encode(c + i, k, line, sizeof line) < 0 || buf_append_c(out, line) < 0 ||
+		    buf_append_c(out, "\r\n") < 0)
+			return -1;
+	}
+	return 0;
 }

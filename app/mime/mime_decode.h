@@ -125,4 +125,11 @@ struct mime_charset_table {
 extern const struct mime_charset_table mime_charset_tables[];
 
 
+/*
+ * Appends p[0..n) as base64 body lines of a MIME part (76 columns, CRLF;
+ * RFC 2045 §6.8), the one encoder of such bodies (JMAP's created parts,
+ * vacation replies, encrypted messages). 0, or -1 at out's ceiling.
+ */
+int mime_base64_lines(struct buf *out, const void *p, size_t n);
+
 #endif

@@ -361,6 +361,30 @@ int store_account_forward_get(struct store *st, uint32_t id, struct store_accoun
 int store_account_forward_set(struct store *st, uint32_t id, const struct store_account_forward *f,
 			      char *err, size_t errsz);
 
+/* ---- An account's encryption at rest (store_crypt.c) ---- */
+/*
+ * The public key mail to the account is encrypted to before it is stored
+ * (crypt/crypt_rest.h): method 1 OpenPGP, 2 S/MIME (0: none), the AES key
+ * size, when it was set, and the key as the user gave it (armored or
+ * PEM text, or binary), at most STORE_ENCRYPT_KEY_MAX octets. The store
+ * does not read the key: callers check it with crypt_key_load() first.
+ */
+#define STORE_ENCRYPT_KEY_MAX (512 * 1024)
+struct store_encrypt {
+	int method;
+	int aes_bits;
+	int64_t set_at;
+	char *key; /* malloc'd by _get, NUL after keylen; the caller's for _set */
+	size_t keylen;
+};
+/* Into e_r (method 0 when none; free with store_encrypt_free):
+ * STORE_OK, STORE_ETEMP. */
+int store_account_encrypt_get(struct store *st, uint32_t id, struct store_encrypt *e_r);
+/* Replaces it (method 0 removes it): STORE_OK, STORE_ENOTFOUND (no such
+ * account), STORE_EINVAL, STORE_ETEMP. */
+int store_account_encrypt_set(struct store *st, uint32_t id, const struct store_encrypt *e);
+void store_encrypt_free(struct store_encrypt *e);
+
 /* ---- Delivery (group commit through the writer thread) ---- */
 /* Content id of a blob: BLAKE2b-256 of its bytes (see store_blob.c). */
 void store_blob_id(const void *data, size_t len, uint8_t id_r[32]);

@@ -471,6 +471,8 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = fwd_del_txn(txn, st, id)) != 0)
 		return rc;
+	if ((rc = enc_del_txn(txn, st, id)) != 0)
+		return rc;
 	if ((rc = del_prefix(txn, st->db[DB_SPAM], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = spam_meta_del_txn(txn, st, id)) != 0)

@@ -582,6 +582,8 @@ int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix);
 int fwd_get_txn(MDB_txn *txn, struct store *st, uint32_t id, struct store_account_forward *f);
 /* Removes it (none is fine): 0 or an LMDB error. */
 int fwd_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
+/* Removes the account's encryption at rest record (store_crypt.c). */
+int enc_del_txn(MDB_txn *txn, struct store *st, uint32_t id);
 
 /* ---- Names (store_names.c) ---- */
 /* Lowercases (ASCII) and validates a domain into out. 0 or -1. */

@@ -20,7 +20,7 @@ import { ask } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
-const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts']);
+const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts', 'pgp_key', 'pgp_fpr']);
 const b = await open(cfg, { downloads: true });
 const { page, byId, screenshot } = b;
 
@@ -111,6 +111,21 @@ await finish(b, async () => {
 	if ((await byId('forward-addresses').inputValue()) !== 'pat.away@remote.test')
 		throw new Error('the forwarding form does not show what was stored');
 	log('portal: forwarding set');
+
+	// Encryption at rest: a text that is no key is refused under the
+	// field; the account's OpenPGP key is taken and shown by the
+	// fingerprint of its encryption subkey; then turned off again.
+	await byId('encryption-key').fill('not a key');
+	await byId('encryption-save').click();
+	await byId('encryption-error').getByText('not an OpenPGP key').waitFor();
+	await byId('encryption-key').fill(cfg.pgp_key);
+	await byId('encryption-save').click();
+	await page.getByText('New mail is now stored encrypted.').waitFor();
+	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
+	await byId('encryption-off').click();
+	await byId('encryption-off-yes').click();
+	await byId('encryption-state').getByText('Off: mail is stored as it arrives.').waitFor();
+	log('portal: encryption on and off');
 
 	const totpSecret = await enableTotp('portal');
 	// Python now signs in to IMAP and SMTP: the app password works, the

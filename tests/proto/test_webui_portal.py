@@ -22,11 +22,13 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 
 from harness import ROOT
 from httpc import admin_server, tls_ctx
 from logins import accepted, refused
+from test_encryption import make_pgp_key
 from test_webui import BROWSER_DIR, CHROMIUM, npm_install
 
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "webui-portal")
@@ -106,9 +108,15 @@ def test_webui_portal_and_admin_totp():
     with s:
         st, _, body = admin.call("POST", "/setup/complete", {})
         assert st == 200, body
+        gpg_home = tempfile.mkdtemp(prefix="tern-gpg-")
+        try:
+            _, pgp_fpr, pgp_key, _ = make_pgp_key(gpg_home)
+        finally:
+            subprocess.run(["gpgconf", "--homedir", gpg_home, "--kill", "all"], capture_output=True)
+            shutil.rmtree(gpg_home, ignore_errors=True)
         cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "email": USER, "password": PW,
                "new_password": NEWPW, "admin_password": ADMIN_PW, "artifacts": ARTIFACTS,
-               "chromium": CHROMIUM}
+               "chromium": CHROMIUM, "pgp_key": pgp_key, "pgp_fpr": pgp_fpr}
         p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "portal.mjs"), json.dumps(cfg)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         steps = Steps()
@@ -159,6 +167,7 @@ def test_webui_portal_and_admin_totp():
                        "portal: strength meter shown",
                        "portal: password changed", "portal: profile downloaded",
                        "portal: forwarding set", "portal: jmap token made",
+                       "portal: encryption on and off",
                        "portal: vacation reply on",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
@@ -168,6 +177,9 @@ def test_webui_portal_and_admin_totp():
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
         st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
         assert body == {"addresses": ["pat.away@remote.test"], "keep": False}, body
+        assert "event=encryption_set account_id=1 method=openpgp" in s.log_text()
+        st, _, body = admin.call("GET", "/accounts/%s/encryption" % USER)
+        assert st == 200 and body == {"method": "none"}, body
         from httpc import Api
         a = Api(s)
         st, _, body = a.call("POST", "/session", {"password": ADMIN_PW})

@@ -1,7 +1,7 @@
 // portal.jsx - the account's own pages at /account (API: /api/v1/me,
 // app/http/api_me.c): sign in with address and password (and a TOTP code
 // when on), then profile and usage, password, app passwords, JMAP tokens, forwarding
-// to outside addresses, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
+// to outside addresses, encryption at rest, two-factor sign-in, Sieve filters, and mail app set-up (settings in words, the
 // Apple profile, a QR code of this page for the phone). Separate from the
 // admin: its own session cookie, no admin page reachable from here.
 import { useEffect, useState } from 'preact/hooks';
@@ -55,6 +55,7 @@ export function Portal() {
 				<AppPasswords />
 				<AppPasswords kind="token" />
 				<Forwarding />
+				<Encryption />
 				<TwoFactor base="/me/totp" who="Your account" />
 				<Filters />
 				<Setup me={me} />
@@ -301,6 +302,83 @@ function Forwarding() {
 			<ErrorBox error={a.error && a.error.field !== 'addresses' ? a.error : null} />
 			<Notice testid="forward-saved">{msg}</Notice>
 			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="forward-save">Save</button></div>
+		</form>
+	);
+}
+
+// Encryption at rest: the user's OpenPGP public key or S/MIME certificate,
+// pasted or read from a file; mail delivered from then on is stored
+// encrypted to it. The server reads the key and says why one cannot be
+// used; it never gives the key's text back, only what it is.
+function Encryption() {
+	const cur = useLoad(() => get('/me/encryption'));
+	const [method, setMethod] = useState('openpgp');
+	const [cipher, setCipher] = useState('aes256');
+	const [key, setKey] = useState('');
+	const [msg, setMsg] = useState('');
+	const a = useAction();
+	const readFile = (e) => {
+		const f = e.currentTarget.files[0];
+		if (f)
+			f.text().then(setKey);
+	};
+	const save = (e) => {
+		e.preventDefault();
+		setMsg('');
+		a.run(async () => {
+			await put('/me/encryption', { method, cipher, key });
+			setKey('');
+			setMsg('New mail is now stored encrypted.');
+			cur.reload();
+		});
+	};
+	const off = () => a.run(async () => {
+		await del('/me/encryption');
+		setMsg('New mail is stored as it arrives.');
+		cur.reload();
+	});
+	if (!cur.data)
+		return <section class="card"><h2>Encryption</h2><ErrorBox error={cur.error} />{cur.error ? null : <Loading />}</section>;
+	const st = cur.data;
+	const err = a.error && a.error.field === 'key' ? a.error.message : '';
+	return (
+		<form class="card" onSubmit={save} data-testid="portal-encryption">
+			<h2>Encryption</h2>
+			<p>Mail that arrives for you can be stored encrypted to your own OpenPGP key or S/MIME certificate: only your mail app, which holds the private key, can read it, and nobody with access to this server can. Headers (sender, subject, date) stay readable, and the server can no longer search message text.</p>
+			{st.method === 'none' ? <p data-testid="encryption-state">Off: mail is stored as it arrives.</p> : (
+				<div data-testid="encryption-state">
+					<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}, {st.algorithm || ''} key
+						{st.fingerprint ? <> <code data-testid="encryption-fingerprint">{st.fingerprint}</code></> : null}
+						{st.email ? <> for {st.email}</> : null}
+						{st.expires ? <>, expires {dateTime(st.expires)}</> : null}.</p>
+					{st.usable ? null : <p class="error-text">This key can no longer be used ({st.problem}); mail is stored as it arrives until you set another.</p>}
+					<ConfirmButton label="Turn off" confirm="Store new mail unencrypted?" onConfirm={off} testid="encryption-off" />
+				</div>
+			)}
+			<div class="field">
+				<label for="enc-method">Kind</label>
+				<select id="enc-method" value={method} onChange={(e) => setMethod(e.currentTarget.value)} data-testid="encryption-method">
+					<option value="openpgp">OpenPGP public key</option>
+					<option value="smime">S/MIME certificate</option>
+				</select>
+			</div>
+			<div class="field">
+				<label for="enc-cipher">Cipher</label>
+				<select id="enc-cipher" value={cipher} onChange={(e) => setCipher(e.currentTarget.value)}>
+					<option value="aes256">AES-256</option>
+					<option value="aes128">AES-128</option>
+				</select>
+			</div>
+			<div class={'field' + (err ? ' field-error' : '')}>
+				<label for="enc-key">{method === 'openpgp' ? 'Public key (gpg --armor --export you@example.com)' : 'Certificate (PEM)'}</label>
+				<textarea id="enc-key" rows={5} value={key} onInput={(e) => setKey(e.currentTarget.value)}
+					aria-invalid={err ? 'true' : undefined} aria-describedby={err ? 'enc-error' : undefined} data-testid="encryption-key" />
+				<input type="file" accept=".asc,.pem,.crt,.cer,.txt" onChange={readFile} aria-label="Read the key from a file" />
+				{err ? <p class="hint error-text" id="enc-error" data-testid="encryption-error">{err}</p> : null}
+			</div>
+			<ErrorBox error={a.error && a.error.field !== 'key' ? a.error : null} />
+			<Notice testid="encryption-saved">{msg}</Notice>
+			<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !key} data-testid="encryption-save">Encrypt new mail</button></div>
 		</form>
 	);
 }

@@ -1,0 +1,76 @@
+/*
+ * crypt_rest.h — encryption at rest: mail delivered to an account that
+ * has set a public key (an OpenPGP key or an S/MIME certificate, through
+ * the portal or the REST API; store_account_encrypt_*) is stored
+ * encrypted to that key, so that what lies on the server's disk, in its
+ * backups and in an export can be read only with the user's private key,
+ * which the server never holds. Stalwart calls this the same.
+ *
+ * Where it runs: at the end of the delivery pipeline (deliver.c), after
+ * every check that reads the message (authentication, spam, Sieve), on
+ * the bytes as they are to be stored. What IMAP APPEND, JMAP and imports
+ * store is the user's own and stays as it is; a message that is already
+ * encrypted (PGP/MIME, S/MIME enveloped, inline PGP) is stored as it came.
+ *
+ * The stored message keeps its header fields (From, To, Subject, Date,
+ * Message-ID, Received, Authentication-Results, the spam verdict...) in
+ * the clear, so that the mailbox can be listed, threaded and searched by
+ * header as before; its MIME entity (the Content-* fields and the body)
+ * is what is encrypted, as a mail client does it:
+ *   - OpenPGP: PGP/MIME (RFC 3156 §4), multipart/encrypted with the
+ *     version part and the armored message (crypt/pgp.h);
+ *   - S/MIME: application/pkcs7-mime; smime-type=enveloped-data (RFC 8551
+ *     §3.3), the CMS EnvelopedData in base64 (crypt/smime.h).
+ * Thunderbird, Apple Mail, K-9/OpenKeychain, Evolution and mutt decrypt
+ * both on display. The body can no longer be searched on the server.
+ */
+#ifndef TERN_CRYPT_CRYPT_REST_H
+#define TERN_CRYPT_CRYPT_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "crypt/pgp.h"
+#include "crypt/smime.h"
+
+enum crypt_method { CRYPT_NONE = 0, CRYPT_PGP = 1, CRYPT_SMIME = 2 };
+
+/* A key read and ready to encrypt to. */
+struct crypt_key {
+	enum crypt_method method;
+	int aes_bits; /* 128 or 256 */
+	struct pgp_key pgp;
+	struct smime_cert cert;
+};
+
+/*
+ * Reads text[0..len) as the method's key (an OpenPGP public key; an
+ * X.509 certificate in PEM or DER) into *k. 0, or -1 with a sentence for
+ * the user in err. crypt_key_free() after either.
+ */
+int crypt_key_load(struct crypt_key *k, enum crypt_method method, int aes_bits, const char *text,
+		   size_t len, char *err, size_t errsz);
+void crypt_key_free(struct crypt_key *k);
+
+/* "openpgp", "smime"; the reverse (CRYPT_NONE for anything else). */
+const char *crypt_method_name(enum crypt_method m);
+enum crypt_method crypt_method_parse(const char *s);
+
+/* Whether msg[0..len) is already encrypted: multipart/encrypted,
+ * application/(x-)pkcs7-mime that is not signed-data, certs-only or
+ * compressed-data, or a body that starts with an inline PGP message. */
+int crypt_is_encrypted(const char *msg, size_t len);
+
+/*
+ * Appends to out the message msg[0..len) encrypted to k (see above). A
+ * header section that cannot be read (over rfc5322.h's limits) is kept
+ * whole inside the encryption, as a message/rfc822 entity. 0, or -1
+ * (out's ceiling, or the key refused by the arithmetic).
+ */
+int crypt_encrypt_message(struct buf *out, const struct crypt_key *k, const char *msg, size_t len);
+
+/* The most crypt_encrypt_message() can write for len octets. */
+size_t crypt_encrypted_max(size_t len);
+
+#endif
