@@ -50,8 +50,7 @@ static int rd_mpi(struct rd *r, uint8_t *out, size_t max, size_t *len_r, unsigne
 {
 	if (r->end - r->p < 2)
 		return -1;
-	unsigned bits = (unsigned)r->p[0] << 8 | r->p[1];
-	size_t n = (bits + 7) / 8;
+	size_t n = (((size_t)r->p[0] << 8 | r->p[1]) + 7) / 8;
 	r->p += 2;
 	if ((size_t)(r->end - r->p) < n)
 		return -1;
@@ -63,8 +62,13 @@ static int rd_mpi(struct rd *r, uint8_t *out, size_t max, size_t *len_r, unsigne
 		return -1;
 	memcpy(out, v, n);
 	*len_r = n;
-	if (bits_r)
-		*bits_r = bits;
+	/* The value's own size, not the header's claim: a 2048-bit modulus
+	 * is one whose top bit is set. */
+	if (bits_r) {
+		*bits_r = (unsigned)n * 8;
+		for (uint8_t top = n ? v[0] : 0x80; !(top & 0x80); top <<= 1)
+			(*bits_r)--;
+	}
 	return 0;
 }
 
@@ -751,7 +755,7 @@ static int pkesk_rsa(struct buf *o, const struct pgp_key *k, const uint8_t *m, s
 	em[n - mlen - 1] = 0;
 	memcpy(em + n - mlen, m, mlen);
 	br_rsa_public_key pk = {(unsigned char *)k->n, k->nlen, (unsigned char *)k->e, k->elen};
-	int ok = br_rsa_i31_public(em, n, &pk);
+	int ok = br_rsa_public_get_default()(em, n, &pk);
 	int rc = ok ? put_mpi(o, em, n) : -1;
 	sodium_memzero(em, sizeof em);
 	return rc;
@@ -797,21 +801,22 @@ static int pkesk_ecdh(struct buf *o, const struct pgp_key *k, const uint8_t *m, 
 	int rc = -1;
 
 	if (k->curve == BR_EC_curve25519) {
+		/* X25519 (RFC 7748) by libsodium, a few times faster than the
+		 * generic code; it refuses a point of small order (an all-zero
+		 * shared secret). */
 		randombytes_buf(x, 32);
-		xlen = 32;
 		eph[0] = 0x40;
-		ephlen = 1 + ec->mulgen(eph + 1, x, xlen, k->curve);
+		ephlen = 33;
+		if (crypto_scalarmult_curve25519_base(eph + 1, x) != 0 ||
+		    crypto_scalarmult_curve25519(z, x, k->q) != 0)
+			goto out;
+		zlen = 32;
 	} else {
 		random_scalar(k->curve, x, &xlen);
 		ephlen = ec->mulgen(eph, x, xlen, k->curve);
-	}
-	memcpy(shared, k->q, k->qlen);
-	if (ephlen < 2 || !ec->mul(shared, k->qlen, x, xlen, k->curve))
-		goto out;
-	if (k->curve == BR_EC_curve25519) {
-		memcpy(z, shared, 32);
-		zlen = 32;
-	} else {
+		memcpy(shared, k->q, k->qlen);
+		if (ephlen < 2 || !ec->mul(shared, k->qlen, x, xlen, k->curve))
+			goto out;
 		size_t off = ec->xoff(k->curve, &zlen);
 		memcpy(z, shared + off, zlen);
 	}
