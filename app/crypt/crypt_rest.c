@@ -10,7 +10,6 @@
 #include <sodium.h>
 
 #include "core/arena.h"
-#include "mime/mime_decode.h"
 #include "mime/mime_field.h"
 #include "mime/rfc5322.h"
 
@@ -162,12 +161,18 @@ static void split_cb(void *arg, const struct rfc5322_field *f)
 
 size_t crypt_encrypted_max(size_t len)
 {
-	/* base64 (4/3, plus CRLF every 76 or 64 columns) of the entity and of
+	/* base64 (4/3, plus CRLF every 64 or 76 columns) of the entity and of
 	 * its packets or envelope, and the MIME around them. */
 	return len / 3 * 4 + len / 24 + 64 * 1024;
 }
 
-static int pgp_mime(struct buf *out, const struct crypt_key *k, struct str entity)
+static int put(const struct crypt_sink *out, const char *s)
+{
+	return out->write(out->arg, s, strlen(s));
+}
+
+static int pgp_mime(const struct crypt_sink *out, const struct crypt_key *k,
+		    const struct str *parts, size_t nparts)
 {
 	uint8_t rnd[12];
 	char boundary[40];
@@ -194,60 +199,77 @@ static int pgp_mime(struct buf *out, const struct crypt_key *k, struct str entit
 		 "Content-Disposition: inline; filename=\"encrypted.asc\"\r\n"
 		 "\r\n",
 		 boundary, boundary, boundary);
-	if (buf_append_c(out, head) < 0 ||
-	    pgp_encrypt(out, &k->pgp, k->aes_bits, entity.p, entity.len) < 0)
+	if (put(out, head) < 0 || pgp_encrypt_parts(&k->pgp, k->aes_bits, parts, nparts, out) < 0)
 		return -1;
 	snprintf(head, sizeof head, "\r\n--%s--\r\n", boundary);
-	return buf_append_c(out, head);
+	return put(out, head);
 }
 
-static int smime_mime(struct buf *out, const struct crypt_key *k, struct str entity)
+static int smime_mime(const struct crypt_sink *out, const struct crypt_key *k,
+		      const struct str *parts, size_t nparts)
 {
-	struct buf der;
-	buf_init(&der, entity.len + 64 * 1024);
+	struct buf entity, der;
+	size_t len = 0;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
+	buf_init(&entity, len + 1);
+	buf_init(&der, len + 64 * 1024);
 	int rc = -1;
-	if (smime_envelop(&der, &k->cert, k->aes_bits, entity.p, entity.len) < 0)
+	for (size_t i = 0; i < nparts; i++)
+		if (buf_append(&entity, parts[i].p, parts[i].len) < 0)
+			goto out;
+	if (smime_envelop(&der, &k->cert, k->aes_bits, buf_data(&entity), buf_len(&entity)) < 0)
 		goto out;
-	if (buf_append_c(out, "MIME-Version: 1.0\r\n"
-			 "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
-			 " name=\"smime.p7m\"\r\n"
-			 "Content-Transfer-Encoding: base64\r\n"
-			 "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
-			 "Content-Description: S/MIME Encrypted Message\r\n"
-			 "\r\n") < 0 ||
-	    mime_base64_lines(out, buf_data(&der), buf_len(&der)) < 0)
+	if (put(out, "MIME-Version: 1.0\r\n"
+		     "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
+		     " name=\"smime.p7m\"\r\n"
+		     "Content-Transfer-Encoding: base64\r\n"
+		     "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+		     "Content-Description: S/MIME Encrypted Message\r\n"
+		     "\r\n") < 0)
 		goto out;
-	rc = 0;
+	struct crypt_b64 b;
+	crypt_b64_init(&b, out, 76);
+	crypt_b64_put(&b, buf_data(&der), buf_len(&der));
+	rc = crypt_b64_end(&b);
 out:
+	if (buf_len(&entity))
+		sodium_memzero(buf_data(&entity), buf_len(&entity));
+	buf_free(&entity);
 	buf_free(&der);
 	return rc;
 }
 
-int crypt_encrypt_message(struct buf *out, const struct crypt_key *k, const char *msg, size_t len)
+int crypt_encrypt_message(const struct crypt_sink *out, const struct crypt_key *k,
+			  const char *msg, size_t len)
 {
-	struct buf inner;
-	size_t start = buf_len(out), body;
+	struct buf outer, inner;
+	size_t body;
 	int rc = -1;
 
-	buf_init(&inner, len + 64);
-	struct split s = {out, &inner, 0};
+	/* The header section is bounded (rfc5322.h); the body is never
+	 * copied: it is the last part of the entity. */
+	buf_init(&outer, RFC5322_HEADER_MAX + 64);
+	buf_init(&inner, RFC5322_HEADER_MAX + 64);
+	struct split s = {&outer, &inner, 0};
 	if (each_field(msg, len, split_cb, &s, &body) < 0 || s.fail) {
 		/* Unreadable: all of it inside, as a message of its own. */
+		buf_reset(&outer);
 		buf_reset(&inner);
-		out->len = start;
 		body = 0;
 		if (buf_append_c(&inner, "Content-Type: message/rfc822\r\n") < 0)
 			goto out;
 	}
-	if (buf_append(&inner, "\r\n", 2) < 0 || buf_append(&inner, msg + body, len - body) < 0)
+	struct str parts[3] = {buf_str(&inner), {"\r\n", 2}, {msg + body, len - body}};
+	if (out->write(out->arg, buf_data(&outer), buf_len(&outer)) < 0)
 		goto out;
-	struct str entity = buf_str(&inner);
-	rc = k->method == CRYPT_PGP ? pgp_mime(out, k, entity)
-	     : k->method == CRYPT_SMIME ? smime_mime(out, k, entity)
+	rc = k->method == CRYPT_PGP ? pgp_mime(out, k, parts, 3)
+	     : k->method == CRYPT_SMIME ? smime_mime(out, k, parts, 3)
 				       : -1;
 out:
 	if (buf_len(&inner))
 		sodium_memzero(buf_data(&inner), buf_len(&inner));
 	buf_free(&inner);
+	buf_free(&outer);
 	return rc;
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "crypt/crypt_sink.h"
 #include "crypt/pgp.h"
 #include "crypt/smime.h"
 
@@ -63,12 +64,15 @@ enum crypt_method crypt_method_parse(const char *s);
 int crypt_is_encrypted(const char *msg, size_t len);
 
 /*
- * Appends to out the message msg[0..len) encrypted to k (see above). A
- * header section that cannot be read (over rfc5322.h's limits) is kept
- * whole inside the encryption, as a message/rfc822 entity. 0, or -1
- * (out's ceiling, or the key refused by the arithmetic).
+ * Writes to out the message msg[0..len) encrypted to k (see above), as
+ * it is made: besides the output, memory holds the header section (at
+ * most RFC5322_HEADER_MAX) and, for S/MIME, the envelope. A header
+ * section that cannot be read (over rfc5322.h's limits) is kept whole
+ * inside the encryption, as a message/rfc822 entity. 0, or -1 (a write
+ * failed, or the key was refused by the arithmetic).
  */
-int crypt_encrypt_message(struct buf *out, const struct crypt_key *k, const char *msg, size_t len);
+int crypt_encrypt_message(const struct crypt_sink *out, const struct crypt_key *k,
+			  const char *msg, size_t len);
 
 /* The most crypt_encrypt_message() can write for len octets. */
 size_t crypt_encrypted_max(size_t len);

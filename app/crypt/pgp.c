@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/sasl.h"
+#include "crypt/crypt_sink.h"
 
 #define KEYS_MAX 64
 
@@ -73,20 +74,6 @@ static int rd_mpi(struct rd *r, uint8_t *out, size_t max, size_t *len_r, unsigne
 }
 
 /* ---- Armor (§6) ---- */
-
-static uint32_t crc24(const uint8_t *p, size_t n)
-{
-	uint32_t crc = 0xB704CEu;
-	while (n--) {
-		crc ^= (uint32_t)*p++ << 16;
-		for (int i = 0; i < 8; i++) {
-			crc <<= 1;
-			if (crc & 0x1000000u)
-				crc ^= 0x1864CFBu;
-		}
-	}
-	return crc & 0xFFFFFFu;
-}
 
 static const char *find(const char *p, const char *end, const char *s)
 {
@@ -184,7 +171,7 @@ static int dearmor(const char *text, size_t len, uint8_t *out, size_t *len_r, ch
 			goto out;
 		}
 		uint32_t want = (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
-		if (want != crc24(out, *len_r)) {
+		if (want != crypt_crc24(CRYPT_CRC24_INIT, out, *len_r)) {
 			snprintf(err, errsz, "the key block's checksum does not match: the key was damaged on the way");
 			goto out;
 		}
@@ -651,18 +638,6 @@ static void aes1_block(struct aes1 *a, uint8_t b[16])
 	a->vt->run(&a->k.vtable, iv, b, 16);
 }
 
-/* OpenPGP CFB (§5.13.1, no resynchronisation), in place, IV zero. */
-static void cfb_encrypt(struct aes1 *a, uint8_t *p, size_t n)
-{
-	uint8_t fr[16] = {0};
-	for (size_t i = 0; i < n; i += 16) {
-		aes1_block(a, fr);
-		size_t k = n - i < 16 ? n - i : 16;
-		for (size_t j = 0; j < k; j++)
-			fr[j] = p[i + j] ^= fr[j];
-	}
-}
-
 /* AES key wrap (RFC 3394 §2.2.1) of n 8-octet blocks into out (n + 1). */
 static void key_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n, uint8_t *out)
 {
@@ -684,28 +659,6 @@ static void key_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_
 		}
 	sodium_memzero(&a, sizeof a);
 	sodium_memzero(b, sizeof b);
-}
-
-/* A new-format packet header for a body of n octets (§4.2.1). */
-static int put_header(struct buf *o, unsigned tag, size_t n)
-{
-	uint8_t h[6];
-	size_t hl;
-	h[0] = (uint8_t)(0xC0 | tag);
-	if (n < 192) {
-		h[1] = (uint8_t)n, hl = 2;
-	} else if (n < 8384) {
-		h[1] = (uint8_t)(((n - 192) >> 8) + 192), h[2] = (uint8_t)(n - 192), hl = 3;
-	} else {
-		h[1] = 255, h[2] = (uint8_t)(n >> 24), h[3] = (uint8_t)(n >> 16);
-		h[4] = (uint8_t)(n >> 8), h[5] = (uint8_t)n, hl = 6;
-	}
-	return buf_append(o, h, hl);
-}
-
-static size_t header_len(size_t n)
-{
-	return n < 192 ? 2 : n < 8384 ? 3 : 6;
 }
 
 static int put_mpi(struct buf *o, const uint8_t *v, size_t n)
@@ -865,89 +818,141 @@ out:
 	return rc;
 }
 
-/* Armors bin into out: 64 columns, the CRC-24 line, CRLF. */
-static int armor(struct buf *out, const uint8_t *bin, size_t n)
+/* The armored message as it is made: binary octets go through the
+ * base64 lines (with the CRC-24); plaintext octets are first hashed for
+ * the MDC and encrypted in OpenPGP's CFB mode (§5.13.1: IV zero, no
+ * resynchronisation), the keystream block made as each block starts. */
+struct pgp_w {
+	struct crypt_b64 b64;
+	struct aes1 aes;
+	uint8_t fr[16]; /* the last ciphertext block, then E() of it */
+	size_t pos;     /* octets of the current block done */
+	br_sha1_context sha;
+};
+
+static void put_bin(struct pgp_w *w, const void *p, size_t n)
 {
-	char line[96];
-	uint32_t crc = crc24(bin, n);
-	if (buf_append_c(out, "-----BEGIN PGP MESSAGE-----\r\n\r\n") < 0)
-		return -1;
-	for (size_t i = 0; i < n; i += 48) {
-		size_t k = n - i < 48 ? n - i : 48;
-		if (sasl_base64_encode(bin + i, k, line, sizeof line) < 0 ||
-		    buf_append_c(out, line) < 0 || buf_append_c(out, "\r\n") < 0)
-			return -1;
-	}
-	uint8_t c[3] = {(uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
-	line[0] = '=';
-	if (sasl_base64_encode(c, 3, line + 1, sizeof line - 1) < 0 || buf_append_c(out, line) < 0 ||
-	    buf_append_c(out, "\r\n-----END PGP MESSAGE-----\r\n") < 0)
-		return -1;
-	return 0;
+	crypt_b64_put(&w->b64, p, n);
 }
 
-int pgp_encrypt(struct buf *out, const struct pgp_key *k, int aes_bits, const void *data,
-		size_t len)
+static void put_plain(struct pgp_w *w, const void *data, size_t n)
 {
-	uint8_t key[32], m[40], prefix[18], mdc[22];
+	const uint8_t *p = data;
+	uint8_t c[4096];
+	br_sha1_update(&w->sha, p, n);
+	while (n) {
+		size_t k = n < sizeof c ? n : sizeof c;
+		for (size_t i = 0; i < k; i++) {
+			if (w->pos == 0)
+				aes1_block(&w->aes, w->fr);
+			c[i] = w->fr[w->pos] ^= p[i];
+			w->pos = (w->pos + 1) & 15;
+		}
+		put_bin(w, c, k);
+		p += k;
+		n -= k;
+	}
+	sodium_memzero(c, sizeof c);
+}
+
+/* A new-format packet header (§4.2.1) into h: its length. */
+static size_t packet_header(uint8_t h[6], unsigned tag, size_t n)
+{
+	h[0] = (uint8_t)(0xC0 | tag);
+	if (n < 192) {
+		h[1] = (uint8_t)n;
+		return 2;
+	}
+	if (n < 8384) {
+		h[1] = (uint8_t)(((n - 192) >> 8) + 192);
+		h[2] = (uint8_t)(n - 192);
+		return 3;
+	}
+	h[1] = 255;
+	h[2] = (uint8_t)(n >> 24);
+	h[3] = (uint8_t)(n >> 16);
+	h[4] = (uint8_t)(n >> 8);
+	h[5] = (uint8_t)n;
+	return 6;
+}
+
+int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *parts,
+		      size_t nparts, const struct crypt_sink *out)
+{
+	uint8_t key[32], m[40], prefix[18], mdc[22], h[6];
 	size_t keylen = aes_bits == 256 ? 32 : 16;
 	int sym = aes_bits == 256 ? 9 : 7;
-	struct buf bin, pk;
-	struct aes1 a;
+	struct buf pk;
+	struct pgp_w w;
 	int rc = -1;
 
 	/* The literal packet: 'b', no file name, no date (§5.9). */
+	size_t len = 0;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
 	size_t lit_body = 6 + len;
-	size_t lit = header_len(lit_body) + lit_body;
+	size_t lit = packet_header(h, 11, lit_body) + lit_body;
 	size_t plain = sizeof prefix + lit + sizeof mdc;
 	if (lit_body < len || plain < lit || plain + 1 > 0xFFFFFFFFu)
 		return -1;
 
+	memset(&w, 0, sizeof w);
 	randombytes_buf(key, keylen);
 	size_t mlen = session_m(m, sym, key, keylen);
 	buf_init(&pk, 4096);
-	buf_init(&bin, plain + 64 + 4096);
-	uint8_t ph[11] = {3};
+	uint8_t ph[10] = {3};
 	memcpy(ph + 1, k->fpr + 12, 8);
 	ph[9] = (uint8_t)k->algo;
 	if (buf_append(&pk, ph, 10) < 0 ||
 	    (k->algo == PGP_PK_ECDH ? pkesk_ecdh(&pk, k, m, mlen) : pkesk_rsa(&pk, k, m, mlen)) < 0)
 		goto out;
-	if (put_header(&bin, 1, buf_len(&pk)) < 0 || buf_append(&bin, buf_data(&pk), buf_len(&pk)) < 0 ||
-	    put_header(&bin, 18, 1 + plain) < 0 || buf_append(&bin, "\x01", 1) < 0)
+	if (out->write(out->arg, "-----BEGIN PGP MESSAGE-----\r\n\r\n", 31) < 0)
 		goto out;
-	size_t at = buf_len(&bin);
+	crypt_b64_init(&w.b64, out, 64);
+	put_bin(&w, h, packet_header(h, 1, buf_len(&pk)));
+	put_bin(&w, buf_data(&pk), buf_len(&pk));
+	put_bin(&w, h, packet_header(h, 18, 1 + plain));
+	put_bin(&w, "\x01", 1);
+	aes1_init(&w.aes, key, keylen);
+	br_sha1_init(&w.sha);
 	/* §5.13.2: a random block with its last two octets repeated. */
 	randombytes_buf(prefix, 16);
 	prefix[16] = prefix[14];
 	prefix[17] = prefix[15];
 	static const uint8_t lit_head[6] = {'b', 0, 0, 0, 0, 0};
-	if (buf_append(&bin, prefix, sizeof prefix) < 0 || put_header(&bin, 11, lit_body) < 0 ||
-	    buf_append(&bin, lit_head, 6) < 0 || buf_append(&bin, data, len) < 0)
-		goto out;
+	put_plain(&w, prefix, sizeof prefix);
+	put_plain(&w, h, packet_header(h, 11, lit_body));
+	put_plain(&w, lit_head, 6);
+	for (size_t i = 0; i < nparts; i++)
+		put_plain(&w, parts[i].p, parts[i].len);
 	/* The modification detection code: SHA-1 of everything before it and
-	 * of its own two header octets (§5.14). */
-	br_sha1_context sc;
-	br_sha1_init(&sc);
-	br_sha1_update(&sc, buf_data(&bin) + at, buf_len(&bin) - at);
+	 * of its own two header octets (§5.14), encrypted with the rest. */
 	mdc[0] = 0xD3;
 	mdc[1] = 0x14;
-	br_sha1_update(&sc, mdc, 2);
-	br_sha1_out(&sc, mdc + 2);
-	if (buf_append(&bin, mdc, sizeof mdc) < 0)
+	br_sha1_update(&w.sha, mdc, 2);
+	br_sha1_out(&w.sha, mdc + 2);
+	put_plain(&w, mdc, sizeof mdc);
+	if (crypt_b64_end(&w.b64) < 0)
 		goto out;
-	aes1_init(&a, key, keylen);
-	cfb_encrypt(&a, (uint8_t *)buf_data(&bin) + at, buf_len(&bin) - at);
-	rc = armor(out, (const uint8_t *)buf_data(&bin), buf_len(&bin));
+	uint8_t c[3] = {(uint8_t)(w.b64.crc >> 16), (uint8_t)(w.b64.crc >> 8), (uint8_t)w.b64.crc};
+	char line[8] = "=";
+	if (sasl_base64_encode(c, 3, line + 1, sizeof line - 1) < 0 ||
+	    out->write(out->arg, line, 5) < 0 ||
+	    out->write(out->arg, "\r\n-----END PGP MESSAGE-----\r\n", 29) < 0)
+		goto out;
+	rc = 0;
 out:
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(m, sizeof m);
-	sodium_memzero(&a, sizeof a);
+	sodium_memzero(&w, sizeof w);
 	buf_free(&pk);
-	/* The plaintext was encrypted in place; on a failure before that it
-	 * is still there, so the buffer is wiped either way. */
-	if (buf_len(&bin))
-		sodium_memzero(buf_data(&bin), buf_len(&bin));
-	buf_free(&bin);
 	return rc;
+}
+
+int pgp_encrypt(struct buf *out, const struct pgp_key *k, int aes_bits, const void *data,
+		size_t len)
+{
+	struct crypt_sink sink = {crypt_sink_buf, out};
+	struct str part = {data, len};
+	return pgp_encrypt_parts(k, aes_bits, &part, 1, &sink);
 }

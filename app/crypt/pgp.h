@@ -30,6 +30,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/str.h"
+#include "crypt/crypt_sink.h"
 
 /* The longest key text taken (a key with many certifications). */
 #define PGP_KEY_TEXT_MAX (512 * 1024)
@@ -79,5 +81,11 @@ void pgp_fpr_hex(const uint8_t fpr[20], char out[41]);
  */
 int pgp_encrypt(struct buf *out, const struct pgp_key *k, int aes_bits, const void *data,
 		size_t len);
+
+/* The same for the concatenation of parts, written to out as it is made
+ * (memory: a few KiB whatever the size). 0, or -1 (a write failed, or
+ * the key's point was refused). */
+int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *parts,
+		      size_t nparts, const struct crypt_sink *out);
 
 #endif

@@ -130,7 +130,7 @@ static int has_own(const struct deliver_plan *p)
 struct deliver_own {
 	struct spool msg;
 	struct buf meta;
-	struct buf enc;         /* the copy encrypted, when key is set */
+	struct spool enc;       /* the copy encrypted, when key is set */
 	struct crypt_key *key;  /* the account's encryption at rest, or NULL */
 	struct store_bytes sb;
 };
@@ -147,7 +147,7 @@ static void free_private(struct delivery *dl)
 	for (size_t i = 0; dl->own_ && i < dl->nplans; i++) {
 		spool_free(&dl->own_[i].msg);
 		buf_free(&dl->own_[i].meta);
-		buf_free(&dl->own_[i].enc);
+		spool_free(&dl->own_[i].enc);
 		if (dl->own_[i].key) {
 			crypt_key_free(dl->own_[i].key);
 			free(dl->own_[i].key);
@@ -201,6 +201,11 @@ static void stored(struct store_delivery *d, void *arg)
 	finish(dl, d->result);
 }
 
+static int spool_sink(void *arg, const void *p, size_t n)
+{
+	return spool_append(arg, p, n);
+}
+
 /* The linear work: off the loop for big messages. Sets dl->result. */
 static void prepare(struct delivery *dl)
 {
@@ -250,14 +255,16 @@ static void prepare(struct delivery *dl)
 		/* Encryption at rest: the bytes as they would be stored, sealed
 		 * to the account's key (one copy for all its mailboxes). */
 		if (o->key && !crypt_is_encrypted(o->sb.data, o->sb.len)) {
-			buf_init(&o->enc, crypt_encrypted_max(o->sb.len));
-			if (crypt_encrypt_message(&o->enc, o->key, o->sb.data, o->sb.len) < 0) {
+			struct crypt_sink sink = {spool_sink, &o->enc};
+			spool_init(&o->enc, crypt_encrypted_max(o->sb.len), NULL);
+			if (crypt_encrypt_message(&sink, o->key, o->sb.data, o->sb.len) < 0 ||
+			    spool_finish(&o->enc, &bytes) < 0) {
 				dl->result = STORE_ETEMP;
 				return;
 			}
-			o->sb.data = buf_data(&o->enc);
-			o->sb.len = buf_len(&o->enc);
-			store_blob_id(o->sb.data, o->sb.len, o->sb.blob_id);
+			o->sb.data = bytes.p;
+			o->sb.len = bytes.len;
+			spool_blob_id(&o->enc, o->sb.blob_id);
 		}
 		if (o->sb.data == d->data) {
 			o->sb.meta = d->meta;
