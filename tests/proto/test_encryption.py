@@ -13,12 +13,14 @@ message back to the entity. The admin sees the same state; keys that
 cannot encrypt (a secret key, a signing-only key, an EC certificate,
 garbage) are refused with the reason and change nothing; DELETE turns
 it off. The key text is never given back and never logged."""
+import base64
 import imaplib
 import os
 import re
 import smtplib
 import subprocess
 import tempfile
+import time
 
 from httpc import admin_server
 from test_portal import Portal
@@ -209,6 +211,45 @@ def test_encryption_at_rest():
         r = subprocess.run(["openssl", "cms", "-cmsout", "-print", "-in", path],
                            capture_output=True)
         assert b"aes-128-cbc" in r.stdout, r.stdout[:2000]
+
+        # Big (past the worker threshold, the sealed copy spooled): gpg
+        # reads back every octet.
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub})
+        assert st == 200, body
+        blob = base64.encodebytes(os.urandom(3 << 20)).replace(b"\n", b"\r\n")
+        big = (b"Content-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + blob)
+        send(s, message("big-one", entity=big), [USER])
+        raw = stored(s, USER, "big-one")
+        _, body = header_and_body(raw)
+        armored = body[body.index(b"-----BEGIN PGP MESSAGE-----"):
+                       body.index(b"-----END PGP MESSAGE-----") + 25]
+        r = gpg(home, "--status-fd", "2", "--decrypt", input=armored)
+        assert r.returncode == 0 and b"GOODMDC" in r.stderr and r.stdout == big, r.stderr.decode()
+
+        # A key that expires after it was set: mail is stored as it comes,
+        # the log says why, GET shows it. (The subkey is made a day in the
+        # past, valid for a day, so it lapses a few seconds from now.)
+        soon = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() - 86400 + 4))
+        lapse = "Lapse <lapse@example.test>"
+        old = ["--passphrase", "", "--ignore-time-conflict", "--faked-system-time", soon]
+        r = gpg(home, *old, "--quick-gen-key", lapse, "ed25519", "sign,cert", "never")
+        assert r.returncode == 0, r.stderr.decode()
+        lfpr = re.search(r"^fpr:+([0-9A-F]{40}):", gpg(home, "--with-colons", "--list-keys",
+                                                         lapse).stdout.decode(), re.M).group(1)
+        r = gpg(home, *old, "--quick-add-key", lfpr, "cv25519", "encr", "1d")
+        assert r.returncode == 0, r.stderr.decode()
+        pub2 = gpg(home, "--armor", "--export", lapse).stdout.decode()
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub2})
+        assert st == 200 and body["usable"] and body["primary_fingerprint"] == lfpr, body
+        assert body["expires"] and body["expires"] - time.time() < 10, body
+        time.sleep(max(0, body["expires"] - time.time() + 1))
+        st, body = p.call("GET", "/me/encryption")
+        assert st == 200 and body["usable"] is False and "expired" in body["problem"], body
+        msg5 = message("lapsed")
+        send(s, msg5, [USER])
+        assert stored(s, USER, "lapsed").endswith(msg5)
+        assert s.wait_log("event=encrypt_skipped account_id=1")
 
         # Off: the next message is stored as sent.
         st, _ = p.call("DELETE", "/me/encryption")
