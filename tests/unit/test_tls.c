@@ -707,6 +707,32 @@ static void test_openssl_keys(void)
 	free(a);
 }
 
+static int pem_name_seen(void *ctx, const char *name, const unsigned char *der, size_t len)
+{
+	snprintf(ctx, 64, "%s/%zu", name, len);
+	return 0;
+}
+
+/* Banner lines ending in CRLF or blanks (RFC 7468 §2, §3): the label alone. */
+static void test_pem_banner_ends(void)
+{
+	static const char *const texts[] = {
+	    "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----\r\n",
+	    "-----BEGIN CERTIFICATE-----  \nAAAA\n-----END CERTIFICATE----- \t\n",
+	    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+	};
+	char name[64], err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		name[0] = '\0';
+		CHECK_EQ_INT(tls_pem_each((const unsigned char *)texts[i], strlen(texts[i]), "t",
+		                          pem_name_seen, name, err, sizeof err),
+		             1);
+		CHECK_EQ_STR(name, "CERTIFICATE/3");
+	}
+}
+
 static void test_bad_input(void)
 {
 	char c[400], k[400], g[400], err[512];
@@ -993,6 +1019,7 @@ int main(void)
 	test_make_fixed_date();
 	test_selfsigned();
 	test_openssl_keys();
+	test_pem_banner_ends();
 	test_bad_input();
 	test_sni_alpn();
 	tls_shutdown();
