@@ -357,30 +357,30 @@ static int read_cert(const unsigned char *der, size_t len, struct found *f, char
 	return read_tbs(&tbs, f, err, errsz);
 }
 
+/* Copies n octets to *p, advancing it; returns where they went. */
+static const unsigned char *own(unsigned char **p, const unsigned char *src, size_t n)
+{
+	const unsigned char *at = *p;
+
+	memcpy(*p, src, n);
+	*p += n;
+	return at;
+}
+
 /* Copies what was found into c's one block. */
 static void cert_own(struct smime_cert *c, const struct found *f)
 {
-	size_t total = f->nlen + f->elen + f->issuer.whole_len + f->serial.whole_len;
-	unsigned char *p = xmalloc(total);
+	unsigned char *p = xmalloc(f->nlen + f->elen + f->issuer.whole_len + f->serial.whole_len);
 
 	c->data = p;
-#define OWN(dst, src, n)                                                                           \
-	do {                                                                                       \
-		memcpy(p, src, n);                                                                 \
-		c->dst = p;                                                                        \
-		c->dst##_len = n;                                                                  \
-		p += n;                                                                            \
-	} while (0)
-	OWN(issuer, f->issuer.whole, f->issuer.whole_len);
-	OWN(serial, f->serial.whole, f->serial.whole_len);
-#undef OWN
-	memcpy(p, f->n, f->nlen);
-	c->n = p;
+	c->n = own(&p, f->n, f->nlen);
 	c->nlen = f->nlen;
-	p += f->nlen;
-	memcpy(p, f->e, f->elen);
-	c->e = p;
+	c->e = own(&p, f->e, f->elen);
 	c->elen = f->elen;
+	c->issuer = own(&p, f->issuer.whole, f->issuer.whole_len);
+	c->issuer_len = f->issuer.whole_len;
+	c->serial = own(&p, f->serial.whole, f->serial.whole_len);
+	c->serial_len = f->serial.whole_len;
 	c->bits = f->bits;
 	c->not_after = f->not_after;
 	memcpy(c->email, f->email, sizeof c->email);
