@@ -205,21 +205,16 @@ static int pgp_mime(const struct crypt_sink *out, const struct crypt_key *k,
 	return put(out, head);
 }
 
+/* The envelope's DER goes through the base64 lines as it is made. */
+static int b64_sink(void *arg, const void *p, size_t n)
+{
+	crypt_b64_put(arg, p, n);
+	return ((struct crypt_b64 *)arg)->err ? -1 : 0;
+}
+
 static int smime_mime(const struct crypt_sink *out, const struct crypt_key *k,
 		      const struct str *parts, size_t nparts)
 {
-	struct buf entity, der;
-	size_t len = 0;
-	for (size_t i = 0; i < nparts; i++)
-		len += parts[i].len;
-	buf_init(&entity, len + 1);
-	buf_init(&der, len + 64 * 1024);
-	int rc = -1;
-	for (size_t i = 0; i < nparts; i++)
-		if (buf_append(&entity, parts[i].p, parts[i].len) < 0)
-			goto out;
-	if (smime_envelop(&der, &k->cert, k->aes_bits, buf_data(&entity), buf_len(&entity)) < 0)
-		goto out;
 	if (put(out, "MIME-Version: 1.0\r\n"
 		     "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
 		     " name=\"smime.p7m\"\r\n"
@@ -227,17 +222,13 @@ static int smime_mime(const struct crypt_sink *out, const struct crypt_key *k,
 		     "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
 		     "Content-Description: S/MIME Encrypted Message\r\n"
 		     "\r\n") < 0)
-		goto out;
+		return -1;
 	struct crypt_b64 b;
 	crypt_b64_init(&b, out, 76);
-	crypt_b64_put(&b, buf_data(&der), buf_len(&der));
-	rc = crypt_b64_end(&b);
-out:
-	if (buf_len(&entity))
-		sodium_memzero(buf_data(&entity), buf_len(&entity));
-	buf_free(&entity);
-	buf_free(&der);
-	return rc;
+	struct crypt_sink der = {b64_sink, &b};
+	if (smime_envelop_parts(&k->cert, k->aes_bits, parts, nparts, &der) < 0)
+		return -1;
+	return crypt_b64_end(&b);
 }
 
 int crypt_encrypt_message(const struct crypt_sink *out, const struct crypt_key *k,

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/sasl.h"
+#include "crypt/crypt_prim.h"
 #include "crypt/crypt_sink.h"
 
 #define KEYS_MAX 64
@@ -617,47 +618,26 @@ void pgp_fpr_hex(const uint8_t fpr[20], char out[41])
 
 /* ---- Encrypting ---- */
 
-/* AES on single blocks (CFB, key wrap): AES-NI when the CPU has it, else
- * BearSSL's constant-time ct64, through its CBC encryptor with a zero IV. */
-struct aes1 {
-	const br_block_cbcenc_class *vt;
-	br_aes_gen_cbcenc_keys k;
-};
-
-static void aes1_init(struct aes1 *a, const uint8_t *key, size_t len)
-{
-	a->vt = br_aes_x86ni_cbcenc_get_vtable();
-	if (!a->vt)
-		a->vt = &br_aes_ct64_cbcenc_vtable;
-	a->vt->init(&a->k.vtable, key, len);
-}
-
-static void aes1_block(struct aes1 *a, uint8_t b[16])
-{
-	uint8_t iv[16] = {0};
-	a->vt->run(&a->k.vtable, iv, b, 16);
-}
-
 /* AES key wrap (RFC 3394 §2.2.1) of n 8-octet blocks into out (n + 1). */
 static void key_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n, uint8_t *out)
 {
-	struct aes1 a;
+	struct crypt_aes a;
 	uint8_t b[16];
-	aes1_init(&a, kek, keklen);
+	crypt_aes_init(&a, kek, keklen);
 	memset(out, 0xA6, 8);
 	memcpy(out + 8, in, n * 8);
 	for (unsigned j = 0; j < 6; j++)
 		for (size_t i = 1; i <= n; i++) {
 			memcpy(b, out, 8);
 			memcpy(b + 8, out + 8 * i, 8);
-			aes1_block(&a, b);
+			crypt_aes_block(&a, b);
 			uint64_t t = (uint64_t)n * j + i;
 			for (int x = 7; x >= 0; x--, t >>= 8)
 				b[x] ^= (uint8_t)t;
 			memcpy(out, b, 8);
 			memcpy(out + 8 * i, b + 8, 8);
 		}
-	sodium_memzero(&a, sizeof a);
+	crypt_aes_wipe(&a);
 	sodium_memzero(b, sizeof b);
 }
 
@@ -673,15 +653,6 @@ static int put_mpi(struct buf *o, const uint8_t *v, size_t n)
 	return buf_append(o, h, 2) < 0 || buf_append(o, v, n) < 0 ? -1 : 0;
 }
 
-/* Random octets, none zero (PKCS #1 v1.5 padding). */
-static void random_nonzero(uint8_t *p, size_t n)
-{
-	randombytes_buf(p, n);
-	for (size_t i = 0; i < n; i++)
-		while (p[i] == 0)
-			randombytes_buf(&p[i], 1);
-}
-
 /* The session key's algorithm, key and checksum (§5.1.3). */
 static size_t session_m(uint8_t *m, int sym, const uint8_t *key, size_t keylen)
 {
@@ -695,21 +666,13 @@ static size_t session_m(uint8_t *m, int sym, const uint8_t *key, size_t keylen)
 	return keylen + 3;
 }
 
-/* RSA (§5.1.4): EME-PKCS1-v1_5 of m, raised to e. */
+/* RSA (§5.1.4): EME-PKCS1-v1_5 of m, raised to e, as an MPI. */
 static int pkesk_rsa(struct buf *o, const struct pgp_key *k, const uint8_t *m, size_t mlen)
 {
-	uint8_t em[1024];
-	size_t n = k->nlen;
-	if (n < mlen + 11 || n > sizeof em)
-		return -1;
-	em[0] = 0;
-	em[1] = 2;
-	random_nonzero(em + 2, n - mlen - 3);
-	em[n - mlen - 1] = 0;
-	memcpy(em + n - mlen, m, mlen);
-	br_rsa_public_key pk = {(unsigned char *)k->n, k->nlen, (unsigned char *)k->e, k->elen};
-	int ok = br_rsa_public_get_default()(em, n, &pk);
-	int rc = ok ? put_mpi(o, em, n) : -1;
+	uint8_t em[512];
+	int rc = crypt_rsa_pkcs1_encrypt(k->n, k->nlen, k->e, k->elen, m, mlen, em) == 0
+			 ? put_mpi(o, em, k->nlen)
+			 : -1;
 	sodium_memzero(em, sizeof em);
 	return rc;
 }
@@ -824,7 +787,7 @@ out:
  * resynchronisation), the keystream block made as each block starts. */
 struct pgp_w {
 	struct crypt_b64 b64;
-	struct aes1 aes;
+	struct crypt_aes aes;
 	uint8_t fr[16]; /* the last ciphertext block, then E() of it */
 	size_t pos;     /* octets of the current block done */
 	br_sha1_context sha;
@@ -844,7 +807,7 @@ static void put_plain(struct pgp_w *w, const void *data, size_t n)
 		size_t k = n < sizeof c ? n : sizeof c;
 		for (size_t i = 0; i < k; i++) {
 			if (w->pos == 0)
-				aes1_block(&w->aes, w->fr);
+				crypt_aes_block(&w->aes, w->fr);
 			c[i] = w->fr[w->pos] ^= p[i];
 			w->pos = (w->pos + 1) & 15;
 		}
@@ -913,7 +876,7 @@ int pgp_encrypt_parts(const struct pgp_key *k, int aes_bits, const struct str *p
 	put_bin(&w, buf_data(&pk), buf_len(&pk));
 	put_bin(&w, h, packet_header(h, 18, 1 + plain));
 	put_bin(&w, "\x01", 1);
-	aes1_init(&w.aes, key, keylen);
+	crypt_aes_init(&w.aes, key, keylen);
 	br_sha1_init(&w.sha);
 	/* §5.13.2: a random block with its last two octets repeated. */
 	randombytes_buf(prefix, 16);

@@ -15,10 +15,11 @@
  * AuthEnvelopedData/AES-GCM (RFC 5083, RFC 5084) is not read by Apple
  * Mail nor older Thunderbird; the key goes to the recipient by
  * RSAES-PKCS1-v1_5 (RFC 8017 §7.2.1, RFC 8551 §2.7.1 "MUST support"),
- * padded here and raised to e by BearSSL's raw public operation. The
- * lengths of every element are computed first, so the whole ContentInfo is
- * written front to back into one reservation and the entity is encrypted
- * where it lands: no copy of a large message is made twice, and the DER
+ * padded and raised to e (crypt_prim.h, shared with OpenPGP). The
+ * lengths of every element are computed first (the ciphertext's is the
+ * entity's padded to the block), so the ContentInfo is written front to
+ * back to a sink as it is made: its head, then the entity encrypted in
+ * 4 KiB CBC runs; no copy of a large message is held, and the DER
  * length forms are right for any size (net/der_w.c moves content to fit
  * each length once known, fine for certificates, not for tens of MB).
  */
@@ -32,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "crypt/crypt_prim.h"
 #include "net/tls_private.h"
 
 /* ---- reading */
@@ -460,7 +462,6 @@ static const unsigned char OID_AES256_CBC[] = {0x60, 0x86, 0x48, 0x01, 0x65,
 
 #define AES_BLOCK 16
 /* RSAES-PKCS1-v1_5 wants 8 octets of padding at least (RFC 8017 §7.2.1). */
-#define PKCS1_PAD_MIN 8
 
 /* Octets of a DER length field for n. */
 static size_t len_size(size_t n)
@@ -509,63 +510,64 @@ static unsigned char *put_oid(unsigned char *p, const unsigned char *oid, size_t
 	return put(put_hdr(p, 0x06, n), oid, n);
 }
 
-/* EM = 0x00 0x02 PS 0x00 M, PS nonzero random octets (RFC 8017 §7.2.1 step 2). */
-static int rsa_encrypt_key(const struct smime_cert *c, const unsigned char *key, size_t keylen,
-                           unsigned char *em)
-{
-	br_rsa_public_key pk = {(unsigned char *)c->n, c->nlen, (unsigned char *)c->e, c->elen};
-	size_t k = c->nlen, i;
+/* The ciphertext as it is made: the entity's octets gathered into
+ * blocks, encrypted in CBC runs of up to 4 KiB and written; the padding
+ * (RFC 5652 §6.3: 1 to 16 octets, each the count) closes it. */
+struct cbc_w {
+	struct crypt_aes aes;
+	uint8_t iv[AES_BLOCK];
+	uint8_t stage[4096];
+	size_t n;
+	const struct crypt_sink *out;
+	int err;
+};
 
-	if (k < keylen + 3 + PKCS1_PAD_MIN || k > SMIME_RSA_MAX_BITS / 8)
-		return -1;
-	em[0] = 0x00;
-	em[1] = 0x02;
-	for (i = 2; i < k - keylen - 1; i++)
-		em[i] = (unsigned char)(1 + randombytes_uniform(255));
-	em[k - keylen - 1] = 0x00;
-	memcpy(em + k - keylen, key, keylen);
-	/* 1 on success; 0 when n is even or EM not below n (its top octet is 0). */
-	return br_rsa_public_get_default()(em, k, &pk) ? 0 : -1;
+static void cbc_flush(struct cbc_w *w)
+{
+	size_t whole = w->n - w->n % AES_BLOCK;
+	if (whole == 0 || w->err)
+		return;
+	crypt_aes_cbc(&w->aes, w->iv, w->stage, whole);
+	if (w->out->write(w->out->arg, w->stage, whole) < 0)
+		w->err = 1;
+	memmove(w->stage, w->stage + whole, w->n - whole);
+	w->n -= whole;
 }
 
-/* AES-CBC over data[0..len), len a multiple of 16, with the fastest
- * constant-time BearSSL code this CPU runs. iv is consumed. */
-static void aes_cbc(const unsigned char *key, size_t keylen, unsigned char *iv, unsigned char *data,
-                    size_t len)
+static void cbc_put(struct cbc_w *w, const void *data, size_t n)
 {
-	union {
-		const br_block_cbcenc_class *vtable;
-		br_aes_x86ni_cbcenc_keys ni;
-		br_aes_ct64_cbcenc_keys ct64;
-	} ctx;
-	const br_block_cbcenc_class *vt = br_aes_x86ni_cbcenc_get_vtable();
-
-	if (vt == NULL)
-		vt = &br_aes_ct64_cbcenc_vtable;
-	vt->init(&ctx.vtable, key, keylen);
-	vt->run(&ctx.vtable, iv, data, len);
-	sodium_memzero(&ctx, sizeof ctx);
+	const uint8_t *p = data;
+	while (n && !w->err) {
+		size_t k = sizeof w->stage - w->n < n ? sizeof w->stage - w->n : n;
+		memcpy(w->stage + w->n, p, k);
+		w->n += k;
+		p += k;
+		n -= k;
+		if (w->n == sizeof w->stage)
+			cbc_flush(w);
+	}
 }
 
-int smime_envelop(struct buf *out, const struct smime_cert *c, int aes_bits, const void *entity,
-                  size_t len)
+int smime_envelop_parts(const struct smime_cert *c, int aes_bits, const struct str *parts,
+			size_t nparts, const struct crypt_sink *out)
 {
-	unsigned char key[32], iv[AES_BLOCK], iv_run[AES_BLOCK], em[SMIME_RSA_MAX_BITS / 8];
-	size_t keylen = aes_bits == 128 ? 16 : 32, k = c->nlen, clen, pad;
+	unsigned char key[32], iv[AES_BLOCK], em[SMIME_RSA_MAX_BITS / 8];
+	size_t keylen = aes_bits == 128 ? 16 : 32, k = c->nlen, clen, pad, len = 0;
 	size_t ias, ktri, ri, alg, eci, ed, ci, total;
 	const unsigned char *aes_oid = aes_bits == 128 ? OID_AES128_CBC : OID_AES256_CBC;
-	unsigned char *p, *body;
+	unsigned char *head = NULL, *p;
+	struct cbc_w *w = NULL;
 	int rc = -1;
 
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
 	if ((aes_bits != 128 && aes_bits != 256) || c->data == NULL || len > SIZE_MAX / 2)
-		return -1;
-	if (sodium_init() < 0)
 		return -1;
 
 	/* Step 1: a fresh key and IV; the key sealed to the recipient. */
 	randombytes_buf(key, keylen);
 	randombytes_buf(iv, sizeof iv);
-	if (rsa_encrypt_key(c, key, keylen, em) < 0)
+	if (k > sizeof em || crypt_rsa_pkcs1_encrypt(c->n, c->nlen, c->e, c->elen, key, keylen, em) < 0)
 		goto out;
 
 	/* Step 2: every length, innermost first (PKCS #7 padding always adds 1-16 octets). */
@@ -579,12 +581,12 @@ int smime_envelop(struct buf *out, const struct smime_cert *c, int aes_bits, con
 	ed = 3 + ri + tlv_size(eci);
 	ci = tlv_size(sizeof OID_ENVELOPED) + tlv_size(tlv_size(ed));
 	total = tlv_size(ci);
-	p = (unsigned char *)buf_reserve(out, total, NULL);
-	if (p == NULL)
-		goto out;
+	/* Everything before the ciphertext is small: the recipient's names
+	 * and sealed key (the certificate bounds them). */
+	head = xmalloc(total - clen);
 
 	/* Step 3: ContentInfo { id-envelopedData, [0] EnvelopedData { version 0, ... */
-	p = put_hdr(p, 0x30, ci);
+	p = put_hdr(head, 0x30, ci);
 	p = put_oid(p, OID_ENVELOPED, sizeof OID_ENVELOPED);
 	p = put_hdr(p, 0xA0, tlv_size(ed));
 	p = put_hdr(p, 0x30, ed);
@@ -610,21 +612,42 @@ int smime_envelop(struct buf *out, const struct smime_cert *c, int aes_bits, con
 	p = put_hdr(p, 0x04, AES_BLOCK);
 	p = put(p, iv, AES_BLOCK);
 	p = put_hdr(p, 0x80, clen);
-
-	/* Step 4: the entity and its padding (RFC 5652 §6.3), encrypted where they lie. */
-	body = p;
-	if (len > 0)
-		p = put(p, entity, len);
-	memset(p, (int)pad, pad);
-	p += pad;
-	if ((size_t)(p - (unsigned char *)buf_data(out) - buf_len(out)) != total)
+	if ((size_t)(p - head) != total - clen)
 		fatalx("smime: envelope lengths and writing disagree");
-	memcpy(iv_run, iv, sizeof iv);
-	aes_cbc(key, keylen, iv_run, body, clen);
-	buf_commit(out, total);
-	rc = 0;
+	if (out->write(out->arg, head, total - clen) < 0)
+		goto out;
+
+	/* Step 4: the entity and its padding, encrypted as they are written. */
+	w = xcalloc(1, sizeof *w);
+	w->out = out;
+	memcpy(w->iv, iv, sizeof iv);
+	crypt_aes_init(&w->aes, key, keylen);
+	for (size_t i = 0; i < nparts; i++)
+		cbc_put(w, parts[i].p, parts[i].len);
+	uint8_t padding[AES_BLOCK];
+	memset(padding, (int)pad, pad);
+	cbc_put(w, padding, pad);
+	cbc_flush(w);
+	rc = w->err || w->n ? -1 : 0;
 out:
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(em, sizeof em);
+	if (w) {
+		sodium_memzero(w, sizeof *w);
+		free(w);
+	}
+	free(head);
+	return rc;
+}
+
+int smime_envelop(struct buf *out, const struct smime_cert *c, int aes_bits, const void *entity,
+                  size_t len)
+{
+	struct crypt_sink sink = {crypt_sink_buf, out};
+	struct str part = {entity, len};
+	size_t at = buf_len(out);
+	int rc = smime_envelop_parts(c, aes_bits, &part, 1, &sink);
+	if (rc < 0)
+		out->len = at; /* out unchanged, as promised */
 	return rc;
 }

@@ -29,7 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct buf;
+#include "core/buf.h"
+#include "core/str.h"
+#include "crypt/crypt_sink.h"
 
 #define SMIME_RSA_MIN_BITS 2048
 #define SMIME_RSA_MAX_BITS 4096
@@ -79,14 +81,19 @@ void smime_cert_free(struct smime_cert *c);
  * EnvelopedData version 0, one KeyTransRecipientInfo (issuerAndSerialNumber,
  * rsaEncryption), content type id-data, aes_bits 128 (aes128-CBC) or 256
  * (aes256-CBC), a random key and IV from libsodium, the key wiped after
- * use. The ciphertext is written once, in place: out grows by about len
- * + 16 + the recipient's size, in one reservation. entity must not point
- * into out.
+ * use. out grows by about len + 16 + the recipient's size. entity must
+ * not point into out.
  *
  * Returns 0, or -1 with out unchanged when aes_bits is neither 128 nor 256,
  * c's key is unusable, or out cannot grow that much (its max, or memory).
  */
 int smime_envelop(struct buf *out, const struct smime_cert *c, int aes_bits, const void *entity,
                   size_t len);
+
+/* The same for the concatenation of parts, written to out as it is made:
+ * memory holds the envelope's head and 4 KiB, whatever the size. 0, or
+ * -1 (as above, or a write failed: out then holds a prefix). */
+int smime_envelop_parts(const struct smime_cert *c, int aes_bits, const struct str *parts,
+			size_t nparts, const struct crypt_sink *out);
 
 #endif
