@@ -32,32 +32,6 @@ __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 	return system(full);
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, len = 0;
-	char *p = malloc(cap + 1);
-	size_t r;
-	while ((r = fread(p + len, 1, cap - len, f)) > 0) {
-		len += r;
-		if (len == cap)
-			p = realloc(p, (cap *= 2) + 1);
-	}
-	fclose(f);
-	p[len] = 0;
-	*n = len;
-	return p;
-}
-
-static void spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	fwrite(p, 1, n, f);
-	fclose(f);
-}
-
 /* The fingerprint gpg gives the key's encryption subkey. */
 static void gpg_subkey_fpr(const char *uid, char out[41])
 {
@@ -71,7 +45,7 @@ static void gpg_subkey_fpr(const char *uid, char out[41])
 	if (system(cmd) != 0)
 		return;
 	size_t n;
-	char *t = slurp(path, &n);
+	char *t = unit_read_file(path, &n);
 	if (t && n >= 40) {
 		memcpy(out, t, 40);
 		out[40] = 0;
@@ -112,7 +86,7 @@ static const char entity[] =
 static void round_trip(const char *path, const char *uid, int bits, const char *data, size_t n)
 {
 	size_t kn;
-	char *kt = slurp(path, &kn);
+	char *kt = unit_read_file(path, &kn);
 	struct pgp_key k;
 	char err[256] = "";
 	CHECK(kt != NULL);
@@ -135,7 +109,7 @@ static void round_trip(const char *path, const char *uid, int bits, const char *
 	char enc[128], dec[128];
 	snprintf(enc, sizeof enc, "%s/msg.asc", home);
 	snprintf(dec, sizeof dec, "%s/msg.out", home);
-	spit(enc, buf_data(&out), buf_len(&out));
+	unit_write_file(enc, buf_data(&out), buf_len(&out));
 	unlink(dec);
 	/* --status-fd shows gpg's verdict on the integrity check. */
 	char cmd[512];
@@ -144,7 +118,7 @@ static void round_trip(const char *path, const char *uid, int bits, const char *
 		 "| grep -q '^\\[GNUPG:\\] GOODMDC'", home, dec, enc);
 	CHECK_EQ_INT(system(cmd), 0);
 	size_t dn = 0;
-	char *d = slurp(dec, &dn);
+	char *d = unit_read_file(dec, &dn);
 	CHECK(d != NULL && dn == n && memcmp(d, data, n) == 0);
 	if (!(d != NULL && dn == n))
 		fprintf(stderr, "  %s aes%d: %zu octets back of %zu\n", uid, bits, dn, n);
@@ -201,7 +175,7 @@ int main(void)
 
 	/* Truncated anywhere: refused or read, never past the end. */
 	size_t kn;
-	char *kt = slurp(path, &kn);
+	char *kt = unit_read_file(path, &kn);
 	for (size_t n = 0; kt && n < kn; n++) {
 		char *cut = malloc(n ? n : 1);
 		memcpy(cut, kt, n);
@@ -224,7 +198,7 @@ int main(void)
 	free(kt);
 
 	size_t bn;
-	char *bt = slurp(bin, &bn);
+	char *bt = unit_read_file(bin, &bn);
 	for (size_t n = 0; bt && n < bn; n++) {
 		char e2[256];
 		pgp_key_parse(bt, n, &k, e2, sizeof e2);
@@ -234,7 +208,7 @@ int main(void)
 	/* A signing-only key; an expired encryption subkey; a secret key. */
 	make_key("sign <sign@example.com>", "ed25519", NULL);
 	export_key("sign <sign@example.com>", path, 1);
-	kt = slurp(path, &kn);
+	kt = unit_read_file(path, &kn);
 	refused(kt, kn, "no encryption key");
 	free(kt);
 	CHECK(sh("gpg --batch --passphrase '' --faked-system-time 20200101T000000 "
@@ -243,17 +217,17 @@ int main(void)
 		 "$(gpg --with-colons --list-keys old@example.com | awk -F: '/^fpr/ {print $10; exit}') "
 		 "cv25519 encr 1d") == 0);
 	export_key("old <old@example.com>", path, 1);
-	kt = slurp(path, &kn);
+	kt = unit_read_file(path, &kn);
 	refused(kt, kn, "expired");
 	free(kt);
 	CHECK(sh("gpg --batch --pinentry-mode loopback --passphrase '' --armor "
 		 "--export-secret-keys cv@example.com > %s", path) == 0);
-	kt = slurp(path, &kn);
+	kt = unit_read_file(path, &kn);
 	refused(kt, kn, "secret");
 	free(kt);
 	make_key("dsa <dsa@example.com>", "dsa2048", "elg2048");
 	export_key("dsa <dsa@example.com>", path, 1);
-	kt = slurp(path, &kn);
+	kt = unit_read_file(path, &kn);
 	refused(kt, kn, "ElGamal");
 	free(kt);
 	refused("hello", 5, "not an OpenPGP key");

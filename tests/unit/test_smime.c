@@ -534,42 +534,6 @@ static void test_corrupted(void)
 
 /* ---- envelopes opened by openssl */
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (f == NULL)
-		return -1;
-	if (len > 0 && fwrite(data, 1, len, f) != len) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f);
-}
-
-/* The whole file in a malloc'd block (*len_r octets), or NULL. */
-static char *read_file(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	size_t cap = 0, n = 0, got;
-
-	if (f == NULL)
-		return NULL;
-	do {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			p = realloc(p, cap + 1);
-		}
-		got = fread(p + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	p[n] = '\0';
-	*len_r = n;
-	return p;
-}
-
 static int run(const char *cmd)
 {
 	int rc = system(cmd);
@@ -606,15 +570,15 @@ static void round_trip(const char *cert_pem, const char *key_pem, int aes_bits, 
 	buf_init(&der, (size_t)64 << 20);
 	CHECK_EQ_INT(smime_envelop(&der, &c, aes_bits, entity, len), 0);
 	CHECK(buf_len(&der) > len + 16);
-	CHECK(write_file(cert_path, cert_pem, strlen(cert_pem)) == 0 &&
-	      write_file(key_path, key_pem, strlen(key_pem)) == 0 &&
-	      write_file(in_path, buf_data(&der), buf_len(&der)) == 0);
+	CHECK(unit_write_file(cert_path, cert_pem, strlen(cert_pem)) == 0 &&
+	      unit_write_file(key_path, key_pem, strlen(key_pem)) == 0 &&
+	      unit_write_file(in_path, buf_data(&der), buf_len(&der)) == 0);
 	unlink(out_path);
 	snprintf(cmd, sizeof cmd,
 	         "openssl cms -decrypt -inform DER -in %s -recip %s -inkey %s -out %s", in_path,
 	         cert_path, key_path, out_path);
 	CHECK_EQ_INT(run(cmd), 0);
-	back = read_file(out_path, &back_len);
+	back = unit_read_file(out_path, &back_len);
 	CHECK(back != NULL);
 	CHECK_EQ_INT(back_len, len);
 	if (back != NULL && back_len == len && len > 0 && memcmp(back, entity, len) != 0)
@@ -630,7 +594,7 @@ static void round_trip(const char *cert_pem, const char *key_pem, int aes_bits, 
 		snprintf(cmd, sizeof cmd, "openssl cms -cmsout -print -inform DER -in %s > %s",
 		         in_path, out_path);
 		CHECK_EQ_INT(run(cmd), 0);
-		text = read_file(out_path, &text_len);
+		text = unit_read_file(out_path, &text_len);
 		CHECK(text != NULL);
 		if (text != NULL) {
 			CHECK(strstr(text, "contentType: pkcs7-envelopedData") != NULL);
@@ -682,13 +646,13 @@ static void test_mime_part(void)
 		buf_append(&mail, b64 + i, n - i < 76 ? n - i : 76);
 		buf_append_c(&mail, "\r\n");
 	}
-	CHECK(write_file(cert_path, RSA2048_PEM, strlen(RSA2048_PEM)) == 0 &&
-	      write_file(key_path, RSA2048_KEY, strlen(RSA2048_KEY)) == 0 &&
-	      write_file(in_path, buf_data(&mail), buf_len(&mail)) == 0);
+	CHECK(unit_write_file(cert_path, RSA2048_PEM, strlen(RSA2048_PEM)) == 0 &&
+	      unit_write_file(key_path, RSA2048_KEY, strlen(RSA2048_KEY)) == 0 &&
+	      unit_write_file(in_path, buf_data(&mail), buf_len(&mail)) == 0);
 	snprintf(cmd, sizeof cmd, "openssl cms -decrypt -in %s -recip %s -inkey %s -out %s",
 	         in_path, cert_path, key_path, out_path);
 	CHECK_EQ_INT(run(cmd), 0);
-	back = read_file(out_path, &back_len);
+	back = unit_read_file(out_path, &back_len);
 	CHECK(back != NULL && back_len == sizeof entity - 1 && memcmp(back, entity, back_len) == 0);
 	free(back);
 	free(b64);

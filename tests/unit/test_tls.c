@@ -28,45 +28,10 @@ static int have_openssl;
 
 /* ---- helpers ---- */
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (f == NULL)
-		return -1;
-	if (len > 0 && fwrite(data, 1, len, f) != len) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f);
-}
-
-/* Reads a small file into a malloc'd buffer; NULL on error. */
-static unsigned char *slurp(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *p;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc((size_t)n + 1);
-	if (fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	*len_r = (size_t)n;
-	return p;
-}
-
 static int same_file(const char *path, const unsigned char *data, size_t len)
 {
 	size_t n;
-	unsigned char *p = slurp(path, &n);
+	unsigned char *p = (unsigned char *)unit_read_file(path, &n);
 	int same = p != NULL && n == len && memcmp(p, data, len) == 0;
 	free(p);
 	return same;
@@ -377,8 +342,8 @@ static void test_selfsigned(void)
 
 	CHECK(tls_current() == NULL);
 	CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), 0);
-	crt1 = slurp(crt, &crt1_len);
-	key1 = slurp(key, &key1_len);
+	crt1 = (unsigned char *)unit_read_file(crt, &crt1_len);
+	key1 = (unsigned char *)unit_read_file(key, &key1_len);
 	CHECK(crt1 != NULL && key1 != NULL);
 	if (crt1 == NULL || key1 == NULL)
 		return;
@@ -517,7 +482,7 @@ static void test_selfsigned(void)
 	tls_conf_unref(&conf);
 
 	/* A corrupt self-signed file is an error naming it, not silently replaced. */
-	CHECK_EQ_INT(write_file(crt, "garbage\n", 8), 0);
+	CHECK_EQ_INT(unit_write_file(crt, "garbage\n", 8), 0);
 	CHECK_EQ_INT(tls_init(&cfg, err, sizeof err), -1);
 	CHECK(strstr(err, "self-signed.crt") != NULL);
 	unlink(crt);
@@ -834,9 +799,9 @@ static void test_bad_input(void)
 	path_in(g, sizeof g, "live.crt");
 	path_in(k, sizeof k, "live.key");
 	br_pem_encode(pem, cert, clen, "CERTIFICATE", 0);
-	CHECK_EQ_INT(write_file(g, pem, strlen(pem)), 0);
+	CHECK_EQ_INT(unit_write_file(g, pem, strlen(pem)), 0);
 	br_pem_encode(pem, key, klen, "EC PRIVATE KEY", 0);
-	CHECK_EQ_INT(write_file(k, pem, strlen(pem)), 0);
+	CHECK_EQ_INT(unit_write_file(k, pem, strlen(pem)), 0);
 	memset(&cfg, 0, sizeof cfg);
 	snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", g);
 	snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", k);
@@ -848,7 +813,7 @@ static void test_bad_input(void)
 		CHECK(old != NULL && strcmp(tls_conf_subject(old), "a.test") == 0);
 		/* A connection in progress holds the old conf across the reload. */
 		CHECK_EQ_INT(tls_server_init(ts, old), 0);
-		CHECK_EQ_INT(write_file(g, "-----BEGIN CERTIFICATE-----\nAAAA\n", 33), 0);
+		CHECK_EQ_INT(unit_write_file(g, "-----BEGIN CERTIFICATE-----\nAAAA\n", 33), 0);
 		CHECK_EQ_INT(tls_reload(err, sizeof err), -1);
 		CHECK(strstr(err, "live.crt") != NULL);
 		cur = tls_current();
@@ -859,9 +824,9 @@ static void test_bad_input(void)
 		                                 key, sizeof key, &klen),
 		             0);
 		br_pem_encode(pem, cert, clen, "CERTIFICATE", 0);
-		CHECK_EQ_INT(write_file(g, pem, strlen(pem)), 0);
+		CHECK_EQ_INT(unit_write_file(g, pem, strlen(pem)), 0);
 		br_pem_encode(pem, key, klen, "EC PRIVATE KEY", 0);
-		CHECK_EQ_INT(write_file(k, pem, strlen(pem)), 0);
+		CHECK_EQ_INT(unit_write_file(k, pem, strlen(pem)), 0);
 		CHECK_EQ_INT(tls_reload(err, sizeof err), 0);
 		cur = tls_current();
 		CHECK(cur != old && strcmp(tls_conf_subject(cur), "b.test") == 0);

@@ -10,6 +10,7 @@
 #define TERN_TESTS_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_failures;
@@ -64,6 +65,50 @@ static inline int unit_done(const char *name)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", name, unit_checks, unit_failures);
 	return unit_failures ? 1 : 0;
+}
+
+/* The whole file at path in a malloc'd block, NUL after its *len_r
+ * octets; NULL when it cannot be read. */
+static inline char *unit_read_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	size_t cap = 0, n = 0, got;
+
+	*len_r = 0;
+	if (f == NULL)
+		return NULL;
+	do {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			char *q = realloc(p, cap + 1);
+			if (q == NULL) {
+				free(p);
+				fclose(f);
+				return NULL;
+			}
+			p = q;
+		}
+		got = fread(p + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	p[n] = '\0';
+	*len_r = n;
+	return p;
+}
+
+/* Writes data[0..len) to path: 0, or -1. */
+static inline int unit_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL)
+		return -1;
+	if (len > 0 && fwrite(data, 1, len, f) != len) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
 }
 
 #endif
