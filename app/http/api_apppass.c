@@ -18,14 +18,6 @@
 #include "http/json.h"
 #include "store/store.h"
 
-static int account(struct http_ctx *x, uint32_t *id)
-{
-	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
-		return 0;
-	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
-	return -1;
-}
-
 struct list_ctx {
 	struct jw *w;
 	int scope; /* -1: all, with their scope */
@@ -50,7 +42,7 @@ static void list(struct http_ctx *x, int scope, const char *key)
 	uint32_t id;
 	struct jw w;
 	struct list_ctx c = {&w, scope};
-	if (account(x, &id) < 0)
+	if (http_account_param(x, &id) < 0)
 		return;
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
@@ -68,7 +60,7 @@ static void add(struct http_ctx *x, enum store_apppass_scope scope)
 	uint32_t id;
 	struct jw w;
 
-	if (http_body_check(x, f, 1) < 0 || account(x, &id) < 0)
+	if (http_body_check(x, f, 1) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const char *name = http_body_str(x, "name");
 	if (!store_apppass_name_valid(name)) {
@@ -113,7 +105,7 @@ static void del(struct http_ctx *x, int scope)
 {
 	char err[256];
 	uint32_t id;
-	if (account(x, &id) < 0)
+	if (http_account_param(x, &id) < 0)
 		return;
 	int rc = store_apppass_del_scoped(http_store, id, scope, x->param[1], err, sizeof err);
 	if (rc != STORE_OK) {

@@ -19,14 +19,6 @@
 #include "http/json.h"
 #include "store/store.h"
 
-static int account(struct http_ctx *x, uint32_t *id)
-{
-	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
-		return 0;
-	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
-	return -1;
-}
-
 static const char *curve_name(int curve)
 {
 	switch (curve) {
@@ -91,7 +83,7 @@ void api_encryption_get(struct http_ctx *x)
 {
 	struct store_encrypt e;
 	uint32_t id;
-	if (account(x, &id) < 0)
+	if (http_account_param(x, &id) < 0)
 		return;
 	if (store_account_encrypt_get(http_store, id, &e) != STORE_OK) {
 		http_store_problem(x, STORE_ETEMP, "store error, see the log");
@@ -129,7 +121,7 @@ void api_encryption_put(struct http_ctx *x)
 	uint32_t id;
 	char err[256];
 
-	if (http_body_check(x, fields, 3) < 0 || account(x, &id) < 0)
+	if (http_body_check(x, fields, 3) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const struct json_value *m = json_get(x->json, "method");
 	const struct json_value *c = json_get(x->json, "cipher");
@@ -175,7 +167,7 @@ void api_encryption_del(struct http_ctx *x)
 {
 	uint32_t id;
 	struct store_encrypt e = { 0 };
-	if (account(x, &id) < 0)
+	if (http_account_param(x, &id) < 0)
 		return;
 	int rc = store_account_encrypt_set(http_store, id, &e);
 	if (rc != STORE_OK) {

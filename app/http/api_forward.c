@@ -14,14 +14,6 @@
 #include "http/json.h"
 #include "store/store.h"
 
-static int account(struct http_ctx *x, uint32_t *id)
-{
-	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
-		return 0;
-	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
-	return -1;
-}
-
 static void write_forward(struct http_ctx *x, const struct store_account_forward *f)
 {
 	struct jw w;
@@ -40,7 +32,7 @@ void api_forward_get(struct http_ctx *x)
 {
 	struct store_account_forward f;
 	uint32_t id;
-	if (account(x, &id) < 0)
+	if (http_account_param(x, &id) < 0)
 		return;
 	int rc = store_account_forward_get(http_store, id, &f);
 	if (rc != STORE_OK) {
@@ -60,7 +52,7 @@ void api_forward_put(struct http_ctx *x)
 	char err[256];
 	uint32_t id;
 
-	if (http_body_check(x, fields, 2) < 0 || account(x, &id) < 0)
+	if (http_body_check(x, fields, 2) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const struct json_value *a = json_get(x->json, "addresses");
 	if (a->type != JSON_ARRAY || a->count > STORE_FORWARD_MAX) {

@@ -20,14 +20,6 @@
 #include "sieve/sieve.h"
 #include "store/store.h"
 
-static int account(struct http_ctx *x, uint32_t *id)
-{
-	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
-		return 0;
-	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
-	return -1;
-}
-
 static void script_problem(struct http_ctx *x, int rc)
 {
 	switch (rc) {
@@ -156,28 +148,28 @@ static void del_of(struct http_ctx *x, uint32_t id, const char *name)
 void api_sieve_list(struct http_ctx *x)
 {
 	uint32_t id;
-	if (account(x, &id) == 0)
+	if (http_account_param(x, &id) == 0)
 		list_of(x, id);
 }
 
 void api_sieve_get(struct http_ctx *x)
 {
 	uint32_t id;
-	if (account(x, &id) == 0)
+	if (http_account_param(x, &id) == 0)
 		answer_script(x, id, x->param[1], 200);
 }
 
 void api_sieve_put(struct http_ctx *x)
 {
 	uint32_t id;
-	if (account(x, &id) == 0)
+	if (http_account_param(x, &id) == 0)
 		put_of(x, id, x->param[1]);
 }
 
 void api_sieve_del(struct http_ctx *x)
 {
 	uint32_t id;
-	if (account(x, &id) == 0)
+	if (http_account_param(x, &id) == 0)
 		del_of(x, id, x->param[1]);
 }
 

@@ -119,6 +119,9 @@ const char *http_query(struct http_ctx *x, const char *name);
 const char *http_req_header(struct http_ctx *x, const char *name);
 /* Maps a STORE_* result to a problem response (err is the store's text). */
 void http_store_problem(struct http_ctx *x, int rc, const char *err);
+/* The account the path's first parameter names into *id: 0, or -1 after
+ * answering 404. */
+int http_account_param(struct http_ctx *x, uint32_t *id);
 /* Checks the JSON body against fields; on failure answers 400 and returns -1. */
 int http_body_check(struct http_ctx *x, const struct json_field *fields, size_t n);
 /* String member of the body or NULL. */

@@ -143,3 +143,11 @@ int http_password_ok(struct http_ctx *x, const char *field, const char *pw)
 	}
 	return 0;
 }
+
+int http_account_param(struct http_ctx *x, uint32_t *id)
+{
+	if (store_account_id(http_store, x->param[0], id) == STORE_OK)
+		return 0;
+	http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
+	return -1;
+}
