@@ -20,7 +20,7 @@ import { ask } from './ask.mjs';
 import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
-const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts', 'pgp_key', 'pgp_fpr']);
+const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts', 'pgp_key_file', 'pgp_fpr']);
 const b = await open(cfg, { downloads: true });
 const { page, byId, screenshot } = b;
 
@@ -113,12 +113,16 @@ await finish(b, async () => {
 	log('portal: forwarding set');
 
 	// Encryption at rest: a text that is no key is refused under the
-	// field; the account's OpenPGP key is taken and shown by the
-	// fingerprint of its encryption subkey; then turned off again.
+	// field; the account's OpenPGP key, read from a binary file, is taken
+	// and shown by the fingerprint of its encryption subkey; then turned
+	// off again.
 	await byId('encryption-key').fill('not a key');
 	await byId('encryption-save').click();
 	await byId('encryption-error').getByText('not an OpenPGP key').waitFor();
-	await byId('encryption-key').fill(cfg.pgp_key);
+	// The key as gpg --export writes it (binary): the page armors it.
+	await byId('encryption-file').setInputFiles(cfg.pgp_key_file);
+	await page.waitForFunction(() => document.querySelector('[data-testid=encryption-key]').value
+		.startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----'));
 	await byId('encryption-save').click();
 	await page.getByText('New mail is now stored encrypted.').waitFor();
 	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();

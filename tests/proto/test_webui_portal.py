@@ -109,14 +109,19 @@ def test_webui_portal_and_admin_totp():
         st, _, body = admin.call("POST", "/setup/complete", {})
         assert st == 200, body
         gpg_home = tempfile.mkdtemp(prefix="tern-gpg-")
+        key_file = os.path.join(s.tmp, "key.gpg")
         try:
-            _, pgp_fpr, pgp_key, _ = make_pgp_key(gpg_home)
+            _, pgp_fpr, _, _ = make_pgp_key(gpg_home)
+            # The binary export, as a file the portal reads and armors.
+            with open(key_file, "wb") as f:
+                f.write(subprocess.run(["gpg", "--batch", "--homedir", gpg_home, "--export",
+                                        "enc@example.test"], capture_output=True, check=True).stdout)
         finally:
             subprocess.run(["gpgconf", "--homedir", gpg_home, "--kill", "all"], capture_output=True)
             shutil.rmtree(gpg_home, ignore_errors=True)
         cfg = {"url": "https://127.0.0.1:%d" % s.https_port, "email": USER, "password": PW,
                "new_password": NEWPW, "admin_password": ADMIN_PW, "artifacts": ARTIFACTS,
-               "chromium": CHROMIUM, "pgp_key": pgp_key, "pgp_fpr": pgp_fpr}
+               "chromium": CHROMIUM, "pgp_key_file": key_file, "pgp_fpr": pgp_fpr}
         p = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "portal.mjs"), json.dumps(cfg)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         steps = Steps()

@@ -317,10 +317,25 @@ function Encryption() {
 	const [key, setKey] = useState('');
 	const [msg, setMsg] = useState('');
 	const a = useAction();
-	const readFile = (e) => {
+	// A binary export (gpg --export, a .der or .cer certificate) is
+	// wrapped as the text form the server reads: OpenPGP armor (its
+	// checksum line is optional) or PEM.
+	const readFile = async (e) => {
 		const f = e.currentTarget.files[0];
-		if (f)
-			f.text().then(setKey);
+		if (!f)
+			return;
+		const b = new Uint8Array(await f.arrayBuffer());
+		if (b.length === 0 || (b[0] !== 0x30 && !(b[0] & 0x80))) {
+			setKey(new TextDecoder().decode(b));
+			return;
+		}
+		let bin = '';
+		for (const x of b)
+			bin += String.fromCharCode(x);
+		const lines = btoa(bin).match(/.{1,64}/g).join('\n');
+		setKey(b[0] === 0x30
+			? `-----BEGIN CERTIFICATE-----\n${lines}\n-----END CERTIFICATE-----\n`
+			: `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${lines}\n-----END PGP PUBLIC KEY BLOCK-----\n`);
 	};
 	const save = (e) => {
 		e.preventDefault();
@@ -373,7 +388,7 @@ function Encryption() {
 				<label for="enc-key">{method === 'openpgp' ? 'Public key (gpg --armor --export you@example.com)' : 'Certificate (PEM)'}</label>
 				<textarea id="enc-key" rows={5} value={key} onInput={(e) => setKey(e.currentTarget.value)}
 					aria-invalid={err ? 'true' : undefined} aria-describedby={err ? 'enc-error' : undefined} data-testid="encryption-key" />
-				<input type="file" accept=".asc,.pem,.crt,.cer,.txt" onChange={readFile} aria-label="Read the key from a file" />
+				<input type="file" accept=".asc,.gpg,.pgp,.pem,.crt,.cer,.der,.txt" onChange={readFile} aria-label="Read the key from a file" data-testid="encryption-file" />
 				{err ? <p class="hint error-text" id="enc-error" data-testid="encryption-error">{err}</p> : null}
 			</div>
 			<ErrorBox error={a.error && a.error.field !== 'key' ? a.error : null} />
