@@ -264,3 +264,21 @@ out:
 	buf_free(&outer);
 	return rc;
 }
+
+/* Output nobody reads. */
+static int discard(void *arg, const void *p, size_t n)
+{
+	(void)arg, (void)p, (void)n;
+	return 0;
+}
+
+int crypt_key_check(const struct crypt_key *k, char *err, size_t errsz)
+{
+	static const char probe[] = "Content-Type: text/plain\r\n\r\nprobe\r\n";
+	struct crypt_sink sink = {discard, NULL};
+	if (crypt_encrypt_message(&sink, k, probe, sizeof probe - 1) == 0)
+		return 0;
+	snprintf(err, errsz, "the key reads well but cannot encrypt: its public value is not "
+		 "a valid point or modulus");
+	return -1;
+}

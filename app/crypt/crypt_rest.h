@@ -54,6 +54,12 @@ int crypt_key_load(struct crypt_key *k, enum crypt_method method, int aes_bits, 
 		   size_t len, char *err, size_t errsz);
 void crypt_key_free(struct crypt_key *k);
 
+/* Encrypts a probe to k: 0, or -1 with the reason in err when the key
+ * was read but its arithmetic refuses it (an even modulus, a point not
+ * on its curve or of small order). Checked when a key is set, so that a
+ * delivery never meets such a key. */
+int crypt_key_check(const struct crypt_key *k, char *err, size_t errsz);
+
 /* "openpgp", "smime"; the reverse (CRYPT_NONE for anything else). */
 const char *crypt_method_name(enum crypt_method m);
 enum crypt_method crypt_method_parse(const char *s);

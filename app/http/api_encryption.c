@@ -152,7 +152,8 @@ void api_encryption_put(struct http_ctx *x)
 	}
 	struct crypt_key k;
 	int ok = crypt_key_load(&k, (enum crypt_method)e.method, e.aes_bits, kv->str, kv->len, err,
-				sizeof err) == 0;
+				sizeof err) == 0 &&
+		 crypt_key_check(&k, err, sizeof err) == 0;
 	crypt_key_free(&k);
 	if (!ok) {
 		http_problem(x, 400, "invalid_field", "key", "%s", err);

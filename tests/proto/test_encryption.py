@@ -111,7 +111,15 @@ def test_encryption_at_rest():
                       "ed25519", "sign,cert", "never")
         assert bad_key.returncode == 0
         sign_only = gpg(home, "--armor", "--export", "s@example.test").stdout.decode()
+        # A Curve25519 subkey whose point is u = 0 (of small order): read
+        # well, refused because nothing can be encrypted to it.
+        binary = gpg(home, "--export", "enc@example.test").stdout
+        at = binary.rindex(b"\x01\x07\x40") + 3
+        zero = binary[:at] + bytes(32) + binary[at + 32:]
+        weak = ("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n%s\n-----END PGP PUBLIC KEY BLOCK-----\n"
+                % base64.b64encode(zero).decode())
         for body, field, why in (
+                ({"method": "openpgp", "key": weak}, "key", "cannot encrypt"),
                 ({"method": "openpgp", "key": sec}, "key", "secret"),
                 ({"method": "openpgp", "key": "hello"}, "key", "not an OpenPGP key"),
                 ({"method": "openpgp", "key": sign_only}, "key", "no encryption key"),
