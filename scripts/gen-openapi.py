@@ -90,7 +90,7 @@ schemas = {
     "Forwarding": {"type": "object", "properties": {"addresses": arr(S), "keep": B}},
     "Encryption": {"type": "object", "properties": {
         "method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]},
-        "set_at": I, "usable": B, "problem": S, "fingerprint": S, "primary_fingerprint": S,
+        "encrypt_on_append": B, "set_at": I, "usable": B, "problem": S, "fingerprint": S, "primary_fingerprint": S,
         "algorithm": S, "user_id": S, "email": S, "expires": {"type": "integer", "nullable": True}}},
     "SieveScript": {"type": "object", "properties": {"name": S, "active": B, "script": S}},
     "Token": {"type": "object", "properties": {"id": S, "name": S, "created": I,
@@ -195,7 +195,7 @@ paths = {
     "/me/forwarding": {"get": op("Portal: forwarding to outside addresses", [resp(200, "forwarding", ref("Forwarding")), problem(401)], portal=True),
                        "put": op("Portal: set forwarding (an empty list turns it off)", [resp(200, "forwarding", ref("Forwarding")), problem(400, 401, 403)], obj({"addresses": arr(S), "keep": B}, ["addresses"]), portal=True)},
     "/me/encryption": {"get": op("Portal: encryption at rest (the key's fingerprint or certificate, never its text)", [resp(200, "state", ref("Encryption")), problem(401)], portal=True),
-                       "put": op("Portal: store mail encrypted to an OpenPGP key or S/MIME certificate (400 with the reason when the key cannot encrypt)", [resp(200, "state", ref("Encryption")), problem(400, 401, 403)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S}, ["method"]), portal=True),
+                       "put": op("Portal: store mail encrypted to an OpenPGP key or S/MIME certificate (400 with the reason when the key cannot encrypt)", [resp(200, "state", ref("Encryption")), problem(400, 401, 403)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S, "encrypt_on_append": B}, ["method"]), portal=True),
                        "delete": op("Portal: store mail as it comes again", [resp(204, "off"), problem(401)], portal=True)},
     "/me/sieve": {"get": op("Portal: Sieve scripts", [resp(200, "scripts", {"type": "object"}), problem(401)], portal=True)},
     "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
@@ -214,7 +214,7 @@ paths = {
                   obj({"addresses": arr(S), "keep": B}, ["addresses"]), params=[pp("email")])},
     "/accounts/{email}/encryption": {
         "get": op("The account's encryption at rest", [resp(200, "state", ref("Encryption")), problem(404)], params=[pp("email")]),
-        "put": op("Store the account's mail encrypted to an OpenPGP key or S/MIME certificate", [resp(200, "state", ref("Encryption")), problem(400, 404)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S}, ["method"]), params=[pp("email")]),
+        "put": op("Store the account's mail encrypted to an OpenPGP key or S/MIME certificate", [resp(200, "state", ref("Encryption")), problem(400, 404)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S, "encrypt_on_append": B}, ["method"]), params=[pp("email")]),
         "delete": op("Store the account's mail as it comes again", [resp(204, "off"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve": {"get": op("The account's Sieve scripts", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve/{name}": {

@@ -4,14 +4,18 @@
 #include "crypt/crypt_rest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <sodium.h>
 
 #include "core/arena.h"
+#include "core/log.h"
+#include "core/xalloc.h"
 #include "mime/mime_field.h"
 #include "mime/rfc5322.h"
+#include "store/store.h"
 
 int crypt_key_load(struct crypt_key *k, enum crypt_method method, int aes_bits, const char *text,
 		   size_t len, char *err, size_t errsz)
@@ -281,4 +285,52 @@ int crypt_key_check(const struct crypt_key *k, char *err, size_t errsz)
 	snprintf(err, errsz, "the key reads well but cannot encrypt: its public value is not "
 		 "a valid point or modulus");
 	return -1;
+}
+
+int crypt_account_key(struct store *st, uint32_t account, int appending, struct crypt_key **k_r)
+{
+	struct store_encrypt e;
+	char err[256];
+
+	*k_r = NULL;
+	if (store_account_encrypt_get(st, account, &e) != STORE_OK)
+		return -1;
+	if (e.method != CRYPT_NONE && (!appending || e.on_append)) {
+		struct crypt_key *k = xcalloc(1, sizeof *k);
+		if (crypt_key_load(k, (enum crypt_method)e.method, e.aes_bits, e.key, e.keylen, err,
+				   sizeof err) < 0) {
+			log_warn("crypt", NULL, "event=encrypt_skipped account_id=%u reason=\"%s\"",
+				 account, err);
+			crypt_key_release(k);
+		} else {
+			*k_r = k;
+		}
+	}
+	store_encrypt_free(&e);
+	return 0;
+}
+
+void crypt_key_release(struct crypt_key *k)
+{
+	if (!k)
+		return;
+	crypt_key_free(k);
+	free(k);
+}
+
+static int spool_sink(void *arg, const void *p, size_t n)
+{
+	return spool_append(arg, p, n);
+}
+
+int crypt_seal(const struct crypt_key *k, const char *msg, size_t len, struct spool *out,
+	       struct str *sealed_r)
+{
+	if (crypt_is_encrypted(msg, len))
+		return 0;
+	struct crypt_sink sink = {spool_sink, out};
+	spool_init(out, crypt_encrypted_max(len), NULL);
+	if (crypt_encrypt_message(&sink, k, msg, len) < 0 || spool_finish(out, sealed_r) < 0)
+		return -1;
+	return 1;
 }

@@ -8,9 +8,11 @@
  *
  * Where it runs: at the end of the delivery pipeline (deliver.c), after
  * every check that reads the message (authentication, spam, Sieve), on
- * the bytes as they are to be stored. What IMAP APPEND, JMAP and imports
- * store is the user's own and stays as it is; a message that is already
- * encrypted (PGP/MIME, S/MIME enveloped, inline PGP) is stored as it came.
+ * the bytes as they are to be stored. What IMAP APPEND and JMAP store is
+ * the user's own and stays as it is unless the account asked for it to
+ * be sealed too (on_append; cmd_append.c, jmap_email_new.c); imports copy
+ * mail as it was. A message that is already encrypted (PGP/MIME, S/MIME
+ * enveloped, inline PGP) is stored as it came.
  *
  * The stored message keeps its header fields (From, To, Subject, Date,
  * Message-ID, Received, Authentication-Results, the spam verdict...) in
@@ -31,6 +33,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/spool.h"
+#include "core/str.h"
 #include "crypt/crypt_sink.h"
 #include "crypt/pgp.h"
 #include "crypt/smime.h"
@@ -82,5 +86,29 @@ int crypt_encrypt_message(const struct crypt_sink *out, const struct crypt_key *
 
 /* The most crypt_encrypt_message() can write for len octets. */
 size_t crypt_encrypted_max(size_t len);
+
+struct store;
+
+/*
+ * The account's key when what is stored for it now is to be sealed
+ * (appending: the user's own IMAP APPEND or JMAP message, sealed only
+ * when the account asked for that too): *k_r is NULL when there is no
+ * key, or not for appends, or the key no longer works (logged as
+ * event=encrypt_skipped: mail is then stored as it comes rather than
+ * refused, which would only bounce it later). 0, or -1 when the store
+ * cannot say. Free with crypt_key_release().
+ */
+int crypt_account_key(struct store *st, uint32_t account, int appending, struct crypt_key **k_r);
+void crypt_key_release(struct crypt_key *k);
+
+/*
+ * The stored form of msg[0..len) for an account whose key is k: when msg
+ * is not encrypted already, it is sealed into out (initialised here,
+ * spilling to disk past the memory budget, core/spool.h), *sealed_r its
+ * bytes and 1 returned; 0 when msg is to be stored as it is (out
+ * untouched); -1 when sealing failed (out must be spool_free()d).
+ */
+int crypt_seal(const struct crypt_key *k, const char *msg, size_t len, struct spool *out,
+	       struct str *sealed_r);
 
 #endif

@@ -148,10 +148,7 @@ static void free_private(struct delivery *dl)
 		spool_free(&dl->own_[i].msg);
 		buf_free(&dl->own_[i].meta);
 		spool_free(&dl->own_[i].enc);
-		if (dl->own_[i].key) {
-			crypt_key_free(dl->own_[i].key);
-			free(dl->own_[i].key);
-		}
+		crypt_key_release(dl->own_[i].key);
 	}
 	free(dl->own_);
 	dl->own_ = NULL;
@@ -199,11 +196,6 @@ static void stored(struct store_delivery *d, void *arg)
 	}
 	dl->seen_stored = d->result == STORE_OK && d->nseen > 0;
 	finish(dl, d->result);
-}
-
-static int spool_sink(void *arg, const void *p, size_t n)
-{
-	return spool_append(arg, p, n);
 }
 
 /* The linear work: off the loop for big messages. Sets dl->result. */
@@ -254,14 +246,12 @@ static void prepare(struct delivery *dl)
 		}
 		/* Encryption at rest: the bytes as they would be stored, sealed
 		 * to the account's key (one copy for all its mailboxes). */
-		if (o->key && !crypt_is_encrypted(o->sb.data, o->sb.len)) {
-			struct crypt_sink sink = {spool_sink, &o->enc};
-			spool_init(&o->enc, crypt_encrypted_max(o->sb.len), NULL);
-			if (crypt_encrypt_message(&sink, o->key, o->sb.data, o->sb.len) < 0 ||
-			    spool_finish(&o->enc, &bytes) < 0) {
-				dl->result = STORE_ETEMP;
-				return;
-			}
+		int sealed = o->key ? crypt_seal(o->key, o->sb.data, o->sb.len, &o->enc, &bytes) : 0;
+		if (sealed < 0) {
+			dl->result = STORE_ETEMP;
+			return;
+		}
+		if (sealed) {
 			o->sb.data = bytes.p;
 			o->sb.len = bytes.len;
 			spool_blob_id(&o->enc, o->sb.blob_id);
@@ -296,34 +286,20 @@ static void prepare_done(void *arg)
 }
 
 /* Each plan's account's encryption at rest key (crypt_rest.h), read and
- * checked now. A key that no longer works (expired since it was set) is
- * logged and the mail stored as it came: refusing it would only have the
- * sender's queue bounce it days later. -1 when the store cannot say. */
+ * checked now. -1 when the store cannot say. */
 static int load_keys(struct delivery *dl)
 {
 	for (size_t i = 0; i < dl->nplans; i++) {
-		const struct deliver_plan *p = &dl->plans[i];
-		struct store_encrypt e;
-		char err[256];
-		if (p->discard)
+		struct crypt_key *k;
+		if (dl->plans[i].discard)
 			continue;
-		if (store_account_encrypt_get(dl->st_, p->account, &e) != STORE_OK)
+		if (crypt_account_key(dl->st_, dl->plans[i].account, 0, &k) < 0)
 			return -1;
-		if (e.method == CRYPT_NONE)
+		if (!k)
 			continue;
-		struct crypt_key *k = xcalloc(1, sizeof *k);
-		if (crypt_key_load(k, (enum crypt_method)e.method, e.aes_bits, e.key, e.keylen, err,
-				   sizeof err) < 0) {
-			log_warn("deliver", NULL, "event=encrypt_skipped account_id=%u reason=\"%s\"",
-				 p->account, err);
-			crypt_key_free(k);
-			free(k);
-		} else {
-			if (!dl->own_)
-				dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
-			dl->own_[i].key = k;
-		}
-		store_encrypt_free(&e);
+		if (!dl->own_)
+			dl->own_ = xcalloc(dl->nplans, sizeof *dl->own_);
+		dl->own_[i].key = k;
 	}
 	return 0;
 }

@@ -4,7 +4,8 @@
  * /api/v1/me/encryption through api_me.c): the public key mail to the
  * account is sealed to before it is stored (crypt/crypt_rest.h). PUT
  * takes {"method": "openpgp"|"smime", "cipher": "aes128"|"aes256"
- * (default), "key": the armored OpenPGP key or the PEM certificate}; the
+ * (default), "key": the armored OpenPGP key or the PEM certificate,
+ * "encrypt_on_append": also what the user stores (default false)}; the
  * key is read here, so a key that cannot encrypt is refused with the
  * reason (400) and nothing changes. GET answers what the key is (its
  * fingerprint or certificate's address and expiry), never the key text.
@@ -43,6 +44,7 @@ static void write_state(struct http_ctx *x, const struct store_encrypt *e)
 		return;
 	}
 	jw_kstr(&w, "cipher", e->aes_bits == 128 ? "aes128" : "aes256");
+	jw_kbool(&w, "encrypt_on_append", e->on_append);
 	jw_kint(&w, "set_at", e->set_at);
 	/* Read again, as a delivery would: a key that has expired since
 	 * says so here. */
@@ -117,15 +119,17 @@ void api_encryption_put(struct http_ctx *x)
 		{ "method", JK_STRING, 1 },
 		{ "cipher", JK_STRING, 0 },
 		{ "key", JK_STRING, 0 },
+		{ "encrypt_on_append", JK_BOOL, 0 },
 	};
 	uint32_t id;
 	char err[256];
 
-	if (http_body_check(x, fields, 3) < 0 || http_account_param(x, &id) < 0)
+	if (http_body_check(x, fields, 4) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const struct json_value *m = json_get(x->json, "method");
 	const struct json_value *c = json_get(x->json, "cipher");
 	const struct json_value *kv = json_get(x->json, "key");
+	const struct json_value *ap = json_get(x->json, "encrypt_on_append");
 	struct store_encrypt e = { .aes_bits = 256, .set_at = (int64_t)time(NULL) };
 	if (strcmp(m->str, "none") == 0) {
 		set(x, id, &e);
@@ -161,6 +165,7 @@ void api_encryption_put(struct http_ctx *x)
 	}
 	e.key = (char *)kv->str;
 	e.keylen = kv->len;
+	e.on_append = ap && ap->boolean;
 	set(x, id, &e);
 }
 

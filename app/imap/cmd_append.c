@@ -46,6 +46,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "crypt/crypt_rest.h"
 #include "imap/imap_session.h"
 #include "mime/mime_cache.h"
 #include "net/conn.h"
@@ -74,6 +75,7 @@ struct append_msg {
 	char *built;      /* CATENATE's message (malloc'ed), or NULL */
 	int crlf;         /* sent as text: bare LFs become CRLF (append_prepare) */
 	struct buf fixed; /* the message with them made CRLF, when it had some */
+	struct spool sealed; /* encryption at rest: the message as stored */
 };
 
 struct imap_append {
@@ -84,6 +86,8 @@ struct imap_append {
 	size_t n;
 	uint32_t account, mailbox;
 	enum imap_cmd_id cmd; /* APPEND, or REPLACE / UID REPLACE (cmd_replace.c) */
+	struct crypt_key *key; /* the account seals its appends too (crypt_rest.h) */
+	int failed;            /* sealing failed: nothing is stored */
 };
 
 uint64_t imap_append_limit(void)
@@ -121,11 +125,13 @@ static void append_free(struct imap_append *a)
 	for (size_t i = 0; i < a->n; i++) {
 		buf_free(&a->msgs[i].meta);
 		buf_free(&a->msgs[i].fixed);
+		spool_free(&a->msgs[i].sealed);
 		free(a->msgs[i].keywords);
 		free(a->msgs[i].built);
 	}
 	free(a->msgs);
 	imap_literals_free(&a->lits);
+	crypt_key_release(a->key);
 	free(a);
 }
 
@@ -218,10 +224,21 @@ static void append_prepare(void *arg)
 	for (size_t i = 0; i < a->n; i++) {
 		struct append_msg *m = &a->msgs[i];
 		crlf_fix(m);
-		/* A big literal was hashed as it arrived; a small one is
-		 * quicker to hash here than to look for. */
-		if (imap_literal_blob_id(a->lits, m->d.data, m->d.len, m->d.blob_id) < 0)
+		struct str sealed;
+		int rc = a->key ? crypt_seal(a->key, m->d.data, m->d.len, &m->sealed, &sealed) : 0;
+		if (rc < 0) {
+			a->failed = 1;
+			return;
+		}
+		if (rc > 0) {
+			m->d.data = sealed.p;
+			m->d.len = sealed.len;
+			spool_blob_id(&m->sealed, m->d.blob_id);
+		} else if (imap_literal_blob_id(a->lits, m->d.data, m->d.len, m->d.blob_id) < 0) {
+			/* A big literal was hashed as it arrived; a small one
+			 * is quicker to hash here than to look for. */
 			store_blob_id(m->d.data, m->d.len, m->d.blob_id);
+		}
 		if (mime_cache_build(m->d.data, m->d.len, &m->meta) == 0) {
 			m->d.meta = buf_data(&m->meta);
 			m->d.metalen = buf_len(&m->meta);
@@ -239,6 +256,12 @@ static void append_prepared(void *arg)
 		s->append = NULL;
 		append_free(a);
 		imap_session_free(s);
+		return;
+	}
+	if (a->failed) {
+		struct store_delivery *d = &a->msgs[0].d;
+		d->result = STORE_ETEMP;
+		append_stored(d, a);
 		return;
 	}
 	for (size_t i = 0; i < a->n; i++) {
@@ -411,6 +434,13 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 		a->msgs[0].d.replace_uidvalidity = rep->uidvalidity;
 		a->msgs[0].d.replace_uid = rep->uid;
 	}
+	/* An account that seals its appends (crypt_rest.h): the key read
+	 * now, the sealing (a public-key operation a message) always on a
+	 * worker. */
+	if (crypt_account_key(imap_store, a->account, 1, &a->key) < 0) {
+		imap_tagged(s, "NO [UNAVAILABLE] Internal error.");
+		goto fail;
+	}
 	/* The data of big literals must outlive the parser's next command. */
 	a->lits = imap_parser_take_literals(&s->parser);
 	a->wj.fn = append_prepare;
@@ -423,7 +453,7 @@ void imap_append_run(struct imap_session *s, const struct imap_cmd *cmd, size_t 
 	size_t total = 0;
 	for (size_t k = 0; k < a->n; k++)
 		total += a->msgs[k].d.len;
-	if (total <= APPEND_INLINE_MAX) {
+	if (total <= APPEND_INLINE_MAX && !a->key) {
 		/* Tens of microseconds: cheaper here than two thread hops. */
 		append_prepare(a);
 		append_prepared(a);

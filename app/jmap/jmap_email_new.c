@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/latch.h"
+#include "crypt/crypt_rest.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "mime/mime_cache.h"
@@ -62,6 +63,24 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 		buf_free(&fixed);
 		return STORE_ETOOBIG;
 	}
+	/* Encryption at rest, when the account seals its own messages too
+	 * (crypt_rest.h). */
+	struct crypt_key *key;
+	struct spool sealed;
+	struct str sb;
+	int seal = crypt_account_key(st, account, 1, &key);
+	memset(&sealed, 0, sizeof sealed);
+	seal = seal < 0 ? -1 : key ? crypt_seal(key, d.data, d.len, &sealed, &sb) : 0;
+	crypt_key_release(key);
+	if (seal < 0) {
+		spool_free(&sealed);
+		buf_free(&fixed);
+		return STORE_ETEMP;
+	}
+	if (seal > 0) {
+		d.data = sb.p;
+		d.len = sb.len;
+	}
 	e->len = d.len; /* the size stored */
 	store_blob_id(d.data, d.len, d.blob_id);
 	if (mime_cache_build(d.data, d.len, &meta) == 0) {
@@ -80,6 +99,7 @@ int jmap_email_store(struct store *st, uint32_t account, struct jmap_new_email *
 	latch_wait(&w);
 	buf_free(&meta);
 	buf_free(&fixed);
+	spool_free(&sealed);
 	if (d.result != STORE_OK)
 		return d.result;
 	e->email_id = email;

@@ -365,7 +365,8 @@ int store_account_forward_set(struct store *st, uint32_t id, const struct store_
 /*
  * The public key mail to the account is encrypted to before it is stored
  * (crypt/crypt_rest.h): method 1 OpenPGP, 2 S/MIME (0: none), the AES key
- * size, when it was set, and the key as the user gave it (armored or
+ * size, when it was set, whether the user's own appends are sealed too,
+ * and the key as the user gave it (armored or
  * PEM text, or binary), at most STORE_ENCRYPT_KEY_MAX octets. The store
  * does not read the key: callers check it with crypt_key_load() first.
  */
@@ -374,6 +375,7 @@ struct store_encrypt {
 	int method;
 	int aes_bits;
 	int64_t set_at;
+	int on_append; /* also what the user stores (IMAP APPEND, JMAP) */
 	char *key; /* malloc'd by _get, NUL after keylen; the caller's for _set */
 	size_t keylen;
 };

@@ -20,8 +20,9 @@ static MDB_val enc_key(char buf[32], uint32_t id)
 	return (MDB_val){(size_t)n, buf};
 }
 
-/* Fixed part: version, method, cipher bits (u16), set_at (i64). */
-#define HEAD 12
+/* Fixed part: version, method, cipher bits (u16), set_at (i64), flags
+ * (bit 0: on_append). */
+#define HEAD 13
 
 int enc_del_txn(MDB_txn *txn, struct store *st, uint32_t id)
 {
@@ -59,6 +60,7 @@ int store_account_encrypt_get(struct store *st, uint32_t id, struct store_encryp
 			for (int i = 0; i < 8; i++)
 				at = at << 8 | p[4 + i];
 			e_r->set_at = (int64_t)at;
+			e_r->on_append = p[12] & 1;
 			e_r->keylen = n - HEAD;
 			e_r->key = malloc(e_r->keylen + 1);
 			if (!e_r->key) {
@@ -106,6 +108,7 @@ static int put_fn(struct store *st, MDB_txn *txn, void *ctx)
 	uint64_t at = (uint64_t)o->e->set_at;
 	for (int i = 7; i >= 0; i--, at >>= 8)
 		p[4 + i] = (uint8_t)at;
+	p[12] = o->e->on_append ? 1 : 0;
 	memcpy(p + HEAD, o->e->key, o->e->keylen);
 	return 0;
 }

@@ -7,7 +7,9 @@ plain one in the same SMTP transaction: the account's copy is PGP/MIME
 (RFC 3156) with its header fields in the clear, gpg decrypts the
 armored part (integrity check passing) to exactly the original MIME
 entity, IMAP shows multipart/encrypted; the other account's copy is as
-sent. A message already encrypted is stored as it came. S/MIME: an RSA
+sent. What the user stores (IMAP APPEND, JMAP Email/set) stays as it is
+until they ask for it to be sealed too; then gpg decrypts it as well. A
+message already encrypted is stored as it came. S/MIME: an RSA
 certificate made by openssl: `openssl cms -decrypt` reads the stored
 message back to the entity. The admin sees the same state; keys that
 cannot encrypt (a secret key, a signing-only key, an EC certificate,
@@ -23,6 +25,7 @@ import tempfile
 import time
 
 from httpc import admin_server
+from jmapc import Jmap
 from test_portal import Portal
 
 USER = "enc@example.test"
@@ -172,7 +175,41 @@ def test_encryption_at_rest():
         flat = b" ".join(x if isinstance(x, bytes) else b" ".join(x) for x in data)
         assert b'"encrypted"' in flat and b'"application" "pgp-encrypted"' in flat, flat
         assert b"Subject: pgp-one" in flat, flat
+
+        # What the user stores is theirs, as it is, unless they ask.
+        plain_append = message("appended-plain")
+        typ, _ = c.append("INBOX", None, None, plain_append)
+        assert typ == "OK"
+        assert stored(s, USER, "appended-plain") == plain_append
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub,
+                                                     "encrypt_on_append": True})
+        assert st == 200 and body["encrypt_on_append"] is True, body
+        typ, _ = c.append("Sent", None, None, message("appended-sealed"))
+        assert typ == "OK"
+        raw = None
+        for mid, line in s.messages(USER, "Sent"):
+            if "appended-sealed" in line:
+                raw = s.raw(USER, mid)
+        assert raw and b"launch code" not in raw and b"Subject: appended-sealed" in raw, raw
+        _, body = header_and_body(raw)
+        armored = body[body.index(b"-----BEGIN PGP MESSAGE-----"):
+                       body.index(b"-----END PGP MESSAGE-----") + 25]
+        r = gpg(home, "--decrypt", input=armored)
+        assert r.returncode == 0 and r.stdout == ENTITY, r.stderr.decode()
         c.logout()
+        # JMAP's Email/set create is sealed the same way.
+        j = Jmap(s, USER, PW)
+        boxes = j.one("Mailbox/get", {"ids": None})[1]["list"]
+        inbox = [b["id"] for b in boxes if b["role"] == "inbox"][0]
+        _, got = j.one("Email/set", {"create": {"k": {
+            "mailboxIds": {inbox: True}, "subject": "jmap-made",
+            "from": [{"email": USER}], "textBody": [{"partId": "1", "type": "text/plain"}],
+            "bodyValues": {"1": {"value": "jmap secret text"}}}}})
+        assert "k" in got.get("created", {}), got
+        raw = stored(s, USER, "jmap-made")
+        assert b"jmap secret text" not in raw and b"multipart/encrypted" in raw, raw[:600]
+        r = gpg(home, "--decrypt", input=raw[raw.index(b"-----BEGIN PGP MESSAGE-----"):])
+        assert r.returncode == 0 and b"jmap secret text" in r.stdout, r.stderr.decode()
 
         # Already encrypted (by its sender): stored as it came.
         sealed = (b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; "

@@ -314,6 +314,7 @@ function Encryption() {
 	const cur = useLoad(() => get('/me/encryption'));
 	const [method, setMethod] = useState('openpgp');
 	const [cipher, setCipher] = useState('aes256');
+	const [onAppend, setOnAppend] = useState(false);
 	const [key, setKey] = useState('');
 	const [msg, setMsg] = useState('');
 	const a = useAction();
@@ -341,7 +342,7 @@ function Encryption() {
 		e.preventDefault();
 		setMsg('');
 		a.run(async () => {
-			await put('/me/encryption', { method, cipher, key });
+			await put('/me/encryption', { method, cipher, key, encrypt_on_append: onAppend });
 			setKey('');
 			setMsg('New mail is now stored encrypted.');
 			cur.reload();
@@ -365,7 +366,7 @@ function Encryption() {
 					<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}, {st.algorithm || ''} key
 						{st.fingerprint ? <> <code data-testid="encryption-fingerprint">{st.fingerprint}</code></> : null}
 						{st.email ? <> for {st.email}</> : null}
-						{st.expires ? <>, expires {dateTime(st.expires)}</> : null}.</p>
+						{st.expires ? <>, expires {dateTime(st.expires)}</> : null}{st.encrypt_on_append ? '; what your mail apps store here (sent mail, drafts) is encrypted too' : ''}.</p>
 					{st.usable ? null : <p class="error-text">This key can no longer be used ({st.problem}); mail is stored as it arrives until you set another.</p>}
 					<ConfirmButton label="Turn off" confirm="Store new mail unencrypted?" onConfirm={off} testid="encryption-off" />
 				</div>
@@ -383,6 +384,10 @@ function Encryption() {
 					<option value="aes256">AES-256</option>
 					<option value="aes128">AES-128</option>
 				</select>
+			</div>
+			<div class="field checkbox">
+				<input id="enc-append" type="checkbox" checked={onAppend} onChange={(e) => setOnAppend(e.currentTarget.checked)} data-testid="encryption-on-append" />
+				<label for="enc-append">Also encrypt what my mail apps store here (sent mail, drafts: an app that cannot decrypt will not show them)</label>
 			</div>
 			<div class={'field' + (err ? ' field-error' : '')}>
 				<label for="enc-key">{method === 'openpgp' ? 'Public key (gpg --armor --export you@example.com)' : 'Certificate (PEM)'}</label>
