@@ -378,7 +378,12 @@ void deliver_submit(struct store *st, struct delivery *dl)
 		store_deliver(st, d);
 		return;
 	}
-	if (dl->data.len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+	/* Sealing is a public-key operation a copy (up to a millisecond for
+	 * RSA-4096): off the loop whatever the size. */
+	int sealing = 0;
+	for (size_t i = 0; dl->own_ && i < dl->nplans; i++)
+		sealing |= dl->own_[i].key != NULL;
+	if ((dl->data.len > WORKER_MESSAGE_BYTES || sealing) && worker_pool_running()) {
 		dl->wj_.fn = prepare_run;
 		dl->wj_.done = prepare_done;
 		dl->wj_.arg = dl;
