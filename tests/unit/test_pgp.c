@@ -74,6 +74,18 @@ static void export_key(const char *uid, const char *path, int armored)
 	CHECK(sh("gpg --batch --export %s", a) == 0);
 }
 
+/* Revokes the key's n-th subkey (gpg --edit-key, answered on stdin). */
+static int revoke_subkey(const char *uid, int n)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "printf 'key %d\\nrevkey\\ny\\n0\\n\\ny\\nsave\\n' | gpg --batch --yes "
+		 "--pinentry-mode loopback --passphrase '' --command-fd 0 --edit-key "
+		 "$(gpg --with-colons --list-keys '%s' | awk -F: '/^fpr/ {print $10; exit}')",
+		 n, uid);
+	return sh("%s", cmd);
+}
+
 static const char entity[] =
 	"Content-Type: text/plain; charset=utf-8\r\n"
 	"Content-Transfer-Encoding: 8bit\r\n"
@@ -224,6 +236,26 @@ int main(void)
 		 "--export-secret-keys cv@example.com > %s", path) == 0);
 	kt = unit_read_file(path, &kn);
 	refused(kt, kn, "secret");
+	free(kt);
+	/* Two encryption subkeys, the newer revoked: the older is used;
+	 * both revoked: refused. */
+	make_key("rv <rv@example.com>", "ed25519", "cv25519");
+	char first[41] = "";
+	gpg_subkey_fpr("rv@example.com", first);
+	CHECK(sh("gpg --batch --passphrase '' --quick-add-key $(gpg --with-colons --list-keys "
+		 "rv@example.com | awk -F: '/^fpr/ {print $10; exit}') cv25519 encr never") == 0);
+	CHECK(revoke_subkey("rv@example.com", 2) == 0);
+	export_key("rv <rv@example.com>", path, 1);
+	kt = unit_read_file(path, &kn);
+	CHECK_EQ_INT(pgp_key_parse(kt, kn, &k, err, sizeof err), 0);
+	char got[41];
+	pgp_fpr_hex(k.fpr, got);
+	CHECK_EQ_STR(got, first);
+	free(kt);
+	CHECK(revoke_subkey("rv@example.com", 1) == 0);
+	export_key("rv <rv@example.com>", path, 1);
+	kt = unit_read_file(path, &kn);
+	refused(kt, kn, "revoked");
 	free(kt);
 	make_key("dsa <dsa@example.com>", "dsa2048", "elg2048");
 	export_key("dsa <dsa@example.com>", path, 1);
