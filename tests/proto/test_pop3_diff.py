@@ -797,6 +797,12 @@ KNOWN_LINES = {
     "254-octet line": (["-ERR"], LONG_LINE),
     "300-octet line": (["-ERR"], LONG_LINE),
     "1000-octet line": (["-ERR"], LONG_LINE),
+    # Listed though the two usually agree: what Dovecot does here
+    # depends on timing, so the same answer must not fail the run either.
+    "20000-octet line": (["-ERR"], "RFC 2449 §4 (255 octets a command): tern refuses the line "
+                         "with -ERR; Dovecot answers -ERR too, or, when its input buffer fills "
+                         "before it has answered, hangs up without a word (seen once, in a "
+                         "fresh-clone CI run)"),
     "stat after 8200": (["+OK %d %d" % (N, sum(map(len, MSGS)))], LONG_LINE_SYNC),
     "stat after 20000": (["+OK %d %d" % (N, sum(map(len, MSGS)))], LONG_LINE_SYNC),
     "stat after long line in two writes": (["+OK %d %d" % (N, sum(map(len, MSGS)))],
