@@ -8,7 +8,6 @@
  */
 #include "crypt/pgp.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include <bearssl.h>
