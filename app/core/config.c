@@ -361,6 +361,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	cfg->pop3_timeout_s = 600; /* RFC 1939 §3: at least 10 minutes */
 	cfg->send_rate = 500; /* submission, per account and hour */
 	cfg->auth_checks = 1;
+	cfg->fts = 1;
 	cfg->relay_tls_verify = 1;
 	cfg->forward_rate = 200; /* messages forwarded outside, per alias and hour */
 	/* Dovecot limits neither by default; every LIST walks the whole
@@ -543,6 +544,12 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 			cfg->jmap_push_private = 1;
 		else if (strcmp(v, "off") != 0)
 			return bad(err, errsz, "TERN_JMAP_PUSH_PRIVATE", v, "on or off");
+	}
+	if ((v = getenv("TERN_FTS")) != NULL) {
+		if (strcmp(v, "off") == 0)
+			cfg->fts = 0;
+		else if (strcmp(v, "on") != 0)
+			return bad(err, errsz, "TERN_FTS", v, "on or off");
 	}
 	if ((v = getenv("TERN_AUTH_CHECKS")) != NULL) {
 		if (strcmp(v, "off") == 0)

@@ -95,6 +95,7 @@ struct config {
 	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */
 	unsigned forward_rate; /* TERN_FORWARD_RATE: messages forwarded outside per alias and hour */
 	int auth_checks;       /* TERN_AUTH_CHECKS: 1 on (default), 0 off: port 25 checks nothing at end of DATA */
+	int fts; /* TERN_FTS: 1 (default) keeps the full-text index (search/fts_indexer.h) */
 	int jmap_push_private; /* TERN_JMAP_PUSH_PRIVATE: 1 lets push URLs reach private addresses */
 	unsigned max_mailboxes;    /* TERN_MAX_MAILBOXES: per account */
 	unsigned max_mailbox_name; /* TERN_MAX_MAILBOX_NAME: octets of a new name (UTF-8) */

@@ -61,6 +61,8 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
+#include "search/fts.h"
+#include "search/fts_indexer.h"
 
 #define SEARCH_MAX_DEPTH 32
 
@@ -81,6 +83,12 @@ struct node {
 	struct node **list;       /* AND */
 	size_t n;
 	struct str name, needle;  /* N_HEADER (name), N_BODY, N_TEXT: needle folded */
+	/* N_BODY, N_TEXT: the full-text index's candidates (bit per email id
+	 * up to fts_through; NULL: it narrows nothing) and how many messages
+	 * it spared reading. */
+	const uint64_t *fts;
+	uint32_t fts_through;
+	uint32_t *fts_skips;
 };
 
 struct compiler {
@@ -502,9 +510,15 @@ static int eval_known(const struct node *n, const struct msg_ctx *x)
 	int a, b, open = 0;
 
 	switch (n->kind) {
-	case N_HEADER:
 	case N_BODY:
 	case N_TEXT:
+		if (n->fts && x->m->email_id <= n->fts_through &&
+		    !(n->fts[x->m->email_id >> 6] >> (x->m->email_id & 63) & 1)) {
+			(*n->fts_skips)++;
+			return 0; /* the index says it cannot match */
+		}
+		return -1;
+	case N_HEADER:
 	case N_SENTBEFORE:
 	case N_SENTON:
 	case N_SENTSINCE:
@@ -875,6 +889,59 @@ static void search_span(const struct imap_session *s, const struct node *root, u
 	*hi_r = hi;
 }
 
+/* Asks the full-text index which messages each BODY and TEXT key leaves
+ * (search/fts.h): the others are decided without reading them. */
+static void search_narrow(struct imap_session *s, struct node *n)
+{
+	switch (n->kind) {
+	case N_BODY:
+	case N_TEXT: {
+		struct fts_cond conds[FTS_PLAN_MAX];
+		size_t nc = fts_plan(n->needle, conds);
+		uint64_t *bits;
+		uint32_t through;
+		if (!nc || store_fts_candidates(imap_store, s->account, conds, nc, &bits, &through) !=
+				   STORE_OK || !bits)
+			return;
+		size_t sz = ((size_t)(through >> 6) + 1) * sizeof(*bits);
+		uint64_t *copy = arena_alloc(s->cmd_arena, sz);
+		memcpy(copy, bits, sz);
+		free(bits);
+		n->fts = copy;
+		n->fts_through = through;
+		n->fts_skips = arena_zalloc(s->cmd_arena, sizeof(*n->fts_skips));
+		return;
+	}
+	case N_NOT: search_narrow(s, n->a); return;
+	case N_OR:
+		search_narrow(s, n->a);
+		search_narrow(s, n->b);
+		return;
+	case N_AND:
+		for (size_t i = 0; i < n->n; i++)
+			search_narrow(s, n->list[i]);
+		return;
+	default: return;
+	}
+}
+
+/* Messages the index spared reading, over the whole tree. */
+static uint64_t search_skipped(const struct node *n)
+{
+	uint64_t k = 0;
+	switch (n->kind) {
+	case N_BODY:
+	case N_TEXT: return n->fts_skips ? *n->fts_skips : 0;
+	case N_NOT: return search_skipped(n->a);
+	case N_OR: return search_skipped(n->a) + search_skipped(n->b);
+	case N_AND:
+		for (size_t i = 0; i < n->n; i++)
+			k += search_skipped(n->list[i]);
+		return k;
+	default: return 0;
+	}
+}
+
 /* Compiles args[0..count) into *c (c->s set) and *root_r (command arena):
  * 0, or -1 after a tagged BAD/NO naming cmd_name. */
 static int search_compile(struct imap_session *s, const char *cmd_name, struct str charset,
@@ -897,6 +964,8 @@ static int search_compile(struct imap_session *s, const char *cmd_name, struct s
 		}
 		return -1;
 	}
+	if (c->body && fts_indexer_running())
+		search_narrow(s, root);
 	*root_r = root;
 	return 0;
 }
@@ -1043,6 +1112,10 @@ static void search_step(struct imap_session *s)
 		if (run->then->discard)
 			run->then->discard(run->arg);
 	} else {
+		if (run->c.body && fts_indexer_running())
+			log_debug("imap", s->id, "event=search_fts searched=%u unread=%llu matched=%zu",
+				  run->end - run->from, (unsigned long long)search_skipped(run->root),
+				  run->nhits);
 		run->then->answer(s, run->arg, run->hits, run->nhits, run->c.modseq);
 	}
 	run_free(run);

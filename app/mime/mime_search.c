@@ -192,61 +192,137 @@ static int addresses_contain(struct buf *dec, struct str unfolded, struct str ne
 	return hit;
 }
 
+/* Calls fn(arg, field) for each field of the header section at
+ * hdr[0..len) until it returns non-zero. */
+static void section_walk(const char *hdr, size_t len,
+			 int (*fn)(void *arg, const struct rfc5322_field *f), void *arg)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+
+	rfc5322_init(&p);
+	while (rfc5322_parse(&p, hdr + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
+		off += used;
+		if (fn(arg, &f))
+			break;
+	}
+	rfc5322_clear(&p);
+}
+
+/* The haystack of any field for TEXT into dec: the field's name is header
+ * text too (RFC 9051 §6.4.4 "in the header"), so "Name: value",
+ * unfolded, its encoded-words decoded, folded. */
+static void field_text(const struct rfc5322_field *f, struct buf *dec)
+{
+	size_t pre = f->name.len + 2;
+	char *un = xmalloc(pre + f->value.len + 1);
+	memcpy(un, f->name.p, f->name.len);
+	memcpy(un + f->name.len, ": ", 2);
+	size_t n = pre + rfc5322_unfold(f->value, un + pre);
+	buf_reset(dec);
+	rfc5322_decode_words(str_make(un, n), dec); /* a prefix past the cap */
+	mime_search_fold(buf_data(dec), buf_len(dec));
+	free(un);
+}
+
+struct field_has {
+	struct str name, needle;
+	struct buf *dec;
+	int hit;
+};
+
+static int field_has(void *arg, const struct rfc5322_field *f)
+{
+	struct field_has *h = arg;
+	if (h->name.p && !str_eq_ci(f->name, h->name))
+		return 0;
+	if (h->needle.len == 0)
+		return h->hit = 1;
+	if (!h->name.p) {
+		field_text(f, h->dec);
+		return h->hit = contains(buf_str(h->dec), h->needle);
+	}
+	char *un = xmalloc(f->value.len + 1);
+	size_t n = rfc5322_unfold(f->value, un);
+	h->hit = value_contains(h->dec, str_make(un, n), h->needle) ||
+		 (is_address_field(h->name) && addresses_contain(h->dec, str_make(un, n), h->needle));
+	free(un);
+	return h->hit;
+}
+
 /* 1 when a field of the header section at hdr[0..len) named name (p ==
  * NULL: any) holds needle, as mime_search_header() says; dec is scratch. */
 static int section_has(const char *hdr, size_t len, struct str name, struct str needle,
 		       struct buf *dec)
 {
-	struct rfc5322_parser p;
-	struct rfc5322_field f;
-	size_t off = 0, used;
-	int hit = 0;
+	struct field_has h = { .name = name, .needle = needle, .dec = dec };
+	section_walk(hdr, len, field_has, &h);
+	return h.hit;
+}
 
-	rfc5322_init(&p);
-	while (!hit && rfc5322_parse(&p, hdr + off, len - off, 1, &used, &f) == RFC5322_FIELD) {
-		off += used;
-		if (name.p && !str_eq_ci(f.name, name))
-			continue;
-		if (needle.len == 0) {
-			hit = 1;
-			break;
-		}
-		/* Any field (TEXT): the field's name is header text too (RFC 9051
-		 * §6.4.4 "in the header"), so "Name: value" is the haystack. */
-		size_t pre = name.p ? 0 : f.name.len + 2;
-		char *un = xmalloc(pre + f.value.len + 1);
-		if (pre) {
-			memcpy(un, f.name.p, f.name.len);
-			memcpy(un + f.name.len, ": ", 2);
-		}
-		size_t n = pre + rfc5322_unfold(f.value, un + pre);
-		hit = value_contains(dec, str_make(un, n), needle) ||
-		      (name.p && is_address_field(name) &&
-		       addresses_contain(dec, str_make(un, n), needle));
-		free(un);
+/* The header sections TEXT looks at: the message's, then every part's
+ * MIME header and every encapsulated message's header. fn as for
+ * section_walk, per section; stops when it returns non-zero. */
+static int each_section(struct mime_search *sm, int (*fn)(void *arg, const char *hdr, size_t len),
+			void *arg)
+{
+	if (fn(arg, sm->msg, sm->len))
+		return 1;
+	for (uint32_t i = 1; sm->t && i < sm->t->nparts; i++) {
+		const struct mime_part *pt = &sm->t->parts[i];
+		if (pt->body_off > pt->hdr_off && pt->body_off <= sm->len &&
+		    fn(arg, sm->msg + pt->hdr_off, (size_t)(pt->body_off - pt->hdr_off)))
+			return 1;
 	}
-	rfc5322_clear(&p);
-	return hit;
+	return 0;
+}
+
+struct section_arg {
+	struct str name, needle;
+	struct buf *dec;
+};
+
+static int section_cb(void *arg, const char *hdr, size_t len)
+{
+	struct section_arg *a = arg;
+	return section_has(hdr, len, a->name, a->needle, a->dec);
 }
 
 int mime_search_header(struct mime_search *sm, struct str name, struct str needle)
 {
 	struct buf dec;
+	struct section_arg a = { .name = name, .needle = needle, .dec = &dec };
 	int hit;
 
 	buf_init(&dec, SEARCH_VALUE_MAX);
-	hit = section_has(sm->msg, sm->len, name, needle, &dec);
 	/* TEXT: "the header (including MIME header fields)" (RFC 9051
 	 * §6.4.4): every part's MIME header and every encapsulated message's
 	 * header too. */
-	for (uint32_t i = 1; !hit && !name.p && sm->t && i < sm->t->nparts; i++) {
-		const struct mime_part *pt = &sm->t->parts[i];
-		if (pt->body_off > pt->hdr_off && pt->body_off <= sm->len)
-			hit = section_has(sm->msg + pt->hdr_off, (size_t)(pt->body_off - pt->hdr_off),
-					  name, needle, &dec);
-	}
+	hit = name.p ? section_has(sm->msg, sm->len, name, needle, &dec)
+		     : each_section(sm, section_cb, &a);
 	buf_free(&dec);
 	return hit;
+}
+
+struct visit_arg {
+	mime_search_visit *visit;
+	void *arg;
+	struct buf *dec;
+};
+
+static int visit_field(void *arg, const struct rfc5322_field *f)
+{
+	struct visit_arg *v = arg;
+	field_text(f, v->dec);
+	v->visit(v->arg, buf_str(v->dec));
+	return 0;
+}
+
+static int visit_section(void *arg, const char *hdr, size_t len)
+{
+	section_walk(hdr, len, visit_field, arg);
+	return 0;
 }
 
 /* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left. */
@@ -316,4 +392,16 @@ struct str mime_search_body_text(struct mime_search *sm)
 {
 	body_build(sm);
 	return sm->keep ? buf_str(&sm->text) : STR_NULL;
+}
+
+void mime_search_each_text(struct mime_search *sm, mime_search_visit *visit, void *arg)
+{
+	struct buf dec;
+	struct visit_arg v = { .visit = visit, .arg = arg, .dec = &dec };
+
+	buf_init(&dec, SEARCH_VALUE_MAX);
+	each_section(sm, visit_section, &v);
+	buf_free(&dec);
+	body_build(sm);
+	visit(arg, buf_str(&sm->body));
 }

@@ -97,4 +97,15 @@ int mime_search_body(struct mime_search *sm, struct str needle);
 long mime_search_body_find(struct mime_search *sm, struct str needle, size_t from);
 struct str mime_search_body_text(struct mime_search *sm);
 
+/*
+ * Calls visit(arg, folded) with every string a TEXT or BODY needle is
+ * compared with (search/fts.h builds the full-text index from them):
+ * each field of every header section TEXT looks at, as "Name: value"
+ * decoded and folded, then the body text. A needle that
+ * mime_search_header(sm, STR_NULL, ...) or mime_search_body() finds is
+ * a substring of one of them.
+ */
+typedef void mime_search_visit(void *arg, struct str folded);
+void mime_search_each_text(struct mime_search *sm, mime_search_visit *visit, void *arg);
+
 #endif

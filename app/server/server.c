@@ -43,6 +43,7 @@
 #include "sieve/msieve_server.h"
 #include "queue/queue.h"
 #include "report/dmarc_reporter.h"
+#include "search/fts_indexer.h"
 #include "spam/spam_learn.h"
 #include "spam/spam_feed.h"
 #include "spam/spam_hashes.h"
@@ -427,6 +428,9 @@ int server_run(const struct config *cfg_env)
 		log_error("server", NULL, "event=backup_schedule_failed error=\"%s\"", err);
 	/* DMARC results to the store, and the daily reports, on a thread of its own. */
 	dmarc_reporter_start(cfg, st);
+	/* The full-text index, behind the rest (search/fts_indexer.h). */
+	if (cfg->fts)
+		fts_indexer_start(st);
 	for (int j = 0; j < nlisteners; j++)
 		log_info("server", NULL, "event=listening service=%s port=%u", listeners[j].name,
 			 listeners[j].port);
@@ -499,6 +503,7 @@ int server_run(const struct config *cfg_env)
 		sleep_ms(20);
 	worker_pool_stop(); /* before the loops go: jobs post their results to them */
 	dmarc_reporter_stop(); /* its last flush, before the store closes */
+	fts_indexer_stop();    /* the batch under way, through the writer */
 	/* Store requests still on their way (a session may have ended while
 	 * its request waited): their completions must run on live loops, or
 	 * a stopped loop drops them with what they hold. */

@@ -89,6 +89,8 @@ static const struct {
     [DB_SPAM] = {"spam", 0},
     [DB_THREAD] = {"thread", 0},
     [DB_MBCOUNT] = {"mbcount", 0},
+    [DB_FTS] = {"fts", 0},
+    [DB_FTS_TERM] = {"fts_term", 0},
 };
 
 uint32_t store_schema_version(void)

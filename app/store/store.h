@@ -738,6 +738,47 @@ typedef void store_contents_cb(void *arg, size_t i, const void *meta, size_t met
 			       const char *data, size_t len);
 int store_emails_content(struct store *st, uint32_t account, const uint32_t *ids, size_t n,
 			 store_meta_first_cb *mcb, store_contents_cb *cb, void *arg);
+/* ---- The full-text index (store_fts.c; search/fts.h) ---- */
+struct fts_cond;
+/* Through which email id the account is indexed (0: nothing yet), and
+ * how many emails were indexed. STORE_OK or STORE_ETEMP. */
+int store_fts_state(struct store *st, uint32_t account, uint32_t *through, uint32_t *docs);
+/*
+ * The account's emails after id after, ascending, into ids[0..max), their
+ * number in *n_r, and in *upto_r how far the index may say it is once
+ * they are in: the last of them when max were found, else the highest id
+ * the account has given out. STORE_OK, STORE_ENOTFOUND (no account),
+ * STORE_ETEMP.
+ */
+int store_fts_todo(struct store *st, uint32_t account, uint32_t after, uint32_t *ids, size_t max,
+		   size_t *n_r, uint32_t *upto_r);
+/* One posting: term[0..len) occurs in email id. */
+struct store_fts_post {
+	const char *term;
+	uint32_t len;
+	uint32_t id;
+};
+/*
+ * Adds postings v[0..n) (sorted by term, then id; ids above expect) and
+ * moves the account's index from through expect to through, docs more
+ * emails, in the writer's next batch. STORE_EEXIST when the index is no
+ * longer through expect (dropped meanwhile), STORE_ENOTFOUND (no
+ * account), STORE_ETEMP.
+ */
+int store_fts_apply(struct store *st, uint32_t account, uint32_t expect, uint32_t through,
+		    uint32_t docs, const struct store_fts_post *v, size_t n);
+/* Deletes the account's index (it starts again from nothing). */
+int store_fts_drop(struct store *st, uint32_t account);
+/*
+ * The emails that may meet all of c[0..nc) (fts_plan): a bitmap by email
+ * id in *bits_r (malloc'ed, ids 0..*through_r; an id above *through_r is
+ * not indexed yet and may match). *bits_r NULL: the index narrows
+ * nothing (no conditions, nothing indexed, or conditions too wide).
+ * STORE_OK or STORE_ETEMP.
+ */
+int store_fts_candidates(struct store *st, uint32_t account, const struct fts_cond *c, size_t nc,
+			 uint64_t **bits_r, uint32_t *through_r);
+
 /* ---- For JMAP (store_jmap.c) ---- */
 /* One entry of the change log (SCHEMA.md, "change record"). */
 #define STORE_CHANGE_EMAIL_CREATED 1

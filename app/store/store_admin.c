@@ -364,9 +364,9 @@ int store_account_add(struct store *st, const char *email, const char *password,
 	return STORE_OK;
 }
 
-/* Deletes every key of db starting with prefix; each() sees a record first. */
-static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-                      int (*each)(void *arg, const MDB_val *v), void *arg)
+/* See store_private.h. */
+int db_del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+		  int (*each)(void *arg, const MDB_val *v), void *arg)
 {
 	MDB_cursor *cur;
 	MDB_val k = {plen, (void *)prefix}, v;
@@ -409,7 +409,7 @@ static int spam_meta_del_txn(MDB_txn *txn, struct store *st, uint32_t id)
 {
 	char kb[64];
 	int n = snprintf(kb, sizeof kb, "spamtrained/%u/", id);
-	int rc = del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
+	int rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
 	for (int allow = 0; rc == 0 && allow < 2; allow++) {
 		n = snprintf(kb, sizeof kb, "spamlist/%s/u%u", allow ? "allow" : "block", id);
 		MDB_val k = {(size_t)n, kb};
@@ -438,21 +438,21 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	if ((rc = mdb_del(txn, st->db[DB_PRINCIPAL], &pk, NULL)) != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	struct unref_arg u = {st, txn};
-	if ((rc = del_prefix(txn, st->db[DB_EMAIL], pfx, 4, unref_email_blob, &u)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_EMAIL], pfx, 4, unref_email_blob, &u)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_UID], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_UID], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_ENVELOPE], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_ENVELOPE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_MAILBOX], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_MAILBOX], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_SUBSCRIPTION], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_SUBSCRIPTION], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_METADATA], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_METADATA], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_SIEVE], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_SIEVE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_SIEVE_SEEN], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	/* The scripts' JMAP ids and state (store_sieve.c), in meta. */
 	char mk[3][32];
@@ -462,10 +462,10 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		snprintf(mk[2], sizeof mk[2], "sieve-state/%08x", id),
 	};
 	for (int i = 0; i < 3; i++)
-		if ((rc = del_prefix(txn, st->db[DB_META], (const uint8_t *)mk[i], (size_t)ml[i], NULL,
+		if ((rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)mk[i], (size_t)ml[i], NULL,
 				     NULL)) != 0)
 			return rc;
-	if ((rc = del_prefix(txn, st->db[DB_APPPASS], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_APPPASS], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = totp_del_txn(txn, st, id)) != 0)
 		return rc;
@@ -473,7 +473,9 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if ((rc = enc_del_txn(txn, st, id)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_SPAM], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = fts_del_txn(txn, st, id)) != 0)
+		return rc;
+	if ((rc = db_del_prefix(txn, st->db[DB_SPAM], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	if ((rc = spam_meta_del_txn(txn, st, id)) != 0)
 		return rc;
@@ -495,9 +497,9 @@ static int account_del_fn(struct store *st, MDB_txn *txn, void *ctx)
 	snprintf(mp, sizeof mp, "qdone/%08x/", id);
 	if ((rc = meta_del_prefix_txn(txn, st, mp)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_THREADREF], pfx, 4, NULL, NULL)) != 0)
 		return rc;
-	if ((rc = del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
+	if ((rc = db_del_prefix(txn, st->db[DB_CHANGE], pfx, 4, NULL, NULL)) != 0)
 		return rc;
 	c->id = id;
 	return 0;

@@ -5,7 +5,8 @@
  * Layout. A backup directory holds
  *   store.mdb            an LMDB environment (one file, MDB_NOSUBDIR) with
  *                        every named database of the store except the
- *                        blob bytes (blob, blobdata, blobgc), written in
+ *                        blob bytes (blob, blobdata, blobgc) and the
+ *                        full-text index (fts, fts_term), written in
  *                        key order with MDB_APPEND: compacted, no free pages;
  *   blobs/XX/<64 hex>    each live blob's message bytes, raw, named by its
  *                        BLAKE2b-256 (store_blob_id), XX its first two digits.
@@ -57,11 +58,14 @@
 #define COPY_TXN_RECORDS 20000u
 #define COPY_TXN_BYTES ((uint64_t)32 << 20)
 
-/* Databases whose contents are the blob bytes: not copied into store.mdb. */
-static int is_bytes_db(const char *name, size_t n)
+/* Databases not copied into store.mdb: the blob bytes (files of their
+ * own), and the full-text index, made from the mail again after a
+ * restore (store_fts.c; it can be as large as the rest together). */
+static int is_skipped_db(const char *name, size_t n)
 {
 	return (n == 4 && memcmp(name, "blob", 4) == 0) || (n == 8 && memcmp(name, "blobdata", 8) == 0) ||
-	       (n == 6 && memcmp(name, "blobgc", 6) == 0);
+	       (n == 6 && memcmp(name, "blobgc", 6) == 0) || (n == 3 && memcmp(name, "fts", 3) == 0) ||
+	       (n == 8 && memcmp(name, "fts_term", 8) == 0);
 }
 
 static int fail(char *err, size_t errsz, int rc, const char *what, const char *path)
@@ -332,7 +336,7 @@ static int write_records(MDB_txn *txn, const char *dir, uint64_t mapsize,
 	const char *name = names;
 	for (size_t i = 0; rc == 0 && i < nnames; i++, name += strlen(name) + 1) {
 		uint64_t n = 0;
-		if (is_bytes_db(name, strlen(name)))
+		if (is_skipped_db(name, strlen(name)))
 			continue;
 		rc = copy_db(txn, name, &o, &n);
 		count_into(info, name, n);

@@ -61,6 +61,8 @@ enum store_db {
 	DB_SPAM,         /* spam models and fuzzy memory by (account, kind) (schema 12) */
 	DB_THREAD,       /* thread sums, mailboxes and emails (schema 13; store_counts.c) */
 	DB_MBCOUNT,      /* per-mailbox JMAP counters (schema 13; store_counts.c) */
+	DB_FTS,          /* full-text index postings and state (store_fts.c) */
+	DB_FTS_TERM,     /* full-text index terms by account (store_fts.c) */
 	DB_COUNT
 };
 
@@ -576,6 +578,12 @@ int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 /* Deletes every meta entry whose name starts with prefix (store_meta.c):
  * 0 or an LMDB error. */
 int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix);
+/* Deletes every key of dbi starting with prefix; each(), when given, sees
+ * each record first and stops the deleting with a non-zero return. */
+int db_del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+		  int (*each)(void *arg, const MDB_val *v), void *arg);
+/* The account's full-text index (store_fts.c), inside txn. */
+int fts_del_txn(MDB_txn *txn, struct store *st, uint32_t account);
 
 /* ---- Account forwarding (store_forward.c) ---- */
 /* The account's record (n 0 when none): 0 or an LMDB error. */
