@@ -84,11 +84,9 @@ struct node {
 	size_t n;
 	struct str name, needle;  /* N_HEADER (name), N_BODY, N_TEXT: needle folded */
 	/* N_BODY, N_TEXT: the full-text index's candidates (bit per email id
-	 * up to fts_through; NULL: it narrows nothing) and how many messages
-	 * it spared reading. */
+	 * up to fts_through; NULL: it narrows nothing). */
 	const uint64_t *fts;
 	uint32_t fts_through;
-	uint32_t *fts_skips;
 };
 
 struct compiler {
@@ -101,6 +99,7 @@ struct compiler {
 	int header;      /* a header key other than SUBJECT */
 	int sent;        /* a SENT* key needs the Date header */
 	int modseq;      /* a MODSEQ key was given: report the highest */
+	uint64_t unread; /* messages a text key did not need to read */
 	int64_t now;     /* OLDER, YOUNGER */
 	struct str charset; /* of the search strings; p == NULL: UTF-8 */
 };
@@ -513,10 +512,8 @@ static int eval_known(const struct node *n, const struct msg_ctx *x)
 	case N_BODY:
 	case N_TEXT:
 		if (n->fts && x->m->email_id <= n->fts_through &&
-		    !(n->fts[x->m->email_id >> 6] >> (x->m->email_id & 63) & 1)) {
-			(*n->fts_skips)++;
+		    !(n->fts[x->m->email_id >> 6] >> (x->m->email_id & 63) & 1))
 			return 0; /* the index says it cannot match */
-		}
 		return -1;
 	case N_HEADER:
 	case N_SENTBEFORE:
@@ -710,7 +707,7 @@ static void cache_batch(struct imap_session *s, struct search_batch *b)
 
 /* res[i] for every message of the view: from the snapshot where the keys
  * allow, else with the message's content. */
-static void search_all(struct imap_session *s, const struct node *root, const struct compiler *c,
+static void search_all(struct imap_session *s, const struct node *root, struct compiler *c,
 		       uint8_t *res, uint32_t from, uint32_t to)
 {
 	const struct imap_mailbox_view *v = &s->view;
@@ -724,6 +721,7 @@ static void search_all(struct imap_session *s, const struct node *root, const st
 		int known = c->text ? eval_known(root, &x) : eval(root, &x);
 		if (known >= 0) {
 			res[i] = (uint8_t)known;
+			c->unread += c->text;
 			continue;
 		}
 		/* As if it were gone (text keys fail) until its content is read. */
@@ -909,7 +907,6 @@ static void search_narrow(struct imap_session *s, struct node *n)
 		free(bits);
 		n->fts = copy;
 		n->fts_through = through;
-		n->fts_skips = arena_zalloc(s->cmd_arena, sizeof(*n->fts_skips));
 		return;
 	}
 	case N_NOT: search_narrow(s, n->a); return;
@@ -922,23 +919,6 @@ static void search_narrow(struct imap_session *s, struct node *n)
 			search_narrow(s, n->list[i]);
 		return;
 	default: return;
-	}
-}
-
-/* Messages the index spared reading, over the whole tree. */
-static uint64_t search_skipped(const struct node *n)
-{
-	uint64_t k = 0;
-	switch (n->kind) {
-	case N_BODY:
-	case N_TEXT: return n->fts_skips ? *n->fts_skips : 0;
-	case N_NOT: return search_skipped(n->a);
-	case N_OR: return search_skipped(n->a) + search_skipped(n->b);
-	case N_AND:
-		for (size_t i = 0; i < n->n; i++)
-			k += search_skipped(n->list[i]);
-		return k;
-	default: return 0;
 	}
 }
 
@@ -1112,10 +1092,10 @@ static void search_step(struct imap_session *s)
 		if (run->then->discard)
 			run->then->discard(run->arg);
 	} else {
-		if (run->c.body && fts_indexer_running())
-			log_debug("imap", s->id, "event=search_fts searched=%u unread=%llu matched=%zu",
-				  run->end - run->from, (unsigned long long)search_skipped(run->root),
-				  run->nhits);
+		/* How much the full-text index (and the flags) spared. */
+		if (run->c.body)
+			log_debug("imap", s->id, "event=search_text searched=%u unread=%llu matched=%zu",
+				  run->end - run->from, (unsigned long long)run->c.unread, run->nhits);
 		run->then->answer(s, run->arg, run->hits, run->nhits, run->c.modseq);
 	}
 	run_free(run);

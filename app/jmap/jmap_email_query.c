@@ -24,12 +24,15 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/log.h"
 #include "jmap/jmap_email_match.h"
 #include "mime/mime_cache.h"
 #include "mime/mime_date.h"
 #include "mime/mime_thread.h"
 #include "mime/rfc5322.h"
 #include "jmap/jmap_private.h"
+#include "search/fts.h"
+#include "search/fts_indexer.h"
 #include "store/store.h"
 
 struct em {
@@ -313,6 +316,66 @@ static void content_eval_cb(void *arg, const void *meta, size_t metalen, const c
 	arena_free(&a);
 }
 
+/* What the full-text index rules out (search/fts.h): the "text" and
+ * "body" conditions that every match must meet (the filter's own, or
+ * those of the conditions of a top-level AND), each a bitmap of the
+ * emails that may meet it. An email outside one is no match, unread. */
+#define NARROW_MAX 8
+struct narrow {
+	uint64_t *bits[NARROW_MAX];
+	uint32_t through[NARROW_MAX];
+	int n;
+};
+
+static void narrow_cond(struct jmap_call *c, const struct json_value *f, struct narrow *nw)
+{
+	for (const struct json_value *p = f->first; p && nw->n < NARROW_MAX; p = p->next) {
+		if (p->type != JSON_STRING || (strcmp(p->key, "text") && strcmp(p->key, "body")))
+			continue;
+		struct fts_cond conds[FTS_PLAN_MAX];
+		size_t nc = fts_plan(jmap_needle(c->r->a, p->str, p->len), conds);
+		uint64_t *bits;
+		uint32_t through;
+		if (nc && store_fts_candidates(c->r->st, c->r->account, conds, nc, &bits, &through) ==
+				  STORE_OK && bits) {
+			nw->bits[nw->n] = bits;
+			nw->through[nw->n++] = through;
+		}
+	}
+}
+
+static void narrow_make(struct jmap_call *c, const struct json_value *filter, struct narrow *nw)
+{
+	nw->n = 0;
+	if (!filter || filter->type != JSON_OBJECT || !fts_indexer_running())
+		return;
+	const struct json_value *op = json_get(filter, "operator");
+	const struct json_value *conds = json_get(filter, "conditions");
+	if (!op) {
+		narrow_cond(c, filter, nw);
+	} else if (op->type == JSON_STRING && !strcmp(op->str, "AND") && conds &&
+		   conds->type == JSON_ARRAY) {
+		for (const struct json_value *e = conds->first; e; e = e->next)
+			if (e->type == JSON_OBJECT && !json_get(e, "operator"))
+				narrow_cond(c, e, nw);
+	}
+}
+
+static int narrow_out(const struct narrow *nw, uint32_t id)
+{
+	for (int k = 0; k < nw->n; k++)
+		if (id <= nw->through[k] && !(nw->bits[k][id >> 6] >> (id & 63) & 1))
+			return 1;
+	return 0;
+}
+
+static void narrow_free(struct narrow *nw)
+{
+	for (int k = 0; k < nw->n; k++)
+		free(nw->bits[k]);
+	nw->n = 0;
+}
+
 /* The first address of a list as the sort sees it: its display name,
  * else its address (§4.4.2), in a's memory. */
 static const char *addr_key(struct arena *a, const struct mime_addrs *l)
@@ -412,10 +475,16 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 	int content = jmap_filter_needs_content(filter, 0);
 	struct em **hit = arena_alloc(c->r->a, (all->n + 1) * sizeof *hit);
 	size_t n = 0;
+	struct narrow nw;
+	size_t unread = 0;
+	narrow_make(c, content ? filter : NULL, &nw);
 	for (size_t i = 0; i < all->n; i++) {
 		struct email_cond ec = {&q, &all->v[i], NULL};
 		int r = 1;
-		if (filter && content) {
+		if (nw.n && narrow_out(&nw, all->v[i].id)) {
+			r = 0;
+			unread++;
+		} else if (filter && content) {
 			/* The text conditions read the message: one email's
 			 * bytes at a time, judged while they are mapped. */
 			struct content_eval x = {c, filter, &ec, 0, 0};
@@ -426,11 +495,17 @@ static int query_run(struct jmap_call *c, struct ems *all, struct em ***hit_r, s
 		} else if (filter) {
 			r = jmap_filter_match(c, filter, email_cond, &ec);
 		}
-		if (r < 0)
+		if (r < 0) {
+			narrow_free(&nw);
 			return -1;
+		}
 		if (r)
 			hit[n++] = &all->v[i];
 	}
+	narrow_free(&nw);
+	if (content)
+		log_debug("jmap", NULL, "event=query_text account=%u emails=%zu unread=%zu matched=%zu",
+			  c->r->account, all->n, unread, n);
 	/* Sorts on the message's fields (RFC 8621 §4.4.2) read each result's
 	 * cached envelope once. */
 	for (size_t i = 0; need_keys && i < n; i++) {

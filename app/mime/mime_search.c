@@ -157,20 +157,22 @@ static int is_address_field(struct str name)
 #define SEARCH_ADDR_MAX 1000
 
 /*
- * 1 when one of the addresses of an address field, as the ENVELOPE parses
- * it and written back as "name <mailbox@host>", contains needle: a
- * comment or folding inside the address ("<user (c)@ (c) host>") is not
- * in the way of "user@host", as in Dovecot's address search.
+ * Calls fn(arg, folded) with each address of an address field as the
+ * ENVELOPE parses it, written back as "name <mailbox@host>", decoded and
+ * folded in dec, until fn returns non-zero (then returns 1): a comment
+ * or folding inside the address ("<user (c)@ (c) host>") is not in the
+ * way of "user@host", as in Dovecot's address search.
  */
-static int addresses_contain(struct buf *dec, struct str unfolded, struct str needle)
+static int addresses_each(struct buf *dec, struct str unfolded,
+			  int (*fn)(void *arg, struct str folded), void *arg)
 {
 	struct arena *a = arena_new(4096);
 	struct mime_address *list;
 	uint32_t n, i;
-	int hit = 0;
+	int stop = 0;
 
 	mime_field_addresses(a, unfolded, &list, &n, SEARCH_ADDR_MAX);
-	for (i = 0; i < n && !hit; i++) {
+	for (i = 0; i < n && !stop; i++) {
 		const struct mime_address *ad = &list[i];
 
 		if (ad->host.p == NULL)
@@ -186,10 +188,15 @@ static int addresses_contain(struct buf *dec, struct str unfolded, struct str ne
 		buf_append(dec, ad->host.p, ad->host.len);
 		buf_append(dec, ">", 1);
 		mime_search_fold(buf_data(dec), buf_len(dec));
-		hit = contains(buf_str(dec), needle);
+		stop = fn(arg, buf_str(dec));
 	}
 	arena_free(&a);
-	return hit;
+	return stop;
+}
+
+static int address_has(void *arg, struct str folded)
+{
+	return contains(folded, *(const struct str *)arg);
 }
 
 /* Calls fn(arg, field) for each field of the header section at
@@ -246,7 +253,8 @@ static int field_has(void *arg, const struct rfc5322_field *f)
 	char *un = xmalloc(f->value.len + 1);
 	size_t n = rfc5322_unfold(f->value, un);
 	h->hit = value_contains(h->dec, str_make(un, n), h->needle) ||
-		 (is_address_field(h->name) && addresses_contain(h->dec, str_make(un, n), h->needle));
+		 (is_address_field(h->name) &&
+		  addresses_each(h->dec, str_make(un, n), address_has, &h->needle));
 	free(un);
 	return h->hit;
 }
@@ -322,6 +330,29 @@ static int visit_field(void *arg, const struct rfc5322_field *f)
 static int visit_section(void *arg, const char *hdr, size_t len)
 {
 	section_walk(hdr, len, visit_field, arg);
+	return 0;
+}
+
+static int visit_address(void *arg, struct str folded)
+{
+	struct visit_arg *v = arg;
+	v->visit(v->arg, folded);
+	return 0;
+}
+
+/* The root header's address fields as FROM, TO, CC and BCC also see them. */
+static int visit_addresses(void *arg, const struct rfc5322_field *f)
+{
+	struct visit_arg *v = arg;
+	if (!is_address_field(f->name))
+		return 0;
+	char *un = xmalloc(f->value.len + 1);
+	size_t n = rfc5322_unfold(f->value, un);
+	struct buf dec;
+	buf_init(&dec, SEARCH_VALUE_MAX);
+	addresses_each(&dec, str_make(un, n), visit_address, v);
+	buf_free(&dec);
+	free(un);
 	return 0;
 }
 
@@ -401,6 +432,7 @@ void mime_search_each_text(struct mime_search *sm, mime_search_visit *visit, voi
 
 	buf_init(&dec, SEARCH_VALUE_MAX);
 	each_section(sm, visit_section, &v);
+	section_walk(sm->msg, sm->len, visit_addresses, &v);
 	buf_free(&dec);
 	body_build(sm);
 	visit(arg, buf_str(&sm->body));

@@ -98,12 +98,14 @@ long mime_search_body_find(struct mime_search *sm, struct str needle, size_t fro
 struct str mime_search_body_text(struct mime_search *sm);
 
 /*
- * Calls visit(arg, folded) with every string a TEXT or BODY needle is
- * compared with (search/fts.h builds the full-text index from them):
- * each field of every header section TEXT looks at, as "Name: value"
- * decoded and folded, then the body text. A needle that
- * mime_search_header(sm, STR_NULL, ...) or mime_search_body() finds is
- * a substring of one of them.
+ * Calls visit(arg, folded) with every string a needle is compared with
+ * (search/fts.h builds the full-text index from them): each field of
+ * every header section TEXT looks at, as "Name: value" decoded and
+ * folded, then the body text, then each address of the message's From,
+ * To, Cc and Bcc as written back for matching. A needle that
+ * mime_search_header() (any name) or mime_search_body() finds is a
+ * substring of one of them, or (a named field's value alone) of
+ * "Name: value".
  */
 typedef void mime_search_visit(void *arg, struct str folded);
 void mime_search_each_text(struct mime_search *sm, mime_search_visit *visit, void *arg);
