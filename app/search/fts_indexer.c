@@ -33,24 +33,44 @@ static atomic_int stopping, running;
 static int poked;
 static struct store *ix_st;
 
-/* One message's distinct terms: an open-addressing set of posting
- * indexes into the batch. */
-struct doc_set {
-	uint32_t *slot; /* posting index + 1; 0 empty */
-	size_t cap, n;
-	int over; /* more than FTS_DOC_TERMS_MAX terms */
+/*
+ * A batch's terms. Each distinct term is an entry (found by an
+ * open-addressing hash) with the chain of its emails' ids, which come in
+ * id order, so a term's list needs no sorting; only the distinct terms
+ * are sorted at the end. An entry remembers the message that last added
+ * it, which keeps each message's terms distinct.
+ */
+struct term_ent {
+	const char *t;
+	uint32_t len;
+	uint32_t head, tail; /* its chain in nodes, index + 1; 0: empty */
+	uint32_t doc;        /* the batch's message that last added it */
+};
+struct node {
+	uint32_t id, next; /* next: index + 1, 0 ends the chain */
+};
+/* What the message at hand added, to take it back (too many terms). */
+struct touch {
+	uint32_t ent, prev_tail;
 };
 
 struct batch {
-	struct arena *a;   /* term octets */
-	struct store_fts_post *v;
-	size_t n, cap;
+	struct arena *a; /* term octets */
+	struct term_ent *ent;
+	size_t nent, entcap;
+	uint32_t *slot; /* entry index + 1; 0 empty */
+	size_t cap;
+	struct node *nodes;
+	size_t nnodes, nodecap;
+	struct touch *touch;
+	size_t ntouch, touchcap;
+	int over;      /* the message at hand has too many terms */
+	uint32_t doc;  /* its number in the batch, from 1 */
+	uint32_t id;   /* its email id */
 	const uint32_t *ids;
-	size_t done;       /* messages taken, in id order */
-	int full;          /* BATCH_POSTS reached: later messages wait */
+	size_t done;   /* messages taken, in id order */
+	int full;      /* BATCH_POSTS reached: later messages wait */
 	uint32_t docs;
-	struct doc_set set;
-	uint32_t id;       /* the message at hand */
 };
 
 static uint64_t term_hash(const char *p, size_t n)
@@ -61,57 +81,86 @@ static uint64_t term_hash(const char *p, size_t n)
 	return h;
 }
 
-static void set_grow(struct batch *b)
+static void slots_grow(struct batch *b)
 {
-	struct doc_set *s = &b->set;
-	size_t cap = s->cap ? s->cap * 2 : 1024;
+	size_t cap = b->cap ? b->cap * 2 : 4096;
 	uint32_t *slot = xcalloc(cap, sizeof(*slot));
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!s->slot[i])
-			continue;
-		const struct store_fts_post *p = &b->v[s->slot[i] - 1];
-		size_t h = (size_t)term_hash(p->term, p->len) & (cap - 1);
+	for (size_t i = 0; i < b->nent; i++) {
+		size_t h = (size_t)term_hash(b->ent[i].t, b->ent[i].len) & (cap - 1);
 		while (slot[h])
 			h = (h + 1) & (cap - 1);
-		slot[h] = s->slot[i];
+		slot[h] = (uint32_t)i + 1;
 	}
-	free(s->slot);
-	s->slot = slot;
-	s->cap = cap;
+	free(b->slot);
+	b->slot = slot;
+	b->cap = cap;
 }
 
-static void push_post(struct batch *b, const char *p, size_t n)
+#define GROW(v, n, cap, first) \
+	do { \
+		if ((n) == (cap)) { \
+			(cap) = (cap) ? (cap) * 2 : (first); \
+			(v) = xrealloc((v), (cap) * sizeof(*(v))); \
+		} \
+	} while (0)
+
+/* The entry of term p[0..n), made when new. */
+static struct term_ent *entry(struct batch *b, const char *p, size_t n)
 {
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		b->v = xrealloc(b->v, b->cap * sizeof(*b->v));
+	if ((b->nent + 1) * 2 > b->cap)
+		slots_grow(b);
+	size_t h = (size_t)term_hash(p, n) & (b->cap - 1);
+	for (; b->slot[h]; h = (h + 1) & (b->cap - 1)) {
+		struct term_ent *e = &b->ent[b->slot[h] - 1];
+		if (e->len == n && memcmp(e->t, p, n) == 0)
+			return e;
 	}
+	GROW(b->ent, b->nent, b->entcap, 4096);
 	char *t = arena_alloc(b->a, n);
 	memcpy(t, p, n);
-	b->v[b->n++] = (struct store_fts_post){ t, (uint32_t)n, b->id };
+	b->ent[b->nent] = (struct term_ent){ .t = t, .len = (uint32_t)n };
+	b->slot[h] = (uint32_t)++b->nent;
+	return &b->ent[b->nent - 1];
 }
 
 static void add_term(void *arg, const char *p, size_t n)
 {
 	struct batch *b = arg;
-	struct doc_set *s = &b->set;
-	if (s->over)
+	if (b->over)
 		return;
-	if ((s->n + 1) * 2 > s->cap)
-		set_grow(b);
-	size_t h = (size_t)term_hash(p, n) & (s->cap - 1);
-	for (; s->slot[h]; h = (h + 1) & (s->cap - 1)) {
-		const struct store_fts_post *q = &b->v[s->slot[h] - 1];
-		if (q->len == n && memcmp(q->term, p, n) == 0)
-			return;
-	}
-	if (s->n == FTS_DOC_TERMS_MAX) {
-		s->over = 1;
+	struct term_ent *e = entry(b, p, n);
+	if (e->doc == b->doc)
+		return; /* this message has it already */
+	if (b->ntouch == FTS_DOC_TERMS_MAX) {
+		b->over = 1;
 		return;
 	}
-	push_post(b, p, n);
-	s->slot[h] = (uint32_t)b->n;
-	s->n++;
+	GROW(b->nodes, b->nnodes, b->nodecap, 16384);
+	GROW(b->touch, b->ntouch, b->touchcap, 1024);
+	b->nodes[b->nnodes] = (struct node){ b->id, 0 };
+	uint32_t k = (uint32_t)++b->nnodes;
+	b->touch[b->ntouch++] = (struct touch){ (uint32_t)(e - b->ent), e->tail };
+	if (e->tail)
+		b->nodes[e->tail - 1].next = k;
+	else
+		e->head = k;
+	e->tail = k;
+	e->doc = b->doc;
+}
+
+/* Takes back what the message at hand added. */
+static void untouch(struct batch *b)
+{
+	while (b->ntouch) {
+		const struct touch *t = &b->touch[--b->ntouch];
+		struct term_ent *e = &b->ent[t->ent];
+		e->tail = t->prev_tail;
+		if (t->prev_tail)
+			b->nodes[t->prev_tail - 1].next = 0;
+		else
+			e->head = 0;
+		b->nnodes--;
+	}
 }
 
 static void visit(void *arg, struct str folded)
@@ -127,37 +176,60 @@ static void doc_cb(void *arg, size_t i, const void *meta, size_t metalen, const 
 	struct arena *ta = arena_new(65536);
 	struct mime_tree t = { 0 };
 	struct mime_search ms;
-	size_t start = b->n;
 
 	b->id = b->ids[i];
-	if (b->set.cap)
-		memset(b->set.slot, 0, b->set.cap * sizeof(*b->set.slot));
-	b->set.n = 0;
-	b->set.over = 0;
+	b->doc++;
+	b->ntouch = 0;
+	b->over = 0;
 	mime_cache_load(meta, metalen, d, len, ta, &t);
 	mime_search_init(&ms, d, len, &t);
 	mime_search_each_text(&ms, visit, b);
 	mime_search_clear(&ms);
 	arena_free(&ta);
-	if (b->set.over) { /* too many to keep: a candidate of every search */
-		b->n = start;
-		push_post(b, "\x01", 1);
+	if (b->over) { /* too many to keep: a candidate of every search */
+		untouch(b);
+		b->over = 0;
+		add_term(b, "\x01", 1);
 	}
 	b->docs++;
 	b->done = i + 1;
-	b->full = b->n >= BATCH_POSTS;
+	b->full = b->nnodes >= BATCH_POSTS;
 }
 
-static int post_cmp(const void *x, const void *y)
+static int ent_cmp(const void *x, const void *y)
 {
-	const struct store_fts_post *a = x, *b = y;
+	const struct term_ent *a = *(const struct term_ent *const *)x;
+	const struct term_ent *b = *(const struct term_ent *const *)y;
 	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->term, b->term, n);
-	if (c)
-		return c;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
+	int c = memcmp(a->t, b->t, n);
+	return c ? c : a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* The batch's postings sorted by term, then id (store_fts_apply), into
+ * *v_r (malloc'ed); their number. */
+static size_t postings(struct batch *b, struct store_fts_post **v_r)
+{
+	struct term_ent **order = xmalloc((b->nent + 1) * sizeof(*order));
+	struct store_fts_post *v = xmalloc((b->nnodes + 1) * sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < b->nent; i++)
+		order[i] = &b->ent[i];
+	qsort(order, b->nent, sizeof(*order), ent_cmp);
+	for (size_t i = 0; i < b->nent; i++)
+		for (uint32_t k = order[i]->head; k; k = b->nodes[k - 1].next)
+			v[n++] = (struct store_fts_post){ order[i]->t, order[i]->len, b->nodes[k - 1].id };
+	free(order);
+	*v_r = v;
+	return n;
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->ent);
+	free(b->slot);
+	free(b->nodes);
+	free(b->touch);
+	arena_free(&b->a);
 }
 
 /* One batch of the account's emails: 1 when more may wait, 0 when the
@@ -187,24 +259,25 @@ static int index_batch(uint32_t account, uint32_t emails)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct batch b = { .a = arena_new(256u * 1024), .ids = ids };
+	struct store_fts_post *v = NULL;
+	size_t nv = 0;
 	if (n && store_emails_content(ix_st, account, ids, n, NULL, doc_cb, &b) != STORE_OK) {
 		rc = STORE_ETEMP;
 	} else {
 		if (b.full && b.done < n)
 			upto = ids[b.done] - 1; /* the rest in the next batch */
-		qsort(b.v, b.n, sizeof(*b.v), post_cmp);
-		rc = store_fts_apply(ix_st, account, through, upto, b.docs, b.v, b.n);
+		nv = postings(&b, &v);
+		rc = store_fts_apply(ix_st, account, through, upto, b.docs, v, nv);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == STORE_OK)
 		log_debug("fts", NULL, "event=fts_indexed account=%u emails=%u through=%u postings=%zu ms=%ld",
-			  account, b.docs, upto, b.n,
+			  account, b.docs, upto, nv,
 			  (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	else if (rc != STORE_EEXIST && rc != STORE_ENOTFOUND)
 		log_warn("fts", NULL, "event=fts_index_failed account=%u", account);
-	free(b.v);
-	free(b.set.slot);
-	arena_free(&b.a);
+	free(v);
+	batch_free(&b);
 	if (rc == STORE_EEXIST || rc == STORE_ENOTFOUND)
 		return 0;
 	return rc == STORE_OK ? 1 : -1;
