@@ -748,7 +748,7 @@ int store_fts_state(struct store *st, uint32_t account, uint32_t *through, uint3
  * number in *n_r, and in *upto_r how far the index may say it is once
  * they are in: the last of them when max were found, else the highest id
  * the account has given out. STORE_OK, STORE_ENOTFOUND (no account),
- * STORE_ETEMP.
+ * STORE_EINVAL (max 0), STORE_ETEMP.
  */
 int store_fts_todo(struct store *st, uint32_t account, uint32_t after, uint32_t *ids, size_t max,
 		   size_t *n_r, uint32_t *upto_r);
@@ -763,7 +763,8 @@ struct store_fts_post {
  * moves the account's index from through expect to through, docs more
  * emails, in the writer's next batch. STORE_EEXIST when the index is no
  * longer through expect (dropped meanwhile), STORE_ENOTFOUND (no
- * account), STORE_ETEMP.
+ * account), STORE_EINVAL (a term of 0 or more than FTS_TERM_MAX octets;
+ * a repeated posting is kept once), STORE_ETEMP.
  */
 int store_fts_apply(struct store *st, uint32_t account, uint32_t expect, uint32_t through,
 		    uint32_t docs, const struct store_fts_post *v, size_t n);

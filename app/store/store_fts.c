@@ -94,6 +94,8 @@ int store_fts_todo(struct store *st, uint32_t account, uint32_t after, uint32_t 
 
 	*n_r = 0;
 	*upto_r = after;
+	if (max == 0)
+		return STORE_EINVAL;
 	if (store_rd_begin(st, &txn) != 0)
 		return STORE_ETEMP;
 	int rc = acct_get(txn, st, account, &a);
@@ -171,8 +173,10 @@ static int term_append(MDB_txn *txn, struct store *st, MDB_cursor *cur, uint32_t
 			used = 5;
 		}
 		while (i < n && used + VARINT_MAX <= CHUNK_MAX) {
-			used += varint_put(buf + used, ids[i] - last);
-			last = ids[i++];
+			if (ids[i] > last) /* a repeat would be a gap of 0 */
+				used += varint_put(buf + used, ids[i] - last);
+			last = ids[i] > last ? ids[i] : last;
+			i++;
 		}
 		be32_put(buf + 1, last);
 		k = post_key(kb, account, t, tl, first);
@@ -225,6 +229,9 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 int store_fts_apply(struct store *st, uint32_t account, uint32_t expect, uint32_t through,
 		    uint32_t docs, const struct store_fts_post *v, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		if (v[i].len == 0 || v[i].len > FTS_TERM_MAX)
+			return STORE_EINVAL; /* the keys have room for FTS_TERM_MAX */
 	struct apply_ctx c = { account, expect, through, docs, v, n };
 	return store_write_grouped(st, apply_fn, &c);
 }
