@@ -232,6 +232,11 @@ static void batch_free(struct batch *b)
 	arena_free(&b->a);
 }
 
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long)((b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000);
+}
+
 /* One batch of the account's emails: 1 when more may wait, 0 when the
  * index is up with it, -1 on a store error. */
 static int index_batch(uint32_t account, uint32_t emails)
@@ -256,8 +261,9 @@ static int index_batch(uint32_t account, uint32_t emails)
 	if (n == 0 && upto == through)
 		return 0;
 
-	struct timespec t0, t1;
+	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t1 = t0;
 	struct batch b = { .a = arena_new(256u * 1024), .ids = ids };
 	struct store_fts_post *v = NULL;
 	size_t nv = 0;
@@ -267,13 +273,15 @@ static int index_batch(uint32_t account, uint32_t emails)
 		if (b.full && b.done < n)
 			upto = ids[b.done] - 1; /* the rest in the next batch */
 		nv = postings(&b, &v);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		rc = store_fts_apply(ix_st, account, through, upto, b.docs, v, nv);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 	if (rc == STORE_OK)
-		log_debug("fts", NULL, "event=fts_indexed account=%u emails=%u through=%u postings=%zu ms=%ld",
-			  account, b.docs, upto, nv,
-			  (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		log_debug("fts", NULL,
+			  "event=fts_indexed account=%u emails=%u through=%u postings=%zu read_ms=%ld "
+			  "write_ms=%ld",
+			  account, b.docs, upto, nv, ms_between(&t0, &t1), ms_between(&t1, &t2));
 	else if (rc != STORE_EEXIST && rc != STORE_ENOTFOUND)
 		log_warn("fts", NULL, "event=fts_index_failed account=%u", account);
 	free(v);

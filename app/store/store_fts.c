@@ -132,9 +132,12 @@ struct apply_ctx {
 	size_t n;
 };
 
-/* Appends ids[0..n) (ascending) to the term's posting list. */
-static int term_append(MDB_txn *txn, struct store *st, MDB_cursor *cur, uint32_t account,
-		       const char *t, size_t tl, const uint32_t *ids, size_t n)
+/* Appends ids[0..n) (ascending) to the term's posting list. The terms
+ * come in key order, and cursor puts look near where the cursor is
+ * before searching from the root: cur (fts) and dict (fts_term) stay
+ * with the batch. */
+static int term_append(MDB_cursor *cur, MDB_cursor *dict, uint32_t account, const char *t,
+		       size_t tl, const uint32_t *ids, size_t n)
 {
 	uint8_t kb[KEY_MAX], buf[CHUNK_MAX + VARINT_MAX + 8];
 	MDB_val k = post_key(kb, account, t, tl, UINT32_MAX), v;
@@ -163,7 +166,7 @@ static int term_append(MDB_txn *txn, struct store *st, MDB_cursor *cur, uint32_t
 		be32_put(dk, account);
 		memcpy(dk + 4, t, tl);
 		MDB_val d = { 4 + tl, dk }, dv = { 1, &one };
-		if (tl && t[0] != MARK[0] && (rc = mdb_put(txn, st->db[DB_FTS_TERM], &d, &dv, 0)) != 0)
+		if (t[0] != MARK[0] && (rc = mdb_cursor_put(dict, &d, &dv, 0)) != 0)
 			return rc;
 	}
 	while (i < n) {
@@ -181,7 +184,7 @@ static int term_append(MDB_txn *txn, struct store *st, MDB_cursor *cur, uint32_t
 		be32_put(buf + 1, last);
 		k = post_key(kb, account, t, tl, first);
 		v = (MDB_val){ used, buf };
-		if ((rc = mdb_put(txn, st->db[DB_FTS], &k, &v, 0)) != 0)
+		if ((rc = mdb_cursor_put(cur, &k, &v, 0)) != 0)
 			return rc;
 		used = 0;
 	}
@@ -192,7 +195,7 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	struct apply_ctx *c = ctx;
 	uint32_t through, docs;
-	MDB_cursor *cur;
+	MDB_cursor *cur, *dict;
 	int rc = state_get(txn, st, c->account, &through, &docs);
 	if (rc)
 		return rc;
@@ -205,16 +208,21 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
 	if ((rc = mdb_cursor_open(txn, st->db[DB_FTS], &cur)) != 0)
 		return rc;
+	if ((rc = mdb_cursor_open(txn, st->db[DB_FTS_TERM], &dict)) != 0) {
+		mdb_cursor_close(cur);
+		return rc;
+	}
 	uint32_t *ids = xmalloc((c->n + 1) * sizeof(*ids));
 	for (size_t i = 0; i < c->n && rc == 0;) {
 		size_t j = i, m = 0;
 		while (j < c->n && c->v[j].len == c->v[i].len &&
 		       memcmp(c->v[j].term, c->v[i].term, c->v[i].len) == 0)
 			ids[m++] = c->v[j++].id;
-		rc = term_append(txn, st, cur, c->account, c->v[i].term, c->v[i].len, ids, m);
+		rc = term_append(cur, dict, c->account, c->v[i].term, c->v[i].len, ids, m);
 		i = j;
 	}
 	free(ids);
+	mdb_cursor_close(dict);
 	mdb_cursor_close(cur);
 	if (rc)
 		return rc;
