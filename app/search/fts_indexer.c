@@ -30,7 +30,6 @@ static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static atomic_int stopping, running;
-static int poked;
 static struct store *ix_st;
 
 /*
@@ -333,11 +332,10 @@ static void *indexer_main(void *arg)
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
-		poked = 0;
 		pthread_mutex_unlock(&mu);
 		int more = pass();
 		pthread_mutex_lock(&mu);
-		if (!more && !poked && !stopping) {
+		if (!more && !stopping) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += FTS_INDEX_IDLE_S;
@@ -375,12 +373,4 @@ void fts_indexer_stop(void)
 int fts_indexer_running(void)
 {
 	return atomic_load(&running);
-}
-
-void fts_indexer_poke(void)
-{
-	pthread_mutex_lock(&mu);
-	poked = 1;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
 }

@@ -9,8 +9,10 @@
  * postings to the store writer, whose next group commit takes them with
  * the deliveries; then the next batch or account, so one large mailbox
  * does not hold the others back. It runs at a lower CPU priority than the
- * loops, and sleeps FTS_INDEX_IDLE_S when nothing is new: an index that
- * lags only means that searches read the newest messages themselves.
+ * loops, and sleeps FTS_INDEX_IDLE_S when nothing is new (deliveries do
+ * not wake it: at a high rate a tick gathers many messages into one
+ * batch); an index that lags only means that searches read the newest
+ * messages themselves.
  *
  * New mail is indexed within seconds; a store from before the index (an
  * upgrade) or a restore is indexed in the background from the oldest
@@ -43,7 +45,5 @@ int fts_indexer_start(struct store *st);
 void fts_indexer_stop(void);
 /* 1 while the thread runs: searches may ask the index. */
 int fts_indexer_running(void);
-/* Asks for a pass now rather than at the next tick (new mail). */
-void fts_indexer_poke(void);
 
 #endif
