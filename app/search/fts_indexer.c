@@ -281,12 +281,14 @@ static int index_batch(uint32_t account, uint32_t emails)
 			  "event=fts_indexed account=%u emails=%u through=%u postings=%zu read_ms=%ld "
 			  "write_ms=%ld",
 			  account, b.docs, upto, nv, ms_between(&t0, &t1), ms_between(&t1, &t2));
+	else if (rc == STORE_EFULL)
+		log_debug("fts", NULL, "event=fts_waiting_for_room account=%u", account);
 	else if (rc != STORE_EEXIST && rc != STORE_ENOTFOUND)
 		log_warn("fts", NULL, "event=fts_index_failed account=%u", account);
 	free(v);
 	batch_free(&b);
-	if (rc == STORE_EEXIST || rc == STORE_ENOTFOUND)
-		return 0;
+	if (rc == STORE_EEXIST || rc == STORE_ENOTFOUND || rc == STORE_EFULL)
+		return 0; /* the next tick tries again */
 	return rc == STORE_OK ? 1 : -1;
 }
 

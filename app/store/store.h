@@ -764,7 +764,8 @@ struct store_fts_post {
  * emails, in the writer's next batch. STORE_EEXIST when the index is no
  * longer through expect (dropped meanwhile), STORE_ENOTFOUND (no
  * account), STORE_EINVAL (a term of 0 or more than FTS_TERM_MAX octets;
- * a repeated posting is kept once), STORE_ETEMP.
+ * a repeated posting is kept once), STORE_EFULL (the disk is down to
+ * what is kept for deletions and new mail), STORE_ETEMP.
  */
 int store_fts_apply(struct store *st, uint32_t account, uint32_t expect, uint32_t through,
 		    uint32_t docs, const struct store_fts_post *v, size_t n);

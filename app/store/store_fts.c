@@ -21,6 +21,10 @@
  * The indexer drops an account's index and starts again when the
  * postings of deleted emails are most of it (fts_indexer.c).
  *
+ * A full disk: a batch that would go under the floor new mail may not
+ * pass is refused (STORE_EFULL) and tried again later; searches meanwhile
+ * read what the index has not reached.
+ *
  * Why ids: email ids grow and are never reused (SCHEMA.md), so "indexed
  * through" is one number, and a search treats every id above it as
  * unknown (read and tested), whatever the indexer is doing.
@@ -201,6 +205,12 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 		return rc;
 	if (through != c->expect)
 		return STORE_EEXIST; /* dropped or moved meanwhile: start over */
+	/* The index is no mail: it never takes the room kept for deletions
+	 * (store_reserve.c), nor what new mail may still use of the disk.
+	 * About 4 octets a posting and 40 a new term, as the records go. */
+	struct store_space sp = { 0 };
+	if (!store_space_take(st, &sp, (uint64_t)c->n * 8 + 65536))
+		return STORE_EFULL;
 	struct acct_rec a;
 	rc = acct_get(txn, st, c->account, &a);
 	explicit_bzero(a.hash, sizeof a.hash);

@@ -656,6 +656,22 @@ static void test_store(void)
 	test_store_chunks(st, acc2);
 	test_store_wide(st, acc3);
 
+	/* Under the floor kept for deletions and new mail the index waits:
+	 * STORE_EFULL, nothing written, the state as it was. */
+	uint32_t t0, d0, t1, d1;
+	CHECK_EQ_INT(store_fts_state(st, acc, &t0, &d0), STORE_OK);
+	CHECK_EQ_INT(store_reserve_set(st, 300000), STORE_OK);
+	store_test_set_disk_free(200000);
+	struct store_fts_post full = { "roomless", 8, t0 + 1 };
+	CHECK_EQ_INT(store_fts_apply(st, acc, t0, t0 + 1, 1, &full, 1), STORE_EFULL);
+	store_test_set_disk_free(UINT64_MAX);
+	CHECK_EQ_INT(store_fts_state(st, acc, &t1, &d1), STORE_OK);
+	CHECK(t1 == t0 && d1 == d0);
+	struct fts_cond roomless = { FTS_EXACT, STR_LIT("roomless") };
+	/* Only email 5, marked as having too many terms, may hold it. */
+	CHECK_EQ_STR(cands(st, acc, &roomless, 1, out, sizeof out), "5");
+	CHECK_EQ_INT(store_reserve_set(st, 0), STORE_OK);
+
 	/* The other account's index is its own. */
 	struct fts_cond c = { FTS_EXACT, STR_LIT("many") };
 	CHECK_EQ_STR(cands(st, acc, &c, 1, out, sizeof out), "5");
