@@ -309,8 +309,9 @@ static void list_cb(void *arg, const struct store_account_info *info)
 	l->emails[l->n++] = info->emails;
 }
 
-/* One turn over every account: 1 when some work is left. */
-static int pass(void)
+/* One turn over every account: 1 when some work is left; *worked set
+ * when some batch was indexed. */
+static int pass(int *worked)
 {
 	struct acct_list l = { 0 };
 	int more = 0;
@@ -318,8 +319,10 @@ static int pass(void)
 		return 0;
 	for (size_t i = 0; i < l.n && !atomic_load(&stopping); i++) {
 		int r = 1;
-		for (int k = 0; k < ACCOUNT_TURN && r == 1 && !atomic_load(&stopping); k++)
+		for (int k = 0; k < ACCOUNT_TURN && r == 1 && !atomic_load(&stopping); k++) {
 			r = index_batch(l.id[i], l.emails[i]);
+			*worked |= r == 1;
+		}
 		more |= r == 1;
 	}
 	free(l.id);
@@ -332,10 +335,17 @@ static void *indexer_main(void *arg)
 	(void)arg;
 	/* Behind the loops and the workers: searches and deliveries first. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	int worked = 0;
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
 		pthread_mutex_unlock(&mu);
-		int more = pass();
+		int more = pass(&worked);
+		if (worked && !more) {
+			/* Done for now: what the batches held (a big message's
+			 * text, decoded) goes back to the system. */
+			mem_release();
+			worked = 0;
+		}
 		pthread_mutex_lock(&mu);
 		if (!more && !stopping) {
 			struct timespec ts;
