@@ -206,6 +206,24 @@ void store_rd_end(struct store *st, MDB_txn *txn)
 	pthread_rwlock_unlock(&st->maplock);
 }
 
+/*
+ * LMDB reports a short write of its pages as EIO ("filesystem full?", it
+ * says): the file system took part of the write and then had no room.
+ * That is the disk running out under the estimate (store_reserve.c), and
+ * it must take the ENOSPC path, or the deletions in the batch would fail
+ * with the mail. A true I/O error leaves the free space as it was; after a
+ * short write next to nothing is left (the pages written so far stay
+ * allocated in data.mdb until reused).
+ */
+#define SHORT_WRITE_FREE ((uint64_t)1 << 20)
+
+static int commit_errno(struct store *st, int rc)
+{
+	if (rc == EIO && store_disk_free(st->dir) < SHORT_WRITE_FREE)
+		return ENOSPC;
+	return rc;
+}
+
 int store_write(struct store *st, store_write_fn *fn, void *ctx)
 {
 	return store_write_ex(st, fn, ctx, 0);
@@ -268,6 +286,7 @@ int store_write_ex(struct store *st, store_write_fn *fn, void *ctx, unsigned wfl
 				return STORE_ETEMP;
 			continue;
 		}
+		rc = commit_errno(st, rc);
 		if (rc == ENOSPC && (wflags & STORE_W_NEW_MAIL))
 			return STORE_EFULL; /* the caller drops the mail and comes back */
 		if (rc == ENOSPC && !gave_back && store_reserve_give_back(st)) {

@@ -326,6 +326,18 @@ static void test_reserve(void)
 	CHECK_EQ_INT(store_expunge(st, id, STORE_INBOX_ID, mb_uidvalidity, uids + 1, 1, &removed,
 	                           NULL), STORE_ETEMP);
 	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
+	/* A short write on a full disk (LMDB's EIO) is the disk full too:
+	 * new mail refused, the reserve kept; and a true I/O error, with
+	 * room on the disk, stays one (temporary). */
+	store_test_set_disk_free(0);
+	store_reserve_set(st, 0); /* no floor: the commit itself must fail */
+	store_test_fail_commit_once(st, EIO);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_EFULL);
+	store_test_set_disk_free(UINT64_MAX);
+	store_test_fail_commit_once(st, EIO);
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_ETEMP);
+	CHECK_EQ_INT(inbox_count(st, "r@res.test"), 1);
+	CHECK_EQ_INT(store_reserve_set(st, 300000), STORE_OK);
 	/* With room again, mail is stored (the floor counts the disk). */
 	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
 	store_close(&st);
@@ -338,9 +350,10 @@ static int hook_put(struct store *st, void *txn, struct store_delivery *d)
 	return mdb_put(txn, st->db[DB_META], &k, &v, 0);
 }
 
-/* One batch with new mail and a write that adds none meets ENOSPC: it
- * runs again without the mail, which alone is refused. */
-static void test_batch_full(void)
+/* One batch with new mail and a write that adds none meets ENOSPC (or
+ * LMDB's EIO for a short write): it runs again without the mail, which
+ * alone is refused. */
+static void test_batch_full(int fail)
 {
 	char dir[300], err[256], val[8];
 	static char msg[3000];
@@ -360,9 +373,11 @@ static void test_batch_full(void)
 	store_test_pause_writer(st, 1);
 	store_deliver(st, &mail);
 	store_deliver(st, &other);
-	store_test_fail_commit_once(st, ENOSPC);
+	store_test_fail_commit_once(st, fail);
+	store_test_set_disk_free(0); /* after a short write next to nothing is left */
 	store_test_pause_writer(st, 0);
 	store_close(&st);
+	store_test_set_disk_free(UINT64_MAX);
 	CHECK_EQ_INT(mail.result, STORE_EFULL);
 	CHECK_EQ_INT(other.result, STORE_OK);
 	CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
@@ -380,7 +395,8 @@ int main(void)
 	test_quota_in_one_batch();
 	test_upgrade_backup();
 	test_reserve();
-	test_batch_full();
+	test_batch_full(ENOSPC);
+	test_batch_full(EIO);
 	unit_rmrf(base);
 	return unit_done("test_store_limits");
 }
