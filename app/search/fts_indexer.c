@@ -67,6 +67,7 @@ struct batch {
 	uint32_t doc;  /* its number in the batch, from 1 */
 	uint32_t id;   /* its email id */
 	const uint32_t *ids;
+	size_t base;   /* ids[base] is the message being read */
 	size_t done;   /* messages taken, in id order */
 	int full;      /* BATCH_POSTS reached: later messages wait */
 	uint32_t docs;
@@ -176,6 +177,7 @@ static void doc_cb(void *arg, size_t i, const void *meta, size_t metalen, const 
 	struct mime_tree t = { 0 };
 	struct mime_search ms;
 
+	i += b->base;
 	b->id = b->ids[i];
 	b->doc++;
 	b->ntouch = 0;
@@ -266,7 +268,15 @@ static int index_batch(uint32_t account, uint32_t emails)
 	struct batch b = { .a = arena_new(256u * 1024), .ids = ids };
 	struct store_fts_post *v = NULL;
 	size_t nv = 0;
-	if (n && store_emails_content(ix_st, account, ids, n, NULL, doc_cb, &b) != STORE_OK) {
+	/* One read transaction a message: a reader held for the whole batch
+	 * (over a second for 36 large messages under ASan) keeps LMDB from
+	 * reusing the pages commits free meanwhile, so data.mdb grows under
+	 * deliveries, and near a full disk the floor's count of free pages
+	 * (store_reserve.c) was more than could be had. */
+	rc = STORE_OK;
+	for (b.base = 0; b.base < n && !b.full && rc == STORE_OK; b.base++)
+		rc = store_emails_content(ix_st, account, ids + b.base, 1, NULL, doc_cb, &b);
+	if (rc != STORE_OK) {
 		rc = STORE_ETEMP;
 	} else {
 		if (b.full && b.done < n)
