@@ -90,6 +90,42 @@ def exclusive(name):
     return "\nEXCLUSIVE = True" in src
 
 
+# Each module's wall time in the last run that ran it (module seconds, a
+# line each): the plain run of `make test` orders the sanitizer runs after
+# it. A fresh clone starts from the figures committed beside this file.
+DURATIONS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "proto-durations")
+
+
+def durations():
+    took = {}
+    for path in (os.path.join(HERE, "durations"), DURATIONS):
+        try:
+            for line in open(path):
+                name, secs = line.split()
+                took[name] = float(secs)
+        except (OSError, ValueError):
+            pass
+    return took
+
+
+def save_durations(new):
+    took = {}
+    try:
+        for line in open(DURATIONS):
+            name, secs = line.split()
+            took[name] = float(secs)
+    except (OSError, ValueError):
+        pass
+    took.update(new)
+    try:
+        with open(DURATIONS + ".tmp", "w") as f:
+            for name in sorted(took):
+                f.write("%s %.1f\n" % (name, took[name]))
+        os.replace(DURATIONS + ".tmp", DURATIONS)
+    except OSError:
+        pass  # no build/ directory: nothing to remember
+
+
 def default_jobs():
     if os.environ.get("TERN_TEST_JOBS"):
         return max(1, int(os.environ["TERN_TEST_JOBS"]))
@@ -107,9 +143,11 @@ def main():
     filters = args
     mods = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
     mods = [m for m in mods if selected(m, filters)]
-    # Biggest files first: a rough stand-in for the longest modules, so the
-    # run does not end waiting on one long module started last.
-    mods.sort(key=lambda m: -os.path.getsize(os.path.join(HERE, m + ".py")))
+    # Longest first, so the run does not end waiting on one long module
+    # started last: by the seconds each took when last run here, else
+    # by the size of its file.
+    took = durations()
+    mods.sort(key=lambda m: (m in took, -took.get(m, os.path.getsize(os.path.join(HERE, m + ".py")))))
     shared = [m for m in mods if not exclusive(m)]
     alone = [m for m in mods if exclusive(m)]
 
@@ -144,19 +182,23 @@ def main():
                            PYTHONUNBUFFERED="1")
                 proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", name] + filters,
                                         stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
-                running[slot] = (name, proc, out)
-            done = [s for s, (_, p, _) in running.items() if p.poll() is not None]
+                running[slot] = (name, proc, out, time.time())
+            done = [s for s, (_, p, _, _) in running.items() if p.poll() is not None]
             if not done:
                 time.sleep(0.1)
                 continue
             for slot in done:
-                name, proc, out = running.pop(slot)
+                name, proc, out, began = running.pop(slot)
+                ran[name] = time.time() - began
                 out.seek(0)
                 finish(name, proc, out.read())
                 out.close()
 
+    ran = {}
     run_pool(shared, jobs)
     run_pool(alone, 1)
+    if not filters:
+        save_durations(ran)
     failed += sanitizer_reports()
     print("\nprotocol tests: %d passed, %d failed, %d skipped in %.0fs (%d at once)" %
           (passed, len(failed), skipped, time.time() - start, jobs))
