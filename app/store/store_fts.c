@@ -209,7 +209,7 @@ static int apply_fn(struct store *st, MDB_txn *txn, void *ctx)
 	 * (store_reserve.c), nor what new mail may still use of the disk.
 	 * About 4 octets a posting and 40 a new term, as the records go. */
 	struct store_space sp = { 0 };
-	if (!store_space_take(st, &sp, (uint64_t)c->n * 8 + 65536))
+	if (!store_space_take_extra(st, &sp, (uint64_t)c->n * 8 + 65536))
 		return STORE_EFULL;
 	struct acct_rec a;
 	rc = acct_get(txn, st, c->account, &a);

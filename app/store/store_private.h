@@ -152,6 +152,7 @@ struct store_reserve {
 	atomic_int held;       /* the reserve file is there, whole */
 	uint64_t retry_at_ms;  /* under mu: no new file before (monotonic) */
 	atomic_ullong released; /* times given back (tests) */
+	atomic_int refusing;   /* the writer's run after an ENOSPC (store_writer.c) */
 };
 
 /* What a batch has left for new mail (store_space_take); zeroed per run. */
@@ -651,6 +652,12 @@ uint64_t store_disk_free(const char *dir);
  * read transaction of its own (LMDB's free list).
  */
 int store_space_take(struct store *st, struct store_space *sp, uint64_t len);
+/*
+ * The same for what is neither mail nor a deletion (the search index):
+ * the floor of new mail, and never in a run after a commit met a full
+ * disk, nor while the reserve file is given back. 1 yes, 0 no.
+ */
+int store_space_take_extra(struct store *st, struct store_space *sp, uint64_t len);
 /* Gives the reserve file back (ENOSPC). 1 when there was one. */
 int store_reserve_give_back(struct store *st);
 /* The writer, after a batch or sweep: makes the reserve file again when

@@ -20,6 +20,10 @@
  *    counted (a walk of LMDB's free list) only when the cheap part, the
  *    file system's free space and the room, is not enough: on a disk with
  *    space the check costs one statvfs per batch.
+ *    What is neither mail nor a deletion, the search index's postings
+ *    (store_fts.c), takes the same floor and waits besides whenever the
+ *    reserve file is given back or a commit met a full disk
+ *    (store_space_take_extra).
  *
  * 2. A reserve file, DIR/reserve, R bytes allocated with fallocate. Should
  *    a commit fail with ENOSPC all the same (another program filled the
@@ -264,6 +268,15 @@ int store_space_take(struct store *st, struct store_space *sp, uint64_t len)
 	if (sp->avail != UINT64_MAX)
 		sp->avail -= need;
 	return 1;
+}
+
+int store_space_take_extra(struct store *st, struct store_space *sp, uint64_t len)
+{
+	struct store_reserve *r = &st->reserve;
+
+	if (atomic_load(&r->bytes) && (atomic_load(&r->refusing) || !atomic_load(&r->held)))
+		return 0;
+	return store_space_take(st, sp, len);
 }
 
 uint64_t store_test_reserve_released(struct store *st, int *held_r)

@@ -862,6 +862,7 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *ctx)
 
 	b->nchg = 0; /* a retry after map growth starts over */
 	memset(&b->space, 0, sizeof b->space);
+	atomic_store(&st->reserve.refusing, b->refuse_mail); /* the index waits too */
 	if (b->refuse_mail) {
 		/*
 		 * LMDB reuses the pages a commit freed only once a later commit
@@ -911,6 +912,7 @@ static int batch_apply(struct store *st, struct batch *b, unsigned wflags)
 		log_warn("store", NULL, "event=disk_full action=refuse_new_mail");
 		b->refuse_mail = 1;
 		rc = store_write_ex(st, batch_fn, b, wflags);
+		atomic_store(&st->reserve.refusing, 0);
 	}
 
 	if (rc != STORE_OK) {

@@ -670,6 +670,12 @@ static void test_store(void)
 	struct fts_cond roomless = { FTS_EXACT, STR_LIT("roomless") };
 	/* Only email 5, marked as having too many terms, may hold it. */
 	CHECK_EQ_STR(cands(st, acc, &roomless, 1, out, sizeof out), "5");
+	/* With the disk's room, but the reserve file given back (a commit
+	 * met a full disk), it waits as well: the reserve is for deletions. */
+	CHECK(store_reserve_give_back(st));
+	CHECK_EQ_INT(store_fts_apply(st, acc, t0, t0 + 1, 1, &full, 1), STORE_EFULL);
+	CHECK_EQ_INT(store_fts_state(st, acc, &t1, &d1), STORE_OK);
+	CHECK(t1 == t0 && d1 == d0);
 	CHECK_EQ_INT(store_reserve_set(st, 0), STORE_OK);
 
 	/* The other account's index is its own. */
