@@ -3,7 +3,8 @@
 // sign-in in headless Chromium (playwright-core, Debian's chromium):
 // a user signs in, sets a display name, creates an app password, turns on
 // TOTP, changes the password, downloads the Apple profile; then the admin
-// turns on TOTP in Settings and signs in again with a code.
+// turns on TOTP in Settings, signs in again with a code, and sees and turns
+// off the encryption the user left on.
 //
 //   node tests/browser/portal.mjs '{"url":..., "email":..., "password":..., ...}'
 //
@@ -129,6 +130,12 @@ await finish(b, async () => {
 	await byId('encryption-off').click();
 	await byId('encryption-off-yes').click();
 	await byId('encryption-state').getByText('Off: mail is stored as it arrives.').waitFor();
+	// On again, left on: the admin's accounts page shows it (below).
+	await byId('encryption-file').setInputFiles(cfg.pgp_key_file);
+	await page.waitForFunction(() => document.querySelector('[data-testid=encryption-key]').value
+		.startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----'));
+	await byId('encryption-save').click();
+	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	log('portal: encryption on and off');
 
 	const totpSecret = await enableTotp('portal');
@@ -225,4 +232,15 @@ await finish(b, async () => {
 	await byId('login-submit').click();
 	await byId('nav-settings').waitFor();
 	log('admin: signed in with a code');
+
+	// The account's encryption as the admin sees it, by the key's
+	// fingerprint; the admin turns it off (a user who lost the key).
+	await byId('nav-accounts').click();
+	await page.locator(`[data-testid=account-row][data-email="${cfg.email}"] [data-testid=account-edit]`).click();
+	await byId('account-encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
+	await screenshot('admin-account-encryption');
+	await byId('account-encryption-off').click();
+	await byId('account-encryption-off-yes').click();
+	await byId('account-encryption').getByText('Off: mail is stored as it arrives.').waitFor();
+	log('admin: encryption seen and turned off');
 });

@@ -176,13 +176,14 @@ def test_webui_portal_and_admin_totp():
                        "portal: vacation reply on",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
-                       "admin: signed in with a code"):
+                       "admin: signed in with a code", "admin: encryption seen and turned off"):
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
         st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
         assert body == {"addresses": ["pat.away@remote.test"], "keep": False}, body
-        assert "event=encryption_set account_id=1 method=openpgp" in s.log_text()
+        assert s.log_text().count("event=encryption_set account_id=1 method=openpgp") == 2
+        assert s.log_text().count("event=encryption_set account_id=1 method=none") == 2
         st, _, body = admin.call("GET", "/accounts/%s/encryption" % USER)
         assert st == 200 and body == {"method": "none"}, body
         from httpc import Api

@@ -1,12 +1,13 @@
 // accounts.jsx - mail accounts: add, state (active / cannot sign in /
 // inactive), display name, delete, password reset, quota and usage, the
 // aliases that point at each, and on each account's panel its app
-// passwords and JMAP tokens (listed, made and shown once, revoked).
+// passwords and JMAP tokens (listed, made and shown once, revoked) and
+// whether its mail is stored encrypted (and turning that off).
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
 import { Link } from '../router.jsx';
-import { bytes } from '../format.js';
+import { bytes, dateTime } from '../format.js';
 import { ImportPanel, MigratePanel } from './migrate.jsx';
 import { AppPasswords } from '../portal.jsx';
 
@@ -136,6 +137,42 @@ function AddAccount({ onAdded }) {
 	);
 }
 
+// Encryption at rest is the user's to set (the portal, with their own
+// key); the admin sees what key mail is sealed to, and may turn it off,
+// for one who lost the private key and so cannot read new mail.
+function EncryptionState({ email }) {
+	const cur = useLoad(() => get(`/accounts/${seg(email)}/encryption`));
+	const a = useAction();
+	const off = () => a.run(async () => {
+		await del(`/accounts/${seg(email)}/encryption`);
+		cur.reload();
+	});
+	if (!cur.data)
+		return <section class="card"><h2>Encryption at rest</h2><ErrorBox error={cur.error} />{cur.error ? null : <Loading />}</section>;
+	const st = cur.data;
+	if (st.method === 'none')
+		return (
+			<section class="card" data-testid="account-encryption">
+				<h2>Encryption at rest</h2>
+				<p>Off: mail is stored as it arrives. Users turn it on with their own OpenPGP key or S/MIME certificate in their account page.</p>
+			</section>
+		);
+	return (
+		<section class="card" data-testid="account-encryption">
+			<h2>Encryption at rest</h2>
+			<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}
+				{st.algorithm ? `, ${st.algorithm} key` : ''}
+				{st.fingerprint ? <> <code data-testid="account-encryption-fingerprint">{st.fingerprint}</code></> : null}
+				{st.email ? <> for {st.email}</> : null}
+				{st.expires ? <>, expires {dateTime(st.expires)}</> : null}
+				{st.encrypt_on_append ? '; what mail apps store is encrypted too' : ''}; set {dateTime(st.set_at)}.</p>
+			{st.usable ? null : <p class="error-text">The key can no longer be used ({st.problem}): mail is stored as it arrives.</p>}
+			<ErrorBox error={a.error} />
+			<ConfirmButton label="Turn encryption off" confirm="Store new mail for this account unencrypted?" onConfirm={off} testid="account-encryption-off" />
+		</section>
+	);
+}
+
 function AccountPanel({ account, onChange }) {
 	const [pw, setPw] = useState('');
 	const [quota, setQuota] = useState(account.quota ? String(+(account.quota / MIB).toFixed(2)) : '');
@@ -200,6 +237,7 @@ function AccountPanel({ account, onChange }) {
 			</form>
 			<AppPasswords base={`/accounts/${seg(account.email)}`} admin />
 			<AppPasswords kind="token" base={`/accounts/${seg(account.email)}`} admin />
+			<EncryptionState email={account.email} />
 			<MigratePanel email={account.email} />
 			<ImportPanel email={account.email} />
 			<Notice>{msg}</Notice>
