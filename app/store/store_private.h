@@ -153,6 +153,7 @@ struct store_reserve {
 	uint64_t retry_at_ms;  /* under mu: no new file before (monotonic) */
 	atomic_ullong released; /* times given back (tests) */
 	atomic_int refusing;   /* the writer's run after an ENOSPC (store_writer.c) */
+	atomic_int given;      /* given back (a full disk), not made again yet */
 };
 
 /* What a batch has left for new mail (store_space_take); zeroed per run. */
@@ -655,7 +656,8 @@ int store_space_take(struct store *st, struct store_space *sp, uint64_t len);
 /*
  * The same for what is neither mail nor a deletion (the search index):
  * the floor of new mail, and never in a run after a commit met a full
- * disk, nor while the reserve file is given back. 1 yes, 0 no.
+ * disk, nor while the reserve file is given back (a file system where
+ * it could never be made holds nothing back). 1 yes, 0 no.
  */
 int store_space_take_extra(struct store *st, struct store_space *sp, uint64_t len);
 /* Gives the reserve file back (ENOSPC). 1 when there was one. */

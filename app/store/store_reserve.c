@@ -133,6 +133,7 @@ int store_reserve_set(struct store *st, uint64_t bytes)
 	atomic_store(&r->bytes, bytes);
 	int e = bytes ? reserve_make(st, bytes) : 0;
 	atomic_store(&r->held, bytes && e == 0);
+	atomic_store(&r->given, 0);
 	r->retry_at_ms = now_ms() + RESERVE_RETRY_MS;
 	pthread_mutex_unlock(&r->mu);
 	if (e)
@@ -159,6 +160,7 @@ int store_reserve_give_back(struct store *st)
 			         strerror(errno));
 		unlink(path);
 		atomic_store(&r->held, 0);
+		atomic_store(&r->given, 1);
 		atomic_fetch_add(&r->released, 1);
 		r->retry_at_ms = now_ms() + RESERVE_RETRY_MS;
 		gave = 1;
@@ -184,6 +186,7 @@ void store_reserve_tick(struct store *st)
 		if (store_disk_free(st->dir) >= bytes + RESERVE_SLACK &&
 		    reserve_make(st, bytes) == 0) {
 			atomic_store(&r->held, 1);
+			atomic_store(&r->given, 0);
 			log_info("store", NULL, "event=reserve_kept bytes=%llu", (unsigned long long)bytes);
 		}
 	}
@@ -274,7 +277,7 @@ int store_space_take_extra(struct store *st, struct store_space *sp, uint64_t le
 {
 	struct store_reserve *r = &st->reserve;
 
-	if (atomic_load(&r->bytes) && (atomic_load(&r->refusing) || !atomic_load(&r->held)))
+	if (atomic_load(&r->bytes) && (atomic_load(&r->refusing) || atomic_load(&r->given)))
 		return 0;
 	return store_space_take(st, sp, len);
 }
