@@ -96,26 +96,22 @@ def exclusive(name):
 DURATIONS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "proto-durations")
 
 
+def read_durations(path, into):
+    try:
+        for line in open(path):
+            name, secs = line.split()
+            into[name] = float(secs)
+    except (OSError, ValueError):
+        pass
+    return into
+
+
 def durations():
-    took = {}
-    for path in (os.path.join(HERE, "durations"), DURATIONS):
-        try:
-            for line in open(path):
-                name, secs = line.split()
-                took[name] = float(secs)
-        except (OSError, ValueError):
-            pass
-    return took
+    return read_durations(DURATIONS, read_durations(os.path.join(HERE, "durations"), {}))
 
 
 def save_durations(new):
-    took = {}
-    try:
-        for line in open(DURATIONS):
-            name, secs = line.split()
-            took[name] = float(secs)
-    except (OSError, ValueError):
-        pass
+    took = read_durations(DURATIONS, {})
     took.update(new)
     try:
         with open(DURATIONS + ".tmp", "w") as f:
