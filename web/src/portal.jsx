@@ -306,6 +306,21 @@ function Forwarding() {
 	);
 }
 
+// What an account's encryption at rest is (GET .../encryption, on), for
+// the portal and the admin's account panel: testid prefixes the key's.
+export function EncryptionOn({ st, testid }) {
+	return (
+		<>
+			<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}, {st.algorithm || ''} key
+				{st.fingerprint ? <> <code data-testid={`${testid}-fingerprint`}>{st.fingerprint}</code></> : null}
+				{st.email ? <> for {st.email}</> : null}
+				{st.expires ? <>, expires {dateTime(st.expires)}</> : null}
+				{st.encrypt_on_append ? '; what mail apps store here (sent mail, drafts) is encrypted too' : ''}; set {dateTime(st.set_at)}.</p>
+			{st.usable ? null : <p class="error-text">This key can no longer be used ({st.problem}); mail is stored as it arrives until another is set.</p>}
+		</>
+	);
+}
+
 // Encryption at rest: the user's OpenPGP public key or S/MIME certificate,
 // pasted or read from a file; mail delivered from then on is stored
 // encrypted to it. The server reads the key and says why one cannot be
@@ -363,11 +378,7 @@ function Encryption() {
 			<p>Mail that arrives for you can be stored encrypted to your own OpenPGP key or S/MIME certificate: only your mail app, which holds the private key, can read it, and nobody with access to this server can. Headers (sender, subject, date) stay readable, and the server can no longer search message text.</p>
 			{st.method === 'none' ? <p data-testid="encryption-state">Off: mail is stored as it arrives.</p> : (
 				<div data-testid="encryption-state">
-					<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}, {st.algorithm || ''} key
-						{st.fingerprint ? <> <code data-testid="encryption-fingerprint">{st.fingerprint}</code></> : null}
-						{st.email ? <> for {st.email}</> : null}
-						{st.expires ? <>, expires {dateTime(st.expires)}</> : null}{st.encrypt_on_append ? '; what your mail apps store here (sent mail, drafts) is encrypted too' : ''}.</p>
-					{st.usable ? null : <p class="error-text">This key can no longer be used ({st.problem}); mail is stored as it arrives until you set another.</p>}
+					<EncryptionOn st={st} testid="encryption" />
 					<ConfirmButton label="Turn off" confirm="Store new mail unencrypted?" onConfirm={off} testid="encryption-off" />
 				</div>
 			)}

@@ -7,9 +7,9 @@ import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
 import { Link } from '../router.jsx';
-import { bytes, dateTime } from '../format.js';
+import { bytes } from '../format.js';
 import { ImportPanel, MigratePanel } from './migrate.jsx';
-import { AppPasswords } from '../portal.jsx';
+import { AppPasswords, EncryptionOn } from '../portal.jsx';
 
 const MIB = 1024 * 1024;
 
@@ -160,13 +160,7 @@ function EncryptionState({ email }) {
 	return (
 		<section class="card" data-testid="account-encryption">
 			<h2>Encryption at rest</h2>
-			<p>On: {st.method === 'openpgp' ? 'OpenPGP' : 'S/MIME'}, {st.cipher === 'aes128' ? 'AES-128' : 'AES-256'}
-				{st.algorithm ? `, ${st.algorithm} key` : ''}
-				{st.fingerprint ? <> <code data-testid="account-encryption-fingerprint">{st.fingerprint}</code></> : null}
-				{st.email ? <> for {st.email}</> : null}
-				{st.expires ? <>, expires {dateTime(st.expires)}</> : null}
-				{st.encrypt_on_append ? '; what mail apps store is encrypted too' : ''}; set {dateTime(st.set_at)}.</p>
-			{st.usable ? null : <p class="error-text">The key can no longer be used ({st.problem}): mail is stored as it arrives.</p>}
+			<EncryptionOn st={st} testid="account-encryption" />
 			<ErrorBox error={a.error} />
 			<ConfirmButton label="Turn encryption off" confirm="Store new mail for this account unencrypted?" onConfirm={off} testid="account-encryption-off" />
 		</section>
