@@ -356,28 +356,76 @@ static int visit_addresses(void *arg, const struct rfc5322_field *f)
 	return 0;
 }
 
-/* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left. */
+/* Encoded octets add_part decodes at a time: its buffers are a few of
+ * these whatever the part's size (a whole 4 MiB part decoded and then
+ * converted took up to four times its size at once). */
+#define PART_CHUNK (64u * 1024)
+
+/*
+ * Where decoded text in p[0..n) may be cut so that converting the pieces
+ * apart gives what converting it whole would, leaving at most PART_CHUNK
+ * octets for the next piece: after the last line end (ISO-2022-JP returns
+ * to ASCII before each, RFC 1468); else after the last octet below 0x30,
+ * which no charset mime_decode converts uses inside a character (the
+ * East Asian ones' second octets are 0x40 and up, GB18030's four-octet
+ * form has digits second and fourth); else, in a run without either,
+ * before a UTF-8 lead octet among the last four; else all of it.
+ */
+static size_t safe_cut(const char *p, size_t n)
+{
+	const char *nl = memrchr(p, '\n', n);
+	if (nl && n - (size_t)(nl + 1 - p) <= PART_CHUNK)
+		return (size_t)(nl + 1 - p);
+	for (size_t i = n; i > 0 && n - i <= PART_CHUNK; i--)
+		if ((unsigned char)p[i - 1] < 0x30)
+			return i;
+	for (size_t i = n; i > 0 && i + 4 > n; i--)
+		if ((unsigned char)p[i - 1] >= 0xC0)
+			return i - 1;
+	return n;
+}
+
+/* Appends the decoded UTF-8 text of leaf p; *budget is encoded octets left.
+ * Decodes and converts PART_CHUNK at a time, cutting where safe_cut says. */
 static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *budget)
 {
-	size_t n = (size_t)(p->body_end - p->body_off);
-	struct buf dec;
+	size_t n = (size_t)(p->body_end - p->body_off), at = 0, np = 0;
+	struct str cs = mime_param_get(p->params, p->nparams, "charset");
+	struct mime_decoder d;
+	/* Pending decoded text: what a cut left (at most PART_CHUNK but for
+	 * a few octets) and one chunk's output; u its conversion. */
+	size_t pcap = PART_CHUNK + 4 + MIME_DECODE_OUT_MAX(PART_CHUNK) + MIME_DECODE_OUT_MAX(0);
+	char *pend = xmalloc(pcap), *u = xmalloc(3 * pcap + 1);
 
 	if (n > *budget)
 		n = *budget;
 	*budget -= n;
-	buf_init(&dec, n + MIME_DECODE_OUT_MAX(0));
-	mime_decode_all(mime_cte_parse(p->encoding), str_make(sm->msg + p->body_off, n), &dec);
-	struct str cs = mime_param_get(p->params, p->nparams, "charset");
-	char *u = xmalloc(buf_len(&dec) * 3 + 1);
-	ptrdiff_t ul = mime_charset_to_utf8(cs, buf_data(&dec), buf_len(&dec), u);
-	if (ul < 0) /* a charset we cannot convert: its octets as they are */
-		buf_append(&sm->body, buf_data(&dec), buf_len(&dec));
-	else
-		buf_append(&sm->body, u, (size_t)ul);
+	mime_decoder_init(&d, mime_cte_parse(p->encoding));
+	for (;;) {
+		size_t k = n - at < PART_CHUNK ? n - at : PART_CHUNK;
+		int last = k == 0;
+		if (last)
+			np += mime_decoder_finish(&d, pend + np);
+		else
+			np += mime_decoder_feed(&d, sm->msg + p->body_off + at, k, pend + np);
+		at += k;
+		if (!last && np < PART_CHUNK)
+			continue;
+		size_t cut = last ? np : safe_cut(pend, np);
+		ptrdiff_t ul = mime_charset_to_utf8(cs, pend, cut, u);
+		if (ul < 0) /* a charset we cannot convert: its octets as they are */
+			buf_append(&sm->body, pend, cut);
+		else
+			buf_append(&sm->body, u, (size_t)ul);
+		memmove(pend, pend + cut, np - cut);
+		np -= cut;
+		if (last)
+			break;
+	}
 	/* Parts are joined with a line end so no match spans two of them. */
 	buf_append(&sm->body, "\n", 1);
 	free(u);
-	buf_free(&dec);
+	free(pend);
 }
 
 static void body_build(struct mime_search *sm)

@@ -5,7 +5,10 @@
  * truncation of a record is refused or read safely), and
  * mime_search_value() on an unfolded value matches as mime_search_header()
  * does on the message (plain and encoded-word values, needles at the
- * edges, values past the short-value path).
+ * edges, values past the short-value path); the body text of a part
+ * much longer than the piece mime_search converts at a time is what
+ * converting it whole gives, in the charsets and encodings that carry
+ * state or multi-octet characters across a cut.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "mime/mime_cache.h"
+#include "mime/mime_decode.h"
 #include "mime/mime_search.h"
 #include "mime/mime_tree.h"
 #include "unit.h"
@@ -146,6 +150,132 @@ static void test_body_find(void)
 	mime_search_clear(&sm);
 }
 
+/*
+ * One text/plain part of `body` (transfer-encoded as cte says: "base64",
+ * "quoted-printable" or NULL for 8bit) in `charset`: its search text must
+ * be the whole part decoded and converted at once, plus the line end that
+ * ends every part.
+ */
+static void check_long_part(const char *charset, const char *cte, const struct buf *body)
+{
+	struct buf msg, dec;
+	buf_init(&msg, 64u << 20);
+	buf_printf(&msg, "Content-Type: text/plain; charset=%s\r\n", charset);
+	if (cte)
+		buf_printf(&msg, "Content-Transfer-Encoding: %s\r\n", cte);
+	buf_append(&msg, "\r\n", 2);
+	size_t hdr = buf_len(&msg);
+	if (cte && strcmp(cte, "base64") == 0) {
+		CHECK_EQ_INT(mime_base64_lines(&msg, buf_data(body), buf_len(body)), 0);
+	} else if (cte) { /* quoted-printable: every octet over 0x7e as =XX, soft breaks at 76 */
+		size_t col = 0;
+		for (size_t i = 0; i < buf_len(body); i++) {
+			unsigned char c = (unsigned char)buf_data(body)[i];
+			if (col >= 72) {
+				buf_append(&msg, "=\r\n", 3);
+				col = 0;
+			}
+			if (c == '\n') {
+				buf_append(&msg, "\n", 1);
+				col = 0;
+			} else if (c > 0x7e || c == '=') {
+				buf_printf(&msg, "=%02X", c);
+				col += 3;
+			} else {
+				buf_append(&msg, (const char *)&c, 1);
+				col++;
+			}
+		}
+	} else {
+		buf_append(&msg, buf_data(body), buf_len(body));
+	}
+	buf_init(&dec, 64u << 20);
+	mime_decode_all(mime_cte_parse(cte ? str_c(cte) : STR_NULL),
+			str_make(buf_data(&msg) + hdr, buf_len(&msg) - hdr), &dec);
+	char *want = malloc(3 * buf_len(&dec) + 2);
+	ptrdiff_t wl = mime_charset_to_utf8(str_c(charset), buf_data(&dec), buf_len(&dec), want);
+	if (wl < 0) { /* unknown: the octets as they are */
+		memcpy(want, buf_data(&dec), buf_len(&dec));
+		wl = (ptrdiff_t)buf_len(&dec);
+	}
+	CHECK(wl > 0);
+	want[wl++] = '\n';
+
+	struct mime_tree t;
+	struct mime_search sm;
+	mime_tree_parse(buf_data(&msg), buf_len(&msg), A, &t);
+	mime_search_init(&sm, buf_data(&msg), buf_len(&msg), &t);
+	sm.keep = 1;
+	struct str text = mime_search_body_text(&sm);
+	CHECK_EQ_INT(text.len, (size_t)wl);
+	CHECK(text.len == (size_t)wl && memcmp(text.p, want, text.len) == 0);
+	if (text.len != (size_t)wl || memcmp(text.p, want, text.len) != 0)
+		fprintf(stderr, "  (charset %s, cte %s)\n", charset, cte ? cte : "8bit");
+	mime_search_clear(&sm);
+	free(want);
+	buf_free(&dec);
+	buf_free(&msg);
+}
+
+/* Appends `unit` until body holds n octets or more, a line end after every
+ * `per_line` units (0: never). */
+static void fill(struct buf *body, const char *unit, size_t n, unsigned per_line)
+{
+	for (unsigned k = 1; buf_len(body) < n; k++) {
+		buf_append(body, unit, strlen(unit));
+		if (per_line && k % per_line == 0)
+			buf_append(body, "\r\n", 2);
+	}
+}
+
+static void test_long_parts(void)
+{
+	struct buf b;
+	const size_t n = 300 * 1024; /* several of mime_search's pieces */
+	/* UTF-8 in lines, in every encoding. */
+	buf_init(&b, n + 4096);
+	fill(&b, "Gr\xc3\xbc\xc3\x9f \xe6\x97\xa5\xe6\x9c\xac caf\xc3\xa9 \xf0\x9f\x98\x80 ", n, 5);
+	check_long_part("utf-8", NULL, &b);
+	check_long_part("utf-8", "base64", &b);
+	check_long_part("utf-8", "quoted-printable", &b);
+	buf_free(&b);
+	/* UTF-8 without a line end or a space: cut before a lead octet. */
+	buf_init(&b, n + 4096);
+	fill(&b, "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", n, 0);
+	check_long_part("utf-8", "base64", &b);
+	buf_free(&b);
+	/* One long line with spaces: cut after a space. */
+	buf_init(&b, n + 4096);
+	fill(&b, "\xe6\x97\xa5\xe6\x9c\xac word ", n, 0);
+	check_long_part("utf-8", NULL, &b);
+	buf_free(&b);
+	/* Shift_JIS and GBK two-octet characters, second octets that are
+	 * letters and digits; lines, then one line with spaces. */
+	buf_init(&b, n + 4096);
+	fill(&b, "\x93\xfa\x96\x7b\x8c\xea \x83\x41\x83\x43", n, 7);
+	check_long_part("shift_jis", "base64", &b);
+	buf_free(&b);
+	buf_init(&b, n + 4096);
+	fill(&b, "\xc4\xe3\xba\xc3 \xca\xc0\xbd\xe7 ", n, 0);
+	check_long_part("gbk", "base64", &b);
+	buf_free(&b);
+	/* GB18030 four-octet characters (digits second and fourth). */
+	buf_init(&b, n + 4096);
+	fill(&b, "\x95\x32\x82\x36 \x81\x30\x89\x38\xc4\xe3 ", n, 9);
+	check_long_part("gb18030", "base64", &b);
+	buf_free(&b);
+	/* ISO-2022-JP: shift state within each line, back to ASCII at its end. */
+	buf_init(&b, n + 4096);
+	fill(&b, "\x1b$BF|K\\\x1b(B text \x1b$B8l\x1b(B", n, 3);
+	check_long_part("iso-2022-jp", "quoted-printable", &b);
+	buf_free(&b);
+	/* A charset nobody converts: its octets as they are. */
+	buf_init(&b, n + 4096);
+	fill(&b, "\xff\xfe a\x80" "b ", n, 11);
+	check_long_part("x-unknown", "base64", &b);
+	buf_free(&b);
+}
+
 /* Folding for search: the letters mime_casefold folds, and the ones
  * only search folds (final sigma, Greek capitals with tonos, Cyrillic
  * past U+042F, Armenian), each to what CaseFolding.txt gives. */
@@ -176,6 +306,7 @@ int main(void)
 	test_root_subject();
 	test_value();
 	test_body_find();
+	test_long_parts();
 	arena_free(&A);
 	return unit_done("test_mime_search_fast");
 }
