@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import threading
 
-from harness import ROOT, Server
+from harness import ROOT, Server, free_port
 from httpc import Api
 
 BOB, BOB_PW = "bob@example.test", "bob-pw-1"
@@ -82,6 +82,30 @@ def pop3_fail(s, user):
     sock.close()
 
 
+def sieve_fail(s, user):
+    # ManageSieve logs as module=sieve; AUTHENTICATE's base64 carries any byte.
+    sock = socket.create_connection(("127.0.0.1", s.sieve_port), timeout=30)
+    f = sock.makefile("rwb")
+
+    def response():
+        while True:
+            line = f.readline()
+            assert line, "closed"
+            if line.startswith((b"OK", b"NO", b"BYE")):
+                return line
+    response()
+    f.write(b"STARTTLS\r\n")
+    f.flush()
+    assert response().startswith(b"OK")
+    sock = ctx().wrap_socket(sock)
+    f = sock.makefile("rwb")
+    response()
+    f.write(('AUTHENTICATE "PLAIN" "%s"\r\n' % plain(user, "wrong")).encode())
+    f.flush()
+    assert response().startswith(b"NO"), user
+    sock.close()
+
+
 def http_fail(s, what):
     b = Api(s)
     if what == "login":
@@ -94,7 +118,7 @@ def http_fail(s, what):
 def fail_everywhere(s):
     """Failed logins on every protocol, in parallel (each reply is held
     back 1-5 s), no more than the address's limit of 10; returns how many."""
-    tries = [(imap_fail, u) for u in INJECTED] + \
+    tries = [(imap_fail, u) for u in INJECTED[:3]] + [(sieve_fail, INJECTED[3])] + \
         [(smtp_fail, INJECTED[0]), (smtp_fail, INJECTED[2]),
          (pop3_fail, INJECTED[1]), (pop3_fail, INJECTED[3]),
          (http_fail, "login"), (http_fail, "token")]
@@ -125,8 +149,11 @@ def run_server(json_log):
     env = {"TERN_ADMIN_PASSWORD": "admin-password-1-Vq8r"}
     if json_log:
         env["TERN_LOG_FORMAT"] = "json"
+    sieve_port = free_port()
+    env["TERN_LISTEN_SIEVE"] = "127.0.0.1:%d" % sieve_port
     s = Server(env=env, accounts=[(BOB, BOB_PW)], imap=True, pop3=True, submission=True,
                http=True)
+    s.sieve_port = sieve_port
     with s:
         n = fail_everywhere(s)
         log = s.log_text()
@@ -153,6 +180,7 @@ def test_fail2ban_filters_match_only_real_failures():
     # The injected names are in the log, quoted and escaped, never bare.
     assert 'user="module=http event=auth_failed ip=6.6.6.7" ip=127.0.0.1\n' in log
     assert "\\x0alevel=warn" in log
+    assert re.search(r"module=sieve session=[0-9a-f]+ event=auth_failed .*ip=127\.0\.0\.1$", log, re.M)
 
     n, log, ips = run_server(json_log=True)
     assert ips == ["127.0.0.1"] * n, (n, ips)
