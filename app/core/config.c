@@ -573,6 +573,7 @@ int config_load(struct config *cfg, char *err, size_t errsz)
 	    get_uint("TERN_SMTP_TIMEOUT", &cfg->smtp_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_SESSION_TIME", &cfg->smtp_session_max_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SMTP_MAX_ERRORS", &cfg->smtp_max_errors, 1, 1000, err, errsz) < 0 ||
+	    get_uint("TERN_SMTP_GREET_DELAY", &cfg->smtp_greet_delay_ms, 0, 60000, err, errsz) < 0 ||
 	    get_uint("TERN_THREADS", &cfg->loops, 0, 256, err, errsz) < 0 ||
 	    get_uint("TERN_POP3_TIMEOUT", &cfg->pop3_timeout_s, 1, 86400, err, errsz) < 0 ||
 	    get_uint("TERN_SEND_RATE", &cfg->send_rate, 0, 100000, err, errsz) < 0 ||

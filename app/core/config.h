@@ -90,6 +90,7 @@ struct config {
 	unsigned smtp_timeout_s;      /* idle time between commands */
 	unsigned smtp_session_max_s;  /* total session time */
 	unsigned smtp_max_errors;
+	unsigned smtp_greet_delay_ms; /* TERN_SMTP_GREET_DELAY: pause before port 25's greeting */
 	unsigned loops; /* event loop threads; 0 = one per core */
 	unsigned pop3_timeout_s; /* TERN_POP3_TIMEOUT: idle time between commands */
 	unsigned send_rate; /* TERN_SEND_RATE: messages per hour per account, 0 = unlimited */

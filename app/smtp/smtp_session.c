@@ -62,7 +62,6 @@ static const struct conn_ops smtp_conn_ops = {
 
 void smtp_server_init(const struct config *cfg, struct store *st)
 {
-	const char *v = getenv("TERN_SMTP_GREET_DELAY");
 	smtp_cfg = cfg;
 	snprintf(login_bye, sizeof(login_bye), "421 4.4.2 %s Error: login timeout\r\n",
 		 cfg->hostname);
@@ -72,11 +71,7 @@ void smtp_server_init(const struct config *cfg, struct store *st)
 		session_base = (uint64_t)time_wall() << 20;
 	/* A pause before the greeting catches clients that talk first (spam
 	 * bots); off by default like Postfix's smtpd, see README. */
-	if (v) {
-		uint64_t ms;
-		if (str_to_u64(str_c(v), 60000, &ms) == 0)
-			greet_delay_ms = (unsigned)ms;
-	}
+	greet_delay_ms = cfg->smtp_greet_delay_ms;
 }
 
 unsigned smtp_server_sessions(void)

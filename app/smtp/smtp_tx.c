@@ -314,10 +314,10 @@ void smtp_tx_notify_delivered(struct smtp_session *s, const char *msg, size_t le
 		n += (tx->rcpts[i].notify & SMTP_NOTIFY_SUCCESS) != 0;
 	if (n == 0)
 		return;
-	/* Port 25 cannot verify who MAIL FROM names (no SPF/DMARC yet): a
-	 * notice to an outside address would make us mail whoever the client
-	 * named (issue 28, finding 10). Only our own domains get one; when
-	 * sender checks exist, a verified sender may too. */
+	/* On port 25 a notice to an outside address would make us mail
+	 * whoever MAIL FROM names (issue 28, finding 10): only our own
+	 * domains get one. SPF is not consulted: a pass says the sending
+	 * host may use the domain, not that the address asked. */
 	const char *at = strrchr(tx->mail_from, '@');
 	if (s->mode == SMTP_MODE_MX && (!at || store_domain_is_local(smtp_store, at + 1) != 1)) {
 		log_info("smtp", s->id, "event=notice_skipped kind=delivered reason=unverified_sender");

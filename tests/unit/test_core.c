@@ -369,6 +369,18 @@ static void test_config(void)
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
 	CHECK(strstr(err, "TERN_TLS_KEY") != NULL);
 	unsetenv("TERN_TLS_CERT");
+	/* The greeting delay is checked as every number is (it was once read
+	 * where it was used, and a bad value silently meant none). */
+	CHECK_EQ_INT(cfg.smtp_greet_delay_ms, 0);
+	setenv("TERN_SMTP_GREET_DELAY", "2500", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.smtp_greet_delay_ms, 2500);
+	setenv("TERN_SMTP_GREET_DELAY", "2s", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	CHECK(strstr(err, "TERN_SMTP_GREET_DELAY") && strstr(err, "0 to 60000"));
+	setenv("TERN_SMTP_GREET_DELAY", "60001", 1);
+	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), -1);
+	unsetenv("TERN_SMTP_GREET_DELAY");
 
 	/* ACME: directory names, challenge, External Account Binding pairs. */
 	CHECK_EQ_INT(config_load(&cfg, err, sizeof(err)), 0);
