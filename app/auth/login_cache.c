@@ -46,7 +46,8 @@ static void key_of(struct str user, struct str pass, uint8_t out[32])
 	crypto_generichash_final(&h, out, 32);
 }
 
-int login_cache_get(struct store *st, struct str user, struct str pass, uint32_t *account_r)
+int login_cache_get(struct store *st, struct str user, struct str pass, uint32_t *account_r,
+		    uint32_t *apppass_r, uint64_t *cred_r)
 {
 	uint8_t k[32];
 	uint32_t account = 0, apppass = 0;
@@ -71,6 +72,10 @@ int login_cache_get(struct store *st, struct str user, struct str pass, uint32_t
 	if (!hit || store_account_creds(st, &account, &apppass, &now_cred, 1) != STORE_OK || now_cred != cred)
 		return 0;
 	*account_r = account;
+	if (apppass_r)
+		*apppass_r = apppass;
+	if (cred_r)
+		*cred_r = cred;
 	return 1;
 }
 

@@ -31,8 +31,11 @@ struct store;
 #define LOGIN_CACHE_TTL_S 120
 
 /* 1 with *account_r when user/pass passed within the TTL and the account's
- * credentials are unchanged since; 0 otherwise. */
-int login_cache_get(struct store *st, struct str user, struct str pass, uint32_t *account_r);
+ * credentials are unchanged since; 0 otherwise. apppass_r and cred_r, when
+ * not NULL, get the app password used (0: the account's own) and the
+ * credentials stamp, what a session_watch joins with. */
+int login_cache_get(struct store *st, struct str user, struct str pass, uint32_t *account_r,
+		    uint32_t *apppass_r, uint64_t *cred_r);
 
 /* Remembers a pair that just passed: the account, the app password it
  * used (0: the account's own) and the credentials stamp. */

@@ -3,7 +3,8 @@
  * credentials change: a new password, the account disabled, or deleted.
  *
  * Design. One mechanism for every protocol (IMAP, POP3, SMTP submission,
- * later ManageSieve and JMAP push). A session that logged in joins with
+ * ManageSieve, JMAP's EventSource and WebSocket connections; a JMAP API
+ * request logs in anew each time). A session that logged in joins with
  * the credentials stamp its login read together with the password hash
  * (store_account_login()); each loop thread keeps a list of its joined
  * sessions and, once a second while the list is not empty, reads the

@@ -176,7 +176,7 @@ static int authenticate(struct jmap_job *j)
 	int ckn = snprintf(ck, sizeof ck, "bearer:%s", j->user);
 	struct str cu = j->bearer ? str_make(ck, (size_t)ckn) : u;
 
-	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account))
+	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account, NULL, NULL))
 		return 0;
 	struct login_request rq = {
 		.store = http_store,

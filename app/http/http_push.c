@@ -32,6 +32,11 @@
  * buffer). With push enabled, StateChange objects with "pushState" go
  * out between answers, never inside one. Pings are answered; a close is
  * echoed; a protocol error closes with its code; shutdown sends 1001.
+ *
+ * Both kinds end, as IMAP and POP3 sessions do, within about a second of
+ * the account's password, state or app password changing or the account
+ * going (auth/session_watch.h): EventSource by closing, WebSocket with
+ * close code 1008, or by closing while an answer is under way.
  */
 #include <bearssl.h>
 #include <stdio.h>
@@ -42,6 +47,7 @@
 #include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/login_cache.h"
+#include "auth/session_watch.h"
 #include "auth/sasl.h"
 #include "core/arena.h"
 #include "core/cidr.h"
@@ -81,6 +87,9 @@ struct http_push {
 	enum push_state state;
 	struct login *login;
 	uint32_t account;
+	uint32_t apppass;   /* the app password logged in with, 0: the account's own */
+	uint64_t cred;      /* the credentials stamp at login */
+	struct session_watch watch;
 	unsigned types;
 	int close_after_state;
 	unsigned ping_s;
@@ -264,6 +273,37 @@ static int push_subscribe(struct http_push *p, int has_since, uint64_t since, ui
 }
 
 static void ws_open(struct http_push *p);
+static void ws_close(struct http_push *p, uint16_t code, const char *why);
+
+/* session_watch: the account's credentials changed or it went. */
+static void push_revoked(void *arg, int gone)
+{
+	struct http_push *p = arg;
+
+	if (p->state != PUSH_OPEN)
+		return;
+	log_info("jmap", NULL, "event=push_revoked kind=%s account=%u reason=%s",
+		 p->ws ? "websocket" : "eventsource", p->account,
+		 gone ? "account_deleted" : "credentials_changed");
+	conn_hold(p->c);
+	if (!p->ws) {
+		p->state = PUSH_DONE;
+		conn_close_after_flush(p->c, "credentials_changed");
+	} else if (p->resp.p || p->job) {
+		/* Inside an answer no close frame can follow: just close. */
+		p->state = PUSH_DONE;
+		conn_close(p->c, "credentials_changed");
+	} else {
+		ws_close(p, WS_CLOSE_POLICY, "credentials_changed");
+	}
+	conn_release(p->c);
+}
+
+static void push_watch(struct http_push *p)
+{
+	session_watch_join(&p->watch, http_store, p->loop, p->account, p->apppass, p->cred,
+			   push_revoked, p);
+}
 
 static void push_open(struct http_push *p)
 {
@@ -283,6 +323,7 @@ static void push_open(struct http_push *p)
 			  "X-Content-Type-Options: nosniff\r\n\r\n");
 	log_info("jmap", NULL, "event=push_open kind=eventsource client=%s account=%u types=%u ping=%u",
 		 p->ip, p->account, p->types, p->ping_s);
+	push_watch(p);
 	ping_arm(p);
 	if (p->told < now)
 		push_tell(p); /* Last-Event-ID: what the client missed */
@@ -296,6 +337,8 @@ static void login_done(void *arg, const struct login_result *r)
 	conn_hold(p->c);
 	if (r->outcome == LOGIN_OK) {
 		p->account = r->account;
+		p->apppass = r->apppass;
+		p->cred = r->cred;
 		push_open(p);
 	} else if (r->outcome == LOGIN_TEMP) {
 		push_answer(p, 503, "Service Unavailable", "Retry-After: 5\r\n", "try again later");
@@ -439,6 +482,7 @@ static void ws_open(struct http_push *p)
 		    p->ws_accept);
 	log_info("jmap", NULL, "event=push_open kind=websocket client=%s account=%u", p->ip,
 		 p->account);
+	push_watch(p);
 	ws_input(p); /* frames sent right behind the request */
 }
 
@@ -469,7 +513,9 @@ static void ws_job_done(void *arg)
 	struct ws_job *j = arg;
 	struct http_push *p = j->p;
 
-	if (p) {
+	if (p && p->state != PUSH_OPEN) {
+		p->job = NULL; /* closing (revoked): nothing more goes out */
+	} else if (p) {
 		p->job = NULL;
 		conn_hold(p->c);
 		if (j->v.kind == JMAP_WS_REPLY) {
@@ -651,7 +697,7 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 	char ck[LOGIN_USER_MAX + 8];
 	int ckn = snprintf(ck, sizeof ck, "bearer:%.*s", (int)ul, user);
 	struct str cu = bearer ? str_make(ck, (size_t)ckn) : u;
-	if (ok && login_cache_get(http_store, cu, pw, &p->account)) {
+	if (ok && login_cache_get(http_store, cu, pw, &p->account, &p->apppass, &p->cred)) {
 		explicit_bzero(pass, sizeof pass);
 		push_open(p);
 		return p;
@@ -727,6 +773,7 @@ void http_push_free(struct http_push **pp)
 		return;
 	if (p->login)
 		login_abandon(&p->login);
+	session_watch_leave(&p->watch);
 	if (p->job)
 		p->job->p = NULL; /* ws_job_done frees it */
 	if (p->ws)

@@ -376,6 +376,42 @@ class WebSocket:
         self.sock.close()
 
 
+def test_push_ends_when_credentials_change():
+    """An open EventSource response and WebSocket end within about a
+    second of `tern account passwd` in another process, as IMAP and POP3
+    sessions do (auth/session_watch.h), the WebSocket with close code
+    1008; a login with the new password opens again, and an EventSource
+    of that login ends when the account is deleted."""
+    s = srv()
+    eve = ("eve@example.test", "eve-password-1-Vq8r")
+    s.cli("account", "add", eve[0], input=eve[1] + "\n")
+    e = EventStream(s, eve)
+    w = WebSocket(s, eve)
+    assert e.status == 200 and w.status == 101
+    w.send_json(ws_request([["Core/echo", {"ok": 1}, "0"]]))
+    assert w.recv_json()["methodResponses"][0][1] == {"ok": 1}
+    other = EventStream(s, BEN)  # another account's push goes on
+    s.cli("account", "passwd", eve[0], input="eve-password-2-Vq8r\n")
+    assert e.closed(timeout=5), "the EventSource response went on"
+    assert w.recv(timeout=5) == (8, (1008).to_bytes(2, "big"))
+    assert w.closed()
+    assert s.wait_log("event=push_revoked kind=websocket account=")
+    assert not other.closed(timeout=2)
+    other.close()
+    e.close()
+    w.close()
+    old = EventStream(s, eve)
+    assert old.status == 401
+    old.close()
+    e = EventStream(s, (eve[0], "eve-password-2-Vq8r"))
+    assert e.status == 200
+    s.cli("account", "del", eve[0])
+    assert e.closed(timeout=5), "the EventSource response outlived its account"
+    assert s.wait_log("event=push_revoked kind=eventsource account=")
+    assert s.wait_log("reason=account_deleted")
+    e.close()
+
+
 def ws_request(calls, rid=None):
     r = {"@type": "Request", "using": [CORE, MAIL], "methodCalls": calls}
     if rid:
