@@ -592,6 +592,7 @@ static void cmd_starttls(struct smtp_session *s)
 		return;
 	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	s->starttls_pending = 1;
 	/* RFC 3207 4.2: forget everything learned before TLS. */
 	smtp_tx_end(s);
 	s->state = SMTP_S_CONNECTED;
@@ -796,6 +797,14 @@ void smtp_session_input(struct smtp_session *s)
 			if (!smtp_tx_feed_bdat(s))
 				return;
 			continue;
+		}
+		/* After the 220 nothing is read until TLS is up: the conn drops
+		 * the plaintext sent behind STARTTLS (RFC 3207 §4.2), which
+		 * must neither be answered in plaintext nor run under TLS. */
+		if (s->starttls_pending) {
+			if (!s->conn->tls)
+				return;
+			s->starttls_pending = 0;
 		}
 		if (buf_len(in) == 0)
 			return;

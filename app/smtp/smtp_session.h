@@ -194,6 +194,7 @@ struct smtp_session {
 	unsigned errors;
 	unsigned tx_count;
 	int discarding;  /* dropping the rest of an over-long line */
+	int starttls_pending; /* 220 sent: nothing is read until TLS is up */
 	uint64_t skip_bytes; /* chunk bytes of a refused BDAT still to drop */
 	int conn_gone;   /* conn closed while the store still works for us */
 	int draining;

@@ -521,3 +521,26 @@ def test_big_submission_local_and_remote():
         assert dkimpy(s, raw) == ["rsa-sha256=True", "ed25519-sha256=True"]
         listing = s.cli("queue", "list").stdout.decode()
         assert "someone@remote.test" in listing, listing
+
+
+def test_starttls_drops_commands_pipelined_behind_it():
+    """RFC 3207 §4.2's command injection: what a client (or a man in the
+    middle) sends behind STARTTLS in the same packet is neither answered
+    in plaintext after the 220 nor run once TLS is up. Port 587 and 25."""
+    with srv() as s:
+        for port in (s.submission_port, s.smtp_port):
+            r = Raw(port)
+            assert r.cmd("EHLO client.test")[0] == 250
+            r.send("STARTTLS\r\nEHLO injected.test\r\nMAIL FROM:<bob@example.test>\r\n")
+            assert r.reply() == (220, ["220 2.0.0 Ready to start TLS"])
+            assert r.buf == b""
+            # Nothing else may follow the 220 in plaintext: the next
+            # octets must be the server's TLS handshake.
+            t = ctx().wrap_socket(r.sock, server_hostname="mx.example.test")
+            r.sock = t
+            # The injected EHLO did not count: a transaction needs one.
+            code, lines = r.cmd("MAIL FROM:<bob@example.test>")
+            assert code == 503, lines
+            assert r.cmd("EHLO client.test")[0] == 250
+            assert r.cmd("QUIT")[0] == 221
+            t.close()
