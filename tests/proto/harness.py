@@ -44,6 +44,11 @@ def keep_sanitizer_output(text, what):
         f.write("%s\n%s" % (what, text[start:]))
 
 
+# The CLI commands (first two words) a module has run under LeakSanitizer
+# (Server.cli).
+_cli_leak_checked = set()
+
+
 # Ports handed out by free_port() in this run: never handed out twice, so
 # two listeners of one server (or a server and a peer) cannot be given the
 # same port.
@@ -330,7 +335,18 @@ class Server:
 
     # ---- admin commands ----
     def cli(self, *args, input=None, check=True):
-        r = subprocess.run(self.wrap + [self.binary] + list(args), env=self.env, input=(input or "").encode(),
+        env = self.env
+        if SANITIZED:
+            # LeakSanitizer's check at exit is about 60 ms of a short
+            # command's 115 under ASan; a module runs `domain add` and
+            # `account add` for every server it starts. Each command
+            # (its first two words) is leak-checked the first time a
+            # module runs it; the same command again is not.
+            verb = tuple(args[:2])
+            if verb in _cli_leak_checked:
+                env = dict(env, ASAN_OPTIONS=(env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
+            _cli_leak_checked.add(verb)
+        r = subprocess.run(self.wrap + [self.binary] + list(args), env=env, input=(input or "").encode(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         keep_sanitizer_output(r.stderr.decode("utf-8", "replace"), "stderr of tern " + " ".join(args))
         if check and r.returncode != 0:
