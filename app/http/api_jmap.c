@@ -107,6 +107,8 @@ struct jmap_job {
 	int unauthorized; /* 401: ask for credentials */
 	struct buf out;
 	uint32_t account;
+	uint32_t apppass; /* the login's, for PushSubscription (struct jmap_who) */
+	uint64_t cred;
 	int entered;
 	/* upload and download */
 	const char *want;  /* the accountId in the path */
@@ -176,7 +178,7 @@ static int authenticate(struct jmap_job *j)
 	int ckn = snprintf(ck, sizeof ck, "bearer:%s", j->user);
 	struct str cu = j->bearer ? str_make(ck, (size_t)ckn) : u;
 
-	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account, NULL, NULL))
+	if (j->has_creds && login_cache_get(http_store, cu, p, &j->account, &j->apppass, &j->cred))
 		return 0;
 	struct login_request rq = {
 		.store = http_store,
@@ -194,6 +196,8 @@ static int authenticate(struct jmap_job *j)
 	if (o == LOGIN_OK) {
 		login_cache_put(cu, p, r.account, r.apppass, r.cred);
 		j->account = r.account;
+		j->apppass = r.apppass;
+		j->cred = r.cred;
 		return 0;
 	}
 	j->status = o == LOGIN_TEMP ? 503 : o == LOGIN_REFUSED ? 429 : 401;
@@ -234,7 +238,8 @@ static void job_work(void *arg)
 			jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
 		}
 	} else {
-		j->status = jmap_api(http_store, j->account, j->ip, j->body, j->len, j->a, &j->out);
+		struct jmap_who who = {.account = j->account, .apppass = j->apppass, .cred = j->cred};
+		j->status = jmap_api(http_store, &who, j->ip, j->body, j->len, j->a, &j->out);
 	}
 	running_leave(running, j->account);
 }

@@ -112,7 +112,7 @@ struct http_push {
 struct ws_job {
 	struct worker_job wj;
 	struct http_push *p; /* NULL once the connection went */
-	uint32_t account;
+	struct jmap_who who; /* the connection's login */
 	char ip[48]; /* the client's (Received of mail it sends) */
 	char *text;
 	size_t len;
@@ -505,7 +505,7 @@ static void ws_job_work(void *arg)
 {
 	struct ws_job *j = arg;
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
-	jmap_ws_message(http_store, j->account, j->ip, j->text, j->len, j->a, &j->out, &j->v);
+	jmap_ws_message(http_store, &j->who, j->ip, j->text, j->len, j->a, &j->out, &j->v);
 }
 
 static void ws_job_done(void *arg)
@@ -570,7 +570,8 @@ static void ws_input(struct http_push *p)
 		case WS_TEXT: {
 			struct ws_job *j = xcalloc(1, sizeof *j);
 			j->p = p;
-			j->account = p->account;
+			j->who = (struct jmap_who){.account = p->account, .apppass = p->apppass,
+						   .cred = p->cred};
 			snprintf(j->ip, sizeof j->ip, "%s", p->ip);
 			j->a = arena_new(0);
 			j->text = arena_alloc(j->a, m.len + 1);

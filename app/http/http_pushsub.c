@@ -16,7 +16,20 @@
  * - expired: nothing is sent, and the entry is removed from meta (on the
  *   worker pool: a store write; RFC 8620 §7.2 lets the server remove
  *   them); a timer set to the earliest expiry reloads the list then, so
- *   an expiry is seen without waiting for another /set.
+ *   an expiry is seen without waiting for another /set;
+ * - revoked: a subscription is tied to the login that made it (§7.2:
+ *   destroyed once those credentials are revoked). Its record keeps that
+ *   login's app password and credentials stamp (jmap_pushsub.c); once
+ *   the stamp differs from the store's (a new password, a change of
+ *   state, the app password or token revoked, 2FA turned on) or the
+ *   account is gone, nothing more is sent and the entry is removed
+ *   (event=pushsub_revoked). The stamp is compared at every reload,
+ *   before every StateChange, and once a second by auth/session_watch.h
+ *   (so a subscription with nothing to send goes too, and a change made
+ *   by the CLI in another process is seen). A record from before the
+ *   stamp was kept (no "s") cannot be tied to any login: it is revoked
+ *   the same way (reason=no_stamp) rather than trusted, and its client
+ *   makes a new one, as it must before the 7-day expiry anyway.
  * With the client's keys the body is encrypted (RFC 8291, aes128gcm) and
  * the request carries VAPID (RFC 8292; the key is made once and kept in
  * meta as "pushsub-key/vapid"), with TTL and Urgency as Web Push asks;
@@ -40,6 +53,7 @@
 
 #include "acme/acme_http.h"
 #include "acme/acme_jws.h"
+#include "auth/session_watch.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -58,9 +72,11 @@
 struct psub {
 	struct jmap_pushsub s;
 	struct store_sub sub;
+	struct session_watch watch; /* its login's stamp, while it is live */
 	int subscribed;
 	uint64_t told;
-	int inflight, pending, verify_sent, seen, expiring;
+	int inflight, pending, verify_sent, seen;
+	int removing; /* expired or revoked: its entry is being deleted */
 	struct psub *next;
 };
 
@@ -72,6 +88,8 @@ static int allow_private;
 static char contact[300];
 
 static void expire(struct psub *p);
+static void revoke(struct psub *p, const char *why);
+static int creds_check(const struct psub *p, const char **why_r);
 
 static struct psub *find(const char *id)
 {
@@ -132,9 +150,10 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	if (!p)
 		return;
 	p->inflight = 0;
+	if (p->removing)
+		return;
 	if (p->s.expires < (int64_t)time(NULL)) {
-		if (!p->expiring)
-			expire(p); /* it expired while this was on its way */
+		expire(p); /* it expired while this was on its way */
 		return;
 	}
 	if (p->pending) {
@@ -193,11 +212,22 @@ static void change_cb(void *arg, uint32_t account, uint64_t modseq)
 	(void)account;
 	(void)modseq;
 
+	if (p->removing)
+		return;
 	if (p->inflight) {
 		p->pending = 1;
 		return;
 	}
 	if (p->s.expires < (int64_t)time(NULL))
+		return;
+	/* The watch ticks once a second: a change in between must not go
+	 * out under credentials already revoked. A store error skips this
+	 * change (told stays, so the next one covers it). */
+	const char *why;
+	int ok = creds_check(p, &why);
+	if (ok == 0)
+		revoke(p, why);
+	if (ok <= 0)
 		return;
 	if (jmap_push_changed(ps_store, p->s.account, p->told, &mask, &upto) < 0)
 		return;
@@ -224,37 +254,90 @@ static void verify_send(struct psub *p)
 
 static void reload(void *arg);
 
-/* Removing an expired subscription's entry, on the pool. */
-struct expire_job {
+/* Removing an expired or revoked subscription's entry, on the pool. */
+struct remove_job {
 	struct worker_job wj;
 	char key[64];
 	uint32_t account;
 	char id[20];
+	const char *why; /* NULL: expired; else why revoked (a literal) */
 };
 
-static void expire_run(void *arg)
+static void remove_run(void *arg)
 {
-	struct expire_job *j = arg;
+	struct remove_job *j = arg;
 	int rc = store_meta_del(ps_store, j->key);
-	log_info("jmap", NULL, "event=pushsub_expired account=%u id=%s removed=%d", j->account, j->id,
-		 rc == STORE_OK);
+	if (j->why)
+		log_info("jmap", NULL, "event=pushsub_revoked account=%u reason=%s id=%s removed=%d",
+			 j->account, j->why, j->id, rc == STORE_OK);
+	else
+		log_info("jmap", NULL, "event=pushsub_expired account=%u id=%s removed=%d", j->account,
+			 j->id, rc == STORE_OK);
 }
 
-static void expire_done(void *arg)
+static void remove_done(void *arg)
 {
 	free(arg);
 	reload(NULL);
 }
 
-static void expire(struct psub *p)
+/* Stops everything p does and deletes its entry; the reload after the
+ * delete drops p itself. */
+static void remove_entry(struct psub *p, const char *why)
 {
-	struct expire_job *j = xcalloc(1, sizeof *j);
+	struct remove_job *j = xcalloc(1, sizeof *j);
 	snprintf(j->key, sizeof j->key, "pushsub/%08x/%s", p->s.account, p->s.id);
 	j->account = p->s.account;
 	snprintf(j->id, sizeof j->id, "%s", p->s.id);
-	j->wj = (struct worker_job){.fn = expire_run, .done = expire_done, .arg = j, .loop = ps_loop};
-	p->expiring = 1;
+	j->why = why;
+	j->wj = (struct worker_job){.fn = remove_run, .done = remove_done, .arg = j, .loop = ps_loop};
+	p->removing = 1;
+	p->pending = 0;
+	if (p->subscribed) {
+		store_unsubscribe(ps_store, &p->sub);
+		p->subscribed = 0;
+	}
+	session_watch_leave(&p->watch);
 	worker_submit(&j->wj);
+}
+
+static void expire(struct psub *p)
+{
+	if (!p->removing)
+		remove_entry(p, NULL);
+}
+
+static void revoke(struct psub *p, const char *why)
+{
+	if (!p->removing)
+		remove_entry(p, why);
+}
+
+/*
+ * Whether p's login still stands: 1 yes; 0 no, with the reason in *why_r
+ * (no_stamp, account_deleted, credentials_changed); -1 when the store
+ * could not be read.
+ */
+static int creds_check(const struct psub *p, const char **why_r)
+{
+	uint64_t now = 0;
+
+	if (!p->s.cred) {
+		*why_r = "no_stamp";
+		return 0;
+	}
+	if (store_account_creds(ps_store, &p->s.account, &p->s.apppass, &now, 1) != STORE_OK)
+		return -1;
+	if (now == p->s.cred)
+		return 1;
+	*why_r = now ? "credentials_changed" : "account_deleted";
+	return 0;
+}
+
+/* session_watch: the stamp changed (w has left the list). */
+static void watch_revoked(void *arg, int gone)
+{
+	revoke(arg, gone ? "account_deleted" : "credentials_changed");
 }
 
 static uint64_t expiry_timer;
@@ -271,6 +354,7 @@ static void drop(struct psub *p)
 {
 	if (p->subscribed)
 		store_unsubscribe(ps_store, &p->sub);
+	session_watch_leave(&p->watch);
 	free(p);
 }
 
@@ -291,14 +375,55 @@ static void reload_cb(void *arg, const char *name, const void *val, size_t len)
 	p->seen = 1;
 }
 
+/*
+ * One subscription after a reload: expired or revoked ones are removed;
+ * live ones are verified, or subscribed to their account's changes, and
+ * watched. Returns its expiry, or 0 when it has none to wait for.
+ */
+static int64_t reload_one(struct psub *p, int64_t now)
+{
+	const char *why;
+
+	if (p->removing)
+		return 0;
+	if (p->s.expires < now) {
+		/* One on its way finishes first: post_done expires it. */
+		if (!p->inflight)
+			expire(p);
+		return 0;
+	}
+	int ok = creds_check(p, &why);
+	if (ok == 0) {
+		revoke(p, why);
+		return 0;
+	}
+	if (ok < 0)
+		log_warn("jmap", NULL, "event=pushsub_check_failed account=%u id=%s", p->s.account,
+			 p->s.id); /* the watch's next tick reads again */
+	if (!p->watch.joined)
+		session_watch_join(&p->watch, ps_store, ps_loop, p->s.account, p->s.apppass,
+				   p->s.cred, watch_revoked, p);
+	if (!p->s.verified) {
+		if (!p->verify_sent && ok > 0)
+			verify_send(p);
+	} else if (!p->subscribed) {
+		store_account_modseq(ps_store, p->s.account, &p->told);
+		p->sub = (struct store_sub){.account = p->s.account, .loop = ps_loop,
+					    .cb = change_cb, .arg = p};
+		store_subscribe(ps_store, &p->sub);
+		p->subscribed = 1;
+	}
+	return p->s.expires;
+}
+
 static void reload(void *arg)
 {
-	struct arena *a = arena_new(0);
 	int64_t now = (int64_t)time(NULL);
 	(void)arg;
 
 	if (!ps_loop)
-		return;
+		return; /* stopped: a removal finishing late */
+	struct arena *a = arena_new(0);
 	for (struct psub *p = subs; p; p = p->next)
 		p->seen = 0;
 	store_meta_list(ps_store, "pushsub/", reload_cb, a);
@@ -312,27 +437,9 @@ static void reload(void *arg)
 			continue;
 		}
 		pp = &p->next;
-		if (p->s.expires < now) {
-			if (p->subscribed) {
-				store_unsubscribe(ps_store, &p->sub);
-				p->subscribed = 0;
-			}
-			if (!p->expiring && !p->inflight)
-				expire(p);
-			continue;
-		}
-		if (!next_expiry || p->s.expires < next_expiry)
-			next_expiry = p->s.expires;
-		if (!p->s.verified) {
-			if (!p->verify_sent)
-				verify_send(p);
-		} else if (!p->subscribed) {
-			store_account_modseq(ps_store, p->s.account, &p->told);
-			p->sub = (struct store_sub){.account = p->s.account, .loop = ps_loop,
-						    .cb = change_cb, .arg = p};
-			store_subscribe(ps_store, &p->sub);
-			p->subscribed = 1;
-		}
+		int64_t e = reload_one(p, now);
+		if (e && (!next_expiry || e < next_expiry))
+			next_expiry = e;
 	}
 	/* Wake up when the next one expires (a second after, so it has). */
 	if (expiry_timer)

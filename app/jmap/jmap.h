@@ -66,15 +66,28 @@ int jmap_session_write(struct store *st, uint32_t account, const char *email, co
 		       struct buf *out);
 
 /*
- * Processes one API request body[0..len) for account: writes the Response
- * object, or a request-level problem (RFC 7807 JSON), to out (which the
- * caller made with room for JMAP_RESPONSE_MAX). Returns the HTTP status:
- * 200, or 400 for a problem. Allocates from a. client_ip is the
- * client's address as the transport logs it (the Received field of mail
- * the request sends); NULL when there is none (tests, fuzzing).
+ * Who a request runs as: the account and the login it rests on
+ * (auth/login.h's login_result). A PushSubscription is tied to that login
+ * (RFC 8620 §7.2), so jmap_pushsub.c keeps apppass and cred with it and
+ * app/http/http_pushsub.c stops using it once the stamp changes.
  */
-int jmap_api(struct store *st, uint32_t account, const char *client_ip, const char *body,
-	     size_t len, struct arena *a, struct buf *out);
+struct jmap_who {
+	uint32_t account;
+	uint32_t apppass; /* the app password or JMAP token used; 0: the account's own password */
+	uint64_t cred;    /* that login's credentials stamp (store_account_creds) */
+};
+
+/*
+ * Processes one API request body[0..len) for who (the caller's, read
+ * during the call): writes the Response object, or a request-level
+ * problem (RFC 7807 JSON), to out (which the caller made with room for
+ * JMAP_RESPONSE_MAX). Returns the HTTP status: 200, or 400 for a problem.
+ * Allocates from a. client_ip is the client's address as the transport
+ * logs it (the Received field of mail the request sends); NULL when
+ * there is none (tests, fuzzing).
+ */
+int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip,
+	     const char *body, size_t len, struct arena *a, struct buf *out);
 
 /*
  * ---- Push (RFC 8620 §7, jmap_push.c) ----
@@ -118,6 +131,8 @@ struct jmap_pushsub {
 	int verified;
 	int64_t expires;
 	unsigned types;
+	uint32_t apppass; /* the login that made it: struct jmap_who */
+	uint64_t cred;    /* 0: an older record, made before the stamp was kept */
 };
 extern void (*jmap_pushsub_changed)(void);
 struct arena;
@@ -146,8 +161,9 @@ struct jmap_ws_verdict {
 	int has_push_state; /* PUSH_ENABLE: pushState given and ours */
 	uint64_t push_state;
 };
-void jmap_ws_message(struct store *st, uint32_t account, const char *client_ip, const char *text,
-		     size_t len, struct arena *a, struct buf *out, struct jmap_ws_verdict *v);
+void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
+		     const char *text, size_t len, struct arena *a, struct buf *out,
+		     struct jmap_ws_verdict *v);
 
 /* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part
  * after "urn:ietf:params:jmap:error:") to out; limit may be NULL. */

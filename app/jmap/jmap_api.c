@@ -239,8 +239,8 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	}
 }
 
-int jmap_api(struct store *st, uint32_t account, const char *client_ip, const char *body,
-	     size_t len, struct arena *a, struct buf *out)
+int jmap_api(struct store *st, const struct jmap_who *who, const char *client_ip,
+	     const char *body, size_t len, struct arena *a, struct buf *out)
 {
 	char err[128], d[200];
 
@@ -250,13 +250,14 @@ int jmap_api(struct store *st, uint32_t account, const char *client_ip, const ch
 		jmap_problem(out, 400, "notJSON", NULL, d);
 		return 400;
 	}
-	return jmap_api_request(st, account, client_ip, req, a, out);
+	return jmap_api_request(st, who, client_ip, req, a, out);
 }
 
-int jmap_api_request(struct store *st, uint32_t account, const char *client_ip,
+int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const struct json_value *req, struct arena *a, struct buf *out)
 {
-	struct jmap_request r = {.st = st, .account = account, .client_ip = client_ip, .a = a};
+	struct jmap_request r = {.st = st, .account = who->account, .apppass = who->apppass,
+				 .cred = who->cred, .client_ip = client_ip, .a = a};
 	char d[200];
 
 	if (!request_shaped(req)) {

@@ -39,6 +39,8 @@ struct jmap_created {
 struct jmap_request {
 	struct store *st;
 	uint32_t account;
+	uint32_t apppass; /* the login's (struct jmap_who): PushSubscription's owner */
+	uint64_t cred;
 	const char *client_ip; /* the transport's, or NULL (jmap_api) */
 	struct arena *a;
 	unsigned caps; /* JMAP_USING_* the request's "using" named */
@@ -80,7 +82,7 @@ struct jmap_method {
 };
 
 /* jmap_api() on a request already parsed (from a): jmap_ws.c's way in. */
-int jmap_api_request(struct store *st, uint32_t account, const char *client_ip,
+int jmap_api_request(struct store *st, const struct jmap_who *who, const char *client_ip,
 		     const struct json_value *req, struct arena *a, struct buf *out);
 
 /*

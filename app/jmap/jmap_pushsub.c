@@ -8,8 +8,16 @@
  * (SCHEMA.md), whose value is a small JSON record: d deviceClientId,
  * u url, k/a the client's keys (p256dh, auth; "" when none), c the
  * verification code we send, v 1 once the client echoed it, e expires
- * (seconds since the epoch), t the types (JMAP_TYPE_* mask). Ids are
- * "P" and 16 random hex digits; at most PUSHSUB_MAX per account.
+ * (seconds since the epoch), t the types (JMAP_TYPE_* mask), and the
+ * login that made it: p its app password or token id (0: the account's
+ * own password), s its credentials stamp (16 hex digits). Ids are "P"
+ * and 16 random hex digits; at most PUSHSUB_MAX per account.
+ *
+ * A subscription is tied to the credentials that made it (§7.2): /get
+ * and /set see only those of the request's own login (same app password,
+ * same stamp), and http_pushsub.c destroys one once that stamp changes
+ * or the account goes. A record written before the stamp was kept has
+ * no "s": no login can see it, and http_pushsub.c destroys it.
  *
  * Rules kept (RFC 8620 §7.2): no accountId, no state; url must be
  * https; url and keys are write-once and never returned; only
@@ -18,6 +26,7 @@
  * PUSHSUB_TTL_MAX from now (the server's choice, returned).
  */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +51,29 @@ struct rec {
 	int verified;
 	int64_t expires;
 	unsigned types;
+	uint32_t apppass;
+	uint64_t cred; /* 0: none recorded (an older record) */
 };
 
 static void key_name(char *out, size_t n, uint32_t account, const char *id)
 {
 	snprintf(out, n, "pushsub/%08x/%s", account, id);
+}
+
+/* 16 hex digits into a stamp; 0 (no stamp) for anything else. */
+static uint64_t stamp_parse(const char *s)
+{
+	uint64_t v = 0;
+
+	if (strlen(s) != 16)
+		return 0;
+	for (; *s; s++) {
+		int d = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v << 4 | (uint64_t)d;
+	}
+	return v;
 }
 
 static int rec_decode(const char *id, const void *val, size_t len, struct rec *r,
@@ -74,6 +101,11 @@ static int rec_decode(const char *id, const void *val, size_t len, struct rec *r
 		r->expires = f->integer;
 	if ((f = json_get(v, "t")) && f->is_int)
 		r->types = (unsigned)f->integer;
+	if ((f = json_get(v, "p")) && f->is_int && f->integer >= 0 && f->integer <= UINT32_MAX)
+		r->apppass = (uint32_t)f->integer;
+	/* A string: JSON numbers past 2^53 do not survive every reader. */
+	if ((f = json_get(v, "s")) && f->type == JSON_STRING)
+		r->cred = stamp_parse(f->str);
 	return 0;
 }
 
@@ -94,6 +126,10 @@ static int rec_put(struct store *st, uint32_t account, const struct rec *r)
 	jw_kint(&w, "v", r->verified);
 	jw_kint(&w, "e", r->expires);
 	jw_kint(&w, "t", r->types);
+	jw_kint(&w, "p", r->apppass);
+	char stamp[17];
+	snprintf(stamp, sizeof stamp, "%016" PRIx64, r->cred);
+	jw_kstr(&w, "s", stamp);
 	jw_obj_end(&w);
 	key_name(name, sizeof name, account, r->id);
 	int rc = jw_failed(&w) ? STORE_EINVAL : store_meta_put(st, name, buf_data(&b), buf_len(&b), 0);
@@ -107,6 +143,22 @@ struct list {
 	size_t n;
 	char prefix[32];
 };
+
+/* 1 when the request's own login made r (RFC 8620 §7.2: a client sees and
+ * changes only the subscriptions of its own credentials). */
+static int rec_mine(const struct jmap_request *q, const struct rec *r)
+{
+	return r->cred && r->cred == q->cred && r->apppass == q->apppass;
+}
+
+/* The request's own subscription id in l, or NULL. */
+static struct rec *rec_find(const struct jmap_request *q, struct list *l, const char *id)
+{
+	for (size_t i = 0; id && i < l->n; i++)
+		if (!strcmp(l->r[i].id, id) && rec_mine(q, &l->r[i]))
+			return &l->r[i];
+	return NULL;
+}
 
 static void list_cb(void *arg, const char *name, const void *val, size_t len)
 {
@@ -201,6 +253,12 @@ void jmap_pushsub_get(struct jmap_call *c)
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}
+	/* Another login's are left out: their ids are notFound. */
+	size_t n = 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (rec_mine(c->r, &l.r[i]))
+			l.r[n++] = l.r[i];
+	l.n = n;
 	jmap_get_list(c, NULL);
 	for (size_t i = 0; i < l.n; i++)
 		if (jmap_get_has_id(&g, l.r[i].id))
@@ -326,6 +384,8 @@ void jmap_pushsub_set(struct jmap_call *c)
 			set_error(&ew[0], o->key, "invalidProperties", bad, NULL);
 			continue;
 		}
+		r.apppass = c->r->apppass;
+		r.cred = c->r->cred;
 		if (l.n >= PUSHSUB_MAX) {
 			set_error(&ew[0], o->key, "overQuota", NULL, "too many push subscriptions");
 			continue;
@@ -349,11 +409,8 @@ void jmap_pushsub_set(struct jmap_call *c)
 		jw_obj_end(&ok[0]);
 	}
 	for (const struct json_value *o = set.update ? set.update->first : NULL; o; o = o->next) {
-		struct rec *r = NULL;
 		const char *id = jmap_id_ref(c->r, o->key);
-		for (size_t i = 0; id && i < l.n; i++)
-			if (!strcmp(l.r[i].id, id))
-				r = &l.r[i];
+		struct rec *r = rec_find(c->r, &l, id);
 		if (!r) {
 			set_error(&ew[1], o->key, "notFound", NULL, NULL);
 			continue;
@@ -395,8 +452,9 @@ void jmap_pushsub_set(struct jmap_call *c)
 	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
 		char name[64];
 		const char *id = jmap_id_ref(c->r, e->str);
-		if (!id || strlen(id) > 19) {
-			set_error(&ew[2], e->str, "notFound", NULL, NULL);
+		struct rec *r = rec_find(c->r, &l, id);
+		if (!r) {
+			set_error(&ew[2], id ? id : e->str, "notFound", NULL, NULL);
 			continue;
 		}
 		key_name(name, sizeof name, acc, id);
@@ -432,5 +490,7 @@ int jmap_pushsub_parse(const char *name, const void *val, size_t len, struct jma
 	p->verified = r.verified;
 	p->expires = r.expires;
 	p->types = r.types;
+	p->apppass = r.apppass;
+	p->cred = r.cred;
 	return 0;
 }

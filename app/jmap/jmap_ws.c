@@ -71,8 +71,9 @@ static struct json_value *strip(struct json_value *req, struct arena *a)
 	return copy;
 }
 
-void jmap_ws_message(struct store *st, uint32_t account, const char *client_ip, const char *text,
-		     size_t len, struct arena *a, struct buf *out, struct jmap_ws_verdict *v)
+void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
+		     const char *text, size_t len, struct arena *a, struct buf *out,
+		     struct jmap_ws_verdict *v)
 {
 	char err[128], d[200];
 
@@ -114,6 +115,6 @@ void jmap_ws_message(struct store *st, uint32_t account, const char *client_ip, 
 			      a);
 		return;
 	}
-	int status = jmap_api_request(st, account, client_ip, strip(msg, a), a, out);
+	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out);
 	tag(out, status == 200 ? "Response" : "RequestError", id, a);
 }

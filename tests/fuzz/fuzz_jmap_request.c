@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	a = arena_new(16384);
 	buf_init(&out, JMAP_RESPONSE_MAX);
-	int status = jmap_api(st, account, NULL, (const char *)data, size, a, &out);
+	struct jmap_who who = {.account = account, .cred = 1};
+	int status = jmap_api(st, &who, NULL, (const char *)data, size, a, &out);
 	assert(status == 200 || status == 400);
 	struct arena *b = arena_new(16384);
 	struct json_value *v = json_parse(buf_data(&out), buf_len(&out), b, err, sizeof err);

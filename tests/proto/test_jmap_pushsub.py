@@ -5,7 +5,10 @@ HTTPS verified with the trust anchors (the receiver's CA given by
 TERN_TLS_CA_FILE). With keys the body is decrypted here with the
 `cryptography` package (aes128gcm, ECDH P-256, HKDF) and the VAPID JWT's
 ES256 signature checked against the session's applicationServerKey;
-without keys it is plain JSON. The address guard: a server without
+without keys it is plain JSON. A subscription is its login's: another
+login does not see it, and it is destroyed once that login's credentials
+change or the account goes (a record from before the stamp, too). The
+address guard: a server without
 TERN_JMAP_PUSH_PRIVATE=on refuses a loopback push URL; a bad value stops
 start-up (exit 2)."""
 import base64
@@ -233,3 +236,124 @@ def test_pushsubscription_guard():
         assert b"TERN_JMAP_PUSH_PRIVATE" in p.stderr, p.stderr
     finally:
         bad.cleanup()
+
+
+def deliver(s, to):
+    with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+        c.sendmail("a@remote.test", [to], message(to=to).encode())
+
+
+def subscribe(j, rx, path):
+    """A keyless subscription of j's login to rx's path, verified: its id."""
+    r = pset(j, {"create": {"s": {"deviceClientId": "dev" + path, "url": rx.url(path)}}})
+    sid = r["created"]["s"]["id"]
+    got, _, body = rx.next()
+    assert got == path and json.loads(body)["pushSubscriptionId"] == sid, (got, body)
+    r = pset(j, {"update": {sid: {"verificationCode": json.loads(body)["verificationCode"]}}})
+    assert r["updated"] == {sid: None}, r
+    return sid
+
+
+def posted(rx, wait):
+    """The paths POSTed within wait seconds."""
+    out = []
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        try:
+            out.append(rx.got.get(timeout=max(0.01, deadline - time.time()))[0])
+        except queue.Empty:
+            break
+    return sorted(out)
+
+
+def test_pushsubscription_tied_to_credentials():
+    """A subscription belongs to the login that made it (RFC 8620 §7.2):
+    /get and /set of another login (here an app password beside the
+    account's password) do not see it; once that login's credentials
+    change (the app password deleted, the password changed) or the
+    account is deleted, nothing more is POSTed to it and its record is
+    destroyed (event=pushsub_revoked), while the other login's goes on."""
+    rx = Receiver()
+    s = Server(accounts=[EVE], imap=True, http=True,
+               env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
+    try:
+        app = s.cli("account", "app-password", "add", EVE[0], "phone").stdout.decode().strip()
+        jp, ja = Jmap(s, *EVE), Jmap(s, EVE[0], app)
+        acct = int(jp.account[1:], 16)
+        pid, aid = subscribe(jp, rx, "/pw"), subscribe(ja, rx, "/app")
+        assert [x["id"] for x in pget(jp)["list"]] == [pid]
+        assert [x["id"] for x in pget(ja)["list"]] == [aid]
+        g = pget(jp, {"ids": [aid]})
+        assert g["list"] == [] and g["notFound"] == [aid], g
+        r = pset(jp, {"update": {aid: {"types": ["Email"]}}, "destroy": [aid]})
+        assert list(r["notUpdated"]) == [aid] and list(r["notDestroyed"]) == [aid], r
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == ["/app", "/pw"]
+
+        # The app password goes: its subscription goes, the password's stays.
+        # Delivered at once: checked before the POST, not only by the
+        # once-a-second watch.
+        s.cli("account", "app-password", "del", EVE[0], "phone")
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == ["/pw"]
+        assert s.wait_log("event=pushsub_revoked account=%d reason=credentials_changed id=%s "
+                          "removed=1" % (acct, aid)), s.log_text()[-3000:]
+
+        # A new password: the old login's subscription goes.
+        new = ("eve@example.test", "eve-password-2-Vq8r")
+        s.cli("account", "passwd", EVE[0], input=new[1] + "\n")
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == []
+        assert s.wait_log("event=pushsub_revoked account=%d reason=credentials_changed id=%s "
+                          "removed=1" % (acct, pid)), s.log_text()[-3000:]
+        jn = Jmap(s, *new)
+        assert pget(jn)["list"] == []
+
+        # The account goes: so does the subscription its last login made.
+        nid = subscribe(jn, rx, "/new")
+        s.cli("account", "del", EVE[0])
+        assert s.wait_log("event=pushsub_revoked account=%d reason=account_deleted id=%s "
+                          "removed=1" % (acct, nid)), s.log_text()[-3000:]
+        assert rx.got.empty()
+    finally:
+        s.cleanup()
+        rx.close()
+
+
+def test_pushsubscription_without_stamp():
+    """A store from before subscriptions kept their login's stamp: tern
+    starts on it, keeps its mail, and destroys the record it cannot tie to
+    credentials (reason=no_stamp) instead of POSTing to it; a new
+    subscription works. The old record is made here by renaming the
+    stamp's key in data.mdb ("s" to "z", same length: LMDB keeps small
+    values in place, without a checksum), as an older build left it."""
+    rx = Receiver()
+    s = Server(accounts=[EVE], imap=True, http=True,
+               env={"TERN_JMAP_PUSH_PRIVATE": "on", "TERN_TLS_CA_FILE": rx.ca})
+    try:
+        j = Jmap(s, *EVE)
+        acct = int(j.account[1:], 16)
+        sid = subscribe(j, rx, "/old")
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == ["/old"]
+        s.stop()
+        path = os.path.join(s.data, "data.mdb")
+        with open(path, "rb") as f:
+            raw = f.read()
+        stamp = re.compile(rb'("t":\d+,"p":\d+,)"s"(:"[0-9a-f]{16}")')
+        assert stamp.search(raw), "no stamped subscription record found"
+        with open(path, "wb") as f:
+            f.write(stamp.sub(rb'\1"z"\2', raw))
+        s.start()
+        assert s.wait_log("event=pushsub_revoked account=%d reason=no_stamp id=%s removed=1"
+                          % (acct, sid)), s.log_text()[-3000:]
+        assert pget(j)["list"] == []
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == []
+        assert len(s.messages(EVE[0])) == 2
+        subscribe(j, rx, "/again")
+        deliver(s, EVE[0])
+        assert posted(rx, 3) == ["/again"]
+    finally:
+        s.cleanup()
+        rx.close()
