@@ -6,9 +6,12 @@
  * create takes an identity and an email (or its creation id) and an
  * envelope, given or derived (§7.5: mailFrom from Sender, else From;
  * rcptTo from To, Cc and Bcc). Submission's rules apply: the envelope
- * sender and every address of From and Sender must be the account's as
- * submission judges it (smtp_submit_owned: its own, aliases, +tags), else
- * forbiddenMailFrom / forbiddenFrom; the From domain's DKIM keys sign the
+ * sender must be the account's as submission judges it
+ * (smtp_submit_owned: its own, aliases, +tags), else forbiddenMailFrom;
+ * the author fields pass port 587's own check (smtp_author.h: From,
+ * Sender, Resent-From, Resent-Sender, display names that show another
+ * address), else forbiddenFrom (invalidEmail for a header that cannot be
+ * checked); the From domain's DKIM keys sign the
  * message (the signer submission uses); Bcc fields are taken out; then
  * queue_submit() resolves the recipients (local ones are delivered as
  * submission's local copies are), queues the rest, and commits before
@@ -51,6 +54,7 @@
 #include "mime/mime_field.h"
 #include "mime/rfc5322.h"
 #include "queue/queue.h"
+#include "smtp/smtp_author.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_session.h"
 #include "store/store.h"
@@ -589,6 +593,51 @@ static void thread_cb(void *arg, size_t i, const struct store_email_brief *b)
 		*(uint32_t *)arg = b->thread_id;
 }
 
+/*
+ * The author fields of m, as port 587 checks them (smtp_author.h): 0 with
+ * *au filled, or -1 with the SetError in e. A message whose header cannot
+ * be checked (broken, no or several From, unreadable From) is
+ * invalidEmail; an author the account may not send as is forbiddenFrom.
+ */
+static int author_check(struct jmap_request *r, const struct msg *m, struct smtp_author *au,
+			struct jmap_set_err *e)
+{
+	struct smtp_headers h;
+
+	if (smtp_headers_scan(r->a, m->data, m->len, &h) < 0)
+		return jmap_set_fail(e, "invalidEmail", NULL, "the email's header section is too long");
+	if (smtp_author_check(r->a, r->st, r->account, &h, au) == 0)
+		return 0;
+	switch (au->verdict) {
+	case SMTP_AUTHOR_MALFORMED:
+		return jmap_set_fail(e, "invalidEmail", NULL,
+				     "the email has a header line that is not \"Name: value\"");
+	case SMTP_AUTHOR_NO_FROM:
+	case SMTP_AUTHOR_SEVERAL_FROM:
+		return jmap_set_fail(e, "invalidEmail", NULL, "the email needs exactly one From field");
+	case SMTP_AUTHOR_TOO_MANY_RESENT:
+		return jmap_set_fail(e, "invalidEmail", NULL,
+				     "too many Resent-From or Resent-Sender fields");
+	case SMTP_AUTHOR_NOT_OWNED:
+		return jmap_set_fail(e, "forbiddenFrom", NULL,
+				     arena_printf(r->a, "%s <%s> is not an address of this account",
+						  au->field, au->addr));
+	case SMTP_AUTHOR_NAME_SHOWS_OTHER:
+		return jmap_set_fail(e, "forbiddenFrom", NULL,
+				     arena_printf(r->a, "%s <%s>: its display name shows another address",
+						  au->field, au->addr));
+	default: /* UNPARSABLE, SEVERAL_SENDER */
+		break;
+	}
+	if (!strcmp(au->field, "From"))
+		return jmap_set_fail(e, "invalidEmail", NULL,
+				     "the email needs one From field of plain addresses");
+	return jmap_set_fail(e, "forbiddenFrom", NULL,
+			     arena_printf(r->a, au->single ? "%s must be one plain address"
+							   : "%s must be a list of plain addresses",
+					  au->field));
+}
+
 /* Sends one creation; its record's id into *id_r. */
 static int create_one(struct jmap_call *c, const struct json_value *o, const char **id_r,
 		      const char **email_id_r, struct jmap_set_err *e)
@@ -622,29 +671,11 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	if (!m.found)
 		return jmap_set_fail(e, "invalidProperties", "emailId", "no such email");
 	*email_id_r = arena_printf(a, "E%08x", enum_);
-	struct arena *ta = a;
-	struct smtp_headers h;
-	char *from[16];
-	int nfrom = -1;
-	if (smtp_headers_scan(ta, m.data, m.len, &h) == 0 && h.from_fields == 1 && !h.malformed)
-		nfrom = smtp_from_addresses(ta, h.from, from, 16);
-	if (nfrom < 1) {
+	/* Submission's rule, port 587's own check (smtp_author.h). */
+	struct smtp_author au;
+	if (author_check(r, &m, &au, e) < 0) {
 		free(m.data);
-		return jmap_set_fail(e, "invalidEmail", NULL,
-				     "the email needs one From field of plain addresses");
-	}
-	/* Submission's rule: every author address is the account's. */
-	for (int i = 0; i < nfrom; i++)
-		if (!smtp_submit_owned(r->st, r->account, from[i])) {
-			free(m.data);
-			return jmap_set_fail(e, "forbiddenFrom", NULL, "From is not an address of this account");
-		}
-	char *sender[1];
-	if (h.sender_fields &&
-	    (smtp_from_addresses(ta, h.sender, sender, 1) != 1 ||
-	     !smtp_submit_owned(r->st, r->account, sender[0]))) {
-		free(m.data);
-		return jmap_set_fail(e, "forbiddenFrom", NULL, "Sender is not an address of this account");
+		return -1;
 	}
 	/* The envelope, given or derived. */
 	struct rcpts *rc = arena_zalloc(a, sizeof *rc);
@@ -684,7 +715,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		}
 	} else {
 		struct jmap_hfields hf;
-		mail_from = h.sender_fields ? sender[0] : from[0];
+		mail_from = au.sender ? au.sender : au.from[0];
 		jmap_hfields_read(a, m.data, m.len, &hf);
 		rcpts_derive(a, &hf, rc);
 	}
@@ -703,7 +734,7 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	/* The bytes that go out: without Bcc, signed by jmap_send. */
 	struct str body = without_bcc(a, m.data, m.len);
 	free(m.data);
-	const char *at = strrchr(from[0], '@');
+	const char *at = strrchr(au.from[0], '@');
 	struct jmap_outgoing q = {.mail_from = mail_from, .rcpts = rc->v, .nrcpts = rc->n,
 				  .notify = rc->notify, .orcpt = rc->orcpt, .envid = envid,
 				  .msg = body, .sign_domain = at ? at + 1 : NULL, .flags = qflags};

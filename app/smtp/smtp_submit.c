@@ -13,8 +13,9 @@
  *   end of data — the From field (and Sender, Resent-From and
  *           Resent-Sender, when there are some) must hold only addresses
  *           of the account, none with a display name that shows another
- *           address (553 5.7.1), in a header
- *           section without broken lines (554 5.6.0); missing Date and
+ *           address (553 5.7.1), in a header section without broken
+ *           lines (554 5.6.0): smtp_author.h, the check JMAP's
+ *           EmailSubmission shares; missing Date and
  *           Message-ID are added; a From of one bare address gets the
  *           account's display name (named_from); the message
  *           is signed with the keys of the From domain on the worker pool;
@@ -49,12 +50,12 @@
 #include "mime/mime_date.h"
 #include "queue/queue.h"
 #include "spam/spam_sent.h"
+#include "smtp/smtp_author.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_rate.h"
 #include "smtp/smtp_session.h"
 #include "store/store.h"
 
-#define FROM_ADDRS_MAX 16
 #define ADDED_MAX 512  /* Date and Message-ID fields we may add */
 
 /* The signing job and the queue request of one message. */
@@ -173,66 +174,63 @@ static void refuse(struct smtp_session *s, const char *why, const char *reply)
 	smtp_session_error(s);
 }
 
-/* A display name may show another address of the same account. */
-static int shown_owned(void *arg, const char *shown)
-{
-	return owned(arg, shown);
-}
+/* The header-shape refusals, as data: smtp_author's verdict, the log's
+ * reason, the reply. */
+static const struct {
+	enum smtp_author_verdict verdict;
+	const char *why, *reply;
+} shape_refusals[] = {
+	{SMTP_AUTHOR_MALFORMED, "malformed_header",
+	 "554 5.6.0 Error: malformed header line; header fields are \"Name: value\""},
+	{SMTP_AUTHOR_NO_FROM, "no_from",
+	 "554 5.6.0 Error: the message must have exactly one From header field"},
+	{SMTP_AUTHOR_SEVERAL_FROM, "several_from",
+	 "554 5.6.0 Error: the message must have exactly one From header field"},
+	{SMTP_AUTHOR_TOO_MANY_RESENT, "too_many_resent",
+	 "554 5.6.0 Error: too many Resent-From or Resent-Sender header fields"},
+};
 
-/*
- * Refuses (553) the first mailbox of addrs[0..n) the account does not own,
- * or whose display name shows an address the account does not own ("b@x"
- * <a@x>: the reader would see b). Returns 0, or -1 after replying.
- */
-static int check_owned(struct smtp_session *s, const char *field, char **addrs, char **names,
-		       int n)
+/* An author field with an address that is not the account's, or shown as
+ * another: 553, and the log line naming both. */
+static void refuse_owner(struct smtp_session *s, const struct smtp_author *v)
 {
 	char q[600], u[600];
+	int own = v->verdict == SMTP_AUTHOR_NAME_SHOWS_OTHER;
 
-	for (int i = 0; i < n; i++) {
-		int own = owned(s, addrs[i]),
-		    shows = own && smtp_name_shows_other(names[i], addrs[i], shown_owned, s);
-		if (own && !shows)
-			continue;
-		log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=%s",
-			 field, log_q(s->login, u, sizeof(u)), log_q(addrs[i], q, sizeof(q)),
-			 own ? "name_shows_other" : "not_owned");
-		if (own)
-			smtp_reply(s, "553 5.7.1 <%s>: %s display name shows another address", addrs[i],
-				   field);
-		else
-			smtp_reply(s, "553 5.7.1 <%s>: %s address rejected: not owned by user %s",
-				   addrs[i], field, s->login);
-		smtp_tx_end(s);
-		smtp_session_error(s);
-		return -1;
-	}
-	return 0;
+	log_info("smtp", s->id, "event=from_rejected field=%s user=%s from=%s reason=%s", v->field,
+		 log_q(s->login, u, sizeof(u)), log_q(v->addr, q, sizeof(q)),
+		 own ? "name_shows_other" : "not_owned");
+	if (own)
+		smtp_reply(s, "553 5.7.1 <%s>: %s display name shows another address", v->addr,
+			   v->field);
+	else
+		smtp_reply(s, "553 5.7.1 <%s>: %s address rejected: not owned by user %s", v->addr,
+			   v->field, s->login);
+	smtp_tx_end(s);
+	smtp_session_error(s);
 }
 
-/*
- * One author field's value: at most max mailboxes (1 for the Sender kinds),
- * each owned and shown as itself. addrs_r (max entries) receives them.
- * Returns the count, or -1 after replying.
- */
-static int check_field(struct smtp_session *s, const char *field, struct str value, int max,
-		       char **addrs_r, char **names_r)
+/* Replies to smtp_author_check()'s refusal v. */
+static void refuse_author(struct smtp_session *s, const struct smtp_author *v)
 {
-	char *own[FROM_ADDRS_MAX], **names = names_r ? names_r : own;
-	int n = smtp_from_mailboxes(s->tx.arena, value, addrs_r, names, (unsigned)max);
-
-	if (n < 0 || (max == 1 && n != 1)) {
-		const char *why = max == 1 ? "sender_unparsable" : "from_unparsable";
-		const char *reply =
-			arena_printf(s->tx.arena,
-				     max == 1 ? "553 5.7.1 Error: %s header field must be one plain address"
-					      : "553 5.7.1 Error: %s header field not understood; it "
-						"must be a list of plain addresses",
-				     field);
-		refuse(s, why, reply);
-		return -1;
+	for (size_t i = 0; i < sizeof shape_refusals / sizeof shape_refusals[0]; i++)
+		if (shape_refusals[i].verdict == v->verdict) {
+			refuse(s, shape_refusals[i].why, shape_refusals[i].reply);
+			return;
+		}
+	if (v->verdict == SMTP_AUTHOR_NOT_OWNED || v->verdict == SMTP_AUTHOR_NAME_SHOWS_OTHER) {
+		refuse_owner(s, v);
+		return;
 	}
-	return check_owned(s, field, addrs_r, names, n) < 0 ? -1 : n;
+	/* UNPARSABLE, and SEVERAL_SENDER (a Sender field too many reads as
+	 * one that is not one plain address). */
+	const char *reply =
+		arena_printf(s->tx.arena,
+			     v->single ? "553 5.7.1 Error: %s header field must be one plain address"
+				       : "553 5.7.1 Error: %s header field not understood; it "
+					 "must be a list of plain addresses",
+			     v->field);
+	refuse(s, v->single ? "sender_unparsable" : "from_unparsable", reply);
 }
 
 /*
@@ -252,7 +250,7 @@ static void named_from(struct smtp_session *s, const struct smtp_headers *h, con
 	if (store_account_name(smtp_store, s->account, name, sizeof name) != STORE_OK || !name[0])
 		return;
 	/* The rule the client's own names follow: no other address shown. */
-	if (smtp_name_shows_other(name, addr, shown_owned, s))
+	if (smtp_author_name_shows_other(smtp_store, s->account, name, addr))
 		return;
 	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p >= 0x7f)
@@ -292,55 +290,24 @@ static void named_from(struct smtp_session *s, const struct smtp_headers *h, con
 }
 
 /*
- * Checks the author fields: From, Sender when present (a reader shows it as
- * "on behalf of"), and the Resent-From / Resent-Sender of every resent
- * block (a reader may show those as the sender of a resent message).
- * Returns 0 with the domain to sign for in domain_r (size
- * DKIM_DOMAIN_MAX + 1; "" when it cannot be signed), or -1 after replying.
+ * Checks the author fields (smtp_author.h). Returns 0 with the domain to
+ * sign for in domain_r (size DKIM_DOMAIN_MAX + 1; "" when it cannot be
+ * signed), or -1 after replying.
  */
 static int check_from(struct smtp_session *s, const struct smtp_headers *h, char *domain_r,
 		      struct submit_job *j)
 {
-	char *addrs[FROM_ADDRS_MAX], *names[FROM_ADDRS_MAX], *other[FROM_ADDRS_MAX];
-	int nfrom;
+	struct smtp_author v;
 
 	domain_r[0] = '\0';
-	if (h->malformed) {
-		/* Readers disagree about what follows a broken header line; a
-		 * From there could be shown although we never checked it. */
-		refuse(s, "malformed_header",
-		       "554 5.6.0 Error: malformed header line; header fields are \"Name: value\"");
+	if (smtp_author_check(s->tx.arena, smtp_store, s->account, h, &v) < 0) {
+		refuse_author(s, &v);
 		return -1;
 	}
-	if (h->from_fields != 1) {
-		refuse(s, h->from_fields ? "several_from" : "no_from",
-		       "554 5.6.0 Error: the message must have exactly one From header field");
-		return -1;
-	}
-	if (h->sender_fields > 1) {
-		refuse(s, "sender_unparsable",
-		       "553 5.7.1 Error: Sender header field must be one plain address");
-		return -1;
-	}
-	if (h->resent_from_fields > SMTP_RESENT_MAX || h->resent_sender_fields > SMTP_RESENT_MAX) {
-		refuse(s, "too_many_resent",
-		       "554 5.6.0 Error: too many Resent-From or Resent-Sender header fields");
-		return -1;
-	}
-	if ((nfrom = check_field(s, "From", h->from, FROM_ADDRS_MAX, addrs, names)) < 0)
-		return -1;
-	if (h->sender_fields && check_field(s, "Sender", h->sender, 1, other, NULL) < 0)
-		return -1;
-	for (unsigned i = 0; i < h->resent_from_fields; i++)
-		if (check_field(s, "Resent-From", h->resent_from[i], FROM_ADDRS_MAX, other, NULL) < 0)
-			return -1;
-	for (unsigned i = 0; i < h->resent_sender_fields; i++)
-		if (check_field(s, "Resent-Sender", h->resent_sender[i], 1, other, NULL) < 0)
-			return -1;
-	if (nfrom == 1 && names[0][0] == '\0' && h->from_end > h->from_start)
-		named_from(s, h, addrs[0], j);
+	if (v.nfrom == 1 && v.from_names[0][0] == '\0' && h->from_end > h->from_start)
+		named_from(s, h, v.from[0], j);
 	/* DKIM d= is the (first) author's domain, the one DMARC aligns with. */
-	const char *at = strrchr(addrs[0], '@');
+	const char *at = strrchr(v.from[0], '@');
 	if (at && dkim_domain_ok(at + 1))
 		snprintf(domain_r, DKIM_DOMAIN_MAX + 1, "%s", at + 1);
 	return 0;

@@ -4,8 +4,9 @@ relay), a local one and a Bcc, the envelope derived from the message,
 the Bcc field taken out, the message DKIM-signed, onSuccessUpdateEmail
 moving the draft to Sent as the implicit Email/set; deliveryStatus,
 /get, /query, and the refusals submission makes (From or envelope sender
-not the account's, no recipients, an unknown identity, undo). One server
-for the module."""
+not the account's, no recipients, an unknown identity, undo); the author
+fields (display names, Sender, Resent-From, Resent-Sender) judged as port
+587 judges them. One server for the module."""
 import atexit
 import imaplib
 import json
@@ -35,7 +36,7 @@ def srv():
     if _srv is None:
         rport = free_port()
         _relay = Receiver("127.0.0.1", rport, tls=True)
-        _srv = Server(accounts=[HAL, IVY], http=True, imap=True,
+        _srv = Server(accounts=[HAL, IVY], http=True, imap=True, submission=True,
                       env={"TERN_RELAY_HOST": "127.0.0.1:%d" % rport,
                            "TERN_TLS_CA_FILE": os.path.join(_relay.tmp, "peer.crt")})
         # Stopped when the module's process ends, as jmapc.shared_server
@@ -50,6 +51,11 @@ def draft(s, frm, extra=""):
     msg = ("From: %s\r\nTo: Rob <rob@remote.test>\r\nCc: ivy@example.test\r\n"
            "Bcc: secret@remote.test\r\nSubject: plans %s\r\nMessage-ID: <%s@example.test>\r\n"
            "\r\nSee you at noon.\r\n" % (frm, extra, "d%d" % time.monotonic_ns()))
+    return append_draft(s, msg)
+
+
+def append_draft(s, msg):
+    """APPENDs msg (text) to HAL's Drafts; its JMAP id."""
     c = imaplib.IMAP4("127.0.0.1", s.imap_port)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -144,6 +150,60 @@ def test_jmap_email_submission():
     assert st["destroyed"] == [sid], st
     _, g = j.one("EmailSubmission/get", {}, using=USING)
     assert g["list"] == [], g
+
+
+def author_message(frm, more):
+    """A message to IVY (local: nothing reaches the relay) with From frm
+    and the fields in more."""
+    return ("From: %s\r\n%sTo: ivy@example.test\r\nSubject: author %d\r\n"
+            "Message-ID: <a%d@example.test>\r\n\r\nHi.\r\n"
+            % (frm, more, time.monotonic_ns(), time.monotonic_ns()))
+
+
+def send587(s, msg):
+    """msg sent as HAL on port 587: the reply code to the data."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", s.submission_port, timeout=20) as c:
+        c.starttls(context=ctx)
+        c.login(*HAL)
+        try:
+            c.sendmail(HAL[0], [IVY[0]], msg.encode())
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code
+    return 250
+
+
+def test_jmap_submission_author_fields_as_587():
+    """EmailSubmission checks the author fields with port 587's own check
+    (smtp/smtp_author.h): a display name that shows another address, a
+    Resent-From or Resent-Sender not the account's or shown as another,
+    a second Sender are forbiddenFrom, and port 587 answers 553 to the
+    same messages; fields that are all the account's pass both."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    bad = {
+        "name": ('"boss@other.test" <%s>' % HAL[0], ""),
+        "resent_from": (HAL[0], "Resent-From: boss@other.test\r\n"),
+        "resent_sender": (HAL[0], "Resent-Sender: Boss <boss@other.test>\r\n"),
+        "resent_name": (HAL[0], 'Resent-From: "ivy@example.test" <%s>\r\n' % HAL[0]),
+        "second_sender": (HAL[0], "Sender: %s\r\nSender: boss@other.test\r\n" % HAL[0]),
+    }
+    good = ('"Hal" <%s>' % HAL[0], "Resent-From: %s\r\nResent-Sender: %s\r\n" % (HAL[0], HAL[0]))
+    msgs = {k: author_message(*v) for k, v in bad.items()}
+    msgs["good"] = author_message(*good)
+    create = {k: {"identityId": ident, "emailId": append_draft(s, m)} for k, m in msgs.items()}
+    _, st = j.one("EmailSubmission/set", {"create": create}, using=USING)
+    assert {k: v["type"] for k, v in st["notCreated"].items()} == {
+        k: "forbiddenFrom" for k in bad}, st
+    assert list(st["created"]) == ["good"], st
+    assert "Resent-From <boss@other.test>" in st["notCreated"]["resent_from"]["description"], st
+    assert "display name" in st["notCreated"]["resent_name"]["description"], st
+    for k, m in msgs.items():
+        assert send587(s, m) == (250 if k == "good" else 553), k
 
 
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
