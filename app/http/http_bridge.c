@@ -375,7 +375,8 @@ void http_bridge_accept(struct loop *loop, int fd, void *arg)
 
 	/* A trusted reverse proxy carries every client's requests: its
 	 * connections take a slot of the total only, and each request counts
-	 * against the share of the client the proxy names (http_server.c), so
+	 * against the share of the client the proxy names (http_server.c),
+	 * a JMAP push connection for as long as it lasts (http_push.c), so
 	 * the per-client limit sees real clients, not the proxy. */
 	int proxy = http_cfg->trusted_proxies[0] &&
 		    cidr_list_match(http_cfg->trusted_proxies, b->c->peer_ip);

@@ -33,6 +33,10 @@
  * out between answers, never inside one. Pings are answered; a close is
  * echoed; a protocol error closes with its code; shutdown sends 1001.
  *
+ * Behind a trusted proxy (TERN_TRUSTED_PROXIES) a connection of either
+ * kind holds the share of the client the proxy names for its whole life,
+ * as a request holds it while it runs: over it, 429 before the login.
+ *
  * Both kinds end, as IMAP and POP3 sessions do, within about a second of
  * the account's password, state or app password changing or the account
  * going (auth/session_watch.h): EventSource by closing, WebSocket with
@@ -62,6 +66,7 @@
 #include "jmap/jmap.h"
 #include "net/conn.h"
 #include "net/forwarded.h"
+#include "net/limits.h"
 #include "store/store.h"
 
 #define PING_MIN_S 1
@@ -89,6 +94,7 @@ struct http_push {
 	uint32_t account;
 	uint32_t apppass;   /* the app password logged in with, 0: the account's own */
 	uint64_t cred;      /* the credentials stamp at login */
+	int share;          /* holds ip's POOL_HTTP share (behind a trusted proxy) */
 	struct session_watch watch;
 	unsigned types;
 	int close_after_state;
@@ -611,15 +617,17 @@ static void ws_input(struct http_push *p)
  * request: the peer, or behind a reverse proxy in TERN_TRUSTED_PROXIES
  * the client its Forwarded / X-Forwarded-For names, so the login flow
  * counts and logs failures against the real client, not the proxy.
+ * Returns 1 when the peer is such a proxy (its connection took no
+ * client's share: http_bridge.c), else 0.
  */
-static void client_ip(const struct conn *c, const struct http_head *h, char *out, size_t n)
+static int client_ip(const struct conn *c, const struct http_head *h, char *out, size_t n)
 {
 	char fw[FORWARDED_MAX + 1], xff[FORWARDED_MAX + 1], client[48];
 
 	snprintf(out, n, "%s", c->peer_ip);
 	if (!http_cfg || !http_cfg->trusted_proxies[0] ||
 	    !cidr_list_match(http_cfg->trusted_proxies, c->peer_ip))
-		return;
+		return 0;
 	int have_fw = h->forwarded.p && h->forwarded.len <= FORWARDED_MAX;
 	int have_xff = h->x_forwarded_for.p && h->x_forwarded_for.len <= FORWARDED_MAX;
 	if (have_fw) {
@@ -633,6 +641,27 @@ static void client_ip(const struct conn *c, const struct http_head *h, char *out
 	if (forwarded_client(have_fw ? fw : NULL, have_xff ? xff : NULL,
 			     http_cfg->trusted_proxies, client, sizeof client))
 		snprintf(out, n, "%s", client);
+	return 1;
+}
+
+/*
+ * Behind a trusted proxy the connection holds a slot of the total only,
+ * and every other request takes its client's share while it runs
+ * (http_server.c); a push connection runs for hours, so it takes the
+ * named client's share for its whole life (given back in
+ * http_push_free), or the per-client limit would not bound how many a
+ * client keeps open through the proxy. 0, or -1 after answering 429.
+ */
+static int proxied_share(struct http_push *p)
+{
+	if (limits_client_acquire(POOL_HTTP, p->ip) == 0) {
+		p->share = 1;
+		return 0;
+	}
+	log_info("http", NULL, "event=refused peer=%s reason=per_ip_limit proxied=1 kind=%s", p->ip,
+		 p->ws ? "websocket" : "eventsource");
+	push_answer(p, 429, "Too Many Requests", NULL, "too many connections from this address");
+	return -1;
 }
 
 struct http_push *http_push_start(struct conn *c, const struct http_head *h)
@@ -644,10 +673,12 @@ struct http_push *http_push_start(struct conn *c, const struct http_head *h)
 
 	p->c = c;
 	p->loop = c->loop;
-	client_ip(c, h, p->ip, sizeof p->ip);
+	int proxied = client_ip(c, h, p->ip, sizeof p->ip);
 	p->ws = at_path(h->target, "/jmap/ws");
 	buf_init(&p->resp, JMAP_RESPONSE_MAX + WS_HEADER_MAX);
 	__atomic_add_fetch(&push_alive, 1, __ATOMIC_SEQ_CST);
+	if (proxied && proxied_share(p) < 0)
+		return p;
 	if (p->ws ? ws_handshake(p, h) < 0 : push_query(p, h->target) < 0)
 		return p;
 	if (h->last_event_id.len) {
@@ -784,6 +815,8 @@ void http_push_free(struct http_push **pp)
 		store_unsubscribe(http_store, &p->sub);
 	if (p->ping_timer)
 		loop_timer_del(p->loop, p->ping_timer);
+	if (p->share)
+		limits_client_release(POOL_HTTP, p->ip);
 	if (p->state == PUSH_OPEN)
 		log_info("jmap", NULL, "event=push_close kind=%s account=%u",
 			 p->ws ? "websocket" : "eventsource", p->account);

@@ -8,9 +8,11 @@ a state event with the types that changed; types, ping, closeafter and
 Last-Event-ID; the login flow's answers. WebSocket (RFC 8887): the
 handshake and its refusals, Request/Response/RequestError, fragments and
 control frames, WebSocketPushEnable/Disable with pushState, the close
-codes of protocol errors, 1001 at shutdown. The npm `eventsource` and
-`ws` packages drive both as Node clients (tests/push). One server for the
-module (and one more for the shutdown)."""
+codes of protocol errors, 1001 at shutdown; behind a trusted proxy a
+push connection holds its client's share of the per-client limit. The
+npm `eventsource` and `ws` packages drive both as Node clients
+(tests/push). One server for the module (and one more each for the
+shutdown and the proxy)."""
 import base64
 import hashlib
 import json
@@ -20,9 +22,11 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 
 from harness import Server, message, npm_ci
 from jmapc import CORE, MAIL, Jmap, _ctx, shared_server
+from mailpeers import unique_ips
 from test_imap import Raw
 from test_imap_search_ext import cmd, wait_count
 
@@ -96,11 +100,14 @@ class EventStream:
     """A raw EventSource client (RFC 8620 §7.3 over TLS): the response
     header, then one event at a time as {field: value}."""
 
-    def __init__(self, s, who, query="types=*&closeafter=no&ping=0", last_id=None):
-        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+    def __init__(self, s, who, query="types=*&closeafter=no&ping=0", last_id=None, extra="",
+                 source=None):
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10,
+                                        source_address=(source, 0) if source else None)
         self.sock = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
         self.buf = b""
-        h = "GET /jmap/eventsource/?%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" % query
+        h = ("GET /jmap/eventsource/?%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Accept: text/event-stream\r\n%s" % (query, extra))
         if who:
             h += "Authorization: Basic %s\r\n" % base64.b64encode(("%s:%s" % who).encode()).decode()
         if last_id is not None:
@@ -288,8 +295,9 @@ class WebSocket:
     """A raw RFC 6455 client over TLS, enough to test the server: masked
     frames (or not, when asked), fragments, control frames."""
 
-    def __init__(self, s, who, protocol="jmap", extra=""):
-        sock = socket.create_connection(("127.0.0.1", s.https_port), 10)
+    def __init__(self, s, who, protocol="jmap", extra="", source=None):
+        sock = socket.create_connection(("127.0.0.1", s.https_port), 10,
+                                        source_address=(source, 0) if source else None)
         self.sock = _ctx().wrap_socket(sock, server_hostname="mx.example.test")
         self.buf = b""
         self.key = base64.b64encode(os.urandom(16)).decode()
@@ -410,6 +418,44 @@ def test_push_ends_when_credentials_change():
     assert s.wait_log("event=push_revoked kind=eventsource account=")
     assert s.wait_log("reason=account_deleted")
     e.close()
+
+
+def test_push_behind_proxy_holds_client_share():
+    """Behind a trusted proxy (TERN_TRUSTED_PROXIES) the proxy's own
+    connections take no client's share; a push connection takes the share
+    of the client the proxy names for as long as it is open, as a request
+    does while it runs. With 2 per client: an EventSource and a WebSocket
+    of one client stand, a third of either kind is refused (429) while
+    another client's opens, and closing one gives the share back."""
+    proxy = unique_ips(1)[0]
+    s = Server(accounts=[ANN], http=True,
+               env={"TERN_TRUSTED_PROXIES": proxy, "TERN_HTTP_MAX_CONNECTIONS_PER_IP": "2"})
+    one, two = "X-Forwarded-For: 203.0.113.70\r\n", "X-Forwarded-For: 203.0.113.71\r\n"
+    try:
+        e = EventStream(s, ANN, extra=one, source=proxy)
+        w = WebSocket(s, ANN, extra=one, source=proxy)
+        assert (e.status, w.status) == (200, 101)
+        over = [EventStream(s, ANN, extra=one, source=proxy),
+                WebSocket(s, ANN, extra=one, source=proxy)]
+        assert [c.status for c in over] == [429, 429]
+        assert s.wait_log("event=refused peer=203.0.113.70 reason=per_ip_limit proxied=1")
+        other = EventStream(s, ANN, extra=two, source=proxy)
+        assert other.status == 200
+        for c in over + [other]:
+            c.close()
+        e.close()
+        # The close reaches the server in its own time: asked until then.
+        deadline = time.time() + 10
+        while True:
+            again = EventStream(s, ANN, extra=one, source=proxy)
+            again.close()
+            if again.status == 200:
+                break
+            assert time.time() < deadline, "the share was not given back"
+            time.sleep(0.1)
+        w.close()
+    finally:
+        s.cleanup()
 
 
 def ws_request(calls, rid=None):
