@@ -36,11 +36,11 @@ static int is_atom_char(char c)
 	       c == '-' || c == '_';
 }
 
-static int parse_args(const char *p, size_t len, size_t i, int space, struct msieve_cmd *cmd,
-                      size_t *consumed_r, size_t *need_r);
+static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t literal_max,
+                      struct msieve_cmd *cmd, size_t *consumed_r, size_t *need_r);
 
-int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
-                 size_t *need_r)
+int msieve_parse(const char *p, size_t len, uint32_t literal_max, struct msieve_cmd *cmd,
+                 size_t *consumed_r, size_t *need_r)
 {
 	size_t i = 0;
 
@@ -55,11 +55,11 @@ int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *cons
 	if (i == 0)
 		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected a command name");
 	cmd->name = str_make(p, i);
-	return parse_args(p, len, i, 1, cmd, consumed_r, need_r);
+	return parse_args(p, len, i, 1, literal_max, cmd, consumed_r, need_r);
 }
 
-int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
-                          size_t *need_r)
+int msieve_parse_response(const char *p, size_t len, uint32_t literal_max, struct msieve_cmd *cmd,
+                          size_t *consumed_r, size_t *need_r)
 {
 	memset(cmd, 0, offsetof(struct msieve_cmd, dec));
 	cmd->err[0] = '\0';
@@ -67,7 +67,7 @@ int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, siz
 	*need_r = len + 1;
 	if (len == 0)
 		return MSIEVE_MORE;
-	int r = parse_args(p, len, 0, 0, cmd, consumed_r, need_r);
+	int r = parse_args(p, len, 0, 0, literal_max, cmd, consumed_r, need_r);
 	if (r == MSIEVE_OK && (cmd->nargs != 1 || cmd->args[0].kind != MSIEVE_ARG_STRING))
 		return bad(cmd, p, len, 0, consumed_r, need_r, "Expected one string");
 	return r;
@@ -75,8 +75,8 @@ int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, siz
 
 /* The arguments from p[i], each after a space (the first too when
  * space), then the line end. */
-static int parse_args(const char *p, size_t len, size_t i, int space, struct msieve_cmd *cmd,
-                      size_t *consumed_r, size_t *need_r)
+static int parse_args(const char *p, size_t len, size_t i, int space, uint32_t literal_max,
+                      struct msieve_cmd *cmd, size_t *consumed_r, size_t *need_r)
 {
 	for (;; space = 1) {
 		if (i >= len)
@@ -132,7 +132,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, struct msi
 			size_t digits = 0;
 			for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
 				n = n * 10 + (uint64_t)(p[i] - '0');
-				if (n > MSIEVE_LITERAL_MAX) {
+				if (n > literal_max) {
 					/* Over the limit: the rest of its digits may not even be here. */
 					i++;
 					while (i < len && p[i] >= '0' && p[i] <= '9') {
@@ -157,7 +157,7 @@ static int parse_args(const char *p, size_t len, size_t i, int space, struct msi
 					*consumed_r = i + e;
 					cmd->skip = n;
 					snprintf(cmd->err, sizeof(cmd->err), "Literal larger than %u octets",
-					         (unsigned)MSIEVE_LITERAL_MAX);
+					         (unsigned)literal_max);
 					return MSIEVE_TOOBIG;
 				}
 			}

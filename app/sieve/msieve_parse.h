@@ -5,12 +5,12 @@
  * numbers), then CRLF (a bare LF is accepted).
  *
  * Design: the session keeps a command's bytes in its input buffer until
- * the whole command is there (literals included, bounded by
- * MSIEVE_LITERAL_MAX), and msieve_parse() reads it from the start each
+ * the whole command is there (literals included, bounded by the caller's
+ * literal_max), and msieve_parse() reads it from the start each
  * time, telling through *need_r how many octets must be buffered before a
  * new attempt can succeed, so a large literal arriving in pieces is not
  * scanned again for every piece. The literal's size is checked digit by
- * digit against the maximum before anything is buffered for it; a size
+ * digit against that maximum before anything is buffered for it; a size
  * past 32 bits is no RFC 5804 "number", so a syntax error (MSIEVE_BAD),
  * not a literal whose octets are to be skipped.
  *
@@ -30,6 +30,12 @@
 #define MSIEVE_LINE_MAX 8192       /* a command without its literals' octets */
 #define MSIEVE_QUOTED_MAX 1024     /* one quoted string, decoded */
 #define MSIEVE_LITERAL_MAX SIEVE_SCRIPT_MAX
+/* Before authentication a literal can only carry a SASL response or a
+ * NOOP tag: 4096 octets hold the longest PLAIN or LOGIN response the
+ * login flow takes, base64-encoded (msieve_session.c asserts it), and
+ * stop an unauthenticated client from parking a script's worth of
+ * memory in each connection (IMAP's IMAP_LITERAL_PREAUTH, too). */
+#define MSIEVE_LITERAL_PREAUTH 4096
 
 enum msieve_argkind { MSIEVE_ARG_STRING, MSIEVE_ARG_NUMBER };
 
@@ -56,25 +62,27 @@ enum msieve_parse_result {
 	                    * are to be dropped; cmd->err says why */
 	MSIEVE_LONG = -2,  /* no line end within MSIEVE_LINE_MAX: drop *consumed_r
 	                    * octets and the rest up to the next line end */
-	MSIEVE_TOOBIG = -3, /* a literal over MSIEVE_LITERAL_MAX: drop *consumed_r
+	MSIEVE_TOOBIG = -3, /* a literal over literal_max: drop *consumed_r
 	                    * octets, then cmd->skip more, then up to a line end */
 };
 
 /*
- * Parses one command from p[0..len). Sets *consumed_r for OK, BAD, LONG
- * and TOOBIG, *need_r (> len) for MORE.
+ * Parses one command from p[0..len), each literal at most literal_max
+ * octets (MSIEVE_LITERAL_MAX, or MSIEVE_LITERAL_PREAUTH before
+ * authentication; at most UINT32_MAX). Sets *consumed_r for OK, BAD,
+ * LONG and TOOBIG, *need_r (> len) for MORE.
  */
-int msieve_parse(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
-                 size_t *need_r);
+int msieve_parse(const char *p, size_t len, uint32_t literal_max, struct msieve_cmd *cmd,
+                 size_t *consumed_r, size_t *need_r);
 
 /*
  * Parses one SASL response line (RFC 5804 §2.1: a quoted string or a
  * literal, then CRLF) from p[0..len) into cmd->args[0], as msieve_parse
- * parses an argument (cmd->name empty). Same results; BAD also for
+ * parses an argument (cmd->name empty). Same limit and results; BAD also for
  * anything but exactly one string.
  */
-int msieve_parse_response(const char *p, size_t len, struct msieve_cmd *cmd, size_t *consumed_r,
-                          size_t *need_r);
+int msieve_parse_response(const char *p, size_t len, uint32_t literal_max, struct msieve_cmd *cmd,
+                          size_t *consumed_r, size_t *need_r);
 
 /*
  * Finds the end of the line in p[0..len): returns the octets up to and

@@ -3,7 +3,12 @@
  * commands of RFC 5804 §2, authentication through auth/login.h.
  *
  * A command is read whole (literals included) before it runs; the input
- * buffer holds at most one command (MSIEVE_IN_MAX). Replies follow
+ * buffer holds at most one command (MSIEVE_IN_MAX). Before
+ * authentication a literal may be MSIEVE_LITERAL_PREAUTH octets, not a
+ * script's size: one over it gets BYE and the connection closes, as
+ * Pigeonhole's login process does (the literal is non-synchronizing, so
+ * its octets are on their way, and an unauthenticated client gets no
+ * more of our reading). Replies follow
  * Dovecot's Pigeonhole wording where the RFC leaves it open. Store calls
  * are small and synchronous (scripts are at most 512 KiB).
  */
@@ -28,6 +33,12 @@
 #include "sieve/msieve_parse.h"
 #include "sieve/sieve.h"
 #include "store/store.h"
+
+/* The longest SASL response, base64-encoded, fits the literal a client
+ * may send before authentication. */
+_Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
+                   (LOGIN_PASS_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH,
+               "a SASL response must fit a pre-authentication literal");
 
 #define MSIEVE_IN_MAX (MSIEVE_LITERAL_MAX + 2 * MSIEVE_LINE_MAX)
 #define MSIEVE_OUT_MAX (MSIEVE_LITERAL_MAX + 64 * 1024)
@@ -184,6 +195,26 @@ static void close_with(struct ms_session *s, const char *reason)
 	if (!s->conn_gone)
 		conn_close_after_flush(s->conn, reason);
 }
+
+/* The largest literal s may send now: a script's size once authenticated. */
+static uint32_t literal_max(const struct ms_session *s)
+{
+	return s->state == MS_AUTH ? MSIEVE_LITERAL_MAX : MSIEVE_LITERAL_PREAUTH;
+}
+
+/*
+ * A literal over the pre-authentication limit: BYE and close rather than
+ * NO and skip its octets (up to 4 GiB of them, read for a client nobody
+ * knows yet).
+ */
+static void literal_too_big_preauth(struct ms_session *s, const struct msieve_cmd *cmd)
+{
+	log_info("sieve", s->id, "event=literal_too_big state=unauthenticated size=%llu",
+	         (unsigned long long)cmd->skip);
+	ms_reply(s, "BYE", NULL, "Literal larger than 4096 octets before authentication.");
+	close_with(s, "literal_too_big");
+}
+_Static_assert(MSIEVE_LITERAL_PREAUTH == 4096, "the BYE above says 4096");
 
 static int session_error(struct ms_session *s)
 {
@@ -667,12 +698,19 @@ static void session_input(struct ms_session *s)
 			if (!cmd)
 				cmd = xmalloc(sizeof(*cmd));
 			size_t consumed = 0, need = 0;
-			int r = msieve_parse_response(buf_data(in), buf_len(in), cmd, &consumed, &need);
+			int r = msieve_parse_response(buf_data(in), buf_len(in), literal_max(s), cmd,
+			                              &consumed, &need);
 			if (r == MSIEVE_MORE) {
 				s->need = need;
 				break;
 			}
 			s->need = 0;
+			if (r == MSIEVE_TOOBIG) {
+				sasl_login_end(&s->sasl);
+				literal_too_big_preauth(s, cmd);
+				explicit_bzero(cmd, sizeof(*cmd));
+				break;
+			}
 			if (r == MSIEVE_OK && !str_eq(cmd->args[0].s, STR_LIT("*"))) {
 				sasl_step(s, cmd->args[0].s, 0);
 			} else {
@@ -680,8 +718,6 @@ static void session_input(struct ms_session *s)
 				sasl_login_end(&s->sasl);
 				if (r == MSIEVE_LONG)
 					s->discard_line = 1;
-				if (r == MSIEVE_TOOBIG)
-					s->discard = cmd->skip, s->discard_line = 1;
 				ms_reply(s, "NO", NULL, r == MSIEVE_OK ? "Authentication aborted by client."
 				                                       : "Bad SASL response.");
 			}
@@ -721,7 +757,7 @@ static void session_input(struct ms_session *s)
 		if (!cmd)
 			cmd = xmalloc(sizeof(*cmd));
 		size_t consumed = 0, need = 0;
-		int r = msieve_parse(buf_data(in), buf_len(in), cmd, &consumed, &need);
+		int r = msieve_parse(buf_data(in), buf_len(in), literal_max(s), cmd, &consumed, &need);
 		if (r == MSIEVE_MORE) {
 			if (need > MSIEVE_IN_MAX) {
 				ms_reply(s, "BYE", NULL, "Command too long.");
@@ -743,6 +779,10 @@ static void session_input(struct ms_session *s)
 			continue;
 		}
 		buf_consume(in, consumed);
+		if (r == MSIEVE_TOOBIG && s->state != MS_AUTH) {
+			literal_too_big_preauth(s, cmd);
+			break;
+		}
 		if (r == MSIEVE_LONG) {
 			s->discard_line = 1;
 			ms_reply(s, "NO", NULL, "Line too long.");

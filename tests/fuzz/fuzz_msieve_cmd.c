@@ -5,7 +5,8 @@
  * command's decode buffers (quoted strings); a MORE's need is past the
  * input; parsing the first `consumed` octets alone gives the same OK;
  * every prefix of an OK command is MORE; the same input read as a SASL
- * response stays within bounds too.
+ * response, under the pre-authentication literal limit, stays within
+ * bounds too and never holds a literal over that limit.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data;
 	response(p, size);
 	size_t consumed = 0, need = 0, c2, n2;
-	int r = msieve_parse(p, size, &cmd, &consumed, &need);
+	int r = msieve_parse(p, size, MSIEVE_LITERAL_MAX, &cmd, &consumed, &need);
 
 	if (r == MSIEVE_MORE) {
 		assert(need > size);
@@ -41,9 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			assert(a->s.len <= MSIEVE_QUOTED_MAX);
 	}
-	assert(msieve_parse(p, consumed, &cmd2, &c2, &n2) == MSIEVE_OK && c2 == consumed);
+	assert(msieve_parse(p, consumed, MSIEVE_LITERAL_MAX, &cmd2, &c2, &n2) == MSIEVE_OK && c2 == consumed);
 	for (size_t i = 0; i < consumed; i += 1 + consumed / 64)
-		assert(msieve_parse(p, i, &cmd2, &c2, &n2) == MSIEVE_MORE);
+		assert(msieve_parse(p, i, MSIEVE_LITERAL_MAX, &cmd2, &c2, &n2) == MSIEVE_MORE);
 	return 0;
 }
 
@@ -52,12 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static void response(const char *p, size_t size)
 {
 	size_t consumed = 0, need = 0;
-	int r = msieve_parse_response(p, size, &cmd2, &consumed, &need);
+	int r = msieve_parse_response(p, size, MSIEVE_LITERAL_PREAUTH, &cmd2, &consumed, &need);
 	if (r == MSIEVE_MORE) {
 		assert(need > size);
 		return;
 	}
 	assert(consumed > 0 && consumed <= size);
 	if (r == MSIEVE_OK)
-		assert(cmd2.nargs == 1 && cmd2.args[0].kind == MSIEVE_ARG_STRING);
+		assert(cmd2.nargs == 1 && cmd2.args[0].kind == MSIEVE_ARG_STRING &&
+		       cmd2.args[0].s.len <= MSIEVE_LITERAL_PREAUTH);
 }

@@ -291,6 +291,54 @@ def test_literal_size_past_32_bits():
     c.close()
 
 
+def test_preauth_literal_cap():
+    """Before authentication a literal is at most 4096 octets (IMAP's
+    pre-login budget; the longest SASL response the login flow takes is
+    2048 octets of base64, msieve_session.c asserts it fits); one larger
+    gets BYE and the connection closes, as Pigeonhole's login process
+    does. It was 512 KiB, buffered whole, for anyone who connects. Once
+    authenticated a script's size is the limit again."""
+    # 4096 octets fit, as the initial response and as a continuation (not
+    # base64, so no login attempt counts against 127.0.0.1).
+    junk = b"!" * 4096
+    c = Conn(srv())
+    c.starttls()
+    r = c.cmd(b'AUTHENTICATE "PLAIN" {4096+}\r\n%s\r\n' % junk)
+    assert r == [b'NO "Invalid base64 data in the SASL response."\r\n'], r
+    c.send('AUTHENTICATE "PLAIN"\r\n')
+    assert c.f.readline() == b'""\r\n'
+    r = c.cmd(b"{4096+}\r\n%s\r\n" % junk)
+    assert r == [b'NO "Invalid base64 data in the SASL response."\r\n'], r
+    assert c.login() == b'OK "Logged in."\r\n'
+    c.close()
+    # One octet past the limit, as a command's literal: BYE from the size
+    # alone (the octets are not waited for), then the connection ends.
+    for prefix in (b"NOOP", b'PUTSCRIPT "x"', b'AUTHENTICATE "PLAIN"'):
+        c = Conn(srv())
+        c.send(prefix + b" {4097+}\r\n")
+        r = c.response()
+        assert r == [b'BYE "Literal larger than 4096 octets before authentication."\r\n'], (prefix, r)
+        assert c.f.readline() == b"", prefix
+        c.close()
+    # As a SASL continuation: the same.
+    c = Conn(srv())
+    c.starttls()
+    c.send('AUTHENTICATE "PLAIN"\r\n')
+    assert c.f.readline() == b'""\r\n'
+    c.send(b"{600000+}\r\n")
+    assert c.response() == [b'BYE "Literal larger than 4096 octets before authentication."\r\n']
+    assert c.f.readline() == b""
+    c.close()
+    # After UNAUTHENTICATE the client is unauthenticated again.
+    c = authed()
+    assert c.cmd(b"CHECKSCRIPT {5000+}\r\n" + b"#" * 4998 + b"\r\n\r\n")[-1] == b'OK "Script is valid."\r\n'
+    assert c.cmd("UNAUTHENTICATE")[-1].startswith(b"OK")
+    c.send(b"NOOP {5000+}\r\n")
+    assert c.response()[-1].startswith(b"BYE"), "unauthenticated again"
+    c.close()
+    assert srv().wait_log("event=literal_too_big state=unauthenticated size=600000")
+
+
 def test_cli_sieve_test():
     d = tempfile.mkdtemp()
     with open(d + "/s.sieve", "w") as f:

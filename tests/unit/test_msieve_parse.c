@@ -16,7 +16,7 @@ static struct msieve_cmd cmd;
 static int parse(const char *s, size_t *consumed)
 {
 	size_t need;
-	return msieve_parse(s, strlen(s), &cmd, consumed, &need);
+	return msieve_parse(s, strlen(s), MSIEVE_LITERAL_MAX, &cmd, consumed, &need);
 }
 
 /* Every proper prefix of an OK command is MORE, with a need past it. */
@@ -24,11 +24,11 @@ static void bytewise(const char *s)
 {
 	size_t n = strlen(s), consumed, need;
 	for (size_t i = 0; i < n; i++) {
-		int r = msieve_parse(s, i, &cmd, &consumed, &need);
+		int r = msieve_parse(s, i, MSIEVE_LITERAL_MAX, &cmd, &consumed, &need);
 		CHECK_EQ_INT(r, MSIEVE_MORE);
 		CHECK(need > i);
 	}
-	CHECK_EQ_INT(msieve_parse(s, n, &cmd, &consumed, &need), MSIEVE_OK);
+	CHECK_EQ_INT(msieve_parse(s, n, MSIEVE_LITERAL_MAX, &cmd, &consumed, &need), MSIEVE_OK);
 	CHECK_EQ_INT(consumed, n);
 }
 
@@ -87,10 +87,32 @@ int main(void)
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {99999999999999999999999999", &c), MSIEVE_MORE);
 	CHECK_EQ_INT(parse("PUTSCRIPT \"b\" {524288+}\r\n", &c), MSIEVE_MORE);
 
+	/* Before authentication the caller's limit is 4096 octets: the
+	 * longest SASL response fits, a script's worth does not. */
+	{
+		size_t need, consumed;
+		const char *auth = "AUTHENTICATE \"PLAIN\" {4096+}\r\n";
+		CHECK_EQ_INT(msieve_parse(auth, strlen(auth), MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &need),
+		             MSIEVE_MORE);
+		CHECK_EQ_INT(need, strlen(auth) + 4096 + 1);
+		const char *big = "NOOP {4097+}\r\n###";
+		CHECK_EQ_INT(msieve_parse(big, strlen(big), MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &need),
+		             MSIEVE_TOOBIG);
+		CHECK_EQ_INT(consumed, strlen("NOOP {4097+}\r\n"));
+		CHECK_EQ_INT(cmd.skip, 4097);
+		CHECK_EQ_STR(cmd.err, "Literal larger than 4096 octets");
+		/* The same literal once authenticated: waits for its octets. */
+		CHECK_EQ_INT(msieve_parse(big, strlen(big), MSIEVE_LITERAL_MAX, &cmd, &consumed, &need),
+		             MSIEVE_MORE);
+		CHECK_EQ_INT(msieve_parse_response("{524288+}\r\n", 12, MSIEVE_LITERAL_PREAUTH, &cmd,
+		                                   &consumed, &need),
+		             MSIEVE_TOOBIG);
+	}
+
 	/* The need hint covers a literal's octets. */
 	size_t need = 0;
 	const char *partial = "PUTSCRIPT \"b\" {100+}\r\nkeep;";
-	CHECK_EQ_INT(msieve_parse(partial, strlen(partial), &cmd, &c, &need), MSIEVE_MORE);
+	CHECK_EQ_INT(msieve_parse(partial, strlen(partial), MSIEVE_LITERAL_MAX, &cmd, &c, &need), MSIEVE_MORE);
 	CHECK_EQ_INT(need, strlen("PUTSCRIPT \"b\" {100+}\r\n") + 100 + 1);
 
 	/* A line without an end past the limit. */
@@ -110,21 +132,21 @@ int main(void)
 	for (size_t k = 0; k < sizeof resp / sizeof resp[0]; k++) {
 		size_t n = strlen(resp[k]), consumed, rneed;
 		for (size_t i = 0; i < n; i++) {
-			CHECK_EQ_INT(msieve_parse_response(resp[k], i, &cmd, &consumed, &rneed), MSIEVE_MORE);
+			CHECK_EQ_INT(msieve_parse_response(resp[k], i, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_MORE);
 			CHECK(rneed > i);
 		}
-		CHECK_EQ_INT(msieve_parse_response(resp[k], n, &cmd, &consumed, &rneed), MSIEVE_OK);
+		CHECK_EQ_INT(msieve_parse_response(resp[k], n, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_OK);
 		CHECK_EQ_INT(consumed, n);
 		CHECK(cmd.nargs == 1 && str_eq(cmd.args[0].s, k == 3 ? STR_LIT("") : STR_LIT("AGJvYgBwdw==")));
 	}
 	{
 		size_t consumed, rneed;
-		CHECK_EQ_INT(msieve_parse_response("\"a\" \"b\"\r\n", 10, &cmd, &consumed, &rneed), MSIEVE_BAD);
-		CHECK_EQ_INT(msieve_parse_response("42\r\n", 4, &cmd, &consumed, &rneed), MSIEVE_BAD);
-		CHECK_EQ_INT(msieve_parse_response("{x}\r\n", 5, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("\"a\" \"b\"\r\n", 10, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("42\r\n", 4, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("{x}\r\n", 5, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_BAD);
 		CHECK_EQ_INT(consumed, 5);
-		CHECK_EQ_INT(msieve_parse_response(" \"a\"\r\n", 6, &cmd, &consumed, &rneed), MSIEVE_BAD);
-		CHECK_EQ_INT(msieve_parse_response("{999999999}\r\n", 14, &cmd, &consumed, &rneed), MSIEVE_TOOBIG);
+		CHECK_EQ_INT(msieve_parse_response(" \"a\"\r\n", 6, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_BAD);
+		CHECK_EQ_INT(msieve_parse_response("{999999999}\r\n", 14, MSIEVE_LITERAL_PREAUTH, &cmd, &consumed, &rneed), MSIEVE_TOOBIG);
 	}
 	CHECK_EQ_INT(msieve_line_end("ab\ncd", 5), 3);
 	CHECK_EQ_INT(msieve_line_end("abcd", 4), 0);
