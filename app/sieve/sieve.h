@@ -53,6 +53,12 @@
 #define SIEVE_INCLUDE_DEPTH_MAX 5             /* nested include */
 #define SIEVE_INCLUDES_MAX 16                 /* scripts included per run */
 #define SIEVE_LOOPS_MAX 4                     /* foreverypart inside each other */
+/* vacation's period: a shorter :days or :seconds is raised to a day, as
+ * Pigeonhole's sieve_vacation_min_period (RFC 6131 §2 lets a site set
+ * its minimum): one reply per sender and day at most, so a script cannot
+ * turn a stream of messages from one sender into a stream of replies. */
+#define SIEVE_VACATION_MIN_SECONDS 86400
+#define SIEVE_VACATION_MAX_SECONDS (365 * 86400)
 #define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
 
 struct sieve_script; /* compiled; opaque */
@@ -114,7 +120,8 @@ enum sieve_action_kind {
  *   REDIRECT     target (address), copy, notify, ret, by*
  *   REJECT/EREJECT  text (reason)
  *   VACATION     text (reason), subject, from, addresses, handle, seconds
- *                (:days converted), mime, fcc
+ *                (:days converted; within SIEVE_VACATION_MIN/MAX_SECONDS),
+ *                mime, fcc
  *   NOTIFY       target (method URI), from, importance, options, text (message), fcc
  *   ADDHEADER    name, value, last
  *   DELETEHEADER name, value (the field removed, raw), index (its position

@@ -300,9 +300,15 @@ static void cmd_vacation(struct run *r, const struct sv_node *n)
 	a->text = keep_str(r, arg_str(r, &n->pos[0], 0));
 	a->seconds = 7 * 86400;
 	if ((x = node_tag(n, G_DAYS)))
-		a->seconds = (x->num < 1 ? 1 : x->num > 365 ? 365 : x->num) * 86400;
+		a->seconds = x->num > 365 ? SIEVE_VACATION_MAX_SECONDS : x->num * 86400;
 	if ((x = node_tag(n, G_SECONDS)))
-		a->seconds = x->num > 365 * 86400ull ? 365 * 86400ull : x->num;
+		a->seconds = x->num;
+	/* RFC 6131's ":seconds 0" (answer every message) too: the site's
+	 * minimum wins, as in Pigeonhole. */
+	if (a->seconds < SIEVE_VACATION_MIN_SECONDS)
+		a->seconds = SIEVE_VACATION_MIN_SECONDS;
+	if (a->seconds > SIEVE_VACATION_MAX_SECONDS)
+		a->seconds = SIEVE_VACATION_MAX_SECONDS;
 	if ((x = node_tag(n, G_SUBJECT)))
 		a->subject = keep_str(r, arg_str(r, x, 0));
 	if ((x = node_tag(n, G_FROM)))

@@ -1038,9 +1038,65 @@ static void test_once_per_run(void)
 	             "runerror: invalid regular expression \"((\"");
 }
 
+/* The period of the script's vacation action, in seconds; 0 when the
+ * script has none or does not run. */
+static uint64_t vacation_period(const char *script)
+{
+	char err[SIEVE_ERROR_MAX];
+	struct sieve_script *s = sieve_compile(script, strlen(script), err);
+	struct sieve_env env;
+	struct sieve_result res;
+	uint64_t secs = 0;
+
+	if (!s)
+		return 0;
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	env.env_from = STR_LIT("alice@example.org");
+	env.env_to = STR_LIT("bob@example.com");
+	struct arena *a = arena_new(0);
+	if (sieve_run(s, &env, a, &res) == 0)
+		for (uint32_t i = 0; i < res.nactions; i++)
+			if (res.actions[i].kind == SIEVE_ACT_VACATION)
+				secs = res.actions[i].seconds;
+	arena_free(&a);
+	sieve_script_free(&s);
+	return secs;
+}
+
+/* A period under a day is raised to one (Pigeonhole's
+ * sieve_vacation_min_period): ":seconds 0" was 0, so the delivery stage
+ * remembered the sender for one second and answered every message. */
+static void test_vacation_period(void)
+{
+	const char *v = "require [\"vacation\", \"vacation-seconds\"]; vacation ";
+	char script[256];
+	static const struct {
+		const char *args;
+		uint64_t want;
+	} cases[] = {
+		{ "", 7 * 86400 },
+		{ ":seconds 0", 86400 },
+		{ ":seconds 1", 86400 },
+		{ ":seconds 86399", 86400 },
+		{ ":seconds 90000", 90000 },
+		{ ":seconds 99999999999", 365 * 86400 },
+		{ ":days 0", 86400 },
+		{ ":days 1", 86400 },
+		{ ":days 30", 30 * 86400 },
+		{ ":days 1000", 365 * 86400 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(script, sizeof script, "%s%s \"away\";", v, cases[i].args);
+		CHECK_EQ_INT(vacation_period(script), cases[i].want);
+	}
+}
+
 int main(void)
 {
 	test_cache();
+	test_vacation_period();
 	test_core();
 	test_errors();
 	test_variables();
