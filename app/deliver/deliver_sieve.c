@@ -16,6 +16,8 @@
 #include "sieve/sieve.h"
 #include "sieve/sieve_mailto.h"
 #include "sieve/sieve_vacation.h"
+#include "smtp/smtp_headers.h"
+#include "smtp/smtp_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,10 +166,54 @@ static void make_msgid(char *id, size_t idsz, const char *what, struct str addr,
 	         at >= 0 ? (int)(addr.len - (size_t)at - 1) : 9, at >= 0 ? addr.p + at + 1 : "localhost");
 }
 
+/* Whose addresses the scripts' own messages may show (a store and an account). */
+struct mbctx {
+	struct store *st;
+	uint32_t account;
+};
+
+/* A display name may show another address of the same account. */
+static int shown_owned(void *ctx, const char *shown)
+{
+	struct mbctx *c = ctx;
+	return smtp_submit_owned(c->st, c->account, shown);
+}
+
+/*
+ * The :from a vacation reply or a notification may carry: the action's
+ * own when it is one mailbox the account owns, shown as itself, the rule
+ * port 587 applies to a From (smtp_submit.c: the account's address, its
+ * +tags, its aliases); else none, so the message goes from the
+ * recipient's address, and the refusal is logged. A script would
+ * otherwise send, from our servers and under our DKIM signature, mail
+ * that claims to come from anyone.
+ */
+static struct str own_from(struct store *st, uint32_t account, struct str from, struct arena *a,
+                           const char *what, const char *session)
+{
+	struct mbctx c = { st, account };
+	char *addr[1], *name[1], q[SIEVE_MAILTO_ADDR_MAX * 4 + 8];
+	const char *why = NULL;
+
+	if (!from.len)
+		return from;
+	if (smtp_from_mailboxes(a, from, addr, name, 1) != 1)
+		why = "unparsable";
+	else if (!smtp_submit_owned(st, account, addr[0]))
+		why = "not_owned";
+	else if (smtp_name_shows_other(name[0], addr[0], shown_owned, &c))
+		why = "name_shows_other";
+	if (!why)
+		return from;
+	log_info("deliver", session, "event=sieve_from_refused account=%u action=%s from=%s reason=%s",
+	         account, what, log_qn(from.p, from.len, q, sizeof q), why);
+	return STR_NULL;
+}
+
 /* The vacation action's reply, when RFC 5230 and the memory allow one. */
 static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve_action *x,
                                             uint32_t account, struct str msg, struct str env_from,
-                                            struct str env_to, const char *session)
+                                            struct str env_to, struct arena *a, const char *session)
 {
 	struct str ours[65];
 	uint32_t n = 0;
@@ -196,12 +242,16 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 		log_info("deliver", session, "event=vacation_skipped account=%u reason=%s", account, why);
 		return NULL;
 	}
+	/* The key above keeps the script's :from: the memory of a reply
+	 * does not depend on whether the address passed. */
+	struct sieve_action v = *x;
+	v.from = own_from(st, account, x->from, a, "vacation", session);
 	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
 	char date[MIME_DATE_MAX], id[96];
 	make_msgid(id, sizeof id, "vacation", env_to, r);
 	mime_date_format(now, date);
 	buf_init(&r->msg, REPLY_MAX);
-	if (sieve_vacation_reply(x, msg.p, msg.len, env_from, plain[0] && plus > 0 ? str_c(plain) : env_to,
+	if (sieve_vacation_reply(&v, msg.p, msg.len, env_from, plain[0] && plus > 0 ? str_c(plain) : env_to,
 	                         date, id, &r->msg) < 0) {
 		log_warn("deliver", session, "event=vacation_skipped account=%u reason=too_large", account);
 		deliver_sieve_reply_free(r);
@@ -223,9 +273,9 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
  * (Auto-Submitted other than "no": a notification about a notification
  * would loop), none for a URI that does not parse.
  */
-static struct deliver_sieve_reply *notify(const struct sieve_action *x, uint32_t account,
-                                          struct str msg, struct str env_to, struct arena *a,
-                                          const char *session)
+static struct deliver_sieve_reply *notify(struct store *st, const struct sieve_action *x,
+                                          uint32_t account, struct str msg, struct str env_to,
+                                          struct arena *a, const char *session)
 {
 	struct sieve_mailto m;
 	const char *why = sieve_notify_skip(msg.p, msg.len);
@@ -235,12 +285,14 @@ static struct deliver_sieve_reply *notify(const struct sieve_action *x, uint32_t
 		log_info("deliver", session, "event=notify_skipped account=%u reason=%s", account, why);
 		return NULL;
 	}
+	struct sieve_action v = *x;
+	v.from = own_from(st, account, x->from, a, "notify", session);
 	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);
 	char date[MIME_DATE_MAX], id[96];
 	make_msgid(id, sizeof id, "notify", env_to, r);
 	mime_date_format((int64_t)time_wall(), date);
 	buf_init(&r->msg, REPLY_MAX);
-	if (sieve_notify_message(x, &m, msg.p, msg.len, env_to, date, id, &r->msg) < 0) {
+	if (sieve_notify_message(&v, &m, msg.p, msg.len, env_to, date, id, &r->msg) < 0) {
 		log_warn("deliver", session, "event=notify_skipped account=%u reason=too_large", account);
 		deliver_sieve_reply_free(r);
 		return NULL;
@@ -261,11 +313,6 @@ static const char *const kind_names[] = {
 	[SIEVE_ACT_ADDHEADER] = "addheader", [SIEVE_ACT_DELETEHEADER] = "deleteheader",
 	[SIEVE_ACT_DUPLICATE] = "duplicate", [SIEVE_ACT_REPLACE] = "replace",
 	[SIEVE_ACT_ENCLOSE] = "enclose",
-};
-
-struct mbctx {
-	struct store *st;
-	uint32_t account;
 };
 
 static int mailbox_exists(void *ctx, struct str name)
@@ -662,7 +709,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			fallback = 1;
 			break;
 		case SIEVE_ACT_NOTIFY:
-			if ((*tail = notify(x, plan->account, cur, env_to, a, session)))
+			if ((*tail = notify(st, x, plan->account, cur, env_to, a, session)))
 				tail = &(*tail)->next;
 			break;
 		case SIEVE_ACT_VACATION:
@@ -671,7 +718,7 @@ void deliver_sieve_plan(struct store *st, struct deliver_plan *plan, struct str 
 			 * editheader left it (a List-Id or Precedence it added
 			 * stops the reply, a Subject it replaced is the one
 			 * quoted). */
-			if ((*tail = vacation(st, x, plan->account, cur, env_from, env_to, session)))
+			if ((*tail = vacation(st, x, plan->account, cur, env_from, env_to, a, session)))
 				tail = &(*tail)->next;
 			break;
 		default: {

@@ -17,7 +17,11 @@
  * editheader (RFC 5293): the header the script left becomes this
  * account's own copy (deliver_plan.own_header; Received and
  * Auto-Submitted cannot be deleted, the fields delivery prepends are
- * not the script's to see). When an action that
+ * not the script's to see). vacation and notify give their :from only
+ * when the account owns it as port 587 judges a From (smtp_submit_owned:
+ * its address, +tags, aliases; no display name showing another), else
+ * the recipient's address (logged event=sieve_from_refused). When an
+ * action that
  * is not carried out would have replaced the implicit keep (a redirect
  * refused, a reject not alone), the copy goes to the INBOX: mail is
  * never lost to a script. A script that fails (does

@@ -653,10 +653,12 @@ def test_vacation_replies():
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
             c.sendmail(frm, [HUGO], message(subject=subj, to=HUGO, sender=frm, extra=extra))
 
+    # The relay is the module's: other tests' replies may be there.
+    before = len(_relay.messages)
     send("ann@remote.test", "question 1")
-    msgs = _relay.wait_messages(1)
-    assert len(msgs) == 1, s.log_text()[-3000:]
-    m = msgs[0]
+    msgs = _relay.wait_messages(before + 1)
+    assert len(msgs) == before + 1, s.log_text()[-3000:]
+    m = msgs[before]
     assert m["from"] == "" and m["rcpts"] == ["ann@remote.test"], m
     data = m["data"].decode(errors="replace") if isinstance(m["data"], bytes) else m["data"]
     assert "Auto-Submitted: auto-replied" in data and "Back on Monday." in data, data
@@ -668,7 +670,7 @@ def test_vacation_replies():
     assert s.wait_log("reason=already_replied") and s.wait_log("reason=list") \
         and s.wait_log("reason=auto_submitted")
     time.sleep(1)
-    assert len(_relay.messages) == 1, _relay.messages
+    assert len(_relay.messages) == before + 1, _relay.messages[before:]
     # The messages themselves were all kept.
     assert len(s.messages(HUGO)) == 4
 
@@ -713,6 +715,63 @@ def test_vacation_sees_edits():
     assert tail and tail[0].split()[1] == "reason=list", s.log_text()[-2000:]
     time.sleep(1)
     assert len(_relay.messages) == before + 1, _relay.messages[before:]
+
+
+def test_vacation_notify_from_owned():
+    """vacation's and notify's :from are used only when the account owns
+    the address as port 587 judges a From: its own (+tags), an alias of
+    it, with no display name showing another address. Any other is
+    replaced by the recipient's address, logged event=sieve_from_refused.
+    Before, a script could send its replies as anyone (bob here)."""
+    import smtplib
+    import time
+    from harness import message
+    s = srv()
+    REX = "rex@example.test"
+    s.cli("account", "add", REX, input="rex-pw-sieve-1\n")
+    s.cli("alias", "add", "rexalias@example.test", REX)
+    cases = [  # (subject, action, From expected)
+        ("v1", 'vacation :from "bob@example.test" "away";', "From: rex@example.test\r\n"),
+        ("v2", 'vacation :from "Rex Away <rex+away@example.test>" "away";',
+         "From: Rex Away <rex+away@example.test>\r\n"),
+        ("v3", 'vacation :from "rexalias@example.test" "away";', "From: rexalias@example.test\r\n"),
+        ("v4", 'vacation :from "\\"bob@example.test\\" <rex@example.test>" "away";',
+         "From: rex@example.test\r\n"),
+        ("v5", 'vacation :from "a@b.test, rex@example.test" "away";', "From: rex@example.test\r\n"),
+        ("n1", 'notify :from "ceo@elsewhere.test" "mailto:watch@remote.test";', "From: rex@example.test\r\n"),
+        ("n2", 'notify :from "rex+n@example.test" "mailto:watch@remote.test";', "From: rex+n@example.test\r\n"),
+    ]
+    text = 'require ["vacation", "enotify"];\n' + "".join(
+        '%sif header :is "subject" "%s" { %s }\n' % ("els" if i else "", subj, act)
+        for i, (subj, act, _) in enumerate(cases))
+    s.cli("sieve", "put", REX, "away", input=text)
+    s.cli("sieve", "activate", REX, "away")
+    before = len(_relay.messages)
+    refused = s.log_text().count("event=sieve_from_refused")
+    for subj, _, _ in cases:
+        frm = "%s@remote.test" % subj
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail(frm, [REX], message(subject=subj, to=REX, sender=frm))
+    msgs = _relay.wait_messages(before + len(cases))[before:]
+    assert len(msgs) == len(cases), (msgs, s.log_text()[-3000:])
+    by_subject = {}
+    for m in msgs:
+        data = m["data"].decode(errors="replace") if isinstance(m["data"], bytes) else m["data"]
+        key = m["rcpts"][0].split("@")[0] if m["rcpts"] != ["watch@remote.test"] else \
+            data.split("Subject: New mail: ")[1][:2]
+        by_subject[key] = data
+    for subj, _, want in cases:
+        head = by_subject[subj].split("\r\n\r\n")[0] + "\r\n"
+        assert want in head and "bob@" not in head and "ceo@" not in head, (subj, head)
+    for _ in range(50):
+        if s.log_text().count("event=sieve_from_refused") >= refused + 4:
+            break
+        time.sleep(0.1)
+    log = s.log_text()
+    assert log.count("event=sieve_from_refused") == refused + 4, log[-3000:]
+    assert 'action=vacation from=bob@example.test reason=not_owned' in log, log[-3000:]
+    assert "reason=name_shows_other" in log and "reason=unparsable" in log
+    assert 'action=notify from=ceo@elsewhere.test reason=not_owned' in log
 
 
 def test_reject_at_smtp_time():
