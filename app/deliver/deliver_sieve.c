@@ -104,6 +104,20 @@ void deliver_sieve_seen_attach(struct delivery *d, struct deliver_sieve_reply *c
 	d->nseen = k;
 }
 
+/*
+ * 1 when account's scripts may send one more message of their own (what
+ * names the action in the log); else logs why not. The limit is the
+ * account's share of TERN_FORWARD_RATE (forward.h says why that one).
+ */
+static int auto_rate_allowed(uint32_t account, const char *what, const char *session)
+{
+	if (forward_rate_account_allowed(account, loop_now_ms()))
+		return 1;
+	log_info("deliver", session, "event=sieve_action_skipped account=%u action=%s reason=rate",
+	         account, what);
+	return 0;
+}
+
 void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, struct loop *loop,
                               const char *session, int remembered)
 {
@@ -119,7 +133,14 @@ void deliver_sieve_reply_send(struct store *st, struct deliver_sieve_reply *r, s
 			(void)store_sieve_seen_put(st, r->account, r->key, r->expires);
 		if (!r->nto) {
 			reply_free1(r); /* a duplicate id: only remembered */
+		} else if (!auto_rate_allowed(r->account, r->what, r->session)) {
+			/* The plan checked too, but one message may bring several
+			 * replies and notifications, and other messages' come in
+			 * between: this check, with its record below, is the one
+			 * that holds the account to the limit. */
+			reply_free1(r);
 		} else {
+			forward_rate_account_record(r->account, loop_now_ms());
 			for (unsigned i = 0; i < r->nto; i++)
 				r->rcpt[i].addr = r->to[i];
 			r->req.data = buf_data(&r->msg);
@@ -242,6 +263,10 @@ static struct deliver_sieve_reply *vacation(struct store *st, const struct sieve
 		log_info("deliver", session, "event=vacation_skipped account=%u reason=%s", account, why);
 		return NULL;
 	}
+	/* Past the limit already: no reply, and the sender is not
+	 * remembered, so it is answered once the hour has room again. */
+	if (!auto_rate_allowed(account, "vacation", session))
+		return NULL;
 	/* The key above keeps the script's :from: the memory of a reply
 	 * does not depend on whether the address passed. */
 	struct sieve_action v = *x;
@@ -285,6 +310,8 @@ static struct deliver_sieve_reply *notify(struct store *st, const struct sieve_a
 		log_info("deliver", session, "event=notify_skipped account=%u reason=%s", account, why);
 		return NULL;
 	}
+	if (!auto_rate_allowed(account, "notify", session))
+		return NULL;
 	struct sieve_action v = *x;
 	v.from = own_from(st, account, x->from, a, "notify", session);
 	struct deliver_sieve_reply *r = xcalloc(1, sizeof *r);

@@ -20,7 +20,11 @@
  * not the script's to see). vacation and notify give their :from only
  * when the account owns it as port 587 judges a From (smtp_submit_owned:
  * its address, +tags, aliases; no display name showing another), else
- * the recipient's address (logged event=sieve_from_refused). When an
+ * the recipient's address (logged event=sieve_from_refused); each of
+ * their messages counts against the account's share of
+ * TERN_FORWARD_RATE (forward.h), past which it is not sent (logged
+ * event=sieve_action_skipped action=vacation|notify reason=rate; the
+ * delivery is not affected). When an
  * action that
  * is not carried out would have replaced the implicit keep (a redirect
  * refused, a reject not alone), the copy goes to the INBOX: mail is

@@ -69,6 +69,31 @@ void forward_rate_record(const char *alias, uint64_t now_ms)
 	rate_table_record(&rate, alias_key(alias), now_ms);
 }
 
+/* An account's key in the same table: the hash of a NUL and the id, an
+ * input no address (hashed without its terminating NUL) can give. */
+static uint64_t account_key(uint32_t account)
+{
+	uint8_t in[5] = { 0 }, h[8];
+	uint64_t k = 0;
+
+	for (int i = 0; i < 4; i++)
+		in[1 + i] = (uint8_t)(account >> (8 * i));
+	crypto_generichash(h, sizeof h, in, sizeof in, NULL, 0);
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | h[i];
+	return k;
+}
+
+int forward_rate_account_allowed(uint32_t account, uint64_t now_ms)
+{
+	return rate_table_allowed(&rate, account_key(account), now_ms);
+}
+
+void forward_rate_account_record(uint32_t account, uint64_t now_ms)
+{
+	rate_table_record(&rate, account_key(account), now_ms);
+}
+
 /* 1 when the (folded) value names addr: white space and <> around it ignored. */
 static int names(struct str v, const char *addr)
 {

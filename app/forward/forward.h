@@ -21,6 +21,12 @@
  * The rate limit counts forwarded messages per alias (the alias that
  * names the outside targets; for a bounce, the SRS address) in a sliding
  * hour (core/rate.h), whatever the number of targets: TERN_FORWARD_RATE.
+ * The messages an account's Sieve scripts compose because mail came in
+ * (vacation replies, notifications) count against the same limit per
+ * account, under a key no address has: like a forward they are caused by
+ * strangers' mail, so they do not spend the account's own sending budget
+ * (TERN_SEND_RATE), which a flood of messages from fresh senders could
+ * otherwise use up for an hour.
  *
  * Caveats: the SRS key comes from $TERN_DATA_DIR/secrets.key (see
  * admin_secret_derive): a new key file makes the SRS addresses of mail
@@ -60,6 +66,12 @@ const struct srs *forward_srs(void);
 int forward_rate_allowed(const char *alias, uint64_t now_ms);
 /* Counts one message forwarded through alias at now_ms. */
 void forward_rate_record(const char *alias, uint64_t now_ms);
+/* 1 when account's scripts may send one more message of their own (a
+ * vacation reply, a notification, whatever its number of recipients) at
+ * now_ms, 0 when its hour is full. */
+int forward_rate_account_allowed(uint32_t account, uint64_t now_ms);
+/* Counts one such message of account at now_ms. */
+void forward_rate_account_record(uint32_t account, uint64_t now_ms);
 
 /*
  * Loop checks on a message's header section (msg is the whole message,

@@ -21,6 +21,9 @@
   URI's subject and :importance; none about a message that is itself
   automatic; one to the recipient's own address arrives once and does
   not notify again.
+- vacation replies and notifications count against the account's share
+  of TERN_FORWARD_RATE: past it they are not sent (reason=rate), the
+  messages themselves are stored.
 - The administrator's global script (tern sieve ... global, the REST API
   /sieve/global): when it decides (fileinto "Junk") the account's script
   does not run; when it leaves the implicit keep, the account's decides.
@@ -489,6 +492,41 @@ def test_y_notify():
     time.sleep(0.5)
     assert subjects(srv, HAL[0]) == ["self11", "self11"], srv.messages(HAL[0])
     assert len(remote.messages) == before + 1, remote.messages[before + 1:]
+
+
+def test_yt_vacation_notify_rate():
+    """vacation replies and notifications count against the account's
+    share of TERN_FORWARD_RATE (3 here), as redirects count against the
+    address's: each message from a new sender makes a reply and a
+    notification, so of the second message's the notification is not
+    sent, and the third makes neither (logged event=sieve_action_skipped
+    action=vacation|notify reason=rate). Every message is still stored.
+    Before, all six left."""
+    srv, _, remote = env()
+    WES = "wes@example.test"
+    srv.cli("account", "add", WES, input="wes-pw-sieve-1\n")
+    script(srv, WES, 'require ["vacation", "enotify"];\nvacation :days 1 "Away.";\n'
+           'notify "mailto:wespager@remote.test";\n')
+    before = len(remote.messages)
+    log0 = srv.log_text()
+    senders = ["wes%d@remote.test" % i for i in range(3)]
+    for i, frm in enumerate(senders):
+        codes, end = send(srv, frm, [WES], message("wes%d" % i, to=WES, sender=frm), source="127.0.0.9")
+        assert end[0] == 250, end
+    for _ in range(100):
+        log = srv.log_text()[len(log0):]
+        if log.count("reason=rate") >= 3:
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    log = srv.log_text()[len(log0):]
+    assert log.count("action=vacation reason=rate") == 1, log[-3000:]
+    assert log.count("action=notify reason=rate") == 2, log[-3000:]
+    out = sorted(m["rcpts"][0] for m in remote.messages[before:]
+                 if m["rcpts"][0] in senders + ["wespager@remote.test"])
+    assert out == ["wes0@remote.test", "wes1@remote.test", "wespager@remote.test"], \
+        (out, log[-3000:])
+    assert subjects(srv, WES) == ["wes0", "wes1", "wes2"]
 
 
 def test_yz_global_script():

@@ -2,7 +2,8 @@
  * test_forward.c — the forwarding helpers (forward/forward.h): the loop
  * scan (Received count, our Delivered-To in any case, in brackets,
  * folded, and not in the body), the forwarded copy's sender (null,
- * local, SRS, kept when SRS cannot carry it), the per-alias rate window,
+ * local, SRS, kept when SRS cannot carry it), the per-alias rate window
+ * and the per-account one of Sieve's vacation replies and notifications,
  * the key derived at forward_init, the ARC fields a message arrives
  * with, and a forwarded copy (forward_copy.h): its bytes (Delivered-To,
  * head, our forged Authentication-Results gone, an ARC set i=1 sealed
@@ -95,6 +96,15 @@ static void test_sender_and_rate(const char *base)
 	CHECK(!forward_rate_allowed("a@fwd.test", 3000));
 	CHECK(forward_rate_allowed("b@fwd.test", 3000));
 	CHECK(forward_rate_allowed("a@fwd.test", 1000 + RATE_WINDOW_MS));
+	/* A Sieve script's own messages count per account, apart from any
+	 * address's forwards and from other accounts'. */
+	CHECK(forward_rate_account_allowed(7, 3000));
+	forward_rate_account_record(7, 3000);
+	forward_rate_account_record(7, 4000);
+	CHECK(!forward_rate_account_allowed(7, 5000));
+	CHECK(forward_rate_account_allowed(8, 5000));
+	CHECK(forward_rate_allowed("b@fwd.test", 5000));
+	CHECK(forward_rate_account_allowed(7, 3000 + RATE_WINDOW_MS));
 	CHECK_EQ_INT(forward_init(base, 0), 0); /* unlimited, and frees the table */
 	CHECK(forward_rate_allowed("a@fwd.test", 3000));
 }
