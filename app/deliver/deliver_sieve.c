@@ -16,6 +16,7 @@
 #include "sieve/sieve.h"
 #include "sieve/sieve_mailto.h"
 #include "sieve/sieve_vacation.h"
+#include "smtp/smtp_author.h"
 #include "smtp/smtp_headers.h"
 #include "smtp/smtp_session.h"
 
@@ -187,18 +188,11 @@ static void make_msgid(char *id, size_t idsz, const char *what, struct str addr,
 	         at >= 0 ? (int)(addr.len - (size_t)at - 1) : 9, at >= 0 ? addr.p + at + 1 : "localhost");
 }
 
-/* Whose addresses the scripts' own messages may show (a store and an account). */
+/* Whose mailboxes and memory a script's tests read (a store and an account). */
 struct mbctx {
 	struct store *st;
 	uint32_t account;
 };
-
-/* A display name may show another address of the same account. */
-static int shown_owned(void *ctx, const char *shown)
-{
-	struct mbctx *c = ctx;
-	return smtp_submit_owned(c->st, c->account, shown);
-}
 
 /*
  * The :from a vacation reply or a notification may carry: the action's
@@ -212,7 +206,6 @@ static int shown_owned(void *ctx, const char *shown)
 static struct str own_from(struct store *st, uint32_t account, struct str from, struct arena *a,
                            const char *what, const char *session)
 {
-	struct mbctx c = { st, account };
 	char *addr[1], *name[1], q[SIEVE_MAILTO_ADDR_MAX * 4 + 8];
 	const char *why = NULL;
 
@@ -222,7 +215,7 @@ static struct str own_from(struct store *st, uint32_t account, struct str from, 
 		why = "unparsable";
 	else if (!smtp_submit_owned(st, account, addr[0]))
 		why = "not_owned";
-	else if (smtp_name_shows_other(name[0], addr[0], shown_owned, &c))
+	else if (smtp_author_name_shows_other(st, account, name[0], addr[0]))
 		why = "name_shows_other";
 	if (!why)
 		return from;
