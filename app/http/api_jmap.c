@@ -9,11 +9,15 @@
  * that passed is remembered briefly (auth/login_cache.h), since clients
  * send it with every request.
  *
- * Every request runs on an http_defer thread, so neither the password
- * check (argon2id, failure delays) nor a long method call holds the
- * daemon's thread. At most JMAP_MAX_CONCURRENT_REQUESTS requests per
- * account run at once (the session's maxConcurrentRequests); more are
- * refused with a limit problem.
+ * Every request runs on a thread of its own (http_defer, or for a body
+ * http_upload.h's jobs), so neither the password check (argon2id,
+ * failure delays) nor a long method call holds the daemon's thread. An
+ * API request's body (up to maxSizeRequest) is a streamed one: the
+ * credentials are checked from the header before a byte of it is read,
+ * so an anonymous client never makes us hold more than HTTP_BODY_MAX.
+ * At most JMAP_MAX_CONCURRENT_REQUESTS requests per account run at once
+ * (the session's maxConcurrentRequests); more are refused with a limit
+ * problem.
  */
 #include <errno.h>
 #include <microhttpd.h>
@@ -99,8 +103,6 @@ struct jmap_job {
 	uint32_t token_account; /* the account the token names */
 	char ip[48];
 	char base[300];
-	const char *body;
-	size_t len;
 	struct arena *a;
 	/* results */
 	int status;
@@ -215,6 +217,7 @@ static int authenticate(struct jmap_job *j)
 	return -1;
 }
 
+/* The session resource's job. */
 static void job_work(void *arg)
 {
 	struct jmap_job *j = arg;
@@ -230,16 +233,10 @@ static void job_work(void *arg)
 			     "too many requests at once for this account");
 		return;
 	}
-	j->entered = 1;
-	if (j->kind == JK_SESSION) {
-		j->status = 200;
-		if (jmap_session_write(http_store, j->account, j->user, j->base, &j->out) < 0) {
-			j->status = 503;
-			jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
-		}
-	} else {
-		struct jmap_who who = {.account = j->account, .apppass = j->apppass, .cred = j->cred};
-		j->status = jmap_api(http_store, &who, j->ip, j->body, j->len, j->a, &j->out);
+	j->status = 200;
+	if (jmap_session_write(http_store, j->account, j->user, j->base, &j->out) < 0) {
+		j->status = 503;
+		jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
 	}
 	running_leave(running, j->account);
 }
@@ -270,16 +267,14 @@ static void base_url(struct http_ctx *x, char *out, size_t n)
 	snprintf(out, n, "%s://%s", x->https ? "https" : "http", ok ? h : http_cfg->hostname);
 }
 
-static void run(struct http_ctx *x, enum jmap_kind kind)
+/* A job with the request's credentials; NULL after answering 401. */
+static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
 {
 	struct jmap_job *j = arena_zalloc(x->arena, sizeof *j);
 
 	j->kind = kind;
 	j->a = x->arena;
-	j->body = x->body;
-	j->len = x->body_len;
 	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
-	base_url(x, j->base, sizeof j->base);
 	const char *auth = http_req_header(x, "Authorization");
 	j->bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
 	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
@@ -287,8 +282,18 @@ static void run(struct http_ctx *x, enum jmap_kind kind)
 		/* No credentials at all: ask for them, nothing counted. */
 		http_problem(x, 401, "unauthorized", NULL, "authentication required");
 		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
-		return;
+		return NULL;
 	}
+	return j;
+}
+
+/* GET /jmap/session. */
+static void session(struct http_ctx *x)
+{
+	struct jmap_job *j = job_new(x, JK_SESSION);
+	if (!j)
+		return;
+	base_url(x, j->base, sizeof j->base);
 	if (http_defer(x, job_work, job_finish, j) < 0) {
 		explicit_bzero(j->pass, sizeof j->pass);
 		http_problem(x, 503, "temporary", NULL, "busy, try again");
@@ -308,11 +313,10 @@ static void jmap_http_problem(struct http_ctx *x, int status, const char *type, 
 	jmap_problem(&x->out, status, type, limit, detail);
 }
 
-/* On the upload's admit thread: the credentials and the account. */
-static int auth_account(struct http_ctx *x, struct jmap_job *j)
+/* On a streamed body's admit thread: the credentials; 0, or -1 with x's
+ * answer set. */
+static int auth_answer(struct http_ctx *x, struct jmap_job *j)
 {
-	char want[16];
-
 	buf_init(&j->out, 4096);
 	int ok = authenticate(j) == 0;
 	explicit_bzero(j->pass, sizeof j->pass);
@@ -326,6 +330,16 @@ static int auth_account(struct http_ctx *x, struct jmap_job *j)
 		return -1;
 	}
 	buf_free(&j->out);
+	return 0;
+}
+
+/* On the upload's admit thread: the credentials and the account. */
+static int auth_account(struct http_ctx *x, struct jmap_job *j)
+{
+	char want[16];
+
+	if (auth_answer(x, j) < 0)
+		return -1;
 	snprintf(want, sizeof want, "A%08x", j->account);
 	if (strcmp(want, j->want) != 0) {
 		/* Another account's, or none: one answer for both. */
@@ -387,7 +401,8 @@ static void upload_problem(struct http_ctx *x, void *arg, int status, const char
 			     what);
 }
 
-static void upload_end(void *arg, int admitted)
+/* The end of an upload or an API request, however it ended. */
+static void stream_end(void *arg, int admitted)
 {
 	struct jmap_job *j = arg;
 	(void)admitted;
@@ -398,31 +413,63 @@ static void upload_end(void *arg, int admitted)
 }
 
 static const struct http_upload_ops upload_ops = {
+	.pool = HTTP_POOL_UPLOADS,
 	.admit = upload_admit,
 	.done = upload_done,
 	.problem = upload_problem,
-	.end = upload_end,
+	.end = stream_end,
 };
 
-/* A job with the request's credentials; NULL after answering 401. */
-static struct jmap_job *job_new(struct http_ctx *x, enum jmap_kind kind)
-{
-	struct jmap_job *j = arena_zalloc(x->arena, sizeof *j);
+/* ---- API requests (RFC 8620 §3.3), through http_upload.h ---- */
 
-	j->kind = kind;
-	j->a = x->arena;
-	snprintf(j->ip, sizeof j->ip, "%s", x->ip);
-	const char *auth = http_req_header(x, "Authorization");
-	j->bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0;
-	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
-	if (!http_req_header(x, "Authorization")) {
-		/* No credentials at all: ask for them, nothing counted. */
-		http_problem(x, 401, "unauthorized", NULL, "authentication required");
-		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
-		return NULL;
-	}
-	return j;
+/* On the admit thread, from the header alone: only a caller whose
+ * credentials passed may send up to maxSizeRequest. */
+static int api_admit(struct http_ctx *x, void *arg, uint64_t *max_r)
+{
+	if (auth_answer(x, arg) < 0)
+		return -1;
+	*max_r = JMAP_MAX_SIZE_REQUEST;
+	return 0;
 }
+
+static void api_done(struct http_ctx *x, void *arg, const char *data, size_t len,
+		     const uint8_t id[32])
+{
+	struct jmap_job *j = arg;
+	(void)id;
+
+	buf_init(&j->out, JMAP_RESPONSE_MAX);
+	if (!running_enter(running, j->account, JMAP_MAX_CONCURRENT_REQUESTS)) {
+		j->status = 400;
+		jmap_problem(&j->out, 400, "limit", "maxConcurrentRequests",
+			     "too many requests at once for this account");
+	} else {
+		struct jmap_who who = {.account = j->account, .apppass = j->apppass, .cred = j->cred};
+		j->status = jmap_api(http_store, &who, j->ip, data, len, j->a, &j->out);
+		running_leave(running, j->account);
+	}
+	job_finish(x, j);
+}
+
+static void api_problem(struct http_ctx *x, void *arg, int status, const char *what)
+{
+	(void)arg;
+	/* RFC 8620 §3.6.1: a request over a limit is a 400 "limit" problem. */
+	if (status == 413)
+		jmap_http_problem(x, 400, "limit", "maxSizeRequest",
+				  "the request is larger than maxSizeRequest");
+	else
+		http_problem(x, status, status == 507 ? "storage_full" : "temporary", NULL, "%s",
+			     what);
+}
+
+static const struct http_upload_ops api_ops = {
+	.pool = HTTP_POOL_REQUESTS,
+	.admit = api_admit,
+	.done = api_done,
+	.problem = api_problem,
+	.end = stream_end,
+};
 
 static void upload(struct http_ctx *x, const char *account)
 {
@@ -436,7 +483,16 @@ static void upload(struct http_ctx *x, const char *account)
 	for (const char *p = ct; ok && *p; p++)
 		ok = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
 	j->type = ok ? ct : "application/octet-stream";
-	http_upload_start(x, &upload_ops, j);
+	if (http_upload_start(x, &upload_ops, j) < 0)
+		explicit_bzero(j->pass, sizeof j->pass); /* end will not run */
+}
+
+/* POST /jmap/api/: a streamed route (http_route_streamed). */
+static void api(struct http_ctx *x)
+{
+	struct jmap_job *j = job_new(x, JK_API);
+	if (j && http_upload_start(x, &api_ops, j) < 0)
+		explicit_bzero(j->pass, sizeof j->pass);
 }
 
 /* ---- download (RFC 8620 §6.2) ---- */
@@ -788,7 +844,7 @@ void http_jmap(struct http_ctx *x)
 			http_header(x, "Allow", "GET, HEAD");
 			return;
 		}
-		run(x, JK_SESSION);
+		session(x);
 		return;
 	}
 	if (!strcmp(p, "/jmap/api") || !strcmp(p, "/jmap/api/")) {
@@ -797,7 +853,7 @@ void http_jmap(struct http_ctx *x)
 			http_header(x, "Allow", "POST");
 			return;
 		}
-		run(x, JK_API);
+		api(x);
 		return;
 	}
 	if (!strncmp(p, "/jmap/download/", 15)) {

@@ -169,11 +169,15 @@ static int match(const char *pattern, const char *path, const char *params[3], s
 
 /*
  * Routes whose handler takes its body streamed (http_upload.h), matched
- * when the header arrives; they are routed as usual after that.
+ * when the header arrives; they are routed as usual after that. JMAP's
+ * API is one for its maxSizeRequest, far over HTTP_BODY_MAX: the
+ * credentials are checked before such a body is read.
  */
 static const struct {
 	const char *method, *pattern;
 } streamed[] = {
+	{ "POST", "/jmap/api" },
+	{ "POST", "/jmap/api/" },
 	{ "POST", "/jmap/upload/*/" },
 	{ "POST", "/jmap/upload/*" },
 	{ "POST", "/api/v1/accounts/*/import" },

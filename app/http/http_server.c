@@ -32,7 +32,6 @@
 #include "core/xalloc.h"
 #include "http/http_internal.h"
 #include "http/http_upload.h"
-#include "jmap/jmap.h"
 #include "net/forwarded.h"
 #include "net/limits.h"
 #include "http/http_parse.h"
@@ -89,7 +88,6 @@ struct http_req {
 	struct arena *arena;
 	struct buf body;
 	int too_big;
-	size_t body_max;
 	int answered; /* a response was queued on the first call */
 	struct http_ctx *deferred; /* suspended for http_defer's work */
 	int deferred_done;         /* set (under jobs.mu) when the work ended */
@@ -435,12 +433,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 			buf_init(&r->body, 1);
 			return stream_begin(r, ctx_new(r, mc, url, method, cls));
 		}
-		/* JMAP's API takes larger requests (its maxSizeRequest). */
-		r->body_max = strncmp(url, "/jmap/", 6) == 0 ? JMAP_MAX_SIZE_REQUEST : HTTP_BODY_MAX;
-		buf_init(&r->body, r->body_max);
+		/*
+		 * Every other body is held in memory before its handler runs,
+		 * so before anyone proved who they are: HTTP_BODY_MAX for all,
+		 * whatever the path. A route that takes more (JMAP's API and
+		 * uploads) is a streamed one, whose credentials are checked
+		 * from the header before its body is read (http_upload.h).
+		 */
+		buf_init(&r->body, HTTP_BODY_MAX);
 		const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
-		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > r->body_max)
+		if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > HTTP_BODY_MAX)
 			r->too_big = 1;
 		/*
 		 * A body somewhat over the limit is read and dropped, then
@@ -488,14 +491,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (r->over_share) {
 		http_problem(x, 429, "rate_limited", NULL,
 			     "too many requests in flight from this address");
-	} else if (r->too_big && strncmp(url, "/jmap/", 6) == 0) {
-		x->status = 400;
-		x->type = "application/problem+json";
-		jmap_problem(&x->out, 400, "limit", "maxSizeRequest",
-			     "the request is larger than maxSizeRequest");
 	} else if (r->too_big)
-		http_problem(x, 413, "too_large", NULL, "the request body is over %zu bytes",
-			     r->body_max);
+		http_problem(x, 413, "too_large", NULL, "the request body is over %d bytes",
+			     HTTP_BODY_MAX);
 	else
 		handle(x);
 	if (x->defer_work && !x->status) {

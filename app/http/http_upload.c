@@ -39,11 +39,19 @@ struct http_upload {
 	uint8_t id[32];
 };
 
-static atomic_uint active;
+/* Bodies arriving per pool (enum http_upload_pool), and each one's limit. */
+static atomic_uint active[2];
+static const struct {
+	unsigned max;
+	const char *busy;
+} pools[2] = {
+	{ HTTP_UPLOAD_MAX, "too many uploads at once, try again" },
+	{ HTTP_REQUESTS_MAX, "too many requests at once, try again" },
+};
 
 unsigned http_upload_active(void)
 {
-	return atomic_load(&active);
+	return atomic_load(&active[0]) + atomic_load(&active[1]);
 }
 
 static void problem(struct http_upload *u, int status, const char *code, const char *what)
@@ -56,10 +64,12 @@ static void problem(struct http_upload *u, int status, const char *code, const c
 
 int http_upload_start(struct http_ctx *x, const struct http_upload_ops *ops, void *arg)
 {
-	if (atomic_fetch_add(&active, 1) >= HTTP_UPLOAD_MAX) {
-		atomic_fetch_sub(&active, 1);
-		log_info("http", NULL, "event=upload_refused ip=%s reason=busy", x->ip);
-		http_problem(x, 503, "busy", NULL, "too many uploads at once, try again");
+	unsigned pool = ops->pool;
+	if (atomic_fetch_add(&active[pool], 1) >= pools[pool].max) {
+		atomic_fetch_sub(&active[pool], 1);
+		log_info("http", NULL, "event=upload_refused ip=%s reason=busy pool=%u", x->ip,
+			 pool);
+		http_problem(x, 503, "busy", NULL, "%s", pools[pool].busy);
 		http_header(x, "Retry-After", "5");
 		return -1;
 	}
@@ -101,9 +111,16 @@ static enum http_upload_step admitted(struct http_upload *u)
 	const char *cl = MHD_lookup_connection_value(u->x->mc, MHD_HEADER_KIND, "Content-Length");
 	uint64_t n;
 	if (cl && str_to_u64(str_c(cl), UINT64_MAX, &n) == 0 && n > u->max) {
-		/* Refused before a byte of it is read (the connection closes). */
-		problem(u, 413, "too_large", "the body is larger than the upload limit");
-		return HTTP_UPLOAD_ANSWER;
+		if (n > HTTP_DISCARD_MAX) {
+			/* Refused before a byte of it is read (the connection closes). */
+			problem(u, 413, "too_large", "the body is larger than the upload limit");
+			return HTTP_UPLOAD_ANSWER;
+		}
+		/* Somewhat over (an API request's limit is below
+		 * HTTP_DISCARD_MAX): read and dropped, then refused, as
+		 * http_server.c does, for a client that sends its whole body
+		 * before it reads. */
+		u->over = 1;
 	}
 	/* From here the timeout counts from the last byte: a stalled body
 	 * is cut, a slow one that keeps coming is not. */
@@ -204,5 +221,5 @@ void http_upload_end(struct http_ctx *x)
 	spool_free(&u->sp);
 	if (u->ops->end)
 		u->ops->end(u->arg, u->admitted);
-	atomic_fetch_sub(&active, 1);
+	atomic_fetch_sub(&active[u->ops->pool], 1);
 }

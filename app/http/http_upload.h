@@ -1,12 +1,13 @@
 /*
  * http_upload.h — request bodies streamed to the spool: the one way an
- * HTTP handler takes a body larger than HTTP_BODY_MAX (JMAP upload, the
- * web admin's mbox upload).
+ * HTTP handler takes a body larger than HTTP_BODY_MAX (JMAP's API
+ * requests and uploads, the web admin's mbox upload, the spam feeds).
  *
  * Design. An ordinary route gets its whole body in memory (at most
- * HTTP_BODY_MAX, JMAP's API JMAP_MAX_SIZE_REQUEST) before its handler
- * runs. A streamed route's handler runs as soon as the request header
- * is in, before a byte of the body is read, and calls http_upload_start().
+ * HTTP_BODY_MAX, for every path: it is read before anyone proved who
+ * they are) before its handler runs. A streamed route's handler runs as
+ * soon as the request header is in, before a byte of the body is read,
+ * and calls http_upload_start().
  * Then, on threads of their own with the connection suspended (so neither
  * argon2id nor a store write holds a daemon thread):
  *   1. ops->admit checks the credentials and the caller's own limits and
@@ -19,12 +20,16 @@
  *   3. ops->done gets the complete body as one read-only range (a mapping
  *      of the file, or the spool's small buffer) and its content id, and
  *      writes the answer.
- * Limits kept here: at most HTTP_UPLOAD_MAX streamed bodies in the
- * process at once (more: 503 with Retry-After, before admit); a
- * Content-Length over admit's limit is refused with 413 before the body,
- * and a chunked body that passes it is dropped from there on and answered
- * 413 at its end (or the connection closed when it goes on more than
- * HTTP_DISCARD_MAX past the limit); a write error (disk full: ENOSPC,
+ * Limits kept here: at most HTTP_UPLOAD_MAX uploads and HTTP_REQUESTS_MAX
+ * requests (ops->pool) with streamed bodies in the process at once (more:
+ * 503 with Retry-After, before admit); a Content-Length over admit's
+ * limit is answered 413 (or ops->problem's answer) from the header alone
+ * and the connection closed, unless the whole body is at most
+ * HTTP_DISCARD_MAX: then it is read and dropped first, as http_server.c
+ * does, so that a client which sends its body before reading sees the
+ * answer; a chunked body that passes the limit is dropped from there on
+ * and answered 413 at its end (or the connection closed when it goes on
+ * more than HTTP_DISCARD_MAX past the limit); a write error (disk full: ENOSPC,
  * EDQUOT, EFBIG) drops what was written and answers 507, another one 503.
  * Every error is an RFC 9457 problem (http_problem) unless the caller's
  * ops->problem writes its own (JMAP's urn:ietf:params:jmap:error: types).
@@ -54,10 +59,20 @@
 
 struct http_ctx;
 
-/* Streamed bodies in progress at once in the process. */
+/* Streamed bodies in progress at once in the process, per pool: uploads
+ * (a slow one may take minutes) apart from API requests, so that neither
+ * can keep the other out. */
 #define HTTP_UPLOAD_MAX 16
+#define HTTP_REQUESTS_MAX 16
+
+enum http_upload_pool {
+	HTTP_POOL_UPLOADS,  /* files and blobs: HTTP_UPLOAD_MAX */
+	HTTP_POOL_REQUESTS, /* API requests (JMAP's): HTTP_REQUESTS_MAX */
+};
 
 struct http_upload_ops {
+	/* Whose count the body takes (0: the uploads'). */
+	enum http_upload_pool pool;
 	/*
 	 * On a thread of its own, before the body: returns 0 with *max_r set
 	 * (the largest body taken, in bytes) to go on, or -1 with x's answer
@@ -83,8 +98,8 @@ struct http_upload_ops {
 /*
  * From a streamed route's handler: takes the body through ops (copied
  * pointer: ops and arg must live until end runs; arg from x->arena is
- * fine). Returns 0; or -1 after answering 503 (HTTP_UPLOAD_MAX bodies
- * already arriving), in which case nothing of ops runs.
+ * fine). Returns 0; or -1 after answering 503 (ops->pool is full), in
+ * which case nothing of ops runs, end included.
  */
 int http_upload_start(struct http_ctx *x, const struct http_upload_ops *ops, void *arg);
 
@@ -99,7 +114,7 @@ enum http_upload_step {
 enum http_upload_step http_upload_call(struct http_ctx *x, const char *data, size_t *size);
 /* The request ended (answered or not): frees the spool, runs end. */
 void http_upload_end(struct http_ctx *x);
-/* Streamed bodies arriving now (tests, metrics). */
+/* Streamed bodies arriving now, both pools (tests, metrics). */
 unsigned http_upload_active(void);
 
 #endif

@@ -326,10 +326,12 @@ class Server:
         self.proc.wait()
         self.reader.join(2)
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """A figure of /proc/PID/status in KiB: VmRSS, or RssAnon (what the
+        server allocated, without the store's and spool files' mappings)."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
