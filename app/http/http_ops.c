@@ -4,7 +4,10 @@
  * /metrics is readable with an API token or from the networks in
  * TERN_METRICS_ALLOW (default loopback only): counters say how busy the
  * server is and which protocols are attacked, which is worth keeping from
- * strangers.
+ * strangers. Plain HTTP serves it too (Prometheus inside a compose
+ * network), but there, beside an HTTPS listener, only a read-scope token
+ * is taken from another host: an admin token would cross the network in
+ * the clear, and with it everything the API can do.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +78,17 @@ static void histogram(struct buf *b, const char *name, const char *help, enum me
 	buf_printf(b, "%s_count %llu\n", name, (unsigned long long)snap.count);
 }
 
+/*
+ * 1 when x came over plain HTTP from another host while HTTPS is served:
+ * the case where credentials would travel in the clear. Without an HTTPS
+ * listener plain HTTP is all there is (a proxy ends TLS in front), and
+ * from this host (scripts, a local Prometheus) nothing crosses a network.
+ */
+static int cleartext_remote(const struct http_ctx *x)
+{
+	return !x->https && http_https_port() && !x->loopback;
+}
+
 void http_metrics(struct http_ctx *x)
 {
 	const char *authz = http_req_header(x, "Authorization");
@@ -84,6 +98,19 @@ void http_metrics(struct http_ctx *x)
 		allowed = http_bearer_check(x, authz + 7);
 		if (allowed < 0)
 			return; /* 429 sent */
+		if (allowed && !x->read_only && cleartext_remote(x)) {
+			/* A valid token, so no failed login; but it was sent in
+			 * the clear, which its owner should hear about. */
+			log_warn("http", NULL,
+				 "event=token_refused reason=plain_http scope=admin ip=%s "
+				 "hint=\"an admin token crossed the network unencrypted: replace it, "
+				 "and scrape with a read token or over HTTPS\"",
+				 x->ip);
+			http_problem(x, 403, "forbidden", NULL,
+				     "plain HTTP takes only a read-scope token (tern token add NAME "
+				     "--read); send an admin token over HTTPS");
+			return;
+		}
 	}
 	if (!allowed) {
 		http_problem(x, 403, "forbidden", NULL,

@@ -203,6 +203,36 @@ def test_metrics_access_rule():
         r.cleanup()
 
 
+def test_metrics_plain_http_token_scope():
+    """Plain HTTP serves /metrics beside HTTPS, but from another host takes
+    only a read-scope token there: an admin one is refused (and its owner
+    told in the log) since it crossed the network in the clear. Another
+    host is a client a trusted proxy on loopback names."""
+    env = {"TERN_METRICS_ALLOW": "10.0.0.0/8", "TERN_TRUSTED_PROXIES": "127.0.0.1"}
+    with Server(http=True, env=env) as s:
+        admin = s.cli("token", "add", "scripts").stdout.decode().strip()
+        read = s.cli("token", "add", "prometheus", "--read").stdout.decode().strip()
+
+        def metrics(token, client=None, https=False):
+            h = {"Authorization": "Bearer " + token} if token else {}
+            if client:
+                h["X-Forwarded-For"] = client
+            return Api(s, https=https).raw("GET", "/metrics", headers=h)
+
+        st, _, body = metrics(admin, "192.0.2.7")
+        assert st == 403 and b"read-scope" in body, (st, body[:200])
+        assert s.wait_log("event=token_refused reason=plain_http scope=admin ip=192.0.2.7")
+        assert "event=auth_failed" not in s.log_text()  # a valid token is no failed login
+        st, _, body = metrics(read, "192.0.2.7")
+        assert st == 200 and b"tern_messages_received_total" in body, (st, body)
+        # Over HTTPS the admin token still works; so does plain HTTP from this
+        # host (scripts on it) and, without a token, TERN_METRICS_ALLOW.
+        assert metrics(admin, "192.0.2.7", https=True)[0] == 200
+        assert metrics(admin)[0] == 200
+        assert metrics(None, "10.1.2.3")[0] == 200
+        assert metrics(None, "192.0.2.7")[0] == 403
+
+
 def test_autoconfig_autodiscover_mobileconfig():
     s, a = admin_server(imap=True, pop3=True, submission=True,
                         accounts=[("bob@example.test", "bob-password-1")])
