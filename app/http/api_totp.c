@@ -7,6 +7,12 @@
  * code. The flow itself is auth/twofactor.c. An administrator can also
  * remove an account's 2FA without a code (a lost phone):
  * DELETE /api/v1/accounts/{email}/totp.
+ *
+ * A code sent to confirm or to turn 2FA off goes through the sign-in's
+ * limiter (http_login_admit) under the owner's name, and a wrong one is
+ * a failed login (what=totp, the line fail2ban reads): a signed-in
+ * session, perhaps a stolen one, must not get unlimited guesses at six
+ * digits to switch the second factor off.
  */
 #include <stdio.h>
 #include <string.h>
@@ -63,16 +69,36 @@ static void totp_begin(struct http_ctx *x, uint32_t owner, const char *label)
 	explicit_bzero(uri, sizeof uri);
 }
 
+/* The owner's name in the login limiter, as its sign-in gives it. */
+static const char *limit_name(struct http_ctx *x, uint32_t owner)
+{
+	return owner == STORE_TOTP_ADMIN ? "(admin)" : x->account_email;
+}
+
+/* Settles t by a code check's result rc (1 right, 0 wrong, else no
+ * verdict): a wrong code is counted and logged like a failed sign-in. */
+static void code_settle(struct http_ctx *x, struct login_ticket *t, int rc)
+{
+	if (rc == 1)
+		http_login_ok(x, t);
+	else if (rc == 0)
+		http_login_failed(x, t, "totp");
+	else
+		login_limit_cancel(t);
+}
+
 static void totp_confirm(struct http_ctx *x, uint32_t owner)
 {
 	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
 	twofactor_codes codes;
+	struct login_ticket t;
 	struct jw w;
 
-	if (http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0)
 		return;
 	int rc = twofactor_confirm(http_store, http_cfg->data_dir, owner, http_body_str(x, "code"),
 				   (int64_t)time(NULL), codes);
+	code_settle(x, &t, rc);
 	if (rc == 0) {
 		http_problem(x, 400, "wrong_code", "code", "that code does not match; check the phone's clock");
 		return;
@@ -102,11 +128,13 @@ static void totp_confirm(struct http_ctx *x, uint32_t owner)
 static void totp_disable(struct http_ctx *x, uint32_t owner)
 {
 	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
+	struct login_ticket t;
 
-	if (http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0)
 		return;
 	int rc = twofactor_disable(http_store, http_cfg->data_dir, owner, http_body_str(x, "code"),
 				   (int64_t)time(NULL));
+	code_settle(x, &t, rc);
 	if (rc == 0) {
 		http_problem(x, 400, "wrong_code", "code", "wrong or already used code");
 		return;

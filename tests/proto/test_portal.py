@@ -127,6 +127,10 @@ def test_portal_and_two_factor():
         assert p.call("GET", "/me")[0] == 401
         st, body = p.login()
         assert st == 200 and p.cookie and p.csrf, body
+        # The user's phone (DEVICE) has signed in before: the account's
+        # failures below (wrong passwords and wrong codes, the in-session
+        # ones included) never space its logins out.
+        assert accepted(s, USER, PW, "imap") == []
         # Wrong password: 401 and the fail2ban line.
         st, body = Portal(s).login(password="wrong-one")
         assert st == 401, body
@@ -266,3 +270,54 @@ def test_portal_and_two_factor():
         assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 204
         assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 404
         assert Portal(s).login(password=NEWPW)[0] == 200
+
+
+def test_totp_codes_in_session_are_limited():
+    """Confirming 2FA and turning it off take a code from a signed-in
+    session: each code goes through the sign-in's limiter and a wrong one
+    is a failed login (what=totp, the line fail2ban reads), so a stolen
+    session cannot guess its way to switching 2FA off."""
+    import os
+    import re
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
+    with s:
+        conf = open(os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "fail2ban",
+                                 "tern.conf")).read()
+        rx = re.search(r"^failregex = (.*)$", conf, re.M).group(1).replace("<HOST>", r"(?P<host>\S+)")
+
+        def totp_lines(ip):
+            return [l for l in s.log_text().splitlines()
+                    if "module=http event=auth_failed what=totp" in l and l.endswith("ip=" + ip)]
+
+        # The portal: a wrong first code and a wrong code to turn it off.
+        p = Portal(s, source="127.0.0.9")
+        assert p.login()[0] == 200
+        st, en = p.call("POST", "/me/totp")
+        codes = Codes(secret_of(en["uri"]))
+        st, body = p.call("POST", "/me/totp/confirm", {"code": "000000"})
+        assert st == 400 and body["code"] == "wrong_code", body
+        assert s.wait_log("what=totp failures=1 ip=127.0.0.9")
+        assert p.call("POST", "/me/totp/confirm", {"code": codes.fresh()})[0] == 200
+        st, body = p.call("POST", "/me/totp/disable", {"code": "000000"})
+        assert st == 400 and body["code"] == "wrong_code", body
+        assert s.wait_log("what=totp failures=2 ip=127.0.0.9")
+        line = totp_lines("127.0.0.9")[0].split(" ", 1)[1]  # fail2ban cuts time=T off
+        assert re.match(rx, line).group("host") == "127.0.0.9", line
+
+        # The admin's: guessing the code to turn it off is cut short.
+        st, _, en = admin.call("POST", "/admin/totp")
+        acodes = Codes(secret_of(en["uri"]))
+        assert admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh()})[0] == 200
+        statuses = []
+        for guess in range(12):
+            st, hd, body = admin.call("POST", "/admin/totp/disable", {"code": "%06d" % guess})
+            statuses.append(st)
+            if st == 429:
+                assert hd["retry-after"] in ("60", "900"), hd
+                break
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {400}, statuses
+        assert len(statuses) <= 11, statuses
+        assert len(totp_lines("127.0.0.1")) == len(statuses) - 1, s.log_text()
+        # While refused even the right code is not checked: 2FA stays on.
+        assert admin.call("POST", "/admin/totp/disable", {"code": acodes.fresh()})[0] == 429
+        assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
