@@ -201,7 +201,7 @@ paths = {
     "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
                          "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409)], obj({"script": S, "active": B}), params=[pp("name")], portal=True),
                          "delete": op("Portal: delete a Sieve script", [resp(204, "deleted"), problem(401, 404, 409)], params=[pp("name")], portal=True)},
-    "/admin/password": {"put": op("Change the admin password (409 locked while TERN_ADMIN_PASSWORD is set)", [resp(204, "changed"), problem(400, 409)], obj({"password": S}, ["password"]))},
+    "/admin/password": {"put": op("Change the admin password (the current one is checked like a sign-in; other admin sessions end; 409 locked while TERN_ADMIN_PASSWORD is set)", [resp(204, "changed"), problem(400, 409, 429)], obj({"current": S, "password": S}, ["current", "password"]))},
     "/accounts/{email}/app-passwords": {
         "get": op("The account's app passwords (never their secrets)", [resp(200, "app passwords", {"type": "object", "properties": {"app_passwords": arr(ref("AppPassword"))}}), problem(404)], params=[pp("email")]),
         "post": op("Create an app password: the secret is in this answer only", [resp(201, "created", {"type": "object", "properties": {"name": S, "password": S}}), problem(400, 404, 409)],

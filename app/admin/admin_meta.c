@@ -127,6 +127,25 @@ int admin_password_check(struct store *st, const char *env_hash, const char *pas
 	return password_verify(hash, password);
 }
 
+uint64_t admin_password_stamp(struct store *st)
+{
+	char hash[PASSWORD_HASH_MAX];
+	uint8_t d[8];
+	size_t len;
+	int rc = store_meta_get(st, "admin/password", hash, sizeof(hash), &len);
+
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc != STORE_OK)
+		return 1;
+	crypto_generichash(d, sizeof d, (const uint8_t *)hash, len, NULL, 0);
+	uint64_t v = 0;
+	for (size_t i = 0; i < sizeof d; i++)
+		v = v << 8 | d[i];
+	/* 0 and 1 mean something else: keep the stamp off them. */
+	return v < 2 ? v + 2 : v;
+}
+
 int admin_setup_completed(struct store *st)
 {
 	char v[4];

@@ -63,6 +63,13 @@ int admin_password_set(struct store *st, const char *password, int excl);
 /* 1 valid, 0 not (argon2id; tens of ms: off the loops). With
  * TERN_ADMIN_PASSWORD set, env_hash (made at start) is checked instead. */
 int admin_password_check(struct store *st, const char *env_hash, const char *password);
+/* A stamp of the stored admin password: a keyless BLAKE2b of its hash,
+ * which has a fresh salt each time it is set, so the stamp changes with
+ * every admin_password_set() (the API's or `tern admin passwd`'s). 0 when
+ * none is stored (TERN_ADMIN_PASSWORD only); 1 when the store failed, a
+ * value no stored hash gives, so that a caller comparing stamps fails
+ * closed. */
+uint64_t admin_password_stamp(struct store *st);
 
 /* ---- wizard completion ---- */
 int admin_setup_completed(struct store *st);

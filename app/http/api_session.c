@@ -6,9 +6,12 @@
  * logs everyone out): a 256-bit random id in an HttpOnly, Secure,
  * SameSite=Strict cookie, a 256-bit CSRF token the UI sends back in
  * X-CSRF-Token on every state-changing request (the cookie alone is never
- * enough to change anything), an absolute and an idle expiry. Ids and
- * tokens are compared in constant time. When the table is full the session
- * used least recently is dropped.
+ * enough to change anything), an absolute and an idle expiry. A session
+ * also rests on the password it signed in with: an admin one ends when
+ * the admin password changes (admin_password_stamp()), a portal one when
+ * its account's credentials stamp does. Ids and tokens are compared in
+ * constant time. When the table is full the session used least recently
+ * is dropped.
  *
  * Logins, setup codes and bearer tokens go through the limits every
  * protocol shares (auth/login_limit.h): the attempt is admitted and
@@ -44,7 +47,9 @@ struct session {
 	char id[65], csrf[65];
 	int64_t created, last;
 	uint32_t account;
-	uint64_t cred; /* the account's credentials stamp at sign-in (store.h) */
+	/* At sign-in: the account's credentials stamp (store.h), or for the
+	 * admin's, admin_password_stamp(); a session ends when it changes. */
+	uint64_t cred;
 	char email[HTTP_EMAIL_MAX + 1];
 };
 
@@ -89,6 +94,16 @@ static int find(const char *id, int64_t now, int user)
 	return hit;
 }
 
+/* Ends the live session with this id and kind (as find()). */
+static void session_end(const char *id, int user)
+{
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(id, now_s(), user);
+	if (i >= 0)
+		sodium_memzero(&sessions[i], sizeof(sessions[i]));
+	pthread_mutex_unlock(&sessions_lock);
+}
+
 static int unsafe_method(const char *m)
 {
 	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
@@ -113,16 +128,28 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 		return 0;
 	const char *csrf = http_req_header(x, "X-CSRF-Token");
 	int64_t now = now_s();
+	uint64_t cred = 0;
 	pthread_mutex_lock(&sessions_lock);
 	int i = find(cookie, now, 0);
 	if (i >= 0) {
 		sessions[i].last = now;
-		x->auth = AUTH_SESSION;
+		cred = sessions[i].cred;
 		memcpy(x->session_id, sessions[i].id, 65);
 		*csrf_ok_r = csrf && strlen(csrf) == 64 && sodium_memcmp(csrf, sessions[i].csrf, 64) == 0;
 	}
 	pthread_mutex_unlock(&sessions_lock);
-	return i >= 0 ? 1 : 0;
+	if (i < 0)
+		return 0;
+	/* The admin password changed since this session signed in (from
+	 * another session, a token or `tern admin passwd`): it ends, as an
+	 * account's portal sessions end with its password. */
+	if (cred != admin_password_stamp(http_store)) {
+		session_end(x->session_id, 0);
+		*csrf_ok_r = 0;
+		return 0;
+	}
+	x->auth = AUTH_SESSION;
+	return 1;
 }
 
 int http_auth_require(struct http_ctx *x)
@@ -172,6 +199,8 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 		snprintf(s.email, sizeof s.email, "%s", email);
 		if (store_account_creds(http_store, &account, NULL, &s.cred, 1) != STORE_OK)
 			s.cred = 0; /* checked at the first request: signs in again */
+	} else {
+		s.cred = admin_password_stamp(http_store);
 	}
 	pthread_mutex_lock(&sessions_lock);
 	int slot = 0;
@@ -338,15 +367,22 @@ void api_session_get(struct http_ctx *x)
 	jw_obj_end(&w);
 }
 
+void http_admin_session_refresh(struct http_ctx *x)
+{
+	if (x->auth != AUTH_SESSION)
+		return;
+	uint64_t c = admin_password_stamp(http_store);
+	pthread_mutex_lock(&sessions_lock);
+	int i = find(x->session_id, now_s(), 0);
+	if (i >= 0)
+		sessions[i].cred = c;
+	pthread_mutex_unlock(&sessions_lock);
+}
+
 void api_session_delete(struct http_ctx *x)
 {
-	if (x->auth == AUTH_SESSION) {
-		pthread_mutex_lock(&sessions_lock);
-		int i = find(x->session_id, now_s(), 0);
-		if (i >= 0)
-			sodium_memzero(&sessions[i], sizeof(sessions[i]));
-		pthread_mutex_unlock(&sessions_lock);
-	}
+	if (x->auth == AUTH_SESSION)
+		session_end(x->session_id, 0);
 	http_no_content(x);
 	http_header(x, "Set-Cookie",
 		    "tern_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
@@ -414,9 +450,5 @@ void http_user_session_refresh(struct http_ctx *x)
 
 void http_user_sessions_end_one(const char *id)
 {
-	pthread_mutex_lock(&sessions_lock);
-	int i = find(id, now_s(), 1);
-	if (i >= 0)
-		sodium_memzero(&sessions[i], sizeof(sessions[i]));
-	pthread_mutex_unlock(&sessions_lock);
+	session_end(id, 1);
 }

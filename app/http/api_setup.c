@@ -291,30 +291,47 @@ void api_setup_admin(struct http_ctx *x)
 }
 
 /*
- * PUT /admin/password: a signed-in admin changes the admin password (the
- * session or an admin token already proved who asks). 409 locked while
- * TERN_ADMIN_PASSWORD is set: the variable wins. Open sessions stay.
+ * PUT /admin/password {"current","password"}: the admin changes the admin
+ * password, as an account does in its portal. The current one is checked
+ * like a sign-in (the same limits; a wrong one is logged as
+ * what=admin_password): a session left open or stolen, or a token, must
+ * not be enough to take the admin for good. Then every other admin
+ * session ends (by the password's stamp, http_admin_session_refresh);
+ * this one goes on. 409 locked while TERN_ADMIN_PASSWORD is set: the
+ * variable wins.
  */
 void api_admin_password(struct http_ctx *x)
 {
-	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+	static const struct json_field f[] = {
+		{ "current", JK_STRING, 1 },
+		{ "password", JK_STRING, 1 },
+	};
+	struct login_ticket t;
 
 	if (http_cfg->admin_password[0]) {
 		http_problem(x, 409, "locked", "password", "the admin password is set by TERN_ADMIN_PASSWORD");
 		return;
 	}
-	if (http_body_check(x, f, 1) < 0)
+	if (http_body_check(x, f, 2) < 0)
 		return;
 	const char *pw = http_body_str(x, "password");
-	if (http_password_ok(x, "password", pw) < 0)
+	if (http_password_ok(x, "password", pw) < 0 || http_login_admit(x, "(admin)", &t) < 0)
 		return;
 	http_hash_enter();
+	if (admin_password_check(http_store, NULL, http_body_str(x, "current")) != 1) {
+		http_hash_leave();
+		http_login_failed(x, &t, "admin_password");
+		http_problem(x, 400, "wrong_password", "current", "the current password is wrong");
+		return;
+	}
+	http_login_ok(x, &t);
 	int rc = admin_password_set(http_store, pw, 0);
 	http_hash_leave();
 	if (rc != STORE_OK) {
 		http_store_problem(x, rc, "cannot store the admin password");
 		return;
 	}
+	http_admin_session_refresh(x);
 	log_info("http", NULL, "event=admin_password_changed ip=%s", x->ip);
 	http_no_content(x);
 }

@@ -160,6 +160,10 @@ int http_user_require(struct http_ctx *x);
 void http_user_session_refresh(struct http_ctx *x);
 /* Ends the portal session with this id (sign-out). */
 void http_user_sessions_end_one(const char *id);
+/* Admin sessions rest on admin_password_stamp() at sign-in: a change of
+ * the admin password ends them at their next request. After a change
+ * made through x's own session, refresh keeps that one (a token: no-op). */
+void http_admin_session_refresh(struct http_ctx *x);
 /*
  * Admits one attempt (a login, a setup code, a token) from x->ip for who
  * (NULL: no account side) through auth/login_limit.h: 0 with *t reserved,

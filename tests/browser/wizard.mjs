@@ -304,12 +304,21 @@ async function adminPages() {
 		await byId('admin-password-form').getByText('TERN_ADMIN_PASSWORD').waitFor();
 		log('admin password: shown as locked');
 	} else {
+		// The current password is asked, as the portal asks an account's:
+		// a wrong one is shown at its field and changes nothing.
+		await byId('admin-current-password').fill(cfg.admin_password + 'x');
 		await byId('admin-new-password').fill(cfg.admin_password + '-2');
 		await byId('admin-new-password2').fill(cfg.admin_password + '-2');
 		await byId('admin-password-save').click();
+		await byId('admin-password-form').getByText('the current password is wrong').waitFor();
+		await byId('admin-current-password').fill(cfg.admin_password);
+		await byId('admin-password-save').click();
 		await byId('admin-password-form').getByText('Admin password changed.').waitFor();
 		await screenshot('admin-password-changed');
-		log('admin password: changed from the UI');
+		// This session goes on (other admin sessions end).
+		await page.reload({ waitUntil: 'domcontentloaded' });
+		await byId('admin-password-form').waitFor();
+		log('admin password: changed from the UI, the current one asked');
 	}
 
 	// The global Sieve filter: the parser's error at the field, then saved and active.

@@ -37,12 +37,14 @@ export function Settings() {
 	);
 }
 
-// The admin password: typed twice; PUT /admin/password. GET /setup says
-// whether TERN_ADMIN_PASSWORD locks it.
+// The admin password: the current one, then the new one typed twice; PUT
+// /admin/password (other admin sessions end, this one goes on). GET /setup
+// says whether TERN_ADMIN_PASSWORD locks it.
 function AdminPassword() {
 	const st = useLoad(() => get('/setup'));
 	const locked = !!(st.data && st.data.admin && st.data.admin.locked);
 	const weak = !!(st.data && st.data.admin && st.data.admin.weak);
+	const [cur, setCur] = useState('');
 	const [pw, setPw] = useState('');
 	const [pw2, setPw2] = useState('');
 	const [done, setDone] = useState('');
@@ -52,19 +54,25 @@ function AdminPassword() {
 	const mismatch = pw2 && pw !== pw2 ? 'The two passwords differ.' : undefined;
 	const submit = (e) => {
 		e.preventDefault();
-		if (mismatch || !pw)
+		if (mismatch || !pw || !cur)
 			return;
 		a.run(async () => {
-			await put('/admin/password', { password: pw });
+			await put('/admin/password', { current: cur, password: pw });
+			setCur('');
 			setPw('');
 			setPw2('');
-			setDone('Admin password changed.');
+			setDone('Admin password changed. Other admin sessions are signed out.');
 		});
 	};
 	const fe = a.error && a.error.field === 'password' ? a.error.message : undefined;
+	const fc = a.error && a.error.field === 'current' ? a.error.message : undefined;
 	return (
 		<form class="card" onSubmit={submit} data-testid="admin-password-form">
 			<h2>Admin password</h2>
+			{locked ? null : (
+				<Field label="Current admin password" type="password" value={cur} onInput={typed(setCur)} autoComplete="current-password"
+					error={fc} testid="admin-current-password" />
+			)}
 			<Field label="New admin password (8 to 256 characters, not easy to guess)" type="password" value={pw} onInput={typed(setPw)} locked={locked}
 				lockedBy="TERN_ADMIN_PASSWORD" autoComplete="new-password" error={fe} testid="admin-new-password" />
 			{locked ? null : <StrengthMeter password={pw} testid="admin-new-password-meter" />}
@@ -73,9 +81,9 @@ function AdminPassword() {
 				<>
 					<Field label="The same again" type="password" value={pw2} onInput={typed(setPw2)} autoComplete="new-password"
 						error={mismatch} testid="admin-new-password2" />
-					<ErrorBox error={a.error && !fe ? a.error : null} />
+					<ErrorBox error={a.error && !fe && !fc ? a.error : null} />
 					<Notice>{done}</Notice>
-					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy || !pw || !!mismatch} data-testid="admin-password-save">Change password</button></div>
+					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy || !cur || !pw || !!mismatch} data-testid="admin-password-save">Change password</button></div>
 				</>
 			)}
 		</form>
