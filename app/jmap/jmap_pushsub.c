@@ -27,6 +27,7 @@
  */
 
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,7 +421,11 @@ void jmap_pushsub_set(struct jmap_call *c)
 		for (const struct json_value *m = o->type == JSON_OBJECT ? o->first : NULL; m && !bad;
 		     m = m->next) {
 			if (!strcmp(m->key, "verificationCode")) {
-				if (m->type != JSON_STRING || strcmp(m->str, r->code))
+				/* The code proves the client reads its push URL:
+				 * compared in constant time, as every secret is. */
+				size_t cl = strlen(r->code);
+				if (m->type != JSON_STRING || strlen(m->str) != cl ||
+				    sodium_memcmp(m->str, r->code, cl) != 0)
 					bad = m->key;
 				else
 					nr.verified = 1;
