@@ -392,14 +392,15 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 	size_t n = (size_t)(p->body_end - p->body_off), at = 0, np = 0;
 	struct str cs = mime_param_get(p->params, p->nparams, "charset");
 	struct mime_decoder d;
-	/* Pending decoded text: what a cut left (at most PART_CHUNK but for
-	 * a few octets) and one chunk's output; u its conversion. */
-	size_t pcap = PART_CHUNK + 4 + MIME_DECODE_OUT_MAX(PART_CHUNK) + MIME_DECODE_OUT_MAX(0);
-	char *pend = xmalloc(pcap), *u = xmalloc(3 * pcap + 1);
-
 	if (n > *budget)
 		n = *budget;
 	*budget -= n;
+	/* Pending decoded text: what a cut left (at most one piece but for
+	 * a few octets) and one piece's output; u its conversion. Sized by
+	 * the part: most are a few KiB, and a search reads thousands. */
+	size_t c = n < PART_CHUNK ? n : PART_CHUNK;
+	size_t pcap = c + 4 + MIME_DECODE_OUT_MAX(c) + MIME_DECODE_OUT_MAX(0);
+	char *pend = xmalloc(pcap), *u = xmalloc(3 * pcap + 1);
 	mime_decoder_init(&d, mime_cte_parse(p->encoding));
 	for (;;) {
 		size_t k = n - at < PART_CHUNK ? n - at : PART_CHUNK;
