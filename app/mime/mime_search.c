@@ -429,17 +429,45 @@ static void add_part(struct mime_search *sm, const struct mime_part *p, size_t *
 	free(pend);
 }
 
+/* The leaves whose text the body search reads. */
+static int is_text_leaf(const struct mime_search *sm, const struct mime_part *p)
+{
+	return !(p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) &&
+	       mime_part_is(p, "text", NULL) && p->body_end <= sm->len;
+}
+
+/*
+ * Room for the body text of most mail: a part's encoded size bounds its
+ * decoded size, and text in UTF-8 or ASCII keeps it when converted (other
+ * charsets may grow, and the buffer with them), plus a line end a part.
+ */
+static size_t text_room(const struct mime_search *sm)
+{
+	size_t left = MIME_SEARCH_TEXT_MAX, need = 0;
+	for (uint32_t i = 0; i < sm->t->nparts && left; i++) {
+		const struct mime_part *p = &sm->t->parts[i];
+		if (!is_text_leaf(sm, p))
+			continue;
+		size_t n = (size_t)(p->body_end - p->body_off);
+		n = n < left ? n : left;
+		left -= n;
+		need += n + 1;
+	}
+	return need;
+}
+
 static void body_build(struct mime_search *sm)
 {
 	if (!sm->body_done) {
-		size_t budget = MIME_SEARCH_TEXT_MAX;
+		size_t budget = MIME_SEARCH_TEXT_MAX, avail, need = text_room(sm);
+		/* The room at once: doubling towards a 4 MB text held the old
+		 * copy and the new one together. */
+		if (need)
+			buf_reserve(&sm->body, need, &avail);
 		for (uint32_t i = 0; i < sm->t->nparts && budget; i++) {
 			const struct mime_part *p = &sm->t->parts[i];
-			if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE))
-				continue;
-			if (!mime_part_is(p, "text", NULL) || p->body_end > sm->len)
-				continue;
-			add_part(sm, p, &budget);
+			if (is_text_leaf(sm, p))
+				add_part(sm, p, &budget);
 		}
 		if (sm->keep) {
 			buf_init(&sm->text, buf_len(&sm->body) + 1);
