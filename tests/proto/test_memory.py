@@ -221,7 +221,13 @@ def test_memory_many_big_streams():
             # quarantine holds freed blocks on purpose, so only here.
             assert mon.peak <= bound, (mon.peak, bound)
 
-        # Back near idle once the streams are gone (memory returned).
+        # Back near idle once the streams are gone (memory returned), and
+        # once the full-text indexer (nice 10: on a busy machine it may
+        # still be reading the big messages) has indexed them and let its
+        # buffers go too.
+        last = max(mid for mid, _ in s.messages(BOB))
+        assert s.wait_log(re.compile(r"event=fts_indexed account=\d+ emails=\d+ through=%d\b" % last),
+                          timeout=180), s.log_text()[-3000:]
         deadline = time.time() + 20
         after = rss_anon_kib(pid)
         while time.time() < deadline and after > idle + 16 * 1024:
