@@ -23,8 +23,12 @@ CFLAGS_MUSL := $(CFLAGS_COMMON) -O2 -fstack-protector-strong -I$(MUSL)/include
 # archive, so it is linked even if only a library calls malloc.
 LIBS_MUSL   := -L$(MUSL)/lib -Wl,--whole-archive -lmimalloc -Wl,--no-whole-archive \
                -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lzxcvbn -lpthread -lm -Wl,--gc-sections
+# Debian's libbearssl-dev keeps the headers but bearssl.h in include/bearssl/.
+HOST_INC    := -I$(HOST)/include -isystem /usr/include/bearssl
 CFLAGS_TEST := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-               -fno-sanitize-recover=undefined -I$(HOST)/include -Itests/unit
+               -fno-sanitize-recover=undefined $(HOST_INC) -Itests/unit
+# The test builds' libraries but libzxcvbn are Debian's own packages,
+# shared (vendor/build.sh's HOST_DEBS): only the product's are built here.
 # -no-pie: Debian's libzxcvbn.a (vendor/manifest: pinned as a binary
 # package) is built without -fPIC, and gcc and clang here make PIE by
 # default; the static musl link is not PIE anyway.
@@ -33,16 +37,16 @@ LIBS_HOST   := -no-pie -L$(HOST)/lib -llmdb -lbearssl -lsodium -lcrypto -lz -lzx
 # for running the protocol tests (real clients) against instrumented code.
 # Not the product: dynamically linked, unstripped, several times slower.
 CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-               -fno-sanitize-recover=undefined -I$(HOST)/include
+               -fno-sanitize-recover=undefined $(HOST_INC)
 LIBS_ASAN   := -no-pie -L$(HOST)/lib -lmicrohttpd -lcares -llmdb -lbearssl -lsodium -lcrypto -lz -lzxcvbn -lpthread -lm
 # build/tern-tsan: the same under ThreadSanitizer, for make proto-tsan. Not
 # part of make test: it would add another 4-5 minutes to the suite.
-CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread -I$(HOST)/include
+CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=thread $(HOST_INC)
 
 APP_SRCS    := $(sort $(wildcard app/*/*.c))
 MAIN_SRC    := app/cli/main.c
-# c-ares is built for musl only (vendor/out/host has none): unit and fuzz
-# builds link tests/dns_stub.c in place of app/dns/dns.c.
+# Unit and fuzz builds link tests/dns_stub.c in place of app/dns/dns.c
+# (the c-ares resolver); build/tern-asan has the real one.
 ARES_SRCS   := app/dns/dns.c app/dns/dns_query.c
 DNS_STUB    := tests/dns_stub.c
 LIB_SRCS    := $(filter-out $(MAIN_SRC) $(ARES_SRCS),$(APP_SRCS))
@@ -123,7 +127,7 @@ build/gen/web_assets.c: build/web.stamp scripts/gen-web-assets.mjs
 build/gen-anchors: scripts/gen-anchors.c $(VENDOR)/.done
 	@mkdir -p build
 	@echo "CC (host tool) $<"
-	@$(CC_HOST) -O1 $(WARN) -I$(HOST)/include -o $@ $< -L$(HOST)/lib -lbearssl
+	@$(CC_HOST) -O1 $(WARN) $(HOST_INC) -o $@ $< -L$(HOST)/lib -lbearssl
 
 $(ANCHORS_SRC): build/gen-anchors $(VENDOR)/.done
 	@mkdir -p $(dir $@)
@@ -241,12 +245,12 @@ test: vendor
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	@echo "CC (fuzz) $<"
-	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined -I$(HOST)/include -MMD -MP -c $< -o $@
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer-no-link,address,undefined $(HOST_INC) -MMD -MP -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
-	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -I$(HOST)/include -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
+	@$(CLANG) $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined $(HOST_INC) -MMD -MP -MF $@.d -o $@ $< $(FUZZ_OBJS) $(LIBS_HOST)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
