@@ -21,6 +21,7 @@ whole when it ends, so logs read as they did when the run was serial.
 import importlib
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,16 @@ def main():
         skipped += int(parts[2])
         failed.extend(parts[3:])
 
+    # Each module's CPU seconds, user and system, its worker and every
+    # process the worker waited for (servers, clients, peers; not those
+    # that daemonized away): the processor, not the clock, bounds the suite
+    # on 2 cores, so this is what to look at to make it shorter. Workers
+    # are reaped one at a time, so the growth of this process's children's
+    # usage across one reaping is that worker's.
+    def children_cpu():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
     # Workers write to files, not pipes: a pipe read only when the worker
     # ends would block a module whose output outgrew the pipe buffer.
     def run_pool(queue, width):
@@ -179,7 +190,12 @@ def main():
                 proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", name] + filters,
                                         stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
                 running[slot] = (name, proc, out, time.time())
-            done = [s for s, (_, p, _, _) in running.items() if p.poll() is not None]
+            done = []
+            for s, (_, p, _, _) in running.items():
+                before = children_cpu()
+                if p.poll() is not None:
+                    done.append(s)
+                    cpu[running[s][0]] = children_cpu() - before
             if not done:
                 time.sleep(0.1)
                 continue
@@ -190,12 +206,16 @@ def main():
                 finish(name, proc, out.read())
                 out.close()
 
-    ran = {}
+    ran, cpu = {}, {}
     run_pool(shared, jobs)
     run_pool(alone, 1)
     if not filters:
         save_durations(ran)
     failed += sanitizer_reports()
+    top = sorted(cpu, key=lambda m: -cpu[m])[:15]
+    print("\nCPU seconds of the modules (%.0f in all); the most:" % sum(cpu.values()))
+    for m in top:
+        print("  %7.1f cpu %7.1f wall  %s" % (cpu[m], ran.get(m, 0), m))
     print("\nprotocol tests: %d passed, %d failed, %d skipped in %.0fs (%d at once)" %
           (passed, len(failed), skipped, time.time() - start, jobs))
     for f in failed:
