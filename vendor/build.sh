@@ -26,7 +26,9 @@ declare -A FLAVOUR_PKGS=(
     [host]="libzxcvbn-dev ca-certificates icu publicsuffix"
 )
 # The test builds (unit tests, fuzzers, build/tern-asan: glibc, never the
-# product) link these libraries as Debian's own packages of the same
+# product) and build/gen-anchors (the host tool that reads the trust
+# anchors with BearSSL, so every build needs libbearssl-dev) link these
+# libraries as Debian's own packages of the same
 # release, shared, instead of a second build of each from source: the same
 # upstream versions with the same Debian patches, and CI compiles each
 # library once (for musl) instead of twice. Building them here took half of
