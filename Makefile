@@ -259,7 +259,8 @@ proto-tsan: build/tern-tsan
 # are independent; the sub-makes after it find them built).
 test: vendor
 	scripts/install-test-deps
-	$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
+	@echo "make -j$(JOBS): the unit tests, the fuzzers, build/tern and build/tern-asan"
+	@$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
 	$(MAKE) unit
 	$(MAKE) fuzz-check
 	$(MAKE) proto
