@@ -191,11 +191,11 @@ def main():
                                         stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
                 running[slot] = (name, proc, out, time.time())
             done = []
-            for s, (_, p, _, _) in running.items():
+            for s, (name, p, _, _) in running.items():
                 before = children_cpu()
                 if p.poll() is not None:
                     done.append(s)
-                    cpu[running[s][0]] = children_cpu() - before
+                    cpu[name] = children_cpu() - before
             if not done:
                 time.sleep(0.1)
                 continue
