@@ -1,5 +1,5 @@
 /*
- * cmd_sieve.c — `tern sieve test SCRIPT FILE [--from A] [--to A]`: runs a
+ * cmd_sieve.c — `tern sieve test SCRIPT FILE... [--from A] [--to A]`: runs a
  * Sieve script over a message file and prints what its result would do,
  * one action a line, as DESIGN.md §5 says (Pigeonhole's sieve-test order):
  * explicit actions in order, then `keep` for the implicit keep. A script
@@ -7,6 +7,8 @@
  * on stderr; a run-time error prints the implicit `keep` (what delivery
  * would do) and the error on stderr. The envelope defaults to the null
  * sender and an empty recipient.
+ *
+ * More than one FILE: each file's lines follow a line "== FILE".
  *
  * `tern sieve test SCRIPT FILE... --bench N` measures instead: it compiles
  * once, runs the script N times over each FILE (one arena per run, as a
@@ -203,13 +205,48 @@ static int bench(const struct sieve_script *s, const char **files, int nfiles, l
 	return rc;
 }
 
+/* The actions over each message file (files[1..]); with more than one,
+ * each file's lines follow a "== FILE" line. One compile for all: a test
+ * harness comparing many messages starts one process per script. */
+static int test_files(const struct sieve_script *s, const char **files, int nfiles,
+                      const char *from, const char *to)
+{
+	struct arena *a = arena_new(0);
+	char *out = xmalloc(65536);
+	int rc = 0;
+
+	for (int i = 1; i < nfiles; i++) {
+		size_t mlen;
+		char *msg = slurp(files[i], SIEVE_TEST_MSG_MAX, &mlen);
+		if (!msg) {
+			fprintf(stderr, "tern sieve test: %s: %s\n", files[i], strerror(errno));
+			rc = 1;
+			break;
+		}
+		struct sieve_env env = { .msg = msg, .len = mlen, .env_from = str_c(from),
+			                 .env_to = str_c(to), .now = (int64_t)time(NULL) };
+		struct sieve_result res;
+		if (sieve_run(s, &env, a, &res) < 0)
+			fprintf(stderr, "%s: %s: run-time error: %s\n", files[0], files[i], res.error);
+		sieve_result_format(&res, out, 65536);
+		if (nfiles > 2)
+			printf("== %s\n", files[i]);
+		fputs(out, stdout);
+		arena_reset(a);
+		free(msg);
+	}
+	free(out);
+	arena_free(&a);
+	return rc;
+}
+
 int cli_sieve(const struct config *cfg, int argc, char **argv)
 {
 	const char *from = "", *to = "", *files[BENCH_FILES_MAX + 1];
 	int nfiles = 0;
 	long runs = 0;
 	char err[SIEVE_ERROR_MAX];
-	size_t slen, mlen;
+	size_t slen;
 
 	if (argc >= 1 && strcmp(argv[0], "test") != 0) {
 		int r = manage(cfg, argc, argv);
@@ -234,52 +271,25 @@ int cli_sieve(const struct config *cfg, int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (runs ? nfiles < 2 : nfiles != 2)
+	if (nfiles < 2)
 		goto usage;
 	char *script = slurp(files[0], SIEVE_SCRIPT_MAX + 1, &slen);
 	if (!script) {
 		fprintf(stderr, "tern sieve test: %s: %s\n", files[0], strerror(errno));
 		return 1;
 	}
-	if (runs) {
-		struct sieve_script *bs = sieve_compile(script, slen, err);
-		free(script);
-		if (!bs) {
-			fprintf(stderr, "%s: %s\n", files[0], err);
-			return 1;
-		}
-		int rc = bench(bs, files + 1, nfiles - 1, runs, from, to);
-		sieve_script_free(&bs);
-		return rc;
-	}
-	char *msg = slurp(files[1], SIEVE_TEST_MSG_MAX, &mlen);
-	if (!msg) {
-		fprintf(stderr, "tern sieve test: %s: %s\n", files[1], strerror(errno));
-		free(script);
-		return 1;
-	}
 	struct sieve_script *s = sieve_compile(script, slen, err);
 	free(script);
 	if (!s) {
-		printf("error\n");
+		if (!runs)
+			printf("error\n");
 		fprintf(stderr, "%s: %s\n", files[0], err);
-		free(msg);
 		return 1;
 	}
-	struct sieve_env env = { .msg = msg, .len = mlen, .env_from = str_c(from),
-		                 .env_to = str_c(to), .now = (int64_t)time(NULL) };
-	struct sieve_result res;
-	struct arena *a = arena_new(0);
-	char *out = xmalloc(65536);
-	if (sieve_run(s, &env, a, &res) < 0)
-		fprintf(stderr, "%s: run-time error: %s\n", files[0], res.error);
-	sieve_result_format(&res, out, 65536);
-	fputs(out, stdout);
-	free(out);
-	arena_free(&a);
+	int rc = runs ? bench(s, files + 1, nfiles - 1, runs, from, to)
+		      : test_files(s, files, nfiles, from, to);
 	sieve_script_free(&s);
-	free(msg);
-	return 0;
+	return rc;
 usage:
 	return cli_usage("sieve");
 }

@@ -1,6 +1,7 @@
 """Differential test of tern's Sieve interpreter against Pigeonhole's
 sieve-test (Debian dovecot-sieve): every script of SCRIPTS runs over every
-message of MESSAGES through `tern sieve test` and through sieve-test, and
+message of MESSAGES through `tern sieve test` (one process a script, over
+all the messages) and through sieve-test, and
 the actions each would take are compared after normalising both outputs
 to one form: "store MAILBOX [flags]" (keep is "store INBOX"), "redirect
 ADDRESS", "reject", "vacation", "discard" dropped (it only cancels the
@@ -227,22 +228,19 @@ CONF = "mail_uid = nobody\nmail_gid = nogroup\nfirst_valid_uid = 1\nmail_locatio
        "plugin {\n  sieve_extensions = +editheader +vacation-seconds\n}\n"
 
 
-# Under ASan, LeakSanitizer's check at exit costs a `tern sieve test`
-# process about 60 ms of its 115 (a page fault for each page it scans):
-# most of this test's time. Each script is checked for leaks over one
-# message, the next one for the next script (so every message too).
-_NO_LEAKS = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
-
-
-def ours(script, msg, d, leaks=True):
-    r = subprocess.run([TERN, "sieve", "test", script, msg, "--from", "ann@example.org",
-                        "--to", "bob+lists@example.com"], capture_output=True, timeout=30,
-                       env=None if leaks else _NO_LEAKS)
+def ours(script, msgs):
+    """tern's actions for SCRIPT over each of MSGS (one process: the
+    script compiles once), as {msg: sorted actions or "error"}."""
+    r = subprocess.run([TERN, "sieve", "test", script] + msgs + ["--from", "ann@example.org",
+                        "--to", "bob+lists@example.com"], capture_output=True, timeout=60)
     keep_sanitizer_output(r.stderr.decode(errors="replace"), "tern sieve test")
     if r.stdout.decode().strip() == "error":
-        return "error"
-    out = set()
+        return {m: "error" for m in msgs}
+    got, out = {}, None
     for line in r.stdout.decode().splitlines():
+        if line.startswith("== "):
+            out = got.setdefault(line[3:], set())
+            continue
         m = re.match(r'(keep|fileinto "(.*?)")(?: :flags "(.*)")?$', line)
         if m:
             out.add("store %s%s" % (m.group(2) if m.group(2) is not None else "INBOX",
@@ -253,7 +251,8 @@ def ours(script, msg, d, leaks=True):
             out.add("reject")
         elif line in ("vacation",):
             out.add("vacation")
-    return sorted(out)
+    assert sorted(got) == sorted(msgs), "tern sieve test answered for %s, not %s" % (sorted(got), msgs)
+    return {m: sorted(a) for m, a in got.items()}
 
 
 def theirs(script, msg, d):
@@ -305,10 +304,12 @@ def test_against_pigeonhole():
         os.chmod(p, 0o644)
         paths[name] = p
     diffs, pairs = [], 0
-    for si, sname in enumerate(SCRIPTS):
-        for mi, mname in enumerate(MESSAGES):
+    msgs = [paths["msg-" + m] for m in MESSAGES]
+    for sname in SCRIPTS:
+        tern = ours(paths[sname], msgs)
+        for mname in MESSAGES:
             pairs += 1
-            a = ours(paths[sname], paths["msg-" + mname], d, leaks=mi == si % len(MESSAGES))
+            a = tern[paths["msg-" + mname]]
             b = theirs(paths[sname], paths["msg-" + mname], d)
             if a != b and (sname, mname) not in KNOWN:
                 diffs.append("%s x %s: tern %s, pigeonhole %s" % (sname, mname, a, b))
