@@ -3,7 +3,8 @@
 #   make          vendor libraries (once), then build/tern (static, stripped)
 #   make run      build, then serve with data in ./data
 #   make test     install test tools, unit tests under ASan/UBSan, protocol tests
-#                 against build/tern, then against build/tern-asan
+#                 against build/tern and build/tern-asan (one pool: proto-both)
+#   make proto    the protocol tests against build/tern
 #   make proto-asan  the protocol tests against build/tern-asan (glibc, ASan/UBSan)
 #   make proto-tsan  the same against build/tern-tsan (ThreadSanitizer)
 #   make fuzz     build and run each libFuzzer target for FUZZ_SECONDS
@@ -94,7 +95,7 @@ comma       := ,
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench image clean
+.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan proto-both fuzz fuzz-check bench image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -237,23 +238,23 @@ unit: $(UNIT_BINS)
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 # PROTO=substring runs only the tests whose module:function contains it.
+# run.py sets each sanitized build's options and empties its report
+# directory (build/asan-logs, build/tsan-logs); any report there fails the
+# run, even if no test noticed.
 proto: build/tern
 	python3 tests/proto/run.py $(PROTO)
 
-# Every report ASan, LeakSanitizer or UBSan writes lands in build/asan-logs/;
-# run.py fails the run when any is there, even if no test noticed.
 proto-asan: build/tern-asan
-	@rm -rf build/asan-logs && mkdir -p build/asan-logs
-	TERN_TEST_BIN=$(CURDIR)/build/tern-asan TERN_SANITIZER_LOGS=$(CURDIR)/build/asan-logs \
-	  ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build/asan-logs/asan \
-	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build/asan-logs/ubsan \
-	  python3 tests/proto/run.py $(PROTO)
+	python3 tests/proto/run.py --builds asan $(PROTO)
 
 proto-tsan: build/tern-tsan
-	@rm -rf build/tsan-logs && mkdir -p build/tsan-logs
-	TERN_TEST_BIN=$(CURDIR)/build/tern-tsan TERN_SANITIZER_LOGS=$(CURDIR)/build/tsan-logs \
-	  TSAN_OPTIONS=halt_on_error=0:log_path=$(CURDIR)/build/tsan-logs/tsan \
-	  python3 tests/proto/run.py $(PROTO)
+	python3 tests/proto/run.py --builds tsan $(PROTO)
+
+# Both of make test's runs in one pool of workers: on two cores the
+# suite is bound by the processor, and two pools back to back each end on
+# a tail with a core idle.
+proto-both: build/tern build/tern-asan
+	python3 tests/proto/run.py --builds plain,asan $(PROTO)
 
 # Everything the suite runs is built first, on every core (the compiles
 # are independent; the sub-makes after it find them built).
@@ -263,8 +264,7 @@ test: vendor
 	@$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
 	$(MAKE) unit
 	$(MAKE) fuzz-check
-	$(MAKE) proto
-	$(MAKE) proto-asan
+	$(MAKE) proto-both
 
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """run.py — runs every tests/proto/test_*.py function named test_*.
 
-Usage: run.py [-j N] [substring ...]
+Usage: run.py [-j N] [--builds plain,asan,tsan] [substring ...]
   (only tests whose module:function contains one of the substrings)
 
 Each test drives the real build/tern binary with real clients on loopback.
@@ -17,11 +17,17 @@ the same port. A module that measures the server under load, or loads the
 machine itself, sets EXCLUSIVE = True and runs alone after the others, so
 its figures are not the neighbours' noise. A module's output is printed
 whole when it ends, so logs read as they did when the run was serial.
+
+--builds names the servers the tests drive (BUILDS below; plain by
+default): `make test` runs every module against build/tern and again
+against build/tern-asan in one pool, so neither run ends on a tail that
+leaves a core idle while the other waits to start.
 """
 import importlib
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,18 +38,55 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
-def sanitizer_reports():
-    """Under `make proto-asan`: every report a sanitized tern wrote (a
-    memory error, a leak at exit, undefined behaviour), printed, each one a
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# The servers a run can drive: the binary, and for a sanitized build the
+# directory its reports go to (emptied when the run starts) and the
+# sanitizer options that send them there. harness.py reads TERN_TEST_BIN
+# and TERN_SANITIZER_LOGS; a sanitized build's tests skip what only the
+# product binary can show (the empty chroot, a static ELF).
+BUILDS = {
+    "plain": {},
+    "asan": {"bin": "build/tern-asan", "logs": "build/asan-logs",
+             "env": {"ASAN_OPTIONS": "detect_leaks=1:log_path={logs}/asan",
+                     "UBSAN_OPTIONS": "print_stacktrace=1:log_path={logs}/ubsan"}},
+    "tsan": {"bin": "build/tern-tsan", "logs": "build/tsan-logs",
+             "env": {"TSAN_OPTIONS": "halt_on_error=0:log_path={logs}/tsan"}},
+}
+
+
+def build_env(build):
+    """The environment a worker testing BUILD runs with."""
+    b = BUILDS[build]
+    env = dict(os.environ, TERN_TEST_BUILD=build)
+    if b:
+        logs = os.path.join(ROOT, b["logs"])
+        env["TERN_TEST_BIN"] = os.path.join(ROOT, b["bin"])
+        env["TERN_SANITIZER_LOGS"] = logs
+        for k, v in b["env"].items():
+            env[k] = v.format(logs=logs)
+    return env
+
+
+def fresh_logs(build):
+    if BUILDS[build]:
+        d = os.path.join(ROOT, BUILDS[build]["logs"])
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+
+
+def sanitizer_reports(build):
+    """After a sanitized build's run: every report it wrote (a memory
+    error, a leak at exit, undefined behaviour), printed, each one a
     failure, whether or not a test noticed the process go."""
-    d = os.environ.get("TERN_SANITIZER_LOGS")
-    if not d:
+    if not BUILDS[build]:
         return []
+    d = os.path.join(ROOT, BUILDS[build]["logs"])
     found = []
     for f in sorted(os.listdir(d)):
         with open(os.path.join(d, f), errors="replace") as fh:
-            print("---- sanitizer report %s ----\n%s" % (f, fh.read()))
-        found.append("sanitizer report " + f)
+            print("---- sanitizer report %s/%s ----\n%s" % (build, f, fh.read()))
+        found.append("sanitizer report %s/%s" % (build, f))
     return found
 
 
@@ -52,6 +95,8 @@ def run_module(name, filters):
     and a last machine-readable line: RESULT passed skipped failed..."""
     mod = importlib.import_module(name)
     failed, passed, skipped = [], 0, 0
+    build = os.environ.get("TERN_TEST_BUILD", "plain")
+    tag = "" if build == "plain" else "[%s]" % build
     # Only the module's own functions: a helper it imports (mailpeers'
     # test_ca) is not a test.
     for fn in [getattr(mod, a) for a in dir(mod) if a.startswith("test_") and
@@ -59,6 +104,7 @@ def run_module(name, filters):
         full = "%s:%s" % (name, fn.__name__)
         if filters and not any(f in full for f in filters):
             continue
+        full += tag
         t0 = time.time()
         try:
             r = fn()
@@ -129,24 +175,52 @@ def default_jobs():
     return 2 * (os.cpu_count() or 1) + 1
 
 
+def item_name(mod, build):
+    """A module run against one build, as the durations file and the CPU
+    summary name it: test_smtp, test_smtp[asan]."""
+    return mod if build == "plain" else "%s[%s]" % (mod, build)
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--one"]:
         run_module(args[1], args[2:])
         return
     jobs = default_jobs()
-    if args[:1] == ["-j"]:
-        jobs, args = max(1, int(args[1])), args[2:]
+    builds = ["plain"]
+    while args[:1] in (["-j"], ["--builds"]):
+        if args[0] == "-j":
+            jobs = max(1, int(args[1]))
+        else:
+            builds = args[1].split(",")
+            for b in builds:
+                if b not in BUILDS:
+                    sys.exit("run.py: no build %r (%s)" % (b, ", ".join(BUILDS)))
+        args = args[2:]
     filters = args
     mods = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
     mods = [m for m in mods if selected(m, filters)]
     # Longest first, so the run does not end waiting on one long module
-    # started last: by the seconds each took when last run here, else
-    # by the size of its file.
+    # started last: by the seconds each took when last run here (a
+    # sanitized run never seen here: its plain run's seconds, times the
+    # 1.6 a sanitized run takes over all), else by the size of its file
+    # (unknown modules first).
     took = durations()
-    mods.sort(key=lambda m: (m in took, -took.get(m, os.path.getsize(os.path.join(HERE, m + ".py")))))
-    shared = [m for m in mods if not exclusive(m)]
-    alone = [m for m in mods if exclusive(m)]
+
+    def order(item):
+        mod, build = item
+        name = item_name(mod, build)
+        if name in took:
+            return (True, -took[name])
+        if mod in took:
+            return (True, -1.6 * took[mod])
+        return (False, -os.path.getsize(os.path.join(HERE, mod + ".py")))
+    items = sorted([(m, b) for b in builds for m in mods], key=order)
+    shared = [i for i in items if not exclusive(i[0])]
+    alone = [i for i in items if exclusive(i[0])]
+    for b in builds:
+        fresh_logs(b)
+    envs = {b: build_env(b) for b in builds}
 
     failed, passed, skipped = [], 0, 0
     start = time.time()
@@ -183,11 +257,12 @@ def main():
         while queue or running:
             while queue and len(running) < width:
                 slot = next(s for s in range(width) if s not in running)
-                name = queue.pop(0)
+                mod, build = queue.pop(0)
+                name = item_name(mod, build)
                 out = tempfile.TemporaryFile("w+")
-                env = dict(os.environ, TERN_TEST_PORT_SLOT="%d/%d" % (slot, width),
+                env = dict(envs[build], TERN_TEST_PORT_SLOT="%d/%d" % (slot, width),
                            PYTHONUNBUFFERED="1")
-                proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", name] + filters,
+                proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", mod] + filters,
                                         stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
                 running[slot] = (name, proc, out, time.time())
             done = []
@@ -211,7 +286,8 @@ def main():
     run_pool(alone, 1)
     if not filters:
         save_durations(ran)
-    failed += sanitizer_reports()
+    for b in builds:
+        failed += sanitizer_reports(b)
     top = sorted(cpu, key=lambda m: -cpu[m])[:15]
     print("\nCPU seconds of the modules (%.0f in all); the most:" % sum(cpu.values()))
     for m in top:
