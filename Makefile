@@ -256,10 +256,20 @@ proto-tsan: build/tern-tsan
 proto-both: build/tern build/tern-asan
 	python3 tests/proto/run.py --builds plain,asan $(PROTO)
 
-# Everything the suite runs is built first, on every core (the compiles
-# are independent; the sub-makes after it find them built).
-test: vendor
-	scripts/install-test-deps
+# The test tools install (scripts/install-test-deps: apt, npm) while the
+# vendored libraries compile: after vendor/build.sh --fetch has done the
+# vendor's own apt steps, the two share nothing, and on a fresh machine
+# each takes minutes. Then everything the suite runs is built, on every
+# core (the compiles are independent; the sub-makes after it find them
+# built).
+test:
+	vendor/build.sh --fetch
+	@mkdir -p build
+	@echo "scripts/install-test-deps, beside the vendored libraries' build (its output after)"
+	@scripts/install-test-deps >build/install-test-deps.log 2>&1 & deps=$$!; \
+	  $(MAKE) vendor; rc=$$?; \
+	  wait $$deps; drc=$$?; cat build/install-test-deps.log; \
+	  [ $$rc -eq 0 ] && [ $$drc -eq 0 ]
 	@echo "make -j$(JOBS): the unit tests, the fuzzers, build/tern and build/tern-asan"
 	@$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
 	$(MAKE) unit
