@@ -56,12 +56,24 @@ outfile() { echo "${OUTFILE[$1]:-lib/${LIBNAME[$1]}}"; }
 # libsodium ships no configure script; c-ares carries a Debian patch to
 # configure.ac (disable-cflags-rewrite.diff) that only takes effect that way.
 declare -A AUTORECONF=([c-ares]=1 [libsodium]=1)
+# c-ares's autoreconf and configure (about 400 checks, 1,300 compiler
+# runs, one after another) are this script's longest chain: about 110 s
+# of one core, on a 2-core machine where process creation is slow. The
+# other packages, mostly `make -j`, build at nice 10 beside it, so it has
+# a core nearly to itself instead of an equal share with a dozen
+# compilers, and no longer finishes last, alone, after the others.
+declare -A LONG_CHAIN=([c-ares]=1)
 
 DEBSRC_FILE=/etc/apt/sources.list.d/tern-deb-src.sources
 
 usage() {
     cat <<'EOF'
 usage: vendor/build.sh                  fetch, verify and build whatever is stale
+       vendor/build.sh --fetch          only the steps that need apt: the tools, the
+                                        test builds' Debian libraries (HOST_DEBS)
+                                        and the pinned sources (make test runs this
+                                        first, then its own apt installs beside
+                                        the compiling)
        vendor/build.sh --hashes NAME VERSION
                                         download a Debian source package into a
                                         temporary directory and print its
@@ -74,6 +86,7 @@ EOF
 MODE=build
 case ${1:-} in
     "") ;;
+    --fetch) [[ $# -eq 1 ]] || { usage >&2; exit 2; }; MODE=fetch ;;
     --hashes) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes ;;
     --hashes-deb) [[ $# -eq 3 ]] || { usage >&2; exit 2; }; MODE=hashes-deb ;;
     -h|--help) usage; exit 0 ;;
@@ -477,7 +490,7 @@ stale_host_stamps() {
 }
 
 compute_todo
-if [[ $MODE == build ]] && (( ${#TODO_PKGS[@]} == 0 )) &&
+if [[ $MODE == build || $MODE == fetch ]] && (( ${#TODO_PKGS[@]} == 0 )) &&
    [[ -z $(host_debs_missing) && -z $(stale_host_stamps) ]]; then
     exit 0                                 # the fast path: nothing to do
 fi
@@ -783,6 +796,7 @@ package_job() { # pkg
     local pkg=$1 fl pid rc=0 failed="$OUT/log/.$1.failed"
     local -A pid_log=()
     rm -f "$failed"
+    [[ -n ${LONG_CHAIN[$pkg]:-} ]] || renice -n 10 -p "$BASHPID" >/dev/null
     if is_deb "$pkg"; then
         prepare_deb "$pkg" >>"$OUT/log/$pkg-src.log" 2>&1 &
     else
@@ -859,6 +873,7 @@ for pkg in "${TODO_PKGS[@]}"; do
     : >"$OUT/log/$pkg-src.log"
     fetch "$pkg"
 done
+[[ $MODE == fetch ]] && exit 0
 
 declare -A PID_PKG=() PKG_T0=()
 trap 'kill "${!PID_PKG[@]}" 2>/dev/null; exit 130' INT TERM
