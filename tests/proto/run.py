@@ -96,7 +96,6 @@ def run_module(name, filters):
     mod = importlib.import_module(name)
     failed, passed, skipped = [], 0, 0
     build = os.environ.get("TERN_TEST_BUILD", "plain")
-    tag = "" if build == "plain" else "[%s]" % build
     # Only the module's own functions: a helper it imports (mailpeers'
     # test_ca) is not a test.
     for fn in [getattr(mod, a) for a in dir(mod) if a.startswith("test_") and
@@ -104,7 +103,7 @@ def run_module(name, filters):
         full = "%s:%s" % (name, fn.__name__)
         if filters and not any(f in full for f in filters):
             continue
-        full += tag
+        full = item_name(full, build)
         t0 = time.time()
         try:
             r = fn()
@@ -175,10 +174,11 @@ def default_jobs():
     return 2 * (os.cpu_count() or 1) + 1
 
 
-def item_name(mod, build):
-    """A module run against one build, as the durations file and the CPU
-    summary name it: test_smtp, test_smtp[asan]."""
-    return mod if build == "plain" else "%s[%s]" % (mod, build)
+def item_name(name, build):
+    """A module or a test run against one build, as the output, the
+    durations file and the CPU summary name it: test_smtp,
+    test_smtp[asan], test_smtp:test_ehlo[asan]."""
+    return name if build == "plain" else "%s[%s]" % (name, build)
 
 
 def main():
