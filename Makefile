@@ -3,7 +3,7 @@
 #   make          vendor libraries (once), then build/tern (static, stripped)
 #   make run      build, then serve with data in ./data
 #   make test     install test tools, unit tests under ASan/UBSan, protocol tests
-#                 against build/tern and build/tern-asan (one pool: proto-both)
+#                 against build/tern, then against build/tern-asan
 #   make proto    the protocol tests against build/tern
 #   make proto-asan  the protocol tests against build/tern-asan (glibc, ASan/UBSan)
 #   make proto-tsan  the same against build/tern-tsan (ThreadSanitizer)
@@ -95,7 +95,7 @@ comma       := ,
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
 VERSION     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan proto-both fuzz fuzz-check bench image clean
+.PHONY: FORCE all vendor run test unit proto proto-asan proto-tsan fuzz fuzz-check bench image clean
 # Keep objects that pattern chains would treat as intermediate.
 .SECONDARY:
 
@@ -245,16 +245,10 @@ proto: build/tern
 	python3 tests/proto/run.py $(PROTO)
 
 proto-asan: build/tern-asan
-	python3 tests/proto/run.py --builds asan $(PROTO)
+	python3 tests/proto/run.py --build asan $(PROTO)
 
 proto-tsan: build/tern-tsan
-	python3 tests/proto/run.py --builds tsan $(PROTO)
-
-# Both of make test's runs in one pool of workers: on two cores the
-# suite is bound by the processor, and two pools back to back each end on
-# a tail with a core idle.
-proto-both: build/tern build/tern-asan
-	python3 tests/proto/run.py --builds plain,asan $(PROTO)
+	python3 tests/proto/run.py --build tsan $(PROTO)
 
 # The test tools install (scripts/install-test-deps: apt, npm) while the
 # vendored libraries compile: after vendor/build.sh --fetch has done the
@@ -274,7 +268,8 @@ test:
 	@$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
 	$(MAKE) unit
 	$(MAKE) fuzz-check
-	$(MAKE) proto-both
+	$(MAKE) proto
+	$(MAKE) proto-asan
 
 build/fuzz-obj/%.o: %.c $(VENDOR)/.done
 	@mkdir -p $(dir $@)
