@@ -90,6 +90,10 @@ FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJS   := $(HOST_SRCS:%.c=build/fuzz-obj/%.o) $(WEB_FIXTURE:%.c=build/fuzz-obj/%.o) \
                $(GEN_SRCS:%.c=build/fuzz-obj/%.o)
+# make fuzz-check replays the corpora through one gcc ASan/UBSan program
+# (tests/fuzz/replay.c says how), not the clang fuzzers above.
+FUZZ_NAMES  := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+REPLAY_OBJS := $(FUZZ_SRCS:%.c=build/test-obj/%.o) build/test-obj/tests/fuzz/replay.o
 FUZZ_SECONDS ?= 30
 comma       := ,
 JOBS        := $(shell nproc 2>/dev/null || echo 2)
@@ -211,6 +215,25 @@ build/unit/%: tests/unit/%.c build/libtern-test.a
 	@echo "LD $@"
 	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $< build/libtern-test.a $(LIBS_HOST)
 
+# Each fuzz target's entry points renamed after it, so that all of them
+# link into build/fuzz-replay beside tests/fuzz/replay.c; its table of them
+# is rewritten only when the list of targets changes.
+build/gen/fuzz_targets.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf 'FUZZ_TARGET(%s)\n' $(FUZZ_NAMES) > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+build/test-obj/tests/fuzz/%.o: tests/fuzz/%.c $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz-replay) $<"
+	@$(CC_HOST) $(CFLAGS_TEST) -DLLVMFuzzerTestOneInput=$*_one -DLLVMFuzzerInitialize=$*_init \
+	  -MMD -MP -c $< -o $@
+build/test-obj/tests/fuzz/replay.o: build/gen/fuzz_targets.h
+
+build/fuzz-replay: $(REPLAY_OBJS) build/libtern-test.a
+	@echo "LD $@"
+	@$(CC_HOST) $(CFLAGS_TEST) -o $@ $(REPLAY_OBJS) build/libtern-test.a $(LIBS_HOST)
+
 # The spam classifier's cross-validation on a corpus (scripts/spam-cv.c).
 build/spam-cv: scripts/spam-cv.c build/libtern-test.a
 	@echo "LD $@"
@@ -264,8 +287,8 @@ test:
 	  $(MAKE) vendor; rc=$$?; \
 	  wait $$deps; drc=$$?; cat build/install-test-deps.log; \
 	  [ $$rc -eq 0 ] && [ $$drc -eq 0 ]
-	@echo "make -j$(JOBS): the unit tests, the fuzzers, build/tern and build/tern-asan"
-	@$(MAKE) -j$(JOBS) $(UNIT_BINS) $(FUZZ_BINS) build/tern build/tern-asan
+	@echo "make -j$(JOBS): the unit tests, build/fuzz-replay, build/tern and build/tern-asan"
+	@$(MAKE) -j$(JOBS) $(UNIT_BINS) build/fuzz-replay build/tern build/tern-asan
 	$(MAKE) unit
 	$(MAKE) fuzz-check
 	$(MAKE) proto
@@ -290,14 +313,16 @@ fuzz: $(FUZZ_BINS)
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 	  grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$n.log | tail -1; done
 
-# Every fuzz target builds (clang catches what gcc lets through) and replays
-# its committed corpus once: a regression check, not a fuzzing run. A
-# crashing input is saved as build/fuzz/TARGET-crash-*, not in the tree.
-fuzz-check: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-	  $$f -runs=0 -artifact_prefix=build/fuzz/$$n- tests/fuzz/corpus/$$n >build/fuzz/$$n.check.log 2>&1 \
+# Every fuzz target replays its committed corpus once under ASan and UBSan:
+# a regression check, not a fuzzing run (that is make fuzz). A failing
+# input is the last one its log names (build/fuzz/TARGET.check.log).
+fuzz-check: build/fuzz-replay
+	@mkdir -p build/fuzz
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  build/fuzz-replay $$n tests/fuzz/corpus/$$n >build/fuzz/$$n.check.log 2>&1 \
 	    || { tail -40 build/fuzz/$$n.check.log; exit 1; }; \
-	  echo "fuzz-check $$n: corpus replayed"; done
+	  echo "fuzz-check $$(tail -1 build/fuzz/$$n.check.log)"; done
 
 run: build/tern
 	@mkdir -p data
@@ -313,4 +338,4 @@ clean:
 	rm -rf build
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(TSAN_OBJS:.o=.d) \
-         $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+         $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d) $(REPLAY_OBJS:.o=.d)

@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(n >= (size_t)tl && memcmp(o + n - tl, tail, (size_t)tl) == 0);
 
 	/* The two report parts: from the top to the third part's delimiter. */
-	char third[160];
+	char third[sizeof(boundary) + 40];
 	snprintf(third, sizeof(third), "--%s\r\nContent-Description: Undelivered", boundary);
 	const char *t3 = memmem(o, n, third, strlen(third));
 	assert(t3);

@@ -632,7 +632,7 @@ static void test_malformed(void)
 	for (int depth = 31; depth <= 33; depth++) {
 		for (int hdr = 0; hdr < 2; hdr++) {
 			char in[256], expect[256];
-			size_t n = 0, e = 0;
+			size_t n = 0;
 			int lists = hdr ? depth - 1 : depth;
 
 			n += (size_t)snprintf(in + n, sizeof(in) - n, "a X ");
@@ -644,12 +644,10 @@ static void test_malformed(void)
 				in[n++] = ')';
 			n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\nb NOOP\r\n");
 			if (depth <= IMAP_PARSER_MAX_DEPTH)
-				e += (size_t)snprintf(expect, sizeof(expect),
-				                      "C(a|?X|%.*s)C(b|NOOP|)", (int)(n - 4 - 10),
-				                      in + 4);
+				snprintf(expect, sizeof(expect), "C(a|?X|%.*s)C(b|NOOP|)",
+				         (int)(n - 4 - 10), in + 4);
 			else
-				e += (size_t)snprintf(expect, sizeof(expect),
-				                      "E(DEPTH|a)C(b|NOOP|)");
+				snprintf(expect, sizeof(expect), "E(DEPTH|a)C(b|NOOP|)");
 			check_run(in, n, &defaults, expect, __LINE__);
 		}
 	}
