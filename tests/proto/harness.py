@@ -4,9 +4,11 @@ Each test gets a fresh data directory and free high ports. The server's log
 (stderr) is kept in memory and in DATA_DIR/../server.log so a failing test
 can show it. Nothing here talks to anything but 127.0.0.1 / ::1.
 """
+import atexit
 import fcntl
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +49,19 @@ def keep_sanitizer_output(text, what):
 # The CLI commands (first two words) a module has run under LeakSanitizer
 # (Server.cli).
 _cli_leak_checked = set()
+
+
+# Server._seed's data dirs, by what made them, and the folder that holds
+# them (removed when the module's process ends).
+_templates = {}
+_template_dir = []
+
+
+def _template_root():
+    if not _template_dir:
+        _template_dir.append(tempfile.mkdtemp(prefix="tern-templates-"))
+        atexit.register(shutil.rmtree, _template_dir[0], True)
+    return _template_dir[0]
 
 
 # Ports handed out by free_port() in this run: never handed out twice, so
@@ -245,12 +260,42 @@ class Server:
         self.proc = None
         self.log = []
         self.log_lock = threading.Lock()
+        if data_dir is None and not self.wrap and (domains or accounts):
+            self._seed(tuple(domains), tuple(accounts))
+        else:
+            self._add(domains, accounts)
+        if start:
+            self.start()
+
+    def _add(self, domains, accounts):
         for d in domains:
             self.cli("domain", "add", d)
         for addr, pw in accounts:
             self.cli("account", "add", addr, input=pw + "\n")
-        if start:
-            self.start()
+
+    def _seed(self, domains, accounts):
+        """Fills the fresh data dir with the domains and accounts: the
+        first time a module asks for these (with this binary and these
+        settings) through `tern domain add` and `tern account add`, into a
+        template kept for the module's run; after that as a copy of the
+        template. The commands cost a DKIM key and an argon2id hash each,
+        and most modules start dozens of servers with the same few
+        accounts: a tenth of the suite's processor time went there. What
+        each test starts from is the same store either way."""
+        settings = tuple(sorted((k, v) for k, v in self.env.items()
+                                if k != "TERN_DATA_DIR" and not k.startswith("TERN_LISTEN_")))
+        key = (self.binary, domains, accounts, settings)
+        template = _templates.get(key)
+        if template is None:
+            template = tempfile.mkdtemp(dir=_template_root())
+            data, self.env["TERN_DATA_DIR"] = self.data, template
+            try:
+                self._add(domains, accounts)
+            finally:
+                self.env["TERN_DATA_DIR"] = data
+            _templates[key] = template
+        # Not LMDB's lock file: the server makes its own.
+        shutil.copytree(template, self.data, ignore=shutil.ignore_patterns("lock.mdb"))
 
     # ---- process control ----
     def start(self, timeout=10):
