@@ -486,6 +486,13 @@ static void cache_gone(void *arg)
 	slot->c = NULL;
 }
 
+/* Whether the message said "TLS-Required: No" (RFC 8689 §5) and so is
+ * sent to a domain's MX hosts without its MTA-STS and DANE checks. */
+static int tls_policy_skipped(const struct job *j)
+{
+	return (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL;
+}
+
 /* Parks the job's session for the next message to the same destination. */
 static void cache_put(struct job *j, struct smtp_client *c)
 {
@@ -567,7 +574,11 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
-	if (c && !j->s->stopping)
+	/* A session opened for a "TLS-Required: No" message skipped the
+	 * domain's MTA-STS and DANE checks: the next message to that domain
+	 * (taken from the cache before its policy is looked up) must not ride
+	 * on it, so it is not kept. */
+	if (c && !j->s->stopping && !(!j->s->relay_host[0] && tls_policy_skipped(j)))
 		cache_put(j, c);
 	next_group(j);
 }
@@ -657,7 +668,7 @@ static void try_addr(struct job *j)
 	}
 	const char *host = j->addrs[j->cur_addr].host;
 	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0 &&
-	    (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) != SQ_TLS_OPTIONAL) {
+	    !tls_policy_skipped(j)) {
 		snprintf(j->dane_host, sizeof j->dane_host, "%s", host);
 		snprintf(j->dane_why, sizeof j->dane_why, "the DANE TLSA records of %s", host);
 		j->dane = DANE_NONE;
@@ -958,7 +969,7 @@ static void route_group(struct job *j)
 	 * unless the message says "TLS-Required: No" (RFC 8689 §5). */
 	j->sts.mode = MTA_STS_NONE;
 	j->sts_failed = 0;
-	if ((j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL) {
+	if (tls_policy_skipped(j)) {
 		log_info("queue", NULL, "event=tls_policy_skipped id=%llu domain=%s "
 			 "reason=\"TLS-Required: No\"", (unsigned long long)j->e.id, g->domain);
 		route_mx(j);

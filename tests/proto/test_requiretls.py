@@ -10,6 +10,7 @@ REQUIRETLS message is itself sent with REQUIRETLS (§5)."""
 import atexit
 import json
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -141,6 +142,17 @@ def test_requiretls_end_to_end_and_tls_required_no():
             assert [m["rcpts"] for m in got] == [["gina@badsts.test"]], w.srv.log_text()
             assert "TLS-Required: No" in got[0]["data"]
             assert "event=tls_policy_skipped" in w.srv.log_text()
+            # fred's next try (a second apart) comes while gina's session
+            # could still be kept for the next message to badsts.test: it
+            # must not ride on a session that skipped the policy.
+            mark = len(w.srv.log_text())
+            fred = re.compile(r"event=(deferred|sent) id=\d+ rcpt=fred@badsts\.test")
+            deadline = time.time() + 20
+            while not fred.search(w.srv.log_text()[mark:]) and time.time() < deadline:
+                time.sleep(0.1)
+            tried = fred.search(w.srv.log_text()[mark:])
+            assert tried and tried.group(1) == "deferred", w.srv.log_text()
+            assert [m["rcpts"] for m in b.messages()] == [["gina@badsts.test"]]
 
             # RFC 8689 §5: a notice about a REQUIRETLS message goes with
             # REQUIRETLS too. A REQUIRETLS message from carol@sts.test on
