@@ -486,17 +486,24 @@ static void cache_gone(void *arg)
 	slot->c = NULL;
 }
 
-/* Whether the message said "TLS-Required: No" (RFC 8689 §5) and so is
- * sent to a domain's MX hosts without its MTA-STS and DANE checks. */
+/* Whether the message goes to a domain's MX hosts without the domain's
+ * MTA-STS and DANE checks: it said "TLS-Required: No" (RFC 8689 §5). The
+ * relay's checks are the relay's settings, never skipped. */
 static int tls_policy_skipped(const struct job *j)
 {
-	return (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL;
+	return !j->s->relay_host[0] &&
+	       (j->e.flags & (SQ_TLS_OPTIONAL | SQ_REQUIRETLS)) == SQ_TLS_OPTIONAL;
 }
 
-/* Parks the job's session for the next message to the same destination. */
+/* Parks the job's session for the next message to the same destination.
+ * The cache holds only sessions opened under the destination's policy:
+ * the next message takes one before its own policy is looked up, so a
+ * session that skipped the checks is not kept. */
 static void cache_put(struct job *j, struct smtp_client *c)
 {
 	const char *key = j->s->relay_host[0] ? "" : j->groups[j->cur].domain;
+	if (tls_policy_skipped(j))
+		return; /* the session quits when done() returns */
 	for (size_t i = 0; i < CACHE_MAX; i++) {
 		if (cache[i].c)
 			continue;
@@ -574,11 +581,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		return;
 	}
 	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
-	/* A session opened for a "TLS-Required: No" message skipped the
-	 * domain's MTA-STS and DANE checks: the next message to that domain
-	 * (taken from the cache before its policy is looked up) must not ride
-	 * on it, so it is not kept. */
-	if (c && !j->s->stopping && !(!j->s->relay_host[0] && tls_policy_skipped(j)))
+	if (c && !j->s->stopping)
 		cache_put(j, c);
 	next_group(j);
 }

@@ -315,8 +315,9 @@ def test_against_pigeonhole():
         paths[name] = p
     diffs, pairs, kept = [], 0, 0
     msgs = [paths["msg-" + m] for m in MESSAGES]
-    st = os.stat(shutil.which("sieve-test"))
-    binary = "%s %d %d" % (shutil.which("sieve-test"), st.st_size, st.st_mtime_ns)
+    sieve_test = shutil.which("sieve-test")
+    st = os.stat(sieve_test)
+    binary = "%s %d %d" % (sieve_test, st.st_size, st.st_mtime_ns)
     try:
         with open(REF_CACHE) as f:
             cache = json.load(f)
