@@ -56,6 +56,7 @@
 #include "queue/queue.h"
 #include "smtp/smtp_author.h"
 #include "smtp/smtp_headers.h"
+#include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 #include "store/store.h"
 #include "store/store_queue.h"
@@ -451,12 +452,33 @@ void jmap_submission_query_changes(struct jmap_call *c)
 
 /* ---- EmailSubmission/set ---- */
 
+/*
+ * 1 when addr is one whole SMTP path as RCPT TO takes it (RFC 5321
+ * §4.1.2: port 587's own parser): the queue writes it between "<" and
+ * ">" on its SMTP client's command line, so a CR LF, a ">" followed by
+ * parameters or any byte the grammar refuses would put commands of the
+ * client's making (another MAIL FROM, a DATA) into tern's session with
+ * the relay or the remote MX, past the sender and author checks.
+ */
+static int env_addr_valid(const char *addr, size_t len)
+{
+	char line[STORE_ADDR_MAX + 16];
+	struct smtp_cmd cmd;
+
+	if (len > STORE_ADDR_MAX || memchr(addr, '\0', len) || strpbrk(addr, "\r\n"))
+		return 0;
+	int n = snprintf(line, sizeof line, "RCPT TO:<%s>", addr);
+	return smtp_cmd_parse(str_make(line, (size_t)n), &cmd) == SMTP_PARSE_OK &&
+	       cmd.verb == SMTP_VERB_RCPT && !cmd.params.seen && !cmd.path.had_route &&
+	       !cmd.path.is_postmaster && cmd.path.raw.len == len;
+}
+
 /* An envelope Address's email (its parameters are read apart). */
 static const char *env_addr(const struct json_value *a)
 {
 	const struct json_value *em = a ? json_get(a, "email") : NULL, *pa;
 	if (!a || a->type != JSON_OBJECT || !em || em->type != JSON_STRING || !strchr(em->str, '@') ||
-	    em->len > STORE_ADDR_MAX)
+	    !env_addr_valid(em->str, em->len))
 		return NULL;
 	pa = json_get(a, "parameters");
 	if (pa && pa->type != JSON_NULL && pa->type != JSON_OBJECT)

@@ -206,6 +206,29 @@ def test_jmap_submission_author_fields_as_587():
         assert send587(s, m) == (250 if k == "good" else 553), k
 
 
+def test_jmap_submission_envelope_is_smtp_paths():
+    """An envelope address is one SMTP path, as port 587 parses it: the
+    queue writes it into its own RCPT TO line, so a CR LF (a second
+    transaction of the client's making: another MAIL FROM, past the
+    sender check), a ">" and parameters, or a space is invalidRecipients
+    and nothing is sent."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    mine = draft(s, HAL[0], "paths")
+    bad = {"crlf": "rob@remote.test>\r\nRSET\r\nMAIL FROM:<ivy@example.test>\r\n"
+                   "RCPT TO:<victim@remote.test",
+           "params": "rob@remote.test> NOTIFY=NEVER", "space": "rob smith@remote.test",
+           "nul": "rob@remote.test\u0000x"}
+    create = {k: {"identityId": ident, "emailId": mine, "envelope": {
+        "mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": v}]}} for k, v in bad.items()}
+    _, st = j.one("EmailSubmission/set", {"create": create}, using=USING)
+    assert st["created"] == {}, st
+    assert {k: v["type"] for k, v in st["notCreated"].items()} == {
+        k: "invalidRecipients" for k in bad}, st
+
+
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
 
 
