@@ -10,7 +10,20 @@
 #include "jmap/jmap_private.h"
 #include "store/store.h"
 
-#define CALL_OUT_MAX JMAP_RESPONSE_MAX
+/*
+ * Budgets that keep a request's memory near its size. Each call's
+ * response may use only what the calls before it left of
+ * JMAP_RESPONSE_MAX (else it is serverFail, "too large"): the Response
+ * holds them all, and without the budget result references let a small
+ * request grow without end (a Core/echo of 30 references to a 1 MB
+ * argument, echoed again by each of 30 calls, held gigabytes). An error
+ * always fits: CALL_ERR_ROOM. And references parse at most
+ * JMAP_MAX_SIZE_REQUEST octets of responses in all (each at most once),
+ * so the trees they build cost no more than the request's own may (a
+ * parsed "[0,0,...]" takes some 40 times its text).
+ */
+#define CALL_ERR_ROOM 4096
+#define REF_PARSE_MAX JMAP_MAX_SIZE_REQUEST
 
 void jmap_problem(struct buf *out, int status, const char *type, const char *limit,
 		  const char *detail)
@@ -40,7 +53,8 @@ static struct jmap_resp *resp_find(struct jmap_request *r, const char *id)
 	return NULL;
 }
 
-/* Resolves one "#name": {resultOf, name, path} into *out_r. 0 or -1. */
+/* Resolves one "#name": {resultOf, name, path} into *out_r. 0, -1, or
+ * -2 when the response referred to is past REF_PARSE_MAX. */
 static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
 		       const struct json_value **out_r)
 {
@@ -55,6 +69,9 @@ static int ref_resolve(struct jmap_request *r, const struct json_value *ref,
 		return -1;
 	if (!p->tree) {
 		char err[64];
+		if (p->args_len > REF_PARSE_MAX - r->ref_parsed)
+			return -2;
+		r->ref_parsed += p->args_len;
 		p->tree = json_parse(p->args, p->args_len, r->a, err, sizeof err);
 		if (!p->tree)
 			return -1;
@@ -87,8 +104,12 @@ static int args_resolve(struct jmap_call *c, const struct json_value *args,
 				jmap_error(c, "invalidArguments", "both an argument and its reference");
 				return -1;
 			}
-			if (ref_resolve(c->r, m, &v) < 0) {
-				jmap_error(c, "invalidResultReference", m->key);
+			int rc = ref_resolve(c->r, m, &v);
+			if (rc < 0) {
+				jmap_error(c, "invalidResultReference",
+					   rc == -2 ? "the results referred to are larger than "
+						      "maxSizeRequest in all"
+						    : m->key);
 				return -1;
 			}
 			*n = *v;
@@ -185,7 +206,8 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 
 	c.name = n->str;
 	c.id = id->str;
-	buf_init(&c.out, CALL_OUT_MAX);
+	size_t room = JMAP_RESPONSE_MAX > r->resp_used ? JMAP_RESPONSE_MAX - r->resp_used : 0;
+	buf_init(&c.out, room > CALL_ERR_ROOM ? room : CALL_ERR_ROOM);
 	jw_init(&c.w, &c.out);
 	/* An implicit call runs on the capability of the call that asked
 	 * for it (EmailSubmission/set's Email/set under submission alone). */
@@ -229,6 +251,7 @@ static void call_run(struct jmap_request *r, const struct json_value *inv)
 	}
 	p->args = arena_strndup(r->a, buf_data(&c.out), buf_len(&c.out));
 	p->args_len = buf_len(&c.out);
+	r->resp_used += p->args_len;
 	buf_free(&c.out);
 	if (r->then) {
 		const struct json_value *next = r->then;

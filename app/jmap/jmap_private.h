@@ -53,6 +53,9 @@ struct jmap_request {
 	 * response following, then cleared. An Invocation array. */
 	const struct json_value *then;
 	int in_implicit; /* that call is running */
+	/* Octets of the responses kept (what the Response will hold), and
+	 * of those parsed for result references: jmap_api.c's budgets. */
+	size_t resp_used, ref_parsed;
 };
 
 #define JMAP_USING_CORE 1u

@@ -186,3 +186,37 @@ def test_jmap_method_errors_and_references():
     st, hd, body = j.post(json.dumps({"using": [CORE], "methodCalls": [],
                                       "createdIds": {"k1": "M00000001"}}))
     assert st == 200 and body["createdIds"] == {"k1": "M00000001"}, body
+
+
+def test_jmap_references_cannot_grow_a_request():
+    """Result references (§3.7) let a small request ask for a large
+    Response: each call's response may use only what the calls before it
+    left of the Response's limit (else serverFail, and later calls still
+    run), and references parse at most maxSizeRequest of responses in all
+    (else invalidResultReference). Before, a 2 MB request of Core/echo
+    calls each echoing the one before grew the server by gigabytes."""
+    j = Jmap(srv(), *BOB)
+    mb = "x" * 1000000
+
+    def ref(c, path=""):
+        return {"resultOf": c, "name": "Core/echo", "path": path}
+
+    r = j.call([
+        ["Core/echo", {"a": mb}, "c0"],
+        ["Core/echo", {"#r%d" % k: ref("c0") for k in range(17)}, "c1"],  # 17 MB
+        ["Core/echo", {"#r%d" % k: ref("c0") for k in range(17)}, "c2"],  # 17 MB more: over
+        ["Core/echo", {"small": 1}, "c3"],
+    ], using=[CORE])["methodResponses"]
+    assert [x[0] for x in r] == ["Core/echo", "Core/echo", "error", "Core/echo"], \
+        [(x[0], x[2]) for x in r]
+    assert r[2][1]["type"] == "serverFail" and r[3][1] == {"small": 1}, r[2:]
+    assert len(r[1][1]) == 17 and r[1][1]["r16"] == {"a": mb}
+    r = j.call([
+        ["Core/echo", {"a": mb}, "c0"],
+        ["Core/echo", {"#r%d" % k: ref("c0") for k in range(6)}, "c1"],  # 6 MB
+        ["Core/echo", {"#x": ref("c1", "/r0/a")}, "c2"],
+        ["Core/echo", {"#x": ref("c0", "/a")}, "c3"],  # parsed already: free
+    ], using=[CORE])["methodResponses"]
+    assert r[2][0] == "error" and r[2][1]["type"] == "invalidResultReference", r[2][:2]
+    assert "maxSizeRequest" in r[2][1]["description"], r[2]
+    assert r[3] == ["Core/echo", {"x": mb}, "c3"]
