@@ -713,3 +713,22 @@ def test_jmap_blob_methods():
     # Without the capability in "using": unknownMethod.
     name, r = j.one("Blob/get", {"ids": []})
     assert name == "error" and r["type"] == "unknownMethod", r
+
+
+def test_jmap_blob_upload_source_reads_bounded():
+    """Each Blob/upload source reads its whole blob to take a range of
+    it: one call reads at most four times maxSizeUpload from its sources,
+    and the creations past that are rateLimit (RFC 8620 §5.3), so a small
+    request cannot make the server copy terabytes (500 creations of 64
+    one-octet ranges of a 50 MB blob took an hour of CPU)."""
+    from jmapc import CORE, MAIL
+    s = srv()
+    j = Jmap(s, *CAT)
+    big = bytes(range(256)) * 4096 * 2  # 2 MiB
+    _, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, big)
+    one = [{"blobId": up["blobId"], "offset": k, "length": 1} for k in range(64)]
+    _, r = j.one("Blob/upload", {"create": {"c%d" % i: {"data": one} for i in range(2)}},
+                 (CORE, MAIL, "urn:ietf:params:jmap:blob"))
+    assert sorted(r["created"]) == ["c0"], r  # 128 reads of 2 MiB: 268 MB > 200 MB
+    assert r["created"]["c0"]["size"] == 64, r
+    assert r["notCreated"]["c1"]["type"] == "rateLimit", r
