@@ -794,7 +794,11 @@ static void download(struct http_ctx *x, const char *rest)
 		http_header(x, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
 		return;
 	}
-	j->has_creds = basic_parse(http_req_header(x, "Authorization"), j) == 0;
+	/* Either scheme job_new() takes: a client on a bearer token gets
+	 * the downloadUrl in the session it opened with that token. */
+	const char *auth = http_req_header(x, "Authorization");
+	j->bearer = strncasecmp(auth, "Bearer ", 7) == 0;
+	j->has_creds = (j->bearer ? bearer_parse(auth, j) : basic_parse(auth, j)) == 0;
 	j->want = arena_strndup(x->arena, rest, (size_t)(s1 - rest));
 	j->blob = arena_strndup(x->arena, s1 + 1, (size_t)(s2 - s1 - 1));
 	j->name = s2 + 1;

@@ -104,6 +104,12 @@ def test_jmap_bearer_tokens():
         assert push_status(s, "Bearer " + token) == (200, True)
         forged_es = token[:-1] + ("a" if token[-1] != "a" else "b")
         assert push_status(s, "Bearer " + forged_es)[0] == 401
+        # And the session's uploadUrl and downloadUrl: a blob goes up and
+        # comes back with it (the download took Basic alone: 401).
+        st, up = jmap(s, "Bearer " + token, path="/jmap/upload/%s/" % acct, body={"x": 1})
+        assert st == 201, (st, up)
+        st, got = jmap(s, "Bearer " + token, path="/jmap/download/%s/%s/x.json" % (acct, up["blobId"]))
+        assert st == 200 and got == {"x": 1}, (st, got)
         st, body = p.call("GET", "/me/jmap-tokens")
         assert body["tokens"][0]["last_used"] > 0, body
 
