@@ -717,10 +717,11 @@ def test_jmap_blob_methods():
 
 def test_jmap_blob_upload_source_reads_bounded():
     """Each Blob/upload source reads its whole blob to take a range of
-    it: one call reads at most four times maxSizeUpload from its sources,
-    and the creations past that are rateLimit (RFC 8620 §5.3), so a small
-    request cannot make the server copy terabytes (500 creations of 64
-    one-octet ranges of a 50 MB blob took an hour of CPU)."""
+    it: one call reads at most four times maxSizeUpload, and at most 500
+    blobs, from its sources, and the creations past that are rateLimit
+    (RFC 8620 §5.3), so a small request cannot make the server copy
+    terabytes (500 creations of 64 one-octet ranges of a 50 MB blob took
+    an hour of CPU) or walk the account's emails 32,000 times."""
     from jmapc import CORE, MAIL
     s = srv()
     j = Jmap(s, *CAT)
@@ -732,3 +733,11 @@ def test_jmap_blob_upload_source_reads_bounded():
     assert sorted(r["created"]) == ["c0"], r  # 128 reads of 2 MiB: 268 MB > 200 MB
     assert r["created"]["c0"]["size"] == 64, r
     assert r["notCreated"]["c1"]["type"] == "rateLimit", r
+    # And at most 500 sources read (maxObjectsInSet): finding a stored
+    # message's blob walks all the account's emails.
+    _, _, tiny = j.request("POST", "/jmap/upload/%s/" % j.account, b"t")
+    one = [{"blobId": tiny["blobId"]}] * 64
+    _, r = j.one("Blob/upload", {"create": {"c%d" % i: {"data": one} for i in range(8)}},
+                 (CORE, MAIL, "urn:ietf:params:jmap:blob"))
+    assert sorted(r["created"]) == ["c%d" % i for i in range(7)], r  # 7 x 64 = 448 reads
+    assert r["notCreated"]["c7"]["type"] == "rateLimit", r
