@@ -238,6 +238,21 @@ struct imap_arg *imap_args_copy(struct arena *a, const struct imap_arg *src, siz
 
 __thread int imap_names_utf8;
 
+/*
+ * 1 when a decoded mailbox name holds no control octet (NUL, CR, LF, ...).
+ * The store never has such a name, and the answers echo the name
+ * ("Mailbox doesn't exist: %s"): a CR LF sent in a literal or in modified
+ * UTF-7 ("&AA0ACg-") would end the reply line there and put the rest of
+ * the name on the wire as a response of its own.
+ */
+static int name_text_ok(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *out, size_t outsz)
 {
 	struct str name;
@@ -250,7 +265,7 @@ int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *
 		return 0;
 	}
 	if (s->utf8) {
-		if (name.len >= outsz || !utf8_valid(name) || memchr(name.p, '\0', name.len))
+		if (name.len >= outsz || !utf8_valid(name) || !name_text_ok(name.p, name.len))
 			return -1;
 		memcpy(out, name.p, name.len);
 		out[name.len] = '\0';
@@ -258,7 +273,7 @@ int imap_mailbox_name(struct imap_session *s, const struct imap_arg *arg, char *
 	}
 	buf_init(&b, outsz - 1);
 	int r = imap_utf7_to_utf8(name, &b);
-	if (r != IMAP_UTF7_OK || memchr(buf_data(&b), '\0', buf_len(&b))) {
+	if (r != IMAP_UTF7_OK || !name_text_ok(buf_data(&b), buf_len(&b))) {
 		buf_free(&b);
 		return -1;
 	}
@@ -289,7 +304,7 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");
 			return -1;
 		}
-		if (!utf8_valid(name) || memchr(name.p, '\0', name.len)) {
+		if (!utf8_valid(name) || !name_text_ok(name.p, name.len)) {
 			imap_tagged(s, "NO Mailbox doesn't exist (invalid name).");
 			return -1;
 		}
@@ -301,7 +316,7 @@ int imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg, char *o
 	 * §5.1.3); names are UTF-8 in the store. */
 	buf_init(&b, outsz - 1);
 	int r = imap_utf7_to_utf8(name, &b);
-	if (r != IMAP_UTF7_OK || memchr(buf_data(&b), '\0', buf_len(&b))) {
+	if (r != IMAP_UTF7_OK || !name_text_ok(buf_data(&b), buf_len(&b))) {
 		buf_free(&b);
 		if (r == IMAP_UTF7_NO_ROOM)
 			imap_tagged(s, "NO [TOOBIG] Mailbox name too long.");

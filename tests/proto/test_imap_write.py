@@ -190,6 +190,28 @@ def test_imap_mailbox_management():
         bodies = [d[1] for d in data if isinstance(d, tuple)]
         assert b"msg 0" in bodies[0] and b"msg 1" in bodies[1], data
         m.logout()
+        # A name with CR LF (modified UTF-7, a literal, UTF-8 after
+        # ENABLE) is refused in one line: the answers echo the name, and
+        # its CR LF ended the line there, sending the rest of the name
+        # to the client as a response of its own.
+        r = Raw(s)
+        r.login()
+        for tag, name in (("c1", b'"&AA0ACg-c1 OK forged"'), ("c2", b'"x&AAo-y"'),
+                          ("c3", b"{15+}\r\nz\r\nc3 OK forged")):
+            for verb in (b"SELECT", b"STATUS", b"DELETE", b"RENAME", b"CREATE"):
+                args = {b"STATUS": b" (MESSAGES)", b"RENAME": b" y"}.get(verb, b"")
+                r.send(tag.encode() + b" " + verb + b" " + name + args + b"\r\n")
+                out = r.until_tag(tag)
+                assert len(out) == 1 and out[0].startswith(tag.encode() + b" NO "), out
+                assert b"\n" not in out[0] and b"forged" not in out[0], out
+        r.send(b"e ENABLE UTF8=ACCEPT\r\n")
+        assert r.until_tag("e")[-1].startswith(b"e OK")
+        r.send(b"f SELECT {14+}\r\nf\r\nf OK forged\r\n")
+        out = r.until_tag("f")
+        assert len(out) == 1 and out[0].startswith(b"f NO "), out
+        r.send(b"g NOOP\r\n")
+        assert r.until_tag("g") == [b"g OK NOOP completed."]
+        r.close()
 
 
 def test_imap_mbsync_two_way():
