@@ -229,6 +229,37 @@ static int maildir_name(const char *name, char *out, size_t outsz)
 	return 0;
 }
 
+/*
+ * The mbox file's path below the account's folder for a mailbox name
+ * ("Name/Sub"): a level "." or ".." (a store from before such names were
+ * refused for new mailboxes) is written "%2E" / "%2E%2E", so that no name
+ * leads out of the folder (DIR/EMAIL/../../x.mbox). -1 when it does not fit.
+ */
+static int mbox_rel(const char *name, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "/");
+		int dots = (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.');
+		if (o + 3 * len + 2 > outsz)
+			return -1;
+		for (size_t i = 0; i < len; i++) {
+			if (dots) {
+				memcpy(out + o, "%2E", 3);
+				o += 3;
+			} else {
+				out[o++] = p[i];
+			}
+		}
+		p += len;
+		if (*p == '/')
+			out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -313,8 +344,10 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		e->nkw = 0;
 		e->out = NULL;
 		if (mbox) {
-			if ((size_t)snprintf(e->folder, sizeof e->folder, "%s/%s.mbox", root, name) >=
-			    sizeof e->folder) {
+			char rel[4096];
+			if (mbox_rel(name, rel, sizeof rel) != 0 ||
+			    (size_t)snprintf(e->folder, sizeof e->folder, "%s/%s.mbox", root, rel) >=
+				    sizeof e->folder) {
 				e->fail = 1;
 				break;
 			}

@@ -1020,6 +1020,8 @@ void store_kw_results_free(struct store_kw_result *res, size_t n);
  * Mailbox names below are full UTF-8 paths with "/" between levels, at
  * most 1000 octets, without control characters, "*", "%", empty levels or
  * a leading/trailing "/"; a first level "INBOX" matches in any case.
+ * A new name (CREATE, RENAME's target, a delivery's :create) has no level
+ * "." or ".." either (STORE_EINVAL; existing ones stay usable).
  *
  * Limits (store_mailbox_limits): a new name (CREATE, RENAME's target and
  * the children it renames) longer than the name limit is STORE_ETOOBIG; a

@@ -49,6 +49,27 @@ static int name_norm(const char *in, char *out)
 	return 0;
 }
 
+/*
+ * 1 when no level of a (normalised) name is "." or "..". Such a name is
+ * refused for a new mailbox (as Dovecot refuses it): every program that
+ * maps names onto paths would read it as "here" or "the parent", and tern
+ * export --format mbox wrote "../../x" as DIR/EMAIL/../../x.mbox, outside
+ * its folder. Existing names stay usable (lookups do not check this), so a
+ * store that has one can still rename or delete it.
+ */
+static int name_levels_ok(const char *name)
+{
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
 /* One mailbox of the account, as found by a walk. */
 struct mbx {
 	uint32_t id;
@@ -584,7 +605,7 @@ int store_mailbox_create(struct store *st, uint32_t account, const char *name, u
 	struct op_ctx c = { .kind = OP_CREATE, .account = account };
 	if (strlen(name) > st->mailbox_name_max)
 		return STORE_ETOOBIG;
-	if (name_norm(name, c.name) < 0)
+	if (name_norm(name, c.name) < 0 || !name_levels_ok(c.name))
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);
 }
@@ -596,7 +617,7 @@ int store_mailbox_rename(struct store *st, uint32_t account, const char *from, c
 		return STORE_ENOTFOUND;
 	if (strlen(to) > st->mailbox_name_max)
 		return STORE_ETOOBIG;
-	if (name_norm(to, c.to) < 0)
+	if (name_norm(to, c.to) < 0 || !name_levels_ok(c.to))
 		return STORE_EINVAL;
 	if (strcmp(c.to, "INBOX") == 0)
 		return STORE_EEXIST;
@@ -649,7 +670,7 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 		return STORE_EINVAL;
 	if (strlen(name) > st->mailbox_name_max)
 		return STORE_ETOOBIG;
-	if (name_norm(name, c.name) < 0)
+	if (name_norm(name, c.name) < 0 || !name_levels_ok(c.name))
 		return STORE_EINVAL;
 	return run_op(st, &c, mailbox_r);
 }
@@ -701,6 +722,11 @@ int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const ch
 	}
 	if (strlen(norm) > st->mailbox_name_max) {
 		*why_r = "name_too_long";
+		rc = 1;
+		goto out;
+	}
+	if (!name_levels_ok(norm)) {
+		*why_r = "bad_name";
 		rc = 1;
 		goto out;
 	}

@@ -211,7 +211,24 @@ def test_imap_mailbox_management():
         assert len(out) == 1 and out[0].startswith(b"f NO "), out
         r.send(b"g NOOP\r\n")
         assert r.until_tag("g") == [b"g OK NOOP completed."]
+        # No level "." or "..": tern export --format mbox wrote a mailbox
+        # "../../x" as DIR/EMAIL/../../x.mbox, outside DIR. Dots inside a
+        # level are names like any other.
+        for i, (verb, name) in enumerate(((b"CREATE", b'"../../escaped"'), (b"CREATE", b'"a/../b"'),
+                                          (b"CREATE", b'"."'), (b"CREATE", b'"x/."'),
+                                          (b"RENAME", b'Saved "Saved/.."'), (b"RENAME", b'Saved ".."'))):
+            r.send(b"d%d %s %s\r\n" % (i, verb, name))
+            out = r.until_tag("d%d" % i)
+            assert out == [b"d%d NO [CANNOT] Invalid mailbox name" % i], out
+        for i, name in enumerate((b"...", b"a..b/.c", b".hidden")):
+            r.send(b'h%d CREATE "%s"\r\n' % (i, name))
+            assert r.until_tag("h%d" % i)[-1] == b"h%d OK Create completed." % i
         r.close()
+        out = os.path.join(s.tmp, "export", "deep")
+        os.makedirs(out)
+        s.cli("export", BOB, out, "--format", "mbox")
+        assert os.listdir(os.path.dirname(out)) == ["deep"]
+        assert os.listdir(out) == [BOB]
 
 
 def test_imap_mbsync_two_way():
