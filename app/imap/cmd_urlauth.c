@@ -374,18 +374,29 @@ static void cmd_urlfetch(struct imap_session *s, const struct imap_cmd *cmd)
 			return;
 		}
 		buf_init(&data, imap_append_limit());
-		buf_init(&out, imap_append_limit() + 4096);
+		buf_init(&out, 2 * url.len + 64);
 		buf_append_c(&out, "* URLFETCH ");
 		imap_append_string(&out, url);
-		if (imap_urlauth_fetch(s, s->login, 0, url, &data) < 0) {
+		int found = imap_urlauth_fetch(s, s->login, 0, url, &data) == 0;
+		if (!found)
 			buf_append_c(&out, " NIL\r\n");
-		} else {
+		else
 			buf_printf(&out, " %s{%zu}\r\n", memchr(buf_data(&data), '\0', buf_len(&data)) ? "~" : "",
 				   buf_len(&data));
-			buf_append_str(&out, buf_str(&data));
-			buf_append_c(&out, "\r\n");
+		/* The whole answer waits in s->pend, which has a ceiling: a few
+		 * big messages (or one URL named four times) went past it and
+		 * the session was closed with nothing sent. Stop before it. */
+		if (buf_len(&s->pend) + buf_len(&out) + buf_len(&data) + 2 > IMAP_PEND_MAX) {
+			buf_free(&data);
+			buf_free(&out);
+			imap_tagged(s, "NO [LIMIT] Too much URLFETCH data in one command; fetch the rest in another.");
+			return;
 		}
 		imap_write_big(s, buf_data(&out), buf_len(&out));
+		if (found) {
+			imap_write_big(s, buf_data(&data), buf_len(&data));
+			imap_write_big(s, "\r\n", 2);
+		}
 		buf_free(&data);
 		buf_free(&out);
 	}

@@ -711,7 +711,7 @@ static void accept_session(struct loop *loop, int fd, int implicit, uint32_t acc
 	s->parser.peer = s->conn->peer_ip; /* the conn outlives the parser */
 	set_limits(s);
 	/* Prepared output is bounded by the largest SEARCH answer we make. */
-	buf_init(&s->pend, 64u * 1024 * 1024);
+	buf_init(&s->pend, IMAP_PEND_MAX);
 	__atomic_add_fetch(&sessions_alive, 1, __ATOMIC_SEQ_CST);
 	s->next = loop_sessions;
 	if (loop_sessions)

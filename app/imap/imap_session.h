@@ -45,6 +45,8 @@ struct loop;
 #define IMAP_OUT_MAX 262144
 /* Stop adding output (commands, stream chunks) above this many octets. */
 #define IMAP_OUT_HIGH 65536
+/* Prepared output waiting behind IMAP_OUT_HIGH (s->pend): past it the session ends. */
+#define IMAP_PEND_MAX (64u * 1024 * 1024)
 /* RFC 9051 §5.4: at least 30 minutes of inactivity before autologout. */
 #define IMAP_AUTOLOGOUT_MS (30u * 60u * 1000u)
 /* IMAPS: time for the TLS handshake before the greeting. */

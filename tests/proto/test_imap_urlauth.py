@@ -97,5 +97,23 @@ def test_imap_urlauth():
         # The key is no METADATA entry a client sees.
         u, t = cmd(bob, "n", "GETMETADATA (DEPTH infinity) INBOX (/private /shared)")
         assert u == [] and t.startswith(b"n OK"), u
+        # More data than a session's prepared output holds (64 MiB): the
+        # URLs that fit are answered, then NO [LIMIT]; the session was
+        # closed before with nothing sent.
+        big = b"Subject: big\r\n\r\n" + (b"x" * 1022 + b"\r\n") * (17 << 10)
+        bob.send(b"b APPEND INBOX {%d+}\r\n%s\r\n" % (len(big), big))
+        assert bob.until_tag("b")[-1].startswith(b"b OK [APPENDUID %d 2]" % uv)
+        url = gen(bob, base.replace("UID=1", "UID=2") + ";URLAUTH=user+" + BOBU, tag="g3")
+        bob.send(('o URLFETCH "%s" "%s" "%s" "%s"\r\n' % (url, url, url, url)).encode())
+        for _ in range(3):
+            head = bob.line()
+            assert head == b'* URLFETCH "%s" {%d}' % (url.encode(), len(big)), head[:200]
+            while len(bob.buf) < len(big) + 2:
+                bob.buf += bob.sock.recv(1 << 20)
+            assert bob.buf[:len(big)] == big
+            bob.buf = bob.buf[len(big):]
+            assert bob.line() == b""
+        assert bob.line().startswith(b"o NO [LIMIT] ")
+        assert cmd(bob, "p", "NOOP")[1] == b"p OK NOOP completed."
         bob.close()
         carol.close()
