@@ -32,8 +32,10 @@
  * (RFC 3501 §6.3.9); a pattern without "%" lists no unsubscribed name.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xalloc.h"
 #include "imap/imap_session.h"
 #include "imap/imap_utf7.h"
 
@@ -103,27 +105,63 @@ static void collect_sub_cb(void *arg, const char *name)
 	m->info.role = m->role;
 }
 
-/* Wildcard match; for the name INBOX (all capitals) the pattern matches in any case. */
+/*
+ * Wildcard match; for the name INBOX (all capitals) the pattern matches in
+ * any case. Run as a set of pattern positions stepped one name octet at a
+ * time, so the time is the pattern's length times the name's: the
+ * backtracking recursion it replaces took exponential time, and one
+ * LIST "" "*a*a*a*a*a*a*a*b" against a name of 60 "a"s kept a loop thread
+ * busy for hours. Runs of wildcards are one ("*%" is "*", "%%" is "%"),
+ * and a pattern with more other octets than the name has cannot match, so
+ * the set is at most about twice the name's length.
+ */
 static int match(const char *pat, const char *name, int inbox)
 {
-	for (;; pat++, name++) {
-		if (*pat == '*' || *pat == '%') {
-			int star = *pat == '*';
-			for (const char *t = name;; t++) {
-				if (match(pat + 1, t, inbox))
-					return 1;
-				if (!*t || (!star && *t == '/'))
-					return 0;
-			}
+	size_t nname = strlen(name), lits = 0, np = 0;
+
+	for (const char *p = pat; *p; p++)
+		lits += *p != '*' && *p != '%';
+	if (lits > nname)
+		return 0;
+	char *pt = xmalloc(2 * lits + 2);
+	for (const char *p = pat; *p; p++) {
+		if (*p != '*' && *p != '%') {
+			pt[np++] = *p;
+		} else if (np && (pt[np - 1] == '*' || pt[np - 1] == '%')) {
+			if (*p == '*')
+				pt[np - 1] = '*';
+		} else {
+			pt[np++] = *p;
 		}
-		if (!*pat || !*name)
-			return !*pat && !*name;
-		char a = *pat, b = *name;
-		if (inbox && a >= 'a' && a <= 'z')
-			a = (char)(a - 32);
-		if (a != b)
-			return 0;
 	}
+	/* on[i]: pt[0..i) can match the name's octets read so far. */
+	uint8_t *on = xcalloc(2 * (np + 1), 1), *next = on + np + 1;
+	on[0] = 1;
+	for (const char *t = name;; t++) {
+		/* A wildcard may match nothing: what reaches it reaches past it. */
+		for (size_t i = 0; i < np; i++)
+			if (on[i] && (pt[i] == '*' || pt[i] == '%'))
+				on[i + 1] = 1;
+		if (!*t)
+			break;
+		memset(next, 0, np + 1);
+		for (size_t i = 0; i < np; i++) {
+			if (!on[i])
+				continue;
+			char a = pt[i];
+			if (a == '*' || (a == '%' && *t != '/'))
+				next[i] = 1;
+			if (inbox && a >= 'a' && a <= 'z')
+				a = (char)(a - 32);
+			if (a != '*' && a != '%' && a == *t)
+				next[i + 1] = 1;
+		}
+		memcpy(on, next, np + 1);
+	}
+	int r = on[np];
+	free(on);
+	free(pt);
+	return r;
 }
 
 static const char *role_attr(const char *role)

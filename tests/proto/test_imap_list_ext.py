@@ -80,6 +80,21 @@ def test_imap_list_extended_selection_and_return():
             assert t.startswith(b"x BAD"), (bad, t)
         # The delimiter query still works.
         assert ok(r, "i", 'LIST "" ""') == [b'* LIST (\\Noselect) "/" ""']
+        # Many wildcards against a long name: the matcher backtracked,
+        # taking exponential time (seven "*a" took 7 s, eight hours), with
+        # the loop thread and every session on it stuck meanwhile.
+        long = "a" * 60
+        ok(r, "j1", "CREATE %s/b%sc" % (long, long))
+        r.sock.settimeout(5)
+        assert ok(r, "j2", 'LIST "" "%s*b"' % ("*a" * 12)) == []
+        assert ok(r, "j3", 'LIST "" "%s%%b%%"' % ("%a" * 12)) == []
+        assert ok(r, "j4", 'LIST "" "%s*c"' % ("*a" * 12)) == [
+            b'* LIST (\\HasNoChildren) "/" %s/b%sc' % (long.encode(), long.encode())]
+        assert ok(r, "j5", 'LIST "" "%s%%/%%*%%c"' % ("%a" * 12)) == [
+            b'* LIST (\\HasNoChildren) "/" %s/b%sc' % (long.encode(), long.encode())]
+        assert ok(r, "j6", 'LIST "" "*%%*a/*"') == ok(r, "j7", 'LIST "" "%s/*"' % long)
+        assert ok(r, "j8", 'LIST "" "inB%%"') == [DEFAULTS[0]]
+        assert ok(r, "j9", 'LIST "" "%s%%"' % long[:-1]) == [b'* LIST (\\HasChildren) "/" ' + long.encode()]
         r.close()
 
 
