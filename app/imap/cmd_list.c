@@ -106,41 +106,52 @@ static void collect_sub_cb(void *arg, const char *name)
 }
 
 /*
- * Wildcard match; for the name INBOX (all capitals) the pattern matches in
- * any case. Run as a set of pattern positions stepped one name octet at a
- * time, so the time is the pattern's length times the name's: the
- * backtracking recursion it replaces took exponential time, and one
- * LIST "" "*a*a*a*a*a*a*a*b" against a name of 60 "a"s kept a loop thread
- * busy for hours. Runs of wildcards are one ("*%" is "*", "%%" is "%"),
- * and a pattern with more other octets than the name has cannot match, so
- * the set is at most about twice the name's length.
+ * A pattern with each run of wildcards made one ("*%" is "*", "%%" is
+ * "%"), in the command arena: match() relies on it.
+ */
+static const char *pattern_compact(struct imap_session *s, const char *pat)
+{
+	char *out = arena_alloc(s->cmd_arena, strlen(pat) + 1);
+	size_t n = 0;
+
+	for (const char *p = pat; *p; p++) {
+		int wild = *p == '*' || *p == '%';
+		if (wild && n && (out[n - 1] == '*' || out[n - 1] == '%')) {
+			if (*p == '*')
+				out[n - 1] = '*';
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * Wildcard match of a pattern_compact() pattern; for the name INBOX (all
+ * capitals) the pattern matches in any case. Run as a set of pattern
+ * positions stepped one name octet at a time, so the time is the
+ * pattern's length times the name's: the backtracking recursion it
+ * replaces took exponential time, and one LIST "" "*a*a*a*a*a*a*a*b"
+ * against a name of 60 "a"s kept a loop thread busy for hours. A pattern
+ * with more plain octets than the name cannot match and is dropped after
+ * reading at most that many; the rest is then at most about twice the
+ * name's length.
  */
 static int match(const char *pat, const char *name, int inbox)
 {
 	size_t nname = strlen(name), lits = 0, np = 0;
 
-	for (const char *p = pat; *p; p++)
-		lits += *p != '*' && *p != '%';
-	if (lits > nname)
-		return 0;
-	char *pt = xmalloc(2 * lits + 2);
-	for (const char *p = pat; *p; p++) {
-		if (*p != '*' && *p != '%') {
-			pt[np++] = *p;
-		} else if (np && (pt[np - 1] == '*' || pt[np - 1] == '%')) {
-			if (*p == '*')
-				pt[np - 1] = '*';
-		} else {
-			pt[np++] = *p;
-		}
-	}
-	/* on[i]: pt[0..i) can match the name's octets read so far. */
+	for (; pat[np]; np++)
+		if (pat[np] != '*' && pat[np] != '%' && ++lits > nname)
+			return 0;
+	/* on[i]: pat[0..i) can match the name's octets read so far. */
 	uint8_t *on = xcalloc(2 * (np + 1), 1), *next = on + np + 1;
 	on[0] = 1;
 	for (const char *t = name;; t++) {
 		/* A wildcard may match nothing: what reaches it reaches past it. */
 		for (size_t i = 0; i < np; i++)
-			if (on[i] && (pt[i] == '*' || pt[i] == '%'))
+			if (on[i] && (pat[i] == '*' || pat[i] == '%'))
 				on[i + 1] = 1;
 		if (!*t)
 			break;
@@ -148,7 +159,7 @@ static int match(const char *pat, const char *name, int inbox)
 		for (size_t i = 0; i < np; i++) {
 			if (!on[i])
 				continue;
-			char a = pt[i];
+			char a = pat[i];
 			if (a == '*' || (a == '%' && *t != '/'))
 				next[i] = 1;
 			if (inbox && a >= 'a' && a <= 'z')
@@ -160,7 +171,6 @@ static int match(const char *pat, const char *name, int inbox)
 	}
 	int r = on[np];
 	free(on);
-	free(pt);
 	return r;
 }
 
@@ -294,7 +304,8 @@ static int list_parse(struct imap_session *s, const struct imap_cmd *cmd, struct
 		if (imap_arg_astring(&pl[k], &pat) < 0 && imap_arg_atom(&pl[k], &pat) < 0)
 			return -1;
 		const char *p8 = pattern_utf8(s, pat);
-		q->pats[q->npats++] = pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8);
+		q->pats[q->npats++] = pattern_compact(
+			s, pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8));
 	}
 	i += 2;
 	if (i == n)
@@ -339,7 +350,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 			return;
 		}
 		const char *r8 = pattern_utf8(s, ref), *p8 = pattern_utf8(s, pat);
-		q.pats[q.npats++] = pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8);
+		q.pats[q.npats++] = pattern_compact(
+			s, pat.len && pat.p[0] == '/' ? p8 : arena_printf(s->cmd_arena, "%s%s", r8, p8));
 		q.opt = SEL_SUBSCRIBED;
 	} else if (list_parse(s, cmd, &q, &why) < 0) {
 		imap_tagged(s, "BAD Error in IMAP command LIST: %s", why);

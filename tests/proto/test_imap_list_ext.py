@@ -95,6 +95,11 @@ def test_imap_list_extended_selection_and_return():
         assert ok(r, "j6", 'LIST "" "*%%*a/*"') == ok(r, "j7", 'LIST "" "%s/*"' % long)
         assert ok(r, "j8", 'LIST "" "inB%%"') == [DEFAULTS[0]]
         assert ok(r, "j9", 'LIST "" "%s%%"' % long[:-1]) == [b'* LIST (\\HasChildren) "/" ' + long.encode()]
+        # One recursion level a wildcard: 60000 of them overflowed the
+        # stack and the whole server died (SIGSEGV).
+        r.send(b'k LIST "" {60000+}\r\n' + b"*%" * 30000 + b"\r\n")
+        u = r.until_tag("k")
+        assert u[-1] == b"k OK List completed." and len(u) == 13, u
         r.close()
 
 
