@@ -32,9 +32,13 @@
  * (jmap_typestate.c), deliveryStatus included, so a recipient the queue
  * delivered since is an update.
  *
+ * An account keeps its newest SUB_MAX submissions: each new one past
+ * that removes the oldest (subs_prune; RFC 8621 §7 lets a server delete
+ * a submission once it is final, and tern's are final at once). A list
+ * cut at SUB_MAX instead showed the oldest and hid every new one.
+ *
  * Caveats: no delayed sending, no SMTP parameters in the envelope (they
- * are refused), no Received field added; submissions are never
- * destroyed by tern (a client may destroy them).
+ * are refused), no Received field added.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -61,7 +65,7 @@
 #include "store/store.h"
 #include "store/store_queue.h"
 
-#define SUB_MAX 1000   /* submissions listed per account */
+#define SUB_MAX 1000   /* submissions kept per account (subs_prune) */
 #define RCPT_MAX 1000  /* queue_submit's limit */
 
 /* ---- the message ---- */
@@ -149,6 +153,43 @@ static int subs_load(struct jmap_request *r, struct subs *s)
 	s->r = r;
 	snprintf(prefix, sizeof prefix, "jmapsub/%u/", r->account);
 	return store_meta_list(r->st, prefix, sub_cb, s) == STORE_OK ? 0 : -1;
+}
+
+/* The names of an account's submission records, oldest first (ids begin
+ * with the time they were made in fixed-width hex). */
+struct sub_names {
+	struct arena *a;
+	size_t n;        /* names seen */
+	const char **v;  /* the first `want` of them */
+	size_t want, got;
+};
+
+static void sub_name_cb(void *arg, const char *name, const void *val, size_t len)
+{
+	struct sub_names *s = arg;
+	(void)val;
+	(void)len;
+	s->n++;
+	if (s->got < s->want)
+		s->v[s->got++] = arena_strdup(s->a, name);
+}
+
+/* Deletes the oldest records past SUB_MAX: one after each new
+ * submission, unless an older store holds more. */
+static void subs_prune(struct jmap_request *r)
+{
+	char prefix[48];
+	struct sub_names s = {.a = r->a};
+	snprintf(prefix, sizeof prefix, "jmapsub/%u/", r->account);
+	if (store_meta_list(r->st, prefix, sub_name_cb, &s) != STORE_OK || s.n <= SUB_MAX)
+		return;
+	s.want = s.n - SUB_MAX;
+	s.v = arena_zalloc(r->a, s.want * sizeof *s.v);
+	s.n = 0;
+	if (store_meta_list(r->st, prefix, sub_name_cb, &s) != STORE_OK)
+		return;
+	for (size_t i = 0; i < s.got; i++)
+		store_meta_del(r->st, s.v[i]);
 }
 
 static const char *rec_str(const struct sub *x, const char *k)
@@ -835,6 +876,8 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 		/* Sent, but not recorded: the client must not send it again. */
 		log_error("jmap", NULL, "event=submission_unrecorded account=%u submission=%s result=%d",
 			  r->account, id, src);
+	else
+		subs_prune(r);
 	*id_r = id;
 	return 0;
 }

@@ -229,6 +229,37 @@ def test_jmap_submission_envelope_is_smtp_paths():
         k: "invalidRecipients" for k in bad}, st
 
 
+def test_jmap_submission_keeps_the_newest():
+    """An account keeps its newest 1,000 submissions: the 1,001st removes
+    the oldest, and /get, /query and the state show the new one (a list
+    cut at 1,000 showed the oldest and hid every new one: created, then
+    notFound). Local recipient, no hourly limit, 250 creations a call."""
+    s = Server(accounts=[HAL, IVY], http=True, imap=True, submission=True,
+               env={"TERN_SEND_RATE": "0"})
+    try:
+        j = Jmap(s, *HAL)
+        _, ids = j.one("Identity/get", {}, using=USING)
+        ident = ids["list"][0]["id"]
+        mine = append_draft(s, "From: %s\r\nTo: %s\r\nSubject: many\r\n\r\nhi\r\n"
+                            % (HAL[0], IVY[0]))
+        env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": IVY[0]}]}
+        made = []
+        for call in range(5):
+            n = 250 if call < 4 else 1
+            _, st = j.one("EmailSubmission/set", {"create": {
+                "c%d" % i: {"identityId": ident, "emailId": mine, "envelope": env}
+                for i in range(n)}}, using=USING)
+            assert len(st["created"]) == n, st.get("notCreated")
+            made += [st["created"]["c%d" % i]["id"] for i in range(n)]
+        _, q = j.one("EmailSubmission/query", {"calculateTotal": True}, using=USING)
+        assert q["total"] == 1000, q["total"]
+        assert made[0] not in q["ids"] and made[-1] in q["ids"], (made[0], made[-1])
+        _, g = j.one("EmailSubmission/get", {"ids": [made[0], made[-1]]}, using=USING)
+        assert [x["id"] for x in g["list"]] == [made[-1]] and g["notFound"] == [made[0]], g
+    finally:
+        s.cleanup()
+
+
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
 
 
