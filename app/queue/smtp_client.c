@@ -357,7 +357,14 @@ static int start_tx(struct smtp_client *s)
 	return 1;
 }
 
-/* Appends body bytes with dot-stuffing and CRLF line ends while room is left. */
+/*
+ * Appends body bytes with dot-stuffing and CRLF line ends while room is
+ * left. A bare LF becomes CRLF; a bare CR becomes a space, as Postfix's
+ * cleanup_replace_stray_cr_lf does: sent as it is, "<CR>.<CR><LF>" ends
+ * the data at a next hop that takes a CR for a line end, and what
+ * follows is read there as commands and a second message (outbound SMTP
+ * smuggling). BDAT, BURL, JMAP and stored mail can all bring one here.
+ */
 static void feed_body(struct smtp_client *s)
 {
 	struct smtp_client_msg *m = s->msg;
@@ -379,6 +386,11 @@ static void feed_body(struct smtp_client *s)
 				buf_append(b, m->data + run, i - run);
 				buf_append(b, "\r", 1);
 				run = i;
+			}
+			if (ch == '\r' && (i + 1 == m->len || m->data[i + 1] != '\n')) {
+				buf_append(b, m->data + run, i - run);
+				buf_append(b, " ", 1);
+				run = i + 1;
 			}
 			s->line_start = ch == '\n';
 		}

@@ -375,3 +375,28 @@ def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
         assert b"does not support SMTPUTF8" in raw, raw
         assert r.messages == []
         assert w.wait_queue_empty()
+
+
+def test_bare_cr_never_reaches_the_next_hop():
+    """Outbound SMTP smuggling: a message that came in by BDAT (which
+    takes any octet) holding "<CR>.<CR><LF>" must not reach the next hop
+    with that bare CR, or a receiver that ends lines at a CR would read
+    the end of data there and the rest as a second message. Each stray
+    CR leaves as a space (Postfix's cleanup_replace_stray_cr_lf); CRLF
+    and bare LF (made CRLF) are as before."""
+    with World(lambda ips: zone(mx(ips, 0))) as w:
+        r = w.receiver(0)
+        body = (b"From: %s\r\nTo: carol@remote.test\r\nSubject: cr smuggle\r\n\r\n"
+                b"first\r.\rMAIL FROM:<ceo@bank.test>\r.\r\nlast\r\n" % ALICE.encode())
+        c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+        c.starttls(context=ctx())
+        c.ehlo()
+        c.login(ALICE, ALICE_PW)
+        assert c.docmd("MAIL FROM:<%s>" % ALICE)[0] == 250
+        assert c.docmd("RCPT TO:<carol@remote.test>")[0] == 250
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        assert c.getreply()[0] == 250
+        c.quit()
+        data = r.wait_messages(1)[0]["data"]
+        assert b"first . MAIL FROM:<ceo@bank.test> .\r\nlast\r\n" in data, data
+        assert b"\r" not in data.replace(b"\r\n", b""), data
