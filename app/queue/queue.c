@@ -31,7 +31,8 @@
 #include "store/store.h"
 #include "store/store_queue.h"
 
-#define LOCAL_MAX_PER_RCPT 64
+/* Every account an address names gets its copy (store.h). */
+#define LOCAL_MAX_PER_RCPT STORE_RESOLVE_ACCOUNTS_MAX
 
 struct submit_job {
 	struct worker_job wj;       /* hashing a big message on the pool */

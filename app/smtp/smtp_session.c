@@ -381,7 +381,9 @@ static void cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 			s->tx.envid = arena_strdup(s->tx.arena, envid);
 	}
 	s->tx.rcpts = arena_alloc(s->tx.arena, sizeof(*s->tx.rcpts) * smtp_cfg->max_recipients);
-	s->tx.accounts = arena_alloc(s->tx.arena, sizeof(uint32_t) * smtp_cfg->max_recipients * 4);
+	/* Room for the first address's accounts however many, and more. */
+	s->tx.accounts_cap = smtp_cfg->max_recipients * 4 + STORE_RESOLVE_ACCOUNTS_MAX;
+	s->tx.accounts = arena_alloc(s->tx.arena, sizeof(uint32_t) * s->tx.accounts_cap);
 	s->tx.seq = ++s->tx_count;
 	s->in_tx = 1;
 	s->state = SMTP_S_MAIL;
@@ -428,7 +430,7 @@ static int is_postmaster(const char *addr, enum store_rcpt r, int bare)
 static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 {
 	char addr[SMTP_ADDRESS_BUF], q[600];
-	uint32_t ids[16];
+	uint32_t ids[STORE_RESOLVE_ACCOUNTS_MAX];
 	size_t n = 0;
 	struct smtp_tx *tx = &s->tx;
 
@@ -456,8 +458,8 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (srs < 0)
 		return;
 	enum store_rcpt r = srs ? STORE_RCPT_OK
-				: store_resolve_forwards(smtp_store, addr, ids, 16, &n, fw,
-							 FORWARD_TARGETS_MAX, &nf);
+				: store_resolve_forwards(smtp_store, addr, ids, STORE_RESOLVE_ACCOUNTS_MAX,
+							 &n, fw, FORWARD_TARGETS_MAX, &nf);
 	const char *qa = log_q(addr, q, sizeof(q));
 	/* Postmaster is always accepted (RFC 5321 §4.5.1), as Postfix's
 	 * set-ups do: an address of that name wins, else the administrator. */
@@ -525,6 +527,21 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			return;
 		}
 	}
+	/* Every account the 250 below promises a copy must fit: past the
+	 * room, this address waits for a transaction of its own (RFC 5321
+	 * §4.5.3.1.10: 452 for too many recipients), never a silent drop. */
+	size_t fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned j;
+		for (j = 0; j < tx->naccounts && tx->accounts[j] != ids[i]; j++)
+			;
+		fresh += j == tx->naccounts;
+	}
+	if (tx->naccounts + fresh > tx->accounts_cap) {
+		log_info("smtp", s->id, "event=rcpt_deferred rcpt=%s reason=too_many_accounts", qa);
+		smtp_reply(s, "452 4.5.3 <%s>: Too many recipients; send it again in its own transaction", addr);
+		return;
+	}
 	/* The same rule for the recipients' spam policies (smtp_spam.c). */
 	if (smtp_spam_rcpt(s, addr, ids, n, is_postmaster(addr, STORE_RCPT_UNKNOWN, cmd->path.is_postmaster)) < 0)
 		return;
@@ -540,6 +557,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 						 cmd->params.orcpt_type.p, orcpt);
 	}
 	rc->naccounts = (unsigned)n;
+	rc->accounts = arena_alloc(tx->arena, (n ? n : 1) * sizeof(ids[0]));
 	memcpy(rc->accounts, ids, n * sizeof(ids[0]));
 	/* Submission leaves outside targets to the queue (queue_submit). */
 	smtp_forward_keep(s, rc, fw, s->mode == SMTP_MODE_MX ? nf : 0, srs);
@@ -548,7 +566,7 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		unsigned j;
 		for (j = 0; j < tx->naccounts && tx->accounts[j] != ids[i]; j++)
 			;
-		if (j == tx->naccounts && tx->naccounts < smtp_cfg->max_recipients * 4)
+		if (j == tx->naccounts) /* room checked above */
 			tx->accounts[tx->naccounts++] = ids[i];
 	}
 	s->state = SMTP_S_RCPT;

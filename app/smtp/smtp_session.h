@@ -67,7 +67,7 @@ enum smtp_mode {
 struct smtp_rcpt {
 	char *address; /* as given, domain lowercased */
 	char *params;  /* DSN parameters as kept in the envelope ("NOTIFY=.. ORCPT=..") */
-	uint32_t accounts[16]; /* the accounts this address resolved to */
+	uint32_t *accounts; /* the accounts this address resolved to (tx arena) */
 	unsigned naccounts;
 	unsigned notify;      /* SMTP_NOTIFY_* as given, 0 when absent */
 	char *orcpt;          /* ORCPT decoded ("rfc822;user@host"), or NULL */
@@ -95,7 +95,7 @@ struct smtp_tx {
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
 	uint32_t *accounts; /* distinct accounts, one copy each */
-	unsigned naccounts;
+	unsigned naccounts, accounts_cap;
 	struct spool msg;   /* added headers + message (memory, or a file past the budget) */
 	struct str data;    /* msg as one range, from spool_finish() at the end of data */
 	struct buf chunk;   /* DATA: the reader's output for one input chunk, on its way to msg */

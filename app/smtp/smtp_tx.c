@@ -486,11 +486,12 @@ static void redirect_route(struct smtp_session *s, const char **to, unsigned fro
 			   struct str edited)
 {
 	struct smtp_tx *tx = &s->tx;
-	uint32_t acc[16];
+	uint32_t acc[STORE_RESOLVE_ACCOUNTS_MAX];
 	struct store_forward *fw = arena_alloc(tx->arena, 8 * sizeof *fw);
 	size_t n = 0, nf = 0;
 	char q[600];
-	enum store_rcpt rc = store_resolve_forwards(smtp_store, target, acc, 16, &n, fw, 8, &nf);
+	enum store_rcpt rc = store_resolve_forwards(smtp_store, target, acc, STORE_RESOLVE_ACCOUNTS_MAX,
+						    &n, fw, 8, &nf);
 
 	if (rc == STORE_RCPT_NOT_LOCAL) {
 		nf = 1;

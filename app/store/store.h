@@ -313,6 +313,11 @@ enum store_rcpt {
  */
 enum store_rcpt store_resolve_rcpt(struct store *st, const char *address, uint32_t *accounts_r,
 				   size_t max, size_t *n_r);
+/* The most accounts one address resolves to (more are left out, logged
+ * event=resolve_truncated): a caller that delivers to all of them passes
+ * a max this large, so that no account an accepted address names is
+ * dropped unseen. */
+#define STORE_RESOLVE_ACCOUNTS_MAX 256
 
 /* Address limits (octets): RFC 5321 §4.5.3.1's local part and domain. */
 #define STORE_LOCAL_MAX 64

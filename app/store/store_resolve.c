@@ -33,7 +33,7 @@
 #include "store/store_private.h"
 
 #define RESOLVE_DEPTH_MAX 8
-#define RESOLVE_ACCOUNTS_MAX 256
+#define RESOLVE_ACCOUNTS_MAX STORE_RESOLVE_ACCOUNTS_MAX
 
 struct resolve {
 	struct store *st;

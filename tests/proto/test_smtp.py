@@ -188,6 +188,20 @@ def test_aliases_catchall_plus_addressing():
         assert any("real user wins" in m for m in dave) and not any("real user wins" in m for m in carol)
 
 
+def test_alias_to_many_accounts_reaches_every_one():
+    """An alias that names more than 16 accounts (a staff list): RCPT
+    answered 250, so every account gets its copy; none are dropped
+    silently past a fixed-size array (the 17th and later got nothing)."""
+    many = [("m%02d@example.test" % i, "many-pw-%02d" % i) for i in range(17)]
+    with Server(domains=("example.test",), accounts=many) as s:
+        for a, _ in many:
+            s.cli("alias", "add", "staff@example.test", a)
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
+            assert c.sendmail("a@remote.test", ["staff@example.test"], message(subject="all staff")) == {}
+        missing = [a for a, _ in many if len(s.messages(a)) != 1]
+        assert missing == [], missing
+
+
 def test_one_blob_many_recipients_and_dedup():
     with srv() as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
