@@ -177,10 +177,12 @@ static void idle_timeout(struct loop *loop, void *arg)
 		conn_close(s->conn, "tls_handshake_timeout");
 		return;
 	}
-	if (s->state == SMTP_S_WAIT_STORE)
-		return; /* our side is working; the store answers soon */
-	if (s->state == SMTP_S_WAIT_AUTH) {
-		idle_rearm(s); /* our side is working, or delaying on purpose */
+	if (s->state == SMTP_S_WAIT_STORE || s->state == SMTP_S_WAIT_AUTH) {
+		/* Our side is working (the checks, the store; the password
+		 * check or its failure delay): not the client's idle time.
+		 * Armed again, never dropped: a client silent after the
+		 * reply must still be timed out. */
+		idle_rearm(s);
 		return;
 	}
 	uint64_t idle = loop_now_ms() - s->idle_since, limit = idle_limit_ms(s);

@@ -202,6 +202,87 @@ def test_alias_to_many_accounts_reaches_every_one():
         assert missing == [], missing
 
 
+class SlowDns:
+    """Relays DNS queries to the run's loopback server, the answers about
+    names holding `only` (as wire labels) held back delay seconds: port
+    25's checks then wait that long."""
+
+    def __init__(self, delay, only=b"\x06_dmarc"):
+        import socket
+        import threading
+        from harness import default_dns
+        host, port = default_dns().split(":")
+        self.up = (host, int(port))
+        self.delay, self.only = delay, only
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.servers = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import socket
+        import threading
+        while not self.stopped:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
+
+    def _relay(self, data, peer):
+        import socket
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(2)
+            try:
+                u.sendto(data, self.up)
+                answer = u.recv(4096)
+            except OSError:
+                return
+        if self.only in data:
+            time.sleep(self.delay)
+        try:
+            self.sock.sendto(answer, peer)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_idle_timeout_still_armed_after_a_slow_delivery():
+    """The idle timer that fires while the message is being checked and
+    stored (our side working) must be armed again: it was dropped, so a
+    client that went silent after a 250 kept its connection (and its slot
+    of the per-IP and stress-mode limits) for the whole session limit,
+    an hour, instead of TERN_SMTP_TIMEOUT."""
+    dns = SlowDns(0.6)
+    try:
+        with srv(env={"TERN_DNS_SERVERS": dns.servers, "TERN_SMTP_TIMEOUT": "1",
+                      "TERN_SMTP_STRESS_TIMEOUT": "1"}) as s:
+            r = Raw(s.smtp_port)
+            assert r.cmd("EHLO slow.test")[0] == 250
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            t0 = time.time()
+            code, lines = r.cmd(message(subject="slow checks") + ".")
+            assert code == 250, lines
+            assert time.time() - t0 > 1.0  # the checks outlived an idle period
+            r.sock.settimeout(4)
+            code, lines = r.reply()
+            assert code == 421 and "timeout" in lines[0], lines
+            r.close()
+    finally:
+        dns.stop()
+
+
 def test_one_blob_many_recipients_and_dedup():
     with srv() as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:
