@@ -205,6 +205,35 @@ static void put_clean(struct buf *out, struct str s)
 	}
 }
 
+/*
+ * The :mime reason: of its header, only the Content-* fields (RFC 2045
+ * §9: the fields a MIME entity has), then its body as written. Any other
+ * field would join the reply's own header: a second From there gets past
+ * the check on the script's :from (deliver_sieve.c), and Reply-To,
+ * Sender and the like would speak for the account just as well.
+ */
+static void put_mime_entity(struct buf *out, struct str text)
+{
+	struct rfc5322_parser p;
+	struct rfc5322_field f;
+	size_t off = 0, used;
+	int r;
+
+	rfc5322_init(&p);
+	while ((r = rfc5322_parse(&p, text.p + off, text.len - off, 1, &used, &f)) ==
+	       RFC5322_FIELD) {
+		off += used;
+		if (f.name.len > 8 && str_has_prefix_ci(f.name, "Content-"))
+			(void)buf_append_str(out, f.raw);
+	}
+	/* The empty line, then the body (none when the text was all header,
+	 * or went past the parser's limits). */
+	(void)buf_append_c(out, "\r\n");
+	if (r == RFC5322_END && p.body_offset <= text.len)
+		(void)buf_append(out, text.p + p.body_offset, text.len - (size_t)p.body_offset);
+	rfc5322_clear(&p);
+}
+
 int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t len,
                          struct str sender, struct str from_default, const char *date,
                          const char *msgid, struct buf *out)
@@ -245,7 +274,7 @@ int sieve_vacation_reply(const struct sieve_action *a, const char *msg, size_t l
 	(void)buf_append_c(out, "Auto-Submitted: auto-replied (vacation)\r\nMIME-Version: 1.0\r\n");
 	if (a->mime) {
 		/* RFC 5230 §5.8: the reason is a MIME entity, its header included. */
-		(void)buf_append_str(out, a->text);
+		put_mime_entity(out, a->text);
 	} else {
 		(void)buf_append_c(out, "Content-Type: text/plain; charset=utf-8\r\n"
 		                        "Content-Transfer-Encoding: 8bit\r\n\r\n");

@@ -529,6 +529,32 @@ def test_yt_vacation_notify_rate():
     assert subjects(srv, WES) == ["wes0", "wes1", "wes2"]
 
 
+def test_yt_vacation_mime_keeps_its_own_from():
+    """vacation :mime (RFC 5230 §5.8) takes the reason as a MIME entity,
+    its header included: only its Content-* fields join the reply's
+    header. A From (or any other field) there would give the reply a
+    second From, past the check that keeps a script's :from to the
+    account's own addresses; it is left out. Before, the reply left with
+    "From: ceo@bank.test" under ours."""
+    srv, _, remote = env()
+    XAV = "xav@example.test"
+    srv.cli("account", "add", XAV, input="xav-pw-sieve-1\n")
+    script(srv, XAV, 'require "vacation";\nvacation :mime text:\nFrom: ceo@bank.test\n'
+           'Reply-To: ceo@bank.test\nContent-Type: text/plain; charset=us-ascii\n\nBack soon.\n.\n;\n')
+    before = len(remote.messages)
+    frm = "xavfan@remote.test"
+    codes, end = send(srv, frm, [XAV], message("xav1", to=XAV, sender=frm), source="127.0.0.9")
+    assert end[0] == 250, end
+    got = [m for m in remote.wait_messages(before + 1)[before:] if m["rcpts"] == [frm]]
+    assert len(got) == 1, srv.log_text()[-2000:]
+    head, body = got[0]["data"].split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    assert [l for l in lines if l.lower().startswith(b"from:")] == [b"From: " + XAV.encode()], head
+    assert b"bank" not in head, head
+    assert b"Content-Type: text/plain; charset=us-ascii" in lines, head
+    assert body.startswith(b"Back soon."), body
+
+
 def test_yz_global_script():
     from httpc import Api
     srv, _, _ = env()

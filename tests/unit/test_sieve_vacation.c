@@ -96,6 +96,25 @@ int main(void)
 	CHECK(strstr(buf_data(&out), "\nBcc:") == NULL);
 	CHECK(strstr(buf_data(&out), "Subject: Out  Bcc: everyone@example.net\r\n") != NULL);
 	CHECK(strstr(buf_data(&out), "From: Bob <bob@example.com>\r\n") != NULL);
+	/* :mime: the entity's Content-* fields (folds kept) and body; any
+	 * other field there would join the reply's header (a second From). */
+	buf_reset(&out);
+	memset(&a, 0, sizeof a);
+	a.mime = 1;
+	a.text = STR_LIT("From: ceo@bank.example\nContent-Type: text/plain;\n charset=us-ascii\n"
+	                 "Reply-To: x@bank.example\nContent-Transfer-Encoding: 7bit\n\nBack.\n");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v3@t", &out), 0);
+	r = buf_data(&out);
+	CHECK(strstr(r, "bank.example") == NULL);
+	CHECK(strstr(r, "MIME-Version: 1.0\r\nContent-Type: text/plain;\n charset=us-ascii\n"
+	                "Content-Transfer-Encoding: 7bit\n\r\nBack.\n") != NULL);
+	/* All header, no body: the empty line still ends the reply's header. */
+	buf_reset(&out);
+	a.text = STR_LIT("Content-Type: text/plain\r\n");
+	CHECK_EQ_INT(sieve_vacation_reply(&a, base, strlen(base), STR_LIT("ann@example.org"),
+	                                  STR_LIT("bob@example.com"), "d", "v4@t", &out), 0);
+	CHECK(strstr(buf_data(&out), "\r\nContent-Type: text/plain\r\n\r\n") != NULL);
 
 	/* mailto URIs. */
 	struct arena *ar = arena_new(0);
