@@ -140,3 +140,50 @@ void forward_copy_free(struct forward_copy *c)
 	c->data = NULL;
 	c->len = 0;
 }
+
+/* 1 when f is an author field (submission's check, smtp_author.h). */
+static int is_author_field(struct str f)
+{
+	struct str n = dkim_field_name(f);
+	return str_eq_ci(n, STR_LIT("From")) || str_eq_ci(n, STR_LIT("Sender")) ||
+	       str_eq_ci(n, STR_LIT("Resent-From")) || str_eq_ci(n, STR_LIT("Resent-Sender"));
+}
+
+/* The next author field of head from *pos on, or 0 at its end. */
+static int next_author(struct str head, size_t *pos, struct str *f)
+{
+	while (dkim_header_next(head, pos, f))
+		if (is_author_field(*f))
+			return 1;
+	return 0;
+}
+
+/* The header section of m (before the empty line), or -1 without one. */
+static ptrdiff_t header_len(struct str m)
+{
+	for (size_t i = 0; i < m.len; i++) {
+		if (m.p[i] != '\n')
+			continue;
+		if (i + 1 < m.len && m.p[i + 1] == '\n')
+			return (ptrdiff_t)i + 1;
+		if (i + 2 < m.len && m.p[i + 1] == '\r' && m.p[i + 2] == '\n')
+			return (ptrdiff_t)i + 1;
+	}
+	return m.len >= 2 && m.p[0] == '\r' && m.p[1] == '\n' ? 0 : -1;
+}
+
+int forward_authors_same(struct str a, struct str b)
+{
+	ptrdiff_t la = header_len(a), lb = header_len(b);
+	if (la < 0 || lb < 0)
+		return 0;
+	struct str ha = str_make(a.p, (size_t)la), hb = str_make(b.p, (size_t)lb), fa, fb;
+	size_t pa = 0, pb = 0;
+	for (;;) {
+		int ma = next_author(ha, &pa, &fa), mb = next_author(hb, &pb, &fb);
+		if (ma != mb || (ma && !str_eq(fa, fb)))
+			return 0;
+		if (!ma)
+			return 1;
+	}
+}

@@ -82,4 +82,16 @@ int forward_copy_hook(struct store *st, void *txn, struct store_delivery *d);
 /* Frees what c holds (not c). */
 void forward_copy_free(struct forward_copy *c);
 
+/*
+ * 1 when messages a and b (each a header section, an empty line, a body)
+ * have the same author fields (From, Sender, Resent-From, Resent-Sender),
+ * byte for byte and in the same order; 0 when not, or when either has no
+ * empty line. A Sieve edit that changes them is not carried by a copy
+ * that leaves: the copy goes from our servers with an envelope sender
+ * of ours (SPF-aligned with our domains) and perhaps our signature, so
+ * the edit would make a From of our domains pass DMARC for whoever wrote
+ * the script.
+ */
+int forward_authors_same(struct str a, struct str b);
+
 #endif

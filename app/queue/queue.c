@@ -559,7 +559,11 @@ static void prepare(struct submit_job *j)
 		/* Sieve's edits travel with its redirects (RFC 5293 §4) when
 		 * they all carry the same message: one entry holds one. */
 		in->message = str_make(j->r->data, j->r->len);
-		if (j->fwd_msg.p && !j->fwd_mixed)
+		if (j->fwd_msg.p && !j->fwd_mixed &&
+		    !forward_authors_same(in->message, j->fwd_msg))
+			log_info("queue", NULL,
+				 "event=sieve_action_skipped action=editheader reason=author_changed");
+		else if (j->fwd_msg.p && !j->fwd_mixed)
 			in->message = j->r->signed_by ? resign(j, j->fwd_msg) : j->fwd_msg;
 		else if (j->fwd_msg.p || j->fwd_mixed)
 			log_info("queue", NULL,

@@ -236,7 +236,10 @@ void smtp_forward_prepare(struct smtp_session *s, const char *fields)
 	 * copy goes only where edited redirects send it: one queue entry
 	 * holds one message. */
 	struct str message = str_make(tx->data.p + tx->header_len, tx->data.len - tx->header_len);
-	if (tx->sfwd_edited.p && !tx->sfwd_mixed && forwards(tx) == 0)
+	if (tx->sfwd_edited.p && !tx->sfwd_mixed && forwards(tx) == 0 &&
+	    !forward_authors_same(message, tx->sfwd_edited))
+		log_info("smtp", s->id, "event=sieve_action_skipped action=editheader reason=author_changed");
+	else if (tx->sfwd_edited.p && !tx->sfwd_mixed && forwards(tx) == 0)
 		message = tx->sfwd_edited;
 	else if (tx->sfwd_edited.p)
 		log_info("smtp", s->id, "event=sieve_action_skipped action=editheader reason=shared_forward");

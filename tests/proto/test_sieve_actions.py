@@ -407,6 +407,40 @@ def test_yu_submission_redirect_edited_verifies():
     assert arc_result(dns.port, data)[0] == "pass"
 
 
+def test_yu_redirect_edited_author_not_carried():
+    """A Sieve edit of the author fields (From, Sender, Resent-*) does
+    not travel with a redirect outside: the copy leaves from an envelope
+    sender of ours (SPF-aligned with our domains) and, for submitted
+    mail, under our DKIM signature, so any user could have his script
+    put From: boss@example.test in and redirect what he sent himself
+    (on 587, or from outside on 25) to make that From pass DMARC at the
+    next hop. Before, the edited copy left (on 587 signed again: dkimpy
+    found example.test pass). Now the copy leaves as it came, logged
+    reason=author_changed."""
+    srv, dns, remote = env()
+    YAN = ("yan@example.test", "yan-pw-sieve-1")
+    srv.cli("account", "add", YAN[0], input=YAN[1] + "\n")
+    script(srv, YAN[0], 'require "editheader";\n'
+           'deleteheader "from"; addheader "From" "boss@example.test";\n'
+           'redirect "yanout@remote.test";\n')
+    before = len(remote.messages)
+    submit(srv, YAN, YAN[0], [message("yan-sub", to=YAN[0], sender=YAN[0])])
+    codes, end = send(srv, "yan@origin.test", [YAN[0]], message("yan-mx", to=YAN[0],
+                      sender="yan@origin.test"), source="127.0.0.9")
+    assert end[0] == 250, end
+    got = remote.wait_messages(before + 2)
+    out = [m for m in got[before:] if m["rcpts"] == ["yanout@remote.test"]]
+    assert len(out) == 2, (got[before:], srv.log_text()[-3000:])
+    for m in out:
+        head = m["data"].split(b"\r\n\r\n", 1)[0]
+        assert b"boss" not in head, head
+    sub = [m["data"] for m in out if b"Subject: yan-sub" in m["data"]][0]
+    assert b"From: Alice <yan@example.test>\r\n" in sub, sub[:3000]
+    res = dkim_results(dns.port, sub)
+    assert [r[2] for r in res if r[0] == "example.test"] == [True, True], res
+    assert srv.log_text().count("action=editheader reason=author_changed") >= 2
+
+
 def test_yu_submission_duplicate():
     """Submitted copies remember duplicate's ids (now in the message's
     own commit); observable only as the discard of the second."""

@@ -215,6 +215,27 @@ static void test_copy(const char *base)
 	store_close(&st);
 }
 
+/* forward_authors_same: the author fields, byte for byte, in order. */
+static void test_authors_same(void)
+{
+	struct str a = STR_LIT("Received: x\r\nFrom: Ann <ann@fwd.test>\r\nSubject: s\r\n"
+			       "Sender: bob@fwd.test\r\n\r\nFrom: body@x.test\r\n");
+	CHECK(forward_authors_same(a, a));
+	/* Other fields edited, the body too: the same authors. */
+	CHECK(forward_authors_same(a, STR_LIT("X-Edited: 1\r\nFrom: Ann <ann@fwd.test>\r\n"
+					      "Sender: bob@fwd.test\r\n\r\nother\r\n")));
+	CHECK(!forward_authors_same(a, STR_LIT("From: boss@fwd.test\r\n"
+					       "Sender: bob@fwd.test\r\n\r\nx\r\n")));
+	CHECK(!forward_authors_same(a, STR_LIT("From: Ann <ann@fwd.test>\r\n\r\nx\r\n")));
+	CHECK(!forward_authors_same(a, STR_LIT("From: Ann <ann@fwd.test>\r\nSender: bob@fwd.test\r\n"
+					       "Resent-From: boss@fwd.test\r\n\r\nx\r\n")));
+	/* A folded field is compared with its fold; LF-only line ends work. */
+	CHECK(!forward_authors_same(STR_LIT("From: a@x.test\n\nb\n"),
+				    STR_LIT("From: a@x.test\n boss@x.test\n\nb\n")));
+	CHECK(forward_authors_same(STR_LIT("From: a@x.test\n\nb\n"), STR_LIT("from: a@x.test\n\nc\n")) == 0);
+	CHECK(!forward_authors_same(STR_LIT("From: a@x.test"), STR_LIT("From: a@x.test")));
+}
+
 int main(void)
 {
 	char base[256];
@@ -222,6 +243,7 @@ int main(void)
 	if (unit_env_begin(base, sizeof base, "forward") < 0)
 		return 1;
 	test_scan();
+	test_authors_same();
 	test_sender_and_rate(base);
 	test_copy(base);
 	unit_rmrf(base);
