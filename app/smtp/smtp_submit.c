@@ -109,9 +109,9 @@ int smtp_submit_may_mail(struct smtp_session *s)
 /* 1 when mail to addr reaches s's account (see the top comment). */
 int smtp_submit_owned(struct store *st, uint32_t account, const char *addr)
 {
-	uint32_t ids[16];
+	uint32_t ids[STORE_RESOLVE_ACCOUNTS_MAX];
 	size_t n = 0;
-	enum store_rcpt r = store_resolve_rcpt(st, addr, ids, 16, &n);
+	enum store_rcpt r = store_resolve_rcpt(st, addr, ids, STORE_RESOLVE_ACCOUNTS_MAX, &n);
 
 	if (r != STORE_RCPT_OK && r != STORE_RCPT_OVER_QUOTA)
 		return 0;
