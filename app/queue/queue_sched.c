@@ -1076,9 +1076,11 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 	}
 	free(dr);
 
-	uint32_t acc[16];
+	/* Every account a local sender's address names gets the notice
+	 * (an alias of many members, as deliveries to it do). */
+	uint32_t acc[STORE_RESOLVE_ACCOUNTS_MAX];
 	size_t nacc = 0;
-	enum store_rcpt res = store_resolve_rcpt(s->st, to, acc, 16, &nacc);
+	enum store_rcpt res = store_resolve_rcpt(s->st, to, acc, STORE_RESOLVE_ACCOUNTS_MAX, &nacc);
 	if ((res == STORE_RCPT_OK || res == STORE_RCPT_OVER_QUOTA) && nacc) {
 		/* A local sender: straight into the INBOX. */
 		u->local_data = xmalloc(buf_len(&b) ? buf_len(&b) : 1);

@@ -245,6 +245,25 @@ def test_null_mx_bounces_at_once():
         assert w.wait_queue_empty()
 
 
+def test_notice_to_a_large_alias_reaches_every_member():
+    """A notice to a local sender that is an alias of more than 16
+    accounts reaches every one of them, as a delivery to the alias does
+    (the 17th got nothing: the scheduler resolved into 16 entries)."""
+    with World({"nullmx.test": {"MX": [[0, "."]]}}) as w:
+        members = [ALICE, BOB] + ["m%02d@example.test" % i for i in range(15)]
+        for a in members[2:]:
+            w.srv.cli("account", "add", a, input="many-pw-1\n")
+        for a in members:
+            w.srv.cli("alias", "add", "staff@example.test", a)
+        w.send(["carol@nullmx.test"], sender="staff@example.test")
+        deadline = time.time() + 20
+        missing = members
+        while missing and time.time() < deadline:
+            time.sleep(0.2)
+            missing = [a for a in members if len(w.srv.messages(a)) < 1]
+        assert missing == [], missing
+
+
 def test_queue_cli_list_flush_del():
     with World(lambda ips: zone(mx(ips, 0)),
                env={"TERN_QUEUE_RETRY_SCHEDULE": "1h"}) as w:
