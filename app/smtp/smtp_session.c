@@ -33,6 +33,7 @@
 #include "net/limits.h"
 #include "smtp/smtp_rate.h"
 #include "smtp/smtp_server.h"
+#include "store/store_queue.h"
 
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
 #define SMTP_IN_MAX 65536
@@ -436,7 +437,14 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	size_t n = 0;
 	struct smtp_tx *tx = &s->tx;
 
-	if (tx->nrcpts >= smtp_cfg->max_recipients) {
+	/* Submission hands the whole envelope to the queue, whose entry
+	 * holds at most SQ_RCPTS_MAX: past it the RCPT is put off (452, the
+	 * client sends the rest in another transaction), not the message
+	 * refused after DATA. */
+	unsigned max = smtp_cfg->max_recipients;
+	if (s->mode != SMTP_MODE_MX && max > SQ_RCPTS_MAX)
+		max = SQ_RCPTS_MAX;
+	if (tx->nrcpts >= max) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}

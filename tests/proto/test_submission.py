@@ -544,3 +544,17 @@ def test_starttls_drops_commands_pipelined_behind_it():
             assert r.cmd("EHLO client.test")[0] == 250
             assert r.cmd("QUIT")[0] == 221
             t.close()
+
+
+def test_recipients_past_what_the_queue_holds_are_put_off():
+    """TERN_SMTP_MAX_RECIPIENTS may be set past the 1,000 recipients one
+    queue entry holds; submission then answers the 1,001st RCPT 452 (the
+    client sends it again in another transaction) and the message is
+    accepted, where it was accepted at RCPT and refused 554 after DATA."""
+    with srv(env={"TERN_SMTP_MAX_RECIPIENTS": "1005"}) as s:
+        c = smtp587(s, (ALICE, ALICE_PW))
+        assert c.mail(ALICE)[0] == 250
+        codes = [c.rcpt("r%d@remote.test" % i)[0] for i in range(1001)]
+        assert codes[:1000] == [250] * 1000 and codes[1000] == 452, codes[995:]
+        assert c.data(msg(to="r0@remote.test").encode())[0] == 250
+        c.quit()
