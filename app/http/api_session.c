@@ -8,8 +8,9 @@
  * X-CSRF-Token on every state-changing request (the cookie alone is never
  * enough to change anything), an absolute and an idle expiry. A session
  * also rests on the password it signed in with: an admin one ends when
- * the admin password changes (admin_password_stamp()), a portal one when
- * its account's credentials stamp does. Ids and tokens are compared in
+ * the admin password changes (admin_password_stamp()) or, signed in
+ * without a code, when the admin's 2FA turns on; a portal one when its
+ * account's credentials stamp does (2FA on included). Ids and tokens are compared in
  * constant time. When the table is full the session used least recently
  * is dropped.
  *
@@ -50,6 +51,11 @@ struct session {
 	/* At sign-in: the account's credentials stamp (store.h), or for the
 	 * admin's, admin_password_stamp(); a session ends when it changes. */
 	uint64_t cred;
+	/* An admin session's: the admin's 2FA was on at sign-in (so the
+	 * code was checked). One signed in with the password alone ends
+	 * once 2FA is on, as an account's password sessions do (its stamp
+	 * says whether 2FA is on). */
+	int tfa;
 	char email[HTTP_EMAIL_MAX + 1];
 };
 
@@ -129,11 +135,13 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	const char *csrf = http_req_header(x, "X-CSRF-Token");
 	int64_t now = now_s();
 	uint64_t cred = 0;
+	int tfa = 0;
 	pthread_mutex_lock(&sessions_lock);
 	int i = find(cookie, now, 0);
 	if (i >= 0) {
 		sessions[i].last = now;
 		cred = sessions[i].cred;
+		tfa = sessions[i].tfa;
 		memcpy(x->session_id, sessions[i].id, 65);
 		*csrf_ok_r = csrf && strlen(csrf) == 64 && sodium_memcmp(csrf, sessions[i].csrf, 64) == 0;
 	}
@@ -143,7 +151,8 @@ static int identify(struct http_ctx *x, int *csrf_ok_r)
 	/* The admin password changed since this session signed in (from
 	 * another session, a token or `tern admin passwd`): it ends, as an
 	 * account's portal sessions end with its password. */
-	if (cred != admin_password_stamp(http_store)) {
+	if (cred != admin_password_stamp(http_store) ||
+	    (!tfa && twofactor_enabled(http_store, STORE_TOTP_ADMIN) != 0)) {
 		session_end(x->session_id, 0);
 		*csrf_ok_r = 0;
 		return 0;
@@ -201,6 +210,8 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 			s.cred = 0; /* checked at the first request: signs in again */
 	} else {
 		s.cred = admin_password_stamp(http_store);
+		/* Called after the code was checked when 2FA is on. */
+		s.tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1;
 	}
 	pthread_mutex_lock(&sessions_lock);
 	int slot = 0;
@@ -372,10 +383,13 @@ void http_admin_session_refresh(struct http_ctx *x)
 	if (x->auth != AUTH_SESSION)
 		return;
 	uint64_t c = admin_password_stamp(http_store);
+	int tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1;
 	pthread_mutex_lock(&sessions_lock);
 	int i = find(x->session_id, now_s(), 0);
-	if (i >= 0)
+	if (i >= 0) {
 		sessions[i].cred = c;
+		sessions[i].tfa = tfa;
+	}
 	pthread_mutex_unlock(&sessions_lock);
 }
 

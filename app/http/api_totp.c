@@ -160,6 +160,10 @@ void api_admin_totp_begin(struct http_ctx *x)
 void api_admin_totp_confirm(struct http_ctx *x)
 {
 	totp_confirm(x, STORE_TOTP_ADMIN);
+	/* Other admin sessions, signed in without a code, end
+	 * (api_session.c); this one goes on. */
+	if (x->status == 200)
+		http_admin_session_refresh(x);
 }
 
 void api_admin_totp_disable(struct http_ctx *x)

@@ -161,8 +161,10 @@ void http_user_session_refresh(struct http_ctx *x);
 /* Ends the portal session with this id (sign-out). */
 void http_user_sessions_end_one(const char *id);
 /* Admin sessions rest on admin_password_stamp() at sign-in: a change of
- * the admin password ends them at their next request. After a change
- * made through x's own session, refresh keeps that one (a token: no-op). */
+ * the admin password ends them at their next request, and so does the
+ * admin's 2FA turning on for those signed in without a code. After a
+ * change made through x's own session, refresh keeps that one (a token:
+ * no-op). */
 void http_admin_session_refresh(struct http_ctx *x);
 /*
  * Admits one attempt (a login, a setup code, a token) from x->ip for who

@@ -239,6 +239,13 @@ def test_portal_and_two_factor():
         admin.call("PATCH", "/accounts/" + USER, {"state": "active"})
 
         # The admin's own 2FA: enrol, confirm, then the admin sign-in asks.
+        # An admin session signed in with the password alone (left open
+        # elsewhere, or stolen) ends once 2FA is on, as an account's do;
+        # the one that turned it on goes on.
+        from httpc import Api
+        other = Api(s)
+        assert other.call("POST", "/session", {"password": ADMIN_PW})[0] == 200
+        assert other.call("GET", "/admin/totp")[0] == 200
         st, _, en = admin.call("POST", "/admin/totp")
         assert st == 200, en
         asecret = secret_of(en["uri"])
@@ -246,7 +253,7 @@ def test_portal_and_two_factor():
         st, _, body = admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh()})
         assert st == 200 and len(body["recovery_codes"]) == 10, body
         assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
-        from httpc import Api
+        assert other.call("GET", "/admin/totp")[0] == 401
         a2 = Api(s)
         st, _, body = a2.call("POST", "/session", {"password": ADMIN_PW})
         assert st == 401 and body["code"] == "totp_required", body

@@ -108,6 +108,11 @@ def test_webui_portal_and_admin_totp():
     with s:
         st, _, body = admin.call("POST", "/setup/complete", {})
         assert st == 200, body
+        # The checks after the browser's run read through a token: this
+        # session, signed in with the password alone, ends once the
+        # browser turns the admin's 2FA on.
+        st, _, tok = admin.call("POST", "/tokens", {"name": "checks"})
+        assert st == 201, tok
         gpg_home = tempfile.mkdtemp(prefix="tern-gpg-")
         key_file = os.path.join(s.tmp, "key.gpg")
         try:
@@ -180,6 +185,8 @@ def test_webui_portal_and_admin_totp():
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
+        assert admin.call("GET", "/accounts")[0] == 401
+        admin.cookie, admin.token = None, tok["token"]
         st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
         assert body == {"addresses": ["pat.away@remote.test"], "keep": False}, body
         assert s.log_text().count("event=encryption_set account_id=1 method=openpgp") == 2
