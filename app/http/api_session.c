@@ -10,9 +10,11 @@
  * also rests on the password it signed in with: an admin one ends when
  * the admin password changes (admin_password_stamp()) or, signed in
  * without a code, when the admin's 2FA turns on; a portal one when its
- * account's credentials stamp does (2FA on included). Ids and tokens are compared in
- * constant time. When the table is full the session used least recently
- * is dropped.
+ * account's credentials stamp does (2FA on included). Ids and tokens are
+ * compared in constant time. When the table is full the session used least recently
+ * is dropped; an account holds at most HTTP_SESSIONS_PER_ACCOUNT portal
+ * sessions (a new one replaces its own oldest), so no account can push
+ * the admin's or other accounts' sessions out.
  *
  * Logins, setup codes and bearer tokens go through the limits every
  * protocol shares (auth/login_limit.h): the attempt is admitted and
@@ -38,6 +40,9 @@
 #include "store/store.h"
 
 #define HTTP_SESSIONS_MAX 256
+/* An account's portal sessions at most: its next sign-in takes the place
+ * of its own least recently used one, never another's. */
+#define HTTP_SESSIONS_PER_ACCOUNT 8
 #define SESSION_TTL_S (12 * 3600)
 #define SESSION_IDLE_S 3600
 
@@ -214,15 +219,29 @@ void http_session_start_for(struct http_ctx *x, int status, uint32_t account, co
 		s.tfa = twofactor_enabled(http_store, STORE_TOTP_ADMIN) == 1;
 	}
 	pthread_mutex_lock(&sessions_lock);
-	int slot = 0;
+	/*
+	 * A full table drops its least recently used session. Without the
+	 * per-account cap, one mail account signing in to its portal a few
+	 * hundred times (a few seconds) dropped every other session, the
+	 * admin's included, again and again.
+	 */
+	int slot = -1, mine = 0, own = -1;
 	for (int i = 0; i < HTTP_SESSIONS_MAX; i++) {
 		if (!alive(&sessions[i], now)) {
-			slot = i;
-			break;
+			if (slot < 0 || alive(&sessions[slot], now))
+				slot = i;
+			continue;
 		}
-		if (sessions[i].last < sessions[slot].last)
+		if (account && sessions[i].account == account) {
+			mine++;
+			if (own < 0 || sessions[i].last < sessions[own].last)
+				own = i;
+		}
+		if (slot < 0 || (alive(&sessions[slot], now) && sessions[i].last < sessions[slot].last))
 			slot = i;
 	}
+	if (mine >= HTTP_SESSIONS_PER_ACCOUNT)
+		slot = own;
 	sessions[slot] = s;
 	pthread_mutex_unlock(&sessions_lock);
 

@@ -328,3 +328,28 @@ def test_totp_codes_in_session_are_limited():
         # While refused even the right code is not checked: 2FA stays on.
         assert admin.call("POST", "/admin/totp/disable", {"code": acodes.fresh()})[0] == 429
         assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
+
+
+def test_portal_sign_ins_do_not_push_out_other_sessions():
+    """The session table holds 256 sessions; a mail account signing in to
+    its portal again and again (each sign-in right) replaces only its own
+    oldest portal session, never the admin's or another account's. Before,
+    260 sign-ins (about 6 s) logged the admin out."""
+    from concurrent.futures import ThreadPoolExecutor
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW), ("kim@example.test", PW)])
+    with s:
+        other = Portal(s, source="127.0.0.6")
+        assert other.login(email="kim@example.test")[0] == 200
+        first = Portal(s)
+        assert first.login()[0] == 200
+
+        def sign_in(_):
+            return Portal(s).call("POST", "/me/session", {"email": USER, "password": PW})[0]
+
+        # Two at a time: the HTTP side checks two passwords at once.
+        with ThreadPoolExecutor(2) as ex:
+            statuses = list(ex.map(sign_in, range(260)))
+        assert set(statuses) == {200}, statuses
+        assert admin.call("GET", "/accounts")[0] == 200
+        assert other.call("GET", "/me")[0] == 200
+        assert first.call("GET", "/me")[0] == 401  # its own oldest went
