@@ -145,7 +145,7 @@ void auth_results_observe(const struct auth_results *r)
 	dmarc_seen_note(&m, time_wall());
 }
 
-void auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
+int auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
 {
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
@@ -168,8 +168,12 @@ void auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
 		n++;
 	}
 	rfc5322_clear(&p);
-	if (too_many || dmarc_author_domain(vals, n, out, outsz) < 0)
+	/* A field past the parser's limits stops it: the From fields after it
+	 * go unread here, not by a reader's client. */
+	int rc = r < 0 || too_many ? -2 : dmarc_author_domain(vals, n, out, outsz);
+	if (rc != 0)
 		out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
+	return rc;
 }

@@ -43,7 +43,8 @@
  * converts U-labels, §5.3.1). Which From domain to use is decided by
  * dmarc_author_domain(): zero or several distinct domains give none
  * (§5.3.1 allows going on with several; we do not, so a forged second
- * From cannot choose the policy). DNS errors are reported, not acted on:
+ * From cannot choose the policy), and port 25 refuses the several
+ * (policy.h), so a forged second From cannot lift the policy either. DNS errors are reported, not acted on:
  * what a temperror does to the SMTP reply is the caller's choice (§4.10.1
  * leaves it to the receiver).
  */
@@ -129,8 +130,12 @@ const char *dmarc_result_name(enum dmarc_result r);
 /*
  * The Author Domain of a message (§5.3.1) from the values of its From
  * fields (n of them, unfolded or not): exactly one distinct domain, written
- * lowercase into out (outsz bytes). Returns 0, or -1 when there are zero
- * or several domains (no DMARC evaluation: result none) or it is too long.
+ * lowercase into out (outsz bytes). Returns 0; -1 when no address has a
+ * usable domain (no DMARC evaluation: result none); -2 when one has but
+ * another address names a second domain or none usable (also no DMARC
+ * evaluation, and a message the caller refuses: a forged second address
+ * must not lift the policy of the domain a reader sees, RFC 7489 §6.6.1).
+ * out is meaningful only on 0.
  */
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz);
 

@@ -20,36 +20,38 @@
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz)
 {
 	struct arena *a = arena_new(4096);
-	int found = 0, bad = 0;
+	int found = 0, unusable = 0, several = 0;
 
-	for (size_t i = 0; i < n && !bad; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct mime_address *list;
 		uint32_t cnt;
 		mime_field_addresses(a, from_values[i], &list, &cnt, FROM_ADDRESSES_MAX);
-		for (uint32_t k = 0; k < cnt && !bad; k++) {
+		for (uint32_t k = 0; k < cnt; k++) {
 			char d[DMARC_DOMAIN_MAX];
 			if (!list[k].host.p || !list[k].mailbox.p)
 				continue; /* a group marker */
 			if (str_eq(list[k].host, STR_LIT("MISSING_DOMAIN")) ||
 			    str_lower_into(list[k].host, d, sizeof d) < 0) {
-				bad = 1;
-				break;
+				unusable = 1;
+				continue;
 			}
 			size_t dl = strlen(d);
 			if (dl && d[dl - 1] == '.')
 				d[dl - 1] = '\0';
-			if (!found) {
-				if (strlen(d) >= outsz || !*d) {
-					bad = 1;
-					break;
-				}
+			if (strlen(d) >= outsz || !*d)
+				unusable = 1;
+			else if (!found) {
 				memcpy(out, d, strlen(d) + 1);
 				found = 1;
 			} else if (strcmp(out, d) != 0) {
-				bad = 1; /* several domains */
+				several = 1;
 			}
 		}
 	}
 	arena_free(&a);
-	return found && !bad ? 0 : -1;
+	if (!found)
+		return -1;
+	/* Beside the domain a reader sees, another one, or an address
+	 * without one: the forger's way to lift that domain's policy. */
+	return unusable || several ? -2 : 0;
 }

@@ -10,6 +10,12 @@
  * is unit-tested (tests/unit/test_policy.c) without DNS or a session.
  *
  * The authentication decision (policy_auth_decide), in order:
+ *   0. From fields that name no single Author Domain but a second domain,
+ *      or an address without one, beside one (auth_author_domain's -2):
+ *      550 5.7.1. DMARC has no result for them, so accepting would let a
+ *      forged second address lift the policy of the domain a reader
+ *      sees, and skip rule 4 for our own; RFC 7489 §6.6.1 says such mail
+ *      is typically rejected.
  *   1. DMARC pass, or an Author Domain of ours with an aligned SPF or
  *      DKIM pass: accept.
  *   2. DMARC temperror (a DNS lookup failed that could change the
@@ -56,6 +62,7 @@ struct policy_auth_in {
 	int own_aligned;     /* from_ours: an SPF or DKIM pass aligned with it (relaxed) */
 	int tolerated;       /* the Author Domain is on the admin's tolerated list */
 	int arc_override;    /* a trusted sealer's cv=pass chain showed a pass upstream */
+	int from_ambiguous;  /* auth_author_domain() said -2 */
 };
 
 struct policy_decision {

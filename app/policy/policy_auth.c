@@ -16,6 +16,9 @@ static const struct verdict v_reject = {550, "5.7.1",
 static const struct verdict v_spoof = {550, "5.7.1",
 				       "Message rejected: unauthenticated mail from a domain of this server",
 				       "own_domain_unauthenticated"};
+static const struct verdict v_ambiguous = {550, "5.7.1",
+					   "Message rejected: the From field must name one author domain",
+					   "from_ambiguous"};
 
 static void set(struct policy_decision *out, enum policy_action a, const struct verdict *v,
 		const char *reason)
@@ -27,6 +30,10 @@ static void set(struct policy_decision *out, enum policy_action a, const struct 
 
 void policy_auth_decide(const struct policy_auth_in *in, struct policy_decision *out)
 {
+	if (in->from_ambiguous) {
+		set(out, POLICY_REFUSE, &v_ambiguous, v_ambiguous.reason);
+		return;
+	}
 	if (in->dmarc == DMARC_RESULT_PASS) {
 		set(out, POLICY_ACCEPT, &v_accept, "dmarc_pass");
 		return;

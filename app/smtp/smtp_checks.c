@@ -73,6 +73,7 @@ struct smtp_checks {
 	struct worker_job wj;
 	int starting; /* inside dmarc_run(): its done only records */
 	char author[DMARC_DOMAIN_MAX];
+	int author_ambiguous; /* auth_author_domain() said -2 */
 };
 
 /* ---- iprev, from the connect on ---- */
@@ -209,7 +210,8 @@ static void decide(struct smtp_checks *c)
 
 	/* The policy's inputs. */
 	char list[SETTING_LIST_MAX];
-	struct policy_auth_in in = {.dmarc = dv->result, .disposition = dv->disposition};
+	struct policy_auth_in in = {.dmarc = dv->result, .disposition = dv->disposition,
+				    .from_ambiguous = c->author_ambiguous};
 	if (c->author[0]) {
 		in.from_ours = domain_ours(c->author);
 		if (in.from_ours) {
@@ -333,7 +335,8 @@ static void start_dmarc(struct smtp_checks *c)
 		if (r->result == DKIM_RESULT_PASS && !r->testing)
 			pass[np++] = r->d;
 	}
-	auth_author_domain(tx->data.p, tx->data.len, c->author, sizeof c->author);
+	c->author_ambiguous = auth_author_domain(tx->data.p, tx->data.len, c->author,
+						 sizeof c->author) == -2;
 	/* RFC 9989 §4.4.2: only the MAIL FROM identity counts for DMARC. */
 	struct dmarc_input in = {c->author,
 				 tx->spf && tx->mail_from[0] ? spf_eval_result(tx->spf) : SPF_NONE,

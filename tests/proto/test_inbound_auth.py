@@ -3,7 +3,9 @@ one loopback DNS server (dns_server.py) for every case.
 
 - the issue's spoofing case: swaks from outside, no login, MAIL FROM and
   From of our own domain, which publishes no DMARC record: 550 5.7.1;
-- DMARC p=reject: 550 5.7.1 at the end of DATA; p=quarantine: delivered
+- DMARC p=reject: 550 5.7.1 at the end of DATA, also when a second From
+  domain (or field, or one hidden past a field the parser refuses) is
+  added to lift it; p=quarantine: delivered
   to bob's Junk mailbox with $Junk; a DNS failure of the policy lookup:
   451 4.7.1; a rejecting domain on the admin's tolerated list: delivered;
 - a message signed by dkimpy (python3-dkim) with aligned DKIM: stored with
@@ -147,6 +149,18 @@ def test_inbound_auth():
         # DMARC p=reject: refused at the end of DATA.
         code, text = send(s, "ann@reject.test", message("Ann <ann@reject.test>", "reject me"))
         assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        # A second author domain beside the one a reader sees gave DMARC
+        # "none", so it lifted p=reject (and our own domain's refusal):
+        # a From listing two domains, two From fields, an address without
+        # a domain, a From hidden after a field name the header parser
+        # gives up on. All refused.
+        for data in (message("Ann <ann@reject.test>, x@nobody.test", "two domains"),
+                     message("Alice <alice@example.test>", "two fields", extra="From: x@nobody.test\r\n"),
+                     message("Ann <ann@reject.test>, undisclosed", "no domain"),
+                     message("Ann <ann@reject.test>", "hidden", extra="X-" + "a" * 300 + ": v\r\n")):
+            code, text = send(s, "x@nobody.test", data)
+            assert (code, text[:5]) == (550, b"5.7.1"), (data[:80], code, text)
+        assert not s.messages("bob@example.test") and not s.messages("bob@example.test", "Junk")
         # A DNS failure of the policy lookup: try again later.
         code, text = send(s, "ann@broken.test", message("Ann <ann@broken.test>", "dns down"))
         assert (code, text[:5]) == (451, b"4.7.1"), (code, text)

@@ -132,9 +132,12 @@ static void test_author(void)
 	CHECK_EQ_INT(author("a@example.com, \"B\" <b@EXAMPLE.com>", NULL, d), 0);
 	CHECK_EQ_STR(d, "example.com");
 	CHECK_EQ_INT(author("a@example.com", "b@example.com", d), 0);
-	/* §5.3.1: several domains or none: no DMARC. */
-	CHECK_EQ_INT(author("a@example.com, b@example.net", NULL, d), -1);
-	CHECK_EQ_INT(author("a@example.com", "b@example.org", d), -1);
+	/* §5.3.1: several domains or none: no DMARC; several (-2) are
+	 * refused on port 25, also a second address without a domain. */
+	CHECK_EQ_INT(author("a@example.com, b@example.net", NULL, d), -2);
+	CHECK_EQ_INT(author("a@example.com", "b@example.org", d), -2);
+	CHECK_EQ_INT(author("a@example.com, no-domain", NULL, d), -2);
+	CHECK_EQ_INT(author("no-domain", "a@example.com", d), -2);
 	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
 	CHECK_EQ_INT(author("no-domain", NULL, d), -1);
 	CHECK_EQ_INT(author(NULL, NULL, d), -1);

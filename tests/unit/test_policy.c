@@ -14,7 +14,7 @@
 static struct policy_decision decide(enum dmarc_result r, enum dmarc_policy disp, int ours,
 				     int aligned, int tolerated, int arc)
 {
-	struct policy_auth_in in = {r, disp, ours, aligned, tolerated, arc};
+	struct policy_auth_in in = {r, disp, ours, aligned, tolerated, arc, 0};
 	struct policy_decision d;
 	memset(&d, 0xff, sizeof d);
 	policy_auth_decide(&in, &d);
@@ -71,8 +71,16 @@ static void table(void)
 	EXPECT(decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 1), POLICY_ACCEPT, 250, "arc_trusted");
 	EXPECT(decide(DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 1, 0, 0, 1), POLICY_ACCEPT, 250, "arc_trusted");
 
+	/* From fields naming a second domain beside one: refused, whatever
+	 * else holds (DMARC has no result for them). */
+	struct policy_auth_in amb = {DMARC_RESULT_NONE, DMARC_POLICY_ABSENT, 0, 0, 0, 1, 1};
+	struct policy_decision d;
+	policy_auth_decide(&amb, &d);
+	EXPECT(d, POLICY_REFUSE, 550, "from_ambiguous");
+	CHECK_EQ_STR(d.verdict.enhanced, "5.7.1");
+
 	/* Verdicts carry every part the SMTP layer renders. */
-	struct policy_decision d = decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 0);
+	d = decide(DMARC_RESULT_FAIL, R, 0, 0, 0, 0);
 	CHECK_EQ_STR(d.verdict.enhanced, "5.7.1");
 	CHECK(d.verdict.text && strlen(d.verdict.text) > 10);
 	CHECK_EQ_STR(d.verdict.reason, "dmarc_reject");
