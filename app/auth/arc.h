@@ -111,6 +111,14 @@ struct str arc_aar_payload(struct str value);
  */
 int arc_authres_lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
                        char *result_r, size_t result_sz);
+/*
+ * As arc_authres_lookup, for the first resinfo of method: its result into
+ * result_r and the value of its property prop (e.g. "header.from", ASCII
+ * case-insensitive; an address's local part and "@" dropped) into value_r
+ * (room value_sz, lowercased; "" when absent). Same returns.
+ */
+int arc_authres_property(struct str payload, const char *method, const char *prop, char *result_r,
+                         size_t result_sz, char *value_r, size_t value_sz);
 
 /* A parsed ARC-Seal value (§4.1.3): tags i, a, b, cv, d, s, t; no h=. */
 struct arc_seal_sig {
@@ -193,11 +201,15 @@ void arc_verifier_free(struct arc_verifier **v);
 /*
  * The trusted-sealer question: with r->cv pass, the newest instance whose
  * sealer (set[].d, ASCII case-insensitive) is accepted by trusted(arg, d)
- * and whose AAR reports method with result want (e.g. "dmarc", "pass").
- * Returns that instance, or 0 (chain not pass, or no such set).
+ * and whose AAR reports method with result want (e.g. "dmarc", "pass")
+ * and, when author is not NULL, with header.from= equal to author (the
+ * message's Author Domain, lowercase): a pass the sealer saw for another
+ * From domain says nothing of this one (a later hop can rewrite From and
+ * seal again). Returns that instance, or 0 (chain not pass, or no such
+ * set).
  */
 unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const char *domain),
-                     void *arg, const char *method, const char *want);
+                     void *arg, const char *method, const char *want, const char *author);
 
 /*
  * Appends the arc= result of an Authentication-Results field (RFC 8617

@@ -303,8 +303,55 @@ static const char *skip_to_semicolon(const char *p, const char *end)
 	return p;
 }
 
-int arc_authres_lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
-                       char *result_r, size_t result_sz)
+/* A propspec's pvalue at p (RFC 8601 §2.2: a value, or an address or
+ * domain, with the local part and "@" then dropped); NULL when none. */
+static const char *pvalue_at(const char *p, const char *end, struct str *v_r)
+{
+	if (p < end && *p == '"')
+		return value_at(p, end, v_r);
+	const char *s = p;
+	while (p < end && (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f && *p != ';' &&
+	       *p != '(')
+		p++;
+	if (p == s)
+		return NULL;
+	*v_r = str_make(s, (size_t)(p - s));
+	ptrdiff_t at = str_rchr(*v_r, '@');
+	if (at >= 0)
+		*v_r = str_make(s + at + 1, v_r->len - (size_t)at - 1);
+	return p;
+}
+
+/* After a resinfo's result: the value of property prop ("header.from")
+ * into prop_r, if there; returns the position of the next ";" or end
+ * (NULL when none). What is not a propspec is skipped as before, and
+ * properties after it are not read. */
+static const char *resinfo_props(const char *p, const char *end, const char *prop, char *prop_r,
+                                 size_t prop_sz)
+{
+	struct str t, name, v;
+
+	while ((p = skip_cfws(p, end)) != NULL && p < end && *p != ';') {
+		const char *s = p;
+		if ((p = keyword_at(p, end, &t)) == NULL)
+			return skip_to_semicolon(s, end);
+		name = t; /* a reasonspec or a bare name: "reason=", "action=" */
+		if (p < end && *p == '.') {
+			if ((p = keyword_at(p + 1, end, &name)) == NULL)
+				return skip_to_semicolon(s, end);
+			name = str_make(s, (size_t)(p - s));
+		}
+		if ((p = skip_cfws(p, end)) == NULL || p == end || *p != '=' ||
+		    (p = skip_cfws(p + 1, end)) == NULL || (p = pvalue_at(p, end, &v)) == NULL)
+			return skip_to_semicolon(s, end);
+		if (prop && str_eq_ci_c(name, prop))
+			copy_lower(v, prop_r, prop_sz);
+	}
+	return p;
+}
+
+static int lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
+                  char *result_r, size_t result_sz, const char *prop, char *prop_r, size_t prop_sz)
 {
 	const char *p = payload.p, *end = payload.p + payload.len;
 	struct str v, m, r;
@@ -348,9 +395,26 @@ int arc_authres_lookup(struct str payload, const char *method, char *authserv_r,
 		if (!found && str_eq_ci_c(m, method)) {
 			copy_lower(r, result_r, result_sz);
 			found = 1;
+			if ((p = resinfo_props(p, end, prop, prop_r, prop_sz)) == NULL)
+				return -1;
+			continue;
 		}
 		if ((p = skip_to_semicolon(p, end)) == NULL)
 			return -1;
 	}
 	return found;
+}
+
+int arc_authres_lookup(struct str payload, const char *method, char *authserv_r, size_t authserv_sz,
+                       char *result_r, size_t result_sz)
+{
+	return lookup(payload, method, authserv_r, authserv_sz, result_r, result_sz, NULL, NULL, 0);
+}
+
+int arc_authres_property(struct str payload, const char *method, const char *prop, char *result_r,
+                         size_t result_sz, char *value_r, size_t value_sz)
+{
+	if (value_sz)
+		value_r[0] = '\0';
+	return lookup(payload, method, NULL, 0, result_r, result_sz, prop, value_r, value_sz);
 }

@@ -545,9 +545,9 @@ void arc_verifier_free(struct arc_verifier **vp)
 }
 
 unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const char *domain),
-                     void *arg, const char *method, const char *want)
+                     void *arg, const char *method, const char *want, const char *author)
 {
-	char result[32];
+	char result[32], from[DKIM_DOMAIN_MAX + 2];
 
 	if (r == NULL || r->cv != ARC_CV_PASS)
 		return 0;
@@ -555,8 +555,14 @@ unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const
 		const struct arc_set_info *s = &r->set[i - 1];
 		if (!trusted(arg, s->d))
 			continue;
-		if (arc_authres_lookup(s->aar, method, NULL, 0, result, sizeof result) == 1 &&
-		    strcasecmp(result, want) == 0)
+		if (arc_authres_property(s->aar, method, "header.from", result, sizeof result, from,
+		                         sizeof from) != 1 ||
+		    strcasecmp(result, want) != 0)
+			continue;
+		size_t fl = strlen(from);
+		if (fl && from[fl - 1] == '.')
+			from[fl - 1] = '\0';
+		if (author == NULL || strcasecmp(from, author) == 0)
 			return i;
 	}
 	return 0;

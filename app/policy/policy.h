@@ -22,7 +22,8 @@
  *      outcome): 451 4.7.1, as OpenDMARC with Postfix does, so the
  *      sender retries rather than we guess.
  *   3. the Author Domain is on the tolerated list, or a trusted ARC
- *      sealer's chain (cv=pass) shows a pass upstream: accept (logged).
+ *      sealer's chain (cv=pass) shows a pass upstream for that same
+ *      Author Domain (arc_trusted): accept (logged).
  *   4. an Author Domain we serve (the spoofing case): 550 5.7.1 whatever
  *      its record says, also when it publishes none: our own users send
  *      through submission, never unauthenticated on port 25.

@@ -26,7 +26,8 @@
  * setting/dmarc_tolerated (sending domains whose DMARC failures are
  * accepted) and setting/arc_trusted (trusted ARC sealers: a cv=pass chain
  * whose newest set sealed by one of them carries an AAR with dmarc=pass
- * overrides a local DMARC failure, as Rspamd and Stalwart allow), read per
+ * for the message's From domain (header.from=) overrides a local DMARC
+ * failure, as Rspamd and Stalwart allow), read per
  * message (one LMDB read each).
  */
 #include <stdio.h>
@@ -226,7 +227,8 @@ static void decide(struct smtp_checks *c)
 	}
 	if (r.arc && r.arc->cv == ARC_CV_PASS) {
 		setting("setting/arc_trusted", list, sizeof list);
-		unsigned i = list[0] ? arc_trusted(r.arc, sealer_listed, list, "dmarc", "pass") : 0;
+		unsigned i = list[0] ? arc_trusted(r.arc, sealer_listed, list, "dmarc", "pass",
+							  c->author) : 0;
 		if (i) {
 			in.arc_override = 1;
 			r.arc_trusted = r.arc->set[i - 1].d;

@@ -19,6 +19,8 @@ one loopback DNS server (dns_server.py) for every case.
 - an ARC set sealed by dkimpy (arc_sign) for a mailing list whose AAR
   saw dmarc=pass: the p=reject failure is refused until the list is a
   trusted ARC sealer (settings API), then accepted with arc=pass shown;
+  a replay of that list's set (dmarc=pass for another From domain)
+  under a From rewritten by a later hop that sealed again: refused;
 - RCPT TO:<postmaster> and postmaster@ each served domain accepted and
   delivered to the administrator's account;
 - one log record per message with every result, /metrics counters, and
@@ -131,6 +133,7 @@ def test_inbound_auth():
             "_dmarc.lenient.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.broken.test": {"SERVFAIL": True},
             "arc._domainkey.lists.example.org": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
+            "arc._domainkey.evil.test": {"TXT": [zone_txt(txt_value(os.path.join(tmp, "rsa.dns")))]},
             "1.0.0.127.in-addr.arpa": {"PTR": ["client.example.org."]},
             "client.example.org": {"A": ["127.0.0.1"]},
         })
@@ -201,6 +204,22 @@ def test_inbound_auth():
         assert len(ours) == 1 and "arc=pass (i=1 d=lists.example.org)" in ours[0], a
         assert "dmarc=fail header.from=reject.test" in ours[0], ours
         assert s.wait_log("policy=arc_trusted"), s.log_text()[-2000:]
+        # A replay: the trusted list's set saw dmarc=pass for evil.test;
+        # a later hop rewrote From to reject.test and sealed again with its
+        # own (valid) key. The chain passes, but the list's pass says
+        # nothing of reject.test: refused.
+        aar = b"Authentication-Results: lists.example.org; dmarc=pass header.from=evil.test\r\n"
+        evil = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER, os.path.join(tmp, "rsa.key")],
+                              input=aar + message("Eve <eve@evil.test>", "replayed"),
+                              capture_output=True, timeout=60).stdout
+        evil = evil.replace(b"From: Eve <eve@evil.test>", b"From: Ann <ann@reject.test>")
+        resealed = subprocess.run([SYSTEM_PYTHON, "-c", ARC_SEALER.replace("lists.example.org", "evil.test"),
+                                   os.path.join(tmp, "rsa.key")],
+                                  input=b"Authentication-Results: evil.test; arc=pass\r\n" + evil,
+                                  capture_output=True, timeout=60).stdout
+        assert resealed.startswith(b"ARC-Seal: i=2;"), resealed[:300]
+        code, text = send(s, "eve@evil.test", resealed)
+        assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
 
         # dkimpy: aligned DKIM (and SPF) pass; forged fields for us removed.
         signed = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
@@ -268,7 +287,7 @@ def test_inbound_auth():
         assert s.wait_log("event=seen_flushed"), s.log_text()[-2000:]
         pending = s.cli("dmarc", "report").stdout.decode()
         assert re.search(r"quar\.test rows=1 messages=1", pending), pending
-        assert re.search(r"reject\.test rows=\d+ messages=3", pending), pending
+        assert re.search(r"reject\.test rows=\d+ messages=4", pending), pending
         assert re.search(r"example\.org rows=\d+ messages=4", pending), pending
 
         # One record per message with every result, and the counters.

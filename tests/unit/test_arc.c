@@ -252,9 +252,14 @@ static void test_chain_pass(void)
 	const struct arc_result *rr = arc_verifier_result(v);
 	CHECK_EQ_SLICE(rr->set[0].aar, "list.example.org; spf=pass smtp.mailfrom=example.com;\r\n dkim=pass "
 	                               "header.d=example.com; dmarc=pass header.from=example.com");
-	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass"), 1);
-	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "fail"), 0);
-	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "arc", "pass"), 0);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", NULL), 1);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", "example.com"), 1);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "fail", NULL), 0);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "arc", "pass", NULL), 0);
+	/* The pass was for example.com's From: a message now from another
+	 * domain (a later hop rewrote From and sealed again) gets nothing. */
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", "bank.example"), 0);
+	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", ""), 0);
 	arc_verifier_free(&v);
 
 	/* A second hop: cv=pass, signing both sets. */
@@ -275,7 +280,7 @@ static void test_chain_pass(void)
 	v = arc_verifier_new(&res, NOW);
 	arc_verifier_update(v, m2, strlen(m2));
 	CHECK_EQ_INT(arc_verifier_run(v, NULL, NULL), ARC_VERIFY_DONE);
-	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_list, NULL, "dmarc", "pass"), 1);
+	CHECK_EQ_INT(arc_trusted(arc_verifier_result(v), trust_list, NULL, "dmarc", "pass", "example.com"), 1);
 	arc_verifier_free(&v);
 
 	/* Broken AS: a seal's signature altered (instance 1's, under a valid set 2). */
@@ -562,6 +567,22 @@ static void test_parse(void)
 	CHECK_EQ_INT(arc_authres_lookup(str_c("mx.example; spf"), "spf", NULL, 0, NULL, 0), -1);
 	CHECK_EQ_INT(arc_authres_lookup(str_c("mx.example spf=pass"), "spf", NULL, 0, NULL, 0), -1);
 	CHECK_EQ_INT(arc_authres_lookup(str_c(""), "spf", NULL, 0, NULL, 0), -1);
+	/* A property of the method's resinfo (header.from), past comments,
+	 * a reason and non-standard properties; an address gives its domain. */
+	char from[64];
+	CHECK_EQ_INT(arc_authres_property(p, "dmarc", "header.from", res, sizeof res, from, sizeof from), 1);
+	CHECK_EQ_STR(res, "pass");
+	CHECK_EQ_STR(from, "b.c");
+	CHECK_EQ_INT(arc_authres_property(str_c("mx.example; dmarc=pass (p=REJECT sp=REJECT dis=NONE)"
+	                                        " action=none Header.From=Bank.Example;compauth=pass reason=100"),
+	                                  "dmarc", "header.from", res, sizeof res, from, sizeof from), 1);
+	CHECK_EQ_STR(from, "bank.example");
+	CHECK_EQ_INT(arc_authres_property(str_c("mx.example; dmarc=pass reason=\"a; b\" header.from=u@Ex.Org"),
+	                                  "dmarc", "header.from", res, sizeof res, from, sizeof from), 1);
+	CHECK_EQ_STR(from, "ex.org");
+	CHECK_EQ_INT(arc_authres_property(str_c("mx.example; dmarc=pass; spf=pass header.from=x.example"),
+	                                  "dmarc", "header.from", res, sizeof res, from, sizeof from), 1);
+	CHECK_EQ_STR(from, "");
 
 	struct arc_seal_sig s;
 	const char *why;
@@ -673,7 +694,7 @@ static void test_rfc8617_example(void)
 	/* Nested comments in the AAR of i=3 ("... (message has been altered))"). */
 	CHECK_EQ_INT(arc_authres_lookup(a->set[2].aar, "spf", NULL, 0, res, sizeof res), 1);
 	CHECK_EQ_STR(res, "fail");
-	CHECK_EQ_INT(arc_trusted(a, trust_list, NULL, "dmarc", "pass"), 0); /* not a pass chain */
+	CHECK_EQ_INT(arc_trusted(a, trust_list, NULL, "dmarc", "pass", NULL), 0); /* not a pass chain */
 	arc_verifier_free(&v);
 	dns_table_free(&t);
 
