@@ -283,7 +283,8 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	stage_close(&st[0]);
 
 	/* DKIM: every signature; the passing d= feed DMARC, except keys in
-	 * testing mode (t=y), which RFC 6376 §3.6.1 says to treat as unsigned. */
+	 * testing mode (t=y), which RFC 6376 §3.6.1 says to treat as unsigned,
+	 * and passes that left body octets unsigned (l=). */
 	if (stage_open(&st[1], cfg) < 0) {
 		iprev_eval_free(&ipr);
 		spf_eval_free(&spf);
@@ -299,7 +300,7 @@ int cli_check_auth(const struct config *cfg, int argc, char **argv)
 	const char **pass = xcalloc(nsig + 1, sizeof *pass);
 	for (size_t i = 0; i < nsig; i++) {
 		const struct dkim_sig_result *s = dkim_verifier_result(v, i);
-		if (s->result == DKIM_RESULT_PASS && !s->testing)
+		if (dkim_result_authenticates(s))
 			pass[npass++] = s->d;
 	}
 

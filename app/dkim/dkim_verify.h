@@ -246,6 +246,18 @@ struct dkim_sig_result {
 	char reason[DKIM_REASON_MAX];
 };
 
+/*
+ * Whether r may speak for the message to DMARC (and our own-domain
+ * check): a pass, with a key not in testing mode (t=y: treat as unsigned,
+ * §3.6.1), and no body octets left unsigned by l= (§8.2: whatever a
+ * forger appended after the signed part would ride on the pass; the
+ * result itself stays "pass"). 1 or 0.
+ */
+static inline int dkim_result_authenticates(const struct dkim_sig_result *r)
+{
+	return r->result == DKIM_RESULT_PASS && !r->testing && r->unsigned_octets == 0;
+}
+
 struct dkim_verifier;
 
 enum { DKIM_VERIFY_WAIT = 0, DKIM_VERIFY_DONE = 1 };

@@ -219,7 +219,7 @@ static void decide(struct smtp_checks *c)
 			if (r.has_spf && tx->mail_from[0] && r.spf == SPF_PASS)
 				in.own_aligned = policy_domain_related(spf_eval_domain(tx->spf), c->author);
 			for (size_t i = 0; i < r.ndkim && !in.own_aligned; i++)
-				in.own_aligned = r.dkim[i]->result == DKIM_RESULT_PASS && !r.dkim[i]->testing &&
+				in.own_aligned = dkim_result_authenticates(r.dkim[i]) &&
 						 policy_domain_related(r.dkim[i]->d, c->author);
 		}
 		setting("setting/dmarc_tolerated", list, sizeof list);
@@ -331,10 +331,11 @@ static void start_dmarc(struct smtp_checks *c)
 	size_t n = dkim_verifier_count(c->dkim), np = 0;
 	const char *pass[DKIM_VERIFY_SIGS_MAX];
 
-	/* Keys in testing mode (t=y) count as unsigned (RFC 6376 §3.6.1). */
+	/* Keys in testing mode (t=y) count as unsigned (RFC 6376 §3.6.1),
+	 * and so does a pass that left body octets unsigned (l=). */
 	for (size_t i = 0; i < n && np < DKIM_VERIFY_SIGS_MAX; i++) {
 		const struct dkim_sig_result *r = dkim_verifier_result(c->dkim, i);
-		if (r->result == DKIM_RESULT_PASS && !r->testing)
+		if (dkim_result_authenticates(r))
 			pass[np++] = r->d;
 	}
 	c->author_ambiguous = auth_author_domain(tx->data.p, tx->data.len, c->author,

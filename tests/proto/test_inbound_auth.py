@@ -10,7 +10,8 @@ one loopback DNS server (dns_server.py) for every case.
   451 4.7.1; a rejecting domain on the admin's tolerated list: delivered;
 - a message signed by dkimpy (python3-dkim) with aligned DKIM: stored with
   one Authentication-Results field showing dkim=pass and dmarc=pass (also
-  a 2 MiB one, whose body is hashed on the worker pool);
+  a 2 MiB one, whose body is hashed on the worker pool); signed with l=
+  and content appended, it no longer counts for DMARC;
   OpenDKIM's opendkim-testmsg signs with rsa-sha1 only, which RFC 8301
   makes a fail: shown as dkim=fail (test_inbound_hops has the OpenDKIM
   daemon's rsa-sha256 pass, directly and through a Postfix hop);
@@ -45,7 +46,8 @@ import sys, dkim
 msg = sys.stdin.buffer.read()
 key = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
-                                  canonicalize=(b"relaxed", b"relaxed")) + msg)
+                                  canonicalize=(b"relaxed", b"relaxed"),
+                                  length=len(sys.argv) > 2) + msg)
 """
 
 
@@ -245,6 +247,19 @@ def test_inbound_auth():
         assert raw.startswith(b"Return-Path: <ann@example.org>\r\nReceived: from client.example.org"), raw[:200]
         assert raw.index(b"Authentication-Results: " + HOST.encode()) < raw.index(b"DKIM-Signature"), raw[:600]
 
+        # l= (dkimpy's length=True) leaves what a forger appends unsigned:
+        # dkim=pass is shown, but it no longer makes DMARC pass (RFC 6376
+        # §8.2), so example.org's p=reject refuses it from elsewhere.
+        short = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key"), "l"],
+                               input=message("Ann <ann@example.org>", "signed with l="),
+                               capture_output=True, timeout=60).stdout
+        assert b" l=" in short or b";l=" in short or b"\tl=" in short, short[:600]
+        code, text = send(s, "x@nobody.test", short + b"Click http://phish.example/ now\r\n")
+        assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        code, text = send(s, "ann@example.org", short + b"Appended by a list\r\n")
+        assert code == 250, (code, text)
+        a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
+        assert "dkim=pass header.d=example.org" in a and "dmarc=pass" in a, a
         # A big body (over 1 MiB) is hashed on the worker pool: still a pass.
         big = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
                              input=message("Ann <ann@example.org>", "big and signed",
@@ -288,7 +303,7 @@ def test_inbound_auth():
         pending = s.cli("dmarc", "report").stdout.decode()
         assert re.search(r"quar\.test rows=1 messages=1", pending), pending
         assert re.search(r"reject\.test rows=\d+ messages=4", pending), pending
-        assert re.search(r"example\.org rows=\d+ messages=4", pending), pending
+        assert re.search(r"example\.org rows=\d+ messages=6", pending), pending
 
         # One record per message with every result, and the counters.
         log = s.log_text()

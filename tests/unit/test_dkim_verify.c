@@ -3,7 +3,8 @@
  * 8463 Appendix A (Ed25519 and RSA signatures of one message), RFC 6376
  * §3.4.5's canonicalization example in simple form, tern's own signer,
  * every failure branch (with signatures made here so that only the
- * branch under test is wrong), l=, key flags, asynchronous answers, the
+ * branch under test is wrong), l= (and that a pass leaving octets
+ * unsigned does not authenticate for DMARC), key flags, asynchronous answers, the
  * tag-list and key record parsers, and byte-at-a-time feeding.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
@@ -452,9 +453,12 @@ static void test_branches(void)
 		CHECK_EQ_INT(verify(m2, strlen(m2), 0, NOW, r, 1), 1);
 		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PASS);
 		CHECK_EQ_INT(r[0].unsigned_octets, strlen("appended by a list\r\n") + 2);
+		/* ... and does not speak for the message to DMARC. */
+		CHECK(!dkim_result_authenticates(&r[0]));
 		CHECK_EQ_INT(verify(m, strlen(m), 0, NOW, r, 1), 1);
 		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PASS);
 		CHECK_EQ_INT(r[0].unsigned_octets, 0);
+		CHECK(dkim_result_authenticates(&r[0]));
 	}
 	sign_with(base_msg, TAGS("l=5000; h=from:to:subject"), 0, m, sizeof m);
 	expect1("l= beyond", m, DKIM_RESULT_PERMERROR, "l= beyond");
