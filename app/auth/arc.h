@@ -215,7 +215,8 @@ unsigned arc_trusted(const struct arc_result *r, int (*trusted)(void *arg, const
  * Appends the arc= result of an Authentication-Results field (RFC 8617
  * §10.1, RFC 8601 §2.7) for r, without a leading "; ": "arc=none";
  * "arc=pass (i=N d=SEALER) header.oldest-pass=K"; "arc=fail (i=N)" (the
- * instance blamed, when one is); then " smtp.remote-ip=IP" when
+ * instance blamed, when one is); then " smtp.remote-ip=IP" (a quoted-string
+ * for an IPv6 address) when
  * remote_ip is not NULL. Returns 0, or -1 when out's ceiling was hit
  * (out may then hold part of it).
  */

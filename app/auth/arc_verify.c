@@ -577,7 +577,10 @@ int arc_authres_append(const struct arc_result *r, const char *remote_ip, struct
 		                 r->set[r->nsets - 1].d, r->oldest_pass);
 	else if (r->cv == ARC_CV_FAIL && r->failed)
 		rc |= buf_printf(out, " (i=%u)", r->failed);
+	/* An IPv6 address has ":", which an RFC 8601 token cannot: quoted. */
 	if (remote_ip != NULL)
-		rc |= buf_printf(out, " smtp.remote-ip=%s", remote_ip);
+		rc |= buf_printf(out, strchr(remote_ip, ':') || !*remote_ip ? " smtp.remote-ip=\"%s\""
+		                                                             : " smtp.remote-ip=%s",
+		                 remote_ip);
 	return rc ? -1 : 0;
 }

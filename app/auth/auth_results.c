@@ -43,9 +43,11 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 {
 	int e = 0;
 	e |= buf_printf(out, "Authentication-Results: %s", r->authserv_id);
-	if (r->has_iprev)
-		e |= buf_printf(out, ";\r\n\tiprev=%s policy.iprev=%s", iprev_result_name(r->iprev),
-				r->client_ip);
+	if (r->has_iprev) {
+		/* An IPv6 address has ":", which a token cannot: quoted then. */
+		e |= buf_printf(out, ";\r\n\tiprev=%s policy.iprev=", iprev_result_name(r->iprev));
+		e |= put_pvalue(out, r->client_ip ? r->client_ip : "");
+	}
 	if (r->has_spf) {
 		/* The null path's check was of the HELO identity (RFC 7208 §2.4): say so. */
 		int null_path = !r->mail_from || !*r->mail_from;

@@ -4,7 +4,8 @@ by dkimpy (python3-dkim, as test_check_dkim.py): the Authentication-Results
 field: iprev (pass, and permerror without PTR), and DMARC (RFC 9989) pass by aligned SPF (strict and relaxed) and by
 aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
 t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
-From domains (none), the null path, and usage errors; arc= for a chain
+From domains (none), the null path, an IPv6 client (its address quoted, the
+field read by Python's authres), and usage errors; arc= for a chain
 sealed by dkimpy's arc_sign (pass, then fail once the body changed)."""
 import json
 import os
@@ -149,6 +150,18 @@ def test_check_auth():
         out = check(message("x@helo.test"), mail_from="<>", helo="helo.test")
         assert out[0].endswith("spf=pass smtp.helo=helo.test; dkim=none; arc=none smtp.remote-ip=127.0.0.2; "
                                "dmarc=fail header.from=helo.test policy.dmarc=reject"), out
+        # An IPv6 client: the address is a quoted-string in policy.iprev and
+        # smtp.remote-ip (":" is not allowed in a token, RFC 8601 §2.2), so
+        # a parser (Python's authres, which dkimpy uses) reads the field.
+        out = check(ann, ip="2001:db8::5")
+        assert 'iprev=permerror policy.iprev="2001:db8::5"; ' in out[0], out
+        assert 'arc=none smtp.remote-ip="2001:db8::5"; ' in out[0], out
+        for line in (out[0], check(ann)[0]):
+            r = subprocess.run([SYSTEM_PYTHON, "-c", "import sys, authres\n"
+                                "h = authres.AuthenticationResultsHeader.parse(sys.stdin.read())\n"
+                                "print(' '.join(x.method for x in h.results))"],
+                               input=line, capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0 and r.stdout.split() == ["iprev", "spf", "dkim", "arc", "dmarc"], (line, r)
         # A MAIL FROM that is not a dot-atom is a quoted-string in the field.
         out = check(ann, mail_from='"a b"@other.test')
         assert 'spf=pass smtp.mailfrom="\\"a b\\"@other.test"; dkim=none' in out[0], out
