@@ -171,8 +171,11 @@ int auth_author_domain(const char *msg, size_t len, char *out, size_t outsz)
 	}
 	rfc5322_clear(&p);
 	/* A field past the parser's limits stops it: the From fields after it
-	 * go unread here, not by a reader's client. */
-	int rc = r < 0 || too_many ? -2 : dmarc_author_domain(vals, n, out, outsz);
+	 * go unread here, not by a reader's client. A second From field
+	 * (RFC 5322 §3.6 allows one) is ambiguous even with one domain: a
+	 * signature vouches for the lower one (RFC 6376 §5.4.2), a client
+	 * shows either. */
+	int rc = r < 0 || too_many || n > 1 ? -2 : dmarc_author_domain(vals, n, out, outsz);
 	if (rc != 0)
 		out[0] = '\0';
 	for (size_t i = 0; i < n; i++)

@@ -74,9 +74,9 @@ void auth_results_observe(const struct auth_results *r);
  * The Author Domain (dmarc_author_domain) of the header section of
  * msg[0..len); "" when there is not exactly one From domain. Returns 0
  * with the domain; -1 when no From field names one; -2 when the author
- * is ambiguous: From fields naming a second domain or an address without
- * one, more From fields than are read, or a header section the parser
- * gave up on before its end (a From field may follow unread).
+ * is ambiguous: more than one From field, a From naming a second domain
+ * or an address without one beside a domain, or a header section the
+ * parser gave up on before its end (a From field may follow unread).
  */
 int auth_author_domain(const char *msg, size_t len, char *out, size_t outsz);
 

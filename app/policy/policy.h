@@ -11,8 +11,8 @@
  *
  * The authentication decision (policy_auth_decide), in order:
  *   0. From fields that name no single Author Domain but a second domain,
- *      or an address without one, beside one (auth_author_domain's -2):
- *      550 5.7.1. DMARC has no result for them, so accepting would let a
+ *      or an address without one, beside one, or a second From field
+ *      (auth_author_domain's -2): 550 5.7.1. DMARC has no result for them, so accepting would let a
  *      forged second address lift the policy of the domain a reader
  *      sees, and skip rule 4 for our own; RFC 7489 §6.6.1 says such mail
  *      is typically rejected.

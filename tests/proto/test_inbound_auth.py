@@ -47,7 +47,9 @@ msg = sys.stdin.buffer.read()
 key = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(dkim.sign(msg, b"rsa", b"example.org", key,
                                   canonicalize=(b"relaxed", b"relaxed"),
-                                  length=len(sys.argv) > 2) + msg)
+                                  length=sys.argv[2:] == ["l"],
+                                  include_headers=[b"from", b"to", b"subject"] if sys.argv[2:] == ["h"] else None)
+                        + msg)
 """
 
 
@@ -260,6 +262,16 @@ def test_inbound_auth():
         assert code == 250, (code, text)
         a = field(last(s, "bob@example.test"), "Authentication-Results")[0]
         assert "dkim=pass header.d=example.org" in a and "dmarc=pass" in a, a
+        # A second From field of the same domain on top of a signed message:
+        # the signature (bottom-up, RFC 6376 §5.4.2) vouches for the From
+        # below while a mail client shows the one on top. Refused.
+        # (dkimpy oversigns From by default: signed here without that.)
+        once = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key"), "h"],
+                              input=message("Ann <ann@example.org>", "signed once"),
+                              capture_output=True, timeout=60).stdout
+        assert b"h=from : to : subject;" in once, once[:600]
+        code, text = send(s, "x@nobody.test", b"From: CEO <ceo@example.org>\r\n" + once)
+        assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
         # A big body (over 1 MiB) is hashed on the worker pool: still a pass.
         big = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
                              input=message("Ann <ann@example.org>", "big and signed",
