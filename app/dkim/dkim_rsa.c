@@ -194,6 +194,16 @@ int dkim_rsa_verify(const uint8_t *der, size_t derlen, const uint8_t digest[32],
 		}
 	}
 	*bits_r = (unsigned)RSA_bits(rsa);
+	/* A public exponent as long as the modulus makes each verification
+	 * cost a private-key operation, and a sender picks the key: refused
+	 * over 64 bits (real keys use 65537), the bound libcrypto itself
+	 * applies above 3072-bit moduli. */
+	const BIGNUM *e = NULL;
+	RSA_get0_key(rsa, NULL, &e, NULL);
+	if (e == NULL || BN_num_bits(e) > DKIM_RSA_PUBEXP_MAX_BITS) {
+		RSA_free(rsa);
+		return -2;
+	}
 	ok = RSA_verify(NID_sha256, digest, 32, sig,
 	                (unsigned)siglen, rsa) == 1;
 	RSA_free(rsa);

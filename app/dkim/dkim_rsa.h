@@ -26,8 +26,10 @@ int dkim_rsa_sign(const struct dkim_key *k, const uint8_t digest[32], uint8_t *s
  * RSAPublicKey (RFC 6376 §3.6.1's literal text; some old records). Writes
  * the modulus size in bits to *bits_r when the key parses. Returns 1 when
  * the signature verifies, 0 when it does not, -1 when der is not an RSA
- * public key (or libcrypto failed).
+ * public key (or libcrypto failed), -2 when its public exponent is over
+ * DKIM_RSA_PUBEXP_MAX_BITS (not verified: see dkim_rsa.c).
  */
+#define DKIM_RSA_PUBEXP_MAX_BITS 64
 int dkim_rsa_verify(const uint8_t *der, size_t derlen, const uint8_t digest[32],
                     const uint8_t *sig, size_t siglen, unsigned *bits_r);
 

@@ -316,6 +316,10 @@ enum dkim_result dkim_sig_check(const struct dkim_pubkey *k, int alg, const uint
 	} else {
 		unsigned bits = 0;
 		ok = dkim_rsa_verify(k->p, k->plen, digest, b, blen, &bits);
+		if (ok == -2) {
+			snprintf(why, whysz, "RSA public exponent over %d bits", DKIM_RSA_PUBEXP_MAX_BITS);
+			return DKIM_RESULT_PERMERROR;
+		}
 		if (ok < 0) {
 			snprintf(why, whysz, "key p= is not an RSA public key");
 			return DKIM_RESULT_PERMERROR;

@@ -320,6 +320,25 @@ static void test_branches(void)
 	snprintf(rsa_rec, sizeof rsa_rec, "v=DKIM1; k=rsa; p=%s", rsa_txt);
 	table_set("short._domainkey.example.org", rsa_rec);
 
+	/* A key whose public exponent is as long as its 3072-bit modulus
+	 * (random numbers: only the sizes matter). Verifying with it costs a
+	 * private-key operation; 16 signatures and 50 ARC seals naming it
+	 * would hold a loop for a second per message. Refused unused. */
+	static char huge_e_txt[1200], huge_e_rec[1300];
+	BIGNUM *hn = BN_new(), *he = BN_new();
+	CHECK(BN_rand(hn, 3072, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) == 1);
+	CHECK(BN_rand(he, 3070, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) == 1);
+	RSA *huge_e = RSA_new();
+	CHECK(RSA_set0_key(huge_e, hn, he, NULL) == 1);
+	der = NULL;
+	dl = i2d_RSA_PUBKEY(huge_e, &der);
+	CHECK(dl > 0 && (size_t)dl <= DKIM_PUBKEY_MAX);
+	sodium_bin2base64(huge_e_txt, sizeof huge_e_txt, der, (size_t)dl, sodium_base64_VARIANT_ORIGINAL);
+	OPENSSL_free(der);
+	RSA_free(huge_e);
+	snprintf(huge_e_rec, sizeof huge_e_rec, "v=DKIM1; k=rsa; p=%s", huge_e_txt);
+	table_set("hugee._domainkey.example.org", huge_e_rec);
+
 	sign_with(base_msg, TAGS("h=from:to:subject"), 0, m, sizeof m);
 	expect1("good", m, DKIM_RESULT_PASS, "verified");
 
@@ -410,6 +429,9 @@ static void test_branches(void)
 	sign_with(base_msg, "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=short; h=from:to",
 	          1, m, sizeof m);
 	expect1("short RSA", m, DKIM_RESULT_FAIL, "512 bits");
+	sign_with(base_msg, "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=hugee; h=from:to",
+	          1, m, sizeof m);
+	expect1("huge RSA exponent", m, DKIM_RESULT_PERMERROR, "exponent");
 	sign_with(base_msg, "v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=testing; h=from",
 	          0, m, sizeof m);
 	{
