@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "mime/rfc5322.h"
@@ -69,8 +70,11 @@ int auth_results_field(const struct auth_results *r, struct buf *out)
 	}
 	if (r->dmarc_verdict) {
 		e |= buf_printf(out, ";\r\n\tdmarc=%s", dmarc_result_name(r->dmarc));
-		if (r->header_from && r->header_from[0])
-			e |= buf_printf(out, " header.from=%s", r->header_from);
+		/* The sender's text (a domain literal may hold ";"): a pvalue. */
+		if (r->header_from && r->header_from[0]) {
+			e |= buf_printf(out, " header.from=");
+			e |= put_pvalue(out, r->header_from);
+		}
 		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)
 			e |= buf_printf(out, " policy.dmarc=%s", dmarc_policy_name(r->dmarc_verdict->policy));
 	}
@@ -98,8 +102,10 @@ void auth_results_log(const struct auth_results *r, struct buf *out)
 		if (r->dmarc == DMARC_RESULT_PASS || r->dmarc == DMARC_RESULT_FAIL)
 			buf_printf(out, " dmarc_policy=%s", dmarc_policy_name(r->dmarc_verdict->policy));
 	}
-	if (r->header_from && r->header_from[0])
-		buf_printf(out, " header_from=%s", r->header_from);
+	if (r->header_from && r->header_from[0]) {
+		char q[2 * DMARC_DOMAIN_MAX + 8];
+		buf_printf(out, " header_from=%s", log_q(r->header_from, q, sizeof q));
+	}
 	if (r->action)
 		buf_printf(out, " action=%s", r->action);
 	if (r->policy_reason)

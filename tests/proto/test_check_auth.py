@@ -5,7 +5,8 @@ field: iprev (pass, and permerror without PTR), and DMARC (RFC 9989) pass by ali
 aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
 t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
 From domains (none), the null path, an IPv6 client (its address quoted, the
-field read by Python's authres), and usage errors; arc= for a chain
+field read by Python's authres), a From domain literal that tries to add a
+result of its own (quoted), and usage errors; arc= for a chain
 sealed by dkimpy's arc_sign (pass, then fail once the body changed)."""
 import json
 import os
@@ -162,6 +163,15 @@ def test_check_auth():
                                 "print(' '.join(x.method for x in h.results))"],
                                input=line, capture_output=True, text=True, timeout=30)
             assert r.returncode == 0 and r.stdout.split() == ["iprev", "spf", "dkim", "arc", "dmarc"], (line, r)
+        # A From domain literal carrying ";" and a result of its own: written
+        # as a quoted-string, so it cannot add a "dmarc=pass" to our field.
+        out = check(message("x@[1;dmarc=pass header.from=example.org]"))
+        assert out[0].endswith('; dmarc=none header.from="[1;dmarc=pass header.from=example.org]"'), out
+        r = subprocess.run([SYSTEM_PYTHON, "-c", "import sys, authres\n"
+                            "h = authres.AuthenticationResultsHeader.parse(sys.stdin.read())\n"
+                            "print(' '.join(x.method + '=' + x.result for x in h.results))"],
+                           input=out[0], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.split()[-1] == "dmarc=none", (out[0], r)
         # A MAIL FROM that is not a dot-atom is a quoted-string in the field.
         out = check(ann, mail_from='"a b"@other.test')
         assert 'spf=pass smtp.mailfrom="\\"a b\\"@other.test"; dkim=none' in out[0], out
