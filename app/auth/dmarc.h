@@ -39,12 +39,14 @@
  * invalid p=, sp= or np= and no valid rua=, so §4.10.1 allows no DMARC
  * processing; or the per-evaluation query budget ran out).
  *
- * Caveats: the Author Domain must already be an A-label (the caller
- * converts U-labels, §5.3.1). Which From domain to use is decided by
- * dmarc_author_domain(): zero or several distinct domains give none
- * (§5.3.1 allows going on with several; we do not, so a forged second
- * From cannot choose the policy), and port 25 refuses the several
- * (policy.h), so a forged second From cannot lift the policy either. DNS errors are reported, not acted on:
+ * Caveats: the Author Domain must already be an A-label:
+ * dmarc_author_domain() converts U-labels (Punycode, ASCII lowercased;
+ * no UTS #46 mapping, so a U-label in upper case finds no record).
+ * Which From domain to use is decided by dmarc_author_domain(): zero or
+ * several distinct domains give none (§5.3.1 allows going on with
+ * several; we do not, so a forged second From cannot choose the policy),
+ * and port 25 refuses the several (policy.h), so a forged second From
+ * cannot lift the policy either. DNS errors are reported, not acted on:
  * what a temperror does to the SMTP reply is the caller's choice (§4.10.1
  * leaves it to the receiver).
  */

@@ -13,9 +13,34 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/punycode.h"
 #include "mime/mime_field.h"
 
 #define FROM_ADDRESSES_MAX 32
+
+/* d with each U-label as its A-label (RFC 7489 §3.2: the policy is
+ * published at the A-label name; a From written in UTF-8 must find it).
+ * 0, or -1 when a label has no A-label or the name does not fit. */
+static int a_labels(const char *d, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (const char *p = d;;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		char label[PUNYCODE_LABEL_MAX];
+		size_t ln = punycode_label_ascii(p, n, label);
+		if (ln == 0 || o + ln + 2 > outsz)
+			return -1;
+		memcpy(out + o, label, ln);
+		o += ln;
+		if (!dot)
+			break;
+		out[o++] = '.';
+		p = dot + 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
 
 int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size_t outsz)
 {
@@ -38,6 +63,14 @@ int dmarc_author_domain(const struct str *from_values, size_t n, char *out, size
 			size_t dl = strlen(d);
 			if (dl && d[dl - 1] == '.')
 				d[dl - 1] = '\0';
+			int utf8 = 0;
+			for (const char *c = d; *c; c++)
+				utf8 |= (unsigned char)*c >= 0x80;
+			char alab[DMARC_DOMAIN_MAX];
+			if (utf8 && a_labels(d, alab, sizeof alab) == 0)
+				memcpy(d, alab, strlen(alab) + 1);
+			else if (utf8)
+				d[0] = '\0'; /* no A-label: unusable */
 			if (strlen(d) >= outsz || !*d)
 				unusable = 1;
 			else if (!found) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/punycode.h"
+#include "core/utf8.h"
 
 enum { BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700, INITIAL_BIAS = 72, INITIAL_N = 128 };
 
@@ -135,4 +136,31 @@ size_t punycode_encode(const uint32_t *in, size_t n_in, char *dst, size_t dstsz)
 		n++;
 	}
 	return out;
+}
+
+size_t punycode_label_ascii(const char *p, size_t n, char *out)
+{
+	int ascii = 1;
+	for (size_t i = 0; i < n; i++)
+		ascii &= (unsigned char)p[i] < 0x80;
+	if (ascii) {
+		if (n > PUNYCODE_LABEL_MAX)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+		return n;
+	}
+	uint32_t cps[PUNYCODE_LABEL_MAX];
+	size_t ncp = 0;
+	for (size_t i = 0; i < n; ncp++) {
+		size_t k;
+		if (ncp == PUNYCODE_LABEL_MAX || !utf8_seq((const unsigned char *)p + i, n - i))
+			return 0;
+		uint32_t cp = utf8_decode((const unsigned char *)p + i, n - i, &k);
+		cps[ncp] = cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+		i += k;
+	}
+	memcpy(out, "xn--", 4);
+	size_t len = punycode_encode(cps, ncp, out + 4, PUNYCODE_LABEL_MAX - 4);
+	return len ? len + 4 : 0;
 }

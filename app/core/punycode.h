@@ -2,7 +2,8 @@
  * punycode.h — Punycode (RFC 3492), the encoding of IDN labels in their
  * ASCII form ("xn--" + Punycode): decoding for the spam filter's look-alike
  * checks, encoding for the Public Suffix List's lookups of Unicode labels
- * (and its generator, scripts/gen-psl.c, which links this file).
+ * (and its generator, scripts/gen-psl.c, which links this file) and for
+ * DMARC's Author Domain (RFC 7489 §3.2: the A-label form is looked up).
  *
  * Pure functions on caller memory; nothing allocates.
  *
@@ -27,5 +28,16 @@ size_t punycode_decode(struct str in, uint32_t *out, size_t max);
  * NUL-terminated, without "xn--"). Returns the length; 0 when it does not
  * fit in dstsz, n is 0, or a value is past U+10FFFF. */
 size_t punycode_encode(const uint32_t *in, size_t n, char *dst, size_t dstsz);
+
+#define PUNYCODE_LABEL_MAX 63 /* octets of a DNS label */
+
+/*
+ * The ASCII form of one label p[0..n) into out (PUNYCODE_LABEL_MAX octets,
+ * not NUL-terminated): an ASCII label lowercased, else "xn--" and the
+ * Punycode of its UTF-8 (ASCII letters lowercased, no other mapping; see
+ * the caveats). Returns the length; 0 when there is none (bad UTF-8, or
+ * over PUNYCODE_LABEL_MAX octets).
+ */
+size_t punycode_label_ascii(const char *p, size_t n, char *out);
 
 #endif

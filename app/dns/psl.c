@@ -11,41 +11,12 @@
 #include <string.h>
 
 #include "core/punycode.h"
-#include "core/utf8.h"
 #include "dns/psl.h"
 #include "dns/psl_table.h"
 
 #define HOST_MAX 253
 #define LABEL_MAX 63
 #define LABELS_MAX 128 /* 253 octets hold at most 127 labels */
-
-/* The ASCII form of one label (lowercase; "xn--" + Punycode when it has
- * UTF-8) into key[LABEL_MAX + 1]; its length, 0 when it has none (bad
- * UTF-8, too long once encoded): such a label matches no node. */
-static size_t label_key(const char *p, size_t n, char *key)
-{
-	int ascii = 1;
-	for (size_t i = 0; i < n; i++)
-		ascii &= (unsigned char)p[i] < 0x80;
-	if (ascii) {
-		for (size_t i = 0; i < n; i++)
-			key[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
-		return n;
-	}
-	uint32_t cps[LABEL_MAX];
-	size_t ncp = 0;
-	for (size_t i = 0; i < n; ncp++) {
-		size_t k;
-		if (ncp == LABEL_MAX || !utf8_seq((const unsigned char *)p + i, n - i))
-			return 0;
-		uint32_t cp = utf8_decode((const unsigned char *)p + i, n - i, &k);
-		cps[ncp] = cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
-		i += k;
-	}
-	memcpy(key, "xn--", 4);
-	size_t len = punycode_encode(cps, ncp, key + 4, LABEL_MAX - 4);
-	return len ? len + 4 : 0;
-}
 
 /* The child of node labelled key[0..n), or -1. */
 static long find_child(uint32_t node, const char *key, size_t n)
@@ -113,7 +84,7 @@ static size_t suffix_labels(struct str host, const size_t *start, const size_t *
 		if ((node_flags(node, flags) & PSL_F_WILD) && k + 1 > best)
 			best = k + 1;
 		char key[LABEL_MAX + 1];
-		size_t kn = label_key(host.p + start[k], len[k], key);
+		size_t kn = punycode_label_ascii(host.p + start[k], len[k], key);
 		long c = kn ? find_child(node, key, kn) : -1;
 		if (c < 0)
 			break;

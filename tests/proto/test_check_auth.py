@@ -6,7 +6,8 @@ aligned DKIM, the spoofing case (fail, p=reject), a tampered signature,
 t=y, a subdomain's np= policy, no record, a DNS failure (temperror), two
 From domains (none), the null path, an IPv6 client (its address quoted, the
 field read by Python's authres), a From domain literal that tries to add a
-result of its own (quoted), and usage errors; arc= for a chain
+result of its own (quoted), a UTF-8 From domain (its A-label's policy), and
+usage errors; arc= for a chain
 sealed by dkimpy's arc_sign (pass, then fail once the body changed)."""
 import json
 import os
@@ -65,6 +66,7 @@ def test_check_auth():
             "helo.test": {"TXT": ["v=spf1 ip4:127.0.0.2 -all"]},
             "_dmarc.helo.test": {"TXT": ["v=DMARC1; p=reject"]},
             "_dmarc.tmp.test": {"SERVFAIL": True},
+            "_dmarc.xn--bnk-qla.test": {"TXT": ["v=DMARC1; p=reject"]},
             "2.0.0.127.in-addr.arpa": {"PTR": ["mail.example.org."]},
             "mail.example.org": {"A": ["127.0.0.2"]},
         }
@@ -163,6 +165,9 @@ def test_check_auth():
                                 "print(' '.join(x.method for x in h.results))"],
                                input=line, capture_output=True, text=True, timeout=30)
             assert r.returncode == 0 and r.stdout.split() == ["iprev", "spf", "dkim", "arc", "dmarc"], (line, r)
+        # A From domain in UTF-8 (bänk.test) is looked up at its A-label.
+        out = check(message("CEO <ceo@b\u00e4nk.test>"))
+        assert out[0].endswith("; dmarc=fail header.from=xn--bnk-qla.test policy.dmarc=reject"), out
         # A From domain literal carrying ";" and a result of its own: written
         # as a quoted-string, so it cannot add a "dmarc=pass" to our field.
         out = check(message("x@[1;dmarc=pass header.from=example.org]"))

@@ -139,6 +139,12 @@ static void test_author(void)
 	CHECK_EQ_INT(author("a@example.com, no-domain", NULL, d), -2);
 	CHECK_EQ_INT(author("no-domain", "a@example.com", d), -2);
 	CHECK_EQ_INT(author("undisclosed-recipients:;", NULL, d), -1);
+	/* A U-label From finds the policy at its A-label (RFC 7489 §3.2),
+	 * and is the same domain as the A-label form. */
+	CHECK_EQ_INT(author("CEO <ceo@B\xc3\xa4nk.Test>", NULL, d), 0);
+	CHECK_EQ_STR(d, "xn--bnk-qla.test");
+	CHECK_EQ_INT(author("a@b\xc3\xa4nk.test, b@xn--bnk-qla.test", NULL, d), 0);
+	CHECK_EQ_INT(author("a@b\xff\xfenk.test", NULL, d), -1); /* not UTF-8 */
 	CHECK_EQ_INT(author("no-domain", NULL, d), -1);
 	CHECK_EQ_INT(author(NULL, NULL, d), -1);
 }
