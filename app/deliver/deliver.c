@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -59,17 +60,16 @@ int deliver_ar_claims(struct str value, const char *authserv_id)
 }
 
 /*
- * Appends the message to the spool without the Authentication-Results
- * fields that claim authserv_id and without any X-Spam-* field (NULL:
- * keeps all). A header section the
- * parser gives up on (a field past its limits) is copied as it is: such
- * a message has no field we could trust anyway, and the head we prepend
- * comes first. 0, or -1 when the spool refused.
+ * Hands emit the ranges of data to keep: all of it but the
+ * Authentication-Results fields that claim authserv_id and any X-Spam-*
+ * field. A header section the parser gives up on (a field past its
+ * limits) is kept as it is from there: such a message has no field we
+ * could trust anyway, and the head we prepend comes first. 0, or -1 when
+ * emit failed.
  */
-static int copy_message(struct spool *sp, struct str data, const char *authserv_id)
+static int clean_ranges(struct str data, const char *authserv_id,
+			int (*emit)(void *arg, const char *p, size_t n), void *arg)
 {
-	if (!authserv_id)
-		return spool_append(sp, data.p, data.len);
 	struct rfc5322_parser p;
 	struct rfc5322_field f;
 	size_t off = 0, kept = 0, used;
@@ -88,14 +88,59 @@ static int copy_message(struct spool *sp, struct str data, const char *authserv_
 		if (f.raw.p < data.p + kept || f.raw.p + f.raw.len > data.p + data.len)
 			continue;
 		size_t start = (size_t)(f.raw.p - data.p);
-		if (start > kept && spool_append(sp, data.p + kept, start - kept) < 0)
+		if (start > kept && emit(arg, data.p + kept, start - kept) < 0)
 			rc = -1;
 		kept = start + f.raw.len;
 	}
 	rfc5322_clear(&p);
-	if (rc == 0 && data.len > kept && spool_append(sp, data.p + kept, data.len - kept) < 0)
+	if (rc == 0 && data.len > kept && emit(arg, data.p + kept, data.len - kept) < 0)
 		rc = -1;
 	return rc;
+}
+
+static int emit_spool(void *arg, const char *p, size_t n)
+{
+	return spool_append(arg, p, n);
+}
+
+/* Appends the message to the spool as clean_ranges() keeps it (NULL
+ * authserv_id: all of it). 0, or -1 when the spool refused. */
+static int copy_message(struct spool *sp, struct str data, const char *authserv_id)
+{
+	if (!authserv_id)
+		return spool_append(sp, data.p, data.len);
+	return clean_ranges(data, authserv_id, emit_spool, sp);
+}
+
+struct clean_copy {
+	struct str data;
+	struct arena *a;
+	char *p;   /* NULL until a range is left out */
+	size_t len;
+	int whole; /* one range: all of data */
+};
+
+static int emit_copy(void *arg, const char *p, size_t n)
+{
+	struct clean_copy *c = arg;
+	if (c->p == NULL && p == c->data.p && n == c->data.len) {
+		c->whole = 1; /* nothing left out: no copy */
+		return 0;
+	}
+	if (c->p == NULL)
+		c->p = arena_alloc(c->a, c->data.len + 1);
+	memcpy(c->p + c->len, p, n);
+	c->len += n;
+	return 0;
+}
+
+struct str deliver_clean(struct str data, const char *authserv_id, struct arena *a)
+{
+	struct clean_copy c = {data, a, NULL, 0, 0};
+	clean_ranges(data, authserv_id, emit_copy, &c);
+	if (c.whole || data.len == 0)
+		return data;
+	return str_make(c.p ? c.p : "", c.len);
 }
 
 /* head and fields, then data cleaned as copy_message does, then more as

@@ -162,6 +162,16 @@ void deliver_submit(struct store *st, struct delivery *dl);
 int deliver_compose(struct spool *out, struct str head, struct str data, const char *authserv_id);
 
 /*
+ * data as deliver_compose() stores it (without the Authentication-Results
+ * fields that claim authserv_id and without X-Spam-* fields), for what
+ * reads the message before it is stored (Sieve: RFC 8601 §5, a forged
+ * field must not be relied on): a copy in a, or data itself when nothing
+ * goes. authserv_id must not be NULL.
+ */
+struct arena;
+struct str deliver_clean(struct str data, const char *authserv_id, struct arena *a);
+
+/*
  * Whether an Authentication-Results value (after the colon, folds kept)
  * names authserv_id as its authserv-id (RFC 8601 §2.2: the first token,
  * compared without case, CFWS around it skipped). 1 or 0.

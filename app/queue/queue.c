@@ -299,11 +299,13 @@ static void sieve_stage(struct submit_job *j)
 	/* Per plan: the message as the script that redirected it here left
 	 * it (RFC 5293 §4; p NULL: as submitted). */
 	struct str *pmsg = arena_zalloc(j->arena, cap * sizeof *pmsg);
+	/* Scripts read what is stored: no field claiming our authserv-id. */
+	struct str clean = deliver_clean(str_make(r->data, r->len), hostname_now(), j->arena);
 	for (size_t i = 0; i < j->naccounts; i++) {
 		struct deliver_sieve_out out;
 		/* may_reject: the sender is ours and authenticated, so a reject
 		 * can be told as a DSN for this recipient alone. */
-		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : str_make(r->data, r->len),
+		deliver_sieve_plan(j->st, &j->plans[i], pmsg[i].p ? pmsg[i] : clean,
 				   str_c(r->sender), str_c(j->rcpt_of[i]), 0, j->arena, NULL, 1,
 				   by.by ? &by : NULL, &out);
 		struct str edited = out.edited.p ? out.edited : pmsg[i];

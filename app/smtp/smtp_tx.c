@@ -636,6 +636,11 @@ static int sieve_stage(struct smtp_session *s, int junk)
 	tx->nplans = tx->naccounts;
 	if (junk == 2)
 		return 0;
+	/* What the scripts read is what is stored: no forged field that
+	 * claims our authserv-id (RFC 8601 §5), no sender's X-Spam-*. */
+	struct str seen = deliver_clean(str_make(tx->data.p + tx->header_len,
+						 tx->data.len - tx->header_len),
+					hostname_now(), tx->arena);
 	/* The accounts' scripts, then those of accounts their redirects
 	 * reached (the list grows as it is walked). */
 	for (unsigned i = 0; i < tx->nplans; i++) {
@@ -645,9 +650,7 @@ static int sieve_stage(struct smtp_session *s, int junk)
 		int spamtest = tx->spam_own && i < tx->naccounts ? tx->spam_own[i].spamtest
 								 : tx->sieve_spamtest;
 		deliver_sieve_plan(smtp_store, &tx->plans[i],
-				   tx->plan_msg[i].p ? tx->plan_msg[i]
-						     : str_make(tx->data.p + tx->header_len,
-								tx->data.len - tx->header_len),
+				   tx->plan_msg[i].p ? tx->plan_msg[i] : seen,
 				   str_c(tx->mail_from), str_c(to[i]), spamtest, tx->arena, s->id,
 				   may_reject && i < tx->naccounts, dsn_of(tx, via[i]), &out);
 		tx->sieve_replies[i] = out.after;

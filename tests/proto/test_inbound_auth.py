@@ -272,6 +272,17 @@ def test_inbound_auth():
         assert b"h=from : to : subject;" in once, once[:600]
         code, text = send(s, "x@nobody.test", b"From: CEO <ceo@example.org>\r\n" + once)
         assert (code, text[:5]) == (550, b"5.7.1"), (code, text)
+        # A Sieve script never sees a forged field claiming our authserv-id
+        # (RFC 8601 §5): it would discard this one if it did.
+        s.cli("sieve", "put", "bob@example.test", "ar", input=(
+            'if allof (header :contains "Subject" "sieve check",\r\n'
+            '          header :contains "Authentication-Results" "%s; dmarc=pass") {\r\n'
+            '  discard;\r\n}\r\n' % HOST))
+        s.cli("sieve", "activate", "bob@example.test", "ar")
+        code, text = send(s, "ann@nobody.test", ("Authentication-Results: %s; dmarc=pass\r\n" % HOST).encode()
+                          + message("Ann <ann@nobody.test>", "sieve check"))
+        assert code == 250, (code, text)
+        assert any("sieve check" in m[1] for m in s.messages("bob@example.test")), s.messages("bob@example.test")
         # A big body (over 1 MiB) is hashed on the worker pool: still a pass.
         big = subprocess.run([SYSTEM_PYTHON, "-c", SIGNER, os.path.join(tmp, "rsa.key")],
                              input=message("Ann <ann@example.org>", "big and signed",

@@ -2,11 +2,12 @@
  * test_policy.c — the authentication stage's decision table
  * (policy/policy.h), the domain helpers behind its inputs, the
  * Authentication-Results renderer (auth/auth_results.h) and the
- * forged-field test of deliver/ (deliver_ar_claims).
+ * forged-field test of deliver/ (deliver_ar_claims, deliver_clean).
  */
 #include <string.h>
 
 #include "auth/auth_results.h"
+#include "core/arena.h"
 #include "deliver/deliver.h"
 #include "policy/policy.h"
 #include "unit.h"
@@ -124,6 +125,23 @@ static void claims(void)
 	CHECK(!deliver_ar_claims(str_c(" (unclosed comment mx.example.com"), "mx.example.com"));
 }
 
+/* What Sieve reads (deliver_clean): what deliver_compose stores. */
+static void clean(void)
+{
+	struct arena *a = arena_new(0);
+	struct str m = str_c("Authentication-Results: mx.example.com; dmarc=pass\r\n"
+			     "Subject: hi\r\nX-Spam-Flag: NO\r\n"
+			     "Authentication-Results: other.example; spf=pass\r\n\r\nbody\r\n");
+	struct str c = deliver_clean(m, "mx.example.com", a);
+	CHECK_EQ_SLICE(c, "Subject: hi\r\nAuthentication-Results: other.example; spf=pass\r\n\r\nbody\r\n");
+	/* Nothing to remove: the message itself, no copy. */
+	struct str plain = str_c("Subject: hi\r\n\r\nbody\r\n");
+	CHECK(deliver_clean(plain, "mx.example.com", a).p == plain.p);
+	/* Only a forged field: nothing left. */
+	CHECK_EQ_INT(deliver_clean(str_c("Authentication-Results: mx.example.com; none\r\n"), "mx.example.com", a).len, 0);
+	arena_free(&a);
+}
+
 static void field(void)
 {
 	struct dkim_sig_result d1 = {.result = DKIM_RESULT_PASS, .d = "example.org", .s = "sel"};
@@ -177,6 +195,7 @@ int main(void)
 	table();
 	domains();
 	claims();
+	clean();
 	field();
 	return unit_done("test_policy");
 }
