@@ -64,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		assert(why != NULL);
 	(void)arc_authres_lookup(in, "dmarc", id, sizeof id, res, sizeof res);
+	char from[64];
+	if (arc_authres_property(in, "dmarc", "header.from", res, sizeof res, from, sizeof from) == 1)
+		assert(strlen(from) < sizeof from);
 	(void)arc_instance(ARC_F_AAR, in);
 	struct str payload = arc_aar_payload(in);
 	assert(payload.p == NULL || (payload.p >= in.p && payload.p + payload.len <= in.p + in.len));
