@@ -70,20 +70,34 @@ void dkim_hindex_free(struct dkim_hindex *x)
 	memset(x, 0, sizeof *x);
 }
 
-/* The next instance of name for the digest with stamp, bottom-up: its
- * field index, or -1 when none is left. */
-static long next_instance(struct dkim_hindex *x, struct str name, uint32_t stamp)
+/* The first index entry not below name. */
+static size_t lower_bound(const struct dkim_hindex *x, struct str name)
 {
 	size_t lo = 0, hi = x->nfields;
 
-	while (lo < hi) { /* the first entry not below name */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (name_cmp(x->index[mid].name, name) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	size_t end = lo;
+	return lo;
+}
+
+size_t dkim_hindex_count(const struct dkim_hindex *x, struct str name)
+{
+	size_t lo = lower_bound(x, name), end = lo;
+	while (end < x->nfields && name_cmp(x->index[end].name, name) == 0)
+		end++;
+	return end - lo;
+}
+
+/* The next instance of name for the digest with stamp, bottom-up: its
+ * field index, or -1 when none is left. */
+static long next_instance(struct dkim_hindex *x, struct str name, uint32_t stamp)
+{
+	size_t lo = lower_bound(x, name), end = lo;
 	while (end < x->nfields && name_cmp(x->index[end].name, name) == 0)
 		end++;
 	if (lo == end)

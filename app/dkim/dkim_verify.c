@@ -232,6 +232,36 @@ static const char *key_refuses(const struct vsig *s)
 	return why; /* NULL or dkim_key_not_email, checked last */
 }
 
+/*
+ * Whether a field RFC 5322 §3.6 allows once, which h= signs, has more
+ * instances in the header than h= names: a forger's copy above the signed
+ * one is what a mail client shows (unsigned_instance).
+ */
+static int unsigned_instance(const struct dkim_hindex *x, struct str h)
+{
+	static const char *const once[] = {"from", "sender", "reply-to", "to", "cc", "bcc",
+					   "message-id", "in-reply-to", "references", "subject",
+					   "date"};
+	for (size_t k = 0; k < sizeof once / sizeof once[0]; k++) {
+		size_t named = 0;
+		struct str rest = h;
+		while (rest.p != NULL) {
+			ptrdiff_t c = str_chr(rest, ':');
+			struct str item = c < 0 ? rest : str_make(rest.p, (size_t)c);
+			rest = c < 0 ? (struct str){NULL, 0}
+				     : str_make(rest.p + c + 1, rest.len - (size_t)c - 1);
+			while (item.len && strchr(" \t\r\n", item.p[0]))
+				item = str_make(item.p + 1, item.len - 1);
+			while (item.len && strchr(" \t\r\n", item.p[item.len - 1]))
+				item.len--;
+			named += str_eq_ci_c(item, once[k]);
+		}
+		if (named > 0 && dkim_hindex_count(x, str_c(once[k])) > named)
+			return 1;
+	}
+	return 0;
+}
+
 /* With the key in hand: the key's rules, the body, then the signature. */
 static void check_sig(struct dkim_verifier *v, struct vsig *s)
 {
@@ -279,6 +309,7 @@ static void check_sig(struct dkim_verifier *v, struct vsig *s)
 		decide(s, DKIM_RESULT_FAIL, "body hash did not verify");
 	else {
 		s->res.verified = 1;
+		s->res.unsigned_instance = (uint8_t)unsigned_instance(&v->hx, sig->h);
 		if (refused)
 			decide(s, DKIM_RESULT_PERMERROR, refused);
 		else

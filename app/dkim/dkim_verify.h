@@ -185,6 +185,8 @@ struct dkim_hindex {
 /* Splits section (which must outlive x) into fields and indexes them. */
 void dkim_hindex_build(struct dkim_hindex *x, struct str section);
 void dkim_hindex_free(struct dkim_hindex *x);
+/* The number of fields named name (ASCII case-insensitive) in x. */
+size_t dkim_hindex_count(const struct dkim_hindex *x, struct str name);
 /*
  * The header hash of RFC 6376 §3.7 for a signature whose h= is h and
  * whose own field is x->fields[sigfield]: for each name of h= the last
@@ -243,19 +245,25 @@ struct dkim_sig_result {
 	 * whose s= does not allow email (one for TLS-RPT reports only). */
 	uint8_t verified;
 	uint64_t unsigned_octets;      /* canonical body octets after l= */
+	/* 1: a field RFC 5322 §3.6 allows once (Subject, To, ...) that h=
+	 * signs has more instances than h= names: the one a reader sees may
+	 * be unsigned (the signature covers the lowest, §5.4.2). */
+	uint8_t unsigned_instance;
 	char reason[DKIM_REASON_MAX];
 };
 
 /*
  * Whether r may speak for the message to DMARC (and our own-domain
  * check): a pass, with a key not in testing mode (t=y: treat as unsigned,
- * §3.6.1), and no body octets left unsigned by l= (§8.2: whatever a
- * forger appended after the signed part would ride on the pass; the
- * result itself stays "pass"). 1 or 0.
+ * §3.6.1), no body octets left unsigned by l= (§8.2: whatever a forger
+ * appended after the signed part would ride on the pass), and no unsigned
+ * extra instance of a signed once-only field (unsigned_instance); the
+ * result itself stays "pass". 1 or 0.
  */
 static inline int dkim_result_authenticates(const struct dkim_sig_result *r)
 {
-	return r->result == DKIM_RESULT_PASS && !r->testing && r->unsigned_octets == 0;
+	return r->result == DKIM_RESULT_PASS && !r->testing && r->unsigned_octets == 0 &&
+	       !r->unsigned_instance;
 }
 
 struct dkim_verifier;

@@ -482,6 +482,28 @@ static void test_branches(void)
 		CHECK_EQ_INT(r[0].unsigned_octets, 0);
 		CHECK(dkim_result_authenticates(&r[0]));
 	}
+	/* A second Subject above the signed one: still a pass, but it does
+	 * not authenticate (a reader sees the unsigned one); signed twice
+	 * (oversigned), the added one breaks the signature instead. A field
+	 * h= does not name, or one that may repeat, does not count. */
+	sign_with(base_msg, TAGS("h=from:to:subject"), 0, m, sizeof m);
+	snprintf(m2, sizeof m2, "Subject: wire the money\r\nX-Note: a\r\nX-Note: b\r\n"
+		 "Received: x\r\nCc: c@example.net\r\nCc: d@example.net\r\n%s", m);
+	{
+		struct dkim_sig_result r[1];
+		CHECK_EQ_INT(verify(m2, strlen(m2), 0, NOW, r, 1), 1);
+		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PASS);
+		CHECK_EQ_INT(r[0].unsigned_instance, 1);
+		CHECK(!dkim_result_authenticates(&r[0]));
+		snprintf(m2, sizeof m2, "X-Note: a\r\nCc: c@example.net\r\nCc: d@example.net\r\n%s", m);
+		CHECK_EQ_INT(verify(m2, strlen(m2), 0, NOW, r, 1), 1);
+		CHECK_EQ_INT(r[0].result, DKIM_RESULT_PASS);
+		CHECK_EQ_INT(r[0].unsigned_instance, 0);
+		CHECK(dkim_result_authenticates(&r[0]));
+	}
+	sign_with(base_msg, TAGS("h=from:to:subject:subject"), 0, m, sizeof m);
+	snprintf(m2, sizeof m2, "Subject: wire the money\r\n%s", m);
+	expect1("oversigned Subject added", m2, DKIM_RESULT_FAIL, NULL);
 	sign_with(base_msg, TAGS("l=5000; h=from:to:subject"), 0, m, sizeof m);
 	expect1("l= beyond", m, DKIM_RESULT_PERMERROR, "l= beyond");
 
