@@ -24,6 +24,7 @@
 #include "core/xalloc.h"
 
 #define DEPTH_MAX (SPF_LOOKUPS_MAX + 2)
+#define SPF_EXPAND_MAX 2048 /* a domain-spec's expansion before it is cut */
 #define NAME_MAX_ 256
 
 struct frame {
@@ -155,11 +156,16 @@ static void macro_ctx(struct spf_eval *e, struct spf_macro_ctx *c)
 static int expand_target(struct spf_eval *e, struct str spec)
 {
 	struct spf_macro_ctx c;
+	/* Room for the expansion before §7.3 cuts it to 253 octets: a
+	 * sender of 512 twice and some; only more than that is refused. */
+	char full[SPF_EXPAND_MAX];
 	macro_ctx(e, &c);
-	if (spf_macro_expand(spec, 0, &c, e->target, sizeof e->target) < 0) {
+	int n = spf_macro_expand(spec, 0, &c, full, sizeof full);
+	if (n < 0 || (size_t)n >= sizeof e->target) {
 		finish(e, SPF_PERMERROR, "a domain-spec does not expand to a name");
 		return -1;
 	}
+	memcpy(e->target, full, (size_t)n + 1);
 	return 0;
 }
 

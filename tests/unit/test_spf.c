@@ -356,6 +356,19 @@ static void test_results_and_errors(void)
 			   "192.0.2.10", "a@example.net"), SPF_SOFTFAIL);
 	CHECK_EQ_INT(check("example.net TXT v=spf1 exists:broken.example.net +all\nbroken.example.net A SERVFAIL\n",
 			   "192.0.2.10", "a@example.net"), SPF_TEMPERROR);
+	/* §7.3: an expansion past 253 octets loses labels on the left, in
+	 * the evaluator too (the name asked is the cut one): here %{l}.%{l}
+	 * of a 121-octet local part makes 259. */
+	{
+		char a[61], b[61], sender[200], zone[600];
+		memset(a, 'a', 60);
+		memset(b, 'b', 60);
+		a[60] = b[60] = '\0';
+		snprintf(sender, sizeof sender, "%s.%s@example.net", a, b);
+		snprintf(zone, sizeof zone, "example.net TXT v=spf1 exists:%%{l}.%%{l}.ok.example.net -all\n"
+			 "%s.%s.%s.ok.example.net A 127.0.0.2\n", b, a, b);
+		CHECK_EQ_INT(check(zone, "192.0.2.10", sender), SPF_PASS);
+	}
 	/* exists looks up A even for an IPv6 client. */
 	CHECK_EQ_INT(check("example.net TXT v=spf1 exists:%{ir}.list.example.net -all\n"
 			   "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.list.example.net A 127.0.0.2\n",
