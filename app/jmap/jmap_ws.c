@@ -20,36 +20,44 @@
 #include "core/arena.h"
 #include "jmap/jmap_private.h"
 
-/* out holds an object "{...}": it becomes {"@type":T,"requestId":id,...}. */
-static void tag(struct buf *out, const char *type, const char *id, struct arena *a)
+/*
+ * out holds an object "{...}": it becomes {"@type":T,"requestId":id,...}.
+ * Built in a second buffer of out's ceiling, so a body near that ceiling
+ * or a long id makes it fail whole (-1, out unchanged) rather than leave
+ * a head without its body; 0 when done.
+ */
+static int tag(struct buf *out, const char *type, const char *id)
 {
-	struct buf head;
+	struct buf t;
 	struct jw w;
 	size_t n = buf_len(out);
-	char *body = arena_alloc(a, n + 1);
 
-	memcpy(body, buf_data(out), n);
-	body[n] = '\0';
-	buf_init(&head, 1024);
-	jw_init(&w, &head);
+	buf_init(&t, out->max);
+	jw_init(&w, &t);
 	jw_obj_begin(&w);
 	jw_kstr(&w, "@type", type);
 	if (id)
 		jw_kstr(&w, "requestId", id);
-	buf_reset(out);
-	/* head is '{' and its members; the body goes on after its '{'. */
-	buf_append(out, buf_data(&head), buf_len(&head));
-	if (n > 2)
-		buf_append_c(out, ",");
-	buf_append(out, body + 1, n - 1);
-	buf_free(&head);
+	/* t is '{' and its members; the body goes on after its '{'. */
+	if (jw_failed(&w) || n < 2 || (n > 2 && buf_append_c(&t, ",") < 0) ||
+	    buf_append(&t, buf_data(out) + 1, n - 1) < 0) {
+		buf_free(&t);
+		return -1;
+	}
+	buf_free(out);
+	*out = t;
+	return 0;
 }
 
-static void request_error(struct buf *out, const char *type, const char *id, const char *detail,
-			  struct arena *a)
+static void request_error(struct buf *out, const char *type, const char *limit, const char *id,
+			  const char *detail)
 {
-	jmap_problem(out, 400, type, NULL, detail);
-	tag(out, "RequestError", id, a);
+	jmap_problem(out, 400, type, limit, detail);
+	if (tag(out, "RequestError", id) < 0) {
+		/* Only an id near out's ceiling gets here: answered without it. */
+		jmap_problem(out, 400, type, limit, detail);
+		tag(out, "RequestError", NULL);
+	}
 }
 
 /* Removes the members "@type" and "id" (a Request object has neither). */
@@ -83,7 +91,7 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 	struct json_value *msg = json_parse(text, len, a, err, sizeof err);
 	if (!msg) {
 		snprintf(d, sizeof d, "the message is not valid JSON: %s", err);
-		request_error(out, "notJSON", NULL, d, a);
+		request_error(out, "notJSON", NULL, NULL, d);
 		return;
 	}
 	const struct json_value *t = msg->type == JSON_OBJECT ? json_get(msg, "@type") : NULL;
@@ -109,12 +117,14 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 	const struct json_value *idv = msg->type == JSON_OBJECT ? json_get(msg, "id") : NULL;
 	const char *id = idv && idv->type == JSON_STRING ? idv->str : NULL;
 	if (strcmp(type, "Request") != 0) {
-		request_error(out, "notRequest", id,
+		request_error(out, "notRequest", NULL, id,
 			      "the message is not a Request, WebSocketPushEnable or "
-			      "WebSocketPushDisable object (RFC 8887 section 4.3)",
-			      a);
+			      "WebSocketPushDisable object (RFC 8887 section 4.3)");
 		return;
 	}
 	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out);
-	tag(out, status == 200 ? "Response" : "RequestError", id, a);
+	/* A Response that fits JMAP_RESPONSE_MAX over HTTP may not once
+	 * tagged: over WebSocket the limit is the tagged message's. */
+	if (tag(out, status == 200 ? "Response" : "RequestError", id) < 0)
+		request_error(out, "limit", "maxSizeResponse", id, "the response is too large");
 }

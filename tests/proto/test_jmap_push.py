@@ -334,7 +334,9 @@ class WebSocket:
             b += bytes([m | 127]) + n.to_bytes(8, "big")
         if mask:
             k = os.urandom(4)
-            b += k + bytes(c ^ k[i % 4] for i, c in enumerate(payload))
+            # As one big integer: megabyte messages mask in no time.
+            pad = (k * (n // 4 + 1))[:n]
+            b += k + (int.from_bytes(payload, "big") ^ int.from_bytes(pad, "big")).to_bytes(n, "big")
         else:
             b += payload
         return b
@@ -556,6 +558,49 @@ def test_websocket():
     assert w.recv() == (8, (1009).to_bytes(2, "big"))
     assert w.closed()
     assert s.wait_log("event=ws_close account=")
+
+
+def test_websocket_tagged_response_fits():
+    """The "@type" and "requestId" a Response gets over WebSocket go in
+    whole or not at all: a long request id comes back whole, and a
+    Response that fits maxSizeResponse untagged but not tagged (7 echoes
+    of one 4.8 MB string, within 10 octets of the limit) is a
+    RequestError "limit" maxSizeResponse, never a head without its body."""
+    s = srv()
+    w = WebSocket(s, DEE)
+    rid = "i" * 3000
+    w.send_json(ws_request([["Core/echo", {"k": 1}, "c"]], rid))
+    r = w.recv_json()
+    assert r["@type"] == "Response" and r["requestId"] == rid, r["@type"]
+    assert r["methodResponses"] == [["Core/echo", {"k": 1}, "c"]]
+
+    most = 32 * 1024 * 1024
+    ref = {"resultOf": "c0", "name": "Core/echo", "path": "/a"}
+
+    def response(n, p):
+        x = "x" * n
+        calls = [["Core/echo", {"a": x}, "c%d" % i] for i in range(7)]
+        calls.append(["Core/echo", {"b": "y" * p}, "p"])
+        return len(json.dumps({"methodResponses": calls, "sessionState": "0"},
+                              separators=(",", ":")))
+    base = response(0, 0)
+    n = (most - 10 - base) // 7
+    p = most - 10 - base - 7 * n
+    assert response(n, p) == most - 10
+    calls = [["Core/echo", {"a": "x" * n}, "c0"]]
+    calls += [["Core/echo", {"#a": ref}, "c%d" % i] for i in range(1, 7)]
+    calls.append(["Core/echo", {"b": "y" * p}, "p"])
+    w.send_json(ws_request(calls, "big"))
+    op, body = w.recv(timeout=60)
+    assert op == 1 and len(body) < 4096, len(body)
+    r = json.loads(body)
+    assert r["@type"] == "RequestError" and r["requestId"] == "big", r
+    assert r["type"] == "urn:ietf:params:jmap:error:limit" and \
+        r["limit"] == "maxSizeResponse", r
+    # The connection goes on.
+    w.send_json(ws_request([["Core/echo", {}, "e"]], "after"))
+    assert w.recv_json()["requestId"] == "after"
+    w.close()
 
 
 def test_websocket_npm_client():
