@@ -92,6 +92,13 @@ static void running_leave(struct running *t, uint32_t account)
 	pthread_mutex_unlock(&running_mu);
 }
 
+int http_jmap_request_enter(uint32_t account)
+{
+	return running_enter(running, account, JMAP_MAX_CONCURRENT_REQUESTS);
+}
+
+void http_jmap_request_leave(uint32_t account) { running_leave(running, account); }
+
 enum jmap_kind { JK_SESSION, JK_API, JK_UPLOAD, JK_DOWNLOAD };
 
 struct jmap_job {

@@ -339,6 +339,12 @@ void http_jmap(struct http_ctx *x);
  * them NUL-terminated, their lengths *ulen_r and *plen_r. 0, or -1 when
  * h is not Basic or malformed (api_jmap.c). The caller wipes pass. */
 int http_basic_parse(const char *h, char *user, size_t *ulen_r, char *pass, size_t *plen_r);
+/* An API request of account starts: 1 when it may run (fewer than
+ * JMAP_MAX_CONCURRENT_REQUESTS of the account's run, over HTTP and
+ * WebSocket together), else 0 (answer the limit problem). After a 1,
+ * http_jmap_request_leave() once the request ended (api_jmap.c). */
+int http_jmap_request_enter(uint32_t account);
+void http_jmap_request_leave(uint32_t account);
 void http_autodiscover(struct http_ctx *x);
 /* GET of a UI path: the asset or the SPA index. */
 void http_static(struct http_ctx *x);

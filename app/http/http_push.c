@@ -511,7 +511,14 @@ static void ws_job_work(void *arg)
 {
 	struct ws_job *j = arg;
 	buf_init(&j->out, JMAP_RESPONSE_MAX);
-	jmap_ws_message(http_store, &j->who, j->ip, j->text, j->len, j->a, &j->out, &j->v);
+	/* A Request over the socket is an API request as one over HTTP is:
+	 * it counts against the account's maxConcurrentRequests with them,
+	 * or a client would run any number through its sockets. */
+	int entered = http_jmap_request_enter(j->who.account);
+	jmap_ws_message(http_store, &j->who, j->ip, j->text, j->len, !entered, j->a, &j->out,
+			&j->v);
+	if (entered)
+		http_jmap_request_leave(j->who.account);
 }
 
 static void ws_job_done(void *arg)

@@ -150,7 +150,9 @@ extern int jmap_vapid_ready;
  * One text message of a client, read: a Request runs here and its
  * Response (or a RequestError) is written to out (made with room for
  * JMAP_RESPONSE_MAX); WebSocketPushEnable and WebSocketPushDisable are
- * returned for the transport to apply, with out empty. Blocks (the
+ * returned for the transport to apply, with out empty. busy: the
+ * account runs maxConcurrentRequests requests already, so a Request is
+ * answered with that limit's RequestError and not run. Blocks (the
  * store): a worker thread, never a loop. Allocates from a.
  */
 #define JMAP_CAP_WEBSOCKET "urn:ietf:params:jmap:websocket"
@@ -162,7 +164,7 @@ struct jmap_ws_verdict {
 	uint64_t push_state;
 };
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
-		     const char *text, size_t len, struct arena *a, struct buf *out,
+		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,
 		     struct jmap_ws_verdict *v);
 
 /* Writes a request-level problem (RFC 8620 §3.6.1) of type (the part

@@ -80,7 +80,7 @@ static struct json_value *strip(struct json_value *req, struct arena *a)
 }
 
 void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *client_ip,
-		     const char *text, size_t len, struct arena *a, struct buf *out,
+		     const char *text, size_t len, int busy, struct arena *a, struct buf *out,
 		     struct jmap_ws_verdict *v)
 {
 	char err[128], d[200];
@@ -120,6 +120,12 @@ void jmap_ws_message(struct store *st, const struct jmap_who *who, const char *c
 		request_error(out, "notRequest", NULL, id,
 			      "the message is not a Request, WebSocketPushEnable or "
 			      "WebSocketPushDisable object (RFC 8887 section 4.3)");
+		return;
+	}
+	if (busy) {
+		/* What HTTP answers then (api_jmap.c). */
+		request_error(out, "limit", "maxConcurrentRequests", id,
+			      "too many requests at once for this account");
 		return;
 	}
 	int status = jmap_api_request(st, who, client_ip, strip(msg, a), a, out);

@@ -22,6 +22,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 from harness import Server, message, npm_ci
@@ -600,6 +601,48 @@ def test_websocket_tagged_response_fits():
     # The connection goes on.
     w.send_json(ws_request([["Core/echo", {}, "e"]], "after"))
     assert w.recv_json()["requestId"] == "after"
+    w.close()
+
+
+def test_websocket_counts_concurrent_requests():
+    """maxConcurrentRequests counts an account's Requests over WebSocket
+    with its HTTP ones: while six slow HTTP requests (an echo of a 1 MB
+    string takes some tenths of a second) keep it full, a Request over
+    the socket is a RequestError "limit" maxConcurrentRequests with its
+    requestId, as the HTTP ones over it are 400 "limit"; once they end
+    the socket's Requests run again."""
+    s = srv()
+    j = Jmap(s, *BEN)
+    j.account  # the session, before
+    w = WebSocket(s, BEN)
+    calls = [["Core/echo", {"a": "x" * 1000000}, "c0"]]
+    body = json.dumps({"using": [CORE], "methodCalls": calls}).encode()
+    got = []
+
+    def heavy():
+        st, _, r = j.request("POST", "/jmap/api/", body, {"Content-Type": "application/json"})
+        got.append((st, r.get("limit") if st == 400 else None))
+    threads = [threading.Thread(target=heavy) for _ in range(6)]
+    for t in threads:
+        t.start()
+    seen = []
+    while any(t.is_alive() for t in threads):
+        w.send_json(ws_request([["Core/echo", {}, "e"]], "q%d" % len(seen)))
+        r = w.recv_json(timeout=30)
+        assert r["requestId"] == "q%d" % len(seen), r
+        seen.append(r)
+        if r["@type"] == "RequestError":
+            break
+    for t in threads:
+        t.join()
+    assert seen and seen[-1]["@type"] == "RequestError", [r["@type"] for r in seen]
+    r = seen[-1]
+    assert r["type"] == "urn:ietf:params:jmap:error:limit" and r["status"] == 400 and \
+        r["limit"] == "maxConcurrentRequests", r
+    assert set(got) <= {(200, None), (400, "maxConcurrentRequests")}, got
+    w.send_json(ws_request([["Core/echo", {"k": 2}, "e"]], "after"))
+    r = w.recv_json()
+    assert r["@type"] == "Response" and r["methodResponses"][0][1] == {"k": 2}, r
     w.close()
 
 
