@@ -15,9 +15,10 @@
  * API request's body (up to maxSizeRequest) is a streamed one: the
  * credentials are checked from the header before a byte of it is read,
  * so an anonymous client never makes us hold more than HTTP_BODY_MAX.
- * At most JMAP_MAX_CONCURRENT_REQUESTS requests per account run at once
- * (the session's maxConcurrentRequests); more are refused with a limit
- * problem.
+ * At most JMAP_MAX_CONCURRENT_REQUESTS API requests per account run at
+ * once, over HTTP and WebSocket (the session's maxConcurrentRequests);
+ * more are refused with a limit problem. The session resource is not an
+ * API request and is not counted.
  */
 #include <errno.h>
 #include <microhttpd.h>
@@ -234,18 +235,14 @@ static void job_work(void *arg)
 	explicit_bzero(j->pass, sizeof j->pass);
 	if (!ok)
 		return;
-	if (!running_enter(running, j->account, JMAP_MAX_CONCURRENT_REQUESTS)) {
-		j->status = 400;
-		jmap_problem(&j->out, 400, "limit", "maxConcurrentRequests",
-			     "too many requests at once for this account");
-		return;
-	}
+	/* Not counted against maxConcurrentRequests: RFC 8620 section 2
+	 * limits the requests to the API endpoint, and a client must be
+	 * able to fetch the session while its API requests run. */
 	j->status = 200;
 	if (jmap_session_write(http_store, j->account, j->user, j->base, &j->out) < 0) {
 		j->status = 503;
 		jmap_problem(&j->out, 503, "serverUnavailable", NULL, "the store failed");
 	}
-	running_leave(running, j->account);
 }
 
 static void job_finish(struct http_ctx *x, void *arg)
