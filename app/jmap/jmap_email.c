@@ -22,6 +22,7 @@
 
 #include "core/arena.h"
 #include "core/hex.h"
+#include "core/xalloc.h"
 #include "jmap/jmap_blob.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
@@ -676,25 +677,58 @@ struct echange {
 	int created, updated, destroyed;
 };
 
+/* The emails in the order the log first names them (the answer's
+ * order), and an index by id: the log has an entry per change of every
+ * email, and a search of v for each cost the square of the emails. */
 struct echanges {
 	uint64_t upto;
 	struct echange *v;
 	size_t n, cap;
+	size_t *slot; /* open addressing: index in v + 1, 0 free */
+	size_t nslot; /* a power of two, at least twice n */
 };
+
+static size_t echange_hash(uint32_t id, size_t nslot)
+{
+	return (size_t)(id * 2654435761u) & (nslot - 1);
+}
 
 static struct echange *echange_of(struct echanges *ch, uint32_t id)
 {
-	for (size_t i = ch->n; i-- > 0;)
-		if (ch->v[i].id == id)
-			return &ch->v[i];
+	size_t h;
+
+	if (ch->nslot) {
+		for (h = echange_hash(id, ch->nslot); ch->slot[h]; h = (h + 1) & (ch->nslot - 1))
+			if (ch->v[ch->slot[h] - 1].id == id)
+				return &ch->v[ch->slot[h] - 1];
+	}
 	if (ch->n == ch->cap) {
 		ch->cap = ch->cap ? ch->cap * 2 : 64;
-		ch->v = realloc(ch->v, ch->cap * sizeof *ch->v);
-		if (!ch->v)
-			abort();
+		ch->v = xrealloc(ch->v, ch->cap * sizeof *ch->v);
 	}
+	if ((ch->n + 1) * 2 > ch->nslot) {
+		/* Grown: every email placed again. */
+		ch->nslot = ch->nslot ? ch->nslot * 2 : 128;
+		free(ch->slot);
+		ch->slot = xcalloc(ch->nslot, sizeof *ch->slot);
+		for (size_t i = 0; i < ch->n; i++) {
+			for (h = echange_hash(ch->v[i].id, ch->nslot); ch->slot[h];
+			     h = (h + 1) & (ch->nslot - 1))
+				;
+			ch->slot[h] = i + 1;
+		}
+	}
+	for (h = echange_hash(id, ch->nslot); ch->slot[h]; h = (h + 1) & (ch->nslot - 1))
+		;
+	ch->slot[h] = ch->n + 1;
 	ch->v[ch->n] = (struct echange){.id = id};
 	return &ch->v[ch->n++];
+}
+
+static void echanges_free(struct echanges *ch)
+{
+	free(ch->v);
+	free(ch->slot);
 }
 
 static int echange_cb(void *arg, const struct store_change *sc)
@@ -747,7 +781,7 @@ void jmap_email_changes(struct jmap_call *c)
 	if (max) {
 		struct ebound b = {.max = max, .cur = since, .upto = since};
 		int rc = store_changes_since(c->r->st, c->r->account, since, ebound_cb, &b);
-		free(b.ids.v);
+		echanges_free(&b.ids);
 		if (rc != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;
@@ -763,7 +797,7 @@ void jmap_email_changes(struct jmap_call *c)
 	}
 	struct echanges ch = {.upto = upto};
 	if (store_changes_since(c->r->st, c->r->account, since, echange_cb, &ch) != STORE_OK) {
-		free(ch.v);
+		echanges_free(&ch);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
@@ -788,5 +822,5 @@ void jmap_email_changes(struct jmap_call *c)
 		jw_arr_end(&c->w);
 	}
 	jw_obj_end(&c->w);
-	free(ch.v);
+	echanges_free(&ch);
 }

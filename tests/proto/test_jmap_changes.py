@@ -7,7 +7,7 @@ the module."""
 import smtplib
 import time
 
-from jmapc import Jmap, shared_server
+from jmapc import CORE, MAIL, Jmap, shared_server
 
 ANN = ("ann@example.test", "ann-password-1-Vq8r")
 
@@ -205,3 +205,57 @@ def test_jmap_pushsub_expired_removed():
         time.sleep(0.3)
     assert g["list"] == [], g
     assert "event=pushsub_expired" in s.log_text(), s.log_text()[-2000:]
+
+
+def test_jmap_email_changes_many():
+    """Email/changes over a log of hundreds of entries (300 emails
+    created, a third of them updated, a fifth destroyed, some of those
+    updated first): every email in exactly the list it belongs in, from
+    before the creates and from between, whole and in pages of
+    maxChanges applied one after another. (Each email written costs
+    some milliseconds: more would cost the suite seconds.)"""
+    s = srv()
+    j = Jmap(s, *ANN)
+    _, g = j.one("Mailbox/get", {"properties": ["role"]})
+    inbox = [m["id"] for m in g["list"] if m["role"] == "inbox"][0]
+    s0 = j.one("Email/get", {"ids": []})[1]["state"]
+    acc = j.account
+    calls = [["Email/set", {"accountId": acc, "create": {
+        "n%d" % i: {"mailboxIds": {inbox: True}, "subject": "many %d" % i}
+        for i in range(k * 100, k * 100 + 100)}}, "k%d" % k] for k in range(3)]
+    ids = []
+    for name, r, _ in j.call(calls)["methodResponses"]:
+        assert name == "Email/set" and len(r["created"]) == 100, r
+        ids += [r["created"]["n%d" % i]["id"] for i in sorted(int(c[1:]) for c in r["created"])]
+    s1 = j.one("Email/get", {"ids": []})[1]["state"]
+    upd, gone = ids[::3], ids[::5]
+    calls = [["Email/set", {"accountId": acc, "update": {
+        e: {"keywords/$seen": True} for e in upd[k:k + 500]}}, "u%d" % k]
+        for k in range(0, len(upd), 500)]
+    calls += [["Email/set", {"accountId": acc, "destroy": gone}, "d"]]
+    for name, r, _ in j.call(calls)["methodResponses"]:
+        assert name == "Email/set" and not r.get("notUpdated") and not r.get("notDestroyed"), r
+
+    def whole(since, **kw):
+        """The pages applied one after another, as a client would."""
+        made, changed, dropped = set(), set(), set()
+        while True:
+            r = changes(j, "Email", since, (CORE, MAIL), **kw)
+            assert sum(len(r[k]) for k in ("created", "updated", "destroyed")) <= \
+                kw.get("maxChanges", len(ids) * 3), r
+            made |= set(r["created"])
+            changed |= set(r["updated"]) - made
+            for e in r["destroyed"]:
+                if e in made:
+                    made.discard(e)
+                else:
+                    dropped.add(e)
+                changed.discard(e)
+            since = r["newState"]
+            if not r["hasMoreChanges"]:
+                return made, changed, dropped
+
+    left = set(ids) - set(gone)
+    for kw in ({}, {"maxChanges": 40}):
+        assert whole(s0, **kw) == (left, set(), set()), kw
+        assert whole(s1, **kw) == (set(), set(upd) - set(gone), set(gone)), kw
