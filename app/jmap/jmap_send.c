@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/hostname.h"
 #include "core/latch.h"
@@ -145,6 +146,48 @@ int jmap_send(struct jmap_request *r, struct jmap_outgoing *o)
 	return q.result == STORE_EINVAL ? JMAP_SEND_REFUSED : JMAP_SEND_FAILED;
 }
 
+/* One patch member of an email named by several keys. */
+struct then_member {
+	const struct json_value *m;
+	size_t order;
+};
+
+static int then_member_cmp(const void *a, const void *b)
+{
+	const struct then_member *x = a, *y = b;
+	int d = strcmp(x->m->key, y->m->key);
+	return d ? d : (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * The patch of an email that several keys name (two submissions of one
+ * email): one object, each path once, the first key's value where two
+ * set it (sorted by path, so n log n however large the patches).
+ * key[i], patch[i] for i < n are all the keys; from is the first of em.
+ */
+static void then_patch_merged(struct jw *tw, struct arena *a, const char **em,
+			      const struct json_value **patch, size_t n, size_t from)
+{
+	size_t count = 0, k = 0;
+
+	for (size_t i = from; i < n; i++)
+		if (!strcmp(em[i], em[from]) && patch[i]->type == JSON_OBJECT)
+			count += patch[i]->count;
+	struct then_member *v = arena_alloc(a, (count + 1) * sizeof *v);
+	for (size_t i = from; i < n; i++)
+		if (!strcmp(em[i], em[from]) && patch[i]->type == JSON_OBJECT)
+			for (const struct json_value *m = patch[i]->first; m; m = m->next, k++)
+				v[k] = (struct then_member){m, k};
+	qsort(v, count, sizeof *v, then_member_cmp);
+	jw_obj_begin(tw);
+	for (size_t i = 0; i < count; i++)
+		if (i == 0 || strcmp(v[i].m->key, v[i - 1].m->key)) {
+			jw_key(tw, v[i].m->key);
+			jw_value(tw, v[i].m);
+		}
+	jw_obj_end(tw);
+}
+
 void jmap_then_email_set(struct jmap_call *c, const struct json_value *update,
 			 const struct json_value *destroy, jmap_email_of_fn *email_of, void *arg)
 {
@@ -159,27 +202,57 @@ void jmap_then_email_set(struct jmap_call *c, const struct json_value *update,
 	jw_obj_begin(&tw);
 	jw_key(&tw, "accountId");
 	jmap_w_id(&tw, 'A', c->r->account);
+	/*
+	 * Two keys may name one email (two submissions of it, or a
+	 * submission by "#cid" and by id): it is written once, or the call
+	 * would hold a key twice, which is no JSON object and was dropped
+	 * whole. A patch named once is written as given.
+	 */
 	if (update) {
+		size_t n = 0;
+		const char **em = arena_alloc(c->r->a, (update->count + 1) * sizeof *em);
+		const struct json_value **patch =
+		    arena_alloc(c->r->a, (update->count + 1) * sizeof *patch);
+		for (const struct json_value *o = update->first; o; o = o->next) {
+			const char *e = email_of(arg, o->key);
+			if (e) {
+				em[n] = e;
+				patch[n++] = o;
+			}
+		}
 		jw_key(&tw, "update");
 		jw_obj_begin(&tw);
-		for (const struct json_value *o = update->first; o; o = o->next) {
-			const char *em = email_of(arg, o->key);
-			if (!em)
-				continue;
-			jw_key(&tw, em);
-			jw_value(&tw, o);
+		for (size_t i = 0; i < n; i++) {
+			size_t first = 0, more = 0;
+			while (strcmp(em[first], em[i]))
+				first++;
+			if (first < i)
+				continue; /* written with the first */
+			for (size_t k = i + 1; k < n && !more; k++)
+				more = !strcmp(em[k], em[i]);
+			jw_key(&tw, em[i]);
+			if (more && patch[i]->type == JSON_OBJECT)
+				then_patch_merged(&tw, c->r->a, em, patch, n, i);
+			else
+				jw_value(&tw, patch[i]);
 			any = 1;
 		}
 		jw_obj_end(&tw);
 	}
 	if (destroy) {
+		size_t n = 0;
+		const char **em = arena_alloc(c->r->a, (destroy->count + 1) * sizeof *em);
 		jw_key(&tw, "destroy");
 		jw_arr_begin(&tw);
 		for (const struct json_value *o = destroy->first; o; o = o->next) {
-			const char *em = o->type == JSON_STRING ? email_of(arg, o->str) : NULL;
-			if (!em)
+			const char *e = o->type == JSON_STRING ? email_of(arg, o->str) : NULL;
+			size_t k = 0;
+			while (e && k < n && strcmp(em[k], e))
+				k++;
+			if (!e || k < n)
 				continue;
-			jw_str(&tw, em);
+			em[n++] = e;
+			jw_str(&tw, e);
 			any = 1;
 		}
 		jw_arr_end(&tw);

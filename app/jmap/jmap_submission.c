@@ -882,12 +882,19 @@ static int create_one(struct jmap_call *c, const struct json_value *o, const cha
 	return 0;
 }
 
-/* The submission's email id for a key of onSuccess* (an id or "#cid"). */
+/*
+ * The submission's email id for a key of onSuccess* (an id or "#cid"):
+ * only a submission this call created or destroyed (RFC 8621 §7.5: "if
+ * the create/update/destroy succeeds"; none is ever updated). Another
+ * one of the account's, sent long ago, is not named by this call's
+ * success, and its email is left alone.
+ */
 struct then_ctx {
-	struct subs *s;
 	struct jmap_request *r;
 	const char **cids, **cemails;
 	size_t ncr;
+	const char **dids, **demails; /* destroyed here, with their emails */
+	size_t nde;
 };
 
 static const char *then_email(void *arg, const char *key)
@@ -904,9 +911,9 @@ static const char *then_email(void *arg, const char *key)
 		if (id && !strcmp(id, key))
 			return t->cemails[i];
 	}
-	for (size_t i = 0; i < t->s->n; i++)
-		if (!strcmp(t->s->v[i].id, key))
-			return rec_str(&t->s->v[i], "emailId");
+	for (size_t i = 0; i < t->nde; i++)
+		if (!strcmp(t->dids[i], key))
+			return t->demails[i];
 	return NULL;
 }
 
@@ -972,6 +979,9 @@ void jmap_submission_set(struct jmap_call *c)
 		}
 		jmap_w_set_err(&badw[1], found ? id : o->key, &e);
 	}
+	size_t nde = 0, dcap = de ? de->count : 0;
+	const char **dids = arena_zalloc(c->r->a, (dcap + 1) * sizeof *dids);
+	const char **demails = arena_zalloc(c->r->a, (dcap + 1) * sizeof *demails);
 	for (const struct json_value *o = de ? de->first : NULL; o; o = o->next) {
 		char key[64];
 		const char *id = jmap_id_ref(c->r, o->str);
@@ -982,13 +992,20 @@ void jmap_submission_set(struct jmap_call *c)
 		}
 		if (rc == STORE_OK) {
 			jw_str(&okw[2], id);
+			/* Its email, from the records read before (s). */
+			for (size_t i = 0; i < s->n; i++)
+				if (!strcmp(s->v[i].id, id) && *rec_str(&s->v[i], "emailId")) {
+					dids[nde] = id;
+					demails[nde++] = rec_str(&s->v[i], "emailId");
+					break;
+				}
 		} else {
 			struct jmap_set_err e = {rc == STORE_ENOTFOUND ? "notFound" : "serverFail", NULL, NULL};
 			jmap_w_set_err(&badw[2], id ? id : o->str, &e);
 		}
 	}
 	/* The implicit Email/set (§7.5) for the submissions that succeeded. */
-	struct then_ctx tc = {s, c->r, cids, cemails, ncr};
+	struct then_ctx tc = {c->r, cids, cemails, ncr, dids, demails, nde};
 	jmap_then_email_set(c, osu, osd, then_email, &tc);
 	if (subs_load(c->r, s) < 0) {
 		jmap_error(c, "serverFail", NULL);

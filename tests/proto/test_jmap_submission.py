@@ -260,6 +260,65 @@ def test_jmap_submission_keeps_the_newest():
         s.cleanup()
 
 
+def test_jmap_submission_on_success_this_call_only():
+    """onSuccessUpdateEmail and onSuccessDestroyEmail (RFC 8621 section
+    7.5) apply to the submissions this call created or destroyed: an
+    older submission named by its id leaves its email alone (it was
+    updated and destroyed), one destroyed in the call has its email
+    updated. Two submissions of one email give that email one patch,
+    the first key's value where both set a path (the implicit Email/set
+    had the email's key twice, no JSON object, and was dropped)."""
+    s = srv()
+    j = Jmap(s, *HAL)
+    acc = j.account
+    _, ids = j.one("Identity/get", {}, using=USING)
+    ident = ids["list"][0]["id"]
+    env = {"mailFrom": {"email": HAL[0]}, "rcptTo": [{"email": HAL[0]}]}
+
+    def mk(subj):
+        return append_draft(s, "From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s%d@x.test>"
+                            "\r\n\r\nhi\r\n" % (HAL[0], HAL[0], subj, subj, time.monotonic_ns()))
+
+    def keywords(e):
+        _, g = j.one("Email/get", {"ids": [e], "properties": ["keywords"]})
+        return g["list"][0]["keywords"] if g["list"] else None
+
+    def sub(e):
+        return {"identityId": ident, "emailId": e, "envelope": env}
+    old = mk("old")
+    _, st = j.one("EmailSubmission/set", {"create": {"o": sub(old)}}, using=USING)
+    osub = st["created"]["o"]["id"]
+    new = mk("new")
+    r = j.call([["EmailSubmission/set", {
+        "accountId": acc, "create": {"n": sub(new)},
+        "onSuccessUpdateEmail": {"#n": {"keywords/$flagged": True},
+                                 osub: {"keywords/$answered": True}},
+        "onSuccessDestroyEmail": [osub]}, "s"]], USING)["methodResponses"]
+    assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"], r
+    assert r[1][1]["updated"] == {new: None} and not r[1][1]["destroyed"], r[1]
+    assert keywords(old) == {"$draft": True}, keywords(old)
+    assert keywords(new) == {"$draft": True, "$flagged": True}, keywords(new)
+
+    r = j.call([["EmailSubmission/set", {
+        "accountId": acc, "destroy": [osub],
+        "onSuccessUpdateEmail": {osub: {"keywords/$seen": True}}}, "d"]], USING)["methodResponses"]
+    assert r[0][1]["destroyed"] == [osub], r
+    assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"], r
+    assert r[1][1]["updated"] == {old: None}, r[1]
+    assert keywords(old) == {"$draft": True, "$seen": True}, keywords(old)
+
+    shared = mk("shared")
+    r = j.call([["EmailSubmission/set", {
+        "accountId": acc, "create": {"a": sub(shared), "b": sub(shared)},
+        "onSuccessUpdateEmail": {"#a": {"keywords/$seen": True, "keywords/$draft": None},
+                                 "#b": {"keywords/$flagged": True, "keywords/$seen": None}}},
+        "t"]], USING)["methodResponses"]
+    assert sorted(r[0][1]["created"]) == ["a", "b"], r[0]
+    assert [x[0] for x in r] == ["EmailSubmission/set", "Email/set"], r
+    assert r[1][1]["updated"] == {shared: None}, r[1]
+    assert keywords(shared) == {"$seen": True, "$flagged": True}, keywords(shared)
+
+
 CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "jmapclients")
 
 
