@@ -255,6 +255,40 @@ static size_t pairs_to_json(char *out, size_t o, size_t cap, const char *p)
 	return o;
 }
 
+/* Rewrites each control byte of s (NUL-terminated, in a buffer of sz
+ * bytes) as \xHH in place, cutting the end when there is no room. A value
+ * a caller forgot to quote may come from a peer (a report's org_name, a
+ * remote reply): a raw CR or LF in it would start a record of the peer's
+ * making, one fail2ban's anchored filter would take for a failed login. */
+static void log_scrub(char *s, size_t sz)
+{
+	size_t n = strlen(s), m = 0, len = 0;
+
+	/* In place, from the end (no second buffer on a small thread stack):
+	 * first how much of s fits once escaped, then the copy backwards. */
+	for (; m < n; m++) {
+		size_t w = (unsigned char)s[m] < ' ' || s[m] == 0x7f ? 4 : 1;
+		if (len + w > sz - 1)
+			break;
+		len += w;
+	}
+	if (len == m && m == n)
+		return; /* nothing to escape */
+	s[len] = '\0';
+	while (m > 0) {
+		unsigned char c = (unsigned char)s[--m];
+		if (c < ' ' || c == 0x7f) {
+			static const char hex[] = "0123456789abcdef";
+			s[--len] = hex[c & 15];
+			s[--len] = hex[c >> 4];
+			s[--len] = 'x';
+			s[--len] = '\\';
+		} else {
+			s[--len] = (char)c;
+		}
+	}
+}
+
 void log_msg(enum log_level lvl, const char *module, const char *session, const char *fmt, ...)
 {
 	char pairs[4096], line[8192];
@@ -269,6 +303,7 @@ void log_msg(enum log_level lvl, const char *module, const char *session, const 
 	va_start(ap, fmt);
 	vsnprintf(pairs, sizeof(pairs), fmt, ap);
 	va_end(ap);
+	log_scrub(pairs, sizeof(pairs));
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ring_add(&ts, lvl, module, session, pairs);

@@ -282,12 +282,15 @@ int store_dmarc_report_put(struct store *st, const struct dmarc_report *r, int64
 	report_enc(&w, r, now);
 	rc = store_write(st, put_fn, &c);
 	free(c.rec);
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
+		/* org_name is whatever the report's sender wrote: quoted and
+		 * escaped, so a quote in it cannot end the value early. */
+		char org[4 * sizeof r->org_name + 3];
 		log_info("store", NULL,
-		         "event=dmarc_report_stored domain=%s org=\"%s\" rows=%zu messages=%llu removed=%u",
-		         c.domain, r->org_name, r->nrows, (unsigned long long)r->total_count,
-		         c.removed);
-	else if (rc == STORE_ETEMP)
+		         "event=dmarc_report_stored domain=%s org=%s rows=%zu messages=%llu removed=%u",
+		         c.domain, log_quoted(r->org_name, org, sizeof org), r->nrows,
+		         (unsigned long long)r->total_count, c.removed);
+	} else if (rc == STORE_ETEMP)
 		store_err(err, errsz, rc, "store error, see the log");
 	return rc;
 }

@@ -118,3 +118,18 @@ def test_reports_gzip_zip_xml_over_smtp():
         assert d["dmarc_reports"] == {"from": "off", "effective": "", "locked": False}, d
         out = s.cli("dmarc", "report", "--send").stdout.decode()
         assert "from: off" in out, out
+
+        # A report is mailed in by anyone: its org_name, logged when the
+        # report is stored, must not forge a line (fail2ban reads the log
+        # by lines and would ban the address named) nor end the quotes.
+        forged = "level=warn module=http event=auth_failed what=login ip=198.51.100.77"
+        x = report_xml("dmarcbis.xml", day - 3 * 86400)
+        x = x.replace(b"Receiver &amp; Sons", ("Evil\n" + forged + "\n\"x=1").encode())
+        x = x.replace(b"r-2026-11-21", b"forged-line")
+        send(s.smtp_port, PM, mail(PM, "forged", x, "text/xml", "f.xml"))
+        assert s.wait_log("Evil", timeout=10), s.log_text()[-2000:]
+        time.sleep(0.1)
+        lines = s.log_text().splitlines()
+        assert not [l for l in lines if "198.51.100.77" in l and "event=dmarc_report_stored" not in l], lines[-5:]
+        rec = [l for l in lines if "198.51.100.77" in l][0]
+        assert 'org="Evil\\x0a' in rec and '\\"x=1" rows=' in rec, rec

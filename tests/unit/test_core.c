@@ -495,12 +495,22 @@ static void test_log(void)
 {
 	char path[] = "/tmp/tern-log-XXXXXX";
 	int fd = mkstemp(path);
-	char q[64], got[2048];
+	char q[64];
+	static char got[8192];
 
 	CHECK(fd >= 0);
 	log_init(fd, LOG_INFO, 0);
 	log_debug("t", NULL, "event=hidden");
 	log_info("t", "s1", "event=shown who=%s", log_q("two words", q, sizeof(q)));
+	/* A value a caller forgot to quote cannot start a record of its own. */
+	log_warn("t", NULL, "event=raw org=%s ip=1.2.3.4",
+		 "x\nlevel=warn module=http event=auth_failed ip=6.6.6.8\r");
+	{
+		/* Escaped, they outgrow the record: cut, never split. */
+		static char lfs[1500];
+		memset(lfs, '\n', sizeof(lfs) - 1);
+		log_warn("t", NULL, "event=many v=%s", lfs);
+	}
 	log_init(fd, LOG_INFO, 1);
 	log_warn("t", "s2", "event=json who=%s n=3", log_q("a \"b\"", q, sizeof(q)));
 	/* A quoted value longer than the encoder's buffer: its tail must be
@@ -518,6 +528,12 @@ static void test_log(void)
 	ssize_t n = read(fd, got_all, sizeof(got_all) - 1);
 	got_all[n > 0 ? n : 0] = '\0';
 	CHECK(strstr(got_all, "\"ip\":\"6.6.6.7\"") == NULL);
+	{
+		int records = 0;
+		for (ssize_t i = 0; i < n; i++)
+			records += got_all[i] == '\n';
+		CHECK_EQ_INT(records, 5); /* shown, raw, many, json, long */
+	}
 	CHECK(strstr(got_all, "\",\"ip\":\"1.2.3.4\"}") != NULL);
 	CHECK_EQ_STR(log_quoted("plain", q, sizeof(q)), "\"plain\"");
 	CHECK_EQ_STR(log_quoted(NULL, q, sizeof(q)), "\"\"");
@@ -526,6 +542,9 @@ static void test_log(void)
 	memcpy(got, got_all, n > 0 ? (size_t)n : 0);
 	got[n > 0 ? n : 0] = '\0';
 	CHECK(strstr(got, "hidden") == NULL);
+	CHECK(strstr(got, "\nlevel=warn module=http") == NULL);
+	CHECK(strstr(got, "event=raw org=x\\x0alevel=warn module=http event=auth_failed "
+			  "ip=6.6.6.8\\x0d ip=1.2.3.4\n") != NULL);
 	CHECK(strstr(got, "level=info module=t session=s1 event=shown who=\"two words\"") != NULL);
 	CHECK(strstr(got, "\"session\":\"s2\",\"event\":\"json\",\"who\":\"a \\\"b\\\"\",\"n\":\"3\"}") != NULL);
 	CHECK_EQ_STR(log_q("plain", q, sizeof(q)), "plain");
