@@ -22,6 +22,7 @@ import { config, finish, log, open } from './browser.mjs';
 import { overflow } from './layout.mjs';
 
 const cfg = config(['url', 'email', 'password', 'new_password', 'admin_password', 'artifacts', 'pgp_key_file', 'pgp_fpr']);
+const DISPLAY_NAME = `Pat <img src=x onerror="document.title='xss'"> Browser`;
 const b = await open(cfg, { downloads: true });
 const { page, byId, screenshot } = b;
 
@@ -80,7 +81,9 @@ await finish(b, async () => {
 	if (adminStatus !== 401)
 		throw new Error(`the portal session opened an admin route (${adminStatus})`);
 
-	await byId('portal-display-name').fill('Pat Browser');
+	// The name is the user's to choose and the admin sees it later: markup
+	// in it must stay text on both pages (and in the profile's XML).
+	await byId('portal-display-name').fill(DISPLAY_NAME);
 	await byId('portal-profile-save').click();
 	await byId('portal-profile-saved').waitFor();
 	log('portal: display name set');
@@ -177,7 +180,8 @@ await finish(b, async () => {
 	const file = join(cfg.artifacts, 'profile.mobileconfig');
 	await download.saveAs(file);
 	const profile = readFileSync(file, 'utf8');
-	if (!profile.includes('<string>Pat Browser</string>') || !profile.includes(cfg.email))
+	if (!profile.includes('<string>Pat &lt;img src=x onerror=') || profile.includes('<img') ||
+	    !profile.includes(cfg.email))
 		throw new Error('the downloaded profile lacks the display name or the address');
 	log('portal: profile downloaded');
 	await qr('setup-qr', 'setup');
@@ -236,7 +240,13 @@ await finish(b, async () => {
 	// The account's encryption as the admin sees it, by the key's
 	// fingerprint; the admin turns it off (a user who lost the key).
 	await byId('nav-accounts').click();
-	await page.locator(`[data-testid=account-row][data-email="${cfg.email}"] [data-testid=account-edit]`).click();
+	const accountRow = page.locator(`[data-testid=account-row][data-email="${cfg.email}"]`);
+	await accountRow.waitFor();
+	if (!(await accountRow.innerText()).includes(DISPLAY_NAME) || (await accountRow.locator('img').count()) ||
+	    (await page.title()) === 'xss')
+		throw new Error(`the display name is not shown as text: ${await accountRow.innerHTML()}`);
+	log('admin: display name shown as text');
+	await accountRow.locator('[data-testid=account-edit]').click();
 	await byId('account-encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	await screenshot('admin-account-encryption');
 	await byId('account-encryption-off').click();

@@ -181,7 +181,8 @@ def test_webui_portal_and_admin_totp():
                        "portal: vacation reply on",
                        "portal: layout at 390 and 1280 px checked",
                        "portal: signed in again with a code", "admin: two-factor sign-in on",
-                       "admin: signed in with a code", "admin: encryption seen and turned off"):
+                       "admin: signed in with a code", "admin: display name shown as text",
+                       "admin: encryption seen and turned off"):
             assert ("browser: " + needed) in text, (needed, text)
         # What the browser did is real: the new password, the name.
         assert refused(s, USER, NEWPW, "imap") == []  # 2FA still on: app passwords only
