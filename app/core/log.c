@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/utf8.h"
+
 static int log_fd = 2;
 static enum log_level log_min = LOG_INFO;
 static int log_json;
@@ -185,12 +187,24 @@ const char *log_q(const char *s, char *out, size_t outsz)
 	return log_qn(s, n, out, outsz);
 }
 
-/* Appends s as a JSON string body (without quotes). */
+/* Appends s as a JSON string body (without quotes). JSON text is UTF-8
+ * (RFC 8259 §8.1) and values can be a peer's bytes (a user name): an
+ * ill-formed octet becomes U+FFFD, or a log shipper would drop the line. */
 static size_t json_escape(char *out, size_t o, size_t cap, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n && o + 7 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
+		if (c >= 0x80) {
+			size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+			if (k == 0) {
+				memcpy(out + o, "\\ufffd", 6);
+				o += 6;
+			} else {
+				memcpy(out + o, s + i, k); /* k <= 4 < 7 */
+				o += k;
+				i += k - 1;
+			}
+		} else if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
 		} else if (c < ' ') {

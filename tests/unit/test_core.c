@@ -513,6 +513,9 @@ static void test_log(void)
 	}
 	log_init(fd, LOG_INFO, 1);
 	log_warn("t", "s2", "event=json who=%s n=3", log_q("a \"b\"", q, sizeof(q)));
+	/* A peer's user name need not be UTF-8; a JSON line must be. */
+	log_warn("t", NULL, "event=bytes user=%s ok=%s ip=1.2.3.4",
+		 log_quoted("a\xff\xc3(b", q, sizeof(q)), "\xc3\xa9");
 	/* A quoted value longer than the encoder's buffer: its tail must be
 	 * dropped, never read as pairs of its own (ip= stays the last key). */
 	{
@@ -528,11 +531,12 @@ static void test_log(void)
 	ssize_t n = read(fd, got_all, sizeof(got_all) - 1);
 	got_all[n > 0 ? n : 0] = '\0';
 	CHECK(strstr(got_all, "\"ip\":\"6.6.6.7\"") == NULL);
+	CHECK(strstr(got_all, "\"user\":\"a\\ufffd\\ufffd(b\",\"ok\":\"\xc3\xa9\",\"ip\":\"1.2.3.4\"}") != NULL);
 	{
 		int records = 0;
 		for (ssize_t i = 0; i < n; i++)
 			records += got_all[i] == '\n';
-		CHECK_EQ_INT(records, 5); /* shown, raw, many, json, long */
+		CHECK_EQ_INT(records, 6); /* shown, raw, many, json, bytes, long */
 	}
 	CHECK(strstr(got_all, "\",\"ip\":\"1.2.3.4\"}") != NULL);
 	CHECK_EQ_STR(log_quoted("plain", q, sizeof(q)), "\"plain\"");
