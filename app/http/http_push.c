@@ -163,6 +163,7 @@ static void push_answer(struct http_push *p, int status, const char *reason, con
 	conn_printf(p->c,
 		    "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
 		    "Content-Length: %d\r\nCache-Control: no-store\r\n"
+		    "X-Content-Type-Options: nosniff\r\n" /* as every response MHD sends */
 		    "Access-Control-Allow-Origin: *\r\n%sConnection: close\r\n\r\n%s",
 		    status, reason, n, extra ? extra : "", body);
 	p->state = PUSH_DONE;

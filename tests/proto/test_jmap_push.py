@@ -171,6 +171,8 @@ def test_eventsource_push():
     # No credentials, wrong ones: 401 as for API requests, nothing held.
     e = EventStream(s, None)
     assert e.status == 401 and e.headers["www-authenticate"].startswith("Basic"), e.headers
+    # A JSON answer as every other: never sniffed into something to run.
+    assert e.headers["x-content-type-options"] == "nosniff", e.headers
     assert e.closed()
     e = EventStream(s, (BEN[0], "wrong"))
     assert e.status == 401 and e.closed()
