@@ -193,6 +193,15 @@ void arc_verifier_update(struct arc_verifier *v, const void *p, size_t n);
  * callback, when the last answer arrives; call arc_verifier_run again.
  */
 int arc_verifier_run(struct arc_verifier *v, void (*wake)(void *arg), void *arg);
+/*
+ * For a caller whose time ran out: the key lookups still outstanding are
+ * cancelled and taken as failed temporarily (a fail with .temporary set,
+ * as a lookup that timed out), as are any not started yet; wake will not
+ * be called. Call arc_verifier_run after it: it returns ARC_VERIFY_DONE.
+ * Returns the number of lookups cut short or never started (0: none was
+ * outstanding).
+ */
+size_t arc_verifier_expire(struct arc_verifier *v);
 /* After ARC_VERIFY_DONE: the result (owned by v, valid until free); NULL before. */
 const struct arc_result *arc_verifier_result(const struct arc_verifier *v);
 /* Cancels outstanding lookups and frees *v (NULL after). NULL is a no-op. */

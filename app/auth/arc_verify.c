@@ -70,6 +70,7 @@ struct arc_verifier {
 	size_t nkeys;
 	size_t pending;
 	int starting;
+	int expired; /* arc_verifier_expire: no more lookups */
 	int decided;
 	void (*wake)(void *);
 	void *wake_arg;
@@ -334,6 +335,11 @@ static void start_lookups(struct arc_verifier *v)
 	v->starting = 1;
 	for (size_t i = 0; i < v->nkeys; i++) {
 		struct akey *k = &v->keys[i];
+		if (v->expired) { /* the caller's time ran out: never asked */
+			k->state = 2;
+			k->ans = DKIM_KEYANS_TEMP;
+			continue;
+		}
 		k->state = 1;
 		v->pending++;
 		void *h = v->r.start(v->r.ctx, k->name, DNS_T_TXT, key_answer, k);
@@ -520,6 +526,28 @@ int arc_verifier_run(struct arc_verifier *v, void (*wake)(void *arg), void *arg)
 		v->state = V_DONE;
 	}
 	return ARC_VERIFY_DONE;
+}
+
+size_t arc_verifier_expire(struct arc_verifier *v)
+{
+	size_t cut = 0;
+
+	v->expired = 1;
+	for (size_t i = 0; i < v->nkeys; i++) {
+		struct akey *k = &v->keys[i];
+		if (k->state != 1)
+			continue;
+		if (k->handle && v->r.cancel)
+			v->r.cancel(v->r.ctx, k->handle);
+		k->handle = NULL;
+		k->state = 2;
+		k->ans = DKIM_KEYANS_TEMP;
+		cut++;
+	}
+	v->pending = 0;
+	if (v->state < V_LOOKUP && !v->decided)
+		cut += v->nkeys; /* not started yet: never will be */
+	return cut;
 }
 
 const struct arc_result *arc_verifier_result(const struct arc_verifier *v)

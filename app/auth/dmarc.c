@@ -333,6 +333,17 @@ stop:
 	/* NEED: e->pending is set. */
 }
 
+void dmarc_eval_abort(struct dmarc_eval *e, const char *why)
+{
+	if (e->done)
+		return;
+	e->pending = 0;
+	/* As a lookup that failed temporarily: the Author Domain's own
+	 * record, when known, may still give its exact pass. */
+	if (!exact_pass(e))
+		finish(e, DMARC_RESULT_TEMPERROR, why);
+}
+
 enum dmarc_step dmarc_eval_step(struct dmarc_eval *e, const char **name_r, uint16_t *type_r)
 {
 	if (!e->done && !e->pending)

@@ -121,6 +121,13 @@ enum dmarc_step { DMARC_STEP_DONE, DMARC_STEP_QUERY };
 enum dmarc_step dmarc_eval_step(struct dmarc_eval *e, const char **name_r, uint16_t *type_r);
 /* The answer to the last query (copied from; a stays the caller's). */
 void dmarc_eval_answer(struct dmarc_eval *e, const struct dns_answer *a);
+/*
+ * Ends the evaluation now, for a caller whose time ran out: as a lookup
+ * that failed temporarily, so temperror (or the exact pass the Author
+ * Domain's own record already gives). Cancel any dmarc_run() over e
+ * first. A finished evaluation is left as it is.
+ */
+void dmarc_eval_abort(struct dmarc_eval *e, const char *why);
 /* The verdict once DMARC_STEP_DONE was returned. */
 const struct dmarc_verdict *dmarc_eval_verdict(const struct dmarc_eval *e);
 /* DNS queries asked so far. */

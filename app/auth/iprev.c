@@ -114,6 +114,12 @@ void iprev_eval_answer(struct iprev_eval *e, const struct dns_answer *a)
 	}
 }
 
+void iprev_eval_abort(struct iprev_eval *e)
+{
+	if (!e->done)
+		finish(e, IPREV_TEMPERROR);
+}
+
 enum iprev_result iprev_eval_result(const struct iprev_eval *e)
 {
 	return e->result;

@@ -34,6 +34,9 @@ void iprev_eval_free(struct iprev_eval **e);
 int iprev_eval_step(struct iprev_eval *e, const char **name_r, uint16_t *type_r);
 /* The answer to the last query. */
 void iprev_eval_answer(struct iprev_eval *e, const struct dns_answer *a);
+/* Ends an unfinished check now as temperror (a caller whose time ran
+ * out; cancel its iprev_run first). A finished one is left as it is. */
+void iprev_eval_abort(struct iprev_eval *e);
 enum iprev_result iprev_eval_result(const struct iprev_eval *e);
 /* The PTR name that passed ("" otherwise). */
 const char *iprev_eval_name(const struct iprev_eval *e);

@@ -54,6 +54,7 @@ struct dkim_verifier {
 	size_t nbodies;
 	size_t pending;
 	int starting; /* inside the loop that starts lookups: no wake yet */
+	int expired;  /* dkim_verifier_expire: no more lookups */
 	void (*wake)(void *);
 	void *wake_arg;
 };
@@ -201,6 +202,11 @@ static void start_lookups(struct dkim_verifier *v)
 		struct vsig *s = &v->sigs[i];
 		if (s->decided)
 			continue;
+		if (v->expired) { /* the caller's time ran out: never asked */
+			s->lookup = 2;
+			s->kst = DKIM_KEYANS_TEMP;
+			continue;
+		}
 		snprintf(name, sizeof name, "%s._domainkey.%s", s->sig.s, s->sig.d);
 		s->lookup = 1;
 		v->pending++;
@@ -420,6 +426,28 @@ int dkim_verifier_run(struct dkim_verifier *v, void (*wake)(void *arg), void *ar
 		v->state = V_DONE;
 	}
 	return DKIM_VERIFY_DONE;
+}
+
+size_t dkim_verifier_expire(struct dkim_verifier *v)
+{
+	size_t cut = 0;
+
+	v->expired = 1;
+	for (size_t i = 0; i < v->nsigs; i++) {
+		struct vsig *s = &v->sigs[i];
+		/* Not started yet (the message still being fed): never will be. */
+		cut += s->lookup == 0 && !s->decided && v->state < V_LOOKUP;
+		if (s->lookup != 1)
+			continue;
+		if (s->handle && v->r.cancel)
+			v->r.cancel(v->r.ctx, s->handle);
+		s->handle = NULL;
+		s->lookup = 2;
+		s->kst = DKIM_KEYANS_TEMP;
+		cut++;
+	}
+	v->pending = 0;
+	return cut;
 }
 
 size_t dkim_verifier_count(const struct dkim_verifier *v)

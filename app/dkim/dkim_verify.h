@@ -290,6 +290,14 @@ void dkim_verifier_update(struct dkim_verifier *v, const void *p, size_t n);
  * call dkim_verifier_run again then (not from inside wake is fine too).
  */
 int dkim_verifier_run(struct dkim_verifier *v, void (*wake)(void *arg), void *arg);
+/*
+ * For a caller whose time ran out: the key lookups still outstanding are
+ * cancelled and taken as failed temporarily (their signatures end as
+ * temperror), as are any not started yet; wake will not be called. Call
+ * dkim_verifier_run after it: it returns DKIM_VERIFY_DONE. Returns the
+ * number of lookups cut short or never started (0: none was outstanding).
+ */
+size_t dkim_verifier_expire(struct dkim_verifier *v);
 /* After DKIM_VERIFY_DONE: the number of results (0: no signatures) and
  * each one, in the message's top-to-bottom order. Valid until free. */
 size_t dkim_verifier_count(const struct dkim_verifier *v);

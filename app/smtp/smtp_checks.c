@@ -11,10 +11,26 @@
  * waits in SMTP_S_WAIT_STORE (reading paused, as for the store) while
  * DKIM's key lookups, then ARC's (started with DKIM's), then the SPF and
  * iprev checks still running, then DMARC's lookups finish. A big
- * message's body is hashed for DKIM and ARC on the worker pool. Every
- * wait is bounded by the resolver's timeouts. One continuation at most
- * is posted to the loop at a time: DKIM's wake posts only while the stage
- * waits for DKIM, ARC's only while it waits for ARC.
+ * message's body is hashed for DKIM and ARC on the worker pool. One
+ * continuation at most is posted to the loop at a time: DKIM's wake posts
+ * only while the stage waits for DKIM, ARC's only while it waits for ARC.
+ *
+ * Each lookup is bounded by the resolver's timeouts, but not their sum: a
+ * sender whose nameservers never answer could make SPF (up to ~100
+ * queries in a row), iprev, DKIM, ARC and DMARC (up to 40) wait out
+ * c-ares' tries one after another, tens of minutes with the idle and
+ * session limits suspended in SMTP_S_WAIT_STORE. So the stage has one
+ * deadline, SMTP_CHECKS_DEADLINE_MS from the end of DATA: what is still
+ * running then ends as a lookup that failed temporarily would (SPF,
+ * iprev, DKIM and DMARC temperror, ARC a temporary fail), logged once
+ * (event=checks_timeout checks=...), and the message goes on as with any
+ * temperror (a DMARC temperror is a 451). DMARC, when it had not started
+ * yet, still runs over those results, as it would after a lookup that
+ * timed out, for a quarter of the deadline more at most (the From
+ * domain's own nameservers may be fine), so the stage's whole time is
+ * 1.25 x the deadline at most. As Rspamd's task_timeout
+ * (8 s, then a soft reject), but longer: RFC 7208 §4.6.4 wants SPF given
+ * 20 s at least, and SPF started at MAIL, before this.
  *
  * The decision is data (struct verdict); this file renders it and logs
  * one record per message with every result (event=delivered or
@@ -60,6 +76,12 @@
 
 #define SETTING_LIST_MAX 8192
 #define FIELD_MAX 8192
+/* The end-of-DATA checks' total time (above). Tests shorten it with
+ * TERN_TEST_CHECKS_DEADLINE_MS (test-only, as TERN_TEST_ALLOC_FAIL; not a
+ * user setting). */
+#define SMTP_CHECKS_DEADLINE_MS 30000
+#define DMARC_GRACE_SHARE 4 /* DMARC started past it: deadline / this more */
+#define TIMED_OUT_MAX 40 /* "dkim,arc,spf,iprev,dmarc" */
 
 enum phase { PH_DKIM, PH_ARC, PH_WAIT, PH_DMARC, PH_DONE };
 
@@ -73,6 +95,12 @@ struct smtp_checks {
 	struct dmarc_run *dmarc_run;
 	struct worker_job wj;
 	int starting; /* inside dmarc_run(): its done only records */
+	int feeding;  /* the worker pool hashes the body (feed_run) */
+	int posted;   /* dkim_resume is queued on the loop */
+	int expired;  /* the deadline passed: nothing more may wait */
+	uint64_t deadline_timer;
+	uint64_t deadline_ms;
+	char timed_out[TIMED_OUT_MAX]; /* the checks the deadline cut, for the log */
 	char author[DMARC_DOMAIN_MAX];
 	int author_ambiguous; /* auth_author_domain() said -2 */
 };
@@ -116,6 +144,8 @@ void smtp_checks_tx_free(struct smtp_tx *tx)
 	smtp_spam_tx_free(tx);
 	if (!c)
 		return;
+	if (c->deadline_timer)
+		loop_timer_del(c->s->loop, c->deadline_timer);
 	dmarc_run_cancel(c->dmarc_run);
 	dmarc_eval_free(&c->dmarc);
 	dkim_verifier_free(&c->dkim);
@@ -177,6 +207,12 @@ static void decide(struct smtp_checks *c)
 	struct smtp_session *s = c->s;
 	struct smtp_tx *tx = &s->tx;
 	const struct dmarc_verdict *dv = dmarc_eval_verdict(c->dmarc);
+	if (c->deadline_timer) {
+		loop_timer_del(s->loop, c->deadline_timer);
+		c->deadline_timer = 0;
+	}
+	if (c->timed_out[0])
+		log_info("smtp", s->id, "event=checks_timeout checks=%s", c->timed_out + 1);
 	struct auth_results r = {
 	    .authserv_id = hostname_now(),
 	    .client_ip = s->iprev ? iprev_eval_ip(s->iprev) : s->conn_gone ? "" : s->conn->peer_ip,
@@ -305,15 +341,23 @@ static void dmarc_done(void *arg, struct dmarc_eval *e)
 		step(c);
 }
 
+static void expire(struct smtp_checks *c);
+
 static void dkim_resume(void *arg)
 {
-	step(arg);
+	struct smtp_checks *c = arg;
+	c->posted = 0;
+	if (c->expired)
+		expire(c);
+	else
+		step(c);
 }
 
 /* From the resolver's callback: continue on the loop, outside it. */
 static void dkim_wake(void *arg)
 {
 	struct smtp_checks *c = arg;
+	c->posted = 1;
 	loop_post(c->s->loop, dkim_resume, c);
 }
 
@@ -321,8 +365,64 @@ static void dkim_wake(void *arg)
 static void arc_wake(void *arg)
 {
 	struct smtp_checks *c = arg;
-	if (c->phase == PH_ARC)
+	if (c->phase == PH_ARC) {
+		c->posted = 1;
 		loop_post(c->s->loop, dkim_resume, c);
+	}
+}
+
+static void timed_out(struct smtp_checks *c, const char *name)
+{
+	size_t n = strlen(c->timed_out);
+	snprintf(c->timed_out + n, sizeof c->timed_out - n, ",%s", name);
+}
+
+/* The deadline passed: what still waits ends as temperror, then on. */
+static void expire(struct smtp_checks *c)
+{
+	struct smtp_session *s = c->s;
+
+	if (c->phase == PH_DONE)
+		return;
+	if (dkim_verifier_expire(c->dkim))
+		timed_out(c, "dkim");
+	if (arc_verifier_expire(c->arc))
+		timed_out(c, "arc");
+	if (smtp_spf_expire(s))
+		timed_out(c, "spf");
+	if (s->iprev_run) {
+		dns_drive_cancel(s->iprev_run);
+		s->iprev_run = NULL;
+		iprev_eval_abort(s->iprev);
+		timed_out(c, "iprev");
+	}
+	if (c->dmarc_run) {
+		dmarc_run_cancel(c->dmarc_run);
+		c->dmarc_run = NULL;
+		dmarc_eval_abort(c->dmarc, "no result within the checks' time limit");
+		timed_out(c, "dmarc");
+	}
+	step(c); /* everything is done now: on to the decision */
+}
+
+static void deadline_passed(struct loop *loop, void *arg)
+{
+	struct smtp_checks *c = arg;
+	(void)loop;
+	c->deadline_timer = 0;
+	c->expired = 1;
+	/* A continuation on its way, or the body on the worker pool: they
+	 * see expired and cut what is left, so the checks never run twice. */
+	if (c->posted || c->feeding)
+		return;
+	expire(c);
+}
+
+static uint64_t deadline_ms(void)
+{
+	const char *v = getenv("TERN_TEST_CHECKS_DEADLINE_MS");
+	unsigned long long ms = v && *v ? strtoull(v, NULL, 10) : 0;
+	return ms ? ms : SMTP_CHECKS_DEADLINE_MS;
 }
 
 static void start_dmarc(struct smtp_checks *c)
@@ -349,6 +449,9 @@ static void start_dmarc(struct smtp_checks *c)
 	c->starting = 1;
 	c->dmarc_run = dmarc_run(&c->resolver, c->dmarc, dmarc_done, c);
 	c->starting = 0;
+	if (c->dmarc_run && c->expired) /* past the deadline: a short while more */
+		c->deadline_timer = loop_timer_add(c->s->loop, c->deadline_ms / DMARC_GRACE_SHARE,
+						   deadline_passed, c);
 }
 
 static void step(struct smtp_checks *c)
@@ -402,7 +505,12 @@ static void start_lookups(struct smtp_checks *c)
 
 static void feed_done(void *arg)
 {
-	start_lookups(arg);
+	struct smtp_checks *c = arg;
+	c->feeding = 0;
+	if (c->expired)
+		expire(c); /* nothing is asked: every key lookup ends as temperror */
+	else
+		start_lookups(c);
 }
 
 void smtp_checks_message(struct smtp_session *s)
@@ -430,7 +538,10 @@ void smtp_checks_message(struct smtp_session *s)
 	c->arc = arc_verifier_new(&c->resolver, time_wall());
 	c->phase = PH_DKIM;
 	tx->checks = c;
+	c->deadline_ms = deadline_ms();
+	c->deadline_timer = loop_timer_add(s->loop, c->deadline_ms, deadline_passed, c);
 	if (tx->data.len > WORKER_MESSAGE_BYTES && worker_pool_running()) {
+		c->feeding = 1;
 		/* The body hashes are linear in its size: off the loop. */
 		c->wj.fn = feed_run;
 		c->wj.done = feed_done;

@@ -337,6 +337,10 @@ void smtp_reply_verdict(struct smtp_session *s, const struct verdict *v);
 void smtp_spf_start(struct smtp_session *s);
 /* Ends the check (cancelled when still running); smtp_tx_end calls it. */
 void smtp_spf_stop(struct smtp_tx *tx);
+/* The message's checks ran out of time: a check still running ends now as
+ * temperror (logged as its end is), without waking them. 1 when it was
+ * running. */
+int smtp_spf_expire(struct smtp_session *s);
 /* " spf=RESULT" for the message's log record ("pending" while it runs), or "" when not checked. */
 const char *smtp_spf_log(const struct smtp_tx *tx);
 

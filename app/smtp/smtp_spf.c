@@ -20,9 +20,8 @@
 #include "net/conn.h"
 #include "smtp/smtp_session.h"
 
-static void spf_done(void *arg, struct spf_eval *e)
+static void spf_record(struct smtp_session *s, struct spf_eval *e)
 {
-	struct smtp_session *s = arg;
 	char q[600], d[300];
 
 	s->tx.spf_run = NULL;
@@ -30,7 +29,25 @@ static void spf_done(void *arg, struct spf_eval *e)
 	log_info("smtp", s->id, "event=spf identity=mailfrom result=%s domain=%s reason=%s",
 		 s->tx.spf_result, log_q(spf_eval_domain(e), d, sizeof(d)),
 		 log_q(spf_eval_reason(e), q, sizeof(q)));
+}
+
+static void spf_done(void *arg, struct spf_eval *e)
+{
+	struct smtp_session *s = arg;
+
+	spf_record(s, e);
 	smtp_checks_wake(s); /* last: the message's checks may end the tx */
+}
+
+int smtp_spf_expire(struct smtp_session *s)
+{
+	if (!s->tx.spf_run)
+		return 0;
+	spf_run_cancel(s->tx.spf_run);
+	s->tx.spf_run = NULL;
+	spf_eval_abort(s->tx.spf, "no result within the checks' time limit");
+	spf_record(s, s->tx.spf);
+	return 1;
 }
 
 void smtp_spf_start(struct smtp_session *s)

@@ -292,6 +292,49 @@ def test_idle_timeout_still_armed_after_a_slow_delivery():
         dns.stop()
 
 
+def test_checks_end_at_their_deadline():
+    """Nameservers that never answer must not hold the end of DATA: the
+    checks' lookups were each bounded (c-ares' tries) but not their sum,
+    with the idle and session limits suspended meanwhile. At the deadline
+    (TERN_TEST_CHECKS_DEADLINE_MS, test-only; 30 s in production) what
+    still runs ends as temperror: DMARC's is a 451; a DKIM key alone
+    leaves dkim=temperror and the message is delivered."""
+    import base64 as b64
+    dns = SlowDns(60, only=b"\x04slow\x04test")
+    sig = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=slow.test; s=sel;\r\n"
+           " h=from:to:subject; bh=%s;\r\n b=%s\r\n") % (
+               b64.b64encode(bytes(32)).decode(), b64.b64encode(bytes(128)).decode())
+    try:
+        with srv(env={"TERN_DNS_SERVERS": dns.servers,
+                      "TERN_TEST_CHECKS_DEADLINE_MS": "1000"}) as s:
+            r = Raw(s.smtp_port, timeout=6)
+            assert r.cmd("EHLO slow.test")[0] == 250
+            # Everything about slow.test hangs: SPF, the key, DMARC.
+            assert r.cmd("MAIL FROM:<a@slow.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            t0 = time.time()
+            code, lines = r.cmd(sig + message(subject="hung", sender="alice@slow.test") + ".")
+            assert code == 451 and "4.7.1" in lines[0], lines
+            assert time.time() - t0 < 4, time.time() - t0
+            # Only the key hangs: SPF fails at once, DMARC has no record.
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            t0 = time.time()
+            code, lines = r.cmd(sig + message(subject="key hangs") + ".")
+            assert code == 250, lines
+            assert time.time() - t0 < 4, time.time() - t0
+            r.close()
+            log = s.log_text()
+            assert "event=checks_timeout checks=dkim,spf,dmarc" in log, log
+            assert "event=checks_timeout checks=dkim\n" in log, log
+            raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
+            assert b"dkim=temperror" in raw, raw
+    finally:
+        dns.stop()
+
+
 def test_one_blob_many_recipients_and_dedup():
     with srv() as s:
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=10) as c:

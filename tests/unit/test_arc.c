@@ -218,6 +218,25 @@ static int trust_list(void *arg, const char *d)
 	return strcmp(d, "example.org") == 0;
 }
 
+/* A resolver that never answers (arc_verifier_expire). */
+static int silent_started, silent_cancelled;
+static void *silent_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)
+{
+	(void)ctx, (void)name, (void)type, (void)cb, (void)arg;
+	silent_started++;
+	return &silent_started;
+}
+static void silent_cancel(void *ctx, void *h)
+{
+	(void)ctx, (void)h;
+	silent_cancelled++;
+}
+static void never_wake(void *arg)
+{
+	(void)arg;
+	CHECK(0);
+}
+
 static void test_chain_pass(void)
 {
 	int rc;
@@ -260,6 +279,22 @@ static void test_chain_pass(void)
 	 * domain (a later hop rewrote From and sealed again) gets nothing. */
 	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", "bank.example"), 0);
 	CHECK_EQ_INT(arc_trusted(rr, trust_list, NULL, "dmarc", "pass", ""), 0);
+
+	/* Keys that never come: the caller's time runs out, the lookups
+	 * are cancelled and the chain fails, temporarily. */
+	struct dns_resolver silent = {silent_start, silent_cancel, NULL};
+	struct arc_verifier *sv = arc_verifier_new(&silent, NOW);
+	arc_verifier_update(sv, m1, strlen(m1));
+	CHECK_EQ_INT(arc_verifier_run(sv, never_wake, NULL), ARC_VERIFY_WAIT);
+	CHECK(silent_started > 0);
+	CHECK_EQ_INT(arc_verifier_expire(sv), (size_t)silent_started);
+	CHECK_EQ_INT(silent_cancelled, silent_started);
+	CHECK_EQ_INT(arc_verifier_run(sv, never_wake, NULL), ARC_VERIFY_DONE);
+	CHECK_EQ_INT(arc_verifier_result(sv)->cv, ARC_CV_FAIL);
+	CHECK_EQ_INT(arc_verifier_result(sv)->temporary, 1);
+	CHECK_EQ_INT(arc_verifier_expire(sv), 0);
+	arc_verifier_free(&sv);
+	CHECK_EQ_INT(silent_cancelled, silent_started); /* nothing cancelled twice */
 	arc_verifier_free(&v);
 
 	/* A second hop: cv=pass, signing both sets. */

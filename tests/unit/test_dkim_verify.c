@@ -654,6 +654,39 @@ static void test_async(void)
 	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_WAIT);
 	dkim_verifier_free(&v);
 	CHECK_EQ_INT(deferred[0].cancelled + deferred[1].cancelled, 2);
+
+	/* The caller's time runs out: one key came, the other is cut short
+	 * (cancelled, temperror), and no wake comes for it. */
+	ndeferred = 0;
+	woken = 0;
+	memset(deferred, 0, sizeof deferred);
+	v = dkim_verifier_new(&r, NOW);
+	dkim_verifier_update(v, rfc8463, sizeof rfc8463 - 1);
+	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_WAIT);
+	answer_txt(&deferred[1], rfc_rsa_key);
+	CHECK_EQ_INT(dkim_verifier_expire(v), 1);
+	CHECK_EQ_INT(deferred[0].cancelled, 1);
+	CHECK_EQ_INT(deferred[1].cancelled, 0);
+	CHECK_EQ_INT(woken, 0);
+	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_DONE);
+	CHECK_EQ_INT(dkim_verifier_count(v), 2);
+	CHECK_EQ_INT(dkim_verifier_result(v, 0)->result, DKIM_RESULT_TEMPERROR);
+	CHECK_EQ_INT(dkim_verifier_result(v, 1)->result, DKIM_RESULT_PASS);
+	CHECK_EQ_INT(dkim_verifier_expire(v), 0); /* nothing left to cut */
+	dkim_verifier_free(&v);
+
+	/* Expired before run (the body still on the worker pool): nothing
+	 * is asked, every signature is temperror. */
+	ndeferred = 0;
+	v = dkim_verifier_new(&r, NOW);
+	dkim_verifier_update(v, rfc8463, sizeof rfc8463 - 1);
+	CHECK_EQ_INT(dkim_verifier_expire(v), 2);
+	CHECK_EQ_INT(dkim_verifier_run(v, wake, NULL), DKIM_VERIFY_DONE);
+	CHECK_EQ_INT(ndeferred, 0);
+	CHECK_EQ_INT(dkim_verifier_count(v), 2);
+	CHECK_EQ_INT(dkim_verifier_result(v, 0)->result, DKIM_RESULT_TEMPERROR);
+	CHECK_EQ_INT(dkim_verifier_result(v, 1)->result, DKIM_RESULT_TEMPERROR);
+	dkim_verifier_free(&v);
 }
 
 /* ---- parsers ---- */

@@ -577,6 +577,12 @@ static void test_async(void)
 	dmarc_run_cancel(run);
 	CHECK(lr.cb == NULL);
 	CHECK_EQ_INT(o.calls, 0);
+	/* The caller's time ran out (smtp_checks.c): temperror, with its reason. */
+	dmarc_eval_abort(e, "out of time");
+	CHECK_EQ_INT(dmarc_eval_verdict(e)->result, DMARC_RESULT_TEMPERROR);
+	CHECK_EQ_STR(dmarc_eval_verdict(e)->reason, "out of time");
+	dmarc_eval_abort(e, "again"); /* a finished evaluation stays as it is */
+	CHECK_EQ_STR(dmarc_eval_verdict(e)->reason, "out of time");
 	dmarc_eval_free(&e);
 	free(a);
 	dns_table_free(&lr.t);

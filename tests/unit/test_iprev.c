@@ -63,8 +63,22 @@ static enum iprev_result check(const char *ip, const char *extra, char *name, un
 	return res;
 }
 
+/* A caller whose time ran out: an unfinished check ends as temperror. */
+static void test_abort(void)
+{
+	struct iprev_eval *e = iprev_eval_new("192.0.2.1");
+	const char *name;
+	uint16_t type;
+	CHECK_EQ_INT(iprev_eval_step(e, &name, &type), 1); /* the PTR query, never answered */
+	iprev_eval_abort(e);
+	CHECK_EQ_INT(iprev_eval_result(e), IPREV_TEMPERROR);
+	CHECK_EQ_INT(iprev_eval_step(e, &name, &type), 0);
+	iprev_eval_free(&e);
+}
+
 int main(void)
 {
+	test_abort();
 	char name[256];
 	unsigned q;
 
