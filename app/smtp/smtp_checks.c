@@ -470,7 +470,7 @@ static void step(struct smtp_checks *c)
 	}
 	if (c->phase == PH_WAIT) {
 		/* SPF and iprev started earlier; their ends wake us. */
-		if (s->tx.spf_run || s->iprev_run)
+		if (s->tx.spf_run || s->tx.spf_waiting || s->iprev_run)
 			return;
 		start_dmarc(c);
 		if (c->dmarc_run)

@@ -133,7 +133,7 @@ void smtp_tx_end(struct smtp_session *s)
 		return;
 	int big = s->tx.msg.len >= MEM_RELEASE_AFTER;
 	smtp_checks_tx_free(&s->tx);
-	smtp_spf_stop(&s->tx);
+	smtp_spf_stop(s);
 	smtp_forward_free(&s->tx);
 	spool_free(&s->tx.msg);
 	buf_free(&s->tx.chunk);
@@ -151,6 +151,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->in_tx && s->state == SMTP_S_WAIT_STORE)
 		return; /* the store still holds pointers into the tx; done() frees */
 	smtp_tx_end(s);
+	smtp_spf_session_free(s);
 	smtp_checks_session_free(s);
 	if (s->prev)
 		s->prev->next = s->next;

@@ -150,7 +150,7 @@ struct smtp_tx {
 	/* Port 25: the SPF check of MAIL FROM (smtp_spf.c), logged, not acted on yet. */
 	struct spf_eval *spf;
 	struct spf_run *spf_run;         /* in flight, else NULL */
-	struct dns_resolver spf_resolver; /* must outlive spf_run */
+	int spf_waiting;                 /* not started: the session's spf_old still runs */
 	const char *spf_result;          /* "pass", ... once known (static), else NULL */
 	struct forward_copy *fwd; /* the forwarded copy and its queue entry (smtp_forward.c), or NULL */
 	int fwd_pending;      /* end of data: something is forwarded (smtp_forward_check) */
@@ -218,6 +218,12 @@ struct smtp_session {
 	struct iprev_eval *iprev;
 	struct dns_drive *iprev_run;       /* in flight, else NULL */
 	struct dns_resolver iprev_resolver; /* must outlive iprev_run */
+	/* Port 25: the resolver of SPF checks (outlives tx.spf_run and
+	 * spf_old_run), and the check of an ended transaction whose last
+	 * lookup is still in flight (smtp_spf.c). */
+	struct dns_resolver spf_resolver;
+	struct spf_eval *spf_old;
+	struct spf_run *spf_old_run;
 	/* Port 25: the client's blocklist lookups, from the connect on (smtp_spam.c). */
 	struct spam_dnsbl_run *dnsbl;
 	struct dns_resolver dnsbl_resolver; /* must outlive dnsbl */
@@ -335,8 +341,11 @@ void smtp_reply_verdict(struct smtp_session *s, const struct verdict *v);
 /* smtp_spf.c */
 /* Port 25, MAIL accepted: starts the SPF check of the sender on the loop's resolver. */
 void smtp_spf_start(struct smtp_session *s);
-/* Ends the check (cancelled when still running); smtp_tx_end calls it. */
-void smtp_spf_stop(struct smtp_tx *tx);
+/* Ends the transaction's check; smtp_tx_end calls it. One still waiting
+ * for a lookup becomes the session's spf_old until that answer comes. */
+void smtp_spf_stop(struct smtp_session *s);
+/* The session is freed: cancels spf_old. */
+void smtp_spf_session_free(struct smtp_session *s);
 /* The message's checks ran out of time: a check still running ends now as
  * temperror (logged as its end is), without waking them. 1 when it was
  * running. */

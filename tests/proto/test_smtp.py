@@ -214,7 +214,8 @@ def test_alias_to_many_accounts_reaches_every_one():
 class SlowDns:
     """Relays DNS queries to the run's loopback server, the answers about
     names holding `only` (as wire labels) held back delay seconds: port
-    25's checks then wait that long."""
+    25's checks then wait that long. With delay None those queries are
+    never answered, only counted (held)."""
 
     def __init__(self, delay, only=b"\x06_dmarc"):
         import socket
@@ -223,6 +224,7 @@ class SlowDns:
         host, port = default_dns().split(":")
         self.up = (host, int(port))
         self.delay, self.only = delay, only
+        self.held = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -241,6 +243,9 @@ class SlowDns:
                 continue
             except OSError:
                 return
+            if self.delay is None and self.only in data:
+                self.held += 1
+                continue
             threading.Thread(target=self._relay, args=(data, peer), daemon=True).start()
 
     def _relay(self, data, peer):
@@ -300,7 +305,7 @@ def test_checks_end_at_their_deadline():
     still runs ends as temperror: DMARC's is a 451; a DKIM key alone
     leaves dkim=temperror and the message is delivered."""
     import base64 as b64
-    dns = SlowDns(60, only=b"\x04slow\x04test")
+    dns = SlowDns(None, only=b"\x04slow\x04test")
     sig = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=slow.test; s=sel;\r\n"
            " h=from:to:subject; bh=%s;\r\n b=%s\r\n") % (
                b64.b64encode(bytes(32)).decode(), b64.b64encode(bytes(128)).decode())
@@ -331,6 +336,38 @@ def test_checks_end_at_their_deadline():
             assert "event=checks_timeout checks=dkim\n" in log, log
             raw = s.raw("bob@example.test", s.messages("bob@example.test")[0][0])
             assert b"dkim=temperror" in raw, raw
+    finally:
+        dns.stop()
+
+
+def test_abandoned_spf_checks_do_not_pile_up():
+    """MAIL starts the SPF check; RSET cancelled it, but its lookup stayed
+    in flight in c-ares for all its tries (3 s x 3, doubling): a client
+    pipelining MAIL FROM:<a@slow.test> RSET in a loop made one query
+    (and its memory) per transaction, to nameservers that never answer:
+    unbounded memory here and a flood for them. A session keeps one
+    abandoned check at most, and the next transaction's SPF waits for
+    it."""
+    dns = SlowDns(None, only=b"\x04slow\x04test")
+    try:
+        with srv(env={"TERN_DNS_SERVERS": dns.servers,
+                      "TERN_TEST_CHECKS_DEADLINE_MS": "500"}) as s:
+            r = Raw(s.smtp_port)
+            assert r.cmd("EHLO slow.test")[0] == 250
+            n = 300
+            r.send("MAIL FROM:<a@x.slow.test>\r\nRSET\r\n" * n)
+            for _ in range(2 * n):
+                assert r.reply()[0] == 250
+            time.sleep(0.3)
+            assert dns.held <= 2, dns.held
+            # The session still works: its message's SPF ends at the deadline.
+            assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+            assert r.cmd("DATA")[0] == 354
+            code, lines = r.cmd(message(subject="after the flood") + ".")
+            assert code == 250, lines
+            r.close()
+            assert "checks=spf" in s.log_text()
     finally:
         dns.stop()
 
