@@ -17,10 +17,10 @@
  * the callbacks of struct sieve_env, all optional.
  *
  * Limits (SIEVE_*_MAX below) are hard: a script over the size, nesting or
- * string limits does not compile; a run that passes the instruction or
- * redirect budget stops with an error (the caller then keeps the message
- * in INBOX and logs why: a script error never changes where mail goes
- * beyond that). Header and body tests examine at most SIEVE_HEADER_BYTES_MAX
+ * string limits does not compile; a run that passes the instruction,
+ * redirect or variable expansion budget stops with an error (the caller
+ * then keeps the message in INBOX and logs why: a script error never
+ * changes where mail goes beyond that). Header and body tests examine at most SIEVE_HEADER_BYTES_MAX
  * and SIEVE_BODY_BYTES_MAX octets of the message; what lies beyond is not
  * seen (the tests answer as if it were absent).
  *
@@ -50,6 +50,11 @@
 #define SIEVE_VARS_MAX 128                    /* variables per script */
 #define SIEVE_VAR_NAME_MAX 64                 /* octets of a variable's name */
 #define SIEVE_VAR_VALUE_MAX 4096              /* octets of a variable's value */
+/* octets that "${...}" expansion may produce in one run: each expanded
+ * string is a copy kept until the run ends, and "${a}" (4 octets of
+ * script) stands for up to SIEVE_VAR_VALUE_MAX, so without a total one
+ * script made hundreds of MiB of copies for each message it ran on */
+#define SIEVE_EXPAND_BYTES_MAX (8 * 1024 * 1024)
 #define SIEVE_INCLUDE_DEPTH_MAX 5             /* nested include */
 #define SIEVE_INCLUDES_MAX 16                 /* scripts included per run */
 #define SIEVE_LOOPS_MAX 4                     /* foreverypart inside each other */

@@ -848,6 +848,7 @@ int sieve_run(const struct sieve_script *s, const struct sieve_env *env, struct 
 	r->res = res;
 	r->err = res->error;
 	r->steps = SIEVE_STEPS_MAX;
+	r->expand_left = SIEVE_EXPAND_BYTES_MAX;
 	r->maxactions = SIEVE_ACTIONS_MAX;
 	/* Match variables need room for ten captures (80 KiB): only scripts
 	 * that can use them pay for it (an included script may require

@@ -35,6 +35,7 @@ struct run {
 	struct arena *a;
 	struct sieve_result *res;
 	uint64_t steps; /* left */
+	size_t expand_left; /* octets of expansion left (SIEVE_EXPAND_BYTES_MAX) */
 	char *err;
 	int failed, stopped, returned;
 	/* the message */

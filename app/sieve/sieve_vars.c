@@ -6,7 +6,9 @@
  * its own, RFC 6609 §3.4), unless the frame declared the name global.
  * Names compare ASCII case-insensitively. A value is cut at
  * SIEVE_VAR_VALUE_MAX octets (at a UTF-8 character boundary); a script
- * that sets more than SIEVE_VARS_MAX variables stops with an error.
+ * that sets more than SIEVE_VARS_MAX variables, or whose expansions add
+ * up to more than SIEVE_EXPAND_BYTES_MAX octets in one run, stops with an
+ * error.
  */
 #include <stdio.h>
 
@@ -134,6 +136,16 @@ struct str vars_expand(struct run *r, const struct sv_string *s)
 			break;
 		i++;
 	}
+	/* The copy lives as long as the run: past the run's total it fails,
+	 * and the string is empty from then on (nothing runs after). */
+	if (buf_len(&out) > r->expand_left) {
+		r->expand_left = 0;
+		run_fail(r, NULL, "the script expanded more than %d octets of variables",
+		         SIEVE_EXPAND_BYTES_MAX);
+		buf_free(&out);
+		return STR_LIT("");
+	}
+	r->expand_left -= buf_len(&out);
 	struct str res = str_make(arena_strndup(r->a, buf_data(&out), buf_len(&out)), buf_len(&out));
 	buf_free(&out);
 	return res;

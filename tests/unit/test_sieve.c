@@ -569,6 +569,60 @@ static void test_limits(void)
 	free(big);
 }
 
+/*
+ * Variables expanded over and over: each "${a}" of 4 octets stands for
+ * 4096, so 16 of them make a 64 KiB string, and a list of 1024 such keys
+ * 64 MiB of copies for one test (about 68 KiB of script text). Seven of
+ * them fit a script's 512 KiB: 448 MiB for one delivery, a few steps of
+ * the budget each. The run now stops at SIEVE_EXPAND_BYTES_MAX.
+ */
+static void test_expansion_budget(void)
+{
+	size_t cap = 600 * 1024, n = 0;
+	char *sc = malloc(cap), err[SIEVE_ERROR_MAX];
+	n += (size_t)snprintf(sc + n, cap - n, "require \"variables\";\nset \"a\" \"");
+	memset(sc + n, 'x', 4096);
+	n += 4096;
+	n += (size_t)snprintf(sc + n, cap - n, "\";\n");
+	for (int t = 0; t < 7; t++) {
+		n += (size_t)snprintf(sc + n, cap - n, "if header :is \"X-None\" [");
+		for (int k = 0; k < 1024; k++) {
+			sc[n++] = '"';
+			for (int j = 0; j < 16; j++)
+				n += (size_t)snprintf(sc + n, cap - n, "${a}");
+			n += (size_t)snprintf(sc + n, cap - n, k < 1023 ? "\"," : "\"");
+		}
+		n += (size_t)snprintf(sc + n, cap - n, "] { discard; }\n");
+	}
+	struct sieve_script *s = sieve_compile(sc, n, err);
+	CHECK(s != NULL);
+	if (!s) {
+		fprintf(stderr, "compile: %s\n", err);
+		free(sc);
+		return;
+	}
+	struct sieve_env env;
+	struct sieve_result res;
+	memset(&env, 0, sizeof(env));
+	env.msg = msg1;
+	env.len = strlen(msg1);
+	env.env_from = STR_LIT("alice@example.org");
+	env.env_to = STR_LIT("bob@example.com");
+	struct arena *a = arena_new(0);
+	int rc = sieve_run(s, &env, a, &res);
+	CHECK(rc < 0 && strstr(res.error, "expanded") != NULL);
+	CHECK(arena_used(a) < 32u * 1024 * 1024);
+	if (arena_used(a) >= 32u * 1024 * 1024)
+		fprintf(stderr, "arena %zu MiB, rc %d\n", arena_used(a) >> 20, rc);
+	arena_free(&a);
+	sieve_script_free(&s);
+	/* A script that expands little is not touched. */
+	CHECK_EQ_STR(run("require \"variables\"; set \"a\" \"x\"; set \"b\" \"${a}${a}\";"
+	                 "if string :is \"${b}\" \"xx\" { discard; }"),
+	             "discard");
+	free(sc);
+}
+
 static void test_cache(void)
 {
 	char err[SIEVE_ERROR_MAX];
@@ -1103,6 +1157,7 @@ int main(void)
 	test_imap4flags();
 	test_extensions();
 	test_limits();
+	test_expansion_budget();
 	test_mime();
 	test_extracttext();
 	test_edit_write();
