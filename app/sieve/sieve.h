@@ -64,6 +64,10 @@
  * turn a stream of messages from one sender into a stream of replies. */
 #define SIEVE_VACATION_MIN_SECONDS 86400
 #define SIEVE_VACATION_MAX_SECONDS (365 * 86400)
+/* duplicate's :seconds at most (RFC 7352 §3.3 lets a site cap it, as
+ * Pigeonhole's sieve_duplicate_max_period): each id a script tests is
+ * kept in the store that long, so a longer one lets entries pile up */
+#define SIEVE_DUPLICATE_MAX_SECONDS (30 * 86400)
 #define SIEVE_ERROR_MAX 256                   /* error text, NUL included */
 
 struct sieve_script; /* compiled; opaque */

@@ -704,6 +704,8 @@ static int test_duplicate(struct run *r, const struct sv_node *t)
 		a->handle = str_c(str_dup(r->a, handle));
 		a->text = str_c(str_dup(r->a, id));
 		a->seconds = sec ? sec->num : 7 * 86400;
+		if (a->seconds > SIEVE_DUPLICATE_MAX_SECONDS)
+			a->seconds = SIEVE_DUPLICATE_MAX_SECONDS;
 		a->last = node_tag(t, G_LAST) != NULL;
 		a->index = (uint32_t)seen;
 	}

@@ -1092,9 +1092,9 @@ static void test_once_per_run(void)
 	             "runerror: invalid regular expression \"((\"");
 }
 
-/* The period of the script's vacation action, in seconds; 0 when the
- * script has none or does not run. */
-static uint64_t vacation_period(const char *script)
+/* The period of the script's action of that kind, in seconds; 0 when
+ * the script has none or does not run. */
+static uint64_t action_period(const char *script, enum sieve_action_kind kind)
 {
 	char err[SIEVE_ERROR_MAX];
 	struct sieve_script *s = sieve_compile(script, strlen(script), err);
@@ -1112,7 +1112,7 @@ static uint64_t vacation_period(const char *script)
 	struct arena *a = arena_new(0);
 	if (sieve_run(s, &env, a, &res) == 0)
 		for (uint32_t i = 0; i < res.nactions; i++)
-			if (res.actions[i].kind == SIEVE_ACT_VACATION)
+			if (res.actions[i].kind == kind)
 				secs = res.actions[i].seconds;
 	arena_free(&a);
 	sieve_script_free(&s);
@@ -1143,7 +1143,34 @@ static void test_vacation_period(void)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		snprintf(script, sizeof script, "%s%s \"away\";", v, cases[i].args);
-		CHECK_EQ_INT(vacation_period(script), cases[i].want);
+		CHECK_EQ_INT(action_period(script, SIEVE_ACT_VACATION), cases[i].want);
+	}
+}
+
+/*
+ * duplicate's :seconds (RFC 7352 §3.3) is at most
+ * SIEVE_DUPLICATE_MAX_SECONDS: it was taken whole, so the delivery
+ * stage added up to 2^64-1 to the time (a signed overflow, undefined;
+ * under UBSan an abort in delivery) and an id kept for ever, each
+ * message a script tested adding one to the store for good.
+ */
+static void test_duplicate_period(void)
+{
+	const char *d = "require \"duplicate\"; if duplicate :uniqueid \"x\" ";
+	char script[256];
+	static const struct {
+		const char *args;
+		uint64_t want;
+	} cases[] = {
+		{ "", 7 * 86400 },
+		{ ":seconds 60", 60 },
+		{ ":seconds 2592000", SIEVE_DUPLICATE_MAX_SECONDS },
+		{ ":seconds 9223372036854775807", SIEVE_DUPLICATE_MAX_SECONDS },
+		{ ":seconds 18446744073709551615", SIEVE_DUPLICATE_MAX_SECONDS },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(script, sizeof script, "%s%s { keep; }", d, cases[i].args);
+		CHECK_EQ_INT(action_period(script, SIEVE_ACT_DUPLICATE), cases[i].want);
 	}
 }
 
@@ -1151,6 +1178,7 @@ int main(void)
 {
 	test_cache();
 	test_vacation_period();
+	test_duplicate_period();
 	test_core();
 	test_errors();
 	test_variables();
