@@ -9,8 +9,15 @@
  * Pigeonhole's login process does (the literal is non-synchronizing, so
  * its octets are on their way, and an unauthenticated client gets no
  * more of our reading). Replies follow
- * Dovecot's Pigeonhole wording where the RFC leaves it open. Store calls
- * are small and synchronous (scripts are at most 512 KiB).
+ * Dovecot's Pigeonhole wording where the RFC leaves it open. Store reads
+ * are small and synchronous (scripts are at most 512 KiB). Store writes
+ * (PUTSCRIPT, SETACTIVE, DELETESCRIPT, RENAMESCRIPT) commit with an
+ * fsync under the store's write lock, which must never stall the loop's
+ * other sessions: they run on the worker pool (PUTSCRIPT's compile with
+ * them) while the session waits in MS_WAIT_STORE with reading paused, so
+ * pipelined commands are answered in order after the job's reply. A
+ * session whose connection closes meanwhile is freed by the job's
+ * completion (session_free waits for s->job), as POP3's QUIT expunge.
  */
 #include "sieve/msieve_server.h"
 
@@ -27,6 +34,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/metrics.h"
+#include "core/worker.h"
 #include "core/xalloc.h"
 #include "net/conn.h"
 #include "net/limits.h"
@@ -46,7 +54,23 @@ _Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
 #define MSIEVE_HANDSHAKE_MS 30000
 #define MSIEVE_MAX_ERRORS 10
 
-enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_CLOSING };
+enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_WAIT_STORE, MS_CLOSING };
+
+enum ms_job_kind { MS_JOB_PUT, MS_JOB_ACTIVATE, MS_JOB_DELETE, MS_JOB_RENAME };
+
+/* A store write on the worker pool; everything it reads is its own copy. */
+struct ms_job {
+	struct worker_job wj;
+	struct ms_session *s;
+	enum ms_job_kind kind;
+	uint32_t account;
+	char name[STORE_SIEVE_NAME_MAX + 1], name2[STORE_SIEVE_NAME_MAX + 1];
+	char *text; /* PUTSCRIPT's script */
+	size_t len;
+	int rc;
+	int invalid; /* PUTSCRIPT: the script does not compile (err) */
+	char err[SIEVE_ERROR_MAX];
+};
 
 struct ms_session {
 	char id[16];
@@ -65,6 +89,7 @@ struct ms_session {
 	unsigned errors;
 	size_t need;       /* octets to have before parsing again */
 	uint64_t discard;  /* literal octets to drop */
+	struct ms_job *job; /* in flight (MS_WAIT_STORE) */
 	struct ms_session *prev, *next;
 };
 
@@ -228,6 +253,8 @@ static int session_error(struct ms_session *s)
 
 static void session_free(struct ms_session *s)
 {
+	if (s->job)
+		return; /* the job's completion frees us */
 	if (s->prev)
 		s->prev->next = s->next;
 	else if (loop_sessions == s)
@@ -427,6 +454,124 @@ static int check_script(struct ms_session *s, struct str text)
 	return 0;
 }
 
+/* ---- store writes on the worker pool ---- */
+
+static void job_run(void *arg)
+{
+	struct ms_job *j = arg;
+	struct sieve_script *sc;
+
+	switch (j->kind) {
+	case MS_JOB_PUT:
+		/* Compiled here too: a 512 KiB script is milliseconds of CPU. */
+		sc = sieve_compile(j->text, j->len, j->err);
+		if (!sc) {
+			j->invalid = 1;
+			return;
+		}
+		sieve_script_free(&sc);
+		j->rc = store_sieve_put(ms_store, j->account, j->name, j->text, j->len, time_wall());
+		break;
+	case MS_JOB_ACTIVATE:
+		j->rc = store_sieve_activate(ms_store, j->account, j->name);
+		break;
+	case MS_JOB_DELETE:
+		j->rc = store_sieve_del(ms_store, j->account, j->name);
+		break;
+	case MS_JOB_RENAME:
+		j->rc = store_sieve_rename(ms_store, j->account, j->name, j->name2);
+		break;
+	}
+}
+
+static void job_reply(struct ms_session *s, struct ms_job *j)
+{
+	char q[STORE_SIEVE_NAME_MAX * 4 + 8];
+
+	if (j->invalid) {
+		ms_reply(s, "NO", NULL, j->err);
+		return;
+	}
+	if (j->rc == STORE_ELIMIT && j->kind == MS_JOB_PUT) {
+		quota_failed(s, j->name);
+		return;
+	}
+	if (j->rc != STORE_OK) {
+		store_failed(s, j->rc);
+		return;
+	}
+	switch (j->kind) {
+	case MS_JOB_PUT:
+		log_info("sieve", s->id, "event=putscript name=%s size=%zu",
+		         log_q(j->name, q, sizeof(q)), j->len);
+		ms_reply(s, "OK", NULL, "Putscript completed.");
+		break;
+	case MS_JOB_ACTIVATE:
+		ms_reply(s, "OK", NULL,
+		         j->name[0] ? "Setactive completed." : "Active script is now deactivated.");
+		break;
+	case MS_JOB_DELETE:
+		ms_reply(s, "OK", NULL, "Deletescript completed.");
+		break;
+	case MS_JOB_RENAME:
+		ms_reply(s, "OK", NULL, "Renamescript completed.");
+		break;
+	}
+}
+
+static void job_done(void *arg)
+{
+	struct ms_job *j = arg;
+	struct ms_session *s = j->s;
+
+	s->job = NULL;
+	if (s->conn_gone) {
+		/* The write is made all the same; nobody is left to tell. */
+		free(j->text);
+		free(j);
+		session_free(s);
+		return;
+	}
+	/* A BYE (credentials revoked) may have ended the session meanwhile:
+	 * nothing more is said after it. */
+	if (s->state == MS_WAIT_STORE) {
+		s->state = MS_AUTH;
+		job_reply(s, j);
+	}
+	free(j->text);
+	free(j);
+	conn_pause_read(s->conn, 0);
+	session_input(s);
+	conn_flush(s->conn);
+}
+
+static void job_start(struct ms_session *s, enum ms_job_kind kind, const char *name,
+                      const char *name2, struct str text)
+{
+	struct ms_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->kind = kind;
+	j->account = s->account;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if (name2)
+		snprintf(j->name2, sizeof(j->name2), "%s", name2);
+	if (kind == MS_JOB_PUT) {
+		/* The text lives in the conn's input buffer, which goes with
+		 * the conn if the client hangs up while the job runs. */
+		j->text = xmalloc(text.len ? text.len : 1);
+		memcpy(j->text, text.p, text.len);
+		j->len = text.len;
+	}
+	j->wj.fn = job_run;
+	j->wj.done = job_done;
+	j->wj.arg = j;
+	j->wj.loop = s->loop;
+	s->job = j;
+	s->state = MS_WAIT_STORE;
+	conn_pause_read(s->conn, 1);
+	worker_submit(&j->wj);
+}
+
 static void list_cb(void *arg, const char *name, int active, size_t size)
 {
 	struct ms_session *s = arg;
@@ -567,19 +712,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			ms_reply(s, "NO", NULL, "Expected a script name and a script.");
 			return;
 		}
-		if (check_script(s, v) < 0)
-			return;
-		rc = store_sieve_put(ms_store, s->account, name, v.p, v.len, time_wall());
-		if (rc == STORE_OK) {
-			char q[STORE_SIEVE_NAME_MAX * 4 + 8];
-			log_info("sieve", s->id, "event=putscript name=%s size=%zu",
-			         log_q(name, q, sizeof(q)), v.len);
-			ms_reply(s, "OK", NULL, "Putscript completed.");
-		} else if (rc == STORE_ELIMIT) {
-			quota_failed(s, name);
-		} else {
-			store_failed(s, rc);
-		}
+		job_start(s, MS_JOB_PUT, name, NULL, v);
 	} else if (IS("CHECKSCRIPT")) {
 		NEED_AUTH();
 		ARGS(1);
@@ -609,11 +742,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 		} else if (name_arg(s, c, 0, name) < 0) {
 			return;
 		}
-		rc = store_sieve_activate(ms_store, s->account, name);
-		if (rc == STORE_OK)
-			ms_reply(s, "OK", NULL, name[0] ? "Setactive completed." : "Active script is now deactivated.");
-		else
-			store_failed(s, rc);
+		job_start(s, MS_JOB_ACTIVATE, name, NULL, STR_NULL);
 	} else if (IS("GETSCRIPT")) {
 		struct buf b;
 		NEED_AUTH();
@@ -636,11 +765,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 		ARGS(1);
 		if (name_arg(s, c, 0, name) < 0)
 			return;
-		rc = store_sieve_del(ms_store, s->account, name);
-		if (rc == STORE_OK)
-			ms_reply(s, "OK", NULL, "Deletescript completed.");
-		else
-			store_failed(s, rc);
+		job_start(s, MS_JOB_DELETE, name, NULL, STR_NULL);
 	} else if (IS("RENAMESCRIPT")) {
 		NEED_AUTH();
 		ARGS(2);
@@ -648,11 +773,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			return;
 		if (name_arg(s, c, 1, name2) < 0)
 			return;
-		rc = store_sieve_rename(ms_store, s->account, name, name2);
-		if (rc == STORE_OK)
-			ms_reply(s, "OK", NULL, "Renamescript completed.");
-		else
-			store_failed(s, rc);
+		job_start(s, MS_JOB_RENAME, name, name2, STR_NULL);
 	} else {
 		ms_reply(s, "NO", NULL, "Unknown command.");
 		session_error(s);
@@ -666,7 +787,8 @@ static void session_input(struct ms_session *s)
 {
 	struct msieve_cmd *cmd = NULL;
 
-	while (!s->conn_gone && s->state != MS_CLOSING && s->state != MS_WAIT_AUTH) {
+	while (!s->conn_gone && s->state != MS_CLOSING && s->state != MS_WAIT_AUTH &&
+	       s->state != MS_WAIT_STORE) {
 		struct buf *in = &s->conn->in;
 		if (s->starttls_pending)
 			break; /* nothing is read until TLS is up (RFC 5804 §2.2) */
@@ -825,8 +947,8 @@ static void idle_timeout(struct loop *loop, void *arg)
 		conn_close(s->conn, "tls_handshake_timeout");
 		return;
 	}
-	if (s->state == MS_WAIT_AUTH) {
-		idle_rearm(s);
+	if (s->state == MS_WAIT_AUTH || s->state == MS_WAIT_STORE) {
+		idle_rearm(s); /* our side is working; it answers soon */
 		return;
 	}
 	log_info("sieve", s->id, "event=timeout kind=idle");
@@ -944,7 +1066,9 @@ void msieve_server_drain(void)
 	for (struct ms_session *s = loop_sessions, *n; s; s = n) {
 		n = s->next;
 		s->draining = 1;
-		if (s->conn_gone || s->state == MS_CLOSING || s->state == MS_WAIT_AUTH)
+		/* A store write finishes first; session_input then says BYE. */
+		if (s->conn_gone || s->state == MS_CLOSING || s->state == MS_WAIT_AUTH ||
+		    s->state == MS_WAIT_STORE)
 			continue;
 		if (handshaking(s)) {
 			conn_close(s->conn, "shutdown");
@@ -960,7 +1084,7 @@ void msieve_server_close_all(void)
 {
 	for (struct ms_session *s = loop_sessions, *n; s; s = n) {
 		n = s->next;
-		if (!s->conn_gone)
+		if (!s->conn_gone && s->state != MS_WAIT_STORE)
 			conn_close(s->conn, "shutdown");
 	}
 }
