@@ -298,6 +298,70 @@ static int regex_safe(struct str k)
 	return 1;
 }
 
+/*
+ * The positions of a pattern once its bounds are expanded, as a
+ * regex library builds its automaton: "a{32}" is 32, "((a|b){32}){32}"
+ * 2048. musl's regexec (TRE) works every position for every octet of
+ * the value, so this times the value's length is what a match costs:
+ * 63 octets of pattern with two bounds stood for 20000 positions and
+ * seconds of CPU against a 64 KiB value. Saturates well past the budget.
+ */
+static uint64_t regex_weight(struct str k)
+{
+	uint64_t stack[REGEX_PATTERN_MAX + 1], cur = 0, last = 0;
+	size_t depth = 0;
+
+	for (size_t i = 0; i < k.len && i < REGEX_PATTERN_MAX; i++) {
+		char c = k.p[i];
+		if (c == '(' && depth < REGEX_PATTERN_MAX) {
+			stack[depth++] = cur;
+			cur = last = 0;
+		} else if (c == ')' && depth > 0) {
+			last = cur;
+			cur = stack[--depth] + last;
+		} else if (c == '{') {
+			unsigned v = 0, bound = 1;
+			for (i++; i < k.len && k.p[i] != '}'; i++) {
+				if (k.p[i] >= '0' && k.p[i] <= '9') {
+					v = v * 10 + (unsigned)(k.p[i] - '0');
+					if (v > bound)
+						bound = v;
+				} else {
+					v = 0;
+				}
+			}
+			/* "{m,}" is m copies and a star: one more than m */
+			if (i > 0 && k.p[i - 1] == ',')
+				bound++;
+			cur += last * (bound - 1);
+			last *= bound;
+		} else if (c == '*' || c == '+' || c == '?' || c == '^' || c == '$' || c == '|') {
+			if (c == '|')
+				last = 0;
+		} else {
+			if (c == '\\') {
+				i++;
+			} else if (c == '[') {
+				size_t j = i + 1;
+				if (j < k.len && k.p[j] == '^')
+					j++;
+				if (j < k.len && k.p[j] == ']')
+					j++;
+				while (j < k.len && k.p[j] != ']')
+					j++;
+				i = j;
+			}
+			cur++;
+			last = 1;
+		}
+		if (cur > (1u << 30))
+			return 1u << 30;
+	}
+	while (depth > 0)
+		cur += stack[--depth];
+	return cur + 1;
+}
+
 void *sv_regex_compile(struct str k, uint8_t cmp)
 {
 	regex_t *re;
@@ -332,10 +396,10 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 	char *pat, *val;
 	int rc;
 
-	if (spend(m, 64 + v.len + k.len * 16, err) < 0)
+	size_t seen = v.len > REGEX_VALUE_MAX ? REGEX_VALUE_MAX : v.len;
+	if (spend(m, 64 + v.len + k.len * 16 + seen * regex_weight(k) / 16, err) < 0)
 		return -1;
-	if (v.len > REGEX_VALUE_MAX)
-		v.len = REGEX_VALUE_MAX;
+	v.len = seen;
 	if (!re) {
 		/* A key that varies (variables) or did not compile ahead. */
 		if (!regex_safe(k)) {
