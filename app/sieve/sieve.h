@@ -58,6 +58,10 @@
 #define SIEVE_INCLUDE_DEPTH_MAX 5             /* nested include */
 #define SIEVE_INCLUDES_MAX 16                 /* scripts included per run */
 #define SIEVE_LOOPS_MAX 4                     /* foreverypart inside each other */
+/* a script's constant :regex keys, compiled with it: their positions
+ * once bounds are expanded, plus 16 a key (regcomp takes about 20 us a
+ * position under musl; a script of them took minutes to compile) */
+#define SIEVE_REGEX_COST_MAX 16384
 /* vacation's period: a shorter :days or :seconds is raised to a day, as
  * Pigeonhole's sieve_vacation_min_period (RFC 6131 §2 lets a site set
  * its minimum): one reply per sender and day at most, so a script cannot

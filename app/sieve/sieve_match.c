@@ -241,6 +241,11 @@ static int contains(struct sv_matcher *m, struct str v, struct str k, char *err)
 #define REGEX_PATTERN_MAX 512
 #define REGEX_BOUND_MAX 32
 #define REGEX_BOUNDS_MAX 2
+/* positions of one pattern once expanded: regcomp takes about 20 us
+ * each under musl, and regexec works each for every octet of the value */
+#define REGEX_WEIGHT_MAX 4096
+
+static uint64_t regex_weight(struct str k);
 
 /*
  * Regular expression libraries expand bounded repetition and may take
@@ -295,7 +300,7 @@ static int regex_safe(struct str k)
 		}
 		prev_quant = quant;
 	}
-	return 1;
+	return regex_weight(k) <= REGEX_WEIGHT_MAX;
 }
 
 /*
@@ -304,7 +309,8 @@ static int regex_safe(struct str k)
  * 2048. musl's regexec (TRE) works every position for every octet of
  * the value, so this times the value's length is what a match costs:
  * 63 octets of pattern with two bounds stood for 20000 positions and
- * seconds of CPU against a 64 KiB value. Saturates well past the budget.
+ * seconds of CPU against a 64 KiB value; regcomp's time and memory grow
+ * with it too. Saturates well past every limit.
  */
 static uint64_t regex_weight(struct str k)
 {
@@ -362,6 +368,11 @@ static uint64_t regex_weight(struct str k)
 	return cur + 1;
 }
 
+uint64_t sv_regex_cost(struct str k)
+{
+	return regex_weight(k) + 16; /* 16: regcomp's own work and memory */
+}
+
 void *sv_regex_compile(struct str k, uint8_t cmp)
 {
 	regex_t *re;
@@ -401,12 +412,15 @@ static int regex(struct sv_matcher *m, struct str v, struct str k, char *err)
 		return -1;
 	v.len = seen;
 	if (!re) {
-		/* A key that varies (variables) or did not compile ahead. */
+		/* A key that varies (variables) or did not compile ahead:
+		 * compiled for this match, at a cost for each position. */
 		if (!regex_safe(k)) {
 			snprintf(err, SIEVE_ERROR_MAX, "regular expression \"%.*s\" is too complex",
 			         (int)(k.len > 64 ? 64 : k.len), k.p);
 			return -1;
 		}
+		if (spend(m, sv_regex_cost(k) * 64, err) < 0)
+			return -1;
 		pat = xstrndup(k.p, k.len);
 		rc = regcomp(&own, pat, REG_EXTENDED | (m->cmp == CMP_CASEMAP ? REG_ICASE : 0));
 		free(pat);

@@ -870,6 +870,9 @@ static void regex_walk(struct sieve_script *s, const struct sv_node *n)
 					continue;
 				if (!s->regexes) {
 					s->nregexes++;
+					s->regex_cost += sv_regex_cost(v->s);
+					if (s->regex_cost > SIEVE_REGEX_COST_MAX && !s->regex_over)
+						s->regex_over = n;
 				} else if ((v->re = sv_regex_compile(v->s, n->cmp))) {
 					s->regexes[s->nregexes++] = v;
 				}
@@ -911,6 +914,15 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 	s->exts = ps.exts;
 	if (s->exts >> EXT_REGEX & 1) {
 		regex_walk(s, first);
+		if (s->regex_over) {
+			/* Compiling them (here, and again after each cache
+			 * miss) would take the thread seconds to minutes. */
+			snprintf(err, SIEVE_ERROR_MAX,
+			         "line %u, column %u: regular expressions too many or too complex",
+			         s->regex_over->line, s->regex_over->col);
+			arena_free(&a);
+			return NULL;
+		}
 		if (s->nregexes) {
 			s->regexes = arena_alloc(a, s->nregexes * sizeof *s->regexes);
 			s->nregexes = 0;

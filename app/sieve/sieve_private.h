@@ -102,6 +102,8 @@ struct sieve_script {
 	uint64_t exts; /* bit per enum sv_ext required */
 	struct sv_string **regexes; /* the strings whose re sieve_script_free releases */
 	uint32_t nregexes;
+	uint64_t regex_cost;              /* compiling them: sv_regex_cost's sum */
+	const struct sv_node *regex_over; /* the test that took it past the limit */
 };
 
 /* sieve_spec.c */
@@ -148,6 +150,9 @@ struct str sv_fold_copy(struct arena *a, struct str s);
  * NULL when it is refused as too complex or does not compile (the run
  * then reports it when the key is used). */
 void *sv_regex_compile(struct str k, uint8_t cmp);
+/* What compiling key k costs, in expanded positions plus a constant per
+ * pattern (sieve_compile's SIEVE_REGEX_COST_MAX counts it). */
+uint64_t sv_regex_cost(struct str k);
 void sv_regex_free(void *re);
 int sv_rel_parse(struct str s);
 int sv_cmp_parse(struct str s);
