@@ -14,7 +14,7 @@
  * (PUTSCRIPT, SETACTIVE, DELETESCRIPT, RENAMESCRIPT) commit with an
  * fsync under the store's write lock, which must never stall the loop's
  * other sessions: they run on the worker pool (PUTSCRIPT's compile with
- * them) while the session waits in MS_WAIT_STORE with reading paused, so
+ * them, and CHECKSCRIPT's, CPU that may take a few hundred ms) while the session waits in MS_WAIT_STORE with reading paused, so
  * pipelined commands are answered in order after the job's reply. A
  * session whose connection closes meanwhile is freed by the job's
  * completion (session_free waits for s->job), as POP3's QUIT expunge.
@@ -56,7 +56,7 @@ _Static_assert((SASL_RESPONSE_MAX + 2) / 3 * 4 <= MSIEVE_LITERAL_PREAUTH &&
 
 enum ms_state { MS_NONAUTH, MS_SASL, MS_WAIT_AUTH, MS_AUTH, MS_WAIT_STORE, MS_CLOSING };
 
-enum ms_job_kind { MS_JOB_PUT, MS_JOB_ACTIVATE, MS_JOB_DELETE, MS_JOB_RENAME };
+enum ms_job_kind { MS_JOB_PUT, MS_JOB_CHECK, MS_JOB_ACTIVATE, MS_JOB_DELETE, MS_JOB_RENAME };
 
 /* A store write on the worker pool; everything it reads is its own copy. */
 struct ms_job {
@@ -65,10 +65,10 @@ struct ms_job {
 	enum ms_job_kind kind;
 	uint32_t account;
 	char name[STORE_SIEVE_NAME_MAX + 1], name2[STORE_SIEVE_NAME_MAX + 1];
-	char *text; /* PUTSCRIPT's script */
+	char *text; /* PUTSCRIPT's and CHECKSCRIPT's script */
 	size_t len;
 	int rc;
-	int invalid; /* PUTSCRIPT: the script does not compile (err) */
+	int invalid; /* PUTSCRIPT, CHECKSCRIPT: the script does not compile (err) */
 	char err[SIEVE_ERROR_MAX];
 };
 
@@ -441,20 +441,7 @@ static void store_failed(struct ms_session *s, int rc)
 	}
 }
 
-/* Compiles a script: 0 when it compiles, else -1 after the NO reply. */
-static int check_script(struct ms_session *s, struct str text)
-{
-	char err[SIEVE_ERROR_MAX];
-	struct sieve_script *sc = sieve_compile(text.p, text.len, err);
-	if (!sc) {
-		ms_reply(s, "NO", NULL, err);
-		return -1;
-	}
-	sieve_script_free(&sc);
-	return 0;
-}
-
-/* ---- store writes on the worker pool ---- */
+/* ---- store writes and compiles on the worker pool ---- */
 
 static void job_run(void *arg)
 {
@@ -463,13 +450,17 @@ static void job_run(void *arg)
 
 	switch (j->kind) {
 	case MS_JOB_PUT:
-		/* Compiled here too: a 512 KiB script is milliseconds of CPU. */
+	case MS_JOB_CHECK:
+		/* Compiled here: a 512 KiB script with its regular
+		 * expressions is up to a few hundred ms of CPU. */
 		sc = sieve_compile(j->text, j->len, j->err);
 		if (!sc) {
 			j->invalid = 1;
 			return;
 		}
 		sieve_script_free(&sc);
+		if (j->kind == MS_JOB_CHECK)
+			return;
 		j->rc = store_sieve_put(ms_store, j->account, j->name, j->text, j->len, time_wall());
 		break;
 	case MS_JOB_ACTIVATE:
@@ -505,6 +496,9 @@ static void job_reply(struct ms_session *s, struct ms_job *j)
 		log_info("sieve", s->id, "event=putscript name=%s size=%zu",
 		         log_q(j->name, q, sizeof(q)), j->len);
 		ms_reply(s, "OK", NULL, "Putscript completed.");
+		break;
+	case MS_JOB_CHECK:
+		ms_reply(s, "OK", NULL, "Script is valid.");
 		break;
 	case MS_JOB_ACTIVATE:
 		ms_reply(s, "OK", NULL,
@@ -555,7 +549,7 @@ static void job_start(struct ms_session *s, enum ms_job_kind kind, const char *n
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	if (name2)
 		snprintf(j->name2, sizeof(j->name2), "%s", name2);
-	if (kind == MS_JOB_PUT) {
+	if (kind == MS_JOB_PUT || kind == MS_JOB_CHECK) {
 		/* The text lives in the conn's input buffer, which goes with
 		 * the conn if the client hangs up while the job runs. */
 		j->text = xmalloc(text.len ? text.len : 1);
@@ -720,8 +714,7 @@ static void run_command(struct ms_session *s, struct msieve_cmd *c)
 			ms_reply(s, "NO", NULL, "Expected a script.");
 			return;
 		}
-		if (check_script(s, v) == 0)
-			ms_reply(s, "OK", NULL, "Script is valid.");
+		job_start(s, MS_JOB_CHECK, "", NULL, v);
 	} else if (IS("LISTSCRIPTS")) {
 		NEED_AUTH();
 		ARGS(0);
