@@ -55,6 +55,13 @@ static unsigned char fold(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+void sv_fold_into(char *dst, struct str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		dst[i] = (char)fold((unsigned char)s.p[i]);
+	dst[s.len] = '\0';
+}
+
 struct str sv_fold_copy(struct arena *a, struct str s)
 {
 	char *o = arena_alloc(a, s.len + 1);

@@ -146,6 +146,8 @@ int sv_cmp_order(uint8_t cmp, struct str a, struct str b);
 int sv_rel_holds(uint8_t rel, int order);
 /* s with ASCII letters lower-cased (i;ascii-casemap's fold), from a. */
 struct str sv_fold_copy(struct arena *a, struct str s);
+/* s folded the same way into dst (s.len + 1 octets, NUL-terminated). */
+void sv_fold_into(char *dst, struct str s);
 /* A :regex key compiled for cmp (a regex_t, free with sv_regex_free), or
  * NULL when it is refused as too complex or does not compile (the run
  * then reports it when the key is used). */
