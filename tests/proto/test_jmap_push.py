@@ -625,20 +625,28 @@ def test_websocket_counts_concurrent_requests():
     def heavy():
         st, _, r = j.request("POST", "/jmap/api/", body, {"Content-Type": "application/json"})
         got.append((st, r.get("limit") if st == 400 else None))
-    threads = [threading.Thread(target=heavy) for _ in range(6)]
-    for t in threads:
-        t.start()
-    seen, sessions = [], set()
-    while any(t.is_alive() for t in threads):
-        w.send_json(ws_request([["Core/echo", {}, "e"]], "q%d" % len(seen)))
-        r = w.recv_json(timeout=30)
-        assert r["requestId"] == "q%d" % len(seen), r
-        seen.append(r)
-        st, _, sess = j.request("GET", "/jmap/session")
-        sessions.add((st, st == 200 or sess.get("limit")))
-    for t in threads:
-        t.join()
-    refused = [r for r in seen if r["@type"] == "RequestError"]
+    # Whether the HTTP requests are inside the server together while a
+    # socket Request arrives is up to the scheduler: a loaded machine
+    # may run them one after another (seen once in a fresh clone), so
+    # the burst is tried again, a few times at most, until the limit
+    # shows. A server that does not count socket Requests never shows it.
+    seen, sessions, refused = [], set(), []
+    for _ in range(6):
+        threads = [threading.Thread(target=heavy) for _ in range(6)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            w.send_json(ws_request([["Core/echo", {}, "e"]], "q%d" % len(seen)))
+            r = w.recv_json(timeout=30)
+            assert r["requestId"] == "q%d" % len(seen), r
+            seen.append(r)
+            st, _, sess = j.request("GET", "/jmap/session")
+            sessions.add((st, st == 200 or sess.get("limit")))
+        for t in threads:
+            t.join()
+        refused = [r for r in seen if r["@type"] == "RequestError"]
+        if refused:
+            break
     assert refused, [r["@type"] for r in seen]
     assert sessions == {(200, True)}, sessions
     r = refused[0]
