@@ -254,6 +254,20 @@ static int contains(struct sv_matcher *m, struct str v, struct str k, char *err)
 
 static uint64_t regex_weight(struct str k);
 
+/* The index of the "]" that closes the bracket expression opened at
+ * k.p[i] (a "]" first, or after "^", is a member), or k.len without one. */
+static size_t bracket_end(struct str k, size_t i)
+{
+	size_t j = i + 1;
+	if (j < k.len && k.p[j] == '^')
+		j++;
+	if (j < k.len && k.p[j] == ']')
+		j++;
+	while (j < k.len && k.p[j] != ']')
+		j++;
+	return j;
+}
+
 /*
  * Regular expression libraries expand bounded repetition and may take
  * exponential time on back-references, so a pattern is refused (a run
@@ -277,14 +291,7 @@ static int regex_safe(struct str k)
 		}
 		if (c == '[') {
 			/* A bracket expression: quantifier characters are literal. */
-			size_t j = i + 1;
-			if (j < k.len && k.p[j] == '^')
-				j++;
-			if (j < k.len && k.p[j] == ']')
-				j++;
-			while (j < k.len && k.p[j] != ']')
-				j++;
-			i = j;
+			i = bracket_end(k, i);
 			prev_quant = 0;
 			continue;
 		}
@@ -355,14 +362,7 @@ static uint64_t regex_weight(struct str k)
 			if (c == '\\') {
 				i++;
 			} else if (c == '[') {
-				size_t j = i + 1;
-				if (j < k.len && k.p[j] == '^')
-					j++;
-				if (j < k.len && k.p[j] == ']')
-					j++;
-				while (j < k.len && k.p[j] != ']')
-					j++;
-				i = j;
+				i = bracket_end(k, i);
 			}
 			cur++;
 			last = 1;
