@@ -145,8 +145,15 @@ static int match(const char *pat, const char *name, int inbox)
 	for (; pat[np]; np++)
 		if (pat[np] != '*' && pat[np] != '%' && ++lits > nname)
 			return 0;
-	/* on[i]: pat[0..i) can match the name's octets read so far. */
-	uint8_t *on = xcalloc(2 * (np + 1), 1), *next = on + np + 1;
+	/*
+	 * on[i]: pat[0..i) can match the name's octets read so far. LIST
+	 * calls this once a mailbox: the usual short pattern keeps its two
+	 * rows on the stack.
+	 */
+	uint8_t stack[256];
+	uint8_t *on = 2 * (np + 1) <= sizeof(stack) ? stack : xmalloc(2 * (np + 1));
+	uint8_t *next = on + np + 1;
+	memset(on, 0, np + 1);
 	on[0] = 1;
 	for (const char *t = name;; t++) {
 		/* A wildcard may match nothing: what reaches it reaches past it. */
@@ -170,7 +177,8 @@ static int match(const char *pat, const char *name, int inbox)
 		memcpy(on, next, np + 1);
 	}
 	int r = on[np];
-	free(on);
+	if (on != stack)
+		free(on);
 	return r;
 }
 
