@@ -4,6 +4,7 @@
 #include "core/cidr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,4 +104,99 @@ int cidr_client_key(const char *ip, char *out, size_t outsz)
 	inet_ntop(AF_INET6, a, net, sizeof(net));
 	snprintf(out, outsz, "%s/64", net);
 	return 0;
+}
+
+/*
+ * Every range of the IANA Special-Purpose Address Registries (IPv4 and
+ * IPv6, as of 2025) that is not globally reachable, plus multicast and
+ * a few that are but lead nowhere a push belongs (the anycast addresses
+ * inside 192.0.0.0/24 and 2001::/23). IPv4 ranges are written as IPv4
+ * and matched in their IPv4-mapped form (parse() above). An entry with
+ * v4_at > 0 does not refuse by itself: it names where an IPv4 address
+ * sits inside the IPv6 one (mask: Teredo stores its client's inverted),
+ * and that IPv4 address is judged instead, so a NAT64 or 6to4 address
+ * of 10.0.0.1 is refused as 10.0.0.1 is. First match wins: Teredo's
+ * /32 comes before the /23 around it.
+ */
+static const struct special {
+	const char *net;
+	int v4_at;
+	uint8_t mask;
+} specials[] = {
+	{"0.0.0.0/8", 0, 0},	     /* "this network" */
+	{"10.0.0.0/8", 0, 0},	     /* private */
+	{"100.64.0.0/10", 0, 0},     /* shared address space (CGN) */
+	{"127.0.0.0/8", 0, 0},	     /* loopback */
+	{"169.254.0.0/16", 0, 0},    /* link-local */
+	{"172.16.0.0/12", 0, 0},     /* private */
+	{"192.0.0.0/24", 0, 0},	     /* IETF protocol assignments, DS-Lite, NAT64 discovery */
+	{"192.0.2.0/24", 0, 0},	     /* TEST-NET-1 */
+	{"192.88.99.0/24", 0, 0},    /* 6to4 relay anycast (deprecated) */
+	{"192.168.0.0/16", 0, 0},    /* private */
+	{"198.18.0.0/15", 0, 0},     /* benchmarking */
+	{"198.51.100.0/24", 0, 0},   /* TEST-NET-2 */
+	{"203.0.113.0/24", 0, 0},    /* TEST-NET-3 */
+	{"224.0.0.0/4", 0, 0},	     /* multicast */
+	{"240.0.0.0/4", 0, 0},	     /* reserved, and 255.255.255.255 */
+	{"::/96", 0, 0},	     /* ::, ::1, IPv4-compatible (deprecated) */
+	{"::ffff:0:0:0/96", 12, 0},  /* IPv4-translated (SIIT) */
+	{"64:ff9b::/96", 12, 0},     /* NAT64 well-known prefix */
+	{"64:ff9b:1::/48", 0, 0},    /* local-use NAT64: where the IPv4 sits is the site's */
+	{"100::/64", 0, 0},	     /* discard-only */
+	{"100:0:0:1::/64", 0, 0},    /* dummy prefix */
+	{"2001::/32", 12, 0xff},     /* Teredo: the client's IPv4, inverted */
+	{"2001::/23", 0, 0},	     /* IETF protocol assignments (ORCHID, benchmarking, ...) */
+	{"2001:db8::/32", 0, 0},     /* documentation */
+	{"2002::/16", 2, 0},	     /* 6to4 */
+	{"3fff::/20", 0, 0},	     /* documentation */
+	{"5f00::/16", 0, 0},	     /* SRv6 SIDs */
+	{"fc00::/7", 0, 0},	     /* unique-local */
+	{"fe80::/10", 0, 0},	     /* link-local */
+	{"fec0::/10", 0, 0},	     /* site-local (deprecated) */
+	{"ff00::/8", 0, 0},	     /* multicast */
+};
+
+/* The first entry of specials holding a (16 bytes, IPv4 mapped), or NULL. */
+static const struct special *special_of(const uint8_t a[16])
+{
+	for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		uint8_t net[16];
+		unsigned bits;
+		int m = 0;
+		const char *s = specials[i].net;
+		if (parse(s, strlen(s), net, &bits) < 0)
+			continue; /* cannot happen: the table is checked by test_cidr */
+		unsigned full = bits / 8, rest = bits % 8;
+		m = memcmp(net, a, full) == 0 &&
+		    (rest == 0 || ((net[full] ^ a[full]) & (0xff << (8 - rest)) & 0xff) == 0);
+		if (m)
+			return &specials[i];
+	}
+	return NULL;
+}
+
+int cidr_addr_global(const struct sockaddr *sa)
+{
+	uint8_t a[16] = {0};
+
+	if (sa->sa_family == AF_INET) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(a, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+	} else {
+		return 0;
+	}
+	const struct special *sp = special_of(a);
+	if (sp == NULL)
+		return 1;
+	if (sp->v4_at == 0)
+		return 0;
+	/* The IPv4 address inside: judged as itself (one level: no entry
+	 * that embeds lies inside ::ffff:0:0/96). */
+	uint8_t v4[16] = {0};
+	v4[10] = v4[11] = 0xff;
+	for (int i = 0; i < 4; i++)
+		v4[12 + i] = a[sp->v4_at + i] ^ sp->mask;
+	return special_of(v4) == NULL;
 }

@@ -25,4 +25,17 @@ int cidr_list_match(const char *list, const char *ip);
 #define CIDR_KEY_MAX 48
 int cidr_client_key(const char *ip, char *out, size_t outsz);
 
+/*
+ * 1 when the address sa (AF_INET or AF_INET6) is one a request to a URL
+ * a user gave may reach: not in any range of the IANA IPv4 and IPv6
+ * Special-Purpose Address Registries that is not globally reachable
+ * (private, shared, loopback, link-local, documentation, benchmarking,
+ * reserved, unique-local, ...) nor multicast. An IPv6 address that
+ * carries an IPv4 address (IPv4-mapped, SIIT, NAT64 64:ff9b::/96, 6to4,
+ * Teredo's client) is judged by that IPv4 address. 0 otherwise, and for
+ * any other family. JMAP push URLs use it (http/http_pushsub.c).
+ */
+struct sockaddr;
+int cidr_addr_global(const struct sockaddr *sa);
+
 #endif

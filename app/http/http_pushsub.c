@@ -37,8 +37,10 @@
  *
  * The POST goes through acme_http.c's client: TLS verified with the
  * trust anchors (net/anchors.h: the built-in roots and TERN_TLS_CA_FILE),
- * and the address the URL's host resolves to is refused when it is
- * loopback, private, shared (CGN), link-local or unspecified, so a push
+ * and the address the URL's host resolves to is refused when it is in a
+ * special-purpose range that is not globally reachable (loopback,
+ * private, shared (CGN), link-local, unspecified, benchmarking, ..., or
+ * an IPv6 address carrying such an IPv4 one: core/cidr.h), so a push
  * URL cannot make tern reach into its own network. TERN_JMAP_PUSH_PRIVATE
  * =on lifts that guard (for tests, and for a push relay on a LAN); it is
  * logged at start.
@@ -55,6 +57,7 @@
 #include "acme/acme_jws.h"
 #include "auth/session_watch.h"
 #include "core/arena.h"
+#include "core/cidr.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -99,33 +102,11 @@ static struct psub *find(const char *id)
 	return NULL;
 }
 
-/* 0 for an address a push must not reach (unless allowed). */
+/* 0 for an address a push must not reach (unless allowed): the one list
+ * of special-purpose ranges is core/cidr.c's. */
 static int addr_ok(const struct sockaddr *sa)
 {
-	if (allow_private)
-		return 1;
-	if (sa->sa_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-		return !((a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
-			 (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
-			 (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) ||
-			 (a >> 28) >= 14);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		if (!memcmp(b, mapped, 12)) {
-			struct sockaddr_in s4 = {.sin_family = AF_INET};
-			memcpy(&s4.sin_addr, b + 12, 4);
-			return addr_ok((const struct sockaddr *)&s4);
-		}
-		static const uint8_t zero[15] = {0};
-		if (!memcmp(b, zero, 15) && (b[15] == 0 || b[15] == 1))
-			return 0; /* :: and ::1 */
-		return !((b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
-			 b[0] == 0xff);
-	}
-	return 0;
+	return allow_private || cidr_addr_global(sa);
 }
 
 struct post {

@@ -9,7 +9,8 @@ without keys it is plain JSON. A subscription is its login's: another
 login does not see it, and it is destroyed once that login's credentials
 change or the account goes (a record from before the stamp, too). The
 address guard: a server without
-TERN_JMAP_PUSH_PRIVATE=on refuses a loopback push URL; a bad value stops
+TERN_JMAP_PUSH_PRIVATE=on refuses a loopback push URL, and one in any
+special-purpose range (benchmarking, NAT64 of a private address, ...); a bad value stops
 start-up (exit 2)."""
 import base64
 import http.server
@@ -225,6 +226,19 @@ def test_pushsubscription_guard():
         assert s.wait_log("event=push_failed subscription=%s kind=verification status=0 "
                           "error=\"the address of 127.0.0.1 is refused" % r["created"]["x"]["id"])
         assert rx.got.empty()
+        # The special-purpose ranges beyond private and loopback, and IPv6
+        # addresses carrying a private IPv4 one (NAT64, 6to4, Teredo), are
+        # refused before any connection too (the whole list: test_cidr).
+        hosts = ["198.18.0.1", "192.0.0.170", "240.0.0.1", "[64:ff9b::a00:1]",
+                 "[2002:c0a8:101::1]", "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",
+                 "[::a00:1]", "[fd00::1]"]
+        r = pset(j, {"create": {"h%d" % i: {"deviceClientId": "h%d" % i,
+                                            "url": "https://%s/p" % h}
+                                for i, h in enumerate(hosts)}})
+        for i, h in enumerate(hosts):
+            assert s.wait_log("event=push_failed subscription=%s kind=verification status=0 "
+                              "error=\"the address of %s is refused"
+                              % (r["created"]["h%d" % i]["id"], h.strip("[]")), timeout=3), h
     finally:
         s.cleanup()
         rx.close()

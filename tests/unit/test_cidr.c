@@ -4,7 +4,23 @@
 #include "core/cidr.h"
 #include "unit.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+
+/* cidr_addr_global() of a literal address. */
+static int global(const char *ip)
+{
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
+		return cidr_addr_global((const struct sockaddr *)&s4);
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
+		return cidr_addr_global((const struct sockaddr *)&s6);
+	return -1;
+}
 
 int main(void)
 {
@@ -50,5 +66,47 @@ int main(void)
 	      strcmp(k, "ffff:ffff:ffff:ffff::/64") == 0 && strlen(k) < CIDR_KEY_MAX);
 	CHECK(cidr_client_key("not-an-ip", k, sizeof(k)) == -1 && strcmp(k, "not-an-ip") == 0);
 	CHECK(cidr_client_key("10.0.0.0/8", k, sizeof(k)) == -1);
+
+	/* Push URLs: every special-purpose range that is not globally
+	 * reachable is refused (first and last address of each), and an IPv6
+	 * address that carries an IPv4 one is judged by it. */
+	static const char *refused[] = {
+		"0.0.0.0", "0.255.255.255", "10.0.0.1", "10.255.255.255", "100.64.0.1",
+		"100.127.255.255", "127.0.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255",
+		"192.0.0.1", "192.0.0.170", "192.0.2.1", "192.88.99.1", "192.168.1.1",
+		"198.18.0.1", "198.19.255.255", "198.51.100.1", "203.0.113.1", "224.0.0.1",
+		"239.255.255.255", "240.0.0.1", "255.255.255.255",
+		"::", "::1", "::10.0.0.1", "::8.8.8.8", "::ffff:127.0.0.1", "::ffff:10.1.2.3",
+		"::ffff:0:10.0.0.1", "64:ff9b::10.0.0.1", "64:ff9b::7f00:1", "64:ff9b::198.18.0.1",
+		"64:ff9b:1::8.8.8.8", "64:ff9b:1:ffff::1", "100::1", "100:0:0:1::1",
+		"2001:0:4136:e378:8000:63bf:f5ff:fffe", /* Teredo, client 10.0.0.1 */
+		"2001:2::1", "2001:10::1", "2001:1ff::1", "2001:db8::1", "2002:a00:1::1",
+		"2002:c0a8:101::1", "2002:7f00:1::", "3fff::1", "5f00::1", "fc00::1",
+		"fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+{
+		int g = global(refused[i]);
+		if (g != 0)
+			fprintf(stderr, "%s: %d, expected 0 (special-purpose)\n", refused[i], g);
+		CHECK(g == 0);
+	}
+	static const char *allowed[] = {
+		"8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.15.255.255",
+		"172.32.0.0", "192.0.1.1", "192.167.255.255", "198.17.255.255", "198.20.0.0",
+		"223.255.255.255", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8",
+		"2001:0:4136:e378:8000:63bf:f7f7:f7f7", /* Teredo, client 8.8.8.8 */
+		"2002:808:808::1", "2001:200::1", "2001:4860:4860::8888", "2606:4700::1111",
+		"2a00:1450::1",
+	};
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+{
+		int g = global(allowed[i]);
+		if (g != 1)
+			fprintf(stderr, "%s: %d, expected 1 (global)\n", allowed[i], g);
+		CHECK(g == 1);
+	}
+	struct sockaddr other = {.sa_family = AF_UNIX};
+	CHECK(cidr_addr_global(&other) == 0);
 	return unit_done("test_cidr");
 }
