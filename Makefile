@@ -64,7 +64,10 @@ PSL_SRC     := build/gen/psl_table.c
 # The look-alike skeletons (spam/confusable_table.h): generated from
 # vendor/out's confusables.txt and UnicodeData.txt (Debian's icu source).
 CONF_SRC    := build/gen/confusable_table.c
-GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC)
+# Unicode's simple lowercase mapping (core/ucase.h): from the same
+# UnicodeData.txt, by the same tool.
+UCASE_SRC   := build/gen/ucase_table.c
+GEN_SRCS    := $(ANCHORS_SRC) $(PSL_SRC) $(CONF_SRC) $(UCASE_SRC)
 OBJS        := $(APP_SRCS:%.c=build/obj/%.o) $(WEB_GEN_OBJ) $(GEN_SRCS:%.c=build/obj/%.o)
 # The host (unit, fuzz) builds have no libmicrohttpd or c-ares: they link
 # the HTTP layer's pure parts (json.c, http_parse.c, dns_check_compare.c, ws_frame.c)
@@ -156,7 +159,7 @@ $(PSL_SRC): build/gen-psl $(VENDOR)/.done
 	build/gen-psl $(HOST)/share/public_suffix_list.dat $@
 
 CONF_TOOL_SRCS := scripts/gen-confusables.c app/core/utf8.c
-build/gen-confusables: $(CONF_TOOL_SRCS) app/core/utf8.h app/spam/confusable_table.h
+build/gen-confusables: $(CONF_TOOL_SRCS) app/core/utf8.h app/core/ucase.h app/spam/confusable_table.h
 	@mkdir -p build
 	@echo "CC (host tool) $<"
 	@$(CC_HOST) -O1 $(WARN) -Iapp -o $@ $(CONF_TOOL_SRCS)
@@ -164,6 +167,10 @@ build/gen-confusables: $(CONF_TOOL_SRCS) app/core/utf8.h app/spam/confusable_tab
 $(CONF_SRC): build/gen-confusables $(VENDOR)/.done
 	@mkdir -p $(dir $@)
 	build/gen-confusables $(HOST)/share/confusables.txt $(HOST)/share/UnicodeData.txt $@
+
+$(UCASE_SRC): build/gen-confusables $(VENDOR)/.done
+	@mkdir -p $(dir $@)
+	build/gen-confusables --lower $(HOST)/share/UnicodeData.txt $@
 
 # Every TERN_* name the sources mention, as C strings: the names a
 # misspelled variable is compared with (config_unknown_vars). Rewritten

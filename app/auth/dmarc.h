@@ -40,8 +40,9 @@
  * processing; or the per-evaluation query budget ran out).
  *
  * Caveats: the Author Domain must already be an A-label:
- * dmarc_author_domain() converts U-labels (Punycode, ASCII lowercased;
- * no UTS #46 mapping, so a U-label in upper case finds no record).
+ * dmarc_author_domain() converts U-labels (lowercased with Unicode's
+ * simple mapping, core/ucase.h, then Punycode; no other UTS #46 mapping
+ * or normalisation, so a U-label not in NFC finds no record).
  * Which From domain to use is decided by dmarc_author_domain(): zero or
  * several distinct domains give none (§5.3.1 allows going on with
  * several; we do not, so a forged second From cannot choose the policy),

@@ -168,6 +168,9 @@ def test_check_auth():
         # A From domain in UTF-8 (bänk.test) is looked up at its A-label.
         out = check(message("CEO <ceo@b\u00e4nk.test>"))
         assert out[0].endswith("; dmarc=fail header.from=xn--bnk-qla.test policy.dmarc=reject"), out
+        # In capitals (BÄNK.test) it is the same domain and the same policy.
+        out = check(message("CEO <ceo@B\u00c4NK.test>"))
+        assert out[0].endswith("; dmarc=fail header.from=xn--bnk-qla.test policy.dmarc=reject"), out
         # A From domain literal carrying ";" and a result of its own: written
         # as a quoted-string, so it cannot add a "dmarc=pass" to our field.
         out = check(message("x@[1;dmarc=pass header.from=example.org]"))

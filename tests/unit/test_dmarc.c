@@ -144,6 +144,18 @@ static void test_author(void)
 	CHECK_EQ_INT(author("CEO <ceo@B\xc3\xa4nk.Test>", NULL, d), 0);
 	CHECK_EQ_STR(d, "xn--bnk-qla.test");
 	CHECK_EQ_INT(author("a@b\xc3\xa4nk.test, b@xn--bnk-qla.test", NULL, d), 0);
+	/* Letters outside ASCII fold too: BÄNK, Bänk and bänk are one domain
+	 * (as EXAMPLE and example are), and so are ΤΡΑΠΕΖΑ and τραπεζα. */
+	CHECK_EQ_INT(author("CEO <ceo@B\xc3\x84NK.test>", NULL, d), 0);
+	CHECK_EQ_STR(d, "xn--bnk-qla.test");
+	CHECK_EQ_INT(author("a@B\xc3\x84NK.test, b@b\xc3\xa4nk.test", NULL, d), 0);
+	CHECK_EQ_INT(author("a@\xce\xa4\xce\xa1\xce\x91.test", NULL, d), 0);
+	char d2[DMARC_DOMAIN_MAX];
+	CHECK_EQ_INT(author("a@\xcf\x84\xcf\x81\xce\xb1.test", NULL, d2), 0);
+	CHECK_EQ_STR(d, d2);
+	CHECK_EQ_INT(author("a@\xe1\xba\xa0.test", NULL, d), 0); /* U+1EA0, Vietnamese */
+	CHECK_EQ_INT(author("a@\xe1\xba\xa1.test", NULL, d2), 0);
+	CHECK_EQ_STR(d, d2);
 	CHECK_EQ_INT(author("a@b\xff\xfenk.test", NULL, d), -1); /* not UTF-8 */
 	CHECK_EQ_INT(author("no-domain", NULL, d), -1);
 	CHECK_EQ_INT(author(NULL, NULL, d), -1);
