@@ -8,16 +8,23 @@
  * remove an account's 2FA without a code (a lost phone):
  * DELETE /api/v1/accounts/{email}/totp.
  *
- * A code sent to confirm or to turn 2FA off goes through the sign-in's
- * limiter (http_login_admit) under the owner's name, and a wrong one is
- * a failed login (what=totp, the line fail2ban reads): a signed-in
- * session, perhaps a stolen one, must not get unlimited guesses at six
- * digits to switch the second factor off.
+ * Confirming (which turns 2FA on) and turning it off also take the
+ * owner's current password ("password"), as changing the password does:
+ * a session cookie alone, stolen or left open on a shared computer, must
+ * not be enough to put a second factor of the thief's own on the account
+ * (locking its owner out) nor to take the owner's off. Starting an
+ * enrolment needs none: it changes nothing but the pending secret.
+ *
+ * The password and the code go through the sign-in's limiter
+ * (http_login_admit) under the owner's name, and a wrong one is a failed
+ * login (what=totp_password or what=totp, the line fail2ban reads): a
+ * signed-in session must not get unlimited guesses at either.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "admin/admin_meta.h"
 #include "auth/twofactor.h"
 #include "core/arena.h"
 #include "core/hostname.h"
@@ -87,14 +94,42 @@ static void code_settle(struct http_ctx *x, struct login_ticket *t, int rc)
 		login_limit_cancel(t);
 }
 
+/* The owner's current password (the body's "password") checked under
+ * t, as a sign-in checks it: 0 when right (t still open, for the code);
+ * else the problem is written, t is settled and -1 returned. */
+static int password_check(struct http_ctx *x, uint32_t owner, struct login_ticket *t)
+{
+	const char *pw = http_body_str(x, "password");
+	int ok;
+
+	http_hash_enter();
+	if (owner == STORE_TOTP_ADMIN)
+		ok = admin_exists(http_store) &&
+		     admin_password_check(http_store, http_env_admin_hash, pw) == 1;
+	else
+		ok = store_account_check_password(http_store, x->account_email, pw);
+	http_hash_leave();
+	if (ok == 1)
+		return 0;
+	if (ok == 0) {
+		http_login_failed(x, t, "totp_password");
+		http_problem(x, 400, "wrong_password", "password", "the password is wrong");
+	} else {
+		login_limit_cancel(t);
+		http_problem(x, 503, "temporary", NULL, "store error, try again");
+	}
+	return -1;
+}
+
 static void totp_confirm(struct http_ctx *x, uint32_t owner)
 {
-	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
+	static const struct json_field f[] = { { "code", JK_STRING, 1 }, { "password", JK_STRING, 1 } };
 	twofactor_codes codes;
 	struct login_ticket t;
 	struct jw w;
 
-	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0)
+	if (http_body_check(x, f, 2) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0 ||
+	    password_check(x, owner, &t) < 0)
 		return;
 	int rc = twofactor_confirm(http_store, http_cfg->data_dir, owner, http_body_str(x, "code"),
 				   (int64_t)time(NULL), codes);
@@ -127,10 +162,11 @@ static void totp_confirm(struct http_ctx *x, uint32_t owner)
 
 static void totp_disable(struct http_ctx *x, uint32_t owner)
 {
-	static const struct json_field f[] = { { "code", JK_STRING, 1 } };
+	static const struct json_field f[] = { { "code", JK_STRING, 1 }, { "password", JK_STRING, 1 } };
 	struct login_ticket t;
 
-	if (http_body_check(x, f, 1) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0)
+	if (http_body_check(x, f, 2) < 0 || http_login_admit(x, limit_name(x, owner), &t) < 0 ||
+	    password_check(x, owner, &t) < 0)
 		return;
 	int rc = twofactor_disable(http_store, http_cfg->data_dir, owner, http_body_str(x, "code"),
 				   (int64_t)time(NULL));

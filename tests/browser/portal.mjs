@@ -38,8 +38,9 @@ async function qr(testid, name) {
 		throw new Error(`QR code ${name} does not read back as ${text}: ${ok}`);
 	return text;
 }
-// Turns TOTP on in the card on the page: enrol, QR, first code, recovery codes.
-async function enableTotp(label) {
+// Turns TOTP on in the card on the page: enrol, QR, a wrong password, a
+// wrong first code, then both right, recovery codes.
+async function enableTotp(label, password) {
 	await byId('totp-start').click();
 	await byId('totp-enrol').waitFor();
 	const uri = await qr('totp-qr', label);
@@ -48,6 +49,10 @@ async function enableTotp(label) {
 		throw new Error(`the key shown (${secret}) is not the QR code's (${uri})`);
 	await screenshot(`${label}-totp-enrol`);
 	await byId('totp-code').fill('000000');
+	await byId('totp-password').fill('not the password');
+	await byId('totp-confirm').click();
+	await page.getByText('the password is wrong').waitFor();
+	await byId('totp-password').fill(password);
 	await byId('totp-confirm').click();
 	await page.getByText('that code does not match').waitFor();
 	await byId('totp-code').fill(await ask(`NEED_CODE ${secret}`));
@@ -141,7 +146,7 @@ await finish(b, async () => {
 	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	log('portal: encryption on and off');
 
-	const totpSecret = await enableTotp('portal');
+	const totpSecret = await enableTotp('portal', cfg.password);
 	// Python now signs in to IMAP and SMTP: the app password works, the
 	// account password does not.
 	if ((await ask(`APPPASS ${secret}`)) !== 'GO')
@@ -225,7 +230,7 @@ await finish(b, async () => {
 	await byId('login-submit').click();
 	await byId('nav-settings').click();
 	await byId('totp-card').waitFor();
-	const adminSecret = await enableTotp('admin');
+	const adminSecret = await enableTotp('admin', cfg.admin_password);
 	await byId('logout').click();
 	await byId('login').waitFor();
 	await byId('login-password').fill(cfg.admin_password);

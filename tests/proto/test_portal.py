@@ -185,9 +185,9 @@ def test_portal_and_two_factor():
         codes = Codes(secret)
         code = codes.fresh()
         bad = "%06d" % ((int(code) + 1) % 1000000)
-        st, body = p.call("POST", "/me/totp/confirm", {"code": bad})
+        st, body = p.call("POST", "/me/totp/confirm", {"code": bad, "password": PW})
         assert st == 400 and body["code"] == "wrong_code", body
-        st, body = p.call("POST", "/me/totp/confirm", {"code": code})
+        st, body = p.call("POST", "/me/totp/confirm", {"code": code, "password": PW})
         assert st == 200 and len(body["recovery_codes"]) == 10, body
         recovery = body["recovery_codes"]
         assert p.call("GET", "/me")[1]["totp"] is True  # this session goes on
@@ -224,10 +224,11 @@ def test_portal_and_two_factor():
         assert accepted(s, USER, app_pw, "imap") == []
         assert Portal(s).login(password=PW, code=recovery[1])[0] == 401
 
-        # 2FA off needs a code; then the password signs in to mail again.
-        st, body = p.call("POST", "/me/totp/disable", {"code": "000000"})
+        # 2FA off needs a code (and the password: test_totp_needs_the_password);
+        # then the password signs in to mail again.
+        st, body = p.call("POST", "/me/totp/disable", {"code": "000000", "password": NEWPW})
         assert st == 400, body
-        st, _ = p.call("POST", "/me/totp/disable", {"code": codes.fresh()})
+        st, _ = p.call("POST", "/me/totp/disable", {"code": codes.fresh(), "password": NEWPW})
         assert st == 204
         assert accepted(s, USER, NEWPW, "imap") == []
 
@@ -250,7 +251,8 @@ def test_portal_and_two_factor():
         assert st == 200, en
         asecret = secret_of(en["uri"])
         acodes = Codes(asecret)
-        st, _, body = admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh()})
+        st, _, body = admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh(),
+                                                                  "password": ADMIN_PW})
         assert st == 200 and len(body["recovery_codes"]) == 10, body
         assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
         assert other.call("GET", "/admin/totp")[0] == 401
@@ -273,7 +275,7 @@ def test_portal_and_two_factor():
         assert p2.login(password=NEWPW)[0] == 200
         st, en = p2.call("POST", "/me/totp")
         assert p2.call("POST", "/me/totp/confirm",
-                       {"code": Codes(secret_of(en["uri"])).fresh()})[0] == 200
+                       {"code": Codes(secret_of(en["uri"])).fresh(), "password": NEWPW})[0] == 200
         assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 204
         assert admin.call("DELETE", "/accounts/%s/totp" % USER)[0] == 404
         assert Portal(s).login(password=NEWPW)[0] == 200
@@ -301,11 +303,11 @@ def test_totp_codes_in_session_are_limited():
         assert p.login()[0] == 200
         st, en = p.call("POST", "/me/totp")
         codes = Codes(secret_of(en["uri"]))
-        st, body = p.call("POST", "/me/totp/confirm", {"code": "000000"})
+        st, body = p.call("POST", "/me/totp/confirm", {"code": "000000", "password": PW})
         assert st == 400 and body["code"] == "wrong_code", body
         assert s.wait_log("what=totp failures=1 ip=127.0.0.9")
-        assert p.call("POST", "/me/totp/confirm", {"code": codes.fresh()})[0] == 200
-        st, body = p.call("POST", "/me/totp/disable", {"code": "000000"})
+        assert p.call("POST", "/me/totp/confirm", {"code": codes.fresh(), "password": PW})[0] == 200
+        st, body = p.call("POST", "/me/totp/disable", {"code": "000000", "password": PW})
         assert st == 400 and body["code"] == "wrong_code", body
         assert s.wait_log("what=totp failures=2 ip=127.0.0.9")
         line = totp_lines("127.0.0.9")[0].split(" ", 1)[1]  # fail2ban cuts time=T off
@@ -314,10 +316,12 @@ def test_totp_codes_in_session_are_limited():
         # The admin's: guessing the code to turn it off is cut short.
         st, _, en = admin.call("POST", "/admin/totp")
         acodes = Codes(secret_of(en["uri"]))
-        assert admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh()})[0] == 200
+        assert admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh(),
+                                                           "password": ADMIN_PW})[0] == 200
         statuses = []
         for guess in range(12):
-            st, hd, body = admin.call("POST", "/admin/totp/disable", {"code": "%06d" % guess})
+            st, hd, body = admin.call("POST", "/admin/totp/disable", {"code": "%06d" % guess,
+                                                                       "password": ADMIN_PW})
             statuses.append(st)
             if st == 429:
                 assert hd["retry-after"] in ("60", "900"), hd
@@ -326,8 +330,51 @@ def test_totp_codes_in_session_are_limited():
         assert len(statuses) <= 11, statuses
         assert len(totp_lines("127.0.0.1")) == len(statuses) - 1, s.log_text()
         # While refused even the right code is not checked: 2FA stays on.
-        assert admin.call("POST", "/admin/totp/disable", {"code": acodes.fresh()})[0] == 429
+        assert admin.call("POST", "/admin/totp/disable", {"code": acodes.fresh(),
+                                                           "password": ADMIN_PW})[0] == 429
         assert admin.call("GET", "/admin/totp")[2]["enabled"] is True
+
+
+def test_totp_needs_the_password():
+    """Turning 2FA on (confirm) and off take the current password besides
+    the code, in the portal and the admin's Settings: a session cookie
+    alone (stolen, or left open on a shared computer) must not put a
+    second factor of its own on the account, locking its owner out, nor
+    take the owner's off. A wrong password is a failed sign-in
+    (what=totp_password, the line fail2ban reads); the code is not
+    looked at, so it is not spent."""
+    import os
+    import re
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
+    with s:
+        conf = open(os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "fail2ban",
+                                 "tern.conf")).read()
+        rx = re.search(r"^failregex = (.*)$", conf, re.M).group(1).replace("<HOST>", r"(?P<host>\S+)")
+        p = Portal(s, source="127.0.0.11")
+        assert p.login()[0] == 200
+        st, en = p.call("POST", "/me/totp")
+        codes = Codes(secret_of(en["uri"]))
+        code = codes.fresh()
+        st, body = p.call("POST", "/me/totp/confirm", {"code": code})
+        assert st == 400 and body.get("field") == "password", body
+        st, body = p.call("POST", "/me/totp/confirm", {"code": code, "password": "not-the-password"})
+        assert st == 400 and body["code"] == "wrong_password" and body["field"] == "password", body
+        assert s.wait_log("event=auth_failed what=totp_password failures=1 ip=127.0.0.11", 5)
+        line = [l for l in s.log_text().splitlines() if "what=totp_password" in l][0]
+        assert re.match(rx, line.split(" ", 1)[1]).group("host") == "127.0.0.11", line
+        assert p.call("GET", "/me")[1]["totp"] is False
+        # The same code with the password: it was not spent.
+        assert p.call("POST", "/me/totp/confirm", {"code": code, "password": PW})[0] == 200
+        st, body = p.call("POST", "/me/totp/disable", {"code": codes.fresh(), "password": "nope-nope"})
+        assert st == 400 and body["code"] == "wrong_password", body
+        assert p.call("GET", "/me")[1]["totp"] is True
+        # The admin's, with the admin password.
+        st, _, en = admin.call("POST", "/admin/totp")
+        acodes = Codes(secret_of(en["uri"]))
+        st, _, body = admin.call("POST", "/admin/totp/confirm", {"code": acodes.fresh(),
+                                                                  "password": PW})
+        assert st == 400 and body["code"] == "wrong_password", body
+        assert admin.call("GET", "/admin/totp")[2]["enabled"] is False
 
 
 def test_portal_sign_ins_do_not_push_out_other_sessions():

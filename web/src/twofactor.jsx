@@ -1,8 +1,10 @@
 // twofactor.jsx - the QR code drawing and the two-factor (TOTP) card the
 // admin's Settings and the account portal share: enrol (a QR code of the
 // otpauth:// URI and the secret in words), confirm with a first code (the
-// recovery codes are shown once), turn off with a code. base is the API
-// path: '/admin/totp' or '/me/totp'.
+// recovery codes are shown once), turn off with a code. Confirming and
+// turning off also ask for the current password: the API refuses a
+// session alone (api_totp.c). base is the API path: '/admin/totp' or
+// '/me/totp'.
 import { useState } from 'preact/hooks';
 import { get, post } from './api.js';
 import { CopyButton, ErrorBox, Field, Loading, Notice, useAction, useLoad } from './components.jsx';
@@ -30,6 +32,7 @@ export function TwoFactor({ base, who }) {
 	const st = useLoad(() => get(base));
 	const [enrol, setEnrol] = useState(null);
 	const [code, setCode] = useState('');
+	const [password, setPassword] = useState('');
 	const [codes, setCodes] = useState(null);
 	const [msg, setMsg] = useState('');
 	const a = useAction();
@@ -41,18 +44,20 @@ export function TwoFactor({ base, who }) {
 	const confirm = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			const r = await post(`${base}/confirm`, { code: code.trim() });
+			const r = await post(`${base}/confirm`, { code: code.trim(), password });
 			setCodes(r.recovery_codes);
 			setEnrol(null);
 			setCode('');
+			setPassword('');
 			st.reload();
 		});
 	};
 	const disable = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			await post(`${base}/disable`, { code: code.trim() });
+			await post(`${base}/disable`, { code: code.trim(), password });
 			setCode('');
+			setPassword('');
 			setCodes(null);
 			setMsg('Two-factor sign-in is off.');
 			st.reload();
@@ -63,7 +68,7 @@ export function TwoFactor({ base, who }) {
 		<section class="card" data-testid="totp-card">
 			<h2>Two-factor sign-in</h2>
 			{st.loading && !st.data ? <Loading /> : null}
-			<ErrorBox error={st.error || (a.error && a.error.field !== 'code' ? a.error : null)} />
+			<ErrorBox error={st.error || (a.error && a.error.field !== 'code' && a.error.field !== 'password' ? a.error : null)} />
 			{codes ? (
 				<div data-testid="totp-recovery">
 					<Notice>Two-factor sign-in is on. Keep these recovery codes somewhere safe: each one signs in once if the phone is lost. They are not shown again.</Notice>
@@ -85,6 +90,8 @@ export function TwoFactor({ base, who }) {
 					<p>Key: <code data-testid="totp-secret">{enrol.secret}</code> <CopyButton text={enrol.secret} label="Copy the key" /></p>
 					<Field label="Code from the app" value={code} onInput={setCode} inputMode="numeric" autoComplete="one-time-code"
 						required testid="totp-code" error={a.error && a.error.field === 'code' ? a.error.message : undefined} />
+					<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+						required testid="totp-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
 					<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="totp-confirm">Confirm</button></div>
 				</form>
 			) : null}
@@ -93,6 +100,8 @@ export function TwoFactor({ base, who }) {
 					<p data-testid="totp-on">Two-factor sign-in is on.</p>
 					<Field label="A code (or a recovery code) to turn it off" value={code} onInput={setCode} autoComplete="one-time-code"
 						required testid="totp-off-code" error={a.error && a.error.field === 'code' ? a.error.message : undefined} />
+					<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+						required testid="totp-off-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
 					<button class="btn" type="submit" disabled={a.busy} data-testid="totp-disable">Turn off</button>
 				</form>
 			) : null}
