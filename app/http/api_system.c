@@ -575,7 +575,9 @@ void api_token_del(struct http_ctx *x)
 		http_store_problem(x, rc, "no such token");
 		return;
 	}
-	log_info("http", NULL, "event=token_deleted id=%s ip=%s", x->param[0], x->ip);
+	char qi[200];
+	log_info("http", NULL, "event=token_deleted id=%s ip=%s", log_q(x->param[0], qi, sizeof qi),
+		 x->ip);
 	http_no_content(x);
 }
 

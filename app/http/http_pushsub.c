@@ -124,9 +124,13 @@ static void post_done(void *arg, const struct acme_http_resp *r)
 	if (r->status >= 200 && r->status < 300)
 		log_info("jmap", NULL, "event=push_sent subscription=%s kind=%s status=%d", q->id,
 			 q->verification ? "verification" : "state", r->status);
-	else
-		log_warn("jmap", NULL, "event=push_failed subscription=%s kind=%s status=%d error=\"%s\"",
-			 q->id, q->verification ? "verification" : "state", r->status, r->error);
+	else {
+		/* The error names the URL's host, which the client chose. */
+		char qe[4 * sizeof r->error + 3];
+		log_warn("jmap", NULL, "event=push_failed subscription=%s kind=%s status=%d error=%s",
+			 q->id, q->verification ? "verification" : "state", r->status,
+			 log_quoted(r->error, qe, sizeof qe));
+	}
 	free(q);
 	if (!p)
 		return;

@@ -333,9 +333,11 @@ static enum MHD_Result respond(struct http_ctx *x)
 {
 	if (!x->status)
 		http_problem(x, 500, "temporary", NULL, "no response");
-	if (x->status >= 500 || strncmp(x->path, "/api/", 5) == 0)
+	if (x->status >= 500 || strncmp(x->path, "/api/", 5) == 0) {
+		char qm[64]; /* the method is the client's token */
 		log_debug("http", NULL, "event=request ip=%s https=%d method=%s status=%d", x->ip,
-			  x->https, x->method, x->status);
+			  x->https, log_q(x->method, qm, sizeof qm), x->status);
+	}
 	enum MHD_Result res = send_ctx(x);
 	buf_free(&x->out);
 	return res;

@@ -89,6 +89,9 @@ enum {
 	DANE_FAIL,   /* the TLSA lookup failed: this host is skipped */
 };
 #define DANE_TLSA_MAX 8
+/* A host name as log_q() quotes it: it comes from DNS (an MX, a relay)
+ * and may hold a quote or '='. */
+#define HOST_Q (2 * 256 + 3)
 
 struct cached {
 	char key[256];
@@ -392,10 +395,11 @@ static void commit_group(struct job *j, int remote_dsn, const char *remote)
 				 j->s->relay_host, j->s->relay_port);
 		else
 			snprintf(via, sizeof via, "none");
+		char qv[2 * sizeof via + 3]; /* remote: the MX's name, from DNS */
 		log_info("queue", NULL, "event=%s id=%llu rcpt=%s relay=%s status=%s",
 			 c->verdict == SQ_SENT ? "sent" : c->verdict == SQ_FAILED ? "bounced" : "deferred",
-			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa), via,
-			 log_q(c->status, qs, sizeof qs));
+			 (unsigned long long)j->e.id, log_q(q->addr, qa, sizeof qa),
+			 log_q(via, qv, sizeof qv), log_q(c->status, qs, sizeof qs));
 	}
 	upd_submit(j, u);
 }
@@ -544,11 +548,11 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	    strncmp(why, "4.7.5 ", 6) == 0) {
 		/* A testing policy only reports (RFC 8461 §5): note the failure,
 		 * then deliver as without a policy. */
-		char qw[2 * SQ_STATUS_MAX + 8];
+		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
 		log_warn("queue", NULL,
 			 "event=mta_sts_failure mode=testing id=%llu domain=%s host=%s why=%s",
 			 (unsigned long long)j->e.id, j->groups[j->cur].domain,
-			 j->addrs[j->cur_addr].host, log_q(why, qw, sizeof qw));
+			 log_q(j->addrs[j->cur_addr].host, qh, sizeof qh), log_q(why, qw, sizeof qw));
 		j->verify_retry = 1;
 		try_addr(j);
 		return;
@@ -566,16 +570,17 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 	j->verify_retry = 0;
 	if (res == SMTPC_NEXT) {
 		snprintf(j->last_why, sizeof j->last_why, "%s", why);
-		char qw[2 * SQ_STATUS_MAX + 8];
+		char qw[2 * SQ_STATUS_MAX + 8], qh[HOST_Q];
 		log_info("queue", NULL, "event=attempt_failed id=%llu host=%s why=%s",
-			 (unsigned long long)j->e.id, j->addrs[j->cur_addr].host,
+			 (unsigned long long)j->e.id, log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),
 			 log_q(why, qw, sizeof qw));
 		if (j->s->relay_host[0] && strncmp(why, "4.7.5 ", 6) == 0)
 			log_warn("queue", NULL,
 				 "event=relay_tls_unverified host=%s why=%s hint=\"nothing was sent; "
 				 "a private CA goes in TERN_TLS_CA_FILE, TERN_RELAY_TLS_VERIFY=off "
 				 "turns the check off\"",
-				 j->addrs[j->cur_addr].host, log_q(why, qw, sizeof qw));
+				 log_q(j->addrs[j->cur_addr].host, qh, sizeof qh),
+				 log_q(why, qw, sizeof qw));
 		j->cur_addr++;
 		try_addr(j);
 		return;
@@ -611,9 +616,10 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 		}
 		j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
 	}
+	char qh[HOST_Q];
 	if (j->dane != DANE_NONE)
 		log_info("queue", NULL, "event=dane id=%llu host=%s state=%s records=%zu",
-			 (unsigned long long)j->e.id, j->dane_host,
+			 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh),
 			 j->dane == DANE_VERIFY ? "verify" : j->dane == DANE_TLS ? "tls_only" : "lookup_failed",
 			 j->ntlsa);
 	try_addr_go(j);
@@ -624,8 +630,9 @@ static void dane_addr_done(void *arg, const struct dns_answer *a)
 	struct job *j = arg;
 	j->dane_q = NULL;
 	if (!a->ad || a->status != DNS_ANS_OK) {
+		char qh[HOST_Q];
 		log_info("queue", NULL, "event=dane id=%llu host=%s state=insecure_address",
-			 (unsigned long long)j->e.id, j->dane_host);
+			 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh));
 		try_addr_go(j);
 		return;
 	}
@@ -852,9 +859,11 @@ static int sts_filter(struct job *j)
 			j->addrs[kept++] = j->addrs[i];
 			continue;
 		}
+		char qh[HOST_Q];
 		log_warn("queue", NULL, "event=mta_sts_failure mode=%s id=%llu domain=%s host=%s "
 			 "why=\"MX host not in the policy\"", mta_sts_mode_name(j->sts.mode),
-			 (unsigned long long)j->e.id, j->groups[j->cur].domain, j->addrs[i].host);
+			 (unsigned long long)j->e.id, j->groups[j->cur].domain,
+			 log_q(j->addrs[i].host, qh, sizeof qh));
 		struct queue_tlsrpt_pol p = {.domain = j->groups[j->cur].domain, .sts = &j->sts};
 		if (j->sts.mode != MTA_STS_ENFORCE) {
 			/* testing: the host is still tried; its session counts

@@ -123,8 +123,11 @@ static void send_line(struct smtp_client *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	int r = buf_vprintf(&s->c->out, fmt, ap);
 	va_end(ap);
-	if (r < 0 || buf_append(&s->c->out, "\r\n", 2) < 0)
-		log_warn("queue", NULL, "event=client_output_full remote=%s", s->where);
+	if (r < 0 || buf_append(&s->c->out, "\r\n", 2) < 0) {
+		char qw[2 * sizeof s->where + 3]; /* the host is an MX name from DNS */
+		log_warn("queue", NULL, "event=client_output_full remote=%s",
+			 log_q(s->where, qw, sizeof qw));
+	}
 	client_flush(s->c);
 }
 

@@ -151,9 +151,12 @@ static void intake_run(void *arg)
 	char err[200];
 	unsigned n = dmarc_intake_message(j->st, j->msg, j->len, time_wall(), j->dkim, err,
 					  sizeof err);
+	/* err may quote what the report's sender wrote: escaped, so a quote
+	 * in it cannot end the value early. */
+	char qe[4 * sizeof err + 3];
 	if (n || err[0])
-		log_info("dmarc", NULL, "event=report_intake stored=%u%s%s%s", n,
-		         err[0] ? " error=\"" : "", err, err[0] ? "\"" : "");
+		log_info("dmarc", NULL, "event=report_intake stored=%u%s%s", n,
+		         err[0] ? " error=" : "", err[0] ? log_quoted(err, qe, sizeof qe) : "");
 }
 
 static void intake_done(void *arg)

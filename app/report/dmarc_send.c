@@ -72,8 +72,13 @@ static int submit(struct store *st, const struct dmarc_send_opts *o, const struc
 	if (report_queue_signed(st, "dmarc", o->from, rc_, n, buf_data(msg), buf_len(msg), o->now,
 				&qid) < 0)
 		return -1;
-	log_info("dmarc", NULL, "event=report_queued domain=%s day=%u rows=%zu to=\"%s\" size=%zu queue_id=%llu",
-		 g->pdomain, g->day, g->nrows, to_list, buf_len(msg), (unsigned long long)qid);
+	/* The addresses are the rua= of the reported domain's own record:
+	 * quoted and escaped, so a quote or a space in one cannot add pairs
+	 * of its own to the record. */
+	char qt[2048];
+	log_info("dmarc", NULL, "event=report_queued domain=%s day=%u rows=%zu to=%s size=%zu queue_id=%llu",
+		 g->pdomain, g->day, g->nrows, log_quoted(to_list, qt, sizeof qt), buf_len(msg),
+		 (unsigned long long)qid);
 	return 0;
 }
 
@@ -125,8 +130,10 @@ static int one(struct store *st, const struct dmarc_send_opts *o, const struct g
 			if (a->state != 1)
 				continue;
 			if (a->max_size && gzlen > a->max_size) {
+				char qa[4 * sizeof a->addr + 3];
 				log_info("dmarc", NULL, "event=report_too_big domain=%s to=%s size=%zu limit=%llu",
-				         g->pdomain, a->addr, gzlen, (unsigned long long)a->max_size);
+				         g->pdomain, log_quoted(a->addr, qa, sizeof qa), gzlen,
+				         (unsigned long long)a->max_size);
 				continue;
 			}
 			if (to[0])

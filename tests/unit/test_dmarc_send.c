@@ -12,6 +12,7 @@
  * reason when that differs from the policy.
  */
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "admin/admin_domain.h"
@@ -21,6 +22,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "core/arena.h"
+#include "core/log.h"
 #include "report/dmarc_out.h"
 #include "report/dmarc_seen.h"
 #include "report/dmarc_send.h"
@@ -28,7 +30,7 @@
 #include "unit_env.h"
 
 static const char zone[] =
-	"_dmarc.example.net TXT v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.net,mailto:agg@reports.example, mailto:nope@other.example,mailto:tiny@example.net!100\n"
+	"_dmarc.example.net TXT v=DMARC1; p=reject; adkim=s; rua=mailto:dmarc@example.net,mailto:agg@reports.example, mailto:nope@other.example,mailto:tiny\" ip=1.2.3.4 y=\"@example.net!100\n"
 	"example.net._report._dmarc.reports.example TXT v=DMARC1\n"
 	"_dmarc.norua.example TXT v=DMARC1; p=none\n"
 	"_dmarc.flaky.example TXT SERVFAIL\n"
@@ -293,7 +295,23 @@ static void test_send(void)
 	struct dmarc_send_opts o = {"postmaster@example.org", "mx.example.org", (uint32_t)day + 1,
 	                            now + 86400, table_lookup, &res};
 	struct dmarc_send_result r;
+	/* The log, as JSON (a parser of the key=value pairs): a quote and a
+	 * space in an address of the domain's own rua= stay inside its value. */
+	char lpath[] = "/tmp/tern-dmarc-log-XXXXXX";
+	int lfd = mkstemp(lpath);
+	CHECK(lfd >= 0);
+	log_init(lfd, LOG_INFO, 1);
 	CHECK_EQ_INT(dmarc_send_reports(st, &o, &r), 0);
+	log_init(2, LOG_WARN, 0);
+	static char logged[16384];
+	ssize_t ln = pread(lfd, logged, sizeof logged - 1, 0);
+	logged[ln > 0 ? ln : 0] = '\0';
+	close(lfd);
+	unlink(lpath);
+	CHECK(strstr(logged, "\"event\":\"report_too_big\",\"domain\":\"example.net\","
+	                     "\"to\":\"tiny\\\" ip=1.2.3.4 y=\\\"@example.net\"") != NULL);
+	CHECK(strstr(logged, "\"ip\":\"1.2.3.4\"") == NULL);
+	CHECK(strstr(logged, "\"event\":\"report_queued\"") != NULL);
 	CHECK_EQ_INT(r.reports, 1);
 	CHECK_EQ_INT(r.no_dest, 1);
 	CHECK_EQ_INT(r.deferred + r.failed, 0);
