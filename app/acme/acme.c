@@ -342,6 +342,46 @@ struct tls_conf *acme_stored_conf(struct store *st, const char *data_dir)
 
 /* ---- the steps ---- */
 
+/* Clock skew allowed between the CA and us for a fresh certificate's start. */
+#define NOT_BEFORE_SKEW 3600
+
+/*
+ * Checks that the CA's certificate is one worth installing: valid now and
+ * naming every name ordered. The key already matched (tls_conf_from_pem).
+ * An expired one installed would be renewed at once, every second, with
+ * the back-off reset by each "success". Returns 0, or -1 with why set.
+ */
+static int cert_acceptable(const struct tls_conf *conf, char *why, size_t whysz)
+{
+	int64_t now = time_wall();
+
+	if (tls_conf_not_after(conf) <= now) {
+		snprintf(why, whysz, "the CA's certificate is expired (not after %lld)",
+		         (long long)tls_conf_not_after(conf));
+		return -1;
+	}
+	if (tls_conf_not_before(conf) > now + NOT_BEFORE_SKEW) {
+		snprintf(why, whysz, "the CA's certificate is not valid yet (not before %lld)",
+		         (long long)tls_conf_not_before(conf));
+		return -1;
+	}
+	for (size_t i = 0; i < A.nnames; i++) {
+		const char *p = tls_conf_names(conf);
+		size_t want = strlen(A.names[i]);
+		int found = 0;
+		while (*p && !found) {
+			size_t k = strcspn(p, ",");
+			found = k == want && strncasecmp(p, A.names[i], k) == 0;
+			p += k + (p[k] == ',');
+		}
+		if (!found) {
+			snprintf(why, whysz, "the CA's certificate does not name %s", A.names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void on_cert(const struct acme_http_resp *r)
 {
 	char err[256];
@@ -357,6 +397,11 @@ static void on_cert(const struct acme_http_resp *r)
 	explicit_bzero(der, sizeof der);
 	if (conf == NULL) {
 		fail(-1, "the CA's certificate does not load: %s", err);
+		return;
+	}
+	if (cert_acceptable(conf, err, sizeof err) < 0) {
+		tls_conf_unref(&conf);
+		fail(-1, "%s", err);
 		return;
 	}
 	if (store_meta_put(A.st, "acme/cert", r->body, r->body_len, 0) != STORE_OK ||

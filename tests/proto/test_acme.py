@@ -536,7 +536,8 @@ class AcmeStub:
     pebble never gives: rateLimited with a Retry-After. It checks nothing
     tern sends; it only answers in RFC 8555's shapes."""
 
-    def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0):
+    def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
+                 bad_leaf=None):
         import base64
         import http.server
         import ssl as _ssl
@@ -545,6 +546,7 @@ class AcmeStub:
         self.ari_open_first = ari_open_first
         self.ari_hold = ari_hold  # a threading.Event the renewal-info answer waits for
         self.renewal_order_delay = renewal_order_delay  # ... and a renewal's newOrder
+        self.bad_leaf = bad_leaf  # "expired" or "other_name": a leaf tern must not install
         self.ari_ids = []
         self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
@@ -633,9 +635,13 @@ class AcmeStub:
                     with open(os.path.join(stub.tmp, "leaf.ext"), "w") as f:
                         f.write("authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
                     run("openssl", "req", "-inform", "DER", "-in", "req.der", "-out", "req.pem")
-                    run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
-                        "-CAcreateserial", "-days", "90", "-copy_extensions", "copy",
-                        "-extfile", "leaf.ext", "-out", "leaf%d.pem" % n)
+                    if stub.bad_leaf:
+                        stub.make_bad_leaf(csr, "leaf%d.pem" % n)
+                    else:
+                        run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem",
+                            "-CAkey", "ca.key", "-CAcreateserial", "-days", "90",
+                            "-copy_extensions", "copy", "-extfile", "leaf.ext",
+                            "-out", "leaf%d.pem" % n)
                     self.reply(200, json.dumps({"status": "valid", "finalize": base + "/finalize",
                                                 "certificate": base + "/cert/%d" % n}).encode(),
                                [("Content-Type", "application/json")])
@@ -659,6 +665,33 @@ class AcmeStub:
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.thread.start()
+
+    def make_bad_leaf(self, csr_der, out):
+        """Signs the CSR's key into a leaf that matches the key but is
+        expired ("expired") or names another host ("other_name")."""
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
+        csr = x509.load_der_x509_csr(csr_der)
+        with open(os.path.join(self.tmp, "ca.key"), "rb") as f:
+            ca_key = serialization.load_pem_private_key(f.read(), None)
+        with open(self.ca, "rb") as f:
+            ca = x509.load_pem_x509_certificate(f.read())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        name, nb, na = HOST, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90)
+        if self.bad_leaf == "expired":
+            nb, na = now - datetime.timedelta(days=100), now - datetime.timedelta(days=10)
+        else:
+            name = "other.example"
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .issuer_name(ca.subject).public_key(csr.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        with open(os.path.join(self.tmp, out), "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
 
     def close(self):
         self.srv.shutdown()
@@ -689,6 +722,34 @@ def test_acme_rate_limited_waits_retry_after():
         s.stop()
         s.cleanup()
         stub.close()
+
+
+def test_acme_refuses_a_certificate_expired_or_for_other_names():
+    """A CA whose certificate matches the key but is expired, or names
+    another host, is not installed: the attempt fails at the certificate
+    step, the self-signed pair stays, and the next attempt waits the
+    back-off (an expired one used to be installed and renewed at once,
+    over and over, a full order a second against the CA)."""
+    for bad, why in (("expired", "expired"), ("other_name", "does not name mail.acme.test")):
+        stub = AcmeStub(mode="ari", bad_leaf=bad)
+        s = Server(imap=True, http=True, domains=(), env={
+            "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+            "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+            "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+        try:
+            assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+            time.sleep(2)
+            log = s.log_text()
+            assert "event=certificate_installed" not in log, log[-3000:]
+            failed = [l for l in log.splitlines() if "event=attempt_failed" in l]
+            assert len(failed) == 1 and "step=certificate" in failed[0] and why in failed[0], failed
+            assert "retry_in=60" in failed[0], failed
+            assert stub.issued == 1, stub.issued
+            assert "stub CA" not in served_cert(s.imaps_port)[0]
+        finally:
+            s.stop()
+            s.cleanup()
+            stub.close()
 
 
 def test_acme_renewal_information_moves_the_renewal():
