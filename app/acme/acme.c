@@ -604,6 +604,16 @@ static void on_authz(const struct acme_http_resp *r)
 		fail_resp(r);
 		return;
 	}
+	/* Only names we ordered: a challenge answer for another name would go
+	 * on every TLS listener, and the clean-up (challenges_clear) knows
+	 * only the names ordered, so it would stay there. */
+	size_t i = 0;
+	while (i < A.nnames && strcasecmp(A.names[i], z.name) != 0)
+		i++;
+	if (i == A.nnames) {
+		fail(-1, "the CA's authorization is for %s, a name not ordered", z.name);
+		return;
+	}
 	snprintf(A.chall_name, sizeof A.chall_name, "%s", z.name);
 	if (strcmp(z.status, "valid") == 0) {
 		A.iauthz++;

@@ -625,6 +625,22 @@ class AcmeStub:
                     self.reply(201, json.dumps({"status": "ready", "finalize": base + "/finalize",
                                                 "authorizations": []}).encode(),
                                [("Location", base + "/order/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "authz_other" and self.path == "/order":
+                    self.reply(201, json.dumps({"status": "pending", "finalize": base + "/finalize",
+                                                "authorizations": [base + "/authz/1"]}).encode(),
+                               [("Location", base + "/order/1"), ("Content-Type", "application/json")])
+                elif stub.mode == "authz_other" and self.path == "/authz/1":
+                    # An authorization for a name tern never ordered.
+                    done = ("POST", "/chall/1") in stub.requests
+                    self.reply(200, json.dumps({
+                        "status": "invalid" if done else "pending",
+                        "identifier": {"type": "dns", "value": "evil.example"},
+                        "challenges": [{"type": "tls-alpn-01", "url": base + "/chall/1",
+                                        "token": "Evil-token_1", "status": "pending"}]}).encode(),
+                        [("Content-Type", "application/json")])
+                elif stub.mode == "authz_other" and self.path == "/chall/1":
+                    self.reply(200, b'{"type":"tls-alpn-01","status":"processing"}',
+                               [("Content-Type", "application/json")])
                 elif stub.mode == "ari" and self.path == "/finalize":
                     b64 = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
                     csr = b64(json.loads(b64(json.loads(body)["payload"]))["csr"])
@@ -750,6 +766,41 @@ def test_acme_refuses_a_certificate_expired_or_for_other_names():
             s.stop()
             s.cleanup()
             stub.close()
+
+
+def test_acme_authorization_for_a_name_not_ordered_is_refused():
+    """An authorization whose identifier tern did not order (here a
+    hostile CA's evil.example) gets no TLS-ALPN-01 answer: tern used to
+    put a challenge certificate for it on every TLS listener and, the
+    clean-up covering only the names ordered, left it there, answering
+    acme-tls/1 for that name (and offering ALPN on every handshake) until
+    a restart."""
+    stub = AcmeStub(mode="authz_other")
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_CHALLENGE": "tls-alpn-01",
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
+        assert "step=authz" in line and "evil.example" in line, line
+        assert ("POST", "/chall/1") not in stub.requests, stub.requests
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["acme-tls/1"])
+        try:
+            with socket.create_connection(("127.0.0.1", s.imaps_port), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname="evil.example") as t:
+                    alpn = t.selected_alpn_protocol()
+        except (ssl.SSLError, OSError):
+            alpn = None
+        assert alpn is None, alpn
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
 
 
 def test_acme_renewal_information_moves_the_renewal():
