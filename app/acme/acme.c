@@ -195,8 +195,13 @@ static void fail(long retry_after, const char *fmt, ...)
 	va_end(ap);
 	challenges_clear();
 	unsigned wait = A.backoff ? A.backoff : BACKOFF_MIN;
+	/* Retry-After is honoured between the first minute and a day: a CA or
+	 * a proxy answering every failure "Retry-After: 1" would otherwise get
+	 * a whole attempt (and a warning in the log) every second. */
 	if (retry_after > 0)
-		wait = retry_after > BACKOFF_MAX ? BACKOFF_MAX : (unsigned)retry_after;
+		wait = retry_after > BACKOFF_MAX   ? BACKOFF_MAX
+		       : retry_after < BACKOFF_MIN ? BACKOFF_MIN
+		                                   : (unsigned)retry_after;
 	A.backoff = wait * 2 > BACKOFF_MAX ? BACKOFF_MAX : wait * 2;
 	log_warn("acme", NULL, "event=attempt_failed step=%s error=%s retry_in=%u",
 	         state_name[A.state], log_q(why, q, sizeof q), wait);

@@ -537,7 +537,7 @@ class AcmeStub:
     tern sends; it only answers in RFC 8555's shapes."""
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
-                 bad_leaf=None):
+                 bad_leaf=None, retry_after="3600"):
         import base64
         import http.server
         import ssl as _ssl
@@ -547,6 +547,7 @@ class AcmeStub:
         self.ari_hold = ari_hold  # a threading.Event the renewal-info answer waits for
         self.renewal_order_delay = renewal_order_delay  # ... and a renewal's newOrder
         self.bad_leaf = bad_leaf  # "expired" or "other_name": a leaf tern must not install
+        self.retry_after = retry_after  # the rateLimited answer's Retry-After
         self.ari_ids = []
         self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
@@ -672,7 +673,8 @@ class AcmeStub:
                     self.reply(429, json.dumps({
                         "type": "urn:ietf:params:acme:error:rateLimited",
                         "detail": "too many certificates (5) already issued for this exact set of identifiers"}).encode(),
-                        [("Content-Type", "application/problem+json"), ("Retry-After", "3600")])
+                        [("Content-Type", "application/problem+json"),
+                         ("Retry-After", stub.retry_after)])
 
         self.port = free_port()
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
@@ -797,6 +799,28 @@ def test_acme_authorization_for_a_name_not_ordered_is_refused():
         except (ssl.SSLError, OSError):
             alpn = None
         assert alpn is None, alpn
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_retry_after_too_short_is_raised_to_the_backoff():
+    """A CA (or a proxy in front of it) answering every failure with
+    Retry-After: 1 does not get a full attempt a second: the wait is
+    at least the back-off's first minute."""
+    stub = AcmeStub(retry_after="1")
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        time.sleep(2.5)
+        lines = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l]
+        assert len(lines) == 1, lines
+        assert "retry_in=60" in lines[0], lines[0]
+        assert stub.requests.count(("POST", "/order")) == 1, stub.requests
     finally:
         s.stop()
         s.cleanup()
