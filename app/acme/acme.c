@@ -231,13 +231,20 @@ static void fail_resp(const struct acme_http_resp *r)
 
 /* ---- storing keys and the certificate ---- */
 
+/* k's scalar, base64url, sealed with the data directory's secrets.key. */
+static int key_seal(const struct acme_key *k, char *sealed, size_t sealedsz)
+{
+	char b64[64];
+	acme_b64url(k->kbuf, sizeof k->kbuf, b64, sizeof b64);
+	int rc = admin_secret_seal(A.data_dir, b64, sealed, sealedsz);
+	explicit_bzero(b64, sizeof b64);
+	return rc;
+}
+
 static int key_save(const char *name, const struct acme_key *k)
 {
-	char b64[64], sealed[512];
-	acme_b64url(k->kbuf, sizeof k->kbuf, b64, sizeof b64);
-	int rc = admin_secret_seal(A.data_dir, b64, sealed, sizeof sealed);
-	explicit_bzero(b64, sizeof b64);
-	if (rc < 0)
+	char sealed[512];
+	if (key_seal(k, sealed, sizeof sealed) < 0)
 		return -1;
 	return store_meta_put(A.st, name, sealed, strlen(sealed), 0) == STORE_OK ? 0 : -1;
 }
@@ -409,10 +416,20 @@ static void on_cert(const struct acme_http_resp *r)
 		fail(-1, "%s", err);
 		return;
 	}
-	if (store_meta_put(A.st, "acme/cert", r->body, r->body_len, 0) != STORE_OK ||
-	    key_save("acme/cert-key", &A.certkey) < 0)
-		log_warn("acme", NULL, "event=store_failed hint=\"the certificate is used but will "
-		                       "be requested again after a restart\"");
+	/* The chain and its key in one transaction, the key sealed first: a
+	 * failure (or a kill) between two writes would leave a chain that
+	 * does not match the stored key, and the next start with nothing. */
+	char sealed[512];
+	int stored = key_seal(&A.certkey, sealed, sizeof sealed) == 0;
+	if (stored) {
+		struct store_meta_item pair[2] = {{"acme/cert", r->body, r->body_len},
+		                                  {"acme/cert-key", sealed, strlen(sealed)}};
+		stored = store_meta_put_all(A.st, pair, 2) == STORE_OK;
+	}
+	if (!stored)
+		log_warn("acme", NULL, "event=store_failed hint=\"the certificate is used but not "
+		                       "kept: a restart loads the pair stored before, or orders "
+		                       "again\"");
 	challenges_clear();
 	A.backoff = 0;
 	A.state = S_OFF;

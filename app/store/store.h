@@ -898,6 +898,19 @@ int store_expunge(struct store *st, uint32_t account, uint32_t mailbox, uint32_t
  */
 int store_meta_get(struct store *st, const char *name, void *val, size_t valsz, size_t *len_r);
 int store_meta_put(struct store *st, const char *name, const void *val, size_t len, int excl);
+/*
+ * Writes n values in one write transaction: all of them or none (a
+ * certificate and its key, which must never be stored apart). Names and
+ * values as for store_meta_put, excl 0; the items are read during the
+ * call only. STORE_OK, STORE_EINVAL (a bad name or a value over 64 KiB:
+ * nothing written), or the store's error.
+ */
+struct store_meta_item {
+	const char *name;
+	const void *val;
+	size_t len;
+};
+int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n);
 int store_meta_del(struct store *st, const char *name);
 typedef void store_meta_cb(void *arg, const char *name, const void *val, size_t len);
 int store_meta_list(struct store *st, const char *prefix, store_meta_cb *cb, void *arg);

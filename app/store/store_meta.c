@@ -80,6 +80,34 @@ int store_meta_put(struct store *st, const char *name, const void *val, size_t l
 	return store_write(st, meta_put_fn, &m);
 }
 
+struct meta_put_all {
+	const struct store_meta_item *items;
+	size_t n;
+};
+
+static int meta_put_all_fn(struct store *st, MDB_txn *txn, void *ctx)
+{
+	struct meta_put_all *a = ctx;
+
+	for (size_t i = 0; i < a->n; i++) {
+		struct meta_put m = {.name = a->items[i].name, .val = a->items[i].val,
+		                     .len = a->items[i].len};
+		int rc = meta_put_fn(st, txn, &m);
+		if (rc)
+			return rc; /* the transaction is aborted: none written */
+	}
+	return 0;
+}
+
+int store_meta_put_all(struct store *st, const struct store_meta_item *items, size_t n)
+{
+	struct meta_put_all a = {.items = items, .n = n};
+	for (size_t i = 0; i < n; i++)
+		if (!name_ok(items[i].name) || items[i].len > 65536)
+			return STORE_EINVAL;
+	return store_write(st, meta_put_all_fn, &a);
+}
+
 int store_meta_del(struct store *st, const char *name)
 {
 	struct meta_put m = {.name = name, .del = 1};

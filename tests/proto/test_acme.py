@@ -827,6 +827,39 @@ def test_acme_retry_after_too_short_is_raised_to_the_backoff():
         stub.close()
 
 
+def test_acme_certificate_and_key_stored_together_or_not_at_all():
+    """A renewal whose key cannot be stored (secrets.key unreadable at
+    that moment; a kill -9 between two writes is the same) must leave the
+    stored pair as it was: tern wrote the new chain, then failed on its
+    key, and the next start found a chain that did not match the stored
+    key, so it had no certificate at all and ordered again."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    secrets = os.path.join(s.data, "secrets.key")
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
+        first = served_cert(s.imaps_port)[3]
+        os.rename(secrets, secrets + ".away")
+        os.mkdir(secrets)  # reading it fails: the new key cannot be sealed
+        assert s.cli("acme", "renew").returncode == 0
+        assert s.wait_log("event=store_failed", timeout=30), s.log_text()[-3000:]
+        assert stub.issued == 2
+        os.rmdir(secrets)
+        os.rename(secrets + ".away", secrets)
+        s.stop()
+        s.start()
+        assert s.wait_log("event=certificate_loaded", timeout=20), s.log_text()[-3000:]
+        assert served_cert(s.imaps_port)[3] == first
+        assert stub.issued == 2
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
 def test_acme_renewal_information_moves_the_renewal():
     """RFC 9773 (pebble 2.4 has none): the stub's directory names a
     renewalInfo URL; for the first certificate it suggests a window that

@@ -221,6 +221,15 @@ int main(void)
 		CHECK_EQ_INT(store_meta_get(st, key4, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key2, val, sizeof val, &vl), STORE_ENOTFOUND);
+		/* store_meta_put_all: every value or none (ACME's chain and key). */
+		struct store_meta_item pair[2] = {{"acme/cert", "C2", 2}, {"acme/cert-key", "K2", 2}};
+		CHECK_EQ_INT(store_meta_put_all(st, pair, 2), STORE_OK);
+		struct store_meta_item bad[2] = {{"acme/cert", "C3", 2}, {"no-slash", "K3", 2}};
+		CHECK_EQ_INT(store_meta_put_all(st, bad, 2), STORE_EINVAL);
+		CHECK_EQ_INT(store_meta_get(st, "acme/cert", val, sizeof val, &vl), STORE_OK);
+		CHECK(vl == 2 && memcmp(val, "C2", 2) == 0);
+		CHECK_EQ_INT(store_meta_get(st, "acme/cert-key", val, sizeof val, &vl), STORE_OK);
+		CHECK(vl == 2 && memcmp(val, "K2", 2) == 0);
 		store_close(&st);
 	}
 	unit_rmrf(base);
