@@ -24,6 +24,7 @@
 #include "acme/acme_msg.h"
 #include "acme/acme_private.h"
 #include "admin/admin_secret.h"
+#include "core/cidr.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -105,6 +106,7 @@ static struct acme {
 	uint64_t ari_timer;
 	int64_t renew_planned; /* Unix time the renewal timer is set for */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
+	int dir_public; /* the directory's address is public: every other URL's must be */
 	int running;
 } A;
 
@@ -119,6 +121,9 @@ static struct {
 static void attempt(struct loop *loop, void *arg);
 static void post(enum state next, const char *url, const char *payload, int jwk);
 static void get_as_post(enum state next, const char *url);
+static int request_directory(void);
+static int request(const char *method, const char *url, const char *content_type,
+                   const void *body, size_t len);
 
 static void status_set(const char *state, const char *error, int64_t next)
 {
@@ -816,8 +821,7 @@ static void on_ari_directory(const struct acme_http_resp *r)
 	char url[800];
 	snprintf(url, sizeof url, "%s/%s", A.url_ari, A.ari_id);
 	A.state = S_ARI;
-	if (acme_http_request(A.loop, A.dns, "GET", url, NULL, NULL, 0, TIMEOUT_MS, on_response,
-	                      NULL) < 0)
+	if (request("GET", url, NULL, NULL, 0) < 0)
 		A.state = S_OFF;
 }
 
@@ -835,8 +839,7 @@ static void ari_check(struct loop *loop, void *arg)
 	if (A.dns == NULL)
 		A.dns = dns_thread();
 	A.state = S_ARI_DIR;
-	if (acme_http_request(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
-	                      on_response, NULL) < 0) {
+	if (request_directory() < 0) {
 		A.state = S_OFF;
 		ari_settled();
 	}
@@ -853,6 +856,40 @@ static void ari_settled(void)
 }
 
 /* ---- requests ---- */
+
+/*
+ * Every URL after the directory comes from the CA (its directory, the
+ * Location of an order, the authorizations, finalize and certificate
+ * URLs). When the directory is on a public address, they must be too: a
+ * hostile CA must not make the server send requests to its own loopback
+ * or private network (SSRF). A directory on a private or loopback
+ * address (a CA of one's own, the tests' pebble) keeps every address.
+ */
+static int dir_addr_note(const struct sockaddr *sa)
+{
+	A.dir_public = cidr_addr_global(sa);
+	return 1;
+}
+
+static int ca_addr_ok(const struct sockaddr *sa)
+{
+	return !A.dir_public || cidr_addr_global(sa);
+}
+
+/* GETs the directory (answer to on_response), noting where it is. */
+static int request_directory(void)
+{
+	return acme_http_request_opts(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
+	                              NULL, dir_addr_note, 0, on_response, NULL);
+}
+
+/* Any other request to the CA (answer to on_response). */
+static int request(const char *method, const char *url, const char *content_type,
+                   const void *body, size_t len)
+{
+	return acme_http_request_opts(A.loop, A.dns, method, url, content_type, body, len,
+	                              TIMEOUT_MS, NULL, ca_addr_ok, 0, on_response, NULL);
+}
 
 static void dispatch(const struct acme_http_resp *r)
 {
@@ -937,8 +974,7 @@ static void send_post(void)
 
 	if (A.nonce[0] == '\0') {
 		A.want_nonce = 1;
-		if (acme_http_request(A.loop, A.dns, "HEAD", A.url_nonce, NULL, NULL, 0, TIMEOUT_MS,
-		                      on_response, NULL) < 0)
+		if (request("HEAD", A.url_nonce, NULL, NULL, 0) < 0)
 			fail(-1, "bad newNonce URL %s", A.url_nonce);
 		return;
 	}
@@ -950,8 +986,8 @@ static void send_post(void)
 		return;
 	}
 	A.nonce[0] = '\0'; /* each nonce is good for one request */
-	if (acme_http_request(A.loop, A.dns, "POST", A.post_url, "application/jose+json",
-	                      buf_data(&body), buf_len(&body), TIMEOUT_MS, on_response, NULL) < 0)
+	if (request("POST", A.post_url, "application/jose+json", buf_data(&body),
+	            buf_len(&body)) < 0)
 		fail(-1, "bad URL %s", A.post_url);
 	buf_free(&body);
 }
@@ -1042,8 +1078,7 @@ static void names_found(void *arg)
 	         log_q(A.directory, q, sizeof q), A.nnames, A.names[0], A.challenge);
 	A.state = S_DIRECTORY;
 	A.want_nonce = 0;
-	if (acme_http_request(A.loop, A.dns, "GET", A.directory, NULL, NULL, 0, TIMEOUT_MS,
-	                      on_response, NULL) < 0)
+	if (request_directory() < 0)
 		fail(-1, "bad directory URL %s", A.directory);
 }
 
