@@ -302,7 +302,11 @@ static void ari_schedule(unsigned secs)
 static void install(struct tls_conf *conf, const char *how)
 {
 	tls_install(conf);
-	/* SNI: each name the certificate carries. */
+	/* SNI: each name the certificate carries, and only those: a name the
+	 * previous certificate had and this one lacks must not keep it (it
+	 * would be served after it expired). Meanwhile a handshake gets conf,
+	 * the current one. */
+	tls_sni_names_clear();
 	const char *p = tls_conf_names(conf);
 	while (*p) {
 		size_t k = strcspn(p, ",");

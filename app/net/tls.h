@@ -127,6 +127,12 @@ int tls_sni_put(const char *name, struct tls_conf *conf);
 int tls_alpn_challenge_put(const char *name, struct tls_conf *conf);
 /* Removes every name from both tables (tests, end of process). */
 void tls_sni_clear(void);
+/*
+ * Removes every SNI name, not the challenges: before a new certificate's
+ * names are put, so a name it no longer carries gets the current conf
+ * rather than the previous certificate. Thread-safe.
+ */
+void tls_sni_names_clear(void);
 
 /*
  * Drops the current conf and frees the session cache (end of process, and

@@ -109,6 +109,23 @@ void tls_sni_clear(void)
 	atomic_store(&alpn_pending, 0);
 }
 
+void tls_sni_names_clear(void)
+{
+	struct tls_conf *old[SNI_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&sni_lock);
+	for (size_t i = 0; i < SNI_MAX; i++) {
+		if (sni[i].conf != NULL) {
+			old[n++] = sni[i].conf;
+			sni[i].conf = NULL;
+		}
+	}
+	pthread_mutex_unlock(&sni_lock);
+	for (size_t i = 0; i < n; i++)
+		tls_conf_unref(&old[i]);
+}
+
 /* Points the engine at BearSSL's single-certificate policy for conf. */
 void tls_sni_use(br_ssl_server_context *sc, const struct tls_conf *conf)
 {

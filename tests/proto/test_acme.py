@@ -546,7 +546,9 @@ class AcmeStub:
         self.ari_open_first = ari_open_first
         self.ari_hold = ari_hold  # a threading.Event the renewal-info answer waits for
         self.renewal_order_delay = renewal_order_delay  # ... and a renewal's newOrder
-        self.bad_leaf = bad_leaf  # "expired" or "other_name": a leaf tern must not install
+        # "expired" or "other_name": a leaf tern must not install;
+        # "extra_first": the first leaf also names extra.acme.test
+        self.bad_leaf = bad_leaf
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
         self.ari_ids = []
         self.orders = []  # newOrder payloads (JSON)
@@ -652,7 +654,8 @@ class AcmeStub:
                     with open(os.path.join(stub.tmp, "leaf.ext"), "w") as f:
                         f.write("authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
                     run("openssl", "req", "-inform", "DER", "-in", "req.der", "-out", "req.pem")
-                    if stub.bad_leaf:
+                    if stub.bad_leaf in ("expired", "other_name") or \
+                            (stub.bad_leaf == "extra_first" and n == 1):
                         stub.make_bad_leaf(csr, "leaf%d.pem" % n)
                     else:
                         run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem",
@@ -686,7 +689,8 @@ class AcmeStub:
 
     def make_bad_leaf(self, csr_der, out):
         """Signs the CSR's key into a leaf that matches the key but is
-        expired ("expired") or names another host ("other_name")."""
+        expired ("expired"), names another host ("other_name") or one
+        more ("extra_first")."""
         import datetime
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -697,16 +701,21 @@ class AcmeStub:
         with open(self.ca, "rb") as f:
             ca = x509.load_pem_x509_certificate(f.read())
         now = datetime.datetime.now(datetime.timezone.utc)
-        name, nb, na = HOST, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90)
+        names, nb, na = [HOST], now - datetime.timedelta(days=1), now + datetime.timedelta(days=90)
         if self.bad_leaf == "expired":
             nb, na = now - datetime.timedelta(days=100), now - datetime.timedelta(days=10)
+        elif self.bad_leaf == "extra_first":
+            names.append("extra.acme.test")
         else:
-            name = "other.example"
+            names = ["other.example"]
         cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
                 .issuer_name(ca.subject).public_key(csr.public_key())
                 .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                               critical=False)
                 .sign(ca_key, hashes.SHA256()))
         with open(os.path.join(self.tmp, out), "wb") as f:
             f.write(cert.public_bytes(serialization.Encoding.PEM))
@@ -854,6 +863,29 @@ def test_acme_certificate_and_key_stored_together_or_not_at_all():
         assert s.wait_log("event=certificate_loaded", timeout=20), s.log_text()[-3000:]
         assert served_cert(s.imaps_port)[3] == first
         assert stub.issued == 2
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renewal_drops_the_names_it_no_longer_covers():
+    """A renewed certificate without a name the previous one had (a
+    domain removed, its DNS moved): that name's SNI gets the current
+    certificate, not the previous one, kept under it until a restart
+    and served after it expired."""
+    stub = AcmeStub(mode="ari", bad_leaf="extra_first")
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        deadline = time.time() + 40
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert s.log_text().count("event=certificate_installed") == 2, s.log_text()[-3000:]
+        current = served_cert(s.imaps_port)[3]
+        assert served_cert(s.imaps_port, "extra.acme.test")[3] == current
     finally:
         s.stop()
         s.cleanup()
