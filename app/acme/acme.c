@@ -651,6 +651,12 @@ static void on_authz(const struct acme_http_resp *r)
 		next_authz();
 		return;
 	}
+	/* RFC 8555 §7.1.6: only a pending authorization can still be won;
+	 * invalid, expired, deactivated or revoked ones end the attempt. */
+	if (strcmp(z.status, "pending") != 0) {
+		fail(-1, "the authorization for %s is %s", A.chall_name, z.status);
+		return;
+	}
 	if (z.chall_url[0] == '\0' || z.token[0] == '\0') {
 		fail(-1, "the CA offers no usable %s challenge for %s", A.challenge, A.chall_name);
 		return;

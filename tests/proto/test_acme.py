@@ -537,7 +537,7 @@ class AcmeStub:
     tern sends; it only answers in RFC 8555's shapes."""
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
-                 bad_leaf=None, retry_after="3600"):
+                 bad_leaf=None, retry_after="3600", authz=("evil.example", "pending")):
         import base64
         import http.server
         import ssl as _ssl
@@ -550,6 +550,7 @@ class AcmeStub:
         # "extra_first": the first leaf also names extra.acme.test
         self.bad_leaf = bad_leaf
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
+        self.authz = authz  # authz_other: the authorization's name and first status
         self.ari_ids = []
         self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
@@ -633,11 +634,11 @@ class AcmeStub:
                                                 "authorizations": [base + "/authz/1"]}).encode(),
                                [("Location", base + "/order/1"), ("Content-Type", "application/json")])
                 elif stub.mode == "authz_other" and self.path == "/authz/1":
-                    # An authorization for a name tern never ordered.
+                    # By default an authorization for a name tern never ordered.
                     done = ("POST", "/chall/1") in stub.requests
                     self.reply(200, json.dumps({
-                        "status": "invalid" if done else "pending",
-                        "identifier": {"type": "dns", "value": "evil.example"},
+                        "status": "invalid" if done else stub.authz[1],
+                        "identifier": {"type": "dns", "value": stub.authz[0]},
                         "challenges": [{"type": "tls-alpn-01", "url": base + "/chall/1",
                                         "token": "Evil-token_1", "status": "pending"}]}).encode(),
                         [("Content-Type", "application/json")])
@@ -886,6 +887,27 @@ def test_acme_renewal_drops_the_names_it_no_longer_covers():
         assert s.log_text().count("event=certificate_installed") == 2, s.log_text()[-3000:]
         current = served_cert(s.imaps_port)[3]
         assert served_cert(s.imaps_port, "extra.acme.test")[3] == current
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_authorization_not_pending_is_not_answered():
+    """RFC 8555 §7.1.6: only a pending authorization's challenge is
+    answered; one already invalid (or expired, deactivated, revoked)
+    fails the attempt at once, naming its state, without a challenge
+    answer put up and posted for nothing."""
+    stub = AcmeStub(mode="authz_other", authz=(HOST, "deactivated"))
+    s = Server(imap=True, http=True, domains=(), env={
+        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
+        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
+        assert "step=authz" in line and "deactivated" in line, line
+        assert ("POST", "/chall/1") not in stub.requests, stub.requests
     finally:
         s.stop()
         s.cleanup()
