@@ -101,10 +101,13 @@ void jmap_mailbox_get(struct jmap_call *c)
 		jmap_error(c, "serverFail", "the store could not be read");
 		return;
 	}
-	if (!g.ids && m.n > JMAP_MAX_OBJECTS_IN_GET) {
-		jmap_error(c, "requestTooLarge", NULL);
-		return;
-	}
+	/* ids null lists every mailbox, past maxObjectsInGet too: clients
+	 * learn the folder tree from this one call (RFC 8621 §2 has no
+	 * other way), and an account may hold TERN_MAX_MAILBOXES (1,000 by
+	 * default) of them. Still bounded: the store refuses mailboxes past
+	 * that setting (65,535 at most), all of them are loaded above for
+	 * explicit ids anyway, and the answer is held to the request's
+	 * response budget (jmap_api.c). */
 	jmap_get_list(c, state);
 	if (!g.ids)
 		for (size_t i = 0; i < m.n; i++)

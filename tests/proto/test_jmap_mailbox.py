@@ -16,7 +16,8 @@ from test_imap_search_ext import cmd, wait_count
 BOB = ("bob@example.test", "bob-password-1")
 ANN = ("ann@example.test", "ann-password-1-Vq8r")
 CAROL = ("carol@example.test", "carol-password-19")
-ACCOUNTS = [BOB, ANN, CAROL]
+DAVE = ("dave@example.test", "dave-password-7Kq2")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -307,3 +308,25 @@ def test_jmap_mailbox_sort_order_kept():
     cmd(r, "r", "RENAME Zeta Zeta2")
     _, g = j.one("Mailbox/get", {"ids": [a], "properties": ["name", "sortOrder"]})
     assert g["list"][0] == {"id": a, "name": "Zeta2", "sortOrder": 20}, g
+
+
+def test_jmap_mailbox_get_all_past_max_objects():
+    """Mailbox/get with ids null lists every mailbox of an account with
+    more of them than maxObjectsInGet (500; TERN_MAX_MAILBOXES is 1,000
+    by default): a client learns the folder tree from that one call.
+    Explicit ids stay held to maxObjectsInGet."""
+    s = srv()
+    j = Jmap(s, *DAVE)
+    acc = j.account
+    s0 = j.one("Mailbox/get", {"ids": []})[1]["state"]
+    r = j.one("Mailbox/set", {"create": {"m%d" % i: {"name": "f%03d" % i} for i in range(495)}})[1]
+    assert len(r["created"]) == 495, r
+    made = {v["id"] for v in r["created"].values()}
+    name, g = j.one("Mailbox/get", {"ids": None, "properties": ["name"]})
+    assert name == "Mailbox/get", g
+    assert len(g["list"]) == 501 and made <= {m["id"] for m in g["list"]}, len(g["list"])
+    ids = [m["id"] for m in g["list"]]
+    name, g = j.one("Mailbox/get", {"ids": ids, "properties": ["name"]})
+    assert name == "error" and g["type"] == "requestTooLarge", g
+    name, g = j.one("Mailbox/get", {"ids": ids[:500], "properties": ["name"]})
+    assert name == "Mailbox/get" and len(g["list"]) == 500, g
