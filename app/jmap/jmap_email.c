@@ -678,49 +678,25 @@ struct echange {
 };
 
 /* The emails in the order the log first names them (the answer's
- * order), and an index by id: the log has an entry per change of every
- * email, and a search of v for each cost the square of the emails. */
+ * order), found by id through idx. */
 struct echanges {
 	uint64_t upto;
 	struct echange *v;
 	size_t n, cap;
-	size_t *slot; /* open addressing: index in v + 1, 0 free */
-	size_t nslot; /* a power of two, at least twice n */
+	struct jmap_idx idx;
 };
-
-static size_t echange_hash(uint32_t id, size_t nslot)
-{
-	return (size_t)(id * 2654435761u) & (nslot - 1);
-}
 
 static struct echange *echange_of(struct echanges *ch, uint32_t id)
 {
-	size_t h;
+	int added;
+	size_t i = jmap_idx_place(&ch->idx, id, ch->n, &added);
 
-	if (ch->nslot) {
-		for (h = echange_hash(id, ch->nslot); ch->slot[h]; h = (h + 1) & (ch->nslot - 1))
-			if (ch->v[ch->slot[h] - 1].id == id)
-				return &ch->v[ch->slot[h] - 1];
-	}
+	if (!added)
+		return &ch->v[i];
 	if (ch->n == ch->cap) {
 		ch->cap = ch->cap ? ch->cap * 2 : 64;
 		ch->v = xrealloc(ch->v, ch->cap * sizeof *ch->v);
 	}
-	if ((ch->n + 1) * 2 > ch->nslot) {
-		/* Grown: every email placed again. */
-		ch->nslot = ch->nslot ? ch->nslot * 2 : 128;
-		free(ch->slot);
-		ch->slot = xcalloc(ch->nslot, sizeof *ch->slot);
-		for (size_t i = 0; i < ch->n; i++) {
-			for (h = echange_hash(ch->v[i].id, ch->nslot); ch->slot[h];
-			     h = (h + 1) & (ch->nslot - 1))
-				;
-			ch->slot[h] = i + 1;
-		}
-	}
-	for (h = echange_hash(id, ch->nslot); ch->slot[h]; h = (h + 1) & (ch->nslot - 1))
-		;
-	ch->slot[h] = ch->n + 1;
 	ch->v[ch->n] = (struct echange){.id = id};
 	return &ch->v[ch->n++];
 }
@@ -728,7 +704,7 @@ static struct echange *echange_of(struct echanges *ch, uint32_t id)
 static void echanges_free(struct echanges *ch)
 {
 	free(ch->v);
-	free(ch->slot);
+	jmap_idx_free(&ch->idx);
 }
 
 static int echange_cb(void *arg, const struct store_change *sc)

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/xalloc.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
 #include "store/store.h"
@@ -127,27 +128,39 @@ struct mb_change {
 	int created, updated, destroyed, counts_only;
 };
 
+/* The mailboxes in the order the log first names them (the answer's
+ * order), found by id through idx (jmap_idx.c). */
 struct changes {
 	uint64_t upto;    /* entries above this modseq are left (0: none) */
 	struct mb_change *v;
 	size_t n, cap;
-	uint32_t *kw;     /* emails of keyword changes */
+	struct jmap_idx idx;
+	uint32_t *kw;     /* emails of keyword changes, each once */
 	size_t nkw, capkw;
+	struct jmap_idx kwidx;
 };
 
 static struct mb_change *change_of(struct changes *ch, uint32_t id)
 {
-	for (size_t i = 0; i < ch->n; i++)
-		if (ch->v[i].id == id)
-			return &ch->v[i];
+	int added;
+	size_t i = jmap_idx_place(&ch->idx, id, ch->n, &added);
+
+	if (!added)
+		return &ch->v[i];
 	if (ch->n == ch->cap) {
 		ch->cap = ch->cap ? ch->cap * 2 : 16;
-		ch->v = realloc(ch->v, ch->cap * sizeof *ch->v);
-		if (!ch->v)
-			abort();
+		ch->v = xrealloc(ch->v, ch->cap * sizeof *ch->v);
 	}
 	ch->v[ch->n] = (struct mb_change){.id = id, .counts_only = 1};
 	return &ch->v[ch->n++];
+}
+
+static void changes_free(struct changes *ch)
+{
+	free(ch->v);
+	free(ch->kw);
+	jmap_idx_free(&ch->idx);
+	jmap_idx_free(&ch->kwidx);
 }
 
 static int change_cb(void *arg, const struct store_change *sc)
@@ -171,11 +184,14 @@ static int change_cb(void *arg, const struct store_change *sc)
 	 * names one membership only): those are looked up after the walk. */
 	change_of(ch, sc->mailbox)->updated = 1;
 	if (sc->kind == STORE_CHANGE_EMAIL_UPDATED) {
+		/* Each email read once, however often the log names it. */
+		int added;
+		jmap_idx_place(&ch->kwidx, sc->id, ch->nkw, &added);
+		if (!added)
+			return 0;
 		if (ch->nkw == ch->capkw) {
 			ch->capkw = ch->capkw ? ch->capkw * 2 : 64;
-			ch->kw = realloc(ch->kw, ch->capkw * sizeof *ch->kw);
-			if (!ch->kw)
-				abort();
+			ch->kw = xrealloc(ch->kw, ch->capkw * sizeof *ch->kw);
 		}
 		ch->kw[ch->nkw++] = sc->id;
 	}
@@ -244,7 +260,7 @@ void jmap_mailbox_changes(struct jmap_call *c)
 	if (max) {
 		struct bound b = {.max = max, .cur = since, .upto = since};
 		int rc = store_changes_since(c->r->st, c->r->account, since, bound_cb, &b);
-		free(b.ids.v);
+		changes_free(&b.ids);
 		if (rc != STORE_OK) {
 			jmap_error(c, "serverFail", NULL);
 			return;
@@ -262,12 +278,10 @@ void jmap_mailbox_changes(struct jmap_call *c)
 	if (store_changes_since(c->r->st, c->r->account, since, change_cb, &ch) != STORE_OK ||
 	    (ch.nkw && store_emails_get(c->r->st, c->r->account, ch.kw, ch.nkw, email_mbs_cb, &ch) !=
 			   STORE_OK)) {
-		free(ch.v);
-		free(ch.kw);
+		changes_free(&ch);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	free(ch.kw);
 	snprintf(newstate, sizeof newstate, "%llu", (unsigned long long)upto);
 
 	/* updatedProperties: the counts alone when nothing else changed. */
@@ -299,5 +313,5 @@ void jmap_mailbox_changes(struct jmap_call *c)
 		jw_null(&c->w);
 	}
 	jw_obj_end(&c->w);
-	free(ch.v);
+	changes_free(&ch);
 }

@@ -175,6 +175,24 @@ int jmap_id_valid(const char *s, size_t n);
  */
 const struct json_value *jmap_ids_unique(struct arena *a, const struct json_value *ids);
 
+/*
+ * An index by id into a list the caller keeps (jmap_idx.c): the
+ * /changes methods gather the objects the change log names, in the order
+ * it first names them, and the log names each object once per change,
+ * so a search of the list for each entry cost the square of the objects
+ * changed. Zeroed to start; free with jmap_idx_free.
+ */
+struct jmap_idx {
+	struct jmap_idx_slot *slot; /* open addressing */
+	size_t nslot;               /* a power of two, at least twice the ids */
+	size_t n;                   /* ids held */
+};
+/* The place of id in the caller's list; when id is new, the place n it
+ * gets (n: the list's length, which the caller then extends by that
+ * entry) with *added_r 1. */
+size_t jmap_idx_place(struct jmap_idx *x, uint32_t id, size_t n, int *added_r);
+void jmap_idx_free(struct jmap_idx *x);
+
 /* Ids in the store's numbering: "M%08x" etc. parsed; 0 when not ours. */
 uint32_t jmap_id_num(const char *s, char prefix);
 /* Writes "<prefix>%08x" as a JSON string. */

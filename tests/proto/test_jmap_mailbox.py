@@ -314,7 +314,8 @@ def test_jmap_mailbox_get_all_past_max_objects():
     """Mailbox/get with ids null lists every mailbox of an account with
     more of them than maxObjectsInGet (500; TERN_MAX_MAILBOXES is 1,000
     by default): a client learns the folder tree from that one call.
-    Explicit ids stay held to maxObjectsInGet."""
+    Explicit ids stay held to maxObjectsInGet. Mailbox/changes over
+    those hundreds of mailboxes, whole and in pages, names each once."""
     s = srv()
     j = Jmap(s, *DAVE)
     acc = j.account
@@ -330,3 +331,15 @@ def test_jmap_mailbox_get_all_past_max_objects():
     assert name == "error" and g["type"] == "requestTooLarge", g
     name, g = j.one("Mailbox/get", {"ids": ids[:500], "properties": ["name"]})
     assert name == "Mailbox/get" and len(g["list"]) == 500, g
+    _, ch = j.one("Mailbox/changes", {"sinceState": s0})
+    assert set(ch["created"]) == made and len(ch["created"]) == 495, ch
+    assert ch["updated"] == [] and ch["destroyed"] == [] and not ch["hasMoreChanges"], ch
+    seen, since = [], s0
+    while True:
+        _, ch = j.one("Mailbox/changes", {"sinceState": since, "maxChanges": 100})
+        assert len(ch["created"]) <= 100 and not ch["updated"] and not ch["destroyed"], ch
+        seen += ch["created"]
+        since = ch["newState"]
+        if not ch["hasMoreChanges"]:
+            break
+    assert sorted(seen) == sorted(made), len(seen)
