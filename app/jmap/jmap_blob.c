@@ -204,25 +204,14 @@ int jmap_upload_open(uint32_t account, const uint8_t id[32], uint64_t *size_r)
 	return fd;
 }
 
-struct find {
-	const uint8_t *id;
-	uint32_t email;
-};
-
-static void find_cb(void *arg, size_t i, const struct store_email_brief *b)
-{
-	struct find *f = arg;
-	(void)i;
-	if (b && !f->email && memcmp(b->blob_id, f->id, 32) == 0)
-		f->email = b->email_id;
-}
-
 long long jmap_blob_email(struct store *st, uint32_t account, const uint8_t id[32])
 {
-	struct find f = { id, 0 };
-	if (store_emails_all(st, account, find_cb, &f) != STORE_OK)
+	uint32_t e;
+	/* The store's index by blob id: a walk of the account's emails cost
+	 * every download of a big account a read of all its records. */
+	if (store_blob_email(st, account, id, &e) != STORE_OK)
 		return -1;
-	return f.email;
+	return e;
 }
 
 struct copy {

@@ -57,11 +57,11 @@ static const struct jmap_arg upload_args[] = {
  * What one Blob/upload call may read from blobs named as sources. Each
  * source reads its whole blob (up to maxSizeUpload) to take a range of
  * it: without a bound, 500 creations of 64 one-octet ranges of one 50 MB
- * blob made a small request copy 1.6 TB (an hour of CPU). And finding a
- * stored message's blob walks all the account's emails
- * (jmap_blob_email): 32,000 sources of a small one walked them 32,000
- * times (640 took 0.28 s over 5,000 emails), so the sources read are
- * counted too, at most as many as a /set's objects.
+ * blob made a small request copy 1.6 TB (an hour of CPU). And each
+ * source naming a stored message copies it out of the store (when this
+ * was written, finding it walked all the account's emails: 32,000
+ * sources of a small one walked them 32,000 times), so the sources read
+ * are counted too, at most as many as a /set's objects.
  */
 #define UPLOAD_READ_MAX (4 * (uint64_t)JMAP_MAX_SIZE_UPLOAD)
 #define UPLOAD_READS_MAX JMAP_MAX_OBJECTS_IN_SET

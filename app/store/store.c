@@ -91,6 +91,7 @@ static const struct {
     [DB_MBCOUNT] = {"mbcount", 0},
     [DB_FTS] = {"fts", 0},
     [DB_FTS_TERM] = {"fts_term", 0},
+    [DB_BLOBOWN] = {"blobown", 0},
 };
 
 uint32_t store_schema_version(void)
@@ -679,6 +680,14 @@ static int migrate_sieve_hashed(struct store *st, MDB_txn *txn)
 	return sieve_migrate_hashed(txn, st);
 }
 
+/* 14 -> 15: the index of each account's emails by their bytes' id
+ * (blobown), kept by counts_email() with the counters: rebuilding those
+ * fills it from every account's email records. */
+static int migrate_blobown(struct store *st, MDB_txn *txn)
+{
+	return counts_rebuild_all(txn, st);
+}
+
 static migrate_fn *const migrations[] = {
     migrate_initial,
     migrate_blobdata,
@@ -694,6 +703,7 @@ static migrate_fn *const migrations[] = {
     migrate_spam,
     migrate_counts,
     migrate_sieve_hashed,
+    migrate_blobown,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -838,6 +838,14 @@ int store_emails_all(struct store *st, uint32_t account, store_email_brief_cb *c
  * order, each with its receivedAt, in one read transaction; a thread with
  * no email left calls cb for none. STORE_OK or STORE_ETEMP.
  */
+/*
+ * The lowest id of account's emails whose bytes have content id blob
+ * (store_blob_id), from the index the writers keep with every email
+ * created or destroyed (store_counts.c): *email_r, 0 when none.
+ * STORE_OK or STORE_ETEMP.
+ */
+int store_blob_email(struct store *st, uint32_t account, const uint8_t blob[32],
+		     uint32_t *email_r);
 typedef void store_thread_email_cb(void *arg, uint32_t email_id, int64_t received_at);
 int store_thread_emails(struct store *st, uint32_t account, uint32_t thread,
 			store_thread_email_cb *cb, void *arg);

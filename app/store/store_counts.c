@@ -20,6 +20,11 @@
  *   kind 1, x mbox:  u32 emails of the thread in that mailbox;
  *   kind 2, x email: i64 received_at (Thread/get's order).
  * and each mailbox (DB_MBCOUNT, key account, mailbox) its four counters.
+ * Beside them, the same calls keep the index of the account's emails by
+ * the id of their bytes (DB_BLOBOWN, key account, blob id, email; the
+ * value the version byte alone): JMAP finds the email behind a blob id
+ * (a download, Email/import, Blob/get) with one lookup instead of a walk
+ * of every email of the account.
  *
  * Caveats: the trash is the account's first mailbox with the trash role
  * when the email changes; creating a second trash and deleting the first
@@ -47,6 +52,7 @@ static MDB_val thread_key(uint8_t b[THREAD_KEY], uint32_t account, uint32_t thre
 void email_shape_of(struct email_shape *s, const struct email_rec *e)
 {
 	memset(s, 0, sizeof *s);
+	memcpy(s->blob, e->blob_id, 32);
 	s->thread = e->thread_id;
 	s->received_at = e->received_at;
 	s->unread = !store_keywords_has(e->keywords, e->keywords_len, "$seen") &&
@@ -68,6 +74,17 @@ void email_shape_free(struct email_shape *s)
 	free(s->mbs);
 	s->mbs = NULL;
 	s->nmbs = 0;
+}
+
+#define BLOBOWN_KEY 40
+
+static MDB_val blobown_key(uint8_t b[BLOBOWN_KEY], uint32_t account, const uint8_t blob[32],
+			   uint32_t email)
+{
+	be32_put(b, account);
+	memcpy(b + 4, blob, 32);
+	be32_put(b + 36, email);
+	return (MDB_val){BLOBOWN_KEY, b};
 }
 
 /* One mailbox the change touches, with its deltas. */
@@ -288,15 +305,21 @@ int counts_email(MDB_txn *txn, struct store *st, uint32_t account, uint32_t emai
 	free(d.v);
 	if (rc || (old && now))
 		return rc;
+	/* A new or destroyed email: its thread and blob index entries. */
+	uint8_t bk[BLOBOWN_KEY], v1 = REC_V1;
+	MDB_val bkv = blobown_key(bk, account, any->blob, email_id);
 	k = thread_key(kb, account, any->thread, 2, email_id);
 	if (!now) {
 		rc = mdb_del(txn, st->db[DB_THREAD], &k, NULL);
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_del(txn, st->db[DB_BLOBOWN], &bkv, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	uint8_t v8[9] = {REC_V1};
 	be64_put(v8 + 1, (uint64_t)now->received_at);
-	MDB_val v = {9, v8};
-	return mdb_put(txn, st->db[DB_THREAD], &k, &v, 0);
+	MDB_val v = {9, v8}, bv = {1, &v1};
+	rc = mdb_put(txn, st->db[DB_THREAD], &k, &v, 0);
+	return rc ? rc : mdb_put(txn, st->db[DB_BLOBOWN], &bkv, &bv, 0);
 }
 
 /* Deletes every key of dbi starting with the 4-byte account prefix. */
@@ -323,6 +346,8 @@ static int drop_account(MDB_txn *txn, MDB_dbi dbi, uint32_t account)
 int counts_drop_account(MDB_txn *txn, struct store *st, uint32_t account)
 {
 	int rc = drop_account(txn, st->db[DB_THREAD], account);
+	if (rc == 0)
+		rc = drop_account(txn, st->db[DB_BLOBOWN], account);
 	return rc ? rc : drop_account(txn, st->db[DB_MBCOUNT], account);
 }
 
@@ -444,6 +469,31 @@ int store_thread_emails(struct store *st, uint32_t account, uint32_t thread,
 		}
 		cb(arg, be32_get(kp + 9), (int64_t)be64_get(p + 1));
 	}
+	mdb_cursor_close(cur);
+	store_rd_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : store_mdb_code(rc);
+}
+
+int store_blob_email(struct store *st, uint32_t account, const uint8_t blob[32],
+		     uint32_t *email_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t kb[BLOBOWN_KEY];
+	int rc;
+
+	*email_r = 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	if ((rc = mdb_cursor_open(txn, st->db[DB_BLOBOWN], &cur)) != 0) {
+		store_rd_end(st, txn);
+		return STORE_ETEMP;
+	}
+	/* The first key at or after (account, blob, 0): its lowest email. */
+	MDB_val k = blobown_key(kb, account, blob, 0), v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == BLOBOWN_KEY && memcmp(k.mv_data, kb, 36) == 0)
+		*email_r = be32_get((const uint8_t *)k.mv_data + 36);
 	mdb_cursor_close(cur);
 	store_rd_end(st, txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : store_mdb_code(rc);

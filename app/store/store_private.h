@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 /* Schema version this build writes (see migrations in store.c). */
-#define STORE_SCHEMA_VERSION 14u
+#define STORE_SCHEMA_VERSION 15u
 
 /* Named databases, in the order store.c opens them. */
 enum store_db {
@@ -63,6 +63,7 @@ enum store_db {
 	DB_MBCOUNT,      /* per-mailbox JMAP counters (schema 13; store_counts.c) */
 	DB_FTS,          /* full-text index postings and state (store_fts.c) */
 	DB_FTS_TERM,     /* full-text index terms by account (store_fts.c) */
+	DB_BLOBOWN,      /* (account, blob id, email) index (schema 15; store_counts.c) */
 	DB_COUNT
 };
 
@@ -458,6 +459,7 @@ void email_enc(struct rec_w *w, const void *rec);
  * shape survives edits of e's record); email_shape_free() frees them.
  */
 struct email_shape {
+	uint8_t blob[32]; /* the email's bytes (blobown) */
 	uint32_t thread;
 	int64_t received_at;
 	int unread; /* neither $seen nor $draft */

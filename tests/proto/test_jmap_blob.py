@@ -741,3 +741,40 @@ def test_jmap_blob_upload_source_reads_bounded():
                  (CORE, MAIL, "urn:ietf:params:jmap:blob"))
     assert sorted(r["created"]) == ["c%d" % i for i in range(7)], r  # 7 x 64 = 448 reads
     assert r["notCreated"]["c7"]["type"] == "rateLimit", r
+
+
+def test_jmap_download_while_an_email_holds_it():
+    """A message blob is found through the store's index by blob id: it
+    downloads while any email of the account holds those bytes (two IMAP
+    APPENDs of the same message are two emails with one blobId), still
+    after one of them is destroyed, and no longer once the last is; never
+    for another account."""
+    import imaplib
+    s = srv()
+    j = Jmap(s, *CAT)
+    eve = Jmap(s, *EVE)
+    msg = b"From: a@remote.test\r\nSubject: kept twice\r\nMessage-ID: <twice@x>\r\n\r\nsame bytes\r\n"
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    im = imaplib.IMAP4("127.0.0.1", s.imap_port)
+    im.starttls(ssl_context=ctx)
+    im.login(*CAT)
+    for _ in range(2):
+        assert im.append("INBOX", None, None, msg)[0] == "OK"
+    im.logout()
+    _, q = j.one("Email/query", {"filter": {"subject": "kept twice"}})
+    assert len(q["ids"]) == 2, q
+    _, g = j.one("Email/get", {"ids": q["ids"], "properties": ["blobId"]})
+    bid = blob_id(msg)
+    assert [e["blobId"] for e in g["list"]] == [bid, bid], g
+    path = "/jmap/download/%s/%s/m.eml" % (j.account, bid)
+    st, _, body = j.request("GET", path)
+    assert st == 200 and body == msg, (st, body)
+    st, _, _ = eve.request("GET", "/jmap/download/%s/%s/m.eml" % (eve.account, bid))
+    assert st == 404, st
+    for k, left in ((0, 200), (1, 404)):
+        _, r = j.one("Email/set", {"destroy": [q["ids"][k]]})
+        assert r["destroyed"] == [q["ids"][k]], r
+        st, _, body = j.request("GET", path)
+        assert st == left and (left == 404 or body == msg), (k, st)

@@ -4,7 +4,11 @@
  * index kept by the store writer (store_counts.c): correct after
  * delivery, keyword changes ($seen and $draft), copy, move to the trash
  * (whose unread emails other mailboxes ignore), expunge, and after the
- * 12 -> 13 migration counted them from the email records.
+ * 12 -> 13 migration counted them from the email records. And the index
+ * of emails by blob id kept with them (store_blob_email): each email
+ * found by its bytes, the lowest of those sharing them, none once
+ * destroyed (expunge, a deleted mailbox, a deleted account), the same
+ * after a close and an open, and filled by the 14 -> 15 migration.
  */
 #include <stdio.h>
 #include <string.h>
@@ -101,14 +105,37 @@ static int thread_emails(struct store *st, uint32_t acc, uint32_t thread, struct
 	return t->n;
 }
 
-/* Makes the store look as schema 12 left it: no counters, no index. */
+/* Makes the store look as schema 12 left it: no counters, no indexes. */
 static int uncount_fn(struct store *st, MDB_txn *txn, void *ctx)
 {
 	int rc;
 	(void)ctx;
-	if ((rc = mdb_drop(txn, st->db[DB_THREAD], 0)) != 0)
+	if ((rc = mdb_drop(txn, st->db[DB_THREAD], 0)) != 0 ||
+	    (rc = mdb_drop(txn, st->db[DB_BLOBOWN], 0)) != 0)
 		return rc;
 	return mdb_drop(txn, st->db[DB_MBCOUNT], 0);
+}
+
+static void blob_cb(void *arg, size_t i, const struct store_email_brief *b)
+{
+	(void)i;
+	if (b)
+		memcpy(arg, b->blob_id, 32);
+}
+
+/* The blob id of email e (all zero when there is none). */
+static void blob_of(struct store *st, uint32_t acc, uint32_t e, uint8_t id[32])
+{
+	memset(id, 0, 32);
+	CHECK_EQ_INT(store_emails_get(st, acc, &e, 1, blob_cb, id), STORE_OK);
+}
+
+/* The email the blob index gives for id. */
+static uint32_t blob_email(struct store *st, uint32_t acc, const uint8_t id[32])
+{
+	uint32_t e = 99;
+	CHECK_EQ_INT(store_blob_email(st, acc, id, &e), STORE_OK);
+	return e;
 }
 
 int main(void)
@@ -133,6 +160,13 @@ int main(void)
 	CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 2);
 	CHECK(t.id[0] == 1 && t.id[1] == 2);
 	CHECK_EQ_INT(thread_emails(st, acc, 3, &t), 1);
+	uint8_t b1[32], b2[32], b3[32];
+	blob_of(st, acc, 1, b1);
+	blob_of(st, acc, 2, b2);
+	blob_of(st, acc, 3, b3);
+	CHECK(blob_email(st, acc, b1) == 1 && blob_email(st, acc, b2) == 2 &&
+	      blob_email(st, acc, b3) == 3);
+	CHECK_EQ_INT((int)blob_email(st, acc + 1, b1), 0);
 
 	kw(st, acc, INBOX, 1, STORE_KW_ADD, "$seen");
 	kw(st, acc, INBOX, 2, STORE_KW_ADD, "$seen $flagged");
@@ -167,6 +201,8 @@ int main(void)
 	expect(st, acc, INBOX, 1, 0, 1, 0, "expunge");
 	CHECK_EQ_INT(thread_emails(st, acc, 3, &t), 0);
 	CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 2);
+	CHECK_EQ_INT((int)blob_email(st, acc, b3), 0);
+	CHECK_EQ_INT((int)blob_email(st, acc, b1), 1);
 
 	/* One delivery's copies in two mailboxes (Sieve fileinto :copy) are
 	 * one email, counted in both. */
@@ -198,11 +234,35 @@ int main(void)
 		CHECK(memcmp(before.c, after.c, sizeof before.c) == 0);
 		CHECK(memcmp(before.uidvalidity, after.uidvalidity, sizeof before.uidvalidity) == 0);
 		expect(st, acc, TRASH, 1, 1, 1, 1, "migrated");
+		uint8_t b4[32];
+		blob_of(st, acc, 4, b4);
+		CHECK(blob_email(st, acc, b1) == 1 && blob_email(st, acc, b2) == 2 &&
+		      blob_email(st, acc, b4) == 4 && blob_email(st, acc, b3) == 0);
 		CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 2);
 		/* Deleting the trash mailbox expunges its email with it. */
 		CHECK_EQ_INT(store_mailbox_delete(st, acc, "Trash"), STORE_OK);
 		expect(st, acc, INBOX, 2, 1, 2, 1, "trash deleted");
 		CHECK_EQ_INT(thread_emails(st, acc, 1, &t), 1);
+		CHECK_EQ_INT((int)blob_email(st, acc, b2), 0);
+		/* Two emails of the same bytes: the lower one, then the other
+		 * once it is gone; and so after a close and an open. */
+		const char *same = "Message-ID: <e@x>\r\nSubject: Same\r\n\r\n5\r\n";
+		unit_deliver(st, acc, same, 1700000040, NULL);
+		unit_deliver(st, acc, same, 1700000050, NULL);
+		uint8_t b5[32], b6[32];
+		blob_of(st, acc, 5, b5);
+		blob_of(st, acc, 6, b6);
+		CHECK(memcmp(b5, b6, 32) == 0);
+		CHECK_EQ_INT((int)blob_email(st, acc, b5), 5);
+		CHECK_EQ_INT(store_expunge(st, acc, INBOX, uidvalidity(st, acc, INBOX),
+					   (uint32_t[]){5}, 1, NULL, NULL),
+			     STORE_OK);
+		CHECK_EQ_INT((int)blob_email(st, acc, b5), 6);
+		store_close(&st);
+		CHECK_EQ_INT(store_open(dir, 0, &st, err, sizeof err), STORE_OK);
+		if (!st)
+			return unit_done("test_store_counts");
+		CHECK(blob_email(st, acc, b5) == 6 && blob_email(st, acc, b1) == 1);
 		/* The account's JMAP identities and submissions (meta) go with
 		 * it, and their /changes snapshots (jmap_typestate.c). */
 		char key[64], key2[64], key3[64], val[8];
@@ -221,6 +281,7 @@ int main(void)
 		CHECK_EQ_INT(store_meta_get(st, key4, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key, val, sizeof val, &vl), STORE_ENOTFOUND);
 		CHECK_EQ_INT(store_meta_get(st, key2, val, sizeof val, &vl), STORE_ENOTFOUND);
+		CHECK(blob_email(st, acc, b5) == 0 && blob_email(st, acc, b1) == 0);
 		/* store_meta_put_all: every value or none (ACME's chain and key). */
 		struct store_meta_item pair[2] = {{"acme/cert", "C2", 2}, {"acme/cert-key", "K2", 2}};
 		CHECK_EQ_INT(store_meta_put_all(st, pair, 2), STORE_OK);
