@@ -26,7 +26,7 @@ struct jmap_ts_obj {
 void jmap_ts_digest(struct jmap_ts_obj *o, const char *id, const char *json, size_t len);
 
 /*
- * The state of type ("ident", "sub", "sieve") for r's account whose
+ * The state of type ("ident", "sub", "sieve", "vac") for r's account whose
  * objects are now v[0..n): the latest snapshot's number, or the next one
  * after keeping v as it when they differ. state_r gets "J<number>"
  * (24 octets). 0, or -1 when the snapshot could not be written (more

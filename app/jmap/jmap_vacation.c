@@ -40,6 +40,7 @@
 #include "core/buf.h"
 #include "jmap/jmap_email.h"
 #include "jmap/jmap_private.h"
+#include "jmap/jmap_typestate.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 #include "sieve/sieve.h"
@@ -205,6 +206,28 @@ static int singleton(void *arg, const char *id)
 	return !strcmp(id, "singleton");
 }
 
+/*
+ * The type's state: the script is not mail, so the account's modseq (the
+ * mail types' state) does not move when it changes, and RFC 8620 §5.1
+ * wants the state to change with the data. The snapshots of
+ * jmap_typestate.c do that, as for SieveScript: the one object's full
+ * rendering is compared.
+ */
+static void vac_state(struct jmap_call *c, const struct vac *v, char state[24])
+{
+	struct jmap_get all = {0};
+	struct jmap_ts_obj o;
+	struct buf b;
+	struct jw w;
+
+	buf_init(&b, 8 * (size_t)STORE_SIEVE_BYTES_MAX); /* escapes: 6 octets at most */
+	jw_init(&w, &b);
+	w_vac(&w, v, &all);
+	jmap_ts_digest(&o, "singleton", buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	jmap_ts_state(c->r, "vac", &o, 1, state);
+}
+
 void jmap_vacation_get(struct jmap_call *c)
 {
 	char state[24];
@@ -213,8 +236,9 @@ void jmap_vacation_get(struct jmap_call *c)
 
 	if (jmap_get_begin(c, get_args, 3, vac_props, sizeof vac_props / sizeof vac_props[0],
 			   &g) < 0 ||
-	    jmap_state(c, state) < 0 || vac_load(c, &v) < 0)
+	    vac_load(c, &v) < 0)
 		return;
+	vac_state(c, &v, state);
 	jmap_get_list(c, state);
 	if (jmap_get_has_id(&g, "singleton"))
 		w_vac(&c->w, &v, &g);
@@ -355,7 +379,10 @@ void jmap_vacation_set(struct jmap_call *c)
 	struct jmap_set set;
 
 	if (jmap_set_begin(c, set_args, sizeof set_args / sizeof set_args[0], &set) < 0 ||
-	    jmap_state(c, old) < 0 || jmap_set_if_in_state(c, old) < 0 || vac_load(c, &v) < 0)
+	    vac_load(c, &v) < 0)
+		return;
+	vac_state(c, &v, old);
+	if (jmap_set_if_in_state(c, old) < 0)
 		return;
 	jmap_set_open(&set, 64 * 1024);
 	for (const struct json_value *e = set.create ? set.create->first : NULL; e; e = e->next)
@@ -384,11 +411,6 @@ void jmap_vacation_set(struct jmap_call *c)
 		jw_key(&set.w[JMAP_SET_UPDATED], id);
 		jw_null(&set.w[JMAP_SET_UPDATED]);
 	}
-	/* The script is not mail: the account's modseq stays, and so the
-	 * state (one counter serves every type, jmap.h). */
-	if (jmap_state(c, now) < 0) {
-		jmap_set_free(&set);
-		return;
-	}
+	vac_state(c, &v, now);
 	jmap_set_end(c, &set, old, now);
 }

@@ -290,6 +290,7 @@ def test_jmap_identity_quota_vacation():
     off = {"id": "singleton", "isEnabled": False, "fromDate": None, "toDate": None,
            "subject": None, "textBody": None, "htmlBody": None}
     assert v["list"] == [off] and v["notFound"] == [], v
+    state0 = v["state"]
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {
         "isEnabled": True, "subject": "Away", "textBody": "Back \"soon\"\\",
         "fromDate": "2020-01-01T00:00:00Z", "toDate": "2099-01-01T00:00:00Z"}},
@@ -297,8 +298,14 @@ def test_jmap_identity_quota_vacation():
     assert st["updated"] == {"singleton": None}, st
     assert st["notCreated"]["x"]["type"] == "singleton", st
     assert st["notDestroyed"]["singleton"]["type"] == "singleton", st
+    # The state moves with the data (RFC 8620 §5.1), though no mail did.
+    assert st["oldState"] == state0 and st["newState"] != state0, st
     assert s.cli("sieve", "list", GUS[0]).stdout == b"vacation ACTIVE\n"
     _, v = j.one("VacationResponse/get", {"ids": ["singleton"]}, using=va)
+    assert v["state"] == st["newState"], (v, st)
+    name, e = j.one("VacationResponse/set", {"ifInState": state0, "update": {
+        "singleton": {"isEnabled": False}}}, using=va)
+    assert name == "error" and e["type"] == "stateMismatch", e
     assert v["list"] == [dict(off, isEnabled=True, subject="Away", textBody="Back \"soon\"\\",
                               fromDate="2020-01-01T00:00:00Z", toDate="2099-01-01T00:00:00Z")], v
     # Sieve runs it at delivery: the reply goes to the outbound queue.
@@ -310,7 +317,9 @@ def test_jmap_identity_quota_vacation():
     assert s.log_text().count("event=vacation_sent") == sent + 1, s.log_text()[-2000:]
     # The other way: the portal's form (the same script) shows over JMAP.
     s.cli("sieve", "put", GUS[0], "vacation", input=PORTAL_VACATION)
+    state1 = v["state"]
     _, v = j.one("VacationResponse/get", {}, using=va)
+    assert v["state"] != state1, v
     assert v["list"] == [dict(off, isEnabled=True, subject="Portal away",
                               textBody="I am \"out\" today")], v
     _, st = j.one("VacationResponse/set", {"update": {"singleton": {"isEnabled": False}}}, using=va)
