@@ -11,7 +11,7 @@
  *
  * Text is checked by the one compiler (sieve_compile) before it is
  * stored, as ManageSieve's PUTSCRIPT does: a script that does not compile
- * is an invalidScript SetError whose description says where and why.
+ * is an invalidSieve SetError whose description says where and why.
  *
  * State and /changes: snapshots of the scripts as /get renders them
  * (jmap_typestate.c: id, name, content, isActive), so /changes is exact
@@ -418,7 +418,7 @@ static int blob_script(struct jmap_call *c, const char *blob, struct jmap_bytes 
 	struct sieve_script *sc = sieve_compile(b->p, b->len, err);
 	if (!sc) {
 		jmap_bytes_free(b);
-		return fail(e, "invalidScript", NULL, err);
+		return fail(e, "invalidSieve", NULL, err);
 	}
 	sieve_script_free(&sc);
 	return 0;
@@ -461,7 +461,7 @@ static struct set_err store_fail(int rc)
 	case STORE_EINVAL: fail(&e, "invalidProperties", "name", "not a valid script name"); break;
 	case STORE_ETOOBIG: fail(&e, "tooLarge", "blobId", "larger than maxSizeScript"); break;
 	case STORE_ELIMIT: fail(&e, "overQuota", NULL, "maxNumberScripts or the bytes allowed"); break;
-	case STORE_EACTIVE: fail(&e, "scriptIsActive", NULL, "deactivate the script first"); break;
+	case STORE_EACTIVE: fail(&e, "sieveIsActive", NULL, "deactivate the script first"); break;
 	case STORE_ENOTFOUND: fail(&e, "notFound", NULL, NULL); break;
 	default: fail(&e, "serverFail", NULL, NULL); break;
 	}
@@ -652,7 +652,7 @@ void jmap_sieve_set(struct jmap_call *c)
 		struct outcome *r = &res[nres++];
 		const char *id = jmap_id_ref(c->r, o->str);
 		struct store_sieve_info *i = id ? by_id(s, id) : NULL;
-		/* The active script cannot go (scriptIsActive), even with
+		/* The active script cannot go (sieveIsActive), even with
 		 * onSuccessDeactivateScript: that applies after the destroys. */
 		int rc = i ? store_sieve_del(c->r->st, c->r->account, i->name) : STORE_ENOTFOUND;
 		r->key = i ? id : o->str;

@@ -3,8 +3,8 @@ and the CLI: the capability and its limits, SieveScript/validate,
 /set (create from an uploaded blob, server-chosen names, rename keeping
 the id, onSuccessActivateScript by creation reference and by id with the
 isActive changes reported, onSuccessDeactivateScript, the refusals:
-invalidScript with where and why, alreadyExists with existingId,
-scriptIsActive, blobNotFound, invalidProperties, stateMismatch), /get
+invalidSieve with where and why, alreadyExists with existingId,
+sieveIsActive, blobNotFound, invalidProperties, stateMismatch), /get
 (blobId downloads the text, only for its account), /query (filter and
 sort), /changes (exact when nothing changed, else
 cannotCalculateChanges). The script set over JMAP is the one delivery
@@ -79,7 +79,7 @@ def test_jmap_sieve_scripts():
     _, v = call(j, "SieveScript/validate", {"blobId": good})
     assert v == {"accountId": j.account, "error": None}, v
     _, v = call(j, "SieveScript/validate", {"blobId": bad})
-    assert v["error"]["type"] == "invalidScript" and "line 2" in v["error"]["description"], v
+    assert v["error"]["type"] == "invalidSieve" and "line 2" in v["error"]["description"], v
     _, v = call(j, "SieveScript/validate", {"blobId": blob_id(b"never uploaded")})
     assert v["error"]["type"] == "blobNotFound", v
 
@@ -145,13 +145,13 @@ def test_jmap_sieve_scripts():
         "u": {"name": "\u00e9" * 129, "blobId": good}},
         "destroy": [bid, "S0000beef"]})
     nc = r["notCreated"]
-    assert nc["x"]["type"] == "invalidScript" and "line 2" in nc["x"]["description"], nc
+    assert nc["x"]["type"] == "invalidSieve" and "line 2" in nc["x"]["description"], nc
     assert nc["y"]["type"] == "alreadyExists" and nc["y"]["existingId"] == sid, nc
     assert nc["z"]["type"] == "blobNotFound", nc
     assert nc["w"]["type"] == "invalidProperties" and nc["w"]["properties"] == ["isActive"], nc
     assert nc["v"]["type"] == "invalidProperties" and nc["v"]["properties"] == ["name"], nc
     assert nc["u"]["type"] == "invalidProperties" and nc["u"]["properties"] == ["name"], nc
-    assert r["notDestroyed"][bid]["type"] == "scriptIsActive", r
+    assert r["notDestroyed"][bid]["type"] == "sieveIsActive", r
     assert r["notDestroyed"]["S0000beef"]["type"] == "notFound", r
     assert r["created"] == {} and r["destroyed"] == [], r
     _, r = call(j, "SieveScript/set", {"ifInState": state0, "destroy": [sid]})
