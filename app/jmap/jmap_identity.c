@@ -343,14 +343,17 @@ static const char *apply(struct ident *x, const struct json_value *o, int create
 	for (const struct json_value *p = o->first; p; p = p->next) {
 		const char *k = p->key;
 		if (!strcmp(k, "name") || !strcmp(k, "textSignature") || !strcmp(k, "htmlSignature")) {
-			if (p->type != JSON_STRING)
+			/* In a patch, null sets the default, "" for these
+			 * (RFC 8620 §5.3, RFC 8621 §6). */
+			if (p->type != JSON_STRING && (create || p->type != JSON_NULL))
 				return k;
+			const char *val = p->type == JSON_NULL ? "" : p->str;
 			if (k[0] == 'n')
-				x->name = p->str;
+				x->name = val;
 			else if (k[0] == 't')
-				x->text_sig = p->str;
+				x->text_sig = val;
 			else
-				x->html_sig = p->str;
+				x->html_sig = val;
 		} else if (!strcmp(k, "replyTo") || !strcmp(k, "bcc")) {
 			if (!addrs_valid(p))
 				return k;

@@ -259,6 +259,15 @@ def test_jmap_identity_quota_vacation():
     assert name == "error" and e["type"] == "stateMismatch", e
     _, st = j.one("Identity/set", {"destroy": [new]}, using=sub)
     assert st["destroyed"] == [new], st
+    # null in a patch sets the default: "" for these (RFC 8620 §5.3).
+    _, st = j.one("Identity/set", {"update": {own["id"]: {"name": None, "textSignature": None}}},
+                  using=sub)
+    assert st["updated"] == {own["id"]: None}, st
+    _, g = j.one("Identity/get", {"ids": [own["id"]], "properties": ["name", "textSignature"]},
+                 using=sub)
+    assert g["list"] == [{"id": own["id"], "name": "", "textSignature": ""}], g
+    _, st = j.one("Identity/set", {"update": {own["id"]: {"name": "Gus"}}}, using=sub)
+    assert st["updated"] == {own["id"]: None}, st
     # Without the submission capability in "using", the method is not known.
     name, e = j.one("Identity/get", {})
     assert name == "error" and e["type"] == "unknownMethod", e
