@@ -22,8 +22,10 @@
  * Rules kept (RFC 8620 §7.2): no accountId, no state; url must be
  * https; url and keys are write-once and never returned; only
  * verificationCode, expires and types may be updated; a verificationCode
- * other than the one sent is invalidProperties; expires is capped at
- * PUSHSUB_TTL_MAX from now (the server's choice, returned).
+ * other than the one sent is invalidProperties; expires (null or a
+ * UTCDate, else invalidProperties) is capped at PUSHSUB_TTL_MAX from
+ * now (the server's choice, returned in created, and in updated when it
+ * is not what the update asked).
  */
 
 #include <inttypes.h>
@@ -295,6 +297,13 @@ static int64_t utc_date(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
+/* expires as given: null (the server chooses) or a UTCDate; 0 when it
+ * is neither (invalidProperties). */
+static int expires_valid(const struct json_value *v)
+{
+	return !v || v->type == JSON_NULL || (v->type == JSON_STRING && utc_date(v->str) >= 0);
+}
+
 static int64_t expires_of(const struct json_value *v, int64_t now)
 {
 	int64_t e = v && v->type == JSON_STRING ? utc_date(v->str) : -1;
@@ -343,6 +352,8 @@ static int create_one(const struct json_value *o, struct rec *r, int64_t now, co
 	long t = types_of(json_get(o, "types"));
 	if (t < 0)
 		return *bad = "types", -1;
+	if (!expires_valid(json_get(o, "expires")))
+		return *bad = "expires", -1;
 	snprintf(r->device, sizeof r->device, "%s", d->str);
 	snprintf(r->url, sizeof r->url, "%s", u->str);
 	r->types = (unsigned)t;
@@ -418,6 +429,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 		}
 		struct rec nr = *r;
 		const char *bad = NULL;
+		int chosen = 0; /* expires set otherwise than asked: told back */
 		for (const struct json_value *m = o->type == JSON_OBJECT ? o->first : NULL; m && !bad;
 		     m = m->next) {
 			if (!strcmp(m->key, "verificationCode")) {
@@ -430,7 +442,12 @@ void jmap_pushsub_set(struct jmap_call *c)
 				else
 					nr.verified = 1;
 			} else if (!strcmp(m->key, "expires")) {
+				if (!expires_valid(m)) {
+					bad = m->key;
+					continue;
+				}
 				nr.expires = expires_of(m, now);
+				chosen = m->type == JSON_NULL || nr.expires != utc_date(m->str);
 			} else if (!strcmp(m->key, "types")) {
 				long t = types_of(m);
 				if (t < 0)
@@ -452,7 +469,20 @@ void jmap_pushsub_set(struct jmap_call *c)
 		*r = nr;
 		changed = 1;
 		jw_key(&ok[1], id);
-		jw_null(&ok[1]);
+		if (chosen) {
+			/* RFC 8620 §5.3: updated names what the server changed
+			 * beyond the request (§7.2: a shorter expiry). */
+			char exp[32];
+			time_t t = (time_t)nr.expires;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			jw_obj_begin(&ok[1]);
+			jw_kstr(&ok[1], "expires", exp);
+			jw_obj_end(&ok[1]);
+		} else {
+			jw_null(&ok[1]);
+		}
 	}
 	for (const struct json_value *e = set.destroy ? set.destroy->first : NULL; e; e = e->next) {
 		char name[64];

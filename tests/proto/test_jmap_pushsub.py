@@ -190,6 +190,19 @@ def test_pushsubscription_webpush():
         r = pset(j, {"update": {sid: {"verificationCode": code}}})
         assert r["updated"] == {sid: None}, r
         assert pget(j)["list"][0]["verificationCode"] == code
+        # expires: an expiry past the server's limit is shortened, and
+        # updated says to what (RFC 8620 §5.3, §7.2); one within it is
+        # kept (updated null); a value that is no UTCDate is refused.
+        r = pset(j, {"update": {sid: {"expires": "2999-01-01T00:00:00Z"}}})
+        cut = r["updated"][sid]["expires"]
+        assert cut < "2999" and pget(j)["list"][0]["expires"] == cut, r
+        soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        r = pset(j, {"update": {sid: {"expires": soon}}})
+        assert r["updated"] == {sid: None} and pget(j)["list"][0]["expires"] == soon, r
+        r = pset(j, {"update": {sid: {"expires": "tomorrow"}}})
+        assert r["notUpdated"][sid] == {"type": "invalidProperties", "properties": ["expires"]}, r
+        r = pset(j, {"create": {"e": {"deviceClientId": "d", "url": rx.url("/e"), "expires": 5}}})
+        assert r["notCreated"]["e"]["properties"] == ["expires"], r
 
         # A delivery -> a StateChange POSTed, encrypted.
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
