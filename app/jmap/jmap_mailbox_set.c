@@ -255,9 +255,19 @@ static const struct jmap_arg set_args[] = {
     {"destroy", JA_IDREFS, JA_NULLABLE},   {"onDestroyRemoveEmails", JA_BOOL, 0},
 };
 
+/*
+ * The list again after a write (names, parents and counts as the store
+ * now has them), into an arena of its own, the previous list's freed
+ * (m->a; m zeroed before the first): in the request's arena, a /set of
+ * 500 creates in an account of 1,000 mailboxes kept 500 lists, some
+ * 100 MB, until the request ended. Free the last with arena_free(&m->a).
+ */
 static int reload(struct jmap_call *c, struct jmap_mailboxes *m)
 {
-	return jmap_mailboxes_load(c->r->st, c->r->account, c->r->a, m);
+	struct arena *prev = m->a;
+	int rc = jmap_mailboxes_load(c->r->st, c->r->account, arena_new(0), m);
+	arena_free(&prev);
+	return rc;
 }
 
 /* One create of the call, its answer written to ok or bad. */
@@ -339,7 +349,7 @@ static void creates_run(struct jmap_call *c, struct jmap_mailboxes *m,
 void jmap_mailbox_set(struct jmap_call *c)
 {
 	char old[24], now[24];
-	struct jmap_mailboxes m;
+	struct jmap_mailboxes m = {0};
 	struct jmap_set set;
 	const struct json_value *v;
 
@@ -348,6 +358,7 @@ void jmap_mailbox_set(struct jmap_call *c)
 		return;
 	int remove = (v = jmap_arg(c, "onDestroyRemoveEmails")) && v->boolean;
 	if (reload(c, &m) < 0) {
+		arena_free(&m.a);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
@@ -384,6 +395,7 @@ void jmap_mailbox_set(struct jmap_call *c)
 		reload(c, &m);
 		jw_str(&okw[2], key);
 	}
+	arena_free(&m.a);
 	if (jmap_state(c, now) < 0) {
 		jmap_set_free(&set);
 		return;
