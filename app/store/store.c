@@ -874,7 +874,7 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 
 	rc = mdb_env_create(&st->env);
 	if (rc == 0)
-		rc = mdb_env_set_maxdbs(st->env, 32); /* ours plus room for queue, kv, fts... */
+		rc = mdb_env_set_maxdbs(st->env, 64); /* ours (31 at schema 15) with room; backup opens with 64 too */
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(st->env, 510);
 	if (rc == 0)
