@@ -273,8 +273,11 @@ double spam_dnsbl_weight(const struct spam_dnsbl_zone *z, const struct dns_answe
 				continue;
 			const uint8_t *d = a->data + rr->off;
 			uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-			/* Outside 127/8: an invented answer; 127.255.255/24: an error. */
-			if (d[0] != 127 || (d[1] == 255 && d[2] == 255))
+			/* Outside 127/8: an invented answer; 127.255.255/24: an error;
+			 * 127.0.0.1: no list holds it (RFC 5782 2.1), URIBL says
+			 * "query refused" with it, so it must not list every domain
+			 * of a public resolver's users, whatever the zone's codes. */
+			if (d[0] != 127 || (d[1] == 255 && d[2] == 255) || v == 0x7f000001u)
 				continue;
 			double w = z->weight;
 			int hit = z->ncodes == 0;

@@ -13,7 +13,8 @@
  * starts a comment. A listing answer is an A record inside 127.0.0.0/8;
  * whatever else comes back never counts: 127.255.255.0/24 is how
  * Spamhaus says "error" or "query refused" (a public resolver, over the
- * free limit), an address outside 127/8 is a resolver that invents
+ * free limit), 127.0.0.1 is no list's entry (RFC 5782; URIBL's "query
+ * refused"), an address outside 127/8 is a resolver that invents
  * answers, and NXDOMAIN, NODATA and failures are "not listed". A rule
  * fires per zone: RBL_<ZONE> or URIBL_<ZONE> (upper case, dots as '_'),
  * or, with a "name=NAME" word on the line, RBL_NAME / URIBL_NAME: a zone

@@ -140,6 +140,19 @@ static void weights(void)
 	a = answer_a(invented, 1, DNS_ANS_OK);
 	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
 	free(a);
+	/* 127.0.0.1 is never a listing (RFC 5782 2.1: no list holds it);
+	 * URIBL answers it when it refuses a resolver, so a zone taking any
+	 * code would list every domain asked about. */
+	const char *loop[] = {"127.0.0.1"}, *loop_sbl[] = {"127.0.0.1", "127.0.0.2"};
+	struct spam_dnsbl_conf wide;
+	CHECK(spam_dnsbl_parse("wide.test 127.0.0.0-127.0.0.255=3\n", &wide, err, sizeof err) == 0);
+	a = answer_a(loop, 1, DNS_ANS_OK);
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 0 && !listed);
+	CHECK(spam_dnsbl_weight(&wide.z[0], a, &listed) == 0 && !listed);
+	free(a);
+	a = answer_a(loop_sbl, 2, DNS_ANS_OK); /* a real listing beside it still counts */
+	CHECK(spam_dnsbl_weight(&c.z[1], a, &listed) == 2.0 && listed);
+	free(a);
 	/* A code the zone does not name: not listed there; any code elsewhere. */
 	a = answer_a(unknown, 1, DNS_ANS_OK);
 	CHECK(spam_dnsbl_weight(&c.z[0], a, &listed) == 0 && !listed);
