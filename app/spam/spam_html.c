@@ -13,6 +13,8 @@
  * references are decoded as they complete. It never builds a tree: an
  * element stack of tag-name hashes tracks which open elements hide their
  * contents, closing tags pop to their match (unmatched ones are ignored).
+ * A <head> ends at its end tag or, as in a browser, at the first text or
+ * element that does not belong in a head.
  */
 #include <string.h>
 #include <strings.h>
@@ -390,9 +392,30 @@ static void tag_end(struct spam_html *h)
 		return;
 	uint32_t nh = name_hash(t, k);
 	if (h->skip) {
-		if (closing && nh == h->skip)
-			h->skip = 0;
-		return;
+		if (closing && nh == h->skip) {
+			h->skip = h->skip_after;
+			h->skip_after = 0;
+			return;
+		}
+		if (h->skip != NH("head") || closing)
+			return;
+		/* Inside <head>: what belongs there is skipped (a title's or a
+		 * style's text until its end tag), anything else starts the
+		 * body as a browser's parser has it (WHATWG "in head"), or an
+		 * unclosed <head> would hide the whole message and its links
+		 * from the filter while the reader sees them. */
+		if (nh == NH("title") || nh == NH("style") || nh == NH("script") ||
+		    nh == NH("noscript") || nh == NH("template")) {
+			if (t[n - 1] != '/') {
+				h->skip_after = h->skip;
+				h->skip = nh;
+			}
+			return;
+		}
+		if (nh == NH("meta") || nh == NH("link") || nh == NH("base") || nh == NH("html") ||
+		    nh == NH("head"))
+			return;
+		h->skip = 0;
 	}
 	if (closing)
 		close_elem(h, nh);
@@ -419,6 +442,9 @@ static void step(struct spam_html *h, char c)
 {
 	switch (h->state) {
 	case H_TEXT:
+		if (h->skip == NH("head") && c != '<' && c != ' ' && c != '\t' && c != '\r' &&
+		    c != '\n' && c != '\f')
+			h->skip = 0; /* text starts the body too (see tag_end) */
 		if (c == '<')
 			h->state = H_LT;
 		else if (c == '&' && !h->skip) {
@@ -533,7 +559,7 @@ void spam_html_feed(struct spam_html *h, const char *in, size_t len)
 			i = j;
 			if (i == len)
 				return;
-		} else if (h->state == H_TEXT && h->skip) {
+		} else if (h->state == H_TEXT && h->skip && h->skip != NH("head")) {
 			const char *lt = memchr(in + i, '<', len - i);
 			if (!lt)
 				return;

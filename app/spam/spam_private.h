@@ -103,6 +103,8 @@ struct spam_html {
 	size_t entlen;
 	char ent[16];
 	unsigned skip; /* inside <script>/<style>/<head>/<title>: name index + 1 */
+	unsigned skip_after; /* what skip goes back to when its element ends
+	                      * (<head>, around a <title> or <style> in it) */
 	unsigned depth;
 	uint8_t hid[SPAM_HTML_STACK];   /* per open element: hides its text */
 	uint32_t names[SPAM_HTML_STACK];/* tag name hashes */

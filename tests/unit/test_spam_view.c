@@ -119,6 +119,16 @@ static void test_html(void)
 	html("<a href='&#104;ttp://e.example/?a=1&amp;b=2'>go", "go", "",
 	     "[http://e.example/?a=1&b=2|go|1]", __LINE__);
 	html("z&#8203;e&shy;ro", "zero", "", "", __LINE__);
+	/* A <head> never closed ends where a browser's parser ends it: at
+	 * the first element or text that is not the head's, so it cannot
+	 * hide the message and its links from the filter. */
+	html("<html><head><body><a href=\"http://phish.example/\">Bank</a> verify now",
+	     "Bank verify now", "", "[http://phish.example/|Bank|1]", __LINE__);
+	html("<head><meta charset=utf-8><title>t</title>\n Win a <b>prize", "Win a prize", "", "",
+	     __LINE__);
+	html("<head><noscript><style>x</style></noscript><script>y</script></head>z", "z", "", "",
+	     __LINE__);
+	html("<head><style>p{}</style><div>shown</div>", "shown", "", "", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
