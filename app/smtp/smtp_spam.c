@@ -171,10 +171,14 @@ static uint64_t policy_key(uint32_t account, const char *domain, int trap)
 
 static int is_trap(const char *addr)
 {
-	char traps[4096];
+	/* the whole list the API accepts: a value longer than the buffer
+	 * does not read at all, and every trap would be off */
+	char *traps = xmalloc(SPAM_LIST_MAX + 1);
 	struct spam_subject sub = {.mail_from = addr};
-	spam_setting_text(smtp_store, "setting/spam_traps", traps, sizeof traps, NULL);
-	return traps[0] && spam_list_match(traps, &sub, 0, NULL, 0);
+	spam_setting_text(smtp_store, "setting/spam_traps", traps, SPAM_LIST_MAX + 1, NULL);
+	int hit = traps[0] && spam_list_match(traps, &sub, 0, NULL, 0);
+	free(traps);
+	return hit;
 }
 
 int smtp_spam_rcpt(struct smtp_session *s, const char *addr, const uint32_t *ids, size_t n,

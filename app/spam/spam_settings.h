@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "spam/spam_dnsbl.h"
+#include "spam/spam_lists.h"
 #include "spam/spam.h"
 
 struct store;
@@ -44,8 +45,10 @@ struct spam_settings {
 	struct spam_dnsbl_conf dnsbl, uribl, hashbl;
 	int greylist;
 	unsigned greylist_delay;
-	char greylist_good[4096];
-	char traps[4096];
+	/* as long as the API lets a list be (SPAM_LIST_MAX): a shorter
+	 * buffer could not read the setting at all */
+	char greylist_good[SPAM_LIST_MAX + 1];
+	char traps[SPAM_LIST_MAX + 1];
 	int reputation; /* spam_rep.h's rules and bookkeeping (off by default) */
 };
 

@@ -210,9 +210,12 @@ def test_spam_wire():
         assert "Subject: big link" in h and "URIBL_DBL_TEST=7.00" in h, h
 
         # A spam trap: accepted into Junk, and the global model learns it.
+        # The list is longer than 4 KiB (the API takes up to 16 KiB): all
+        # of it is read, not none of it.
         s.cli("alias", "add", "trap@example.test", "admin@example.test")
-        st, _, _ = api.call("PUT", "/spam", {"traps": ["trap@example.test"]})
-        assert st == 200
+        traps = ["unused-trap-%03d@elsewhere.test" % i for i in range(200)] + ["trap@example.test"]
+        st, _, cfg = api.call("PUT", "/spam", {"traps": traps})
+        assert st == 200 and len(cfg["traps"]) == 201, cfg["traps"][-1:]
         _, r = send(s, "127.0.0.1", "a@remote.test", msg("to the trap"), rcpts=("trap@example.test",))
         assert r[0] == 250, r
         assert "SPAM_TRAP" in head(newest(s, "admin@example.test", "Junk"))
@@ -295,9 +298,12 @@ def test_spam_wire():
         # a few ms later through when a second began between the two (seen
         # in a fresh-clone run); 4 s keeps the retry inside the delay
         # however slowly a loaded machine (ASan, 5 tests at once) sends.
+        # The known-good list is longer than 4 KiB: all of it counts.
+        good = ["good.test"] + ["unused-%03d.example.test" % i for i in range(250)] + ["friend.test"]
         st, _, cfg = api.call("PUT", "/spam", {"greylist": True, "greylist_delay": 4,
-                                                "greylist_good": ["good.test", "friend.test"]})
+                                                "greylist_good": good})
         assert st == 200 and cfg["greylist"] and cfg["greylist_delay"] == 4, cfg
+        assert sorted(cfg["greylist_good"]) == sorted(good), cfg["greylist_good"][:3]
         _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 1"))
         assert r[0] == 451 and b"4.7.1" in r[1], r
         _, r = send(s, "127.0.0.1", "a@grey.test", msg("grey 2"))
