@@ -28,7 +28,9 @@ enum {
 	H_LT,      /* after '<' */
 	H_TAG,     /* inside a tag, collecting */
 	H_BANG,    /* "<!": comment or doctype */
-	H_COMMENT, /* inside <!-- -->; quote counts the '-' seen */
+	H_BANG_DASH, /* "<!-" */
+	H_COMMENT, /* inside <!-- -->; quote counts the '-' seen (3: "--!",
+	            * 4: just opened) */
 	H_DECL,    /* <!DOCTYPE ...> or <?...?> until '>' */
 	H_ENT,     /* after '&' */
 };
@@ -495,19 +497,31 @@ static void step(struct spam_html *h, char c)
 			h->tag[h->taglen++] = c;
 		return;
 	case H_BANG:
+		if (c == '-')
+			h->state = H_BANG_DASH;
+		else
+			h->state = c == '>' ? H_TEXT : H_DECL;
+		return;
+	case H_BANG_DASH:
+		/* Comments end where a browser's parser ends them (WHATWG
+		 * comment states), or a sender hides from the filter what the
+		 * reader sees: "<!--" opens one, "<!-" without the second dash
+		 * is a bogus comment that the next '>' ends. */
 		if (c == '-') {
 			h->state = H_COMMENT;
-			h->quote = 0;
+			h->quote = 4; /* "<!-->" and "<!--->" are whole comments */
 		} else {
 			h->state = c == '>' ? H_TEXT : H_DECL;
 		}
 		return;
 	case H_COMMENT:
-		/* "<!-" then anything until "-->"; quote counts dashes */
+		/* until "-->" or "--!>"; quote counts dashes, 3 after "--!" */
 		if (c == '-')
-			h->quote = h->quote < 2 ? h->quote + 1 : 2;
+			h->quote = h->quote == 1 || h->quote == 2 || h->quote == 4 ? 2 : 1;
 		else if (c == '>' && h->quote >= 2)
 			h->state = H_TEXT;
+		else if (c == '!' && h->quote == 2)
+			h->quote = 3;
 		else
 			h->quote = 0;
 		return;

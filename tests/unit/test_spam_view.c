@@ -129,6 +129,16 @@ static void test_html(void)
 	html("<head><noscript><style>x</style></noscript><script>y</script></head>z", "z", "", "",
 	     __LINE__);
 	html("<head><style>p{}</style><div>shown</div>", "shown", "", "", __LINE__);
+	/* Comments end where a browser ends them: "<!-->" and "<!--->" are
+	 * empty comments, "--!>" closes one, and "<!-" without a second
+	 * dash is a bogus comment up to the next '>'. */
+	html("a<!-->b", "ab", "", "", __LINE__);
+	html("a<!--->b<!---->c", "abc", "", "", __LINE__);
+	html("a<!-- x --!>b", "ab", "", "", __LINE__);
+	html("a<!->b<a href=\"http://phish.example/\">c</a>", "abc", "",
+	     "[http://phish.example/|c|1]", __LINE__);
+	html("a<!-- -- -x- --->b", "ab", "", "", __LINE__);
+	html("a<!--!>x-->b", "ab", "", "", __LINE__); /* "!>" alone closes nothing */
 }
 
 static void url_host(const char *url, const char *want)
