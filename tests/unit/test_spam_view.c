@@ -139,6 +139,10 @@ static void test_html(void)
 	     "[http://phish.example/|c|1]", __LINE__);
 	html("a<!-- -- -x- --->b", "ab", "", "", __LINE__);
 	html("a<!--!>x-->b", "ab", "", "", __LINE__); /* "!>" alone closes nothing */
+	/* A browser drops tabs and line ends anywhere in a URL: the filter
+	 * must see the host the link goes to. */
+	html("<a href=\" ht\ttp://ev\r\nil.exa&#10;mple/x \">go</a><img src='http://i\n.example/p'>",
+	     "go", "", "[http://evil.example/x|go|1][http://i.example/p||9]", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
