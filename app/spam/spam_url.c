@@ -76,7 +76,11 @@ size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_
 	for (size_t k = 0; k < u.len && k < 16; k++) {
 		char c = u.p[k];
 		if (c == ':') {
-			if (k + 1 < u.len && (u.p[k + 1] == '/' || u.p[k + 1] == '\\'))
+			/* http and https need no slashes: a browser reads
+			 * "http:evil.example/" as http://evil.example/ (WHATWG
+			 * URL, special authority slashes state) */
+			if ((k + 1 < u.len && (u.p[k + 1] == '/' || u.p[k + 1] == '\\')) ||
+			    (k == 4 && lower_eq(u.p, "http", 4)) || (k == 5 && lower_eq(u.p, "https", 5)))
 				i = k + 1; /* the slashes go below */
 			else if (lower_eq(u.p, "mailto", 6) || lower_eq(u.p, "javascript", 10) ||
 			         lower_eq(u.p, "tel", 3) || lower_eq(u.p, "data", 4) ||

@@ -177,6 +177,11 @@ static void test_urls(void)
 	url_host("http://%62ank.example./", "bank.example");
 	url_host("http://[::1]:80/", "[::1]");
 	url_host("http://192.0.2.1/", "192.0.2.1");
+	/* http and https need no slashes in a browser: the authority follows
+	 * the scheme (WHATWG "special authority slashes" state). */
+	url_host("http:evil.example/login", "evil.example");
+	url_host("HTTPS:user@evil.example:443", "evil.example");
+	url_host("https:/evil.example", "evil.example");
 	base("www.mail.example.com", "example.com");
 	base("shop.example.co.uk", "example.co.uk");
 	base("example.co.uk", "example.co.uk");
