@@ -280,16 +280,21 @@ static int is_block(uint32_t nh)
 
 static void report_url(struct spam_html *h, struct str url, struct str text, uint32_t flags)
 {
-	/* A browser removes ASCII tabs and line ends anywhere in a URL
-	 * (WHATWG URL parsing), so "ht<TAB>tp://ev<LF>il.example/" goes to
-	 * evil.example: the filter must see that host, not "ht" or "ev".
-	 * An attribute value is never longer than the tag buffer. */
+	/* A browser removes ASCII tabs and line ends anywhere in a URL, and
+	 * control octets and spaces around it (WHATWG URL parsing), so
+	 * "ht<TAB>tp://ev<LF>il.example/" goes to evil.example: the filter
+	 * must see that host, not "ht" or "ev". An attribute value is never
+	 * longer than the tag buffer. */
 	char b[SPAM_HTML_TAG_MAX];
 	size_t n = 0;
 	for (size_t i = 0; i < url.len && n < sizeof b; i++)
 		if (url.p[i] != '\t' && url.p[i] != '\n' && url.p[i] != '\r')
 			b[n++] = url.p[i];
-	struct str u = str_trim(str_make(b, n));
+	struct str u = str_make(b, n);
+	while (u.len && (unsigned char)u.p[0] <= ' ')
+		u.p++, u.len--;
+	while (u.len && (unsigned char)u.p[u.len - 1] <= ' ')
+		u.len--;
 	if (u.len && h->url_fn)
 		h->url_fn(h->url_arg, u, text, flags);
 }

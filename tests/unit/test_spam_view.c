@@ -143,6 +143,9 @@ static void test_html(void)
 	 * must see the host the link goes to. */
 	html("<a href=\" ht\ttp://ev\r\nil.exa&#10;mple/x \">go</a><img src='http://i\n.example/p'>",
 	     "go", "", "[http://evil.example/x|go|1][http://i.example/p||9]", __LINE__);
+	/* ... and control octets and spaces around it (&#1; decodes to one) */
+	html("<a href='&#1;\f http://evil.example/&#31;'>go</a>", "go", "",
+	     "[http://evil.example/|go|1]", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
