@@ -143,11 +143,48 @@ static uint32_t entity_cp(const char *e, size_t n)
 	return 0;
 }
 
+/* A numeric reference at v[i] ("&#" then digits; ';' optional, as a
+ * browser reads it in an attribute: "&#104ttp" is "http"): its code
+ * point and the index past it in *end_r, or 0 when there is none. */
+static uint32_t numeric_ref(const char *v, size_t n, size_t i, size_t *end_r)
+{
+	size_t j = i + 2;
+	if (j >= n || v[i + 1] != '#')
+		return 0;
+	int hex = v[j] == 'x' || v[j] == 'X';
+	j += hex;
+	size_t start = j;
+	uint32_t cp = 0;
+	for (; j < n; j++) {
+		int c = (unsigned char)v[j];
+		int d = hex ? hex_digit(c) : c >= '0' && c <= '9' ? c - '0' : -1;
+		if (d < 0)
+			break;
+		if (cp <= 0x10ffff)
+			cp = cp * (hex ? 16 : 10) + (uint32_t)d;
+	}
+	if (j == start)
+		return 0;
+	*end_r = j + (j < n && v[j] == ';');
+	return cp && cp <= 0x10ffff ? cp : 0xfffd;
+}
+
 /* Decodes character references of v in place (attribute values). */
 static size_t decode_refs(char *v, size_t n)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
+		size_t end;
+		uint32_t ncp = v[i] == '&' ? numeric_ref(v, n, i, &end) : 0;
+		if (ncp) {
+			char u[4];
+			size_t un = utf8_encode(ncp, u);
+			/* "&#" and a digit are never shorter than the encoding */
+			memcpy(v + o, u, un);
+			o += un;
+			i = end;
+			continue;
+		}
 		if (v[i] == '&') {
 			size_t j = i + 1;
 			while (j < n && j - i < 12 && v[j] != ';' && v[j] != '&' && v[j] != ' ')

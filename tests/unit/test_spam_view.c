@@ -146,6 +146,9 @@ static void test_html(void)
 	/* ... and control octets and spaces around it (&#1; decodes to one) */
 	html("<a href='&#1;\f http://evil.example/&#31;'>go</a>", "go", "",
 	     "[http://evil.example/|go|1]", __LINE__);
+	/* A numeric reference ends at its last digit, ';' or not */
+	html("<a href='&#104ttp&#58//evil.example/&#x3f;a'>go</a>", "go", "",
+	     "[http://evil.example/?a|go|1]", __LINE__);
 }
 
 static void url_host(const char *url, const char *want)
