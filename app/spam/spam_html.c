@@ -315,6 +315,67 @@ static int is_block(uint32_t nh)
 	       nh == NH("title") || nh == NH("center") || nh == NH("pre");
 }
 
+/* Whether u starts with a scheme ("http:", "mailto:"). */
+static int has_scheme(struct str u)
+{
+	for (size_t i = 0; i < u.len; i++) {
+		char c = (char)(u.p[i] | 32);
+		if (i > 0 && u.p[i] == ':')
+			return 1;
+		if (!(c >= 'a' && c <= 'z') && (i == 0 || !((u.p[i] >= '0' && u.p[i] <= '9') ||
+		                                            u.p[i] == '+' || u.p[i] == '-' ||
+		                                            u.p[i] == '.')))
+			return 0;
+	}
+	return 0;
+}
+
+/* Relative u resolved against the <base href> into out (room for the
+ * base, a '/' and a tag), as the reader's client resolves it: "//host/.."
+ * takes the base's scheme, "/path" its scheme and host, "?q" and "#f"
+ * all of it, anything else the base up to its path's last '/'. Without
+ * this, <base href="http://evil.example/"> and <a href="login"> (the
+ * "baseStriker" trick) hid the link's host from every URL check. */
+static struct str resolve(const struct spam_html *h, struct str u, char *out)
+{
+	const char *b = h->base;
+	size_t bl = h->base_len, keep = bl, auth = 0, end = bl;
+	for (size_t i = 0; i < bl; i++)
+		if (b[i] == ':') {
+			auth = i + 1;
+			break;
+		} else if (b[i] == '/') {
+			break;
+		}
+	while (auth < bl && (b[auth] == '/' || b[auth] == '\\'))
+		auth++;
+	for (end = auth; end < bl && b[end] != '/' && b[end] != '\\' && b[end] != '?' &&
+	                 b[end] != '#';
+	     end++)
+		;
+	int slash = 0; /* a '/' to add between the host and u */
+	if (u.len >= 2 && (u.p[0] == '/' || u.p[0] == '\\') && (u.p[1] == '/' || u.p[1] == '\\')) {
+		for (keep = 0; keep < bl && b[keep] != ':'; keep++)
+			;
+		keep += keep < bl; /* the scheme and its ':' */
+	} else if (u.p[0] == '/' || u.p[0] == '\\') {
+		keep = end;
+	} else if (u.p[0] == '?' || u.p[0] == '#') {
+		keep = bl;
+	} else {
+		keep = end;
+		for (size_t i = end; i < bl && b[i] != '?' && b[i] != '#'; i++)
+			if (b[i] == '/' || b[i] == '\\')
+				keep = i + 1;
+		slash = keep == end;
+	}
+	memcpy(out, b, keep);
+	if (slash)
+		out[keep++] = '/';
+	memcpy(out + keep, u.p, u.len);
+	return str_make(out, keep + u.len);
+}
+
 static void report_url(struct spam_html *h, struct str url, struct str text, uint32_t flags)
 {
 	/* A browser removes ASCII tabs and line ends anywhere in a URL, and
@@ -332,6 +393,9 @@ static void report_url(struct spam_html *h, struct str url, struct str text, uin
 		u.p++, u.len--;
 	while (u.len && (unsigned char)u.p[u.len - 1] <= ' ')
 		u.len--;
+	char j[sizeof h->base + 1 + SPAM_HTML_TAG_MAX];
+	if (u.len && h->base_len && !has_scheme(u))
+		u = resolve(h, u, j);
 	if (u.len && h->url_fn)
 		h->url_fn(h->url_arg, u, text, flags);
 }
@@ -365,7 +429,7 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 	/* attributes are parsed only where something reads them: most
 	 * elements of a long HTML mail have neither a URL nor a style */
 	int want = nh == NH("a") || nh == NH("img") || nh == NH("form") || nh == NH("area") ||
-	           may_hide(t, n);
+	           nh == NH("base") || may_hide(t, n);
 	size_t na = want ? parse_attrs(t, n, a, 32) : 0;
 	int selfclose = n && t[n - 1] == '/';
 
@@ -390,6 +454,20 @@ static void open_elem(struct spam_html *h, uint32_t nh, char *t, size_t n)
 			for (size_t i = 0; i < alt.len; i++)
 				out_text(h, alt.p[i]);
 			out(h, " ", 1);
+		}
+	} else if (nh == NH("base")) {
+		/* the first one with an href counts, as in a browser; kept
+		 * cleaned (report_url's rules), so it resolves what follows */
+		struct str href = attr_get(a, na, "href");
+		if (href.p && !h->base_len) {
+			for (size_t i = 0; i < href.len && h->base_len < sizeof h->base; i++)
+				if (href.p[i] != '\t' && href.p[i] != '\n' && href.p[i] != '\r' &&
+				    (h->base_len || (unsigned char)href.p[i] > ' '))
+					h->base[h->base_len++] = href.p[i];
+			while (h->base_len && (unsigned char)h->base[h->base_len - 1] <= ' ')
+				h->base_len--;
+			if (!has_scheme(str_make(h->base, h->base_len)))
+				h->base_len = 0; /* relative to the message: nothing to resolve */
 		}
 	} else if (nh == NH("form") || nh == NH("area")) {
 		struct str u = attr_get(a, na, nh == NH("form") ? "action" : "href");
@@ -465,6 +543,8 @@ static void tag_end(struct spam_html *h)
 			}
 			return;
 		}
+		if (nh == NH("base"))
+			open_elem(h, nh, t, n); /* it resolves the links that follow */
 		if (nh == NH("meta") || nh == NH("link") || nh == NH("base") || nh == NH("html") ||
 		    nh == NH("head"))
 			return;

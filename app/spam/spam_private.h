@@ -114,6 +114,8 @@ struct spam_html {
 	size_t anchor_url_len;
 	char anchor[SPAM_HTML_ANCHOR_MAX];
 	size_t anchor_len;
+	char base[1024]; /* the first <base href>: relative URLs resolve against it */
+	size_t base_len;
 	int space; /* the last octet written was white space */
 };
 

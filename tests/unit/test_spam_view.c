@@ -146,6 +146,17 @@ static void test_html(void)
 	/* ... and control octets and spaces around it (&#1; decodes to one) */
 	html("<a href='&#1;\f http://evil.example/&#31;'>go</a>", "go", "",
 	     "[http://evil.example/|go|1]", __LINE__);
+	/* Relative links resolve against <base href> (in the head or not,
+	 * the first one), as the reader's client resolves them. */
+	html("<head><base href='http://evil.example/a/b'></head><a href=login>1</a>"
+	     "<a href='/root?q'>2</a><a href='//other.example/x'>3</a><img src='?i'>"
+	     "<a href='https://ok.example/'>4</a><base href='http://late.example/'>",
+	     "1234", "",
+	     "[http://evil.example/a/login|1|1][http://evil.example/root?q|2|1]"
+	     "[http://other.example/x|3|1][http://evil.example/a/b?i||9][https://ok.example/|4|1]",
+	     __LINE__);
+	html("<base href='https://b.example'><a href=x>1</a>", "1", "", "[https://b.example/x|1|1]",
+	     __LINE__);
 	/* A numeric reference ends at its last digit, ';' or not */
 	html("<a href='&#104ttp&#58//evil.example/&#x3f;a'>go</a>", "go", "",
 	     "[http://evil.example/?a|go|1]", __LINE__);
