@@ -193,6 +193,14 @@ int jmap_state_parse(const char *s, uint64_t *modseq_r)
 	return 0;
 }
 
+int jmap_state_answerable(struct jmap_call *c, uint64_t since)
+{
+	uint64_t floor;
+	/* A store error here is answered as a state too old: the client
+	 * starts over, which is never wrong. */
+	return store_changes_floor(c->r->st, c->r->account, &floor) == STORE_OK && since >= floor;
+}
+
 void jmap_begin(struct jmap_call *c)
 {
 	jw_obj_begin(&c->w);
@@ -361,7 +369,8 @@ int jmap_changes_begin(struct jmap_call *c, char state[24], uint64_t *since_r, u
 	}
 	*max_r = mc ? (uint64_t)mc->integer : 0;
 	jmap_state_parse(state, now_r);
-	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, since_r) < 0 || *since_r > *now_r) {
+	if (jmap_state_parse(jmap_arg(c, "sinceState")->str, since_r) < 0 || *since_r > *now_r ||
+	    !jmap_state_answerable(c, *since_r)) {
 		jmap_error(c, "cannotCalculateChanges", NULL);
 		return -1;
 	}

@@ -647,7 +647,8 @@ void jmap_email_query_changes(struct jmap_call *c)
 	    jmap_state(c, state) < 0)
 		return;
 	jmap_state_parse(state, &now);
-	if (jmap_state_parse(jmap_arg(c, "sinceQueryState")->str, &since) < 0 || since > now) {
+	if (jmap_state_parse(jmap_arg(c, "sinceQueryState")->str, &since) < 0 || since > now ||
+	    !jmap_state_answerable(c, since)) {
 		jmap_error(c, "cannotCalculateChanges", NULL);
 		return;
 	}

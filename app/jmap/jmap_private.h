@@ -202,6 +202,9 @@ void jmap_w_id(struct jw *w, char prefix, uint32_t n);
 int jmap_state(struct jmap_call *c, char out[24]);
 /* A state string given by a client: its modseq, or -1 when not one of ours. */
 int jmap_state_parse(const char *s, uint64_t *modseq_r);
+/* 1 when the change log answers from modseq since, 0 when since is older
+ * than it (a state from before a restore: cannotCalculateChanges). */
+int jmap_state_answerable(struct jmap_call *c, uint64_t since);
 /* Begins c's response object with "accountId" written. */
 void jmap_begin(struct jmap_call *c);
 

@@ -739,14 +739,19 @@ static int open_fn(struct store *st, MDB_txn *txn, void *ctx)
 		                 "store schema version %u is newer than this build's %u: "
 		                 "run a newer tern or restore a backup",
 		                 ver, STORE_SCHEMA_VERSION);
-	if (ver == STORE_SCHEMA_VERSION)
-		return 0;
 	for (; ver < STORE_SCHEMA_VERSION; ver++) {
 		rc = migrations[ver](st, txn);
 		if (rc)
 			return rc;
 	}
-	return meta_put_u32(txn, st, "schema_version", STORE_SCHEMA_VERSION);
+	if (c->from != STORE_SCHEMA_VERSION &&
+	    (rc = meta_put_u32(txn, st, "schema_version", STORE_SCHEMA_VERSION)) != 0)
+		return rc;
+	/* A restored store: after the migrations, so records are this build's. */
+	if ((rc = store_restore_renew(st, txn)) != 0)
+		return store_err(c->err, c->errsz, STORE_ETEMP, "cannot renew the restored store: %s",
+		                 mdb_strerror(rc));
+	return 0;
 }
 
 /* Read-only open: the databases must exist and the schema be current. */

@@ -808,11 +808,21 @@ typedef int store_change_cb(void *arg, const struct store_change *c);
 /*
  * Calls cb for every change log entry of account above modseq since, in
  * modseq order, in one read transaction. The log is complete from the
- * account's creation (it is never trimmed yet), so every since below the
- * account's modseq can be answered. STORE_OK or STORE_ETEMP.
+ * account's creation, or from its restore (store_changes_floor), so every
+ * since from the floor to the account's modseq can be answered.
+ * STORE_OK or STORE_ETEMP.
  */
 int store_changes_since(struct store *st, uint32_t account, uint64_t since, store_change_cb *cb,
 			void *arg);
+/*
+ * The oldest modseq the change log answers from into *floor_r: 0, or,
+ * once the store was restored from a backup, the modseq its first open
+ * moved the account to less one (the log then starts with that open's
+ * empty record) (the states before it may be ones the
+ * lost store handed out: a client holding one must start over,
+ * cannotCalculateChanges). STORE_OK or STORE_ETEMP.
+ */
+int store_changes_floor(struct store *st, uint32_t account, uint64_t *floor_r);
 /* An email as JMAP reads it; pointers valid during the callback. */
 struct store_email_brief {
 	uint32_t email_id, thread_id;

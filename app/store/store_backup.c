@@ -33,7 +33,9 @@
  * Restore rebuilds the blob databases from the files: each blobref record
  * keeps its blobdata sequence number (or, for a schema 1 blob, its place
  * in blob), so every record of store.mdb is used as it was and the
- * restored store is the snapshot: same ids, UIDVALIDITYs, UIDs, modseqs.
+ * restored store is the snapshot: same ids, UIDVALIDITYs, UIDs, modseqs,
+ * until its first open moves them past what the lost store may have
+ * handed out since (store_restore.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -790,6 +792,21 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 		return fail(err, errsz, rc, "cannot open the restored store in", data_dir);
 	}
 	int code = restore_blobs(env, dir, progress, arg, err, errsz);
+	if (code == STORE_OK) {
+		/* The first open moves UIDVALIDITYs, ids and states past what
+		 * the lost store handed out since the backup (store_restore.c). */
+		MDB_txn *txn;
+		MDB_dbi meta;
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+			if ((rc = mdb_dbi_open(txn, "meta", 0, &meta)) == 0 &&
+			    (rc = store_restore_mark(txn, meta)) == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+		if (rc)
+			code = fail(err, errsz, rc, "cannot write", to);
+	}
 	if (code == STORE_OK && (rc = mdb_env_sync(env, 1)) != 0)
 		code = fail(err, errsz, rc, "cannot write", to);
 	mdb_env_close(env);

@@ -52,6 +52,35 @@ int store_changes_since(struct store *st, uint32_t account, uint64_t since, stor
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
+int store_changes_floor(struct store *st, uint32_t account, uint64_t *floor_r)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t kb[12];
+	int rc;
+
+	*floor_r = 0;
+	if (store_rd_begin(st, &txn) != 0)
+		return STORE_ETEMP;
+	if ((rc = mdb_cursor_open(txn, st->db[DB_CHANGE], &cur)) != 0) {
+		store_rd_end(st, txn);
+		return STORE_ETEMP;
+	}
+	/* The account's first record: the empty one a restore leaves where
+	 * it cut the log (store_restore.c), or a change of the account's
+	 * whole history. */
+	MDB_val k = key_u32_u64(kb, account, 0), v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == 12 && be32_get(k.mv_data) == account && v.mv_size == 3 &&
+	    be16_get((const uint8_t *)v.mv_data + 1) == 0) {
+		uint64_t first = be64_get((const uint8_t *)k.mv_data + 4);
+		*floor_r = first ? first - 1 : 0;
+	}
+	mdb_cursor_close(cur);
+	store_rd_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}
+
 static void brief_fill(struct store_email_brief *b, uint32_t id, const struct email_rec *e)
 {
 	memset(b, 0, sizeof *b);

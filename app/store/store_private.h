@@ -579,6 +579,18 @@ int apppass_exists(MDB_txn *txn, struct store *st, uint32_t account, uint32_t id
 int totp_on_txn(MDB_txn *txn, struct store *st, uint32_t owner);
 /* Removes owner's record (none is fine): 0 or an LMDB error. */
 int totp_del_txn(MDB_txn *txn, struct store *st, uint32_t owner);
+/* ---- After a restore (store_restore.c) ---- */
+/* The meta key a restore leaves for the first open (no '/': the store's). */
+#define RESTORE_MARK "restore_pending"
+/* Puts RESTORE_MARK into the meta DB of a restored environment: 0 or an
+ * LMDB error. */
+int store_restore_mark(MDB_txn *txn, MDB_dbi meta);
+/* When RESTORE_MARK is there: new UIDVALIDITYs, counters and JMAP states
+ * moved past anything the lost store can have handed out, the change log
+ * cut to a floor, and the mark deleted, all inside txn (store_open's).
+ * 0 (also when there is no mark) or an LMDB error. */
+int store_restore_renew(struct store *st, MDB_txn *txn);
+
 /* Deletes every meta entry whose name starts with prefix (store_meta.c):
  * 0 or an LMDB error. */
 int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix);

@@ -4,15 +4,19 @@ One server takes SMTP deliveries and IMAP APPENDs without pause while
 `tern backup` runs beside it. The backup is verified and restored into an
 empty data directory, and a server started on it must show every message
 acknowledged before the backup began, byte for byte, with the same
-UIDVALIDITY and UIDs, and no message half there (the restored UIDs of
-each mailbox are exactly the original's below the restored UIDNEXT). An
-incremental backup reuses the first one's blobs; mbsync, synced against
-the original, finds nothing to do against the restored server. Then the
+UIDs under a new UIDVALIDITY, and no message half there (the restored
+UIDs of each mailbox are exactly the original's below the restored
+UIDNEXT). An incremental backup reuses the first one's blobs; mbsync,
+synced against the original, sees the UIDVALIDITY change against the
+restored server and loses nothing. A restore of a backup older than
+what clients saw hands out no UID, email id, POP3 UIDL or JMAP state of
+the lost time again. Then the
 refusals and failures: a non-empty target, a damaged blob, a manifest cut
 short, a backup of a newer schema, and a disk that fills up during a
 backup (a clear error, nothing left that looks like a backup)."""
 import imaplib
 import os
+import poplib
 import re
 import shutil
 import smtplib
@@ -22,6 +26,7 @@ import threading
 import time
 
 from harness import Server, message
+from jmapc import Jmap
 from test_imap import ACCOUNTS, BOB, BOB_PW, ctx, deliver, login, mbsync_conf, wait_count
 
 PRELOAD = 150
@@ -185,7 +190,9 @@ def test_backup_under_load_restore_same_uids():
         for mbox in ("INBOX", "Work"):
             uv0, _, orig = mailbox_state(s, mbox)
             uv1, next1, rest = mailbox_state(r2, mbox)
-            assert uv0 == uv1, (mbox, uv0, uv1)
+            # A new UIDVALIDITY (the lost server may have handed out the
+            # UIDs from next1 on), the snapshot's UIDs under it.
+            assert uv1 > uv0, (mbox, uv0, uv1)
             # No holes and nothing extra: the snapshot is a prefix of UIDs.
             assert sorted(rest) == sorted(u for u in orig if u < next1), mbox
             for uid, (flags, raw) in rest.items():
@@ -228,10 +235,126 @@ def test_backup_under_load_restore_same_uids():
             text = text.replace("Port %d" % s.imaps_port, "Port %d" % r2.imaps_port)
             with open(conf, "w") as fh:
                 fh.write(text)
-            log = run_mbsync(conf, home)
-            # Same UIDVALIDITY, same UIDs: no new files, none gone, none renamed.
+            r = subprocess.run(["mbsync", "-V", "-c", conf, "-a"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120,
+                               env={"HOME": home, "PATH": "/usr/bin:/bin"})
+            log = r.stdout.decode(errors="replace")
+            # A new UIDVALIDITY: mbsync notices, so it never takes a UID
+            # the restored server hands out again for one it cached; it
+            # matches the messages up by Message-ID (isync 1.4), so
+            # nothing is fetched twice or lost.
+            assert r.returncode == 0 and "UIDVALIDITY" in log, log
             assert maildir_files(home) == synced, log
-            assert "UIDVALIDITY" not in log, log
+    finally:
+        if r2:
+            r2.cleanup()
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+SUB = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail",
+       "urn:ietf:params:jmap:submission"]
+
+
+def jmap_email_state(s):
+    """(state, sorted email ids) of bob's account, and the Jmap client."""
+    j = Jmap(s, BOB, BOB_PW)
+    r = j.call([["Email/query", {"accountId": j.account}, "q"],
+                ["Email/get", {"accountId": j.account, "ids": [], "properties": ["id"]}, "g"]])
+    ids = sorted(r["methodResponses"][0][1]["ids"])
+    return r["methodResponses"][1][1]["state"], ids, j
+
+
+def pop3_uidls(s):
+    p = poplib.POP3_SSL("127.0.0.1", s.pop3s_port, context=ctx(), timeout=10)
+    p.user(BOB)
+    p.pass_(BOB_PW)
+    out = {}
+    for line in p.uidl()[1]:
+        n, u = line.decode().split()
+        out[u] = subject(b"\r\n".join(p.top(int(n), 0)[1]))
+    p.quit()
+    return out
+
+
+def test_restore_of_older_backup_reuses_no_uid_id_or_state():
+    """A backup is restored after its server went on (and a client synced
+    there): the restored server must not hand out the UIDs, email ids,
+    POP3 UIDLs or JMAP states of that lost time again for other messages."""
+    tmp = tempfile.mkdtemp(prefix="tern-backup-")
+    s = Server(accounts=ACCOUNTS, imap=True, pop3=True, http=True)
+    r2 = None
+    try:
+        deliver(s, 3, subject="old %d")
+        wait_count(s, 3)
+        ji = Jmap(s, BOB, BOB_PW)
+        _, g = ji.one("Identity/get", {}, using=SUB)
+        ident0 = g["state"]
+        b = os.path.join(tmp, "b")
+        assert tern(s, "backup", b).returncode == 0
+        # After the backup: an Identity made (a type state of its own).
+        _, r = ji.one("Identity/set", {"create": {"w": {"email": BOB, "name": "Lost"}}}, using=SUB)
+        ident_lost = r["newState"]
+        # After the backup: two more messages that a client syncs.
+        deliver(s, 2, subject="lost %d")
+        wait_count(s, 5)
+        uv0, next0, lost = mailbox_state(s, "INBOX")
+        m = login(s)
+        m.enable("CONDSTORE")
+        m.select("INBOX", readonly=True)
+        hms0 = int(m.untagged_responses["HIGHESTMODSEQ"][-1])
+        m.logout()
+        state0, ids0, _ = jmap_email_state(s)
+        uidl0 = pop3_uidls(s)
+        s.stop()
+
+        restored = os.path.join(tmp, "restored")
+        r = tern(s, "restore", b, data=restored)
+        assert r.returncode == 0, r.stderr
+        r2 = Server(data_dir=restored, domains=(), imap=True, pop3=True, http=True)
+        deliver(r2, 2, subject="new %d")
+        wait_count(r2, 5)
+        uv1, next1, now = mailbox_state(r2, "INBOX")
+        # The client's cache is keyed by (UIDVALIDITY, UID): a UID it holds
+        # for a lost message must not name a new one under the same
+        # UIDVALIDITY. So the UIDVALIDITY changes (and grows).
+        reused = [u for u in now if u in lost and subject(now[u][1]) != subject(lost[u][1])]
+        assert not (uv1 == uv0 and reused), ("UIDs reused under one UIDVALIDITY", uv0, reused)
+        assert uv1 > uv0, (uv0, uv1)
+        assert sorted(subject(raw) for _, raw in now.values()) == \
+            ["new 0", "new 1", "old 0", "old 1", "old 2"]
+        m = login(r2)
+        m.enable("CONDSTORE")
+        m.select("INBOX", readonly=True)
+        assert int(m.untagged_responses["UIDVALIDITY"][-1]) == uv1
+        m.logout()
+        # JMAP: no state repeats, a lost state cannot be answered with a
+        # delta, and no email id of a lost message names a new one.
+        state1, ids1, j = jmap_email_state(r2)
+        assert int(state1) > int(state0), (state0, state1)
+        for st in (state0, "1"):
+            resp = j.call([["Email/changes", {"accountId": j.account, "sinceState": st}, "c"],
+                           ["Mailbox/changes", {"accountId": j.account, "sinceState": st}, "m"]])
+            for name, args, _ in resp["methodResponses"]:
+                assert name == "error" and args["type"] == "cannotCalculateChanges", (st, name, args)
+        new_ids = set(ids1) - set(ids0[:3])
+        assert len(new_ids) == 2 and not new_ids & set(ids0), (ids0, ids1)
+        resp = j.call([["Email/changes", {"accountId": j.account, "sinceState": state1}, "c"]])
+        assert resp["methodResponses"][0][0] == "Email/changes", resp
+        # Identity: an identity made on the restored server must not bring
+        # back the lost state's string; the lost state cannot be answered,
+        # the backup's own state still is, exactly.
+        _, r = j.one("Identity/set", {"create": {"n": {"email": BOB, "name": "New"}}}, using=SUB)
+        assert r["newState"] != ident_lost, r
+        name, r = j.one("Identity/changes", {"sinceState": ident_lost}, using=SUB)
+        assert name == "error" and r["type"] == "cannotCalculateChanges", (name, r)
+        name, r = j.one("Identity/changes", {"sinceState": ident0}, using=SUB)
+        assert name == "Identity/changes" and len(r["created"]) == 1, (name, r)
+        # POP3: a UIDL names one message only.
+        uidl1 = pop3_uidls(r2)
+        for u, subj in uidl1.items():
+            assert u not in uidl0 or uidl0[u] == subj, (u, subj, uidl0[u])
+        assert hms0 > 0
     finally:
         if r2:
             r2.cleanup()

@@ -1,0 +1,232 @@
+/*
+ * store_restore.c — what the first open of a restored store changes so
+ * that no client is shown an old name for new data.
+ *
+ * Why. A backup is older than the store it was taken from. Between the
+ * backup and the loss, that store went on handing out UIDs, email ids,
+ * modseqs and JMAP states, and clients (Thunderbird, mbsync, a QRESYNC or
+ * JMAP client) synced and cached them. The restored store starts again
+ * from the backup's counters, so without this it hands the same UIDs
+ * under the same UIDVALIDITY, the same email ids and the same state
+ * strings out again for different messages, and a client trusts its cache
+ * (RFC 9051 §2.3.1.1: a UID is never reused under one UIDVALIDITY; RFC
+ * 8620 §1.2: an id is never reused; §5.2: a state names one state).
+ * Nothing tells how far the lost store went, so:
+ *   - every mailbox gets a new UIDVALIDITY (strictly above any handed
+ *     out before, by the store's usual rule): IMAP clients drop their
+ *     cache of it and fetch again; POP3 UIDLs, which carry the INBOX's
+ *     UIDVALIDITY, and MAILBOXIDs (RFC 8474, the UIDVALIDITY) change too;
+ *   - each account's modseq jumps by RESTORE_MODSEQ_GAP and its change
+ *     log is replaced by one empty record at the new modseq: JMAP
+ *     /changes from any state before it answers cannotCalculateChanges
+ *     (store_changes_floor), never a delta missing what was lost;
+ *   - email and mailbox id counters jump (RESTORE_EMAIL_GAP,
+ *     RESTORE_MAILBOX_GAP), so a new message never gets the JMAP id a
+ *     lost one had;
+ *   - the JMAP type states kept in meta ("jts/ACCOUNT/TYPE", SCHEMA.md)
+ *     jump by RESTORE_TS_GAP: a state the lost store gave has no
+ *     snapshot here, so it answers cannotCalculateChanges.
+ * The backup's own UIDs stay (under the new UIDVALIDITY) and so do the
+ * messages' modseqs and each mailbox's HIGHESTMODSEQ.
+ *
+ * When. restore (store_backup.c) leaves the meta key RESTORE_MARK in the
+ * restored store; the first read-write open runs this in its one write
+ * transaction, after any migration (so the records are in this build's
+ * layout), and deletes the mark: done exactly once, all or nothing.
+ *
+ * Caveats: the gaps are guesses of what a store cannot reach between a
+ * backup and its restore (2^40 changes; 2^24 messages and 2^16 mailboxes
+ * per account, less when the u32 counter has not that much room left).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "store/store_private.h"
+
+#define RESTORE_MODSEQ_GAP ((uint64_t)1 << 40)
+#define RESTORE_EMAIL_GAP ((uint32_t)1 << 24)
+#define RESTORE_MAILBOX_GAP ((uint32_t)1 << 16)
+#define RESTORE_TS_GAP ((uint64_t)1 << 32)
+
+/* The jump of a u32 counter: gap, or half the room left when less. */
+static uint32_t u32_jump(uint32_t next, uint32_t gap)
+{
+	uint32_t room = UINT32_MAX - next;
+	return room / 2 < gap ? room / 2 : gap;
+}
+
+int store_restore_mark(MDB_txn *txn, MDB_dbi meta)
+{
+	uint8_t one = REC_V1;
+	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v = {1, &one};
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* Collects the keys of a whole DB (principal: 4 octets, mailbox: 8). */
+static int keys_of(MDB_txn *txn, MDB_dbi dbi, size_t klen, uint8_t **v_r, size_t *n_r)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t n = 0, cap = 0;
+	uint8_t *out = NULL;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != klen)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			out = xrealloc(out, cap * klen);
+		}
+		memcpy(out + n * klen, k.mv_data, klen);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	*v_r = out;
+	*n_r = n;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* New UIDVALIDITYs for every mailbox, by new_uidvalidity's rule (the
+ * creation time, strictly above the last one handed out). */
+static int renew_mailboxes(struct store *st, MDB_txn *txn)
+{
+	uint8_t *keys;
+	size_t n;
+	uint32_t last;
+	int rc = meta_get_u32(txn, st, "last_uidvalidity", &last);
+
+	if (rc == MDB_NOTFOUND)
+		last = 0, rc = 0;
+	if (rc || (rc = keys_of(txn, st->db[DB_MAILBOX], 8, &keys, &n)) != 0)
+		return rc;
+	uint32_t uv = (uint32_t)time(NULL);
+	if (uv <= last)
+		uv = last + 1;
+	for (size_t i = 0; rc == 0 && i < n; i++, uv++) {
+		struct mbox_rec m;
+		uint32_t account = be32_get(keys + i * 8), id = be32_get(keys + i * 8 + 4);
+		if (uv == 0)
+			uv = 1;
+		if ((rc = mbox_get(txn, st, account, id, &m)) == 0) {
+			m.uidvalidity = uv;
+			rc = mbox_put(txn, st, account, id, &m);
+		}
+	}
+	free(keys);
+	if (rc == 0 && n)
+		rc = meta_put_u32(txn, st, "last_uidvalidity", uv - 1);
+	return rc;
+}
+
+/* Each account's counters jump; its change log becomes one empty record
+ * at the new modseq, the floor of what /changes can answer. */
+static int renew_accounts(struct store *st, MDB_txn *txn)
+{
+	uint8_t *keys, kb[12], empty[3] = {REC_V1, 0, 0};
+	size_t n;
+	int rc = keys_of(txn, st->db[DB_PRINCIPAL], 4, &keys, &n);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct acct_rec a;
+		uint32_t id = be32_get(keys + i * 4);
+		if ((rc = acct_get(txn, st, id, &a)) != 0)
+			break;
+		a.modseq += RESTORE_MODSEQ_GAP;
+		a.next_email_id += u32_jump(a.next_email_id, RESTORE_EMAIL_GAP);
+		a.next_mailbox_id += u32_jump(a.next_mailbox_id, RESTORE_MAILBOX_GAP);
+		if ((rc = acct_put(txn, st, id, &a)) != 0 ||
+		    (rc = db_del_prefix(txn, st->db[DB_CHANGE], keys + i * 4, 4, NULL, NULL)) != 0)
+			break;
+		MDB_val k = key_u32_u64(kb, id, a.modseq), v = {sizeof empty, empty};
+		rc = mdb_put(txn, st->db[DB_CHANGE], &k, &v, 0);
+	}
+	free(keys);
+	return rc;
+}
+
+/* "jts/ACCOUNT/TYPE" (the latest number, decimal) jumps; the snapshots
+ * ("jts/ACCOUNT/TYPE/NNNN") stay: they are exact from the states before
+ * the backup, whatever the objects became. The names are collected first
+ * and written after the walk: a put through the cursor that changes a
+ * value's size moves the page's bytes under the key it was given. */
+static int renew_type_states(struct store *st, MDB_txn *txn, unsigned *n_r)
+{
+	MDB_cursor *cur;
+	MDB_val k = {4, (void *)"jts/"}, v;
+	struct ts_ent {
+		char name[128];
+		unsigned long long num;
+	} *ents = NULL;
+	size_t n = 0, cap = 0;
+	char num[24];
+	int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 4 || memcmp(k.mv_data, "jts/", 4) != 0)
+			break;
+		if (k.mv_size >= sizeof ents->name || v.mv_size < 2 || v.mv_size > sizeof num ||
+		    ((const uint8_t *)v.mv_data)[0] != REC_V1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ents = xrealloc(ents, cap * sizeof *ents);
+		}
+		memcpy(ents[n].name, k.mv_data, k.mv_size);
+		ents[n].name[k.mv_size] = '\0';
+		const char *type = strchr(ents[n].name + 4, '/');
+		if (!type || strchr(type + 1, '/'))
+			continue; /* a snapshot, or not one of jmap_typestate.c's */
+		memcpy(num, (const char *)v.mv_data + 1, v.mv_size - 1);
+		num[v.mv_size - 1] = '\0';
+		ents[n++].num = strtoull(num, NULL, 10);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint8_t val[24];
+		int len = snprintf((char *)val + 1, sizeof val - 1, "%llu",
+		                   ents[i].num + (unsigned long long)RESTORE_TS_GAP);
+		val[0] = REC_V1;
+		MDB_val nk = {strlen(ents[i].name), ents[i].name}, nv = {(size_t)len + 1, val};
+		rc = mdb_put(txn, st->db[DB_META], &nk, &nv, 0);
+	}
+	free(ents);
+	*n_r = (unsigned)n;
+	return rc;
+}
+
+int store_restore_renew(struct store *st, MDB_txn *txn)
+{
+	MDB_val k = {sizeof RESTORE_MARK - 1, (void *)RESTORE_MARK}, v;
+	unsigned nts = 0;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0)
+		rc = renew_mailboxes(st, txn);
+	if (rc == 0)
+		rc = renew_accounts(st, txn);
+	if (rc == 0)
+		rc = renew_type_states(st, txn, &nts);
+	if (rc == 0)
+		rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+	if (rc == 0)
+		log_info("store", NULL,
+		         "event=restore_renewed type_states=%u reason=\"new UIDVALIDITYs, "
+		         "ids and states after a restore\"",
+		         nts);
+	return rc;
+}
