@@ -460,7 +460,8 @@ int backup_verify(const char *dir, struct backup_manifest *m, const struct backu
 static void restore_undo(const char *data_dir)
 {
 	char path[4200];
-	static const char *const made[] = {"data.mdb", "lock.mdb"};
+	static const char *const made[] = {"data.mdb", "lock.mdb", STORE_RESTORING_FILE,
+	                                   STORE_RESTORING_FILE "-lock"};
 
 	for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", data_dir, made[i]);
@@ -513,15 +514,26 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	if (e < 0 && mkdir(data_dir, 0700) != 0)
 		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
 
-	snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
-	struct key_copy kc = {data_dir, NULL};
-	if ((rc = each_key(path, key_copy_one, &kc)) != 0) {
-		restore_undo(data_dir);
-		return errno_fail(err, errsz, code_r, rc, "cannot restore the key files into", data_dir);
-	}
+	/* The store first, under its restoring name (store_open refuses a
+	 * directory holding it), then the keys, then the rename to data.mdb:
+	 * killed at any point before that, the directory never opens as a
+	 * store, neither the half-restored one nor a new empty one beside
+	 * the keys. */
 	rc = store_backup_restore(dir, data_dir, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
-	if (rc == STORE_OK && (rc = fsync_dir(data_dir)) != 0)
-		rc = errno_fail(err, errsz, code_r, rc, "cannot flush", data_dir) ? STORE_ETEMP : 0;
+	if (rc == STORE_OK) {
+		char from[4200], to[4200];
+		snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
+		struct key_copy kc = {data_dir, NULL};
+		snprintf(from, sizeof from, "%s/" STORE_RESTORING_FILE, data_dir);
+		snprintf(to, sizeof to, "%s/data.mdb", data_dir);
+		if ((rc = each_key(path, key_copy_one, &kc)) != 0)
+			rc = errno_fail(err, errsz, code_r, rc, "cannot restore the key files into", data_dir)
+			         ? STORE_ETEMP : 0;
+		else if ((rc = fsync_dir(data_dir)) != 0 || rename(from, to) != 0 ||
+		         (rc = fsync_dir(data_dir)) != 0)
+			rc = errno_fail(err, errsz, code_r, rc ? rc : errno, "cannot flush", data_dir)
+			         ? STORE_ETEMP : 0;
+	}
 	if (rc != STORE_OK) {
 		if (code_r && *code_r == STORE_OK)
 			*code_r = rc;

@@ -855,6 +855,15 @@ int store_open(const char *dir, unsigned flags, struct store **st_r, char *err, 
 		return store_err(err, errsz, STORE_ETEMP, "cannot create %s: %s", dir,
 		                 strerror(errno));
 
+	/* A restore that died before it renamed its store into place: what
+	 * is here is not a store to serve (or a new one to start beside it). */
+	char restoring[4200];
+	snprintf(restoring, sizeof restoring, "%s/" STORE_RESTORING_FILE, dir);
+	if (access(restoring, F_OK) == 0)
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "%s: a restore into %s was cut short; empty the directory and run "
+		                 "tern restore again", restoring, dir);
+
 	int lock_fd = -1;
 	if ((flags & STORE_SERVER) && (lock_fd = dir_lock(dir, &rc, err, errsz)) < 0)
 		return rc;

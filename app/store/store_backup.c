@@ -751,8 +751,12 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 	struct stat sb;
 	int rc;
 
+	/* Built under another name, which the caller renames to data.mdb
+	 * once everything is in place: a restore cut short (kill -9, power
+	 * loss) leaves no data.mdb that a server would open as if complete,
+	 * and store_open refuses to start beside the leftover. */
 	snprintf(from, sizeof from, "%s/" STORE_FILE, dir);
-	snprintf(to, sizeof to, "%s/data.mdb", data_dir);
+	snprintf(to, sizeof to, "%s/" STORE_RESTORING_FILE, data_dir);
 	if (stat(from, &sb) != 0)
 		return fail(err, errsz, errno, "cannot read", from);
 	if ((rc = file_copy(from, to, 0)) != 0)
@@ -763,7 +767,7 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 	if (rc == 0)
 		rc = mdb_env_set_maxdbs(env, 64);
 	if (rc == 0)
-		rc = mdb_env_open(env, data_dir, MDB_NOSYNC, 0600);
+		rc = mdb_env_open(env, to, MDB_NOSUBDIR | MDB_NOSYNC, 0600);
 	if (rc == 0) {
 		/* The blob bytes' total is known once blobref is read: size the
 		 * map for it before writing them. */
@@ -810,5 +814,8 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 	if (code == STORE_OK && (rc = mdb_env_sync(env, 1)) != 0)
 		code = fail(err, errsz, rc, "cannot write", to);
 	mdb_env_close(env);
+	char lock[4300];
+	snprintf(lock, sizeof lock, "%s-lock", to);
+	unlink(lock);
 	return code;
 }

@@ -69,9 +69,17 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
  * Builds data_dir/data.mdb from the backup in dir: store.mdb's records,
  * then every blob's bytes put back where its blobref record says (each
  * checked against its name on the way). data_dir must exist and hold no
- * data.mdb; the caller checks it is empty. STORE_OK; STORE_EINVAL for a
- * damaged blob, STORE_EFULL for a full disk, STORE_ETEMP otherwise.
+ * data.mdb; the caller checks it is empty. The store is built, synced,
+ * as data_dir/STORE_RESTORING_FILE: the caller renames it to data.mdb
+ * once the rest of the data directory is in place too, and removes it
+ * on failure.
+ * STORE_OK; STORE_EINVAL for a damaged blob, STORE_EFULL for a full
+ * disk, STORE_ETEMP otherwise.
  */
+/* The name of a store a restore is still building (and its LMDB lock
+ * file, with "-lock"): store_open refuses a data directory holding it. */
+#define STORE_RESTORING_FILE "restoring.mdb"
+
 int store_backup_restore(const char *dir, const char *data_dir, store_backup_progress_fn *progress,
                          void *arg, char *err, size_t errsz);
 
