@@ -458,10 +458,24 @@ int mbox_message_encode(const char *msg, size_t len, time_t date, unsigned flags
 		               others && others[0] ? " " : "", others ? others : "", "") != 0)
 			return -1;
 	}
+	/* The message's own state fields (a sender may write "X-Status: D")
+	 * stay out, as Dovecot's mbox writer keeps them out: a reader takes
+	 * them for the mailbox's, flags and Content-Length alike. */
+	int in_header = 1, skipping = 0;
 	for (size_t i = 0; i < len;) {
 		size_t e = line_end(msg, len, i), le = trim_cr(msg, i, e);
 		const char *p = msg + i;
 		size_t n = le - i, q = 0;
+		if (in_header) {
+			if (n == 0)
+				in_header = 0;
+			else if (p[0] != ' ' && p[0] != '\t')
+				skipping = is_mbox_state_field(p, n);
+			if (in_header && skipping) {
+				i = e < len ? e + 1 : len;
+				continue;
+			}
+		}
 		while (q < n && p[q] == '>')
 			q++;
 		if (n - q >= 5 && memcmp(p + q, "From ", 5) == 0 && buf_append(out, ">", 1))

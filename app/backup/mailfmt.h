@@ -110,7 +110,10 @@ int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *
  * One message appended to an mbox being written: the From_ line (sender
  * "MAILER-DAEMON", date), Status/X-Status/X-Keywords for the flags and
  * keywords (others: space-separated, may be empty), then the message with
- * LF line ends and mboxrd quoting, then an empty line. 0 or -1 (full).
+ * LF line ends and mboxrd quoting, less its own header fields that a
+ * reader takes for mbox state (Status, X-Status, X-Keywords, X-UID,
+ * X-IMAPbase, X-IMAP, Content-Length: mbox_message_decode drops them
+ * too), then an empty line. 0 or -1 (full).
  */
 int mbox_message_encode(const char *msg, size_t len, time_t date, unsigned flags,
                         const char *others, struct buf *out);

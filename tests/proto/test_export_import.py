@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -242,6 +243,42 @@ def test_export_import_sort_order():
         r = s.cli("import", DAVE, os.path.join(out, BOB))
         o = orders(DAVE, DAVE_PW)
         assert (o.get("INBOX"), o.get("Projects"), o.get("Zero")) == (0, 0, 0), (o, r.stdout, r.stderr)
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_export_mbox_sender_state_fields():
+    """A sender's own Status:, X-Status:, X-Keywords: or Content-Length:
+    fields are mbox state to a reader: an mbox export must not carry
+    them, or importing it sets the flags the sender chose (\\Deleted,
+    \\Seen, keywords) and a Content-Length that ends at the next From_
+    line makes the reader take the quoted ">From " lines verbatim."""
+    tmp = tempfile.mkdtemp(prefix="tern-export-st-")
+    s = Server(accounts=ACCOUNTS, imap=True)
+    try:
+        body = "hello\r\nFrom the start\r\n"
+        raw = ("From: eve@remote.test\r\nTo: %s\r\nSubject: forged state\r\n"
+               "Status: RO\r\nX-Status: DF\r\nX-Keywords: $Important\r\n"
+               "Content-Length: %d\r\n\r\n%s" % (BOB, len(body.replace("\r\n", "\n")) + 1, body))
+        with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as c:
+            c.sendmail("eve@remote.test", [BOB], raw.encode())
+        deadline = time.time() + 10
+        while not s.messages(BOB) and time.time() < deadline:
+            time.sleep(0.05)
+        out = os.path.join(tmp, "out")
+        s.cli("export", BOB, out, "--format", "mbox")
+        r = s.cli("import", CAROL, os.path.join(out, BOB))
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(CAROL, "carol-pw-1")
+        m.select("INBOX")
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[TEXT])")
+        m.logout()
+        fetched = [d for d in data if isinstance(d, tuple)]
+        assert len(fetched) == 1, (data, r.stdout, r.stderr)
+        flags = re.search(rb"FLAGS \(([^)]*)\)", fetched[0][0]).group(1)
+        assert flags in (b"", b"\\Recent"), flags
+        assert fetched[0][1] == body.encode(), fetched[0][1]
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
