@@ -47,6 +47,7 @@
 #define IMPORT_CHAIN_BYTES ((size_t)32 << 20)
 #define MSG_MAX ((size_t)1 << 31)
 #define KW_OUT 4096
+#define IMPORT_DATE_END ((time_t)253402300800) /* 10000-01-01T00:00:00Z */
 
 struct pending {
 	struct store_delivery d;
@@ -249,7 +250,10 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	pm->d.naccounts = 1;
 	pm->d.mailbox = im->mailbox;
 	pm->d.keywords = pm->kw[0] ? pm->kw : NULL;
-	pm->d.received_at = date > 0 ? (int64_t)date : (int64_t)time(NULL);
+	/* A date past 9999 (a Maildir's mtime is anything a tar archive or a
+	 * 64-bit-time file system says) is no IMAP date-time (4-digit year)
+	 * and past what gmtime renders: the import's time instead. */
+	pm->d.received_at = date > 0 && date < IMPORT_DATE_END ? (int64_t)date : (int64_t)time(NULL);
 	im->np++;
 	im->pbytes += pm->d.len;
 }

@@ -284,6 +284,48 @@ def test_export_mbox_sender_state_fields():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_import_maildir_absurd_mtime():
+    """A Maildir file's modification time is the message's internal date;
+    one out of any real range (a tar archive, a file system that keeps
+    64-bit times: tmpfs, btrfs) must not become an INTERNALDATE that is
+    not a date (RFC 9051: a 4-digit year) or that the server cannot
+    render: the import takes the time of the import instead."""
+    if not os.path.isdir("/dev/shm"):
+        print("  (needs /dev/shm: a tmpfs keeps any modification time)")
+        return "skip"
+    tmp = tempfile.mkdtemp(prefix="tern-import-mt-", dir="/dev/shm")
+    s = Server(accounts=ACCOUNTS, imap=True)
+    try:
+        md = os.path.join(tmp, "Maildir")
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, d))
+        for i, t in enumerate((2 ** 62, 253402300800, 4102444800)):
+            f = os.path.join(md, "cur", "%d.M1P1.host:2,S" % (1000 + i))
+            with open(f, "wb") as fh:
+                fh.write(b"Subject: t%d\r\n\r\nbody\r\n" % i)
+            os.utime(f, (t, t))
+        before = time.time()
+        r = s.cli("import", BOB, md)
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(BOB, "bob-pw-1")
+        m.select("INBOX")
+        typ, data = m.fetch("1:*", "(INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        m.logout()
+        dates = {}
+        for d in data:
+            if isinstance(d, tuple):
+                subj = re.search(rb"Subject: (t\d)", d[1]).group(1).decode()
+                dates[subj] = imaplib.Internaldate2tuple(d[0])
+        assert sorted(dates) == ["t0", "t1", "t2"], (data, r.stdout, r.stderr)
+        assert all(dates.values()), dates  # each a date imaplib reads
+        # The absurd ones are the import's time; 2100 stays 2100.
+        assert time.mktime(dates["t0"]) >= before - 86400 and time.mktime(dates["t1"]) >= before - 86400
+        assert dates["t2"].tm_year == 2100, dates
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_export_import_long_script_names():
     """Sieve script names of 128 characters (RFC 5804 §1.6), up to 512
     octets, survive export and import: a file name has at most 255 octets,
