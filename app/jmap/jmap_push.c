@@ -88,11 +88,20 @@ int jmap_push_changed(struct store *st, uint32_t account, uint64_t since, unsign
 		      uint64_t *upto_r)
 {
 	struct walk w = {0, since, 0};
+	uint64_t floor;
 
 	*types_r = 0;
 	*upto_r = since;
-	if (store_changes_since(st, account, since, walk_cb, &w) != STORE_OK)
+	if (store_changes_floor(st, account, &floor) != STORE_OK)
 		return -1;
+	if (since < floor) {
+		/* A state from before a restore (store_restore.c): the log does
+		 * not say what changed since, so everything may have. */
+		w.n = WALK_MAX;
+		w.mask = JMAP_TYPES_ALL;
+	} else if (store_changes_since(st, account, since, walk_cb, &w) != STORE_OK) {
+		return -1;
+	}
 	if (w.n >= WALK_MAX) {
 		/* Stopped early: the state to tell is the account's now. */
 		uint64_t ms;

@@ -312,6 +312,15 @@ def test_restore_of_older_backup_reuses_no_uid_id_or_state():
         r = tern(s, "restore", b, data=restored)
         assert r.returncode == 0, r.stderr
         r2 = Server(data_dir=restored, domains=(), imap=True, pop3=True, http=True)
+        # Push from a lost state (EventSource Last-Event-ID, RFC 8620 §7.3):
+        # everything may have changed, so every type is told at once.
+        from test_jmap_push import EventStream
+        e = EventStream(r2, (BOB, BOB_PW), "types=*&closeafter=state&ping=0", last_id=state0)
+        ev = e.event()
+        assert ev["event"] == "state", ev
+        assert {"Email", "Mailbox", "Thread"} <= set(next(iter(ev["data"]["changed"].values()))), ev
+        assert int(ev["id"]) > int(state0), ev
+        e.close()
         deliver(r2, 2, subject="new %d")
         wait_count(r2, 5)
         uv1, next1, now = mailbox_state(r2, "INBOX")
