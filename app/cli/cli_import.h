@@ -17,7 +17,9 @@ struct store;
 /* Starts importing into email's account (progress labelled op); NULL
  * after printing why (no such account). */
 struct imp *import_begin(struct store *st, const char *email, const char *op);
-/* Makes name the mailbox messages go to (created when missing): 0 or -1. */
+/* Makes name the mailbox messages go to (created when missing): 0, 1
+ * when no mailbox can have that name (said on stderr; the import's exit
+ * status becomes 1, the caller goes on with the next folder), or -1. */
 int import_mailbox(struct imp *im, const char *name);
 /*
  * One message (raw bytes as found; line ends are made CRLF; is_mbox: an

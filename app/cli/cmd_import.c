@@ -67,6 +67,7 @@ struct imp {
 	uint64_t imported, skipped, failed, bytes;
 	struct cli_progress pr;
 	int fatal;
+	unsigned bad_folders; /* left out: names no mailbox can have */
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -268,6 +269,19 @@ int import_mailbox(struct imp *im, const char *name)
 	int rc = store_mailbox_find(im->st, im->account, name, &im->mailbox);
 	if (rc == STORE_ENOTFOUND)
 		rc = store_mailbox_create(im->st, im->account, name, &im->mailbox);
+	if (rc == STORE_EINVAL || rc == STORE_ETOOBIG) {
+		/* A folder name from the source (a file name: any bytes) that
+		 * no mailbox can have: that folder is left out, not the rest,
+		 * and the name is shown without its control bytes. */
+		char shown[256];
+		size_t n = 0;
+		for (const char *p = name; *p && n < sizeof shown - 1; p++)
+			shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+		shown[n] = '\0';
+		fprintf(stderr, "tern: skipping folder \"%s\": not a name a mailbox can have\n", shown);
+		im->bad_folders++;
+		return 1;
+	}
 	if (rc != STORE_OK) {
 		fprintf(stderr, "tern: cannot open or create mailbox \"%s\" (%d)\n", name, rc);
 		return -1;
@@ -288,6 +302,7 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 	struct stat sb;
 	size_t off = 0;
 	struct mbox_msg m;
+	int rc;
 
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		fprintf(stderr, "tern: cannot read %s: %s\n", path, strerror(errno));
@@ -295,9 +310,9 @@ static int import_mbox(struct imp *im, const char *path, const char *mailbox)
 			close(fd);
 		return -1;
 	}
-	if (import_mailbox(im, mailbox) != 0) {
+	if ((rc = import_mailbox(im, mailbox)) != 0) {
 		close(fd);
-		return -1;
+		return rc > 0 ? 0 : -1;
 	}
 	if (sb.st_size == 0) {
 		close(fd);
@@ -361,9 +376,10 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 {
 	char kwnames[26][256];
 	static const char *const subs[] = {"cur", "new"};
+	int rc = import_mailbox(im, mailbox);
 
-	if (import_mailbox(im, mailbox) != 0)
-		return -1;
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
 	load_keywords(folder, kwnames);
 	for (int s = 0; s < 2 && !im->fatal; s++) {
 		char dir[4200];
@@ -545,7 +561,7 @@ int import_end(struct imp *im, const char *email, int rc)
 	printf("%s: %llu imported, %llu already there, %llu failed\n", email,
 	       (unsigned long long)im->imported, (unsigned long long)im->skipped,
 	       (unsigned long long)im->failed);
-	int code = rc != 0 || im->fatal ? 1 : 0;
+	int code = rc != 0 || im->fatal || im->bad_folders ? 1 : 0;
 	free(im->ids);
 	free(im->p);
 	free(im);

@@ -326,6 +326,33 @@ def test_import_maildir_absurd_mtime():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_import_tree_bad_folder_names():
+    """An mbox tree's file names are folder names: one that no mailbox can
+    have (a control byte, bytes that are not UTF-8) is skipped with a
+    line that shows no raw control byte, and the other folders are
+    imported; the exit status says something was left out."""
+    tmp = tempfile.mkdtemp(prefix="tern-import-bn-")
+    s = Server(accounts=ACCOUNTS, imap=True)
+    try:
+        d = os.path.join(tmp, "in").encode()
+        os.makedirs(d)
+        for name in (b"Good.mbox", b"a\x1b[2Jb.mbox", b"\xff\xfe.mbox", b"Also.mbox"):
+            with open(os.path.join(d, name), "wb") as fh:
+                fh.write(b"From a@b Mon Jan  1 00:00:00 2024\nSubject: s\n\nbody\n\n")
+        r = subprocess.run([s.binary, "import", BOB, d], env=s.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 1 and b"\x1b" not in r.stderr, (r.returncode, r.stdout, r.stderr)
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(BOB, "bob-pw-1")
+        for f in ("Good", "Also"):
+            typ, data = m.select(f, readonly=True)
+            assert typ == "OK" and data == [b"1"], (f, typ, data, r.stdout, r.stderr)
+        m.logout()
+    finally:
+        s.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_export_import_long_script_names():
     """Sieve script names of 128 characters (RFC 5804 §1.6), up to 512
     octets, survive export and import: a file name has at most 255 octets,
