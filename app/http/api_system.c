@@ -624,9 +624,130 @@ static void queue_entry_cb(void *arg, const struct store_queue_entry *e)
 	jw_obj_end(w);
 }
 
+/*
+ * A page of the listing (API.md "Queue"): at most limit entries and about
+ * QUEUE_PAGE_BYTES of JSON, so that a queue of tens of thousands (a
+ * remote domain down for days) is listed quickly and within HTTP_RESP_MAX
+ * instead of the whole queue being decoded into one answer that does not
+ * fit. An entry holds at most SQ_RCPTS_MAX recipients, so one entry stays
+ * far below HTTP_RESP_MAX.
+ */
+#define QUEUE_PAGE_DEFAULT 100
+#define QUEUE_PAGE_MAX 1000
+#define QUEUE_PAGE_BYTES (1024 * 1024)
+
+struct queue_page {
+	struct jw *w;
+	struct buf *out;
+	const char *domain; /* a recipient's domain the entries must have, or NULL */
+	uint64_t limit, n;
+	uint64_t last; /* id of the last entry written */
+	int more;      /* an entry after last matches */
+};
+
+static int entry_has_domain(const struct store_queue_entry *e, const char *domain)
+{
+	for (size_t i = 0; i < e->nrcpts; i++) {
+		const char *at = strrchr(e->rcpts[i].addr, '@');
+		if (at && strcasecmp(at + 1, domain) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int queue_page_cb(void *arg, const struct store_queue_entry *e)
+{
+	struct queue_page *pg = arg;
+
+	if (pg->domain && !entry_has_domain(e, pg->domain))
+		return 0;
+	if (pg->n == pg->limit || buf_len(pg->out) >= QUEUE_PAGE_BYTES) {
+		pg->more = 1;
+		return 1;
+	}
+	struct jw before = *pg->w;
+	size_t len = buf_len(pg->out);
+	queue_entry_cb(pg->w, e);
+	if (jw_failed(pg->w) && pg->n > 0) {
+		/* It did not fit after the others: it opens the next page. */
+		*pg->w = before;
+		pg->out->len = len;
+		pg->more = 1;
+		return 1;
+	}
+	pg->n++;
+	pg->last = e->id;
+	return jw_failed(pg->w);
+}
+
+/* The paging parameters (limit, after, domain); -1 after a 400. */
+static int queue_page_args(struct http_ctx *x, struct queue_page *pg, uint64_t *after_r)
+{
+	const char *limit = http_query(x, "limit"), *after = http_query(x, "after"),
+		   *domain = http_query(x, "domain");
+
+	pg->limit = QUEUE_PAGE_DEFAULT;
+	*after_r = 0;
+	if (limit && (str_to_u64(str_c(limit), QUEUE_PAGE_MAX, &pg->limit) < 0 || pg->limit == 0)) {
+		http_problem(x, 400, "invalid_field", "limit", "limit must be 1 to %d", QUEUE_PAGE_MAX);
+		return -1;
+	}
+	if (after && str_to_u64(str_c(after), UINT64_MAX, after_r) < 0) {
+		http_problem(x, 400, "invalid_field", "after", "after must be a queue entry id");
+		return -1;
+	}
+	if (domain && (!domain[0] || strlen(domain) > 255 || strchr(domain, '@'))) {
+		http_problem(x, 400, "invalid_field", "domain", "domain must be a domain name");
+		return -1;
+	}
+	pg->domain = domain;
+	return 0;
+}
+
+/* GET /queue with limit, after or domain: one page, the queue's size and
+ * the cursor of the next page. */
+static void queue_list_page(struct http_ctx *x)
+{
+	struct queue_page pg = { 0 };
+	struct jw w;
+	uint64_t after, total = 0;
+
+	if (queue_page_args(x, &pg, &after) < 0)
+		return;
+	int rc = store_queue_count(http_store, &total);
+	http_json_begin(x, &w, 200);
+	pg.w = &w;
+	pg.out = &x->out;
+	jw_obj_begin(&w);
+	jw_key(&w, "messages");
+	jw_arr_begin(&w);
+	if (rc == STORE_OK)
+		rc = store_queue_walk(http_store, after, queue_page_cb, &pg);
+	jw_arr_end(&w);
+	jw_kuint(&w, "total", total);
+	jw_key(&w, "next");
+	if (pg.more)
+		jw_uint(&w, pg.last);
+	else
+		jw_null(&w);
+	jw_obj_end(&w);
+	if (rc != STORE_OK)
+		http_store_problem(x, rc, "cannot read the queue");
+	else if (jw_failed(&w))
+		http_problem(x, 503, "temporary", NULL, "queue entry %llu is too large to list",
+			     (unsigned long long)pg.last);
+}
+
 void api_queue_list(struct http_ctx *x)
 {
 	struct jw w;
+
+	if (http_query(x, "limit") || http_query(x, "after") || http_query(x, "domain")) {
+		queue_list_page(x);
+		return;
+	}
+	/* Without paging parameters: the whole queue, as before paging came
+	 * (API.md), for the scripts that read it so. */
 	http_json_begin(x, &w, 200);
 	jw_obj_begin(&w);
 	jw_key(&w, "messages");
@@ -637,7 +758,8 @@ void api_queue_list(struct http_ctx *x)
 	if (rc != STORE_OK)
 		http_store_problem(x, rc, "cannot read the queue");
 	else if (jw_failed(&w))
-		http_problem(x, 503, "temporary", NULL, "the queue is too long to list at once");
+		http_problem(x, 503, "temporary", NULL,
+			     "the queue is too long to list at once: ask for pages with limit and after");
 }
 
 /* The queue entry id in the path (decimal, >= 1), or 0 after a 404. */
@@ -682,14 +804,10 @@ void api_queue_del(struct http_ctx *x)
 	http_no_content(x);
 }
 
-static void count_entry(void *arg, const struct store_queue_entry *e)
-{
-	(void)e;
-	(*(long *)arg)++;
-}
-
 long http_queue_size(void)
 {
-	long n = 0;
-	return store_queue_list(http_store, count_entry, &n) == STORE_OK ? n : -1;
+	uint64_t n = 0;
+	/* Counted by the store, not by reading every entry: the dashboard
+	 * and /metrics ask often, and a long queue is when they matter. */
+	return store_queue_count(http_store, &n) == STORE_OK ? (long)n : -1;
 }

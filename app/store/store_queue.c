@@ -370,6 +370,54 @@ int store_queue_list(struct store *st, store_queue_cb *cb, void *arg)
 	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
 }
 
+int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return STORE_OK;
+	if (store_rd_begin(st, &txn))
+		return STORE_ETEMP;
+	be64_put(kb, after + 1);
+	rc = mdb_cursor_open(txn, st->db[DB_QUEUE], &cur);
+	if (rc == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			struct store_queue_entry e;
+			if (entry_dec(&k, &v, &e) != 0)
+				continue;
+			int stop = cb(arg, &e);
+			store_queue_entry_free(&e);
+			if (stop)
+				break;
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rd_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : STORE_ETEMP;
+}
+
+int store_queue_count(struct store *st, uint64_t *n_r)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	int rc;
+
+	*n_r = 0;
+	if (store_rd_begin(st, &txn))
+		return STORE_ETEMP;
+	rc = mdb_stat(txn, st->db[DB_QUEUE], &ms);
+	store_rd_end(st, txn);
+	if (rc)
+		return STORE_ETEMP;
+	*n_r = ms.ms_entries;
+	return STORE_OK;
+}
+
 int store_queue_blob(struct store *st, const uint8_t blob_id[32], char **data_r, size_t *len_r)
 {
 	MDB_txn *txn;

@@ -130,6 +130,20 @@ typedef void store_queue_cb(void *arg, const struct store_queue_entry *e);
 int store_queue_list(struct store *st, store_queue_cb *cb, void *arg);
 
 /*
+ * One page of the queue (the API's listing): calls cb for the entries
+ * whose id is above after, in id order (read transaction), until cb
+ * returns nonzero. Ids only grow, so walking page by page with after =
+ * the last id seen misses and repeats nothing that stays queued.
+ * STORE_OK or STORE_ETEMP.
+ */
+typedef int store_queue_walk_cb(void *arg, const struct store_queue_entry *e);
+int store_queue_walk(struct store *st, uint64_t after, store_queue_walk_cb *cb, void *arg);
+
+/* How many entries the queue holds, without reading them (*n_r).
+ * STORE_OK or STORE_ETEMP. */
+int store_queue_count(struct store *st, uint64_t *n_r);
+
+/*
  * Copies the message bytes of blob_id into a malloc'ed buffer (*data_r,
  * *len_r; the caller frees). STORE_OK, STORE_ENOTFOUND, STORE_ETEMP.
  */

@@ -60,6 +60,78 @@ def test_queue_list_retry_delete():
         assert "queue is empty" in s.cli("queue", "list").stdout.decode()
 
 
+def fill_queue(port, n, first=0, batch=200):
+    """n messages to r<i>@remote.test (odd i: @other.test) in pipelined
+    BDAT transactions on one submission session (run several at once:
+    their commits are grouped): a long queue quickly."""
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    c.starttls(context=tls_ctx())
+    c.login(ALICE, ALICE_PW)
+    for start in range(first, first + n, batch):
+        k = min(batch, first + n - start)
+        out = []
+        for i in range(start, start + k):
+            body = b"From: %s\r\nSubject: q%d\r\n\r\nx\r\n" % (ALICE.encode(), i)
+            out.append(b"MAIL FROM:<%s>\r\nRCPT TO:<r%d@%s.test>\r\nBDAT %d LAST\r\n%s"
+                       % (ALICE.encode(), i, b"other" if i % 2 else b"remote", len(body), body))
+        c.sock.sendall(b"".join(out))
+        for _ in range(3 * k):
+            code, msg = c.getreply()
+            assert code == 250, (code, msg)
+    c.quit()
+
+
+def test_queue_listed_page_by_page():
+    """A long queue (a remote domain down) is listed in pages of at most
+    `limit` entries, each once, in id order, with the queue's size and the
+    next page's cursor; `domain=` keeps the entries with a recipient
+    there; the call without paging parameters answers as before."""
+    hang = socket.socket()  # listens, never accepts: deliveries wait
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(1)
+    s, a = admin_server(submission=True, accounts=[(ALICE, ALICE_PW)],
+                        env={"TERN_RELAY_HOST": "127.0.0.1:%d" % hang.getsockname()[1],
+                             "TERN_QUEUE_RETRY_SCHEDULE": "3600", "TERN_QUEUE_TIMEOUT": "60",
+                             "TERN_SEND_RATE": "0"})
+    n = 200  # the 20,000 of a real outage page alike (test_queue.c walks them)
+    with s:
+        st, _, q = a.call("GET", "/queue?limit=10")
+        assert st == 200 and q == {"messages": [], "total": 0, "next": None}, q
+        threads = [threading.Thread(target=fill_queue, args=(s.submission_port, n // 4, j * n // 4))
+                   for j in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        def walk(query):
+            seen, after, pages = [], None, 0
+            while True:
+                st, _, q = a.call("GET", "/queue?" + query + ("&after=%d" % after if after else ""))
+                assert st == 200, q
+                assert q["total"] == n and len(q["messages"]) <= 20, (q["total"], len(q["messages"]))
+                seen += q["messages"]
+                pages += 1
+                after = q["next"]
+                if after is None:
+                    return seen, pages
+                assert after == q["messages"][-1]["id"], q
+        seen, pages = walk("limit=20")
+        ids = [m["id"] for m in seen]
+        assert pages == n // 20 and ids == sorted(set(ids)) and len(ids) == n, (pages, len(ids))
+        assert {m["to"][0] for m in seen} == {"r%d@%s.test" % (i, "other" if i % 2 else "remote")
+                                              for i in range(n)}
+        other, _ = walk("limit=20&domain=OTHER.test")
+        assert sorted(m["id"] for m in other) == sorted(m["id"] for m in seen
+                                                        if m["to"][0].endswith("@other.test"))
+        assert a.call("GET", "/queue")[2]["messages"] == seen  # as before paging
+        assert a.call("GET", "/stats")[2]["queue"] == {"size": n, "available": True}
+        for bad in ("limit=0", "limit=1001", "limit=x", "after=-1", "domain=a@b"):
+            st, _, p = a.call("GET", "/queue?" + bad)
+            assert st == 400 and p["code"] == "invalid_field", (bad, st, p)
+    hang.close()
+
+
 def split_txt(value):
     # dns_server.py quotes a TXT value as one string: give it pieces of 255.
     parts = [value[i:i + 255] for i in range(0, len(value), 255)]

@@ -336,6 +336,7 @@ def test_webui_wizard_accounts_mail():
 # Long enough but easy to guess ("a common password or word"): an
 # upgrade keeps it working, with a warning on the Settings page (issue 31).
 ENV_ADMIN_PW = "password-admin"
+QUEUE_EXTRA = 120
 
 
 def test_webui_env_locked():
@@ -372,6 +373,16 @@ def test_webui_env_locked():
             s.login("me@example.net", "my-password-1-Vq8r")
             s.sendmail("me@example.net", ["bob@remote.test"],
                        b"From: me@example.net\r\nTo: bob@remote.test\r\nSubject: queued\r\n\r\nwaits\r\n")
+            # QUEUE_EXTRA more behind it (pipelined): the Queue page shows
+            # them a page of 100 at a time.
+            out = []
+            for i in range(QUEUE_EXTRA):
+                body = b"From: me@example.net\r\nSubject: q%d\r\n\r\nwaits\r\n" % i
+                out.append(b"MAIL FROM:<me@example.net>\r\nRCPT TO:<x%d@remote.test>\r\n"
+                           b"BDAT %d LAST\r\n%s" % (i, len(body), body))
+            s.sock.sendall(b"".join(out))
+            for _ in range(3 * QUEUE_EXTRA):
+                assert s.getreply()[0] == 250
         # A message for me@, then a quota below what it uses: over quota,
         # which the Accounts page shows in red.
         with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20) as s:
@@ -395,6 +406,8 @@ def test_webui_env_locked():
             "first_password": "my-password-1-Vq8r",
             "skip_account": True,
             "queue_recipient": "bob@remote.test",
+            "queue_extra": QUEUE_EXTRA,
+            "queue_extra_domain": "remote.test",
             "artifacts": artifacts,
             "chromium": CHROMIUM,
             "setup_only": True,
@@ -404,6 +417,7 @@ def test_webui_env_locked():
         # The fake DNS server knows no name: every record is missing.
         assert checked and all(c["status"] == "missing" for c in checked), checked
         assert "queue: retried and deleted" in out, out
+        assert "queue: %d messages waiting. Showing those for remote.test, 1–100." % QUEUE_EXTRA in out, out
         assert "accounts: over quota shown in red" in out, out
         assert "admin password: TERN_ADMIN_PASSWORD shown locked and weak" in out, out
         assert "relay password" not in srv.log_text()

@@ -1,4 +1,7 @@
 // queue.jsx - outgoing messages waiting for delivery: retry now, delete.
+// A page at a time (API.md "Queue"): a domain that is down can leave tens
+// of thousands waiting, too many to fetch or draw at once.
+import { useState } from 'preact/hooks';
 import { del, get, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Loading, PageTitle, useAction, useLoad } from '../components.jsx';
 import { bytes, dateTime } from '../format.js';
@@ -21,11 +24,27 @@ function Recipients({ m }) {
 	);
 }
 
+export const QUEUE_PAGE = 100;
+
 export function Queue() {
-	const list = useLoad(() => get('/queue'));
+	// cursors[i] is the `after` of page i; the first page has none.
+	const [cursors, setCursors] = useState([0]);
+	const [domain, setDomain] = useState('');
+	const [filter, setFilter] = useState('');
+	const page = cursors.length - 1;
+	const after = cursors[page];
+	const list = useLoad(() => get(`/queue?limit=${QUEUE_PAGE}${after ? `&after=${after}` : ''}${filter ? `&domain=${encodeURIComponent(filter)}` : ''}`), [after, filter]);
 	const act = useAction();
 	const unavailable = list.error && list.error.code === 'not_implemented';
 	const messages = (list.data && list.data.messages) || [];
+	const total = (list.data && list.data.total) || 0;
+	const next = list.data && list.data.next;
+	const first = page * QUEUE_PAGE + 1;
+	const search = (e) => {
+		e.preventDefault();
+		setCursors([0]);
+		setFilter(domain.trim());
+	};
 	const retry = (id) => act.run(async () => { await post(`/queue/${seg(id)}/retry`, {}); list.reload(); });
 	const drop = (id) => act.run(async () => { await del(`/queue/${seg(id)}`); list.reload(); });
 	return (
@@ -36,7 +55,13 @@ export function Queue() {
 			{list.loading && !list.data ? <Loading /> : null}
 			{list.data ? (
 				<>
-					<p>{messages.length ? `${messages.length} message${messages.length > 1 ? 's' : ''} waiting.` : 'The queue is empty.'}</p>
+					<p data-testid="queue-count">{total ? `${total} message${total > 1 ? 's' : ''} waiting.` : 'The queue is empty.'}
+						{messages.length && (page || next) ? ` Showing ${filter ? `those for ${filter}, ` : ''}${first}–${first + messages.length - 1}.` : ''}
+						{filter && !messages.length && total ? ` None for ${filter}.` : ''}</p>
+					<form class="filters" onSubmit={search} role="search">
+						<label>Recipient domain <input type="search" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} data-testid="queue-domain" placeholder="e.g. example.com" /></label>
+						<button class="btn" type="submit" disabled={list.loading}>Apply</button>
+					</form>
 					<div class="table-wrap">
 						<table data-testid="queue-table">
 							<thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Size</th><th scope="col">Queued</th><th scope="col">Attempts</th><th scope="col">Next attempt</th><th scope="col">Last error</th><th scope="col"><span class="offscreen">Actions</span></th></tr></thead>
@@ -59,6 +84,12 @@ export function Queue() {
 							</tbody>
 						</table>
 					</div>
+					{page || next ? (
+						<div class="buttons">
+							<button class="btn btn-small" type="button" disabled={!page || list.loading} onClick={() => setCursors(cursors.slice(0, -1))} data-testid="queue-prev">Previous</button>
+							<button class="btn btn-small" type="button" disabled={!next || list.loading} onClick={() => setCursors(cursors.concat([next]))} data-testid="queue-next">Next</button>
+						</div>
+					) : null}
 				</>
 			) : null}
 			<button class="btn btn-small" onClick={list.reload} data-testid="queue-refresh">Refresh</button>
