@@ -1111,6 +1111,16 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 		 * it travels under the same requirement. */
 		if (e->flags & SQ_REQUIRETLS)
 			u->dsn.flags |= SQ_REQUIRETLS;
+		/* A UTF-8 sender (the original came with SMTPUTF8) can only be
+		 * a RCPT TO under SMTPUTF8 (RFC 6531 §3.4): without it the next
+		 * hop refuses the address and the notice is lost. Such a hop
+		 * has 8BITMIME too (§3.1), which the notice's 8-bit header
+		 * lines then declare. */
+		for (const char *c = to; *c; c++)
+			if ((unsigned char)*c >= 0x80) {
+				u->dsn.flags |= SQ_SMTPUTF8 | SQ_8BITMIME;
+				break;
+			}
 		u->dsn.sender = xstrdup("");
 		u->dsn.envid = xstrdup("");
 		u->dsn.size = u->dsn_len;

@@ -374,3 +374,47 @@ def test_forward_srs_bounce_loop_rate():
         remote.stop()
         origin.stop()
         dns.stop()
+
+
+def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
+    """Our failure notice for a forwarded copy goes to the original
+    sender: when that address is UTF-8 (it came with SMTPUTF8), the
+    notice's RCPT TO needs SMTPUTF8 on its MAIL (RFC 6531 §3.4), which a
+    next hop that knows the extension sees."""
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    zone = {
+        "origin.test": {"TXT": ["v=spf1 ip4:%s -all" % CLIENT_IP], "MX": [[10, "mx.origin.test"]]},
+        "mx.origin.test": {"A": [ips[1]]},
+        "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
+        "remote.test": {"MX": [[10, "mx.remote.test"]]},
+        "mx.remote.test": {"A": [ips[0]]},
+    }
+    dns = DnsServer(zone)
+    remote = Receiver(ips[0], port, ext8bit=True, rcpt=lambda a: "550 5.1.1 no such user")
+    origin = Receiver(ips[1], port, ext8bit=True)
+    srv = None
+    try:
+        srv = Server(accounts=[BOB], env={
+            "TERN_DNS_SERVERS": dns.servers, "TERN_QUEUE_MX_PORT": str(port),
+            "TERN_QUEUE_RETRY_SCHEDULE": "1", "TERN_QUEUE_TIMEOUT": "5"})
+        srv.cli("alias", "add", "gone@example.test", "nobody@remote.test")
+        sender = "jörg@origin.test"
+        c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=(CLIENT_IP, 0))
+        c.ehlo("mta.origin.test")
+        assert c.mail(sender, ["SMTPUTF8", "BODY=8BITMIME"])[0] == 250
+        assert c.rcpt("gone@example.test")[0] == 250
+        assert c.data(("From: Jörg <%s>\r\nTo: gone@example.test\r\nSubject: grüße\r\n"
+                       "Message-ID: <u8@origin.test>\r\n\r\nHallo.\r\n" % sender).encode())[0] == 250
+        c.quit()
+        back = origin.wait_messages(1)
+        assert len(back) == 1 and back[0]["from"] == "" and back[0]["rcpts"] == [sender], back
+        mail = [l for l in origin.commands if l.upper().startswith("MAIL FROM:<>")]
+        assert mail and "SMTPUTF8" in mail[0].upper() and "BODY=8BITMIME" in mail[0].upper(), origin.commands
+        assert "Subject: grüße".encode() in back[0]["data"], back
+    finally:
+        if srv:
+            srv.cleanup()
+        remote.stop()
+        origin.stop()
+        dns.stop()
