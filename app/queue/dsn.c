@@ -61,6 +61,30 @@ static size_t header_len(const char *p, size_t n)
 	return n;
 }
 
+static int is_ascii(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/*
+ * 1 when an address the notice names is UTF-8 (SMTPUTF8 mail): RFC 6533
+ * then has the report as message/global-delivery-status, whose fields
+ * may hold UTF-8 and whose such addresses are of type "utf-8" (§3, §6.1);
+ * message/delivery-status is ASCII only.
+ */
+static int needs_global(const struct dsn_info *in)
+{
+	if (!is_ascii(in->to))
+		return 1;
+	for (size_t i = 0; i < in->nrcpts; i++)
+		if (!is_ascii(in->rcpts[i].addr) || !is_ascii(in->rcpts[i].orcpt))
+			return 1;
+	return 0;
+}
+
 static const char *action_name(enum dsn_action a)
 {
 	switch (a) {
@@ -123,10 +147,13 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			   "This is a MIME-encapsulated message.\r\n\r\n",
 			boundary);
 
-	/* 1. Human-readable part. */
+	int global = needs_global(in);
+
+	/* 1. Human-readable part (it quotes the addresses). */
 	r |= buf_printf(b, "--%s\r\nContent-Description: Notification\r\n"
-			   "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
-			boundary);
+			   "Content-Type: text/plain; charset=%s\r\n%s\r\n",
+			boundary, global ? "utf-8" : "us-ascii",
+			global ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 	r |= buf_printf(b, "This is the mail system at host %s.\r\n\r\n", in->hostname);
 	if (kind == DSN_FAILED)
 		r |= buf_append_c(b, "I'm sorry to have to inform you that your message could not\r\n"
@@ -155,8 +182,9 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 
 	/* 2. message/delivery-status. */
 	r |= buf_printf(b, "--%s\r\nContent-Description: Delivery report\r\n"
-			   "Content-Type: message/delivery-status\r\n\r\n",
-			boundary);
+			   "Content-Type: message/%sdelivery-status\r\n%s\r\n",
+			boundary, global ? "global-" : "",
+			global ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 	r |= buf_printf(b, "Reporting-MTA: dns; %s\r\n", in->hostname);
 	if (in->envid && *in->envid) {
 		r |= buf_append_c(b, "Original-Envelope-Id: ");
@@ -167,7 +195,8 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	for (size_t i = 0; i < in->nrcpts; i++) {
 		const struct dsn_rcpt *x = &in->rcpts[i];
 		const char *status = x->status ? x->status : "";
-		r |= buf_append_c(b, "\r\nFinal-Recipient: rfc822; ");
+		r |= buf_append_c(b, is_ascii(x->addr) ? "\r\nFinal-Recipient: rfc822; "
+						       : "\r\nFinal-Recipient: utf-8; ");
 		r |= put_clean(b, x->addr);
 		r |= buf_append_c(b, "\r\n");
 		if (x->orcpt && *x->orcpt && strchr(x->orcpt, ';')) {
@@ -212,9 +241,12 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 
 	/* 3. The original, or its header. */
 	int eight = has_8bit(in->msg, n);
+	/* An SMTPUTF8 message's UTF-8 header goes back as RFC 6533's
+	 * message/global (or its header as message/global-headers, §6.3). */
 	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
 			full ? "Undelivered Message" : "Undelivered Message Headers",
-			full ? "message/rfc822" : "text/rfc822-headers",
+			full ? (global && eight ? "message/global" : "message/rfc822")
+			     : (global && eight ? "message/global-headers" : "text/rfc822-headers"),
 			eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 	r |= put_original(b, in->msg, n);
 	r |= buf_printf(b, "\r\n--%s--\r\n", boundary);

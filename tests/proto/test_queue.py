@@ -143,6 +143,13 @@ def status_fields(m):
         if part.get_content_type() == "message/delivery-status":
             blocks = part.get_payload()
             return [dict((k.lower(), str(v)) for k, v in b.items()) for b in blocks]
+        if part.get_content_type() == "message/global-delivery-status":
+            # RFC 6533 (UTF-8 addresses): the email package keeps it as text.
+            p = part.get_payload()  # parsed as a message/* (a list of one) or text
+            text = (p if isinstance(p, str) else "".join(x.as_string() for x in p)).replace("\r\n", "\n")
+            return [dict((k.strip().lower(), v.strip()) for k, v in
+                         (line.split(":", 1) for line in block.splitlines() if ":" in line))
+                    for block in text.strip("\n").split("\n\n")]
     raise AssertionError("no message/delivery-status part")
 
 
@@ -391,6 +398,9 @@ def test_remote_without_smtputf8_bounces_utf8_addresses_5_6_7():
         blocks = status_fields(m)
         assert blocks[1]["action"] == "failed"
         assert blocks[1]["status"] == "5.6.7", blocks
+        # RFC 6533: the UTF-8 address in the global report, as utf-8.
+        assert "Final-Recipient: utf-8; j\u00f6rg@remote.test\r\n".encode() in raw, raw
+        assert b"Content-Type: message/global-delivery-status" in raw, raw
         assert b"does not support SMTPUTF8" in raw, raw
         assert r.messages == []
         assert w.wait_queue_empty()

@@ -175,10 +175,56 @@ static void test_delay_and_full(void)
 	buf_free(&b);
 }
 
+/*
+ * RFC 6533: a notice naming a UTF-8 address (SMTPUTF8 mail) is
+ * message/global-delivery-status with "utf-8" addresses and the UTF-8
+ * header back as message/global-headers; ASCII ones keep RFC 3464's.
+ */
+static void test_utf8_global(void)
+{
+	static const char U8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@origin.test>\r\n"
+				 "Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\nHallo.\r\n";
+	struct dsn_rcpt r[] = {
+	    {"m\xc3\xbcller@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	    {"carol@remote.test", "", "550 5.1.1 no such user", "mx.remote.test", DSN_FAILED},
+	};
+	struct dsn_info in = {
+	    .hostname = "mail.example.test", .to = "j\xc3\xb6rg@origin.test", .arrival = 1700000000,
+	    .now = 1700000100, .msg = U8, .msglen = sizeof U8 - 1, .id = 7, .rcpts = r, .nrcpts = 2,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/global-delivery-status\r\n"));
+	CHECK(!has(&b, "Content-Type: message/delivery-status"));
+	CHECK(has(&b, "Final-Recipient: utf-8; m\xc3\xbcller@remote.test\r\n"));
+	CHECK(has(&b, "Final-Recipient: rfc822; carol@remote.test\r\n"));
+	CHECK(has(&b, "Content-Type: text/plain; charset=utf-8\r\n"));
+	CHECK(has(&b, "Content-Type: message/global-headers\r\n"));
+	CHECK(has(&b, "Subject: gr\xc3\xbc\xc3\x9f""e\r\n"));
+	buf_reset(&b);
+	in.ret_full = 1;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/global\r\n"));
+
+	/* The same 8-bit header for ASCII addresses: RFC 3464 as before. */
+	buf_reset(&b);
+	r[0].addr = "mueller@remote.test";
+	in.to = "joerg@origin.test";
+	in.ret_full = 0;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(has(&b, "Content-Type: message/delivery-status\r\n"));
+	CHECK(has(&b, "Content-Type: text/plain; charset=us-ascii\r\n"));
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"));
+	CHECK(!has(&b, "utf-8;"));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_failure_headers_only();
 	test_delay_and_full();
 	test_boundary_not_in_message();
+	test_utf8_global();
 	return unit_done("test_dsn");
 }
