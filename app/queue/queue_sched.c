@@ -102,6 +102,29 @@ struct cached {
 
 static struct cached cache[CACHE_MAX];
 
+/*
+ * Destinations none of whose hosts answered a moment ago (Postfix's dead
+ * destinations). Without this, each queued message for a domain that is
+ * down opened its own sessions and waited out their timeouts, 20 at a
+ * time: with thousands queued for it, the jobs (MAX_JOBS) and the due
+ * list stayed full of them for hours and mail for every other domain
+ * waited behind. Until the first retry interval has passed (DEAD_S at
+ * most), a message for such a destination that was due before it was
+ * found so is deferred at once with the reason its hosts gave; one due
+ * since (new, retried by its schedule, or flushed by the admin) is tried.
+ * A session that works there forgets it.
+ */
+#define DEAD_MAX 64
+#define DEAD_S 60
+
+struct dead {
+	char key[256]; /* as dest_key(); "" with until 0 = free */
+	int64_t since, until;
+	char why[SQ_STATUS_MAX + 1];
+};
+
+static struct dead dead[DEAD_MAX];
+
 struct group {
 	char domain[256];
 	size_t *idx; /* indexes into the entry's rcpts */
@@ -329,6 +352,41 @@ static void start_group(struct job *j);
 static const char *dest_key(const struct job *j)
 {
 	return j->s->relay_host[0] ? "" : j->groups[j->cur].domain;
+}
+
+static struct dead *dead_find(const char *key, int64_t now)
+{
+	for (size_t i = 0; i < DEAD_MAX; i++)
+		if (dead[i].until > now && strcmp(dead[i].key, key) == 0)
+			return &dead[i];
+	return NULL;
+}
+
+/* Notes that no host of the job's destination answered (why: the last). */
+static void dead_mark(const struct job *j, const char *why)
+{
+	int64_t now = time_wall(), in = j->s->retry[0] < DEAD_S ? j->s->retry[0] : DEAD_S;
+	struct dead *d = dead_find(dest_key(j), now);
+	for (size_t i = 0; !d && i < DEAD_MAX; i++)
+		if (dead[i].until <= now)
+			d = &dead[i];
+	if (!d) { /* full: the one ending first goes */
+		d = &dead[0];
+		for (size_t i = 1; i < DEAD_MAX; i++)
+			if (dead[i].until < d->until)
+				d = &dead[i];
+	}
+	snprintf(d->key, sizeof d->key, "%s", dest_key(j));
+	snprintf(d->why, sizeof d->why, "%s", why);
+	d->since = now;
+	d->until = now + in;
+}
+
+static void dead_clear(const char *key)
+{
+	struct dead *d = dead_find(key, time_wall());
+	if (d)
+		d->until = 0;
 }
 
 static unsigned dest_active(const struct sched *s, const char *key)
@@ -585,6 +643,7 @@ static void client_done(void *arg, enum smtp_client_result res, const char *why)
 		try_addr(j);
 		return;
 	}
+	dead_clear(dest_key(j)); /* a host answered */
 	commit_group(j, j->cmsg.remote_dsn, j->addrs[j->cur_addr].host);
 	if (c && !j->s->stopping)
 		cache_put(j, c);
@@ -670,6 +729,11 @@ static void try_addr(struct job *j)
 	if (s->stopping)
 		return;
 	if (j->cur_addr >= j->naddrs) {
+		/* No host answered (4.4.x: refused, timed out, cut off), which
+		 * holds for the next message to the destination too; not a
+		 * reason of this message's (REQUIRETLS, a TLS policy). */
+		if (j->naddrs && strncmp(j->last_why, "4.4.", 4) == 0)
+			dead_mark(j, j->last_why);
 		/* REQUIRETLS could use none of the hosts: that will not change
 		 * by waiting (RFC 8689 §5), the message fails now. */
 		group_outcome(j, j->naddrs && j->rtls_skipped == j->naddrs ? SQ_FAILED : SQ_PENDING,
@@ -912,6 +976,13 @@ static void start_group(struct job *j)
 	};
 	/* A kept session was not necessarily verified: REQUIRETLS opens its own. */
 	struct cached *k = (j->e.flags & SQ_REQUIRETLS) ? NULL : cache_take(dest_key(j));
+	struct dead *d = k ? NULL : dead_find(dest_key(j), time_wall());
+	if (d && j->e.next_attempt < d->since) {
+		log_info("queue", NULL, "event=deferred id=%llu domain=%s reason=destination_unreachable",
+			 (unsigned long long)j->e.id, g->domain[0] ? g->domain : "(relay)");
+		group_outcome(j, SQ_PENDING, d->why);
+		return;
+	}
 	if (!k && dest_active(s, dest_key(j)) >= DEST_MAX) {
 		j->waiting = 1; /* next_group() of another job resumes it */
 		return;

@@ -12,6 +12,7 @@ receivers' port (all test-only settings)."""
 import email
 import email.policy
 import smtplib
+import socket
 import ssl
 import subprocess
 import time
@@ -429,3 +430,42 @@ def test_bare_cr_never_reaches_the_next_hop():
         data = r.wait_messages(1)[0]["data"]
         assert b"first . MAIL FROM:<ceo@bank.test> .\r\nlast\r\n" in data, data
         assert b"\r" not in data.replace(b"\r\n", b""), data
+
+
+def test_a_dead_destination_does_not_hold_up_other_domains():
+    """A domain whose MX hosts do not answer (here: they never greet)
+    with many messages queued for it: once a session to it has failed,
+    its other messages wait for their retry without a connection each,
+    so the queue's sessions and jobs stay free and mail for a domain that
+    works leaves at once instead of after every dead message's timeout."""
+    def records(ips):
+        return zone(mx(ips, 0, name="live.test"), mx(ips, 1, name="dead.test"))
+    with World(records, nips=2, env={"TERN_QUEUE_RETRY_SCHEDULE": "60"}) as w:
+        live = w.receiver(0)
+        dead = socket.socket()  # takes connections, never greets
+        dead.bind((w.ips[1], w.port))
+        dead.listen(64)
+        try:
+            c = smtplib.SMTP("127.0.0.1", w.srv.submission_port, timeout=20)
+            c.starttls(context=ctx())
+            c.login(ALICE, ALICE_PW)
+            n, out = 200, []
+            for i in range(n):
+                body = b"From: %s\r\nSubject: d%d\r\n\r\nx\r\n" % (ALICE.encode(), i)
+                out.append(b"MAIL FROM:<%s>\r\nRCPT TO:<r%d@dead.test>\r\nBDAT %d LAST\r\n%s"
+                           % (ALICE.encode(), i, len(body), body))
+            c.sock.sendall(b"".join(out))
+            for _ in range(3 * n):
+                assert c.getreply()[0] == 250
+            c.quit()
+            t0 = time.time()
+            w.send(["bob@live.test"], subject="not held up")
+            got = live.wait_messages(1, timeout=40)
+            took = time.time() - t0
+            assert len(got) == 1, got
+            # One round of dead sessions (TERN_QUEUE_TIMEOUT=3 s), not
+            # one per 20 of the 200 dead messages (30 s).
+            assert took < 12, took
+            assert w.srv.wait_log("reason=destination_unreachable")
+        finally:
+            dead.close()
