@@ -8,6 +8,8 @@
  * route (/accounts/{email}/jmap-tokens) with the same handlers. The same store
  * functions `tern account app-password` uses; the argon2id hash of a new
  * one is bounded by the HTTP side's hash semaphore like other passwords.
+ * The portal creates one only with the account's current password
+ * (http_user_password_check): it outlives a change of the password.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,12 +57,12 @@ static void list(struct http_ctx *x, int scope, const char *key)
 
 static void add(struct http_ctx *x, enum store_apppass_scope scope)
 {
-	static const struct json_field f[] = { { "name", JK_STRING, 1 } };
+	static const struct json_field f[] = { { "name", JK_STRING, 1 }, { "password", JK_STRING, 0 } };
 	char err[256], secret[STORE_APPPASS_SECRET_LEN + 1], token[BEARER_TOKEN_MAX];
 	uint32_t id;
 	struct jw w;
 
-	if (http_body_check(x, f, 1) < 0 || http_account_param(x, &id) < 0)
+	if (http_body_check(x, f, 2) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const char *name = http_body_str(x, "name");
 	if (!store_apppass_name_valid(name)) {
@@ -69,6 +71,11 @@ static void add(struct http_ctx *x, enum store_apppass_scope scope)
 			     STORE_APPPASS_NAME_MAX);
 		return;
 	}
+	/* In the portal a new secret outlives a change of the password: the
+	 * session alone (perhaps a stolen cookie) is not enough. The
+	 * administrator acts for the account and is not asked. */
+	if (x->account_email && http_user_password_check(x) < 0)
+		return;
 	http_hash_enter();
 	int rc = store_apppass_add_scoped(http_store, id, scope, name, secret, sizeof secret, err,
 					  sizeof err);

@@ -93,7 +93,13 @@ await finish(b, async () => {
 	await byId('portal-profile-saved').waitFor();
 	log('portal: display name set');
 
+	// A new app password (or token, or forwarding) takes the current
+	// password: a wrong one is said under its field.
 	await byId('apppass-name').fill('phone');
+	await byId('apppass-password').fill('not the password');
+	await byId('apppass-add').click();
+	await page.getByText('the password is wrong').waitFor();
+	await byId('apppass-password').fill(cfg.password);
 	await byId('apppass-add').click();
 	const secret = (await byId('apppass-secret').textContent()).trim();
 	await byId('apppass-row').waitFor();
@@ -101,6 +107,7 @@ await finish(b, async () => {
 
 	// A JMAP token, shown once; Python uses it as a bearer token.
 	await byId('token-name').fill('script');
+	await byId('token-password').fill(cfg.password);
 	await byId('token-add').click();
 	const token = (await byId('token-secret').textContent()).trim();
 	await byId('token-row').waitFor();
@@ -111,10 +118,12 @@ await finish(b, async () => {
 	// Forwarding: an address at our own domain is refused under the field,
 	// an outside one is stored without a copy kept.
 	await byId('forward-addresses').fill('someone@example.test');
+	await byId('forward-password').fill(cfg.password);
 	await byId('forward-save').click();
 	await page.getByText('is at one of our domains').waitFor();
 	await byId('forward-addresses').fill('Pat.Away@remote.test');
 	await byId('forward-keep').uncheck();
+	await byId('forward-password').fill(cfg.password);
 	await byId('forward-save').click();
 	await page.getByText('Forwarding saved.').waitFor();
 	if ((await byId('forward-addresses').inputValue()) !== 'pat.away@remote.test')

@@ -329,7 +329,7 @@ def test_npm_jmap_clients():
     s = srv()
     p = Portal(s)
     assert p.login(IVY[0], IVY[1])[0] == 200
-    st, body = p.call("POST", "/me/jmap-tokens", {"name": "npm clients"})
+    st, body = p.call("POST", "/me/jmap-tokens", {"name": "npm clients", "password": IVY[1]})
     assert st == 201, body
     j = Jmap(s, *IVY)
     _, mb = j.one("Mailbox/get", {"properties": ["role", "totalEmails"]})

@@ -76,7 +76,7 @@ def test_jmap_bearer_tokens():
     with s:
         p = Portal(s)
         assert p.login()[0] == 200
-        st, body = p.call("POST", "/me/jmap-tokens", {"name": "sync script"})
+        st, body = p.call("POST", "/me/jmap-tokens", {"name": "sync script", "password": PW})
         assert st == 201 and body["name"] == "sync script", body
         token = body["token"]
         assert re.fullmatch(r"tj1\.[0-9a-f]+\.[a-z0-9]{4}(-[a-z0-9]{4}){3}", token), token
@@ -87,7 +87,7 @@ def test_jmap_bearer_tokens():
         assert p.call("GET", "/me/app-passwords")[1]["app_passwords"] == []
         st, _, body = admin.call("GET", "/accounts/%s/app-passwords" % USER)
         assert [(a["name"], a["scope"]) for a in body["app_passwords"]] == [("sync script", "jmap")]
-        assert p.call("POST", "/me/jmap-tokens", {"name": "sync script"})[0] == 409
+        assert p.call("POST", "/me/jmap-tokens", {"name": "sync script", "password": PW})[0] == 409
         listing = s.cli("account", "app-password", "list", USER).stdout.decode()
         assert "scope=jmap" in [l for l in listing.splitlines() if l.startswith("sync script")][0]
 
@@ -118,7 +118,7 @@ def test_jmap_bearer_tokens():
         # (Refusals wait out the reply delay: these run at once, each
         # address failing once here.)
         secret = token.split(".", 2)[2]
-        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone"})
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone", "password": PW})
         assert st == 201, ap
         forged = token.rsplit(".", 1)[0] + "." + ap["password"]
         ip, ip2, ip3 = unique_ips(3)

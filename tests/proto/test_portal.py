@@ -170,7 +170,7 @@ def test_portal_and_two_factor():
         assert admin.call("GET", "/accounts/%s/sieve/main" % USER)[0] == 200
 
         # An app password, shown once.
-        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone"})
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone", "password": PW})
         assert st == 201 and ap["name"] == "phone", ap
         app_pw = ap["password"]
         st, lst = p.call("GET", "/me/app-passwords")
@@ -375,6 +375,56 @@ def test_totp_needs_the_password():
                                                                   "password": PW})
         assert st == 400 and body["code"] == "wrong_password", body
         assert admin.call("GET", "/admin/totp")[2]["enabled"] is False
+
+
+def test_lasting_access_needs_the_password():
+    """What outlives a change of password (an app password, a JMAP bearer
+    token, forwarding to an outside address) is made in the portal only
+    with the account's current password besides the session: a stolen
+    session cookie alone must not become lasting access to the mail. A
+    missing or wrong one is refused (a wrong one is a failed sign-in,
+    what=account_password); revoking, and turning forwarding off, need
+    none. The admin's routes for an account need no account password."""
+    s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
+    with s:
+        p = Portal(s, source="127.0.0.12")
+        assert p.login()[0] == 200
+        # Created without a password on the old code: refused now.
+        for path, body in (("/me/app-passwords", {"name": "thief"}),
+                           ("/me/jmap-tokens", {"name": "thief"})):
+            st, out = p.call("POST", path, body)
+            assert st == 400 and out.get("field") == "password", (path, out)
+            st, out = p.call("POST", path, dict(body, password="not-the-password"))
+            assert st == 400 and out["code"] == "wrong_password" and out["field"] == "password", out
+        st, out = p.call("PUT", "/me/forwarding", {"addresses": ["thief@remote.test"]})
+        assert st == 400 and out.get("field") == "password", out
+        st, out = p.call("PUT", "/me/forwarding", {"addresses": ["thief@remote.test"],
+                                                    "password": "not-the-password"})
+        assert st == 400 and out["code"] == "wrong_password" and out["field"] == "password", out
+        assert s.wait_log("event=auth_failed what=account_password failures=3 ip=127.0.0.12", 5)
+        assert p.call("GET", "/me/app-passwords")[1]["app_passwords"] == []
+        assert p.call("GET", "/me/jmap-tokens")[1]["tokens"] == []
+        assert p.call("GET", "/me/forwarding")[1]["addresses"] == []
+
+        # With it: made; revoking and turning forwarding off need none.
+        st, ap = p.call("POST", "/me/app-passwords", {"name": "phone", "password": PW})
+        assert st == 201 and ap["password"], ap
+        st, tok = p.call("POST", "/me/jmap-tokens", {"name": "sync", "password": PW})
+        assert st == 201 and tok["token"], tok
+        st, out = p.call("PUT", "/me/forwarding", {"addresses": ["me@remote.test"], "password": PW})
+        assert st == 200 and out["addresses"] == ["me@remote.test"], out
+        assert p.call("PUT", "/me/forwarding", {"addresses": []})[1]["addresses"] == []
+        assert p.call("DELETE", "/me/app-passwords/phone")[0] == 204
+        assert p.call("DELETE", "/me/jmap-tokens/sync")[0] == 204
+
+        # The admin acts on the account without its password.
+        st, _, out = admin.call("POST", "/accounts/%s/app-passwords" % USER, {"name": "desk"})
+        assert st == 201, out
+        st, _, out = admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "job"})
+        assert st == 201, out
+        st, _, out = admin.call("PUT", "/accounts/%s/forwarding" % USER,
+                                {"addresses": ["pat@remote.test"]})
+        assert st == 200, out
 
 
 def test_portal_sign_ins_do_not_push_out_other_sessions():

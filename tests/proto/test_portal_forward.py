@@ -48,7 +48,7 @@ def test_portal_forwarding():
         # Refused: our own domain (an alias does that), a bad address, five.
         for bad in (["other@example.test"], ["not an address"],
                     ["a%d@remote.test" % i for i in range(5)]):
-            st, body = p.call("PUT", "/me/forwarding", {"addresses": bad, "keep": True})
+            st, body = p.call("PUT", "/me/forwarding", {"addresses": bad, "keep": True, "password": PW})
             assert st == 400 and body["field"] == "addresses", (bad, body)
         st, body = p.call("PUT", "/me/forwarding", {"addresses": "x@remote.test"})
         assert st == 400, body
@@ -56,7 +56,7 @@ def test_portal_forwarding():
         # On, keeping a copy: lowercased, each address once.
         st, body = p.call("PUT", "/me/forwarding",
                           {"addresses": ["Pat.Away@Remote.test", "pat.away@remote.test"],
-                           "keep": True})
+                           "keep": True, "password": PW})
         assert st == 200 and body == {"addresses": ["pat.away@remote.test"], "keep": True}, body
         st, _, body = admin.call("GET", "/accounts/%s/forwarding" % USER)
         assert st == 200 and body == {"addresses": ["pat.away@remote.test"], "keep": True}, body

@@ -180,6 +180,9 @@ function Password() {
 // The web admin shows both cards on an account's panel too (base: that
 // account's route; its own words, `admin`). The admin's list of app
 // passwords holds every record with its scope: each card keeps its own.
+// In the portal a new one takes the current password too: it outlives a
+// change of the password, so the API refuses a session alone
+// (api_apppass.c); the admin is not asked.
 const SECRET_KINDS = {
 	apppass: {
 		path: '/app-passwords', list: 'app_passwords', secret: 'password', title: 'App passwords', testid: 'apppass', scope: 'mail',
@@ -201,13 +204,15 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 		k.about = k.admin;
 	const list = useLoad(() => get(k.path), [k.path]);
 	const [name, setName] = useState('');
+	const [password, setPassword] = useState('');
 	const [made, setMade] = useState(null);
 	const a = useAction();
 	const add = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			setMade(await post(k.path, { name: name.trim() }));
+			setMade(await post(k.path, admin ? { name: name.trim() } : { name: name.trim(), password }));
 			setName('');
+			setPassword('');
 			list.reload();
 		});
 	};
@@ -223,7 +228,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 		<section class="card" data-testid={`portal-${id}`}>
 			<h2>{k.title}</h2>
 			<p>{k.about}</p>
-			<ErrorBox error={list.error || (a.error && a.error.field !== 'name' ? a.error : null)} />
+			<ErrorBox error={list.error || (a.error && a.error.field !== 'name' && a.error.field !== 'password' ? a.error : null)} />
 			{made ? (
 				<div data-testid={`${id}-made`}>
 					<Notice>{k.made} {made.name}, shown only now:</Notice>
@@ -250,6 +255,10 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 			<form onSubmit={add} class="inline-form">
 				<Field label={k.label} value={name} onInput={setName} maxLength={64} required testid={`${id}-name`}
 					error={a.error && a.error.field === 'name' ? a.error.message : undefined} />
+				{admin ? null : (
+					<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+						required testid={`${id}-password`} error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+				)}
 				<button class="btn" type="submit" disabled={a.busy} data-testid={`${id}-add`}>Create</button>
 			</form>
 		</section>
@@ -259,10 +268,14 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 // Forwarding: up to four outside addresses, one a line, and whether this
 // mailbox keeps a copy. The server checks the addresses (none at our own
 // domains) and answers with what it stored; an empty list turns it off.
+// Forwarding somewhere takes the current password (a session alone could
+// keep receiving the mail after the password changed); turning it off
+// does not.
 function Forwarding() {
 	const cur = useLoad(() => get('/me/forwarding'));
 	const [text, setText] = useState(null);
 	const [keep, setKeep] = useState(true);
+	const [password, setPassword] = useState('');
 	const [msg, setMsg] = useState('');
 	const a = useAction();
 	useEffect(() => {
@@ -276,7 +289,8 @@ function Forwarding() {
 		setMsg('');
 		a.run(async () => {
 			const addresses = (text || '').split(/[\s,]+/).filter((x) => x);
-			const got = await put('/me/forwarding', { addresses, keep });
+			const got = await put('/me/forwarding', addresses.length ? { addresses, keep, password } : { addresses, keep });
+			setPassword('');
 			setText(got.addresses.join('\n'));
 			setKeep(got.keep);
 			setMsg(got.addresses.length ? 'Forwarding saved.' : 'Forwarding is off.');
@@ -285,6 +299,7 @@ function Forwarding() {
 	if (!cur.data)
 		return <section class="card"><h2>Forwarding</h2><ErrorBox error={cur.error} />{cur.error ? null : <Loading />}</section>;
 	const err = a.error && a.error.field === 'addresses' ? a.error.message : '';
+	const on = (text || '').trim() !== '';
 	return (
 		<form class="card" onSubmit={save} data-testid="portal-forwarding">
 			<h2>Forwarding</h2>
@@ -299,7 +314,11 @@ function Forwarding() {
 				<input id="fwd-keep" type="checkbox" checked={keep} onChange={(e) => setKeep(e.currentTarget.checked)} data-testid="forward-keep" />
 				<label for="fwd-keep">Keep a copy here</label>
 			</div>
-			<ErrorBox error={a.error && a.error.field !== 'addresses' ? a.error : null} />
+			{on ? (
+				<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+					required testid="forward-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+			) : null}
+			<ErrorBox error={a.error && a.error.field !== 'addresses' && a.error.field !== 'password' ? a.error : null} />
 			<Notice testid="forward-saved">{msg}</Notice>
 			<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="forward-save">Save</button></div>
 		</form>
