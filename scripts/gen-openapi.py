@@ -280,7 +280,7 @@ paths = {
                             "put": op("Replace allow and/or block list", [resp(200, "lists", ref("SpamLists")), problem(400, 404)],
                                       obj({"allow": arr(S), "block": arr(S)}), params=[pp("scope")])},
     "/tokens": {"get": op("List API tokens", [resp(200, "tokens", obj({"tokens": arr(ref("Token"))})), ERR]),
-                "post": op("Create a token (secret shown once)", [resp(201, "token", ref("Token")), problem(400)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I}, ["name"]))},
+                "post": op("Create a token (secret shown once); with a session, the admin password too", [resp(201, "token", ref("Token")), problem(400, 429)], obj({"name": S, "scope": {"enum": ["admin", "read"]}, "expires": I, "password": S}, ["name"]))},
     "/tokens/{id}": {"delete": op("Revoke a token", [resp(204, "revoked"), problem(404)], params=[pp("id")])},
     "/openapi.json": {"get": op("This document", [resp(200, "OpenAPI 3")], auth=False)},
 }

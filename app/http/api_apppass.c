@@ -9,7 +9,7 @@
  * functions `tern account app-password` uses; the argon2id hash of a new
  * one is bounded by the HTTP side's hash semaphore like other passwords.
  * The portal creates one only with the account's current password
- * (http_user_password_check): it outlives a change of the password.
+ * (http_current_password_check): it outlives a change of the password.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,7 +74,7 @@ static void add(struct http_ctx *x, enum store_apppass_scope scope)
 	/* In the portal a new secret outlives a change of the password: the
 	 * session alone (perhaps a stolen cookie) is not enough. The
 	 * administrator acts for the account and is not asked. */
-	if (x->account_email && http_user_password_check(x) < 0)
+	if (x->account_email && http_current_password_check(x) < 0)
 		return;
 	http_hash_enter();
 	int rc = store_apppass_add_scoped(http_store, id, scope, name, secret, sizeof secret, err,

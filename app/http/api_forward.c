@@ -80,7 +80,7 @@ void api_forward_put(struct http_ctx *x)
 	 * mail after the password changed, so a stolen session cookie alone
 	 * must not set it. Turning it off needs none; the administrator is
 	 * not asked. */
-	if (x->account_email && f.n && http_user_password_check(x) < 0)
+	if (x->account_email && f.n && http_current_password_check(x) < 0)
 		return;
 	int rc = store_account_forward_set(http_store, id, &f, err, sizeof err);
 	if (rc == STORE_EINVAL) {

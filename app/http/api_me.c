@@ -21,7 +21,7 @@
  * admin route has its {email} parameter. What outlives a change of the
  * password (a new app password or JMAP token, forwarding to an outside
  * address) also takes the current password when the portal asks for it
- * (http_user_password_check): a stolen session cookie must not turn into
+ * (http_current_password_check): a stolen session cookie must not turn into
  * lasting access to the mail. Revoking and turning forwarding off need
  * none; the administrator's routes need no account password.
  */
@@ -196,35 +196,6 @@ void api_me_password(struct http_ctx *x)
 	log_info("http", NULL, "event=account_password_changed account_id=%u ip=%s", x->account,
 		 x->ip);
 	http_no_content(x);
-}
-
-int http_user_password_check(struct http_ctx *x)
-{
-	const char *pw = http_body_str(x, "password");
-	struct login_ticket t;
-
-	if (!pw) {
-		http_problem(x, 400, "missing_field", "password",
-			     "field 'password' (the current password) is required");
-		return -1;
-	}
-	if (http_login_admit(x, x->account_email, &t) < 0)
-		return -1;
-	http_hash_enter();
-	int ok = store_account_check_password(http_store, x->account_email, pw);
-	http_hash_leave();
-	if (ok == 1) {
-		http_login_ok(x, &t);
-		return 0;
-	}
-	if (ok == 0) {
-		http_login_failed(x, &t, "account_password");
-		http_problem(x, 400, "wrong_password", "password", "the password is wrong");
-	} else {
-		login_limit_cancel(&t);
-		http_problem(x, 503, "temporary", NULL, "store error, try again");
-	}
-	return -1;
 }
 
 /* The admin handler for {email}/...: the account's own address takes the

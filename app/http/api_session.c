@@ -291,6 +291,40 @@ void http_login_ok(struct http_ctx *x, const struct login_ticket *t)
 	login_limit_succeeded(t, mono_ms());
 }
 
+int http_current_password_check(struct http_ctx *x)
+{
+	const char *pw = http_body_str(x, "password"), *who = x->account_email;
+	struct login_ticket t;
+	int ok;
+
+	if (!pw) {
+		http_problem(x, 400, "missing_field", "password",
+			     "field 'password' (the current password) is required");
+		return -1;
+	}
+	if (http_login_admit(x, who ? who : "(admin)", &t) < 0)
+		return -1;
+	http_hash_enter();
+	if (who)
+		ok = store_account_check_password(http_store, who, pw);
+	else
+		ok = admin_exists(http_store) &&
+		     admin_password_check(http_store, http_env_admin_hash, pw) == 1;
+	http_hash_leave();
+	if (ok == 1) {
+		http_login_ok(x, &t);
+		return 0;
+	}
+	if (ok == 0) {
+		http_login_failed(x, &t, who ? "account_password" : "admin_password");
+		http_problem(x, 400, "wrong_password", "password", "the password is wrong");
+	} else {
+		login_limit_cancel(&t);
+		http_problem(x, 503, "temporary", NULL, "store error, try again");
+	}
+	return -1;
+}
+
 int http_bearer_check(struct http_ctx *x, const char *token)
 {
 	struct login_ticket t;

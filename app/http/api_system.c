@@ -527,12 +527,13 @@ void api_tokens_add(struct http_ctx *x)
 		{ "name", JK_STRING, 1 },
 		{ "scope", JK_STRING, 0 },
 		{ "expires", JK_INT, 0 },
+		{ "password", JK_STRING, 0 },
 	};
 	char token[ADMIN_TOKEN_MAX], id[16];
 	struct admin_token_info t = { .scope = ADMIN_TOKEN_ADMIN };
 	struct jw w;
 
-	if (http_body_check(x, f, 3) < 0)
+	if (http_body_check(x, f, 4) < 0)
 		return;
 	const char *scope = http_body_str(x, "scope");
 	const struct json_value *exp = json_get(x->json, "expires");
@@ -547,6 +548,12 @@ void api_tokens_add(struct http_ctx *x)
 			     "field 'expires' must be 0 (never) or a time in the future (seconds since the epoch)");
 		return;
 	}
+	/* A token outlives a change of the admin password and every session:
+	 * a session makes one only with the admin password, so a stolen
+	 * cookie alone cannot. A request with a token (admin scope) already
+	 * holds lasting access and is not asked. */
+	if (x->auth == AUTH_SESSION && http_current_password_check(x) < 0)
+		return;
 	t.name = http_body_str(x, "name");
 	int rc = admin_token_add(http_store, t.name, t.scope, t.expires, token, id);
 	if (rc == STORE_EINVAL) {

@@ -158,14 +158,6 @@ int http_user_require(struct http_ctx *x);
  * state, 2FA on, the account gone) http_user_require ends it. After such
  * a change made through this very session, refresh keeps it. */
 void http_user_session_refresh(struct http_ctx *x);
-/*
- * The portal account's current password, the body's "password", checked
- * like a sign-in under its limits (for what outlives a password change:
- * a stolen session cookie alone must not make it). 0 when right; else -1
- * after answering 400 missing_field or wrong_password (field "password";
- * counted and logged what=account_password), 429 or 503.
- */
-int http_user_password_check(struct http_ctx *x);
 /* Ends the portal session with this id (sign-out). */
 void http_user_sessions_end_one(const char *id);
 /* Admin sessions rest on admin_password_stamp() at sign-in: a change of
@@ -189,6 +181,16 @@ int http_login_admit(struct http_ctx *x, const char *who, struct login_ticket *t
  */
 int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owner,
 		       const char *code);
+/*
+ * The current password of whoever the session is, the body's "password":
+ * the portal account's (x->account_email set) or else the admin's,
+ * checked like a sign-in under its limits, for what outlives a change of
+ * the password (a stolen session cookie alone must not make it). 0 when
+ * right; else -1 after answering 400 missing_field or wrong_password
+ * (field "password"; counted and logged what=account_password or
+ * what=admin_password), 429 or 503.
+ */
+int http_current_password_check(struct http_ctx *x);
 /* Counts and logs a failure (event=auth_failed what=W failures=N ip=A). */
 void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what);
 void http_login_ok(struct http_ctx *x, const struct login_ticket *t);

@@ -830,17 +830,19 @@ static const char openapi_json[] =
 	"r\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/Problem\"}}}},\"401\":"
 	"{\"description\":\"error\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas"
 	"/Problem\"}}}},\"403\":{\"description\":\"error\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\""
-	"#/components/schemas/Problem\"}}}}}},\"post\":{\"summary\":\"Create a token (secret shown once)\",\"response"
-	"s\":{\"201\":{\"description\":\"token\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schem"
-	"as/Token\"}}}},\"400\":{\"description\":\"error\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\""
-	"#/components/schemas/Problem\"}}}}},\"requestBody\":{\"required\":true,\"content\":{\"application/json\":{\"sc"
-	"hema\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"name\":{\"type\":\"string\"},\"scope\":{"
-	"\"enum\":[\"admin\",\"read\"]},\"expires\":{\"type\":\"integer\",\"minimum\":0}},\"required\":[\"name\"]}}}}}},\"/token"
-	"s/{id}\":{\"delete\":{\"summary\":\"Revoke a token\",\"responses\":{\"204\":{\"description\":\"revoked\"},\"404\":{\"d"
-	"escription\":\"error\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/Pr"
-	"oblem\"}}}}},\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}]}},\"/"
-	"openapi.json\":{\"get\":{\"summary\":\"This document\",\"responses\":{\"200\":{\"description\":\"OpenAPI 3\"}},\"sec"
-	"urity\":[]}}}}";
+	"#/components/schemas/Problem\"}}}}}},\"post\":{\"summary\":\"Create a token (secret shown once); with a se"
+	"ssion, the admin password too\",\"responses\":{\"201\":{\"description\":\"token\",\"content\":{\"application/jso"
+	"n\":{\"schema\":{\"$ref\":\"#/components/schemas/Token\"}}}},\"400\":{\"description\":\"error\",\"content\":{\"appli"
+	"cation/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/Problem\"}}}},\"429\":{\"description\":\"erro"
+	"r\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/Problem\"}}}}},\"requ"
+	"estBody\":{\"required\":true,\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\",\"additionalProper"
+	"ties\":false,\"properties\":{\"name\":{\"type\":\"string\"},\"scope\":{\"enum\":[\"admin\",\"read\"]},\"expires\":{\"typ"
+	"e\":\"integer\",\"minimum\":0},\"password\":{\"type\":\"string\"}},\"required\":[\"name\"]}}}}}},\"/tokens/{id}\":{\"d"
+	"elete\":{\"summary\":\"Revoke a token\",\"responses\":{\"204\":{\"description\":\"revoked\"},\"404\":{\"description\""
+	":\"error\",\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/Problem\"}}}}}"
+	",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}]}},\"/openapi.jso"
+	"n\":{\"get\":{\"summary\":\"This document\",\"responses\":{\"200\":{\"description\":\"OpenAPI 3\"}},\"security\":[]}}"
+	"}}";
 
 void api_openapi(struct http_ctx *x)
 {

@@ -309,11 +309,16 @@ async function adminPages() {
 	await byId('log-lines').getByText(cfg.alias).first().waitFor();
 	await screenshot('logs');
 
-	// A read-only API token that expires, shown with its scope and expiry.
+	// A read-only API token that expires, shown with its scope and expiry;
+	// it takes the admin password (a wrong one is said under its field).
 	await byId('nav-settings').click();
 	await byId('token-name').fill('monitoring');
 	await byId('token-days').fill('30');
 	await byId('token-read').check();
+	await byId('token-password').fill(cfg.admin_password + 'x');
+	await byId('token-add').click();
+	await page.getByText('the password is wrong').waitFor();
+	await byId('token-password').fill(cfg.admin_password);
 	await byId('token-add').click();
 	const row = page.locator('[data-testid=token-row][data-name="monitoring"]');
 	await row.waitFor();

@@ -390,12 +390,12 @@ def test_tokens_api_and_cli():
         plain = Api(s, https=False)
         plain.token = tok
         assert plain.call("GET", "/stats")[0] == 200
-        st, _, t = a.call("POST", "/tokens", {"name": "ui token"})
+        st, _, t = a.call("POST", "/tokens", {"name": "ui token", "password": ADMIN_PW})
         assert st == 201 and t["token"].startswith("tern_" + t["id"] + "_"), t
         st, _, lst = a.call("GET", "/tokens")
         assert sorted(x["name"] for x in lst["tokens"]) == ["backup script", "ui token"], lst
         assert all("token" not in x for x in lst["tokens"])
-        assert a.call("POST", "/tokens", {"name": ""})[0] == 400
+        assert a.call("POST", "/tokens", {"name": "", "password": ADMIN_PW})[0] == 400
         tid = tok.split("_")[1]
         assert a.call("DELETE", "/tokens/" + tid)[0] == 204
         assert b.call("GET", "/stats")[0] == 401
@@ -406,12 +406,36 @@ def test_tokens_api_and_cli():
         assert c.call("GET", "/stats")[0] == 401
 
 
+def test_token_made_by_a_session_needs_the_password():
+    """An API token outlives a change of the admin password (and every
+    session): a session makes one only with the admin password besides
+    the cookie, so a stolen admin session cannot turn into lasting admin
+    access. Missing or wrong is refused (a wrong one is a failed login,
+    what=admin_password); a token-authenticated request is not asked;
+    revoking needs none."""
+    s, a = admin_server(password=ADMIN_PW)
+    with s:
+        st, _, p = a.call("POST", "/tokens", {"name": "thief"})
+        assert st == 400 and p.get("field") == "password", p
+        st, _, p = a.call("POST", "/tokens", {"name": "thief", "password": "not-the-password"})
+        assert st == 400 and p["code"] == "wrong_password" and p["field"] == "password", p
+        assert s.wait_log("event=auth_failed what=admin_password failures=1", 5)
+        assert a.call("GET", "/tokens")[2]["tokens"] == []
+        st, _, t = a.call("POST", "/tokens", {"name": "deploy", "password": ADMIN_PW})
+        assert st == 201 and t["token"], t
+        b = Api(s)
+        b.token = t["token"]
+        st, _, t2 = b.call("POST", "/tokens", {"name": "from a token"})
+        assert st == 201, t2
+        assert a.call("DELETE", "/tokens/" + t2["id"])[0] == 204
+
+
 def test_token_scope_and_expiry():
     """Tokens have a scope (read: GET and /metrics only, for monitoring)
     and an expiry; the CLI, the API and the list show both."""
     s, a = admin_server(env={"TERN_METRICS_ALLOW": ""})
     with s:
-        st, _, t = a.call("POST", "/tokens", {"name": "monitor", "scope": "read"})
+        st, _, t = a.call("POST", "/tokens", {"name": "monitor", "scope": "read", "password": ADMIN_PW})
         assert st == 201 and t["scope"] == "read" and t["expires"] == 0, t
         mon = Api(s)
         mon.token = t["token"]
@@ -442,10 +466,11 @@ def test_token_scope_and_expiry():
         # Bad values are refused.
         for body, field in [({"name": "x", "scope": "root"}, "scope"),
                             ({"name": "x", "expires": int(time.time()) - 10}, "expires")]:
-            st, _, p = a.call("POST", "/tokens", body)
+            st, _, p = a.call("POST", "/tokens", dict(body, password=ADMIN_PW))
             assert st == 400 and p["field"] == field, (body, p)
         # An expired token is refused like an unknown one.
-        st, _, t = a.call("POST", "/tokens", {"name": "brief", "expires": int(time.time()) + 2})
+        st, _, t = a.call("POST", "/tokens", {"name": "brief", "expires": int(time.time()) + 2,
+                                            "password": ADMIN_PW})
         assert st == 201, t
         brief = Api(s)
         brief.token = t["token"]

@@ -765,7 +765,7 @@ class Run:
                 self.check(rc == 0, "tern token add %r: %s" % (name, out))
                 tok = out.strip()
             else:
-                st, _, t = self.call("POST", "/tokens", {"name": name})
+                st, _, t = self.call("POST", "/tokens", {"name": name, "password": ADMIN_PW})
                 self.check(st == 201 and t["name"] == name and isinstance(t["created"], int),
                            "POST /tokens %r: %d %r" % (name, st, t))
                 tok = t["token"]
@@ -928,7 +928,8 @@ class Run:
             self.note("session POST /domains without CSRF -> %d" % res[0])
             self.problem(res, 403, "csrf")
         elif kind == 24:
-            self.problem(self.call("POST", "/tokens", {"name": rnd.choice(["", "n" * 65])}),
+            self.problem(self.call("POST", "/tokens", {"name": rnd.choice(["", "n" * 65]),
+                                                       "password": ADMIN_PW}),
                          400, "invalid_field", field="name")
         elif kind == 25:
             # The CLI refuses what the API refuses.

@@ -111,7 +111,7 @@ def test_webui_portal_and_admin_totp():
         # The checks after the browser's run read through a token: this
         # session, signed in with the password alone, ends once the
         # browser turns the admin's 2FA on.
-        st, _, tok = admin.call("POST", "/tokens", {"name": "checks"})
+        st, _, tok = admin.call("POST", "/tokens", {"name": "checks", "password": ADMIN_PW})
         assert st == 201, tok
         gpg_home = tempfile.mkdtemp(prefix="tern-gpg-")
         key_file = os.path.join(s.tmp, "key.gpg")

@@ -340,9 +340,13 @@ function Limits({ limits, listeners }) {
 	);
 }
 
+// A new token asks for the admin password: it outlives a change of the
+// password and every session, so the API refuses a session alone
+// (api_system.c).
 function Tokens() {
 	const list = useLoad(() => get('/tokens'));
 	const [name, setName] = useState('');
+	const [password, setPassword] = useState('');
 	const [readOnly, setReadOnly] = useState(false);
 	const [days, setDays] = useState('');
 	const [made, setMade] = useState(null);
@@ -350,12 +354,13 @@ function Tokens() {
 	const submit = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			const body = { name: name.trim(), scope: readOnly ? 'read' : 'admin' };
+			const body = { name: name.trim(), scope: readOnly ? 'read' : 'admin', password };
 			const d = parseInt(days, 10);
 			if (d > 0)
 				body.expires = Math.floor(Date.now() / 1000) + d * 86400;
 			setMade(await post('/tokens', body));
 			setName('');
+			setPassword('');
 			setDays('');
 			setReadOnly(false);
 			list.reload();
@@ -368,7 +373,7 @@ function Tokens() {
 		<section class="card">
 			<h2>API tokens</h2>
 			<p>For scripts: send <code>Authorization: Bearer &lt;token&gt;</code> to <code>/api/v1</code> or <code>/metrics</code>. A read-only token can read but change nothing.</p>
-			<ErrorBox error={list.error || a.error} />
+			<ErrorBox error={list.error || (a.error && a.error.field !== 'password' ? a.error : null)} />
 			{tokens.length ? (
 				<div class="table-wrap">
 					<table>
@@ -397,6 +402,8 @@ function Tokens() {
 					<input type="checkbox" id="token-read" data-testid="token-read" checked={readOnly} onChange={(e) => setReadOnly(e.currentTarget.checked)} />
 					<label for="token-read">Read only (monitoring)</label>
 				</div>
+				<Field label="Admin password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+					required testid="token-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
 				<button class="btn" type="submit" disabled={a.busy} data-testid="token-add">Create token</button>
 			</form>
 		</section>
