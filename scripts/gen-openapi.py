@@ -199,7 +199,7 @@ paths = {
                        "delete": op("Portal: store mail as it comes again", [resp(204, "off"), problem(401)], portal=True)},
     "/me/sieve": {"get": op("Portal: Sieve scripts", [resp(200, "scripts", {"type": "object"}), problem(401)], portal=True)},
     "/me/sieve/{name}": {"get": op("Portal: one Sieve script", [resp(200, "script", ref("SieveScript")), problem(401, 404)], params=[pp("name")], portal=True),
-                         "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409)], obj({"script": S, "active": B}), params=[pp("name")], portal=True),
+                         "put": op("Portal: store, activate or deactivate a Sieve script (400 invalid_script with the compiler's error; a script that redirects or notifies needs the account password)", [resp(200, "script", ref("SieveScript")), resp(201, "created", ref("SieveScript")), problem(400, 401, 409, 429)], obj({"script": S, "active": B, "password": S}), params=[pp("name")], portal=True),
                          "delete": op("Portal: delete a Sieve script", [resp(204, "deleted"), problem(401, 404, 409)], params=[pp("name")], portal=True)},
     "/admin/password": {"put": op("Change the admin password (the current one is checked like a sign-in; other admin sessions end; 409 locked while TERN_ADMIN_PASSWORD is set)", [resp(204, "changed"), problem(400, 409, 429)], obj({"current": S, "password": S}, ["current", "password"]))},
     "/accounts/{email}/app-passwords": {

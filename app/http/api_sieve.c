@@ -95,11 +95,12 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 	static const struct json_field f[] = {
 		{ "script", JK_STRING, 0 },
 		{ "active", JK_BOOL, 0 },
+		{ "password", JK_STRING, 0 },
 	};
 	char err[SIEVE_ERROR_MAX];
 	int rc, created = 0;
 
-	if (http_body_check(x, f, 2) < 0)
+	if (http_body_check(x, f, 3) < 0)
 		return;
 	const struct json_value *s = json_get(x->json, "script"), *a = json_get(x->json, "active");
 	if (!store_sieve_name_valid(name)) {
@@ -112,7 +113,14 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 			http_problem(x, 400, "invalid_script", "script", "%s", err);
 			return;
 		}
+		/* A redirect (or a notify) is forwarding by another road: in the
+		 * portal it takes the current password as forwarding does
+		 * (api_forward.c), or a stolen session cookie would keep
+		 * receiving the mail after the password changed. */
+		int out = sieve_script_sends_out(sc);
 		sieve_script_free(&sc);
+		if (out && x->account_email && http_current_password_check(x) < 0)
+			return;
 		created = store_sieve_get(http_store, id, name, NULL, NULL) == STORE_ENOTFOUND;
 		rc = store_sieve_put(http_store, id, name, s->str, s->len, (int64_t)time(NULL));
 		if (rc != STORE_OK) {

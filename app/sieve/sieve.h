@@ -92,6 +92,9 @@ struct sieve_script *sieve_compile(const char *text, size_t len, char err[SIEVE_
 void sieve_script_free(struct sieve_script **s);
 /* 1 when the script uses an extension (by its require name). */
 int sieve_script_requires(const struct sieve_script *s, const char *ext);
+/* 1 when the script can send mail elsewhere: a redirect, or a notify
+ * (whose :message may carry the mail's text), anywhere in it; else 0. */
+int sieve_script_sends_out(const struct sieve_script *s);
 
 /*
  * The compiled-script cache (sieve_cache.c), shared by all threads:

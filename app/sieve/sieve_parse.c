@@ -943,6 +943,23 @@ void sieve_script_free(struct sieve_script **s)
 	*s = NULL;
 }
 
+/* Commands of a block and of the blocks in it, an if's elsif and else
+ * (its elsenode chain, walked in a loop: a chain can be long) included;
+ * nesting is bounded by SIEVE_NEST_MAX. */
+static int sends_out(const struct sv_node *n)
+{
+	for (; n; n = n->next)
+		for (const struct sv_node *e = n; e; e = e->elsenode)
+			if (e->id == C_REDIRECT || e->id == C_NOTIFY || sends_out(e->block))
+				return 1;
+	return 0;
+}
+
+int sieve_script_sends_out(const struct sieve_script *s)
+{
+	return sends_out(s->first);
+}
+
 int sieve_script_requires(const struct sieve_script *s, const char *ext)
 {
 	int x = sv_ext_find(str_c(ext));

@@ -130,6 +130,17 @@ await finish(b, async () => {
 		throw new Error('the forwarding form does not show what was stored');
 	log('portal: forwarding set');
 
+	// A Sieve script with a redirect is forwarding by another road: it
+	// takes the password too (this one never redirects: mail stays here).
+	await byId('sieve-name').fill('away');
+	await byId('sieve-text').fill('if false { redirect "pat.away@remote.test"; }\n');
+	await byId('sieve-save').click();
+	await page.getByText("field 'password' (the current password) is required").waitFor();
+	await byId('sieve-password').fill(cfg.password);
+	await byId('sieve-save').click();
+	await page.getByText('Filter away saved and active.').waitFor();
+	log('portal: a redirecting filter needs the password');
+
 	// Encryption at rest: a text that is no key is refused under the
 	// field; the account's OpenPGP key, read from a binary file, is taken
 	// and shown by the fingerprint of its encryption subkey; then turned

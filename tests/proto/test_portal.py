@@ -384,7 +384,8 @@ def test_lasting_access_needs_the_password():
     session cookie alone must not become lasting access to the mail. A
     missing or wrong one is refused (a wrong one is a failed sign-in,
     what=account_password); revoking, and turning forwarding off, need
-    none. The admin's routes for an account need no account password."""
+    none. A Sieve script that redirects or notifies is forwarding too.
+    The admin's routes for an account need no account password."""
     s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
     with s:
         p = Portal(s, source="127.0.0.12")
@@ -416,6 +417,23 @@ def test_lasting_access_needs_the_password():
         assert p.call("PUT", "/me/forwarding", {"addresses": []})[1]["addresses"] == []
         assert p.call("DELETE", "/me/app-passwords/phone")[0] == 204
         assert p.call("DELETE", "/me/jmap-tokens/sync")[0] == 204
+
+        # A Sieve redirect (or notify) is forwarding by another road; a
+        # script that keeps mail here needs no password.
+        for script in ('redirect "thief@remote.test";\n',
+                       'require "copy";\nif true { if false { stop; } else { redirect :copy "thief@remote.test"; } }\n',
+                       'require ["enotify"];\nnotify "mailto:thief@remote.test";\n'):
+            st, out = p.call("PUT", "/me/sieve/x", {"script": script, "active": True})
+            assert st == 400 and out.get("field") == "password", (script, out)
+        assert p.call("GET", "/me/sieve")[1]["scripts"] == []
+        st, out = p.call("PUT", "/me/sieve/x", {"script": 'redirect "me@remote.test";\n',
+                                                 "active": True, "password": PW})
+        assert st == 201, out
+        st, out = p.call("PUT", "/me/sieve/y", {"script": 'if false { stop; } else { keep; }\n'})
+        assert st == 201, out
+        st, _, out = admin.call("PUT", "/accounts/%s/sieve/z" % USER,
+                                {"script": 'redirect "pat@remote.test";\n'})
+        assert st == 201, out
 
         # The admin acts on the account without its password.
         st, _, out = admin.call("POST", "/accounts/%s/app-passwords" % USER, {"name": "desk"})

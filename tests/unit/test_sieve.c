@@ -747,6 +747,32 @@ static void test_expansion_budget(void)
 	free(sc);
 }
 
+/* What the portal asks the password for (api_sieve.c): a redirect or a
+ * notify anywhere, in a block, an elsif or an else included. */
+static void test_sends_out(void)
+{
+	static const struct {
+		const char *text;
+		int out;
+	} t[] = {
+		{ "keep;", 0 },
+		{ "require \"fileinto\"; if header :contains \"subject\" \"redirect\" { fileinto \"x\"; }", 0 },
+		{ "redirect \"a@b.example\";", 1 },
+		{ "if true { if true { redirect \"a@b.example\"; } }", 1 },
+		{ "if false { keep; } elsif true { redirect \"a@b.example\"; }", 1 },
+		{ "if false { keep; } elsif false { keep; } else { if true { redirect \"a@b.example\"; } }", 1 },
+		{ "require \"enotify\"; notify \"mailto:a@b.example\";", 1 },
+	};
+	char err[SIEVE_ERROR_MAX];
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct sieve_script *s = sieve_compile(t[i].text, strlen(t[i].text), err);
+		CHECK(s != NULL);
+		if (s)
+			CHECK(sieve_script_sends_out(s) == t[i].out);
+		sieve_script_free(&s);
+	}
+}
+
 static void test_cache(void)
 {
 	char err[SIEVE_ERROR_MAX];
@@ -1300,6 +1326,7 @@ static void test_duplicate_period(void)
 
 int main(void)
 {
+	test_sends_out();
 	test_cache();
 	test_vacation_period();
 	test_duplicate_period();

@@ -435,7 +435,9 @@ function Encryption() {
 
 // The vacation form writes the script "vacation" (RFC 5230) and makes it
 // the active one; the raw editor edits any script, with the compiler's
-// error shown as the server gives it.
+// error shown as the server gives it. A script that redirects (or
+// notifies) sends mail elsewhere, so the server asks for the current
+// password then, as forwarding does (api_sieve.c).
 function sieveString(s) {
 	return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
 }
@@ -444,6 +446,7 @@ function Filters() {
 	const list = useLoad(() => get('/me/sieve'));
 	const [name, setName] = useState('main');
 	const [text, setText] = useState('require ["fileinto"];\n');
+	const [password, setPassword] = useState('');
 	const [msg, setMsg] = useState('');
 	const [vSubject, setVSubject] = useState('Away');
 	const [vText, setVText] = useState('');
@@ -458,7 +461,8 @@ function Filters() {
 		e.preventDefault();
 		setMsg('');
 		a.run(async () => {
-			await put(`/me/sieve/${seg(name.trim())}`, { script: text, active: true });
+			await put(`/me/sieve/${seg(name.trim())}`, password ? { script: text, active: true, password } : { script: text, active: true });
+			setPassword('');
 			setMsg(`Filter ${name.trim()} saved and active.`);
 			list.reload();
 		});
@@ -476,7 +480,7 @@ function Filters() {
 	return (
 		<section class="card" data-testid="portal-filters">
 			<h2>Filters and vacation reply</h2>
-			<ErrorBox error={list.error || a.error} />
+			<ErrorBox error={list.error || (a.error && a.error.field !== 'password' ? a.error : null)} />
 			<Notice>{msg}</Notice>
 			<form onSubmit={vacation}>
 				<h3>Vacation reply</h3>
@@ -499,6 +503,8 @@ function Filters() {
 					<label for="sieve-text">Script (Sieve, RFC 5228)</label>
 					<textarea id="sieve-text" class="code" rows={8} value={text} onInput={(e) => setText(e.currentTarget.value)} data-testid="sieve-text" />
 				</div>
+				<Field label="Current password (when the script redirects or notifies)" type="password" value={password} onInput={setPassword}
+					autoComplete="current-password" testid="sieve-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
 				<div class="buttons"><button class="btn" type="submit" disabled={a.busy} data-testid="sieve-save">Save and activate</button></div>
 			</form>
 		</section>
