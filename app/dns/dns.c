@@ -332,8 +332,22 @@ static void mx_answer(void *arg, const struct dns_answer *a)
 				null_mx = 1;
 				continue;
 			}
-			if (n < DNS_MX_MAX && rr->len < sizeof l->hosts[0].name) {
-				struct mx_host *h = &l->hosts[n++];
+			if (rr->len >= sizeof l->hosts[0].name)
+				continue;
+			/* Past DNS_MX_MAX the least preferred host kept gives way
+			 * to a more preferred one: the answer's order is the
+			 * server's, and a domain with more exchangers than we
+			 * keep must not lose its best ones to it. */
+			struct mx_host *h = n < DNS_MX_MAX ? &l->hosts[n++] : NULL;
+			if (h == NULL) {
+				struct mx_host *worst = &l->hosts[0];
+				for (size_t k = 1; k < n; k++)
+					if (l->hosts[k].pref > worst->pref)
+						worst = &l->hosts[k];
+				if (rr->pref < worst->pref)
+					h = worst;
+			}
+			if (h) {
 				memcpy(h->name, host, rr->len);
 				h->name[rr->len] = '\0';
 				h->pref = rr->pref;

@@ -92,7 +92,9 @@ def answer(wire):
         r.answer.append(dns.rrset.from_text_list(qq.name, 60, dns.rdataclass.IN, qq.rdtype, texts))
     else:
         negative_soa(z, r)
-    return r.to_wire()
+    # In the zone file's order (dnspython shuffles a record set by
+    # default), so a test can say where a record stands in the answer.
+    return r.to_wire(want_shuffle=False)
 
 
 def negative_soa(z, r):

@@ -230,6 +230,21 @@ def test_refused_connection_tries_next_mx():
         assert "connection refused" in w.srv.log_text()
 
 
+def test_best_mx_kept_past_ten_records():
+    # Eleven exchangers, the most preferred last in the answer: only ten
+    # are kept, and the ones given up must be the least preferred (the
+    # first ten in the answer's order were kept, and the mail went to
+    # names that have no address, never to the one that works).
+    def records(ips):
+        mxs = [[20, "gone%d.remote.test" % i] for i in range(10)] + [[10, "mx0.remote.test"]]
+        return {"remote.test": {"MX": mxs}, "mx0.remote.test": {"A": [ips[0]]}}
+    with World(records) as w:
+        r = w.receiver(0)
+        w.send(["carol@remote.test"])
+        assert len(r.wait_messages(1)) == 1
+        assert w.wait_queue_empty()
+
+
 def test_stalling_remote_times_out_and_is_retried():
     with World(lambda ips: zone(mx(ips, 0)), env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         stall = w.receiver(0, stall="greeting")
