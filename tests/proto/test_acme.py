@@ -727,12 +727,18 @@ class AcmeStub:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def test_acme_rate_limited_waits_retry_after():
-    stub = AcmeStub()
-    s = Server(imap=True, http=True, domains=(), env={
+def stub_server(stub, **env):
+    """A server whose ACME client orders from the stub CA (env: more
+    TERN_* settings)."""
+    return Server(imap=True, http=True, domains=(), env=dict({
         "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
         "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port}, **env))
+
+
+def test_acme_rate_limited_waits_retry_after():
+    stub = AcmeStub()
+    s = stub_server(stub)
     try:
         assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
         time.sleep(0.5)
@@ -760,10 +766,7 @@ def test_acme_refuses_a_certificate_expired_or_for_other_names():
     over and over, a full order a second against the CA)."""
     for bad, why in (("expired", "expired"), ("other_name", "does not name mail.acme.test")):
         stub = AcmeStub(mode="ari", bad_leaf=bad)
-        s = Server(imap=True, http=True, domains=(), env={
-            "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-            "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-            "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+        s = stub_server(stub)
         try:
             assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
             time.sleep(2)
@@ -788,11 +791,7 @@ def test_acme_authorization_for_a_name_not_ordered_is_refused():
     acme-tls/1 for that name (and offering ALPN on every handshake) until
     a restart."""
     stub = AcmeStub(mode="authz_other")
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_CHALLENGE": "tls-alpn-01",
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub, TERN_ACME_CHALLENGE="tls-alpn-01")
     try:
         assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
         line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
@@ -820,10 +819,7 @@ def test_acme_retry_after_too_short_is_raised_to_the_backoff():
     Retry-After: 1 does not get a full attempt a second: the wait is
     at least the back-off's first minute."""
     stub = AcmeStub(retry_after="1")
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     try:
         assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
         time.sleep(2.5)
@@ -844,10 +840,7 @@ def test_acme_certificate_and_key_stored_together_or_not_at_all():
     key, and the next start found a chain that did not match the stored
     key, so it had no certificate at all and ordered again."""
     stub = AcmeStub(mode="ari", ari_open_first=False)
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     secrets = os.path.join(s.data, "secrets.key")
     try:
         assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
@@ -876,10 +869,7 @@ def test_acme_renewal_drops_the_names_it_no_longer_covers():
     certificate, not the previous one, kept under it until a restart
     and served after it expired."""
     stub = AcmeStub(mode="ari", bad_leaf="extra_first")
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     try:
         deadline = time.time() + 40
         while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
@@ -899,10 +889,7 @@ def test_acme_authorization_not_pending_is_not_answered():
     fails the attempt at once, naming its state, without a challenge
     answer put up and posted for nothing."""
     stub = AcmeStub(mode="authz_other", authz=(HOST, "deactivated"))
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     try:
         assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
         line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
@@ -922,10 +909,7 @@ def test_acme_renewal_information_moves_the_renewal():
     certificate's AKI keyIdentifier and serial, base64url."""
     import base64
     stub = AcmeStub(mode="ari")
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     try:
         deadline = time.time() + 40
         while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
@@ -972,10 +956,7 @@ def test_acme_renew_while_renewal_information_is_checked():
     import threading
     hold = threading.Event()
     stub = AcmeStub(mode="ari", ari_open_first=False, ari_hold=hold, renewal_order_delay=3)
-    s = Server(imap=True, http=True, domains=(), env={
-        "TERN_HOSTNAME": HOST, "TERN_ADMIN_PASSWORD": ADMIN_PW,
-        "TERN_ACME_EMAIL": "admin@acme.test", "TERN_TLS_CA_FILE": stub.ca,
-        "TERN_ACME_DIRECTORY": "https://127.0.0.1:%d/dir" % stub.port})
+    s = stub_server(stub)
     try:
         assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
         deadline = time.time() + 10

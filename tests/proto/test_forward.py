@@ -170,18 +170,23 @@ def message(subject, to="fwd@example.test", sender="alice@origin.test", extra=""
             "Hello from origin.\r\n" % (extra, sender, to, subject, subject)).encode()
 
 
-def test_forward_srs_bounce_loop_rate():
-    ips = unique_ips(2)
-    port = free_port_on(ips)
-    zone = {
-        # The origin allows its own MTA only; our domain allows tern (it
-        # connects out from 127.0.0.1).
+def origin_zone(ips):
+    """origin.test mails through ips[1] and allows its own MTA only;
+    our domain allows tern (it connects out from 127.0.0.1); remote.test
+    is at ips[0]."""
+    return {
         "origin.test": {"TXT": ["v=spf1 ip4:%s -all" % CLIENT_IP], "MX": [[10, "mx.origin.test"]]},
         "mx.origin.test": {"A": [ips[1]]},
         "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
         "remote.test": {"MX": [[10, "mx.remote.test"]]},
         "mx.remote.test": {"A": [ips[0]]},
     }
+
+
+def test_forward_srs_bounce_loop_rate():
+    ips = unique_ips(2)
+    port = free_port_on(ips)
+    zone = origin_zone(ips)
     dns = DnsServer(zone)
     remote = Receiver(ips[0], port, rcpt=lambda a: "550 5.1.1 no such user"
                       if a.startswith("nobody@") else "250 2.1.5 ok")
@@ -383,14 +388,7 @@ def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
     next hop that knows the extension sees."""
     ips = unique_ips(2)
     port = free_port_on(ips)
-    zone = {
-        "origin.test": {"TXT": ["v=spf1 ip4:%s -all" % CLIENT_IP], "MX": [[10, "mx.origin.test"]]},
-        "mx.origin.test": {"A": [ips[1]]},
-        "example.test": {"TXT": ["v=spf1 ip4:127.0.0.1 -all"]},
-        "remote.test": {"MX": [[10, "mx.remote.test"]]},
-        "mx.remote.test": {"A": [ips[0]]},
-    }
-    dns = DnsServer(zone)
+    dns = DnsServer(origin_zone(ips))
     remote = Receiver(ips[0], port, ext8bit=True, rcpt=lambda a: "550 5.1.1 no such user")
     origin = Receiver(ips[1], port, ext8bit=True)
     srv = None
