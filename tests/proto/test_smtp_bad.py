@@ -5,8 +5,9 @@ import time
 
 from harness import Server, Raw, message
 
-# Measures the server under load or loads the machine: run.py runs it alone.
-EXCLUSIVE = True
+# Not EXCLUSIVE: no case measures the server's speed. The time limits are
+# seconds long with seconds of slack, and the one that must straddle a
+# commit tries longer limits when the machine is slow to send its 60 MB.
 
 ACCOUNTS = [("bob@example.test", "bob-pw-1")]
 
@@ -159,9 +160,10 @@ def test_session_time_limit_waits_for_the_store():
     # Answering 421 instead would make the sender try again a message that
     # is already delivered. A big message makes the commit long enough
     # (about a second here) to straddle the limit. The 60 MB must be sent
-    # before the limit nears: on a machine loaded by something else that
-    # can take longer than 2.5 s, so a longer limit is tried then.
-    for limit in (3, 6, 12):
+    # before the limit nears: on a loaded machine (this module shares it
+    # with others) that can take longer than 2.5 s, or the limit can strike
+    # mid-send, so a longer limit is tried then.
+    for limit in (3, 6, 12, 24):
         with srv(env={"TERN_SMTP_MAX_SESSION_TIME": str(limit),
                       "TERN_MAX_MESSAGE_SIZE": "100M"}) as s:
             t0 = time.time()
@@ -171,7 +173,13 @@ def test_session_time_limit_waits_for_the_store():
             assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
             assert r.cmd("DATA")[0] == 354
             line = "x" * 998 + "\r\n"
-            r.send(message(subject="at the limit", body=line * 60000))
+            try:
+                r.send(message(subject="at the limit", body=line * 60000))
+            except OSError:
+                # The limit struck while the 60 MB were still going out
+                # (the server's 421, then its close: a broken pipe here).
+                r.close()
+                continue
             if time.time() - t0 >= limit - 0.5:
                 r.close()
                 continue
@@ -185,7 +193,7 @@ def test_session_time_limit_waits_for_the_store():
             assert len(s.messages("bob@example.test")) == 1
             assert s.wait_log("event=timeout kind=session")  # log lines are written after the reply
             return
-    assert False, "sending 60 MB took longer than 11.5 s three times"
+    assert False, "sending 60 MB took longer than the limit four times, the last 24 s"
 
 
 def test_connection_limits():

@@ -78,12 +78,16 @@ def flood25(port, stop_at, first):
 
 
 def drip25(port, stop_at):
-    """Sessions that send a command one byte a second."""
+    """Sessions that send a command one byte a second. Each byte looks at
+    the clock: a session outlives the soak by minutes otherwise, and the
+    test waited 15 s for this process at the end."""
     def step():
         c = socket.create_connection(("127.0.0.1", port), timeout=5,
                                      source_address=("127.0.1.50", 0))
         c.recv(512)
         for b in b"EHLO dripping.example\r\n" * 10:
+            if time.time() >= stop_at:
+                break
             c.sendall(bytes([b]))
             time.sleep(1)
         c.close()
