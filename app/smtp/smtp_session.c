@@ -104,6 +104,9 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '\r';
 	line[n++] = '\n';
+	/* The client's next record is due from our answer, not from its
+	 * last one: the time we took (the store, a check) is not its. */
+	s->record_since = loop_now_ms();
 	if (conn_write(s->conn, line, (size_t)n) < 0) {
 		/* Output buffer full: a client that pipelines without reading. */
 		conn_close(s->conn, "output_overflow");
@@ -168,6 +171,7 @@ void smtp_session_free(struct smtp_session *s)
 static void idle_rearm(struct smtp_session *s);
 static void idle_arm(struct smtp_session *s, uint64_t ms);
 static uint64_t idle_limit_ms(const struct smtp_session *s);
+static uint64_t idle_deadline(const struct smtp_session *s, int *record);
 
 static void idle_timeout(struct loop *loop, void *arg)
 {
@@ -187,13 +191,20 @@ static void idle_timeout(struct loop *loop, void *arg)
 		idle_rearm(s);
 		return;
 	}
-	uint64_t idle = loop_now_ms() - s->idle_since, limit = idle_limit_ms(s);
-	if (idle < limit) {
-		idle_arm(s, limit - idle);
+	int record;
+	uint64_t now = loop_now_ms(), deadline = idle_deadline(s, &record);
+	if (now < deadline) {
+		idle_arm(s, deadline - now);
+		return;
+	}
+	if (record) {
+		log_info("smtp", s->id, "event=timeout kind=record state=%d stress=1", s->state);
+		smtp_reply(s, "421 4.4.2 %s Error: too slow under load, try again later", hostname_now());
+		close_with(s, "record_timeout");
 		return;
 	}
 	log_info("smtp", s->id, "event=timeout kind=idle state=%d stress=%d", s->state,
-		 limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000);
+		 idle_limit_ms(s) < (uint64_t)smtp_cfg->smtp_timeout_s * 1000);
 	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", hostname_now());
 	close_with(s, "idle_timeout");
 }
@@ -234,6 +245,34 @@ static uint64_t idle_limit_ms(const struct smtp_session *s)
 	return normal;
 }
 
+/*
+ * Under pressure a client must also finish each record in that time, as
+ * with Postfix's smtpd_per_record_deadline: otherwise a byte every few
+ * seconds is never idle, and a pool of such drippers holds port 25 for the
+ * session's hour. A record is a command line, or a line or 1,000 octets
+ * (RFC 5321's longest line) of message. The deadline is the earlier of the
+ * two; *record says whether it is the record's.
+ */
+#define SMTP_RECORD_OCTETS 1000
+
+static uint64_t idle_deadline(const struct smtp_session *s, int *record)
+{
+	uint64_t limit = idle_limit_ms(s);
+	*record = limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000 &&
+		  s->record_since < s->idle_since;
+	return (*record ? s->record_since : s->idle_since) + limit;
+}
+
+/* N octets of the client's consumed, LINE_END if a line ended among them. */
+static void record_progress(struct smtp_session *s, size_t n, int line_end)
+{
+	s->record_bytes += n;
+	if (line_end || s->record_bytes >= SMTP_RECORD_OCTETS) {
+		s->record_since = loop_now_ms();
+		s->record_bytes = 0;
+	}
+}
+
 static void idle_arm(struct smtp_session *s, uint64_t ms)
 {
 	uint64_t check = (uint64_t)smtp_cfg->smtp_stress_timeout_s * 1000;
@@ -246,8 +285,9 @@ static void idle_arm(struct smtp_session *s, uint64_t ms)
 
 static void idle_rearm(struct smtp_session *s)
 {
+	int record;
 	s->idle_since = loop_now_ms();
-	idle_arm(s, idle_limit_ms(s));
+	idle_arm(s, idle_deadline(s, &record) - s->idle_since);
 }
 
 /* ---- commands ---- */
@@ -817,13 +857,22 @@ void smtp_session_input(struct smtp_session *s)
 	while (!s->conn_gone && s->state != SMTP_S_CLOSING && s->state != SMTP_S_WAIT_STORE &&
 	       s->state != SMTP_S_WAIT_AUTH) {
 		if (s->state == SMTP_S_DATA) {
-			if (!smtp_tx_feed_data(s))
+			size_t avail = buf_len(in);
+			const char *nl = memchr(buf_data(in), '\n', avail);
+			size_t to_nl = nl ? (size_t)(nl - buf_data(in)) + 1 : 0;
+			int done = smtp_tx_feed_data(s);
+			size_t fed = avail - buf_len(in);
+			record_progress(s, fed, nl && fed >= to_nl);
+			if (!done)
 				return;
 			smtp_tx_finish(s);
 			continue;
 		}
 		if (s->state == SMTP_S_BDAT) {
-			if (!smtp_tx_feed_bdat(s))
+			size_t avail = buf_len(in);
+			int done = smtp_tx_feed_bdat(s);
+			record_progress(s, avail - buf_len(in), 0);
+			if (!done)
 				return;
 			continue;
 		}
@@ -845,12 +894,14 @@ void smtp_session_input(struct smtp_session *s)
 			size_t k = buf_len(in) < s->skip_bytes ? buf_len(in) : (size_t)s->skip_bytes;
 			buf_consume(in, k);
 			s->skip_bytes -= k;
+			record_progress(s, k, 0);
 			continue;
 		}
 		size_t linelen = 0, consumed = 0;
 		if (s->discarding) {
 			int found = smtp_line_discard(buf_data(in), buf_len(in), &consumed);
 			buf_consume(in, consumed);
+			record_progress(s, consumed, found);
 			if (found)
 				s->discarding = 0;
 			continue;
@@ -858,6 +909,7 @@ void smtp_session_input(struct smtp_session *s)
 		int r = smtp_line_find(buf_data(in), buf_len(in), SMTP_LINE_MAX, &linelen, &consumed);
 		if (r == SMTP_LINE_MORE)
 			return;
+		record_progress(s, 0, 1); /* a line, or a bad one answered below */
 		if (r == SMTP_LINE_FOUND) {
 			struct str line = str_make(buf_data(in), linelen);
 			/* Dispatch before consuming: the line points into the buffer,
@@ -1037,6 +1089,7 @@ void smtp_server_accept(struct loop *loop, int fd, void *arg)
 		s->idle_timer = loop_timer_add(loop, SMTP_HANDSHAKE_TIMEOUT_MS, idle_timeout, s);
 		return;
 	}
+	s->record_since = loop_now_ms();
 	idle_rearm(s);
 	smtp_checks_connect(s); /* port 25: iprev, during the greeting */
 	if (greet_delay_ms && s->mode == SMTP_MODE_MX) {

@@ -201,6 +201,8 @@ struct smtp_session {
 	int limited;     /* holds a connection-limit slot */
 	uint64_t idle_timer, life_timer, greet_timer;
 	uint64_t idle_since; /* loop_now_ms() of the last input */
+	uint64_t record_since; /* loop_now_ms() of the last complete record */
+	size_t record_bytes; /* message octets since then (DATA, BDAT) */
 	struct smtp_tx tx; /* valid in MAIL..WAIT_STORE */
 	int in_tx;
 	struct smtp_session *prev, *next; /* per-loop list */

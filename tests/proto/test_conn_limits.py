@@ -363,3 +363,54 @@ def test_port25_flood_leaves_other_services_and_login_deadline():
         assert "reason=login_timeout" in s.log_text()
     finally:
         s.cleanup()
+
+
+def test_port25_drippers_cut_under_pressure():
+    # A client that sends a byte every few tenths of a second is never
+    # idle: under pressure each record (a command line, a line of message)
+    # must also come whole within TERN_SMTP_STRESS_TIMEOUT, or port 25
+    # could be held for the session's hour by drippers (Postfix's
+    # smtpd_per_record_deadline). Ten slots: eight drippers, one client in
+    # the middle of a message and one issuing NOOPs, each line whole and
+    # in time, which must both stay.
+    s = Server(accounts=[(BOB, BOB_PW)],
+               env={"TERN_SMTP_MAX_CONNECTIONS": "10",
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "10",
+                    "TERN_SMTP_STRESS_TIMEOUT": "2"})
+    try:
+        drips = [Raw(s.smtp_port, source="127.0.0.2") for _ in range(8)]
+        noop = Raw(s.smtp_port, source="127.0.0.3")
+        data = Raw(s.smtp_port, source="127.0.0.3")
+        assert all(r.greeting[0] == 220 for r in drips + [noop, data])
+        for cmd, code in (("EHLO data.test", 250), ("MAIL FROM:<a@remote.test>", 250),
+                          ("RCPT TO:<%s>" % BOB, 250), ("DATA", 354)):
+            assert data.cmd(cmd)[0] == code
+        data.send("Subject: slow but steady\r\n\r\n")
+        line = b"EHLO " + b"d" * 400 + b"\r\n"
+        cut, t0, k = set(), time.time(), 0
+        while time.time() - t0 < 8 and len(cut) < 5:
+            for r in drips:
+                if r in cut:
+                    continue
+                try:
+                    r.sock.sendall(line[k:k + 1])
+                except OSError:
+                    pass
+                if r.closed(timeout=0.001):
+                    cut.add(r)
+            k += 1
+            if k % 3 == 0:
+                assert noop.cmd("NOOP")[0] == 250
+                data.send("a line of the message, whole\r\n")
+            time.sleep(0.3)
+        # The pool is under pressure until less than half of it is held.
+        assert len(cut) >= 5, "%d of 8 dripping port-25 clients cut under pressure" % len(cut)
+        assert all(b"421 4.4.2" in r.buf for r in cut), [r.buf for r in cut]
+        assert s.wait_log("event=timeout kind=record")
+        assert noop.cmd("NOOP")[0] == 250
+        data.send(".\r\n")
+        assert data.reply()[0] == 250
+        for r in drips + [noop, data]:
+            r.close()
+    finally:
+        s.cleanup()
