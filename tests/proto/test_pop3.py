@@ -622,7 +622,7 @@ def run_getmail(s, retriever, port, delete, maildir, user="", extra=""):
     os.makedirs(rcdir, exist_ok=True)
     with open(os.path.join(rcdir, "getmailrc"), "w") as f:
         f.write("[retriever]\ntype = %s\nserver = 127.0.0.1\nport = %d\nusername = %s\n"
-                "password = %s\ntimeout = 30\n%s\n[destination]\ntype = Maildir\npath = %s/\n%s\n"
+                "password = %s\ntimeout = 10\n%s\n[destination]\ntype = Maildir\npath = %s/\n%s\n"
                 "[options]\ndelete = %s\nread_all = false\ndelivered_to = false\n"
                 "received = false\nverbose = 0\n"
                 % (retriever, port, BOB, BOB_PW, extra, maildir, user,
@@ -638,7 +638,8 @@ def run_getmail(s, retriever, port, delete, maildir, user="", extra=""):
 # socket timeout with "waiting child pid N timed out" (a client bug, more
 # likely on a loaded machine; its parent even installs the SIGCHLD handler
 # only after the fork, so a child that exits first is never seen). So: a
-# short timeout and a modest message count, and a case that hit exactly
+# short timeout (10 s: at 30 each loss cost half a minute, and a run lost
+# one in the plain and one in the sanitized run) and a modest message count, and a case that hit exactly
 # that client error runs again from scratch, up to three times in all (a
 # fresh-clone run under ASan hit it twice in a row with 60 messages). Any
 # other failure fails at once.
