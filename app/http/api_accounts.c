@@ -137,7 +137,7 @@ void api_accounts_list(struct http_ctx *x)
 }
 
 void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota, const char *name)
+			uint64_t quota, const char *name, const char *current)
 {
 	char err[256];
 
@@ -149,6 +149,12 @@ void api_account_create(struct http_ctx *x, const char *email, const char *passw
 			     STORE_DISPLAY_NAME_MAX);
 		return;
 	}
+	/* A new account's password is a lasting way in (mail, and relaying
+	 * through submission), and an alias can then send anyone's mail
+	 * there: an admin session (perhaps a stolen cookie) makes one only
+	 * with the admin password. */
+	if (current && http_session_password_check(x, current) < 0)
+		return;
 	http_hash_enter();
 	int rc = store_account_add(http_store, email, password, quota, NULL, err, sizeof(err));
 	http_hash_leave();
@@ -179,12 +185,15 @@ void api_accounts_add(struct http_ctx *x)
 		{ "password", JK_STRING, 1 },
 		{ "quota", JK_INT, 0 },
 		{ "display_name", JK_STRING, 0 },
+		{ "current", JK_STRING, 0 },
 	};
-	if (http_body_check(x, f, 4) < 0)
+	if (http_body_check(x, f, 5) < 0)
 		return;
+	/* The admin password goes in "current": "password" is the new
+	 * account's. */
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"));
+			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"), "current");
 }
 
 void api_account_get(struct http_ctx *x)
@@ -262,14 +271,18 @@ void api_account_del(struct http_ctx *x)
 
 void api_account_password(struct http_ctx *x)
 {
-	static const struct json_field f[] = { { "password", JK_STRING, 1 } };
+	static const struct json_field f[] = { { "password", JK_STRING, 1 },
+					       { "current", JK_STRING, 0 } };
 	char err[256];
 	const char *email = x->param[0];
 
-	if (http_body_check(x, f, 1) < 0 || must_exist(x, email) < 0)
+	if (http_body_check(x, f, 2) < 0 || must_exist(x, email) < 0)
 		return;
 	const char *pw = http_body_str(x, "password");
-	if (http_password_ok(x, "password", pw) < 0)
+	/* The password set here lets its setter read the account's mail
+	 * after the admin password changed: an admin session sets it only
+	 * with the admin password, in "current". */
+	if (http_password_ok(x, "password", pw) < 0 || http_session_password_check(x, "current") < 0)
 		return;
 	http_hash_enter();
 	int rc = store_account_passwd(http_store, email, pw, err, sizeof(err));
@@ -336,15 +349,24 @@ void api_aliases_add(struct http_ctx *x)
 	static const struct json_field f[] = {
 		{ "alias", JK_STRING, 1 },
 		{ "target", JK_STRING, 1 },
+		{ "password", JK_STRING, 0 },
 	};
 	char err[256], low[320];
 	struct pair_list l = { .a = x->arena };
 	struct jw w;
 
-	if (http_body_check(x, f, 2) < 0)
+	if (http_body_check(x, f, 3) < 0)
 		return;
-	const char *alias = http_body_str(x, "alias");
-	int rc = store_alias_add(http_store, alias, http_body_str(x, "target"), err, sizeof(err));
+	const char *alias = http_body_str(x, "alias"), *target = http_body_str(x, "target");
+	/* A target outside our domains is forwarding: an admin session
+	 * (perhaps a stolen cookie) adds one only with the admin password,
+	 * or it would go on receiving the mail after that changed. Local
+	 * targets (and malformed ones, which the store refuses) need none. */
+	const char *at = strrchr(target, '@');
+	if (at && at[1] && store_domain_is_local(http_store, at + 1) != 1 &&
+	    http_session_password_check(x, "password") < 0)
+		return;
+	int rc = store_alias_add(http_store, alias, target, err, sizeof(err));
 	if (rc == STORE_EINVAL) {
 		/* store_alias_add() names the alias in its message when that is
 		 * what is wrong; else the target is (malformed, or not local). */

@@ -8,8 +8,9 @@
  * route (/accounts/{email}/jmap-tokens) with the same handlers. The same store
  * functions `tern account app-password` uses; the argon2id hash of a new
  * one is bounded by the HTTP side's hash semaphore like other passwords.
- * The portal creates one only with the account's current password
- * (http_current_password_check): it outlives a change of the password.
+ * A session creates one only with its current password (the portal's the
+ * account's, the admin's the admin's: http_session_password_check): it
+ * outlives a change of the password. An admin bearer token is not asked.
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,10 +72,11 @@ static void add(struct http_ctx *x, enum store_apppass_scope scope)
 			     STORE_APPPASS_NAME_MAX);
 		return;
 	}
-	/* In the portal a new secret outlives a change of the password: the
-	 * session alone (perhaps a stolen cookie) is not enough. The
-	 * administrator acts for the account and is not asked. */
-	if (x->account_email && http_current_password_check(x) < 0)
+	/* A new secret outlives a change of the password: a session alone
+	 * (perhaps a stolen cookie) is not enough. The portal's takes the
+	 * account's password, the admin's the admin's; an admin bearer
+	 * token is not asked. */
+	if (http_session_password_check(x, "password") < 0)
 		return;
 	http_hash_enter();
 	int rc = store_apppass_add_scoped(http_store, id, scope, name, secret, sizeof secret, err,

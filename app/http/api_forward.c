@@ -4,8 +4,9 @@
  * portal's /api/v1/me/forwarding through api_me.c): up to
  * STORE_FORWARD_MAX addresses and whether the account keeps a copy. The
  * store validates (store_forward.c); the forwarding itself is the alias
- * forwarding's mechanism (SRS, ARC) on port 25. The portal sets it only
- * with the account's current password (api_me.c), unless turning it off.
+ * forwarding's mechanism (SRS, ARC) on port 25. A session sets it only
+ * with its current password (the portal's the account's, the admin's the
+ * admin's), unless turning it off; an admin bearer token is not asked.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,12 +76,12 @@ void api_forward_put(struct http_ctx *x)
 	const struct json_value *k = json_get(x->json, "keep");
 	if (k)
 		f.keep = k->boolean;
-	/* In the portal, forwarding anywhere (every target is outside our
-	 * domains) takes the current password: it would go on receiving the
-	 * mail after the password changed, so a stolen session cookie alone
-	 * must not set it. Turning it off needs none; the administrator is
-	 * not asked. */
-	if (x->account_email && f.n && http_current_password_check(x) < 0)
+	/* Forwarding anywhere (every target is outside our domains) takes
+	 * the session's current password (the account's in the portal, the
+	 * admin's on the admin's route): it would go on receiving the mail
+	 * after the password changed, so a stolen session cookie alone must
+	 * not set it. Turning it off needs none, nor an admin bearer token. */
+	if (f.n && http_session_password_check(x, "password") < 0)
 		return;
 	int rc = store_account_forward_set(http_store, id, &f, err, sizeof err);
 	if (rc == STORE_EINVAL) {

@@ -20,10 +20,11 @@
  * profile) are reused as they are: the account's address goes where the
  * admin route has its {email} parameter. What outlives a change of the
  * password (a new app password or JMAP token, forwarding to an outside
- * address) also takes the current password when the portal asks for it
- * (http_current_password_check): a stolen session cookie must not turn into
- * lasting access to the mail. Revoking and turning forwarding off need
- * none; the administrator's routes need no account password.
+ * address, a redirecting script) also takes the current password when the
+ * portal asks for it (http_session_password_check): a stolen session
+ * cookie must not turn into lasting access to the mail. Revoking and
+ * turning forwarding off need none; on the administrator's routes an
+ * admin session gives the admin password instead, never the account's.
  */
 #include <stdio.h>
 #include <string.h>

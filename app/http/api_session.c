@@ -293,13 +293,22 @@ void http_login_ok(struct http_ctx *x, const struct login_ticket *t)
 
 int http_current_password_check(struct http_ctx *x)
 {
-	const char *pw = http_body_str(x, "password"), *who = x->account_email;
+	return http_session_password_check(x, "password");
+}
+
+int http_session_password_check(struct http_ctx *x, const char *field)
+{
+	const char *pw = http_body_str(x, field), *who = x->account_email;
 	struct login_ticket t;
 	int ok;
 
+	/* An admin bearer token is a machine client's lasting access
+	 * already, not a session a cookie thief could be holding. */
+	if (x->auth == AUTH_TOKEN)
+		return 0;
 	if (!pw) {
-		http_problem(x, 400, "missing_field", "password",
-			     "field 'password' (the current password) is required");
+		http_problem(x, 400, "missing_field", field,
+			     "field '%s' (the current password) is required", field);
 		return -1;
 	}
 	if (http_login_admit(x, who ? who : "(admin)", &t) < 0)
@@ -317,7 +326,7 @@ int http_current_password_check(struct http_ctx *x)
 	}
 	if (ok == 0) {
 		http_login_failed(x, &t, who ? "account_password" : "admin_password");
-		http_problem(x, 400, "wrong_password", "password", "the password is wrong");
+		http_problem(x, 400, "wrong_password", field, "the password is wrong");
 	} else {
 		login_limit_cancel(&t);
 		http_problem(x, 503, "temporary", NULL, "store error, try again");

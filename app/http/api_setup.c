@@ -439,7 +439,7 @@ void api_setup_account(struct http_ctx *x)
 		return;
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"));
+			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"), NULL);
 	/* The first account the wizard makes gets postmaster@ mail until the
 	 * administrator chooses another (admin_auth.h); a failed creation
 	 * leaves no account, and nothing is set. */

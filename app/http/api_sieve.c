@@ -113,13 +113,14 @@ static void put_of(struct http_ctx *x, uint32_t id, const char *name)
 			http_problem(x, 400, "invalid_script", "script", "%s", err);
 			return;
 		}
-		/* A redirect (or a notify) is forwarding by another road: in the
-		 * portal it takes the current password as forwarding does
-		 * (api_forward.c), or a stolen session cookie would keep
+		/* A redirect (or a notify) is forwarding by another road: with
+		 * a session (the portal's, or the admin's here and on the
+		 * global scripts) it takes the current password as forwarding
+		 * does (api_forward.c), or a stolen session cookie would keep
 		 * receiving the mail after the password changed. */
 		int out = sieve_script_sends_out(sc);
 		sieve_script_free(&sc);
-		if (out && x->account_email && http_current_password_check(x) < 0)
+		if (out && http_session_password_check(x, "password") < 0)
 			return;
 		created = store_sieve_get(http_store, id, name, NULL, NULL) == STORE_ENOTFOUND;
 		rc = store_sieve_put(http_store, id, name, s->str, s->len, (int64_t)time(NULL));

@@ -186,11 +186,23 @@ int http_second_factor(struct http_ctx *x, struct login_ticket *t, uint32_t owne
  * the portal account's (x->account_email set) or else the admin's,
  * checked like a sign-in under its limits, for what outlives a change of
  * the password (a stolen session cookie alone must not make it). 0 when
- * right; else -1 after answering 400 missing_field or wrong_password
- * (field "password"; counted and logged what=account_password or
- * what=admin_password), 429 or 503.
+ * right, or without asking for an admin bearer token (x->auth
+ * AUTH_TOKEN); else -1 after answering 400 missing_field or
+ * wrong_password (field "password"; counted and logged
+ * what=account_password or what=admin_password), 429 or 503.
  */
 int http_current_password_check(struct http_ctx *x);
+/*
+ * The same with the password in the body's field (routes whose "password"
+ * is a new one take the current one in "current"), for what a session
+ * must not make alone: on an admin route, what outlives a change of the
+ * admin password or sends mail out of the server (an account's password,
+ * an app password or token, forwarding, a redirecting script, an alias
+ * to an outside address), asked of the admin's session. A request with
+ * an admin bearer token (x->auth AUTH_TOKEN, the REST API's machine
+ * clients) holds lasting access already: 0 without asking.
+ */
+int http_session_password_check(struct http_ctx *x, const char *field);
 /* Counts and logs a failure (event=auth_failed what=W failures=N ip=A). */
 void http_login_failed(struct http_ctx *x, const struct login_ticket *t, const char *what);
 void http_login_ok(struct http_ctx *x, const struct login_ticket *t);
@@ -303,9 +315,11 @@ void api_sieve_global_put(struct http_ctx *x);
 void api_sieve_global_del(struct http_ctx *x);
 void api_account_mobileconfig(struct http_ctx *x);
 /* Creates an account from {"email","password","quota"?,"display_name"?}
- * (name NULL: none); answers 201. */
+ * (name NULL: none); answers 201. current names the body's field with the
+ * admin password a session must give (http_session_password_check), or
+ * is NULL (the wizard, before setup is complete). */
 void api_account_create(struct http_ctx *x, const char *email, const char *password,
-			uint64_t quota, const char *name);
+			uint64_t quota, const char *name, const char *current);
 void api_aliases_list(struct http_ctx *x);
 void api_aliases_add(struct http_ctx *x);
 void api_alias_del(struct http_ctx *x);

@@ -137,6 +137,7 @@ async function adminAppPassword() {
 	const row = (name) => card.locator('[data-testid=apppass-row]', { hasText: name });
 	await card.getByText('shown once, here').waitFor();
 	await byId('apppass-name').fill('laptop mail');
+	await byId('apppass-password').fill(cfg.admin_password);
 	await byId('apppass-add').click();
 	const secret = (await byId('apppass-secret').textContent()).trim();
 	await row('laptop mail').waitFor();
@@ -161,6 +162,7 @@ async function adminAppPassword() {
 	if (await byId('apppass-secret').count() !== 0)
 		throw new Error('the app password is shown again after reopening the panel');
 	await byId('apppass-name').fill('phone');
+	await byId('apppass-password').fill(cfg.admin_password);
 	await byId('apppass-add').click();
 	await row('phone').waitFor();
 	await screenshot('accounts-apppass');
@@ -194,6 +196,11 @@ async function adminPages() {
 	// field clears it (the old error stayed under the corrected value).
 	await byId('new-account-email').fill('someone@not-served.test');
 	await byId('new-account-password').fill(cfg.second_password);
+	// A new account takes the admin password: a wrong one is said at its field.
+	await byId('new-account-current').fill(cfg.admin_password + 'x');
+	await byId('account-add').click();
+	await page.locator('.field-error [data-testid=new-account-current]').waitFor();
+	await byId('new-account-current').fill(cfg.admin_password);
 	await byId('account-add').click();
 	await page.locator('.field-error [data-testid=new-account-email]').waitFor();
 	await byId('new-account-email').fill(cfg.second_email);
@@ -220,6 +227,7 @@ async function adminPages() {
 	// A JMAP token made by the admin on the account's panel: shown once,
 	// then listed (issue 31).
 	await byId('token-name').fill('admin script');
+	await byId('token-password').fill(cfg.admin_password);
 	await byId('token-add').click();
 	const tok = await byId('token-secret').textContent();
 	if (!/^tj1\.[0-9a-f]+\./.test(tok))
@@ -287,6 +295,8 @@ async function adminPages() {
 	// marked as forwarded (the local target is not).
 	await byId('alias-address').fill(cfg.alias);
 	await byId('alias-target').fill('friend@elsewhere.test');
+	// Forwarding out takes the admin password (asked for such a target only).
+	await byId('alias-password').fill(cfg.admin_password);
 	await byId('alias-add').click();
 	const fwdRow = page.locator('[data-testid=alias-row]', { hasText: 'friend@elsewhere.test' });
 	await fwdRow.waitFor();

@@ -81,7 +81,12 @@ def setup_code_from_log(server):
     return m.group(1) if m else None
 
 
-def admin_server(password="admin-password-1-Vq8r", **kw):
+# admin_server()'s admin password, for the routes an admin session may use
+# only with it (a new account, an account's password, forwarding, ...).
+ADMIN_PW = "admin-password-1-Vq8r"
+
+
+def admin_server(password=ADMIN_PW, **kw):
     """A server whose admin exists (set up through the wizard API), logged in."""
     from harness import Server
     s = Server(http=True, **kw)

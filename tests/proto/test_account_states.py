@@ -11,7 +11,7 @@ import smtplib
 import time
 
 from harness import Raw, message
-from httpc import admin_server
+from httpc import ADMIN_PW, admin_server
 from logins import accepted, ctx, refused
 
 USER = "ann@example.test"
@@ -138,7 +138,8 @@ def test_states_and_display_name():
 
         # A new account may be given one at once.
         st, _, body = a.call("POST", "/accounts", {"email": "new@example.test",
-                                                   "password": PW, "display_name": "New One"})
+                                                   "password": PW, "display_name": "New One",
+                                                   "current": ADMIN_PW})
         assert st == 201 and body["display_name"] == "New One", body
         st, _, body = a.call("POST", "/accounts", {"email": "bad@example.test",
                                                    "password": PW, "display_name": "a\tb"})

@@ -10,7 +10,7 @@ import re
 import socket
 import time
 
-from httpc import admin_server
+from httpc import ADMIN_PW, admin_server
 from logins import accepted, ctx, refused, sieve_env
 
 USER = "ann@example.test"
@@ -110,10 +110,10 @@ def test_app_password_login_and_revoke():
 
         # The API: create (the secret in the answer only), list, revoke.
         path = "/accounts/%s/app-passwords" % USER
-        st, _, body = a.call("POST", path, {"name": "tablet"})
+        st, _, body = a.call("POST", path, {"name": "tablet", "password": ADMIN_PW})
         assert st == 201 and body["name"] == "tablet", (st, body)
         tablet = body["password"]
-        assert a.call("POST", path, {"name": "tablet"})[0] == 409
+        assert a.call("POST", path, {"name": "tablet", "password": ADMIN_PW})[0] == 409
         assert a.call("POST", path, {"name": ""})[0] == 400
         assert a.call("POST", "/accounts/nobody@example.test/app-passwords",
                       {"name": "x"})[0] == 404

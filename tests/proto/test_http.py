@@ -298,13 +298,15 @@ def test_domains_accounts_aliases():
         assert st == 200 and all("check" not in r for r in dns["records"])
         assert a.call("GET", "/domains/none.test")[0] == 404
 
-        st, _, acct = a.call("POST", "/accounts", {"email": "Carol@Second.test",
+        st, _, acct = a.call("POST", "/accounts", {"email": "Carol@Second.test", "current": ADMIN_PW,
                                                    "password": "carol-pw-123", "quota": 1000000})
         assert st == 201 and acct == {"email": "carol@second.test", "quota": 1000000, "used": 0,
                                       "emails": 0, "disabled": False, "state": "active",
                                       "display_name": "", "aliases": []}, acct
-        assert a.call("POST", "/accounts", {"email": "carol@second.test", "password": "carol-pw-123"})[0] == 409
-        st, _, p = a.call("POST", "/accounts", {"email": "x@nowhere.test", "password": "carol-pw-123"})
+        assert a.call("POST", "/accounts", {"email": "carol@second.test", "password": "carol-pw-123",
+                                            "current": ADMIN_PW})[0] == 409
+        st, _, p = a.call("POST", "/accounts", {"email": "x@nowhere.test", "password": "carol-pw-123",
+                                                "current": ADMIN_PW})
         assert st == 404 and p["field"] == "email", p
         st, _, p = a.call("DELETE", "/domains/second.test")
         assert st == 409 and p["code"] == "in_use", p
@@ -317,13 +319,15 @@ def test_domains_accounts_aliases():
         assert a.call("POST", "/aliases", {"alias": "x@nowhere.test", "target": "carol@second.test"})[0] in (400, 404)
         # Outside targets are forwarded (issue 29): the API and the CLI take
         # them, mixed with local ones; a malformed one is refused by name.
-        st, _, al = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "Me@Gmail.test"})
+        st, _, al = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "Me@Gmail.test",
+                                                "password": ADMIN_PW})
         assert st == 201 and al["targets"] == ["me@gmail.test"], (st, al)
         st, _, al = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "carol@second.test"})
         assert st == 201 and al["targets"] == ["carol@second.test", "me@gmail.test"], (st, al)
         r = s.cli("alias", "add", "fw@second.test", "other@remote.test")
         assert b"added" in r.stdout, r
-        st, _, p = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "me@bad..domain"})
+        st, _, p = a.call("POST", "/aliases", {"alias": "fw@second.test", "target": "me@bad..domain",
+                                               "password": ADMIN_PW})
         assert st == 400 and p["field"] == "target" and "invalid target address" in p["detail"], p
         r = s.cli("alias", "add", "fw@second.test", "no-at-sign", check=False)
         assert r.returncode == 1 and b"invalid target address" in r.stderr, r
@@ -355,7 +359,8 @@ def test_domains_accounts_aliases():
         except imaplib.IMAP4.error:
             pass
         # A password reset keeps it disabled.
-        assert a.call("POST", "/accounts/carol@second.test/password", {"password": "new-carol-pw"})[0] == 204
+        assert a.call("POST", "/accounts/carol@second.test/password",
+                      {"password": "new-carol-pw", "current": ADMIN_PW})[0] == 204
         assert a.call("GET", "/accounts/carol@second.test")[2]["disabled"] is True
         assert a.call("PATCH", "/accounts/carol@second.test", {"disabled": False})[0] == 200
         m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=tls_ctx(), timeout=20)
@@ -406,20 +411,61 @@ def test_tokens_api_and_cli():
         assert c.call("GET", "/stats")[0] == 401
 
 
-def test_token_made_by_a_session_needs_the_password():
+def test_lasting_access_made_by_a_session_needs_the_password():
     """An API token outlives a change of the admin password (and every
     session): a session makes one only with the admin password besides
     the cookie, so a stolen admin session cannot turn into lasting admin
     access. Missing or wrong is refused (a wrong one is a failed login,
     what=admin_password); a token-authenticated request is not asked;
-    revoking needs none."""
-    s, a = admin_server(password=ADMIN_PW)
+    revoking needs none. The same holds for what an admin session makes
+    on the accounts that outlives the admin password or sends mail out:
+    an account (its password), an account's new password, app password
+    or JMAP token, forwarding, a redirecting script (the account's or a
+    global one), an alias to an outside address."""
+    pat = "pat@example.test"
+    s, a = admin_server(password=ADMIN_PW, accounts=[(pat, "pat-password-1-Zt")])
     with s:
+        redirect = {"script": 'redirect "thief@remote.test";\n', "active": True}
+        made = [("POST", "/accounts", {"email": "thief@example.test",
+                                       "password": "thief-password-1-Qx"}, "current"),
+                ("POST", "/accounts/%s/password" % pat, {"password": "thief-password-1-Qx"},
+                 "current"),
+                ("POST", "/accounts/%s/app-passwords" % pat, {"name": "thief"}, "password"),
+                ("POST", "/accounts/%s/jmap-tokens" % pat, {"name": "thief2"}, "password"),
+                ("PUT", "/accounts/%s/forwarding" % pat, {"addresses": ["thief@remote.test"]},
+                 "password"),
+                ("PUT", "/accounts/%s/sieve/x" % pat, redirect, "password"),
+                ("PUT", "/sieve/global/x", redirect, "password"),
+                ("POST", "/aliases", {"alias": "pat2@example.test",
+                                      "target": "thief@remote.test"}, "password")]
+        for method, path, body, field in made:
+            st, _, p = a.call(method, path, body)
+            assert st == 400 and p["code"] == "missing_field" and p["field"] == field, (path, p)
+        for method, path, body, field in made[:2]:
+            st, _, p = a.call(method, path, dict(body, **{field: "not-the-password"}))
+            assert st == 400 and p["code"] == "wrong_password" and p["field"] == field, (path, p)
+        assert s.wait_log("event=auth_failed what=admin_password failures=2", 5)
+        # Nothing was made; the account's password is still its own.
+        assert [x["email"] for x in a.call("GET", "/accounts")[2]["accounts"]] == [pat]
+        assert a.call("GET", "/accounts/%s/app-passwords" % pat)[2]["app_passwords"] == []
+        assert a.call("GET", "/accounts/%s/forwarding" % pat)[2]["addresses"] == []
+        assert a.call("GET", "/accounts/%s/sieve" % pat)[2]["scripts"] == []
+        assert a.call("GET", "/sieve/global")[2]["scripts"] == []
+        assert a.call("GET", "/aliases")[2]["aliases"] == []
+        # An alias to a local account, a script that keeps mail here and
+        # turning forwarding off need none.
+        assert a.call("POST", "/aliases", {"alias": "pat3@example.test", "target": pat})[0] == 201
+        assert a.call("PUT", "/sieve/global/k", {"script": "keep;\n"})[0] == 201
+        assert a.call("PUT", "/accounts/%s/forwarding" % pat, {"addresses": []})[0] == 200
+        for method, path, body, field in made:
+            st, _, p = a.call(method, path, dict(body, **{field: ADMIN_PW}))
+            assert st in (200, 201, 204), (path, st, p)
+
         st, _, p = a.call("POST", "/tokens", {"name": "thief"})
         assert st == 400 and p.get("field") == "password", p
         st, _, p = a.call("POST", "/tokens", {"name": "thief", "password": "not-the-password"})
         assert st == 400 and p["code"] == "wrong_password" and p["field"] == "password", p
-        assert s.wait_log("event=auth_failed what=admin_password failures=1", 5)
+        assert s.wait_log("event=auth_failed what=admin_password failures=3", 5)
         assert a.call("GET", "/tokens")[2]["tokens"] == []
         st, _, t = a.call("POST", "/tokens", {"name": "deploy", "password": ADMIN_PW})
         assert st == 201 and t["token"], t
@@ -428,6 +474,15 @@ def test_token_made_by_a_session_needs_the_password():
         st, _, t2 = b.call("POST", "/tokens", {"name": "from a token"})
         assert st == 201, t2
         assert a.call("DELETE", "/tokens/" + t2["id"])[0] == 204
+        # A token (the REST API's machine clients) is not asked on the
+        # account routes either.
+        for i, (method, path, body, _) in enumerate(made[1:]):
+            body = dict(body, alias="pat4@example.test") if path == "/aliases" else body
+            st, _, p = b.call(method, path, dict(body, name="tok%d" % i) if "name" in body else body)
+            assert st in (200, 201, 204), (path, st, p)
+        st, _, p = b.call("POST", "/accounts", {"email": "ci@example.test",
+                                                "password": "ci-password-1-Wv"})
+        assert st == 201, p
 
 
 def test_token_scope_and_expiry():
@@ -487,7 +542,7 @@ def test_long_lists():
     s, a = admin_server()
     with s:
         st, _, acct = a.call("POST", "/accounts", {"email": "dave@example.test",
-                                                   "password": "dave-pw-12345"})
+                                                   "password": "dave-pw-12345", "current": ADMIN_PW})
         assert st == 201, acct
         for i in range(300):
             st, _, al = a.call("POST", "/aliases", {"alias": f"a{i}@example.test",

@@ -620,7 +620,8 @@ class Run:
             if local and not exists:
                 self.m.accounts[e] = {"pw": pw, "quota": quota, "disabled": False}
             return
-        body = {"email": mixcase(self.rnd, e), "password": pw}
+        # The admin password: asked of a session, ignored with a token.
+        body = {"email": mixcase(self.rnd, e), "password": pw, "current": ADMIN_PW}
         if self.rnd.random() < 0.5:
             body["quota"] = self.rnd.choice([0, 1, 1024, 5000000, 2**63 - 1])
         res = self.call("POST", "/accounts", body)
@@ -660,7 +661,7 @@ class Run:
             self.cli_expect(exists, "account", "passwd", mixcase(self.rnd, e), input=pw + "\n")
         else:
             res = self.call("POST", "/accounts/%s/password" % seg(self.rnd, mixcase(self.rnd, e)),
-                            {"password": pw})
+                            {"password": pw, "current": ADMIN_PW})
             if exists:
                 self.check(res[0] == 204 and res[2] == b"", "password of %s: %r" % (e, res))
             else:
@@ -714,7 +715,8 @@ class Run:
                 self.m.aliases.setdefault(alias, set()).add(target)
             return
         res = self.call("POST", "/aliases", {"alias": mixcase(self.rnd, alias),
-                                             "target": mixcase(self.rnd, target)})
+                                             "target": mixcase(self.rnd, target),
+                                             "password": ADMIN_PW})
         if not alias_local:
             self.problem(res, 404, "not_found")
         elif taken:
@@ -835,11 +837,13 @@ class Run:
                          400, "unknown_field", field="dkim")
         elif kind == 6:
             email = "%s@%s" % (rnd.choice(BAD_LOCALS), self.some_domain(1.0))
-            self.problem(self.call("POST", "/accounts", {"email": email, "password": "long-enough-1"}),
+            self.problem(self.call("POST", "/accounts", {"email": email, "password": "long-enough-1",
+                                                         "current": ADMIN_PW}),
                          400, "invalid_field", field="email")
         elif kind == 7:
             email = rnd.choice(["@" + PRIMARY, "no-at-sign", "x@" + rnd.choice(BAD_DOMAINS[:8])])
-            self.problem(self.call("POST", "/accounts", {"email": email, "password": "long-enough-1"}),
+            self.problem(self.call("POST", "/accounts", {"email": email, "password": "long-enough-1",
+                                                         "current": ADMIN_PW}),
                          400, "invalid_field", field="email")
         elif kind == 8:
             pw = rnd.choice(["", "short", "x" * 7, "y" * 257, "z" * 1000])
@@ -881,7 +885,7 @@ class Run:
             target = rnd.choice(["@" + PRIMARY, "nobody", "%s@%s" % (rnd.choice(BAD_LOCALS), PRIMARY),
                                  "x@" + rnd.choice(BAD_DOMAINS[:8])])
             self.problem(self.call("POST", "/aliases", {"alias": "new-alias@" + self.some_domain(1.0),
-                                                        "target": target}),
+                                                        "target": target, "password": ADMIN_PW}),
                          400, "invalid_field", field="target")
         elif kind == 17:
             body = rnd.choice([{"alias": "x@" + PRIMARY}, {"target": new}])

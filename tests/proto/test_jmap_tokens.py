@@ -14,7 +14,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from httpc import admin_server, tls_ctx
+from httpc import ADMIN_PW, admin_server, tls_ctx
 from logins import refused
 from mailpeers import unique_ips
 from test_portal import Portal
@@ -154,7 +154,8 @@ def test_jmap_bearer_tokens():
         # The administrator makes one for the account (shown once), lists
         # it (JMAP tokens only), the account sees it in its portal, JMAP
         # takes it, and the administrator revokes it.
-        st, _, made = admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "backup job"})
+        st, _, made = admin.call("POST", "/accounts/%s/jmap-tokens" % USER,
+                                 {"name": "backup job", "password": ADMIN_PW})
         assert st == 201 and made["name"] == "backup job", made
         atok = made["token"]
         assert re.fullmatch(r"tj1\.[0-9a-f]+\.[a-z0-9]{4}(-[a-z0-9]{4}){3}", atok), atok
@@ -166,7 +167,8 @@ def test_jmap_bearer_tokens():
         assert [t["name"] for t in p.call("GET", "/me/jmap-tokens")[1]["tokens"]] == ["backup job"]
         st, sess = jmap(s, "Bearer " + atok)
         assert st == 200 and sess["username"] == USER, (st, sess)
-        assert admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "backup job"})[0] == 409
+        assert admin.call("POST", "/accounts/%s/jmap-tokens" % USER,
+                          {"name": "backup job", "password": ADMIN_PW})[0] == 409
         assert admin.call("POST", "/accounts/nobody@example.test/jmap-tokens", {"name": "x"})[0] == 404
         assert admin.call("DELETE", "/accounts/%s/jmap-tokens/phone" % USER)[0] == 404  # mail
         assert admin.call("DELETE", "/accounts/%s/jmap-tokens/backup%%20job" % USER)[0] == 204

@@ -24,7 +24,7 @@ def test_setup_state_and_alias_takeover():
         assert "b@example.test" not in s.cli("alias", "list").stdout.decode()
         # The reverse: an account on an alias's address.
         s.cli("alias", "add", "info@example.test", "a@example.test")
-        st, _, p = a.call("POST", "/accounts", {"email": "info@example.test",
+        st, _, p = a.call("POST", "/accounts", {"email": "info@example.test", "current": ADMIN_PW,
                                                 "password": "info-password-1-Vq8r"})
         assert st == 409 and p["code"] == "exists" and "alias" in p["detail"], (st, p)
         r = s.cli("account", "add", "info@example.test", input="info-password-1-Vq8r\n", check=False)

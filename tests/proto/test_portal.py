@@ -385,7 +385,8 @@ def test_lasting_access_needs_the_password():
     missing or wrong one is refused (a wrong one is a failed sign-in,
     what=account_password); revoking, and turning forwarding off, need
     none. A Sieve script that redirects or notifies is forwarding too.
-    The admin's routes for an account need no account password."""
+    The admin's routes for an account need no account password: an admin
+    session gives the admin password instead (test_http)."""
     s, admin = admin_server(password=ADMIN_PW, accounts=[(USER, PW)])
     with s:
         p = Portal(s, source="127.0.0.12")
@@ -431,17 +432,22 @@ def test_lasting_access_needs_the_password():
         assert st == 201, out
         st, out = p.call("PUT", "/me/sieve/y", {"script": 'if false { stop; } else { keep; }\n'})
         assert st == 201, out
+        # The admin acts on the account without its password (an admin
+        # session with the admin's: the account's is wrong there).
         st, _, out = admin.call("PUT", "/accounts/%s/sieve/z" % USER,
-                                {"script": 'redirect "pat@remote.test";\n'})
+                                {"script": 'redirect "pat@remote.test";\n', "password": PW})
+        assert st == 400 and out["code"] == "wrong_password", out
+        st, _, out = admin.call("PUT", "/accounts/%s/sieve/z" % USER,
+                                {"script": 'redirect "pat@remote.test";\n', "password": ADMIN_PW})
         assert st == 201, out
-
-        # The admin acts on the account without its password.
-        st, _, out = admin.call("POST", "/accounts/%s/app-passwords" % USER, {"name": "desk"})
+        st, _, out = admin.call("POST", "/accounts/%s/app-passwords" % USER,
+                                {"name": "desk", "password": ADMIN_PW})
         assert st == 201, out
-        st, _, out = admin.call("POST", "/accounts/%s/jmap-tokens" % USER, {"name": "job"})
+        st, _, out = admin.call("POST", "/accounts/%s/jmap-tokens" % USER,
+                                {"name": "job", "password": ADMIN_PW})
         assert st == 201, out
         st, _, out = admin.call("PUT", "/accounts/%s/forwarding" % USER,
-                                {"addresses": ["pat@remote.test"]})
+                                {"addresses": ["pat@remote.test"], "password": ADMIN_PW})
         assert st == 200, out
 
 

@@ -9,7 +9,7 @@ turns it off. One tern, one DNS server and one receiver."""
 import re
 import smtplib
 
-from httpc import admin_server
+from httpc import ADMIN_PW, admin_server
 from mailpeers import DnsServer, Receiver, free_port_on, unique_ips
 from test_portal import Portal
 
@@ -73,7 +73,8 @@ def test_portal_forwarding():
 
         # Without a copy: forwarded only (a +tag reaches the account too).
         st, _, body = admin.call("PUT", "/accounts/%s/forwarding" % USER,
-                                 {"addresses": ["pat.away@remote.test"], "keep": False})
+                                 {"addresses": ["pat.away@remote.test"], "keep": False,
+                                  "password": ADMIN_PW})
         assert st == 200 and body["keep"] is False, body
         send(s, "only", rcpt="pat+news@example.test")
         got = remote.wait_messages(2)

@@ -10,7 +10,7 @@ import socket
 import ssl
 import time
 
-from httpc import admin_server
+from httpc import ADMIN_PW, admin_server
 
 DOMAIN = "example.test"
 CHANGES = [("cli", "passwd"), ("cli", "disable"), ("cli", "del"),
@@ -104,7 +104,7 @@ def test_sessions_end_when_credentials_change():
                 s.cli(*args, input="second-pw-2\n" if what == "passwd" else None)
             elif what == "passwd":
                 assert a.call("POST", "/accounts/%s/password" % user,
-                              {"password": "second-pw-2"})[0] == 204
+                              {"password": "second-pw-2", "current": ADMIN_PW})[0] == 204
             elif what == "disable":
                 assert a.call("PATCH", "/accounts/%s" % user, {"disabled": True})[0] == 200
             else:

@@ -210,7 +210,7 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 	const add = (e) => {
 		e.preventDefault();
 		a.run(async () => {
-			setMade(await post(k.path, admin ? { name: name.trim() } : { name: name.trim(), password }));
+			setMade(await post(k.path, { name: name.trim(), password }));
 			setName('');
 			setPassword('');
 			list.reload();
@@ -255,10 +255,11 @@ export function AppPasswords({ kind = 'apppass', base = '/me', admin = false }) 
 			<form onSubmit={add} class="inline-form">
 				<Field label={k.label} value={name} onInput={setName} maxLength={64} required testid={`${id}-name`}
 					error={a.error && a.error.field === 'name' ? a.error.message : undefined} />
-				{admin ? null : (
-					<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
-						required testid={`${id}-password`} error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
-				)}
+				{/* The account's password in the portal; on the admin's panel the
+				    admin's (a session alone makes no secret that outlives it). */}
+				<Field label={admin ? 'Admin password' : 'Current password'} type="password" value={password} onInput={setPassword}
+					autoComplete="current-password" required testid={`${id}-password`}
+					error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
 				<button class="btn" type="submit" disabled={a.busy} data-testid={`${id}-add`}>Create</button>
 			</form>
 		</section>

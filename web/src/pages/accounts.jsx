@@ -2,7 +2,9 @@
 // inactive), display name, delete, password reset, quota and usage, the
 // aliases that point at each, and on each account's panel its app
 // passwords and JMAP tokens (listed, made and shown once, revoked) and
-// whether its mail is stored encrypted (and turning that off).
+// whether its mail is stored encrypted (and turning that off). What gives
+// a lasting way in (a new account, a password, an app password or token)
+// asks for the admin password: the API refuses a session alone.
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, seg } from '../api.js';
 import { ConfirmButton, ErrorBox, Field, Loading, Notice, PageTitle, StrengthMeter, useAction, useLoad } from '../components.jsx';
@@ -102,13 +104,14 @@ function AddAccount({ onAdded }) {
 	const [email, setEmail] = useState('');
 	const [pw, setPw] = useState('');
 	const [quota, setQuota] = useState('');
+	const [current, setCurrent] = useState('');
 	const [done, setDone] = useState('');
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
 		setDone('');
 		a.run(async () => {
-			const body = { email: email.trim().toLowerCase(), password: pw };
+			const body = { email: email.trim().toLowerCase(), password: pw, current };
 			if (quota.trim())
 				body.quota = Math.round(Number(quota) * MIB);
 			const r = await post('/accounts', body);
@@ -116,6 +119,7 @@ function AddAccount({ onAdded }) {
 			setEmail('');
 			setPw('');
 			setQuota('');
+			setCurrent('');
 			onAdded();
 		});
 	};
@@ -130,6 +134,10 @@ function AddAccount({ onAdded }) {
 			<StrengthMeter password={pw} testid="new-account-password-meter" />
 			<Field label="Quota in MiB (empty: no limit)" type="number" min={0} step="any" value={quota} onInput={setQuota}
 				testid="new-account-quota" error={a.error && a.error.field === 'quota' ? a.error.message : undefined} />
+			{/* A new account is a lasting way in: the server asks the admin
+			    password of a session (api_accounts.c). */}
+			<Field label="Admin password" type="password" value={current} onInput={setCurrent} required autoComplete="current-password"
+				testid="new-account-current" error={a.error && a.error.field === 'current' ? a.error.message : undefined} />
 			<ErrorBox error={a.error && !a.error.field ? (a.error.status === 404 ? 'That domain is not one of this server\'s domains.' : a.error) : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons"><button class="btn btn-primary" type="submit" disabled={a.busy} data-testid="account-add">Add account</button></div>
@@ -169,6 +177,7 @@ function EncryptionState({ email }) {
 
 function AccountPanel({ account, onChange }) {
 	const [pw, setPw] = useState('');
+	const [current, setCurrent] = useState('');
 	const [quota, setQuota] = useState(account.quota ? String(+(account.quota / MIB).toFixed(2)) : '');
 	const [msg, setMsg] = useState('');
 	const [name, setName] = useState(account.display_name || '');
@@ -189,8 +198,9 @@ function AccountPanel({ account, onChange }) {
 		e.preventDefault();
 		setMsg('');
 		pwAction.run(async () => {
-			await post(`/accounts/${seg(account.email)}/password`, { password: pw });
+			await post(`/accounts/${seg(account.email)}/password`, { password: pw, current });
 			setPw('');
+			setCurrent('');
 			setMsg('Password changed.');
 		});
 	};
@@ -221,7 +231,9 @@ function AccountPanel({ account, onChange }) {
 				<Field label={`New password for ${account.email}`} type="password" value={pw} onInput={setPw} required
 					minLength={8} maxLength={256} autoComplete="new-password" testid="reset-password" />
 				<StrengthMeter password={pw} testid="reset-password-meter" />
-				<ErrorBox error={pwAction.error} />
+				<Field label="Admin password" type="password" value={current} onInput={setCurrent} required autoComplete="current-password"
+					testid="reset-password-current" error={pwAction.error && pwAction.error.field === 'current' ? pwAction.error.message : undefined} />
+				<ErrorBox error={pwAction.error && pwAction.error.field !== 'current' ? pwAction.error : null} />
 				<button class="btn" type="submit" disabled={pwAction.busy} data-testid="reset-password-submit">Set password</button>
 			</form>
 			<form onSubmit={setQuotaValue} class="inline-form">

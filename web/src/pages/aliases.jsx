@@ -14,10 +14,15 @@ export function Aliases() {
 	const [alias, setAlias] = useState('');
 	const [target, setTarget] = useState('');
 	const [catchAll, setCatchAll] = useState(false);
+	const [password, setPassword] = useState('');
 	const [done, setDone] = useState('');
 	const add = useAction();
 	const remove = useAction();
 	const aliases = (list.data && list.data.aliases) || [];
+	// Forwarding out outlives a change of the admin password: the server
+	// asks for it then (api_accounts.c).
+	const askPw = target.includes('@') && outside(target.trim().toLowerCase());
+	const pwError = add.error && add.error.field === 'password' ? add.error.message : undefined;
 
 	const submit = (e) => {
 		e.preventDefault();
@@ -26,10 +31,14 @@ export function Aliases() {
 		if (catchAll)
 			a = '@' + a.replace(/^.*@/, '');
 		add.run(async () => {
-			await post('/aliases', { alias: a, target: target.trim().toLowerCase() });
+			const body = { alias: a, target: target.trim().toLowerCase() };
+			if (password)
+				body.password = password;
+			await post('/aliases', body);
 			setDone(`${a} now delivers to ${target.trim()}.`);
 			setAlias('');
 			setTarget('');
+			setPassword('');
 			list.reload();
 		});
 	};
@@ -75,7 +84,12 @@ export function Aliases() {
 					placeholder={catchAll ? 'example.com' : 'info@example.com'} testid="alias-address" />
 				<Field label="Deliver to" type="email" value={target} onInput={setTarget} required placeholder="you@example.com" testid="alias-target"
 					hint="An account here or any external address (forwarded, with the sender rewritten by SRS so the other server's SPF check passes). Add the alias again with another target to deliver to several." />
-				<ErrorBox error={add.error && add.error.status === 404 ? 'The alias must be at one of this server\'s domains.' : add.error} />
+				{askPw ? (
+					<Field label="Admin password (the target is outside this server)" type="password" value={password} onInput={setPassword}
+						required autoComplete="current-password" testid="alias-password" error={pwError} />
+				) : null}
+				<ErrorBox error={askPw && pwError ? null
+					: add.error && add.error.status === 404 ? 'The alias must be at one of this server\'s domains.' : add.error} />
 				<Notice>{done}</Notice>
 				<div class="buttons"><button class="btn btn-primary" type="submit" disabled={add.busy} data-testid="alias-add">Add alias</button></div>
 			</form>

@@ -98,6 +98,7 @@ function GlobalFilter() {
 	const [name, setName] = useState('global');
 	const [text, setText] = useState('');
 	const [active, setActive] = useState(false);
+	const [password, setPassword] = useState('');
 	const [done, setDone] = useState('');
 	const a = useAction();
 	const l = useLoad(async () => {
@@ -115,8 +116,11 @@ function GlobalFilter() {
 		e.preventDefault();
 		a.run(async () => {
 			const body = on ? { script: text, active: true } : { active: false };
+			if (on && password)
+				body.password = password;
 			const sc = await put('/sieve/global/' + seg(name), body);
 			setActive(sc.active);
+			setPassword('');
 			setDone(on ? 'Global filter saved and active.' : 'Global filter turned off.');
 		});
 	};
@@ -130,7 +134,12 @@ function GlobalFilter() {
 			<ErrorBox error={l.error} />
 			<TextArea label={`Script "${name}"`} value={text} onInput={(v) => { setText(v); setDone(''); }} error={fe}
 				testid="global-filter-script" rows="8" spellcheck={false} style="width: 100%; font-family: monospace" />
-			<ErrorBox error={a.error && !fe ? a.error : null} />
+			{/* A redirect or notify sends mail out, which would outlive a
+			    change of the admin password: the server asks for it then. */}
+			<Field label="Admin password (when the script redirects or notifies)" type="password" value={password} onInput={setPassword}
+				autoComplete="current-password" testid="global-filter-password"
+				error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+			<ErrorBox error={a.error && !fe && a.error.field !== 'password' ? a.error : null} />
 			<Notice>{done}</Notice>
 			<div class="buttons">
 				<button class="btn btn-primary" type="submit" disabled={a.busy || !text.trim()} data-testid="global-filter-save">Save and activate</button>
