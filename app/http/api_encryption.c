@@ -7,8 +7,10 @@
  * (default), "key": the armored OpenPGP key or the PEM certificate,
  * "encrypt_on_append": also what the user stores (default false)}; the
  * key is read here, so a key that cannot encrypt is refused with the
- * reason (400) and nothing changes. GET answers what the key is (its
- * fingerprint or certificate's address and expiry), never the key text.
+ * reason (400) and nothing changes; the portal's PUT of a key also takes
+ * "password", the account's current password. GET answers what the key
+ * is (its fingerprint or certificate's address and expiry), never the
+ * key text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -120,11 +122,12 @@ void api_encryption_put(struct http_ctx *x)
 		{ "cipher", JK_STRING, 0 },
 		{ "key", JK_STRING, 0 },
 		{ "encrypt_on_append", JK_BOOL, 0 },
+		{ "password", JK_STRING, 0 },
 	};
 	uint32_t id;
 	char err[256];
 
-	if (http_body_check(x, fields, 4) < 0 || http_account_param(x, &id) < 0)
+	if (http_body_check(x, fields, 5) < 0 || http_account_param(x, &id) < 0)
 		return;
 	const struct json_value *m = json_get(x->json, "method");
 	const struct json_value *c = json_get(x->json, "cipher");
@@ -163,6 +166,13 @@ void api_encryption_put(struct http_ctx *x)
 		http_problem(x, 400, "invalid_field", "key", "%s", err);
 		return;
 	}
+	/* In the portal a key seals every new message to whoever holds its
+	 * secret half: one the owner does not hold leaves them mail they
+	 * cannot read. A session alone (perhaps a stolen cookie) must not
+	 * set or change it; turning it off needs nothing. The administrator
+	 * is not asked (deleting the account is in their hands anyway). */
+	if (x->account_email && http_current_password_check(x) < 0)
+		return;
 	e.key = (char *)kv->str;
 	e.keylen = kv->len;
 	e.on_append = ap && ap->boolean;

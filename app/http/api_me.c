@@ -21,10 +21,12 @@
  * admin route has its {email} parameter. What outlives a change of the
  * password (a new app password or JMAP token, forwarding to an outside
  * address, a redirecting script) also takes the current password when the
- * portal asks for it (http_session_password_check): a stolen session
- * cookie must not turn into lasting access to the mail. Revoking and
- * turning forwarding off need none; on the administrator's routes an
- * admin session gives the admin password instead, never the account's.
+ * portal asks for it (http_session_password_check), and so does an
+ * encryption key, which the owner may not be able to read with: a stolen
+ * session cookie must not turn into lasting access to the mail, nor lock
+ * the owner out of it. Revoking and turning forwarding or encryption off
+ * need none; on the administrator's routes an admin session gives the
+ * admin password instead, never the account's.
  */
 #include <stdio.h>
 #include <string.h>

@@ -146,6 +146,7 @@ await finish(b, async () => {
 	// and shown by the fingerprint of its encryption subkey; then turned
 	// off again.
 	await byId('encryption-key').fill('not a key');
+	await byId('encryption-password').fill(cfg.password);
 	await byId('encryption-save').click();
 	await byId('encryption-error').getByText('not an OpenPGP key').waitFor();
 	// The key as gpg --export writes it (binary): the page armors it.
@@ -158,10 +159,15 @@ await finish(b, async () => {
 	await byId('encryption-off').click();
 	await byId('encryption-off-yes').click();
 	await byId('encryption-state').getByText('Off: mail is stored as it arrives.').waitFor();
-	// On again, left on: the admin's accounts page shows it (below).
+	// On again, left on: the admin's accounts page shows it (below). The
+	// key takes the current password: a wrong one is said at its field.
 	await byId('encryption-file').setInputFiles(cfg.pgp_key_file);
 	await page.waitForFunction(() => document.querySelector('[data-testid=encryption-key]').value
 		.startsWith('-----BEGIN PGP PUBLIC KEY BLOCK-----'));
+	await byId('encryption-password').fill('not the password');
+	await byId('encryption-save').click();
+	await page.locator('.field-error [data-testid=encryption-password]').waitFor();
+	await byId('encryption-password').fill(cfg.password);
 	await byId('encryption-save').click();
 	await byId('encryption-fingerprint').getByText(cfg.pgp_fpr).waitFor();
 	log('portal: encryption on and off');

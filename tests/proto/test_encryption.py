@@ -133,8 +133,17 @@ def test_encryption_at_rest():
             st, out = p.call("PUT", "/me/encryption", body)
             assert st == 400 and out["field"] == field and why in out["detail"], (body, out)
         assert p.call("GET", "/me/encryption")[1] == {"method": "none"}
+        # A good key takes the current password besides the session: one
+        # the owner cannot decrypt with would leave them unreadable mail.
+        st, out = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub})
+        assert st == 400 and out["code"] == "missing_field" and out["field"] == "password", out
+        st, out = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub,
+                                                    "password": "not-the-password"})
+        assert st == 400 and out["code"] == "wrong_password" and out["field"] == "password", out
+        assert s.wait_log("event=auth_failed what=account_password failures=1")
+        assert p.call("GET", "/me/encryption")[1] == {"method": "none"}
 
-        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub})
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub, "password": PW})
         assert st == 200, body
         assert body["method"] == "openpgp" and body["cipher"] == "aes256" and body["usable"], body
         assert body["fingerprint"] == sub and body["primary_fingerprint"] == fpr, (body, sub, fpr)
@@ -181,7 +190,7 @@ def test_encryption_at_rest():
         typ, _ = c.append("INBOX", None, None, plain_append)
         assert typ == "OK"
         assert stored(s, USER, "appended-plain") == plain_append
-        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub,
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub, "password": PW,
                                                      "encrypt_on_append": True})
         assert st == 200 and body["encrypt_on_append"] is True, body
         typ, _ = c.append("Sent", None, None, message("appended-sealed"))
@@ -237,7 +246,8 @@ def test_encryption_at_rest():
         assert st == 400 and out["field"] == "key" and "RSA" in out["detail"], out
         assert p.call("GET", "/me/encryption")[1]["method"] == "openpgp"
         st, body = p.call("PUT", "/me/encryption",
-                          {"method": "smime", "cipher": "aes128", "key": open(cert).read()})
+                          {"method": "smime", "cipher": "aes128", "key": open(cert).read(),
+                           "password": PW})
         assert st == 200 and body["method"] == "smime" and body["cipher"] == "aes128", body
         assert body["email"] == USER and body["algorithm"] == "rsa2048" and body["usable"], body
         msg3 = message("smime-one")
@@ -259,7 +269,7 @@ def test_encryption_at_rest():
 
         # Big (past the worker threshold, the sealed copy spooled): gpg
         # reads back every octet.
-        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub})
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub, "password": PW})
         assert st == 200, body
         blob = base64.encodebytes(os.urandom(3 << 20)).replace(b"\n", b"\r\n")
         big = (b"Content-Type: application/octet-stream\r\n"
@@ -285,7 +295,7 @@ def test_encryption_at_rest():
         r = gpg(home, *old, "--quick-add-key", lfpr, "cv25519", "encr", "1d")
         assert r.returncode == 0, r.stderr.decode()
         pub2 = gpg(home, "--armor", "--export", lapse).stdout.decode()
-        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub2})
+        st, body = p.call("PUT", "/me/encryption", {"method": "openpgp", "key": pub2, "password": PW})
         assert st == 200 and body["usable"] and body["primary_fingerprint"] == lfpr, body
         assert body["expires"] and body["expires"] - time.time() < 10, body
         time.sleep(max(0, body["expires"] - time.time() + 1))

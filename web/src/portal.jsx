@@ -351,6 +351,7 @@ function Encryption() {
 	const [cipher, setCipher] = useState('aes256');
 	const [onAppend, setOnAppend] = useState(false);
 	const [key, setKey] = useState('');
+	const [password, setPassword] = useState('');
 	const [msg, setMsg] = useState('');
 	const a = useAction();
 	// A binary export (gpg --export, a .der or .cer certificate) is
@@ -377,8 +378,9 @@ function Encryption() {
 		e.preventDefault();
 		setMsg('');
 		a.run(async () => {
-			await put('/me/encryption', { method, cipher, key, encrypt_on_append: onAppend });
+			await put('/me/encryption', { method, cipher, key, encrypt_on_append: onAppend, password });
 			setKey('');
+			setPassword('');
 			setMsg('New mail is now stored encrypted.');
 			cur.reload();
 		});
@@ -427,7 +429,11 @@ function Encryption() {
 				<input type="file" accept=".asc,.gpg,.pgp,.pem,.crt,.cer,.der,.txt" onChange={readFile} aria-label="Read the key from a file" data-testid="encryption-file" />
 				{err ? <p class="hint error-text" id="enc-error" data-testid="encryption-error">{err}</p> : null}
 			</div>
-			<ErrorBox error={a.error && a.error.field !== 'key' ? a.error : null} />
+			{/* A key you cannot decrypt with would leave you mail you cannot
+			    read: the server asks for the password (not a session alone). */}
+			<Field label="Current password" type="password" value={password} onInput={setPassword} autoComplete="current-password"
+				required testid="encryption-password" error={a.error && a.error.field === 'password' ? a.error.message : undefined} />
+			<ErrorBox error={a.error && a.error.field !== 'key' && a.error.field !== 'password' ? a.error : null} />
 			<Notice testid="encryption-saved">{msg}</Notice>
 			<div class="buttons"><button class="btn" type="submit" disabled={a.busy || !key} data-testid="encryption-save">Encrypt new mail</button></div>
 		</form>
