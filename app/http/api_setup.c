@@ -460,7 +460,8 @@ static int printable(const char *s, size_t max)
 	return 1;
 }
 
-int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass)
+int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
+		    const char *current)
 {
 	const char *host = http_body_str(x, fhost), *user = http_body_str(x, fuser),
 		   *pass = http_body_str(x, fpass);
@@ -481,6 +482,19 @@ int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, co
 		http_problem(x, 400, "invalid_field", user && !printable(user, 255) ? fuser : fpass,
 			     "relay user and password must be printable, at most 255 characters");
 		return -1;
+	}
+	/*
+	 * A new relay host receives every message sent out (and the stored
+	 * relay credentials, when only the host changes) from the next start
+	 * on: diverting mail that outlives a change of the admin password,
+	 * so a session (perhaps a stolen cookie) sets one only with it.
+	 * Turning the relay off, or keeping the host, needs none.
+	 */
+	if (current && host && host[0]) {
+		char was[256];
+		api_effective(SETTING_RELAY_HOST, http_cfg->relay_host, was, sizeof was);
+		if (strcmp(host, was) != 0 && http_session_password_check(x, current) < 0)
+			return -1;
 	}
 	int rc = STORE_OK;
 	if (host)
@@ -506,7 +520,7 @@ void api_setup_relay(struct http_ctx *x)
 
 	if (gate(x, 1) < 0 || http_body_check(x, f, 3) < 0)
 		return;
-	if (api_store_relay(x, "host", "user", "password") < 0)
+	if (api_store_relay(x, "host", "user", "password", NULL) < 0)
 		return;
 	write_state(x, 200);
 }

@@ -387,6 +387,7 @@ void api_settings_put(struct http_ctx *x)
 		{ "arc_trusted", JK_ANY, 0 },
 		{ "postmaster", JK_STRING, 0 },
 		{ "mta_sts_mode", JK_STRING, 0 },
+		{ "password", JK_STRING, 0 }, /* the admin password: a new relay host */
 	};
 	if (http_body_check(x, f, sizeof f / sizeof f[0]) < 0)
 		return;
@@ -438,7 +439,7 @@ void api_settings_put(struct http_ctx *x)
 			return;
 		}
 	}
-	if (api_store_relay(x, "relay_host", "relay_user", "relay_password") < 0)
+	if (api_store_relay(x, "relay_host", "relay_user", "relay_password", "password") < 0)
 		return;
 	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED) < 0 ||
 	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED) < 0)

@@ -388,8 +388,11 @@ void api_effective(enum admin_setting s, const char *running, char *out, size_t 
 /* 1 when stored settings differ from what the server runs with. */
 int api_restart_required(void);
 /* Stores the relay fields present in the body (names given); answers on
- * error and returns -1, else 0. */
-int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass);
+ * error and returns -1, else 0. A new, non-empty host also takes the
+ * admin password from a session in the body's field current
+ * (http_session_password_check); current NULL: not asked (the wizard). */
+int api_store_relay(struct http_ctx *x, const char *fhost, const char *fuser, const char *fpass,
+		    const char *current);
 
 /* Entries in the outbound queue, -1 on a store error. */
 long http_queue_size(void);

@@ -565,11 +565,22 @@ def test_settings_logs_queue():
         assert cfg["hostname"]["locked"] and cfg["limits"]["max_message_size"] == 50 * 1024 * 1024
         st, _, p = a.call("PUT", "/settings", {"hostname": "other.example.test"})
         assert st == 409 and p["field"] == "hostname", p
-        st, _, cfg = a.call("PUT", "/settings", {"relay_host": "relay.test:2525", "relay_user": "me"})
+        # A new relay host gets every message sent out: a session sets
+        # one only with the admin password (a token is not asked).
+        relay = {"relay_host": "relay.test:2525", "relay_user": "me"}
+        st, _, p = a.call("PUT", "/settings", relay)
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", p
+        st, _, p = a.call("PUT", "/settings", dict(relay, password="not-the-password"))
+        assert st == 400 and p["code"] == "wrong_password", p
+        assert s.wait_log("event=auth_failed what=admin_password failures=1", 5)
+        assert a.call("GET", "/settings")[2]["relay"]["host"] == "", cfg
+        st, _, cfg = a.call("PUT", "/settings", dict(relay, password=ADMIN_PW))
         assert st == 200 and cfg["relay"]["host"] == "relay.test:2525" and cfg["restart_required"], cfg
+        # The same host (other fields), or none, needs none.
+        assert a.call("PUT", "/settings", {"relay_host": "relay.test:2525", "relay_user": "you"})[0] == 200
         assert a.call("PUT", "/settings", {"relay_host": "bad host"})[0] == 400
         st, _, logs = a.call("GET", "/logs?q=settings_changed&limit=5")
-        assert st == 200 and len(logs["lines"]) == 1 and logs["lines"][0]["module"] == "http", logs
+        assert st == 200 and len(logs["lines"]) == 2 and logs["lines"][0]["module"] == "http", logs
         st, _, logs = a.call("GET", "/logs?level=error")
         assert all(x["level"] == "error" for x in logs["lines"])
         assert a.call("GET", "/logs?level=loud")[0] == 400

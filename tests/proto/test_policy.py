@@ -236,7 +236,8 @@ def test_relay_password_sealed_apart_from_the_store():
     with s:
         st, _, body = a.call("PUT", "/settings", {"relay_host": "%s:%d" % (ips[0], port),
                                                   "relay_user": "relayuser",
-                                                  "relay_password": secret})
+                                                  "relay_password": secret,
+                                                  "password": ADMIN_PW})
         assert st == 200, body
         key = os.path.join(s.data, "secrets.key")
         assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.path.getsize(key) == 32

@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from harness import TERN, Raw
-from httpc import admin_server
+from httpc import ADMIN_PW, admin_server
 from test_queue import World
 
 BAD = ["smtp.example.net:99999", ":587", "smtp.example.net:0", "smtp example.net",
@@ -24,7 +24,7 @@ def test_relay_host_one_validation():
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
             assert r.returncode == 2 and b"TERN_RELAY_HOST" in r.stderr, (v, r.stderr)
         for v in ("smtp.example.net:587", "smtp.example.net", "[::1]:2525", "192.0.2.1:25"):
-            st, _, body = a.call("PUT", "/settings", {"relay_host": v})
+            st, _, body = a.call("PUT", "/settings", {"relay_host": v, "password": ADMIN_PW})
             assert st in (200, 204), (v, st, body)
         st, _, body = a.call("PUT", "/settings", {"relay_host": ""})
         assert st in (200, 204), body

@@ -156,6 +156,10 @@ function ServerForm({ settings, onSaved }) {
 	const [relayHost, setRelayHost] = useState(r.host || '');
 	const [relayUser, setRelayUser] = useState(r.user || '');
 	const [relayPw, setRelayPw] = useState('');
+	const [adminPw, setAdminPw] = useState('');
+	// A new relay host gets every message sent out: the server asks the
+	// admin password for it (api_setup.c api_store_relay).
+	const newRelay = !r.locked && relayHost.trim() !== '' && relayHost.trim() !== (r.host || '');
 	const dr = settings.dmarc_reports || {};
 	const [reportFrom, setReportFrom] = useState(dr.from || '');
 	const ms = settings.mta_sts || {};
@@ -175,6 +179,8 @@ function ServerForm({ settings, onSaved }) {
 				body.relay_user = relayUser.trim();
 			if (relayPw)
 				body.relay_password = relayPw;
+			if (newRelay)
+				body.password = adminPw;
 		}
 		if (!dr.locked && reportFrom.trim() !== (dr.from || ''))
 			body.dmarc_report_from = reportFrom.trim();
@@ -184,6 +190,7 @@ function ServerForm({ settings, onSaved }) {
 			await put('/settings', body);
 			setRelayPw('');
 			onSaved();
+			setAdminPw('');
 			setDone(body.hostname && Object.keys(body).length === 1
 				? 'Saved. The host name is in use now; the TLS certificate takes it when tern restarts.'
 				: 'Saved. The host name is in use now; the relay and the certificate take the changes when tern restarts.');
@@ -202,6 +209,10 @@ function ServerForm({ settings, onSaved }) {
 			<Field label="Relay user name" value={relayUser} onInput={setRelayUser} locked={r.locked} lockedBy="TERN_RELAY_USER" error={fe('relay_user')} />
 			<Field label="Relay password" type="password" value={relayPw} onInput={setRelayPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				placeholder={r.password_set ? '(set; leave empty to keep)' : ''} autoComplete="new-password" error={fe('relay_password')} />
+			{newRelay ? (
+				<Field label="Admin password (to change the relay host)" type="password" value={adminPw} onInput={setAdminPw} required
+					autoComplete="current-password" error={fe('password')} testid="settings-admin-password" />
+			) : null}
 			<h3>DMARC and TLS reports</h3>
 			<Field label="Send daily DMARC and TLS-RPT reports from (empty: the default; off: send none)" value={reportFrom} onInput={setReportFrom}
 				locked={dr.locked} lockedBy="TERN_DMARC_REPORT_FROM" placeholder={dr.effective || 'postmaster@example.com'}
