@@ -77,13 +77,14 @@ static int url_ok(const char *u)
 void api_account_migrate(struct http_ctx *x)
 {
 	static const struct json_field f[] = {
-		{ "from", JK_STRING, 1 }, { "password", JK_STRING, 1 }, { "sieve", JK_BOOL, 0 } };
+		{ "from", JK_STRING, 1 }, { "password", JK_STRING, 1 }, { "sieve", JK_BOOL, 0 },
+		{ "current", JK_STRING, 0 } };
 	char err[256];
 	uint32_t id;
 	unsigned job;
 	struct jw w;
 
-	if (http_body_check(x, f, 3) < 0)
+	if (http_body_check(x, f, 4) < 0)
 		return;
 	if (store_account_id(http_store, x->param[0], &id) != STORE_OK) {
 		http_problem(x, 404, "not_found", NULL, "no account %.100s", x->param[0]);
@@ -101,6 +102,13 @@ void api_account_migrate(struct http_ctx *x)
 	}
 	const struct json_value *sv = json_get(x->json, "sieve");
 	int sieve = sv && sv->type == JSON_BOOL && sv->boolean;
+	/* The copied scripts are stored and the source's active one made
+	 * active: a server of the caller's choosing hands over a redirect,
+	 * which a session stores elsewhere only with the admin password
+	 * (api_sieve.c). So does this one, in "current" ("password" is the
+	 * source's). */
+	if (sieve && http_session_password_check(x, "current") < 0)
+		return;
 	if (admin_jobs_migrate(x->param[0], from, pw, sieve, &job, err, sizeof err) != 0) {
 		http_problem(x, 409, "busy", NULL, "%s", err);
 		return;

@@ -483,6 +483,13 @@ def test_lasting_access_made_by_a_session_needs_the_password():
         st, _, p = b.call("POST", "/accounts", {"email": "ci@example.test",
                                                 "password": "ci-password-1-Wv"})
         assert st == 201, p
+        # Copying Sieve filters from a server of the caller's choosing
+        # activates its active one (perhaps a redirect): the same.
+        mig = {"from": "imap://pat@127.0.0.1:1", "password": "theirs", "sieve": True}
+        st, _, p = a.call("POST", "/accounts/%s/migrate" % pat, mig)
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "current", p
+        st, _, p = a.call("POST", "/accounts/%s/migrate" % pat, dict(mig, current=ADMIN_PW))
+        assert st == 202, p
 
 
 def test_token_scope_and_expiry():

@@ -42,13 +42,18 @@ export function MigratePanel({ email }) {
 	const [from, setFrom] = useState('');
 	const [pw, setPw] = useState('');
 	const [sieve, setSieve] = useState(false);
+	const [current, setCurrent] = useState('');
 	const act = useAction();
 	const [job, setJob] = useJob(act);
 	const start = (e) => {
 		e.preventDefault();
 		act.run(async () => {
-			setJob(await post(`/accounts/${seg(email)}/migrate`, { from: from.trim(), password: pw, sieve }));
+			const body = { from: from.trim(), password: pw, sieve };
+			if (sieve)
+				body.current = current;
+			setJob(await post(`/accounts/${seg(email)}/migrate`, body));
 			setPw('');
+			setCurrent('');
 		});
 	};
 	const fieldError = (f) => (act.error && act.error.field === f ? act.error.message : undefined);
@@ -62,6 +67,12 @@ export function MigratePanel({ email }) {
 				<input type="checkbox" checked={sieve} onChange={(e) => setSieve(e.currentTarget.checked)} data-testid="migrate-sieve" />
 				{' '}also its Sieve filters (ManageSieve)
 			</label>
+			{/* Its active filter becomes this account's, and may redirect mail
+			    out: the server asks the admin password then (api_jobs.c). */}
+			{sieve ? (
+				<Field label="Admin password (to copy filters)" type="password" value={current} onInput={setCurrent} required
+					autoComplete="current-password" testid="migrate-current" error={fieldError('current')} />
+			) : null}
 			<ErrorBox error={act.error && !act.error.field ? act.error : null} />
 			<button class="btn" type="submit" disabled={act.busy || (job && job.state === 'running')} data-testid="migrate-start">Copy mail</button>
 			{job && <Progress job={job} />}
