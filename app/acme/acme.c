@@ -105,6 +105,7 @@ static struct acme {
 	char url_ari[512], ari_id[200];
 	uint64_t ari_timer;
 	int64_t renew_planned; /* Unix time the renewal timer is set for */
+	int64_t not_before;    /* after a failure: no attempt before this Unix time, 0 none */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
 	int dir_public; /* the directory's address is public: every other URL's must be */
 	int running;
@@ -213,6 +214,9 @@ static void fail(long retry_after, const char *fmt, ...)
 	A.state = S_OFF;
 	status_set("failed", why, time_wall() + wait);
 	schedule(wait);
+	/* The retry is the renewal planned now; renewal information may not
+	 * bring it earlier (acme_ari_renew_at). */
+	A.not_before = A.renew_planned = time_wall() + wait;
 }
 
 /* Fails the attempt with the CA's answer r (not a success). */
@@ -332,6 +336,7 @@ static void install(struct tls_conf *conf, const char *how)
 	status_set("idle", NULL, now + wait);
 	schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
 	A.renew_planned = now + wait;
+	A.not_before = 0;
 	/* Then ask the CA whether it wants the renewal earlier (RFC 9773). */
 	if (acme_ari_cert_id(conf->chain[0].data, conf->chain[0].data_len, A.ari_id,
 	                     sizeof A.ari_id) == 0)
@@ -803,7 +808,7 @@ static void on_ari(const struct acme_http_resp *r)
 	/* A random moment in the window (RFC 9773 §4.2), now when it is past. */
 	uint32_t rnd = 0;
 	tls_random(&rnd, sizeof rnd);
-	int64_t at = start + (end > start ? (int64_t)(rnd % (uint64_t)(end - start + 1)) : 0);
+	int64_t at = acme_ari_renew_at(start, end, rnd, A.renew_planned, A.not_before);
 	log_info("acme", NULL, "event=ari_window start=%lld end=%lld", (long long)start,
 	         (long long)end);
 	if (at < A.renew_planned) {
@@ -1155,6 +1160,7 @@ void acme_renew_now_on_loop(void *unused)
 	log_info("acme", NULL, "event=renew_requested state=%s", state_name[A.state]);
 	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI) {
 		A.backoff = 0;
+		A.not_before = 0;
 		schedule(0);
 	}
 }

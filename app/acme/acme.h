@@ -29,8 +29,9 @@
  * errors end the attempt with one log line naming the step and the CA's
  * problem (type and detail; rateLimited said so plainly), and the next
  * attempt waits Retry-After when the CA gave one (at least a minute, at
- * most a day), else 1, 2, 4 ... minutes up to a day. The certificate in
- * use is kept meanwhile.
+ * most a day), else 1, 2, 4 ... minutes up to a day; renewal information
+ * never brings that retry earlier. The certificate in use is kept
+ * meanwhile.
  *
  * Caveats: start-up only through acme_start(); every state runs on its
  * loop. Store writes (a few per certificate) block that loop briefly.

@@ -99,3 +99,15 @@ int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end
 	arena_free(&a);
 	return rc;
 }
+
+int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t planned,
+                          int64_t not_before)
+{
+	int64_t at = start + (end > start ? (int64_t)(rnd % (uint64_t)(end - start + 1)) : 0);
+	/* A failing CA whose window is open would otherwise get an attempt
+	 * at every check (each Retry-After, a minute at least), whatever the
+	 * back-off: the window says when to renew, not how often to retry. */
+	if (at < not_before)
+		at = not_before;
+	return at < planned ? at : planned;
+}

@@ -24,6 +24,17 @@ int acme_ari_cert_id(const unsigned char *der, size_t len, char *out, size_t out
  */
 int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r);
 
+/*
+ * When to renew, given the CA's suggested window [start, end] (Unix
+ * times), rnd (a random number: RFC 9773 §4.2's uniformly random moment
+ * in the window), planned (the time the renewal is set for now) and
+ * not_before (the failure back-off: no attempt before it; 0 none).
+ * Returns the new time, never later than planned: ARI only moves a
+ * renewal earlier. A time in the past means at once.
+ */
+int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t planned,
+                          int64_t not_before);
+
 /* An RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets allowed). 0 or -1. */
 int acme_rfc3339(const char *s, int64_t *t_r);
 

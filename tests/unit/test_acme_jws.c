@@ -225,6 +225,24 @@ static void test_ari(void)
 	                  "\"end\":\"2026-11-22T10:00:00Z\"}}";
 	CHECK(acme_ari_window(bad, strlen(bad), &a, &b) == -1);
 	CHECK(acme_ari_window("{}", 2, &a, &b) == -1);
+	/* The renewal time: a moment in the window, never later than planned. */
+	int64_t now = 1795341600, day = 86400;
+	CHECK(acme_ari_renew_at(now + day, now + 2 * day, 0, now + 60 * day, 0) == now + day);
+	CHECK(acme_ari_renew_at(now + day, now + 2 * day, 7, now + 60 * day, 0) == now + day + 7);
+	CHECK(acme_ari_renew_at(now + day, now + 2 * day, 0xFFFFFFFF, now + 60 * day, 0) <= now + 2 * day);
+	CHECK(acme_ari_renew_at(now + 30 * day, now + 31 * day, 5, now + 20 * day, 0) == now + 20 * day);
+	CHECK(acme_ari_renew_at(now - 20, now - 10, 3, now + 60 * day, 0) == now - 17);
+	CHECK(acme_ari_renew_at(now, now, 99, now + day, 0) == now);
+	/* After a failure the back-off holds: an open window (the CA wants the
+	 * renewal now) may not bring the next attempt before the not-before
+	 * the failure set, which is also the time planned then. */
+	CHECK(acme_ari_renew_at(now - 20, now - 10, 3, now + 3600, now + 3600) == now + 3600);
+	CHECK(acme_ari_renew_at(now - 20, now + day, 0, now + 60 * day, now + 60) == now + 60);
+	CHECK(acme_ari_renew_at(now + 600, now + 600, 0, now + 60 * day, now + 60) == now + 600);
+	/* Absurd windows: the year 9999 changes nothing, the year 0 means now. */
+	CHECK(acme_ari_renew_at(253402214400, 253402300799, 0xFFFFFFFF, now + day, 0) == now + day);
+	CHECK(acme_ari_renew_at(-62167219200, -62167219200 + day, 1, now + day, 0) < now);
+	CHECK(acme_ari_renew_at(-62167219200, 253402300799, 0xFFFFFFFF, now + day, 0) <= now + day);
 	/* The identifier needs an AKI: our own self-signed certificates have none. */
 	unsigned char junk[4] = {0x30, 0x02, 0x30, 0x00};
 	char id[200];
