@@ -292,6 +292,37 @@ static int64_t renew_at(int64_t nb, int64_t na)
 	return nb + life * 2 / 3 + (life / 100 > 0 ? (int64_t)(r % (uint64_t)(life / 100 + 1)) : 0);
 }
 
+/*
+ * The renewal timer. It once slept min(time left, 30 days) and then
+ * renewed whatever the time left: a Let's Encrypt certificate (90 days,
+ * due at 60) was renewed at day 30. Now it wakes at least daily and
+ * renews only when the wall clock has reached the planned time (which
+ * comes from the certificate's dates or the CA's window, not from the
+ * clock at planning), so a clock set right after start (no RTC) or a
+ * host resumed from suspend renews at most a day late.
+ */
+static void renew_timer(struct loop *loop, void *arg)
+{
+	(void)arg;
+	A.timer = 0;
+	unsigned wait = acme_renew_wait(time_wall(), A.renew_planned);
+	if (wait > 0) {
+		A.timer = loop_timer_add(A.loop, (uint64_t)wait * 1000, renew_timer, NULL);
+		return;
+	}
+	attempt(loop, NULL);
+}
+
+/* Plans the renewal for at (Unix time; in the past: at once). */
+static void renew_plan(int64_t at)
+{
+	A.renew_planned = at;
+	if (A.timer)
+		loop_timer_del(A.loop, A.timer);
+	A.timer = loop_timer_add(A.loop, (uint64_t)acme_renew_wait(time_wall(), at) * 1000,
+	                         renew_timer, NULL);
+}
+
 static void ari_check(struct loop *loop, void *arg);
 static void ari_settled(void);
 
@@ -334,8 +365,7 @@ static void install(struct tls_conf *conf, const char *how)
 		status.last_success = now;
 	pthread_mutex_unlock(&shared_lock);
 	status_set("idle", NULL, now + wait);
-	schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
-	A.renew_planned = now + wait;
+	renew_plan(now + wait);
 	A.not_before = 0;
 	/* Then ask the CA whether it wants the renewal earlier (RFC 9773). */
 	if (acme_ari_cert_id(conf->chain[0].data, conf->chain[0].data_len, A.ari_id,
@@ -813,10 +843,9 @@ static void on_ari(const struct acme_http_resp *r)
 	         (long long)end);
 	if (at < A.renew_planned) {
 		int64_t wait = at > now ? at - now : 0;
-		A.renew_planned = now + wait;
 		log_info("acme", NULL, "event=renewal_moved_by_ari renew_in=%lld", (long long)wait);
 		status_set("idle", NULL, now + wait);
-		schedule(wait > 86400 * 30 ? 86400 * 30 : (unsigned)wait);
+		renew_plan(now + wait);
 	}
 	ari_schedule((unsigned)again);
 }

@@ -23,7 +23,9 @@
  * certificate at once and renews when due: at two thirds of its lifetime
  * plus up to 1% jitter, or at a random moment of the renewal window the
  * CA suggests through ACME Renewal Information (RFC 9773, acme_ari.h)
- * when that comes earlier.
+ * when that comes earlier. The renewal timer reads the wall clock at
+ * least daily (acme_renew_wait), so a clock set after start renews at
+ * most a day late, and never early.
  *
  * Failures: a badNonce is retried with the fresh nonce (5 times); other
  * errors end the attempt with one log line naming the step and the CA's

@@ -111,3 +111,10 @@ int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t plan
 		at = not_before;
 	return at < planned ? at : planned;
 }
+
+unsigned acme_renew_wait(int64_t now, int64_t planned)
+{
+	if (planned <= now)
+		return 0;
+	return planned - now > ACME_RENEW_RECHECK ? ACME_RENEW_RECHECK : (unsigned)(planned - now);
+}

@@ -1,6 +1,7 @@
 /*
  * acme_ari.h — ACME Renewal Information (RFC 9773): the identifier a CA
- * knows a certificate by, and the renewal window it suggests.
+ * knows a certificate by, and the renewal window it suggests; when the
+ * renewal runs.
  *
  * Pure functions (unit tests, the fuzz target fuzz_acme_msg).
  */
@@ -34,6 +35,18 @@ int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end
  */
 int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t planned,
                           int64_t not_before);
+
+/* The longest the renewal timer sleeps before it reads the clock again. */
+#define ACME_RENEW_RECHECK 86400
+
+/*
+ * Seconds the renewal timer sleeps at now (Unix time) before the renewal
+ * planned at planned: 0 when it is due, else the time left, at most
+ * ACME_RENEW_RECHECK. The loop's timers count monotonic time, and the
+ * wall clock may be set or jump meanwhile: waking at least daily and
+ * comparing with the wall clock renews neither early nor much late.
+ */
+unsigned acme_renew_wait(int64_t now, int64_t planned);
 
 /* An RFC 3339 date-time ("2025-01-02T03:04:05Z", fractions and offsets allowed). 0 or -1. */
 int acme_rfc3339(const char *s, int64_t *t_r);

@@ -243,6 +243,16 @@ static void test_ari(void)
 	CHECK(acme_ari_renew_at(253402214400, 253402300799, 0xFFFFFFFF, now + day, 0) == now + day);
 	CHECK(acme_ari_renew_at(-62167219200, -62167219200 + day, 1, now + day, 0) < now);
 	CHECK(acme_ari_renew_at(-62167219200, 253402300799, 0xFFFFFFFF, now + day, 0) <= now + day);
+	/* The renewal timer wakes at least daily and renews only when due: a
+	 * renewal two months out is not run by a capped timer. */
+	CHECK(acme_renew_wait(now, now + 60 * day) == ACME_RENEW_RECHECK);
+	CHECK(acme_renew_wait(now, now + day) == ACME_RENEW_RECHECK);
+	CHECK(acme_renew_wait(now, now + day - 1) == day - 1);
+	CHECK(acme_renew_wait(now, now + 1) == 1);
+	CHECK(acme_renew_wait(now, now) == 0);
+	CHECK(acme_renew_wait(now, now - 365 * day) == 0);
+	CHECK(acme_renew_wait(now, INT64_MAX) == ACME_RENEW_RECHECK);
+	CHECK(acme_renew_wait(now, INT64_MIN) == 0);
 	/* The identifier needs an AKI: our own self-signed certificates have none. */
 	unsigned char junk[4] = {0x30, 0x02, 0x30, 0x00};
 	char id[200];
