@@ -164,8 +164,13 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 				*c = (char)tolower((unsigned char)*c);
 		} else if (IS("Retry-After")) {
 			unsigned long ra;
-			if (parse_ulong(v, vlen, 0, &ra) == 0 && ra < 86400 * 30)
-				r->retry_after = (long)ra;
+			/* Longer than 30 days (or past unsigned long) still asks
+			 * for the longest wait, which the callers cap further: a
+			 * dropped one meant retrying after the first minute. */
+			if (parse_ulong(v, vlen, 0, &ra) == 0)
+				r->retry_after = ra < 86400 * 30 ? (long)ra : 86400 * 30;
+			else if (vlen > 0 && v[0] >= '0' && v[0] <= '9')
+				r->retry_after = 86400 * 30;
 		} else if (IS("Content-Length")) {
 			unsigned long cl;
 			if (parse_ulong(v, vlen, 0, &cl) < 0 || cl > scratch->max)

@@ -833,6 +833,22 @@ def test_acme_retry_after_too_short_is_raised_to_the_backoff():
         stub.close()
 
 
+def test_acme_retry_after_too_long_waits_the_longest():
+    """A CA asking for more than the longest wait (here 58 days) gets the
+    longest, a day: the Retry-After was dropped and the next attempt came
+    after the back-off's first minute."""
+    stub = AcmeStub(retry_after="5000000")
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=attempt_failed", timeout=20), s.log_text()[-3000:]
+        line = [l for l in s.log_text().splitlines() if "event=attempt_failed" in l][0]
+        assert "retry_in=86400" in line, line
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
 def test_acme_certificate_and_key_stored_together_or_not_at_all():
     """A renewal whose key cannot be stored (secrets.key unreadable at
     that moment; a kill -9 between two writes is the same) must leave the

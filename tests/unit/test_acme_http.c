@@ -47,6 +47,14 @@ int main(void)
 	/* Retry-After as an HTTP date is not read (delta seconds only). */
 	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n\r\n", &r, &b) == 0);
 	CHECK(r.status == 503 && r.retry_after == -1);
+	/* A longer wait than 30 days asks for the longest still (the callers
+	 * cap it to a day): ignoring it meant the one-minute back-off. */
+	CHECK(parse("HTTP/1.1 429 Slow\r\nRetry-After: 2591999\r\n\r\n", &r, &b) == 0);
+	CHECK(r.retry_after == 2591999);
+	CHECK(parse("HTTP/1.1 429 Slow\r\nRetry-After: 5000000\r\n\r\n", &r, &b) == 0);
+	CHECK(r.retry_after == 86400 * 30);
+	CHECK(parse("HTTP/1.1 429 Slow\r\nRetry-After: 99999999999999999999999999\r\n\r\n", &r, &b) == 0);
+	CHECK(r.retry_after == 86400 * 30);
 	buf_free(&b);
 
 	CHECK(acme_url_split("https://acme-v02.api.letsencrypt.org/directory", host, sizeof host, &port,
