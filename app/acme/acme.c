@@ -106,6 +106,7 @@ static struct acme {
 	uint64_t ari_timer;
 	int64_t renew_planned; /* Unix time the renewal timer is set for */
 	int64_t not_before;    /* after a failure: no attempt before this Unix time, 0 none */
+	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
 	int dir_public; /* the directory's address is public: every other URL's must be */
 	int running;
@@ -367,7 +368,19 @@ static void install(struct tls_conf *conf, const char *how)
 	status_set("idle", NULL, now + wait);
 	renew_plan(now + wait);
 	A.not_before = 0;
-	/* Then ask the CA whether it wants the renewal earlier (RFC 9773). */
+	/* Then ask the CA whether it wants the renewal earlier (RFC 9773).
+	 * The moment in its window is drawn once per certificate, from its
+	 * hash (a CA's serials are random, and the hash spreads sequential
+	 * ones): a new draw at each check, kept when earlier, slid the
+	 * renewal to the window's start over the weeks of checks before it,
+	 * where all the CA's clients then met (RFC 9773 §4.2 asks for one
+	 * uniformly random moment). The same after a restart. */
+	unsigned char h[32];
+	br_sha256_context sc;
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, conf->chain[0].data, conf->chain[0].data_len);
+	br_sha256_out(&sc, h);
+	A.ari_rnd = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 	if (acme_ari_cert_id(conf->chain[0].data, conf->chain[0].data_len, A.ari_id,
 	                     sizeof A.ari_id) == 0)
 		ari_schedule(1);
@@ -835,10 +848,8 @@ static void on_ari(const struct acme_http_resp *r)
 		ari_schedule((unsigned)again);
 		return;
 	}
-	/* A random moment in the window (RFC 9773 §4.2), now when it is past. */
-	uint32_t rnd = 0;
-	tls_random(&rnd, sizeof rnd);
-	int64_t at = acme_ari_renew_at(start, end, rnd, A.renew_planned, A.not_before);
+	/* The certificate's moment in the window (RFC 9773 §4.2), now when it is past. */
+	int64_t at = acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned, A.not_before);
 	log_info("acme", NULL, "event=ari_window start=%lld end=%lld", (long long)start,
 	         (long long)end);
 	if (at < A.renew_planned) {

@@ -21,9 +21,9 @@
  * ("acme/account-key") and the certificate's key ("acme/cert-key"); the
  * chain in the clear ("acme/cert"). A restart installs the stored
  * certificate at once and renews when due: at two thirds of its lifetime
- * plus up to 1% jitter, or at a random moment of the renewal window the
- * CA suggests through ACME Renewal Information (RFC 9773, acme_ari.h)
- * when that comes earlier. The renewal timer reads the wall clock at
+ * plus up to 1% jitter, or at a random moment (one per certificate) of
+ * the renewal window the CA suggests through ACME Renewal Information
+ * (RFC 9773, acme_ari.h) when that comes earlier. The renewal timer reads the wall clock at
  * least daily (acme_renew_wait), so a clock set after start renews at
  * most a day late, and never early.
  *

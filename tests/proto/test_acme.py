@@ -15,6 +15,7 @@ IMAPS and SMTPS (openssl s_client: issuer, subject name) and kept across a
 restart (loaded from the store, no new order); with a 60-second validity,
 the renewal swaps the certificate while an IMAPS connection opened before
 stays usable, and a new connection sees the new certificate."""
+import calendar
 import imaplib
 import json
 import os
@@ -552,6 +553,8 @@ class AcmeStub:
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
         self.authz = authz  # authz_other: the authorization's name and first status
         self.ari_ids = []
+        # the window for later certificates: a month out, the same in every answer
+        self.ari_later = (time.time() + 30 * 86400, time.time() + 31 * 86400)
         self.orders = []  # newOrder payloads (JSON)
         self.issued = 0
         self.tmp = tempfile.mkdtemp(prefix="tern-acmestub-")
@@ -602,7 +605,7 @@ class AcmeStub:
                     # The first certificate: a window already open (renew now)
                     # unless told otherwise; later ones: a month out.
                     a, b = (now - 20, now - 10) if stub.issued == 1 and stub.ari_open_first \
-                        else (now + 30 * 86400, now + 31 * 86400)
+                        else stub.ari_later
                     fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
                     self.reply(200, json.dumps({"suggestedWindow": {"start": fmt(a), "end": fmt(b)}}).encode(),
                                [("Content-Type", "application/json"), ("Retry-After", "21600")])
@@ -957,6 +960,38 @@ def test_acme_renewal_information_moves_the_renewal():
         time.sleep(1)
         assert s.log_text().count("event=certificate_installed") == 2
         assert "stub CA" in served_cert(s.imaps_port)[0]
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renewal_information_moment_kept_for_the_same_window():
+    """RFC 9773 §4.2: one uniformly random moment in the window. Every
+    check (every 6 hours, and after each restart) drew a new one and kept
+    it when earlier: over the weeks before the window the renewal slid to
+    its start, where every client of the CA ended up together. The moment
+    is now the certificate's own: the same window gives the same one."""
+    stub = AcmeStub(mode="ari", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        moved = re.compile(r"time=(\S+)Z .*event=renewal_moved_by_ari renew_in=(\d+)")
+        deadline = time.time() + 30
+        while len(moved.findall(s.log_text())) < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        s.stop()
+        s.start()
+        while len(moved.findall(s.log_text())) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert "event=certificate_loaded" in s.log_text(), s.log_text()[-3000:]
+        # The moment: the line's time (to the second, as the server's clock
+        # was when it chose) plus renew_in.
+        at = [calendar.timegm(time.strptime(t.split(".")[0], "%Y-%m-%dT%H:%M:%S")) + int(n)
+              for t, n in moved.findall(s.log_text())]
+        assert len(at) == 2, s.log_text()[-3000:]
+        assert stub.ari_later[0] - 1 <= at[0] <= stub.ari_later[1] + 1, (at, stub.ari_later)
+        assert abs(at[0] - at[1]) <= 1, at
+        assert stub.issued == 1 and len(stub.ari_ids) >= 2 and len(set(stub.ari_ids)) == 1
     finally:
         s.stop()
         s.cleanup()
