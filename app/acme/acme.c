@@ -836,6 +836,7 @@ static void on_response(void *arg, const struct acme_http_resp *r);
 static void on_ari(const struct acme_http_resp *r)
 {
 	int64_t start, end, now = time_wall();
+	char why[512], q[600];
 	long again = r->retry_after > 0 ? r->retry_after : 6 * 3600;
 
 	A.state = S_OFF;
@@ -843,15 +844,18 @@ static void on_ari(const struct acme_http_resp *r)
 		again = 60;
 	if (again > 86400)
 		again = 86400;
-	if (r->status != 200 || acme_ari_window(r->body, r->body_len, &start, &end) < 0) {
+	if (r->status != 200 || acme_ari_window(r->body, r->body_len, &start, &end, why, sizeof why) < 0) {
 		log_info("acme", NULL, "event=ari_unavailable status=%d", r->status);
 		ari_schedule((unsigned)again);
 		return;
 	}
 	/* The certificate's moment in the window (RFC 9773 §4.2), now when it is past. */
 	int64_t at = acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned, A.not_before);
-	log_info("acme", NULL, "event=ari_window start=%lld end=%lld", (long long)start,
-	         (long long)end);
+	/* RFC 9773 §4.2: the explanation (a mass revocation, say) is for the
+	 * operator; tern never fetches it. */
+	log_info("acme", NULL, "event=ari_window start=%lld end=%lld%s%s", (long long)start,
+	         (long long)end, why[0] ? " explanation=" : "",
+	         why[0] ? log_quoted(why, q, sizeof q) : "");
 	if (at < A.renew_planned) {
 		int64_t wait = at > now ? at - now : 0;
 		log_info("acme", NULL, "event=renewal_moved_by_ari renew_in=%lld", (long long)wait);

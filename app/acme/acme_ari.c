@@ -83,7 +83,8 @@ int acme_rfc3339(const char *s, int64_t *t_r)
 	return mime_rfc3339_parse(s, t_r);
 }
 
-int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r)
+int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r,
+                    char *explain, size_t explainsz)
 {
 	struct arena *a = arena_new(0);
 	char err[64];
@@ -96,6 +97,10 @@ int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end
 	    acme_rfc3339(s->str, start_r) == 0 && acme_rfc3339(e->str, end_r) == 0 &&
 	    *end_r >= *start_r)
 		rc = 0;
+	const struct json_value *x = rc == 0 ? json_get(v, "explanationURL") : NULL;
+	explain[0] = '\0';
+	if (x && x->type == JSON_STRING && strlen(x->str) < explainsz)
+		memcpy(explain, x->str, strlen(x->str) + 1);
 	arena_free(&a);
 	return rc;
 }

@@ -21,9 +21,12 @@ int acme_ari_cert_id(const unsigned char *der, size_t len, char *out, size_t out
 
 /*
  * Reads {"suggestedWindow":{"start":T,"end":T}} (RFC 3339 times) into
- * Unix times. 0, or -1 (missing, malformed, end before start).
+ * Unix times, and the optional "explanationURL" into explain (for the
+ * operator, never fetched; "" when absent, not a string or longer than
+ * explainsz - 1). 0, or -1 (missing, malformed, end before start).
  */
-int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r);
+int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end_r,
+                    char *explain, size_t explainsz);
 
 /*
  * When to renew, given the CA's suggested window [start, end] (Unix

@@ -44,8 +44,9 @@ static void readers(const char *b, size_t n)
 		                       "0123456789-_") == strlen(z.token));
 	}
 	int64_t start, end;
-	if (acme_ari_window(b, n, &start, &end) == 0)
-		assert(end >= start);
+	char why[64];
+	if (acme_ari_window(b, n, &start, &end, why, sizeof why) == 0)
+		assert(end >= start && strlen(why) < sizeof why);
 	char id[200];
 	if (acme_ari_cert_id((const unsigned char *)b, n, id, sizeof id) == 0)
 		assert(strchr(id, '.') != NULL);

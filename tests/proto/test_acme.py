@@ -598,6 +598,7 @@ class AcmeStub:
                 stub.requests.append(("GET", self.path))
                 base = "https://127.0.0.1:%d" % stub.port
                 if self.path.startswith("/renewal-info/"):
+                    base = "https://127.0.0.1:%d" % stub.port
                     stub.ari_ids.append(self.path[len("/renewal-info/"):])
                     if stub.ari_hold is not None:
                         stub.ari_hold.wait(20)
@@ -607,7 +608,9 @@ class AcmeStub:
                     a, b = (now - 20, now - 10) if stub.issued == 1 and stub.ari_open_first \
                         else stub.ari_later
                     fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-                    self.reply(200, json.dumps({"suggestedWindow": {"start": fmt(a), "end": fmt(b)}}).encode(),
+                    ri = {"suggestedWindow": {"start": fmt(a), "end": fmt(b)},
+                          "explanationURL": base + "/why?n=%d" % stub.issued}
+                    self.reply(200, json.dumps(ri).encode(),
                                [("Content-Type", "application/json"), ("Retry-After", "21600")])
                     return
                 d = {"newNonce": base + "/nonce", "newAccount": base + "/acct", "newOrder": base + "/order"}
@@ -957,9 +960,13 @@ def test_acme_renewal_information_moves_the_renewal():
         assert len(stub.orders) == 2, stub.orders
         assert "replaces" not in stub.orders[0], stub.orders
         assert stub.orders[1].get("replaces") == stub.ari_ids[0], (stub.orders, stub.ari_ids)
+        # RFC 9773 §4.2: the explanationURL goes to the operator (the log),
+        # never fetched by tern.
+        assert 'explanation="https://127.0.0.1:%d/why?n=1"' % stub.port in log, log[-3000:]
         time.sleep(1)
         assert s.log_text().count("event=certificate_installed") == 2
         assert "stub CA" in served_cert(s.imaps_port)[0]
+        assert not [r for r in stub.requests if r[1].startswith("/why")], stub.requests
     finally:
         s.stop()
         s.cleanup()

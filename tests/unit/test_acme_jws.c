@@ -220,11 +220,18 @@ static void test_ari(void)
 	CHECK(acme_rfc3339("2026-11-22T10:00:00.Z", &t) == -1);
 	const char *w = "{\"suggestedWindow\":{\"start\":\"2026-11-22T10:00:00Z\","
 	                "\"end\":\"2026-11-23T10:00:00Z\"},\"explanationURL\":\"https://x\"}";
-	CHECK(acme_ari_window(w, strlen(w), &a, &b) == 0 && a == 1795341600 && b == a + 86400);
+	char why[16];
+	CHECK(acme_ari_window(w, strlen(w), &a, &b, why, sizeof why) == 0 && a == 1795341600 &&
+	      b == a + 86400);
+	CHECK_EQ_STR(why, "https://x");
+	CHECK(acme_ari_window(w, strlen(w), &a, &b, why, 9) == 0 && why[0] == '\0');
+	const char *nox = "{\"suggestedWindow\":{\"start\":\"2026-11-22T10:00:00Z\","
+	                  "\"end\":\"2026-11-23T10:00:00Z\"},\"explanationURL\":7}";
+	CHECK(acme_ari_window(nox, strlen(nox), &a, &b, why, sizeof why) == 0 && why[0] == '\0');
 	const char *bad = "{\"suggestedWindow\":{\"start\":\"2026-11-23T10:00:00Z\","
 	                  "\"end\":\"2026-11-22T10:00:00Z\"}}";
-	CHECK(acme_ari_window(bad, strlen(bad), &a, &b) == -1);
-	CHECK(acme_ari_window("{}", 2, &a, &b) == -1);
+	CHECK(acme_ari_window(bad, strlen(bad), &a, &b, why, sizeof why) == -1);
+	CHECK(acme_ari_window("{}", 2, &a, &b, why, sizeof why) == -1);
 	/* The renewal time: a moment in the window, never later than planned. */
 	int64_t now = 1795341600, day = 86400;
 	CHECK(acme_ari_renew_at(now + day, now + 2 * day, 0, now + 60 * day, 0) == now + day);
