@@ -88,7 +88,6 @@ enum {
 	DANE_TLS,    /* TLSA records, none usable: TLS required, not verified */
 	DANE_FAIL,   /* the TLSA lookup failed: this host is skipped */
 };
-#define DANE_TLSA_MAX 8
 /* A host name as log_q() quotes it: it comes from DNS (an MX, a relay)
  * and may hold a quote or '='. */
 #define HOST_Q (2 * 256 + 3)
@@ -156,7 +155,7 @@ struct job {
 	struct dns_query *dane_q;
 	char dane_host[256]; /* the host the state below is for; "" = not looked up */
 	int dane;            /* DANE_* */
-	struct tlsa_rec *tlsa; /* the host's usable records (DANE_TLSA_MAX) */
+	struct tlsa_rec *tlsa; /* the host's usable records, sized by the last answer */
 	size_t ntlsa;
 	char dane_why[300];
 	size_t rtls_skipped; /* addresses REQUIRETLS could not use (none: a permanent failure) */
@@ -661,15 +660,18 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 		/* §2.2.1: a secure host whose TLSA records cannot be read is not used. */
 		j->dane = DANE_FAIL;
 	} else if (a->status == DNS_ANS_OK && a->ad) {
+		/* Every usable record is kept (RFC 7672 sets no limit; a cut
+		 * would refuse a server matching only a later one): room for
+		 * all of the answer's, which dns_msg bounds (DNS_RR_MAX). */
 		size_t nrec = 0;
-		if (!j->tlsa)
-			j->tlsa = xcalloc(DANE_TLSA_MAX, sizeof *j->tlsa);
+		for (size_t i = 0; i < a->nrr; i++)
+			nrec += a->rr[i].type == DNS_T_TLSA;
+		free(j->tlsa);
+		j->tlsa = nrec ? xcalloc(nrec, sizeof *j->tlsa) : NULL;
 		for (size_t i = 0; i < a->nrr; i++) {
 			if (a->rr[i].type != DNS_T_TLSA)
 				continue;
-			nrec++;
-			if (j->ntlsa < DANE_TLSA_MAX &&
-			    tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len, &j->tlsa[j->ntlsa]) == 0 &&
+			if (tlsa_rdata_parse(a->data + a->rr[i].off, a->rr[i].len, &j->tlsa[j->ntlsa]) == 0 &&
 			    tlsa_usable(&j->tlsa[j->ntlsa]))
 				j->ntlsa++;
 		}

@@ -40,12 +40,17 @@ def _records(ips, ee_spki, ca_der, ad=True):
                           ("bad.test", ips[0], "3 1 1 " + "00" * 32),
                           ("taname.test", ips[1], "2 0 1 " + sha(ca_der)),
                           ("noad.test", ips[0], "3 1 1 " + "11" * 32),
-                          ("addrnoad.test", ips[0], "3 1 1 " + "22" * 32)):
+                          ("addrnoad.test", ips[0], "3 1 1 " + "22" * 32),
+                          # Eleven usable records, only the last one matching
+                          # (RFC 7672 sets no limit; the first 8 were kept).
+                          ("many.test", ips[0], ["3 1 1 " + ("%02x" % (0x30 + k)) * 32
+                                                 for k in range(10)] + ["3 1 1 " + sha(ee_spki)])):
         secure = ad and dom != "noad.test"
         z[dom] = {"MX": [[10, "mx." + dom]], "AD": secure}
         # addrnoad.test: MX and TLSA validated, the MX host's A record not.
         z["mx." + dom] = {"A": [ip], "AD": secure and dom != "addrnoad.test"}
-        z["_25._tcp.mx." + dom] = {"TLSA": [tlsa], "AD": secure}
+        z["_25._tcp.mx." + dom] = {"TLSA": tlsa if isinstance(tlsa, list) else [tlsa],
+                                   "AD": secure}
     return z
 
 
@@ -73,15 +78,17 @@ def test_dane_ee_ta_mismatch_and_insecure():
         ra = w.receiver(0, tls=True, cert=(ee_crt, ee_key))
         rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
         w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
-                "gina@taname.test", "hal@addrnoad.test"])
+                "gina@taname.test", "hal@addrnoad.test", "ivan@many.test"])
         out = w.wait_list("no TLSA record matches")
         out = w.wait_list("not issued for that name")
-        ra.wait_messages(3)
+        ra.wait_messages(4)
         rb.wait_messages(1)
         log = w.srv.log_text()
         # An MX host whose address is not validated gets no DANE (§2.2.2):
         # its (mismatching) TLSA records are not even asked for.
-        assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test", "hal@addrnoad.test"], log
+        assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test", "hal@addrnoad.test",
+                              "ivan@many.test"], log
+        assert "host=mx.many.test state=verify records=11" in log, log
         assert "host=mx.addrnoad.test state=insecure_address" in log, log
         assert _rcpts(rb) == ["dave@ta.test"], log
         assert all(m["tls"] for m in ra.messages + rb.messages)
