@@ -221,6 +221,7 @@ struct req {
 	int done;
 	int (*addr_ok)(const struct sockaddr *sa);
 	size_t max; /* the largest response accepted */
+	int too_large; /* more than max arrived: closed without waiting for the rest */
 };
 
 static void finish(struct req *q, const struct acme_http_resp *r)
@@ -273,8 +274,15 @@ static void on_tls(struct client *c, void *arg)
 
 static void on_data(struct client *c, void *arg)
 {
-	(void)c;
-	(void)arg; /* read to the end: parsed in on_close */
+	struct req *q = arg;
+	/* Read to the end, parsed in on_close. The buffer holds one byte
+	 * more than max: when that byte comes the response is too large,
+	 * and the connection ends now rather than stalling, unread, until
+	 * the timeout (the rest is never read: memory and bandwidth). */
+	if (buf_room(&c->in) == 0) {
+		q->too_large = 1;
+		client_close(c, "response_too_large");
+	}
 }
 
 static void on_close(struct client *c, void *arg, const char *reason)
@@ -291,6 +299,9 @@ static void on_close(struct client *c, void *arg, const char *reason)
 				finish_error(q, "TLS handshake with %s failed (BearSSL error %d)", q->host, e);
 			else
 				finish_error(q, "connection to %s:%u failed (%s)", q->host, q->port, reason);
+		} else if (q->too_large) {
+			/* Never parsed: a body without a length would look complete. */
+			finish_error(q, "response larger than %zu bytes", q->max);
 		} else {
 			struct acme_http_resp r;
 			struct buf scratch;
@@ -331,7 +342,7 @@ static void connect_to(struct req *q, const struct sockaddr *sa, socklen_t salen
 		req_free(q);
 		return;
 	}
-	q->c = client_connect(q->loop, sa, salen, q->max, 256 * 1024, &ops, q);
+	q->c = client_connect(q->loop, sa, salen, q->max + 1, 256 * 1024, &ops, q);
 	if (q->c == NULL) {
 		finish_error(q, "cannot connect: %s", strerror(errno));
 		req_free(q);

@@ -67,7 +67,8 @@ int acme_http_request(struct loop *loop, struct dns *dns, const char *method, co
  * the host resolved to (or the literal) before connecting: when it
  * returns 0, cb gets r->status 0 and an error saying the address was
  * refused, and max (0: ACME_HTTP_MAX) the largest response accepted, all
- * of it held in memory. JMAP's push to a client's URL uses it
+ * of it held in memory; a larger one ends the connection as soon as its
+ * byte max + 1 arrives (r->status 0, "response larger than max bytes"). JMAP's push to a client's URL uses it
  * (http_pushsub.c), and the phishing feed's download (a few MiB).
  */
 struct sockaddr;

@@ -25,6 +25,10 @@
 #define SWEEP_MAX_MS (3600 * 1000)
 #define META_PREFIX "mta-sts/"
 #define RECORD_MAX (MTA_STS_POLICY_MAX + 128)
+/* The largest policy response read: the largest body (§3.3) and room
+ * for the status line and headers. The fetch stops there, so a larger
+ * body costs neither the memory nor the bandwidth of the rest. */
+#define RESPONSE_MAX (MTA_STS_POLICY_MAX + 8192)
 
 static struct {
 	struct loop *loop;
@@ -245,8 +249,9 @@ static void fetch_join(struct sts_lookup *l, const char *id)
 		else
 			snprintf(url, sizeof url, "https://mta-sts.%s:%u/.well-known/mta-sts.txt",
 				 l->domain, (unsigned)E.port);
-		if (acme_http_request(E.loop, E.dns, "GET", url, NULL, NULL, 0, FETCH_TIMEOUT_MS,
-				      fetch_done, f) < 0) {
+		if (acme_http_request_opts(E.loop, E.dns, "GET", url, NULL, NULL, 0,
+					   FETCH_TIMEOUT_MS, NULL, NULL, RESPONSE_MAX, fetch_done,
+					   f) < 0) {
 			free(f);
 			struct sts_fail fail = {.result = TLSRPT_STS_POLICY_FETCH_ERROR,
 						.info = "the policy fetch could not start"};

@@ -38,7 +38,10 @@ class PolicyServer:
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body.encode())
+                try:
+                    self.wfile.write(body.encode())
+                except OSError:
+                    pass  # the client stopped reading a too large policy
 
             def log_message(self, *a):
                 pass
@@ -63,7 +66,10 @@ def _records(ips, ids):
     z = {}
     for dom, mxs in (("good.test", [(10, "mxb.good.test", 1), (20, "mxa.good.test", 0)]),
                      ("bad.test", [(10, "mxb.bad.test", 1)]),
-                     ("soft.test", [(10, "mxb.soft.test", 1)])):
+                     ("soft.test", [(10, "mxb.soft.test", 1)]),
+                     ("huge.test", [(10, "mxb.huge.test", 1)])):
+        if dom not in ids:
+            continue
         z[dom] = {"MX": [[p, h] for p, h, _ in mxs]}
         for _, h, i in mxs:
             z[h] = {"A": [ips[i]]}
@@ -83,8 +89,9 @@ def test_enforce_testing_cache_and_expiry():
     # Receiver A (ips[0]) has a certificate from the trusted CA for its
     # name; receiver B (ips[1]) a self-signed one.
     a_cert = ca_signed(tmp, ca, "mxa.good.test")
-    sts_cert = ca_signed(tmp, ca, "mta-sts.good.test", ("mta-sts.bad.test", "mta-sts.soft.test"))
-    ids = {"good.test": "1", "bad.test": "1", "soft.test": "1"}
+    sts_cert = ca_signed(tmp, ca, "mta-sts.good.test",
+                         ("mta-sts.bad.test", "mta-sts.soft.test", "mta-sts.huge.test"))
+    ids = {"good.test": "1", "bad.test": "1", "soft.test": "1", "huge.test": "1"}
     seen = {}
 
     def records(ips):  # World picks the addresses
@@ -100,13 +107,16 @@ def test_enforce_testing_cache_and_expiry():
             "mta-sts.good.test": _policy("enforce", "mxa.good.test"),
             "mta-sts.bad.test": _policy("enforce", "mxb.bad.test"),
             "mta-sts.soft.test": _policy("testing", "*.elsewhere.test"),
+            # Over the 64 KiB of RFC 8461 §3.3: the fetch stops reading
+            # past the limit (it read up to 1 MiB before refusing).
+            "mta-sts.huge.test": _policy("enforce", "mxa.huge.test") + "#" * 300000,
         }
         ps = PolicyServer(ips[2], sts_port, sts_cert, policies)
         try:
             w.srv.start()
             ra = w.receiver(0, tls=True, cert=a_cert)
             rb = w.receiver(1, tls=True)
-            w.send(["carol@good.test", "dave@bad.test", "erin@soft.test"])
+            w.send(["carol@good.test", "dave@bad.test", "erin@soft.test", "gus@huge.test"])
             ra.wait_messages(1)
             rb.wait_messages(1)
             out = w.wait_list("TLS not verified")
@@ -126,8 +136,10 @@ def test_enforce_testing_cache_and_expiry():
                              r"host=mxb\.soft\.test why=\"MX host not in the policy\"", log), log
             assert re.search(r"event=mta_sts_failure mode=testing id=\d+ domain=soft\.test "
                              r"host=mxb\.soft\.test why=\"4\.7\.5 .*TLS not verified", log), log
+            assert w.srv.wait_log('event=mta_sts_fetch_failed domain=huge.test status=0 '
+                                  'why="response larger than 73728 bytes"'), log
             assert ps.fetches == {"mta-sts.good.test": 1, "mta-sts.bad.test": 1,
-                                  "mta-sts.soft.test": 1}, ps.fetches
+                                  "mta-sts.soft.test": 1, "mta-sts.huge.test": 1}, ps.fetches
 
             # The same id: the cached policy, no new fetch.
             w.send(["carol2@good.test"], subject="second")
