@@ -670,3 +670,39 @@ int mime_base64_lines(struct buf *out, const void *p, size_t n)
 	}
 	return 0;
 }
+
+int mime_qp_lines(struct buf *out, const void *p, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *c = p;
+	size_t col = 0;
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i] == '\n' || (c[i] == '\r' && i + 1 < n && c[i + 1] == '\n')) {
+			i += c[i] == '\r';
+			r |= buf_append(out, "\r\n", 2);
+			col = 0;
+			continue;
+		}
+		/* White space is literal unless a line end (or the end) follows. */
+		int eol = i + 1 == n || c[i + 1] == '\n' ||
+			  (c[i + 1] == '\r' && i + 2 < n && c[i + 2] == '\n');
+		int lit = (c[i] >= 33 && c[i] <= 126 && c[i] != '=') ||
+			  ((c[i] == ' ' || c[i] == '\t') && !eol);
+		size_t w = lit ? 1 : 3;
+		/* 76 columns with the soft break's "=" (a line may end at 76
+		 * when nothing follows on it). */
+		if (col + w > (eol ? 76u : 75u)) {
+			r |= buf_append(out, "=\r\n", 3);
+			col = 0;
+		}
+		if (lit) {
+			r |= buf_append(out, (const char *)&c[i], 1);
+		} else {
+			char e[3] = {'=', hex[c[i] >> 4], hex[c[i] & 15]};
+			r |= buf_append(out, e, 3);
+		}
+		col += w;
+	}
+	return r < 0 ? -1 : 0;
+}

@@ -132,4 +132,13 @@ extern const struct mime_charset_table mime_charset_tables[];
  */
 int mime_base64_lines(struct buf *out, const void *p, size_t n);
 
+/*
+ * Appends p[0..n) as a quoted-printable body (RFC 2045 §6.7): line ends
+ * (CRLF or a bare LF) stay hard line breaks written CRLF, every other
+ * octet that is not printable ASCII (a bare CR too) and white space
+ * before a line end are encoded, longer lines are broken softly at 76
+ * columns. 0, or -1 at out's ceiling.
+ */
+int mime_qp_lines(struct buf *out, const void *p, size_t n);
+
 #endif

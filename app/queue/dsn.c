@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_downgrade.h"
 #include "queue/smtp_reply.h"
 
 void dsn_date(char *out, size_t outsz, int64_t t)
@@ -241,14 +243,48 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 
 	/* 3. The original, or its header. */
 	int eight = has_8bit(in->msg, n);
-	/* An SMTPUTF8 message's UTF-8 header goes back as RFC 6533's
-	 * message/global (or its header as message/global-headers, §6.3). */
+	/* A notice goes to whatever server takes the sender's mail, and one
+	 * without 8BITMIME must get no 8-bit octet (RFC 6152 §3); the queue
+	 * learns the next hop only when it sends. So an 8-bit original
+	 * returns as 7 bit, as Postfix's downgrade would: the whole message
+	 * with its 8-bit parts made quoted-printable (message/rfc822 itself
+	 * admits no such encoding, RFC 2046 §5.2.1), and when that cannot
+	 * be done (an 8-bit header) its header as text/rfc822-headers,
+	 * quoted-printable (a text type may be). An SMTPUTF8 message's UTF-8
+	 * header goes back as RFC 6533's message/global (or its header as
+	 * message/global-headers, §6.3), 8 bit: such a notice only leaves
+	 * under SMTPUTF8, which implies 8BITMIME. */
+	struct buf seven;
+	buf_init(&seven, in->msglen * 4 + 4096); /* quoted-printable's worst case */
+	int qp = 0;
+	if (eight && !global && full) {
+		if (mime_downgrade_7bit(in->msg, n, &seven) == 0) {
+			eight = 0;
+		} else {
+			buf_reset(&seven);
+			full = 0;
+			n = header_len(in->msg, in->msglen);
+			eight = has_8bit(in->msg, n);
+		}
+	}
+	if (eight && !global && !full) {
+		qp = 1;
+		eight = 0;
+	}
 	r |= buf_printf(b, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n%s\r\n", boundary,
 			full ? "Undelivered Message" : "Undelivered Message Headers",
 			full ? (global && eight ? "message/global" : "message/rfc822")
 			     : (global && eight ? "message/global-headers" : "text/rfc822-headers"),
-			eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
-	r |= put_original(b, in->msg, n);
+			eight ? "Content-Transfer-Encoding: 8bit\r\n"
+			: qp  ? "Content-Transfer-Encoding: quoted-printable\r\n"
+			      : "");
+	if (qp)
+		r |= mime_qp_lines(b, in->msg, n);
+	else if (buf_len(&seven))
+		r |= put_original(b, buf_data(&seven), buf_len(&seven));
+	else
+		r |= put_original(b, in->msg, n);
+	buf_free(&seven);
 	r |= buf_printf(b, "\r\n--%s--\r\n", boundary);
 	return r < 0 ? -1 : 0;
 }

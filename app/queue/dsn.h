@@ -13,9 +13,11 @@
  * header as text/rfc822-headers (RET=HDRS, the default, and every delay
  * or success notice: RFC 3461 §4.3).
  *
- * Caveats: the returned bytes use CRLF and contain 8-bit octets only when
- * the original did (then the report says Content-Transfer-Encoding: 8bit
- * on that part). Strings must not contain CR or LF (the caller's records
+ * Caveats: the returned bytes use CRLF and are 7 bit unless an address
+ * the notice names is UTF-8 (RFC 6533's global notice, sent only under
+ * SMTPUTF8): an 8-bit original returns with its 8-bit parts made
+ * quoted-printable (mime_downgrade.h), or, when it cannot be converted,
+ * as its header alone in quoted-printable text/rfc822-headers. Strings must not contain CR or LF (the caller's records
  * never do; dsn_build replaces any it finds with spaces).
  */
 #ifndef TERN_QUEUE_DSN_H

@@ -220,8 +220,89 @@ static void test_utf8_global(void)
 	buf_free(&b);
 }
 
+static int all_7bit(const struct buf *b)
+{
+	for (size_t i = 0; i < buf_len(b); i++)
+		if ((unsigned char)buf_data(b)[i] & 0x80)
+			return 0;
+	return 1;
+}
+
+/*
+ * RFC 6152 §3: a notice may reach a server without 8BITMIME, so an 8-bit
+ * original returns as 7 bit (ASCII addresses): its 8-bit parts made
+ * quoted-printable inside message/rfc822, or its header alone as
+ * quoted-printable text/rfc822-headers when that header is 8-bit.
+ */
+static void test_8bit_original_returns_7bit(void)
+{
+	static const char MP[] = "From: alice@example.test\r\nSubject: menu\r\nMIME-Version: 1.0\r\n"
+				 "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+				 "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9 = cr\xc3\xa8me \r\n"
+				 "--b1\r\nContent-Type: text/plain\r\n\r\nplain ascii\r\n--b1--\r\n";
+	static const char H8[] = "From: alice@example.test\r\nSubject: caf\xc3\xa9\r\n\r\n"
+				 "cr\xc3\xa8me\r\n";
+	struct dsn_rcpt r[] = {{"carol@remote.test", "", "550 5.1.1 no such user",
+				"mx.remote.test", DSN_FAILED}};
+	struct dsn_info in = {
+	    .hostname = "h.test", .to = "alice@example.test", .arrival = 0, .now = 100,
+	    .ret_full = 1, .msg = MP, .msglen = sizeof MP - 1, .id = 9, .rcpts = r, .nrcpts = 1,
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b));
+	CHECK(has(&b, "Content-Type: message/rfc822\r\n\r\nFrom: alice@example.test\r\n"));
+	CHECK(!has(&b, "8bit"));
+	CHECK(has(&b, "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		      "caf=C3=A9 =3D cr=C3=A8me=20\r\n--b1\r\n"));
+	CHECK(has(&b, "--b1\r\nContent-Type: text/plain\r\n\r\nplain ascii\r\n--b1--\r\n"));
+
+	/* An 8-bit header cannot be converted: the header alone, as text. */
+	buf_reset(&b);
+	in.msg = H8;
+	in.msglen = sizeof H8 - 1;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b));
+	CHECK(has(&b, "Content-Type: text/rfc822-headers\r\n"
+		      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		      "From: alice@example.test\r\nSubject: caf=C3=A9\r\n"));
+	CHECK(!has(&b, "message/rfc822") && !has(&b, "cr=C3=A8me"));
+
+	/* Long 8-bit lines are broken softly within 76 columns. */
+	char big[600];
+	int k = snprintf(big, sizeof big, "Subject: long\r\n\r\n");
+	for (int i = 0; i < 150; i++)
+		k += snprintf(big + k, sizeof big - (size_t)k, "\xc3\xa9");
+	snprintf(big + k, sizeof big - (size_t)k, "\r\n");
+	buf_reset(&b);
+	in.msg = big;
+	in.msglen = strlen(big);
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b) && has(&b, "=C3=A9=\r\n=C3=A9"));
+	size_t col = 0, widest = 0;
+	for (size_t i = 0; i < buf_len(&b); i++) {
+		col = buf_data(&b)[i] == '\n' ? 0 : col + 1;
+		widest = col > widest ? col : widest;
+	}
+	CHECK(widest <= 77); /* 76 and the CR */
+	in.msg = H8;
+	in.msglen = sizeof H8 - 1;
+
+	/* RET=HDRS (and every delay notice) the same. */
+	buf_reset(&b);
+	in.ret_full = 0;
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b));
+	CHECK(has(&b, "Subject: caf=C3=A9\r\n"));
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_8bit_original_returns_7bit();
 	test_failure_headers_only();
 	test_delay_and_full();
 	test_boundary_not_in_message();

@@ -1,0 +1,97 @@
+/*
+ * mime_downgrade.c — 8-bit MIME to 7-bit. See mime_downgrade.h.
+ */
+#include "mime/mime_downgrade.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "mime/mime_decode.h"
+#include "mime/mime_tree.h"
+
+static int has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+static int enc_is(struct str e, const char *name)
+{
+	return e.p && e.len == strlen(name) && strncasecmp(e.p, name, e.len) == 0;
+}
+
+/*
+ * Appends the header section h[0..n) (its empty line last) without its
+ * Content-Transfer-Encoding field(s), then "Content-Transfer-Encoding:
+ * cte" and the empty line.
+ */
+static int put_header(struct buf *out, const char *h, size_t n, const char *cte)
+{
+	static const char name[] = "content-transfer-encoding:";
+	int r = 0, skip = 0;
+	size_t i = 0;
+	while (i < n) {
+		const char *nl = memchr(h + i, '\n', n - i);
+		size_t e = nl ? (size_t)(nl - h) + 1 : n;
+		size_t ll = e - i;
+		if (ll == 1 || (ll == 2 && h[i] == '\r'))
+			break; /* the empty line */
+		if (h[i] != ' ' && h[i] != '\t')
+			skip = ll >= sizeof name - 1 && strncasecmp(h + i, name, sizeof name - 1) == 0;
+		if (!skip)
+			r |= buf_append(out, h + i, ll);
+		i = e;
+	}
+	r |= buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", cte);
+	return r < 0 ? -1 : 0;
+}
+
+int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
+{
+	if (!has_8bit(msg, len))
+		return buf_append(out, msg, len);
+	struct arena *a = arena_new(64 * 1024);
+	struct mime_tree t;
+	mime_tree_parse(msg, len, a, &t);
+	int r = 0;
+	size_t pos = 0;
+	if (t.flags & MIME_TREE_LIMITED)
+		r = -1;
+	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
+		const struct mime_part *p = &t.parts[i];
+		size_t ho = (size_t)p->hdr_off, bo = (size_t)p->body_off, be = (size_t)p->body_end;
+		if (has_8bit(msg + ho, bo - ho)) {
+			r = -1;
+			break;
+		}
+		if (ho < pos || !has_8bit(msg + bo, be - bo))
+			continue; /* inside a leaf already written, or nothing to do */
+		if (p->flags & MIME_PART_NO_SEPARATOR) {
+			r = -1;
+			break;
+		}
+		int composite = (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0;
+		if (composite && !enc_is(p->encoding, "8bit") && !enc_is(p->encoding, "binary"))
+			continue; /* its children carry the conversion */
+		if (!composite && p->encoding.p && !enc_is(p->encoding, "7bit") &&
+		    !enc_is(p->encoding, "8bit") && !enc_is(p->encoding, "binary")) {
+			r = -1; /* 8-bit octets in base64 or quoted-printable: broken */
+			break;
+		}
+		r |= buf_append(out, msg + pos, ho - pos);
+		r |= put_header(out, msg + ho, bo - ho, composite ? "7bit" : "quoted-printable");
+		if (composite) {
+			pos = bo;
+		} else {
+			r |= mime_qp_lines(out, msg + bo, be - bo);
+			pos = be;
+		}
+	}
+	if (r == 0)
+		r = buf_append(out, msg + pos, len - pos);
+	arena_free(&a);
+	return r < 0 ? -1 : 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * mime_downgrade.h — an 8-bit MIME message made 7-bit (RFC 6152 §3: what
+ * a client may do instead of sending 8-bit data to a server without
+ * 8BITMIME), as Postfix's smtp client does.
+ *
+ * Design. The message's MIME tree (mime_tree.h) is walked once: a leaf
+ * part whose body holds 8-bit octets gets Content-Transfer-Encoding:
+ * quoted-printable and its body encoded; a multipart or message/rfc822
+ * part above such a leaf keeps its structure (RFC 2046 §5.2.1 allows no
+ * other encoding of message/rfc822 than 7bit, 8bit or binary, so its
+ * inner parts are what is converted) and its encoding field, if it says
+ * 8bit or binary, becomes 7bit. Everything else is copied as it is.
+ *
+ * Caveats: a message that cannot be converted is refused (-1), never
+ * half converted: an 8-bit octet in any header section (there is no
+ * encoding of a header section but RFC 2047's, per field and lossy),
+ * in a body already declared base64 or quoted-printable, in a part the
+ * tree could not expand (MIME_TREE_LIMITED), or a part whose header has
+ * no empty line after it. A DKIM signature over the 8-bit body no longer
+ * verifies after the conversion (RFC 6376 §5.3 asks signers to convert
+ * first); the caller decides whether that is worth it.
+ */
+#ifndef TERN_MIME_MIME_DOWNGRADE_H
+#define TERN_MIME_MIME_DOWNGRADE_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+/*
+ * Appends msg[0..len) converted to 7 bit to out: 0; -1 when the message
+ * cannot be converted (see above) or out's ceiling was reached (out then
+ * holds a part of it: the caller resets it). A message without 8-bit
+ * octets is appended unchanged.
+ */
+int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out);
+
+#endif
