@@ -1194,6 +1194,14 @@ static void build_notice(struct job *j, struct upd *u, int64_t now)
 				u->dsn.flags |= SQ_SMTPUTF8 | SQ_8BITMIME;
 				break;
 			}
+		/* A notice is 7 bit unless it is RFC 6533's global one (a UTF-8
+		 * recipient, the sender maybe ASCII): its 8-bit octets go only
+		 * under BODY=8BITMIME, never to a hop without it (RFC 6152 §3). */
+		for (size_t i = 0; i < u->dsn_len; i++)
+			if ((unsigned char)u->dsn_data[i] >= 0x80) {
+				u->dsn.flags |= SQ_8BITMIME;
+				break;
+			}
 		u->dsn.sender = xstrdup("");
 		u->dsn.envid = xstrdup("");
 		u->dsn.size = u->dsn_len;

@@ -410,6 +410,23 @@ def test_notice_to_a_utf8_sender_is_sent_with_smtputf8():
         mail = [l for l in origin.commands if l.upper().startswith("MAIL FROM:<>")]
         assert mail and "SMTPUTF8" in mail[0].upper() and "BODY=8BITMIME" in mail[0].upper(), origin.commands
         assert "Subject: grüße".encode() in back[0]["data"], back
+
+        # An ASCII sender, a UTF-8 forward target: the notice is RFC
+        # 6533's global one, with 8-bit octets, so its MAIL declares
+        # BODY=8BITMIME (RFC 6152 §3; it carried none) and a next hop
+        # without 8BITMIME would not get it.
+        srv.cli("alias", "add", "gone2@example.test", "nöbody@remote.test")
+        c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20, source_address=(CLIENT_IP, 0))
+        c.ehlo("mta.origin.test")
+        assert c.mail("alice@origin.test", ["SMTPUTF8", "BODY=8BITMIME"])[0] == 250
+        assert c.rcpt("gone2@example.test")[0] == 250
+        assert c.data(message("u8rcpt", to="gone2@example.test"))[0] == 250
+        c.quit()
+        back = origin.wait_messages(2)
+        assert len(back) == 2 and back[1]["rcpts"] == ["alice@origin.test"], back
+        assert "nöbody@remote.test".encode() in back[1]["data"], back
+        mail = [l for l in origin.commands if l.upper().startswith("MAIL FROM:<>")]
+        assert len(mail) == 2 and "BODY=8BITMIME" in mail[1].upper(), origin.commands
     finally:
         if srv:
             srv.cleanup()
