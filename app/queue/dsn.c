@@ -26,14 +26,18 @@ void dsn_date(char *out, size_t outsz, int64_t t)
 		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Appends s with CR/LF/control characters turned into spaces. */
-static int put_clean(struct buf *b, const char *s)
+/*
+ * Appends s with CR/LF/control characters turned into spaces and, when
+ * ascii, 8-bit octets into '?': an ASCII report (message/delivery-status,
+ * a us-ascii text part) stays so whatever a remote's reply held.
+ */
+static int put_clean(struct buf *b, const char *s, int ascii)
 {
 	char tmp[600];
 	size_t n = 0;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (ascii && c >= 0x80) ? '?' : (char)c;
 		if (n == sizeof tmp) {
 			if (buf_append(b, tmp, n) < 0)
 				return -1;
@@ -120,6 +124,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			      : kind == DSN_DELAYED ? "Delayed Mail (still being retried)"
 						    : "Successful Mail Delivery Report";
 	int r = 0;
+	int global = needs_global(in);
 
 	dsn_date(date, sizeof date, in->now);
 	dsn_date(arrival, sizeof arrival, in->arrival);
@@ -139,7 +144,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 
 	r |= buf_printf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", in->hostname);
 	r |= buf_append_c(b, "To: <");
-	r |= put_clean(b, in->to);
+	r |= put_clean(b, in->to, !global);
 	r |= buf_printf(b, ">\r\nSubject: %s\r\nDate: %s\r\n", subject, date);
 	r |= buf_printf(b, "Message-ID: <dsn.%llu.%lld@%s>\r\n", (unsigned long long)in->id,
 			(long long)in->now, in->hostname);
@@ -148,8 +153,6 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			   "\tboundary=\"%s\"\r\n\r\n"
 			   "This is a MIME-encapsulated message.\r\n\r\n",
 			boundary);
-
-	int global = needs_global(in);
 
 	/* 1. Human-readable part (it quotes the addresses). */
 	r |= buf_printf(b, "--%s\r\nContent-Description: Notification\r\n"
@@ -170,14 +173,15 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	for (size_t i = 0; i < in->nrcpts; i++) {
 		const struct dsn_rcpt *x = &in->rcpts[i];
 		r |= buf_append_c(b, "<");
-		r |= put_clean(b, x->addr);
+		r |= put_clean(b, x->addr, !global);
 		r |= buf_append_c(b, ">: ");
 		if (x->remote && *x->remote) {
 			r |= buf_append_c(b, "host ");
-			r |= put_clean(b, x->remote);
+			r |= put_clean(b, x->remote, !global);
 			r |= buf_append_c(b, " said: ");
 		}
-		r |= put_clean(b, x->status && *x->status ? x->status : action_name(x->action));
+		r |= put_clean(b, x->status && *x->status ? x->status : action_name(x->action),
+			       !global);
 		r |= buf_append_c(b, "\r\n");
 	}
 	r |= buf_append_c(b, "\r\n");
@@ -190,7 +194,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	r |= buf_printf(b, "Reporting-MTA: dns; %s\r\n", in->hostname);
 	if (in->envid && *in->envid) {
 		r |= buf_append_c(b, "Original-Envelope-Id: ");
-		r |= put_clean(b, in->envid);
+		r |= put_clean(b, in->envid, !global);
 		r |= buf_append_c(b, "\r\n");
 	}
 	r |= buf_printf(b, "Arrival-Date: %s\r\n", arrival);
@@ -199,11 +203,11 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 		const char *status = x->status ? x->status : "";
 		r |= buf_append_c(b, is_ascii(x->addr) ? "\r\nFinal-Recipient: rfc822; "
 						       : "\r\nFinal-Recipient: utf-8; ");
-		r |= put_clean(b, x->addr);
+		r |= put_clean(b, x->addr, !global);
 		r |= buf_append_c(b, "\r\n");
 		if (x->orcpt && *x->orcpt && strchr(x->orcpt, ';')) {
 			r |= buf_append_c(b, "Original-Recipient: ");
-			r |= put_clean(b, x->orcpt);
+			r |= put_clean(b, x->orcpt, !global);
 			r |= buf_append_c(b, "\r\n");
 		}
 		if (*status)
@@ -223,12 +227,12 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 		r |= buf_printf(b, "Action: %s\r\nStatus: %s\r\n", action_name(x->action), code);
 		if (x->remote && *x->remote) {
 			r |= buf_append_c(b, "Remote-MTA: dns; ");
-			r |= put_clean(b, x->remote);
+			r |= put_clean(b, x->remote, !global);
 			r |= buf_append_c(b, "\r\n");
 			if (strlen(status) >= 4 && status[3] == ' ' && status[0] >= '2' &&
 			    status[0] <= '5') {
 				r |= buf_append_c(b, "Diagnostic-Code: smtp; ");
-				r |= put_clean(b, status);
+				r |= put_clean(b, status, !global);
 				r |= buf_append_c(b, "\r\n");
 			}
 		}

@@ -297,6 +297,16 @@ static void test_8bit_original_returns_7bit(void)
 	CHECK_EQ_INT(dsn_build(&in, &b), 0);
 	CHECK(all_7bit(&b));
 	CHECK(has(&b, "Subject: caf=C3=A9\r\n"));
+
+	/* A remote's 8-bit reply text does not make the ASCII report (and
+	 * its us-ascii text part) 8 bit: such octets become '?'. */
+	buf_reset(&b);
+	in.msg = MSG;
+	in.msglen = sizeof MSG - 1;
+	r[0].status = "550 5.1.1 unbekannt: M\xc3\xbcller";
+	CHECK_EQ_INT(dsn_build(&in, &b), 0);
+	CHECK(all_7bit(&b));
+	CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.1 unbekannt: M??ller\r\n"));
 	buf_free(&b);
 }
 
