@@ -7,8 +7,10 @@
  * its rest the message. Checks: every LF of the notice follows a CR; the
  * two report parts hold no control octet but CRLF and tab; one Action and
  * one Status line per recipient, the status an enhanced code whose class
- * agrees with the action; "8bit" declared exactly when the returned
- * octets have one; the close delimiter last; the notice parses as a
+ * agrees with the action; a notice naming no UTF-8 address is 7 bit
+ * throughout (an 8-bit original returns converted, RFC 6152), and "8bit"
+ * is declared exactly when a global one's returned octets have one; the
+ * close delimiter last; the notice parses as a
  * multipart/report of three parts, whatever the returned message holds
  * (the boundary carries a hash of it); and a buffer of exactly the notice's size suffices while one
  * octet less fails cleanly.
@@ -88,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.msg = p < end ? p : end;
 	in.msglen = (size_t)(end - in.msg);
 
-	buf_init(&b, 3 * size + 65536);
+	buf_init(&b, 4 * size + 65536); /* quoted-printable may triple the original */
 	assert(dsn_build(&in, &b) == 0);
 	const char *o = buf_data(&b);
 	size_t n = buf_len(&b);
@@ -136,7 +138,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(dots == 1 && s[2] != '.' && s[k - 1] != '.' && k <= 9);
 	}
 
-	/* The returned part's 8bit declaration. */
+	/* The returned part's 8bit declaration: only in a global notice (a
+	 * UTF-8 address), else every octet is 7 bit. */
+	int global = 0;
+	for (const char *c = in.to; *c; c++)
+		global |= (unsigned char)*c >= 0x80;
+	for (size_t i = 0; i < in.nrcpts; i++) {
+		for (const char *c = r[i].addr; *c; c++)
+			global |= (unsigned char)*c >= 0x80;
+		for (const char *c = r[i].orcpt; *c; c++)
+			global |= (unsigned char)*c >= 0x80;
+	}
 	size_t ret = in.ret_full && act == DSN_FAILED ? in.msglen : header_len(in.msg, in.msglen);
 	int eight = 0;
 	for (size_t i = 0; i < ret; i++)
@@ -144,7 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *hdr_end = memmem(t3, n - rep, "\r\n\r\n", 4);
 	assert(hdr_end);
 	assert((memmem(t3, (size_t)(hdr_end - t3), "Content-Transfer-Encoding: 8bit", 31) != NULL) ==
-	       eight);
+	       (global && eight));
+	for (size_t i = 0; !global && i < n; i++)
+		assert((unsigned char)o[i] < 0x80);
 
 	/* MIME structure: whatever the returned message holds, it cannot
 	 * hold the boundary, which depends on its own octets. */
