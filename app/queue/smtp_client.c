@@ -432,7 +432,11 @@ static void tx_reply(struct smtp_client *s)
 			s->accepted++;
 			set_rcpt(r, SQ_PENDING, "4.4.2 %s: no answer to end of data", s->where);
 		} else {
-			set_rcpt(r, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+			/* 552 is RFC 821's "too many recipients", 452 since RFC
+			 * 5321, whose §4.5.3.1.10 asks clients to take it as
+			 * temporary (Postfix does): those recipients are retried,
+			 * not bounced. */
+			set_rcpt(r, code / 100 == 5 && code != 552 ? SQ_FAILED : SQ_PENDING, "%s", st);
 			s->refused[idx - 1] = 1;
 		}
 	} else { /* DATA */

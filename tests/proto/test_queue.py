@@ -181,8 +181,10 @@ def test_4xx_then_accept_is_delivered_on_retry():
         # The peer defers until the test has seen the entry pending: with a
         # one-second retry, a slow `tern queue list` (ASan, a loaded machine)
         # could otherwise miss the whole window between the 451 and the retry.
-        accept = {"now": False}
-        r = w.receiver(0, data=lambda n: "250 ok" if accept["now"] else "451 4.3.0 try again later")
+        accept = {"now": False, "dave": False}
+        r = w.receiver(0, data=lambda n: "250 ok" if accept["now"] else "451 4.3.0 try again later",
+                       rcpt=lambda a: "552 5.5.3 too many recipients"
+                       if a.startswith("dave") and not accept["dave"] else "250 ok")
         w.send(["carol@remote.test"])
         out = w.wait_list("451 4.3.0", timeout=15)
         assert "pending" in out
@@ -193,6 +195,19 @@ def test_4xx_then_accept_is_delivered_on_retry():
         assert len(msgs) == 1
         assert w.wait_queue_empty()
         assert w.srv.messages(ALICE) == []  # no notice for a delivered message
+
+        # 552 at RCPT is RFC 821's code for "too many recipients", which
+        # RFC 5321 §4.5.3.1.10 asks clients to take as 452: the recipient
+        # is retried, not bounced (as Postfix does).
+        w.send(["erin@remote.test", "dave@remote.test"], subject="many")
+        out = w.wait_list("552 5.5.3", timeout=15)
+        assert "pending" in out and "dave@remote.test" in out, out
+        accept["dave"] = True
+        msgs = r.wait_messages(3, timeout=20)
+        assert sorted(a for m in msgs[1:] for a in m["rcpts"]) == ["dave@remote.test",
+                                                                   "erin@remote.test"], msgs
+        assert w.wait_queue_empty()
+        assert w.srv.messages(ALICE) == []
 
 
 def test_5xx_bounces_with_dsn_in_sender_inbox():
