@@ -337,14 +337,18 @@ static int start_tx(struct smtp_client *s)
 		return refuse_all(s, st);
 	}
 	s->body_8bit = 0;
-	if ((m->flags & SQ_8BITMIME) && has_8bit(m->data, m->len)) {
-		if (!(s->ehlo.ext & SMTP_EXT_8BITMIME)) {
+	if (has_8bit(m->data, m->len)) {
+		if (s->ehlo.ext & SMTP_EXT_8BITMIME) {
+			/* Declared (RFC 6152), also the octets of a client that
+			 * sent them without BODY=8BITMIME. */
+			s->body_8bit = 1;
+		} else if (m->flags & SQ_8BITMIME) {
 			fmt_status(st, sizeof st,
-				 "5.6.3 %s does not support 8BITMIME and the message has 8-bit content",
-				 s->where);
+				   "5.6.3 %s does not support 8BITMIME and the message has 8-bit content",
+				   s->where);
 			return refuse_all(s, st);
 		}
-		s->body_8bit = 1;
+		/* Undeclared 8-bit to a hop without 8BITMIME leaves as it came. */
 	}
 	m->remote_dsn = (s->ehlo.ext & SMTP_EXT_DSN) != 0;
 	m->tls_outcome = client_tls_established(s->c) ? SMTPC_TLS_OK

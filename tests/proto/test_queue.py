@@ -356,6 +356,12 @@ def test_connection_reused_for_the_next_message():
         # One connection carried all three (kept idle a few seconds between).
         assert r.connections == 1, r.connections
         assert [c.split(" ")[0] for c in r.commands].count("EHLO") == 1
+        # 8-bit octets that came without BODY=8BITMIME leave declared
+        # (RFC 6152) to a hop offering it: they used to leave undeclared.
+        w.send(["carol@remote.test"], subject="undeclared", body="caf\u00e9\r\n")
+        m = r.wait_messages(4)[3]
+        assert "BODY=8BITMIME" in m["mail_line"].upper(), m["mail_line"]
+        assert "BODY=" not in r.messages[0]["mail_line"].upper()
 
 
 def test_kept_connection_cut_by_the_remote_falls_back_to_a_new_one():
