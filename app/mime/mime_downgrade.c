@@ -57,7 +57,7 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	struct mime_tree t;
 	mime_tree_parse(msg, len, a, &t);
 	int r = 0;
-	size_t pos = 0;
+	size_t pos = 0, start = buf_len(out);
 	if (t.flags & MIME_TREE_LIMITED)
 		r = -1;
 	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
@@ -92,6 +92,10 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	}
 	if (r == 0)
 		r = buf_append(out, msg + pos, len - pos);
+	/* 8-bit octets outside every part (a multipart's preamble or
+	 * epilogue) have no encoding to take: refused. */
+	if (r == 0 && has_8bit(buf_data(out) + start, buf_len(out) - start))
+		r = -1;
 	arena_free(&a);
 	return r < 0 ? -1 : 0;
 }

@@ -13,7 +13,8 @@
  *
  * Caveats: a message that cannot be converted is refused (-1), never
  * half converted: an 8-bit octet in any header section (there is no
- * encoding of a header section but RFC 2047's, per field and lossy),
+ * encoding of a header section but RFC 2047's, per field and lossy) or
+ * in a multipart's preamble or epilogue (which belong to no part),
  * in a body already declared base64 or quoted-printable, in a part the
  * tree could not expand (MIME_TREE_LIMITED), or a part whose header has
  * no empty line after it. A DKIM signature over the 8-bit body no longer
