@@ -587,7 +587,8 @@ static int w_header(struct mk *m, const struct json_value *em)
 }
 
 /* Text as 7bit when it is short-lined ASCII without "=_", else as
- * quoted-printable (RFC 2045 §6.7); line ends become CRLF. Returns the
+ * quoted-printable (RFC 2045 §6.7); line ends become CRLF (a bare CR is
+ * dropped from 7bit text, kept as =0D in quoted-printable). Returns the
  * encoding's name. */
 static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 {
@@ -616,31 +617,7 @@ static const char *w_text(struct buf *out, const char *s, size_t n, int write)
 		}
 		return "7bit";
 	}
-	col = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\r')
-			continue;
-		if (c == '\n') {
-			buf_append_c(out, "\r\n");
-			col = 0;
-			continue;
-		}
-		int next_eol = i + 1 == n || s[i + 1] == '\n' || s[i + 1] == '\r';
-		int lit = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !next_eol);
-		size_t w = lit ? 1 : 3;
-		if (col + w > 75) {
-			buf_append_c(out, "=\r\n");
-			col = 0;
-		}
-		if (lit) {
-			buf_append(out, (const char *)&c, 1);
-		} else {
-			char e[3] = {'=', hex_upper[c >> 4], hex_upper[c & 15]};
-			buf_append(out, e, 3);
-		}
-		col += w;
-	}
+	mime_qp_lines(out, s, n); /* one that did not fit: the caller's room check */
 	return "quoted-printable";
 }
 

@@ -673,7 +673,6 @@ int mime_base64_lines(struct buf *out, const void *p, size_t n)
 
 int mime_qp_lines(struct buf *out, const void *p, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *c = p;
 	size_t col = 0;
 	int r = 0;
@@ -699,7 +698,7 @@ int mime_qp_lines(struct buf *out, const void *p, size_t n)
 		if (lit) {
 			r |= buf_append(out, (const char *)&c[i], 1);
 		} else {
-			char e[3] = {'=', hex[c[i] >> 4], hex[c[i] & 15]};
+			char e[3] = {'=', hex_upper[c[i] >> 4], hex_upper[c[i] & 15]};
 			r |= buf_append(out, e, 3);
 		}
 		col += w;
