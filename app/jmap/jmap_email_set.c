@@ -222,6 +222,17 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 		*e = (struct set_err){"notFound", NULL, NULL};
 		return -1;
 	}
+	/* keywords and mailboxIds are the objects a client's paths go into
+	 * (one part deep: the rest is patch_parse's); a path into any other
+	 * property, or next to the whole property, is malformed. */
+	static const char objs[] = "{\"keywords\":{},\"mailboxIds\":{}}";
+	char err[64];
+	const char *why;
+	if (jmap_patch_check(c->r->a, json_parse(objs, sizeof objs - 1, c->r->a, err, sizeof err),
+			     patch, &why) < 0) {
+		*e = (struct set_err){"invalidPatch", why, NULL};
+		return -1;
+	}
 	buf_init(&w.kw_set, 64 * 300);
 	buf_init(&w.kw_add, 64 * 300);
 	buf_init(&w.kw_del, 64 * 300);

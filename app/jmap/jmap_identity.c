@@ -206,6 +206,22 @@ static void w_ident(struct jw *w, const struct ident *x, int with_id)
 	jw_obj_end(w);
 }
 
+/* x as /get renders it, parsed into r's arena (what a patch's paths
+ * walk); NULL when it could not be. */
+static const struct json_value *ident_json(struct jmap_request *r, const struct ident *x)
+{
+	struct buf b;
+	struct jw w;
+	char err[64];
+	buf_init(&b, 1024 * 1024);
+	jw_init(&w, &b);
+	w_ident(&w, x, 1);
+	const struct json_value *v =
+	    jw_failed(&w) ? NULL : json_parse(buf_data(&b), buf_len(&b), r->a, err, sizeof err);
+	buf_free(&b);
+	return v;
+}
+
 /* The identities as /get renders them (jmap_typestate.h). */
 static struct jmap_ts_obj *ts_objs(struct jmap_request *r, struct idents *s)
 {
@@ -448,6 +464,11 @@ void jmap_identity_set(struct jmap_call *c)
 			continue;
 		}
 		struct ident y = *x;
+		const char *why;
+		if (e->type == JSON_OBJECT && jmap_patch_check(c->r->a, ident_json(c->r, x), e, &why) < 0) {
+			set_error(nu, id, "invalidPatch", NULL, why);
+			continue;
+		}
 		const char *bad = e->type == JSON_OBJECT ? apply(&y, e, 0) : "";
 		if (bad) {
 			set_error(nu, id, "invalidProperties", *bad ? bad : NULL, NULL);

@@ -153,6 +153,26 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 	return 0;
 }
 
+/* The paths of a patch (RFC 8620 §5.3): myRights is the one property
+ * that is an object; it has the same members on every mailbox. */
+static int patch_paths_check(struct jmap_call *c, const struct json_value *patch,
+			     struct set_err *e)
+{
+	static const char rights[] =
+	    "{\"myRights\":{\"mayReadItems\":true,\"mayAddItems\":true,\"mayRemoveItems\":true,"
+	    "\"maySetSeen\":true,\"maySetKeywords\":true,\"mayCreateChild\":true,"
+	    "\"mayRename\":true,\"mayDelete\":true,\"maySubmit\":true}}";
+	char err[64];
+	const char *why;
+	const struct json_value *cur =
+	    json_parse(rights, sizeof rights - 1, c->r->a, err, sizeof err);
+	if (jmap_patch_check(c->r->a, cur, patch, &why) < 0) {
+		*e = err_of("invalidPatch", why, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
 		      const struct json_value *patch, struct set_err *e)
 {
@@ -162,6 +182,8 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		*e = err_of("invalidPatch", NULL, NULL);
 		return -1;
 	}
+	if (patch_paths_check(c, patch, e) < 0)
+		return -1;
 	for (const struct json_value *p = patch->first; p; p = p->next) {
 		if (!strcmp(p->key, "name"))
 			name = p;

@@ -4,6 +4,7 @@
  * path to each item, and items that come out as arrays are flattened into
  * the result. New nodes come from the arena; the tree is never changed.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -112,4 +113,68 @@ int jmap_pointer(struct arena *a, const struct json_value *root, const char *pat
 		 const struct json_value **out_r)
 {
 	return walk(a, root, path, 0, out_r);
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/*
+ * The keys are sorted once so that "is this prefix also a key" is a
+ * binary search: n log n however many paths a patch holds (a request may
+ * carry tens of thousands).
+ */
+int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
+		     const char **desc_r)
+{
+	const char **keys = arena_alloc(a, (patch->count + 1) * sizeof *keys);
+	size_t n = 0;
+
+	for (const struct json_value *m = patch->first; m; m = m->next)
+		keys[n++] = m->key;
+	if (n)
+		qsort(keys, n, sizeof *keys, cmp_key);
+	for (size_t i = 0; i < n; i++) {
+		const char *k = keys[i];
+		const struct json_value *v = cur;
+		if (!strchr(k, '/'))
+			continue;
+		/* token() reads from a "/": "/" + k walks k's parts. */
+		size_t len = strlen(k);
+		char *path = arena_alloc(a, len + 2);
+		const char *p = path;
+		path[0] = '/';
+		memcpy(path + 1, k, len + 1);
+		for (;;) {
+			char *t = token(a, &p);
+			if (!t) {
+				*desc_r = "a \"~\" that is not \"~0\" or \"~1\"";
+				return -1;
+			}
+			if (!*p)
+				break; /* the last part need not exist: it is set or removed */
+			/* k up to here, as written: a key of its own too? */
+			char *pre = arena_alloc(a, len + 1);
+			size_t plen = (size_t)(p - path) - 1;
+			memcpy(pre, k, plen);
+			pre[plen] = '\0';
+			if (bsearch(&pre, keys, n, sizeof *keys, cmp_key)) {
+				*desc_r = "a property and a path into it both set";
+				return -1;
+			}
+			const struct json_value *m =
+			    v && v->type == JSON_OBJECT ? json_get(v, t) : NULL;
+			if (m && m->type == JSON_ARRAY) {
+				*desc_r = "a path into an array (it is replaced whole)";
+				return -1;
+			}
+			if (!m || m->type != JSON_OBJECT) {
+				*desc_r = "a path through something that is not an object";
+				return -1;
+			}
+			v = m;
+		}
+	}
+	return 0;
 }

@@ -366,6 +366,18 @@ int jmap_comparator_collation(struct jmap_call *c, const struct json_value *comp
 /* Evaluates path against root into *out_r (new nodes from a). 0 or -1. */
 int jmap_pointer(struct arena *a, const struct json_value *root, const char *path,
 		 const struct json_value **out_r);
+/*
+ * Checks the paths of PatchObject patch (RFC 8620 §5.3) against cur, the
+ * object being patched in its /get form (NULL: it has no property that
+ * is an object). A key holding "/" is a JSON Pointer whose parts before
+ * the last must name objects that exist in cur, never an array (arrays
+ * are replaced whole), with only "~0" and "~1" escapes; and no key may
+ * be the prefix of another ("a" with "a/b"). 0 when the patch is well
+ * formed; -1 (the SetError is invalidPatch) with *desc_r, static, saying
+ * why. Memory from a. What the paths set is the caller's to check.
+ */
+int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
+		     const char **desc_r);
 
 /* ---- the account's sending addresses (jmap_identity.c) ---- */
 /* The account's address, display name ("" when none) and every address

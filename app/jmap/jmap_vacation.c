@@ -398,6 +398,12 @@ void jmap_vacation_set(struct jmap_call *c)
 			continue;
 		}
 		struct vac n = v;
+		const char *why;
+		/* No property is an object: every path is malformed. */
+		if (e->type == JSON_OBJECT && jmap_patch_check(c->r->a, NULL, e, &why) < 0) {
+			set_err(nu, id, "invalidPatch", NULL, why);
+			continue;
+		}
 		const char *bp = e->type == JSON_OBJECT ? vac_apply(c->r->a, &n, e) : "";
 		if (bp) {
 			set_err(nu, id, "invalidProperties", *bp ? bp : NULL, NULL);

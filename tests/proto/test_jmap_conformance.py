@@ -571,3 +571,80 @@ def test_set_update_destroy_by_creation_id():
     sub = r["s"][1]["created"]["s"]["id"]
     assert r["s2"][1]["notUpdated"] == {sub: {"type": "cannotUnsend"}}, r["s2"]
     assert r["s2"][1]["destroyed"] == [sub], r["s2"]
+
+
+def test_patch_paths_in_every_set():
+    """RFC 8620 §5.3: a PatchObject key with "/" is a path whose parts
+    before the last name objects that exist, never an array (replaced
+    whole), and no key is the prefix of another; else invalidPatch, in
+    every /set that takes updates."""
+    j = Jmap(srv(), *AMY)
+    vac, sieve = "urn:ietf:params:jmap:vacationresponse", "urn:ietf:params:jmap:sieve"
+    _, g = j.one("Identity/get", {}, (CORE, MAIL, SUB))
+    ident = g["list"][0]["id"]
+
+    def upd(method, oid, patch, using):
+        _, u = j.one(method, {"update": {oid: patch}}, using)
+        if oid in (u.get("updated") or {}):
+            return "updated"
+        return u["notUpdated"][oid]["type"]
+
+    ok = {"name": "Amy", "email": "amy@example.test"}
+    for patch, want in [
+            ({"replyTo": [ok]}, "updated"),
+            ({"replyTo/0": ok}, "invalidPatch"),            # into an array
+            ({"replyTo/0/name": "X"}, "invalidPatch"),
+            ({"bcc/0": ok}, "invalidPatch"),
+            ({"name/x": "y"}, "invalidPatch"),               # into a string
+            ({"replyTo": None, "replyTo/0": ok}, "invalidPatch"),
+            ({"nosuch/x": 1}, "invalidPatch"),
+            ({"name": "Amy L"}, "updated")]:
+        assert upd("Identity/set", ident, patch, (CORE, MAIL, SUB)) == want, (patch, want)
+    _, g = j.one("Identity/get", {"ids": [ident]}, (CORE, MAIL, SUB))
+    assert g["list"][0]["replyTo"] == [ok] and g["list"][0]["name"] == "Amy L", g
+
+    for patch, want in [({"subject/x": "y"}, "invalidPatch"),
+                        ({"isEnabled": False, "isEnabled/x": True}, "invalidPatch"),
+                        ({"subject": "Away"}, "updated")]:
+        assert upd("VacationResponse/set", "singleton", patch, (CORE, MAIL, vac)) == want, patch
+
+    _, q = j.one("Mailbox/query", {"filter": {"role": "inbox"}})
+    inbox = q["ids"][0]
+    _, m = j.one("Mailbox/set", {"create": {"a": {"name": "Patched"}}})
+    mb = m["created"]["a"]["id"]
+    for patch, want in [({"name/x": "y"}, "invalidPatch"),
+                        ({"myRights/mayDelete": False}, "invalidProperties"),
+                        ({"myRights/x/y": False}, "invalidPatch"),
+                        ({"sortOrder": 3}, "updated")]:
+        assert upd("Mailbox/set", mb, patch, (CORE, MAIL)) == want, (patch, want)
+
+    e = import_msg(j, msg("patch paths"), mailbox=inbox)
+    for patch, want in [({"subject/x": "y"}, "invalidPatch"),
+                        ({"from/0": ok}, "invalidPatch"),
+                        ({"mailboxIds": {inbox: True}, "mailboxIds/" + mb: True}, "invalidPatch"),
+                        ({"keywords/$seen": True}, "updated")]:
+        assert upd("Email/set", e, patch, (CORE, MAIL)) == want, (patch, want)
+
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    _, s = j.one("SieveScript/set", {"create": {"s": {"name": "p", "blobId": up["blobId"]}}},
+                 (CORE, sieve))
+    sid = s["created"]["s"]["id"]
+    for patch, want in [({"name/x": "y"}, "invalidPatch"), ({"name": "q"}, "updated")]:
+        assert upd("SieveScript/set", sid, patch, (CORE, sieve)) == want, (patch, want)
+
+    r = j.call([["PushSubscription/set", {"create": {"p": {
+        "deviceClientId": "patch-dev", "url": "https://127.0.0.1:9/push",
+        "keys": {"p256dh": "BKey", "auth": "QXV0aA"}, "types": ["Email"]}}}, "c"]], (CORE,))
+    p = r["methodResponses"][0][1]
+    assert "p" in p["created"], p
+    pid = p["created"]["p"]["id"]
+    for patch, want in [({"types/0": "Mailbox"}, "invalidPatch"),
+                        ({"expires/x": 1}, "invalidPatch"),
+                        ({"keys/auth": "eA"}, "invalidProperties"),
+                        ({"types": ["Mailbox"]}, "updated")]:
+        r = j.call([["PushSubscription/set", {"update": {pid: patch}}, "c"]], (CORE,))
+        u = r["methodResponses"][0][1]
+        got = "updated" if pid in (u.get("updated") or {}) else u["notUpdated"][pid]["type"]
+        assert got == want, (patch, u)
