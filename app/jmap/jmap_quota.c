@@ -6,10 +6,13 @@
  * "account", types ["Mail"], used the bytes of its stored messages (what
  * delivery checks against the limit), hardLimit the quota. An account
  * without a limit has none. The state is the account's modseq, which
- * moves with every change of its mail and so with used; /changes reports
- * the quota updated whenever the state moved (more than changed is
- * allowed, RFC 8620 §5.2 leaves it to the server) and queryChanges
- * answers cannotCalculateChanges.
+ * moves with every change of its mail and so with used, then "." and the
+ * limit: the administrator's change of the limit (the REST API and the web
+ * admin on it) is no change of mail and moves no modseq, yet it changes
+ * hardLimit, or makes or takes away the object. /changes compares the
+ * two states: the quota created, destroyed, or updated whenever either
+ * part moved (more than changed is allowed, RFC 8620 §5.2 leaves it to
+ * the server); queryChanges answers cannotCalculateChanges.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +30,30 @@ static int quota_load(struct jmap_call *c, uint64_t *limit_r, uint64_t *used_r)
 		return -1;
 	}
 	return *limit_r > 0;
+}
+
+/* "MODSEQ.LIMIT" (see above). 0, or -1 with serverFail set. */
+static int quota_state(struct jmap_call *c, uint64_t limit, char out[48])
+{
+	uint64_t ms;
+	if (store_account_modseq(c->r->st, c->r->account, &ms) != STORE_OK) {
+		jmap_error(c, "serverFail", "the store could not be read");
+		return -1;
+	}
+	snprintf(out, 48, "%llu.%llu", (unsigned long long)ms, (unsigned long long)limit);
+	return 0;
+}
+
+/* A state quota_state wrote: 0, or -1 when s is none. */
+static int quota_state_parse(const char *s, uint64_t *ms_r, uint64_t *limit_r)
+{
+	const char *dot = strchr(s, '.');
+	char ms[24];
+	if (!dot || (size_t)(dot - s) >= sizeof ms)
+		return -1;
+	memcpy(ms, s, (size_t)(dot - s));
+	ms[dot - s] = '\0';
+	return jmap_state_parse(ms, ms_r) < 0 || jmap_state_parse(dot + 1, limit_r) < 0 ? -1 : 0;
 }
 
 static const char *const props[] = {"id",    "resourceType", "used",  "hardLimit", "scope",
@@ -53,15 +80,14 @@ static int quota_found(void *arg, const char *id)
 
 void jmap_quota_get(struct jmap_call *c)
 {
-	char state[24];
+	char state[48];
 	uint64_t limit, used;
 	struct jmap_get g;
 
-	if (jmap_get_begin(c, get_args, 3, props, sizeof props / sizeof props[0], &g) < 0 ||
-	    jmap_state(c, state) < 0)
+	if (jmap_get_begin(c, get_args, 3, props, sizeof props / sizeof props[0], &g) < 0)
 		return;
 	int has = quota_load(c, &limit, &used);
-	if (has < 0)
+	if (has < 0 || quota_state(c, limit, state) < 0)
 		return;
 	jmap_get_list(c, state);
 	if (has && jmap_get_has_id(&g, QUOTA_ID)) {
@@ -90,28 +116,50 @@ void jmap_quota_get(struct jmap_call *c)
 
 void jmap_quota_changes(struct jmap_call *c)
 {
-	char state[24];
-	uint64_t since, now, limit, used, max;
+	static const struct jmap_arg args[] = {
+	    {"accountId", JA_ID, JA_REQUIRED},
+	    {"sinceState", JA_STRING, JA_REQUIRED},
+	    {"maxChanges", JA_UINT, JA_NULLABLE},
+	};
+	char state[48];
+	uint64_t since, now, old_limit, limit, used;
 
-	if (jmap_changes_begin(c, state, &since, &now, &max) < 0)
+	if (jmap_args_check(c, args, sizeof args / sizeof args[0]) < 0)
 		return;
+	const struct json_value *mc = jmap_arg(c, "maxChanges");
+	if (mc && mc->integer == 0) {
+		jmap_bad_arg(c, "maxChanges", "maxChanges must be positive");
+		return;
+	}
 	int has = quota_load(c, &limit, &used);
-	if (has < 0)
+	if (has < 0 || quota_state(c, limit, state) < 0)
 		return;
+	quota_state_parse(state, &now, &limit);
+	/* No change log is read: the two states say all there is. */
+	if (quota_state_parse(jmap_arg(c, "sinceState")->str, &since, &old_limit) < 0 ||
+	    since > now) {
+		jmap_error(c, "cannotCalculateChanges", NULL);
+		return;
+	}
+	int had = old_limit > 0;
 	jmap_begin(c);
 	jw_kstr(&c->w, "oldState", jmap_arg(c, "sinceState")->str);
 	jw_kstr(&c->w, "newState", state);
 	jw_kbool(&c->w, "hasMoreChanges", 0);
 	jw_key(&c->w, "created");
 	jw_arr_begin(&c->w);
+	if (has && !had)
+		jw_str(&c->w, QUOTA_ID);
 	jw_arr_end(&c->w);
 	jw_key(&c->w, "updated");
 	jw_arr_begin(&c->w);
-	if (has && since < now)
+	if (has && had && (since < now || old_limit != limit))
 		jw_str(&c->w, QUOTA_ID);
 	jw_arr_end(&c->w);
 	jw_key(&c->w, "destroyed");
 	jw_arr_begin(&c->w);
+	if (had && !has)
+		jw_str(&c->w, QUOTA_ID);
 	jw_arr_end(&c->w);
 	jw_obj_end(&c->w);
 }
@@ -154,7 +202,7 @@ static int quota_cond(struct jmap_call *c, const struct json_value *f, void *arg
 
 void jmap_quota_query(struct jmap_call *c)
 {
-	char state[24];
+	char state[48];
 	uint64_t limit, used;
 
 	if (jmap_args_check(c, query_args, sizeof query_args / sizeof query_args[0]) < 0)
@@ -173,12 +221,10 @@ void jmap_quota_query(struct jmap_call *c)
 		if (jmap_comparator_collation(c, e) < 0)
 			return;
 	}
-	if (jmap_state(c, state) < 0)
-		return;
 	if (jmap_filter_check(c, filter, quota_cond) < 0)
 		return;
 	int has = quota_load(c, &limit, &used);
-	if (has < 0)
+	if (has < 0 || quota_state(c, limit, state) < 0)
 		return;
 	int hit = has;
 	if (has && filter) {

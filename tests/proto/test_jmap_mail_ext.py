@@ -9,6 +9,7 @@ import smtplib
 import ssl
 import time
 
+from httpc import Api
 from jmapc import MAIL, Jmap, shared_server
 from test_imap_search_ext import wait_count
 
@@ -30,8 +31,11 @@ HDR_MSG = (
     "\r\nbody\r\n")
 
 
+ADMIN_PW = "admin-password-1-Vq8r"
+
+
 def srv():
-    return shared_server([EVE, FRED], submission=True)
+    return shared_server([EVE, FRED], submission=True, env={"TERN_ADMIN_PASSWORD": ADMIN_PW})
 
 
 def deliver(s, user, texts):
@@ -292,6 +296,21 @@ def test_jmap_identity_quota_vacation():
     assert qq["ids"] == [], qq
     _, q = Jmap(s, *EVE).one("Quota/get", {}, using=qu)
     assert q["list"] == [], q
+    # The administrator's change of the limit is a change of the Quota
+    # (hardLimit; made or gone with the limit), though no mail moved.
+    api = Api(s)
+    assert api.login(ADMIN_PW)[0] == 200
+    for limit, kind in [(2000000, "updated"), (0, "destroyed"), (3000000, "created")]:
+        _, before = j.one("Quota/get", {"ids": None}, using=qu)
+        st, _, body = api.call("PATCH", "/accounts/" + GUS[0], {"quota": limit})
+        assert st == 200, body
+        _, after = j.one("Quota/get", {"ids": None}, using=qu)
+        assert after["state"] != before["state"], (limit, before, after)
+        assert [x["hardLimit"] for x in after["list"]] == ([limit] if limit else []), after
+        _, ch = j.one("Quota/changes", {"sinceState": before["state"]}, using=qu)
+        assert ch["newState"] == after["state"], ch
+        assert {k: ch[k] for k in ("created", "updated", "destroyed") if ch[k]} == {kind: ["Q0"]}, ch
+    api.call("PATCH", "/accounts/" + GUS[0], {"quota": 1000000})
 
     # VacationResponse (RFC 8621 §8) is the Sieve script "vacation".
     va = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:vacationresponse"]
