@@ -588,10 +588,13 @@ void jmap_email_query(struct jmap_call *c)
 /* ---- Email/queryChanges (RFC 8620 §5.6) ----
  * The emails the change log names since the old state are all reported
  * removed (the RFC allows ids that were not in the old results), and
- * those of them in today's results added at their index. With
- * collapseThreads a change may also change which email stands for its
- * thread: every result whose thread holds a changed email is treated as
- * changed, and a destroyed email (whose thread is gone) answers
+ * those of them in today's results added at their index. When the query
+ * depends on an email's thread (collapseThreads: which email stands for
+ * it; the *InThreadHaveKeyword conditions and sorts: whether and where
+ * every email of it shows), a change to one email changes its thread's
+ * others too: every email of a thread holding a changed email is
+ * removed, and re-added where it is in today's results; a destroyed
+ * email (whose thread is no longer known) answers
  * cannotCalculateChanges. */
 
 struct qchanges {
@@ -630,6 +633,34 @@ static int has_u32(const uint32_t *v, size_t n, uint32_t x)
 	return n && bsearch(&x, v, n, sizeof *v, cmp_u32) != NULL;
 }
 
+/* 1 when filter (checked already) has a condition on the email's thread. */
+static int filter_on_thread(const struct json_value *f, int depth)
+{
+	if (!f || f->type != JSON_OBJECT || depth > JSON_DEPTH_MAX)
+		return 0;
+	const struct json_value *conds = json_get(f, "conditions");
+	if (conds && json_get(f, "operator")) {
+		for (const struct json_value *e = conds->first; e; e = e->next)
+			if (filter_on_thread(e, depth + 1))
+				return 1;
+		return 0;
+	}
+	return json_get(f, "allInThreadHaveKeyword") || json_get(f, "someInThreadHaveKeyword") ||
+	       json_get(f, "noneInThreadHaveKeyword");
+}
+
+/* 1 when sort (checked already) compares by a thread's keywords. */
+static int sort_on_thread(const struct json_value *sort)
+{
+	for (const struct json_value *e = sort ? sort->first : NULL; e; e = e->next) {
+		const struct json_value *p = json_get(e, "property");
+		if (p && p->type == JSON_STRING && (!strcmp(p->str, "allInThreadHaveKeyword") ||
+						    !strcmp(p->str, "someInThreadHaveKeyword")))
+			return 1;
+	}
+	return 0;
+}
+
 static const struct jmap_arg qc_args[] = {
     {"accountId", JA_ID, JA_REQUIRED},    {"filter", JA_OBJECT, JA_NULLABLE},
     {"sort", JA_ARRAY, JA_NULLABLE},      {"sinceQueryState", JA_STRING, JA_REQUIRED},
@@ -653,13 +684,15 @@ void jmap_email_query_changes(struct jmap_call *c)
 		return;
 	}
 	int collapse = (v = jmap_arg(c, "collapseThreads")) && v->boolean;
+	int by_thread = collapse || filter_on_thread(jmap_arg(c, "filter"), 0) ||
+			sort_on_thread(jmap_arg(c, "sort"));
 	struct qchanges ch = {0};
 	if (store_changes_since(c->r->st, c->r->account, since, qchange_cb, &ch) != STORE_OK) {
 		free(ch.ids);
 		jmap_error(c, "serverFail", NULL);
 		return;
 	}
-	if (collapse && ch.destroyed) {
+	if (by_thread && ch.destroyed) {
 		free(ch.ids);
 		jmap_error(c, "cannotCalculateChanges", "an email was destroyed since");
 		return;
@@ -679,28 +712,33 @@ void jmap_email_query_changes(struct jmap_call *c)
 		free(ch.ids);
 		return;
 	}
-	/* Threads touched, for collapseThreads: those of changed emails. */
+	/* Threads touched, when by thread: those of changed emails. */
 	uint32_t *threads = arena_alloc(c->r->a, (ch.n + 1) * sizeof *threads);
 	size_t nt = 0;
-	if (collapse) {
+	if (by_thread) {
 		for (size_t i = 0; i < all.n; i++)
 			if (has_u32(ch.ids, ch.n, all.v[i].id))
 				threads[nt++] = all.v[i].thread;
 		if (nt)
 			qsort(threads, nt, sizeof *threads, cmp_u32);
 	}
-	/* removed: every changed email, and with collapseThreads every
-	 * result of a touched thread; added: those in today's results. */
+	/* removed: every changed email, and by thread every email of a
+	 * touched thread, in today's results or not (it may have left
+	 * them); added: those in today's results. */
 	char *changed = arena_zalloc(c->r->a, n + 1);
 	size_t nadded = 0;
 	for (size_t i = 0; i < n; i++) {
 		changed[i] = has_u32(ch.ids, ch.n, hit[i]->id) ||
-			     (collapse && has_u32(threads, nt, hit[i]->thread));
+			     (by_thread && has_u32(threads, nt, hit[i]->thread));
 		nadded += changed[i];
 	}
+	char *also = arena_zalloc(c->r->a, all.n + 1); /* removed, not in ch.ids */
 	size_t nremoved = ch.n;
-	for (size_t i = 0; i < n; i++)
-		nremoved += changed[i] && !has_u32(ch.ids, ch.n, hit[i]->id);
+	for (size_t i = 0; by_thread && i < all.n; i++) {
+		also[i] = has_u32(threads, nt, all.v[i].thread) &&
+			  !has_u32(ch.ids, ch.n, all.v[i].id);
+		nremoved += also[i];
+	}
 	const struct json_value *mc = jmap_arg(c, "maxChanges");
 	if (mc && (mc->integer == 0 || nremoved + nadded > (uint64_t)mc->integer)) {
 		free(all.v);
@@ -720,9 +758,9 @@ void jmap_email_query_changes(struct jmap_call *c)
 	jw_arr_begin(&c->w);
 	for (size_t i = 0; i < ch.n; i++)
 		jmap_w_id(&c->w, 'E', ch.ids[i]);
-	for (size_t i = 0; i < n; i++)
-		if (changed[i] && !has_u32(ch.ids, ch.n, hit[i]->id))
-			jmap_w_id(&c->w, 'E', hit[i]->id);
+	for (size_t i = 0; i < all.n; i++)
+		if (also[i])
+			jmap_w_id(&c->w, 'E', all.v[i].id);
 	jw_arr_end(&c->w);
 	jw_key(&c->w, "added");
 	jw_arr_begin(&c->w);

@@ -648,3 +648,37 @@ def test_patch_paths_in_every_set():
         u = r["methodResponses"][0][1]
         got = "updated" if pid in (u.get("updated") or {}) else u["notUpdated"][pid]["type"]
         assert got == want, (patch, u)
+
+
+def test_query_changes_by_thread_keywords():
+    """Email/queryChanges for a query on a thread's keywords (RFC 8621
+    §4.4.1): flagging one email of a thread brings its unchanged sibling
+    into someInThreadHaveKeyword's results and out of
+    noneInThreadHaveKeyword's, and moves it in a sort by them; the old
+    results patched with the changes equal a fresh query's."""
+    j = Jmap(srv(), *AMY)
+    a = import_msg(j, msg("thread kw"), "2026-02-01T00:01:00Z")
+    b = import_msg(j, msg("Re: thread kw", extra="In-Reply-To: <thread-kw@remote.test>\r\n"
+                          "References: <thread-kw@remote.test>\r\n"), "2026-02-01T00:02:00Z")
+    import_msg(j, msg("thread kw other"), "2026-02-01T00:03:00Z")
+    _, g = j.one("Email/get", {"ids": [a, b], "properties": ["threadId"]})
+    assert g["list"][0]["threadId"] == g["list"][1]["threadId"], g
+    queries = [{"filter": {"someInThreadHaveKeyword": "$flagged"}},
+               {"filter": {"operator": "NOT", "conditions": [
+                   {"noneInThreadHaveKeyword": "$flagged"}]}},
+               {"filter": {"noneInThreadHaveKeyword": "$flagged"}},
+               {"sort": [{"property": "someInThreadHaveKeyword", "keyword": "$flagged",
+                          "isAscending": False}, {"property": "receivedAt"}]}]
+    before = [j.one("Email/query", q)[1] for q in queries]
+    _, u = j.one("Email/set", {"update": {a: {"keywords/$flagged": True}}})
+    assert a in u["updated"], u
+    for q, old in zip(queries, before):
+        _, now = j.one("Email/query", q)
+        name, ch = j.one("Email/queryChanges", dict(q, sinceQueryState=old["queryState"]))
+        if name == "error":
+            assert ch["type"] == "cannotCalculateChanges", (q, ch)
+            continue
+        ids = [x for x in old["ids"] if x not in ch["removed"]]
+        for add in sorted(ch["added"], key=lambda x: x["index"]):
+            ids.insert(add["index"], add["id"])
+        assert ids == now["ids"], (q, old["ids"], ch, now["ids"])
