@@ -58,6 +58,9 @@ void jmap_w_utcdate(struct jw *w, int64_t t)
 	jw_str(w, s);
 }
 
+/* Lowercased: the store keeps the case a keyword was first given (IMAP
+ * shows it so), but RFC 8621 §4.1.1 has JMAP keywords returned in lower
+ * case, JMAP being case-sensitive where IMAP is not. */
 void jmap_w_keywords(struct jw *w, const char *kw, size_t len)
 {
 	jw_obj_begin(w);
@@ -68,7 +71,9 @@ void jmap_w_keywords(struct jw *w, const char *kw, size_t len)
 		if (j > i) {
 			char k[256];
 			size_t n = j - i < sizeof k ? j - i : sizeof k - 1;
-			memcpy(k, kw + i, n);
+			for (size_t x = 0; x < n; x++)
+				k[x] = kw[i + x] >= 'A' && kw[i + x] <= 'Z' ? (char)(kw[i + x] + 32)
+									 : kw[i + x];
 			k[n] = '\0';
 			jw_kbool(w, k, 1);
 		}

@@ -129,6 +129,19 @@ def test_jmap_email():
     assert ch["created"] == [] and ch["updated"] == [ids[1]] and ch["destroyed"] == [], ch
     _, g = j.one("Email/get", {"ids": [ids[1]], "properties": ["keywords"]})
     assert g["list"][0]["keywords"] == {"$seen": True, "$answered": True}, g
+    # Keywords come back in lower case (RFC 8621 §4.1.1), however IMAP or
+    # JMAP spelled them; IMAP keeps its spelling.
+    cmd(r, "st2", "STORE 2 +FLAGS (Work $Junk)")
+    _, st = j.one("Email/set", {"update": {ids[1]: {"keywords/Urgent": True}}})
+    assert st["updated"] == {ids[1]: None}, st
+    _, g = j.one("Email/get", {"ids": [ids[1]], "properties": ["keywords"]})
+    assert g["list"][0]["keywords"] == {"$seen": True, "$answered": True, "work": True,
+                                        "$junk": True, "urgent": True}, g
+    u, _ = cmd(r, "f3", "FETCH 2 FLAGS")
+    assert b"$Junk" in u[-1], u
+    _, st = j.one("Email/set", {"update": {ids[1]: {"keywords": {"$seen": True,
+                                                                 "$answered": True}}}})
+    assert st["updated"] == {ids[1]: None}, st
     _, q = j.one("Email/query", {"filter": {"hasKeyword": "$seen"}})
     assert q["ids"] == [ids[1]], q
     _, q = j.one("Email/query", {"filter": {"someInThreadHaveKeyword": "$seen"},
