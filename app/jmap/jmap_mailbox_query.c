@@ -102,17 +102,113 @@ static int cmp_mb(const void *pa, const void *pb)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Depth-first: each parent followed by its (already sorted) children. */
-static void tree_order(struct jmap_mailbox **in, size_t n, uint32_t parent,
-		       struct jmap_mailbox **out, size_t *k, int depth)
+/* A mailbox id and its index in a list, sorted by id to find a parent. */
+struct id_at {
+	uint32_t id;
+	size_t i;
+};
+
+static int cmp_id_at(const void *pa, const void *pb)
 {
-	if (depth > 64)
-		return;
+	const struct id_at *a = pa, *b = pb;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The index of mailbox id in by[0..n), or none. */
+static size_t id_find(const struct id_at *by, size_t n, uint32_t id, size_t none)
+{
+	struct id_at key = {id, 0};
+	const struct id_at *f = n ? bsearch(&key, by, n, sizeof *by, cmp_id_at) : NULL;
+	return f ? f->i : none;
+}
+
+static struct id_at *id_index(struct arena *a, struct jmap_mailbox *const *v, size_t n)
+{
+	struct id_at *by = arena_alloc(a, (n + 1) * sizeof *by);
+	for (size_t i = 0; i < n; i++)
+		by[i] = (struct id_at){v[i]->id, i};
+	if (n)
+		qsort(by, n, sizeof *by, cmp_id_at);
+	return by;
+}
+
+/*
+ * sortAsTree: in[0..n) (sorted) into out depth-first, each parent
+ * followed by its children in their sorted order; a mailbox whose
+ * parent is not among in is a root. n log n: each mailbox is appended
+ * to its parent's list of children in one pass over the sorted list,
+ * then the lists are walked with an explicit stack (no recursion however
+ * deep the names go). Returns how many were written (n).
+ */
+static size_t tree_order(struct arena *a, struct jmap_mailbox **in, size_t n,
+			 struct jmap_mailbox **out)
+{
+	const size_t none = (size_t)-1, root = n;
+	struct id_at *by = id_index(a, in, n);
+	size_t *first = arena_alloc(a, (n + 1) * sizeof *first),
+	       *last = arena_alloc(a, (n + 1) * sizeof *last),
+	       *next = arena_alloc(a, (n + 1) * sizeof *next),
+	       *stack = arena_alloc(a, (n + 1) * sizeof *stack);
+	size_t k = 0, depth = 0;
+
+	for (size_t i = 0; i <= n; i++)
+		first[i] = last[i] = next[i] = none;
 	for (size_t i = 0; i < n; i++) {
-		if (in[i]->parent != parent)
+		size_t p = in[i]->parent ? id_find(by, n, in[i]->parent, root) : root;
+		if (p == i)
+			p = root;
+		if (first[p] == none)
+			first[p] = i;
+		else
+			next[last[p]] = i;
+		last[p] = i;
+	}
+	/* stack[d]: the next child to write at depth d. */
+	stack[depth++] = first[root];
+	while (depth) {
+		size_t i = stack[depth - 1];
+		if (i == none) {
+			depth--;
 			continue;
-		out[(*k)++] = in[i];
-		tree_order(in, n, in[i]->id, out, k, depth + 1);
+		}
+		stack[depth - 1] = next[i];
+		out[k++] = in[i];
+		stack[depth++] = first[i];
+	}
+	return k;
+}
+
+/* filterAsTree: shown[i] when m's mailbox i and all its parents match.
+ * Linear: each walk up stops at the first mailbox already decided. */
+static void tree_filter(struct arena *a, struct jmap_mailboxes *m, const char *match, char *shown)
+{
+	struct jmap_mailbox **v = arena_alloc(a, (m->n + 1) * sizeof *v);
+	for (size_t i = 0; i < m->n; i++)
+		v[i] = &m->v[i];
+	struct id_at *by = id_index(a, v, m->n);
+	size_t *chain = arena_alloc(a, (m->n + 1) * sizeof *chain);
+	char *known = arena_zalloc(a, m->n + 1);
+
+	for (size_t i = 0; i < m->n; i++) {
+		size_t nc = 0, j = i;
+		int ok = 1;
+		/* Up to a decided mailbox, a root, or a parent not listed. */
+		while (!known[j] && nc < m->n) {
+			chain[nc++] = j;
+			size_t p = m->v[j].parent ? id_find(by, m->n, m->v[j].parent, m->n) : m->n;
+			if (p == m->n || p == j)
+				break;
+			j = p;
+		}
+		if (known[j])
+			ok = shown[j];
+		/* From the top down: shown when it matches and its parent is. */
+		while (nc) {
+			size_t x = chain[--nc];
+			ok = ok && match[x];
+			shown[x] = (char)ok;
+			known[x] = 1;
+		}
 	}
 }
 
@@ -184,37 +280,22 @@ void jmap_mailbox_query(struct jmap_call *c)
 			return;
 		match[i] = (char)r;
 	}
-	for (size_t i = 0; i < m.n; i++) {
-		int ok = match[i];
-		/* filterAsTree: a mailbox shows only when its parents all match. */
-		for (uint32_t p = m.v[i].parent; ok && filter_tree && p;) {
-			struct jmap_mailbox *pb = jmap_mailbox_by_id(&m, p);
-			if (!pb)
-				break;
-			ok = match[pb - m.v];
-			p = pb->parent;
-		}
-		if (ok)
-			hit[n++] = &m.v[i];
+	/* filterAsTree: a mailbox shows only when its parents all match. */
+	char *shown = match;
+	if (filter_tree) {
+		shown = arena_zalloc(c->r->a, m.n + 1);
+		tree_filter(c->r->a, &m, match, shown);
 	}
+	for (size_t i = 0; i < m.n; i++)
+		if (shown[i])
+			hit[n++] = &m.v[i];
 	pthread_mutex_lock(&sort_mu);
 	sort_ctx = &s;
 	qsort(hit, n, sizeof *hit, cmp_mb);
 	pthread_mutex_unlock(&sort_mu);
 	if (as_tree) {
-		size_t k = 0;
-		/* Roots are those whose parent is not among the hits. */
-		for (size_t i = 0; i < n; i++) {
-			int rooted = 0;
-			for (size_t j = 0; j < n && !rooted; j++)
-				rooted = hit[j]->id == hit[i]->parent;
-			if (!rooted) {
-				all[k++] = hit[i];
-				tree_order(hit, n, hit[i]->id, all, &k, 0);
-			}
-		}
-		memcpy(hit, all, k * sizeof *hit);
-		n = k;
+		n = tree_order(c->r->a, hit, n, all);
+		memcpy(hit, all, n * sizeof *hit);
 	}
 
 	size_t pos, end;

@@ -18,7 +18,8 @@ BOB = ("bob@example.test", "bob-password-1")
 ANN = ("ann@example.test", "ann-password-1-Vq8r")
 CAROL = ("carol@example.test", "carol-password-19")
 DAVE = ("dave@example.test", "dave-password-7Kq2")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE]
+ERIN = ("erin@example.test", "erin-password-4Wd9")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -364,3 +365,52 @@ def test_jmap_mailbox_get_all_past_max_objects():
         if not ch["hasMoreChanges"]:
             break
     assert sorted(seen) == sorted(made), len(seen)
+
+
+def test_jmap_mailbox_query_as_tree():
+    """Mailbox/query's sortAsTree (RFC 8621 §2.3): each parent followed
+    by its children in the sort's order, a mailbox whose parent is not in
+    the results a root, however deep the tree (70 levels here); with
+    filterAsTree a mailbox shows only when its parents all match."""
+    j = Jmap(srv(), *ERIN)
+    create = {"t": {"name": "Tree"}, "b": {"name": "b", "parentId": "#t"},
+              "a": {"name": "a", "parentId": "#t"}, "c": {"name": "c", "parentId": "#t"},
+              "ax": {"name": "x", "parentId": "#a"}, "cy": {"name": "y", "parentId": "#c"}}
+    create.update({"d%d" % i: {"name": "dd", "parentId": "#d%d" % (i - 1) if i else "#t"}
+                   for i in range(70)})
+    _, r = j.one("Mailbox/set", {"create": create})
+    assert len(r["created"]) == len(create), r["notCreated"]
+    _, g = j.one("Mailbox/get", {"ids": None, "properties": ["name", "parentId"]})
+    mbs = {m["id"]: m for m in g["list"]}
+
+    def matches(m, needle, negate):
+        return (needle in m["name"].lower()) != negate
+
+    def expected(needle, negate, filter_tree):
+        def shown(m):
+            ok = matches(m, needle, negate)
+            if filter_tree and ok and m["parentId"]:
+                return shown(mbs[m["parentId"]])
+            return ok
+        hits = [m for m in mbs.values() if shown(m)]
+        ids = {m["id"] for m in hits}
+        out = []
+
+        def walk(parent):
+            for m in sorted((m for m in hits if (m["parentId"] if m["parentId"] in ids else None)
+                             == parent), key=lambda m: (m["name"], m["id"]), reverse=True):
+                out.append(m["id"])
+                walk(m["id"])
+        walk(None)
+        return out
+
+    for needle, negate, filter_tree in [("", False, False), ("c", True, True),
+                                        ("d", False, False), ("d", False, True)]:
+        cond = {"name": needle}
+        _, q = j.one("Mailbox/query", {
+            "filter": {"operator": "NOT", "conditions": [cond]} if negate else cond,
+            "sort": [{"property": "name", "isAscending": False}],
+            "sortAsTree": True, "filterAsTree": filter_tree})
+        want = expected(needle, negate, filter_tree)
+        assert q["ids"] == want, (needle, negate, filter_tree,
+                                  [mbs[i]["name"] for i in q["ids"]], [mbs[i]["name"] for i in want])
