@@ -464,8 +464,9 @@ void jmap_identity_set(struct jmap_call *c)
 			continue;
 		}
 		struct ident y = *x;
-		const char *why;
-		if (e->type == JSON_OBJECT && jmap_patch_check(c->r->a, ident_json(c->r, x), e, &why) < 0) {
+		const char *why = "a PatchObject is an object";
+		if (e->type != JSON_OBJECT ||
+		    jmap_patch_check(c->r->a, ident_json(c->r, x), e, &why) < 0) {
 			set_error(nu, id, "invalidPatch", NULL, why);
 			continue;
 		}

@@ -428,7 +428,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 			continue;
 		}
 		struct rec nr = *r;
-		const char *bad = NULL, *why;
+		const char *bad = NULL, *why = "a PatchObject is an object";
 		/* keys is the one property that is an object (its members'
 		 * values do not matter to a path; types is an array). */
 		static const char keys[] = "{\"keys\":{\"p256dh\":\"\",\"auth\":\"\"}}";
@@ -436,7 +436,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 		const struct json_value *cur =
 		    r->p256dh[0] ? json_parse(keys, sizeof keys - 1, c->r->a, err, sizeof err)
 				 : NULL;
-		if (o->type == JSON_OBJECT && jmap_patch_check(c->r->a, cur, o, &why) < 0) {
+		if (o->type != JSON_OBJECT || jmap_patch_check(c->r->a, cur, o, &why) < 0) {
 			set_error(&ew[1], id, "invalidPatch", NULL, why);
 			continue;
 		}

@@ -559,10 +559,10 @@ static int update_one(struct jmap_call *c, struct scripts *s, struct store_sieve
 	const char *name, *blob;
 	int has_name, rc;
 	struct jmap_bytes b;
-	const char *why;
+	const char *why = "a PatchObject is an object";
 
 	/* No property is an object: every path is malformed. */
-	if (o->type == JSON_OBJECT && jmap_patch_check(c->r->a, NULL, o, &why) < 0)
+	if (o->type != JSON_OBJECT || jmap_patch_check(c->r->a, NULL, o, &why) < 0)
 		return fail(&out->e, "invalidPatch", NULL, why);
 	if (object_ok(o, 0, &name, &has_name, &blob, &out->e) < 0)
 		return -1;

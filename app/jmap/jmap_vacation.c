@@ -398,9 +398,9 @@ void jmap_vacation_set(struct jmap_call *c)
 			continue;
 		}
 		struct vac n = v;
-		const char *why;
+		const char *why = "a PatchObject is an object";
 		/* No property is an object: every path is malformed. */
-		if (e->type == JSON_OBJECT && jmap_patch_check(c->r->a, NULL, e, &why) < 0) {
+		if (e->type != JSON_OBJECT || jmap_patch_check(c->r->a, NULL, e, &why) < 0) {
 			set_err(nu, id, "invalidPatch", NULL, why);
 			continue;
 		}

@@ -598,6 +598,7 @@ def test_patch_paths_in_every_set():
             ({"name/x": "y"}, "invalidPatch"),               # into a string
             ({"replyTo": None, "replyTo/0": ok}, "invalidPatch"),
             ({"nosuch/x": 1}, "invalidPatch"),
+            ("name", "invalidPatch"),                         # no PatchObject
             ({"name": "Amy L"}, "updated")]:
         assert upd("Identity/set", ident, patch, (CORE, MAIL, SUB)) == want, (patch, want)
     _, g = j.one("Identity/get", {"ids": [ident]}, (CORE, MAIL, SUB))
@@ -605,6 +606,7 @@ def test_patch_paths_in_every_set():
 
     for patch, want in [({"subject/x": "y"}, "invalidPatch"),
                         ({"isEnabled": False, "isEnabled/x": True}, "invalidPatch"),
+                        ([], "invalidPatch"),
                         ({"subject": "Away"}, "updated")]:
         assert upd("VacationResponse/set", "singleton", patch, (CORE, MAIL, vac)) == want, patch
 
@@ -615,6 +617,7 @@ def test_patch_paths_in_every_set():
     for patch, want in [({"name/x": "y"}, "invalidPatch"),
                         ({"myRights/mayDelete": False}, "invalidProperties"),
                         ({"myRights/x/y": False}, "invalidPatch"),
+                        (None, "invalidPatch"),
                         ({"sortOrder": 3}, "updated")]:
         assert upd("Mailbox/set", mb, patch, (CORE, MAIL)) == want, (patch, want)
 
@@ -631,7 +634,8 @@ def test_patch_paths_in_every_set():
     _, s = j.one("SieveScript/set", {"create": {"s": {"name": "p", "blobId": up["blobId"]}}},
                  (CORE, sieve))
     sid = s["created"]["s"]["id"]
-    for patch, want in [({"name/x": "y"}, "invalidPatch"), ({"name": "q"}, "updated")]:
+    for patch, want in [({"name/x": "y"}, "invalidPatch"), (1, "invalidPatch"),
+                        ({"name": "q"}, "updated")]:
         assert upd("SieveScript/set", sid, patch, (CORE, sieve)) == want, (patch, want)
 
     r = j.call([["PushSubscription/set", {"create": {"p": {
@@ -643,6 +647,7 @@ def test_patch_paths_in_every_set():
     for patch, want in [({"types/0": "Mailbox"}, "invalidPatch"),
                         ({"expires/x": 1}, "invalidPatch"),
                         ({"keys/auth": "eA"}, "invalidProperties"),
+                        (True, "invalidPatch"),
                         ({"types": ["Mailbox"]}, "updated")]:
         r = j.call([["PushSubscription/set", {"update": {pid: patch}}, "c"]], (CORE,))
         u = r["methodResponses"][0][1]
