@@ -153,24 +153,69 @@ static int mkdir_ok(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : errno;
 }
 
-/* Takes blob e from the base backup when it has it, same size: 1 taken,
- * 0 not there, else an errno. */
+/* Whether the file at path holds exactly blob e's bytes (its size and
+ * the BLAKE2b-256 that names it): 1 yes, 0 no, else an errno. */
+static int blob_file_matches(const char *path, const struct blob_ent *e)
+{
+	crypto_generichash_state s;
+	uint8_t buf[65536], id[32];
+	uint64_t size = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	crypto_generichash_init(&s, NULL, 0, 32);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : 0;
+			break;
+		}
+		crypto_generichash_update(&s, buf, (size_t)n);
+		size += (uint64_t)n;
+	}
+	close(fd);
+	crypto_generichash_final(&s, id, 32);
+	if (rc)
+		return rc;
+	return size == e->size && memcmp(id, e->id, 32) == 0;
+}
+
+/* Takes blob e from the base backup when it has it: 1 taken, 0 not there
+ * (or not the right bytes), else an errno. The base's file is only a
+ * candidate: a file of the right name and size may hold other bytes (a
+ * damaged or edited base), so the bytes taken are hashed again, after
+ * the link (what is checked is what the new backup holds), and thrown
+ * away for the store's when they are not the blob's. */
 static int blob_reuse(const char *base, const char *path, const struct blob_ent *e)
 {
 	char from[4200];
 	struct stat sb;
+	int rc;
 
 	if (base == NULL)
 		return 0;
 	store_backup_blob_path(from, sizeof from, base, e->id);
-	if (stat(from, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
+	if (lstat(from, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
 		return 0;
-	if (link(from, path) == 0)
+	if (link(from, path) != 0) {
+		if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+			return errno;
+		if ((rc = file_copy(from, path, 0)) != 0) {
+			unlink(path);
+			return rc;
+		}
+	}
+	rc = blob_file_matches(path, e);
+	if (rc == 1)
 		return 1;
-	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
-		return errno;
-	int rc = file_copy(from, path, 0);
-	return rc ? rc : 1;
+	unlink(path);
+	if (rc == 0)
+		log_warn("backup", NULL, "event=base_blob_damaged file=\"%s\" reason=\"bytes differ "
+		         "from their name: taken from the store instead\"", from);
+	return rc == 0 ? 0 : rc;
 }
 
 static int blob_write(const char *path, const void *p, size_t n)

@@ -43,8 +43,9 @@ typedef int store_backup_progress_fn(void *arg, uint64_t done_bytes, uint64_t to
 /*
  * Writes the snapshot into dir (an existing, empty directory): store.mdb
  * and blobs/. base (may be NULL) is an earlier backup directory: a blob it
- * holds with the same name and size is hard-linked from it (copied when
- * the link fails across file systems) instead of read from the store.
+ * holds under the same name is hard-linked from it (copied when the link
+ * fails across file systems) instead of read from the store, once the
+ * bytes linked hash to that name (else the store's bytes are written).
  * Every blob read from the store is hashed again and refused when its
  * bytes do not match its name. progress (may be NULL) is called with arg.
  * STORE_OK with *info filled; STORE_EFULL when the disk filled up,

@@ -401,6 +401,16 @@ def test_backup_refusals_and_damage():
         assert r.returncode != 0 and b"damaged" in r.stderr, r.stderr
         assert not os.listdir(os.path.join(tmp, "r-bad")), "a failed restore leaves nothing"
 
+        # An incremental backup over a base whose blob changed (same size)
+        # takes that blob from the store, not the base: it verifies and
+        # restores the right bytes.
+        inc = os.path.join(tmp, "inc")
+        r = tern(s, "backup", "--base", bad, inc)
+        assert r.returncode == 0, r.stderr
+        assert kv(r.stdout)["reused"] == str(int(kv(r.stdout)["blobs"]) - 1), r.stdout
+        r = tern(s, "backup", "--verify", inc)
+        assert r.returncode == 0 and r.stdout.startswith(b"ok\n"), r.stdout
+
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
         with open(os.path.join(cut, "MANIFEST"), "r+b") as fh:
