@@ -212,6 +212,54 @@ static int key_copy_one(void *arg, const char *rel, const char *path)
 	return 0;
 }
 
+/* Whether rel (a path below a backup's keys/) names a file a backup
+ * carries: one of key_files, or a file directly in one of key_dirs. */
+static int key_rel_ok(const char *rel)
+{
+	for (size_t i = 0; i < sizeof key_files / sizeof key_files[0]; i++)
+		if (strcmp(rel, key_files[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof key_dirs / sizeof key_dirs[0]; i++) {
+		size_t n = strlen(key_dirs[i]);
+		if (strncmp(rel, key_dirs[i], n) == 0 && rel[n] == '/' && rel[n + 1] != '\0' &&
+		    strchr(rel + n + 1, '/') == NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Restores the key files m lists (and only those: whatever else lies in
+ * the backup's keys/ was not written by the backup, and the data
+ * directory is where the server reads its certificate and secrets) into
+ * data_dir, each copy hashed again against the manifest (the backup
+ * could change between the check and the copy). 0 or an errno
+ * (EBADMSG: a copy is not what the manifest says). */
+static int restore_keys(const char *dir, const char *data_dir, const struct backup_manifest *m,
+                        const char **bad_r)
+{
+	static const char prefix[] = KEYS_DIR "/";
+	struct key_copy kc = {data_dir, NULL};
+	char from[4200], to[4200];
+	int rc;
+
+	for (size_t i = 0; i < m->nfiles; i++) {
+		const struct backup_file *f = &m->files[i];
+		const char *rel = f->path + sizeof prefix - 1;
+		uint64_t size;
+		uint8_t hash[32];
+		if (strncmp(f->path, prefix, sizeof prefix - 1) != 0 || !key_rel_ok(rel))
+			continue; /* store.mdb, or a file this build does not restore */
+		*bad_r = f->path;
+		snprintf(from, sizeof from, "%s/%s", dir, f->path);
+		snprintf(to, sizeof to, "%s/%s", data_dir, rel);
+		if ((rc = key_copy_one(&kc, rel, from)) != 0 || (rc = hash_file(to, &size, hash)) != 0)
+			return rc;
+		if (size != f->size || memcmp(hash, f->hash, 32) != 0)
+			return EBADMSG;
+	}
+	return 0;
+}
+
 /* ---- backup ---- */
 
 static int write_manifest(const char *dir, const struct backup_manifest *m)
@@ -481,7 +529,6 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
                    int *code_r, char *err, size_t errsz)
 {
 	struct backup_manifest *m = malloc(sizeof *m);
-	char path[4200];
 	int rc;
 
 	if (code_r)
@@ -495,8 +542,8 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		return -1;
 	}
 	uint32_t schema = m->schema;
-	free(m);
 	if (schema > store_schema_version()) {
+		free(m);
 		if (code_r)
 			*code_r = STORE_EINVAL;
 		snprintf(err, errsz, "%s holds store schema %u, newer than this build's %u: restore it "
@@ -505,14 +552,17 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	}
 	int e = dir_empty(data_dir);
 	if (e == 0) {
+		free(m);
 		if (code_r)
 			*code_r = STORE_EEXIST;
 		snprintf(err, errsz, "%s is not empty: restore into a new or empty data directory "
 		         "(the server's store is never overwritten)", data_dir);
 		return -1;
 	}
-	if (e < 0 && mkdir(data_dir, 0700) != 0)
+	if (e < 0 && mkdir(data_dir, 0700) != 0) {
+		free(m);
 		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
+	}
 
 	/* The store first, under its restoring name (store_open refuses a
 	 * directory holding it), then the keys, then the rename to data.mdb:
@@ -522,18 +572,22 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	rc = store_backup_restore(dir, data_dir, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
 	if (rc == STORE_OK) {
 		char from[4200], to[4200];
-		snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
-		struct key_copy kc = {data_dir, NULL};
+		const char *bad = data_dir;
 		snprintf(from, sizeof from, "%s/" STORE_RESTORING_FILE, data_dir);
 		snprintf(to, sizeof to, "%s/data.mdb", data_dir);
-		if ((rc = each_key(path, key_copy_one, &kc)) != 0)
-			rc = errno_fail(err, errsz, code_r, rc, "cannot restore the key files into", data_dir)
+		if ((rc = restore_keys(dir, data_dir, m, &bad)) == EBADMSG) {
+			snprintf(err, errsz, "%s/%s: damaged (size or checksum differs from the manifest)",
+			         dir, bad);
+			rc = STORE_EINVAL;
+		} else if (rc != 0)
+			rc = errno_fail(err, errsz, code_r, rc, "cannot restore the key file", bad)
 			         ? STORE_ETEMP : 0;
 		else if ((rc = fsync_dir(data_dir)) != 0 || rename(from, to) != 0 ||
 		         (rc = fsync_dir(data_dir)) != 0)
 			rc = errno_fail(err, errsz, code_r, rc ? rc : errno, "cannot flush", data_dir)
 			         ? STORE_ETEMP : 0;
 	}
+	free(m);
 	if (rc != STORE_OK) {
 		if (code_r && *code_r == STORE_OK)
 			*code_r = rc;

@@ -60,7 +60,9 @@ int backup_verify(const char *dir, struct backup_manifest *m_r, const struct bac
 /*
  * Restores the backup in dir into data_dir, which must not exist or be
  * empty (refused otherwise: a restore never mixes with a store). The
- * manifest and files are checked first, every blob on the way. A backup
+ * manifest and files are checked first, every blob on the way; of keys/,
+ * only the files the manifest lists are restored, each copy checked
+ * against it (anything else put there is left out). A backup
  * of a newer schema than this build's is refused (*code_r STORE_EINVAL).
  * On failure what was written is removed, leaving data_dir empty.
  * 0 or -1 with err.

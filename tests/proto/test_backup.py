@@ -411,6 +411,24 @@ def test_backup_refusals_and_damage():
         r = tern(s, "backup", "--verify", inc)
         assert r.returncode == 0 and r.stdout.startswith(b"ok\n"), r.stdout
 
+        # Files in keys/ that the manifest does not list stay out of the
+        # restored data directory; those it lists come back.
+        extra = os.path.join(tmp, "extra")
+        shutil.copytree(b, extra)
+        listed = re.findall(rb"(?m)^file keys/(\S+) ", open(os.path.join(b, "MANIFEST"), "rb").read())
+        assert listed, "the backup holds key files"
+        for d in ("tls", "acme"):
+            os.makedirs(os.path.join(extra, "keys", d), exist_ok=True)
+            with open(os.path.join(extra, "keys", d, "planted.pem"), "w") as fh:
+                fh.write("not from the backup\n")
+        r_extra = os.path.join(tmp, "r-extra")
+        r = tern(s, "restore", extra, data=r_extra)
+        assert r.returncode == 0, r.stderr
+        for d in ("tls", "acme"):
+            assert not os.path.exists(os.path.join(r_extra, d, "planted.pem")), d
+        for rel in listed:
+            assert os.path.isfile(os.path.join(r_extra, rel.decode())), rel
+
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
         with open(os.path.join(cut, "MANIFEST"), "r+b") as fh:
