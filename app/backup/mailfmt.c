@@ -346,11 +346,6 @@ static int is_mbox_state_field(const char *p, size_t n)
 }
 
 /* Appends one line (without its end) and CRLF. */
-static int put_line(struct buf *out, const char *p, size_t n)
-{
-	return buf_append(out, p, n) || buf_append(out, "\r\n", 2) ? -1 : 0;
-}
-
 static void state_field(const char *p, size_t n, unsigned *flags, char *kw, size_t kwsz)
 {
 	const char *colon = memchr(p, ':', n);
@@ -384,8 +379,8 @@ static void state_field(const char *p, size_t n, unsigned *flags, char *kw, size
 	}
 }
 
-int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *out,
-                        unsigned *flags_r, char *keywords, size_t kwsz)
+int mbox_message_decode_to(const char *body, size_t len, int verbatim, mailfmt_put_fn *put,
+                           void *arg, unsigned *flags_r, char *keywords, size_t kwsz)
 {
 	size_t i = 0;
 	int in_header = 1;
@@ -419,14 +414,25 @@ int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *
 			n--;
 		}
 		if (e == len) { /* the last line had no newline: keep it so */
-			if (buf_append(out, p, n))
+			if (n && put(arg, p, n))
 				return -1;
 			break;
 		}
-		if (put_line(out, p, n))
+		if ((n && put(arg, p, n)) || put(arg, "\r\n", 2))
 			return -1;
 	}
 	return 0;
+}
+
+static int put_buf(void *arg, const void *p, size_t n)
+{
+	return buf_append(arg, p, n) ? -1 : 0;
+}
+
+int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *out,
+                        unsigned *flags_r, char *keywords, size_t kwsz)
+{
+	return mbox_message_decode_to(body, len, verbatim, put_buf, out, flags_r, keywords, kwsz);
 }
 
 int mbox_message_encode(const char *msg, size_t len, time_t date, unsigned flags,

@@ -105,6 +105,12 @@ int mbox_next(const char *p, size_t len, size_t *off, struct mbox_msg *m);
  */
 int mbox_message_decode(const char *body, size_t len, int verbatim, struct buf *out,
                         unsigned *flags_r, char *keywords, size_t kwsz);
+/* The same, each piece of the result given to put(arg, p, n) (0 to go
+ * on, else the decode stops and returns -1): the message need not be
+ * held whole in memory (tern import writes it into a spool). */
+typedef int mailfmt_put_fn(void *arg, const void *p, size_t n);
+int mbox_message_decode_to(const char *body, size_t len, int verbatim, mailfmt_put_fn *put,
+                           void *arg, unsigned *flags_r, char *keywords, size_t kwsz);
 
 /*
  * One message appended to an mbox being written: the From_ line (sender

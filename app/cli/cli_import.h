@@ -15,8 +15,12 @@ struct imp;
 struct store;
 
 /* Starts importing into email's account (progress labelled op); NULL
- * after printing why (no such account). */
-struct imp *import_begin(struct store *st, const char *email, const char *op);
+ * after printing why (no such account, no spool directory). Messages are
+ * held in spools (core/spool.h) in cfg's data directory's spool/: past
+ * cfg's memory budget, in files. */
+struct config;
+struct imp *import_begin(const struct config *cfg, struct store *st, const char *email,
+                         const char *op);
 /* Makes name the mailbox messages go to (created when missing): 0, 1
  * when no mailbox can have that name (said on stderr; the import's exit
  * status becomes 1, the caller goes on with the next folder), or -1. */

@@ -39,6 +39,8 @@
 #include "cli/cli.h"
 #include "cli/cli_import.h"
 #include "core/buf.h"
+#include "core/config.h"
+#include "core/spool.h"
 #include "core/str.h"
 #include "mime/mime_cache.h"
 #include "store/store.h"
@@ -46,12 +48,14 @@
 #define IMPORT_CHAIN 200
 #define IMPORT_CHAIN_BYTES ((size_t)32 << 20)
 #define MSG_MAX ((size_t)1 << 31)
+#define CRLF_PIECE ((size_t)64 << 10)
 #define KW_OUT 4096
 #define IMPORT_DATE_END ((time_t)253402300800) /* 10000-01-01T00:00:00Z */
 
 struct pending {
 	struct store_delivery d;
-	struct buf data, meta;
+	struct spool data; /* as SMTP DATA and IMAP APPEND hold a message */
+	struct buf meta;
 	char kw[KW_OUT];
 };
 
@@ -148,7 +152,7 @@ void import_flush(struct imp *im)
 		im->fatal = 1;
 	}
 	for (size_t i = 0; i < im->np; i++) {
-		buf_free(&im->p[i].data);
+		spool_free(&im->p[i].data);
 		buf_free(&im->p[i].meta);
 	}
 	im->np = 0;
@@ -194,6 +198,39 @@ static void clean_keywords(const char *in, char *out, size_t outsz)
 	}
 }
 
+static int put_spool(void *arg, const void *p, size_t n)
+{
+	return spool_append(arg, p, n);
+}
+
+/* raw with its line ends made CRLF (buf_append_crlf) into sp, a piece at
+ * a time: a piece ends after a LF, or before a CR whose LF may be next,
+ * so no CR LF pair is split between two. */
+static int crlf_to_spool(struct spool *sp, const char *raw, size_t len)
+{
+	struct buf stage;
+	int rc = 0;
+
+	buf_init(&stage, 2 * CRLF_PIECE);
+	for (size_t off = 0; rc == 0 && off < len;) {
+		size_t n = len - off < CRLF_PIECE ? len - off : CRLF_PIECE;
+		if (off + n < len) {
+			const char *lf = memrchr(raw + off, '\n', n);
+			if (lf)
+				n = (size_t)(lf - (raw + off)) + 1;
+			else if (raw[off + n - 1] == '\r')
+				n--;
+		}
+		buf_reset(&stage);
+		if (buf_append_crlf(&stage, raw + off, n) < 0 ||
+		    spool_append(sp, buf_data(&stage), buf_len(&stage)) < 0)
+			rc = -1;
+		off += n;
+	}
+	buf_free(&stage);
+	return rc;
+}
+
 /* One message (raw bytes as found) into the current mailbox. */
 void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsigned flags,
                         const char *others, time_t date)
@@ -206,20 +243,24 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 		import_flush(im);
 	pm = &im->p[im->np];
 	memset(&pm->d, 0, sizeof pm->d);
-	buf_init(&pm->data, MSG_MAX);
+	/* Into a spool, never a copy of the whole message in memory: past
+	 * the memory budget its bytes go to a file (spool_use below). */
+	spool_init(&pm->data, MSG_MAX, NULL);
 	buf_init(&pm->meta, (size_t)256 << 10);
 	mkw[0] = '\0';
-	int rc = is_mbox ? mbox_message_decode(raw, len, is_mbox == 2, &pm->data, &mflags, mkw, sizeof mkw)
-	                 : buf_append_crlf(&pm->data, raw, len);
-	if (rc != 0 || buf_len(&pm->data) == 0) {
-		buf_free(&pm->data);
+	struct str msg;
+	int rc = is_mbox ? mbox_message_decode_to(raw, len, is_mbox == 2, put_spool, &pm->data, &mflags,
+	                                          mkw, sizeof mkw)
+	                 : crlf_to_spool(&pm->data, raw, len);
+	if (rc != 0 || pm->data.len == 0 || spool_finish(&pm->data, &msg) != 0) {
+		spool_free(&pm->data);
 		buf_free(&pm->meta);
 		im->failed++;
 		return;
 	}
-	store_blob_id(buf_data(&pm->data), buf_len(&pm->data), pm->d.blob_id);
+	spool_blob_id(&pm->data, pm->d.blob_id);
 	if (id_known(im, pm->d.blob_id)) {
-		buf_free(&pm->data);
+		spool_free(&pm->data);
 		buf_free(&pm->meta);
 		im->skipped++;
 		return;
@@ -241,12 +282,12 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	all[buf_len(&kw)] = '\0';
 	buf_free(&kw);
 	clean_keywords(all, pm->kw, sizeof pm->kw);
-	if (mime_cache_build(buf_data(&pm->data), buf_len(&pm->data), &pm->meta) == 0) {
+	if (mime_cache_build(msg.p, msg.len, &pm->meta) == 0) {
 		pm->d.meta = buf_data(&pm->meta);
 		pm->d.metalen = buf_len(&pm->meta);
 	}
-	pm->d.data = buf_data(&pm->data);
-	pm->d.len = buf_len(&pm->data);
+	pm->d.data = msg.p;
+	pm->d.len = msg.len;
 	pm->d.accounts = &im->account;
 	pm->d.naccounts = 1;
 	pm->d.mailbox = im->mailbox;
@@ -417,10 +458,11 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 				free(names[i]);
 				continue;
 			}
-			char *buf = malloc((size_t)sb.st_size + 1);
-			ssize_t got = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
+			/* Mapped, not read into memory: its pages are the file's. */
+			size_t got = (size_t)sb.st_size;
+			char *buf = got ? mmap(NULL, got, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
 			close(fd);
-			if (got == sb.st_size) {
+			if (buf != MAP_FAILED) {
 				char others[KW_OUT];
 				size_t on = 0;
 				others[0] = '\0';
@@ -431,11 +473,12 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 						on += (size_t)snprintf(others + on, sizeof others - on, "%s%s",
 						                       on ? " " : "", kwnames[k]);
 					}
-				import_add(im, buf, (size_t)got, 0, flags, others, sb.st_mtime);
+				import_add(im, buf ? buf : "", got, 0, flags, others, sb.st_mtime);
+				if (buf)
+					munmap(buf, got);
 			} else {
 				im->failed++;
 			}
-			free(buf);
 			free(names[i]);
 		}
 		free(names);
@@ -539,8 +582,17 @@ static int import_tree(struct imp *im, const char *root, const char *rel, int de
 	return rc;
 }
 
-struct imp *import_begin(struct store *st, const char *email, const char *op)
+struct imp *import_begin(const struct config *cfg, struct store *st, const char *email,
+                         const char *op)
 {
+	/* The server's spool directory, for messages past the memory budget
+	 * (the one mechanism SMTP DATA and IMAP APPEND use; core/spool.h). */
+	char spool[sizeof cfg->data_dir + 8];
+	snprintf(spool, sizeof spool, "%.*s/spool", (int)sizeof cfg->data_dir - 1, cfg->data_dir);
+	if (spool_use(spool, cfg->message_memory) != 0) {
+		fprintf(stderr, "tern: cannot use %s: %s\n", spool, strerror(errno));
+		return NULL;
+	}
 	struct imp *im = calloc(1, sizeof *im);
 	if (!im || !(im->p = calloc(IMPORT_CHAIN, sizeof *im->p)))
 		abort();
@@ -599,7 +651,7 @@ int cli_import(const struct config *cfg, int argc, char **argv)
 	struct store *st = cli_store_open(cfg, 0);
 	if (!st)
 		return 1;
-	struct imp *im = import_begin(st, email, "import");
+	struct imp *im = import_begin(cfg, st, email, "import");
 	if (!im) {
 		store_close(&st);
 		return 1;

@@ -595,7 +595,7 @@ int cli_migrate(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tern: warning: %u folder and %u subscribed names past the first %d "
 			"the server listed left out\n", fl.over, sb.over, LISTING_MAX);
 	st = cli_store_open(cfg, 0);
-	struct imp *im = st ? import_begin(st, email, "migrate") : NULL;
+	struct imp *im = st ? import_begin(cfg, st, email, "migrate") : NULL;
 	if (!im) {
 		rc = 1;
 		goto out;

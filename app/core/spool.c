@@ -87,6 +87,19 @@ int spool_setup(const char *dir, uint64_t budget_bytes)
 	return 0;
 }
 
+int spool_use(const char *dir, uint64_t budget_bytes)
+{
+	if (strlen(dir) >= sizeof(spool_dir) - 32) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(spool_dir, sizeof(spool_dir), "%s", dir);
+	budget = budget_bytes;
+	return 0;
+}
+
 uint64_t spool_mem_held(void)
 {
 	return atomic_load_explicit(&held, memory_order_relaxed);

@@ -30,8 +30,9 @@
  * Caveats: the budget counters are process-wide atomics, and per-address
  * ones are kept in a small table keyed by a hash of the address, so two
  * addresses may share a slot (which only makes both spill earlier).
- * A spool is used by one thread at a time. Without spool_setup() (unit
- * tests, CLI) nothing spills: the spool behaves as a bounded buffer.
+ * A spool is used by one thread at a time. Without spool_setup() or
+ * spool_use() (unit tests, most CLI commands) nothing spills: the spool
+ * behaves as a bounded buffer.
  */
 #ifndef TERN_CORE_SPOOL_H
 #define TERN_CORE_SPOOL_H
@@ -71,6 +72,13 @@ struct spool {
  * directory cannot be made or opened.
  */
 int spool_setup(const char *dir, uint64_t budget);
+/*
+ * spool_setup without the sweep, for a process that runs beside the
+ * server on the same data directory (tern import): the files there are
+ * the running server's (a named upload a job is reading), not leftovers.
+ * Its own spool files are unlinked at once (O_TMPFILE) all the same.
+ */
+int spool_use(const char *dir, uint64_t budget);
 /*
  * A named file in the spool directory, for another process to read (the
  * web admin's mbox upload, read by a `tern import` job): created empty,
