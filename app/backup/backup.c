@@ -443,6 +443,30 @@ int backup_manifest_read(const char *dir, struct backup_manifest *m, char *err, 
 	return rc;
 }
 
+/* Whether dir/rel is a regular file reached through directories only:
+ * a backup holds no symlink, and one would have the restore read a file
+ * from elsewhere (and put it in the data directory). */
+static int plain_file(const char *dir, const char *rel)
+{
+	char path[4200];
+	struct stat sb;
+	size_t n = (size_t)snprintf(path, sizeof path, "%s/", dir);
+
+	if (n >= sizeof path || n + strlen(rel) >= sizeof path)
+		return 0;
+	memcpy(path + n, rel, strlen(rel) + 1);
+	for (char *p = path + n;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		int ok = lstat(path, &sb) == 0 && (c ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode));
+		*p = c;
+		if (!ok || c == '\0')
+			return ok;
+	}
+}
+
 /* The manifest and the files it lists (not the blobs). */
 static int check_files(const char *dir, struct backup_manifest *m, char *err, size_t errsz)
 {
@@ -455,6 +479,10 @@ static int check_files(const char *dir, struct backup_manifest *m, char *err, si
 		uint64_t size;
 		uint8_t hash[32];
 		snprintf(path, sizeof path, "%s/%s", dir, m->files[i].path);
+		if (!plain_file(dir, m->files[i].path)) {
+			snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)", path);
+			return -1;
+		}
 		int rc = hash_file(path, &size, hash);
 		if (rc) {
 			snprintf(err, errsz, "%s: %s", path, strerror(rc));

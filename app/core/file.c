@@ -29,7 +29,9 @@ int file_write_all(int fd, const void *p, size_t n)
 int file_copy(const char *from, const char *to, int sync)
 {
 	uint8_t buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), rc = 0;
+	/* Never through a symlink: every copy is of a file the caller found
+	 * regular (a backup's, or the data directory's). */
+	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
 
 	if (in < 0)
 		return errno;

@@ -14,7 +14,8 @@
 int file_write_all(int fd, const void *p, size_t n);
 /*
  * Copies from to a new file to (created with O_EXCL, mode 0600), fsyncing
- * it before closing when sync is set: 0, or an errno. A failed copy may
+ * it before closing when sync is set: 0, or an errno (ELOOP when from is
+ * a symlink: never followed). A failed copy may
  * leave a partial file to, which the caller removes.
  */
 int file_copy(const char *from, const char *to, int sync);

@@ -496,7 +496,7 @@ int store_backup_write(struct store *st, const char *dir, const char *base,
 static int read_file(const char *path, uint64_t size, uint8_t **buf_r)
 {
 	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
 
 	*buf_r = NULL;
 	if (fd < 0)

@@ -429,6 +429,19 @@ def test_backup_refusals_and_damage():
         for rel in listed:
             assert os.path.isfile(os.path.join(r_extra, rel.decode())), rel
 
+        # A symlink in a backup is refused, even to a file with the very
+        # bytes the manifest lists: the restore would read (and copy into
+        # the data directory) whatever it points at.
+        sym = os.path.join(tmp, "sym")
+        shutil.copytree(b, sym)
+        key = os.path.join(sym, "keys", listed[0].decode())
+        os.rename(key, os.path.join(tmp, "outside"))
+        os.symlink(os.path.join(tmp, "outside"), key)
+        r = tern(s, "backup", "--verify", sym)
+        assert r.returncode == 1 and b"not a regular file" in r.stdout, r.stdout
+        r = tern(s, "restore", sym, data=os.path.join(tmp, "r-sym"))
+        assert r.returncode == 2 and b"not a regular file" in r.stderr, r.stderr
+
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
         with open(os.path.join(cut, "MANIFEST"), "r+b") as fh:
