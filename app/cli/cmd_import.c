@@ -300,6 +300,17 @@ void import_add(struct imp *im, const char *raw, size_t len, int is_mbox, unsign
 	im->pbytes += pm->d.len;
 }
 
+/* name (a folder or file name from the source: any bytes) as it can be
+ * shown on a terminal: control bytes as '?', cut at outsz. */
+static const char *name_shown(const char *name, char *out, size_t outsz)
+{
+	size_t n = 0;
+	for (const char *p = name; *p && n < outsz - 1; p++)
+		out[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+	out[n] = '\0';
+	return out;
+}
+
 /* Makes name the current mailbox (created when missing) and loads what it holds. */
 int import_mailbox(struct imp *im, const char *name)
 {
@@ -315,11 +326,8 @@ int import_mailbox(struct imp *im, const char *name)
 		 * no mailbox can have: that folder is left out, not the rest,
 		 * and the name is shown without its control bytes. */
 		char shown[256];
-		size_t n = 0;
-		for (const char *p = name; *p && n < sizeof shown - 1; p++)
-			shown[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-		shown[n] = '\0';
-		fprintf(stderr, "tern: skipping folder \"%s\": not a name a mailbox can have\n", shown);
+		fprintf(stderr, "tern: skipping folder \"%s\": not a name a mailbox can have\n",
+		        name_shown(name, shown, sizeof shown));
 		im->bad_folders++;
 		return 1;
 	}
@@ -450,9 +458,21 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 			unsigned flags;
 			uint32_t kwbits;
 			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (im->fatal || fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-			    (uint64_t)sb.st_size > MSG_MAX) {
+			/* O_NONBLOCK: a FIFO among the files is no message, and
+			 * opening it must not wait for a writer. */
+			int fd = im->fatal ? -1 : open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			int e = fd < 0 || fstat(fd, &sb) != 0 ? errno
+			        : S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > MSG_MAX ? EFBIG : 0;
+			if (im->fatal || e || !S_ISREG(sb.st_mode)) {
+				/* A message that cannot be read is said and counted,
+				 * never left behind without a word. */
+				if (!im->fatal && e) {
+					char shown[1024];
+					fprintf(stderr, "tern: cannot import %s: %s\n",
+					        name_shown(path, shown, sizeof shown),
+					        e == EFBIG ? "larger than a message may be" : strerror(e));
+					im->failed++;
+				}
 				if (fd >= 0)
 					close(fd);
 				free(names[i]);

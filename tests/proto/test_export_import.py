@@ -414,12 +414,26 @@ def test_import_tree_bad_folder_names():
         for name in (b"Good.mbox", b"a\x1b[2Jb.mbox", b"\xff\xfe.mbox", b"Also.mbox"):
             with open(os.path.join(d, name), "wb") as fh:
                 fh.write(b"From a@b Mon Jan  1 00:00:00 2024\nSubject: s\n\nbody\n\n")
+        # A Maildir whose cur/ holds a FIFO (not a message: skipped, never
+        # waited on) and a file past the 2 GiB a message may have (sparse):
+        # that one is named on stderr and counted as failed, not dropped
+        # without a word.
+        md = os.path.join(d, b"Md")
+        for sub in (b"cur", b"new", b"tmp"):
+            os.makedirs(os.path.join(md, sub))
+        with open(os.path.join(md, b"cur", b"1.M1P1.host:2,S"), "wb") as fh:
+            fh.write(b"Subject: kept\n\nbody\n")
+        os.mkfifo(os.path.join(md, b"cur", b"2.M1P1.host:2,"))
+        with open(os.path.join(md, b"cur", b"3.M1P1.host:2,"), "wb") as fh:
+            fh.truncate((2 << 30) + 1)
         r = subprocess.run([s.binary, "import", BOB, d], env=s.env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=60)
+                           stderr=subprocess.PIPE, timeout=20)
         assert r.returncode == 1 and b"\x1b" not in r.stderr, (r.returncode, r.stdout, r.stderr)
+        assert b"3.M1P1.host:2," in r.stderr and b"2.M1P1" not in r.stderr, r.stderr
+        assert b", 1 failed" in r.stdout, r.stdout
         m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
         m.login(BOB, "bob-pw-1")
-        for f in ("Good", "Also"):
+        for f in ("Good", "Also", "Md"):
             typ, data = m.select(f, readonly=True)
             assert typ == "OK" and data == [b"1"], (f, typ, data, r.stdout, r.stderr)
         m.logout()
