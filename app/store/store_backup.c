@@ -59,6 +59,9 @@
  * its dirty pages well under LMDB's limit. */
 #define COPY_TXN_RECORDS 20000u
 #define COPY_TXN_BYTES ((uint64_t)32 << 20)
+/* Largest map a restore sizes for: 2^48 bytes (256 TiB), the reach of
+ * x86-64's and arm64's user address space. */
+#define STORE_RESTORE_MAP_MAX ((uint64_t)1 << 48)
 
 /* Databases not copied into store.mdb: the blob bytes (files of their
  * own), and the full-text index, made from the mail again after a
@@ -830,6 +833,15 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 			free(ents);
 		}
 		want += total + total / 4 + n * 4096; /* overflow pages round up to a page */
+		/* The sizes are the backup's word (a damaged or made-up
+		 * store.mdb): past what any map can be, doubling would wrap
+		 * to 0 and never reach them. */
+		if (rc == 0 && (want > STORE_RESTORE_MAP_MAX || total > STORE_RESTORE_MAP_MAX)) {
+			mdb_env_close(env);
+			return store_err(err, errsz, STORE_EINVAL,
+			                 "%s: damaged (its blobs add up to %llu bytes, more than a "
+			                 "store can hold)", from, (unsigned long long)total);
+		}
 		while (map < want)
 			map <<= 1;
 		if (rc == 0)

@@ -14,6 +14,9 @@ the lost time again. Then the
 refusals and failures: a non-empty target, a damaged blob, a manifest cut
 short, a backup of a newer schema, and a disk that fills up during a
 backup (a clear error, nothing left that looks like a backup)."""
+import ctypes
+import ctypes.util
+import hashlib
 import imaplib
 import os
 import poplib
@@ -110,12 +113,12 @@ def subject(raw):
     return re.search(rb"(?m)^Subject: ([^\r\n]*)", raw).group(1).decode()
 
 
-def tern(s, *args, data=None, check=False):
+def tern(s, *args, data=None, check=False, timeout=120):
     env = dict(s.env)
     if data:
         env["TERN_DATA_DIR"] = data
     return subprocess.run([s.binary] + list(args), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120, check=check)
+                          stderr=subprocess.PIPE, timeout=timeout, check=check)
 
 
 def kv(out):
@@ -371,6 +374,48 @@ def test_restore_of_older_backup_reuses_no_uid_id_or_state():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def set_first_blob_size(store_mdb, size):
+    """Writes size into the first blobref record of a backup's store.mdb
+    (through the system's liblmdb: a record no tern writes)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("lmdb") or "liblmdb.so.0")
+
+    class Val(ctypes.Structure):
+        _fields_ = [("mv_size", ctypes.c_size_t), ("mv_data", ctypes.c_void_p)]
+
+    env, txn, cur, dbi = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_uint()
+    assert lib.mdb_env_create(ctypes.byref(env)) == 0
+    lib.mdb_env_set_maxdbs(env, 64)
+    lib.mdb_env_set_mapsize(env, ctypes.c_size_t(os.path.getsize(store_mdb) + (16 << 20)))
+    assert lib.mdb_env_open(env, store_mdb.encode(), 0x4000 | 0x400000, 0o600) == 0  # NOSUBDIR|NOLOCK
+    assert lib.mdb_txn_begin(env, None, 0, ctypes.byref(txn)) == 0
+    assert lib.mdb_dbi_open(txn, b"blobref", 0, ctypes.byref(dbi)) == 0
+    assert lib.mdb_cursor_open(txn, dbi, ctypes.byref(cur)) == 0
+    k, v = Val(), Val()
+    assert lib.mdb_cursor_get(cur, ctypes.byref(k), ctypes.byref(v), 0) == 0  # MDB_FIRST
+    rec = bytearray(ctypes.string_at(v.mv_data, v.mv_size))
+    rec[9:17] = size.to_bytes(8, "big")  # version, refs, then the size
+    buf = ctypes.create_string_buffer(bytes(rec), len(rec))
+    nv = Val(len(rec), ctypes.cast(buf, ctypes.c_void_p))
+    assert lib.mdb_cursor_put(cur, ctypes.byref(k), ctypes.byref(nv), 0x40) == 0  # MDB_CURRENT
+    lib.mdb_cursor_close(cur)
+    assert lib.mdb_txn_commit(txn) == 0
+    lib.mdb_env_close(env)
+
+
+def rehash_in_manifest(backup, rel):
+    """The MANIFEST's line for rel made to match the file again."""
+    with open(os.path.join(backup, rel), "rb") as fh:
+        data = fh.read()
+    h = hashlib.blake2b(data, digest_size=32).hexdigest()
+    path = os.path.join(backup, "MANIFEST")
+    with open(path, "rb") as fh:
+        text = fh.read()
+    text = re.sub(rb"(?m)^file %s \d+ [0-9a-f]+$" % re.escape(rel.encode()),
+                  b"file %s %d %s" % (rel.encode(), len(data), h.encode()), text)
+    with open(path, "wb") as fh:
+        fh.write(text)
+
+
 def test_backup_refusals_and_damage():
     tmp = tempfile.mkdtemp(prefix="tern-backup-")
     s = Server(accounts=ACCOUNTS, imap=True)
@@ -441,6 +486,17 @@ def test_backup_refusals_and_damage():
         assert r.returncode == 1 and b"not a regular file" in r.stdout, r.stdout
         r = tern(s, "restore", sym, data=os.path.join(tmp, "r-sym"))
         assert r.returncode == 2 and b"not a regular file" in r.stderr, r.stderr
+
+        # A store.mdb whose blob sizes add up past any map (its manifest
+        # made to match: the manifest proves nothing) is refused, not
+        # sized for in a loop that never ends.
+        huge = os.path.join(tmp, "huge")
+        shutil.copytree(b, huge)
+        set_first_blob_size(os.path.join(huge, "store.mdb"), 1 << 63)
+        rehash_in_manifest(huge, "store.mdb")
+        r = tern(s, "restore", huge, data=os.path.join(tmp, "r-huge"), timeout=20)
+        assert r.returncode == 2 and b"damaged" in r.stderr, (r.returncode, r.stderr)
+        assert not os.listdir(os.path.join(tmp, "r-huge")), "a failed restore leaves nothing"
 
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
