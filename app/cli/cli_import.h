@@ -117,9 +117,11 @@ int import_account_extras(struct store *st, const char *email, const char *path)
 /*
  * maildirpp_name appends to out (NUL-terminated) tern's name for the
  * Maildir++ storage name storage[0..len) whose levels are separated by
- * sep: "/" between levels, modified UTF-7 decoded (a name that is not,
- * but is UTF-8, as Dovecot keeps with mailbox_list_utf8, taken as it
- * is). 0, or -1 when it is neither or too long.
+ * sep: "/" between levels, "\NN" (two hex digits: a character escaped as
+ * Dovecot's listescape plugin and tern export write a '.' in a level)
+ * decoded when sep is '.', modified UTF-7 decoded (a name that is not, but is UTF-8, as
+ * Dovecot keeps with mailbox_list_utf8, taken as it is). 0, or -1 when it
+ * is neither or too long.
  *
  * import_maildirpp_subscriptions subscribes the names root's Dovecot
  * "subscriptions" or Courier "courierimapsubscribed" file lists

@@ -5,7 +5,8 @@
  *
  * DIR/EMAIL/ gets, for maildir, a Maildir++ tree as Dovecot keeps one:
  * INBOX at the top (cur/ new/ tmp/), each other mailbox in
- * ".Name.Sub" (the name in modified UTF-7, '/' as '.'), flags in the file
+ * ".Name.Sub" (the name in modified UTF-7, '/' as '.', a '.' of the name
+ * as "\2e" as Dovecot's listescape writes it), flags in the file
  * names, keywords through `dovecot-keywords` (26 per folder at most, as
  * Maildir letters allow), the internal date as each file's mtime, the
  * UIDVALIDITY and UIDs in `dovecot-uidlist` and the subscribed names in
@@ -206,26 +207,39 @@ static void mailbox_cb(void *arg, const struct store_mailbox_info *in)
 	l->n++;
 }
 
-/* The Maildir++ folder of a mailbox name ("" for INBOX). */
+/* The Maildir++ folder of a mailbox name ("" for INBOX): modified UTF-7,
+ * '.' between levels. A '.' inside a level (and the escape character
+ * itself) is written as Dovecot's listescape plugin writes it, "\2e"
+ * ("\5c"): else "A.B" would be read back as A/B, and share its folder
+ * when the account has both. */
 static int maildir_name(const char *name, char *out, size_t outsz)
 {
 	struct buf b;
+	size_t o = 0;
+
 	if (strcasecmp(name, "INBOX") == 0) {
 		out[0] = '\0';
 		return 0;
 	}
 	buf_init(&b, 4096);
-	if (imap_utf8_to_utf7(str_c(name), &b) != 0 || buf_len(&b) + 2 > outsz) {
+	if (imap_utf8_to_utf7(str_c(name), &b) != 0) {
 		buf_free(&b);
 		return -1;
 	}
-	out[0] = '.';
-	memcpy(out + 1, buf_data(&b), buf_len(&b));
-	out[buf_len(&b) + 1] = '\0';
+	out[o++] = '.';
+	for (size_t i = 0; i < buf_len(&b); i++) {
+		char c = buf_data(&b)[i];
+		if (o + 4 > outsz) {
+			buf_free(&b);
+			return -1;
+		}
+		if (c == '.' || c == '\\')
+			o += (size_t)snprintf(out + o, outsz - o, "\\%02x", (unsigned char)c);
+		else
+			out[o++] = c == '/' ? '.' : c;
+	}
+	out[o] = '\0';
 	buf_free(&b);
-	for (char *p = out + 1; *p; p++)
-		if (*p == '/')
-			*p = '.';
 	return 0;
 }
 

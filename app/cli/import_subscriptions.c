@@ -38,13 +38,33 @@ struct subs_file {
 	int bad;
 };
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 int maildirpp_name(const char *storage, size_t len, char sep, struct buf *out)
 {
 	char tmp[SUBS_NAME_MAX];
+	size_t n = 0;
 	if (len == 0 || len >= sizeof tmp)
 		return -1;
-	for (size_t i = 0; i < len; i++)
-		tmp[i] = storage[i] == sep ? '/' : storage[i];
+	for (size_t i = 0; i < len; i++) {
+		/* "\NN": a character a Maildir++ name could not hold as it is
+		 * (a '.' inside a level), escaped as Dovecot's listescape plugin
+		 * and tern export write it. Not in a version 2 subscriptions
+		 * file (sep '\t'), which holds names as they are. */
+		int hi, lo;
+		if (sep == '.' && storage[i] == '\\' && i + 2 < len && (hi = hexval(storage[i + 1])) >= 0 &&
+		    (lo = hexval(storage[i + 2])) >= 0 && (hi || lo)) {
+			tmp[n++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			tmp[n++] = storage[i] == sep ? '/' : storage[i];
+		}
+	}
+	len = n;
 	struct str s = str_make(tmp, len);
 	if (imap_utf7_to_utf8(s, out) == IMAP_UTF7_OK)
 		return buf_append(out, "", 1) == 0 ? 0 : -1;

@@ -212,6 +212,12 @@ def test_export_import_sort_order():
         m.login(BOB, "bob-pw-1")
         for f in ("INBOX", "Projects", "Zero"):
             assert m.append(f, None, None, b"Subject: x\r\n\r\nbody\r\n")[0] == "OK"
+        # A "." in a name is no level: the Maildir++ folder escapes it as
+        # Dovecot's listescape does ("\2e"), so "Work.2024" and
+        # "Work/2024" stay two mailboxes through export and import.
+        for f in ("Work.2024", "Work/2024"):
+            assert m.create(f)[0] == "OK"
+            assert m.append(f, None, None, b"Subject: in " + f.encode() + b"\r\n\r\nb\r\n")[0] == "OK"
         m.logout()
         _, g = j.one("Mailbox/get", {"properties": ["name", "role"]})
         inbox = [x["id"] for x in g["list"] if x["role"] == "inbox"][0]
@@ -234,6 +240,14 @@ def test_export_import_sort_order():
         o = orders(CAROL, "carol-pw-1")
         assert (o.get("INBOX"), o.get("Projects"), o.get("Zero")) == (3, 7, 0), (o, r.stdout, r.stderr)
         assert o.get("Empty") == 4294967295, o
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(CAROL, "carol-pw-1")
+        for f in ("Work.2024", "Work/2024"):
+            typ, data = m.select('"%s"' % f, readonly=True)
+            assert typ == "OK" and data == [b"1"], (f, typ, data, r.stdout, r.stderr)
+            typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            assert data[0][1].strip() == b"Subject: in " + f.encode(), (f, data)
+        m.logout()
 
         # An older archive: no "sort_order" members at all.
         for x in acct["mailboxes"]:
