@@ -133,8 +133,11 @@ void spam_html_finish(struct spam_html *h);
 void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg);
 /*
  * The host of url, lowercased into dst (dstsz octets, NUL-terminated):
- * scheme, userinfo, port and path removed; a trailing dot removed.
- * Returns the length, 0 when there is none.
+ * scheme, userinfo, port and path removed; a trailing dot removed; the
+ * host a browser would connect to (WHATWG URL): fullwidth and
+ * ideographic full stops, letters and digits folded to ASCII, and an
+ * IPv4 address in hex, octal or short form ("0x7f.1", "2130706433")
+ * written as a dotted quad. Returns the length, 0 when there is none.
  */
 size_t spam_url_host(struct str url, char *dst, size_t dstsz);
 /* spam_url_host, and what follows the authority (path, query, fragment:

@@ -8,6 +8,7 @@
  * cannot be in one written in text (space, quotes, angle brackets).
  * The registrable base is the Public Suffix List's (dns/psl.h).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/hex.h"
@@ -59,6 +60,112 @@ void spam_url_scan(const char *in, size_t n, spam_html_url_fn *fn, void *arg)
 		if (i > h)
 			fn(arg, str_make(in + s, i - s), STR_NULL, SPAM_URL_TEXT);
 	}
+}
+
+/*
+ * Folds what a browser's host parser folds (WHATWG URL, UTS #46 mapping)
+ * in h[0..n), in place: U+3002, U+FF0E and U+FF61 are full stops, and
+ * fullwidth letters, digits and hyphen (U+FF0D, U+FF10..U+FF5A) their
+ * ASCII forms, lowercased; so "evil\u3002example" is the "evil.example"
+ * a blocklist knows. Returns the new length (never longer).
+ */
+static size_t fold_fullwidth(char *h, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *u = (const unsigned char *)h + i;
+		if (n - i >= 3 && u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x82) {
+			h[o++] = '.';
+			i += 2;
+			continue;
+		}
+		if (n - i >= 3 && u[0] == 0xef && (u[1] == 0xbc || u[1] == 0xbd) && u[2] >= 0x80 &&
+		    u[2] <= 0xbf) {
+			unsigned cp = 0xff00 | (unsigned)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+			int c = cp == 0xff61 ? '.' : cp >= 0xff01 && cp <= 0xff5e ? (int)(cp - 0xfee0) : 0;
+			if (c == '.' || c == '-' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+			    (c >= 'a' && c <= 'z')) {
+				h[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+				i += 2;
+				continue;
+			}
+		}
+		h[o++] = h[i];
+	}
+	return o;
+}
+
+/* One part of a WHATWG IPv4 host: decimal, 0x hex or 0-led octal; 0, or
+ * -1 when it is not a number. Values past 2^32 saturate (refused later). */
+static int ipv4_part(const char *p, size_t n, uint64_t *v_r)
+{
+	unsigned radix = 10;
+	if (n >= 2 && p[0] == '0' && (p[1] | 32) == 'x') {
+		radix = 16;
+		p += 2, n -= 2;
+	} else if (n >= 2 && p[0] == '0') {
+		radix = 8;
+		p++, n--;
+	}
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = hex_digit(p[i]);
+		if (d < 0 || (unsigned)d >= radix)
+			return -1;
+		v = v > 0xffffffffu ? v : v * radix + (unsigned)d;
+	}
+	*v_r = v;
+	return 0;
+}
+
+/*
+ * A host whose last label is a number is an IPv4 address to a browser
+ * (WHATWG URL "ends in a number", then the IPv4 parser): 1 to 4 parts,
+ * each decimal, hex or octal, the last one filling the octets left
+ * ("0x7f.1", "2130706433", "0177.0.0.1" are all 127.0.0.1). Rewrites
+ * h[0..n) (no trailing dot) as the dotted quad a blocklist and the
+ * IP-literal rules know, when h has room; one the browser refuses (a
+ * part too big, a bad digit, five parts) stays as written.
+ */
+static size_t ipv4_canon(char *h, size_t n, size_t hsz)
+{
+	size_t last = n;
+	while (last && h[last - 1] != '.')
+		last--;
+	uint64_t v;
+	int all_digits = last < n;
+	for (size_t i = last; i < n; i++)
+		all_digits &= h[i] >= '0' && h[i] <= '9';
+	if (!all_digits && !(n - last >= 2 && h[last] == '0' && (h[last + 1] | 32) == 'x' &&
+	                     ipv4_part(h + last, n - last, &v) == 0))
+		return n; /* a name */
+	uint64_t part[4], addr = 0;
+	size_t np = 0;
+	for (size_t s = 0; s <= n;) {
+		size_t e = s;
+		while (e < n && h[e] != '.')
+			e++;
+		if (np == 4 || e == s || ipv4_part(h + s, e - s, &part[np]) != 0)
+			return n;
+		np++;
+		s = e + 1;
+	}
+	for (size_t i = 0; i + 1 < np; i++) {
+		if (part[i] > 255)
+			return n;
+		addr |= part[i] << (8 * (3 - i));
+	}
+	if (part[np - 1] >= (uint64_t)1 << (8 * (5 - np)))
+		return n;
+	addr |= part[np - 1];
+	char q[16];
+	int qn = snprintf(q, sizeof q, "%u.%u.%u.%u", (unsigned)(addr >> 24) & 255,
+	                  (unsigned)(addr >> 16) & 255, (unsigned)(addr >> 8) & 255,
+	                  (unsigned)addr & 255);
+	if (qn <= 0 || (size_t)qn >= hsz)
+		return n;
+	memcpy(h, q, (size_t)qn + 1);
+	return (size_t)qn;
 }
 
 size_t spam_url_host(struct str url, char *dst, size_t dstsz)
@@ -131,9 +238,12 @@ size_t spam_url_split(struct str url, char *dst, size_t dstsz, struct str *rest_
 			break;
 		dst[n++] = (char)c;
 	}
+	n = fold_fullwidth(dst, n);
 	while (n && dst[n - 1] == '.')
 		n--;
 	dst[n] = '\0';
+	if (n && dst[0] != '[')
+		n = ipv4_canon(dst, n, dstsz);
 	return n;
 }
 

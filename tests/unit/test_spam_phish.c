@@ -49,6 +49,12 @@ static void test_keys(void)
 	CHECK_EQ_STR(key(""), "");
 	/* the path keeps its case; the host does not */
 	CHECK_EQ_STR(key("HTTPS://EVIL.EXAMPLE/Login"), "evil.example/Login");
+	/* the host a browser connects to: fullwidth and ideographic dots
+	 * and letters folded, an IPv4 address in any form inet_aton takes */
+	CHECK_EQ_STR(key("https://\xef\xbd\x85vil\xe3\x80\x82" "example/login/"), "evil.example/login");
+	CHECK_EQ_STR(key("http://0xc0.0.2.7/x.php"), "192.0.2.7/x.php");
+	CHECK_EQ_STR(key("http://3221225991/x.php"), "192.0.2.7/x.php");
+	CHECK_EQ_STR(key("http://0300.0000.0002.0007/x.php"), "192.0.2.7/x.php");
 }
 
 static void test_parse_and_match(void)
@@ -149,6 +155,8 @@ static void test_store(struct store *st)
 	CHECK(listed(g, "https://bank-verify.test/secure/update.php?session=1#top"));
 	CHECK(listed(g, "http://phish.test/anything"));
 	CHECK(listed(g, "http://phish.test"));
+	CHECK(listed(g, "http://phish\xef\xbc\x8etest/x"));
+	CHECK(listed(g, "https://\xef\xbd\x85vil.example\xef\xbd\xa1/login/"));
 	CHECK(!listed(g, "https://evil.example.net/login/"));
 	CHECK(!listed(g, "https://x.evil.example/login/"));
 	CHECK(!listed(g, "https://evil.example/login2"));

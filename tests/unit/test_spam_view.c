@@ -199,6 +199,36 @@ static void test_urls(void)
 	url_host("http:evil.example/login", "evil.example");
 	url_host("HTTPS:user@evil.example:443", "evil.example");
 	url_host("https:/evil.example", "evil.example");
+	/* The host a browser connects to (WHATWG URL host parsing): the
+	 * ideographic and fullwidth full stops are dots, fullwidth letters
+	 * and digits their ASCII forms (UTS #46 mapping, NFKC) ... */
+	url_host("http://evil\xef\xbc\x8e" "example/", "evil.example");
+	url_host("http://evil\xe3\x80\x82" "example/", "evil.example");
+	url_host("http://evil\xef\xbd\xa1" "example\xef\xbc\x8e/", "evil.example");
+	url_host("http://\xef\xbc\xa5vil.\xef\xbd\x85xample/", "evil.example");
+	url_host("http://%EF%BC%A5vil%E3%80%82example/", "evil.example");
+	/* ... and a host ending in a number is an IPv4 address in any of
+	 * the forms inet_aton takes: hex, octal, one to four parts. */
+	url_host("http://0x7f.1/", "127.0.0.1");
+	url_host("http://2130706433/", "127.0.0.1");
+	url_host("http://0177.0.0.1/", "127.0.0.1");
+	url_host("http://127.1/", "127.0.0.1");
+	url_host("http://0X7F000001:80/", "127.0.0.1");
+	url_host("http://192.168.0x1.010./", "192.168.1.8");
+	url_host("http://\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97\xe3\x80\x82\xef\xbc\x91/",
+		 "127.0.0.1");
+	url_host("http://0x/", "0.0.0.0");
+	/* not addresses to a browser either (it refuses them): left as written */
+	url_host("http://4294967296/", "4294967296");
+	url_host("http://1.2.3.08/", "1.2.3.08");
+	url_host("http://256.1.1.1/", "256.1.1.1");
+	url_host("http://1.2.3.4.5/", "1.2.3.4.5");
+	url_host("http://1..2/", "1..2");
+	url_host("http://a.1/", "a.1");
+	/* names that merely hold digits stay names */
+	url_host("http://0x7f.example/", "0x7f.example");
+	url_host("http://1.2.3.4a/", "1.2.3.4a");
+	url_host("http://1e100.net/", "1e100.net");
 	base("www.mail.example.com", "example.com");
 	base("shop.example.co.uk", "example.co.uk");
 	base("example.co.uk", "example.co.uk");
