@@ -408,6 +408,7 @@ void deliver_submit(struct store *st, struct delivery *dl)
 	d->envelopes = dl->envelopes_;
 	d->received_at = dl->received_at;
 	d->quota_check = dl->quota_check;
+	d->spam_from = dl->spam_from;
 	d->txn_hook = dl->txn_hook;
 	d->hook_arg = dl->hook_arg;
 	d->hook_len = dl->hook_len;

@@ -108,6 +108,7 @@ struct delivery {
 	size_t nplans;
 	int64_t received_at;     /* seconds since the epoch */
 	int quota_check;         /* as store_delivery.quota_check (port 25: 1) */
+	const char *spam_from;   /* as store_delivery.spam_from (port 25's filter), or NULL */
 	/* Optional, passed to the store as they are (store.h): the hook runs
 	 * in the same write transaction as the copies. */
 	int (*txn_hook)(struct store *st, void *txn, struct store_delivery *d);

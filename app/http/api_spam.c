@@ -516,7 +516,7 @@ void api_spam_recent_train(struct http_ctx *x)
 		return;
 	}
 	const char *what = "";
-	int rc = spam_learn_message(http_store, d.account, r.data, r.len, is_spam, &what);
+	int rc = spam_learn_message(http_store, d.account, d.email, r.data, r.len, is_spam, &what);
 	free(r.data);
 	if (rc) {
 		http_problem(x, 503, "temporary", NULL, "the lesson was not stored; try again");

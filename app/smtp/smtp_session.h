@@ -170,6 +170,7 @@ struct smtp_tx {
 	uint64_t spam_recent_seq; /* the decision in spam_recent.h; 0: none */
 	const char *spam_domain; /* the first recipient's domain (its lists; tx arena) */
 	const char *spam_fields; /* X-Spam-Status and X-Spam-Result, after fields in the head (tx arena) */
+	const char *spam_from;   /* the filter's reputation subjects (store_delivery.spam_from, tx arena) */
 	/* Per account (tx->accounts' order) when the recipients' own models
 	 * gave them verdicts that differ (smtp_spam.c), else NULL and the
 	 * message's verdict holds for all (spam_fields, smtp_tx_store's junk,

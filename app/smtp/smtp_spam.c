@@ -503,6 +503,17 @@ static void reputation_note(struct smtp_spam *sp, double score)
 	worker_submit(&j->wj);
 }
 
+/* What the filter saw of the sender (its reputation keys), kept with the
+ * copies (store_delivery.spam_from): a user's later correction goes to
+ * these, never to what the stored message's fields claim (spam_learn.c). */
+static void keep_sender(struct smtp_spam *sp)
+{
+	struct smtp_tx *tx = &sp->s->tx;
+	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	rep_keys(sp, ip, dom);
+	tx->spam_from = arena_printf(tx->arena, "%s\n%s", ip, dom);
+}
+
 /* Recipient i's result: the message's rules and its own classifier's. */
 static void result_of(struct smtp_spam *sp, unsigned i, struct spam_result *out)
 {
@@ -595,6 +606,7 @@ static void finish(struct smtp_spam *sp)
 	result_of(sp, 0, first);
 	enum spam_verdict v = spam_pipeline_decide(first, &sp->set.th, &sp->flags);
 	reputation_note(sp, first->score - rep);
+	keep_sender(sp);
 	/* What the recipients' Sieve spamtest sees (deliver_sieve.h). */
 	tx->sieve_spamtest = spam_pipeline_spamtest(first, &sp->set.th, &sp->flags);
 	note(sp, first);

@@ -726,6 +726,7 @@ static void store_go(struct smtp_session *s, const char *fields, int junk)
 	d->nplans = tx->nplans;
 	d->received_at = time_wall();
 	d->quota_check = 1; /* RCPT's look raced with other deliveries */
+	d->spam_from = tx->spam_from;
 	/* Sieve's memory (vacation's senders, duplicate's ids) goes in the
 	 * message's commit, not in a commit and flush of its own on this
 	 * loop after it (delivered()). */

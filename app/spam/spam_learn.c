@@ -135,14 +135,38 @@ static int vote(struct store *st, uint32_t account, const char *hex, const struc
 	return rc ? rc : w;
 }
 
-/* A user's lesson is also a correction of the sender's reputation
- * (spam_rep.h): its network and domain, from the fields tern stored with
- * the message; the table is saved at once (lessons are rare). */
-static void correct_reputation(struct store *st, const char *msg, size_t len, int is_spam)
+/*
+ * What the filter saw of email's sender when tern received it on port 25
+ * (store.h, store_delivery.spam_from): the network and domain keys into
+ * ip and dom (SPAM_REP_KEY_MAX each). 0, or -1 when the email is not one
+ * tern received itself (APPEND, JMAP import, submission, email 0): the
+ * user wrote every byte of such a message, Received and
+ * Authentication-Results included, so it must not move a global table.
+ */
+static int sender_of(struct store *st, uint32_t account, uint32_t email, char *ip, char *dom)
 {
-	char ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
+	char name[48], v[2 * SPAM_REP_KEY_MAX + 1];
+	size_t n = 0;
+	ip[0] = dom[0] = '\0';
+	snprintf(name, sizeof name, "spamfrom/%u/%u", account, email);
+	if (!email || store_meta_get(st, name, v, sizeof v - 1, &n) != STORE_OK)
+		return -1;
+	v[n] = '\0';
+	char *nl = strchr(v, '\n');
+	if (!nl || (size_t)(nl - v) >= SPAM_REP_KEY_MAX || strlen(nl + 1) >= SPAM_REP_KEY_MAX)
+		return -1;
+	*nl = '\0';
+	memcpy(ip, v, (size_t)(nl - v) + 1);
+	memcpy(dom, nl + 1, strlen(nl + 1) + 1);
+	return 0;
+}
+
+/* A user's lesson is also a correction of the sender's reputation
+ * (spam_rep.h): its network and domain as the filter saw them; the
+ * table is saved at once (lessons are rare). */
+static void correct_reputation(struct store *st, const char *ip, const char *dom, int is_spam)
+{
 	int64_t now = (int64_t)time(NULL);
-	spam_rep_keys_of(msg, len, ip, dom);
 	if (!ip[0] && !dom[0])
 		return;
 	spam_rep_correct(ip, is_spam, now);
@@ -151,10 +175,10 @@ static void correct_reputation(struct store *st, const char *msg, size_t len, in
 		log_warn("spam", NULL, "event=reputation_save_failed");
 }
 
-int spam_learn_message(struct store *st, uint32_t account, const char *msg, size_t len,
-		       int is_spam, const char **what_r)
+int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
+		       size_t len, int is_spam, const char **what_r)
 {
-	char hex[KEY_HEX + 1], name[80];
+	char hex[KEY_HEX + 1], name[80], ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
 	uint8_t was = 0;
 	size_t n = 0;
 	uint8_t what = is_spam ? 's' : 'h';
@@ -181,12 +205,12 @@ int spam_learn_message(struct store *st, uint32_t account, const char *msg, size
 		rc = spam_train(st, account, m, is_spam);
 	if (rc == 0)
 		rc = store_meta_put(st, name, &what, 1, 0);
-	int global = 0;
-	if (rc == 0)
+	int global = 0, ours = sender_of(st, account, email, ip, dom) == 0;
+	if (rc == 0 && ours)
 		rc = vote(st, account, hex, m, what, &global);
 	spam_msg_free(&m);
-	if (rc == 0)
-		correct_reputation(st, msg, len, is_spam);
+	if (rc == 0 && ours)
+		correct_reputation(st, ip, dom, is_spam);
 	if (what_r)
 		*what_r = !global ? what_done : was ? "retrained+global" : "trained+global";
 	return rc;
@@ -224,7 +248,8 @@ static void lesson_run(void *arg)
 		const char *what = "";
 		if (store_email_raw(l->st, l->account, l->emails[i], raw_copy, &r) != STORE_OK || !r.data)
 			continue; /* expunged meanwhile */
-		int rc = spam_learn_message(l->st, l->account, r.data, r.len, l->is_spam, &what);
+		int rc = spam_learn_message(l->st, l->account, l->emails[i], r.data, r.len, l->is_spam,
+					    &what);
 		free(r.data);
 		if (rc)
 			log_warn("spam", NULL, "event=learn_failed account=%u email=%u result=%d",

@@ -19,8 +19,14 @@
  * delivered to several local users is one blob, so their votes meet.
  *
  * Each lesson (not a "known" one) also corrects the sender's reputation
- * (spam_rep_correct) for the network and domain tern noted in the stored
- * copy's Received and Authentication-Results fields.
+ * (spam_rep_correct) for the network and domain the filter saw when tern
+ * received the message (meta spamfrom/, kept with the email at
+ * delivery), never for what the message's own fields claim. Only an
+ * email tern received on port 25 has them: one a client put in the store
+ * (IMAP APPEND, JMAP import) teaches its account's model and nothing
+ * global, neither reputation nor a vote for the global model, since
+ * its user wrote all of it (forged Received and Authentication-Results
+ * fields naming someone else's network or domain included).
  *
  * Caveats: an email read fails (expunged meanwhile) are skipped; the
  * records are not removed with the account yet.
@@ -41,14 +47,16 @@ void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails,
 		     int to_junk);
 
 /*
- * Learns one message (msg[0..len)) for account as spam or ham, with the
+ * Learns one message (msg[0..len), the bytes of the account's email
+ * email; 0: not a stored email) for account as spam or ham, with the
  * bookkeeping above: synchronous store writes, call it from a worker or
- * the CLI. *what_r (may be NULL) says what happened: "trained",
+ * the CLI. The votes and the reputation count only for an email tern
+ * received on port 25. *what_r (may be NULL) says what happened: "trained",
  * "retrained" (the opposite lesson forgotten first), "known" (learned so
  * already), with "+global" when this vote made the global model learn it.
  * Returns 0 or a store error.
  */
-int spam_learn_message(struct store *st, uint32_t account, const char *msg, size_t len,
-		       int is_spam, const char **what_r);
+int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
+		       size_t len, int is_spam, const char **what_r);
 
 #endif

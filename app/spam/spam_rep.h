@@ -19,8 +19,10 @@
  * from its fuzzy and Bayes training): a message a user files into Junk,
  * or takes out of it, or an admin's "spam" / "not spam" button, counts
  * SPAM_REP_CORRECTION verdicts that way for the message's client network
- * and sender domain (spam_learn.c), read back from the fields tern put
- * in the stored copy (spam_rep_keys_of). A correction is a person's
+ * and sender domain (spam_learn.c), as the filter saw them when tern
+ * received the message (kept with the email: store_delivery.spam_from),
+ * never read back from the message's fields, which a client that
+ * APPENDs it writes itself. A correction is a person's
  * judgement, so it weighs more than one of the filter's own verdicts.
  *
  * The table survives a restart: spam_rep_save writes the
@@ -79,6 +81,7 @@ void spam_rep_correct(const char *key, int is_spam, int64_t now);
  * Authentication-Results field (ours: the From domain when dmarc=pass,
  * else the envelope sender's domain when spf=pass) into dom; each "" when
  * not found (an appended message has none of ours). Both SPAM_REP_KEY_MAX.
+ * A reading of fields, not proof: corrections do not use it (above).
  */
 void spam_rep_keys_of(const char *msg, size_t len, char *ip, char *dom);
 /* The decayed counts of key at now; 0, or -1 when the table has none. */

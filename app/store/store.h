@@ -459,6 +459,15 @@ struct store_delivery {
 	 * account (MAIL FROM and the RCPT TO lines with their DSN
 	 * parameters, as text), kept with the email. May be NULL. */
 	const char *const *envelopes;
+	/* Optional (port 25, the spam filter ran): the reputation subjects
+	 * the filter saw for this message (app/spam/spam_rep.h: the client
+	 * network's key, '\n', the sender domain's key; either may be
+	 * empty), kept with each email created (meta spamfrom/, SCHEMA.md)
+	 * so that a user's Junk move corrects what tern saw, never fields a
+	 * client could write. Its presence also marks the email as one tern
+	 * received itself (spam_learn.h: only those vote for the global
+	 * model). NULL: none (APPEND, imports, submission, notices). */
+	const char *spam_from;
 	int64_t received_at; /* seconds since the epoch */
 	/*
 	 * 1: check the accounts' quotas again in the commit (port 25). The

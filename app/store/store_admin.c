@@ -402,14 +402,19 @@ static int unref_email_blob(void *arg, const MDB_val *v)
 }
 
 /* The spam filter's meta records of account id (SCHEMA.md, meta): its
- * allow and block lists and what its model learned from which message,
- * so nothing of the account stays behind. The users' votes
- * (spamvote/) stay: what the global model learned stays learned. */
+ * allow and block lists, what its model learned from which message and
+ * what the filter saw of its emails' senders, so nothing of the account
+ * stays behind. The users' votes (spamvote/) stay: what the global model
+ * learned stays learned. */
 static int spam_meta_del_txn(MDB_txn *txn, struct store *st, uint32_t id)
 {
 	char kb[64];
 	int n = snprintf(kb, sizeof kb, "spamtrained/%u/", id);
 	int rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
+	if (rc == 0) {
+		n = snprintf(kb, sizeof kb, "spamfrom/%u/", id);
+		rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
+	}
 	for (int allow = 0; rc == 0 && allow < 2; allow++) {
 		n = snprintf(kb, sizeof kb, "spamlist/%s/u%u", allow ? "allow" : "block", id);
 		MDB_val k = {(size_t)n, kb};

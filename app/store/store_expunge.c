@@ -109,6 +109,8 @@ static int drop_membership(struct store *st, MDB_txn *txn, struct expunge_ctx *c
 				rc = 0; /* only SMTP deliveries have one */
 		}
 		if (rc == 0)
+			rc = spam_email_drop_txn(txn, st, c->account, email_id);
+		if (rc == 0)
 			rc = blob_unref(txn, st, e.blob_id);
 		a->used = a->used >= e.size ? a->used - e.size : 0;
 		if (a->emails > 0)

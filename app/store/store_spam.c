@@ -3,6 +3,7 @@
  * 12): opaque bytes app/spam/ defines, read in place and replaced by a
  * read-modify-write in one transaction (store.h). Layout in SCHEMA.md.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -100,4 +101,12 @@ int store_spam_update(struct store *st, uint32_t account, unsigned kind, store_s
 	if (rc == 0 && u.result)
 		return u.result;
 	return rc;
+}
+
+int spam_email_drop_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email)
+{
+	char name[48];
+	MDB_val k = {(size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, email), name};
+	int rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc; /* only port 25's deliveries have one */
 }

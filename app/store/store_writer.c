@@ -134,6 +134,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -497,6 +498,16 @@ static int put_email(struct store *st, MDB_txn *txn, const struct store_delivery
 			return rc;
 		((uint8_t *)ev.mv_data)[0] = REC_V1;
 		memcpy((uint8_t *)ev.mv_data + 1, envelope, ev.mv_size - 1);
+	}
+	if (d->spam_from && !d->mailbox) {
+		/* Goes with the email (store_expunge.c) and the account. */
+		char name[48];
+		MDB_val mk = {(size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, email_id),
+		              name}, mv = {1 + strlen(d->spam_from), NULL};
+		if ((rc = mdb_put(txn, st->db[DB_META], &mk, &mv, MDB_RESERVE)) != 0)
+			return rc;
+		((uint8_t *)mv.mv_data)[0] = REC_V1;
+		memcpy((uint8_t *)mv.mv_data + 1, d->spam_from, mv.mv_size - 1);
 	}
 
 	urec[0] = REC_V1;

@@ -4,7 +4,8 @@ earned become DOMAIN_REPUTATION on its next message, positive after spam,
 negative after ham, with the counts in X-Spam-Result's rule. A user's
 correction counts too: bob files a clean message from corr.test into
 Junk (IMAP MOVE), and the domain's next message carries a spammy
-DOMAIN_REPUTATION; the table survives a restart of the server. One server
+DOMAIN_REPUTATION; the table survives a restart of the server. A message
+bob APPENDs with forged fields naming victim.test corrects nothing. One server
 and one loopback DNS server. (Client networks on loopback have no IP
 reputation; the unit test test_spam_rep covers the network keys.)
 """
@@ -28,6 +29,7 @@ def test_spam_reputation():
             "bad.test": SPF_PASS,
             "fine.test": SPF_PASS,
             "corr.test": SPF_PASS,
+            "victim.test": SPF_PASS,
             "_dmarc.*": {"NXDOMAIN": True},
         })
         s, api = admin_server(domains=("example.test",), imap=True,
@@ -82,6 +84,25 @@ def test_spam_reputation():
         h = newest(s, "bob@example.test", "INBOX")
         h = head(h) if h and b"Subject: corr 2" in h else head(newest(s, "bob@example.test", "Junk"))
         assert "Subject: corr 2" in h and (rep_weight(h) or 0) > 0, h
+
+        # A forged correction: bob APPENDs into Junk a message whose own
+        # Received and Authentication-Results fields say tern took it from
+        # victim.test with SPF passing. It teaches bob's model, not the
+        # table every account shares: victim.test's next message (its one
+        # ham verdict, too few for a rule) carries no reputation.
+        bob = imap(s, "bob@example.test", "bob-pw-1")
+        forged = msg("forged", "Received: from mx.victim.test ([198.51.100.7])\r\n"
+                               "\tby mx.example.test with ESMTP\r\n"
+                               "Authentication-Results: mx.example.test; spf=pass "
+                               "smtp.mailfrom=a@victim.test; dmarc=none\r\n")
+        assert bob.append("Junk", None, None, forged)[0] == "OK"
+        bob.logout()
+        assert wait_count(s, "kind=spam what=trained", 2), s.log_text()
+        _, r = send(s, "127.0.0.1", "a@victim.test", msg("victim 1"))
+        assert r[0] == 250, r
+        h = newest(s, "bob@example.test", "INBOX")
+        h = head(h) if h and b"Subject: victim 1" in h else head(newest(s, "bob@example.test", "Junk"))
+        assert "Subject: victim 1" in h and rep_weight(h) is None, h
 
         # A restart keeps the table: corr.test and bad.test stay marked down.
         s.stop()

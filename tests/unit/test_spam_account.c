@@ -3,16 +3,25 @@
  * account (store_account_del): its model and fuzzy memory (the spam
  * table), what it learned from which message (spamtrained/), and its
  * allow and block lists (spamlist/); the global model keeps what it
- * learned.
+ * learned. Only an email tern received itself (a delivery carrying the
+ * filter's view of the sender, meta spamfrom/) corrects the shared
+ * reputation table and votes for the global model: one a client
+ * APPENDed, forged Received and Authentication-Results fields and all,
+ * teaches its account's model only. The spamfrom/ record goes with its
+ * email and with the account.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "spam/spam.h"
 #include "spam/spam_learn.h"
+#include "spam/spam_rep.h"
 #include "store/store.h"
 #include "unit.h"
 #include "unit_env.h"
+
+#define INBOX_ID 1u /* the INBOX is every account's first mailbox */
 
 static char base[256];
 
@@ -49,6 +58,88 @@ static int meta_has(struct store *st, const char *name)
 	return store_meta_get(st, name, v, sizeof v, &n) == STORE_OK;
 }
 
+static void inbox_validity(void *arg, const struct store_mailbox_info *i)
+{
+	if (i->id == INBOX_ID)
+		*(uint32_t *)arg = i->uidvalidity;
+}
+
+/* Delivers text to acc's INBOX as port 25 does (with the filter's view
+ * of the sender, spam_from) or, spam_from NULL, as an APPEND to it; the
+ * email id. */
+static uint32_t put(struct store *st, uint32_t acc, const char *text, const char *spam_from)
+{
+	struct store_delivery d;
+	uint32_t id = 0;
+	unit_delivery_init(&d, text, &acc, 1700000000);
+	d.email_ids = &id;
+	d.spam_from = spam_from;
+	if (!spam_from)
+		d.mailbox = INBOX_ID;
+	CHECK_EQ_INT(store_deliver_sync(st, &d), STORE_OK);
+	CHECK(id != 0);
+	return id;
+}
+
+/* Two accounts agree on a message: the global model learns it, and the
+ * reputation of the sender domain moves, only when tern received it. */
+static void test_ours_only(struct store *st, uint32_t a1)
+{
+	static const char forged[] =
+	    "Received: from mx.victim.example ([198.51.100.7])\r\n\tby mx.example.test\r\n"
+	    "Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=a@victim.example;"
+	    " dmarc=pass header.from=victim.example\r\n"
+	    "From: a@victim.example\r\nSubject: forged\r\n\r\nBuy cheap watches now.\r\n";
+	static const char real[] =
+	    "Received: from mx.other.example ([198.51.100.9])\r\n\tby mx.example.test\r\n"
+	    "From: a@real.example\r\nSubject: real\r\n\r\nBuy cheap watches today.\r\n";
+	char err[256], name[64], v[64];
+	uint32_t a2 = 0;
+	size_t n = 0;
+	double ham, spam;
+	const char *what = NULL;
+	CHECK_EQ_INT(store_account_add(st, "carol@example.test", "pw", 0, &a2, err, sizeof err),
+		     STORE_OK);
+	spam_rep_reset();
+
+	/* APPENDed by both users, the forged fields name victim.example */
+	uint32_t f1 = put(st, a1, forged, NULL), f2 = put(st, a2, forged, NULL);
+	snprintf(name, sizeof name, "spamfrom/%u/%u", a1, f1);
+	CHECK(store_meta_get(st, name, v, sizeof v, &n) == STORE_ENOTFOUND);
+	CHECK_EQ_INT(spam_learn_message(st, a1, f1, forged, sizeof forged - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained");
+	CHECK_EQ_INT(spam_learn_message(st, a2, f2, forged, sizeof forged - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained"); /* no "+global" */
+	CHECK_EQ_INT(spam_rep_get("dom:victim.example", 1700000000, &ham, &spam), -1);
+	CHECK_EQ_INT(spam_rep_get("ip:198.51.100.0/24", 1700000000, &ham, &spam), -1);
+
+	/* Received by tern: the keys it saw, not the message's fields */
+	uint32_t r1 = put(st, a1, real, "ip:192.0.2.0/24\ndom:real.example");
+	uint32_t r2 = put(st, a2, real, "ip:192.0.2.0/24\ndom:real.example");
+	snprintf(name, sizeof name, "spamfrom/%u/%u", a1, r1);
+	CHECK_EQ_INT(store_meta_get(st, name, v, sizeof v, &n), STORE_OK);
+	CHECK_EQ_INT(spam_learn_message(st, a1, r1, real, sizeof real - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained");
+	CHECK_EQ_INT(spam_learn_message(st, a2, r2, real, sizeof real - 1, 1, &what), 0);
+	CHECK_EQ_STR(what, "trained+global");
+	CHECK_EQ_INT(spam_rep_get("dom:real.example", time(NULL), &ham, &spam), 0);
+	CHECK(spam > 7.9 && ham == 0);
+	CHECK_EQ_INT(spam_rep_get("ip:192.0.2.0/24", time(NULL), &ham, &spam), 0);
+	CHECK_EQ_INT(spam_rep_get("ip:198.51.100.0/24", time(NULL), &ham, &spam), -1);
+
+	/* The record goes with its email */
+	uint32_t uv = 0, uid = 0;
+	CHECK_EQ_INT(store_mailbox_list(st, a1, inbox_validity, &uv), STORE_OK);
+	uid = 2; /* forged is 1, real 2 */
+	CHECK_EQ_INT(store_expunge(st, a1, INBOX_ID, uv, &uid, 1, NULL, NULL), STORE_OK);
+	CHECK(store_meta_get(st, name, v, sizeof v, &n) == STORE_ENOTFOUND);
+	/* and with the account */
+	snprintf(name, sizeof name, "spamfrom/%u/", a2);
+	CHECK_EQ_INT((int)meta_count(st, name), 1);
+	CHECK_EQ_INT(store_account_del(st, "carol@example.test", err, sizeof err), STORE_OK);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -65,7 +156,7 @@ int main(void)
 		return unit_done("test_spam_account");
 
 	const char *what = NULL;
-	CHECK_EQ_INT(spam_learn_message(st, acc, msg, sizeof msg - 1, 1, &what), 0);
+	CHECK_EQ_INT(spam_learn_message(st, acc, 0, msg, sizeof msg - 1, 1, &what), 0);
 	CHECK_EQ_STR(what, "trained");
 	snprintf(name, sizeof name, "spamlist/allow/u%u", acc);
 	CHECK_EQ_INT(store_meta_put(st, name, "friend.test\n", 12, 0), STORE_OK);
@@ -85,6 +176,14 @@ int main(void)
 	snprintf(name, sizeof name, "spamlist/block/u%u", acc);
 	CHECK(!meta_has(st, name));
 
+	store_close(&st);
+	unit_rmrf(base);
+	if (unit_env_begin(base, sizeof base, "spamacct2") < 0)
+		return 1;
+	st = unit_store_with_account(base, 0, "bob@example.test", &acc);
+	if (!st)
+		return unit_done("test_spam_account");
+	test_ours_only(st, acc);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
