@@ -175,6 +175,18 @@ static void correct_reputation(struct store *st, const char *ip, const char *dom
 		log_warn("spam", NULL, "event=reputation_save_failed");
 }
 
+/* Names the lesson's key under the email it was learned from
+ * (spamlesson/ACCOUNT/EMAIL), so that the store removes the lesson's
+ * records and the account's vote with the email (store_spam.c). */
+static int lesson_index(struct store *st, uint32_t account, uint32_t email, const char *hex)
+{
+	char name[48];
+	if (!email)
+		return 0;
+	snprintf(name, sizeof name, "spamlesson/%u/%u", account, email);
+	return store_meta_put(st, name, hex, KEY_HEX, 0);
+}
+
 int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
 		       size_t len, int is_spam, const char **what_r)
 {
@@ -193,7 +205,7 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 	if (was == what) {
 		if (what_r)
 			*what_r = "known";
-		return 0;
+		return lesson_index(st, account, email, hex);
 	}
 	spam_msg_new(msg, len, &m);
 	rc = 0;
@@ -205,6 +217,8 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 		rc = spam_train(st, account, m, is_spam);
 	if (rc == 0)
 		rc = store_meta_put(st, name, &what, 1, 0);
+	if (rc == 0)
+		rc = lesson_index(st, account, email, hex);
 	int global = 0, ours = sender_of(st, account, email, ip, dom) == 0;
 	if (rc == 0 && ours)
 		rc = vote(st, account, hex, m, what, &global);

@@ -28,8 +28,19 @@
  * its user wrote all of it (forged Received and Authentication-Results
  * fields naming someone else's network or domain included).
  *
- * Caveats: an email read fails (expunged meanwhile) are skipped; the
- * records are not removed with the account yet.
+ * The records go with the email they were learned from: each lesson
+ * on a stored email names its key in spamlesson/<account>/<email>, and
+ * the store, destroying the email or the account, removes that name,
+ * spamtrained/<account>/<hex> and the account's vote in spamvote/<hex>
+ * (the record with its last vote). What a model learned stays learned.
+ *
+ * Caveats: an email read fails (expunged meanwhile) are skipped. Two
+ * emails of one account with the same key share its records: the first
+ * one destroyed takes them (the other's next lesson is then "trained",
+ * not "retrained"). An email expunged between the lesson's read and its
+ * spamlesson/ write leaves that name until the account goes. Lessons
+ * learned before spamlesson/ existed stay until the account goes (their
+ * votes stay).
  */
 #ifndef TERN_SPAM_SPAM_LEARN_H
 #define TERN_SPAM_SPAM_LEARN_H

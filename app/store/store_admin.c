@@ -402,15 +402,17 @@ static int unref_email_blob(void *arg, const MDB_val *v)
 }
 
 /* The spam filter's meta records of account id (SCHEMA.md, meta): its
- * allow and block lists, what its model learned from which message and
- * what the filter saw of its emails' senders, so nothing of the account
- * stays behind. The users' votes (spamvote/) stay: what the global model
- * learned stays learned. */
+ * allow and block lists, what its model learned from which message, its
+ * votes on them and what the filter saw of its emails' senders, so
+ * nothing of the account stays behind. What the global model learned
+ * stays learned (in its model, not in the votes). */
 static int spam_meta_del_txn(MDB_txn *txn, struct store *st, uint32_t id)
 {
 	char kb[64];
+	int rc = spam_account_lessons_drop_txn(txn, st, id);
 	int n = snprintf(kb, sizeof kb, "spamtrained/%u/", id);
-	int rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
+	if (rc == 0)
+		rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);
 	if (rc == 0) {
 		n = snprintf(kb, sizeof kb, "spamfrom/%u/", id);
 		rc = db_del_prefix(txn, st->db[DB_META], (const uint8_t *)kb, (size_t)n, NULL, NULL);

@@ -595,8 +595,11 @@ int store_restore_renew(struct store *st, MDB_txn *txn);
  * 0 or an LMDB error. */
 int meta_del_prefix_txn(MDB_txn *txn, struct store *st, const char *prefix);
 /* The spam filter's records of one email (store_spam.c; SCHEMA.md, meta
- * spamfrom/), removed with it: 0 or an LMDB error. */
+ * spamfrom/, spamlesson/ and the spamtrained/ and spamvote/ entries the
+ * lesson named), removed with it: 0 or an LMDB error. */
 int spam_email_drop_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email);
+/* The same for every email of account with a lesson (its deletion). */
+int spam_account_lessons_drop_txn(MDB_txn *txn, struct store *st, uint32_t account);
 /* Deletes every key of dbi starting with prefix; each(), when given, sees
  * each record first and stops the deleting with a non-zero return. */
 int db_del_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,

@@ -4,9 +4,11 @@
  * read-modify-write in one transaction (store.h). Layout in SCHEMA.md.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/store_private.h"
 
 static MDB_val spam_key(uint8_t b[5], uint32_t account, unsigned kind)
@@ -103,10 +105,105 @@ int store_spam_update(struct store *st, uint32_t account, unsigned kind, store_s
 	return rc;
 }
 
+/* Deletes meta name; 0 when it is absent too, or an LMDB error. */
+static int meta_drop(MDB_txn *txn, struct store *st, const char *name)
+{
+	MDB_val k = {strlen(name), (void *)name};
+	int rc = mdb_del(txn, st->db[DB_META], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Takes account's vote out of spamvote/HEX (SCHEMA.md: u8 n, u8 global,
+ * n x (u32 account, u8 s/h)); the record goes with its last vote. */
+static int vote_drop(MDB_txn *txn, struct store *st, uint32_t account, const char *hex)
+{
+	char name[64];
+	snprintf(name, sizeof name, "spamvote/%s", hex);
+	MDB_val k = {strlen(name), name}, v;
+	int rc = mdb_get(txn, st->db[DB_META], &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	uint8_t rec[3 + 255 * 5];
+	const uint8_t *p = v.mv_data;
+	if (v.mv_size < 3 || p[0] != REC_V1 || v.mv_size != 3 + (size_t)p[1] * 5)
+		return meta_drop(txn, st, name); /* not one the learner reads either */
+	size_t n = 0;
+	for (size_t i = 0; i < p[1]; i++) {
+		const uint8_t *e = p + 3 + i * 5;
+		if (be32_get(e) != account)
+			memcpy(rec + 3 + n++ * 5, e, 5);
+	}
+	if (n == p[1])
+		return 0;
+	if (n == 0)
+		return meta_drop(txn, st, name);
+	rec[0] = REC_V1;
+	rec[1] = (uint8_t)n;
+	rec[2] = p[2];
+	v = (MDB_val){3 + n * 5, rec};
+	return mdb_put(txn, st->db[DB_META], &k, &v, 0);
+}
+
 int spam_email_drop_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32_t email)
 {
-	char name[48];
-	MDB_val k = {(size_t)snprintf(name, sizeof name, "spamfrom/%u/%u", account, email), name};
-	int rc = mdb_del(txn, st->db[DB_META], &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rc; /* only port 25's deliveries have one */
+	char name[64], hex[33];
+	snprintf(name, sizeof name, "spamfrom/%u/%u", account, email);
+	int rc = meta_drop(txn, st, name); /* only port 25's deliveries have one */
+	if (rc)
+		return rc;
+	/* What the account learned from the email (spamlesson/ names the
+	 * lesson's key): the lesson's record and the account's vote. */
+	snprintf(name, sizeof name, "spamlesson/%u/%u", account, email);
+	MDB_val k = {strlen(name), name}, v;
+	rc = mdb_get(txn, st->db[DB_META], &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	const uint8_t *p = v.mv_data;
+	int ok = v.mv_size == 33 && p[0] == REC_V1;
+	for (size_t i = 1; ok && i < 33; i++)
+		ok = hex_digit_lower(p[i]) >= 0;
+	if (ok) {
+		memcpy(hex, p + 1, 32);
+		hex[32] = '\0';
+	}
+	if ((rc = meta_drop(txn, st, name)) != 0 || !ok)
+		return rc;
+	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
+	if ((rc = meta_drop(txn, st, name)) != 0)
+		return rc;
+	return vote_drop(txn, st, account, hex);
+}
+
+int spam_account_lessons_drop_txn(MDB_txn *txn, struct store *st, uint32_t account)
+{
+	char pfx[32];
+	int plen = snprintf(pfx, sizeof pfx, "spamlesson/%u/", account);
+	for (;;) {
+		MDB_cursor *cur;
+		MDB_val k = {(size_t)plen, pfx}, v;
+		int rc = mdb_cursor_open(txn, st->db[DB_META], &cur);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		char name[64] = "";
+		if (rc == 0 && k.mv_size > (size_t)plen && k.mv_size < sizeof name &&
+		    memcmp(k.mv_data, pfx, (size_t)plen) == 0) {
+			memcpy(name, k.mv_data, k.mv_size);
+			name[k.mv_size] = '\0';
+		}
+		mdb_cursor_close(cur);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		if (!name[0])
+			return 0;
+		/* spam_email_drop_txn deletes the name: the next turn finds the next */
+		char *end;
+		unsigned long email = strtoul(name + plen, &end, 10);
+		if (*end || email > UINT32_MAX)
+			rc = meta_drop(txn, st, name);
+		else
+			rc = spam_email_drop_txn(txn, st, account, (uint32_t)email);
+		if (rc)
+			return rc;
+	}
 }

@@ -51,6 +51,12 @@ static size_t meta_count(struct store *st, const char *prefix)
 	return n;
 }
 
+static void first_value(void *arg, const char *name, const void *val, size_t len)
+{
+	(void)name;
+	memcpy(arg, val, len < 64 ? len : 64);
+}
+
 static int meta_has(struct store *st, const char *name)
 {
 	char v[64];
@@ -127,17 +133,37 @@ static void test_ours_only(struct store *st, uint32_t a1)
 	CHECK_EQ_INT(spam_rep_get("ip:192.0.2.0/24", time(NULL), &ham, &spam), 0);
 	CHECK_EQ_INT(spam_rep_get("ip:198.51.100.0/24", time(NULL), &ham, &spam), -1);
 
-	/* The record goes with its email */
+	/* The record goes with its email, and so do what the account
+	 * learned from it and its vote (the other account's stays) */
+	char trained[64];
+	snprintf(trained, sizeof trained, "spamtrained/%u/", a1);
+	CHECK_EQ_INT((int)meta_count(st, trained), 2);
 	uint32_t uv = 0, uid = 0;
 	CHECK_EQ_INT(store_mailbox_list(st, a1, inbox_validity, &uv), STORE_OK);
 	uid = 2; /* forged is 1, real 2 */
 	CHECK_EQ_INT(store_expunge(st, a1, INBOX_ID, uv, &uid, 1, NULL, NULL), STORE_OK);
 	CHECK(store_meta_get(st, name, v, sizeof v, &n) == STORE_ENOTFOUND);
-	/* and with the account */
+	CHECK_EQ_INT((int)meta_count(st, trained), 1);
+	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), 1);
+	uint8_t votes[64];
+	CHECK_EQ_INT(store_meta_list(st, "spamvote/", first_value, votes), STORE_OK);
+	CHECK_EQ_INT(votes[0], 1); /* one voter left: a2, spam */
+	CHECK_EQ_INT(votes[1], 's');
+	CHECK_EQ_INT((int)(votes[2] << 24 | votes[3] << 16 | votes[4] << 8 | votes[5]), (int)a2);
+	/* the appended one's lesson (no vote) goes with it too */
+	uid = 1;
+	CHECK_EQ_INT(store_expunge(st, a1, INBOX_ID, uv, &uid, 1, NULL, NULL), STORE_OK);
+	CHECK_EQ_INT((int)meta_count(st, trained), 0);
+	snprintf(trained, sizeof trained, "spamlesson/%u/", a1);
+	CHECK_EQ_INT((int)meta_count(st, trained), 0);
+	/* and with the account: its lessons, their records and its votes */
 	snprintf(name, sizeof name, "spamfrom/%u/", a2);
 	CHECK_EQ_INT((int)meta_count(st, name), 1);
 	CHECK_EQ_INT(store_account_del(st, "carol@example.test", err, sizeof err), STORE_OK);
 	CHECK_EQ_INT((int)meta_count(st, name), 0);
+	snprintf(name, sizeof name, "spamlesson/%u/", a2);
+	CHECK_EQ_INT((int)meta_count(st, name), 0);
+	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), 0);
 }
 
 int main(void)
