@@ -163,28 +163,56 @@ static int sender_of(struct store *st, uint32_t account, uint32_t email, char *i
 
 /* A user's lesson is also a correction of the sender's reputation
  * (spam_rep.h): its network and domain as the filter saw them; the
- * table is saved at once (lessons are rare). */
-static void correct_reputation(struct store *st, const char *ip, const char *dom, int is_spam)
+ * table is saved at once (lessons are rare). One email stands for one
+ * correction at a time: a lesson the other way takes the email's
+ * earlier one back first (was 's' or 'h', lesson_stands), as the model
+ * forgets its lesson; else moving a message in and out of Junk piled up
+ * corrections both ways, which washed out what the filter's own
+ * verdicts say of a sender. */
+static void correct_reputation(struct store *st, const char *ip, const char *dom, int is_spam,
+			       uint8_t was)
 {
 	int64_t now = (int64_t)time(NULL);
 	if (!ip[0] && !dom[0])
 		return;
+	if (was == 's' || was == 'h') {
+		spam_rep_uncorrect(ip, was == 's', now);
+		spam_rep_uncorrect(dom, was == 's', now);
+	}
 	spam_rep_correct(ip, is_spam, now);
 	spam_rep_correct(dom, is_spam, now);
 	if (spam_rep_save(st, now) != STORE_OK)
 		log_warn("spam", NULL, "event=reputation_save_failed");
 }
 
-/* Names the lesson's key under the email it was learned from
- * (spamlesson/ACCOUNT/EMAIL), so that the store removes the lesson's
- * records and the account's vote with the email (store_spam.c). */
-static int lesson_index(struct store *st, uint32_t account, uint32_t email, const char *hex)
+/* The reputation correction email's lessons stand at ('s', 'h', or 0:
+ * none), from its spamlesson/ record. */
+static uint8_t lesson_stands(struct store *st, uint32_t account, uint32_t email)
 {
 	char name[48];
+	uint8_t v[KEY_HEX + 1];
+	size_t n = 0;
+	snprintf(name, sizeof name, "spamlesson/%u/%u", account, email);
+	if (!email || store_meta_get(st, name, v, sizeof v, &n) != STORE_OK || n != KEY_HEX + 1)
+		return 0;
+	return v[KEY_HEX] == 's' || v[KEY_HEX] == 'h' ? v[KEY_HEX] : 0;
+}
+
+/* Names the lesson's key under the email it was learned from
+ * (spamlesson/ACCOUNT/EMAIL), so that the store removes the lesson's
+ * records and the account's vote with the email (store_spam.c), and the
+ * correction the email's lessons now stand at (stands, 0: none). */
+static int lesson_index(struct store *st, uint32_t account, uint32_t email, const char *hex,
+			uint8_t stands)
+{
+	char name[48];
+	uint8_t v[KEY_HEX + 1];
 	if (!email)
 		return 0;
 	snprintf(name, sizeof name, "spamlesson/%u/%u", account, email);
-	return store_meta_put(st, name, hex, KEY_HEX, 0);
+	memcpy(v, hex, KEY_HEX);
+	v[KEY_HEX] = stands;
+	return store_meta_put(st, name, v, KEY_HEX + (stands != 0), 0);
 }
 
 int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
@@ -202,10 +230,11 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 	snprintf(name, sizeof name, "spamtrained/%u/%s", account, hex);
 	if (store_meta_get(st, name, &was, 1, &n) != STORE_OK || n != 1)
 		was = 0;
+	uint8_t stands = lesson_stands(st, account, email);
 	if (was == what) {
 		if (what_r)
 			*what_r = "known";
-		return lesson_index(st, account, email, hex);
+		return lesson_index(st, account, email, hex, stands);
 	}
 	spam_msg_new(msg, len, &m);
 	rc = 0;
@@ -217,14 +246,14 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 		rc = spam_train(st, account, m, is_spam);
 	if (rc == 0)
 		rc = store_meta_put(st, name, &what, 1, 0);
-	if (rc == 0)
-		rc = lesson_index(st, account, email, hex);
 	int global = 0, ours = sender_of(st, account, email, ip, dom) == 0;
+	if (rc == 0)
+		rc = lesson_index(st, account, email, hex, ours ? what : 0);
 	if (rc == 0 && ours)
 		rc = vote(st, account, hex, m, what, &global);
 	spam_msg_free(&m);
-	if (rc == 0 && ours)
-		correct_reputation(st, ip, dom, is_spam);
+	if (rc == 0 && ours && stands != what)
+		correct_reputation(st, ip, dom, is_spam, stands);
 	if (what_r)
 		*what_r = !global ? what_done : was ? "retrained+global" : "trained+global";
 	return rc;

@@ -112,19 +112,21 @@ static struct slot *find(uint64_t h, int64_t now, int make)
 	return weak;
 }
 
+/* Adds n (negative: takes back, never below 0, and never makes a
+ * slot) verdicts is_spam's way to key's counts. */
 static void add(const char *key, int is_spam, double n, int64_t now)
 {
 	if (!key || !*key)
 		return;
 	uint64_t h = key_hash(key);
 	pthread_mutex_lock(&lock);
-	struct slot *s = find(h, now, 1);
-	decay(s, now);
-	if (is_spam)
-		s->spam += n;
-	else
-		s->ham += n;
-	notes_unsaved++;
+	struct slot *s = find(h, now, n > 0);
+	if (s) {
+		decay(s, now);
+		double *c = is_spam ? &s->spam : &s->ham;
+		*c = *c + n > 0 ? *c + n : 0;
+		notes_unsaved++;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -136,6 +138,11 @@ void spam_rep_note(const char *key, int is_spam, int64_t now)
 void spam_rep_correct(const char *key, int is_spam, int64_t now)
 {
 	add(key, is_spam, SPAM_REP_CORRECTION, now);
+}
+
+void spam_rep_uncorrect(const char *key, int is_spam, int64_t now)
+{
+	add(key, is_spam, -SPAM_REP_CORRECTION, now);
 }
 
 int spam_rep_save_due(void)

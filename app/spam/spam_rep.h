@@ -74,6 +74,10 @@ int spam_rep_domain_key(const char *domain, char *out, size_t outsz);
 void spam_rep_note(const char *key, int is_spam, int64_t now);
 /* Notes a user's correction: SPAM_REP_CORRECTION verdicts is_spam's way. */
 void spam_rep_correct(const char *key, int is_spam, int64_t now);
+/* Takes a correction back (the user changed their mind): as many
+ * verdicts fewer is_spam's way, none below 0 (decay may have taken
+ * some already); nothing when the table has no key. */
+void spam_rep_uncorrect(const char *key, int is_spam, int64_t now);
 /*
  * The reputation keys of a message tern stored (msg[0..len), its header
  * as delivered): the client network from the first Received field (ours:

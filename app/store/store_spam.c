@@ -159,7 +159,7 @@ int spam_email_drop_txn(MDB_txn *txn, struct store *st, uint32_t account, uint32
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	const uint8_t *p = v.mv_data;
-	int ok = v.mv_size == 33 && p[0] == REC_V1;
+	int ok = (v.mv_size == 33 || v.mv_size == 34) && p[0] == REC_V1;
 	for (size_t i = 1; ok && i < 33; i++)
 		ok = hex_digit_lower(p[i]) >= 0;
 	if (ok) {

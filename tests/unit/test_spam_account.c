@@ -166,6 +166,55 @@ static void test_ours_only(struct store *st, uint32_t a1)
 	CHECK_EQ_INT((int)meta_count(st, "spamvote/"), 0);
 }
 
+/* A user who changes their mind takes their correction back: moving one
+ * delivered message in and out of Junk again and again leaves one
+ * correction, the last one, not a pile of both ways that washes out
+ * what the filter's own verdicts say of the sender. */
+static void test_flip(struct store *st, uint32_t acc)
+{
+	static const char m[] = "From: a@wash.example\r\nSubject: flip\r\n\r\nCheap pills here.\r\n";
+	const char *what = NULL;
+	double ham, spam;
+	spam_rep_reset();
+	uint32_t e = put(st, acc, m, "\ndom:wash.example");
+	for (int i = 0; i < 10; i++) {
+		CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 1, &what), 0);
+		CHECK_EQ_STR(what, i ? "retrained" : "trained");
+		CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 0, &what), 0);
+		CHECK_EQ_STR(what, "retrained");
+	}
+	CHECK_EQ_INT(spam_rep_get("dom:wash.example", time(NULL), &ham, &spam), 0);
+	CHECK(ham > 3.9 && ham < 4.1);
+	CHECK(spam < 0.01);
+	CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 1, &what), 0);
+	CHECK_EQ_INT(spam_rep_get("dom:wash.example", time(NULL), &ham, &spam), 0);
+	CHECK(ham < 0.01);
+	CHECK(spam > 3.9 && spam < 4.1);
+	/* taking back what the table no longer holds: nothing below zero,
+	 * and no slot for a key it does not know */
+	spam_rep_reset();
+	CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 0, &what), 0);
+	CHECK_EQ_INT(spam_rep_get("dom:wash.example", time(NULL), &ham, &spam), 0);
+	CHECK(ham > 3.9 && spam == 0);
+
+	/* Nor through a second email with the same key (From, Subject and
+	 * body copied from the other sender's): each email takes back only
+	 * the correction it made, with its own sender's keys. */
+	spam_rep_reset();
+	uint32_t own = put(st, acc, m, "\ndom:attacker.example");
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ_INT(spam_learn_message(st, acc, own, m, sizeof m - 1, 1, &what), 0);
+		CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 1, &what), 0);
+		CHECK_EQ_STR(what, "known");
+		CHECK_EQ_INT(spam_learn_message(st, acc, e, m, sizeof m - 1, 0, &what), 0);
+		CHECK_EQ_STR(what, "retrained");
+	}
+	/* e stood at ham before: nothing new for wash.example */
+	CHECK_EQ_INT(spam_rep_get("dom:wash.example", time(NULL), &ham, &spam), -1);
+	CHECK_EQ_INT(spam_rep_get("dom:attacker.example", time(NULL), &ham, &spam), 0);
+	CHECK(spam > 3.9 && spam < 4.1 && ham == 0);
+}
+
 int main(void)
 {
 	static const char msg[] = "From: a@remote.test\r\nTo: bob@example.test\r\nSubject: cheap watches\r\n"
@@ -210,6 +259,7 @@ int main(void)
 	if (!st)
 		return unit_done("test_spam_account");
 	test_ours_only(st, acc);
+	test_flip(st, acc);
 	store_close(&st);
 	unit_rmrf(base);
 	return unit_done("test_spam_account");
