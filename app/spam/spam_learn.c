@@ -1,6 +1,7 @@
 /*
  * spam_learn.c — lessons from users' Junk moves (spam_learn.h).
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,8 +216,31 @@ static int lesson_index(struct store *st, uint32_t account, uint32_t email, cons
 	return store_meta_put(st, name, v, KEY_HEX + (stands != 0), 0);
 }
 
+/*
+ * One lesson at a time: each reads the message's records (spamtrained/,
+ * spamlesson/, spamvote/), then trains and writes them, in separate
+ * store transactions. Lessons run on the worker pool, and a message
+ * moved into Junk and straight back out gives two jobs that may run
+ * together: both saw the old state, so the model learned both ways and
+ * the reputation table got two corrections, neither taken back. Lessons
+ * are rare (a user's move); serialising them costs nothing that shows.
+ */
+static pthread_mutex_t learn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int learn_locked(struct store *st, uint32_t account, uint32_t email, const char *msg,
+			size_t len, int is_spam, const char **what_r);
+
 int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const char *msg,
 		       size_t len, int is_spam, const char **what_r)
+{
+	pthread_mutex_lock(&learn_lock);
+	int rc = learn_locked(st, account, email, msg, len, is_spam, what_r);
+	pthread_mutex_unlock(&learn_lock);
+	return rc;
+}
+
+static int learn_locked(struct store *st, uint32_t account, uint32_t email, const char *msg,
+			size_t len, int is_spam, const char **what_r)
 {
 	char hex[KEY_HEX + 1], name[80], ip[SPAM_REP_KEY_MAX], dom[SPAM_REP_KEY_MAX];
 	uint8_t was = 0;
@@ -262,7 +286,7 @@ int spam_learn_message(struct store *st, uint32_t account, uint32_t email, const
 /* ---- the hook's jobs ---- */
 
 struct lesson {
-	struct worker_job wj;
+	struct lesson *next; /* in the queue below */
 	struct store *st;
 	uint32_t account;
 	int is_spam;
@@ -303,7 +327,39 @@ static void lesson_run(void *arg)
 	}
 }
 
-static void lesson_done(void *arg)
+/*
+ * The lessons waiting, run in order by one pool job at a time (drain):
+ * lessons take learn_lock one at a time anyway, and a job per lesson
+ * would let a burst of them (a mass move into Junk and back) hold every
+ * worker, each waiting for the lock, while inbound mail's scoring and
+ * the other pool work waited behind them.
+ */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lesson *queue_head, *queue_tail;
+static int draining; /* a drain job is queued or running */
+
+static void drain_run(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&queue_lock);
+		struct lesson *l = queue_head;
+		if (l) {
+			queue_head = l->next;
+			if (!queue_head)
+				queue_tail = NULL;
+		} else {
+			draining = 0;
+		}
+		pthread_mutex_unlock(&queue_lock);
+		if (!l)
+			return;
+		lesson_run(l);
+		free(l);
+	}
+}
+
+static void drain_done(void *arg)
 {
 	free(arg);
 }
@@ -318,13 +374,25 @@ void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails,
 	l->is_spam = to_junk;
 	l->n = n;
 	memcpy(l->emails, emails, n * sizeof emails[0]);
-	l->wj.fn = lesson_run;
-	l->wj.done = lesson_done;
-	l->wj.arg = l;
-	if (worker_pool_running()) {
-		worker_submit(&l->wj);
-	} else {
+	if (!worker_pool_running()) {
 		lesson_run(l);
-		lesson_done(l);
+		free(l);
+		return;
+	}
+	pthread_mutex_lock(&queue_lock);
+	if (queue_tail)
+		queue_tail->next = l;
+	else
+		queue_head = l;
+	queue_tail = l;
+	int start = !draining;
+	draining = 1;
+	pthread_mutex_unlock(&queue_lock);
+	if (start) {
+		struct worker_job *wj = xcalloc(1, sizeof *wj);
+		wj->fn = drain_run;
+		wj->done = drain_done;
+		wj->arg = wj;
+		worker_submit(wj);
 	}
 }

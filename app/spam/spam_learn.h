@@ -61,8 +61,9 @@ void spam_learn_hook(struct store *st, uint32_t account, const uint32_t *emails,
  * Learns one message (msg[0..len), the bytes of the account's email
  * email; 0: not a stored email) for account as spam or ham, with the
  * bookkeeping above: synchronous store writes, call it from a worker or
- * the CLI. The votes and the reputation count only for an email tern
- * received on port 25. *what_r (may be NULL) says what happened: "trained",
+ * the CLI; thread-safe, one lesson at a time (concurrent ones wait).
+ * The votes and the reputation count only for an email tern received
+ * on port 25. *what_r (may be NULL) says what happened: "trained",
  * "retrained" (the opposite lesson forgotten first), "known" (learned so
  * already), with "+global" when this vote made the global model learn it.
  * Returns 0 or a store error.
