@@ -44,36 +44,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Size and BLAKE2b-256 of a file: 0 or an errno. */
-static int hash_file(const char *path, uint64_t *size_r, uint8_t hash[32])
-{
-	crypto_generichash_state s;
-	uint8_t buf[65536];
-	uint64_t size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return errno;
-	crypto_generichash_init(&s, NULL, 0, 32);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		crypto_generichash_update(&s, buf, (size_t)n);
-		size += (uint64_t)n;
-	}
-	close(fd);
-	crypto_generichash_final(&s, hash, 32);
-	*size_r = size;
-	return rc;
-}
-
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -205,7 +175,7 @@ static int key_copy_one(void *arg, const char *rel, const char *path)
 			return E2BIG;
 		f = &k->m->files[k->m->nfiles];
 		snprintf(f->path, sizeof f->path, KEYS_DIR "/%s", rel);
-		if ((rc = hash_file(to, &f->size, f->hash)) != 0)
+		if ((rc = file_hash(to, &f->size, f->hash)) != 0)
 			return rc;
 		k->m->nfiles++;
 	}
@@ -252,7 +222,7 @@ static int restore_keys(const char *dir, const char *data_dir, const struct back
 		*bad_r = f->path;
 		snprintf(from, sizeof from, "%s/%s", dir, f->path);
 		snprintf(to, sizeof to, "%s/%s", data_dir, rel);
-		if ((rc = key_copy_one(&kc, rel, from)) != 0 || (rc = hash_file(to, &size, hash)) != 0)
+		if ((rc = key_copy_one(&kc, rel, from)) != 0 || (rc = file_hash(to, &size, hash)) != 0)
 			return rc;
 		if (size != f->size || memcmp(hash, f->hash, 32) != 0)
 			return EBADMSG;
@@ -336,7 +306,7 @@ static int backup_into(struct store *st, const char *data_dir, const char *dir, 
 	struct backup_file *f = &m->files[m->nfiles++];
 	snprintf(f->path, sizeof f->path, STORE_FILE);
 	snprintf(path, sizeof path, "%s/" STORE_FILE, dir);
-	if ((rc = hash_file(path, &f->size, f->hash)) != 0)
+	if ((rc = file_hash(path, &f->size, f->hash)) != 0)
 		return errno_fail(err, errsz, code_r, rc, "cannot read", path);
 
 	snprintf(path, sizeof path, "%s/" KEYS_DIR, dir);
@@ -483,7 +453,7 @@ static int check_files(const char *dir, struct backup_manifest *m, char *err, si
 			snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)", path);
 			return -1;
 		}
-		int rc = hash_file(path, &size, hash);
+		int rc = file_hash(path, &size, hash);
 		if (rc) {
 			snprintf(err, errsz, "%s: %s", path, strerror(rc));
 			return -1;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -57,5 +58,32 @@ int file_copy(const char *from, const char *to, int sync)
 		rc = errno;
 	if (close(out) != 0 && rc == 0)
 		rc = errno;
+	return rc;
+}
+
+int file_hash(const char *path, uint64_t *size, uint8_t hash[32])
+{
+	crypto_generichash_state s;
+	uint8_t buf[65536];
+	uint64_t n = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	crypto_generichash_init(&s, NULL, 0, 32);
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? errno : 0;
+			break;
+		}
+		crypto_generichash_update(&s, buf, (size_t)r);
+		n += (uint64_t)r;
+	}
+	close(fd);
+	crypto_generichash_final(&s, hash, 32);
+	*size = n;
 	return rc;
 }

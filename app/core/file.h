@@ -1,6 +1,7 @@
 /*
- * file.h — whole writes and file copies with errno results, for the few
- * places that write files outside the store (the spool, backups).
+ * file.h — whole writes, file copies and file hashes with errno results,
+ * for the few places that handle files outside the store (the spool,
+ * backups).
  *
  * Caveats: both retry EINTR and short writes; neither syncs the directory
  * entry of a new file (the caller syncs once for many files).
@@ -9,6 +10,7 @@
 #define TERN_CORE_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes all n bytes of p to fd: 0, or an errno (EIO when write makes no progress). */
 int file_write_all(int fd, const void *p, size_t n);
@@ -19,5 +21,11 @@ int file_write_all(int fd, const void *p, size_t n);
  * leave a partial file to, which the caller removes.
  */
 int file_copy(const char *from, const char *to, int sync);
+/*
+ * Size and BLAKE2b-256 of the file at path (what names the store's blobs
+ * and a backup's files): 0, or an errno (ELOOP for a symlink: never
+ * followed).
+ */
+int file_hash(const char *path, uint64_t *size, uint8_t hash[32]);
 
 #endif

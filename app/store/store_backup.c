@@ -160,27 +160,10 @@ static int mkdir_ok(const char *path)
  * the BLAKE2b-256 that names it): 1 yes, 0 no, else an errno. */
 static int blob_file_matches(const char *path, const struct blob_ent *e)
 {
-	crypto_generichash_state s;
-	uint8_t buf[65536], id[32];
-	uint64_t size = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	uint8_t id[32];
+	uint64_t size;
+	int rc = file_hash(path, &size, id);
 
-	if (fd < 0)
-		return errno;
-	crypto_generichash_init(&s, NULL, 0, 32);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? errno : 0;
-			break;
-		}
-		crypto_generichash_update(&s, buf, (size_t)n);
-		size += (uint64_t)n;
-	}
-	close(fd);
-	crypto_generichash_final(&s, id, 32);
 	if (rc)
 		return rc;
 	return size == e->size && memcmp(id, e->id, 32) == 0;

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from test_imap import BOB, BOB_PW, deliver, login, srv, wait_count
-from test_pop3 import (GETMAIL_CHILD_RACE, GetmailChildRace, bsmtp_count, make_maildir,
+from test_pop3 import (GetmailChildRace, check_getmail, bsmtp_count, make_maildir,
                        need, run_getmail)
 
 
@@ -91,9 +91,7 @@ def getmail_move_once():
         r = run_getmail(s, "SimpleIMAPSSLRetriever", s.imaps_port, True, maildir, user,
                         'mailboxes = ("INBOX",)\nmove_on_delete = Archive\n')
         code, text = r
-        if code != 0 and GETMAIL_CHILD_RACE in text:
-            raise GetmailChildRace(text.strip().splitlines()[-1])
-        assert code == 0, text
+        check_getmail(code, text)
         assert len(os.listdir(os.path.join(maildir, "new"))) == 10, text
         assert s.messages(BOB) == []
         m = login(s)
