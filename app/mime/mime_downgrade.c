@@ -10,7 +10,7 @@
 #include "mime/mime_decode.h"
 #include "mime/mime_tree.h"
 
-static int has_8bit(const char *p, size_t n)
+int mime_has_8bit(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] & 0x80)
@@ -51,7 +51,7 @@ static int put_header(struct buf *out, const char *h, size_t n, const char *cte)
 
 int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 {
-	if (!has_8bit(msg, len))
+	if (!mime_has_8bit(msg, len))
 		return buf_append(out, msg, len);
 	struct arena *a = arena_new(64 * 1024);
 	struct mime_tree t;
@@ -63,11 +63,11 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 	for (uint32_t i = 0; r == 0 && i < t.nparts; i++) {
 		const struct mime_part *p = &t.parts[i];
 		size_t ho = (size_t)p->hdr_off, bo = (size_t)p->body_off, be = (size_t)p->body_end;
-		if (has_8bit(msg + ho, bo - ho)) {
+		if (mime_has_8bit(msg + ho, bo - ho)) {
 			r = -1;
 			break;
 		}
-		if (ho < pos || !has_8bit(msg + bo, be - bo))
+		if (ho < pos || !mime_has_8bit(msg + bo, be - bo))
 			continue; /* inside a leaf already written, or nothing to do */
 		if (p->flags & MIME_PART_NO_SEPARATOR) {
 			r = -1;
@@ -94,7 +94,7 @@ int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out)
 		r = buf_append(out, msg + pos, len - pos);
 	/* 8-bit octets outside every part (a multipart's preamble or
 	 * epilogue) have no encoding to take: refused. */
-	if (r == 0 && has_8bit(buf_data(out) + start, buf_len(out) - start))
+	if (r == 0 && mime_has_8bit(buf_data(out) + start, buf_len(out) - start))
 		r = -1;
 	arena_free(&a);
 	return r < 0 ? -1 : 0;

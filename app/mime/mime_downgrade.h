@@ -36,4 +36,7 @@
  */
 int mime_downgrade_7bit(const char *msg, size_t len, struct buf *out);
 
+/* Whether p[0..n) holds an 8-bit octet (one RFC 6152's 8BITMIME covers). */
+int mime_has_8bit(const char *p, size_t n);
+
 #endif

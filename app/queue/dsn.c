@@ -47,14 +47,6 @@ static int put_clean(struct buf *b, const char *s, int ascii)
 	return buf_append(b, tmp, n);
 }
 
-static int has_8bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] & 0x80)
-			return 1;
-	return 0;
-}
-
 /* Length of the header section (through the empty line), or n when none. */
 static size_t header_len(const char *p, size_t n)
 {
@@ -246,7 +238,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 	r |= buf_append_c(b, "\r\n");
 
 	/* 3. The original, or its header. */
-	int eight = has_8bit(in->msg, n);
+	int eight = mime_has_8bit(in->msg, n);
 	/* A notice goes to whatever server takes the sender's mail, and one
 	 * without 8BITMIME must get no 8-bit octet (RFC 6152 §3); the queue
 	 * learns the next hop only when it sends. So an 8-bit original
@@ -268,7 +260,7 @@ int dsn_build(const struct dsn_info *in, struct buf *b)
 			buf_reset(&seven);
 			full = 0;
 			n = header_len(in->msg, in->msglen);
-			eight = has_8bit(in->msg, n);
+			eight = mime_has_8bit(in->msg, n);
 		}
 	}
 	if (eight && !global && !full) {

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
+#include "mime/mime_downgrade.h"
 #include "net/client.h"
 #include "queue/smtp_reply.h"
 
@@ -191,14 +192,6 @@ static void quit(struct smtp_client *s)
 	}
 }
 
-static int has_8bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] & 0x80)
-			return 1;
-	return 0;
-}
-
 /* ---- the transaction ---- */
 
 static void send_mail(struct smtp_client *s)
@@ -337,7 +330,7 @@ static int start_tx(struct smtp_client *s)
 		return refuse_all(s, st);
 	}
 	s->body_8bit = 0;
-	if (has_8bit(m->data, m->len)) {
+	if (mime_has_8bit(m->data, m->len)) {
 		if (s->ehlo.ext & SMTP_EXT_8BITMIME) {
 			/* Declared (RFC 6152), also the octets of a client that
 			 * sent them without BODY=8BITMIME. */
