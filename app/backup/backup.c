@@ -54,6 +54,24 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
+/* fsyncs the directory holding path (its entry there). */
+static int fsync_parent(const char *path)
+{
+	char parent[4200];
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	if (n == 0)
+		return fsync_dir(".");
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	snprintf(parent, sizeof parent, "%.*s", (int)n, path);
+	return fsync_dir(parent);
+}
+
 /* 1 when dir exists and holds nothing, 0 when it holds something, -1
  * when it does not exist (or is not a directory: errno says). */
 static int dir_empty(const char *dir)
@@ -437,8 +455,12 @@ static int plain_file(const char *dir, const char *rel)
 	}
 }
 
-/* The manifest and the files it lists (not the blobs). */
-static int check_files(const char *dir, struct backup_manifest *m, char *err, size_t errsz)
+/* The manifest and the files it lists (not the blobs). Without
+ * hash_store, store.mdb is only seen to be a plain file: the restore
+ * hashes it as it copies it (one read of what can be gigabytes, and no
+ * window between the check and the copy). */
+static int check_files(const char *dir, struct backup_manifest *m, int hash_store, char *err,
+                       size_t errsz)
 {
 	char path[4200];
 	int has_store = 0;
@@ -453,6 +475,11 @@ static int check_files(const char *dir, struct backup_manifest *m, char *err, si
 			snprintf(err, errsz, "%s: not a regular file (a backup holds no symlinks)", path);
 			return -1;
 		}
+		if (strcmp(m->files[i].path, STORE_FILE) == 0) {
+			has_store = 1;
+			if (!hash_store)
+				continue;
+		}
 		int rc = file_hash(path, &size, hash);
 		if (rc) {
 			snprintf(err, errsz, "%s: %s", path, strerror(rc));
@@ -462,8 +489,6 @@ static int check_files(const char *dir, struct backup_manifest *m, char *err, si
 			snprintf(err, errsz, "%s: damaged (size or checksum differs from the manifest)", path);
 			return -1;
 		}
-		if (strcmp(m->files[i].path, STORE_FILE) == 0)
-			has_store = 1;
 	}
 	if (!has_store) {
 		snprintf(err, errsz, "%s/" BACKUP_MANIFEST_FILE ": lists no " STORE_FILE, dir);
@@ -477,7 +502,7 @@ int backup_verify(const char *dir, struct backup_manifest *m, const struct backu
 {
 	struct store_backup_info info;
 
-	if (check_files(dir, m, err, errsz) != 0)
+	if (check_files(dir, m, 1, err, errsz) != 0)
 		return -1;
 	if (store_backup_check(dir, &info, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz) != STORE_OK)
 		return -1;
@@ -533,7 +558,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		*code_r = STORE_OK;
 	if (m == NULL)
 		return errno_fail(err, errsz, code_r, ENOMEM, "cannot restore", dir);
-	if (check_files(dir, m, err, errsz) != 0) {
+	if (check_files(dir, m, 0, err, errsz) != 0) {
 		free(m);
 		if (code_r)
 			*code_r = STORE_EINVAL;
@@ -557,6 +582,7 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		         "(the server's store is never overwritten)", data_dir);
 		return -1;
 	}
+	int made = e < 0;
 	if (e < 0 && mkdir(data_dir, 0700) != 0) {
 		free(m);
 		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
@@ -567,7 +593,12 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	 * killed at any point before that, the directory never opens as a
 	 * store, neither the half-restored one nor a new empty one beside
 	 * the keys. */
-	rc = store_backup_restore(dir, data_dir, p ? p->fn : NULL, p ? p->arg : NULL, err, errsz);
+	const struct backup_file *sf = NULL;
+	for (size_t i = 0; i < m->nfiles && !sf; i++)
+		if (strcmp(m->files[i].path, STORE_FILE) == 0)
+			sf = &m->files[i];
+	rc = store_backup_restore(dir, data_dir, sf->size, sf->hash, p ? p->fn : NULL,
+	                          p ? p->arg : NULL, err, errsz);
 	if (rc == STORE_OK) {
 		char from[4200], to[4200];
 		const char *bad = data_dir;
@@ -580,8 +611,10 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 		} else if (rc != 0)
 			rc = errno_fail(err, errsz, code_r, rc, "cannot restore the key file", bad)
 			         ? STORE_ETEMP : 0;
-		else if ((rc = fsync_dir(data_dir)) != 0 || rename(from, to) != 0 ||
-		         (rc = fsync_dir(data_dir)) != 0)
+		/* Every file and directory restored on disk before the rename
+		 * that makes it a store, and the rename before the success. */
+		else if ((rc = file_sync_tree(data_dir)) != 0 || rename(from, to) != 0 ||
+		         (rc = fsync_dir(data_dir)) != 0 || (rc = made ? fsync_parent(data_dir) : 0) != 0)
 			rc = errno_fail(err, errsz, code_r, rc ? rc : errno, "cannot flush", data_dir)
 			         ? STORE_ETEMP : 0;
 	}

@@ -3,10 +3,13 @@
  */
 #include "core/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int file_write_all(int fd, const void *p, size_t n)
@@ -29,6 +32,13 @@ int file_write_all(int fd, const void *p, size_t n)
 
 int file_copy(const char *from, const char *to, int sync)
 {
+	return file_copy_hash(from, to, sync, NULL, NULL);
+}
+
+int file_copy_hash(const char *from, const char *to, int sync, uint64_t *size, uint8_t hash[32])
+{
+	crypto_generichash_state s;
+	uint64_t total = 0;
 	uint8_t buf[65536];
 	/* Never through a symlink: every copy is of a file the caller found
 	 * regular (a backup's, or the data directory's). */
@@ -42,6 +52,8 @@ int file_copy(const char *from, const char *to, int sync)
 		close(in);
 		return rc;
 	}
+	if (hash)
+		crypto_generichash_init(&s, NULL, 0, 32);
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
@@ -50,10 +62,19 @@ int file_copy(const char *from, const char *to, int sync)
 			rc = n < 0 ? errno : 0;
 			break;
 		}
+		/* The bytes hashed are the very bytes written: no second read
+		 * of either file, during which it could change. */
+		if (hash)
+			crypto_generichash_update(&s, buf, (size_t)n);
+		total += (uint64_t)n;
 		if ((rc = file_write_all(out, buf, (size_t)n)) != 0)
 			break;
 	}
 	close(in);
+	if (hash)
+		crypto_generichash_final(&s, hash, 32);
+	if (size)
+		*size = total;
 	if (rc == 0 && sync && fsync(out) != 0)
 		rc = errno;
 	if (close(out) != 0 && rc == 0)
@@ -86,4 +107,59 @@ int file_hash(const char *path, uint64_t *size, uint8_t hash[32])
 	crypto_generichash_final(&s, hash, 32);
 	*size = n;
 	return rc;
+}
+
+/* fsyncs what fd names and, for a directory, everything below it first
+ * (depth levels more at most): 0 or the first errno. Closes fd. */
+static int sync_fd_tree(int fd, int depth)
+{
+	struct stat sb;
+	int rc = 0;
+
+	if (fstat(fd, &sb) != 0) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		int dfd = depth > 0 ? dup(fd) : -1;
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *de;
+		if (d == NULL) {
+			rc = depth > 0 ? errno : ELOOP;
+			if (dfd >= 0)
+				close(dfd);
+			close(fd);
+			return rc;
+		}
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			/* Never through a symlink: only what lies in the tree. */
+			int c = openat(fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (c < 0) {
+				if (errno == ELOOP || errno == ENXIO || errno == ENOENT)
+					continue; /* a symlink, a socket, gone */
+				rc = errno;
+				break;
+			}
+			rc = sync_fd_tree(c, depth - 1);
+		}
+		closedir(d);
+	} else if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		return 0; /* a FIFO or a device: nothing of the tree's */
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+int file_sync_tree(const char *root)
+{
+	int fd = open(root, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	return sync_fd_tree(fd, 32);
 }

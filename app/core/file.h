@@ -22,10 +22,24 @@ int file_write_all(int fd, const void *p, size_t n);
  */
 int file_copy(const char *from, const char *to, int sync);
 /*
+ * file_copy, also giving the size and BLAKE2b-256 of the bytes copied
+ * (hashed as they are written: one read of from, and what is hashed is
+ * what to holds). size and hash may be NULL.
+ */
+int file_copy_hash(const char *from, const char *to, int sync, uint64_t *size, uint8_t hash[32]);
+/*
  * Size and BLAKE2b-256 of the file at path (what names the store's blobs
  * and a backup's files): 0, or an errno (ELOOP for a symlink: never
  * followed).
  */
 int file_hash(const char *path, uint64_t *size, uint8_t hash[32]);
+
+/*
+ * fsyncs every regular file and directory of the tree at root, each
+ * directory after what it holds and root last; symlinks are neither
+ * followed nor synced. Not root's own entry in its parent: a caller that
+ * made root syncs the parent. 0, or the first errno.
+ */
+int file_sync_tree(const char *root);
 
 #endif

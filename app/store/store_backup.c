@@ -774,9 +774,12 @@ static int restore_blobs(MDB_env *env, const char *dir, store_backup_progress_fn
 	return rc ? fail(err, errsz, rc, "cannot restore the blobs into", "the store") : STORE_OK;
 }
 
-int store_backup_restore(const char *dir, const char *data_dir, store_backup_progress_fn *progress,
+int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_size,
+                         const uint8_t want_hash[32], store_backup_progress_fn *progress,
                          void *arg, char *err, size_t errsz)
 {
+	uint64_t got_size;
+	uint8_t got_hash[32];
 	char from[4200], to[4200];
 	MDB_env *env = NULL;
 	struct stat sb;
@@ -790,8 +793,12 @@ int store_backup_restore(const char *dir, const char *data_dir, store_backup_pro
 	snprintf(to, sizeof to, "%s/" STORE_RESTORING_FILE, data_dir);
 	if (stat(from, &sb) != 0)
 		return fail(err, errsz, errno, "cannot read", from);
-	if ((rc = file_copy(from, to, 0)) != 0)
+	if ((rc = file_copy_hash(from, to, 0, &got_size, got_hash)) != 0)
 		return fail(err, errsz, rc, "cannot write", to);
+	/* Checked as copied (one read): what was checked is what is used. */
+	if (got_size != want_size || sodium_memcmp(got_hash, want_hash, 32) != 0)
+		return store_err(err, errsz, STORE_EINVAL,
+		                 "%s: damaged (size or checksum differs from the manifest)", from);
 	/* Room for the records and every blob; the server grows it from there. */
 	uint64_t map = STORE_MAP_MIN, want = (uint64_t)sb.st_size + ((uint64_t)64 << 20);
 	rc = mdb_env_create(&env);

@@ -69,7 +69,10 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
 /*
  * Builds data_dir/data.mdb from the backup in dir: store.mdb's records,
  * then every blob's bytes put back where its blobref record says (each
- * checked against its name on the way). data_dir must exist and hold no
+ * checked against its name on the way). store.mdb is hashed as it is
+ * copied and refused (STORE_EINVAL) unless it has want_size and
+ * want_hash (the manifest's): one read, no window between a check and
+ * the copy. data_dir must exist and hold no
  * data.mdb; the caller checks it is empty. The store is built, synced,
  * as data_dir/STORE_RESTORING_FILE: the caller renames it to data.mdb
  * once the rest of the data directory is in place too, and removes it
@@ -81,7 +84,8 @@ int store_backup_check(const char *dir, struct store_backup_info *info,
  * file, with "-lock"): store_open refuses a data directory holding it. */
 #define STORE_RESTORING_FILE "restoring.mdb"
 
-int store_backup_restore(const char *dir, const char *data_dir, store_backup_progress_fn *progress,
+int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_size,
+                         const uint8_t want_hash[32], store_backup_progress_fn *progress,
                          void *arg, char *err, size_t errsz);
 
 /* dir/blobs/XX/<64 hex digits of id> into out. */

@@ -416,6 +416,35 @@ def rehash_in_manifest(backup, rel):
         fh.write(text)
 
 
+def restore_is_synced_and_reads_store_once(s, b, tmp):
+    """Under strace: before reporting success, a restore fsyncs every file
+    and directory it wrote (the store under its restoring name, which a
+    rename makes data.mdb) and the directory it created the data
+    directory in; and it reads the backup's store.mdb once, hashing it
+    as it copies it (no check-then-copy window)."""
+    if not shutil.which("strace"):
+        print("  (no strace: restore sync check skipped)")
+        return
+    target = os.path.join(tmp, "r-sync")
+    log = os.path.join(tmp, "restore.strace")
+    env = dict(s.env, TERN_DATA_DIR=target)
+    r = subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=open,openat,fsync,fdatasync",
+                        "-o", log, s.binary, "restore", b], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = open(log, encoding="utf-8", errors="replace").read()
+    synced = set(re.findall(r"(?:fsync|fdatasync)\(\d+<([^>]+)>\) = 0", text))
+    synced = {p.replace("restoring.mdb", "data.mdb") for p in synced}
+    want = {target, os.path.dirname(target)}
+    for dp, dns, fns in os.walk(target):
+        want.update(os.path.join(dp, n) for n in dns + fns if n != "lock.mdb")
+    assert len(want) > 3, want
+    missing = sorted(want - synced)
+    assert not missing, (missing, sorted(synced))
+    opens = re.findall(r"open(?:at)?\([^\n]*%s/store\.mdb\"" % re.escape(b), text)
+    assert len(opens) == 1, opens
+
+
 def test_backup_refusals_and_damage():
     tmp = tempfile.mkdtemp(prefix="tern-backup-")
     s = Server(accounts=ACCOUNTS, imap=True)
@@ -430,6 +459,8 @@ def test_backup_refusals_and_damage():
         assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
         r = tern(s, "restore", b)  # the live server's own data directory
         assert r.returncode == 2 and b"not empty" in r.stderr, r.stderr
+
+        restore_is_synced_and_reads_store_once(s, b, tmp)
 
         # Damage is found: a blob changed, a manifest cut short.
         bad = os.path.join(tmp, "bad")
