@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -586,6 +587,24 @@ int backup_restore(const char *dir, const char *data_dir, const struct backup_pr
 	if (e < 0 && mkdir(data_dir, 0700) != 0) {
 		free(m);
 		return errno_fail(err, errsz, code_r, errno, "cannot create", data_dir);
+	}
+
+	/* Room for what the backup holds, known before anything is written:
+	 * a disk too small is said at once, not as a write failing half-way
+	 * (the store's own pages come on top; that shortfall, if any, is
+	 * reported when the write meets it). */
+	uint64_t need = m->blob_bytes;
+	for (size_t i = 0; i < m->nfiles; i++)
+		need += m->files[i].size;
+	struct statvfs vs;
+	if (statvfs(data_dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need) {
+		free(m);
+		if (code_r)
+			*code_r = STORE_EFULL;
+		snprintf(err, errsz, "cannot restore into %s: no space left on device (the backup "
+		         "holds %llu bytes, %llu are free)", data_dir, (unsigned long long)need,
+		         (unsigned long long)vs.f_bavail * vs.f_frsize);
+		return -1;
 	}
 
 	/* The store first, under its restoring name (store_open refuses a

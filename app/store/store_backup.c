@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -705,9 +706,20 @@ out:
 
 /* ---- restoring ---- */
 
+/* LMDB reports a short write as EIO; on a file system with (next to)
+ * nothing left, that is a full disk and is said as one. */
+static int full_if_short(int rc, const char *data_dir)
+{
+	struct statvfs vs;
+	if (rc == EIO && statvfs(data_dir, &vs) == 0 &&
+	    (uint64_t)vs.f_bavail * vs.f_frsize < ((uint64_t)1 << 20))
+		return ENOSPC;
+	return rc;
+}
+
 /* Puts every blob's bytes back where its blobref record says they are. */
-static int restore_blobs(MDB_env *env, const char *dir, store_backup_progress_fn *progress,
-                         void *arg, char *err, size_t errsz)
+static int restore_blobs(MDB_env *env, const char *dir, const char *data_dir,
+                         store_backup_progress_fn *progress, void *arg, char *err, size_t errsz)
 {
 	MDB_txn *txn;
 	MDB_dbi ref, data, old, gc;
@@ -771,6 +783,7 @@ static int restore_blobs(MDB_env *env, const char *dir, store_backup_progress_fn
 	}
 	if (txn)
 		mdb_txn_abort(txn);
+	rc = full_if_short(rc, data_dir);
 	return rc ? fail(err, errsz, rc, "cannot restore the blobs into", "the store") : STORE_OK;
 }
 
@@ -842,7 +855,7 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 			mdb_env_close(env);
 		return fail(err, errsz, rc, "cannot open the restored store in", data_dir);
 	}
-	int code = restore_blobs(env, dir, progress, arg, err, errsz);
+	int code = restore_blobs(env, dir, data_dir, progress, arg, err, errsz);
 	if (code == STORE_OK) {
 		/* The first open moves UIDVALIDITYs, ids and states past what
 		 * the lost store handed out since the backup (store_restore.c). */
@@ -856,10 +869,10 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 				mdb_txn_abort(txn);
 		}
 		if (rc)
-			code = fail(err, errsz, rc, "cannot write", to);
+			code = fail(err, errsz, full_if_short(rc, data_dir), "cannot write", to);
 	}
 	if (code == STORE_OK && (rc = mdb_env_sync(env, 1)) != 0)
-		code = fail(err, errsz, rc, "cannot write", to);
+		code = fail(err, errsz, full_if_short(rc, data_dir), "cannot write", to);
 	mdb_env_close(env);
 	char lock[4300];
 	snprintf(lock, sizeof lock, "%s-lock", to);

@@ -608,6 +608,19 @@ def test_backup_disk_full():
         assert r.returncode == 1 and r.stdout.startswith(b"bad\n"), r.stdout
         st = os.statvfs(mnt)
         assert st.f_bfree * st.f_frsize > 900 * 1024, st
+
+        # A restore onto a disk too small says so plainly, and leaves
+        # the data directory empty.
+        ok = os.path.join(tmp, "ok")
+        r = tern(s, "backup", ok)
+        assert r.returncode == 0, r.stderr
+        target = os.path.join(mnt, "r")
+        r = tern(s, "restore", ok, data=target)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert b"no space left on device" in r.stderr, r.stderr
+        assert not os.listdir(target), os.listdir(target)
+        st = os.statvfs(mnt)
+        assert st.f_bfree * st.f_frsize > 900 * 1024, st
     finally:
         s.cleanup()
         subprocess.run(["umount", "-l", mnt])
