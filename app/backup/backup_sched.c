@@ -6,7 +6,9 @@
  * a run is good when its MANIFEST is there. Listing reads the manifests;
  * pruning removes the oldest good ones past TERN_BACKUP_KEEP and any
  * tern-* directory without a manifest that no run is writing (left by a
- * crash). Nothing else in the directory is touched.
+ * crash). Nothing else in the directory is touched: not a tern-* symlink
+ * (never followed), nor a run whose MANIFEST is there but unreadable or
+ * damaged (kept and logged at each prune).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -81,10 +83,26 @@ static size_t list_good(const char *dir, struct backup_sched_entry *e, size_t ma
 		char path[1200], err[300];
 		if (!is_backup_name(de->d_name))
 			continue;
+		struct stat sb;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		/* Only a directory of this one: a symlink named like a run is
+		 * neither listed nor a base, and never pruned through. */
+		if (lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			continue;
 		if (backup_manifest_read(path, m, err, sizeof err) != 0) {
-			if (stale)
-				stale(dir, de->d_name);
+			/* A run that never finished has no MANIFEST. One that is
+			 * there but unreadable or damaged is a backup all the
+			 * same (what it holds may be all there is): kept, said. */
+			char mp[1300];
+			snprintf(mp, sizeof mp, "%s/" BACKUP_MANIFEST_FILE, path);
+			if (lstat(mp, &sb) != 0 && errno == ENOENT) {
+				if (stale)
+					stale(dir, de->d_name);
+			} else if (stale) {
+				log_warn("backup", NULL, "event=backup_manifest_unreadable path=\"%s\" "
+				         "error=\"%s\" hint=\"kept: not pruned; check it with tern backup "
+				         "--verify\"", path, err);
+			}
 			continue;
 		}
 		if (n == max) {

@@ -683,6 +683,35 @@ def test_backup_scheduled_web_admin_metrics():
         assert age is not None and 0 <= age < 60, age
         assert metric(a, "tern_backup_failures_total") == 0
 
+        # Pruning deletes neither a run whose MANIFEST is there but
+        # damaged (it may be all there is: kept and logged), nor through
+        # a symlink named like a run (to a backup or to a run without a
+        # manifest elsewhere): both names sort oldest.
+        damaged = os.path.join(bdir, "tern-00000000T000000Z")
+        shutil.copytree(os.path.join(bdir, names[1]), damaged)
+        with open(os.path.join(damaged, "MANIFEST"), "r+b") as fh:
+            fh.truncate(20)
+        outside = os.path.join(tmp, "outside")
+        shutil.copytree(os.path.join(bdir, names[1]), os.path.join(outside, "good"))
+        shutil.copytree(os.path.join(bdir, names[1]), os.path.join(outside, "stale"))
+        os.unlink(os.path.join(outside, "stale", "MANIFEST"))
+        os.symlink(os.path.join(outside, "good"), os.path.join(bdir, "tern-00000000T000001Z"))
+        os.symlink(os.path.join(outside, "stale"), os.path.join(bdir, "tern-00000000T000002Z"))
+        before = {n: sorted(os.listdir(os.path.join(outside, n))) for n in ("good", "stale")}
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 202, r
+        d = wait_backups(a, 2)
+        assert s.wait_log("event=backup_pruned"), s.log_text()[-2000:]
+        assert s.wait_log("event=backup_manifest_unreadable"), s.log_text()[-2000:]
+        assert sorted(os.listdir(damaged)) == ["MANIFEST", "blobs", "keys", "store.mdb"], \
+            os.listdir(damaged)
+        assert {n: sorted(os.listdir(os.path.join(outside, n))) for n in ("good", "stale")} == before
+        assert "tern-00000000T000001Z" not in [b["name"] for b in d["backups"]], d
+        assert not os.path.exists(os.path.join(bdir, names[1])), os.listdir(bdir)
+        shutil.rmtree(damaged)
+        for n in ("tern-00000000T000001Z", "tern-00000000T000002Z"):
+            os.unlink(os.path.join(bdir, n))
+
         # A failure is logged, listed and counted, never silent.
         shutil.rmtree(bdir)
         with open(bdir, "w") as fh:  # a file where the directory was
