@@ -71,7 +71,7 @@ struct imp {
 	uint64_t imported, skipped, failed, bytes;
 	struct cli_progress pr;
 	int fatal;
-	unsigned bad_folders; /* left out: names no mailbox can have */
+	unsigned bad_folders; /* left out: names no mailbox can have, symlinks */
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -311,6 +311,15 @@ static const char *name_shown(const char *name, char *out, size_t outsz)
 	return out;
 }
 
+/* A symlink found in the tree imported: said, and counted as left out. */
+static void skip_link(struct imp *im, const char *path)
+{
+	char shown[1024];
+	fprintf(stderr, "tern: skipping %s: a symbolic link (never followed)\n",
+	        name_shown(path, shown, sizeof shown));
+	im->bad_folders++;
+}
+
 /* Makes name the current mailbox (created when missing) and loads what it holds. */
 int import_mailbox(struct imp *im, const char *name)
 {
@@ -401,9 +410,14 @@ static void load_keywords(const char *folder, char kw[26][256])
 	snprintf(path, sizeof path, "%s/dovecot-keywords", folder);
 	for (int i = 0; i < 26; i++)
 		kw[i][0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	FILE *f = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while (fgets(line, sizeof line, f)) {
 		char *end;
 		long i = strtol(line, &end, 10);
@@ -433,10 +447,16 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 	for (int s = 0; s < 2 && !im->fatal; s++) {
 		char dir[4200];
 		snprintf(dir, sizeof dir, "%s/%s", folder, subs[s]);
-		DIR *d = opendir(dir);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 		struct dirent *de;
-		if (!d)
+		if (!d) {
+			if (dfd >= 0)
+				close(dfd);
+			else if (errno == ELOOP || errno == ENOTDIR)
+				skip_link(im, dir);
 			continue;
+		}
 		/* Sorted by name: the unique part starts with the delivery time,
 		 * so the order of arrival is kept (and with it the UIDs' order). */
 		char **names = NULL;
@@ -460,7 +480,7 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 			/* O_NONBLOCK: a FIFO among the files is no message, and
 			 * opening it must not wait for a writer. */
-			int fd = im->fatal ? -1 : open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			int fd = im->fatal ? -1 : open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 			int e = fd < 0 || fstat(fd, &sb) != 0 ? errno
 			        : S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > MSG_MAX ? EFBIG : 0;
 			if (im->fatal || e || !S_ISREG(sb.st_mode)) {
@@ -470,7 +490,8 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 					char shown[1024];
 					fprintf(stderr, "tern: cannot import %s: %s\n",
 					        name_shown(path, shown, sizeof shown),
-					        e == EFBIG ? "larger than a message may be" : strerror(e));
+					        e == EFBIG ? "larger than a message may be"
+					        : e == ELOOP ? "a symbolic link (never followed)" : strerror(e));
 					im->failed++;
 				}
 				if (fd >= 0)
@@ -507,13 +528,26 @@ static int import_maildir(struct imp *im, const char *folder, const char *mailbo
 	return im->fatal ? -1 : 0;
 }
 
+/* Whether dir holds a cur/ directory (not a symlink to one). */
 static int is_maildir(const char *dir)
 {
 	char p[4200];
 	struct stat sb;
 	if ((size_t)snprintf(p, sizeof p, "%s/cur", dir) >= sizeof p)
 		return 0;
-	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+	return lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Whether path, inside the tree imported, is a symlink: said and left
+ * out (never followed: it could point anywhere, a key file or another
+ * account's mail, and the import would copy that into the mailbox). */
+static int is_link(struct imp *im, const char *path)
+{
+	struct stat sb;
+	if (lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode))
+		return 0;
+	skip_link(im, path);
+	return 1;
 }
 
 /* Maildir++: PATH is INBOX, PATH/.A.B the mailbox A/B; then the names
@@ -531,7 +565,7 @@ static int import_maildirpp(struct imp *im, const char *root)
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' || strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", root, de->d_name);
-		if (!is_maildir(path))
+		if (is_link(im, path) || !is_maildir(path))
 			continue;
 		struct buf name;
 		buf_init(&name, 4096);
@@ -575,8 +609,12 @@ static int import_tree(struct imp *im, const char *root, const char *rel, int de
 		if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= sizeof sub)
 			continue;
 		snprintf(relsub, sizeof relsub, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-		if (stat(sub, &sb) != 0)
+		if (lstat(sub, &sb) != 0)
 			continue;
+		if (S_ISLNK(sb.st_mode)) {
+			skip_link(im, sub);
+			continue;
+		}
 		/* The mailbox name: the path, without mbox suffixes. */
 		snprintf(name, sizeof name, "%s", relsub);
 		for (char *p; (p = strstr(name, ".sbd/")) != NULL;)

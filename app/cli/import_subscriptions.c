@@ -78,7 +78,7 @@ int maildirpp_name(const char *storage, size_t len, char sep, struct buf *out)
  * there (nothing to do) or after printing why it cannot be read. */
 static char *read_small(const char *path, size_t *len_r, int *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat sb;
 	*err = 0;
 	if (fd < 0) {

@@ -451,6 +451,53 @@ def test_import_tree_bad_folder_names():
             typ, data = m.select(f, readonly=True)
             assert typ == "OK" and data == [b"1"], (f, typ, data, r.stdout, r.stderr)
         m.logout()
+
+        # Symlinks in the tree imported are never followed (they could
+        # point at any file the admin can read): an mbox, a Maildir, a
+        # message, a Maildir++ folder and a cur/ that are links to files
+        # outside are each named and left out; the rest comes in.
+        out = os.path.join(tmp, "outside")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(out, "md", sub))
+        with open(os.path.join(out, "md", "cur", "9.M1P1.host:2,S"), "wb") as fh:
+            fh.write(b"Subject: secret maildir\n\nsecret\n")
+        with open(os.path.join(out, "secret.mbox"), "wb") as fh:
+            fh.write(b"From a@b Mon Jan  1 00:00:00 2024\nSubject: secret mbox\n\nsecret\n\n")
+        t = os.path.join(tmp, "links")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(t, "Real", sub))
+        with open(os.path.join(t, "Real", "cur", "1.M1P1.host:2,S"), "wb") as fh:
+            fh.write(b"Subject: real\n\nbody\n")
+        os.symlink(os.path.join(out, "md", "cur", "9.M1P1.host:2,S"),
+                   os.path.join(t, "Real", "cur", "2.M1P1.host:2,S"))
+        os.symlink(os.path.join(out, "secret.mbox"), os.path.join(t, "Evil.mbox"))
+        os.symlink(os.path.join(out, "md"), os.path.join(t, "EvilDir"))
+        os.makedirs(os.path.join(t, "HalfLink"))
+        os.symlink(os.path.join(out, "md", "cur"), os.path.join(t, "HalfLink", "cur"))
+        r = subprocess.run([s.binary, "import", CAROL, t], env=s.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        for n in (b"Evil.mbox", b"EvilDir", b"2.M1P1.host:2,S"):
+            assert n in r.stderr and b"symbolic link" in r.stderr, (n, r.stderr)
+        pp = os.path.join(tmp, "pp")  # Maildir++: .Evil a link to a Maildir outside
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(pp, sub))
+        os.symlink(os.path.join(out, "md"), os.path.join(pp, ".Evil"))
+        r2 = subprocess.run([s.binary, "import", CAROL, pp], env=s.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=20)
+        assert r2.returncode == 1 and b".Evil" in r2.stderr, (r2.returncode, r2.stdout, r2.stderr)
+        m = imaplib.IMAP4_SSL("127.0.0.1", s.imaps_port, ssl_context=ctx())
+        m.login(CAROL, "carol-pw-1")
+        typ, data = m.select("Real", readonly=True)
+        assert typ == "OK" and data == [b"1"], (typ, data, r.stdout, r.stderr)
+        typ, data = m.list()
+        names = b" ".join(data)
+        assert b"Evil" not in names and b"HalfLink" not in names, names
+        for f in ("INBOX", "Real"):
+            m.select(f, readonly=True)
+            typ, data = m.search(None, "BODY", "secret")
+            assert typ == "OK" and data == [b""], (f, data)
+        m.logout()
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
