@@ -584,7 +584,7 @@ static int import_maildirpp(struct imp *im, const char *root)
 	char aj[4200];
 	struct stat sb;
 	snprintf(aj, sizeof aj, "%s/account.json", root);
-	if (rc == 0 && stat(aj, &sb) != 0 &&
+	if (rc == 0 && lstat(aj, &sb) != 0 &&
 	    import_maildirpp_subscriptions(im->st, im->account, root) != 0)
 		rc = -1;
 	return rc;

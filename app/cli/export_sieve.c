@@ -13,11 +13,13 @@
  * would.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -89,15 +91,22 @@ static int script_file(const char *name, char *out, size_t outsz)
 	return 0;
 }
 
-/* The whole file into out (bounded by out's maximum): 0 or -1. */
+/* The whole file into out (bounded by out's maximum): 0 or -1 (also
+ * for anything but a regular file: never through a symlink, which
+ * could name any file the admin can read, nor waiting on a FIFO). */
 static int read_file(const char *path, struct buf *out)
 {
 	char chunk[65536];
 	size_t got;
 	int rc = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	FILE *f = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? fdopen(fd, "rb") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
 		if (buf_append(out, chunk, got) != 0)
 			rc = -1;
@@ -238,8 +247,13 @@ int account_json_load(const char *path, struct arena *a, struct buf *js,
 
 	if ((size_t)snprintf(p, sizeof p, "%s/account.json", path) >= sizeof p)
 		return 1;
-	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
+	if (lstat(p, &sb) != 0)
 		return 1; /* not an archive tern export wrote */
+	if (!S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "tern: %s is not a regular file (a symlink is never followed): "
+		        "not read\n", p);
+		return -1;
+	}
 	buf_init(js, ACCOUNT_JSON_MAX);
 	if (read_file(p, js) != 0 ||
 	    !(*root_r = json_parse(buf_data(js), buf_len(js), a, err, sizeof err))) {
@@ -283,11 +297,20 @@ int import_account_extras(struct store *st, const char *email, const char *path)
 			continue;
 		}
 		char fp[4096];
+		struct stat sd;
+		snprintf(fp, sizeof fp, "%s/sieve", path);
+		if (lstat(fp, &sd) != 0 || !S_ISDIR(sd.st_mode)) {
+			fprintf(stderr, "tern: Sieve script \"%s\": %s is not a directory (a symlink is "
+			        "never followed)\n", name->str, fp);
+			rc = -1;
+			continue;
+		}
 		snprintf(fp, sizeof fp, "%s/%s", path, file->str);
 		buf_reset(&text);
 		struct sieve_script *s = NULL;
 		if (read_file(fp, &text) != 0) {
-			fprintf(stderr, "tern: Sieve script \"%s\": cannot read %s\n", name->str, fp);
+			fprintf(stderr, "tern: Sieve script \"%s\": cannot read %s (not a regular file, "
+			        "or unreadable)\n", name->str, fp);
 			rc = -1;
 			continue;
 		}

@@ -535,6 +535,39 @@ def test_export_import_long_script_names():
         assert sorted(x for x in listed if x) == sorted([e128, g128 + " ACTIVE", p128, g128[:50]]), listed
         assert s.cli("sieve", "get", CAROL, p128).stdout == b"stop;\r\n"
         assert s.cli("sieve", "get", CAROL, g128).stdout == b"discard;\r\n"
+
+        # An archive's account.json, sieve/ and script files are never
+        # read through a symlink (it could name any file the admin can
+        # read): each is refused by name, exit 1, nothing of it stored.
+        outside = os.path.join(tmp, "outside")
+        os.makedirs(outside)
+        with open(os.path.join(outside, "x.sieve"), "w") as fh:
+            fh.write("# from outside\r\nkeep;\r\n")
+        cases = {}
+        for case in ("script", "dir", "json"):
+            d = os.path.join(tmp, case)
+            shutil.copytree(os.path.join(out, BOB), d, symlinks=True)
+            cases[case] = d
+        sf = os.path.join(cases["script"], files[g128[:50]])
+        os.unlink(sf)
+        os.symlink(os.path.join(outside, "x.sieve"), sf)
+        shutil.rmtree(os.path.join(cases["dir"], "sieve"))
+        shutil.copytree(os.path.join(out, BOB, "sieve"), os.path.join(outside, "sieve"))
+        for rel in files.values():
+            with open(os.path.join(outside, rel), "w") as fh:
+                fh.write("# from outside\r\nkeep;\r\n")
+        os.symlink(os.path.join(outside, "sieve"), os.path.join(cases["dir"], "sieve"))
+        aj = os.path.join(cases["json"], "account.json")
+        shutil.move(aj, os.path.join(outside, "account.json"))
+        os.symlink(os.path.join(outside, "account.json"), aj)
+        for case, d in cases.items():
+            r = subprocess.run([s.binary, "import", CAROL, d], env=s.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            assert r.returncode == 1, (case, r.returncode, r.stdout, r.stderr)
+            assert b"symlink" in r.stderr or b"not a regular file" in r.stderr, (case, r.stderr)
+            for name in files:
+                got = s.cli("sieve", "get", CAROL, name).stdout
+                assert b"from outside" not in got, (case, name, got)
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
