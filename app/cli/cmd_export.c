@@ -61,18 +61,39 @@ struct exp {
 	uint64_t total_messages;
 };
 
-static int mkdirs(const char *path)
+/* mkdir of tmp, which may exist already; past the first `lenient`
+ * bytes of the path (inside the export's own folder) only as a
+ * directory, never a symlink: what the export writes stays under it. */
+static int mkdir_one(const char *tmp, size_t lenient)
+{
+	struct stat sb;
+	if (mkdir(tmp, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	if (strlen(tmp) <= lenient)
+		return 0;
+	if (lstat(tmp, &sb) != 0)
+		return -1;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = S_ISLNK(sb.st_mode) ? ELOOP : ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdirs(const char *path, size_t lenient)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s", path);
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			if (mkdir_one(tmp, lenient) != 0)
 				return -1;
 			*p = '/';
 		}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+	return mkdir_one(tmp, lenient);
 }
 
 static int write_file(const char *path, const void *p, size_t n, int64_t mtime)
@@ -337,7 +358,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		return 1;
 	}
 	snprintf(root, sizeof root, "%s/%s", dir, email);
-	if (mkdirs(root) != 0) {
+	if (mkdirs(root, strlen(dir)) != 0) {
 		fprintf(stderr, "tern: cannot create %s: %s\n", root, strerror(errno));
 		free(e);
 		return 1;
@@ -367,8 +388,12 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 			}
 			char *slash = strrchr(e->folder, '/');
 			*slash = '\0';
-			mkdirs(e->folder);
+			int mk = mkdirs(e->folder, strlen(root));
 			*slash = '/';
+			if (mk != 0) {
+				e->fail = 1;
+				break;
+			}
 			e->out = fopen(e->folder, "wx");
 			if (e->out == NULL) {
 				e->fail = 1;
@@ -387,7 +412,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 			static const char *const parts[] = {"cur", "new", "tmp"};
 			for (int k = 0; k < 3; k++) {
 				snprintf(path, sizeof path, "%s/%s", e->folder, parts[k]);
-				if (mkdirs(path) != 0)
+				if (mkdirs(path, strlen(root)) != 0)
 					e->fail = 1;
 			}
 			snprintf(path, sizeof path, "%s/dovecot-uidlist", e->folder);
@@ -404,7 +429,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 			e->fail = 1;
 		if (!mbox && e->nkw) {
 			snprintf(path, sizeof path, "%s/dovecot-keywords", e->folder);
-			FILE *k = fopen(path, "w");
+			FILE *k = fopen(path, "wx");
 			for (int j = 0; k && j < e->nkw; j++)
 				fprintf(k, "%d %s\n", j, e->kw[j]);
 			if (k == NULL || fclose(k) != 0)
@@ -420,7 +445,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 		/* Dovecot's format (version 2): levels apart by tabs, names in
 		 * modified UTF-7 as the folders' are. */
 		snprintf(path, sizeof path, "%s/subscriptions", root);
-		FILE *f = fopen(path, "w");
+		FILE *f = fopen(path, "wx");
 		if (f)
 			fputs("V\t2\n\n", f);
 		for (size_t i = 0; f && i < subs.n; i++) {
@@ -440,7 +465,7 @@ static int export_account(struct store *st, const char *email, const char *dir, 
 	}
 	if (!e->fail) {
 		snprintf(path, sizeof path, "%s/account.json", root);
-		FILE *f = fopen(path, "w");
+		FILE *f = fopen(path, "wx");
 		if (f) {
 			struct alias_out ao = {f, email, 0};
 			fputs("{\"email\":", f);

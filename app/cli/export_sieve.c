@@ -118,7 +118,7 @@ static int read_file(const char *path, struct buf *out)
 
 static int write_file(const char *path, const char *p, size_t n)
 {
-	FILE *f = fopen(path, "wb");
+	FILE *f = fopen(path, "wbx"); /* a new file: never one there, nor through a symlink */
 	if (!f)
 		return -1;
 	int rc = fwrite(p, 1, n, f) == n ? 0 : -1;
@@ -183,8 +183,11 @@ int export_account_extras(struct store *st, uint32_t account, const char *root, 
 		return -1;
 	fputs("],\"sieve\":[", f);
 	snprintf(dir, sizeof dir, "%s/sieve", root);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "tern: cannot make %s: %s\n", dir, strerror(errno));
+	struct stat sb;
+	if (mkdir(dir, 0700) != 0 && (errno != EEXIST || lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+		fprintf(stderr, "tern: cannot make %s: %s\n", dir,
+		        errno == EEXIST ? "something else is there (a symlink is never followed)"
+		                        : strerror(errno));
 		return -1;
 	}
 	if (store_sieve_list(st, account, sv_cb, &so) != STORE_OK)

@@ -568,6 +568,29 @@ def test_export_import_long_script_names():
             for name in files:
                 got = s.cli("sieve", "get", CAROL, name).stdout
                 assert b"from outside" not in got, (case, name, got)
+
+        # Export creates each file new (O_EXCL) and goes through no
+        # symlink below its folder: one planted where account.json,
+        # subscriptions, sieve/, a script, INBOX's cur/ or INBOX.mbox go
+        # fails the export and leaves what it names untouched.
+        victim = os.path.join(outside, "victim")
+        with open(victim, "w") as fh:
+            fh.write("untouched\n")
+        vdir = os.path.join(outside, "vdir")
+        os.makedirs(vdir)
+        plants = [("account.json", victim, []), ("subscriptions", victim, []),
+                  ("sieve", vdir, []), (files[e128], victim, []), ("cur", vdir, []),
+                  ("INBOX.mbox", victim, ["--format", "mbox"])]
+        s.cli("sieve", "put", BOB, "x", input="keep;\r\n")
+        for i, (rel, target, args) in enumerate(plants):
+            root = os.path.join(tmp, "exp%d" % i)
+            os.makedirs(os.path.dirname(os.path.join(root, BOB, rel)), exist_ok=True)
+            os.symlink(target, os.path.join(root, BOB, rel))
+            r = subprocess.run([s.binary, "export", BOB, root] + args, env=s.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            assert r.returncode == 1, (rel, r.returncode, r.stdout, r.stderr)
+            assert open(victim).read() == "untouched\n", rel
+            assert os.listdir(vdir) == [], (rel, os.listdir(vdir))
     finally:
         s.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
