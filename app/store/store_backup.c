@@ -565,10 +565,12 @@ static int dbi_count(MDB_txn *txn, const char *name, MDB_dbi *dbi_r, uint64_t *n
 	return rc;
 }
 
-/* Every account's counters (emails, used) against its email records. */
+/* Every account's counters (emails, used) against its email records,
+ * and every email's bytes named by a blobref record (else the restored
+ * message could not be read, though every blob file checks out). */
 static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 {
-	MDB_dbi pdb, edb;
+	MDB_dbi pdb, edb, rdb;
 	MDB_cursor *pc, *ec;
 	MDB_val pk, pv, ek, ev;
 	uint64_t np, ne;
@@ -576,6 +578,9 @@ static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 
 	if (rc == 0)
 		rc = dbi_count(txn, "email", &edb, &ne);
+	if (rc == 0 && ne && (rc = mdb_dbi_open(txn, "blobref", 0, &rdb)) == MDB_NOTFOUND)
+		return store_err(err, errsz, STORE_EINVAL, "%llu emails but no blob records",
+		                 (unsigned long long)ne);
 	if (rc || np == 0)
 		return rc;
 	if ((rc = mdb_cursor_open(txn, pdb, &pc)) != 0)
@@ -598,9 +603,23 @@ static int check_counters(MDB_txn *txn, char *err, size_t errsz)
 			erc = mdb_cursor_get(ec, &ek, &ev, MDB_NEXT);
 		while (erc == 0 && ek.mv_size == 8 && be32_get(ek.mv_data) == id) {
 			struct email_rec e;
+			MDB_val bk = {32, NULL}, bv;
 			if (email_dec(&ev, &e) != 0) {
 				erc = MDB_CORRUPTED;
 				break;
+			}
+			bk.mv_data = e.blob_id;
+			int br = mdb_get(txn, rdb, &bk, &bv);
+			if (br != 0) {
+				char hex[65];
+				sodium_bin2hex(hex, sizeof hex, e.blob_id, 32);
+				mdb_cursor_close(pc);
+				mdb_cursor_close(ec);
+				if (br != MDB_NOTFOUND)
+					return br;
+				return store_err(err, errsz, STORE_EINVAL,
+				                 "account %s: email %u's message bytes (blob %s) are not in "
+				                 "the backup", a.email, be32_get((uint8_t *)ek.mv_data + 4), hex);
 			}
 			emails++;
 			used += e.size;

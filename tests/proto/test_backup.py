@@ -402,6 +402,42 @@ def set_first_blob_size(store_mdb, size):
     lib.mdb_env_close(env)
 
 
+def drop_first_blob_record(backup):
+    """Deletes the first blobref record of a backup's store.mdb (through
+    the system's liblmdb) and makes the MANIFEST agree: its counts and
+    store.mdb's checksum. An email then names bytes the backup lacks."""
+    lib = ctypes.CDLL(ctypes.util.find_library("lmdb") or "liblmdb.so.0")
+
+    class Val(ctypes.Structure):
+        _fields_ = [("mv_size", ctypes.c_size_t), ("mv_data", ctypes.c_void_p)]
+
+    store_mdb = os.path.join(backup, "store.mdb")
+    env, txn, cur, dbi = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_uint()
+    assert lib.mdb_env_create(ctypes.byref(env)) == 0
+    lib.mdb_env_set_maxdbs(env, 64)
+    lib.mdb_env_set_mapsize(env, ctypes.c_size_t(os.path.getsize(store_mdb) + (16 << 20)))
+    assert lib.mdb_env_open(env, store_mdb.encode(), 0x4000 | 0x400000, 0o600) == 0  # NOSUBDIR|NOLOCK
+    assert lib.mdb_txn_begin(env, None, 0, ctypes.byref(txn)) == 0
+    assert lib.mdb_dbi_open(txn, b"blobref", 0, ctypes.byref(dbi)) == 0
+    assert lib.mdb_cursor_open(txn, dbi, ctypes.byref(cur)) == 0
+    k, v = Val(), Val()
+    assert lib.mdb_cursor_get(cur, ctypes.byref(k), ctypes.byref(v), 0) == 0  # MDB_FIRST
+    size = int.from_bytes(ctypes.string_at(v.mv_data, v.mv_size)[9:17], "big")
+    assert lib.mdb_cursor_del(cur, 0) == 0
+    lib.mdb_cursor_close(cur)
+    assert lib.mdb_txn_commit(txn) == 0
+    lib.mdb_env_close(env)
+    path = os.path.join(backup, "MANIFEST")
+    text = open(path, "rb").read()
+    blobs = int(re.search(rb"(?m)^blobs (\d+)$", text).group(1))
+    nbytes = int(re.search(rb"(?m)^blob-bytes (\d+)$", text).group(1))
+    text = re.sub(rb"(?m)^blobs \d+$", b"blobs %d" % (blobs - 1), text)
+    text = re.sub(rb"(?m)^blob-bytes \d+$", b"blob-bytes %d" % (nbytes - size), text)
+    with open(path, "wb") as fh:
+        fh.write(text)
+    rehash_in_manifest(backup, "store.mdb")
+
+
 def rehash_in_manifest(backup, rel):
     """The MANIFEST's line for rel made to match the file again."""
     with open(os.path.join(backup, rel), "rb") as fh:
@@ -528,6 +564,15 @@ def test_backup_refusals_and_damage():
         r = tern(s, "restore", huge, data=os.path.join(tmp, "r-huge"), timeout=20)
         assert r.returncode == 2 and b"damaged" in r.stderr, (r.returncode, r.stderr)
         assert not os.listdir(os.path.join(tmp, "r-huge")), "a failed restore leaves nothing"
+
+        # An email whose bytes have no blob record (the rest agreeing:
+        # counts, checksums) is damage verify finds: the restored message
+        # could not be read.
+        orphan = os.path.join(tmp, "orphan")
+        shutil.copytree(b, orphan)
+        drop_first_blob_record(orphan)
+        r = tern(s, "backup", "--verify", orphan)
+        assert r.returncode == 1 and b"not in the backup" in r.stdout, r.stdout
 
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
