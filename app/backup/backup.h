@@ -50,7 +50,8 @@ int backup_run(struct store *st, const char *data_dir, const char *dir, const ch
 
 /*
  * Checks the backup in dir: the manifest is whole, every file it lists
- * has its size and checksum, the store's records open and add up, every
+ * has its size and checksum, the store's records open and add up (each
+ * account's counters, a blob record for every email's bytes), every
  * blob is there with its checksum, and the counts equal the manifest's.
  * 0 with *m_r, or -1 with err saying the first thing wrong.
  */
@@ -60,7 +61,9 @@ int backup_verify(const char *dir, struct backup_manifest *m_r, const struct bac
 /*
  * Restores the backup in dir into data_dir, which must not exist or be
  * empty (refused otherwise: a restore never mixes with a store). The
- * manifest and files are checked first, every blob on the way; of keys/,
+ * manifest and files are checked first, store.mdb as it is copied, its
+ * records (counters, every email's blob record) before the blobs, and
+ * every blob on the way; of keys/,
  * only the files the manifest lists are restored, each copy checked
  * against it (anything else put there is left out). A backup
  * of a newer schema than this build's is refused (*code_r STORE_EINVAL).

@@ -874,7 +874,21 @@ int store_backup_restore(const char *dir, const char *data_dir, uint64_t want_si
 			mdb_env_close(env);
 		return fail(err, errsz, rc, "cannot open the restored store in", data_dir);
 	}
-	int code = restore_blobs(env, dir, data_dir, progress, arg, err, errsz);
+	/* The records add up (as backup --verify checks): no account whose
+	 * counters disagree with its emails, no email without its bytes. */
+	MDB_txn *ctxn;
+	int code = STORE_OK;
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &ctxn)) == 0) {
+		code = check_counters(ctxn, err, errsz);
+		mdb_txn_abort(ctxn);
+		if (code != STORE_OK && code != STORE_EINVAL)
+			rc = code, code = STORE_OK;
+	}
+	if (rc || code) {
+		mdb_env_close(env);
+		return code ? code : fail(err, errsz, rc, "cannot read", to);
+	}
+	code = restore_blobs(env, dir, data_dir, progress, arg, err, errsz);
 	if (code == STORE_OK) {
 		/* The first open moves UIDVALIDITYs, ids and states past what
 		 * the lost store handed out since the backup (store_restore.c). */

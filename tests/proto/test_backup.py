@@ -573,6 +573,9 @@ def test_backup_refusals_and_damage():
         drop_first_blob_record(orphan)
         r = tern(s, "backup", "--verify", orphan)
         assert r.returncode == 1 and b"not in the backup" in r.stdout, r.stdout
+        r = tern(s, "restore", orphan, data=os.path.join(tmp, "r-orphan"))
+        assert r.returncode == 2 and b"not in the backup" in r.stderr, (r.returncode, r.stderr)
+        assert not os.listdir(os.path.join(tmp, "r-orphan")), "a failed restore leaves nothing"
 
         cut = os.path.join(tmp, "cut")
         shutil.copytree(b, cut)
