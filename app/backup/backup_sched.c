@@ -145,15 +145,31 @@ static void remove_stale(const char *dir, const char *name)
 		log_info("backup", NULL, "event=backup_stale_removed path=\"%s\"", path);
 }
 
-/* Keeps the newest `keep` good backups. */
-static void prune(void)
+/* Keeps the newest `keep` good backups by name, and always `current`,
+ * the run just made: after the clock went back (a machine that booted
+ * with a clock ahead), the newest backup has the oldest-looking name,
+ * and it must not be the one pruned. */
+static void prune(const char *current)
 {
 	struct backup_sched_entry *e = xmalloc(sizeof *e * (BACKUP_SCHED_LIST_MAX + 1));
 	size_t n = list_good(S.dir, e, BACKUP_SCHED_LIST_MAX + 1, remove_stale);
+	size_t kept = 0;
 
 	/* Beyond the list's size, older ones go at the next prunes. */
-	for (size_t i = S.keep; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char path[1200];
+		if (strcmp(e[i].name, current) == 0) {
+			if (i > 0)
+				log_warn("backup", NULL, "event=backup_names_ahead dir=\"%s\" newest=\"%s\" "
+				         "current=\"%s\" hint=\"the clock went back: runs named ahead of it "
+				         "count as the newest; remove them if not wanted\"", S.dir, e[0].name, current);
+			kept++;
+			continue;
+		}
+		if (kept < S.keep) {
+			kept++;
+			continue;
+		}
 		snprintf(path, sizeof path, "%s/%s", S.dir, e[i].name);
 		if (backup_remove(path) == 0)
 			log_info("backup", NULL, "event=backup_pruned path=\"%s\" keep=%u", path, S.keep);
@@ -242,7 +258,7 @@ static void run_one(void)
 		pthread_mutex_lock(&S.mu);
 		S.last_good = (int64_t)m->created;
 		pthread_mutex_unlock(&S.mu);
-		prune();
+		prune(name);
 	}
 	free(m);
 }

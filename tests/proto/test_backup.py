@@ -760,6 +760,23 @@ def test_backup_scheduled_web_admin_metrics():
         for n in ("tern-00000000T000001Z", "tern-00000000T000002Z"):
             os.unlink(os.path.join(bdir, n))
 
+        # After the clock went back, runs named ahead of it look newest:
+        # the run just made is kept all the same, not pruned at once.
+        ahead = ["tern-29990101T000000Z", "tern-29990102T000000Z"]
+        for n in ahead:
+            shutil.copytree(os.path.join(bdir, names[2]), os.path.join(bdir, n))
+        before = set(os.listdir(bdir))
+        st, _, r = a.call("POST", "/backups", {})
+        assert st == 202, r
+        wait_backups(a, 2)
+        assert s.wait_log("event=backup_pruned path=\"%s" % bdir), s.log_text()[-2000:]
+        new = set(os.listdir(bdir)) - before
+        assert len(new) == 1, (sorted(before), os.listdir(bdir))
+        assert os.path.isfile(os.path.join(bdir, new.pop(), "MANIFEST"))
+        assert s.wait_log("event=backup_names_ahead"), s.log_text()[-2000:]
+        for n in ahead:
+            shutil.rmtree(os.path.join(bdir, n))
+
         # A failure is logged, listed and counted, never silent.
         shutil.rmtree(bdir)
         with open(bdir, "w") as fh:  # a file where the directory was
