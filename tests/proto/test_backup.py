@@ -464,6 +464,8 @@ def restore_is_synced_and_reads_store_once(s, b, tmp):
     target = os.path.join(tmp, "r-sync")
     log = os.path.join(tmp, "restore.strace")
     env = dict(s.env, TERN_DATA_DIR=target)
+    # LeakSanitizer cannot run under ptrace (an ASan build's leak check off here).
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
     r = subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=open,openat,fsync,fdatasync",
                         "-o", log, s.binary, "restore", b], env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=120)
