@@ -18,6 +18,7 @@
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
+#include "mime/mime_date.h"
 #include "net/client.h"
 #include "net/tls.h"
 
@@ -121,8 +122,113 @@ static int dechunk(const char *p, size_t n, struct buf *out)
 	}
 }
 
+/* Two digits at p (0..99), or -1. */
+static int two_digits(const char *p)
+{
+	if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* "hh:mm:ss" at p into seconds of the day, or -1. */
+static long time_of_day(const char *p)
+{
+	int h = two_digits(p), m = two_digits(p + 3), s = two_digits(p + 6);
+	if (h < 0 || m < 0 || s < 0 || p[2] != ':' || p[5] != ':' || h > 23 || m > 59 || s > 60)
+		return -1;
+	return h * 3600L + m * 60L + s;
+}
+
+/* A three-letter month name at p (exact case, as RFC 9110 writes it): 1..12, or 0. */
+static unsigned month_of(const char *p)
+{
+	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (unsigned i = 0; i < 12; i++)
+		if (memcmp(p, names + 3 * i, 3) == 0)
+			return i + 1;
+	return 0;
+}
+
+/* An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, obsolete RFC 850 and
+ * asctime forms) in v[0..n) into Unix time. 0 or -1. */
+static int http_date_parse(const char *v, size_t n, int64_t now, int64_t *t_r)
+{
+	char s[64];
+	if (n >= sizeof s)
+		return -1;
+	memcpy(s, v, n);
+	s[n] = '\0';
+	const char *comma = memchr(s, ',', n);
+	int64_t y;
+	unsigned mon, day;
+	long tod;
+	if (comma && comma - s == 3 && n == 29) {
+		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+		const char *p = s + 5;
+		int d = two_digits(p), c = two_digits(p + 7), yy = two_digits(p + 9);
+		mon = month_of(p + 3);
+		tod = time_of_day(p + 12);
+		if (s[4] != ' ' || p[2] != ' ' || p[6] != ' ' || p[11] != ' ' || d < 0 || c < 0 ||
+		    yy < 0 || mon == 0 || tod < 0 || strcmp(p + 20, " GMT") != 0)
+			return -1;
+		day = (unsigned)d;
+		y = c * 100 + yy;
+	} else if (comma && comma - s >= 6 && comma - s <= 9 && n == (size_t)(comma - s) + 24) {
+		/* rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"; a two-digit
+		 * year more than 50 years ahead is the latest past one. */
+		const char *p = comma + 2;
+		int d = two_digits(p), yy = two_digits(p + 7);
+		mon = month_of(p + 3);
+		tod = time_of_day(p + 10);
+		if (comma[1] != ' ' || p[2] != '-' || p[6] != '-' || p[9] != ' ' || d < 0 || yy < 0 ||
+		    mon == 0 || tod < 0 || strcmp(p + 18, " GMT") != 0)
+			return -1;
+		day = (unsigned)d;
+		int64_t cy = 1970 + now / (365 * 86400 + 86400 / 4);
+		y = cy - cy % 100 + yy;
+		if (y > cy + 50)
+			y -= 100;
+	} else if (comma == NULL && n == 24) {
+		/* asctime-date: "Sun Nov  6 08:49:37 1994" */
+		int d = s[8] == ' ' ? two_digits((const char[]){'0', s[9]}) : two_digits(s + 8);
+		int c = two_digits(s + 20), yy = two_digits(s + 22);
+		mon = month_of(s + 4);
+		tod = time_of_day(s + 11);
+		if (s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[19] != ' ' || d < 0 || c < 0 ||
+		    yy < 0 || mon == 0 || tod < 0)
+			return -1;
+		day = (unsigned)d;
+		y = c * 100 + yy;
+	} else {
+		return -1;
+	}
+	static const unsigned char mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (day < 1 || day > mdays[mon - 1])
+		return -1;
+	*t_r = mime_days_from_civil(y, mon, day) * 86400 + tod;
+	return 0;
+}
+
+long acme_retry_after_parse(const char *v, size_t vlen, int64_t now)
+{
+	unsigned long ra;
+	int64_t t;
+	/* Longer than 30 days (or past unsigned long) still asks for the
+	 * longest wait, which the callers cap further: a dropped one meant
+	 * retrying after the first minute. */
+	if (parse_ulong(v, vlen, 0, &ra) == 0)
+		return ra < ACME_RETRY_AFTER_MAX ? (long)ra : ACME_RETRY_AFTER_MAX;
+	if (vlen > 0 && v[0] >= '0' && v[0] <= '9')
+		return ACME_RETRY_AFTER_MAX;
+	/* An HTTP-date: the wait until then (a date past means at once). */
+	if (http_date_parse(v, vlen, now, &t) == 0)
+		return t <= now ? 0 : t - now < ACME_RETRY_AFTER_MAX ? (long)(t - now) : ACME_RETRY_AFTER_MAX;
+	return -1;
+}
+
 int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct buf *scratch)
 {
+	int64_t now = time_wall();
 	memset(r, 0, sizeof *r);
 	r->retry_after = -1;
 	r->body = "";
@@ -163,14 +269,7 @@ int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct bu
 			for (char *c = r->content_type; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
 		} else if (IS("Retry-After")) {
-			unsigned long ra;
-			/* Longer than 30 days (or past unsigned long) still asks
-			 * for the longest wait, which the callers cap further: a
-			 * dropped one meant retrying after the first minute. */
-			if (parse_ulong(v, vlen, 0, &ra) == 0)
-				r->retry_after = ra < 86400 * 30 ? (long)ra : 86400 * 30;
-			else if (vlen > 0 && v[0] >= '0' && v[0] <= '9')
-				r->retry_after = 86400 * 30;
+			r->retry_after = acme_retry_after_parse(v, vlen, now);
 		} else if (IS("Content-Length")) {
 			unsigned long cl;
 			if (parse_ulong(v, vlen, 0, &cl) < 0 || cl > scratch->max)

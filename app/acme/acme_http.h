@@ -18,6 +18,7 @@
 #define TERN_ACME_ACME_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -32,7 +33,7 @@ struct acme_http_resp {
 	char location[1024];    /* Location, "" when none */
 	char nonce[256];        /* Replay-Nonce, "" when none */
 	char content_type[128]; /* Content-Type, lower case, parameters dropped */
-	long retry_after;       /* Retry-After in seconds (delta form only), -1 when none */
+	long retry_after;       /* Retry-After in seconds from now (acme_retry_after_parse), -1 when none */
 	char error[256];        /* transport or parse failure, "" when status != 0 */
 	const char *body;       /* the decoded body (chunked undone), NUL-terminated */
 	size_t body_len;
@@ -46,6 +47,18 @@ struct acme_http_resp {
  * with r->error set (r->status is then 0).
  */
 int acme_http_parse(const char *p, size_t n, struct acme_http_resp *r, struct buf *scratch);
+
+/* The longest Retry-After read: 30 days (the callers cap it further). */
+#define ACME_RETRY_AFTER_MAX (86400L * 30)
+
+/*
+ * A Retry-After value v[0..vlen) (RFC 9110 §10.2.3): delay-seconds, or an
+ * HTTP-date in any of its three forms (IMF-fixdate, the obsolete RFC 850
+ * and asctime forms) taken relative to now (Unix time). Returns the wait
+ * in seconds, capped at ACME_RETRY_AFTER_MAX (a number too large for any
+ * type too), 0 for a date already past, -1 when v is neither form.
+ */
+long acme_retry_after_parse(const char *v, size_t vlen, int64_t now);
 
 typedef void acme_http_cb(void *arg, const struct acme_http_resp *r);
 

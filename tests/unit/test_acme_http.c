@@ -44,9 +44,41 @@ int main(void)
 	CHECK(parse("HTTP/1.1 2x0 OK\r\n\r\n", &r, &b) == -1);
 	CHECK(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", &r, &b) == -1);
 	CHECK(parse("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", &r, &b) == -1);
-	/* Retry-After as an HTTP date is not read (delta seconds only). */
+	/* Retry-After as an HTTP-date (RFC 9110 §5.6.7), all three forms, as
+	 * the wait from now: it was dropped, and the next attempt came after
+	 * the first minute of back-off whatever the CA asked. 784111777 is
+	 * Sun, 06 Nov 1994 08:49:37 GMT. */
+	const int64_t t0 = 784111777;
+#define RA(s, now) acme_retry_after_parse(s, strlen(s), now)
+	CHECK(RA("Sun, 06 Nov 1994 08:49:37 GMT", t0 - 3600) == 3600);
+	CHECK(RA("Sunday, 06-Nov-94 08:49:37 GMT", t0 - 3600) == 3600);
+	CHECK(RA("Sun Nov  6 08:49:37 1994", t0 - 3600) == 3600);
+	CHECK(RA("Sun Nov 16 08:49:37 1994", t0 - 3600) == 3600 + 10 * 86400);
+	CHECK(RA("Wed, 29 Feb 2028 00:00:01 GMT", 1835395200) == 1);
+	/* A date past: at once; too far: the longest; a date 30 days out. */
+	CHECK(RA("Sun, 06 Nov 1994 08:49:37 GMT", t0 + 1) == 0);
+	CHECK(RA("Sun, 06 Nov 1994 08:49:37 GMT", t0 - 86400 * 400) == ACME_RETRY_AFTER_MAX);
+	CHECK(RA("Sun, 06 Nov 1994 08:49:37 GMT", t0 - 86400 * 29) == 86400 * 29);
+	/* RFC 850's two-digit year: 50 years ahead at most, else the century before. */
+	CHECK(RA("Monday, 01-Jan-70 00:00:10 GMT", 0) == 10);
+	CHECK(RA("Thursday, 01-Jan-26 00:00:00 GMT", 1767225600 - 10) == 10);
+	CHECK(RA("Friday, 01-Jan-99 00:00:00 GMT", 1767225600) == 0);
+	CHECK(RA("Monday, 01-Jan-74 00:00:00 GMT", 1767225600) == ACME_RETRY_AFTER_MAX);
+	/* Not dates: bad zone, month case, day 31 in November, hour 24, junk. */
+	CHECK(RA("Sun, 06 Nov 1994 08:49:37 UTC", t0 - 10) == -1);
+	CHECK(RA("Sun, 06 nov 1994 08:49:37 GMT", t0 - 10) == -1);
+	CHECK(RA("Sun, 31 Nov 1994 08:49:37 GMT", t0 - 10) == -1);
+	CHECK(RA("Sun, 06 Nov 1994 24:49:37 GMT", t0 - 10) == -1);
+	CHECK(RA("Sun Nov  x 08:49:37 1994", t0 - 10) == -1);
+	CHECK(RA("soon", t0) == -1);
+	CHECK(RA("", t0) == -1);
+#undef RA
 	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n\r\n", &r, &b) == 0);
-	CHECK(r.status == 503 && r.retry_after == -1);
+	CHECK(r.status == 503 && r.retry_after == 0);
+	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n", &r, &b) == 0);
+	CHECK(r.status == 503 && r.retry_after == ACME_RETRY_AFTER_MAX);
+	CHECK(parse("HTTP/1.1 503 Busy\r\nRetry-After: later\r\n\r\n", &r, &b) == 0);
+	CHECK(r.retry_after == -1);
 	/* A longer wait than 30 days asks for the longest still (the callers
 	 * cap it to a day): ignoring it meant the one-minute back-off. */
 	CHECK(parse("HTTP/1.1 429 Slow\r\nRetry-After: 2591999\r\n\r\n", &r, &b) == 0);
