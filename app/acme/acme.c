@@ -106,6 +106,7 @@ static struct acme {
 	uint64_t ari_timer;
 	int64_t renew_planned; /* Unix time the renewal timer is set for */
 	int64_t not_before;    /* after a failure: no attempt before this Unix time, 0 none */
+	int64_t hold_until;    /* after an install: no renewal before this Unix time (acme_renew_hold) */
 	uint32_t ari_rnd;      /* the certificate's random moment in an ARI window */
 	int attempt_after_ari; /* an attempt came due while the ARI check was out */
 	int dir_public; /* the directory's address is public: every other URL's must be */
@@ -356,6 +357,19 @@ static void install(struct tls_conf *conf, const char *how)
 	}
 	int64_t at = renew_at(tls_conf_not_before(conf), tls_conf_not_after(conf));
 	int64_t now = time_wall();
+	/* A certificate just issued is not renewed for a while, whatever
+	 * its dates say (tern acme renew still can): one already due would
+	 * otherwise make an order at once, and its successor the same. A
+	 * stored one loaded at start is not held: a restart is no loop. */
+	A.hold_until = 0;
+	if (strcmp(how, "installed") == 0) {
+		A.hold_until = now + acme_renew_hold(tls_conf_not_before(conf), tls_conf_not_after(conf));
+		if (at < A.hold_until) {
+			log_warn("acme", NULL, "event=renewal_held due_in=%lld renew_in=%lld",
+			         (long long)(at - now), (long long)(A.hold_until - now));
+			at = A.hold_until;
+		}
+	}
 	int64_t wait = at > now ? at - now : 1;
 	char q[300];
 	log_info("acme", NULL, "event=certificate_%s subject=%s expires=%lld renew_in=%lld", how,
@@ -850,7 +864,13 @@ static void on_ari(const struct acme_http_resp *r)
 		return;
 	}
 	/* The certificate's moment in the window (RFC 9773 §4.2), now when it is past. */
-	int64_t at = acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned, A.not_before);
+	int64_t at = acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned,
+	                               A.not_before > A.hold_until ? A.not_before : A.hold_until);
+	if (at == A.hold_until && at > now && at < A.renew_planned &&
+	    acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned, 0) < at)
+		log_warn("acme", NULL, "event=renewal_held due_in=%lld renew_in=%lld",
+		         (long long)(acme_ari_renew_at(start, end, A.ari_rnd, A.renew_planned, 0) - now),
+		         (long long)(at - now));
 	/* RFC 9773 §4.2: the explanation (a mass revocation, say) is for the
 	 * operator; tern never fetches it. */
 	log_info("acme", NULL, "event=ari_window start=%lld end=%lld%s%s", (long long)start,
@@ -1205,6 +1225,7 @@ void acme_renew_now_on_loop(void *unused)
 	if (A.state == S_OFF || A.state == S_ARI_DIR || A.state == S_ARI) {
 		A.backoff = 0;
 		A.not_before = 0;
+		A.hold_until = 0;
 		schedule(0);
 	}
 }

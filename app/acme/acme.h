@@ -23,7 +23,10 @@
  * certificate at once and renews when due: at two thirds of its lifetime
  * plus up to 1% jitter, or at a random moment (one per certificate) of
  * the renewal window the CA suggests through ACME Renewal Information
- * (RFC 9773, acme_ari.h) when that comes earlier. The renewal timer reads the wall clock at
+ * (RFC 9773, acme_ari.h) when that comes earlier; but never sooner after
+ * a certificate is installed than a tenth of its lifetime, 6 hours at
+ * most (acme_renew_hold; logged event=renewal_held; tern acme renew is
+ * not held). The renewal timer reads the wall clock at
  * least daily (acme_renew_wait), so a clock set after start renews at
  * most a day late, and never early.
  *

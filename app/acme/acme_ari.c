@@ -117,6 +117,12 @@ int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t plan
 	return at < planned ? at : planned;
 }
 
+int64_t acme_renew_hold(int64_t nb, int64_t na)
+{
+	int64_t tenth = na > nb ? (na - nb) / 10 : 0;
+	return tenth < ACME_HOLD_MAX ? tenth : ACME_HOLD_MAX;
+}
+
 unsigned acme_renew_wait(int64_t now, int64_t planned)
 {
 	if (planned <= now)

@@ -39,6 +39,16 @@ int acme_ari_window(const char *body, size_t len, int64_t *start_r, int64_t *end
 int64_t acme_ari_renew_at(int64_t start, int64_t end, uint32_t rnd, int64_t planned,
                           int64_t not_before);
 
+/*
+ * The least time between installing a certificate valid [nb, na) and the
+ * next renewal attempt: a tenth of its lifetime, at most ACME_HOLD_MAX.
+ * A CA that issues certificates already due (an old notBefore, or a clock
+ * behind the CA's), or whose renewal information says "now" for a fresh
+ * one, would otherwise get a new order at once after each, forever.
+ */
+#define ACME_HOLD_MAX (6 * 3600)
+int64_t acme_renew_hold(int64_t nb, int64_t na);
+
 /* The longest the renewal timer sleeps before it reads the clock again. */
 #define ACME_RENEW_RECHECK 86400
 

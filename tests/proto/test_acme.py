@@ -538,7 +538,8 @@ class AcmeStub:
     tern sends; it only answers in RFC 8555's shapes."""
 
     def __init__(self, mode="ratelimit", ari_open_first=True, ari_hold=None, renewal_order_delay=0,
-                 bad_leaf=None, retry_after="3600", authz=("evil.example", "pending")):
+                 bad_leaf=None, retry_after="3600", authz=("evil.example", "pending"),
+                 first_leaf=None):
         import base64
         import http.server
         import ssl as _ssl
@@ -550,6 +551,8 @@ class AcmeStub:
         # "expired" or "other_name": a leaf tern must not install;
         # "extra_first": the first leaf also names extra.acme.test
         self.bad_leaf = bad_leaf
+        # (notBefore, notAfter) of the first leaf, in seconds from now
+        self.first_leaf = first_leaf
         self.retry_after = retry_after  # the rateLimited answer's Retry-After
         self.authz = authz  # authz_other: the authorization's name and first status
         self.ari_ids = []
@@ -661,8 +664,9 @@ class AcmeStub:
                     with open(os.path.join(stub.tmp, "leaf.ext"), "w") as f:
                         f.write("authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
                     run("openssl", "req", "-inform", "DER", "-in", "req.der", "-out", "req.pem")
-                    if stub.bad_leaf in ("expired", "other_name") or \
-                            (stub.bad_leaf == "extra_first" and n == 1):
+                    if stub.bad_leaf in ("expired", "other_name", "due") or \
+                            (stub.bad_leaf == "extra_first" and n == 1) or \
+                            (stub.first_leaf and n == 1):
                         stub.make_bad_leaf(csr, "leaf%d.pem" % n)
                     else:
                         run("openssl", "x509", "-req", "-in", "req.pem", "-CA", "ca.pem",
@@ -697,7 +701,8 @@ class AcmeStub:
     def make_bad_leaf(self, csr_der, out):
         """Signs the CSR's key into a leaf that matches the key but is
         expired ("expired"), names another host ("other_name") or one
-        more ("extra_first")."""
+        more ("extra_first"), or is due for renewal already ("due": 60
+        days of its 90 gone); or the first leaf with first_leaf's dates."""
         import datetime
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -711,6 +716,10 @@ class AcmeStub:
         names, nb, na = [HOST], now - datetime.timedelta(days=1), now + datetime.timedelta(days=90)
         if self.bad_leaf == "expired":
             nb, na = now - datetime.timedelta(days=100), now - datetime.timedelta(days=10)
+        elif self.bad_leaf == "due":
+            nb, na = now - datetime.timedelta(days=61), now + datetime.timedelta(days=29)
+        elif self.first_leaf and not self.bad_leaf:
+            nb, na = (now + datetime.timedelta(seconds=t) for t in self.first_leaf)
         elif self.bad_leaf == "extra_first":
             names.append("extra.acme.test")
         else:
@@ -928,9 +937,12 @@ def test_acme_renewal_information_moves_the_renewal():
     renewalInfo URL; for the first certificate it suggests a window that
     is already open, so tern renews at once; for the second a window a
     month out, which changes nothing. The identifier tern asks with is the
-    certificate's AKI keyIdentifier and serial, base64url."""
+    certificate's AKI keyIdentifier and serial, base64url. The first one
+    lives a minute: "at once" is held to a tenth of that after its install
+    (event=renewal_held), not taken at once, else a CA whose window says
+    "now" for each new certificate gets an order after each."""
     import base64
-    stub = AcmeStub(mode="ari")
+    stub = AcmeStub(mode="ari", first_leaf=(-1, 59))
     s = stub_server(stub)
     try:
         deadline = time.time() + 40
@@ -938,7 +950,9 @@ def test_acme_renewal_information_moves_the_renewal():
             time.sleep(0.2)
         log = s.log_text()
         assert log.count("event=certificate_installed") == 2, log[-4000:]
-        assert "event=renewal_moved_by_ari renew_in=0" in log, log[-3000:]
+        moved = re.findall(r"event=renewal_moved_by_ari renew_in=(\d+)", log)
+        assert moved and 1 <= int(moved[0]) <= 6, log[-3000:]
+        assert "event=renewal_held" in log, log[-3000:]
         assert s.wait_log("event=ari_window", timeout=10)
         deadline = time.time() + 10
         while len(stub.ari_ids) < 2 and time.time() < deadline:
@@ -967,6 +981,38 @@ def test_acme_renewal_information_moves_the_renewal():
         assert s.log_text().count("event=certificate_installed") == 2
         assert "stub CA" in served_cert(s.imaps_port)[0]
         assert not [r for r in stub.requests if r[1].startswith("/why")], stub.requests
+    finally:
+        s.stop()
+        s.cleanup()
+        stub.close()
+
+
+def test_acme_renewal_held_after_install():
+    """A CA whose certificates are already due for renewal (60 of 90
+    days gone: an old notBefore, or a clock far behind): each one
+    installed used to be renewed a second later, a full order a second
+    against the CA for as long as it lasted. Now the renewal is held 6
+    hours after an install (a tenth of the lifetime, at most 6 h), and
+    tern acme renew is not held."""
+    stub = AcmeStub(mode="ari", bad_leaf="due", ari_open_first=False)
+    s = stub_server(stub)
+    try:
+        assert s.wait_log("event=certificate_installed", timeout=30), s.log_text()[-3000:]
+        assert s.wait_log("event=renewal_held", timeout=5), s.log_text()[-3000:]
+        time.sleep(3)
+        log = s.log_text()
+        assert stub.issued == 1 and log.count("event=certificate_installed") == 1, log[-3000:]
+        held = [l for l in log.splitlines() if "event=renewal_held" in l]
+        assert len(held) == 1 and "renew_in=21600" in held[0], held
+        js = settings(s)
+        assert 21000 < js["acme"]["next_run"] - time.time() <= 21600, js["acme"]
+        assert s.cli("acme", "renew").returncode == 0
+        deadline = time.time() + 30
+        while s.log_text().count("event=certificate_installed") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        assert s.log_text().count("event=certificate_installed") == 2, s.log_text()[-3000:]
+        assert stub.issued == 2, stub.issued
     finally:
         s.stop()
         s.cleanup()
