@@ -433,13 +433,21 @@ void api_setup_account(struct http_ctx *x)
 		{ "password", JK_STRING, 1 },
 		{ "quota", JK_INT, 0 },
 		{ "display_name", JK_STRING, 0 },
+		{ "current", JK_STRING, 0 },
 	};
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 4) < 0)
+	if (gate(x, 1) < 0 || http_body_check(x, f, 5) < 0)
 		return;
+	/* Once an admin exists the wizard's session is an admin session like
+	 * any other (perhaps a stolen cookie): a new account is a lasting way
+	 * in, so it takes the admin password in "current", as POST /accounts
+	 * does. Before, the setup code was the proof. */
 	const struct json_value *q = json_get(x->json, "quota");
 	api_account_create(x, http_body_str(x, "email"), http_body_str(x, "password"),
-			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"), NULL);
+			   q ? (uint64_t)q->integer : 0, http_body_str(x, "display_name"),
+			   admin_exists(http_store) ? "current" : NULL);
+	if (x->status != 201)
+		return;
 	/* The first account the wizard makes gets postmaster@ mail until the
 	 * administrator chooses another (admin_auth.h); a failed creation
 	 * leaves no account, and nothing is set. */
@@ -516,11 +524,15 @@ void api_setup_relay(struct http_ctx *x)
 		{ "host", JK_STRING, 1 },
 		{ "user", JK_STRING, 0 },
 		{ "password", JK_STRING, 0 },
+		{ "current", JK_STRING, 0 },
 	};
 
-	if (gate(x, 1) < 0 || http_body_check(x, f, 3) < 0)
+	if (gate(x, 1) < 0 || http_body_check(x, f, 4) < 0)
 		return;
-	if (api_store_relay(x, "host", "user", "password", NULL) < 0)
+	/* A new relay host from a session takes the admin password in
+	 * "current", as PUT /settings does (api_store_relay). */
+	if (api_store_relay(x, "host", "user", "password",
+			    admin_exists(http_store) ? "current" : NULL) < 0)
 		return;
 	write_state(x, 200);
 }

@@ -484,6 +484,7 @@ await finish(b, async () => {
 	} else {
 		await byId('account-email').fill(cfg.first_email);
 		await byId('account-password').fill(cfg.first_password);
+		await byId('account-current').fill(cfg.admin_password);
 		if (cfg.first_name)
 			await byId('account-display-name').fill(cfg.first_name);
 		await screenshot('first-account');

@@ -53,11 +53,23 @@ def test_wizard_flow():
         st, _, state = a.call("PUT", "/setup/domain", {"domain": "Example.TEST"})
         assert st == 200 and state["domain"] == {"value": "example.test", "locked": False,
                                                  "done": True}, state
-        st, _, acct = a.call("POST", "/setup/account", {"email": "bob@example.test",
-                                                        "password": "bob-password-1"})
+        # Once the admin exists, the wizard's session is an admin session:
+        # an account or a new relay host takes the admin password again
+        # ("current"), as POST /accounts and PUT /settings do; a session
+        # alone (a stolen cookie) made them.
+        bob = {"email": "bob@example.test", "password": "bob-password-1"}
+        st, _, p = a.call("POST", "/setup/account", bob)
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "current", p
+        st, _, p = a.call("POST", "/setup/account", dict(bob, current=ADMIN_PW + "x"))
+        assert st == 400 and p["code"] == "wrong_password", p
+        st, _, acct = a.call("POST", "/setup/account", dict(bob, current=ADMIN_PW))
         assert st == 201 and acct["email"] == "bob@example.test" and acct["quota"] == 0, acct
-        st, _, state = a.call("PUT", "/setup/relay", {"host": "smtp.relay.test:587",
-                                                      "user": "u1", "password": "p1"})
+        relay = {"host": "smtp.relay.test:587", "user": "u1", "password": "p1"}
+        st, _, p = a.call("PUT", "/setup/relay", relay)
+        assert st == 400 and p["field"] == "current", p
+        st, _, state = a.call("GET", "/setup")
+        assert state["relay"]["host"] == "" and state["account"]["count"] == 1, state
+        st, _, state = a.call("PUT", "/setup/relay", dict(relay, current=ADMIN_PW))
         assert st == 200 and state["relay"] == {"host": "smtp.relay.test:587", "user": "u1",
                                                 "password_set": True, "locked": False}, state
         assert state["restart_required"] is True

@@ -36,7 +36,8 @@ def test_setup_state_and_alias_takeover():
         # Finding 7: after setup a stranger learns that setup is done,
         # nothing more (not the relay, host name or account count).
         assert a.call("PUT", "/setup/relay", {"host": "smtp.relay.test:587", "user": "relayuser",
-                                              "password": "relay-secret"})[0] == 200
+                                              "password": "relay-secret",
+                                              "current": ADMIN_PW})[0] == 200
         st, _, state = a.call("POST", "/setup/complete")
         assert st == 200 and state["completed"], state
         anon = Api(s)

@@ -255,6 +255,9 @@ function AccountStep({ st, setSt, onNext, back }) {
 	const [email, setEmail] = useState('');
 	const [pw, setPw] = useState('');
 	const [name, setName] = useState('');
+	const [cur, setCur] = useState('');
+	// Once an admin exists the server asks for its password again here.
+	const askAdmin = !!st.admin_exists;
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
@@ -262,6 +265,8 @@ function AccountStep({ st, setSt, onNext, back }) {
 			const body = { email: email.trim().toLowerCase(), password: pw };
 			if (name.trim())
 				body.display_name = name.trim();
+			if (askAdmin)
+				body.current = cur;
 			await post('/setup/account', body);
 			setSt({ ...st, account: { done: true, count: count + 1 } });
 			onNext();
@@ -279,6 +284,8 @@ function AccountStep({ st, setSt, onNext, back }) {
 			<Field label="Password" type="password" value={pw} onInput={setPw} testid="account-password"
 				autoComplete="new-password" required minLength={8} maxLength={256} error={fieldError(a.error, 'password')} />
 			<StrengthMeter password={pw} testid="account-password-meter" />
+			{askAdmin ? <Field label="Your admin password (to confirm)" type="password" value={cur} onInput={setCur} testid="account-current"
+				autoComplete="current-password" required error={fieldError(a.error, 'current')} /> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel="Create account"
 				extra={count ? <button type="button" class="btn" onClick={onNext} data-testid="wizard-skip">Skip</button> : null} />
@@ -291,6 +298,9 @@ function RelayStep({ st, setSt, onNext, back }) {
 	const [host, setHost] = useState(r.host || '');
 	const [user, setUser] = useState(r.user || '');
 	const [pw, setPw] = useState('');
+	const [cur, setCur] = useState('');
+	// A new relay host takes the admin password again (it receives all mail sent out).
+	const askAdmin = !!st.admin_exists && !!host.trim() && host.trim() !== (r.host || '');
 	const a = useAction();
 	const submit = (e) => {
 		e.preventDefault();
@@ -298,6 +308,8 @@ function RelayStep({ st, setSt, onNext, back }) {
 			return onNext();
 		a.run(async () => {
 			const body = { host: host.trim() };
+			if (askAdmin)
+				body.current = cur;
 			if (host.trim() && user.trim())
 				body.user = user.trim();
 			if (host.trim() && pw)
@@ -320,6 +332,8 @@ function RelayStep({ st, setSt, onNext, back }) {
 			<Field label="Password" type="password" value={pw} onInput={setPw} locked={r.locked} lockedBy="TERN_RELAY_PASSWORD"
 				testid="relay-password" autoComplete="new-password"
 				placeholder={r.password_set ? (r.locked ? '(set)' : '(unchanged)') : ''} error={fieldError(a.error, 'password')} />
+			{askAdmin && !r.locked ? <Field label="Your admin password (to confirm)" type="password" value={cur} onInput={setCur} testid="relay-current"
+				autoComplete="current-password" required error={fieldError(a.error, 'current')} /> : null}
 			{st.restart_required ? <Notice kind="info">Relay settings take effect when tern restarts.</Notice> : null}
 			<ErrorBox error={a.error && !a.error.field ? a.error : null} />
 			<Buttons busy={a.busy} back={back} nextLabel={r.locked ? 'Continue' : host.trim() ? 'Save relay' : 'Continue without relay'} />
