@@ -214,7 +214,7 @@ paths = {
                   obj({"addresses": arr(S), "keep": B, "password": S}, ["addresses"]), params=[pp("email")])},
     "/accounts/{email}/encryption": {
         "get": op("The account's encryption at rest", [resp(200, "state", ref("Encryption")), problem(404)], params=[pp("email")]),
-        "put": op("Store the account's mail encrypted to an OpenPGP key or S/MIME certificate", [resp(200, "state", ref("Encryption")), problem(400, 404)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S, "encrypt_on_append": B}, ["method"]), params=[pp("email")]),
+        "put": op("Store the account's mail encrypted to an OpenPGP key or S/MIME certificate (with a session, a key takes the admin password)", [resp(200, "state", ref("Encryption")), problem(400, 404, 429)], obj({"method": {"enum": ["none", "openpgp", "smime"]}, "cipher": {"enum": ["aes128", "aes256"]}, "key": S, "encrypt_on_append": B, "password": S}, ["method"]), params=[pp("email")]),
         "delete": op("Store the account's mail as it comes again", [resp(204, "off"), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve": {"get": op("The account's Sieve scripts", [resp(200, "scripts", {"type": "object", "properties": {"scripts": arr({"type": "object", "properties": {"name": S, "active": B, "size": I}})}}), problem(404)], params=[pp("email")])},
     "/accounts/{email}/sieve/{name}": {
@@ -250,9 +250,9 @@ paths = {
     "/jobs/{id}": {"get": op("One background job", [resp(200, "job", ref("Job")), problem(404)], params=[pp("id")])},
     "/backups": {"get": op("Scheduled backups: the schedule, the one running, the last ones and failures", [resp(200, "backups", ref("Backups")), ERR]),
                  "post": op("Start a backup now", [resp(202, "started", obj({"started": B})), problem(409)])},
-    "/backups/schedule": {"put": op("Set the backup schedule (dir \"\" turns it off), applied at once and stored",
-                                    [resp(200, "backups", ref("Backups")), problem(400, 409)],
-                                    obj({"dir": S, "time": S, "keep": I}, ["dir"]))},
+    "/backups/schedule": {"put": op("Set the backup schedule (dir \"\" turns it off), applied at once and stored; with a session, a new directory takes the admin password",
+                                    [resp(200, "backups", ref("Backups")), problem(400, 409, 429)],
+                                    obj({"dir": S, "time": S, "keep": I, "password": S}, ["dir"]))},
     "/logs": {"get": op("Recent log lines", [resp(200, "lines", ref("Logs")), ERR],
                         params=[qp("q"), qp("level", {"enum": ["debug", "info", "warn", "error"]}), qp("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
                                 qp("order", {"enum": ["oldest", "newest"]}), qp("before", {"type": "integer", "minimum": 1})])},

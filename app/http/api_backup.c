@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "admin/admin_meta.h"
 #include "backup/backup_sched.h"
@@ -97,14 +98,27 @@ void api_backups_start(struct http_ctx *x)
 	jw_obj_end(&w);
 }
 
+/* 1 when the running schedule writes into dir already. */
+static int dir_is_current(const char *dir)
+{
+	struct backup_sched_status *s = malloc(sizeof *s);
+	if (s == NULL)
+		return 0;
+	backup_sched_status(s);
+	int same = s->configured && strcmp(s->dir, dir) == 0;
+	free(s);
+	return same;
+}
+
 void api_backups_schedule(struct http_ctx *x)
 {
 	static const struct json_field f[] = {
-		{ "dir", JK_STRING, 1 }, { "time", JK_STRING, 0 }, { "keep", JK_INT, 0 } };
+		{ "dir", JK_STRING, 1 }, { "time", JK_STRING, 0 }, { "keep", JK_INT, 0 },
+		{ "password", JK_STRING, 0 } };
 	char err[256], keep_text[16];
 	unsigned minute = 3 * 60 + 30, keep = 7;
 
-	if (http_body_check(x, f, 3) < 0)
+	if (http_body_check(x, f, 4) < 0)
 		return;
 	const char *var = schedule_locked();
 	if (var) {
@@ -128,6 +142,15 @@ void api_backups_schedule(struct http_ctx *x)
 	}
 	if (k)
 		keep = (unsigned)k->integer;
+	/* A backup holds every account's mail and the sealed secrets, and
+	 * the schedule writes one daily into dir from then on, kept across
+	 * restarts: a new directory (perhaps one others can read, or a
+	 * mount of the thief's) from a session alone (a stolen cookie)
+	 * would copy out all mail for as long as nobody looks. It takes the
+	 * admin password; keeping the directory or turning backups off does
+	 * not. */
+	if (dir[0] && !dir_is_current(dir) && http_session_password_check(x, "password") < 0)
+		return;
 	char at_text[16];
 	snprintf(at_text, sizeof at_text, "%02u:%02u", minute / 60, minute % 60);
 	snprintf(keep_text, sizeof keep_text, "%u", keep);

@@ -7,8 +7,9 @@
  * (default), "key": the armored OpenPGP key or the PEM certificate,
  * "encrypt_on_append": also what the user stores (default false)}; the
  * key is read here, so a key that cannot encrypt is refused with the
- * reason (400) and nothing changes; the portal's PUT of a key also takes
- * "password", the account's current password. GET answers what the key
+ * reason (400) and nothing changes; a PUT of a key from a session also
+ * takes "password": the account's current password in the portal, the
+ * admin password on the admin route. GET answers what the key
  * is (its fingerprint or certificate's address and expiry), never the
  * key text.
  */
@@ -166,12 +167,14 @@ void api_encryption_put(struct http_ctx *x)
 		http_problem(x, 400, "invalid_field", "key", "%s", err);
 		return;
 	}
-	/* In the portal a key seals every new message to whoever holds its
-	 * secret half: one the owner does not hold leaves them mail they
-	 * cannot read. A session alone (perhaps a stolen cookie) must not
-	 * set or change it; turning it off needs nothing. The administrator
-	 * is not asked (deleting the account is in their hands anyway). */
-	if (x->account_email && http_current_password_check(x) < 0)
+	/* A key seals every new message to whoever holds its secret half:
+	 * one the owner does not hold leaves them mail they cannot read, and
+	 * whoever set it can read what a backup or a copy of the store
+	 * holds. A session alone (perhaps a stolen cookie, the portal's or
+	 * the admin's) must not set or change it: the account's password in
+	 * the portal, the admin password on the admin route (a bearer token
+	 * is not asked). Turning it off needs nothing. */
+	if (http_current_password_check(x) < 0)
 		return;
 	e.key = (char *)kv->str;
 	e.keylen = kv->len;

@@ -6,6 +6,7 @@ settings, logs, stats, the queue, and an account disabled through the API refuse
 a real IMAP client."""
 import imaplib
 import json
+import os
 import re
 import smtplib
 import socket
@@ -502,6 +503,39 @@ def test_lasting_access_made_by_a_session_needs_the_password():
         assert st == 400 and p["code"] == "missing_field" and p["field"] == "current", p
         st, _, p = a.call("POST", "/accounts/%s/migrate" % pat, dict(mig, current=ADMIN_PW))
         assert st == 202, p
+
+        # Where every day's backup (all mail) is written from then on, and
+        # the key an account's new mail is sealed to: a session sets them
+        # only with the admin password; keeping the directory, turning
+        # backups or encryption off, and a token need none.
+        bdir = os.path.join(s.tmp, "bk-thief")
+        sched = {"dir": bdir, "time": "04:00", "keep": 2}
+        st, _, p = a.call("PUT", "/backups/schedule", sched)
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", p
+        st, _, p = a.call("PUT", "/backups/schedule", dict(sched, password="not-the-password"))
+        assert st == 400 and p["code"] == "wrong_password", p
+        assert not a.call("GET", "/backups")[2]["configured"]
+        assert a.call("PUT", "/backups/schedule", dict(sched, password=ADMIN_PW))[0] == 200
+        st, _, d = a.call("PUT", "/backups/schedule", dict(sched, keep=5))
+        assert st == 200 and d["dir"] == bdir and d["keep"] == 5, d
+        st, _, p = a.call("PUT", "/backups/schedule", dict(sched, dir=bdir + "2"))
+        assert st == 400 and p["field"] == "password", p
+        assert b.call("PUT", "/backups/schedule", dict(sched, dir=bdir + "2"))[0] == 200
+        assert a.call("PUT", "/backups/schedule", {"dir": ""})[0] == 200
+        from test_encryption import make_pgp_key
+        home = os.path.join(s.tmp, "gnupg")
+        os.makedirs(home, mode=0o700)
+        pub = make_pgp_key(home)[2]
+        enc = "/accounts/%s/encryption" % pat
+        st, _, p = a.call("PUT", enc, {"method": "openpgp", "key": pub})
+        assert st == 400 and p["code"] == "missing_field" and p["field"] == "password", p
+        st, _, p = a.call("PUT", enc, {"method": "openpgp", "key": pub, "password": "nope"})
+        assert st == 400 and p["code"] == "wrong_password", p
+        assert a.call("GET", enc)[2] == {"method": "none"}
+        st, _, e = a.call("PUT", enc, {"method": "openpgp", "key": pub, "password": ADMIN_PW})
+        assert st == 200 and e["method"] == "openpgp", e
+        assert a.call("PUT", enc, {"method": "none"})[0] == 200
+        assert b.call("PUT", enc, {"method": "openpgp", "key": pub})[0] == 200
 
 
 def test_token_scope_and_expiry():
