@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -238,8 +239,17 @@ static enum MHD_Result send_ctx(struct http_ctx *x)
 	add_security_headers(resp, x->https);
 	if (x->type)
 		MHD_add_response_header(resp, "Content-Type", x->type);
-	for (int i = 0; i < x->nheaders; i++)
+	int cache_set = 0;
+	for (int i = 0; i < x->nheaders; i++) {
 		MHD_add_response_header(resp, x->hname[i], x->hvalue[i]);
+		cache_set |= strcasecmp(x->hname[i], "Cache-Control") == 0;
+	}
+	/* The API's answers hold secrets (a session's CSRF token, a new
+	 * bearer token or app password, the settings): with no validator
+	 * and no Cache-Control a browser's disk cache or a TLS-terminating
+	 * proxy could keep them (RFC 9111 §4.2.2 heuristics). */
+	if (!cache_set && strncmp(x->path, "/api/", 5) == 0)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	enum MHD_Result r = MHD_queue_response(x->mc, (unsigned)x->status, resp);
 	MHD_destroy_response(resp);
 	return r;

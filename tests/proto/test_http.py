@@ -190,8 +190,11 @@ def test_csrf_and_sessions():
         # Reads need no CSRF header; writes with it go through.
         assert a.call("GET", "/domains", csrf=False)[0] == 200
         assert a.call("POST", "/domains", {"name": "csrf.test"})[0] == 201
-        st, _, info = a.call("GET", "/session")
+        st, hd, info = a.call("GET", "/session")
         assert st == 200 and info["csrf"] == good and info["via"] == "session"
+        # API answers carry secrets (this CSRF token, a new token's
+        # value, settings): no browser or proxy cache may keep them.
+        assert hd.get("cache-control") == "no-store", hd
         # A cookie from another origin's form cannot set a session either:
         # an unknown session id is just unauthorized.
         other = Api(s)
