@@ -58,6 +58,10 @@ int admin_auth_set_list(struct store *st, const char *name, const char *const *d
 			return STORE_EINVAL;
 		}
 	}
+	if (st == NULL) {
+		buf_free(&b);
+		return STORE_OK;
+	}
 	int rc = n ? store_meta_put(st, name, buf_data(&b), buf_len(&b), 0) : store_meta_del(st, name);
 	buf_free(&b);
 	return rc == STORE_ENOTFOUND ? STORE_OK : rc;

@@ -37,6 +37,7 @@ void admin_auth_get(struct store *st, const char *name, char *out, size_t outsz)
  * Stores a list of n domains (lowercased, one a line; n 0 clears it).
  * Returns STORE_OK, STORE_EINVAL when an entry is not a domain name or
  * there are too many (*bad_r names it, or is NULL), or a store error.
+ * st NULL: checks only (STORE_OK or STORE_EINVAL), stores nothing.
  */
 int admin_auth_set_list(struct store *st, const char *name, const char *const *domains, size_t n,
 			const char **bad_r);

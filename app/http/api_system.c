@@ -219,8 +219,9 @@ static void write_auth(struct jw *w)
 	jw_obj_end(w);
 }
 
-/* PUT /settings: a list field (array of domain names). 0, or -1 after replying. */
-static int put_list(struct http_ctx *x, const char *field, const char *name)
+/* PUT /settings: a list field (array of domain names). 0, or -1 after
+ * replying. check: only checks it (nothing stored). */
+static int put_list(struct http_ctx *x, const char *field, const char *name, int check)
 {
 	const struct json_value *v = json_get(x->json, field);
 	const char *items[ADMIN_AUTH_LIST_ENTRIES];
@@ -242,7 +243,7 @@ static int put_list(struct http_ctx *x, const char *field, const char *name)
 		items[n++] = e->str;
 	}
 	const char *bad;
-	int rc = admin_auth_set_list(http_store, name, items, n, &bad);
+	int rc = admin_auth_set_list(check ? NULL : http_store, name, items, n, &bad);
 	if (rc == STORE_EINVAL) {
 		http_problem(x, 400, "invalid_field", field, "field '%s': '%s' is not a domain name", field,
 			     bad ? bad : "");
@@ -439,12 +440,34 @@ void api_settings_put(struct http_ctx *x)
 			return;
 		}
 	}
-	if (api_store_relay(x, "relay_host", "relay_user", "relay_password", "password") < 0)
-		return;
-	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED) < 0 ||
-	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED) < 0)
+	/* Every field is checked before any is stored: a 400 for the last
+	 * one used to leave the relay and the lists before it changed, the
+	 * client told that nothing was. */
+	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED, 1) < 0 ||
+	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED, 1) < 0)
 		return;
 	const char *pm = http_body_str(x, "postmaster");
+	if (pm) {
+		char low[330];
+		uint32_t id;
+		int rc = str_lower_into(str_c(pm), low, sizeof low) < 0
+				 ? STORE_EINVAL
+				 : store_account_id(http_store, low, &id);
+		if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL) {
+			http_problem(x, 400, "invalid_field", "postmaster",
+				     "field 'postmaster' must be an existing account");
+			return;
+		}
+		if (rc != STORE_OK) {
+			http_store_problem(x, rc, "cannot read the accounts");
+			return;
+		}
+	}
+	if (api_store_relay(x, "relay_host", "relay_user", "relay_password", "password") < 0)
+		return;
+	if (put_list(x, "dmarc_tolerated", ADMIN_AUTH_TOLERATED, 0) < 0 ||
+	    put_list(x, "arc_trusted", ADMIN_AUTH_ARC_TRUSTED, 0) < 0)
+		return;
 	if (pm) {
 		int rc = admin_auth_set_postmaster(http_store, pm);
 		if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL) {

@@ -635,6 +635,15 @@ def test_settings_logs_queue():
         # The same host (other fields), or none, needs none.
         assert a.call("PUT", "/settings", {"relay_host": "relay.test:2525", "relay_user": "you"})[0] == 200
         assert a.call("PUT", "/settings", {"relay_host": "bad host"})[0] == 400
+        # A 400 changes nothing: the relay was turned off and a list stored
+        # before a later field (the postmaster, the other list) was refused.
+        st, _, p = a.call("PUT", "/settings", {"relay_host": "", "postmaster": "nobody@example.test"})
+        assert st == 400 and p["field"] == "postmaster", p
+        st, _, p = a.call("PUT", "/settings", {"dmarc_tolerated": ["lenient.test"],
+                                               "arc_trusted": ["not a domain"]})
+        assert st == 400 and p["field"] == "arc_trusted", p
+        cfg = a.call("GET", "/settings")[2]
+        assert cfg["relay"]["host"] == "relay.test:2525" and cfg["auth"]["dmarc_tolerated"] == [], cfg
         st, _, logs = a.call("GET", "/logs?q=settings_changed&limit=5")
         assert st == 200 and len(logs["lines"]) == 2 and logs["lines"][0]["module"] == "http", logs
         st, _, logs = a.call("GET", "/logs?level=error")
