@@ -5,6 +5,7 @@
  * information (RFC 9773 window; the certificate identifier's DER walk)
  * readers.
  * Oracles: every string they return is NUL-terminated within its field,
+ * Retry-After (seconds or an HTTP date) is -1 or 0..ACME_RETRY_AFTER_MAX,
  * a challenge token is base64url only, and a decoded body is never longer
  * than its input.
  */
@@ -66,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(r.body_len <= size && r.body[r.body_len] == '\0');
 		TERMINATED(r.nonce);
 		TERMINATED(r.location);
+		assert(r.retry_after >= -1 && r.retry_after <= ACME_RETRY_AFTER_MAX);
 		readers(r.body, r.body_len);
 	} else {
 		assert(r.status == 0 && r.error[0] != '\0');
