@@ -72,10 +72,14 @@ int admin_setup_code_check(struct store *st, const char *given)
 	if (admin_setup_code_get(st, code, sizeof(code)) != STORE_OK)
 		return 0;
 	memset(norm, 0, sizeof(norm));
-	for (const char *p = given; *p && o < ADMIN_SETUP_CODE_LEN; p++) {
+	for (const char *p = given; *p; p++) {
 		char ch = *p;
 		if (ch == '-' || ch == ' ')
 			continue;
+		/* More than the code (it was read up to its length and the
+		 * rest ignored: "ABCD-EFGH-JKLM-anything" passed). */
+		if (o == ADMIN_SETUP_CODE_LEN)
+			return 0;
 		if (ch >= 'a' && ch <= 'z')
 			ch = (char)(ch - 'a' + 'A');
 		if (o == 4 || o == 9)

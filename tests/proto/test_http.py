@@ -36,6 +36,7 @@ def test_wizard_flow():
         st, _, p = a.call("POST", "/setup/admin", {"password": ADMIN_PW})
         assert st == 403 and p["code"] == "setup_code", p
         assert a.call("POST", "/setup/code", {"code": "AAAA-BBBB-CCCC"})[0] == 403
+        assert a.call("POST", "/setup/code", {"code": code + "-X"})[0] == 403
         assert a.call("POST", "/setup/code", {"code": code.lower()})[0] == 204
         a.setup_code = code
         st, _, p = a.call("PUT", "/setup/hostname", {"hostname": "mail.example.test"})
