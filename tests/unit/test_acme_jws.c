@@ -250,6 +250,12 @@ static void test_ari(void)
 	CHECK(acme_ari_renew_at(253402214400, 253402300799, 0xFFFFFFFF, now + day, 0) == now + day);
 	CHECK(acme_ari_renew_at(-62167219200, -62167219200 + day, 1, now + day, 0) < now);
 	CHECK(acme_ari_renew_at(-62167219200, 253402300799, 0xFFFFFFFF, now + day, 0) <= now + day);
+	/* The hold after an install: a tenth of the lifetime, 6 hours at most. */
+	CHECK(acme_renew_hold(now, now + 90 * day) == ACME_HOLD_MAX);
+	CHECK(acme_renew_hold(now - 61 * day, now + 29 * day) == 6 * 3600);
+	CHECK(acme_renew_hold(now - 1, now + 59) == 6);
+	CHECK(acme_renew_hold(now, now + 36000) == 3600);
+	CHECK(acme_renew_hold(now, now) == 0 && acme_renew_hold(now, now - day) == 0);
 	/* The renewal timer wakes at least daily and renews only when due: a
 	 * renewal two months out is not run by a capped timer. */
 	CHECK(acme_renew_wait(now, now + 60 * day) == ACME_RENEW_RECHECK);
