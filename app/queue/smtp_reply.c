@@ -23,7 +23,11 @@ void smtp_reply_init(struct smtp_reply *r)
 	r->lines = 0;
 	r->textlen = 0;
 	r->text[0] = '\0';
+	r->ehlo.ext = 0;
+	r->ehlo.size = 0;
 }
+
+static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e);
 
 static void text_add(struct smtp_reply *r, const char *p, size_t n)
 {
@@ -60,6 +64,8 @@ int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len)
 	if (line[3] != ' ' && line[3] != '-')
 		return -1;
 	text_add(r, line + 4, len - 4);
+	if (r->lines > 1) /* the first line is the greeting part */
+		ehlo_line(line + 4, len - 4, &r->ehlo);
 	return line[3] == ' ';
 }
 
@@ -130,21 +136,7 @@ static void ehlo_line(const char *p, size_t n, struct smtp_ehlo *e)
 
 void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *e)
 {
-	const char *p = r->text, *end = r->text + r->textlen;
-
-	e->ext = 0;
-	e->size = 0;
-	/* The first line is the greeting part ("mx.example.net Hello"). */
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	if (!nl)
-		return;
-	p = nl + 1;
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		ehlo_line(p, n, e);
-		p += n + (nl ? 1 : 0);
-	}
+	*e = r->ehlo;
 }
 
 /* Length of a "c.s.d" enhanced code at p (RFC 3463), 0 when none. */

@@ -11,7 +11,8 @@
  * reply can go into logs and DSNs. Nothing is sized from the peer's data.
  *
  * Caveats: text is kept up to SMTP_REPLY_TEXT_MAX octets, lines joined by
- * "\n"; longer replies are cut (the code and completion are still right).
+ * "\n"; longer replies are cut (the code, the completion and the EHLO
+ * keywords, read line by line, are still right).
  */
 #ifndef TERN_QUEUE_SMTP_REPLY_H
 #define TERN_QUEUE_SMTP_REPLY_H
@@ -22,13 +23,6 @@
 #define SMTP_REPLY_LINE_MAX 2048 /* a longer line is a protocol error */
 #define SMTP_REPLY_TEXT_MAX 1024
 #define SMTP_REPLY_LINES_MAX 256 /* more lines in one reply is an error */
-
-struct smtp_reply {
-	int code;      /* 100..599 once the first line was seen, else 0 */
-	unsigned lines;
-	size_t textlen;
-	char text[SMTP_REPLY_TEXT_MAX + 1]; /* NUL-terminated, without codes */
-};
 
 /* EHLO extensions we use. */
 #define SMTP_EXT_PIPELINING 1u
@@ -48,6 +42,18 @@ struct smtp_ehlo {
 	uint64_t size; /* SIZE limit, 0 = none announced */
 };
 
+struct smtp_reply {
+	int code;      /* 100..599 once the first line was seen, else 0 */
+	unsigned lines;
+	size_t textlen;
+	char text[SMTP_REPLY_TEXT_MAX + 1]; /* NUL-terminated, without codes */
+	/* The keywords of the lines after the first, read as each line
+	 * comes: the text above is cut, and an EHLO reply may announce
+	 * PIPELINING or STARTTLS past its first KiB. */
+	struct smtp_ehlo ehlo;
+};
+
+
 /*
  * Looks for the end of the next line in p[0..n): returns the length of the
  * line including its LF (a CR before it belongs to the line), 0 when no
@@ -65,7 +71,8 @@ void smtp_reply_init(struct smtp_reply *r);
  */
 int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len);
 
-/* Fills e from a complete EHLO reply (each text line is a keyword line). */
+/* Fills e from a complete EHLO reply (each line after the first is a
+ * keyword line; all of them count, however long the reply). */
 void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *e);
 
 /*

@@ -113,6 +113,28 @@ static void test_replies(void)
 	CHECK_EQ_INT(r.textlen, SMTP_REPLY_TEXT_MAX);
 	CHECK_EQ_INT(strlen(r.text), SMTP_REPLY_TEXT_MAX);
 
+	/* Keywords past the first 1 KiB of text still count: a remote
+	 * announcing many long keywords (XCLIENT lists, vendor ones) before
+	 * PIPELINING and STARTTLS must not lose them to the text's cut. */
+	smtp_reply_init(&r);
+	CHECK_EQ_INT(smtp_reply_line(&r, "250-mx.example.net", 18), 0);
+	memset(line, 'X', sizeof line);
+	memcpy(line, "250-XVENDOR ", 12);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(smtp_reply_line(&r, line, 300), 0);
+	CHECK_EQ_INT(smtp_reply_line(&r, "250-SIZE 5000", 13), 0);
+	CHECK_EQ_INT(smtp_reply_line(&r, "250-PIPELINING", 14), 0);
+	CHECK_EQ_INT(smtp_reply_line(&r, "250 STARTTLS", 12), 1);
+	CHECK(r.textlen == SMTP_REPLY_TEXT_MAX); /* the text was cut before them */
+	struct smtp_ehlo e2;
+	smtp_ehlo_parse(&r, &e2);
+	CHECK_EQ_INT(e2.ext, SMTP_EXT_SIZE | SMTP_EXT_PIPELINING | SMTP_EXT_STARTTLS);
+	CHECK_EQ_INT(e2.size, 5000);
+	/* The first line is the greeting even when it looks like a keyword. */
+	CHECK_EQ_INT(feed("250-STARTTLS\r\n250 DSN\r\n", 0, &r), 1);
+	smtp_ehlo_parse(&r, &e2);
+	CHECK_EQ_INT(e2.ext, SMTP_EXT_DSN);
+
 	/* Too many lines. */
 	smtp_reply_init(&r);
 	for (int i = 0; i < SMTP_REPLY_LINES_MAX; i++)
