@@ -25,6 +25,19 @@
 #define IN_MAX (64 * 1024)
 #define OUT_MAX (256 * 1024)
 #define BODY_CHUNK (64 * 1024)
+/* Recipients per transaction. RFC 5321 §4.5.3.1.8 has servers take 100
+ * at least, but many refuse past 50 (452, §4.5.3.1.10); a message for
+ * more goes in several transactions on the session. */
+#define TX_RCPTS_MAX 50
+
+/* Where each recipient stands in the session (struct smtp_client.rst). */
+enum {
+	R_TODO,   /* not yet sent in a transaction */
+	R_SENT,   /* in the current transaction, its RCPT not yet answered */
+	R_OK,     /* accepted in the current transaction */
+	R_RETRY,  /* 452 "too many recipients": the next transaction takes it */
+	R_DONE,   /* has its verdict */
+};
 
 enum state {
 	ST_CONNECT,
@@ -39,6 +52,8 @@ enum state {
 	ST_AUTH_PASS,
 	ST_TX,   /* waiting for MAIL/RCPT/DATA replies */
 	ST_BODY, /* sending the body; then its reply */
+	ST_DOT,  /* 354 with no recipient accepted: a lone "." went, its reply */
+	ST_RSET, /* RSET before the next transaction */
 	ST_QUIT,
 	ST_IDLE, /* a transaction ended; the session may carry another */
 };
@@ -58,12 +73,18 @@ struct smtp_client {
 	int parked;                    /* idle in the owner's cache */
 	void (*gone)(void *arg);       /* parked session closed */
 	void *gone_arg;
-	uint8_t *refused; /* per recipient: refused at RCPT (keeps that verdict) */
+	uint8_t *rst; /* per recipient: R_* */
 	char where[320]; /* "host[ip]" for messages */
+	/* Replies owed for what was sent (the greeting, commands, the end of
+	 * data): a reply beyond them answers what was not asked. */
+	size_t owed;
 	/* Transaction: expected replies in order. */
-	size_t sent_cmds, answered; /* 0 = MAIL, 1..n = RCPT i-1, n+1 = DATA */
+	size_t *tx;    /* the recipients (indexes) of this transaction */
+	size_t ntx;
+	size_t sent_cmds, answered; /* 0 = MAIL, 1..ntx = RCPT tx[i-1], ntx+1 = DATA */
 	size_t accepted;
 	int mail_ok;
+	int tx_ended; /* a transaction of this message ended: some verdicts are final */
 	/* Body streaming. */
 	size_t body_pos;
 	int line_start, body_done;
@@ -99,6 +120,9 @@ static void report(struct smtp_client *s, enum smtp_client_result res, const cha
 		s->done(s->arg, res, why);
 }
 
+static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static void fail_next(struct smtp_client *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -110,7 +134,17 @@ static void fail_next(struct smtp_client *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	report(s, SMTPC_NEXT, why);
+	if (s->tx_ended && !s->reported) {
+		/* Some recipients have their verdict from an earlier
+		 * transaction on this session (delivered, maybe): those stand,
+		 * the others are deferred, not tried again elsewhere now. */
+		for (size_t i = 0; i < s->msg->nrcpts; i++)
+			if (s->rst[i] != R_DONE)
+				set_rcpt(&s->msg->rcpts[i], SQ_PENDING, "%s", why);
+		report(s, SMTPC_VERDICT, "");
+	} else {
+		report(s, SMTPC_NEXT, why);
+	}
 	if (s->c)
 		client_close(s->c, "failed");
 }
@@ -129,6 +163,7 @@ static void send_line(struct smtp_client *s, const char *fmt, ...)
 		log_warn("queue", NULL, "event=client_output_full remote=%s",
 			 log_q(s->where, qw, sizeof qw));
 	}
+	s->owed++; /* every line sent is a command (or an AUTH step) with its reply */
 	client_flush(s->c);
 }
 
@@ -145,9 +180,6 @@ static void xtext(struct buf *b, const char *s)
 		}
 	}
 }
-
-static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 static void set_rcpt(struct smtp_client_rcpt *r, uint8_t verdict, const char *fmt, ...)
 {
@@ -172,13 +204,14 @@ static void reply_status(struct smtp_client *s, char *out, size_t outsz)
 		fmt_status(out, outsz, "%d %s %.*s", s->reply.code, code, (int)n, t);
 }
 
-static void verdict_all(struct smtp_client *s, uint8_t verdict, const char *status, int only_open)
+/* Every recipient without its verdict yet gets this one. */
+static void verdict_open(struct smtp_client *s, uint8_t verdict, const char *status)
 {
 	for (size_t i = 0; i < s->msg->nrcpts; i++) {
-		struct smtp_client_rcpt *r = &s->msg->rcpts[i];
-		if (only_open && r->verdict != SQ_PENDING)
+		if (s->rst[i] == R_DONE)
 			continue;
-		set_rcpt(r, verdict, "%s", status);
+		set_rcpt(&s->msg->rcpts[i], verdict, "%s", status);
+		s->rst[i] = R_DONE;
 	}
 }
 
@@ -262,28 +295,51 @@ static void send_rcpt(struct smtp_client *s, size_t i)
 	send_line(s, "%s", "");
 }
 
-/* Sends what may go now: everything with PIPELINING, else the next one. */
+/* Sends what may go now: everything with PIPELINING, else the next one
+ * (and no DATA when no recipient was accepted: tx_reply ends it). */
 static void send_commands(struct smtp_client *s)
 {
-	size_t n = s->msg->nrcpts;
+	size_t n = s->ntx;
 	while (s->sent_cmds < n + 2) {
 		if (!s->pipelining && s->sent_cmds > s->answered)
 			return;
 		if (s->sent_cmds == 0)
 			send_mail(s);
 		else if (s->sent_cmds <= n)
-			send_rcpt(s, s->sent_cmds - 1);
+			send_rcpt(s, s->tx[s->sent_cmds - 1]);
 		else
 			send_line(s, "DATA");
 		s->sent_cmds++;
 	}
 }
 
+/* Sends the next transaction: MAIL, up to TX_RCPTS_MAX recipients not yet
+ * tried, DATA. 0 when none is left. */
+static int begin_batch(struct smtp_client *s)
+{
+	s->ntx = 0;
+	for (size_t i = 0; i < s->msg->nrcpts && s->ntx < TX_RCPTS_MAX; i++) {
+		if (s->rst[i] != R_TODO)
+			continue;
+		s->rst[i] = R_SENT;
+		s->tx[s->ntx++] = i;
+	}
+	if (s->ntx == 0)
+		return 0;
+	s->state = ST_TX;
+	s->sent_cmds = s->answered = s->accepted = 0;
+	arm(s, s->cfg.timeout_s);
+	send_commands(s);
+	return 1;
+}
+
+static void tx_end(struct smtp_client *s, int clean);
+
 /* Every recipient fails with status st before anything is sent; start_tx's
  * 0 (s must not be touched). */
 static int refuse_all(struct smtp_client *s, const char *st)
 {
-	verdict_all(s, SQ_FAILED, st, 0);
+	verdict_open(s, SQ_FAILED, st);
 	report(s, SMTPC_VERDICT, "");
 	quit(s);
 	return 0;
@@ -349,11 +405,10 @@ static int start_tx(struct smtp_client *s)
 						      : SMTPC_TLS_NOT_OFFERED;
 	for (size_t i = 0; i < m->nrcpts; i++)
 		set_rcpt(&m->rcpts[i], SQ_PENDING, "4.4.2 no answer from %s", s->where);
-	s->state = ST_TX;
 	s->pipelining = (s->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
-	s->sent_cmds = s->answered = s->accepted = 0;
-	arm(s, s->cfg.timeout_s);
-	send_commands(s);
+	s->tx_ended = 0;
+	if (!begin_batch(s))
+		tx_end(s, 1); /* no recipient at all */
 	return 1;
 }
 
@@ -401,16 +456,59 @@ static void feed_body(struct smtp_client *s)
 				buf_append(b, "\r\n", 2);
 			buf_append(b, ".\r\n", 3);
 			s->body_done = 1;
+			s->owed++;
 			arm(s, s->cfg.timeout_s * 2);
+		} else {
+			/* A block went: the remote is taking the body. The timeout
+			 * is per block (RFC 5321 §4.5.3.2.5: 3 minutes each), not
+			 * for the whole body, which may take long at a slow peer. */
+			arm(s, s->cfg.timeout_s);
 		}
 	}
 	client_flush(s->c);
 }
 
-static void tx_reply(struct smtp_client *s)
+/*
+ * A transaction ended: clean (its end of data or its lone "." was
+ * answered: the remote is ready for MAIL) or not (MAIL, DATA refused, no
+ * recipient accepted without PIPELINING: RSET first). Recipients refused
+ * with 452 go in the next transaction when this one took any (§4.5.3.1.10:
+ * the server's limit per transaction), as do those not yet sent; when
+ * none is left, the verdict is reported.
+ */
+static void tx_end(struct smtp_client *s, int clean)
 {
 	struct smtp_client_msg *m = s->msg;
-	size_t n = m->nrcpts, idx = s->answered++;
+	int more = 0;
+	s->tx_ended = 1;
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		if (s->rst[i] == R_RETRY)
+			s->rst[i] = s->accepted ? R_TODO : R_DONE; /* no progress: keeps its 4xx */
+		more |= s->rst[i] == R_TODO;
+	}
+	if (more) {
+		if (clean) {
+			begin_batch(s);
+		} else {
+			s->state = ST_RSET;
+			arm(s, s->cfg.timeout_s);
+			send_line(s, "RSET");
+		}
+		return;
+	}
+	/* The session is clean for another MAIL: the owner may reuse it
+	 * (smtp_client_next) or park it from done(); else it quits. */
+	s->state = clean ? ST_IDLE : ST_QUIT;
+	report(s, SMTPC_VERDICT, "");
+	if (s->state == ST_IDLE && !s->parked)
+		quit(s);
+	else if (!clean && s->c)
+		quit(s);
+}
+
+static void tx_reply(struct smtp_client *s)
+{
+	size_t n = s->ntx, idx = s->answered++;
 	int code = s->reply.code;
 	char st[SQ_STATUS_MAX];
 
@@ -418,23 +516,30 @@ static void tx_reply(struct smtp_client *s)
 	if (idx == 0) { /* MAIL */
 		s->mail_ok = code / 100 == 2;
 		if (!s->mail_ok) {
-			verdict_all(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st, 0);
+			verdict_open(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st);
 			report(s, SMTPC_VERDICT, "");
 			quit(s);
 			return;
 		}
 	} else if (idx <= n) { /* RCPT */
-		struct smtp_client_rcpt *r = &m->rcpts[idx - 1];
+		size_t ri = s->tx[idx - 1];
+		struct smtp_client_rcpt *r = &s->msg->rcpts[ri];
 		if (code / 100 == 2) {
 			s->accepted++;
+			s->rst[ri] = R_OK;
 			set_rcpt(r, SQ_PENDING, "4.4.2 %s: no answer to end of data", s->where);
 		} else {
 			/* 552 is RFC 821's "too many recipients", 452 since RFC
 			 * 5321, whose §4.5.3.1.10 asks clients to take it as
 			 * temporary (Postfix does): those recipients are retried,
-			 * not bounced. */
+			 * in the next transaction when this one took any. */
 			set_rcpt(r, code / 100 == 5 && code != 552 ? SQ_FAILED : SQ_PENDING, "%s", st);
-			s->refused[idx - 1] = 1;
+			s->rst[ri] = code == 452 || code == 552 ? R_RETRY : R_DONE;
+		}
+		if (idx == n && !s->pipelining && s->accepted == 0) {
+			/* Nobody to send the data to: no DATA. */
+			tx_end(s, 0);
+			return;
 		}
 	} else { /* DATA */
 		if (code == 354 && s->accepted > 0) {
@@ -446,14 +551,25 @@ static void tx_reply(struct smtp_client *s)
 			feed_body(s);
 			return;
 		}
+		if (code == 354) {
+			/* Every RCPT was refused but DATA, pipelined after them,
+			 * was taken: RFC 2920 §3.1, an empty message, a lone "."
+			 * (the remote then refuses it, there being no recipient). */
+			s->state = ST_DOT;
+			arm(s, s->cfg.timeout_s);
+			send_line(s, ".");
+			return;
+		}
 		/* Refused DATA (or nobody accepted): accepted ones get this reply. */
 		for (size_t i = 0; i < n; i++) {
-			struct smtp_client_rcpt *r = &m->rcpts[i];
-			if (!s->refused[i] && s->accepted)
-				set_rcpt(r, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+			size_t ri = s->tx[i];
+			if (s->rst[ri] == R_OK) {
+				set_rcpt(&s->msg->rcpts[ri], code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s",
+					 st);
+				s->rst[ri] = R_DONE;
+			}
 		}
-		report(s, SMTPC_VERDICT, "");
-		quit(s);
+		tx_end(s, 0);
 		return;
 	}
 	arm(s, s->cfg.timeout_s);
@@ -462,24 +578,19 @@ static void tx_reply(struct smtp_client *s)
 
 static void body_reply(struct smtp_client *s)
 {
-	struct smtp_client_msg *m = s->msg;
 	int code = s->reply.code;
 	char st[SQ_STATUS_MAX];
 
 	reply_status(s, st, sizeof st);
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		struct smtp_client_rcpt *r = &m->rcpts[i];
-		if (s->refused[i])
+	for (size_t i = 0; i < s->ntx; i++) {
+		size_t ri = s->tx[i];
+		if (s->rst[ri] != R_OK)
 			continue; /* refused at RCPT: keeps that verdict */
-		set_rcpt(r, code / 100 == 2 ? SQ_SENT : code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s",
-			 st);
+		set_rcpt(&s->msg->rcpts[ri],
+			 code / 100 == 2 ? SQ_SENT : code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+		s->rst[ri] = R_DONE;
 	}
-	/* The session is clean for another MAIL: the owner may reuse it
-	 * (smtp_client_next) or park it from done(); else it quits. */
-	s->state = ST_IDLE;
-	report(s, SMTPC_VERDICT, "");
-	if (s->state == ST_IDLE && !s->parked)
-		quit(s);
+	tx_end(s, 1);
 }
 
 /* ---- session set-up ---- */
@@ -646,11 +757,28 @@ static void handle_reply(struct smtp_client *s)
 	case ST_TX:
 		tx_reply(s);
 		return;
+	case ST_DOT:
+		tx_end(s, 1); /* whatever it says: nobody was accepted */
+		return;
+	case ST_RSET:
+		if (code / 100 != 2) {
+			reply_status(s, st, sizeof st);
+			fail_next(s, "%s (RSET to %s)", st, s->where);
+			return;
+		}
+		begin_batch(s);
+		return;
 	case ST_BODY:
 		if (!s->body_done) {
 			/* A reply before our end of data: the remote gave up. */
 			reply_status(s, st, sizeof st);
-			verdict_all(s, code / 100 == 5 ? SQ_FAILED : SQ_PENDING, st, 0);
+			for (size_t i = 0; i < s->ntx; i++)
+				if (s->rst[s->tx[i]] == R_OK)
+					set_rcpt(&s->msg->rcpts[s->tx[i]],
+						 code / 100 == 5 ? SQ_FAILED : SQ_PENDING, "%s", st);
+			for (size_t i = 0; i < s->ntx; i++)
+				s->rst[s->tx[i]] = R_DONE;
+			verdict_open(s, SQ_PENDING, st); /* those not sent yet: deferred */
 			report(s, SMTPC_VERDICT, "");
 			client_close(s->c, "early_reply");
 			return;
@@ -712,7 +840,28 @@ static void on_data(struct client *c, void *arg)
 		return;
 	}
 
+	/* What is in the input now came before anything sent below: it may
+	 * answer only what was sent before (RFC 5321 §4.1.1, RFC 2920 §3.1
+	 * without PIPELINING: one reply per command, after it). */
+	size_t owed = s->owed;
 	while (!s->reported || s->state == ST_QUIT) {
+		if (buf_len(&c->in) > 0 && owed == 0 && s->reply.lines == 0 && s->state != ST_QUIT) {
+			/* A reply to a command not sent yet: a remote talking ahead,
+			 * or one whose answers no longer match our commands. */
+			if (s->state == ST_BODY && s->body_done) {
+				for (size_t i = 0; i < s->ntx; i++)
+					if (s->rst[s->tx[i]] == R_OK)
+						set_rcpt(&s->msg->rcpts[s->tx[i]], SQ_PENDING,
+							 "4.5.0 %s: unexpected reply after end of data",
+							 s->where);
+				report(s, SMTPC_VERDICT, "");
+				client_close(c, "protocol_error");
+			} else {
+				fail_next(s, "4.5.0 %s answered before being asked (protocol error)",
+					  s->where);
+			}
+			return;
+		}
 		long n = smtp_reply_line_find(buf_data(&c->in), buf_len(&c->in), SMTP_REPLY_LINE_MAX);
 		if (n == 0)
 			return;
@@ -729,7 +878,10 @@ static void on_data(struct client *c, void *arg)
 		if (r < 0) {
 			smtp_reply_init(&s->reply);
 			if (s->state == ST_BODY && s->body_done) {
-				verdict_all(s, SQ_PENDING, "4.5.0 malformed reply after end of data", 0);
+				for (size_t i = 0; i < s->ntx; i++)
+					if (s->rst[s->tx[i]] == R_OK)
+						set_rcpt(&s->msg->rcpts[s->tx[i]], SQ_PENDING,
+							 "4.5.0 malformed reply after end of data");
 				report(s, SMTPC_VERDICT, "");
 				client_close(c, "bad_reply");
 			} else if (!s->reported) {
@@ -740,6 +892,10 @@ static void on_data(struct client *c, void *arg)
 			return;
 		}
 		if (r == 1) {
+			if (owed)
+				owed--;
+			if (s->owed)
+				s->owed--;
 			handle_reply(s);
 			smtp_reply_init(&s->reply);
 			if (s->state == ST_QUIT)
@@ -793,7 +949,8 @@ static void on_close(struct client *c, void *arg, const char *reason)
 				      ? "TLS handshake failed"
 				      : "connection lost");
 	}
-	free(s->refused);
+	free(s->rst);
+	free(s->tx);
 	free(s);
 }
 
@@ -815,10 +972,10 @@ static void step_timeout(struct loop *loop, void *arg)
 		return;
 	}
 	if (s->state == ST_BODY && s->body_done) {
-		for (size_t i = 0; i < s->msg->nrcpts; i++)
-			if (!s->refused[i])
-				set_rcpt(&s->msg->rcpts[i], SQ_PENDING, "4.4.2 %s: timeout after end of data",
-					 s->where);
+		for (size_t i = 0; i < s->ntx; i++)
+			if (s->rst[s->tx[i]] == R_OK)
+				set_rcpt(&s->msg->rcpts[s->tx[i]], SQ_PENDING,
+					 "4.4.2 %s: timeout after end of data", s->where);
 		report(s, SMTPC_VERDICT, "");
 		if (s->c)
 			client_close(s->c, "timeout");
@@ -840,13 +997,16 @@ struct smtp_client *smtp_client_start(struct loop *loop, const struct dns_addr *
 	s->arg = arg;
 	s->state = ST_CONNECT;
 	smtp_reply_init(&s->reply);
-	s->refused = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	s->rst = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	s->tx = xcalloc(TX_RCPTS_MAX, sizeof *s->tx);
+	s->owed = 1; /* the greeting */
 	s->c = client_connect(loop, (const struct sockaddr *)&addr->sa, addr->salen, IN_MAX, OUT_MAX,
 			      &ops, s);
 	fmt_status(s->where, sizeof s->where, "%s[%s]", addr->host, s->c ? s->c->peer_ip : "?");
 	if (!s->c) {
 		fail_next(s, "4.4.1 %s: cannot connect", addr->host);
-		free(s->refused);
+		free(s->rst);
+		free(s->tx);
 		free(s);
 		return NULL;
 	}
@@ -864,8 +1024,10 @@ void smtp_client_abort(struct smtp_client *s)
 
 int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *arg), void *arg)
 {
-	if (s->state != ST_IDLE || !s->c)
-		return -1; /* not a clean end of transaction: it quits */
+	if (s->state != ST_IDLE || !s->c || buf_len(&s->c->in) > 0)
+		return -1; /* not a clean end of transaction (or the remote said
+			    * more than it was asked, which would be read as the
+			    * answer to the next MAIL): it quits */
 	s->parked = 1;
 	s->gone = gone;
 	s->gone_arg = arg;
@@ -878,7 +1040,7 @@ int smtp_client_park(struct smtp_client *s, unsigned idle_s, void (*gone)(void *
 int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_client_done_cb *done,
 		     void *arg)
 {
-	if (!s->parked || s->state != ST_IDLE || !s->c)
+	if (!s->parked || s->state != ST_IDLE || !s->c || buf_len(&s->c->in) > 0)
 		return -1;
 	s->parked = 0;
 	s->gone = NULL;
@@ -886,8 +1048,8 @@ int smtp_client_next(struct smtp_client *s, struct smtp_client_msg *msg, smtp_cl
 	s->done = done;
 	s->arg = arg;
 	s->reported = 0;
-	free(s->refused);
-	s->refused = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
+	free(s->rst);
+	s->rst = xcalloc(msg->nrcpts ? msg->nrcpts : 1, 1);
 	if (start_tx(s))
 		client_flush(s->c);
 	return 0;

@@ -125,13 +125,20 @@ class Receiver:
     auth: (user, password) required (AUTH PLAIN or LOGIN, only over TLS);
     size: announce SIZE with this limit; ext8bit: announce 8BITMIME/SMTPUTF8;
     cert: (crt, key) files to present instead of a self-signed one;
-    extra_ehlo: more EHLO keywords to announce ("DELIVERBY").
+    extra_ehlo: more EHLO keywords to announce ("DELIVERBY");
+    max_rcpts: 452 past this many recipients in a transaction;
+    dot_354: DATA gets 354 even without recipients (a lone "." is
+    counted in .lone_dots, then 554); read_rate: the body is read at
+    about this many bytes a second (a slow peer); data_extra: a line sent
+    with the reply to the end of data, unasked; talk_ahead: a line sent
+    with the greeting, unasked.
     Received transactions are in .messages (dicts)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
-                 cert=None, extra_ehlo=()):
+                 cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
+                 data_extra=None, talk_ahead=None):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -140,6 +147,9 @@ class Receiver:
         self.size, self.ext8bit, self.pipelining, self.dsn = size, ext8bit, pipelining, dsn
         self.hangup_after_data = hangup_after_data
         self.data_delay = data_delay
+        self.max_rcpts, self.dot_354, self.read_rate = max_rcpts, dot_354, read_rate
+        self.data_extra, self.talk_ahead = data_extra, talk_ahead
+        self.lone_dots = 0
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
         self.transactions = 0
@@ -154,6 +164,8 @@ class Receiver:
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if read_rate:  # a small window: the sender feels the slow reading
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         self.sock.bind((ip, port))
         self.sock.listen(16)
         self.stopping = False
@@ -196,7 +208,8 @@ class Receiver:
         if self.stall == "greeting":
             time.sleep(60)
             return
-        out("220 mx.remote.test ESMTP test receiver")
+        greeting = "220 mx.remote.test ESMTP test receiver"
+        out(greeting + ("\r\n" + self.talk_ahead if self.talk_ahead else ""))
         tls_on = self.implicit_tls
         authed = None
         mail, rcpts = None, []
@@ -264,11 +277,22 @@ class Receiver:
             elif cmd == "RCPT":
                 addr = line[8:].split(">", 1)[0].lstrip("<")
                 reply = self.rcpt_fn(addr)
+                if self.max_rcpts is not None and len(rcpts) >= self.max_rcpts:
+                    reply = "452 4.5.3 too many recipients"
+
                 if reply.startswith("2"):
                     rcpts.append(addr)
                     rcpt_lines.append(line)
                 out(reply)
             elif cmd == "DATA":
+                if not rcpts and self.dot_354:
+                    out("354 go ahead")
+                    if f.readline() == b".\r\n":
+                        with self.lock:
+                            self.lone_dots += 1
+                    out("554 5.5.1 no valid recipients")
+                    mail = None
+                    continue
                 if not rcpts:
                     out("554 5.5.1 no valid recipients")
                     continue
@@ -278,6 +302,8 @@ class Receiver:
                     l = f.readline()
                     if not l:
                         return
+                    if self.read_rate and len(data) // 65536 != (len(data) + len(l)) // 65536:
+                        time.sleep(65536 / self.read_rate)
                     if l == b".\r\n":
                         break
                     if l.startswith(b"."):
@@ -296,7 +322,7 @@ class Receiver:
                                               "mail_line": mail_line, "rcpt_lines": rcpt_lines,
                                               "tls": tls_on, "auth": authed, "peer": peer,
                                               "helo": helo})
-                out(reply)
+                out(reply + ("\r\n" + self.data_extra if self.data_extra else ""))
                 mail, rcpts = None, []
                 if self.hangup_after_data:
                     return  # an idle session the client kept is cut

@@ -505,3 +505,89 @@ def test_a_dead_destination_does_not_hold_up_other_domains():
             assert w.srv.wait_log("reason=destination_unreachable")
         finally:
             dead.close()
+
+
+def _rcpts_per_tx(commands):
+    """How many RCPT commands each MAIL transaction carried, in order."""
+    counts = []
+    for c in commands:
+        verb = c.split(":")[0].split(" ")[0].upper()
+        if verb == "MAIL":
+            counts.append(0)
+        elif verb == "RCPT" and counts:
+            counts[-1] += 1
+    return counts
+
+
+def test_client_against_demanding_and_odd_remotes():
+    """One server, five remotes, each testing the SMTP client's side:
+    - many.test refuses past 30 recipients a transaction (452): the 100
+      recipients go in transactions of 50 at most, the refused ones again
+      at once in the next, on the one connection (RFC 5321 §4.5.3.1.10);
+    - dot.test refuses every recipient but answers the pipelined DATA
+      with 354: the client sends a lone "." (RFC 2920 §3.1), then QUIT;
+    - slow.test reads a 1 MB body at 300 KB/s, longer than the reply
+      timeout (2 s): the timeout is per block, the message is delivered
+      at the first try (once);
+    - stray.test sends an unasked line with its reply to the end of
+      data: that session is not kept for the next message;
+    - ahead.test sends a reply with its greeting, before EHLO: a protocol
+      error, the message deferred, never sent to it."""
+    names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test"]
+    with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
+               nips=5, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+        many = w.receiver(0, max_rcpts=30)
+        dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
+        slow = w.receiver(2, read_rate=300000)
+        stray = w.receiver(3, data_extra="250 2.1.0 sender ok")
+        ahead = w.receiver(4, talk_ahead="250 2.0.0 ok")
+        body = "".join("line %06d of a long message, to be read slowly by the remote\r\n" % i
+                       for i in range(16000))
+        w.send(["big@slow.test"], subject="slow", body=body)
+        w.send(["rcpt%d@many.test" % i for i in range(100)], subject="many")
+        w.send(["nobody@dot.test"], subject="dot")
+        w.send(["carol@stray.test"], subject="stray 1")
+        w.send(["carol@ahead.test"], subject="ahead")
+        assert len(stray.wait_messages(1)) == 1
+        w.send(["carol@stray.test"], subject="stray 2")
+
+        bad = []  # every remote's finding, so one run shows them all
+
+        def check(ok, what):
+            if not ok:
+                bad.append(what)
+
+        msgs = many.wait_messages(3, timeout=15)
+        check(sorted(a for m in msgs for a in m["rcpts"]) == sorted(
+            "rcpt%d@many.test" % i for i in range(100)), "many: %d delivered at once"
+            % sum(len(m["rcpts"]) for m in msgs))
+        check(many.connections == 1, "many: %d connections" % many.connections)
+        check(max(_rcpts_per_tx(many.commands)) <= 50,
+              "many: RCPTs per transaction %s" % _rcpts_per_tx(many.commands))
+
+        deadline = time.time() + 15
+        while "QUIT" not in [c.upper() for c in dot.commands] and time.time() < deadline:
+            time.sleep(0.1)
+        check(dot.lone_dots == 1, "dot: no lone dot after 354: %s" % dot.commands)
+        check([c.upper() for c in dot.commands[-2:]] == ["DATA", "QUIT"],
+              "dot: %s" % dot.commands)
+
+        m = slow.wait_messages(1, timeout=30)
+        check(len(m) == 1 and len(m[0]["data"]) > 1000000, "slow: not delivered")
+
+        check(len(stray.wait_messages(2)) == 2, "stray: not both delivered")
+        check(stray.connections == 2, "stray: %d connections" % stray.connections)
+
+        try:
+            out = w.wait_list("answered before being asked", timeout=10)
+            check("carol@ahead.test" in out, "ahead: " + out)
+        except AssertionError as e:
+            bad.append("ahead: %s" % e)
+        check(not any(c.upper().startswith("MAIL") for c in ahead.commands),
+              "ahead: %s" % ahead.commands)
+        log = w.srv.log_text()
+        for d in ("many.test", "slow.test", "stray.test"):  # each went at the first try
+            check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
+                  d + ": deferred: " + " / ".join(l for l in log.splitlines() if d in l)[-1500:])
+        check(len(slow.messages) == 1, "slow: %d copies" % len(slow.messages))
+        assert bad == [], bad
