@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <bearssl.h>
 
@@ -88,6 +89,11 @@ struct smtp_client {
 	/* Body streaming. */
 	size_t body_pos;
 	int line_start, body_done;
+	/* After the end of data was queued: what was still to go (our
+	 * buffer and the socket's unacknowledged bytes) at the last check,
+	 * and whether the wait for the reply proper began (all of it gone). */
+	size_t outq_last;
+	int final_wait;
 };
 
 static void step_timeout(struct loop *loop, void *arg);
@@ -457,7 +463,9 @@ static void feed_body(struct smtp_client *s)
 			buf_append(b, ".\r\n", 3);
 			s->body_done = 1;
 			s->owed++;
-			arm(s, s->cfg.timeout_s * 2);
+			s->outq_last = SIZE_MAX;
+			s->final_wait = 0;
+			arm(s, s->cfg.timeout_s);
 		} else {
 			/* A block went: the remote is taking the body. The timeout
 			 * is per block (RFC 5321 §4.5.3.2.5: 3 minutes each), not
@@ -970,6 +978,26 @@ static void step_timeout(struct loop *loop, void *arg)
 		if (s->c)
 			client_close(s->c, "quit_timeout");
 		return;
+	}
+	if (s->state == ST_BODY && s->body_done && s->c && !s->final_wait) {
+		/* Our buffer and the socket may still hold megabytes the
+		 * remote reads slowly: while that goes down, a block was taken
+		 * (RFC 5321 §4.5.3.2.5); once all of it is gone, the reply
+		 * gets its own wait (§4.5.3.2.6, twice a reply's). */
+		int q = 0;
+		if (ioctl(s->c->fd, TIOCOUTQ, &q) == 0 && q >= 0) {
+			size_t left = (size_t)q + buf_len(&s->c->out);
+			if (left > 0 && left < s->outq_last) {
+				s->outq_last = left;
+				arm(s, s->cfg.timeout_s);
+				return;
+			}
+			if (left == 0) {
+				s->final_wait = 1;
+				arm(s, s->cfg.timeout_s * 2);
+				return;
+			}
+		}
 	}
 	if (s->state == ST_BODY && s->body_done) {
 		for (size_t i = 0; i < s->ntx; i++)
