@@ -165,7 +165,7 @@ struct client *client_connect(struct loop *loop, const struct sockaddr *sa, sock
 	return c;
 }
 
-static int start_tls(struct client *c, const char *server_name, int verify,
+static int start_tls(struct client *c, const char *server_name, const char *also_name, int verify,
 		     const struct tlsa_rec *tlsa, size_t ntlsa)
 {
 	unsigned char seed[32];
@@ -180,6 +180,7 @@ static int start_tls(struct client *c, const char *server_name, int verify,
 		br_ssl_client_init_full(&t->cc, &t->xm, NULL, 0);
 		t->dane = xmalloc(sizeof *t->dane);
 		dane_x509_init(t->dane, tlsa, ntlsa, server_name);
+		dane_x509_also_name(t->dane, also_name);
 		br_ssl_engine_set_x509(&t->cc.eng, &t->dane->vtable);
 	} else if (verify) {
 		/* BearSSL's minimal validator over the built-in roots and
@@ -215,18 +216,18 @@ static int start_tls(struct client *c, const char *server_name, int verify,
 
 int client_start_tls(struct client *c, const char *server_name)
 {
-	return start_tls(c, server_name, 0, NULL, 0);
+	return start_tls(c, server_name, NULL, 0, NULL, 0);
 }
 
-int client_start_tls_dane(struct client *c, const char *server_name, const struct tlsa_rec *tlsa,
-			  size_t n)
+int client_start_tls_dane(struct client *c, const char *server_name, const char *also_name,
+			  const struct tlsa_rec *tlsa, size_t n)
 {
-	return start_tls(c, server_name, 1, tlsa, n);
+	return start_tls(c, server_name, also_name, 1, tlsa, n);
 }
 
 int client_start_tls_verified(struct client *c, const char *server_name)
 {
-	return start_tls(c, server_name, 1, NULL, 0);
+	return start_tls(c, server_name, NULL, 1, NULL, 0);
 }
 
 int client_tls_error(const struct client *c)

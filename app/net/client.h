@@ -88,12 +88,13 @@ struct tlsa_rec;
 /*
  * client_start_tls_verified() by DANE (RFC 7672, tlspol/dane.h): the
  * chain must match one of tlsa[0..n) (owned by the caller, valid until
- * the handshake ends); the roots are not used. A failure closes the
- * client as above; client_tls_error() is DANE_ERR_NO_MATCH when no
- * record matched.
+ * the handshake ends); the roots are not used. A DANE-TA chain's leaf may
+ * carry server_name or, when not NULL, also_name (the MX host when
+ * server_name is its CNAME target). A failure closes the client as
+ * above; client_tls_error() is DANE_ERR_NO_MATCH when no record matched.
  */
-int client_start_tls_dane(struct client *c, const char *server_name, const struct tlsa_rec *tlsa,
-			  size_t n);
+int client_start_tls_dane(struct client *c, const char *server_name, const char *also_name,
+			  const struct tlsa_rec *tlsa, size_t n);
 /* BearSSL's last error on the TLS engine (BR_ERR_X509_* for a refused chain), 0 when none. */
 int client_tls_error(const struct client *c);
 /*

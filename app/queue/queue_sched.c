@@ -154,6 +154,10 @@ struct job {
 	/* DANE (RFC 7672) for the host of the current address. */
 	struct dns_query *dane_q;
 	char dane_host[256]; /* the host the state below is for; "" = not looked up */
+	/* Its TLSA base domain when that is not the host: the name a secure
+	 * CNAME chain led its address to, where TLSA records were found
+	 * (RFC 7672 §2.2.2); "" otherwise. */
+	char dane_base[256];
 	int dane;            /* DANE_* */
 	struct tlsa_rec *tlsa; /* the host's usable records, sized by the last answer */
 	size_t ntlsa;
@@ -677,13 +681,39 @@ static void dane_tlsa_done(void *arg, const struct dns_answer *a)
 		}
 		j->dane = j->ntlsa ? DANE_VERIFY : nrec ? DANE_TLS : DANE_NONE;
 	}
-	char qh[HOST_Q];
+	char qh[HOST_Q], qb[HOST_Q];
 	if (j->dane != DANE_NONE)
-		log_info("queue", NULL, "event=dane id=%llu host=%s state=%s records=%zu",
+		log_info("queue", NULL, "event=dane id=%llu host=%s%s%s state=%s records=%zu",
 			 (unsigned long long)j->e.id, log_q(j->dane_host, qh, sizeof qh),
+			 j->dane_base[0] ? " base=" : "",
+			 j->dane_base[0] ? log_q(j->dane_base, qb, sizeof qb) : "",
 			 j->dane == DANE_VERIFY ? "verify" : j->dane == DANE_TLS ? "tls_only" : "lookup_failed",
 			 j->ntlsa);
 	try_addr_go(j);
+}
+
+/* The TLSA records of the host's own name (dane_host). */
+static void dane_tlsa_host(struct job *j)
+{
+	char name[300];
+	j->dane_base[0] = '\0';
+	snprintf(name, sizeof name, "_25._tcp.%s", j->dane_host);
+	struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_done, j);
+	if (q)
+		j->dane_q = q;
+}
+
+/* The answer at the CNAME-expanded name: records there are the host's;
+ * none there (NXDOMAIN, NODATA), the host's own name is asked. */
+static void dane_tlsa_base_done(void *arg, const struct dns_answer *a)
+{
+	struct job *j = arg;
+	j->dane_q = NULL;
+	if (a->status == DNS_ANS_NXDOMAIN || a->status == DNS_ANS_NODATA) {
+		dane_tlsa_host(j);
+		return;
+	}
+	dane_tlsa_done(arg, a);
 }
 
 static void dane_addr_done(void *arg, const struct dns_answer *a)
@@ -697,11 +727,21 @@ static void dane_addr_done(void *arg, const struct dns_answer *a)
 		try_addr_go(j);
 		return;
 	}
-	char name[300];
-	snprintf(name, sizeof name, "_25._tcp.%s", j->dane_host);
-	struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_done, j);
-	if (q)
-		j->dane_q = q;
+	char base[256];
+	if (a->cname[0] && dns_name_canon(a->cname, base, sizeof base) == 0 &&
+	    strcasecmp(base, j->dane_host) != 0) {
+		/* RFC 7672 §2.2.2: the host name is an alias, validated with
+		 * every hop (AD): the TLSA records are looked for first at the
+		 * name it expands to, then at its own. */
+		char name[300];
+		snprintf(j->dane_base, sizeof j->dane_base, "%s", base);
+		snprintf(name, sizeof name, "_25._tcp.%s", base);
+		struct dns_query *q = dns_query(j->s->dns, name, DNS_T_TLSA, dane_tlsa_base_done, j);
+		if (q)
+			j->dane_q = q;
+		return;
+	}
+	dane_tlsa_host(j);
 }
 
 static void dane_mx_done(void *arg, const struct dns_answer *a)
@@ -746,6 +786,7 @@ static void try_addr(struct job *j)
 	if (s->dane && !s->relay_host[0] && strcmp(j->dane_host, host) != 0 &&
 	    !tls_policy_skipped(j)) {
 		snprintf(j->dane_host, sizeof j->dane_host, "%s", host);
+		j->dane_base[0] = '\0';
 		snprintf(j->dane_why, sizeof j->dane_why, "the DANE TLSA records of %s", host);
 		j->dane = DANE_NONE;
 		j->ntlsa = 0;
@@ -848,6 +889,10 @@ static void try_addr_go(struct job *j)
 		cfg.tlsa = j->tlsa;
 		cfg.ntlsa = j->ntlsa;
 		cfg.require_why = j->dane_why;
+		/* Records found at the CNAME-expanded name: that name is the
+		 * SNI and the certificate's name (§3.2.2), the host's too. */
+		if (j->dane_base[0])
+			cfg.tls_name = j->dane_base;
 	} else if (!s->relay_host[0] && j->dane == DANE_TLS) {
 		cfg.require_tls = 1; /* RFC 7672 §2.2: encrypted, not authenticated */
 		cfg.require_why = j->dane_why;

@@ -607,7 +607,9 @@ static void body_reply(struct smtp_client *s)
 static int start_tls(struct smtp_client *s)
 {
 	if (s->cfg.ntlsa)
-		return client_start_tls_dane(s->c, s->cfg.server_name, s->cfg.tlsa, s->cfg.ntlsa);
+		return client_start_tls_dane(s->c, s->cfg.tls_name ? s->cfg.tls_name : s->cfg.server_name,
+					     s->cfg.tls_name ? s->cfg.server_name : NULL, s->cfg.tlsa,
+					     s->cfg.ntlsa);
 	return s->cfg.verify_tls ? client_start_tls_verified(s->c, s->cfg.server_name)
 	                         : client_start_tls(s->c, s->cfg.server_name);
 }

@@ -89,6 +89,10 @@ struct smtp_client_cfg {
 	 * set verify_tls and require_tls with them. */
 	const struct tlsa_rec *tlsa;
 	size_t ntlsa;
+	/* With them: the TLSA base domain when it is not server_name (a
+	 * CNAME target, RFC 7672 §2.2.2): sent as SNI and checked first
+	 * against the certificate, server_name as well; NULL otherwise. */
+	const char *tls_name;
 	/* AUTH over TLS that was not verified (TERN_RELAY_TLS_VERIFY=off only). */
 	int auth_unverified_ok;
 };

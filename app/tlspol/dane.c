@@ -71,7 +71,7 @@ static void dn_append(void *ctx, const void *buf, size_t len)
  * The chain's certificates 0..i validated up to certificate i as the
  * anchor, for the name: 0, or BearSSL's X.509 error.
  */
-static unsigned ta_path(struct dane_x509 *x, size_t i)
+static unsigned ta_path(struct dane_x509 *x, size_t i, const char *name)
 {
 	size_t len;
 	const unsigned char *der = cert(x, i, &len);
@@ -85,7 +85,7 @@ static unsigned ta_path(struct dane_x509 *x, size_t i)
 	br_x509_trust_anchor ta = {{x->ta_dn, x->ta_dn_len}, BR_X509_TA_CA, *pk};
 	br_x509_minimal_init_full(&x->xm, &ta, 1);
 	const br_x509_class **v = &x->xm.vtable;
-	(*v)->start_chain(v, x->name);
+	(*v)->start_chain(v, name);
 	for (size_t k = 0; k <= i; k++) {
 		const unsigned char *d = cert(x, k, &len);
 		(*v)->start_cert(v, (uint32_t)len);
@@ -130,7 +130,10 @@ static unsigned d_end_chain(const br_x509_class **ctx)
 			const unsigned char *c = cert(x, i, &cl);
 			if (!tlsa_match(t, c, cl))
 				continue;
-			if ((err = ta_path(x, i)) == 0) {
+			err = ta_path(x, i, x->name);
+			if (err == BR_ERR_X509_BAD_SERVER_NAME && x->also_name[0])
+				err = ta_path(x, i, x->also_name);
+			if (err == 0) {
 				x->matched = 2;
 				return 0;
 			}
@@ -160,9 +163,15 @@ void dane_x509_init(struct dane_x509 *x, const struct tlsa_rec *recs, size_t n, 
 	x->recs = recs;
 	x->nrecs = n;
 	snprintf(x->name, sizeof x->name, "%s", name ? name : "");
+	x->also_name[0] = '\0';
 	x->ncerts = x->used = 0;
 	x->matched = 0;
 	x->overflow = 0;
+}
+
+void dane_x509_also_name(struct dane_x509 *x, const char *name)
+{
+	snprintf(x->also_name, sizeof x->also_name, "%s", name ? name : "");
 }
 
 int dane_x509_matched(const struct dane_x509 *x)

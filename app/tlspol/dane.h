@@ -39,6 +39,7 @@ struct dane_x509 {
 	const struct tlsa_rec *recs;
 	size_t nrecs;
 	char name[256];
+	char also_name[256]; /* another name the leaf may carry ("" none) */
 	/* The chain as received. */
 	unsigned char chain[DANE_CHAIN_BYTES];
 	size_t off[DANE_CHAIN_MAX + 1], ncerts, used;
@@ -58,6 +59,9 @@ struct dane_x509 {
  * br_ssl_engine_set_x509(eng, &x->vtable). x must not move while in use.
  */
 void dane_x509_init(struct dane_x509 *x, const struct tlsa_rec *recs, size_t n, const char *name);
+/* A second name a DANE-TA chain's leaf may carry instead (RFC 7672
+ * §3.2.2: the MX host when name is its CNAME target); NULL: none. */
+void dane_x509_also_name(struct dane_x509 *x, const char *name);
 
 /* Which usage matched after the handshake: 3, 2, or 0. */
 int dane_x509_matched(const struct dane_x509 *x);

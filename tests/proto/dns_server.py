@@ -14,7 +14,10 @@ ZONE.json maps lowercase names to record sets, e.g.
 A listed name without records of the asked type answers NOERROR with no
 answer (NODATA); a name not listed answers NXDOMAIN; a name listed as
 {"SERVFAIL": true} answers SERVFAIL (a temporary failure, at once), one
-listed as {"NXDOMAIN": true} NXDOMAIN; "AD": true in a name's set marks its
+listed as {"NXDOMAIN": true} NXDOMAIN; a name with "CNAME": "target" is
+an alias: asked for another type, the answer holds the CNAME and then
+what the target answers (as a recursive resolver gives it), with AD only
+when every name of the chain has it; "AD": true in a name's set marks its
 answers as DNSSEC-validated (the AD bit), as a validating resolver would. "$negative_ttl": N puts an SOA
 with that MINIMUM in negative answers, so they may be cached. A name not listed is looked up as
 "PREFIX.*" (any name starting with "PREFIX.") and then "*". The file is re-read
@@ -63,23 +66,33 @@ def answer(wire):
         r.set_rcode(dns.rcode.FORMERR)
         return r.to_wire()
     qq = q.question[0]
-    name = qq.name.to_text().lower().rstrip(".")
-    z = zone()
-    if name not in z:
-        # Wildcards: "PREFIX.*" for names starting with PREFIX., then "*".
-        key = next((k for k in z if k.endswith(".*") and name.startswith(k[:-1])), None)
-        name = key or ("*" if "*" in z else name)
-    if name not in z or z[name].get("NXDOMAIN"):
-        r.set_rcode(dns.rcode.NXDOMAIN)
-        negative_soa(z, r)
-        return r.to_wire()
-    if z[name].get("SERVFAIL"):
-        r.set_rcode(dns.rcode.SERVFAIL)
-        return r.to_wire()
-    if z[name].get("AD"):
-        r.flags |= dns.flags.AD  # "validated" (RFC 4035 §3.2.3), for DANE tests
     rtype = dns.rdatatype.to_text(qq.rdtype)
+    z = zone()
+    owner, name, ad = qq.name, qq.name.to_text().lower().rstrip("."), True
+    for _hop in range(8):
+        if name not in z:
+            # Wildcards: "PREFIX.*" for names starting with PREFIX., then "*".
+            key = next((k for k in z if k.endswith(".*") and name.startswith(k[:-1])), None)
+            name = key or ("*" if "*" in z else name)
+        if name not in z or z[name].get("NXDOMAIN"):
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            negative_soa(z, r)
+            return r.to_wire()
+        if z[name].get("SERVFAIL"):
+            r.set_rcode(dns.rcode.SERVFAIL)
+            return r.to_wire()
+        ad = ad and bool(z[name].get("AD"))
+        target = z[name].get("CNAME")
+        if not target or rtype == "CNAME":
+            break
+        target = target.rstrip(".") + "."
+        r.answer.append(dns.rrset.from_text_list(owner, 60, dns.rdataclass.IN, "CNAME", [target]))
+        owner, name = dns.name.from_text(target), target.lower().rstrip(".")
+    if ad:
+        r.flags |= dns.flags.AD  # "validated" (RFC 4035 §3.2.3), for DANE tests
     recs = z[name].get(rtype, [])
+    if rtype == "CNAME" and z[name].get("CNAME"):
+        recs = [z[name]["CNAME"].rstrip(".") + "."]
     texts = []
     for rec in recs:
         if rtype == "MX":
@@ -89,7 +102,7 @@ def answer(wire):
         else:
             texts.append(rec)
     if texts:
-        r.answer.append(dns.rrset.from_text_list(qq.name, 60, dns.rdataclass.IN, qq.rdtype, texts))
+        r.answer.append(dns.rrset.from_text_list(owner, 60, dns.rdataclass.IN, qq.rdtype, texts))
     else:
         negative_soa(z, r)
     # In the zone file's order (dnspython shuffles a record set by

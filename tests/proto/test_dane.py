@@ -51,6 +51,22 @@ def _records(ips, ee_spki, ca_der, ad=True):
         z["mx." + dom] = {"A": [ip], "AD": secure and dom != "addrnoad.test"}
         z["_25._tcp.mx." + dom] = {"TLSA": tlsa if isinstance(tlsa, list) else [tlsa],
                                    "AD": secure}
+    # MX hosts that are aliases (RFC 7672 §2.2.2): the TLSA records are
+    # looked for at the CNAME target first, then at the MX host's name.
+    # cname.test: the target's records match, the MX host's do not;
+    # cnamefb.test: none at the target, the MX host's match;
+    # cnameta.test: DANE-TA at the target, the leaf names the MX host.
+    for dom, ip, at_target, at_host in (
+            ("cname.test", ips[0], "3 1 1 " + sha(ee_spki), "3 1 1 " + "33" * 32),
+            ("cnamefb.test", ips[0], None, "3 1 1 " + sha(ee_spki)),
+            ("cnameta.test", ips[1], "2 0 1 " + sha(ca_der), "3 1 1 " + "44" * 32)):
+        target = "real.target-" + dom
+        z[dom] = {"MX": [[10, "mx." + dom]], "AD": ad}
+        z["mx." + dom] = {"CNAME": target, "AD": ad}
+        z[target] = {"A": [ip], "AD": ad}
+        z["_25._tcp.mx." + dom] = {"TLSA": [at_host], "AD": ad}
+        if at_target:
+            z["_25._tcp." + target] = {"TLSA": [at_target], "AD": ad}
     return z
 
 
@@ -63,7 +79,7 @@ def test_dane_ee_ta_mismatch_and_insecure():
     atexit.register(shutil.rmtree, tmp, True)
     ee_crt, ee_key = self_signed(tmp, cn="mx.ee.test")
     ca = test_ca(tmp)
-    leaf_crt, leaf_key = ca_signed(tmp, ca, "mx.ta.test")
+    leaf_crt, leaf_key = ca_signed(tmp, ca, "mx.ta.test", also=("mx.cnameta.test",))
     chain = os.path.join(tmp, "chain.crt")
     with open(chain, "w") as f:  # the server sends its CA (RFC 7672 §3.1.2)
         f.write(open(leaf_crt).read() + open(ca[0]).read())
@@ -78,19 +94,22 @@ def test_dane_ee_ta_mismatch_and_insecure():
         ra = w.receiver(0, tls=True, cert=(ee_crt, ee_key))
         rb = w.receiver(1, tls=True, cert=(chain, leaf_key))
         w.send(["carol@ee.test", "dave@ta.test", "erin@bad.test", "fred@noad.test",
-                "gina@taname.test", "hal@addrnoad.test", "ivan@many.test"])
+                "gina@taname.test", "hal@addrnoad.test", "ivan@many.test", "jo@cname.test",
+                "kim@cnamefb.test", "lee@cnameta.test"])
         out = w.wait_list("no TLSA record matches")
         out = w.wait_list("not issued for that name")
-        ra.wait_messages(4)
-        rb.wait_messages(1)
+        ra.wait_messages(6)
+        rb.wait_messages(2)
         log = w.srv.log_text()
         # An MX host whose address is not validated gets no DANE (§2.2.2):
         # its (mismatching) TLSA records are not even asked for.
         assert _rcpts(ra) == ["carol@ee.test", "fred@noad.test", "hal@addrnoad.test",
-                              "ivan@many.test"], log
+                              "ivan@many.test", "jo@cname.test", "kim@cnamefb.test"], out + log
+        assert "host=mx.cname.test base=real.target-cname.test state=verify" in log, log
+        assert "host=mx.cnamefb.test state=verify" in log, log
         assert "host=mx.many.test state=verify records=11" in log, log
         assert "host=mx.addrnoad.test state=insecure_address" in log, log
-        assert _rcpts(rb) == ["dave@ta.test"], log
+        assert _rcpts(rb) == ["dave@ta.test", "lee@cnameta.test"], out + log
         assert all(m["tls"] for m in ra.messages + rb.messages)
         assert "erin@bad.test" in out and "4.7.5" in out, out
         # DANE-TA checks the name: the CA matches, the leaf is for mx.ta.test.
