@@ -855,7 +855,10 @@ static void on_data(struct client *c, void *arg)
 	 * without PIPELINING: one reply per command, after it). */
 	size_t owed = s->owed;
 	while (!s->reported || s->state == ST_QUIT) {
-		if (buf_len(&c->in) > 0 && owed == 0 && s->reply.lines == 0 && s->state != ST_QUIT) {
+		if (buf_len(&c->in) > 0 && owed == 0 && s->reply.lines == 0 && s->state != ST_QUIT &&
+		    !(s->state == ST_BODY && !s->body_done)) {
+			/* (A reply during the body is the remote giving up:
+			 * handle_reply takes it as its verdict.) */
 			/* A reply to a command not sent yet: a remote talking ahead,
 			 * or one whose answers no longer match our commands. */
 			if (s->state == ST_BODY && s->body_done) {
