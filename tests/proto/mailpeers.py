@@ -131,14 +131,15 @@ class Receiver:
     counted in .lone_dots, then 554); read_rate: the body is read at
     about this many bytes a second (a slow peer); data_extra: a line sent
     with the reply to the end of data, unasked; talk_ahead: a line sent
-    with the greeting, unasked.
+    with the greeting, unasked; early_reply: sent after the first line of
+    the body, the rest read and dropped till the client hangs up.
     Received transactions are in .messages (dicts)."""
 
     def __init__(self, ip, port, rcpt=None, data=None, stall=None, tls=False,
                  implicit_tls=False, auth=None, size=None, ext8bit=True, pipelining=True,
                  dsn=False, hangup_after_data=False, tls13_only=False, data_delay=0,
                  cert=None, extra_ehlo=(), max_rcpts=None, dot_354=False, read_rate=None,
-                 data_extra=None, talk_ahead=None):
+                 data_extra=None, talk_ahead=None, early_reply=None):
         self.ip, self.port = ip, port
         self.extra_ehlo = list(extra_ehlo)
         self.rcpt_fn = rcpt or (lambda a: "250 2.1.5 ok")
@@ -149,6 +150,7 @@ class Receiver:
         self.data_delay = data_delay
         self.max_rcpts, self.dot_354, self.read_rate = max_rcpts, dot_354, read_rate
         self.data_extra, self.talk_ahead = data_extra, talk_ahead
+        self.early_reply = early_reply
         self.lone_dots = 0
         self.open_sessions = self.max_open_sessions = 0
         self.messages, self.connections, self.commands = [], 0, []
@@ -164,7 +166,7 @@ class Receiver:
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if read_rate:  # a small window: the sender feels the slow reading
+        if read_rate or early_reply:  # a small window: the sender feels the slow reading
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         self.sock.bind((ip, port))
         self.sock.listen(16)
@@ -297,6 +299,12 @@ class Receiver:
                     out("554 5.5.1 no valid recipients")
                     continue
                 out("354 go ahead")
+                if self.early_reply:
+                    f.readline()
+                    out(self.early_reply)
+                    while f.read1(65536):  # the rest, unread, till the client hangs up
+                        pass
+                    return
                 data = b""
                 while True:
                     l = f.readline()

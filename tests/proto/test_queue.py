@@ -11,6 +11,7 @@ TERN_QUEUE_TIMEOUT; TERN_QUEUE_MX_PORT points MX delivery at the
 receivers' port (all test-only settings)."""
 import email
 import email.policy
+import re
 import smtplib
 import socket
 import ssl
@@ -528,22 +529,24 @@ def test_client_against_demanding_and_odd_remotes():
       with 354: the client sends a lone "." (RFC 2920 §3.1), then QUIT;
     - slow.test reads a 1 MB body at 300 KB/s, longer than the reply
       timeout (2 s): the timeout is per block, the message is delivered
-      at the first try (once);
+      at the first try (once); early.test, in the same message, answers
+      552 after the body's first line: a refusal, not a reply ahead;
     - stray.test sends an unasked line with its reply to the end of
       data: that session is not kept for the next message;
     - ahead.test sends a reply with its greeting, before EHLO: a protocol
       error, the message deferred, never sent to it."""
-    names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test"]
+    names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test"]
     with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
-               nips=5, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+               nips=6, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         many = w.receiver(0, max_rcpts=30)
         dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
         slow = w.receiver(2, read_rate=300000)
         stray = w.receiver(3, data_extra="250 2.1.0 sender ok")
         ahead = w.receiver(4, talk_ahead="250 2.0.0 ok")
+        w.receiver(5, early_reply="552 5.3.4 message too big for us")
         body = "".join("line %06d of a long message, to be read slowly by the remote\r\n" % i
                        for i in range(16000))
-        w.send(["big@slow.test"], subject="slow", body=body)
+        w.send(["big@slow.test", "big@early.test"], subject="slow", body=body)
         w.send(["rcpt%d@many.test" % i for i in range(100)], subject="many")
         w.send(["nobody@dot.test"], subject="dot")
         w.send(["carol@stray.test"], subject="stray 1")
@@ -590,4 +593,6 @@ def test_client_against_demanding_and_odd_remotes():
             check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
                   d + ": deferred: " + " / ".join(l for l in log.splitlines() if d in l)[-1500:])
         check(len(slow.messages) == 1, "slow: %d copies" % len(slow.messages))
+        check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=big@early\.test .*552 5\.3\.4")),
+              "early: " + " / ".join(l for l in log.splitlines() if "early.test" in l))
         assert bad == [], bad
