@@ -531,24 +531,31 @@ def test_client_against_demanding_and_odd_remotes():
       timeout (2 s): the timeout is per block, the message is delivered
       at the first try (once); early.test, in the same message, answers
       552 after the body's first line: a refusal, not a reply ahead;
+    - rset.test, without PIPELINING, refuses the first 50 recipients: no
+      DATA for that transaction, RSET, and the other 10 in the next;
     - stray.test sends an unasked line with its reply to the end of
       data: that session is not kept for the next message;
     - ahead.test sends a reply with its greeting, before EHLO: a protocol
       error, the message deferred, never sent to it."""
-    names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test"]
+    names = ["many.test", "dot.test", "slow.test", "stray.test", "ahead.test", "early.test",
+             "rset.test"]
     with World(lambda ips: zone(*(mx(ips, i, name=n) for i, n in enumerate(names))),
-               nips=6, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
+               nips=7, env={"TERN_QUEUE_TIMEOUT": "2"}) as w:
         many = w.receiver(0, max_rcpts=30)
         dot = w.receiver(1, dot_354=True, rcpt=lambda a: "550 5.1.1 no such user")
         slow = w.receiver(2, read_rate=300000)
         stray = w.receiver(3, data_extra="250 2.1.0 sender ok")
         ahead = w.receiver(4, talk_ahead="250 2.0.0 ok")
         w.receiver(5, early_reply="552 5.3.4 message too big for us")
+        rset = w.receiver(6, pipelining=False,
+                          rcpt=lambda a: "550 5.1.1 no such user" if a.startswith("gone") else "250 ok")
         body = "".join("line %06d of a long message, to be read slowly by the remote\r\n" % i
                        for i in range(16000))
         w.send(["big@slow.test", "big@early.test"], subject="slow", body=body)
         w.send(["rcpt%d@many.test" % i for i in range(100)], subject="many")
         w.send(["nobody@dot.test"], subject="dot")
+        w.send(["gone%d@rset.test" % i for i in range(50)] + ["ok%d@rset.test" % i for i in range(10)],
+               subject="rset")
         w.send(["carol@stray.test"], subject="stray 1")
         w.send(["carol@ahead.test"], subject="ahead")
         assert len(stray.wait_messages(1)) == 1
@@ -593,6 +600,12 @@ def test_client_against_demanding_and_odd_remotes():
             check(not any(d in l for l in log.splitlines() if "event=deferred" in l),
                   d + ": deferred: " + " / ".join(l for l in log.splitlines() if d in l)[-1500:])
         check(len(slow.messages) == 1, "slow: %d copies" % len(slow.messages))
+        m = rset.wait_messages(1)
+        check(len(m) == 1 and sorted(m[0]["rcpts"]) == sorted("ok%d@rset.test" % i for i in range(10)),
+              "rset: %s" % [x["rcpts"] for x in m])
+        verbs = [c.split(":")[0].split(" ")[0].upper() for c in rset.commands]
+        check(_rcpts_per_tx(rset.commands)[:2] == [50, 10] and "RSET" in verbs and
+              verbs.index("RSET") < verbs.index("DATA"), "rset: %s" % verbs)
         check(w.srv.wait_log(re.compile(r"event=bounced id=\d+ rcpt=big@early\.test .*552 5\.3\.4")),
               "early: " + " / ".join(l for l in log.splitlines() if "early.test" in l))
         assert bad == [], bad
