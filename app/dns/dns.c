@@ -183,6 +183,8 @@ void dns_free(struct dns **dp)
 	ares_destroy(d->ch);
 	if (d->timer)
 		loop_timer_del(d->loop, d->timer);
+	if (d->reap_timer)
+		loop_timer_del(d->loop, d->reap_timer);
 	for (int i = 0; i < DNS_FDS_MAX; i++)
 		if (d->fds[i] >= 0)
 			loop_del_fd(d->loop, d->fds[i]);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "dns/dns.h"
@@ -27,11 +29,31 @@ struct dns_query {
 	int hops;
 	int in_start;      /* inside dns_query(): the caller frees, not the callback */
 	int insecure;      /* a CNAME hop came without AD */
+	int cancelled;     /* counted in d->cancelled */
 	char name[DNS_NAME_MAX];   /* what was asked (the cache key) */
 	char target[DNS_NAME_MAX]; /* what is being asked now (after CNAMEs) */
 };
 
 static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
+
+/*
+ * A query ID from the kernel's random source: ares_send() sends the ID in
+ * the buffer as it is, and a fixed one lets an off-path attacker forge
+ * answers by guessing the source port alone (RFC 5452 §4.3). c-ares
+ * matches an answer on the ID and the question both (same_questions()).
+ */
+static unsigned short query_id(void)
+{
+	static __thread uint16_t pool[64];
+	static __thread unsigned left;
+	if (left == 0) {
+		if (getrandom(pool, sizeof pool, GRND_NONBLOCK) != (ssize_t)sizeof pool)
+			for (unsigned i = 0; i < 64; i++) /* no entropy yet: better than a constant */
+				pool[i] = (uint16_t)((unsigned)rand() ^ (unsigned)(loop_now_ms() * 40503u >> i));
+		left = 64;
+	}
+	return pool[--left];
+}
 
 /*
  * ares_query() with the AD bit set in the query: a validating resolver
@@ -42,7 +64,8 @@ static void send_query(struct dns_query *q)
 {
 	unsigned char *buf = NULL;
 	int len = 0;
-	if (ares_create_query(q->target, ns_c_in, q->type, 0, 1, &buf, &len, 0) != ARES_SUCCESS) {
+	if (ares_create_query(q->target, ns_c_in, q->type, query_id(), 1, &buf, &len, 0) !=
+	    ARES_SUCCESS) {
 		ares_query(q->d->ch, q->target, ns_c_in, q->type, raw_cb, q);
 		return;
 	}
@@ -62,8 +85,14 @@ static void deliver(struct dns_query *q, const struct dns_answer *a)
 static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_query *q = arg;
-	struct dns_answer *a = xmalloc(sizeof *a);
 	(void)timeouts;
+
+	/* Reaped with the cancelled ones while still wanted: asked again. */
+	if (status == ARES_ECANCELLED && q->cb && q->d->reaping) {
+		send_query(q);
+		return;
+	}
+	struct dns_answer *a = xmalloc(sizeof *a);
 
 	if (abuf && alen > 0 && status != ARES_EDESTRUCTION)
 		dns_msg_parse(abuf, (size_t)alen, q->target, q->type, a);
@@ -85,6 +114,10 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 		dns_cache_put(dns_cache_shared(), q->name, q->type, a, loop_now_ms());
 	deliver(q, a);
 	free(a);
+	q->d->inflight--;
+	if (q->cancelled)
+		q->d->cancelled--;
+	dns_reap_maybe(q->d); /* the last live one answered: the rest were cancelled */
 	if (!q->in_start)
 		free(q);
 	else
@@ -123,6 +156,7 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 	q->in_start = 1;
 	memcpy(q->name, key, sizeof key);
 	memcpy(q->target, key, sizeof key);
+	d->inflight++;
 	send_query(q);
 	dns_rearm(d);
 	if (q->in_start == 2) {
@@ -133,11 +167,49 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
 	return q;
 }
 
+/*
+ * A cancelled query stays in c-ares, which would go on asking (three
+ * tries, each server) and hold it for up to half a minute; a flood of
+ * clients that hang up during their connect lookups piles them up. They
+ * are reaped in bulk with ares_cancel() once they are all that is in
+ * flight, or at least REAP_MIN and four times the live ones: those are
+ * asked again (raw_cb), which costs them their progress, not an answer.
+ */
+#define REAP_MIN 256
+
+static void reap_fired(struct loop *loop, void *arg)
+{
+	struct dns *d = arg;
+	(void)loop;
+	d->reap_timer = 0;
+	unsigned n = d->cancelled, live = d->inflight - d->cancelled;
+	if (d->closing || n == 0)
+		return;
+	d->reaping = 1;
+	ares_cancel(d->ch);
+	d->reaping = 0;
+	log_info("dns", NULL, "event=dns_reap cancelled=%u asked_again=%u", n, live);
+	dns_rearm(d);
+}
+
+void dns_reap_maybe(struct dns *d)
+{
+	unsigned live = d->inflight - d->cancelled;
+	if (d->closing || d->reap_timer || d->cancelled == 0)
+		return;
+	if (live == 0 || (d->cancelled >= REAP_MIN && d->cancelled >= 4 * live))
+		d->reap_timer = loop_timer_add(d->loop, 0, reap_fired, d);
+}
+
 void dns_query_cancel(struct dns_query *q)
 {
 	/* c-ares still owns the query: its callback frees q when it comes. */
-	if (q)
-		q->cb = NULL;
+	if (!q || !q->cb)
+		return;
+	q->cb = NULL;
+	q->cancelled = 1;
+	q->d->cancelled++;
+	dns_reap_maybe(q->d);
 }
 
 static void *resolver_start(void *ctx, const char *name, uint16_t type, dns_answer_cb *cb, void *arg)

@@ -414,3 +414,37 @@ def test_port25_drippers_cut_under_pressure():
             r.close()
     finally:
         s.cleanup()
+
+
+def test_dns_ids_random_and_cancelled_lookups_reaped():
+    # Port 25 looks up each client's PTR from the connect on. Against a
+    # nameserver that never answers, a client that hangs up leaves its
+    # cancelled query in c-ares for all its tries: a flood of such clients
+    # piled them up. They are reaped together (event=dns_reap). And every
+    # query carries its own random ID (they were all 0: with the source
+    # port known, a forged answer needed no guess at all, RFC 5452 §4.3).
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    hole.bind(("127.0.0.1", 0))
+    s = Server(env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % hole.getsockname()[1]})
+    try:
+        for i in range(2, 22):
+            r = Raw(s.smtp_port, source="127.0.0.%d" % i)
+            assert r.greeting[0] == 220
+            r.close()
+        ids, names = set(), set()
+        hole.settimeout(0.5)
+        deadline = time.time() + 5
+        while len(names) < 20 and time.time() < deadline:
+            try:
+                pkt = hole.recv(512)
+            except (socket.timeout, TimeoutError):
+                continue
+            ids.add(int.from_bytes(pkt[:2], "big"))
+            names.add(pkt[12:pkt.index(b"\0", 12)])
+        assert len(names) >= 20, names
+        # 20 random 16-bit IDs: a repeat or two at most, never one for all.
+        assert len(ids) >= 15, sorted(ids)
+        assert s.wait_log("event=dns_reap cancelled=")
+    finally:
+        hole.close()
+        s.cleanup()
