@@ -38,7 +38,8 @@
 #define SMTP_LINE_MAX 4096 /* command line limit, RFC 5321 allows us more than 512 */
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
-#define SMTP_HANDSHAKE_TIMEOUT_MS 30000 /* 465: TLS handshake before the greeting */
+#define SMTP_HANDSHAKE_TIMEOUT_MS 30000
+#define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP between messages */ /* 465: TLS handshake before the greeting */
 
 const struct config *smtp_cfg;
 /* What a submission client that did not log in in time is told. */
@@ -846,6 +847,16 @@ static void dispatch(struct smtp_session *s, struct str line)
 		smtp_reply(s, "500 5.5.2 Error: command not recognized");
 		smtp_session_error(s);
 		break;
+	}
+	/* Past SMTP_JUNK_LIMIT, each command that does no work counts as an
+	 * error (Postfix's smtpd_junk_command_limit): otherwise NOOPs keep a
+	 * session that never sends mail alive for its whole hour. */
+	if ((cmd.verb == SMTP_VERB_NOOP || cmd.verb == SMTP_VERB_RSET || cmd.verb == SMTP_VERB_VRFY ||
+	     cmd.verb == SMTP_VERB_EXPN || cmd.verb == SMTP_VERB_HELP) &&
+	    ++s->junk_cmds > SMTP_JUNK_LIMIT && s->state != SMTP_S_CLOSING) {
+		if (s->junk_cmds == SMTP_JUNK_LIMIT + 1)
+			log_info("smtp", s->id, "event=junk_commands limit=%d", SMTP_JUNK_LIMIT);
+		smtp_session_error(s);
 	}
 }
 

@@ -422,6 +422,7 @@ static void enqueued(struct queue_request *r, void *arg)
 			 log_q(s->login, u, sizeof(u)), log_q(tx->mail_from, q, sizeof(q)), tx->nrcpts, r->nlocal, r->nremote,
 			 r->len, j->nsigs);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s.%u", s->id, tx->seq);
+		s->junk_cmds = 0; /* a message accepted: the session is doing work */
 		if (r->nlocal)
 			smtp_tx_notify_delivered(s, r->data, r->len);
 	} else if (r->result == STORE_EINVAL) {

@@ -130,6 +130,26 @@ def test_too_many_errors_disconnects():
         assert code == 421 and "too many errors" in lines[0], lines
         assert r.closed()
 
+        # Commands that do no work (NOOP, RSET, VRFY, EXPN, HELP) are
+        # answered, but past 100 since the last message accepted each
+        # counts as an error (Postfix's smtpd_junk_command_limit): NOOPs
+        # alone cannot hold a slot for the session's hour.
+        j = Raw(s.smtp_port)
+        assert j.cmd("EHLO junk.test")[0] == 250
+        junk = ["NOOP", "RSET", "VRFY bob", "EXPN list", "HELP"]
+        j.send("".join(junk[i % 5] + "\r\n" for i in range(100)))
+        assert [j.reply()[0] for _ in range(100)] == [250, 250, 252, 502, 214] * 20
+        for cmd in ("MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>", "DATA"):
+            j.cmd(cmd)
+        assert j.cmd("Subject: work\r\n\r\nbody\r\n.")[0] == 250
+        # The message reset the count: 100 more, then 4 errors, the 5th closes.
+        j.send("NOOP\r\n" * 105)
+        assert [j.reply()[0] for _ in range(105)] == [250] * 105
+        code, lines = j.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert j.closed()
+        assert "event=junk_commands limit=100" in s.log_text()
+
 
 def test_idle_timeout():
     with srv(env={"TERN_SMTP_TIMEOUT": "1"}) as s:
@@ -245,9 +265,10 @@ def test_flood_of_pipelined_commands():
     with srv() as s:
         r = Raw(s.smtp_port)
         r.cmd("EHLO flood.test")
-        r.send("NOOP\r\n" * 20000)
+        r.send("HELO flood.test\r\n" * 20000)
         # The server stops reading while its replies pile up, and goes on
-        # once they are read: every command is answered, in order.
+        # once they are read: every command is answered, in order. (HELO:
+        # 20,000 NOOPs would pass the junk command limit.)
         for n in range(20000):
             code, _ = r.reply()
             assert code == 250, (n, code)
