@@ -39,7 +39,17 @@
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000
-#define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP between messages */ /* 465: TLS handshake before the greeting */
+#define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP between messages */
+/*
+ * Under pressure a message must come at this many octets a second at
+ * least, measured over windows of TERN_SMTP_STRESS_TIMEOUT: whole lines,
+ * each just within the per-record deadline, are 100 octets a second and
+ * would keep a port-25 slot for the session's hour.
+ */
+#define SMTP_STRESS_MIN_RATE 500
+
+/* What an idle timer's deadline is: silence, one record's, a message window's. */
+enum { DEADLINE_IDLE, DEADLINE_RECORD, DEADLINE_RATE }; /* 465: TLS handshake before the greeting */
 
 const struct config *smtp_cfg;
 /* What a submission client that did not log in in time is told. */
@@ -198,6 +208,27 @@ static void idle_timeout(struct loop *loop, void *arg)
 		idle_arm(s, deadline - now);
 		return;
 	}
+	if (record == DEADLINE_RATE) {
+		uint64_t ms = now - s->rate_since;
+		if (s->rate_bytes * 1000 < (uint64_t)SMTP_STRESS_MIN_RATE * ms) {
+			log_info("smtp", s->id,
+				 "event=timeout kind=data_rate state=%d bytes=%llu ms=%llu stress=1", s->state,
+				 (unsigned long long)s->rate_bytes, (unsigned long long)ms);
+			smtp_reply(s, "421 4.4.2 %s Error: message data too slow under load, try again later",
+				   hostname_now());
+			close_with(s, "data_rate");
+			return;
+		}
+		/* Fast enough: the next window. */
+		s->rate_since = now;
+		s->rate_bytes = 0;
+		deadline = idle_deadline(s, &record);
+		if (now < deadline) {
+			idle_arm(s, deadline - now);
+			return;
+		}
+		/* Its record's or idle deadline came at the same moment: below. */
+	}
 	if (record) {
 		log_info("smtp", s->id, "event=timeout kind=record state=%d stress=1", s->state);
 		smtp_reply(s, "421 4.4.2 %s Error: too slow under load, try again later", hostname_now());
@@ -256,17 +287,40 @@ static uint64_t idle_limit_ms(const struct smtp_session *s)
  */
 #define SMTP_RECORD_OCTETS 1000
 
+/* And a message must come at SMTP_STRESS_MIN_RATE octets a second (see
+ * the top of the file). */
+
+static int in_message(const struct smtp_session *s)
+{
+	return s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
+	       (s->state == SMTP_S_RCPT && s->in_tx && s->tx.used_bdat);
+}
+
 static uint64_t idle_deadline(const struct smtp_session *s, int *record)
 {
 	uint64_t limit = idle_limit_ms(s);
-	*record = limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000 &&
-		  s->record_since < s->idle_since;
-	return (*record ? s->record_since : s->idle_since) + limit;
+	int stress = limit < (uint64_t)smtp_cfg->smtp_timeout_s * 1000;
+	*record = stress && s->record_since < s->idle_since ? DEADLINE_RECORD : DEADLINE_IDLE;
+	uint64_t at = (*record ? s->record_since : s->idle_since) + limit;
+	if (stress && in_message(s) && s->rate_since + limit < at) {
+		*record = DEADLINE_RATE;
+		at = s->rate_since + limit;
+	}
+	return at;
+}
+
+/* The message begins: its first rate window. */
+static void rate_start(struct smtp_session *s)
+{
+	s->rate_since = loop_now_ms();
+	s->rate_bytes = 0;
 }
 
 /* N octets of the client's consumed, LINE_END if a line ended among them. */
 static void record_progress(struct smtp_session *s, size_t n, int line_end)
 {
+	if (in_message(s))
+		s->rate_bytes += n;
 	s->record_bytes += n;
 	if (line_end || s->record_bytes >= SMTP_RECORD_OCTETS) {
 		s->record_since = loop_now_ms();
@@ -635,11 +689,14 @@ static void cmd_data(struct smtp_session *s, struct smtp_cmd *cmd)
 	if (smtp_tx_begin_data(s, 0) < 0)
 		return;
 	s->state = SMTP_S_DATA;
+	rate_start(s);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void cmd_bdat(struct smtp_session *s, struct smtp_cmd *cmd)
 {
+	if (!s->tx.used_bdat)
+		rate_start(s);
 	if (!s->tx.used_bdat && smtp_tx_begin_data(s, 1) < 0) {
 		/* Not even started: the chunk still has to be read and thrown away. */
 		s->tx.data_failed = 1;

@@ -205,6 +205,8 @@ struct smtp_session {
 	uint64_t idle_since; /* loop_now_ms() of the last input */
 	uint64_t record_since; /* loop_now_ms() of the last complete record */
 	size_t record_bytes; /* message octets since then (DATA, BDAT) */
+	uint64_t rate_since; /* loop_now_ms() the message's rate window began */
+	uint64_t rate_bytes; /* octets of the message (and BDAT lines) since then */
 	struct smtp_tx tx; /* valid in MAIL..WAIT_STORE */
 	int in_tx;
 	struct smtp_session *prev, *next; /* per-loop list */

@@ -370,25 +370,31 @@ def test_port25_drippers_cut_under_pressure():
     # idle: under pressure each record (a command line, a line of message)
     # must also come whole within TERN_SMTP_STRESS_TIMEOUT, or port 25
     # could be held for the session's hour by drippers (Postfix's
-    # smtpd_per_record_deadline). Ten slots: eight drippers, one client in
-    # the middle of a message and one issuing NOOPs, each line whole and
-    # in time, which must both stay.
+    # smtpd_per_record_deadline). Whole lines of message, each in time,
+    # at 130 octets a second are as bad: a message must come at 500 octets
+    # a second at least (kind=data_rate). Twelve slots: five drippers, one
+    # slow message, four clients issuing NOOPs, each line whole and in
+    # time, and one message at 3,000 octets a second, which must all stay
+    # (and hold the pressure until the slow message is cut).
     s = Server(accounts=[(BOB, BOB_PW)],
-               env={"TERN_SMTP_MAX_CONNECTIONS": "10",
-                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "10",
+               env={"TERN_SMTP_MAX_CONNECTIONS": "12",
+                    "TERN_SMTP_MAX_CONNECTIONS_PER_IP": "12",
                     "TERN_SMTP_STRESS_TIMEOUT": "2"})
     try:
-        drips = [Raw(s.smtp_port, source="127.0.0.2") for _ in range(8)]
-        noop = Raw(s.smtp_port, source="127.0.0.3")
+        drips = [Raw(s.smtp_port, source="127.0.0.2") for _ in range(5)]
+        noops = [Raw(s.smtp_port, source="127.0.0.3") for _ in range(4)]
         data = Raw(s.smtp_port, source="127.0.0.3")
-        assert all(r.greeting[0] == 220 for r in drips + [noop, data])
-        for cmd, code in (("EHLO data.test", 250), ("MAIL FROM:<a@remote.test>", 250),
-                          ("RCPT TO:<%s>" % BOB, 250), ("DATA", 354)):
-            assert data.cmd(cmd)[0] == code
-        data.send("Subject: slow but steady\r\n\r\n")
+        slow = Raw(s.smtp_port, source="127.0.0.4")
+        assert all(r.greeting[0] == 220 for r in drips + noops + [data, slow])
+        for r in (data, slow):
+            for cmd, code in (("EHLO data.test", 250), ("MAIL FROM:<a@remote.test>", 250),
+                              ("RCPT TO:<%s>" % BOB, 250), ("DATA", 354)):
+                assert r.cmd(cmd)[0] == code
+            r.send("Subject: slow but steady\r\n\r\n")
         line = b"EHLO " + b"d" * 400 + b"\r\n"
+        chunk = "a line of the message, whole, and then some more of it\r\n" * 50
         cut, t0, k = set(), time.time(), 0
-        while time.time() - t0 < 8 and len(cut) < 5:
+        while time.time() - t0 < 8 and len(cut) < 6:
             for r in drips:
                 if r in cut:
                     continue
@@ -398,19 +404,29 @@ def test_port25_drippers_cut_under_pressure():
                     pass
                 if r.closed(timeout=0.001):
                     cut.add(r)
+            if slow not in cut:
+                try:
+                    slow.send("a line of the message, whole and in time\r\n")
+                except OSError:
+                    pass
+                if slow.closed(timeout=0.001):
+                    cut.add(slow)
             k += 1
             if k % 3 == 0:
-                assert noop.cmd("NOOP")[0] == 250
-                data.send("a line of the message, whole\r\n")
+                for n in noops:
+                    assert n.cmd("NOOP")[0] == 250
+                data.send(chunk)
             time.sleep(0.3)
         # The pool is under pressure until less than half of it is held.
-        assert len(cut) >= 5, "%d of 8 dripping port-25 clients cut under pressure" % len(cut)
+        assert len(cut) >= 6, "%d of 5 dripping port-25 clients and the slow message cut" % len(cut)
         assert all(b"421 4.4.2" in r.buf for r in cut), [r.buf for r in cut]
+        assert slow in cut and b"too slow under load" in slow.buf, slow.buf
         assert s.wait_log("event=timeout kind=record")
-        assert noop.cmd("NOOP")[0] == 250
+        assert s.wait_log("event=timeout kind=data_rate state=")
+        assert noops[0].cmd("NOOP")[0] == 250
         data.send(".\r\n")
         assert data.reply()[0] == 250
-        for r in drips + [noop, data]:
+        for r in drips + noops + [data, slow]:
             r.close()
     finally:
         s.cleanup()
