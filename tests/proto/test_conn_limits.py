@@ -8,6 +8,7 @@ behind, the admin answering and SIGTERM prompt."""
 import imaplib
 import os
 import poplib
+import re
 import select
 import smtplib
 import socket
@@ -436,31 +437,51 @@ def test_dns_ids_random_and_cancelled_lookups_reaped():
     # Port 25 looks up each client's PTR from the connect on. Against a
     # nameserver that never answers, a client that hangs up leaves its
     # cancelled query in c-ares for all its tries: a flood of such clients
-    # piled them up. They are reaped together (event=dns_reap). And every
-    # query carries its own random ID (they were all 0: with the source
-    # port known, a forged answer needed no guess at all, RFC 5452 §4.3).
+    # piled them up. They are reaped together (event=dns_reap): at once
+    # when nothing else is in flight, else once 256 are waiting, the live
+    # ones asked again (with a new ID, where a retry keeps its own). And
+    # every query carries its own random ID (they were all 0: with the
+    # source port known, a forged answer needed no guess, RFC 5452 §4.3).
     hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     hole.bind(("127.0.0.1", 0))
-    s = Server(env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % hole.getsockname()[1]})
+    hole.settimeout(0.5)
+
+    def queries(until, seconds=5):
+        """(id, question name) of each query, until until(list) holds."""
+        got, deadline = [], time.time() + seconds
+        while not until(got) and time.time() < deadline:
+            try:
+                pkt = hole.recv(512)
+            except (socket.timeout, TimeoutError):
+                continue
+            got.append((int.from_bytes(pkt[:2], "big"), pkt[12:pkt.index(b"\0", 12)]))
+        return got
+
+    s = Server(env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % hole.getsockname()[1],
+                    "TERN_THREADS": "1"})
     try:
         for i in range(2, 22):
             r = Raw(s.smtp_port, source="127.0.0.%d" % i)
             assert r.greeting[0] == 220
             r.close()
-        ids, names = set(), set()
-        hole.settimeout(0.5)
-        deadline = time.time() + 5
-        while len(names) < 20 and time.time() < deadline:
-            try:
-                pkt = hole.recv(512)
-            except (socket.timeout, TimeoutError):
-                continue
-            ids.add(int.from_bytes(pkt[:2], "big"))
-            names.add(pkt[12:pkt.index(b"\0", 12)])
-        assert len(names) >= 20, names
+        got = queries(lambda g: len({n for _, n in g}) >= 20)
+        assert len({n for _, n in got}) >= 20, got
         # 20 random 16-bit IDs: a repeat or two at most, never one for all.
-        assert len(ids) >= 15, sorted(ids)
+        assert len({i for i, _ in got}) >= 15, sorted({i for i, _ in got})
         assert s.wait_log("event=dns_reap cancelled=")
+
+        kept = Raw(s.smtp_port, source="127.0.1.1")
+        name = b"\x011\x011\x010\x03127\x07in-addr\x04arpa"
+        first = queries(lambda g: any(n == name for _, n in g))
+        kept_id = [i for i, n in first if n == name]
+        assert kept_id, first
+        for i in range(260):
+            r = Raw(s.smtp_port, source="127.0.%d.%d" % (2 + i // 200, 1 + i % 200))
+            r.close()
+        assert s.wait_log(re.compile(r"event=dns_reap cancelled=2[5-9]\d asked_again=[1-9]"))
+        again = queries(lambda g: any(n == name and i != kept_id[0] for i, n in g))
+        assert any(n == name and i != kept_id[0] for i, n in again), (kept_id, again[-5:])
+        kept.close()
     finally:
         hole.close()
         s.cleanup()
