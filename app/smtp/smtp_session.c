@@ -907,9 +907,11 @@ static void dispatch(struct smtp_session *s, struct str line)
 	}
 	/* Past SMTP_JUNK_LIMIT, each command that does no work counts as an
 	 * error (Postfix's smtpd_junk_command_limit): otherwise NOOPs keep a
-	 * session that never sends mail alive for its whole hour. */
+	 * session that never sends mail alive for its whole hour. An empty
+	 * BDAT chunk that is not the last one is a NOOP too. */
 	if ((cmd.verb == SMTP_VERB_NOOP || cmd.verb == SMTP_VERB_RSET || cmd.verb == SMTP_VERB_VRFY ||
-	     cmd.verb == SMTP_VERB_EXPN || cmd.verb == SMTP_VERB_HELP) &&
+	     cmd.verb == SMTP_VERB_EXPN || cmd.verb == SMTP_VERB_HELP ||
+	     (cmd.verb == SMTP_VERB_BDAT && cmd.bdat_size == 0 && !cmd.bdat_last)) &&
 	    ++s->junk_cmds > SMTP_JUNK_LIMIT && s->state != SMTP_S_CLOSING) {
 		if (s->junk_cmds == SMTP_JUNK_LIMIT + 1)
 			log_info("smtp", s->id, "event=junk_commands limit=%d", SMTP_JUNK_LIMIT);

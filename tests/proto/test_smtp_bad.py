@@ -150,6 +150,17 @@ def test_too_many_errors_disconnects():
         assert j.closed()
         assert "event=junk_commands limit=100" in s.log_text()
 
+        # Empty BDAT chunks (but the last) are NOOPs in a transaction.
+        b = Raw(s.smtp_port)
+        for cmd in ("EHLO junk.test", "MAIL FROM:<a@remote.test>", "RCPT TO:<bob@example.test>"):
+            assert b.cmd(cmd)[0] == 250
+        b.send("BDAT 0\r\n" * 105)
+        # The 421 answers the 105th: its chunk is not taken.
+        assert [b.reply()[0] for _ in range(104)] == [250] * 104
+        code, lines = b.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert b.closed()
+
 
 def test_idle_timeout():
     with srv(env={"TERN_SMTP_TIMEOUT": "1"}) as s:
