@@ -4,8 +4,10 @@
 #include "dns/dns_cache.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/xalloc.h"
 
@@ -24,6 +26,7 @@ struct entry {
 struct dns_cache {
 	pthread_mutex_t mu;
 	size_t max_bytes, bytes, entries;
+	unsigned char key[crypto_shorthash_KEYBYTES]; /* the buckets' SipHash key */
 	struct entry *head, *tail;
 	struct entry *bucket[BUCKETS];
 };
@@ -33,6 +36,8 @@ struct dns_cache *dns_cache_new(size_t max_bytes)
 	struct dns_cache *c = xcalloc(1, sizeof *c);
 	pthread_mutex_init(&c->mu, NULL);
 	c->max_bytes = max_bytes;
+	if (getrandom(c->key, sizeof c->key, GRND_NONBLOCK) != (ssize_t)sizeof c->key)
+		randombytes_buf(c->key, sizeof c->key);
 	return c;
 }
 
@@ -64,17 +69,30 @@ struct dns_cache *dns_cache_shared(void)
 	return shared;
 }
 
-static size_t slot(const char *name, uint16_t type)
+/*
+ * Keyed (SipHash, a key per cache): names come from strangers (SPF
+ * include: and exists: targets, MX hosts), and with a hash anyone can
+ * compute they could all be made to share one bucket, every lookup under
+ * the lock then walking them all.
+ */
+static size_t slot(const struct dns_cache *c, const char *name, uint16_t type)
 {
-	uint64_t h = 1469598103934665603ull ^ type; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
+	unsigned char in[DNS_NAME_MAX + 2], out[crypto_shorthash_BYTES];
+	size_t n = strlen(name);
+	if (n > DNS_NAME_MAX)
+		n = DNS_NAME_MAX;
+	in[0] = (unsigned char)(type >> 8);
+	in[1] = (unsigned char)type;
+	memcpy(in + 2, name, n);
+	crypto_shorthash(out, in, n + 2, c->key);
+	uint64_t h;
+	memcpy(&h, out, sizeof h);
 	return (size_t)(h & (BUCKETS - 1));
 }
 
 static struct entry **find(struct dns_cache *c, const char *name, uint16_t type)
 {
-	struct entry **pp = &c->bucket[slot(name, type)];
+	struct entry **pp = &c->bucket[slot(c, name, type)];
 	for (; *pp; pp = &(*pp)->hnext)
 		if ((*pp)->type == type && strcmp((*pp)->name, name) == 0)
 			return pp;
@@ -184,4 +202,19 @@ void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r)
 	*entries_r = c->entries;
 	*bytes_r = c->bytes;
 	pthread_mutex_unlock(&c->mu);
+}
+
+size_t dns_cache_longest_chain(struct dns_cache *c)
+{
+	size_t most = 0;
+	pthread_mutex_lock(&c->mu);
+	for (size_t b = 0; b < BUCKETS; b++) {
+		size_t n = 0;
+		for (struct entry *e = c->bucket[b]; e; e = e->hnext)
+			n++;
+		if (n > most)
+			most = n;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return most;
 }

@@ -45,5 +45,7 @@ void dns_cache_put(struct dns_cache *c, const char *name, uint16_t type,
 		   const struct dns_answer *a, uint64_t now_ms);
 /* Entries and bytes in use (for tests and /metrics). */
 void dns_cache_stats(struct dns_cache *c, size_t *entries_r, size_t *bytes_r);
+/* The longest hash chain (for tests: names chosen by a stranger must not share one). */
+size_t dns_cache_longest_chain(struct dns_cache *c);
 
 #endif

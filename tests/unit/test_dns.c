@@ -361,6 +361,41 @@ static void test_cache(void)
 	free(b);
 }
 
+/*
+ * Names a stranger chooses (an SPF record's include: and exists: targets,
+ * its MX hosts) go into the cache: with a hash anyone can compute, 200
+ * of them made for one of the 4,096 buckets made every lookup under the
+ * cache's lock walk them all. These collide under the unkeyed FNV-1a the
+ * cache used.
+ */
+static void test_cache_chosen_collisions(void)
+{
+	struct dns_cache *c = dns_cache_new(1u << 20);
+	struct dns_answer *a = malloc(sizeof *a);
+	struct dns_rr rr = { .type = DNS_T_TXT, .ttl = 600 };
+	char name[64];
+	int found = 0;
+
+	dns_answer_init(a, DNS_T_TXT, DNS_ANS_OK, 600);
+	dns_answer_add(a, &rr, "v=spf1 -all", 11);
+	for (unsigned i = 0; found < 200; i++) {
+		snprintf(name, sizeof name, "x%u.attacker.example", i);
+		uint64_t h = 1469598103934665603ull ^ DNS_T_TXT;
+		for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+			h = (h ^ *p) * 1099511628211ull;
+		if ((h & 4095) != 0)
+			continue;
+		dns_cache_put(c, name, DNS_T_TXT, a, 0);
+		found++;
+	}
+	size_t n, bytes;
+	dns_cache_stats(c, &n, &bytes);
+	CHECK_EQ_INT(n, 200);
+	CHECK(dns_cache_longest_chain(c) < 10);
+	dns_cache_free(&c);
+	free(a);
+}
+
 /* Several loops share the cache: threads putting and getting the same keys, under ASan. */
 static void *hammer(void *arg)
 {
@@ -433,6 +468,7 @@ int main(void)
 	test_malformed();
 	test_cache();
 	test_cache_threads();
+	test_cache_chosen_collisions();
 	test_table();
 	return unit_done("test_dns");
 }
