@@ -55,13 +55,82 @@ struct dns_lookup {
 	struct addr_query aq[DNS_MX_MAX * 2];
 };
 
+ares_channel dns_chan_take(struct dns *d)
+{
+	if (d->ch_sent >= DNS_ROTATE_QUERIES && !d->closing && !d->reaping) {
+		for (int i = 0; i < DNS_OLD_MAX; i++) {
+			ares_channel n;
+			if (d->old[i].ch)
+				continue;
+			if (ares_dup(&n, d->ch) != ARES_SUCCESS)
+				break; /* the old channel goes on */
+			d->old[i] = (struct dns_old){ d->ch, d->ch_pending };
+			d->ch = n;
+			d->ch_sent = d->ch_pending = 0;
+			break;
+		}
+		/* All slots draining: this channel goes on a while longer. */
+	}
+	d->ch_sent++;
+	d->ch_pending++;
+	return d->ch;
+}
+
+void dns_chan_done(struct dns *d, ares_channel ch)
+{
+	if (ch == d->ch) {
+		d->ch_pending--;
+		return;
+	}
+	for (int i = 0; i < DNS_OLD_MAX; i++)
+		if (d->old[i].ch == ch) {
+			d->old[i].pending--;
+			return;
+		}
+}
+
+/* Destroys the old channels that have all their answers; from the loop,
+ * never inside c-ares (a channel may not be destroyed from its callback). */
+static void sweep(struct dns *d)
+{
+	for (int i = 0; i < DNS_OLD_MAX; i++)
+		if (d->old[i].ch && d->old[i].pending == 0) {
+			ares_channel ch = d->old[i].ch;
+			d->old[i].ch = NULL;
+			ares_destroy(ch);
+		}
+}
+
+/* Every channel in use now: a callback may rotate while they are processed. */
+static int channels(struct dns *d, ares_channel *out)
+{
+	int n = 0;
+	out[n++] = d->ch;
+	for (int i = 0; i < DNS_OLD_MAX; i++)
+		if (d->old[i].ch)
+			out[n++] = d->old[i].ch;
+	return n;
+}
+
 static void fd_event(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct dns *d = arg;
+	ares_channel chs[DNS_OLD_MAX + 1];
 	(void)loop;
-	ares_process_fd(d->ch, (events & (LOOP_READ | LOOP_HUP)) ? fd : ARES_SOCKET_BAD,
-			(events & LOOP_WRITE) ? fd : ARES_SOCKET_BAD);
+	/* A channel not owning fd just looks at its timeouts. */
+	for (int i = 0, n = channels(d, chs); i < n; i++)
+		ares_process_fd(chs[i], (events & (LOOP_READ | LOOP_HUP)) ? fd : ARES_SOCKET_BAD,
+				(events & LOOP_WRITE) ? fd : ARES_SOCKET_BAD);
+	sweep(d);
 	dns_rearm(d);
+}
+
+void dns_cancel_all(struct dns *d)
+{
+	ares_channel chs[DNS_OLD_MAX + 1];
+	for (int i = 0, n = channels(d, chs); i < n; i++)
+		ares_cancel(chs[i]);
+	sweep(d);
 }
 
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
@@ -99,13 +168,23 @@ static void timer_fired(struct loop *loop, void *arg)
 	struct dns *d = arg;
 	(void)loop;
 	d->timer = 0;
-	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	ares_channel chs[DNS_OLD_MAX + 1];
+	for (int i = 0, n = channels(d, chs); i < n; i++)
+		ares_process_fd(chs[i], ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	sweep(d);
 	dns_rearm(d);
 }
 
 void dns_rearm(struct dns *d)
 {
 	struct timeval tv, *tvp = ares_timeout(d->ch, NULL, &tv);
+	for (int i = 0; i < DNS_OLD_MAX; i++) {
+		struct timeval otv, *o;
+		if (d->old[i].ch && (o = ares_timeout(d->old[i].ch, tvp, &otv)) != NULL) {
+			tv = *o;
+			tvp = &tv;
+		}
+	}
 
 	if (d->timer) {
 		loop_timer_del(d->loop, d->timer);
@@ -181,6 +260,9 @@ void dns_free(struct dns **dp)
 	 * callback that asks again (an SPF evaluation) is answered at once. */
 	d->closing = 1;
 	ares_destroy(d->ch);
+	for (int i = 0; i < DNS_OLD_MAX; i++)
+		if (d->old[i].ch)
+			ares_destroy(d->old[i].ch);
 	if (d->timer)
 		loop_timer_del(d->loop, d->timer);
 	if (d->reap_timer)

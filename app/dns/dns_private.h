@@ -9,13 +9,31 @@
 #include <ares.h>
 #include <stdint.h>
 
-#define DNS_FDS_MAX 16
+#define DNS_FDS_MAX 64 /* UDP and TCP, each server, each channel (the current and DNS_OLD_MAX) */
 
 struct loop;
 
+/*
+ * c-ares 1.18 keeps one UDP socket, so one source port, for as long as
+ * queries are in flight: under steady load, for good, leaving a forger
+ * the 16-bit ID alone to guess (RFC 5452 §9.2). So every
+ * DNS_ROTATE_QUERIES queries the loop moves to a fresh channel (a fresh
+ * socket, a port the kernel picks at random); the old one only takes the
+ * answers it still awaits and is destroyed once it has them all.
+ */
+#define DNS_ROTATE_QUERIES 64
+#define DNS_OLD_MAX 8
+
+struct dns_old {
+	ares_channel ch; /* NULL: a free slot */
+	unsigned pending;
+};
+
 struct dns {
 	struct loop *loop;
-	ares_channel ch;
+	ares_channel ch; /* where new queries go */
+	unsigned ch_sent, ch_pending;
+	struct dns_old old[DNS_OLD_MAX];
 	uint64_t timer;
 	int fds[DNS_FDS_MAX]; /* registered with the loop, -1 = free */
 	int closing; /* in dns_free(): new queries fail at once */
@@ -30,6 +48,13 @@ struct dns {
 /* Reaps the cancelled queries when they are all that is in flight, or
  * most of it (dns_query.c); from the loop, never inside c-ares. */
 void dns_reap_maybe(struct dns *d);
+
+/* The channel a new query goes to (after a rotation, when due); the
+ * query counts as pending there until dns_chan_done(). */
+ares_channel dns_chan_take(struct dns *d);
+void dns_chan_done(struct dns *d, ares_channel ch);
+/* ares_cancel() on every channel (the reap), then the drained ones go. */
+void dns_cancel_all(struct dns *d);
 
 /* Re-arms the loop timer from ares_timeout(); call after starting queries. */
 void dns_rearm(struct dns *d);

@@ -30,6 +30,7 @@ struct dns_query {
 	int in_start;      /* inside dns_query(): the caller frees, not the callback */
 	int insecure;      /* a CNAME hop came without AD */
 	int cancelled;     /* counted in d->cancelled */
+	ares_channel ch;   /* the channel it was sent on (dns_chan_take) */
 	char name[DNS_NAME_MAX];   /* what was asked (the cache key) */
 	char target[DNS_NAME_MAX]; /* what is being asked now (after CNAMEs) */
 };
@@ -64,13 +65,14 @@ static void send_query(struct dns_query *q)
 {
 	unsigned char *buf = NULL;
 	int len = 0;
+	q->ch = dns_chan_take(q->d);
 	if (ares_create_query(q->target, ns_c_in, q->type, query_id(), 1, &buf, &len, 0) !=
 	    ARES_SUCCESS) {
-		ares_query(q->d->ch, q->target, ns_c_in, q->type, raw_cb, q);
+		ares_query(q->ch, q->target, ns_c_in, q->type, raw_cb, q);
 		return;
 	}
 	buf[3] |= 0x20;
-	ares_send(q->d->ch, buf, len, raw_cb, q);
+	ares_send(q->ch, buf, len, raw_cb, q);
 	ares_free_string(buf);
 }
 
@@ -87,6 +89,7 @@ static void raw_cb(void *arg, int status, int timeouts, unsigned char *abuf, int
 	struct dns_query *q = arg;
 	(void)timeouts;
 
+	dns_chan_done(q->d, q->ch);
 	/* Reaped with the cancelled ones while still wanted: asked again. */
 	if (status == ARES_ECANCELLED && q->cb && q->d->reaping) {
 		send_query(q);
@@ -186,7 +189,7 @@ static void reap_fired(struct loop *loop, void *arg)
 	if (d->closing || n == 0)
 		return;
 	d->reaping = 1;
-	ares_cancel(d->ch);
+	dns_cancel_all(d);
 	d->reaping = 0;
 	log_info("dns", NULL, "event=dns_reap cancelled=%u asked_again=%u", n, live);
 	dns_rearm(d);

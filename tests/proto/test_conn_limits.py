@@ -446,15 +446,19 @@ def test_dns_ids_random_and_cancelled_lookups_reaped():
     hole.bind(("127.0.0.1", 0))
     hole.settimeout(0.5)
 
+    ports = []
+
     def queries(until, seconds=5):
-        """(id, question name) of each query, until until(list) holds."""
+        """(id, question name) of each query, until until(list) holds;
+        their source ports go to ports."""
         got, deadline = [], time.time() + seconds
         while not until(got) and time.time() < deadline:
             try:
-                pkt = hole.recv(512)
+                pkt, src = hole.recvfrom(512)
             except (socket.timeout, TimeoutError):
                 continue
             got.append((int.from_bytes(pkt[:2], "big"), pkt[12:pkt.index(b"\0", 12)]))
+            ports.append(src[1])
         return got
 
     s = Server(env={"TERN_DNS_SERVERS": "127.0.0.1:%d" % hole.getsockname()[1],
@@ -475,12 +479,16 @@ def test_dns_ids_random_and_cancelled_lookups_reaped():
         first = queries(lambda g: any(n == name for _, n in g))
         kept_id = [i for i, n in first if n == name]
         assert kept_id, first
+        del ports[:]
         for i in range(260):
             r = Raw(s.smtp_port, source="127.0.%d.%d" % (2 + i // 200, 1 + i % 200))
             r.close()
         assert s.wait_log(re.compile(r"event=dns_reap cancelled=2[5-9]\d asked_again=[1-9]"))
         again = queries(lambda g: any(n == name and i != kept_id[0] for i, n in g))
         assert any(n == name and i != kept_id[0] for i, n in again), (kept_id, again[-5:])
+        # All that time a query was in flight: c-ares alone kept its one
+        # socket, one source port, for good. A fresh socket every 64.
+        assert len(again) >= 200 and len(set(ports)) >= 3, (len(again), sorted(set(ports)))
         kept.close()
     finally:
         hole.close()
