@@ -180,13 +180,21 @@ struct dns_query *dns_query_flags(struct dns *d, const char *name, uint16_t type
  */
 #define REAP_MIN 256
 
+static int reap_due(const struct dns *d)
+{
+	unsigned live = d->inflight - d->cancelled;
+	return d->cancelled > 0 && (live == 0 || (d->cancelled >= REAP_MIN && d->cancelled >= 4 * live));
+}
+
 static void reap_fired(struct loop *loop, void *arg)
 {
 	struct dns *d = arg;
 	(void)loop;
 	d->reap_timer = 0;
 	unsigned n = d->cancelled, live = d->inflight - d->cancelled;
-	if (d->closing || n == 0)
+	/* Queries started since it was decided put it off: the next cancel
+	 * or answer decides again. */
+	if (d->closing || !reap_due(d))
 		return;
 	d->reaping = 1;
 	dns_cancel_all(d);
@@ -197,10 +205,7 @@ static void reap_fired(struct loop *loop, void *arg)
 
 void dns_reap_maybe(struct dns *d)
 {
-	unsigned live = d->inflight - d->cancelled;
-	if (d->closing || d->reap_timer || d->cancelled == 0)
-		return;
-	if (live == 0 || (d->cancelled >= REAP_MIN && d->cancelled >= 4 * live))
+	if (!d->closing && !d->reap_timer && reap_due(d))
 		d->reap_timer = loop_timer_add(d->loop, 0, reap_fired, d);
 }
 
