@@ -40,6 +40,7 @@
 #define SMTP_OUT_MAX 65536
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000
 #define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP between messages */
+#define SMTP_RCPT_OVERSHOOT 1000 /* RCPTs past TERN_SMTP_MAX_RECIPIENTS before each is an error */
 /*
  * Under pressure a message must come at this many octets a second at
  * least, measured over windows of TERN_SMTP_STRESS_TIMEOUT: whole lines,
@@ -542,6 +543,11 @@ static void cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		max = SQ_RCPTS_MAX;
 	if (tx->nrcpts >= max) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		/* Past SMTP_RCPT_OVERSHOOT more, each is an error (Postfix's
+		 * smtpd_recipient_overshoot_limit): a client that ignores the
+		 * 452 could go on for the session's hour. */
+		if (++tx->rcpt_overshoot > SMTP_RCPT_OVERSHOOT)
+			smtp_session_error(s);
 		return;
 	}
 	if (cmd->path.utf8 && !tx->smtputf8) {

@@ -94,6 +94,7 @@ struct smtp_tx {
 	int by_return, by_trace;
 	struct smtp_rcpt *rcpts;
 	unsigned nrcpts;
+	unsigned rcpt_overshoot; /* RCPTs refused past the limit */
 	uint32_t *accounts; /* distinct accounts, one copy each */
 	unsigned naccounts, accounts_cap;
 	struct spool msg;   /* added headers + message (memory, or a file past the budget) */

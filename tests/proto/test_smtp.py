@@ -414,6 +414,13 @@ def test_too_many_recipients():
         replies = [r.reply() for _ in range(101)]
         assert all(c == 250 for c, _ in replies[:100])
         assert replies[100][0] == 452 and "4.5.3" in replies[100][1][0], replies[100]
+        # A client that ignores the 452: past 1,000 more (Postfix's
+        # smtpd_recipient_overshoot_limit) each is an error, the 10th closes.
+        r.send("".join("RCPT TO:<u%d@example.test>\r\n" % i for i in range(101, 1110)))
+        assert [r.reply()[0] for _ in range(1009)] == [452] * 1009
+        code, lines = r.reply()
+        assert code == 421 and "too many errors" in lines[0], lines
+        assert r.closed()
 
 
 def test_size_limit():
