@@ -39,7 +39,7 @@
 #define SMTP_IN_MAX 65536
 #define SMTP_OUT_MAX 65536
 #define SMTP_HANDSHAKE_TIMEOUT_MS 30000
-#define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP between messages */
+#define SMTP_JUNK_LIMIT 100 /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 between messages */
 #define SMTP_RCPT_OVERSHOOT 1000 /* RCPTs past TERN_SMTP_MAX_RECIPIENTS before each is an error */
 /*
  * Under pressure a message must come at this many octets a second at
@@ -914,9 +914,12 @@ static void dispatch(struct smtp_session *s, struct str line)
 	/* Past SMTP_JUNK_LIMIT, each command that does no work counts as an
 	 * error (Postfix's smtpd_junk_command_limit): otherwise NOOPs keep a
 	 * session that never sends mail alive for its whole hour. An empty
-	 * BDAT chunk that is not the last one is a NOOP too. */
+	 * BDAT chunk that is not the last one is a NOOP too, and so is a
+	 * HELO or EHLO (a client says it once or twice a message, STARTTLS
+	 * included; a loop of them holds a slot as NOOPs do). */
 	if ((cmd.verb == SMTP_VERB_NOOP || cmd.verb == SMTP_VERB_RSET || cmd.verb == SMTP_VERB_VRFY ||
-	     cmd.verb == SMTP_VERB_EXPN || cmd.verb == SMTP_VERB_HELP ||
+	     cmd.verb == SMTP_VERB_EXPN || cmd.verb == SMTP_VERB_HELP || cmd.verb == SMTP_VERB_HELO ||
+	     cmd.verb == SMTP_VERB_EHLO ||
 	     (cmd.verb == SMTP_VERB_BDAT && cmd.bdat_size == 0 && !cmd.bdat_last)) &&
 	    ++s->junk_cmds > SMTP_JUNK_LIMIT && s->state != SMTP_S_CLOSING) {
 		if (s->junk_cmds == SMTP_JUNK_LIMIT + 1)

@@ -194,7 +194,7 @@ struct smtp_session {
 	int esmtp;
 	char helo[256];
 	unsigned errors;
-	unsigned junk_cmds; /* NOOP, RSET, VRFY, EXPN, HELP, BDAT 0 since the last message accepted */
+	unsigned junk_cmds; /* NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO, BDAT 0 since the last message accepted */
 	unsigned tx_count;
 	int discarding;  /* dropping the rest of an over-long line */
 	int starttls_pending; /* 220 sent: nothing is read until TLS is up */
