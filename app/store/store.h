@@ -1129,6 +1129,15 @@ int store_mailbox_create_role(struct store *st, uint32_t account, const char *na
 int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
 			   const char *role);
 /*
+ * Mailbox name's role becomes role (as store_mailbox_create_role() names
+ * them; NULL: none) as JMAP's Mailbox/set sets it (RFC 8621 §2): a role
+ * is one mailbox's, so STORE_EEXIST when another mailbox has it; the
+ * INBOX keeps its own. One "mailbox updated" change; none when name had
+ * role already. Returns STORE_OK, STORE_EEXIST, STORE_EINVAL (another
+ * role, or name is the INBOX), STORE_ENOTFOUND, STORE_ETEMP.
+ */
+int store_mailbox_role(struct store *st, uint32_t account, const char *name, const char *role);
+/*
  * COPY (move 0) or MOVE (move 1) of the messages at uids (ascending) of
  * mailbox from, under UIDVALIDITY uidvalidity, into mailbox to
  * (store_copy.c): each email gets a membership with a new UID in to (and,

@@ -76,30 +76,54 @@ struct mbx {
 	struct mbox_rec m;
 };
 
-/* Reads every mailbox of the account (malloc'ed array). */
-static int load_all(struct store *st, MDB_txn *txn, uint32_t account, struct mbx **v_r, size_t *n_r)
+/* The levels of name: the most mailboxes create_path() can add for it. */
+static size_t name_levels(const char *name)
+{
+	size_t k = 1;
+	for (; *name; name++)
+		k += *name == '/';
+	return k;
+}
+
+/*
+ * Reads every mailbox of the account into an array (malloc'ed) with room
+ * for extra more (*cap_r = *n_r + extra): counted first, then allocated
+ * once. Grown by doubling, each growth copied a thousand-odd bytes per
+ * mailbox already read, and create_path() copied it all once more per
+ * mailbox it added: most of the time a create took in an account of
+ * thousands of mailboxes.
+ */
+static int load_all(struct store *st, MDB_txn *txn, uint32_t account, size_t extra,
+		    struct mbx **v_r, size_t *n_r, size_t *cap_r)
 {
 	MDB_cursor *cur;
 	uint8_t pfx[8];
-	MDB_val k = key_u32_u32(pfx, account, 0), v;
+	MDB_val k, v;
 	struct mbx *arr = NULL;
 	size_t n = 0, cap = 0;
 	int rc = mdb_cursor_open(txn, st->db[DB_MAILBOX], &cur);
 
 	if (rc)
 		return rc;
+	k = key_u32_u32(pfx, account, 0);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	     rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, pfx, 4) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		cap++;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto out;
+	cap += extra;
+	arr = xmalloc((cap ? cap : 1) * sizeof(*arr));
+	k = key_u32_u32(pfx, account, 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size == 8 && memcmp(k.mv_data, pfx, 4) == 0 && n < cap - extra;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			arr = xrealloc(arr, cap * sizeof(*arr));
-		}
 		arr[n].id = be32_get((uint8_t *)k.mv_data + 4);
 		if ((rc = mbox_dec(&v, &arr[n].m)) != 0)
 			break;
 		n++;
 	}
+out:
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
@@ -109,6 +133,7 @@ static int load_all(struct store *st, MDB_txn *txn, uint32_t account, struct mbx
 	}
 	*v_r = arr;
 	*n_r = n;
+	*cap_r = cap;
 	return 0;
 }
 
@@ -184,10 +209,11 @@ static int change_flush(struct store *st, MDB_txn *txn, struct changes *c, struc
 }
 
 /* Creates name's missing parents and name itself; *id_r the last one.
- * v/n are the account's mailboxes (grown with the new ones). */
+ * v/n are the account's mailboxes, grown with the new ones into the room
+ * load_all() left (cap: name_levels(name) more at least). */
 static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct acct_rec *a,
-		       struct mbx **v, size_t *n, const char *name, struct changes *ch,
-		       int leaf_exists_ok, uint32_t *id_r)
+		       struct mbx *v, size_t *n, size_t cap, const char *name,
+		       struct changes *ch, int leaf_exists_ok, uint32_t *id_r)
 {
 	size_t len = strlen(name);
 	uint32_t parent = 0;
@@ -196,14 +222,14 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 	for (size_t end = 0; end <= len; end++) {
 		if (end < len && name[end] != '/')
 			continue;
-		struct mbx *f = find(*v, *n, name, end);
+		struct mbx *f = find(v, *n, name, end);
 		if (f) {
 			if (end == len && !leaf_exists_ok)
 				return STORE_EEXIST;
 			parent = f->id;
 			continue;
 		}
-		if (*n >= st->mailbox_max)
+		if (*n >= st->mailbox_max || *n >= cap)
 			return STORE_ELIMIT;
 		if (a->next_mailbox_id == UINT32_MAX)
 			return STORE_EINVAL;
@@ -217,22 +243,21 @@ static int create_path(struct store *st, MDB_txn *txn, uint32_t account, struct 
 		if ((rc = mbox_put(txn, st, account, nm.id, &nm.m)) != 0)
 			return rc;
 		change_add(ch, CHANGE_MAILBOX_CREATED, nm.id, 0, 0);
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-		(*v)[(*n)++] = nm;
+		v[(*n)++] = nm;
 		parent = nm.id;
 	}
 	*id_r = parent;
 	return 0;
 }
 
-enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE };
+enum op_kind { OP_CREATE, OP_RENAME, OP_DELETE, OP_SUBSCRIBE, OP_SORT, OP_ROLE, OP_ROLE_SET };
 
 struct op_ctx {
 	enum op_kind kind;
 	uint32_t account;
 	char name[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
 	int on;
-	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox; OP_ROLE: the one to give */
+	unsigned role; /* OP_CREATE: ROLE_* for the new mailbox; OP_ROLE, OP_ROLE_SET: the one to give */
 	uint32_t sort_order; /* OP_SORT */
 	/* out */
 	uint32_t id;
@@ -385,20 +410,49 @@ static int give_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mb
 	return c->role == ROLE_TRASH ? counts_rebuild(txn, st, c->account) : 0;
 }
 
+/*
+ * OP_ROLE_SET: f's role becomes c->role (ROLE_NONE: none), held by no
+ * other mailbox (STORE_EEXIST) and never the INBOX's (STORE_EINVAL).
+ */
+static int set_role(struct store *st, MDB_txn *txn, struct op_ctx *c, struct mbx *v, size_t n,
+		    struct mbx *f, struct changes *ch)
+{
+	int rc;
+
+	if (f->m.role == c->role)
+		return 0;
+	if (f->m.role == ROLE_INBOX)
+		return STORE_EINVAL;
+	for (size_t i = 0; c->role != ROLE_NONE && i < n; i++)
+		if (&v[i] != f && v[i].m.role == c->role)
+			return STORE_EEXIST;
+	int trash = f->m.role == ROLE_TRASH || c->role == ROLE_TRASH;
+	f->m.role = (uint8_t)c->role;
+	if ((rc = mbox_put(txn, st, c->account, f->id, &f->m)) != 0)
+		return rc;
+	change_add(ch, CHANGE_MAILBOX_UPDATED, f->id, 0, 0);
+	/* Unread threads split on the trash (store_counts.c). */
+	return trash ? counts_rebuild(txn, st, c->account) : 0;
+}
+
 static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct op_ctx *c = arg;
 	struct changes ch = { .account = c->account };
 	struct acct_rec a;
 	struct mbx *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap;
 	int rc;
 
 	c->id = 0;
 	c->modseq = 0;
 	if ((rc = acct_get(txn, st, c->account, &a)) != 0)
 		return rc == MDB_NOTFOUND ? STORE_ENOTFOUND : rc;
-	if ((rc = load_all(st, txn, c->account, &v, &n)) != 0)
+	/* Room for what create_path() may add: c->name's levels (a create),
+	 * c->to's (a rename). */
+	size_t extra = c->kind == OP_CREATE ? name_levels(c->name)
+		       : c->kind == OP_RENAME ? name_levels(c->to) : 0;
+	if ((rc = load_all(st, txn, c->account, extra, &v, &n, &cap)) != 0)
 		return rc;
 	struct mbx *f = c->kind == OP_CREATE ? NULL : find(v, n, c->name, strlen(c->name));
 	if (c->kind != OP_CREATE && c->kind != OP_SUBSCRIBE && !f) {
@@ -408,7 +462,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 
 	switch (c->kind) {
 	case OP_CREATE:
-		rc = create_path(st, txn, c->account, &a, &v, &n, c->name, &ch, 0, &c->id);
+		rc = create_path(st, txn, c->account, &a, v, &n, cap, c->name, &ch, 0, &c->id);
 		if (rc == 0 && c->role) {
 			/* The leaf is the last one create_path() added. */
 			v[n - 1].m.role = (uint8_t)c->role;
@@ -486,6 +540,10 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 		c->id = f->id;
 		rc = give_role(st, txn, c, v, n, f, &ch);
 		break;
+	case OP_ROLE_SET:
+		c->id = f->id;
+		rc = set_role(st, txn, c, v, n, f, &ch);
+		break;
 	case OP_RENAME: {
 		size_t flen = strlen(c->name), tlen = strlen(c->to);
 		c->id = f->id;
@@ -497,7 +555,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			/* RFC 3501 §6.3.5: a new mailbox takes INBOX's messages;
 			 * INBOX stays, empty; its children do not move. */
 			uint32_t id;
-			if ((rc = create_path(st, txn, c->account, &a, &v, &n, c->to, &ch, 0, &id)) != 0)
+			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, c->to, &ch, 0, &id)) != 0)
 				break;
 			struct mbx *dst = find(v, n, c->to, tlen), *inbox = find(v, n, "INBOX", 5);
 			if ((rc = move_inbox(st, txn, c, inbox, dst, &ch, a.modseq)) != 0)
@@ -529,7 +587,7 @@ static int op_fn(struct store *st, MDB_txn *txn, void *arg)
 			char pname[STORE_MAILBOX_NAME_MAX + 1];
 			memcpy(pname, c->to, (size_t)(slash - c->to));
 			pname[slash - c->to] = '\0';
-			if ((rc = create_path(st, txn, c->account, &a, &v, &n, pname, &ch, 1, &parent)) != 0)
+			if ((rc = create_path(st, txn, c->account, &a, v, &n, cap, pname, &ch, 1, &parent)) != 0)
 				break;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -685,6 +743,17 @@ int store_mailbox_set_role(struct store *st, uint32_t account, const char *name,
 	return run_op(st, &c, NULL);
 }
 
+int store_mailbox_role(struct store *st, uint32_t account, const char *name, const char *role)
+{
+	struct op_ctx c = { .kind = OP_ROLE_SET, .account = account,
+			    .role = role ? role_given(role) : ROLE_NONE };
+	if (role && !c.role)
+		return STORE_EINVAL;
+	if (name_norm(name, c.name) < 0)
+		return STORE_ENOTFOUND;
+	return run_op(st, &c, NULL);
+}
+
 /*
  * A delivery's named target (Sieve fileinto), inside the writer's
  * transaction so a created mailbox commits with the message: the
@@ -701,14 +770,14 @@ int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const ch
 	struct changes ch = { .account = account };
 	struct acct_rec a;
 	struct mbx *v = NULL;
-	size_t n = 0;
+	size_t n = 0, cap;
 	int rc;
 
 	if (name_norm(name, norm) < 0) {
 		*why_r = "bad_name";
 		return 1;
 	}
-	if ((rc = load_all(st, txn, account, &v, &n)) != 0)
+	if ((rc = load_all(st, txn, account, name_levels(norm), &v, &n, &cap)) != 0)
 		return rc;
 	struct mbx *f = find(v, n, norm, strlen(norm));
 	if (f) {
@@ -732,7 +801,7 @@ int mbox_for_delivery(struct store *st, MDB_txn *txn, uint32_t account, const ch
 	}
 	if ((rc = acct_get(txn, st, account, &a)) != 0)
 		goto out;
-	rc = create_path(st, txn, account, &a, &v, &n, norm, &ch, 1, mailbox_r);
+	rc = create_path(st, txn, account, &a, v, &n, cap, norm, &ch, 1, mailbox_r);
 	int fallback = 0;
 	if (rc == STORE_ELIMIT || rc == STORE_EINVAL) {
 		/* Parents created before the limit stay (as with IMAP CREATE's
