@@ -31,6 +31,9 @@ struct jmap_mailboxes {
  * (store error). */
 int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,
 			struct jmap_mailboxes *m);
+/* One more (zeroed) at the end of m, in m->a's memory; earlier pointers
+ * into m->v may move. */
+struct jmap_mailbox *jmap_mailboxes_add(struct jmap_mailboxes *m);
 /* The one with id, or NULL. */
 struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id);
 /* Writes b's myRights object (RFC 8621 §2) to w (jmap_mailbox.c). */

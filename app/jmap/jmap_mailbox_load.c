@@ -12,10 +12,8 @@
 #include "jmap/jmap_mailbox.h"
 #include "store/store.h"
 
-static void list_cb(void *arg, const struct store_mailbox_info *i)
+struct jmap_mailbox *jmap_mailboxes_add(struct jmap_mailboxes *m)
 {
-	struct jmap_mailboxes *m = arg;
-
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 16;
 		struct jmap_mailbox *nb = arena_zalloc(m->a, cap * sizeof *nb);
@@ -26,6 +24,14 @@ static void list_cb(void *arg, const struct store_mailbox_info *i)
 	}
 	struct jmap_mailbox *b = &m->v[m->n++];
 	memset(b, 0, sizeof *b);
+	return b;
+}
+
+static void list_cb(void *arg, const struct store_mailbox_info *i)
+{
+	struct jmap_mailboxes *m = arg;
+	struct jmap_mailbox *b = jmap_mailboxes_add(m);
+
 	b->id = i->id;
 	b->full = arena_strdup(m->a, i->name);
 	const char *slash = strrchr(b->full, '/');

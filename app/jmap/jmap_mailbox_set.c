@@ -6,8 +6,9 @@
  * response names it.
  *
  * What can change: name and parentId (a rename: children follow, ids
- * and UIDVALIDITY stay), isSubscribed. role is set at creation only;
- * sortOrder is kept by the store (store_mailbox_sort_order()). Destroying a mailbox with children
+ * and UIDVALIDITY stay), isSubscribed, role (one mailbox's at most; the
+ * INBOX keeps its own) and sortOrder, kept by the store
+ * (store_mailbox_sort_order()). Destroying a mailbox with children
  * is mailboxHasChild; one with emails is mailboxHasEmail unless
  * onDestroyRemoveEmails, and then emails in no other mailbox go with it.
  */
@@ -150,6 +151,16 @@ static int create_one(struct jmap_call *c, struct jmap_mailboxes *m, const struc
 		store_mailbox_subscribe(c->r->st, c->r->account, full, 1);
 	if (order && order->integer)
 		store_mailbox_sort_order(c->r->st, c->r->account, full, (uint32_t)order->integer);
+	/* The list gains it here, not by loading every mailbox again: that
+	 * made n creates cost n loads of the account's mailboxes. */
+	struct jmap_mailbox *nb = jmap_mailboxes_add(m);
+	nb->id = *id_r;
+	nb->full = arena_strdup(m->a, full);
+	nb->leaf = strrchr(nb->full, '/') ? strrchr(nb->full, '/') + 1 : nb->full;
+	nb->parent = (uint32_t)pid;
+	nb->role = arena_strdup(m->a, role && role->type == JSON_STRING ? role->str : "");
+	nb->subscribed = *sub_r;
+	nb->sort_order = order ? (uint32_t)order->integer : 0;
 	return 0;
 }
 
@@ -173,10 +184,14 @@ static int patch_paths_check(struct jmap_call *c, const struct json_value *patch
 	return 0;
 }
 
+/* One update: 1 when it renamed (children's names changed too), 0, or
+ * -1 with *e. */
 static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
 		      const struct json_value *patch, struct set_err *e)
 {
 	const struct json_value *name = NULL, *parent = NULL, *sub = NULL, *order = NULL;
+	const struct json_value *role = NULL;
+	int renamed = 0;
 
 	if (patch->type != JSON_OBJECT) {
 		*e = err_of("invalidPatch", NULL, NULL);
@@ -194,9 +209,9 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		else if (!strcmp(p->key, "sortOrder") && sort_order_ok(p))
 			order = p;
 		else if (!strcmp(p->key, "role") &&
-			 ((p->type == JSON_NULL && !b->role[0]) ||
-			  (p->type == JSON_STRING && !strcmp(p->str, b->role))))
-			;
+			 (p->type == JSON_NULL || (p->type == JSON_STRING && p->len &&
+						   strlen(p->str) == p->len)))
+			role = p;
 		else {
 			*e = err_of("invalidProperties", "this property cannot be changed so", p->key);
 			return -1;
@@ -205,6 +220,28 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 	if (name && !name_ok(name)) {
 		*e = err_of("invalidProperties", "a name is 1..255 octets without \"/\"", "name");
 		return -1;
+	}
+	/* RFC 8621 §2: role is settable, null clears it, and no two
+	 * mailboxes share one. */
+	const char *rs = role && role->type == JSON_STRING ? role->str : NULL;
+	if (role && strcmp(rs ? rs : "", b->role) != 0) {
+		for (size_t i = 0; rs && i < m->n; i++)
+			if (&m->v[i] != b && !strcmp(m->v[i].role, rs)) {
+				*e = err_of("invalidProperties", "another mailbox has that role", "role");
+				return -1;
+			}
+		int rc = store_mailbox_role(c->r->st, c->r->account, b->full, rs);
+		if (rc == STORE_EINVAL || rc == STORE_EEXIST) {
+			*e = err_of("invalidProperties", !strcmp(b->role, "inbox")
+						 ? "the INBOX keeps its role" : "a role tern does not know",
+				    "role");
+			return -1;
+		}
+		if (rc != STORE_OK) {
+			*e = store_err(rc);
+			return -1;
+		}
+		b->role = rs ? arena_strdup(m->a, rs) : "";
 	}
 	if (name || parent) {
 		int64_t pid = parent ? parent_of(c, m, parent) : (int64_t)b->parent;
@@ -233,6 +270,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 				return -1;
 			}
 			b->full = full;
+			renamed = 1;
 		}
 	}
 	if (sub && store_mailbox_subscribe(c->r->st, c->r->account, b->full, sub->boolean) != STORE_OK) {
@@ -244,7 +282,11 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		*e = err_of("serverFail", NULL, NULL);
 		return -1;
 	}
-	return 0;
+	if (sub)
+		b->subscribed = sub->boolean;
+	if (order)
+		b->sort_order = (uint32_t)order->integer;
+	return renamed;
 }
 
 static int destroy_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap_mailbox *b,
@@ -278,8 +320,9 @@ static const struct jmap_arg set_args[] = {
 };
 
 /*
- * The list again after a write (names, parents and counts as the store
- * now has them), into an arena of its own, the previous list's freed
+ * The list as the store has it: at the start, and again after a rename
+ * (the children's names changed; a create, another update or a destroy
+ * changes the list in place), into an arena of its own, the previous list's freed
  * (m->a; m zeroed before the first): in the request's arena, a /set of
  * 500 creates in an account of 1,000 mailboxes kept 500 lists, some
  * 100 MB, until the request ended. Free the last with arena_free(&m->a).
@@ -308,7 +351,6 @@ static void create_write(struct jmap_call *c, struct jmap_mailboxes *m, const st
 	char ids[16];
 	snprintf(ids, sizeof ids, "M%08x", id);
 	jmap_created_put(c->r, o->key, ids);
-	reload(c, m);
 	jw_key(ok, o->key);
 	jw_obj_begin(ok);
 	jw_kstr(ok, "id", ids);
@@ -394,12 +436,14 @@ void jmap_mailbox_set(struct jmap_call *c)
 		struct jmap_mailbox *b = key ? jmap_mailbox_by_id(&m, jmap_id_num(key, 'M')) : NULL;
 		if (!b)
 			e = err_of("notFound", NULL, NULL);
-		if (!b || update_one(c, &m, b, o, &e) < 0) {
+		int rc = b ? update_one(c, &m, b, o, &e) : -1;
+		if (rc < 0) {
 			jw_key(&badw[1], key ? key : o->key);
 			w_set_err(&badw[1], &e);
 			continue;
 		}
-		reload(c, &m);
+		if (rc > 0)
+			reload(c, &m);
 		jw_key(&okw[1], key);
 		jw_null(&okw[1]);
 	}
@@ -414,7 +458,9 @@ void jmap_mailbox_set(struct jmap_call *c)
 			w_set_err(&badw[2], &e);
 			continue;
 		}
-		reload(c, &m);
+		/* Gone from the list too (key is in the request's memory). */
+		memmove(b, b + 1, (size_t)(m.v + m.n - (b + 1)) * sizeof *b);
+		m.n--;
 		jw_str(&okw[2], key);
 	}
 	arena_free(&m.a);

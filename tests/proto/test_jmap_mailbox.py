@@ -19,7 +19,8 @@ ANN = ("ann@example.test", "ann-password-1-Vq8r")
 CAROL = ("carol@example.test", "carol-password-19")
 DAVE = ("dave@example.test", "dave-password-7Kq2")
 ERIN = ("erin@example.test", "erin-password-4Wd9")
-ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN]
+FRED = ("fred@example.test", "fred-password-8Hn3")
+ACCOUNTS = [BOB, ANN, CAROL, DAVE, ERIN, FRED]
 
 HDR = "From: alice@remote.test\r\nTo: %s\r\nSubject: %s\r\n"
 MSGS = [
@@ -414,3 +415,45 @@ def test_jmap_mailbox_query_as_tree():
         want = expected(needle, negate, filter_tree)
         assert q["ids"] == want, (needle, negate, filter_tree,
                                   [mbs[i]["name"] for i in q["ids"]], [mbs[i]["name"] for i in want])
+
+
+def test_jmap_mailbox_role_update():
+    """Mailbox/set update sets role (RFC 8621 §2: settable, null clears,
+    no two mailboxes share one): taken from one mailbox and given to
+    another, told by Mailbox/changes and seen by IMAP LIST (RFC 6154); a
+    role another mailbox has, an unknown one, "inbox", and a change of
+    the INBOX's are invalidProperties. A mailbox created in the call is
+    at once updatable and destroyable by its creation id."""
+    s = srv()
+    user, pw = FRED
+    j = Jmap(s, user, pw)
+    _, g = j.one("Mailbox/get", {})
+    mbs = by_name(g["list"])
+    inbox, archive, sent = mbs["INBOX"]["id"], mbs["Archive"]["id"], mbs["Sent"]["id"]
+    _, st = j.one("Mailbox/set", {"create": {"r": {"name": "Receipts"}, "g": {"name": "Gone"}},
+                                  "update": {"#r": {"sortOrder": 7}},
+                                  "destroy": ["#g"]})
+    assert set(st["created"]) == {"r", "g"} and st["notCreated"] == {}, st
+    rec = st["created"]["r"]["id"]
+    assert st["updated"] == {rec: None} and st["destroyed"] == [st["created"]["g"]["id"]], st
+    state = st["newState"]
+    _, st = j.one("Mailbox/set", {"update": {
+        rec: {"role": "archive"}, sent: {"role": "bogus"}, archive: {"role": "inbox"},
+        inbox: {"role": None}}})
+    assert st["updated"] == {}, st
+    assert {k: (v["type"], v["properties"]) for k, v in st["notUpdated"].items()} == {
+        k: ("invalidProperties", ["role"]) for k in (rec, sent, archive, inbox)}, st
+    _, st = j.one("Mailbox/set", {"update": {archive: {"role": None}, rec: {"role": "archive"},
+                                             inbox: {"role": "inbox"}}})
+    assert st["updated"] == {archive: None, rec: None, inbox: None}, st
+    _, g = j.one("Mailbox/get", {"ids": [archive, rec, inbox],
+                                 "properties": ["role", "sortOrder", "name"]})
+    assert {m["id"]: (m["role"], m["sortOrder"]) for m in g["list"]} == {
+        archive: (None, 0), rec: ("archive", 7), inbox: ("inbox", 0)}, g
+    _, ch = j.one("Mailbox/changes", {"sinceState": state})
+    assert set(ch["updated"]) == {archive, rec}, ch
+    r = imap(s, user, pw)
+    u, _ = cmd(r, "l", 'LIST "" "*" RETURN (SPECIAL-USE)')
+    arch = [x for x in u if b"\\Archive" in x]
+    assert len(arch) == 1 and arch[0].endswith(b" Receipts"), u
+    r.close()
