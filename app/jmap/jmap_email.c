@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/hex.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_blob.h"
@@ -334,6 +335,35 @@ static void get_cb(void *arg, size_t i, const struct store_email_brief *b)
 		store_email_content(g->c->r->st, g->c->r->account, b->email_id, content_cb, &ct);
 	}
 	jw_obj_end(w);
+}
+
+const struct json_value *jmap_email_json(struct jmap_call *c, uint32_t id, const char *prop)
+{
+	struct jmap_hprop hp;
+	unsigned want = 0;
+	int p;
+
+	for (p = 0; p < NPROPS && strcmp(prop, props[p]); p++)
+		;
+	if (p < NPROPS)
+		want = 1u << p;
+	else if (jmap_hprop_parse(c->r->a, prop, &hp) < 0)
+		return NULL;
+	/* Written as Email/get writes it (bodyProperties and body values
+	 * as its defaults), into a writer of its own. */
+	struct jmap_body_opts opts = {0};
+	char found = 0;
+	struct getctx g = {c, want, 0x7ffu, &opts, p < NPROPS ? NULL : &hp, p < NPROPS ? 0 : 1,
+			   &id, &found};
+	struct buf b;
+	struct jw save = c->w;
+	buf_init(&b, JMAP_RESPONSE_MAX);
+	jw_init(&c->w, &b);
+	int rc = store_emails_get(c->r->st, c->r->account, &id, 1, get_cb, &g);
+	const struct json_value *v = rc == STORE_OK && found ? jmap_json_of(c->r->a, &c->w, &b) : NULL;
+	c->w = save;
+	buf_free(&b);
+	return v;
 }
 
 void jmap_w_blob(struct jw *w, const uint8_t id[32])

@@ -31,6 +31,11 @@ int jmap_email_filter_check(struct jmap_call *c, const struct json_value *filter
 struct arena;
 void jmap_email_parse_write(struct arena *a, const char *data, size_t len, struct buf *out);
 
+/* Email id with the one property prop (a property of Email/get or a
+ * header:NAME form) and id, as Email/get writes it, parsed into the
+ * request's arena; NULL when there is no such email or property. */
+const struct json_value *jmap_email_json(struct jmap_call *c, uint32_t id, const char *prop);
+
 /* ---- a new email into the store (jmap_email_new.c) ---- */
 struct store;
 struct jmap_new_email {

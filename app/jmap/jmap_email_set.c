@@ -94,8 +94,8 @@ static const char *path_token(struct arena *a, const char *s)
 	return t;
 }
 
-static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const struct json_value *p,
-		       struct want *w, struct set_err *e)
+static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t email,
+		       const struct json_value *p, struct want *w, struct set_err *e)
 {
 	for (const struct json_value *x = p->first; x; x = x->next) {
 		const char *k = x->key;
@@ -139,7 +139,8 @@ static int patch_parse(struct jmap_call *c, struct jmap_mailboxes *m, const stru
 				w->mb_del[w->nmb_del++] = b->id;
 			else if (x->type != JSON_NULL && w->nmb_add < 64)
 				w->mb_add[w->nmb_add++] = b->id;
-		} else {
+		} else if (!jmap_patch_same(c->r->a, jmap_email_json(c, email, k), x)) {
+			/* Immutable, unless sent as it is (RFC 8620 §5.3). */
 			*e = (struct set_err){"invalidProperties", "this property cannot be changed", k};
 			return -1;
 		}
@@ -236,7 +237,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, uint32_t id
 	buf_init(&w.kw_set, 64 * 300);
 	buf_init(&w.kw_add, 64 * 300);
 	buf_init(&w.kw_del, 64 * 300);
-	if (patch_parse(c, m, patch, &w, e) < 0)
+	if (patch_parse(c, m, id, patch, &w, e) < 0)
 		goto out;
 
 	/* The mailboxes after the change; at least one. */

@@ -382,8 +382,14 @@ static const char *apply(struct ident *x, const struct json_value *o, int create
 			if (p->type != JSON_STRING || (!create && strcasecmp(p->str, x->email)))
 				return k;
 			x->email = p->str;
-		} else if (!strcmp(k, "id") || !strcmp(k, "mayDelete")) {
-			return k; /* server-set */
+		} else if (!strcmp(k, "id")) {
+			/* Server-set: on update, fine when sent as it is (RFC
+			 * 8620 §5.3). */
+			if (create || p->type != JSON_STRING || strcmp(p->str, x->id))
+				return k;
+		} else if (!strcmp(k, "mayDelete")) {
+			if (create || p->type != JSON_BOOL || !p->boolean != !x->may_delete)
+				return k;
 		} else {
 			return k;
 		}

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/xalloc.h"
 #include "jmap/jmap_mailbox.h"
 #include "jmap/jmap_private.h"
@@ -72,6 +73,19 @@ static void write_mailbox(struct jw *w, const struct jmap_mailbox *b, unsigned w
 		}
 	}
 	jw_obj_end(w);
+}
+
+const struct json_value *jmap_mailbox_json(struct arena *a, const struct jmap_mailbox *b)
+{
+	struct buf buf;
+	struct jw w;
+
+	buf_init(&buf, 64 * 1024);
+	jw_init(&w, &buf);
+	write_mailbox(&w, b, (1u << NPROPS) - 1);
+	const struct json_value *v = jmap_json_of(a, &w, &buf);
+	buf_free(&buf);
+	return v;
 }
 
 /* The properties argument as a bit set (id always); -1 with the error set. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct arena;
+struct json_value;
 struct jw;
 struct store;
 
@@ -36,6 +37,9 @@ int jmap_mailboxes_load(struct store *st, uint32_t account, struct arena *a,
 struct jmap_mailbox *jmap_mailboxes_add(struct jmap_mailboxes *m);
 /* The one with id, or NULL. */
 struct jmap_mailbox *jmap_mailbox_by_id(struct jmap_mailboxes *m, uint32_t id);
+/* b as Mailbox/get writes it, every property, parsed into a (NULL on
+ * failure; jmap_mailbox.c). */
+const struct json_value *jmap_mailbox_json(struct arena *a, const struct jmap_mailbox *b);
 /* Writes b's myRights object (RFC 8621 §2) to w (jmap_mailbox.c). */
 void jmap_mailbox_w_rights(struct jw *w, const struct jmap_mailbox *b);
 

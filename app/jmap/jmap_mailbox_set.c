@@ -190,7 +190,7 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 		      const struct json_value *patch, struct set_err *e)
 {
 	const struct json_value *name = NULL, *parent = NULL, *sub = NULL, *order = NULL;
-	const struct json_value *role = NULL;
+	const struct json_value *role = NULL, *cur = NULL;
 	int renamed = 0;
 
 	if (patch->type != JSON_OBJECT) {
@@ -212,6 +212,9 @@ static int update_one(struct jmap_call *c, struct jmap_mailboxes *m, struct jmap
 			 (p->type == JSON_NULL || (p->type == JSON_STRING && p->len &&
 						   strlen(p->str) == p->len)))
 			role = p;
+		else if ((cur || (cur = jmap_mailbox_json(c->r->a, b))) &&
+			 jmap_patch_same(c->r->a, cur, p))
+			; /* server-set, sent as it is (RFC 8620 §5.3) */
 		else {
 			*e = err_of("invalidProperties", "this property cannot be changed so", p->key);
 			return -1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "jmap/jmap_private.h"
 
 /* The next token of *p (after its "/") unescaped into a fresh string;
@@ -177,4 +178,51 @@ int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct
 		}
 	}
 	return 0;
+}
+
+int jmap_json_same(const struct json_value *x, const struct json_value *y)
+{
+	if (x->type != y->type)
+		return 0;
+	switch (x->type) {
+	case JSON_NULL: return 1;
+	case JSON_BOOL: return !x->boolean == !y->boolean;
+	case JSON_NUMBER:
+		return x->is_int && y->is_int ? x->integer == y->integer : x->number == y->number;
+	case JSON_STRING: return x->len == y->len && memcmp(x->str, y->str, x->len) == 0;
+	case JSON_ARRAY:
+		if (x->count != y->count)
+			return 0;
+		for (x = x->first, y = y->first; x && y; x = x->next, y = y->next)
+			if (!jmap_json_same(x, y))
+				return 0;
+		return 1;
+	case JSON_OBJECT:
+		if (x->count != y->count)
+			return 0;
+		for (const struct json_value *m = x->first; m; m = m->next) {
+			const struct json_value *o = json_get(y, m->key);
+			if (!o || !jmap_json_same(m, o))
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int jmap_patch_same(struct arena *a, const struct json_value *cur, const struct json_value *p)
+{
+	const struct json_value *v;
+
+	if (!cur || strchr(p->key, '*'))
+		return 0;
+	return jmap_pointer(a, cur, arena_printf(a, "/%s", p->key), &v) == 0 &&
+	       jmap_json_same(v, p);
+}
+
+const struct json_value *jmap_json_of(struct arena *a, const struct jw *w, const struct buf *b)
+{
+	char err[64];
+
+	return jw_failed(w) ? NULL : json_parse(buf_data(b), buf_len(b), a, err, sizeof err);
 }

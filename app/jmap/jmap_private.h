@@ -378,6 +378,19 @@ int jmap_pointer(struct arena *a, const struct json_value *root, const char *pat
  */
 int jmap_patch_check(struct arena *a, const struct json_value *cur, const struct json_value *patch,
 		     const char **desc_r);
+/* 1 when x and y are the same JSON value (an object's members in any
+ * order, numbers by value), else 0. */
+int jmap_json_same(const struct json_value *x, const struct json_value *y);
+/*
+ * 1 when the member p of a PatchObject (a property, or a path into one)
+ * sets what cur, the object in its /get form, has there already: RFC
+ * 8620 §5.3 has a server accept a server-set or immutable property in an
+ * update when "the value is the same as the current value". 0 otherwise
+ * (cur NULL, or nothing there). Memory from a.
+ */
+int jmap_patch_same(struct arena *a, const struct json_value *cur, const struct json_value *p);
+/* The JSON that w wrote into b, parsed into a; NULL when w failed. */
+const struct json_value *jmap_json_of(struct arena *a, const struct jw *w, const struct buf *b);
 
 /* ---- the account's sending addresses (jmap_identity.c) ---- */
 /* The account's address, display name ("" when none) and every address

@@ -58,6 +58,31 @@ struct rec {
 	uint64_t cred; /* 0: none recorded (an older record) */
 };
 
+static int str_is(const struct json_value *v, const char *s)
+{
+	return v && v->type == JSON_STRING && v->len == strlen(s) && !strcmp(v->str, s);
+}
+
+/* 1 when m, a member of an update, is id, url, keys or deviceClientId
+ * with r's value: RFC 8620 §5.3 has an update that sends an immutable
+ * property as it is accepted. */
+static int same_as_stored(const struct rec *r, const struct json_value *m)
+{
+	if (!strcmp(m->key, "id"))
+		return str_is(m, r->id);
+	if (!strcmp(m->key, "deviceClientId"))
+		return str_is(m, r->device);
+	if (!strcmp(m->key, "url"))
+		return str_is(m, r->url);
+	if (!strcmp(m->key, "keys")) {
+		if (!r->p256dh[0])
+			return m->type == JSON_NULL;
+		return m->type == JSON_OBJECT && m->count == 2 &&
+		       str_is(json_get(m, "p256dh"), r->p256dh) && str_is(json_get(m, "auth"), r->auth);
+	}
+	return 0;
+}
+
 static void key_name(char *out, size_t n, uint32_t account, const char *id)
 {
 	snprintf(out, n, "pushsub/%08x/%s", account, id);
@@ -465,7 +490,7 @@ void jmap_pushsub_set(struct jmap_call *c)
 					bad = m->key;
 				else
 					nr.types = (unsigned)t;
-			} else {
+			} else if (!same_as_stored(r, m)) {
 				bad = m->key; /* url, keys, deviceClientId: immutable */
 			}
 		}

@@ -470,9 +470,20 @@ static struct set_err store_fail(int rc)
 
 /* Checks an object's members: only name (String|null) and blobId (Id);
  * on create blobId is required. 0 or -1 with e. */
-static int object_ok(const struct json_value *o, int create, const char **name_r, int *has_name_r,
-		     const char **blob_r, struct set_err *e)
+/* 1 when v is the id of script id. */
+static int id_is(const struct json_value *v, uint32_t id)
 {
+	char want[16];
+	snprintf(want, sizeof want, "S%08x", id);
+	return v->type == JSON_STRING && v->len == strlen(want) && !strcmp(v->str, want);
+}
+
+/* cur: the script an update changes (NULL for a create). */
+static int object_ok(const struct json_value *o, const struct store_sieve_info *cur,
+		     const char **name_r, int *has_name_r, const char **blob_r, struct set_err *e)
+{
+	int create = cur == NULL;
+
 	*name_r = NULL;
 	*blob_r = NULL;
 	*has_name_r = 0;
@@ -491,6 +502,11 @@ static int object_ok(const struct json_value *o, int create, const char **name_r
 			if (m->type != JSON_STRING || !jmap_id_valid(m->str, m->len))
 				return fail(e, "invalidProperties", "blobId", NULL);
 			*blob_r = m->str;
+		} else if (cur && !strcmp(m->key, "id") && id_is(m, cur->id)) {
+			; /* the server's, sent as it is (RFC 8620 §5.3) */
+		} else if (cur && !strcmp(m->key, "isActive") && m->type == JSON_BOOL &&
+			   !m->boolean == !cur->active) {
+			;
 		} else {
 			/* id and isActive are the server's; nothing else exists. */
 			return fail(e, "invalidProperties", m->key,
@@ -524,7 +540,7 @@ static int create_one(struct jmap_call *c, struct scripts *s, const struct json_
 	int has_name;
 	struct jmap_bytes b;
 
-	if (object_ok(o, 1, &name, &has_name, &blob, &out->e) < 0 ||
+	if (object_ok(o, NULL, &name, &has_name, &blob, &out->e) < 0 ||
 	    blob_script(c, blob, &b, &out->e) < 0)
 		return -1;
 	if (name && by_name(s, name)) {
@@ -564,7 +580,7 @@ static int update_one(struct jmap_call *c, struct scripts *s, struct store_sieve
 	/* No property is an object: every path is malformed. */
 	if (o->type != JSON_OBJECT || jmap_patch_check(c->r->a, NULL, o, &why) < 0)
 		return fail(&out->e, "invalidPatch", NULL, why);
-	if (object_ok(o, 0, &name, &has_name, &blob, &out->e) < 0)
+	if (object_ok(o, i, &name, &has_name, &blob, &out->e) < 0)
 		return -1;
 	if (name && strcmp(name, i->name) != 0 && by_name(s, name)) {
 		fail(&out->e, "alreadyExists", "name", NULL);

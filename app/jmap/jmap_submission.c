@@ -300,6 +300,19 @@ static void w_sub(struct jw *w, struct store *st, const struct sub *x, const str
 	jw_obj_end(w);
 }
 
+/* x as /get renders it, parsed into r's arena (NULL on failure). */
+static const struct json_value *sub_json(struct jmap_request *r, const struct sub *x)
+{
+	struct buf b;
+	struct jw w;
+	buf_init(&b, 1024 * 1024);
+	jw_init(&w, &b);
+	w_sub(&w, r->st, x, NULL);
+	const struct json_value *v = jmap_json_of(r->a, &w, &b);
+	buf_free(&b);
+	return v;
+}
+
 /* The submissions as /get renders them (jmap_typestate.h). */
 static struct jmap_ts_obj *ts_objs(struct jmap_request *r, struct subs *s)
 {
@@ -967,9 +980,24 @@ void jmap_submission_set(struct jmap_call *c)
 	for (const struct json_value *o = up ? up->first : NULL; o; o = o->next) {
 		struct jmap_set_err e = {"notFound", NULL, NULL};
 		const char *id = jmap_id_ref(c->r, o->key);
-		int found = 0;
-		for (size_t i = 0; id && i < s->n && !found; i++)
-			found = !strcmp(s->v[i].id, id);
+		const struct sub *x = NULL;
+		for (size_t i = 0; id && i < s->n && !x; i++)
+			if (!strcmp(s->v[i].id, id))
+				x = &s->v[i];
+		int found = x != NULL;
+		if (found && o->type == JSON_OBJECT) {
+			/* What only sets what is there already (undoStatus
+			 * "final", a server-set property as it is; RFC 8620
+			 * §5.3) changes nothing, and is no error. */
+			const struct json_value *cur = sub_json(c->r, x), *p;
+			for (p = o->first; p && jmap_patch_same(c->r->a, cur, p); p = p->next)
+				;
+			if (!p) {
+				jw_key(&okw[1], id);
+				jw_null(&okw[1]);
+				continue;
+			}
+		}
 		if (found) {
 			const struct json_value *u = json_get(o, "undoStatus");
 			/* Sent at once: nothing can be undone (§7.5). */

@@ -359,8 +359,8 @@ static const char *vac_apply(struct arena *a, struct vac *v, const struct json_v
 			if (!null && p->type != JSON_STRING)
 				return k;
 			v->html = null ? NULL : p->str;
-		} else {
-			return k; /* id and unknown names */
+		} else if (strcmp(k, "id") || p->type != JSON_STRING || strcmp(p->str, "singleton")) {
+			return k; /* unknown names; id but as it is (RFC 8620 §5.3) */
 		}
 	}
 	return NULL;

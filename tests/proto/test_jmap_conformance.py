@@ -27,7 +27,8 @@ from jmapc import CORE, MAIL, Jmap, shared_server
 BOB = ("bob@example.test", "bob-password-1")
 ZED = ("zed@example.test", "zed-password-1")  # an account that stays empty
 AMY = ("amy@example.test", "amy-lantern-7q")
-ACCOUNTS = [BOB, ZED, AMY]
+CLEO = ("cleo@example.test", "cleo-harbour-4k")
+ACCOUNTS = [BOB, ZED, AMY, CLEO]
 SUB = "urn:ietf:params:jmap:submission"
 USING = [CORE, MAIL, SUB]
 
@@ -687,3 +688,102 @@ def test_query_changes_by_thread_keywords():
         for add in sorted(ch["added"], key=lambda x: x["index"]):
             ids.insert(add["index"], add["id"])
         assert ids == now["ids"], (q, old["ids"], ch, now["ids"])
+
+
+def test_server_set_sent_unchanged_in_every_set():
+    """RFC 8620 §5.3: an update naming a server-set or immutable property
+    is rejected "unless the value is the same as the current value"
+    (a client echoing back what it read); the same property with another
+    value is invalidProperties naming it, in every /set that updates."""
+    s = srv()
+    j = Jmap(s, *CLEO)
+    vac, sieve = "urn:ietf:params:jmap:vacationresponse", "urn:ietf:params:jmap:sieve"
+
+    def upd(method, oid, patch, using):
+        _, u = j.one(method, {"update": {oid: patch}}, using)
+        if oid in (u.get("updated") or {}):
+            return "updated"
+        e = u["notUpdated"][oid]
+        return (e["type"], e.get("properties"))
+
+    bad = lambda p: ("invalidProperties", [p])  # noqa: E731
+
+    _, g = j.one("Identity/get", {}, USING)
+    ident = g["list"][0]
+    for patch, want in [({"id": ident["id"], "mayDelete": ident["mayDelete"], "name": "Cleo"},
+                         "updated"),
+                        ({"mayDelete": not ident["mayDelete"]}, bad("mayDelete")),
+                        ({"id": "Ixx"}, bad("id"))]:
+        assert upd("Identity/set", ident["id"], patch, USING) == want, (patch, want)
+
+    _, g = j.one("Mailbox/get", {})
+    inbox = [m for m in g["list"] if m["role"] == "inbox"][0]
+    for patch, want in [({"id": inbox["id"], "totalEmails": inbox["totalEmails"],
+                          "unreadThreads": inbox["unreadThreads"], "role": "inbox",
+                          "myRights/mayDelete": False, "isSubscribed": inbox["isSubscribed"]},
+                         "updated"),
+                        ({"myRights": inbox["myRights"]}, "updated"),
+                        ({"totalEmails": inbox["totalEmails"] + 1}, bad("totalEmails")),
+                        ({"myRights/mayDelete": True}, bad("myRights/mayDelete"))]:
+        assert upd("Mailbox/set", inbox["id"], patch, (CORE, MAIL)) == want, (patch, want)
+
+    e = import_msg(j, msg("echoed back"), mailbox=inbox["id"])
+    props = ["blobId", "threadId", "size", "receivedAt", "subject", "from", "messageId",
+             "header:Subject:asText"]
+    _, g = j.one("Email/get", {"ids": [e], "properties": props})
+    cur = g["list"][0]
+    patch = {k: cur[k] for k in props}
+    patch["keywords/$flagged"] = True
+    assert upd("Email/set", e, patch, (CORE, MAIL)) == "updated", patch
+    for k, v in [("subject", "other"), ("size", cur["size"] + 1), ("from", None),
+                 ("header:Subject:asText", "x")]:
+        assert upd("Email/set", e, {k: v}, (CORE, MAIL)) == bad(k), k
+
+    assert upd("VacationResponse/set", "singleton", {"id": "singleton", "isEnabled": False},
+               (CORE, MAIL, vac)) == "updated"
+    assert upd("VacationResponse/set", "singleton", {"id": "other"},
+               (CORE, MAIL, vac)) == bad("id")
+
+    st, _, up = j.request("POST", "/jmap/upload/%s/" % j.account, b"keep;\r\n",
+                          {"Content-Type": "application/sieve"})
+    assert st == 201, up
+    _, r = j.one("SieveScript/set", {"create": {"s": {"name": "echo", "blobId": up["blobId"]}}},
+                 (CORE, sieve))
+    sid = r["created"]["s"]["id"]
+    assert upd("SieveScript/set", sid, {"id": sid, "isActive": False, "name": "echo2"},
+               (CORE, sieve)) == "updated"
+    assert upd("SieveScript/set", sid, {"isActive": True}, (CORE, sieve)) == bad("isActive")
+
+    sub = {"deviceClientId": "echo-dev", "url": "https://127.0.0.1:9/push",
+           "keys": {"p256dh": "BKey", "auth": "QXV0aA"}, "types": ["Email"]}
+    r = j.call([["PushSubscription/set", {"create": {"p": sub}}, "c"]], (CORE,))
+    pid = r["methodResponses"][0][1]["created"]["p"]["id"]
+    for patch, want in [(dict(sub, id=pid, types=["Mailbox"]), "updated"),
+                        ({"url": "https://127.0.0.1:9/other"}, bad("url")),
+                        ({"keys": {"p256dh": "BKey", "auth": "eA"}}, bad("keys"))]:
+        r = j.call([["PushSubscription/set", {"update": {pid: patch}}, "c"]], (CORE,))
+        u = r["methodResponses"][0][1]
+        got = "updated" if pid in (u.get("updated") or {}) else (
+            u["notUpdated"][pid]["type"], u["notUpdated"][pid].get("properties"))
+        assert got == want, (patch, u)
+
+    # An EmailSubmission: only undoStatus "canceled" changes anything
+    # (cannotUnsend: it went at once); "final" and the rest as they are
+    # change nothing.
+    _, q = j.one("Mailbox/query", {"filter": {"role": "drafts"}})
+    r = run(j, [
+        ["Email/set", {"create": {"d": {
+            "mailboxIds": {q["ids"][0]: True}, "from": [{"email": CLEO[0]}],
+            "to": [{"email": CLEO[0]}], "subject": "to myself",
+            "bodyStructure": {"type": "text/plain", "partId": "1"},
+            "bodyValues": {"1": {"value": "Hi."}}}}}, "e"],
+        ["EmailSubmission/set", {"create": {"s": {"identityId": ident["id"],
+                                                  "emailId": "#d"}}}, "s"]])
+    sid = r["s"][1]["created"]["s"]["id"]
+    _, g = j.one("EmailSubmission/get", {"ids": [sid]}, USING)
+    cur = g["list"][0]
+    same = {k: cur[k] for k in ("id", "identityId", "emailId", "threadId", "undoStatus")}
+    assert upd("EmailSubmission/set", sid, same, USING) == "updated", same
+    assert upd("EmailSubmission/set", sid, {"undoStatus": "canceled"},
+               USING)[0] == "cannotUnsend"
+    assert upd("EmailSubmission/set", sid, {"emailId": "Exx"}, USING)[0] == "invalidProperties"
