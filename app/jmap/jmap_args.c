@@ -469,6 +469,10 @@ int jmap_set_begin(struct jmap_call *c, const struct jmap_arg *args, size_t n, s
 		jmap_error(c, "requestTooLarge", NULL);
 		return -1;
 	}
+	/* An id destroyed twice is one destroy: the second found it gone
+	 * and the answer named it in destroyed and in notDestroyed
+	 * (notFound) both. */
+	s->destroy = jmap_ids_unique(c->r->a, s->destroy);
 	return 0;
 }
 

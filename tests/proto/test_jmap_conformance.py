@@ -787,3 +787,16 @@ def test_server_set_sent_unchanged_in_every_set():
     assert upd("EmailSubmission/set", sid, {"undoStatus": "canceled"},
                USING)[0] == "cannotUnsend"
     assert upd("EmailSubmission/set", sid, {"emailId": "Exx"}, USING)[0] == "invalidProperties"
+
+
+def test_set_destroy_id_given_twice():
+    """An id given twice in /set's destroy is one destroy: in destroyed
+    once and not in notDestroyed (it was answered notFound for the
+    second), for Mailbox and Email."""
+    j = Jmap(srv(), *CLEO)
+    _, m = j.one("Mailbox/set", {"create": {"a": {"name": "Twice"}}})
+    mb = m["created"]["a"]["id"]
+    e = import_msg(j, msg("destroyed twice"))
+    for method, oid in (("Mailbox/set", mb), ("Email/set", e)):
+        _, d = j.one(method, {"destroy": [oid, oid]})
+        assert d["destroyed"] == [oid] and d["notDestroyed"] == {}, (method, d)
